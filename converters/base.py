@@ -1,0 +1,73 @@
+"""How a conversion edge is declared: its endpoints, its function and what it loses.
+
+Every edge is a pure function `(table, fmt, options) -> table` over Arrow tables of its
+source type in one format (standard or conversational); the graph (`trlprep.graph`)
+routes between types using only the metadata declared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from trlprep.registry import Format, get_type
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """Knobs of the conversions (CLI flags of `trlprep convert`)."""
+
+    step_separator: str = ""  # stepwise: how steps are joined into one completion
+    label_merge: str = "all"  # stepwise -> unpaired: all | any | last | first-false-truncates
+    split_mode: str = "word"  # implicit prompt extraction, standard format: word | char
+    order: str = "interleaved"  # unpairing: interleaved (chosen, rejected per pair) | blocks
+    pairing: str = "best-vs-rest"  # ranked -> preference: best-vs-rest | best-vs-worst | all-pairs
+    threshold: float | None = None  # ranked -> unpaired: score threshold
+
+
+ConvertFn = Callable[[pa.Table, Format, ConvertOptions], pa.Table]
+
+
+@dataclass(frozen=True)
+class Edge:
+    """One conversion between two dataset types."""
+
+    src: str
+    dst: str
+    fn: ConvertFn
+    drops: str = ""  # what is lost, in words ("" = lossless)
+    rows: str = "same"  # effect on the row count: same | filters | doubles | expands | pairs
+    guide: bool = True  # one of the TRL guide's documented conversions
+    description: str = ""
+    needs: tuple[str, ...] = field(default=())  # source columns it reads
+
+    @property
+    def lossy(self) -> bool:
+        return bool(self.drops)
+
+
+EDGES: dict[tuple[str, str], Edge] = {}
+
+
+def edge(
+    src: str,
+    dst: str,
+    *,
+    drops: str = "",
+    rows: str = "same",
+    guide: bool = True,
+    description: str = "",
+) -> Callable[[ConvertFn], ConvertFn]:
+    """Register `fn` as the conversion from type `src` to type `dst` (names or aliases)."""
+    s, d = get_type(src), get_type(dst)
+
+    def deco(fn: ConvertFn) -> ConvertFn:
+        needs = s.column_names(Format.STANDARD)
+        EDGES[(s.name, d.name)] = Edge(
+            s.name, d.name, fn, drops, rows, guide, description or (fn.__doc__ or "").strip(), needs
+        )
+        return fn
+
+    return deco

@@ -1,0 +1,3 @@
+from trlprep.cli import main
+
+main()

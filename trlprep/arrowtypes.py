@@ -1,0 +1,124 @@
+"""What an Arrow column holds, read from its type: strings, messages, labels, ids ...
+
+Columns whose rows mix JSON kinds (some strings, some lists) cannot have one Arrow type;
+the readers keep them as JSON text and tag the field with `JSON_FIELD_KEY` metadata, so
+they can be told apart here and reported row by row.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+JSON_FIELD_KEY = b"trlprep.json"
+
+
+class ValueKind(str, Enum):
+    STRING = "string"
+    MESSAGES = "messages"  # list<struct<role, content, ...>>
+    STRINGS = "list<string>"
+    BOOL = "bool"
+    BOOLS = "list<bool>"
+    INT = "int"
+    INTS = "list<int>"
+    FLOAT = "float"
+    NULL = "null"  # every value null
+    MIXED = "mixed"  # JSON text of values of different kinds
+    OTHER = "other"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_list_view(t)
+
+
+def is_string(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
+
+
+def is_message_struct(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) and t.get_field_index("role") >= 0
+
+
+def is_messages(t: pa.DataType) -> bool:
+    return is_list(t) and is_message_struct(t.value_type)
+
+
+def is_json_field(field: pa.Field) -> bool:
+    return bool(field.metadata) and field.metadata.get(JSON_FIELD_KEY) == b"1"
+
+
+def value_kind(field: pa.Field | pa.DataType) -> ValueKind:
+    """Classify a column by its Arrow type."""
+    if isinstance(field, pa.Field):
+        if is_json_field(field):
+            return ValueKind.MIXED
+        t = field.type
+    else:
+        t = field
+    if pa.types.is_null(t):
+        return ValueKind.NULL
+    if is_string(t):
+        return ValueKind.STRING
+    if pa.types.is_boolean(t):
+        return ValueKind.BOOL
+    if pa.types.is_integer(t):
+        return ValueKind.INT
+    if pa.types.is_floating(t):
+        return ValueKind.FLOAT
+    if is_list(t):
+        v = t.value_type
+        if is_message_struct(v):
+            return ValueKind.MESSAGES
+        if is_string(v):
+            return ValueKind.STRINGS
+        if pa.types.is_boolean(v):
+            return ValueKind.BOOLS
+        if pa.types.is_integer(v):
+            return ValueKind.INTS
+        if pa.types.is_null(v):
+            return ValueKind.NULL
+    return ValueKind.OTHER
+
+
+def content_is_parts(t: pa.DataType) -> bool:
+    """True for messages whose `content` is a list of typed parts (vision layout)."""
+    if not is_messages(t):
+        return False
+    idx = t.value_type.get_field_index("content")
+    if idx < 0:
+        return False
+    ct = t.value_type.field(idx).type
+    return is_list(ct) and pa.types.is_struct(ct.value_type)
+
+
+def json_kinds(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Per-row kind of a JSON-text column: 'string', 'list', 'object', 'bool', 'number', 'null'."""
+    first = pc.utf8_slice_codeunits(arr, 0, 1)
+    kinds = pc.case_when(
+        pc.make_struct(
+            pc.equal(first, '"'),
+            pc.equal(first, "["),
+            pc.equal(first, "{"),
+            pc.is_in(first, pa.array(["t", "f"])),
+            pc.equal(first, "n"),
+        ),
+        "string",
+        "list",
+        "object",
+        "bool",
+        "null",
+        "number",
+    )
+    return pc.if_else(pc.is_null(arr), pa.scalar("null"), kinds)
+
+
+def flat_messages(arr: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
+    """(flattened message structs, per-message row index) for a messages column."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return pc.list_flatten(arr), pc.list_parent_indices(arr)

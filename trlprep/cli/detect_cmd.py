@@ -1,0 +1,51 @@
+"""`trlprep detect`: what a dataset is."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from trlprep.api import detect
+from trlprep.cli.app import command, out
+from trlprep.detect import Detection
+
+
+@command("detect")
+def detect_command(
+    path: str = typer.Argument(..., help="Dataset file, save_to_disk folder or Hub id."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
+    input_format: str = typer.Option(
+        None, "--input-format", help="Override the format guessed from the file name."
+    ),
+) -> None:
+    """Detect a dataset's type, format, modality and column roles (checks every row)."""
+    det = detect(path, split=split, input_format=input_format)
+    if as_json:
+        out.print_json(json.dumps(det.to_dict()))
+        return
+    print_detection(det, path)
+
+
+def print_detection(det: Detection, path: str) -> None:
+    t = Table(show_header=False, box=None, pad_edge=False)
+    t.add_row("file", path)
+    t.add_row("type", det.type.name if det.type else "unknown")
+    t.add_row("format", det.format.value if det.format else "undecided")
+    t.add_row("vision", "yes" if det.vision else "no")
+    t.add_row("rows", f"{det.num_rows:,}")
+    t.add_row("columns", ", ".join(f"{r}={c}" for r, c in det.columns.items()) or "-")
+    if det.side_columns:
+        t.add_row("side columns", ", ".join(det.side_columns))
+    t.add_row("extra columns", ", ".join(det.extra_columns) or "-")
+    if det.roles:
+        t.add_row("roles", ", ".join(det.roles))
+    out.print(t)
+    for p in det.problems:
+        where = ", ".join(str(x) for x in (p.lines or p.rows))
+        label = "lines" if p.lines else "rows"
+        out.print(f"problem [{p.code}]: {p.message} (e.g. {label} {where})", markup=False)
+    for n in det.notes:
+        out.print(f"note: {n}", markup=False)

@@ -1,0 +1,370 @@
+"""Detect a dataset's type, format and modality from its schema and every one of its rows.
+
+Each record batch is profiled with Arrow compute (what each column holds in each row), the
+profiles are merged, and the type is read off the registry's column signatures. Rows that
+disagree with the rest (a missing prompt, a string where others hold messages) are
+reported as problems with counts and example rows, never silently guessed.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import ValueKind, content_is_parts, is_messages, json_kinds, value_kind
+from trlprep.readers import Batch
+from trlprep.registry import (
+    IMAGE_COLUMNS,
+    SIDE_COLUMNS,
+    TYPES,
+    DatasetType,
+    Format,
+    Kind,
+    signature,
+)
+
+EXAMPLE_ROWS = 5
+
+
+@dataclass
+class Problem:
+    """Something that makes the data non-uniform or ambiguous."""
+
+    code: str
+    message: str
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+    lines: list[int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"code": self.code, "message": self.message, "count": self.count, "rows": self.rows}
+        if self.lines is not None:
+            d["lines"] = self.lines
+        return d
+
+
+@dataclass
+class Detection:
+    """What a dataset is: type, format, modality, and how its columns map to roles."""
+
+    type: DatasetType | None
+    format: Format | None
+    num_rows: int
+    vision: bool = False
+    columns: dict[str, str] = field(default_factory=dict)  # role -> column name
+    extra_columns: list[str] = field(default_factory=list)
+    side_columns: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    column_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def uniform(self) -> bool:
+        return not self.problems
+
+    @property
+    def tokenized(self) -> bool:
+        return self.format is Format.TOKENIZED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type.name if self.type else None,
+            "format": self.format.value if self.format else None,
+            "vision": self.vision,
+            "tokenized": self.tokenized,
+            "num_rows": self.num_rows,
+            "columns": self.columns,
+            "extra_columns": self.extra_columns,
+            "side_columns": self.side_columns,
+            "roles": self.roles,
+            "column_kinds": self.column_kinds,
+            "problems": [p.to_dict() for p in self.problems],
+            "notes": self.notes,
+        }
+
+
+# ---------------------------------------------------------------- per-batch profile
+
+
+@dataclass
+class _ColumnProfile:
+    """Per-row kinds of one column: counts and a few example rows per kind."""
+
+    kinds: Counter = field(default_factory=Counter)
+    examples: dict[str, list[int]] = field(default_factory=dict)
+    roles: set[str] = field(default_factory=set)
+    parts: bool = False
+
+    def add(self, kind: str, rows: np.ndarray, offset: int) -> None:
+        if len(rows) == 0:
+            return
+        self.kinds[kind] += len(rows)
+        ex = self.examples.setdefault(kind, [])
+        if len(ex) < EXAMPLE_ROWS:
+            ex.extend(int(r) + offset for r in rows[: EXAMPLE_ROWS - len(ex)])
+
+
+@dataclass
+class _Profile:
+    num_rows: int = 0
+    columns: dict[str, _ColumnProfile] = field(default_factory=dict)
+    # rows where chosen/rejected repeat the explicit prompt (ambiguity)
+    repeated_prompt: _ColumnProfile = field(default_factory=_ColumnProfile)
+
+
+def _row_kind(kind: ValueKind) -> str:
+    return {ValueKind.MESSAGES: "messages", ValueKind.STRING: "string"}.get(kind, kind.value)
+
+
+def _profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: _Profile) -> None:
+    n = batch.num_rows
+    prof.num_rows += n
+    for i, f in enumerate(batch.schema):
+        col = batch.column(i)
+        cp = prof.columns.setdefault(f.name, _ColumnProfile())
+        kind = value_kind(f)
+        nulls = np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
+        cp.add("null", np.flatnonzero(nulls), offset)
+        if kind is ValueKind.MIXED:
+            kinds = np.asarray(json_kinds(col).to_numpy(zero_copy_only=False), dtype=object)
+            for k in ("string", "list", "object", "bool", "number"):
+                name = {"list": "messages", "object": "object"}.get(k, k)
+                cp.add(name, np.flatnonzero((kinds == k) & ~nulls), offset)
+            continue
+        cp.add(_row_kind(kind), np.flatnonzero(~nulls), offset)
+        if kind is ValueKind.MESSAGES:
+            flat = pc.list_flatten(col)
+            if flat.type.get_field_index("role") >= 0:
+                roles = pc.unique(pc.struct_field(flat, "role")).to_pylist()
+                cp.roles.update(r for r in roles if r is not None)
+            cp.parts = cp.parts or content_is_parts(f.type)
+    _profile_repeated_prompt(batch, offset, prof)
+
+
+def _profile_repeated_prompt(batch, offset: int, prof: _Profile) -> None:
+    """Rows whose chosen (and rejected) start with the whole explicit prompt."""
+    names = batch.schema.names
+    if not {"prompt", "chosen", "rejected"} <= set(names):
+        return
+    kinds = {n: value_kind(batch.schema.field(n)) for n in ("prompt", "chosen", "rejected")}
+    df = pl.from_arrow(pa.table({n: batch.column(batch.schema.get_field_index(n)) for n in kinds}))
+    if all(k is ValueKind.STRING for k in kinds.values()):
+        p = pl.col("prompt")
+        expr = (p.str.len_bytes() > 0) & pl.all_horizontal(
+            pl.col(c).str.starts_with(p) for c in ("chosen", "rejected")
+        )
+    elif all(k is ValueKind.MESSAGES for k in kinds.values()):
+        plen = pl.col("prompt").list.len()
+        expr = (plen > 0) & pl.all_horizontal(
+            pl.col(c).list.head(plen) == pl.col("prompt") for c in ("chosen", "rejected")
+        )
+    else:
+        return
+    mask = df.select(expr.fill_null(False)).to_series().to_numpy()
+    prof.repeated_prompt.add("repeated", np.flatnonzero(mask), offset)
+
+
+# ---------------------------------------------------------------- decision
+
+
+def _content_kinds(cp: _ColumnProfile) -> dict[str, int]:
+    return {k: v for k, v in cp.kinds.items() if k != "null"}
+
+
+def _pick_type(present: set[str]) -> tuple[DatasetType | None, Format | None, list[DatasetType]]:
+    """The type whose column signature is the largest subset of the present columns."""
+    best: list[tuple[int, DatasetType, Format]] = []
+    for t in TYPES.values():
+        for fmt in t.all_formats:
+            sig = signature(t, fmt)
+            if sig and sig <= present:
+                best.append((len(sig), t, fmt))
+    if not best:
+        return None, None, []
+    best.sort(key=lambda x: -x[0])
+    top = best[0][0]
+    winners = {t.name: (t, f) for n, t, f in best if n == top}
+    others = [t for n, t, _ in best if n < top]
+    if len(winners) > 1:  # e.g. text + prompt/completion + ... of equal size
+        names = sorted(winners)
+        t, f = winners[names[0]]
+        return t, f, [winners[n][0] for n in names[1:]] + others
+    t, f = next(iter(winners.values()))
+    return t, f, others
+
+
+def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
+    cols = prof.columns
+    present = {n for n, cp in cols.items() if _content_kinds(cp)}
+    dtype, fmt_guess, shadowed = _pick_type(present)
+    det = Detection(type=dtype, format=None, num_rows=prof.num_rows)
+
+    def problem(code: str, message: str, count: int, rows: list[int]) -> None:
+        det.problems.append(
+            Problem(
+                code,
+                message,
+                count,
+                rows,
+                [lines[r] for r in rows] if lines is not None else None,
+            )
+        )
+
+    det.column_kinds = {n: dict(cp.kinds) for n, cp in cols.items()}
+    det.side_columns = [n for n in cols if n in SIDE_COLUMNS]
+    det.vision = any(n in cols for n in IMAGE_COLUMNS) or any(cp.parts for cp in cols.values())
+    det.roles = sorted(set().union(*(cp.roles for cp in cols.values())) if cols else set())
+
+    if dtype is None:
+        if prof.num_rows or cols:
+            det.notes.append(
+                "no dataset type matches the columns "
+                + (", ".join(sorted(cols)) or "(none)")
+                + "; expected one of: "
+                + "; ".join(
+                    f"{t.name}: {'+'.join(t.column_names(Format.STANDARD))}" for t in TYPES.values()
+                )
+            )
+            det.extra_columns = [n for n in cols if n not in SIDE_COLUMNS]
+        return det
+
+    used_fmt = fmt_guess
+    if fmt_guess is not Format.TOKENIZED:
+        # decide the format from what the content columns hold, row by row
+        content = dtype.content_columns(Format.STANDARD)
+        conv_names = dtype.content_columns(Format.CONVERSATIONAL)
+        names = [c if c in cols else cc for c, cc in zip(content, conv_names, strict=True)]
+        totals: Counter = Counter()
+        for name in names:
+            totals.update(_content_kinds(cols[name]))
+        if set(totals) <= {"string"}:
+            used_fmt = Format.STANDARD
+        elif set(totals) <= {"messages"}:
+            used_fmt = Format.CONVERSATIONAL
+        else:
+            used_fmt = None
+            for name in names:
+                for kind, count in sorted(_content_kinds(cols[name]).items()):
+                    problem(
+                        "mixed-format",
+                        f"column {name!r}: {count} rows hold {kind}",
+                        count,
+                        cols[name].examples.get(kind, []),
+                    )
+            if "messages" in totals and "string" in totals:
+                det.notes.append(
+                    f"rows mix text ({totals['string']} values) and message lists "
+                    f"({totals['messages']} values); the format is undecided"
+                )
+    det.format = used_fmt
+    role_cols = dtype.columns_in(fmt_guess if fmt_guess is Format.TOKENIZED else Format.STANDARD)
+    fmt_for_names = used_fmt or fmt_guess
+    for c in role_cols:
+        name = c.name_in(fmt_for_names) if fmt_for_names else c.name
+        if name not in cols and c.conversational_name and c.conversational_name in cols:
+            name = c.conversational_name
+        if name in cols:
+            det.columns[c.role] = name
+    type_cols = set(det.columns.values())
+    det.extra_columns = [n for n in cols if n not in type_cols and n not in SIDE_COLUMNS]
+
+    # rows missing a required column (null there, present elsewhere)
+    for c in role_cols:
+        name = det.columns.get(c.role)
+        if not c.required or name is None:
+            continue
+        cp = cols[name]
+        if cp.kinds.get("null"):
+            problem(
+                "missing-value",
+                f"column {name!r} is null or absent in {cp.kinds['null']} of "
+                f"{prof.num_rows} rows (rows of another type, or missing data)",
+                cp.kinds["null"],
+                cp.examples.get("null", []),
+            )
+        if c.kind is not Kind.CONTENT:
+            continue
+    # the label/steps columns must hold what the type needs
+    expected = {Kind.LABEL: "bool", Kind.LABELS: "list<bool>", Kind.STEPS: "list<string>"}
+    for c in role_cols:
+        want = expected.get(c.kind)
+        name = det.columns.get(c.role)
+        if want and name:
+            wrong = {k: v for k, v in _content_kinds(cols[name]).items() if k != want}
+            for kind, count in wrong.items():
+                problem(
+                    "wrong-kind",
+                    f"column {name!r}: {count} rows hold {kind}, expected {want}",
+                    count,
+                    cols[name].examples.get(kind, []),
+                )
+
+    for t in shadowed:
+        if t.name in ("preference-implicit", "prompt-only", "prompt-completion"):
+            continue  # subsets of the chosen type's own columns
+        det.notes.append(
+            f"columns {', '.join(sorted(signature(t, fmt_guess or Format.STANDARD)))} also fit "
+            f"{t.name}; read as {dtype.name} (the larger match), others kept as extras"
+        )
+    rep = prof.repeated_prompt.kinds.get("repeated", 0)
+    if dtype.name == "preference" and rep:
+        problem(
+            "ambiguous-prompt",
+            f"in {rep} rows chosen and rejected start with the whole prompt: read as explicit "
+            "preference because a 'prompt' column is present; if the prompt is implicit "
+            "(repeated inside chosen/rejected), drop the 'prompt' column",
+            rep,
+            prof.repeated_prompt.examples.get("repeated", []),
+        )
+    if dtype.name == "stepwise-supervision" and used_fmt is Format.CONVERSATIONAL:
+        det.notes.append(
+            "stepwise supervision with a conversational prompt is accepted beyond the TRL "
+            "guide (which defines it in standard format only)"
+        )
+    if not det.problems and prof.num_rows:
+        det.notes.append(f"all {prof.num_rows} rows are {dtype.name} ({used_fmt})")
+    return det
+
+
+def detect_batches(batches: Iterable[Batch]) -> Detection:
+    """Detect from record batches (streamed: memory stays bounded by one batch)."""
+    prof = _Profile()
+    line_of: dict[int, int] = {}
+    has_lines = False
+    for b in batches:
+        _profile_batch(b.data, b.offset, prof)
+        if b.lines is not None:
+            has_lines = True
+            end = b.offset + b.data.num_rows
+            for r in _example_rows(prof):
+                if b.offset <= r < end and r not in line_of:
+                    line_of[r] = int(b.lines[r - b.offset])
+    return _summarise(prof, line_of if has_lines else None)
+
+
+def _example_rows(prof: _Profile) -> set[int]:
+    cps = [*prof.columns.values(), prof.repeated_prompt]
+    return {r for cp in cps for ex in cp.examples.values() for r in ex}
+
+
+def detect_table(table: pa.Table, lines: np.ndarray | None = None) -> Detection:
+    """Detect from a whole Arrow table."""
+    return detect_batches([Batch(table, 0, lines)])
+
+
+def is_conversational_table(table: pa.Table) -> bool:
+    """True when the type's content columns hold message lists (cheap: schema only)."""
+    return any(is_messages(f.type) for f in table.schema if f.name in _CONTENT_NAMES)
+
+
+_CONTENT_NAMES = {
+    c for t in TYPES.values() for f in t.all_formats for c in t.content_columns(f)
+} | {"messages"}
