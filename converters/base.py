@@ -25,6 +25,15 @@ class ConvertOptions:
     order: str = "interleaved"  # unpairing: interleaved (chosen, rejected per pair) | blocks
     pairing: str = "best-vs-rest"  # ranked -> preference: best-vs-rest | best-vs-worst | all-pairs
     threshold: float | None = None  # ranked -> unpaired: score threshold
+    # prompt extraction, rows whose chosen and rejected share no prompt: error | warn | drop
+    no_prompt: str = "error"
+    # unpairing with order="blocks": rows per block (None = the whole table; TRL's map uses 1000)
+    block_rows: int | None = None
+    margin: bool = False  # ranked -> preference: add a `margin` column (score difference)
+
+
+class ConversionWarning(UserWarning):
+    """Something a conversion did that the user should hear about (rows dropped, ties, ...)."""
 
 
 ConvertFn = Callable[[pa.Table, Format, ConvertOptions], pa.Table]

@@ -1,12 +1,16 @@
 """Accept any dataset kind the Python API takes, work on Arrow, and give back the same kind.
 
-Kinds: `datasets.Dataset`, `datasets.DatasetDict` (each split), `pyarrow.Table`,
-`pyarrow.RecordBatch`, `polars.DataFrame`, a list of row dicts, a dict of columns, or a
-path (read with `trlprep.readers`; results come back as a `pyarrow.Table`).
+Kinds: `datasets.Dataset` (a filtered or selected view included), `datasets.DatasetDict`
+(each split, through `map_splits`), `pyarrow.Table`, `pyarrow.RecordBatch`,
+`polars.DataFrame`/`LazyFrame`, `pandas.DataFrame`, a list of row dicts, a dict of columns,
+any object exporting an Arrow stream, or a path (read with `trlprep.readers`; results come
+back as a `pyarrow.Table`). Row dicts come back with every column and message field present
+(null where a row had none), as Arrow stores them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,8 +18,14 @@ from typing import Any
 
 import pyarrow as pa
 
+from trlprep.arrowtypes import is_json_field
 from trlprep.errors import UsageError
-from trlprep.readers import Source, read, table_from_records
+from trlprep.readers import Source, dataset_table, read, table_from_columns, table_from_records
+
+_KINDS_HINT = (
+    "pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, pandas.DataFrame, "
+    "a list of row dicts, a dict of columns or a path"
+)
 
 
 @dataclass
@@ -30,67 +40,130 @@ class Input:
         return self.source.table
 
 
+def _module(data: Any) -> str:
+    return type(data).__module__.split(".")[0]
+
+
 def is_dataset_dict(data: Any) -> bool:
-    try:
-        import datasets
-    except ImportError:  # pragma: no cover - datasets is a core dependency
+    """True for a `datasets.DatasetDict` or `IterableDatasetDict` (without importing datasets)."""
+    if _module(data) != "datasets":
         return False
+    import datasets
+
     return isinstance(data, (datasets.DatasetDict, datasets.IterableDatasetDict))
 
 
-def as_input(data: Any, *, split: str | None = None) -> Input:
-    """Wrap `data` (any supported kind, not a DatasetDict) as an `Input`."""
+def as_input(data: Any, *, split: str | None = None, input_format: str | None = None) -> Input:
+    """Wrap `data` (any supported kind) as an `Input`.
+
+    A `DatasetDict` needs `split`; use `map_splits` to process every split.
+    """
     if isinstance(data, (str, os.PathLike)):
-        return Input(read(data, split=split), lambda t: t)
+        return Input(read(data, split=split, input_format=input_format), _identity)
+    mod = _module(data)
+    if mod == "datasets":  # before dict: a DatasetDict is a dict
+        return _datasets_input(data, split)
     if isinstance(data, pa.Table):
-        return Input(Source(data), lambda t: t)
+        return Input(Source(data), _identity)
     if isinstance(data, pa.RecordBatch):
-        return Input(Source(pa.Table.from_batches([data])), lambda t: t)
+        return Input(Source(pa.Table.from_batches([data])), _to_record_batch)
     if isinstance(data, list):
         if not all(isinstance(r, dict) for r in data):
-            raise UsageError("a list dataset must hold row dicts")
-        return Input(Source(table_from_records(data)), lambda t: t.to_pylist())
+            raise UsageError("a list dataset must hold row dicts", hint=_KINDS_HINT)
+        return Input(Source(table_from_records(data)), lambda t: _py_columns(t, rows=True))
     if isinstance(data, dict):
-        if not all(isinstance(v, list) for v in data.values()):
-            raise UsageError("a dict dataset must map column names to lists of values")
-        n = {len(v) for v in data.values()}
-        if len(n) > 1:
-            raise UsageError("all columns of a dict dataset must have the same length")
-        rows = [dict(zip(data, r, strict=True)) for r in zip(*data.values(), strict=True)]
-        return Input(Source(table_from_records(rows)), lambda t: t.to_pydict())
-    mod = type(data).__module__.split(".")[0]
-    if mod == "polars":
-        import polars as pl
-
-        if isinstance(data, pl.LazyFrame):
-            data = data.collect()
-        return Input(Source(data.to_arrow()), lambda t: pl.from_arrow(t))
-    if mod == "datasets":
-        import datasets
-
-        from trlprep.readers import _dataset_table
-
-        if isinstance(data, datasets.Dataset):
-            return Input(Source(_dataset_table(data)), lambda t: datasets.Dataset(t))
-        if isinstance(data, datasets.IterableDataset):
+        if not all(isinstance(v, (list, tuple)) for v in data.values()):
             raise UsageError(
-                "an IterableDataset cannot be processed in place",
-                hint="pass the file path instead (trlprep streams files itself)",
+                "a dict dataset must map column names to lists of values", hint=_KINDS_HINT
             )
+        return Input(Source(table_from_columns(data)), lambda t: _py_columns(t, rows=False))
+    if mod == "polars":
+        return _polars_input(data)
     if mod == "pandas":
-        return Input(Source(pa.Table.from_pandas(data, preserve_index=False)), lambda t: t.to_pandas())
-    raise UsageError(
-        f"unsupported dataset kind {type(data).__name__}",
-        hint="pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, list of dicts or a path",
+        return _pandas_input(data)
+    if hasattr(data, "__arrow_c_stream__"):  # duckdb, pyarrow datasets, ...
+        return Input(Source(pa.table(data)), _identity)
+    raise UsageError(f"unsupported dataset kind {type(data).__name__}", hint=_KINDS_HINT)
+
+
+def _identity(t: pa.Table) -> pa.Table:
+    return t
+
+
+def _to_record_batch(t: pa.Table) -> pa.RecordBatch:
+    return pa.RecordBatch.from_arrays([c.combine_chunks() for c in t.columns], schema=t.schema)
+
+
+def _py_columns(t: pa.Table, *, rows: bool) -> list[dict] | dict[str, list]:
+    """Python rows or columns; tagged JSON-text columns give back the values they hold."""
+    cols = {}
+    for field, col in zip(t.schema, t.columns, strict=True):
+        values = col.to_pylist()
+        if is_json_field(field):
+            values = [None if v is None else json.loads(v) for v in values]
+        cols[field.name] = values
+    if not rows:
+        return cols
+    names = list(cols)
+    return (
+        [dict(zip(names, r, strict=True)) for r in zip(*cols.values(), strict=True)]
+        if (names)
+        else [{} for _ in range(t.num_rows)]
     )
+
+
+def _datasets_input(data: Any, split: str | None) -> Input:
+    import datasets
+
+    from trlprep.writers import to_dataset
+
+    if isinstance(data, datasets.DatasetDict):
+        if split is None:
+            raise UsageError(
+                f"a DatasetDict has several splits ({', '.join(data)})",
+                hint="pass split=NAME, or process each split with trlprep.adapters.map_splits",
+            )
+        if split not in data:
+            raise UsageError(f"no split {split!r}", hint="available: " + ", ".join(data))
+        data = data[split]
+    if isinstance(data, datasets.Dataset):
+        name = str(data.split) if data.split is not None else None
+        return Input(Source(dataset_table(data)), lambda t: to_dataset(t, split=name))
+    raise UsageError(
+        f"a {type(data).__name__} cannot be processed in place",
+        hint="pass the file path instead (trlprep streams files itself), or a Dataset",
+    )
+
+
+def _polars_input(data: Any) -> Input:
+    import polars as pl
+
+    if isinstance(data, pl.LazyFrame):
+        return Input(Source(data.collect().to_arrow()), lambda t: pl.from_arrow(t).lazy())
+    if isinstance(data, pl.DataFrame):
+        return Input(Source(data.to_arrow()), lambda t: pl.from_arrow(t))
+    raise UsageError(f"unsupported dataset kind polars.{type(data).__name__}", hint=_KINDS_HINT)
+
+
+def _pandas_input(data: Any) -> Input:
+    import pandas as pd
+
+    if not isinstance(data, pd.DataFrame):
+        raise UsageError(f"unsupported dataset kind pandas.{type(data).__name__}", hint=_KINDS_HINT)
+    try:
+        table = pa.Table.from_pandas(data, preserve_index=False)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        # a column mixing kinds (strings and message lists): tag it like the readers do
+        table = table_from_columns({str(c): data[c].tolist() for c in data.columns})
+    return Input(Source(table), lambda t: t.to_pandas())
 
 
 def map_splits(data: Any, fn: Callable[[Any], Any]) -> Any:
     """Apply `fn` to each split of a DatasetDict (returning the same kind), else to `data`."""
     if is_dataset_dict(data):
-        out = {name: fn(ds) for name, ds in data.items()}
         import datasets
 
+        out = {name: fn(ds) for name, ds in data.items()}
         if all(isinstance(v, datasets.Dataset) for v in out.values()):
             return datasets.DatasetDict(out)
         return out

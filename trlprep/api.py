@@ -8,6 +8,10 @@ from typing import Any
 from trlprep.adapters import as_input, map_splits
 from trlprep.detect import Detection, detect_batches, detect_table
 from trlprep.readers import iter_batches
+from trlprep.report import Report
+
+# imported here, before `trlprep.validate` (the function) is bound over the module name
+from trlprep.validate import validate_path, validate_table
 
 
 def detect(
@@ -21,3 +25,70 @@ def detect(
     if isinstance(data, (str, os.PathLike)):
         return detect_batches(iter_batches(data, split=split, input_format=input_format))
     return map_splits(data, lambda d: detect_table(as_input(d).table))
+
+
+def convert(
+    data: Any,
+    to: str | None = None,
+    *,
+    from_: str | None = None,
+    chat_template: Any = None,
+    split: str | None = None,
+    guide_only: bool = False,
+    **options: Any,
+) -> Any:
+    """Convert a dataset to type `to` through the conversion graph; same kind out as in.
+
+    `options` are `trlprep.converters.base.ConvertOptions` fields (`step_separator`,
+    `label_merge`, `split_mode`, `order`). `chat_template` (a template source: builtin
+    name, .jinja file, tokenizer folder, or a tokenizer object) renders conversational
+    output to standard text after the route. A DatasetDict is converted split by split.
+    """
+    from trlprep.converters.base import ConvertOptions
+    from trlprep.convert import convert_table, make_plan
+
+    opts = ConvertOptions(**options)
+    template = None
+    if chat_template is not None:
+        from trlprep.templates import load_template
+
+        template = load_template(chat_template)
+
+    def one(d: Any) -> Any:
+        inp = as_input(d, split=split)
+        det = detect_table(inp.table, inp.source.lines)
+        plan = make_plan(
+            det, to=to, from_=from_, options=opts, template=template, guide_only=guide_only
+        )
+        return inp.restore(convert_table(inp.table, plan))
+
+    return map_splits(data, one)
+
+
+def validate(
+    data: Any,
+    type: str | None = None,
+    format: str | None = None,
+    *,
+    strict: bool = False,
+    max_errors: int = 10,
+    role_map: str | dict[str, str] | None = None,
+    split: str | None = None,
+    input_format: str | None = None,
+) -> Report | dict[str, Report]:
+    """Validate a dataset row by row against its type and format; returns a `Report`.
+
+    Without `type`/`format` they are detected (checking every row). A path is streamed in
+    record batches; a `DatasetDict` gives one report per split. `strict` makes warnings
+    fail too; `max_errors` caps the example rows kept per issue; `role_map` maps other role
+    names first (`{"human": "user"}` or `"human=user,gpt=assistant"`).
+    """
+    opts = dict(type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map)
+    if isinstance(data, (str, os.PathLike)):
+        return validate_path(data, split=split, input_format=input_format, **opts)
+
+    def one(d: Any) -> Report:
+        inp = as_input(d, split=split)
+        return validate_table(inp.table, lines=inp.source.lines, **opts)
+
+    return map_splits(data, one)

@@ -102,6 +102,7 @@ class _ColumnProfile:
     examples: dict[str, list[int]] = field(default_factory=dict)
     roles: set[str] = field(default_factory=set)
     parts: bool = False
+    declared: set[str] = field(default_factory=set)  # kinds its Arrow type allows
 
     def add(self, kind: str, rows: np.ndarray, offset: int) -> None:
         if len(rows) == 0:
@@ -131,6 +132,8 @@ def _profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: _Profile
         col = batch.column(i)
         cp = prof.columns.setdefault(f.name, _ColumnProfile())
         kind = value_kind(f)
+        if kind not in (ValueKind.NULL, ValueKind.MIXED):
+            cp.declared.add(_row_kind(kind))
         nulls = np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
         cp.add("null", np.flatnonzero(nulls), offset)
         if kind is ValueKind.MIXED:
@@ -176,7 +179,10 @@ def _profile_repeated_prompt(batch, offset: int, prof: _Profile) -> None:
 
 
 def _content_kinds(cp: _ColumnProfile) -> dict[str, int]:
-    return {k: v for k, v in cp.kinds.items() if k != "null"}
+    kinds = {k: v for k, v in cp.kinds.items() if k != "null"}
+    if not kinds and not cp.kinds:  # no rows at all: fall back on the schema
+        return dict.fromkeys(cp.declared, 0)
+    return kinds
 
 
 def _pick_type(present: set[str]) -> tuple[DatasetType | None, Format | None, list[DatasetType]]:

@@ -210,6 +210,18 @@ MESSAGE_FIELDS: tuple[str, ...] = (
     "reasoning_content",
     "weight",
 )
+# JSON type of each optional message field (the schemas and the validator read this).
+MESSAGE_FIELD_TYPES: dict[str, str] = {
+    "tool_calls": "array",
+    "tool_call_id": "string",
+    "name": "string",
+    "thinking": "string",
+    "reasoning_content": "string",
+    "weight": "number",
+}
+# Kinds of content parts (`{"type": ..., ...}`) in list-of-parts message content; `text`
+# parts carry their text in a `text` field.
+PART_TYPES: tuple[str, ...] = ("text", "image", "image_url", "video", "audio", "input_audio")
 # Per-row side columns trlprep understands (anything else is an extra, carried along).
 SIDE_COLUMNS: tuple[str, ...] = ("tools", "chat_template_kwargs", "images", "image", "margin")
 IMAGE_COLUMNS: tuple[str, ...] = ("images", "image")

@@ -1,80 +1,121 @@
-"""Write Arrow tables to Parquet, JSONL, Arrow IPC or a `save_to_disk` folder, atomically.
+"""Write Arrow tables to Parquet, JSON Lines, Arrow IPC or a `save_to_disk` folder, atomically.
 
-Every writer writes to a temporary sibling and renames it into place only once the whole
-output is written, so a failure never leaves a partial file. `open_writer` does the same
-for outputs written batch by batch (streaming conversions).
+Every writer writes to a hidden temporary sibling and renames it into place only once the
+whole output is written, so a failure never leaves a partial or temporary file behind and
+never damages an existing output. `open_writer` does the same for outputs written batch by
+batch (streaming conversions).
+
+JSON Lines are written by Polars: strings (Unicode unescaped), booleans, integers, floats,
+nulls, nested messages and lists round-trip through `trlprep.readers` to an equal table.
+Where JSON and Arrow differ: a null struct field is written as `"field": null` (Arrow has
+no "absent" field, so every Arrow-based reader, `datasets` included, sees the same null
+either way; chat templates that test `is defined` would too); NaN and infinite floats
+become null; timestamps and decimals become strings; raw bytes (image columns) are refused
+with a hint to write Parquet, Arrow or a folder. Tagged JSON-text columns are written as
+the JSON values they hold.
 """
 
 from __future__ import annotations
 
 import contextlib
-import io
 import os
 import shutil
 import tempfile
+import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
 
+from trlprep.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
+from trlprep.jsontext import has_binary, to_jsonl
 from trlprep.readers import split_suffix
 
 OUTPUT_FORMATS = ("parquet", "jsonl", "arrow", "disk")
+WRITE_BATCH_ROWS = 65_536  # JSONL rows serialised at once
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+_ALIASES = {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow", "pq": "parquet"}
 
 
 def resolve_output_format(path: str | os.PathLike, output_format: str | None = None) -> str:
     """The output format for `path`: explicit, or from the suffix (no suffix = folder)."""
     if output_format:
-        if output_format not in OUTPUT_FORMATS:
+        fmt = output_format.strip().lower()
+        fmt = _ALIASES.get(fmt, fmt)
+        if fmt not in OUTPUT_FORMATS:
             raise UsageError(
                 f"unknown output format {output_format!r}",
                 hint="use one of: " + ", ".join(OUTPUT_FORMATS),
             )
-        return output_format
+        return fmt
     fmt, compression = split_suffix(path)
-    if fmt in ("parquet", "jsonl", "arrow") and (compression is None or fmt == "jsonl"):
+    if (fmt in ("parquet", "arrow") and compression is None) or fmt == "jsonl":
         return fmt
     if not Path(path).suffix:
         return "disk"
     raise UsageError(
         f"{path}: cannot tell the output format from its name",
-        hint="name it .parquet, .jsonl, .jsonl.gz or .arrow, or pass --output-format",
+        hint="name it .parquet, .jsonl, .jsonl.gz, .arrow or a folder (no suffix), "
+        "or pass --output-format " + "|".join(OUTPUT_FORMATS),
     )
 
 
 def check_output(
     path: str | os.PathLike, *, overwrite: bool = False, inputs: tuple[str, ...] = ()
 ) -> None:
-    """Refuse to overwrite an existing output (unless asked) or to write over an input."""
-    p = Path(path)
+    """Refuse to write over an input, into a folder holding one, or over an existing output."""
+    p = Path(path).absolute()
     for src in inputs:
-        if src and Path(src).exists() and p.exists() and os.path.samefile(src, p):
+        if not src:
+            continue
+        s = Path(src).absolute()
+        same = s == p or (s.exists() and p.exists() and os.path.samefile(s, p))
+        if same or p.resolve() == s.resolve():
             raise UsageError(f"{path}: the output is the input", hint="write to another path")
-        if src and Path(src).resolve() == p.resolve():
-            raise UsageError(f"{path}: the output is the input", hint="write to another path")
+        if p.is_dir() and s.exists() and p.resolve() in s.resolve().parents:
+            raise UsageError(
+                f"{path}: the output folder holds the input {src}", hint="write to another path"
+            )
     if p.exists() and not overwrite:
         raise UsageError(f"{path}: already exists", hint="pass --overwrite to replace it")
-    if not p.parent.exists():
-        raise InputError(f"{p.parent}: no such folder")
+    if not p.parent.is_dir():
+        raise InputError(f"{p.parent}: no such folder", hint="create it first")
 
 
 def write(
-    table: pa.Table,
+    data: pa.Table | pa.RecordBatch | Mapping[str, pa.Table],
     path: str | os.PathLike,
     *,
     output_format: str | None = None,
     overwrite: bool = False,
     inputs: tuple[str, ...] = (),
 ) -> str:
-    """Write `table` to `path` atomically and return the format used."""
+    """Write a table (or, to a folder, a dict of split tables) to `path` atomically.
+
+    Returns the format used. Raises UsageError when `path` exists and `overwrite` is not set,
+    or when it is one of `inputs`.
+    """
     fmt = resolve_output_format(path, output_format)
+    if isinstance(data, Mapping) and fmt != "disk":
+        raise UsageError(
+            f"several splits ({', '.join(data)}) can only be written to a save_to_disk folder",
+            hint="write one split at a time, or give a folder path (no suffix)",
+        )
     check_output(path, overwrite=overwrite, inputs=inputs)
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
     if fmt == "disk":
-        _write_disk(table, Path(path))
+        _write_disk(data, Path(path))
         return fmt
-    with open_writer(path, table.schema, output_format=fmt) as w:
-        w.write(table)
+    with open_writer(path, data.schema, output_format=fmt) as w:
+        w.write(data)
     return fmt
+
+
+def _binary_column(schema: pa.Schema) -> str | None:
+    """The first column holding raw bytes anywhere inside (JSON cannot hold them)."""
+    return next((f.name for f in schema if has_binary(f.type)), None)
 
 
 class _Writer:
@@ -82,53 +123,63 @@ class _Writer:
 
     def __init__(self, path: Path, schema: pa.Schema, fmt: str) -> None:
         self.path, self.fmt, self.schema = path, fmt, schema
+        self.rows = 0
+        self._w = self._sink = None
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         os.close(fd)
         self.tmp = Path(tmp)
-        self.rows = 0
-        _, compression = split_suffix(path)
-        if fmt == "parquet":
-            import pyarrow.parquet as pq
+        try:
+            if fmt == "parquet":
+                import pyarrow.parquet as pq
 
-            self._w = pq.ParquetWriter(self.tmp, schema, compression="zstd")
-        elif fmt == "arrow":
-            import pyarrow.ipc as ipc
+                self._w = pq.ParquetWriter(str(self.tmp), schema, compression="zstd")
+            elif fmt == "arrow":
+                import pyarrow.ipc as ipc
 
-            self._sink = pa.OSFile(str(self.tmp), "wb")
-            self._w = ipc.new_file(self._sink, schema)
-        elif fmt == "jsonl":
-            self._sink = pa.output_stream(str(self.tmp), compression=compression)
-            self._w = None
-        else:
-            raise UsageError(f"cannot stream to format {fmt!r}")
+                self._sink = pa.OSFile(str(self.tmp), "wb")
+                self._w = ipc.new_file(self._sink, schema)
+            else:
+                _, compression = split_suffix(path)
+                self._sink = pa.output_stream(str(self.tmp), compression=compression)
+        except BaseException:
+            self.abort()
+            raise
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
+        """Append rows (a table or record batch with the writer's columns)."""
         if data.num_rows == 0:
             return
-        self.rows += data.num_rows
         if self.fmt == "jsonl":
-            self._sink.write(to_jsonl_bytes(data))
-        elif self.fmt == "parquet":
-            self._w.write(data)
+            column = _binary_column(data.schema)
+            if column is not None:
+                raise UsageError(
+                    f"column {column!r} holds raw bytes (images?), which JSON Lines cannot store",
+                    hint="write .parquet, .arrow or a save_to_disk folder instead",
+                )
+            for start in range(0, data.num_rows, WRITE_BATCH_ROWS):
+                self._sink.write(_jsonl_bytes(data.slice(start, WRITE_BATCH_ROWS)))
         else:
-            self._w.write(data)
+            self._w.write(_conform(data, self.schema))
+        self.rows += data.num_rows
 
     def commit(self) -> None:
-        if self.fmt == "parquet":
-            self._w.close()
-        elif self.fmt == "arrow":
-            self._w.close()
-            self._sink.close()
-        else:
-            self._sink.close()
-        os.replace(self.tmp, self.path)
+        """Finish the file and move it into place."""
+        try:
+            if self._w is not None:
+                self._w.close()
+            if self._sink is not None:
+                self._sink.close()
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.abort()
+            raise
 
     def abort(self) -> None:
-        with contextlib.suppress(Exception):
-            if self.fmt == "parquet":
-                self._w.close()
-            else:
-                self._sink.close()
+        """Drop everything written so far."""
+        for closer in (self._w, self._sink):
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    closer.close()
         with contextlib.suppress(FileNotFoundError):
             self.tmp.unlink()
 
@@ -142,42 +193,137 @@ class _Writer:
             self.abort()
 
 
+def _jsonl_bytes(data: pa.Table | pa.RecordBatch) -> bytes:
+    from polars.exceptions import PolarsError
+
+    try:
+        return to_jsonl(data)
+    except (PolarsError, pa.ArrowNotImplementedError) as e:
+        raise UsageError(
+            f"cannot write these columns as JSON Lines: {str(e).splitlines()[0]}",
+            hint="write .parquet, .arrow or a save_to_disk folder instead",
+        ) from None
+
+
+def _conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table | pa.RecordBatch:
+    """`data` with the writer's schema (same columns; null or narrower types widened)."""
+    if data.schema.equals(schema, check_metadata=False):
+        return data if data.schema.equals(schema, check_metadata=True) else _with(data, schema)
+    extra = set(data.schema.names) - set(schema.names)
+    if extra:
+        raise InputError(
+            f"rows have columns the output does not: {', '.join(sorted(extra))}",
+            hint="every batch written to one file must have the same columns",
+        )
+    table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+    columns = []
+    for field in schema:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            try:
+                columns.append(col.cast(field.type))
+            except _ARROW_ERRORS as e:
+                raise InputError(
+                    f"column {field.name!r} is {col.type} here but {field.type} in earlier rows "
+                    f"({e})",
+                    hint="write to JSON Lines, or make the column's values agree",
+                ) from None
+        else:
+            columns.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _with(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table | pa.RecordBatch:
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(data.columns, schema=schema)
+    return pa.Table.from_arrays(data.columns, schema=schema)
+
+
 def open_writer(
     path: str | os.PathLike, schema: pa.Schema, *, output_format: str | None = None
 ) -> _Writer:
-    """A context manager writing batches to `path`; nothing appears there unless it exits cleanly."""
+    """A context manager writing batches to `path`; nothing appears there unless it exits cleanly.
+
+    The caller checks the output first (`check_output`).
+    """
     fmt = resolve_output_format(path, output_format)
     if fmt == "disk":
-        raise UsageError("a save_to_disk folder cannot be written batch by batch")
+        raise UsageError(
+            "a save_to_disk folder cannot be written batch by batch",
+            hint="write .parquet, .jsonl or .arrow, or use trlprep.writers.write",
+        )
+    if fmt == "jsonl":
+        column = _binary_column(schema)
+        if column is not None:
+            raise UsageError(
+                f"column {column!r} holds raw bytes (images?), which JSON Lines cannot store",
+                hint="write .parquet, .arrow or a save_to_disk folder instead",
+            )
     try:
         return _Writer(Path(path), schema, fmt)
     except OSError as e:
-        raise InputError(f"{path}: cannot write: {e}") from None
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
 
 
-def to_jsonl_bytes(data: pa.Table | pa.RecordBatch) -> bytes:
-    """Serialise rows as JSON Lines (nested lists and structs included)."""
-    import polars as pl
-
-    df = pl.from_arrow(data)
-    buf = io.BytesIO()
-    df.write_ndjson(buf)
-    return buf.getvalue()
-
-
-def _write_disk(table: pa.Table, path: Path) -> None:
+def _write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
     import datasets
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    for table in data.values() if isinstance(data, Mapping) else (data,):
+        mixed = [f.name for f in table.schema if is_json_field(f)]
+        if mixed:  # `datasets` keeps no field metadata: the column would read back as text
+            raise UsageError(
+                f"column {mixed[0]!r} mixes value kinds across rows, which a save_to_disk "
+                "folder cannot store",
+                hint="run `trlprep detect` to find the rows; or write .jsonl, .parquet or .arrow",
+            )
+
     try:
-        datasets.Dataset(table).save_to_disk(str(tmp))
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as e:
+        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+    bars = datasets.is_progress_bar_enabled()
+    try:
+        datasets.disable_progress_bars()
+        if isinstance(data, Mapping):
+            dd = datasets.DatasetDict({k: to_dataset(t, split=k) for k, t in data.items()})
+            dd.save_to_disk(str(tmp))
         else:
-            os.replace(tmp, path)
+            to_dataset(data).save_to_disk(str(tmp))
+        _replace(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if bars:
+            datasets.enable_progress_bars()
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    """Move `tmp` to `path`; an existing `path` is removed only once `tmp` is in place."""
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink(missing_ok=True)
+
+
+to_jsonl_bytes = to_jsonl  # serialise rows as JSON Lines (see trlprep.jsontext.to_jsonl)
+
+
+def to_dataset(table: pa.Table, split: str | None = None):
+    """A `datasets.Dataset` over `table` (its `huggingface` schema metadata, if any, kept)."""
+    import datasets
+
+    try:
+        return datasets.Dataset(table, split=split)
+    except (ValueError, TypeError, KeyError):  # stale features in the schema metadata
+        return datasets.Dataset(table.replace_schema_metadata(None), split=split)

@@ -1,6 +1,12 @@
 """Command-line interface: `trlprep COMMAND ...` (also `python -m trlprep`)."""
 
-from trlprep.cli import detect_cmd  # noqa: F401  (registers commands)
+from trlprep.cli import (  # noqa: F401  (registers commands)
+    convert_cmd,
+    detect_cmd,
+    schema_cmd,
+    templates_cmd,
+    validate_cmd,
+)
 from trlprep.cli.app import app, main
 
 __all__ = ["app", "main"]

@@ -21,12 +21,18 @@ def detect_command(
         None, "--input-format", help="Override the format guessed from the file name."
     ),
 ) -> None:
-    """Detect a dataset's type, format, modality and column roles (checks every row)."""
+    """Detect a dataset's type, format, modality and column roles (checks every row).
+
+    Exit code 0 when every row is of one type and format, 1 when rows disagree or no type
+    fits, 2 on usage or IO errors.
+    """
     det = detect(path, split=split, input_format=input_format)
     if as_json:
         out.print_json(json.dumps(det.to_dict()))
-        return
-    print_detection(det, path)
+    else:
+        print_detection(det, path)
+    if det.problems or det.type is None:
+        raise typer.Exit(1)
 
 
 def print_detection(det: Detection, path: str) -> None:

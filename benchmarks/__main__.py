@@ -1,0 +1,44 @@
+"""trlprep benchmarks: each case measures trlprep and its reference in the same run.
+
+    python -m benchmarks validate --rows 1000000
+    python -m benchmarks stream --gb 5 [--convert]
+    python -m benchmarks convert --rows 1000000
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "trlprep-bench")
+    sub = ap.add_subparsers(dest="case", required=True)
+    v = sub.add_parser("validate", help="validate vs jsonschema per row")
+    v.add_argument("--rows", type=int, default=1_000_000)
+    v.add_argument("--sample", type=int, default=20_000, help="rows jsonschema validates")
+    s = sub.add_parser("stream", help="peak RSS on a JSONL larger than memory budget")
+    s.add_argument("--gb", type=float, default=1.0)
+    s.add_argument("--convert", action="store_true", help="also stream a conversion")
+    c = sub.add_parser("convert", help="every conversion vs the guide's datasets recipe")
+    c.add_argument("--rows", type=int, default=1_000_000)
+    c.add_argument("--ref-rows", type=int, default=100_000, help="rows the recipe runs on")
+    c.add_argument("--only", default=None, help="substring filter on edge names")
+    args = ap.parse_args()
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    if args.case == "validate":
+        from benchmarks.cases_validate import main as run
+        run(args.workdir, args.rows, args.sample)
+    elif args.case == "stream":
+        from benchmarks.cases_stream import main as run
+        run(args.workdir, args.gb, args.convert)
+    elif args.case == "convert":
+        from benchmarks.cases_convert import main as run
+        run(args.workdir, args.rows, args.ref_rows, args.only)
+
+
+if __name__ == "__main__":
+    main()

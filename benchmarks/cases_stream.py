@@ -1,0 +1,61 @@
+"""Bounded memory: validate (and convert) a JSONL file far larger than the RSS budget."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from benchmarks.measure import command, print_table
+
+
+def make_jsonl(workdir: Path, gigabytes: float) -> tuple[Path, int]:
+    """Write conversational preference JSONL of about `gigabytes` GB (cached)."""
+    from benchmarks.synth import preference
+    from trlprep.writers import to_jsonl_bytes
+
+    target = int(gigabytes * (1 << 30))
+    path = workdir / f"preference_conv_{gigabytes:g}GB.jsonl"
+    meta = path.with_suffix(".rows")
+    if path.exists() and meta.exists():
+        return path, int(meta.read_text())
+    block = to_jsonl_bytes(preference(100_000, conversational=True))
+    rows_per_block = 100_000
+    written = rows = 0
+    with open(path, "wb") as f:
+        while written < target:
+            f.write(block)
+            written += len(block)
+            rows += rows_per_block
+    meta.write_text(str(rows))
+    return path, rows
+
+
+def main(workdir: Path, gigabytes: float, convert: bool) -> None:
+    path, rows = make_jsonl(workdir, gigabytes)
+    size = path.stat().st_size / (1 << 30)
+    results = [
+        command("trlprep validate", [sys.executable, "-m", "trlprep", "validate", str(path),
+                                     "--output", "json"], rows)
+    ]
+    if convert:
+        out = workdir / "stream_out.jsonl"
+        out.unlink(missing_ok=True)
+        results.append(
+            command(
+                "trlprep convert --to unpaired",
+                [sys.executable, "-m", "trlprep", "convert", str(path), "--to", "unpaired",
+                 "-o", str(out), "--no-progress"],
+                rows,
+            )
+        )
+    print(f"\nstreaming: {size:.2f} GB JSONL, {rows:,} rows")
+    print_table(
+        [(m.name, f"{m.seconds:.1f}", f"{m.rows_per_s:,.0f}", f"{m.peak_rss_mb:,.0f}",
+          str(m.extra["exit_code"])) for m in results],
+        ("command", "seconds", "rows/s", "peak RSS MB", "exit"),
+    )
+    print("[target: under 1,024 MB peak RSS]")
+    for m in results:
+        if m.extra["exit_code"] not in (0, 1):
+            print(json.dumps(m.extra), file=sys.stderr)

@@ -1,0 +1,75 @@
+"""Run a benchmark case in a fresh process and report its wall time and peak RSS."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class Measurement:
+    name: str
+    seconds: float
+    rows: int
+    peak_rss_mb: float
+    extra: dict[str, Any]
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.rows / self.seconds if self.seconds else float("inf")
+
+
+def _child(fn: Callable, args: tuple, env: dict[str, str], q) -> None:
+    os.environ.update(env)
+    try:
+        result = fn(*args)  # returns (seconds, rows, extra)
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        q.put(("ok", result, rss))
+    except BaseException as e:  # report, don't hang the parent
+        q.put(("error", repr(e), 0.0))
+
+
+def in_process(name: str, fn: Callable, *args: Any, threads: int | None = None) -> Measurement:
+    """Run `fn(*args)` in a spawned process (optionally limited to `threads` threads)."""
+    env = {}
+    if threads:
+        env = {
+            "POLARS_MAX_THREADS": str(threads),
+            "OMP_NUM_THREADS": str(threads),
+            "RAYON_NUM_THREADS": str(threads),
+            "TRLPREP_THREADS": str(threads),
+        }
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child, args=(fn, args, env, q))
+    p.start()
+    status, result, rss = q.get()
+    p.join()
+    if status != "ok":
+        raise RuntimeError(f"{name} failed: {result}")
+    seconds, rows, extra = result
+    return Measurement(name, seconds, rows, rss, extra or {})
+
+
+def command(name: str, argv: list[str], rows: int) -> Measurement:
+    """Run a command line and measure it (peak RSS of the child process)."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(argv, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    extra = {"exit_code": proc.returncode, "stderr_tail": proc.stderr[-300:]}
+    return Measurement(name, seconds, rows, rss, extra)
+
+
+def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(r, widths, strict=True)))
+    sys.stdout.flush()

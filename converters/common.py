@@ -1,0 +1,187 @@
+"""What every edge shares: reading its input columns safely and assembling its output table.
+
+Input checks (each raises DataError naming the column and the first offending rows):
+- a required column is missing, or holds mixed JSON kinds, or does not match the format
+  (strings in standard format, message lists in conversational format);
+- a value the edge computes with is null. Edges that only drop or rename columns do not
+  look at values (they pass nulls through; validating the output reports them).
+
+Output layout: the target type's columns in registry order, then every other input column
+in input order (extras and side columns are carried along). A column the target type
+produces that already exists as an extra is an error rather than a silent overwrite.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from trlprep.converters.arrowops import valid_mask
+from trlprep.converters.base import ConversionWarning
+
+from trlprep.arrowtypes import is_json_field, is_list, is_messages, is_string
+from trlprep.errors import DataError, UsageError
+from trlprep.registry import DatasetType, Format
+
+# Side columns that describe a pair (chosen vs rejected) and mean nothing without one.
+PAIR_ONLY_COLUMNS: tuple[str, ...] = ("margin",)
+DEFAULT_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+MAX_ROWS_SHOWN = 5
+
+
+def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str:
+    """'rows 3, 7, 9' or 'rows 3, 7, 9, 12, 15 (and 40 more)'."""
+    rows = [int(r) for r in rows]
+    total = len(rows) if total is None else total
+    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
+    more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
+    return f"row{'s' if total != 1 else ''} {shown}{more}"
+
+
+def choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
+    if value not in allowed:
+        raise UsageError(f"unknown {flag} {value!r}", hint="use one of: " + ", ".join(allowed))
+    return value
+
+
+def warn(message: str) -> None:
+    warnings.warn(message, ConversionWarning, stacklevel=3)
+
+
+def check_format(fmt: Format) -> Format:
+    if fmt not in (Format.STANDARD, Format.CONVERSATIONAL):
+        raise UsageError(f"conversions work on standard or conversational data, not {fmt}")
+    return fmt
+
+
+def content(table: pa.Table, name: str, fmt: Format) -> pa.ChunkedArray:
+    """A text column (standard) or message-list column (conversational), type-checked."""
+    col = column(table, name)
+    t = col.type
+    if pa.types.is_null(t):
+        return col.cast(DEFAULT_MESSAGES if fmt is Format.CONVERSATIONAL else pa.string())
+    if fmt is Format.CONVERSATIONAL and is_messages(t):
+        return col
+    if fmt is Format.STANDARD and is_string(t):
+        return col
+    held = "strings" if is_string(t) else "message lists" if is_messages(t) else str(t)
+    wanted = "message lists" if fmt is Format.CONVERSATIONAL else "strings"
+    raise DataError(
+        f"holds {held}, but {fmt} data needs {wanted} here",
+        column=name,
+        hint="convert the whole dataset in one format (`trlprep detect` shows which it is)",
+    )
+
+
+def column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    if name not in table.column_names:
+        raise DataError(
+            f"missing column {name!r} (the table has {', '.join(table.column_names) or 'none'})",
+            column=name,
+        )
+    field = table.schema.field(name)
+    if is_json_field(field):
+        raise DataError(
+            "rows hold values of different kinds (e.g. text in some, message lists in others)",
+            column=name,
+            hint="run `trlprep validate` to list them, and make the column uniform",
+        )
+    return table.column(name)
+
+
+def steps_column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    col = column(table, name)
+    if pa.types.is_null(col.type):
+        return col.cast(pa.list_(pa.string()))
+    if not (is_list(col.type) and is_string(col.type.value_type)):
+        raise DataError(f"must hold lists of strings, not {col.type}", column=name)
+    return col
+
+
+def bools_column(table: pa.Table, name: str, *, listed: bool) -> pa.ChunkedArray:
+    col = column(table, name)
+    want = pa.list_(pa.bool_()) if listed else pa.bool_()
+    if pa.types.is_null(col.type):
+        return col.cast(want)
+    inner = col.type.value_type if listed and is_list(col.type) else col.type
+    if (listed and not is_list(col.type)) or not pa.types.is_boolean(inner):
+        raise DataError(
+            f"must hold {'lists of booleans' if listed else 'booleans'}, not {col.type}",
+            column=name,
+            hint="labels are true/false values",
+        )
+    return col
+
+
+def no_nulls(col: pa.ChunkedArray | pa.Array, name: str, *, items: bool = False) -> None:
+    """Reject null values (and, with `items`, null elements inside list values)."""
+    if col.null_count:
+        bad = np.flatnonzero(~valid_mask(col))
+        raise DataError(
+            f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} hold null",
+            column=name,
+            hint="drop or fill these rows first (`trlprep validate` lists them)",
+        )
+    if items and is_list(col.type):
+        flat = pc.list_flatten(col)
+        if flat.null_count:
+            parents = pc.list_parent_indices(col).to_numpy()
+            bad = np.unique(parents[~valid_mask(flat)])
+            raise DataError(
+                f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} hold a null element",
+                column=name,
+                hint="drop or fill these rows first (`trlprep validate` lists them)",
+            )
+
+
+def output(
+    table: pa.Table,
+    dst: DatasetType,
+    fmt: Format,
+    produced: Mapping[str, pa.Array | pa.ChunkedArray],
+    consumed: Iterable[str],
+    *,
+    drop: Iterable[str] = (),
+    rows: np.ndarray | None = None,
+) -> pa.Table:
+    """The target table: `produced` type columns, then the input's other columns.
+
+    `consumed` input columns are not carried; `rows` (when given) selects or repeats input
+    rows for the carried columns, so they line up with `produced`.
+    """
+    consumed = set(consumed) | set(drop)
+    names: list[str] = []
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    fields: list[pa.Field] = []
+    for name in dst.column_names(fmt, required_only=False):
+        if name in produced:
+            arr = produced[name]
+            names.append(name)
+            arrays.append(arr)
+            fields.append(pa.field(name, arr.type))
+    for name, arr in produced.items():
+        if name not in names:
+            names.append(name)
+            arrays.append(arr)
+            fields.append(pa.field(name, arr.type))
+    for field in table.schema:
+        if field.name in consumed:
+            continue
+        if field.name in names:
+            raise DataError(
+                f"the input already has a column {field.name!r}, which the conversion "
+                "would produce",
+                column=field.name,
+                hint="rename or drop that column first",
+            )
+        col = table.column(field.name)
+        if rows is not None:
+            col = col.take(pa.array(rows, pa.int64()))
+        names.append(field.name)
+        arrays.append(col)
+        fields.append(field)
+    arrays = [a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a]) for a in arrays]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

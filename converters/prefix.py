@@ -1,0 +1,201 @@
+"""Where the shared prompt of a chosen/rejected pair ends: vectorised longest common prefixes.
+
+Standard format (strings): the byte-level common prefix of every row is computed with numpy
+over the Arrow data buffers, eight bytes at a time, then backed off to a UTF-8 character
+boundary. `split_points` turns it into the prompt length:
+
+- `word` mode (default): a split inside a word (the character before the split and the
+  next character of chosen or of rejected are all non-whitespace) backs off to just after
+  the last whitespace of the shared prefix; a prefix without whitespace (e.g. Chinese or
+  Japanese text) keeps the character split, having nothing to back off to.
+- `char` mode: TRL's character-level split.
+- both modes then apply TRL's rule: a split right after a space `" "` moves before it, so
+  the completions start with the space (`"The sky is"` + `" blue."`). Unlike TRL the rule
+  is never applied at position 0 (TRL reads `chosen[-1]` there and cuts almost the whole
+  text into the prompt).
+- when one side is a prefix of the other, or both are equal, the whole shared text is the
+  prefix (TRL drops its last character); empty strings give an empty prefix (TRL raises).
+
+Conversational format: the number of equal leading messages per row, every message field
+compared (role, content, tool calls, ...), vectorised over the flattened message lists.
+
+`split_point_str` / `split_point_messages` are the same rules for one example in plain Python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+from trlprep.converters.arrowops import as_array, offsets, ranges, string_data, unify
+
+WHITESPACE = b" \t\n\v\f\r"
+_WS_STR = WHITESPACE.decode()
+_CHUNK_WORDS = 1 << 21  # 8-byte words compared per numpy pass (bounds temporary memory)
+_BACK_WINDOW = 16
+
+
+def _is_ws(b: np.ndarray) -> np.ndarray:
+    out = np.zeros(b.shape, dtype=bool)
+    for c in WHITESPACE:
+        out |= b == c
+    return out
+
+
+def _padded(data: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(data) + 8, dtype=np.uint8)
+    out[: len(data)] = data
+    return out
+
+
+def _words(data: np.ndarray) -> np.ndarray:
+    """Every 8-byte little-endian window of `data` (padded by 8), one per byte position."""
+    return np.ndarray(shape=(max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+
+
+def _first_set_byte(x: np.ndarray) -> np.ndarray:
+    """Index (0-7) of the lowest non-zero byte of each non-zero uint64."""
+    low = x & (~x + np.uint64(1))
+    _, exp = np.frexp(low.astype(np.float64))
+    return (exp - 1) // 8
+
+
+def byte_lcp(a: pa.Array, b: pa.Array) -> np.ndarray:
+    """Length in bytes of the common prefix of `a[i]` and `b[i]` (null rows read as empty)."""
+    a, b = as_array(a), as_array(b)
+    sa, la = offsets(a)
+    sb, lb = offsets(b)
+    m = np.minimum(la, lb)
+    lcp = m.copy()
+    if len(m) == 0 or m.max(initial=0) == 0:
+        return lcp
+    da, db = _padded(string_data(a)), _padded(string_data(b))
+    wa, wb = _words(da), _words(db)
+    nwords = (m + 7) // 8
+    ends = np.cumsum(nwords)
+    start_row = 0
+    while start_row < len(m):
+        base = ends[start_row - 1] if start_row else 0
+        stop_row = int(np.searchsorted(ends, base + _CHUNK_WORDS, "right"))
+        stop_row = max(stop_row, start_row + 1)
+        rows = np.arange(start_row, stop_row)
+        nw = nwords[rows]
+        row = np.repeat(rows, nw)
+        k = ranges(np.zeros(len(rows), np.int64), nw)
+        pos = k * 8
+        x = wa[sa[row] + pos] ^ wb[sb[row] + pos]
+        rem = m[row] - pos
+        tail = rem < 8
+        if tail.any():
+            shift = (rem[tail] * 8).astype(np.uint64)
+            x[tail] &= (np.uint64(1) << shift) - np.uint64(1)
+        hit = np.flatnonzero(x)
+        if len(hit):
+            hit_rows = row[hit]
+            first = np.ones(len(hit), dtype=bool)
+            first[1:] = hit_rows[1:] != hit_rows[:-1]
+            hit = hit[first]
+            lcp[row[hit]] = pos[hit] + _first_set_byte(x[hit])
+        start_row = stop_row
+    # back off to a UTF-8 character boundary (a continuation byte is 0b10xxxxxx)
+    for _ in range(3):
+        inside = lcp < la
+        at = np.where(inside, sa + lcp, 0)
+        cont = inside & ((da[at] & 0xC0) == 0x80)
+        if not cont.any():
+            break
+        lcp -= cont
+    return lcp
+
+
+def split_points(a: pa.Array, b: pa.Array, mode: str = "word") -> np.ndarray:
+    """Byte length of the prompt shared by chosen `a[i]` and rejected `b[i]` (see module doc)."""
+    a, b = unify(a, b)
+    lcp = byte_lcp(a, b)
+    if len(lcp) == 0:
+        return lcp
+    sa, la = offsets(a)
+    sb, lb = offsets(b)
+    da, db = _padded(string_data(a)), _padded(string_data(b))
+    cut = lcp
+    if mode == "word":
+        cut = _word_boundary(cut, da, sa, la, db, sb, lb)
+    prev_space = (cut > 0) & (da[np.where(cut > 0, sa + cut - 1, 0)] == ord(" "))
+    return cut - prev_space
+
+
+def _word_boundary(cut, da, sa, la, db, sb, lb) -> np.ndarray:
+    prev_ws = (cut > 0) & _is_ws(da[np.where(cut > 0, sa + cut - 1, 0)])
+    next_a = (cut >= la) | _is_ws(da[np.where(cut < la, sa + cut, 0)])
+    next_b = (cut >= lb) | _is_ws(db[np.where(cut < lb, sb + cut, 0)])
+    inside = np.flatnonzero((cut > 0) & ~prev_ws & ~(next_a & next_b))
+    if len(inside) == 0:
+        return cut
+    cut = cut.copy()
+    # search backwards from the split for the last whitespace, a window at a time
+    todo = inside
+    cursor = cut[todo]  # search positions [cursor - window, cursor)
+    back = np.arange(1, _BACK_WINDOW + 1)
+    while len(todo):
+        pos = cursor[:, None] - back[None, :]
+        ok = pos >= 0
+        ws = ok & _is_ws(da[np.where(ok, sa[todo][:, None] + pos, 0)])
+        found = ws.any(axis=1)
+        if found.any():
+            first = ws[found].argmax(axis=1)
+            cut[todo[found]] = pos[found, first] + 1
+        cursor = cursor - _BACK_WINDOW
+        keep = ~found & (cursor > 0)
+        todo, cursor = todo[keep], cursor[keep]
+    return cut
+
+
+def message_lcp(a: pa.Array, b: pa.Array) -> np.ndarray:
+    """Number of equal leading messages of `a[i]` and `b[i]` (all message fields compared)."""
+    a, b = unify(a, b)
+    sa, la = offsets(a)
+    sb, lb = offsets(b)
+    m = np.minimum(la, lb)
+    lcp = m.copy()
+    total = int(m.sum())
+    if total == 0:
+        return lcp
+    row = np.repeat(np.arange(len(m)), m)
+    k = ranges(np.zeros(len(m), np.int64), m)
+    ia = pa.array(sa[row] + k, pa.int64())
+    ib = pa.array(sb[row] + k, pa.int64())
+    va = pl.from_arrow(a.values.take(ia))
+    vb = pl.from_arrow(b.values.take(ib))
+    diff = ~va.eq_missing(vb).to_numpy()
+    hit = np.flatnonzero(diff)
+    if len(hit):
+        hit_rows = row[hit]
+        first = np.ones(len(hit), dtype=bool)
+        first[1:] = hit_rows[1:] != hit_rows[:-1]
+        lcp[hit_rows[first]] = k[hit[first]]
+    return lcp
+
+
+# ---------------------------------------------------------------- one example, plain Python
+
+
+def split_point_str(chosen: str, rejected: str, mode: str = "word") -> int:
+    """Length (in characters) of the prompt shared by two strings; the rules of `split_points`."""
+    n = min(len(chosen), len(rejected))
+    cut = next((i for i in range(n) if chosen[i] != rejected[i]), n)
+    if mode == "word" and cut > 0 and chosen[cut - 1] not in _WS_STR:
+        next_c = cut >= len(chosen) or chosen[cut] in _WS_STR
+        next_r = cut >= len(rejected) or rejected[cut] in _WS_STR
+        if not (next_c and next_r):
+            last = max(chosen.rfind(c, 0, cut) for c in _WS_STR)
+            if last >= 0:
+                cut = last + 1
+    if cut > 0 and chosen[cut - 1] == " ":
+        cut -= 1
+    return cut
+
+
+def split_point_messages(chosen: list, rejected: list) -> int:
+    """Number of equal leading messages of two message lists."""
+    n = min(len(chosen), len(rejected))
+    return next((i for i in range(n) if chosen[i] != rejected[i]), n)

@@ -1,0 +1,268 @@
+"""The TRL guide's conversion recipes in plain Python, one row at a time: the test oracle.
+
+Each recipe takes a list of row dicts and returns a list of row dicts, written as directly
+as the guide's `map`/`filter` code (`prompt + completion` is string or list concatenation),
+plus trlprep's documented choices where the guide is silent: extra columns follow the type
+columns, `margin` is dropped with the pair, unpairing interleaves each pair's rows, prompt
+extraction follows `trlprep.converters.prefix`'s rules (reimplemented here independently).
+"""
+
+from __future__ import annotations
+
+WS = " \t\n\v\f\r"
+PAIR_ONLY = ("margin",)
+
+
+def lm(fmt: str) -> str:
+    return "messages" if fmt == "conversational" else "text"
+
+
+def _rest(row: dict, consumed: tuple[str, ...], drop: tuple[str, ...] = ()) -> dict:
+    return {k: v for k, v in row.items() if k not in consumed and k not in drop}
+
+
+# ---------------------------------------------------------------- prompt extraction
+
+
+def split_text(chosen: str, rejected: str, mode: str = "word") -> int:
+    i = 0
+    while i < len(chosen) and i < len(rejected) and chosen[i] == rejected[i]:
+        i += 1
+    if mode == "word" and i > 0 and chosen[i - 1] not in WS:
+        ends_c = i == len(chosen) or chosen[i] in WS
+        ends_r = i == len(rejected) or rejected[i] in WS
+        if not (ends_c and ends_r):
+            j = i - 1
+            while j >= 0 and chosen[j] not in WS:
+                j -= 1
+            if j >= 0:
+                i = j + 1
+    if i > 0 and chosen[i - 1] == " ":
+        i -= 1
+    return i
+
+
+def split_messages(chosen: list, rejected: list) -> int:
+    i = 0
+    while i < len(chosen) and i < len(rejected) and chosen[i] == rejected[i]:
+        i += 1
+    return i
+
+
+def extract_prompt(row: dict, mode: str = "word") -> dict:
+    c, r = row["chosen"], row["rejected"]
+    k = split_text(c, r, mode) if isinstance(c, str) else split_messages(c, r)
+    return {"prompt": c[:k], "chosen": c[k:], "rejected": r[k:]}
+
+
+# ---------------------------------------------------------------- the recipes
+
+
+def pc_to_lm(rows, fmt, opts):
+    return [
+        {lm(fmt): r["prompt"] + r["completion"], **_rest(r, ("prompt", "completion"))} for r in rows
+    ]
+
+
+def pc_to_po(rows, fmt, opts):
+    return [{"prompt": r["prompt"], **_rest(r, ("prompt", "completion"))} for r in rows]
+
+
+_PAIR = ("prompt", "chosen", "rejected")
+
+
+def implicit_to_lm(rows, fmt, opts):
+    return [{lm(fmt): r["chosen"], **_rest(r, _PAIR, PAIR_ONLY)} for r in rows]
+
+
+def implicit_to_pref(rows, fmt, opts):
+    return [{**extract_prompt(r, opts.split_mode), **_rest(r, _PAIR)} for r in rows]
+
+
+def implicit_to_pc(rows, fmt, opts):
+    out = []
+    for r in rows:
+        x = extract_prompt(r, opts.split_mode)
+        out.append({"prompt": x["prompt"], "completion": x["chosen"], **_rest(r, _PAIR, PAIR_ONLY)})
+    return out
+
+
+def implicit_to_po(rows, fmt, opts):
+    return [
+        {"prompt": extract_prompt(r, opts.split_mode)["prompt"], **_rest(r, _PAIR, PAIR_ONLY)}
+        for r in rows
+    ]
+
+
+def implicit_to_unpaired(rows, fmt, opts):
+    return pref_to_unpaired([{**r, **extract_prompt(r, opts.split_mode)} for r in rows], fmt, opts)
+
+
+def pref_to_lm(rows, fmt, opts):
+    return [{lm(fmt): r["prompt"] + r["chosen"], **_rest(r, _PAIR, PAIR_ONLY)} for r in rows]
+
+
+def pref_to_pc(rows, fmt, opts):
+    return [
+        {"prompt": r["prompt"], "completion": r["chosen"], **_rest(r, _PAIR, PAIR_ONLY)}
+        for r in rows
+    ]
+
+
+def pref_to_po(rows, fmt, opts):
+    return [{"prompt": r["prompt"], **_rest(r, _PAIR, PAIR_ONLY)} for r in rows]
+
+
+def pref_to_implicit(rows, fmt, opts):
+    return [
+        {
+            "chosen": r["prompt"] + r["chosen"],
+            "rejected": r["prompt"] + r["rejected"],
+            **_rest(r, _PAIR),
+        }
+        for r in rows
+    ]
+
+
+def pref_to_unpaired(rows, fmt, opts):
+    firsts, seconds = [], []
+    for r in rows:
+        rest = _rest(r, _PAIR, PAIR_ONLY)
+        firsts.append({"prompt": r["prompt"], "completion": r["chosen"], "label": True, **rest})
+        seconds.append({"prompt": r["prompt"], "completion": r["rejected"], "label": False, **rest})
+    if opts.order == "blocks":
+        size = opts.block_rows or max(len(rows), 1)
+        out = []
+        for s in range(0, len(rows), size):
+            out += firsts[s : s + size] + seconds[s : s + size]
+        return out
+    return [row for pair in zip(firsts, seconds, strict=True) for row in pair]
+
+
+_UNPAIRED = ("prompt", "completion", "label")
+
+
+def unpaired_to_lm(rows, fmt, opts):
+    good = [r for r in rows if r["label"]]
+    return [{lm(fmt): r["prompt"] + r["completion"], **_rest(r, _UNPAIRED)} for r in good]
+
+
+def unpaired_to_pc(rows, fmt, opts):
+    good = [r for r in rows if r["label"]]
+    return [
+        {"prompt": r["prompt"], "completion": r["completion"], **_rest(r, _UNPAIRED)} for r in good
+    ]
+
+
+def unpaired_to_po(rows, fmt, opts):
+    return [{"prompt": r["prompt"], **_rest(r, _UNPAIRED)} for r in rows]
+
+
+def unpaired_to_pref(rows, fmt, opts):
+    """Pair the k-th true with the k-th false row of the same prompt."""
+    trues: dict[str, list[int]] = {}
+    falses: dict[str, list[int]] = {}
+    for i, r in enumerate(rows):
+        key = repr(r["prompt"])
+        (trues if r["label"] else falses).setdefault(key, []).append(i)
+    pairs = []
+    for key, t in trues.items():
+        pairs += list(zip(t, falses.get(key, []), strict=False))
+    pairs.sort()
+    return [
+        {
+            "prompt": rows[i]["prompt"],
+            "chosen": rows[i]["completion"],
+            "rejected": rows[j]["completion"],
+            **_rest(rows[i], _UNPAIRED),
+        }
+        for i, j in pairs
+    ]
+
+
+_STEPWISE = ("prompt", "completions", "labels")
+
+
+def _assistant(text: str) -> list[dict]:
+    return [{"role": "assistant", "content": text}]
+
+
+def _completion(text: str, fmt: str):
+    return _assistant(text) if fmt == "conversational" else text
+
+
+def stepwise_to_lm(rows, fmt, opts):
+    out = []
+    for r in rows:
+        if not all(r["labels"]):
+            continue
+        text = opts.step_separator.join(r["completions"])
+        seq = r["prompt"] + _completion(text, fmt)
+        out.append({lm(fmt): seq, **_rest(r, _STEPWISE)})
+    return out
+
+
+def stepwise_to_pc(rows, fmt, opts):
+    out = []
+    for r in rows:
+        if all(r["labels"]):
+            text = opts.step_separator.join(r["completions"])
+            out.append(
+                {"prompt": r["prompt"], "completion": _completion(text, fmt), **_rest(r, _STEPWISE)}
+            )
+    return out
+
+
+def stepwise_to_po(rows, fmt, opts):
+    return [{"prompt": r["prompt"], **_rest(r, _STEPWISE)} for r in rows]
+
+
+def stepwise_to_unpaired(rows, fmt, opts):
+    out = []
+    for r in rows:
+        steps, labels = r["completions"], r["labels"]
+        if opts.label_merge == "all":
+            label = all(labels)
+        elif opts.label_merge == "any":
+            label = any(labels)
+        elif opts.label_merge == "last":
+            label = labels[-1]
+        else:  # first-false-truncates
+            k = labels.index(False) if False in labels else len(labels)
+            if k == 0:
+                continue
+            steps, label = steps[:k], True
+        text = opts.step_separator.join(steps)
+        out.append(
+            {
+                "prompt": r["prompt"],
+                "completion": _completion(text, fmt),
+                "label": label,
+                **_rest(r, _STEPWISE),
+            }
+        )
+    return out
+
+
+RECIPES = {
+    ("prompt-completion", "language-modeling"): pc_to_lm,
+    ("prompt-completion", "prompt-only"): pc_to_po,
+    ("preference-implicit", "language-modeling"): implicit_to_lm,
+    ("preference-implicit", "prompt-completion"): implicit_to_pc,
+    ("preference-implicit", "prompt-only"): implicit_to_po,
+    ("preference-implicit", "preference"): implicit_to_pref,
+    ("preference-implicit", "unpaired-preference"): implicit_to_unpaired,
+    ("preference", "language-modeling"): pref_to_lm,
+    ("preference", "prompt-completion"): pref_to_pc,
+    ("preference", "prompt-only"): pref_to_po,
+    ("preference", "preference-implicit"): pref_to_implicit,
+    ("preference", "unpaired-preference"): pref_to_unpaired,
+    ("unpaired-preference", "language-modeling"): unpaired_to_lm,
+    ("unpaired-preference", "prompt-completion"): unpaired_to_pc,
+    ("unpaired-preference", "prompt-only"): unpaired_to_po,
+    ("unpaired-preference", "preference"): unpaired_to_pref,
+    ("stepwise-supervision", "language-modeling"): stepwise_to_lm,
+    ("stepwise-supervision", "prompt-completion"): stepwise_to_pc,
+    ("stepwise-supervision", "prompt-only"): stepwise_to_po,
+    ("stepwise-supervision", "unpaired-preference"): stepwise_to_unpaired,
+}

@@ -1,0 +1,179 @@
+"""Input errors through the CLI: one clear message, exit code 2, a traceback only with --debug."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import trlprep.api
+from trlprep.cli import app
+from trlprep.errors import InputError, UsageError
+
+GOOD = '{"prompt": "The sky is", "completion": " blue."}'
+
+
+def _bad_json(d: Path) -> str:
+    (d / "data.jsonl").write_text(f'{GOOD}\n\n{{"prompt": "The sky is", "completion": \n')
+    return "data.jsonl"
+
+
+def _not_object(d: Path) -> str:
+    (d / "data.jsonl").write_text(f'{GOOD}\n["prompt", "completion"]\n')
+    return "data.jsonl"
+
+
+def _folder(d: Path) -> str:
+    (d / "folder").mkdir()
+    (d / "folder" / "readme.txt").write_text("not data")
+    return "folder"
+
+
+def _suffix(d: Path) -> str:
+    (d / "notes.txt").write_text(GOOD + "\n")
+    return "notes.txt"
+
+
+def _bad_gzip(d: Path) -> str:
+    (d / "data.jsonl.gz").write_bytes(b"this is not gzip")
+    return "data.jsonl.gz"
+
+
+def _truncated_gzip(d: Path) -> str:
+    (d / "data.jsonl.gz").write_bytes(gzip.compress((GOOD + "\n").encode() * 50)[:-20])
+    return "data.jsonl.gz"
+
+
+def _bad_parquet(d: Path) -> str:
+    (d / "data.parquet").write_bytes(b"PAR1 but not really")
+    return "data.parquet"
+
+
+def _bad_json_array(d: Path) -> str:
+    (d / "data.json").write_text('[\n  {"prompt": "a"},\n  {"prompt": }\n]\n')
+    return "data.json"
+
+
+CASES = {
+    "missing-file": (lambda d: "missing.jsonl", [], "missing.jsonl: no such file or folder"),
+    "bad-json-line": (_bad_json, [], "data.jsonl:3: invalid JSON: "),
+    "not-an-object": (_not_object, [], "data.jsonl:2: expected a JSON object, got an array"),
+    "not-a-dataset-folder": (_folder, [], "folder: not a dataset folder"),
+    "unknown-suffix": (_suffix, [], "notes.txt: cannot tell the file format from its name"),
+    "unknown-input-format": (_suffix, ["--input-format", "yaml"], "unknown input format 'yaml'"),
+    "bad-gzip": (_bad_gzip, [], "data.jsonl.gz: cannot read"),
+    "truncated-gzip": (_truncated_gzip, [], "data.jsonl.gz: cannot read"),
+    "bad-parquet": (_bad_parquet, [], "data.parquet: cannot read"),
+    "bad-json-array": (_bad_json_array, [], "data.json:3: invalid JSON: "),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_input_errors_give_one_message_and_exit_2(tmp_path, monkeypatch, case):
+    make, options, expected = CASES[case]
+    monkeypatch.chdir(tmp_path)
+    path = make(tmp_path)
+    result = CliRunner().invoke(app, ["detect", path, *options])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith("error: " + expected), lines
+    assert all(line.startswith("  hint: ") for line in lines[1:]), lines
+    assert "Traceback" not in result.output
+
+
+def test_hints_say_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "folder" / "train.jsonl").write_text(GOOD + "\n")
+    result = CliRunner().invoke(app, ["detect", "folder"])
+    assert "hint: it holds data files (train.jsonl): pass one of them" in result.stderr
+    (tmp_path / "array.jsonl").write_text('[\n  {"prompt": "a"}\n]\n')
+    result = CliRunner().invoke(app, ["detect", "array.jsonl"])
+    assert result.exit_code == 2
+    assert "--input-format json" in result.stderr
+    result = CliRunner().invoke(app, ["detect", "array.jsonl", "--input-format", "json"])
+    assert result.exit_code == 0, result.output
+
+
+def test_debug_shows_the_traceback(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = _bad_json(tmp_path)
+    result = CliRunner().invoke(app, ["--debug", "detect", path])
+    assert isinstance(result.exception, InputError)
+    assert result.exception.line == 3
+    assert result.exc_info[2] is not None  # the traceback travels with it
+    result = CliRunner().invoke(app, ["detect", path])  # --debug does not stick
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+
+
+def test_unexpected_errors_are_one_line_too(tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise RuntimeError("something broke")
+
+    monkeypatch.setattr(trlprep.api, "iter_batches", boom)
+    (tmp_path / "d.jsonl").write_text(GOOD + "\n")
+    result = CliRunner().invoke(app, ["detect", str(tmp_path / "d.jsonl")])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: RuntimeError: something broke")
+    assert "--debug" in result.stderr
+    result = CliRunner().invoke(app, ["--debug", "detect", str(tmp_path / "d.jsonl")])
+    assert isinstance(result.exception, RuntimeError)
+
+
+def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "trlprep", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **env},
+    )
+
+
+def test_real_subprocess_exit_codes_and_debug(tmp_path):
+    path = _bad_json(tmp_path)
+    proc = _cli(["detect", path], tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: data.jsonl:3: invalid JSON: ")
+    assert "Traceback" not in proc.stderr
+    proc = _cli(["--debug", "detect", path], tmp_path)
+    assert proc.returncode != 0
+    assert "Traceback (most recent call last)" in proc.stderr
+    assert "InputError" in proc.stderr
+    (tmp_path / "ok.jsonl").write_text(GOOD + "\n")
+    proc = _cli(["detect", "ok.jsonl"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "prompt-completion" in proc.stdout
+
+
+def test_offline_hub_id_is_a_clear_error(tmp_path):
+    hf_home = tmp_path / "hf"
+    proc = _cli(
+        ["detect", "trlprep-tests/no-such-dataset"],
+        tmp_path,
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        HF_HOME=str(hf_home),
+        HF_DATASETS_CACHE=str(hf_home / "datasets"),
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.startswith(
+        "error: trlprep-tests/no-such-dataset: cannot load from the Hugging Face Hub"
+    )
+    assert "offline" in proc.stderr.lower()
+    assert "Traceback" not in proc.stderr
+
+
+def test_errors_carry_their_exit_codes():
+    assert InputError("x").exit_code == 2
+    assert UsageError("x").exit_code == 2
+    e = InputError("invalid JSON: oops", path="data.jsonl", line=3)
+    assert str(e) == "data.jsonl:3: invalid JSON: oops"

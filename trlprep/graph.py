@@ -1,0 +1,117 @@
+"""The conversion graph: dataset types as nodes, `trlprep.converters` edges between them.
+
+A route takes the direct edge when there is one, otherwise the path that loses the least:
+fewest lossy edges first, then fewest edges (so implicit preference -> unpaired goes
+through prompt extraction, as TRL's guide does).
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+
+from trlprep.errors import UsageError
+from trlprep.registry import TYPES, DatasetType, get_type
+
+
+def edges() -> dict:
+    """Every declared conversion, keyed by (source type, target type)."""
+    from trlprep.converters import EDGES
+
+    return EDGES
+
+
+@dataclass(frozen=True)
+class Route:
+    """The edges from one type to another, in order."""
+
+    src: DatasetType
+    dst: DatasetType
+    steps: tuple  # tuple[converters.base.Edge, ...]
+
+    @property
+    def lossy(self) -> bool:
+        return any(e.lossy for e in self.steps)
+
+    def names(self) -> list[str]:
+        return [self.src.name] + [e.dst for e in self.steps]
+
+    def __str__(self) -> str:
+        return " -> ".join(self.names())
+
+
+def _neighbours(name: str, guide_only: bool) -> list:
+    return [e for (s, _), e in edges().items() if s == name and (e.guide or not guide_only)]
+
+
+def route(src: str | DatasetType, dst: str | DatasetType, *, guide_only: bool = True) -> Route:
+    """The route from `src` to `dst`; UsageError listing what is reachable when none exists."""
+    s, d = get_type(src), get_type(dst)
+    if s is d:
+        return Route(s, d, ())
+    direct = edges().get((s.name, d.name))
+    if direct is not None and (direct.guide or not guide_only):
+        return Route(s, d, (direct,))
+    # Dijkstra on (lossy edges, edges): lossless-first, then shortest
+    queue: list[tuple[int, int, str, tuple]] = [(0, 0, s.name, ())]
+    best: dict[str, tuple[int, int]] = {}
+    while queue:
+        lossy, hops, node, path = heapq.heappop(queue)
+        if node == d.name:
+            return Route(s, d, path)
+        if node in best and best[node] <= (lossy, hops):
+            continue
+        best[node] = (lossy, hops)
+        for e in _neighbours(node, guide_only):
+            heapq.heappush(queue, (lossy + e.lossy, hops + 1, e.dst, path + (e,)))
+    reachable = sorted(reachable_from(s, guide_only=guide_only))
+    raise UsageError(
+        f"cannot convert {s.name} to {d.name}",
+        hint=(
+            f"from {s.name} you can reach: {', '.join(reachable)}"
+            if reachable
+            else f"{s.name} converts to nothing (it holds no more than any other type)"
+        ),
+    )
+
+
+def reachable_from(src: str | DatasetType, *, guide_only: bool = True) -> set[str]:
+    s = get_type(src)
+    seen, todo = set(), [s.name]
+    while todo:
+        node = todo.pop()
+        for e in _neighbours(node, guide_only):
+            if e.dst not in seen and e.dst != s.name:
+                seen.add(e.dst)
+                todo.append(e.dst)
+    return seen
+
+
+def matrix(*, guide_only: bool = True) -> dict[str, dict[str, Route | None]]:
+    """From x To: the route for every pair of distinct types (None when unreachable)."""
+    out: dict[str, dict[str, Route | None]] = {}
+    for s in TYPES:
+        out[s] = {}
+        for d in TYPES:
+            if s == d:
+                continue
+            try:
+                out[s][d] = route(s, d, guide_only=guide_only)
+            except UsageError:
+                out[s][d] = None
+    return out
+
+
+def mermaid(*, guide_only: bool = True) -> str:
+    """The graph as a Mermaid flowchart (dashed arrows are lossy)."""
+    lines = ["flowchart LR"]
+    ids = {name: name.replace("-", "_") for name in TYPES}
+    for name, t in TYPES.items():
+        lines.append(f'    {ids[name]}["{t.title}"]')
+    for (s, d), e in sorted(edges().items()):
+        if guide_only and not e.guide:
+            continue
+        arrow = "-.->" if e.lossy else "-->"
+        label = f"|{e.drops}|" if e.lossy else ""
+        lines.append(f"    {ids[s]} {arrow}{label} {ids[d]}")
+    return "\n".join(lines)

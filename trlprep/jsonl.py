@@ -1,0 +1,174 @@
+"""JSON Lines: read in byte chunks cut at line ends, each row with its file line number.
+
+Each chunk is parsed by Arrow's C++ JSON reader (`jsontext.read_json_rows`); only a chunk it
+cannot parse is re-read line by line in Python, to name the broken line or to keep a column
+whose rows disagree in kind as tagged JSON text. Chunks bound memory, so files larger than
+memory stream; `concat_tables` joins chunks as if the file had been read at once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep import jsontext
+from trlprep.arrowtypes import is_json_field
+from trlprep.errors import InputError
+from trlprep.jsontext import encode_json_texts, json_field, table_from_records
+from trlprep.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
+
+CHUNK_BYTES = 32 << 20  # JSONL bytes parsed at once (bounds memory when streaming)
+_WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
+
+
+def read_jsonl(path: str) -> Source:
+    """A whole JSONL file (compressed or not) with the line number of every row."""
+    batches = list(jsonl_chunks(path))
+    table = concat_tables([b.data for b in batches])
+    lines = np.concatenate([b.lines for b in batches]) if batches else np.zeros(0, np.int64)
+    return Source(table, path, "jsonl", lines)
+
+
+def jsonl_chunks(path: str, chunk_bytes: int | None = None) -> Iterator[Batch]:
+    """Yield JSONL record batches cut at line ends, each with exact line numbers."""
+    chunk_bytes = chunk_bytes or CHUNK_BYTES
+    offset, first_line, rest, start = 0, 1, b"", True
+    with open_stream(path) as f:
+        while True:
+            data = guard(path, lambda: f.read(chunk_bytes))
+            if start:
+                data = data[3:] if data.startswith(BOM) else data
+                start = False
+            buf = rest + data
+            if not data:
+                chunk, rest = buf, b""
+            else:
+                cut = buf.rfind(b"\n")
+                if cut < 0:
+                    rest = buf
+                    continue
+                chunk, rest = buf[: cut + 1], buf[cut + 1 :]
+            if chunk.strip():
+                batch = _jsonl_block(path, chunk, first_line)
+                batch.offset = offset
+                offset += batch.data.num_rows
+                yield batch
+            first_line += chunk.count(b"\n")
+            if not data:
+                return
+
+
+def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, stop, has_text) of every line of `chunk`; blank = whitespace only."""
+    raw = np.frombuffer(chunk, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.concatenate((ends, [len(raw)]))
+    nonempty = starts < stops
+    first = np.full(len(starts), 32, dtype=np.uint8)
+    first[nonempty] = raw[starts[nonempty]]
+    has_text = ~np.isin(first, _WHITESPACE)
+    # the rare line that starts with whitespace: look at the whole line
+    for i in np.flatnonzero(nonempty & ~has_text):
+        has_text[i] = bool(chunk[starts[i] : stops[i]].strip())
+    return starts, stops, has_text
+
+
+def _jsonl_block(path: str, chunk: bytes, first_line: int) -> Batch:
+    starts, stops, has_text = _line_spans(chunk)
+    lines = np.flatnonzero(has_text).astype(np.int64) + first_line
+    longest = int((stops - starts).max()) if len(starts) else 0
+    try:
+        table = jsontext.read_json_rows(chunk, block_size=max(jsontext.BLOCK_BYTES, longest + 2))
+    except ARROW_ERRORS:
+        return _jsonl_python(path, chunk, first_line)
+    if table.num_rows != len(lines):  # e.g. two objects on one line
+        return _jsonl_python(path, chunk, first_line)
+    return Batch(table, 0, lines)
+
+
+def _jsonl_python(path: str, chunk: bytes, first_line: int) -> Batch:
+    """Slow path: parse line by line, naming the exact line of any broken JSON."""
+    records, lines = [], []
+    for i, line in enumerate(chunk.split(b"\n")):
+        if not line.strip():
+            continue
+        lineno = first_line + i
+        try:
+            rec = json.loads(line)
+        except UnicodeDecodeError:
+            raise InputError("not valid UTF-8 text", path=path, line=lineno) from None
+        except json.JSONDecodeError as e:
+            hint = "fix or remove that line; each line must hold one JSON object"
+            if not records and line.lstrip().startswith(b"["):
+                hint = "this looks like one JSON array: name it .json or pass --input-format json"
+            raise InputError(
+                f"invalid JSON: {e.msg} (column {e.colno})", path=path, line=lineno, hint=hint
+            ) from None
+        if not isinstance(rec, dict):
+            raise InputError(
+                f"expected a JSON object, got {_json_kind(rec)}",
+                path=path,
+                line=lineno,
+                hint='each line must hold one JSON object like {"prompt": ..., "completion": ...}',
+            )
+        records.append(rec)
+        lines.append(lineno)
+    return Batch(table_from_records(records), 0, np.asarray(lines, dtype=np.int64))
+
+
+def _json_kind(value: object) -> str:
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, str):
+        return "a string"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number"
+
+
+def concat_tables(tables: list[pa.Table | pa.RecordBatch]) -> pa.Table:
+    """Concatenate tables read in pieces, as if read at once.
+
+    Null or absent columns and struct fields unify; a column whose kinds disagree between
+    pieces (or that is JSON text in any piece) becomes tagged JSON text in all of them.
+    """
+    tables = [pa.Table.from_batches([t]) if isinstance(t, pa.RecordBatch) else t for t in tables]
+    if not tables:
+        return pa.table({})
+    if len(tables) == 1:
+        return tables[0]
+    tagged = {f.name for t in tables for f in t.schema if is_json_field(f)}
+    if not tagged:
+        try:
+            return pa.concat_tables(tables, promote_options="permissive")
+        except ARROW_ERRORS:
+            pass
+    tagged |= _conflicting_columns(tables)
+    out = []
+    for t in tables:
+        for name in tagged:
+            i = t.schema.get_field_index(name)
+            if i >= 0 and not is_json_field(t.schema.field(i)):
+                t = t.set_column(i, json_field(name), encode_json_texts(t.column(i)))
+        out.append(t)
+    return pa.concat_tables(out, promote_options="permissive")
+
+
+def _conflicting_columns(tables: list[pa.Table]) -> set[str]:
+    fields: dict[str, list[pa.Field]] = {}
+    for t in tables:
+        for f in t.schema:
+            fields.setdefault(f.name, []).append(f)
+    bad = set()
+    for name, fs in fields.items():
+        try:
+            pa.unify_schemas([pa.schema([f]) for f in fs], promote_options="permissive")
+        except ARROW_ERRORS:
+            bad.add(name)
+    return bad

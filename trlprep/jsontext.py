@@ -1,0 +1,310 @@
+"""Arrow <-> JSON text, vectorised: parse JSON rows, decode and encode JSON-text columns.
+
+A column whose rows hold different JSON kinds (a string here, a message list there) has no
+single Arrow type; it is kept as the JSON text of each value in a string field tagged with
+`arrowtypes.JSON_FIELD_KEY`. Everything here either produces such columns when values
+disagree or turns them back into JSON.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pj
+
+from trlprep.arrowtypes import JSON_FIELD_KEY, is_json_field
+from trlprep.errors import InputError
+
+BLOCK_BYTES = 4 << 20
+_ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+_CONVERSION_ERRORS = (*_ARROW_ERRORS, OverflowError, TypeError, ValueError)
+
+
+def json_field(name: str) -> pa.Field:
+    """A string field tagged as holding the JSON text of values of mixed kinds."""
+    return pa.field(name, pa.string(), metadata={JSON_FIELD_KEY: b"1"})
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON text of one value, as stored in tagged columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def has_binary(t: pa.DataType) -> bool:
+    """True when raw bytes appear anywhere in type `t` (JSON cannot hold them)."""
+    if isinstance(t, pa.BaseExtensionType):
+        return has_binary(t.storage_type)
+    if (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary_view(t)
+    ):
+        return True
+    if pa.types.is_struct(t):
+        return any(has_binary(f.type) for f in t)
+    if pa.types.is_map(t):
+        return has_binary(t.key_type) or has_binary(t.item_type)
+    if pa.types.is_dictionary(t):
+        return has_binary(t.value_type)
+    if hasattr(t, "value_type"):  # list kinds
+        return has_binary(t.value_type)
+    return False
+
+
+def _dumps_any(value: Any) -> str:
+    """JSON text of any Arrow value; bytes become text (invalid UTF-8 replaced)."""
+
+    def fallback(o: Any) -> Any:
+        return o.decode("utf-8", "replace") if isinstance(o, bytes) else str(o)
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=fallback)
+
+
+# ---------------------------------------------------------------- Python values -> Arrow
+
+
+def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.Array]:
+    """An Arrow column from Python values; values of disagreeing kinds become tagged JSON text."""
+    try:
+        arr = pa.array(values)
+        return pa.field(name, arr.type), arr
+    except _CONVERSION_ERRORS:
+        pass
+    try:
+        texts = pa.array([None if v is None else dumps(v) for v in values], pa.string())
+    except UnicodeEncodeError:
+        raise InputError(
+            "text holds invalid Unicode (a lone surrogate such as \\ud800)",
+            column=name,
+            hint="fix the escaped characters in that column",
+        ) from None
+    return json_field(name), texts
+
+
+def table_from_columns(columns: Mapping[str, Sequence[Any]]) -> pa.Table:
+    """A table from a dict of equally long value lists (columns of mixed kinds are tagged)."""
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) > 1:
+        raise InputError(
+            "columns have different lengths: "
+            + ", ".join(f"{k}={len(v)}" for k, v in columns.items()),
+            hint="every column must hold one value per row",
+        )
+    fields, arrays = [], []
+    for name, values in columns.items():
+        field, arr = column_from_values(str(name), values)
+        fields.append(field)
+        arrays.append(arr)
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def table_from_records(records: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """A table from row dicts (missing keys are null; columns of mixed kinds are tagged)."""
+    records = list(records)
+    keys: dict[str, None] = {}
+    for r in records:
+        keys.update(dict.fromkeys(r))
+    return table_from_columns({k: [r.get(k) for r in records] for k in keys})
+
+
+# ---------------------------------------------------------------- JSON rows -> Arrow
+
+
+def read_json_rows(
+    data: bytes | pa.Buffer, *, newlines_in_values: bool = False, block_size: int = BLOCK_BYTES
+) -> pa.Table:
+    """Parse newline-delimited JSON objects with Arrow's C++ reader, strings kept as strings.
+
+    Arrow infers timestamps from ISO-8601 strings; those are re-read as the original text so
+    a date-like prompt stays byte for byte what the file holds. Arrow's type inference also
+    drops leading nulls of lists (`[null, "a"]`, apache/arrow#51305), leaving invalid
+    arrays; those are re-read with the inferred schema given explicitly, which parses them
+    right. Raises Arrow errors on bad JSON, kinds that disagree, or data still invalid;
+    callers fall back to a line-by-line parse.
+    """
+    read_opts = pj.ReadOptions(block_size=max(block_size, 1 << 16))
+
+    def _read(schema: pa.Schema | None) -> pa.Table:
+        parse = pj.ParseOptions(explicit_schema=schema, newlines_in_values=newlines_in_values)
+        return pj.read_json(pa.BufferReader(data), read_options=read_opts, parse_options=parse)
+
+    table = _read(None)
+    temporal = any(_has_temporal(f.type) for f in table.schema)
+    if temporal or not _is_valid(table):
+        table = _read(pa.schema([f.with_type(_temporal_as_string(f.type)) for f in table.schema]))
+        if not _is_valid(table):  # lists of nulls only: no schema helps
+            raise pa.ArrowInvalid("Arrow's JSON reader built invalid list arrays")
+    return table
+
+
+def _is_valid(table: pa.Table) -> bool:
+    try:
+        table.validate(full=True)
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _has_temporal(t: pa.DataType) -> bool:
+    if pa.types.is_temporal(t):
+        return True
+    if pa.types.is_struct(t):
+        return any(_has_temporal(f.type) for f in t)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return _has_temporal(t.value_type)
+    return False
+
+
+def _temporal_as_string(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_temporal(t):
+        return pa.string()
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(_temporal_as_string(f.type)) for f in t])
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_temporal_as_string(t.value_type)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_temporal_as_string(t.value_type)))
+    return t
+
+
+def looks_like_json_container(arr: pa.Array | pa.ChunkedArray) -> bool:
+    """True when every non-empty value of a string column starts with `[` or `{`."""
+    first = pc.utf8_slice_codeunits(pc.utf8_ltrim_whitespace(arr), 0, 1)
+    present = pc.fill_null(pc.not_equal(first, ""), False)
+    if not pc.any(present).as_py():
+        return False
+    ok = pc.or_(pc.invert(present), pc.is_in(first, pa.array(["[", "{"])))
+    return bool(pc.all(pc.fill_null(ok, True)).as_py())
+
+
+def decode_json_texts(
+    name: str, arr: pa.Array | pa.ChunkedArray, *, python_literals: bool = True
+) -> tuple[pa.Field, pa.Array] | None:
+    """Parse a column of JSON texts (empty = null) into typed Arrow, or None if any fails.
+
+    The whole column goes through Arrow's JSON reader at once; only when that fails (kinds
+    disagree, or values are Python literals such as pandas writes) are the distinct values
+    parsed in Python.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    present = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(arr), ""), False)
+    texts = pc.if_else(present, arr, pa.scalar("null", pa.large_string()))
+    lines = _join('{"v":', texts, "}\n")
+    buf = _concat_text(lines)
+    if len(arr):
+        try:
+            table = read_json_rows(buf, newlines_in_values=True, block_size=buf.size + 1)
+            if table.num_rows == len(arr) and table.column_names == ["v"]:
+                col = table.column("v").combine_chunks()
+                return pa.field(name, col.type), col
+        except _ARROW_ERRORS:
+            pass
+    return _decode_distinct(name, arr, present, python_literals)
+
+
+def _decode_distinct(name, arr, present, python_literals):
+    distinct = pc.unique(pc.filter(arr, present))
+    values = []
+    for text in distinct.to_pylist():
+        try:
+            values.append(json.loads(text))
+            continue
+        except ValueError:
+            pass
+        if not python_literals:
+            return None
+        try:
+            value = ast.literal_eval(text.strip())
+            dumps(value)  # JSON values only: no sets, bytes or complex numbers
+        except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+            return None
+        values.append(value)
+    field, decoded = column_from_values(name, values)
+    index = pc.if_else(present, pc.index_in(arr, distinct), pa.scalar(None, pa.int32()))
+    return field, decoded.take(index)
+
+
+# ---------------------------------------------------------------- Arrow -> JSON text
+
+
+def _join(*parts: Any, sep: str = "") -> pa.Array:
+    """Element-wise concatenation of string arrays and constants, as large strings."""
+    ls = pa.large_string()
+    args = [pa.scalar(p, ls) if isinstance(p, str) else p.cast(ls) for p in parts]
+    return pc.binary_join_element_wise(*args, pa.scalar(sep, ls))
+
+
+def _concat_text(arr: pa.Array | pa.ChunkedArray) -> pa.Buffer:
+    """All strings of `arr` back to back, as one buffer."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    one = pa.LargeListArray.from_arrays(pa.array([0, len(arr)], pa.int64()), arr)
+    return pc.binary_join(one, pa.scalar("", pa.large_string()))[0].as_buffer()
+
+
+def _polars_ndjson(table: pa.Table) -> bytes:
+    import polars as pl
+    from polars.exceptions import PanicException
+
+    out = io.BytesIO()
+    try:
+        pl.from_arrow(table, rechunk=False).write_ndjson(out)
+    except PanicException as e:  # polars panics (a BaseException) on types it cannot write
+        raise pa.ArrowNotImplementedError(str(e).splitlines()[0]) from None
+    return out.getvalue()
+
+
+def _line_array(data: bytes) -> pa.LargeStringArray:
+    """The lines of `data` (each keeping its trailing newline) as one Arrow array, zero-copy."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    offsets = np.concatenate(([0], np.flatnonzero(raw == 10) + 1)).astype(np.int64)
+    return pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+    )
+
+
+def encode_json_texts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The compact JSON text of each value (null stays null)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    texts = None
+    if not has_binary(arr.type):
+        try:
+            lines = _line_array(_polars_ndjson(pa.table({"v": arr})))
+            texts = pc.utf8_slice_codeunits(lines, 5, -2).cast(pa.string())  # drop {"v": }\n
+        except _ARROW_ERRORS:
+            pass
+    if texts is None:  # types Polars cannot write
+        texts = pa.array([_dumps_any(v) for v in arr.to_pylist()], pa.string())
+    return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), texts)
+
+
+def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
+    """Rows as JSON Lines; tagged columns are written as the JSON values they hold."""
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if data.num_rows == 0:
+        return b""
+    tagged = [is_json_field(f) for f in data.schema]
+    if not any(tagged):
+        return _polars_ndjson(data)
+    pieces = []
+    for field, col, is_tagged in zip(data.schema, data.columns, tagged, strict=True):
+        if is_tagged:
+            key = dumps(field.name) + ":"
+            pieces.append(_join(key, pc.fill_null(col, "null")))
+        else:
+            lines = _line_array(_polars_ndjson(pa.table([col], names=[field.name])))
+            pieces.append(pc.utf8_slice_codeunits(lines, 1, -2))  # drop { and }\n
+    rows = _join("{", _join(*pieces, sep=","), "}\n")
+    return _concat_text(rows).to_pybytes()

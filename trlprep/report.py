@@ -1,0 +1,200 @@
+"""A validation report: what was checked, every issue found, and three ways to print it.
+
+`Report.to_dict()` (and `--output json`) is one object:
+
+    {
+      "valid": true | false,        # no errors (and, with strict, no warnings)
+      "strict": false,
+      "path": "data.jsonl" | null,
+      "type": "preference" | null,  # long canonical type name
+      "format": "conversational" | null,
+      "num_rows": 1000,
+      "counts": {"error": 2, "warning": 0, "info": 1},   # issues per severity
+      "issues": [
+        {
+          "rule": "unknown-role",   # stable id, see trlprep.rules
+          "severity": "error",      # error | warning | info
+          "column": "prompt" | null,
+          "count": 12,              # rows affected
+          "rows": [3, 17],          # 0-based, at most --max-errors of them
+          "lines": [4, 18],         # 1-based file lines (line-oriented files only)
+          "message": "...",
+          "hint": "..."
+        }
+      ],
+      "notes": ["..."]
+    }
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from trlprep.rules import Severity
+
+
+@dataclass
+class Issue:
+    """One rule broken by some rows (or by the dataset as a whole when `rows` is empty)."""
+
+    rule: str
+    severity: Severity
+    message: str
+    hint: str | None = None
+    column: str | None = None
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+    lines: list[int] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "rule": self.rule,
+            "severity": self.severity.value,
+            "column": self.column,
+            "count": self.count,
+            "rows": self.rows,
+        }
+        if self.lines is not None:
+            d["lines"] = self.lines
+        d["message"] = self.message
+        d["hint"] = self.hint
+        return d
+
+    def where(self, limit: int = 5) -> str:
+        """The first few lines (or rows) as text, e.g. `lines 3, 9, 12 …`."""
+        items, label = (self.lines, "line") if self.lines else (self.rows, "row")
+        if not items:
+            return "-"
+        shown = ", ".join(str(x) for x in items[:limit])
+        more = " …" if self.count > min(len(items), limit) else ""
+        return f"{label}{'s' if len(items) > 1 else ''} {shown}{more}"
+
+
+@dataclass
+class Report:
+    """The outcome of validating one dataset."""
+
+    type: str | None
+    format: str | None
+    num_rows: int
+    issues: list[Issue] = field(default_factory=list)
+    path: str | None = None
+    strict: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def valid(self) -> bool:
+        failing = {Severity.ERROR, Severity.WARNING} if self.strict else {Severity.ERROR}
+        return not any(i.severity in failing for i in self.issues)
+
+    def counts(self) -> dict[str, int]:
+        return {s.value: sum(i.severity is s for i in self.issues) for s in Severity}
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.ERROR]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity is Severity.WARNING]
+
+    def issue(self, rule: str, column: str | None = None) -> Issue | None:
+        """The issue for `rule` (and `column`, when given), if any."""
+        for i in self.issues:
+            if i.rule == rule and (column is None or i.column == column):
+                return i
+        return None
+
+    @property
+    def rules(self) -> set[str]:
+        return {i.rule for i in self.issues}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "valid": self.valid,
+            "strict": self.strict,
+            "path": self.path,
+            "type": self.type,
+            "format": self.format,
+            "num_rows": self.num_rows,
+            "counts": self.counts(),
+            "issues": [i.to_dict() for i in self.issues],
+            "notes": self.notes,
+        }
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False)
+
+    def summary(self) -> str:
+        """One line: verdict, row count, type/format and issue counts."""
+        what = f"{self.type or 'unknown type'} ({self.format or 'unknown format'})"
+        c = self.counts()
+        tail = ", ".join(f"{c[s]} {s}{'s' if c[s] != 1 else ''}" for s in c if c[s])
+        verdict = "valid" if self.valid else "INVALID"
+        return f"{verdict}: {self.num_rows:,} rows of {what}" + (f"; {tail}" if tail else "")
+
+    def render_text(self, console: Any = None) -> None:
+        """Print a table of issues, their hints, and the summary line with rich."""
+        from rich.console import Console
+        from rich.table import Table
+        from rich.text import Text
+
+        console = console or Console()
+        style = {"error": "red", "warning": "yellow", "info": "cyan"}
+        if self.issues:
+            t = Table(header_style="bold", expand=False, pad_edge=False)
+            t.add_column("rule", no_wrap=True)
+            t.add_column("severity", no_wrap=True)
+            t.add_column("count", justify="right", no_wrap=True)
+            t.add_column("first rows/lines", no_wrap=True)
+            t.add_column("message", ratio=1, min_width=20)
+            for i in self.issues:
+                prefix = f"column {i.column!r}: "
+                msg = i.message[len(prefix) :] if i.message.startswith(prefix) else i.message
+                t.add_row(
+                    i.rule + (f" ({i.column})" if i.column else ""),
+                    Text(i.severity.value, style=style[i.severity.value]),
+                    f"{i.count:,}",
+                    i.where(),
+                    msg,
+                )
+            console.print(t)
+            hints: dict[tuple[str, str], None] = {}
+            for i in self.issues:
+                if i.hint:
+                    hints.setdefault((i.rule, i.hint), None)
+            for rule, hint in hints:
+                console.print(Text.assemble(("hint ", "dim"), (rule, "bold"), f": {hint}"))
+        for n in self.notes:
+            console.print(Text(f"note: {n}"))
+        console.print(Text(self.summary(), style="bold green" if self.valid else "bold red"))
+
+    def render_github(self, max_annotations: int = 10) -> str:
+        """GitHub Actions workflow commands: `::error file=F,line=N::message` per example."""
+        cmd = {"error": "error", "warning": "warning", "info": "notice"}
+        out = []
+        for i in self.issues:
+            kind = cmd[i.severity.value]
+            text = f"[{i.rule}] {i.message}" + (f" (hint: {i.hint})" if i.hint else "")
+            title = _gh_property(f"trlprep {i.rule}")
+            props = [f"file={_gh_property(self.path)}"] if self.path else []
+            if i.lines:
+                for line in i.lines[:max_annotations]:
+                    p = ",".join([*props, f"line={line}", f"title={title}"])
+                    out.append(f"::{kind} {p}::{_gh_data(text)}")
+            else:
+                rows = f" (rows {', '.join(map(str, i.rows[:max_annotations]))})" if i.rows else ""
+                p = ",".join([*props, f"title={title}"])
+                out.append(f"::{kind} {p}::{_gh_data(text + rows)}")
+        out.append(self.summary())
+        return "\n".join(out)
+
+
+def _gh_data(s: str) -> str:
+    return s.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _gh_property(s: str) -> str:
+    return _gh_data(s).replace(":", "%3A").replace(",", "%2C")

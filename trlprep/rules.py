@@ -1,0 +1,278 @@
+"""The validation rules: a stable id, a severity, what it means and how to fix it.
+
+Rule ids are part of the public interface (CI logs, `--output json`); they never change.
+
+| rule                     | severity | a row fails when ...                                            |
+| ------------------------ | -------- | --------------------------------------------------------------- |
+| unknown-type             | error    | no dataset type matches the columns (dataset level)             |
+| empty-dataset            | warning  | the dataset has no rows (dataset level)                         |
+| missing-column           | error    | a required column is absent from the whole dataset              |
+| wrong-type               | error    | a value is not of the Arrow type the type/format needs          |
+| mixed-kind               | error    | a value's JSON kind differs from what the column needs          |
+| null-value               | error    | a required value (or an item of a step/label/token list) is null |
+| empty-string             | error    | a text, message content, text part or step is ""                |
+| whitespace-only          | warning  | such a string holds only whitespace                             |
+| empty-messages           | error    | a message list is empty                                         |
+| invalid-message          | error    | a message is null, or an optional message field has a bad type  |
+| unknown-role             | error    | a role is missing or not one of system/user/assistant/tool/developer |
+| content-type             | error    | message content is neither a string nor a list of parts         |
+| missing-content          | error    | a message has no content and no tool_calls                      |
+| invalid-part             | error    | a content part has no known `type`, or a text part no `text`    |
+| system-not-first         | error    | a system message is not the first message                       |
+| prompt-ending            | error    | a prompt ends on a system or developer turn                     |
+| continue-final-message   | info     | a prompt ends on an assistant turn (continued, not answered)    |
+| completion-not-assistant | error    | completion/chosen/rejected (explicit prompt) starts off assistant |
+| no-common-prefix         | warning  | implicit preference: no shared prompt on a message/word boundary |
+| chosen-equals-rejected   | warning  | chosen and rejected are identical                               |
+| label-type               | error    | `label` is not a boolean                                        |
+| labels-type              | error    | `labels` is not a list of booleans                              |
+| steps-mismatch           | error    | len(completions) != len(labels)                                 |
+| empty-steps              | error    | `completions` is an empty list                                  |
+| image-count              | error    | image parts in a sequence != number of images in the row        |
+| invalid-tools            | error    | `tools` is not (the JSON text of) a list of function schemas    |
+| invalid-tokens           | error    | `input_ids` is empty or holds a negative id                     |
+| mask-mismatch            | error    | `attention_mask` differs in length from input_ids or is not 0/1 |
+| duplicate-row            | warning  | a row repeats an earlier row exactly                            |
+
+Rules a JSON Schema cannot express (so `schemas/*.json` accept what they reject):
+prompt-ending, continue-final-message, no-common-prefix, chosen-equals-rejected,
+steps-mismatch (beyond "labels non-empty"), image-count, mask-mismatch (length), the JSON
+validity of `tools`/`chat_template_kwargs` given as strings, whitespace-only and
+duplicate-row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from trlprep.errors import UsageError
+from trlprep.registry import COMMON_ROLE_MAP, EXTRA_ROLES, ROLES
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def rank(self) -> int:
+        return {"error": 0, "warning": 1, "info": 2}[self.value]
+
+
+E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO  # noqa: E741
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation rule: id, severity, a one-line statement and a fix hint."""
+
+    id: str
+    severity: Severity
+    summary: str
+    hint: str
+    in_schema: bool = True  # expressible in JSON Schema
+
+
+ALLOWED_ROLES: tuple[str, ...] = ROLES + EXTRA_ROLES
+_ROLE_LIST = ", ".join(ALLOWED_ROLES)
+
+RULES: dict[str, Rule] = {
+    r.id: r
+    for r in (
+        Rule(
+            "unknown-type",
+            E,
+            "no dataset type matches the columns",
+            "rename the columns to a TRL type's (see `trlprep schema TYPE`) or pass --type",
+        ),
+        Rule("empty-dataset", W, "the dataset has no rows", "check the file and --split"),
+        Rule(
+            "missing-column",
+            E,
+            "a required column is missing",
+            "add or rename the column, or pass the --type/--format the data really has",
+        ),
+        Rule(
+            "wrong-type",
+            E,
+            "values are not of the type this column needs",
+            "check --type/--format, or convert the column (see `trlprep schema TYPE`)",
+        ),
+        Rule(
+            "mixed-kind",
+            E,
+            "this row holds a different kind of value than the column needs",
+            "make every row hold the same kind (for example all message lists)",
+        ),
+        Rule("null-value", E, "a required value is null or missing", "fill or drop these rows"),
+        Rule("empty-string", E, "a string is empty", "fill or drop these rows"),
+        Rule(
+            "whitespace-only",
+            W,
+            "a string holds only whitespace",
+            "check these rows; strip or drop them",
+            in_schema=False,
+        ),
+        Rule("empty-messages", E, "a message list is empty", "drop these rows"),
+        Rule(
+            "invalid-message",
+            E,
+            "a message is null or one of its fields has the wrong type",
+            'each message is an object like {"role": "user", "content": "..."}',
+        ),
+        Rule(
+            "unknown-role",
+            E,
+            "a message role is missing or unknown",
+            f"roles are {_ROLE_LIST}; map other names with --role-map, "
+            "e.g. --role-map human=user,gpt=assistant",
+        ),
+        Rule(
+            "content-type",
+            E,
+            "message content is neither a string nor a list of parts",
+            'use a string, or a list like [{"type": "text", "text": "..."}]',
+        ),
+        Rule(
+            "missing-content",
+            E,
+            "a message has no content and no tool_calls",
+            "give the message content (or tool_calls), or drop it",
+        ),
+        Rule(
+            "invalid-part",
+            E,
+            "a content part has no known type, or a text part has no text",
+            'parts look like {"type": "text", "text": "..."} or {"type": "image"}',
+        ),
+        Rule(
+            "system-not-first",
+            E,
+            "a system message appears after the first message",
+            "move the system message to the front (chat templates only accept it there)",
+        ),
+        Rule(
+            "prompt-ending",
+            E,
+            "the prompt ends on a system or developer turn",
+            "end the prompt on a user (or tool) turn",
+            in_schema=False,
+        ),
+        Rule(
+            "continue-final-message",
+            I,
+            "the prompt ends on an assistant turn, so the completion continues it",
+            "fine for prefilled answers; otherwise end the prompt on a user turn",
+            in_schema=False,
+        ),
+        Rule(
+            "completion-not-assistant",
+            E,
+            "the completion does not start with an assistant turn",
+            "completions hold the model's reply: start them with an assistant message",
+        ),
+        Rule(
+            "no-common-prefix",
+            W,
+            "chosen and rejected share no prompt ending on a message or word boundary",
+            "an implicit prompt is the shared start of chosen and rejected; check these rows "
+            "or give an explicit prompt column",
+            in_schema=False,
+        ),
+        Rule(
+            "chosen-equals-rejected",
+            W,
+            "chosen and rejected are identical",
+            "drop these rows; they carry no preference signal",
+            in_schema=False,
+        ),
+        Rule("label-type", E, "label is not a boolean", "use true/false"),
+        Rule("labels-type", E, "labels is not a list of booleans", "use lists of true/false"),
+        Rule(
+            "steps-mismatch",
+            E,
+            "completions and labels differ in length",
+            "give exactly one label per completion step",
+            in_schema=False,
+        ),
+        Rule("empty-steps", E, "completions is an empty list", "drop these rows"),
+        Rule(
+            "image-count",
+            E,
+            "the number of image parts differs from the number of images",
+            'put one {"type": "image"} part in the messages per entry of the images column',
+            in_schema=False,
+        ),
+        Rule(
+            "invalid-tools",
+            E,
+            "tools is not a list of function schemas",
+            'use a list like [{"type": "function", "function": {"name": ..., "parameters": '
+            "{...}}}] (or its JSON text)",
+        ),
+        Rule(
+            "invalid-tokens",
+            E,
+            "input_ids is empty or holds a negative id",
+            "re-tokenize these rows or drop them",
+        ),
+        Rule(
+            "mask-mismatch",
+            E,
+            "attention_mask is not a 0/1 list as long as input_ids",
+            "rebuild attention_mask from input_ids",
+        ),
+        Rule(
+            "duplicate-row",
+            W,
+            "the row repeats an earlier row exactly",
+            "deduplicate (duplicates weigh those examples twice)",
+            in_schema=False,
+        ),
+    )
+}
+
+
+def get_rule(rule_id: str) -> Rule:
+    return RULES[rule_id]
+
+
+def parse_role_map(spec: str | dict[str, str] | None) -> dict[str, str]:
+    """Parse `human=user,gpt=assistant` (or pass a dict through) into {from: to}."""
+    if spec is None:
+        return {}
+    if isinstance(spec, dict):
+        pairs = list(spec.items())
+    else:
+        pairs = []
+        for item in spec.split(","):
+            if not item.strip():
+                continue
+            src, sep, dst = item.partition("=")
+            if not sep or not src.strip() or not dst.strip():
+                raise UsageError(
+                    f"bad --role-map entry {item!r}",
+                    hint="write FROM=TO pairs separated by commas, e.g. human=user,gpt=assistant",
+                )
+            pairs.append((src.strip(), dst.strip()))
+    out: dict[str, str] = {}
+    for src, dst in pairs:
+        if dst not in ALLOWED_ROLES:
+            raise UsageError(
+                f"--role-map maps {src!r} to {dst!r}, which is not a role",
+                hint=f"map to one of: {_ROLE_LIST}",
+            )
+        out[str(src)] = dst
+    return out
+
+
+def role_map_hint(bad_roles: list[str]) -> str | None:
+    """A ready --role-map for unknown roles that have a usual meaning (human, gpt, ...)."""
+    known = [(r, COMMON_ROLE_MAP[r.lower()]) for r in bad_roles if r.lower() in COMMON_ROLE_MAP]
+    if not known:
+        return None
+    return "try --role-map " + ",".join(f"{src}={dst}" for src, dst in known)

@@ -1,0 +1,98 @@
+"""Where rows come from: the `Source` and `Batch` containers and guarded file access.
+
+Every reader opens files through `open_stream` / `guard`, so a missing, unreadable or corrupt
+file (compressed or not) becomes one `InputError` naming it, never a traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import InputError
+
+T = TypeVar("T")
+
+COMPRESSION = {".gz": "gzip", ".zst": "zstd", ".zstd": "zstd", ".bz2": "bz2"}
+SUFFIXES = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".csv": "csv",
+    ".arrow": "arrow",
+    ".feather": "arrow",
+    ".ipc": "arrow",
+}
+ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
+BOM = b"\xef\xbb\xbf"
+
+
+@dataclass
+class Batch:
+    """A slice of a dataset: its rows, where they start, and their file line numbers."""
+
+    data: pa.RecordBatch | pa.Table
+    offset: int  # index of the first row in the whole dataset
+    lines: np.ndarray | None = None  # 1-based line number per row (line-oriented files)
+
+
+@dataclass
+class Source:
+    """A dataset read whole: the table, where it came from, and row -> line numbers."""
+
+    table: pa.Table
+    path: str | None = None
+    fmt: str = "memory"
+    lines: np.ndarray | None = None
+
+    def line_of(self, row: int) -> int | None:
+        return int(self.lines[row]) if self.lines is not None else None
+
+
+def split_suffix(path: str | os.PathLike) -> tuple[str, str | None]:
+    """(format, compression) guessed from a file name like `data.jsonl.gz` ("" if unknown)."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    compression = None
+    if suffixes and suffixes[-1] in COMPRESSION:
+        compression = COMPRESSION[suffixes.pop()]
+    fmt = SUFFIXES.get(suffixes[-1]) if suffixes else None
+    return fmt or "", compression
+
+
+def guard(path: str, fn: Callable[[], T]) -> T:
+    """Run a reader, turning I/O and format errors into one InputError naming the file."""
+    try:
+        return fn()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, not a file") from None
+    except (*ARROW_ERRORS, OSError, UnicodeDecodeError) as e:
+        raise InputError(f"cannot read: {first_line(e)}", path=path) from None
+
+
+def first_line(e: BaseException, limit: int = 300) -> str:
+    """The first line of an error's message, cut to `limit` characters."""
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def open_stream(path: str) -> pa.NativeFile:
+    """A readable stream over `path`, decompressing .gz/.zst/.bz2 on the fly."""
+    _, compression = split_suffix(path)
+    return guard(path, lambda: pa.input_stream(path, compression=compression))
+
+
+def read_bytes(path: str) -> bytes:
+    """The whole (decompressed) content of `path`, without a UTF-8 byte-order mark."""
+    with open_stream(path) as f:
+        data = guard(path, f.read)
+    return data[3:] if data.startswith(BOM) else data

@@ -1,0 +1,180 @@
+"""`apply_chat_template` / `maybe_apply_chat_template`: TRL-compatible for one example dict,
+and working on whole datasets (any kind `trlprep.adapters` accepts, DatasetDicts per split).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from trlprep.adapters import as_input, is_dataset_dict, map_splits
+from trlprep.errors import DataError, UsageError
+from trlprep.registry import TYPES, Format, Kind
+from trlprep.templates.rules import RowError, plan_for, render_row, type_of_keys
+from trlprep.templates.sources import load_template
+from trlprep.templates.table import TemplateReport, render_table
+from trlprep.templates.template import ChatTemplate
+
+# every column name that can hold messages, in any type
+_CONTENT_KEYS = frozenset(
+    c.name_in(Format.CONVERSATIONAL)
+    for t in TYPES.values()
+    for c in t.columns
+    if c.kind is Kind.CONTENT
+)
+
+
+def apply_chat_template(
+    example_or_dataset: Any,
+    tokenizer: Any,
+    tools: list | None = None,
+    *,
+    num_proc: int | None = None,
+    **template_kwargs: Any,
+) -> Any:
+    """Apply a chat template to a conversational example or dataset, as TRL does.
+
+    `tokenizer`: a tokenizer or processor, a `ChatTemplate`, a built-in name, a .jinja file,
+    a tokenizer folder or a Hub id. A single example dict gives back a dict of the rendered
+    columns (TRL's keys: `messages` becomes `text`, plus the type's other columns such as
+    `label`); a dataset gives back the same kind, every other column kept.
+    """
+    template = _template(tokenizer, template_kwargs)
+    if _is_example(example_or_dataset):
+        return _apply_example(example_or_dataset, template, tools, template_kwargs)
+    return map_splits(
+        example_or_dataset,
+        lambda d: _apply_dataset(d, template, tools, template_kwargs, num_proc)[0],
+    )
+
+
+def maybe_apply_chat_template(
+    example_or_dataset: Any,
+    tokenizer: Any,
+    tools: list | None = None,
+    *,
+    num_proc: int | None = None,
+    **template_kwargs: Any,
+) -> Any:
+    """`apply_chat_template` when the example or dataset is conversational; else it unchanged."""
+    if _is_example(example_or_dataset):
+        if not is_conversational(example_or_dataset):
+            return example_or_dataset
+        return apply_chat_template(example_or_dataset, tokenizer, tools, **template_kwargs)
+
+    def one(d: Any) -> Any:
+        inp = as_input(d)
+        if not _table_is_conversational(inp.table):
+            return d
+        template = _template(tokenizer, template_kwargs)
+        return _apply_dataset(d, template, tools, template_kwargs, num_proc)[0]
+
+    return map_splits(example_or_dataset, one)
+
+
+def apply_chat_template_with_report(
+    dataset: Any,
+    tokenizer: Any,
+    tools: list | None = None,
+    *,
+    num_proc: int | None = None,
+    **template_kwargs: Any,
+) -> tuple[Any, TemplateReport]:
+    """`apply_chat_template` on one dataset (not a DatasetDict), with the templating report."""
+    template = _template(tokenizer, template_kwargs)
+    return _apply_dataset(dataset, template, tools, template_kwargs, num_proc)
+
+
+def is_conversational(example: Mapping[str, Any]) -> bool:
+    """True when a message column of the example holds a list of role-bearing dicts."""
+    for key in _CONTENT_KEYS:
+        value = example.get(key)
+        if isinstance(value, list) and value and isinstance(value[0], Mapping):
+            return "role" in value[0]
+    return False
+
+
+def _template(tokenizer: Any, template_kwargs: dict[str, Any]) -> ChatTemplate:
+    return load_template(tokenizer, template_kwargs=template_kwargs)
+
+
+def _is_example(data: Any) -> bool:
+    if not isinstance(data, Mapping) or is_dataset_dict(data):
+        return False
+    for key in _CONTENT_KEYS:
+        value = data.get(key)
+        if isinstance(value, str):
+            return True
+        if isinstance(value, list):
+            return not value or isinstance(value[0], Mapping)
+    return True
+
+
+def _apply_example(
+    example: Mapping[str, Any], template: ChatTemplate, tools: list | None, kwargs: dict
+) -> dict[str, Any]:
+    dtype = type_of_keys(list(example))
+    if dtype is None:
+        raise UsageError(
+            "cannot tell the dataset type from the keys " + ", ".join(sorted(example)),
+            hint="a conversational example has messages, prompt[, completion[, label]], "
+            "prompt/chosen/rejected or chosen/rejected",
+        )
+    plan = plan_for(dtype)
+    row_tools = example.get("tools")
+    if isinstance(row_tools, str):
+        row_tools = json.loads(row_tools)
+    row_kwargs = example.get("chat_template_kwargs") or {}
+    try:
+        texts, _ = render_row(
+            plan, template, example, row_tools or tools or None, {**kwargs, **row_kwargs}
+        )
+    except RowError as e:
+        raise DataError(e.message, column=e.column, hint=e.hint) from None
+    out: dict[str, Any] = {}
+    for col in dtype.columns:
+        if col.kind is Kind.CONTENT:
+            out[col.name] = texts[col.name]
+        elif col.name in example:
+            out[col.name] = example[col.name]
+    return out
+
+
+def _apply_dataset(
+    data: Any,
+    template: ChatTemplate,
+    tools: list | None,
+    kwargs: dict,
+    num_proc: int | None,
+) -> tuple[Any, TemplateReport]:
+    inp = as_input(data)
+    table = inp.table
+    dtype = type_of_keys(table.column_names)
+    if dtype is None:
+        raise UsageError(
+            "cannot tell the dataset type from the columns " + ", ".join(table.column_names)
+        )
+    out, report = render_table(
+        table,
+        dtype,
+        template,
+        tools=tools,
+        template_kwargs=kwargs,
+        num_proc=num_proc,
+        lines=inp.source.lines,
+    )
+    return inp.restore(out), report
+
+
+def _table_is_conversational(table: pa.Table) -> bool:
+    from trlprep.arrowtypes import is_json_field, is_messages
+
+    for name in table.column_names:
+        if name in _CONTENT_KEYS:
+            f = table.schema.field(name)
+            if is_messages(f.type) or is_json_field(f):
+                return True
+    return False

@@ -1,0 +1,133 @@
+"""Vectorised string operations over Arrow string columns (no Python loop over rows).
+
+`common_prefix_bytes` finds, row by row, the longest common prefix of two string columns
+by comparing their UTF-8 buffers with numpy; validation uses it for implicit preference
+(shared prompt) and prompt extraction uses it to split chosen/rejected.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+# ASCII whitespace bytes: space, \t, \n, \v, \f, \r
+_WS = np.zeros(256, dtype=bool)
+_WS[[9, 10, 11, 12, 13, 32]] = True
+# elements compared per round, at most (bounds the temporary index arrays)
+_ROUND_ELEMENTS = 1 << 22
+
+
+def _buffers(arr: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start offsets, byte lengths, data bytes) of a string column; nulls have length 0."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    arr = arr.cast(pa.large_string())
+    if arr.null_count:
+        arr = pc.fill_null(arr, "")
+    n = len(arr)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset : arr.offset + n + 1]
+    data_buf = arr.buffers()[2]
+    data = np.frombuffer(data_buf, dtype=np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    return offsets[:-1], np.diff(offsets), data
+
+
+def _ramp(widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(position within segment, segment start in the flat array) for segments of `widths`."""
+    total = int(widths.sum())
+    seg_start = np.cumsum(widths) - widths
+    pos = np.arange(total, dtype=np.int64) - np.repeat(seg_start, widths)
+    return pos, seg_start
+
+
+def common_prefix_bytes(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per row, the byte length of the longest common prefix of `a` and `b`.
+
+    The length is cut back to a UTF-8 character boundary, so slicing either string there
+    never splits a character. A null counts as the empty string (prefix 0).
+    """
+    sa, la, da = _buffers(a)
+    sb, lb, db = _buffers(b)
+    m = np.minimum(la, lb)
+    lcp = np.zeros(len(m), dtype=np.int64)
+    active = np.flatnonzero(m > 0)
+    block = 16
+    while len(active):
+        rem = m[active] - lcp[active]
+        w = np.minimum(rem, max(1, min(block, _ROUND_ELEMENTS // max(len(active), 1))))
+        pos, seg_start = _ramp(w)
+        base = lcp[active]
+        ia = np.repeat(sa[active] + base, w) + pos
+        ib = np.repeat(sb[active] + base, w) + pos
+        # first mismatch within each segment, or w when the segment matches fully
+        cand = np.where(da[ia] != db[ib], pos, np.repeat(w, w))
+        first = np.minimum.reduceat(cand, seg_start) if len(cand) else w
+        lcp[active] = base + first
+        done = (first < w) | (lcp[active] >= m[active])
+        active = active[~done]
+        block *= 2
+    return _back_to_char_boundary(lcp, sa, la, da, sb, lb, db)
+
+
+def _is_continuation(data: np.ndarray, starts: np.ndarray, lens: np.ndarray, at: np.ndarray):
+    inside = at < lens
+    idx = np.where(inside, starts + at, 0)
+    byte = data[idx] if len(data) else np.zeros(len(at), np.uint8)
+    return inside & ((byte & 0xC0) == 0x80)
+
+
+def _back_to_char_boundary(lcp, sa, la, da, sb, lb, db) -> np.ndarray:
+    for _ in range(3):  # a UTF-8 character has at most 3 continuation bytes
+        cut = _is_continuation(da, sa, la, lcp) | _is_continuation(db, sb, lb, lcp)
+        cut &= lcp > 0
+        if not cut.any():
+            break
+        lcp = lcp - cut
+    return lcp
+
+
+def _byte_at(data: np.ndarray, starts: np.ndarray, lens: np.ndarray, at: np.ndarray):
+    """(byte at position `at` of each row, whether that position exists)."""
+    inside = (at >= 0) & (at < lens)
+    idx = np.where(inside, starts + at, 0)
+    byte = data[idx] if len(data) else np.zeros(len(at), np.uint8)
+    return byte, inside
+
+
+def prefix_on_word_boundary(
+    a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray, prefix: np.ndarray
+) -> np.ndarray:
+    """Whether cutting both strings after `prefix` bytes falls between words.
+
+    True when the prefix ends in whitespace, or when in both strings the next character is
+    whitespace or the end. Only ASCII whitespace counts.
+    """
+    sa, la, da = _buffers(a)
+    sb, lb, db = _buffers(b)
+    prev, has_prev = _byte_at(da, sa, la, prefix - 1)
+    na, has_na = _byte_at(da, sa, la, prefix)
+    nb, has_nb = _byte_at(db, sb, lb, prefix)
+    ends_ws = has_prev & _WS[prev]
+    next_ok = (~has_na | _WS[na]) & (~has_nb | _WS[nb])
+    return ends_ws | next_ok
+
+
+def slice_bytes(
+    arr: pa.Array | pa.ChunkedArray, start: np.ndarray | int, stop: np.ndarray | int | None = None
+) -> pa.Array:
+    """Per-row byte slice `s[start:stop]` of a string column (cut on character boundaries)."""
+    import polars as pl
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    start = np.broadcast_to(np.asarray(start, dtype=np.int64), (n,))
+    lens = pc.binary_length(arr).to_numpy(zero_copy_only=False)
+    lens = np.nan_to_num(lens.astype(float), nan=0).astype(np.int64)
+    stop = lens if stop is None else np.broadcast_to(np.asarray(stop, dtype=np.int64), (n,))
+    length = np.clip(stop - start, 0, None)
+    df = pl.DataFrame(
+        {"s": pl.from_arrow(arr.cast(pa.large_string())), "o": start, "n": length}
+    )
+    out = df.select(pl.col("s").cast(pl.Binary).bin.slice(pl.col("o"), pl.col("n")))
+    return out.to_series().cast(pl.String).to_arrow()

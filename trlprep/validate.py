@@ -1,0 +1,450 @@
+"""Validate a dataset against its type and format, batch by batch, over whole columns.
+
+`validate_batches` streams record batches (memory stays bounded by one batch plus 16 bytes
+per distinct row for duplicate detection), checks each with Arrow/numpy column operations
+(`trlprep.checks`, `trlprep.sidechecks`) and merges the flagged rows into one `Report`.
+The rules, their ids and severities are listed in `trlprep.rules`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.checks import (
+    BatchSink,
+    MessagesInfo,
+    check_bool_lists,
+    check_messages,
+    check_string_lists,
+    check_strings,
+    check_tokens,
+)
+from trlprep.detect import Detection, detect_batches, detect_table
+from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
+from trlprep.errors import UsageError
+from trlprep.readers import Batch, iter_batches, read, resolve_format
+from trlprep.registry import Column, DatasetType, Format, Kind, get_format, get_type
+from trlprep.report import Issue, Report
+from trlprep.rules import RULES, parse_role_map
+from trlprep.sidechecks import (
+    check_side_columns,
+    cross_checks,
+    prepare_column,
+)
+
+DEFAULT_MAX_ERRORS = 10
+STREAMED = ("jsonl", "parquet")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to check: the type, the format and the role map."""
+
+    dtype: DatasetType
+    fmt: Format
+    role_map: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return self.dtype.columns_in(self.fmt)
+
+
+# ---------------------------------------------------------------- merging batches
+
+
+@dataclass
+class _Acc:
+    rule: str
+    column: str | None
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    message: str | None = None
+    hint: str | None = None
+    details: dict[str, None] = field(default_factory=dict)
+
+
+class Collector:
+    """Merges the rows flagged in each batch into issues with a few example rows each."""
+
+    def __init__(self, max_examples: int = DEFAULT_MAX_ERRORS) -> None:
+        self.max_examples = max(0, max_examples)
+        self.num_rows = 0
+        self.line_oriented = False
+        self.seen_columns: set[str] = set()
+        self._acc: dict[tuple[str, str | None], _Acc] = {}
+
+    def add_sink(self, sink: BatchSink, offset: int, lines: np.ndarray | None) -> None:
+        for (rule, column), f in sink.flags.items():
+            idx = np.flatnonzero(f.mask)
+            self.add(
+                rule,
+                column,
+                idx + offset,
+                count=len(idx),
+                lines=None if lines is None else lines[idx[: self.max_examples]],
+                message=f.message,
+                hint=f.hint,
+                details=list(f.details),
+            )
+
+    def add(
+        self,
+        rule: str,
+        column: str | None,
+        rows: np.ndarray | list[int],
+        *,
+        count: int | None = None,
+        lines: np.ndarray | None = None,
+        message: str | None = None,
+        hint: str | None = None,
+        details: list[str] | None = None,
+    ) -> None:
+        acc = self._acc.setdefault((rule, column), _Acc(rule, column))
+        acc.count += len(rows) if count is None else count
+        room = self.max_examples - len(acc.rows)
+        if room > 0:
+            acc.rows.extend(int(r) for r in rows[:room])
+            if lines is not None:
+                acc.lines.extend(int(x) for x in lines[:room])
+        acc.message = acc.message or message
+        acc.hint = acc.hint or hint
+        for d in details or ():
+            if len(acc.details) < 5:
+                acc.details.setdefault(d, None)
+
+    def issues(self, plan: Plan | None) -> list[Issue]:
+        accs = dict(self._acc)
+        if plan is not None:
+            for c in plan.columns:
+                name = c.name_in(plan.fmt)
+                if c.required and name not in self.seen_columns:
+                    accs.pop(("null-value", name), None)
+                    accs[("missing-column", name)] = _Acc(
+                        "missing-column",
+                        name,
+                        count=self.num_rows,
+                        message=f"required column {name!r} is missing; {plan.dtype.name} "
+                        f"({plan.fmt.value}) needs "
+                        + ", ".join(plan.dtype.column_names(plan.fmt)),
+                    )
+        out = []
+        for acc in accs.values():
+            rule = RULES[acc.rule]
+            msg = acc.message or (
+                f"column {acc.column!r}: {rule.summary}" if acc.column else rule.summary
+            )
+            if acc.details:
+                msg += " (" + ", ".join(acc.details) + ")"
+            out.append(
+                Issue(
+                    rule=acc.rule,
+                    severity=rule.severity,
+                    message=msg,
+                    hint=acc.hint or rule.hint,
+                    column=acc.column,
+                    count=acc.count,
+                    rows=acc.rows,
+                    lines=acc.lines if self.line_oriented else None,
+                )
+            )
+        out.sort(key=lambda i: (i.severity.rank, i.rows[0] if i.rows else -1, i.rule))
+        return out
+
+
+# ---------------------------------------------------------------- one batch
+
+
+def check_batch(
+    data: pa.Table | pa.RecordBatch,
+    plan: Plan,
+    sink: BatchSink,
+    hashes: dict[str, np.ndarray] | None = None,
+) -> set[str]:
+    """Run every row rule on one batch; returns the names of the type's columns it holds.
+
+    `hashes` (per-column row hashes, when computed) speed up the chosen == rejected test.
+    """
+    present: set[str] = set()
+    typed: dict[str, pa.Array] = {}
+    infos: dict[str, MessagesInfo] = {}
+    for c in plan.columns:
+        name = c.name_in(plan.fmt)
+        if name in data.schema.names:
+            present.add(name)
+        arr = prepare_column(data, c, plan.fmt, sink)
+        if arr is None:
+            continue
+        typed[name] = arr
+        if c.kind is Kind.CONTENT and plan.fmt is Format.STANDARD:
+            check_strings(arr, name, sink)
+        elif c.kind is Kind.CONTENT:
+            infos[c.role] = check_messages(arr, name, sink, plan.role_map)
+        elif c.kind is Kind.STEPS:
+            check_string_lists(arr, name, sink)
+        elif c.kind is Kind.LABELS:
+            check_bool_lists(arr, name, sink)
+    if "input_ids" in typed:
+        check_tokens(typed["input_ids"], typed.get("attention_mask"), sink)
+    images = check_side_columns(data, sink)
+    cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes)
+    return present
+
+
+def validate_batches(
+    batches: Iterable[Batch],
+    plan: Plan | None,
+    *,
+    strict: bool = False,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+    path: str | None = None,
+    notes: list[str] | None = None,
+    duplicates: bool = True,
+) -> Report:
+    """Validate streamed batches against `plan` (None: the type is unknown)."""
+    col = Collector(max_errors)
+    finder = DuplicateFinder() if duplicates else None
+    columns: dict[str, None] = {}
+    for b in batches:
+        n = b.data.num_rows
+        col.num_rows += n
+        col.line_oriented = col.line_oriented or b.lines is not None
+        columns.update(dict.fromkeys(b.data.schema.names))
+        if n == 0:
+            continue
+        sink = BatchSink(n)
+        hashes = column_hashes(b.data) if finder is not None else None
+        if plan is not None:
+            col.seen_columns |= check_batch(b.data, plan, sink, hashes)
+        if finder is not None:
+            if hashes is None:
+                finder = None
+            else:
+                finder.add(row_hash(hashes), b.lines)
+        col.add_sink(sink, b.offset, b.lines)
+    notes = list(notes or [])
+    if finder is not None:
+        _report_duplicates(finder, col)
+    elif duplicates:
+        notes.append("duplicate rows were not checked (a column type polars cannot hash)")
+    if col.num_rows == 0:
+        col.add("empty-dataset", None, [], count=0)
+    elif plan is None:
+        col.add(
+            "unknown-type",
+            None,
+            [],
+            count=col.num_rows,
+            message="no dataset type matches the columns " + (", ".join(columns) or "(none)"),
+        )
+    return Report(
+        type=plan.dtype.name if plan else None,
+        format=plan.fmt.value if plan else None,
+        num_rows=col.num_rows,
+        issues=col.issues(plan if col.num_rows else None),
+        path=path,
+        strict=strict,
+        notes=notes,
+    )
+
+
+def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
+    dup, first, lines = finder.finish()
+    if not len(dup):
+        return
+    what, ids = ("line", lines) if lines is not None else ("row", None)
+
+    def name(row: int) -> int:
+        return int(ids[row]) if ids is not None else int(row)
+
+    shown = dup[: col.max_examples]
+    col.add(
+        "duplicate-row",
+        None,
+        shown,
+        count=len(dup),
+        lines=lines[shown] if lines is not None else None,
+        details=[f"{what} {name(d)} repeats {what} {name(f)}" for d, f in zip(dup[:3], first[:3])],
+    )
+
+
+# ---------------------------------------------------------------- type and format
+
+
+def make_plan(
+    det: Detection | None,
+    type: str | DatasetType | None = None,
+    format: str | Format | None = None,
+    role_map: str | dict[str, str] | None = None,
+) -> tuple[Plan | None, list[str]]:
+    """Decide the type and format to check: given ones win, detection fills the gaps."""
+    roles = parse_role_map(role_map)
+    notes: list[str] = []
+    dtype = get_type(type) if type is not None else (det.type if det else None)
+    if dtype is None:
+        if det is not None:
+            notes.extend(det.notes)
+        return None, notes
+    if format is not None:
+        fmt = get_format(format)
+        if not dtype.supports(fmt):
+            raise UsageError(
+                f"{dtype.name} has no {fmt.value} format",
+                hint="use one of: " + ", ".join(f.value for f in dtype.all_formats),
+            )
+    else:
+        fmt = _infer_format(det, dtype)
+        if type is None and det is not None and det.format is None:
+            notes.append(f"rows mix formats; checked as {fmt.value} (the majority)")
+    if type is None or format is None:
+        notes.insert(0, f"checked as {dtype.name} ({fmt.value})" + (
+            " as detected" if type is None and format is None else ""
+        ))
+    if dtype.name == "stepwise-supervision" and fmt is Format.CONVERSATIONAL:
+        notes.append("a conversational prompt for stepwise supervision is beyond the TRL guide")
+    if det is not None:
+        notes.extend(p.message for p in det.problems if p.code == "ambiguous-prompt")
+    return Plan(dtype, fmt, roles), notes
+
+
+def _infer_format(det: Detection | None, dtype: DatasetType) -> Format:
+    if det is None:
+        return Format.STANDARD
+    if det.format is not None and det.type is dtype and dtype.supports(det.format):
+        return det.format
+    kinds = det.column_kinds
+    counts = {"string": 0, "messages": 0}
+    for fmt in (Format.STANDARD, Format.CONVERSATIONAL):
+        for name in dtype.content_columns(fmt):
+            for k in counts:
+                counts[k] += kinds.get(name, {}).get(k, 0)
+    if dtype.supports(Format.TOKENIZED) and not any(counts.values()):
+        if any(c.name_in(Format.TOKENIZED) in kinds for c in dtype.columns_in(Format.TOKENIZED)):
+            return Format.TOKENIZED
+    if counts["messages"] > counts["string"] and dtype.supports(Format.CONVERSATIONAL):
+        return Format.CONVERSATIONAL
+    return Format.STANDARD
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def validate_table(
+    table: pa.Table,
+    *,
+    lines: np.ndarray | None = None,
+    type: str | DatasetType | None = None,
+    format: str | Format | None = None,
+    strict: bool = False,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+    role_map: str | dict[str, str] | None = None,
+    path: str | None = None,
+    batch_rows: int = 65_536,
+) -> Report:
+    """Validate an in-memory Arrow table (checked in slices of `batch_rows`)."""
+    det = detect_table(table, lines) if type is None or format is None else None
+    plan, notes = make_plan(det, type, format, role_map)
+    batches = []
+    n = table.num_rows
+    for off in range(0, n, batch_rows):
+        part = table.slice(off, min(batch_rows, n - off))  # exact: a 0-column slice is not
+        part_lines = lines[off : off + batch_rows] if lines is not None else None
+        batches.append(Batch(part, off, part_lines))
+    return validate_batches(
+        batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes
+    )
+
+
+def validate_path(
+    path: str | os.PathLike,
+    *,
+    type: str | DatasetType | None = None,
+    format: str | Format | None = None,
+    strict: bool = False,
+    max_errors: int = DEFAULT_MAX_ERRORS,
+    role_map: str | dict[str, str] | None = None,
+    split: str | None = None,
+    input_format: str | None = None,
+) -> Report:
+    """Validate a file, folder or Hub id; JSONL and Parquet are streamed in record batches."""
+    path = str(path)
+    fmt = resolve_format(path, input_format)
+    if fmt not in STREAMED:
+        src = read(path, split=split, input_format=fmt)
+        return validate_table(
+            src.table,
+            lines=src.lines,
+            type=type,
+            format=format,
+            strict=strict,
+            max_errors=max_errors,
+            role_map=role_map,
+            path=path,
+        )
+    batches: Iterable[Batch] = iter_batches(path, input_format=fmt)
+    det = None
+    if type is None or format is None:
+        det, batches = _detect_streamed(path, fmt, batches)
+    plan, notes = make_plan(det, type, format, role_map)
+    return validate_batches(
+        batches,
+        plan,
+        strict=strict,
+        max_errors=max_errors,
+        path=path,
+        notes=notes,
+    )
+
+
+def _detect_streamed(
+    path: str, fmt: str, batches: Iterator[Batch]
+) -> tuple[Detection, Iterable[Batch]]:
+    """Detect, then give back batches to validate: one read where the first batch decides.
+
+    A Parquet file has one schema, so when its first batch is uniform and every column
+    that can hold values holds some there, the rest cannot change the type or format:
+    detection on that batch equals detection on all and the file is read once. Otherwise
+    (and for JSONL, whose chunks may differ) every row is detected first, then re-read.
+    """
+    if fmt == "parquet":
+        head = next(batches, None)
+        if head is None:
+            return detect_batches([]), []
+        det = detect_batches([head])
+        schema = head.data.schema
+        filled = all(
+            pa.types.is_null(f.type) or head.data.column(i).null_count < head.data.num_rows
+            for i, f in enumerate(schema)
+        )
+        if det.type is not None and det.format is not None and det.uniform and filled:
+            return det, itertools.chain([head], batches)
+    return detect_batches(iter_batches(path, input_format=fmt)), iter_batches(
+        path, input_format=fmt
+    )
+
+
+def validate(data: Any, **kwargs: Any) -> Report:
+    """Validate a path or an Arrow table; see `trlprep.api.validate` for every kind."""
+    if isinstance(data, (str, os.PathLike)):
+        return validate_path(data, **kwargs)
+    return validate_table(data, **kwargs)
+
+
+__all__ = [
+    "DEFAULT_MAX_ERRORS",
+    "Collector",
+    "Plan",
+    "check_batch",
+    "make_plan",
+    "validate",
+    "validate_batches",
+    "validate_path",
+    "validate_table",
+]
