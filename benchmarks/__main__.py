@@ -1,8 +1,8 @@
 """trlprep benchmarks: each case measures trlprep and its reference in the same run.
 
-    python -m benchmarks validate --rows 1000000
-    python -m benchmarks stream --gb 5 [--convert]
-    python -m benchmarks convert --rows 1000000
+python -m benchmarks validate --rows 1000000
+python -m benchmarks stream --gb 5 [--convert]
+python -m benchmarks convert --rows 1000000
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ from pathlib import Path
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "trlprep-bench")
     sub = ap.add_subparsers(dest="case", required=True)
     v = sub.add_parser("validate", help="validate vs jsonschema per row")
@@ -31,12 +34,15 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.case == "validate":
         from benchmarks.cases_validate import main as run
+
         run(args.workdir, args.rows, args.sample)
     elif args.case == "stream":
         from benchmarks.cases_stream import main as run
+
         run(args.workdir, args.gb, args.convert)
     elif args.case == "convert":
         from benchmarks.cases_convert import main as run
+
         run(args.workdir, args.rows, args.ref_rows, args.only)
 
 

@@ -78,9 +78,9 @@ def _recipe(src: str, dst: str):
         ("preference-implicit", "language-modeling"): lambda d: d.rename_column(
             "chosen", "text"
         ).remove_columns("rejected"),
-        ("preference-implicit", "prompt-completion"): lambda d: d.map(extract_prompt)
-        .remove_columns("rejected")
-        .rename_column("chosen", "completion"),
+        ("preference-implicit", "prompt-completion"): lambda d: (
+            d.map(extract_prompt).remove_columns("rejected").rename_column("chosen", "completion")
+        ),
         ("preference-implicit", "prompt-only"): lambda d: d.map(extract_prompt).remove_columns(
             ["chosen", "rejected"]
         ),
@@ -103,9 +103,9 @@ def _recipe(src: str, dst: str):
             remove_columns="prompt",
         ),
         ("preference", "unpaired-preference"): lambda d: unpair_preference_dataset(d),
-        ("unpaired-preference", "language-modeling"): lambda d: d.filter(
-            lambda x: x["label"]
-        ).map(concat("prompt", "completion", "text"), remove_columns=["prompt", "completion", "label"]),
+        ("unpaired-preference", "language-modeling"): lambda d: d.filter(lambda x: x["label"]).map(
+            concat("prompt", "completion", "text"), remove_columns=["prompt", "completion", "label"]
+        ),
         ("unpaired-preference", "prompt-completion"): lambda d: d.filter(
             lambda x: x["label"]
         ).remove_columns(["label"]),
@@ -153,9 +153,9 @@ def run_recipe(path: str, src: str, dst: str, rows: int) -> tuple[float, int, di
 
 def run_edge(path: str, src: str, dst: str, fmt: str) -> tuple[float, int, dict]:
     import pyarrow.parquet as pq
-
     from trlprep.converters import EDGES
     from trlprep.converters.base import ConvertOptions
+
     from trlprep.registry import Format
 
     table = pq.read_table(path)
@@ -169,9 +169,9 @@ def run_end_to_end(path: str, out: str, to: str) -> tuple[float, int, dict]:
     import os
 
     import trlprep
-    from trlprep.readers import iter_batches
     from trlprep.convert import make_plan, stream_to_file
     from trlprep.detect import detect_table
+    from trlprep.readers import iter_batches
 
     if os.path.exists(out):
         os.unlink(out)

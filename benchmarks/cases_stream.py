@@ -35,8 +35,11 @@ def main(workdir: Path, gigabytes: float, convert: bool) -> None:
     path, rows = make_jsonl(workdir, gigabytes)
     size = path.stat().st_size / (1 << 30)
     results = [
-        command("trlprep validate", [sys.executable, "-m", "trlprep", "validate", str(path),
-                                     "--output", "json"], rows)
+        command(
+            "trlprep validate",
+            [sys.executable, "-m", "trlprep", "validate", str(path), "--output", "json"],
+            rows,
+        )
     ]
     if convert:
         out = workdir / "stream_out.jsonl"
@@ -44,15 +47,33 @@ def main(workdir: Path, gigabytes: float, convert: bool) -> None:
         results.append(
             command(
                 "trlprep convert --to unpaired",
-                [sys.executable, "-m", "trlprep", "convert", str(path), "--to", "unpaired",
-                 "-o", str(out), "--no-progress"],
+                [
+                    sys.executable,
+                    "-m",
+                    "trlprep",
+                    "convert",
+                    str(path),
+                    "--to",
+                    "unpaired",
+                    "-o",
+                    str(out),
+                    "--no-progress",
+                ],
                 rows,
             )
         )
     print(f"\nstreaming: {size:.2f} GB JSONL, {rows:,} rows")
     print_table(
-        [(m.name, f"{m.seconds:.1f}", f"{m.rows_per_s:,.0f}", f"{m.peak_rss_mb:,.0f}",
-          str(m.extra["exit_code"])) for m in results],
+        [
+            (
+                m.name,
+                f"{m.seconds:.1f}",
+                f"{m.rows_per_s:,.0f}",
+                f"{m.peak_rss_mb:,.0f}",
+                str(m.extra["exit_code"]),
+            )
+            for m in results
+        ],
         ("command", "seconds", "rows/s", "peak RSS MB", "exit"),
     )
     print("[target: under 1,024 MB peak RSS]")

@@ -26,12 +26,20 @@ class Measurement:
         return self.rows / self.seconds if self.seconds else float("inf")
 
 
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it is not inherited across exec)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child(fn: Callable, args: tuple, env: dict[str, str], q) -> None:
     os.environ.update(env)
     try:
         result = fn(*args)  # returns (seconds, rows, extra)
-        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        q.put(("ok", result, rss))
+        q.put(("ok", result, peak_rss_mb()))
     except BaseException as e:  # report, don't hang the parent
         q.put(("error", repr(e), 0.0))
 

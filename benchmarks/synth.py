@@ -48,7 +48,13 @@ def preference(n: int, *, conversational: bool = True, seed: int = 0) -> pa.Tabl
     chosen = _sentences(rng, n, 10, 40, max(1, n // 2))
     rejected = _sentences(rng, n, 10, 40, max(1, n // 2))
     if not conversational:
-        return pa.table({"prompt": prompt, "chosen": pc.binary_join_element_wise(" ", chosen, ""), "rejected": rejected})
+        return pa.table(
+            {
+                "prompt": prompt,
+                "chosen": pc.binary_join_element_wise(" ", chosen, ""),
+                "rejected": rejected,
+            }
+        )
     system = _sentences(rng, n, 3, 6, 4)
     return pa.table(
         {

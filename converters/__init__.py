@@ -5,6 +5,7 @@ Importing this package imports every edge module, so `EDGES` holds all of them.
 
 from trlprep.converters import basic, implicit, pairing, stepwise, unpairing  # noqa: F401
 from trlprep.converters.base import EDGES, ConversionWarning, ConvertOptions, Edge, edge
+from trlprep.converters.common import row_offset
 from trlprep.converters.implicit import extract
 from trlprep.converters.pairing import pair_by_prompt
 from trlprep.converters.ranked import RANKED_CONVERSIONS, ranked_to_preference, ranked_to_unpaired
@@ -22,5 +23,6 @@ __all__ = [
     "pair_by_prompt",
     "ranked_to_preference",
     "ranked_to_unpaired",
+    "row_offset",
     "unpair",
 ]

@@ -189,8 +189,3 @@ def pair_order(n: int, order: str, block_rows: int | None = None) -> tuple[np.nd
 
 def take_rows(col: pa.Array | pa.ChunkedArray, idx: np.ndarray) -> pa.Array | pa.ChunkedArray:
     return col.take(pa.array(idx, pa.int64()))
-
-
-def constant_strings(value: str, n: int, like: pa.DataType | None = None) -> pa.Array:
-    arr = pa.array([value], like or pa.string())
-    return arr.take(pa.array(np.zeros(n, np.int64)))

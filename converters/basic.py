@@ -234,4 +234,3 @@ def unpaired_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) 
     bools_column(table, "label", listed=False)
     prompt = content(table, "prompt", fmt)
     return output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {"prompt", "completion", "label"})
-

@@ -14,7 +14,9 @@ produces that already exists as an extra is an error rather than a silent overwr
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import numpy as np
 import pyarrow as pa
@@ -30,13 +32,25 @@ from trlprep.registry import DatasetType, Format
 PAIR_ONLY_COLUMNS: tuple[str, ...] = ("margin",)
 DEFAULT_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 MAX_ROWS_SHOWN = 5
+_ROW_OFFSET: ContextVar[int] = ContextVar("trlprep_row_offset", default=0)
+
+
+@contextmanager
+def row_offset(offset: int) -> Iterator[None]:
+    """Number the rows in errors and warnings from `offset` (a batch of a larger dataset)."""
+    token = _ROW_OFFSET.set(offset)
+    try:
+        yield
+    finally:
+        _ROW_OFFSET.reset(token)
 
 
 def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str:
-    """'rows 3, 7, 9' or 'rows 3, 7, 9, 12, 15 (and 40 more)'."""
-    rows = [int(r) for r in rows]
+    """'rows 3, 7, 9' or 'rows 3, 7, 9, 12, 15 (and 40 more)' (0-based, see `row_offset`)."""
+    rows = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
     total = len(rows) if total is None else total
-    shown = ", ".join(str(r) for r in rows[:MAX_ROWS_SHOWN])
+    offset = _ROW_OFFSET.get()
+    shown = ", ".join(str(int(r) + offset) for r in rows[:MAX_ROWS_SHOWN])
     more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
     return f"row{'s' if total != 1 else ''} {shown}{more}"
 

@@ -37,6 +37,7 @@ from trlprep.registry import PREFERENCE, PROMPT_COMPLETION, PROMPT_ONLY, Format
 
 SPLIT_MODES = ("word", "char")
 NO_PROMPT = ("error", "warn", "drop")
+BATCH_ROWS = 65_536  # rows split per numpy pass: bounds the temporaries
 
 
 @dataclass
@@ -74,7 +75,7 @@ def extract(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Extracted:
     pair = pa.Table.from_arrays([c, r], names=["chosen", "rejected"])
     pieces: list[tuple] = []
     empty, prefix = [], []
-    batches = pair.to_batches() or [
+    batches = pair.to_batches(max_chunksize=BATCH_ROWS) or [
         pa.RecordBatch.from_arrays([a.combine_chunks() for a in pair.columns], names=["c", "r"])
     ]
     for batch in batches:

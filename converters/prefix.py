@@ -4,10 +4,11 @@ Standard format (strings): the byte-level common prefix of every row is computed
 over the Arrow data buffers, eight bytes at a time, then backed off to a UTF-8 character
 boundary. `split_points` turns it into the prompt length:
 
-- `word` mode (default): a split inside a word (the character before the split and the
-  next character of chosen or of rejected are all non-whitespace) backs off to just after
-  the last whitespace of the shared prefix; a prefix without whitespace (e.g. Chinese or
-  Japanese text) keeps the character split, having nothing to back off to.
+- `word` mode (default): a split inside a word (the character before the split is not
+  whitespace, and the next character of chosen or of rejected is neither whitespace nor
+  the end of the text) backs off to just after the last whitespace of the shared prefix;
+  a prefix without whitespace (e.g. Chinese or Japanese text) keeps the character split,
+  having nothing to back off to. Whitespace means ASCII space, tab, newline, CR, VT, FF.
 - `char` mode: TRL's character-level split.
 - both modes then apply TRL's rule: a split right after a space `" "` moves before it, so
   the completions start with the space (`"The sky is"` + `" blue."`). Unlike TRL the rule
@@ -31,7 +32,7 @@ from trlprep.converters.arrowops import as_array, offsets, ranges, string_data, 
 
 WHITESPACE = b" \t\n\v\f\r"
 _WS_STR = WHITESPACE.decode()
-_CHUNK_WORDS = 1 << 21  # 8-byte words compared per numpy pass (bounds temporary memory)
+_CHUNK_WORDS = 1 << 22  # 8-byte words compared per numpy pass (bounds temporary memory)
 _BACK_WINDOW = 16
 
 
@@ -42,15 +43,18 @@ def _is_ws(b: np.ndarray) -> np.ndarray:
     return out
 
 
-def _padded(data: np.ndarray) -> np.ndarray:
-    out = np.zeros(len(data) + 8, dtype=np.uint8)
-    out[: len(data)] = data
-    return out
+def _data(arr: pa.Array) -> np.ndarray:
+    """The string bytes, never empty (index 0 is read under masks)."""
+    data = string_data(arr)
+    return data if len(data) else np.zeros(1, np.uint8)
 
 
 def _words(data: np.ndarray) -> np.ndarray:
-    """Every 8-byte little-endian window of `data` (padded by 8), one per byte position."""
-    return np.ndarray(shape=(max(len(data) - 7, 0),), dtype="<u8", buffer=data, strides=(1,))
+    """Every 8-byte little-endian window of `data` that lies inside it, one per start byte."""
+    n = max(len(data) - 7, 0)
+    if n == 0:
+        return np.zeros(0, "<u8")
+    return np.ndarray(shape=(n,), dtype="<u8", buffer=data, strides=(1,))
 
 
 def _first_set_byte(x: np.ndarray) -> np.ndarray:
@@ -60,48 +64,66 @@ def _first_set_byte(x: np.ndarray) -> np.ndarray:
     return (exp - 1) // 8
 
 
+def _full_word_mismatch(wa, sa, wb, sb, nfull: np.ndarray, rows: np.ndarray, lcp) -> None:
+    """Set `lcp` of `rows` whose first difference lies in one of their `nfull` 8-byte words."""
+    nf = nfull[rows]
+    total = int(nf.sum())
+    if total == 0:
+        return
+    before = np.cumsum(nf) - nf
+    idx = np.arange(0, 8 * total, 8, dtype=np.int64)
+    idx += np.repeat(sa[rows] - 8 * before, nf)
+    x = wa[idx]
+    idx += np.repeat(sb[rows] - sa[rows], nf)
+    x ^= wb[idx]
+    hit = np.flatnonzero(x)
+    if len(hit) == 0:
+        return
+    where = np.searchsorted(np.cumsum(nf), hit, side="right")
+    lead = np.ones(len(hit), dtype=bool)
+    lead[1:] = where[1:] != where[:-1]
+    hit, where = hit[lead], where[lead]
+    lcp[rows[where]] = (hit - before[where]) * 8 + _first_set_byte(x[hit])
+
+
 def byte_lcp(a: pa.Array, b: pa.Array) -> np.ndarray:
-    """Length in bytes of the common prefix of `a[i]` and `b[i]` (null rows read as empty)."""
+    """Length in bytes of the common prefix of `a[i]` and `b[i]` (null rows read as empty).
+
+    Whole 8-byte words are compared first (gathered from both data buffers at each row's
+    offsets), then the last 0-7 bytes of rows that matched so far.
+    """
     a, b = as_array(a), as_array(b)
     sa, la = offsets(a)
     sb, lb = offsets(b)
     m = np.minimum(la, lb)
-    lcp = m.copy()
-    if len(m) == 0 or m.max(initial=0) == 0:
-        return lcp
-    da, db = _padded(string_data(a)), _padded(string_data(b))
+    n = len(m)
+    lcp = np.full(n, -1, dtype=np.int64)
+    if n == 0 or m.max(initial=0) == 0:
+        return np.zeros(n, np.int64)
+    da, db = _data(a), _data(b)
     wa, wb = _words(da), _words(db)
-    nwords = (m + 7) // 8
-    ends = np.cumsum(nwords)
-    start_row = 0
-    while start_row < len(m):
-        base = ends[start_row - 1] if start_row else 0
-        stop_row = int(np.searchsorted(ends, base + _CHUNK_WORDS, "right"))
-        stop_row = max(stop_row, start_row + 1)
-        rows = np.arange(start_row, stop_row)
-        nw = nwords[rows]
-        row = np.repeat(rows, nw)
-        k = ranges(np.zeros(len(rows), np.int64), nw)
-        pos = k * 8
-        x = wa[sa[row] + pos] ^ wb[sb[row] + pos]
-        rem = m[row] - pos
-        tail = rem < 8
-        if tail.any():
-            shift = (rem[tail] * 8).astype(np.uint64)
-            x[tail] &= (np.uint64(1) << shift) - np.uint64(1)
-        hit = np.flatnonzero(x)
-        if len(hit):
-            hit_rows = row[hit]
-            first = np.ones(len(hit), dtype=bool)
-            first[1:] = hit_rows[1:] != hit_rows[:-1]
-            hit = hit[first]
-            lcp[row[hit]] = pos[hit] + _first_set_byte(x[hit])
-        start_row = stop_row
+    nfull = m // 8
+    ends = np.cumsum(nfull)
+    start = 0
+    while start < n:  # row chunks of about _CHUNK_WORDS words bound the temporaries
+        base = ends[start - 1] if start else 0
+        stop = max(int(np.searchsorted(ends, base + _CHUNK_WORDS, "right")), start + 1)
+        _full_word_mismatch(wa, sa, wb, sb, nfull, np.arange(start, stop), lcp)
+        start = stop
+    rest = np.flatnonzero(lcp < 0)
+    tail = m[rest] - 8 * nfull[rest]
+    k = np.arange(8)
+    inside = k[None, :] < tail[:, None]
+    pos = (8 * nfull[rest])[:, None] + k[None, :]
+    ca = da[np.where(inside, sa[rest][:, None] + pos, 0)]
+    cb = db[np.where(inside, sb[rest][:, None] + pos, 0)]
+    diff = inside & (ca != cb)
+    lcp[rest] = 8 * nfull[rest] + np.where(diff.any(axis=1), diff.argmax(axis=1), tail)
     # back off to a UTF-8 character boundary (a continuation byte is 0b10xxxxxx)
     for _ in range(3):
-        inside = lcp < la
-        at = np.where(inside, sa + lcp, 0)
-        cont = inside & ((da[at] & 0xC0) == 0x80)
+        within = lcp < la
+        at = np.where(within, sa + lcp, 0)
+        cont = within & ((da[at] & 0xC0) == 0x80)
         if not cont.any():
             break
         lcp -= cont
@@ -116,7 +138,7 @@ def split_points(a: pa.Array, b: pa.Array, mode: str = "word") -> np.ndarray:
         return lcp
     sa, la = offsets(a)
     sb, lb = offsets(b)
-    da, db = _padded(string_data(a)), _padded(string_data(b))
+    da, db = _data(a), _data(b)
     cut = lcp
     if mode == "word":
         cut = _word_boundary(cut, da, sa, la, db, sb, lb)

@@ -746,3 +746,19 @@ def test_stepwise_with_vision_prompt_makes_a_text_part():
         "content": [{"type": "text", "text": "Blue."}],
     }
     assert out["images"] == ["img.png"]
+
+
+def test_row_numbers_count_from_the_batch_offset():
+    from trlprep.converters import row_offset
+
+    data = {"prompt": ["a", None, "c"], "completion": ["x", "y", None]}
+    with row_offset(1000), pytest.raises(DataError, match="row 1001 hold null"):
+        convert("prompt-completion", "language-modeling", data, S)
+    with pytest.raises(DataError, match="row 1 hold null"):
+        convert("prompt-completion", "language-modeling", data, S)
+
+
+def test_many_bad_rows_are_summarised():
+    data = {"prompt": [None] * 8, "completion": ["x"] * 8}
+    with pytest.raises(DataError, match=r"rows 0, 1, 2, 3, 4 \(and 3 more\) hold null"):
+        convert("prompt-completion", "language-modeling", data, S)

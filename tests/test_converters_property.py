@@ -180,3 +180,68 @@ def test_unpairing_doubles_rows_half_true(fmt):
         assert all("margin" not in r for r in out)
 
     check()
+
+
+# ---------------------------------------------------------------- outputs validate
+
+SENTENCE = st.lists(WORD, min_size=1, max_size=4).map(" ".join)
+
+
+TAIL = st.lists(WORD, max_size=3).map(lambda ws: "".join(" " + w for w in ws))
+
+
+@st.composite
+def valid_rows(draw, src: str, fmt: Format) -> list[dict]:
+    """Rows a user could feed in: non-empty text, conversations ending with the user."""
+    conv = fmt is Format.CONVERSATIONAL
+
+    def prompt():
+        if not conv:
+            return draw(SENTENCE)
+        roles = ["system"] * draw(st.integers(0, 1)) + ["user", "assistant"] * draw(
+            st.integers(0, 1)
+        )
+        return [{"role": r, "content": draw(SENTENCE)} for r in roles + ["user"]]
+
+    def answer(word):
+        text = " " + word + draw(TAIL)
+        return [{"role": "assistant", "content": text.strip()}] if conv else text
+
+    rows = []
+    for i in range(draw(st.integers(1, 4))):
+        p = prompt()
+        w1 = draw(WORD)
+        w2 = draw(WORD.filter(lambda w, w1=w1: w != w1))
+        a, b = answer(w1), answer(w2)
+        row = {
+            "prompt-completion": {"prompt": p, "completion": a},
+            "preference-implicit": {"chosen": p + a, "rejected": p + b},
+            "preference": {"prompt": p, "chosen": a, "rejected": b},
+            "unpaired-preference": {"prompt": p, "completion": a, "label": draw(st.booleans())},
+            "stepwise-supervision": {
+                "prompt": p,
+                "completions": [" " + w1, " " + w2],
+                "labels": [draw(st.booleans()), draw(st.booleans())],
+            },
+        }[src]
+        rows.append({**row, "id": i})
+    return rows
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_converted_outputs_validate_against_the_target_type(data):
+    from trlprep.api import validate
+
+    key = data.draw(st.sampled_from(sorted(EDGES)))
+    fmt = data.draw(st.sampled_from(FORMATS))
+    rows = data.draw(valid_rows(key[0], fmt))
+    sch = schema(key[0], fmt)
+    sch = pa.schema([f for f in sch if f.name != "margin"])
+    table = pa.Table.from_pylist(rows, schema=sch)
+    assert validate(table, type=key[0], format=fmt.value).valid
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        out = EDGES[key].fn(table, fmt, ConvertOptions())
+    report = validate(out, type=key[1], format=fmt.value)
+    assert report.valid, [(i.rule, i.message) for i in report.issues]

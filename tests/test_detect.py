@@ -51,9 +51,7 @@ def test_mixed_formats_reported_with_counts_and_rows():
     det = trlprep.detect([std, std, conv, std])
     assert det.type.name == "preference"
     assert det.format is None
-    prompt_msgs = [
-        p for p in det.problems if p.code == "mixed-format" and "'prompt'" in p.message
-    ]
+    prompt_msgs = [p for p in det.problems if p.code == "mixed-format" and "'prompt'" in p.message]
     by_kind = {("messages" in p.message): p for p in prompt_msgs}
     assert by_kind[True].count == 1 and by_kind[True].rows == [2]
     assert by_kind[False].count == 3 and by_kind[False].rows == [0, 1, 3]
@@ -108,7 +106,9 @@ def test_vision_flag_from_images_and_content_parts():
 
 
 def test_tokenized_language_modeling():
-    det = trlprep.detect(pa.table({"input_ids": [[1, 2, 3], [4]], "attention_mask": [[1, 1, 1], [1]]}))
+    det = trlprep.detect(
+        pa.table({"input_ids": [[1, 2, 3], [4]], "attention_mask": [[1, 1, 1], [1]]})
+    )
     assert det.type.name == "language-modeling"
     assert det.format.value == "tokenized" and det.tokenized
     assert det.columns == {"input_ids": "input_ids", "attention_mask": "attention_mask"}
@@ -189,3 +189,9 @@ def test_cli_detect_json_and_exit_codes(tmp_path):
     res = runner.invoke(app, ["detect", str(bad)])
     assert res.exit_code == 1
     assert "mixed-format" in res.stdout and "lines 2" in res.stdout
+
+
+def test_all_empty_lists_still_count_as_present():
+    det = trlprep.detect([{"prompt": "p", "completions": [], "labels": []}])
+    assert det.type.name == "stepwise-supervision" and det.format.value == "standard"
+    assert det.problems == []

@@ -94,7 +94,9 @@ def test_duplicated_eos_is_a_failure():
 def test_bos_duplicated_by_the_tokenizer(tmp_path):
     src = "{{ bos_token }}{% for m in messages %}{{ m.content }}{% endfor %}"
     tok = tiny_tokenizer(src, bos="<s>", eos="</s>")
-    assert statuses(check_template(load_template(tok), tokenizer=tok))["BOS not duplicated"] == "pass"
+    assert (
+        statuses(check_template(load_template(tok), tokenizer=tok))["BOS not duplicated"] == "pass"
+    )
     from tokenizers import processors
 
     tok._tokenizer.post_processor = processors.TemplateProcessing(
@@ -106,7 +108,9 @@ def test_bos_duplicated_by_the_tokenizer(tmp_path):
 
 def test_check_template_with_data(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", [pref(i) for i in range(20)])
-    result = run("check-template", "--chat-template", "chatml", data, "--json", "--max-length", "60")
+    result = run(
+        "check-template", "--chat-template", "chatml", data, "--json", "--max-length", "60"
+    )
     assert result.exit_code == 0, result.output
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
     assert checks["data renders"]["status"] == "pass"
@@ -148,3 +152,14 @@ def test_check_template_usage_errors(args, code, text):
     result = run("check-template", *args)
     assert result.exit_code == code
     assert text in result.output
+
+
+def test_missing_template_fails(tmp_path):
+    folder = tmp_path / "plain"
+    tiny_tokenizer(None).save_pretrained(folder)
+    result = run("check-template", "--chat-template", str(folder), "--json")
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["checks"][0]["name"] == "template present"
+    assert report["checks"][0]["status"] == "fail"
+    assert "has no chat template" in report["checks"][0]["message"]

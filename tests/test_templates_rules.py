@@ -165,7 +165,7 @@ def pref_rows(n, distinct=3):
 def test_table_output_matches_single_examples_and_reuses_prompts():
     t = load_template("qwen2.5")
     rows = pref_rows(10)
-    out, report = render_table(table_from_records(rows), "preference", t, num_proc=1)
+    out, report = render_table(table_from_records(rows), "preference", t, num_proc=1, fast=False)
     assert out.column_names == ["id", "prompt", "chosen", "rejected"]
     assert out.schema.field("prompt").type == pa.string()
     for got, row in zip(out.to_pylist(), rows, strict=True):
@@ -291,7 +291,7 @@ def test_dataset_kinds_round_trip():
     assert isinstance(out, datasets.DatasetDict)
     assert out["train"]["chosen"] == [r["chosen"] for r in as_list]
     data, report = apply_chat_template_with_report(rows, t, num_proc=1)
-    assert report.distinct_prompts == 3 and data == as_list
+    assert report.fast_rows == 4 and data == as_list
 
 
 def test_parallel_workers_give_the_same_table(monkeypatch):
@@ -300,13 +300,13 @@ def test_parallel_workers_give_the_same_table(monkeypatch):
     rows[45]["prompt"] = [{"role": "system", "content": "S"}]
     table = table_from_records(rows[:40])
     t = load_template("qwen2.5")
-    one, r1 = render_table(table, "preference", t, num_proc=1)
-    two, r2 = render_table(table, "preference", t, num_proc=2)
+    one, r1 = render_table(table, "preference", t, num_proc=1, fast=False)
+    two, r2 = render_table(table, "preference", t, num_proc=2, fast=False)
     assert r2.num_proc == 2
     assert two.equals(one)
     assert r2.rows == r1.rows == 40
     with pytest.raises(DataError) as info:
-        render_table(table_from_records(rows), "preference", t, num_proc=2)
+        render_table(table_from_records(rows), "preference", t, num_proc=2, fast=False)
     assert info.value.row == 45
 
 

@@ -48,8 +48,9 @@ def test_tokenizer_object_and_folder(tmp_path):
 def test_tokenizer_without_template(tmp_path):
     folder = tmp_path / "plain"
     tiny_tokenizer(None).save_pretrained(folder)
-    with pytest.raises(InputError, match="has no chat template"):
+    with pytest.raises(InputError, match="has no chat template") as info:
         load_template(str(folder))
+    assert info.value.exit_code == 1
 
 
 def test_tokenizer_config_json(tmp_path):

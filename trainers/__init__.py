@@ -1,0 +1,31 @@
+"""The compact trainer: `train(config)` runs SFT, DPO (and its loss types), CPO/SimPO/AlphaPO,
+ORPO, KTO, BCO, reward and process-reward modelling on PyTorch + Accelerate.
+
+Importing `trlprep` never imports torch; importing `trlprep.trainers` does (lazily, on first
+use of a name below).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_EXPORTS = {
+    "train": "trlprep.trainers.loop",
+    "Trainer": "trlprep.trainers.loop",
+    "TrainResult": "trlprep.trainers.loop",
+    "TrainingError": "trlprep.trainers.loop",
+    "TrainConfig": "trlprep.trainers.config",
+    "ALGORITHMS": "trlprep.trainers.algorithms",
+    "Algorithm": "trlprep.trainers.algorithms",
+    "get_algorithm": "trlprep.trainers.algorithms",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'trlprep.trainers' has no attribute {name!r}")

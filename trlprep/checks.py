@@ -181,9 +181,14 @@ class MessagesInfo:
     """Per-row facts about a message column that cross-column rules need."""
 
     lengths: np.ndarray
-    first_role: pa.Array  # mapped role of the first message (null for empty rows)
-    last_role: pa.Array
+    first_role: np.ndarray  # ROLE_CODES of the first message's mapped role (NO_ROLE, EMPTY)
+    last_role: np.ndarray
     images: np.ndarray  # {"type": "image"} parts per row
+
+
+# roles as small ints: index in ALLOWED_ROLES; NO_ROLE for unknown/missing, EMPTY for no message
+ROLE_CODES: dict[str, int] = {r: i for i, r in enumerate(ALLOWED_ROLES)}
+NO_ROLE, EMPTY = -1, -2
 
 
 _EXPECTED_FIELD = {
@@ -231,7 +236,9 @@ def check_messages(
     else:
         raw = role.cast(pa.string())
         mapped = _apply_role_map(raw, role_map)
-    bad_role = present & ~to_numpy_bool(pc.is_in(mapped, pa.array(ALLOWED_ROLES)))
+    codes = pc.index_in(mapped, pa.array(ALLOWED_ROLES, pa.string()))
+    codes = np.asarray(pc.fill_null(codes, NO_ROLE).to_numpy(zero_copy_only=False), np.int8)
+    bad_role = present & (codes == NO_ROLE)
     if bad_role.any():
         seen = _distinct(raw, bad_role)
         sink.flag(
@@ -244,7 +251,7 @@ def check_messages(
     sink.flag(
         "system-not-first",
         column,
-        _row_mask(parent, to_numpy_bool(pc.equal(mapped, "system")) & (pos > 0), n),
+        _row_mask(parent, (codes == ROLE_CODES["system"]) & (pos > 0), n),
     )
 
     _check_message_fields(msgs, present, parent, column, sink)
@@ -252,12 +259,16 @@ def check_messages(
     images = _check_content(msgs, present, has_calls, parent, column, sink)
 
     nonempty = lengths > 0
-    first = pa.array(np.where(nonempty, starts, 0), mask=~nonempty)
-    last = pa.array(np.where(nonempty, starts + lengths - 1, 0), mask=~nonempty)
+    codes = np.where(msg_null, NO_ROLE, codes).astype(np.int8)
+    if m:
+        first = np.where(nonempty, codes[np.minimum(starts, m - 1)], EMPTY)
+        last = np.where(nonempty, codes[np.minimum(starts + lengths - 1, m - 1)], EMPTY)
+    else:
+        first = last = np.full(n, EMPTY, dtype=np.int8)
     return MessagesInfo(
         lengths=lengths,
-        first_role=mapped.take(first),
-        last_role=mapped.take(last),
+        first_role=first,
+        last_role=last,
         images=np.bincount(parent, weights=images, minlength=n).astype(np.int64)
         if m
         else np.zeros(n, np.int64),
@@ -331,12 +342,12 @@ def _check_content(msgs, present, has_calls, parent, column, sink) -> np.ndarray
         nparts = list_lengths(content)
         sink.flag("missing-content", column, _row_mask(parent, needs & ~null & (nparts == 0), n))
         return _check_parts(content, present, parent, column, sink)
-    sink.flag(
-        "content-type",
-        column,
-        _row_mask(parent, present & ~null, n),
-        details=[f"content is {t}"],
-    )
+    wrong = present & ~null
+    if is_list(t):  # an empty list is no content (not a wrong kind of content)
+        empty = list_lengths(content) == 0
+        sink.flag("missing-content", column, _row_mask(parent, needs & ~null & empty, n))
+        wrong &= ~empty
+    sink.flag("content-type", column, _row_mask(parent, wrong, n), details=[f"content is {t}"])
     return no_images
 
 
@@ -363,7 +374,9 @@ def _check_parts(content, present, parent, column, sink) -> np.ndarray:
     is_text = live & to_numpy_bool(pc.equal(ptype, "text"))
     text = _field(parts, "text")
     if text is None or pa.types.is_null(text.type):
-        sink.flag("invalid-part", column, _row_mask(prow, is_text, n), details=["text part without text"])
+        sink.flag(
+            "invalid-part", column, _row_mask(prow, is_text, n), details=["text part without text"]
+        )
     elif not is_string(text.type):
         sink.flag(
             "invalid-part",
@@ -373,7 +386,12 @@ def _check_parts(content, present, parent, column, sink) -> np.ndarray:
         )
     else:
         t_null = to_numpy_bool(text.is_null())
-        sink.flag("invalid-part", column, _row_mask(prow, is_text & t_null, n), details=["text part without text"])
+        sink.flag(
+            "invalid-part",
+            column,
+            _row_mask(prow, is_text & t_null, n),
+            details=["text part without text"],
+        )
         empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
         sink.flag(
             "empty-string",

@@ -158,11 +158,17 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
 # ---------------------------------------------------------------- applying a plan
 
 
-def apply_steps(table: pa.Table, plan: Plan, options: Any = None) -> pa.Table:
-    """Run the route's edges (and the chat template) over one table or batch."""
+def apply_steps(table: pa.Table, plan: Plan, options: Any = None, offset: int = 0) -> pa.Table:
+    """Run the route's edges (and the chat template) over one table or batch.
+
+    `offset` is the index of the batch's first row, so errors name rows of the whole input.
+    """
+    from trlprep.converters import row_offset
+
     opts = options or plan.options
-    for e in plan.route.steps:
-        table = e.fn(table, plan.fmt, opts)
+    with row_offset(offset):
+        for e in plan.route.steps:
+            table = e.fn(table, plan.fmt, opts)
     if plan.template is not None:
         from trlprep.templates import render_table
 
@@ -172,9 +178,9 @@ def apply_steps(table: pa.Table, plan: Plan, options: Any = None) -> pa.Table:
 
 def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
     """Validate converted rows against the target type; raise DataError on any error."""
-    from trlprep.api import validate
+    from trlprep.validate import validate_table
 
-    report = validate(table, type=plan.dst, format=plan.out_format)
+    report = validate_table(table, type=plan.dst, format=plan.out_format)
     if not report.valid:
         first = next(i for i in report.issues if i.severity == "error")
         rows = ", ".join(str(r + offset) for r in first.rows[:5])
@@ -197,7 +203,9 @@ def _interleaved(plan: Plan) -> bool:
     return bool(steps) and steps[-1].rows == "doubles" and plan.options.order == "blocks"
 
 
-def convert_batches(batches: Iterator[Batch], plan: Plan, writer, spill_dir: str) -> tuple[int, int]:
+def convert_batches(
+    batches: Iterator[Batch], plan: Plan, writer, spill_dir: str
+) -> tuple[int, int]:
     """Stream batches through the plan into `writer`; returns (rows in, rows out).
 
     With `--order blocks`, unpairing emits every first-of-pair row before any second one:
@@ -215,7 +223,7 @@ def convert_batches(batches: Iterator[Batch], plan: Plan, writer, spill_dir: str
         for b in batches:
             table = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
             _check_batch(table, plan, b)
-            out = apply_steps(table, plan, opts)
+            out = apply_steps(table, plan, opts, b.offset)
             check_output(out, plan, rows_out)
             rows_in += table.num_rows
             if blocks:

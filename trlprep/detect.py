@@ -18,7 +18,14 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import ValueKind, content_is_parts, is_messages, json_kinds, value_kind
+from trlprep.arrowtypes import (
+    ValueKind,
+    content_is_parts,
+    is_list,
+    is_messages,
+    json_kinds,
+    value_kind,
+)
 from trlprep.readers import Batch
 from trlprep.registry import (
     IMAGE_COLUMNS,
@@ -104,13 +111,15 @@ class _ColumnProfile:
     parts: bool = False
     declared: set[str] = field(default_factory=set)  # kinds its Arrow type allows
 
-    def add(self, kind: str, rows: np.ndarray, offset: int) -> None:
-        if len(rows) == 0:
+    def add(self, kind: str, count: int, mask, offset: int) -> None:
+        """Count `count` rows of `kind`; `mask` (true on those rows) gives example rows."""
+        if count == 0:
             return
-        self.kinds[kind] += len(rows)
+        self.kinds[kind] += count
         ex = self.examples.setdefault(kind, [])
         if len(ex) < EXAMPLE_ROWS:
-            ex.extend(int(r) + offset for r in rows[: EXAMPLE_ROWS - len(ex)])
+            rows = pc.indices_nonzero(mask)[: EXAMPLE_ROWS - len(ex)]
+            ex.extend(int(r) + offset for r in rows.to_pylist())
 
 
 @dataclass
@@ -130,19 +139,31 @@ def _profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: _Profile
     prof.num_rows += n
     for i, f in enumerate(batch.schema):
         col = batch.column(i)
+        if isinstance(col, pa.ChunkedArray):
+            col = col.combine_chunks()
         cp = prof.columns.setdefault(f.name, _ColumnProfile())
         kind = value_kind(f)
         if kind not in (ValueKind.NULL, ValueKind.MIXED):
             cp.declared.add(_row_kind(kind))
-        nulls = np.asarray(pc.is_null(col).to_numpy(zero_copy_only=False), dtype=bool)
-        cp.add("null", np.flatnonzero(nulls), offset)
+        nulls = col.null_count
+        if nulls:
+            cp.add("null", nulls, pc.is_null(col), offset)
         if kind is ValueKind.MIXED:
-            kinds = np.asarray(json_kinds(col).to_numpy(zero_copy_only=False), dtype=object)
-            for k in ("string", "list", "object", "bool", "number"):
-                name = {"list": "messages", "object": "object"}.get(k, k)
-                cp.add(name, np.flatnonzero((kinds == k) & ~nulls), offset)
+            kinds = json_kinds(col)
+            for k, name in (
+                ("string", "string"),
+                ("list", "messages"),
+                ("object", "object"),
+                ("bool", "bool"),
+                ("number", "number"),
+            ):
+                mask = pc.equal(kinds, k)
+                cp.add(name, pc.sum(mask).as_py() or 0, mask, offset)
             continue
-        cp.add(_row_kind(kind), np.flatnonzero(~nulls), offset)
+        if kind is ValueKind.NULL and is_list(f.type):
+            cp.add("empty-list", n - nulls, pc.is_valid(col), offset)
+            continue
+        cp.add(_row_kind(kind), n - nulls, pc.is_valid(col), offset)
         if kind is ValueKind.MESSAGES:
             flat = pc.list_flatten(col)
             if flat.type.get_field_index("role") >= 0:
@@ -171,8 +192,8 @@ def _profile_repeated_prompt(batch, offset: int, prof: _Profile) -> None:
         )
     else:
         return
-    mask = df.select(expr.fill_null(False)).to_series().to_numpy()
-    prof.repeated_prompt.add("repeated", np.flatnonzero(mask), offset)
+    mask = df.select(expr.fill_null(False)).to_series().to_arrow()
+    prof.repeated_prompt.add("repeated", pc.sum(mask).as_py() or 0, mask, offset)
 
 
 # ---------------------------------------------------------------- decision
@@ -251,9 +272,10 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
         totals: Counter = Counter()
         for name in names:
             totals.update(_content_kinds(cols[name]))
-        if set(totals) <= {"string"}:
+        kinds_seen = set(totals) - {"empty-list"}  # an empty list fits any list kind
+        if kinds_seen <= {"string"} and (kinds_seen or not totals):
             used_fmt = Format.STANDARD
-        elif set(totals) <= {"messages"}:
+        elif kinds_seen <= {"messages"}:
             used_fmt = Format.CONVERSATIONAL
         else:
             used_fmt = None
@@ -304,7 +326,9 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
         want = expected.get(c.kind)
         name = det.columns.get(c.role)
         if want and name:
-            wrong = {k: v for k, v in _content_kinds(cols[name]).items() if k != want}
+            wrong = {
+                k: v for k, v in _content_kinds(cols[name]).items() if k not in (want, "empty-list")
+            }
             for kind, count in wrong.items():
                 problem(
                     "wrong-kind",

@@ -2,7 +2,9 @@
 
 Each batch contributes one 64-bit hash per row (per-column polars hashes, combined); at the
 end one sort over all of them finds the rows that repeat an earlier row. Memory is 8 bytes
-per row (16 with line numbers), never the rows themselves.
+per row (16 with line numbers), never the rows themselves. Hashes depend on Arrow types, so
+two JSONL chunks inferred with different types (say, a message field present in one only)
+may hide a duplicate pair that spans them.
 """
 
 from __future__ import annotations

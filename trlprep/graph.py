@@ -8,6 +8,7 @@ through prompt extraction, as TRL's guide does).
 from __future__ import annotations
 
 import heapq
+import itertools
 from dataclasses import dataclass
 
 from trlprep.errors import UsageError
@@ -44,7 +45,7 @@ def _neighbours(name: str, guide_only: bool) -> list:
     return [e for (s, _), e in edges().items() if s == name and (e.guide or not guide_only)]
 
 
-def route(src: str | DatasetType, dst: str | DatasetType, *, guide_only: bool = True) -> Route:
+def route(src: str | DatasetType, dst: str | DatasetType, *, guide_only: bool = False) -> Route:
     """The route from `src` to `dst`; UsageError listing what is reachable when none exists."""
     s, d = get_type(src), get_type(dst)
     if s is d:
@@ -53,17 +54,18 @@ def route(src: str | DatasetType, dst: str | DatasetType, *, guide_only: bool = 
     if direct is not None and (direct.guide or not guide_only):
         return Route(s, d, (direct,))
     # Dijkstra on (lossy edges, edges): lossless-first, then shortest
-    queue: list[tuple[int, int, str, tuple]] = [(0, 0, s.name, ())]
+    queue: list[tuple[int, int, int, str, tuple]] = [(0, 0, 0, s.name, ())]
     best: dict[str, tuple[int, int]] = {}
+    tie = itertools.count(1)  # keeps heap entries comparable without comparing edges
     while queue:
-        lossy, hops, node, path = heapq.heappop(queue)
+        lossy, hops, _, node, path = heapq.heappop(queue)
         if node == d.name:
             return Route(s, d, path)
         if node in best and best[node] <= (lossy, hops):
             continue
         best[node] = (lossy, hops)
         for e in _neighbours(node, guide_only):
-            heapq.heappush(queue, (lossy + e.lossy, hops + 1, e.dst, path + (e,)))
+            heapq.heappush(queue, (lossy + e.lossy, hops + 1, next(tie), e.dst, path + (e,)))
     reachable = sorted(reachable_from(s, guide_only=guide_only))
     raise UsageError(
         f"cannot convert {s.name} to {d.name}",
@@ -75,7 +77,7 @@ def route(src: str | DatasetType, dst: str | DatasetType, *, guide_only: bool = 
     )
 
 
-def reachable_from(src: str | DatasetType, *, guide_only: bool = True) -> set[str]:
+def reachable_from(src: str | DatasetType, *, guide_only: bool = False) -> set[str]:
     s = get_type(src)
     seen, todo = set(), [s.name]
     while todo:
@@ -87,7 +89,7 @@ def reachable_from(src: str | DatasetType, *, guide_only: bool = True) -> set[st
     return seen
 
 
-def matrix(*, guide_only: bool = True) -> dict[str, dict[str, Route | None]]:
+def matrix(*, guide_only: bool = False) -> dict[str, dict[str, Route | None]]:
     """From x To: the route for every pair of distinct types (None when unreachable)."""
     out: dict[str, dict[str, Route | None]] = {}
     for s in TYPES:
@@ -102,7 +104,7 @@ def matrix(*, guide_only: bool = True) -> dict[str, dict[str, Route | None]]:
     return out
 
 
-def mermaid(*, guide_only: bool = True) -> str:
+def mermaid(*, guide_only: bool = False) -> str:
     """The graph as a Mermaid flowchart (dashed arrows are lossy)."""
     lines = ["flowchart LR"]
     ids = {name: name.replace("-", "_") for name in TYPES}

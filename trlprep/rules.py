@@ -2,43 +2,42 @@
 
 Rule ids are part of the public interface (CI logs, `--output json`); they never change.
 
-| rule                     | severity | a row fails when ...                                            |
-| ------------------------ | -------- | --------------------------------------------------------------- |
-| unknown-type             | error    | no dataset type matches the columns (dataset level)             |
-| empty-dataset            | warning  | the dataset has no rows (dataset level)                         |
-| missing-column           | error    | a required column is absent from the whole dataset              |
-| wrong-type               | error    | a value is not of the Arrow type the type/format needs          |
-| mixed-kind               | error    | a value's JSON kind differs from what the column needs          |
-| null-value               | error    | a required value (or an item of a step/label/token list) is null |
-| empty-string             | error    | a text, message content, text part or step is ""                |
-| whitespace-only          | warning  | such a string holds only whitespace                             |
-| empty-messages           | error    | a message list is empty                                         |
-| invalid-message          | error    | a message is null, or an optional message field has a bad type  |
-| unknown-role             | error    | a role is missing or not one of system/user/assistant/tool/developer |
-| content-type             | error    | message content is neither a string nor a list of parts         |
-| missing-content          | error    | a message has no content and no tool_calls                      |
-| invalid-part             | error    | a content part has no known `type`, or a text part no `text`    |
-| system-not-first         | error    | a system message is not the first message                       |
-| prompt-ending            | error    | a prompt ends on a system or developer turn                     |
-| continue-final-message   | info     | a prompt ends on an assistant turn (continued, not answered)    |
-| completion-not-assistant | error    | completion/chosen/rejected (explicit prompt) starts off assistant |
-| no-common-prefix         | warning  | implicit preference: no shared prompt on a message/word boundary |
-| chosen-equals-rejected   | warning  | chosen and rejected are identical                               |
-| label-type               | error    | `label` is not a boolean                                        |
-| labels-type              | error    | `labels` is not a list of booleans                              |
-| steps-mismatch           | error    | len(completions) != len(labels)                                 |
-| empty-steps              | error    | `completions` is an empty list                                  |
-| image-count              | error    | image parts in a sequence != number of images in the row        |
-| invalid-tools            | error    | `tools` is not (the JSON text of) a list of function schemas    |
-| invalid-tokens           | error    | `input_ids` is empty or holds a negative id                     |
-| mask-mismatch            | error    | `attention_mask` differs in length from input_ids or is not 0/1 |
-| duplicate-row            | warning  | a row repeats an earlier row exactly                            |
+| rule                     | level   | a row fails when ...                                      |
+| ------------------------ | ------- | --------------------------------------------------------- |
+| unknown-type             | error   | no dataset type matches the columns (dataset level)       |
+| empty-dataset            | warning | the dataset has no rows (dataset level)                   |
+| missing-column           | error   | a required column is absent from the whole dataset        |
+| wrong-type               | error   | a value is not of the Arrow type the type/format needs    |
+| mixed-kind               | error   | its JSON kind differs from what the column needs          |
+| null-value               | error   | a required value (or a step/label/token item) is null     |
+| empty-string             | error   | a text, message content, text part or step is ""          |
+| whitespace-only          | warning | such a string holds only whitespace                       |
+| empty-messages           | error   | a message list is empty                                   |
+| invalid-message          | error   | a message is null, or a message field has a bad type      |
+| unknown-role             | error   | a role is missing or not a chat role (after --role-map)   |
+| content-type             | error   | content is neither a string nor a list of parts           |
+| missing-content          | error   | a message has no content and no tool_calls                |
+| invalid-part             | error   | a part has no known `type`, or a text part no `text`      |
+| system-not-first         | error   | a system message is not the first message                 |
+| prompt-ending            | error   | a prompt ends on a system or developer turn               |
+| continue-final-message   | info    | a prompt ends on an assistant turn (continued)            |
+| completion-not-assistant | error   | completion/chosen/rejected (explicit) starts off assistant |
+| no-common-prefix         | warning | implicit: no shared prompt on a message/word boundary     |
+| chosen-equals-rejected   | warning | chosen and rejected are identical                         |
+| label-type               | error   | `label` is not a boolean                                  |
+| labels-type              | error   | `labels` is not a list of booleans                        |
+| steps-mismatch           | error   | len(completions) != len(labels)                           |
+| empty-steps              | error   | `completions` is an empty list                            |
+| image-count              | error   | image parts in a sequence != images in the row            |
+| invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
+| invalid-tokens           | error   | `input_ids` is empty or holds a negative id               |
+| mask-mismatch            | error   | `attention_mask` is not 0/1 or not as long as input_ids   |
+| duplicate-row            | warning | the row repeats an earlier row exactly                    |
 
-Rules a JSON Schema cannot express (so `schemas/*.json` accept what they reject):
-prompt-ending, continue-final-message, no-common-prefix, chosen-equals-rejected,
-steps-mismatch (beyond "labels non-empty"), image-count, mask-mismatch (length), the JSON
-validity of `tools`/`chat_template_kwargs` given as strings, whitespace-only and
-duplicate-row.
+What a one-row JSON Schema (`schemas/*.json`) cannot express is listed in `BEYOND_SCHEMA`
+and in each schema's `$comment`. Among those: a column must have one Arrow type across rows,
+so values whose nested structure cannot be unified (a tool-call argument that is a string
+in one row and an object in another) are `mixed-kind` errors; `datasets` could not load them.
 """
 
 from __future__ import annotations
@@ -74,10 +73,25 @@ class Rule:
     severity: Severity
     summary: str
     hint: str
-    in_schema: bool = True  # expressible in JSON Schema
 
 
 ALLOWED_ROLES: tuple[str, ...] = ROLES + EXTRA_ROLES
+# What `trlprep validate` checks that a one-row JSON Schema cannot express.
+BEYOND_SCHEMA: tuple[str, ...] = (
+    "prompt-ending",
+    "continue-final-message",
+    "--role-map (schemas accept the canonical roles only)",
+    "no-common-prefix",
+    "chosen-equals-rejected",
+    "steps-mismatch (lengths)",
+    "image-count",
+    "mask-mismatch (lengths)",
+    "invalid-tools (JSON text)",
+    "wrong-type (chat_template_kwargs JSON text)",
+    "whitespace-only",
+    "duplicate-row",
+    "mixed-kind (one Arrow type per column)",
+)
 _ROLE_LIST = ", ".join(ALLOWED_ROLES)
 
 RULES: dict[str, Rule] = {
@@ -115,7 +129,6 @@ RULES: dict[str, Rule] = {
             W,
             "a string holds only whitespace",
             "check these rows; strip or drop them",
-            in_schema=False,
         ),
         Rule("empty-messages", E, "a message list is empty", "drop these rows"),
         Rule(
@@ -160,14 +173,12 @@ RULES: dict[str, Rule] = {
             E,
             "the prompt ends on a system or developer turn",
             "end the prompt on a user (or tool) turn",
-            in_schema=False,
         ),
         Rule(
             "continue-final-message",
             I,
             "the prompt ends on an assistant turn, so the completion continues it",
             "fine for prefilled answers; otherwise end the prompt on a user turn",
-            in_schema=False,
         ),
         Rule(
             "completion-not-assistant",
@@ -181,14 +192,12 @@ RULES: dict[str, Rule] = {
             "chosen and rejected share no prompt ending on a message or word boundary",
             "an implicit prompt is the shared start of chosen and rejected; check these rows "
             "or give an explicit prompt column",
-            in_schema=False,
         ),
         Rule(
             "chosen-equals-rejected",
             W,
             "chosen and rejected are identical",
             "drop these rows; they carry no preference signal",
-            in_schema=False,
         ),
         Rule("label-type", E, "label is not a boolean", "use true/false"),
         Rule("labels-type", E, "labels is not a list of booleans", "use lists of true/false"),
@@ -197,7 +206,6 @@ RULES: dict[str, Rule] = {
             E,
             "completions and labels differ in length",
             "give exactly one label per completion step",
-            in_schema=False,
         ),
         Rule("empty-steps", E, "completions is an empty list", "drop these rows"),
         Rule(
@@ -205,7 +213,6 @@ RULES: dict[str, Rule] = {
             E,
             "the number of image parts differs from the number of images",
             'put one {"type": "image"} part in the messages per entry of the images column',
-            in_schema=False,
         ),
         Rule(
             "invalid-tools",
@@ -231,7 +238,6 @@ RULES: dict[str, Rule] = {
             W,
             "the row repeats an earlier row exactly",
             "deduplicate (duplicates weigh those examples twice)",
-            in_schema=False,
         ),
     )
 }

@@ -23,7 +23,7 @@ from trlprep.registry import (
     Format,
     Kind,
 )
-from trlprep.rules import ALLOWED_ROLES, RULES
+from trlprep.rules import ALLOWED_ROLES, BEYOND_SCHEMA
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://trlprep.dev/schemas/"
@@ -164,7 +164,10 @@ _SIDE: dict[str, Any] = {
     },
     "images": {"description": "The row's images, in placeholder order.", "type": ["array", "null"]},
     "image": {"description": "The row's single image."},
-    "margin": {"description": "Reward margin between chosen and rejected.", "type": ["number", "null"]},
+    "margin": {
+        "description": "Reward margin between chosen and rejected.",
+        "type": ["number", "null"],
+    },
 }
 
 
@@ -192,15 +195,16 @@ def build_schema(dtype: DatasetType, fmt: Format) -> dict[str, Any]:
     """The JSON Schema of one row of `dtype` in `fmt`."""
     cols = dtype.columns_in(fmt)
     explicit = any(c.role == "prompt" for c in cols)
-    properties = {
-        c.name_in(fmt): _column_schema(c.kind, c.role, fmt, explicit) for c in cols
-    }
+    properties = {c.name_in(fmt): _column_schema(c.kind, c.role, fmt, explicit) for c in cols}
     for name, sub in _SIDE.items():
         properties.setdefault(name, sub)
-    beyond = sorted(r.id for r in RULES.values() if not r.in_schema)
-    note = "" if fmt is not Format.CONVERSATIONAL or dtype.name != "stepwise-supervision" else (
-        " A conversational prompt is accepted beyond the TRL guide, which defines stepwise "
-        "supervision in standard format only."
+    note = (
+        ""
+        if fmt is not Format.CONVERSATIONAL or dtype.name != "stepwise-supervision"
+        else (
+            " A conversational prompt is accepted beyond the TRL guide, which defines stepwise "
+            "supervision in standard format only."
+        )
     )
     schema: dict[str, Any] = {
         "$schema": DRAFT,
@@ -208,7 +212,7 @@ def build_schema(dtype: DatasetType, fmt: Format) -> dict[str, Any]:
         "title": f"{dtype.title} ({fmt.value})",
         "description": dtype.description + note,
         "$comment": "One row. Checked by `trlprep validate` but beyond JSON Schema: "
-        + ", ".join(beyond)
+        + "; ".join(BEYOND_SCHEMA)
         + ".",
         "type": "object",
         "required": list(dtype.column_names(fmt)),
@@ -224,9 +228,7 @@ def build_schema(dtype: DatasetType, fmt: Format) -> dict[str, Any]:
 
 def all_schemas() -> dict[str, dict[str, Any]]:
     """Every schema, keyed by file name."""
-    return {
-        schema_name(t, f): build_schema(t, f) for t in TYPES.values() for f in t.all_formats
-    }
+    return {schema_name(t, f): build_schema(t, f) for t in TYPES.values() for f in t.all_formats}
 
 
 def dumps(schema: dict[str, Any]) -> str:

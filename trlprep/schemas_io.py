@@ -8,7 +8,7 @@ whole columns with Arrow instead).
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from importlib.resources import files
 from typing import Any
 
@@ -26,7 +26,7 @@ def _resolve(dtype: str | DatasetType, fmt: str | Format) -> tuple[DatasetType, 
     return t, f
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(name: str) -> str:
     return files("trlprep.schemas").joinpath(name).read_text(encoding="utf-8")
 
@@ -39,7 +39,7 @@ def schema_for(dtype: str | DatasetType, fmt: str | Format = Format.STANDARD) ->
     return json.loads(_load(schema_name(t, f)))
 
 
-@lru_cache(maxsize=None)
+@cache
 def _validator(type_name: str, fmt: Format):
     from jsonschema import Draft202012Validator
 

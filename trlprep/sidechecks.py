@@ -1,10 +1,7 @@
-"""Column preparation, side columns and rules that look at several columns of a row.
+"""Side columns: `tools`, `images`/`image`, `margin` and `chat_template_kwargs`.
 
-`prepare_column` turns one of the type's columns into a typed Arrow array (decoding the
-JSON text of mixed-kind columns, flagging rows of the wrong kind, nulls and wrong types);
-`check_side_columns` checks tools/images/margin/chat_template_kwargs; `cross_checks`
-applies prompt/completion turn order, implicit-prompt, chosen == rejected, step and image
-count rules. Python runs only over distinct values (tools JSON, mixed-kind texts).
+Arrow types are checked over whole columns; tools and JSON-text kwargs are parsed in
+Python once per distinct value (most datasets repeat the same few tool lists).
 """
 
 from __future__ import annotations
@@ -17,179 +14,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep import textops
-from trlprep.arrowtypes import ValueKind, is_json_field, is_list, json_kinds, value_kind
-from trlprep.checks import BatchSink, MessagesInfo, list_lengths, to_numpy_bool
-from trlprep.registry import Column, DatasetType, Format, Kind
-
-_MSG_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
-# (ValueKind wanted, Arrow type that all-null data is cast to, JSON kind wanted)
-_WANT: dict[Kind, tuple[ValueKind, pa.DataType, str]] = {
-    Kind.STEPS: (ValueKind.STRINGS, pa.list_(pa.string()), "list"),
-    Kind.LABEL: (ValueKind.BOOL, pa.bool_(), "bool"),
-    Kind.LABELS: (ValueKind.BOOLS, pa.list_(pa.bool_()), "list"),
-    Kind.TOKENS: (ValueKind.INTS, pa.list_(pa.int64()), "list"),
-    Kind.MASK: (ValueKind.INTS, pa.list_(pa.int64()), "list"),
-}
-_WANT_TEXT = {
-    ValueKind.STRING: "strings",
-    ValueKind.MESSAGES: "message lists",
-    ValueKind.STRINGS: "lists of strings",
-    ValueKind.BOOL: "booleans",
-    ValueKind.BOOLS: "lists of booleans",
-    ValueKind.INTS: "lists of integers",
-}
-_COERCE_HINT = (
-    'store booleans (true/false); `--coerce` converts 0/1 and "true"/"false" to booleans'
-)
-
-
-def _want(c: Column, fmt: Format) -> tuple[ValueKind, pa.DataType, str]:
-    if c.kind is Kind.CONTENT:
-        if fmt is Format.STANDARD:
-            return ValueKind.STRING, pa.string(), "string"
-        return ValueKind.MESSAGES, _MSG_TYPE, "list"
-    return _WANT[c.kind]
-
-
-def _column(data: pa.Table | pa.RecordBatch, name: str) -> tuple[pa.Field, pa.Array] | None:
-    i = data.schema.get_field_index(name)
-    if i < 0:
-        return None
-    arr = data.column(i)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    return data.schema.field(i), arr
-
-
-def _wrong_rule(c: Column) -> str:
-    return {Kind.LABEL: "label-type", Kind.LABELS: "labels-type"}.get(c.kind, "wrong-type")
-
-
-# ---------------------------------------------------------------- the type's columns
-
-
-def prepare_column(
-    data: pa.Table | pa.RecordBatch, c: Column, fmt: Format, sink: BatchSink
-) -> pa.Array | None:
-    """The column as a typed array, or None when absent or unusable (rows already flagged)."""
-    name = c.name_in(fmt)
-    want, null_type, want_json = _want(c, fmt)
-    got = _column(data, name)
-    if got is None:
-        if c.required:
-            sink.flag(
-                "null-value",
-                name,
-                np.ones(sink.num_rows, dtype=bool),
-                message=f"column {name!r} is missing or null",
-            )
-        return None
-    f, arr = got
-    flagged = np.zeros(len(arr), dtype=bool)
-    if is_json_field(f):
-        arr, flagged = _decode_mixed(arr, c, name, want, want_json, sink)
-        if arr is None:
-            return None
-    if pa.types.is_null(arr.type) or (is_list(arr.type) and pa.types.is_null(arr.type.value_type)):
-        arr = arr.cast(null_type)
-    kind = value_kind(arr.type)
-    if kind is not want:
-        valid = to_numpy_bool(arr.is_valid())
-        rule = _wrong_rule(c)
-        sink.flag(
-            rule,
-            name,
-            valid,
-            message=f"column {name!r} holds {arr.type} values; {_WANT_TEXT[want]} are needed "
-            f"in {fmt.value} format",
-            hint=_wrong_hint(c, fmt, arr, kind),
-        )
-        if c.required:
-            sink.flag("null-value", name, ~valid & ~flagged)
-        return None
-    if c.required:
-        sink.flag("null-value", name, to_numpy_bool(arr.is_null()) & ~flagged)
-    return arr
-
-
-def _wrong_hint(c: Column, fmt: Format, arr: pa.Array, kind: ValueKind) -> str | None:
-    if c.kind in (Kind.LABEL, Kind.LABELS):
-        values = pc.list_flatten(arr) if c.kind is Kind.LABELS and is_list(arr.type) else arr
-        if pa.types.is_integer(values.type) or pa.types.is_string(values.type):
-            return _COERCE_HINT
-        return "store booleans (true/false)"
-    if c.kind is Kind.CONTENT:
-        other = {ValueKind.STRING: "standard", ValueKind.MESSAGES: "conversational"}.get(kind)
-        if other:
-            return f"the data looks {other}: pass --format {other} (or leave --format out)"
-        if pa.types.is_list(arr.type) and pa.types.is_struct(arr.type.value_type):
-            return 'messages need "role" and "content" keys (use --role-map for other names)'
-    return None
-
-
-def _decode_mixed(arr, c, name, want, want_json, sink):
-    """Decode the JSON text of a mixed-kind column; rows of another kind are flagged."""
-    kinds = np.asarray(json_kinds(arr).to_numpy(zero_copy_only=False), dtype=object)
-    bad = (kinds != want_json) & (kinds != "null")
-    rule = "label-type" if c.kind is Kind.LABEL else "mixed-kind"
-    if bad.any():
-        seen = sorted(set(kinds[bad]))
-        sink.flag(
-            rule,
-            name,
-            bad,
-            message=f"column {name!r} mixes kinds: these rows hold a "
-            f"{'/'.join(seen)} where {_WANT_TEXT[want]} are needed",
-            hint=_COERCE_HINT if c.kind is Kind.LABEL else None,
-        )
-    good = kinds == want_json
-    typed = _typed_from_json(arr, good, c.kind is Kind.CONTENT)
-    if typed is None:
-        sink.flag(
-            "mixed-kind",
-            name,
-            good,
-            message=f"column {name!r}: values differ in structure and cannot be read as one "
-            "type (for example a field that is a string in one row and a list in another)",
-        )
-        return None, bad | good
-    return typed, bad
-
-
-def _typed_from_json(arr: pa.Array, good: np.ndarray, messages: bool) -> pa.Array | None:
-    """Arrow values of the JSON texts where `good` (null elsewhere), parsed once per distinct text."""
-    texts = arr.filter(pa.array(good))
-    distinct = pc.unique(texts)
-    values = [json.loads(t) for t in distinct.to_pylist()]
-    typed = _to_arrow(values)
-    if typed is None and messages:
-        typed = _to_arrow([_parts_content(v) for v in values])
-    if typed is None:
-        return None
-    index = pc.index_in(arr, distinct)
-    index = pc.if_else(pa.array(good), index, pa.scalar(None, index.type))
-    return typed.take(index)
-
-
-def _to_arrow(values: list[Any]) -> pa.Array | None:
-    try:
-        return pa.array(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
-        return None
-
-
-def _parts_content(value: Any) -> Any:
-    """Messages with string content rewritten as one text part, to unify with vision rows."""
-    if not isinstance(value, list):
-        return value
-    out = []
-    for m in value:
-        if isinstance(m, dict) and isinstance(m.get("content"), str):
-            m = {**m, "content": [{"type": "text", "text": m["content"]}]}
-        out.append(m)
-    return out
-
+from trlprep.arrowtypes import is_json_field, is_list, json_kinds
+from trlprep.checks import BatchSink, list_lengths, to_numpy_bool
+from trlprep.prepare import get_column
 
 # ---------------------------------------------------------------- side columns
 
@@ -197,17 +24,23 @@ def _parts_content(value: Any) -> Any:
 def check_side_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> np.ndarray | None:
     """tools, images/image, margin, chat_template_kwargs; returns images per row (or None)."""
     images = None
-    if (got := _column(data, "tools")) is not None:
+    if (got := get_column(data, "tools")) is not None:
         _check_tools(*got, sink)
-    if (got := _column(data, "margin")) is not None:
-        _check_kind(*got, sink, {"number"}, lambda t: pa.types.is_integer(t) or pa.types.is_floating(t), "numbers")
-    if (got := _column(data, "chat_template_kwargs")) is not None:
+    if (got := get_column(data, "margin")) is not None:
+        _check_kind(
+            *got,
+            sink,
+            {"number"},
+            lambda t: pa.types.is_integer(t) or pa.types.is_floating(t),
+            "numbers",
+        )
+    if (got := get_column(data, "chat_template_kwargs")) is not None:
         _check_kwargs(*got, sink)
-    if (got := _column(data, "images")) is not None:
+    if (got := get_column(data, "images")) is not None:
         f, arr = got
         if _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
             images = _count_images(f, arr)
-    if (got := _column(data, "image")) is not None:
+    if (got := get_column(data, "image")) is not None:
         one = to_numpy_bool(got[1].is_valid()).astype(np.int64)
         images = one if images is None else images + one
     return images
@@ -236,9 +69,12 @@ def _check_kind(f, arr, sink, json_ok: set[str], type_ok, what: str) -> bool:
 def _count_images(f: pa.Field, arr: pa.Array) -> np.ndarray:
     if not is_json_field(f):
         return list_lengths(arr)
-    return _per_distinct(
-        arr, lambda t: len(v) if isinstance(v := json.loads(t), list) else 0, dtype=np.int64
-    )
+
+    def count(text: str | None) -> int:
+        value = json.loads(text) if text is not None else None
+        return len(value) if isinstance(value, list) else 0
+
+    return _per_distinct(arr, count, dtype=np.int64)
 
 
 def _per_distinct(arr: pa.Array, fn, dtype=object) -> np.ndarray:
@@ -336,132 +172,3 @@ def _check_kwargs(f: pa.Field, arr: pa.Array, sink: BatchSink) -> None:
         to_numpy_bool(arr.is_valid()),
         message=f"column {f.name!r} holds {t} values; objects are needed",
     )
-
-
-# ---------------------------------------------------------------- several columns
-
-
-def cross_checks(
-    dtype: DatasetType,
-    fmt: Format,
-    typed: dict[str, pa.Array],
-    infos: dict[str, MessagesInfo],
-    images: np.ndarray | None,
-    sink: BatchSink,
-    hashes: dict[str, np.ndarray] | None = None,
-) -> None:
-    """Rules over several columns of a row (or over turn order within one).
-
-    `hashes` (per-column row hashes) narrow chosen == rejected to rows whose hashes agree.
-    """
-    roles = {c.role: c.name_in(fmt) for c in dtype.columns_in(fmt)}
-    explicit = "prompt" in roles
-    if "prompt" in infos:
-        _prompt_ending(infos["prompt"], roles["prompt"], sink)
-    if explicit:
-        for role in ("completion", "chosen", "rejected"):
-            if role in infos:
-                first = infos[role].first_role
-                bad = to_numpy_bool(pc.not_equal(first, "assistant"))
-                sink.flag("completion-not-assistant", roles[role], bad)
-    if "chosen" in roles and "rejected" in roles:
-        c, r = typed.get(roles["chosen"]), typed.get(roles["rejected"])
-        if c is not None and r is not None:
-            candidates = None
-            if hashes is not None and roles["chosen"] in hashes and roles["rejected"] in hashes:
-                candidates = hashes[roles["chosen"]] == hashes[roles["rejected"]]
-            same = _equal(c, r, candidates)
-            sink.flag("chosen-equals-rejected", None, same)
-            if not explicit:
-                _implicit_prefix(c, r, fmt, same, sink)
-    if "completions" in typed and "labels" in typed:
-        comp, lab = typed["completions"], typed["labels"]
-        both = to_numpy_bool(comp.is_valid()) & to_numpy_bool(lab.is_valid())
-        sink.flag("steps-mismatch", "labels", both & (list_lengths(comp) != list_lengths(lab)))
-    if fmt is Format.CONVERSATIONAL:
-        _image_counts(roles, infos, images, sink)
-
-
-def _prompt_ending(info: MessagesInfo, column: str, sink: BatchSink) -> None:
-    last = info.last_role
-    sink.flag(
-        "continue-final-message", column, to_numpy_bool(pc.equal(last, "assistant"))
-    )
-    ends_badly = to_numpy_bool(pc.is_in(last, pa.array(["system", "developer"])))
-    sink.flag(
-        "prompt-ending",
-        column,
-        ends_badly,
-        details=[f"ends on {v}" for v in pc.unique(last.filter(pa.array(ends_badly))).to_pylist()],
-    )
-
-
-def _equal(a: pa.Array, b: pa.Array, candidates: np.ndarray | None = None) -> np.ndarray:
-    """Rows where a == b; only `candidates` (rows whose hashes agree) are compared exactly."""
-    out = np.zeros(len(a), dtype=bool)
-    idx = np.arange(len(a)) if candidates is None else np.flatnonzero(candidates)
-    if not len(idx):
-        return out
-    if candidates is not None:
-        a, b = a.take(pa.array(idx)), b.take(pa.array(idx))
-    if value_kind(a.type) is ValueKind.STRING:
-        out[idx] = to_numpy_bool(pc.equal(a, b))
-        return out
-    try:
-        df = pl.from_arrow(pa.table({"a": a, "b": b}))
-        out[idx] = df.select((pl.col("a") == pl.col("b")).fill_null(False)).to_series().to_numpy()
-    except Exception:  # polars cannot compare these nested types; skip the warning
-        pass
-    return out
-
-
-def _implicit_prefix(c: pa.Array, r: pa.Array, fmt: Format, same, sink: BatchSink) -> None:
-    valid = to_numpy_bool(c.is_valid()) & to_numpy_bool(r.is_valid()) & ~same
-    if fmt is Format.STANDARD:
-        lcp = textops.common_prefix_bytes(c, r)
-        ok = (lcp > 0) & textops.prefix_on_word_boundary(c, r, lcp)
-        message = "chosen and rejected share no prompt ending on a word boundary"
-    else:
-        ok = _first_messages_equal(c, r)
-        message = "chosen and rejected do not start with the same message"
-    sink.flag("no-common-prefix", None, valid & ~ok, message=message)
-
-
-def _first_messages_equal(c: pa.Array, r: pa.Array) -> np.ndarray:
-    try:
-        df = pl.from_arrow(pa.table({"c": c, "r": r}))
-        same = pl.lit(True)
-        for key in ("role", "content"):
-            a = pl.col("c").list.first().struct.field(key)
-            b = pl.col("r").list.first().struct.field(key)
-            same = same & a.eq_missing(b)
-        has = (pl.col("c").list.len() > 0) & (pl.col("r").list.len() > 0)
-        return df.select((same & has).fill_null(False)).to_series().to_numpy()
-    except Exception:  # content of different layouts (string vs parts): not comparable
-        return np.zeros(len(c), dtype=bool)
-
-
-def _image_counts(
-    roles: dict[str, str], infos: dict[str, MessagesInfo], images: np.ndarray | None, sink
-) -> None:
-    parts = {role: info.images for role, info in infos.items()}
-    if images is None and not any(p.any() for p in parts.values()):
-        return
-    n_images = images if images is not None else np.zeros(sink.num_rows, dtype=np.int64)
-    prompt = parts.get("prompt")
-    others = [r for r in parts if r != "prompt"]
-    sequences = (
-        [(f"{roles['prompt']}+{roles[r]}", prompt + parts[r]) for r in others]
-        if prompt is not None and others
-        else [(roles[r], parts[r]) for r in parts]
-    )
-    for label, count in sequences:
-        bad = count != n_images
-        if bad.any():
-            i = np.flatnonzero(bad)[:3]
-            sink.flag(
-                "image-count",
-                None,
-                bad,
-                details=[f"{label}: {int(count[k])} image parts, {int(n_images[k])} images" for k in i],
-            )

@@ -1,9 +1,9 @@
 """Validate a dataset against its type and format, batch by batch, over whole columns.
 
-`validate_batches` streams record batches (memory stays bounded by one batch plus 16 bytes
-per distinct row for duplicate detection), checks each with Arrow/numpy column operations
-(`trlprep.checks`, `trlprep.sidechecks`) and merges the flagged rows into one `Report`.
-The rules, their ids and severities are listed in `trlprep.rules`.
+`validate_batches` streams record batches (memory stays bounded by one batch plus 8 bytes
+per row, 16 for line-oriented files, for duplicate detection), checks each with Arrow and
+numpy column operations (`prepare`, `checks`, `sidechecks`, `crosschecks`) and merges the
+flagged rows into one `Report` (`collect`). Rule ids and severities: `trlprep.rules`.
 """
 
 from __future__ import annotations
@@ -26,20 +26,18 @@ from trlprep.checks import (
     check_strings,
     check_tokens,
 )
+from trlprep.collect import DEFAULT_MAX_ERRORS, Collector
+from trlprep.crosschecks import cross_checks
 from trlprep.detect import Detection, detect_batches, detect_table
 from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.errors import UsageError
+from trlprep.prepare import prepare_column
 from trlprep.readers import Batch, iter_batches, read, resolve_format
 from trlprep.registry import Column, DatasetType, Format, Kind, get_format, get_type
-from trlprep.report import Issue, Report
-from trlprep.rules import RULES, parse_role_map
-from trlprep.sidechecks import (
-    check_side_columns,
-    cross_checks,
-    prepare_column,
-)
+from trlprep.report import Report
+from trlprep.rules import parse_role_map
+from trlprep.sidechecks import check_side_columns
 
-DEFAULT_MAX_ERRORS = 10
 STREAMED = ("jsonl", "parquet")
 
 
@@ -54,109 +52,6 @@ class Plan:
     @property
     def columns(self) -> tuple[Column, ...]:
         return self.dtype.columns_in(self.fmt)
-
-
-# ---------------------------------------------------------------- merging batches
-
-
-@dataclass
-class _Acc:
-    rule: str
-    column: str | None
-    count: int = 0
-    rows: list[int] = field(default_factory=list)
-    lines: list[int] = field(default_factory=list)
-    message: str | None = None
-    hint: str | None = None
-    details: dict[str, None] = field(default_factory=dict)
-
-
-class Collector:
-    """Merges the rows flagged in each batch into issues with a few example rows each."""
-
-    def __init__(self, max_examples: int = DEFAULT_MAX_ERRORS) -> None:
-        self.max_examples = max(0, max_examples)
-        self.num_rows = 0
-        self.line_oriented = False
-        self.seen_columns: set[str] = set()
-        self._acc: dict[tuple[str, str | None], _Acc] = {}
-
-    def add_sink(self, sink: BatchSink, offset: int, lines: np.ndarray | None) -> None:
-        for (rule, column), f in sink.flags.items():
-            idx = np.flatnonzero(f.mask)
-            self.add(
-                rule,
-                column,
-                idx + offset,
-                count=len(idx),
-                lines=None if lines is None else lines[idx[: self.max_examples]],
-                message=f.message,
-                hint=f.hint,
-                details=list(f.details),
-            )
-
-    def add(
-        self,
-        rule: str,
-        column: str | None,
-        rows: np.ndarray | list[int],
-        *,
-        count: int | None = None,
-        lines: np.ndarray | None = None,
-        message: str | None = None,
-        hint: str | None = None,
-        details: list[str] | None = None,
-    ) -> None:
-        acc = self._acc.setdefault((rule, column), _Acc(rule, column))
-        acc.count += len(rows) if count is None else count
-        room = self.max_examples - len(acc.rows)
-        if room > 0:
-            acc.rows.extend(int(r) for r in rows[:room])
-            if lines is not None:
-                acc.lines.extend(int(x) for x in lines[:room])
-        acc.message = acc.message or message
-        acc.hint = acc.hint or hint
-        for d in details or ():
-            if len(acc.details) < 5:
-                acc.details.setdefault(d, None)
-
-    def issues(self, plan: Plan | None) -> list[Issue]:
-        accs = dict(self._acc)
-        if plan is not None:
-            for c in plan.columns:
-                name = c.name_in(plan.fmt)
-                if c.required and name not in self.seen_columns:
-                    accs.pop(("null-value", name), None)
-                    accs[("missing-column", name)] = _Acc(
-                        "missing-column",
-                        name,
-                        count=self.num_rows,
-                        message=f"required column {name!r} is missing; {plan.dtype.name} "
-                        f"({plan.fmt.value}) needs "
-                        + ", ".join(plan.dtype.column_names(plan.fmt)),
-                    )
-        out = []
-        for acc in accs.values():
-            rule = RULES[acc.rule]
-            msg = acc.message or (
-                f"column {acc.column!r}: {rule.summary}" if acc.column else rule.summary
-            )
-            if acc.details:
-                msg += " (" + ", ".join(acc.details) + ")"
-            out.append(
-                Issue(
-                    rule=acc.rule,
-                    severity=rule.severity,
-                    message=msg,
-                    hint=acc.hint or rule.hint,
-                    column=acc.column,
-                    count=acc.count,
-                    rows=acc.rows,
-                    lines=acc.lines if self.line_oriented else None,
-                )
-            )
-        out.sort(key=lambda i: (i.severity.rank, i.rows[0] if i.rows else -1, i.rule))
-        return out
 
 
 # ---------------------------------------------------------------- one batch
@@ -248,11 +143,16 @@ def validate_batches(
         type=plan.dtype.name if plan else None,
         format=plan.fmt.value if plan else None,
         num_rows=col.num_rows,
-        issues=col.issues(plan if col.num_rows else None),
+        issues=col.issues(*_required(plan) if plan and col.num_rows else ()),
         path=path,
         strict=strict,
         notes=notes,
     )
+
+
+def _required(plan: Plan) -> tuple[list[str], str]:
+    names = list(plan.dtype.column_names(plan.fmt))
+    return names, f"{plan.dtype.name} ({plan.fmt.value}) needs " + ", ".join(names)
 
 
 def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
@@ -271,7 +171,10 @@ def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
         shown,
         count=len(dup),
         lines=lines[shown] if lines is not None else None,
-        details=[f"{what} {name(d)} repeats {what} {name(f)}" for d, f in zip(dup[:3], first[:3])],
+        details=[
+            f"{what} {name(d)} repeats {what} {name(f)}"
+            for d, f in zip(dup[:3], first[:3], strict=True)
+        ],
     )
 
 
@@ -304,9 +207,11 @@ def make_plan(
         if type is None and det is not None and det.format is None:
             notes.append(f"rows mix formats; checked as {fmt.value} (the majority)")
     if type is None or format is None:
-        notes.insert(0, f"checked as {dtype.name} ({fmt.value})" + (
-            " as detected" if type is None and format is None else ""
-        ))
+        notes.insert(
+            0,
+            f"checked as {dtype.name} ({fmt.value})"
+            + (" as detected" if type is None and format is None else ""),
+        )
     if dtype.name == "stepwise-supervision" and fmt is Format.CONVERSATIONAL:
         notes.append("a conversational prompt for stepwise supervision is beyond the TRL guide")
     if det is not None:

@@ -3,6 +3,8 @@
 from trlprep.cli import (  # noqa: F401  (registers commands)
     convert_cmd,
     detect_cmd,
+    pack_cmd,
+    import_cmd,
     schema_cmd,
     templates_cmd,
     validate_cmd,

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 
 import typer
 from rich.table import Table
 
 from trlprep.cli.app import command, err, out
-from trlprep.converters.base import ConvertOptions
+from trlprep.converters import UNPAIR_WARNING
+from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.errors import UsageError
 from trlprep.registry import TYPES, get_type
-
-_UNPAIR_WARNING = (
-    "unpairing assumes every chosen completion is good and every rejected one is bad; "
-    "a rejected answer may still be acceptable (TRL's guide gives the same warning)"
-)
 
 
 @command("convert")
@@ -50,8 +47,15 @@ def convert_command(
     order: str = typer.Option(
         "interleaved", "--order", help="Unpairing: interleaved (per pair) | blocks (TRL)."
     ),
+    no_prompt: str = typer.Option(
+        "error",
+        "--no-prompt",
+        help="Prompt extraction, pairs that share no prompt: error | warn (keep) | drop.",
+    ),
     beyond_guide: bool = typer.Option(
-        True, "--beyond-guide/--guide-only", help="Allow routes through edges TRL does not document."
+        True,
+        "--beyond-guide/--guide-only",
+        help="Allow routes through edges TRL does not document.",
     ),
     progress: bool = typer.Option(
         None, "--progress/--no-progress", help="Progress bar (default: on in a terminal)."
@@ -69,11 +73,16 @@ def convert_command(
     _check_choice("--label-merge", label_merge, ("all", "any", "last", "first-false-truncates"))
     _check_choice("--split-mode", split_mode, ("word", "char"))
     _check_choice("--order", order, ("interleaved", "blocks"))
+    _check_choice("--no-prompt", no_prompt, ("error", "warn", "drop"))
     for name in (to, from_):
         if name is not None:
             get_type(name)
     opts = ConvertOptions(
-        step_separator=step_separator, label_merge=label_merge, split_mode=split_mode, order=order
+        step_separator=step_separator,
+        label_merge=label_merge,
+        split_mode=split_mode,
+        order=order,
+        no_prompt=no_prompt,
     )
     template = None
     if chat_template is not None:
@@ -87,27 +96,36 @@ def convert_command(
 
     batches = iter_batches(path, split=split, input_format=input_format)
     first = next(batches, None)
+    if first is None:  # no rows: take the schema from a whole (empty) read
+        from trlprep.readers import Batch, read
+
+        src = read(path, split=split, input_format=input_format)
+        first = Batch(src.table, 0, src.lines)
     if explain:
         from trlprep.detect import detect_batches
 
         det = detect_batches(_chain(first, batches))
     else:
-        det = detect_table(first.data if first else _empty(), first.lines if first else None)
+        det = detect_table(first.data, first.lines)
     plan = make_plan(
         det, to=to, from_=from_, options=opts, template=template, guide_only=not beyond_guide
     )
     if any(e.dst == "unpaired-preference" for e in plan.route.steps):
-        err.print(f"warning: {_UNPAIR_WARNING}", markup=False)
+        err.print(f"warning: {UNPAIR_WARNING}", markup=False)
     if explain:
         _print_plan(plan, det.num_rows)
         return
     show = sys.stderr.isatty() if progress is None else progress
-    rows_in, rows_out = stream_to_file(
-        _with_progress(_chain(first, batches), show, path),
-        plan,
-        output,
-        output_format=output_format,
-    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        rows_in, rows_out = stream_to_file(
+            _with_progress(_chain(first, batches), show, path),
+            plan,
+            output,
+            output_format=output_format,
+        )
+    for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
+        err.print(f"warning: {message}", markup=False)
     err.print(
         f"{plan.route} ({plan.fmt}{' -> standard' if template else ''}): "
         f"{rows_in:,} rows in, {rows_out:,} rows out -> {output}",
@@ -118,12 +136,6 @@ def convert_command(
 def _check_choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         raise UsageError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
-
-
-def _empty():
-    import pyarrow as pa
-
-    return pa.table({})
 
 
 def _chain(first, rest):
@@ -153,9 +165,7 @@ def _with_progress(batches, show: bool, label: str):
 
 
 def _print_plan(plan, num_rows: int) -> None:
-    out.print(
-        f"route: {plan.route}  (format: {plan.fmt}, {num_rows:,} input rows)", markup=False
-    )
+    out.print(f"route: {plan.route}  (format: {plan.fmt}, {num_rows:,} input rows)", markup=False)
     if not plan.route.steps and plan.template is None:
         out.print("nothing to do", markup=False)
     for i, s in enumerate(plan.explain(), 1):
@@ -187,22 +197,21 @@ def graph_command(
         return
     if fmt != "table":
         raise UsageError(f"--format {fmt!r} is not one of: table, mermaid, json")
-    t = Table(title="From \\ To", show_lines=True)
+    short = {name: t.aliases[0] for name, t in TYPES.items()}
+    t = Table(title="From \\ To  (- same type, N/A unreachable)", show_lines=True)
     t.add_column("from \\ to")
     for d in TYPES:
-        t.add_column(d)
+        t.add_column(short[d])
     for s, row in m.items():
         cells = []
         for d in TYPES:
+            r = None if d == s else row[d]
             if d == s:
                 cells.append("-")
-                continue
-            r = row[d]
-            if r is None:
+            elif r is None:
                 cells.append("N/A")
             else:
-                via = " -> ".join(r.names()[1:-1])
-                mark = "lossy" if r.lossy else "lossless"
-                cells.append(f"{mark}" + (f" via {via}" if via else ""))
-        t.add_row(s, *cells)
+                via = "+".join(short[n] for n in r.names()[1:-1])
+                cells.append(("lossy" if r.lossy else "ok") + (f" via {via}" if via else ""))
+        t.add_row(f"{s} ({short[s]})", *cells)
     out.print(t)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 import typer
 from rich.table import Table
 
 from trlprep.cli.app import command, out
+
+if TYPE_CHECKING:
+    from trlprep.templates.check import CheckReport
 
 _STYLE = {"pass": "green", "warn": "yellow", "fail": "bold red", "skip": "dim"}
 
@@ -66,12 +70,17 @@ def check_template_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Probe a chat template (and a sample of DATA) for training bugs; exit 1 on any fail."""
-    from trlprep.templates.check import check_template
+    from trlprep.templates.check import Check, CheckReport, check_template
     from trlprep.templates.options import parse_template_kwargs
-    from trlprep.templates.sources import load_template_and_tokenizer
+    from trlprep.templates.sources import NoTemplateError, load_template_and_tokenizer
 
     kwargs = parse_template_kwargs(template_kwarg)
-    template, tok = load_template_and_tokenizer(chat_template, tokenizer, kwargs)
+    try:
+        template, tok = load_template_and_tokenizer(chat_template, tokenizer, kwargs)
+    except NoTemplateError as e:
+        report = CheckReport(chat_template, [Check("template present", "fail", e.message)])
+        _print(report, chat_template, as_json)
+        raise typer.Exit(1) from None
     table = None
     if data is not None:
         from trlprep.readers import read
@@ -80,14 +89,18 @@ def check_template_command(
     report = check_template(
         template, tokenizer=tok, table=table, max_length=max_length, sample=sample
     )
-    if as_json:
-        out.print_json(json.dumps(report.to_dict()))
-    else:
-        t = Table(box=None, pad_edge=False, show_header=False)
-        for c in report.checks:
-            style = _STYLE[c.status]
-            t.add_row(f"[{style}]{c.status}[/]", c.name, c.message.replace("[", r"\["))
-        out.print(f"chat template: {template.name}", markup=False)
-        out.print(t)
+    _print(report, template.name, as_json)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _print(report: CheckReport, name: str, as_json: bool) -> None:
+    if as_json:
+        out.print_json(json.dumps(report.to_dict()))
+        return
+    t = Table(box=None, pad_edge=False, show_header=False)
+    for c in report.checks:
+        style = _STYLE[c.status]
+        t.add_row(f"[{style}]{c.status}[/]", c.name, c.message.replace("[", r"\["))
+    out.print(f"chat template: {name}", markup=False)
+    out.print(t)

@@ -5,7 +5,6 @@ as transformers does, and apply them to conversational datasets with TRL's per-t
 from trlprep.templates.api import (
     apply_chat_template,
     apply_chat_template_with_report,
-    is_conversational,
     maybe_apply_chat_template,
 )
 from trlprep.templates.builtins import BUILTINS, Builtin, get_builtin, list_builtins
@@ -13,6 +12,7 @@ from trlprep.templates.rules import Plan, plan_for
 from trlprep.templates.sources import load_template, load_tokenizer
 from trlprep.templates.table import TemplateReport, render_table
 from trlprep.templates.template import ChatTemplate, RenderError, TemplateSecurityError
+from trlprep.templates.tokenize import TokenizeReport, tokenize_table
 
 __all__ = [
     "BUILTINS",
@@ -22,14 +22,15 @@ __all__ = [
     "RenderError",
     "TemplateReport",
     "TemplateSecurityError",
+    "TokenizeReport",
     "apply_chat_template",
     "apply_chat_template_with_report",
     "get_builtin",
-    "is_conversational",
     "list_builtins",
     "load_template",
     "load_tokenizer",
     "maybe_apply_chat_template",
     "plan_for",
     "render_table",
+    "tokenize_table",
 ]

@@ -8,8 +8,6 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-import pyarrow as pa
-
 from trlprep.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import TYPES, Format, Kind
@@ -60,14 +58,15 @@ def maybe_apply_chat_template(
     **template_kwargs: Any,
 ) -> Any:
     """`apply_chat_template` when the example or dataset is conversational; else it unchanged."""
+    from trlprep.trl_compat import is_conversational
+
     if _is_example(example_or_dataset):
         if not is_conversational(example_or_dataset):
             return example_or_dataset
         return apply_chat_template(example_or_dataset, tokenizer, tools, **template_kwargs)
 
     def one(d: Any) -> Any:
-        inp = as_input(d)
-        if not _table_is_conversational(inp.table):
+        if not is_conversational(d):
             return d
         template = _template(tokenizer, template_kwargs)
         return _apply_dataset(d, template, tools, template_kwargs, num_proc)[0]
@@ -86,15 +85,6 @@ def apply_chat_template_with_report(
     """`apply_chat_template` on one dataset (not a DatasetDict), with the templating report."""
     template = _template(tokenizer, template_kwargs)
     return _apply_dataset(dataset, template, tools, template_kwargs, num_proc)
-
-
-def is_conversational(example: Mapping[str, Any]) -> bool:
-    """True when a message column of the example holds a list of role-bearing dicts."""
-    for key in _CONTENT_KEYS:
-        value = example.get(key)
-        if isinstance(value, list) and value and isinstance(value[0], Mapping):
-            return "role" in value[0]
-    return False
 
 
 def _template(tokenizer: Any, template_kwargs: dict[str, Any]) -> ChatTemplate:
@@ -167,14 +157,3 @@ def _apply_dataset(
         lines=inp.source.lines,
     )
     return inp.restore(out), report
-
-
-def _table_is_conversational(table: pa.Table) -> bool:
-    from trlprep.arrowtypes import is_json_field, is_messages
-
-    for name in table.column_names:
-        if name in _CONTENT_KEYS:
-            f = table.schema.field(name)
-            if is_messages(f.type) or is_json_field(f):
-                return True
-    return False

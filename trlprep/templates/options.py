@@ -18,7 +18,8 @@ def parse_template_kwargs(items: list[str] | None) -> dict[str, Any]:
         if not sep or not key.isidentifier():
             raise UsageError(
                 f"--template-kwarg {item!r} is not key=value",
-                hint="e.g. --template-kwarg enable_thinking=false --template-kwarg eos_token='</s>'",
+                hint="e.g. --template-kwarg enable_thinking=false "
+                "--template-kwarg eos_token='</s>'",
             )
         try:
             out[key] = json.loads(value)

@@ -2,45 +2,88 @@
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
+import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 
 import pyarrow as pa
 
-from trlprep.templates.table import render_batch
+from trlprep.templates.batch import render_batch
 
 BATCHES_PER_WORKER = 8
 MAX_BATCH_ROWS = 8192
 
 
-def run_parallel(job, table: pa.Table, workers: int, tick: Callable[[int | None], None] | None):
-    """`render_batch` over slices of `table` on `workers` processes, results in table order.
+def run_parallel(
+    job,
+    items: list[tuple[int, pa.Table]],
+    workers: int,
+    tick: Callable[[int | None], None] | None,
+) -> dict[int, tuple]:
+    """`render_batch` over `(start row, slice)` items on `workers` processes, keyed by start.
 
     Workers are spawned (not forked): the parent's Arrow and Polars thread pools make fork
-    unsafe. Each worker compiles the template once and keeps it for all its batches.
+    unsafe. Each worker compiles the template once and keeps it for all its batches, and
+    runs its libraries single-threaded (the parallelism is across processes).
     """
-    n = table.num_rows
-    size = max(1, min(MAX_BATCH_ROWS, -(-n // (workers * BATCHES_PER_WORKER))))
-    starts = list(range(0, n, size))
-    results: list = [None] * len(starts)
-    ctx = mp.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
+    total = sum(t.num_rows for _, t in items)
+    size = max(1, min(MAX_BATCH_ROWS, -(-total // (workers * BATCHES_PER_WORKER))))
+    parts = [
+        (start + sub, batch.slice(sub, size))
+        for start, batch in items
+        for sub in range(0, batch.num_rows, size)
+    ]
+    results: dict[int, tuple] = {}
+    pool = _pool(workers)
+    try:
         futures = {
-            pool.submit(render_batch, job, _record_batch(table.slice(s, size)), s): k
-            for k, s in enumerate(starts)
+            pool.submit(render_batch, job, _record_batch(part), start): (start, part.num_rows)
+            for start, part in parts
         }
         for fut in as_completed(futures):
-            k = futures[fut]
-            results[k] = fut.result()
+            start, rows = futures[fut]
+            results[start] = fut.result()
             if tick:
-                tick(min(size, n - starts[k]))
+                tick(rows)
+    except BaseException:
+        _shutdown()  # a broken or interrupted pool is not reused
+        raise
     return results
 
 
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of `workers` processes, kept for later calls (streamed batches reuse it)."""
+    pool = _POOLS.get(workers)
+    if pool is None:
+        _shutdown()
+        ctx = mp.get_context("spawn")
+        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init)
+        _POOLS[workers] = pool
+    return pool
+
+
+@atexit.register
+def _shutdown() -> None:
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        try:
+            pool.shutdown(wait=True, cancel_futures=True)
+        except BrokenProcessPool:  # pragma: no cover
+            pass
+
+
+def _init() -> None:
+    for var in ("POLARS_MAX_THREADS", "RAYON_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ[var] = "1"
+    pa.set_cpu_count(1)
+
+
 def _record_batch(t: pa.Table) -> pa.RecordBatch:
-    t = t.combine_chunks()
-    batches = t.to_batches()
-    if len(batches) == 1:
-        return batches[0]
-    return pa.RecordBatch.from_pylist([], schema=t.schema) if not batches else batches[0]
+    batches = t.combine_chunks().to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=t.schema)

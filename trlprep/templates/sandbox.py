@@ -29,6 +29,7 @@ __all__ = [
     "TemplateError",
     "compile_template",
     "make_environment",
+    "render_compiled",
 ]
 
 
@@ -114,6 +115,19 @@ def make_environment() -> ImmutableSandboxedEnvironment:
     env.globals["dict"] = _TemplateDict()
     env.globals["namespace"] = _TemplateNamespace
     return env
+
+
+def render_compiled(template: jinja2.Template, variables: dict[str, Any]) -> str:
+    """`template.render(**variables)`, without re-merging the environment globals each call."""
+    base = template.__dict__.get("_trlprep_globals")
+    if base is None:
+        base = template._trlprep_globals = dict(template.globals)
+    ctx = template.new_context({**base, **variables}, shared=True)
+    try:
+        return template.environment.concat(template.root_render_func(ctx))
+    except Exception:
+        template.environment.handle_exception()
+        raise  # pragma: no cover - handle_exception always raises
 
 
 @lru_cache(maxsize=64)

@@ -16,6 +16,13 @@ from trlprep.errors import InputError, UsageError
 from trlprep.templates.builtins import builtin_name, get_builtin
 from trlprep.templates.template import ChatTemplate
 
+
+class NoTemplateError(InputError):
+    """The tokenizer or file holds no chat template (exit 1, like a template that fails)."""
+
+    exit_code = 1
+
+
 _TOKEN_VARS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token")
 
 
@@ -91,7 +98,7 @@ def _from_file(path: Path, tokens: dict[str, str]) -> ChatTemplate:
         text = _pick_template(cfg.get("chat_template"), str(path))
         tokens = {**_config_tokens(cfg), **tokens}
     if not text.strip():
-        raise InputError(f"{path}: the chat template file is empty")
+        raise NoTemplateError(f"{path}: the chat template file is empty")
     return ChatTemplate(text, name=path.name, special_tokens=tokens, origin="file")
 
 
@@ -145,7 +152,7 @@ def _pick_template(raw: Any, label: str) -> str:
         named = {t.get("name"): t.get("template") for t in raw if isinstance(t, dict)}
         return _pick_template(named, label)
     if not raw:
-        raise InputError(
+        raise NoTemplateError(
             f"{label} has no chat template",
             hint="pass a built-in name (`trlprep templates`) or a .jinja file with --chat-template",
         )

@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 
 from trlprep.errors import DataError, InputError, UsageError
-from trlprep.templates.sandbox import SecurityError, TemplateError, compile_template
+from trlprep.templates.sandbox import (
+    SecurityError,
+    TemplateError,
+    compile_template,
+    render_compiled,
+)
 
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
 REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
@@ -101,13 +106,14 @@ class ChatTemplate:
         if continue_final_message:
             chat, final_text = self._open_final_message(chat, continue_final_message)
         try:
-            text = compile_template(self.source, self.name).render(
-                messages=chat,
-                tools=tools,
-                documents=documents,
-                add_generation_prompt=add_generation_prompt,
+            variables = {
+                "messages": chat,
+                "tools": tools,
+                "documents": documents,
+                "add_generation_prompt": add_generation_prompt,
                 **template_kwargs,
-            )
+            }
+            text = render_compiled(compile_template(self.source, self.name), variables)
         except SecurityError as e:
             raise TemplateSecurityError(
                 f"{self.name}: the chat template tried to reach outside the sandbox: {e}",

@@ -1,0 +1,198 @@
+"""End to end on a tiny Llama built from a config: each algorithm's training signal moves the
+right way, the saved model reloads with identical outputs, and resuming is exact."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
+
+from train_support import save_tiny_model  # noqa: E402
+
+from trlprep.errors import DataError, InputError, UsageError  # noqa: E402
+from trlprep.trainers.loop import Trainer, TrainingError  # noqa: E402
+
+PREFERENCE = [
+    {"prompt": "what color is the sky ?", "chosen": " blue .", "rejected": " green ."},
+    {"prompt": "what color is the grass ?", "chosen": " green .", "rejected": " red ."},
+    {"prompt": "what color is the sun ?", "chosen": " yellow .", "rejected": " blue ."},
+    {"prompt": "what color is the sea ?", "chosen": " blue .", "rejected": " yellow ."},
+]
+TEXT = [{"text": "the sky is blue . the grass is green . the sun is yellow ."}] * 4
+STEPWISE = [
+    {"prompt": "what is two plus two ?", "completions": ["two plus two equals four", "so four"],
+     "labels": [True, True]},
+    {"prompt": "what is two plus two ?", "completions": ["two plus two equals five", "so five"],
+     "labels": [False, False]},
+    {"prompt": "what is two plus three ?", "completions": ["two plus three equals five",
+                                                           "so five"], "labels": [True, True]},
+    {"prompt": "what is two plus three ?", "completions": ["two plus three equals six", "so six"],
+     "labels": [False, False]},
+]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def _trainer(model_dir, out, algo, data, **kw):
+    cfg = dict(
+        algo=algo,
+        model=str(model_dir),
+        data=data,
+        eval_data=kw.pop("eval_data", data),
+        output_dir=str(out),
+        batch_size=4,
+        max_steps=kw.pop("max_steps", 16),
+        logging_steps=kw.pop("logging_steps", 4),
+        save_steps=1000,
+        learning_rate=kw.pop("learning_rate", 5e-3),
+        progress=False,
+        gradient_checkpointing=kw.pop("gradient_checkpointing", False),
+        **kw,
+    )
+    return Trainer(cfg, log=lambda *_: None)
+
+
+def _run(model_dir, out, algo, data, **kw):
+    t = _trainer(model_dir, out, algo, data, **kw)
+    before = t.evaluate()
+    result = t.train()
+    after = result.history[-1]
+    return t, before, after, result
+
+
+def _logged(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_sft_loss_falls_and_the_model_reloads(model_dir, tmp_path):
+    t, before, after, _ = _run(model_dir, tmp_path, "sft", TEXT, gradient_checkpointing=True)
+    assert after["eval_loss"] < 0.5 * before["eval_loss"]
+    train = [r for r in _logged(tmp_path) if "loss" in r]
+    assert train[-1]["loss"] < train[0]["loss"]
+    assert {"loss", "grad_norm", "learning_rate", "num_tokens", "mean_token_accuracy",
+            "entropy", "epoch"} <= set(train[0])
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    trained = t._unwrapped().eval()
+    ids = torch.tensor([[1, 5, 6, 7, 8]])
+    torch.testing.assert_close(reloaded(ids).logits, trained(ids).logits, rtol=0, atol=0)
+    assert len(AutoTokenizer.from_pretrained(tmp_path)) == len(t.tokenizer)
+    assert (tmp_path / f"checkpoint-{t.step}" / "trainer_state.pt").is_file()
+
+
+@pytest.mark.parametrize(
+    "algo,options",
+    [
+        ("dpo", {}),
+        ("dpo", {"loss_type": "ipo,sft", "loss_weights": "1,0.5", "use_weighting": True,
+                 "ld_alpha": 0.5, "rpo_alpha": 0.1}),
+        ("cpo", {}),
+        ("cpo", {"loss_type": "simpo", "cpo_alpha": 0.0}),
+        ("orpo", {}),
+    ],
+    ids=["dpo", "dpo-mixed", "cpo", "simpo", "orpo"],
+)
+def test_pairwise_algorithms_rank_every_training_pair(model_dir, tmp_path, algo, options):
+    _, before, after, _ = _run(model_dir, tmp_path, algo, PREFERENCE, max_steps=20, **options)
+    assert after["eval_rewards/accuracies"] == 1.0
+    assert after["eval_rewards/margins"] > before["eval_rewards/margins"]
+    if algo == "dpo":
+        assert before["eval_rewards/accuracies"] == 0.0  # policy == reference at the start
+
+
+@pytest.mark.parametrize("algo", ["kto", "bco"])
+def test_unpaired_algorithms_separate_desirable_from_undesirable(model_dir, tmp_path, algo):
+    # paired data, converted to unpaired on the way in
+    _, before, after, _ = _run(model_dir, tmp_path, algo, PREFERENCE, learning_rate=2e-2)
+    assert abs(before["eval_rewards/margins"]) < 1e-6
+    assert after["eval_rewards/chosen"] > 0 > after["eval_rewards/rejected"]
+    assert after["eval_rewards/margins"] > 0.1
+    assert ("eval_kl" if algo == "kto" else "eval_delta") in after
+
+
+def test_reward_model_ranks_chosen_above_rejected(model_dir, tmp_path):
+    data = [dict(r, margin=0.5) for r in PREFERENCE]  # explicit prompt: converted to implicit
+    t, before, after, _ = _run(model_dir, tmp_path, "reward", data, max_steps=12,
+                               logging_steps=4)
+    assert after["eval_accuracy"] == 1.0 and after["eval_margin"] > before["eval_margin"]
+    from transformers import AutoModelForSequenceClassification
+
+    reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
+    ids = torch.tensor([[1, 5, 6, 7]])
+    torch.testing.assert_close(reloaded(ids).logits, t._unwrapped().eval()(ids).logits, rtol=0,
+                               atol=0)
+
+
+def test_prm_learns_step_labels(model_dir, tmp_path):
+    t, before, after, _ = _run(model_dir, tmp_path, "prm", STEPWISE, max_steps=24,
+                               options={"step_separator": " ."})
+    assert after["eval_accuracy"] == 1.0 and after["eval_loss"] < before["eval_loss"]
+    from transformers import AutoModelForTokenClassification
+
+    reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
+    ids = torch.tensor([[1, 5, 6, 7]])
+    torch.testing.assert_close(reloaded(ids).logits, t._unwrapped().eval()(ids).logits, rtol=0,
+                               atol=0)
+
+
+def test_resume_continues_from_the_same_step_and_loss(model_dir, tmp_path):
+    # 8 rows, batches of 2: 4 batches an epoch, so 6 steps cross an epoch boundary;
+    # BCO's running mean is algorithm state that must come back too
+    data = PREFERENCE * 2
+    kw = dict(max_steps=6, logging_steps=1, save_steps=3, batch_size=2, learning_rate=1e-2,
+              eval_data=None)
+    full = tmp_path / "full"
+    _trainer(model_dir, full, "bco", data, **kw).train()
+    part = tmp_path / "part"
+    part.mkdir()
+    shutil.copytree(full / "checkpoint-3", part / "checkpoint-3")
+    resumed = _trainer(model_dir, part, "bco", data, resume=True, **kw)
+    assert resumed.step == 3
+    resumed.train()
+    want = {r["step"]: r for r in _logged(full)}
+    got = {r["step"]: r for r in _logged(part)}
+    assert sorted(got) == [4, 5, 6]
+    for step in (4, 5, 6):
+        for key in ("loss", "delta", "learning_rate", "num_tokens"):
+            assert got[step][key] == pytest.approx(want[step][key], rel=1e-6, abs=1e-9), key
+    from safetensors.torch import load_file
+
+    a = load_file(full / "model.safetensors")
+    b = load_file(part / "model.safetensors")
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7)
+
+
+def test_nan_loss_stops_with_the_step(model_dir, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    broken = tmp_path / "broken"
+    m = AutoModelForCausalLM.from_pretrained(model_dir)
+    with torch.no_grad():
+        m.model.norm.weight.fill_(float("nan"))
+    m.save_pretrained(broken)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(broken)
+    t = _trainer(broken, tmp_path / "out", "sft", TEXT, eval_data=None)
+    with pytest.raises(TrainingError, match="loss became nan at step 1") as e:
+        t.train()
+    assert e.value.exit_code == 1 and "no checkpoint was saved yet" in str(e.value)
+
+
+def test_clear_errors(model_dir, tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        _trainer(tmp_path / "nope", tmp_path / "o", "dpo", PREFERENCE)
+    with pytest.raises(DataError, match="dpo trains on preference data"):
+        _trainer(model_dir, tmp_path / "o", "dpo", [{"prompt": "hi"}])
+    with pytest.raises(UsageError, match="batch-size 2"):
+        _trainer(model_dir, tmp_path / "o", "kto", PREFERENCE, batch_size=1)
+    with pytest.raises(InputError, match="no checkpoint"):
+        _trainer(model_dir, tmp_path / "o", "dpo", PREFERENCE, resume=True)

@@ -1,0 +1,200 @@
+"""The trainer's data path: conversion to the algorithm's type, tokenisation rules, batches."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from train_support import make_tokenizer  # noqa: E402
+
+from trlprep.errors import DataError, InputError, UsageError  # noqa: E402
+from trlprep.registry import get_type  # noqa: E402
+from trlprep.trainers.algorithms import ALGORITHMS, get_algorithm  # noqa: E402
+from trlprep.trainers.collate import Collator  # noqa: E402
+from trlprep.trainers.config import TrainConfig  # noqa: E402
+from trlprep.trainers.data import prepare  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return make_tokenizer()
+
+
+def ids(tok, text: str) -> list[int]:
+    return tok(text, add_special_tokens=False)["input_ids"]
+
+
+def _prep(tok, algo: str, rows, logs=None, **kw):
+    a = get_algorithm(algo)
+    return prepare(
+        rows,
+        a.layout,
+        a.accepts,
+        tok,
+        max_length=kw.pop("max_length", 64),
+        algo=algo,
+        options=a.make_options(kw.pop("options", {})),
+        log=(logs.append if logs is not None else lambda _: None),
+        **kw,
+    )
+
+
+def test_every_algorithm_declares_a_registry_type():
+    expected = {
+        "sft": ("language-modeling", "prompt-completion"),
+        "dpo": ("preference",),
+        "cpo": ("preference",),
+        "orpo": ("preference",),
+        "kto": ("unpaired-preference",),
+        "bco": ("unpaired-preference",),
+        "reward": ("preference-implicit",),
+        "prm": ("stepwise-supervision",),
+    }
+    assert {k: a.accepts for k, a in ALGORITHMS.items()} == expected
+    for a in ALGORITHMS.values():
+        assert get_type(a.dataset_type).name == a.dataset_type
+    # TRL's documented learning-rate defaults
+    assert {k: a.learning_rate for k, a in ALGORITHMS.items()} == {
+        "sft": 2e-5, "dpo": 1e-6, "cpo": 1e-6, "orpo": 1e-6, "kto": 1e-6, "bco": 5e-5,
+        "reward": 1e-4, "prm": 1e-5,
+    }
+
+
+def test_options_defaults_and_validation():
+    dpo = get_algorithm("dpo").make_options({})
+    assert (dpo.beta, dpo.loss_type, dpo.label_smoothing, dpo.discopop_tau) == (
+        0.1, ("sigmoid",), 0.0, 0.05
+    )
+    multi = get_algorithm("dpo").make_options({"loss_type": "sigmoid,bco_pair,sft",
+                                                "loss_weights": "0.8,0.2,1"})
+    assert multi.loss_type == ("sigmoid", "bco_pair", "sft")
+    assert multi.loss_weights == (0.8, 0.2, 1.0)
+    with pytest.raises(UsageError, match="unknown loss_type 'nope'"):
+        get_algorithm("dpo").make_options({"loss_type": "nope"})
+    with pytest.raises(UsageError, match="loss weights"):
+        get_algorithm("dpo").make_options({"loss_type": "sigmoid,hinge", "loss_weights": [1.0]})
+    with pytest.raises(UsageError, match="dpo has no option cpo_alpha"):
+        get_algorithm("dpo").make_options({"cpo_alpha": 1.0})
+    alphapo = get_algorithm("cpo").make_options({"loss_type": "alphapo", "alpha": 0.2})
+    assert (alphapo.loss_type, alphapo.cpo_alpha) == ("simpo", 0.0)
+    with pytest.raises(UsageError, match="unknown algorithm 'ppo'"):
+        get_algorithm("ppo")
+
+
+def test_config_from_dict_and_yaml(tmp_path):
+    (tmp_path / "train.yaml").write_text(
+        "algo: dpo\nmodel: m\ndata: d.jsonl\noutput_dir: out\nbeta: 0.2\nmax-steps: 7\n"
+    )
+    cfg = TrainConfig.from_any(tmp_path / "train.yaml")
+    assert (cfg.algo, cfg.max_steps, cfg.options) == ("dpo", 7, {"beta": 0.2})
+    with pytest.raises(UsageError, match="missing required option"):
+        TrainConfig.from_any({"algo": "dpo"})
+    with pytest.raises(InputError, match="does not exist"):
+        TrainConfig.from_any(tmp_path / "nope.yaml")
+
+
+def test_preference_tokenisation_splits_at_the_common_prefix(tok):
+    p = _prep(tok, "dpo", [{"prompt": "the sky is", "chosen": " blue .", "rejected": " green"}])
+    assert p.rows["prompt"] == [[tok.bos_token_id, *ids(tok, "the sky is")]]
+    eos = tok.eos_token_id
+    assert p.rows["chosen"] == [ids(tok, "blue .") + [eos]]
+    assert p.rows["rejected"] == [ids(tok, "green") + [eos]]
+    assert not p.templated and p.route == ["preference"]
+
+
+def test_conversions_follow_the_graph_and_are_logged(tok):
+    logs: list[str] = []
+    p = _prep(tok, "kto", [{"prompt": "the sky", "chosen": " is blue", "rejected": " is red"}], logs)
+    assert p.rows["label"] == [True, False]
+    assert p.route == ["preference", "unpaired-preference"]
+    assert logs[0].startswith("data: preference -> unpaired-preference")
+    logs.clear()
+    p = _prep(tok, "dpo", [{"chosen": "the sky is blue", "rejected": "the sky is red"}], logs)
+    assert p.route == ["preference-implicit", "preference"]
+    assert p.rows["chosen"] == [ids(tok, "blue") + [tok.eos_token_id]]
+    p = _prep(tok, "reward", [{"prompt": "the sky", "chosen": " is blue", "rejected": " is red",
+                               "margin": 0.5}])
+    assert p.route == ["preference", "preference-implicit"]
+    assert p.rows["margin"] == [0.5]
+    assert p.rows["chosen"] == [[tok.bos_token_id, *ids(tok, "the sky is blue"), tok.eos_token_id]]
+
+
+def test_impossible_conversions_name_the_expected_type(tok):
+    with pytest.raises(DataError, match="dpo trains on preference data; this data is prompt-only"):
+        _prep(tok, "dpo", [{"prompt": "the sky"}])
+
+
+def test_conversational_data_goes_through_the_chat_template(tok):
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": "what color is the sky ?"}],
+            "completion": [{"role": "assistant", "content": "blue"}],
+        }
+    ]
+    with pytest.raises(InputError, match="chat template"):
+        _prep(tok, "sft", rows)  # this tokenizer has none
+    p = _prep(tok, "sft", rows, chat_template="chatml")
+    assert p.templated
+    # rendered text is tokenised without added special tokens: no <bos> from the tokenizer
+    assert tok.bos_token_id not in p.rows["ids"][0]
+    masked = [t for t, m in zip(p.rows["ids"][0], p.rows["mask"][0], strict=True) if m]
+    assert ids(tok, "blue")[0] in masked
+    assert ids(tok, "what")[0] not in masked
+
+
+def test_sft_layouts(tok):
+    p = _prep(tok, "sft", [{"text": "the sky is blue"}])
+    assert p.rows["ids"] == [[tok.bos_token_id, *ids(tok, "the sky is blue"), tok.eos_token_id]]
+    assert p.rows["mask"] == [[1] * 6]
+    pc = [{"prompt": "the sky", "completion": " is blue"}]
+    p = _prep(tok, "sft", pc)
+    assert p.rows["mask"] == [[0, 0, 0, 1, 1, 1]]
+    p = _prep(tok, "sft", pc, options={"completion_only_loss": False})
+    assert p.rows["mask"] == [[1] * 6]
+
+
+def test_max_length_keeps_the_start_and_drops_prompt_only_rows(tok):
+    logs: list[str] = []
+    rows = [
+        {"prompt": "the sky", "chosen": " is blue and green", "rejected": " is red"},
+        {"prompt": "the sky is blue and green", "chosen": " yes", "rejected": " no"},
+    ]
+    p = _prep(tok, "dpo", rows, logs, max_length=5)
+    assert len(p) == 1 and p.dropped == 1
+    assert len(p.rows["prompt"][0]) + len(p.rows["chosen"][0]) == 5
+    assert p.rows["chosen"][0] == ids(tok, "is blue")
+    assert any("dropped 1 rows" in m for m in logs)
+    with pytest.raises(DataError, match="no training rows"):
+        _prep(tok, "dpo", rows[1:], max_length=3)
+
+
+def test_stepwise_labels_sit_on_each_steps_last_token(tok):
+    rows = [{"prompt": "two plus two", "completions": ["equals four", "so yes"],
+             "labels": [True, False]}]
+    p = _prep(tok, "prm", rows, options={"step_separator": " ."})
+    sep = ids(tok, ".")
+    want_ids = [tok.bos_token_id, *ids(tok, "two plus two"), *ids(tok, "equals four"), *sep,
+                *ids(tok, "so yes"), *sep]
+    assert p.rows["ids"] == [want_ids]
+    assert p.rows["labels"] == [[-100] * 6 + [1] + [-100] * 2 + [0]]
+    last = _prep(tok, "prm", rows, options={"step_separator": " .",
+                                             "train_on_last_step_only": True})
+    assert last.rows["labels"] == [[-100] * 9 + [0]]
+
+
+def test_unpaired_collator_builds_mismatched_kl_pairs():
+    rows = [
+        {"prompt": [1, 10], "completion": [20, 21], "label": True},
+        {"prompt": [1, 11], "completion": [22], "label": False},
+        {"prompt": [1, 12], "completion": [23, 24, 25], "label": True},
+    ]
+    b = Collator("unpaired", 0, kl=True)(rows)
+    assert b.labels.tolist() == [True, False, True]
+    kl_targets = [b.kl_seqs.target_ids[b.kl_seqs.target_seq == i].tolist() for i in range(3)]
+    assert kl_targets == [[23, 24, 25], [20, 21], [22]]  # (x_1, y_3), (x_2, y_1), (x_3, y_2)
+    pairs = Collator("pairs", 0)([{"prompt": [1, 5], "chosen": [6, 2], "rejected": [7]}])
+    assert pairs.num_pairs == 1
+    assert pairs.seqs.target_ids.tolist() == [6, 2, 7]
+    assert pairs.seqs.target_seq.tolist() == [0, 0, 1]

@@ -1,0 +1,585 @@
+"""Validation rules, one by one, for every type and format; reports; streaming and merging."""
+
+from __future__ import annotations
+
+import importlib
+import json
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import EXAMPLES, _m
+
+import trlprep
+from trlprep.errors import UsageError
+from trlprep.registry import TYPES, Format
+from trlprep.report import Report
+from trlprep.rules import RULES, Severity, parse_role_map
+from trlprep.validate import validate_path, validate_table
+
+U = _m("user", "What color is the sky?")
+A = _m("assistant", "It is blue.")
+B = _m("assistant", "It is green.")
+
+
+def run(rows, **kw) -> Report:
+    report = trlprep.validate(rows, **kw)
+    assert isinstance(report, Report)
+    return report
+
+
+def issue(report: Report, rule: str, column: str | None = None):
+    found = report.issue(rule, column)
+    assert found is not None, (rule, [(i.rule, i.column) for i in report.issues])
+    return found
+
+
+# ---------------------------------------------------------------- valid data
+
+
+@pytest.mark.parametrize("key", sorted(EXAMPLES))
+def test_guide_examples_are_valid_as_detected(key):
+    r = run([EXAMPLES[key]])
+    assert r.valid and r.issues == []
+    assert (r.type, r.format) == key
+    assert r.num_rows == 1
+
+
+@pytest.mark.parametrize("key", sorted(EXAMPLES))
+def test_guide_examples_are_valid_when_named(key):
+    r = run([EXAMPLES[key]], type=key[0], format=key[1])
+    assert r.valid and r.issues == []
+
+
+@pytest.mark.parametrize(
+    ("type_name", "fmt"), [(t.name, f.value) for t in TYPES.values() for f in t.all_formats]
+)
+def test_every_type_and_format_has_a_valid_case(type_name, fmt):
+    row = EXAMPLES.get((type_name, fmt), {"input_ids": [1, 2, 3], "attention_mask": [1, 1, 0]})
+    r = run([row, row | {"extra": "carried along"}], type=type_name, format=fmt)
+    assert r.valid, r.issues
+    assert r.issues == []  # the extra column makes the rows differ: no duplicate warning
+
+
+def test_tool_calls_and_tool_turns_are_valid():
+    call = {"type": "function", "function": {"name": "weather", "arguments": '{"city": "Paris"}'}}
+    row = {
+        "prompt": [
+            _m("system", "Use tools."),
+            U,
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "name": "weather", "content": "sunny"},
+        ],
+        "completion": [A],
+        "tools": [{"type": "function", "function": {"name": "weather", "parameters": {}}}],
+    }
+    r = run([row])
+    assert r.valid and r.issues == []
+
+
+def test_vision_rows_are_valid_when_counts_match():
+    row = {
+        "prompt": [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "?"}]}],
+        "completion": [{"role": "assistant", "content": [{"type": "text", "text": "blue"}]}],
+        "images": ["a.png"],
+    }
+    r = run([row])
+    assert (r.type, r.format, r.valid, r.issues) == (
+        "prompt-completion",
+        "conversational",
+        True,
+        [],
+    )
+
+
+def test_content_strings_and_parts_mixed_across_rows_are_valid():
+    parts = {"role": "assistant", "content": [{"type": "text", "text": "It is blue."}]}
+    r = run([{"prompt": [U], "completion": [A]}, {"prompt": [U], "completion": [parts]}])
+    assert r.valid and r.issues == []
+
+
+# ---------------------------------------------------------------- each rule
+
+
+REQUIRED = [
+    (t.name, f.value, name)
+    for t in TYPES.values()
+    for f in t.all_formats
+    if f is not Format.TOKENIZED
+    for name in t.column_names(f)
+]
+
+
+@pytest.mark.parametrize(("type_name", "fmt", "column"), REQUIRED)
+def test_every_required_column_is_checked(type_name, fmt, column):
+    good = EXAMPLES[(type_name, fmt)]
+    kw = {"type": type_name, "format": fmt}
+    dropped = {k: v for k, v in good.items() if k != column}
+    r = run([good, dropped, good | {"extra": 1}], **kw)
+    assert issue(r, "null-value", column).rows == [1]
+    r = run([dropped | {"extra": 1}], **kw)  # (a row with no key at all would make no row)
+    assert issue(r, "missing-column", column).count == 1
+    r = run([good, good | {column: 7}], **kw)
+    wrong = [i for i in r.errors if i.column == column]
+    assert wrong and all(i.rows == [1] for i in wrong), r.issues
+    assert {i.rule for i in wrong} <= {"mixed-kind", "label-type", "labels-type"}
+
+
+CASES = [
+    # rule, rows, kwargs, column, flagged rows
+    ("unknown-type", [{"foo": 1}], {}, None, []),
+    ("empty-dataset", [], {}, None, []),
+    ("missing-column", [{"prompt": "a", "chosen": "b"}], {"type": "pref"}, "rejected", []),
+    (
+        "wrong-type",
+        [{"prompt": "a", "completion": "b"}],
+        {"type": "pc", "format": "conversational"},
+        "prompt",
+        [0],
+    ),
+    (
+        "wrong-type",
+        [{"text": 5}, {"text": 6}],
+        {"type": "lm", "format": "standard"},
+        "text",
+        [0, 1],
+    ),
+    (
+        "mixed-kind",
+        [{"prompt": [U], "completion": [A]}] * 2 + [{"prompt": "a", "completion": "b"}],
+        {},
+        "prompt",
+        [2],
+    ),
+    (
+        "null-value",
+        [{"prompt": "a", "completion": "b"}, {"prompt": None, "completion": "c"}],
+        {},
+        "prompt",
+        [1],
+    ),
+    (
+        "null-value",
+        [{"prompt": "a", "completions": ["x", None], "labels": [True, True]}],
+        {},
+        "completions",
+        [0],
+    ),
+    ("empty-string", [{"text": "a"}, {"text": ""}], {}, "text", [1]),
+    ("empty-string", [{"messages": [U, _m("assistant", "")]}], {}, "messages", [0]),
+    (
+        "empty-string",
+        [{"prompt": "q", "completions": ["a", ""], "labels": [True, False]}],
+        {},
+        "completions",
+        [0],
+    ),
+    ("whitespace-only", [{"text": " \n\t"}], {}, "text", [0]),
+    ("whitespace-only", [{"prompt": [_m("user", "  ")], "completion": [A]}], {}, "prompt", [0]),
+    (
+        "empty-messages",
+        [{"prompt": [U], "completion": [A]}, {"prompt": [], "completion": [A]}],
+        {},
+        "prompt",
+        [1],
+    ),
+    ("invalid-message", [{"messages": [U, None]}], {}, "messages", [0]),
+    (
+        "invalid-message",
+        [{"messages": [{"role": "user", "content": "x", "name": 5}]}],
+        {},
+        "messages",
+        [0],
+    ),
+    ("unknown-role", [{"messages": [_m("human", "x"), A]}], {}, "messages", [0]),
+    ("unknown-role", [{"messages": [{"content": "x", "role": None}, A]}], {}, "messages", [0]),
+    ("content-type", [{"messages": [_m("user", 5)]}], {}, "messages", [0]),
+    ("content-type", [{"messages": [_m("user", ["a", "b"])]}], {}, "messages", [0]),
+    ("missing-content", [{"messages": [{"role": "user", "content": None}]}], {}, "messages", [0]),
+    ("missing-content", [{"messages": [_m("user", [])]}], {}, "messages", [0]),
+    ("invalid-part", [{"messages": [_m("user", [{"type": "audiox"}])]}], {}, "messages", [0]),
+    (
+        "invalid-part",
+        [{"messages": [_m("user", [{"type": "text"}, {"type": "image"}])]}],
+        {"type": "lm", "format": "conversational"},
+        "messages",
+        [0],
+    ),
+    ("system-not-first", [{"messages": [U, _m("system", "s"), A]}], {}, "messages", [0]),
+    ("prompt-ending", [{"prompt": [_m("system", "s")], "completion": [A]}], {}, "prompt", [0]),
+    ("prompt-ending", [{"prompt": [U, _m("developer", "d")]}], {}, "prompt", [0]),
+    (
+        "continue-final-message",
+        [{"prompt": [U, _m("assistant", "It")], "completion": [A]}],
+        {},
+        "prompt",
+        [0],
+    ),
+    (
+        "completion-not-assistant",
+        [{"prompt": [U], "chosen": [A], "rejected": [U]}],
+        {},
+        "rejected",
+        [0],
+    ),
+    (
+        "completion-not-assistant",
+        [{"prompt": [U], "completion": [_m("tool", "x")], "label": True}],
+        {},
+        "completion",
+        [0],
+    ),
+    ("no-common-prefix", [{"chosen": "I like cats", "rejected": "I like cars"}], {}, None, [0]),
+    ("no-common-prefix", [{"chosen": "Yes.", "rejected": "No."}], {}, None, [0]),
+    ("no-common-prefix", [{"chosen": [U, A], "rejected": [_m("user", "Other"), B]}], {}, None, [0]),
+    ("chosen-equals-rejected", [{"prompt": "q", "chosen": " a", "rejected": " a"}], {}, None, [0]),
+    ("chosen-equals-rejected", [{"chosen": [U, A], "rejected": [U, A]}], {}, None, [0]),
+    ("label-type", [{"prompt": "a", "completion": "b", "label": 1}], {}, "label", [0]),
+    ("label-type", [{"prompt": "a", "completion": "b", "label": "true"}], {}, "label", [0]),
+    (
+        "label-type",
+        [{"prompt": "a", "completion": "b", "label": v} for v in (True, 0)],
+        {},
+        "label",
+        [1],
+    ),
+    ("labels-type", [{"prompt": "a", "completions": ["x"], "labels": [1]}], {}, "labels", [0]),
+    (
+        "steps-mismatch",
+        [{"prompt": "a", "completions": ["x", "y"], "labels": [True]}],
+        {},
+        "labels",
+        [0],
+    ),
+    (
+        "empty-steps",
+        [{"prompt": "a", "completions": [], "labels": []}],
+        {"type": "stepwise"},
+        "completions",
+        [0],
+    ),
+    (
+        "image-count",
+        [{"prompt": [_m("user", [{"type": "image"}, {"type": "image"}])], "images": ["a.png"]}],
+        {},
+        None,
+        [0],
+    ),
+    ("image-count", [{"messages": [U, A], "images": ["a.png"]}], {}, None, [0]),
+    ("image-count", [{"messages": [_m("user", [{"type": "image"}]), A]}], {}, None, [0]),
+    ("invalid-tools", [{"text": "x", "tools": "[{"}], {}, "tools", [0]),
+    ("invalid-tools", [{"text": "x", "tools": '{"name": "f"}'}], {}, "tools", [0]),
+    ("invalid-tools", [{"text": "x", "tools": [{"type": "function"}]}], {}, "tools", [0]),
+    (
+        "invalid-tokens",
+        [{"input_ids": [1, 2]}, {"input_ids": []}, {"input_ids": [-1]}],
+        {},
+        "input_ids",
+        [1, 2],
+    ),
+    (
+        "mask-mismatch",
+        [{"input_ids": [1, 2], "attention_mask": [1]}, {"input_ids": [1], "attention_mask": [2]}],
+        {},
+        "attention_mask",
+        [0, 1],
+    ),
+    (
+        "duplicate-row",
+        [{"text": "a"}, {"text": "b"}, {"text": "a"}, {"text": "a"}],
+        {},
+        None,
+        [2, 3],
+    ),
+]
+
+
+@pytest.mark.parametrize(("rule", "rows", "kw", "column", "flagged"), CASES)
+def test_rule(rule, rows, kw, column, flagged):
+    r = run(rows, **kw)
+    found = issue(r, rule, column)
+    assert found.rows == flagged
+    assert found.count == max(len(flagged), found.count if not flagged else 0)
+    assert found.severity is RULES[rule].severity
+    assert found.hint
+    assert r.valid is (RULES[rule].severity is not Severity.ERROR)
+
+
+def test_every_rule_has_a_case():
+    assert {c[0] for c in CASES} == set(RULES)
+
+
+def test_rules_have_kebab_case_ids_and_fix_hints():
+    for rule in RULES.values():
+        assert rule.id == rule.id.lower() and " " not in rule.id and "_" not in rule.id
+        assert rule.hint and rule.summary
+
+
+# ---------------------------------------------------------------- messages and hints
+
+
+def test_label_hint_mentions_coerce():
+    r = run([{"prompt": "a", "completion": "b", "label": 0}])
+    assert "--coerce" in issue(r, "label-type").hint
+    r = run([{"prompt": "a", "completion": "b", "label": "False"}])
+    assert "--coerce" in issue(r, "label-type").hint
+    r = run([{"prompt": "a", "completions": ["x"], "labels": [1]}])
+    assert "--coerce" in issue(r, "labels-type").hint
+    r = run([{"prompt": "a", "completion": "b", "label": 7}])
+    assert "--coerce" not in issue(r, "label-type").hint
+    r = run([{"prompt": "a", "completion": "b", "label": v} for v in (True, 1)])
+    assert "--coerce" in issue(r, "label-type").hint  # mixed kinds: number among booleans
+
+
+def test_role_map_is_applied_first():
+    rows = [{"messages": [_m("human", "x"), _m("gpt", "y")]}]
+    r = run(rows)
+    bad = issue(r, "unknown-role", "messages")
+    assert "'human'" in bad.message and "'gpt'" in bad.message
+    assert "--role-map" in bad.hint and "human=user" in bad.hint
+    assert run(rows, role_map="human=user,gpt=assistant").valid
+    assert run(rows, role_map={"human": "user", "gpt": "assistant"}).valid
+
+
+def test_role_map_applies_before_turn_rules():
+    rows = [{"prompt": [_m("human", "q")], "completion": [_m("gpt", "a")]}]
+    r = run(rows, role_map="human=user")
+    assert issue(r, "completion-not-assistant", "completion").rows == [0]
+    assert run(rows, role_map="human=user,gpt=assistant").issues == []
+
+
+def test_role_map_parse_errors():
+    assert parse_role_map(" human = user , gpt=assistant ") == {"human": "user", "gpt": "assistant"}
+    with pytest.raises(UsageError):
+        parse_role_map("human")
+    with pytest.raises(UsageError, match="not a role"):
+        parse_role_map("human=people")
+
+
+def test_format_contradicting_data_says_so():
+    r = run([{"prompt": [U], "completion": [A]}], format="standard")
+    wrong = issue(r, "wrong-type", "prompt")
+    assert "--format conversational" in wrong.hint
+    assert not r.valid
+
+
+def test_type_contradicting_data_reports_missing_columns():
+    r = run([EXAMPLES[("preference", "standard")]], type="unpaired")
+    assert issue(r, "missing-column", "completion").count == 1
+    assert issue(r, "missing-column", "label").count == 1
+    assert "prompt, completion, label" in issue(r, "missing-column", "label").message
+
+
+def test_unsupported_format_is_a_usage_error():
+    with pytest.raises(UsageError, match="no tokenized format"):
+        run([{"prompt": "a"}], type="prompt-only", format="tokenized")
+    with pytest.raises(UsageError, match="unknown dataset type"):
+        run([{"prompt": "a"}], type="nope")
+
+
+def test_stepwise_conversational_note():
+    r = run([EXAMPLES[("stepwise-supervision", "conversational")]])
+    assert r.valid
+    assert any("beyond the TRL guide" in n for n in r.notes)
+
+
+def test_implicit_prefix_on_word_boundary_is_fine():
+    rows = [
+        {"chosen": "The sky is blue.", "rejected": "The sky is green."},
+        {"chosen": "Q: why? A: yes", "rejected": "Q: why? A: no"},
+        {"chosen": "héllo wörld", "rejected": "héllo wèrld"},
+    ]
+    r = run(rows)
+    assert issue(r, "no-common-prefix").rows == [2]
+
+
+def test_duplicates_name_the_first_occurrence():
+    r = run([{"text": "a"}, {"text": "b"}, {"text": "a"}])
+    d = issue(r, "duplicate-row")
+    assert "row 2 repeats row 0" in d.message
+
+
+# ---------------------------------------------------------------- many rows, batches, files
+
+
+def test_max_errors_caps_examples_not_counts():
+    rows = [{"text": ""}] * 30
+    r = run(rows, max_errors=4)
+    e = issue(r, "empty-string", "text")
+    assert (e.count, e.rows) == (30, [0, 1, 2, 3])
+
+
+def test_mixed_dataset_flags_the_minority_rows():
+    rows = [{"prompt": [U], "completion": [A]} for _ in range(5)]
+    rows[1] = {"prompt": "The sky is", "completion": " blue."}
+    rows[4] = {"prompt": "The sky is", "completion": " green."}
+    r = run(rows)
+    assert (r.type, r.format) == ("prompt-completion", "conversational")
+    assert issue(r, "mixed-kind", "prompt").rows == [1, 4]
+    assert any("majority" in n for n in r.notes)
+
+
+def test_mixed_rows_of_other_types():
+    rows = [
+        {"prompt": "q", "chosen": "a", "rejected": "b"},
+        {"prompt": "q", "chosen": "c", "rejected": None},
+        {"prompt": "q", "completion": "c"},
+    ]
+    r = run(rows)
+    assert r.type == "preference"
+    assert issue(r, "null-value", "rejected").rows == [1, 2]
+    assert issue(r, "null-value", "chosen").rows == [2]
+
+
+def test_table_batches_merge_offsets_and_duplicates():
+    texts = [f"row {i % 7}" if i % 50 == 0 else f"row {i}" for i in range(300)]
+    texts[123] = ""
+    table = pa.table({"text": texts})
+    r = validate_table(table, batch_rows=64)
+    assert issue(r, "empty-string", "text").rows == [123]
+    dup = issue(r, "duplicate-row")
+    assert dup.rows == [50, 100, 150, 200, 250]  # "row 0", "row 1", ... repeat rows 0..5
+    one = validate_table(table, batch_rows=1000)
+    assert [i.to_dict() for i in one.issues] == [i.to_dict() for i in r.issues]
+
+
+def test_jsonl_is_streamed_with_line_numbers(tmp_path, monkeypatch):
+    import trlprep.jsonl
+
+    monkeypatch.setattr(trlprep.jsonl, "CHUNK_BYTES", 256)
+    lines = []
+    for i in range(40):
+        row = {"prompt": [U], "completion": [_m("assistant", f"Answer {i}.")]}
+        if i == 17:
+            row["completion"] = [_m("user", "oops")]
+        if i == 33:
+            row = {"prompt": [U], "completion": [_m("assistant", "Answer 3.")]}
+        lines.append(json.dumps(row))
+        if i == 10:
+            lines.append("")  # a blank line shifts line numbers, not rows
+    path = tmp_path / "data.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    r = validate_path(path)
+    assert r.num_rows == 40
+    bad = issue(r, "completion-not-assistant", "completion")
+    assert (bad.rows, bad.lines) == ([17], [19])
+    dup = issue(r, "duplicate-row")
+    assert (dup.rows, dup.lines) == ([33], [35])
+    assert "line 35 repeats line 4" in dup.message
+
+
+def test_jsonl_batches_with_different_schemas(tmp_path, monkeypatch):
+    import trlprep.jsonl
+
+    monkeypatch.setattr(trlprep.jsonl, "CHUNK_BYTES", 200)
+    rows = [{"prompt": "The sky is", "completion": f" blue {i}."} for i in range(30)]
+    rows[25] = {"prompt": "The sky is"}  # a chunk of its own may lack the column entirely
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = validate_path(path, type="pc", format="standard")
+    assert issue(r, "null-value", "completion").rows == [25]
+    assert r.issue("missing-column") is None
+
+
+def test_parquet_over_one_batch_is_read_once(tmp_path, monkeypatch):
+    n = 70_000
+    prompts = pa.array(np.char.add("prompt ", np.arange(n).astype(str)).tolist())
+    table = pa.table({"prompt": prompts, "completion": pa.array([" ok."] * n)})
+    table = table.set_column(1, "completion", pa.array([" ok."] * 69_000 + [""] * 1000))
+    path = tmp_path / "big.parquet"
+    pq.write_table(table, path)
+    v = importlib.import_module("trlprep.validate")  # the module (trlprep.validate is the API)
+    calls = []
+    real = v.iter_batches
+    monkeypatch.setattr(v, "iter_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    r = validate_path(path)
+    assert len(calls) == 1
+    assert (r.type, r.format, r.num_rows) == ("prompt-completion", "standard", n)
+    assert issue(r, "empty-string", "completion").rows[:2] == [69_000, 69_001]
+    assert issue(r, "empty-string", "completion").count == 1000
+
+
+def test_parquet_with_a_late_column_is_detected_on_every_row(tmp_path, monkeypatch):
+    n = 70_000
+    label = [None] * 66_000 + [True] * (n - 66_000)
+    table = pa.table(
+        {
+            "prompt": ["p"] * n,
+            "completion": [f"c{i}" for i in range(n)],
+            "label": pa.array(label, pa.bool_()),
+        }
+    )
+    path = tmp_path / "late.parquet"
+    pq.write_table(table, path)
+    r = validate_path(path)
+    assert r.type == "unpaired-preference"
+    assert issue(r, "null-value", "label").count == 66_000
+
+
+# ---------------------------------------------------------------- inputs and report
+
+
+def test_every_input_kind_gives_a_report():
+    import datasets
+    import polars as pl
+
+    row = EXAMPLES[("preference", "conversational")]
+    assert run(pl.DataFrame([row])).valid
+    assert run(pa.Table.from_pylist([row])).valid
+    assert run({"text": ["a", ""]}).issue("empty-string") is not None
+    dd = datasets.DatasetDict(
+        {"train": datasets.Dataset.from_list([row]), "test": datasets.Dataset.from_list([{"x": 1}])}
+    )
+    out = trlprep.validate(dd)
+    assert out["train"].valid and not out["test"].valid
+
+
+def test_validate_function_survives_module_import():
+    import trlprep.validate  # noqa: F401
+
+    assert callable(trlprep.validate)
+    assert trlprep.validate([{"text": "a"}]).valid
+
+
+def test_report_json_is_documented_shape():
+    r = run([{"text": "a"}, {"text": ""}])
+    d = json.loads(r.to_json())
+    assert set(d) >= {"valid", "type", "format", "num_rows", "issues"}
+    assert d["valid"] is False and d["num_rows"] == 2
+    (i,) = d["issues"]
+    assert set(i) >= {"rule", "severity", "count", "rows", "message", "hint"}
+    assert "lines" not in i  # in-memory data has no lines
+    assert (i["rule"], i["severity"], i["count"], i["rows"]) == ("empty-string", "error", 1, [1])
+
+
+def test_strict_fails_on_warnings_only():
+    rows = [{"text": " "}]
+    assert run(rows).valid
+    assert not run(rows, strict=True).valid
+    info_only = [{"prompt": [U, _m("assistant", "It")], "completion": [A]}]
+    assert run(info_only, strict=True).valid
+
+
+def test_github_annotations_escape_and_fall_back_to_rows():
+    r = run([{"text": "a"}, {"text": ""}])
+    r.path = "d,a:ta.jsonl"
+    out = r.render_github()
+    assert out.splitlines()[0].startswith("::error file=d%2Ca%3Ata.jsonl,title=")
+    assert "(rows 1)" in out
+    r.issues[0].lines = [7]
+    assert "line=7" in r.render_github()
+    r.issues[0].message = "50% done\nnext"
+    assert "50%25 done%0Anext" in r.render_github()
+
+
+def test_summary_and_text_rendering():
+    from rich.console import Console
+
+    r = run([{"text": "a"}, {"text": ""}])
+    console = Console(record=True, width=120)
+    r.render_text(console)
+    text = console.export_text()
+    for word in ("rule", "severity", "count", "empty-string", "row 1", "INVALID", "hint"):
+        assert word in text
+    assert Format.STANDARD.value in r.summary()

@@ -1,0 +1,290 @@
+"""The algorithm registry: for each algorithm, the dataset type it trains on, the model head,
+its options with TRL's documented defaults, and its batch -> (loss, metrics) function.
+
+Dataset types come from `trlprep.registry` (TRL's "Which dataset type to use?" table); the
+first of `accepts` is the one other data is converted to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from trlprep.errors import UsageError
+from trlprep.registry import get_type
+from trlprep.trainers import steps
+from trlprep.trainers.losses import CPO_LOSS_TYPES, KTO_LOSS_TYPES, LOSS_TYPES
+
+Head = Literal["causal-lm", "sequence-classification", "token-classification"]
+
+
+# ------------------------------------------------------------------ options (TRL's defaults)
+
+
+@dataclass
+class SFTOptions:
+    completion_only_loss: bool | None = None  # None: on completions when there is a prompt
+
+
+@dataclass
+class DPOOptions:
+    beta: float = 0.1
+    loss_type: tuple[str, ...] = ("sigmoid",)
+    loss_weights: tuple[float, ...] | None = None
+    label_smoothing: float = 0.0
+    reference_free: bool = False
+    rpo_alpha: float | None = None
+    ld_alpha: float | None = None
+    use_weighting: bool = False
+    discopop_tau: float = 0.05
+
+    def __post_init__(self) -> None:
+        if isinstance(self.loss_type, str):
+            self.loss_type = tuple(s.strip() for s in self.loss_type.split(",") if s.strip())
+        self.loss_type = tuple(self.loss_type)
+        if isinstance(self.loss_weights, str):
+            self.loss_weights = tuple(float(w) for w in self.loss_weights.split(","))
+        if self.loss_weights is not None:
+            self.loss_weights = tuple(float(w) for w in self.loss_weights)
+            if len(self.loss_weights) != len(self.loss_type):
+                raise UsageError(
+                    f"{len(self.loss_type)} loss types but {len(self.loss_weights)} loss weights",
+                    hint="give one --loss-weights value per --loss-type",
+                )
+        _check_choices("loss_type", self.loss_type, LOSS_TYPES)
+        if not 0 <= self.label_smoothing < 0.5:
+            raise UsageError("label_smoothing must be in [0, 0.5)")
+        if self.ld_alpha is not None and not 0 <= self.ld_alpha <= 1:
+            raise UsageError("ld_alpha must be in [0, 1]")
+        if self.reference_free and {"aot", "aot_unpaired"} & set(self.loss_type):
+            raise UsageError("the AOT losses need a reference model; drop --reference-free")
+
+
+@dataclass
+class CPOOptions:
+    beta: float = 0.1
+    loss_type: str = "sigmoid"  # or hinge, ipo, simpo; "alphapo" = simpo with cpo_alpha 0
+    label_smoothing: float = 0.0
+    cpo_alpha: float = 1.0
+    simpo_gamma: float = 0.5
+    alpha: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.loss_type == "alphapo":  # TRL's shorthand
+            self.loss_type, self.cpo_alpha = "simpo", 0.0
+        _check_choices("loss_type", (self.loss_type,), CPO_LOSS_TYPES + ("alphapo",))
+
+
+@dataclass
+class ORPOOptions:
+    beta: float = 0.1
+
+
+@dataclass
+class KTOOptions:
+    beta: float = 0.1
+    loss_type: str = "kto"
+    desirable_weight: float = 1.0
+    undesirable_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        _check_choices("loss_type", (self.loss_type,), KTO_LOSS_TYPES)
+
+
+@dataclass
+class BCOOptions:
+    beta: float = 0.1
+
+
+@dataclass
+class RewardOptions:
+    center_rewards_coefficient: float | None = None
+
+
+@dataclass
+class PRMOptions:
+    step_separator: str = "\n"
+    train_on_last_step_only: bool = False
+
+
+def _check_choices(name: str, values: tuple[str, ...], choices: tuple[str, ...]) -> None:
+    bad = [v for v in values if v not in choices]
+    if bad or not values:
+        raise UsageError(
+            f"unknown {name} {', '.join(map(repr, bad)) or '(none given)'}",
+            hint="use one of: " + ", ".join(choices),
+        )
+
+
+# ------------------------------------------------------------------ the registry
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    name: str
+    title: str
+    accepts: tuple[str, ...]  # dataset types trained on as they are; others convert to [0]
+    layout: str  # how rows are tokenised and batched (trainers.data.LAYOUTS)
+    head: Head
+    options: type
+    step: Callable[..., Any]
+    learning_rate: float  # TRL's documented default for this trainer
+    paper: str
+    # token statistics the step reads (beyond log-probs and mean logits)
+    stats: Callable[[Any], tuple[str, ...]] = lambda o: ("is_top1",)
+    needs_reference: Callable[[Any], bool] = lambda o: False
+    token_normalised: bool = False  # loss divides by the tokens of the accumulated batch
+    metrics: tuple[str, ...] = field(default=())
+
+    @property
+    def dataset_type(self) -> str:
+        return self.accepts[0]
+
+    def make_options(self, values: dict[str, Any] | None = None) -> Any:
+        """The options dataclass from `values`; unknown names raise a UsageError."""
+        values = dict(values or {})
+        known = {f.name for f in fields(self.options)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise UsageError(
+                f"{self.name} has no option {', '.join(unknown)}",
+                hint=f"{self.name} options: {', '.join(sorted(known)) or 'none'}",
+            )
+        return self.options(**values)
+
+
+_PAIR_METRICS = (
+    "rewards/chosen",
+    "rewards/rejected",
+    "rewards/accuracies",
+    "rewards/margins",
+    "logps/chosen",
+    "logps/rejected",
+    "logits/chosen",
+    "logits/rejected",
+)
+
+ALGORITHMS: dict[str, Algorithm] = {
+    a.name: a
+    for a in (
+        Algorithm(
+            "sft",
+            "Supervised fine-tuning",
+            ("language-modeling", "prompt-completion"),
+            "lm",
+            "causal-lm",
+            SFTOptions,
+            steps.sft_step,
+            learning_rate=2e-5,
+            paper="",
+            stats=lambda o: ("is_top1", "entropy"),
+            token_normalised=True,
+            metrics=("mean_token_accuracy", "entropy"),
+        ),
+        Algorithm(
+            "dpo",
+            "Direct Preference Optimization",
+            ("preference",),
+            "pairs",
+            "causal-lm",
+            DPOOptions,
+            steps.dpo_step,
+            learning_rate=1e-6,
+            paper="arXiv:2305.18290",
+            stats=lambda o: ("is_top1",) + (("log_sum_sq_probs",) if o.use_weighting else ()),
+            needs_reference=lambda o: not o.reference_free,
+            metrics=_PAIR_METRICS + ("mean_token_accuracy", "nll_loss"),
+        ),
+        Algorithm(
+            "cpo",
+            "Contrastive Preference Optimization (and SimPO, AlphaPO)",
+            ("preference",),
+            "pairs",
+            "causal-lm",
+            CPOOptions,
+            steps.cpo_step,
+            learning_rate=1e-6,
+            paper="arXiv:2401.08417",
+            metrics=_PAIR_METRICS + ("nll_loss",),
+        ),
+        Algorithm(
+            "orpo",
+            "Odds Ratio Preference Optimization",
+            ("preference",),
+            "pairs",
+            "causal-lm",
+            ORPOOptions,
+            steps.orpo_step,
+            learning_rate=1e-6,
+            paper="arXiv:2403.07691",
+            metrics=_PAIR_METRICS + ("nll_loss", "log_odds_ratio", "log_odds_chosen"),
+        ),
+        Algorithm(
+            "kto",
+            "Kahneman-Tversky Optimization",
+            ("unpaired-preference",),
+            "unpaired",
+            "causal-lm",
+            KTOOptions,
+            steps.kto_step,
+            learning_rate=1e-6,
+            paper="arXiv:2402.01306",
+            stats=lambda o: (),
+            needs_reference=lambda o: True,
+            metrics=_PAIR_METRICS[:2] + _PAIR_METRICS[3:] + ("kl",),
+        ),
+        Algorithm(
+            "bco",
+            "Binary Classifier Optimization",
+            ("unpaired-preference",),
+            "unpaired",
+            "causal-lm",
+            BCOOptions,
+            steps.bco_step,
+            # BCOConfig keeps transformers.TrainingArguments' learning rate
+            learning_rate=5e-5,
+            paper="arXiv:2404.04656",
+            stats=lambda o: (),
+            needs_reference=lambda o: True,
+            metrics=_PAIR_METRICS[:2] + _PAIR_METRICS[3:] + ("delta",),
+        ),
+        Algorithm(
+            "reward",
+            "Reward modelling (Bradley-Terry)",
+            ("preference-implicit",),
+            "scored-pairs",
+            "sequence-classification",
+            RewardOptions,
+            steps.reward_step,
+            learning_rate=1e-4,
+            paper="arXiv:2203.02155",
+            metrics=("accuracy", "margin", "min_reward", "mean_reward", "max_reward"),
+        ),
+        Algorithm(
+            "prm",
+            "Process reward modelling",
+            ("stepwise-supervision",),
+            "stepwise",
+            "token-classification",
+            PRMOptions,
+            steps.prm_step,
+            learning_rate=1e-5,
+            paper="arXiv:2305.20050",
+            metrics=("accuracy",),
+        ),
+    )
+}
+
+for _a in ALGORITHMS.values():  # every declared type exists in the registry
+    for _t in _a.accepts:
+        get_type(_t)
+
+
+def get_algorithm(name: str) -> Algorithm:
+    key = name.strip().lower()
+    if key not in ALGORITHMS:
+        raise UsageError(
+            f"unknown algorithm {name!r}", hint="use one of: " + ", ".join(ALGORITHMS)
+        )
+    return ALGORITHMS[key]

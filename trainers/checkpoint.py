@@ -1,0 +1,110 @@
+"""Checkpoints: the model and tokenizer (`save_pretrained`), plus everything needed to resume
+exactly (optimizer, scheduler, RNG states, step, position in the data, algorithm state)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trlprep.errors import InputError
+
+STATE_FILE = "trainer_state.pt"
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+
+
+def rng_state() -> dict[str, Any]:
+    state = {
+        "python": random.getstate(),
+        "numpy": np.random.get_state(),
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(
+    folder: Path, model: Any, tokenizer: Any, optimizer: Any, scheduler: Any, state: dict
+) -> Path:
+    """Write a checkpoint folder atomically (a partial one never looks complete)."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "rng": rng_state(),
+            **state,
+        },
+        tmp / STATE_FILE,
+    )
+    (tmp / "trainer_state.json").write_text(
+        json.dumps({k: v for k, v in state.items() if isinstance(v, (int, float, str))}, indent=2)
+    )
+    if folder.exists():
+        shutil.rmtree(folder)
+    tmp.rename(folder)
+    return folder
+
+
+def load_trainer_state(folder: Path) -> dict[str, Any]:
+    path = folder / STATE_FILE
+    if not path.is_file():
+        raise InputError(f"{folder} is not a trlprep checkpoint (no {STATE_FILE})")
+    return torch.load(path, weights_only=False)
+
+
+def checkpoints(output_dir: Path) -> list[Path]:
+    """Complete checkpoints in `output_dir`, oldest first."""
+    if not output_dir.is_dir():
+        return []
+    found = [
+        (int(m.group(1)), p)
+        for p in output_dir.iterdir()
+        if (m := _CHECKPOINT.match(p.name)) and (p / STATE_FILE).is_file()
+    ]
+    return [p for _, p in sorted(found)]
+
+
+def resolve_resume(resume: bool | str, output_dir: Path) -> Path | None:
+    """The checkpoint to resume from: the latest in `output_dir` for True, or a path."""
+    if resume is False or resume is None or resume == "":
+        return None
+    if resume is True or str(resume).lower() in ("true", "latest", "1", "yes"):
+        found = checkpoints(output_dir)
+        if not found:
+            raise InputError(
+                f"--resume: no checkpoint in {output_dir}", hint="drop --resume to start afresh"
+            )
+        return found[-1]
+    path = Path(resume)
+    if not (path / STATE_FILE).is_file():
+        raise InputError(f"--resume: {path} is not a checkpoint folder")
+    return path
+
+
+def rotate(output_dir: Path, keep: int | None) -> None:
+    """Delete the oldest checkpoints beyond `keep`."""
+    if keep is None or keep < 1:
+        return
+    for old in checkpoints(output_dir)[:-keep]:
+        shutil.rmtree(old)

@@ -1,0 +1,114 @@
+"""The training configuration: common options with familiar (TRL/transformers) names, plus
+the algorithm's own options, from Python keywords, a dict or a YAML file."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from trlprep.errors import InputError, UsageError
+
+SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+
+
+@dataclass
+class TrainConfig:
+    """Everything `train` needs. `options` holds the algorithm's options (`beta`, ...);
+    `learning_rate` None takes the algorithm's TRL default."""
+
+    algo: str
+    model: str
+    data: Any
+    output_dir: str
+    eval_data: Any = None
+    options: dict[str, Any] = field(default_factory=dict)
+    max_steps: int = -1  # > 0 overrides num_epochs
+    num_epochs: float = 3.0
+    learning_rate: float | None = None
+    batch_size: int = 8
+    eval_batch_size: int | None = None
+    gradient_accumulation_steps: int = 1
+    max_length: int | None = 1024
+    logging_steps: int = 10
+    save_steps: int = 500
+    eval_steps: int | None = None
+    save_total_limit: int | None = None
+    seed: int = 42
+    bf16: bool | None = None  # None: where the accelerator supports it
+    lr_scheduler_type: str = "linear"
+    warmup_ratio: float = 0.0
+    warmup_steps: int = 0
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_epsilon: float = 1e-8
+    max_grad_norm: float = 1.0
+    gradient_checkpointing: bool = True
+    padding_free: bool | None = None  # None: when the attention kernel handles packed rows
+    chat_template: str | None = None
+    disable_dropout: bool = True
+    resume: bool | str = False
+    report_to: tuple[str, ...] = ()
+    logits_chunk_mib: int = 256
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.lr_scheduler_type not in SCHEDULERS:
+            raise UsageError(
+                f"unknown lr_scheduler_type {self.lr_scheduler_type!r}",
+                hint="use one of: " + ", ".join(SCHEDULERS),
+            )
+        for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1")
+        if isinstance(self.report_to, str):
+            self.report_to = tuple(s for s in self.report_to.split(",") if s and s != "none")
+        self.report_to = tuple(self.report_to)
+
+    @classmethod
+    def from_any(cls, config: TrainConfig | dict[str, Any] | str | Path) -> TrainConfig:
+        """A TrainConfig from itself, a dict, or a YAML/JSON file path. Keys that are not
+        common options go to `options` (the algorithm checks them)."""
+        if isinstance(config, TrainConfig):
+            return config
+        if isinstance(config, (str, Path)):
+            config = load_config_file(config)
+        common = {f.name for f in fields(cls)}
+        values = {k.replace("-", "_"): v for k, v in config.items()}
+        options = dict(values.pop("options", None) or {})
+        options.update({k: v for k, v in values.items() if k not in common})
+        missing = [k for k in ("algo", "model", "data", "output_dir") if values.get(k) is None]
+        if missing:
+            raise UsageError(f"missing required option(s): {', '.join(missing)}")
+        return cls(**{k: v for k, v in values.items() if k in common}, options=options)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-able snapshot (in-memory datasets are named by their type)."""
+        d = asdict(self)
+        for k in ("data", "eval_data"):
+            if d[k] is not None and not isinstance(d[k], (str, Path)):
+                d[k] = f"<{type(d[k]).__name__}>"
+        return json.loads(json.dumps(d, default=str))
+
+
+def load_config_file(path: str | Path) -> dict[str, Any]:
+    """Options from a YAML (or JSON) mapping."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"config file {str(p)!r} does not exist")
+    text = p.read_text(encoding="utf-8")
+    try:
+        import yaml
+
+        data = yaml.safe_load(text)
+    except ImportError:  # pragma: no cover - pyyaml is in the train extra
+        data = json.loads(text)
+    except Exception as e:
+        raise InputError(f"cannot parse {p}: {e}", hint="the config is a YAML mapping") from e
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"{p} must hold a mapping of option: value")
+    return data

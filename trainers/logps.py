@@ -1,0 +1,253 @@
+"""Completion-token log-probabilities from hidden states, without the full logits tensor.
+
+A causal LM's `[batch, length, vocab]` float32 logits dominate training memory at large
+vocabularies (128k x 1024 tokens x 4 bytes = 512 MiB per sequence). Here only the positions
+that are trained on go through the LM head, a chunk of tokens at a time, and the log-prob
+is the target logit minus a log-sum-exp; the backward pass recomputes each chunk's logits
+instead of keeping them. Peak extra memory is one chunk's `[chunk, vocab]` float32 logits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from trlprep.trainers.batch import SequenceBatch
+
+CHUNK_BYTES = 256 * 2**20  # float32 logits held at once
+STATS = ("is_top1", "log_sum_sq_probs", "entropy")
+# config attributes that transform logits after the LM head; such models take the plain path
+_LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_mult")
+
+
+def chunk_tokens(vocab_size: int, budget_bytes: int = CHUNK_BYTES) -> int:
+    """Tokens per chunk so that one chunk's float32 logits fit in `budget_bytes`."""
+    return max(16, budget_bytes // (4 * vocab_size))
+
+
+def _compute_dtype(x: Tensor) -> torch.dtype:
+    if torch.is_autocast_enabled(x.device.type):
+        return torch.get_autocast_dtype(x.device.type)
+    return x.dtype
+
+
+class _ChunkedLogProbs(torch.autograd.Function):
+    """log softmax(h W^T + b)[y], chunked over tokens, recomputing logits in backward."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, chunk, stats):  # type: ignore[override]
+        dtype = _compute_dtype(hidden)
+        n = hidden.shape[0]
+        logps = torch.empty(n, dtype=torch.float32, device=hidden.device)
+        lse = torch.empty_like(logps)
+        extra = {k: torch.empty(n, device=hidden.device) for k in stats if k != "is_top1"}
+        if "is_top1" in stats:
+            extra["is_top1"] = torch.empty(n, dtype=torch.bool, device=hidden.device)
+        w = weight.to(dtype)
+        b = None if bias is None else bias.to(dtype)
+        with torch.autocast(hidden.device.type, enabled=False):
+            for i in range(0, n, chunk):
+                sl = slice(i, i + chunk)
+                logits = F.linear(hidden[sl].to(dtype), w, b).float()
+                lse[sl] = torch.logsumexp(logits, dim=-1)
+                target = logits.gather(1, targets[sl].unsqueeze(1)).squeeze(1)
+                logps[sl] = target - lse[sl]
+                if "is_top1" in extra:
+                    extra["is_top1"][sl] = logits.argmax(-1) == targets[sl]
+                if "log_sum_sq_probs" in extra:
+                    extra["log_sum_sq_probs"][sl] = torch.logsumexp(2 * logits, -1) - 2 * lse[sl]
+                if "entropy" in extra:
+                    probs = torch.softmax(logits, dim=-1)
+                    extra["entropy"][sl] = lse[sl] - (probs * logits).sum(-1)
+        ctx.save_for_backward(hidden, weight, bias, targets, lse)
+        ctx.chunk, ctx.dtype = chunk, dtype
+        outs = [extra[k] for k in stats]
+        ctx.mark_non_differentiable(*outs)
+        return (logps, *outs)
+
+    @staticmethod
+    def backward(ctx, grad_logps, *_):  # type: ignore[override]
+        hidden, weight, bias, targets, lse = ctx.saved_tensors
+        dtype, chunk = ctx.dtype, ctx.chunk
+        w = weight.to(dtype)
+        b = None if bias is None else bias.to(dtype)
+        grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
+        grad_weight = (
+            torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
+            if ctx.needs_input_grad[1]
+            else None
+        )
+        grad_bias = (
+            torch.zeros(weight.shape[0], dtype=torch.float32, device=weight.device)
+            if bias is not None and ctx.needs_input_grad[2]
+            else None
+        )
+        rows = torch.arange(min(chunk, hidden.shape[0]), device=hidden.device)
+        for i in range(0, hidden.shape[0], chunk):
+            sl = slice(i, i + chunk)
+            h = hidden[sl].to(dtype)
+            g = grad_logps[sl].float()
+            # d logp / d logits = onehot(y) - softmax(logits), scaled by the incoming grad
+            grad_logits = F.linear(h, w, b).float().sub_(lse[sl].unsqueeze(1)).exp_()
+            grad_logits.mul_(-g.unsqueeze(1))
+            grad_logits[rows[: h.shape[0]], targets[sl]] += g
+            if grad_hidden is not None:
+                grad_hidden[sl] = (grad_logits.to(dtype) @ w).to(hidden.dtype)
+            if grad_weight is not None:
+                grad_weight.addmm_(grad_logits.t(), h.float())
+            if grad_bias is not None:
+                grad_bias += grad_logits.sum(0)
+        if grad_weight is not None:
+            grad_weight = grad_weight.to(weight.dtype)
+        if grad_bias is not None:
+            grad_bias = grad_bias.to(bias.dtype)
+        return grad_hidden, grad_weight, grad_bias, None, None, None
+
+
+def chunked_token_logps(
+    hidden: Tensor,
+    weight: Tensor,
+    targets: Tensor,
+    bias: Tensor | None = None,
+    *,
+    chunk: int | None = None,
+    stats: Iterable[str] = (),
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """Log-probs of `targets` `(N,)` under logits `hidden @ weight.T + bias`, never holding
+    more than `chunk` rows of logits; differentiable in `hidden`, `weight` and `bias`.
+
+    `stats` (no gradient) may ask for `is_top1` (the target is the argmax),
+    `log_sum_sq_probs` (log sum_v p_v^2, for WPO) and `entropy`.
+    """
+    stats = tuple(stats)
+    unknown = set(stats) - set(STATS)
+    if unknown:
+        raise ValueError(f"unknown token stats {sorted(unknown)}; use {STATS}")
+    chunk = chunk or chunk_tokens(weight.shape[0])
+    logps, *outs = _ChunkedLogProbs.apply(hidden, weight, bias, targets, chunk, stats)
+    return logps, dict(zip(stats, outs, strict=True))
+
+
+def plain_token_logps(logits: Tensor, targets: Tensor) -> Tensor:
+    """The straightforward computation: full float32 log-softmax, then gather."""
+    return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+
+
+@dataclass
+class CompletionLogps:
+    """Per-token values of each sequence's completion, `(num_seqs, max_targets)`, zero-padded.
+
+    `logps` carries gradient; `mean_logits` (mean over the vocabulary, as TRL logs it) and the
+    requested `stats` do not. `mask` marks real completion tokens.
+    """
+
+    logps: Tensor
+    mask: Tensor
+    mean_logits: Tensor
+    stats: dict[str, Tensor]
+
+    @property
+    def sums(self) -> Tensor:
+        return self.logps.sum(-1)
+
+    @property
+    def lengths(self) -> Tensor:
+        return self.mask.sum(-1)
+
+
+def _dense(batch: SequenceBatch, values: Tensor) -> Tensor:
+    out = values.new_zeros((batch.num_seqs, batch.max_targets))
+    return out.index_put((batch.target_seq, batch.target_tok), values)
+
+
+def _has_logit_transform(model: nn.Module) -> bool:
+    config = getattr(model, "config", None)
+    return any(getattr(config, name, None) not in (None, 1, 1.0) for name in _LOGIT_TRANSFORMS)
+
+
+def backbone(model: nn.Module) -> nn.Module:
+    """The transformer under a causal LM's head (its `base_model_prefix` attribute)."""
+    inner = getattr(model, "get_base_model", None)  # a peft model: the wrapped transformers model
+    model = inner() if callable(inner) else model
+    return getattr(model, model.base_model_prefix)
+
+
+def completion_logps(
+    model: nn.Module,
+    batch: SequenceBatch,
+    *,
+    stats: Iterable[str] = (),
+    chunk: int | None = None,
+) -> CompletionLogps:
+    """Run `model` on `batch` and return the log-probs of every completion token.
+
+    Goes through the transformer, then the LM head on the trained-on positions only, in
+    chunks. Models whose logits are transformed after the head (soft-capping, scaling) take
+    the plain path through the model's own logits instead.
+    """
+    stats = tuple(stats)
+    kwargs = dict(
+        input_ids=batch.input_ids,
+        attention_mask=batch.attention_mask,
+        position_ids=batch.position_ids,
+        use_cache=False,
+    )
+    head = model.get_output_embeddings()
+    if _has_logit_transform(model) or not isinstance(head, nn.Linear):
+        logits = model(**kwargs).logits
+        flat = logits.reshape(-1, logits.shape[-1])[batch.target_pos]
+        logps = plain_token_logps(flat, batch.target_ids)
+        with torch.no_grad():
+            mean_logits = flat.float().mean(-1)
+            extra = _plain_stats(flat.detach().float(), batch.target_ids, stats)
+    else:
+        hidden = backbone(model)(**kwargs).last_hidden_state
+        flat = hidden.reshape(-1, hidden.shape[-1])[batch.target_pos]
+        logps, extra = chunked_token_logps(
+            flat, head.weight, batch.target_ids, head.bias, chunk=chunk, stats=stats
+        )
+        with torch.no_grad():
+            mean_w = head.weight.float().mean(0)
+            mean_logits = flat.float() @ mean_w
+            if head.bias is not None:
+                mean_logits += head.bias.float().mean()
+    mask = _dense(batch, torch.ones_like(batch.target_seq, dtype=torch.bool))
+    return CompletionLogps(
+        logps=_dense(batch, logps),
+        mask=mask,
+        mean_logits=_dense(batch, mean_logits),
+        stats={k: _dense(batch, v) for k, v in extra.items()},
+    )
+
+
+class LogpsModel(nn.Module):
+    """A causal LM whose forward returns `CompletionLogps` for a `SequenceBatch`.
+
+    Wrapping the whole computation in one module's forward lets Accelerate's DDP/FSDP
+    wrappers see the LM head used inside forward, as with a plain model call.
+    """
+
+    def __init__(self, model: nn.Module, stats: Iterable[str] = (), chunk: int | None = None):
+        super().__init__()
+        self.model = model
+        self.stats = tuple(stats)
+        self.chunk = chunk
+
+    def forward(self, batch: SequenceBatch) -> CompletionLogps:
+        return completion_logps(self.model, batch, stats=self.stats, chunk=self.chunk)
+
+
+def _plain_stats(logits: Tensor, targets: Tensor, stats: tuple[str, ...]) -> dict[str, Tensor]:
+    out: dict[str, Tensor] = {}
+    logp = torch.log_softmax(logits, -1)
+    if "is_top1" in stats:
+        out["is_top1"] = logits.argmax(-1) == targets
+    if "log_sum_sq_probs" in stats:
+        out["log_sum_sq_probs"] = torch.logsumexp(2 * logp, -1)
+    if "entropy" in stats:
+        out["entropy"] = -(logp.exp() * logp).sum(-1)
+    return out

@@ -1,0 +1,280 @@
+"""One function per algorithm: a batch in, the loss and TRL-named metrics out.
+
+The training loop calls `step(ctx, batch)`; `ctx.policy` is the trained model (wrapped in
+`LogpsModel` for causal LMs), `ctx.reference` the frozen reference (or None), and
+`ctx.options` the algorithm's options. Metrics are plain floats, averaged by the loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from trlprep.trainers.collate import ClassifierBatch, LMBatch, PairBatch, UnpairedBatch
+from trlprep.trainers.logps import CompletionLogps
+from trlprep.trainers.losses import (
+    CPO_AVERAGED,
+    DPOLossConfig,
+    PairLogps,
+    RunningMean,
+    alphapo_reward,
+    bco_loss,
+    cpo_loss,
+    dpo_loss,
+    kto_kl_estimate,
+    kto_loss,
+    length_desensitised_logps,
+    nll_loss,
+    orpo_log_odds,
+    orpo_loss,
+    reward_loss,
+    token_classification_loss,
+    wpo_weights,
+)
+
+Metrics = dict[str, float]
+
+
+@dataclass
+class StepContext:
+    policy: nn.Module
+    reference: nn.Module | None
+    options: Any
+    state: dict[str, Any] = field(default_factory=dict)
+    training: bool = True
+    # tokens trained on in the whole accumulated batch (token-normalised losses)
+    num_items: float | None = None
+    gather: Callable[[Tensor], Tensor] = lambda x: x
+
+
+def _masked_mean(values: Tensor, mask: Tensor) -> float:
+    n = mask.sum()
+    return float((values * mask).sum() / n) if n > 0 else 0.0
+
+
+def _nll(out: CompletionLogps, rows: slice = slice(None)) -> Tensor:
+    mask = out.mask[rows]
+    return -(out.logps[rows] * mask).sum() / mask.sum().clamp(min=1)
+
+
+def _mean(x: Tensor) -> float:
+    return float(x.float().mean()) if x.numel() else float("nan")
+
+
+def _reward_metrics(chosen: Tensor, rejected: Tensor) -> Metrics:
+    chosen, rejected = chosen.detach(), rejected.detach()
+    return {
+        "rewards/chosen": _mean(chosen),
+        "rewards/rejected": _mean(rejected),
+        "rewards/accuracies": _mean((chosen > rejected).float()),
+        "rewards/margins": _mean(chosen - rejected),
+    }
+
+
+def _token_metrics(out: CompletionLogps, n: int, seq_logps: Tensor) -> Metrics:
+    m = out.mask.float()
+    metrics = {
+        "logps/chosen": _mean(seq_logps[:n].detach()),
+        "logps/rejected": _mean(seq_logps[n:].detach()),
+        "logits/chosen": _masked_mean(out.mean_logits[:n], m[:n]),
+        "logits/rejected": _masked_mean(out.mean_logits[n:], m[n:]),
+    }
+    if "is_top1" in out.stats:
+        metrics["mean_token_accuracy"] = _masked_mean(out.stats["is_top1"][:n].float(), m[:n])
+    return metrics
+
+
+# ------------------------------------------------------------------ SFT
+
+
+def sft_step(ctx: StepContext, batch: LMBatch) -> tuple[Tensor, Metrics]:
+    """Next-token NLL on the completion (or every) token, normalised by the tokens of the
+    whole accumulated batch."""
+    out: CompletionLogps = ctx.policy(batch.seqs)
+    loss = nll_loss(out.logps, out.mask, ctx.num_items)
+    m = out.mask.float()
+    metrics = {"mean_token_accuracy": _masked_mean(out.stats["is_top1"].float(), m)}
+    if "entropy" in out.stats:
+        metrics["entropy"] = _masked_mean(out.stats["entropy"], m)
+    return loss, metrics
+
+
+# ------------------------------------------------------------------ paired preferences
+
+
+def _sequence_logps(out: CompletionLogps, n: int, ld_alpha: float | None) -> Tensor:
+    if ld_alpha is None:
+        return out.sums
+    return length_desensitised_logps(out.logps, out.mask, n, ld_alpha)
+
+
+def dpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
+    """DPO and its loss types, with RPO's NLL term, LD-DPO and WPO weighting."""
+    o = ctx.options
+    n = batch.num_pairs
+    out: CompletionLogps = ctx.policy(batch.seqs)
+    logps = _sequence_logps(out, n, o.ld_alpha)
+    if o.reference_free:
+        ref = torch.zeros_like(logps)
+    else:
+        with torch.no_grad():
+            ref = _sequence_logps(ctx.reference(batch.seqs), n, o.ld_alpha)
+    lengths = out.lengths.to(logps.dtype)
+    nll = _nll(out, slice(0, n))
+    pairs = PairLogps(logps[:n], logps[n:], ref[:n], ref[n:], lengths[:n], lengths[n:], nll)
+
+    delta = 0.0
+    if "bco_pair" in o.loss_type:
+        running: RunningMean = ctx.state.setdefault("running", RunningMean())
+        rewards = o.beta * torch.cat((pairs.chosen_logratios, pairs.rejected_logratios))
+        delta = running.update(ctx.gather(rewards.detach())) if ctx.training else running.mean
+    weights = None
+    if o.use_weighting:
+        weights = wpo_weights(out.logps, out.stats["log_sum_sq_probs"], out.mask, n)
+    cfg = DPOLossConfig(o.beta, o.label_smoothing, o.discopop_tau, delta)
+    loss = dpo_loss(pairs, cfg, o.loss_type, o.loss_weights, weights)
+    if o.rpo_alpha is not None:
+        loss = loss + o.rpo_alpha * nll * (weights.mean() if weights is not None else 1.0)
+
+    metrics = _reward_metrics(o.beta * pairs.chosen_logratios, o.beta * pairs.rejected_logratios)
+    metrics |= _token_metrics(out, n, logps)
+    if o.rpo_alpha is not None or "sft" in o.loss_type:
+        metrics["nll_loss"] = float(nll)
+    return loss, metrics
+
+
+def cpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
+    """CPO, SimPO (`loss_type="simpo"`, `cpo_alpha=0`) and AlphaPO (`alpha != 0`)."""
+    o = ctx.options
+    n = batch.num_pairs
+    out: CompletionLogps = ctx.policy(batch.seqs)
+    logps = out.sums
+    if o.loss_type in CPO_AVERAGED:
+        logps = logps / out.lengths.clamp(min=1)
+    losses = cpo_loss(
+        logps[:n],
+        logps[n:],
+        beta=o.beta,
+        loss_type=o.loss_type,
+        label_smoothing=o.label_smoothing,
+        simpo_gamma=o.simpo_gamma,
+        alpha=o.alpha,
+    )
+    nll = _nll(out, slice(0, n)) if o.cpo_alpha != 0 else logps.new_zeros(())
+    loss = losses.mean() + o.cpo_alpha * nll
+    rewards = o.beta * alphapo_reward(logps.detach(), o.alpha)
+    metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, logps)
+    metrics["nll_loss"] = float(nll)
+    return loss, metrics
+
+
+def orpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
+    """ORPO: chosen NLL plus the odds-ratio term, on per-token averaged log-probs."""
+    o = ctx.options
+    n = batch.num_pairs
+    out: CompletionLogps = ctx.policy(batch.seqs)
+    avg = out.sums / out.lengths.clamp(min=1)
+    nll = _nll(out, slice(0, n))
+    loss = nll + orpo_loss(avg[:n], avg[n:], beta=o.beta).mean()
+    rewards = o.beta * avg.detach()
+    metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, avg)
+    log_odds = orpo_log_odds(avg[:n].detach(), avg[n:].detach())
+    metrics["nll_loss"] = float(nll)
+    metrics["log_odds_ratio"] = _mean(F.logsigmoid(log_odds))
+    metrics["log_odds_chosen"] = _mean(log_odds)
+    return loss, metrics
+
+
+# ------------------------------------------------------------------ unpaired preferences
+
+
+def _unpaired_metrics(out: CompletionLogps, labels: Tensor, rewards: Tensor) -> Metrics:
+    m = out.mask.float()
+    metrics: Metrics = {}
+    for name, sel in (("chosen", labels), ("rejected", ~labels)):
+        if sel.any():
+            metrics[f"rewards/{name}"] = _mean(rewards[sel].detach())
+            metrics[f"logps/{name}"] = _mean(out.sums[sel].detach())
+            metrics[f"logits/{name}"] = _masked_mean(out.mean_logits[sel], m[sel])
+    if labels.any() and (~labels).any():
+        metrics["rewards/margins"] = metrics["rewards/chosen"] - metrics["rewards/rejected"]
+    return metrics
+
+
+def _unpaired_logratios(ctx: StepContext, batch: UnpairedBatch) -> tuple[CompletionLogps, Tensor]:
+    out: CompletionLogps = ctx.policy(batch.seqs)
+    with torch.no_grad():
+        ref = ctx.reference(batch.seqs).sums
+    return out, out.sums - ref
+
+
+def kto_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
+    """KTO (with the mismatched-pair KL estimate) or APO-zero unpaired."""
+    o = ctx.options
+    out, ratios = _unpaired_logratios(ctx, batch)
+    kl = ratios.new_zeros(())
+    if o.loss_type == "kto":
+        with torch.no_grad():
+            kl_logps = ctx.policy(batch.kl_seqs).sums
+            ref_kl_logps = ctx.reference(batch.kl_seqs).sums
+        kl = kto_kl_estimate(ctx.gather(kl_logps), ctx.gather(ref_kl_logps))
+    labels = batch.labels
+    losses = kto_loss(
+        ratios[labels],
+        ratios[~labels],
+        kl,
+        beta=o.beta,
+        desirable_weight=o.desirable_weight,
+        undesirable_weight=o.undesirable_weight,
+        loss_type=o.loss_type,
+    )
+    metrics = {"kl": float(kl)} | _unpaired_metrics(out, labels, o.beta * ratios)
+    return losses.mean(), metrics
+
+
+def bco_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
+    """BCO: a binary classifier on the implicit reward, shifted by its running mean."""
+    o = ctx.options
+    out, ratios = _unpaired_logratios(ctx, batch)
+    rewards = o.beta * ratios
+    running: RunningMean = ctx.state.setdefault("running", RunningMean())
+    if ctx.training:
+        running.update(ctx.gather(rewards.detach()))
+    labels = batch.labels
+    losses = bco_loss(rewards[labels], rewards[~labels], running.mean)
+    metrics = {"delta": running.mean} | _unpaired_metrics(out, labels, rewards)
+    return losses.mean(), metrics
+
+
+# ------------------------------------------------------------------ classification heads
+
+
+def reward_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metrics]:
+    """Bradley-Terry on a sequence-classification head's scores (chosen rows first)."""
+    scores = ctx.policy(
+        input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False
+    ).logits.squeeze(-1).float()
+    chosen, rejected = scores.chunk(2)
+    loss = reward_loss(chosen, rejected, batch.margin, ctx.options.center_rewards_coefficient)
+    s = scores.detach()
+    return loss, {
+        "min_reward": float(s.min()),
+        "mean_reward": float(s.mean()),
+        "max_reward": float(s.max()),
+        "accuracy": _mean((chosen > rejected).float()),
+        "margin": _mean((chosen - rejected).detach()),
+    }
+
+
+def prm_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metrics]:
+    """Token classification of each step's last token (label -100 elsewhere)."""
+    logits = ctx.policy(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
+    loss = token_classification_loss(logits, batch.labels)
+    sel = batch.labels != -100
+    correct = (logits.detach().argmax(-1) == batch.labels) & sel
+    return loss, {"accuracy": float(correct.sum() / sel.sum().clamp(min=1))}

@@ -1,0 +1,113 @@
+"""Merge the rows each batch flags into issues: counts, a few example rows and lines."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trlprep.checks import BatchSink
+from trlprep.report import Issue
+from trlprep.rules import RULES
+
+DEFAULT_MAX_ERRORS = 10
+
+
+@dataclass
+class _Acc:
+    rule: str
+    column: str | None
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    message: str | None = None
+    hint: str | None = None
+    details: dict[str, None] = field(default_factory=dict)
+
+
+class Collector:
+    """Merges the rows flagged in each batch into issues with a few example rows each."""
+
+    def __init__(self, max_examples: int = DEFAULT_MAX_ERRORS) -> None:
+        self.max_examples = max(0, max_examples)
+        self.num_rows = 0
+        self.line_oriented = False
+        self.seen_columns: set[str] = set()
+        self._acc: dict[tuple[str, str | None], _Acc] = {}
+
+    def add_sink(self, sink: BatchSink, offset: int, lines: np.ndarray | None) -> None:
+        for (rule, column), f in sink.flags.items():
+            idx = np.flatnonzero(f.mask)
+            self.add(
+                rule,
+                column,
+                idx + offset,
+                count=len(idx),
+                lines=None if lines is None else lines[idx[: self.max_examples]],
+                message=f.message,
+                hint=f.hint,
+                details=list(f.details),
+            )
+
+    def add(
+        self,
+        rule: str,
+        column: str | None,
+        rows: np.ndarray | list[int],
+        *,
+        count: int | None = None,
+        lines: np.ndarray | None = None,
+        message: str | None = None,
+        hint: str | None = None,
+        details: list[str] | None = None,
+    ) -> None:
+        acc = self._acc.setdefault((rule, column), _Acc(rule, column))
+        acc.count += len(rows) if count is None else count
+        room = self.max_examples - len(acc.rows)
+        if room > 0:
+            acc.rows.extend(int(r) for r in rows[:room])
+            if lines is not None:
+                acc.lines.extend(int(x) for x in lines[:room])
+        acc.message = acc.message or message
+        acc.hint = acc.hint or hint
+        for d in details or ():
+            if len(acc.details) < 5:
+                acc.details.setdefault(d, None)
+
+    def issues(self, required: list[str] = (), needs: str = "") -> list[Issue]:
+        """The merged issues; `required` columns never seen become `missing-column` issues.
+
+        `needs` describes what the type needs, e.g. "preference (standard) needs prompt, ...".
+        """
+        accs = dict(self._acc)
+        for name in required:
+            if name not in self.seen_columns:
+                accs.pop(("null-value", name), None)
+                accs[("missing-column", name)] = _Acc(
+                    "missing-column",
+                    name,
+                    count=self.num_rows,
+                    message=f"required column {name!r} is missing; {needs}",
+                )
+        out = []
+        for acc in accs.values():
+            rule = RULES[acc.rule]
+            msg = acc.message or (
+                f"column {acc.column!r}: {rule.summary}" if acc.column else rule.summary
+            )
+            if acc.details:
+                msg += " (" + ", ".join(acc.details) + ")"
+            out.append(
+                Issue(
+                    rule=acc.rule,
+                    severity=rule.severity,
+                    message=msg,
+                    hint=acc.hint or rule.hint,
+                    column=acc.column,
+                    count=acc.count,
+                    rows=acc.rows,
+                    lines=acc.lines if self.line_oriented else None,
+                )
+            )
+        out.sort(key=lambda i: (i.severity.rank, i.rows[0] if i.rows else -1, i.rule))
+        return out

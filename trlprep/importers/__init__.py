@@ -1,0 +1,60 @@
+"""Importers: bring public dataset layouts onto a typed node of the conversion graph.
+
+Layouts (`IMPORTERS`, `--from LAYOUT`): `sharegpt`, `alpaca`, `hh`, `openai-chat`,
+`ranked` and `map` (generic column and role renaming). Each importer works per record
+batch (`Importer.apply`), so files stream; every input row is imported or rejected with
+its row index, file line, reason and original row.
+
+Python API: `import_dataset(data, layout, **options)` takes any dataset kind and gives
+back the same kind; `import_table` returns an `ImportResult` (rows and rejects);
+`import_batches` streams `trlprep.readers.iter_batches` output.
+"""
+
+from trlprep.importers.base import (
+    Converted,
+    Importer,
+    ImportOptions,
+    ImportResult,
+    parse_column_map,
+)
+from trlprep.importers.registry import (
+    IMPORTERS,
+    detect_layout,
+    get_importer,
+    is_layout,
+    layout_names,
+)
+from trlprep.importers.rejects import REJECTS_SCHEMA, Rejections
+from trlprep.importers.run import (
+    ImportStats,
+    RejectedRowsWarning,
+    RejectsWriter,
+    default_rejects_path,
+    import_batches,
+    import_dataset,
+    import_table,
+    reject_error,
+)
+
+__all__ = [
+    "IMPORTERS",
+    "REJECTS_SCHEMA",
+    "Converted",
+    "ImportOptions",
+    "ImportResult",
+    "ImportStats",
+    "Importer",
+    "RejectedRowsWarning",
+    "Rejections",
+    "RejectsWriter",
+    "default_rejects_path",
+    "detect_layout",
+    "get_importer",
+    "import_batches",
+    "import_dataset",
+    "import_table",
+    "is_layout",
+    "layout_names",
+    "parse_column_map",
+    "reject_error",
+]

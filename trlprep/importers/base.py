@@ -1,0 +1,255 @@
+"""What every importer shares: its options, its result, and the per-batch pass around it.
+
+An importer turns one record batch of a public layout (ShareGPT, Alpaca, ...) into a batch
+of a TRL dataset type (its landing). `Importer.apply` runs the same steps for all of them:
+rename columns (`ImportOptions.map`), run the layout's own conversion, validate the output
+against the landing type, and set aside every input row that cannot be imported, with the
+reason, its row index, its file line and the original row, so nothing is lost silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import DataError, UsageError
+from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
+from trlprep.registry import DatasetType, Format
+from trlprep.rules import parse_role_map
+
+PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
+PROMPT_STYLES = ("alpaca", "plain")
+ON_ERROR = ("stop", "skip")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Knobs of the importers (CLI flags of `trlprep import` / `trlprep convert --from`).
+
+    `map`: output column -> input column, applied first by every importer (`prompt=question`).
+    `role_map`: input role -> TRL role, over the importer's own defaults (`human=user`).
+    """
+
+    map: Mapping[str, str] = field(default_factory=dict)
+    role_map: Mapping[str, str] = field(default_factory=dict)
+    conversational: bool = False  # alpaca: conversational prompt-completion
+    prompt_style: str = "alpaca"  # alpaca, standard format: alpaca (Stanford template) | plain
+    pairing: str = "best-vs-rest"  # ranked -> preference
+    threshold: float | None = None  # ranked -> unpaired preference (set = unpaired)
+    margin: bool = False  # ranked -> preference: add the score difference as `margin`
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        map: str | Mapping[str, str] | None = None,
+        role_map: str | Mapping[str, str] | None = None,
+        map_role: str | Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> ImportOptions:
+        """Options from CLI-style values: `map="prompt=question"`, `role_map="human=user"`.
+
+        `map_role` is another name for `role_map` (both may be given; `map_role` wins).
+        """
+        unknown = set(kwargs) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise UsageError(
+                f"unknown import option {sorted(unknown)[0]!r}",
+                hint="options: " + ", ".join(sorted(cls.__dataclass_fields__) + ["map_role"]),
+            )
+        roles = {**parse_role_map(_as_dict(role_map)), **parse_role_map(_as_dict(map_role))}
+        opts = cls(map=parse_column_map(map), role_map=roles, **kwargs)
+        if opts.pairing not in PAIRINGS:
+            raise UsageError(f"unknown --pairing {opts.pairing!r}", hint=", ".join(PAIRINGS))
+        if opts.prompt_style not in PROMPT_STYLES:
+            raise UsageError(
+                f"unknown --prompt-style {opts.prompt_style!r}", hint=", ".join(PROMPT_STYLES)
+            )
+        return opts
+
+
+def _as_dict(spec: str | Mapping[str, str] | None) -> str | dict[str, str] | None:
+    return dict(spec) if isinstance(spec, Mapping) else spec
+
+
+def parse_column_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
+    """`prompt=question,chosen=good` (or a dict) -> {output column: input column}."""
+    if spec is None:
+        return {}
+    if isinstance(spec, Mapping):
+        pairs = [(str(k), str(v)) for k, v in spec.items()]
+    else:
+        pairs = []
+        for item in spec.split(","):
+            if not item.strip():
+                continue
+            dst, sep, src = item.partition("=")
+            if not sep or not dst.strip() or not src.strip():
+                raise UsageError(
+                    f"bad --map entry {item!r}",
+                    hint="write NEW=OLD pairs, comma-separated, e.g. prompt=question,chosen=good",
+                )
+            pairs.append((dst.strip(), src.strip()))
+    out: dict[str, str] = {}
+    for dst, src in pairs:
+        if dst in out:
+            raise UsageError(f"--map names the output column {dst!r} twice")
+        out[dst] = src
+    if len(set(out.values())) != len(out):
+        raise UsageError("--map uses one input column for two output columns")
+    return out
+
+
+def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
+    """`table` with input columns renamed to output names (`mapping`: output -> input)."""
+    if not mapping:
+        return table
+    names = table.column_names
+    missing = [src for src in mapping.values() if src not in names]
+    if missing:
+        raise UsageError(
+            f"--map: no column {missing[0]!r} in the data",
+            hint="columns: " + (", ".join(names) or "(none)"),
+        )
+    back = {src: dst for dst, src in mapping.items()}
+    clash = [d for d in mapping if d in names and d not in back]
+    if clash:
+        raise UsageError(
+            f"--map: the data already has a column {clash[0]!r}",
+            hint=f"rename that one too (e.g. --map {clash[0]}_orig={clash[0]},...) or drop it",
+        )
+    return table.rename_columns([back.get(n, n) for n in names])
+
+
+@dataclass
+class Converted:
+    """What an importer's `convert` made of a batch.
+
+    `rows`: for every output row, the input row (within the batch) it came from; None when
+    output row i is input row i. Output rows of rejected input rows are dropped afterwards.
+    """
+
+    table: pa.Table
+    rows: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImportResult:
+    """One imported batch: the rows that landed, the rows set aside, and notes.
+
+    `rows[i]` is the batch row output row i came from; `lines[i]` its file line (None when
+    the input has no line numbers). `rejects` has the columns of `REJECTS_SCHEMA`: dataset
+    row index, file line (null without line numbers), reason, and the original row.
+    """
+
+    table: pa.Table
+    rejects: pa.Table
+    rows: np.ndarray
+    lines: np.ndarray | None
+    dtype: DatasetType
+    fmt: Format
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def num_rejected(self) -> int:
+        return self.rejects.num_rows
+
+
+# ---------------------------------------------------------------- the importer interface
+
+
+class Importer:
+    """A public dataset layout and how it lands on a TRL dataset type.
+
+    Subclasses set `name`, `description` and `reads`, and implement `landing` and
+    `convert`; `apply` is the same for all.
+    """
+
+    name: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    description: ClassVar[str]  # one paragraph, shown by --explain
+    reads: ClassVar[str]  # the input columns, in words
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""
+        return False
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        """The TRL type and format that data of `schema` lands on (after `opts.map`)."""
+        raise NotImplementedError
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        """What the importer will do with data of `schema`, one step per line."""
+        return []
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        """Turn renamed input rows into landing rows; mark rows that cannot be imported."""
+        raise NotImplementedError
+
+    def apply(
+        self,
+        batch: pa.Table | pa.RecordBatch,
+        opts: ImportOptions | None = None,
+        offset: int = 0,
+        lines: np.ndarray | None = None,
+    ) -> ImportResult:
+        """Import one batch (`offset`: its first row's index in the dataset; `lines`: the
+        1-based file line of each row, when the input has them)."""
+        opts = opts or ImportOptions()
+        original = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
+        table = rename(original, opts.map)
+        dtype, fmt = self.landing(table.schema, opts)
+        bad = Rejections(table.num_rows)
+        conv = self.convert(table, opts, bad)
+        out = conv.table
+        rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
+        keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
+        out, rows = out.filter(pa.array(keep)), rows[keep]
+        ok = reject_invalid(out, rows, dtype, fmt, bad)
+        if not ok.all():
+            out, rows = out.filter(pa.array(ok)), rows[ok]
+        return ImportResult(
+            table=out,
+            rejects=rejects_table(original, bad, offset, lines),
+            rows=rows,
+            lines=None if lines is None else np.asarray(lines)[rows],
+            dtype=dtype,
+            fmt=fmt,
+            notes=conv.notes,
+        )
+
+
+def require(table: pa.Table, *names: str, layout: str) -> None:
+    """Raise DataError when a column the layout needs is missing."""
+    missing = [n for n in names if n not in table.column_names]
+    if missing:
+        raise DataError(
+            f"{layout} data needs a column {missing[0]!r} "
+            f"(the data has {', '.join(table.column_names) or 'no columns'})",
+            column=missing[0],
+            hint=f"rename a column with --map {missing[0]}=NAME, or pick another --from",
+        )
+
+
+def assemble(table: pa.Table, produced: dict[str, pa.Array], consumed: tuple[str, ...]) -> pa.Table:
+    """Produced columns first, then the input's other columns (carried along)."""
+    arrays: list[Any] = list(produced.values())
+    fields = [pa.field(k, v.type) for k, v in produced.items()]
+    for f in table.schema:
+        if f.name in consumed:
+            continue
+        if f.name in produced:
+            raise DataError(
+                f"the input already has a column {f.name!r}, which the import produces",
+                column=f.name,
+                hint=f"rename it first (--map {f.name}_orig={f.name})",
+            )
+        arrays.append(table.column(f.name))
+        fields.append(f)
+    arrays = [a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a]) for a in arrays]
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

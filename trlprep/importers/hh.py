@@ -1,0 +1,185 @@
+"""Anthropic HH-RLHF: `"\\n\\nHuman: ...\\n\\nAssistant: ..."` transcripts in `chosen`/`rejected`
+-> conversational preference with implicit prompt.
+
+A turn starts at `"\\n\\nHuman:"` or `"\\n\\nAssistant:"` (at the very start of the text the
+`"\\n\\n"` may be missing), and the one space after the colon belongs to the marker. A turn's
+content is every character up to the next marker, exactly: newlines, spaces and a
+"Human:" that does not follow `"\\n\\n"` stay in the text. So for transcripts whose markers
+all carry the space, `"".join("\\n\\nHuman: " / "\\n\\nAssistant: " + content)` gives the
+original back byte for byte.
+
+Differences from TRL's `examples/datasets/hh-rlhf-helpful-base.py` (`extract_dialogue`):
+it strips every turn's whitespace, removes "Human: " / "Assistant: " wherever they appear
+inside a turn's first paragraph, and turns an empty final `"\\n\\nAssistant: "` into the
+content "Assistant:". Here content is kept as written and an empty turn is reported.
+
+Rows that cannot be imported (reported, with their line): a transcript that is null, has
+text before its first marker, has no turns, or does not end with an Assistant turn, and
+rows whose messages fail validation (an empty turn, for example).
+
+The parse is columnar: markers are replaced by a sentinel character that the batch does not
+contain, and the text is split on it with Arrow compute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_json_field, is_string
+from trlprep.converters.arrowops import as_array, offsets, split_strings, string_data
+from trlprep.errors import DataError
+from trlprep.importers.base import (
+    Converted,
+    Importer,
+    ImportOptions,
+    Rejections,
+    assemble,
+    require,
+)
+from trlprep.importers.jsonarrow import lists_from, row_lengths
+from trlprep.importers.messages import message_struct
+from trlprep.registry import PREFERENCE_IMPLICIT, DatasetType, Format
+
+HUMAN, ASSISTANT = "Human", "Assistant"
+# Characters that never occur in real text, tried in turn as the marker sentinel.
+SENTINELS = ("\x00", "\x01", "\ufdd0", "\ufdd1", "\ufdd2", "\ufdd3")
+COLUMNS = ("chosen", "rejected")
+
+
+class HH(Importer):
+    name = "hh"
+    aliases = ("hh-rlhf", "anthropic-hh")
+    description = (
+        'Anthropic HH-RLHF transcripts ("\\n\\nHuman: ... \\n\\nAssistant: ...") in chosen and '
+        "rejected -> conversational preference with implicit prompt. Turns are parsed "
+        "exactly: content keeps its newlines and spaces (only the space after the marker "
+        "is dropped); rows without a final Assistant turn, with text before the first "
+        "turn or with an empty turn are reported."
+    )
+    reads = "chosen, rejected (text transcripts)"
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        if not all(c in schema.names and is_string(schema.field(c).type) for c in COLUMNS):
+            return False
+        if "prompt" in schema.names or sample is None or sample.num_rows == 0:
+            return False
+        text = as_array(sample.column("chosen")).drop_null()
+        human = pc.or_(pc.match_substring(text, "\n\nHuman:"), pc.starts_with(text, "Human:"))
+        ok = pc.and_(human, pc.match_substring(text, "\n\nAssistant:"))
+        return len(text) > 0 and bool(pc.all(ok).as_py())
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        return PREFERENCE_IMPLICIT, Format.CONVERSATIONAL
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        return [
+            'chosen, rejected: split at "\\n\\nHuman:" (-> user) and "\\n\\nAssistant:" '
+            "(-> assistant) into message lists",
+            "the shared opening turns are the implicit prompt (`trlprep convert --to "
+            "preference` extracts it)",
+        ]
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        require(table, *COLUMNS, layout="hh")
+        produced = {name: parse_column(table, name, bad) for name in COLUMNS}
+        return Converted(assemble(table, produced, COLUMNS))
+
+
+def parse_column(table: pa.Table, name: str, bad: Rejections) -> pa.Array:
+    field = table.schema.field(name)
+    col = as_array(table.column(name))
+    if pa.types.is_null(col.type):
+        col = col.cast(pa.string())
+    if is_json_field(field) or not is_string(col.type):
+        raise DataError(
+            "must hold text transcripts, not "
+            + ("values of mixed kinds" if is_json_field(field) else str(col.type)),
+            column=name,
+            hint="HH rows hold chosen and rejected as '\\n\\nHuman: ...\\n\\nAssistant: ...' text",
+        )
+    messages, problems = parse_transcripts(col)
+    for why in _REASONS:
+        bad.add(problems == why, f"{name}: {_REASONS[why]}")
+    return messages
+
+
+_REASONS = {
+    "null": "is null",
+    "pretext": 'has text before its first "Human:"/"Assistant:" turn',
+    "no-turns": 'holds no "\\n\\nHuman:"/"\\n\\nAssistant:" turns',
+    "ends-human": "does not end with an Assistant turn",
+}
+
+
+def _sentinel(col: pa.Array) -> str | None:
+    data = string_data(col)
+    for s in SENTINELS:
+        if len(s.encode()) == 1:
+            present = bool((data == ord(s)).any())  # the raw bytes: no per-row work
+        else:
+            present = pc.any(pc.fill_null(pc.match_substring(col, s), False)).as_py()
+        if not present:
+            return s
+    return None
+
+
+def parse_transcripts(col: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """Message lists of HH transcripts and, per row, a problem code (None where none)."""
+    n = len(col)
+    col = as_array(col).cast(pa.large_string())
+    valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
+    mark = _sentinel(col)
+    if mark is None:  # every candidate occurs in the text: nothing safe to split on
+        raise DataError(
+            "the transcripts contain every sentinel character trlprep can split on",
+            hint="report this; strip control characters \\x00/\\x01 from the text first",
+        )
+    bare = pc.or_(pc.starts_with(col, f"{HUMAN}:"), pc.starts_with(col, f"{ASSISTANT}:"))
+    if pc.any(bare).as_py():  # a first marker without the blank line before it
+        ls = pa.large_string()
+        blank = pc.binary_join_element_wise(pa.scalar("\n\n", ls), col, pa.scalar("", ls))
+        col = pc.if_else(bare, blank, col)
+    text = pc.replace_substring(col, f"\n\n{HUMAN}:", mark + "U")
+    text = pc.replace_substring(text, f"\n\n{ASSISTANT}:", mark + "A")
+    pieces = pc.split_pattern(text, mark)
+    pre = pc.list_element(pc.fill_null(pieces, pa.scalar([""], pieces.type)), 0)
+    turns = pc.list_slice(pieces, 1)
+    flat = as_array(pc.list_flatten(turns))
+    lengths = row_lengths(turns)
+    code = pc.utf8_slice_codeunits(flat, 0, 1)
+    role = pc.if_else(pc.equal(code, "U"), pa.scalar("user"), pa.scalar("assistant"))
+    # content: after the role code, and after the one space that belongs to the marker
+    start, length = offsets(flat)
+    data = string_data(flat)
+    second = np.zeros(len(flat), dtype=np.uint8)
+    long = length >= 2
+    second[long] = data[start[long] + 1]
+    _, content = split_strings(flat, 1 + (second == 0x20).astype(np.int64))
+    if string_data(content).size < np.iinfo(np.int32).max:
+        content = content.cast(pa.string())  # the usual string type, as readers give
+    struct = message_struct({"role": role, "content": content})
+    messages = lists_from(struct, lengths, valid)
+
+    problems = np.full(n, None, dtype=object)
+    has_pre = np.asarray(
+        pc.fill_null(pc.not_equal(pre, ""), False).to_numpy(zero_copy_only=False), bool
+    )
+    ends = np.cumsum(lengths) - 1
+    last = np.where(lengths > 0, ends, 0)
+    last_code = (
+        np.asarray(
+            code.take(pa.array(last, pa.int64())).to_numpy(zero_copy_only=False), dtype=object
+        )
+        if len(flat)
+        else np.full(n, None, dtype=object)
+    )
+    for mask, why in (
+        (~valid, "null"),
+        (valid & (lengths == 0), "no-turns"),
+        (valid & has_pre, "pretext"),
+        (valid & (lengths > 0) & (last_code != "A"), "ends-human"),
+    ):
+        problems[mask & (problems == None)] = why  # noqa: E711
+    return messages, problems

@@ -1,0 +1,77 @@
+"""Generic column mapping: data that holds a TRL type under other column or role names.
+
+`map={"prompt": "question", "chosen": "good", "rejected": "bad"}` (CLI `--map
+prompt=question,chosen=good,rejected=bad`) renames columns; `role_map={"human": "user"}`
+(CLI `--map-role human=user`) renames roles inside every message column. The type and
+format are then detected from the renamed columns, exactly as `trlprep detect` would.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_messages
+from trlprep.converters.arrowops import as_array
+from trlprep.detect import detect_table
+from trlprep.errors import UsageError
+from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections
+from trlprep.importers.jsonarrow import lists_from, row_lengths
+from trlprep.importers.messages import map_roles
+from trlprep.registry import DatasetType, Format
+
+
+class ColumnMap(Importer):
+    name = "map"
+    aliases = ("columns", "mapping", "generic")
+    description = (
+        "Columns of a TRL type under other names: --map NEW=OLD renames columns, --map-role "
+        "FROM=TO renames roles in every message column; the type and format are then "
+        "detected from the renamed columns."
+    )
+    reads = "any columns (renamed with --map)"
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        det = detect_table(schema.empty_table())
+        if det.type is None or det.format is None:
+            raise UsageError(
+                "after --map the columns ("
+                + (", ".join(schema.names) or "none")
+                + ") still match no TRL dataset type",
+                hint="map them to a type's columns, e.g. --map prompt=question,completion=answer "
+                "(`trlprep schema TYPE` lists a type's columns)",
+            )
+        return det.type, det.format
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        lines = []
+        if opts.map:
+            lines.append("columns: " + ", ".join(f"{v} -> {k}" for k, v in opts.map.items()))
+        if opts.role_map:
+            lines.append("roles: " + ", ".join(f"{k} -> {v}" for k, v in opts.role_map.items()))
+        return lines or ["nothing to rename: the data is imported as detected"]
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        if not opts.role_map:
+            return Converted(table)
+        mapping = {k.lower(): v for k, v in opts.role_map.items()}
+        for i, field in enumerate(table.schema):
+            if is_messages(field.type):
+                table = table.set_column(i, field, rename_roles(table.column(i), mapping))
+        return Converted(table)
+
+
+def rename_roles(col: pa.Array | pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:
+    """A message-list column with its roles renamed (other message fields untouched)."""
+    arr = as_array(col)
+    items = pc.list_flatten(arr)
+    children = items.flatten()
+    t = items.type
+    i = t.get_field_index("role")
+    children[i] = map_roles(children[i], mapping).cast(t.field(i).type)
+    struct = pa.StructArray.from_arrays(
+        children, fields=list(t), mask=items.is_null() if items.null_count else None
+    )
+    valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
+    return lists_from(struct, row_lengths(arr), valid)

@@ -1,0 +1,207 @@
+"""OpenAI chat fine-tuning JSONL -> conversational language modeling (or preference).
+
+Chat layout: `{"messages": [...], "tools": [...], "parallel_tool_calls": ...}` per row.
+Messages keep `role`, `content` (text or a list of parts), `tool_calls`, `tool_call_id`,
+`name`, `weight` (OpenAI's per-assistant-message 0/1 training weight) and the reasoning
+fields of `registry.MESSAGE_FIELDS`; other message fields are dropped (and named in the
+notes). Tool calls become `{id?, type, function: {name, arguments}}` with `arguments` as
+JSON text: OpenAI writes them as strings, other exporters as objects, and a file mixing both
+is read as JSON text per row (Arrow has no single type for it) and normalised here.
+The legacy `function_call` field of assistant messages becomes one tool call, and the
+legacy `function` role becomes `tool`. `tools` is kept as JSON text.
+
+Preference layout (OpenAI's DPO fine-tuning format): `input` = `{messages, tools?}`,
+`preferred_output`, `non_preferred_output` (assistant message lists) -> preference with
+explicit prompt (`prompt`, `chosen`, `rejected`, `tools`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_json_field, is_messages
+from trlprep.converters.arrowops import as_array
+from trlprep.errors import DataError
+from trlprep.importers.base import (
+    Converted,
+    Importer,
+    ImportOptions,
+    Rejections,
+    assemble,
+    require,
+)
+from trlprep.importers.jsonarrow import decode_json_column, lists_from
+from trlprep.importers.messages import (
+    field_of,
+    flatten_lists,
+    map_roles,
+    merged_roles,
+    messages_from,
+    normalise_tool_calls,
+    string_arguments,
+    tools_as_text,
+    typed_messages,
+)
+from trlprep.registry import LANGUAGE_MODELING, MESSAGE_FIELDS, PREFERENCE, DatasetType, Format
+
+DEFAULT_ROLES = {"function": "tool"}
+PREF_COLUMNS = ("input", "preferred_output", "non_preferred_output")
+_OPENAI_FIELDS = ("weight", "tool_calls", "function_call")
+
+
+class OpenAIChat(Importer):
+    name = "openai-chat"
+    aliases = ("openai",)
+    description = (
+        "OpenAI chat fine-tuning rows (messages with tool_calls, tool role and per-message "
+        "weight; tools) -> conversational language modeling, weights kept, tool-call "
+        "arguments as JSON text. OpenAI's preference layout (input.messages, preferred_output, "
+        "non_preferred_output) -> conversational preference."
+    )
+    reads = "messages [+ tools]  |  input{messages, tools}, preferred_output, non_preferred_output"
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        if all(c in schema.names for c in PREF_COLUMNS):
+            return True
+        i = schema.get_field_index("messages")
+        if i < 0:
+            return False
+        field = schema.field(i)
+        if is_json_field(field):
+            return True
+        t = field.type
+        return is_messages(t) and any(t.value_type.get_field_index(f) >= 0 for f in _OPENAI_FIELDS)
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        pref = all(c in schema.names for c in PREF_COLUMNS)
+        return (PREFERENCE if pref else LANGUAGE_MODELING), Format.CONVERSATIONAL
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        roles = merged_roles(DEFAULT_ROLES, opts.role_map)
+        dtype, _ = self.landing(schema, opts)
+        lines = [
+            "roles: " + ", ".join(f"{k}->{v}" for k, v in roles.items()) + " (others kept)",
+            "tool_calls: arguments as JSON text; legacy function_call -> one tool call",
+            "message fields kept: " + ", ".join(MESSAGE_FIELDS),
+        ]
+        if dtype is PREFERENCE:
+            lines.append(
+                "input.messages -> prompt; preferred_output -> chosen; "
+                "non_preferred_output -> rejected; input.tools -> tools"
+            )
+        return lines
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        roles = merged_roles(DEFAULT_ROLES, opts.role_map)
+        dtype, _ = self.landing(table.schema, opts)
+        notes: list[str] = []
+        if dtype is PREFERENCE:
+            produced, consumed = _preference(table, roles, bad, notes)
+        else:
+            require(table, "messages", layout="openai-chat")
+            msgs = _message_column(table, "messages", bad)
+            produced = {"messages": normalise_messages(msgs, roles, bad, "messages", notes)}
+            consumed = ("messages",)
+        out = assemble(tools_as_text(table), produced, consumed)
+        if "tools" in produced:
+            out = tools_as_text(out)
+        return Converted(out, notes=notes)
+
+
+def _message_column(table: pa.Table, name: str, bad: Rejections) -> pa.Array:
+    msgs, problems = typed_messages(table, name, string_arguments)
+    if problems is not None:
+        bad.add_per_row(problems != None, problems)  # noqa: E711
+    return _check_messages_type(msgs, name, bad)
+
+
+def _check_messages_type(msgs: pa.Array, name: str, bad: Rejections) -> pa.Array:
+    if pa.types.is_null(msgs.type):
+        bad.add(np.ones(len(msgs), bool), f"{name} is null")
+        return msgs
+    if not is_messages(msgs.type):
+        raise DataError(
+            f"must hold lists of {{role, content}} messages, not {msgs.type}",
+            column=name,
+            hint="for {from, value} turns use --from sharegpt",
+        )
+    bad.add(~np.asarray(msgs.is_valid().to_numpy(zero_copy_only=False), bool), f"{name} is null")
+    return msgs
+
+
+def normalise_messages(
+    msgs: pa.Array, roles: dict[str, str], bad: Rejections, name: str, notes: list[str]
+) -> pa.Array:
+    """OpenAI messages -> TRL messages (roles mapped, tool calls normalised)."""
+    n = len(msgs)
+    if pa.types.is_null(msgs.type):
+        return msgs
+    items, parent, _ = flatten_lists(msgs)
+    known = (*MESSAGE_FIELDS, "function_call")
+    dropped = [f.name for f in items.type if f.name not in known]
+    if dropped:
+        notes.append(f"{name}: message fields dropped: {', '.join(dropped)}")
+    fields: dict[str, Any] = {f: field_of(items, f) for f in MESSAGE_FIELDS}
+    fields["role"] = map_roles(fields["role"], roles)
+    calls = fields.get("tool_calls")
+    if calls is not None:
+        calls = normalise_tool_calls(calls)
+    legacy = field_of(items, "function_call")
+    if legacy is not None and pa.types.is_struct(legacy.type):
+        old = _legacy_calls(legacy)
+        if calls is None or pa.types.is_null(calls.type):
+            calls = old
+        else:
+            old = old.cast(calls.type)
+            calls = pc.if_else(pc.is_null(calls), old, calls)
+    fields["tool_calls"] = calls
+    valid = np.asarray(msgs.is_valid().to_numpy(zero_copy_only=False), bool)
+    return messages_from(fields, parent, n, valid)
+
+
+def _legacy_calls(fc: pa.Array) -> pa.Array:
+    """`function_call: {name, arguments}` -> a one-item tool-call list (null where absent)."""
+    valid = np.asarray(fc.is_valid().to_numpy(zero_copy_only=False), bool)
+    calls = pc.filter(fc, pa.array(valid))
+    one = lists_from(calls, np.ones(len(calls), np.int64))
+    normalised = normalise_tool_calls(one)
+    idx = np.full(len(fc), -1, np.int64)
+    idx[valid] = np.arange(int(valid.sum()))
+    return normalised.take(pa.array(idx, mask=idx < 0))
+
+
+def _preference(table: pa.Table, roles, bad: Rejections, notes: list[str]):
+    inp = as_array(table.column("input"))
+    if is_json_field(table.schema.field("input")):
+        inp, problems = decode_json_column(inp, "input", _input_value)
+        bad.add_per_row(problems != None, problems)  # noqa: E711
+    if not (pa.types.is_struct(inp.type) and inp.type.get_field_index("messages") >= 0):
+        raise DataError(f"must hold {{messages, tools}} objects, not {inp.type}", column="input")
+    bad.add(~np.asarray(inp.is_valid().to_numpy(zero_copy_only=False), bool), "input is null")
+    prompt = _check_messages_type(field_of(inp, "messages"), "input.messages", bad)
+    produced = {"prompt": normalise_messages(prompt, roles, bad, "input.messages", notes)}
+    for src, dst in (("preferred_output", "chosen"), ("non_preferred_output", "rejected")):
+        msgs = _message_column(table, src, bad)
+        produced[dst] = normalise_messages(msgs, roles, bad, src, notes)
+    # input.tools -> tools; other input fields (parallel_tool_calls, ...) become columns
+    for f in inp.type:
+        if f.name == "messages":
+            continue
+        values = field_of(inp, f.name)
+        if pa.types.is_null(values.type) and f.name == "tools":
+            continue
+        if f.name in table.column_names:
+            raise DataError(f"both `{f.name}` and `input.{f.name}` are present", column=f.name)
+        produced[f.name] = values
+    return produced, PREF_COLUMNS
+
+
+def _input_value(value: Any) -> tuple[Any, str | None]:
+    if not isinstance(value, dict) or not isinstance(value.get("messages"), list):
+        return None, "input is not an object with a `messages` list"
+    out = dict(value, messages=[string_arguments(m) for m in value["messages"]])
+    return out, None

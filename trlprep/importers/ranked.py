@@ -1,0 +1,222 @@
+"""Ranked multi-completion data (UltraFeedback-like) -> preference pairs or unpaired rows.
+
+Input: a `prompt` (UltraFeedback's `instruction` when there is no `prompt`), and either
+- `completions` (a list of strings, or of message lists) with aligned `scores` (higher is
+  better) or `ranks` (1 is best), or
+- `completions` as a list of objects holding the text and its score, as UltraFeedback
+  does: text from the first of `response`, `text`, `completion`, `content`, `output`;
+  score from the first of `overall_score`, `score`, `rating`, `reward` (or `rank`).
+
+The pairing itself is `trlprep.converters.ranked` (`--pairing best-vs-rest | best-vs-worst |
+all-pairs`, or `--threshold` for unpaired preference): ties are never paired and their count
+is reported in the notes. Rows this importer sets aside, each with its reason: a null
+prompt, completions or scores; a null completion or score inside; different numbers of
+completions and scores; NaN scores; fewer than two completions (pairing) or none
+(threshold); and, for pairing, rows whose completions all tie (they give no pair).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_json_field, is_list, is_messages, is_string
+from trlprep.converters.arrowops import as_array
+from trlprep.converters.base import ConversionWarning, ConvertOptions
+from trlprep.converters.common import DEFAULT_MESSAGES
+from trlprep.converters.ranked import ranked_to_preference, ranked_to_unpaired
+from trlprep.errors import DataError
+from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
+from trlprep.importers.jsonarrow import lists_from, row_lengths
+from trlprep.importers.messages import field_of
+from trlprep.registry import PREFERENCE, UNPAIRED_PREFERENCE, DatasetType, Format
+
+TEXT_FIELDS = ("response", "text", "completion", "content", "output")
+SCORE_FIELDS = ("overall_score", "score", "rating", "reward")
+RANK_FIELDS = ("rank",)
+ROW = "__trlprep_import_row"
+
+
+class Ranked(Importer):
+    name = "ranked"
+    aliases = ("ultrafeedback",)
+    description = (
+        "A prompt with several scored or ranked completions (UltraFeedback-like) -> "
+        "preference pairs (--pairing best-vs-rest | best-vs-worst | all-pairs) or, with "
+        "--threshold, unpaired preference (good = score >= threshold, rank <= threshold). "
+        "Ties are never paired and are counted."
+    )
+    reads = "prompt (or instruction), completions + scores|ranks (or [{response, score}])"
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        if not ({"prompt", "instruction"} & set(schema.names)) or "completions" not in schema.names:
+            return False
+        t = schema.field("completions").type
+        if not is_list(t):
+            return False
+        if "labels" in schema.names:  # stepwise supervision
+            return False
+        if any(c in schema.names for c in ("scores", "ranks")):
+            return True
+        return _struct_fields(t.value_type) is not None
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        name = "prompt" if "prompt" in schema.names else "instruction"
+        fmt = Format.STANDARD
+        if name in schema.names and is_messages(schema.field(name).type):
+            fmt = Format.CONVERSATIONAL
+        return (UNPAIRED_PREFERENCE if opts.threshold is not None else PREFERENCE), fmt
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        if opts.threshold is not None:
+            return [
+                f"one row per completion, label = score >= {opts.threshold} "
+                f"(ranks: rank <= {opts.threshold})"
+            ]
+        return [f"pairs by {opts.pairing}" + (", margin = score difference" if opts.margin else "")]
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        table = _normalise(table)
+        require(table, "prompt", "completions", layout="ranked")
+        score_name = "scores" if "scores" in table.column_names else "ranks"
+        _check_rows(table, score_name, opts, bad)
+        keep = np.flatnonzero(~bad.mask)
+        dtype, fmt = self.landing(table.schema, opts)
+        good = _typed_nulls(table.take(pa.array(keep, pa.int64())), fmt)
+        good = good.append_column(ROW, pa.array(keep, pa.int64()))
+        copts = ConvertOptions(pairing=opts.pairing, threshold=opts.threshold, margin=opts.margin)
+        fn = ranked_to_unpaired if dtype is UNPAIRED_PREFERENCE else ranked_to_preference
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConversionWarning)
+            out = fn(good, fmt, copts)
+        notes = [
+            str(w.message)
+            for w in caught
+            if issubclass(w.category, ConversionWarning) and "(ties)" in str(w.message)
+        ]
+        rows = np.asarray(out.column(ROW).to_numpy(), np.int64)
+        out = out.drop_columns([ROW])
+        if dtype is PREFERENCE:
+            paired = np.zeros(table.num_rows, dtype=bool)
+            paired[rows] = True
+            bad.add(~paired, f"every completion has the same {score_name[:-1]}: no pair (ties)")
+        return Converted(out, rows=rows, notes=notes)
+
+
+def _struct_fields(t: pa.DataType) -> tuple[str, str, str] | None:
+    """(text field, score field, 'scores'|'ranks') of completion objects, or None."""
+    if not pa.types.is_struct(t) or t.get_field_index("role") >= 0:
+        return None
+    names = [f.name for f in t]
+    text = next((f for f in TEXT_FIELDS if f in names), None)
+    score = next((f for f in SCORE_FIELDS if f in names), None)
+    rank = next((f for f in RANK_FIELDS if f in names), None)
+    if text is None or (score is None and rank is None):
+        return None
+    return (text, score, "scores") if score is not None else (text, rank, "ranks")
+
+
+def _normalise(table: pa.Table) -> pa.Table:
+    """`instruction` -> `prompt`; completion objects -> `completions` + `scores`/`ranks`."""
+    for name in ("prompt", "instruction", "completions", "scores", "ranks"):
+        if name in table.column_names and is_json_field(table.schema.field(name)):
+            raise DataError(
+                "rows hold values of different kinds (e.g. text in some, lists in others)",
+                column=name,
+                hint="make the column uniform (`trlprep detect` shows which rows differ)",
+            )
+    if "prompt" not in table.column_names and "instruction" in table.column_names:
+        names = ["prompt" if n == "instruction" else n for n in table.column_names]
+        table = table.rename_columns(names)
+    if "completions" not in table.column_names:
+        return table
+    comps = as_array(table.column("completions"))
+    picked = _struct_fields(comps.type.value_type) if is_list(comps.type) else None
+    if picked is None:
+        return table
+    text, score, target = picked
+    if target in table.column_names:
+        raise DataError(
+            f"completions hold their own scores, and the data also has a column {target!r}",
+            column=target,
+            hint=f"drop one of them (or rename it with --map {target}_orig={target})",
+        )
+    items = pc.list_flatten(comps)
+    lengths = row_lengths(comps)
+    valid = np.asarray(comps.is_valid().to_numpy(zero_copy_only=False), bool)
+    texts = field_of(items, text)
+    if not (is_string(texts.type) or is_messages(texts.type)):
+        raise DataError(
+            f"completion field {text!r} holds {texts.type}, not text", column="completions"
+        )
+    scores = field_of(items, score).cast(pa.float64())
+    i = table.column_names.index("completions")
+    table = table.set_column(i, "completions", lists_from(texts, lengths, valid))
+    return table.append_column(target, lists_from(scores, lengths, valid))
+
+
+def _check_rows(table: pa.Table, score_name: str, opts: ImportOptions, bad: Rejections) -> None:
+    """Mark rows the ranked conversion cannot take, each with its reason."""
+    if score_name not in table.column_names:
+        raise DataError(
+            "ranked data needs a `scores` or `ranks` column (aligned with `completions`)",
+            hint="or completion objects with a score field (e.g. {response, overall_score})",
+        )
+    n = table.num_rows
+    prompt = table.column("prompt")
+    comps = as_array(table.column("completions"))
+    scores = as_array(table.column(score_name))
+    if not is_list(comps.type):
+        raise DataError(f"must hold lists, not {comps.type}", column="completions")
+    if not (
+        is_list(scores.type)
+        and (
+            pa.types.is_integer(scores.type.value_type)
+            or pa.types.is_floating(scores.type.value_type)
+            or pa.types.is_null(scores.type.value_type)
+        )
+    ):
+        raise DataError(f"must hold lists of numbers, not {scores.type}", column=score_name)
+
+    def null(arr) -> np.ndarray:
+        return np.asarray(arr.is_null().to_numpy(zero_copy_only=False), bool)
+
+    bad.add(null(prompt), "prompt is null")
+    bad.add(null(comps), "completions is null")
+    bad.add(null(scores), f"{score_name} is null")
+    lc, ls = row_lengths(comps), row_lengths(scores)
+    bad.add(lc != ls, f"different numbers of completions and {score_name}")
+    for arr, what in ((comps, "a completion"), (scores, f"a {score_name[:-1]}")):
+        items = pc.list_flatten(arr)
+        parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False), np.int64)
+        mask = np.zeros(n, dtype=bool)
+        mask[parent[null(items)]] = True
+        bad.add(mask, f"{what} is null")
+        if arr is scores and len(items):
+            values = np.asarray(pc.fill_null(items.cast(pa.float64()), 0.0).to_numpy(), float)
+            mask = np.zeros(n, dtype=bool)
+            mask[parent[np.isnan(values)]] = True
+            bad.add(mask, f"a {score_name[:-1]} is NaN")
+    if opts.threshold is None:
+        bad.add(lc < 2, "fewer than two completions: nothing to pair")
+    else:
+        bad.add(lc == 0, "no completions")
+
+
+def _typed_nulls(table: pa.Table, fmt: Format) -> pa.Table:
+    """Columns whose values are all null (no type inferred) get the type the pairing reads."""
+    text = DEFAULT_MESSAGES if fmt is Format.CONVERSATIONAL else pa.string()
+    want = {"prompt": text, "completions": pa.list_(text)}
+    want.update({name: pa.list_(pa.float64()) for name in ("scores", "ranks")})
+    for name, t in want.items():
+        if name not in table.column_names:
+            continue
+        col = table.column(name)
+        inner = col.type.value_type if is_list(col.type) else col.type
+        if pa.types.is_null(inner):
+            i = table.column_names.index(name)
+            table = table.set_column(i, name, col.cast(t))
+    return table

@@ -1,0 +1,62 @@
+"""Every importer, by layout name: `IMPORTERS`, name lookup and layout auto-detection."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from trlprep.errors import UsageError
+from trlprep.importers.alpaca import Alpaca
+from trlprep.importers.base import Importer
+from trlprep.importers.hh import HH
+from trlprep.importers.mapping import ColumnMap
+from trlprep.importers.openai_chat import OpenAIChat
+from trlprep.importers.ranked import Ranked
+from trlprep.importers.sharegpt import ShareGPT
+
+IMPORTERS: dict[str, Importer] = {
+    imp.name: imp for imp in (ShareGPT(), Alpaca(), HH(), OpenAIChat(), Ranked(), ColumnMap())
+}
+_ALIASES: dict[str, str] = {
+    **{name: name for name in IMPORTERS},
+    **{alias: imp.name for imp in IMPORTERS.values() for alias in imp.aliases},
+}
+
+
+def layout_names() -> list[str]:
+    return list(IMPORTERS)
+
+
+def _key(name: str) -> str:
+    return name.strip().lower().replace("_", "-")
+
+
+def is_layout(name: str | None) -> bool:
+    """True when `name` is an importer (layout) name or alias rather than a dataset type."""
+    return name is not None and _key(name) in _ALIASES
+
+
+def get_importer(name: str | Importer) -> Importer:
+    """The importer for a layout name or alias (`sharegpt`, `openai`, `ultrafeedback`, ...)."""
+    if isinstance(name, Importer):
+        return name
+    canonical = _ALIASES.get(_key(name))
+    if canonical is None:
+        raise UsageError(
+            f"unknown layout {name!r}",
+            hint="use one of: "
+            + ", ".join(
+                f"{i.name}" + (f" ({', '.join(i.aliases)})" if i.aliases else "")
+                for i in IMPORTERS.values()
+            ),
+        )
+    return IMPORTERS[canonical]
+
+
+def detect_layout(schema: pa.Schema, sample: pa.Table | None = None) -> str | None:
+    """The one layout whose importer recognises `schema` (and `sample` rows), else None.
+
+    HH transcripts are also valid standard implicit preference, so they are recognised only
+    from `sample` rows; `map` never is (it needs --map).
+    """
+    found = [name for name, imp in IMPORTERS.items() if imp.sniff(schema, sample)]
+    return found[0] if len(found) == 1 else None

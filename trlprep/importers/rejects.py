@@ -1,0 +1,113 @@
+"""Rows that cannot be imported: why (`Rejections`), and the side table that keeps them.
+
+Imported rows are also checked against their landing type with the validator's own row
+rules (`trlprep.validate.check_batch`), so an imported batch always validates; rows that
+fail keep the rule's message and id as their reason.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.arrowtypes import JSON_FIELD_KEY
+from trlprep.checks import BatchSink
+from trlprep.errors import DataError
+from trlprep.jsontext import to_jsonl
+from trlprep.registry import DatasetType, Format
+from trlprep.rules import RULES, Severity
+from trlprep.validate import Plan, check_batch
+
+
+class Rejections:
+    """Why each input row of a batch cannot be imported (the first reason found wins)."""
+
+    def __init__(self, n: int) -> None:
+        self.reason = np.full(n, None, dtype=object)
+
+    def add(self, mask: np.ndarray, reason: str) -> None:
+        mask = np.asarray(mask, dtype=bool)
+        self.reason[mask & (self.reason == None)] = reason  # noqa: E711 (elementwise)
+
+    def add_per_row(self, mask: np.ndarray, reasons: np.ndarray) -> None:
+        """Like `add`, with one reason per row (`reasons` aligned with the batch)."""
+        take = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
+        self.reason[take] = reasons[take]
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.reason != None  # noqa: E711
+
+    def __len__(self) -> int:
+        return int(self.mask.sum())
+
+
+REJECTS_SCHEMA = pa.schema(
+    [
+        pa.field("row", pa.int64()),
+        pa.field("line", pa.int64()),
+        pa.field("reason", pa.string()),
+        # the original row, as the JSON object it was (tagged: written as JSON, not text)
+        pa.field("record", pa.string(), metadata={JSON_FIELD_KEY: b"1"}),
+    ]
+)
+
+
+def reject_invalid(
+    out: pa.Table, rows: np.ndarray, dtype: DatasetType, fmt: Format, bad: Rejections
+) -> np.ndarray:
+    """Validate `out`; mark the input rows of failing output rows in `bad`.
+
+    Returns which output rows to keep (every output row of a rejected input row goes).
+    """
+    n = out.num_rows
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    plan = Plan(dtype, fmt)
+    sink = BatchSink(n)
+    present = check_batch(out, plan, sink)
+    missing = [c for c in dtype.column_names(fmt) if c not in present]
+    if missing:  # an importer bug, or a --map that renamed a column away
+        raise DataError(f"imported rows lack the column {missing[0]!r} of {dtype.name} ({fmt})")
+    for (rule, column), flag in sink.flags.items():
+        if RULES[rule].severity is not Severity.ERROR:
+            continue
+        r = RULES[rule]
+        msg = flag.message or (f"column {column!r}: {r.summary}" if column else r.summary)
+        if flag.details:
+            msg += " (" + ", ".join(flag.details) + ")"
+        fails = np.zeros(len(bad.reason), dtype=bool)
+        fails[rows[flag.mask]] = True
+        bad.add(fails, f"{msg} (rule {rule})")
+    return ~bad.mask[rows]
+
+
+def rejects_table(
+    original: pa.Table, bad: Rejections, offset: int, lines: np.ndarray | None
+) -> pa.Table:
+    """The rejected rows: dataset row, file line, reason and the original row as JSON."""
+    idx = np.flatnonzero(bad.mask)
+    if not len(idx):
+        return REJECTS_SCHEMA.empty_table()
+    line = None if lines is None else np.asarray(lines)[idx].astype(np.int64)
+    return pa.Table.from_arrays(
+        [
+            pa.array(idx + offset, pa.int64()),
+            pa.array(line, pa.int64()) if line is not None else pa.nulls(len(idx), pa.int64()),
+            pa.array(bad.reason[idx].tolist(), pa.string()),
+            pa.array(_records(original.take(pa.array(idx, pa.int64()))), pa.string()),
+        ],
+        schema=REJECTS_SCHEMA,
+    )
+
+
+def _records(rows: pa.Table) -> list[str]:
+    """The JSON object text of each row (rows that JSON cannot hold are described)."""
+    if rows.num_columns == 0:
+        return ["{}"] * rows.num_rows
+    try:
+        return to_jsonl(rows).decode("utf-8").split("\n")[:-1]  # JSON escapes newlines
+    except Exception:  # noqa: BLE001 (raw bytes and other types JSON cannot store)
+        return [json.dumps(r, ensure_ascii=False, default=str) for r in rows.to_pylist()]

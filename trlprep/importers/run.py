@@ -1,0 +1,243 @@
+"""Running an importer: over streamed batches, over one table, or over any dataset kind.
+
+Every input row is accounted for: it lands in the output, or it is rejected with its row
+index, file line and reason. With `on_error="stop"` (the default) the first rejected row
+raises a DataError naming its line and reason; with `"skip"` rejected rows go to a side
+file (`RejectsWriter`) or are returned, and the import goes on.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.errors import DataError, UsageError
+from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult
+from trlprep.importers.registry import get_importer
+from trlprep.importers.rejects import REJECTS_SCHEMA
+from trlprep.sources import Batch
+
+
+class RejectedRowsWarning(UserWarning):
+    """Rows an import set aside (with on_error="skip")."""
+
+
+@dataclass
+class ImportStats:
+    """What an import did, over all its batches."""
+
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    reasons: Counter = field(default_factory=Counter)
+    notes: list[str] = field(default_factory=list)
+    # reason -> the first few rejected rows ({"row", "line"}) with that reason
+    examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, n_in: int, result: ImportResult, keep: int = 3) -> None:
+        self.rows_in += n_in
+        self.rows_out += result.table.num_rows
+        self.rejected += result.num_rejected
+        if result.num_rejected:
+            reason = result.rejects.column("reason").combine_chunks()
+            distinct = pc.unique(reason)
+            code = np.asarray(pc.index_in(reason, distinct).to_numpy(), np.int64)
+            counts = np.bincount(code, minlength=len(distinct))
+            rows = result.rejects.column("row").to_numpy()
+            lines = result.rejects.column("line").to_pylist()
+            for i, text in enumerate(distinct.to_pylist()):
+                self.reasons[text] += int(counts[i])
+                ex = self.examples.setdefault(text, [])
+                for j in np.flatnonzero(code == i)[: max(0, keep - len(ex))]:
+                    ex.append({"row": int(rows[j]), "line": lines[j]})
+        for note in result.notes:
+            if note not in self.notes:
+                self.notes.append(note)
+
+
+def check_on_error(on_error: str) -> str:
+    if on_error not in ON_ERROR:
+        raise UsageError(f"unknown --on-error {on_error!r}", hint="use one of: stop, skip")
+    return on_error
+
+
+def reject_error(result: ImportResult, layout: str, path: str | None = None) -> DataError:
+    """The DataError for the first rejected row of `result`."""
+    first = result.rejects.slice(0, 1).to_pylist()[0]
+    more = result.num_rejected - 1
+    return DataError(
+        f"cannot import this row as {layout}: {first['reason']}",
+        path=path,
+        line=first["line"],
+        row=first["row"] if first["line"] is None else None,
+        hint="fix the row, or pass --on-error skip (Python: on_error='skip') to import the "
+        "other rows and set such rows aside with their reasons"
+        + (f" ({more} more in this batch)" if more > 0 else ""),
+    )
+
+
+def import_batches(
+    batches: Iterable[Batch],
+    layout: str | Importer,
+    opts: ImportOptions | None = None,
+    *,
+    on_error: str = "stop",
+    rejects: RejectsWriter | None = None,
+    stats: ImportStats | None = None,
+    path: str | None = None,
+) -> Iterator[Batch]:
+    """Import streamed batches; yields batches of the landing type (empty ones skipped).
+
+    Output batches carry the output row offset and, for line-oriented input, the file line
+    of every output row. Rejected rows raise (`stop`) or go to `rejects` (`skip`); `stats`
+    (when given) is filled as batches go.
+    """
+    importer = get_importer(layout) if isinstance(layout, str) else layout
+    check_on_error(on_error)
+    opts = opts or ImportOptions()
+    out_offset = 0
+    for b in batches:
+        result = importer.apply(b.data, opts, b.offset, b.lines)
+        if result.num_rejected and on_error == "stop":
+            raise reject_error(result, importer.name, path)
+        if stats is not None:
+            stats.add(b.data.num_rows, result)
+        if rejects is not None and result.num_rejected:
+            rejects.write(result.rejects)
+        if result.table.num_rows:
+            yield Batch(result.table, out_offset, result.lines)
+            out_offset += result.table.num_rows
+
+
+def import_table(
+    table: pa.Table,
+    layout: str | Importer,
+    opts: ImportOptions | None = None,
+    *,
+    lines: np.ndarray | None = None,
+    on_error: str = "stop",
+    path: str | None = None,
+) -> ImportResult:
+    """Import a whole table; the result holds the imported rows and the rejected ones."""
+    importer = get_importer(layout) if isinstance(layout, str) else layout
+    check_on_error(on_error)
+    result = importer.apply(table, opts or ImportOptions(), 0, lines)
+    if result.num_rejected and on_error == "stop":
+        raise reject_error(result, importer.name, path)
+    return result
+
+
+def import_dataset(
+    data: Any,
+    layout: str,
+    *,
+    split: str | None = None,
+    input_format: str | None = None,
+    on_error: str = "stop",
+    **options: Any,
+) -> Any:
+    """Import `data` (any kind `trlprep.adapters.as_input` takes) from a public `layout`;
+    the same kind comes back (a `pyarrow.Table` for a path).
+
+    `options`: `ImportOptions` fields (`map`, `role_map` or `map_role`, `conversational`,
+    `prompt_style`, `pairing`, `threshold`, `margin`), CLI-style strings accepted
+    (`map="prompt=question"`). With `on_error="skip"` rejected rows are left out and a
+    `RejectedRowsWarning` says how many (use `import_table` to get them).
+    """
+    from trlprep.adapters import as_input, map_splits
+
+    opts = ImportOptions.make(**options)
+    importer = get_importer(layout)
+
+    def one(d: Any) -> Any:
+        inp = as_input(d, split=split, input_format=input_format)
+        path = inp.source.path
+        result = import_table(
+            inp.table, importer, opts, lines=inp.source.lines, on_error=on_error, path=path
+        )
+        if result.num_rejected:
+            reasons = Counter(result.rejects.column("reason").to_pylist()).most_common(3)
+            warnings.warn(
+                f"{result.num_rejected} rows could not be imported as {importer.name} and were "
+                "left out: " + "; ".join(f"{c} x {r}" for r, c in reasons),
+                RejectedRowsWarning,
+                stacklevel=3,
+            )
+        return inp.restore(result.table)
+
+    return map_splits(data, one)
+
+
+class RejectsWriter:
+    """The side file of rejected rows (JSON Lines: row, line, reason, record), written
+    atomically: it appears once `commit` runs, holding every rejected row."""
+
+    def __init__(self, path: str | os.PathLike, *, overwrite: bool = False, inputs=()) -> None:
+        from trlprep.writers import check_output
+
+        self.path = str(path)
+        check_output(self.path, overwrite=overwrite, inputs=tuple(inputs))
+        self.rows = 0
+        self._w = None
+
+    def _open(self, schema: pa.Schema):
+        from trlprep.writers import open_writer
+
+        return open_writer(self.path, schema, output_format="jsonl")
+
+    def write(self, rejects: pa.Table) -> None:
+        if self._w is None:
+            self._w = self._open(rejects.schema)
+        self._w.write(rejects)
+        self.rows += rejects.num_rows
+
+    def commit(self) -> None:
+        """Finish the file (an empty file when nothing was rejected)."""
+        if self._w is None:
+            self._w = self._open(REJECTS_SCHEMA)
+        self._w.commit()
+
+    def abort(self) -> None:
+        if self._w is not None:
+            self._w.abort()
+
+    def __enter__(self) -> RejectsWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()
+
+
+def default_rejects_path(output: str | os.PathLike) -> str:
+    """`out.parquet` -> `out.rejects.jsonl` (next to the output)."""
+    p = Path(output)
+    stem = p.name
+    for suffix in reversed(p.suffixes):
+        stem = stem[: -len(suffix)]
+    return str(p.with_name((stem or p.name) + ".rejects.jsonl"))
+
+
+def summary_lines(stats: ImportStats, limit: int = 5) -> list[str]:
+    """The rejected rows by reason (most common first, with the first example lines)."""
+    lines = []
+    for reason, count in stats.reasons.most_common(limit):
+        where = [
+            f"line {e['line']}" if e["line"] is not None else f"row {e['row']}"
+            for e in stats.examples.get(reason, [])
+        ]
+        lines.append(f"{count:,} x {reason}" + (f" (e.g. {', '.join(where[:3])})" if where else ""))
+    if len(stats.reasons) > limit:
+        lines.append(f"... and {len(stats.reasons) - limit} more reasons")
+    return lines

@@ -1,0 +1,278 @@
+"""ShareGPT: `conversations` of `{from, value}` turns -> conversational messages.
+
+Roles: human -> user, gpt -> assistant, system -> system, observation/tool -> tool, plus
+the usual aliases (`registry.COMMON_ROLE_MAP`); `ImportOptions.role_map` overrides any of
+them. A `function_call` turn holds the JSON of a call (`{"name", "arguments"}`, or a list
+of them); it becomes an assistant message with no content and `tool_calls` of
+`{"type": "function", "function": {"name", "arguments"}}`, arguments kept as JSON text
+(objects are written as compact JSON). An optional `system` column becomes a first system
+message; `tools` is kept as JSON text. Conversations are kept as they are otherwise: one
+that opens with the assistant stays that way (chat templates that demand a user turn first
+refuse it when rendering).
+
+Layouts: `conversations` alone -> language modeling (`messages`); `conversations` with
+`chosen` and `rejected` single turns (or turn lists), LLaMA-Factory's preference layout ->
+preference with explicit prompt.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_json_field, is_list, is_string
+from trlprep.converters.arrowops import as_array
+from trlprep.errors import DataError
+from trlprep.importers.base import (
+    Converted,
+    Importer,
+    ImportOptions,
+    Rejections,
+    assemble,
+    require,
+)
+from trlprep.importers.jsonarrow import as_json_strings, decode_json_column
+from trlprep.importers.messages import (
+    field_of,
+    flatten_lists,
+    interleave,
+    map_roles,
+    merged_roles,
+    messages_from,
+    string_arguments,
+    tools_as_text,
+    typed_messages,
+)
+from trlprep.jsontext import dumps
+from trlprep.registry import (
+    COMMON_ROLE_MAP,
+    LANGUAGE_MODELING,
+    MESSAGE_FIELDS,
+    PREFERENCE,
+    DatasetType,
+    Format,
+)
+
+CALL = "function_call"
+DEFAULT_ROLES: dict[str, str] = {
+    **COMMON_ROLE_MAP,
+    "human": "user",
+    "user": "user",
+    "gpt": "assistant",
+    "assistant": "assistant",
+    "system": "system",
+    "observation": "tool",
+    "tool": "tool",
+    CALL: CALL,
+}
+CONSUMED = ("conversations", "system", "chosen", "rejected")
+
+
+class ShareGPT(Importer):
+    name = "sharegpt"
+    aliases = ("share-gpt",)
+    description = (
+        "ShareGPT conversations ({from, value} turns) -> conversational messages. Roles "
+        "human/gpt/system/observation/tool map to user/assistant/system/tool/tool (override "
+        "with --role-map); function_call turns become assistant tool_calls (arguments as JSON "
+        "text); a `system` column becomes the first message. With `chosen`/`rejected` turns "
+        "the rows land on preference (conversations = the prompt)."
+    )
+    reads = "conversations [+ system, tools] [+ chosen, rejected]"
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        i = schema.get_field_index("conversations")
+        if i < 0:
+            return False
+        t = schema.field(i).type
+        return (
+            is_list(t)
+            and pa.types.is_struct(t.value_type)
+            and (
+                t.value_type.get_field_index("from") >= 0
+                and t.value_type.get_field_index("value") >= 0
+            )
+        )
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        pref = "chosen" in schema.names and "rejected" in schema.names
+        return (PREFERENCE if pref else LANGUAGE_MODELING), Format.CONVERSATIONAL
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        roles = merged_roles(DEFAULT_ROLES, opts.role_map)
+        shown = ", ".join(
+            f"{k}->{'assistant tool_calls' if v == CALL else v}" for k, v in roles.items()
+        )
+        dtype, _ = self.landing(schema, opts)
+        lines = [f"roles: {shown}"]
+        if "system" in schema.names:
+            lines.append("column `system`: prepended as a system message where not empty")
+        if dtype is PREFERENCE:
+            lines.append("conversations -> prompt; chosen/rejected turns -> chosen/rejected")
+        else:
+            lines.append("conversations -> messages")
+        return lines
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        require(table, "conversations", layout="sharegpt")
+        n = table.num_rows
+        roles = merged_roles(DEFAULT_ROLES, opts.role_map)
+        dtype, _ = self.landing(table.schema, opts)
+        conv = _turn_lists(table, "conversations", bad)
+        items, parent, pos = flatten_lists(conv)
+        fields = _messages(items, parent, roles, bad, "conversations", n)
+        parts = [(fields, parent, pos)]
+        system = _system_messages(table, bad)
+        if system is not None:
+            parts.append(system)
+        fields, parent = interleave(parts)
+        valid = np.asarray(conv.is_valid().to_numpy(zero_copy_only=False), bool)
+        messages = messages_from(fields, parent, n, valid)
+        produced: dict[str, pa.Array] = {}
+        if dtype is PREFERENCE:
+            produced["prompt"] = messages
+            for name in ("chosen", "rejected"):
+                produced[name] = _single_turns(table, name, roles, bad)
+        else:
+            produced["messages"] = messages
+        out = assemble(tools_as_text(table), produced, CONSUMED)
+        return Converted(out)
+
+
+def _sharegpt_turn(turn: Any) -> Any:
+    """Python (tagged columns only): a turn with `value` as text."""
+    if isinstance(turn, dict) and "value" in turn and not isinstance(turn["value"], str | None):
+        turn = dict(turn, value=dumps(turn["value"]))
+    return string_arguments(turn)
+
+
+def _turn_lists(table: pa.Table, name: str, bad: Rejections) -> pa.Array:
+    conv, problems = typed_messages(table, name, _sharegpt_turn)
+    if problems is not None:
+        bad.add_per_row(problems != None, problems)  # noqa: E711
+    if pa.types.is_null(conv.type):
+        conv = conv.cast(pa.list_(pa.struct([("from", pa.string()), ("value", pa.string())])))
+    if not (is_list(conv.type) and pa.types.is_struct(conv.type.value_type)):
+        raise DataError(
+            f"must hold lists of {{from, value}} turns, not {conv.type}",
+            column=name,
+            hint="pick the --from layout that matches the data",
+        )
+    bad.add(~np.asarray(conv.is_valid().to_numpy(zero_copy_only=False), bool), f"{name} is null")
+    return conv
+
+
+def _row_mask(parent: np.ndarray, where: np.ndarray, n: int) -> np.ndarray:
+    mask = np.zeros(n, dtype=bool)
+    mask[parent[where]] = True
+    return mask
+
+
+def _messages(
+    items: pa.Array, parent: np.ndarray, roles: dict[str, str], bad: Rejections, col: str, n: int
+) -> dict[str, pa.Array]:
+    """Message fields of flat {from, value} turns."""
+    m = len(items)
+    src = field_of(items, "from")
+    value = field_of(items, "value")
+    if src is None or value is None:
+        if m:
+            raise DataError(
+                "turns need `from` and `value` keys (found "
+                + ", ".join(f.name for f in items.type)
+                + ")",
+                column=col,
+                hint="for {role, content} messages use --from openai-chat",
+            )
+        src = value = pa.nulls(0, pa.string())
+    no_turn = np.asarray(items.is_null().to_numpy(zero_copy_only=False), bool)
+    bad.add(_row_mask(parent, no_turn, n), f"{col}: a turn is null")
+    no_from = np.asarray(src.is_null().to_numpy(zero_copy_only=False), bool) & ~no_turn
+    bad.add(_row_mask(parent, no_from, n), f"{col}: a turn has no `from`")
+    mapped = map_roles(src, roles)
+    is_call = np.asarray(
+        pc.fill_null(pc.equal(mapped, CALL), False).to_numpy(zero_copy_only=False), bool
+    )
+    value = as_json_strings(value)
+    fields: dict[str, pa.Array | None] = {
+        name: field_of(items, name) for name in MESSAGE_FIELDS if name not in ("role", "content")
+    }
+    fields["role"] = pc.if_else(pa.array(is_call), pa.scalar("assistant"), mapped)
+    fields["content"] = pc.if_else(pa.array(is_call), pa.scalar(None, pa.string()), value)
+    if is_call.any():
+        calls, problems = _tool_calls(value.filter(pa.array(is_call)), col)
+        where = np.flatnonzero(is_call)
+        broken = np.zeros(m, dtype=bool)
+        broken[where[problems != None]] = True  # noqa: E711
+        reasons = np.full(n, None, dtype=object)
+        reasons[parent[where[problems != None]]] = problems[problems != None]  # noqa: E711
+        bad.add_per_row(_row_mask(parent, broken, n), reasons)
+        idx = np.full(m, -1, np.int64)
+        idx[where] = np.arange(len(where))
+        fields["tool_calls"] = calls.take(pa.array(idx, mask=idx < 0))
+    return fields
+
+
+def _tool_calls(texts: pa.Array, col: str) -> tuple[pa.Array, np.ndarray]:
+    """Parse function_call turn values (JSON) into tool-call lists, once per distinct value."""
+
+    def norm(value: Any) -> tuple[Any, str | None]:
+        calls = value if isinstance(value, list) else [value]
+        out = []
+        for call in calls:
+            if not isinstance(call, dict) or not isinstance(call.get("name"), str):
+                return None, f'{col}: a function_call turn is not JSON {{"name", "arguments"}}'
+            args = call.get("arguments", call.get("parameters", {}))
+            text = args if isinstance(args, str) else dumps(args)
+            out.append({"type": "function", "function": {"name": call["name"], "arguments": text}})
+        return out, None
+
+    typed, problems = decode_json_column(texts, col, norm)
+    bad_json = problems == "not valid JSON"
+    problems[bad_json] = f"{col}: a function_call turn is not valid JSON"
+    return typed, problems
+
+
+def _system_messages(table: pa.Table, bad: Rejections):
+    if "system" not in table.column_names:
+        return None
+    field = table.schema.field("system")
+    col = as_array(table.column("system"))
+    if pa.types.is_null(col.type):
+        return None
+    if not is_string(col.type) or is_json_field(field):
+        raise DataError("must hold text (a system prompt)", column="system")
+    has = np.asarray(
+        pc.fill_null(pc.not_equal(col, ""), False).to_numpy(zero_copy_only=False), bool
+    )
+    rows = np.flatnonzero(has)
+    content = col.cast(pa.string()).take(pa.array(rows, pa.int64()))
+    fields = {"role": pa.array(["system"] * len(rows), pa.string()), "content": content}
+    return fields, rows, np.full(len(rows), -1, np.int64)
+
+
+def _single_turns(table: pa.Table, name: str, roles: dict[str, str], bad: Rejections) -> pa.Array:
+    """`chosen`/`rejected`: one {from, value} turn (or a list of turns) per row -> messages."""
+    n = table.num_rows
+    field = table.schema.field(name)
+    col = as_array(table.column(name))
+    if is_json_field(field) or is_list(col.type):
+        turns = _turn_lists(table, name, bad)
+        items, parent, _ = flatten_lists(turns)
+        valid = np.asarray(turns.is_valid().to_numpy(zero_copy_only=False), bool)
+    elif pa.types.is_struct(col.type):
+        items, parent = col, np.arange(n, dtype=np.int64)
+        valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
+        bad.add(~valid, f"{name} is null")
+        valid = np.ones(n, dtype=bool)
+    else:
+        raise DataError(
+            f"must hold a {{from, value}} turn, not {col.type}",
+            column=name,
+            hint="ShareGPT preference rows hold chosen/rejected as single turns",
+        )
+    fields = _messages(items, parent, roles, bad, name, n)
+    return messages_from(fields, parent, n, valid)

@@ -1,0 +1,261 @@
+"""Render one batch of rows with Jinja: each distinct prompt once, completions split by offset.
+
+A batch is what one process renders at a time (worker processes get batches as Arrow record
+batches). Failures come back as data, not exceptions, so they cross process boundaries with
+their row and column intact.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.arrowtypes import is_json_field, is_string
+from trlprep.errors import TrlprepError
+from trlprep.templates.rules import Plan, RowError, plan_for, render_prompt, render_row
+from trlprep.templates.template import ChatTemplate, to_plain
+
+TOOLS_COLUMN = "tools"
+KWARGS_COLUMN = "chat_template_kwargs"
+EXAMPLE_ROWS = 5
+
+
+@dataclass
+class TemplateReport:
+    """What templating did: rows, renders, reuse of prompts, rows whose prompt was shortened."""
+
+    template: str
+    dataset_type: str = ""
+    rows: int = 0
+    renders: int = 0  # Jinja renders performed
+    distinct_prompts: int = 0
+    prefix_mismatch_rows: int = 0  # prompt not a prefix of prompt+completion: LCP used
+    prefix_mismatch_examples: list[int] = field(default_factory=list)
+    fast_rows: int = 0  # rows rendered by a string-column renderer instead of Jinja
+    num_proc: int = 1
+
+    def merge(self, other: TemplateReport) -> None:
+        self.rows += other.rows
+        self.renders += other.renders
+        self.distinct_prompts += other.distinct_prompts
+        self.prefix_mismatch_rows += other.prefix_mismatch_rows
+        self.fast_rows += other.fast_rows
+        room = EXAMPLE_ROWS - len(self.prefix_mismatch_examples)
+        self.prefix_mismatch_examples.extend(other.prefix_mismatch_examples[:room])
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.prefix_mismatch_rows:
+            rows = ", ".join(map(str, self.prefix_mismatch_examples))
+            out.append(
+                f"{self.prefix_mismatch_rows} row(s) whose rendered prompt is not a prefix of the "
+                "rendered prompt+completion (the template renders the prompt differently alone, "
+                f"e.g. an added <think> block); the common prefix was used as prompt (rows {rows})"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "dataset_type": self.dataset_type,
+            "rows": self.rows,
+            "renders": self.renders,
+            "distinct_prompts": self.distinct_prompts,
+            "prefix_mismatch_rows": self.prefix_mismatch_rows,
+            "prefix_mismatch_examples": self.prefix_mismatch_examples,
+            "fast_rows": self.fast_rows,
+            "num_proc": self.num_proc,
+            "notes": self.notes(),
+        }
+
+
+@dataclass(frozen=True)
+class Job:
+    """Everything a worker needs to render batches (picklable; the template compiles there)."""
+
+    template: ChatTemplate
+    dtype: str
+    tools: list | None
+    kwargs: dict[str, Any]
+
+
+def render_batch(job: Job, batch: pa.Table | pa.RecordBatch, offset: int):
+    """Render one batch: ({standard column: string array}, report, failure or None)."""
+    if isinstance(batch, pa.RecordBatch):
+        batch = pa.Table.from_batches([batch])
+    plan = plan_for(job.dtype)
+    rep = TemplateReport(job.template.name, job.dtype, rows=batch.num_rows)
+    try:
+        cols = _render(job, plan, batch, offset, rep)
+    except _Failure as f:
+        return None, rep, f.info
+    return cols, rep, None
+
+
+class _Failure(Exception):
+    def __init__(self, info: dict):
+        super().__init__(info["message"])
+        self.info = info
+
+
+def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport):
+    n = batch.num_rows
+    side = [c for c in (TOOLS_COLUMN, KWARGS_COLUMN) if c in batch.column_names]
+    out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
+    if plan.prompt is not None:
+        first, group = _group_rows(batch, [plan.prompt, *side])
+    else:
+        first, group = np.arange(n), np.arange(n)
+    rep.distinct_prompts = len(first) if plan.prompt else 0
+    per_group = {
+        c: _pylist(batch.column(c).take(first), c, offset, first, json_text=True) for c in side
+    }
+
+    def values(c: str, take: np.ndarray | None = None) -> list:
+        arr = batch.column(c) if take is None else batch.column(c).take(take)
+        return _pylist(arr, c, offset, take, json_text=is_json_field(batch.schema.field(c)))
+
+    prompts = values(plan.prompt, first) if plan.prompt else None
+    rows = {c: values(c) for c in plan.continuations + plan.wholes}
+    tools_g = [_row_tools(v, job.tools) for v in per_group.get(TOOLS_COLUMN, [None] * len(first))]
+    kwargs_g = [
+        _row_kwargs(v, job.kwargs) for v in per_group.get(KWARGS_COLUMN, [None] * len(first))
+    ]
+    prompt_text: list[str | None] = [None] * len(first)
+    for i in range(n):
+        g = int(group[i])
+        row = {c: rows[c][i] for c in rows}
+        try:
+            if prompts is not None:
+                row[plan.prompt] = prompts[g]
+                if prompt_text[g] is None:
+                    prompt_text[g] = render_prompt(
+                        job.template, prompts[g], tools_g[g], kwargs_g[g], trusted=True
+                    )
+                    rep.renders += 1
+            texts, shortened = render_row(
+                plan,
+                job.template,
+                row,
+                tools_g[g],
+                kwargs_g[g],
+                prompt_text=prompt_text[g],
+                trusted=True,
+            )
+        except RowError as e:
+            raise _Failure(
+                {
+                    "row": offset + i,
+                    "column": e.column,
+                    "message": e.message,
+                    "hint": e.hint,
+                    "kind": "render",
+                }
+            ) from None
+        except TrlprepError as e:  # e.g. a template reaching outside the sandbox
+            raise _Failure(
+                {
+                    "row": offset + i,
+                    "column": None,
+                    "message": e.message,
+                    "hint": e.hint,
+                    "kind": "template",
+                    "cls": type(e),
+                }
+            ) from None
+        rep.renders += len(plan.continuations) + len(plan.wholes)
+        if shortened:
+            rep.prefix_mismatch_rows += 1
+            if len(rep.prefix_mismatch_examples) < EXAMPLE_ROWS:
+                rep.prefix_mismatch_examples.append(offset + i)
+        for name, text in texts.items():
+            out[name][i] = text
+    return {name: pa.array(values, pa.string()) for name, values in out.items()}
+
+
+def _group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct key, group of each row) over the key columns."""
+    n = batch.num_rows
+    try:
+        import polars as pl
+
+        df = pl.from_arrow(batch.select(columns), rechunk=False)
+        if isinstance(df, pl.Series):  # pragma: no cover - one column tables come back as frames
+            df = df.to_frame()
+        g = df.with_row_index("__row").group_by(columns, maintain_order=True).agg(pl.col("__row"))
+        members = g.get_column("__row")
+        first = members.list.first().to_numpy().astype(np.int64)
+        lengths = members.list.len().to_numpy()
+        group = np.empty(n, np.int64)
+        group[members.explode().to_numpy()] = np.repeat(np.arange(len(first)), lengths)
+        return first, group
+    except Exception:  # a column type polars cannot group: no reuse, same result
+        return np.arange(n), np.arange(n)
+
+
+def _pylist(
+    arr: pa.ChunkedArray | pa.Array,
+    column: str,
+    offset: int,
+    rows: np.ndarray | None = None,
+    *,
+    json_text: bool = False,
+):
+    """Python values of a column, as the template should see them.
+
+    Arrow cannot tell a missing struct field from a null one (all rows share one schema),
+    so null fields are dropped, at every depth. Strings are parsed as JSON when `json_text`
+    (JSON-text columns, and `tools`/`chat_template_kwargs` given as JSON strings).
+    """
+    values = arr.to_pylist()
+    if not (json_text and is_string(arr.type)):
+        return [_drop_nulls(v) for v in values]
+    out = []
+    for k, v in enumerate(values):
+        if isinstance(v, str):
+            try:
+                v = json.loads(v) if v.strip() else None
+            except json.JSONDecodeError as e:
+                r = offset + int(rows[k] if rows is not None else k)
+                raise _Failure(
+                    {
+                        "row": r,
+                        "column": column,
+                        "message": f"not valid JSON: {e}",
+                        "hint": None,
+                        "kind": "data",
+                    }
+                ) from None
+        out.append(v)
+    return out
+
+
+def _drop_nulls(v: Any) -> Any:
+    t = type(v)
+    if t is dict:
+        return {k: _drop_nulls(x) for k, x in v.items() if x is not None}
+    if t is list:
+        return [_drop_nulls(x) for x in v]
+    if v is None or t in (str, int, float, bool):
+        return v
+    return to_plain(v)
+
+
+def _row_tools(value: Any, default: list | None) -> list | None:
+    if value is None:
+        return default
+    if not isinstance(value, list):
+        return default if not value else [value]
+    return value or None
+
+
+def _row_kwargs(value: Any, default: dict[str, Any]) -> dict[str, Any]:
+    if not value:
+        return default
+    if not isinstance(value, dict):
+        return default
+    return {**default, **value}
