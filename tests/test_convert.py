@@ -252,3 +252,24 @@ def test_cli_empty_input_writes_an_empty_typed_output(tmp_path):
     assert res.exit_code == 0, res.output
     t = pq.read_table(out)
     assert t.num_rows == 0 and set(t.column_names) >= {"prompt", "completion", "label"}
+
+
+def test_cli_convert_imports_a_layout_then_converts(tmp_path):
+    src = ROOT / "tests" / "fixtures" / "importers" / "ranked.jsonl"
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(
+        app, ["convert", str(src), "--from", "ranked", "--to", "unpaired", "-o", str(out),
+              "--on-error", "skip"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "ranked -> preference -> unpaired-preference" in res.output
+    rows = _read_jsonl(out)
+    assert rows and {r["label"] for r in rows} == {True, False}
+    rejects = _read_jsonl(tmp_path / "o.rejects.jsonl")
+    assert len(rejects) == 2 and all(r["reason"] and r["line"] for r in rejects)
+    # default on-error stops with exit 1 and writes nothing
+    out2 = tmp_path / "o2.jsonl"
+    res = runner.invoke(
+        app, ["convert", str(src), "--from", "ranked", "--to", "pc", "-o", str(out2)]
+    )
+    assert res.exit_code == 1 and not out2.exists()

@@ -533,6 +533,7 @@ def test_layout_names_and_detection():
     for name, layout in [
         ("sharegpt.jsonl", "sharegpt"),
         ("sharegpt_pref.jsonl", "sharegpt"),
+        ("sharegpt_mixed.jsonl", "sharegpt"),
         ("alpaca.json", "alpaca"),
         ("openai_chat.jsonl", "openai-chat"),
         ("openai_pref.jsonl", "openai-chat"),

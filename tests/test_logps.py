@@ -10,7 +10,6 @@ pytest.importorskip("transformers")
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from train_support import tiny_causal_lm  # noqa: E402
-
 from trlprep.trainers.batch import build_batch  # noqa: E402
 from trlprep.trainers.logps import (  # noqa: E402
     LogpsModel,

@@ -119,7 +119,10 @@ def by_hand(name: str, eps: float = 0.0, tau: float = 0.05, bco_delta: float = 0
         else:
             a = sorted(rw(i) for i in range(3))
             r = sorted(rl(i) for i in range(3))
-        out = [-(1 - eps) * logs(b * (x - y)) - eps * logs(-b * (x - y)) for x, y in zip(a, r)]
+        out = [
+            -(1 - eps) * logs(b * (x - y)) - eps * logs(-b * (x - y))
+            for x, y in zip(a, r, strict=True)
+        ]
     return out
 
 
@@ -142,9 +145,7 @@ def test_bco_pair_shifts_by_the_running_delta():
 def test_combined_loss_types_are_weighted_means():
     cfg = DPOLossConfig(beta=BETA)
     got = dpo_loss(pairs(), cfg, ["sigmoid", "bco_pair", "sft"], [0.8, 0.2, 1.0])
-    want = (
-        0.8 * sum(by_hand("sigmoid")) / 3 + 0.2 * sum(by_hand("bco_pair")) / 3 + 1.0 * NLL
-    )
+    want = 0.8 * sum(by_hand("sigmoid")) / 3 + 0.2 * sum(by_hand("bco_pair")) / 3 + 1.0 * NLL
     assert got.item() == pytest.approx(want, rel=1e-9)
     # unweighted: every weight is 1
     got = dpo_loss(pairs(), cfg, ["sigmoid", "hinge"])
@@ -184,8 +185,10 @@ def test_wpo_weights_multiply_each_pair():
         return math.exp(sum(float(logps[row, t] - lssp[row, t]) for t in range(n)) / n)
 
     assert got.tolist() == pytest.approx([w(0) * w(2), w(1) * w(3)], rel=1e-12)
-    p = PairLogps(*(torch.tensor(v[:2], dtype=torch.float64) for v in (CHOSEN, REJECTED)),
-                  *(torch.tensor(v[:2], dtype=torch.float64) for v in (REF_CHOSEN, REF_REJECTED)))
+    p = PairLogps(
+        *(torch.tensor(v[:2], dtype=torch.float64) for v in (CHOSEN, REJECTED)),
+        *(torch.tensor(v[:2], dtype=torch.float64) for v in (REF_CHOSEN, REF_REJECTED)),
+    )
     weighted = dpo_loss(p, DPOLossConfig(beta=BETA), pair_weights=got)
     want = (w(0) * w(2) * -logs(BETA * delta(0)) + w(1) * w(3) * -logs(BETA * delta(1))) / 2
     assert weighted.item() == pytest.approx(want, rel=1e-12)
@@ -211,10 +214,11 @@ def test_length_desensitised_logps_split_at_the_shared_length():
 def test_cpo_simpo_alphapo(loss_type, alpha):
     c = torch.tensor([-0.8, -2.0], dtype=torch.float64)
     r = torch.tensor([-1.1, -0.5], dtype=torch.float64)
-    got = cpo_loss(c, r, beta=2.0, loss_type=loss_type, label_smoothing=0.1, simpo_gamma=0.5,
-                   alpha=alpha)
+    got = cpo_loss(
+        c, r, beta=2.0, loss_type=loss_type, label_smoothing=0.1, simpo_gamma=0.5, alpha=alpha
+    )
     want = []
-    for cw, cl in zip(c.tolist(), r.tolist()):
+    for cw, cl in zip(c.tolist(), r.tolist(), strict=True):
         f = (lambda x: (1 - math.exp(x) ** -alpha) / alpha) if alpha else (lambda x: x)
         d = f(cw) - f(cl)
         if loss_type == "simpo":
@@ -239,7 +243,7 @@ def test_orpo_odds_ratio():
     r = torch.tensor([-0.9, -0.7, -3.0], dtype=torch.float64)
     log_odds = [
         math.log(math.exp(a) / (1 - math.exp(a))) - math.log(math.exp(b) / (1 - math.exp(b)))
-        for a, b in zip(c.tolist(), r.tolist())
+        for a, b in zip(c.tolist(), r.tolist(), strict=True)
     ]
     assert orpo_log_odds(c, r).tolist() == pytest.approx(log_odds, rel=1e-6)
     assert orpo_loss(c, r, beta=0.1).tolist() == pytest.approx(
@@ -251,7 +255,9 @@ def test_kto_and_apo_zero_unpaired():
     cw = torch.tensor([0.5, -0.2], dtype=torch.float64)
     cl = torch.tensor([0.3], dtype=torch.float64)
     got = kto_loss(cw, cl, 0.1, beta=0.5, desirable_weight=1.5, undesirable_weight=0.7)
-    want = [1.5 * (1 - s(0.5 * (x - 0.1))) for x in (0.5, -0.2)] + [0.7 * (1 - s(0.5 * (0.1 - 0.3)))]
+    want = [1.5 * (1 - s(0.5 * (x - 0.1))) for x in (0.5, -0.2)] + [
+        0.7 * (1 - s(0.5 * (0.1 - 0.3)))
+    ]
     assert got.tolist() == pytest.approx(want, rel=1e-12)
     got = kto_loss(cw, cl, 0.1, beta=0.5, loss_type="apo_zero_unpaired")
     want = [1 - s(0.25), 1 - s(-0.1), s(0.15)]
@@ -305,8 +311,15 @@ def test_nll_and_token_classification():
 def test_losses_have_gradients_where_the_formula_does():
     p = pairs()
     chosen = p.chosen.clone().requires_grad_(True)
-    q = PairLogps(chosen, p.rejected, p.ref_chosen, p.ref_rejected, p.chosen_lengths,
-                  p.rejected_lengths, p.chosen_nll)
+    q = PairLogps(
+        chosen,
+        p.rejected,
+        p.ref_chosen,
+        p.ref_rejected,
+        p.chosen_lengths,
+        p.rejected_lengths,
+        p.chosen_nll,
+    )
     for name in DPO_LOSSES:
         if name == "sft":
             continue

@@ -110,8 +110,9 @@ def _dpo_inputs(seed: int = 0):
     return ids, att, comp, logps, ref
 
 
-def _trl_dpo(loss_types, weights=None, *, label_smoothing=0.0, ld_alpha=None, use_weighting=False,
-             lssp=None):
+def _trl_dpo(
+    loss_types, weights=None, *, label_smoothing=0.0, ld_alpha=None, use_weighting=False, lssp=None
+):
     from trl import DPOTrainer
 
     ids, att, comp, logps, ref = _dpo_inputs()
@@ -131,8 +132,17 @@ def _trl_dpo(loss_types, weights=None, *, label_smoothing=0.0, ld_alpha=None, us
     return loss, trainer._metrics["train"], (comp, logps, ref)
 
 
-def _ours_dpo(comp, logps, ref, loss_types, weights=None, *, label_smoothing=0.0, ld_alpha=None,
-              pair_weights=None):
+def _ours_dpo(
+    comp,
+    logps,
+    ref,
+    loss_types,
+    weights=None,
+    *,
+    label_smoothing=0.0,
+    ld_alpha=None,
+    pair_weights=None,
+):
     mask = comp[:, 1:]
     if ld_alpha is None:
         seq, ref_seq = logps.sum(-1), ref.sum(-1)
@@ -215,8 +225,15 @@ def test_kto_matches_trl(loss_type):
 
     ratios = logps.sum(-1) - ref.sum(-1)
     kl = kto_kl_estimate(kl_logps.sum(-1), ref_kl.sum(-1)) if loss_type == "kto" else 0.0
-    ours = kto_loss(ratios[label], ratios[~label], kl, beta=0.1, desirable_weight=1.3,
-                    undesirable_weight=0.6, loss_type=loss_type).mean()
+    ours = kto_loss(
+        ratios[label],
+        ratios[~label],
+        kl,
+        beta=0.1,
+        desirable_weight=1.3,
+        undesirable_weight=0.6,
+        loss_type=loss_type,
+    ).mean()
     assert ours.item() == pytest.approx(trl_loss.item(), rel=1e-9)
     if loss_type == "kto":
         assert trainer._metrics["train"]["kl"][0] == pytest.approx(float(kl), rel=1e-9)
@@ -229,11 +246,13 @@ def test_cpo_matches_trl(loss_type, alpha):
 
     c = torch.tensor([-0.8, -2.0, -1.2], dtype=torch.float64)
     r = torch.tensor([-1.1, -0.5, -1.3], dtype=torch.float64)
-    trainer = _trainer(alpha=alpha, loss_type=loss_type, simpo_gamma=0.5, beta=0.1,
-                       label_smoothing=0.05)
+    trainer = _trainer(
+        alpha=alpha, loss_type=loss_type, simpo_gamma=0.5, beta=0.1, label_smoothing=0.05
+    )
     trl_losses, _, _ = CPOTrainer.cpo_loss(trainer, c, r)
-    ours = cpo_loss(c, r, beta=0.1, loss_type=loss_type, label_smoothing=0.05, simpo_gamma=0.5,
-                    alpha=alpha)
+    ours = cpo_loss(
+        c, r, beta=0.1, loss_type=loss_type, label_smoothing=0.05, simpo_gamma=0.5, alpha=alpha
+    )
     torch.testing.assert_close(ours, trl_losses, rtol=1e-9, atol=1e-12)
 
 
@@ -255,8 +274,10 @@ def test_reward_matches_trl(margin, center):
     scores = torch.tensor([[1.0], [0.2], [-0.3], [0.5], [0.4], [0.1]], dtype=torch.float64)
     trainer = _trainer(args=SimpleNamespace(center_rewards_coefficient=center))
     model = SimpleNamespace(__call__=None)
-    inputs = {"input_ids": torch.ones(6, 2, dtype=torch.long),
-              "attention_mask": torch.ones(6, 2, dtype=torch.long)}
+    inputs = {
+        "input_ids": torch.ones(6, 2, dtype=torch.long),
+        "attention_mask": torch.ones(6, 2, dtype=torch.long),
+    }
     if margin:
         inputs["margin"] = torch.tensor([0.3, 0.0, 0.5], dtype=torch.float64)
 

@@ -13,9 +13,9 @@ pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
 from train_support import save_tiny_model  # noqa: E402
+from trlprep.trainers.loop import Trainer, TrainingError  # noqa: E402
 
 from trlprep.errors import DataError, InputError, UsageError  # noqa: E402
-from trlprep.trainers.loop import Trainer, TrainingError  # noqa: E402
 
 PREFERENCE = [
     {"prompt": "what color is the sky ?", "chosen": " blue .", "rejected": " green ."},
@@ -25,14 +25,26 @@ PREFERENCE = [
 ]
 TEXT = [{"text": "the sky is blue . the grass is green . the sun is yellow ."}] * 4
 STEPWISE = [
-    {"prompt": "what is two plus two ?", "completions": ["two plus two equals four", "so four"],
-     "labels": [True, True]},
-    {"prompt": "what is two plus two ?", "completions": ["two plus two equals five", "so five"],
-     "labels": [False, False]},
-    {"prompt": "what is two plus three ?", "completions": ["two plus three equals five",
-                                                           "so five"], "labels": [True, True]},
-    {"prompt": "what is two plus three ?", "completions": ["two plus three equals six", "so six"],
-     "labels": [False, False]},
+    {
+        "prompt": "what is two plus two ?",
+        "completions": ["two plus two equals four", "so four"],
+        "labels": [True, True],
+    },
+    {
+        "prompt": "what is two plus two ?",
+        "completions": ["two plus two equals five", "so five"],
+        "labels": [False, False],
+    },
+    {
+        "prompt": "what is two plus three ?",
+        "completions": ["two plus three equals five", "so five"],
+        "labels": [True, True],
+    },
+    {
+        "prompt": "what is two plus three ?",
+        "completions": ["two plus three equals six", "so six"],
+        "labels": [False, False],
+    },
 ]
 
 
@@ -48,10 +60,10 @@ def _trainer(model_dir, out, algo, data, **kw):
         data=data,
         eval_data=kw.pop("eval_data", data),
         output_dir=str(out),
-        batch_size=4,
+        batch_size=kw.pop("batch_size", 4),
         max_steps=kw.pop("max_steps", 16),
         logging_steps=kw.pop("logging_steps", 4),
-        save_steps=1000,
+        save_steps=kw.pop("save_steps", 1000),
         learning_rate=kw.pop("learning_rate", 5e-3),
         progress=False,
         gradient_checkpointing=kw.pop("gradient_checkpointing", False),
@@ -77,8 +89,15 @@ def test_sft_loss_falls_and_the_model_reloads(model_dir, tmp_path):
     assert after["eval_loss"] < 0.5 * before["eval_loss"]
     train = [r for r in _logged(tmp_path) if "loss" in r]
     assert train[-1]["loss"] < train[0]["loss"]
-    assert {"loss", "grad_norm", "learning_rate", "num_tokens", "mean_token_accuracy",
-            "entropy", "epoch"} <= set(train[0])
+    assert {
+        "loss",
+        "grad_norm",
+        "learning_rate",
+        "num_tokens",
+        "mean_token_accuracy",
+        "entropy",
+        "epoch",
+    } <= set(train[0])
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     reloaded = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
@@ -93,8 +112,16 @@ def test_sft_loss_falls_and_the_model_reloads(model_dir, tmp_path):
     "algo,options",
     [
         ("dpo", {}),
-        ("dpo", {"loss_type": "ipo,sft", "loss_weights": "1,0.5", "use_weighting": True,
-                 "ld_alpha": 0.5, "rpo_alpha": 0.1}),
+        (
+            "dpo",
+            {
+                "loss_type": "ipo,sft",
+                "loss_weights": "1,0.5",
+                "use_weighting": True,
+                "ld_alpha": 0.5,
+                "rpo_alpha": 0.1,
+            },
+        ),
         ("cpo", {}),
         ("cpo", {"loss_type": "simpo", "cpo_alpha": 0.0}),
         ("orpo", {}),
@@ -121,35 +148,38 @@ def test_unpaired_algorithms_separate_desirable_from_undesirable(model_dir, tmp_
 
 def test_reward_model_ranks_chosen_above_rejected(model_dir, tmp_path):
     data = [dict(r, margin=0.5) for r in PREFERENCE]  # explicit prompt: converted to implicit
-    t, before, after, _ = _run(model_dir, tmp_path, "reward", data, max_steps=12,
-                               logging_steps=4)
+    t, before, after, _ = _run(model_dir, tmp_path, "reward", data, max_steps=12, logging_steps=4)
     assert after["eval_accuracy"] == 1.0 and after["eval_margin"] > before["eval_margin"]
     from transformers import AutoModelForSequenceClassification
 
     reloaded = AutoModelForSequenceClassification.from_pretrained(tmp_path).eval()
     ids = torch.tensor([[1, 5, 6, 7]])
-    torch.testing.assert_close(reloaded(ids).logits, t._unwrapped().eval()(ids).logits, rtol=0,
-                               atol=0)
+    torch.testing.assert_close(
+        reloaded(ids).logits, t._unwrapped().eval()(ids).logits, rtol=0, atol=0
+    )
 
 
 def test_prm_learns_step_labels(model_dir, tmp_path):
-    t, before, after, _ = _run(model_dir, tmp_path, "prm", STEPWISE, max_steps=24,
-                               options={"step_separator": " ."})
+    t, before, after, _ = _run(
+        model_dir, tmp_path, "prm", STEPWISE, max_steps=24, options={"step_separator": " ."}
+    )
     assert after["eval_accuracy"] == 1.0 and after["eval_loss"] < before["eval_loss"]
     from transformers import AutoModelForTokenClassification
 
     reloaded = AutoModelForTokenClassification.from_pretrained(tmp_path).eval()
     ids = torch.tensor([[1, 5, 6, 7]])
-    torch.testing.assert_close(reloaded(ids).logits, t._unwrapped().eval()(ids).logits, rtol=0,
-                               atol=0)
+    torch.testing.assert_close(
+        reloaded(ids).logits, t._unwrapped().eval()(ids).logits, rtol=0, atol=0
+    )
 
 
 def test_resume_continues_from_the_same_step_and_loss(model_dir, tmp_path):
     # 8 rows, batches of 2: 4 batches an epoch, so 6 steps cross an epoch boundary;
     # BCO's running mean is algorithm state that must come back too
     data = PREFERENCE * 2
-    kw = dict(max_steps=6, logging_steps=1, save_steps=3, batch_size=2, learning_rate=1e-2,
-              eval_data=None)
+    kw = dict(
+        max_steps=6, logging_steps=1, save_steps=3, batch_size=2, learning_rate=1e-2, eval_data=None
+    )
     full = tmp_path / "full"
     _trainer(model_dir, full, "bco", data, **kw).train()
     part = tmp_path / "part"

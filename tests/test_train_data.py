@@ -8,13 +8,13 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from train_support import make_tokenizer  # noqa: E402
-
-from trlprep.errors import DataError, InputError, UsageError  # noqa: E402
-from trlprep.registry import get_type  # noqa: E402
 from trlprep.trainers.algorithms import ALGORITHMS, get_algorithm  # noqa: E402
 from trlprep.trainers.collate import Collator  # noqa: E402
 from trlprep.trainers.config import TrainConfig  # noqa: E402
 from trlprep.trainers.data import prepare  # noqa: E402
+
+from trlprep.errors import DataError, InputError, UsageError  # noqa: E402
+from trlprep.registry import get_type  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -57,18 +57,28 @@ def test_every_algorithm_declares_a_registry_type():
         assert get_type(a.dataset_type).name == a.dataset_type
     # TRL's documented learning-rate defaults
     assert {k: a.learning_rate for k, a in ALGORITHMS.items()} == {
-        "sft": 2e-5, "dpo": 1e-6, "cpo": 1e-6, "orpo": 1e-6, "kto": 1e-6, "bco": 5e-5,
-        "reward": 1e-4, "prm": 1e-5,
+        "sft": 2e-5,
+        "dpo": 1e-6,
+        "cpo": 1e-6,
+        "orpo": 1e-6,
+        "kto": 1e-6,
+        "bco": 5e-5,
+        "reward": 1e-4,
+        "prm": 1e-5,
     }
 
 
 def test_options_defaults_and_validation():
     dpo = get_algorithm("dpo").make_options({})
     assert (dpo.beta, dpo.loss_type, dpo.label_smoothing, dpo.discopop_tau) == (
-        0.1, ("sigmoid",), 0.0, 0.05
+        0.1,
+        ("sigmoid",),
+        0.0,
+        0.05,
     )
-    multi = get_algorithm("dpo").make_options({"loss_type": "sigmoid,bco_pair,sft",
-                                                "loss_weights": "0.8,0.2,1"})
+    multi = get_algorithm("dpo").make_options(
+        {"loss_type": "sigmoid,bco_pair,sft", "loss_weights": "0.8,0.2,1"}
+    )
     assert multi.loss_type == ("sigmoid", "bco_pair", "sft")
     assert multi.loss_weights == (0.8, 0.2, 1.0)
     with pytest.raises(UsageError, match="unknown loss_type 'nope'"):
@@ -106,7 +116,9 @@ def test_preference_tokenisation_splits_at_the_common_prefix(tok):
 
 def test_conversions_follow_the_graph_and_are_logged(tok):
     logs: list[str] = []
-    p = _prep(tok, "kto", [{"prompt": "the sky", "chosen": " is blue", "rejected": " is red"}], logs)
+    p = _prep(
+        tok, "kto", [{"prompt": "the sky", "chosen": " is blue", "rejected": " is red"}], logs
+    )
     assert p.rows["label"] == [True, False]
     assert p.route == ["preference", "unpaired-preference"]
     assert logs[0].startswith("data: preference -> unpaired-preference")
@@ -114,8 +126,11 @@ def test_conversions_follow_the_graph_and_are_logged(tok):
     p = _prep(tok, "dpo", [{"chosen": "the sky is blue", "rejected": "the sky is red"}], logs)
     assert p.route == ["preference-implicit", "preference"]
     assert p.rows["chosen"] == [ids(tok, "blue") + [tok.eos_token_id]]
-    p = _prep(tok, "reward", [{"prompt": "the sky", "chosen": " is blue", "rejected": " is red",
-                               "margin": 0.5}])
+    p = _prep(
+        tok,
+        "reward",
+        [{"prompt": "the sky", "chosen": " is blue", "rejected": " is red", "margin": 0.5}],
+    )
     assert p.route == ["preference", "preference-implicit"]
     assert p.rows["margin"] == [0.5]
     assert p.rows["chosen"] == [[tok.bos_token_id, *ids(tok, "the sky is blue"), tok.eos_token_id]]
@@ -171,16 +186,28 @@ def test_max_length_keeps_the_start_and_drops_prompt_only_rows(tok):
 
 
 def test_stepwise_labels_sit_on_each_steps_last_token(tok):
-    rows = [{"prompt": "two plus two", "completions": ["equals four", "so yes"],
-             "labels": [True, False]}]
+    rows = [
+        {
+            "prompt": "two plus two",
+            "completions": ["equals four", "so yes"],
+            "labels": [True, False],
+        }
+    ]
     p = _prep(tok, "prm", rows, options={"step_separator": " ."})
     sep = ids(tok, ".")
-    want_ids = [tok.bos_token_id, *ids(tok, "two plus two"), *ids(tok, "equals four"), *sep,
-                *ids(tok, "so yes"), *sep]
+    want_ids = [
+        tok.bos_token_id,
+        *ids(tok, "two plus two"),
+        *ids(tok, "equals four"),
+        *sep,
+        *ids(tok, "so yes"),
+        *sep,
+    ]
     assert p.rows["ids"] == [want_ids]
     assert p.rows["labels"] == [[-100] * 6 + [1] + [-100] * 2 + [0]]
-    last = _prep(tok, "prm", rows, options={"step_separator": " .",
-                                             "train_on_last_step_only": True})
+    last = _prep(
+        tok, "prm", rows, options={"step_separator": " .", "train_on_last_step_only": True}
+    )
     assert last.rows["labels"] == [[-100] * 9 + [0]]
 
 

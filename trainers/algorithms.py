@@ -11,10 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from trlprep.errors import UsageError
-from trlprep.registry import get_type
 from trlprep.trainers import steps
 from trlprep.trainers.losses import CPO_LOSS_TYPES, KTO_LOSS_TYPES, LOSS_TYPES
+
+from trlprep.errors import UsageError
+from trlprep.registry import get_type
 
 Head = Literal["causal-lm", "sequence-classification", "token-classification"]
 
@@ -284,7 +285,5 @@ for _a in ALGORITHMS.values():  # every declared type exists in the registry
 def get_algorithm(name: str) -> Algorithm:
     key = name.strip().lower()
     if key not in ALGORITHMS:
-        raise UsageError(
-            f"unknown algorithm {name!r}", hint="use one of: " + ", ".join(ALGORITHMS)
-        )
+        raise UsageError(f"unknown algorithm {name!r}", hint="use one of: " + ", ".join(ALGORITHMS))
     return ALGORITHMS[key]

@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-
 from trlprep.trainers.batch import SequenceBatch, build_batch
 
 
@@ -75,8 +74,9 @@ def _pad(rows: list[list[int]], value: int) -> Tensor:
 class Collator:
     """Builds one layout's batches; `padding_free` packs causal-LM sequences into one row."""
 
-    def __init__(self, layout: str, pad_token_id: int, *, padding_free: bool = False,
-                 kl: bool = False) -> None:
+    def __init__(
+        self, layout: str, pad_token_id: int, *, padding_free: bool = False, kl: bool = False
+    ) -> None:
         self.layout = layout
         self.pad = pad_token_id
         self.padding_free = padding_free
@@ -102,8 +102,10 @@ class Collator:
                 # (x_1, y_n), (x_2, y_1), ...: each prompt with a completion that is not its own
                 shifted = [rows[i - 1]["completion"] for i in range(len(rows))]
                 kl = self._seqs(
-                    [(r["prompt"] + c, [0] * len(r["prompt"]) + [1] * len(c))
-                     for r, c in zip(rows, shifted, strict=True)]
+                    [
+                        (r["prompt"] + c, [0] * len(r["prompt"]) + [1] * len(c))
+                        for r, c in zip(rows, shifted, strict=True)
+                    ]
                 )
             labels = torch.tensor([bool(r["label"]) for r in rows], dtype=torch.bool)
             return UnpairedBatch(self._seqs(seqs), labels, kl)
@@ -116,8 +118,9 @@ class Collator:
                 if all(m is not None for m in margins)
                 else None
             )
-            return ClassifierBatch(ids, _pad([[1] * len(s) for s in seqs], 0), None, margin,
-                                   sum(len(s) for s in seqs))
+            return ClassifierBatch(
+                ids, _pad([[1] * len(s) for s in seqs], 0), None, margin, sum(len(s) for s in seqs)
+            )
         if self.layout == "stepwise":
             ids = _pad([r["ids"] for r in rows], self.pad)
             return ClassifierBatch(

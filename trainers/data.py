@@ -123,7 +123,9 @@ class Tokenise:
     def split(self, prompts: list[str], completions: list[list[str]]) -> tuple[list, list[list]]:
         """Token ids of the prompts and of each completion column after its prompt."""
         prompt_ids = self.ids(prompts)
-        fulls = [self.ids([p + c for p, c in zip(prompts, col, strict=True)]) for col in completions]
+        fulls = [
+            self.ids([p + c for p, c in zip(prompts, col, strict=True)]) for col in completions
+        ]
         prompts_out, comps_out = [], [[] for _ in completions]
         for i, p in enumerate(prompt_ids):
             k = min(common_prefix_length(p, full[i]) for full in fulls)
@@ -250,9 +252,7 @@ def prepare(
     elif layout == "scored-pairs":
         rows = tokenise_scored_pairs(t, table)
     elif layout == "stepwise":
-        rows = tokenise_stepwise(
-            t, table, options.step_separator, options.train_on_last_step_only
-        )
+        rows = tokenise_stepwise(t, table, options.step_separator, options.train_on_last_step_only)
     else:
         raise ValueError(f"unknown layout {layout!r}")
     n = len(next(iter(rows.values())))

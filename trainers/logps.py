@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
 from trlprep.trainers.batch import SequenceBatch
 
 CHUNK_BYTES = 256 * 2**20  # float32 logits held at once

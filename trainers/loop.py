@@ -23,8 +23,6 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-
-from trlprep.errors import TrlprepError, UsageError
 from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.algorithms import Algorithm, get_algorithm
 from trlprep.trainers.collate import Collator
@@ -34,7 +32,10 @@ from trlprep.trainers.logps import LogpsModel, chunk_tokens
 from trlprep.trainers.models import disable_dropout, frozen_copy, load_model, load_tokenizer
 from trlprep.trainers.steps import StepContext
 
+from trlprep.errors import TrlprepError, UsageError
+
 METRICS_FILE = "metrics.jsonl"
+CONFIG_FILE = "train_config.json"  # the resolved configuration of the run
 _PACKING_KERNELS = ("flash_attention_2", "flash_attention_3")
 
 
@@ -315,7 +316,11 @@ class Trainer:
         self.acc.wait_for_everyone()
         if self.acc.is_main_process:
             ckpt.save_checkpoint(
-                folder, self._unwrapped(), self.tokenizer, self.optimizer, self.scheduler,
+                folder,
+                self._unwrapped(),
+                self.tokenizer,
+                self.optimizer,
+                self.scheduler,
                 self._state(),
             )
             ckpt.rotate(self.out, self.cfg.save_total_limit)
@@ -365,6 +370,9 @@ class Trainer:
     def train(self) -> TrainResult:
         cfg, acc, algo = self.cfg, self.acc, self.algo
         self.out.mkdir(parents=True, exist_ok=True)
+        if acc.is_main_process:
+            snapshot = {**cfg.to_json(), "learning_rate": self.lr, "options": vars(self.options)}
+            (self.out / CONFIG_FILE).write_text(json.dumps(snapshot, indent=2, default=list))
         accum = cfg.gradient_accumulation_steps
         stream = self.stream.iterate(*self.position)
         window: dict[str, list[float]] = defaultdict(list)
@@ -386,7 +394,7 @@ class Trainer:
             step_loss = 0.0
             for i, batch in enumerate(micro):
                 sync = i == len(micro) - 1
-                with (acc.no_sync(self.policy) if not sync else _null()), acc.autocast():
+                with acc.no_sync(self.policy) if not sync else _null(), acc.autocast():
                     loss, metrics = algo.step(self.ctx, batch)
                     if not torch.isfinite(loss):
                         self._nan(loss)
@@ -431,7 +439,7 @@ class Trainer:
         bar(None)
         if self.last_saved is None or not self.last_saved.name.endswith(f"-{self.step}"):
             self.save()
-        if self.eval_data is not None and cfg.eval_steps and self.step % cfg.eval_steps:
+        if self.eval_data is not None and not (cfg.eval_steps and self.step % cfg.eval_steps == 0):
             record = {"step": self.step, **self.evaluate()}
             history.append(record)
             self._write(record)
@@ -446,10 +454,8 @@ class Trainer:
     def _nan(self, value: Tensor, what: str = "loss") -> None:
         kept = self.last_saved or (ckpt.checkpoints(self.out) or [None])[-1]
         raise TrainingError(
-            f"the {what} became {float(value)} at step {self.step + 1}; training stopped",
-            hint=(
-                f"the last good checkpoint is {kept}" if kept else "no checkpoint was saved yet"
-            )
+            f"the {what} became {float(value.detach())} at step {self.step + 1}; training stopped",
+            hint=(f"the last good checkpoint is {kept}" if kept else "no checkpoint was saved yet")
             + "; lower --learning-rate or check the data",
         )
 

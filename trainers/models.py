@@ -52,7 +52,9 @@ _HEADS = {
 }
 
 
-def load_model(path: str, head: str, tokenizer: Any, dtype: torch.dtype = torch.float32) -> nn.Module:
+def load_model(
+    path: str, head: str, tokenizer: Any, dtype: torch.dtype = torch.float32
+) -> nn.Module:
     """The model at `path` with the head the algorithm trains (a new head is initialised
     from the current seed when the checkpoint has none)."""
     import transformers

@@ -14,7 +14,6 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-
 from trlprep.trainers.collate import ClassifierBatch, LMBatch, PairBatch, UnpairedBatch
 from trlprep.trainers.logps import CompletionLogps
 from trlprep.trainers.losses import (
@@ -144,7 +143,7 @@ def dpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     metrics = _reward_metrics(o.beta * pairs.chosen_logratios, o.beta * pairs.rejected_logratios)
     metrics |= _token_metrics(out, n, logps)
     if o.rpo_alpha is not None or "sft" in o.loss_type:
-        metrics["nll_loss"] = float(nll)
+        metrics["nll_loss"] = float(nll.detach())
     return loss, metrics
 
 
@@ -169,7 +168,7 @@ def cpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     loss = losses.mean() + o.cpo_alpha * nll
     rewards = o.beta * alphapo_reward(logps.detach(), o.alpha)
     metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, logps)
-    metrics["nll_loss"] = float(nll)
+    metrics["nll_loss"] = float(nll.detach())
     return loss, metrics
 
 
@@ -184,7 +183,7 @@ def orpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     rewards = o.beta * avg.detach()
     metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, avg)
     log_odds = orpo_log_odds(avg[:n].detach(), avg[n:].detach())
-    metrics["nll_loss"] = float(nll)
+    metrics["nll_loss"] = float(nll.detach())
     metrics["log_odds_ratio"] = _mean(F.logsigmoid(log_odds))
     metrics["log_odds_chosen"] = _mean(log_odds)
     return loss, metrics
@@ -256,9 +255,11 @@ def bco_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
 
 def reward_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metrics]:
     """Bradley-Terry on a sequence-classification head's scores (chosen rows first)."""
-    scores = ctx.policy(
-        input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False
-    ).logits.squeeze(-1).float()
+    scores = (
+        ctx.policy(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
+        .logits.squeeze(-1)
+        .float()
+    )
     chosen, rejected = scores.chunk(2)
     loss = reward_loss(chosen, rejected, batch.margin, ctx.options.center_rewards_coefficient)
     s = scores.detach()

@@ -49,7 +49,9 @@ def pack_table(
 ) -> tuple[pa.Table, PackReport]:
     """Pack `table` (with an `input_ids` column) into rows of at most `seq_length` tokens."""
     if strategy not in STRATEGIES:
-        raise UsageError(f"unknown packing strategy {strategy!r}", hint="use bfd, bfd_split or wrapped")
+        raise UsageError(
+            f"unknown packing strategy {strategy!r}", hint="use bfd, bfd_split or wrapped"
+        )
     if seq_length < 1:
         raise UsageError("--seq-length must be at least 1")
     if ids_column not in table.column_names:
@@ -96,7 +98,9 @@ def _list_column(table: pa.Table, name: str) -> pa.Array:
 
 def _rebuild(col: pa.Array, offsets: np.ndarray, values: pa.Array | None = None) -> pa.Array:
     dtype = np.int64 if pa.types.is_large_list(col.type) else np.int32
-    return type(col).from_arrays(pa.array(offsets.astype(dtype)), col.flatten() if values is None else values)
+    return type(col).from_arrays(
+        pa.array(offsets.astype(dtype)), col.flatten() if values is None else values
+    )
 
 
 def _wrapped(columns: list[pa.Array], lengths: np.ndarray, seq_length: int):
@@ -109,47 +113,45 @@ def _wrapped(columns: list[pa.Array], lengths: np.ndarray, seq_length: int):
     bounds = bounds[bounds > 0]
     pieces = np.diff(np.concatenate([[0], bounds]))
     piece_offsets = np.searchsorted(bounds, cuts, side="right")  # pieces ending in each chunk
-    seq = pa.ListArray.from_arrays(pa.array(piece_offsets.astype(np.int32)), pa.array(pieces, pa.int32()))
-    return out, seq
-
-
-def _bfd(columns, lengths, seq_length, split, report):
-    keep = np.flatnonzero(lengths > 0)
-    report.empty_rows = int(len(lengths) - len(keep))
-    columns = [c.take(pa.array(keep)) for c in columns]
-    lengths = lengths[keep]
-    if split:  # cut long sequences into seq_length pieces (the last may be shorter)
-        frags = np.ceil(lengths / seq_length).astype(np.int64)
-        starts = np.repeat(np.cumsum(lengths) - lengths, frags)
-        within = np.arange(frags.sum()) - np.repeat(np.cumsum(frags) - frags, frags)
-        piece_start = starts + within * seq_length
-        piece_len = np.minimum(seq_length, np.repeat(lengths, frags) - within * seq_length)
-        offsets = np.concatenate([piece_start, [int(lengths.sum())]])
-        columns = [_rebuild(c, offsets) for c in columns]
-        lengths = piece_len
-    else:
-        report.tokens_dropped = int(np.maximum(lengths - seq_length, 0).sum())
-        columns = [pc.list_slice(c, 0, seq_length) for c in columns]
-        lengths = np.minimum(lengths, seq_length)
-    bins = best_fit_decreasing(lengths, seq_length)
-    order = np.fromiter((i for b in bins for i in b), np.int64, count=len(lengths))
-    bin_sizes = np.fromiter((len(b) for b in bins), np.int64, count=len(bins))
-    taken = [c.take(pa.array(order)) for c in columns]
-    seq_sorted = lengths[order]
-    row_offsets = np.concatenate([[0], np.cumsum(np.add.reduceat(seq_sorted, _starts(bin_sizes)))])
-    out = []
-    for c in taken:
-        c = c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c
-        out.append(_rebuild(c, row_offsets, c.flatten()))
     seq = pa.ListArray.from_arrays(
-        pa.array(np.concatenate([[0], np.cumsum(bin_sizes)]).astype(np.int32)),
-        pa.array(seq_sorted, pa.int32()),
+        pa.array(piece_offsets.astype(np.int32)), pa.array(pieces, pa.int32())
     )
     return out, seq
 
 
-def _starts(sizes: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(sizes)[:-1]]) if len(sizes) else np.zeros(0, np.int64)
+def _bfd(columns, lengths, seq_length, split, report):
+    rows = np.flatnonzero(lengths > 0)
+    report.empty_rows = int(len(lengths) - len(rows))
+    lengths = lengths[rows]
+    if split:  # cut long sequences into seq_length pieces (the last may be shorter)
+        frags = np.ceil(lengths / seq_length).astype(np.int64)
+        within = np.arange(frags.sum()) - np.repeat(np.cumsum(frags) - frags, frags)
+        item_row = np.repeat(rows, frags)
+        item_off = within * seq_length
+        item_len = np.minimum(seq_length, np.repeat(lengths, frags) - item_off)
+    else:  # keep the first seq_length tokens of each sequence
+        report.tokens_dropped = int(np.maximum(lengths - seq_length, 0).sum())
+        item_row, item_off = rows, np.zeros(len(rows), np.int64)
+        item_len = np.minimum(lengths, seq_length)
+    bins = best_fit_decreasing(item_len, seq_length)
+    order = np.fromiter((i for b in bins for i in b), np.int64, count=len(item_len))
+    bin_sizes = np.fromiter((len(b) for b in bins), np.int64, count=len(bins))
+    sel_row, sel_off, sel_len = item_row[order], item_off[order], item_len[order]
+    row_offsets = np.concatenate([[0], np.cumsum(sel_len)])[
+        np.concatenate([[0], np.cumsum(bin_sizes)])
+    ]
+    out = []
+    for col in columns:
+        starts = col.offsets.to_numpy()[sel_row] + sel_off
+        gather = np.repeat(starts - (np.cumsum(sel_len) - sel_len), sel_len) + np.arange(
+            sel_len.sum()
+        )
+        out.append(_rebuild(col, row_offsets, col.values.take(pa.array(gather))))
+    seq = pa.ListArray.from_arrays(
+        pa.array(np.concatenate([[0], np.cumsum(bin_sizes)]).astype(np.int32)),
+        pa.array(sel_len, pa.int32()),
+    )
+    return out, seq
 
 
 def best_fit_decreasing(lengths: np.ndarray, capacity: int) -> list[list[int]]:

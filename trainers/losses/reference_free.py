@@ -61,9 +61,7 @@ def cpo_loss(
 
 def log1mexp(x: Tensor) -> Tensor:
     """log(1 - exp(x)) for x < 0, accurate on both sides of -log 2 (Maechler, 2012)."""
-    return torch.where(
-        x < -math.log(2), torch.log1p(-torch.exp(x)), torch.log(-torch.expm1(x))
-    )
+    return torch.where(x < -math.log(2), torch.log1p(-torch.exp(x)), torch.log(-torch.expm1(x)))
 
 
 def orpo_log_odds(chosen_logps: Tensor, rejected_logps: Tensor) -> Tensor:

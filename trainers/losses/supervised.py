@@ -38,7 +38,9 @@ def reward_loss(
         diff = diff - margin
     loss = -F.logsigmoid(diff).mean()
     if center_rewards_coefficient is not None:
-        loss = loss + center_rewards_coefficient * torch.mean((chosen_rewards + rejected_rewards) ** 2)
+        loss = loss + center_rewards_coefficient * torch.mean(
+            (chosen_rewards + rejected_rewards) ** 2
+        )
     return loss
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from trlprep.errors import TrlprepError
 
@@ -35,9 +36,10 @@ def _root(
 def fail(error: TrlprepError) -> typer.Exit:
     """Print a user error in one block (message, location, hint) and return its exit."""
     loc = error.location()
-    err.print(f"[bold red]error[/]: {loc + ': ' if loc else ''}{error.message}", markup=True)
+    text = escape(f"{loc + ': ' if loc else ''}{error.message}")
+    err.print(f"[bold red]error[/]: {text}", markup=True)
     if error.hint:
-        err.print(f"  [cyan]hint[/]: {error.hint}", markup=True)
+        err.print(f"  [cyan]hint[/]: {escape(error.hint)}", markup=True)
     return typer.Exit(error.exit_code)
 
 

@@ -16,7 +16,9 @@ def pack_command(
     seq_length: int = typer.Option(..., "--seq-length", help="Tokens per packed row."),
     strategy: str = typer.Option("bfd", "--strategy", help="bfd | bfd_split | wrapped."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
-    output_format: str = typer.Option(None, "--output-format", help="parquet | jsonl | arrow | disk."),
+    output_format: str = typer.Option(
+        None, "--output-format", help="parquet | jsonl | arrow | disk."
+    ),
     split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
     input_format: str = typer.Option(None, "--input-format", help="Override the input format."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
@@ -39,7 +41,10 @@ def pack_command(
         markup=False,
     )
     if report.tokens_dropped:
-        err.print(f"note: {report.tokens_dropped:,} tokens truncated (use --strategy bfd_split to keep them)", markup=False)
+        err.print(
+            f"note: {report.tokens_dropped:,} tokens truncated (--strategy bfd_split keeps them)",
+            markup=False,
+        )
     if report.empty_rows:
         err.print(f"note: {report.empty_rows:,} empty rows dropped", markup=False)
     if report.dropped_columns:

@@ -80,6 +80,8 @@ def reject_invalid(
             msg += " (" + ", ".join(flag.details) + ")"
         fails = np.zeros(len(bad.reason), dtype=bool)
         fails[rows[flag.mask]] = True
+        if rule == "unknown-role":
+            msg += "; map roles with --role-map FROM=TO"
         bad.add(fails, f"{msg} (rule {rule})")
     return ~bad.mask[rows]
 

@@ -87,6 +87,8 @@ class ShareGPT(Importer):
         i = schema.get_field_index("conversations")
         if i < 0:
             return False
+        if is_json_field(schema.field(i)):  # turns whose values differ in kind
+            return True
         t = schema.field(i).type
         return (
             is_list(t)

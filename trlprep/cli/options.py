@@ -1,0 +1,68 @@
+"""Options shared by `trlprep convert` and `trlprep import` (declared once)."""
+
+from __future__ import annotations
+
+import typer
+
+OUTPUT = typer.Option(None, "-o", "--output", help="Output file or folder.")
+EXPLAIN = typer.Option(
+    False, "--explain", "--dry-run", help="Print what would happen; write nothing."
+)
+OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.")
+OUTPUT_FORMAT = typer.Option(
+    None, "--output-format", help="parquet | jsonl | arrow | disk (default: from suffix)."
+)
+INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the input format.")
+SPLIT = typer.Option(None, "--split", help="Split to read (folders and Hub ids).")
+PROGRESS = typer.Option(
+    None, "--progress/--no-progress", help="Progress bar (default: on in a terminal)."
+)
+# importing public layouts
+ON_ERROR = typer.Option(
+    "stop", "--on-error", help="Rows a layout cannot import: stop (exit 1) | skip."
+)
+REJECTS = typer.Option(
+    None,
+    "--rejects",
+    help="With --on-error skip: JSON Lines file for rejected rows (default: OUT.rejects.jsonl).",
+)
+MAP = typer.Option(None, "--map", help="Rename columns: NEW=OLD,... (prompt=question).")
+ROLE_MAP = typer.Option(None, "--role-map", help="Rename roles: FROM=TO,... (human=user).")
+MAP_ROLE = typer.Option(None, "--map-role", help="Same as --role-map.")
+CONVERSATIONAL = typer.Option(
+    False, "--conversational", help="alpaca: import as conversational prompt-completion."
+)
+PROMPT_STYLE = typer.Option(
+    "alpaca", "--prompt-style", help="alpaca, standard format: alpaca (template) | plain."
+)
+PAIRING = typer.Option(
+    "best-vs-rest", "--pairing", help="ranked: best-vs-rest | best-vs-worst | all-pairs."
+)
+THRESHOLD = typer.Option(
+    None, "--threshold", help="ranked: unpaired preference, good = score >= threshold."
+)
+MARGIN = typer.Option(False, "--margin", help="ranked: add the score difference as `margin`.")
+
+
+def import_options(
+    map_: str | None,
+    role_map: str | None,
+    map_role: str | None,
+    conversational: bool,
+    prompt_style: str,
+    pairing: str,
+    threshold: float | None,
+    margin: bool,
+):
+    from trlprep.importers import ImportOptions
+
+    return ImportOptions.make(
+        map=map_,
+        role_map=role_map,
+        map_role=map_role,
+        conversational=conversational,
+        prompt_style=prompt_style,
+        pairing=pairing,
+        threshold=threshold,
+        margin=margin,
+    )

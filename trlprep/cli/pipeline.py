@@ -1,0 +1,245 @@
+"""The streamed path shared by `trlprep convert` and `trlprep import`.
+
+read (batches) -> import a layout (optional) -> detect -> plan -> convert -> template ->
+validate -> write, with rejected rows going to a side file when asked.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from trlprep.cli.app import err, out
+from trlprep.errors import DataError, UsageError
+from trlprep.readers import Batch
+
+
+@dataclass
+class Request:
+    """Everything one `convert`/`import` invocation asked for."""
+
+    path: str
+    output: str | None
+    to: str | None = None
+    from_: str | None = None
+    explain: bool = False
+    overwrite: bool = False
+    output_format: str | None = None
+    input_format: str | None = None
+    split: str | None = None
+    convert_options: Any = None  # converters.base.ConvertOptions
+    guide_only: bool = False
+    progress: bool | None = None
+    chat_template: str | None = None
+    import_options: Any = None  # importers.ImportOptions
+    on_error: str = "stop"
+    rejects: str | None = None
+    layout_required: bool = False  # `trlprep import`: the input must be a layout
+
+
+def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise UsageError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+
+
+def run(req: Request) -> None:
+    from trlprep.convert import make_plan, stream_to_file
+    from trlprep.converters import UNPAIR_WARNING
+    from trlprep.converters.base import ConversionWarning
+    from trlprep.detect import detect_batches, detect_table
+    from trlprep.importers import is_layout
+    from trlprep.importers.run import check_on_error
+    from trlprep.readers import iter_batches
+    from trlprep.registry import get_type
+    from trlprep.writers import check_output
+
+    check_on_error(req.on_error)
+    layout = req.from_ if req.from_ is not None and is_layout(req.from_) else None
+    from_type = None if layout else req.from_
+    if layout is None and req.import_options is not None and req.import_options.map:
+        layout = "map"
+    for name in (req.to, from_type):
+        if name is not None:
+            get_type(name)
+    template = None
+    if req.chat_template is not None:
+        from trlprep.templates import load_template
+
+        template = load_template(req.chat_template)
+    if req.rejects is not None and req.on_error != "skip":
+        raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
+    if not req.explain:
+        if req.output is None:
+            raise UsageError("missing output", hint="pass -o OUT (or --explain to only plan)")
+        check_output(req.output, overwrite=req.overwrite, inputs=(req.path,))
+
+    batches = iter_batches(req.path, split=req.split, input_format=req.input_format)
+    first = next(batches, None)
+    if first is None:  # no rows: take the schema from a whole (empty) read
+        from trlprep.readers import read
+
+        src = read(req.path, split=req.split, input_format=req.input_format)
+        first = Batch(src.table, 0, src.lines)
+    if layout is None and from_type is None:
+        layout = _sniff_layout(first, required=req.layout_required)
+
+    importer = stats = rejects = None
+    stream: Iterator[Batch] = _chain(first, batches)
+    if layout is not None:
+        from trlprep.importers import (
+            ImportStats,
+            RejectsWriter,
+            default_rejects_path,
+            get_importer,
+            import_batches,
+        )
+
+        importer = get_importer(layout)
+        stats = ImportStats()
+        if req.on_error == "skip" and not req.explain:
+            req.rejects = req.rejects or default_rejects_path(req.output)
+            check_output(req.rejects, overwrite=req.overwrite, inputs=(req.path, req.output))
+            rejects = RejectsWriter(req.rejects, overwrite=req.overwrite)
+        on_error = "skip" if req.explain else req.on_error
+        stream = import_batches(
+            stream, importer, req.import_options, on_error=on_error, rejects=rejects,
+            stats=stats, path=req.path,
+        )  # fmt: skip
+        if req.explain:
+            _print_import(importer, first, req.import_options)
+
+    try:
+        if req.explain:
+            det = detect_batches(stream)
+        else:
+            head = next(stream, None)
+            if head is None:
+                raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
+            det = detect_table(head.data, head.lines)
+            stream = _chain(head, stream)
+        plan = make_plan(
+            det, to=req.to, from_=from_type, options=req.convert_options, template=template,
+            guide_only=req.guide_only,
+        )  # fmt: skip
+        if any(e.dst == "unpaired-preference" for e in plan.route.steps):
+            err.print(f"warning: {UNPAIR_WARNING}", markup=False)
+        if req.explain:
+            if stats is not None:
+                _print_stats(stats, out, dry_run=True)
+            _print_plan(plan, det.num_rows)
+            return
+        show = sys.stderr.isatty() if req.progress is None else req.progress
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConversionWarning)
+            rows_in, rows_out = stream_to_file(
+                _with_progress(stream, show, req.path), plan, req.output,
+                output_format=req.output_format,
+            )  # fmt: skip
+    except BaseException:
+        if rejects is not None:
+            rejects.abort()
+        raise
+    if rejects is not None:
+        rejects.commit()
+    for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
+        err.print(f"warning: {message}", markup=False)
+    source = f"{importer.name} -> " if importer else ""
+    err.print(
+        f"{source}{plan.route} ({plan.fmt}{' -> standard' if template else ''}): "
+        f"{stats.rows_in if stats else rows_in:,} rows in, {rows_out:,} rows out -> {req.output}",
+        markup=False,
+    )
+    if stats is not None:
+        if rejects is not None:
+            err.print(f"{stats.rejected:,} rows could not be imported -> {req.rejects}")
+        _print_stats(stats, err)
+
+
+def _sniff_layout(first: Batch, *, required: bool) -> str | None:
+    """A public layout recognised from the columns, when the data is no TRL type."""
+    from trlprep.detect import detect_table
+    from trlprep.importers import detect_layout, layout_names
+
+    if not required and detect_table(first.data.slice(0, 0)).type is not None:
+        return None
+    name = detect_layout(first.data.schema, first.data.slice(0, 1000))
+    if name is None and required:
+        raise UsageError(
+            "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",
+            hint="pass --from " + " | ".join(layout_names()),
+        )
+    if name is not None:
+        err.print(f"note: read as the {name} layout (pass --from to choose)", markup=False)
+    return name
+
+
+def _chain(first, rest):
+    if first is not None:
+        yield first
+    yield from rest
+
+
+def _with_progress(batches, show: bool, label: str):
+    if not show:
+        yield from batches
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.completed:,} rows"),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(f"converting {label}", total=None)
+        for b in batches:
+            yield b
+            bar.advance(task, b.data.num_rows)
+
+
+def _print_plan(plan, num_rows: int) -> None:
+    out.print(f"route: {plan.route}  (format: {plan.fmt}, {num_rows:,} input rows)", markup=False)
+    if not plan.route.steps and plan.template is None:
+        out.print("no conversion", markup=False)
+    for i, s in enumerate(plan.explain(), 1):
+        out.print(f"{i}. {s['step']}: {s['description']}", markup=False)
+        cols = f"{', '.join(s['columns_in'])} -> {', '.join(s['columns_out'])}"
+        out.print(f"   columns: {cols}", markup=False)
+        out.print(f"   rows: {s['rows']}; loses: {s['loses']}", markup=False)
+
+
+def _print_import(importer, first: Batch, opts) -> None:
+    from trlprep.importers.base import rename
+
+    schema = rename(first.data.schema.empty_table(), opts.map if opts else None).schema
+    out.print(f"layout: {importer.name}: {importer.description}", markup=False)
+    out.print(f"  reads: {importer.reads}", markup=False)
+    if opts is not None and opts.map:
+        out.print(
+            "  renames: " + ", ".join(f"{src} -> {dst}" for dst, src in opts.map.items()),
+            markup=False,
+        )
+    for line in importer.explain(schema, opts):
+        out.print(f"  {line}", markup=False)
+    dtype, fmt = importer.landing(schema, opts)
+    out.print(f"lands on: {dtype.name} ({fmt})", markup=False)
+
+
+def _print_stats(stats, console, dry_run: bool = False) -> None:
+    from trlprep.importers.run import summary_lines
+
+    if dry_run:
+        console.print(
+            f"import: {stats.rows_in:,} rows in, {stats.rows_out:,} imported, "
+            f"{stats.rejected:,} cannot be imported",
+            markup=False,
+        )
+    for line in summary_lines(stats):
+        console.print(f"  {line}", markup=False)
+    for note in stats.notes:
+        console.print(f"note: {note}", markup=False)
