@@ -30,6 +30,8 @@ def main() -> None:
     c.add_argument("--rows", type=int, default=1_000_000)
     c.add_argument("--ref-rows", type=int, default=100_000, help="rows the recipe runs on")
     c.add_argument("--only", default=None, help="substring filter on edge names")
+    t = sub.add_parser("templates", help="chat templating vs TRL's maybe_apply_chat_template")
+    t.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.cases_templates")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.case == "validate":
@@ -40,6 +42,10 @@ def main() -> None:
         from benchmarks.cases_stream import main as run
 
         run(args.workdir, args.gb, args.convert)
+    elif args.case == "templates":
+        from benchmarks.cases_templates import main as run
+
+        run(args.rest)
     elif args.case == "convert":
         from benchmarks.cases_convert import main as run
 

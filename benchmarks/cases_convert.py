@@ -13,6 +13,8 @@ from pathlib import Path
 
 from benchmarks.measure import in_process, print_table
 
+REPEAT = 3  # each side's operation is timed 3 times in its process; the best time counts
+
 
 def source_table(src: str, fmt: str, rows: int):
     import pyarrow as pa
@@ -145,10 +147,13 @@ def run_recipe(path: str, src: str, dst: str, rows: int) -> tuple[float, int, di
     datasets.disable_caching()
     ds = datasets.Dataset(pq.read_table(path).slice(0, rows))
     fn = _recipe(src, dst)
-    t0 = time.perf_counter()
-    out = fn(ds)
-    len(out)
-    return time.perf_counter() - t0, rows, {"rows_out": len(out)}
+    best = float("inf")
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        out = fn(ds)
+        len(out)
+        best = min(best, time.perf_counter() - t0)
+    return best, rows, {"rows_out": len(out)}
 
 
 def run_edge(path: str, src: str, dst: str, fmt: str) -> tuple[float, int, dict]:
@@ -160,9 +165,12 @@ def run_edge(path: str, src: str, dst: str, fmt: str) -> tuple[float, int, dict]
 
     table = pq.read_table(path)
     edge = EDGES[(src, dst)]
-    t0 = time.perf_counter()
-    out = edge.fn(table, Format(fmt), ConvertOptions())
-    return time.perf_counter() - t0, table.num_rows, {"rows_out": out.num_rows}
+    best = float("inf")
+    for _ in range(REPEAT):
+        t0 = time.perf_counter()
+        out = edge.fn(table, Format(fmt), ConvertOptions())
+        best = min(best, time.perf_counter() - t0)
+    return best, table.num_rows, {"rows_out": out.num_rows}
 
 
 def run_end_to_end(path: str, out: str, to: str) -> tuple[float, int, dict]:

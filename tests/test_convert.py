@@ -273,3 +273,66 @@ def test_cli_convert_imports_a_layout_then_converts(tmp_path):
         app, ["convert", str(src), "--from", "ranked", "--to", "pc", "-o", str(out2)]
     )
     assert res.exit_code == 1 and not out2.exists()
+
+
+# ---------------------------------------------------------------- templating edge
+
+
+def test_cli_convert_then_template_matches_the_python_api(tmp_path):
+    from trlprep.templates import apply_chat_template, load_template
+
+    src = _write_jsonl(tmp_path / "in.jsonl", _rows(4, conversational=True))
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(
+        app, ["convert", str(src), "--to", "unpaired", "--chat-template", "chatml", "-o", str(out),
+              "--num-proc", "1"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = _read_jsonl(out)
+    unpaired = convert(_rows(4, conversational=True), "unpaired")
+    expected = apply_chat_template(unpaired, load_template("chatml"))
+    assert rows == expected
+    assert rows[0]["prompt"].startswith("<|im_start|>system\nBe brief.<|im_end|>\n")
+    assert rows[0]["completion"] == "Good 0.<|im_end|>\n"
+    assert trlprep.detect(out).format.value == "standard"
+
+
+def test_cli_template_error_names_the_row_and_writes_nothing(tmp_path):
+    src = _write_jsonl(tmp_path / "in.jsonl", _rows(3, conversational=True))
+    out = tmp_path / "o.jsonl"
+    res = runner.invoke(app, ["convert", str(src), "--chat-template", "gemma", "-o", str(out)])
+    assert res.exit_code == 1
+    assert "System role not supported" in res.output and "line 1" in res.output
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]
+
+
+def test_cli_chat_template_on_standard_data_is_a_usage_error(tmp_path):
+    src = _write_jsonl(tmp_path / "in.jsonl", _rows(2))
+    res = runner.invoke(app, ["convert", str(src), "--chat-template", "chatml", "-o", "x.jsonl"])
+    assert res.exit_code == 2 and "conversational data" in res.output
+
+
+def test_cli_tokenize_adds_prefix_consistent_ids(tmp_path):
+    from templates_support import tiny_tokenizer
+
+    tok = tiny_tokenizer(load_chatml(), words=["Good", "Bad", "Question", "Be", "brief."])
+    tok.save_pretrained(tmp_path / "tok")
+    src = _write_jsonl(tmp_path / "in.jsonl", _rows(3, conversational=True))
+    out = tmp_path / "o.parquet"
+    res = runner.invoke(
+        app, ["convert", str(src), "--to", "pc", "--tokenize", "--tokenizer", str(tmp_path / "tok"),
+              "-o", str(out)],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    t = pq.read_table(out)
+    assert {"prompt", "completion", "input_ids", "completion_mask"} <= set(t.column_names)
+    row = t.slice(0, 1).to_pylist()[0]
+    assert len(row["input_ids"]) == len(row["completion_mask"])
+    n_prompt = row["completion_mask"].index(1)
+    assert tok(row["prompt"], add_special_tokens=False)["input_ids"] == row["input_ids"][:n_prompt]
+
+
+def load_chatml() -> str:
+    from trlprep.templates import load_template
+
+    return load_template("chatml").source

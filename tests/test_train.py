@@ -53,7 +53,7 @@ def model_dir(tmp_path_factory):
     return save_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
-def _trainer(model_dir, out, algo, data, **kw):
+def _trainer(model_dir, out, algo, data, log=lambda *_: None, **kw):
     cfg = dict(
         algo=algo,
         model=str(model_dir),
@@ -69,7 +69,7 @@ def _trainer(model_dir, out, algo, data, **kw):
         gradient_checkpointing=kw.pop("gradient_checkpointing", False),
         **kw,
     )
-    return Trainer(cfg, log=lambda *_: None)
+    return Trainer(cfg, log=log)
 
 
 def _run(model_dir, out, algo, data, **kw):
@@ -226,3 +226,48 @@ def test_clear_errors(model_dir, tmp_path):
         _trainer(model_dir, tmp_path / "o", "kto", PREFERENCE, batch_size=1)
     with pytest.raises(InputError, match="no checkpoint"):
         _trainer(model_dir, tmp_path / "o", "dpo", PREFERENCE, resume=True)
+
+
+def test_precomputed_reference_gives_the_live_losses(model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRLPREP_CACHE_DIR", str(tmp_path / "cache"))
+    kw = dict(max_steps=3, logging_steps=1, eval_data=None, options={"ld_alpha": 0.5})
+    _trainer(model_dir, tmp_path / "live", "dpo", PREFERENCE, **kw).train()
+    logs: list[str] = []
+    pre = _trainer(
+        model_dir, tmp_path / "pre", "dpo", PREFERENCE, logs.append, precompute_ref=True, **kw
+    )
+    assert pre.ctx.reference is None  # trains without the reference model
+    assert any("computing once" in m for m in logs)
+    pre.train()
+    live, got = _logged(tmp_path / "live"), _logged(tmp_path / "pre")
+    for a, b in zip(live, got, strict=True):
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
+        assert b["rewards/margins"] == pytest.approx(a["rewards/margins"], rel=1e-4, abs=1e-6)
+    assert len(list((tmp_path / "cache" / "ref-logps").glob("*.parquet"))) == 1
+    logs.clear()
+    _trainer(
+        model_dir, tmp_path / "again", "dpo", PREFERENCE, logs.append, precompute_ref=True, **kw
+    )
+    assert any("reference log-probs: cached" in m for m in logs)
+
+
+def test_precomputed_kto_columns_are_the_reference_log_probs(model_dir, tmp_path, monkeypatch):
+    monkeypatch.setenv("TRLPREP_CACHE_DIR", str(tmp_path / "cache"))
+    t = _trainer(
+        model_dir,
+        tmp_path / "o",
+        "kto",
+        PREFERENCE,
+        precompute_ref=True,
+        max_steps=2,
+        eval_data=None,
+    )
+    rows = t.train_data.rows
+    assert {"ref_logps", "ref_kl_logps", "kl_completion"} <= set(rows)
+    batch = t.collate([{k: v[i] for k, v in rows.items()} for i in range(len(rows["label"]))])
+    with torch.no_grad():  # before training the policy is the reference
+        policy = t.policy(batch.seqs).sums
+        policy_kl = t.policy(batch.kl_seqs).sums
+    torch.testing.assert_close(policy.double(), batch.ref_logps, atol=1e-5, rtol=0)
+    torch.testing.assert_close(policy_kl.double(), batch.ref_kl_logps, atol=1e-5, rtol=0)
+    assert t.train().global_step == 2

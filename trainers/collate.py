@@ -32,6 +32,7 @@ class PairBatch:
 
     seqs: SequenceBatch
     num_pairs: int
+    ref_logps: Tensor | None = None  # precomputed, chosen first (as `seqs`)
 
     to = _to
 
@@ -43,6 +44,8 @@ class UnpairedBatch:
     seqs: SequenceBatch
     labels: Tensor
     kl_seqs: SequenceBatch | None = None
+    ref_logps: Tensor | None = None  # precomputed
+    ref_kl_logps: Tensor | None = None
 
     to = _to
 
@@ -94,13 +97,20 @@ class Collator:
                 for key in ("chosen", "rejected")
                 for r in rows
             ]
-            return PairBatch(self._seqs(seqs), num_pairs=len(rows))
+            ref = _column(rows, "ref_chosen")
+            if ref is not None:
+                ref = torch.cat((ref, _column(rows, "ref_rejected")))
+            return PairBatch(self._seqs(seqs), num_pairs=len(rows), ref_logps=ref)
         if self.layout == "unpaired":
             seqs = [(r["prompt"] + r["completion"], _mask(r)) for r in rows]
             kl = None
             if self.kl:
-                # (x_1, y_n), (x_2, y_1), ...: each prompt with a completion that is not its own
-                shifted = [rows[i - 1]["completion"] for i in range(len(rows))]
+                # (x_1, y_n), (x_2, y_1), ...: each prompt with a completion that is not its
+                # own; fixed per row instead when the reference log-probs are precomputed
+                if "kl_completion" in rows[0]:
+                    shifted = [r["kl_completion"] for r in rows]
+                else:
+                    shifted = [rows[i - 1]["completion"] for i in range(len(rows))]
                 kl = self._seqs(
                     [
                         (r["prompt"] + c, [0] * len(r["prompt"]) + [1] * len(c))
@@ -108,7 +118,13 @@ class Collator:
                     ]
                 )
             labels = torch.tensor([bool(r["label"]) for r in rows], dtype=torch.bool)
-            return UnpairedBatch(self._seqs(seqs), labels, kl)
+            return UnpairedBatch(
+                self._seqs(seqs),
+                labels,
+                kl,
+                _column(rows, "ref_logps"),
+                _column(rows, "ref_kl_logps") if self.kl else None,
+            )
         if self.layout == "scored-pairs":
             seqs = [r["chosen"] for r in rows] + [r["rejected"] for r in rows]
             ids = _pad(seqs, self.pad)
@@ -131,6 +147,12 @@ class Collator:
                 sum(len(r["ids"]) for r in rows),
             )
         raise ValueError(f"unknown layout {self.layout!r}")
+
+
+def _column(rows: list[dict[str, Any]], name: str) -> Tensor | None:
+    if name not in rows[0]:
+        return None
+    return torch.tensor([float(r[name]) for r in rows], dtype=torch.float64)
 
 
 def _mask(r: dict[str, Any]) -> list[int]:

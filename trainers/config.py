@@ -46,6 +46,7 @@ class TrainConfig:
     adam_epsilon: float = 1e-8
     max_grad_norm: float = 1.0
     gradient_checkpointing: bool = True
+    precompute_ref: bool = False  # reference log-probs computed once (cached), no ref model
     padding_free: bool | None = None  # None: when the attention kernel handles packed rows
     chat_template: str | None = None
     disable_dropout: bool = True

@@ -17,7 +17,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.errors import DataError, TrlprepError
+from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format, get_type
 
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
@@ -60,8 +60,9 @@ def to_training_table(
     template was applied.
     """
     from trlprep.adapters import as_input
-    from trlprep.convert import convert_table, make_plan
+    from trlprep.api import convert
     from trlprep.detect import detect_table
+    from trlprep.graph import route
 
     table = as_input(data).table
     det = detect_table(table)
@@ -75,23 +76,26 @@ def to_training_table(
             raise DataError(f"{algo} cannot train on tokenized {det.type.name} data")
         return table, det.type.name, [det.type.name], False
     dst = det.type if det.type.name in accepts else get_type(accepts[0])
-    template = None
-    if det.format is Format.CONVERSATIONAL:
-        from trlprep.templates import load_template
-
-        template = load_template(chat_template if chat_template is not None else tokenizer)
-    if dst is det.type and template is None:
+    templated = det.format is Format.CONVERSATIONAL
+    if dst is det.type and not templated:
         return table, det.type.name, [det.type.name], False
     try:
-        plan = make_plan(det, to=dst.name if dst is not det.type else None, template=template)
-        table = convert_table(table, plan)
-    except TrlprepError as e:
+        names = route(det.type, dst).names()
+        table = convert(
+            table,
+            to=dst.name if dst is not det.type else None,
+            chat_template=(chat_template if chat_template is not None else tokenizer)
+            if templated
+            else None,
+            tokenizer=tokenizer if templated else None,
+        )
+    except (DataError, UsageError) as e:
         raise DataError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
             f"and cannot be converted: {e.message}",
             hint=e.hint or "convert it with `trlprep convert` first",
         ) from e
-    return table, det.type.name, plan.route.names(), template is not None
+    return table, det.type.name, names, templated
 
 
 def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:

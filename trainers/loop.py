@@ -223,8 +223,17 @@ class Trainer:
         reference = None
         if algo.needs_reference(self.options):
             ref_dtype = torch.bfloat16 if bf16 else torch.float32
-            ref_model = frozen_copy(load_model(cfg.model, algo.head, self.tokenizer, ref_dtype))
-            reference = LogpsModel(ref_model, (), chunk).to(self.acc.device)
+
+            def make_reference() -> LogpsModel:
+                m = load_model(cfg.model, algo.head, self.tokenizer, ref_dtype)
+                return LogpsModel(frozen_copy(m), (), chunk).to(self.acc.device)
+
+            if cfg.precompute_ref:
+                for data in (self.train_data, self.eval_data):
+                    if data is not None:
+                        self._precompute(data, make_reference, str(ref_dtype))
+            else:
+                reference = make_reference()
 
         world, rank = self.acc.num_processes, self.acc.process_index
         self.stream = BatchStream(
@@ -264,6 +273,27 @@ class Trainer:
             chat_template=self.cfg.chat_template,
             algo=a.name,
             options=self.options,
+            log=self.log,
+        )
+
+    def _precompute(self, data: Prepared, make_reference: Callable, dtype: str) -> None:
+        from trlprep.trainers import reference
+
+        if self.collate.kl:
+            reference.add_kl_completions(data.rows)
+        reference.load_or_compute(
+            data.rows,
+            self.algo.layout,
+            self.cfg.model,
+            make_reference,
+            self.collate,
+            batch_size=self.cfg.eval_batch_size or self.cfg.batch_size,
+            ld_alpha=getattr(self.options, "ld_alpha", None),
+            dtype=dtype,
+            device=self.acc.device,
+            autocast=self.acc.autocast,
+            is_main=self.acc.is_main_process,
+            wait=self.acc.wait_for_everyone,
             log=self.log,
         )
 

@@ -120,6 +120,8 @@ def dpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     logps = _sequence_logps(out, n, o.ld_alpha)
     if o.reference_free:
         ref = torch.zeros_like(logps)
+    elif batch.ref_logps is not None:
+        ref = batch.ref_logps.to(logps.dtype)
     else:
         with torch.no_grad():
             ref = _sequence_logps(ctx.reference(batch.seqs), n, o.ld_alpha)
@@ -207,8 +209,11 @@ def _unpaired_metrics(out: CompletionLogps, labels: Tensor, rewards: Tensor) -> 
 
 def _unpaired_logratios(ctx: StepContext, batch: UnpairedBatch) -> tuple[CompletionLogps, Tensor]:
     out: CompletionLogps = ctx.policy(batch.seqs)
-    with torch.no_grad():
-        ref = ctx.reference(batch.seqs).sums
+    if batch.ref_logps is not None:
+        ref = batch.ref_logps.to(out.sums.dtype)
+    else:
+        with torch.no_grad():
+            ref = ctx.reference(batch.seqs).sums
     return out, out.sums - ref
 
 
@@ -220,7 +225,10 @@ def kto_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
     if o.loss_type == "kto":
         with torch.no_grad():
             kl_logps = ctx.policy(batch.kl_seqs).sums
-            ref_kl_logps = ctx.reference(batch.kl_seqs).sums
+            if batch.ref_kl_logps is not None:
+                ref_kl_logps = batch.ref_kl_logps.to(kl_logps.dtype)
+            else:
+                ref_kl_logps = ctx.reference(batch.kl_seqs).sums
         kl = kto_kl_estimate(ctx.gather(kl_logps), ctx.gather(ref_kl_logps))
     labels = batch.labels
     losses = kto_loss(

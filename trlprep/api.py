@@ -33,6 +33,13 @@ def convert(
     *,
     from_: str | None = None,
     chat_template: Any = None,
+    tokenizer: Any = None,
+    tools: list | None = None,
+    template_kwargs: dict[str, Any] | None = None,
+    num_proc: int | None = None,
+    tokenize: bool = False,
+    max_length: int | None = None,
+    truncation: str = "keep_start",
     split: str | None = None,
     guide_only: bool = False,
     **options: Any,
@@ -40,27 +47,31 @@ def convert(
     """Convert a dataset to type `to` through the conversion graph; same kind out as in.
 
     `options` are `trlprep.converters.base.ConvertOptions` fields (`step_separator`,
-    `label_merge`, `split_mode`, `order`). `chat_template` (a template source: builtin
-    name, .jinja file, tokenizer folder, or a tokenizer object) renders conversational
-    output to standard text after the route. A DatasetDict is converted split by split.
+    `label_merge`, `split_mode`, `order`, `no_prompt`). `chat_template` (a built-in name,
+    .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
+    result to standard text after the route, with `tools` and `template_kwargs`;
+    `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
+    split.
     """
     from trlprep.converters.base import ConvertOptions
-    from trlprep.convert import convert_table, make_plan
+    from trlprep.convert import convert_table, make_plan, make_render
+    from trlprep.registry import Format
 
     opts = ConvertOptions(**options)
-    template = None
-    if chat_template is not None:
-        from trlprep.templates import load_template
-
-        template = load_template(chat_template)
 
     def one(d: Any) -> Any:
         inp = as_input(d, split=split)
         det = detect_table(inp.table, inp.source.lines)
+        render = make_render(
+            chat_template=chat_template, tokenizer=tokenizer, tools=tools,
+            template_kwargs=template_kwargs, num_proc=num_proc, tokenize=tokenize,
+            max_length=max_length, truncation=truncation,
+            conversational=det.format is Format.CONVERSATIONAL,
+        )  # fmt: skip
         plan = make_plan(
-            det, to=to, from_=from_, options=opts, template=template, guide_only=guide_only
+            det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only
         )
-        return inp.restore(convert_table(inp.table, plan))
+        return inp.restore(convert_table(inp.table, plan, inp.source.lines))
 
     return map_splits(data, one)
 

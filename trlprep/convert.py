@@ -33,6 +33,25 @@ _ROW_EFFECT = {
 
 
 @dataclass
+class Render:
+    """How the conversational result is rendered to text (and optionally tokenised)."""
+
+    template: Any  # templates.ChatTemplate
+    tools: list | None = None
+    template_kwargs: dict[str, Any] = field(default_factory=dict)
+    num_proc: int | None = None
+    tokenizer: Any = None  # set to tokenise after templating
+    max_length: int | None = None
+    truncation: str = "keep_start"
+    report: Any = None  # templates.TemplateReport, merged over batches
+    token_report: Any = None  # templates.TokenizeReport, merged over batches
+
+    @property
+    def name(self) -> str:
+        return getattr(self.template, "name", "") if self.template is not None else ""
+
+
+@dataclass
 class Plan:
     """What `convert` will do: source, route, optional chat template, and options."""
 
@@ -40,7 +59,11 @@ class Plan:
     fmt: Format
     route: Route
     options: Any  # converters.base.ConvertOptions
-    template: Any = None  # a loaded chat template, applied after the route
+    render: Render | None = None  # chat template / tokenisation after the route
+
+    @property
+    def template(self) -> Any:
+        return self.render.template if self.render is not None else None
 
     @property
     def dst(self) -> DatasetType:
@@ -49,6 +72,22 @@ class Plan:
     @property
     def out_format(self) -> Format:
         return Format.STANDARD if self.template is not None else self.fmt
+
+    def notes(self) -> list[str]:
+        """What templating and tokenising reported, for the user."""
+        out: list[str] = []
+        if self.render is not None and self.render.report is not None:
+            out += self.render.report.notes()
+        tok = self.render.token_report if self.render is not None else None
+        if tok is not None:
+            if tok.boundary_merges:
+                out.append(
+                    f"{tok.boundary_merges} row(s) where the tokenizer merges tokens across the "
+                    f"prompt/completion boundary (rows {', '.join(map(str, tok.boundary_examples))})"
+                )
+            if tok.truncated:
+                out.append(f"{tok.truncated} row(s) truncated to --max-length")
+        return out
 
     def explain(self) -> list[dict[str, Any]]:
         """One entry per step: the edge, its columns in and out, rows, and what is lost."""
@@ -73,21 +112,71 @@ class Plan:
                     "columns_out": list(self.dst.column_names(Format.STANDARD)),
                     "rows": _ROW_EFFECT["same"],
                     "loses": "message structure (rendered to text by the chat template)",
-                    "description": f"apply chat template {getattr(self.template, 'name', '')}",
+                    "description": f"apply chat template {self.render.name}",
+                }
+            )
+        if self.render is not None and self.render.tokenizer is not None:
+            ids = list(_token_columns(self.dst))
+            steps.append(
+                {
+                    "step": f"tokenize ({getattr(self.render.tokenizer, 'name_or_path', '')})",
+                    "columns_in": list(self.dst.content_columns(Format.STANDARD)),
+                    "columns_out": ids,
+                    "rows": _ROW_EFFECT["same"],
+                    "loses": "nothing (token ids are added)"
+                    if self.render.max_length is None
+                    else f"tokens past --max-length {self.render.max_length}",
+                    "description": "add token ids (prompt ids are a prefix of the full ids)",
                 }
             )
         return steps
 
 
-@dataclass
-class Result:
-    """What a conversion did."""
+def _token_columns(dtype: DatasetType) -> tuple[str, ...]:
+    if dtype.name in ("language-modeling", "prompt-completion"):
+        return ("input_ids", "completion_mask")
+    if dtype.name in ("preference", "preference-implicit"):
+        return ("prompt_ids", "chosen_ids", "rejected_ids")
+    return ("prompt_ids", "completion_ids")
 
-    plan: Plan
-    rows_in: int = 0
-    rows_out: int = 0
-    output: str | None = None
-    template_report: dict[str, Any] = field(default_factory=dict)
+
+def make_render(
+    *,
+    chat_template: Any = None,
+    tokenizer: Any = None,
+    tools: list | None = None,
+    template_kwargs: dict[str, Any] | None = None,
+    num_proc: int | None = None,
+    tokenize: bool = False,
+    max_length: int | None = None,
+    truncation: str = "keep_start",
+    conversational: bool = True,
+) -> Render | None:
+    """The templating/tokenising step asked for, or None.
+
+    Tokenising conversational data without `chat_template` uses the tokenizer's own
+    template; `tokenizer` also supplies special tokens to a .jinja template.
+    """
+    from trlprep.templates import load_template
+    from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
+
+    if chat_template is None and not tokenize:
+        if tokenizer is not None or max_length is not None:
+            raise UsageError("--tokenizer/--max-length need --tokenize or --chat-template")
+        return None
+    kwargs = dict(template_kwargs or {})
+    template, tok = None, None
+    if chat_template is not None:
+        template, tok = load_template_and_tokenizer(chat_template, tokenizer, kwargs)
+    if tokenize:
+        tok = tok or (load_tokenizer(tokenizer) if tokenizer is not None else None)
+        if tok is None:
+            raise UsageError("--tokenize needs a tokenizer", hint="pass --tokenizer PATH_OR_ID")
+        if template is None and conversational:
+            template = load_template(tok, template_kwargs=kwargs)
+    return Render(
+        template, tools, kwargs, num_proc, tok if tokenize else None, max_length, truncation
+    )
 
 
 def make_plan(
@@ -96,7 +185,7 @@ def make_plan(
     to: str | DatasetType | None = None,
     from_: str | DatasetType | None = None,
     options: Any = None,
-    template: Any = None,
+    render: Render | None = None,
     guide_only: bool = False,
 ) -> Plan:
     """Check the detected source against `from_` and route it to `to`."""
@@ -111,15 +200,21 @@ def make_plan(
     if det.format is Format.TOKENIZED:
         raise UsageError("tokenized data cannot be converted", hint="convert it before tokenizing")
     dst = get_type(to) if to is not None else src
-    if template is None and dst is src and to is not None:
+    if render is None and dst is src and to is not None:
         raise UsageError(f"the data is already {src.name}", hint="choose another --to")
-    if template is not None and det.format is not Format.CONVERSATIONAL:
+    if render is not None and render.template is not None:
+        if det.format is not Format.CONVERSATIONAL:
+            raise UsageError(
+                "--chat-template applies to conversational data; this data is standard text",
+                hint="drop --chat-template",
+            )
+    elif render is not None and det.format is Format.CONVERSATIONAL:
         raise UsageError(
-            "--chat-template applies to conversational data; this data is standard text",
-            hint="drop --chat-template",
+            "conversational data must be rendered with a chat template before tokenizing",
+            hint="pass --chat-template, or a --tokenizer that has one",
         )
     r = route(src, dst, guide_only=guide_only)
-    return Plan(src, det.format, r, options or ConvertOptions(), template)
+    return Plan(src, det.format, r, options or ConvertOptions(), render)
 
 
 def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType:
@@ -158,10 +253,17 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
 # ---------------------------------------------------------------- applying a plan
 
 
-def apply_steps(table: pa.Table, plan: Plan, options: Any = None, offset: int = 0) -> pa.Table:
-    """Run the route's edges (and the chat template) over one table or batch.
+def apply_steps(
+    table: pa.Table,
+    plan: Plan,
+    options: Any = None,
+    offset: int = 0,
+    lines: Any = None,
+) -> pa.Table:
+    """Run the route's edges, then the chat template and tokenizer, over one table or batch.
 
-    `offset` is the index of the batch's first row, so errors name rows of the whole input.
+    `offset` is the index of the batch's first row (and `lines` its file lines), so errors
+    name rows of the whole input.
     """
     from trlprep.converters import row_offset
 
@@ -169,11 +271,44 @@ def apply_steps(table: pa.Table, plan: Plan, options: Any = None, offset: int = 
     with row_offset(offset):
         for e in plan.route.steps:
             table = e.fn(table, plan.fmt, opts)
-    if plan.template is not None:
+    r = plan.render
+    if r is None:
+        return table
+    if plan.route.steps:
+        lines = None  # rows no longer map one to one onto input lines
+    if r.template is not None:
         from trlprep.templates import render_table
 
-        table, _ = render_table(table, plan.dst, plan.template)
+        table, report = render_table(
+            table, plan.dst, r.template, tools=r.tools, template_kwargs=r.template_kwargs,
+            num_proc=r.num_proc, row_offset=offset, lines=lines,
+        )  # fmt: skip
+        if r.report is None:
+            r.report = report
+        else:
+            r.report.merge(report)
+    if r.tokenizer is not None:
+        from trlprep.templates import tokenize_table
+
+        table, tokens = tokenize_table(
+            table, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
+            row_offset=offset,
+        )  # fmt: skip
+        if r.token_report is None:
+            r.token_report = tokens
+        else:
+            _merge_token_report(r.token_report, tokens)
     return table
+
+
+def _merge_token_report(into: Any, other: Any) -> None:
+    into.rows += other.rows
+    into.boundary_merges += other.boundary_merges
+    into.boundary_examples.extend(
+        other.boundary_examples[: max(0, 5 - len(into.boundary_examples))]
+    )
+    into.truncated += other.truncated
+    into.max_tokens = max(into.max_tokens, other.max_tokens)
 
 
 def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
@@ -191,8 +326,8 @@ def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
         )
 
 
-def convert_table(table: pa.Table, plan: Plan) -> pa.Table:
-    out = apply_steps(table, plan)
+def convert_table(table: pa.Table, plan: Plan, lines: Any = None) -> pa.Table:
+    out = apply_steps(table, plan, lines=lines)
     check_output(out, plan)
     return out
 
@@ -223,7 +358,7 @@ def convert_batches(
         for b in batches:
             table = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
             _check_batch(table, plan, b)
-            out = apply_steps(table, plan, opts, b.offset)
+            out = apply_steps(table, plan, opts, b.offset, b.lines)
             check_output(out, plan, rows_out)
             rows_in += table.num_rows
             if blocks:

@@ -55,7 +55,25 @@ def convert_command(
     ),
     progress: bool = opt.PROGRESS,
     chat_template: str = typer.Option(
-        None, "--chat-template", help="Render conversational output with this chat template."
+        None,
+        "--chat-template",
+        help="Render conversational output: a built-in name (trlprep templates), a .jinja "
+        "file, a tokenizer folder or a Hub model id.",
+    ),
+    tokenizer: str = typer.Option(
+        None, "--tokenizer", help="Tokenizer folder or Hub id (special tokens; --tokenize)."
+    ),
+    tools: str = typer.Option(None, "--tools", help="JSON file of tool schemas for every row."),
+    template_kwarg: list[str] = typer.Option(
+        None, "--template-kwarg", help="key=value passed to the template (repeatable)."
+    ),
+    num_proc: int = typer.Option(
+        None, "--num-proc", min=1, help="Processes rendering templates (default: all cores)."
+    ),
+    tokenize: bool = typer.Option(False, "--tokenize", help="Add token-id columns."),
+    max_length: int = typer.Option(None, "--max-length", min=1, help="Truncate token ids."),
+    truncation: str = typer.Option(
+        "keep_start", "--truncation", help="With --max-length: keep_start | keep_end."
     ),
     on_error: str = opt.ON_ERROR,
     rejects: str = opt.REJECTS,
@@ -88,8 +106,10 @@ def convert_command(
             path, output, to=to, from_=from_, explain=explain, overwrite=overwrite,
             output_format=output_format, input_format=input_format, split=split,
             convert_options=convert_options, guide_only=guide_only, progress=progress,
-            chat_template=chat_template, import_options=imports, on_error=on_error,
-            rejects=rejects,
+            chat_template=chat_template, tokenizer=tokenizer, tools=tools,
+            template_kwargs=template_kwarg, num_proc=num_proc, tokenize=tokenize,
+            max_length=max_length, truncation=truncation, import_options=imports,
+            on_error=on_error, rejects=rejects,
         )
     )  # fmt: skip
 

@@ -34,6 +34,13 @@ class Request:
     guide_only: bool = False
     progress: bool | None = None
     chat_template: str | None = None
+    tokenizer: str | None = None
+    tools: str | None = None  # a JSON file of tool schemas
+    template_kwargs: list[str] | None = None  # key=value
+    num_proc: int | None = None
+    tokenize: bool = False
+    max_length: int | None = None
+    truncation: str = "keep_start"
     import_options: Any = None  # importers.ImportOptions
     on_error: str = "stop"
     rejects: str | None = None
@@ -46,14 +53,14 @@ def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def run(req: Request) -> None:
-    from trlprep.convert import make_plan, stream_to_file
+    from trlprep.convert import make_plan, make_render, stream_to_file
     from trlprep.converters import UNPAIR_WARNING
     from trlprep.converters.base import ConversionWarning
     from trlprep.detect import detect_batches, detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
     from trlprep.readers import iter_batches
-    from trlprep.registry import get_type
+    from trlprep.registry import Format, get_type
     from trlprep.writers import check_output
 
     check_on_error(req.on_error)
@@ -64,11 +71,11 @@ def run(req: Request) -> None:
     for name in (req.to, from_type):
         if name is not None:
             get_type(name)
-    template = None
-    if req.chat_template is not None:
-        from trlprep.templates import load_template
+    from trlprep.templates.options import load_tools, parse_template_kwargs
 
-        template = load_template(req.chat_template)
+    tools = load_tools(req.tools)
+    template_kwargs = parse_template_kwargs(req.template_kwargs)
+    choice("--truncation", req.truncation, ("keep_start", "keep_end"))
     if req.rejects is not None and req.on_error != "skip":
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     if not req.explain:
@@ -120,8 +127,14 @@ def run(req: Request) -> None:
                 raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
             det = detect_table(head.data, head.lines)
             stream = _chain(head, stream)
+        render = make_render(
+            chat_template=req.chat_template, tokenizer=req.tokenizer, tools=tools,
+            template_kwargs=template_kwargs, num_proc=req.num_proc, tokenize=req.tokenize,
+            max_length=req.max_length, truncation=req.truncation,
+            conversational=det.format is Format.CONVERSATIONAL,
+        )  # fmt: skip
         plan = make_plan(
-            det, to=req.to, from_=from_type, options=req.convert_options, template=template,
+            det, to=req.to, from_=from_type, options=req.convert_options, render=render,
             guide_only=req.guide_only,
         )  # fmt: skip
         if any(e.dst == "unpaired-preference" for e in plan.route.steps):
@@ -146,9 +159,12 @@ def run(req: Request) -> None:
         rejects.commit()
     for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
         err.print(f"warning: {message}", markup=False)
+    for note in plan.notes():
+        err.print(f"note: {note}", markup=False)
     source = f"{importer.name} -> " if importer else ""
+    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
     err.print(
-        f"{source}{plan.route} ({plan.fmt}{' -> standard' if template else ''}): "
+        f"{source}{plan.route} ({plan.fmt}{rendered}): "
         f"{stats.rows_in if stats else rows_in:,} rows in, {rows_out:,} rows out -> {req.output}",
         markup=False,
     )
