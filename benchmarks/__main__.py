@@ -3,6 +3,7 @@
 python -m benchmarks validate --rows 1000000
 python -m benchmarks stream --gb 5 [--convert]
 python -m benchmarks convert --rows 1000000
+python -m benchmarks train -- [--algos sft,dpo] [--steps 4]
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ def main() -> None:
     c.add_argument("--only", default=None, help="substring filter on edge names")
     t = sub.add_parser("templates", help="chat templating vs TRL's maybe_apply_chat_template")
     t.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.cases_templates")
+    tr = sub.add_parser("train", help="training step time/memory vs TRL's trainers")
+    tr.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.cases_train")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.case == "validate":
@@ -46,6 +49,10 @@ def main() -> None:
         from benchmarks.cases_templates import main as run
 
         run(args.rest)
+    elif args.case == "train":
+        from benchmarks.cases_train import main as run
+
+        run(args.rest, args.workdir)
     elif args.case == "convert":
         from benchmarks.cases_convert import main as run
 

@@ -67,13 +67,28 @@ def in_process(name: str, fn: Callable, *args: Any, threads: int | None = None) 
 
 
 def command(name: str, argv: list[str], rows: int) -> Measurement:
-    """Run a command line and measure it (peak RSS of the child process)."""
+    """Run a command line and measure it: wall time and the child's own peak RSS."""
+    import tempfile
+
+    err = tempfile.TemporaryFile("w+")
     t0 = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, text=True)
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err, text=True)
+    status = f"/proc/{proc.pid}/status"
+    peak_kb = 0
+    while proc.poll() is None:
+        try:  # VmHWM is the process's high-water mark; poll it until the process exits
+            with open(status) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak_kb = max(peak_kb, int(line.split()[1]))
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            pass
+        time.sleep(0.05)
     seconds = time.perf_counter() - t0
-    rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    extra = {"exit_code": proc.returncode, "stderr_tail": proc.stderr[-300:]}
-    return Measurement(name, seconds, rows, rss, extra)
+    err.seek(0)
+    stderr = err.read()
+    extra = {"exit_code": proc.returncode, "stderr_tail": stderr[-300:]}
+    return Measurement(name, seconds, rows, peak_kb / 1024, extra)
 
 
 def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:

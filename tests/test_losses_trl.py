@@ -46,9 +46,15 @@ class _Accelerator:
     gather_for_metrics = gather
 
 
+class _Stub(torch.nn.Module):
+    """A module (TRL asks `is_peft_model` of it) that is training, without checkpointing."""
+
+    is_gradient_checkpointing = False
+
+
 def _trainer(**attrs) -> SimpleNamespace:
     base = dict(
-        model=SimpleNamespace(training=True, is_gradient_checkpointing=False),
+        model=_Stub(),
         accelerator=_Accelerator(),
         aux_loss_enabled=False,
         precompute_ref_logps=False,
@@ -61,17 +67,15 @@ def _trainer(**attrs) -> SimpleNamespace:
     return SimpleNamespace(**base)
 
 
-class _Model:
+class _Model(_Stub):
     """Returns fixed per-token outputs; `by_input` maps id(input_ids) to per-token log-probs."""
 
-    is_gradient_checkpointing = False
-    training = True
-
     def __init__(self, by_input: dict[int, torch.Tensor], lssp: torch.Tensor | None = None):
+        super().__init__()
         self.by_input = by_input
         self.lssp = lssp
 
-    def __call__(self, **kw):
+    def forward(self, **kw):
         logps = self.by_input[id(kw["input_ids"])]
         zeros = torch.zeros_like(logps)
         return SimpleNamespace(

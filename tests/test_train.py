@@ -271,3 +271,47 @@ def test_precomputed_kto_columns_are_the_reference_log_probs(model_dir, tmp_path
     torch.testing.assert_close(policy.double(), batch.ref_logps, atol=1e-5, rtol=0)
     torch.testing.assert_close(policy_kl.double(), batch.ref_kl_logps, atol=1e-5, rtol=0)
     assert t.train().global_step == 2
+
+
+def test_lora_trains_adapters_against_the_adapters_off_reference(model_dir, tmp_path):
+    pytest.importorskip("peft")
+    t = _trainer(
+        model_dir,
+        tmp_path,
+        "dpo",
+        PREFERENCE,
+        max_steps=20,
+        learning_rate=2e-2,
+        lora_r=8,
+        lora_alpha=64,
+        save_steps=10,
+    )
+    trainable = sum(p.numel() for p in t.policy.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in t.policy.parameters())
+    assert 0 < trainable < total / 5
+    before = t.evaluate()
+    assert before["eval_rewards/accuracies"] == 0.0  # adapters start as a no-op
+    result = t.train()
+    assert result.history[-1]["eval_rewards/accuracies"] == 1.0
+    # a checkpoint holds the adapters, the output folder the merged model
+    assert (tmp_path / "checkpoint-10" / "adapter_config.json").is_file()
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path).eval()
+    ids = torch.tensor([[1, 5, 6, 7, 8]])
+    with torch.no_grad():
+        torch.testing.assert_close(
+            merged(ids).logits, t._unwrapped().eval()(ids).logits, atol=1e-5, rtol=1e-5
+        )
+    resumed = _trainer(
+        model_dir,
+        tmp_path,
+        "dpo",
+        PREFERENCE,
+        max_steps=20,
+        lora_r=8,
+        lora_alpha=64,
+        resume=str(tmp_path / "checkpoint-10"),
+    )
+    assert resumed.step == 10

@@ -225,3 +225,37 @@ def test_unpaired_collator_builds_mismatched_kl_pairs():
     assert pairs.num_pairs == 1
     assert pairs.seqs.target_ids.tolist() == [6, 2, 7]
     assert pairs.seqs.target_seq.tolist() == [0, 0, 1]
+
+
+def test_rows_of_mixed_types_are_refused(tok):
+    rows = [
+        {"prompt": "the sky", "chosen": " is blue", "rejected": " is red"},
+        {"prompt": "the sky", "chosen": " is blue", "rejected": None},
+    ]
+    with pytest.raises(DataError, match="not uniform"):
+        _prep(tok, "dpo", rows)
+
+
+@pytest.mark.parametrize("group_by_length", [False, True])
+def test_batch_stream_covers_every_row_once_per_epoch(group_by_length):
+    from trlprep.trainers.sampling import BatchStream
+
+    rows = {"ids": [[0] * (i % 7 + 1) for i in range(23)], "n": list(range(23))}
+
+    def epoch(stream, e):
+        return [r["n"] for i in range(stream.per_epoch) for r in stream.batch(e, i)]
+
+    shards = [
+        BatchStream(rows, 4, seed=3, rank=k, world=2, group_by_length=group_by_length)
+        for k in range(2)
+    ]
+    seen = epoch(shards[0], 0) + epoch(shards[1], 0)
+    assert sorted(seen) == list(range(23))  # disjoint shards covering every row
+    assert epoch(shards[0], 0) != epoch(shards[0], 1)  # reshuffled each epoch
+    again = BatchStream(rows, 4, seed=3, rank=0, world=2, group_by_length=group_by_length)
+    assert epoch(again, 1) == epoch(shards[0], 1)  # a function of (seed, epoch)
+    it = again.iterate(0, again.per_epoch - 1)
+    assert [next(it)[:2] for _ in range(2)] == [(0, again.per_epoch - 1), (1, 0)]
+    if group_by_length:  # lengths descend within each group of 50 batches (here: all rows)
+        lengths = [len(rows["ids"][n]) for n in epoch(shards[0], 0)]
+        assert lengths == sorted(lengths, reverse=True)

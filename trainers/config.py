@@ -46,7 +46,12 @@ class TrainConfig:
     adam_epsilon: float = 1e-8
     max_grad_norm: float = 1.0
     gradient_checkpointing: bool = True
+    lora_r: int | None = None  # LoRA adapters (peft) of this rank instead of full training
+    lora_alpha: int = 32
+    lora_dropout: float = 0.05
+    lora_target_modules: str = "all-linear"
     precompute_ref: bool = False  # reference log-probs computed once (cached), no ref model
+    group_by_length: bool = False  # batches of similar lengths (within 50-batch groups)
     padding_free: bool | None = None  # None: when the attention kernel handles packed rows
     chat_template: str | None = None
     disable_dropout: bool = True

@@ -71,6 +71,14 @@ def to_training_table(
             "cannot tell the dataset type: " + "; ".join(det.notes),
             hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
         )
+    problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
+    if problems:
+        p = problems[0]
+        raise DataError(
+            f"the data is not uniform: {p.message}"
+            + (f" (e.g. rows {', '.join(map(str, p.rows))})" if p.rows else ""),
+            hint="run `trlprep validate` on it for every problem",
+        )
     if det.format is Format.TOKENIZED:
         if det.type.name not in accepts:
             raise DataError(f"{algo} cannot train on tokenized {det.type.name} data")
@@ -81,20 +89,19 @@ def to_training_table(
         return table, det.type.name, [det.type.name], False
     try:
         names = route(det.type, dst).names()
-        table = convert(
-            table,
-            to=dst.name if dst is not det.type else None,
-            chat_template=(chat_template if chat_template is not None else tokenizer)
-            if templated
-            else None,
-            tokenizer=tokenizer if templated else None,
-        )
-    except (DataError, UsageError) as e:
+    except UsageError as e:
         raise DataError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
             f"and cannot be converted: {e.message}",
             hint=e.hint or "convert it with `trlprep convert` first",
         ) from e
+    template = chat_template if chat_template is not None else tokenizer
+    table = convert(
+        table,
+        to=dst.name if dst is not det.type else None,
+        chat_template=template if templated else None,
+        tokenizer=tokenizer if templated else None,
+    )
     return table, det.type.name, names, templated
 
 

@@ -16,7 +16,7 @@ import json
 import math
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,17 @@ from trlprep.trainers.collate import Collator
 from trlprep.trainers.config import TrainConfig
 from trlprep.trainers.data import Prepared, prepare
 from trlprep.trainers.logps import LogpsModel, chunk_tokens
-from trlprep.trainers.models import disable_dropout, frozen_copy, load_model, load_tokenizer
+from trlprep.trainers.models import (
+    AdapterOff,
+    apply_lora,
+    disable_dropout,
+    frozen_copy,
+    is_peft,
+    load_model,
+    load_tokenizer,
+)
+from trlprep.trainers.optim import lr_lambda, make_optimizer
+from trlprep.trainers.sampling import BatchStream
 from trlprep.trainers.steps import StepContext
 
 from trlprep.errors import TrlprepError, UsageError
@@ -51,92 +61,6 @@ class TrainResult:
     global_step: int
     last_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-class BatchStream:
-    """Batches of rows, epoch after epoch; the order is a function of (seed, epoch), so a
-    position `(epoch, index)` is all resuming needs. Each process takes its own shard."""
-
-    def __init__(
-        self,
-        rows: dict[str, list],
-        batch_size: int,
-        *,
-        seed: int,
-        shuffle: bool = True,
-        rank: int = 0,
-        world: int = 1,
-        group_by_length: bool = False,
-    ) -> None:
-        self.rows = rows
-        self.n = len(next(iter(rows.values())))
-        self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
-        self.rank, self.world, self.group_by_length = rank, world, group_by_length
-        self.per_epoch = math.ceil(math.ceil(self.n / world) / batch_size)
-        self._order: tuple[int, list[int]] | None = None
-
-    def _indices(self, epoch: int) -> list[int]:
-        if self._order and self._order[0] == epoch:
-            return self._order[1]
-        if self.shuffle:
-            g = torch.Generator().manual_seed(self.seed + epoch)
-            order = torch.randperm(self.n, generator=g).tolist()
-        else:
-            order = list(range(self.n))
-        if self.group_by_length:  # TRL/transformers: sort within megabatches of 50 batches
-            size = self.batch_size * self.world * 50
-            order = [
-                i
-                for k in range(0, len(order), size)
-                for i in sorted(order[k : k + size], key=self._length, reverse=True)
-            ]
-        shard = order[self.rank :: self.world]
-        self._order = (epoch, shard)
-        return shard
-
-    def _length(self, i: int) -> int:
-        return sum(len(v[i]) for v in self.rows.values() if isinstance(v[i], list))
-
-    def batch(self, epoch: int, index: int) -> list[dict[str, Any]]:
-        idx = self._indices(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
-        return [{k: v[i] for k, v in self.rows.items()} for i in idx]
-
-    def iterate(self, epoch: int, index: int) -> Iterator[tuple[int, int, list[dict]]]:
-        """(epoch, index, rows) from a position onwards, forever."""
-        while True:
-            while index < self.per_epoch:
-                yield epoch, index, self.batch(epoch, index)
-                index += 1
-            epoch, index = epoch + 1, 0
-
-
-def lr_lambda(kind: str, warmup: int, total: int) -> Callable[[int], float]:
-    """transformers' schedules: linear/cosine decay to 0, constant, each after linear warmup."""
-
-    def f(step: int) -> float:
-        if kind == "constant":
-            return 1.0
-        if step < warmup:
-            return step / max(1, warmup)
-        if kind == "constant_with_warmup":
-            return 1.0
-        progress = (step - warmup) / max(1, total - warmup)
-        if kind == "cosine":
-            return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
-        return max(0.0, 1.0 - progress)
-
-    return f
-
-
-def _optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.AdamW:
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
-        {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},  # biases, norms
-    ]
-    return torch.optim.AdamW(
-        groups, lr=lr, betas=(cfg.adam_beta1, cfg.adam_beta2), eps=cfg.adam_epsilon
-    )
 
 
 def _mean_metrics(values: dict[str, list[float]]) -> dict[str, float]:
@@ -193,7 +117,10 @@ class Trainer:
         self.train_data = self._prepare(cfg.data)
         self.eval_data = self._prepare(cfg.eval_data) if cfg.eval_data is not None else None
 
-        model = load_model(str(self.resume_from or cfg.model), algo.head, self.tokenizer)
+        lora = cfg.lora_r is not None
+        # a LoRA checkpoint holds only the adapters: the base comes from --model
+        base = cfg.model if lora or self.resume_from is None else str(self.resume_from)
+        model = load_model(base, algo.head, self.tokenizer)
         if cfg.disable_dropout:
             disable_dropout(model)
         if cfg.gradient_checkpointing:
@@ -203,6 +130,16 @@ class Trainer:
             else:
                 model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
         model.config.use_cache = False
+        if lora:
+            model = apply_lora(
+                model,
+                algo.head,
+                r=cfg.lora_r,
+                alpha=cfg.lora_alpha,
+                dropout=cfg.lora_dropout,
+                target_modules=cfg.lora_target_modules,
+                adapter=str(self.resume_from) if self.resume_from else None,
+            )
         padding_free = cfg.padding_free
         if padding_free is None:
             padding_free = getattr(model.config, "_attn_implementation", "") in _PACKING_KERNELS
@@ -232,12 +169,19 @@ class Trainer:
                 for data in (self.train_data, self.eval_data):
                     if data is not None:
                         self._precompute(data, make_reference, str(ref_dtype))
+            elif lora:  # the base model, adapters off: no second copy
+                reference = AdapterOff(LogpsModel(model, (), chunk), model)
             else:
                 reference = make_reference()
 
         world, rank = self.acc.num_processes, self.acc.process_index
         self.stream = BatchStream(
-            self.train_data.rows, cfg.batch_size, seed=cfg.seed, rank=rank, world=world
+            self.train_data.rows,
+            cfg.batch_size,
+            seed=cfg.seed,
+            rank=rank,
+            world=world,
+            group_by_length=cfg.group_by_length,
         )
         per_epoch = math.ceil(self.stream.per_epoch / cfg.gradient_accumulation_steps)
         self.total_steps = (
@@ -245,7 +189,7 @@ class Trainer:
         )
         lr = cfg.learning_rate if cfg.learning_rate is not None else algo.learning_rate
         self.lr = lr
-        optimizer = _optimizer(policy, cfg, lr)
+        optimizer = make_optimizer(policy, cfg, lr)
         warmup = cfg.warmup_steps or math.ceil(cfg.warmup_ratio * self.total_steps)
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer, lr_lambda(cfg.lr_scheduler_type, warmup, self.total_steps)
@@ -444,7 +388,7 @@ class Trainer:
             window["loss"].append(step_loss)
             if grad_norm is not None:
                 window["grad_norm"].append(float(grad_norm))
-            bar(step_loss)
+            bar(step_loss, {k: window[k][-1] for k in algo.metrics[:2] if window.get(k)})
 
             if self.step % cfg.logging_steps == 0 or self.step == self.total_steps:
                 last = self._reduce(_mean_metrics(window))
@@ -466,7 +410,7 @@ class Trainer:
             if self.step % cfg.save_steps == 0:
                 self.save()
 
-        bar(None)
+        bar(None, {})
         if self.last_saved is None or not self.last_saved.name.endswith(f"-{self.step}"):
             self.save()
         if self.eval_data is not None and not (cfg.eval_steps and self.step % cfg.eval_steps == 0):
@@ -475,7 +419,11 @@ class Trainer:
             self._write(record)
         acc.wait_for_everyone()
         if acc.is_main_process:
-            self._unwrapped().save_pretrained(self.out)
+            final = self._unwrapped()
+            if is_peft(final):  # keep the adapters, and save the merged model
+                final.save_pretrained(self.out / "adapter")
+                final = final.merge_and_unload()
+            final.save_pretrained(self.out)
             self.tokenizer.save_pretrained(self.out)
         if cfg.report_to:
             acc.end_training()
@@ -498,19 +446,20 @@ class _null:
         return None
 
 
-def _progress(total: int, initial: int, enabled: bool) -> Callable[[float | None], None]:
-    """A progress bar over optimizer steps showing the loss; call with None to close."""
+def _progress(total: int, initial: int, enabled: bool) -> Callable[..., None]:
+    """A progress bar over optimizer steps showing the loss and key metrics; call with None
+    to close."""
     if not enabled:
-        return lambda _: None
+        return lambda *_: None
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
 
-    def update(loss: float | None) -> None:
+    def update(loss: float | None, metrics: dict[str, float]) -> None:
         if loss is None:
             bar.close()
         else:
-            bar.set_postfix(loss=f"{loss:.4f}")
+            bar.set_postfix({"loss": f"{loss:.4f}", **{k: f"{v:.3g}" for k, v in metrics.items()}})
             bar.update(1)
 
     return update

@@ -81,3 +81,58 @@ def frozen_copy(model: nn.Module) -> nn.Module:
     """The reference model: no gradients, eval mode."""
     model.requires_grad_(False)
     return model.eval()
+
+
+_LORA_TASKS = {
+    "causal-lm": "CAUSAL_LM",
+    "sequence-classification": "SEQ_CLS",
+    "token-classification": "TOKEN_CLS",
+}
+
+
+def apply_lora(
+    model: nn.Module,
+    head: str,
+    *,
+    r: int,
+    alpha: int,
+    dropout: float,
+    target_modules: str | list[str],
+    adapter: str | None = None,
+) -> nn.Module:
+    """Wrap `model` with trainable LoRA adapters (`peft`); `adapter` resumes saved ones.
+
+    The LM head itself never gets an adapter: the log-probs multiply its weight directly.
+    """
+    try:
+        from peft import LoraConfig, PeftModel, get_peft_model
+    except ImportError:
+        raise InputError("--lora-r needs the peft package", hint="pip install peft") from None
+    if adapter is not None:
+        return PeftModel.from_pretrained(model, adapter, is_trainable=True)
+    if isinstance(target_modules, str) and target_modules != "all-linear":
+        target_modules = [t.strip() for t in target_modules.split(",") if t.strip()]
+    config = LoraConfig(
+        r=r,
+        lora_alpha=alpha,
+        lora_dropout=dropout,
+        target_modules=target_modules,
+        task_type=_LORA_TASKS[head],
+    )
+    return get_peft_model(model, config)
+
+
+def is_peft(model: nn.Module) -> bool:
+    return hasattr(model, "disable_adapter") and hasattr(model, "peft_config")
+
+
+class AdapterOff(nn.Module):
+    """The reference of a LoRA run: the same model with its adapters switched off."""
+
+    def __init__(self, policy: nn.Module, peft_model: nn.Module) -> None:
+        super().__init__()
+        self.policy, self.peft_model = policy, peft_model
+
+    def forward(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        with torch.no_grad(), self.peft_model.disable_adapter():
+            return self.policy(*args, **kwargs)

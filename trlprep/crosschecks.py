@@ -11,14 +11,8 @@ import pyarrow.compute as pc
 
 from trlprep import textops
 from trlprep.arrowtypes import ValueKind, value_kind
-from trlprep.checks import (
-    EMPTY,
-    ROLE_CODES,
-    BatchSink,
-    MessagesInfo,
-    list_lengths,
-    to_numpy_bool,
-)
+from trlprep.checks import BatchSink, list_lengths, to_numpy_bool
+from trlprep.msgchecks import EMPTY, ROLE_CODES, MessagesInfo
 from trlprep.registry import DatasetType, Format
 
 

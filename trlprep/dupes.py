@@ -1,10 +1,15 @@
 """Row hashes and duplicate rows across record batches.
 
-Each batch contributes one 64-bit hash per row (per-column polars hashes, combined); at the
-end one sort over all of them finds the rows that repeat an earlier row. Memory is 8 bytes
-per row (16 with line numbers), never the rows themselves. Hashes depend on Arrow types, so
-two JSONL chunks inferred with different types (say, a message field present in one only)
-may hide a duplicate pair that spans them.
+Each batch contributes one 64-bit hash per row; at the end one sort over all of them finds
+the rows that repeat an earlier row. Memory is 8 bytes per row (16 with line numbers),
+never the rows themselves.
+
+A column's row hash is built from its leaves: flat values (strings, numbers ...) are hashed
+by polars, dictionary values once per distinct value, and lists and structs are folded
+from their children with numpy. Nested columns are therefore never converted to polars
+as a whole, and a list of messages costs one pass over its message fields. Hashes depend
+on Arrow types, so two JSONL chunks inferred with different types (say, a message field
+present in one only) may hide a duplicate pair that spans them.
 """
 
 from __future__ import annotations
@@ -12,22 +17,135 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_string
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_POS_INT = 0xD6E8FEB86659FD93
+_POS = np.uint64(_POS_INT)
+_POS2 = np.uint64(2 * _POS_INT % 2**64)
+_FIELD = np.uint64(0xA0761D6478BD642F)
+_NULL_LIST = np.uint64(0x2D358DCCAA6C78A5)
+_NULL_STRUCT = np.uint64(0x8BB84B93962EACC9)
+_EMPTY = np.uint64(0x5851F42D4C957F2D)
+_S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser, in place (a bijection that spreads every bit)."""
+    x ^= x >> _S30
+    x *= _M1
+    x ^= x >> _S27
+    x *= _M2
+    x ^= x >> _S31
+    return x
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    return np.asarray(pc.fill_null(arr.is_valid(), False).to_numpy(zero_copy_only=False), bool)
+
+
+def _is_list(t: pa.DataType) -> bool:
+    return pa.types.is_list(t) or pa.types.is_large_list(t)
+
+
+def value_hashes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A 64-bit hash per value: equal values (of one Arrow type) hash alike, nulls included.
+
+    Raises when polars cannot hash a leaf type (unions, extensions ...).
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
+    t = arr.type
+    if pa.types.is_dictionary(t):  # hashed as its values, so as the plain column would be
+        values = pa.concat_arrays([arr.dictionary, pa.nulls(1, arr.dictionary.type)])
+        idx = arr.indices
+        if idx.null_count:
+            idx = pc.fill_null(idx, len(values) - 1)
+        return _dictionary_hashes(values)[idx.to_numpy(zero_copy_only=False)]
+    if _is_list(t):
+        return _list_hashes(arr)
+    if pa.types.is_struct(t):
+        h = np.full(len(arr), _FIELD, dtype=np.uint64)
+        for i in range(t.num_fields):  # Horner: field order matters
+            field = value_hashes(pc.struct_field(arr, [i]))
+            if i == 0:
+                h *= field
+            else:
+                h *= _MIX
+                h += field
+        if arr.null_count:
+            h[~_valid(arr)] = _NULL_STRUCT
+        return h
+    return np.asarray(pl.Series(arr).hash().to_numpy(), dtype=np.uint64)
+
+
+_SMALL: dict[tuple, np.ndarray] = {}  # hashes of small dictionaries, by value
+
+
+def _dictionary_hashes(values: pa.Array) -> np.ndarray:
+    """Hashes of a dictionary's values; small ones (roles ...) are remembered across batches."""
+    if len(values) > 64 or not (is_string(values.type) or pa.types.is_integer(values.type)):
+        return value_hashes(values)
+    key = (str(values.type), *values.to_pylist())
+    found = _SMALL.get(key)
+    if found is None:
+        if len(_SMALL) > 1024:
+            _SMALL.clear()
+        found = _SMALL[key] = value_hashes(values)
+    return found
+
+
+def _list_hashes(arr: pa.Array) -> np.ndarray:
+    """Per list: mix(sum of item hash * an odd weight per position, plus the length).
+
+    Position weights keep the order; the result is the same however rows are batched
+    (lists of one length just take a faster path).
+    """
+    n = len(arr)
+    lengths = np.asarray(
+        pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False), np.int64
+    )
+    child = value_hashes(pc.list_flatten(arr))
+    m = len(child)
+    if m == 0:
+        sums = np.zeros(n, dtype=np.uint64)
+    elif m == n * int(lengths[0]) and (lengths == lengths[0]).all():
+        k = int(lengths[0])
+        sums = child[0::k] * _POS
+        for j in range(1, k):
+            sums += child[j::k] * np.uint64(_POS_INT * (2 * j + 1) % 2**64)
+    else:
+        starts = np.cumsum(lengths) - lengths
+        pos = np.arange(m, dtype=np.int64) - np.repeat(starts, lengths)
+        weight = pos.astype(np.uint64)
+        weight *= _POS2
+        weight += _POS
+        weight *= child
+        cum = np.zeros(m + 1, dtype=np.uint64)
+        np.cumsum(weight, out=cum[1:])
+        sums = cum[starts + lengths] - cum[starts]
+    sums += _EMPTY * lengths.astype(np.uint64)
+    out = _mix(sums)
+    if arr.null_count:
+        out[~_valid(arr)] = _NULL_LIST
+    return out
 
 
 def column_hashes(data: pa.Table | pa.RecordBatch) -> dict[str, np.ndarray] | None:
-    """A 64-bit hash per row of each column (None when polars cannot read a column)."""
+    """A 64-bit hash per row of each column (None when some column cannot be hashed)."""
     if data.num_columns == 0:
         return None
+    out: dict[str, np.ndarray] = {}
     try:
-        df = pl.from_arrow(data)
-        if isinstance(df, pl.Series):  # pragma: no cover - polars returns a frame for tables
-            df = df.to_frame()
-        hashed = df.select(pl.col(c).hash() for c in df.columns)
+        for name, col in zip(data.schema.names, data.columns, strict=True):
+            out[name] = value_hashes(col)
     except Exception:  # polars lacks some Arrow types (unions, extensions ...)
         return None
-    return {c: hashed.get_column(c).to_numpy() for c in df.columns}
+    return out
 
 
 def row_hash(hashes: dict[str, np.ndarray]) -> np.ndarray:
@@ -56,16 +174,25 @@ class DuplicateFinder:
 
     def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(duplicate rows ascending, row of each one's first occurrence, lines or None)."""
+        none = np.zeros(0, np.int64)
         if not self._hashes:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64), None
+            return none, none, None
         h = np.concatenate(self._hashes)
         self._hashes = []
-        order = np.argsort(h, kind="stable")
+        lines = np.concatenate(self._lines) if self._lines else None
+        # most datasets have no duplicates: a plain sort proves it, faster than an argsort
+        hs = np.sort(h)
+        repeated = hs[1:][hs[1:] == hs[:-1]]
+        del hs
+        if not len(repeated):
+            return none, none, lines
+        # only rows whose hash repeats take part in the stable argsort
+        rows = np.flatnonzero(np.isin(h, repeated))
+        order = rows[np.argsort(h[rows], kind="stable")]
         hs = h[order]
         del h
         new = np.ones(len(hs), dtype=bool)
         new[1:] = hs[1:] != hs[:-1]
-        del hs
         dup_pos = np.flatnonzero(~new)
         # the leader of each group is the first (lowest) row, thanks to the stable sort
         leader_pos = np.flatnonzero(new)
@@ -73,5 +200,4 @@ class DuplicateFinder:
         dup_rows = order[dup_pos]
         first_rows = order[leader_pos[group_of_dup]]
         by_row = np.argsort(dup_rows, kind="stable")
-        lines = np.concatenate(self._lines) if self._lines else None
         return dup_rows[by_row], first_rows[by_row], lines

@@ -56,6 +56,18 @@ def get_column(data: pa.Table | pa.RecordBatch, name: str) -> tuple[pa.Field, pa
     return data.schema.field(i), arr
 
 
+def plain_type(t: pa.DataType, nested: bool = False) -> pa.DataType:
+    """`t` with nested dictionaries (message roles read from Parquet) shown as their values."""
+    if nested and pa.types.is_dictionary(t):
+        return plain_type(t.value_type, True)
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        inner = t.value_field.with_type(plain_type(t.value_type, True))
+        return pa.list_(inner) if pa.types.is_list(t) else pa.large_list(inner)
+    if pa.types.is_struct(t):
+        return pa.struct([f.with_type(plain_type(f.type, True)) for f in t])
+    return t
+
+
 def _wrong_rule(c: Column) -> str:
     return {Kind.LABEL: "label-type", Kind.LABELS: "labels-type"}.get(c.kind, "wrong-type")
 
@@ -95,7 +107,8 @@ def prepare_column(
             rule,
             name,
             valid,
-            message=f"column {name!r} holds {arr.type} values; {_WANT_TEXT[want]} are needed "
+            message=f"column {name!r} holds {plain_type(arr.type)} values; "
+            f"{_WANT_TEXT[want]} are needed "
             f"in {fmt.value} format",
             hint=_wrong_hint(c, fmt, arr, kind),
         )

@@ -19,9 +19,7 @@ import pyarrow as pa
 
 from trlprep.checks import (
     BatchSink,
-    MessagesInfo,
     check_bool_lists,
-    check_messages,
     check_string_lists,
     check_strings,
     check_tokens,
@@ -31,6 +29,7 @@ from trlprep.crosschecks import cross_checks
 from trlprep.detect import Detection, detect_batches, detect_table
 from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.errors import UsageError
+from trlprep.msgchecks import MessagesInfo, check_messages
 from trlprep.prepare import prepare_column
 from trlprep.readers import Batch, iter_batches, read, resolve_format
 from trlprep.registry import Column, DatasetType, Format, Kind, get_format, get_type
@@ -293,7 +292,7 @@ def validate_path(
             role_map=role_map,
             path=path,
         )
-    batches: Iterable[Batch] = iter_batches(path, input_format=fmt)
+    batches: Iterable[Batch] = iter_batches(path, input_format=fmt, dictionary_roles=True)
     det = None
     if type is None or format is None:
         det, batches = _detect_streamed(path, fmt, batches)
@@ -330,8 +329,9 @@ def _detect_streamed(
         )
         if det.type is not None and det.format is not None and det.uniform and filled:
             return det, itertools.chain([head], batches)
-    return detect_batches(iter_batches(path, input_format=fmt)), iter_batches(
-        path, input_format=fmt
+    return (
+        detect_batches(iter_batches(path, input_format=fmt, dictionary_roles=True)),
+        iter_batches(path, input_format=fmt, dictionary_roles=True),
     )
 
 

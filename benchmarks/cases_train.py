@@ -1,0 +1,243 @@
+"""Training step time, tokens/s and peak memory: trlprep's trainer vs TRL's, same run.
+
+    python -m benchmarks train -- [--algos sft,dpo] [--steps 4] [--vocab 128256] [--seq-len 1024]
+    python -m benchmarks.cases_train [same options]
+
+A small Llama (random weights, built from a config) with a large vocabulary, so the LM
+head dominates memory, on synthetic rows of `--seq-len` tokens (one word = one token of a
+word-level tokenizer built here). Each trainer runs in a fresh process with the same model,
+data and settings (fp32 on CPU, bf16 on GPU; gradient checkpointing on, as both default).
+Peak memory: peak RSS during training on CPU (reset before `train()`), peak allocated CUDA
+memory on GPU. Step time: median over the steps after the first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.measure import in_process, print_table
+
+
+def _reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:  # not Linux: the peak then includes loading
+        pass
+
+
+def _build(workdir: Path, vocab: int, hidden: int, layers: int, seq_len: int, rows: int) -> None:
+    """A tiny Llama with a `vocab`-word tokenizer, and SFT/DPO rows of ~seq_len tokens."""
+    import json
+    import random
+
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    model_dir = workdir / f"model-v{vocab}-h{hidden}-l{layers}"
+    if not (model_dir / "config.json").is_file():
+        words = ["<pad>", "<bos>", "<eos>", "<unk>"] + [f"w{i}" for i in range(vocab - 4)]
+        tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+        tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+        fast = PreTrainedTokenizerFast(
+            tokenizer_object=tok, bos_token="<bos>", eos_token="<eos>", pad_token="<pad>",
+            unk_token="<unk>",
+        )  # fmt: skip
+        torch.manual_seed(0)
+        cfg = LlamaConfig(
+            vocab_size=vocab, hidden_size=hidden, intermediate_size=hidden * 4,
+            num_hidden_layers=layers, num_attention_heads=max(1, hidden // 64),
+            num_key_value_heads=max(1, hidden // 64), max_position_embeddings=seq_len + 8,
+            pad_token_id=0, bos_token_id=1, eos_token_id=2, tie_word_embeddings=False,
+        )  # fmt: skip
+        LlamaForCausalLM(cfg).save_pretrained(model_dir)
+        fast.save_pretrained(model_dir)
+    rng = random.Random(0)
+
+    def text(n: int) -> str:
+        return " " + " ".join(f"w{rng.randrange(vocab - 4)}" for _ in range(n))
+
+    prompt_len = 32
+    comp = seq_len - prompt_len - 2  # room for <eos>
+    with open(workdir / "sft.jsonl", "w") as f:
+        for _ in range(rows):
+            f.write(json.dumps({"prompt": text(prompt_len), "completion": text(comp)}) + "\n")
+    with open(workdir / "dpo.jsonl", "w") as f:
+        for _ in range(rows):
+            row = {"prompt": text(prompt_len), "chosen": text(comp), "rejected": text(comp)}
+            f.write(json.dumps(row) + "\n")
+
+
+def _peak_cuda() -> float:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
+
+
+def _result(times: list[float], tokens: float, steps: int) -> tuple[float, int, dict[str, Any]]:
+    diffs = [b - a for a, b in zip(times, times[1:], strict=False)]
+    step = statistics.median(diffs) if diffs else float("nan")
+    return (
+        sum(diffs),
+        steps,
+        {"step_s": step, "tokens_per_s": tokens / step, "cuda_peak_mb": _peak_cuda()},
+    )
+
+
+def run_trlprep(algo: str, model: str, data: str, out: str, steps: int, batch: int) -> tuple:
+    import torch
+    from trlprep.trainers.loop import Trainer
+
+    gpu = torch.cuda.is_available()
+    t = Trainer(
+        dict(
+            algo=algo,
+            model=model,
+            data=data,
+            output_dir=out,
+            max_steps=steps,
+            batch_size=batch,
+            max_length=None,
+            logging_steps=10**6,
+            save_steps=10**6,
+            learning_rate=1e-6,
+            bf16=gpu,
+            progress=False,
+            gradient_checkpointing=True,
+        ),  # fmt: skip
+        log=lambda *_: None,
+    )
+    times: list[float] = []
+    step = t.scheduler.step
+
+    def timed() -> None:  # called once per optimizer step
+        step()
+        if gpu:
+            torch.cuda.synchronize()
+        times.append(time.perf_counter())
+
+    t.scheduler.step = timed
+    t.save = lambda: None  # measure training, not checkpoint writing
+    if gpu:
+        torch.cuda.reset_peak_memory_stats()
+    _reset_peak_rss()
+    t.train()
+    rows = t.train_data.rows
+    if algo == "dpo":
+        per_row = [
+            2 * len(p) + len(c) + len(r)
+            for p, c, r in zip(rows["prompt"], rows["chosen"], rows["rejected"], strict=True)
+        ]
+    else:
+        per_row = [len(ids) for ids in rows["ids"]]
+    return _result(times, sum(per_row[:batch]), steps)
+
+
+def run_trl(algo: str, model: str, data: str, out: str, steps: int, batch: int) -> tuple:
+    import torch
+    from datasets import load_dataset
+    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+
+    gpu = torch.cuda.is_available()
+    times: list[float] = []
+
+    class Timer(TrainerCallback):
+        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+            if gpu:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter())
+
+    ds = load_dataset("json", data_files=data, split="train")
+    tok = AutoTokenizer.from_pretrained(model)
+    common = dict(
+        output_dir=out, max_steps=steps, per_device_train_batch_size=batch, max_length=None,
+        logging_steps=10**6, save_strategy="no", report_to="none", learning_rate=1e-6,
+        bf16=gpu, gradient_checkpointing=True, use_cpu=not gpu,
+    )  # fmt: skip
+    m = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+    if algo == "sft":
+        from trl import SFTConfig, SFTTrainer
+
+        trainer = SFTTrainer(m, SFTConfig(**common), train_dataset=ds, processing_class=tok)
+    else:
+        from trl import DPOConfig, DPOTrainer
+
+        trainer = DPOTrainer(m, args=DPOConfig(**common), train_dataset=ds, processing_class=tok)
+    trainer.add_callback(Timer())
+    first = trainer.train_dataset[0]
+    if algo == "dpo":
+        per_row = (
+            2 * len(first["prompt_ids"]) + len(first["chosen_ids"]) + len(first["rejected_ids"])
+        )
+    else:
+        per_row = len(first["input_ids"])
+    tokens = per_row * batch
+    if gpu:
+        torch.cuda.reset_peak_memory_stats()
+    _reset_peak_rss()
+    trainer.train()
+    return _result(times, tokens, steps)
+
+
+def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks train", description=__doc__)
+    ap.add_argument("--algos", default="sft,dpo")
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--vocab", type=int, default=128_256)
+    ap.add_argument("--seq-len", type=int, default=1024)
+    ap.add_argument("--hidden", type=int, default=256)
+    ap.add_argument("--layers", type=int, default=2)
+    ap.add_argument("--no-trl", action="store_true", help="only trlprep")
+    ap.add_argument("--workdir", type=Path, default=workdir or Path("/tmp/trlprep-bench"))
+    if argv and argv[0] == "--":
+        argv = argv[1:]
+    args = ap.parse_args(argv)
+    wd = args.workdir / "train"
+    wd.mkdir(parents=True, exist_ok=True)
+    _build(wd, args.vocab, args.hidden, args.layers, args.seq_len, rows=args.batch * args.steps)
+    model = str(wd / f"model-v{args.vocab}-h{args.hidden}-l{args.layers}")
+    impls = [("trlprep", run_trlprep)]
+    if not args.no_trl:
+        try:
+            import trl  # noqa: F401
+
+            impls.append(("trl", run_trl))
+        except ImportError:
+            print("trl is not installed: trlprep only")
+    rows = []
+    for algo in args.algos.split(","):
+        data = str(wd / f"{algo}.jsonl")
+        measured = {}
+        for name, fn in impls:
+            out = str(wd / f"out-{name}-{algo}")
+            m = in_process(f"{name} {algo}", fn, algo, model, data, out, args.steps, args.batch)
+            measured[name] = m
+            peak = m.extra["cuda_peak_mb"] or m.peak_rss_mb
+            rows.append(
+                (algo, name, f"{m.extra['step_s']:.2f}", f"{m.extra['tokens_per_s']:.0f}",
+                 f"{peak:.0f}")
+            )  # fmt: skip
+        if "trl" in measured:
+            a, b = measured["trlprep"], measured["trl"]
+            pa = a.extra["cuda_peak_mb"] or a.peak_rss_mb
+            pb = b.extra["cuda_peak_mb"] or b.peak_rss_mb
+            speed = a.extra["tokens_per_s"] / b.extra["tokens_per_s"]
+            rows.append((algo, "ratio", "", f"{speed:.2f}x", f"{pa / pb:.2f}x"))
+    import torch
+
+    where = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    print(
+        f"{where}; vocab {args.vocab}, seq {args.seq_len}, hidden {args.hidden}, "
+        f"{args.layers} layers, batch {args.batch}, {args.steps} steps"
+    )
+    print_table(rows, ("algo", "trainer", "step s", "tokens/s", "peak MiB"))
+
+
+if __name__ == "__main__":
+    main()

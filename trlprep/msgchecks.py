@@ -1,0 +1,380 @@
+"""Checks on message-list columns: roles, content (string or parts), system placement and
+message field types, over the flattened messages of a whole record batch.
+
+Messages are checked as one flat array; a message's row is found from the list lengths,
+and only for messages that break a rule (valid data never builds the per-message row
+index). Roles read as Arrow dictionaries (Parquet role columns are) are looked up once per
+distinct role.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_list, is_string
+from trlprep.checks import MAX_DETAILS, BatchSink, list_lengths, to_numpy_bool
+from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
+from trlprep.rules import ALLOWED_ROLES, role_map_hint
+
+
+@dataclass
+class MessagesInfo:
+    """Per-row facts about a message column that cross-column rules need."""
+
+    lengths: np.ndarray
+    first_role: np.ndarray  # ROLE_CODES of the first message's mapped role (NO_ROLE, EMPTY)
+    last_role: np.ndarray
+    images: np.ndarray  # {"type": "image"} parts per row
+
+
+# roles as small ints: index in ALLOWED_ROLES; NO_ROLE for unknown/missing, EMPTY for no message
+ROLE_CODES: dict[str, int] = {r: i for i, r in enumerate(ALLOWED_ROLES)}
+NO_ROLE, EMPTY = -1, -2
+_ALLOWED = pa.array(ALLOWED_ROLES, pa.string())
+
+_EXPECTED_FIELD = {
+    "string": is_string,
+    "number": lambda t: pa.types.is_integer(t) or pa.types.is_floating(t),
+    "array": lambda t: is_list(t),
+}
+
+
+class _Owners:
+    """Maps a per-item mask to the rows owning those items (item i of the flattened lists)."""
+
+    def __init__(self, lengths: np.ndarray, parent: np.ndarray | None = None) -> None:
+        self.n = len(lengths)
+        self.lengths = lengths
+        self._parent = parent
+
+    @property
+    def parent(self) -> np.ndarray:
+        """Row index of every item (as `pc.list_parent_indices`)."""
+        if self._parent is None:
+            self._parent = np.repeat(np.arange(self.n, dtype=np.int64), self.lengths)
+        return self._parent
+
+    def rows(self, item_mask: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.n, dtype=bool)
+        if item_mask.any():
+            out[self.parent[item_mask]] = True
+        return out
+
+
+def _null_mask(arr: pa.Array) -> np.ndarray:
+    if not arr.null_count:
+        return np.zeros(len(arr), dtype=bool)
+    return to_numpy_bool(arr.is_null())
+
+
+def _true_mask(arr: pa.Array) -> np.ndarray:
+    """A boolean Arrow array as numpy (null as False); skips the conversion when none is true."""
+    if not pc.any(arr).as_py():
+        return np.zeros(len(arr), dtype=bool)
+    return to_numpy_bool(arr)
+
+
+def _string_offsets(arr: pa.Array) -> np.ndarray | None:
+    """The offsets of a string/large_string array (None for other layouts)."""
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        return None
+    dtype = np.int32 if pa.types.is_string(arr.type) else np.int64
+    return np.frombuffer(arr.buffers()[1], dtype=dtype)[arr.offset : arr.offset + len(arr) + 1]
+
+
+def _empty_and_space(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Per string: (empty, only whitespace as `utf8_is_space` says); False for nulls."""
+    space = _true_mask(pc.utf8_is_space(arr))
+    offsets = _string_offsets(arr)
+    if offsets is None:
+        lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
+    else:
+        lengths = np.diff(offsets)
+    empty = lengths == 0
+    if arr.null_count:
+        empty &= ~_null_mask(arr)
+    return empty, space
+
+
+def _distinct(values: pa.Array, mask: np.ndarray, limit: int = MAX_DETAILS) -> list[str]:
+    picked = values.filter(pa.array(mask))
+    if pa.types.is_dictionary(picked.type):
+        picked = picked.cast(picked.type.value_type)
+    picked = pc.unique(picked)
+    return ["null" if v is None else repr(v) for v in picked.to_pylist()[:limit]]
+
+
+def _field(struct: pa.Array, name: str) -> pa.Array | None:
+    if not pa.types.is_struct(struct.type) or struct.type.get_field_index(name) < 0:
+        return None
+    return pc.struct_field(struct, name)
+
+
+def _apply_role_map(roles: pa.Array, role_map: dict[str, str]) -> pa.Array:
+    if not role_map:
+        return roles
+    keys = pa.array(list(role_map), pa.string())
+    values = pa.array(list(role_map.values()), pa.string())
+    idx = pc.index_in(roles, keys)
+    return pc.if_else(pc.is_null(idx), roles, values.take(idx))
+
+
+def _lookup(roles: pa.Array, role_map: dict[str, str]) -> np.ndarray:
+    codes = pc.index_in(_apply_role_map(roles, role_map), _ALLOWED)
+    return np.asarray(pc.fill_null(codes, NO_ROLE).to_numpy(zero_copy_only=False), np.int8)
+
+
+@dataclass
+class _Roles:
+    """Each message's role code, kept as dictionary indices plus a code per dictionary entry
+    when the roles are dictionary-encoded (so most questions cost one pass over int32s)."""
+
+    keys: np.ndarray  # per message: the code, or an index into `per_key`
+    per_key: np.ndarray | None
+    raw: pa.Array  # the role values, for error details
+
+    def at(self, positions: np.ndarray) -> np.ndarray:
+        found = self.keys[positions]
+        return found if self.per_key is None else self.per_key[found]
+
+    def where(self, code: int) -> np.ndarray:
+        if self.per_key is None:
+            return self.keys == code
+        hits = np.flatnonzero(self.per_key == code)
+        if len(hits) == 1:
+            return self.keys == hits[0]
+        return np.isin(self.keys, hits)
+
+
+def _role_codes(role: pa.Array | None, m: int, role_map: dict[str, str]) -> _Roles:
+    """ROLE_CODES of each message's role after the role map (NO_ROLE: unknown or missing)."""
+    t = role.type if role is not None else None
+    if t is not None and pa.types.is_dictionary(t) and is_string(t.value_type):
+        per_key = np.append(_lookup(role.dictionary.cast(pa.string()), role_map), NO_ROLE)
+        keys = role.indices
+        if keys.null_count:  # a null role points at the extra NO_ROLE entry
+            keys = pc.fill_null(keys, len(per_key) - 1)
+        return _Roles(keys.to_numpy(), per_key.astype(np.int8), role)
+    if t is None or not is_string(t):
+        return _Roles(np.full(m, NO_ROLE, np.int8), None, pa.nulls(m, pa.string()))
+    raw = role.cast(pa.string())
+    return _Roles(_lookup(raw, role_map), None, raw)
+
+
+def _layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(length, start in the flattened items) of each list; null lists have length 0."""
+    if not arr.null_count and (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
+        offsets = arr.offsets.to_numpy()
+        return np.diff(offsets).astype(np.int64), (offsets[:-1] - offsets[0]).astype(np.int64)
+    lengths = list_lengths(arr)
+    return lengths, np.cumsum(lengths) - lengths
+
+
+def check_messages(
+    arr: pa.Array, column: str, sink: BatchSink, role_map: dict[str, str]
+) -> MessagesInfo:
+    """Roles, content (string or parts), system placement and message field types."""
+    n = len(arr)
+    lengths, starts = _layout(arr)
+    nonempty = lengths > 0
+    all_nonempty = bool(nonempty.all())
+    if not all_nonempty:
+        no_messages = ~nonempty
+        if arr.null_count:
+            no_messages &= to_numpy_bool(arr.is_valid())
+        sink.flag("empty-messages", column, no_messages)
+    msgs = pc.list_flatten(arr)
+    m = len(msgs)
+    owners = _Owners(lengths)
+    msg_null = _null_mask(msgs)
+    if msgs.null_count:
+        sink.flag(
+            "invalid-message",
+            column,
+            owners.rows(msg_null),
+            message=f"column {column!r}: a message is null",
+        )
+    present = ~msg_null
+
+    # roles, after the role map
+    roles = _role_codes(_field(msgs, "role"), m, role_map)
+    bad_role = roles.where(NO_ROLE)
+    if msgs.null_count:
+        bad_role &= present
+    if bad_role.any():
+        seen = _distinct(roles.raw, bad_role)
+        sink.flag(
+            "unknown-role",
+            column,
+            owners.rows(bad_role),
+            hint=role_map_hint([s.strip("'\"") for s in seen]),
+            details=seen,
+        )
+    first = last = np.full(n, EMPTY, dtype=np.int8)
+    if m:
+        heads = starts if all_nonempty else np.minimum(starts, m - 1)
+        tails = starts + lengths - 1 if all_nonempty else np.minimum(starts + lengths - 1, m - 1)
+        first, last = roles.at(heads), roles.at(tails)
+        late_system = roles.where(ROLE_CODES["system"])
+        first_system = first == ROLE_CODES["system"]
+        if not all_nonempty:
+            first_system &= nonempty
+        if np.count_nonzero(late_system) > np.count_nonzero(first_system):
+            late_system[starts[nonempty]] = False  # a list's first message may be a system one
+            sink.flag("system-not-first", column, owners.rows(late_system))
+        if msgs.null_count:
+            first = np.where(msg_null[heads], NO_ROLE, first).astype(np.int8)
+            last = np.where(msg_null[tails], NO_ROLE, last).astype(np.int8)
+        if not all_nonempty:
+            first = np.where(nonempty, first, EMPTY).astype(np.int8)
+            last = np.where(nonempty, last, EMPTY).astype(np.int8)
+
+    _check_message_fields(msgs, present, owners, column, sink)
+    has_calls = _has_tool_calls(msgs)
+    images = _check_content(msgs, present, has_calls, owners, column, sink)
+    return MessagesInfo(
+        lengths=lengths,
+        first_role=first,
+        last_role=last,
+        images=np.bincount(owners.parent, weights=images, minlength=n).astype(np.int64)
+        if images is not None
+        else np.zeros(n, np.int64),
+    )
+
+
+def _has_tool_calls(msgs: pa.Array) -> np.ndarray | None:
+    """Messages with tool calls (None: no message has any)."""
+    calls = _field(msgs, "tool_calls")
+    if calls is None or pa.types.is_null(calls.type):
+        return None
+    if is_list(calls.type):
+        return list_lengths(calls) > 0
+    return to_numpy_bool(calls.is_valid())
+
+
+def _check_message_fields(msgs, present, owners: _Owners, column, sink) -> None:
+    for name, kind in MESSAGE_FIELD_TYPES.items():
+        values = _field(msgs, name)
+        if values is None or pa.types.is_null(values.type):
+            continue
+        ok = _EXPECTED_FIELD[kind](values.type)
+        if kind == "array" and ok:
+            ok = pa.types.is_struct(values.type.value_type) or pa.types.is_null(
+                values.type.value_type
+            )
+        if not ok:
+            bad = present & to_numpy_bool(values.is_valid())
+        elif kind == "array":  # a null item inside tool_calls
+            items = pc.list_flatten(values)
+            bad = present & _Owners(list_lengths(values)).rows(to_numpy_bool(items.is_null()))
+        else:
+            continue
+        if bad.any():
+            sink.flag(
+                "invalid-message",
+                column,
+                owners.rows(bad),
+                details=[f"{name} must be a {kind}" + (" of objects" if kind == "array" else "")],
+            )
+
+
+def _check_content(msgs, present, has_calls, owners: _Owners, column, sink) -> np.ndarray | None:
+    """Check message content; returns the image parts per message (None: no image parts)."""
+    content = _field(msgs, "content")
+    no_images = None
+    needs = present if has_calls is None else present & ~has_calls  # must carry content
+    if content is None or pa.types.is_null(content.type):
+        sink.flag("missing-content", column, owners.rows(needs))
+        return no_images
+    t = content.type
+    null = _null_mask(content)
+    if content.null_count:
+        sink.flag("missing-content", column, owners.rows(needs & null))
+    if is_string(t):
+        empty, space = _empty_and_space(content)
+        sink.flag(
+            "empty-string",
+            column,
+            owners.rows(needs & empty),
+            message=f"column {column!r}: a message's content is empty",
+        )
+        sink.flag(
+            "whitespace-only",
+            column,
+            owners.rows(present & space),
+            message=f"column {column!r}: a message's content holds only whitespace",
+        )
+        return no_images
+    if is_list(t) and (pa.types.is_struct(t.value_type) or pa.types.is_null(t.value_type)):
+        nparts = list_lengths(content)
+        sink.flag("missing-content", column, owners.rows(needs & ~null & (nparts == 0)))
+        return _check_parts(content, present, owners, column, sink)
+    wrong = present & ~null
+    if is_list(t):  # an empty list is no content (not a wrong kind of content)
+        empty = list_lengths(content) == 0
+        sink.flag("missing-content", column, owners.rows(needs & ~null & empty))
+        wrong &= ~empty
+    sink.flag("content-type", column, owners.rows(wrong), details=[f"content is {t}"])
+    return no_images
+
+
+def _check_parts(content, present, owners: _Owners, column, sink) -> np.ndarray:
+    m = len(content)
+    parts = pc.list_flatten(content)
+    # part -> message -> row
+    pmsg = _Owners(list_lengths(content)).parent
+    rows = _Owners(owners.lengths, parent=owners.parent[pmsg])  # part -> row, via its message
+    live = present[pmsg]
+    p_null = to_numpy_bool(parts.is_null())
+    ptype = _field(parts, "type")
+    if ptype is None or not is_string(ptype.type):
+        ptype = pa.nulls(len(parts), pa.string())
+    known = to_numpy_bool(pc.is_in(ptype, pa.array(PART_TYPES)))
+    bad = live & (p_null | ~known)
+    if bad.any():
+        sink.flag(
+            "invalid-part",
+            column,
+            rows.rows(bad),
+            details=[f"type {v}" for v in _distinct(ptype, bad & ~p_null)],
+        )
+    is_text = live & to_numpy_bool(pc.equal(ptype, "text"))
+    text = _field(parts, "text")
+    if text is None or pa.types.is_null(text.type):
+        sink.flag("invalid-part", column, rows.rows(is_text), details=["text part without text"])
+    elif not is_string(text.type):
+        sink.flag(
+            "invalid-part",
+            column,
+            rows.rows(live & to_numpy_bool(text.is_valid())),
+            details=["text must be a string"],
+        )
+    else:
+        t_null = to_numpy_bool(text.is_null())
+        sink.flag(
+            "invalid-part",
+            column,
+            rows.rows(is_text & t_null),
+            details=["text part without text"],
+        )
+        empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
+        sink.flag(
+            "empty-string",
+            column,
+            rows.rows(is_text & empty),
+            message=f"column {column!r}: a text part is empty",
+        )
+        sink.flag(
+            "whitespace-only",
+            column,
+            rows.rows(is_text & to_numpy_bool(pc.utf8_is_space(text))),
+            message=f"column {column!r}: a text part holds only whitespace",
+        )
+    is_image = live & to_numpy_bool(pc.equal(ptype, "image"))
+    if not is_image.any():
+        return None
+    return np.bincount(pmsg[is_image], minlength=m).astype(np.int64)
