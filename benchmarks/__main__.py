@@ -24,6 +24,7 @@ def main() -> None:
     v = sub.add_parser("validate", help="validate vs jsonschema per row")
     v.add_argument("--rows", type=int, default=1_000_000)
     v.add_argument("--sample", type=int, default=20_000, help="rows jsonschema validates")
+    v.add_argument("--repeat", type=int, default=3, help="runs per trlprep side (best counts)")
     s = sub.add_parser("stream", help="peak RSS on a JSONL larger than memory budget")
     s.add_argument("--gb", type=float, default=1.0)
     s.add_argument("--convert", action="store_true", help="also stream a conversion")
@@ -40,7 +41,7 @@ def main() -> None:
     if args.case == "validate":
         from benchmarks.cases_validate import main as run
 
-        run(args.workdir, args.rows, args.sample)
+        run(args.workdir, args.rows, args.sample, args.repeat)
     elif args.case == "stream":
         from benchmarks.cases_stream import main as run
 

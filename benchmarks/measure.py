@@ -35,8 +35,10 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _child(fn: Callable, args: tuple, env: dict[str, str], q) -> None:
+def _child(fn: Callable, args: tuple, env: dict[str, str], threads: int | None, q) -> None:
     os.environ.update(env)
+    if threads:
+        _limit_threads(threads)
     try:
         result = fn(*args)  # returns (seconds, rows, extra)
         q.put(("ok", result, peak_rss_mb()))
@@ -44,19 +46,34 @@ def _child(fn: Callable, args: tuple, env: dict[str, str], q) -> None:
         q.put(("error", repr(e), 0.0))
 
 
+def _limit_threads(threads: int) -> None:
+    """Hold this process to `threads` cores: CPU affinity (every thread, native ones
+    included, runs there) and the thread pools of Arrow (CPU and I/O) sized to match."""
+    if hasattr(os, "sched_setaffinity"):
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cores[-threads:])
+    import pyarrow as pa
+
+    pa.set_cpu_count(threads)
+    pa.set_io_thread_count(threads)
+
+
 def in_process(name: str, fn: Callable, *args: Any, threads: int | None = None) -> Measurement:
-    """Run `fn(*args)` in a spawned process (optionally limited to `threads` threads)."""
+    """Run `fn(*args)` in a spawned process (optionally limited to `threads` cores: thread
+    pools sized by environment before any library loads, and CPU affinity)."""
     env = {}
     if threads:
         env = {
             "POLARS_MAX_THREADS": str(threads),
             "OMP_NUM_THREADS": str(threads),
+            "OMP_THREAD_LIMIT": str(threads),
             "RAYON_NUM_THREADS": str(threads),
+            "ARROW_IO_THREADS": str(threads),
             "TRLPREP_THREADS": str(threads),
         }
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
-    p = ctx.Process(target=_child, args=(fn, args, env, q))
+    p = ctx.Process(target=_child, args=(fn, args, env, threads, q))
     p.start()
     status, result, rss = q.get()
     p.join()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from templates_support import tiny_tokenizer
 
 from trlprep.errors import UsageError
@@ -108,3 +110,118 @@ def test_truncation_modes():
 def test_conversational_input_is_refused():
     with pytest.raises(UsageError, match="chat template first"):
         tokenize_table(table_from_records(rows("pc")), "pc", tiny_tokenizer(None))
+
+
+def test_add_eos_appends_eos_to_completions_once():
+    tok = bos_tokenizer()
+    eos = tok.eos_token_id
+    table = pa.table(
+        {"prompt": ["Q1 ", "Q2 "], "chosen": ["good", "good</s>"], "rejected": ["bad", "bad"]}
+    )
+    out, _ = tokenize_table(table, "preference", tok, add_eos=True)
+    assert out.column("chosen_ids").to_pylist() == [[tok.convert_tokens_to_ids("good"), eos]] * 2
+    assert all(ids[-1] == eos for ids in out.column("rejected_ids").to_pylist())
+    assert out.column("prompt_ids").to_pylist()[0][0] == tok.bos_token_id  # the prompt: no EOS
+    assert out.column("chosen").to_pylist() == ["good", "good</s>"]  # text left as it was
+    plain, _ = tokenize_table(table, "preference", tok)
+    assert plain.column("chosen_ids").to_pylist()[0] == [tok.convert_tokens_to_ids("good")]
+    # whole sequences get it too: language modeling and implicit preference
+    lm, _ = tokenize_table(pa.table({"text": ["Q1 good"]}), "lm", tok, add_eos=True)
+    assert lm.column("input_ids").to_pylist()[0][0] == tok.bos_token_id
+    assert lm.column("input_ids").to_pylist()[0][-1] == eos
+    implicit = pa.table({"chosen": ["Q1 good"], "rejected": ["Q1 bad"]})
+    out, _ = tokenize_table(implicit, "preference-implicit", tok, add_eos=True)
+    assert [x[-1] for x in out.column("rejected_ids").to_pylist()] == [eos]
+
+
+def test_stepwise_steps_end_with_the_separator_and_truncate_whole():
+    tok = tiny_tokenizer(None, words=["p1", "p2", "s1", "s2", "s3", "|"])
+    sep = tok.convert_tokens_to_ids("|")
+    table = pa.table(
+        {"prompt": ["p1 p2"], "completions": [["s1", "s2 s3"]], "labels": [[True, False]]}
+    )
+    with pytest.raises(UsageError, match="step separator"):
+        tokenize_table(table, "stepwise-supervision", tok)
+    out, report = tokenize_table(table, "stepwise-supervision", tok, step_separator=" |")
+    ids = tok.convert_tokens_to_ids
+    assert out.column("prompt_ids").to_pylist() == [[ids("p1"), ids("p2")]]
+    assert out.column("completions_ids").to_pylist() == [
+        [[ids("s1"), sep], [ids("s2"), ids("s3"), sep]]
+    ]
+    assert out.schema.field("completions_ids").type == pa.list_(pa.list_(pa.int32()))
+    assert report.max_tokens == 7 and report.truncated == 0
+    # a step that does not fit whole is dropped (its label sits on its last token)
+    cut, report = tokenize_table(
+        table, "stepwise-supervision", tok, step_separator=" |", max_length=6
+    )
+    assert cut.column("completions_ids").to_pylist() == [[[ids("s1"), sep]]]
+    assert report.truncated == 1
+    end, _ = tokenize_table(
+        table,
+        "stepwise-supervision",
+        tok,
+        step_separator=" |",
+        max_length=6,
+        truncation="keep_end",
+    )
+    assert end.column("prompt_ids").to_pylist() == [[ids("p2")]]
+    assert len(end.column("completions_ids").to_pylist()[0]) == 2
+
+
+_WORDS = ["w1", "w2", "w3", "w4"]
+_TEXT = st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prompt=_TEXT,
+    chosen=_TEXT,
+    rejected=_TEXT,
+    max_length=st.one_of(st.none(), st.integers(1, 14)),
+    truncation=st.sampled_from(["keep_start", "keep_end"]),
+)
+def test_pairs_fit_and_keep_start_keeps_a_prefix(prompt, chosen, rejected, max_length, truncation):
+    tok = _property_tokenizer()
+    table = pa.table({"prompt": [prompt], "chosen": [" " + chosen], "rejected": [" " + rejected]})
+    out, report = tokenize_table(
+        table, "preference", tok, max_length=max_length, truncation=truncation, add_eos=True
+    )
+    p, c, r = (out.column(k).to_pylist()[0] for k in ("prompt_ids", "chosen_ids", "rejected_ids"))
+    full, _ = tokenize_table(table, "preference", tok, add_eos=True)
+    fp, fc, fr = (
+        full.column(k).to_pylist()[0] for k in ("prompt_ids", "chosen_ids", "rejected_ids")
+    )
+    assert fc[-1] == fr[-1] == tok.eos_token_id
+    if max_length is not None:
+        assert len(p) + len(c) <= max_length and len(p) + len(r) <= max_length
+    if truncation == "keep_start":
+        assert (p + c) == (fp + fc)[: len(p) + len(c)]
+        assert (p + r) == (fp + fr)[: len(p) + len(r)]
+    else:
+        assert p == fp[len(fp) - len(p) :]  # the prompt's end
+    assert report.truncated == int((p, c, r) != (fp, fc, fr))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prompt=_TEXT,
+    steps=st.lists(_TEXT, max_size=4),
+    max_length=st.one_of(st.none(), st.integers(1, 16)),
+    truncation=st.sampled_from(["keep_start", "keep_end"]),
+)
+def test_stepwise_keeps_leading_whole_steps(prompt, steps, max_length, truncation):
+    tok = _property_tokenizer()
+    table = pa.table({"prompt": [prompt], "completions": [steps], "labels": [[True] * len(steps)]})
+    kw = dict(step_separator=" |", truncation=truncation)
+    out, _ = tokenize_table(table, "stepwise-supervision", tok, max_length=max_length, **kw)
+    full, _ = tokenize_table(table, "stepwise-supervision", tok, **kw)
+    p, kept = out.column("prompt_ids").to_pylist()[0], out.column("completions_ids").to_pylist()[0]
+    all_steps = full.column("completions_ids").to_pylist()[0]
+    assert kept == all_steps[: len(kept)]
+    assert all(s[-1] == tok.convert_tokens_to_ids("|") for s in kept)
+    if max_length is not None:
+        assert len(p) + sum(map(len, kept)) <= max_length
+
+
+def _property_tokenizer():
+    return tiny_tokenizer(None, words=[*_WORDS, "|"])

@@ -30,9 +30,12 @@ def test_help_lists_the_algorithms_options_with_defaults():
 
 def test_yaml_then_flags(tmp_path):
     model = save_tiny_model(tmp_path / "model")
-    rows = [
-        {"prompt": "what color is the sky ?", "chosen": " blue .", "rejected": " green ."},
-        {"prompt": "what color is the sun ?", "chosen": " yellow .", "rejected": " blue ."},
+    rows = [  # implicit preference: DPO converts it to explicit on the way in
+        {"chosen": "what color is the sky ? blue .", "rejected": "what color is the sky ? green ."},
+        {
+            "chosen": "what color is the sun ? yellow .",
+            "rejected": "what color is the sun ? blue .",
+        },
     ]
     data = tmp_path / "pref.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -69,9 +72,59 @@ def test_yaml_then_flags(tmp_path):
     assert cfg["options"]["beta"] == 0.5 and cfg["max_steps"] == 2 and cfg["batch_size"] == 2
     assert cfg["options"]["loss_type"] == ["sigmoid", "sft"]
     assert cfg["learning_rate"] == 1e-6  # DPO's default
-    steps = [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()]
-    assert steps == [1, 2]
+    records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [1, 2]
     assert "trained 2 steps" in r.output
+    assert "data: preference-implicit -> preference, 2 rows" in r.output  # the route taken
+    trl_names = {  # as TRL's DPOTrainer logs them
+        "loss",
+        "grad_norm",
+        "learning_rate",
+        "num_tokens",
+        "epoch",
+        "rewards/chosen",
+        "rewards/rejected",
+        "rewards/accuracies",
+        "rewards/margins",
+        "logps/chosen",
+        "logps/rejected",
+        "logits/chosen",
+        "logits/rejected",
+        "nll_loss",  # the sft loss type
+    }
+    assert trl_names <= set(records[0]), trl_names - set(records[0])
+
+
+def test_conversational_data_and_a_tokenizer_without_a_chat_template(tmp_path):
+    model = save_tiny_model(tmp_path / "model")  # its tokenizer has no chat template
+    data = tmp_path / "conv.jsonl"
+    row = {
+        "prompt": [{"role": "user", "content": "what color is the sky ?"}],
+        "completion": [{"role": "assistant", "content": "blue"}],
+    }
+    data.write_text(json.dumps(row) + "\n")
+    args = ["--model", str(model), "--data", str(data), "--output-dir", str(tmp_path / "o")]
+    r = runner.invoke(app, ["train", "--algo", "sft", *args])
+    assert r.exit_code == 1, r.output
+    assert "the data is conversational" in r.output and "has no chat template" in r.output
+    assert "--chat-template" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "o").exists()
+
+
+def test_python_dash_m_runs_the_train_command(tmp_path):
+    """`python -m trlprep train` is what `accelerate launch -m trlprep train` runs."""
+    import subprocess
+    import sys
+
+    args = ["--algo", "dpo", "--model", str(tmp_path / "nope"), "--data", "x.jsonl"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "trlprep", "train", *args, "--output-dir", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2, proc.stderr
+    assert "does not exist" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize(

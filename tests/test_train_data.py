@@ -152,11 +152,85 @@ def test_conversational_data_goes_through_the_chat_template(tok):
         _prep(tok, "sft", rows)  # this tokenizer has none
     p = _prep(tok, "sft", rows, chat_template="chatml")
     assert p.templated
-    # rendered text is tokenised without added special tokens: no <bos> from the tokenizer
-    assert tok.bos_token_id not in p.rows["ids"][0]
+    # the tokenizer's BOS once (chatml writes none), no EOS added after the rendered turn
+    assert p.rows["ids"][0][0] == tok.bos_token_id
+    assert p.rows["ids"][0].count(tok.bos_token_id) == 1
+    assert tok.eos_token_id not in p.rows["ids"][0]
     masked = [t for t, m in zip(p.rows["ids"][0], p.rows["mask"][0], strict=True) if m]
     assert ids(tok, "blue")[0] in masked
     assert ids(tok, "what")[0] not in masked
+
+
+CONVERSATIONAL_PREFERENCE = [
+    {
+        "prompt": [{"role": "user", "content": "what color is the sky ?"}],
+        "chosen": [{"role": "assistant", "content": "blue"}],
+        "rejected": [{"role": "assistant", "content": "green"}],
+    },
+    {
+        "prompt": [{"role": "user", "content": "what color is the sun ?"}],
+        "chosen": [{"role": "assistant", "content": "yellow"}],
+        "rejected": [{"role": "assistant", "content": "blue"}],
+    },
+]
+
+
+@pytest.mark.parametrize(
+    "algo,to,columns",
+    [
+        ("dpo", "preference", {"prompt": "prompt_ids", "chosen": "chosen_ids"}),
+        ("kto", "unpaired-preference", {"prompt": "prompt_ids", "completion": "completion_ids"}),
+        ("reward", "preference-implicit", {"chosen": "chosen_ids", "rejected": "rejected_ids"}),
+    ],
+)
+def test_the_trainer_gets_the_ids_of_convert_tokenize(tok, algo, to, columns):
+    """One tokenisation: `train` on conversational data sees exactly the ids that
+    `trlprep convert --to T --chat-template --tokenize` writes."""
+    from trlprep.api import convert
+
+    p = _prep(tok, algo, CONVERSATIONAL_PREFERENCE, chat_template="chatml")
+    converted = convert(
+        CONVERSATIONAL_PREFERENCE,
+        to=None if to == "preference" else to,
+        chat_template="chatml",
+        tokenizer=tok,
+        tokenize=True,
+        max_length=64,
+    )
+    for key, column in columns.items():
+        assert p.rows[key] == [r[column] for r in converted]
+
+
+@pytest.mark.parametrize("algo", ["sft", "dpo", "kto", "reward", "prm"])
+def test_tokenisation_goes_through_tokenize_table(tok, algo, monkeypatch):
+    import trlprep.templates.tokenize as tokenize
+
+    calls = []
+    real = tokenize.tokenize_table
+
+    def spy(table, dtype, *args, **kwargs):
+        calls.append((str(dtype), kwargs["add_eos"]))
+        return real(table, dtype, *args, **kwargs)
+
+    monkeypatch.setattr(tokenize, "tokenize_table", spy)
+    data = {
+        "sft": [{"prompt": "the sky", "completion": " is blue"}],
+        "dpo": [{"prompt": "the sky", "chosen": " is blue", "rejected": " is red"}],
+        "kto": [{"prompt": "the sky", "completion": " is blue", "label": True}],
+        "reward": [{"chosen": "the sky is blue", "rejected": "the sky is red"}],
+        "prm": [{"prompt": "two plus two", "completions": ["equals four"], "labels": [True]}],
+    }[algo]
+    options = {"step_separator": " ."} if algo == "prm" else {}
+    _prep(tok, algo, data, options=options)
+    assert calls == [(get_algorithm(algo).accepts[-1 if algo == "sft" else 0], algo != "prm")]
+
+
+def test_standard_text_gets_eos_once_and_the_tokenizers_bos(tok):
+    eos = tok.eos_token
+    p = _prep(tok, "kto", [{"prompt": "the sky", "completion": " is blue" + eos, "label": True}])
+    assert p.rows["completion"] == [ids(tok, "is blue") + [tok.eos_token_id]]  # not twice
+    p = _prep(tok, "sft", [{"text": "<bos>the sky"}])
+    assert p.rows["ids"] == [[tok.bos_token_id, *ids(tok, "the sky"), tok.eos_token_id]]
 
 
 def test_sft_layouts(tok):
@@ -168,6 +242,11 @@ def test_sft_layouts(tok):
     assert p.rows["mask"] == [[0, 0, 0, 1, 1, 1]]
     p = _prep(tok, "sft", pc, options={"completion_only_loss": False})
     assert p.rows["mask"] == [[1] * 6]
+    tokenized = [{"input_ids": [1, 5, 6, 7, 8]}]  # token ids are used as they are, then cut
+    assert _prep(tok, "sft", tokenized, max_length=3).rows["ids"] == [[1, 5, 6]]
+    assert _prep(tok, "sft", tokenized, max_length=3, truncation="keep_end").rows["ids"] == [
+        [6, 7, 8]
+    ]
 
 
 def test_max_length_keeps_the_start_and_drops_prompt_only_rows(tok):
@@ -205,10 +284,39 @@ def test_stepwise_labels_sit_on_each_steps_last_token(tok):
     ]
     assert p.rows["ids"] == [want_ids]
     assert p.rows["labels"] == [[-100] * 6 + [1] + [-100] * 2 + [0]]
-    last = _prep(
-        tok, "prm", rows, options={"step_separator": " .", "train_on_last_step_only": True}
-    )
+    options = {"step_separator": " .", "train_on_last_step_only": True}
+    last = _prep(tok, "prm", rows, options=options)
     assert last.rows["labels"] == [[-100] * 9 + [0]]
+    # evaluation scores every step, as TRL's PRMTrainer does
+    assert _prep(tok, "prm", rows, options=options, training=False).rows == p.rows
+    # truncation keeps the steps that fit whole: the second one's label is gone with it
+    cut = _prep(tok, "prm", rows, options={"step_separator": " ."}, max_length=9)
+    assert cut.rows["ids"] == [want_ids[:7]]
+    assert cut.rows["labels"] == [[-100] * 6 + [1]]
+    # with only the last step trained on, a row that lost it has nothing left
+    with pytest.raises(DataError, match="no training rows"):
+        _prep(tok, "prm", rows, options=options, max_length=9)
+
+
+def test_keep_end_truncation_drops_the_prompts_start(tok):
+    rows = [{"prompt": "the sky is blue and", "chosen": " green", "rejected": " red ."}]
+    p = _prep(tok, "dpo", rows, max_length=5, truncation="keep_end")
+    assert p.dropped == 0
+    assert p.rows["prompt"] == [ids(tok, "blue and")]
+    assert p.rows["rejected"] == [[*ids(tok, "red ."), tok.eos_token_id]]
+    assert p.rows["chosen"] == [[*ids(tok, "green"), tok.eos_token_id]]
+
+
+def test_reward_rows_longer_than_max_length_are_dropped_not_cut(tok):
+    logs: list[str] = []
+    rows = [
+        {"chosen": "the sky is blue", "rejected": "the sky is red"},
+        {"chosen": "the sky is blue and green and red", "rejected": "no"},
+    ]
+    p = _prep(tok, "reward", rows, logs, max_length=6)
+    assert p.dropped == 1 and len(p) == 1
+    assert p.rows["chosen"] == [[tok.bos_token_id, *ids(tok, "the sky is blue"), tok.eos_token_id]]
+    assert any("dropped 1 rows longer than max_length=6" in m for m in logs)
 
 
 def test_unpaired_collator_builds_mismatched_kl_pairs():

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trlprep.errors import InputError
+from trlprep.errors import InputError, UsageError
 
 STATE_FILE = "trainer_state.pt"
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
@@ -71,6 +71,18 @@ def load_trainer_state(folder: Path) -> dict[str, Any]:
     if not path.is_file():
         raise InputError(f"{folder} is not a trlprep checkpoint (no {STATE_FILE})")
     return torch.load(path, weights_only=False)
+
+
+def restore(folder: Path, optimizer: Any, scheduler: Any, algo: str) -> dict[str, Any]:
+    """Load the optimizer, scheduler and RNG states of a checkpoint of `algo`; returns the
+    rest of its state (step, position in the data, algorithm state)."""
+    state = load_trainer_state(folder)
+    if state.get("algo") != algo:
+        raise UsageError(f"{folder} is a {state.get('algo')} checkpoint, not {algo}")
+    optimizer.load_state_dict(state.pop("optimizer"))
+    scheduler.load_state_dict(state.pop("scheduler"))
+    set_rng_state(state.pop("rng"))
+    return state
 
 
 def checkpoints(output_dir: Path) -> list[Path]:

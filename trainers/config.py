@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from trlprep.errors import InputError, UsageError
+from trlprep.templates.tokenize import TRUNCATION
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 
@@ -31,6 +32,7 @@ class TrainConfig:
     eval_batch_size: int | None = None
     gradient_accumulation_steps: int = 1
     max_length: int | None = 1024
+    truncation_mode: str = "keep_start"  # or keep_end (drops the prompt's start first)
     logging_steps: int = 10
     save_steps: int = 500
     eval_steps: int | None = None
@@ -65,6 +67,11 @@ class TrainConfig:
             raise UsageError(
                 f"unknown lr_scheduler_type {self.lr_scheduler_type!r}",
                 hint="use one of: " + ", ".join(SCHEDULERS),
+            )
+        if self.truncation_mode not in TRUNCATION:
+            raise UsageError(
+                f"unknown truncation_mode {self.truncation_mode!r}",
+                hint="use one of: " + ", ".join(TRUNCATION),
             )
         for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
             if getattr(self, name) < 1:

@@ -1,12 +1,17 @@
-"""From a dataset to token ids: detect it, convert it to the type the algorithm expects and
-render conversational rows through the project's conversion graph and chat templating
-(`trlprep.convert`, `trlprep.templates`), then tokenise the standard text as TRL does.
+"""From a dataset to each algorithm's token-id rows, through the project's own steps: detect
+it, convert it to the type the algorithm expects and render conversational rows with the chat
+template (`trlprep.api.convert`), then add token ids (`trlprep.templates.tokenize_table`) —
+the same steps, with the same results, as `trlprep convert --chat-template --tokenize`.
 
-Tokenisation follows TRL 1.x: the prompt and prompt+completion are tokenised and the
-completion starts where the two diverge (their common prefix); standard text gets the
-tokenizer's special tokens and an EOS after each completion, rendered chat text neither
-(the template wrote them). Sequences longer than `max_length` keep their start; rows whose
-prompt alone fills `max_length` are dropped (nothing would be trained on).
+This module only picks their options the way TRL's trainers do and lays the id columns out as
+each algorithm's rows (`LAYOUTS`): standard text gets an EOS after each completion (`add_eos`),
+rendered chat text does not (the template wrote its end-of-turn); sequences longer than
+`max_length` are truncated as `truncation_mode` says, and rows left with nothing to train on
+(their prompt fills `max_length`) are dropped. Reward-model rows longer than `max_length` are
+dropped rather than cut, as TRL's RewardTrainer does (a cut sequence would be scored on its
+start). Process reward rows carry each step's label on the step's last token (the separator's),
+-100 elsewhere; with `train_on_last_step_only` only the last step's label is kept, in training
+only (as TRL's PRMTrainer).
 """
 
 from __future__ import annotations
@@ -63,6 +68,7 @@ def to_training_table(
     from trlprep.api import convert
     from trlprep.detect import detect_table
     from trlprep.graph import route
+    from trlprep.templates.sources import NoTemplateError
 
     table = as_input(data).table
     det = detect_table(table)
@@ -96,139 +102,123 @@ def to_training_table(
             hint=e.hint or "convert it with `trlprep convert` first",
         ) from e
     template = chat_template if chat_template is not None else tokenizer
-    table = convert(
-        table,
-        to=dst.name if dst is not det.type else None,
-        chat_template=template if templated else None,
-        tokenizer=tokenizer if templated else None,
-    )
+    try:
+        table = convert(
+            table,
+            to=dst.name if dst is not det.type else None,
+            chat_template=template if templated else None,
+            tokenizer=tokenizer if templated else None,
+        )
+    except NoTemplateError as e:
+        if chat_template is not None:
+            raise
+        name = getattr(tokenizer, "name_or_path", "") or "the model"
+        raise NoTemplateError(
+            f"the data is conversational and the tokenizer of {name} has no chat template "
+            "to render it",
+            hint="pass --chat-template with a built-in name (`trlprep templates` lists them), "
+            "a .jinja file or a tokenizer folder",
+        ) from e
     return table, det.type.name, names, templated
 
 
-def common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
-    n = min(len(a), len(b))
-    for i in range(n):
-        if a[i] != b[i]:
-            return i
-    return n
-
-
-class Tokenise:
-    """Tokenise standard text columns for one layout; see the module docstring for the rules."""
-
-    def __init__(self, tokenizer: Any, *, templated: bool, max_length: int | None) -> None:
-        self.tok = tokenizer
-        self.special = not templated
-        self.eos = "" if templated else (tokenizer.eos_token or "")
-        self.max_length = max_length
-
-    def ids(self, texts: list[str]) -> list[list[int]]:
-        if not texts:
-            return []
-        return self.tok(texts, add_special_tokens=self.special)["input_ids"]
-
-    def with_eos(self, texts: list[str]) -> list[str]:
-        e = self.eos
-        return [t if not e or t.endswith(e) else t + e for t in texts]
-
-    def split(self, prompts: list[str], completions: list[list[str]]) -> tuple[list, list[list]]:
-        """Token ids of the prompts and of each completion column after its prompt."""
-        prompt_ids = self.ids(prompts)
-        fulls = [
-            self.ids([p + c for p, c in zip(prompts, col, strict=True)]) for col in completions
-        ]
-        prompts_out, comps_out = [], [[] for _ in completions]
-        for i, p in enumerate(prompt_ids):
-            k = min(common_prefix_length(p, full[i]) for full in fulls)
-            prompts_out.append(fulls[0][i][:k] if fulls else p)
-            for j, full in enumerate(fulls):
-                comps_out[j].append(full[i][k:])
-        return prompts_out, comps_out
-
-    def fits(self, prompt: Sequence[int]) -> bool:
-        return self.max_length is None or len(prompt) < self.max_length
-
-    def cut(self, ids: list[int]) -> list[int]:
-        return ids if self.max_length is None else ids[: self.max_length]
-
-
-def _col(table: pa.Table, name: str) -> list:
+def _ids(table: pa.Table, name: str) -> list[list[int]]:
     return table.column(name).to_pylist()
 
 
-def tokenise_lm(t: Tokenise, table: pa.Table, completion_only_loss: bool | None) -> dict:
-    if "input_ids" in table.column_names:
-        ids = [t.cut(list(x)) for x in _col(table, "input_ids")]
-        return {"ids": ids, "mask": [[1] * len(x) for x in ids]}
-    if "text" in table.column_names:
-        ids = [t.cut(x) for x in t.ids(t.with_eos(_col(table, "text")))]
-        return {"ids": ids, "mask": [[1] * len(x) for x in ids]}
-    prompts, (comps,) = t.split(_col(table, "prompt"), [t.with_eos(_col(table, "completion"))])
-    only = completion_only_loss is not False
-    out: dict[str, list] = {"ids": [], "mask": []}
-    for p, c in zip(prompts, comps, strict=True):
-        if not t.fits(p):
-            continue
-        out["ids"].append(t.cut(p + c))
-        out["mask"].append(t.cut([0 if only else 1] * len(p) + [1] * len(c)))
-    return out
+def _lm_rows(table: pa.Table, completion_only_loss: bool | None) -> dict[str, list]:
+    ids = _ids(table, "input_ids")
+    if "completion_mask" in table.column_names and completion_only_loss is not False:
+        return {"ids": ids, "mask": _ids(table, "completion_mask")}
+    return {"ids": ids, "mask": [[1] * len(x) for x in ids]}
 
 
-def tokenise_pairs(t: Tokenise, table: pa.Table) -> dict:
-    prompts, (chosen, rejected) = t.split(
-        _col(table, "prompt"),
-        [t.with_eos(_col(table, "chosen")), t.with_eos(_col(table, "rejected"))],
-    )
-    out: dict[str, list] = {"prompt": [], "chosen": [], "rejected": []}
-    for p, c, r in zip(prompts, chosen, rejected, strict=True):
-        if t.fits(p):
-            out["prompt"].append(p)
-            out["chosen"].append(t.cut(p + c)[len(p) :])
-            out["rejected"].append(t.cut(p + r)[len(p) :])
-    return out
-
-
-def tokenise_unpaired(t: Tokenise, table: pa.Table) -> dict:
-    prompts, (comps,) = t.split(_col(table, "prompt"), [t.with_eos(_col(table, "completion"))])
-    out: dict[str, list] = {"prompt": [], "completion": [], "label": []}
-    for p, c, label in zip(prompts, comps, _col(table, "label"), strict=True):
-        if t.fits(p):
-            out["prompt"].append(p)
-            out["completion"].append(t.cut(p + c)[len(p) :])
-            out["label"].append(bool(label))
-    return out
-
-
-def tokenise_scored_pairs(t: Tokenise, table: pa.Table) -> dict:
-    chosen = [t.cut(x) for x in t.ids(t.with_eos(_col(table, "chosen")))]
-    rejected = [t.cut(x) for x in t.ids(t.with_eos(_col(table, "rejected")))]
-    margin = _col(table, "margin") if "margin" in table.column_names else [None] * len(chosen)
-    return {"chosen": chosen, "rejected": rejected, "margin": margin}
-
-
-def tokenise_stepwise(
-    t: Tokenise, table: pa.Table, step_separator: str, train_on_last_step_only: bool
-) -> dict:
-    """TRL's PRM layout: prompt, then each step followed by the separator; the step's label
-    sits on its last token (the separator's), -100 elsewhere."""
-    sep = t.tok.encode(step_separator, add_special_tokens=False)
-    bos = [t.tok.bos_token_id] if t.special and t.tok.bos_token_id is not None else []
-    prompts = t.tok(_col(table, "prompt"), add_special_tokens=False)["input_ids"]
+def _stepwise_rows(table: pa.Table, last_step_only: bool) -> dict[str, list]:
+    """TRL's PRM layout from prompt ids and per-step ids (each ending with the separator)."""
     out: dict[str, list] = {"ids": [], "labels": []}
     for prompt, steps, labels in zip(
-        prompts, _col(table, "completions"), _col(table, "labels"), strict=True
+        _ids(table, "prompt_ids"),
+        table.column("completions_ids").to_pylist(),
+        table.column("labels").to_pylist(),
+        strict=True,
     ):
-        if train_on_last_step_only:
-            labels = [None] * (len(labels) - 1) + labels[-1:]
-        ids, token_labels = bos + prompt, [-100] * (len(bos) + len(prompt))
-        steps_ids = t.tok(steps, add_special_tokens=False)["input_ids"] if steps else []
-        for step_ids, label in zip(steps_ids, labels, strict=True):
-            step_ids = step_ids + sep
-            ids += step_ids
-            token_labels += [-100] * (len(step_ids) - 1) + [-100 if label is None else int(label)]
-        out["ids"].append(t.cut(ids))
-        out["labels"].append(t.cut(token_labels))
+        ids, token_labels = list(prompt), [-100] * len(prompt)
+        # truncation keeps the leading steps that fit whole
+        for i, (step, label) in enumerate(zip(steps, labels, strict=False)):
+            trained = not last_step_only or i == len(labels) - 1
+            ids += step
+            token_labels += [-100] * (len(step) - 1) + [int(label) if trained else -100]
+        out["ids"].append(ids)
+        out["labels"].append(token_labels)
     return out
+
+
+def tokenise(
+    table: pa.Table,
+    dtype: str,
+    layout: str,
+    tokenizer: Any,
+    *,
+    templated: bool,
+    max_length: int | None,
+    truncation: str = "keep_start",
+    options: Any = None,
+    training: bool = True,
+) -> tuple[dict[str, list], Any]:
+    """One layout's rows from a standard table of type `dtype`, tokenised by
+    `tokenize_table`; returns the rows and its `TokenizeReport` (None for token ids given)."""
+    from trlprep.templates.tokenize import tokenize_table
+
+    if layout == "lm" and "input_ids" in table.column_names and "text" not in table.column_names:
+        cut = slice(None) if max_length is None else slice(None, max_length)
+        if truncation == "keep_end" and max_length is not None:
+            cut = slice(-max_length, None)
+        ids = [list(x)[cut] for x in _ids(table, "input_ids")]  # tokenized language modeling
+        return {"ids": ids, "mask": [[1] * len(x) for x in ids]}, None
+    reward = layout == "scored-pairs"
+    table, report = tokenize_table(
+        table,
+        dtype,
+        tokenizer,
+        max_length=None if reward else max_length,  # reward rows too long are dropped instead
+        truncation=truncation,
+        add_eos=not templated and layout != "stepwise",  # PRM: the separator ends each step
+        step_separator=getattr(options, "step_separator", None),
+    )
+    if layout == "lm":
+        rows = _lm_rows(table, getattr(options, "completion_only_loss", None))
+    elif layout == "pairs":
+        rows = {k: _ids(table, f"{k}_ids") for k in ("prompt", "chosen", "rejected")}
+    elif layout == "unpaired":
+        rows = {k: _ids(table, f"{k}_ids") for k in ("prompt", "completion")}
+        rows["label"] = [bool(x) for x in table.column("label").to_pylist()]
+    elif reward:
+        rows = {k: _ids(table, f"{k}_ids") for k in ("chosen", "rejected")}
+        has_margin = "margin" in table.column_names
+        rows["margin"] = table.column("margin").to_pylist() if has_margin else [None] * len(table)
+    elif layout == "stepwise":
+        last_only = training and bool(getattr(options, "train_on_last_step_only", False))
+        rows = _stepwise_rows(table, last_only)
+    else:
+        raise ValueError(f"unknown layout {layout!r}")
+    return rows, report
+
+
+def _trainable(rows: dict[str, list], layout: str, max_length: int | None) -> list[bool]:
+    """Rows with something to train on (and, for reward models, within `max_length`)."""
+    if layout == "lm":
+        return [any(m[1:]) for m in rows["mask"]]  # a sequence's first token is never predicted
+    if layout == "pairs":
+        return [bool(c) and bool(r) for c, r in zip(rows["chosen"], rows["rejected"], strict=True)]
+    if layout == "unpaired":
+        return [bool(c) for c in rows["completion"]]
+    if layout == "scored-pairs":
+        n = max_length or float("inf")
+        return [
+            len(c) <= n and len(r) <= n
+            for c, r in zip(rows["chosen"], rows["rejected"], strict=True)
+        ]
+    return [any(x != -100 for x in labels) for labels in rows["labels"]]
 
 
 def prepare(
@@ -238,9 +228,11 @@ def prepare(
     tokenizer: Any,
     *,
     max_length: int | None,
+    truncation: str = "keep_start",
     chat_template: Any = None,
     algo: str = "",
     options: Any = None,
+    training: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout`."""
@@ -253,26 +245,44 @@ def prepare(
             + (" (chat template applied)" if templated else "")
             + f", {table.num_rows} rows"
         )
-    t = Tokenise(tokenizer, templated=templated, max_length=max_length)
-    if layout == "lm":
-        rows = tokenise_lm(t, table, getattr(options, "completion_only_loss", None))
-    elif layout == "pairs":
-        rows = tokenise_pairs(t, table)
-    elif layout == "unpaired":
-        rows = tokenise_unpaired(t, table)
-    elif layout == "scored-pairs":
-        rows = tokenise_scored_pairs(t, table)
-    elif layout == "stepwise":
-        rows = tokenise_stepwise(t, table, options.step_separator, options.train_on_last_step_only)
-    else:
-        raise ValueError(f"unknown layout {layout!r}")
-    n = len(next(iter(rows.values())))
-    if n == 0:
+    rows, report = tokenise(
+        table,
+        route[-1],
+        layout,
+        tokenizer,
+        templated=templated,
+        max_length=max_length,
+        truncation=truncation,
+        options=options,
+        training=training,
+    )
+    notes = []
+    if report is not None and report.boundary_merges:
+        notes.append(
+            f"{report.boundary_merges} rows where the tokenizer merges tokens across the "
+            f"prompt/completion boundary (e.g. rows {report.boundary_examples}); their "
+            "completion starts where the two tokenisations diverge"
+        )
+    if report is not None and report.truncated:
+        notes.append(f"{report.truncated} rows truncated to max_length={max_length}")
+    keep = _trainable(rows, layout, max_length)
+    dropped = keep.count(False)
+    if dropped:
+        rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
+        why = (
+            f"longer than max_length={max_length}"
+            if layout == "scored-pairs"
+            else "with nothing left to train on"
+            + (f" (their prompt fills max_length={max_length})" if max_length else "")
+        )
+        notes.append(f"dropped {dropped} rows {why}")
+    for note in notes:
+        log(f"data: {note}")
+    if dropped == len(keep):
         raise DataError(
             "no training rows left after tokenisation",
-            hint="every prompt fills --max-length; raise it",
+            hint="every row was dropped; raise --max-length"
+            if max_length
+            else "check that the rows have completions",
         )
-    prepared = Prepared(rows, source, route, templated, dropped=table.num_rows - n)
-    if prepared.dropped:
-        log(f"data: dropped {prepared.dropped} rows whose prompt fills max_length={max_length}")
-    return prepared
+    return Prepared(rows, source, route, templated, dropped=dropped, notes=notes)

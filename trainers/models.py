@@ -12,6 +12,7 @@ from torch import nn
 from trlprep.errors import InputError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+_PACKING_KERNELS = ("flash_attention_2", "flash_attention_3")
 
 
 def check_model_path(path: str) -> None:
@@ -69,6 +70,40 @@ def load_model(
     if tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model
+
+
+def build_model(cfg: Any, head: str, tokenizer: Any, resume_from: Path | None) -> nn.Module:
+    """The model to train as `cfg` says: loaded (from the checkpoint when resuming), dropout
+    off, gradient checkpointing, no KV cache, LoRA adapters with `cfg.lora_r`."""
+    lora = cfg.lora_r is not None
+    # a LoRA checkpoint holds only the adapters: the base comes from --model
+    base = cfg.model if lora or resume_from is None else str(resume_from)
+    model = load_model(base, head, tokenizer)
+    if cfg.disable_dropout:
+        disable_dropout(model)
+    if cfg.gradient_checkpointing:
+        kwargs = {"use_reentrant": False}
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    model.config.use_cache = False
+    if lora:
+        model = apply_lora(
+            model,
+            head,
+            r=cfg.lora_r,
+            alpha=cfg.lora_alpha,
+            dropout=cfg.lora_dropout,
+            target_modules=cfg.lora_target_modules,
+            adapter=str(resume_from) if resume_from else None,
+        )
+    return model
+
+
+def packs_sequences(model: nn.Module) -> bool:
+    """Whether padding-free batches save compute: only with FlashAttention kernels."""
+    return getattr(model.config, "_attn_implementation", "") in _PACKING_KERNELS
 
 
 def disable_dropout(model: nn.Module) -> None:

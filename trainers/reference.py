@@ -101,6 +101,40 @@ def compute(
     return {k: v for k, v in out.items() if v}
 
 
+def precompute(
+    rows: dict[str, list],
+    layout: str,
+    model_path: str,
+    make_reference: Callable[[], LogpsModel],
+    collator: Collator,
+    *,
+    batch_size: int,
+    ld_alpha: float | None,
+    dtype: str,
+    acc: Any,
+    log: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Add the reference columns to `rows` (fixing KTO's mismatched pairs first when the
+    collator builds them), on every process of an Accelerate run."""
+    if collator.kl:
+        add_kl_completions(rows)
+    load_or_compute(
+        rows,
+        layout,
+        model_path,
+        make_reference,
+        collator,
+        batch_size=batch_size,
+        ld_alpha=ld_alpha,
+        dtype=dtype,
+        device=acc.device,
+        autocast=acc.autocast,
+        is_main=acc.is_main_process,
+        wait=acc.wait_for_everyone,
+        log=log,
+    )
+
+
 def load_or_compute(
     rows: dict[str, list],
     layout: str,

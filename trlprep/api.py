@@ -53,8 +53,8 @@ def convert(
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
     split.
     """
-    from trlprep.converters.base import ConvertOptions
     from trlprep.convert import convert_table, make_plan, make_render
+    from trlprep.converters.base import ConvertOptions
     from trlprep.registry import Format
 
     opts = ConvertOptions(**options)

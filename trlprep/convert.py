@@ -81,9 +81,10 @@ class Plan:
         tok = self.render.token_report if self.render is not None else None
         if tok is not None:
             if tok.boundary_merges:
+                rows = ", ".join(map(str, tok.boundary_examples))
                 out.append(
                     f"{tok.boundary_merges} row(s) where the tokenizer merges tokens across the "
-                    f"prompt/completion boundary (rows {', '.join(map(str, tok.boundary_examples))})"
+                    f"prompt/completion boundary (rows {rows})"
                 )
             if tok.truncated:
                 out.append(f"{tok.truncated} row(s) truncated to --max-length")

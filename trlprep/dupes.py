@@ -65,7 +65,7 @@ def value_hashes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         idx = arr.indices
         if idx.null_count:
             idx = pc.fill_null(idx, len(values) - 1)
-        return _dictionary_hashes(values)[idx.to_numpy(zero_copy_only=False)]
+        return np.take(_dictionary_hashes(values), idx.to_numpy(zero_copy_only=False))
     if _is_list(t):
         return _list_hashes(arr)
     if pa.types.is_struct(t):

@@ -137,14 +137,16 @@ class _Roles:
     per_key: np.ndarray | None
     raw: pa.Array  # the role values, for error details
 
-    def at(self, positions: np.ndarray) -> np.ndarray:
+    def at(self, positions: np.ndarray | slice) -> np.ndarray:
         found = self.keys[positions]
-        return found if self.per_key is None else self.per_key[found]
+        return found if self.per_key is None else np.take(self.per_key, found)
 
     def where(self, code: int) -> np.ndarray:
         if self.per_key is None:
             return self.keys == code
         hits = np.flatnonzero(self.per_key == code)
+        if not len(hits):
+            return np.zeros(len(self.keys), dtype=bool)
         if len(hits) == 1:
             return self.keys == hits[0]
         return np.isin(self.keys, hits)
@@ -216,8 +218,14 @@ def check_messages(
         )
     first = last = np.full(n, EMPTY, dtype=np.int8)
     if m:
-        heads = starts if all_nonempty else np.minimum(starts, m - 1)
-        tails = starts + lengths - 1 if all_nonempty else np.minimum(starts + lengths - 1, m - 1)
+        k = int(lengths[0])
+        if all_nonempty and m == n * k and (lengths == k).all():  # k messages in every row
+            heads, tails = slice(0, m, k), slice(k - 1, m, k)
+        elif all_nonempty:
+            heads, tails = starts, starts + lengths - 1
+        else:
+            heads = np.minimum(starts, m - 1)
+            tails = np.minimum(starts + lengths - 1, m - 1)
         first, last = roles.at(heads), roles.at(tails)
         late_system = roles.where(ROLE_CODES["system"])
         first_system = first == ROLE_CODES["system"]

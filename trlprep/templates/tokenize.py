@@ -3,14 +3,24 @@
 - language modeling: `input_ids`;
 - prompt-completion: `input_ids` (prompt + completion) and `completion_mask`;
 - prompt-only: `prompt_ids`; implicit preference: `chosen_ids`, `rejected_ids`;
-- preference: `prompt_ids`, `chosen_ids`, `rejected_ids`; unpaired: `prompt_ids`, `completion_ids`.
+- preference: `prompt_ids`, `chosen_ids`, `rejected_ids`; unpaired: `prompt_ids`, `completion_ids`;
+- stepwise supervision (with `step_separator`): `prompt_ids`, and `completions_ids` with each
+  step's ids followed by the separator's (TRL's PRM layout; steps are tokenised one by one).
 
 Prompt and prompt+completion are tokenised whole and split, so the prompt ids are always a
 prefix of the full sequence; rows where the tokenizer merges tokens across the boundary (the
 prompt tokenised alone is not a prefix) are counted and split at the common prefix. Rendered
 text already carries the template's special tokens, so text is tokenised without adding
 special tokens; a BOS the tokenizer normally adds is prepended only when the text lacks it.
-Every distinct prompt is tokenised once.
+Standard (untemplated) text gets what TRL's trainers give it with `add_eos`: the tokenizer's
+EOS appended to each completion (the whole text for language modeling, each side for implicit
+preference) that does not already end with it. Every distinct prompt is tokenised once.
+
+Differences from TRL (deliberate): TRL tokenises standard text with the tokenizer's special
+tokens, so a text that already starts with BOS (or a tokenizer that also appends EOS) gets it
+twice; here it never does. TRL adds no BOS to rendered chat text and PRM always prepends one;
+here both follow the one rule above, which gives the same ids whenever the chat template
+writes the BOS its tokenizer expects.
 """
 
 from __future__ import annotations
@@ -19,13 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trlprep.errors import UsageError
-from trlprep.registry import DatasetType, get_type
+from trlprep.registry import DatasetType, Kind, get_type
 from trlprep.templates.rules import plan_for
 
 TRUNCATION = ("keep_start", "keep_end")
 _IDS = pa.list_(pa.int32())
+_STEP_IDS = pa.list_(_IDS)
 
 
 @dataclass
@@ -50,14 +62,26 @@ def tokenize_table(
     max_length: int | None = None,
     truncation: str = "keep_start",
     row_offset: int = 0,
+    add_eos: bool = False,
+    step_separator: str | None = None,
 ) -> tuple[pa.Table, TokenizeReport]:
-    """Add the token-id columns of `dtype` to a standard (templated) table."""
+    """Add the token-id columns of `dtype` to a standard (templated) table.
+
+    `max_length` caps prompt + completion (each side of a pair) as `truncation` says:
+    keep_start keeps the start, keep_end drops the prompt's start first; a stepwise row keeps
+    only the steps that fit whole (a step's label belongs to its last token). `add_eos`
+    appends the EOS token to completions as TRL does for standard text (the text columns are
+    left as they are). Stepwise supervision needs `step_separator` (TRL's PRM default: "\\n").
+    """
     dtype = get_type(dtype)
     if truncation not in TRUNCATION:
         raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
     plan = plan_for(dtype)
-    if dtype.name == "stepwise-supervision":
-        raise UsageError("tokenising stepwise-supervision data is not supported")
+    if dtype.name == "stepwise-supervision" and step_separator is None:
+        raise UsageError(
+            "tokenising stepwise-supervision data needs a step separator",
+            hint="tokenise it with the trainer (`trlprep train --algo prm --step-separator`)",
+        )
     columns = [plan.out_names[c] for c in plan.content]
     missing = [c for c in columns if c not in table.column_names]
     if missing:
@@ -66,52 +90,76 @@ def tokenize_table(
         raise UsageError("tokenise text: apply a chat template first (--chat-template)")
     enc = _Encoder(tokenizer)
     report = TokenizeReport(rows=table.num_rows)
-    text = {c: table.column(c).to_pylist() for c in columns}
-    new: dict[str, list] = {}
     prompt = plan.out_names.get(plan.prompt) if plan.prompt else None
-    if prompt is None:  # language modeling, implicit preference: whole sequences
+    eos = getattr(enc.tok, "eos_token", None) if add_eos else None
+    text = {
+        c: (_with_eos(table.column(c), eos) if eos and c != prompt else table.column(c)).to_pylist()
+        for c in columns
+    }
+    if dtype.name == "stepwise-supervision":
+        steps = next(c.name for c in dtype.columns if c.kind is Kind.STEPS)
+        new = _stepwise(
+            enc, text[prompt], table.column(steps), step_separator, max_length, truncation, report
+        )
+        types = {"prompt_ids": _IDS, "completions_ids": _STEP_IDS}
+    elif prompt is None:  # language modeling, implicit preference: whole sequences
+        new = {}
         for c in columns:
             ids = [_truncate(x, max_length, truncation, report) for x in enc.many(text[c])]
             new["input_ids" if c == "text" else f"{c}_ids"] = ids
+        types = dict.fromkeys(new, _IDS)
     else:
-        rest = [c for c in columns if c != prompt]
-        p_ids = enc.distinct(text[prompt])
-        fulls = {
-            c: enc.many([p + x for p, x in zip(text[prompt], text[c], strict=True)]) for c in rest
-        }
-        prompts, parts = [], {c: [] for c in rest}
-        for i, p in enumerate(p_ids):
-            full = [fulls[c][i] for c in rest]
-            k = min([_common(p, f) for f in full], default=len(p))
-            if k < len(p):
-                report.boundary_merges += 1
-                if len(report.boundary_examples) < 5:
-                    report.boundary_examples.append(i + row_offset)
-            head, tails = _fit(
-                full[0][:k] if full else p, [f[k:] for f in full], max_length, truncation, report
-            )
-            prompts.append(head)
-            for c, tail in zip(rest, tails, strict=True):
-                parts[c].append(tail)
-        if dtype.name == "prompt-completion":
-            c = rest[0]
-            new["input_ids"] = [h + t for h, t in zip(prompts, parts[c], strict=True)]
-            new["completion_mask"] = [
-                [0] * len(h) + [1] * len(t) for h, t in zip(prompts, parts[c], strict=True)
-            ]
-        else:
-            new["prompt_ids"] = prompts
-            for c in rest:
-                new[f"{c}_ids"] = parts[c]
-    for ids in new.values():
-        report.max_tokens = max(report.max_tokens, max((len(x) for x in ids), default=0))
+        new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset)
+        types = dict.fromkeys(new, _IDS)
+    if dtype.name != "stepwise-supervision":
+        for ids in new.values():
+            report.max_tokens = max(report.max_tokens, max((len(x) for x in ids), default=0))
     for name, values in new.items():
-        arr = pa.array(values, _IDS)
+        arr = pa.array(values, types[name])
         if name in table.column_names:
             table = table.set_column(table.column_names.index(name), name, arr)
         else:
             table = table.append_column(name, arr)
     return table, report
+
+
+def _split(
+    enc: _Encoder,
+    dtype: DatasetType,
+    text: dict[str, list[str]],
+    prompt: str,
+    max_length: int | None,
+    truncation: str,
+    report: TokenizeReport,
+    row_offset: int,
+) -> dict[str, list]:
+    """Prompt ids and each completion's ids, split off prompt + completion tokenised whole."""
+    rest = [c for c in text if c != prompt]
+    p_ids = enc.distinct(text[prompt])
+    fulls = {c: enc.many([p + x for p, x in zip(text[prompt], text[c], strict=True)]) for c in rest}
+    prompts, parts = [], {c: [] for c in rest}
+    for i, p in enumerate(p_ids):
+        full = [fulls[c][i] for c in rest]
+        k = min([_common(p, f) for f in full], default=len(p))
+        if k < len(p):
+            report.boundary_merges += 1
+            if len(report.boundary_examples) < 5:
+                report.boundary_examples.append(i + row_offset)
+        head, tails = _fit(
+            full[0][:k] if full else p, [f[k:] for f in full], max_length, truncation, report
+        )
+        prompts.append(head)
+        for c, tail in zip(rest, tails, strict=True):
+            parts[c].append(tail)
+    if dtype.name == "prompt-completion":
+        tails = parts[rest[0]]
+        return {
+            "input_ids": [h + t for h, t in zip(prompts, tails, strict=True)],
+            "completion_mask": [
+                [0] * len(h) + [1] * len(t) for h, t in zip(prompts, tails, strict=True)
+            ],
+        }
+    return {"prompt_ids": prompts, **{f"{c}_ids": parts[c] for c in rest}}
 
 
 class _Encoder:
@@ -140,6 +188,69 @@ class _Encoder:
         unique = list(dict.fromkeys(texts))
         ids = dict(zip(unique, self.many(unique), strict=True))
         return [ids[t] for t in texts]
+
+    def pieces(self, texts: list[str]) -> list[list[int]]:
+        """Each distinct text alone, without any special token (steps, separators)."""
+        unique = list(dict.fromkeys(texts))
+        out = self.tok(unique, add_special_tokens=False)["input_ids"] if unique else []
+        ids = dict(zip(unique, out, strict=True))
+        return [ids[t] for t in texts]
+
+
+def _with_eos(column: pa.ChunkedArray, eos: str) -> pa.ChunkedArray:
+    return pc.if_else(
+        pc.ends_with(column, eos), column, pc.binary_join_element_wise(column, eos, "")
+    )
+
+
+def _stepwise(
+    enc: _Encoder,
+    prompts: list[str],
+    steps: pa.ChunkedArray,
+    separator: str,
+    max_length: int | None,
+    mode: str,
+    report: TokenizeReport,
+) -> dict[str, list]:
+    """Prompt ids, and each row's steps as ids each followed by the separator's ids."""
+    sep = enc.pieces([separator])[0] if separator else []
+    flat = enc.pieces(pc.list_flatten(steps).to_pylist())
+    counts = pc.list_value_length(steps).fill_null(0).to_pylist()
+    out: dict[str, list] = {"prompt_ids": [], "completions_ids": []}
+    start = 0
+    for prompt, n in zip(enc.distinct(prompts), counts, strict=True):
+        row = [ids + sep for ids in flat[start : start + n]]
+        start += n
+        prompt, row = _fit_steps(prompt, row, max_length, mode, report)
+        report.max_tokens = max(report.max_tokens, len(prompt) + sum(map(len, row)))
+        out["prompt_ids"].append(prompt)
+        out["completions_ids"].append(row)
+    return out
+
+
+def _fit_steps(
+    prompt: list[int],
+    steps: list[list[int]],
+    max_length: int | None,
+    mode: str,
+    report: TokenizeReport,
+) -> tuple[list[int], list[list[int]]]:
+    """Truncate like `_fit`, then keep the steps that fit whole."""
+    total = sum(map(len, steps))
+    if max_length is None or len(prompt) + total <= max_length:
+        return prompt, steps
+    report.truncated += 1
+    if mode == "keep_end":
+        prompt = prompt[max(0, len(prompt) + total - max_length) :]
+    else:
+        prompt = prompt[:max_length]
+    room, kept = max_length - len(prompt), []
+    for step in steps:
+        if len(step) > room:
+            break
+        kept.append(step)
+        room -= len(step)
+    return prompt, kept
 
 
 def _common(a: list[int], b: list[int]) -> int:

@@ -1,0 +1,83 @@
+"""Where the loop's numbers go: averaged over steps and processes, written to `metrics.jsonl`
+in the output folder and to Accelerate's trackers (`--report-to`), shown on a progress bar.
+
+Metric names are TRL's (`loss`, `grad_norm`, `learning_rate`, `rewards/chosen`, ...);
+evaluation metrics carry the `eval_` prefix.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+METRICS_FILE = "metrics.jsonl"
+
+
+def mean_metrics(values: dict[str, list[float]]) -> dict[str, float]:
+    """The mean of each metric's values, NaNs (undefined for a batch) left out."""
+    out = {}
+    for k, v in values.items():
+        finite = [x for x in v if not math.isnan(x)]
+        if finite:
+            out[k] = sum(finite) / len(finite)
+    return out
+
+
+class MetricsLog:
+    """Records of one run: kept in `history`, appended to `metrics.jsonl` by the main process
+    and sent to the trackers named in `report_to`."""
+
+    def __init__(self, acc: Any, output_dir: Path, report_to: tuple[str, ...], config: dict):
+        self.acc, self.path, self.report_to = acc, Path(output_dir) / METRICS_FILE, report_to
+        self.history: list[dict[str, Any]] = []
+        if report_to:
+            acc.init_trackers("trlprep", config=config)
+
+    def reduce(self, metrics: dict[str, float]) -> dict[str, float]:
+        """The mean of each metric over processes."""
+        if self.acc.num_processes == 1 or not metrics:
+            return metrics
+        keys = sorted(metrics)
+        t = torch.tensor([metrics[k] for k in keys], device=self.acc.device)
+        t = self.acc.reduce(t, reduction="mean")
+        return dict(zip(keys, t.tolist(), strict=True))
+
+    def write(self, record: dict[str, Any]) -> None:
+        """One record (it has a `step`)."""
+        self.history.append(record)
+        if self.acc.is_main_process:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(record) + "\n")
+        if self.report_to:
+            values = {k: v for k, v in record.items() if k != "step"}
+            self.acc.log(values, step=record["step"])
+
+    def close(self) -> None:
+        if self.report_to:
+            self.acc.end_training()
+
+
+def progress_bar(total: int, initial: int, enabled: bool) -> Callable[..., None]:
+    """A progress bar over optimizer steps showing the loss and key metrics; call it with the
+    loss and a dict of metrics after each step, and with None to close it."""
+    if not enabled:
+        return lambda *_: None
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
+
+    def update(loss: float | None, metrics: dict[str, float] | None = None) -> None:
+        if loss is None:
+            bar.close()
+            return
+        shown = {k: f"{v:.3g}" for k, v in (metrics or {}).items()}
+        bar.set_postfix({"loss": f"{loss:.4f}", **shown})
+        bar.update(1)
+
+    return update
