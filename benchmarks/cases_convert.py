@@ -177,9 +177,10 @@ def run_end_to_end(path: str, out: str, to: str) -> tuple[float, int, dict]:
     import os
 
     import trlprep
-    from trlprep.convert import make_plan, stream_to_file
+    from trlprep.convert import make_plan
     from trlprep.detect import detect_table
     from trlprep.readers import iter_batches
+    from trlprep.stream import stream_to_file
 
     if os.path.exists(out):
         os.unlink(out)

@@ -225,3 +225,19 @@ def test_stepwise_keeps_leading_whole_steps(prompt, steps, max_length, truncatio
 
 def _property_tokenizer():
     return tiny_tokenizer(None, words=[*_WORDS, "|"])
+
+
+@pytest.mark.parametrize(
+    "dtype", ["language-modeling", "prompt-only", "prompt-completion", "preference",
+              "preference-implicit", "unpaired-preference"],
+)  # fmt: skip
+def test_token_columns_names_exactly_what_tokenize_table_adds(dtype):
+    from trlprep.registry import get_type
+    from trlprep.templates.tokenize import token_columns
+
+    t = get_type(dtype)
+    row = {c: "a good answer" for c in t.column_names(t.formats[0])}
+    row.update({"label": True} if "label" in row else {})
+    table = table_from_records([row])
+    out, _ = tokenize_table(table, t, bos_tokenizer())
+    assert set(out.column_names) - set(table.column_names) == set(token_columns(t))

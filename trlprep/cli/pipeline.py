@@ -53,7 +53,7 @@ def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def run(req: Request) -> None:
-    from trlprep.convert import make_plan, make_render, stream_to_file
+    from trlprep.convert import make_plan, make_render
     from trlprep.converters import UNPAIR_WARNING
     from trlprep.converters.base import ConversionWarning
     from trlprep.detect import detect_batches, detect_table
@@ -61,6 +61,7 @@ def run(req: Request) -> None:
     from trlprep.importers.run import check_on_error
     from trlprep.readers import iter_batches
     from trlprep.registry import Format, get_type
+    from trlprep.stream import stream_to_file
     from trlprep.writers import check_output
 
     check_on_error(req.on_error)

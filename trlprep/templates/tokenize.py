@@ -54,6 +54,24 @@ class TokenizeReport:
         return dict(self.__dict__)
 
 
+def token_columns(dtype: DatasetType | str) -> tuple[str, ...]:
+    """The id columns `tokenize_table` adds for `dtype`."""
+    dtype = get_type(dtype)
+    if dtype.name == "language-modeling":
+        return ("input_ids",)
+    if dtype.name == "prompt-completion":
+        return ("input_ids", "completion_mask")
+    if dtype.name == "preference":
+        return ("prompt_ids", "chosen_ids", "rejected_ids")
+    if dtype.name == "preference-implicit":
+        return ("chosen_ids", "rejected_ids")
+    if dtype.name == "prompt-only":
+        return ("prompt_ids",)
+    if dtype.name == "stepwise-supervision":
+        return ("prompt_ids", "completions_ids")
+    return ("prompt_ids", "completion_ids")
+
+
 def tokenize_table(
     table: pa.Table,
     dtype: DatasetType | str,
