@@ -1,5 +1,7 @@
 """The compact trainer: `train(config)` runs SFT, DPO (and its loss types), CPO/SimPO/AlphaPO,
-ORPO, KTO, BCO, reward and process-reward modelling on PyTorch + Accelerate.
+ORPO, KTO, BCO, reward and process-reward modelling, and the online algorithms that learn
+from their own generations (GRPO, RLOO, Online DPO, Nash-MD, XPO, PPO, GKD) on PyTorch +
+Accelerate; `IterativeSFTTrainer` takes its batches from `step()` calls.
 
 Importing `trlprep` never imports torch; importing `trlprep.trainers` does (lazily, on first
 use of a name below).
@@ -18,6 +20,7 @@ _EXPORTS = {
     "ALGORITHMS": "trlprep.trainers.algorithms",
     "Algorithm": "trlprep.trainers.algorithms",
     "get_algorithm": "trlprep.trainers.algorithms",
+    "IterativeSFTTrainer": "trlprep.trainers.iterative",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -11,8 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from trlprep.trainers import steps
+from trlprep.trainers import gkd, group_rl, online_pairs, ppo, steps
+from trlprep.trainers import online_options as oo
 from trlprep.trainers.losses import CPO_LOSS_TYPES, KTO_LOSS_TYPES, LOSS_TYPES
+from trlprep.trainers.rollout import OnlineSpec
 
 from trlprep.errors import UsageError
 from trlprep.registry import get_type
@@ -135,8 +137,13 @@ class Algorithm:
     # token statistics the step reads (beyond log-probs and mean logits)
     stats: Callable[[Any], tuple[str, ...]] = lambda o: ("is_top1",)
     needs_reference: Callable[[Any], bool] = lambda o: False
-    token_normalised: bool = False  # loss divides by the tokens of the accumulated batch
+    # the loss divides by the tokens of the accumulated batch (else the loop divides by accum)
+    token_normalised: Callable[[Any], bool] = lambda o: False
     metrics: tuple[str, ...] = field(default=())
+    # online algorithms: how batches are generated (None: from the data, offline)
+    online: OnlineSpec | None = None
+    # the causal-LM wrapper trained (default `LogpsModel`): (model, stats, chunk, temp) -> module
+    policy: Callable[..., Any] | None = None
 
     @property
     def dataset_type(self) -> str:
@@ -180,7 +187,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             learning_rate=2e-5,
             paper="",
             stats=lambda o: ("is_top1", "entropy"),
-            token_normalised=True,
+            token_normalised=lambda o: True,
             metrics=("mean_token_accuracy", "entropy"),
         ),
         Algorithm(
@@ -273,6 +280,128 @@ ALGORITHMS: dict[str, Algorithm] = {
             learning_rate=1e-5,
             paper="arXiv:2305.20050",
             metrics=("accuracy",),
+        ),
+        # ---------------------------------------------------------- online (generating)
+        Algorithm(
+            "grpo",
+            "Group Relative Policy Optimization",
+            ("prompt-only",),
+            "prompts",
+            "causal-lm",
+            oo.GRPOOptions,
+            group_rl.grpo_step,
+            learning_rate=1e-6,
+            paper="arXiv:2402.03300",
+            stats=lambda o: ("entropy",),
+            needs_reference=lambda o: o.beta != 0.0,
+            token_normalised=lambda o: o.loss_type == "dapo",
+            metrics=("reward", "kl"),
+            online=OnlineSpec(
+                group_rl.grpo_rollout,
+                units_per_prompt=lambda o: o.num_generations,
+                passes=lambda o: o.num_iterations,
+            ),
+        ),
+        Algorithm(
+            "rloo",
+            "REINFORCE Leave-One-Out",
+            ("prompt-only",),
+            "prompts",
+            "causal-lm",
+            oo.RLOOOptions,
+            group_rl.rloo_step,
+            learning_rate=1e-6,
+            paper="arXiv:2402.14740",
+            stats=lambda o: ("entropy",),
+            needs_reference=lambda o: o.beta != 0.0,
+            metrics=("reward", "kl"),
+            online=OnlineSpec(
+                group_rl.rloo_rollout,
+                units_per_prompt=lambda o: o.num_generations,
+                passes=lambda o: o.num_iterations,
+            ),
+        ),
+        Algorithm(
+            "online-dpo",
+            "Online DPO",
+            ("prompt-only",),
+            "prompts",
+            "causal-lm",
+            oo.OnlineDPOOptions,
+            online_pairs.online_dpo_step,
+            learning_rate=5e-7,
+            paper="arXiv:2402.04792",
+            stats=lambda o: (),
+            needs_reference=lambda o: True,
+            metrics=("objective/scores", "objective/kl"),
+            online=OnlineSpec(online_pairs.online_dpo_rollout),
+        ),
+        Algorithm(
+            "nash-md",
+            "Nash Mirror Descent",
+            ("prompt-only",),
+            "prompts",
+            "causal-lm",
+            oo.NashMDOptions,
+            online_pairs.nash_md_step,
+            learning_rate=5e-7,
+            paper="arXiv:2312.00886",
+            stats=lambda o: (),
+            needs_reference=lambda o: True,
+            metrics=("rewards/probabilities", "objective/kl"),
+            online=OnlineSpec(online_pairs.nash_md_rollout),
+        ),
+        Algorithm(
+            "xpo",
+            "Exploratory Preference Optimization",
+            ("prompt-only",),
+            "prompts",
+            "causal-lm",
+            oo.XPOOptions,
+            online_pairs.xpo_step,
+            learning_rate=5e-7,
+            paper="arXiv:2405.21046",
+            stats=lambda o: (),
+            needs_reference=lambda o: True,
+            metrics=("objective/model_scores", "objective/kl"),
+            online=OnlineSpec(online_pairs.xpo_rollout),
+        ),
+        Algorithm(
+            "ppo",
+            "Proximal Policy Optimization (RLHF)",
+            ("prompt-only", "language-modeling"),
+            "prompts",
+            "causal-lm",
+            oo.PPOOptions,
+            ppo.ppo_step,
+            learning_rate=3e-6,
+            paper="arXiv:1909.08593",
+            stats=lambda o: ("entropy",),
+            needs_reference=lambda o: True,
+            metrics=("env/reward_mean", "objective/kl"),
+            online=OnlineSpec(
+                ppo.ppo_rollout,
+                passes=lambda o: o.num_ppo_epochs,
+                mini_batches=lambda o: o.num_mini_batches,
+                state=lambda o: {"kl_ctl": ppo.kl_controller(o)},
+            ),
+            policy=ppo.ValueHeadModel,
+        ),
+        Algorithm(
+            "gkd",
+            "Generalized Knowledge Distillation",
+            ("prompt-completion",),
+            "lm",
+            "causal-lm",
+            oo.GKDOptions,
+            gkd.gkd_step,
+            learning_rate=2e-5,
+            paper="arXiv:2306.13649",
+            stats=lambda o: (),
+            token_normalised=lambda o: True,
+            metrics=("jsd",),
+            online=OnlineSpec(gkd.gkd_rollout, needs_rewards=False),
+            policy=gkd.DistillationModel,
         ),
     )
 }

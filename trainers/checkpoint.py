@@ -7,6 +7,7 @@ import json
 import random
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +40,24 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(
-    folder: Path, model: Any, tokenizer: Any, optimizer: Any, scheduler: Any, state: dict
+    folder: Path,
+    model: Any,
+    tokenizer: Any,
+    optimizer: Any,
+    scheduler: Any,
+    state: dict,
+    extra: Callable[[Path], None] | None = None,
 ) -> Path:
-    """Write a checkpoint folder atomically (a partial one never looks complete)."""
+    """Write a checkpoint folder atomically (a partial one never looks complete); `extra`
+    writes whatever else the trained module holds (PPO's value head) into the folder."""
     tmp = folder.with_name(folder.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
+    if extra is not None:
+        extra(tmp)
     torch.save(
         {
             "optimizer": optimizer.state_dict(),

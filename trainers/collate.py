@@ -85,12 +85,13 @@ class Collator:
         self.padding_free = padding_free
         self.kl = kl
 
-    def _seqs(self, seqs: list[tuple[list[int], list[int]]]) -> SequenceBatch:
+    def sequences(self, seqs: list[tuple[list[int], list[int]]]) -> SequenceBatch:
+        """`(input_ids, completion_mask)` pairs laid out as this collator lays rows out."""
         return build_batch(seqs, self.pad, padding_free=self.padding_free)
 
     def __call__(self, rows: list[dict[str, Any]]) -> Any:
         if self.layout == "lm":
-            return LMBatch(self._seqs([(r["ids"], r["mask"]) for r in rows]))
+            return LMBatch(self.sequences([(r["ids"], r["mask"]) for r in rows]))
         if self.layout == "pairs":
             seqs = [
                 (r["prompt"] + r[key], [0] * len(r["prompt"]) + [1] * len(r[key]))
@@ -100,7 +101,7 @@ class Collator:
             ref = _column(rows, "ref_chosen")
             if ref is not None:
                 ref = torch.cat((ref, _column(rows, "ref_rejected")))
-            return PairBatch(self._seqs(seqs), num_pairs=len(rows), ref_logps=ref)
+            return PairBatch(self.sequences(seqs), num_pairs=len(rows), ref_logps=ref)
         if self.layout == "unpaired":
             seqs = [(r["prompt"] + r["completion"], _mask(r)) for r in rows]
             kl = None
@@ -111,7 +112,7 @@ class Collator:
                     shifted = [r["kl_completion"] for r in rows]
                 else:
                     shifted = [rows[i - 1]["completion"] for i in range(len(rows))]
-                kl = self._seqs(
+                kl = self.sequences(
                     [
                         (r["prompt"] + c, [0] * len(r["prompt"]) + [1] * len(c))
                         for r, c in zip(rows, shifted, strict=True)
@@ -119,7 +120,7 @@ class Collator:
                 )
             labels = torch.tensor([bool(r["label"]) for r in rows], dtype=torch.bool)
             return UnpairedBatch(
-                self._seqs(seqs),
+                self.sequences(seqs),
                 labels,
                 kl,
                 _column(rows, "ref_logps"),

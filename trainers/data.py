@@ -32,7 +32,11 @@ LAYOUTS = {
     "unpaired": ("prompt", "completion", "label"),
     "scored-pairs": ("chosen", "rejected", "margin"),  # whole sequences (reward models)
     "stepwise": ("ids", "labels"),  # token labels: -100, or the step label on its last token
+    # online algorithms' prompts: ids, rendered text, the original messages of conversational
+    # data (reward functions get them, as TRL's) and every other column of the dataset
+    "prompts": ("prompt", "prompt_text", "prompt_messages", "..."),
 }
+MESSAGES_COLUMN = "__trlprep_prompt_messages"  # carries conversational prompts through convert
 
 
 @dataclass
@@ -57,12 +61,14 @@ def to_training_table(
     *,
     chat_template: Any = None,
     algo: str = "",
+    keep_prompt_messages: bool = False,
 ) -> tuple[pa.Table, str, list[str], bool]:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
 
     Returns the standard-text table, the detected type, the route taken and whether a chat
-    template was applied.
+    template was applied. With `keep_prompt_messages`, conversational prompts are also kept,
+    unrendered, in the column `MESSAGES_COLUMN`.
     """
     from trlprep.adapters import as_input
     from trlprep.api import convert
@@ -101,6 +107,8 @@ def to_training_table(
             f"and cannot be converted: {e.message}",
             hint=e.hint or "convert it with `trlprep convert` first",
         ) from e
+    if keep_prompt_messages and templated and "prompt" in table.column_names:
+        table = table.append_column(MESSAGES_COLUMN, table.column("prompt"))
     template = chat_template if chat_template is not None else tokenizer
     try:
         table = convert(
@@ -169,6 +177,8 @@ def tokenise(
     `tokenize_table`; returns the rows and its `TokenizeReport` (None for token ids given)."""
     from trlprep.templates.tokenize import tokenize_table
 
+    if layout == "prompts":
+        return _prompt_rows(table, dtype, tokenizer, max_length=max_length, truncation=truncation)
     if layout == "lm" and "input_ids" in table.column_names and "text" not in table.column_names:
         cut = slice(None) if max_length is None else slice(None, max_length)
         if truncation == "keep_end" and max_length is not None:
@@ -204,6 +214,39 @@ def tokenise(
     return rows, report
 
 
+def _prompt_rows(
+    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None, truncation: str
+) -> tuple[dict[str, list], Any]:
+    """Prompt ids and text (prompt-only data; whole texts or token ids of language-modeling
+    data, PPO's queries) and every other column, for generation and reward functions."""
+    from trlprep.templates.tokenize import tokenize_table
+
+    report = None
+    if dtype == "language-modeling" and "text" not in table.column_names:  # tokenized
+        cut = slice(None) if max_length is None else slice(None, max_length)
+        if truncation == "keep_end" and max_length is not None:
+            cut = slice(-max_length, None)
+        ids = [list(x)[cut] for x in _ids(table, "input_ids")]
+        texts = tokenizer.batch_decode(ids)
+        used = {"input_ids", "attention_mask"}
+    else:
+        kind = "language-modeling" if dtype == "language-modeling" else "prompt-only"
+        text = "text" if kind == "language-modeling" else "prompt"
+        table, report = tokenize_table(
+            table, kind, tokenizer, max_length=max_length, truncation=truncation
+        )
+        ids = _ids(table, "input_ids" if kind == "language-modeling" else "prompt_ids")
+        texts = table.column(text).to_pylist()
+        used = {text, "input_ids", "prompt_ids"}
+    rows: dict[str, list] = {"prompt": ids, "prompt_text": texts}
+    if MESSAGES_COLUMN in table.column_names:
+        rows["prompt_messages"] = table.column(MESSAGES_COLUMN).to_pylist()
+    for name in table.column_names:
+        if name not in used and name != MESSAGES_COLUMN and name not in rows:
+            rows[name] = table.column(name).to_pylist()
+    return rows, report
+
+
 def _trainable(rows: dict[str, list], layout: str, max_length: int | None) -> list[bool]:
     """Rows with something to train on (and, for reward models, within `max_length`)."""
     if layout == "lm":
@@ -212,6 +255,8 @@ def _trainable(rows: dict[str, list], layout: str, max_length: int | None) -> li
         return [bool(c) and bool(r) for c, r in zip(rows["chosen"], rows["rejected"], strict=True)]
     if layout == "unpaired":
         return [bool(c) for c in rows["completion"]]
+    if layout == "prompts":  # generation needs a token to start from
+        return [bool(p) for p in rows["prompt"]]
     if layout == "scored-pairs":
         n = max_length or float("inf")
         return [
@@ -237,7 +282,12 @@ def prepare(
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout`."""
     table, source, route, templated = to_training_table(
-        data, accepts, tokenizer, chat_template=chat_template, algo=algo
+        data,
+        accepts,
+        tokenizer,
+        chat_template=chat_template,
+        algo=algo,
+        keep_prompt_messages=layout == "prompts",
     )
     if len(route) > 1 or templated:
         log(

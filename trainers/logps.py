@@ -141,13 +141,15 @@ class CompletionLogps:
     """Per-token values of each sequence's completion, `(num_seqs, max_targets)`, zero-padded.
 
     `logps` carries gradient; `mean_logits` (mean over the vocabulary, as TRL logs it) and the
-    requested `stats` do not. `mask` marks real completion tokens.
+    requested `stats` do not. `mask` marks real completion tokens. `values` (with gradient)
+    are a value head's outputs at the same positions, when the model has one (PPO).
     """
 
     logps: Tensor
     mask: Tensor
     mean_logits: Tensor
     stats: dict[str, Tensor]
+    values: Tensor | None = None
 
     @property
     def sums(self) -> Tensor:
@@ -181,12 +183,16 @@ def completion_logps(
     *,
     stats: Iterable[str] = (),
     chunk: int | None = None,
+    temperature: float = 1.0,
+    value_head: nn.Module | None = None,
 ) -> CompletionLogps:
     """Run `model` on `batch` and return the log-probs of every completion token.
 
     Goes through the transformer, then the LM head on the trained-on positions only, in
     chunks. Models whose logits are transformed after the head (soft-capping, scaling) take
-    the plain path through the model's own logits instead.
+    the plain path through the model's own logits instead. `temperature` divides the logits
+    (the distribution completions were sampled from); `value_head` maps the same positions'
+    hidden states to `values`.
     """
     stats = tuple(stats)
     kwargs = dict(
@@ -196,9 +202,14 @@ def completion_logps(
         use_cache=False,
     )
     head = model.get_output_embeddings()
+    values = None
     if _has_logit_transform(model) or not isinstance(head, nn.Linear):
-        logits = model(**kwargs).logits
+        res = model(**kwargs, output_hidden_states=value_head is not None)
+        logits = res.logits / temperature if temperature != 1.0 else res.logits
         flat = logits.reshape(-1, logits.shape[-1])[batch.target_pos]
+        if value_head is not None:
+            h = res.hidden_states[-1]
+            values = value_head(h.reshape(-1, h.shape[-1])[batch.target_pos]).squeeze(-1)
         logps = plain_token_logps(flat, batch.target_ids)
         with torch.no_grad():
             mean_logits = flat.float().mean(-1)
@@ -206,20 +217,27 @@ def completion_logps(
     else:
         hidden = backbone(model)(**kwargs).last_hidden_state
         flat = hidden.reshape(-1, hidden.shape[-1])[batch.target_pos]
+        if value_head is not None:
+            values = value_head(flat).squeeze(-1)
+        bias = head.bias
+        if temperature != 1.0:  # logits / T = (h / T) W^T + b / T
+            flat = flat / temperature
+            bias = None if bias is None else bias / temperature
         logps, extra = chunked_token_logps(
-            flat, head.weight, batch.target_ids, head.bias, chunk=chunk, stats=stats
+            flat, head.weight, batch.target_ids, bias, chunk=chunk, stats=stats
         )
         with torch.no_grad():
             mean_w = head.weight.float().mean(0)
             mean_logits = flat.float() @ mean_w
-            if head.bias is not None:
-                mean_logits += head.bias.float().mean()
+            if bias is not None:
+                mean_logits += bias.float().mean()
     mask = _dense(batch, torch.ones_like(batch.target_seq, dtype=torch.bool))
     return CompletionLogps(
         logps=_dense(batch, logps),
         mask=mask,
         mean_logits=_dense(batch, mean_logits),
         stats={k: _dense(batch, v) for k, v in extra.items()},
+        values=None if values is None else _dense(batch, values.float()),
     )
 
 
@@ -227,17 +245,27 @@ class LogpsModel(nn.Module):
     """A causal LM whose forward returns `CompletionLogps` for a `SequenceBatch`.
 
     Wrapping the whole computation in one module's forward lets Accelerate's DDP/FSDP
-    wrappers see the LM head used inside forward, as with a plain model call.
+    wrappers see the LM head used inside forward, as with a plain model call. `temperature`
+    divides the logits (online algorithms: the sampling temperature).
     """
 
-    def __init__(self, model: nn.Module, stats: Iterable[str] = (), chunk: int | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        stats: Iterable[str] = (),
+        chunk: int | None = None,
+        temperature: float = 1.0,
+    ):
         super().__init__()
         self.model = model
         self.stats = tuple(stats)
         self.chunk = chunk
+        self.temperature = temperature
 
     def forward(self, batch: SequenceBatch) -> CompletionLogps:
-        return completion_logps(self.model, batch, stats=self.stats, chunk=self.chunk)
+        return completion_logps(
+            self.model, batch, stats=self.stats, chunk=self.chunk, temperature=self.temperature
+        )
 
 
 def _plain_stats(logits: Tensor, targets: Tensor, stats: tuple[str, ...]) -> dict[str, Tensor]:

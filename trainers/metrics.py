@@ -58,6 +58,22 @@ class MetricsLog:
             values = {k: v for k, v in record.items() if k != "step"}
             self.acc.log(values, step=record["step"])
 
+    def histograms(self, values: dict[str, Any], step: int) -> None:
+        """Distributions (rewards, KL, ...) to the trackers that draw them: TensorBoard's
+        histograms and W&B's; `metrics.jsonl` keeps scalars only."""
+        if not values or not self.report_to or not self.acc.is_main_process:
+            return
+        arrays = {k: v.detach().float().cpu().numpy() for k, v in values.items() if v.numel()}
+        for name in self.report_to:
+            tracker = self.acc.get_tracker(name, unwrap=True)
+            if name == "tensorboard":
+                for k, v in arrays.items():
+                    tracker.add_histogram(k, v, step)
+            elif name == "wandb":
+                import wandb
+
+                tracker.log({k: wandb.Histogram(v) for k, v in arrays.items()}, step=step)
+
     def close(self) -> None:
         if self.report_to:
             self.acc.end_training()

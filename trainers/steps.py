@@ -49,6 +49,7 @@ class StepContext:
     # tokens trained on in the whole accumulated batch (token-normalised losses)
     num_items: float | None = None
     gather: Callable[[Tensor], Tensor] = lambda x: x
+    teacher: nn.Module | None = None  # GKD's teacher
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> float:

@@ -74,6 +74,16 @@ def list_lengths(arr: pa.Array) -> np.ndarray:
     )
 
 
+def list_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(length, start in `pc.list_flatten(arr)`) of each list; null lists have length 0."""
+    if not arr.null_count and (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
+        offsets = arr.offsets.to_numpy()  # int32 or int64, read-only
+        starts = offsets[:-1] if offsets[0] == 0 else offsets[:-1] - offsets[0]
+        return np.diff(offsets), starts
+    lengths = list_lengths(arr)
+    return lengths, np.cumsum(lengths) - lengths
+
+
 def _row_mask(parent: np.ndarray, item_mask: np.ndarray, n: int) -> np.ndarray:
     out = np.zeros(n, dtype=bool)
     out[parent[item_mask]] = True

@@ -61,8 +61,9 @@ def _prompt_ending(info: MessagesInfo, column: str, sink: BatchSink) -> None:
     last = info.last_role
     sink.flag("continue-final-message", column, last == ROLE_CODES["assistant"])
     bad_ends = ("system", "developer")
-    ends_badly = np.isin(last, [ROLE_CODES[r] for r in bad_ends])
-    seen = [r for r in bad_ends if (last == ROLE_CODES[r]).any()]
+    ends_on = {r: last == ROLE_CODES[r] for r in bad_ends}
+    ends_badly = ends_on["system"] | ends_on["developer"]
+    seen = [r for r in bad_ends if ends_on[r].any()]
     sink.flag("prompt-ending", column, ends_badly, details=[f"ends on {r}" for r in seen])
 
 

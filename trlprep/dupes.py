@@ -20,27 +20,32 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.arrowtypes import is_string
+from trlprep.checks import list_layout
 
-_MIX = np.uint64(0x9E3779B97F4A7C15)
+_WRAP = 2**64  # hashes are arithmetic modulo 2**64
+_MIX_INT = 0x9E3779B97F4A7C15
+_MIX = np.uint64(_MIX_INT)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _POS_INT = 0xD6E8FEB86659FD93
 _POS = np.uint64(_POS_INT)
-_POS2 = np.uint64(2 * _POS_INT % 2**64)
-_FIELD = np.uint64(0xA0761D6478BD642F)
+_POS2 = np.uint64(2 * _POS_INT % _WRAP)
+_FIELD_INT = 0xA0761D6478BD642F
 _NULL_LIST = np.uint64(0x2D358DCCAA6C78A5)
-_NULL_STRUCT = np.uint64(0x8BB84B93962EACC9)
-_EMPTY = np.uint64(0x5851F42D4C957F2D)
+_NULL_STRUCT_INT = 0x8BB84B93962EACC9
+_EMPTY_INT = 0x5851F42D4C957F2D
+_EMPTY = np.uint64(_EMPTY_INT)
 _S30, _S27, _S31 = np.uint64(30), np.uint64(27), np.uint64(31)
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
     """splitmix64's finaliser, in place (a bijection that spreads every bit)."""
-    x ^= x >> _S30
+    t = x >> _S30
+    x ^= t
     x *= _M1
-    x ^= x >> _S27
+    x ^= np.right_shift(x, _S27, out=t)
     x *= _M2
-    x ^= x >> _S31
+    x ^= np.right_shift(x, _S31, out=t)
     return x
 
 
@@ -57,6 +62,11 @@ def value_hashes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
     Raises when polars cannot hash a leaf type (unions, extensions ...).
     """
+    return _hashes(arr, 1)
+
+
+def _hashes(arr: pa.Array | pa.ChunkedArray, scale: int) -> np.ndarray:
+    """`scale` * the value hashes (mod 2**64); a dictionary scales its small table instead."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     t = arr.type
@@ -65,22 +75,40 @@ def value_hashes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
         idx = arr.indices
         if idx.null_count:
             idx = pc.fill_null(idx, len(values) - 1)
-        return np.take(_dictionary_hashes(values), idx.to_numpy(zero_copy_only=False))
+        table = _dictionary_hashes(values) * np.uint64(scale)
+        if len(values) == 2 and not idx.null_count:  # one value (and the null slot)
+            return np.full(len(arr), table[0], dtype=np.uint64)
+        return pc.take(pa.array(table), idx).to_numpy()  # Arrow takes int32 indices as is
+    valid = _valid(arr) if arr.null_count else None
     if _is_list(t):
-        return _list_hashes(arr)
+        lengths, starts = list_layout(arr)
+        child = _hashes(pc.list_flatten(arr), 1)
+        return _fold_list(child, lengths, starts, valid, scale)
     if pa.types.is_struct(t):
-        h = np.full(len(arr), _FIELD, dtype=np.uint64)
-        for i in range(t.num_fields):  # Horner: field order matters
-            field = value_hashes(pc.struct_field(arr, [i]))
-            if i == 0:
-                h *= field
-            else:
-                h *= _MIX
-                h += field
-        if arr.null_count:
-            h[~_valid(arr)] = _NULL_STRUCT
-        return h
-    return np.asarray(pl.Series(arr).hash().to_numpy(), dtype=np.uint64)
+        # Horner over the fields, expanded: sum of field hash * _MIX**(fields after it)
+        parts, weight = [], scale
+        for i in reversed(range(t.num_fields)):
+            w = weight * _FIELD_INT if i == 0 else weight
+            parts.append(_hashes(pc.struct_field(arr, [i]), w % _WRAP))
+            weight = weight * _MIX_INT % _WRAP
+        return _fold_struct(parts, len(arr), valid, scale)
+    out = np.asarray(pl.Series(arr).hash().to_numpy(), dtype=np.uint64)
+    return out * np.uint64(scale) if scale != 1 else out
+
+
+def _fold_struct(parts: list[np.ndarray], n: int, valid, scale: int) -> np.ndarray:
+    if not parts:
+        out = np.full(n, _FIELD_INT * scale % _WRAP, dtype=np.uint64)
+    else:
+        # add into one of our own arrays (polars' and Arrow's results are read-only)
+        first = next((i for i, p in enumerate(parts) if p.flags.writeable), None)
+        out = parts[0].copy() if first is None else parts[first]
+        for i, part in enumerate(parts):
+            if i != (0 if first is None else first):
+                out += part
+    if valid is not None:
+        out[~valid] = np.uint64(_NULL_STRUCT_INT * scale % _WRAP)
+    return out
 
 
 _SMALL: dict[tuple, np.ndarray] = {}  # hashes of small dictionaries, by value
@@ -99,27 +127,22 @@ def _dictionary_hashes(values: pa.Array) -> np.ndarray:
     return found
 
 
-def _list_hashes(arr: pa.Array) -> np.ndarray:
+def _fold_list(child, lengths, starts, valid, scale: int) -> np.ndarray:
     """Per list: mix(sum of item hash * an odd weight per position, plus the length).
 
     Position weights keep the order; the result is the same however rows are batched
     (lists of one length just take a faster path).
     """
-    n = len(arr)
-    lengths = np.asarray(
-        pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False), np.int64
-    )
-    child = value_hashes(pc.list_flatten(arr))
-    m = len(child)
+    n, m = len(lengths), len(child)
+    k = int(lengths[0]) if n else 0
     if m == 0:
-        sums = np.zeros(n, dtype=np.uint64)
-    elif m == n * int(lengths[0]) and (lengths == lengths[0]).all():
-        k = int(lengths[0])
+        sums = _EMPTY * lengths.astype(np.uint64)
+    elif m == n * k and (lengths == k).all():
         sums = child[0::k] * _POS
         for j in range(1, k):
-            sums += child[j::k] * np.uint64(_POS_INT * (2 * j + 1) % 2**64)
+            sums += child[j::k] * np.uint64(_POS_INT * (2 * j + 1) % _WRAP)
+        sums += np.uint64(_EMPTY_INT * k % _WRAP)
     else:
-        starts = np.cumsum(lengths) - lengths
         pos = np.arange(m, dtype=np.int64) - np.repeat(starts, lengths)
         weight = pos.astype(np.uint64)
         weight *= _POS2
@@ -128,10 +151,12 @@ def _list_hashes(arr: pa.Array) -> np.ndarray:
         cum = np.zeros(m + 1, dtype=np.uint64)
         np.cumsum(weight, out=cum[1:])
         sums = cum[starts + lengths] - cum[starts]
-    sums += _EMPTY * lengths.astype(np.uint64)
+        sums += _EMPTY * lengths.astype(np.uint64)
     out = _mix(sums)
-    if arr.null_count:
-        out[~_valid(arr)] = _NULL_LIST
+    if valid is not None:
+        out[~valid] = _NULL_LIST
+    if scale != 1:
+        out *= np.uint64(scale)
     return out
 
 
@@ -139,13 +164,13 @@ def column_hashes(data: pa.Table | pa.RecordBatch) -> dict[str, np.ndarray] | No
     """A 64-bit hash per row of each column (None when some column cannot be hashed)."""
     if data.num_columns == 0:
         return None
-    out: dict[str, np.ndarray] = {}
     try:
-        for name, col in zip(data.schema.names, data.columns, strict=True):
-            out[name] = value_hashes(col)
+        return {
+            name: value_hashes(col)
+            for name, col in zip(data.schema.names, data.columns, strict=True)
+        }
     except Exception:  # polars lacks some Arrow types (unions, extensions ...)
         return None
-    return out
 
 
 def row_hash(hashes: dict[str, np.ndarray]) -> np.ndarray:

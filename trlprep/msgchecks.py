@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.arrowtypes import is_list, is_string
-from trlprep.checks import MAX_DETAILS, BatchSink, list_lengths, to_numpy_bool
+from trlprep.checks import MAX_DETAILS, BatchSink, list_layout, list_lengths, to_numpy_bool
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.rules import ALLOWED_ROLES, role_map_hint
 
@@ -34,7 +34,6 @@ class MessagesInfo:
 # roles as small ints: index in ALLOWED_ROLES; NO_ROLE for unknown/missing, EMPTY for no message
 ROLE_CODES: dict[str, int] = {r: i for i, r in enumerate(ALLOWED_ROLES)}
 NO_ROLE, EMPTY = -1, -2
-_ALLOWED = pa.array(ALLOWED_ROLES, pa.string())
 
 _EXPECTED_FIELD = {
     "string": is_string,
@@ -124,7 +123,7 @@ def _apply_role_map(roles: pa.Array, role_map: dict[str, str]) -> pa.Array:
 
 
 def _lookup(roles: pa.Array, role_map: dict[str, str]) -> np.ndarray:
-    codes = pc.index_in(_apply_role_map(roles, role_map), _ALLOWED)
+    codes = pc.index_in(_apply_role_map(roles, role_map), pa.array(ALLOWED_ROLES, pa.string()))
     return np.asarray(pc.fill_null(codes, NO_ROLE).to_numpy(zero_copy_only=False), np.int8)
 
 
@@ -136,15 +135,24 @@ class _Roles:
     keys: np.ndarray  # per message: the code, or an index into `per_key`
     per_key: np.ndarray | None
     raw: pa.Array  # the role values, for error details
+    nulls: bool = False  # some role is null (its key is the extra last entry of `per_key`)
 
     def at(self, positions: np.ndarray | slice) -> np.ndarray:
         found = self.keys[positions]
         return found if self.per_key is None else np.take(self.per_key, found)
 
+    def _hits(self, code: int) -> np.ndarray:
+        hits = np.flatnonzero(self.per_key == code)
+        return hits if self.nulls else hits[hits != len(self.per_key) - 1]
+
+    def absent(self, code: int) -> bool:
+        """True when no message can have `code` (known from the dictionary alone)."""
+        return self.per_key is not None and not len(self._hits(code))
+
     def where(self, code: int) -> np.ndarray:
         if self.per_key is None:
             return self.keys == code
-        hits = np.flatnonzero(self.per_key == code)
+        hits = self._hits(code)
         if not len(hits):
             return np.zeros(len(self.keys), dtype=bool)
         if len(hits) == 1:
@@ -158,22 +166,14 @@ def _role_codes(role: pa.Array | None, m: int, role_map: dict[str, str]) -> _Rol
     if t is not None and pa.types.is_dictionary(t) and is_string(t.value_type):
         per_key = np.append(_lookup(role.dictionary.cast(pa.string()), role_map), NO_ROLE)
         keys = role.indices
-        if keys.null_count:  # a null role points at the extra NO_ROLE entry
+        nulls = bool(keys.null_count)
+        if nulls:  # a null role points at the extra NO_ROLE entry
             keys = pc.fill_null(keys, len(per_key) - 1)
-        return _Roles(keys.to_numpy(), per_key.astype(np.int8), role)
+        return _Roles(keys.to_numpy(), per_key.astype(np.int8), role, nulls)
     if t is None or not is_string(t):
         return _Roles(np.full(m, NO_ROLE, np.int8), None, pa.nulls(m, pa.string()))
     raw = role.cast(pa.string())
     return _Roles(_lookup(raw, role_map), None, raw)
-
-
-def _layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(length, start in the flattened items) of each list; null lists have length 0."""
-    if not arr.null_count and (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
-        offsets = arr.offsets.to_numpy()
-        return np.diff(offsets).astype(np.int64), (offsets[:-1] - offsets[0]).astype(np.int64)
-    lengths = list_lengths(arr)
-    return lengths, np.cumsum(lengths) - lengths
 
 
 def check_messages(
@@ -181,7 +181,7 @@ def check_messages(
 ) -> MessagesInfo:
     """Roles, content (string or parts), system placement and message field types."""
     n = len(arr)
-    lengths, starts = _layout(arr)
+    lengths, starts = list_layout(arr)
     nonempty = lengths > 0
     all_nonempty = bool(nonempty.all())
     if not all_nonempty:
@@ -204,7 +204,7 @@ def check_messages(
 
     # roles, after the role map
     roles = _role_codes(_field(msgs, "role"), m, role_map)
-    bad_role = roles.where(NO_ROLE)
+    bad_role = np.zeros(m, dtype=bool) if roles.absent(NO_ROLE) else roles.where(NO_ROLE)
     if msgs.null_count:
         bad_role &= present
     if bad_role.any():
@@ -227,13 +227,15 @@ def check_messages(
             heads = np.minimum(starts, m - 1)
             tails = np.minimum(starts + lengths - 1, m - 1)
         first, last = roles.at(heads), roles.at(tails)
-        late_system = roles.where(ROLE_CODES["system"])
-        first_system = first == ROLE_CODES["system"]
-        if not all_nonempty:
-            first_system &= nonempty
-        if np.count_nonzero(late_system) > np.count_nonzero(first_system):
-            late_system[starts[nonempty]] = False  # a list's first message may be a system one
-            sink.flag("system-not-first", column, owners.rows(late_system))
+        system = ROLE_CODES["system"]
+        if not roles.absent(system):
+            late_system = roles.where(system)
+            first_system = first == system
+            if not all_nonempty:
+                first_system &= nonempty
+            if np.count_nonzero(late_system) > np.count_nonzero(first_system):
+                late_system[starts[nonempty]] = False  # a list may start with a system turn
+                sink.flag("system-not-first", column, owners.rows(late_system))
         if msgs.null_count:
             first = np.where(msg_null[heads], NO_ROLE, first).astype(np.int8)
             last = np.where(msg_null[tails], NO_ROLE, last).astype(np.int8)

@@ -115,7 +115,7 @@ def prepare_column(
         if c.required:
             sink.flag("null-value", name, ~valid & ~flagged)
         return None
-    if c.required:
+    if c.required and arr.null_count:
         sink.flag("null-value", name, to_numpy_bool(arr.is_null()) & ~flagged)
     return arr
 

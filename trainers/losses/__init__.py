@@ -1,5 +1,6 @@
 """The algorithms' losses as short, pure PyTorch functions on log-probabilities or scores."""
 
+from trlprep.trainers.losses.distillation import generalized_jsd
 from trlprep.trainers.losses.dpo import (
     DPO_LOSSES,
     LOSS_TYPES,
@@ -8,6 +9,30 @@ from trlprep.trainers.losses.dpo import (
     dpo_loss,
     length_desensitised_logps,
     wpo_weights,
+)
+from trlprep.trainers.losses.online_preference import (
+    ONLINE_DPO_LOSS_TYPES,
+    nash_md_loss,
+    online_dpo_loss,
+    xpo_loss,
+)
+from trlprep.trainers.losses.policy import (
+    GRPO_LOSS_TYPES,
+    KL_ESTIMATORS,
+    SCALE_REWARDS,
+    AdaptiveKLController,
+    clipped_surrogate,
+    gae,
+    group_advantages,
+    grpo_aggregate,
+    kl_estimate,
+    masked_mean,
+    masked_var,
+    masked_whiten,
+    ppo_policy_loss,
+    ppo_value_loss,
+    rloo_advantages,
+    rloo_loss,
 )
 from trlprep.trainers.losses.reference_free import (
     CPO_AVERAGED,
@@ -27,6 +52,27 @@ from trlprep.trainers.losses.unpaired import (
 )
 
 __all__ = [
+    "GRPO_LOSS_TYPES",
+    "KL_ESTIMATORS",
+    "ONLINE_DPO_LOSS_TYPES",
+    "SCALE_REWARDS",
+    "AdaptiveKLController",
+    "clipped_surrogate",
+    "gae",
+    "generalized_jsd",
+    "group_advantages",
+    "grpo_aggregate",
+    "kl_estimate",
+    "masked_mean",
+    "masked_var",
+    "masked_whiten",
+    "nash_md_loss",
+    "online_dpo_loss",
+    "ppo_policy_loss",
+    "ppo_value_loss",
+    "rloo_advantages",
+    "rloo_loss",
+    "xpo_loss",
     "CPO_AVERAGED",
     "CPO_LOSS_TYPES",
     "DPO_LOSSES",

@@ -21,10 +21,12 @@ _HIDDEN = ("options", "progress")
 _HELP = """Usage: trlprep train --algo ALGO --model PATH_OR_ID --data PATH --output-dir DIR
                      [--eval-data PATH] [--config train.yaml] [--OPTION VALUE ...]
 
-Train a causal LM (sft, dpo, cpo, orpo, kto, bco), a reward model (reward) or a process
+Train a causal LM offline (sft, dpo, cpo, orpo, kto, bco) or online on its own generations
+(grpo, rloo, online-dpo, nash-md, xpo, ppo, gkd), a reward model (reward) or a process
 reward model (prm). The data is converted to the type the algorithm expects and rendered
 with the chat template when it is conversational. Every option can be set in the YAML
-config; flags override it. Multi-GPU: `accelerate launch -m trlprep train ...`.
+config; flags override it; list options (--reward-fn, --reward-model) repeat.
+Multi-GPU: `accelerate launch -m trlprep train ...`.
 """
 
 
@@ -92,16 +94,20 @@ def parse_args(args: list[str], specs: dict[str, str]) -> dict[str, Any]:
         nxt = args[i + 1] if i + 1 < len(args) else None
         takes_value = nxt is not None and not nxt.startswith("--")
         if inline:
-            values[name] = _coerce(name, t, inline)
-            i += 1
+            value, i = _coerce(name, t, inline), i + 1
         elif _is_bool(t) or (name == "resume" and not takes_value):
             values[name] = True
             i += 1
+            continue
         elif takes_value:
-            values[name] = _coerce(name, t, nxt)
-            i += 2
+            value, i = _coerce(name, t, nxt), i + 2
         else:
             raise UsageError(f"{_flag(name)} needs a value")
+        if name in values and t.replace(" ", "").startswith("tuple"):  # a repeated list flag
+            before = values[name]
+            values[name] = [*(before if isinstance(before, list) else [before]), value]
+        else:
+            values[name] = value
     return values
 
 
@@ -156,7 +162,7 @@ def _default(f: Any) -> str:
     add_help_option=False,
 )
 def train_command(ctx: typer.Context) -> None:
-    """Train with sft, dpo, cpo, orpo, kto, bco, reward or prm (`trlprep train --help`)."""
+    """Train with sft, dpo, grpo, ppo, ... or reward/prm models (`trlprep train --help`)."""
     args = list(ctx.args)
     algo_name = None
     for i, a in enumerate(args):

@@ -1,0 +1,251 @@
+"""Generation in the Training FAQ's safe settings, reward functions and reward models, the
+negative-KL check and the histograms sent to trackers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from train_support import make_tokenizer, save_tiny_model, tiny_causal_lm  # noqa: E402
+from trlprep.trainers.generation import (  # noqa: E402
+    Sampling,
+    cut_at_eos,
+    generate,
+    kl_risks,
+    kl_warning,
+    left_pad,
+)
+from trlprep.trainers.rewards import RewardModel, Rewards, resolve  # noqa: E402
+
+from trlprep.errors import InputError, UsageError  # noqa: E402
+
+EOS, PAD = 2, 0
+
+
+def test_the_faqs_settings_are_safe_and_others_are_named():
+    safe = Sampling(max_new_tokens=32)
+    assert (safe.top_k, safe.top_p, safe.min_length) == (0, 1.0, -1)
+    assert kl_risks(safe) == [] and kl_warning(safe) is None
+    risky = Sampling(32, top_k=50, top_p=0.9, min_length=10)
+    assert [r.split("=")[0] for r in kl_risks(risky)] == ["top_k", "top_p", "min_length"]
+    assert "KL to the reference can go negative" in kl_warning(risky)
+
+
+def test_left_pad_and_cut_at_eos():
+    ids, mask = left_pad([[5, 6, 7], [8]], PAD)
+    assert ids.tolist() == [[5, 6, 7], [PAD, PAD, 8]]
+    assert mask.tolist() == [[1, 1, 1], [0, 0, 1]]
+    got = cut_at_eos(torch.tensor([[4, EOS, EOS, EOS], [4, 5, 6, 7], [EOS, 0, 0, 0]]), [EOS])
+    assert got.completions == [[4, EOS], [4, 5, 6, 7], [EOS]]
+    assert got.has_eos == [True, False, True]
+
+
+def test_generate_samples_completions_that_stop_at_eos():
+    tok = make_tokenizer()
+    model = tiny_causal_lm(len(tok))
+    model.generation_config.top_k = 1  # a checkpoint's default must not leak into sampling
+    prompts = [[1, 5, 6, 7], [1, 8]]
+    torch.manual_seed(0)
+    out = generate(
+        model, prompts * 8, Sampling(6), pad_token_id=EOS, eos_token_ids=[EOS], batch_size=4
+    )
+    assert len(out.completions) == 16
+    for c, ended in zip(out.completions, out.has_eos, strict=True):
+        assert 1 <= len(c) <= 6
+        assert ended == (c[-1] == EOS) and EOS not in c[:-1]
+    assert len({tuple(c) for c in out.completions}) > 8  # sampled, not greedy (top_k=1)
+
+
+def _peaky(seed):
+    tok = make_tokenizer()
+    model = tiny_causal_lm(len(tok), seed=seed)
+    with torch.no_grad():
+        model.lm_head.weight.mul_(200)  # far from uniform, so samples tell models apart
+    return model
+
+
+def test_geometric_mixture_sampling_at_its_ends():
+    policy, reference = _peaky(0), _peaky(1)
+    prompts = [[1, 5, 6], [1, 8, 9, 10]]  # different lengths: left padding
+    kw = dict(pad_token_id=PAD, eos_token_ids=[EOS], batch_size=2)
+
+    def sample(model, **extra):
+        torch.manual_seed(3)
+        return generate(model, prompts, Sampling(5), **kw, **extra).completions
+
+    assert sample(policy) != sample(reference)
+    assert sample(policy, mixture=(reference, 0.0)) == sample(policy)
+    assert sample(policy, mixture=(reference, 1.0)) == sample(reference)
+
+
+def test_geometric_mixture_logits_step_by_step():
+    from trlprep.trainers.generation import GeometricMixture
+
+    reference = _peaky(1).eval()
+    ids, mask = left_pad([[1, 5, 6], [1, 8, 9, 10]], PAD)
+    mix = GeometricMixture(reference, 0.25, mask)
+    scores = torch.randn(2, reference.config.vocab_size)
+    with torch.no_grad():
+        got = mix(ids, scores)
+        want = reference(input_ids=ids, attention_mask=mask).logits[:, -1]
+        torch.testing.assert_close(got, 0.75 * scores + 0.25 * want, atol=1e-4, rtol=1e-4)
+        longer = torch.cat((ids, torch.tensor([[11], [12]])), 1)  # one generated token each
+        got = mix(longer, scores)  # through the reference's KV cache
+        full_mask = torch.cat((mask, torch.ones(2, 1, dtype=torch.long)), 1)
+        want = reference(input_ids=longer, attention_mask=full_mask).logits[:, -1]
+        torch.testing.assert_close(got, 0.75 * scores + 0.25 * want, atol=1e-4, rtol=1e-4)
+
+
+# ------------------------------------------------------------------ rewards
+
+
+def test_builtin_rewards():
+    _, length = resolve("length")
+    assert length(completions=["abc", "abcdef"]) == [3.0, 6.0]
+    _, target = resolve("length=4")
+    assert target(completions=["abc", "abcdef"]) == [-1.0, -2.0]
+    _, regex = resolve(r"regex=<think>.*</think>\s*\d+")
+    assert regex(completions=["<think>x\ny</think> 42", "42"]) == [1.0, 0.0]
+    _, exact = resolve("exact")
+    got = exact(completions=[" blue ", "red", "x"], answer=["blue", "blue", None])
+    assert got == [1.0, 0.0, None]
+    _, exact_col = resolve("exact=solution")
+    assert exact_col(completions=["4"], solution=[4]) == [1.0]
+    with pytest.raises(UsageError, match="needs a 'answer' column"):
+        exact(completions=["a"])
+    # conversational completions are scored on their text
+    assert length(completions=[[{"role": "assistant", "content": "abcd"}]]) == [4.0]
+
+
+def test_reward_functions_from_modules_and_files(tmp_path):
+    (tmp_path / "my_rewards.py").write_text(
+        "def shout(completions, **kw):\n    return [float(c.isupper()) for c in completions]\n"
+    )
+    name, fn = resolve(f"{tmp_path / 'my_rewards.py'}:shout")
+    assert name == "shout" and fn(completions=["HI", "hi"]) == [1.0, 0.0]
+    name, fn = resolve("trlprep.trainers.rewards:length_reward")
+    assert name == "length_reward" and callable(fn)
+    with pytest.raises(UsageError, match="unknown reward function"):
+        resolve("nonsense")
+    with pytest.raises(InputError, match="does not exist"):
+        resolve("missing.py:f")
+    with pytest.raises(InputError, match="cannot import"):
+        resolve("no_such_module_xyz:f")
+
+
+def test_rewards_combine_with_weights_and_none():
+    def first(completions, **kw):
+        return [1.0, None, None]
+
+    def second(completions, prompts, answer, **kw):
+        assert prompts == ["p"] * 3 and answer == ["a", "b", "c"]  # dataset columns passed
+        return [2.0, 3.0, None]
+
+    rewards = Rewards([first, second], weights=[1.0, 0.5])
+    s = rewards(["p"] * 3, ["x", "y", "z"], [[1], [2], [3]], [[1], [2], [3]], {"answer": list("abc")})
+    assert s.names == ["first", "second"]
+    total = s.total.tolist()
+    assert total[:2] == [2.0, 1.5] and math.isnan(total[2])  # no score at all: NaN
+
+
+def test_bad_reward_functions_are_named():
+    def short(completions, **kw):
+        return [1.0]
+
+    def broken(completions, **kw):
+        raise KeyError("solution")
+
+    def strings(completions, **kw):
+        return ["1"] * len(completions)
+
+    args = (["p", "q"], ["x", "y"], [[1], [2]], [[1], [2]], {})
+    with pytest.raises(UsageError, match="short returned 1 values for 2"):
+        Rewards([short])(*args)
+    with pytest.raises(UsageError, match="broken failed: KeyError"):
+        Rewards([broken])(*args)
+    with pytest.raises(UsageError, match="strings returned str"):
+        Rewards([strings])(*args)
+    with pytest.raises(UsageError, match="no reward"):
+        Rewards([])
+    with pytest.raises(UsageError, match="2 reward weights"):
+        Rewards([short], weights=[1.0, 2.0])
+
+
+def test_a_reward_model_scores_like_the_model_itself(tmp_path):
+    from transformers import AutoModelForSequenceClassification
+
+    path = save_tiny_model(tmp_path / "rm")  # a sequence-classification head is initialised
+    tok = make_tokenizer()
+    rm = RewardModel(str(path), tok, torch.device("cpu"), batch_size=2)
+    assert rm.shares_ids
+    seqs = [[1, 5, 6, 7, EOS], [1, 8, EOS], [1, 9, 10, 11, 12, EOS]]
+    prompts, completions = ["what color", "is", "the sky is blue"], [" x", " y", " z"]
+    got = rm(prompts, completions, seqs)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).eval()
+    model.score.load_state_dict(rm.model.score.state_dict())  # the same head
+    with torch.no_grad():
+        want = [model(torch.tensor([s])).logits[0, 0].item() for s in seqs]
+    assert got == pytest.approx(want, abs=1e-5)
+    # a reward model with another vocabulary gets the texts, tokenised for it (EOS added)
+    rm.shares_ids = False
+    texts = rm(["the sky is"], [" blue"], [[0]])
+    ids = [1, *tok("the sky is blue", add_special_tokens=False)["input_ids"], EOS]
+    with torch.no_grad():
+        assert texts[0] == pytest.approx(model(torch.tensor([ids])).logits[0, 0].item(), abs=1e-5)
+
+
+# ------------------------------------------------------------------ negative KL, histograms
+
+
+class _Ctx:
+    training = True
+    gather = staticmethod(lambda x: x)
+
+
+def _rollouts(logs):
+    from trlprep.trainers.rollout import Rollouts
+
+    r = Rollouts.__new__(Rollouts)
+    r.ctx, r.log, r.negative_kl, r._kl_pool = _Ctx(), logs.append, 0, []
+    return r
+
+
+def test_negative_kl_beyond_noise_is_counted_and_warned():
+    logs: list[str] = []
+    r = _rollouts(logs)
+    g = torch.Generator().manual_seed(0)
+    assert r._check_kl(torch.full((8,), -1.0), 1) == {}  # pooled until 16 sequences
+    got = r._check_kl(-1.0 + 0.1 * torch.randn(8, generator=g), 2)
+    assert got == {"objective/negative_kl": 1.0}
+    assert "negative KL to the reference at step 2" in logs[0] and "top_k=0" in logs[0]
+    noisy = torch.randn(16, generator=g) * 5 - 0.5  # negative mean, but within the noise
+    assert r._check_kl(noisy, 3) == {"objective/negative_kl": 0.0} and len(logs) == 1
+    assert r._check_kl(None, 4) == {}
+
+
+def test_histograms_go_to_the_trackers(tmp_path):
+    from trlprep.trainers.metrics import MetricsLog
+
+    calls = []
+
+    class Writer:
+        def add_histogram(self, name, values, step):
+            calls.append((name, list(values), step))
+
+    class Acc:
+        is_main_process, num_processes = True, 1
+
+        def init_trackers(self, *a, **k):
+            pass
+
+        def get_tracker(self, name, unwrap=False):
+            assert name == "tensorboard" and unwrap
+            return Writer()
+
+    log = MetricsLog(Acc(), tmp_path, ("tensorboard",), {})
+    log.histograms({"env/reward_dist": torch.tensor([1.0, 2.0]), "empty": torch.zeros(0)}, 7)
+    assert calls == [("env/reward_dist", [1.0, 2.0], 7)]
