@@ -4,6 +4,7 @@ python -m benchmarks validate --rows 1000000
 python -m benchmarks stream --gb 5 [--convert]
 python -m benchmarks convert --rows 1000000
 python -m benchmarks train -- [--algos sft,dpo] [--steps 4]
+python -m benchmarks online -- [--algos grpo,rloo,online-dpo,ppo] [--steps 4]
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def main() -> None:
     t.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.cases_templates")
     tr = sub.add_parser("train", help="training step time/memory vs TRL's trainers")
     tr.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.cases_train")
+    on = sub.add_parser("online", help="generation + update throughput vs TRL's GRPO/RLOO")
+    on.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.cases_online")
     args = ap.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     if args.case == "validate":
@@ -52,6 +55,10 @@ def main() -> None:
         run(args.rest)
     elif args.case == "train":
         from benchmarks.cases_train import main as run
+
+        run(args.rest, args.workdir)
+    elif args.case == "online":
+        from benchmarks.cases_online import main as run
 
         run(args.rest, args.workdir)
     elif args.case == "convert":

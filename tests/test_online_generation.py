@@ -146,7 +146,8 @@ def test_rewards_combine_with_weights_and_none():
         return [2.0, 3.0, None]
 
     rewards = Rewards([first, second], weights=[1.0, 0.5])
-    s = rewards(["p"] * 3, ["x", "y", "z"], [[1], [2], [3]], [[1], [2], [3]], {"answer": list("abc")})
+    ids = [[1], [2], [3]]
+    s = rewards(["p"] * 3, ["x", "y", "z"], ids, ids, {"answer": list("abc")})
     assert s.names == ["first", "second"]
     total = s.total.tolist()
     assert total[:2] == [2.0, 1.5] and math.isnan(total[2])  # no score at all: NaN

@@ -51,6 +51,13 @@ def test_every_algorithm_declares_a_registry_type():
         "bco": ("unpaired-preference",),
         "reward": ("preference-implicit",),
         "prm": ("stepwise-supervision",),
+        "grpo": ("prompt-only",),
+        "rloo": ("prompt-only",),
+        "online-dpo": ("prompt-only",),
+        "nash-md": ("prompt-only",),
+        "xpo": ("prompt-only",),
+        "ppo": ("prompt-only", "language-modeling"),  # the guide: tokenized language modeling
+        "gkd": ("prompt-completion",),
     }
     assert {k: a.accepts for k, a in ALGORITHMS.items()} == expected
     for a in ALGORITHMS.values():
@@ -65,6 +72,13 @@ def test_every_algorithm_declares_a_registry_type():
         "bco": 5e-5,
         "reward": 1e-4,
         "prm": 1e-5,
+        "grpo": 1e-6,
+        "rloo": 1e-6,
+        "online-dpo": 5e-7,
+        "nash-md": 5e-7,
+        "xpo": 5e-7,
+        "ppo": 3e-6,
+        "gkd": 2e-5,
     }
 
 
@@ -89,8 +103,8 @@ def test_options_defaults_and_validation():
         get_algorithm("dpo").make_options({"cpo_alpha": 1.0})
     alphapo = get_algorithm("cpo").make_options({"loss_type": "alphapo", "alpha": 0.2})
     assert (alphapo.loss_type, alphapo.cpo_alpha) == ("simpo", 0.0)
-    with pytest.raises(UsageError, match="unknown algorithm 'ppo'"):
-        get_algorithm("ppo")
+    with pytest.raises(UsageError, match="unknown algorithm 'ddpo'"):
+        get_algorithm("ddpo")
 
 
 def test_config_from_dict_and_yaml(tmp_path):

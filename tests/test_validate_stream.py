@@ -1,8 +1,9 @@
 """The fast paths of streamed validation change no verdict.
 
-Parquet message roles are read as Arrow dictionaries (`trlprep.parquet_roles`), row hashes
-are folded from column leaves (`trlprep.dupes`) and message checks skip work on clean data
-(`trlprep.msgchecks`); each must give exactly what the plain reading of the same rows gives.
+Parquet's few-valued strings (message roles, extra columns) are read as Arrow dictionaries
+(`trlprep.parquet_dict`), row hashes are folded from column leaves (`trlprep.dupes`) and
+message checks skip work on clean data (`trlprep.msgchecks`); each must give exactly what
+the plain reading of the same rows gives.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import trlprep.parquet_roles as parquet_roles
+import trlprep.parquet_dict as parquet_dict
 from trlprep.detect import detect_batches
 from trlprep.dupes import column_hashes, row_hash, value_hashes
 from trlprep.readers import Batch, iter_batches
@@ -70,7 +71,7 @@ def _without_path(report) -> dict:
 
 @SETTINGS
 @given(preference_rows(), st.sampled_from([None, "human=user"]))
-def test_parquet_with_dictionary_roles_matches_the_table(tmp_path_factory, rows, role_map):
+def test_parquet_with_dictionaries_matches_the_table(tmp_path_factory, rows, role_map):
     table = pa.Table.from_pylist(rows)
     path = tmp_path_factory.mktemp("pq") / "d.parquet"
     pq.write_table(table, path)
@@ -84,7 +85,7 @@ def test_parquet_roles_are_read_as_dictionaries(tmp_path):
     rows[1] = {"prompt": [{"role": "gpt", "content": " "}], "completion": [{"role": "x"}]}
     path = tmp_path / "d.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
-    (batch,) = iter_batches(path, dictionary_roles=True)
+    (batch,) = iter_batches(path, dictionaries=True)
     role = batch.data.schema.field("prompt").type.value_type.field("role")
     assert pa.types.is_dictionary(role.type)
     r = validate_path(path, type="pc", format="conversational")
@@ -94,6 +95,26 @@ def test_parquet_roles_are_read_as_dictionaries(tmp_path):
     # the message names the type as written, not as read
     wrong = validate_path(path, type="pc", format="standard").issue("wrong-type")
     assert "role: string" in wrong.message
+
+
+def test_few_valued_extra_columns_are_read_as_dictionaries(tmp_path):
+    n = 50
+    table = pa.table(
+        {
+            "prompt": [f"Question {i % 20}?" for i in range(n)],
+            "chosen": [f"Yes {i % 20}." for i in range(n)],
+            "rejected": ["No." if i % 9 else f"Yes {i % 20}." for i in range(n)],
+            "lang": ["en", "fr"] * (n // 2),
+            "tools": ['[{"name": "f"}]'] * n,  # a side column keeps its type
+        }
+    )
+    path = tmp_path / "d.parquet"
+    pq.write_table(table, path)
+    (batch,) = iter_batches(path, dictionaries=True)
+    read_as_dictionary = [f.name for f in batch.data.schema if pa.types.is_dictionary(f.type)]
+    assert read_as_dictionary == ["lang"]
+    assert _without_path(validate_path(path)) == _without_path(validate_table(table))
+    assert validate_path(path).issue("duplicate-row") is not None
 
 
 def _plain_batches(path, batch_rows):
@@ -113,7 +134,7 @@ def test_row_groups_read_one_by_one_give_the_plain_verdict(tmp_path_factory, row
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=group_rows)
     batch_rows = group_rows  # every group is a batch of its own or more
     plan, notes = V.make_plan(detect_batches(iter_batches(path)))
-    fast = iter_batches(path, batch_rows=batch_rows, dictionary_roles=True)
+    fast = iter_batches(path, batch_rows=batch_rows, dictionaries=True)
     plain = _plain_batches(path, batch_rows)
     assert V.validate_batches(fast, plan, notes=notes).to_dict() == (
         V.validate_batches(plain, plan, notes=notes).to_dict()
@@ -124,15 +145,15 @@ def test_a_row_group_arrow_cannot_read_as_dictionaries_is_read_plainly(tmp_path,
     rows = [{"messages": [{"role": "user", "content": f"m{i}"}]} for i in range(10)]
     path = tmp_path / "d.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=5)
-    real = parquet_roles._pull
+    real = parquet_dict._pull
     pulled = []
 
     def flaky(it):  # the second batch of every group fails, as a nested dictionary might
         pulled.append(1)
-        return parquet_roles._UNSUPPORTED if len(pulled) % 2 == 0 else real(it)
+        return parquet_dict._UNSUPPORTED if len(pulled) % 2 == 0 else real(it)
 
-    monkeypatch.setattr(parquet_roles, "_pull", flaky)
-    batches = list(iter_batches(path, batch_rows=3, dictionary_roles=True))
+    monkeypatch.setattr(parquet_dict, "_pull", flaky)
+    batches = list(iter_batches(path, batch_rows=3, dictionaries=True))
     got = [m[0]["content"] for b in batches for m in b.data.column("messages").to_pylist()]
     assert got == [f"m{i}" for i in range(10)]
     assert [b.offset for b in batches] == [0, 3, 5, 8]
@@ -142,7 +163,7 @@ def test_small_row_groups_are_read_plainly_across_groups(tmp_path):
     rows = [{"messages": [{"role": "user", "content": f"m{i}"}]} for i in range(10)]
     path = tmp_path / "d.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path, row_group_size=2)
-    batches = list(iter_batches(path, batch_rows=8, dictionary_roles=True))
+    batches = list(iter_batches(path, batch_rows=8, dictionaries=True))
     assert [b.data.num_rows for b in batches] == [8, 2]
     role = batches[0].data.schema.field("messages").type.value_type.field("role")
     assert pa.types.is_string(role.type)
@@ -165,7 +186,7 @@ def test_hashes_do_not_depend_on_batching_or_dictionaries(rows, data):
     cut = data.draw(st.integers(0, len(rows)))
     parts = np.concatenate([value_hashes(arr.slice(0, cut)), value_hashes(arr.slice(cut))])
     assert whole.tolist() == parts.tolist()
-    roles = pc_dictionary_roles(arr)
+    roles = pc_dictionaries(arr)
     assert value_hashes(roles).tolist() == whole.tolist()
     as_py = [repr(r) for r in arr.to_pylist()]
     for i in range(len(rows)):
@@ -173,7 +194,7 @@ def test_hashes_do_not_depend_on_batching_or_dictionaries(rows, data):
             assert (whole[i] == whole[j]) == (as_py[i] == as_py[j])
 
 
-def pc_dictionary_roles(arr: pa.ListArray) -> pa.ListArray:
+def pc_dictionaries(arr: pa.ListArray) -> pa.ListArray:
     """The same messages with the role field dictionary-encoded."""
     msgs = arr.values
     roles = msgs.field("role").dictionary_encode()
@@ -195,6 +216,12 @@ def test_equal_values_hash_alike_and_different_ones_apart(values):
     for i in range(len(values)):
         for j in range(i):
             assert (h[i] == h[j]) == (seen[i] == seen[j])
+
+
+def test_dictionaries_hash_as_their_values():
+    for values in (["x", None, "x"], ["x", "x"], [None, None], ["x", "y", None], []):
+        plain = pa.array(values, pa.string())
+        assert value_hashes(plain.dictionary_encode()).tolist() == value_hashes(plain).tolist()
 
 
 def test_row_hash_separates_rows_that_differ_in_one_column():

@@ -363,7 +363,6 @@ class Rollouts:
                 hint=f"use --batch-size {per_prompt} (or a multiple)",
             )
         self.prompts_per_rollout = units // per_prompt
-        self.eval_prompts = max(1, batch_size // per_prompt)
         self.path = Path(output_dir) / COMPLETIONS_FILE
         self.every = completions_every
         self.last_written: int | None = None

@@ -73,11 +73,11 @@ def _hashes(arr: pa.Array | pa.ChunkedArray, scale: int) -> np.ndarray:
     if pa.types.is_dictionary(t):  # hashed as its values, so as the plain column would be
         values = pa.concat_arrays([arr.dictionary, pa.nulls(1, arr.dictionary.type)])
         idx = arr.indices
+        table = _dictionary_hashes(values) * np.uint64(scale)
+        if not idx.null_count and len(values) == 2:  # one value (and the unused null slot)
+            return np.full(len(arr), table[0], dtype=np.uint64)
         if idx.null_count:
             idx = pc.fill_null(idx, len(values) - 1)
-        table = _dictionary_hashes(values) * np.uint64(scale)
-        if len(values) == 2 and not idx.null_count:  # one value (and the null slot)
-            return np.full(len(arr), table[0], dtype=np.uint64)
         return pc.take(pa.array(table), idx).to_numpy()  # Arrow takes int32 indices as is
     valid = _valid(arr) if arr.null_count else None
     if _is_list(t):

@@ -81,8 +81,11 @@ def _string_offsets(arr: pa.Array) -> np.ndarray | None:
     """The offsets of a string/large_string array (None for other layouts)."""
     if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
         return None
+    offsets = arr.buffers()[1]
+    if offsets is None:
+        return None
     dtype = np.int32 if pa.types.is_string(arr.type) else np.int64
-    return np.frombuffer(arr.buffers()[1], dtype=dtype)[arr.offset : arr.offset + len(arr) + 1]
+    return np.frombuffer(offsets, dtype=dtype)[arr.offset : arr.offset + len(arr) + 1]
 
 
 def _empty_and_space(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:

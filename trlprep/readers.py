@@ -140,15 +140,16 @@ def iter_batches(
     split: str | None = None,
     input_format: str | None = None,
     batch_rows: int = BATCH_ROWS,
-    dictionary_roles: bool = False,
+    dictionaries: bool = False,
 ) -> Iterator[Batch]:
     """Stream a dataset in record batches.
 
     JSONL and Parquet stream with bounded memory; other formats are read whole (Arrow files
     and `datasets` folders are memory-mapped) and sliced. JSONL batches may differ in schema
     (types are inferred per chunk; a column can hold strings in one and messages in another).
-    `dictionary_roles` reads the `role` of Parquet message columns as an Arrow dictionary
-    (Parquet stores it so: cheaper to read and to check; other formats are unaffected).
+    `dictionaries` reads a Parquet file's few-valued strings (message roles, extra columns
+    such as `source`) as Arrow dictionaries, as Parquet stores them: cheaper to read and to
+    check (see `trlprep.parquet_dict`; other formats are unaffected).
     """
     path = str(path)
     fmt = resolve_format(path, input_format)
@@ -157,8 +158,8 @@ def iter_batches(
     elif fmt == "parquet":
         pf = guard(path, lambda: _pq().ParquetFile(path))
         offset = 0
-        if dictionary_roles:
-            from trlprep.parquet_roles import parquet_batches
+        if dictionaries:
+            from trlprep.parquet_dict import parquet_batches
 
             for rb in parquet_batches(path, pf, batch_rows):
                 yield Batch(rb, offset)

@@ -292,7 +292,7 @@ def validate_path(
             role_map=role_map,
             path=path,
         )
-    batches: Iterable[Batch] = iter_batches(path, input_format=fmt, dictionary_roles=True)
+    batches: Iterable[Batch] = iter_batches(path, input_format=fmt, dictionaries=True)
     det = None
     if type is None or format is None:
         det, batches = _detect_streamed(path, fmt, batches)
@@ -330,8 +330,8 @@ def _detect_streamed(
         if det.type is not None and det.format is not None and det.uniform and filled:
             return det, itertools.chain([head], batches)
     return (
-        detect_batches(iter_batches(path, input_format=fmt, dictionary_roles=True)),
-        iter_batches(path, input_format=fmt, dictionary_roles=True),
+        detect_batches(iter_batches(path, input_format=fmt, dictionaries=True)),
+        iter_batches(path, input_format=fmt, dictionaries=True),
     )
 
 
