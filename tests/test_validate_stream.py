@@ -229,3 +229,25 @@ def test_row_hash_separates_rows_that_differ_in_one_column():
     h = row_hash(column_hashes(t))
     assert len(set(h.tolist())) == 3
     assert value_hashes(pa.array([[], None])).tolist()[0] != value_hashes(pa.array([None]))[0]
+
+
+def test_duplicate_lines_are_exact_across_chunks_and_blank_lines(tmp_path, monkeypatch):
+    import json
+
+    import trlprep
+    from trlprep import jsonl
+
+    rows = [{"prompt": f"p{i}", "completion": f" c{i}"} for i in range(30)]
+    rows[25] = dict(rows[3])  # a duplicate far from its original
+    text = ""
+    for i, r in enumerate(rows):
+        text += json.dumps(r) + "\n" + ("\n" if i % 7 == 0 else "")  # blank lines here and there
+    path = tmp_path / "d.jsonl"
+    path.write_text(text)
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 200)  # many chunks
+    report = trlprep.validate(path)
+    issue = report.issue("duplicate-row")
+    lines = text.splitlines()
+    first_line, expected_line = [i + 1 for i, x in enumerate(lines) if x == json.dumps(rows[3])]
+    assert issue.rows == [25] and issue.lines == [expected_line]
+    assert f"line {expected_line} repeats line {first_line}" in issue.message

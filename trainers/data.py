@@ -227,7 +227,7 @@ def _prompt_rows(
         if truncation == "keep_end" and max_length is not None:
             cut = slice(-max_length, None)
         ids = [list(x)[cut] for x in _ids(table, "input_ids")]
-        texts = tokenizer.batch_decode(ids)
+        texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
         used = {"input_ids", "attention_mask"}
     else:
         kind = "language-modeling" if dtype == "language-modeling" else "prompt-only"

@@ -38,8 +38,8 @@ def gkd_rollout(ctx: RolloutContext, rows: list[dict]) -> Rollout:
     starts = [m.index(1) if 1 in m else len(m) for m in (r["mask"] for r in rows)]
     prompts = [r["ids"][:s] for r, s in zip(rows, starts, strict=True)]
     completions = [r["ids"][s:] for r, s in zip(rows, starts, strict=True)]
-    source = None
-    if o.seq_kd:
+    source = None  # evaluation keeps the dataset's completions, as TRL's
+    if ctx.training and o.seq_kd:
         source = "teacher"
     if ctx.training and random.random() <= o.lmbda:
         source = "policy"

@@ -216,9 +216,11 @@ class Trainer:
                 for p in o.reward_model
             ]
             rewards = Rewards(o.reward_fn, models, o.reward_weights)
-        if getattr(o, "teacher_model", "") is None:
-            raise UsageError(f"{self.algo.name} needs a teacher", hint="add --teacher-model PATH")
-        if getattr(o, "teacher_model", None):
+        if hasattr(o, "teacher_model"):  # distillation
+            if not o.teacher_model:
+                raise UsageError(
+                    f"{self.algo.name} needs a teacher", hint="add --teacher-model PATH"
+                )
             teacher = load_model(o.teacher_model, "causal-lm", self.tokenizer, dtype)
             ours = policy.model.get_output_embeddings().weight.shape[0]
             theirs = teacher.get_output_embeddings().weight.shape[0]

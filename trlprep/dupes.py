@@ -183,28 +183,58 @@ def row_hash(hashes: dict[str, np.ndarray]) -> np.ndarray:
     return h
 
 
+class LineMap:
+    """Row -> file line, kept per batch as a first line when a batch's lines are consecutive
+    (the usual case), so streaming a large file holds O(batches), not O(rows), of it."""
+
+    def __init__(self) -> None:
+        self._starts: list[int] = []
+        self._parts: list[int | np.ndarray] = []
+
+    def add(self, start_row: int, lines: np.ndarray) -> None:
+        lines = np.asarray(lines, dtype=np.int64)
+        if not len(lines):
+            return
+        consecutive = int(lines[-1] - lines[0]) == len(lines) - 1
+        self._starts.append(start_row)
+        self._parts.append(int(lines[0]) if consecutive else lines)
+
+    def __getitem__(self, rows: int | np.ndarray) -> int | np.ndarray:
+        if np.isscalar(rows):
+            return int(self[np.asarray([rows])][0])
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty(len(rows), dtype=np.int64)
+        seg = np.searchsorted(np.asarray(self._starts), rows, side="right") - 1
+        for i, (r, k) in enumerate(zip(rows, seg, strict=True)):
+            part, local = self._parts[k], r - self._starts[k]
+            out[i] = part + local if isinstance(part, int) else part[local]
+        return out
+
+
 class DuplicateFinder:
     """Collects row hashes batch by batch; `finish` names the rows that repeat earlier ones."""
 
     def __init__(self) -> None:
         self._hashes: list[np.ndarray] = []
-        self._lines: list[np.ndarray] | None = []
+        self._lines: LineMap | None = LineMap()
+        self._rows = 0
 
     def add(self, hashes: np.ndarray, lines: np.ndarray | None = None) -> None:
         self._hashes.append(np.asarray(hashes, dtype=np.uint64))
         if lines is None or self._lines is None:
             self._lines = None
         else:
-            self._lines.append(np.asarray(lines, dtype=np.int64))
+            self._lines.add(self._rows, lines)
+        self._rows += len(hashes)
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    def finish(self) -> tuple[np.ndarray, np.ndarray, LineMap | None]:
         """(duplicate rows ascending, row of each one's first occurrence, lines or None)."""
         none = np.zeros(0, np.int64)
         if not self._hashes:
             return none, none, None
         h = np.concatenate(self._hashes)
         self._hashes = []
-        lines = np.concatenate(self._lines) if self._lines else None
+        lines = self._lines
         # most datasets have no duplicates: a plain sort proves it, faster than an argsort
         hs = np.sort(h)
         repeated = hs[1:][hs[1:] == hs[:-1]]
