@@ -10,23 +10,30 @@ from benchmarks.measure import command, print_table
 
 
 def make_jsonl(workdir: Path, gigabytes: float) -> tuple[Path, int]:
-    """Write conversational preference JSONL of about `gigabytes` GB (cached)."""
+    """Write conversational preference JSONL of about `gigabytes` GB (cached).
+
+    Blocks of 100k synthetic rows repeat, each row made unique by an `id` column, so the
+    file has no duplicate rows (as real data mostly has not).
+    """
+    import pyarrow as pa
+
     from benchmarks.synth import preference
     from trlprep.writers import to_jsonl_bytes
 
     target = int(gigabytes * (1 << 30))
-    path = workdir / f"preference_conv_{gigabytes:g}GB.jsonl"
+    path = workdir / f"preference_conv_{gigabytes:g}GB_unique.jsonl"
     meta = path.with_suffix(".rows")
     if path.exists() and meta.exists():
         return path, int(meta.read_text())
-    block = to_jsonl_bytes(preference(100_000, conversational=True))
-    rows_per_block = 100_000
+    block = preference(100_000, conversational=True)
     written = rows = 0
     with open(path, "wb") as f:
         while written < target:
-            f.write(block)
-            written += len(block)
-            rows += rows_per_block
+            ids = pa.array(range(rows, rows + block.num_rows), pa.int64())
+            data = to_jsonl_bytes(block.append_column("id", ids))
+            f.write(data)
+            written += len(data)
+            rows += block.num_rows
     meta.write_text(str(rows))
     return path, rows
 

@@ -208,7 +208,7 @@ class _Ctx:
 
 
 def _rollouts(logs):
-    from trlprep.trainers.rollout import Rollouts
+    from trlprep.trainers.online_source import Rollouts
 
     r = Rollouts.__new__(Rollouts)
     r.ctx, r.log, r.negative_kl, r._kl_pool = _Ctx(), logs.append, 0, []

@@ -59,10 +59,15 @@ def test_duplicate_finder_across_batches():
     finder = DuplicateFinder()
     finder.add(np.array([5, 7, 5], dtype=np.uint64), np.array([1, 2, 4]))
     finder.add(np.array([9, 7, 5], dtype=np.uint64), np.array([5, 6, 7]))
-    dup, first, lines = finder.finish()
+    count, dup, first, lines = finder.finish()
+    assert count == 3
     assert dup.tolist() == [2, 4, 5]
     assert first.tolist() == [0, 1, 0]
     assert lines[dup].tolist() == [4, 6, 7]
+    finder = DuplicateFinder()
+    finder.add(np.array([5, 7, 5, 9, 7, 5], dtype=np.uint64))
+    count, dup, first, lines = finder.finish(limit=2)
+    assert (count, dup.tolist(), first.tolist(), lines) == (3, [2, 4], [0, 1], None)
 
 
 def test_row_hash_depends_on_every_column():

@@ -1,24 +1,20 @@
-"""Online algorithms' batches: draw prompts, roll out (generate, score, compute what the loss
-needs), then serve the experience to the training loop as optimizer steps.
+"""What online algorithms' rollouts are made of and with.
 
     rows ──rollout──> Experience (sequences + per-sequence / per-token tensors)
          ──plan────> [optimizer step: [micro-batch: RolloutBatch, ...], ...]
 
-An algorithm supplies the rollout function (`OnlineSpec.rollout`); this module owns
-everything around it: generation, log-probs and rewards in micro-batch chunks
-(`RolloutContext`), how many optimizer steps one rollout serves (GRPO's `num_iterations`,
-PPO's epochs over mini-batches), the negative-KL check, and the sample generations written
-to `completions.jsonl` in the output folder.
+An algorithm supplies the rollout function (`OnlineSpec.rollout`), which samples, scores and
+computes what its loss needs through a `RolloutContext` (generation, log-probs and rewards
+in micro-batch chunks), and returns a `Rollout`. `online_source.Rollouts` serves rollouts to
+the training loop as optimizer steps.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,9 +27,6 @@ from trlprep.trainers.models import AdapterOff
 from trlprep.trainers.rewards import Rewards, Scores
 
 Metrics = dict[str, float]
-COMPLETIONS_FILE = "completions.jsonl"
-NEGATIVE_KL_TOLERANCE = 1e-2  # nats per sequence, the least a batch's KL counts as negative by
-KL_CHECK_SEQUENCES = 16  # the fewest sequences the negative-KL check judges at once
 # keys of the prompt rows (`data.LAYOUTS["prompts"]`) that are not dataset columns
 PROMPT_KEYS = ("prompt", "prompt_text", "prompt_messages")
 
@@ -313,152 +306,3 @@ def sample_records(
 def _json_float(x: Tensor | float) -> float | None:
     v = float(x)
     return None if math.isnan(v) else round(v, 6)
-
-
-# ------------------------------------------------------------------ the loop's batch source
-
-
-def plan(
-    num_units: int, micro_units: int, passes: int, mini_batches: int, shuffle: bool = True
-) -> list[list[list[int]]]:
-    """Optimizer steps over an experience of `num_units` units: `passes` passes, each in
-    `mini_batches` steps of micro-batches of `micro_units` units (reshuffled each pass)."""
-    steps = []
-    per_mini = num_units // mini_batches
-    for _ in range(passes):
-        order = torch.randperm(num_units).tolist() if shuffle else list(range(num_units))
-        for m in range(mini_batches):
-            mini = order[m * per_mini : (m + 1) * per_mini]
-            steps.append([mini[i : i + micro_units] for i in range(0, len(mini), micro_units)])
-    return steps
-
-
-class Rollouts:
-    """The online algorithms' source of micro-batches for the training loop."""
-
-    def __init__(
-        self,
-        spec: OnlineSpec,
-        ctx: RolloutContext,
-        *,
-        batch_size: int,
-        accum: int,
-        output_dir: Path,
-        completions_every: int,
-        is_main: bool = True,
-        log: Callable[[str], None] = print,
-    ) -> None:
-        from trlprep.errors import UsageError
-
-        o = ctx.options
-        self.spec, self.ctx, self.log, self.is_main = spec, ctx, log, is_main
-        self.passes, self.mini_batches = spec.passes(o), spec.mini_batches(o)
-        per_prompt = spec.units_per_prompt(o)
-        self.micro_units = batch_size
-        units = batch_size * accum * self.mini_batches
-        if units % per_prompt:
-            raise UsageError(
-                f"batch_size x gradient_accumulation_steps ({units}) must be a multiple of "
-                f"num_generations ({per_prompt}): each prompt's completions form one group",
-                hint=f"use --batch-size {per_prompt} (or a multiple)",
-            )
-        self.prompts_per_rollout = units // per_prompt
-        self.path = Path(output_dir) / COMPLETIONS_FILE
-        self.every = completions_every
-        self.last_written: int | None = None
-        self.queue: list[list[list[int]]] = []
-        self.experience: Experience | None = None
-        self.histograms: dict[str, list[Tensor]] = {}
-        self.negative_kl = 0
-        self._kl_pool: list[Tensor] = []
-
-    @property
-    def steps_per_rollout(self) -> int:
-        return self.passes * self.mini_batches
-
-    def _rollout(self, rows: list[dict]) -> Rollout:
-        self.ctx.policy.eval()
-        try:
-            return self.spec.rollout(self.ctx, rows)
-        finally:
-            self.ctx.policy.train(self.ctx.training)
-
-    def next_step(
-        self, stream: Iterator[tuple[int, int, list[dict]]], step: int
-    ) -> tuple[list[RolloutBatch], Metrics, tuple[int, int] | None]:
-        """The micro-batches of optimizer step `step`, the metrics of the rollout that made
-        them (on the first step it serves) and the data position after the rows drawn."""
-        metrics: Metrics = {}
-        position = None
-        if not self.queue:
-            epoch, index, rows = next(stream)
-            position = (epoch, index + 1)
-            rollout = self._rollout(rows)
-            metrics = dict(rollout.metrics)
-            metrics |= self._check_kl(rollout.seq_kl, step)
-            for k, v in rollout.histograms.items():
-                self.histograms.setdefault(k, []).append(v.detach().float().cpu())
-            self._write_samples(rollout.samples, step)
-            self.experience = rollout.experience
-            self.queue = plan(
-                self.experience.num_units, self.micro_units, self.passes, self.mini_batches
-            )
-        assert self.experience is not None
-        units = self.queue.pop(0)
-        batches = [self.experience.batch(u, self.ctx.collator).to(self.ctx.device) for u in units]
-        return batches, metrics, position
-
-    def eval_batches(self, rows: list[dict]) -> tuple[list[RolloutBatch], Metrics]:
-        """Micro-batches of a fresh rollout on evaluation rows (nothing updated)."""
-        self.ctx.training = False
-        try:
-            rollout = self._rollout(rows)
-        finally:
-            self.ctx.training = True
-        exp = rollout.experience
-        units = plan(exp.num_units, self.micro_units, 1, 1, shuffle=False)[0]
-        batches = [exp.batch(u, self.ctx.collator).to(self.ctx.device) for u in units]
-        return batches, rollout.metrics
-
-    def pop_histograms(self) -> dict[str, Tensor]:
-        out = {k: torch.cat([x.flatten() for x in v]) for k, v in self.histograms.items()}
-        self.histograms.clear()
-        return out
-
-    def _check_kl(self, seq_kl: Tensor | None, step: int) -> Metrics:
-        """The FAQ's warning sign: a KL estimate to the reference that is negative beyond its
-        sampling noise (three standard errors), judged over at least `KL_CHECK_SEQUENCES`
-        sequences (rollouts are pooled until there are that many)."""
-        if seq_kl is None or not self.ctx.training:
-            return {}
-        self._kl_pool.append(self.ctx.gather(seq_kl.detach().float()).cpu())
-        kl = torch.cat(self._kl_pool)
-        if kl.numel() < KL_CHECK_SEQUENCES:
-            return {}
-        self._kl_pool.clear()
-        mean = float(kl.mean())
-        noise = 3 * float(kl.std()) / math.sqrt(kl.numel())
-        negative = mean < -max(NEGATIVE_KL_TOLERANCE, noise)
-        if negative:
-            self.negative_kl += 1
-            if self.negative_kl <= 5:
-                self.log(
-                    f"warning: negative KL to the reference at step {step} (mean {mean:.4g} "
-                    f"per sequence over {kl.numel()} sequences): the policy may be exploiting "
-                    "the generation settings (Training FAQ); use top_k=0, top_p=1.0, "
-                    "min_length=-1"
-                    + ("; further occurrences are only counted" if self.negative_kl == 5 else "")
-                )
-        return {"objective/negative_kl": float(negative)}
-
-    def _write_samples(self, samples: list[dict[str, Any]], step: int) -> None:
-        due = self.every > 0 and (
-            self.last_written is None or step - self.last_written >= self.every
-        )
-        if not due or not samples or not self.is_main:
-            return
-        self.last_written = step
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a", encoding="utf-8") as f:
-            for rec in samples:
-                f.write(json.dumps({"step": step, **rec}) + "\n")

@@ -227,32 +227,55 @@ class DuplicateFinder:
             self._lines.add(self._rows, lines)
         self._rows += len(hashes)
 
-    def finish(self) -> tuple[np.ndarray, np.ndarray, LineMap | None]:
-        """(duplicate rows ascending, row of each one's first occurrence, lines or None)."""
+    def finish(
+        self, limit: int | None = None
+    ) -> tuple[int, np.ndarray, np.ndarray, LineMap | None]:
+        """(how many rows repeat an earlier row, the first `limit` of them in row order, the
+        row each one first appeared at, lines or None).
+
+        Memory stays at a few arrays of one word per row, however many rows repeat.
+        """
         none = np.zeros(0, np.int64)
         if not self._hashes:
-            return none, none, None
+            return 0, none, none, None
         h = np.concatenate(self._hashes)
         self._hashes = []
         lines = self._lines
         # most datasets have no duplicates: a plain sort proves it, faster than an argsort
         hs = np.sort(h)
-        repeated = hs[1:][hs[1:] == hs[:-1]]
+        count = int(np.count_nonzero(hs[1:] == hs[:-1]))
         del hs
-        if not len(repeated):
-            return none, none, lines
-        # only rows whose hash repeats take part in the stable argsort
-        rows = np.flatnonzero(np.isin(h, repeated))
-        order = rows[np.argsort(h[rows], kind="stable")]
+        if not count:
+            return 0, none, none, lines
+        order = np.argsort(h, kind="stable")  # by hash, rows ascending within a hash
         hs = h[order]
-        del h
-        new = np.ones(len(hs), dtype=bool)
-        new[1:] = hs[1:] != hs[:-1]
-        dup_pos = np.flatnonzero(~new)
-        # the leader of each group is the first (lowest) row, thanks to the stable sort
-        leader_pos = np.flatnonzero(new)
-        group_of_dup = np.searchsorted(leader_pos, dup_pos, side="right") - 1
-        dup_rows = order[dup_pos]
-        first_rows = order[leader_pos[group_of_dup]]
-        by_row = np.argsort(dup_rows, kind="stable")
-        return dup_rows[by_row], first_rows[by_row], lines
+        first_of_group = np.empty(len(hs), dtype=bool)
+        first_of_group[0] = True
+        np.not_equal(hs[1:], hs[:-1], out=first_of_group[1:])
+        repeats = np.zeros(len(h), dtype=bool)  # row repeats an earlier row
+        for s in range(0, len(h), _CHUNK):
+            block = order[s : s + _CHUNK]
+            repeats[block[~first_of_group[s : s + _CHUNK]]] = True
+        del first_of_group
+        dup_rows = _first_true(repeats, limit)
+        # the first occurrence is the lowest row of the hash's group in the stable order
+        first_rows = order[np.searchsorted(hs, h[dup_rows], side="left")]
+        return count, dup_rows, first_rows, lines
+
+
+_CHUNK = 1 << 20
+
+
+def _first_true(mask: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices of the first `limit` true values (all when None), scanning in chunks."""
+    if limit is None:
+        return np.flatnonzero(mask)
+    found: list[np.ndarray] = []
+    need = limit
+    for s in range(0, len(mask), _CHUNK):
+        idx = np.flatnonzero(mask[s : s + _CHUNK])[:need] + s
+        found.append(idx)
+        need -= len(idx)
+        if need <= 0:
+            break
+    return np.concatenate(found) if found else np.zeros(0, np.int64)

@@ -155,20 +155,20 @@ def _required(plan: Plan) -> tuple[list[str], str]:
 
 
 def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
-    dup, first, lines = finder.finish()
-    if not len(dup):
+    count, dup, first, lines = finder.finish(limit=max(col.max_examples, 3))
+    if not count:
         return
-    what, ids = ("line", lines) if lines is not None else ("row", None)
+    what = "line" if lines is not None else "row"
 
     def name(row: int) -> int:
-        return int(ids[row]) if ids is not None else int(row)
+        return int(lines[row]) if lines is not None else int(row)
 
     shown = dup[: col.max_examples]
     col.add(
         "duplicate-row",
         None,
         shown,
-        count=len(dup),
+        count=count,
         lines=lines[shown] if lines is not None else None,
         details=[
             f"{what} {name(d)} repeats {what} {name(f)}"
