@@ -87,8 +87,26 @@ class OnlineOptions(GenerationOptions):
             self.reward_weights = tuple(float(w) for w in self.reward_weights)
 
 
+class _ClippedGroup:
+    """Shared by GRPO and RLOO: groups of samples and a clipped ratio."""
+
+    epsilon: float
+    epsilon_high: float | None
+
+    @property
+    def eps_high(self) -> float:
+        return self.epsilon if self.epsilon_high is None else self.epsilon_high
+
+
+def _check_group(opts, why: str) -> None:
+    if opts.num_generations < 2:
+        raise UsageError(f"num_generations must be at least 2 ({why})")
+    if opts.num_iterations < 1:
+        raise UsageError("num_iterations must be at least 1")
+
+
 @dataclass
-class GRPOOptions(OnlineOptions):
+class GRPOOptions(_ClippedGroup, OnlineOptions):
     max_new_tokens: int = 512
     num_generations: int = 8
     beta: float = 0.0
@@ -102,18 +120,11 @@ class GRPOOptions(OnlineOptions):
         super().__post_init__()
         _choice("loss_type", self.loss_type, GRPO_LOSS_TYPES)
         _choice("scale_rewards", self.scale_rewards, SCALE_REWARDS)
-        if self.num_generations < 2:
-            raise UsageError("num_generations must be at least 2 (advantages compare a group)")
-        if self.num_iterations < 1:
-            raise UsageError("num_iterations must be at least 1")
-
-    @property
-    def eps_high(self) -> float:
-        return self.epsilon if self.epsilon_high is None else self.epsilon_high
+        _check_group(self, "advantages compare a group")
 
 
 @dataclass
-class RLOOOptions(OnlineOptions):
+class RLOOOptions(_ClippedGroup, OnlineOptions):
     max_new_tokens: int = 512
     num_generations: int = 2
     beta: float = 0.05
@@ -124,14 +135,7 @@ class RLOOOptions(OnlineOptions):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.num_generations < 2:
-            raise UsageError("num_generations must be at least 2 (leave-one-out baselines)")
-        if self.num_iterations < 1:
-            raise UsageError("num_iterations must be at least 1")
-
-    @property
-    def eps_high(self) -> float:
-        return self.epsilon if self.epsilon_high is None else self.epsilon_high
+        _check_group(self, "leave-one-out baselines")
 
 
 @dataclass

@@ -286,18 +286,8 @@ def apply_steps(
         if r.token_report is None:
             r.token_report = tokens
         else:
-            _merge_token_report(r.token_report, tokens)
+            r.token_report.merge(tokens)
     return table
-
-
-def _merge_token_report(into: Any, other: Any) -> None:
-    into.rows += other.rows
-    into.boundary_merges += other.boundary_merges
-    into.boundary_examples.extend(
-        other.boundary_examples[: max(0, 5 - len(into.boundary_examples))]
-    )
-    into.truncated += other.truncated
-    into.max_tokens = max(into.max_tokens, other.max_tokens)
 
 
 def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:

@@ -53,6 +53,15 @@ class TokenizeReport:
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def merge(self, other: TokenizeReport, examples: int = 5) -> None:
+        """Add another batch's report to this one."""
+        self.rows += other.rows
+        self.boundary_merges += other.boundary_merges
+        room = max(0, examples - len(self.boundary_examples))
+        self.boundary_examples.extend(other.boundary_examples[:room])
+        self.truncated += other.truncated
+        self.max_tokens = max(self.max_tokens, other.max_tokens)
+
 
 def token_columns(dtype: DatasetType | str) -> tuple[str, ...]:
     """The id columns `tokenize_table` adds for `dtype`."""
