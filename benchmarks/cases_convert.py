@@ -14,6 +14,8 @@ from pathlib import Path
 from benchmarks.measure import in_process, print_table
 
 REPEAT = 3  # every side is timed 3 times in its own process; the best time counts
+# Conversions also timed with non-default options: unpairing in TRL's row order.
+VARIANTS = {("preference", "unpaired-preference"): {"order": "blocks"}}
 
 
 def source_table(src: str, fmt: str, rows: int):
@@ -156,7 +158,9 @@ def run_recipe(path: str, src: str, dst: str, rows: int) -> tuple[float, int, di
     return best, rows, {"rows_out": len(out)}
 
 
-def run_edge(path: str, src: str, dst: str, fmt: str) -> tuple[float, int, dict]:
+def run_edge(
+    path: str, src: str, dst: str, fmt: str, options: dict | None = None
+) -> tuple[float, int, dict]:
     import pyarrow.parquet as pq
     from trlprep.converters import EDGES
     from trlprep.converters.base import ConvertOptions
@@ -168,7 +172,7 @@ def run_edge(path: str, src: str, dst: str, fmt: str) -> tuple[float, int, dict]
     best = float("inf")
     for _ in range(REPEAT):
         t0 = time.perf_counter()
-        out = edge.fn(table, Format(fmt), ConvertOptions())
+        out = edge.fn(table, Format(fmt), ConvertOptions(**(options or {})))
         best = min(best, time.perf_counter() - t0)
     return best, table.num_rows, {"rows_out": out.num_rows}
 
@@ -218,6 +222,14 @@ def run_floor(path: str, converted: str, out: str) -> tuple[float, int, dict]:
     return best, pf.metadata.num_rows, {}
 
 
+def _speed(ours, ref) -> tuple[str, str, str]:
+    return (
+        f"{ours.rows_per_s:,.0f}",
+        f"{ref.rows_per_s:,.0f}" if ref else "n/a (no trl)",
+        f"{ours.rows_per_s / ref.rows_per_s:,.0f}x" if ref else "-",
+    )
+
+
 def main(workdir: Path, rows: int, ref_rows: int, only: str | None) -> None:
     from trlprep.converters import EDGES
 
@@ -230,12 +242,17 @@ def main(workdir: Path, rows: int, ref_rows: int, only: str | None) -> None:
             continue
         fmt = "standard" if src == "stepwise-supervision" else "conversational"
         path = make_input(workdir, src, fmt, rows)
-        ours = in_process(name, run_edge, str(path), src, dst, fmt)
         ref = (
             in_process(name, run_recipe, str(path), src, dst, ref_rows)
             if _recipe(src, dst) is not None
             else None
         )
+        variant = VARIANTS.get((src, dst))
+        if variant:
+            label = ", ".join(f"{k}={v}" for k, v in variant.items())
+            ours = in_process(name, run_edge, str(path), src, dst, fmt, variant)
+            results.append((f"{name} ({label})", fmt, *_speed(ours, ref), "", "", "", ""))
+        ours = in_process(name, run_edge, str(path), src, dst, fmt)
         out = workdir / "e2e_out.parquet"
         e2e = in_process(name, run_end_to_end, str(path), str(out), dst)
         floor = in_process(name, run_floor, str(path), str(out), str(workdir / "floor.parquet"))
@@ -243,9 +260,7 @@ def main(workdir: Path, rows: int, ref_rows: int, only: str | None) -> None:
             (
                 name,
                 fmt,
-                f"{ours.rows_per_s:,.0f}",
-                f"{ref.rows_per_s:,.0f}" if ref else "n/a (no trl)",
-                f"{ours.rows_per_s / ref.rows_per_s:,.0f}x" if ref else "-",
+                *_speed(ours, ref),
                 f"{e2e.seconds:.2f}",
                 f"{floor.seconds:.2f}",
                 f"{e2e.seconds / floor.seconds:.2f}x",

@@ -7,6 +7,8 @@ columns. Null rows are read as empty; callers reject nulls before they get here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -189,3 +191,8 @@ def pair_order(n: int, order: str, block_rows: int | None = None) -> tuple[np.nd
 
 def take_rows(col: pa.Array | pa.ChunkedArray, idx: np.ndarray) -> pa.Array | pa.ChunkedArray:
     return col.take(pa.array(idx, pa.int64()))
+
+
+def map_slices(fn: Callable[[pa.Table], pa.Table], table: pa.Table, rows: int) -> list[pa.Table]:
+    """`fn` over consecutive `rows`-row slices of `table`, in order."""
+    return [fn(table.slice(start, rows)) for start in range(0, table.num_rows, rows)]

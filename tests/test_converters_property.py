@@ -245,3 +245,27 @@ def test_converted_outputs_validate_against_the_target_type(data):
         out = EDGES[key].fn(table, fmt, ConvertOptions())
     report = validate(out, type=key[1], format=fmt.value)
     assert report.valid, [(i.rule, i.message) for i in report.issues]
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=str)
+def test_unpairing_in_pieces_equals_reference_recipe(fmt, monkeypatch):
+    # Pieces of 3 rows and input chunks of 2 rows: pieces, chunks and blocks all cross.
+    from trlprep.converters import unpairing
+
+    monkeypatch.setattr(unpairing, "PIECE_ROWS", 3)
+    key = ("preference", "unpaired-preference")
+
+    @SETTINGS
+    @given(
+        rows=rows_of("preference", fmt),
+        order=st.sampled_from(["interleaved", "blocks"]),
+        block_rows=st.sampled_from([None, 1, 2, 3, 4]),
+    )
+    def check(rows, order, block_rows):
+        opts = ConvertOptions(order=order, block_rows=block_rows)
+        table = pa.Table.from_pylist(rows, schema=schema(key[0], fmt))
+        chunked = pa.Table.from_batches(table.to_batches(max_chunksize=2), table.schema)
+        out = EDGES[key].fn(chunked, fmt, opts)
+        assert out.to_pylist() == RECIPES[key](rows, fmt.value, opts)
+
+    check()
