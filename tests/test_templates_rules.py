@@ -22,6 +22,7 @@ from trlprep.templates import (
     render_table,
 )
 from trlprep.templates import table as table_mod
+from trlprep.templates.batch import Job
 
 # A template whose generation prompt opens a <think> block that full renders do not have.
 THINK = ChatTemplate(
@@ -308,6 +309,20 @@ def test_parallel_workers_give_the_same_table(monkeypatch):
     with pytest.raises(DataError) as info:
         render_table(table_from_records(rows), "preference", t, num_proc=2, fast=False)
     assert info.value.row == 45
+
+
+def test_workers_receive_only_their_rows():
+    # Pickling a slice sends every buffer it points into (the whole table, once per batch).
+    from trlprep.templates.parallel import _ipc, _render_ipc
+
+    table = table_from_records(pref_rows(400, distinct=50))
+    part = table.slice(100, 10)
+    assert _ipc(part).size * 10 < part.get_total_buffer_size()
+    job = Job(load_template("qwen2.5"), "preference", None, {})
+    cols, rep, error = _render_ipc(job, _ipc(part), 100)
+    expected, _ = render_table(part, "preference", job.template, num_proc=1, fast=False)
+    assert error is None and rep.rows == 10
+    assert cols["chosen"].to_pylist() == expected.column("chosen").to_pylist()
 
 
 # ---------------------------------------------------------------- invariants

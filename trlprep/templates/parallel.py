@@ -40,7 +40,7 @@ def run_parallel(
     pool = _pool(workers)
     try:
         futures = {
-            pool.submit(render_batch, job, _record_batch(part), start): (start, part.num_rows)
+            pool.submit(_render_ipc, job, _ipc(part), start): (start, part.num_rows)
             for start, part in parts
         }
         for fut in as_completed(futures):
@@ -84,6 +84,15 @@ def _init() -> None:
     pa.set_cpu_count(1)
 
 
-def _record_batch(t: pa.Table) -> pa.RecordBatch:
-    batches = t.combine_chunks().to_batches()
-    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=t.schema)
+def _ipc(t: pa.Table) -> pa.Buffer:
+    """`t` as an Arrow IPC stream: only its own rows' data (pickling a slice would send the
+    whole buffers it points into, the entire table for every batch)."""
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, t.schema) as writer:
+        writer.write_table(t)
+    return sink.getvalue()
+
+
+def _render_ipc(job, buf: pa.Buffer, start: int) -> tuple:
+    batch = pa.ipc.open_stream(buf).read_all()
+    return render_batch(job, batch, start)
