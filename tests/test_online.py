@@ -13,48 +13,15 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 pytest.importorskip("accelerate")
 
+from online_support import PROMPTS, make_trainer, series  # noqa: E402
 from train_support import save_tiny_model  # noqa: E402
-from trlprep.trainers.loop import Trainer  # noqa: E402
 
 from trlprep.errors import UsageError  # noqa: E402
-
-COLORS = {"blue", "green", "red", "yellow"}
-PROMPTS = [{"prompt": "what color is the sky ?"}, {"prompt": "what color is the sea ?"}]
-
-
-def colors(completions, **kwargs):
-    """The share of colour words: dense enough for a tiny random model to climb quickly."""
-    return [sum(w in COLORS for w in c.split()) / max(1, len(c.split())) for c in completions]
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory):
     return save_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
-
-
-def _trainer(model_dir, out, algo, data=PROMPTS, log=lambda *_: None, **kw):
-    rewards = {} if algo == "gkd" else {"reward_fn": [colors]}
-    options = {**rewards, "max_new_tokens": 4, **kw.pop("options", {})}
-    cfg = dict(
-        algo=algo,
-        model=str(model_dir),
-        data=data,
-        output_dir=str(out),
-        batch_size=kw.pop("batch_size", 4),
-        max_steps=kw.pop("max_steps", 20),
-        logging_steps=kw.pop("logging_steps", 1),
-        save_steps=kw.pop("save_steps", 1000),
-        learning_rate=kw.pop("learning_rate", 1e-2),
-        progress=False,
-        gradient_checkpointing=False,
-        options=options,
-        **kw,
-    )
-    return Trainer(cfg, log=log)
-
-
-def _series(history, key):
-    return [r[key] for r in history if key in r and "loss" in r]
 
 
 def _rises(values, by):
@@ -64,14 +31,15 @@ def _rises(values, by):
 
 
 def _kl_ok(history, key):
-    kls = _series(history, key)
+    kls = series(history, key)
     assert kls and all(torch.isfinite(torch.tensor(kls))), kls
-    assert all(r["objective/negative_kl"] == 0.0 for r in history if "objective/negative_kl" in r)
+    checks = [r["objective/negative_kl"] for r in history if "objective/negative_kl" in r]
+    assert len(checks) >= 5 and not any(checks), checks  # the check ran and never fired
     return kls
 
 
 def test_grpo_raises_the_reward_with_trl_metric_names(model_dir, tmp_path):
-    t = _trainer(
+    t = make_trainer(
         model_dir,
         tmp_path,
         "grpo",
@@ -79,7 +47,7 @@ def test_grpo_raises_the_reward_with_trl_metric_names(model_dir, tmp_path):
         options={"num_generations": 8, "beta": 0.04, "log_completions_steps": 10},
     )
     history = t.train().history
-    _rises(_series(history, "reward"), by=0.3)
+    _rises(series(history, "reward"), by=0.3)
     assert min(_kl_ok(history, "kl")) >= 0.0  # k3: non-negative by construction
     for name in (
         "reward",
@@ -102,24 +70,37 @@ def test_grpo_raises_the_reward_with_trl_metric_names(model_dir, tmp_path):
 
 
 def test_rloo_raises_the_reward(model_dir, tmp_path):
-    t = _trainer(model_dir, tmp_path, "rloo", batch_size=8, options={"num_generations": 8})
+    t = make_trainer(model_dir, tmp_path, "rloo", batch_size=8, options={"num_generations": 8})
     history = t.train().history
-    _rises(_series(history, "reward"), by=0.3)
+    _rises(series(history, "reward"), by=0.3)
     kls = _kl_ok(history, "kl")
     assert kls[0] == 0.0  # the policy starts as the reference
     assert sum(kls) > 0  # it moved away from it, as the KL estimate says
+    for name in (
+        "reward_std",
+        "rewards/colors/mean",
+        "entropy",
+        "clip_ratio/low_mean",
+        "clip_ratio/high_max",
+        "clip_ratio/region_mean",
+        "completions/mean_length",
+        "completions/clipped_ratio",
+    ):
+        assert name in history[0], name
 
 
 def test_online_dpo_raises_the_reward(model_dir, tmp_path):
-    history = _trainer(model_dir, tmp_path, "online-dpo", PROMPTS * 4, batch_size=8).train().history
-    _rises(_series(history, "objective/scores"), by=0.3)
+    history = (
+        make_trainer(model_dir, tmp_path, "online-dpo", PROMPTS * 4, batch_size=8).train().history
+    )
+    _rises(series(history, "objective/scores"), by=0.3)
     _kl_ok(history, "objective/kl")
     for name in ("rewards/chosen", "rewards/margins", "logps/chosen", "val/contain_eos_token"):
         assert name in history[0], name
 
 
 def test_ppo_raises_the_reward_with_the_guides_metric_names(model_dir, tmp_path):
-    t = _trainer(
+    t = make_trainer(
         model_dir,
         tmp_path,
         "ppo",
@@ -128,7 +109,7 @@ def test_ppo_raises_the_reward_with_the_guides_metric_names(model_dir, tmp_path)
         options={"num_ppo_epochs": 1, "adaptive_kl": True, "kl_horizon": 10},
     )
     history = t.train().history
-    _rises(_series(history, "env/reward_mean"), by=0.3)
+    _rises(series(history, "env/reward_mean"), by=0.3)
     _kl_ok(history, "objective/kl")
     guide = (
         "env/reward_mean env/reward_std objective/kl objective/kl_coef objective/entropy "
@@ -140,7 +121,7 @@ def test_ppo_raises_the_reward_with_the_guides_metric_names(model_dir, tmp_path)
     ).split()
     missing = [n for n in guide if n not in history[0]]
     assert not missing, missing
-    coefs = _series(history, "objective/kl_coef")
+    coefs = series(history, "objective/kl_coef")
     assert coefs[0] == 0.05 and len(set(coefs)) > 1  # the adaptive controller moved it
     from transformers import AutoModelForCausalLM
 
@@ -153,9 +134,9 @@ def test_ppo_raises_the_reward_with_the_guides_metric_names(model_dir, tmp_path)
 
 def test_ppo_resumes_its_value_head_and_kl_coefficient(model_dir, tmp_path):
     kw = dict(max_steps=2, save_steps=2, options={"num_ppo_epochs": 1, "adaptive_kl": True})
-    t = _trainer(model_dir, tmp_path, "ppo", **kw)
+    t = make_trainer(model_dir, tmp_path, "ppo", **kw)
     t.train()
-    resumed = _trainer(model_dir, tmp_path, "ppo", resume=True, **kw)
+    resumed = make_trainer(model_dir, tmp_path, "ppo", resume=True, **kw)
     assert resumed.step == 2
     assert resumed.ctx.state["kl_ctl"].value == t.ctx.state["kl_ctl"].value != 0.05
     a = t.acc.unwrap_model(t.policy).v_head.weight
@@ -163,25 +144,35 @@ def test_ppo_resumes_its_value_head_and_kl_coefficient(model_dir, tmp_path):
     torch.testing.assert_close(a, b)
 
 
-def test_ppo_takes_tokenized_queries(model_dir, tmp_path):
-    rows = [{"input_ids": [1, 5, 6, 7]}, {"input_ids": [1, 8, 9]}]  # tokenized language modeling
-    t = _trainer(model_dir, tmp_path, "ppo", rows, max_steps=1, options={"num_ppo_epochs": 1})
+@pytest.mark.parametrize("column", ["input_ids", "prompt_ids"])
+def test_ppo_takes_tokenized_queries(model_dir, tmp_path, column):
+    # tokenized language modeling (TRL's PPO data), or `convert --tokenize` prompt ids alone
+    rows = [{column: [1, 5, 6, 7], "answer": "blue"}, {column: [1, 8, 9], "answer": "red"}]
+    seen = []
+
+    def reward(prompts, completions, answer, **kwargs):
+        seen.extend(zip(prompts, answer, strict=True))
+        return [0.0] * len(completions)
+
+    options = {"num_ppo_epochs": 1, "reward_fn": [reward]}
+    t = make_trainer(model_dir, tmp_path, "ppo", rows, max_steps=1, options=options)
     record = t.train().history[0]
     assert record["tokens/queries_len_mean"] == 3.5
+    assert sorted(set(seen)) == [("green red", "red"), ("sky is blue", "blue")]  # decoded
     sample = json.loads((tmp_path / "completions.jsonl").read_text().splitlines()[0])
     assert sample["prompt"] in ("sky is blue", "green red")  # decoded, BOS left out
 
 
 @pytest.mark.parametrize("algo", ["nash-md", "xpo"])
 def test_nash_md_and_xpo_train(model_dir, tmp_path, algo):
-    history = _trainer(model_dir, tmp_path, algo, max_steps=3).train().history
+    history = make_trainer(model_dir, tmp_path, algo, max_steps=3).train().history
     names = {
         "nash-md": ("loss/kl", "loss/score", "rewards/probabilities", "mixture_coef"),
         "xpo": ("loss/dpo", "loss/xpo", "rewards/accuracies", "objective/ref_scores", "alpha"),
     }[algo]
     for name in (*names, "objective/kl", "objective/entropy", "loss", "grad_norm"):
         assert name in history[0], name
-    assert all(torch.isfinite(torch.tensor(_series(history, "loss"))))
+    assert all(torch.isfinite(torch.tensor(series(history, "loss"))))
     assert history[0]["objective/kl"] == 0.0  # policy == reference before the first update
 
 
@@ -191,7 +182,7 @@ def test_gkd_moves_the_student_toward_the_teacher(model_dir, tmp_path):
         {"prompt": "what color is the sky ?", "completion": " blue ."},
         {"prompt": "what color is the sea ?", "completion": " blue ."},
     ]
-    t = _trainer(
+    t = make_trainer(
         model_dir,
         tmp_path / "out",
         "gkd",
@@ -204,7 +195,7 @@ def test_gkd_moves_the_student_toward_the_teacher(model_dir, tmp_path):
     before = t.evaluate()["eval_loss"]
     history = t.train().history
     assert history[-1]["eval_loss"] < 0.7 * before
-    on_policy = _series(history, "on_policy")
+    on_policy = series(history, "on_policy")
     assert 0 < sum(on_policy) < len(on_policy)  # lmbda: some batches are the student's own
 
 
@@ -239,22 +230,24 @@ def test_iterative_sft_step_api_trains(model_dir, tmp_path):
 
 def test_online_errors_are_clear(model_dir, tmp_path):
     with pytest.raises(UsageError, match="no reward"):
-        _trainer(model_dir, tmp_path, "grpo", options={"reward_fn": ()})
+        make_trainer(model_dir, tmp_path, "grpo", options={"reward_fn": ()})
     with pytest.raises(UsageError, match="multiple of num_generations"):
-        _trainer(model_dir, tmp_path, "grpo", batch_size=3, options={"num_generations": 2})
+        make_trainer(model_dir, tmp_path, "grpo", batch_size=3, options={"num_generations": 2})
     with pytest.raises(UsageError, match="teacher"):
-        _trainer(model_dir, tmp_path, "gkd", [{"prompt": "a", "completion": " b"}])
+        make_trainer(model_dir, tmp_path, "gkd", [{"prompt": "a", "completion": " b"}])
     with pytest.raises(UsageError, match="precompute-ref"):
-        _trainer(model_dir, tmp_path, "rloo", precompute_ref=True)
+        make_trainer(model_dir, tmp_path, "rloo", precompute_ref=True)
     with pytest.raises(UsageError, match="scale_rewards"):
-        _trainer(model_dir, tmp_path, "grpo", options={"scale_rewards": "median"})
+        make_trainer(model_dir, tmp_path, "grpo", options={"scale_rewards": "median"})
 
 
 def test_risky_generation_settings_warn(model_dir, tmp_path):
     logs: list[str] = []
-    _trainer(model_dir, tmp_path, "rloo", log=logs.append, options={"top_k": 50, "min_length": 3})
+    make_trainer(
+        model_dir, tmp_path, "rloo", log=logs.append, options={"top_k": 50, "min_length": 3}
+    )
     warning = next(m for m in logs if m.startswith("warning"))
     assert "top_k=50" in warning and "min_length=3" in warning and "negative" in warning
     logs.clear()
-    _trainer(model_dir, tmp_path, "rloo", log=logs.append)
+    make_trainer(model_dir, tmp_path, "rloo", log=logs.append)
     assert not any(m.startswith("warning") for m in logs)  # the defaults are the FAQ's

@@ -145,12 +145,54 @@ def test_conversational_prompts_reach_reward_functions_as_messages(model, tmp_pa
     [
         ([], "no reward"),
         (["--reward-fn", "nonsense"], "unknown reward function 'nonsense'"),
+        (["--reward-fn", "no_such_module_xyz:f"], "cannot import reward module"),
+        (["--reward-fn", "{dir}/rewards.py:nope"], "has no function 'nope'"),
+        (["--reward-fn", "{dir}/broken.py:f"], "failed while loading: NameError"),
+        (["--reward-fn", "{dir}/missing.py:f"], "does not exist"),
+        (["--reward-fn", "length", "--reward-weights", "1,2"], "1 rewards (length) but 2"),
+        (["--reward-fn", "length", "--reward-weights", "x"], "reward_weights takes numbers"),
         (["--reward-fn", "length", "--scale-rewards", "median"], "unknown scale_rewards"),
+        (["--reward-fn", "length", "--loss-type", "ppo"], "unknown loss_type 'ppo'"),
+        (["--reward-fn", "exact=solution"], "needs a 'solution' column"),
     ],
 )
 def test_online_errors_exit_2(model, tmp_path, extra, message):
+    (tmp_path / "rewards.py").write_text(REWARDS)
+    (tmp_path / "broken.py").write_text("undefined_name\n")
     data = tmp_path / "prompts.jsonl"
     data.write_text(json.dumps(ROWS[0]) + "\n")
-    r = runner.invoke(app, ["train", "--algo", "grpo", *_common(model, data, tmp_path), *extra])
+    extra = [x.format(dir=tmp_path) for x in extra]
+    args = [*_common(model, data, tmp_path / "out"), "--batch-size", "2", "--num-generations", "2"]
+    r = runner.invoke(app, ["train", "--algo", "grpo", *args, *extra])
     assert r.exit_code == 2, r.output
     assert message in r.output and "Traceback" not in r.output
+
+
+def test_data_of_the_wrong_type_is_one_message(model, tmp_path):
+    data = tmp_path / "prompts.jsonl"
+    data.write_text(json.dumps(ROWS[0]) + "\n")  # prompt-only: GKD needs completions
+    r = runner.invoke(app, ["train", "--algo", "gkd", *_common(model, data, tmp_path / "out")])
+    # exit 2 as `convert` to an unreachable type: the wrong algorithm for this data
+    assert r.exit_code == 2, r.output
+    assert "gkd trains on prompt-completion data; this data is prompt-only" in r.output
+    assert "Traceback" not in r.output
+    tokens = tmp_path / "tokens.jsonl"
+    tokens.write_text(json.dumps({"input_ids": [1, 5, 6]}) + "\n")
+    args = [*_common(model, tokens, tmp_path / "out"), "--reward-fn", "length"]
+    r = runner.invoke(app, ["train", "--algo", "grpo", *args])
+    assert r.exit_code == 2, r.output
+    assert "grpo cannot train on tokenized language-modeling data" in r.output
+
+
+def test_report_to_a_tracker_that_is_not_installed_exits_2(model, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is not None:
+        pytest.skip("tensorboard is installed")
+    data = tmp_path / "prompts.jsonl"
+    data.write_text(json.dumps(ROWS[0]) + "\n")
+    args = [*_common(model, data, tmp_path / "out"), "--reward-fn", "length"]
+    r = runner.invoke(app, ["train", "--algo", "rloo", *args, "--report-to", "tensorboard"])
+    assert r.exit_code == 2, r.output
+    assert "--report-to tensorboard: the tracker is not installed" in r.output
+    assert "pip install tensorboard" in r.output and "Traceback" not in r.output

@@ -10,6 +10,7 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from online_support import TrackingAcc  # noqa: E402
 from train_support import make_tokenizer, save_tiny_model, tiny_causal_lm  # noqa: E402
 from trlprep.trainers.generation import (  # noqa: E402
     Sampling,
@@ -137,6 +138,40 @@ def test_reward_functions_from_modules_and_files(tmp_path):
         resolve("no_such_module_xyz:f")
 
 
+def test_reward_modules_that_fail_are_input_errors(tmp_path):
+    (tmp_path / "broken.py").write_text("import no_such_module_xyz\n")
+    (tmp_path / "raises.py").write_text("def ok(**kw):\n    pass\n\n1 / 0\n")
+    (tmp_path / "fine.py").write_text("def correct(**kw):\n    pass\n")
+    with pytest.raises(InputError, match="cannot import reward module .*no_such_module_xyz"):
+        resolve(f"{tmp_path / 'broken.py'}:f")
+    with pytest.raises(InputError, match="failed while loading: ZeroDivisionError"):
+        resolve(f"{tmp_path / 'raises.py'}:ok")
+    with pytest.raises(InputError, match="has no function 'corect'") as e:
+        resolve(f"{tmp_path / 'fine.py'}:corect")
+    assert "correct" in e.value.hint
+
+
+def test_reward_weights_and_scale_rewards_options():
+    from trlprep.trainers.online_options import GRPOOptions
+
+    o = GRPOOptions(reward_fn="length", reward_weights=["1,0.5", 2])
+    assert o.reward_weights == (1.0, 0.5, 2.0)  # a comma list, repeated flags, numbers
+    with pytest.raises(UsageError, match="reward_weights takes numbers"):
+        GRPOOptions(reward_weights="1,x")
+    assert GRPOOptions(scale_rewards="true").scale_rewards == "group"  # TRL's booleans
+    assert GRPOOptions(scale_rewards=False).scale_rewards == "none"
+
+
+def test_eos_pads_when_the_tokenizer_has_no_pad_token(tmp_path):
+    from trlprep.trainers.models import load_tokenizer
+
+    save_tiny_model(tmp_path)
+    tok = make_tokenizer()
+    tok.pad_token = None
+    tok.save_pretrained(tmp_path)
+    assert load_tokenizer(str(tmp_path)).pad_token_id == tok.eos_token_id == EOS
+
+
 def test_rewards_combine_with_weights_and_none():
     def first(completions, **kw):
         return [1.0, None, None]
@@ -199,7 +234,20 @@ def test_a_reward_model_scores_like_the_model_itself(tmp_path):
         assert texts[0] == pytest.approx(model(torch.tensor([ids])).logits[0, 0].item(), abs=1e-5)
 
 
-# ------------------------------------------------------------------ negative KL, histograms
+# ------------------------------------------------------------------ rollouts, KL check, histograms
+
+
+def test_plan_serves_every_unit_once_per_pass_in_mini_batches():
+    from trlprep.trainers.online_source import plan
+
+    torch.manual_seed(0)
+    steps = plan(8, 2, passes=3, mini_batches=2)  # e.g. PPO: 3 epochs of 2 mini-batches
+    assert len(steps) == 6
+    assert all(len(step) == 2 and all(len(micro) == 2 for micro in step) for step in steps)
+    for p in range(3):
+        units = [u for step in steps[2 * p : 2 * p + 2] for micro in step for u in micro]
+        assert sorted(units) == list(range(8))
+    assert plan(4, 4, 1, 1, shuffle=False) == [[[0, 1, 2, 3]]]
 
 
 class _Ctx:
@@ -231,22 +279,18 @@ def test_negative_kl_beyond_noise_is_counted_and_warned():
 def test_histograms_go_to_the_trackers(tmp_path):
     from trlprep.trainers.metrics import MetricsLog
 
-    calls = []
-
-    class Writer:
-        def add_histogram(self, name, values, step):
-            calls.append((name, list(values), step))
-
-    class Acc:
-        is_main_process, num_processes = True, 1
-
-        def init_trackers(self, *a, **k):
-            pass
-
-        def get_tracker(self, name, unwrap=False):
-            assert name == "tensorboard" and unwrap
-            return Writer()
-
-    log = MetricsLog(Acc(), tmp_path, ("tensorboard",), {})
+    acc = TrackingAcc()
+    log = MetricsLog(acc, tmp_path, ("tensorboard",), {"options": {"beta": 0.1, "fns": ["a"]}})
+    assert acc.config == {"options/beta": 0.1, "options/fns": "['a']"}  # flat, scalar hparams
     log.histograms({"env/reward_dist": torch.tensor([1.0, 2.0]), "empty": torch.zeros(0)}, 7)
-    assert calls == [("env/reward_dist", [1.0, 2.0], 7)]
+    assert acc.tb.histograms == [("env/reward_dist", [1.0, 2.0], 7)]
+    log.write({"step": 7, "env/reward_mean": 1.5})
+    assert acc.tb.scalars == [(7, {"env/reward_mean": 1.5})]
+
+
+def test_a_tracker_that_is_not_installed_is_a_usage_error(tmp_path):
+    from trlprep.trainers.metrics import MetricsLog
+
+    # Accelerate only warns and then logs nothing (histograms crashed on its blank tracker)
+    with pytest.raises(UsageError, match="--report-to tensorboard: the tracker is not installed"):
+        MetricsLog(TrackingAcc(installed=False), tmp_path, ("tensorboard",), {})

@@ -21,6 +21,7 @@ from trlprep.trainers.losses import (  # noqa: E402
     grpo_aggregate,
     kl_estimate,
     masked_whiten,
+    nanstd,
     nash_md_loss,
     online_dpo_loss,
     ppo_policy_loss,
@@ -68,6 +69,24 @@ def test_rloo_leave_one_out_baselines():
     got = rloo_advantages(T([1.0, 2.0, 3.0, 4.0, 6.0, 8.0]), 3)
     assert got.tolist() == approx([-1.5, 0.0, 1.5, -3.0, 0.0, 3.0])
     assert rloo_advantages(T([1.0, math.nan, 3.0]), 3).tolist() == approx([-2.0, 0.0, 2.0])
+
+
+def test_rloo_normalized_advantages_leave_unscored_samples_out():
+    rewards = T([1.0, 2.0, 3.0, 4.0, math.nan, 8.0])
+    raw = [-1.5, 0.0, 1.5, -4.0, 0.0, 4.0]  # the NaN is out of its prompt's baselines
+    assert rloo_advantages(rewards, 3).tolist() == approx(raw)
+    scored = T([-1.5, 0.0, 1.5, -4.0, 4.0])  # the unscored sample is out of the statistics
+    want = ((scored - scored.mean()) / (scored.std() + 1e-4)).tolist()
+    got = rloo_advantages(rewards, 3, normalize=True).tolist()
+    assert got[:4] + got[5:] == approx(want, rel=1e-6) and got[4] == 0.0
+    # a prompt with one scored sample has no baseline: no advantage, as TRL
+    assert rloo_advantages(T([2.0, math.nan]), 2).tolist() == [0.0, 0.0]
+
+
+def test_nanstd_is_unbiased_and_ignores_nan():
+    x = T([[1.0, 3.0, math.nan], [2.0, math.nan, math.nan]])
+    assert nanstd(x, dim=1).tolist() == approx([math.sqrt(2.0), 0.0])
+    assert nanstd(x).item() == approx(T([1.0, 3.0, 2.0]).std().item())
 
 
 def test_gae_by_hand():

@@ -15,7 +15,7 @@ pytest.importorskip("accelerate")
 from train_support import save_tiny_model  # noqa: E402
 from trlprep.trainers.loop import Trainer, TrainingError  # noqa: E402
 
-from trlprep.errors import DataError, InputError, UsageError  # noqa: E402
+from trlprep.errors import InputError, UsageError  # noqa: E402
 
 PREFERENCE = [
     {"prompt": "what color is the sky ?", "chosen": " blue .", "rejected": " green ."},
@@ -220,7 +220,7 @@ def test_nan_loss_stops_with_the_step(model_dir, tmp_path):
 def test_clear_errors(model_dir, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         _trainer(tmp_path / "nope", tmp_path / "o", "dpo", PREFERENCE)
-    with pytest.raises(DataError, match="dpo trains on preference data"):
+    with pytest.raises(UsageError, match="dpo trains on preference data"):
         _trainer(model_dir, tmp_path / "o", "dpo", [{"prompt": "hi"}])
     with pytest.raises(UsageError, match="batch-size 2"):
         _trainer(model_dir, tmp_path / "o", "kto", PREFERENCE, batch_size=1)

@@ -151,7 +151,7 @@ def test_conversions_follow_the_graph_and_are_logged(tok):
 
 
 def test_impossible_conversions_name_the_expected_type(tok):
-    with pytest.raises(DataError, match="dpo trains on preference data; this data is prompt-only"):
+    with pytest.raises(UsageError, match="dpo trains on preference data; this data is prompt-only"):
         _prep(tok, "dpo", [{"prompt": "the sky"}])
 
 

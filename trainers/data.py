@@ -77,6 +77,8 @@ def to_training_table(
     from trlprep.templates.sources import NoTemplateError
 
     table = as_input(data).table
+    if keep_prompt_messages:
+        table = _prompt_ids_as_queries(table)
     det = detect_table(table)
     if det.type is None:
         raise DataError(
@@ -93,7 +95,11 @@ def to_training_table(
         )
     if det.format is Format.TOKENIZED:
         if det.type.name not in accepts:
-            raise DataError(f"{algo} cannot train on tokenized {det.type.name} data")
+            raise UsageError(
+                f"{algo} cannot train on tokenized {det.type.name} data",
+                hint=f"{algo} trains on {' or '.join(accepts)} data: give it the text, not "
+                "token ids",
+            )
         return table, det.type.name, [det.type.name], False
     dst = det.type if det.type.name in accepts else get_type(accepts[0])
     templated = det.format is Format.CONVERSATIONAL
@@ -102,7 +108,7 @@ def to_training_table(
     try:
         names = route(det.type, dst).names()
     except UsageError as e:
-        raise DataError(
+        raise UsageError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
             f"and cannot be converted: {e.message}",
             hint=e.hint or "convert it with `trlprep convert` first",
@@ -128,6 +134,20 @@ def to_training_table(
             "a .jinja file or a tokenizer folder",
         ) from e
     return table, det.type.name, names, templated
+
+
+def _prompt_ids_as_queries(table: pa.Table) -> pa.Table:
+    """Prompts given as token ids only (`trlprep convert --tokenize` output without its text
+    column) as the tokenized queries PPO takes: the ids become tokenized language modeling's."""
+    from trlprep.templates.tokenize import token_columns
+
+    (prompt_ids,) = token_columns("prompt-only")
+    (input_ids,) = token_columns("language-modeling")
+    names = table.column_names
+    text = get_type("prompt-only").column_names(Format.STANDARD)
+    if prompt_ids not in names or input_ids in names or any(c in names for c in text):
+        return table
+    return table.rename_columns([input_ids if n == prompt_ids else n for n in names])
 
 
 def _ids(table: pa.Table, name: str) -> list[list[int]]:

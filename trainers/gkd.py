@@ -2,10 +2,10 @@
 
 Each batch's completions are the dataset's, the teacher's own samples (`seq_kd`), or, with
 probability `lmbda`, the student's own samples (on-policy distillation). The loss is the
-per-token generalized JSD between the two models' next-token distributions, summed over the
-completion tokens of the accumulated batch and divided by their number. Logits are computed
-only at completion positions, a chunk of tokens at a time (recomputed in backward), as the
-log-probs of the offline algorithms are.
+per-token generalized JSD between the two models' next-token distributions (at temperature 1;
+`temperature` only samples), summed over the completion tokens of the accumulated batch and
+divided by their number. Logits are computed only at completion positions, a chunk of tokens
+at a time (recomputed in backward), as the log-probs of the offline algorithms are.
 """
 
 from __future__ import annotations
@@ -110,9 +110,12 @@ class DistillationModel(LogpsModel):
 
 
 def gkd_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics]:
-    """Generalized JSD(teacher, student) summed over completion tokens / `num_items`."""
+    """Generalized JSD(teacher, student) summed over completion tokens / `num_items`.
+
+    The divergence is between the models' own next-token distributions (temperature 1, as
+    the paper and TRL's GKDTrainer); `temperature` is the sampling temperature only."""
     o = ctx.options
-    total = ctx.policy(batch.seqs, ctx.teacher.model, o.beta, o.temperature)
+    total = ctx.policy(batch.seqs, ctx.teacher.model, o.beta)
     tokens = int(batch.seqs.target_pos.numel())
     count = ctx.num_items if ctx.num_items is not None else tokens
     loss = total / max(float(count), 1.0)

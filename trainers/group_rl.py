@@ -17,9 +17,11 @@ from trlprep.trainers.losses import (
     grpo_aggregate,
     kl_estimate,
     masked_mean,
+    nanstd,
     rloo_advantages,
     rloo_loss,
 )
+from trlprep.trainers.losses.policy import STD_EPS
 from trlprep.trainers.rollout import (
     Experience,
     Rollout,
@@ -44,7 +46,9 @@ def _sample_groups(ctx: RolloutContext, rows: list[dict], k: int):
 
 
 def _zero_std_fraction(rewards: Tensor, k: int) -> float:
-    std = torch.nan_to_num(rewards.view(-1, k).std(dim=1), nan=0.0)
+    """The share of groups whose scored rewards are all equal (no signal), as TRL's
+    `frac_reward_zero_std`."""
+    std = nanstd(rewards.view(-1, k), dim=1)
     return float(torch.isclose(std, torch.zeros_like(std)).float().mean())
 
 
@@ -56,9 +60,7 @@ def grpo_rollout(ctx: RolloutContext, rows: list[dict]) -> Rollout:
     rewards = scores.total
     if o.scale_rewards == "batch":  # the std of the whole batch, over processes
         everything = ctx.gather(rewards.to(ctx.device)).cpu()
-        advantages = group_advantages(rewards, k, "none")
-        std = everything[~torch.isnan(everything)].std() if everything.numel() > 1 else 0.0
-        advantages = advantages / (std + 1e-4)
+        advantages = group_advantages(rewards, k, "none") / (nanstd(everything) + STD_EPS)
     else:
         advantages = group_advantages(rewards, k, o.scale_rewards)
     fields = {"advantages": advantages.to(ctx.device)}
@@ -135,11 +137,9 @@ def rloo_rollout(ctx: RolloutContext, rows: list[dict]) -> Rollout:
         seq_kl = token_kl.sum(-1)
         rewards = rewards - o.beta * seq_kl.cpu()
         metrics["kl"] = float(token_kl.sum() / old.mask.sum().clamp(min=1))
-    advantages = rloo_advantages(rewards, k)
-    if o.normalize_advantages:
-        advantages = (advantages - advantages.mean()) / (advantages.std() + 1e-4)
+    advantages = rloo_advantages(rewards, k, normalize=o.normalize_advantages)
     fields["advantages"] = advantages.to(ctx.device)
-    metrics["frac_reward_zero_std"] = _zero_std_fraction(scores.total, k)
+    metrics["frac_reward_zero_std"] = _zero_std_fraction(rewards, k)
     return Rollout(
         Experience(prompts, gen.completions, 1, fields),
         metrics,

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from trlprep.errors import UsageError
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -28,6 +30,19 @@ def mean_metrics(values: dict[str, list[float]]) -> dict[str, float]:
     return out
 
 
+def tracker_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """The run's configuration as trackers take it: nested options flattened to `a/b` keys,
+    values other than numbers, strings and booleans as text (TensorBoard's hparams refuse
+    lists and None)."""
+    out: dict[str, Any] = {}
+    for k, v in config.items():
+        if isinstance(v, dict):
+            out |= tracker_config(v, f"{prefix}{k}/")
+        else:
+            out[f"{prefix}{k}"] = v if isinstance(v, (bool, int, float, str)) else str(v)
+    return out
+
+
 class MetricsLog:
     """Records of one run: kept in `history`, appended to `metrics.jsonl` by the main process
     and sent to the trackers named in `report_to`."""
@@ -36,7 +51,14 @@ class MetricsLog:
         self.acc, self.path, self.report_to = acc, Path(output_dir) / METRICS_FILE, report_to
         self.history: list[dict[str, Any]] = []
         if report_to:
-            acc.init_trackers("trlprep", config=config)
+            acc.init_trackers("trlprep", config=tracker_config(config))
+            started = {t.name for t in acc.trackers}
+            missing = [n for n in report_to if n != "all" and n not in started]
+            if missing and acc.is_main_process:  # Accelerate only warns, then logs nothing
+                raise UsageError(
+                    f"--report-to {','.join(missing)}: the tracker is not installed",
+                    hint=f"pip install {' '.join(missing)}, or leave it out of --report-to",
+                )
 
     def reduce(self, metrics: dict[str, float]) -> dict[str, float]:
         """The mean of each metric over processes."""
@@ -64,15 +86,14 @@ class MetricsLog:
         if not values or not self.report_to or not self.acc.is_main_process:
             return
         arrays = {k: v.detach().float().cpu().numpy() for k, v in values.items() if v.numel()}
-        for name in self.report_to:
-            tracker = self.acc.get_tracker(name, unwrap=True)
-            if name == "tensorboard":
+        for tracker in self.acc.trackers:
+            if tracker.name == "tensorboard":
                 for k, v in arrays.items():
-                    tracker.add_histogram(k, v, step)
-            elif name == "wandb":
+                    tracker.tracker.add_histogram(k, v, step)
+            elif tracker.name == "wandb":
                 import wandb
 
-                tracker.log({k: wandb.Histogram(v) for k, v in arrays.items()}, step=step)
+                tracker.tracker.log({k: wandb.Histogram(v) for k, v in arrays.items()}, step=step)
 
     def close(self) -> None:
         if self.report_to:

@@ -23,6 +23,18 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
         raise UsageError(f"unknown {name} {value!r}", hint="use one of: " + ", ".join(choices))
 
 
+def _numbers(name: str, value: Any) -> tuple[float, ...]:
+    """Floats from a number, a comma-separated string or a list of either."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    parts = [x for v in items for x in (v.split(",") if isinstance(v, str) else [v])]
+    try:
+        return tuple(float(x) for x in parts)
+    except (TypeError, ValueError):
+        raise UsageError(
+            f"{name} takes numbers, not {value!r}", hint="e.g. --reward-weights 1,0.5"
+        ) from None
+
+
 def _strings(value: Any) -> tuple[Any, ...]:
     """A tuple from one string (or callable) or a list of them."""
     if value is None:
@@ -79,12 +91,8 @@ class OnlineOptions(GenerationOptions):
         super().__post_init__()
         self.reward_fn = _strings(self.reward_fn)
         self.reward_model = _strings(self.reward_model)
-        if isinstance(self.reward_weights, str):
-            self.reward_weights = tuple(float(w) for w in self.reward_weights.split(","))
-        elif isinstance(self.reward_weights, (int, float)):
-            self.reward_weights = (float(self.reward_weights),)
-        elif self.reward_weights is not None:
-            self.reward_weights = tuple(float(w) for w in self.reward_weights)
+        if self.reward_weights is not None:
+            self.reward_weights = _numbers("reward_weights", self.reward_weights)
 
 
 class _ClippedGroup:
@@ -119,6 +127,9 @@ class GRPOOptions(_ClippedGroup, OnlineOptions):
     def __post_init__(self) -> None:
         super().__post_init__()
         _choice("loss_type", self.loss_type, GRPO_LOSS_TYPES)
+        # TRL's booleans: True is "group", False is "none"
+        aliases = {"true": "group", "false": "none"}
+        self.scale_rewards = aliases.get(str(self.scale_rewards).lower(), self.scale_rewards)
         _choice("scale_rewards", self.scale_rewards, SCALE_REWARDS)
         _check_group(self, "advantages compare a group")
 

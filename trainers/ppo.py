@@ -156,7 +156,8 @@ def ppo_rollout(ctx: RolloutContext, rows: list[dict]) -> Rollout:
         metrics,
         histograms,
         samples=sample_records(ctx, rows, gen, scores, score=score, kl=seq_kl.cpu()),
-        seq_kl=seq_kl,
+        # the negative-KL check reads the k1 estimate (k3 is never negative)
+        seq_kl=((old.logps - ref) * mask).sum(-1),
     )
 
 

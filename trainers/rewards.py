@@ -116,22 +116,46 @@ def resolve(spec: str | Callable[..., Any]) -> tuple[str, RewardFn]:
             hint="use module:function, path/to/file.py:function, or a built-in: "
             + ", ".join(BUILTINS),
         )
+    mod = _load_module(module)
+    fn = getattr(mod, attr, None)
+    if not callable(fn):
+        names = [n for n, v in vars(mod).items() if _is_function(n, v)]
+        raise InputError(
+            f"{module} has no function {attr!r}",
+            hint="functions there: " + (", ".join(names[:10]) or "none"),
+        )
+    return attr, fn
+
+
+def _is_function(name: str, value: Any) -> bool:
+    return callable(value) and not name.startswith("_") and not isinstance(value, type)
+
+
+def _load_module(module: str) -> Any:
+    """A reward function's module: a `.py` file, or an importable module name. Any error
+    while running it is reported as the module's (no traceback)."""
     if module.endswith(".py"):
         path = Path(module)
         if not path.is_file():
             raise InputError(f"reward function file {module!r} does not exist")
-        loader = importlib.util.spec_from_file_location(f"trlprep_reward_{path.stem}", path)
-        mod = importlib.util.module_from_spec(loader)
-        loader.loader.exec_module(mod)
+        spec = importlib.util.spec_from_file_location(f"trlprep_reward_{path.stem}", path)
+        if spec is None or spec.loader is None:
+            raise InputError(f"cannot load reward function file {module!r}")
+        mod = importlib.util.module_from_spec(spec)
+        run = lambda: spec.loader.exec_module(mod)  # noqa: E731
     else:
-        try:
-            mod = importlib.import_module(module)
-        except ImportError as e:
-            raise InputError(f"cannot import reward module {module!r}: {e}") from None
-    fn = getattr(mod, attr, None)
-    if not callable(fn):
-        raise InputError(f"{module} has no function {attr!r}")
-    return attr, fn
+        mod = None
+        run = lambda: importlib.import_module(module)  # noqa: E731
+    try:
+        got = run()
+    except ImportError as e:
+        raise InputError(f"cannot import reward module {module!r}: {e}") from None
+    except Exception as e:  # the user's module failed while it was loaded
+        raise InputError(
+            f"reward module {module!r} failed while loading: {type(e).__name__}: {e}",
+            hint="run it with python to see where",
+        ) from None
+    return got if mod is None else mod
 
 
 # ------------------------------------------------------------------ reward models

@@ -78,17 +78,18 @@ def group_advantages(rewards: Tensor, group_size: int, scale: str = "group") -> 
     mean = torch.nanmean(grouped, dim=1, keepdim=True)
     advantages = grouped - mean
     if scale == "group":
-        std = _nanstd(grouped, dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(mean)
+        std = nanstd(grouped, dim=1, keepdim=True) if group_size > 1 else torch.zeros_like(mean)
         advantages = advantages / (std + STD_EPS)
     elif scale == "batch":
-        std = _nanstd(rewards) if rewards.numel() > 1 else rewards.new_zeros(())
+        std = nanstd(rewards) if rewards.numel() > 1 else rewards.new_zeros(())
         advantages = advantages / (std + STD_EPS)
     elif scale != "none":
         raise ValueError(f"unknown scale_rewards {scale!r}; use one of {', '.join(SCALE_REWARDS)}")
     return torch.nan_to_num(advantages.view(-1), nan=0.0)
 
 
-def _nanstd(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+def nanstd(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
+    """Unbiased std of the values that are not NaN (0 where fewer than two are)."""
     if dim is None:
         x = x[~torch.isnan(x)]
         return x.std() if x.numel() > 1 else x.new_zeros(())
@@ -98,21 +99,26 @@ def _nanstd(x: Tensor, dim: int | None = None, keepdim: bool = False) -> Tensor:
     return torch.sqrt(sq / (count - 1).clamp(min=1))
 
 
-def rloo_advantages(rewards: Tensor, k: int) -> Tensor:
+def rloo_advantages(rewards: Tensor, k: int, normalize: bool = False) -> Tensor:
     """REINFORCE leave-one-out: each reward minus the mean of the other k - 1 rewards of its
     prompt. Kool et al., 2019, "Buy 4 REINFORCE Samples, Get a Baseline for Free!";
     Ahmadian et al., 2024, "Back to Basics: Revisiting REINFORCE Style Optimization for
     Learning from Human Feedback in LLMs", Eq. 9 (arXiv:2402.14740).
 
     `rewards` `(num_prompts * k,)`, each prompt's samples contiguous; NaN rewards are left out
-    of the baselines and get advantage 0.
+    of the baselines and get advantage 0, as does a prompt's only scored sample. `normalize`
+    scales the advantages of the scored samples to mean 0 and std 1 (TRL's
+    `normalize_advantages`).
     """
     grouped = rewards.view(-1, k)
     if k < 2:
         return torch.zeros_like(rewards)
     count = (~torch.isnan(grouped)).sum(dim=1, keepdim=True)
     baseline = (torch.nansum(grouped, dim=1, keepdim=True) - grouped) / (count - 1)
-    return torch.nan_to_num((grouped - baseline).view(-1), nan=0.0)
+    advantages = (grouped - baseline).view(-1)
+    if normalize:
+        advantages = (advantages - torch.nanmean(advantages)) / (nanstd(advantages) + STD_EPS)
+    return torch.nan_to_num(advantages, nan=0.0)
 
 
 def gae(
