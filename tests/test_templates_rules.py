@@ -178,6 +178,41 @@ def test_table_output_matches_single_examples_and_reuses_prompts():
     assert report.prefix_mismatch_rows == 0
 
 
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_prompts_are_rendered_once_across_batches(monkeypatch, num_proc):
+    # Batches of 4 rows; each prompt's rows are 6 apart (unpaired data in blocks order).
+    monkeypatch.setattr(table_mod, "BATCH_ROWS", 4)
+    monkeypatch.setattr(table_mod, "MIN_ROWS_PER_WORKER", 4)
+    t = load_template("qwen2.5")
+    rows = pref_rows(12, distinct=6)
+    out, report = render_table(
+        table_from_records(rows), "preference", t, num_proc=num_proc, fast=False
+    )
+    assert report.num_proc == num_proc
+    assert report.distinct_prompts == 6
+    assert report.renders == 6 + 2 * 12
+    assert "__trlprep_prompt_text" not in out.column_names
+    for got, row in zip(out.to_pylist(), rows, strict=True):
+        want = apply_chat_template({k: row[k] for k in ("prompt", "chosen", "rejected")}, t)
+        assert got == {"id": row["id"], **want}
+
+
+@pytest.mark.parametrize("num_proc", [1, 2])
+def test_a_failing_prompt_is_reported_at_its_first_row(monkeypatch, num_proc):
+    monkeypatch.setattr(table_mod, "BATCH_ROWS", 4)
+    monkeypatch.setattr(table_mod, "MIN_ROWS_PER_WORKER", 4)
+    rows = [{"prompt": [user(f"Q{i % 5}")], "completion": [assistant("A")]} for i in range(15)]
+    system = [{"role": "system", "content": "S"}, user("Q")]
+    rows[7]["prompt"] = rows[12]["prompt"] = system  # gemma raises on a system turn
+    with pytest.raises(DataError) as info:
+        render_table(table_from_records(rows), "pc", load_template("gemma"), num_proc=num_proc)
+    assert info.value.row == 7 and "System role not supported" in info.value.message
+    rows[2]["completion"] = [user("not an answer"), user("twice")]  # an earlier failure
+    with pytest.raises(DataError) as info:
+        render_table(table_from_records(rows), "pc", load_template("gemma"), num_proc=num_proc)
+    assert info.value.row == 2
+
+
 def test_language_modeling_column_is_renamed_in_place():
     rows = [{"a": 1, "messages": [user("Q"), assistant("A")], "z": "keep"}]
     out, _ = render_table(table_from_records(rows), "lm", load_template("phi3"), num_proc=1)
@@ -313,13 +348,14 @@ def test_parallel_workers_give_the_same_table(monkeypatch):
 
 def test_workers_receive_only_their_rows():
     # Pickling a slice sends every buffer it points into (the whole table, once per batch).
-    from trlprep.templates.parallel import _ipc, _render_ipc
+    from trlprep.templates.batch import render_batch
+    from trlprep.templates.parallel import _ipc, _run_ipc
 
     table = table_from_records(pref_rows(400, distinct=50))
     part = table.slice(100, 10)
     assert _ipc(part).size * 10 < part.get_total_buffer_size()
     job = Job(load_template("qwen2.5"), "preference", None, {})
-    cols, rep, error = _render_ipc(job, _ipc(part), 100)
+    cols, rep, error = _run_ipc(render_batch, job, _ipc(part), 100)
     expected, _ = render_table(part, "preference", job.template, num_proc=1, fast=False)
     assert error is None and rep.rows == 10
     assert cols["chosen"].to_pylist() == expected.column("chosen").to_pylist()

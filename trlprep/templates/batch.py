@@ -21,6 +21,8 @@ from trlprep.templates.template import ChatTemplate, to_plain
 
 TOOLS_COLUMN = "tools"
 KWARGS_COLUMN = "chat_template_kwargs"
+# Rendered prompts, rendered once per distinct prompt of the whole table before its rows
+PROMPT_TEXT = "__trlprep_prompt_text"
 EXAMPLE_ROWS = 5
 
 
@@ -102,30 +104,62 @@ class _Failure(Exception):
         self.info = info
 
 
+def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> pa.Array:
+    """The rendered prompt of each row of `batch`, null where it cannot be rendered (the
+    row's own render then reports the error, at its own row)."""
+    if isinstance(batch, pa.RecordBatch):
+        batch = pa.Table.from_batches([batch])
+    plan = plan_for(job.dtype)
+    n = batch.num_rows
+    rows = np.arange(n)
+    try:
+        prompts = _values(batch, plan.prompt, offset, rows)
+        tools, kwargs = _side(job, batch, offset, rows)
+    except _Failure:
+        return pa.nulls(n, pa.string())
+    out: list[str | None] = []
+    for prompt, t, k in zip(prompts, tools, kwargs, strict=True):
+        try:
+            out.append(render_prompt(job.template, prompt, t, k, trusted=True))
+        except (RowError, TrlprepError):
+            out.append(None)
+    return pa.array(out, pa.string())
+
+
+def _values(batch: pa.Table, c: str, offset: int, take: np.ndarray | None = None) -> list:
+    arr = batch.column(c) if take is None else batch.column(c).take(take)
+    return _pylist(arr, c, offset, take, json_text=is_json_field(batch.schema.field(c)))
+
+
+def _side(job: Job, batch: pa.Table, offset: int, rows: np.ndarray) -> tuple[list, list]:
+    """Per row of `rows`: (tools, template kwargs), the row's own values over the job's."""
+    per_row = {
+        c: _pylist(batch.column(c).take(rows), c, offset, rows, json_text=True)
+        for c in (TOOLS_COLUMN, KWARGS_COLUMN)
+        if c in batch.column_names
+    }
+    none = [None] * len(rows)
+    tools = [_row_tools(v, job.tools) for v in per_row.get(TOOLS_COLUMN, none)]
+    kwargs = [_row_kwargs(v, job.kwargs) for v in per_row.get(KWARGS_COLUMN, none)]
+    return tools, kwargs
+
+
 def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport):
     n = batch.num_rows
     side = [c for c in (TOOLS_COLUMN, KWARGS_COLUMN) if c in batch.column_names]
     out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
     if plan.prompt is not None:
-        first, group = _group_rows(batch, [plan.prompt, *side])
+        first, group = group_rows(batch, [plan.prompt, *side])
     else:
         first, group = np.arange(n), np.arange(n)
-    rep.distinct_prompts = len(first) if plan.prompt else 0
-    per_group = {
-        c: _pylist(batch.column(c).take(first), c, offset, first, json_text=True) for c in side
-    }
-
-    def values(c: str, take: np.ndarray | None = None) -> list:
-        arr = batch.column(c) if take is None else batch.column(c).take(take)
-        return _pylist(arr, c, offset, take, json_text=is_json_field(batch.schema.field(c)))
-
-    prompts = values(plan.prompt, first) if plan.prompt else None
-    rows = {c: values(c) for c in plan.continuations + plan.wholes}
-    tools_g = [_row_tools(v, job.tools) for v in per_group.get(TOOLS_COLUMN, [None] * len(first))]
-    kwargs_g = [
-        _row_kwargs(v, job.kwargs) for v in per_group.get(KWARGS_COLUMN, [None] * len(first))
-    ]
+    given = PROMPT_TEXT in batch.column_names
+    rep.distinct_prompts = len(first) if plan.prompt and not given else 0
+    prompts = _values(batch, plan.prompt, offset, first) if plan.prompt else None
+    rows = {c: _values(batch, c, offset) for c in plan.continuations + plan.wholes}
+    tools_g, kwargs_g = _side(job, batch, offset, first)
     prompt_text: list[str | None] = [None] * len(first)
+    if given:  # null where the prompt failed: rendering it again below reports the error
+        prompt_text = batch.column(PROMPT_TEXT).take(first).to_pylist()
     for i in range(n):
         g = int(group[i])
         row = {c: rows[c][i] for c in rows}
@@ -177,7 +211,7 @@ def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateRep
     return {name: pa.array(values, pa.string()) for name, values in out.items()}
 
 
-def _group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(first row of each distinct key, group of each row) over the key columns."""
     n = batch.num_rows
     try:

@@ -8,6 +8,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
+from typing import Any
 
 import pyarrow as pa
 
@@ -22,8 +23,10 @@ def run_parallel(
     items: list[tuple[int, pa.Table]],
     workers: int,
     tick: Callable[[int | None], None] | None,
-) -> dict[int, tuple]:
-    """`render_batch` over `(start row, slice)` items on `workers` processes, keyed by start.
+    fn: Callable = render_batch,
+) -> dict[int, Any]:
+    """`fn(job, batch, start)` (`render_batch`, `render_prompts`) over `(start row, slice)`
+    items on `workers` processes, keyed by start.
 
     Workers are spawned (not forked): the parent's Arrow and Polars thread pools make fork
     unsafe. Each worker compiles the template once and keeps it for all its batches, and
@@ -36,11 +39,11 @@ def run_parallel(
         for start, batch in items
         for sub in range(0, batch.num_rows, size)
     ]
-    results: dict[int, tuple] = {}
+    results: dict[int, Any] = {}
     pool = _pool(workers)
     try:
         futures = {
-            pool.submit(_render_ipc, job, _ipc(part), start): (start, part.num_rows)
+            pool.submit(_run_ipc, fn, job, _ipc(part), start): (start, part.num_rows)
             for start, part in parts
         }
         for fut in as_completed(futures):
@@ -93,6 +96,5 @@ def _ipc(t: pa.Table) -> pa.Buffer:
     return sink.getvalue()
 
 
-def _render_ipc(job, buf: pa.Buffer, start: int) -> tuple:
-    batch = pa.ipc.open_stream(buf).read_all()
-    return render_batch(job, batch, start)
+def _run_ipc(fn: Callable, job, buf: pa.Buffer, start: int) -> Any:
+    return fn(job, pa.ipc.open_stream(buf).read_all(), start)

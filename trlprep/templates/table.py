@@ -17,7 +17,16 @@ import pyarrow as pa
 
 from trlprep.errors import DataError, TrlprepError, UsageError
 from trlprep.registry import DatasetType, get_type
-from trlprep.templates.batch import Job, TemplateReport, render_batch
+from trlprep.templates.batch import (
+    KWARGS_COLUMN,
+    PROMPT_TEXT,
+    TOOLS_COLUMN,
+    Job,
+    TemplateReport,
+    group_rows,
+    render_batch,
+    render_prompts,
+)
 from trlprep.templates.rules import Plan, plan_for
 from trlprep.templates.template import ChatTemplate
 
@@ -74,6 +83,8 @@ def render_table(
         jinja_rows = sum(batch.num_rows for _, batch in todo)
         workers = max(1, min(num_proc or available_cores(), jinja_rows // MIN_ROWS_PER_WORKER))
         report.num_proc = workers
+        if plan.prompt is not None and todo:
+            todo = _with_prompt_texts(job, plan, todo, workers, report)
         if workers > 1:
             from trlprep.templates.parallel import run_parallel
 
@@ -100,6 +111,35 @@ def render_table(
         raise _locate(min(failures, key=lambda f: f["row"]), row_offset, lines, template)
     report.prefix_mismatch_examples = [r + row_offset for r in report.prefix_mismatch_examples]
     return _assemble(table, plan, outputs), report
+
+
+def _with_prompt_texts(
+    job: Job, plan: Plan, todo: list, workers: int, report: TemplateReport
+) -> list:
+    """`todo` with a column of rendered prompts: each distinct prompt (with its tools and
+    template kwargs) of all the batches rendered once, wherever its rows are."""
+    rows = pa.concat_tables([batch for _, batch in todo])
+    keys = [plan.prompt, *(c for c in (TOOLS_COLUMN, KWARGS_COLUMN) if c in rows.column_names)]
+    first, group = group_rows(rows, keys)
+    distinct = rows.select(keys).take(first)
+    report.distinct_prompts += len(first)
+    size = max(1, -(-len(first) // workers)) if workers > 1 else BATCH_ROWS
+    items = [(s, distinct.slice(s, size)) for s in range(0, len(first), size)]
+    if workers > 1:
+        from trlprep.templates.parallel import run_parallel
+
+        done = run_parallel(job, items, workers, None, fn=render_prompts)
+    else:
+        done = {s: render_prompts(job, part, s) for s, part in items}
+    texts = pa.chunked_array([done[s] for s in sorted(done)], pa.string())
+    report.renders += len(texts) - texts.null_count
+    per_row = texts.take(pa.array(group, pa.int64()))
+    out, at = [], 0
+    for start, batch in todo:
+        column = per_row.slice(at, batch.num_rows)
+        out.append((start, batch.append_column(PROMPT_TEXT, column)))
+        at += batch.num_rows
+    return out
 
 
 def _render_fast(job: Job, plan: Plan, todo: list, pieces: dict, tick) -> list:
