@@ -1,7 +1,8 @@
-"""Render one batch of rows with Jinja: each distinct prompt once, completions split by offset.
+"""Render one batch of rows with Jinja: completions split off the full render by offset.
 
-A batch is what one process renders at a time (worker processes get batches as Arrow record
-batches). Failures come back as data, not exceptions, so they cross process boundaries with
+Prompts come rendered (`render_prompts` over the table's distinct prompts, first) in the
+batch's PROMPT_TEXT column; without it, each distinct prompt of the batch is rendered once.
+A batch is what one process renders at a time (worker processes get batches as Arrow IPC). Failures come back as data, not exceptions, so they cross process boundaries with
 their row and column intact.
 """
 

@@ -1,9 +1,10 @@
 """Apply a chat template to a whole Arrow table: conversational type -> its standard twin.
 
 Per-row Jinja is unavoidable, so the least of it is done: each distinct prompt (with its
-tools and template kwargs) is rendered once and reused for every completion, chosen and
-rejected of the rows that share it; completions are split off the full render by offset;
-batches of rows go to worker processes as Arrow record batches.
+tools and template kwargs) of the table is rendered once, first, and reused for every
+completion, chosen and rejected of the rows that share it, wherever they are; completions
+are split off the full render by offset; batches of rows go to worker processes as Arrow
+IPC buffers.
 """
 
 from __future__ import annotations
