@@ -1,5 +1,6 @@
 """Checkpoints: the model and tokenizer (`save_pretrained`), plus everything needed to resume
-exactly (optimizer, scheduler, RNG states, step, position in the data, algorithm state)."""
+exactly (optimizer, scheduler, RNG states, step, position in the data, algorithm state); and
+the final model of a run."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from trlprep.trainers.models import is_peft
 
 from trlprep.errors import InputError, UsageError
 
@@ -74,6 +76,52 @@ def save_checkpoint(
         shutil.rmtree(folder)
     tmp.rename(folder)
     return folder
+
+
+def save_step(
+    folder: Path,
+    model: Any,
+    tokenizer: Any,
+    optimizer: Any,
+    scheduler: Any,
+    *,
+    step: int,
+    position: tuple[int, int],
+    num_tokens: int,
+    algo: str,
+    algo_state: dict[str, Any],
+    extra: Callable[[Path], None] | None = None,
+    keep: int | None = None,
+) -> Path:
+    """The checkpoint of optimizer step `step` in `folder` (`position`: epoch and batch index
+    in the data; `algo_state`: the algorithm's running statistics); then only the newest
+    `keep` checkpoints beside it are kept."""
+    epoch, index = position
+    state = {
+        "global_step": step,
+        "epoch": epoch,
+        "batch_index": index,
+        "num_tokens": num_tokens,
+        "algo_state": {k: v.state_dict() for k, v in algo_state.items()},
+        "algo": algo,
+    }
+    save_checkpoint(folder, model, tokenizer, optimizer, scheduler, state, extra=extra)
+    rotate(folder.parent, keep)
+    return folder
+
+
+def save_final(
+    output_dir: Path, model: Any, tokenizer: Any, extra: Callable[[Path], None] | None = None
+) -> None:
+    """The final model and tokenizer in `output_dir`: with LoRA the merged model, its adapters
+    in `adapter/`; `extra` writes whatever else the trained module holds (PPO's value head)."""
+    if is_peft(model):  # keep the adapters, and save the merged model
+        model.save_pretrained(output_dir / "adapter")
+        model = model.merge_and_unload()
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    if extra is not None:
+        extra(output_dir)
 
 
 def load_trainer_state(folder: Path) -> dict[str, Any]:

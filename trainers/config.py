@@ -1,5 +1,6 @@
 """The training configuration: common options with familiar (TRL/transformers) names, plus
-the algorithm's own options, from Python keywords, a dict or a YAML file."""
+the algorithm's own options, from Python keywords, a dict or a YAML file; and the resolved
+configuration a run writes beside its outputs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from trlprep.errors import InputError, UsageError
 from trlprep.templates.tokenize import TRUNCATION
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+CONFIG_FILE = "train_config.json"  # the resolved configuration of a run
 
 
 @dataclass
@@ -104,6 +106,20 @@ class TrainConfig:
             if d[k] is not None and not isinstance(d[k], (str, Path)):
                 d[k] = f"<{type(d[k]).__name__}>"
         return json.loads(json.dumps(d, default=str))
+
+
+def save_resolved(cfg: TrainConfig, folder: Path, learning_rate: float, options: Any) -> None:
+    """The resolved configuration of a run in `folder`: the config, the learning rate used
+    and every algorithm option (defaults included)."""
+    snapshot = {**cfg.to_json(), "learning_rate": learning_rate, "options": vars(options)}
+    (folder / CONFIG_FILE).write_text(json.dumps(snapshot, indent=2, default=_jsonable))
+
+
+def _jsonable(x: Any) -> Any:
+    """Options JSON cannot hold: sets as lists, callables (reward functions) by name."""
+    if isinstance(x, (set, frozenset)):
+        return sorted(x)
+    return getattr(x, "__name__", None) or str(x)
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

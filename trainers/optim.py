@@ -28,6 +28,16 @@ def lr_lambda(kind: str, warmup: int, total: int) -> Callable[[int], float]:
     return f
 
 
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """`cfg`'s learning-rate schedule over `total_steps` optimizer steps."""
+    warmup = cfg.warmup_steps or math.ceil(cfg.warmup_ratio * total_steps)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_lambda(cfg.lr_scheduler_type, warmup, total_steps)
+    )
+
+
 def make_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.AdamW:
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [

@@ -1,9 +1,11 @@
-"""Precomputed reference log-probs: run the reference model once over the tokenised rows,
-store its sequence log-probs as columns next to the data, and train without it.
+"""The reference model of the algorithms that need one: a frozen copy of the model, with LoRA
+the model with its adapters off, or none with precomputed reference log-probs.
 
-The columns are cached on disk in a Parquet file keyed by a fingerprint of the reference
-model (its files' names, sizes and modification times), the tokenised rows and whatever
-changes the values (LD-DPO's alpha, the compute dtype), so a second run skips the pass.
+Precomputed log-probs: run the reference model once over the tokenised rows, store its
+sequence log-probs as columns next to the data, and train without it. The columns are cached
+on disk in a Parquet file keyed by a fingerprint of the reference model (its files' names,
+sizes and modification times), the tokenised rows and whatever changes the values (LD-DPO's
+alpha, the compute dtype), so a second run skips the pass.
 """
 
 from __future__ import annotations
@@ -11,22 +13,69 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import torch
+from torch import nn
 from trlprep.trainers.collate import Collator
+from trlprep.trainers.config import TrainConfig
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import length_desensitised_logps
+from trlprep.trainers.models import AdapterOff, frozen_copy, load_model
 
 # the columns each layout gets
 COLUMNS = {
     "pairs": ("ref_chosen", "ref_rejected"),
     "unpaired": ("ref_logps", "ref_kl_logps"),
 }
+
+
+def build_reference(
+    cfg: TrainConfig,
+    model: nn.Module,
+    tokenizer: Any,
+    *,
+    head: str,
+    layout: str,
+    chunk: int | None,
+    temperature: float,
+    dtype: torch.dtype,
+    collator: Collator,
+    row_sets: Sequence[dict[str, list]],
+    ld_alpha: float | None,
+    acc: Any,
+    log: Callable[[str], None] = lambda _: None,
+) -> nn.Module | None:
+    """The reference of `model`: a frozen copy of `cfg.model`; with LoRA (`cfg.lora_r`) the
+    adapters-off model; with `cfg.precompute_ref` none (its log-probs become columns of each
+    of `row_sets`, the tokenised rows of the training and evaluation data)."""
+
+    def make_reference() -> LogpsModel:
+        m = load_model(cfg.model, head, tokenizer, dtype)
+        return LogpsModel(frozen_copy(m), (), chunk, temperature).to(acc.device)
+
+    if cfg.precompute_ref:
+        for rows in row_sets:
+            precompute(
+                rows,
+                layout,
+                cfg.model,
+                make_reference,
+                collator,
+                batch_size=cfg.eval_batch_size or cfg.batch_size,
+                ld_alpha=ld_alpha,
+                dtype=str(dtype),
+                acc=acc,
+                log=log,
+            )
+        return None
+    if cfg.lora_r is not None:  # the base model, adapters off: no second copy
+        return AdapterOff(LogpsModel(model, (), chunk, temperature), model)
+    return make_reference()
 
 
 def cache_dir() -> Path:
