@@ -2,8 +2,9 @@
 
 Prompts come rendered (`render_prompts` over the table's distinct prompts, first) in the
 batch's PROMPT_TEXT column; without it, each distinct prompt of the batch is rendered once.
-A batch is what one process renders at a time (worker processes get batches as Arrow IPC). Failures come back as data, not exceptions, so they cross process boundaries with
-their row and column intact.
+A batch is what one process renders at a time (worker processes get batches as Arrow IPC).
+Failures come back as data, not exceptions, so they cross process boundaries with their row
+and column intact.
 """
 
 from __future__ import annotations
