@@ -1,7 +1,9 @@
 """Render one batch of rows with Jinja: completions split off the full render by offset.
 
-Prompts come rendered (`render_prompts` over the table's distinct prompts, first) in the
-batch's PROMPT_TEXT column; without it, each distinct prompt of the batch is rendered once.
+Rows carry the table-wide id of their distinct prompt (PROMPT_GROUP) and, where prompts
+repeat across batches, the prompt already rendered (PROMPT_TEXT, by `render_prompts` over
+the table's distinct prompts first); otherwise each distinct prompt of the batch is rendered
+once here.
 A batch is what one process renders at a time (worker processes get batches as Arrow IPC).
 Failures come back as data, not exceptions, so they cross process boundaries with their row
 and column intact.
@@ -23,7 +25,9 @@ from trlprep.templates.template import ChatTemplate, to_plain
 
 TOOLS_COLUMN = "tools"
 KWARGS_COLUMN = "chat_template_kwargs"
-# Rendered prompts, rendered once per distinct prompt of the whole table before its rows
+# Per row, set by the table renderer: the id of its distinct prompt (with tools and kwargs)
+# in the whole table, and that prompt rendered (where rendered once before the rows)
+PROMPT_GROUP = "__trlprep_prompt_group"
 PROMPT_TEXT = "__trlprep_prompt_text"
 EXAMPLE_ROWS = 5
 
@@ -150,17 +154,20 @@ def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateRep
     n = batch.num_rows
     side = [c for c in (TOOLS_COLUMN, KWARGS_COLUMN) if c in batch.column_names]
     out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
-    if plan.prompt is not None:
+    grouped = PROMPT_GROUP in batch.column_names
+    if grouped:
+        ids = batch.column(PROMPT_GROUP).to_numpy()
+        _, first, group = np.unique(ids, return_index=True, return_inverse=True)
+    elif plan.prompt is not None:
         first, group = group_rows(batch, [plan.prompt, *side])
     else:
         first, group = np.arange(n), np.arange(n)
-    given = PROMPT_TEXT in batch.column_names
-    rep.distinct_prompts = len(first) if plan.prompt and not given else 0
+    rep.distinct_prompts = len(first) if plan.prompt and not grouped else 0  # else: table's
     prompts = _values(batch, plan.prompt, offset, first) if plan.prompt else None
     rows = {c: _values(batch, c, offset) for c in plan.continuations + plan.wholes}
     tools_g, kwargs_g = _side(job, batch, offset, first)
     prompt_text: list[str | None] = [None] * len(first)
-    if given:  # null where the prompt failed: rendering it again below reports the error
+    if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
         prompt_text = batch.column(PROMPT_TEXT).take(first).to_pylist()
     for i in range(n):
         g = int(group[i])

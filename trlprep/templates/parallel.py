@@ -32,8 +32,7 @@ def run_parallel(
     unsafe. Each worker compiles the template once and keeps it for all its batches, and
     runs its libraries single-threaded (the parallelism is across processes).
     """
-    total = sum(t.num_rows for _, t in items)
-    size = max(1, min(MAX_BATCH_ROWS, -(-total // (workers * BATCHES_PER_WORKER))))
+    size = part_rows(sum(t.num_rows for _, t in items), workers)
     parts = [
         (start + sub, batch.slice(sub, size))
         for start, batch in items
@@ -55,6 +54,11 @@ def run_parallel(
         _shutdown()  # a broken or interrupted pool is not reused
         raise
     return results
+
+
+def part_rows(total: int, workers: int) -> int:
+    """Rows per task sent to a worker: a few tasks per worker, to balance their loads."""
+    return max(1, min(MAX_BATCH_ROWS, -(-total // (workers * BATCHES_PER_WORKER))))
 
 
 _POOLS: dict[int, ProcessPoolExecutor] = {}

@@ -20,6 +20,7 @@ from trlprep.errors import DataError, TrlprepError, UsageError
 from trlprep.registry import DatasetType, get_type
 from trlprep.templates.batch import (
     KWARGS_COLUMN,
+    PROMPT_GROUP,
     PROMPT_TEXT,
     TOOLS_COLUMN,
     Job,
@@ -84,17 +85,20 @@ def render_table(
         jinja_rows = sum(batch.num_rows for _, batch in todo)
         workers = max(1, min(num_proc or available_cores(), jinja_rows // MIN_ROWS_PER_WORKER))
         report.num_proc = workers
-        if plan.prompt is not None and todo:
-            todo = _with_prompt_texts(job, plan, todo, workers, report)
         if workers > 1:
-            from trlprep.templates.parallel import run_parallel
+            from trlprep.templates.parallel import part_rows, run_parallel
 
+            unit = part_rows(jinja_rows, workers)  # rows rendered together, in one task
+        else:
+            unit = PROGRESS_ROWS if tick else BATCH_ROWS
+        if plan.prompt is not None and todo:
+            todo = _with_prompt_texts(job, plan, todo, workers, unit, report)
+        if workers > 1:
             pieces.update(run_parallel(job, todo, workers, tick))
         else:
-            step = PROGRESS_ROWS if tick else BATCH_ROWS
             for start, batch in todo:
-                for sub in range(0, batch.num_rows, step):
-                    part = batch.slice(sub, step)
+                for sub in range(0, batch.num_rows, unit):
+                    part = batch.slice(sub, unit)
                     pieces[start + sub] = render_batch(job, part, start + sub)
                     if tick:
                         tick(part.num_rows)
@@ -115,31 +119,41 @@ def render_table(
 
 
 def _with_prompt_texts(
-    job: Job, plan: Plan, todo: list, workers: int, report: TemplateReport
+    job: Job, plan: Plan, todo: list, workers: int, unit: int, report: TemplateReport
 ) -> list:
-    """`todo` with a column of rendered prompts: each distinct prompt (with its tools and
-    template kwargs) of all the batches rendered once, wherever its rows are."""
+    """`todo` with, per row, the table-wide id of its distinct prompt (with its tools and
+    template kwargs) and, when a prompt recurs in another `unit` of rows rendered together,
+    every prompt rendered first: each distinct prompt is rendered once, wherever its rows
+    are."""
     rows = pa.concat_tables([batch for _, batch in todo])
     keys = [plan.prompt, *(c for c in (TOOLS_COLUMN, KWARGS_COLUMN) if c in rows.column_names)]
     first, group = group_rows(rows, keys)
-    distinct = rows.select(keys).take(first)
     report.distinct_prompts += len(first)
-    size = max(1, -(-len(first) // workers)) if workers > 1 else BATCH_ROWS
-    items = [(s, distinct.slice(s, size)) for s in range(0, len(first), size)]
-    if workers > 1:
-        from trlprep.templates.parallel import run_parallel
+    bounds = np.cumsum([0] + [batch.num_rows for _, batch in todo])
+    per_unit = sum(
+        len(np.unique(group[a : min(a + unit, end)]))
+        for at, end in zip(bounds[:-1], bounds[1:], strict=True)
+        for a in range(at, end, unit)
+    )
+    columns = {PROMPT_GROUP: pa.chunked_array([pa.array(group, pa.int64())])}
+    if per_unit > len(first):
+        distinct = rows.select(keys).take(first)
+        size = max(1, -(-len(first) // workers)) if workers > 1 else BATCH_ROWS
+        items = [(s, distinct.slice(s, size)) for s in range(0, len(first), size)]
+        if workers > 1:
+            from trlprep.templates.parallel import run_parallel
 
-        done = run_parallel(job, items, workers, None, fn=render_prompts)
-    else:
-        done = {s: render_prompts(job, part, s) for s, part in items}
-    texts = pa.chunked_array([done[s] for s in sorted(done)], pa.string())
-    report.renders += len(texts) - texts.null_count
-    per_row = texts.take(pa.array(group, pa.int64()))
-    out, at = [], 0
-    for start, batch in todo:
-        column = per_row.slice(at, batch.num_rows)
-        out.append((start, batch.append_column(PROMPT_TEXT, column)))
-        at += batch.num_rows
+            done = run_parallel(job, items, workers, None, fn=render_prompts)
+        else:
+            done = {s: render_prompts(job, part, s) for s, part in items}
+        texts = pa.chunked_array([done[s] for s in sorted(done)], pa.string())
+        report.renders += len(texts) - texts.null_count
+        columns[PROMPT_TEXT] = texts.take(pa.array(group, pa.int64()))
+    out = []
+    for (start, batch), at in zip(todo, bounds[:-1], strict=True):
+        for name, column in columns.items():
+            batch = batch.append_column(name, column.slice(at, batch.num_rows))
+        out.append((start, batch))
     return out
 
 
