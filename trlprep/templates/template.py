@@ -27,6 +27,7 @@ from trlprep.templates.sandbox import (
 
 _CONTINUE_TAG = "CONTINUE_FINAL_MESSAGE_TAG "
 REASONING_FIELDS = ("reasoning_content", "thinking", "reasoning")
+_REASONING = frozenset(REASONING_FIELDS)
 
 
 class RenderError(DataError):
@@ -89,7 +90,10 @@ class ChatTemplate:
             raise UsageError(
                 "continue_final_message and add_generation_prompt cannot be used together"
             )
-        chat = [{k: v for k, v in m.items() if v is not None} for m in messages]
+        if trusted:  # plain dicts already, without None values
+            chat = list(messages)
+        else:
+            chat = [{k: v for k, v in m.items() if v is not None} for m in messages]
         if tools is not None:
             tools = [_tool_schema(t) for t in tools]
         template_kwargs = {**self.special_tokens, **kwargs}
@@ -175,6 +179,8 @@ def _close_final_message(text: str, final: str, name: str) -> str:
 
 
 def _alias_reasoning(chat: list[dict]) -> list[dict]:
+    if all(type(m) is dict and _REASONING.isdisjoint(m) for m in chat):
+        return chat
     out = []
     for m in chat:
         if isinstance(m, dict):
