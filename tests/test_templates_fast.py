@@ -14,6 +14,7 @@ from templates_support import TEMPLATES_DIR, examples, template_tokenizer
 from trlprep.errors import DataError
 from trlprep.readers import table_from_records
 from trlprep.templates import load_template, render_table
+from trlprep.templates.batch import TemplateReport
 from trlprep.templates.fast import KNOWN, renderer_for
 
 TYPES = [
@@ -47,7 +48,10 @@ def assert_same(fast, slow):
     assert fast[0].equals(slow[0])
 
 
-@pytest.mark.parametrize("name", ["chatml", "qwen2.5"])
+FAST = ["chatml", "qwen2.5", "llama3"]
+
+
+@pytest.mark.parametrize("name", FAST)
 def test_corpus_fast_equals_jinja(name):
     template = load_template(name)
     by_type = collections.defaultdict(list)
@@ -64,13 +68,43 @@ def test_corpus_fast_equals_jinja(name):
     assert used > 0
 
 
-def test_original_qwen25_is_recognised():
-    path = TEMPLATES_DIR / "qwen2_5.jinja"
+@pytest.mark.parametrize(("stem", "name"), [("qwen2_5", "qwen2.5"), ("llama3", "llama3")])
+def test_original_templates_are_recognised_and_equal_jinja(stem, name):
+    path = TEMPLATES_DIR / f"{stem}.jinja"
     if not path.exists():
         pytest.skip("../shared is not available")
     text = path.read_text(encoding="utf-8")
-    assert KNOWN[hashlib.sha256(text.encode()).hexdigest()] == "qwen2.5"
-    assert renderer_for(load_template(template_tokenizer(path)).source) == "qwen2.5"
+    assert KNOWN[hashlib.sha256(text.encode()).hexdigest()] == name
+    template = load_template(template_tokenizer(path))
+    assert renderer_for(template.source) == name
+    rows = [
+        {
+            "prompt": [{"role": "system", "content": " S "}, {"role": "user", "content": "Q\n"}],
+            "chosen": [{"role": "assistant", "content": "\tgood "}],
+            "rejected": [{"role": "assistant", "content": "bad"}],
+        }
+    ] * 3
+    fast, slow = both(table_from_records(rows), "preference", template)
+    assert fast[1].fast_rows == 3
+    assert_same(fast, slow)
+
+
+def test_llama3_needs_a_bos_token_and_python_whitespace_goes_to_jinja():
+    rows = [{"messages": [{"role": "user", "content": "\u3000Q"}]}]
+    fast, slow = both(table_from_records(rows), "language-modeling", load_template("llama3"))
+    assert fast[1].fast_rows == 0
+    assert_same(fast, slow)
+    rows = [{"messages": [{"role": "user", "content": " Q "}]}]
+    fast, slow = both(table_from_records(rows), "language-modeling", load_template("llama3"))
+    assert fast[1].fast_rows == 1
+    assert fast[0].column("text").to_pylist() == [
+        "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nQ<|eot_id|>"
+    ]
+    no_bos = load_template("llama3").with_tokens(bos_token=None)
+    assert renderer_for(no_bos.source) == "llama3"
+    fast, slow = both(table_from_records(rows), "language-modeling", no_bos)
+    assert not isinstance(fast[1], TemplateReport) or fast[1].fast_rows == 0
+    assert_same(fast, slow)
 
 
 def test_other_templates_never_go_fast():
@@ -78,14 +112,14 @@ def test_other_templates_never_go_fast():
     assert renderer_for(load_template("chatml").source + " ") is None
 
 
-TEXT = st.text(alphabet=st.sampled_from(list("ab \n<|>é日\t")), max_size=8)
+TEXT = st.text(alphabet=st.sampled_from(list("ab \n<|>é日\t\x1f\xa0\u3000\r")), max_size=8)
 ROLE = st.sampled_from(["system", "user", "assistant"])
 MESSAGES = st.lists(st.fixed_dictionaries({"role": ROLE, "content": TEXT}), min_size=1, max_size=4)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    name=st.sampled_from(["chatml", "qwen2.5"]),
+    name=st.sampled_from(FAST),
     type_name=st.sampled_from(TYPES),
     rows=st.lists(st.tuples(MESSAGES, MESSAGES, MESSAGES), min_size=1, max_size=5),
 )

@@ -1,12 +1,14 @@
-"""String-column renderers (no per-row Jinja) for ChatML-style templates, used where proven equal.
+"""String-column renderers (no per-row Jinja) for common templates, used where proven equal.
 
-Two templates qualify: trlprep's `chatml` and `qwen2.5` built-ins, and the original texts they
-reproduce (recognised by hash). A batch takes the fast path only when every row is within the
-subset of inputs the renderer is proven byte-identical on (tests compare it with the Jinja
-render on the parity corpus and on random conversations): message lists with string
-contents, roles system/user/assistant, no tools or tool calls, no template kwargs, prompts
-ending on a user or assistant turn, completions starting with an assistant turn. Anything
-else falls back to Jinja, which also produces the errors.
+Three template families qualify: trlprep's `chatml`, `qwen2.5` and `llama3` built-ins, and
+the original texts they reproduce (recognised by hash). A batch takes the fast path only when
+every row is within the subset of inputs the renderer is proven byte-identical on (tests
+compare it with the Jinja render on the parity corpus and on random conversations): message
+lists with string contents, roles system/user/assistant, no tools or tool calls, no template
+kwargs, prompts ending on a user turn (or, for ChatML and Qwen 2.5, an assistant turn to
+continue), completions starting with an assistant turn; for Llama 3 a BOS token, and no
+content that starts or ends with whitespace other than ASCII (its `trim` is Python's).
+Anything else falls back to Jinja, which also produces the errors.
 """
 
 from __future__ import annotations
@@ -22,6 +24,15 @@ from trlprep.arrowtypes import is_json_field, is_messages, is_string
 
 OPEN, CLOSE = "<|im_start|>", "<|im_end|>\n"
 HEADER = OPEN + "assistant\n"
+L3_OPEN, L3_CLOSE, L3_END = "<|start_header_id|>", "<|end_header_id|>\n\n", "<|eot_id|>"
+L3_HEADER = L3_OPEN + "assistant" + L3_CLOSE
+ASCII_SPACE = " \t\n\r\x0b\x0c"
+# Characters Python's str.strip() removes beyond ASCII whitespace: rows with one in the
+# whitespace at either end of a content go to Jinja rather than rely on Arrow agreeing.
+OTHER_SPACE = (
+    r"[\x{1c}-\x{1f}\x{85}\x{a0}\x{1680}\x{2000}-\x{200a}"
+    r"\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}]"
+)
 QWEN_SYSTEM = (
     OPEN + "system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant." + CLOSE
 )
@@ -35,15 +46,19 @@ KNOWN = {
     "55b2f4a26ac9ee719330a61a0c39d9e538b0e9322212f048326318cff4f8674a": "qwen2.5",
     # ChatML as installed by TRL's setup_chat_format
     "153280e3ff55d19da1398bdb3914ee2a51b80429bfaedde11d7d216c39db80f3": "chatml",
+    # meta-llama/Meta-Llama-3-*-Instruct chat_template (with and without a trailing newline)
+    "ba03a121d097859c7b5b9cd03af99aafe95275210d2876f642ad9929a150f122": "llama3",
+    "0a3182e4b5ea175fc6daf849d2c9e7a47ce8e15b8cb8a654b64980ebfdc0b196": "llama3",
 }
 
 
 @lru_cache(maxsize=32)
 def renderer_for(source: str) -> str | None:
-    """'chatml' or 'qwen2.5' when `source` is a template a fast renderer reproduces."""
+    """'chatml', 'qwen2.5' or 'llama3' when `source` is a template a fast renderer
+    reproduces."""
     from trlprep.templates.builtins import get_builtin
 
-    for name in ("chatml", "qwen2.5"):
+    for name in ("chatml", "qwen2.5", "llama3"):
         if source == get_builtin(name).source():
             return name
     return KNOWN.get(hashlib.sha256(source.encode("utf-8")).hexdigest())
@@ -59,15 +74,17 @@ def try_fast(job, plan, batch: pa.Table) -> dict[str, pa.Array] | None:
     cols = {c: batch.column(c).combine_chunks() for c in plan.content}
     if not all(_plain_messages(batch.schema.field(c), a) for c, a in cols.items()):
         return None
-    qwen = name == "qwen2.5"
+    style = _Style(name, job.template.bos_token)
+    if style.llama and (style.bos is None or not all(_trimmable(a) for a in cols.values())):
+        return None
     out: dict[str, pa.Array] = {}
     for c in plan.wholes:
-        out[plan.out_names[c]] = _whole(cols[c], qwen)
+        out[plan.out_names[c]] = style.whole(cols[c])
     if plan.prompt is None:
         return _as_string(out)
     prompt = cols[plan.prompt]
     last_role = pc.struct_field(_last(prompt), "role")
-    if not _all(pc.is_in(last_role, pa.array(["user", "assistant"]))):
+    if not _all(pc.is_in(last_role, pa.array(style.prompt_ends))):
         return None
     cont = pc.equal(last_role, "assistant")
     if _any(cont) and _any(pc.match_substring(_contents(prompt), CONTINUE_TAG)):
@@ -75,23 +92,67 @@ def try_fast(job, plan, batch: pa.Table) -> dict[str, pa.Array] | None:
     for c in plan.continuations:
         if not _all(pc.equal(pc.struct_field(_first(cols[c]), "role"), "assistant")):
             return None
-    whole = _whole(prompt, qwen)
+    whole = style.whole(prompt)
     prompt_text = pc.if_else(
         cont,
         pc.utf8_slice_codeunits(whole, 0, -len(CLOSE)),
-        pc.binary_join_element_wise(whole, _L(HEADER), _L("")),
+        pc.binary_join_element_wise(whole, _L(style.header), _L("")),
     )
     out[plan.out_names[plan.prompt]] = prompt_text
     for c in plan.continuations:
-        turns = _turns(cols[c])
+        turns = style.turns(cols[c])
         # after a generation prompt the completion starts past the first assistant header;
-        # after a continued turn it starts with that turn's end
+        # after a continued turn (ChatML only) it starts with that turn's end
         out[plan.out_names[c]] = pc.if_else(
             cont,
             pc.binary_join_element_wise(_L(CLOSE), turns, _L("")),
-            pc.utf8_slice_codeunits(turns, len(HEADER)),
+            pc.utf8_slice_codeunits(turns, len(style.header)),
         )
     return _as_string(out)
+
+
+class _Style:
+    """What differs between the renderers: each message's text, what opens a conversation,
+    the generation prompt, and which final prompt turns are in scope."""
+
+    def __init__(self, name: str, bos: str | None) -> None:
+        self.name, self.bos, self.llama = name, bos, name == "llama3"
+        self.header = L3_HEADER if self.llama else HEADER
+        self.prompt_ends = ["user"] if self.llama else ["user", "assistant"]
+
+    def turns(self, arr: pa.ListArray) -> pa.Array:
+        """Per row, the text of all its messages."""
+        flat = arr.flatten()
+        role = pc.struct_field(flat, "role").cast(pa.large_string())
+        content = pc.struct_field(flat, "content").cast(pa.large_string())
+        if self.llama:
+            content = pc.utf8_trim(content, ASCII_SPACE)
+            parts = (_L(L3_OPEN), role, _L(L3_CLOSE), content, _L(L3_END))
+        else:
+            parts = (_L(OPEN), role, _L("\n"), content, _L(CLOSE))
+        pieces = pc.binary_join_element_wise(*parts, _L(""))
+        lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), pieces), _L(""))
+
+    def whole(self, arr: pa.ListArray) -> pa.Array:
+        """Per row, the conversation rendered whole (no generation prompt)."""
+        turns = self.turns(arr)
+        if self.llama:
+            return pc.binary_join_element_wise(_L(self.bos), turns, _L(""))
+        if self.name != "qwen2.5":
+            return turns
+        first_is_system = pc.equal(pc.struct_field(_first(arr), "role"), "system")
+        prefix = pc.if_else(first_is_system, _L(""), _L(QWEN_SYSTEM))
+        return pc.binary_join_element_wise(prefix, turns, _L(""))
+
+
+def _trimmable(arr: pa.ListArray) -> bool:
+    """No content starts or ends with whitespace Python strips but ASCII trimming keeps."""
+    contents = _contents(arr)
+    ascii_space = r"[\t\n\x{0b}\x{0c}\r ]*"
+    edge = f"^{ascii_space}{OTHER_SPACE}|{OTHER_SPACE}{ascii_space}$"
+    return not _any(pc.match_substring_regex(contents, edge))
 
 
 def _as_string(columns: dict[str, pa.Array]) -> dict[str, pa.Array]:
@@ -140,26 +201,6 @@ def _plain_messages(field: pa.Field, arr: pa.Array) -> bool:
             if (pc.max(pc.list_value_length(calls)).as_py() or 0) > 0:
                 return False
     return True
-
-
-def _turns(arr: pa.ListArray) -> pa.Array:
-    """Per row, the ChatML text of all its messages."""
-    flat = arr.flatten()
-    role = pc.struct_field(flat, "role").cast(pa.large_string())
-    content = pc.struct_field(flat, "content").cast(pa.large_string())
-    pieces = pc.binary_join_element_wise(_L(OPEN), role, _L("\n"), content, _L(CLOSE), _L(""))
-    lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), pieces), _L(""))
-
-
-def _whole(arr: pa.ListArray, qwen: bool) -> pa.Array:
-    turns = _turns(arr)
-    if not qwen:
-        return turns
-    first_is_system = pc.equal(pc.struct_field(_first(arr), "role"), "system")
-    prefix = pc.if_else(first_is_system, _L(""), _L(QWEN_SYSTEM))
-    return pc.binary_join_element_wise(prefix, turns, _L(""))
 
 
 def _L(text: str) -> pa.Scalar:
