@@ -1,10 +1,10 @@
 """Apply a chat template to a whole Arrow table: conversational type -> its standard twin.
 
 Per-row Jinja is unavoidable, so the least of it is done: each distinct prompt (with its
-tools and template kwargs) of the table is rendered once, first, and reused for every
-completion, chosen and rejected of the rows that share it, wherever they are; completions
-are split off the full render by offset; batches of rows go to worker processes as Arrow
-IPC buffers.
+tools and template kwargs) of the table is rendered once (before the rows, when it recurs
+far apart) and reused for every completion, chosen and rejected of the rows that share it;
+completions are split off the full render by offset; batches of rows go to worker processes
+as Arrow IPC buffers.
 """
 
 from __future__ import annotations
@@ -138,8 +138,7 @@ def _with_prompt_texts(
     columns = {PROMPT_GROUP: pa.chunked_array([pa.array(group, pa.int64())])}
     if per_unit > len(first):
         distinct = rows.select(keys).take(first)
-        size = max(1, -(-len(first) // workers)) if workers > 1 else BATCH_ROWS
-        items = [(s, distinct.slice(s, size)) for s in range(0, len(first), size)]
+        items = [(s, distinct.slice(s, BATCH_ROWS)) for s in range(0, len(first), BATCH_ROWS)]
         if workers > 1:
             from trlprep.templates.parallel import run_parallel
 
