@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cases_train import _build, _peak_cuda, _reset_peak_rss
-from benchmarks.measure import in_process, print_table
+from benchmarks.measure import in_process, print_table, step_timer
 
 
 def length_reward(completions: list, **kwargs: Any) -> list[float]:
@@ -124,17 +124,11 @@ def run_trlprep(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
 def run_trl(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
     import torch
     from datasets import load_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gpu = torch.cuda.is_available()
-    times: list[float] = []
+    timer, times = step_timer()
     gen: list[float] = []
-
-    class Timer(TrainerCallback):
-        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
-            if gpu:
-                torch.cuda.synchronize()
-            times.append(time.perf_counter())
 
     ds = load_dataset("json", data_files=data, split="train")
     tok = AutoTokenizer.from_pretrained(model)
@@ -170,7 +164,7 @@ def run_trl(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
         return out
 
     trainer.model.generate = timed_generate
-    trainer.add_callback(Timer())
+    trainer.add_callback(timer)
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     _reset_peak_rss()

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import in_process, print_table
+from benchmarks.measure import in_process, print_table, step_timer
 
 
 def _reset_peak_rss() -> None:
@@ -141,16 +141,10 @@ def run_trlprep(algo: str, model: str, data: str, out: str, steps: int, batch: i
 def run_trl(algo: str, model: str, data: str, out: str, steps: int, batch: int) -> tuple:
     import torch
     from datasets import load_dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gpu = torch.cuda.is_available()
-    times: list[float] = []
-
-    class Timer(TrainerCallback):
-        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
-            if gpu:
-                torch.cuda.synchronize()
-            times.append(time.perf_counter())
+    timer, times = step_timer()
 
     ds = load_dataset("json", data_files=data, split="train")
     tok = AutoTokenizer.from_pretrained(model)
@@ -168,7 +162,7 @@ def run_trl(algo: str, model: str, data: str, out: str, steps: int, batch: int) 
         from trl import DPOConfig, DPOTrainer
 
         trainer = DPOTrainer(m, args=DPOConfig(**common), train_dataset=ds, processing_class=tok)
-    trainer.add_callback(Timer())
+    trainer.add_callback(timer)
     first = trainer.train_dataset[0]
     if algo == "dpo":
         per_row = (

@@ -108,6 +108,24 @@ def command(name: str, argv: list[str], rows: int) -> Measurement:
     return Measurement(name, seconds, rows, peak_kb / 1024, extra)
 
 
+def step_timer() -> tuple[Any, list[float]]:
+    """A transformers `TrainerCallback` recording the time at each step's end (after the GPU
+    finishes, when there is one), and the list it appends to."""
+    import torch
+    from transformers import TrainerCallback
+
+    gpu = torch.cuda.is_available()
+    times: list[float] = []
+
+    class Timer(TrainerCallback):
+        def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+            if gpu:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter())
+
+    return Timer(), times
+
+
 def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, tuple("-" * w for w in widths), *rows]:
