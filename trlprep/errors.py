@@ -60,3 +60,34 @@ class DataError(TrlprepError):
     """Data that does not fit what was asked of it (exit 1)."""
 
     exit_code = 1
+
+
+# Name of the hidden column that carries each row's input row index through conversion,
+# templating and tokenising, so a failure in any stage can name (and skip) the input row.
+ROW_ID = "__trlprep_row__"
+
+
+class RowFailures(DataError):
+    """Some rows of a table cannot go through a stage; every failing row of it is listed.
+
+    `rows` are positions in the table the stage was given (not input rows: the driver
+    maps them back through the `ROW_ID` column), `reasons` one message per row, `stage`
+    the step that refused them (conversion, chat template, tokenize, ...).
+    """
+
+    def __init__(
+        self,
+        rows: list[int],
+        reasons: list[str],
+        *,
+        stage: str,
+        hint: str | None = None,
+    ) -> None:
+        if len(rows) != len(reasons):
+            raise ValueError("one reason per failing row")
+        first = f"row {rows[0]}: {reasons[0]}" if rows else "no rows"
+        more = f" ({len(rows) - 1} more rows fail)" if len(rows) > 1 else ""
+        super().__init__(f"{stage}: {first}{more}", hint=hint)
+        self.rows = list(rows)
+        self.reasons = list(reasons)
+        self.stage = stage
