@@ -1,26 +1,50 @@
-"""trlprep: detect, validate, convert and chat-template datasets for TRL-style post-training."""
+"""trlprep: detect, validate, convert and chat-template datasets for TRL-style post-training.
 
-from trlprep.api import convert, detect, validate
-from trlprep.detect import Detection, Problem
-from trlprep.errors import DataError, InputError, TrlprepError, UsageError
-from trlprep.readers import read
-from trlprep.registry import TYPES, DatasetType, Format, get_type
-from trlprep.report import Issue, Report
-from trlprep.templates import apply_chat_template, maybe_apply_chat_template
-from trlprep.trl_compat import (
-    extract_prompt,
-    is_conversational,
-    maybe_convert_to_chatml,
-    maybe_extract_prompt,
-    maybe_unpair_preference_dataset,
-    unpair_preference_dataset,
-)
-from trlprep.writers import write
+The public names below load on first use (`import trlprep` imports no data library), and
+importing a submodule never replaces a public function of the same name: `trlprep.convert`,
+`trlprep.detect` and `trlprep.validate` stay the API functions after `trlprep.convert` (the
+module) has been imported; reach such modules with `importlib.import_module`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# public name -> the module defining it (loaded on first access)
+_PUBLIC = {
+    "convert": "trlprep.api",
+    "detect": "trlprep.api",
+    "validate": "trlprep.api",
+    "Detection": "trlprep.detect",
+    "Problem": "trlprep.detect",
+    "DataError": "trlprep.errors",
+    "InputError": "trlprep.errors",
+    "TrlprepError": "trlprep.errors",
+    "UsageError": "trlprep.errors",
+    "read": "trlprep.readers",
+    "TYPES": "trlprep.registry",
+    "DatasetType": "trlprep.registry",
+    "Format": "trlprep.registry",
+    "get_type": "trlprep.registry",
+    "Issue": "trlprep.report",
+    "Report": "trlprep.report",
+    "apply_chat_template": "trlprep.templates",
+    "maybe_apply_chat_template": "trlprep.templates",
+    "extract_prompt": "trlprep.trl_compat",
+    "is_conversational": "trlprep.trl_compat",
+    "maybe_convert_to_chatml": "trlprep.trl_compat",
+    "maybe_extract_prompt": "trlprep.trl_compat",
+    "maybe_unpair_preference_dataset": "trlprep.trl_compat",
+    "unpair_preference_dataset": "trlprep.trl_compat",
+    "write": "trlprep.writers",
+}
+
 __all__ = [
-    "TYPES",
     "DataError",
     "DatasetType",
     "Detection",
@@ -29,6 +53,7 @@ __all__ = [
     "Issue",
     "Problem",
     "Report",
+    "TYPES",
     "TrlprepError",
     "UsageError",
     "apply_chat_template",
@@ -46,3 +71,47 @@ __all__ = [
     "validate",
     "write",
 ]
+
+if TYPE_CHECKING:
+    from trlprep.api import convert, detect, validate
+    from trlprep.detect import Detection, Problem
+    from trlprep.errors import DataError, InputError, TrlprepError, UsageError
+    from trlprep.readers import read
+    from trlprep.registry import TYPES, DatasetType, Format, get_type
+    from trlprep.report import Issue, Report
+    from trlprep.templates import apply_chat_template, maybe_apply_chat_template
+    from trlprep.trl_compat import (
+        extract_prompt,
+        is_conversational,
+        maybe_convert_to_chatml,
+        maybe_extract_prompt,
+        maybe_unpair_preference_dataset,
+        unpair_preference_dataset,
+    )
+    from trlprep.writers import write
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from its module on first access."""
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'trlprep' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
+
+
+class _Package(types.ModuleType):
+    """The package object: a submodule import never rebinds a public name (`convert`...)."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _PUBLIC and isinstance(value, types.ModuleType):
+            return  # the submodule stays in sys.modules; the name keeps meaning the API
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,0 +1,100 @@
+"""The public API stays callable: every function twice in one fresh process (issue 13.1)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+import types
+
+import trlprep
+
+# Runs in a fresh interpreter: the first call of each function is where it imports the
+# submodules it needs (`trlprep.convert`, ...); the second call must still reach the function.
+SCRIPT = textwrap.dedent(
+    """
+    import importlib, os, sys, tempfile, types
+    import trlprep
+
+    pref = [{"prompt": "The sky is", "chosen": " blue.", "rejected": " green."}]
+    conv = [{"messages": [{"role": "user", "content": "Hi"},
+                          {"role": "assistant", "content": "Hello"}]}]
+    ex = {"chosen": "The sky is blue.", "rejected": "The sky is green."}
+    tmp = tempfile.mkdtemp()
+    path = os.path.join(tmp, "in.jsonl")
+    with open(path, "w") as f:
+        f.write('{"text": "a"}\\n')
+    CALLS = {
+        "convert": lambda: trlprep.convert(pref, "unpaired"),
+        "detect": lambda: trlprep.detect(pref),
+        "validate": lambda: trlprep.validate(pref),
+        "read": lambda: trlprep.read(path),
+        "write": lambda: trlprep.write(
+            trlprep.read(path).table, os.path.join(tmp, "out.parquet"), overwrite=True
+        ),
+        "get_type": lambda: trlprep.get_type("pref"),
+        "apply_chat_template": lambda: trlprep.apply_chat_template(conv[0], "chatml"),
+        "maybe_apply_chat_template": lambda: trlprep.maybe_apply_chat_template(
+            conv[0], "chatml"
+        ),
+        "extract_prompt": lambda: trlprep.extract_prompt(ex),
+        "maybe_extract_prompt": lambda: trlprep.maybe_extract_prompt(ex),
+        "is_conversational": lambda: trlprep.is_conversational(conv[0]),
+        "maybe_convert_to_chatml": lambda: trlprep.maybe_convert_to_chatml(conv[0]),
+        "unpair_preference_dataset": lambda: trlprep.unpair_preference_dataset(pref),
+        "maybe_unpair_preference_dataset": lambda: trlprep.maybe_unpair_preference_dataset(pref),
+    }
+    called = []
+    for name in trlprep.__all__:
+        if name not in CALLS:
+            continue
+        for attempt in (1, 2):
+            fn = getattr(trlprep, name)
+            assert callable(fn) and not isinstance(fn, types.ModuleType), (name, attempt, fn)
+            CALLS[name]()
+        called.append(name)
+    # every module of the package imported: no public name turns into a module
+    for mod in ("convert", "detect", "validate", "readers", "writers", "templates", "report"):
+        importlib.import_module("trlprep." + mod)
+    for name in trlprep.__all__:
+        assert not isinstance(getattr(trlprep, name), types.ModuleType), name
+    assert trlprep.convert(pref, "unpaired").__class__ is list
+    print(" ".join(called))
+    """
+)
+
+
+def test_every_public_function_twice_in_one_process():
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    called = done.stdout.split()
+    assert {"convert", "detect", "validate", "read", "write", "apply_chat_template"} <= set(called)
+
+
+def test_public_names_are_never_submodules_here():
+    import importlib
+
+    for mod in ("trlprep.convert", "trlprep.detect", "trlprep.validate"):
+        importlib.import_module(mod)
+    for name in trlprep.__all__:
+        assert not isinstance(getattr(trlprep, name), types.ModuleType), name
+    assert trlprep.convert.__module__ == "trlprep.api"
+    assert importlib.import_module("trlprep.convert").__name__ == "trlprep.convert"
+
+
+def test_import_trlprep_loads_no_data_library():
+    code = (
+        "import sys, trlprep; "
+        "print(','.join(m for m in ('pyarrow', 'polars', 'pandas', 'transformers', 'numpy') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == ""
+    assert trlprep.__version__
+
+
+def test_all_lists_exactly_the_lazy_names():
+    assert sorted(trlprep.__all__) == sorted(trlprep._PUBLIC)
