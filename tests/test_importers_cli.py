@@ -24,7 +24,7 @@ def test_import_stop_exits_1_naming_the_line(tmp_path):
     out = tmp_path / "hh.parquet"
     res = _run("import", str(FIX / "hh.jsonl"), "--from", "hh", "-o", str(out))
     assert res.exit_code == 1
-    assert "hh.jsonl:5" in res.output and "empty-string" in res.output
+    assert "hh.jsonl:5" in res.output and "ends with an empty Assistant turn" in res.output
     assert "--on-error skip" in res.output
     assert not out.exists()
 
