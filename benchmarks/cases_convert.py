@@ -183,8 +183,9 @@ def run_end_to_end(path: str, out: str, to: str) -> tuple[float, int, dict]:
 
     from trlprep.convert import make_plan
     from trlprep.detect import detect_table
+    from trlprep.ledger import Ledger
     from trlprep.readers import iter_batches
-    from trlprep.stream import stream_to_file
+    from trlprep.stream import plain_units, stream_to_file
 
     best = float("inf")
     for _ in range(REPEAT):
@@ -199,7 +200,9 @@ def run_end_to_end(path: str, out: str, to: str) -> tuple[float, int, dict]:
             yield first
             yield from batches
 
-        rows_in, rows_out = stream_to_file(chain(), plan, out)
+        ledger = Ledger(path=path)
+        stream_to_file(plain_units(chain(), ledger), plan, out, ledger)
+        rows_in, rows_out = ledger.rows_in, ledger.rows_out
         best = min(best, time.perf_counter() - t0)
     return best, rows_in, {"rows_out": rows_out}
 

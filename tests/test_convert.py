@@ -113,7 +113,7 @@ def test_output_is_validated_before_it_is_returned():
     )
     with pytest.raises(DataError, match="validation") as exc:
         convert(table, "unpaired")
-    assert "rows 1" in exc.value.message
+    assert exc.value.row == 1 and "row 1" in str(exc.value)
 
 
 # ---------------------------------------------------------------- streaming

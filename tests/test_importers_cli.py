@@ -35,7 +35,7 @@ def test_import_skip_writes_output_and_rejects(tmp_path):
         "import", str(FIX / "hh.jsonl"), "--from", "hh", "-o", str(out), "--on-error", "skip"
     )
     assert res.exit_code == 0, res.output
-    assert "7 rows in, 4 rows out" in res.output
+    assert "7 rows in, 3 rejected, 4 converted -> 4 rows out" in res.output
     table = pq.read_table(out)
     assert table.num_rows == 4
     assert api.validate(table, type="implicit", format="conversational").valid

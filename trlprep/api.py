@@ -42,9 +42,15 @@ def convert(
     truncation: str = "keep_start",
     split: str | None = None,
     guide_only: bool = False,
+    on_error: str = "stop",
     **options: Any,
 ) -> Any:
     """Convert a dataset to type `to` through the conversion graph; same kind out as in.
+
+    Rows that a stage (conversion, chat template, tokenizer, validation of the result)
+    refuses raise one DataError naming the first input row (its file line for a JSONL
+    path) and how many more fail; `on_error="skip"` leaves them out with a
+    `RejectedRowsWarning` instead.
 
     `options` are `trlprep.converters.base.ConvertOptions` fields (`step_separator`,
     `label_merge`, `split_mode`, `order`, `no_prompt`). `chat_template` (a built-in name,
@@ -71,7 +77,11 @@ def convert(
         plan = make_plan(
             det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only
         )
-        return inp.restore(convert_table(inp.table, plan, inp.source.lines))
+        return inp.restore(
+            convert_table(
+                inp.table, plan, inp.source.lines, on_error=on_error, path=inp.source.path
+            )
+        )
 
     return map_splits(data, one)
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from trlprep.detect import Detection
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import ROW_ID, DataError, RowFailures, UsageError
 from trlprep.graph import Route, route
 from trlprep.registry import DatasetType, Format, get_type
 
@@ -242,24 +243,56 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
 # ---------------------------------------------------------------- applying a plan
 
 
+def with_row_ids(table: pa.Table, offset: int = 0) -> pa.Table:
+    """`table` with the hidden `ROW_ID` column (input row index), unless it has one."""
+    if ROW_ID in table.column_names:
+        return table
+    ids = pa.array(np.arange(offset, offset + table.num_rows, dtype=np.int64))
+    return table.append_column(ROW_ID, ids)
+
+
+def row_ids(table: pa.Table, rows: Any, offset: int = 0) -> np.ndarray:
+    """The input rows of positions `rows` of `table` (through `ROW_ID`, else `offset`)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if ROW_ID in table.column_names:
+        return np.asarray(table.column(ROW_ID).take(pa.array(rows)).to_numpy(), np.int64)
+    return rows + offset
+
+
+def _stage(table: pa.Table, fn: Any, offset: int) -> pa.Table:
+    """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID)."""
+    try:
+        return fn(table)
+    except RowFailures as e:
+        if getattr(e, "input_rows", None) is None:
+            e.input_rows = row_ids(table, e.rows, offset)
+        raise
+
+
 def apply_steps(
     table: pa.Table,
     plan: Plan,
     options: Any = None,
     offset: int = 0,
     lines: Any = None,
+    counts: list[tuple[str, int, int]] | None = None,
 ) -> pa.Table:
     """Run the route's edges, then the chat template and tokenizer, over one table or batch.
 
     `offset` is the index of the batch's first row (and `lines` its file lines), so errors
-    name rows of the whole input.
+    name rows of the whole input. A `RowFailures` from any stage leaves with `input_rows`:
+    the input rows (the table's `ROW_ID` values) of its failing rows. `counts` receives
+    (edge, rows in, rows out) per edge.
     """
     from trlprep.converters import row_offset
 
     opts = options or plan.options
     with row_offset(offset):
         for e in plan.route.steps:
-            table = e.fn(table, plan.fmt, opts)
+            n = table.num_rows
+            table = _stage(table, lambda t, e=e: e.fn(t, plan.fmt, opts), offset)
+            if counts is not None:
+                counts.append((f"{e.src} -> {e.dst}", n, table.num_rows))
     r = plan.render
     if r is None:
         return table
@@ -268,44 +301,166 @@ def apply_steps(
     if r.template is not None:
         from trlprep.templates import render_table
 
-        table, report = render_table(
-            table, plan.dst, r.template, tools=r.tools, template_kwargs=r.template_kwargs,
-            num_proc=r.num_proc, row_offset=offset, lines=lines,
-        )  # fmt: skip
-        if r.report is None:
-            r.report = report
-        else:
-            r.report.merge(report)
+        def render(t: pa.Table) -> pa.Table:
+            t, report = render_table(
+                t, plan.dst, r.template, tools=r.tools, template_kwargs=r.template_kwargs,
+                num_proc=r.num_proc, row_offset=offset, lines=lines,
+            )  # fmt: skip
+            if r.report is None:
+                r.report = report
+            else:
+                r.report.merge(report)
+            return t
+
+        table = _stage(table, render, offset)
     if r.tokenizer is not None:
         from trlprep.templates import tokenize_table
 
-        table, tokens = tokenize_table(
-            table, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
-            row_offset=offset,
-        )  # fmt: skip
-        if r.token_report is None:
-            r.token_report = tokens
-        else:
-            r.token_report.merge(tokens)
+        def tokenize(t: pa.Table) -> pa.Table:
+            t, tokens = tokenize_table(
+                t, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
+                row_offset=offset,
+            )  # fmt: skip
+            if r.token_report is None:
+                r.token_report = tokens
+            else:
+                r.token_report.merge(tokens)
+            return t
+
+        table = _stage(table, tokenize, offset)
     return table
 
 
 def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
-    """Validate converted rows against the target type; raise DataError on any error."""
-    from trlprep.validate import validate_table
+    """Validate converted rows against the target type.
 
-    report = validate_table(table, type=plan.dst, format=plan.out_format)
-    if not report.valid:
-        first = next(i for i in report.issues if i.severity == "error")
-        rows = ", ".join(str(r + offset) for r in first.rows[:5])
-        raise DataError(
-            f"converted rows fail {plan.dst.name} validation: [{first.rule}] {first.message}"
-            + (f" (output rows {rows})" if rows else ""),
-            hint="nothing was written; fix the input rows or report a bug",
+    Rows that fail raise one `RowFailures` (stage `validation`, `input_rows` set through
+    `ROW_ID`); a missing column of the target type is a DataError (a bug, not a row).
+    """
+    from trlprep.importers.rejects import invalid_rows
+
+    data = table.drop_columns([ROW_ID]) if ROW_ID in table.column_names else table
+    try:
+        why = invalid_rows(data, plan.dst, plan.out_format, role_hint=False)
+    except DataError as e:
+        raise DataError(f"converted {e.message}", hint="this is a bug: please report it") from None
+    bad = np.flatnonzero(why != None)  # noqa: E711 (elementwise)
+    if len(bad):
+        e = RowFailures(
+            bad.tolist(),
+            [f"the converted row fails {plan.dst.name} validation: {w}" for w in why[bad]],
+            stage="validation",
         )
+        e.input_rows = row_ids(table, bad, offset)
+        raise e
 
 
-def convert_table(table: pa.Table, plan: Plan, lines: Any = None) -> pa.Table:
-    out = apply_steps(table, plan, lines=lines)
-    check_output(out, plan)
+@dataclass
+class Failure:
+    """Input rows one stage refused, with a reason each."""
+
+    rows: np.ndarray  # input row indices (ROW_ID values)
+    stage: str
+    reasons: list[str]
+
+
+def apply_checked(
+    table: pa.Table,
+    plan: Plan,
+    options: Any = None,
+    offset: int = 0,
+    lines: Any = None,
+    counts: list[tuple[str, int, int]] | None = None,
+) -> tuple[pa.Table, list[Failure]]:
+    """Convert and validate a batch, setting aside the input rows any stage refuses.
+
+    Returns the output (with `ROW_ID`) and the failures; on a failure the batch runs again
+    without the refused input rows (the rare path). `counts`: as in `apply_steps`, for the
+    run that succeeded.
+    """
+    table = with_row_ids(table, offset)
+    failures: list[Failure] = []
+    while True:
+        step_counts: list[tuple[str, int, int]] = []
+        try:
+            out = apply_steps(table, plan, options, offset, lines, counts=step_counts)
+            check_output(out, plan, offset)
+        except RowFailures as e:
+            ids = np.asarray(getattr(e, "input_rows", e.rows), dtype=np.int64)
+            ids, first = np.unique(ids, return_index=True)
+            present = np.asarray(table.column(ROW_ID).to_numpy(), np.int64)
+            keep = ~np.isin(present, ids)
+            if not len(ids) or keep.all():
+                raise  # no row to set aside: the stage's own error stands
+            failures.append(Failure(ids, e.stage, [e.reasons[i] for i in first]))
+            table = table.filter(pa.array(keep))
+            if lines is not None:
+                lines = np.asarray(lines)[keep]
+            continue
+        if counts is not None:
+            counts.extend(step_counts)
+        return out, failures
+
+
+def convert_table(
+    table: pa.Table,
+    plan: Plan,
+    lines: Any = None,
+    *,
+    on_error: str = "stop",
+    path: str | None = None,
+) -> pa.Table:
+    """Convert a whole table. Rows a stage refuses raise one DataError naming the first
+    input row (its line, when `lines` are given) and how many more fail; with
+    `on_error="skip"` they are left out and a `RejectedRowsWarning` says how many."""
+    import warnings
+
+    from trlprep.importers.run import check_on_error
+    from trlprep.ledger import Ledger
+
+    check_on_error(on_error)
+    out, failures = apply_checked(table, plan, lines=lines)
+    out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
+    if not failures:
+        return out
+    ledger = Ledger(path=path, on_error=on_error)
+    ledger.rows_in = table.num_rows
+    ledger.reject(failures_table(failures, table, 0, lines))
+    if on_error != "skip":
+        raise ledger.error()
+    from trlprep.importers.run import RejectedRowsWarning
+
+    warnings.warn(
+        f"{ledger.rejected} rows could not be converted and were left out: "
+        + "; ".join(ledger.reason_lines(3)),
+        RejectedRowsWarning,
+        stacklevel=3,
+    )
     return out
+
+
+def failures_table(
+    failures: list[Failure], original: pa.Table, offset: int, lines: Any
+) -> pa.Table:
+    """The refused input rows as a rejects table (row, line, stage, reason, record)."""
+    from trlprep.importers.rejects import REJECTS_SCHEMA, records
+
+    if not failures:
+        return REJECTS_SCHEMA.empty_table()
+    ids = np.concatenate([f.rows for f in failures])
+    stage = [f.stage for f in failures for _ in f.rows]
+    reasons = [r for f in failures for r in f.reasons]
+    order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    local = ids - offset
+    line = np.asarray(lines)[local].astype(np.int64) if lines is not None else None
+    return pa.Table.from_arrays(
+        [
+            pa.array(ids, pa.int64()),
+            pa.array(line, pa.int64()) if line is not None else pa.nulls(len(ids), pa.int64()),
+            pa.array([stage[i] for i in order], pa.string()),
+            pa.array([reasons[i] for i in order], pa.string()),
+            pa.array(records(original.take(pa.array(local))), pa.string()),
+        ],
+        schema=REJECTS_SCHEMA,
+    )

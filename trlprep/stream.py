@@ -1,5 +1,8 @@
 """Stream a converted dataset to a file: batch by batch, validated, written atomically.
 
+Every input row is accounted for in a `Ledger`: rows any stage refuses are mapped back to
+input rows (through `ROW_ID`) and set aside (`--on-error skip`) or stop the run.
+
 Row-count-changing conversions stream too; with `--order blocks`, unpairing writes every
 first-of-pair row before any second one by spilling the seconds to a temporary Parquet
 file and appending them at the end.
@@ -11,15 +14,38 @@ import dataclasses
 import os
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
-from trlprep.convert import Plan, apply_steps, check_output
+from trlprep.convert import Plan, apply_checked, failures_table, with_row_ids
 from trlprep.detect import detect_table
-from trlprep.errors import DataError
+from trlprep.errors import ROW_ID, DataError
+from trlprep.ledger import Ledger
 from trlprep.readers import Batch
 from trlprep.registry import Format
+
+
+@dataclass
+class Unit:
+    """One input batch on its way: the rows as read (for the rejects file) and the rows to
+    convert (imported, when a layout is read), which carry `ROW_ID`."""
+
+    raw: pa.Table
+    offset: int  # input row index of raw's first row
+    raw_lines: np.ndarray | None  # file line of each raw row (line-oriented input)
+    table: pa.Table  # with ROW_ID
+    lines: np.ndarray | None  # file line of each row of `table`
+
+
+def plain_units(batches: Iterator[Batch], ledger: Ledger) -> Iterator[Unit]:
+    """Units of batches converted as read (no importer)."""
+    for b in batches:
+        raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+        ledger.rows_in += raw.num_rows
+        yield Unit(raw, b.offset, b.lines, with_row_ids(raw, b.offset), b.lines)
 
 
 def _interleaved(plan: Plan) -> bool:
@@ -29,12 +55,15 @@ def _interleaved(plan: Plan) -> bool:
 
 
 def convert_batches(
-    batches: Iterator[Batch], plan: Plan, writer, spill_dir: str
-) -> tuple[int, int]:
-    """Stream batches through the plan into `writer`; returns (rows in, rows out).
+    units: Iterator[Unit], plan: Plan, writer, spill_dir: str, ledger: Ledger
+) -> None:
+    """Stream units through the plan into `writer`, accounting every row in `ledger`.
 
-    With `--order blocks`, unpairing emits every first-of-pair row before any second one:
-    the seconds are spilled to a temporary Parquet file and appended at the end.
+    Input rows a stage refuses go to the ledger (its rejects file with on_error="skip");
+    once a row failed without skip nothing more is written, the rest is only checked (so
+    the error can say how many rows fail). With `--order blocks`, unpairing emits every
+    first-of-pair row before any second one: the seconds are spilled to a temporary
+    Parquet file and appended at the end.
     """
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -43,14 +72,18 @@ def convert_batches(
     opts = dataclasses.replace(plan.options, order="interleaved") if blocks else plan.options
     spill_path = os.path.join(spill_dir, "second-half.parquet")
     spill = None
-    rows_in = rows_out = 0
     try:
-        for b in batches:
-            table = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
-            _check_batch(table, plan, b)
-            out = apply_steps(table, plan, opts, b.offset, b.lines)
-            check_output(out, plan, rows_out)
-            rows_in += table.num_rows
+        for u in units:
+            _check_batch(u.table, plan, u.offset, u.lines)
+            counts: list[tuple[str, int, int]] = []
+            out, failures = apply_checked(u.table, plan, opts, u.offset, u.lines, counts)
+            if failures:
+                ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))
+            for name, n_in, n_out in counts:
+                ledger.count_step(name, n_in, n_out)
+            if ledger.stopping:
+                continue  # counting mode: nothing is written
+            out = out.drop_columns([ROW_ID])
             if blocks:
                 idx = pa.array(range(out.num_rows))
                 even = pc.equal(pc.bit_wise_and(idx, 1), 0)
@@ -61,7 +94,9 @@ def convert_batches(
                 spill.write_table(second)
             else:
                 writer.write(out)
-            rows_out += out.num_rows
+            ledger.rows_out += out.num_rows
+        if ledger.stopping:
+            raise ledger.error()
         if spill is not None:
             spill.close()
             spill = None
@@ -70,12 +105,13 @@ def convert_batches(
     finally:
         if spill is not None:
             spill.close()
-    return rows_in, rows_out
 
 
-def _check_batch(table: pa.Table, plan: Plan, b: Batch) -> None:
+def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | None) -> None:
     """Each streamed batch must be of the planned source type and format."""
-    det = detect_table(table, b.lines)
+    if ROW_ID in table.column_names:
+        table = table.drop_columns([ROW_ID])
+    det = detect_table(table, lines)
     ok_type = det.type is not None and set(plan.src.column_names(plan.fmt)) <= set(
         det.columns.values()
     ) | set(det.extra_columns)
@@ -87,37 +123,38 @@ def _check_batch(table: pa.Table, plan: Plan, b: Batch) -> None:
             where = " at " + (
                 f"lines {', '.join(map(str, p.lines))}"
                 if p.lines
-                else f"rows {', '.join(str(r + b.offset) for r in p.rows)}"
+                else f"rows {', '.join(str(r + offset) for r in p.rows)}"
             )
-        msg = p.message if p else f"rows from {b.offset} are not {plan.src.name} ({plan.fmt})"
+        msg = p.message if p else f"rows from {offset} are not {plan.src.name} ({plan.fmt})"
         raise DataError(f"the data is not uniform: {msg}{where}", hint="run `trlprep validate`")
 
 
 def stream_to_file(
-    batches: Iterator[Batch],
+    units: Iterator[Unit],
     plan: Plan,
     output: str | os.PathLike,
+    ledger: Ledger,
     *,
     output_format: str | None = None,
-) -> tuple[int, int]:
-    """Convert streamed batches into `output` atomically (a folder output is built in memory)."""
+) -> None:
+    """Convert streamed units into `output` atomically (a folder output is built in memory);
+    `ledger` counts the rows. Nothing is written when a row fails without on_error="skip"."""
     from trlprep.writers import open_writer, resolve_output_format, write
 
     fmt = resolve_output_format(output, output_format)
     with tempfile.TemporaryDirectory(prefix=".trlprep-", dir=Path(output).parent) as spill_dir:
         if fmt == "disk":
             collected = _Collector()
-            counts = convert_batches(batches, plan, collected, spill_dir)
+            convert_batches(units, plan, collected, spill_dir, ledger)
             write(collected.table(), output, output_format="disk", overwrite=True)
-            return counts
+            return
         writer = _LazyWriter(lambda schema: open_writer(output, schema, output_format=fmt))
         try:
-            counts = convert_batches(batches, plan, writer, spill_dir)
+            convert_batches(units, plan, writer, spill_dir, ledger)
         except BaseException:
             writer.abort()
             raise
         writer.commit(empty_schema=_empty_schema(plan))
-        return counts
 
 
 def _empty_schema(plan: Plan) -> pa.Schema:

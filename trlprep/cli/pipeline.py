@@ -10,11 +10,15 @@ import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from trlprep.ledger import Ledger
+    from trlprep.readers import Batch
+    from trlprep.stream import Unit
 
 from trlprep.cli.app import err, out
-from trlprep.errors import DataError, UsageError
-from trlprep.readers import Batch
+from trlprep.errors import ROW_ID, DataError, UsageError
 
 
 @dataclass
@@ -53,15 +57,14 @@ def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def run(req: Request) -> None:
-    from trlprep.convert import make_plan, make_render
-    from trlprep.converters import UNPAIR_WARNING
     from trlprep.converters.base import ConversionWarning
-    from trlprep.detect import detect_batches, detect_table
+    from trlprep.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
-    from trlprep.readers import iter_batches
-    from trlprep.registry import Format, get_type
-    from trlprep.stream import stream_to_file
+    from trlprep.ledger import Ledger
+    from trlprep.readers import Batch, iter_batches
+    from trlprep.registry import get_type
+    from trlprep.stream import plain_units, stream_to_file
     from trlprep.writers import check_output
 
     check_on_error(req.on_error)
@@ -94,85 +97,136 @@ def run(req: Request) -> None:
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
 
-    importer = stats = rejects = None
-    stream: Iterator[Batch] = _chain(first, batches)
-    if layout is not None:
-        from trlprep.importers import (
-            ImportStats,
-            RejectsWriter,
-            default_rejects_path,
-            get_importer,
-            import_batches,
+    importer = stats = None
+    ledger = Ledger(path=req.path, on_error=req.on_error)
+    if req.on_error == "skip" and not req.explain:
+        from trlprep.importers import RejectsWriter, default_rejects_path
+
+        req.rejects = req.rejects or default_rejects_path(req.output)
+        ledger.rejects = RejectsWriter(
+            req.rejects, overwrite=req.overwrite, inputs=(req.path, req.output)
         )
+    if layout is not None:
+        from trlprep.importers import ImportStats, get_importer
 
         importer = get_importer(layout)
         stats = ImportStats()
-        if req.on_error == "skip" and not req.explain:
-            req.rejects = req.rejects or default_rejects_path(req.output)
-            check_output(req.rejects, overwrite=req.overwrite, inputs=(req.path, req.output))
-            rejects = RejectsWriter(req.rejects, overwrite=req.overwrite)
-        on_error = "skip" if req.explain else req.on_error
-        stream = import_batches(
-            stream, importer, req.import_options, on_error=on_error, rejects=rejects,
-            stats=stats, path=req.path,
-        )  # fmt: skip
-        if req.explain:
-            _print_import(importer, first, req.import_options)
+    if req.explain:
+        _explain(req, first, batches, importer, stats, from_type, tools, template_kwargs)
+        return
+    raw = _chain(first, batches)
+    if importer is not None:
+        units = _import_units(raw, importer, req.import_options, stats, ledger)
+    else:
+        units = plain_units(raw, ledger)
 
     try:
-        if req.explain:
-            det = detect_batches(stream)
-        else:
-            head = next(stream, None)
-            if head is None:
-                raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
-            det = detect_table(head.data, head.lines)
-            stream = _chain(head, stream)
-        render = make_render(
-            chat_template=req.chat_template, tokenizer=req.tokenizer, tools=tools,
-            template_kwargs=template_kwargs, num_proc=req.num_proc, tokenize=req.tokenize,
-            max_length=req.max_length, truncation=req.truncation,
-            conversational=det.format is Format.CONVERSATIONAL,
-        )  # fmt: skip
-        plan = make_plan(
-            det, to=req.to, from_=from_type, options=req.convert_options, render=render,
-            guide_only=req.guide_only,
-        )  # fmt: skip
-        if any(e.dst == "unpaired-preference" for e in plan.route.steps):
-            err.print(f"warning: {UNPAIR_WARNING}", markup=False)
-        if req.explain:
-            if stats is not None:
-                _print_stats(stats, out, dry_run=True)
-            _print_plan(plan, det.num_rows)
-            return
+        head = next(units, None)
+        if head is None:
+            if ledger.rejected:
+                raise ledger.error()
+            raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
+        det = detect_table(head.table.drop_columns([ROW_ID]), head.lines)
+        units = _chain(head, units)
+        plan = _plan(req, det, from_type, tools, template_kwargs)
         show = sys.stderr.isatty() if req.progress is None else req.progress
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
-            rows_in, rows_out = stream_to_file(
-                _with_progress(stream, show, req.path), plan, req.output,
-                output_format=req.output_format,
-            )  # fmt: skip
+            try:
+                stream_to_file(
+                    _with_progress(units, show, req.path), plan, req.output, ledger,
+                    output_format=req.output_format,
+                )  # fmt: skip
+            except DataError:
+                if ledger.stopping:
+                    for line in ledger.reason_lines():
+                        err.print(f"  {line}", markup=False)
+                raise
     except BaseException:
-        if rejects is not None:
-            rejects.abort()
+        if ledger.rejects is not None:
+            ledger.rejects.abort()
         raise
-    if rejects is not None:
-        rejects.commit()
+    if ledger.rejects is not None:
+        ledger.rejects.commit()
     for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
         err.print(f"warning: {message}", markup=False)
     for note in plan.notes():
         err.print(f"note: {note}", markup=False)
     source = f"{importer.name} -> " if importer else ""
     rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
+    kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
     err.print(
-        f"{source}{plan.route} ({plan.fmt}{rendered}): "
-        f"{stats.rows_in if stats else rows_in:,} rows in, {rows_out:,} rows out -> {req.output}",
+        f"{source}{plan.route} ({plan.fmt}{rendered}): {ledger.summary(kinds)} -> {req.output}",
         markup=False,
     )
+    if ledger.rejects is not None:
+        err.print(f"{ledger.rejected:,} rejected rows -> {req.rejects}", markup=False)
+    for line in ledger.reason_lines():
+        err.print(f"  {line}", markup=False)
     if stats is not None:
-        if rejects is not None:
-            err.print(f"{stats.rejected:,} rows could not be imported -> {req.rejects}")
-        _print_stats(stats, err)
+        for note in stats.notes:
+            err.print(f"note: {note}", markup=False)
+
+
+def _plan(req: Request, det, from_type, tools, template_kwargs):
+    """The conversion plan (route, template, tokenizer) for detected data."""
+    from trlprep.convert import make_plan, make_render
+    from trlprep.converters import UNPAIR_WARNING
+    from trlprep.registry import Format
+
+    render = make_render(
+        chat_template=req.chat_template, tokenizer=req.tokenizer, tools=tools,
+        template_kwargs=template_kwargs, num_proc=req.num_proc, tokenize=req.tokenize,
+        max_length=req.max_length, truncation=req.truncation,
+        conversational=det.format is Format.CONVERSATIONAL,
+    )  # fmt: skip
+    plan = make_plan(
+        det, to=req.to, from_=from_type, options=req.convert_options, render=render,
+        guide_only=req.guide_only,
+    )  # fmt: skip
+    if any(e.dst == "unpaired-preference" for e in plan.route.steps):
+        err.print(f"warning: {UNPAIR_WARNING}", markup=False)
+    return plan
+
+
+def _explain(req: Request, first, batches, importer, stats, from_type, tools, kwargs) -> None:
+    """`--explain`: what the import and the route would do (nothing is written)."""
+    from trlprep.detect import detect_batches
+
+    stream: Iterator[Batch] = _chain(first, batches)
+    if importer is not None:
+        from trlprep.importers import import_batches
+
+        stream = import_batches(
+            stream, importer, req.import_options, on_error="skip", stats=stats, path=req.path
+        )
+        _print_import(importer, first, req.import_options)
+    det = detect_batches(stream)
+    plan = _plan(req, det, from_type, tools, kwargs)
+    if stats is not None:
+        _print_stats(stats, out, dry_run=True)
+    _print_plan(plan, det.num_rows)
+
+
+def _import_units(raw: Iterator[Batch], importer, opts, stats, ledger: Ledger) -> Iterator[Unit]:
+    """Import each input batch; rows the importer refuses go to the ledger (stage import)."""
+    import numpy as np
+    import pyarrow as pa
+
+    from trlprep.importers import ImportOptions
+    from trlprep.stream import Unit
+
+    opts = opts or ImportOptions()
+    for b in raw:
+        data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+        ledger.rows_in += data.num_rows
+        result = importer.apply(data, opts, b.offset, b.lines)
+        stats.add(data.num_rows, result)
+        ledger.reject(result.rejects)
+        if result.table.num_rows:
+            ids = pa.array(b.offset + np.asarray(result.rows, np.int64))
+            table = result.table.append_column(ROW_ID, ids)
+            yield Unit(data, b.offset, b.lines, table, result.lines)
 
 
 def _sniff_layout(first: Batch, *, required: bool) -> str | None:
@@ -199,9 +253,9 @@ def _chain(first, rest):
     yield from rest
 
 
-def _with_progress(batches, show: bool, label: str):
+def _with_progress(units, show: bool, label: str):
     if not show:
-        yield from batches
+        yield from units
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -214,9 +268,9 @@ def _with_progress(batches, show: bool, label: str):
         transient=True,
     ) as bar:
         task = bar.add_task(f"converting {label}", total=None)
-        for b in batches:
-            yield b
-            bar.advance(task, b.data.num_rows)
+        for u in units:
+            yield u
+            bar.advance(task, u.raw.num_rows)
 
 
 def _print_plan(plan, num_rows: int) -> None:

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import JSON_FIELD_KEY
 from trlprep.checks import BatchSink
-from trlprep.errors import DataError
+from trlprep.errors import ROW_ID, DataError
 from trlprep.jsontext import to_jsonl
 from trlprep.registry import DatasetType, Format
 from trlprep.rules import RULES, Severity
@@ -48,11 +48,43 @@ REJECTS_SCHEMA = pa.schema(
     [
         pa.field("row", pa.int64()),
         pa.field("line", pa.int64()),
+        pa.field("stage", pa.string()),
         pa.field("reason", pa.string()),
         # the original row, as the JSON object it was (tagged: written as JSON, not text)
         pa.field("record", pa.string(), metadata={JSON_FIELD_KEY: b"1"}),
     ]
 )
+
+
+def invalid_rows(
+    out: pa.Table, dtype: DatasetType, fmt: Format, *, role_hint: bool = True
+) -> np.ndarray:
+    """Why each row of `out` fails `dtype` validation (None where it passes).
+
+    The reason is the first error rule's message and id; raises DataError when a column of
+    the type is missing altogether (not a row problem).
+    """
+    n = out.num_rows
+    why = np.full(n, None, dtype=object)
+    if n == 0:
+        return why
+    sink = BatchSink(n)
+    present = check_batch(out, Plan(dtype, fmt), sink)
+    missing = [c for c in dtype.column_names(fmt) if c not in present]
+    if missing:  # an importer bug, or a --map that renamed a column away
+        raise DataError(f"rows lack the column {missing[0]!r} of {dtype.name} ({fmt})")
+    for (rule, column), flag in sink.flags.items():
+        r = RULES[rule]
+        if r.severity is not Severity.ERROR:
+            continue
+        msg = flag.message or (f"column {column!r}: {r.summary}" if column else r.summary)
+        if flag.details:
+            msg += " (" + ", ".join(flag.details) + ")"
+        if rule == "unknown-role" and role_hint:
+            msg += "; map roles with --role-map FROM=TO"
+        take = flag.mask & (why == None)  # noqa: E711 (elementwise)
+        why[take] = f"{msg} (rule {rule})"
+    return why
 
 
 def reject_invalid(
@@ -62,34 +94,24 @@ def reject_invalid(
 
     Returns which output rows to keep (every output row of a rejected input row goes).
     """
-    n = out.num_rows
-    if n == 0:
+    if out.num_rows == 0:
         return np.zeros(0, dtype=bool)
-    plan = Plan(dtype, fmt)
-    sink = BatchSink(n)
-    present = check_batch(out, plan, sink)
-    missing = [c for c in dtype.column_names(fmt) if c not in present]
-    if missing:  # an importer bug, or a --map that renamed a column away
-        raise DataError(f"imported rows lack the column {missing[0]!r} of {dtype.name} ({fmt})")
-    for (rule, column), flag in sink.flags.items():
-        if RULES[rule].severity is not Severity.ERROR:
-            continue
-        r = RULES[rule]
-        msg = flag.message or (f"column {column!r}: {r.summary}" if column else r.summary)
-        if flag.details:
-            msg += " (" + ", ".join(flag.details) + ")"
-        fails = np.zeros(len(bad.reason), dtype=bool)
-        fails[rows[flag.mask]] = True
-        if rule == "unknown-role":
-            msg += "; map roles with --role-map FROM=TO"
-        bad.add(fails, f"{msg} (rule {rule})")
+    try:
+        why = invalid_rows(out, dtype, fmt)
+    except DataError as e:
+        raise DataError("imported " + e.message) from None
+    fails = why != None  # noqa: E711
+    if fails.any():
+        per_row = np.full(len(bad.reason), None, dtype=object)
+        per_row[rows[fails]] = why[fails]
+        bad.add_per_row(per_row != None, per_row)  # noqa: E711
     return ~bad.mask[rows]
 
 
 def rejects_table(
     original: pa.Table, bad: Rejections, offset: int, lines: np.ndarray | None
 ) -> pa.Table:
-    """The rejected rows: dataset row, file line, reason and the original row as JSON."""
+    """The rejected rows: dataset row, file line, stage, reason and the original row as JSON."""
     idx = np.flatnonzero(bad.mask)
     if not len(idx):
         return REJECTS_SCHEMA.empty_table()
@@ -98,15 +120,18 @@ def rejects_table(
         [
             pa.array(idx + offset, pa.int64()),
             pa.array(line, pa.int64()) if line is not None else pa.nulls(len(idx), pa.int64()),
+            pa.array(["import"] * len(idx), pa.string()),
             pa.array(bad.reason[idx].tolist(), pa.string()),
-            pa.array(_records(original.take(pa.array(idx, pa.int64()))), pa.string()),
+            pa.array(records(original.take(pa.array(idx, pa.int64()))), pa.string()),
         ],
         schema=REJECTS_SCHEMA,
     )
 
 
-def _records(rows: pa.Table) -> list[str]:
+def records(rows: pa.Table) -> list[str]:
     """The JSON object text of each row (rows that JSON cannot hold are described)."""
+    if ROW_ID in rows.column_names:
+        rows = rows.drop_columns([ROW_ID])
     if rows.num_columns == 0:
         return ["{}"] * rows.num_rows
     try:

@@ -1,0 +1,129 @@
+"""Every input row accounted for: rows in, rows rejected (by stage and reason), rows out.
+
+A run feeds the ledger the rows each stage refused (the importer's rejects, and the
+`RowFailures` of conversion, chat template, tokenizer and output validation mapped back to
+input rows). With `on_error="skip"` the rows go to one rejects file (row, input line,
+stage, reason, original record); with `"stop"` nothing is written and, once the input has
+been read through, `error()` names the first failing input row and how many more fail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import DataError
+
+MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file has them all)
+
+
+@dataclass
+class Ledger:
+    """The row accounting of one run (see the module docstring)."""
+
+    path: str | None = None
+    on_error: str = "stop"
+    rejects: Any = None  # importers.RejectsWriter, with on_error="skip"
+    rows_in: int = 0
+    rows_out: int = 0
+    rejected: int = 0
+    by_stage: Counter = field(default_factory=Counter)
+    reasons: Counter = field(default_factory=Counter)  # (stage, reason) -> rows
+    examples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    first: dict[str, Any] | None = None  # the first failing input row
+    steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
+
+    @property
+    def stopping(self) -> bool:
+        """True once a row failed without --on-error skip: nothing more is written."""
+        return self.on_error != "skip" and self.rejected > 0
+
+    @property
+    def converted(self) -> int:
+        return self.rows_in - self.rejected
+
+    def reject(self, table: pa.Table) -> None:
+        """Record rejected input rows (a table of `REJECTS_SCHEMA`), in input order."""
+        if not table.num_rows:
+            return
+        rows = table.column("row").to_pylist()
+        lines = table.column("line").to_pylist()
+        stages = table.column("stage").to_pylist()
+        reasons = table.column("reason").to_pylist()
+        self.rejected += len(rows)
+        at = int(np.argmin(rows))
+        if self.first is None or rows[at] < self.first["row"]:
+            self.first = {
+                "row": rows[at], "line": lines[at], "stage": stages[at], "reason": reasons[at]
+            }  # fmt: skip
+        for row, line, stage, reason in zip(rows, lines, stages, reasons, strict=True):
+            self.by_stage[stage] += 1
+            key = (stage, reason)
+            if key in self.reasons or len(self.reasons) < MAX_REASONS:
+                self.reasons[key] += 1
+                ex = self.examples.setdefault(key, [])
+                if len(ex) < 3:
+                    ex.append(where(row, line))
+        if self.rejects is not None:
+            self.rejects.write(table)
+
+    def count_step(self, name: str, rows_in: int, rows_out: int) -> None:
+        c = self.steps.setdefault(name, [0, 0])
+        c[0] += rows_in
+        c[1] += rows_out
+
+    def error(self) -> DataError:
+        """The error of a stopped run: the first failing input row, and how many more."""
+        f = self.first or {}
+        more = self.rejected - 1
+        return DataError(
+            f"{f.get('stage')}: {f.get('reason')}"
+            + (f" ({more:,} more {plural(more, 'row')} fail)" if more else ""),
+            path=self.path,
+            line=f.get("line"),
+            row=f.get("row") if f.get("line") is None else None,
+            hint="nothing was written; fix the rows, or pass --on-error skip (Python: "
+            "on_error='skip') to write the other rows and set these aside in a rejects file",
+        )
+
+    def summary(self, route_rows: dict[str, str] | None = None) -> str:
+        """`N rows in, M rejected, K converted -> L rows out (...)`."""
+        text = (
+            f"{self.rows_in:,} {plural(self.rows_in, 'row')} in, {self.rejected:,} rejected, "
+            f"{self.converted:,} converted -> {self.rows_out:,} {plural(self.rows_out, 'row')} out"
+        )
+        effects = []
+        for name, (n_in, n_out) in self.steps.items():
+            kind = (route_rows or {}).get(name)
+            if kind == "doubles":
+                effects.append(f"unpairing: 2 per row ({name})")
+            elif kind == "filters":
+                effects.append(f"filter: {n_in - n_out:,} dropped by the conversion {name} itself")
+            elif n_in != n_out:
+                effects.append(f"{name}: {n_in:,} rows -> {n_out:,}")
+        return text + (f" ({'; '.join(effects)})" if effects else "")
+
+    def reason_lines(self, limit: int = 5) -> list[str]:
+        """The rejected rows by stage and reason, most common first, with example rows."""
+        out = []
+        for (stage, reason), count in self.reasons.most_common(limit):
+            ex = self.examples.get((stage, reason), [])
+            out.append(
+                f"{count:,} x {stage}: {reason}" + (f" (e.g. {', '.join(ex)})" if ex else "")
+            )
+        if len(self.reasons) > limit:
+            out.append(f"... and {len(self.reasons) - limit} more reasons")
+        return out
+
+
+def where(row: int, line: int | None) -> str:
+    """`line N` (1-based file line) for line-oriented input, else `row N` (0-based)."""
+    return f"line {line}" if line is not None else f"row {row}"
+
+
+def plural(n: int, word: str) -> str:
+    return word if n == 1 else word + "s"
