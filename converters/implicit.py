@@ -7,9 +7,10 @@ the first differing character (`split_mode="char"`, TRL's behaviour) in standard
 
 Rows whose chosen and rejected share no prompt at all (no common first message, or no
 common text) would give an empty prompt, which no trainer accepts; `no_prompt` decides:
-`error` (default, a DataError naming the rows), `warn` (keep the empty prompt) or `drop`.
-Rows where one side is a prefix of the other (or both are equal) leave an empty completion
-on that side and are reported with a warning.
+`error` (default, the rows are refused: RowFailures), `warn` (keep the empty prompt) or
+`drop`. Rows where one side is a prefix of the other (or both are equal) would leave an
+empty completion: the cut backs off (see `converters.prefix`) and the rows are reported
+with a warning; rows where no cut leaves both completions non-empty are refused too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
-from trlprep.converters.arrowops import offsets, slice_lists, split_strings, unify
+from trlprep.converters.arrowops import slice_lists, split_strings, unify
 from trlprep.converters.base import ConvertOptions, edge
 from trlprep.converters.common import (
     PAIR_ONLY_COLUMNS,
@@ -30,9 +31,15 @@ from trlprep.converters.common import (
     rows_text,
     warn,
 )
-from trlprep.converters.prefix import message_lcp, split_points
+from trlprep.converters.prefix import (
+    NO_SPLIT,
+    NO_SPLIT_MESSAGES,
+    NO_SPLIT_TEXT,
+    message_split,
+    split_points_backed,
+)
 
-from trlprep.errors import DataError
+from trlprep.errors import RowFailures
 from trlprep.registry import PREFERENCE, PROMPT_COMPLETION, PROMPT_ONLY, Format
 
 SPLIT_MODES = ("word", "char")
@@ -51,21 +58,29 @@ class Extracted:
 
 
 def _split_batch(chosen: pa.Array, rejected: pa.Array, fmt: Format, mode: str):
+    """(prompt, chosen, rejected) of a batch, its rows without a prompt, without a split,
+    and those whose cut backed off from the end of the shared part."""
     chosen, rejected = unify(chosen, rejected)
     if fmt is Format.CONVERSATIONAL:
-        k = message_lcp(chosen, rejected)
+        k, backed = message_split(chosen, rejected)
+    else:
+        k, backed = split_points_backed(chosen, rejected, mode)
+    failed = k == NO_SPLIT
+    k = np.where(failed, 0, k)
+    if fmt is Format.CONVERSATIONAL:
         parts = (slice_lists(chosen, 0, k), slice_lists(chosen, k), slice_lists(rejected, k))
     else:
-        k = split_points(chosen, rejected, mode)
         prompt, rest_c = split_strings(chosen, k)
         parts = (prompt, rest_c, split_strings(rejected, k)[1])
-    _, lc = offsets(chosen)
-    _, lr = offsets(rejected)
-    return parts, k == 0, (k == lc) | (k == lr)
+    return parts, (k == 0) & ~failed, failed, backed & ~failed
 
 
 def extract(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Extracted:
-    """Split every row's chosen and rejected into (prompt, chosen, rejected), vectorised."""
+    """Split every row's chosen and rejected into (prompt, chosen, rejected), vectorised.
+
+    Rows that cannot be split (no shared prompt under `no_prompt="error"`, or no cut that
+    leaves both completions non-empty) are refused together: one RowFailures.
+    """
     fmt = check_format(fmt)
     mode = choice(opts.split_mode, SPLIT_MODES, "split mode")
     policy = choice(opts.no_prompt, NO_PROMPT, "no-prompt policy")
@@ -74,43 +89,60 @@ def extract(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Extracted:
     no_nulls(r, "rejected")
     pair = pa.Table.from_arrays([c, r], names=["chosen", "rejected"])
     pieces: list[tuple] = []
-    empty, prefix = [], []
+    masks: list[tuple] = []
     batches = pair.to_batches(max_chunksize=BATCH_ROWS) or [
         pa.RecordBatch.from_arrays([a.combine_chunks() for a in pair.columns], names=["c", "r"])
     ]
     for batch in batches:
-        parts, no_prompt, one_empty = _split_batch(batch.column(0), batch.column(1), fmt, mode)
+        parts, *flags = _split_batch(batch.column(0), batch.column(1), fmt, mode)
         pieces.append(parts)
-        empty.append(no_prompt)
-        prefix.append(one_empty)
+        masks.append(flags)
     cols = [pa.chunked_array([p[i] for p in pieces]) for i in range(3)]
-    no_prompt = np.concatenate(empty)
-    one_empty = np.concatenate(prefix)
+    no_prompt, failed, backed = (np.concatenate([m[i] for m in masks]) for i in range(3))
+    conv = fmt is Format.CONVERSATIONAL
+    what = "no first message" if conv else "no text"
+    no_prompt_reason = f"chosen and rejected share {what}, so no prompt"
+    _refuse(no_prompt if policy == "error" else None, failed, no_prompt_reason, conv)
     if no_prompt.any():
         bad = np.flatnonzero(no_prompt)
-        what = "no first message" if fmt is Format.CONVERSATIONAL else "no text"
-        msg = f"{rows_text(bad, len(bad))}: chosen and rejected share {what}, so no prompt"
-        if policy == "error":
-            raise DataError(
-                msg,
-                column="chosen",
-                hint="fix or drop these rows, or pass --no-prompt warn|drop",
-            )
+        msg = f"{rows_text(bad, len(bad))}: {no_prompt_reason}"
         if policy == "drop":
             warn(msg + "; dropped")
             keep = pa.array(~no_prompt)
             table = table.filter(keep)
             cols = [col.filter(keep) for col in cols]
-            one_empty = one_empty[~no_prompt]
         else:
             warn(msg + "; kept with an empty prompt")
-    if one_empty.any():
-        bad = np.flatnonzero(one_empty)
+    if backed.any():
+        bad = np.flatnonzero(backed)
+        where = (
+            "before the last shared assistant turn"
+            if conv
+            else "one character before the end of the shared text (TRL's cut)"
+            if mode == "char"
+            else "at the last turn boundary (\\n\\nAssistant:) or word boundary before it"
+        )
         warn(
             f"{rows_text(bad, len(bad))}: one of chosen and rejected is a prefix of the other "
-            "(or both are equal), leaving an empty completion"
+            f"(or both are equal); the prompt ends {where}, so both completions are non-empty"
         )
     return Extracted(table, *cols)
+
+
+def _refuse(no_prompt: np.ndarray | None, failed: np.ndarray, reason: str, conv: bool) -> None:
+    """Raise one RowFailures for every row without a prompt (when refused) or a split."""
+    reasons: dict[int, str] = {}
+    if no_prompt is not None:
+        reasons.update(dict.fromkeys(np.flatnonzero(no_prompt).tolist(), reason))
+    split_reason = NO_SPLIT_MESSAGES if conv else NO_SPLIT_TEXT
+    reasons.update(dict.fromkeys(np.flatnonzero(failed).tolist(), split_reason))
+    if not reasons:
+        return
+    rows = sorted(reasons)
+    hint = "fix or drop these rows (--on-error skip sends them to the rejects file)"
+    if no_prompt is not None and no_prompt.any():
+        hint += "; --no-prompt warn|drop keeps or drops the pairs without a shared prompt"
+    raise RowFailures(rows, [reasons[r] for r in rows], stage="conversion", hint=hint)
 
 
 @edge(

@@ -14,11 +14,19 @@ boundary. `split_points` turns it into the prompt length:
   the completions start with the space (`"The sky is"` + `" blue."`). Unlike TRL the rule
   is never applied at position 0 (TRL reads `chosen[-1]` there and cuts almost the whole
   text into the prompt).
-- when one side is a prefix of the other, or both are equal, the whole shared text is the
-  prefix (TRL drops its last character); empty strings give an empty prefix (TRL raises).
+- when one side is a prefix of the other, or both are equal, a cut at the end of the shared
+  text would leave an empty completion, so the cut backs off until both completions hold
+  text. `word` mode: to the last turn boundary of a transcript (just after the last
+  `"\n\nAssistant:"`, as HH-RLHF's prompts end), otherwise to the last whitespace (then the
+  space rule); when neither leaves both completions and the prompt non-empty, the row has
+  no split (`NO_SPLIT`). `char` mode: TRL's cut, the shared text less its last character.
+- empty strings give an empty prefix (TRL raises).
 
 Conversational format: the number of equal leading messages per row, every message field
 compared (role, content, tool calls, ...), vectorised over the flattened message lists.
+When that leaves one side without messages, `message_split` backs off to the start of the
+last shared assistant turn after the first message (TRL drops the last shared message: the
+same cut on alternating chats); a row without one has no split.
 
 `split_point_str` / `split_point_messages` are the same rules for one example in plain Python.
 """
@@ -28,9 +36,23 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, offsets, ranges, string_data, unify
 
+from trlprep.errors import DataError
+
 WHITESPACE = b" \t\n\v\f\r"
+TURN_MARK = b"\n\nAssistant:"  # a transcript's assistant turn starts after this
+NO_SPLIT = -1  # split point of a row whose completions cannot both be non-empty
+NO_SPLIT_TEXT = (
+    "one of chosen and rejected is a prefix of the other (or both are equal), and no turn "
+    "or word boundary of the shared text leaves both completions non-empty"
+)
+NO_SPLIT_MESSAGES = (
+    "one of chosen and rejected is a prefix of the other (or both are equal), and no shared "
+    "assistant turn after the first message leaves both completions non-empty"
+)
+NO_SPLIT_HINT = "fix or drop these rows (with --on-error skip they go to the rejects file)"
 _WS_STR = WHITESPACE.decode()
 _CHUNK_WORDS = 1 << 22  # 8-byte words compared per numpy pass (bounds temporary memory)
 _BACK_WINDOW = 16
@@ -131,11 +153,17 @@ def byte_lcp(a: pa.Array, b: pa.Array) -> np.ndarray:
 
 
 def split_points(a: pa.Array, b: pa.Array, mode: str = "word") -> np.ndarray:
-    """Byte length of the prompt shared by chosen `a[i]` and rejected `b[i]` (see module doc)."""
+    """Byte length of the prompt shared by chosen `a[i]` and rejected `b[i]` (see module doc);
+    NO_SPLIT where no cut leaves both completions non-empty."""
+    return split_points_backed(a, b, mode)[0]
+
+
+def split_points_backed(a: pa.Array, b: pa.Array, mode: str = "word"):
+    """`split_points`, and the rows whose cut backed off from the end of the shared text."""
     a, b = unify(a, b)
     lcp = byte_lcp(a, b)
     if len(lcp) == 0:
-        return lcp
+        return lcp, np.zeros(0, dtype=bool)
     sa, la = offsets(a)
     sb, lb = offsets(b)
     da, db = _data(a), _data(b)
@@ -143,7 +171,42 @@ def split_points(a: pa.Array, b: pa.Array, mode: str = "word") -> np.ndarray:
     if mode == "word":
         cut = _word_boundary(cut, da, sa, la, db, sb, lb)
     prev_space = (cut > 0) & (da[np.where(cut > 0, sa + cut - 1, 0)] == ord(" "))
-    return cut - prev_space
+    cut = cut - prev_space
+    backed = (cut > 0) & ((cut == la) | (cut == lb))
+    empty = np.flatnonzero(backed)
+    if len(empty):
+        cut[empty] = _back_off(da, sa, np.minimum(la, lb)[empty], empty, mode)
+    return cut, backed
+
+
+def _back_off(da: np.ndarray, sa: np.ndarray, shared: np.ndarray, rows, mode: str) -> np.ndarray:
+    """Cuts for `rows` whose whole `shared` text is common: both completions keep text.
+
+    Only rows where one side is a prefix of the other get here (rare), one at a time.
+    """
+    out = np.empty(len(rows), np.int64)
+    for i, (row, m) in enumerate(zip(rows.tolist(), shared.tolist(), strict=True)):
+        text = da[sa[row] : sa[row] + m].tobytes()
+        out[i] = _back_off_one(text, mode)
+    return out
+
+
+def _back_off_one(text: bytes, mode: str) -> int:
+    """The cut in `text` (bytes, the whole shared part) before its end, or NO_SPLIT."""
+    m = len(text)
+    if mode == "char":  # TRL: the shared text less its last character
+        cut = m - 1
+        while cut > 0 and (text[cut] & 0xC0) == 0x80:
+            cut -= 1
+        return cut
+    turn = text.rfind(TURN_MARK, 0, m - 1)
+    if turn >= 0 and turn + len(TURN_MARK) < m:
+        return turn + len(TURN_MARK)
+    ws = max(text.rfind(bytes([c]), 0, m - 1) for c in WHITESPACE)
+    if ws < 0:
+        return NO_SPLIT
+    cut = ws + 1 - (text[ws] == ord(" "))
+    return cut if cut > 0 else NO_SPLIT
 
 
 def _word_boundary(cut, da, sa, la, db, sb, lb) -> np.ndarray:
@@ -198,6 +261,30 @@ def message_lcp(a: pa.Array, b: pa.Array) -> np.ndarray:
     return lcp
 
 
+def message_split(a: pa.Array, b: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """Messages of the prompt shared by `a[i]` and `b[i]` (NO_SPLIT where none leaves both
+    completions non-empty; see the module doc), and the rows whose cut backed off."""
+    a, b = unify(a, b)
+    cut = message_lcp(a, b)
+    _, la = offsets(a)
+    _, lb = offsets(b)
+    backed = (cut > 0) & ((cut == la) | (cut == lb))
+    empty = np.flatnonzero(backed)
+    if len(empty) == 0:
+        return cut, backed
+    sa, _ = offsets(a)
+    struct = a.values
+    if pa.types.is_struct(struct.type) and struct.type.get_field_index("role") >= 0:
+        roles = pc.fill_null(pc.equal(pc.struct_field(struct, "role"), "assistant"), False)
+        assistant = roles.to_numpy(zero_copy_only=False)
+    else:
+        assistant = np.zeros(len(struct), dtype=bool)
+    for row in empty.tolist():
+        hits = np.flatnonzero(assistant[sa[row] + 1 : sa[row] + cut[row]])
+        cut[row] = hits[-1] + 1 if len(hits) else NO_SPLIT
+    return cut, backed
+
+
 # ---------------------------------------------------------------- one example, plain Python
 
 
@@ -214,10 +301,22 @@ def split_point_str(chosen: str, rejected: str, mode: str = "word") -> int:
                 cut = last + 1
     if cut > 0 and chosen[cut - 1] == " ":
         cut -= 1
+    if cut > 0 and cut in (len(chosen), len(rejected)):
+        shared = chosen[: min(len(chosen), len(rejected))].encode()
+        cut = _back_off_one(shared, mode)
+        if cut == NO_SPLIT:
+            raise DataError(NO_SPLIT_TEXT, hint=NO_SPLIT_HINT)
+        cut = len(shared[:cut].decode())
     return cut
 
 
 def split_point_messages(chosen: list, rejected: list) -> int:
-    """Number of equal leading messages of two message lists."""
+    """Leading messages of the prompt shared by two message lists (see `message_split`)."""
     n = min(len(chosen), len(rejected))
-    return next((i for i in range(n) if chosen[i] != rejected[i]), n)
+    cut = next((i for i in range(n) if chosen[i] != rejected[i]), n)
+    if cut > 0 and cut in (len(chosen), len(rejected)):
+        roles = [m.get("role") if isinstance(m, dict) else None for m in chosen[:cut]]
+        cut = max((i for i in range(1, cut) if roles[i] == "assistant"), default=NO_SPLIT)
+        if cut == NO_SPLIT:
+            raise DataError(NO_SPLIT_MESSAGES, hint=NO_SPLIT_HINT)
+    return cut

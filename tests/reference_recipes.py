@@ -39,19 +39,41 @@ def split_text(chosen: str, rejected: str, mode: str = "word") -> int:
                 i = j + 1
     if i > 0 and chosen[i - 1] == " ":
         i -= 1
+    if i > 0 and (i == len(chosen) or i == len(rejected)):
+        return _back_off(chosen if len(chosen) <= len(rejected) else rejected, mode)
     return i
+
+
+def _back_off(shared: str, mode: str) -> int:
+    """A cut before the end of `shared` (the whole shorter side), -1 when none fits."""
+    if mode == "char":
+        return len(shared) - 1
+    mark = "\n\nAssistant:"
+    for end in range(len(shared) - 1, 0, -1):
+        if shared[:end].endswith(mark):
+            return end
+    for j in range(len(shared) - 2, -1, -1):
+        if shared[j] in WS:
+            cut = j if shared[j] == " " else j + 1
+            return cut if cut > 0 else -1
+    return -1
 
 
 def split_messages(chosen: list, rejected: list) -> int:
     i = 0
     while i < len(chosen) and i < len(rejected) and chosen[i] == rejected[i]:
         i += 1
+    if i > 0 and (i == len(chosen) or i == len(rejected)):
+        turns = [j for j in range(1, i) if chosen[j].get("role") == "assistant"]
+        return turns[-1] if turns else -1
     return i
 
 
 def extract_prompt(row: dict, mode: str = "word") -> dict:
     c, r = row["chosen"], row["rejected"]
     k = split_text(c, r, mode) if isinstance(c, str) else split_messages(c, r)
+    if k < 0:
+        raise ValueError("no cut leaves both completions non-empty")
     return {"prompt": c[:k], "chosen": c[k:], "rejected": r[k:]}
 
 

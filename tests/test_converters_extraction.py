@@ -21,7 +21,7 @@ from trlprep.converters.prefix import (
     split_points,
 )
 
-from trlprep.errors import DataError
+from trlprep.errors import DataError, RowFailures
 from trlprep.registry import Format
 
 S, C = Format.STANDARD, Format.CONVERSATIONAL
@@ -45,24 +45,73 @@ def one(chosen: str, rejected: str, **opts) -> tuple[str, str, str]:
 # ---------------------------------------------------------------- TRL's defects, fixed
 
 
-def test_prefix_pair_keeps_the_whole_shared_part():
-    # TRL: prompt "The sky is blu", chosen "e", rejected "e!"
-    with pytest.warns(ConversionWarning, match="prefix of the other"):
+def test_prefix_pair_backs_off_so_both_completions_hold_text():
+    # word mode: to the last word boundary (TRL: "The sky is blu" + "e" / "e and wide")
+    with pytest.warns(ConversionWarning, match="prefix of the other.*both completions are non"):
+        assert one("The sky is blue", "The sky is blue and wide") == (
+            "The sky is",
+            " blue",
+            " blue and wide",
+        )
+    # char mode is TRL's cut: the shared text less its last character
+    with pytest.warns(ConversionWarning, match="TRL's cut"):
         assert one("The sky is blue", "The sky is blue and wide", split_mode="char") == (
-            "The sky is blue",
-            "",
-            " and wide",
+            "The sky is blu",
+            "e",
+            "e and wide",
         )
-
-
-def test_equal_pair_keeps_everything_in_the_prompt():
-    with pytest.warns(ConversionWarning, match="or both are equal"):
-        assert one("Same.", "Same.") == ("Same.", "", "")
     with pytest.warns(ConversionWarning):
-        conv = extract(
-            [[m("user", "a"), m("assistant", "b")]] * 1, [[m("user", "a"), m("assistant", "b")]], C
-        )
-    assert conv == [{"prompt": [m("user", "a"), m("assistant", "b")], "chosen": [], "rejected": []}]
+        assert one("a é", "a éé", split_mode="char") == ("a ", "é", "éé")
+
+
+HH_WELCOME = "\n\nHuman: Thanks.\n\nAssistant: You're welcome."
+
+
+def test_transcript_prefix_pair_backs_off_to_the_last_assistant_turn():
+    # HH-RLHF harmless-base test row 1609: one answer is a prefix of the other
+    chosen = "\n\nHuman: Can I steal?\n\nAssistant: No." + HH_WELCOME + "  I'd be happy to help."
+    rejected = "\n\nHuman: Can I steal?\n\nAssistant: No." + HH_WELCOME
+    with pytest.warns(ConversionWarning, match=r"row 0: .*turn boundary"):
+        prompt, c, r = one(chosen, rejected)
+    assert prompt == "\n\nHuman: Can I steal?\n\nAssistant: No.\n\nHuman: Thanks.\n\nAssistant:"
+    assert (c, r) == (" You're welcome.  I'd be happy to help.", " You're welcome.")
+    assert split_point_str(chosen, rejected) == len(prompt)
+    assert split_point_str(rejected, chosen) == len(prompt)
+
+
+def test_no_cut_leaves_both_completions_non_empty_is_a_row_failure():
+    table = pa.table(
+        {
+            "chosen": ["The sky is blue.", "Yes", "Same.", "x"],
+            "rejected": ["The sky is red.", "Yes!", "Same.", "y"],
+        }
+    )
+    with pytest.raises(RowFailures) as e:
+        EXTRACT(table, S, ConvertOptions())
+    assert e.value.stage == "conversion"
+    assert e.value.rows == [1, 2, 3]
+    assert "prefix of the other" in e.value.reasons[0] == e.value.reasons[1]
+    assert "share no text" in e.value.reasons[2]
+    with pytest.raises(DataError, match="prefix of the other"):
+        split_point_str("Yes", "Yes!")
+    # --no-prompt warn keeps row 3; rows 1 and 2 still have no split
+    with pytest.raises(RowFailures) as e:
+        EXTRACT(table, S, ConvertOptions(no_prompt="warn"))
+    assert e.value.rows == [1, 2]
+
+
+def test_equal_pair_splits_before_the_last_assistant_turn():
+    conv = [m("user", "a"), m("assistant", "b")]
+    with pytest.warns(ConversionWarning, match="before the last shared assistant turn"):
+        out = extract([conv, conv + [m("user", "c"), m("assistant", "d")]], [conv, conv], C)
+    assert out[0] == {"prompt": [m("user", "a")], "chosen": [conv[1]], "rejected": [conv[1]]}
+    assert out[1]["prompt"] == [m("user", "a")]
+    assert out[1]["chosen"] == conv[1:] + [m("user", "c"), m("assistant", "d")]
+    assert split_point_messages(conv, conv) == 1
+    with pytest.raises(RowFailures, match="no shared assistant turn"):
+        extract([[m("user", "a")]], [[m("user", "a"), m("assistant", "b")]], C)
+    with pytest.raises(DataError, match="no shared assistant turn"):
+        split_point_messages([m("user", "a")], [m("user", "a"), m("assistant", "b")])
 
 
 def test_first_character_differs_does_not_read_the_last_character():
@@ -78,11 +127,15 @@ def test_empty_strings_give_an_empty_prompt_not_an_exception():
         assert one("", "abc", no_prompt="warn") == ("", "", "abc")
 
 
-def test_no_shared_first_message_is_an_error_naming_rows():
+def test_no_shared_first_message_is_a_row_failure_naming_rows():
     chosen = [[m("user", "a"), m("assistant", "b")]] * 3
     rejected = [[m("user", "a"), m("assistant", "c")], [m("user", "z")], [m("system", "s")]]
-    with pytest.raises(DataError, match=r"rows 1, 2: chosen and rejected share no first message"):
+    with pytest.raises(RowFailures, match=r"row 1: chosen and rejected share no first message"):
         extract(chosen, rejected, C)
+    try:
+        extract(chosen, rejected, C)
+    except RowFailures as e:
+        assert e.rows == [1, 2] and e.stage == "conversion"
 
 
 def test_no_prompt_warn_and_drop():
@@ -137,8 +190,16 @@ def test_split_points_equal_plain_python(pairs, mode):
     rejected = [p + b for p, _, b in pairs]
     cut = split_points(pa.array(chosen, pa.string()), pa.array(rejected, pa.string()), mode)
     expected = [split_text(c, r, mode) for c, r in zip(chosen, rejected, strict=True)]
-    assert [len(c.encode()[:k].decode()) for c, k in zip(chosen, cut, strict=True)] == expected
-    assert [split_point_str(c, r, mode) for c, r in zip(chosen, rejected, strict=True)] == expected
+    chars = [k if k < 0 else len(c.encode()[:k].decode()) for c, k in zip(chosen, cut, strict=True)]
+    assert chars == expected
+
+    def plain(c: str, r: str) -> int:
+        try:
+            return split_point_str(c, r, mode)
+        except DataError:
+            return -1
+
+    assert [plain(c, r) for c, r in zip(chosen, rejected, strict=True)] == expected
 
 
 def test_long_texts_across_many_chunks(monkeypatch):

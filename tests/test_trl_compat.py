@@ -84,11 +84,15 @@ def test_extract_prompt_example_fixes():
         "chosen": " blue",
         "rejected": " black",
     }
+    # one side a prefix of the other: char mode is TRL's cut; word mode needs a boundary
     assert extract_prompt({"chosen": "abc", "rejected": "abcd"}, split_mode="char") == {
-        "prompt": "abc",
-        "chosen": "",
-        "rejected": "d",
+        "prompt": "ab",
+        "chosen": "c",
+        "rejected": "cd",
     }
+    assert extract_prompt({"chosen": "a bc", "rejected": "a bcd"})["prompt"] == "a"
+    with pytest.raises(DataError, match="prefix of the other"):
+        extract_prompt({"chosen": "abc", "rejected": "abcd"})
     with pytest.raises(DataError, match="share no prompt"):
         extract_prompt({"chosen": [BLUE], "rejected": [GREEN]})
     with pytest.warns(ConversionWarning):

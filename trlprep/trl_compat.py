@@ -141,8 +141,10 @@ def extract_prompt(example: Any, *, split_mode: str = "word", no_prompt: str = "
     ends on, so completions start with the space (`"The sky is"`, `" blue."`).
 
     Differences from TRL:
-    - when one side is a prefix of the other, or both are equal, the whole shared part is
-      the prompt (TRL leaves its last message or character out of it);
+    - when one side is a prefix of the other, or both are equal, the prompt ends at the last
+      turn boundary (`"\\n\\nAssistant:"`) or word boundary (conversational: before the last
+      shared assistant turn) so both completions hold text, and a `DataError` when there is
+      none (`split_mode="char"`: TRL's cut, the shared text less its last character);
     - a difference at the very first character never takes TRL's `chosen[idx - 1]` branch,
       which reads the last character and, when it is a space, puts all but that character
       into the prompt;
