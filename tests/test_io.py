@@ -664,7 +664,7 @@ def test_failed_folder_write_leaves_nothing_and_keeps_old_output(tmp_path, monke
         raise OSError("no space left on device")
 
     monkeypatch.setattr(datasets.Dataset, "save_to_disk", partial_save)
-    with pytest.raises(OSError, match="no space"):
+    with pytest.raises(InputError, match="no space"):  # one message naming the output
         writers.write(table.slice(0, 1), out, overwrite=True)
     assert [p.name for p in tmp_path.iterdir()] == ["ds"]
     assert read(out).table.num_rows == 3

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from trlprep.errors import ROW_ID, DataError
 from trlprep.ledger import Ledger
 from trlprep.readers import Batch
 from trlprep.registry import Format
+from trlprep.tempfiles import scratch_dir
 
 
 @dataclass
@@ -142,7 +142,7 @@ def stream_to_file(
     from trlprep.writers import open_writer, resolve_output_format, write
 
     fmt = resolve_output_format(output, output_format)
-    with tempfile.TemporaryDirectory(prefix=".trlprep-", dir=Path(output).parent) as spill_dir:
+    with scratch_dir(Path(output).parent) as spill_dir:  # a recognisable, swept name
         if fmt == "disk":
             collected = _Collector()
             convert_batches(units, plan, collected, spill_dir, ledger)

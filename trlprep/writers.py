@@ -18,10 +18,9 @@ the JSON values they hold.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
-import tempfile
-import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from trlprep.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
 from trlprep.jsontext import has_binary, to_jsonl
 from trlprep.readers import split_suffix
+from trlprep.tempfiles import create_dir, create_file, remove, remove_stale, temp_name
 
 OUTPUT_FORMATS = ("parquet", "jsonl", "arrow", "disk")
 WRITE_BATCH_ROWS = 65_536  # JSONL rows serialised at once
@@ -81,6 +81,22 @@ def check_output(
         raise UsageError(f"{path}: already exists", hint="pass --overwrite to replace it")
     if not p.parent.is_dir():
         raise InputError(f"{p.parent}: no such folder", hint="create it first")
+    if not os.access(p.parent, os.W_OK | os.X_OK):
+        raise cannot_write(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+    remove_stale(p.parent)
+
+
+def cannot_write(path: str | os.PathLike, e: OSError) -> InputError:
+    """One message for an output that cannot be written: the path, the reason, what to do."""
+    reason = e.strerror or str(e) or type(e).__name__
+    folder = Path(path).absolute().parent
+    if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = f"{folder} is not writable here: write to a folder you can write to (-o PATH)"
+    elif e.errno == errno.ENOSPC or e.errno == errno.EDQUOT:
+        hint = f"free some space on the disk holding {folder}, or write elsewhere (-o PATH)"
+    else:
+        hint = f"{folder} does not take new files: write to a regular folder (-o PATH)"
+    return InputError(f"{path}: cannot write the output: {reason}", hint=hint)
 
 
 def write(
@@ -125,9 +141,7 @@ class _Writer:
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
         self._w = self._sink = None
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        self.tmp = Path(tmp)
+        self.tmp = create_file(path)
         try:
             if fmt == "parquet":
                 import pyarrow.parquet as pq
@@ -157,19 +171,24 @@ class _Writer:
                     hint="write .parquet, .arrow or a save_to_disk folder instead",
                 )
             for start in range(0, data.num_rows, WRITE_BATCH_ROWS):
-                self._sink.write(_jsonl_bytes(data.slice(start, WRITE_BATCH_ROWS)))
+                chunk = _jsonl_bytes(data.slice(start, WRITE_BATCH_ROWS))
+                with _io(self.path):
+                    self._sink.write(chunk)
         else:
-            self._w.write(_conform(data, self.schema))
+            conformed = _conform(data, self.schema)
+            with _io(self.path):
+                self._w.write(conformed)
         self.rows += data.num_rows
 
     def commit(self) -> None:
         """Finish the file and move it into place."""
         try:
-            if self._w is not None:
-                self._w.close()
-            if self._sink is not None:
-                self._sink.close()
-            os.replace(self.tmp, self.path)
+            with _io(self.path):
+                if self._w is not None:
+                    self._w.close()
+                if self._sink is not None:
+                    self._sink.close()
+                os.replace(self.tmp, self.path)
         except BaseException:
             self.abort()
             raise
@@ -180,8 +199,7 @@ class _Writer:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     closer.close()
-        with contextlib.suppress(FileNotFoundError):
-            self.tmp.unlink()
+        remove(self.tmp)
 
     def __enter__(self) -> _Writer:
         return self
@@ -191,6 +209,15 @@ class _Writer:
             self.commit()
         else:
             self.abort()
+
+
+@contextlib.contextmanager
+def _io(path: Path):
+    """Turn an OS error while writing `path` into one InputError naming it."""
+    try:
+        yield
+    except OSError as e:
+        raise cannot_write(path, e) from None
 
 
 def _jsonl_bytes(data: pa.Table | pa.RecordBatch) -> bytes:
@@ -262,7 +289,7 @@ def open_writer(
     try:
         return _Writer(Path(path), schema, fmt)
     except OSError as e:
-        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+        raise cannot_write(path, e) from None
 
 
 def _write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
@@ -278,9 +305,9 @@ def _write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
             )
 
     try:
-        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+        tmp = create_dir(path)
     except OSError as e:
-        raise InputError(f"{path}: cannot write: {e.strerror or e}") from None
+        raise cannot_write(path, e) from None
     bars = datasets.is_progress_bar_enabled()
     try:
         datasets.disable_progress_bars()
@@ -289,7 +316,11 @@ def _write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
             dd.save_to_disk(str(tmp))
         else:
             to_dataset(data).save_to_disk(str(tmp))
-        _replace(tmp, path)
+        with _io(path):
+            _replace(tmp, path)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise cannot_write(path, e) from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -303,7 +334,7 @@ def _replace(tmp: Path, path: Path) -> None:
     if not path.exists():
         os.replace(tmp, path)
         return
-    old = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.old")
+    old = temp_name(path, "old")
     os.replace(path, old)
     try:
         os.replace(tmp, path)
