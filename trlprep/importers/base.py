@@ -24,6 +24,7 @@ from trlprep.rules import parse_role_map
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
 PROMPT_STYLES = ("alpaca", "plain")
 ON_ERROR = ("stop", "skip")
+NEUTRAL = ("negative", "positive", "drop")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,7 @@ class ImportOptions:
     pairing: str = "best-vs-rest"  # ranked -> preference
     threshold: float | None = None  # ranked -> unpaired preference (set = unpaired)
     margin: bool = False  # ranked -> preference: add the score difference as `margin`
+    neutral: str = "negative"  # prm800k: a step rated 0 is negative | positive | drop
 
     @classmethod
     def make(
@@ -65,6 +67,8 @@ class ImportOptions:
         opts = cls(map=parse_column_map(map), role_map=roles, **kwargs)
         if opts.pairing not in PAIRINGS:
             raise UsageError(f"unknown --pairing {opts.pairing!r}", hint=", ".join(PAIRINGS))
+        if opts.neutral not in NEUTRAL:
+            raise UsageError(f"unknown --neutral {opts.neutral!r}", hint=", ".join(NEUTRAL))
         if opts.prompt_style not in PROMPT_STYLES:
             raise UsageError(
                 f"unknown --prompt-style {opts.prompt_style!r}", hint=", ".join(PROMPT_STYLES)

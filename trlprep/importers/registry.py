@@ -6,15 +6,31 @@ import pyarrow as pa
 
 from trlprep.errors import UsageError
 from trlprep.importers.alpaca import Alpaca
+from trlprep.importers.alpacafarm import AlpacaFarm
 from trlprep.importers.base import Importer
 from trlprep.importers.hh import HH
+from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.openai_chat import OpenAIChat
+from trlprep.importers.process import PRM800K, MathShepherd
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.sharegpt import ShareGPT
 
 IMPORTERS: dict[str, Importer] = {
-    imp.name: imp for imp in (ShareGPT(), Alpaca(), HH(), OpenAIChat(), Ranked(), ColumnMap())
+    imp.name: imp
+    for imp in (
+        ShareGPT(),
+        Alpaca(),
+        HH(),
+        OpenAIChat(),
+        Ranked(),
+        PRM800K(),
+        MathShepherd(),
+        AlpacaFarm(),
+        MTBench(),
+        Instances(),
+        ColumnMap(),
+    )
 }
 _ALIASES: dict[str, str] = {
     **{name: name for name in IMPORTERS},

@@ -1,0 +1,320 @@
+"""Importers of the layouts added for real data: process supervision (PRM800K, Math-Shepherd),
+AlpacaFarm pairs, MT-Bench questions and nested instances; each on a real public sample
+(tests/realdata/, source and licence beside it) with rows checked by hand."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+import trlprep.api as api
+from trlprep.cli import app
+from trlprep.errors import UsageError
+from trlprep.importers import ImportOptions, detect_layout, import_table
+from trlprep.readers import read
+
+REAL = Path(__file__).parent / "realdata"
+PRM = REAL / "prm800k_openr" / "prm800k.jsonl"
+SHEPHERD = REAL / "math_shepherd_openr" / "math-shepherd.jsonl"
+SEED = REAL / "self_instruct_seed" / "seed_tasks.jsonl"
+SNI = REAL / "sni_task063" / "task063_first_i_elements.first12.jsonl"
+MTB = REAL / "mt_bench" / "question.jsonl"
+
+
+def _import(path, layout: str, **opts):
+    src = read(path)
+    return import_table(
+        src.table, layout, ImportOptions.make(**opts), lines=src.lines, on_error="skip"
+    )
+
+
+def _table(rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows)
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(app, list(args))
+
+
+def _valid(result) -> None:
+    report = api.validate(result.table, type=result.dtype, format=result.fmt)
+    assert report.valid, [i.to_dict() for i in report.issues]
+
+
+# ---------------------------------------------------------------- PRM800K
+
+
+PENCIL = (
+    "Three pencils and a jumbo eraser cost $\\$1.24$. Five pencils and a jumbo eraser cost "
+    "$\\$1.82$. No prices include tax. In cents, what is the cost of a pencil?"
+)
+PENCIL_STEPS = [
+    "Let's call the price of a pencil p and the price of a jumbo eraser e. Then we can write "
+    "two equations.",
+    "We have $3p+e=1.24$ and $5p+e=1.82$.",
+    "To solve this system, let's subtract the first equation from the second equation. This "
+    "will eliminate e.",
+    "$5p+e-3p-e=1.82-1.24$.",
+    "This simplifies to $2p=0.58$. So $p=0.29$.",
+    "That means a pencil costs 29 cents.\n\n# Answer\n\n29",
+]
+
+
+def test_prm800k_real_rows_as_trl_script():
+    r = _import(PRM, "prm800k")
+    # 6 solutions -> 37 trajectories (TRL's prm800k script gives the same 37 rows)
+    assert r.table.num_rows == 37 and r.num_rejected == 0
+    assert r.rows.tolist() == [0] * 10 + [1] * 5 + [2] * 7 + [3] * 7 + [4] * 7 + [5]
+    rows = r.table.to_pylist()
+    # first row: the first unchosen candidate of step 2 (rating -1)
+    assert rows[0]["prompt"] == PENCIL
+    assert rows[0]["completions"] == [
+        PENCIL_STEPS[0],
+        "The first equation is 3p + e = 124, and the second equation is 5p + e = 182.",
+    ]
+    assert rows[0]["labels"] == [True, False]
+    # step 6: the neutral candidate (rating 0) is negative by default, as in TRL
+    assert rows[5]["completions"] == PENCIL_STEPS[:5] + [
+        "We could also solve this system by substitution."
+    ]
+    assert rows[5]["labels"] == [True, True, True, True, True, False]
+    # the chosen path, with the human-written step 2 counted correct
+    assert rows[9]["completions"] == PENCIL_STEPS and rows[9]["labels"] == [True] * 6
+    assert rows[9]["labeler"] == "e90a38f3-3135-4465-87af-3e6322e3d772"  # kept
+    _valid(r)
+
+
+def test_prm800k_neutral_option():
+    default = _import(PRM, "prm800k")
+    positive = _import(PRM, "prm800k", neutral="positive")
+    assert positive.table.num_rows == default.table.num_rows
+    assert positive.table.column("labels")[5].as_py() == [True] * 6
+    differ = sum(
+        a != b
+        for a, b in zip(
+            default.table.column("labels").to_pylist(),
+            positive.table.column("labels").to_pylist(),
+            strict=True,
+        )
+    )
+    assert differ == 7  # the trajectories holding a neutral step
+    dropped = _import(PRM, "prm800k", neutral="drop")
+    assert dropped.table.num_rows == 37 - 7
+    assert not any(
+        "We could also solve this system by substitution." in c
+        for c in dropped.table.column("completions").to_pylist()
+    )
+    assert "--neutral drop" in dropped.notes[0]
+    with pytest.raises(UsageError, match="--neutral"):
+        ImportOptions.make(neutral="maybe")
+
+
+def test_prm800k_bad_rows_are_reported():
+    step = {"completions": [{"text": "x", "rating": None}], "chosen_completion": 0}
+    rows = [
+        {"question": {"problem": "1+1?"}, "label": {"steps": [step]}},
+        {"question": {"problem": ""}, "label": {"steps": []}},
+        {"question": {"problem": "2+2?"}, "label": {"steps": []}},
+    ]
+    r = import_table(_table(rows), "prm800k", on_error="skip")
+    assert r.table.num_rows == 0
+    assert r.rejects.column("reason").to_pylist() == [
+        "step 1: the chosen candidate has no rating -1/0/+1",
+        "question.problem is missing or empty",
+        "no labelled step",
+    ]
+
+
+# ---------------------------------------------------------------- Math-Shepherd
+
+
+def test_math_shepherd_real_rows_as_trl_script():
+    r = _import(SHEPHERD, "math-shepherd")
+    assert r.table.num_rows == 7 and r.num_rejected == 0
+    row = r.table.slice(4, 1).to_pylist()[0]
+    assert row == {
+        "prompt": "If Buzz bought a pizza with 78 slices at a restaurant and then decided to "
+        "share it with the waiter in the ratio of 5:8, with Buzz's ratio being 5, what's "
+        "twenty less the number of slices of pizza that the waiter ate?",
+        "completions": [
+            "Step 1: The total ratio representing the pizza is 5+8 = <<5+8=13>>13.",
+            "Step 2: The waiter ate 13 x 8 / 13 = <<13*8/13=6>>6 slices of the pizza.",
+            "Step 3: Buzz ate 78 - 6 = <<78-6=72>>72 slices of the pizza.",
+            "Step 4: The waiter ate 20 less than the number of slices that Buzz ate which is "
+            "72 - 20 = 52.",
+            "Step 5: The waiter ate 52 slices of the pizza. The answer is: 52",
+        ],
+        "labels": [True, False, False, False, False],
+        "task": "GSM8K",
+    }
+    assert r.table.column("labels")[0].as_py() == [True, True, True, True, False]
+    _valid(r)
+
+
+def test_math_shepherd_misaligned_labels_are_reported():
+    rows = [
+        {"input": "Q? Step 1: a ки\nStep 2: b ки", "label": "Q? Step 1: a +\nStep 2: b -"},
+        {"input": "Q? Step 1: a ки", "label": "Q? Step 1: a x"},
+        {"input": "no tags", "label": "no tags"},
+        {"input": "What? a ки", "label": "What? a -"},
+    ]
+    r = import_table(_table(rows), "math-shepherd", on_error="skip")
+    assert r.table.to_pylist() == [
+        {"prompt": "Q?", "completions": ["Step 1: a", "Step 2: b"], "labels": [True, False]},
+        {"prompt": "What?", "completions": ["a"], "labels": [False]},
+    ]
+    assert r.rejects.column("reason").to_pylist() == [
+        "label does not hold '+' or '-' where input holds each step tag",
+        "input holds no step tag 'ки'",
+    ]
+
+
+# ---------------------------------------------------------------- AlpacaFarm
+
+
+FARM = [
+    {"instruction": "Name a color.", "input": "", "output_1": "Blue.", "output_2": "42",
+     "preference": 1},
+    {"instruction": "Add.", "input": "2 and 3", "output_1": "6", "output_2": "5",
+     "preference": 2},
+    {"instruction": "Pick.", "input": "", "output_1": "a", "output_2": "b", "preference": 1.5},
+]  # fmt: skip
+
+
+def test_alpacafarm_pairs():
+    r = import_table(_table(FARM), "alpacafarm", ImportOptions.make(prompt_style="plain"),
+                     on_error="skip")  # fmt: skip
+    assert r.table.to_pylist() == [
+        {"prompt": "Name a color.", "chosen": "Blue.", "rejected": "42"},
+        {"prompt": "Add.\n\n2 and 3", "chosen": "5", "rejected": "6"},
+    ]
+    assert r.rejects.column("reason").to_pylist() == [
+        "preference is not 1 or 2 (a tie or no preference): no pair"
+    ]
+    alpaca = import_table(_table(FARM[:1]), "alpacafarm")
+    assert alpaca.table.column("prompt")[0].as_py() == (
+        "Below is an instruction that describes a task. Write a response that appropriately "
+        "completes the request.\n\n### Instruction:\nName a color.\n\n### Response:"
+    )
+    conv = import_table(_table(FARM[:2]), "alpacafarm", ImportOptions.make(conversational=True))
+    assert conv.table.to_pylist()[1] == {
+        "prompt": [{"role": "user", "content": "Add.\n\n2 and 3"}],
+        "chosen": [{"role": "assistant", "content": "5"}],
+        "rejected": [{"role": "assistant", "content": "6"}],
+    }
+    assert detect_layout(_table(FARM).schema) == "alpacafarm"
+
+
+# ---------------------------------------------------------------- MT-Bench
+
+
+def test_mt_bench_real_questions():
+    r = _import(MTB, "mt-bench")
+    assert r.table.num_rows == 80 and r.dtype.name == "prompt-only"
+    first = r.table.slice(0, 1).to_pylist()[0]
+    assert first["prompt"] == (
+        "Compose an engaging travel blog post about a recent trip to Hawaii, highlighting "
+        "cultural experiences and must-see attractions."
+    )
+    assert first["turns"][1] == (
+        "Rewrite your previous response. Start every sentence with the letter A."
+    )
+    assert first["question_id"] == 81 and first["category"] == "writing"
+    assert "80 rows have later turns" in r.notes[0]
+    conv = _import(MTB, "mt-bench", conversational=True)
+    assert conv.table.column("prompt")[0].as_py() == [{"role": "user", "content": first["prompt"]}]
+    _valid(r)
+    _valid(conv)
+
+
+# ---------------------------------------------------------------- instances
+
+
+def test_self_instruct_seed_tasks():
+    r = _import(SEED, "instances")
+    assert r.table.num_rows == 175 and r.dtype.name == "prompt-completion"
+    row = r.table.slice(1, 1).to_pylist()[0]
+    assert (
+        row["prompt"]
+        == "What is the relation between the given pairs?\n\nNight : Day :: Right : Left"
+    )
+    assert row["completion"] == "The relation between the given pairs is that they are opposites."
+    assert row["id"] == "seed_task_1" and row["name"] == "antonym_relation"
+    # no input: the instruction alone
+    assert r.table.column("prompt")[0].as_py().startswith("Is there anything I can eat")
+    assert "\n\n" not in r.table.column("prompt")[0].as_py()
+    _valid(r)
+
+
+def test_super_natural_instructions_task():
+    r = _import(SNI, "instances")
+    assert r.table.num_rows == 12 and r.rows.tolist() == [0] * 12
+    row = r.table.slice(1, 1).to_pylist()[0]
+    assert row["prompt"] == (
+        "In this task, you are given inputs i and A, where i is an integer and A is a list. "
+        "You need to output the first i elements of A, starting with the 1st element in A. "
+        "i will always have a value less than the length of A\n\n2, ['n', 'f', 'V', 'a', "
+        "'4729', '1347']"
+    )
+    assert row["completion"] == "n, f"
+    assert row["instance_id"] == "task063-62a4be2dbad84644895e452d7d5db203"
+    conv = _import(SNI, "instances", conversational=True)
+    assert conv.table.column("completion")[1].as_py() == [{"role": "assistant", "content": "n, f"}]
+    _valid(r)
+
+
+def test_instances_without_output_are_accounted_for():
+    rows = [
+        {"instruction": "Say hi.", "instances": [{"input": "", "output": "hi"},
+                                                 {"input": "x", "output": ""}]},
+        {"instruction": "Nothing.", "instances": [{"input": "", "output": ""}]},
+    ]  # fmt: skip
+    r = import_table(_table(rows), "instances", on_error="skip")
+    assert r.table.select(["prompt", "completion"]).to_pylist() == [
+        {"prompt": "Say hi.", "completion": "hi"}
+    ]
+    assert r.rejects.column("reason").to_pylist() == ["no item of `instances` has an output"]
+    assert "2 instances without an output" in r.notes[0]
+
+
+# ---------------------------------------------------------------- the CLI on the real samples
+
+
+@pytest.mark.parametrize(
+    ("path", "layout", "to", "rows_out"),
+    [
+        (PRM, "prm800k", "unpaired", 37),
+        (SHEPHERD, "math-shepherd", "unpaired", 7),
+        (SEED, "instances", "language-modeling", 175),
+        (SNI, "instances", "prompt-only", 12),
+        (MTB, "mt-bench", None, 80),
+    ],
+)
+def test_cli_detects_imports_and_converts_real_samples(tmp_path, path, layout, to, rows_out):
+    out = tmp_path / "out.jsonl"
+    res = _cli("import", str(path), "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert f"note: read as the {layout} layout" in res.output
+    assert len(out.read_text().splitlines()) == rows_out
+    if to is None:
+        return
+    conv = tmp_path / "conv.parquet"
+    res = _cli("convert", str(path), "--from", layout, "--to", to, "-o", str(conv))
+    assert res.exit_code == 0, res.output
+    assert api.validate(pq.read_table(conv), type=to).valid
+
+
+def test_cli_math_shepherd_to_unpaired_rows(tmp_path):
+    conv = tmp_path / "u.jsonl"
+    res = _cli(
+        "convert", str(SHEPHERD), "--from", "math-shepherd", "--to", "unpaired", "-o", str(conv)
+    )
+    assert res.exit_code == 0, res.output
+    first = json.loads(conv.read_text().splitlines()[0])
+    assert first["completion"].startswith("Step 1: Janet spends 3 hours")
+    assert first["label"] is False  # the last step is wrong, so the joined solution is bad

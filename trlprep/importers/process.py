@@ -1,0 +1,318 @@
+"""Process supervision: PRM800K and Math-Shepherd -> stepwise supervision (standard format).
+
+PRM800K (openai/prm800k, one labelled solution per row): `question.problem` is the prompt;
+`label.steps[]` holds, per step, the candidate `completions[]` (`text`, `rating` -1/0/+1),
+the `chosen_completion` index (the step the solution went on with) or, in phase 1, a
+`human_completion` written by the labeller. As TRL's `examples/datasets/prm800k.py`
+(`trl-lib/prm800k`) does, one solution gives several rows: every candidate that was not
+chosen ends a trajectory (the chosen steps before it + that candidate), and the chosen path
+itself is the last row; a human completion counts as correct. Rating +1 is a correct step,
+-1 an incorrect one, and 0 (neutral: right but no progress) follows `--neutral`: `negative`
+(the default, TRL's mapping: a label is `rating == 1`), `positive` (the paper's PRM
+training and OpenR treat neutral as fine) or `drop` (trajectories holding a neutral step are
+left out). A step with all fields null ends the solution (it happens in the data).
+
+Math-Shepherd (`input` with the step tag `ки` after each step, `label` the same text with
+`+` or `-` in place of each tag): parsed as TRL's `examples/datasets/math_shepherd.py`
+(`trl-lib/math_shepherd`): the prompt is the text before `Step 1:` (or `step 1:`, else up
+to the first `?`), each step is stripped, and the label is the `+`/`-` at its tag.
+
+Rows that cannot be imported are reported with their reason: no problem text, no labelled
+step, a candidate without a rating, tags that do not line up with `+`/`-` labels.
+The parse runs in Python per row (nested steps and tag positions); rows are small.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.arrowtypes import is_string
+from trlprep.converters.arrowops import as_array
+from trlprep.errors import DataError
+from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
+from trlprep.registry import STEPWISE_SUPERVISION, DatasetType, Format
+
+STEP_TAG = "ки"
+_TAG_ONE = "\u2dbb"  # one character standing for the two-character tag, as TRL's script
+
+
+def _stepwise(prompts: list, completions: list, labels: list) -> dict[str, pa.Array]:
+    return {
+        "prompt": pa.array(prompts, pa.string()),
+        "completions": pa.array(completions, pa.list_(pa.string())),
+        "labels": pa.array(labels, pa.list_(pa.bool_())),
+    }
+
+
+def _with_extras(table: pa.Table, produced: dict, rows: np.ndarray, consumed) -> pa.Table:
+    """Produced columns, then the input's other columns taken at each output row's input row."""
+    idx = pa.array(rows, pa.int64())
+    out = pa.table(produced)
+    for f in table.schema:
+        if f.name in consumed:
+            continue
+        if f.name in produced:
+            raise DataError(
+                f"the input already has a column {f.name!r}, which the import produces",
+                column=f.name,
+                hint=f"rename it first (--map {f.name}_orig={f.name})",
+            )
+        out = out.append_column(f, table.column(f.name).take(idx))
+    return out
+
+
+# ---------------------------------------------------------------- PRM800K
+
+
+class PRM800K(Importer):
+    name = "prm800k"
+    aliases = ("prm-800k",)
+    description = (
+        "OpenAI PRM800K labelled solutions (question.problem, label.steps[].completions "
+        "with ratings -1/0/+1, chosen_completion, human_completion) -> stepwise "
+        "supervision, one row per trajectory as TRL's prm800k script (each unchosen "
+        "candidate ends one; the chosen path is the last). Neutral (0) steps: --neutral "
+        "negative (default, as TRL) | positive | drop."
+    )
+    reads = "question {problem}, label {steps [{completions [{text, rating}], ...}]}"
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        if not {"question", "label"} <= set(schema.names):
+            return False
+        q, lab = schema.field("question").type, schema.field("label").type
+        return (
+            pa.types.is_struct(q)
+            and q.get_field_index("problem") >= 0
+            and pa.types.is_struct(lab)
+            and lab.get_field_index("steps") >= 0
+        )
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        return STEPWISE_SUPERVISION, Format.STANDARD
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        return [
+            "prompt: question.problem",
+            "one row per unchosen candidate step (chosen steps before it + it) and one for "
+            "the chosen path (human completions count as correct)",
+            f"labels: rating +1 -> true, -1 -> false, 0 -> {opts.neutral} (--neutral)",
+        ]
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        require(table, "question", "label", layout="prm800k")
+        n = table.num_rows
+        questions = as_array(table.column("question"))
+        labels = as_array(table.column("label"))
+        if not pa.types.is_struct(questions.type) or not pa.types.is_struct(labels.type):
+            raise DataError(
+                "question and label must hold objects ({problem, ...} and {steps, ...})",
+                column="question" if not pa.types.is_struct(questions.type) else "label",
+            )
+        problem = questions.field("problem").to_pylist() if n else []
+        steps = labels.field("steps").to_pylist() if n else []
+        valid_q = questions.is_valid().to_pylist()
+        valid_l = labels.is_valid().to_pylist()
+        prompts, comps, labs, rows = [], [], [], []
+        why = np.full(n, None, dtype=object)
+        dropped = 0
+        for i in range(n):
+            text = problem[i] if valid_q[i] else None
+            if not isinstance(text, str) or not text:
+                why[i] = "question.problem is missing or empty"
+                continue
+            trajectories, problem_text = _trajectories(steps[i] if valid_l[i] else None)
+            if problem_text:
+                why[i] = problem_text
+                continue
+            kept = 0
+            for completions, ratings in trajectories:
+                if opts.neutral == "drop" and 0 in ratings:
+                    dropped += 1
+                    continue
+                prompts.append(text)
+                comps.append(completions)
+                labs.append([_label(r, opts.neutral) for r in ratings])
+                rows.append(i)
+                kept += 1
+            if not kept:
+                why[i] = (
+                    "every trajectory holds a neutral step (--neutral drop)"
+                    if trajectories
+                    else "no labelled step"
+                )
+        bad.add_per_row(why != None, why)  # noqa: E711
+        rows_arr = np.asarray(rows, np.int64)
+        out = _with_extras(table, _stepwise(prompts, comps, labs), rows_arr, ("question", "label"))
+        notes = []
+        if dropped:
+            notes.append(
+                f"{dropped:,} trajectories with a neutral step were left out (--neutral drop)"
+            )
+        return Converted(out, rows=rows_arr, notes=notes)
+
+
+def _label(rating: int, neutral: str) -> bool:
+    if rating == 0:
+        return neutral == "positive"
+    return rating == 1
+
+
+def _trajectories(steps: Any) -> tuple[list[tuple[list[str], list[int]]], str | None]:
+    """The (step texts, ratings) of every trajectory of one solution, or a problem.
+
+    A human completion's rating is recorded as +1 (TRL labels it correct).
+    """
+    if not steps:
+        return [], None
+    out: list[tuple[list[str], list[int]]] = []
+    texts: list[str] = []
+    ratings: list[int] = []
+    for k, step in enumerate(steps, 1):
+        step = step or {}
+        candidates = step.get("completions")
+        chosen = step.get("chosen_completion")
+        human = step.get("human_completion")
+        if candidates is None and chosen is None and human is None:
+            break
+        candidates = candidates or []
+        for j, cand in enumerate(candidates):
+            if j == chosen:
+                continue
+            if not cand or not isinstance(cand.get("text"), str):
+                return [], f"step {k}: a candidate has no text"
+            if cand.get("rating") not in (-1, 0, 1):
+                return [], f"step {k}: candidate {j} has no rating -1/0/+1"
+            out.append((texts + [cand["text"]], ratings + [cand["rating"]]))
+        if chosen is not None:
+            if not 0 <= chosen < len(candidates):
+                return [], f"step {k}: chosen_completion {chosen} is not a candidate"
+            pick = candidates[chosen]
+            if pick.get("rating") not in (-1, 0, 1):
+                return [], f"step {k}: the chosen candidate has no rating -1/0/+1"
+            rating = pick["rating"]
+        elif human is not None:
+            pick, rating = human, 1
+        else:
+            break
+        if not isinstance(pick.get("text"), str):
+            return [], f"step {k}: the chosen step has no text"
+        texts.append(pick["text"])
+        ratings.append(rating)
+    if texts:
+        out.append((texts, ratings))
+    return out, None
+
+
+# ---------------------------------------------------------------- Math-Shepherd
+
+# Prompts that carry a stray label before their first step (TRL's script drops that label).
+_STRAY_LABEL_PROMPTS = (
+    "Mr. Rocky",
+    "Parker",
+    "What is the smallest positive",
+    " The Myth",
+    "Let $\\mathbf{a}$",
+    "Find the arithmetic",
+    "Determine an ordered pair",
+    "Determine the ordered pair",
+    "At the Quill and Scroll stationery",
+    "Round to the nearest",
+    r"Calculate $\sqrt{10p}",
+    r"Simplify $\sqrt{28x}",
+)
+
+
+class MathShepherd(Importer):
+    name = "math-shepherd"
+    aliases = ("mathshepherd", "shepherd")
+    description = (
+        "Math-Shepherd rows (input: problem and steps each ending in the tag 'ки'; label: "
+        "the same text with '+' or '-' at each tag) -> stepwise supervision, parsed as "
+        "TRL's math_shepherd script (prompt before 'Step 1:', steps stripped)."
+    )
+    reads = "input (steps tagged 'ки'), label (the same text with +/- at the tags)"
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        if not all(
+            c in schema.names and is_string(schema.field(c).type) for c in ("input", "label")
+        ):
+            return False
+        if sample is None or sample.num_rows == 0:
+            return False
+        texts = [t for t in as_array(sample.column("input")).to_pylist() if t]
+        return bool(texts) and all(STEP_TAG in t for t in texts)
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        return STEPWISE_SUPERVISION, Format.STANDARD
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        return [
+            "prompt: the text before 'Step 1:' (or 'step 1:', else up to the first '?'), stripped",
+            "completions: the text between step tags 'ки', stripped",
+            "labels: '+' at a tag in `label` -> true, '-' -> false",
+        ]
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        require(table, "input", "label", layout="math-shepherd")
+        for name in ("input", "label"):
+            if not is_string(table.schema.field(name).type):
+                raise DataError(f"must hold text, not {table.schema.field(name).type}", column=name)
+        inputs = as_array(table.column("input")).to_pylist()
+        marks = as_array(table.column("label")).to_pylist()
+        n = table.num_rows
+        prompts, comps, labs, rows = [], [], [], []
+        why = np.full(n, None, dtype=object)
+        for i in range(n):
+            parsed = parse_shepherd(inputs[i], marks[i])
+            if isinstance(parsed, str):
+                why[i] = parsed
+                continue
+            prompts.append(parsed[0])
+            comps.append(parsed[1])
+            labs.append(parsed[2])
+            rows.append(i)
+        bad.add_per_row(why != None, why)  # noqa: E711
+        rows_arr = np.asarray(rows, np.int64)
+        out = _with_extras(table, _stepwise(prompts, comps, labs), rows_arr, ("input", "label"))
+        return Converted(out, rows=rows_arr)
+
+
+def parse_shepherd(text: Any, marks: Any) -> tuple[str, list[str], list[bool]] | str:
+    """(prompt, steps, labels) of one Math-Shepherd row, or why it cannot be parsed."""
+    if not isinstance(text, str) or not isinstance(marks, str):
+        return "input or label is null"
+    single = text.replace(STEP_TAG, _TAG_ONE)
+    where = [m.start() for m in re.finditer(_TAG_ONE, single)]
+    if not where:
+        return "input holds no step tag 'ки'"
+    if len(marks) != len(single) or any(marks[k] not in "+-" for k in where):
+        return "label does not hold '+' or '-' where input holds each step tag"
+    labels = [marks[k] == "+" for k in where]
+    bounds = [0, *where]
+    pieces = [single[a:b] for a, b in zip(bounds[:-1], where, strict=True)]
+    prompt, steps = pieces[0], [p[1:].strip() for p in pieces[1:]]
+    if prompt.startswith(_STRAY_LABEL_PROMPTS):
+        labels = labels[1:]
+    else:
+        for marker in ("Step 1:", "step 1:"):
+            if marker in prompt:
+                before, _, first = prompt.partition(marker)
+                if marker in first:
+                    return f"input holds {marker!r} twice before its first tag"
+                prompt, steps = before, [(marker + first).strip(), *steps]
+                break
+        else:
+            if "?" not in prompt:
+                return "cannot tell the problem from its first step (no 'Step 1:' and no '?')"
+            before, _, first = prompt.partition("?")
+            if "?" in first:
+                return "cannot tell the problem from its first step (several '?', no 'Step 1:')"
+            prompt, steps = before + "?", [first.strip(), *steps]
+    prompt = prompt.strip()
+    if len(steps) != len(labels):
+        return "the number of steps and of labels differ"
+    return prompt, steps, labels
