@@ -28,7 +28,7 @@ REJECTS = typer.Option(
 )
 MAP = typer.Option(None, "--map", help="Rename columns: NEW=OLD,... (prompt=question).")
 ROLE_MAP = typer.Option(None, "--role-map", help="Rename roles: FROM=TO,... (human=user).")
-MAP_ROLE = typer.Option(None, "--map-role", help="Same as --role-map.")
+MAP_ROLE = typer.Option(None, "--map-role", hidden=True, help="Old name of --role-map.")
 CONVERSATIONAL = typer.Option(
     False, "--conversational", help="alpaca: import as conversational prompt-completion."
 )
