@@ -178,3 +178,26 @@ def rotate(output_dir: Path, keep: int | None) -> None:
         return
     for old in checkpoints(output_dir)[:-keep]:
         shutil.rmtree(old)
+
+
+# what a previous run left in its output folder that would mix with a new run's (checkpoints
+# that resuming or rotation would pick up, appended metrics); the model files are overwritten
+PREVIOUS_RUN_FILES = ("metrics.jsonl", "completions.jsonl", "train_config.json")
+
+
+def clear_previous_run(output_dir: Path) -> list[str]:
+    """Remove a previous run's checkpoints, metrics and samples from `output_dir` (for
+    `--overwrite`); returns the names removed. Other files are left alone."""
+    output_dir = Path(output_dir)
+    if not output_dir.is_dir():
+        return []
+    removed = []
+    for p in sorted(output_dir.iterdir()):
+        name = p.name.removesuffix(".tmp")
+        if p.is_dir() and _CHECKPOINT.match(name):
+            shutil.rmtree(p)
+            removed.append(p.name)
+        elif p.is_file() and p.name in PREVIOUS_RUN_FILES:
+            p.unlink()
+            removed.append(p.name)
+    return removed

@@ -101,7 +101,7 @@ def to_training_table(
                 "token ids",
             )
         return table, det.type.name, [det.type.name], False
-    dst = det.type if det.type.name in accepts else get_type(accepts[0])
+    dst = target_type(det.type, accepts)
     templated = det.format is Format.CONVERSATIONAL
     if dst is det.type and not templated:
         return table, det.type.name, [det.type.name], False
@@ -134,6 +134,29 @@ def to_training_table(
             "a .jinja file or a tokenizer folder",
         ) from e
     return table, det.type.name, names, templated
+
+
+def _has_prompt(dtype: Any) -> bool:
+    """Rows of this type hold a prompt apart from what is trained on (implicit preference
+    holds one inside chosen/rejected, which conversion extracts)."""
+    return dtype.name == "preference-implicit" or "prompt" in dtype.column_names(Format.STANDARD)
+
+
+def target_type(source: Any, accepts: Sequence[str]) -> Any:
+    """The type `source` data is converted to for an algorithm that trains on `accepts`.
+
+    Data already of an accepted type stays as it is. Otherwise the first accepted type,
+    except that data with a prompt goes to the first accepted type that keeps a prompt: SFT
+    on preference data trains on prompt-completion rows (chosen as the completion, the loss on
+    the completion only), not on language-modeling text that would train on the prompt too.
+    """
+    if source.name in accepts:
+        return source
+    if _has_prompt(source):
+        for name in accepts:
+            if _has_prompt(get_type(name)):
+                return get_type(name)
+    return get_type(accepts[0])
 
 
 def _prompt_ids_as_queries(table: pa.Table) -> pa.Table:
@@ -309,12 +332,17 @@ def prepare(
         algo=algo,
         keep_prompt_messages=layout == "prompts",
     )
-    if len(route) > 1 or templated:
-        log(
-            f"data: {' -> '.join(route)}"
-            + (" (chat template applied)" if templated else "")
-            + f", {table.num_rows} rows"
-        )
+    loss_on = ""
+    if layout == "lm" and route[-1] == "prompt-completion":
+        whole = getattr(options, "completion_only_loss", None) is False
+        loss_on = "; loss on every token" if whole else "; loss on the completion only"
+    elif layout == "lm":
+        loss_on = "; loss on every token"
+    log(
+        f"data: {' -> '.join(route)}"
+        + (" (chat template applied)" if templated else "")
+        + f", {table.num_rows} rows{loss_on}"
+    )
     rows, report = tokenise(
         table,
         route[-1],

@@ -76,6 +76,7 @@ def convert_command(
         "keep_start", "--truncation", help="With --max-length: keep_start | keep_end."
     ),
     on_error: str = opt.ON_ERROR,
+    on_bad_lines: str = opt.ON_BAD_LINES,
     rejects: str = opt.REJECTS,
     map_: str = opt.MAP,
     role_map: str = opt.ROLE_MAP,
@@ -109,7 +110,7 @@ def convert_command(
             chat_template=chat_template, tokenizer=tokenizer, tools=tools,
             template_kwargs=template_kwarg, num_proc=num_proc, tokenize=tokenize,
             max_length=max_length, truncation=truncation, import_options=imports,
-            on_error=on_error, rejects=rejects,
+            on_error=on_error, rejects=rejects, on_bad_lines=on_bad_lines,
         )
     )  # fmt: skip
 

@@ -25,6 +25,7 @@ def import_command(
     output: str = opt.OUTPUT,
     explain: bool = opt.EXPLAIN,
     on_error: str = opt.ON_ERROR,
+    on_bad_lines: str = opt.ON_BAD_LINES,
     rejects: str = opt.REJECTS,
     map_: str = opt.MAP,
     role_map: str = opt.ROLE_MAP,
@@ -53,6 +54,6 @@ def import_command(
             path, output, from_=from_, explain=explain, overwrite=overwrite,
             output_format=output_format, input_format=input_format, split=split,
             progress=progress, import_options=imports, on_error=on_error, rejects=rejects,
-            layout_required=True,
+            layout_required=True, on_bad_lines=on_bad_lines,
         )
     )  # fmt: skip

@@ -19,7 +19,15 @@ PROGRESS = typer.Option(
 )
 # importing public layouts
 ON_ERROR = typer.Option(
-    "stop", "--on-error", help="Rows a layout cannot import: stop (exit 1) | skip."
+    "stop",
+    "--on-error",
+    help="Rows that cannot be imported, converted, templated or tokenized: stop (exit 1, "
+    "nothing written) | skip (into one rejects file).",
+)
+ON_BAD_LINES = typer.Option(
+    "error",
+    "--on-bad-lines",
+    help="JSON Lines lines that hold no JSON object: error (exit 1) | skip (reported).",
 )
 REJECTS = typer.Option(
     None,

@@ -9,6 +9,7 @@ imported only when the command runs.
 from __future__ import annotations
 
 from dataclasses import MISSING, fields
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -18,6 +19,30 @@ from trlprep.errors import UsageError
 
 _REQUIRED = ("algo", "model", "data", "output_dir")
 _HIDDEN = ("options", "progress")
+# options of the command itself, not of the run (TrainConfig does not hold them)
+_COMMAND_OPTIONS = {"overwrite": "bool"}
+# TRL's (HfArgumentParser) option names -> ours, so a TRL command line mostly works as it is;
+# names that only differ by `_`/`-` (--output_dir, --learning_rate, --beta, ...) need none
+TRL_ALIASES = {
+    "model_name_or_path": "model",
+    "dataset_name": "data",
+    "per_device_train_batch_size": "batch_size",
+    "per_device_eval_batch_size": "eval_batch_size",
+    "num_train_epochs": "num_epochs",
+    "max_seq_length": "max_length",  # SFTConfig before TRL 0.20
+    "resume_from_checkpoint": "resume",
+    "overwrite_output_dir": "overwrite",
+}
+# TRL options that change nothing here (trlprep trains, logs and saves by steps anyway)
+TRL_IGNORED = (
+    "do_train",
+    "do_eval",
+    "logging_strategy",
+    "save_strategy",
+    "eval_strategy",
+    "evaluation_strategy",
+    "logging_first_step",
+)
 _HELP = """Usage: trlprep train --algo ALGO --model PATH_OR_ID --data PATH --output-dir DIR
                      [--eval-data PATH] [--config train.yaml] [--OPTION VALUE ...]
 
@@ -28,6 +53,9 @@ with the chat template when it is conversational. Every option can be set in the
 config; flags override it; list options (--reward-fn, --reward-model) repeat.
 Multi-GPU: `accelerate launch -m trlprep train ...`.
 """
+
+
+_BOOL_WORDS = ("true", "false", "yes", "no", "1", "0")
 
 
 def _flag(name: str) -> str:
@@ -54,6 +82,8 @@ def _coerce(name: str, type_str: str, raw: str) -> Any:
             return True
         if raw.lower() in ("false", "no", "0"):
             return False
+        if "str" in t:  # bool | str: --resume PATH
+            return raw
         raise UsageError(f"{_flag(name)} takes true or false, not {raw!r}")
     return raw
 
@@ -63,14 +93,20 @@ def _specs(algo_options: type | None) -> dict[str, str]:
     from trlprep.trainers.config import TrainConfig
 
     specs = {f.name: str(f.type) for f in fields(TrainConfig) if f.name not in _HIDDEN}
+    specs.update(_COMMAND_OPTIONS)
     if algo_options is not None:
         specs.update({f.name: str(f.type) for f in fields(algo_options)})
     return specs
 
 
-def parse_args(args: list[str], specs: dict[str, str]) -> dict[str, Any]:
-    """`--name value`, `--name=value`, `--flag`, `--no-flag` into typed values."""
+def parse_args(
+    args: list[str], specs: dict[str, str], ignored: list[str] | None = None
+) -> dict[str, Any]:
+    """`--name value`, `--name=value`, `--flag`, `--no-flag` into typed values; TRL's names
+    (`TRL_ALIASES`) as ours; TRL options without effect here are skipped (named in
+    `ignored`)."""
     values: dict[str, Any] = {}
+    ignored = ignored if ignored is not None else []
     i = 0
     while i < len(args):
         token = args[i]
@@ -80,6 +116,20 @@ def parse_args(args: list[str], specs: dict[str, str]) -> dict[str, Any]:
             )
         key, _, inline = token[2:].partition("=")
         name = key.replace("-", "_")
+        if name in TRL_IGNORED:
+            nxt = args[i + 1] if i + 1 < len(args) else None
+            i += 1 if inline or nxt is None or nxt.startswith("--") else 2
+            ignored.append(name)
+            continue
+        name = TRL_ALIASES.get(name, name)
+        if name == "use_peft":  # TRL's LoRA switch; its rank defaults to 16 there
+            on = _coerce(name, "bool", inline) if inline else True
+            if on:
+                values.setdefault("lora_r", 16)
+            i += 1
+            continue
+        if name.startswith("no_"):
+            name = "no_" + TRL_ALIASES.get(name[3:], name[3:])
         negated = name.startswith("no_") and name[3:] in specs and _is_bool(specs[name[3:]])
         if negated:
             values[name[3:]] = False
@@ -95,6 +145,8 @@ def parse_args(args: list[str], specs: dict[str, str]) -> dict[str, Any]:
         takes_value = nxt is not None and not nxt.startswith("--")
         if inline:
             value, i = _coerce(name, t, inline), i + 1
+        elif _is_bool(t) and takes_value and nxt.lower() in _BOOL_WORDS:  # --flag true|false
+            value, i = _coerce(name, t, nxt), i + 2
         elif _is_bool(t) or (name == "resume" and not takes_value):
             values[name] = True
             i += 1
@@ -140,7 +192,17 @@ def _print_help(algo_name: str | None) -> None:
     else:
         out.print("\nAdd --algo ALGO to --help for that algorithm's options.", markup=False)
     out.print(
-        "\n--config FILE                      YAML mapping of the options above", markup=False
+        "\n--config FILE                      YAML mapping of the options above"
+        "\n--overwrite                        train into a non-empty --output-dir (the previous"
+        "\n                                   run's checkpoints and metrics are removed)",
+        markup=False,
+    )
+    aliases = ", ".join(f"--{k} (--{v.replace('_', '-')})" for k, v in TRL_ALIASES.items())
+    out.print(
+        "\nTRL's option names work too: --output_dir, --learning_rate, ... (any option with _), "
+        f"{aliases}, --use_peft (--lora-r 16); ignored: "
+        + ", ".join("--" + n for n in TRL_IGNORED),
+        markup=False,
     )
 
 
@@ -175,8 +237,11 @@ def train_command(ctx: typer.Context) -> None:
         return
     try:
         from trlprep.trainers.algorithms import get_algorithm
+        from trlprep.trainers.checkpoint import clear_previous_run
         from trlprep.trainers.config import TrainConfig, load_config_file
         from trlprep.trainers.loop import train
+        from trlprep.trainers.metrics import METRICS_FILE
+        from trlprep.trainers.preflight import check_output_dir, check_trackers
     except ImportError as e:
         raise UsageError(
             f"training needs PyTorch and Accelerate ({e})",
@@ -189,17 +254,34 @@ def train_command(ctx: typer.Context) -> None:
         if i + 1 >= len(args):
             raise UsageError("--config needs a file")
         config = load_config_file(args[i + 1])
+        config = {TRL_ALIASES.get(k.replace("-", "_"), k): v for k, v in config.items()}
         del args[i : i + 2]
     algo_name = algo_name or config.get("algo")
     if not algo_name:
         raise UsageError("--algo is required", hint="one of: sft, dpo, cpo, orpo, kto, bco, ...")
     algo = get_algorithm(str(algo_name))
-    config.update(parse_args(args, _specs(algo.options)))
+    ignored: list[str] = []
+    config.update(parse_args(args, _specs(algo.options), ignored))
+    for name in ignored:
+        out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
+    overwrite = bool(config.pop("overwrite", False))
     cfg = TrainConfig.from_any(config)
+    # before any data or model is loaded: trackers, and the output folder policy
+    check_trackers(cfg.report_to, cfg.output_dir)
+    check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
+    if overwrite:
+        removed = clear_previous_run(Path(cfg.output_dir))
+        if removed:
+            out.print(f"--overwrite: removed {', '.join(removed)}", markup=False)
+    metrics = Path(cfg.output_dir) / METRICS_FILE
+    out.print(f"metrics: {metrics} (one JSON record per logging step)", markup=False)
     result = train(cfg, log=lambda msg: out.print(msg, markup=False))
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
+    steps = result.global_step
     out.print(
-        f"trained {result.global_step} steps; model saved to {result.output_dir}", markup=False
+        f"trained {steps} step{'' if steps == 1 else 's'}; model saved to {result.output_dir}",
+        markup=False,
     )
     if last:
         out.print(last, markup=False)
+    out.print(f"metrics: {metrics}", markup=False)
