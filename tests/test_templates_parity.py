@@ -3,6 +3,11 @@
 (system prompts, multi-turn, tool calls, a prefilled assistant prompt, template kwargs,
 reasoning, vision parts) — one example at a time and through the table renderer.
 Skipped without trl or ../shared.
+
+One deliberate difference: content given as text-only parts, on a role whose content the
+template renders only as a string, is joined into that string (TRL hands the list over and
+the template prints its repr or raises); image parts there are refused. The expected render
+is TRL's on the example so fitted.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from templates_support import TEMPLATES_DIR, examples, template_tokenizer
 from trlprep.errors import DataError
 from trlprep.readers import table_from_records
 from trlprep.templates import apply_chat_template, load_template, render_table
+from trlprep.templates.inputs import parts_roles
 
 trl = pytest.importorskip("trl")
 
@@ -23,8 +29,31 @@ pytestmark = pytest.mark.skipif(not TEMPLATE_PATHS, reason="../shared is not ava
 CORPUS = examples(seed=0)
 
 
+class Refused(Exception):
+    """Image parts on a role the template renders only as text."""
+
+
+def fitted(example, roles):
+    """The example as trlprep hands it to a template rendering parts for `roles` only."""
+    out = dict(example)
+    for key, value in example.items():
+        if not (isinstance(value, list) and value and isinstance(value[0], dict)):
+            continue
+        msgs = []
+        for m in value:
+            content = m.get("content")
+            if isinstance(content, list) and m["role"] not in roles:
+                if any(p["type"] != "text" for p in content):
+                    raise Refused(m["role"])
+                m = {**m, "content": "".join(p["text"] for p in content)}
+            msgs.append(m)
+        out[key] = msgs
+    return out
+
+
 def trl_outcome(example, tokenizer, tools):
     try:
+        example = fitted(example, parts_roles(load_template(tokenizer)))
         return trl.apply_chat_template(example, tokenizer, tools=tools), None
     except Exception as e:  # the template's own error, or transformers' checks
         return None, e

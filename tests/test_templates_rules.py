@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, RowFailures, UsageError
 from trlprep.readers import table_from_records
 from trlprep.templates import (
     ChatTemplate,
@@ -204,13 +203,16 @@ def test_a_failing_prompt_is_reported_at_its_first_row(monkeypatch, num_proc):
     rows = [{"prompt": [user(f"Q{i % 5}")], "completion": [assistant("A")]} for i in range(15)]
     system = [{"role": "system", "content": "S"}, user("Q")]
     rows[7]["prompt"] = rows[12]["prompt"] = system  # gemma raises on a system turn
-    with pytest.raises(DataError) as info:
+    with pytest.raises(RowFailures) as info:
         render_table(table_from_records(rows), "pc", load_template("gemma"), num_proc=num_proc)
-    assert info.value.row == 7 and "System role not supported" in info.value.message
+    assert info.value.rows == [7, 12] and info.value.stage == "chat template"
+    assert all("System role not supported" in r for r in info.value.reasons)
+    assert info.value.message.startswith("chat template: row 7: prompt: ")
     rows[2]["completion"] = [user("not an answer"), user("twice")]  # an earlier failure
-    with pytest.raises(DataError) as info:
+    with pytest.raises(RowFailures) as info:
         render_table(table_from_records(rows), "pc", load_template("gemma"), num_proc=num_proc)
-    assert info.value.row == 2
+    assert info.value.rows == [2, 7, 12]
+    assert "1 more" not in info.value.message and "2 more rows fail" in info.value.message
 
 
 def test_language_modeling_column_is_renamed_in_place():
@@ -235,23 +237,19 @@ def test_template_errors_name_the_row_line_and_message():
     rows = [{"prompt": [user("Q")], "completion": [assistant("A")]} for _ in range(5)]
     rows[3]["prompt"] = [{"role": "system", "content": "S"}, user("Q")]
     table = table_from_records(rows)
-    with pytest.raises(DataError) as info:
+    with pytest.raises(RowFailures) as info:
         render_table(table, "pc", load_template("gemma"), num_proc=1, row_offset=10)
     e = info.value
-    assert e.row == 13 and e.column == "prompt"
-    assert "System role not supported" in e.message and "gemma" in e.message
+    assert e.rows == [3]  # positions in the table given (the driver maps them via ROW_ID)
+    assert e.reasons[0].startswith("prompt: gemma raised: System role not supported")
     assert e.exit_code == 1
-    lines = np.arange(1, 6) * 2
-    with pytest.raises(DataError) as info:
-        render_table(table, "pc", load_template("gemma"), num_proc=1, lines=lines)
-    assert info.value.line == 8
 
 
 def test_null_and_missing_columns():
     table = table_from_records([{"prompt": [user("Q")]}, {"prompt": None}])
-    with pytest.raises(DataError) as info:
+    with pytest.raises(RowFailures) as info:
         render_table(table, "prompt-only", load_template("chatml"), num_proc=1)
-    assert info.value.row == 1 and "null" in info.value.message
+    assert info.value.rows == [1] and "null" in info.value.reasons[0]
     with pytest.raises(UsageError, match="missing column"):
         render_table(table, "preference", load_template("chatml"), num_proc=1)
 
@@ -290,9 +288,9 @@ def test_per_row_tools_and_kwargs_columns():
 
 def test_invalid_json_tools_name_the_row():
     table = pa.table({"prompt": [[user("Q")], [user("Q")]], "tools": ["[]", "[{"]})
-    with pytest.raises(DataError) as info:
+    with pytest.raises(RowFailures) as info:
         render_table(table, "po", TOOLS_ECHO, num_proc=1)
-    assert info.value.row == 1 and info.value.column == "tools"
+    assert info.value.rows == [1] and info.value.reasons[0].startswith("tools: not valid JSON")
 
 
 def test_arrow_nulls_from_schema_union_are_absent_keys():
@@ -341,9 +339,10 @@ def test_parallel_workers_give_the_same_table(monkeypatch):
     assert r2.num_proc == 2
     assert two.equals(one)
     assert r2.rows == r1.rows == 40
-    with pytest.raises(DataError) as info:
+    rows[52]["prompt"] = [{"role": "system", "content": "S"}]
+    with pytest.raises(RowFailures) as info:
         render_table(table_from_records(rows), "preference", t, num_proc=2, fast=False)
-    assert info.value.row == 45
+    assert info.value.rows == [45, 52]
 
 
 def test_workers_receive_only_their_rows():
@@ -357,7 +356,7 @@ def test_workers_receive_only_their_rows():
     job = Job(load_template("qwen2.5"), "preference", None, {})
     cols, rep, error = _run_ipc(render_batch, job, _ipc(part), 100)
     expected, _ = render_table(part, "preference", job.template, num_proc=1, fast=False)
-    assert error is None and rep.rows == 10
+    assert error == [] and rep.rows == 10
     assert cols["chosen"].to_pylist() == expected.column("chosen").to_pylist()
 
 

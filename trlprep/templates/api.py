@@ -10,7 +10,8 @@ from typing import Any
 
 from trlprep.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.errors import DataError, UsageError
-from trlprep.registry import TYPES, Format, Kind
+from trlprep.registry import IMAGE_COLUMNS, TYPES, Format, Kind
+from trlprep.templates.inputs import prepare_example
 from trlprep.templates.rules import RowError, plan_for, render_row, type_of_keys
 from trlprep.templates.sources import load_template
 from trlprep.templates.table import TemplateReport, render_table
@@ -119,6 +120,7 @@ def _apply_example(
         row_tools = json.loads(row_tools)
     row_kwargs = example.get("chat_template_kwargs") or {}
     try:
+        example = prepare_example(example, plan.content, template, _image_count(example))
         texts, _ = render_row(
             plan, template, example, row_tools or tools or None, {**kwargs, **row_kwargs}
         )
@@ -131,6 +133,17 @@ def _apply_example(
         elif col.name in example:
             out[col.name] = example[col.name]
     return out
+
+
+def _image_count(example: Mapping[str, Any]) -> int | None:
+    """Images of an example (`images` list, `image` value), None without such keys."""
+    if not any(k in example for k in IMAGE_COLUMNS):
+        return None
+    n = 0
+    for k in IMAGE_COLUMNS:
+        v = example.get(k)
+        n += len(v) if isinstance(v, list) else int(v is not None)
+    return n
 
 
 def _apply_dataset(

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import is_json_field, is_string
 from trlprep.errors import TrlprepError
+from trlprep.templates.inputs import count_images, mismatch, parts_roles, prepare
 from trlprep.templates.rules import Plan, RowError, plan_for, render_prompt, render_row
 from trlprep.templates.template import ChatTemplate, to_plain
 
@@ -29,6 +30,8 @@ KWARGS_COLUMN = "chat_template_kwargs"
 # in the whole table, and that prompt rendered (where rendered once before the rows)
 PROMPT_GROUP = "__trlprep_prompt_group"
 PROMPT_TEXT = "__trlprep_prompt_text"
+# Per row, set by the table renderer when the table has images: how many the row has
+IMAGE_COUNT = "__trlprep_images"
 EXAMPLE_ROWS = 5
 
 
@@ -45,6 +48,8 @@ class TemplateReport:
     prefix_mismatch_examples: list[int] = field(default_factory=list)
     fast_rows: int = 0  # rows rendered by a string-column renderer instead of Jinja
     num_proc: int = 1
+    joined_parts_rows: int = 0  # rows whose text-only content parts were joined into a string
+    image_rows: int = 0  # rows whose `<image>` placeholders became image parts
 
     def merge(self, other: TemplateReport) -> None:
         self.rows += other.rows
@@ -52,6 +57,8 @@ class TemplateReport:
         self.distinct_prompts += other.distinct_prompts
         self.prefix_mismatch_rows += other.prefix_mismatch_rows
         self.fast_rows += other.fast_rows
+        self.joined_parts_rows += other.joined_parts_rows
+        self.image_rows += other.image_rows
         room = EXAMPLE_ROWS - len(self.prefix_mismatch_examples)
         self.prefix_mismatch_examples.extend(other.prefix_mismatch_examples[:room])
 
@@ -63,6 +70,17 @@ class TemplateReport:
                 f"{self.prefix_mismatch_rows} row(s) whose rendered prompt is not a prefix of the "
                 "rendered prompt+completion (the template renders the prompt differently alone, "
                 f"e.g. an added <think> block); the common prefix was used as prompt (rows {rows})"
+            )
+        if self.joined_parts_rows:
+            out.append(
+                f"{self.joined_parts_rows} row(s) hold content as a list of text parts, which "
+                f"{self.template} renders only as a string: the parts' text was joined (no "
+                "separator)"
+            )
+        if self.image_rows:
+            out.append(
+                f"{self.image_rows} row(s) with images: each `<image>` placeholder became an "
+                'image part ({"type": "image"}) and the text around it text parts'
             )
         return out
 
@@ -77,6 +95,8 @@ class TemplateReport:
             "prefix_mismatch_examples": self.prefix_mismatch_examples,
             "fast_rows": self.fast_rows,
             "num_proc": self.num_proc,
+            "joined_parts_rows": self.joined_parts_rows,
+            "image_rows": self.image_rows,
             "notes": self.notes(),
         }
 
@@ -92,16 +112,22 @@ class Job:
 
 
 def render_batch(job: Job, batch: pa.Table | pa.RecordBatch, offset: int):
-    """Render one batch: ({standard column: string array}, report, failure or None)."""
+    """Render one batch: ({standard column: string array}, report, failures).
+
+    Every row is tried; `failures` lists one dict per failing row (row, column, message,
+    hint, kind), their texts are null. A failure that is not the row's (a template reaching
+    outside the sandbox) ends the batch: it is the only failure returned, `kind` "template".
+    """
     if isinstance(batch, pa.RecordBatch):
         batch = pa.Table.from_batches([batch])
     plan = plan_for(job.dtype)
     rep = TemplateReport(job.template.name, job.dtype, rows=batch.num_rows)
+    failures: list[dict] = []
     try:
-        cols = _render(job, plan, batch, offset, rep)
+        cols = _render(job, plan, batch, offset, rep, failures)
     except _Failure as f:
-        return None, rep, f.info
-    return cols, rep, None
+        return None, rep, [f.info]
+    return cols, rep, failures
 
 
 class _Failure(Exception):
@@ -118,18 +144,41 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
     plan = plan_for(job.dtype)
     n = batch.num_rows
     rows = np.arange(n)
-    try:
-        prompts = _values(batch, plan.prompt, offset, rows)
-        tools, kwargs = _side(job, batch, offset, rows)
-    except _Failure:
-        return pa.nulls(n, pa.string())
+    prompts = _values(batch, plan.prompt, offset, rows)
+    tools, kwargs = _side(job, batch, offset, rows)
+    images = _image_counts(batch)
+    prep = _Preparer(job)
     out: list[str | None] = []
-    for prompt, t, k in zip(prompts, tools, kwargs, strict=True):
+    for i, (prompt, t, k) in enumerate(zip(prompts, tools, kwargs, strict=True)):
         try:
+            _check_read(prompt, t, k)
+            vision = images is not None and images[i] > 0
+            prompt, _ = prep(prompt, plan.prompt, vision)
             out.append(render_prompt(job.template, prompt, t, k, trusted=True))
         except (RowError, TrlprepError):
             out.append(None)
     return pa.array(out, pa.string())
+
+
+class _Preparer:
+    """`inputs.prepare` with the job's template and the roles it renders parts for."""
+
+    def __init__(self, job: Job) -> None:
+        self.template = job.template
+        self.roles = parts_roles(job.template)
+
+    def __call__(self, messages: Any, column: str, vision: bool):
+        if not isinstance(messages, list):
+            return messages, None
+        return prepare(
+            messages, column, self.roles, vision=vision, template_name=self.template.name
+        )
+
+
+def _image_counts(batch: pa.Table) -> np.ndarray | None:
+    if IMAGE_COUNT not in batch.column_names:
+        return None
+    return np.asarray(batch.column(IMAGE_COUNT).to_numpy(), np.int64)
 
 
 def _values(batch: pa.Table, c: str, offset: int, take: np.ndarray | None = None) -> list:
@@ -150,9 +199,11 @@ def _side(job: Job, batch: pa.Table, offset: int, rows: np.ndarray) -> tuple[lis
     return tools, kwargs
 
 
-def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport):
+def _render(
+    job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport, failures: list
+):
     n = batch.num_rows
-    side = [c for c in (TOOLS_COLUMN, KWARGS_COLUMN) if c in batch.column_names]
+    side = [c for c in (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT) if c in batch.column_names]
     out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
     grouped = PROMPT_GROUP in batch.column_names
     if grouped:
@@ -166,20 +217,48 @@ def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateRep
     prompts = _values(batch, plan.prompt, offset, first) if plan.prompt else None
     rows = {c: _values(batch, c, offset) for c in plan.continuations + plan.wholes}
     tools_g, kwargs_g = _side(job, batch, offset, first)
+    images = _image_counts(batch)
+    prep = _Preparer(job)
+    prepared: dict[int, Any] = {}  # group -> (prompt, its images) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
         prompt_text = batch.column(PROMPT_TEXT).take(first).to_pylist()
     for i in range(n):
         g = int(group[i])
+        vision = images is not None and images[i] > 0
         row = {c: rows[c][i] for c in rows}
         try:
+            _check_read(tools_g[g], kwargs_g[g], *row.values())
+            found = 0
+            joined = False
             if prompts is not None:
-                row[plan.prompt] = prompts[g]
-                if prompt_text[g] is None:
-                    prompt_text[g] = render_prompt(
-                        job.template, prompts[g], tools_g[g], kwargs_g[g], trusted=True
-                    )
-                    rep.renders += 1
+                if g not in prepared:
+                    try:
+                        _check_read(prompts[g])
+                        p, info = prep(prompts[g], plan.prompt, vision)
+                        prepared[g] = (p, _count(prompts[g], images), info)
+                    except RowError as e:
+                        prepared[g] = e
+                if isinstance(prepared[g], RowError):
+                    raise prepared[g]
+                row[plan.prompt], found, info = prepared[g]
+                joined = bool(info and info.joined)
+            for c in rows:
+                found += _count(row[c], images)
+                row[c], info = prep(row[c], c, vision)
+                joined = joined or bool(info and info.joined)
+            if images is not None and found != images[i]:
+                raise RowError(
+                    mismatch(found, int(images[i])),
+                    None,
+                    hint="each image needs one `<image>` placeholder (or image part) where it "
+                    "goes in the conversation",
+                )
+            if prompts is not None and prompt_text[g] is None:
+                prompt_text[g] = render_prompt(
+                    job.template, row[plan.prompt], tools_g[g], kwargs_g[g], trusted=True
+                )
+                rep.renders += 1
             texts, shortened = render_row(
                 plan,
                 job.template,
@@ -190,7 +269,7 @@ def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateRep
                 trusted=True,
             )
         except RowError as e:
-            raise _Failure(
+            failures.append(
                 {
                     "row": offset + i,
                     "column": e.column,
@@ -198,7 +277,8 @@ def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateRep
                     "hint": e.hint,
                     "kind": "render",
                 }
-            ) from None
+            )
+            continue
         except TrlprepError as e:  # e.g. a template reaching outside the sandbox
             raise _Failure(
                 {
@@ -211,6 +291,8 @@ def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateRep
                 }
             ) from None
         rep.renders += len(plan.continuations) + len(plan.wholes)
+        rep.joined_parts_rows += joined
+        rep.image_rows += vision
         if shortened:
             rep.prefix_mismatch_rows += 1
             if len(rep.prefix_mismatch_examples) < EXAMPLE_ROWS:
@@ -218,6 +300,18 @@ def _render(job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateRep
         for name, text in texts.items():
             out[name][i] = text
     return {name: pa.array(values, pa.string()) for name, values in out.items()}
+
+
+def _check_read(*values: Any) -> None:
+    for v in values:
+        if isinstance(v, _Bad):
+            v.fail()
+
+
+def _count(messages: Any, images: np.ndarray | None) -> int:
+    if images is None or not isinstance(messages, list):
+        return 0
+    return count_images(messages)
 
 
 def group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -252,29 +346,31 @@ def _pylist(
 
     Arrow cannot tell a missing struct field from a null one (all rows share one schema),
     so null fields are dropped, at every depth. Strings are parsed as JSON when `json_text`
-    (JSON-text columns, and `tools`/`chat_template_kwargs` given as JSON strings).
+    (JSON-text columns, and `tools`/`chat_template_kwargs` given as JSON strings); a string
+    that is not JSON becomes a `_Bad` value (the rows using it fail).
     """
     values = arr.to_pylist()
     if not (json_text and is_string(arr.type)):
         return [_drop_nulls(v) for v in values]
     out = []
-    for k, v in enumerate(values):
+    for v in values:
         if isinstance(v, str):
             try:
                 v = json.loads(v) if v.strip() else None
             except json.JSONDecodeError as e:
-                r = offset + int(rows[k] if rows is not None else k)
-                raise _Failure(
-                    {
-                        "row": r,
-                        "column": column,
-                        "message": f"not valid JSON: {e}",
-                        "hint": None,
-                        "kind": "data",
-                    }
-                ) from None
+                v = _Bad(f"not valid JSON: {e}", column)
         out.append(v)
     return out
+
+
+class _Bad:
+    """A value that could not be read (the row using it fails with this message)."""
+
+    def __init__(self, message: str, column: str) -> None:
+        self.message, self.column = message, column
+
+    def fail(self) -> None:
+        raise RowError(self.message, self.column)
 
 
 def _drop_nulls(v: Any) -> Any:
@@ -289,6 +385,8 @@ def _drop_nulls(v: Any) -> Any:
 
 
 def _row_tools(value: Any, default: list | None) -> list | None:
+    if isinstance(value, _Bad):
+        return value
     if value is None:
         return default
     if not isinstance(value, list):
@@ -297,6 +395,8 @@ def _row_tools(value: Any, default: list | None) -> list | None:
 
 
 def _row_kwargs(value: Any, default: dict[str, Any]) -> dict[str, Any]:
+    if isinstance(value, _Bad):
+        return value
     if not value:
         return default
     if not isinstance(value, dict):

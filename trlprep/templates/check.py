@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import DataError
+from trlprep.errors import DataError, RowFailures
 from trlprep.templates.rules import plan_for, type_of_keys
 from trlprep.templates.table import render_table
 from trlprep.templates.template import ChatTemplate, RenderError
@@ -336,6 +336,11 @@ def check_data(
     name = f"{dtype.name}, {len(rows_idx)} of {n} rows sampled"
     try:
         out, rep = render_table(sampled, dtype, template, num_proc=1)
+    except RowFailures as e:
+        rows = [rows_idx[r] for r in e.rows]
+        more = f" ({len(rows) - 1} more sampled rows fail)" if len(rows) > 1 else ""
+        text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}"
+        return [Check("data renders", FAIL, text, {"row": rows[0], "rows": rows})]
     except DataError as e:
         row = rows_idx[e.row] if e.row is not None and e.row < len(rows_idx) else e.row
         where = f"row {row}" + (f", column {e.column}" if e.column else "")

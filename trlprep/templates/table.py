@@ -15,10 +15,13 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from trlprep.errors import DataError, TrlprepError, UsageError
-from trlprep.registry import DatasetType, get_type
+from trlprep.arrowtypes import is_list
+from trlprep.errors import RowFailures, TrlprepError, UsageError
+from trlprep.registry import IMAGE_COLUMNS, DatasetType, get_type
 from trlprep.templates.batch import (
+    IMAGE_COUNT,
     KWARGS_COLUMN,
     PROMPT_GROUP,
     PROMPT_TEXT,
@@ -60,10 +63,15 @@ def render_table(
     """Template a conversational table of type `dtype` into its standard twin.
 
     Content columns are replaced by their rendered text (`messages` becomes `text`); every
-    other column is kept. Per-row `tools` (list or JSON string) and `chat_template_kwargs`
-    columns are passed to the template; a row's values win over `tools`/`template_kwargs`.
-    `num_proc` defaults to the available cores. Errors name the row (`row_offset` + index,
-    or the file line from `lines`) and the template's own message.
+    other column (`ROW_ID` included) is kept as it is. Per-row `tools` (list or JSON string)
+    and `chat_template_kwargs` columns are passed to the template; a row's values win over
+    `tools`/`template_kwargs`. Messages are fitted to the template first
+    (`templates.inputs`: tool-call arguments parsed, text parts joined for templates that
+    take strings, `<image>` placeholders of rows with `images` made image parts).
+    `num_proc` defaults to the available cores. Every row is tried: rows that fail raise one
+    `RowFailures` (stage "chat template", positions in `table`, the template's own message
+    per row). `row_offset` shifts the row numbers of the report's examples; `lines` is
+    accepted for callers that pass the file lines (the driver maps rows through `ROW_ID`).
     """
     dtype = get_type(dtype)
     plan = plan_for(dtype)
@@ -78,9 +86,10 @@ def render_table(
     n = table.num_rows
     tick = _progress_callback(progress, n)
     pieces: dict[int, tuple] = {}
+    work = _with_image_counts(table)
     try:
-        todo = [(s, table.slice(s, BATCH_ROWS)) for s in range(0, n, BATCH_ROWS)]
-        if fast:
+        todo = [(s, work.slice(s, BATCH_ROWS)) for s in range(0, n, BATCH_ROWS)]
+        if fast and IMAGE_COUNT not in work.column_names:
             todo = _render_fast(job, plan, todo, pieces, tick)
         jinja_rows = sum(batch.num_rows for _, batch in todo)
         workers = max(1, min(num_proc or available_cores(), jinja_rows // MIN_ROWS_PER_WORKER))
@@ -106,14 +115,12 @@ def render_table(
         if tick:
             tick(None)
     outputs, failures = [], []
-    for cols, rep, error in (pieces[k] for k in sorted(pieces)):
-        if error is not None:
-            failures.append(error)
-            continue
+    for cols, rep, errors in (pieces[k] for k in sorted(pieces)):
+        failures.extend(errors or ())
         outputs.append(cols)
         report.merge(rep)
     if failures:
-        raise _locate(min(failures, key=lambda f: f["row"]), row_offset, lines, template)
+        raise _row_failures(failures, template)
     report.prefix_mismatch_examples = [r + row_offset for r in report.prefix_mismatch_examples]
     return _assemble(table, plan, outputs), report
 
@@ -126,7 +133,8 @@ def _with_prompt_texts(
     every prompt rendered first: each distinct prompt is rendered once, wherever its rows
     are."""
     rows = pa.concat_tables([batch for _, batch in todo])
-    keys = [plan.prompt, *(c for c in (TOOLS_COLUMN, KWARGS_COLUMN) if c in rows.column_names)]
+    side = (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT)
+    keys = [plan.prompt, *(c for c in side if c in rows.column_names)]
     first, group = group_rows(rows, keys)
     report.distinct_prompts += len(first)
     bounds = np.cumsum([0] + [batch.num_rows for _, batch in todo])
@@ -170,7 +178,7 @@ def _render_fast(job: Job, plan: Plan, todo: list, pieces: dict, tick) -> list:
             continue
         rep = TemplateReport(job.template.name, job.dtype, rows=batch.num_rows)
         rep.fast_rows = batch.num_rows
-        pieces[start] = (cols, rep, None)
+        pieces[start] = (cols, rep, [])
         if tick:
             tick(batch.num_rows)
     return rest
@@ -191,17 +199,42 @@ def _assemble(table: pa.Table, plan: Plan, outputs: list[dict[str, pa.Array]]) -
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=meta or None))
 
 
-def _locate(
-    failure: dict, row_offset: int, lines: np.ndarray | None, template: ChatTemplate
-) -> TrlprepError:
-    row = failure["row"]
-    line = int(lines[row]) if lines is not None and row < len(lines) else None
-    hint = failure.get("hint")
-    if failure["kind"] == "render" and hint is None:
-        hint = f"the row does not fit what the template {template.name} accepts; fix or drop it"
-    cls = failure.get("cls", DataError)
-    return cls(
-        failure["message"], row=row + row_offset, line=line, column=failure["column"], hint=hint
+def _with_image_counts(table: pa.Table) -> pa.Table:
+    """`table` with the hidden IMAGE_COUNT column (images per row) when it has images."""
+    counts = None
+    for name in IMAGE_COLUMNS:
+        if name not in table.column_names:
+            continue
+        col = table.column(name)
+        if pa.types.is_null(col.type):
+            continue
+        if is_list(col.type):
+            k = pc.fill_null(pc.list_value_length(col), 0)
+        else:
+            k = pc.cast(col.is_valid(), pa.int64())
+        k = np.asarray(k.to_numpy(), np.int64)
+        counts = k if counts is None else counts + k
+    if counts is None:
+        return table
+    return table.append_column(IMAGE_COUNT, pa.array(counts, pa.int64()))
+
+
+def _row_failures(failures: list[dict], template: ChatTemplate) -> TrlprepError:
+    """One RowFailures for every failing row (or the template's own error, not a row's)."""
+    fatal = next((f for f in failures if f["kind"] == "template"), None)
+    if fatal is not None:
+        cls = fatal.get("cls", TrlprepError)
+        return cls(fatal["message"], hint=fatal.get("hint"))
+    failures = sorted(failures, key=lambda f: f["row"])
+    reasons = [(f"{f['column']}: " if f["column"] else "") + f["message"] for f in failures]
+    hint = next((f["hint"] for f in failures if f.get("hint")), None)
+    return RowFailures(
+        [f["row"] for f in failures],
+        reasons,
+        stage="chat template",
+        hint=hint
+        or f"the row does not fit what the template {template.name} accepts; "
+        "fix or drop it (--on-error skip sets such rows aside)",
     )
 
 

@@ -1,0 +1,238 @@
+"""Messages as a chat template expects them: parsed tool-call arguments, content parts fitted
+to what the template renders, `<image>` placeholders turned into image parts.
+
+- `tool_calls[].function.arguments` reach the template as the parsed JSON value (a dict),
+  transformers' convention, whether the data holds an object or JSON text (OpenAI writes
+  strings); text that is not valid JSON fails the row.
+- Content given as a list of text-only parts is joined into one string (no separator) on a
+  template that renders only string content for that role (found once per template by
+  rendering a probe), instead of the template printing the list's Python repr or raising;
+  templates that render parts get them as they are. Image parts on a role the template
+  cannot render parts for fail the row.
+- With images beside the conversation (`images`/`image`), each `<image>` in string content
+  becomes an image part, the text around it text parts, and every other string content of
+  the row one text part (TRL's vision format); the placeholders (plus image parts already
+  there) must number as many as the row's images, else the row fails.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from trlprep.templates.rules import RowError
+from trlprep.templates.template import ChatTemplate, RenderError
+
+PLACEHOLDER = "<image>"
+PROBE_TEXT = "trlprep-probe-4f1c"
+PROBE_ROLES = ("system", "user", "assistant")
+_REPR = re.compile(r"""['"]type['"]\s*:""")
+
+
+@dataclass
+class Prepared:
+    """What preparing one row's conversations did (for the template report)."""
+
+    joined: bool = False  # text-only parts joined into a string
+    images: int = 0  # placeholders and image parts found
+
+
+def parts_roles(template: ChatTemplate) -> frozenset[str]:
+    """The roles whose content the template renders right when given as a list of text parts.
+
+    A role qualifies when a probe conversation with that role's content as one text part
+    renders the text without a Python or JSON dump of the part.
+    """
+    return _parts_roles(template.source, tuple(sorted(template.special_tokens.items())))
+
+
+@lru_cache(maxsize=64)
+def _parts_roles(source: str, tokens: tuple) -> frozenset[str]:
+    template = ChatTemplate(source, special_tokens=dict(tokens))
+    ok = set()
+    for role in PROBE_ROLES:
+        parts = _probe(template, role, [{"type": "text", "text": PROBE_TEXT}])
+        if parts is None or PROBE_TEXT not in parts:
+            continue
+        plain = _probe(template, role, PROBE_TEXT)
+        baseline = len(_REPR.findall(plain)) if plain is not None else 0
+        if len(_REPR.findall(parts)) <= baseline:
+            ok.add(role)
+    return frozenset(ok)
+
+
+def _probe(template: ChatTemplate, role: str, content: Any) -> str | None:
+    if role == "user":
+        chat, gen = [{"role": "user", "content": content}], True
+    elif role == "system":
+        chat, gen = [{"role": "system", "content": content}, {"role": "user", "content": "x"}], True
+    else:
+        chat, gen = (
+            [{"role": "user", "content": "x"}, {"role": "assistant", "content": content}],
+            False,
+        )
+    try:
+        return template.render(chat, add_generation_prompt=gen, trusted=True)
+    except (RenderError, Exception):  # noqa: BLE001 - any failure means "not this way"
+        return None
+
+
+def count_images(messages: list) -> int:
+    """`<image>` placeholders in string contents plus image parts in list contents."""
+    n = 0
+    for m in messages:
+        c = m.get("content") if isinstance(m, dict) else None
+        if isinstance(c, str):
+            n += c.count(PLACEHOLDER)
+        elif isinstance(c, list):
+            n += sum(1 for p in c if isinstance(p, dict) and _is_media(p))
+    return n
+
+
+def prepare(
+    messages: list,
+    column: str,
+    roles: frozenset[str],
+    *,
+    vision: bool = False,
+    template_name: str = "the template",
+) -> tuple[list, Prepared]:
+    """`messages` ready for the template (new dicts where changed; see the module doc).
+
+    `roles`: the roles the template renders parts for (`parts_roles`); `vision`: the row has
+    images, so placeholders become image parts. Raises RowError naming the message.
+    """
+    info = Prepared()
+    out = messages
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict):
+            continue
+        new = m
+        calls = m.get("tool_calls")
+        if calls:
+            new = _with_parsed_arguments(new, calls, column, i)
+        content = new.get("content")
+        if vision:
+            info.images += count_images([new])
+            if isinstance(content, str):
+                new = {**new, "content": _split_placeholders(content)}
+                content = new["content"]
+        if isinstance(content, list) and content and _is_parts(content):
+            role = new.get("role")
+            if role not in roles:
+                if any(_is_media(p) for p in content):
+                    raise RowError(
+                        f"message {i} ({role}) has image parts, and {template_name} renders "
+                        f"only text content for {role} messages",
+                        column,
+                        hint="use a vision model's chat template for rows with images",
+                    )
+                new = {**new, "content": "".join(_text(p, column, i) for p in content)}
+                info.joined = info.joined or isinstance(m.get("content"), list)
+        if new is not m:
+            if out is messages:
+                out = list(messages)
+            out[i] = new
+    return out, info
+
+
+def prepare_example(
+    example: dict, columns: tuple[str, ...], template: ChatTemplate, images: int | None
+) -> dict:
+    """One example's conversations (`columns`) prepared for `template`; `images`: how many
+    images the example has (None: no image column). Raises RowError."""
+    roles = parts_roles(template)
+    out = dict(example)
+    found = 0
+    for c in columns:
+        value = example.get(c)
+        if not isinstance(value, list):
+            continue
+        if images is not None:
+            found += count_images(value)
+        out[c], _ = prepare(value, c, roles, vision=bool(images), template_name=template.name)
+    if images is not None and found != images:
+        raise RowError(mismatch(found, images))
+    return out
+
+
+def mismatch(found: int, images: int) -> str:
+    """The reason a row whose placeholders and images disagree in number fails."""
+    return (
+        f"the conversation holds {found} image placeholder(s) or image part(s) but the row "
+        f"has {images} image(s)"
+    )
+
+
+def _is_parts(content: list) -> bool:
+    return all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in content)
+
+
+def _is_media(part: dict) -> bool:
+    kind = part.get("type")
+    return kind not in (None, "text") or any(k in part for k in ("image", "image_url"))
+
+
+def _text(part: dict, column: str, i: int) -> str:
+    text = part.get("text")
+    if not isinstance(text, str):
+        raise RowError(f"message {i}: a text part has no `text` string", column)
+    return text
+
+
+def _split_placeholders(content: str) -> list[dict]:
+    if PLACEHOLDER not in content:
+        return [{"type": "text", "text": content}]
+    pieces = content.split(PLACEHOLDER)
+    parts: list[dict] = []
+    for k, piece in enumerate(pieces):
+        if k:
+            parts.append({"type": "image"})
+        if piece:
+            parts.append({"type": "text", "text": piece})
+    return parts
+
+
+def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int) -> dict:
+    if not isinstance(calls, list):
+        return m
+    new_calls = []
+    changed = False
+    for k, call in enumerate(calls):
+        if not isinstance(call, dict):
+            new_calls.append(call)
+            continue
+        fn = call.get("function")
+        holder = fn if isinstance(fn, dict) else call
+        args = holder.get("arguments")
+        if isinstance(args, str):
+            try:
+                parsed = json.loads(args)
+            except json.JSONDecodeError as e:
+                name = holder.get("name")
+                raise RowError(
+                    f"message {i}: tool call {k}"
+                    + (f" ({name})" if isinstance(name, str) else "")
+                    + f": arguments are not valid JSON ({e.msg} at character {e.pos})",
+                    column,
+                    hint="tool-call arguments must be a JSON object or its JSON text",
+                ) from None
+            holder = {**holder, "arguments": parsed}
+            call = {**call, "function": holder} if isinstance(fn, dict) else holder
+            changed = True
+        new_calls.append(call)
+    return {**m, "tool_calls": new_calls} if changed else m
+
+
+__all__ = [
+    "PLACEHOLDER",
+    "Prepared",
+    "count_images",
+    "mismatch",
+    "parts_roles",
+    "prepare",
+    "prepare_example",
+]
