@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import subprocess
 import sys
@@ -61,8 +62,6 @@ def _bad_json_array(d: Path) -> str:
 
 CASES = {
     "missing-file": (lambda d: "missing.jsonl", [], "missing.jsonl: no such file or folder"),
-    "bad-json-line": (_bad_json, [], "data.jsonl:3: invalid JSON: "),
-    "not-an-object": (_not_object, [], "data.jsonl:2: expected a JSON object, got an array"),
     "not-a-dataset-folder": (_folder, [], "folder: not a dataset folder"),
     "unknown-suffix": (_suffix, [], "notes.txt: cannot tell the file format from its name"),
     "unknown-input-format": (_suffix, ["--input-format", "yaml"], "unknown input format 'yaml'"),
@@ -71,6 +70,45 @@ CASES = {
     "bad-parquet": (_bad_parquet, [], "data.parquet: cannot read"),
     "bad-json-array": (_bad_json_array, [], "data.json:3: invalid JSON: "),
 }
+
+
+# a broken line of a JSON Lines file is invalid data (exit 1), named by its file line
+BAD_LINES = {
+    "bad-json-line": (_bad_json, [], "data.jsonl:3: invalid JSON: "),
+    "not-an-object": (_not_object, [], "data.jsonl:2: expected a JSON object, got an array"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_LINES))
+def test_bad_jsonl_lines_are_invalid_data_exit_1(tmp_path, monkeypatch, case):
+    make, options, expected = BAD_LINES[case]
+    monkeypatch.chdir(tmp_path)
+    path = make(tmp_path)
+    for cmd in (["detect", path], ["convert", path, "--to", "lm", "-o", "out.jsonl"]):
+        result = CliRunner().invoke(app, [*cmd, *options])
+        assert result.exit_code == 1, result.output
+        assert result.stderr.splitlines()[0].startswith("error: " + expected)
+        assert "--on-bad-lines skip" in result.stderr
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_on_bad_lines_skip_converts_the_rest_and_reports_them(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.jsonl").write_text(f'{GOOD}\n{{"prompt": \n[1]\n{GOOD}\n')
+    args = ["convert", "d.jsonl", "--to", "lm", "-o", "o.jsonl", "--on-bad-lines", "skip"]
+    result = CliRunner().invoke(app, [*args, "--on-error", "skip"])
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.stderr.split())
+    assert "2 rows in, 0 rejected, 2 converted -> 2 rows out; 2 bad lines skipped (line 2: " in (
+        flat
+    )
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
+    rejects = [json.loads(x) for x in (tmp_path / "o.rejects.jsonl").read_text().splitlines()]
+    assert [(r["row"], r["line"], r["stage"]) for r in rejects] == [
+        (None, 2, "read"),
+        (None, 3, "read"),
+    ]
+    assert rejects[1]["record"] == "[1]"  # the line's text, as written
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -96,7 +134,7 @@ def test_hints_say_what_to_do(tmp_path, monkeypatch):
     assert "hint: it holds data files (train.jsonl): pass one of them" in result.stderr
     (tmp_path / "array.jsonl").write_text('[\n  {"prompt": "a"}\n]\n')
     result = CliRunner().invoke(app, ["detect", "array.jsonl"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a broken JSON Lines line: invalid data
     assert "--input-format json" in result.stderr
     result = CliRunner().invoke(app, ["detect", "array.jsonl", "--input-format", "json"])
     assert result.exit_code == 0, result.output
@@ -110,7 +148,7 @@ def test_debug_shows_the_traceback(tmp_path, monkeypatch):
     assert result.exception.line == 3
     assert result.exc_info[2] is not None  # the traceback travels with it
     result = CliRunner().invoke(app, ["detect", path])  # --debug does not stick
-    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
 
 
 def test_unexpected_errors_are_one_line_too(tmp_path, monkeypatch):
@@ -141,13 +179,13 @@ def _cli(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
 def test_real_subprocess_exit_codes_and_debug(tmp_path):
     path = _bad_json(tmp_path)
     proc = _cli(["detect", path], tmp_path)
-    assert proc.returncode == 2
+    assert proc.returncode == 1  # invalid data
     assert proc.stderr.startswith("error: data.jsonl:3: invalid JSON: ")
     assert "Traceback" not in proc.stderr
     proc = _cli(["--debug", "detect", path], tmp_path)
     assert proc.returncode != 0
     assert "Traceback (most recent call last)" in proc.stderr
-    assert "InputError" in proc.stderr
+    assert "BadLineError" in proc.stderr
     (tmp_path / "ok.jsonl").write_text(GOOD + "\n")
     proc = _cli(["detect", "ok.jsonl"], tmp_path)
     assert proc.returncode == 0, proc.stderr

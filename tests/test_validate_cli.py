@@ -139,10 +139,29 @@ def test_io_errors_exit_2(tmp_path):
     res = runner.invoke(app, ["validate", str(tmp_path / "missing.jsonl")])
     assert res.exit_code == 2
     broken = tmp_path / "broken.jsonl"
-    broken.write_text('{"text": "a"}\n{"text": \n')
+    broken.write_text('{"text": "a"}\n{"text": \n{"text": "b"}\n[2]\n')
+    # a broken line is invalid data: exit 1, in every output mode, with its line
     res = runner.invoke(app, ["validate", str(broken)])
-    assert res.exit_code == 2
-    assert "broken.jsonl" in res.output and "2" in res.output
+    assert res.exit_code == 1
+    assert "invalid-line" in res.output and "line 2" in res.output
+    res = runner.invoke(app, ["validate", str(broken), "--output", "json"])
+    assert res.exit_code == 1
+    report = json.loads(res.stdout)
+    assert [(i["rule"], i["lines"]) for i in report["issues"]] == [("invalid-line", [2])]
+    res = runner.invoke(app, ["validate", str(broken), "--output", "github"])
+    assert res.exit_code == 1
+    assert "::error file=" in res.stdout and "line=2,title=trlprep invalid-line" in res.stdout
+    # --on-bad-lines skip reads the rest and reports every skipped line
+    res = runner.invoke(
+        app, ["validate", str(broken), "--output", "json", "--on-bad-lines", "skip"]
+    )
+    assert res.exit_code == 1
+    report = json.loads(res.stdout)
+    assert report["num_rows"] == 2 and report["type"] == "language-modeling"
+    assert [(i["rule"], i["lines"]) for i in report["issues"]] == [
+        ("invalid-line", [2]),
+        ("invalid-line", [4]),
+    ]
 
 
 def test_split_and_input_format(tmp_path):

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from trlprep import jsontext
 from trlprep.arrowtypes import is_json_field
-from trlprep.errors import InputError
+from trlprep.errors import DataError, InputError
 from trlprep.jsontext import encode_json_texts, json_field, table_from_records
 from trlprep.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
 
@@ -24,16 +25,56 @@ CHUNK_BYTES = 32 << 20  # JSONL bytes parsed at once (bounds memory when streami
 _WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
 
 
-def read_jsonl(path: str) -> Source:
+class BadLineError(DataError, InputError):
+    """A JSON Lines line that holds no JSON object: invalid data (exit 1), and still an
+    InputError for code that catches reading errors."""
+
+    exit_code = 1
+
+
+class BadLines:
+    """Lines of a JSONL file that hold no JSON object, set aside (`--on-bad-lines skip`).
+
+    Without one, the first such line raises a DataError (invalid data: exit 1) naming it.
+    A file read twice (detect, then convert) records each line once.
+    """
+
+    def __init__(self) -> None:
+        self.found: dict[int, tuple[str, str]] = {}  # line -> (reason, text)
+
+    def add(self, line: int, reason: str, text: bytes) -> None:
+        self.found.setdefault(line, (reason, text.decode("utf-8", "replace")))
+
+    @property
+    def lines(self) -> list[int]:
+        return sorted(self.found)
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def summary(self, limit: int = 5) -> str:
+        """`2 bad lines skipped (line 3: invalid JSON ...; line 9: ...)`."""
+        shown = "; ".join(f"line {n}: {self.found[n][0]}" for n in self.lines[:limit])
+        more = " ..." if len(self) > limit else ""
+        word = "line" if len(self) == 1 else "lines"
+        return f"{len(self)} bad {word} skipped ({shown}{more})"
+
+
+def read_jsonl(path: str, bad: BadLines | None = None) -> Source:
     """A whole JSONL file (compressed or not) with the line number of every row."""
-    batches = list(jsonl_chunks(path))
+    batches = list(jsonl_chunks(path, bad=bad))
     table = concat_tables([b.data for b in batches])
     lines = np.concatenate([b.lines for b in batches]) if batches else np.zeros(0, np.int64)
     return Source(table, path, "jsonl", lines)
 
 
-def jsonl_chunks(path: str, chunk_bytes: int | None = None) -> Iterator[Batch]:
-    """Yield JSONL record batches cut at line ends, each with exact line numbers."""
+def jsonl_chunks(
+    path: str, chunk_bytes: int | None = None, bad: BadLines | None = None
+) -> Iterator[Batch]:
+    """Yield JSONL record batches cut at line ends, each with exact line numbers.
+
+    A line that holds no JSON object raises a DataError, or goes to `bad` when given.
+    """
     chunk_bytes = chunk_bytes or CHUNK_BYTES
     offset, first_line, rest, start = 0, 1, b"", True
     with open_stream(path) as f:
@@ -52,7 +93,7 @@ def jsonl_chunks(path: str, chunk_bytes: int | None = None) -> Iterator[Batch]:
                     continue
                 chunk, rest = buf[: cut + 1], buf[cut + 1 :]
             if chunk.strip():
-                batch = _jsonl_block(path, chunk, first_line)
+                batch = _jsonl_block(path, chunk, first_line, bad)
                 batch.offset = offset
                 offset += batch.data.num_rows
                 yield batch
@@ -77,47 +118,58 @@ def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, stops, has_text
 
 
-def _jsonl_block(path: str, chunk: bytes, first_line: int) -> Batch:
+def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:
     starts, stops, has_text = _line_spans(chunk)
     lines = np.flatnonzero(has_text).astype(np.int64) + first_line
     longest = int((stops - starts).max()) if len(starts) else 0
     try:
         table = jsontext.read_json_rows(chunk, block_size=max(jsontext.BLOCK_BYTES, longest + 2))
     except ARROW_ERRORS:
-        return _jsonl_python(path, chunk, first_line)
+        return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
-        return _jsonl_python(path, chunk, first_line)
+        return _jsonl_python(path, chunk, first_line, bad)
     return Batch(table, 0, lines)
 
 
-def _jsonl_python(path: str, chunk: bytes, first_line: int) -> Batch:
+def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:
     """Slow path: parse line by line, naming the exact line of any broken JSON."""
     records, lines = [], []
     for i, line in enumerate(chunk.split(b"\n")):
         if not line.strip():
             continue
         lineno = first_line + i
-        try:
-            rec = json.loads(line)
-        except UnicodeDecodeError:
-            raise InputError("not valid UTF-8 text", path=path, line=lineno) from None
-        except json.JSONDecodeError as e:
-            hint = "fix or remove that line; each line must hold one JSON object"
-            if not records and line.lstrip().startswith(b"["):
-                hint = "this looks like one JSON array: name it .json or pass --input-format json"
-            raise InputError(
-                f"invalid JSON: {e.msg} (column {e.colno})", path=path, line=lineno, hint=hint
-            ) from None
-        if not isinstance(rec, dict):
-            raise InputError(
-                f"expected a JSON object, got {_json_kind(rec)}",
-                path=path,
-                line=lineno,
-                hint='each line must hold one JSON object like {"prompt": ..., "completion": ...}',
+        rec, problem = _parse_line(line, not records)
+        if problem is None:
+            records.append(rec)
+            lines.append(lineno)
+            continue
+        reason, hint = problem
+        if bad is None:
+            raise BadLineError(
+                reason, path=path, line=lineno, hint=hint + "; or pass --on-bad-lines skip"
             )
-        records.append(rec)
-        lines.append(lineno)
+        bad.add(lineno, reason, line)
     return Batch(table_from_records(records), 0, np.asarray(lines, dtype=np.int64))
+
+
+def _parse_line(line: bytes, first: bool) -> tuple[Any, tuple[str, str] | None]:
+    """(the object, None), or (None, (what is wrong, what to do)) for a line that holds
+    no JSON object."""
+    try:
+        rec = json.loads(line)
+    except UnicodeDecodeError:
+        return None, ("not valid UTF-8 text", "re-encode the file as UTF-8")
+    except json.JSONDecodeError as e:
+        hint = "fix or remove that line; each line must hold one JSON object"
+        if first and line.lstrip().startswith(b"["):
+            hint = "this looks like one JSON array: name it .json or pass --input-format json"
+        return None, (f"invalid JSON: {e.msg} (column {e.colno})", hint)
+    if not isinstance(rec, dict):
+        return None, (
+            f"expected a JSON object, got {_json_kind(rec)}",
+            'each line must hold one JSON object like {"prompt": ..., "completion": ...}',
+        )
+    return rec, None
 
 
 def _json_kind(value: object) -> str:

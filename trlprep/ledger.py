@@ -9,6 +9,7 @@ been read through, `error()` names the first failing input row and how many more
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,6 +37,7 @@ class Ledger:
     examples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     first: dict[str, Any] | None = None  # the first failing input row
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
+    bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
 
     @property
     def stopping(self) -> bool:
@@ -71,6 +73,27 @@ class Ledger:
         if self.rejects is not None:
             self.rejects.write(table)
 
+    def finish(self) -> None:
+        """Send the skipped bad lines to the rejects file (stage `read`, no row index)."""
+        if not self.bad_lines or self.rejects is None:
+            return
+        from trlprep.importers.rejects import REJECTS_SCHEMA
+
+        lines = self.bad_lines.lines
+        found = self.bad_lines.found
+        self.rejects.write(
+            pa.Table.from_arrays(
+                [
+                    pa.nulls(len(lines), pa.int64()),
+                    pa.array(lines, pa.int64()),
+                    pa.array(["read"] * len(lines)),
+                    pa.array([found[n][0] for n in lines]),
+                    pa.array([json.dumps(found[n][1], ensure_ascii=False) for n in lines]),
+                ],
+                schema=REJECTS_SCHEMA,
+            )
+        )
+
     def count_step(self, name: str, rows_in: int, rows_out: int) -> None:
         c = self.steps.setdefault(name, [0, 0])
         c[0] += rows_in
@@ -105,7 +128,10 @@ class Ledger:
                 effects.append(f"filter: {n_in - n_out:,} dropped by the conversion {name} itself")
             elif n_in != n_out:
                 effects.append(f"{name}: {n_in:,} rows -> {n_out:,}")
-        return text + (f" ({'; '.join(effects)})" if effects else "")
+        text += f" ({'; '.join(effects)})" if effects else ""
+        if self.bad_lines:
+            text += f"; {self.bad_lines.summary(3)}"
+        return text
 
     def reason_lines(self, limit: int = 5) -> list[str]:
         """The rejected rows by stage and reason, most common first, with example rows."""

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
-from trlprep.jsonl import concat_tables, jsonl_chunks, read_jsonl
+from trlprep.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.jsontext import (
     decode_json_texts,
     looks_like_json_container,
@@ -41,6 +41,7 @@ from trlprep.sources import (
 
 __all__ = [
     "FORMATS",
+    "BadLines",
     "Batch",
     "Source",
     "concat_tables",
@@ -110,19 +111,25 @@ def _looks_like_hub_id(path: str) -> bool:
 
 
 def read(
-    path: str | os.PathLike, *, split: str | None = None, input_format: str | None = None
+    path: str | os.PathLike,
+    *,
+    split: str | None = None,
+    input_format: str | None = None,
+    bad_lines: BadLines | None = None,
 ) -> Source:
     """Read a dataset whole into a `Source` (table, plus line numbers for JSONL).
 
     `split` picks a split of a `DatasetDict` folder or a Hub dataset (without it, the only
     split, else `train`, else an error naming the splits); other inputs have one split.
+    A JSONL line that holds no JSON object raises a DataError naming it, or is skipped
+    into `bad_lines` when given.
     """
     path = str(path)
     fmt = resolve_format(path, input_format)
     if fmt == "jsonl":
-        return read_jsonl(path)
+        return read_jsonl(path, bad_lines)
     if fmt == "json":
-        return _read_json(path)
+        return _read_json(path, bad_lines)
     if fmt == "parquet":
         return Source(guard(path, lambda: _pq().read_table(path)), path, fmt)
     if fmt == "csv":
@@ -141,6 +148,7 @@ def iter_batches(
     input_format: str | None = None,
     batch_rows: int = BATCH_ROWS,
     dictionaries: bool = False,
+    bad_lines: BadLines | None = None,
 ) -> Iterator[Batch]:
     """Stream a dataset in record batches.
 
@@ -149,12 +157,13 @@ def iter_batches(
     (types are inferred per chunk; a column can hold strings in one and messages in another).
     `dictionaries` reads a Parquet file's few-valued strings (message roles, extra columns
     such as `source`) as Arrow dictionaries, as Parquet stores them: cheaper to read and to
-    check (see `trlprep.parquet_dict`; other formats are unaffected).
+    check (see `trlprep.parquet_dict`; other formats are unaffected). `bad_lines`: as in
+    `read`.
     """
     path = str(path)
     fmt = resolve_format(path, input_format)
     if fmt == "jsonl":
-        yield from jsonl_chunks(path)
+        yield from jsonl_chunks(path, bad=bad_lines)
     elif fmt == "parquet":
         pf = guard(path, lambda: _pq().ParquetFile(path))
         offset = 0
@@ -173,7 +182,7 @@ def iter_batches(
             yield Batch(rb, offset)
             offset += rb.num_rows
     else:
-        src = read(path, split=split, input_format=fmt)
+        src = read(path, split=split, input_format=fmt, bad_lines=bad_lines)
         offset = 0
         for rb in src.table.to_batches(max_chunksize=batch_rows):
             lines = src.lines[offset : offset + rb.num_rows] if src.lines is not None else None
@@ -195,7 +204,7 @@ def _pq():
 # ---------------------------------------------------------------- formats read whole
 
 
-def _read_json(path: str) -> Source:
+def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     text = read_bytes(path)
     try:
         data = json.loads(text)
@@ -203,7 +212,7 @@ def _read_json(path: str) -> Source:
         raise InputError("not valid UTF-8 text", path=path) from None
     except json.JSONDecodeError as e:
         if e.msg == "Extra data" and text.lstrip().startswith(b"{"):
-            return read_jsonl(path)  # JSON Lines in a .json file, as `datasets` accepts
+            return read_jsonl(path, bad_lines)  # JSON Lines in a .json file, as `datasets` does
         raise InputError(
             f"invalid JSON: {e.msg} (column {e.colno})", path=path, line=e.lineno
         ) from None

@@ -5,6 +5,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | rule                     | level   | a row fails when ...                                      |
 | ------------------------ | ------- | --------------------------------------------------------- |
 | unknown-type             | error   | no dataset type matches the columns (dataset level)       |
+| invalid-line             | error   | a JSON Lines line holds no JSON object (file level)       |
 | empty-dataset            | warning | the dataset has no rows (dataset level)                   |
 | missing-column           | error   | a required column is absent from the whole dataset        |
 | wrong-type               | error   | a value is not of the Arrow type the type/format needs    |
@@ -19,6 +20,10 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | missing-content          | error   | a message has no content and no tool_calls                |
 | invalid-part             | error   | a part has no known `type`, or a text part no `text`      |
 | system-not-first         | error   | a system message is not the first message                 |
+| role-alternation         | warning | two consecutive messages have the same role               |
+| special-token            | warning | text holds a literal special token (`<|im_start|>`, ...)  |
+| nul-character            | warning | text holds a NUL character (\x00)                         |
+| image-placeholder        | warning | `<image>` placeholders in the text != images in the row   |
 | prompt-ending            | error   | a prompt ends on a system or developer turn               |
 | continue-final-message   | info    | a prompt ends on an assistant turn (continued)            |
 | completion-not-assistant | error   | completion/chosen/rejected (explicit) starts off assistant |
@@ -103,6 +108,12 @@ RULES: dict[str, Rule] = {
             "no dataset type matches the columns",
             "rename the columns to a TRL type's (see `trlprep schema TYPE`) or pass --type",
         ),
+        Rule(
+            "invalid-line",
+            E,
+            "a line of the JSON Lines file holds no JSON object",
+            "fix or remove the line, or pass --on-bad-lines skip to read the other lines",
+        ),
         Rule("empty-dataset", W, "the dataset has no rows", "check the file and --split"),
         Rule(
             "missing-column",
@@ -167,6 +178,31 @@ RULES: dict[str, Rule] = {
             E,
             "a system message appears after the first message",
             "move the system message to the front (chat templates only accept it there)",
+        ),
+        Rule(
+            "role-alternation",
+            W,
+            "two consecutive messages have the same role",
+            "many chat templates (Gemma, Mistral, Llama 2, ...) demand alternating user and "
+            "assistant turns and raise on these rows: merge the turns or drop the rows",
+        ),
+        Rule(
+            "special-token",
+            W,
+            "text holds a literal special token of a chat template",
+            "a tokenizer reads it as the control token, not as text: remove or escape it",
+        ),
+        Rule(
+            "nul-character",
+            W,
+            "text holds a NUL character (\\x00)",
+            "remove it; NUL is never meaningful text and breaks tokenizers and C-based tools",
+        ),
+        Rule(
+            "image-placeholder",
+            W,
+            "the number of <image> placeholders in the text differs from the number of images",
+            "give one image per <image> placeholder (or drop the extra placeholders)",
         ),
         Rule(
             "prompt-ending",

@@ -29,12 +29,13 @@ from trlprep.crosschecks import cross_checks
 from trlprep.detect import Detection, detect_batches, detect_table
 from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.errors import UsageError
+from trlprep.jsonl import BadLineError, BadLines
 from trlprep.msgchecks import MessagesInfo, check_messages
 from trlprep.prepare import prepare_column
 from trlprep.readers import Batch, iter_batches, read, resolve_format
 from trlprep.registry import Column, DatasetType, Format, Kind, get_format, get_type
-from trlprep.report import Report
-from trlprep.rules import parse_role_map
+from trlprep.report import Issue, Report
+from trlprep.rules import RULES, Severity, parse_role_map
 from trlprep.sidechecks import check_side_columns
 
 STREAMED = ("jsonl", "parquet")
@@ -276,12 +277,48 @@ def validate_path(
     role_map: str | dict[str, str] | None = None,
     split: str | None = None,
     input_format: str | None = None,
+    on_bad_lines: str = "error",
 ) -> Report:
-    """Validate a file, folder or Hub id; JSONL and Parquet are streamed in record batches."""
+    """Validate a file, folder or Hub id; JSONL and Parquet are streamed in record batches.
+
+    A JSONL line that holds no JSON object is an `invalid-line` error in the report:
+    reading stops there, or (`on_bad_lines="skip"`) goes on and every such line is listed.
+    """
     path = str(path)
+    if on_bad_lines not in ("error", "skip"):
+        raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
+    bad = BadLines() if on_bad_lines == "skip" else None
+    try:
+        report = _validate_path(
+            path, type, format, strict, max_errors, role_map, split, input_format, bad
+        )
+    except BadLineError as e:
+        report = Report(type=None, format=None, num_rows=0, path=path, strict=strict)
+        report.issues.append(
+            Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[e.line])
+        )
+        report.notes.append(
+            f"reading stopped at line {e.line}; pass --on-bad-lines skip to check the rest"
+        )
+        return report
+    by_reason: dict[str, list[int]] = {}
+    for line in bad.lines if bad else ():
+        by_reason.setdefault(bad.found[line][0], []).append(line)
+    rule = RULES["invalid-line"]
+    report.issues[:0] = [
+        Issue(
+            "invalid-line", rule.severity, f"{reason} (skipped)", rule.hint, count=len(lines),
+            lines=lines[: max(max_errors, 1)],
+        )
+        for reason, lines in by_reason.items()
+    ]  # fmt: skip
+    return report
+
+
+def _validate_path(path, type, format, strict, max_errors, role_map, split, input_format, bad):
     fmt = resolve_format(path, input_format)
     if fmt not in STREAMED:
-        src = read(path, split=split, input_format=fmt)
+        src = read(path, split=split, input_format=fmt, bad_lines=bad)
         return validate_table(
             src.table,
             lines=src.lines,
@@ -292,10 +329,12 @@ def validate_path(
             role_map=role_map,
             path=path,
         )
-    batches: Iterable[Batch] = iter_batches(path, input_format=fmt, dictionaries=True)
+    batches: Iterable[Batch] = iter_batches(
+        path, input_format=fmt, dictionaries=True, bad_lines=bad
+    )
     det = None
     if type is None or format is None:
-        det, batches = _detect_streamed(path, fmt, batches)
+        det, batches = _detect_streamed(path, fmt, batches, bad)
     plan, notes = make_plan(det, type, format, role_map)
     return validate_batches(
         batches,
@@ -308,7 +347,7 @@ def validate_path(
 
 
 def _detect_streamed(
-    path: str, fmt: str, batches: Iterator[Batch]
+    path: str, fmt: str, batches: Iterator[Batch], bad: BadLines | None = None
 ) -> tuple[Detection, Iterable[Batch]]:
     """Detect, then give back batches to validate: one read where the first batch decides.
 
@@ -330,8 +369,8 @@ def _detect_streamed(
         if det.type is not None and det.format is not None and det.uniform and filled:
             return det, itertools.chain([head], batches)
     return (
-        detect_batches(iter_batches(path, input_format=fmt, dictionaries=True)),
-        iter_batches(path, input_format=fmt, dictionaries=True),
+        detect_batches(iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad)),
+        iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad),
     )
 
 

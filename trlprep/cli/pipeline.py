@@ -49,6 +49,7 @@ class Request:
     on_error: str = "stop"
     rejects: str | None = None
     layout_required: bool = False  # `trlprep import`: the input must be a layout
+    on_bad_lines: str = "error"  # JSONL lines that hold no JSON object: error | skip
 
 
 def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
@@ -62,7 +63,7 @@ def run(req: Request) -> None:
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
     from trlprep.ledger import Ledger
-    from trlprep.readers import Batch, iter_batches
+    from trlprep.readers import BadLines, Batch, iter_batches
     from trlprep.registry import get_type
     from trlprep.stream import plain_units, stream_to_file
     from trlprep.writers import check_output
@@ -87,18 +88,20 @@ def run(req: Request) -> None:
             raise UsageError("missing output", hint="pass -o OUT (or --explain to only plan)")
         check_output(req.output, overwrite=req.overwrite, inputs=(req.path,))
 
-    batches = iter_batches(req.path, split=req.split, input_format=req.input_format)
+    choice("--on-bad-lines", req.on_bad_lines, ("error", "skip"))
+    bad = BadLines() if req.on_bad_lines == "skip" else None
+    batches = iter_batches(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
     first = next(batches, None)
     if first is None:  # no rows: take the schema from a whole (empty) read
         from trlprep.readers import read
 
-        src = read(req.path, split=req.split, input_format=req.input_format)
+        src = read(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
         first = Batch(src.table, 0, src.lines)
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
 
     importer = stats = None
-    ledger = Ledger(path=req.path, on_error=req.on_error)
+    ledger = Ledger(path=req.path, on_error=req.on_error, bad_lines=bad)
     if req.on_error == "skip" and not req.explain:
         from trlprep.importers import RejectsWriter, default_rejects_path
 
@@ -147,6 +150,7 @@ def run(req: Request) -> None:
             ledger.rejects.abort()
         raise
     if ledger.rejects is not None:
+        ledger.finish()
         ledger.rejects.commit()
     for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
         err.print(f"warning: {message}", markup=False)
@@ -160,7 +164,8 @@ def run(req: Request) -> None:
         markup=False,
     )
     if ledger.rejects is not None:
-        err.print(f"{ledger.rejected:,} rejected rows -> {req.rejects}", markup=False)
+        skipped = f" and {len(bad):,} bad lines" if bad else ""
+        err.print(f"{ledger.rejected:,} rejected rows{skipped} -> {req.rejects}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
     if stats is not None:

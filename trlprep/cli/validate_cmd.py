@@ -32,6 +32,12 @@ def validate_command(
     input_format: str = typer.Option(
         None, "--input-format", help="Override the format guessed from the file name."
     ),
+    on_bad_lines: str = typer.Option(
+        "error",
+        "--on-bad-lines",
+        help="JSON Lines lines that hold no JSON object: error (stop reading there) | skip "
+        "(read the rest); either way they are invalid-line errors in the report.",
+    ),
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
     if output not in OUTPUTS:
@@ -45,6 +51,7 @@ def validate_command(
         role_map=role_map,
         split=split,
         input_format=input_format,
+        on_bad_lines=on_bad_lines,
     )
     if output == "json":
         typer.echo(report.to_json())
