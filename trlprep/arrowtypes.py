@@ -122,3 +122,23 @@ def flat_messages(arr: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return pc.list_flatten(arr), pc.list_parent_indices(arr)
+
+
+def has_media_parts(arr: pa.ChunkedArray | pa.Array) -> bool:
+    """True when a messages column with list-of-parts content holds a part that is not text
+    (an image, video, audio ...); text-only parts are not vision data."""
+    if not content_is_parts(arr.type):
+        return False
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    parts = pc.list_flatten(pc.struct_field(pc.list_flatten(arr), "content"))
+    if len(parts) == 0:
+        return False
+    t = parts.type
+    for key in ("image", "image_url", "video", "audio", "input_audio"):
+        if t.get_field_index(key) >= 0 and pc.struct_field(parts, key).null_count < len(parts):
+            return True
+    if t.get_field_index("type") < 0:
+        return False
+    kinds = pc.struct_field(parts, "type")
+    return bool(pc.any(pc.fill_null(pc.not_equal(kinds, "text"), False)).as_py() or False)

@@ -1,0 +1,147 @@
+"""Tool-call arguments reach chat templates as parsed objects (issue 11, item 1).
+
+Whatever the data holds (an object, OpenAI's JSON string, a column mixing both), the render
+equals the original model template rendered by transformers on the same messages given as
+Python dicts with the arguments as dicts. Arguments that are not JSON fail their row.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+from templates_support import TEMPLATES_DIR, WEATHER_TOOL, template_tokenizer
+
+from trlprep.errors import RowFailures
+from trlprep.readers import table_from_records
+from trlprep.templates import load_template, render_table
+
+ORIGINALS = [TEMPLATES_DIR / "qwen2_5.jinja", TEMPLATES_DIR / "llama3_1.jinja"]
+needs_shared = pytest.mark.skipif(
+    not all(p.exists() for p in ORIGINALS), reason="../shared is not available"
+)
+
+
+def call(args, name="get_weather"):
+    return {"type": "function", "function": {"name": name, "arguments": args}}
+
+
+def conversation(args, city="Paris"):
+    return [
+        {"role": "user", "content": f"Weather in {city}?"},
+        {"role": "assistant", "content": "", "tool_calls": [call(args)]},
+        {"role": "tool", "content": '{"temperature": 22}'},
+        {"role": "assistant", "content": "22 degrees."},
+    ]
+
+
+# the arguments as the original template must see them, in each row's own key order
+DICTS = [{"city": "Paris", "unit": "celsius"}, {"unit": "fahrenheit", "city": "Tokyo"}]
+
+
+def expected(tokenizer, rows_args):
+    return [
+        tokenizer.apply_chat_template(
+            conversation(a), tools=[WEATHER_TOOL], tokenize=False, add_generation_prompt=False
+        )
+        for a in rows_args
+    ]
+
+
+@needs_shared
+@pytest.mark.parametrize("path", ORIGINALS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("form", ["json-string", "object", "mixed"])
+def test_render_equals_the_original_with_dict_arguments(path, form):
+    tokenizer = template_tokenizer(path)
+    if form == "json-string":  # as the OpenAI API writes them (spaces kept as written)
+        args = [json.dumps(d) for d in DICTS]
+    elif form == "object":
+        args = DICTS
+    else:
+        args = [json.dumps(DICTS[0]), DICTS[1]]
+    rows = [{"messages": conversation(a), "tools": [WEATHER_TOOL]} for a in args]
+    table = table_from_records(rows)
+    out, report = render_table(table, "language-modeling", load_template(tokenizer), num_proc=1)
+    got = out.column("text").to_pylist()
+    assert got == expected(tokenizer, DICTS)
+    assert '\\"city\\"' not in got[0]  # never an escaped string
+    assert report.fast_rows == 0
+
+
+@needs_shared
+def test_qwen_renders_the_arguments_object():
+    tokenizer = template_tokenizer(ORIGINALS[0])
+    rows = [{"messages": conversation('{"city": "Paris"}')}]
+    out, _ = render_table(table_from_records(rows), "lm", load_template(tokenizer), num_proc=1)
+    text = out.column("text")[0].as_py()
+    assert '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n' in text
+
+
+def test_builtin_fast_template_renders_tool_rows_with_jinja():
+    """qwen2.5's string-column renderer covers plain rows only: tool rows go to Jinja."""
+    rows = [{"messages": conversation('{"city": "Paris"}')}] + [
+        {"messages": [{"role": "user", "content": "Q"}, {"role": "assistant", "content": "A"}]}
+    ]
+    t = load_template("qwen2.5")
+    out, report = render_table(table_from_records(rows), "lm", t, num_proc=1)
+    assert report.fast_rows == 0
+    assert '"arguments": {"city": "Paris"}' in out.column("text")[0].as_py()
+    plain, report = render_table(table_from_records(rows[1:] * 3), "lm", t, num_proc=1)
+    assert report.fast_rows == 3  # plain rows keep the fast path
+
+
+def test_arguments_that_are_not_json_fail_their_rows_all_at_once():
+    rows = [
+        {"messages": conversation('{"city": "Paris"')},
+        {"messages": conversation('{"city": "Rome"}')},
+        {"messages": conversation("city=Oslo")},
+    ]
+    table = table_from_records(rows)
+    with pytest.raises(RowFailures) as info:
+        render_table(table, "lm", load_template("qwen2.5"), num_proc=1)
+    e = info.value
+    assert e.stage == "chat template" and e.rows == [0, 2]
+    assert e.reasons[0].startswith(
+        "messages: message 1: tool call 0 (get_weather): arguments are not valid JSON"
+    )
+    assert e.exit_code == 1
+
+
+def test_prompt_side_arguments_are_parsed_and_checked():
+    prompt = conversation('{"city": "Paris"}')[:3]
+    rows = [
+        {"prompt": prompt, "completion": [{"role": "assistant", "content": "22."}]},
+        {
+            "prompt": conversation("{oops")[:3],
+            "completion": [{"role": "assistant", "content": "22."}],
+        },
+    ]
+    with pytest.raises(RowFailures) as info:
+        render_table(table_from_records(rows), "pc", load_template("qwen2.5"), num_proc=1)
+    assert info.value.rows == [1] and info.value.reasons[0].startswith("prompt: message 1")
+    out, _ = render_table(table_from_records(rows[:1]), "pc", load_template("qwen2.5"))
+    assert '"arguments": {"city": "Paris"}' in out.column("prompt")[0].as_py()
+
+
+def test_struct_arguments_from_parquet_lose_only_the_union_nulls(tmp_path):
+    """Arrow gives struct arguments the union of keys; the absent ones are not rendered."""
+    import pyarrow.parquet as pq
+
+    rows = [{"messages": conversation({"city": "Paris"})}, {"messages": conversation({"n": 1})}]
+    pq.write_table(table_from_records(rows), tmp_path / "t.parquet")
+    table = pq.read_table(tmp_path / "t.parquet")
+    out, _ = render_table(table, "lm", load_template("qwen2.5"), num_proc=1)
+    texts = out.column("text").to_pylist()
+    assert '"arguments": {"city": "Paris"}}' in texts[0]
+    assert '"arguments": {"n": 1}}' in texts[1]
+
+
+def test_extra_columns_and_row_ids_pass_through_untouched():
+    from trlprep.errors import ROW_ID
+
+    rows = [{"messages": conversation('{"city": "Paris"}'), "source": "a"}]
+    table = table_from_records(rows).append_column(ROW_ID, pa.array([41], pa.int64()))
+    out, _ = render_table(table, "lm", load_template("qwen2.5"), num_proc=1)
+    assert out.column_names == ["text", "source", ROW_ID]
+    assert out.column(ROW_ID).to_pylist() == [41] and out.column("source").to_pylist() == ["a"]
