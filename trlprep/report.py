@@ -29,10 +29,12 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
 from trlprep.rules import Severity
+from trlprep.wording import noun, plural
 
 
 @dataclass
@@ -69,7 +71,7 @@ class Issue:
             return "-"
         shown = ", ".join(str(x) for x in items[:limit])
         more = " …" if self.count > min(len(items), limit) else ""
-        return f"{label}{'s' if len(items) > 1 else ''} {shown}{more}"
+        return f"{noun(len(items), label)} {shown}{more}"
 
 
 @dataclass
@@ -131,45 +133,63 @@ class Report:
         """One line: verdict, row count, type/format and issue counts."""
         what = f"{self.type or 'unknown type'} ({self.format or 'unknown format'})"
         c = self.counts()
-        tail = ", ".join(f"{c[s]} {s}{'s' if c[s] != 1 else ''}" for s in c if c[s])
+        tail = ", ".join(plural(c[s], s) for s in c if c[s])
         verdict = "valid" if self.valid else "INVALID"
-        return f"{verdict}: {self.num_rows:,} rows of {what}" + (f"; {tail}" if tail else "")
+        rows = plural(self.num_rows, "row")
+        return f"{verdict}: {rows} of {what}" + (f"; {tail}" if tail else "")
 
     def render_text(self, console: Any = None) -> None:
-        """Print a table of issues, their hints, and the summary line with rich."""
+        """Print the issues, their hints, and the summary line with rich.
+
+        On a terminal the issues are a table; elsewhere (CI logs, files) one block per
+        issue, its message wrapped to the width, so no message is ever cut to fit a column.
+        """
         from rich.console import Console
-        from rich.table import Table
         from rich.text import Text
 
         console = console or Console()
-        style = {"error": "red", "warning": "yellow", "info": "cyan"}
-        if self.issues:
-            t = Table(header_style="bold", expand=False, pad_edge=False)
-            t.add_column("rule", no_wrap=True)
-            t.add_column("severity", no_wrap=True)
-            t.add_column("count", justify="right", no_wrap=True)
-            t.add_column("first rows/lines", no_wrap=True)
-            t.add_column("message", ratio=1, min_width=20)
+        if self.issues and console.is_terminal:
+            console.print(self._table())
+        elif self.issues:
+            width = max(console.width, 40)
             for i in self.issues:
-                prefix = f"column {i.column!r}: "
-                msg = i.message[len(prefix) :] if i.message.startswith(prefix) else i.message
-                t.add_row(
-                    i.rule + (f" ({i.column})" if i.column else ""),
-                    Text(i.severity.value, style=style[i.severity.value]),
-                    f"{i.count:,}",
-                    i.where(),
-                    msg,
-                )
-            console.print(t)
-            hints: dict[tuple[str, str], None] = {}
-            for i in self.issues:
-                if i.hint:
-                    hints.setdefault((i.rule, i.hint), None)
-            for rule, hint in hints:
-                console.print(Text.assemble(("hint ", "dim"), (rule, "bold"), f": {hint}"))
+                rule = i.rule + (f" ({i.column})" if i.column else "")
+                head = f"{i.severity.value}: {rule}: {plural(i.count, 'row')}, {i.where()}"
+                body = _fill(i.message, width, "  ", "  ")
+                head = _fill(head, width, "", "    ")
+                console.print(Text(f"{head}\n{body}"), soft_wrap=True)
+        hints: dict[tuple[str, str], None] = {}
+        for i in self.issues:
+            if i.hint:
+                hints.setdefault((i.rule, i.hint), None)
+        for rule, hint in hints:
+            console.print(Text.assemble(("hint ", "dim"), (rule, "bold"), f": {hint}"))
         for n in self.notes:
             console.print(Text(f"note: {n}"))
         console.print(Text(self.summary(), style="bold green" if self.valid else "bold red"))
+
+    def _table(self) -> Any:
+        from rich.table import Table
+        from rich.text import Text
+
+        style = {"error": "red", "warning": "yellow", "info": "cyan"}
+        t = Table(header_style="bold", expand=False, pad_edge=False)
+        t.add_column("rule", no_wrap=True)
+        t.add_column("severity", no_wrap=True)
+        t.add_column("count", justify="right", no_wrap=True)
+        t.add_column("first rows/lines", no_wrap=True)
+        t.add_column("message", ratio=1, min_width=20)
+        for i in self.issues:
+            prefix = f"column {i.column!r}: "
+            msg = i.message[len(prefix) :] if i.message.startswith(prefix) else i.message
+            t.add_row(
+                i.rule + (f" ({i.column})" if i.column else ""),
+                Text(i.severity.value, style=style[i.severity.value]),
+                f"{i.count:,}",
+                i.where(),
+                msg,
+            )
+        return t
 
     def render_github(self, max_annotations: int = 10) -> str:
         """GitHub Actions workflow commands: `::error file=F,line=N::message` per example."""
@@ -190,6 +210,13 @@ class Report:
                 out.append(f"::{kind} {p}::{_gh_data(text + rows)}")
         out.append(self.summary())
         return "\n".join(out)
+
+
+def _fill(text: str, width: int, first: str, rest: str) -> str:
+    """`text` wrapped at spaces to `width` (a word longer than a line is split, never cut)."""
+    return textwrap.fill(
+        text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+    )
 
 
 def _gh_data(s: str) -> str:
