@@ -219,7 +219,7 @@ def _render(
     tools_g, kwargs_g = _side(job, batch, offset, first)
     images = _image_counts(batch)
     prep = _Preparer(job)
-    prepared: dict[int, Any] = {}  # group -> (prompt, its images) or the RowError
+    prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
         prompt_text = batch.column(PROMPT_TEXT).take(first).to_pylist()
@@ -229,31 +229,31 @@ def _render(
         row = {c: rows[c][i] for c in rows}
         try:
             _check_read(tools_g[g], kwargs_g[g], *row.values())
-            found = 0
+            if images is not None:  # placeholders and images agree in number first
+                found = sum(_count(row[c], images) for c in rows)
+                found += _count(prompts[g], images) if prompts is not None else 0
+                if found != images[i]:
+                    raise RowError(
+                        mismatch(found, int(images[i])),
+                        None,
+                        hint="each image needs one `<image>` placeholder (or image part) "
+                        "where it goes in the conversation",
+                    )
             joined = False
             if prompts is not None:
                 if g not in prepared:
                     try:
                         _check_read(prompts[g])
-                        p, info = prep(prompts[g], plan.prompt, vision)
-                        prepared[g] = (p, _count(prompts[g], images), info)
+                        prepared[g] = prep(prompts[g], plan.prompt, vision)
                     except RowError as e:
                         prepared[g] = e
                 if isinstance(prepared[g], RowError):
                     raise prepared[g]
-                row[plan.prompt], found, info = prepared[g]
+                row[plan.prompt], info = prepared[g]
                 joined = bool(info and info.joined)
             for c in rows:
-                found += _count(row[c], images)
                 row[c], info = prep(row[c], c, vision)
                 joined = joined or bool(info and info.joined)
-            if images is not None and found != images[i]:
-                raise RowError(
-                    mismatch(found, int(images[i])),
-                    None,
-                    hint="each image needs one `<image>` placeholder (or image part) where it "
-                    "goes in the conversation",
-                )
             if prompts is not None and prompt_text[g] is None:
                 prompt_text[g] = render_prompt(
                     job.template, row[plan.prompt], tools_g[g], kwargs_g[g], trusted=True

@@ -145,17 +145,14 @@ def prepare_example(
     """One example's conversations (`columns`) prepared for `template`; `images`: how many
     images the example has (None: no image column). Raises RowError."""
     roles = parts_roles(template)
+    convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
+    if images is not None:
+        found = sum(count_images(v) for v in convs.values())
+        if found != images:
+            raise RowError(mismatch(found, images))
     out = dict(example)
-    found = 0
-    for c in columns:
-        value = example.get(c)
-        if not isinstance(value, list):
-            continue
-        if images is not None:
-            found += count_images(value)
+    for c, value in convs.items():
         out[c], _ = prepare(value, c, roles, vision=bool(images), template_name=template.name)
-    if images is not None and found != images:
-        raise RowError(mismatch(found, images))
     return out
 
 

@@ -1,0 +1,106 @@
+"""`<image>` placeholders (LLaVA / LLaMA-Factory's mllm_demo layout) become image parts
+(issue 11, item 3): TRL's vision format, each `<image>` an image part where it stood and
+the text around it text parts, when the row has as many images as placeholders; otherwise
+the row fails with both counts. Renders equal the original vision template rendered by
+transformers on the same part messages.
+"""
+
+from __future__ import annotations
+
+import pytest
+from templates_support import TEMPLATES_DIR, template_tokenizer
+
+from trlprep.errors import RowFailures
+from trlprep.readers import table_from_records
+from trlprep.templates import apply_chat_template, load_template, render_table
+
+needs_shared = pytest.mark.skipif(not TEMPLATES_DIR.exists(), reason="../shared is absent")
+
+# the first row of LLaMA-Factory's data/mllm_demo.json (Apache-2.0)
+MLLM_ROW = {
+    "messages": [
+        {"content": "<image>Who are they?", "role": "user"},
+        {"content": "They're Kane and Gretzka from Bayern Munich.", "role": "assistant"},
+        {"content": "What are they doing?<image>", "role": "user"},
+        {"content": "They are celebrating on the soccer field.", "role": "assistant"},
+    ],
+    "images": ["mllm_demo_data/1.jpg", "mllm_demo_data/1.jpg"],
+}
+# the same conversation in TRL's vision format, written by hand
+AS_PARTS = [
+    {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Who are they?"}]},
+    {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "They're Kane and Gretzka from Bayern Munich."}],
+    },
+    {
+        "role": "user",
+        "content": [{"type": "text", "text": "What are they doing?"}, {"type": "image"}],
+    },
+    {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "They are celebrating on the soccer field."}],
+    },
+]
+
+
+@needs_shared
+@pytest.mark.parametrize("name", ["qwen2_5_vl", "llava_next"])
+def test_placeholders_render_as_the_original_vision_template(name):
+    tokenizer = template_tokenizer(TEMPLATES_DIR / f"{name}.jinja")
+    template = load_template(tokenizer)
+    want = tokenizer.apply_chat_template(AS_PARTS, tokenize=False)
+    out, report = render_table(table_from_records([MLLM_ROW]), "lm", template, num_proc=1)
+    assert out.column("text").to_pylist() == [want]
+    assert out.column("images").to_pylist() == [MLLM_ROW["images"]]
+    assert report.image_rows == 1 and "<image>" not in want.replace("<image>\n", "")
+    assert apply_chat_template(MLLM_ROW, tokenizer)["text"] == want
+
+
+@needs_shared
+def test_qwen_vl_prompt_completion_split_keeps_the_image_tokens():
+    tokenizer = template_tokenizer(TEMPLATES_DIR / "qwen2_5_vl.jinja")
+    row = {
+        "prompt": MLLM_ROW["messages"][:3],
+        "completion": MLLM_ROW["messages"][3:],
+        "images": MLLM_ROW["images"],
+    }
+    out, _ = render_table(table_from_records([row]), "pc", load_template(tokenizer), num_proc=1)
+    prompt = out.column("prompt")[0].as_py()
+    assert prompt == tokenizer.apply_chat_template(
+        AS_PARTS[:3], tokenize=False, add_generation_prompt=True
+    )
+    assert prompt.count("<|vision_start|><|image_pad|><|vision_end|>") == 2
+    assert (
+        out.column("completion")[0].as_py()
+        == "They are celebrating on the soccer field.<|im_end|>\n"
+    )
+
+
+def test_counts_that_disagree_fail_every_such_row():
+    rows = [
+        MLLM_ROW,
+        {**MLLM_ROW, "images": ["a.jpg"]},
+        {**MLLM_ROW, "images": []},
+        {
+            "messages": [
+                {"role": "user", "content": "no image"},
+                {"role": "assistant", "content": "ok"},
+            ],
+            "images": [],
+        },
+    ]
+    with pytest.raises(RowFailures) as info:
+        render_table(table_from_records(rows), "lm", load_template("chatml"), num_proc=1)
+    e = info.value
+    assert e.rows == [0, 1, 2]
+    assert "holds 2 image placeholder(s) or image part(s) but the row has 1 image" in e.reasons[1]
+    assert "but the row has 0 image(s)" in e.reasons[2]
+    assert "renders only text content" in e.reasons[0]  # counts agree: chatml has no images
+
+
+def test_without_an_images_column_the_text_stays_text():
+    row = {"messages": MLLM_ROW["messages"]}
+    out, report = render_table(table_from_records([row]), "lm", load_template("chatml"))
+    assert "<image>Who are they?" in out.column("text")[0].as_py()
+    assert report.image_rows == 0
