@@ -1,0 +1,68 @@
+"""Helpers for the real-data tests: run the CLI, read its output, render original templates."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+
+HERE = Path(__file__).resolve().parent
+SHARED = HERE.parents[2] / "shared"
+TEMPLATES = SHARED / "data" / "chat_templates"
+SUMMARY = re.compile(
+    r"([\d,]+) rows? in, ([\d,]+) rejected, ([\d,]+) converted -> ([\d,]+) rows? out"
+)
+
+
+def sample(name: str) -> Path:
+    """The one data file of the sample folder `name` (SOURCE.md and LICENSE beside it)."""
+    files = [p for p in (HERE / name).iterdir() if p.suffix in (".json", ".jsonl")]
+    assert len(files) == 1, files
+    return files[0]
+
+
+def run(*args: object):
+    """`trlprep ARGS` in-process; `.exit_code`, `.output` (stdout and stderr)."""
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def rows_of(path: Path) -> list[dict]:
+    """The records of a JSON Lines, JSON or Parquet file, as Python dicts."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        return pq.read_table(path).to_pylist()
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return json.loads(text)
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def counts(output: str) -> tuple[int, int, int, int]:
+    """(rows in, rejected, converted, rows out) from a run's summary line; every row accounted."""
+    found = SUMMARY.findall(output)
+    assert found, f"no 'rows in / rejected / out' summary in:\n{output}"
+    n_in, rejected, converted, n_out = (int(x.replace(",", "")) for x in found[-1])
+    assert n_in == converted + rejected, output
+    return n_in, rejected, converted, n_out
+
+
+def original_render(template: str, messages: list[dict], **kwargs) -> str:
+    """The model's ORIGINAL template (shared .jinja) rendered by transformers on `messages`."""
+    path = TEMPLATES / f"{template}.jinja"
+    if not path.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    return _tokenizer(path).apply_chat_template(messages, tokenize=False, **kwargs)
+
+
+@functools.cache
+def _tokenizer(path: Path):
+    from templates_support import template_tokenizer
+
+    return template_tokenizer(path)

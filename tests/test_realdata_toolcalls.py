@@ -1,0 +1,278 @@
+"""Real tool calls: LLaMA-Factory's glaive sample (ShareGPT), the OpenAI cookbook's drone set.
+
+Issue 11 item 1: tool-call arguments reach templates as objects (never as an escaped
+string), and a render equals the model's original template given the same messages.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import counts, original_render, rows_of, run, sample
+
+GLAIVE = sample("glaive_toolcall")
+DRONE = sample("openai_drone_toolcalls")
+
+# glaive row 11 (0-based), as a user would write it for transformers: arguments an object.
+ROW11 = [
+    {
+        "role": "user",
+        "content": "Hi, I need help with calculating the tip for my bill. "
+        "The total bill amount is $100 and I want to give a 15% tip.",
+    },
+    {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [
+            {
+                "type": "function",
+                "function": {
+                    "name": "calculate_tip",
+                    "arguments": {"bill_amount": 100, "tip_percentage": 15},
+                },
+            }
+        ],
+    },
+    {"role": "tool", "content": '{"tip_amount": 15}'},
+    {"role": "assistant", "content": "The tip amount for your bill is $15."},
+]
+TIP_TOOL = (
+    '{"name": "calculate_tip", "description": "Calculate the tip amount for a bill", '
+    '"parameters": {"type": "object", "properties": {"bill_amount": {"type": "number", '
+    '"description": "The total bill amount"}, "tip_percentage": {"type": "number", '
+    '"description": "The percentage of tip to be given"}}, '
+    '"required": ["bill_amount", "tip_percentage"]}}'
+)
+QWEN_TOOLS_HEAD = (
+    "<|im_start|>system\nYou are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+    "\n\n# Tools\n\nYou may call one or more functions to assist with the user query.\n\n"
+    "You are provided with function signatures within <tools></tools> XML tags:\n<tools>\n"
+)
+QWEN_TOOLS_TAIL = (
+    "\n</tools>\n\nFor each function call, return a json object with function name and "
+    "arguments within <tool_call></tool_call> XML tags:\n<tool_call>\n"
+    '{"name": <function-name>, "arguments": <args-json-object>}\n</tool_call><|im_end|>\n'
+)
+# Checked by hand against Qwen 2.5's template: tools in the system turn, the call as
+# <tool_call> JSON with an OBJECT of arguments, the tool turn as a user <tool_response>.
+QWEN_ROW11 = (
+    QWEN_TOOLS_HEAD
+    + TIP_TOOL
+    + QWEN_TOOLS_TAIL
+    + "<|im_start|>user\nHi, I need help with calculating the tip for my bill. The total bill "
+    "amount is $100 and I want to give a 15% tip.<|im_end|>\n"
+    '<|im_start|>assistant\n<tool_call>\n{"name": "calculate_tip", "arguments": '
+    '{"bill_amount": 100, "tip_percentage": 15}}\n</tool_call><|im_end|>\n'
+    '<|im_start|>user\n<tool_response>\n{"tip_amount": 15}\n</tool_response><|im_end|>\n'
+    "<|im_start|>assistant\nThe tip amount for your bill is $15.<|im_end|>\n"
+)
+# Llama 3.1: tools (indented JSON) in the first user turn, the call as
+# {"name": ..., "parameters": {...}}, the tool turn as `ipython` with its content tojson'ed.
+LLAMA_ROW11 = (
+    "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nEnvironment: ipython\n"
+    "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|>"
+    "<|start_header_id|>user<|end_header_id|>\n\nGiven the following functions, please respond "
+    "with a JSON for a function call with its proper arguments that best answers the given "
+    'prompt.\n\nRespond in the format {"name": function name, "parameters": dictionary of '
+    "argument name and its value}.Do not use variables.\n\n"
+    + json.dumps(json.loads(TIP_TOOL), indent=4)
+    + "\n\nHi, I need help with calculating the tip for my bill. The total bill amount is $100 "
+    "and I want to give a 15% tip.<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
+    '{"name": "calculate_tip", "parameters": {"bill_amount": 100, "tip_percentage": 15}}'
+    "<|eot_id|><|start_header_id|>ipython<|end_header_id|>\n\n"
+    '"{\\"tip_amount\\": 15}"<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n'
+    "The tip amount for your bill is $15.<|eot_id|>"
+)
+
+
+def glaive_messages(record: dict) -> list[dict]:
+    """One raw glaive record as transformers wants it (written here independently of trlprep)."""
+    roles = {"human": "user", "gpt": "assistant", "observation": "tool"}
+    out = []
+    for turn in record["conversations"]:
+        if turn["from"] == "function_call":
+            call = json.loads(turn["value"])
+            fn = {"name": call["name"], "arguments": call["arguments"]}
+            out.append(
+                {
+                    "role": "assistant",
+                    "content": "",
+                    "tool_calls": [{"type": "function", "function": fn}],
+                }
+            )
+        else:
+            out.append({"role": roles[turn["from"]], "content": turn["value"]})
+    return out
+
+
+def _convert(tmp_path, src, *args):
+    out = tmp_path / "out.jsonl"
+    res = run("convert", src, "-o", out, *args)
+    return res, out
+
+
+# ---------------------------------------------------------------- glaive (ShareGPT)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 11 item 11: detect does not suggest --from sharegpt for raw ShareGPT conversations"
+    ),
+)
+def test_glaive_detect_suggests_the_sharegpt_layout():
+    res = run("detect", GLAIVE)
+    assert res.exit_code == 1  # raw ShareGPT is no TRL type ...
+    assert "--from sharegpt" in res.output  # ... but detect names the layout to import it with
+
+
+def test_glaive_import_keeps_arguments_and_validates(tmp_path):
+    out = tmp_path / "lm.jsonl"
+    res = run("import", GLAIVE, "--from", "sharegpt", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (50, 0, 50, 50)
+    rows = rows_of(out)
+    msgs = rows[11]["messages"]
+    assert [m["role"] for m in msgs] == ["user", "assistant", "tool", "assistant"]
+    fn = msgs[1]["tool_calls"][0]["function"]
+    args = fn["arguments"]
+    assert fn["name"] == "calculate_tip"
+    # the user's value survives the round trip (stored as an object or as its JSON text)
+    assert (json.loads(args) if isinstance(args, str) else args) == {
+        "bill_amount": 100,
+        "tip_percentage": 15,
+    }
+    assert msgs[2]["content"] == '{"tip_amount": 15}'
+    assert json.loads(rows[11]["tools"]) == [json.loads(TIP_TOOL)]
+    assert run("validate", out).exit_code == 0
+
+
+@pytest.mark.parametrize("template,expected", [("qwen2.5", QWEN_ROW11), ("llama3.1", LLAMA_ROW11)])
+def test_glaive_chat_template_renders_arguments_as_an_object(tmp_path, template, expected):
+    res, out = _convert(tmp_path, GLAIVE, "--from", "sharegpt", "--chat-template", template)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (50, 0, 50, 50)
+    text = rows_of(out)[11]["text"]
+    assert '"arguments": "{' not in text and '"parameters": "{' not in text
+    assert text == expected
+
+
+@pytest.mark.parametrize("template,original", [("qwen2.5", "qwen2_5"), ("llama3.1", "llama3_1")])
+def test_glaive_every_row_equals_the_original_template(tmp_path, template, original):
+    records = json.loads(GLAIVE.read_text(encoding="utf-8"))
+    # the hand-checked row is what the original template gives
+    assert original_render(original, ROW11, tools=[json.loads(TIP_TOOL)]) == (
+        QWEN_ROW11 if template == "qwen2.5" else LLAMA_ROW11
+    )
+    res, out = _convert(tmp_path, GLAIVE, "--from", "sharegpt", "--chat-template", template)
+    assert res.exit_code == 0, res.output
+    texts = [r["text"] for r in rows_of(out)]
+    for i, rec in enumerate(records):
+        tools = json.loads(rec["tools"]) or None
+        assert texts[i] == original_render(original, glaive_messages(rec), tools=tools), i
+
+
+def test_glaive_last_turn_becomes_the_completion(tmp_path):
+    res, out = _convert(tmp_path, GLAIVE, "--from", "sharegpt", "--to", "prompt-completion")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (50, 0, 50, 50)
+    row = rows_of(out)[11]
+    assert [m["role"] for m in row["prompt"]] == ["user", "assistant", "tool"]
+    assert row["prompt"][0]["content"] == ROW11[0]["content"]
+    assert len(row["completion"]) == 1
+    assert row["completion"][0]["role"] == "assistant"
+    assert row["completion"][0]["content"] == "The tip amount for your bill is $15."
+
+
+# ---------------------------------------------------------------- OpenAI fine-tuning JSONL
+
+DRONE_SYSTEM = (
+    "You are an intelligent AI that controls a drone. Given a command or request from the user,"
+    "\ncall one of your functions to complete the request. If the request cannot be completed "
+    "by your available functions, call the reject_request function.\nIf the request is "
+    "ambiguous or unclear, reject the request."
+)
+
+
+def test_drone_detect_and_validate():
+    det = run("detect", DRONE, "--json")
+    assert det.exit_code == 0, det.output
+    info = json.loads(det.output)
+    assert (info["type"], info["format"], info["num_rows"]) == (
+        "language-modeling",
+        "conversational",
+        6,
+    )
+    assert "tools" in info["side_columns"]
+    assert run("validate", DRONE).exit_code == 0
+
+
+def test_drone_import_keeps_the_arguments_text(tmp_path):
+    out = tmp_path / "lm.jsonl"
+    res = run("import", DRONE, "--from", "openai-chat", "-o", out)
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    call = rows[0]["messages"][2]["tool_calls"][0]
+    assert call["id"] == "call_id"
+    assert call["function"]["name"] == "takeoff_drone"
+    args = call["function"]["arguments"]
+    assert (json.loads(args) if isinstance(args, str) else args) == {"altitude": 100}
+    assert rows[0]["parallel_tool_calls"] is False  # extra column carried
+
+
+def test_drone_qwen_render_of_a_json_text_argument(tmp_path):
+    # lines 3-6 hold double-encoded arguments (see the next test): skip them here
+    res, out = _convert(
+        tmp_path, DRONE, "--from", "openai-chat", "--chat-template", "qwen2.5", "--on-error", "skip"
+    )
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    tools = json.loads(DRONE.read_text().splitlines()[0])["tools"]
+    messages = [
+        {"role": "system", "content": DRONE_SYSTEM},
+        {"role": "user", "content": "Let's get the drone in the air, can you make it take off"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_id",
+                    "type": "function",
+                    "function": {"name": "takeoff_drone", "arguments": {"altitude": 100}},
+                }
+            ],
+        },
+    ]
+    text = rows[0]["text"]
+    # Qwen 2.5 puts the system message first, then the tools (hand-checked)
+    assert text.startswith("<|im_start|>system\n" + DRONE_SYSTEM + "\n\n# Tools\n")
+    assert text.endswith(
+        "<|im_start|>user\nLet's get the drone in the air, can you make it take off<|im_end|>\n"
+        '<|im_start|>assistant\n<tool_call>\n{"name": "takeoff_drone", "arguments": '
+        '{"altitude": 100}}\n</tool_call><|im_end|>\n'
+    )
+    assert text == original_render("qwen2_5", messages, tools=tools)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "issue 11 item 1: "
+        "double-encoded arguments (JSON text of a string) render as an escaped "
+        "string, exit 0"
+    ),
+)
+def test_drone_double_encoded_arguments_are_row_errors(tmp_path):
+    """Lines 3-6: `arguments` is JSON text of a STRING, not of an object: refuse the row."""
+    res, out = _convert(tmp_path, DRONE, "--from", "openai-chat", "--chat-template", "qwen2.5")
+    assert res.exit_code == 1, res.output
+    assert ":3:" in res.output and "arguments" in res.output and "3 more" in res.output
+    assert not out.exists()
+    res, out = _convert(
+        tmp_path, DRONE, "--from", "openai-chat", "--chat-template", "qwen2.5", "--on-error", "skip"
+    )
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (6, 4, 2, 2)
+    rejects = rows_of(tmp_path / "out.rejects.jsonl")
+    assert [r["line"] for r in rejects] == [3, 4, 5, 6]
+    assert all('\\"{' not in r["text"] for r in rows_of(out))
