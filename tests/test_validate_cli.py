@@ -40,13 +40,13 @@ def bad(tmp_path) -> str:
 def test_valid_file_exits_0(good):
     res = runner.invoke(app, ["validate", good])
     assert res.exit_code == 0, res.output
-    assert "valid: 1 rows of preference (conversational)" in res.output
+    assert "valid: 1 row of preference (conversational)" in res.output
 
 
-def test_invalid_file_exits_1_with_a_table(bad):
-    res = runner.invoke(app, ["validate", bad])
+def test_invalid_file_exits_1_with_every_issue(bad):
+    res = runner.invoke(app, ["validate", bad])  # not a terminal: one block per issue
     assert res.exit_code == 1
-    for text in ("rule", "severity", "unknown-role", "empty-string", "line 2", "INVALID"):
+    for text in ("error: unknown-role", "error: empty-string", "line 2", "INVALID"):
         assert text in res.output
     assert "--role-map human=user" in res.output
 
@@ -203,7 +203,7 @@ def test_real_subprocess(bad, good):
     assert json.loads(proc.stdout)["valid"] is False
     proc = subprocess.run([*cmd, good], capture_output=True, text=True, env=env)
     assert proc.returncode == 0, proc.stderr
-    assert "valid: 1 rows" in proc.stdout
+    assert "valid: 1 row of" in proc.stdout
 
 
 def test_real_hh_rlhf_sample():
