@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import typer
 
-from trlprep.cli.app import command, out
+from trlprep.cli.app import command, err, out
 from trlprep.errors import UsageError
 from trlprep.validate import DEFAULT_MAX_ERRORS, validate_path
 
 OUTPUTS = ("text", "json", "github")
+DATA_FORMATS = ("standard", "conversational", "tokenized")
 
 
 @command("validate")
@@ -17,14 +18,27 @@ def validate_command(
     type: str = typer.Option(
         None, "--type", "-t", help="Dataset type or alias (default: detected)."
     ),
-    format: str = typer.Option(
-        None, "--format", "-f", help="standard, conversational or tokenized (default: detected)."
+    report_format: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="Report format: text | json | github (default: text; json for -o *.json).",
+    ),
+    data_format: str = typer.Option(
+        None,
+        "--data-format",
+        help="standard, conversational or tokenized (default: detected).",
     ),
     strict: bool = typer.Option(False, "--strict", help="Fail on warnings too."),
     max_errors: int = typer.Option(
         DEFAULT_MAX_ERRORS, "--max-errors", min=0, help="Example rows kept per issue."
     ),
-    output: str = typer.Option("text", "--output", "-o", help="text, json or github."),
+    output: str = typer.Option(
+        None, "--output", "-o", help="Write the report to this file (stdout: the verdict)."
+    ),
+    allow_empty: bool = typer.Option(
+        False, "--allow-empty", help="An empty dataset is valid (default: an error)."
+    ),
     role_map: str = typer.Option(
         None, "--role-map", help="Map role names first, e.g. human=user,gpt=assistant."
     ),
@@ -40,12 +54,11 @@ def validate_command(
     ),
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
-    if output not in OUTPUTS:
-        raise UsageError(f"unknown --output {output!r}", hint="use text, json or github")
+    report_format, data_format, output = _formats(report_format, data_format, output)
     report = validate_path(
         path,
         type=type,
-        format=format,
+        format=data_format,
         strict=strict,
         max_errors=max_errors,
         role_map=role_map,
@@ -53,10 +66,66 @@ def validate_command(
         input_format=input_format,
         on_bad_lines=on_bad_lines,
     )
-    if output == "json":
+    if not allow_empty:
+        report.refuse_empty()
+    if output is not None:
+        _write_report(report, report_format, output, path, max_errors)
+    elif report_format == "json":
         typer.echo(report.to_json())
-    elif output == "github":
+    elif report_format == "github":
         typer.echo(report.render_github(max_annotations=max(max_errors, 1)))
     else:
         report.render_text(out)
     raise typer.Exit(0 if report.valid else 1)
+
+
+def _formats(
+    report_format: str | None, data_format: str | None, output: str | None
+) -> tuple[str, str | None, str | None]:
+    """(report format, dataset format, report file), with the old spellings still understood.
+
+    `--format standard|conversational|tokenized` (the dataset format, now `--data-format`)
+    and `--output text|json|github` (the report format, now `--format`) keep working for one
+    release, with a warning.
+    """
+    if report_format is not None and report_format.lower() in DATA_FORMATS:
+        err.print(
+            f"warning: --format {report_format} is deprecated: use --data-format "
+            f"{report_format} (--format now picks the report: text, json or github)",
+            markup=False,
+        )
+        data_format, report_format = data_format or report_format.lower(), None
+    if output is not None and output.lower() in OUTPUTS:
+        err.print(
+            f"warning: --output {output} is deprecated: use --format {output} "
+            "(-o/--output now names a report file)",
+            markup=False,
+        )
+        report_format, output = report_format or output.lower(), None
+    if report_format is None:
+        report_format = "json" if output and output.lower().endswith(".json") else "text"
+    report_format = report_format.lower()
+    if report_format not in OUTPUTS:
+        raise UsageError(f"unknown --format {report_format!r}", hint="use text, json or github")
+    return report_format, data_format, output
+
+
+def _write_report(report, report_format: str, output: str, path: str, max_errors: int) -> None:
+    """Write the report to `output`; print the verdict and where the report went."""
+    import io
+
+    from rich.console import Console
+
+    from trlprep.writers import check_output, write_text
+
+    check_output(output, overwrite=True, inputs=(path,))
+    if report_format == "json":
+        text = report.to_json() + "\n"
+    elif report_format == "github":
+        text = report.render_github(max_annotations=max(max_errors, 1)) + "\n"
+    else:
+        buf = io.StringIO()
+        report.render_text(Console(file=buf, width=100, force_terminal=False, color_system=None))
+        text = buf.getvalue()
+    write_text(output, text)
+    out.print(f"{report.summary()} (report: {output})", markup=False)
