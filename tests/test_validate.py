@@ -292,6 +292,16 @@ CASES = [
         None,
         [2, 3],
     ),
+    ("role-alternation", [{"messages": [U, A]}, {"messages": [U, A, B]}], {}, "messages", [1]),
+    ("special-token", [{"text": "a"}, {"text": "a<|endoftext|>b"}], {}, "text", [1]),
+    ("nul-character", [{"messages": [U, _m("assistant", "a\x00")]}], {}, "messages", [0]),
+    (
+        "image-placeholder",
+        [{"messages": [U, A]}, {"messages": [_m("user", "<image> what is it?"), A]}],
+        {},
+        None,
+        [1],
+    ),
 ]
 
 
@@ -307,7 +317,8 @@ def test_rule(rule, rows, kw, column, flagged):
 
 
 def test_every_rule_has_a_case():
-    assert {c[0] for c in CASES} == set(RULES)
+    # invalid-line is about a file's lines (tests/test_validate_cli.py)
+    assert {c[0] for c in CASES} | {"invalid-line"} == set(RULES)
 
 
 def test_rules_have_kebab_case_ids_and_fix_hints():

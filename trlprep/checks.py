@@ -95,6 +95,9 @@ def _row_mask(parent: np.ndarray, item_mask: np.ndarray, n: int) -> np.ndarray:
 
 def check_strings(arr: pa.Array, column: str, sink: BatchSink, what: str = "text") -> None:
     """Standard-format text: empty is an error, whitespace-only a warning (nulls checked apart)."""
+    from trlprep.textchecks import Scan, check_text
+
+    check_text(Scan(arr), lambda mask: mask, column, sink, f"the {what}")
     lengths = pc.binary_length(arr)
     sink.flag(
         "empty-string",

@@ -19,6 +19,7 @@ from trlprep.arrowtypes import is_list, is_string
 from trlprep.checks import MAX_DETAILS, BatchSink, list_layout, list_lengths, to_numpy_bool
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.rules import ALLOWED_ROLES, role_map_hint
+from trlprep.textchecks import Scan, check_text, placeholders
 
 
 @dataclass
@@ -29,6 +30,7 @@ class MessagesInfo:
     first_role: np.ndarray  # ROLE_CODES of the first message's mapped role (NO_ROLE, EMPTY)
     last_role: np.ndarray
     images: np.ndarray  # {"type": "image"} parts per row
+    placeholders: np.ndarray | None = None  # `<image>` in string contents per row
 
 
 # roles as small ints: index in ALLOWED_ROLES; NO_ROLE for unknown/missing, EMPTY for no message
@@ -246,9 +248,12 @@ def check_messages(
             first = np.where(nonempty, first, EMPTY).astype(np.int8)
             last = np.where(nonempty, last, EMPTY).astype(np.int8)
 
+        _check_alternation(roles, starts, lengths, m, owners, column, sink)
+
     _check_message_fields(msgs, present, owners, column, sink)
     has_calls = _has_tool_calls(msgs)
-    images = _check_content(msgs, present, has_calls, owners, column, sink)
+    scan: list[Scan] = []
+    images = _check_content(msgs, present, has_calls, owners, column, sink, scan)
     return MessagesInfo(
         lengths=lengths,
         first_role=first,
@@ -256,7 +261,35 @@ def check_messages(
         images=np.bincount(owners.parent, weights=images, minlength=n).astype(np.int64)
         if images is not None
         else np.zeros(n, np.int64),
+        placeholders=placeholders(scan[0], lambda: owners.parent, n) if scan else None,
     )
+
+
+_TURNS = np.array([ROLE_CODES["user"], ROLE_CODES["assistant"]], np.int8)
+
+
+def _check_alternation(
+    roles: _Roles, starts: np.ndarray, lengths: np.ndarray, m: int, owners, column, sink
+) -> None:
+    """Two consecutive user (or assistant) messages in one list: many templates refuse."""
+    if m < 2:
+        return
+    codes = roles.at(slice(None))
+    same = (codes[1:] == codes[:-1]) & np.isin(codes[1:], _TURNS)
+    if not same.any():
+        return
+    repeat = np.zeros(m, dtype=bool)
+    repeat[1:] = same
+    repeat[starts[lengths > 0]] = False  # the first message of a list repeats nothing
+    if repeat.any():
+        twice = [ALLOWED_ROLES[c] for c in np.unique(codes[repeat])]
+        sink.flag(
+            "role-alternation",
+            column,
+            owners.rows(repeat),
+            message=f"column {column!r}: two consecutive messages have the same role",
+            details=[f"{r} after {r}" for r in twice],
+        )
 
 
 def _has_tool_calls(msgs: pa.Array) -> np.ndarray | None:
@@ -295,8 +328,12 @@ def _check_message_fields(msgs, present, owners: _Owners, column, sink) -> None:
             )
 
 
-def _check_content(msgs, present, has_calls, owners: _Owners, column, sink) -> np.ndarray | None:
-    """Check message content; returns the image parts per message (None: no image parts)."""
+def _check_content(
+    msgs, present, has_calls, owners: _Owners, column, sink, scan: list[Scan]
+) -> np.ndarray | None:
+    """Check message content; returns the image parts per message (None: no image parts).
+
+    String content is scanned for special tokens and NUL; its `Scan` goes into `scan`."""
     content = _field(msgs, "content")
     no_images = None
     needs = present if has_calls is None else present & ~has_calls  # must carry content
@@ -308,6 +345,8 @@ def _check_content(msgs, present, has_calls, owners: _Owners, column, sink) -> n
     if content.null_count:
         sink.flag("missing-content", column, owners.rows(needs & null))
     if is_string(t):
+        scan.append(Scan(content))
+        check_text(scan[0], owners.rows, column, sink, "a message's content")
         empty, space = _empty_and_space(content)
         sink.flag(
             "empty-string",
@@ -367,6 +406,7 @@ def _check_parts(content, present, owners: _Owners, column, sink) -> np.ndarray:
             details=["text must be a string"],
         )
     else:
+        check_text(Scan(text), rows.rows, column, sink, "a text part")
         t_null = to_numpy_bool(text.is_null())
         sink.flag(
             "invalid-part",

@@ -37,6 +37,7 @@ from trlprep.registry import Column, DatasetType, Format, Kind, get_format, get_
 from trlprep.report import Issue, Report
 from trlprep.rules import RULES, Severity, parse_role_map
 from trlprep.sidechecks import check_side_columns
+from trlprep.textchecks import check_placeholders
 
 STREAMED = ("jsonl", "parquet")
 
@@ -90,6 +91,10 @@ def check_batch(
         check_tokens(typed["input_ids"], typed.get("attention_mask"), sink)
     images = check_side_columns(data, sink)
     cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes)
+    marks = {r: i.placeholders for r, i in infos.items() if i.placeholders is not None}
+    if marks:
+        names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
+        check_placeholders(marks, names, images, sink)
     return present
 
 
@@ -191,6 +196,10 @@ def make_plan(
     roles = parse_role_map(role_map)
     notes: list[str] = []
     dtype = get_type(type) if type is not None else (det.type if det else None)
+    if type is None and det is not None and det.reading is not None:
+        dtype = det.stored_type  # the columns as stored; how detect reads them is noted
+        notes.append(f"detect reads this as {det.type.name}: {det.reading.description}")
+        notes.extend(p.message for p in det.problems if p.code == "no-completion")
     if dtype is None:
         if det is not None:
             notes.extend(det.notes)

@@ -1,0 +1,153 @@
+"""Checks on the text itself, for what chat templates and tokenizers refuse or misread:
+literal special tokens, NUL characters and `<image>` placeholders that do not match the
+row's images (warnings). Whole string columns at once (Arrow compute), rows by numpy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.checks import MAX_DETAILS, BatchSink, to_numpy_bool
+
+# Control tokens of common chat templates; in data they are read as control tokens, not text.
+SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|python_tag|>",
+    "<|system|>",
+    "<|user|>",
+    "<|assistant|>",
+    "<|end|>",
+    "<|endofprompt|>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<bos>",
+    "<eos>",
+    "[INST]",
+    "[/INST]",
+    "<<SYS>>",
+    "<</SYS>>",
+    "<|START_OF_TURN_TOKEN|>",
+    "<|END_OF_TURN_TOKEN|>",
+    "<｜begin▁of▁sentence｜>",
+    "<｜end▁of▁sentence｜>",
+)
+_SPECIAL = "|".join(re.escape(t) for t in SPECIAL_TOKENS)
+PLACEHOLDER = "<image>"
+_SUSPECT = [*SPECIAL_TOKENS, "\x00", PLACEHOLDER]
+
+Rows = Callable[[np.ndarray], np.ndarray]  # item mask -> row mask
+
+
+class Scan:
+    """The strings of a column, and which may hold a special token, NUL or placeholder
+    (one Aho-Corasick pass; the rare hits alone are examined further)."""
+
+    def __init__(self, texts: pa.Array | pa.ChunkedArray) -> None:
+        if pa.types.is_dictionary(texts.type):
+            texts = texts.cast(texts.type.value_type)
+        self.texts = texts
+        self._idx: np.ndarray | None = None
+
+    @property
+    def idx(self) -> np.ndarray:
+        """Positions of the suspect strings."""
+        if self._idx is None:
+            import polars as pl
+
+            if not len(self.texts) or self.texts.null_count == len(self.texts):
+                self._idx = np.zeros(0, np.int64)
+            else:
+                hit = pl.Series(self.texts).str.contains_any(_SUSPECT).fill_null(False)
+                self._idx = np.flatnonzero(hit.to_numpy())
+        return self._idx
+
+    def suspects(self) -> pa.Array:
+        return self.texts.take(pa.array(self.idx, pa.int64()))
+
+    def mask(self, hits: np.ndarray) -> np.ndarray:
+        """An item mask from a mask over the suspects."""
+        out = np.zeros(len(self.texts), dtype=bool)
+        out[self.idx[hits]] = True
+        return out
+
+
+def check_text(scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str) -> None:
+    """Flag rows whose strings (items mapped to rows by `rows`) hold a literal special
+    token or a NUL character."""
+    if not len(scan.idx):
+        return
+    texts = scan.suspects()
+    hit = to_numpy_bool(pc.match_substring_regex(texts, _SPECIAL))
+    if hit.any():
+        found = pc.extract_regex(texts.filter(pa.array(hit)), f"(?P<token>{_SPECIAL})")
+        tokens = list(dict.fromkeys(found.field("token").to_pylist()))[:MAX_DETAILS]
+        sink.flag(
+            "special-token",
+            column,
+            rows(scan.mask(hit)),
+            message=f"column {column!r}: {what} holds a literal special token",
+            details=tokens,
+        )
+    nul = to_numpy_bool(pc.match_substring(texts, "\x00"))
+    if nul.any():
+        sink.flag(
+            "nul-character",
+            column,
+            rows(scan.mask(nul)),
+            message=f"column {column!r}: {what} holds a NUL character (\\x00)",
+        )
+
+
+def placeholders(scan: Scan, parent: Callable[[], np.ndarray], n: int) -> np.ndarray:
+    """`<image>` placeholders per row (`parent()`: the row of every string)."""
+    out = np.zeros(n, np.int64)
+    if not len(scan.idx):
+        return out
+    count = pc.fill_null(pc.count_substring(scan.suspects(), PLACEHOLDER), 0)
+    counts = np.asarray(count.to_numpy(zero_copy_only=False), np.int64)
+    np.add.at(out, parent()[scan.idx], counts)
+    return out
+
+
+def check_placeholders(
+    per_column: dict[str, np.ndarray],
+    names: dict[str, str],
+    images: np.ndarray | None,
+    sink: BatchSink,
+) -> None:
+    """Rows whose `<image>` placeholders (per message column role, the prompt counted with
+    each completion column; `names`: role -> column name) differ from their images."""
+    if not any(c.any() for c in per_column.values()):
+        return
+    n_images = images if images is not None else np.zeros(sink.num_rows, np.int64)
+    prompt = per_column.get("prompt")
+    others = [c for c in per_column if c != "prompt"]
+    if prompt is not None and others:
+        sequences = [(f"{names['prompt']}+{names[c]}", prompt + per_column[c]) for c in others]
+    else:
+        sequences = [(names[c], count) for c, count in per_column.items()]
+    for label, count in sequences:
+        bad = (count > 0) & (count != n_images)
+        if bad.any():
+            shown = np.flatnonzero(bad)[:3]
+            sink.flag(
+                "image-placeholder",
+                None,
+                bad,
+                details=[
+                    f"{label}: {int(count[k])} <image>, {int(n_images[k])} images" for k in shown
+                ],
+            )
