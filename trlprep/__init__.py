@@ -33,8 +33,16 @@ _PUBLIC = {
     "get_type": "trlprep.registry",
     "Issue": "trlprep.report",
     "Report": "trlprep.report",
-    "apply_chat_template": "trlprep.templates",
-    "maybe_apply_chat_template": "trlprep.templates",
+    # TRL's data helpers (trl.data_utils), same names and signatures
+    "apply_chat_template": "trlprep.trl_templates",
+    "maybe_apply_chat_template": "trlprep.trl_templates",
+    "common_prefix_length": "trlprep.trl_helpers",
+    "get_dataset_column_names": "trlprep.trl_helpers",
+    "is_conversational_from_value": "trlprep.trl_helpers",
+    "pack_dataset": "trlprep.trl_helpers",
+    "prepare_multimodal_messages": "trlprep.trl_helpers",
+    "prepare_multimodal_messages_vllm": "trlprep.trl_helpers",
+    "truncate_dataset": "trlprep.trl_helpers",
     "extract_prompt": "trlprep.trl_compat",
     "is_conversational": "trlprep.trl_compat",
     "maybe_convert_to_chatml": "trlprep.trl_compat",
@@ -57,16 +65,23 @@ __all__ = [
     "TrlprepError",
     "UsageError",
     "apply_chat_template",
+    "common_prefix_length",
     "convert",
     "detect",
     "extract_prompt",
+    "get_dataset_column_names",
     "get_type",
     "is_conversational",
+    "is_conversational_from_value",
     "maybe_apply_chat_template",
     "maybe_convert_to_chatml",
     "maybe_extract_prompt",
     "maybe_unpair_preference_dataset",
+    "pack_dataset",
+    "prepare_multimodal_messages",
+    "prepare_multimodal_messages_vllm",
     "read",
+    "truncate_dataset",
     "unpair_preference_dataset",
     "validate",
     "write",
@@ -79,7 +94,6 @@ if TYPE_CHECKING:
     from trlprep.readers import read
     from trlprep.registry import TYPES, DatasetType, Format, get_type
     from trlprep.report import Issue, Report
-    from trlprep.templates import apply_chat_template, maybe_apply_chat_template
     from trlprep.trl_compat import (
         extract_prompt,
         is_conversational,
@@ -88,6 +102,7 @@ if TYPE_CHECKING:
         maybe_unpair_preference_dataset,
         unpair_preference_dataset,
     )
+    from trlprep.trl_templates import apply_chat_template, maybe_apply_chat_template
     from trlprep.writers import write
 
 

@@ -3,7 +3,9 @@
 Each function takes a single example dict (as TRL's do, e.g. inside `dataset.map`) or a
 whole dataset (`datasets.Dataset`/`DatasetDict`, `pyarrow.Table`, `polars.DataFrame`, a
 list of row dicts), and returns the same kind. Whole datasets go through trlprep's
-vectorised conversions (`trlprep.converters`), not a per-row map.
+vectorised conversions (`trlprep.converters`), not a per-row map. A `datasets.IterableDataset`
+(or `IterableDatasetDict`) gives back an IterableDataset mapped lazily, batch by batch, with
+the same conversions: nothing is read until it is iterated.
 
 Where TRL has a defect, these do the right thing instead; every difference is listed in
 the function's docstring under "Differences from TRL".
@@ -26,6 +28,7 @@ from trlprep.converters.prefix import split_point_messages, split_point_str
 from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unpaired
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import COMMON_ROLE_MAP, Format
+from trlprep.trl_helpers import is_iterable_dataset, map_iterable
 
 CONTENT_KEYS = ("prompt", "chosen", "rejected", "completion", "messages")
 CHATML_KEYS = ("prompt", "completion", "chosen", "rejected", "messages", "conversations")
@@ -81,6 +84,11 @@ def is_conversational(example: Any) -> bool:
         return False
     from trlprep.detect import is_conversational_table
 
+    if is_iterable_dataset(example):  # decided from its first row, as TRL's trainers do
+        if is_dataset_dict(example):
+            example = next(iter(example.values()))
+        first = next(iter(example.with_format(None)), None)
+        return first is not None and is_conversational(dict(first))
     if is_dataset_dict(example):
         example = next(iter(example.values()))
     return is_conversational_table(as_input(example).table)
@@ -158,6 +166,10 @@ def extract_prompt(example: Any, *, split_mode: str = "word", no_prompt: str = "
     """
     if _is_example(example, "chosen"):
         return _extract_example(example, split_mode, no_prompt)
+    if is_iterable_dataset(example):
+        return map_iterable(
+            example, lambda t: _extract_table(t, split_mode, no_prompt, maybe=False)
+        )
     return map_splits(example, lambda d: _extract_table(d, split_mode, no_prompt, maybe=False))
 
 
@@ -179,6 +191,8 @@ def maybe_extract_prompt(
         ) == is_conversational({"prompt": example["prompt"]}):
             return example
         return _extract_example(example, split_mode, no_prompt)
+    if is_iterable_dataset(example):
+        return map_iterable(example, lambda t: _extract_table(t, split_mode, no_prompt, maybe=True))
     return map_splits(example, lambda d: _extract_table(d, split_mode, no_prompt, maybe=True))
 
 
@@ -234,6 +248,8 @@ def unpair_preference_dataset(
     if _is_example(dataset, "chosen"):
         return _unpair_example(dataset)
     block_rows = int(map_kwargs.get("batch_size") or 1000)
+    if is_iterable_dataset(dataset):  # lazily, one batch of `batch_size` rows at a time
+        return map_iterable(dataset, lambda t: _unpair_table(t, order, block_rows), **map_kwargs)
     return map_splits(dataset, lambda d: _unpair_table(d, order, block_rows))
 
 
@@ -251,6 +267,15 @@ def maybe_unpair_preference_dataset(
     """
     if _is_example(dataset, "chosen"):
         return _unpair_example(dataset)
+    if is_iterable_dataset(dataset):  # decided batch by batch: no row is read here
+        block_rows = int(map_kwargs.get("batch_size") or 1000)
+
+        def maybe(t: pa.Table) -> pa.Table:
+            if "chosen" in t.column_names and "rejected" in t.column_names:
+                return _unpair_table(t, order, block_rows)
+            return t
+
+        return map_iterable(dataset, maybe, **map_kwargs)
     if isinstance(dataset, Mapping) and not is_dataset_dict(dataset):
         names = list(dataset)
     elif hasattr(dataset, "column_names"):
@@ -377,6 +402,8 @@ def maybe_convert_to_chatml(example: Any) -> Any:
     """
     if _is_example(example):
         return _chatml_example(example)
+    if is_iterable_dataset(example):
+        return map_iterable(example, _chatml_table)
     return map_splits(example, _chatml_table)
 
 
