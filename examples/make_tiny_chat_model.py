@@ -41,10 +41,23 @@ def _strings(value: object) -> Iterator[str]:
             yield from _strings(v)
 
 
+# the files the tokenizer is trained on (named, so a new example file changes nothing; editing
+# one of these changes the tokenizer: run this script again)
+CORPUS = (
+    "implicit_preference.jsonl",
+    "language_modeling_conversational.jsonl",
+    "preference.jsonl",
+    "preference_conversational.jsonl",
+    "prompt_completion.jsonl",
+    "stepwise.jsonl",
+    "unpaired.jsonl",
+)
+
+
 def corpus() -> list[str]:
-    """Every string in the shipped example files, in file and line order."""
+    """Every string in the corpus files, in file and line order."""
     texts = []
-    for path in sorted(HERE.glob("*.jsonl")):
+    for path in (HERE / name for name in CORPUS):
         for line in path.read_text(encoding="utf-8").splitlines():
             if line.strip():
                 texts.extend(_strings(json.loads(line)))
