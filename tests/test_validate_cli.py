@@ -52,7 +52,7 @@ def test_invalid_file_exits_1_with_every_issue(bad):
 
 
 def test_json_output(bad):
-    res = runner.invoke(app, ["validate", bad, "--output", "json"])
+    res = runner.invoke(app, ["validate", bad, "--format", "json"])
     assert res.exit_code == 1
     d = json.loads(res.output)
     assert (d["valid"], d["type"], d["format"], d["num_rows"]) == (
@@ -74,7 +74,7 @@ def test_json_output(bad):
 
 
 def test_github_output(bad):
-    res = runner.invoke(app, ["validate", bad, "-o", "github"])
+    res = runner.invoke(app, ["validate", bad, "--format", "github"])
     assert res.exit_code == 1
     lines = res.output.splitlines()
     assert f"::error file={bad},line=2,title=trlprep empty-string::" in "\n".join(lines)
@@ -84,7 +84,7 @@ def test_github_output(bad):
 
 def test_role_map_and_strict(bad, tmp_path):
     res = runner.invoke(
-        app, ["validate", bad, "--role-map", "human=user,gpt=assistant", "-o", "json"]
+        app, ["validate", bad, "--role-map", "human=user,gpt=assistant", "--format", "json"]
     )
     rules = {i["rule"] for i in json.loads(res.output)["issues"]}
     assert "unknown-role" not in rules and "empty-string" in rules
@@ -95,7 +95,7 @@ def test_role_map_and_strict(bad, tmp_path):
 
 def test_max_errors(tmp_path):
     path = write_jsonl(tmp_path / "e.jsonl", [{"text": ""}] * 12)
-    res = runner.invoke(app, ["validate", path, "--max-errors", "3", "-o", "json"])
+    res = runner.invoke(app, ["validate", path, "--max-errors", "3", "--format", "json"])
     by_rule = {i["rule"]: i for i in json.loads(res.output)["issues"]}
     i = by_rule["empty-string"]
     assert (i["count"], i["rows"], i["lines"]) == (12, [0, 1, 2], [1, 2, 3])
@@ -105,14 +105,14 @@ def test_max_errors(tmp_path):
 def test_type_and_format_options(good):
     res = runner.invoke(app, ["validate", good, "--type", "pref", "--format", "conversational"])
     assert res.exit_code == 0
-    res = runner.invoke(app, ["validate", good, "--type", "unpaired", "-o", "json"])
+    res = runner.invoke(app, ["validate", good, "--type", "unpaired", "--format", "json"])
     assert res.exit_code == 1
     issues = json.loads(res.output)["issues"]
     assert {(i["rule"], i["column"]) for i in issues} >= {
         ("missing-column", "completion"),
         ("missing-column", "label"),
     }
-    res = runner.invoke(app, ["validate", good, "--format", "standard", "-o", "json"])
+    res = runner.invoke(app, ["validate", good, "--data-format", "standard", "--format", "json"])
     assert res.exit_code == 1
     assert {i["rule"] for i in json.loads(res.output)["issues"]} == {"wrong-type"}
 
@@ -122,8 +122,8 @@ def test_type_and_format_options(good):
     [
         ["--type", "nope"],
         ["--format", "weird"],
-        ["--type", "pref", "--format", "tokenized"],
-        ["--output", "xml"],
+        ["--type", "pref", "--data-format", "tokenized"],
+        ["--format", "xml"],
         ["--role-map", "human"],
         ["--input-format", "nope"],
     ],
@@ -144,16 +144,16 @@ def test_io_errors_exit_2(tmp_path):
     res = runner.invoke(app, ["validate", str(broken)])
     assert res.exit_code == 1
     assert "invalid-line" in res.output and "line 2" in res.output
-    res = runner.invoke(app, ["validate", str(broken), "--output", "json"])
+    res = runner.invoke(app, ["validate", str(broken), "--format", "json"])
     assert res.exit_code == 1
     report = json.loads(res.stdout)
     assert [(i["rule"], i["lines"]) for i in report["issues"]] == [("invalid-line", [2])]
-    res = runner.invoke(app, ["validate", str(broken), "--output", "github"])
+    res = runner.invoke(app, ["validate", str(broken), "--format", "github"])
     assert res.exit_code == 1
     assert "::error file=" in res.stdout and "line=2,title=trlprep invalid-line" in res.stdout
     # --on-bad-lines skip reads the rest and reports every skipped line
     res = runner.invoke(
-        app, ["validate", str(broken), "--output", "json", "--on-bad-lines", "skip"]
+        app, ["validate", str(broken), "--format", "json", "--on-bad-lines", "skip"]
     )
     assert res.exit_code == 1
     report = json.loads(res.stdout)
@@ -189,7 +189,7 @@ def test_parquet_has_rows_not_lines(tmp_path):
 
     path = tmp_path / "d.parquet"
     pq.write_table(pa.table({"prompt": ["a", ""], "completion": ["b", "c"]}), path)
-    res = runner.invoke(app, ["validate", str(path), "-o", "json"])
+    res = runner.invoke(app, ["validate", str(path), "--format", "json"])
     assert res.exit_code == 1
     (i,) = json.loads(res.output)["issues"]
     assert i["rows"] == [1] and "lines" not in i
@@ -198,7 +198,7 @@ def test_parquet_has_rows_not_lines(tmp_path):
 def test_real_subprocess(bad, good):
     env = {**os.environ, "COLUMNS": "120"}
     cmd = [sys.executable, "-m", "trlprep", "validate"]
-    proc = subprocess.run([*cmd, bad, "-o", "json"], capture_output=True, text=True, env=env)
+    proc = subprocess.run([*cmd, bad, "--format", "json"], capture_output=True, text=True, env=env)
     assert proc.returncode == 1, proc.stderr
     assert json.loads(proc.stdout)["valid"] is False
     proc = subprocess.run([*cmd, good], capture_output=True, text=True, env=env)
@@ -211,7 +211,7 @@ def test_real_hh_rlhf_sample():
     path = shared / "data" / "real" / "hh-rlhf-harmless-base-test.jsonl.gz"
     if not path.exists():
         pytest.skip("hh-rlhf sample is absent")
-    res = runner.invoke(app, ["validate", str(path), "-o", "json"])
+    res = runner.invoke(app, ["validate", str(path), "--format", "json"])
     d = json.loads(res.output)
     assert (d["type"], d["format"], d["num_rows"]) == ("preference-implicit", "standard", 2312)
     assert res.exit_code == (0 if d["valid"] else 1)

@@ -96,20 +96,28 @@ def validate(
     role_map: str | dict[str, str] | None = None,
     split: str | None = None,
     input_format: str | None = None,
+    allow_empty: bool = False,
 ) -> Report | dict[str, Report]:
     """Validate a dataset row by row against its type and format; returns a `Report`.
 
     Without `type`/`format` they are detected (checking every row). A path is streamed in
     record batches; a `DatasetDict` gives one report per split. `strict` makes warnings
     fail too; `max_errors` caps the example rows kept per issue; `role_map` maps other role
-    names first (`{"human": "user"}` or `"human=user,gpt=assistant"`).
+    names first (`{"human": "user"}` or `"human=user,gpt=assistant"`). A dataset without
+    rows is invalid (an `empty-dataset` error) unless `allow_empty`.
     """
     opts = dict(type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map)
+
+    def checked(report: Report) -> Report:
+        if allow_empty:
+            report.allow_empty()
+        return report
+
     if isinstance(data, (str, os.PathLike)):
-        return validate_path(data, split=split, input_format=input_format, **opts)
+        return checked(validate_path(data, split=split, input_format=input_format, **opts))
 
     def one(d: Any) -> Report:
         inp = as_input(d, split=split)
-        return validate_table(inp.table, lines=inp.source.lines, **opts)
+        return checked(validate_table(inp.table, lines=inp.source.lines, **opts))
 
     return map_splits(data, one)

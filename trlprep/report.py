@@ -109,6 +109,13 @@ class Report:
                 return i
         return None
 
+    def allow_empty(self) -> None:
+        """Accept an empty dataset (`--allow-empty`): `empty-dataset` becomes a warning."""
+        issue = self.issue("empty-dataset")
+        if issue is not None:
+            issue.severity = Severity.WARNING
+            issue.hint = "check the file (and --split)"
+
     @property
     def rules(self) -> set[str]:
         return {i.rule for i in self.issues}
@@ -154,7 +161,8 @@ class Report:
             width = max(console.width, 40)
             for i in self.issues:
                 rule = i.rule + (f" ({i.column})" if i.column else "")
-                head = f"{i.severity.value}: {rule}: {plural(i.count, 'row')}, {i.where()}"
+                where = f", {i.where()}" if i.rows or i.lines else ""
+                head = f"{i.severity.value}: {rule}: {plural(i.count, 'row')}{where}"
                 body = _fill(i.message, width, "  ", "  ")
                 head = _fill(head, width, "", "    ")
                 console.print(Text(f"{head}\n{body}"), soft_wrap=True)

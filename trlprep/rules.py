@@ -6,7 +6,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | ------------------------ | ------- | --------------------------------------------------------- |
 | unknown-type             | error   | no dataset type matches the columns (dataset level)       |
 | invalid-line             | error   | a JSON Lines line holds no JSON object (file level)       |
-| empty-dataset            | warning | the dataset has no rows (dataset level)                   |
+| empty-dataset            | error   | the dataset has no rows (a warning with --allow-empty)    |
 | missing-column           | error   | a required column is absent from the whole dataset        |
 | wrong-type               | error   | a value is not of the Arrow type the type/format needs    |
 | mixed-kind               | error   | its JSON kind differs from what the column needs          |
@@ -114,7 +114,12 @@ RULES: dict[str, Rule] = {
             "a line of the JSON Lines file holds no JSON object",
             "fix or remove the line, or pass --on-bad-lines skip to read the other lines",
         ),
-        Rule("empty-dataset", W, "the dataset has no rows", "check the file and --split"),
+        Rule(
+            "empty-dataset",
+            E,
+            "the dataset has no rows",
+            "check the file (and --split); pass --allow-empty to accept an empty dataset",
+        ),
         Rule(
             "missing-column",
             E,

@@ -99,6 +99,21 @@ def cannot_write(path: str | os.PathLike, e: OSError) -> InputError:
     return InputError(f"{path}: cannot write the output: {reason}", hint=hint)
 
 
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write `text` (UTF-8) to `path` atomically (a report, not a dataset: replaced freely)."""
+    target = Path(path)
+    try:
+        tmp = create_file(target)
+    except OSError as e:
+        raise cannot_write(path, e) from None
+    try:
+        with _io(target):
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, target)
+    finally:
+        remove(tmp)
+
+
 def write(
     data: pa.Table | pa.RecordBatch | Mapping[str, pa.Table],
     path: str | os.PathLike,

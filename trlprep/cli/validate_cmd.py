@@ -66,8 +66,8 @@ def validate_command(
         input_format=input_format,
         on_bad_lines=on_bad_lines,
     )
-    if not allow_empty:
-        report.refuse_empty()
+    if allow_empty:
+        report.allow_empty()
     if output is not None:
         _write_report(report, report_format, output, path, max_errors)
     elif report_format == "json":
