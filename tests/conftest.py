@@ -75,7 +75,56 @@ def examples() -> dict[tuple[str, str], dict]:
     return copy.deepcopy(EXAMPLES)
 
 
-def needs_shared() -> Path:
-    if not SHARED.exists():
-        pytest.skip("../shared is absent")
+# What the optional folder `../shared` (beside the repository, not part of it) holds, and
+# where to get each piece; tests that need it skip with this explanation when it is absent.
+SHARED_PARTS = {
+    "data/real/hh-rlhf-harmless-base-test.jsonl.gz": "Anthropic's HH-RLHF sample (from the "
+    "Hugging Face Hub dataset Anthropic/hh-rlhf: harmless-base/test.jsonl.gz)",
+    "data/chat_templates": "the original chat templates of public models (*.jinja, the "
+    "trl/chat_templates/ folder of github.com/huggingface/trl)",
+    "spec": "TRL v0.17's 'Dataset formats and types' guide as text (docs/source/"
+    "dataset_formats.md of github.com/huggingface/trl at v0.17.0, saved as "
+    "spec/trl-docs-v0.17.txt)",
+}
+
+
+def shared_skip_reason(part: str | None = None) -> str:
+    """Why a test that needs `../shared` was skipped, and how to run it."""
+    parts = {part: SHARED_PARTS[part]} if part in SHARED_PARTS else SHARED_PARTS
+    wanted = "; ".join(f"{SHARED / k} = {v}" for k, v in parts.items())
+    return (
+        "optional reference data not found (these tests compare trlprep with real data and "
+        f"original templates): {wanted}. Put it there to run them; nothing else is needed"
+    )
+
+
+def needs_shared(part: str | None = None) -> Path:
+    """`../shared`, or a skip naming the optional data and where to get it."""
+    if not SHARED.exists() or (part is not None and not (SHARED / part).exists()):
+        pytest.skip(shared_skip_reason(part))
     return SHARED
+
+
+_TERSE = ("../shared", "sample is absent", "hh-rlhf sample")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Terse skip reasons about `../shared` (in any test file) become self-explaining."""
+    outcome = yield
+    report = outcome.get_result()
+    if not report.skipped or not isinstance(report.longrepr, tuple):
+        return
+    path, line, reason = report.longrepr
+    if any(t in reason.lower() for t in _TERSE) and "optional reference data" not in reason:
+        low = reason.lower()
+        part = (
+            "data/real/hh-rlhf-harmless-base-test.jsonl.gz"
+            if "hh" in low
+            else "spec"
+            if "spec" in low
+            else "data/chat_templates"
+            if "template" in str(item.fspath)
+            else None
+        )
+        report.longrepr = (path, line, "Skipped: " + shared_skip_reason(part))
