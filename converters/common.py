@@ -14,7 +14,7 @@ produces that already exists as an extra is an error rather than a silent overwr
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -45,10 +45,22 @@ def row_offset(offset: int) -> Iterator[None]:
         _ROW_OFFSET.reset(token)
 
 
+# Set by the driver (`trlprep.convert.apply_steps`): names rows of the table a stage got
+# by their input rows/lines ('lines 4, 8'), through the hidden ROW_ID column.
+ROW_NAMER: ContextVar[Callable[[np.ndarray], str] | None] = ContextVar(
+    "trlprep_row_namer", default=None
+)
+
+
 def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str:
-    """'rows 3, 7, 9' or 'rows 3, 7, 9, 12, 15 (and 40 more)' (0-based, see `row_offset`)."""
+    """'rows 3, 7, 9' or 'rows 3, 7, 9, 12, 15 (and 40 more)' (0-based, see `row_offset`);
+    'lines 4, 8' (the input file's lines) when the driver set `ROW_NAMER`."""
     rows = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
     total = len(rows) if total is None else total
+    namer = ROW_NAMER.get()
+    if namer is not None:
+        more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
+        return namer(rows[:MAX_ROWS_SHOWN]) + more
     offset = _ROW_OFFSET.get()
     shown = ", ".join(str(int(r) + offset) for r in rows[:MAX_ROWS_SHOWN])
     more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""

@@ -176,7 +176,6 @@ def test_python_api_names_file_lines(tmp_path, refuse_bad):
 
 
 @pytest.mark.skipif(not HH.exists(), reason="needs ../shared/data/real (the HH-RLHF sample)")
-@pytest.mark.xfail(reason="until render_table raises RowFailures (templates work in progress)")
 def test_real_hh_with_gemma_skips_rows_the_template_refuses(tmp_path):
     """Gemma's original template refuses consecutive assistant turns (9 real HH rows)."""
     rows = [json.loads(x) for x in gzip.open(HH, "rt")]
@@ -195,3 +194,40 @@ def test_real_hh_with_gemma_skips_rows_the_template_refuses(tmp_path):
     assert 668 in [r["line"] for r in templ]  # a row with two assistant turns in a row
     assert all(r["record"] == rows[r["row"]] for r in rejects)
     assert len(_jsonl(out)) == 700 - len(rejects)
+
+
+# ---------------------------------------------------------------- numbering: input lines
+
+
+def test_conversion_messages_name_input_lines(tmp_path):
+    """A converter's warning about rows names the input file's lines (1-based), even
+    after an import dropped rows before them."""
+    turn = "\n\nHuman: Where is it?\n\nAssistant: There."
+    rows = [
+        {"good": turn + " Left.", "bad": turn + " Right."},
+        {"good": "", "bad": "x"},  # cannot be imported (empty chosen)
+        {"good": turn, "bad": turn + " Or here."},  # a prefix: the warning's row
+    ]
+    src = _write(tmp_path / "pairs.jsonl", rows)
+    out = tmp_path / "o.jsonl"
+    res = _run(
+        "convert", str(src), "--map", "chosen=good,rejected=bad", "--to", "preference",
+        "-o", str(out), "--on-error", "skip",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "warning: line 3:" in flat and "row 1" not in flat and "row 2" not in flat
+    rejects = _jsonl(tmp_path / "o.rejects.jsonl")
+    assert [(r["row"], r["line"], r["stage"]) for r in rejects] == [(1, 2, "import")]
+
+
+def test_non_uniform_rows_are_named_by_line(tmp_path):
+    rows = [
+        {"prompt": "a", "completion": "b"},
+        {"prompt": "c", "completion": "d"},
+        {"prompt": [{"role": "user", "content": "x"}], "completion": "e"},
+    ]
+    src = _write(tmp_path / "mix.jsonl", rows)
+    res = _run("convert", str(src), "--to", "lm", "-o", str(tmp_path / "o.jsonl"))
+    assert res.exit_code == 1
+    assert "(e.g. lines 3)" in res.output and "rows 2" not in res.output

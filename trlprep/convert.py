@@ -221,7 +221,8 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
     problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
     if problems:
         p = problems[0]
-        where = f" (e.g. rows {', '.join(map(str, p.rows))})" if p.rows else ""
+        shown, word = (p.lines, "lines") if p.lines else (p.rows, "rows")
+        where = f" (e.g. {word} {', '.join(map(str, shown))})" if shown else ""
         raise DataError(
             f"the data is not uniform: {p.message}{where}",
             hint="run `trlprep validate` for every problem",
@@ -259,14 +260,44 @@ def row_ids(table: pa.Table, rows: Any, offset: int = 0) -> np.ndarray:
     return rows + offset
 
 
-def _stage(table: pa.Table, fn: Any, offset: int) -> pa.Table:
-    """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID)."""
+@dataclass
+class InputRows:
+    """Where the rows of a batch came from: the input's lines (line-oriented files) of the
+    input rows `offset`, `offset + 1`, ... (None: rows are named by 0-based index)."""
+
+    offset: int = 0
+    lines: Any = None
+
+    def name(self, ids: np.ndarray) -> str:
+        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`."""
+        ids = np.asarray(ids, np.int64)
+        if self.lines is not None:
+            shown, word = np.asarray(self.lines)[ids - self.offset], "line"
+        else:
+            shown, word = ids, "row"
+        return f"{word}{'s' if len(ids) != 1 else ''} " + ", ".join(str(int(x)) for x in shown)
+
+
+def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
+    """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
+
+    Rows the stage names in its messages (`converters.common.rows_text`) are named by
+    their input lines (or rows) when the table carries ROW_ID and `source` is given.
+    """
+    from trlprep.converters.common import ROW_NAMER
+
+    token = None
+    if source is not None and ROW_ID in table.column_names:
+        token = ROW_NAMER.set(lambda rows: source.name(row_ids(table, rows, offset)))
     try:
         return fn(table)
     except RowFailures as e:
         if getattr(e, "input_rows", None) is None:
             e.input_rows = row_ids(table, e.rows, offset)
         raise
+    finally:
+        if token is not None:
+            ROW_NAMER.reset(token)
 
 
 def apply_steps(
@@ -276,13 +307,14 @@ def apply_steps(
     offset: int = 0,
     lines: Any = None,
     counts: list[tuple[str, int, int]] | None = None,
+    source: InputRows | None = None,
 ) -> pa.Table:
     """Run the route's edges, then the chat template and tokenizer, over one table or batch.
 
     `offset` is the index of the batch's first row (and `lines` its file lines), so errors
     name rows of the whole input. A `RowFailures` from any stage leaves with `input_rows`:
     the input rows (the table's `ROW_ID` values) of its failing rows. `counts` receives
-    (edge, rows in, rows out) per edge.
+    (edge, rows in, rows out) per edge; `source` names rows in the edges' messages.
     """
     from trlprep.converters import row_offset
 
@@ -290,7 +322,7 @@ def apply_steps(
     with row_offset(offset):
         for e in plan.route.steps:
             n = table.num_rows
-            table = _stage(table, lambda t, e=e: e.fn(t, plan.fmt, opts), offset)
+            table = _stage(table, lambda t, e=e: e.fn(t, plan.fmt, opts), offset, source)
             if counts is not None:
                 counts.append((f"{e.src} -> {e.dst}", n, table.num_rows))
     r = plan.render
@@ -371,19 +403,22 @@ def apply_checked(
     offset: int = 0,
     lines: Any = None,
     counts: list[tuple[str, int, int]] | None = None,
+    source: InputRows | None = None,
 ) -> tuple[pa.Table, list[Failure]]:
     """Convert and validate a batch, setting aside the input rows any stage refuses.
 
     Returns the output (with `ROW_ID`) and the failures; on a failure the batch runs again
     without the refused input rows (the rare path). `counts`: as in `apply_steps`, for the
-    run that succeeded.
+    run that succeeded; `source`: as in `apply_steps`.
     """
     table = with_row_ids(table, offset)
     failures: list[Failure] = []
     while True:
         step_counts: list[tuple[str, int, int]] = []
         try:
-            out = apply_steps(table, plan, options, offset, lines, counts=step_counts)
+            out = apply_steps(
+                table, plan, options, offset, lines, counts=step_counts, source=source
+            )
             check_output(out, plan, offset)
         except RowFailures as e:
             ids = np.asarray(getattr(e, "input_rows", e.rows), dtype=np.int64)
@@ -419,7 +454,7 @@ def convert_table(
     from trlprep.ledger import Ledger
 
     check_on_error(on_error)
-    out, failures = apply_checked(table, plan, lines=lines)
+    out, failures = apply_checked(table, plan, lines=lines, source=InputRows(0, lines))
     out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
     if not failures:
         return out

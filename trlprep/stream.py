@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from trlprep.convert import Plan, apply_checked, failures_table, with_row_ids
+from trlprep.convert import InputRows, Plan, apply_checked, failures_table, with_row_ids
 from trlprep.detect import detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ledger import Ledger
@@ -76,7 +76,10 @@ def convert_batches(
         for u in units:
             _check_batch(u.table, plan, u.offset, u.lines)
             counts: list[tuple[str, int, int]] = []
-            out, failures = apply_checked(u.table, plan, opts, u.offset, u.lines, counts)
+            source = InputRows(u.offset, u.raw_lines)
+            out, failures = apply_checked(
+                u.table, plan, opts, u.offset, u.lines, counts, source=source
+            )
             if failures:
                 ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))
             for name, n_in, n_out in counts:
