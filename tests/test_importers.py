@@ -56,6 +56,13 @@ def _rows(table: pa.Table) -> list[dict]:
     return _strip_nulls(table.to_pylist())
 
 
+def _written(table: pa.Table) -> list[dict]:
+    """Rows as a JSONL output holds them (tool-call arguments as the user's JSON values)."""
+    from trlprep.jsontext import to_jsonl
+
+    return _strip_nulls([json.loads(line) for line in to_jsonl(table).splitlines()])
+
+
 def _assert_valid(result) -> None:
     report = api.validate(result.table, type=result.dtype, format=result.fmt)
     assert report.valid, [i.to_dict() for i in report.issues]
@@ -80,23 +87,24 @@ def test_sharegpt_language_modeling():
     # a conversation that opens with the assistant is kept as it is; "" system adds nothing
     assert [m["role"] for m in rows[1]["messages"]] == ["assistant", "user", "assistant"]
     assert rows[1]["messages"][2]["content"] == "Why did the\nchicken cross the road?"
-    # function_call -> assistant tool call (object arguments as compact JSON text),
+    # function_call -> assistant tool call (object arguments written back as the object),
     # observation -> tool
-    call = rows[2]["messages"][1]
+    written = _written(r.table)
+    call = written[2]["messages"][1]
     assert call == {
         "role": "assistant",
         "tool_calls": [
             {
                 "type": "function",
-                "function": {"name": "get_weather", "arguments": '{"city":"Paris","unit":"C"}'},
+                "function": {"name": "get_weather", "arguments": {"city": "Paris", "unit": "C"}},
             }
         ],
     }
     assert rows[2]["messages"][2] == _m("tool", '{"temp": 21}')
     assert json.loads(rows[2]["tools"])[0]["name"] == "get_weather"
-    # a list of calls; string arguments are kept byte for byte
-    calls = rows[3]["messages"][1]["tool_calls"]
-    assert [c["function"]["arguments"] for c in calls] == ['{"a": 2, "b": 3}', '{"a":4,"b":5}']
+    # a list of calls; string arguments are kept byte for byte, objects as objects
+    calls = written[3]["messages"][1]["tool_calls"]
+    assert [c["function"]["arguments"] for c in calls] == ['{"a": 2, "b": 3}', {"a": 4, "b": 5}]
     assert [m["role"] for m in rows[3]["messages"]][2:] == ["tool", "tool", "assistant"]
 
 
@@ -131,15 +139,15 @@ def test_sharegpt_role_map_overrides_defaults():
 
 def test_sharegpt_mixed_kinds_become_json_text_arguments():
     """`value` is an object in one row and text in others: Arrow reads the column as
-    tagged JSON text; arguments come out as JSON strings either way."""
+    tagged JSON text; arguments are kept as the user's values either way."""
     src = read(FIX / "sharegpt_mixed.jsonl")
     assert src.table.schema.field("conversations").metadata  # tagged JSON text
     r = _import("sharegpt_mixed.jsonl", "sharegpt", on_error="stop")
     _assert_valid(r)
-    calls = [row["messages"][1]["tool_calls"][0]["function"] for row in _rows(r.table)]
+    calls = [row["messages"][1]["tool_calls"][0]["function"] for row in _written(r.table)]
     assert calls == [
-        {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
-        {"name": "now", "arguments": "{}"},
+        {"name": "get_weather", "arguments": {"city": "Oslo"}},
+        {"name": "now", "arguments": "{}"},  # the turn held the string "{}"
     ]
     assert pa.types.is_string(
         r.table.schema.field("messages")
@@ -320,8 +328,11 @@ def test_hh_real_file_streams_in_batches():
 
 
 def test_openai_chat_tool_calls_weights_and_tools():
+    from trlprep.jsonargs import has_tagged_arguments
+
     src = read(FIX / "openai_chat.jsonl")
-    assert src.table.schema.field("messages").metadata  # arguments mix strings and objects
+    # arguments mix strings and objects: held as the JSON text of each (tagged)
+    assert has_tagged_arguments(src.table.schema.field("messages").type)
     r = _import("openai_chat.jsonl", "openai-chat", on_error="stop")
     assert (r.dtype.name, r.fmt.value) == ("language-modeling", "conversational")
     _assert_valid(r)
@@ -331,7 +342,7 @@ def test_openai_chat_tool_calls_weights_and_tools():
         "content": "Paris, obviously.",
         "weight": 1,
     }
-    call = rows[1]["messages"][1]
+    call = _written(r.table)[1]["messages"][1]
     assert call["weight"] == 0 and "content" not in call
     assert call["tool_calls"] == [
         {
@@ -341,7 +352,11 @@ def test_openai_chat_tool_calls_weights_and_tools():
         }
     ]
     assert rows[1]["messages"][2] == {"role": "tool", "tool_call_id": "call_1", "content": "21C"}
-    assert rows[2]["messages"][1]["tool_calls"][0]["function"]["arguments"] == '{"a":4,"b":5}'
+    written = _written(r.table)[2]["messages"][1]["tool_calls"][0]["function"]["arguments"]
+    assert written == {"a": 4, "b": 5}  # an object stays an object
+    assert _written(r.table)[1]["messages"][1]["tool_calls"][0]["function"]["arguments"] == (
+        '{"city": "Paris"}'  # a string stays that exact string
+    )
     # tools as JSON text, each row with only its own function's parameters
     tools = [json.loads(row["tools"]) if "tools" in row else None for row in rows]
     assert tools[0] is None

@@ -18,6 +18,7 @@ import pyarrow as pa
 from trlprep import jsontext
 from trlprep.arrowtypes import is_json_field
 from trlprep.errors import DataError, InputError
+from trlprep.jsonargs import has_object_arguments, has_tagged_arguments, retag, tagged
 from trlprep.jsontext import encode_json_texts, json_field, table_from_records
 from trlprep.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
 
@@ -128,6 +129,10 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
         return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
         return _jsonl_python(path, chunk, first_line, bad)
+    if any(has_object_arguments(f.type) for f in table.schema):
+        # tool-call arguments as objects: Arrow typed them as one struct for all rows (the
+        # union of keys, in first-seen order); each row's own object is kept as JSON text
+        return _jsonl_python(path, chunk, first_line, bad)
     return Batch(table, 0, lines)
 
 
@@ -195,6 +200,7 @@ def concat_tables(tables: list[pa.Table | pa.RecordBatch]) -> pa.Table:
         return pa.table({})
     if len(tables) == 1:
         return tables[0]
+    tables = _same_arguments(tables)
     tagged = {f.name for t in tables for f in t.schema if is_json_field(f)}
     if not tagged:
         try:
@@ -210,6 +216,26 @@ def concat_tables(tables: list[pa.Table | pa.RecordBatch]) -> pa.Table:
                 t = t.set_column(i, json_field(name), encode_json_texts(t.column(i)))
         out.append(t)
     return pa.concat_tables(out, promote_options="permissive")
+
+
+def _same_arguments(tables: list[pa.Table]) -> list[pa.Table]:
+    """Where a column's tool-call arguments are JSON text in some pieces (objects there),
+    its plain-string arguments elsewhere become JSON text too, so the pieces join."""
+    names = {f.name for t in tables for f in t.schema if has_tagged_arguments(f.type)}
+    if not names:
+        return tables
+    out = []
+    for t in tables:
+        for name in names:
+            i = t.schema.get_field_index(name)
+            if i < 0 or is_json_field(t.schema.field(i)):
+                continue
+            f = t.schema.field(i)
+            if not has_tagged_arguments(f.type) and f.type != tagged(f.type):
+                arr = retag(t.column(i))
+                t = t.set_column(i, f.with_type(arr.type), arr)
+        out.append(t)
+    return out
 
 
 def _conflicting_columns(tables: list[pa.Table]) -> set[str]:

@@ -72,7 +72,15 @@ def _dumps_any(value: Any) -> str:
 
 
 def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.Array]:
-    """An Arrow column from Python values; values of disagreeing kinds become tagged JSON text."""
+    """An Arrow column from Python values; values of disagreeing kinds become tagged JSON text.
+
+    Tool-call arguments given as objects are kept as tagged JSON text (see `jsonargs`).
+    """
+    from trlprep.jsonargs import array_with_text_arguments
+
+    arr = array_with_text_arguments(values)
+    if arr is not None:
+        return pa.field(name, arr.type), arr
     try:
         arr = pa.array(values)
         return pa.field(name, arr.type), arr
@@ -290,19 +298,26 @@ def encode_json_texts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 
 def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
-    """Rows as JSON Lines; tagged columns are written as the JSON values they hold."""
+    """Rows as JSON Lines; tagged columns (and tagged tool-call arguments) are written as the
+    JSON values they hold."""
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if data.num_rows == 0:
         return b""
+    from trlprep.jsonargs import encode, has_tagged_arguments
+
+    nested = [has_tagged_arguments(f.type) for f in data.schema]
     tagged = [is_json_field(f) for f in data.schema]
-    if not any(tagged):
+    if not any(tagged) and not any(nested):
         return _polars_ndjson(data)
     pieces = []
-    for field, col, is_tagged in zip(data.schema, data.columns, tagged, strict=True):
+    for field, col, is_tagged, inner in zip(data.schema, data.columns, tagged, nested, strict=True):
         if is_tagged:
             key = dumps(field.name) + ":"
             pieces.append(_join(key, pc.fill_null(col, "null")))
+        elif inner:  # tool-call arguments held as JSON text: written as the JSON they hold
+            text = encode(col.combine_chunks(), encode_json_texts)
+            pieces.append(_join(dumps(field.name) + ":", pc.fill_null(text, "null")))
         else:
             lines = _line_array(_polars_ndjson(pa.table([col], names=[field.name])))
             pieces.append(pc.utf8_slice_codeunits(lines, 1, -2))  # drop { and }\n

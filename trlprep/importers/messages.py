@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, is_list, is_string
+from trlprep.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.importers.jsonarrow import (
     as_json_strings,
@@ -24,6 +24,7 @@ from trlprep.importers.jsonarrow import (
     row_lengths,
     to_json_text,
 )
+from trlprep.jsonargs import tagged
 from trlprep.jsontext import dumps
 from trlprep.registry import MESSAGE_FIELDS
 
@@ -145,13 +146,22 @@ def normalise_tool_calls(calls: pa.Array) -> pa.Array:
     fn = field_of(items, "function")
     source = fn if fn is not None and pa.types.is_struct(fn.type) else items
     name = field_of(source, "name")
-    args = field_of(source, "arguments")
-    if args is None:
-        args = field_of(source, "parameters")
+    key = "arguments" if source.type.get_field_index("arguments") >= 0 else "parameters"
+    args = field_of(source, key)
     n = len(items)
     name = name.cast(pa.string()) if name is not None else pa.nulls(n, pa.string())
+    # strings are the user's (OpenAI's) JSON text; JSON text already tagged or objects
+    # (typed by Arrow) are kept as tagged JSON text (see trlprep.jsonargs)
+    as_text = args is not None and (
+        is_json_field(source.type.field(key)) or not (is_string(args.type) or _null(args))
+    )
     args = as_json_strings(args) if args is not None else pa.nulls(n, pa.string())
-    function = pa.StructArray.from_arrays([name, args], names=["name", "arguments"])
+    args_field = pa.field("arguments", pa.string())
+    if as_text:
+        args_field = args_field.with_metadata({JSON_FIELD_KEY: b"1"})
+    function = pa.StructArray.from_arrays(
+        [name, args], fields=[pa.field("name", pa.string()), args_field]
+    )
     kind = field_of(items, "type")
     kind = (
         pc.fill_null(kind.cast(pa.string()), "function")
@@ -168,6 +178,10 @@ def normalise_tool_calls(calls: pa.Array) -> pa.Array:
     struct = pa.StructArray.from_arrays(arrays, names=names)
     valid = np.asarray(calls.is_valid().to_numpy(zero_copy_only=False), bool)
     return lists_from(struct, row_lengths(calls), valid)
+
+
+def _null(arr: pa.Array) -> bool:
+    return pa.types.is_null(arr.type)
 
 
 def tools_as_text(table: pa.Table, name: str = "tools") -> pa.Table:
@@ -187,7 +201,8 @@ def tools_as_text(table: pa.Table, name: str = "tools") -> pa.Table:
 
 
 def string_arguments(message: Any) -> Any:
-    """Python: a message dict with every tool call's `arguments` as JSON text."""
+    """Python: a message dict with every tool call's `arguments` as the JSON text of its
+    value (a string as its JSON literal: the column is then tagged, see jsonargs)."""
     if not isinstance(message, dict):
         return message
     calls = message.get("tool_calls")
@@ -208,10 +223,10 @@ def _call_with_text(call: Any) -> Any:
     fn = call.get("function")
     if isinstance(fn, dict):
         fn = dict(fn)
-        if "arguments" in fn and not isinstance(fn["arguments"], str | type(None)):
+        if fn.get("arguments") is not None:
             fn["arguments"] = dumps(fn["arguments"])
         call["function"] = fn
-    elif "arguments" in call and not isinstance(call["arguments"], str | type(None)):
+    elif call.get("arguments") is not None:
         call["arguments"] = dumps(call["arguments"])
     return call
 
@@ -237,4 +252,5 @@ def typed_messages(
             return None, f"{name} holds an item that is not a message object"
         return [normalise_message(m) for m in value], None
 
-    return decode_json_column(col, name, norm)
+    arr, problems = decode_json_column(col, name, norm)
+    return arr.cast(tagged(arr.type)), problems

@@ -4,11 +4,12 @@ Roles: human -> user, gpt -> assistant, system -> system, observation/tool -> to
 the usual aliases (`registry.COMMON_ROLE_MAP`); `ImportOptions.role_map` overrides any of
 them. A `function_call` turn holds the JSON of a call (`{"name", "arguments"}`, or a list
 of them); it becomes an assistant message with no content and `tool_calls` of
-`{"type": "function", "function": {"name", "arguments"}}`, arguments kept as JSON text
-(objects are written as compact JSON). An optional `system` column becomes a first system
-message; `tools` is kept as JSON text. Conversations are kept as they are otherwise: one
-that opens with the assistant stays that way (chat templates that demand a user turn first
-refuse it when rendering).
+`{"type": "function", "function": {"name", "arguments"}}`, arguments kept as the JSON
+text of the user's value in a tagged field (`jsonargs`): written back as the object (or the
+exact string) the turn held, handed to templates parsed. An optional `system` column
+becomes a first system message; `tools` is kept as JSON text. Conversations are kept as
+they are otherwise: one that opens with the assistant stays that way (chat templates that
+demand a user turn first refuse it when rendering).
 
 Layouts: `conversations` alone -> language modeling (`messages`); `conversations` with
 `chosen` and `rejected` single turns (or turn lists), LLaMA-Factory's preference layout ->
@@ -46,6 +47,7 @@ from trlprep.importers.messages import (
     tools_as_text,
     typed_messages,
 )
+from trlprep.jsonargs import tagged
 from trlprep.jsontext import dumps
 from trlprep.registry import (
     COMMON_ROLE_MAP,
@@ -140,6 +142,7 @@ class ShareGPT(Importer):
                 produced[name] = _single_turns(table, name, roles, bad)
         else:
             produced["messages"] = messages
+        produced = {k: v.cast(tagged(v.type)) for k, v in produced.items()}
         out = assemble(tools_as_text(table), produced, CONSUMED)
         return Converted(out)
 
@@ -228,7 +231,7 @@ def _tool_calls(texts: pa.Array, col: str) -> tuple[pa.Array, np.ndarray]:
             if not isinstance(call, dict) or not isinstance(call.get("name"), str):
                 return None, f'{col}: a function_call turn is not JSON {{"name", "arguments"}}'
             args = call.get("arguments", call.get("parameters", {}))
-            text = args if isinstance(args, str) else dumps(args)
+            text = dumps(args)  # the JSON text of the user's value (tagged: see jsonargs)
             out.append({"type": "function", "function": {"name": call["name"], "arguments": text}})
         return out, None
 

@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import is_json_field, is_string
 from trlprep.errors import TrlprepError
+from trlprep.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import count_images, mismatch, parts_roles, prepare
 from trlprep.templates.rules import Plan, RowError, plan_for, render_prompt, render_row
 from trlprep.templates.template import ChatTemplate, to_plain
@@ -147,7 +148,7 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
     prompts = _values(batch, plan.prompt, offset, rows)
     tools, kwargs = _side(job, batch, offset, rows)
     images = _image_counts(batch)
-    prep = _Preparer(job)
+    prep = _Preparer(job, batch.schema)
     out: list[str | None] = []
     for i, (prompt, t, k) in enumerate(zip(prompts, tools, kwargs, strict=True)):
         try:
@@ -163,15 +164,21 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
 class _Preparer:
     """`inputs.prepare` with the job's template and the roles it renders parts for."""
 
-    def __init__(self, job: Job) -> None:
+    def __init__(self, job: Job, schema: pa.Schema) -> None:
         self.template = job.template
         self.roles = parts_roles(job.template)
+        self.args_text = {f.name for f in schema if has_tagged_arguments(f.type)}
 
     def __call__(self, messages: Any, column: str, vision: bool):
         if not isinstance(messages, list):
             return messages, None
         return prepare(
-            messages, column, self.roles, vision=vision, template_name=self.template.name
+            messages,
+            column,
+            self.roles,
+            vision=vision,
+            template_name=self.template.name,
+            args_text=column in self.args_text,
         )
 
 
@@ -218,7 +225,7 @@ def _render(
     rows = {c: _values(batch, c, offset) for c in plan.continuations + plan.wholes}
     tools_g, kwargs_g = _side(job, batch, offset, first)
     images = _image_counts(batch)
-    prep = _Preparer(job)
+    prep = _Preparer(job, batch.schema)
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports

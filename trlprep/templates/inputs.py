@@ -3,7 +3,8 @@ to what the template renders, `<image>` placeholders turned into image parts.
 
 - `tool_calls[].function.arguments` reach the template as the parsed JSON value (a dict),
   transformers' convention, whether the data holds an object or JSON text (OpenAI writes
-  strings); text that is not valid JSON fails the row.
+  strings; `jsonargs` keeps objects as their text, strings as their JSON literal); text
+  that is not valid JSON fails the row.
 - Content given as a list of text-only parts is joined into one string (no separator) on a
   template that renders only string content for that role (found once per template by
   rendering a probe), instead of the template printing the list's Python repr or raising;
@@ -99,11 +100,13 @@ def prepare(
     *,
     vision: bool = False,
     template_name: str = "the template",
+    args_text: bool = False,
 ) -> tuple[list, Prepared]:
     """`messages` ready for the template (new dicts where changed; see the module doc).
 
     `roles`: the roles the template renders parts for (`parts_roles`); `vision`: the row has
-    images, so placeholders become image parts. Raises RowError naming the message.
+    images, so placeholders become image parts; `args_text`: tool-call arguments are tagged
+    JSON text of the user's values (`jsonargs`). Raises RowError naming the message.
     """
     info = Prepared()
     out = messages
@@ -113,7 +116,7 @@ def prepare(
         new = m
         calls = m.get("tool_calls")
         if calls:
-            new = _with_parsed_arguments(new, calls, column, i)
+            new = _with_parsed_arguments(new, calls, column, i, args_text)
         content = new.get("content")
         if vision:
             info.images += count_images([new])
@@ -193,7 +196,13 @@ def _split_placeholders(content: str) -> list[dict]:
     return parts
 
 
-def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int) -> dict:
+def _kind(value: Any) -> str:
+    return {str: "string", list: "list", bool: "boolean", type(None): "null"}.get(
+        type(value), "number"
+    )
+
+
+def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int, text: bool) -> dict:
     if not isinstance(calls, list):
         return m
     new_calls = []
@@ -206,17 +215,26 @@ def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int) -> dict:
         holder = fn if isinstance(fn, dict) else call
         args = holder.get("arguments")
         if isinstance(args, str):
+            where = f"message {i}: tool call {k}" + (
+                f" ({holder['name']})" if isinstance(holder.get("name"), str) else ""
+            )
             try:
                 parsed = json.loads(args)
+                if text and isinstance(parsed, str):  # the user's string, as JSON text
+                    parsed = json.loads(parsed)
             except json.JSONDecodeError as e:
-                name = holder.get("name")
                 raise RowError(
-                    f"message {i}: tool call {k}"
-                    + (f" ({name})" if isinstance(name, str) else "")
-                    + f": arguments are not valid JSON ({e.msg} at character {e.pos})",
+                    f"{where}: arguments are not valid JSON ({e.msg} at character {e.pos})",
                     column,
                     hint="tool-call arguments must be a JSON object or its JSON text",
                 ) from None
+            if not isinstance(parsed, dict):
+                raise RowError(
+                    f"{where}: arguments are the JSON text of a {_kind(parsed)}, not of an "
+                    "object" + (" (encoded twice?)" if isinstance(parsed, str) else ""),
+                    column,
+                    hint="tool-call arguments must be a JSON object or its JSON text",
+                )
             holder = {**holder, "arguments": parsed}
             call = {**call, "function": holder} if isinstance(fn, dict) else holder
             changed = True

@@ -1,0 +1,236 @@
+"""Tool-call arguments kept as the user's JSON value through Arrow.
+
+Arguments are an object in some data (glaive, exporters) and the JSON text of one in other
+data (OpenAI writes strings). Arrow would make objects a struct with the union of every
+row's keys, in first-seen order, losing each row's own keys and their order, so objects are
+kept as their JSON text instead, in a string field tagged with `arrowtypes.JSON_FIELD_KEY`:
+each value of a tagged `arguments` field is the JSON text of the user's value (an object's
+text, or a string's JSON literal), written back as that value. Untagged string arguments are
+the user's strings. Templates get the parsed object either way (`templates.inputs`).
+
+An `arguments` field counts when it lies inside a `tool_calls` (or legacy `function_call`)
+field, at any depth.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
+
+ARGUMENTS = "arguments"
+CALL_FIELDS = ("tool_calls", "function_call")
+_TAG = {JSON_FIELD_KEY: b"1"}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+# ---------------------------------------------------------------- types
+
+
+def _argument_fields(t: pa.DataType, inside: bool = False):
+    """Every `arguments` field (inside a tool call) of type `t`, at any depth."""
+    if pa.types.is_struct(t):
+        for f in t:
+            if inside and f.name == ARGUMENTS:
+                yield f
+            else:
+                yield from _argument_fields(f.type, inside or f.name in CALL_FIELDS)
+    elif is_list(t) or pa.types.is_large_list(t):
+        yield from _argument_fields(t.value_type, inside)
+
+
+def has_object_arguments(t: pa.DataType) -> bool:
+    """True when tool-call arguments in `t` are typed values (structs ...), not JSON text."""
+    return any(not (is_string(f.type) or pa.types.is_null(f.type)) for f in _argument_fields(t))
+
+
+def has_tagged_arguments(t: pa.DataType) -> bool:
+    """True when tool-call arguments in `t` are tagged JSON text."""
+    return any(is_json_field(f) for f in _argument_fields(t))
+
+
+def tagged(t: pa.DataType, inside: bool = False) -> pa.DataType:
+    """`t` with every string `arguments` field of a tool call tagged as JSON text."""
+    if pa.types.is_struct(t):
+        fields = []
+        for f in t:
+            if inside and f.name == ARGUMENTS and is_string(f.type):
+                fields.append(f.with_metadata(_TAG))
+            else:
+                fields.append(f.with_type(tagged(f.type, inside or f.name in CALL_FIELDS)))
+        return pa.struct(fields)
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(tagged(t.value_type, inside)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(tagged(t.value_type, inside)))
+    return t
+
+
+# ---------------------------------------------------------------- Python values
+
+
+def arguments_as_text(values: list) -> tuple[list, bool]:
+    """Values (rows of one column) with every tool call's arguments as JSON text, and True,
+    when any arguments value is not a string; else the values unchanged and False."""
+    if not any(_has_object_args(v) for v in values):
+        return values, False
+    return [_text_args(v) for v in values], True
+
+
+def _calls(value: Any):
+    """The tool-call dicts in a value (a message list, a message, ...)."""
+    if isinstance(value, list):
+        for v in value:
+            yield from _calls(v)
+    elif isinstance(value, dict):
+        for key in CALL_FIELDS:
+            calls = value.get(key)
+            for c in calls if isinstance(calls, list) else [calls]:
+                if isinstance(c, dict):
+                    fn = c.get("function")
+                    yield fn if isinstance(fn, dict) else c
+
+
+def _has_object_args(value: Any) -> bool:
+    return any(ARGUMENTS in c and not isinstance(c[ARGUMENTS], str | None) for c in _calls(value))
+
+
+def _text_args(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_text_args(v) for v in value]
+    if not isinstance(value, dict) or not any(k in value for k in CALL_FIELDS):
+        return value
+    out = dict(value)
+    for key in CALL_FIELDS:
+        calls = value.get(key)
+        if isinstance(calls, list):
+            out[key] = [_call_text(c) for c in calls]
+        elif isinstance(calls, dict):
+            out[key] = _call_text(calls)
+    return out
+
+
+def _call_text(call: Any) -> Any:
+    if not isinstance(call, dict):
+        return call
+    fn = call.get("function")
+    if isinstance(fn, dict):
+        return {**call, "function": _call_text(fn)}
+    if call.get(ARGUMENTS) is None:
+        return call
+    return {**call, ARGUMENTS: _dumps(call[ARGUMENTS])}
+
+
+def array_with_text_arguments(values: list) -> pa.Array | None:
+    """An Arrow array of `values` with tagged JSON-text arguments, or None when no
+    arguments value is an object (or Arrow cannot type the values)."""
+    values, changed = arguments_as_text(values)
+    if not changed:
+        return None
+    try:
+        arr = pa.array(values)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, OverflowError):
+        return None
+    return arr.cast(tagged(arr.type))
+
+
+def retag(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """An array with untagged string arguments re-encoded as tagged JSON text (each string
+    becomes its JSON literal), so it joins columns that are tagged already."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    values = [_retag_value(v) for v in arr.to_pylist()]
+    t = tagged(arr.type)
+    return pa.array(values, t)
+
+
+def _retag_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_retag_value(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if k in CALL_FIELDS:
+            out[k] = _retag_calls(v)
+        else:
+            out[k] = _retag_value(v)
+    return out
+
+
+def _retag_calls(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_retag_calls(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if k == ARGUMENTS and isinstance(v, str):
+            out[k] = _dumps(v)
+        else:
+            out[k] = _retag_calls(v)
+    return out
+
+
+# ---------------------------------------------------------------- Arrow -> JSON text
+
+
+def encode(arr: pa.Array, leaf) -> pa.Array:
+    """The compact JSON text of each value of `arr` (nulls: null), tagged `arguments`
+    fields written as the JSON they hold; `leaf` encodes untagged leaves (polars' writer,
+    so numbers and strings read as in any other column)."""
+    return _encode(arr, leaf, raw=False)
+
+
+def _encode(arr: pa.Array, leaf, raw: bool) -> pa.Array:
+    t = arr.type
+    ls = pa.large_string()
+    if raw:
+        text = arr.cast(ls)
+    elif pa.types.is_struct(t):
+        pieces = []
+        for k, f in enumerate(t):
+            child = _encode(arr.field(k), leaf, raw=is_json_field(f))
+            child = pc.fill_null(child.cast(ls), "null")
+            key = pa.scalar(("," if k else "") + _dumps(f.name) + ":", ls)
+            pieces += [key, child]
+        body = (
+            pc.binary_join_element_wise(*pieces, pa.scalar("", ls))
+            if pieces
+            else pa.array([""] * len(arr), ls)
+        )
+        text = pc.binary_join_element_wise(
+            pa.scalar("{", ls), body, pa.scalar("}", ls), pa.scalar("", ls)
+        )
+    elif is_list(t) or pa.types.is_large_list(t):
+        flat = arr.flatten()  # the values of non-null lists only, slice offsets applied
+        items = pc.fill_null(_encode(flat, leaf, raw=False).cast(ls), "null")
+        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets), items)
+        body = pc.binary_join(lists, pa.scalar(",", ls))
+        text = pc.binary_join_element_wise(
+            pa.scalar("[", ls), body, pa.scalar("]", ls), pa.scalar("", ls)
+        )
+    else:
+        text = leaf(arr).cast(ls)
+    return pc.if_else(arr.is_valid(), text, pa.scalar(None, ls))
+
+
+__all__ = [
+    "array_with_text_arguments",
+    "arguments_as_text",
+    "encode",
+    "has_object_arguments",
+    "has_tagged_arguments",
+    "retag",
+    "tagged",
+]
