@@ -254,11 +254,6 @@ def test_drone_qwen_render_of_a_json_text_argument(tmp_path):
     assert text == original_render("qwen2_5", messages, tools=tools)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 1: double-encoded arguments (lines 3-6) are silently decoded twice: "
-    "exit 0, no row error and no note naming the rows",
-)
 def test_drone_double_encoded_arguments_are_not_silently_changed(tmp_path):
     """Lines 3-6: `arguments` is JSON text of a STRING (double-encoded), not of an object.
 
