@@ -179,14 +179,6 @@ def test_kto_detected_as_unpaired_preference():
     assert "label" not in info["extra_columns"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 4: "
-        "validate on the detected unpaired messages+label layout demands "
-        "prompt/completion columns (exit 1)"
-    ),
-)
 def test_kto_validates_as_detected():
     assert run("validate", KTO).exit_code == 0
 
