@@ -3,7 +3,7 @@
 Importing this package imports every edge module, so `EDGES` holds all of them.
 """
 
-from trlprep.converters import basic, implicit, pairing, stepwise, unpairing  # noqa: F401
+from trlprep.converters import basic, implicit, pairing, stepwise, turns, unpairing  # noqa: F401
 from trlprep.converters.base import EDGES, ConversionWarning, ConvertOptions, Edge, edge
 from trlprep.converters.common import row_offset
 from trlprep.converters.implicit import extract

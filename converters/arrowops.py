@@ -139,17 +139,22 @@ def concat_lists(a: pa.Array, b: pa.Array) -> pa.Array:
     return _list_from(values.take(pa.array(idx, pa.int64())), la + lb, a.type)
 
 
-def concat_strings(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Per-row string concatenation `a[i] + b[i]`."""
+def concat_strings(
+    a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray, sep: str = ""
+) -> pa.Array:
+    """Per-row string concatenation `a[i] + sep + b[i]`."""
     a, b = unify(a, b)
-    return pc.binary_join_element_wise(a, b, pa.scalar("", a.type))
+    return pc.binary_join_element_wise(a, b, pa.scalar(sep, a.type))
 
 
-def concat_content(a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """String concatenation for text, message-list concatenation for conversations."""
+def concat_content(
+    a: pa.Array | pa.ChunkedArray, b: pa.Array | pa.ChunkedArray, sep: str = ""
+) -> pa.Array:
+    """String concatenation (joined by `sep`) for text, message-list concatenation for
+    conversations."""
     if is_list(a.type):
         return concat_lists(a, b)
-    return concat_strings(a, b)
+    return concat_strings(a, b, sep)
 
 
 def split_strings(arr: pa.Array, cut: np.ndarray) -> tuple[pa.Array, pa.Array]:

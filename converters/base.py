@@ -19,7 +19,10 @@ from trlprep.registry import Format, get_type
 class ConvertOptions:
     """Knobs of the conversions (CLI flags of `trlprep convert`)."""
 
-    step_separator: str = ""  # stepwise: how steps are joined into one completion
+    # standard-format joins: the string between prompt and completion (chosen) when they
+    # are concatenated into one text, and between stepwise steps unless step_separator is set
+    separator: str = ""
+    step_separator: str | None = None  # stepwise: how steps are joined (None: `separator`)
     label_merge: str = "all"  # stepwise -> unpaired: all | any | last | first-false-truncates
     split_mode: str = "word"  # implicit prompt extraction, standard format: word | char
     order: str = "interleaved"  # unpairing: interleaved (chosen, rejected per pair) | blocks
@@ -30,6 +33,14 @@ class ConvertOptions:
     # unpairing with order="blocks": rows per block (None = the whole table; TRL's map uses 1000)
     block_rows: int | None = None
     margin: bool = False  # ranked -> preference: add a `margin` column (score difference)
+    # language modeling (conversational) -> prompt-completion: split at the last assistant
+    # turn ("last") or make one row per assistant turn ("all")
+    split_turns: str = "last"
+
+
+def step_separator(opts: ConvertOptions) -> str:
+    """The string joining stepwise steps (`step_separator`, else `separator`)."""
+    return opts.separator if opts.step_separator is None else opts.step_separator
 
 
 class ConversionWarning(UserWarning):
@@ -51,6 +62,9 @@ class Edge:
     guide: bool = True  # one of the TRL guide's documented conversions
     description: str = ""
     needs: tuple[str, ...] = field(default=())  # source columns it reads
+    joins: str = ""  # the texts it concatenates in standard format ("" = none)
+    # the formats it converts (standard text has no turns: some edges are conversational only)
+    formats: tuple[Format, ...] = (Format.STANDARD, Format.CONVERSATIONAL)
 
     @property
     def lossy(self) -> bool:
@@ -68,14 +82,17 @@ def edge(
     rows: str = "same",
     guide: bool = True,
     description: str = "",
+    formats: tuple[Format, ...] = (Format.STANDARD, Format.CONVERSATIONAL),
+    joins: str = "",
 ) -> Callable[[ConvertFn], ConvertFn]:
     """Register `fn` as the conversion from type `src` to type `dst` (names or aliases)."""
     s, d = get_type(src), get_type(dst)
 
     def deco(fn: ConvertFn) -> ConvertFn:
-        needs = s.column_names(Format.STANDARD)
+        needs = s.column_names(formats[0])
+        doc = description or (fn.__doc__ or "").strip()
         EDGES[(s.name, d.name)] = Edge(
-            s.name, d.name, fn, drops, rows, guide, description or (fn.__doc__ or "").strip(), needs
+            s.name, d.name, fn, drops, rows, guide, doc, needs, joins, tuple(formats)
         )
         return fn
 

@@ -35,11 +35,13 @@ def lm_column(fmt: Format) -> str:
     return LANGUAGE_MODELING.column_names(fmt)[0]
 
 
-def _concat(table: pa.Table, fmt: Format, first: str, second: str) -> pa.ChunkedArray:
+def _concat(
+    table: pa.Table, fmt: Format, first: str, second: str, sep: str = ""
+) -> pa.ChunkedArray:
     a, b = content(table, first, fmt), content(table, second, fmt)
     no_nulls(a, first)
     no_nulls(b, second)
-    return concat_content(a, b)
+    return concat_content(a, b, sep)
 
 
 # ---------------------------------------------------------------- prompt-completion
@@ -48,12 +50,13 @@ def _concat(table: pa.Table, fmt: Format, first: str, second: str) -> pa.Chunked
 @edge(
     "prompt-completion",
     "language-modeling",
+    joins="the prompt and the completion",
     drops="the prompt/completion boundary",
     description="Concatenate the prompt and the completion into `text` (`messages`).",
 )
 def prompt_completion_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     fmt = check_format(fmt)
-    text = _concat(table, fmt, "prompt", "completion")
+    text = _concat(table, fmt, "prompt", "completion", opts.separator)
     return output(table, LANGUAGE_MODELING, fmt, {lm_column(fmt): text}, {"prompt", "completion"})
 
 
@@ -101,13 +104,14 @@ def implicit_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Tab
 @edge(
     "preference",
     "language-modeling",
+    joins="the prompt and the chosen",
     drops="rejected completions, the prompt/completion boundary (and a `margin` column)",
     description="Remove the rejected; concatenate the prompt and the chosen into `text`.",
 )
 def preference_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     fmt = check_format(fmt)
     content(table, "rejected", fmt)
-    text = _concat(table, fmt, "prompt", "chosen")
+    text = _concat(table, fmt, "prompt", "chosen", opts.separator)
     return output(
         table,
         LANGUAGE_MODELING,
@@ -165,12 +169,13 @@ def preference_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions
 @edge(
     "preference",
     "preference-implicit",
+    joins="the prompt and each completion",
     description="Concatenate the prompt to both the chosen and the rejected; remove the prompt.",
 )
 def preference_to_implicit(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     fmt = check_format(fmt)
-    chosen = _concat(table, fmt, "prompt", "chosen")
-    rejected = _concat(table, fmt, "prompt", "rejected")
+    chosen = _concat(table, fmt, "prompt", "chosen", opts.separator)
+    rejected = _concat(table, fmt, "prompt", "rejected", opts.separator)
     return output(
         table,
         PREFERENCE_IMPLICIT,
@@ -192,6 +197,7 @@ def _good_rows(table: pa.Table) -> pa.Table:
 @edge(
     "unpaired-preference",
     "language-modeling",
+    joins="the prompt and the completion",
     drops="rows labelled false, the prompt/completion boundary, and labels",
     rows="filters",
     description="Keep rows labelled true; concatenate the prompt and the completion into `text`.",
@@ -199,7 +205,7 @@ def _good_rows(table: pa.Table) -> pa.Table:
 def unpaired_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     fmt = check_format(fmt)
     table = _good_rows(table)
-    text = _concat(table, fmt, "prompt", "completion")
+    text = _concat(table, fmt, "prompt", "completion", opts.separator)
     return output(
         table, LANGUAGE_MODELING, fmt, {lm_column(fmt): text}, {"prompt", "completion", "label"}
     )

@@ -1,6 +1,7 @@
 """Stepwise supervision -> language modeling, prompt-completion, prompt-only, unpaired.
 
-Steps are joined with `step_separator` ("" by default, as the guide). To language modeling
+Steps are joined with `step_separator` (by default `separator`, which is "" by default, as
+the guide; `separator` also joins the prompt and the steps into `text`). To language modeling
 and prompt-completion, only rows whose step labels are all true are kept (a row with no
 steps counts as all true, as Python's `all([])`). To unpaired preference the step labels
 merge into one label (`label_merge`):
@@ -24,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, concat_lists, offsets, slice_lists
-from trlprep.converters.base import ConvertOptions, edge
+from trlprep.converters.base import ConvertOptions, edge, step_separator
 from trlprep.converters.basic import lm_column
 from trlprep.converters.common import (
     DEFAULT_MESSAGES,
@@ -147,12 +148,13 @@ def _all_true(table: pa.Table, opts: ConvertOptions) -> tuple[pa.Table, pa.Array
     steps, labels = _steps_and_labels(table)
     keep = _first_false(labels) == offsets(labels)[1]
     table = table.filter(pa.array(keep))
-    return table, _join(steps.filter(pa.array(keep)), opts.step_separator)
+    return table, _join(steps.filter(pa.array(keep)), step_separator(opts))
 
 
 @edge(
     "stepwise-supervision",
     "language-modeling",
+    joins="the prompt and the steps",
     drops="rows with a false step label, step labels, step and prompt boundaries",
     rows="filters",
     description="Keep rows whose steps are all true; concatenate the prompt and the joined "
@@ -167,13 +169,16 @@ def stepwise_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Tab
     if fmt is Format.CONVERSATIONAL:
         joined = concat_lists(as_array(prompt), assistant_messages(text, prompt.type))
     else:
-        joined = pc.binary_join_element_wise(as_array(prompt), text.cast(prompt.type), "")
+        joined = pc.binary_join_element_wise(
+            as_array(prompt), text.cast(prompt.type), opts.separator
+        )
     return output(table, LANGUAGE_MODELING, fmt, {lm_column(fmt): joined}, _CONSUMED)
 
 
 @edge(
     "stepwise-supervision",
     "prompt-completion",
+    joins="the steps",
     drops="rows with a false step label, step labels and step boundaries",
     rows="filters",
     description="Keep rows whose steps are all true; join the steps into the completion.",
@@ -227,6 +232,7 @@ def merge_labels(labels: pa.Array, how: str) -> tuple[np.ndarray, np.ndarray | N
 @edge(
     "stepwise-supervision",
     "unpaired-preference",
+    joins="the steps",
     drops="step labels (merged into one label per row) and step boundaries",
     description="Join the steps into the completion and merge the step labels into one "
     "label (all true by default; see --label-merge).",
@@ -249,7 +255,7 @@ def stepwise_to_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> 
         mask = pa.array(keep)
         table, steps, label = table.filter(mask), steps.filter(mask), label[keep]
     prompt = content(table, "prompt", fmt)
-    text = _join(steps, opts.step_separator)
+    text = _join(steps, step_separator(opts))
     produced = {
         "prompt": prompt,
         "completion": _completion(text, prompt, fmt),

@@ -80,9 +80,19 @@ def extract_prompt(row: dict, mode: str = "word") -> dict:
 # ---------------------------------------------------------------- the recipes
 
 
+def _cat(a, b, opts):
+    """Text joined by the separator (none by default, as the guide); message lists added."""
+    return a + opts.separator + b if isinstance(a, str) else a + b
+
+
+def _steps_sep(opts) -> str:
+    return opts.separator if opts.step_separator is None else opts.step_separator
+
+
 def pc_to_lm(rows, fmt, opts):
     return [
-        {lm(fmt): r["prompt"] + r["completion"], **_rest(r, ("prompt", "completion"))} for r in rows
+        {lm(fmt): _cat(r["prompt"], r["completion"], opts), **_rest(r, ("prompt", "completion"))}
+        for r in rows
     ]
 
 
@@ -121,7 +131,9 @@ def implicit_to_unpaired(rows, fmt, opts):
 
 
 def pref_to_lm(rows, fmt, opts):
-    return [{lm(fmt): r["prompt"] + r["chosen"], **_rest(r, _PAIR, PAIR_ONLY)} for r in rows]
+    return [
+        {lm(fmt): _cat(r["prompt"], r["chosen"], opts), **_rest(r, _PAIR, PAIR_ONLY)} for r in rows
+    ]
 
 
 def pref_to_pc(rows, fmt, opts):
@@ -138,8 +150,8 @@ def pref_to_po(rows, fmt, opts):
 def pref_to_implicit(rows, fmt, opts):
     return [
         {
-            "chosen": r["prompt"] + r["chosen"],
-            "rejected": r["prompt"] + r["rejected"],
+            "chosen": _cat(r["prompt"], r["chosen"], opts),
+            "rejected": _cat(r["prompt"], r["rejected"], opts),
             **_rest(r, _PAIR),
         }
         for r in rows
@@ -166,7 +178,9 @@ _UNPAIRED = ("prompt", "completion", "label")
 
 def unpaired_to_lm(rows, fmt, opts):
     good = [r for r in rows if r["label"]]
-    return [{lm(fmt): r["prompt"] + r["completion"], **_rest(r, _UNPAIRED)} for r in good]
+    return [
+        {lm(fmt): _cat(r["prompt"], r["completion"], opts), **_rest(r, _UNPAIRED)} for r in good
+    ]
 
 
 def unpaired_to_pc(rows, fmt, opts):
@@ -218,8 +232,8 @@ def stepwise_to_lm(rows, fmt, opts):
     for r in rows:
         if not all(r["labels"]):
             continue
-        text = opts.step_separator.join(r["completions"])
-        seq = r["prompt"] + _completion(text, fmt)
+        text = _steps_sep(opts).join(r["completions"])
+        seq = _cat(r["prompt"], _completion(text, fmt), opts)
         out.append({lm(fmt): seq, **_rest(r, _STEPWISE)})
     return out
 
@@ -228,7 +242,7 @@ def stepwise_to_pc(rows, fmt, opts):
     out = []
     for r in rows:
         if all(r["labels"]):
-            text = opts.step_separator.join(r["completions"])
+            text = _steps_sep(opts).join(r["completions"])
             out.append(
                 {"prompt": r["prompt"], "completion": _completion(text, fmt), **_rest(r, _STEPWISE)}
             )
@@ -254,7 +268,7 @@ def stepwise_to_unpaired(rows, fmt, opts):
             if k == 0:
                 continue
             steps, label = steps[:k], True
-        text = opts.step_separator.join(steps)
+        text = _steps_sep(opts).join(steps)
         out.append(
             {
                 "prompt": r["prompt"],
@@ -266,7 +280,47 @@ def stepwise_to_unpaired(rows, fmt, opts):
     return out
 
 
+def _ends_on(msgs: list, role: str) -> bool:
+    return bool(msgs) and msgs[-1]["role"] == role
+
+
+def lm_to_pc(rows, fmt, opts):
+    if fmt != "conversational":
+        raise ValueError("standard text has no turns")
+    out = []
+    for r in rows:
+        msgs, rest = r["messages"], _rest(r, ("messages",))
+        if opts.split_turns == "all":
+            turns = [j for j in range(1, len(msgs)) if msgs[j]["role"] == "assistant"]
+            if not turns:
+                raise ValueError("no assistant turn after the first message")
+            out += [{"prompt": msgs[:j], "completion": [msgs[j]], **rest} for j in turns]
+            continue
+        if len(msgs) < 2 or not _ends_on(msgs, "assistant"):
+            raise ValueError("no completion")
+        out.append({"prompt": msgs[:-1], "completion": msgs[-1:], **rest})
+    return out
+
+
+def lm_to_po(rows, fmt, opts):
+    if fmt != "conversational":
+        raise ValueError("standard text has no turns")
+    out = []
+    for r in rows:
+        msgs = r["messages"]
+        if _ends_on(msgs, "user"):
+            prompt = msgs
+        elif len(msgs) >= 2 and _ends_on(msgs, "assistant"):
+            prompt = msgs[:-1]
+        else:
+            raise ValueError("no prompt")
+        out.append({"prompt": prompt, **_rest(r, ("messages",))})
+    return out
+
+
 RECIPES = {
+    ("language-modeling", "prompt-completion"): lm_to_pc,
+    ("language-modeling", "prompt-only"): lm_to_po,
     ("prompt-completion", "language-modeling"): pc_to_lm,
     ("prompt-completion", "prompt-only"): pc_to_po,
     ("preference-implicit", "language-modeling"): implicit_to_lm,

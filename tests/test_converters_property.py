@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from reference_recipes import RECIPES
 from trlprep.converters import EDGES, ConversionWarning, ConvertOptions
 
-from trlprep.errors import DataError
+from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format
 
 FORMATS = (Format.STANDARD, Format.CONVERSATIONAL)
@@ -37,6 +37,7 @@ def ctype(fmt: Format) -> pa.DataType:
 def schema(src: str, fmt: Format) -> pa.Schema:
     c = ctype(fmt)
     cols = {
+        "language-modeling": [("messages" if fmt is Format.CONVERSATIONAL else "text", c)],
         "prompt-completion": [("prompt", c), ("completion", c)],
         "preference-implicit": [("chosen", c), ("rejected", c), ("margin", pa.float64())],
         "preference": [("prompt", c), ("chosen", c), ("rejected", c), ("margin", pa.float64())],
@@ -59,6 +60,8 @@ def rows_of(draw, src: str, fmt: Format) -> list[dict]:
     for i in range(n):
         if src == "prompt-completion":
             row = {"prompt": draw(c), "completion": draw(c)}
+        elif src == "language-modeling":
+            row = {("messages" if fmt is Format.CONVERSATIONAL else "text"): draw(c)}
         elif src == "preference-implicit":
             shared, a, b = draw(c), draw(c), draw(c)
             row = {"chosen": shared + a, "rejected": shared + b, "margin": float(i)}
@@ -81,7 +84,9 @@ def rows_of(draw, src: str, fmt: Format) -> list[dict]:
 
 OPTIONS = st.builds(
     ConvertOptions,
-    step_separator=st.sampled_from(["", " ", "\n"]),
+    separator=st.sampled_from(["", "\n"]),
+    step_separator=st.sampled_from([None, "", " ", "\n"]),
+    split_turns=st.sampled_from(["last", "all"]),
     label_merge=st.sampled_from(["all", "any", "last", "first-false-truncates"]),
     split_mode=st.sampled_from(["word", "char"]),
     order=st.sampled_from(["interleaved", "blocks"]),
@@ -108,7 +113,7 @@ def test_vectorised_equals_reference_recipe(key, fmt):
         try:
             expected = RECIPES[key](rows, fmt.value, opts)
         except (IndexError, ValueError):  # the last label of no steps; a pair without a split
-            with pytest.raises(DataError):
+            with pytest.raises((DataError, UsageError)):
                 run(key, rows, fmt, opts)
             return
         assert run(key, rows, fmt, opts) == expected
@@ -215,6 +220,7 @@ def valid_rows(draw, src: str, fmt: Format) -> list[dict]:
         a, b = answer(w1), answer(w2)
         row = {
             "prompt-completion": {"prompt": p, "completion": a},
+            "language-modeling": {("messages" if conv else "text"): p + a},
             "preference-implicit": {"chosen": p + a, "rejected": p + b},
             "preference": {"prompt": p, "chosen": a, "rejected": b},
             "unpaired-preference": {"prompt": p, "completion": a, "label": draw(st.booleans())},
@@ -234,7 +240,7 @@ def test_converted_outputs_validate_against_the_target_type(data):
     from trlprep.api import validate
 
     key = data.draw(st.sampled_from(sorted(EDGES)))
-    fmt = data.draw(st.sampled_from(FORMATS))
+    fmt = data.draw(st.sampled_from(EDGES[key].formats))
     rows = data.draw(valid_rows(key[0], fmt))
     sch = schema(key[0], fmt)
     sch = pa.schema([f for f in sch if f.name != "margin"])

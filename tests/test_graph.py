@@ -65,6 +65,9 @@ def test_unreachable_target_lists_what_is_reachable():
     with pytest.raises(UsageError) as exc:
         route("lm", "pref")
     assert "cannot convert language-modeling to preference" in exc.value.message
+    assert "prompt-completion, prompt-only" in exc.value.hint
+    with pytest.raises(UsageError) as exc:
+        route("prompt-only", "lm")
     assert "converts to nothing" in exc.value.hint
     with pytest.raises(UsageError) as exc:
         route("pc", "pref")
@@ -85,3 +88,21 @@ def test_mermaid_has_every_type_and_marks_lossy_edges():
     assert "preference --> preference_implicit" in text
     assert "preference -.->" in text
     assert text.count("-->") + text.count("-.->") == len(GUIDE)
+
+
+def test_conversation_splits_are_edges_of_conversational_data_only():
+    from trlprep.registry import Format
+
+    e = edges()[("language-modeling", "prompt-completion")]
+    assert not e.lossy and e.formats == (Format.CONVERSATIONAL,) and not e.guide
+    assert "last assistant turn" in edges()[("language-modeling", "prompt-only")].drops
+    conv = route("lm", "pc", fmt=Format.CONVERSATIONAL)
+    assert conv.names() == ["language-modeling", "prompt-completion"]
+    with pytest.raises(UsageError) as exc:
+        route("lm", "pc", fmt=Format.STANDARD)
+    assert "in standard format" in exc.value.message
+    assert "conversational data only" in exc.value.hint
+    assert "no turn structure" in exc.value.hint
+    assert matrix(fmt=Format.STANDARD)["language-modeling"]["prompt-only"] is None
+    assert matrix(fmt=Format.CONVERSATIONAL)["language-modeling"]["prompt-only"] is not None
+    assert "conversational only" in mermaid()

@@ -55,6 +55,21 @@ class Plan:
     route: Route
     options: Any  # converters.base.ConvertOptions
     render: Render | None = None  # chat template / tokenisation after the route
+    # reads a `messages` column as `src` before the route (detect.Reading), an Edge
+    reading: Any = None
+    remarks: list[str] = field(default_factory=list)  # what planning has to say
+
+    @property
+    def steps(self) -> tuple:
+        """Every conversion step: the reading of the columns (if any), then the route."""
+        return ((self.reading,) if self.reading is not None else ()) + self.route.steps
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        """The input columns the plan reads."""
+        if self.reading is not None:
+            return self.reading.needs
+        return self.src.column_names(self.fmt)
 
     @property
     def template(self) -> Any:
@@ -69,8 +84,8 @@ class Plan:
         return Format.STANDARD if self.template is not None else self.fmt
 
     def notes(self) -> list[str]:
-        """What templating and tokenising reported, for the user."""
-        out: list[str] = []
+        """What planning, templating and tokenising reported, for the user."""
+        out: list[str] = list(self.remarks)
         if self.render is not None and self.render.report is not None:
             out += self.render.report.notes()
         tok = self.render.token_report if self.render is not None else None
@@ -88,6 +103,18 @@ class Plan:
     def explain(self) -> list[dict[str, Any]]:
         """One entry per step: the edge, its columns in and out, rows, and what is lost."""
         steps = []
+        if self.reading is not None:
+            e = self.reading
+            steps.append(
+                {
+                    "step": f"read {', '.join(e.needs)} as {self.src.name}",
+                    "columns_in": list(e.needs),
+                    "columns_out": list(self.src.column_names(self.fmt)),
+                    "rows": _ROW_EFFECT["same"],
+                    "loses": "nothing",
+                    "description": e.description,
+                }
+            )
         for e in self.route.steps:
             s, d = get_type(e.src), get_type(e.dst)
             steps.append(
@@ -190,8 +217,12 @@ def make_plan(
     if det.format is Format.TOKENIZED:
         raise UsageError("tokenized data cannot be converted", hint="convert it before tokenizing")
     dst = get_type(to) if to is not None else src
-    if render is None and dst is src and to is not None:
-        raise UsageError(f"the data is already {src.name}", hint="choose another --to")
+    remarks = []
+    if dst is src and to is not None:
+        remarks.append(
+            f"the data is already {src.name} ({det.format}): no conversion"
+            + (" (only the columns are renamed)" if _reading(det, src) is not None else "")
+        )
     if render is not None and render.template is not None:
         if det.format is not Format.CONVERSATIONAL:
             raise UsageError(
@@ -203,8 +234,65 @@ def make_plan(
             "conversational data must be rendered with a chat template before tokenizing",
             hint="pass --chat-template, or a --tokenizer that has one",
         )
-    r = route(src, dst, guide_only=guide_only)
-    return Plan(src, det.format, r, options or ConvertOptions(), render)
+    r = route(src, dst, guide_only=guide_only, fmt=det.format)
+    opts = options or ConvertOptions()
+    if det.format is Format.STANDARD:
+        remarks += _join_remarks(r, opts)
+    return Plan(src, det.format, r, opts, render, _reading(det, src), remarks)
+
+
+def check_rows_left(plan: Plan, rows_converted: int, rows_out: int) -> None:
+    """DataError when the conversion itself dropped every row it was given (an empty
+    output is never what was asked for)."""
+    if rows_out or not rows_converted:
+        return
+    filters = [e for e in plan.steps if e.rows == "filters"]
+    why = (
+        f"{filters[0].src} -> {filters[0].dst} drops {filters[0].drops.split(',')[0]}"
+        if filters
+        else "the conversion dropped them"
+    )
+    hint = "check the labels, or convert to a type that keeps these rows (`trlprep graph`)"
+    if filters and filters[0].src == "stepwise-supervision":
+        hint = (
+            "every row has a false step label: --to unpaired keeps them with a merged label "
+            "(--label-merge first-false-truncates keeps the steps before the first false one)"
+        )
+    raise DataError(
+        "no rows left: "
+        + (f"all {rows_converted:,} rows were" if rows_converted > 1 else "the one row was")
+        + f" dropped ({why}); nothing was written",
+        hint=hint,
+    )
+
+
+def _join_remarks(r: Route, opts: Any) -> list[str]:
+    """One note per join done without a separator (standard text joined as it is)."""
+    from trlprep.converters.base import step_separator
+
+    out = []
+    for e in r.steps:
+        if not e.joins:
+            continue
+        sep = step_separator(opts) if e.joins == "the steps" else opts.separator
+        if sep == "":
+            out.append(
+                f"{e.src} -> {e.dst}: {e.joins} are joined without a separator (as TRL's "
+                "guide does); pass --separator to put one between them"
+            )
+    return out
+
+
+def _reading(det: Detection, src: DatasetType) -> Any:
+    """The step that reads a `messages` column as `src`, when detection read it so."""
+    from trlprep.converters.base import Edge
+    from trlprep.converters.turns import read_prompt_only, read_unpaired
+
+    if det.reading is None or det.type is not src:
+        return None
+    fn = read_unpaired if det.reading.kind == "last-assistant-turn" else read_prompt_only
+    needs = tuple(dict.fromkeys(det.columns.values()))
+    return Edge(src.name, src.name, fn, description=det.reading.description, needs=needs)
 
 
 def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType:
@@ -215,7 +303,7 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
     )
     if det.type is None and from_ is None:
         raise DataError(
-            "cannot tell the dataset type: " + "; ".join(det.notes),
+            "cannot tell the dataset type: " + unknown_reason(det),
             hint="rename the columns, or import the layout with `--from LAYOUT`",
         )
     problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
@@ -230,6 +318,8 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
     if from_ is None:
         return det.type
     claimed = get_type(from_)
+    if claimed is det.type:
+        return claimed
     fmt = det.format or Format.STANDARD
     present = set(det.columns.values()) | set(det.extra_columns)
     if not set(claimed.column_names(fmt)) <= present:
@@ -239,6 +329,24 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
             "drop --from to use the detected type",
         )
     return claimed
+
+
+def unknown_reason(det: Detection) -> str:
+    """Why no type fits, never empty: the columns seen and what each type needs."""
+    if det.notes:
+        return "; ".join(det.notes)
+    from trlprep.registry import TYPES
+
+    need = "; ".join(
+        f"{t.name}: {' + '.join(t.column_names(Format.STANDARD))}" for t in TYPES.values()
+    )
+    if not det.column_kinds:
+        return (
+            "no rows and no columns were read (an empty input, or every row refused on "
+            f"import); the types need {need}"
+        )
+    seen = ", ".join(det.column_kinds)
+    return f"{det.num_rows:,} rows with columns {seen}; the types need {need}"
 
 
 # ---------------------------------------------------------------- applying a plan
@@ -320,7 +428,7 @@ def apply_steps(
 
     opts = options or plan.options
     with row_offset(offset):
-        for e in plan.route.steps:
+        for e in plan.steps:
             n = table.num_rows
             table = _stage(table, lambda t, e=e: e.fn(t, plan.fmt, opts), offset, source)
             if counts is not None:

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from trlprep.arrowtypes import (
     ValueKind,
-    content_is_parts,
+    has_media_parts,
     is_list,
     is_messages,
     json_kinds,
@@ -29,8 +29,11 @@ from trlprep.arrowtypes import (
 from trlprep.readers import Batch
 from trlprep.registry import (
     IMAGE_COLUMNS,
+    LANGUAGE_MODELING,
+    PROMPT_ONLY,
     SIDE_COLUMNS,
     TYPES,
+    UNPAIRED_PREFERENCE,
     DatasetType,
     Format,
     Kind,
@@ -38,6 +41,7 @@ from trlprep.registry import (
 )
 
 EXAMPLE_ROWS = 5
+MESSAGES = "messages"  # the conversation column read by `Reading`s
 
 
 @dataclass
@@ -72,6 +76,13 @@ class Detection:
     column_kinds: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # how a `messages` column is read as another type (None: columns are read as they are)
+    reading: Reading | None = None
+
+    @property
+    def stored_type(self) -> DatasetType | None:
+        """The type of the columns as stored (language modeling for a `messages` reading)."""
+        return self.reading.stored if self.reading is not None else self.type
 
     @property
     def uniform(self) -> bool:
@@ -95,7 +106,23 @@ class Detection:
             "column_kinds": self.column_kinds,
             "problems": [p.to_dict() for p in self.problems],
             "notes": self.notes,
+            "reading": self.reading.to_dict() if self.reading is not None else None,
         }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A conversation column read as another type: `kind` is `last-assistant-turn` (the
+    last assistant turn is the completion, the turns before it the prompt) or `prompt`
+    (the whole conversation, which ends on a user turn, is the prompt)."""
+
+    kind: str
+    column: str
+    stored: DatasetType
+    description: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "column": self.column, "description": self.description}
 
 
 # ---------------------------------------------------------------- per-batch profile
@@ -108,6 +135,8 @@ class _ColumnProfile:
     kinds: Counter = field(default_factory=Counter)
     examples: dict[str, list[int]] = field(default_factory=dict)
     roles: set[str] = field(default_factory=set)
+    # rows by the role of their last message: assistant (after another message), user, ...
+    last: _Kinds | None = None
     parts: bool = False
     declared: set[str] = field(default_factory=set)  # kinds its Arrow type allows
 
@@ -120,6 +149,43 @@ class _ColumnProfile:
         if len(ex) < EXAMPLE_ROWS:
             rows = pc.indices_nonzero(mask)[: EXAMPLE_ROWS - len(ex)]
             ex.extend(int(r) + offset for r in rows.to_pylist())
+
+
+@dataclass
+class _Kinds:
+    """Row counts by category, with a few example rows each."""
+
+    counts: Counter = field(default_factory=Counter)
+    examples: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, labels: np.ndarray, offset: int) -> None:
+        values, counts = np.unique(labels, return_counts=True)
+        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
+            self.counts[v] += c
+            ex = self.examples.setdefault(v, [])
+            if len(ex) < EXAMPLE_ROWS:
+                rows = np.flatnonzero(labels == v)[: EXAMPLE_ROWS - len(ex)]
+                ex.extend(int(r) + offset for r in rows)
+
+
+def _last_turns(col: pa.Array, offset: int, into: _Kinds) -> None:
+    """Count the rows of a messages column by how they end (see `_ColumnProfile.last`)."""
+    from trlprep.converters.turns import last_roles
+
+    roles, length = last_roles(col)
+    labels = np.where(
+        length == 0,
+        "empty",
+        np.where(
+            roles == "assistant",
+            np.where(length >= 2, "assistant", "assistant-only"),
+            np.where(roles == "user", "user", "other"),
+        ),
+    )
+    if col.null_count:
+        valid = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False))
+        labels = np.where(valid, labels, "null")
+    into.add(labels, offset)
 
 
 @dataclass
@@ -169,7 +235,10 @@ def _profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: _Profile
             if flat.type.get_field_index("role") >= 0:
                 roles = pc.unique(pc.struct_field(flat, "role")).to_pylist()
                 cp.roles.update(r for r in roles if r is not None)
-            cp.parts = cp.parts or content_is_parts(f.type)
+            cp.parts = cp.parts or has_media_parts(col)  # text-only parts: not vision
+            if f.name == MESSAGES:
+                cp.last = cp.last or _Kinds()
+                _last_turns(col, offset, cp.last)
     _profile_repeated_prompt(batch, offset, prof)
 
 
@@ -337,6 +406,8 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
                     cols[name].examples.get(kind, []),
                 )
 
+    if dtype is LANGUAGE_MODELING and used_fmt is Format.CONVERSATIONAL and MESSAGES in cols:
+        dtype = _read_turns(det, cols, prof.num_rows, problem) or dtype
     for t in shadowed:
         if t.name in ("preference-implicit", "prompt-only", "prompt-completion"):
             continue  # subsets of the chosen type's own columns
@@ -362,6 +433,74 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
     if not det.problems and prof.num_rows:
         det.notes.append(f"all {prof.num_rows} rows are {dtype.name} ({used_fmt})")
     return det
+
+
+def _read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetType | None:
+    """Read conversations as unpaired preference (with a boolean `label`) or as prompts
+    (every one ends on a user turn); None when they stay language modeling."""
+    last = cols[MESSAGES].last or _Kinds()
+    label = cols.get("label")
+    label_kinds = set(_content_kinds(label)) if label is not None else set()
+    taken = {"prompt", "completion", "chosen", "rejected"} & set(cols)
+    if label is not None and label_kinds <= {"bool"} and label_kinds and not taken:
+        det.type = UNPAIRED_PREFERENCE
+        det.reading = Reading(
+            "last-assistant-turn",
+            MESSAGES,
+            LANGUAGE_MODELING,
+            f"{MESSAGES!r} read as prompt (the turns before the last assistant turn) and "
+            "completion (the last assistant turn); 'label' is the label",
+        )
+        det.columns = {"prompt": MESSAGES, "completion": MESSAGES, "label": "label"}
+        det.extra_columns = [c for c in det.extra_columns if c != "label"]
+        det.notes.append(
+            "read as unpaired preference (messages + boolean label, the KTO layout): "
+            + det.reading.description
+        )
+        why = {
+            "user": "end on a user turn",
+            "other": "end on a turn that is not the assistant's",
+            "empty": "have no messages",
+            "assistant-only": "hold only an assistant turn (no prompt)",
+        }
+        for kind, text in why.items():
+            if last.counts.get(kind):
+                problem(
+                    "no-completion",
+                    f"column {MESSAGES!r}: {last.counts[kind]} rows {text}, so no completion "
+                    "to read as unpaired preference",
+                    last.counts[kind],
+                    last.examples.get(kind, []),
+                )
+        if label.kinds.get("null"):
+            problem(
+                "missing-value",
+                f"column 'label' is null in {label.kinds['null']} of {num_rows} rows",
+                label.kinds["null"],
+                label.examples.get("null", []),
+            )
+        return UNPAIRED_PREFERENCE
+    ends_on_user = last.counts.get("user", 0)
+    if num_rows and ends_on_user == num_rows and not taken:
+        det.type = PROMPT_ONLY
+        det.reading = Reading(
+            "prompt",
+            MESSAGES,
+            LANGUAGE_MODELING,
+            f"{MESSAGES!r} read as the prompt (every conversation ends on a user turn)",
+        )
+        det.columns = {"prompt": MESSAGES}
+        det.notes.append(
+            "read as prompt-only (RLVR style: no conversation has an assistant answer): "
+            + det.reading.description
+        )
+        return PROMPT_ONLY
+    if ends_on_user:
+        det.notes.append(
+            f"{ends_on_user} of {num_rows} conversations end on a user turn (no assistant "
+            "answer to learn)"
+        )
+    return None
 
 
 def detect_batches(batches: Iterable[Batch]) -> Detection:

@@ -12,7 +12,7 @@ import itertools
 from dataclasses import dataclass
 
 from trlprep.errors import UsageError
-from trlprep.registry import TYPES, DatasetType, get_type
+from trlprep.registry import TYPES, DatasetType, Format, get_type
 
 
 def edges() -> dict:
@@ -41,17 +41,28 @@ class Route:
         return " -> ".join(self.names())
 
 
-def _neighbours(name: str, guide_only: bool) -> list:
-    return [e for (s, _), e in edges().items() if s == name and (e.guide or not guide_only)]
+def _usable(e, guide_only: bool, fmt: Format | None) -> bool:
+    return (e.guide or not guide_only) and (fmt is None or fmt in e.formats)
 
 
-def route(src: str | DatasetType, dst: str | DatasetType, *, guide_only: bool = False) -> Route:
-    """The route from `src` to `dst`; UsageError listing what is reachable when none exists."""
+def _neighbours(name: str, guide_only: bool, fmt: Format | None = None) -> list:
+    return [e for (s, _), e in edges().items() if s == name and _usable(e, guide_only, fmt)]
+
+
+def route(
+    src: str | DatasetType,
+    dst: str | DatasetType,
+    *,
+    guide_only: bool = False,
+    fmt: Format | None = None,
+) -> Route:
+    """The route from `src` to `dst` (through edges that convert `fmt` data, when given);
+    UsageError listing what is reachable when none exists."""
     s, d = get_type(src), get_type(dst)
     if s is d:
         return Route(s, d, ())
     direct = edges().get((s.name, d.name))
-    if direct is not None and (direct.guide or not guide_only):
+    if direct is not None and _usable(direct, guide_only, fmt):
         return Route(s, d, (direct,))
     # Dijkstra on (lossy edges, edges): lossless-first, then shortest
     queue: list[tuple[int, int, int, str, tuple]] = [(0, 0, 0, s.name, ())]
@@ -64,33 +75,44 @@ def route(src: str | DatasetType, dst: str | DatasetType, *, guide_only: bool = 
         if node in best and best[node] <= (lossy, hops):
             continue
         best[node] = (lossy, hops)
-        for e in _neighbours(node, guide_only):
+        for e in _neighbours(node, guide_only, fmt):
             heapq.heappush(queue, (lossy + e.lossy, hops + 1, next(tie), e.dst, path + (e,)))
-    reachable = sorted(reachable_from(s, guide_only=guide_only))
-    raise UsageError(
-        f"cannot convert {s.name} to {d.name}",
-        hint=(
-            f"from {s.name} you can reach: {', '.join(reachable)}"
-            if reachable
-            else f"{s.name} converts to nothing (it holds no more than any other type)"
-        ),
+    reachable = sorted(reachable_from(s, guide_only=guide_only, fmt=fmt))
+    where = f" in {fmt} format" if fmt is not None else ""
+    hint = (
+        f"from {s.name} ({fmt}) you can reach: {', '.join(reachable)}"
+        if reachable and fmt is not None
+        else f"from {s.name} you can reach: {', '.join(reachable)}"
+        if reachable
+        else f"{s.name} converts to nothing (it holds no more than any other type)"
     )
+    if fmt is not None and direct is not None and fmt not in direct.formats:
+        hint = (
+            f"{s.name} -> {d.name} works on {', '.join(map(str, direct.formats))} data only: "
+            f"{fmt} {s.name} has no turn structure to split at; " + hint
+        )
+    raise UsageError(f"cannot convert {s.name} to {d.name}{where}", hint=hint)
 
 
-def reachable_from(src: str | DatasetType, *, guide_only: bool = False) -> set[str]:
+def reachable_from(
+    src: str | DatasetType, *, guide_only: bool = False, fmt: Format | None = None
+) -> set[str]:
     s = get_type(src)
     seen, todo = set(), [s.name]
     while todo:
         node = todo.pop()
-        for e in _neighbours(node, guide_only):
+        for e in _neighbours(node, guide_only, fmt):
             if e.dst not in seen and e.dst != s.name:
                 seen.add(e.dst)
                 todo.append(e.dst)
     return seen
 
 
-def matrix(*, guide_only: bool = False) -> dict[str, dict[str, Route | None]]:
-    """From x To: the route for every pair of distinct types (None when unreachable)."""
+def matrix(
+    *, guide_only: bool = False, fmt: Format | None = None
+) -> dict[str, dict[str, Route | None]]:
+    """From x To: the route for every pair of distinct types (None when unreachable), in
+    `fmt` when given (some edges convert conversational data only)."""
     out: dict[str, dict[str, Route | None]] = {}
     for s in TYPES:
         out[s] = {}
@@ -98,7 +120,7 @@ def matrix(*, guide_only: bool = False) -> dict[str, dict[str, Route | None]]:
             if s == d:
                 continue
             try:
-                out[s][d] = route(s, d, guide_only=guide_only)
+                out[s][d] = route(s, d, guide_only=guide_only, fmt=fmt)
             except UsageError:
                 out[s][d] = None
     return out
@@ -114,6 +136,8 @@ def mermaid(*, guide_only: bool = False) -> str:
         if guide_only and not e.guide:
             continue
         arrow = "-.->" if e.lossy else "-->"
-        label = f"|{e.drops}|" if e.lossy else ""
+        only = "" if len(e.formats) > 1 else f"{e.formats[0]} only"
+        text = "; ".join(x for x in (e.drops, only) if x)
+        label = f"|{text}|" if text else ""
         lines.append(f"    {ids[s]} {arrow}{label} {ids[d]}")
     return "\n".join(lines)

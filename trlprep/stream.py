@@ -19,7 +19,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from trlprep.convert import InputRows, Plan, apply_checked, failures_table, with_row_ids
+from trlprep.convert import (
+    InputRows,
+    Plan,
+    apply_checked,
+    check_rows_left,
+    failures_table,
+    with_row_ids,
+)
 from trlprep.detect import detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ledger import Ledger
@@ -100,6 +107,7 @@ def convert_batches(
             ledger.rows_out += out.num_rows
         if ledger.stopping:
             raise ledger.error()
+        check_rows_left(plan, ledger.converted, ledger.rows_out)
         if spill is not None:
             spill.close()
             spill = None
@@ -115,7 +123,7 @@ def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | N
     if ROW_ID in table.column_names:
         table = table.drop_columns([ROW_ID])
     det = detect_table(table, lines)
-    ok_type = det.type is not None and set(plan.src.column_names(plan.fmt)) <= set(
+    ok_type = det.type is not None and set(plan.source_columns) <= set(
         det.columns.values()
     ) | set(det.extra_columns)
     problems = [p for p in det.problems if p.code != "ambiguous-prompt"]

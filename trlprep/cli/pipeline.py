@@ -189,7 +189,7 @@ def _plan(req: Request, det, from_type, tools, template_kwargs):
         det, to=req.to, from_=from_type, options=req.convert_options, render=render,
         guide_only=req.guide_only,
     )  # fmt: skip
-    if any(e.dst == "unpaired-preference" for e in plan.route.steps):
+    if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
         err.print(f"warning: {UNPAIR_WARNING}", markup=False)
     return plan
 

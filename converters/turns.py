@@ -1,0 +1,203 @@
+"""Conversations split at assistant turns: language modeling -> prompt-completion / prompt-only,
+and the readings of a `messages` column as another type (`trlprep.detect` reports them).
+
+The completion is the last assistant turn (one message); the prompt is every message
+before it. `split_turns="all"` (prompt-completion only) gives one row per assistant turn
+after the first message instead, its prompt being everything before that turn. Rows that
+cannot be split (no messages, a last turn that is not the assistant's, or no message
+before it) are refused together as one RowFailures (stage "conversion").
+
+Standard-format text has no turn structure, so these edges exist for conversational data
+only (`Edge.formats`); the router says so when asked for them on standard text.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from trlprep.converters.arrowops import as_array, offsets, slice_lists
+from trlprep.converters.base import ConvertOptions, edge
+from trlprep.converters.common import choice, content, no_nulls, output, rows_text, warn
+
+from trlprep.errors import RowFailures, UsageError
+from trlprep.registry import PROMPT_COMPLETION, PROMPT_ONLY, UNPAIRED_PREFERENCE, Format
+
+SPLIT_TURNS = ("last", "all")
+MESSAGES = "messages"
+_CONV = (Format.CONVERSATIONAL,)
+
+
+def last_roles(messages: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """(role of each row's last message, "" for none; number of messages per row)."""
+    arr = as_array(messages)
+    start, length = offsets(arr)
+    n = len(arr)
+    roles = np.full(n, "", dtype=object)
+    struct = arr.values
+    if not (pa.types.is_struct(struct.type) and struct.type.get_field_index("role") >= 0):
+        return roles, length
+    has = np.flatnonzero(length > 0)
+    if len(has):
+        picked = pc.struct_field(struct, "role").take(pa.array(start[has] + length[has] - 1))
+        roles[has] = np.asarray(picked.fill_null("").to_pylist(), dtype=object)
+    return roles, length
+
+
+def _assistant_mask(arr: pa.Array) -> np.ndarray:
+    struct = arr.values
+    if not (pa.types.is_struct(struct.type) and struct.type.get_field_index("role") >= 0):
+        return np.zeros(len(struct), dtype=bool)
+    role = pc.struct_field(struct, "role")
+    return np.asarray(pc.fill_null(pc.equal(role, "assistant"), False).to_numpy(False), bool)
+
+
+def _why_not(role: str, length: int) -> str:
+    if length == 0:
+        return "the conversation has no messages"
+    if role != "assistant":
+        return f"the last turn is {role or 'without a role'!r}, not 'assistant' (no completion)"
+    return "the conversation is a single assistant turn: no prompt before it"
+
+
+def split_last_turn(messages: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
+    """(prompt, completion) of every row: the messages before the last assistant turn, and
+    that turn; RowFailures naming every row that does not end on an assistant turn after
+    at least one other message."""
+    arr = as_array(messages)
+    roles, length = last_roles(arr)
+    bad = np.flatnonzero((roles != "assistant") | (length < 2))
+    if len(bad):
+        raise RowFailures(
+            bad.tolist(),
+            [_why_not(roles[i], int(length[i])) for i in bad],
+            stage="conversion",
+            hint="only conversations that end on an assistant turn have a completion "
+            "(--on-error skip sets the others aside)",
+        )
+    return slice_lists(arr, 0, length - 1), slice_lists(arr, length - 1)
+
+
+def split_every_turn(messages: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """One (prompt, completion) per assistant turn after the first message, with the input
+    row of each; RowFailures for rows that have no such turn."""
+    arr = as_array(messages)
+    start, length = offsets(arr)
+    assistant = _assistant_mask(arr)
+    flat = np.flatnonzero(assistant)
+    row = np.searchsorted(start + length, flat, side="right")
+    inside = row < len(arr)
+    flat, row = flat[inside], row[inside]
+    inside = flat >= start[row]
+    flat, row = flat[inside], row[inside]
+    pos = flat - start[row]
+    keep = pos >= 1
+    pos, row = pos[keep], row[keep]
+    bad = np.setdiff1d(np.arange(len(arr)), row)
+    if len(bad):
+        raise RowFailures(
+            bad.tolist(),
+            ["no assistant turn after the first message" for _ in bad],
+            stage="conversion",
+            hint="only conversations with an assistant turn have a completion",
+        )
+    rows = arr.take(pa.array(row, pa.int64()))
+    return slice_lists(rows, 0, pos), slice_lists(rows, pos, pos + 1), row
+
+
+def _messages(table: pa.Table) -> pa.Array:
+    msgs = content(table, MESSAGES, Format.CONVERSATIONAL)
+    no_nulls(msgs, MESSAGES)
+    return as_array(msgs)
+
+
+def _conversational(fmt: Format, what: str) -> None:
+    if fmt is not Format.CONVERSATIONAL:
+        raise UsageError(
+            f"{what} needs conversational data: standard text has no turns to split at",
+            hint="give the data as `messages` (role/content lists)",
+        )
+
+
+@edge(
+    "language-modeling",
+    "prompt-completion",
+    guide=False,
+    formats=_CONV,
+    description="Split each conversation at its last assistant turn: the turns before it "
+    "are the prompt, that turn the completion (--split-turns all: one row per assistant "
+    "turn). Conversational data only.",
+)
+def lm_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
+    _conversational(fmt, "splitting conversations into prompt and completion")
+    how = choice(opts.split_turns, SPLIT_TURNS, "split turns")
+    msgs = _messages(table)
+    if how == "all":
+        prompt, completion, rows = split_every_turn(msgs)
+        produced = {"prompt": prompt, "completion": completion}
+        return output(table, PROMPT_COMPLETION, fmt, produced, {MESSAGES}, rows=rows)
+    prompt, completion = split_last_turn(msgs)
+    produced = {"prompt": prompt, "completion": completion}
+    return output(table, PROMPT_COMPLETION, fmt, produced, {MESSAGES})
+
+
+@edge(
+    "language-modeling",
+    "prompt-only",
+    guide=False,
+    formats=_CONV,
+    drops="the last assistant turn (the completion)",
+    description="Drop each conversation's last assistant turn; the turns before it are the "
+    "prompt (a conversation already ending on a user turn is kept whole). Conversational "
+    "data only.",
+)
+def lm_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
+    _conversational(fmt, "splitting conversations into prompts")
+    msgs = _messages(table)
+    roles, length = last_roles(msgs)
+    ends_on_user = (roles == "user") & (length > 0)
+    split = ~ends_on_user
+    bad = np.flatnonzero(split & ((roles != "assistant") | (length < 2)))
+    if len(bad):
+        raise RowFailures(
+            bad.tolist(),
+            [_why_not(roles[i], int(length[i])) for i in bad],
+            stage="conversion",
+            hint="a prompt is the turns before the last assistant turn, or a conversation "
+            "ending on a user turn (--on-error skip sets the others aside)",
+        )
+    prompt = slice_lists(msgs, 0, np.where(split, length - 1, length))
+    if ends_on_user.any() and split.any():
+        kept = np.flatnonzero(ends_on_user)
+        warn(
+            f"{rows_text(kept, len(kept))} already end on a user turn and are kept whole "
+            "as the prompt"
+        )
+    return output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {MESSAGES})
+
+
+# ---------------------------------------------------------------- readings of `messages`
+
+
+def read_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
+    """`messages` + boolean `label` (the KTO layout) as unpaired preference: the last
+    assistant turn is the completion, the turns before it the prompt."""
+    prompt, completion = split_last_turn(_messages(table))
+    produced = {"prompt": prompt, "completion": completion, "label": table.column("label")}
+    return output(table, UNPAIRED_PREFERENCE, fmt, produced, {MESSAGES, "label"})
+
+
+def read_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
+    """`messages` ending on a user turn (RLVR style) as prompt-only: the whole
+    conversation is the prompt."""
+    msgs = _messages(table)
+    roles, length = last_roles(msgs)
+    bad = np.flatnonzero((roles != "user") | (length == 0))
+    if len(bad):
+        raise RowFailures(
+            bad.tolist(),
+            [f"the conversation ends on {roles[i] or 'nothing'!r}, not a user turn" for i in bad],
+            stage="conversion",
+            hint="a prompt ends on a user turn",
+        )
+    return output(table, PROMPT_ONLY, fmt, {"prompt": msgs}, {MESSAGES})
