@@ -31,8 +31,20 @@ def convert_command(
     output_format: str = opt.OUTPUT_FORMAT,
     input_format: str = opt.INPUT_FORMAT,
     split: str = opt.SPLIT,
+    separator: str = typer.Option(
+        "",
+        "--separator",
+        help="Standard-format joins: string between prompt and completion (and between "
+        "stepwise steps) when they become one text (default: none, as TRL's guide).",
+    ),
     step_separator: str = typer.Option(
-        "", "--step-separator", help="Stepwise: string joining the steps (default: none)."
+        None, "--step-separator", help="Stepwise: string joining the steps (default: --separator)."
+    ),
+    split_turns: str = typer.Option(
+        "last",
+        "--split-turns",
+        help="Conversations -> prompt-completion: last (split at the last assistant turn) | "
+        "all (one row per assistant turn).",
     ),
     label_merge: str = typer.Option(
         "all",
@@ -92,8 +104,11 @@ def convert_command(
     choice("--split-mode", split_mode, ("word", "char"))
     choice("--order", order, ("interleaved", "blocks"))
     choice("--no-prompt", no_prompt, ("error", "warn", "drop"))
+    choice("--split-turns", split_turns, ("last", "all"))
     convert_options = ConvertOptions(
+        separator=separator,
         step_separator=step_separator,
+        split_turns=split_turns,
         label_merge=label_merge,
         split_mode=split_mode,
         order=order,
