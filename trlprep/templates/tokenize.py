@@ -28,10 +28,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import UsageError
+from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
 from trlprep.templates.rules import plan_for
 
@@ -115,7 +116,30 @@ def tokenize_table(
         raise UsageError("cannot tokenise: missing text column(s) " + ", ".join(missing))
     if table.schema.field(columns[0]).type not in (pa.string(), pa.large_string()):
         raise UsageError("tokenise text: apply a chat template first (--chat-template)")
+    _check_rows(table, columns)
     enc = _Encoder(tokenizer)
+    try:
+        return _tokenize(table, dtype, plan, columns, enc, max_length, truncation, row_offset,
+                         add_eos, step_separator)  # fmt: skip
+    except TrlprepError:
+        raise
+    except Exception:  # the tokenizer's own error: find the rows it refuses
+        _failing_rows(table, columns, enc)
+        raise
+
+
+def _tokenize(
+    table: pa.Table,
+    dtype: DatasetType,
+    plan: Any,
+    columns: list[str],
+    enc: _Encoder,
+    max_length: int | None,
+    truncation: str,
+    row_offset: int,
+    add_eos: bool,
+    step_separator: str | None,
+) -> tuple[pa.Table, TokenizeReport]:
     report = TokenizeReport(rows=table.num_rows)
     prompt = plan.out_names.get(plan.prompt) if plan.prompt else None
     eos = getattr(enc.tok, "eos_token", None) if add_eos else None
@@ -187,6 +211,41 @@ def _split(
             ],
         }
     return {"prompt_ids": prompts, **{f"{c}_ids": parts[c] for c in rest}}
+
+
+def _check_rows(table: pa.Table, columns: list[str]) -> None:
+    """Raise one RowFailures for every row whose text is missing."""
+    reasons: dict[int, str] = {}
+    for c in columns:
+        for r in np.flatnonzero(table.column(c).is_null().to_numpy(zero_copy_only=False)):
+            reasons.setdefault(int(r), f"{c}: the text is missing (null)")
+    _raise(reasons)
+
+
+def _failing_rows(table: pa.Table, columns: list[str], enc: _Encoder) -> None:
+    """After the tokenizer failed on the table: its rows tried one by one, one RowFailures
+    for all those it refuses (nothing raised when no row fails alone)."""
+    reasons: dict[int, str] = {}
+    for c in columns:
+        for r, v in enumerate(table.column(c).to_pylist()):
+            if r in reasons:
+                continue
+            try:
+                enc.many([v])
+            except Exception as e:  # noqa: BLE001 - the tokenizer's own error, per row
+                reasons[r] = f"{c}: the tokenizer failed: {type(e).__name__}: {e}"
+    _raise(reasons)
+
+
+def _raise(reasons: dict[int, str]) -> None:
+    if reasons:
+        rows = sorted(reasons)
+        raise RowFailures(
+            rows,
+            [reasons[r] for r in rows],
+            stage="tokenize",
+            hint="fix or drop these rows (--on-error skip sets them aside)",
+        )
 
 
 class _Encoder:
