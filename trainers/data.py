@@ -113,8 +113,11 @@ def to_training_table(
             f"and cannot be converted: {e.message}",
             hint=e.hint or "convert it with `trlprep convert` first",
         ) from e
-    if keep_prompt_messages and templated and "prompt" in table.column_names:
-        table = table.append_column(MESSAGES_COLUMN, table.column("prompt"))
+    # the prompt messages: a `prompt` column, or `messages` that detect reads as the prompt
+    reads_prompt = det.reading is not None and det.reading.kind == "prompt"
+    prompt_col = "messages" if reads_prompt else "prompt"
+    if keep_prompt_messages and templated and prompt_col in table.column_names:
+        table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
     template = chat_template if chat_template is not None else tokenizer
     try:
         table = convert(
