@@ -184,3 +184,32 @@ def test_build_batch_targets_are_the_next_completion_tokens(lengths, data):
             ]
         assert b.num_tokens == sum(lengths)
         assert b.target_counts.tolist() == [sum(m[1:]) for _, m in seqs]
+
+
+def test_bf16_backward_gemms_stay_close_to_float32_gradients():
+    """Under bf16 autocast the LM-head gradient GEMMs run in bf16 (tensor cores on a GPU),
+    the softmax in float32: gradients stay close to the float32 ones."""
+    hidden, weight, b, targets = _inputs(n=40, h=32)
+    g_out = torch.randn(40, generator=torch.Generator().manual_seed(1))
+    exact_logps, _ = chunked_token_logps(hidden, weight, targets, b, chunk=7)
+    exact = torch.autograd.grad((exact_logps * g_out).sum(), [hidden, weight, b])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low_logps, _ = chunked_token_logps(hidden, weight, targets, b, chunk=7)
+    low = torch.autograd.grad((low_logps * g_out).sum(), [hidden, weight, b])
+    for got, want in zip(low, exact, strict=True):
+        assert got.dtype == want.dtype == torch.float32
+        scale = want.abs().max()
+        assert (got - want).abs().max() <= 0.05 * scale
+
+
+def test_metric_stats_are_skipped_when_the_step_logs_nothing():
+    model = tiny_causal_lm(40)
+    batch = build_batch(_sequences(), pad_token_id=0)
+    policy = LogpsModel(model, stats=("is_top1", "entropy", "log_sum_sq_probs"), chunk=4)
+    full = policy(batch)
+    policy.log_metrics = False
+    quiet = policy(batch)
+    assert set(full.stats) == {"is_top1", "entropy", "log_sum_sq_probs"}
+    assert set(quiet.stats) == {"log_sum_sq_probs"}  # a loss input (WPO) stays
+    assert quiet.mean_logits is None and full.mean_logits is not None
+    assert torch.equal(quiet.logps, full.logps)

@@ -23,6 +23,8 @@ class SequenceBatch:
     flat indices into `rows * length` of positions that predict a completion token,
     `target_ids` that token, `target_seq` its sequence number and `target_tok` its index
     within that sequence's completion. `num_tokens` counts the real (non-pad) tokens.
+    `unpadded` says (on the host) that every row is one whole sequence with no padding: the
+    model then needs neither mask nor position ids (plain causal attention, nothing checked).
     """
 
     input_ids: Tensor
@@ -35,6 +37,7 @@ class SequenceBatch:
     num_seqs: int
     max_targets: int
     num_tokens: int
+    unpadded: bool = False
 
     def to(self, device: torch.device | str) -> SequenceBatch:
         moved = {
@@ -103,6 +106,7 @@ def build_batch(
         num_seqs=len(sequences),
         max_targets=max_targets,
         num_tokens=sum(lengths),
+        unpadded=not padding_free and all(n == width for n in lengths),
     )
 
 

@@ -19,6 +19,8 @@ from trlprep.trainers.batch import SequenceBatch
 
 CHUNK_BYTES = 256 * 2**20  # float32 logits held at once
 STATS = ("is_top1", "log_sum_sq_probs", "entropy")
+# stats only metrics read: computed on logging steps only (`LogpsModel.log_metrics`)
+METRIC_STATS = ("is_top1", "entropy")
 # config attributes that transform logits after the LM head; such models take the plain path
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_mult")
 
@@ -94,12 +96,18 @@ class _ChunkedLogProbs(torch.autograd.Function):
             grad_logits = F.linear(h, w, b).float().sub_(lse[sl].unsqueeze(1)).exp_()
             grad_logits.mul_(-g.unsqueeze(1))
             grad_logits[rows[: h.shape[0]], targets[sl]] += g
-            if grad_hidden is not None:
-                grad_hidden[sl] = (grad_logits.to(dtype) @ w).to(hidden.dtype)
-            if grad_weight is not None:
-                grad_weight.addmm_(grad_logits.t(), h.float())
             if grad_bias is not None:
                 grad_bias += grad_logits.sum(0)
+            if dtype != torch.float32:  # the GEMMs in the compute dtype (tensor cores)
+                grad_logits = grad_logits.to(dtype)
+            if grad_hidden is not None:
+                grad_hidden[sl] = (grad_logits @ w).to(hidden.dtype)
+            if grad_weight is None:
+                continue
+            if dtype == torch.float32:
+                grad_weight.addmm_(grad_logits.t(), h)
+            else:  # each chunk's product in the compute dtype, summed in float32
+                grad_weight += grad_logits.t() @ h
         if grad_weight is not None:
             grad_weight = grad_weight.to(weight.dtype)
         if grad_bias is not None:
@@ -140,14 +148,15 @@ def plain_token_logps(logits: Tensor, targets: Tensor) -> Tensor:
 class CompletionLogps:
     """Per-token values of each sequence's completion, `(num_seqs, max_targets)`, zero-padded.
 
-    `logps` carries gradient; `mean_logits` (mean over the vocabulary, as TRL logs it) and the
-    requested `stats` do not. `mask` marks real completion tokens. `values` (with gradient)
-    are a value head's outputs at the same positions, when the model has one (PPO).
+    `logps` carries gradient; `mean_logits` (mean over the vocabulary, as TRL logs it; None
+    when not asked for) and the requested `stats` do not. `mask` marks real completion
+    tokens. `values` (with gradient) are a value head's outputs at the same positions, when
+    the model has one (PPO).
     """
 
     logps: Tensor
     mask: Tensor
-    mean_logits: Tensor
+    mean_logits: Tensor | None
     stats: dict[str, Tensor]
     values: Tensor | None = None
 
@@ -163,6 +172,17 @@ class CompletionLogps:
 def _dense(batch: SequenceBatch, values: Tensor) -> Tensor:
     out = values.new_zeros((batch.num_seqs, batch.max_targets))
     return out.index_put((batch.target_seq, batch.target_tok), values)
+
+
+def _mean_row(weight: Tensor) -> Tensor:
+    """`weight.float().mean(0)`, kept on a frozen weight (a reference's) until it changes."""
+    if weight.requires_grad:
+        return weight.float().mean(0)
+    hit = getattr(weight, "_trlprep_mean_row", None)
+    if hit is None or hit[0] != weight._version or hit[1].device != weight.device:
+        hit = (weight._version, weight.float().mean(0))
+        weight._trlprep_mean_row = hit
+    return hit[1]
 
 
 def _has_logit_transform(model: nn.Module) -> bool:
@@ -185,6 +205,7 @@ def completion_logps(
     chunk: int | None = None,
     temperature: float = 1.0,
     value_head: nn.Module | None = None,
+    mean_logits: bool = True,
 ) -> CompletionLogps:
     """Run `model` on `batch` and return the log-probs of every completion token.
 
@@ -192,7 +213,7 @@ def completion_logps(
     chunks. Models whose logits are transformed after the head (soft-capping, scaling) take
     the plain path through the model's own logits instead. `temperature` divides the logits
     (the distribution completions were sampled from); `value_head` maps the same positions'
-    hidden states to `values`.
+    hidden states to `values`; `mean_logits=False` skips the mean logits (a metric).
     """
     stats = tuple(stats)
     kwargs = dict(
@@ -201,6 +222,8 @@ def completion_logps(
         position_ids=batch.position_ids,
         use_cache=False,
     )
+    if batch.unpadded:  # no mask to build or check (a host sync in transformers on a GPU)
+        kwargs = dict(input_ids=batch.input_ids, use_cache=False)
     head = model.get_output_embeddings()
     values = None
     if _has_logit_transform(model) or not isinstance(head, nn.Linear):
@@ -212,7 +235,7 @@ def completion_logps(
             values = value_head(h.reshape(-1, h.shape[-1])[batch.target_pos]).squeeze(-1)
         logps = plain_token_logps(flat, batch.target_ids)
         with torch.no_grad():
-            mean_logits = flat.float().mean(-1)
+            means = flat.float().mean(-1) if mean_logits else None
             extra = _plain_stats(flat.detach().float(), batch.target_ids, stats)
     else:
         hidden = backbone(model)(**kwargs).last_hidden_state
@@ -226,16 +249,17 @@ def completion_logps(
         logps, extra = chunked_token_logps(
             flat, head.weight, batch.target_ids, bias, chunk=chunk, stats=stats
         )
-        with torch.no_grad():
-            mean_w = head.weight.float().mean(0)
-            mean_logits = flat.float() @ mean_w
-            if bias is not None:
-                mean_logits += bias.float().mean()
+        means = None
+        if mean_logits:
+            with torch.no_grad():
+                means = flat.float() @ _mean_row(head.weight)
+                if bias is not None:
+                    means += bias.float().mean()
     mask = _dense(batch, torch.ones_like(batch.target_seq, dtype=torch.bool))
     return CompletionLogps(
         logps=_dense(batch, logps),
         mask=mask,
-        mean_logits=_dense(batch, mean_logits),
+        mean_logits=None if means is None else _dense(batch, means),
         stats={k: _dense(batch, v) for k, v in extra.items()},
         values=None if values is None else _dense(batch, values.float()),
     )
@@ -261,10 +285,20 @@ class LogpsModel(nn.Module):
         self.stats = tuple(stats)
         self.chunk = chunk
         self.temperature = temperature
+        # False on steps that log nothing: no metric-only stats, no mean logits
+        self.log_metrics = True
 
     def forward(self, batch: SequenceBatch) -> CompletionLogps:
+        stats = self.stats
+        if not self.log_metrics:
+            stats = tuple(s for s in stats if s not in METRIC_STATS)
         return completion_logps(
-            self.model, batch, stats=self.stats, chunk=self.chunk, temperature=self.temperature
+            self.model,
+            batch,
+            stats=stats,
+            chunk=self.chunk,
+            temperature=self.temperature,
+            mean_logits=self.log_metrics,
         )
 
 

@@ -38,7 +38,12 @@ from trlprep.trainers.evaluate import evaluate, num_items
 from trlprep.trainers.logps import LogpsModel, chunk_tokens
 from trlprep.trainers.losses import RunningMean
 from trlprep.trainers.metrics import MetricsLog, mean_metrics, progress_bar
-from trlprep.trainers.models import build_model, load_tokenizer, packs_sequences
+from trlprep.trainers.models import (
+    build_model,
+    compile_forward,
+    load_tokenizer,
+    packs_sequences,
+)
 from trlprep.trainers.online_source import Rollouts, make_rollouts
 from trlprep.trainers.optim import make_optimizer, make_scheduler
 from trlprep.trainers.sampling import BatchStream
@@ -97,7 +102,15 @@ class Trainer:
         if cfg.eval_data is not None:
             self.eval_data = self._prepare(cfg.eval_data, training=False)
 
-        model = build_model(cfg, algo.head, self.tokenizer, self.resume_from)
+        if cfg.torch_compile and algo.online is not None:
+            raise UsageError(
+                "--torch-compile is for the offline algorithms",
+                hint=f"{algo.name} generates with the same model: leave --torch-compile out",
+            )
+        seqs = cfg.batch_size * (2 if algo.layout == "pairs" else 1)
+        model = build_model(cfg, algo.head, self.tokenizer, self.resume_from, seqs)
+        if cfg.torch_compile:
+            compile_forward(model, algo.head)
         padding_free = packs_sequences(model) if cfg.padding_free is None else cfg.padding_free
         if padding_free and algo.head != "causal-lm":
             raise UsageError(f"padding-free batches are for causal LMs, not {algo.name}")
@@ -178,6 +191,7 @@ class Trainer:
             if cfg.max_steps <= 0:
                 self.total_steps = max(1, math.ceil(per_epoch * cfg.num_epochs))
         self.lr = cfg.learning_rate if cfg.learning_rate is not None else algo.learning_rate
+        policy.to(acc.device)  # before the optimizer, which is fused when it is on CUDA
         optimizer = make_optimizer(policy, cfg, self.lr)
         self.scheduler = make_scheduler(optimizer, cfg, self.total_steps)
         self.policy, self.optimizer = acc.prepare(policy, optimizer)
@@ -191,10 +205,10 @@ class Trainer:
 
         self.step, self.position, self.num_tokens = 0, (0, 0), 0
         self.last_saved: Path | None = None
-        self._window: dict[str, list[float]] = defaultdict(list)
+        self._window: dict[str, list[float | Tensor]] = defaultdict(list)
         self._last: dict[str, float] = {}
         self._started: float | None = None
-        self._bar: Callable[..., None] = lambda *_: None
+        self._bar: Callable[..., None] = lambda *_, **__: None
         if self.resume_from is not None:
             self._resume(self.resume_from)
         self.metrics = MetricsLog(acc, self.out, cfg.report_to, cfg.to_json())
@@ -242,6 +256,7 @@ class Trainer:
     def save(self) -> Path:
         """A checkpoint of the current step (model, tokenizer, optimizer, scheduler, RNG,
         position in the data, algorithm state)."""
+        self._check_finite()  # never a checkpoint of weights a NaN went through
         folder = self.out / f"checkpoint-{self.step}"
         self.acc.wait_for_everyone()
         if self.acc.is_main_process:
@@ -265,6 +280,7 @@ class Trainer:
     def evaluate(self) -> dict[str, float]:
         """The algorithm's metrics over `eval_data`, prefixed `eval_`."""
         assert self.eval_data is not None
+        self._set_log_metrics(True)
         rows = self.cfg.eval_batch_size or self.cfg.batch_size
         if self.rollouts is not None:
             make_batches = self.rollouts.eval_batches
@@ -282,10 +298,11 @@ class Trainer:
         )
         return {f"eval_{k}": v for k, v in self.metrics.reduce(values).items()}
 
-    def _nan(self, value: Tensor, what: str = "loss") -> None:
+    def _nan(self, value: Tensor, what: str = "loss", step: int | None = None) -> None:
         kept = self.last_saved or (ckpt.checkpoints(self.out) or [None])[-1]
+        step = self.step + 1 if step is None else step
         raise TrainingError(
-            f"the {what} became {float(value.detach())} at step {self.step + 1}; training stopped",
+            f"the {what} became {float(value.detach())} at step {step}; training stopped",
             hint=(f"the last good checkpoint is {kept}" if kept else "no checkpoint was saved yet")
             + "; lower --learning-rate or check the data",
         )
@@ -302,12 +319,12 @@ class Trainer:
         eval_every = cfg.eval_steps if self.eval_data is not None else None
         stream = self.stream.iterate(*self.position)
         while self.step < self.total_steps:
-            self.optimizer_step(*self._micro_batches(stream))
+            self._step(*self._micro_batches(stream))
             if eval_every and self.step % eval_every == 0:
                 self.metrics.write({"step": self.step, **self.evaluate()})
             if self.step % cfg.save_steps == 0:
                 self.save()
-        self._bar(None)
+        self._bar(done=True)
         if self.last_saved is None or self.last_saved.name != f"checkpoint-{self.step}":
             self.save()
         if self.eval_data is not None and not (eval_every and self.step % eval_every == 0):
@@ -329,48 +346,78 @@ class Trainer:
     def optimizer_step(self, micro: list[Any], made: dict[str, float] | None = None) -> float:
         """One optimizer step over `micro`, its gradient-accumulation micro-batches (`made`:
         metrics of generating them); metrics are logged every `logging_steps`. Returns the
-        step's loss."""
+        step's loss (a host sync: `train()` uses `_step`, which leaves it on the device)."""
+        return float(self._step(micro, made))
+
+    def _step(self, micro: list[Any], made: dict[str, float] | None = None) -> Tensor:
+        """`optimizer_step` without reading anything back from the device: losses, gradient
+        norms and metrics stay there until a logging step reads them all at once."""
         cfg, acc, algo, window = self.cfg, self.acc, self.algo, self._window
         self._begin()
+        logging = (self.step + 1) % cfg.logging_steps == 0 or self.step + 1 == self.total_steps
+        if algo.online is None:  # metric-only token stats on logging steps only
+            self._set_log_metrics(logging)
         for k, v in (made or {}).items():  # metrics of generating the batches (online)
             window[k].append(v)
         if self.token_normalised:  # the loss divides by the tokens of every micro-batch
-            total = torch.tensor([float(num_items(micro))], device=acc.device)
-            self.ctx.num_items = float(self._gather(total).sum()) / acc.num_processes
+            self.ctx.num_items = self._sum_processes(num_items(micro)) / acc.num_processes
 
-        step_loss = 0.0
+        step_loss = torch.zeros((), device=acc.device)
         for i, batch in enumerate(micro):
             sync = i == len(micro) - 1  # gradients are all-reduced on the last one only
             no_sync = contextlib.nullcontext() if sync else acc.no_sync(self.policy)
             with no_sync, acc.autocast():
                 loss, metrics = algo.step(self.ctx, batch)
-                if not torch.isfinite(loss):
-                    self._nan(loss)
                 acc.backward(loss if self.token_normalised else loss / len(micro))
-            step_loss += float(loss.detach()) / (1 if self.token_normalised else len(micro))
+            step_loss += loss.detach().float() / (1 if self.token_normalised else len(micro))
             for k, v in metrics.items():
                 window[k].append(v)
-            tokens = torch.tensor([batch_tokens(batch)], device=acc.device)
-            self.num_tokens += int(self._gather(tokens).sum())
+        self.num_tokens += self._sum_processes(sum(batch_tokens(b) for b in micro))
 
         grad_norm = acc.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
-        if grad_norm is not None and not torch.isfinite(grad_norm):
-            self._nan(grad_norm, what="gradient norm")
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.step += 1
         window["loss"].append(step_loss)
         if grad_norm is not None:
-            window["grad_norm"].append(float(grad_norm))
-        self._bar(step_loss, {k: window[k][-1] for k in algo.metrics[:2] if window.get(k)})
-        if self.step % cfg.logging_steps == 0 or self.step == self.total_steps:
+            window["grad_norm"].append(grad_norm)
+        if logging:
             self._log_window()
+        else:
+            self._bar()
         return step_loss
 
+    def _set_log_metrics(self, on: bool) -> None:
+        policy = self.acc.unwrap_model(self.policy)
+        if isinstance(policy, LogpsModel):
+            policy.log_metrics = on
+
+    def _sum_processes(self, n: int) -> int:
+        """`n` summed over processes (no device round trip with one process)."""
+        if self.acc.num_processes == 1:
+            return n
+        return int(self._gather(torch.tensor([n], device=self.acc.device)).sum())
+
+    def _check_finite(self) -> None:
+        """Stop at the first step of the window whose loss or gradient norm is not finite
+        (checked when the window is read: before logging and before any checkpoint)."""
+        for what, key in (("loss", "loss"), ("gradient norm", "grad_norm")):
+            values = self._window.get(key)
+            if not values:
+                continue
+            stacked = torch.stack([torch.as_tensor(v).float().reshape(()) for v in values])
+            bad = (~torch.isfinite(stacked)).nonzero().flatten().tolist()
+            if bad:
+                first = self.step - len(values) + bad[0]
+                self._nan(stacked[bad[0]], what=what, step=first + 1)
+
     def _log_window(self) -> None:
+        self._check_finite()
         self._last = self.metrics.reduce(mean_metrics(self._window))
+        shown = {k: self._last[k] for k in self.algo.metrics[:2] if k in self._last}
         self._window.clear()
+        self._bar(self._last.get("loss"), shown)
         record: dict[str, Any] = {"step": self.step}
         if self.stream is not None:
             epoch, index = self.position

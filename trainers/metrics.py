@@ -20,10 +20,24 @@ from trlprep.errors import UsageError
 METRICS_FILE = "metrics.jsonl"
 
 
-def mean_metrics(values: dict[str, list[float]]) -> dict[str, float]:
-    """The mean of each metric's values, NaNs (undefined for a batch) left out."""
+def to_floats(values: dict[str, list[Any]]) -> dict[str, list[float]]:
+    """Each metric's values as floats; 0-d tensors (left on the device by the steps) are
+    read in one host transfer."""
+    tensors = [x for v in values.values() for x in v if isinstance(x, torch.Tensor)]
+    if not tensors:
+        return {k: [float(x) for x in v] for k, v in values.items()}
+    read = iter(torch.stack([t.detach().float().reshape(()) for t in tensors]).tolist())
+    return {
+        k: [next(read) if isinstance(x, torch.Tensor) else float(x) for x in v]
+        for k, v in values.items()
+    }
+
+
+def mean_metrics(values: dict[str, list[Any]]) -> dict[str, float]:
+    """The mean of each metric's values (floats or 0-d tensors), NaNs (undefined for a
+    batch) left out."""
     out = {}
-    for k, v in values.items():
+    for k, v in to_floats(values).items():
         finite = [x for x in v if not math.isnan(x)]
         if finite:
             out[k] = sum(finite) / len(finite)
@@ -101,20 +115,23 @@ class MetricsLog:
 
 
 def progress_bar(total: int, initial: int, enabled: bool) -> Callable[..., None]:
-    """A progress bar over optimizer steps showing the loss and key metrics; call it with the
-    loss and a dict of metrics after each step, and with None to close it."""
+    """A progress bar over optimizer steps; call it after each step (with the loss and key
+    metrics on logging steps, shown until the next), and with `done=True` to close it."""
     if not enabled:
-        return lambda *_: None
+        return lambda *_, **__: None
     from tqdm.auto import tqdm
 
     bar = tqdm(total=total, initial=initial, unit="step", dynamic_ncols=True)
 
-    def update(loss: float | None, metrics: dict[str, float] | None = None) -> None:
-        if loss is None:
+    def update(
+        loss: float | None = None, metrics: dict[str, float] | None = None, done: bool = False
+    ) -> None:
+        if done:
             bar.close()
             return
-        shown = {k: f"{v:.3g}" for k, v in (metrics or {}).items()}
-        bar.set_postfix({"loss": f"{loss:.4f}", **shown})
+        if loss is not None:
+            shown = {k: f"{v:.3g}" for k, v in (metrics or {}).items()}
+            bar.set_postfix({"loss": f"{loss:.4f}", **shown}, refresh=False)
         bar.update(1)
 
     return update

@@ -2,7 +2,10 @@
 
 The training loop calls `step(ctx, batch)`; `ctx.policy` is the trained model (wrapped in
 `LogpsModel` for causal LMs), `ctx.reference` the frozen reference (or None), and
-`ctx.options` the algorithm's options. Metrics are plain floats, averaged by the loop.
+`ctx.options` the algorithm's options. Metrics are floats or 0-d tensors left on the
+device (read by the loop only when it logs: no host synchronisation per micro-batch).
+Metrics from token stats and mean logits appear only when the policy computed them (on
+logging steps, see `LogpsModel.log_metrics`).
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from trlprep.trainers.losses import (
     wpo_weights,
 )
 
-Metrics = dict[str, float]
+Metrics = dict[str, float | Tensor]
 
 
 @dataclass
@@ -52,9 +55,9 @@ class StepContext:
     teacher: nn.Module | None = None  # GKD's teacher
 
 
-def _masked_mean(values: Tensor, mask: Tensor) -> float:
-    n = mask.sum()
-    return float((values * mask).sum() / n) if n > 0 else 0.0
+def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
+    """Mean of `values` where `mask` is set (0 when nothing is), without a host sync."""
+    return (values.detach().float() * mask).sum() / mask.sum().clamp(min=1)
 
 
 def _nll(out: CompletionLogps, rows: slice = slice(None)) -> Tensor:
@@ -62,8 +65,8 @@ def _nll(out: CompletionLogps, rows: slice = slice(None)) -> Tensor:
     return -(out.logps[rows] * mask).sum() / mask.sum().clamp(min=1)
 
 
-def _mean(x: Tensor) -> float:
-    return float(x.float().mean()) if x.numel() else float("nan")
+def _mean(x: Tensor) -> Tensor | float:
+    return x.detach().float().mean() if x.numel() else float("nan")
 
 
 def _reward_metrics(chosen: Tensor, rejected: Tensor) -> Metrics:
@@ -78,12 +81,13 @@ def _reward_metrics(chosen: Tensor, rejected: Tensor) -> Metrics:
 
 def _token_metrics(out: CompletionLogps, n: int, seq_logps: Tensor) -> Metrics:
     m = out.mask.float()
-    metrics = {
+    metrics: Metrics = {
         "logps/chosen": _mean(seq_logps[:n].detach()),
         "logps/rejected": _mean(seq_logps[n:].detach()),
-        "logits/chosen": _masked_mean(out.mean_logits[:n], m[:n]),
-        "logits/rejected": _masked_mean(out.mean_logits[n:], m[n:]),
     }
+    if out.mean_logits is not None:
+        metrics["logits/chosen"] = _masked_mean(out.mean_logits[:n], m[:n])
+        metrics["logits/rejected"] = _masked_mean(out.mean_logits[n:], m[n:])
     if "is_top1" in out.stats:
         metrics["mean_token_accuracy"] = _masked_mean(out.stats["is_top1"][:n].float(), m[:n])
     return metrics
@@ -98,7 +102,9 @@ def sft_step(ctx: StepContext, batch: LMBatch) -> tuple[Tensor, Metrics]:
     out: CompletionLogps = ctx.policy(batch.seqs)
     loss = nll_loss(out.logps, out.mask, ctx.num_items)
     m = out.mask.float()
-    metrics = {"mean_token_accuracy": _masked_mean(out.stats["is_top1"].float(), m)}
+    metrics: Metrics = {}
+    if "is_top1" in out.stats:
+        metrics["mean_token_accuracy"] = _masked_mean(out.stats["is_top1"].float(), m)
     if "entropy" in out.stats:
         metrics["entropy"] = _masked_mean(out.stats["entropy"], m)
     return loss, metrics
@@ -146,7 +152,7 @@ def dpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     metrics = _reward_metrics(o.beta * pairs.chosen_logratios, o.beta * pairs.rejected_logratios)
     metrics |= _token_metrics(out, n, logps)
     if o.rpo_alpha is not None or "sft" in o.loss_type:
-        metrics["nll_loss"] = float(nll.detach())
+        metrics["nll_loss"] = nll.detach()
     return loss, metrics
 
 
@@ -171,7 +177,7 @@ def cpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     loss = losses.mean() + o.cpo_alpha * nll
     rewards = o.beta * alphapo_reward(logps.detach(), o.alpha)
     metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, logps)
-    metrics["nll_loss"] = float(nll.detach())
+    metrics["nll_loss"] = nll.detach()
     return loss, metrics
 
 
@@ -186,7 +192,7 @@ def orpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     rewards = o.beta * avg.detach()
     metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, avg)
     log_odds = orpo_log_odds(avg[:n].detach(), avg[n:].detach())
-    metrics["nll_loss"] = float(nll.detach())
+    metrics["nll_loss"] = nll.detach()
     metrics["log_odds_ratio"] = _mean(F.logsigmoid(log_odds))
     metrics["log_odds_chosen"] = _mean(log_odds)
     return loss, metrics
@@ -195,16 +201,22 @@ def orpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
 # ------------------------------------------------------------------ unpaired preferences
 
 
+def _rows_mean(values: Tensor, rows: Tensor) -> Tensor:
+    """Mean of the selected rows' values: NaN (left out of the logged mean) when none is."""
+    rows = rows.float()
+    return (values.detach().float() * rows).sum() / rows.sum()
+
+
 def _unpaired_metrics(out: CompletionLogps, labels: Tensor, rewards: Tensor) -> Metrics:
-    m = out.mask.float()
     metrics: Metrics = {}
     for name, sel in (("chosen", labels), ("rejected", ~labels)):
-        if sel.any():
-            metrics[f"rewards/{name}"] = _mean(rewards[sel].detach())
-            metrics[f"logps/{name}"] = _mean(out.sums[sel].detach())
-            metrics[f"logits/{name}"] = _masked_mean(out.mean_logits[sel], m[sel])
-    if labels.any() and (~labels).any():
-        metrics["rewards/margins"] = metrics["rewards/chosen"] - metrics["rewards/rejected"]
+        metrics[f"rewards/{name}"] = _rows_mean(rewards, sel)
+        metrics[f"logps/{name}"] = _rows_mean(out.sums, sel)
+        if out.mean_logits is not None:
+            m = out.mask.float()
+            tokens = (m * sel[:, None]).sum()
+            metrics[f"logits/{name}"] = (out.mean_logits.float() * m * sel[:, None]).sum() / tokens
+    metrics["rewards/margins"] = metrics["rewards/chosen"] - metrics["rewards/rejected"]
     return metrics
 
 
@@ -241,7 +253,7 @@ def kto_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
         undesirable_weight=o.undesirable_weight,
         loss_type=o.loss_type,
     )
-    metrics = {"kl": float(kl)} | _unpaired_metrics(out, labels, o.beta * ratios)
+    metrics = {"kl": kl.detach()} | _unpaired_metrics(out, labels, o.beta * ratios)
     return losses.mean(), metrics
 
 
@@ -273,9 +285,9 @@ def reward_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metri
     loss = reward_loss(chosen, rejected, batch.margin, ctx.options.center_rewards_coefficient)
     s = scores.detach()
     return loss, {
-        "min_reward": float(s.min()),
-        "mean_reward": float(s.mean()),
-        "max_reward": float(s.max()),
+        "min_reward": s.min(),
+        "mean_reward": s.mean(),
+        "max_reward": s.max(),
         "accuracy": _mean((chosen > rejected).float()),
         "margin": _mean((chosen - rejected).detach()),
     }
@@ -287,4 +299,4 @@ def prm_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metrics]
     loss = token_classification_loss(logits, batch.labels)
     sel = batch.labels != -100
     correct = (logits.detach().argmax(-1) == batch.labels) & sel
-    return loss, {"accuracy": float(correct.sum() / sel.sum().clamp(min=1))}
+    return loss, {"accuracy": correct.sum() / sel.sum().clamp(min=1)}
