@@ -294,3 +294,27 @@ def test_a_tracker_that_is_not_installed_is_a_usage_error(tmp_path):
     # Accelerate only warns and then logs nothing (histograms crashed on its blank tracker)
     with pytest.raises(UsageError, match="--report-to tensorboard: the tracker is not installed"):
         MetricsLog(TrackingAcc(installed=False), tmp_path, ("tensorboard",), {})
+
+
+def test_static_cache_samples_the_same_completions_as_the_dynamic_one():
+    """The static KV cache (compiled decode on CUDA) changes how, not what, is sampled:
+    with the same seed the same completions come out (prompt widths padded to 64)."""
+    tok = make_tokenizer()
+    model = tiny_causal_lm(len(tok))
+    prompts = [[1, 5, 6, 7], [1, 8], [1, 9, 10]]
+    got = {}
+    for cache in ("dynamic", "static"):
+        torch.manual_seed(0)
+        out = generate(
+            model,
+            prompts,
+            Sampling(5, cache=cache),
+            pad_token_id=EOS,
+            eos_token_ids=[EOS],
+            batch_size=3,
+        )
+        got[cache] = out.completions
+    assert got["static"] == got["dynamic"]
+    ids, mask = left_pad([[5, 6, 7], [8]], PAD, multiple=4)
+    assert ids.tolist() == [[PAD, 5, 6, 7], [PAD, PAD, PAD, 8]]
+    assert mask.tolist() == [[0, 1, 1, 1], [0, 0, 0, 1]]

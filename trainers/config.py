@@ -13,6 +13,7 @@ from trlprep.errors import InputError, UsageError
 from trlprep.templates.tokenize import TRUNCATION
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
+ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
 CONFIG_FILE = "train_config.json"  # the resolved configuration of a run
 
 
@@ -49,7 +50,10 @@ class TrainConfig:
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
     max_grad_norm: float = 1.0
-    gradient_checkpointing: bool = True
+    # None: on unless a CUDA device holds the activations with room to spare (models.py)
+    gradient_checkpointing: bool | None = None
+    attn_implementation: str | None = None  # None: flash_attention_2 where installed, else sdpa
+    torch_compile: bool = False  # the transformer's training forward through torch.compile
     lora_r: int | None = None  # LoRA adapters (peft) of this rank instead of full training
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -78,6 +82,11 @@ class TrainConfig:
         for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1")
+        if self.attn_implementation not in (None, *ATTENTION):
+            raise UsageError(
+                f"unknown attn_implementation {self.attn_implementation!r}",
+                hint="use one of: " + ", ".join(ATTENTION),
+            )
         if isinstance(self.report_to, str):
             self.report_to = tuple(s for s in self.report_to.split(",") if s and s != "none")
         self.report_to = tuple(self.report_to)

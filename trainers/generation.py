@@ -29,6 +29,7 @@ class Sampling:
     top_p: float = 1.0
     min_length: int = -1
     repetition_penalty: float = 1.0
+    cache: str = "auto"  # static, dynamic; auto: static on CUDA (see `generate`)
 
 
 def kl_risks(s: Sampling) -> list[str]:
@@ -67,9 +68,12 @@ class Generated:
     has_eos: list[bool]
 
 
-def left_pad(prompts: Sequence[Sequence[int]], pad_id: int) -> tuple[Tensor, Tensor]:
-    """Prompts right-aligned in one tensor (as decoder-only generation needs), and the mask."""
-    width = max(len(p) for p in prompts)
+def left_pad(
+    prompts: Sequence[Sequence[int]], pad_id: int, multiple: int = 1
+) -> tuple[Tensor, Tensor]:
+    """Prompts right-aligned in one tensor (as decoder-only generation needs), and the mask;
+    the width rounded up to a `multiple` (fewer distinct shapes for a compiled decode)."""
+    width = -(-max(len(p) for p in prompts) // multiple) * multiple
     ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     mask = torch.zeros((len(prompts), width), dtype=torch.long)
     for i, p in enumerate(prompts):
@@ -114,12 +118,19 @@ def generate(
 
     `mixture=(reference, a)` samples from the geometric mixture pi^(1-a) ref^a instead
     (Nash-MD), through a logits processor that runs the reference with its own KV cache.
+    With a static KV cache (`sampling.cache`; auto: on CUDA without a mixture) transformers
+    compiles the decode step (CUDA graphs); prompt widths are then rounded up to 64 tokens
+    so that few shapes are compiled.
     """
     device = next(model.parameters()).device
+    static = sampling.cache == "static" or (
+        sampling.cache == "auto" and device.type == "cuda" and mixture is None
+    )
+    cache = {"cache_implementation": "static"} if static else {}
     completions: list[list[int]] = []
     has_eos: list[bool] = []
     for start in range(0, len(prompts), batch_size):
-        ids, mask = left_pad(prompts[start : start + batch_size], pad_token_id)
+        ids, mask = left_pad(prompts[start : start + batch_size], pad_token_id, 64 if static else 1)
         ids, mask = ids.to(device), mask.to(device)
         processors = [GeometricMixture(mixture[0], mixture[1], mask)] if mixture else None
         with eval_mode(model):
@@ -137,6 +148,7 @@ def generate(
                 eos_token_id=list(eos_token_ids),
                 use_cache=True,
                 logits_processor=processors,
+                **cache,
             )
         got = cut_at_eos(out[:, ids.shape[1] :], eos_token_ids)
         completions += got.completions

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from trlprep.errors import InputError
+from trlprep.errors import InputError, UsageError
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 _PACKING_KERNELS = ("flash_attention_2", "flash_attention_3")
@@ -53,18 +54,40 @@ _HEADS = {
 }
 
 
+def attention_kernel(requested: str | None) -> str:
+    """The attention implementation: `requested`, or FlashAttention 2 on CUDA where the
+    `flash_attn` package is installed, else PyTorch's sdpa."""
+    if requested:
+        return requested
+    if torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None:
+        return "flash_attention_2"
+    return "sdpa"
+
+
 def load_model(
-    path: str, head: str, tokenizer: Any, dtype: torch.dtype = torch.float32
+    path: str,
+    head: str,
+    tokenizer: Any,
+    dtype: torch.dtype = torch.float32,
+    attn_implementation: str | None = None,
 ) -> nn.Module:
     """The model at `path` with the head the algorithm trains (a new head is initialised
-    from the current seed when the checkpoint has none)."""
+    from the current seed when the checkpoint has none), with `attn_implementation`
+    (transformers' default when None)."""
     import transformers
 
     check_model_path(path)
     cls_name, kwargs = _HEADS[head]
     cls = getattr(transformers, cls_name)
+    if attn_implementation:
+        kwargs = {**kwargs, "attn_implementation": attn_implementation}
     try:
         model = cls.from_pretrained(path, dtype=dtype, **kwargs)
+    except ImportError as e:  # the attention kernel's package is missing
+        raise UsageError(
+            f"--attn-implementation {attn_implementation}: {e}",
+            hint="install its package, or use --attn-implementation sdpa",
+        ) from e
     except (OSError, ValueError) as e:
         raise InputError(f"cannot load {path!r} as {cls_name}: {e}") from e
     if tokenizer.pad_token_id is not None:
@@ -72,16 +95,25 @@ def load_model(
     return model
 
 
-def build_model(cfg: Any, head: str, tokenizer: Any, resume_from: Path | None) -> nn.Module:
+def build_model(
+    cfg: Any, head: str, tokenizer: Any, resume_from: Path | None, seqs_per_batch: int = 1
+) -> nn.Module:
     """The model to train as `cfg` says: loaded (from the checkpoint when resuming), dropout
-    off, gradient checkpointing, no KV cache, LoRA adapters with `cfg.lora_r`."""
+    off, gradient checkpointing (`None`: see `needs_checkpointing`), no KV cache, LoRA
+    adapters with `cfg.lora_r`."""
     lora = cfg.lora_r is not None
     # a LoRA checkpoint holds only the adapters: the base comes from --model
     base = cfg.model if lora or resume_from is None else str(resume_from)
-    model = load_model(base, head, tokenizer)
+    model = load_model(
+        base, head, tokenizer, attn_implementation=attention_kernel(cfg.attn_implementation)
+    )
     if cfg.disable_dropout:
         disable_dropout(model)
-    if cfg.gradient_checkpointing:
+    checkpointing = cfg.gradient_checkpointing
+    if checkpointing is None:
+        tokens = seqs_per_batch * (cfg.max_length or 2048)
+        checkpointing = needs_checkpointing(model, tokens)
+    if checkpointing:
         kwargs = {"use_reentrant": False}
         if hasattr(model, "activation_checkpointing_enable"):  # transformers >= 5
             model.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
@@ -99,6 +131,37 @@ def build_model(cfg: Any, head: str, tokenizer: Any, resume_from: Path | None) -
             adapter=str(resume_from) if resume_from else None,
         )
     return model
+
+
+def activation_bytes(model: nn.Module, tokens: int) -> int:
+    """A generous estimate of the activations a decoder keeps for backward without
+    checkpointing: per token and layer, about 10 hidden-size and 5 MLP-size values in bf16
+    (the inputs of every matrix product, norm and activation), times 1.5."""
+    c = getattr(model, "config", None)
+    c = getattr(c, "text_config", None) or c
+    hidden = getattr(c, "hidden_size", 0) or 0
+    inter = getattr(c, "intermediate_size", None) or 4 * hidden
+    layers = getattr(c, "num_hidden_layers", 0) or 0
+    return int(1.5 * tokens * layers * (10 * hidden + 5 * inter) * 2)
+
+
+def needs_checkpointing(model: nn.Module, tokens: int) -> bool:
+    """Gradient checkpointing unless training on CUDA where the weights, gradients, AdamW
+    moments (16 bytes a parameter) and a micro-batch of `tokens` tokens' activations fit in
+    70% of the device's free memory. On CPU it stays on (memory is what it saves there)."""
+    if not torch.cuda.is_available():
+        return True
+    free, _ = torch.cuda.mem_get_info()
+    params = sum(p.numel() for p in model.parameters())
+    return 16 * params + activation_bytes(model, tokens) > 0.7 * free
+
+
+def compile_forward(model: nn.Module, head: str) -> None:
+    """Compile the training forward in place with `torch.compile`: for a causal LM the
+    transformer under the LM head (the log-probs call it directly), else the whole model."""
+    from trlprep.trainers.logps import backbone
+
+    (backbone(model) if head == "causal-lm" else model).compile()
 
 
 def packs_sequences(model: nn.Module) -> bool:

@@ -44,6 +44,9 @@ def _strings(value: Any) -> tuple[Any, ...]:
     return tuple(value)
 
 
+CACHES = ("auto", "static", "dynamic")
+
+
 @dataclass
 class GenerationOptions:
     """How completions are sampled (the Training FAQ's safe settings by default) and how often
@@ -57,8 +60,16 @@ class GenerationOptions:
     repetition_penalty: float = 1.0
     generation_batch_size: int | None = None  # prompts per `generate` call (default batch size)
     log_completions_steps: int | None = None
+    # KV cache of `generate`: static (compiled decode step, CUDA graphs) or dynamic; auto:
+    # static on CUDA, dynamic elsewhere
+    generation_cache: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.generation_cache not in CACHES:
+            raise UsageError(
+                f"unknown generation_cache {self.generation_cache!r}",
+                hint="use one of: " + ", ".join(CACHES),
+            )
         if self.max_new_tokens < 1:
             raise UsageError("max_new_tokens must be at least 1")
         if self.temperature <= 0:
@@ -74,6 +85,7 @@ class GenerationOptions:
             self.top_p,
             self.min_length,
             self.repetition_penalty,
+            self.generation_cache,
         )
 
 
