@@ -1,6 +1,7 @@
-"""Training step time, tokens/s and peak memory: trlprep's trainer vs TRL's, same run.
+"""Training step time, tokens/s, MFU and peak memory: trlprep's trainer vs TRL's, same run.
 
-    python -m benchmarks train -- [--algos sft,dpo] [--steps 4] [--vocab 128256] [--seq-len 1024]
+    python -m benchmarks train -- [--algos sft,dpo,kto] [--steps 4] [--vocab 128256]
+                                  [--seq-len 1024] [--profile]
     python -m benchmarks.cases_train [same options]
 
 A small Llama (random weights, built from a config) with a large vocabulary, so the LM
@@ -8,7 +9,12 @@ head dominates memory, on synthetic rows of `--seq-len` tokens (one word = one t
 word-level tokenizer built here). Each trainer runs in a fresh process with the same model,
 data and settings (fp32 on CPU, bf16 on GPU; gradient checkpointing on, as both default).
 Peak memory: peak RSS during training on CPU (reset before `train()`), peak allocated CUDA
-memory on GPU. Step time: median over the steps after the first.
+memory on GPU. Step time: median over the steps after the first. MFU: 6 N tokens/s over the
+chip's dense bf16 peak (`measure.peak_flops`; set TRLPREP_PEAK_TFLOPS where unknown).
+`--profile` records the steps after the first with torch.profiler on both sides and prints
+each side's top kernels and host/device time per step. Each side trains with its defaults
+for gradient checkpointing (trlprep: automatic, on on CPU; TRL: on) unless `--checkpointing`
+forces it on both.
 """
 
 from __future__ import annotations
@@ -19,7 +25,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.measure import in_process, print_table, step_timer
+from benchmarks.measure import (
+    Profile,
+    in_process,
+    model_flops_per_token,
+    peak_flops,
+    print_table,
+    step_timer,
+)
 
 
 def _reset_peak_rss() -> None:
@@ -71,6 +84,10 @@ def _build(workdir: Path, vocab: int, hidden: int, layers: int, seq_len: int, ro
         for _ in range(rows):
             row = {"prompt": text(prompt_len), "chosen": text(comp), "rejected": text(comp)}
             f.write(json.dumps(row) + "\n")
+    with open(workdir / "kto.jsonl", "w") as f:
+        for i in range(rows):
+            row = {"prompt": text(prompt_len), "completion": text(comp), "label": i % 2 == 0}
+            f.write(json.dumps(row) + "\n")
 
 
 def _peak_cuda() -> float:
@@ -79,17 +96,35 @@ def _peak_cuda() -> float:
     return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else 0.0
 
 
-def _result(times: list[float], tokens: float, steps: int) -> tuple[float, int, dict[str, Any]]:
+def _result(
+    times: list[float], tokens: float, steps: int, flops_per_token: float, prof: Profile | None
+) -> tuple[float, int, dict[str, Any]]:
     diffs = [b - a for a, b in zip(times, times[1:], strict=False)]
     step = statistics.median(diffs) if diffs else float("nan")
-    return (
-        sum(diffs),
-        steps,
-        {"step_s": step, "tokens_per_s": tokens / step, "cuda_peak_mb": _peak_cuda()},
-    )
+    peak = peak_flops()
+    achieved = flops_per_token * tokens / step
+    extra = {
+        "step_s": step,
+        "tokens_per_s": tokens / step,
+        "cuda_peak_mb": _peak_cuda(),
+        "tflops": achieved / 1e12,
+        "mfu": achieved / peak if peak else None,
+        "profile": prof.report() if prof else None,
+    }
+    return sum(diffs), steps, extra
 
 
-def run_trlprep(algo: str, model: str, data: str, out: str, steps: int, batch: int) -> tuple:
+def _per_row_tokens(algo: str, first: dict[str, Any]) -> int:
+    if algo == "dpo":
+        return 2 * len(first["prompt_ids"]) + len(first["chosen_ids"]) + len(first["rejected_ids"])
+    if algo == "kto":  # the completion and the mismatched KL pair (forward only)
+        return len(first["prompt_ids"]) + len(first["completion_ids"])
+    return len(first["input_ids"])
+
+
+def run_trlprep(
+    algo: str, model: str, data: str, out: str, steps: int, batch: int, opts: dict
+) -> tuple:
     import torch
     from trlprep.trainers.loop import Trainer
 
@@ -108,18 +143,22 @@ def run_trlprep(algo: str, model: str, data: str, out: str, steps: int, batch: i
             learning_rate=1e-6,
             bf16=gpu,
             progress=False,
-            gradient_checkpointing=True,
+            gradient_checkpointing=opts["checkpointing"],
+            **opts["trlprep"],
         ),  # fmt: skip
         log=lambda *_: None,
     )
     times: list[float] = []
     step = t.scheduler.step
+    prof = Profile(steps - 1) if opts["profile"] else None
 
     def timed() -> None:  # called once per optimizer step
         step()
         if gpu:
             torch.cuda.synchronize()
         times.append(time.perf_counter())
+        if prof:
+            prof.step()
 
     t.scheduler.step = timed
     t.save = lambda: None  # measure training, not checkpoint writing
@@ -133,12 +172,17 @@ def run_trlprep(algo: str, model: str, data: str, out: str, steps: int, batch: i
             2 * len(p) + len(c) + len(r)
             for p, c, r in zip(rows["prompt"], rows["chosen"], rows["rejected"], strict=True)
         ]
+    elif algo == "kto":
+        per_row = [len(p) + len(c) for p, c in zip(rows["prompt"], rows["completion"], strict=True)]
     else:
         per_row = [len(ids) for ids in rows["ids"]]
-    return _result(times, sum(per_row[:batch]), steps)
+    flops = model_flops_per_token(t._unwrapped())
+    return _result(times, sum(per_row[:batch]), steps, flops, prof)
 
 
-def run_trl(algo: str, model: str, data: str, out: str, steps: int, batch: int) -> tuple:
+def run_trl(
+    algo: str, model: str, data: str, out: str, steps: int, batch: int, opts: dict
+) -> tuple:
     import torch
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -151,36 +195,55 @@ def run_trl(algo: str, model: str, data: str, out: str, steps: int, batch: int) 
     common = dict(
         output_dir=out, max_steps=steps, per_device_train_batch_size=batch, max_length=None,
         logging_steps=10**6, save_strategy="no", report_to="none", learning_rate=1e-6,
-        bf16=gpu, gradient_checkpointing=True, use_cpu=not gpu,
+        bf16=gpu, use_cpu=not gpu,
     )  # fmt: skip
+    if opts["checkpointing"] is not None:
+        common["gradient_checkpointing"] = opts["checkpointing"]
     m = AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
     if algo == "sft":
         from trl import SFTConfig, SFTTrainer
 
         trainer = SFTTrainer(m, SFTConfig(**common), train_dataset=ds, processing_class=tok)
+    elif algo == "kto":
+        from trl import KTOConfig, KTOTrainer
+
+        trainer = KTOTrainer(m, args=KTOConfig(**common), train_dataset=ds, processing_class=tok)
     else:
         from trl import DPOConfig, DPOTrainer
 
         trainer = DPOTrainer(m, args=DPOConfig(**common), train_dataset=ds, processing_class=tok)
     trainer.add_callback(timer)
-    first = trainer.train_dataset[0]
-    if algo == "dpo":
-        per_row = (
-            2 * len(first["prompt_ids"]) + len(first["chosen_ids"]) + len(first["rejected_ids"])
-        )
-    else:
-        per_row = len(first["input_ids"])
-    tokens = per_row * batch
+    prof = Profile(steps - 1) if opts["profile"] else None
+    if prof:
+        from transformers import TrainerCallback
+
+        class Step(TrainerCallback):
+            def on_step_end(self, *args: Any, **kwargs: Any) -> None:
+                prof.step()
+
+        trainer.add_callback(Step())
+    tokens = _per_row_tokens(algo, trainer.train_dataset[0]) * batch
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     _reset_peak_rss()
     trainer.train()
-    return _result(times, tokens, steps)
+    return _result(times, tokens, steps, model_flops_per_token(trainer.model), prof)
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, _, raw = text.partition("=")
+    value: Any = {"true": True, "false": False, "none": None}.get(raw.lower(), raw)
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            pass
+    return key.replace("-", "_"), value
 
 
 def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m benchmarks train", description=__doc__)
-    ap.add_argument("--algos", default="sft,dpo")
+    ap.add_argument("--algos", default="sft,dpo", help="any of sft,dpo,kto")
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--vocab", type=int, default=128_256)
@@ -188,6 +251,15 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     ap.add_argument("--hidden", type=int, default=256)
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--no-trl", action="store_true", help="only trlprep")
+    ap.add_argument("--profile", action="store_true", help="torch.profiler on both sides")
+    ap.add_argument(
+        "--checkpointing", choices=("default", "on", "off"), default="default",
+        help="gradient checkpointing on both sides (default: each trainer's own default)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a trlprep TrainConfig option (e.g. torch_compile=true, attn_implementation=sdpa)",
+    )  # fmt: skip
     ap.add_argument("--workdir", type=Path, default=workdir or Path("/tmp/trlprep-bench"))
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -196,6 +268,11 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     wd.mkdir(parents=True, exist_ok=True)
     _build(wd, args.vocab, args.hidden, args.layers, args.seq_len, rows=args.batch * args.steps)
     model = str(wd / f"model-v{args.vocab}-h{args.hidden}-l{args.layers}")
+    opts = {
+        "profile": args.profile,
+        "checkpointing": {"default": None, "on": True, "off": False}[args.checkpointing],
+        "trlprep": dict(_option(o) for o in args.set),
+    }
     impls = [("trlprep", run_trlprep)]
     if not args.no_trl:
         try:
@@ -204,33 +281,42 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
             impls.append(("trl", run_trl))
         except ImportError:
             print("trl is not installed: trlprep only")
-    rows = []
+    rows, profiles = [], []
     for algo in args.algos.split(","):
         data = str(wd / f"{algo}.jsonl")
         measured = {}
         for name, fn in impls:
             out = str(wd / f"out-{name}-{algo}")
-            m = in_process(f"{name} {algo}", fn, algo, model, data, out, args.steps, args.batch)
+            m = in_process(
+                f"{name} {algo}", fn, algo, model, data, out, args.steps, args.batch, opts
+            )
             measured[name] = m
             peak = m.extra["cuda_peak_mb"] or m.peak_rss_mb
+            mfu = m.extra["mfu"]
             rows.append(
                 (algo, name, f"{m.extra['step_s']:.2f}", f"{m.extra['tokens_per_s']:.0f}",
+                 f"{m.extra['tflops']:.2f}", "n/a" if mfu is None else f"{mfu:.1%}",
                  f"{peak:.0f}")
             )  # fmt: skip
+            if m.extra["profile"]:
+                profiles.append(f"--- profile: {name} {algo} ---\n{m.extra['profile']}")
         if "trl" in measured:
             a, b = measured["trlprep"], measured["trl"]
             pa = a.extra["cuda_peak_mb"] or a.peak_rss_mb
             pb = b.extra["cuda_peak_mb"] or b.peak_rss_mb
             speed = a.extra["tokens_per_s"] / b.extra["tokens_per_s"]
-            rows.append((algo, "ratio", "", f"{speed:.2f}x", f"{pa / pb:.2f}x"))
+            rows.append((algo, "ratio", "", f"{speed:.2f}x", "", "", f"{pa / pb:.2f}x"))
     import torch
 
     where = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
     print(
         f"{where}; vocab {args.vocab}, seq {args.seq_len}, hidden {args.hidden}, "
-        f"{args.layers} layers, batch {args.batch}, {args.steps} steps"
+        f"{args.layers} layers, batch {args.batch}, {args.steps} steps, checkpointing "
+        f"{args.checkpointing}" + (f", trlprep {opts['trlprep']}" if opts["trlprep"] else "")
     )
-    print_table(rows, ("algo", "trainer", "step s", "tokens/s", "peak MiB"))
+    print_table(rows, ("algo", "trainer", "step s", "tokens/s", "TFLOP/s", "MFU", "peak MiB"))
+    for text in profiles:
+        print(text)
 
 
 if __name__ == "__main__":

@@ -126,6 +126,74 @@ def step_timer() -> tuple[Any, list[float]]:
     return Timer(), times
 
 
+# dense bf16 peak FLOP/s of the chips the benchmarks run on (TRLPREP_PEAK_TFLOPS overrides)
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
+
+
+def peak_flops() -> float | None:
+    """The device's dense bf16 peak in FLOP/s (None when unknown, e.g. on CPU)."""
+    import torch
+
+    if os.environ.get("TRLPREP_PEAK_TFLOPS"):
+        return float(os.environ["TRLPREP_PEAK_TFLOPS"]) * 1e12
+    if not torch.cuda.is_available():
+        return None
+    name = torch.cuda.get_device_name()
+    hits = [v for k, v in PEAK_BF16_TFLOPS.items() if k in name]
+    return hits[0] * 1e12 if hits else None
+
+
+def model_flops_per_token(model: Any) -> float:
+    """6 N: forward and backward FLOPs per trained token of a model of N parameters (the
+    input embedding, a lookup, left out)."""
+    emb = model.get_input_embeddings()
+    skip = {id(p) for p in emb.parameters()} if emb is not None else set()
+    head = model.get_output_embeddings()
+    tied = head is not None and any(id(p) in skip for p in head.parameters())
+    n = sum(p.numel() for p in model.parameters() if id(p) not in skip)
+    if tied:  # the tied matrix is also the LM head: its products count
+        n += sum(p.numel() for p in head.parameters())
+    return 6.0 * n
+
+
+class Profile:
+    """torch.profiler over a run's optimizer steps: call `step()` at each step's end; after
+    `skip` warm-up steps, `active` steps are recorded. `report()` gives the top kernels (by
+    device time on CUDA, CPU time otherwise) and host/device time per recorded step."""
+
+    def __init__(self, active: int, skip: int = 1, rows: int = 15) -> None:
+        import torch
+        from torch.profiler import ProfilerActivity, profile, schedule
+
+        self.gpu = torch.cuda.is_available()
+        acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if self.gpu else [])
+        self.active, self.rows = max(1, active), rows
+        self.prof = profile(
+            activities=acts, schedule=schedule(wait=0, warmup=skip, active=self.active, repeat=1)
+        )
+        self.prof.__enter__()
+        self.done = False
+
+    def step(self) -> None:
+        if not self.done:
+            self.prof.step()
+
+    def report(self) -> str:
+        if not self.done:
+            self.prof.__exit__(None, None, None)
+            self.done = True
+        events = self.prof.key_averages()
+        steps = [e for e in events if e.key.startswith("ProfilerStep")]
+        host = sum(e.cpu_time_total for e in steps) / 1e6 / self.active
+        lines = [f"host wall per step: {host:.3f} s"]
+        if self.gpu:
+            kernels = sum(getattr(e, "self_device_time_total", 0) for e in events)
+            lines.append(f"device kernel time per step: {kernels / 1e6 / self.active:.3f} s")
+        key = "self_cuda_time_total" if self.gpu else "self_cpu_time_total"
+        lines.append(events.table(sort_by=key, row_limit=self.rows, max_name_column_width=60))
+        return "\n".join(lines)
+
+
 def print_table(rows: list[tuple[str, ...]], header: tuple[str, ...]) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, tuple("-" * w for w in widths), *rows]:
