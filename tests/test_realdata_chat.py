@@ -226,3 +226,20 @@ def test_kto_prompt_is_every_turn_before_the_last(tmp_path, target):
     assert len(rows) == len(recs)
     for row, rec in zip(rows, recs, strict=True):
         assert _plain(row["prompt"]) == _plain(rec["messages"][:-1])
+
+
+def test_fastchat_split_turns_all_gives_one_row_per_assistant_turn(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    res = run(
+        "convert", FASTCHAT, "--from", "sharegpt", "--to", "pc", "--split-turns", "all", "-o", out
+    )
+    assert res.exit_code == 0, res.output
+    records = _records(FASTCHAT)
+    answers = sum(t["from"] == "gpt" for r in records for t in r["conversations"])
+    assert counts(res.output) == (150, 0, 150, answers)
+    rows = rows_of(out)
+    assert [(_plain(r["prompt"]), _plain(r["completion"])) for r in rows[:2]] == [
+        (FC0[:1], FC0[1:2]),
+        (FC0[:3], FC0[3:]),
+    ]
+    assert rows[0]["id"] == rows[1]["id"] == "identity_0"
