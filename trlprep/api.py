@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from trlprep.adapters import as_input, map_splits
-from trlprep.detect import Detection, detect_batches, detect_table
-from trlprep.readers import iter_batches
-from trlprep.report import Report
-
-# imported here, before `trlprep.validate` (the function) is bound over the module name
-from trlprep.validate import validate_path, validate_table
+if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
+    from trlprep.detect import Detection
+    from trlprep.report import Report
 
 
 def detect(
@@ -22,6 +18,10 @@ def detect(
     `data` is a path (streamed in record batches), a `datasets.Dataset`, `pyarrow.Table`,
     `polars.DataFrame` or list of row dicts; a `DatasetDict` gives one result per split.
     """
+    from trlprep.adapters import as_input, map_splits
+    from trlprep.detect import detect_batches, detect_table
+    from trlprep.readers import iter_batches
+
     if isinstance(data, (str, os.PathLike)):
         return detect_batches(iter_batches(data, split=split, input_format=input_format))
     return map_splits(data, lambda d: detect_table(as_input(d).table))
@@ -59,8 +59,10 @@ def convert(
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
     split.
     """
+    from trlprep.adapters import as_input, map_splits
     from trlprep.convert import convert_table, make_plan, make_render
     from trlprep.converters.base import ConvertOptions
+    from trlprep.detect import detect_table
     from trlprep.registry import Format
 
     opts = ConvertOptions(**options)
@@ -106,6 +108,9 @@ def validate(
     names first (`{"human": "user"}` or `"human=user,gpt=assistant"`). A dataset without
     rows is invalid (an `empty-dataset` error) unless `allow_empty`.
     """
+    from trlprep.adapters import as_input, map_splits
+    from trlprep.validate import validate_path, validate_table
+
     opts = dict(type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map)
 
     def checked(report: Report) -> Report:

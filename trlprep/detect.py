@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -247,6 +246,8 @@ def _profile_repeated_prompt(batch, offset: int, prof: _Profile) -> None:
     names = batch.schema.names
     if not {"prompt", "chosen", "rejected"} <= set(names):
         return
+    import polars as pl  # only preference data needs it (start-up time)
+
     kinds = {n: value_kind(batch.schema.field(n)) for n in ("prompt", "chosen", "rejected")}
     df = pl.from_arrow(pa.table({n: batch.column(batch.schema.get_field_index(n)) for n in kinds}))
     if all(k is ValueKind.STRING for k in kinds.values()):

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from trlprep.cli import options as opt
 from trlprep.cli.app import command, out
+from trlprep.cli.empty import ALLOW_EMPTY
 from trlprep.cli.pipeline import Request, choice, run
 from trlprep.converters.base import ConvertOptions
 from trlprep.errors import UsageError
@@ -66,6 +67,7 @@ def convert_command(
         False, "--guide-only", help="Route only through conversions TRL's guide documents."
     ),
     progress: bool = opt.PROGRESS,
+    allow_empty: bool = ALLOW_EMPTY,
     chat_template: str = typer.Option(
         None,
         "--chat-template",
@@ -126,6 +128,7 @@ def convert_command(
             template_kwargs=template_kwarg, num_proc=num_proc, tokenize=tokenize,
             max_length=max_length, truncation=truncation, import_options=imports,
             on_error=on_error, rejects=rejects, on_bad_lines=on_bad_lines,
+            allow_empty=allow_empty,
         )
     )  # fmt: skip
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 
-import typer
-from rich.table import Table
+from typing import TYPE_CHECKING
 
-from trlprep.api import detect
+import typer
+
 from trlprep.cli.app import command, out
-from trlprep.detect import Detection
+from trlprep.cli.empty import ALLOW_EMPTY, empty_error
+
+if TYPE_CHECKING:
+    from trlprep.detect import Detection
 
 
 @command("detect")
@@ -20,22 +23,30 @@ def detect_command(
     input_format: str = typer.Option(
         None, "--input-format", help="Override the format guessed from the file name."
     ),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Detect a dataset's type, format, modality and column roles (checks every row).
 
     Exit code 0 when every row is of one type and format, 1 when rows disagree or no type
     fits, 2 on usage or IO errors.
     """
+    from trlprep.api import detect
+
     det = detect(path, split=split, input_format=input_format)
+    empty = det.num_rows == 0 and not det.problems
+    if empty and not allow_empty:
+        raise empty_error(path)
     if as_json:
         out.print_json(json.dumps(det.to_dict()))
     else:
         print_detection(det, path)
-    if det.problems or det.type is None:
+    if (det.problems or det.type is None) and not empty:
         raise typer.Exit(1)
 
 
 def print_detection(det: Detection, path: str) -> None:
+    from rich.table import Table
+
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_row("file", path)
     t.add_row("type", det.type.name if det.type else "unknown")

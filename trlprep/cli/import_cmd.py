@@ -10,6 +10,7 @@ import typer
 
 from trlprep.cli import options as opt
 from trlprep.cli.app import command
+from trlprep.cli.empty import ALLOW_EMPTY
 from trlprep.cli.pipeline import Request, run
 
 
@@ -40,6 +41,7 @@ def import_command(
     input_format: str = opt.INPUT_FORMAT,
     split: str = opt.SPLIT,
     progress: bool = opt.PROGRESS,
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Import a dataset from a public layout into a TRL dataset type."""
     from trlprep.importers import get_importer
@@ -54,6 +56,6 @@ def import_command(
             path, output, from_=from_, explain=explain, overwrite=overwrite,
             output_format=output_format, input_format=input_format, split=split,
             progress=progress, import_options=imports, on_error=on_error, rejects=rejects,
-            layout_required=True, on_bad_lines=on_bad_lines,
+            layout_required=True, on_bad_lines=on_bad_lines, allow_empty=allow_empty,
         )
     )  # fmt: skip

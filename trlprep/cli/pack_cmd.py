@@ -7,6 +7,7 @@ import json
 import typer
 
 from trlprep.cli.app import command, err, out
+from trlprep.cli.empty import ALLOW_EMPTY, empty_error
 
 
 @command("pack")
@@ -22,31 +23,44 @@ def pack_command(
     split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
     input_format: str = typer.Option(None, "--input-format", help="Override the input format."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Pack token ids into rows of --seq-length tokens (whole dataset, with seq_lengths)."""
     from trlprep.pack import pack_table
     from trlprep.readers import read
+    from trlprep.wording import plural
     from trlprep.writers import check_output, write
 
     check_output(output, overwrite=overwrite, inputs=(path,))
     table = read(path, split=split, input_format=input_format).table
+    if table.num_rows == 0:
+        if not allow_empty:
+            raise empty_error(path)
+        import pyarrow as pa
+
+        ids = pa.list_(pa.int64())
+        empty = pa.table({"input_ids": pa.array([], ids), "seq_lengths": pa.array([], ids)})
+        write(empty, output, output_format=output_format, overwrite=overwrite, inputs=(path,))
+        err.print(f"note: {path} has no rows (--allow-empty): 0 rows -> {output}", markup=False)
+        return
     packed, report = pack_table(table, seq_length, strategy)
     write(packed, output, output_format=output_format, overwrite=overwrite, inputs=(path,))
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
     out.print(
-        f"packed {report.rows_in:,} rows into {report.rows_out:,} rows of <= {seq_length} tokens "
-        f"({report.fill:.1f} tokens/row on average) -> {output}",
+        f"packed {plural(report.rows_in, 'row')} into {plural(report.rows_out, 'row')} of "
+        f"<= {seq_length} tokens ({report.fill:.1f} tokens/row on average) -> {output}",
         markup=False,
     )
     if report.tokens_dropped:
         err.print(
-            f"note: {report.tokens_dropped:,} tokens truncated (--strategy bfd_split keeps them)",
+            f"note: {plural(report.tokens_dropped, 'token')} truncated "
+            "(--strategy bfd_split keeps them)",
             markup=False,
         )
     if report.empty_rows:
-        err.print(f"note: {report.empty_rows:,} empty rows dropped", markup=False)
+        err.print(f"note: {plural(report.empty_rows, 'empty row')} dropped", markup=False)
     if report.dropped_columns:
         err.print(
             "note: columns not packed (not token lists aligned with input_ids): "

@@ -49,6 +49,7 @@ class Request:
     on_error: str = "stop"
     rejects: str | None = None
     layout_required: bool = False  # `trlprep import`: the input must be a layout
+    allow_empty: bool = False  # no rows: write an empty output (else exit 1)
     on_bad_lines: str = "error"  # JSONL lines that hold no JSON object: error | skip
 
 
@@ -97,6 +98,11 @@ def run(req: Request) -> None:
 
         src = read(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
         first = Batch(src.table, 0, src.lines)
+        if first.data.num_rows == 0:
+            from trlprep.cli.empty import empty_input
+
+            empty_input(req, from_type)
+            return
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
 

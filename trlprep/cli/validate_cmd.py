@@ -6,7 +6,8 @@ import typer
 
 from trlprep.cli.app import command, err, out
 from trlprep.errors import UsageError
-from trlprep.validate import DEFAULT_MAX_ERRORS, validate_path
+
+DEFAULT_MAX_ERRORS = 10  # trlprep.validate.DEFAULT_MAX_ERRORS (not imported: start-up time)
 
 OUTPUTS = ("text", "json", "github")
 DATA_FORMATS = ("standard", "conversational", "tokenized")
@@ -54,6 +55,8 @@ def validate_command(
     ),
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
+    from trlprep.validate import validate_path
+
     report_format, data_format, output = _formats(report_format, data_format, output)
     report = validate_path(
         path,

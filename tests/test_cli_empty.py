@@ -1,0 +1,66 @@
+"""An empty dataset is an error in every command (exit 1, a stated reason) unless
+--allow-empty (issue 13, defect 6)."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+
+runner = CliRunner()
+REASON = "the dataset has no rows"
+
+
+@pytest.fixture(params=["", "\n\n"], ids=["no-bytes", "blank-lines"])
+def empty(tmp_path, request) -> str:
+    path = tmp_path / "empty.jsonl"
+    path.write_text(request.param)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["detect"],
+        ["detect", "--json"],
+        ["validate"],
+        ["convert", "--to", "lm", "-o", "{tmp}/o.parquet"],
+        ["convert", "--from", "pref", "--to", "unpaired", "-o", "{tmp}/o.jsonl"],
+        ["import", "--from", "sharegpt", "-o", "{tmp}/o.parquet"],
+        ["pack", "--seq-length", "8", "-o", "{tmp}/o.parquet"],
+    ],
+)
+def test_empty_is_exit_1_with_a_reason(empty, tmp_path, args):
+    cmd = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    r = runner.invoke(app, [cmd[0], empty, *cmd[1:]])
+    assert r.exit_code == 1, r.output
+    assert REASON in r.output and "--allow-empty" in r.output
+    assert not (tmp_path / "o.parquet").exists() and not (tmp_path / "o.jsonl").exists()
+
+
+def test_allow_empty_detect_and_validate(empty):
+    assert runner.invoke(app, ["detect", empty, "--allow-empty"]).exit_code == 0
+    r = runner.invoke(app, ["detect", empty, "--allow-empty", "--json"])
+    assert r.exit_code == 0 and json.loads(r.stdout)["num_rows"] == 0
+    assert runner.invoke(app, ["validate", empty, "--allow-empty"]).exit_code == 0
+
+
+def test_allow_empty_convert_writes_an_empty_output_of_the_target_type(empty, tmp_path):
+    out = tmp_path / "o.parquet"
+    r = runner.invoke(app, ["convert", empty, "--to", "unpaired", "-o", str(out), "--allow-empty"])
+    assert r.exit_code == 0, r.output
+    table = pq.read_table(out)
+    assert table.num_rows == 0 and table.column_names == ["prompt", "completion", "label"]
+    r = runner.invoke(app, ["convert", empty, "-o", str(tmp_path / "x.parquet"), "--allow-empty"])
+    assert r.exit_code == 2 and "--to TYPE" in r.output
+
+
+def test_allow_empty_pack_writes_an_empty_output(empty, tmp_path):
+    out = tmp_path / "p.parquet"
+    r = runner.invoke(app, ["pack", empty, "--seq-length", "8", "-o", str(out), "--allow-empty"])
+    assert r.exit_code == 0, r.output
+    assert pq.read_table(out).num_rows == 0

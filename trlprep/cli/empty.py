@@ -1,0 +1,64 @@
+"""An empty dataset, the same in every command: an error (exit 1) unless `--allow-empty`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from trlprep.errors import DataError, UsageError
+
+ALLOW_EMPTY = typer.Option(
+    False,
+    "--allow-empty",
+    help="Accept a dataset without rows (default: an error, exit 1).",
+)
+
+
+def empty_error(path: str) -> DataError:
+    """The one message for an input without rows."""
+    return DataError(
+        f"{path}: the dataset has no rows",
+        hint="check the file (and --split); pass --allow-empty to accept an empty dataset",
+    )
+
+
+def empty_input(req: Any, from_type: str | None) -> None:
+    """`convert`/`import` on an input without rows: refuse, or write an empty output.
+
+    With `--allow-empty` the output holds the columns of the `--to` type (else of `--from`),
+    in standard format, and no rows.
+    """
+    if not getattr(req, "allow_empty", False):
+        raise empty_error(req.path)
+    import pyarrow as pa
+
+    from trlprep.cli.app import err, out
+    from trlprep.registry import Format, get_type
+
+    name = req.to or from_type
+    if name is None:
+        raise UsageError(
+            f"{req.path}: the dataset has no rows, so its type cannot be detected",
+            hint="with --allow-empty, pass --to TYPE (the empty output's columns)",
+        )
+    dtype = get_type(name)
+    kinds = {"label": pa.bool_(), "labels": pa.list_(pa.bool_()), "steps": pa.list_(pa.string())}
+    schema = pa.schema(
+        [
+            pa.field(c.name_in(Format.STANDARD), kinds.get(c.kind.value, pa.string()))
+            for c in dtype.columns_in(Format.STANDARD)
+            if c.required
+        ]
+    )
+    if req.explain:
+        out.print(f"{req.path}: no rows; would write an empty {dtype.name} output", markup=False)
+        return
+    from trlprep.writers import write
+
+    write(
+        schema.empty_table(), req.output, output_format=req.output_format,
+        overwrite=req.overwrite, inputs=(req.path,),
+    )  # fmt: skip
+    err.print(f"note: {req.path} has no rows (--allow-empty)", markup=False)
+    err.print(f"{dtype.name}: 0 rows in, 0 rows out -> {req.output}", markup=False)
