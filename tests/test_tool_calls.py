@@ -145,3 +145,103 @@ def test_extra_columns_and_row_ids_pass_through_untouched():
     out, _ = render_table(table, "lm", load_template("qwen2.5"), num_proc=1)
     assert out.column_names == ["text", "source", ROW_ID]
     assert out.column(ROW_ID).to_pylist() == [41] and out.column("source").to_pylist() == ["a"]
+
+
+# ---------------------------------------------------------------- round trips through files
+
+
+def _written_rows(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_jsonl_objects_keep_each_rows_keys_and_order(tmp_path):
+    """Arrow would type object arguments as one struct (union of keys, first-seen order);
+    they are read as each row's own JSON and render as the original template would."""
+    from trlprep.readers import read
+
+    rows = [{"messages": conversation(d)} for d in DICTS] + [{"messages": conversation({"n": 1})}]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    table = read(str(src)).table
+    out, _ = render_table(table, "lm", load_template("qwen2.5"), num_proc=1)
+    texts = out.column("text").to_pylist()
+    assert '"arguments": {"unit": "fahrenheit", "city": "Tokyo"}}' in texts[1]
+    assert '"arguments": {"n": 1}}' in texts[2]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [DICTS, [json.dumps(d, indent=1) for d in DICTS], [DICTS[0], json.dumps(DICTS[1])]],
+    ids=["objects", "strings", "mixed"],
+)
+def test_convert_writes_back_the_users_values(tmp_path, args):
+    """An object stays an object, a JSON string that exact string (JSONL and Parquet)."""
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app as main
+
+    rows = [{"messages": conversation(x)} for x in args]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runner = CliRunner()
+    for suffix in ("jsonl", "parquet"):
+        out = tmp_path / f"out.{suffix}"
+        res = runner.invoke(main, ["convert", str(src), "-o", str(out), "--overwrite"])
+        assert res.exit_code == 0, res.output
+    back = tmp_path / "back.jsonl"
+    res = runner.invoke(main, ["convert", str(tmp_path / "out.parquet"), "-o", str(back)])
+    assert res.exit_code == 0, res.output
+    for path in (tmp_path / "out.jsonl", back):
+        got = [
+            r["messages"][1]["tool_calls"][0]["function"]["arguments"] for r in _written_rows(path)
+        ]
+        assert got == list(args), path.name
+
+
+def test_double_encoded_arguments_fail_their_rows():
+    """Arguments that are JSON text of a string (encoded twice) are not an object."""
+    twice = json.dumps(json.dumps({"city": "Paris"}))
+    rows = [{"messages": conversation(twice)}, {"messages": conversation('{"city": "Rome"}')}]
+    with pytest.raises(RowFailures) as info:
+        render_table(table_from_records(rows), "lm", load_template("qwen2.5"), num_proc=1)
+    assert info.value.rows == [0]
+    assert "arguments are the JSON text of a string, not of an object" in info.value.reasons[0]
+
+
+def test_sharegpt_glaive_turn_round_trip_and_render(tmp_path):
+    """glaive's function_call turn (arguments an object inside JSON text) -> messages whose
+    arguments are written back as the object and rendered as one."""
+    from trlprep.importers import ImportOptions, import_table
+    from trlprep.jsontext import to_jsonl
+
+    value = json.dumps({"name": "get_weather", "arguments": {"unit": "C", "city": "Oslo"}})
+    row = {
+        "conversations": [
+            {"from": "human", "value": "Weather?"},
+            {"from": "function_call", "value": value},
+            {"from": "observation", "value": "cold"},
+            {"from": "gpt", "value": "Cold."},
+        ]
+    }
+    r = import_table(table_from_records([row]), "sharegpt", ImportOptions.make())
+    written = json.loads(to_jsonl(r.table))
+    call = written["messages"][1]["tool_calls"][0]["function"]
+    assert call == {"name": "get_weather", "arguments": {"unit": "C", "city": "Oslo"}}
+    out, _ = render_table(r.table, "lm", load_template("qwen2.5"), num_proc=1)
+    assert '{"name": "get_weather", "arguments": {"unit": "C", "city": "Oslo"}}' in (
+        out.column("text")[0].as_py()
+    )
+
+
+def test_sharegpt_turn_fields_that_are_not_message_fields_are_named():
+    from trlprep.importers import ImportOptions, import_table
+
+    row = {
+        "conversations": [
+            {"from": "human", "value": "hi", "markdown": None},
+            {"from": "gpt", "value": "yo", "markdown": {"answer": "**yo**"}, "weight": 0},
+        ]
+    }
+    r = import_table(table_from_records([row]), "sharegpt", ImportOptions.make())
+    assert r.notes == ["conversations: turn fields dropped (not message fields): markdown"]
+    assert r.table.column("messages").to_pylist()[0][1]["weight"] == 0  # a message field: kept

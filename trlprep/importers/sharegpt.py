@@ -127,6 +127,7 @@ class ShareGPT(Importer):
         dtype, _ = self.landing(table.schema, opts)
         conv = _turn_lists(table, "conversations", bad)
         items, parent, pos = flatten_lists(conv)
+        notes = _dropped_fields(items, "conversations")
         fields = _messages(items, parent, roles, bad, "conversations", n)
         parts = [(fields, parent, pos)]
         system = _system_messages(table, bad)
@@ -144,7 +145,25 @@ class ShareGPT(Importer):
             produced["messages"] = messages
         produced = {k: v.cast(tagged(v.type)) for k, v in produced.items()}
         out = assemble(tools_as_text(table), produced, CONSUMED)
-        return Converted(out)
+        return Converted(out, notes=notes)
+
+
+TURN_KEYS = ("from", "value")
+
+
+def _dropped_fields(items: pa.Array, col: str) -> list[str]:
+    """A note naming the turn fields that are not carried into messages (e.g. `markdown`)."""
+    if not pa.types.is_struct(items.type):
+        return []
+    kept = set(TURN_KEYS) | set(MESSAGE_FIELDS)
+    dropped = [
+        f.name
+        for f in items.type
+        if f.name not in kept and field_of(items, f.name).null_count < len(items)
+    ]
+    if not dropped:
+        return []
+    return [f"{col}: turn fields dropped (not message fields): {', '.join(dropped)}"]
 
 
 def _sharegpt_turn(turn: Any) -> Any:
