@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from trlprep.converters.arrowops import slice_lists, split_strings, unify
 from trlprep.converters.base import ConvertOptions, edge
 from trlprep.converters.common import (
@@ -43,6 +44,7 @@ from trlprep.errors import RowFailures
 from trlprep.registry import PREFERENCE, PROMPT_COMPLETION, PROMPT_ONLY, Format
 
 SPLIT_MODES = ("word", "char")
+SIDES = ("chosen", "rejected")
 NO_PROMPT = ("error", "warn", "drop")
 BATCH_ROWS = 65_536  # rows split per numpy pass: bounds the temporaries
 
@@ -75,11 +77,15 @@ def _split_batch(chosen: pa.Array, rejected: pa.Array, fmt: Format, mode: str):
     return parts, (k == 0) & ~failed, failed, backed & ~failed
 
 
-def extract(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Extracted:
+def extract(
+    table: pa.Table, fmt: Format, opts: ConvertOptions, keeps: tuple[str, ...] = SIDES
+) -> Extracted:
     """Split every row's chosen and rejected into (prompt, chosen, rejected), vectorised.
 
     Rows that cannot be split (no shared prompt under `no_prompt="error"`, or no cut that
-    leaves both completions non-empty) are refused together: one RowFailures.
+    leaves both completions non-empty) are refused together: one RowFailures. Completions
+    the caller `keeps` that hold only whitespace (HH's empty final Assistant turn) are
+    reported with a warning.
     """
     fmt = check_format(fmt)
     mode = choice(opts.split_mode, SPLIT_MODES, "split mode")
@@ -126,6 +132,15 @@ def extract(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Extracted:
             f"{rows_text(bad, len(bad))}: one of chosen and rejected is a prefix of the other "
             f"(or both are equal); the prompt ends {where}, so both completions are non-empty"
         )
+    if fmt is Format.STANDARD:
+        for side, col in zip(SIDES, cols[1:], strict=True):
+            blank = np.asarray(pc.utf8_is_space(col).to_numpy(zero_copy_only=False), bool)
+            if side in keeps and blank.any():
+                bad = np.flatnonzero(blank)
+                warn(
+                    f"{rows_text(bad, len(bad))}: the {side} completion is only whitespace "
+                    "(e.g. an empty final Assistant turn); kept as it is"
+                )
     return Extracted(table, *cols)
 
 
@@ -163,7 +178,7 @@ def implicit_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -
     description="Extract the prompt; remove the rejected; rename `chosen` to `completion`.",
 )
 def implicit_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
-    x = extract(table, fmt, opts)
+    x = extract(table, fmt, opts, keeps=("chosen",))
     return output(
         x.table,
         PROMPT_COMPLETION,
@@ -181,7 +196,7 @@ def implicit_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOpt
     description="Extract the prompt; remove the chosen and the rejected.",
 )
 def implicit_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
-    x = extract(table, fmt, opts)
+    x = extract(table, fmt, opts, keeps=())
     return output(
         x.table,
         PROMPT_ONLY,

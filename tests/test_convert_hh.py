@@ -40,7 +40,7 @@ def test_hh_to_explicit_preference_keeps_every_row(tmp_path):
     assert row["prompt"].endswith("\n\nHuman: Thanks.\n\nAssistant:")
     assert row["chosen"] == " You’re welcome.  I’d be happy to have this conversation again if"
     assert row["rejected"] == " You’re welcome."
-    assert "row 1609: one of chosen and rejected is a prefix" in r.output
+    assert "line 1610: one of chosen and rejected is a prefix" in r.output
 
 
 def test_hh_to_prompt_completion_warns_only_about_what_happened(tmp_path):
@@ -48,6 +48,8 @@ def test_hh_to_prompt_completion_warns_only_about_what_happened(tmp_path):
     r = runner.invoke(app, ["convert", str(_hh()), "--to", "pc", "-o", str(out)])
     assert r.exit_code == 0, r.output
     assert "empty completion" not in r.output
+    # the empty final Assistant turns of HH (only whitespace left) are named, by input line
+    assert "lines 87, 517, 926, 1104: the chosen completion is only whitespace" in r.output
     rows = _rows(out)
     assert len(rows) == 2312 and all(x["completion"] for x in rows)
     assert rows[1609]["completion"].startswith(" You’re welcome.  I’d be happy")

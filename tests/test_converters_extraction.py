@@ -238,3 +238,19 @@ def test_extraction_over_many_record_batches():
         warnings.simplefilter("error")
         out = EXTRACT(table, S, ConvertOptions())
     assert out.num_rows == 12 and set(out.column("prompt").to_pylist()) == {"The sky is"}
+
+
+def test_whitespace_only_completions_kept_are_reported():
+    table = pa.table(
+        {
+            "chosen": ["\n\nHuman: Hi\n\nAssistant: ", "Q: a\nA: yes"],
+            "rejected": ["\n\nHuman: Hi\n\nAssistant: Hello.", "Q: a\nA: no"],
+        }
+    )
+    pc_edge = EDGES[("preference-implicit", "prompt-completion")].fn
+    with pytest.warns(ConversionWarning, match="row 0: the chosen completion is only whitespace"):
+        out = pc_edge(table, S, ConvertOptions())
+    assert out.column("completion").to_pylist() == [" ", " yes"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # prompt-only keeps no completion: nothing to say
+        EDGES[("preference-implicit", "prompt-only")].fn(table, S, ConvertOptions())

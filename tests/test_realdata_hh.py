@@ -114,14 +114,6 @@ def test_standard_to_preference_backs_off_to_the_turn_boundary(tmp_path):
     assert f"line {PREFIX_LINE}" in res.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 9: "
-        "4 whitespace-only completions (empty final Assistant turn, lines "
-        "87/151/154/155) written without a word"
-    ),
-)
 def test_standard_to_prompt_completion_reports_the_empty_answers(tmp_path):
     res, out = _convert(tmp_path, "--to", "prompt-completion")
     assert res.exit_code == 0, res.output
