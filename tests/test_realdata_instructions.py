@@ -88,14 +88,6 @@ def test_alpaca_conversational_with_qwen(tmp_path):
     assert row["prompt"] == original_render("qwen2_5", msgs, add_generation_prompt=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 8: "
-        "a numeric Alpaca output stops with no file/row and --on-error skip "
-        "does not apply"
-    ),
-)
 def test_alpaca_numeric_output_names_the_column_and_row(tmp_path):
     records = json.loads(ALPACA.read_text(encoding="utf-8"))
     records[3]["output"] = 42  # as met in the wild: `"output": 42`
@@ -179,14 +171,6 @@ def test_gsm8k_map_conversational_with_qwen(tmp_path):
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 8: "
-        "a numeric GSM8K answer gives 'column prompt: 200 rows hold string', no "
-        "file:line, no skip"
-    ),
-)
 def test_gsm8k_numeric_answer_names_column_file_and_line(tmp_path):
     lines = GSM8K.read_text(encoding="utf-8").splitlines()
     rec = json.loads(lines[4])
@@ -203,3 +187,8 @@ def test_gsm8k_numeric_answer_names_column_file_and_line(tmp_path):
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (200, 1, 199, 199)
     assert [r["line"] for r in rows_of(tmp_path / "pc.rejects.jsonl")] == [5]
+    res = run("convert", src, "--map", MAP, "-o", out, "--coerce", "--overwrite")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (200, 0, 200, 200)
+    assert "--coerce" in res.output  # said once
+    assert rows_of(out)[4]["completion"] == "42"
