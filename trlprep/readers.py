@@ -335,6 +335,9 @@ _dataset_table = dataset_table  # former private name
 
 
 def _read_hub(name: str, split: str | None) -> pa.Table:
+    from trlprep.sources import check_hub
+
+    check_hub(name)  # no network: one error in seconds, not rounds of retries
     import datasets
 
     try:
