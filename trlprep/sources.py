@@ -7,6 +7,7 @@ file (compressed or not) becomes one `InputError` naming it, never a traceback.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,65 @@ def guard(path: str, fn: Callable[[], T]) -> T:
         raise InputError(f"{path}: is a folder, not a file") from None
     except (*ARROW_ERRORS, OSError, UnicodeDecodeError) as e:
         raise InputError(f"cannot read: {first_line(e)}", path=path) from None
+
+
+HUB_TIMEOUT = 5.0  # seconds the one reachability probe of the Hub may take
+_HUB_PROBES: dict[str, str | None] = {}  # endpoint -> why it cannot be reached (None: it can)
+_TRUE = ("1", "true", "yes", "on")
+
+
+def hub_offline() -> bool:
+    """Whether the user set the Hub clients offline (`HF_HUB_OFFLINE`, `HF_DATASETS_OFFLINE`)."""
+    return any(
+        os.environ.get(v, "").strip().lower() in _TRUE
+        for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def check_hub(name: str, what: str = "dataset") -> None:
+    """Fail in seconds, naming `name`, when the Hugging Face Hub cannot be reached.
+
+    One probe per endpoint and process (a HEAD request, proxies honoured, no retries), so a
+    missing network is one clear error instead of the Hub clients' rounds of retries. Offline
+    mode (`HF_HUB_OFFLINE=1`) is not probed: the clients then read their local cache only.
+    """
+    if hub_offline():
+        return
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    if endpoint not in _HUB_PROBES:
+        _HUB_PROBES[endpoint] = _probe(endpoint)
+    problem = _HUB_PROBES[endpoint]
+    if problem is not None:
+        raise InputError(
+            f"{name}: cannot load the {what}: the Hugging Face Hub ({endpoint}) cannot be "
+            f"reached: {problem}",
+            hint="check the network (or HF_ENDPOINT); to use a copy in the local cache, set "
+            "HF_HUB_OFFLINE=1; or pass a local file or folder",
+        )
+
+
+def _probe(endpoint: str) -> str | None:
+    """Why `endpoint` cannot be reached within HUB_TIMEOUT seconds (None when it answers)."""
+    import urllib.error
+    import urllib.request
+
+    outcome: list[str | None] = []
+
+    def head() -> None:
+        try:
+            req = urllib.request.Request(endpoint, method="HEAD")
+            urllib.request.urlopen(req, timeout=HUB_TIMEOUT).close()
+            outcome.append(None)
+        except urllib.error.HTTPError:  # an answer, even an error status: reachable
+            outcome.append(None)
+        except (urllib.error.URLError, OSError, ValueError) as e:
+            reason = getattr(e, "reason", e)
+            outcome.append(getattr(reason, "strerror", None) or str(reason) or type(e).__name__)
+
+    worker = threading.Thread(target=head, daemon=True)
+    worker.start()
+    worker.join(HUB_TIMEOUT + 1)
+    return outcome[0] if outcome else f"no answer within {HUB_TIMEOUT:g} s"
 
 
 def first_line(e: BaseException, limit: int = 300) -> str:
