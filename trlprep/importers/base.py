@@ -183,6 +183,10 @@ class Importer:
         """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""
         return False
 
+    def needs_whole_input(self, schema: pa.Schema) -> bool:
+        """True when rows of one record depend on rows of other batches (imported at once)."""
+        return False
+
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         """The TRL type and format that data of `schema` lands on (after `opts.map`)."""
         raise NotImplementedError

@@ -11,6 +11,7 @@ from trlprep.importers.base import Importer
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.mapping import ColumnMap
+from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
 from trlprep.importers.process import PRM800K, MathShepherd
 from trlprep.importers.ranked import Ranked
@@ -26,6 +27,8 @@ IMPORTERS: dict[str, Importer] = {
         Ranked(),
         PRM800K(),
         MathShepherd(),
+        OASST(),
+        OASSTRanked(),
         AlpacaFarm(),
         MTBench(),
         Instances(),

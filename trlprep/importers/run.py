@@ -8,6 +8,7 @@ file (`RejectsWriter`) or are returned, and the import goes on.
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections import Counter
@@ -21,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.errors import DataError, UsageError
-from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult
+from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult, rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import REJECTS_SCHEMA
 from trlprep.sources import Batch
@@ -105,7 +106,7 @@ def import_batches(
     check_on_error(on_error)
     opts = opts or ImportOptions()
     out_offset = 0
-    for b in batches:
+    for b in whole_if_needed(batches, importer, opts):
         result = importer.apply(b.data, opts, b.offset, b.lines)
         if result.num_rejected and on_error == "stop":
             raise reject_error(result, importer.name, path)
@@ -116,6 +117,33 @@ def import_batches(
         if result.table.num_rows:
             yield Batch(result.table, out_offset, result.lines)
             out_offset += result.table.num_rows
+
+
+def whole_if_needed(
+    batches: Iterable[Batch], importer: Importer, opts: ImportOptions | None = None
+) -> Iterator[Batch]:
+    """`batches` as they come, or as one batch when the importer needs the whole input (a
+    layout whose records span rows anywhere in the file, such as OASST's message export)."""
+    batches = iter(batches)
+    first = next(batches, None)
+    if first is None:
+        return
+    mapping = opts.map if opts is not None else None
+    if importer.needs_whole_input(rename(first.data.schema.empty_table(), mapping).schema):
+        yield _whole([first, *batches])
+        return
+    yield from itertools.chain([first], batches)
+
+
+def _whole(parts: list[Batch]) -> Batch:
+    """One batch holding every row of `parts` (lines kept when every part has them)."""
+    tables = [p.data if isinstance(p.data, pa.Table) else pa.Table.from_batches([p.data])
+              for p in parts]  # fmt: skip
+    table = pa.concat_tables(tables, promote_options="permissive")
+    lines = None
+    if all(p.lines is not None for p in parts):
+        lines = np.concatenate([np.asarray(p.lines) for p in parts])
+    return Batch(table, parts[0].offset, lines)
 
 
 def import_table(
