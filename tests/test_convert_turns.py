@@ -279,3 +279,8 @@ def test_trainers_read_kto_and_rlvr_messages_as_detect_does():
     )
     assert src == "prompt-only" and table.column("ground_truth").to_pylist() == ["2", "4"]
     assert table.column(MESSAGES_COLUMN).to_pylist() == [r["messages"] for r in RLVR]
+
+
+def test_graph_marks_conversational_only_routes():
+    r = runner.invoke(app, ["graph"])
+    assert r.exit_code == 0 and "(conv.)" in r.output and "conversational data only" in r.output

@@ -72,6 +72,7 @@ def to_training_table(
     """
     from trlprep.adapters import as_input
     from trlprep.api import convert
+    from trlprep.convert import unknown_reason
     from trlprep.detect import detect_table
     from trlprep.graph import route
     from trlprep.templates.sources import NoTemplateError
@@ -82,7 +83,7 @@ def to_training_table(
     det = detect_table(table)
     if det.type is None:
         raise DataError(
-            "cannot tell the dataset type: " + "; ".join(det.notes),
+            "cannot tell the dataset type: " + unknown_reason(det),
             hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
         )
     problems = [p for p in det.problems if p.code != "ambiguous-prompt"]

@@ -157,7 +157,10 @@ def graph_command(
     if fmt != "table":
         raise UsageError(f"--format {fmt!r} is not one of: table, mermaid, json")
     short = {name: t.aliases[0] for name, t in TYPES.items()}
-    t = Table(title="From \\ To  (- same type, N/A unreachable)", show_lines=True)
+    t = Table(
+        title="From \\ To  (- same type, N/A unreachable, conv. = conversational data only)",
+        show_lines=True,
+    )
     t.add_column("from \\ to")
     for d in TYPES:
         t.add_column(short[d])
@@ -171,6 +174,11 @@ def graph_command(
                 cells.append("N/A")
             else:
                 via = "+".join(short[n] for n in r.names()[1:-1])
-                cells.append(("lossy" if r.lossy else "ok") + (f" via {via}" if via else ""))
+                conv = any(len(e.formats) == 1 for e in r.steps)  # conversational data only
+                cells.append(
+                    ("lossy" if r.lossy else "ok")
+                    + (f" via {via}" if via else "")
+                    + (" (conv.)" if conv else "")
+                )
         t.add_row(f"{s} ({short[s]})", *cells)
     out.print(t)
