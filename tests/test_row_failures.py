@@ -230,4 +230,80 @@ def test_non_uniform_rows_are_named_by_line(tmp_path):
     src = _write(tmp_path / "mix.jsonl", rows)
     res = _run("convert", str(src), "--to", "lm", "-o", str(tmp_path / "o.jsonl"))
     assert res.exit_code == 1
-    assert "(e.g. lines 3)" in res.output and "rows 2" not in res.output
+    # the one row whose prompt is messages among text prompts: named by its line
+    assert f"{src}:3: read: column 'prompt' holds a list" in " ".join(res.output.split())
+    assert "row 2" not in res.output
+
+
+# ---------------------------------------------------------------- mixed kinds in a column
+
+
+def test_a_number_in_a_text_column_names_the_column_and_line(tmp_path):
+    rows = [
+        {"prompt": "2+2=", "completion": "4"},
+        {"prompt": "6*7=", "completion": 42},
+        {"prompt": "hi", "completion": "hello"},
+    ]
+    src = _write(tmp_path / "pc.jsonl", rows)
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--to", "lm", "-o", str(out))
+    assert res.exit_code == 1
+    flat = " ".join(res.output.split())
+    assert f"{src}:2: read: column 'completion' holds a number (42)" in flat
+    assert "--coerce" in flat and not out.exists()
+    res = _run("convert", str(src), "--to", "lm", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert "3 rows in, 1 rejected, 2 converted -> 2 rows out" in res.output
+    (rej,) = _jsonl(tmp_path / "o.rejects.jsonl")
+    assert (rej["line"], rej["stage"], rej["record"]) == (2, "read", rows[1])
+    assert [r["text"] for r in _jsonl(out)] == ["2+2=4", "hihello"]
+    res = _run("convert", str(src), "--to", "lm", "-o", str(out), "--overwrite", "--coerce")
+    assert res.exit_code == 0, res.output
+    assert "note: column 'completion': 1 value of another kind" in res.output
+    assert [r["text"] for r in _jsonl(out)] == ["2+2=4", "6*7=42", "hihello"]
+
+
+def test_mixed_kinds_under_an_importer_name_the_users_column(tmp_path):
+    alpaca = [
+        {"instruction": "Add 2 and 2", "input": "", "output": "4"},
+        {"instruction": "What is 6*7?", "input": "", "output": 42},
+    ]
+    src = tmp_path / "alpaca.json"
+    src.write_text(json.dumps(alpaca))
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--from", "alpaca", "-o", str(out))
+    assert res.exit_code == 1
+    assert "row 1: read: column 'output' holds a number (42)" in " ".join(res.output.split())
+    res = _run("convert", str(src), "--from", "alpaca", "-o", str(out), "--coerce")
+    assert res.exit_code == 0, res.output
+    assert [r["completion"] for r in _jsonl(out)] == ["4", "42"]
+    # a --map rename: the message names the column as the file has it, at its line
+    gsm = [{"question": f"q{i}", "answer": f"a{i}"} for i in range(4)]
+    gsm[2]["answer"] = 7
+    src = _write(tmp_path / "gsm.jsonl", gsm)
+    res = _run(
+        "import", str(src), "--map", "prompt=question,completion=answer", "-o",
+        str(tmp_path / "g.jsonl"), "--on-error", "skip",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (rej,) = _jsonl(tmp_path / "g.rejects.jsonl")
+    assert (rej["row"], rej["line"], rej["stage"]) == (2, 3, "read")
+    assert rej["reason"].startswith("column 'answer' holds a number (7)")
+    assert [r["completion"] for r in _jsonl(tmp_path / "g.jsonl")] == ["a0", "a1", "a3"]
+
+
+def test_settle_kinds_leaves_uniform_and_nested_columns_alone():
+    from trlprep.kinds import settle_kinds
+    from trlprep.readers import table_from_records
+
+    plain = pa.table({"text": ["a", "b"]})
+    assert settle_kinds(plain).table is plain
+    # content that is a string in one message and parts in another: one kind per row
+    nested = table_from_records(
+        [
+            {"messages": [{"role": "user", "content": "hi"}]},
+            {"messages": [{"role": "user", "content": [{"type": "text", "text": "hi"}]}]},
+        ]
+    )
+    s = settle_kinds(nested)
+    assert not s.bad.any() and s.table.schema == nested.schema

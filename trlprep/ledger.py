@@ -38,6 +38,7 @@ class Ledger:
     first: dict[str, Any] | None = None  # the first failing input row
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
     bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
+    coerced: Counter = field(default_factory=Counter)  # column -> values read as text
 
     @property
     def stopping(self) -> bool:
@@ -93,6 +94,14 @@ class Ledger:
                 schema=REJECTS_SCHEMA,
             )
         )
+
+    def notes(self) -> list[str]:
+        """What reading changed (values read as text with --coerce)."""
+        return [
+            f"column {column!r}: {count:,} {plural(count, 'value')} of another kind (numbers, "
+            "booleans) read as text (--coerce)"
+            for column, count in self.coerced.items()
+        ]
 
     def count_step(self, name: str, rows_in: int, rows_out: int) -> None:
         c = self.steps.setdefault(name, [0, 0])

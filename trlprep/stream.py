@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.convert import (
+    Failure,
     InputRows,
     Plan,
     apply_checked,
@@ -47,12 +48,38 @@ class Unit:
     lines: np.ndarray | None  # file line of each row of `table`
 
 
-def plain_units(batches: Iterator[Batch], ledger: Ledger) -> Iterator[Unit]:
+def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) -> Iterator[Unit]:
     """Units of batches converted as read (no importer)."""
     for b in batches:
         raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += raw.num_rows
-        yield Unit(raw, b.offset, b.lines, with_row_ids(raw, b.offset), b.lines)
+        table, keep = read_stage(raw, b.offset, b.lines, ledger, coerce)
+        if keep is None:
+            yield Unit(raw, b.offset, b.lines, with_row_ids(table, b.offset), b.lines)
+            continue
+        ids = pa.array(b.offset + keep)
+        lines = None if b.lines is None else np.asarray(b.lines)[keep]
+        yield Unit(raw, b.offset, b.lines, table.append_column(ROW_ID, ids), lines)
+
+
+def read_stage(
+    raw: pa.Table, offset: int, lines: np.ndarray | None, ledger: Ledger, coerce: bool
+) -> tuple[pa.Table, np.ndarray | None]:
+    """Settle mixed-kind columns (`trlprep.kinds`); rows that cannot be go to the ledger
+    (stage `read`). Returns the table of the other rows and their positions in `raw`
+    (None: every row is kept)."""
+    from trlprep.kinds import settle_kinds
+
+    s = settle_kinds(raw, coerce=coerce)
+    for column, count in s.coerced.items():
+        ledger.coerced[column] += count
+    if not s.bad.any():
+        return s.table, None
+    idx = np.flatnonzero(s.bad)
+    failed = [Failure(idx + offset, "read", list(s.reasons[idx]))]
+    ledger.reject(failures_table(failed, raw, offset, lines))
+    keep = np.flatnonzero(~s.bad)
+    return s.table.take(pa.array(keep)), keep
 
 
 def _interleaved(plan: Plan) -> bool:
@@ -123,9 +150,9 @@ def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | N
     if ROW_ID in table.column_names:
         table = table.drop_columns([ROW_ID])
     det = detect_table(table, lines)
-    ok_type = det.type is not None and set(plan.source_columns) <= set(
-        det.columns.values()
-    ) | set(det.extra_columns)
+    ok_type = det.type is not None and set(plan.source_columns) <= set(det.columns.values()) | set(
+        det.extra_columns
+    )
     problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
     if problems or not ok_type or (det.format not in (None, plan.fmt) and table.num_rows):
         p = problems[0] if problems else None

@@ -91,6 +91,7 @@ def convert_command(
     ),
     on_error: str = opt.ON_ERROR,
     on_bad_lines: str = opt.ON_BAD_LINES,
+    coerce: bool = opt.COERCE,
     rejects: str = opt.REJECTS,
     map_: str = opt.MAP,
     role_map: str = opt.ROLE_MAP,
@@ -127,7 +128,7 @@ def convert_command(
             chat_template=chat_template, tokenizer=tokenizer, tools=tools,
             template_kwargs=template_kwarg, num_proc=num_proc, tokenize=tokenize,
             max_length=max_length, truncation=truncation, import_options=imports,
-            on_error=on_error, rejects=rejects, on_bad_lines=on_bad_lines,
+            on_error=on_error, rejects=rejects, on_bad_lines=on_bad_lines, coerce=coerce,
             allow_empty=allow_empty,
         )
     )  # fmt: skip

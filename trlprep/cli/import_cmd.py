@@ -27,6 +27,7 @@ def import_command(
     explain: bool = opt.EXPLAIN,
     on_error: str = opt.ON_ERROR,
     on_bad_lines: str = opt.ON_BAD_LINES,
+    coerce: bool = opt.COERCE,
     rejects: str = opt.REJECTS,
     map_: str = opt.MAP,
     role_map: str = opt.ROLE_MAP,
@@ -56,6 +57,6 @@ def import_command(
             path, output, from_=from_, explain=explain, overwrite=overwrite,
             output_format=output_format, input_format=input_format, split=split,
             progress=progress, import_options=imports, on_error=on_error, rejects=rejects,
-            layout_required=True, on_bad_lines=on_bad_lines, allow_empty=allow_empty,
+            layout_required=True, on_bad_lines=on_bad_lines, coerce=coerce, allow_empty=allow_empty,
         )
     )  # fmt: skip

@@ -29,6 +29,12 @@ ON_BAD_LINES = typer.Option(
     "--on-bad-lines",
     help="JSON Lines lines that hold no JSON object: error (exit 1) | skip (reported).",
 )
+COERCE = typer.Option(
+    False,
+    "--coerce",
+    help="A text column holding some numbers/booleans (\"output\": 42): read them as text "
+    "(said in a note) instead of rejecting those rows.",
+)
 REJECTS = typer.Option(
     None,
     "--rejects",

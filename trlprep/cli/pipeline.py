@@ -51,6 +51,7 @@ class Request:
     layout_required: bool = False  # `trlprep import`: the input must be a layout
     allow_empty: bool = False  # no rows: write an empty output (else exit 1)
     on_bad_lines: str = "error"  # JSONL lines that hold no JSON object: error | skip
+    coerce: bool = False  # numbers/booleans in a text column read as text
 
 
 def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
@@ -125,9 +126,9 @@ def run(req: Request) -> None:
         return
     raw = _chain(first, batches)
     if importer is not None:
-        units = _import_units(raw, importer, req.import_options, stats, ledger)
+        units = _import_units(raw, importer, req.import_options, stats, ledger, req.coerce)
     else:
-        units = plain_units(raw, ledger)
+        units = plain_units(raw, ledger, req.coerce)
 
     try:
         head = next(units, None)
@@ -160,7 +161,7 @@ def run(req: Request) -> None:
         ledger.rejects.commit()
     for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
         err.print(f"warning: {message}", markup=False)
-    for note in plan.notes():
+    for note in ledger.notes() + plan.notes():
         err.print(f"note: {note}", markup=False)
     source = f"{importer.name} -> " if importer else ""
     rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
@@ -219,24 +220,39 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
     _print_plan(plan, det.num_rows)
 
 
-def _import_units(raw: Iterator[Batch], importer, opts, stats, ledger: Ledger) -> Iterator[Unit]:
-    """Import each input batch; rows the importer refuses go to the ledger (stage import)."""
+def _import_units(
+    raw: Iterator[Batch], importer, opts, stats, ledger: Ledger, coerce: bool = False
+) -> Iterator[Unit]:
+    """Import each input batch; rows the importer refuses go to the ledger (stage import),
+    as do rows holding a value of another kind than their column's (stage read)."""
     import numpy as np
     import pyarrow as pa
 
     from trlprep.importers import ImportOptions
-    from trlprep.stream import Unit
+    from trlprep.stream import Unit, read_stage
 
     opts = opts or ImportOptions()
     for b in raw:
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += data.num_rows
-        result = importer.apply(data, opts, b.offset, b.lines)
+        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce)
+        if keep is None:
+            result = importer.apply(settled, opts, b.offset, b.lines)
+            rows = b.offset + np.asarray(result.rows, np.int64)
+        else:  # the importer sees the kept rows: its row numbers map back through `keep`
+            lines = None if b.lines is None else np.asarray(b.lines)[keep]
+            result = importer.apply(settled, opts, 0, lines)
+            rows = b.offset + keep[np.asarray(result.rows, np.int64)]
+            if result.num_rejected:
+                local = keep[result.rejects.column("row").to_numpy()]
+                at = result.rejects.schema.get_field_index("row")
+                result.rejects = result.rejects.set_column(
+                    at, "row", pa.array(b.offset + local, pa.int64())
+                ).select(result.rejects.column_names)
         stats.add(data.num_rows, result)
         ledger.reject(result.rejects)
         if result.table.num_rows:
-            ids = pa.array(b.offset + np.asarray(result.rows, np.int64))
-            table = result.table.append_column(ROW_ID, ids)
+            table = result.table.append_column(ROW_ID, pa.array(rows))
             yield Unit(data, b.offset, b.lines, table, result.lines)
 
 
