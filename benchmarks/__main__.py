@@ -5,6 +5,7 @@ python -m benchmarks stream --gb 5 [--convert]
 python -m benchmarks convert --rows 1000000
 python -m benchmarks train -- [--algos sft,dpo] [--steps 4]
 python -m benchmarks online -- [--algos grpo,rloo,online-dpo,ppo] [--steps 4]
+python -m benchmarks startup [--repeat 7]
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def main() -> None:
     sub.add_parser("templates", help="chat templating vs TRL's maybe_apply_chat_template")
     sub.add_parser("train", help="training step time/memory vs TRL's trainers")
     sub.add_parser("online", help="generation + update throughput vs TRL's GRPO/RLOO")
+    st = sub.add_parser("startup", help="trlprep --version and detect on 8 rows (< 0.3 s)")
+    st.add_argument("--repeat", type=int, default=7, help="fresh processes per command")
     # the options of templates/train/online pass through to their own parsers
     args, unknown = ap.parse_known_args()
     if unknown and args.case not in ("templates", "train", "online"):
@@ -62,6 +65,10 @@ def main() -> None:
         from benchmarks.cases_online import main as run
 
         run(args.rest, args.workdir)
+    elif args.case == "startup":
+        from benchmarks.cases_startup import main as run
+
+        run(args.workdir, args.repeat)
     elif args.case == "convert":
         from benchmarks.cases_convert import main as run
 

@@ -1,0 +1,71 @@
+"""Start-up time: `trlprep --version` and `trlprep detect` on an 8-row file, each in a fresh
+process (the target is under 0.3 s wall for both), plus `import trlprep` alone.
+
+python -m benchmarks startup [--repeat 7]
+
+Prints, per command, the best and median wall time and the CPU time (user + sys) of the best
+run; the CPU time is what a busy machine inflates least.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+TARGET_S = 0.3
+ROW = {"prompt": "The sky is", "completion": " blue."}
+
+
+def _run(cmd: list[str]) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one run of `cmd` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed ({done.returncode}): {done.stderr[-500:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
+def main(workdir: Path, repeat: int = 7) -> dict[str, dict[str, float]]:
+    data = workdir / "startup-8-rows.jsonl"
+    data.write_text("".join(json.dumps(ROW) + "\n" for _ in range(8)))
+    py = [sys.executable, "-X", "frozen_modules=on"]
+    cases = {
+        "import trlprep": [*py, "-c", "import trlprep"],
+        "trlprep --version": [*py, "-m", "trlprep", "--version"],
+        "trlprep detect (8 rows)": [*py, "-m", "trlprep", "detect", str(data)],
+    }
+    results: dict[str, dict[str, float]] = {}
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"start-up, best of {repeat} fresh processes (load average {load:.1f}):")
+    for name, cmd in cases.items():
+        _run(cmd)  # warm the file cache
+        runs = [_run(cmd) for _ in range(repeat)]
+        best = min(runs)
+        walls = [w for w, _ in runs]
+        results[name] = {"best_s": best[0], "median_s": statistics.median(walls), "cpu_s": best[1]}
+        verdict = (
+            ""
+            if name.startswith("import")
+            else ("  ok" if best[0] < TARGET_S else f"  over {TARGET_S:g} s")
+        )
+        print(
+            f"  {name:26} best {best[0]:.3f} s  median {statistics.median(walls):.3f} s  "
+            f"cpu {best[1]:.3f} s{verdict}"
+        )
+    return results
+
+
+if __name__ == "__main__":
+    import tempfile
+
+    main(Path(tempfile.mkdtemp()))
