@@ -284,3 +284,16 @@ def test_trainers_read_kto_and_rlvr_messages_as_detect_does():
 def test_graph_marks_conversational_only_routes():
     r = runner.invoke(app, ["graph"])
     assert r.exit_code == 0 and "(conv.)" in r.output and "conversational data only" in r.output
+
+
+def test_kto_rows_without_a_completion_are_row_errors_that_can_be_skipped(tmp_path):
+    src = _jsonl(tmp_path / "kto.jsonl", [*KTO, {"messages": [U1], "label": True}])
+    out = tmp_path / "out.jsonl"
+    r = runner.invoke(app, ["convert", str(src), "--to", "unpaired", "-o", str(out)])
+    assert r.exit_code == 1 and "kto.jsonl:3" in r.output and "no completion" in r.output
+    assert not out.exists()
+    r = runner.invoke(
+        app, ["convert", str(src), "--to", "unpaired", "-o", str(out), "--on-error", "skip"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "1 rejected" in r.output and len(_rows(out)) == 2

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.detect import Detection
+from trlprep.detect import PASSABLE, Detection
 from trlprep.errors import ROW_ID, DataError, RowFailures, UsageError
 from trlprep.graph import Route, route
 from trlprep.registry import DatasetType, Format, get_type
@@ -306,7 +306,7 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
             "cannot tell the dataset type: " + unknown_reason(det),
             hint="rename the columns, or import the layout with `--from LAYOUT`",
         )
-    problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
+    problems = [p for p in det.problems if p.code not in PASSABLE]
     if problems:
         p = problems[0]
         shown, word = (p.lines, "lines") if p.lines else (p.rows, "rows")

@@ -40,6 +40,9 @@ from trlprep.registry import (
 )
 
 EXAMPLE_ROWS = 5
+# Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
+# conversations without a completion to read (the conversion refuses those rows one by one).
+PASSABLE = frozenset({"ambiguous-prompt", "no-completion"})
 MESSAGES = "messages"  # the conversation column read by `Reading`s
 
 

@@ -28,7 +28,7 @@ from trlprep.convert import (
     failures_table,
     with_row_ids,
 )
-from trlprep.detect import detect_table
+from trlprep.detect import PASSABLE, detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ledger import Ledger
 from trlprep.readers import Batch
@@ -153,7 +153,7 @@ def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | N
     ok_type = det.type is not None and set(plan.source_columns) <= set(det.columns.values()) | set(
         det.extra_columns
     )
-    problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
+    problems = [p for p in det.problems if p.code not in PASSABLE]
     if problems or not ok_type or (det.format not in (None, plan.fmt) and table.num_rows):
         p = problems[0] if problems else None
         where = ""
