@@ -152,3 +152,31 @@ def test_sigterm_mid_write_cleans_up_and_exits_143(tmp_path):
     assert proc.returncode == 143, err
     assert "terminated" in err
     assert os.listdir(work) == []  # no temporary file, no scratch folder, no output
+
+
+STARTUP = """
+import sys
+sys.argv = ["trlprep", *sys.argv[1:]]
+from trlprep.cli import main
+try:
+    main()
+except SystemExit:
+    pass
+heavy = ("polars", "pandas", "transformers", "datasets", "jinja2", "torch", "pyarrow")
+print("LOADED", ",".join(m for m in heavy if m in sys.modules))
+"""
+
+
+@pytest.mark.parametrize(
+    ("args", "allowed"),
+    [(["--version"], set()), (["detect", "{path}"], {"pyarrow"}), (["schema", "pref"], set())],
+)
+def test_start_up_imports_only_what_the_command_uses(tmp_path, args, allowed):
+    path = write_jsonl(tmp_path / "eight.jsonl", [{"prompt": "a", "completion": "b"}] * 8)
+    argv = [a.replace("{path}", path) for a in args]
+    done = subprocess.run(
+        [sys.executable, "-c", STARTUP, *argv], capture_output=True, text=True, timeout=120
+    )
+    line = [x for x in done.stdout.splitlines() if x.startswith("LOADED")][-1]
+    loaded = set(filter(None, line.split(" ", 1)[1].split(",")))
+    assert loaded <= allowed, (argv, loaded)
