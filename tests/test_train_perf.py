@@ -194,3 +194,11 @@ def test_torch_compile_is_refused_for_online_algorithms(model_dir, tmp_path):
             model_dir, tmp_path / "o", "grpo", [{"prompt": "hi"}] * 4, torch_compile=True,
             options={"reward_fn": ["length"], "num_generations": 2, "max_new_tokens": 2},
         )  # fmt: skip
+
+
+def test_liger_kernel_is_refused_without_cuda(model_dir, tmp_path):
+    with pytest.raises(UsageError, match="logps_kernel"):
+        TrainConfig(algo="sft", model="m", data=[], output_dir="o", logps_kernel="triton")
+    if not torch.cuda.is_available():
+        with pytest.raises(UsageError, match="needs CUDA and the liger-kernel package"):
+            _trainer(model_dir, tmp_path / "o", "sft", SFT, logps_kernel="liger")

@@ -54,6 +54,7 @@ class TrainConfig:
     gradient_checkpointing: bool | None = None
     attn_implementation: str | None = None  # None: flash_attention_2 where installed, else sdpa
     torch_compile: bool = False  # the transformer's training forward through torch.compile
+    logps_kernel: str = "torch"  # LM head + log-probs: torch (chunked) or liger (CUDA)
     lora_r: int | None = None  # LoRA adapters (peft) of this rank instead of full training
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -86,6 +87,10 @@ class TrainConfig:
             raise UsageError(
                 f"unknown attn_implementation {self.attn_implementation!r}",
                 hint="use one of: " + ", ".join(ATTENTION),
+            )
+        if self.logps_kernel not in ("torch", "liger"):
+            raise UsageError(
+                f"unknown logps_kernel {self.logps_kernel!r}", hint="use torch or liger"
             )
         if isinstance(self.report_to, str):
             self.report_to = tuple(s for s in self.report_to.split(",") if s and s != "none")

@@ -139,6 +139,30 @@ def chunked_token_logps(
     return logps, dict(zip(stats, outs, strict=True))
 
 
+def liger_available() -> bool:
+    """Whether Liger Kernel's fused linear cross-entropy can run here (CUDA + the package)."""
+    import importlib.util
+
+    return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+
+
+def liger_token_logps(
+    hidden: Tensor, weight: Tensor, targets: Tensor, bias: Tensor | None = None, top1: bool = False
+) -> tuple[Tensor, dict[str, Tensor]]:
+    """`chunked_token_logps` through Liger Kernel's fused linear cross-entropy (Triton, CUDA
+    only): per-token losses (`reduction="none"`) are minus the log-probs; `top1` also
+    returns `is_top1`. Entropy and log-sum-of-squares are not covered (use the chunked
+    path)."""
+    from liger_kernel.transformers.functional import liger_fused_linear_cross_entropy
+
+    out = liger_fused_linear_cross_entropy(
+        hidden, weight, targets, bias, reduction="none", return_token_accuracy=top1
+    )
+    if not top1:
+        return -out.float(), {}
+    return -out.loss.float(), {"is_top1": out.token_accuracy.detach() > 0.5}
+
+
 def plain_token_logps(logits: Tensor, targets: Tensor) -> Tensor:
     """The straightforward computation: full float32 log-softmax, then gather."""
     return torch.log_softmax(logits.float(), dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
@@ -206,6 +230,7 @@ def completion_logps(
     temperature: float = 1.0,
     value_head: nn.Module | None = None,
     mean_logits: bool = True,
+    kernel: str = "torch",
 ) -> CompletionLogps:
     """Run `model` on `batch` and return the log-probs of every completion token.
 
@@ -214,6 +239,8 @@ def completion_logps(
     the plain path through the model's own logits instead. `temperature` divides the logits
     (the distribution completions were sampled from); `value_head` maps the same positions'
     hidden states to `values`; `mean_logits=False` skips the mean logits (a metric).
+    `kernel="liger"` computes the log-probs with Liger Kernel on CUDA when the stats asked
+    for allow it (the chunked PyTorch path otherwise).
     """
     stats = tuple(stats)
     kwargs = dict(
@@ -246,9 +273,14 @@ def completion_logps(
         if temperature != 1.0:  # logits / T = (h / T) W^T + b / T
             flat = flat / temperature
             bias = None if bias is None else bias / temperature
-        logps, extra = chunked_token_logps(
-            flat, head.weight, batch.target_ids, bias, chunk=chunk, stats=stats
-        )
+        if kernel == "liger" and set(stats) <= {"is_top1"} and flat.is_cuda:
+            logps, extra = liger_token_logps(
+                flat, head.weight, batch.target_ids, bias, top1="is_top1" in stats
+            )
+        else:
+            logps, extra = chunked_token_logps(
+                flat, head.weight, batch.target_ids, bias, chunk=chunk, stats=stats
+            )
         means = None
         if mean_logits:
             with torch.no_grad():
@@ -287,6 +319,7 @@ class LogpsModel(nn.Module):
         self.temperature = temperature
         # False on steps that log nothing: no metric-only stats, no mean logits
         self.log_metrics = True
+        self.kernel = "torch"  # or "liger" (`completion_logps`)
 
     def forward(self, batch: SequenceBatch) -> CompletionLogps:
         stats = self.stats
@@ -299,6 +332,7 @@ class LogpsModel(nn.Module):
             chunk=self.chunk,
             temperature=self.temperature,
             mean_logits=self.log_metrics,
+            kernel=self.kernel,
         )
 
 

@@ -35,7 +35,7 @@ from trlprep.trainers.collate import Collator
 from trlprep.trainers.config import TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared, prepare
 from trlprep.trainers.evaluate import evaluate, num_items
-from trlprep.trainers.logps import LogpsModel, chunk_tokens
+from trlprep.trainers.logps import LogpsModel, chunk_tokens, liger_available
 from trlprep.trainers.losses import RunningMean
 from trlprep.trainers.metrics import MetricsLog, mean_metrics, progress_bar
 from trlprep.trainers.models import (
@@ -132,6 +132,7 @@ class Trainer:
         if causal:
             wrapper = algo.policy or LogpsModel
             policy = wrapper(model, algo.stats(self.options), chunk, self.temperature)
+            policy.kernel = self._logps_kernel()
             if self.resume_from is not None and hasattr(policy, "load_extra"):
                 policy.load_extra(self.resume_from)  # e.g. PPO's value head
         policy.train()
@@ -241,6 +242,14 @@ class Trainer:
         self.log(f"resumed from {folder} at step {self.step}")
 
     # ------------------------------------------------------------ helpers
+
+    def _logps_kernel(self) -> str:
+        if self.cfg.logps_kernel == "liger" and not liger_available():
+            raise UsageError(
+                "--logps-kernel liger needs CUDA and the liger-kernel package",
+                hint='pip install "trlprep[gpu]" on a CUDA machine, or leave the option out',
+            )
+        return self.cfg.logps_kernel
 
     def _gather(self, x: Tensor) -> Tensor:
         return self.acc.gather(x) if self.acc.num_processes > 1 else x

@@ -1,0 +1,122 @@
+"""CUDA-only checks (`pytest -m gpu`; skipped without a GPU): bf16 numerics against float32
+on the same batch, Liger Kernel against the chunked PyTorch log-probs, padding-free equal
+to padded, the fused AdamW, the compiled forward and the static-cache generation."""
+
+from __future__ import annotations
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device"),
+]
+
+from train_support import tiny_causal_lm  # noqa: E402
+from trlprep.trainers.batch import build_batch  # noqa: E402
+from trlprep.trainers.logps import (  # noqa: E402
+    chunked_token_logps,
+    completion_logps,
+    liger_available,
+    liger_token_logps,
+)
+
+SEQS = [
+    ([1, 5, 6, 7, 8, 9, 2], [0, 0, 0, 1, 1, 1, 1]),
+    ([1, 10, 11, 2], [0, 0, 1, 1]),
+    ([1, 12, 13, 14, 15, 16, 17, 18, 2], [0, 0, 0, 0, 1, 1, 1, 1, 1]),
+]
+
+
+def _head_inputs(n=300, h=64, v=5000, seed=0):
+    g = torch.Generator(device="cuda").manual_seed(seed)
+    hidden = torch.randn(n, h, device="cuda", generator=g).requires_grad_()
+    weight = (0.1 * torch.randn(v, h, device="cuda", generator=g)).requires_grad_()
+    targets = torch.randint(0, v, (n,), device="cuda", generator=g)
+    return hidden, weight, targets
+
+
+def _close(got, want, rel):
+    scale = want.abs().max().clamp(min=1e-6)
+    assert (got.float() - want.float()).abs().max() <= rel * scale
+
+
+def test_bf16_log_probs_and_gradients_stay_close_to_float32():
+    hidden, weight, targets = _head_inputs()
+    exact, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
+    want = torch.autograd.grad(exact.sum(), [hidden, weight])
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        low, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
+    got = torch.autograd.grad(low.sum(), [hidden, weight])
+    assert low.dtype == torch.float32
+    _close(low, exact, 0.02)
+    for a, b in zip(got, want, strict=True):
+        assert a.dtype == torch.float32
+        _close(a, b, 0.05)
+
+
+def test_model_bf16_autocast_matches_float32_on_the_same_batch():
+    model = tiny_causal_lm(40).cuda()
+    batch = build_batch(SEQS, pad_token_id=0).to("cuda")
+    exact = completion_logps(model, batch).logps
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        low = completion_logps(model, batch, chunk=4).logps
+    torch.testing.assert_close(low, exact, atol=0.05, rtol=0.05)
+
+
+@pytest.mark.skipif(not liger_available(), reason="liger-kernel is not installed")
+@pytest.mark.parametrize("bf16", [False, True])
+def test_liger_log_probs_equal_the_chunked_ones(bf16):
+    hidden, weight, targets = _head_inputs()
+    ctx = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16)
+    with ctx:
+        want, want_stats = chunked_token_logps(hidden, weight, targets, stats=("is_top1",))
+    want_grads = torch.autograd.grad(want.sum(), [hidden, weight])
+    with ctx:
+        got, got_stats = liger_token_logps(hidden, weight, targets, top1=True)
+    got_grads = torch.autograd.grad(got.sum(), [hidden, weight])
+    tol = 0.02 if bf16 else 1e-4
+    _close(got, want, tol)
+    assert (got_stats["is_top1"] == want_stats["is_top1"]).float().mean() > 0.99
+    for a, b in zip(got_grads, want_grads, strict=True):
+        _close(a, b, 5 * tol)
+
+
+def test_padding_free_equals_padded_on_cuda():
+    model = tiny_causal_lm(40).cuda()
+    padded = completion_logps(model, build_batch(SEQS, 0).to("cuda"))
+    packed = completion_logps(model, build_batch(SEQS, 0, padding_free=True).to("cuda"))
+    torch.testing.assert_close(packed.logps, padded.logps, atol=1e-4, rtol=1e-4)
+
+
+def test_adamw_is_fused_on_cuda():
+    from trlprep.trainers.config import TrainConfig
+    from trlprep.trainers.optim import make_optimizer
+
+    cfg = TrainConfig(algo="sft", model="m", data=[], output_dir="o")
+    assert make_optimizer(tiny_causal_lm(40).cuda(), cfg, 1e-3).defaults["fused"]
+
+
+def test_compiled_forward_gives_the_same_log_probs():
+    from trlprep.trainers.models import compile_forward
+
+    model = tiny_causal_lm(40).cuda()
+    batch = build_batch(SEQS, pad_token_id=0).to("cuda")
+    want = completion_logps(model, batch).logps
+    compile_forward(model, "causal-lm")
+    got = completion_logps(model, batch).logps
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+
+
+def test_static_cache_generation_on_cuda():
+    from trlprep.trainers.generation import Sampling, generate
+
+    model = tiny_causal_lm(40).cuda()
+    out = generate(
+        model, [[1, 5, 6], [1, 7]] * 4, Sampling(8), pad_token_id=0, eos_token_ids=[2],
+        batch_size=8,
+    )  # fmt: skip
+    assert len(out.completions) == 8
+    assert all(1 <= len(c) <= 8 for c in out.completions)
