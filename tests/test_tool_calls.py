@@ -245,3 +245,30 @@ def test_sharegpt_turn_fields_that_are_not_message_fields_are_named():
     r = import_table(table_from_records([row]), "sharegpt", ImportOptions.make())
     assert r.notes == ["conversations: turn fields dropped (not message fields): markdown"]
     assert r.table.column("messages").to_pylist()[0][1]["weight"] == 0  # a message field: kept
+
+
+def test_python_rows_get_back_their_own_argument_values():
+    """Rows in, rows out (Python API): arguments come back as given, never as JSON text."""
+    import trlprep
+
+    rows = [
+        {"messages": conversation(DICTS[1])},
+        {"messages": conversation('{"city": "Rome"}')},
+    ]
+    out = trlprep.apply_chat_template(rows, "qwen2.5", num_proc=1)
+    assert '"arguments": {"unit": "fahrenheit", "city": "Tokyo"}' in out[0]["text"]
+    back = trlprep.convert(rows, to="prompt-completion")
+    args = [r["prompt"][1]["tool_calls"][0]["function"]["arguments"] for r in back]
+    assert args == [DICTS[1], '{"city": "Rome"}']
+
+
+def test_datasets_output_holds_arguments_as_strings():
+    """`datasets` keeps no field tags: arguments become strings (objects as their JSON)."""
+    from trlprep.writers import to_dataset
+
+    table = table_from_records(
+        [{"messages": conversation(DICTS[1])}, {"messages": conversation('{"city": "Rome"}')}]
+    )
+    ds = to_dataset(table)
+    args = [m[1]["tool_calls"][0]["function"]["arguments"] for m in ds["messages"]]
+    assert args == ['{"unit":"fahrenheit","city":"Tokyo"}', '{"city": "Rome"}']

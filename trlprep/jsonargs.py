@@ -180,6 +180,62 @@ def _retag_calls(value: Any) -> Any:
     return out
 
 
+def decoded(value: Any) -> Any:
+    """Python: a value (a row's messages ...) whose tagged arguments text is read back into
+    the user's value (an object as a dict, a string as that string)."""
+    return _map_args(value, json.loads)
+
+
+def _map_args(value: Any, fn) -> Any:
+    if isinstance(value, list):
+        return [_map_args(v, fn) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        k: (_map_call(v, fn) if k in CALL_FIELDS else _map_args(v, fn)) for k, v in value.items()
+    }
+
+
+def _map_call(value: Any, fn) -> Any:
+    if isinstance(value, list):
+        return [_map_call(v, fn) for v in value]
+    if not isinstance(value, dict):
+        return value
+    return {
+        k: (fn(v) if k == ARGUMENTS and isinstance(v, str) else _map_call(v, fn))
+        for k, v in value.items()
+    }
+
+
+def _plain_text(text: str) -> str:
+    value = json.loads(text)
+    return value if isinstance(value, str) else text
+
+
+def untagged(table: pa.Table) -> pa.Table:
+    """`table` with tagged arguments as plain strings: a string as the user's string, an
+    object as its JSON text (for `datasets`, which keeps no field metadata)."""
+    for i, f in enumerate(table.schema):
+        if not has_tagged_arguments(f.type):
+            continue
+        values = [_map_args(v, _plain_text) for v in table.column(i).to_pylist()]
+        t = _strip(f.type)
+        table = table.set_column(i, f.with_type(t), pa.array(values, t))
+    return table
+
+
+def _strip(t: pa.DataType) -> pa.DataType:
+    if pa.types.is_struct(t):
+        return pa.struct(
+            [f.remove_metadata() if is_json_field(f) else f.with_type(_strip(f.type)) for f in t]
+        )
+    if pa.types.is_list(t):
+        return pa.list_(t.value_field.with_type(_strip(t.value_type)))
+    if pa.types.is_large_list(t):
+        return pa.large_list(t.value_field.with_type(_strip(t.value_type)))
+    return t
+
+
 # ---------------------------------------------------------------- Arrow -> JSON text
 
 
@@ -227,6 +283,8 @@ def _encode(arr: pa.Array, leaf, raw: bool) -> pa.Array:
 
 __all__ = [
     "array_with_text_arguments",
+    "decoded",
+    "untagged",
     "arguments_as_text",
     "encode",
     "has_object_arguments",
