@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import is_json_field
 from trlprep.errors import UsageError
+from trlprep.jsonargs import decoded, has_tagged_arguments
 from trlprep.readers import Source, dataset_table, read, table_from_columns, table_from_records
 
 _KINDS_HINT = (
@@ -101,6 +102,8 @@ def _py_columns(t: pa.Table, *, rows: bool) -> list[dict] | dict[str, list]:
         values = col.to_pylist()
         if is_json_field(field):
             values = [None if v is None else json.loads(v) for v in values]
+        elif has_tagged_arguments(field.type):  # tool-call arguments: the user's values
+            values = [decoded(v) for v in values]
         cols[field.name] = values
     if not rows:
         return cols

@@ -369,6 +369,10 @@ def to_dataset(table: pa.Table, split: str | None = None):
     """A `datasets.Dataset` over `table` (its `huggingface` schema metadata, if any, kept)."""
     import datasets
 
+    from trlprep.jsonargs import untagged
+
+    table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
+
     try:
         return datasets.Dataset(table, split=split)
     except (ValueError, TypeError, KeyError):  # stale features in the schema metadata
