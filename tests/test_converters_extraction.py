@@ -254,3 +254,19 @@ def test_whitespace_only_completions_kept_are_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # prompt-only keeps no completion: nothing to say
         EDGES[("preference-implicit", "prompt-only")].fn(table, S, ConvertOptions())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shared=st.text(alphabet=st.sampled_from(list("ab .é")), min_size=2, max_size=12),
+    tail=st.text(alphabet=st.sampled_from(list("ab .")), max_size=6),
+)
+def test_char_mode_prefix_pairs_are_trl_cut(shared, tail):
+    """One side a prefix of the other (or both equal): char mode gives TRL's exact output."""
+    trl = pytest.importorskip("trl.data_utils")
+    example = {"chosen": shared, "rejected": shared + tail}
+    expected = trl.extract_prompt(dict(example))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConversionWarning)
+        got = one(example["chosen"], example["rejected"], split_mode="char")
+    assert got == (expected["prompt"], expected["chosen"], expected["rejected"])
