@@ -10,6 +10,7 @@ from trlprep.importers.alpacafarm import AlpacaFarm
 from trlprep.importers.base import Importer
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
+from trlprep.importers.llamafactory import LlamaFactoryV1
 from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
@@ -29,6 +30,7 @@ IMPORTERS: dict[str, Importer] = {
         MathShepherd(),
         OASST(),
         OASSTRanked(),
+        LlamaFactoryV1(),
         AlpacaFarm(),
         MTBench(),
         Instances(),
