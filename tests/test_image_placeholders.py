@@ -104,3 +104,32 @@ def test_without_an_images_column_the_text_stays_text():
     out, report = render_table(table_from_records([row]), "lm", load_template("chatml"))
     assert "<image>Who are they?" in out.column("text")[0].as_py()
     assert report.image_rows == 0
+
+
+@needs_shared
+def test_recurring_prompts_with_images_in_worker_processes(monkeypatch):
+    """Prompts rendered once per (prompt, images) before the rows, in two processes."""
+    import trlprep.templates.table as table_mod
+
+    monkeypatch.setattr(table_mod, "MIN_ROWS_PER_WORKER", 4)
+    monkeypatch.setattr(table_mod, "BATCH_ROWS", 8)
+    tokenizer = template_tokenizer(TEMPLATES_DIR / "qwen2_5_vl.jinja")
+    prompt = [{"role": "user", "content": "<image>Who?"}]
+    rows = []
+    for i in range(24):
+        images = ["x.jpg"] if i % 3 else []  # same prompt text, with and without its image
+        done = [{"role": "assistant", "content": f"A{i}"}]
+        rows.append({"prompt": prompt, "completion": done, "images": images})
+    table = table_from_records(rows)
+    with pytest.raises(RowFailures) as info:
+        render_table(table, "pc", load_template(tokenizer), num_proc=2)
+    assert info.value.rows == list(range(0, 24, 3))
+    kept = table.filter([bool(i % 3) for i in range(24)])
+    out, report = render_table(kept, "pc", load_template(tokenizer), num_proc=2)
+    want = tokenizer.apply_chat_template(
+        [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Who?"}]}],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+    assert set(out.column("prompt").to_pylist()) == {want}
+    assert report.image_rows == 16 and report.num_proc == 2
