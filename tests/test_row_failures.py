@@ -307,3 +307,22 @@ def test_settle_kinds_leaves_uniform_and_nested_columns_alone():
     )
     s = settle_kinds(nested)
     assert not s.bad.any() and s.table.schema == nested.schema
+
+
+def test_the_summary_counts_rows_a_filter_drops(tmp_path):
+    rows = [{"prompt": f"p{i}", "completion": f"c{i}", "label": i % 3 != 0} for i in range(6)]
+    src = _write(tmp_path / "kto.jsonl", rows)
+    res = _run("convert", str(src), "--to", "prompt-completion", "-o", str(tmp_path / "o.jsonl"))
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "6 rows in, 0 rejected, 6 converted -> 4 rows out (filter: 2 dropped by" in flat
+
+
+def test_every_row_rejected_is_an_error_and_keeps_the_rejects(tmp_path):
+    rows = [{"conversations": [{"from": "martian", "value": "x"}]}] * 2
+    src = _write(tmp_path / "sg.jsonl", rows)
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--from", "sharegpt", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 1
+    assert "every row was rejected (2)" in res.output and not out.exists()
+    assert [r["line"] for r in _jsonl(tmp_path / "o.rejects.jsonl")] == [1, 2]

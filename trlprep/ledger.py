@@ -108,10 +108,26 @@ class Ledger:
         c[0] += rows_in
         c[1] += rows_out
 
+    @property
+    def all_rejected(self) -> bool:
+        """Every input row was rejected (with --on-error skip: nothing left to write)."""
+        return self.on_error == "skip" and self.rows_in > 0 and self.converted == 0
+
     def error(self) -> DataError:
         """The error of a stopped run: the first failing input row, and how many more."""
         f = self.first or {}
         more = self.rejected - 1
+        if self.all_rejected:
+            return DataError(
+                f"every row was rejected ({self.rejected:,}); the first: {f.get('stage')}: "
+                f"{f.get('reason')}",
+                path=self.path,
+                line=f.get("line"),
+                row=f.get("row") if f.get("line") is None else None,
+                hint="nothing was written; the rejects file lists every row and why"
+                if self.rejects is not None
+                else "nothing was written",
+            )
         return DataError(
             f"{f.get('stage')}: {f.get('reason')}"
             + (f" ({more:,} more {plural(more, 'row')} fail)" if more else ""),

@@ -132,7 +132,7 @@ def convert_batches(
             else:
                 writer.write(out)
             ledger.rows_out += out.num_rows
-        if ledger.stopping:
+        if ledger.stopping or ledger.all_rejected:
             raise ledger.error()
         check_rows_left(plan, ledger.converted, ledger.rows_out)
         if spill is not None:

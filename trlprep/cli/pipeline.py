@@ -148,12 +148,15 @@ def run(req: Request) -> None:
                     output_format=req.output_format,
                 )  # fmt: skip
             except DataError:
-                if ledger.stopping:
+                if ledger.stopping or ledger.all_rejected:
                     for line in ledger.reason_lines():
                         err.print(f"  {line}", markup=False)
                 raise
     except BaseException:
-        if ledger.rejects is not None:
+        if ledger.rejects is not None and ledger.all_rejected:
+            ledger.finish()
+            ledger.rejects.commit()  # the one thing left to show: why each row went
+        elif ledger.rejects is not None:
             ledger.rejects.abort()
         raise
     if ledger.rejects is not None:
