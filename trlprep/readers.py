@@ -162,6 +162,12 @@ def iter_batches(
     """
     path = str(path)
     fmt = resolve_format(path, input_format)
+    from trlprep.progress import track  # rows read, while a command shows progress
+
+    yield from track(_batches(path, fmt, split, batch_rows, dictionaries, bad_lines), path, fmt)
+
+
+def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[Batch]:
     if fmt == "jsonl":
         yield from jsonl_chunks(path, bad=bad_lines)
     elif fmt == "parquet":

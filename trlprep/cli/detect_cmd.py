@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-
 from typing import TYPE_CHECKING
 
 import typer
 
-from trlprep.cli.app import command, out
+from trlprep.cli import options as opt
+from trlprep.cli.app import command, err, out
 from trlprep.cli.empty import ALLOW_EMPTY, empty_error
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ def detect_command(
         None, "--input-format", help="Override the format guessed from the file name."
     ),
     allow_empty: bool = ALLOW_EMPTY,
+    progress: bool = opt.PROGRESS,
 ) -> None:
     """Detect a dataset's type, format, modality and column roles (checks every row).
 
@@ -31,8 +32,11 @@ def detect_command(
     fits, 2 on usage or IO errors.
     """
     from trlprep.api import detect
+    from trlprep.progress import showing
 
-    det = detect(path, split=split, input_format=input_format)
+    shown = err.is_terminal if progress is None else progress
+    with showing(err, "detecting", shown):
+        det = detect(path, split=split, input_format=input_format)
     empty = det.num_rows == 0 and not det.problems
     if empty and not allow_empty:
         raise empty_error(path)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from trlprep.cli import options as opt
 from trlprep.cli.app import command, err, out
 from trlprep.errors import UsageError
 
@@ -40,6 +41,7 @@ def validate_command(
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="An empty dataset is valid (default: an error)."
     ),
+    progress: bool = opt.PROGRESS,
     role_map: str = typer.Option(
         None, "--role-map", help="Map role names first, e.g. human=user,gpt=assistant."
     ),
@@ -55,20 +57,23 @@ def validate_command(
     ),
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
+    from trlprep.progress import showing
     from trlprep.validate import validate_path
 
     report_format, data_format, output = _formats(report_format, data_format, output)
-    report = validate_path(
-        path,
-        type=type,
-        format=data_format,
-        strict=strict,
-        max_errors=max_errors,
-        role_map=role_map,
-        split=split,
-        input_format=input_format,
-        on_bad_lines=on_bad_lines,
-    )
+    shown = err.is_terminal if progress is None else progress
+    with showing(err, "validating", shown):
+        report = validate_path(
+            path,
+            type=type,
+            format=data_format,
+            strict=strict,
+            max_errors=max_errors,
+            role_map=role_map,
+            split=split,
+            input_format=input_format,
+            on_bad_lines=on_bad_lines,
+        )
     if allow_empty:
         report.allow_empty()
     if output is not None:
