@@ -192,3 +192,17 @@ def test_gsm8k_numeric_answer_names_column_file_and_line(tmp_path):
     assert counts(res.output) == (200, 0, 200, 200)
     assert "--coerce" in res.output  # said once
     assert rows_of(out)[4]["completion"] == "42"
+
+
+def test_gsm8k_join_to_text_says_there_is_no_separator(tmp_path):
+    out = tmp_path / "lm.jsonl"
+    res = run("convert", GSM8K, "--map", MAP, "--to", "lm", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (200, 0, 200, 200)
+    assert rows_of(out)[0] == {"text": Q0 + A0}  # as TRL's guide: no separator ...
+    assert "--separator" in res.output  # ... and the run says so
+    res = run(
+        "convert", GSM8K, "--map", MAP, "--to", "lm", "--separator", " ", "-o", out, "--overwrite"
+    )
+    assert res.exit_code == 0, res.output
+    assert rows_of(out)[0] == {"text": Q0 + " " + A0}
