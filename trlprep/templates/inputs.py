@@ -179,7 +179,13 @@ def _is_media(part: dict) -> bool:
 def _text(part: dict, column: str, i: int) -> str:
     text = part.get("text")
     if not isinstance(text, str):
-        raise RowError(f"message {i}: a text part has no `text` string", column)
+        v1 = isinstance(part.get("value"), str)
+        raise RowError(
+            f"message {i}: a text part has no `text` string"
+            + (" (it holds `value`: LLaMA-Factory's v1 layout)" if v1 else ""),
+            column,
+            hint="import it with --from llamafactory-v1" if v1 else None,
+        )
     return text
 
 
