@@ -28,20 +28,38 @@ MESSAGES = "messages"
 _CONV = (Format.CONVERSATIONAL,)
 
 
-def last_roles(messages: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """(role of each row's last message, "" for none; number of messages per row)."""
-    arr = as_array(messages)
-    start, length = offsets(arr)
-    n = len(arr)
-    roles = np.full(n, "", dtype=object)
-    struct = arr.values
-    if not (pa.types.is_struct(struct.type) and struct.type.get_field_index("role") >= 0):
-        return roles, length
-    has = np.flatnonzero(length > 0)
-    if len(has):
-        picked = pc.struct_field(struct, "role").take(pa.array(start[has] + length[has] - 1))
-        roles[has] = np.asarray(picked.fill_null("").to_pylist(), dtype=object)
-    return roles, length
+class LastTurns:
+    """How each row of a messages column ends: its number of messages and the role of its
+    last message (vectorised; role names are looked up only for the rows asked about)."""
+
+    def __init__(self, messages: pa.Array | pa.ChunkedArray) -> None:
+        arr = as_array(messages)
+        start, self.length = offsets(arr)
+        n = len(arr)
+        struct = arr.values
+        if pa.types.is_struct(struct.type) and struct.type.get_field_index("role") >= 0:
+            last = np.where(self.length > 0, start + self.length - 1, -1)
+            idx = pa.array(last, pa.int64(), mask=last < 0)
+            self.roles = pc.struct_field(struct, "role").take(idx)
+        else:
+            self.roles = pa.nulls(n, pa.string())
+
+    def ends_on(self, role: str) -> np.ndarray:
+        """True where the last message has `role`."""
+        hit = pc.fill_null(pc.equal(self.roles, role), False)
+        return np.asarray(hit.to_numpy(zero_copy_only=False), bool)
+
+    def role(self, row: int) -> str:
+        return self.roles[row].as_py() or ""
+
+    def why_not(self, row: int) -> str:
+        """Why `row` has no completion (its last turn, or nothing before it)."""
+        if self.length[row] == 0:
+            return "the conversation has no messages"
+        role = self.role(row)
+        if role != "assistant":
+            return f"the last turn is {role or 'without a role'!r}, not 'assistant' (no completion)"
+        return "the conversation is a single assistant turn: no prompt before it"
 
 
 def _assistant_mask(arr: pa.Array) -> np.ndarray:
@@ -52,25 +70,18 @@ def _assistant_mask(arr: pa.Array) -> np.ndarray:
     return np.asarray(pc.fill_null(pc.equal(role, "assistant"), False).to_numpy(False), bool)
 
 
-def _why_not(role: str, length: int) -> str:
-    if length == 0:
-        return "the conversation has no messages"
-    if role != "assistant":
-        return f"the last turn is {role or 'without a role'!r}, not 'assistant' (no completion)"
-    return "the conversation is a single assistant turn: no prompt before it"
-
-
 def split_last_turn(messages: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa.Array]:
     """(prompt, completion) of every row: the messages before the last assistant turn, and
     that turn; RowFailures naming every row that does not end on an assistant turn after
     at least one other message."""
     arr = as_array(messages)
-    roles, length = last_roles(arr)
-    bad = np.flatnonzero((roles != "assistant") | (length < 2))
+    last = LastTurns(arr)
+    length = last.length
+    bad = np.flatnonzero(~last.ends_on("assistant") | (length < 2))
     if len(bad):
         raise RowFailures(
             bad.tolist(),
-            [_why_not(roles[i], int(length[i])) for i in bad],
+            [last.why_not(i) for i in bad.tolist()],
             stage="conversion",
             hint="only conversations that end on an assistant turn have a completion "
             "(--on-error skip sets the others aside)",
@@ -154,14 +165,15 @@ def lm_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOptions) 
 def lm_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     _conversational(fmt, "splitting conversations into prompts")
     msgs = _messages(table)
-    roles, length = last_roles(msgs)
-    ends_on_user = (roles == "user") & (length > 0)
+    last = LastTurns(msgs)
+    length = last.length
+    ends_on_user = last.ends_on("user")
     split = ~ends_on_user
-    bad = np.flatnonzero(split & ((roles != "assistant") | (length < 2)))
+    bad = np.flatnonzero(split & (~last.ends_on("assistant") | (length < 2)))
     if len(bad):
         raise RowFailures(
             bad.tolist(),
-            [_why_not(roles[i], int(length[i])) for i in bad],
+            [last.why_not(i) for i in bad.tolist()],
             stage="conversion",
             hint="a prompt is the turns before the last assistant turn, or a conversation "
             "ending on a user turn (--on-error skip sets the others aside)",
@@ -191,12 +203,15 @@ def read_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.T
     """`messages` ending on a user turn (RLVR style) as prompt-only: the whole
     conversation is the prompt."""
     msgs = _messages(table)
-    roles, length = last_roles(msgs)
-    bad = np.flatnonzero((roles != "user") | (length == 0))
+    last = LastTurns(msgs)
+    bad = np.flatnonzero(~last.ends_on("user"))
     if len(bad):
         raise RowFailures(
             bad.tolist(),
-            [f"the conversation ends on {roles[i] or 'nothing'!r}, not a user turn" for i in bad],
+            [
+                f"the conversation ends on {last.role(i) or 'nothing'!r}, not a user turn"
+                for i in bad
+            ],
             stage="conversion",
             hint="a prompt ends on a user turn",
         )

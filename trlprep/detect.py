@@ -160,34 +160,36 @@ class _Kinds:
     counts: Counter = field(default_factory=Counter)
     examples: dict[str, list[int]] = field(default_factory=dict)
 
-    def add(self, labels: np.ndarray, offset: int) -> None:
-        values, counts = np.unique(labels, return_counts=True)
-        for v, c in zip(values.tolist(), counts.tolist(), strict=True):
-            self.counts[v] += c
-            ex = self.examples.setdefault(v, [])
+    def add(self, codes: np.ndarray, names: tuple[str, ...], offset: int) -> None:
+        """Count rows by `codes` (indices into `names`)."""
+        for code, count in enumerate(np.bincount(codes, minlength=len(names)).tolist()):
+            if not count:
+                continue
+            name = names[code]
+            self.counts[name] += count
+            ex = self.examples.setdefault(name, [])
             if len(ex) < EXAMPLE_ROWS:
-                rows = np.flatnonzero(labels == v)[: EXAMPLE_ROWS - len(ex)]
+                rows = np.flatnonzero(codes == code)[: EXAMPLE_ROWS - len(ex)]
                 ex.extend(int(r) + offset for r in rows)
+
+
+_ENDINGS = ("other", "assistant", "assistant-only", "user", "empty", "null")
 
 
 def _last_turns(col: pa.Array, offset: int, into: _Kinds) -> None:
     """Count the rows of a messages column by how they end (see `_ColumnProfile.last`)."""
-    from trlprep.converters.turns import last_roles
+    from trlprep.converters.turns import LastTurns
 
-    roles, length = last_roles(col)
-    labels = np.where(
-        length == 0,
-        "empty",
-        np.where(
-            roles == "assistant",
-            np.where(length >= 2, "assistant", "assistant-only"),
-            np.where(roles == "user", "user", "other"),
-        ),
-    )
+    last = LastTurns(col)
+    codes = np.zeros(len(col), np.int64)  # other
+    assistant = last.ends_on("assistant")
+    codes[assistant] = 1
+    codes[assistant & (last.length < 2)] = 2
+    codes[last.ends_on("user")] = 3
+    codes[last.length == 0] = 4
     if col.null_count:
-        valid = np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False))
-        labels = np.where(valid, labels, "null")
-    into.add(labels, offset)
+        codes[~np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), bool)] = 5
+    into.add(codes, _ENDINGS, offset)
 
 
 @dataclass
