@@ -51,7 +51,7 @@ def track(batches: Iterator[Any], path: str, fmt: str = "") -> Iterator[Any]:
             yield b
             done += b.data.num_rows
             elapsed = bar.tasks[task].elapsed or 0.0
-            bar.update(task, completed=done, status=status(done, total, elapsed))
+            bar.update(task, completed=done, status=status(done, total, elapsed), refresh=True)
     finally:
         bar.remove_task(task)
 
