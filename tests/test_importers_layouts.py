@@ -318,3 +318,38 @@ def test_cli_math_shepherd_to_unpaired_rows(tmp_path):
     first = json.loads(conv.read_text().splitlines()[0])
     assert first["completion"].startswith("Step 1: Janet spends 3 hours")
     assert first["label"] is False  # the last step is wrong, so the joined solution is bad
+
+
+# ---------------------------------------------------------------- detect suggests the layout
+
+
+@pytest.mark.parametrize(
+    ("path", "layout"),
+    [
+        (PRM, "prm800k"),
+        (SHEPHERD, "math-shepherd"),
+        (SEED, "instances"),
+        (MTB, "mt-bench"),
+        (REAL / "oasst_trees" / "en_100_tree.first20.jsonl", "oasst"),
+        (REAL / "llamafactory_v1" / "v1_dpo_demo.jsonl", "llamafactory-v1"),
+        (REAL / "alpaca_demo" / "alpaca_en_demo.json", "alpaca"),
+        (REAL / "fastchat_dummy" / "dummy_conversation.json", "sharegpt"),
+        (REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl", "hh"),
+    ],
+)
+def test_detect_suggests_the_layout(path, layout):
+    if not path.exists():
+        pytest.skip(f"{path} is not in this checkout")
+    res = _cli("detect", str(path))
+    assert f"layout: {layout} (a public layout: import it with" in res.output, res.output
+    assert f"--from {layout}" in res.output
+    res = _cli("detect", "--json", str(path))
+    assert json.loads(res.stdout)["layout"] == layout
+
+
+def test_detect_names_no_layout_for_trl_data(tmp_path):
+    path = tmp_path / "pc.jsonl"
+    path.write_text('{"prompt": "The sky is", "completion": " blue."}\n')
+    res = _cli("detect", "--json", str(path))
+    assert res.exit_code == 0 and json.loads(res.stdout)["layout"] is None
+    assert "layout:" not in _cli("detect", str(path)).output

@@ -40,12 +40,37 @@ def detect_command(
     empty = det.num_rows == 0 and not det.problems
     if empty and not allow_empty:
         raise empty_error(path)
+    layout = suggest_layout(path, split, input_format)
     if as_json:
-        out.print_json(json.dumps(det.to_dict()))
+        out.print_json(json.dumps({**det.to_dict(), "layout": layout}))
     else:
         print_detection(det, path)
+        if layout is not None:
+            out.print(
+                f"layout: {layout} (a public layout: import it with `trlprep import "
+                f"{path} --from {layout} -o OUT`, or `trlprep convert ... --from {layout}`)",
+                markup=False,
+            )
     if (det.problems or det.type is None) and not empty:
         raise typer.Exit(1)
+
+
+def suggest_layout(path: str, split: str | None, input_format: str | None) -> str | None:
+    """The public layout (`--from` name) the data's columns show, or None."""
+    import pyarrow as pa
+
+    from trlprep.errors import TrlprepError
+    from trlprep.importers import detect_layout
+    from trlprep.readers import iter_batches
+
+    try:
+        first = next(iter_batches(path, split=split, input_format=input_format), None)
+    except TrlprepError:
+        return None
+    if first is None:
+        return None
+    data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
+    return detect_layout(data.schema, data.slice(0, 1000))
 
 
 def print_detection(det: Detection, path: str) -> None:
