@@ -218,7 +218,7 @@ def make_plan(
         raise UsageError("tokenized data cannot be converted", hint="convert it before tokenizing")
     dst = get_type(to) if to is not None else src
     remarks = []
-    if dst is src and to is not None:
+    if dst is src and to is not None and render is None:
         remarks.append(
             f"the data is already {src.name} ({det.format}): no conversion"
             + (" (only the columns are renamed)" if _reading(det, src) is not None else "")
@@ -416,13 +416,16 @@ def apply_steps(
     lines: Any = None,
     counts: list[tuple[str, int, int]] | None = None,
     source: InputRows | None = None,
+    reports: list[tuple[str, Any]] | None = None,
 ) -> pa.Table:
     """Run the route's edges, then the chat template and tokenizer, over one table or batch.
 
     `offset` is the index of the batch's first row (and `lines` its file lines), so errors
     name rows of the whole input. A `RowFailures` from any stage leaves with `input_rows`:
     the input rows (the table's `ROW_ID` values) of its failing rows. `counts` receives
-    (edge, rows in, rows out) per edge; `source` names rows in the edges' messages.
+    (edge, rows in, rows out) per edge; `source` names rows in the edges' messages. The
+    template's and tokenizer's reports are merged into `plan.render`, or collected in
+    `reports` (to merge with `merge_reports` once the batch is kept).
     """
     from trlprep.converters import row_offset
 
@@ -438,6 +441,7 @@ def apply_steps(
         return table
     if plan.route.steps:
         lines = None  # rows no longer map one to one onto input lines
+    found: list[tuple[str, Any]] = []
     if r.template is not None:
         from trlprep.templates import render_table
 
@@ -446,10 +450,7 @@ def apply_steps(
                 t, plan.dst, r.template, tools=r.tools, template_kwargs=r.template_kwargs,
                 num_proc=r.num_proc, row_offset=offset, lines=lines,
             )  # fmt: skip
-            if r.report is None:
-                r.report = report
-            else:
-                r.report.merge(report)
+            found.append(("report", report))
             return t
 
         table = _stage(table, render, offset)
@@ -461,14 +462,25 @@ def apply_steps(
                 t, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
                 row_offset=offset,
             )  # fmt: skip
-            if r.token_report is None:
-                r.token_report = tokens
-            else:
-                r.token_report.merge(tokens)
+            found.append(("token_report", tokens))
             return t
 
         table = _stage(table, tokenize, offset)
+    if reports is None:
+        merge_reports(plan, found)
+    else:
+        reports.extend(found)
     return table
+
+
+def merge_reports(plan: Plan, found: list[tuple[str, Any]]) -> None:
+    """Merge templating/tokenising reports of a batch into the plan's render."""
+    r = plan.render
+    for name, report in found:
+        if getattr(r, name) is None:
+            setattr(r, name, report)
+        else:
+            getattr(r, name).merge(report)
 
 
 def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
@@ -523,10 +535,12 @@ def apply_checked(
     failures: list[Failure] = []
     while True:
         step_counts: list[tuple[str, int, int]] = []
+        reports: list[tuple[str, Any]] = []
         try:
             out = apply_steps(
-                table, plan, options, offset, lines, counts=step_counts, source=source
-            )
+                table, plan, options, offset, lines, counts=step_counts, source=source,
+                reports=reports,
+            )  # fmt: skip
             check_output(out, plan, offset)
         except RowFailures as e:
             ids = np.asarray(getattr(e, "input_rows", e.rows), dtype=np.int64)
@@ -542,6 +556,7 @@ def apply_checked(
             continue
         if counts is not None:
             counts.extend(step_counts)
+        merge_reports(plan, reports)
         return out, failures
 
 
