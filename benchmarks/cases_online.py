@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cases_train import _build, _peak_cuda, _reset_peak_rss
+from benchmarks.cases_train import _build, _option, _peak_cuda, _reset_peak_rss
 from benchmarks.measure import in_process, print_table, step_timer
 
 
@@ -64,6 +64,7 @@ def run_trlprep(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
 
     gpu = torch.cuda.is_available()
     options: dict[str, Any] = {"reward_fn": [length_reward], "max_new_tokens": a["new_tokens"]}
+    options.update(a["set"])
     batch = a["batch"]
     if algo in ("grpo", "rloo"):
         options["num_generations"] = a["generations"]
@@ -187,6 +188,10 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     ap.add_argument("--layers", type=int, default=2)
     ap.add_argument("--repeat", type=int, default=1, help="runs per trainer (the fastest counts)")
     ap.add_argument("--no-trl", action="store_true", help="only trlprep")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE",
+        help="a trlprep algorithm option (e.g. generation_cache=dynamic)",
+    )  # fmt: skip
     ap.add_argument("--workdir", type=Path, default=workdir or Path("/tmp/trlprep-bench"))
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -198,7 +203,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     data = str(_prompts(wd, args.vocab, args.prompt_len, rows=args.batch * args.steps))
     opts = {
         "steps": args.steps, "batch": args.batch, "generations": args.generations,
-        "new_tokens": args.new_tokens,
+        "new_tokens": args.new_tokens, "set": dict(_option(o) for o in args.set),
     }  # fmt: skip
     has_trl = False
     if not args.no_trl:

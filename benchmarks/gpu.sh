@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Every GPU figure of the trainer in one log, in under 8 minutes, on a CUDA machine without
+# network that has torch, transformers, accelerate, pyarrow, peft, typer and jinja2.
+#
+#   benchmarks/gpu.sh WHEELS_DIR [BASELINE_DIR]      (or WHEELS=... BASELINE=... benchmarks/gpu.sh)
+#   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 460)
+#
+# Prepare on a machine with network, in the repository root (build/ is git-ignored; carry it):
+#
+#   pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#       --platform manylinux2014_x86_64 -d build/gpu-wheels \
+#       polars polars-runtime-32 datasets dill multiprocess trl jsonschema \
+#       jsonschema-specifications referencing rpds-py attrs xxhash liger-kernel \
+#       pytest pluggy iniconfig
+#   # optional, the "before" side: the tree of the commit to compare with
+#   mkdir -p build/gpu-baseline && git archive BASE_COMMIT trlprep trainers converters \
+#       schemas benchmarks pyproject.toml | tar -x -C build/gpu-baseline
+#
+# (about 58 MB). The wheels are installed with --no-deps from the folder; trlprep itself is
+# not installed: a folder of links lays out its packages as pyproject.toml maps them.
+#
+# What runs, most valuable first, each under a share of the budget (a step that fails or
+# runs out of time is logged as such and the next one runs):
+#   1. train, after:  SFT, DPO, KTO, trlprep vs TRL (tokens/s, TFLOP/s, MFU, peak memory)
+#   2. online, after: GRPO, RLOO, trlprep vs TRL (step time, share in generate)
+#   3. train / online, before: the baseline tree's trlprep (same settings), when given
+#   4. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
+#   5. pytest -m gpu (bf16 vs fp32, Liger parity, padding-free, fused AdamW, compile, cache)
+#   6. train with --logps-kernel liger (keep Liger as the default only if it is faster)
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+WHEELS=${1:-${WHEELS:-}}
+BASELINE=${2:-${BASELINE:-}}
+LOG=${LOG:-$ROOT/build/gpu-bench.log}
+BUDGET=${BUDGET:-460}
+START=$(date +%s)
+mkdir -p "$(dirname "$LOG")"
+: >"$LOG"
+
+log() { echo "$*" | tee -a "$LOG"; }
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+
+# run NAME MAX_SECONDS DIR COMMAND...: COMMAND in DIR with that tree's packages, output to the log
+run() {
+    local name=$1 max=$2 dir=$3
+    shift 3
+    local t
+    t=$(left)
+    ((t < max)) && max=$t
+    if ((max < 20)); then
+        log "=== $name: skipped (out of time budget)"
+        return
+    fi
+    log "=== $name (at most ${max}s): $*"
+    local t0
+    t0=$(date +%s)
+    (cd "$dir" && PYTHONPATH="$(shim "$dir"):$dir" timeout -k 10 "$max" "$@") 2>&1 |
+        grep -v -E "Loading weights|Writing model shards|it/s\]|s/it\]|^\s*$" | tee -a "$LOG"
+    local rc=${PIPESTATUS[0]}
+    log "=== $name: exit $rc after $(($(date +%s) - t0))s"
+}
+
+# shim DIR: a folder where `trlprep` holds DIR/trlprep plus trainers, converters, schemas
+shim() {
+    local src=$1 dest
+    dest=/tmp/trlprep-shim-$(echo "$src" | md5sum | cut -c1-8)
+    if [[ ! -d $dest/trlprep ]]; then
+        mkdir -p "$dest/trlprep"
+        for f in "$src"/trlprep/*; do ln -sfn "$f" "$dest/trlprep/"; done
+        for p in trainers converters schemas; do ln -sfn "$src/$p" "$dest/trlprep/$p"; done
+    fi
+    echo "$dest"
+}
+
+log "# trlprep GPU benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$LOG"
+if [[ -n $WHEELS ]]; then
+    log "installing the wheels of $WHEELS"
+    python -m pip install -q --no-index --no-deps "$WHEELS"/*.whl 2>&1 | tail -3 | tee -a "$LOG"
+fi
+python - <<'EOF' 2>&1 | tee -a "$LOG"
+import importlib
+for name in ("torch", "transformers", "accelerate", "trl", "datasets", "polars", "liger_kernel"):
+    try:
+        print(f"{name} {importlib.import_module(name).__version__}")
+    except Exception as e:  # noqa: BLE001
+        print(f"{name}: not available ({type(e).__name__})")
+EOF
+
+TRAIN="--steps 6 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8"
+ONLINE="--steps 3 --batch 16 --generations 4 --vocab 32000 --hidden 1024 --layers 8 --new-tokens 128"
+WD=/tmp/trlprep-gpu-bench
+
+run "train, after" 170 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN
+run "online, after" 100 "$ROOT" python -m benchmarks --workdir $WD online -- --algos grpo,rloo $ONLINE
+if [[ -n $BASELINE ]]; then
+    BASE=$(cd "$BASELINE" && pwd)
+    run "train, before" 70 "$BASE" python -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl
+    run "online, before" 50 "$BASE" python -m benchmarks --workdir $WD-base online -- --algos grpo,rloo $ONLINE --no-trl
+else
+    log "=== before: no baseline folder given (see the header of this script)"
+fi
+run "profile" 60 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft --steps 4 --batch 8 \
+    --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8 --profile
+run "pytest -m gpu" 60 "$ROOT" python -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
+if python -c "import liger_kernel" 2>/dev/null; then
+    run "train, liger" 40 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft,dpo $TRAIN \
+        --no-trl --set logps_kernel=liger
+fi
+log "# done in $(($(date +%s) - START))s; log: $LOG"
