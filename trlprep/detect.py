@@ -38,6 +38,7 @@ from trlprep.registry import (
     Kind,
     signature,
 )
+from trlprep.wording import plural
 
 EXAMPLE_ROWS = 5
 # Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
@@ -358,7 +359,7 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
                 for kind, count in sorted(_content_kinds(cols[name]).items()):
                     problem(
                         "mixed-format",
-                        f"column {name!r}: {count} rows hold {kind}",
+                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind}",
                         count,
                         cols[name].examples.get(kind, []),
                     )
@@ -389,7 +390,7 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
             problem(
                 "missing-value",
                 f"column {name!r} is null or absent in {cp.kinds['null']} of "
-                f"{prof.num_rows} rows (rows of another type, or missing data)",
+                f"{plural(prof.num_rows, 'row')} (rows of another type, or missing data)",
                 cp.kinds["null"],
                 cp.examples.get("null", []),
             )
@@ -407,7 +408,8 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
             for kind, count in wrong.items():
                 problem(
                     "wrong-kind",
-                    f"column {name!r}: {count} rows hold {kind}, expected {want}",
+                    f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind}, "
+                    f"expected {want}",
                     count,
                     cols[name].examples.get(kind, []),
                 )
@@ -425,7 +427,8 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
     if dtype.name == "preference" and rep:
         problem(
             "ambiguous-prompt",
-            f"in {rep} rows chosen and rejected start with the whole prompt: read as explicit "
+            f"in {plural(rep, 'row')} chosen and rejected start with the whole prompt: read as "
+            "explicit "
             "preference because a 'prompt' column is present; if the prompt is implicit "
             "(repeated inside chosen/rejected), drop the 'prompt' column",
             rep,
@@ -437,7 +440,8 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
             "guide (which defines it in standard format only)"
         )
     if not det.problems and prof.num_rows:
-        det.notes.append(f"all {prof.num_rows} rows are {dtype.name} ({used_fmt})")
+        rows = "the row is" if prof.num_rows == 1 else f"all {prof.num_rows:,} rows are"
+        det.notes.append(f"{rows} {dtype.name} ({used_fmt})")
     return det
 
 
@@ -543,3 +547,7 @@ def is_conversational_table(table: pa.Table) -> bool:
 _CONTENT_NAMES = {
     c for t in TYPES.values() for f in t.all_formats for c in t.content_columns(f)
 } | {"messages"}
+
+
+def _hold(count: int) -> str:
+    return "holds" if count == 1 else "hold"
