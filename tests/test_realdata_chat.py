@@ -120,14 +120,6 @@ def test_fastchat_prompt_completion_with_qwen(tmp_path):
 # ---------------------------------------------------------------- LLaMA-Factory DPO (ShareGPT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 11: "
-        "detect does not suggest --from sharegpt for raw ShareGPT preference "
-        "columns"
-    ),
-)
 def test_dpo_demo_detect_suggests_sharegpt():
     assert "--from sharegpt" in run("detect", DPO).output
 

@@ -86,10 +86,6 @@ def test_detect_and_validate_the_standard_file():
     assert run("validate", HH).exit_code == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=("issue 11 item 11: detect does not suggest --from hh for HH transcripts"),
-)
 def test_detect_suggests_the_hh_layout():
     assert "--from hh" in run("detect", HH).output
 

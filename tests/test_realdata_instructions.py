@@ -33,14 +33,6 @@ COURAGE = "The thought of her displaying such courage brought a smile to my face
 # ---------------------------------------------------------------- Alpaca
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 11: "
-        "detect does not suggest --from alpaca for instruction/input/output "
-        "columns"
-    ),
-)
 def test_alpaca_detect_suggests_the_layout():
     assert "--from alpaca" in run("detect", ALPACA).output
 

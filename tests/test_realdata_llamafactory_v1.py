@@ -95,11 +95,6 @@ def test_sft_loss_weight_is_kept_or_reported(tmp_path):
     assert kept or "loss_weight" in res.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 11: chosen_messages/rejected_messages is not recognised "
-    "(detect: unknown, convert: cannot tell the dataset type)",
-)
 def test_dpo_v1_to_explicit_preference(tmp_path):
     out = tmp_path / "pref.jsonl"
     res = run("convert", DPO, "--to", "preference", "-o", out)

@@ -115,12 +115,6 @@ def _convert(tmp_path, src, *args):
 # ---------------------------------------------------------------- glaive (ShareGPT)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 11: detect does not suggest --from sharegpt for raw ShareGPT conversations"
-    ),
-)
 def test_glaive_detect_suggests_the_sharegpt_layout():
     res = run("detect", GLAIVE)
     assert res.exit_code == 1  # raw ShareGPT is no TRL type ...
