@@ -353,3 +353,36 @@ def test_detect_names_no_layout_for_trl_data(tmp_path):
     res = _cli("detect", "--json", str(path))
     assert res.exit_code == 0 and json.loads(res.stdout)["layout"] is None
     assert "layout:" not in _cli("detect", str(path)).output
+
+
+# ---------------------------------------------------------------- --map with --conversational
+
+
+def test_map_conversational_makes_messages(tmp_path):
+    rows = [{"question": "Q1?", "good": "A1", "bad": "B1"}]
+    r = import_table(
+        _table(rows),
+        "map",
+        ImportOptions.make(map="prompt=question,chosen=good,rejected=bad", conversational=True),
+    )
+    assert (r.dtype.name, r.fmt.value) == ("preference", "conversational")
+    assert r.table.to_pylist() == [
+        {
+            "prompt": [{"role": "user", "content": "Q1?"}],
+            "chosen": [{"role": "assistant", "content": "A1"}],
+            "rejected": [{"role": "assistant", "content": "B1"}],
+        }
+    ]
+    src = tmp_path / "qa.jsonl"
+    src.write_text('{"question": "Q?", "answer": "A"}\n')
+    out = tmp_path / "out.jsonl"
+    res = _cli("import", str(src), "--map", "prompt=question,completion=answer",
+               "--conversational", "-o", str(out))  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text()) == {
+        "prompt": [{"role": "user", "content": "Q?"}],
+        "completion": [{"role": "assistant", "content": "A"}],
+    }
+    with pytest.raises(UsageError, match="no prompt or answer turn"):
+        opts = ImportOptions.make(map="text=t", conversational=True)
+        import_table(_table([{"t": "x"}]), "map", opts)

@@ -4,6 +4,12 @@
 prompt=question,chosen=good,rejected=bad`) renames columns; `role_map={"human": "user"}`
 (CLI `--map-role human=user`) renames roles inside every message column. The type and
 format are then detected from the renamed columns, exactly as `trlprep detect` would.
+
+`conversational=True` (CLI `--conversational`) turns standard text into messages: a
+`prompt` becomes one user message, a `completion`, `chosen` or `rejected` one assistant
+message (prompt-only, prompt-completion, preference and unpaired preference). Standard
+language modeling, implicit preference and stepwise supervision have no turn to give a
+role to, so the flag is refused for them.
 """
 
 from __future__ import annotations
@@ -19,7 +25,15 @@ from trlprep.errors import UsageError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections
 from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import map_roles
-from trlprep.registry import DatasetType, Format
+from trlprep.registry import (
+    LANGUAGE_MODELING,
+    PREFERENCE_IMPLICIT,
+    STEPWISE_SUPERVISION,
+    DatasetType,
+    Format,
+)
+
+WRAP = {"prompt": "user", "completion": "assistant", "chosen": "assistant", "rejected": "assistant"}
 
 
 class ColumnMap(Importer):
@@ -42,6 +56,15 @@ class ColumnMap(Importer):
                 hint="map them to a type's columns, e.g. --map prompt=question,completion=answer "
                 "(`trlprep schema TYPE` lists a type's columns)",
             )
+        if opts.conversational and det.format is Format.STANDARD:
+            if det.type in (LANGUAGE_MODELING, PREFERENCE_IMPLICIT, STEPWISE_SUPERVISION):
+                raise UsageError(
+                    f"--conversational: standard {det.type.name} has no prompt or answer turn "
+                    "to make a message of",
+                    hint="map the columns to prompt/completion (or prompt/chosen/rejected) "
+                    "to import them as messages",
+                )
+            return det.type, Format.CONVERSATIONAL
         return det.type, det.format
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
@@ -50,9 +73,15 @@ class ColumnMap(Importer):
             lines.append("columns: " + ", ".join(f"{v} -> {k}" for k, v in opts.map.items()))
         if opts.role_map:
             lines.append("roles: " + ", ".join(f"{k} -> {v}" for k, v in opts.role_map.items()))
+        if opts.conversational:
+            lines.append(
+                "text columns -> messages: prompt -> user, completion/chosen/rejected -> assistant"
+            )
         return lines or ["nothing to rename: the data is imported as detected"]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        if opts.conversational:
+            table = as_messages(table)
         if not opts.role_map:
             return Converted(table)
         mapping = {k.lower(): v for k, v in opts.role_map.items()}
@@ -75,3 +104,21 @@ def rename_roles(col: pa.Array | pa.ChunkedArray, mapping: dict[str, str]) -> pa
     )
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
     return lists_from(struct, row_lengths(arr), valid)
+
+
+def as_messages(table: pa.Table) -> pa.Table:
+    """Standard text columns of a TRL type as one-message lists (roles by `WRAP`)."""
+    from trlprep.arrowtypes import is_string
+    from trlprep.importers.messages import messages_from
+
+    n = table.num_rows
+    rows = np.arange(n, dtype=np.int64)
+    for name, role in WRAP.items():
+        if name not in table.column_names or not is_string(table.schema.field(name).type):
+            continue
+        text = as_array(table.column(name)).cast(pa.string())
+        valid = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), bool)
+        roles = pa.array([role] * n, pa.string())
+        col = messages_from({"role": roles, "content": text}, rows, n, valid)
+        table = table.set_column(table.column_names.index(name), name, col)
+    return table
