@@ -333,10 +333,11 @@ def _print_import(importer, first: Batch, opts) -> None:
 
 def _print_stats(stats, console, dry_run: bool = False) -> None:
     from trlprep.importers.run import summary_lines
+    from trlprep.wording import plural
 
     if dry_run:
         console.print(
-            f"import: {stats.rows_in:,} rows in, {stats.rows_out:,} imported, "
+            f"import: {plural(stats.rows_in, 'row')} in, {stats.rows_out:,} imported, "
             f"{stats.rejected:,} cannot be imported",
             markup=False,
         )

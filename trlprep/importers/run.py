@@ -26,6 +26,7 @@ from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResu
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import REJECTS_SCHEMA
 from trlprep.sources import Batch
+from trlprep.wording import plural
 
 
 class RejectedRowsWarning(UserWarning):
@@ -195,7 +196,8 @@ def import_dataset(
         if result.num_rejected:
             reasons = Counter(result.rejects.column("reason").to_pylist()).most_common(3)
             warnings.warn(
-                f"{result.num_rejected} rows could not be imported as {importer.name} and were "
+                f"{plural(result.num_rejected, 'row')} could not be imported as {importer.name} "
+                "and were "
                 "left out: " + "; ".join(f"{c} x {r}" for r, c in reasons),
                 RejectedRowsWarning,
                 stacklevel=3,
