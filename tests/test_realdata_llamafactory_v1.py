@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from realdata.support import counts, original_render, rows_of, run, sample
 
 SFT = sample("llamafactory_v1_sft")
+V1 = "llamafactory-v1"  # the layout `trlprep detect` names for these files
 DPO = sample("llamafactory_v1_dpo")
 HELLO = "Hello! I am {{name}}, an AI assistant developed by {{author}}. How can I assist you today?"
 SYSTEM = (
@@ -46,6 +46,7 @@ def _plain(messages) -> list[tuple[str, str]]:
 
 
 def test_sft_detect_text_parts_are_not_vision():
+    assert f"--from {V1}" in run("detect", SFT).output
     res = run("detect", SFT, "--json")
     assert res.exit_code == 0, res.output
     info = json.loads(res.output)
@@ -56,15 +57,9 @@ def test_sft_detect_text_parts_are_not_vision():
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 11: v1 text parts with `value` are invalid-part errors / "
-    "'a text part has no text' at templating (no v1 import)",
-)
 def test_sft_qwen_render_joins_the_text_parts(tmp_path):
-    assert run("validate", SFT).exit_code == 0
     out = tmp_path / "q.jsonl"
-    res = run("convert", SFT, "--chat-template", "qwen2.5", "-o", out)
+    res = run("convert", SFT, "--from", V1, "--chat-template", "qwen2.5", "-o", out)
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (100, 0, 100, 100)
     rows = rows_of(out)
@@ -80,19 +75,17 @@ def test_sft_qwen_render_joins_the_text_parts(tmp_path):
         assert row["text"] == original_render("qwen2_5", msgs)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 13: v1 `loss_weight` per message is neither kept nor reported "
-    "(no v1 import)",
-)
 def test_sft_loss_weight_is_kept_or_reported(tmp_path):
     out = tmp_path / "lm.jsonl"
-    res = run("convert", SFT, "--to", "lm", "-o", out)
+    res = run("import", SFT, "--from", V1, "-o", out)
     assert res.exit_code == 0, res.output
+    assert counts(res.output) == (100, 0, 100, 100)
     msgs = rows_of(out)[0]["messages"]
     assert _plain(msgs) == [("user", "hi"), ("assistant", HELLO)]
-    kept = [m.get("loss_weight") for m in msgs] == [0.0, 1.0]
+    # kept as the per-message `weight` trlprep knows (OpenAI's), or said
+    kept = [m.get("loss_weight", m.get("weight")) for m in msgs] == [0.0, 1.0]
     assert kept or "loss_weight" in res.output
+    assert run("validate", out).exit_code == 0
 
 
 def test_dpo_v1_to_explicit_preference(tmp_path):
