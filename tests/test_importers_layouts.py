@@ -386,3 +386,59 @@ def test_map_conversational_makes_messages(tmp_path):
     with pytest.raises(UsageError, match="no prompt or answer turn"):
         opts = ImportOptions.make(map="text=t", conversational=True)
         import_table(_table([{"t": "x"}]), "map", opts)
+
+
+# ---------------------------------------------------------------- mixed kinds in a column
+
+GSM8K = REAL / "gsm8k" / "test.jsonl"
+
+
+def _gsm8k_with_a_number(tmp_path) -> Path:
+    """The first 3 real GSM8K rows, the 2nd answer replaced by its final number (as some
+    copies of GSM8K hold it)."""
+    if not GSM8K.exists():
+        pytest.skip("tests/realdata/gsm8k is not in this checkout")
+    rows = [json.loads(line) for line in GSM8K.read_text().splitlines()[:3]]
+    rows[1]["answer"] = int(rows[1]["answer"].rsplit("#### ", 1)[1])
+    path = tmp_path / "gsm8k.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_mixed_kinds_name_the_users_column_line_and_skip(tmp_path):
+    path = _gsm8k_with_a_number(tmp_path)
+    src = read(path)
+    opts = ImportOptions.make(map="prompt=question,completion=answer")
+    with pytest.raises(Exception) as err:
+        import_table(src.table, "map", opts, lines=src.lines, path=str(path))
+    text = str(err.value)
+    assert f"{path}:2:" in text
+    assert "column 'answer' holds a number (3) where the other rows hold strings" in text
+    assert "--coerce" in text and "--on-error skip" in text
+    r = import_table(src.table, "map", opts, lines=src.lines, on_error="skip")
+    assert r.table.num_rows == 2 and r.rejects.column("line").to_pylist() == [2]
+    coerced = import_table(
+        src.table, "map", ImportOptions.make(map="prompt=question,completion=answer", coerce=True)
+    )
+    assert coerced.table.column("completion")[1].as_py() == "3"
+    assert coerced.notes == ["column 'answer': numbers or booleans read as text (--coerce): 1"]
+
+
+def test_mixed_kinds_alpaca_output_on_the_cli(tmp_path):
+    path = tmp_path / "alpaca.jsonl"
+    path.write_text(
+        '{"instruction": "Add 40 and 2.", "input": "", "output": 42}\n'
+        '{"instruction": "Say hi.", "input": "", "output": "hi"}\n'
+        '{"instruction": "Say yo.", "input": "", "output": "yo"}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    res = _cli("import", str(path), "--from", "alpaca", "-o", str(out))
+    assert res.exit_code == 1
+    assert f"{path}:1" in res.output and "column 'output' holds a number (42)" in res.output
+    res = _cli("import", str(path), "--from", "alpaca", "--coerce", "-o", str(out),
+               "--prompt-style", "plain")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text().splitlines()[0]) == {
+        "prompt": "Add 40 and 2.",
+        "completion": "42",
+    }

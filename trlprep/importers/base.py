@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
+from trlprep.kinds import settle_kinds
 from trlprep.registry import DatasetType, Format
 from trlprep.rules import parse_role_map
 
@@ -43,6 +44,7 @@ class ImportOptions:
     threshold: float | None = None  # ranked -> unpaired preference (set = unpaired)
     margin: bool = False  # ranked -> preference: add the score difference as `margin`
     neutral: str = "negative"  # prm800k: a step rated 0 is negative | positive | drop
+    coerce: bool = False  # numbers/booleans in a text column are read as their text
 
     @classmethod
     def make(
@@ -210,10 +212,16 @@ class Importer:
         1-based file line of each row, when the input has them)."""
         opts = opts or ImportOptions()
         original = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        table = rename(original, opts.map)
+        settled = settle_kinds(original, coerce=opts.coerce)  # named as the user wrote them
+        table = rename(settled.table, opts.map)
         dtype, fmt = self.landing(table.schema, opts)
         bad = Rejections(table.num_rows)
+        bad.add_per_row(settled.bad, settled.reasons)
         conv = self.convert(table, opts, bad)
+        notes = [
+            f"column {name!r}: numbers or booleans read as text (--coerce): {count:,}"
+            for name, count in settled.coerced.items()
+        ] + conv.notes
         out = conv.table
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
         keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
@@ -228,7 +236,7 @@ class Importer:
             lines=None if lines is None else np.asarray(lines)[rows],
             dtype=dtype,
             fmt=fmt,
-            notes=conv.notes,
+            notes=notes,
         )
 
 
