@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from realdata.support import counts, original_render, rows_of, run, sample
 
 ALPACA = sample("alpaca_demo")
@@ -141,14 +140,6 @@ def test_gsm8k_map_to_prompt_completion(tmp_path):
     assert po == {"prompt": Q0, "answer": A0}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 13: "
-        "--conversational is ignored with --map alone (standard text, "
-        "--chat-template refused)"
-    ),
-)
 def test_gsm8k_map_conversational_with_qwen(tmp_path):
     out = tmp_path / "pc.jsonl"
     res = run(
@@ -161,6 +152,8 @@ def test_gsm8k_map_conversational_with_qwen(tmp_path):
         "prompt": QWEN_SYSTEM + f"<|im_start|>user\n{Q0}<|im_end|>\n<|im_start|>assistant\n",
         "completion": A0 + "<|im_end|>\n",
     }
+    msgs = [{"role": "user", "content": Q0}, {"role": "assistant", "content": A0}]
+    assert row["prompt"] + row["completion"] == original_render("qwen2_5", msgs)
 
 
 def test_gsm8k_numeric_answer_names_column_file_and_line(tmp_path):
