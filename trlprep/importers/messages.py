@@ -25,7 +25,7 @@ from trlprep.importers.jsonarrow import (
     to_json_text,
 )
 from trlprep.jsonargs import tagged
-from trlprep.jsontext import dumps
+from trlprep.jsontext import dumps, json_field
 from trlprep.registry import MESSAGE_FIELDS
 
 REQUIRED_FIELDS = ("role", "content")
@@ -185,7 +185,9 @@ def _null(arr: pa.Array) -> bool:
 
 
 def tools_as_text(table: pa.Table, name: str = "tools") -> pa.Table:
-    """A `tools` column of objects becomes the JSON text of each row's list (see jsonarrow)."""
+    """A `tools` column of objects becomes the JSON text of each row's list, tagged so that
+    it is written back as that list (Arrow would give every row the union of all rows'
+    schema keys); a column of strings stays as it is."""
     i = table.schema.get_field_index(name)
     if i < 0:
         return table
@@ -193,11 +195,13 @@ def tools_as_text(table: pa.Table, name: str = "tools") -> pa.Table:
     col = table.column(i)
     if is_string(col.type) and not is_json_field(field):
         return table
+    if pa.types.is_null(col.type):
+        return table
     if is_json_field(field):
         text = as_array(col).cast(pa.string())  # already the JSON text of each row
     else:
         text = to_json_text(col)
-    return table.set_column(i, pa.field(name, pa.string()), text)
+    return table.set_column(i, json_field(name), text)
 
 
 def string_arguments(message: Any) -> Any:

@@ -394,6 +394,11 @@ def _drop_nulls(v: Any) -> Any:
 def _row_tools(value: Any, default: list | None) -> list | None:
     if isinstance(value, _Bad):
         return value
+    if isinstance(value, str) and value.strip()[:1] == "[":  # a JSON string in a JSON column
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return _Bad("not valid JSON (a tools list given as text)", TOOLS_COLUMN)
     if value is None:
         return default
     if not isinstance(value, list):
