@@ -215,11 +215,6 @@ def test_drone_import_keeps_the_arguments_text(tmp_path):
     assert rows[0]["parallel_tool_calls"] is False  # extra column carried
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 11 item 1 (a round trip keeps the user's value): `tools` given as a list "
-    "of objects is written back as one JSON string",
-)
 def test_drone_import_keeps_the_tools_list(tmp_path):
     out = tmp_path / "lm.jsonl"
     res = run("import", DRONE, "--from", "openai-chat", "-o", out)
