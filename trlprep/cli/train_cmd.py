@@ -172,12 +172,14 @@ def _print_help(algo_name: str | None) -> None:
         out.print(f"(install the train extra to see every option: {e})", markup=False)
         return
     out.print("Algorithms: " + ", ".join(ALGORITHMS), markup=False)
-    out.print("\nCommon options (default):", markup=False)
+    from trlprep.cli.train_help import help_for
+
+    out.print("\nCommon options ([default]):", markup=False)
     for f in fields(TrainConfig):
         if f.name in _HIDDEN:
             continue
         default = "required" if f.name in _REQUIRED else _default(f)
-        out.print(f"  {_flag(f.name):34} {default}", markup=False)
+        out.print(f"  {_flag(f.name):34} {help_for(f.name)} [{default}]", markup=False)
     if algo_name:
         from trlprep.trainers.algorithms import get_algorithm
 
@@ -188,7 +190,7 @@ def _print_help(algo_name: str | None) -> None:
             markup=False,
         )
         for f in fields(a.options):
-            out.print(f"  {_flag(f.name):34} {_default(f)}", markup=False)
+            out.print(f"  {_flag(f.name):34} {help_for(f.name)} [{_default(f)}]", markup=False)
     else:
         out.print("\nAdd --algo ALGO to --help for that algorithm's options.", markup=False)
     out.print(
