@@ -235,3 +235,21 @@ def test_fastchat_split_turns_all_gives_one_row_per_assistant_turn(tmp_path):
         (FC0[:3], FC0[3:]),
     ]
     assert rows[0]["id"] == rows[1]["id"] == "identity_0"
+
+
+def test_dpo_demo_llama31_equals_the_original_template(tmp_path):
+    out = tmp_path / "pref.jsonl"
+    res = run("convert", DPO, "--from", "sharegpt", "--chat-template", "llama3.1", "-o", out)
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    assert rows[0]["prompt"] == LLAMA_HEAD + (
+        "<|start_header_id|>user<|end_header_id|>\n\nHi! I'd like to create a new language game "
+        "simulating the first person perspective of a character named Angela.<|eot_id|>"
+        "<|start_header_id|>assistant<|end_header_id|>\n\n"
+    )
+    for row, rec in zip(rows, _records(DPO), strict=True):
+        prompt = _sharegpt(rec["conversations"])
+        assert row["prompt"] == original_render("llama3_1", prompt, add_generation_prompt=True)
+        for side in ("chosen", "rejected"):
+            full = prompt + [{"role": "assistant", "content": rec[side]["value"]}]
+            assert row["prompt"] + row[side] == original_render("llama3_1", full)
