@@ -514,6 +514,7 @@ class Failure:
     rows: np.ndarray  # input row indices (ROW_ID values)
     stage: str
     reasons: list[str]
+    hint: str | None = None  # the stage's advice on such rows
 
 
 def apply_checked(
@@ -549,7 +550,7 @@ def apply_checked(
             keep = ~np.isin(present, ids)
             if not len(ids) or keep.all():
                 raise  # no row to set aside: the stage's own error stands
-            failures.append(Failure(ids, e.stage, [e.reasons[i] for i in first]))
+            failures.append(Failure(ids, e.stage, [e.reasons[i] for i in first], e.hint))
             table = table.filter(pa.array(keep))
             if lines is not None:
                 lines = np.asarray(lines)[keep]
@@ -584,6 +585,9 @@ def convert_table(
     ledger = Ledger(path=path, on_error=on_error)
     ledger.rows_in = table.num_rows
     ledger.reject(failures_table(failures, table, 0, lines))
+    for f in failures:
+        if f.hint:
+            ledger.hints.setdefault(f.stage, f.hint)
     if on_error != "skip":
         raise ledger.error()
     from trlprep.importers.run import RejectedRowsWarning

@@ -39,6 +39,7 @@ class Ledger:
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
     bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
     coerced: Counter = field(default_factory=Counter)  # column -> values read as text
+    hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
 
     @property
     def stopping(self) -> bool:
@@ -134,9 +135,18 @@ class Ledger:
             path=self.path,
             line=f.get("line"),
             row=f.get("row") if f.get("line") is None else None,
-            hint="nothing was written; fix the rows, or pass --on-error skip (Python: "
-            "on_error='skip') to write the other rows and set these aside in a rejects file",
+            hint=self._stop_hint(self.hints.get(f.get("stage"))),
         )
+
+    @staticmethod
+    def _stop_hint(stage_hint: str | None) -> str:
+        skip = (
+            "pass --on-error skip (Python: on_error='skip') to write the other rows and set "
+            "these aside in a rejects file"
+        )
+        if stage_hint and "--on-error" in stage_hint:
+            return f"nothing was written; {stage_hint}"
+        return f"nothing was written; {stage_hint or 'fix the rows'}, or {skip}"
 
     def summary(self, route_rows: dict[str, str] | None = None) -> str:
         """`N rows in, M rejected, K converted -> L rows out (...)`."""

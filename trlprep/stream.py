@@ -116,6 +116,9 @@ def convert_batches(
             )
             if failures:
                 ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))
+                for f in failures:
+                    if f.hint:
+                        ledger.hints.setdefault(f.stage, f.hint)
             for name, n_in, n_out in counts:
                 ledger.count_step(name, n_in, n_out)
             if ledger.stopping:
