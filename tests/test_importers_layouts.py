@@ -109,7 +109,11 @@ def test_prm800k_neutral_option():
         "We could also solve this system by substitution." in c
         for c in dropped.table.column("completions").to_pylist()
     )
-    assert "--neutral drop" in dropped.notes[0]
+    assert dropped.notes == [
+        "7 trajectories with a neutral step were left out (--neutral drop); 1 of the "
+        "solutions give no row"
+    ]
+    assert dropped.num_rejected == 0 and 1 not in dropped.rows.tolist()
     with pytest.raises(UsageError, match="--neutral"):
         ImportOptions.make(neutral="maybe")
 
@@ -442,3 +446,49 @@ def test_mixed_kinds_alpaca_output_on_the_cli(tmp_path):
         "prompt": "Add 40 and 2.",
         "completion": "42",
     }
+
+
+def test_cli_neutral_option(tmp_path):
+    out = tmp_path / "pos.jsonl"
+    res = _cli("import", str(PRM), "--from", "prm800k", "--neutral", "positive", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert json.loads(out.read_text().splitlines()[5])["labels"] == [True] * 6
+    res = _cli("import", str(PRM), "--neutral", "maybe", "-o", str(tmp_path / "x.jsonl"))
+    assert res.exit_code == 2 and "--neutral" in res.output
+
+
+# ---------------------------------------------------------------- HH: the README's command
+
+
+HH_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+HH_FILE = HH_REAL / "hh-rlhf-harmless-base-test.jsonl.gz"
+
+
+@pytest.mark.parametrize(
+    ("to", "rows_out"),
+    [
+        ("preference", 2308),
+        ("unpaired", 4616),
+        ("prompt-only", 2308),
+        ("prompt-completion", 2308),
+        ("language-modeling", 2308),
+    ],
+)
+def test_readme_hh_command_on_the_real_file(tmp_path, to, rows_out):
+    if not HH_FILE.exists():
+        pytest.skip("the shared real data is not here")
+    out = tmp_path / "out.parquet"
+    res = _cli("convert", str(HH_FILE), "--from", "hh", "--to", to, "-o", str(out))
+    # without --on-error skip: the 4 rows whose last Assistant turn is empty stop the run,
+    # naming the first one's line and what to add
+    assert res.exit_code == 1
+    assert "hh-rlhf-harmless-base-test.jsonl.gz:87" in res.output
+    assert "ends with an empty Assistant turn" in res.output
+    assert "--on-error skip" in res.output and not out.exists()
+    res = _cli(
+        "convert", str(HH_FILE), "--from", "hh", "--to", to, "-o", str(out), "--on-error", "skip"
+    )
+    assert res.exit_code == 0, res.output
+    assert pq.read_metadata(out).num_rows == rows_out
+    rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [87, 517, 926, 1104]

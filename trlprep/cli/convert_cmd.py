@@ -101,6 +101,7 @@ def convert_command(
     pairing: str = opt.PAIRING,
     threshold: float = opt.THRESHOLD,
     margin: bool = opt.MARGIN,
+    neutral: str = opt.NEUTRAL,
 ) -> None:
     """Convert a dataset to another type (importing public layouts), streaming files."""
     choice("--label-merge", label_merge, ("all", "any", "last", "first-false-truncates"))
@@ -118,7 +119,7 @@ def convert_command(
         no_prompt=no_prompt,
     )
     imports = opt.import_options(
-        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin
+        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin, neutral
     )
     run(
         Request(

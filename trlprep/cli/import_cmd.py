@@ -20,8 +20,9 @@ def import_command(
     from_: str = typer.Option(
         None,
         "--from",
-        help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | map "
-        "(detected when omitted, where the columns tell).",
+        help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | prm800k | "
+        "math-shepherd | oasst | oasst-ranked | llamafactory-v1 | alpacafarm | mt-bench | "
+        "instances | map (detected when omitted, where the columns tell).",
     ),
     output: str = opt.OUTPUT,
     explain: bool = opt.EXPLAIN,
@@ -37,6 +38,7 @@ def import_command(
     pairing: str = opt.PAIRING,
     threshold: float = opt.THRESHOLD,
     margin: bool = opt.MARGIN,
+    neutral: str = opt.NEUTRAL,
     overwrite: bool = opt.OVERWRITE,
     output_format: str = opt.OUTPUT_FORMAT,
     input_format: str = opt.INPUT_FORMAT,
@@ -50,7 +52,7 @@ def import_command(
     if from_ is not None:
         get_importer(from_)
     imports = opt.import_options(
-        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin
+        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin, neutral
     )
     run(
         Request(

@@ -56,6 +56,11 @@ THRESHOLD = typer.Option(
     None, "--threshold", help="ranked: unpaired preference, good = score >= threshold."
 )
 MARGIN = typer.Option(False, "--margin", help="ranked: add the score difference as `margin`.")
+NEUTRAL = typer.Option(
+    "negative",
+    "--neutral",
+    help="prm800k: a step rated 0 (neutral) is negative (default, as TRL) | positive | drop.",
+)
 
 
 def import_options(
@@ -67,6 +72,7 @@ def import_options(
     pairing: str,
     threshold: float | None,
     margin: bool,
+    neutral: str = "negative",
 ):
     from trlprep.importers import ImportOptions
 
@@ -79,4 +85,5 @@ def import_options(
         pairing=pairing,
         threshold=threshold,
         margin=margin,
+        neutral=neutral,
     )

@@ -232,10 +232,11 @@ def _import_units(
     import pyarrow as pa
 
     from trlprep.importers import ImportOptions
+    from trlprep.importers.run import whole_if_needed
     from trlprep.stream import Unit, read_stage
 
     opts = opts or ImportOptions()
-    for b in raw:
+    for b in whole_if_needed(raw, importer, opts):  # OASST messages: the file at once
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += data.num_rows
         settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce)

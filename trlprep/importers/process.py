@@ -10,7 +10,8 @@ itself is the last row; a human completion counts as correct. Rating +1 is a cor
 -1 an incorrect one, and 0 (neutral: right but no progress) follows `--neutral`: `negative`
 (the default, TRL's mapping: a label is `rating == 1`), `positive` (the paper's PRM
 training and OpenR treat neutral as fine) or `drop` (trajectories holding a neutral step are
-left out). A step with all fields null ends the solution (it happens in the data).
+left out, by choice: counted in a note, not rejected). A step with all fields null ends
+the solution (it happens in the data).
 
 Math-Shepherd (`input` with the step tag `ки` after each step, `label` the same text with
 `+` or `-` in place of each tag): parsed as TRL's `examples/datasets/math_shepherd.py`
@@ -118,7 +119,7 @@ class PRM800K(Importer):
         valid_l = labels.is_valid().to_pylist()
         prompts, comps, labs, rows = [], [], [], []
         why = np.full(n, None, dtype=object)
-        dropped = 0
+        dropped = emptied = 0
         for i in range(n):
             text = problem[i] if valid_q[i] else None
             if not isinstance(text, str) or not text:
@@ -138,12 +139,10 @@ class PRM800K(Importer):
                 labs.append([_label(r, opts.neutral) for r in ratings])
                 rows.append(i)
                 kept += 1
-            if not kept:
-                why[i] = (
-                    "every trajectory holds a neutral step (--neutral drop)"
-                    if trajectories
-                    else "no labelled step"
-                )
+            if not trajectories:
+                why[i] = "no labelled step"
+            elif not kept:
+                emptied += 1
         bad.add_per_row(why != None, why)  # noqa: E711
         rows_arr = np.asarray(rows, np.int64)
         out = _with_extras(table, _stepwise(prompts, comps, labs), rows_arr, ("question", "label"))
@@ -151,6 +150,7 @@ class PRM800K(Importer):
         if dropped:
             notes.append(
                 f"{dropped:,} trajectories with a neutral step were left out (--neutral drop)"
+                + (f"; {emptied:,} of the solutions give no row" if emptied else "")
             )
         return Converted(out, rows=rows_arr, notes=notes)
 
