@@ -253,3 +253,30 @@ def test_dpo_demo_llama31_equals_the_original_template(tmp_path):
         for side in ("chosen", "rejected"):
             full = prompt + [{"role": "assistant", "content": rec[side]["value"]}]
             assert row["prompt"] + row[side] == original_render("llama3_1", full)
+
+
+def test_fastchat_as_text_parts_renders_like_strings(tmp_path):
+    """The same real chats with content as TRL text parts: no `vision`, no repr in renders."""
+    records = _records(FASTCHAT)[:20]
+    parts = [
+        {
+            "messages": [
+                {"role": m["role"], "content": [{"type": "text", "text": m["content"]}]}
+                for m in _sharegpt(r["conversations"])
+            ]
+        }
+        for r in records
+    ]
+    src = tmp_path / "parts.jsonl"
+    src.write_text("".join(json.dumps(p) + "\n" for p in parts), encoding="utf-8")
+    info = json.loads(run("detect", src, "--json").output)
+    assert (info["type"], info["vision"]) == ("language-modeling", False)
+    out = tmp_path / "t.jsonl"
+    res = run("convert", src, "--chat-template", "llama3.1", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "text parts" in res.output  # the join is said, once
+    texts = [r["text"] for r in rows_of(out)]
+    assert "'type': 'text'" not in texts[0]
+    assert texts[0].startswith(LLAMA_HEAD + "<|start_header_id|>user<|end_header_id|>\n\nWho")
+    for text, rec in zip(texts, records, strict=True):
+        assert text == original_render("llama3_1", _sharegpt(rec["conversations"]))
