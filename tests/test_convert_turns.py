@@ -59,7 +59,8 @@ def test_messages_and_boolean_label_are_unpaired_preference():
     assert det.extra_columns == [] and det.uniform
     assert det.reading.kind == "last-assistant-turn"
     assert det.stored_type.name == "language-modeling"
-    assert any("last assistant turn" in n for n in det.notes)
+    assert "last assistant turn" in det.reading.description
+    assert any("--from lm keeps it language modeling" in n for n in det.notes)
     assert det.to_dict()["reading"]["column"] == "messages"
 
 
@@ -151,7 +152,8 @@ def test_detect_says_how_it_reads_the_columns(tmp_path):
     r = runner.invoke(app, ["detect", str(src)])
     assert r.exit_code == 0, r.output
     assert "unpaired-preference" in r.output
-    assert "the last assistant turn" in r.output.replace("\n", " ")
+    assert "the last assistant turn" in " ".join(r.output.split())
+    assert "reads" in r.output
 
 
 def test_kto_chat_template_gives_prompt_completion_label_rows(tmp_path):

@@ -464,8 +464,8 @@ def _read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTy
         det.columns = {"prompt": MESSAGES, "completion": MESSAGES, "label": "label"}
         det.extra_columns = [c for c in det.extra_columns if c != "label"]
         det.notes.append(
-            "read as unpaired preference (messages + boolean label, the KTO layout): "
-            + det.reading.description
+            "read as unpaired preference: messages + boolean label, the KTO layout "
+            "(--from lm keeps it language modeling)"
         )
         why = {
             "user": "end on a user turn",
@@ -501,8 +501,8 @@ def _read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTy
         )
         det.columns = {"prompt": MESSAGES}
         det.notes.append(
-            "read as prompt-only (RLVR style: no conversation has an assistant answer): "
-            + det.reading.description
+            "read as prompt-only: every conversation ends on a user turn, RLVR style "
+            "(--from lm keeps it language modeling)"
         )
         return PROMPT_ONLY
     if ends_on_user:

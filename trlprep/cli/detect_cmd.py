@@ -83,6 +83,8 @@ def print_detection(det: Detection, path: str) -> None:
     t.add_row("vision", "yes" if det.vision else "no")
     t.add_row("rows", f"{det.num_rows:,}")
     t.add_row("columns", ", ".join(f"{r}={c}" for r, c in det.columns.items()) or "-")
+    if det.reading is not None:
+        t.add_row("reads", det.reading.description)
     if det.side_columns:
         t.add_row("side columns", ", ".join(det.side_columns))
     t.add_row("extra columns", ", ".join(det.extra_columns) or "-")
