@@ -1,9 +1,11 @@
 """Importers: bring public dataset layouts onto a typed node of the conversion graph.
 
 Layouts (`IMPORTERS`, `--from LAYOUT`): `sharegpt`, `alpaca`, `hh`, `openai-chat`,
-`ranked` and `map` (generic column and role renaming). Each importer works per record
-batch (`Importer.apply`), so files stream; every input row is imported or rejected with
-its row index, file line, reason and original row.
+`ranked`, `prm800k`, `math-shepherd`, `oasst`, `oasst-ranked`, `llamafactory-v1`,
+`alpacafarm`, `mt-bench`, `instances` and `map` (generic column and role renaming). Each
+importer works per record batch (`Importer.apply`), so files stream (a layout whose records
+span the file, OASST's message export, is imported whole); every input row is imported or
+rejected with its row index, file line, reason and original row.
 
 Python API: `import_dataset(data, layout, **options)` takes any dataset kind and gives
 back the same kind; `import_table` returns an `ImportResult` (rows and rejects);
