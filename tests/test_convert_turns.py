@@ -299,3 +299,12 @@ def test_kto_rows_without_a_completion_are_row_errors_that_can_be_skipped(tmp_pa
     )
     assert r.exit_code == 0, r.output
     assert "1 rejected" in r.output and len(_rows(out)) == 2
+
+
+def test_explain_says_split_turns_all_makes_more_rows():
+    from trlprep.converters import ConvertOptions
+
+    det = detect_table(pa.Table.from_pylist([{"messages": [U1, A1, U2, A2]}]))
+    plan = make_plan(det, to="pc", options=ConvertOptions(split_turns="all"))
+    assert plan.explain()[0]["rows"] == "more rows"
+    assert make_plan(det, to="pc").explain()[0]["rows"] == "same rows"

@@ -94,7 +94,7 @@ class Plan:
                 rows = ", ".join(map(str, tok.boundary_examples))
                 out.append(
                     f"{tok.boundary_merges} row(s) where the tokenizer merges tokens across the "
-                    f"prompt/completion boundary (rows {rows})"
+                    f"prompt/completion boundary ({tok.example_label} {rows})"
                 )
             if tok.truncated:
                 out.append(f"{tok.truncated} row(s) truncated to --max-length")
@@ -122,7 +122,7 @@ class Plan:
                     "step": f"{e.src} -> {e.dst}",
                     "columns_in": list(s.column_names(self.fmt)),
                     "columns_out": list(d.column_names(self.fmt)),
-                    "rows": _ROW_EFFECT.get(e.rows, e.rows),
+                    "rows": _ROW_EFFECT.get(_rows_effect(e, self.options), e.rows),
                     "loses": e.drops or "nothing",
                     "description": e.description.splitlines()[0] if e.description else "",
                 }
@@ -155,6 +155,14 @@ class Plan:
                 }
             )
         return steps
+
+
+def _rows_effect(e: Any, options: Any) -> str:
+    """An edge's effect on the row count under `options` (--split-turns all expands)."""
+    if (e.src, e.dst) == ("language-modeling", "prompt-completion"):
+        if getattr(options, "split_turns", "last") == "all":
+            return "expands"
+    return e.rows
 
 
 def make_render(
@@ -376,14 +384,17 @@ class InputRows:
     offset: int = 0
     lines: Any = None
 
-    def name(self, ids: np.ndarray) -> str:
-        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`."""
+    def numbers(self, ids: Any) -> tuple[str, list[int]]:
+        """("lines", their file lines) for input rows `ids`, else ("rows", the ids)."""
         ids = np.asarray(ids, np.int64)
         if self.lines is not None:
-            shown, word = np.asarray(self.lines)[ids - self.offset], "line"
-        else:
-            shown, word = ids, "row"
-        return f"{word}{'s' if len(ids) != 1 else ''} " + ", ".join(str(int(x)) for x in shown)
+            return "lines", [int(x) for x in np.asarray(self.lines)[ids - self.offset]]
+        return "rows", [int(x) for x in ids]
+
+    def name(self, ids: np.ndarray) -> str:
+        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`."""
+        word, shown = self.numbers(ids)
+        return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
 
 
 def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
@@ -446,24 +457,34 @@ def apply_steps(
         from trlprep.templates import render_table
 
         def render(t: pa.Table) -> pa.Table:
-            t, report = render_table(
+            named = source is not None and ROW_ID in t.column_names
+            out, report = render_table(
                 t, plan.dst, r.template, tools=r.tools, template_kwargs=r.template_kwargs,
-                num_proc=r.num_proc, row_offset=offset, lines=lines,
+                num_proc=r.num_proc, row_offset=0 if named else offset, lines=lines,
             )  # fmt: skip
+            if named:
+                ex = report.prefix_mismatch_examples
+                report.example_label, report.prefix_mismatch_examples = source.numbers(
+                    row_ids(t, ex)
+                )
             found.append(("report", report))
-            return t
+            return out
 
         table = _stage(table, render, offset)
     if r.tokenizer is not None:
         from trlprep.templates import tokenize_table
 
         def tokenize(t: pa.Table) -> pa.Table:
-            t, tokens = tokenize_table(
+            named = source is not None and ROW_ID in t.column_names
+            out, tokens = tokenize_table(
                 t, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
-                row_offset=offset,
+                row_offset=0 if named else offset,
             )  # fmt: skip
+            if named:
+                ex = tokens.boundary_examples
+                tokens.example_label, tokens.boundary_examples = source.numbers(row_ids(t, ex))
             found.append(("token_report", tokens))
-            return t
+            return out
 
         table = _stage(table, tokenize, offset)
     if reports is None:
