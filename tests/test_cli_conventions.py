@@ -169,7 +169,12 @@ print("LOADED", ",".join(m for m in heavy if m in sys.modules))
 
 @pytest.mark.parametrize(
     ("args", "allowed"),
-    [(["--version"], set()), (["detect", "{path}"], {"pyarrow"}), (["schema", "pref"], set())],
+    [
+        (["--version"], set()),
+        # polars: detect_cmd's layout suggestion imports trlprep.importers (see its module)
+        (["detect", "{path}"], {"pyarrow", "polars"}),
+        (["schema", "pref"], set()),
+    ],
 )
 def test_start_up_imports_only_what_the_command_uses(tmp_path, args, allowed):
     path = write_jsonl(tmp_path / "eight.jsonl", [{"prompt": "a", "completion": "b"}] * 8)
