@@ -44,7 +44,7 @@ def main(workdir: Path, gigabytes: float, convert: bool) -> None:
     results = [
         command(
             "trlprep validate",
-            [sys.executable, "-m", "trlprep", "validate", str(path), "--output", "json"],
+            [sys.executable, "-m", "trlprep", "validate", str(path), "--format", "json"],
             rows,
         )
     ]
