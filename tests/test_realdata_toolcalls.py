@@ -289,3 +289,20 @@ def test_drone_double_encoded_arguments_are_not_silently_changed(tmp_path):
             '{"name": "land_drone", "arguments": {"location": "current"}}\n</tool_call><|im_end|>\n'
         )
     assert all('\\"{' not in r["text"] for r in rows_of(out))
+
+
+def test_glaive_prompt_completion_with_qwen_splits_after_the_tool_turn(tmp_path):
+    res, out = _convert(
+        tmp_path, GLAIVE, "--from", "sharegpt", "--to", "pc", "--chat-template", "qwen2.5"
+    )
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (50, 0, 50, 50)
+    row = rows_of(out)[11]
+    cut = QWEN_ROW11.index("<|im_start|>assistant\nThe tip")
+    head = len("<|im_start|>assistant\n")
+    assert row["prompt"] == QWEN_ROW11[: cut + head]
+    assert row["completion"] == QWEN_ROW11[cut + head :]
+    assert row["completion"] == "The tip amount for your bill is $15.<|im_end|>\n"
+    tools = [json.loads(TIP_TOOL)]
+    prompt = original_render("qwen2_5", ROW11[:3], tools=tools, add_generation_prompt=True)
+    assert row["prompt"] == prompt
