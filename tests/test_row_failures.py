@@ -8,6 +8,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
@@ -326,3 +327,37 @@ def test_every_row_rejected_is_an_error_and_keeps_the_rejects(tmp_path):
     assert res.exit_code == 1
     assert "every row was rejected (2)" in res.output and not out.exists()
     assert [r["line"] for r in _jsonl(tmp_path / "o.rejects.jsonl")] == [1, 2]
+
+
+def test_template_notes_name_input_lines(tmp_path, monkeypatch):
+    """Examples in the chat template's notes are input lines, whatever rows went before."""
+    real = trlprep.templates.render_table
+
+    def render(table, *args, **kwargs):
+        texts = [json.dumps(v) for v in table.to_pylist()]
+        bad = [i for i, t in enumerate(texts) if "BAD" in t]
+        if bad:
+            raise RowFailures(bad, ["refused"] * len(bad), stage="chat template")
+        out, report = real(table, *args, **kwargs)
+        report.prefix_mismatch_rows = 1
+        report.prefix_mismatch_examples = [1 + kwargs.get("row_offset", 0)]  # its 2nd row
+        return out, report
+
+    monkeypatch.setattr(trlprep.templates, "render_table", render)
+    src = _write(tmp_path / "d.jsonl", [_pref(0, bad=True), _pref(1), _pref(2)])
+    res = _run(
+        "convert", str(src), "--chat-template", "chatml", "-o", str(tmp_path / "o.jsonl"),
+        "--on-error", "skip",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "the common prefix was used as prompt (lines 3)" in flat
+
+
+def test_input_rows_name_lines_or_rows():
+    from trlprep.convert import InputRows
+
+    assert InputRows(10, np.array([4, 6, 9])).name(np.array([11, 12])) == "lines 6, 9"
+    assert InputRows(10, np.array([4, 6, 9])).name(np.array([10])) == "line 4"
+    assert InputRows(0, None).name(np.array([3])) == "row 3"
+    assert InputRows(0, None).numbers([3, 5]) == ("rows", [3, 5])

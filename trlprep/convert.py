@@ -397,6 +397,16 @@ class InputRows:
         return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
 
 
+def _image_parts(table: pa.Table) -> pa.Table:
+    """`<image>` placeholders of rows with images made image parts (TRL's vision format)."""
+    from trlprep.placeholders import map_placeholders
+
+    out, bad, reasons = map_placeholders(table)
+    if len(bad):
+        raise RowFailures(bad.tolist(), reasons, stage="image placeholders")
+    return out
+
+
 def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
     """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
 
@@ -441,6 +451,7 @@ def apply_steps(
     from trlprep.converters import row_offset
 
     opts = options or plan.options
+    table = _stage(table, _image_parts, offset, source)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows

@@ -51,6 +51,7 @@ class TemplateReport:
     num_proc: int = 1
     joined_parts_rows: int = 0  # rows whose text-only content parts were joined into a string
     image_rows: int = 0  # rows whose `<image>` placeholders became image parts
+    example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
 
     def merge(self, other: TemplateReport) -> None:
         self.rows += other.rows
@@ -70,7 +71,8 @@ class TemplateReport:
             out.append(
                 f"{self.prefix_mismatch_rows} row(s) whose rendered prompt is not a prefix of the "
                 "rendered prompt+completion (the template renders the prompt differently alone, "
-                f"e.g. an added <think> block); the common prefix was used as prompt (rows {rows})"
+                f"e.g. an added <think> block); the common prefix was used as prompt "
+                f"({self.example_label} {rows})"
             )
         if self.joined_parts_rows:
             out.append(

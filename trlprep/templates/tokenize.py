@@ -50,6 +50,7 @@ class TokenizeReport:
     boundary_examples: list[int] = field(default_factory=list)
     truncated: int = 0
     max_tokens: int = 0
+    example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
