@@ -361,3 +361,17 @@ def test_input_rows_name_lines_or_rows():
     assert InputRows(10, np.array([4, 6, 9])).name(np.array([10])) == "line 4"
     assert InputRows(0, None).name(np.array([3])) == "row 3"
     assert InputRows(0, None).numbers([3, 5]) == ("rows", [3, 5])
+
+
+def test_python_api_mixed_kinds(tmp_path):
+    rows = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": 5}]
+    src = _write(tmp_path / "pc.jsonl", rows)
+    with pytest.raises(DataError) as exc:
+        api.convert(str(src), "lm")
+    assert exc.value.line == 2 and "column 'completion' holds a number (5)" in exc.value.message
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        out = api.convert(str(src), "lm", on_error="skip")
+        assert out.column("text").to_pylist() == ["ab"]
+        out = api.convert(str(src), "lm", coerce=True)
+    assert out.column("text").to_pylist() == ["ab", "c5"]

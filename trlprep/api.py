@@ -43,6 +43,7 @@ def convert(
     split: str | None = None,
     guide_only: bool = False,
     on_error: str = "stop",
+    coerce: bool = False,
     **options: Any,
 ) -> Any:
     """Convert a dataset to type `to` through the conversion graph; same kind out as in.
@@ -50,7 +51,9 @@ def convert(
     Rows that a stage (conversion, chat template, tokenizer, validation of the result)
     refuses raise one DataError naming the first input row (its file line for a JSONL
     path) and how many more fail; `on_error="skip"` leaves them out with a
-    `RejectedRowsWarning` instead.
+    `RejectedRowsWarning` instead. A row holding a value of another kind than the rest of
+    its column (a number among text answers) is such a row, unless `coerce=True` reads
+    numbers and booleans as text.
 
     `options` are `trlprep.converters.base.ConvertOptions` fields (`step_separator`,
     `label_merge`, `split_mode`, `order`, `no_prompt`). `chat_template` (a built-in name,
@@ -60,7 +63,7 @@ def convert(
     split.
     """
     from trlprep.adapters import as_input, map_splits
-    from trlprep.convert import convert_table, make_plan, make_render
+    from trlprep.convert import convert_table, make_plan, make_render, settle_table
     from trlprep.converters.base import ConvertOptions
     from trlprep.detect import detect_table
     from trlprep.registry import Format
@@ -69,7 +72,10 @@ def convert(
 
     def one(d: Any) -> Any:
         inp = as_input(d, split=split)
-        det = detect_table(inp.table, inp.source.lines)
+        from trlprep.errors import ROW_ID
+
+        work, work_lines, _, _ = settle_table(inp.table, inp.source.lines, coerce=coerce)
+        det = detect_table(work.drop_columns([ROW_ID]), work_lines)
         render = make_render(
             chat_template=chat_template, tokenizer=tokenizer, tools=tools,
             template_kwargs=template_kwargs, num_proc=num_proc, tokenize=tokenize,
@@ -81,7 +87,12 @@ def convert(
         )
         return inp.restore(
             convert_table(
-                inp.table, plan, inp.source.lines, on_error=on_error, path=inp.source.path
+                inp.table,
+                plan,
+                inp.source.lines,
+                on_error=on_error,
+                path=inp.source.path,
+                coerce=coerce,
             )
         )
 

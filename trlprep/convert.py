@@ -600,17 +600,25 @@ def convert_table(
     *,
     on_error: str = "stop",
     path: str | None = None,
+    coerce: bool = False,
 ) -> pa.Table:
     """Convert a whole table. Rows a stage refuses raise one DataError naming the first
     input row (its line, when `lines` are given) and how many more fail; with
-    `on_error="skip"` they are left out and a `RejectedRowsWarning` says how many."""
+    `on_error="skip"` they are left out and a `RejectedRowsWarning` says how many.
+
+    Rows holding a value of another kind than the rest of their column (a number among
+    text answers) are refused too (stage `read`), unless `coerce` reads them as text."""
     import warnings
 
     from trlprep.importers.run import check_on_error
     from trlprep.ledger import Ledger
 
     check_on_error(on_error)
-    out, failures = apply_checked(table, plan, lines=lines, source=InputRows(0, lines))
+    work, work_lines, failures, notes = settle_table(table, lines, coerce=coerce)
+    for note in notes:
+        warnings.warn(note, UserWarning, stacklevel=3)
+    out, more = apply_checked(work, plan, lines=work_lines, source=InputRows(0, lines))
+    failures += more
     out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
     if not failures:
         return out
@@ -631,6 +639,29 @@ def convert_table(
         stacklevel=3,
     )
     return out
+
+
+def settle_table(
+    table: pa.Table, lines: Any = None, *, coerce: bool = False
+) -> tuple[pa.Table, Any, list[Failure], list[str]]:
+    """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.kinds`), less the
+    rows that cannot be; also their lines, those rows as failures (stage `read`) and notes."""
+    from trlprep.kinds import settle_kinds
+
+    s = settle_kinds(table, coerce=coerce)
+    work = with_row_ids(s.table)
+    notes = [
+        f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "
+        "text (coerce)"
+        for column, count in s.coerced.items()
+    ]
+    if not s.bad.any():
+        return work, lines, [], notes
+    idx = np.flatnonzero(s.bad)
+    keep = ~s.bad
+    work_lines = None if lines is None else np.asarray(lines)[keep]
+    failed = [Failure(idx, "read", list(s.reasons[idx]))]
+    return work.filter(pa.array(keep)), work_lines, failed, notes
 
 
 def failures_table(
