@@ -133,3 +133,44 @@ def test_recurring_prompts_with_images_in_worker_processes(monkeypatch):
     )
     assert set(out.column("prompt").to_pylist()) == {want}
     assert report.image_rows == 16 and report.num_proc == 2
+
+
+def test_columnar_mapping_equals_the_per_row_one():
+    """`placeholders.map_placeholders` (used by convert) gives TRL's vision format, exactly
+    what the template stage builds row by row."""
+    import pyarrow as pa
+
+    from trlprep.placeholders import map_placeholders
+    from trlprep.templates.inputs import prepare
+
+    rows = [
+        MLLM_ROW,
+        {
+            "messages": [
+                {"role": "user", "content": "a<image><image>b"},
+                {"role": "assistant", "content": ""},
+            ],
+            "images": ["x", "y"],
+        },
+        {"messages": [{"role": "user", "content": "no image"}], "images": []},
+        {"messages": [{"role": "user", "content": "<image> one"}], "images": ["x", "y"]},
+    ]
+    out, bad, reasons = map_placeholders(table_from_records(rows))
+    assert bad.tolist() == [3]
+    assert reasons == [
+        "the conversation holds 1 `<image>` placeholder(s) but the row has 2 image(s)"
+    ]
+    every = frozenset({"system", "user", "assistant"})
+    for row, got in zip(rows[:3], out.column("messages").to_pylist(), strict=False):
+        want, _ = prepare(row["messages"], "messages", every, vision=True)
+        clean = [
+            {**m, "content": [{k: v for k, v in p.items() if v is not None} for p in m["content"]]}
+            for m in got
+        ]
+        assert clean == want
+    assert out.column("messages")[1].as_py()[0]["content"][1:3] == [
+        {"type": "image", "text": None},
+        {"type": "image", "text": None},
+    ]
+    plain = pa.table({"messages": [[{"role": "user", "content": "<image>"}]]})
+    assert map_placeholders(plain)[0] is plain  # no images column: text stays text
