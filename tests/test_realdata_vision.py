@@ -56,14 +56,6 @@ def test_validate_accepts_balanced_placeholders():
     assert run("validate", MLLM).exit_code == 0  # counts match in every row
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 3: "
-        "convert --to lm fails output validation (image-count) instead of "
-        "mapping <image> to image parts"
-    ),
-)
 def test_import_maps_placeholders_to_image_parts(tmp_path):
     out = tmp_path / "lm.jsonl"
     res = run("convert", MLLM, "--to", "lm", "-o", out)
@@ -96,12 +88,6 @@ def test_text_only_template_never_writes_literal_placeholders(tmp_path):
         assert not out.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 3: every row fails image-count, so the one unbalanced row is not singled out"
-    ),
-)
 def test_unbalanced_placeholders_are_refused_with_the_row(tmp_path):
     records = json.loads(MLLM.read_text(encoding="utf-8"))
     records[2]["images"] = records[2]["images"] * 2  # 1 placeholder, 2 images
