@@ -27,6 +27,8 @@
 #   4. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
 #   5. pytest -m gpu (bf16 vs fp32, Liger parity, padding-free, fused AdamW, compile, cache)
 #   6. train with --logps-kernel liger (keep Liger as the default only if it is faster)
+#   7. train with gradient checkpointing forced on (automatic turns it off on a large GPU:
+#      this shows the memory side of that trade)
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -108,4 +110,6 @@ if python -c "import liger_kernel" 2>/dev/null; then
     run "train, liger" 40 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft,dpo $TRAIN \
         --no-trl --set logps_kernel=liger
 fi
+run "train, checkpointing on" 40 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft,dpo \
+    $TRAIN --no-trl --checkpointing on
 log "# done in $(($(date +%s) - START))s; log: $LOG"
