@@ -158,9 +158,9 @@ class Ledger:
         for name, (n_in, n_out) in self.steps.items():
             kind = (route_rows or {}).get(name)
             if kind == "doubles":
-                effects.append(f"unpairing: 2 per row ({name})")
+                effects.append("unpairing: 2 per row")
             elif kind == "filters":
-                effects.append(f"filter: {n_in - n_out:,} dropped by the conversion {name} itself")
+                effects.append(f"filter: {n_in - n_out:,} dropped by the conversion itself")
             elif n_in != n_out:
                 effects.append(f"{name}: {n_in:,} rows -> {n_out:,}")
         text += f" ({'; '.join(effects)})" if effects else ""
