@@ -249,6 +249,9 @@ def test_cli_empty_input_writes_an_empty_typed_output(tmp_path):
     )
     out = tmp_path / "out.parquet"
     res = runner.invoke(app, ["convert", str(src), "--to", "unpaired", "-o", str(out)])
+    assert res.exit_code == 1 and "--allow-empty" in res.output and not out.exists()
+    args = ["convert", str(src), "--to", "unpaired", "-o", str(out), "--allow-empty"]
+    res = runner.invoke(app, args)
     assert res.exit_code == 0, res.output
     t = pq.read_table(out)
     assert t.num_rows == 0 and set(t.column_names) >= {"prompt", "completion", "label"}
