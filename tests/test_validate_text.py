@@ -135,3 +135,12 @@ def test_real_hh_rows_with_two_assistant_turns(tmp_path):
     rows = [json.loads(x) for x in gzip.open(HH, "rt")]
     twice = re.compile(r"\n\nAssistant:(?:(?!\n\nHuman:).)*\n\nAssistant:", re.DOTALL)
     assert twice.search(rows[667]["chosen"])  # file line 668: two Assistant turns in a row
+
+
+def test_python_api_reports_bad_lines(tmp_path):
+    p = tmp_path / "d.jsonl"
+    p.write_text('{"text": "a"}\n{"text": \n{"text": "b"}\n')
+    rep = validate(str(p))
+    assert not rep.valid and rep.issue("invalid-line").lines == [2] and rep.num_rows == 0
+    rep = validate(str(p), on_bad_lines="skip")
+    assert rep.num_rows == 2 and rep.issue("invalid-line").lines == [2] and not rep.valid

@@ -110,6 +110,7 @@ def validate(
     split: str | None = None,
     input_format: str | None = None,
     allow_empty: bool = False,
+    on_bad_lines: str = "error",
 ) -> Report | dict[str, Report]:
     """Validate a dataset row by row against its type and format; returns a `Report`.
 
@@ -117,7 +118,9 @@ def validate(
     record batches; a `DatasetDict` gives one report per split. `strict` makes warnings
     fail too; `max_errors` caps the example rows kept per issue; `role_map` maps other role
     names first (`{"human": "user"}` or `"human=user,gpt=assistant"`). A dataset without
-    rows is invalid (an `empty-dataset` error) unless `allow_empty`.
+    rows is invalid (an `empty-dataset` error) unless `allow_empty`. A JSON Lines line that
+    holds no JSON object is an `invalid-line` error: reading stops there, or goes on with
+    `on_bad_lines="skip"`.
     """
     from trlprep.adapters import as_input, map_splits
     from trlprep.validate import validate_path, validate_table
@@ -130,7 +133,11 @@ def validate(
         return report
 
     if isinstance(data, (str, os.PathLike)):
-        return checked(validate_path(data, split=split, input_format=input_format, **opts))
+        return checked(
+            validate_path(
+                data, split=split, input_format=input_format, on_bad_lines=on_bad_lines, **opts
+            )
+        )
 
     def one(d: Any) -> Report:
         inp = as_input(d, split=split)
