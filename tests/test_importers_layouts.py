@@ -492,3 +492,33 @@ def test_readme_hh_command_on_the_real_file(tmp_path, to, rows_out):
     assert pq.read_metadata(out).num_rows == rows_out
     rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
     assert [r["line"] for r in rejects] == [87, 517, 926, 1104]
+
+
+def test_math_shepherd_columnar_parse_equals_the_per_row_statement():
+    from trlprep.importers.process import parse_shepherd, parse_shepherd_columns
+
+    real = read(SHEPHERD).table.to_pylist()
+    rows = [(r["input"], r["label"]) for r in real] + [
+        ("Parker has 3. Step 1: x ки\nStep 2: y ки", "Parker has 3. Step 1: x -\nStep 2: y +"),
+        ("Q: a step 1: one ки\nstep 2: two ки", "Q: a step 1: one +\nstep 2: two +"),
+        ("Why? Because ки", "Why? Because +"),
+        ("Step 1: a Step 1: b ки", "Step 1: a Step 1: b +"),
+        ("A? B? c ки", "A? B? c +"),
+        ("No question c ки", "No question c +"),
+        ("Q? x ки", "Q? x ки"),
+        ("Q? x ки", "Q? x +extra"),
+        ("no tags at all", "no tags at all"),
+        (None, "x"),
+        ("Über? Step 1: ä ки\u3000\nStep 2: ö ки", "Über? Step 1: ä -\u3000\nStep 2: ö +"),
+    ]
+    prompts, steps, labels, why = parse_shepherd_columns(
+        pa.array([r[0] for r in rows], pa.string()), pa.array([r[1] for r in rows], pa.string())
+    )
+    for i, (text, marks) in enumerate(rows):
+        ref = parse_shepherd(text, marks)
+        if isinstance(ref, str):
+            assert why[i] == ref, (i, why[i], ref)
+        else:
+            assert why[i] is None, (i, why[i])
+            got = (prompts[i].as_py(), steps[i].as_py(), labels[i].as_py())
+            assert got == ref, i
