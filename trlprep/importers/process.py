@@ -20,7 +20,8 @@ to the first `?`), each step is stripped, and the label is the `+`/`-` at its ta
 
 Rows that cannot be imported are reported with their reason: no problem text, no labelled
 step, a candidate without a rating, tags that do not line up with `+`/`-` labels.
-The parse runs in Python per row (nested steps and tag positions); rows are small.
+Math-Shepherd is parsed column-wise (Arrow splits and the tags' byte positions in `label`);
+PRM800K's nested candidates are walked in Python, one solution at a time.
 """
 
 from __future__ import annotations
