@@ -36,6 +36,7 @@ class ConvertOptions:
     # language modeling (conversational) -> prompt-completion: split at the last assistant
     # turn ("last") or make one row per assistant turn ("all")
     split_turns: str = "last"
+    allow_empty: bool = False  # a conversion that drops every row writes an empty output
 
 
 def step_separator(opts: ConvertOptions) -> str:

@@ -252,7 +252,7 @@ def make_plan(
 def check_rows_left(plan: Plan, rows_converted: int, rows_out: int) -> None:
     """DataError when the conversion itself dropped every row it was given (an empty
     output is never what was asked for)."""
-    if rows_out or not rows_converted:
+    if rows_out or not rows_converted or getattr(plan.options, "allow_empty", False):
         return
     filters = [e for e in plan.steps if e.rows == "filters"]
     why = (
@@ -267,7 +267,7 @@ def check_rows_left(plan: Plan, rows_converted: int, rows_out: int) -> None:
             "(--label-merge first-false-truncates keeps the steps before the first false one)"
         )
     raise DataError(
-        "no rows left: "
+        "no rows left (pass --allow-empty to write an empty output): "
         + (f"all {rows_converted:,} rows were" if rows_converted > 1 else "the one row was")
         + f" dropped ({why}); nothing was written",
         hint=hint,

@@ -117,6 +117,7 @@ def convert_command(
         split_mode=split_mode,
         order=order,
         no_prompt=no_prompt,
+        allow_empty=allow_empty,
     )
     imports = opt.import_options(
         map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin, neutral
