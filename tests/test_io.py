@@ -509,6 +509,8 @@ def test_hub_id_goes_to_load_dataset_and_failures_are_input_errors(tmp_path, mon
         return datasets.DatasetDict({"train": datasets.Dataset(TABLES["standard"]())})
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
+    monkeypatch.setattr("trlprep.sources._probe", lambda endpoint: None)  # "reachable"
+    monkeypatch.setattr("trlprep.sources._HUB_PROBES", {})
     monkeypatch.chdir(tmp_path)
     assert readers.resolve_format("trl-lib/example") == "hub"
     assert read("trl-lib/example").table.num_rows == 3

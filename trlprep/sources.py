@@ -129,7 +129,7 @@ def _probe(endpoint: str) -> str | None:
             outcome.append(None)
         except urllib.error.HTTPError:  # an answer, even an error status: reachable
             outcome.append(None)
-        except (urllib.error.URLError, OSError, ValueError) as e:
+        except Exception as e:  # refused, unresolvable, timed out, a broken answer
             reason = getattr(e, "reason", e)
             outcome.append(getattr(reason, "strerror", None) or str(reason) or type(e).__name__)
 
