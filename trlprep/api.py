@@ -56,8 +56,8 @@ def convert(
     numbers and booleans as text.
 
     `options` are `trlprep.converters.base.ConvertOptions` fields (`separator`,
-    `step_separator`, `split_turns`, `label_merge`, `split_mode`, `order`, `no_prompt`,
-    `allow_empty`). `chat_template` (a built-in name,
+    `step_separator`, `split_turns`, `label_merge`, `split_mode`, `order`, `no_prompt`).
+    `chat_template` (a built-in name,
     .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
     result to standard text after the route, with `tools` and `template_kwargs`;
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
