@@ -166,7 +166,8 @@ def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | N
                 if p.lines
                 else f"rows {', '.join(str(r + offset) for r in p.rows)}"
             )
-        msg = p.message if p else f"rows from {offset} are not {plan.src.name} ({plan.fmt})"
+        start = f"line {lines[0]}" if lines is not None and len(lines) else f"row {offset}"
+        msg = p.message if p else f"rows from {start} on are not {plan.src.name} ({plan.fmt})"
         raise DataError(f"the data is not uniform: {msg}{where}", hint="run `trlprep validate`")
 
 
