@@ -4,6 +4,7 @@ real OASST rows (tests/realdata/oasst_*)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -167,3 +168,13 @@ def test_cli_oasst(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert api.validate(pq.read_table(pref), type="unpaired-preference").valid
+
+
+def test_convert_reads_oasst_trees_without_from(tmp_path):
+    # the tree export has a `prompt` column, yet its rows are no prompt-only data
+    out = tmp_path / "po.jsonl"
+    res = CliRunner().invoke(app, ["convert", str(TREES), "--to", "prompt-only", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "read as the oasst layout" in res.output
+    first = json.loads(out.read_text().splitlines()[0])
+    assert first["prompt"] == [_u("How can I find the best 401k plan for my needs?")]

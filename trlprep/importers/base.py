@@ -180,6 +180,9 @@ class Importer:
     aliases: ClassVar[tuple[str, ...]] = ()
     description: ClassVar[str]  # one paragraph, shown by --explain
     reads: ClassVar[str]  # the input columns, in words
+    # The layout's columns bear TRL names (`prompt`, `messages`) but its rows are never valid
+    # TRL data, so the layout is read even where detection names a TRL type.
+    looks_like_trl: ClassVar[bool] = False
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""

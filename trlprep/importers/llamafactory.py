@@ -61,6 +61,8 @@ def _parts_type(t: pa.DataType) -> bool:
 
 
 class LlamaFactoryV1(Importer):
+    looks_like_trl = True
+
     name = "llamafactory-v1"
     aliases = ("llamafactory", "llama-factory", "lf-v1")
     description = (

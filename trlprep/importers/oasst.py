@@ -211,6 +211,8 @@ def _paths(msgs: Messages, ends: np.ndarray, depth: np.ndarray) -> tuple[np.ndar
 
 
 class _OASSTBase(Importer):
+    looks_like_trl = True
+
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if _is_tree_export(schema):
             t = schema.field("prompt").type
