@@ -93,12 +93,13 @@ class Command(TyperCommand):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        taken = {o for p in self.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
         for p in self.params:
             if _is_bool_flag(p):
                 p.show_default = False  # `--x / --no-x` says it; the help says the default
                 if not p.secondary_opts:
                     long = next((o for o in p.opts if o.startswith("--")), None)
-                    if long:
+                    if long and "--no-" + long[2:] not in taken:
                         p.secondary_opts = ["--no-" + long[2:]]
             elif p.metavar is None and not getattr(p, "is_flag", False):
                 p.metavar = _metavar(p)
