@@ -43,6 +43,19 @@ SCRIPT = textwrap.dedent(
         "maybe_convert_to_chatml": lambda: trlprep.maybe_convert_to_chatml(conv[0]),
         "unpair_preference_dataset": lambda: trlprep.unpair_preference_dataset(pref),
         "maybe_unpair_preference_dataset": lambda: trlprep.maybe_unpair_preference_dataset(pref),
+        "is_conversational_from_value": lambda: trlprep.is_conversational_from_value(
+            {"conversations": [{"from": "human", "value": "Hi"}]}
+        ),
+        "prepare_multimodal_messages": lambda: trlprep.prepare_multimodal_messages(
+            [{"role": "user", "content": "Hi"}]
+        ),
+        "prepare_multimodal_messages_vllm": lambda: trlprep.prepare_multimodal_messages_vllm(
+            [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]
+        ),
+        "pack_dataset": lambda: trlprep.pack_dataset([{"input_ids": [1, 2, 3]}], 4),
+        "truncate_dataset": lambda: trlprep.truncate_dataset([{"input_ids": [1, 2, 3]}], 2),
+        "get_dataset_column_names": lambda: trlprep.get_dataset_column_names(pref),
+        "common_prefix_length": lambda: trlprep.common_prefix_length([1, 2], [1, 3]),
     }
     called = []
     for name in trlprep.__all__:
