@@ -272,3 +272,31 @@ def test_datasets_output_holds_arguments_as_strings():
     ds = to_dataset(table)
     args = [m[1]["tool_calls"][0]["function"]["arguments"] for m in ds["messages"]]
     assert args == ['{"unit":"fahrenheit","city":"Tokyo"}', '{"city": "Rome"}']
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_streamed_chunks_holding_strings_then_objects_keep_each_value(
+    tmp_path, monkeypatch, suffix
+):
+    """Chunks of one file read apart share one arguments representation, so a string in
+    one chunk and an object in the next are both written back as given."""
+    from typer.testing import CliRunner
+
+    import trlprep.jsonl
+    from trlprep.cli import app
+
+    monkeypatch.setattr(trlprep.jsonl, "CHUNK_BYTES", 400)
+    args = ['{"city": "Rome"}', "x=1", DICTS[1], '{"city": "Oslo"}', DICTS[0]]
+    rows = [{"messages": conversation(x)} for x in args]
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / f"out.{suffix}"
+    res = CliRunner().invoke(app, ["convert", str(src), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    if suffix == "parquet":
+        back = tmp_path / "back.jsonl"
+        res = CliRunner().invoke(app, ["convert", str(out), "-o", str(back)])
+        assert res.exit_code == 0, res.output
+        out = back
+    got = [r["messages"][1]["tool_calls"][0]["function"] for r in _written_rows(out)]
+    assert [fn["arguments"] for fn in got] == args

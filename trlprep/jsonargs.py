@@ -142,6 +142,22 @@ def array_with_text_arguments(values: list) -> pa.Array | None:
     return arr.cast(tagged(arr.type))
 
 
+def has_plain_arguments(t: pa.DataType) -> bool:
+    """True when tool-call arguments in `t` are plain (untagged) strings."""
+    return any(is_string(f.type) and not is_json_field(f) for f in _argument_fields(t))
+
+
+def tag_arguments(table: pa.Table) -> pa.Table:
+    """`table` with every column's tool-call arguments as tagged JSON text, plain strings
+    re-encoded (`retag`): one representation whatever a piece of a file held, so pieces
+    read apart (streamed JSONL chunks) share one schema."""
+    for i, f in enumerate(table.schema):
+        if has_plain_arguments(f.type) and not is_json_field(f):
+            arr = retag(table.column(i))
+            table = table.set_column(i, f.with_type(arr.type), arr)
+    return table
+
+
 def retag(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """An array with untagged string arguments re-encoded as tagged JSON text (each string
     becomes its JSON literal), so it joins columns that are tagged already."""
@@ -289,6 +305,8 @@ __all__ = [
     "encode",
     "has_object_arguments",
     "has_tagged_arguments",
+    "has_plain_arguments",
     "retag",
+    "tag_arguments",
     "tagged",
 ]

@@ -18,7 +18,13 @@ import pyarrow as pa
 from trlprep import jsontext
 from trlprep.arrowtypes import is_json_field
 from trlprep.errors import DataError, InputError
-from trlprep.jsonargs import has_object_arguments, has_tagged_arguments, retag, tagged
+from trlprep.jsonargs import (
+    has_object_arguments,
+    has_tagged_arguments,
+    retag,
+    tag_arguments,
+    tagged,
+)
 from trlprep.jsontext import encode_json_texts, json_field, table_from_records
 from trlprep.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
 
@@ -95,6 +101,7 @@ def jsonl_chunks(
                 chunk, rest = buf[: cut + 1], buf[cut + 1 :]
             if chunk.strip():
                 batch = _jsonl_block(path, chunk, first_line, bad)
+                batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
                 batch.offset = offset
                 offset += batch.data.num_rows
                 yield batch
