@@ -343,11 +343,11 @@ class OASSTRanked(_OASSTBase):
         heads = heads[np.lexsort((heads, msgs.row[heads]))]
         index, lengths = _paths(msgs, heads, depth)
         prompts = lists_from(self._struct(msgs, index), lengths)
-        group = {h: i for i, h in enumerate(heads.tolist())}
-        members = ranked[np.isin(msgs.parent[ranked], heads)]
-        order = np.lexsort((msgs.rank[members], [group[p] for p in msgs.parent[members]]))
-        members = members[order]
-        per = np.bincount([group[p] for p in msgs.parent[members]], minlength=len(heads))
+        group = np.full(len(msgs), -1, dtype=np.int64)  # message -> its group, if a head
+        group[heads] = np.arange(len(heads))
+        members = ranked[group[msgs.parent[ranked]] >= 0]
+        members = members[np.lexsort((msgs.rank[members], group[msgs.parent[members]]))]
+        per = np.bincount(group[msgs.parent[members]], minlength=len(heads))
         one = lists_from(self._struct(msgs, members), np.ones(len(members), np.int64))
         completions = lists_from(one, per)
         ranks = lists_from(pa.array(msgs.rank[members], pa.float64()), per)
