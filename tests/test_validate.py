@@ -588,9 +588,13 @@ def test_summary_and_text_rendering():
     from rich.console import Console
 
     r = run([{"text": "a"}, {"text": ""}])
-    console = Console(record=True, width=120)
+    console = Console(record=True, width=120, force_terminal=True)  # a table on a terminal
     r.render_text(console)
     text = console.export_text()
     for word in ("rule", "severity", "count", "empty-string", "row 1", "INVALID", "hint"):
         assert word in text
+    console = Console(record=True, width=120, force_terminal=False)  # one block per issue
+    r.render_text(console)
+    text = console.export_text()
+    assert "error: empty-string (text): 1 row, row 1" in text and "INVALID" in text
     assert Format.STANDARD.value in r.summary()
