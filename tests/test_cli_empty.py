@@ -32,6 +32,7 @@ def empty(tmp_path, request) -> str:
         ["convert", "--from", "pref", "--to", "unpaired", "-o", "{tmp}/o.jsonl"],
         ["import", "--from", "sharegpt", "-o", "{tmp}/o.parquet"],
         ["pack", "--seq-length", "8", "-o", "{tmp}/o.parquet"],
+        ["check-template", "--chat-template", "chatml"],
     ],
 )
 def test_empty_is_exit_1_with_a_reason(empty, tmp_path, args):

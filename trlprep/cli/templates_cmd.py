@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from trlprep.cli.app import command, out
+from trlprep.cli.empty import ALLOW_EMPTY, empty_error
 
 if TYPE_CHECKING:
     from trlprep.templates.check import CheckReport
@@ -68,6 +69,7 @@ def check_template_command(
     split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
     input_format: str = typer.Option(None, "--input-format", help="Override the input format."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Probe a chat template (and a sample of DATA) for training bugs; exit 1 on any fail."""
     from trlprep.templates.check import Check, CheckReport, check_template
@@ -86,6 +88,10 @@ def check_template_command(
         from trlprep.readers import read
 
         table = read(data, split=split, input_format=input_format).table
+        if table.num_rows == 0:
+            if not allow_empty:
+                raise empty_error(data)
+            table = None  # nothing to sample: the probe set only
     report = check_template(
         template, tokenizer=tok, table=table, max_length=max_length, sample=sample
     )
