@@ -160,40 +160,43 @@ def tag_arguments(table: pa.Table) -> pa.Table:
 
 def retag(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """An array with untagged string arguments re-encoded as tagged JSON text (each string
-    becomes its JSON literal), so it joins columns that are tagged already."""
+    becomes its JSON literal), so it joins columns that are tagged already. Columnar: only
+    the arguments strings are rewritten, the nesting around them is rebuilt as it was."""
+    from trlprep.jsontext import encode_json_texts
+
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    values = [_retag_value(v) for v in arr.to_pylist()]
-    t = tagged(arr.type)
-    return pa.array(values, t)
+    return _rebuild(pa.concat_arrays([arr]), encode_json_texts, inside=False)
 
 
-def _retag_value(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_retag_value(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for k, v in value.items():
-        if k in CALL_FIELDS:
-            out[k] = _retag_calls(v)
-        else:
-            out[k] = _retag_value(v)
-    return out
-
-
-def _retag_calls(value: Any) -> Any:
-    if isinstance(value, list):
-        return [_retag_calls(v) for v in value]
-    if not isinstance(value, dict):
-        return value
-    out = {}
-    for k, v in value.items():
-        if k == ARGUMENTS and isinstance(v, str):
-            out[k] = _dumps(v)
-        else:
-            out[k] = _retag_calls(v)
-    return out
+def _rebuild(arr: pa.Array, encode, inside: bool) -> pa.Array:
+    t = arr.type
+    if pa.types.is_struct(t):
+        fields, children = [], []
+        for k, f in enumerate(t):
+            child = arr.field(k)
+            if inside and f.name == ARGUMENTS and is_string(f.type) and not is_json_field(f):
+                child = encode(child).cast(pa.string())
+                f = pa.field(f.name, pa.string(), metadata=_TAG)
+            elif pa.types.is_struct(f.type) or is_list(f.type) or pa.types.is_large_list(f.type):
+                child = _rebuild(child, encode, inside or f.name in CALL_FIELDS)
+                f = f.with_type(child.type)
+            fields.append(f)
+            children.append(child)
+        mask = arr.is_null() if arr.null_count else None
+        return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+    if is_list(t) or pa.types.is_large_list(t):
+        values = _rebuild(arr.flatten(), encode, inside)
+        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(lengths)])
+        mask = arr.is_null() if arr.null_count else None
+        field = t.value_field.with_type(values.type)
+        if pa.types.is_large_list(t):
+            out = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values, mask=mask)
+            return out.cast(pa.large_list(field))
+        out = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
+        return out.cast(pa.list_(field))
+    return arr
 
 
 def decoded(value: Any) -> Any:
