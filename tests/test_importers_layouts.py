@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -522,3 +523,40 @@ def test_math_shepherd_columnar_parse_equals_the_per_row_statement():
             assert why[i] is None, (i, why[i])
             got = (prompts[i].as_py(), steps[i].as_py(), labels[i].as_py())
             assert got == ref, i
+
+
+def test_prm800k_columnar_walk_equals_the_per_row_statement():
+    from trlprep.importers.process import _trajectories, trajectories_columns
+
+    def c(text, rating):
+        return {"text": text, "rating": rating, "flagged": None}
+
+    def s(cands, chosen=None, human=None):
+        return {"completions": cands, "chosen_completion": chosen, "human_completion": human}
+
+    stops = {"completions": None, "chosen_completion": None, "human_completion": None}
+    solutions = [json.loads(x)["label"]["steps"] for x in PRM.read_text().splitlines()] + [
+        [s([c("a", 1), c("b", -1)], 0), s([c("c", 0)], None, {"text": "h", "rating": None})],
+        [s([c("a", 1)], 0), stops, s([c("never", 1)], 0)],
+        [s([c("x", -1), c("y", 0)])],  # no chosen, no human: alternates only, no path row
+        [s([c("a", 1), c("b", None)], 0)],
+        [s([c("a", 1)], 3)],
+        [s([c("a", 1)], 0), s([c(None, 1), c("z", 1)], 1)],
+        [s(None, None, {"text": "only human", "rating": None})],
+        [],
+        None,
+    ]
+    steps = pa.array(solutions)
+    tr = trajectories_columns(steps, len(solutions))
+    texts = tr.texts.to_pylist()
+    for i, sol in enumerate(solutions):
+        ref, problem = _trajectories(sol)
+        if problem:
+            assert tr.why[i] == problem, (i, tr.why[i], problem)
+            continue
+        assert tr.why[i] is None, (i, tr.why[i])
+        got = []
+        for t in np.flatnonzero(tr.rows == i):
+            items = np.flatnonzero(tr.owner == t)
+            got.append(([texts[k] for k in items], tr.ratings[items].tolist()))
+        assert got == ref, i
