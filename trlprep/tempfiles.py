@@ -12,6 +12,7 @@ gone, and nothing else.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -22,6 +23,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from trlprep.errors import InputError
+
 _HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 _NAME = re.compile(
     r"^\.(?P<target>.*?)\.?trlprep-(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-[0-9a-f]{6}\.(?P<kind>tmp|old)$"
@@ -29,6 +32,19 @@ _NAME = re.compile(
 MAX_TARGET = 120  # characters of the output's name kept in a temporary name
 OTHER_HOST_AGE = 7 * 86400  # seconds before another machine's leftovers count as stale
 GRACE = 2.0  # seconds: a just-created entry is never touched
+
+
+def cannot_write(path: str | os.PathLike, e: OSError) -> InputError:
+    """One message for an output that cannot be written: the path, the reason, what to do."""
+    reason = e.strerror or str(e) or type(e).__name__
+    folder = Path(path).absolute().parent
+    if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = f"{folder} is not writable here: write to a folder you can write to (-o PATH)"
+    elif e.errno == errno.ENOSPC or e.errno == errno.EDQUOT:
+        hint = f"free some space on the disk holding {folder}, or write elsewhere (-o PATH)"
+    else:
+        hint = f"{folder} does not take new files: write to a regular folder (-o PATH)"
+    return InputError(f"{path}: cannot write the output: {reason}", hint=hint)
 
 
 def temp_name(target: Path, kind: str = "tmp") -> Path:
@@ -71,6 +87,8 @@ def scratch_dir(folder: str | os.PathLike) -> Iterator[str]:
             break
         except FileExistsError:
             continue
+        except OSError as e:
+            raise cannot_write(tmp, e) from None
     try:
         yield str(tmp)
     finally:

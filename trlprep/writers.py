@@ -18,7 +18,6 @@ the JSON values they hold.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import shutil
 from collections.abc import Mapping
@@ -30,7 +29,14 @@ from trlprep.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
 from trlprep.jsontext import has_binary, to_jsonl
 from trlprep.readers import split_suffix
-from trlprep.tempfiles import create_dir, create_file, remove, remove_stale, temp_name
+from trlprep.tempfiles import (
+    cannot_write,
+    create_dir,
+    create_file,
+    remove,
+    remove_stale,
+    temp_name,
+)
 
 OUTPUT_FORMATS = ("parquet", "jsonl", "arrow", "disk")
 WRITE_BATCH_ROWS = 65_536  # JSONL rows serialised at once
@@ -81,22 +87,11 @@ def check_output(
         raise UsageError(f"{path}: already exists", hint="pass --overwrite to replace it")
     if not p.parent.is_dir():
         raise InputError(f"{p.parent}: no such folder", hint="create it first")
-    if not os.access(p.parent, os.W_OK | os.X_OK):
-        raise cannot_write(path, PermissionError(errno.EACCES, os.strerror(errno.EACCES)))
+    try:  # can a file be created there at all (permissions, read-only or special folders)?
+        remove(create_file(p))
+    except OSError as e:
+        raise cannot_write(path, e) from None
     remove_stale(p.parent)
-
-
-def cannot_write(path: str | os.PathLike, e: OSError) -> InputError:
-    """One message for an output that cannot be written: the path, the reason, what to do."""
-    reason = e.strerror or str(e) or type(e).__name__
-    folder = Path(path).absolute().parent
-    if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = f"{folder} is not writable here: write to a folder you can write to (-o PATH)"
-    elif e.errno == errno.ENOSPC or e.errno == errno.EDQUOT:
-        hint = f"free some space on the disk holding {folder}, or write elsewhere (-o PATH)"
-    else:
-        hint = f"{folder} does not take new files: write to a regular folder (-o PATH)"
-    return InputError(f"{path}: cannot write the output: {reason}", hint=hint)
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
