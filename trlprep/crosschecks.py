@@ -119,6 +119,11 @@ def _image_counts(
     roles: dict[str, str], infos: dict[str, MessagesInfo], images: np.ndarray | None, sink
 ) -> None:
     parts = {role: info.images for role, info in infos.items()}
+    if images is not None:  # `<image>` placeholders in text stand for images too
+        parts = {
+            role: p + (infos[role].placeholders if infos[role].placeholders is not None else 0)
+            for role, p in parts.items()
+        }
     if images is None and not any(p.any() for p in parts.values()):
         return
     n_images = images if images is not None else np.zeros(sink.num_rows, dtype=np.int64)
