@@ -46,12 +46,6 @@ def test_detect_placeholders_as_vision():
     assert (info["type"], info["vision"], info["num_rows"]) == ("language-modeling", True, 6)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "issue 11 item 3: validate reports image-count errors on balanced <image> placeholders"
-    ),
-)
 def test_validate_accepts_balanced_placeholders():
     assert run("validate", MLLM).exit_code == 0  # counts match in every row
 
