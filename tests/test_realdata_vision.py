@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from realdata.support import TEMPLATES, counts, original_render, rows_of, run, sample
 
 MLLM = sample("mllm_demo")
