@@ -117,7 +117,10 @@ def _apply_example(
     plan = plan_for(dtype)
     row_tools = example.get("tools")
     if isinstance(row_tools, str):
-        row_tools = json.loads(row_tools)
+        try:
+            row_tools = json.loads(row_tools)
+        except json.JSONDecodeError as e:
+            raise DataError(f"not valid JSON: {e}", column="tools") from None
     row_kwargs = example.get("chat_template_kwargs") or {}
     try:
         example = prepare_example(example, plan.content, template, _image_count(example))
