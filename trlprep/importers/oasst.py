@@ -60,7 +60,7 @@ MAX_DEPTH = 1_000
 class Messages:
     """Every message of a batch, flat: fields, parent index (-1: root), input row."""
 
-    text: np.ndarray
+    text: pa.Array  # string
     role: np.ndarray
     rank: np.ndarray  # float, NaN where there is none
     deleted: np.ndarray
@@ -87,13 +87,23 @@ def _roots(table: pa.Table) -> pa.StructArray:
     return pa.StructArray.from_arrays([as_array(table.column(c)) for c in cols], names=cols)
 
 
+def _text(arr: pa.Array | None, n: int, name: str) -> pa.Array:
+    if arr is None:
+        return pa.nulls(n, pa.string())
+    if not (is_string(arr.type) or pa.types.is_null(arr.type)):
+        raise DataError(f"message {name} must be text, not {arr.type}", column=name)
+    return arr.cast(pa.string())
+
+
+def _words(arr: pa.Array) -> np.ndarray:
+    """A short-string column as a numpy object array (via its dictionary, not per value)."""
+    enc = pc.dictionary_encode(arr)
+    names = np.asarray(enc.dictionary.to_pylist() + [None], dtype=object)
+    codes = pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)
+    return names[np.asarray(codes, np.int64)]
+
+
 def _values(arr: pa.Array | None, n: int, kind: str) -> np.ndarray:
-    if kind == "text":
-        if arr is None:
-            return np.full(n, None, dtype=object)
-        if not (is_string(arr.type) or pa.types.is_null(arr.type)):
-            raise DataError(f"message text must be text, not {arr.type}", column="text")
-        return np.asarray(arr.cast(pa.string()).to_pylist(), dtype=object)
     if kind == "rank":
         if arr is None or pa.types.is_null(arr.type):
             return np.full(n, np.nan)
@@ -111,26 +121,24 @@ def flatten_messages(table: pa.Table, bad: Rejections) -> Messages:
     parent = np.full(n, -1, dtype=np.int64)
     row = np.arange(n, dtype=np.int64)
     start = 0
-    ids, parent_ids = [], []
+    ids: list[pa.Array] = []
+    parent_ids = pa.nulls(0, pa.string())
     while len(level):
         k = len(level)
         valid = np.asarray(level.is_valid().to_numpy(zero_copy_only=False), bool)
         parts.append(
             {
-                "text": _values(field_of(level, "text"), k, "text"),
-                "role": _values(field_of(level, "role"), k, "text"),
+                "text": _text(field_of(level, "text"), k, "text"),
+                "role": _words(_text(field_of(level, "role"), k, "role")),
                 "rank": _values(field_of(level, "rank"), k, "rank"),
                 "deleted": _values(field_of(level, "deleted"), k, "bool") | ~valid,
                 "parent": parent,
                 "row": row,
             }
         )
-        ids.append(_values(field_of(level, "message_id"), k, "text"))
-        parent_ids.append(
-            _values(field_of(level, "parent_id"), k, "text")
-            if start == 0
-            else np.full(k, None, dtype=object)
-        )
+        ids.append(_text(field_of(level, "message_id"), k, "message_id"))
+        if start == 0:
+            parent_ids = _text(field_of(level, "parent_id"), k, "parent_id")
         replies = field_of(level, "replies")
         if (
             replies is None
@@ -143,21 +151,26 @@ def flatten_messages(table: pa.Table, bad: Rejections) -> Messages:
         parent, row = local + start, row[local]
         start += k
         level = items
-    msgs = (
-        Messages(**{key: np.concatenate([p[key] for p in parts]) for key in parts[0]})
-        if parts
-        else Messages(*(np.zeros(0) for _ in range(6)))
+    if not parts:
+        return Messages(pa.nulls(0, pa.string()), *(np.zeros(0) for _ in range(5)))
+    msgs = Messages(
+        **{
+            key: pa.concat_arrays([p[key] for p in parts])
+            if key == "text"
+            else np.concatenate([p[key] for p in parts])
+            for key in parts[0]
+        }
     )
     if not _is_tree_export(table.schema) and n:
-        _link_by_id(msgs, np.concatenate(ids), np.concatenate(parent_ids), n, bad)
+        _link_by_id(msgs, pa.concat_arrays(ids), parent_ids, n, bad)
     return msgs
 
 
-def _link_by_id(msgs: Messages, ids: np.ndarray, parent_ids: np.ndarray, n: int, bad: Rejections):
+def _link_by_id(msgs: Messages, ids: pa.Array, parent_ids: pa.Array, n: int, bad: Rejections):
     """Message export: top-level rows find their parent by `parent_id`."""
     top = np.arange(n)
-    has_parent = np.array([p is not None for p in parent_ids[:n]], dtype=bool)
-    index = pc.index_in(pa.array(parent_ids[:n], pa.string()), pa.array(ids, pa.string()))
+    has_parent = np.asarray(parent_ids.is_valid().to_numpy(zero_copy_only=False), bool)
+    index = pc.index_in(parent_ids, ids)
     found = np.asarray(pc.fill_null(index, -1).to_numpy(zero_copy_only=False), np.int64)
     orphan = has_parent & (found < 0)
     bad.add(orphan, "parent_id names no message of the file")
@@ -232,16 +245,16 @@ class _OASSTBase(Importer):
             )
         msgs = flatten_messages(table, bad)
         roles = map_roles(pa.array(msgs.role, pa.string()), merged_roles(ROLES, opts.role_map))
-        msgs = replace(msgs, role=np.asarray(roles.to_pylist(), dtype=object))
+        msgs = replace(msgs, role=_words(roles))
         depth = _depths(msgs, bad)
-        alive = _alive(msgs) & np.array([t is not None for t in msgs.text], dtype=bool)
+        alive = _alive(msgs) & np.asarray(msgs.text.is_valid().to_numpy(zero_copy_only=False), bool)
         return msgs, depth, alive
 
     def _struct(self, msgs: Messages, index: np.ndarray) -> pa.StructArray:
         return message_struct(
             {
                 "role": pa.array(msgs.role[index].tolist(), pa.string()),
-                "content": pa.array(msgs.text[index].tolist(), pa.string()),
+                "content": msgs.text.take(pa.array(index, pa.int64())),
             }
         )
 
