@@ -4,11 +4,12 @@ to what the template renders, `<image>` placeholders turned into image parts.
 - `tool_calls[].function.arguments` reach the template as the parsed JSON value (a dict),
   transformers' convention, whether the data holds an object or JSON text (OpenAI writes
   strings; `jsonargs` keeps objects as their text, strings as their JSON literal); text
-  that is not valid JSON fails the row.
+  that is not the JSON of an object (invalid, or encoded twice) fails the row.
 - Content given as a list of text-only parts is joined into one string (no separator) on a
   template that renders only string content for that role (found once per template by
   rendering a probe), instead of the template printing the list's Python repr or raising;
-  templates that render parts get them as they are. Image parts on a role the template
+  templates that render parts get them as they are (roles probed: system, user,
+  assistant; other roles' text parts are joined). Image parts on a role the template
   cannot render parts for fail the row.
 - With images beside the conversation (`images`/`image`), each `<image>` in string content
   becomes an image part, the text around it text parts, and every other string content of
