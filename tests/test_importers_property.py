@@ -42,8 +42,10 @@ def test_hh_parse_gives_back_every_turn_exactly(turns, drop_leading_blank):
     parsed = messages.to_pylist()[0]
     assert [(m["role"], m["content"]) for m in parsed] == turns
     assert problems[1] == "null"
-    ends_ok = turns[-1][0] == "assistant"
+    ends_ok = turns[-1][0] == "assistant" and turns[-1][1] != ""
     assert (problems[0] is None) == ends_ok
+    if turns[-1] == ("assistant", ""):
+        assert problems[0] == "empty-last"
 
 
 _json_rows = st.lists(
