@@ -261,3 +261,11 @@ def test_no_algorithm_trains_on_a_prompt_it_was_given_apart(algo):
     sft = get_algorithm("sft").accepts
     for source in ("preference", "unpaired-preference", "stepwise-supervision", "implicit"):
         assert target_type(get_type(source), sft).name == "prompt-completion"
+
+
+def test_the_python_api_checks_trackers_first(model, data, tmp_path, no_heavy_work):
+    from trlprep.trainers import train
+
+    cfg = {"algo": "dpo", "model": str(model), "data": str(data), "output_dir": str(tmp_path)}
+    with pytest.raises(UsageError, match="no such tracker"):
+        train({**cfg, "report_to": "tensorbored"})

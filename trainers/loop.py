@@ -46,6 +46,7 @@ from trlprep.trainers.models import (
 )
 from trlprep.trainers.online_source import Rollouts, make_rollouts
 from trlprep.trainers.optim import make_optimizer, make_scheduler
+from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.sampling import BatchStream
 from trlprep.trainers.steps import StepContext
 
@@ -82,6 +83,7 @@ class Trainer:
                 hint="use --batch-size 2 or more (or --loss-type apo_zero_unpaired)",
             )
         self.out = Path(cfg.output_dir)
+        check_trackers(cfg.report_to, self.out)  # before any data or model is loaded
         self.resume_from = ckpt.resolve_resume(cfg.resume, self.out)
         bf16 = cfg.bf16
         if bf16 is None:
