@@ -180,12 +180,26 @@ def test_checkpointing_is_automatic_and_stays_on_on_cpu():
     assert cfg.gradient_checkpointing is None
 
 
-def test_adamw_is_fused_only_on_cuda():
-    cfg = TrainConfig(algo="sft", model="m", data=[], output_dir="o")
-    opt = make_optimizer(tiny_causal_lm(40), cfg, 1e-3)
-    assert not opt.defaults.get("fused")
-    if torch.cuda.is_available():
-        assert make_optimizer(tiny_causal_lm(40).cuda(), cfg, 1e-3).defaults["fused"]
+def test_adamw_is_fused_and_steps_as_the_plain_one():
+    """One fused kernel for every parameter (CPU here; CUDA in test_gpu.py), the same update
+    as the unfused (foreach) AdamW up to rounding."""
+    cfg = TrainConfig(algo="sft", model="m", data=[], output_dir="o", weight_decay=0.1)
+    fused_model, plain_model = tiny_causal_lm(40), tiny_causal_lm(40)
+    fused = make_optimizer(fused_model, cfg, 1e-2)
+    assert fused.defaults["fused"]
+    plain = torch.optim.AdamW(plain_model.parameters(), lr=1e-2, weight_decay=0.1, foreach=True)
+    plain.param_groups[0]["params"] = [p for p in plain_model.parameters() if p.ndim >= 2]
+    plain.add_param_group(
+        {"params": [p for p in plain_model.parameters() if p.ndim < 2], "weight_decay": 0.0}
+    )
+    ids = torch.tensor([[1, 5, 6, 7, 8]])
+    for _ in range(3):
+        for model, opt in ((fused_model, fused), (plain_model, plain)):
+            model(input_ids=ids, labels=ids).loss.backward()
+            opt.step()
+            opt.zero_grad()
+    for a, b in zip(fused_model.parameters(), plain_model.parameters(), strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-4)
 
 
 def test_torch_compile_is_refused_for_online_algorithms(model_dir, tmp_path):

@@ -39,14 +39,18 @@ def make_scheduler(
 
 
 def make_optimizer(model: nn.Module, cfg: TrainConfig, lr: float) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters (weight decay on matrices only), fused on CUDA."""
+    """AdamW over the trainable parameters (weight decay on matrices only), fused when they
+    are all on one CUDA or CPU device."""
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
         {"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
         {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0},  # biases, norms
     ]
-    # one fused CUDA kernel for all parameters (transformers' Trainer default on CUDA)
-    fused = bool(params) and all(p.is_cuda and p.is_floating_point() for p in params)
+    # one fused kernel for all parameters (CUDA or CPU, as transformers' Trainer does)
+    fused = bool(params) and all(
+        p.device.type in ("cuda", "cpu") and p.is_floating_point() for p in params
+    )
+    fused = fused and len({p.device for p in params}) == 1
     return torch.optim.AdamW(
         groups,
         lr=lr,
