@@ -269,3 +269,17 @@ def test_the_python_api_checks_trackers_first(model, data, tmp_path, no_heavy_wo
     cfg = {"algo": "dpo", "model": str(model), "data": str(data), "output_dir": str(tmp_path)}
     with pytest.raises(UsageError, match="no such tracker"):
         train({**cfg, "report_to": "tensorbored"})
+
+
+def test_only_the_main_process_judges_the_output_folder(model, data, tmp_path, monkeypatch):
+    """Under `accelerate launch` the other ranks start while rank 0 may already write."""
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "metrics.jsonl").write_text("{}\n")
+    monkeypatch.setenv("RANK", "1")
+    import trlprep.trainers.loop as loop
+
+    monkeypatch.setattr(loop, "prepare", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("ran")))
+    r = _train(model, data, out, "--overwrite")
+    assert "not empty" not in r.output and "removed" not in r.output
+    assert (out / "metrics.jsonl").exists()  # rank 1 removes nothing

@@ -8,6 +8,7 @@ imported only when the command runs.
 
 from __future__ import annotations
 
+import os
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -270,8 +271,10 @@ def train_command(ctx: typer.Context) -> None:
     cfg = TrainConfig.from_any(config)
     # before any data or model is loaded: trackers, and the output folder policy
     check_trackers(cfg.report_to, cfg.output_dir)
-    check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
-    if overwrite:
+    main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one judges
+    if main_process:
+        check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
+    if overwrite and main_process:
         removed = clear_previous_run(Path(cfg.output_dir))
         if removed:
             out.print(f"--overwrite: removed {', '.join(removed)}", markup=False)
