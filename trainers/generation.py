@@ -12,6 +12,7 @@ model's `generation_config.json` (often `top_k=50`) does not change the sampling
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -124,7 +125,7 @@ def generate(
     """
     device = next(model.parameters()).device
     static = sampling.cache == "static" or (
-        sampling.cache == "auto" and device.type == "cuda" and mixture is None
+        sampling.cache == "auto" and device.type == "cuda" and mixture is None and _STATIC_OK
     )
     cache = {"cache_implementation": "static"} if static else {}
     completions: list[list[int]] = []
@@ -133,27 +134,47 @@ def generate(
         ids, mask = left_pad(prompts[start : start + batch_size], pad_token_id, 64 if static else 1)
         ids, mask = ids.to(device), mask.to(device)
         processors = [GeometricMixture(mixture[0], mixture[1], mask)] if mixture else None
+        kwargs = dict(
+            input_ids=ids,
+            attention_mask=mask,
+            do_sample=True,
+            max_new_tokens=sampling.max_new_tokens,
+            temperature=sampling.temperature,
+            top_k=sampling.top_k,
+            top_p=sampling.top_p,
+            min_length=sampling.min_length,
+            repetition_penalty=sampling.repetition_penalty,
+            pad_token_id=pad_token_id,
+            eos_token_id=list(eos_token_ids),
+            use_cache=True,
+            logits_processor=processors,
+        )
         with eval_mode(model):
-            out = model.generate(
-                input_ids=ids,
-                attention_mask=mask,
-                do_sample=True,
-                max_new_tokens=sampling.max_new_tokens,
-                temperature=sampling.temperature,
-                top_k=sampling.top_k,
-                top_p=sampling.top_p,
-                min_length=sampling.min_length,
-                repetition_penalty=sampling.repetition_penalty,
-                pad_token_id=pad_token_id,
-                eos_token_id=list(eos_token_ids),
-                use_cache=True,
-                logits_processor=processors,
-                **cache,
-            )
+            try:
+                out = model.generate(**kwargs, **cache)
+            except Exception as e:  # the compiled static-cache path unsupported here
+                if not cache or sampling.cache == "static":
+                    raise
+                _static_failed(e)
+                cache = {}
+                out = model.generate(**kwargs)
         got = cut_at_eos(out[:, ids.shape[1] :], eos_token_ids)
         completions += got.completions
         has_eos += got.has_eos
     return Generated(completions, has_eos)
+
+
+_STATIC_OK = True  # False once the automatic static cache failed in this process
+
+
+def _static_failed(error: Exception) -> None:
+    global _STATIC_OK
+    _STATIC_OK = False
+    warnings.warn(
+        f"generation with a static KV cache failed ({type(error).__name__}: {error}); "
+        "generating with the dynamic cache from now on (--generation-cache dynamic)",
+        stacklevel=3,
+    )
 
 
 class GeometricMixture:
