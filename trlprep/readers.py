@@ -1,7 +1,8 @@
 """Read datasets from files, folders and the Hub into Arrow, whole or in record batches.
 
 Formats: JSON Lines (also .gz/.zst/.bz2), JSON (an array of records, a one-key wrapper
-such as `{"data": [...]}`, or a dict of columns), Parquet, CSV, Arrow IPC file/stream and
+such as `{"data": [...]}`, a dict of equally long columns, or any other object as one row,
+such as a Super-NaturalInstructions task file), Parquet, CSV, Arrow IPC file/stream and
 Feather, `datasets` `save_to_disk` folders and Hub dataset ids.
 
 JSONL keeps every row's file line number and streams (see `trlprep.jsonl`). Rows whose JSON
@@ -226,16 +227,47 @@ def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
         (inner,) = data.values()
         if isinstance(inner, list) and all(isinstance(r, dict) for r in inner):
             data = inner  # a wrapper such as {"data": [...]} or {"train": [...]}
-    if isinstance(data, dict) and data and all(isinstance(v, list) for v in data.values()):
+    if isinstance(data, dict) and _equal_columns(data):
         return Source(table_from_columns(data), path, "json")
+    if isinstance(data, dict) and data:
+        return Source(table_from_records([data]), path, "json")  # one object: one row
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
         return Source(table_from_records(data), path, "json")
+    found = _json_kind(data)
     raise InputError(
-        "expected an array of objects, an object holding one such array, or an object "
-        "of equally long columns",
+        f"expected an array of objects (one per row), an object holding one such array, an "
+        f"object of equally long columns or one object (one row); found {found}",
         path=path,
         hint="or use JSON Lines (.jsonl) with one object per line",
     )
+
+
+def _equal_columns(data: dict) -> bool:
+    """Whether a JSON object is a dict of columns: every value a list, all of one length.
+
+    An object whose values are not all lists, or lists of different lengths (a
+    Super-NaturalInstructions task file: `Definition`, `Positive Examples`, `Instances`),
+    is one record instead.
+    """
+    lengths = {len(v) if isinstance(v, list) else -1 for v in data.values()}
+    return len(lengths) == 1 and -1 not in lengths
+
+
+def _json_kind(data: object) -> str:
+    if isinstance(data, list):
+        if not data:
+            return "an empty array"
+        bad = next(i for i, r in enumerate(data) if not isinstance(r, dict))
+        return f"an array whose item {bad} is {_json_kind(data[bad])}"
+    if isinstance(data, dict):
+        return "an empty object"
+    if isinstance(data, str):
+        return "a string"
+    if isinstance(data, bool):
+        return "a boolean"
+    if data is None:
+        return "null"
+    return "a number"
 
 
 def _read_csv(path: str) -> pa.Table:
