@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from templates_support import tiny_tokenizer
 
-from trlprep.errors import UsageError
+from trlprep.errors import RowFailures, UsageError
 from trlprep.readers import table_from_records
 from trlprep.templates import load_template, render_table
 from trlprep.templates.tokenize import tokenize_table
@@ -183,9 +183,8 @@ _TEXT = st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join)
 def test_pairs_fit_and_keep_start_keeps_a_prefix(prompt, chosen, rejected, max_length, truncation):
     tok = _property_tokenizer()
     table = pa.table({"prompt": [prompt], "chosen": [" " + chosen], "rejected": [" " + rejected]})
-    out, report = tokenize_table(
-        table, "preference", tok, max_length=max_length, truncation=truncation, add_eos=True
-    )
+    kw = dict(max_length=max_length, truncation=truncation, add_eos=True)
+    out, report = tokenize_table(table, "preference", tok, cut_away="keep", **kw)
     p, c, r = (out.column(k).to_pylist()[0] for k in ("prompt_ids", "chosen_ids", "rejected_ids"))
     full, _ = tokenize_table(table, "preference", tok, add_eos=True)
     fp, fc, fr = (
@@ -200,6 +199,13 @@ def test_pairs_fit_and_keep_start_keeps_a_prefix(prompt, chosen, rejected, max_l
     else:
         assert p == fp[len(fp) - len(p) :]  # the prompt's end
     assert report.truncated == int((p, c, r) != (fp, fc, fr))
+    assert report.prompt_cut == int(p != fp)
+    assert report.completion_cut == int((c, r) != (fc, fr))
+    if not c and not r:  # both completions cut away: a row failure unless kept
+        with pytest.raises(RowFailures, match="chosen and rejected completions are cut away"):
+            tokenize_table(table, "preference", tok, **kw)
+    else:
+        assert tokenize_table(table, "preference", tok, **kw)[0].equals(out)
 
 
 @settings(max_examples=60, deadline=None)
@@ -212,7 +218,7 @@ def test_pairs_fit_and_keep_start_keeps_a_prefix(prompt, chosen, rejected, max_l
 def test_stepwise_keeps_leading_whole_steps(prompt, steps, max_length, truncation):
     tok = _property_tokenizer()
     table = pa.table({"prompt": [prompt], "completions": [steps], "labels": [[True] * len(steps)]})
-    kw = dict(step_separator=" |", truncation=truncation)
+    kw = dict(step_separator=" |", truncation=truncation, cut_away="keep")
     out, _ = tokenize_table(table, "stepwise-supervision", tok, max_length=max_length, **kw)
     full, _ = tokenize_table(table, "stepwise-supervision", tok, **kw)
     p, kept = out.column("prompt_ids").to_pylist()[0], out.column("completions_ids").to_pylist()[0]
@@ -241,3 +247,71 @@ def test_token_columns_names_exactly_what_tokenize_table_adds(dtype):
     table = table_from_records([row])
     out, _ = tokenize_table(table, t, bos_tokenizer())
     assert set(out.column_names) - set(table.column_names) == set(token_columns(t))
+
+
+def test_a_completion_cut_away_entirely_is_a_row_failure():
+    """keep_start with a prompt that fills --max-length leaves nothing to train on."""
+    tok = tiny_tokenizer(None, words=["p1", "p2", "p3", "c1", "c2"])
+    table = pa.table(
+        {"prompt": ["p1 ", "p1 p2 p3 ", "p1 p2 "], "completion": ["c1", "c1", "c1 c2"]}
+    )
+    with pytest.raises(RowFailures) as err:
+        tokenize_table(table, "pc", tok, max_length=3)
+    assert err.value.rows == [1] and err.value.stage == "tokenize"
+    assert err.value.reasons == [
+        "the completion is cut away by --max-length 3 (prompt is 3 tokens)"
+    ]
+    assert "--truncation keep_end" in err.value.hint
+    kept, report = tokenize_table(table, "pc", tok, max_length=3, cut_away="keep")
+    assert kept.column("completion_mask").to_pylist() == [[0, 1], [0, 0, 0], [0, 0, 1]]
+    assert (report.truncated, report.prompt_cut, report.completion_cut) == (2, 0, 2)
+    # the rows that still train on something: a note saying what was cut
+    ok, report = tokenize_table(table.take([0, 2]), "pc", tok, max_length=3)
+    assert report.truncation_note() == (
+        "1 row truncated to --max-length 3: the completion's end cut in 1 row"
+    )
+    end, report = tokenize_table(table, "pc", tok, max_length=3, truncation="keep_end")
+    assert end.column("completion_mask").to_pylist() == [[0, 1], [0, 0, 1], [0, 1, 1]]
+    assert report.truncation_note() == (
+        "2 rows truncated to --max-length 3: the prompt's start cut in 2 rows"
+    )
+    with pytest.raises(UsageError):
+        tokenize_table(table, "pc", tok, cut_away="never")
+
+
+def test_unpaired_and_stepwise_rows_cut_away_are_row_failures():
+    tok = tiny_tokenizer(None, words=["p1", "p2", "s1", "s2", "|"])
+    unpaired = pa.table(
+        {"prompt": ["p1 p2 ", "p1 "], "completion": ["s1", "s1"], "label": [True, False]}
+    )
+    with pytest.raises(RowFailures) as err:
+        tokenize_table(unpaired, "unpaired-preference", tok, max_length=2)
+    assert err.value.rows == [0]
+    assert err.value.reasons[0].startswith("the completion is cut away by --max-length 2")
+    steps = pa.table(
+        {"prompt": ["p1", "p1 p2"], "completions": [["s1"], ["s1 s2"]], "labels": [[True], [True]]}
+    )
+    with pytest.raises(RowFailures) as err:
+        tokenize_table(steps, "stepwise-supervision", tok, step_separator=" |", max_length=3)
+    assert err.value.rows == [1]
+    assert err.value.reasons == [
+        "every step is cut away by --max-length 3 (prompt is 2 tokens, the first step 3)"
+    ]
+    # language modeling has no completion to lose: truncation is only a note
+    lm, report = tokenize_table(pa.table({"text": ["p1 p2 s1"]}), "lm", tok, max_length=2)
+    assert report.truncation_note() == "1 row truncated to --max-length 2 (each sequence's end cut)"
+
+
+def test_no_transformers_length_warning(caplog):
+    """trlprep handles lengths itself: the tokenizer's model_max_length warning stays quiet."""
+    import logging
+
+    tok = tiny_tokenizer(None, words=["p1", "c1"])
+    tok.model_max_length = 4
+    table = pa.table({"prompt": ["p1 " * 10], "completion": ["c1"]})
+    with caplog.at_level(logging.WARNING):
+        tokenize_table(table, "pc", tok)
+    assert "Token indices sequence length" not in caplog.text
+    with caplog.at_level(logging.WARNING):  # the tokenizer still warns when called as is
+        tok("p1 " * 10)
+    assert "Token indices sequence length" in caplog.text

@@ -274,6 +274,8 @@ def test_max_length_keeps_the_start_and_drops_prompt_only_rows(tok):
     assert len(p.rows["prompt"][0]) + len(p.rows["chosen"][0]) == 5
     assert p.rows["chosen"][0] == ids(tok, "is blue")
     assert any("dropped 1 rows" in m for m in logs)
+    # the same rows `convert --tokenize` refuses: one message says why they are dropped
+    assert any("their completion is cut away by max_length=5" in m for m in logs)
     with pytest.raises(DataError, match="no training rows"):
         _prep(tok, "dpo", rows[1:], max_length=3)
 

@@ -241,6 +241,7 @@ def tokenise(
         truncation=truncation,
         add_eos=not templated and layout != "stepwise",  # PRM: the separator ends each step
         step_separator=getattr(options, "step_separator", None),
+        cut_away="keep",  # rows whose completion is cut away are dropped below, and said so
     )
     if layout == "lm":
         rows = _lm_rows(table, getattr(options, "completion_only_loss", None))
@@ -375,7 +376,12 @@ def prepare(
             f"longer than max_length={max_length}"
             if layout == "scored-pairs"
             else "with nothing left to train on"
-            + (f" (their prompt fills max_length={max_length})" if max_length else "")
+            + (
+                f" (their completion is cut away by max_length={max_length}: the prompt fills it;"
+                " `trlprep convert --tokenize` refuses these rows, listing each)"
+                if max_length
+                else ""
+            )
         )
         notes.append(f"dropped {dropped} rows {why}")
     for note in notes:

@@ -375,7 +375,7 @@ def _lengths(texts: dict[str, list[str]], tokenizer: Any, max_length: int | None
     def length(s: str) -> int:
         if tokenizer is None:
             return len(s)
-        return len(tokenizer(s, add_special_tokens=False)["input_ids"])
+        return len(tokenizer(s, add_special_tokens=False, verbose=False)["input_ids"])
 
     lengths = {c: np.array([length(t) for t in values]) for c, values in texts.items()}
     total = _sequence_lengths(lengths)

@@ -35,8 +35,10 @@ import pyarrow.compute as pc
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
 from trlprep.templates.rules import plan_for
+from trlprep.wording import plural
 
 TRUNCATION = ("keep_start", "keep_end")
+CUT_AWAY = ("fail", "keep")
 _IDS = pa.list_(pa.int32())
 _STEP_IDS = pa.list_(_IDS)
 
@@ -49,11 +51,29 @@ class TokenizeReport:
     boundary_merges: int = 0
     boundary_examples: list[int] = field(default_factory=list)
     truncated: int = 0
+    prompt_cut: int = 0  # truncated rows whose prompt lost tokens
+    completion_cut: int = 0  # truncated rows whose completion(s) or steps lost tokens
     max_tokens: int = 0
+    max_length: int | None = None
+    truncation: str = "keep_start"
     example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def truncation_note(self) -> str | None:
+        """What truncation cut, in words (None when nothing was cut)."""
+        if not self.truncated:
+            return None
+        limit = f"--max-length {self.max_length}" if self.max_length else "--max-length"
+        what = []
+        if self.completion_cut:
+            what.append(f"the completion's end cut in {plural(self.completion_cut, 'row')}")
+        if self.prompt_cut:
+            what.append(f"the prompt's start cut in {plural(self.prompt_cut, 'row')}")
+        side = "start" if self.truncation == "keep_end" else "end"
+        tail = f": {', '.join(what)}" if what else f" (each sequence's {side} cut)"
+        return f"{plural(self.truncated, 'row')} truncated to {limit}{tail}"
 
     def merge(self, other: TokenizeReport, examples: int = 5) -> None:
         """Add another batch's report to this one."""
@@ -62,6 +82,9 @@ class TokenizeReport:
         room = max(0, examples - len(self.boundary_examples))
         self.boundary_examples.extend(other.boundary_examples[:room])
         self.truncated += other.truncated
+        self.prompt_cut += other.prompt_cut
+        self.completion_cut += other.completion_cut
+        self.max_length = self.max_length or other.max_length
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
 
@@ -93,6 +116,7 @@ def tokenize_table(
     row_offset: int = 0,
     add_eos: bool = False,
     step_separator: str | None = None,
+    cut_away: str = "fail",
 ) -> tuple[pa.Table, TokenizeReport]:
     """Add the token-id columns of `dtype` to a standard (templated) table.
 
@@ -101,10 +125,16 @@ def tokenize_table(
     only the steps that fit whole (a step's label belongs to its last token). `add_eos`
     appends the EOS token to completions as TRL does for standard text (the text columns are
     left as they are). Stepwise supervision needs `step_separator` (TRL's PRM default: "\\n").
+
+    A row whose completion (every completion of a pair, every step) truncation cuts away
+    entirely has nothing to train on: with `cut_away="fail"` those rows raise one
+    `RowFailures` (stage `tokenize`); with "keep" they stay, with empty completion ids.
     """
     dtype = get_type(dtype)
     if truncation not in TRUNCATION:
         raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
+    if cut_away not in CUT_AWAY:
+        raise UsageError(f"unknown cut_away {cut_away!r}", hint="use fail or keep")
     plan = plan_for(dtype)
     if dtype.name == "stepwise-supervision" and step_separator is None:
         raise UsageError(
@@ -120,13 +150,23 @@ def tokenize_table(
     _check_rows(table, columns)
     enc = _Encoder(tokenizer)
     try:
-        return _tokenize(table, dtype, plan, columns, enc, max_length, truncation, row_offset,
-                         add_eos, step_separator)  # fmt: skip
+        out, report, cut = _tokenize(table, dtype, plan, columns, enc, max_length, truncation,
+                                     row_offset, add_eos, step_separator)  # fmt: skip
     except TrlprepError:
         raise
     except Exception:  # the tokenizer's own error: find the rows it refuses
         _failing_rows(table, columns, enc)
         raise
+    if cut and cut_away == "fail":
+        rows = sorted(cut)
+        raise RowFailures(
+            rows,
+            [cut[r] for r in rows],
+            stage="tokenize",
+            hint="raise --max-length, keep the prompt's end (--truncation keep_end), or set "
+            "these rows aside (--on-error skip)",
+        )
+    return out, report
 
 
 def _tokenize(
@@ -140,8 +180,9 @@ def _tokenize(
     row_offset: int,
     add_eos: bool,
     step_separator: str | None,
-) -> tuple[pa.Table, TokenizeReport]:
-    report = TokenizeReport(rows=table.num_rows)
+) -> tuple[pa.Table, TokenizeReport, dict[int, str]]:
+    report = TokenizeReport(rows=table.num_rows, max_length=max_length, truncation=truncation)
+    cut: dict[int, str] = {}
     prompt = plan.out_names.get(plan.prompt) if plan.prompt else None
     eos = getattr(enc.tok, "eos_token", None) if add_eos else None
     text = {
@@ -151,8 +192,9 @@ def _tokenize(
     if dtype.name == "stepwise-supervision":
         steps = next(c.name for c in dtype.columns if c.kind is Kind.STEPS)
         new = _stepwise(
-            enc, text[prompt], table.column(steps), step_separator, max_length, truncation, report
-        )
+            enc, text[prompt], table.column(steps), step_separator, max_length, truncation, report,
+            cut,
+        )  # fmt: skip
         types = {"prompt_ids": _IDS, "completions_ids": _STEP_IDS}
     elif prompt is None:  # language modeling, implicit preference: whole sequences
         new = {}
@@ -161,7 +203,7 @@ def _tokenize(
             new["input_ids" if c == "text" else f"{c}_ids"] = ids
         types = dict.fromkeys(new, _IDS)
     else:
-        new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset)
+        new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
         types = dict.fromkeys(new, _IDS)
     if dtype.name != "stepwise-supervision":
         for ids in new.values():
@@ -172,7 +214,7 @@ def _tokenize(
             table = table.set_column(table.column_names.index(name), name, arr)
         else:
             table = table.append_column(name, arr)
-    return table, report
+    return table, report, cut
 
 
 def _split(
@@ -184,8 +226,10 @@ def _split(
     truncation: str,
     report: TokenizeReport,
     row_offset: int,
+    cut: dict[int, str],
 ) -> dict[str, list]:
-    """Prompt ids and each completion's ids, split off prompt + completion tokenised whole."""
+    """Prompt ids and each completion's ids, split off prompt + completion tokenised whole;
+    rows whose completions truncation cuts away entirely go to `cut` with a reason."""
     rest = [c for c in text if c != prompt]
     p_ids = enc.distinct(text[prompt])
     fulls = {c: enc.many([p + x for p, x in zip(text[prompt], text[c], strict=True)]) for c in rest}
@@ -197,9 +241,10 @@ def _split(
             report.boundary_merges += 1
             if len(report.boundary_examples) < 5:
                 report.boundary_examples.append(i + row_offset)
-        head, tails = _fit(
-            full[0][:k] if full else p, [f[k:] for f in full], max_length, truncation, report
-        )
+        whole = [f[k:] for f in full]
+        head, tails = _fit(full[0][:k] if full else p, whole, max_length, truncation, report)
+        if any(whole) and not any(tails):
+            cut[i] = _cut_reason(rest, k, max_length)
         prompts.append(head)
         for c, tail in zip(rest, tails, strict=True):
             parts[c].append(tail)
@@ -212,6 +257,17 @@ def _split(
             ],
         }
     return {"prompt_ids": prompts, **{f"{c}_ids": parts[c] for c in rest}}
+
+
+def _cut_reason(completions: list[str], prompt_tokens: int, max_length: int | None) -> str:
+    what = (
+        "the completion is"
+        if completions in (["completion"], [])
+        else f"the {' and '.join(completions)} completions are"
+    )
+    return (
+        f"{what} cut away by --max-length {max_length} (prompt is {plural(prompt_tokens, 'token')})"
+    )
 
 
 def _check_rows(table: pa.Table, columns: list[str]) -> None:
@@ -263,7 +319,7 @@ class _Encoder:
         self.adds_bos = bool(bos) and bool(probe) and probe[0] == self.bos_id
 
     def many(self, texts: list[str]) -> list[list[int]]:
-        ids = self.tok(texts, add_special_tokens=False)["input_ids"] if texts else []
+        ids = self.tok(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
         if self.adds_bos:
             ids = [
                 x if t.startswith(self.bos_token) else [self.bos_id, *x]
@@ -279,7 +335,9 @@ class _Encoder:
     def pieces(self, texts: list[str]) -> list[list[int]]:
         """Each distinct text alone, without any special token (steps, separators)."""
         unique = list(dict.fromkeys(texts))
-        out = self.tok(unique, add_special_tokens=False)["input_ids"] if unique else []
+        out = (
+            self.tok(unique, add_special_tokens=False, verbose=False)["input_ids"] if unique else []
+        )
         ids = dict(zip(unique, out, strict=True))
         return [ids[t] for t in texts]
 
@@ -298,17 +356,24 @@ def _stepwise(
     max_length: int | None,
     mode: str,
     report: TokenizeReport,
+    cut: dict[int, str],
 ) -> dict[str, list]:
-    """Prompt ids, and each row's steps as ids each followed by the separator's ids."""
+    """Prompt ids, and each row's steps as ids each followed by the separator's ids; rows
+    left without any step go to `cut` with a reason."""
     sep = enc.pieces([separator])[0] if separator else []
     flat = enc.pieces(pc.list_flatten(steps).to_pylist())
     counts = pc.list_value_length(steps).fill_null(0).to_pylist()
     out: dict[str, list] = {"prompt_ids": [], "completions_ids": []}
     start = 0
-    for prompt, n in zip(enc.distinct(prompts), counts, strict=True):
-        row = [ids + sep for ids in flat[start : start + n]]
+    for i, (whole, n) in enumerate(zip(enc.distinct(prompts), counts, strict=True)):
+        steps_ids = [ids + sep for ids in flat[start : start + n]]
         start += n
-        prompt, row = _fit_steps(prompt, row, max_length, mode, report)
+        prompt, row = _fit_steps(whole, steps_ids, max_length, mode, report)
+        if steps_ids and not row:
+            cut[i] = (
+                f"every step is cut away by --max-length {max_length} (prompt is "
+                f"{plural(len(whole), 'token')}, the first step {len(steps_ids[0])})"
+            )
         report.max_tokens = max(report.max_tokens, len(prompt) + sum(map(len, row)))
         out["prompt_ids"].append(prompt)
         out["completions_ids"].append(row)
@@ -327,6 +392,7 @@ def _fit_steps(
     if max_length is None or len(prompt) + total <= max_length:
         return prompt, steps
     report.truncated += 1
+    n = len(prompt)
     if mode == "keep_end":
         prompt = prompt[max(0, len(prompt) + total - max_length) :]
     else:
@@ -337,6 +403,8 @@ def _fit_steps(
             break
         kept.append(step)
         room -= len(step)
+    report.prompt_cut += len(prompt) < n
+    report.completion_cut += len(kept) < len(steps)
     return prompt, kept
 
 
@@ -371,12 +439,15 @@ def _fit(
     if max_length is None or len(prompt) + longest <= max_length:
         return prompt, tails
     report.truncated += 1
+    n = len(prompt)
     if mode == "keep_end":  # drop the prompt's start first, then the tails' ends
         prompt = prompt[max(0, len(prompt) + longest - max_length) :]
     else:  # keep_start: keep the prompt's start, then the tails' starts
         prompt = prompt[:max_length]
     room = max_length - len(prompt)
+    report.prompt_cut += len(prompt) < n
+    report.completion_cut += longest > room
     return prompt, [t[:room] for t in tails]
 
 
-__all__ = ["TRUNCATION", "TokenizeReport", "tokenize_table"]
+__all__ = ["CUT_AWAY", "TRUNCATION", "TokenizeReport", "tokenize_table"]

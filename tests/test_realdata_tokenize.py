@@ -1,0 +1,71 @@
+"""Tokenising real samples: rows whose completion --max-length cuts away are refused.
+
+A row whose whole completion is truncated away trains on nothing; `convert --tokenize`
+refuses it (stage `tokenize`, naming the row) or sets it aside with `--on-error skip`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import counts, rows_of, run, sample
+
+KTO = sample("kto_demo")
+FASTCHAT = sample("fastchat_dummy")
+MODEL = "examples/tiny-chat-model"
+
+
+@pytest.fixture(scope="module")
+def kto_runs(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("kto")
+    common = (KTO, "--chat-template", "qwen2.5", "--tokenize", "--tokenizer", MODEL)
+    stop = run("convert", *common, "--max-length", 512, "-o", tmp / "stop.jsonl")
+    skip = run(
+        "convert", *common, "--max-length", 512, "-o", tmp / "skip.jsonl", "--on-error", "skip"
+    )
+    return tmp, stop, skip
+
+
+def test_kto_rows_cut_away_stop_the_run_naming_the_row(kto_runs):
+    tmp, stop, _ = kto_runs
+    assert stop.exit_code == 1, stop.output
+    # row 1's prompt (its first user turn and Qwen's default system turn) is 3,378 tokens
+    assert (
+        "row 1: tokenize: the completion is cut away by --max-length 512 "
+        "(prompt is 3,378 tokens) (16 more rows fail)"
+    ) in stop.output
+    assert "--truncation keep_end" in stop.output
+    assert not (tmp / "stop.jsonl").exists()
+    assert "Token indices sequence length" not in stop.output  # trlprep handles lengths
+
+
+def test_kto_rows_cut_away_go_to_rejects_and_the_rest_train_on_something(kto_runs):
+    tmp, _, skip = kto_runs
+    assert skip.exit_code == 0, skip.output
+    assert counts(skip.output) == (50, 17, 33, 33)
+    out = rows_of(tmp / "skip.jsonl")
+    assert all(r["completion_ids"] for r in out)
+    assert all(len(r["prompt_ids"]) + len(r["completion_ids"]) <= 512 for r in out)
+    rejects = [json.loads(x) for x in (tmp / "skip.rejects.jsonl").read_text().splitlines()]
+    assert len(rejects) == 17 and {r["stage"] for r in rejects} == {"tokenize"}
+    assert rejects[0]["row"] == 1 and "cut away by --max-length 512" in rejects[0]["reason"]
+    assert "18 rows truncated to --max-length 512: the completion's end cut in 18 rows" in (
+        skip.output
+    )
+    assert "Token indices sequence length" not in skip.output
+
+
+def test_sharegpt_prompt_completion_with_a_short_max_length_refuses_every_row(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    args = ("convert", FASTCHAT, "--from", "sharegpt", "--to", "pc", "--chat-template", "qwen2.5")
+    r = run(*args, "--tokenize", "--tokenizer", MODEL, "--max-length", 40, "-o", out)
+    assert r.exit_code == 1, r.output
+    assert "row 0: tokenize: the completion is cut away by --max-length 40" in r.output
+    assert "(149 more rows fail)" in r.output and not out.exists()
+    # keep_end keeps each prompt's end: every row still has a completion to train on
+    r = run(*args, "--tokenize", "--tokenizer", MODEL, "--max-length", 120,
+            "--truncation", "keep_end", "-o", out)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert all(any(row["completion_mask"]) for row in rows_of(out))
+    assert "rows truncated to --max-length 120: the prompt's start cut in" in r.output
