@@ -97,7 +97,7 @@ class Plan:
                     f"prompt/completion boundary ({tok.example_label} {rows})"
                 )
             if tok.truncated:
-                out.append(f"{tok.truncated} row(s) truncated to --max-length")
+                out.append(tok.truncation_note())
         return out
 
     def explain(self) -> list[dict[str, Any]]:
