@@ -78,7 +78,10 @@ def test_import_explain_writes_nothing(tmp_path):
     res = _run("import", str(FIX / "ranked.jsonl"), "--from", "ranked", "--explain")
     assert res.exit_code == 0, res.output
     assert "lands on: preference (standard)" in res.output
-    assert "import: 4 rows in, 3 imported, 2 cannot be imported" in res.output
+    assert (
+        "import: 4 rows in, 3 imported (one row per pair (best-vs-rest)), 2 cannot be imported"
+        in res.output
+    )
     assert "fewer than two completions" in res.output and "(ties)" in res.output
     assert list(tmp_path.iterdir()) == []
 

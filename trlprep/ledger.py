@@ -37,6 +37,7 @@ class Ledger:
     examples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     first: dict[str, Any] | None = None  # the first failing input row
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
+    expansions: dict[str, str] = field(default_factory=dict)  # step -> how rows multiply
     bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
     coerced: Counter = field(default_factory=Counter)  # column -> values read as text
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
@@ -162,7 +163,11 @@ class Ledger:
             elif kind == "filters":
                 effects.append(f"filter: {n_in - n_out:,} dropped by the conversion itself")
             elif n_in != n_out:
-                effects.append(f"{name}: {n_in:,} rows -> {n_out:,}")
+                how = self.expansions.get(name)
+                effects.append(
+                    f"{name}: {n_in:,} {plural(n_in, 'row')} -> {n_out:,}"
+                    + (f", {how}" if how else "")
+                )
         text += f" ({'; '.join(effects)})" if effects else ""
         if self.bad_lines:
             text += f"; {self.bad_lines.summary(3)}"

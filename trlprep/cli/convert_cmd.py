@@ -102,6 +102,7 @@ def convert_command(
     threshold: float = opt.THRESHOLD,
     margin: bool = opt.MARGIN,
     neutral: str = opt.NEUTRAL,
+    keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
 ) -> None:
     """Convert a dataset to another type (importing public layouts), streaming files."""
     choice("--label-merge", label_merge, ("all", "any", "last", "first-false-truncates"))
@@ -120,8 +121,9 @@ def convert_command(
         allow_empty=allow_empty,
     )
     imports = opt.import_options(
-        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin, neutral
-    )
+        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin,
+        neutral, keep_empty_turns,
+    )  # fmt: skip
     run(
         Request(
             path, output, to=to, from_=from_, explain=explain, overwrite=overwrite,

@@ -39,6 +39,7 @@ def import_command(
     threshold: float = opt.THRESHOLD,
     margin: bool = opt.MARGIN,
     neutral: str = opt.NEUTRAL,
+    keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
     overwrite: bool = opt.OVERWRITE,
     output_format: str = opt.OUTPUT_FORMAT,
     input_format: str = opt.INPUT_FORMAT,
@@ -52,8 +53,9 @@ def import_command(
     if from_ is not None:
         get_importer(from_)
     imports = opt.import_options(
-        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin, neutral
-    )
+        map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin,
+        neutral, keep_empty_turns,
+    )  # fmt: skip
     run(
         Request(
             path, output, from_=from_, explain=explain, overwrite=overwrite,

@@ -61,6 +61,12 @@ NEUTRAL = typer.Option(
     "--neutral",
     help="prm800k: a step rated 0 (neutral) is negative (default, as TRL) | positive | drop.",
 )
+KEEP_EMPTY_TURNS = typer.Option(
+    False,
+    "--keep-empty-turns",
+    help="hh: keep rows whose final Assistant turn is empty by importing to prompt-only (the "
+    "answers dropped): the one target where an empty answer is not an error.",
+)
 
 
 def import_options(
@@ -73,6 +79,7 @@ def import_options(
     threshold: float | None,
     margin: bool,
     neutral: str = "negative",
+    keep_empty_turns: bool = False,
 ):
     from trlprep.importers import ImportOptions
 
@@ -86,4 +93,5 @@ def import_options(
         threshold=threshold,
         margin=margin,
         neutral=neutral,
+        keep_empty_turns=keep_empty_turns,
     )

@@ -106,6 +106,7 @@ def run(req: Request) -> None:
             return
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
+    _check_keep_empty(req, layout)
 
     importer = stats = None
     ledger = Ledger(path=req.path, on_error=req.on_error, bad_lines=bad)
@@ -183,6 +184,25 @@ def run(req: Request) -> None:
             err.print(f"note: {note}", markup=False)
 
 
+def _check_keep_empty(req: Request, layout: str | None) -> None:
+    """`--keep-empty-turns` is an hh option that lands on prompt-only: refuse it elsewhere."""
+    if req.import_options is None or not req.import_options.keep_empty_turns:
+        return
+    from trlprep.importers import get_importer
+    from trlprep.registry import get_type
+
+    if layout is None or get_importer(layout).name != "hh":
+        raise UsageError("--keep-empty-turns is an option of the hh layout", hint="add --from hh")
+    if req.to is not None and get_type(req.to).name != "prompt-only":
+        raise UsageError(
+            f"--keep-empty-turns keeps HH rows whose final Assistant turn is empty, which is "
+            f"valid only as prompt-only data; for --to {req.to} an empty answer is an empty "
+            "completion (rule empty-string)",
+            hint="use --to prompt-only with it, or drop it and pass --on-error skip to set "
+            "those rows aside",
+        )
+
+
 def _plan(req: Request, det, from_type, tools, template_kwargs):
     """The conversion plan (route, template, tokenizer) for detected data."""
     from trlprep.convert import make_plan, make_render
@@ -219,7 +239,9 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
     det = detect_batches(stream)
     plan = _plan(req, det, from_type, tools, kwargs)
     if stats is not None:
-        _print_stats(stats, out, dry_run=True)
+        _print_stats(
+            stats, out, dry_run=True, how=importer.expansion(req.import_options or _opts())
+        )
     _print_plan(plan, det.num_rows)
 
 
@@ -236,6 +258,9 @@ def _import_units(
     from trlprep.stream import Unit, read_stage
 
     opts = opts or ImportOptions()
+    how = importer.expansion(opts)
+    if how:
+        ledger.expansions["import"] = how  # said with the counts when rows multiply
     for b in whole_if_needed(raw, importer, opts):  # OASST messages: the file at once
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += data.num_rows
@@ -255,6 +280,7 @@ def _import_units(
                 ).select(result.rejects.column_names)
         stats.add(data.num_rows, result)
         ledger.reject(result.rejects)
+        ledger.count_step("import", settled.num_rows - result.num_rejected, result.table.num_rows)
         if result.table.num_rows:
             table = result.table.append_column(ROW_ID, pa.array(rows))
             yield Unit(data, b.offset, b.lines, table, result.lines)
@@ -334,14 +360,21 @@ def _print_import(importer, first: Batch, opts) -> None:
     out.print(f"lands on: {dtype.name} ({fmt})", markup=False)
 
 
-def _print_stats(stats, console, dry_run: bool = False) -> None:
+def _opts():
+    from trlprep.importers import ImportOptions
+
+    return ImportOptions()
+
+
+def _print_stats(stats, console, dry_run: bool = False, how: str | None = None) -> None:
     from trlprep.importers.run import summary_lines
     from trlprep.wording import plural
 
     if dry_run:
         console.print(
-            f"import: {plural(stats.rows_in, 'row')} in, {stats.rows_out:,} imported, "
-            f"{stats.rejected:,} cannot be imported",
+            f"import: {plural(stats.rows_in, 'row')} in, {stats.rows_out:,} imported"
+            + (f" ({how})" if how and stats.rows_out != stats.rows_in - stats.rejected else "")
+            + f", {stats.rejected:,} cannot be imported",
             markup=False,
         )
     for line in summary_lines(stats):

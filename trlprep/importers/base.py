@@ -45,6 +45,7 @@ class ImportOptions:
     margin: bool = False  # ranked -> preference: add the score difference as `margin`
     neutral: str = "negative"  # prm800k: a step rated 0 is negative | positive | drop
     coerce: bool = False  # numbers/booleans in a text column are read as their text
+    keep_empty_turns: bool = False  # hh: keep empty final answers, landing on prompt-only
 
     @classmethod
     def make(
@@ -199,6 +200,11 @@ class Importer:
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
         """What the importer will do with data of `schema`, one step per line."""
         return []
+
+    def expansion(self, opts: ImportOptions) -> str | None:
+        """How input rows become output rows when that is not one to one ("one row per
+        instance"), said where a run's counts are printed; None for one row per row."""
+        return None
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         """Turn renamed input rows into landing rows; mark rows that cannot be imported."""

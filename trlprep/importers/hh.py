@@ -16,9 +16,15 @@ content "Assistant:". Here content is kept as written and an empty turn is repor
 Rows that cannot be imported (reported, with their line): a transcript that is null, has
 text before its first marker, has no turns, does not end with an Assistant turn, or ends
 with an empty one (`"...\\n\\nAssistant: "`: real HH-RLHF files hold a few, e.g. 4 of the
-2,312 rows of harmless-base test; an empty answer is no completion for any TRL type, so
-`--on-error skip` sets them aside), and rows whose messages fail validation (an empty
-earlier turn, for example).
+2,312 rows of harmless-base test; `--on-error skip` sets them aside), and rows whose
+messages fail validation (an empty earlier turn, for example).
+
+An empty answer is an `empty-string` error as the completion, chosen or rejected of every
+type that holds one, and an LM conversation that ends in it either holds that error or,
+with the turn dropped, no answer at all. Only prompt-only data does not hold the answers,
+so `keep_empty_turns` (`--keep-empty-turns`) keeps those rows by landing on prompt-only:
+the prompt is extracted from chosen and rejected with the empty turn still in place (as
+`preference-implicit -> prompt-only` does for every other row), then the answers go.
 
 The parse is columnar: markers are replaced by a sentinel character that the batch does not
 contain, and the text is split on it with Arrow compute.
@@ -32,7 +38,7 @@ import pyarrow.compute as pc
 
 from trlprep.arrowtypes import is_json_field, is_string
 from trlprep.converters.arrowops import as_array, offsets, split_strings, string_data
-from trlprep.errors import DataError
+from trlprep.errors import DataError, RowFailures
 from trlprep.importers.base import (
     Converted,
     Importer,
@@ -43,7 +49,7 @@ from trlprep.importers.base import (
 )
 from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import message_struct
-from trlprep.registry import PREFERENCE_IMPLICIT, DatasetType, Format
+from trlprep.registry import PREFERENCE_IMPLICIT, PROMPT_ONLY, DatasetType, Format
 
 HUMAN, ASSISTANT = "Human", "Assistant"
 # Characters that never occur in real text, tried in turn as the marker sentinel.
@@ -74,23 +80,58 @@ class HH(Importer):
         return len(text) > 0 and bool(pc.all(ok).as_py())
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        if opts.keep_empty_turns:
+            return PROMPT_ONLY, Format.CONVERSATIONAL
         return PREFERENCE_IMPLICIT, Format.CONVERSATIONAL
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
-        return [
+        steps = [
             'chosen, rejected: split at "\\n\\nHuman:" (-> user) and "\\n\\nAssistant:" '
             "(-> assistant) into message lists",
+        ]
+        if opts.keep_empty_turns:
+            return steps + [
+                "the shared opening turns become the prompt; the answers, empty final "
+                "Assistant turns included, are dropped (--keep-empty-turns: prompt-only)"
+            ]
+        return steps + [
             "the shared opening turns are the implicit prompt (`trlprep convert --to "
             "preference` extracts it)",
         ]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         require(table, *COLUMNS, layout="hh")
-        produced = {name: parse_column(table, name, bad) for name in COLUMNS}
-        return Converted(assemble(table, produced, COLUMNS))
+        keep = opts.keep_empty_turns
+        produced = {name: parse_column(table, name, bad, keep) for name in COLUMNS}
+        pairs = assemble(table, produced, COLUMNS)
+        if not keep:
+            return Converted(pairs)
+        return _prompt_only(pairs, bad)
 
 
-def parse_column(table: pa.Table, name: str, bad: Rejections) -> pa.Array:
+def _prompt_only(pairs: pa.Table, bad: Rejections) -> Converted:
+    """The prompts of implicit preference rows (those not already rejected), by the graph's
+    own `preference-implicit -> prompt-only` edge; rows it refuses are rejected."""
+    from trlprep.converters import ConvertOptions
+    from trlprep.converters.implicit import implicit_to_prompt_only
+
+    rows = np.flatnonzero(~bad.mask)
+    while True:
+        try:
+            out = implicit_to_prompt_only(
+                pairs.take(pa.array(rows, pa.int64())), Format.CONVERSATIONAL, ConvertOptions()
+            )
+        except RowFailures as e:
+            for at, why in zip(e.rows, e.reasons, strict=True):
+                bad.add(np.arange(len(bad.mask)) == rows[at], why)
+            rows = np.delete(rows, e.rows)
+            continue
+        return Converted(out, rows=rows)
+
+
+def parse_column(table: pa.Table, name: str, bad: Rejections, keep_empty: bool = False) -> pa.Array:
+    """The message lists of one transcript column; rows that cannot be parsed go to `bad`
+    (an empty final Assistant turn too, unless `keep_empty`)."""
     field = table.schema.field(name)
     col = as_array(table.column(name))
     if pa.types.is_null(col.type):
@@ -104,7 +145,8 @@ def parse_column(table: pa.Table, name: str, bad: Rejections) -> pa.Array:
         )
     messages, problems = parse_transcripts(col)
     for why in _REASONS:
-        bad.add(problems == why, f"{name}: {_REASONS[why]}")
+        if not (keep_empty and why == "empty-last"):
+            bad.add(problems == why, f"{name}: {_REASONS[why]}")
     return messages
 
 
@@ -114,7 +156,7 @@ _REASONS = {
     "no-turns": 'holds no "\\n\\nHuman:"/"\\n\\nAssistant:" turns',
     "ends-human": "does not end with an Assistant turn",
     "empty-last": "ends with an empty Assistant turn (real HH-RLHF files hold a few such rows; "
-    "--on-error skip sets them aside)",
+    "--on-error skip sets them aside, --keep-empty-turns keeps them for --to prompt-only)",
 }
 
 

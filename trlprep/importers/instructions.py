@@ -139,6 +139,9 @@ class Instances(Importer):
     )
     reads = "instruction + instances [{input, output}], or Definition + Instances [{input, output}]"
 
+    def expansion(self, opts: ImportOptions) -> str | None:
+        return "one row per instance"
+
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return _shape(schema) is not None
 

@@ -42,7 +42,7 @@ from trlprep.errors import DataError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections
 from trlprep.importers.jsonarrow import lists_from
 from trlprep.importers.messages import field_of, map_roles, merged_roles, message_struct
-from trlprep.importers.ranked import Ranked
+from trlprep.importers.ranked import Ranked, ranked_expansion
 from trlprep.registry import (
     LANGUAGE_MODELING,
     PREFERENCE,
@@ -282,6 +282,9 @@ class OASST(_OASSTBase):
     )
     reads = "prompt {text, role, replies [...]} (trees) or message_id, parent_id, text, role"
 
+    def expansion(self, opts: ImportOptions) -> str | None:
+        return "one row per thread"
+
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         return LANGUAGE_MODELING, Format.CONVERSATIONAL
 
@@ -330,6 +333,9 @@ class OASSTRanked(_OASSTBase):
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return False  # the same data as `oasst`: chosen with --from only
+
+    def expansion(self, opts: ImportOptions) -> str | None:
+        return ranked_expansion(opts, "ranked reply")
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         return (UNPAIRED_PREFERENCE if opts.threshold is not None else PREFERENCE), (

@@ -87,6 +87,9 @@ class PRM800K(Importer):
     )
     reads = "question {problem}, label {steps [{completions [{text, rating}], ...}]}"
 
+    def expansion(self, opts: ImportOptions) -> str | None:
+        return "one row per trajectory, as TRL's prm800k script"
+
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if not {"question", "label"} <= set(schema.names):
             return False

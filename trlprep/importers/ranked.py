@@ -40,6 +40,13 @@ RANK_FIELDS = ("rank",)
 ROW = "__trlprep_import_row"
 
 
+def ranked_expansion(opts: ImportOptions, item: str) -> str:
+    """How ranked completions become rows: pairs, or one row per completion."""
+    if opts.threshold is not None:
+        return f"one row per {item} on either side of --threshold"
+    return f"one row per pair ({opts.pairing})"
+
+
 class Ranked(Importer):
     name = "ranked"
     aliases = ("ultrafeedback",)
@@ -50,6 +57,9 @@ class Ranked(Importer):
         "Ties are never paired and are counted."
     )
     reads = "prompt (or instruction), completions + scores|ranks (or [{response, score}])"
+
+    def expansion(self, opts: ImportOptions) -> str | None:
+        return ranked_expansion(opts, "completion")
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if not ({"prompt", "instruction"} & set(schema.names)) or "completions" not in schema.names:
