@@ -1,7 +1,9 @@
-"""Tokenising real samples: rows whose completion --max-length cuts away are refused.
+"""Templating and tokenising real samples: nothing dropped in silence.
 
 A row whose whole completion is truncated away trains on nothing; `convert --tokenize`
 refuses it (stage `tokenize`, naming the row) or sets it aside with `--on-error skip`.
+A template that drops tool calls or tools (Llama 3) is warned about; one that raises on a
+tool-call turn (ChatML) says so, naming the row.
 """
 
 from __future__ import annotations
@@ -69,3 +71,31 @@ def test_sharegpt_prompt_completion_with_a_short_max_length_refuses_every_row(tm
     assert r.exit_code == 0, r.output
     assert all(any(row["completion_mask"]) for row in rows_of(out))
     assert "rows truncated to --max-length 120: the prompt's start cut in" in r.output
+
+
+GLAIVE = sample("glaive_toolcall")
+
+
+def test_glaive_with_llama3_warns_that_tool_calls_and_tools_are_dropped(tmp_path):
+    """Llama 3 renders tool-call turns empty and ignores tools, as its original does: said."""
+    out = tmp_path / "l3.jsonl"
+    r = run("convert", GLAIVE, "--from", "sharegpt", "--chat-template", "llama3", "-o", out)
+    assert r.exit_code == 0, r.output
+    assert "warning: 26 rows hold assistant tool calls that llama3 does not render" in r.output
+    assert "warning: 29 rows give tools that llama3 ignores" in r.output
+    assert r.output.count("llama3 does not render") == 1  # once, with the count
+    r = run("convert", GLAIVE, "--from", "sharegpt", "--chat-template", "qwen2.5", "-o",
+            tmp_path / "q.jsonl")  # fmt: skip
+    assert r.exit_code == 0 and "warning" not in r.output, r.output
+
+
+def test_glaive_with_chatml_says_it_cannot_render_tool_call_turns(tmp_path):
+    r = run("convert", GLAIVE, "--from", "sharegpt", "--chat-template", "chatml", "-o",
+            tmp_path / "c.jsonl")  # fmt: skip
+    assert r.exit_code == 1
+    assert (
+        "row 0: chat template: messages: chatml cannot render tool-call turns: message 3 holds "
+        "tool calls and no content (chatml raised: 'dict object' has no attribute 'content') "
+        "(25 more rows fail)"
+    ) in r.output
+    assert "use a template that renders tool calls (qwen2.5, llama3.1)" in r.output

@@ -21,9 +21,18 @@ import pyarrow as pa
 from trlprep.arrowtypes import is_json_field, is_string
 from trlprep.errors import TrlprepError
 from trlprep.jsonargs import has_tagged_arguments
-from trlprep.templates.inputs import count_images, mismatch, parts_roles, prepare
+from trlprep.templates.inputs import (
+    TOOL_TEMPLATES,
+    count_images,
+    first_tool_call,
+    mismatch,
+    parts_roles,
+    prepare,
+    tool_support,
+)
 from trlprep.templates.rules import Plan, RowError, plan_for, render_prompt, render_row
 from trlprep.templates.template import ChatTemplate, to_plain
+from trlprep.wording import plural
 
 TOOLS_COLUMN = "tools"
 KWARGS_COLUMN = "chat_template_kwargs"
@@ -51,6 +60,8 @@ class TemplateReport:
     num_proc: int = 1
     joined_parts_rows: int = 0  # rows whose text-only content parts were joined into a string
     image_rows: int = 0  # rows whose `<image>` placeholders became image parts
+    dropped_calls_rows: int = 0  # rows with tool calls the template does not render
+    ignored_tools_rows: int = 0  # rows given tools the template does not render
     example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
 
     def merge(self, other: TemplateReport) -> None:
@@ -61,6 +72,8 @@ class TemplateReport:
         self.fast_rows += other.fast_rows
         self.joined_parts_rows += other.joined_parts_rows
         self.image_rows += other.image_rows
+        self.dropped_calls_rows += other.dropped_calls_rows
+        self.ignored_tools_rows += other.ignored_tools_rows
         room = EXAMPLE_ROWS - len(self.prefix_mismatch_examples)
         self.prefix_mismatch_examples.extend(other.prefix_mismatch_examples[:room])
 
@@ -87,6 +100,25 @@ class TemplateReport:
             )
         return out
 
+    def warnings(self) -> list[str]:
+        """What the template silently left out of the text: tool calls, tools."""
+        out = []
+        n, name = self.dropped_calls_rows, self.template
+        if n:
+            out.append(
+                f"{plural(n, 'row')} {_s('hold', n)} assistant tool calls that {name} does not "
+                "render (those turns come out without the call: nothing to train on for them); "
+                f"use a template that renders tool calls ({TOOL_TEMPLATES})"
+            )
+        n = self.ignored_tools_rows
+        if n:
+            out.append(
+                f"{plural(n, 'row')} {_s('give', n)} tools that {name} ignores (the tool "
+                f"definitions are not in the text); use a template that renders tools "
+                f"({TOOL_TEMPLATES})"
+            )
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "template": self.template,
@@ -100,8 +132,15 @@ class TemplateReport:
             "num_proc": self.num_proc,
             "joined_parts_rows": self.joined_parts_rows,
             "image_rows": self.image_rows,
+            "dropped_calls_rows": self.dropped_calls_rows,
+            "ignored_tools_rows": self.ignored_tools_rows,
             "notes": self.notes(),
+            "warnings": self.warnings(),
         }
+
+
+def _s(verb: str, n: int) -> str:
+    return verb + "s" if n == 1 else verb
 
 
 @dataclass(frozen=True)
@@ -228,6 +267,7 @@ def _render(
     tools_g, kwargs_g = _side(job, batch, offset, first)
     images = _image_counts(batch)
     prep = _Preparer(job, batch.schema)
+    support = tool_support(job.template)
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
@@ -248,7 +288,7 @@ def _render(
                         hint="each image needs one `<image>` placeholder (or image part) "
                         "where it goes in the conversation",
                     )
-            joined = False
+            joined, calls = False, False
             if prompts is not None:
                 if g not in prepared:
                     try:
@@ -260,9 +300,11 @@ def _render(
                     raise prepared[g]
                 row[plan.prompt], info = prepared[g]
                 joined = bool(info and info.joined)
+                calls = bool(info and info.tool_calls is not None)
             for c in rows:
                 row[c], info = prep(row[c], c, vision)
                 joined = joined or bool(info and info.joined)
+                calls = calls or bool(info and info.tool_calls is not None)
             if prompts is not None and prompt_text[g] is None:
                 prompt_text[g] = render_prompt(
                     job.template, row[plan.prompt], tools_g[g], kwargs_g[g], trusted=True
@@ -278,6 +320,7 @@ def _render(
                 trusted=True,
             )
         except RowError as e:
+            e = _tool_call_error(e, job, support, row, bool(tools_g[g]))
             failures.append(
                 {
                     "row": offset + i,
@@ -301,6 +344,8 @@ def _render(
             ) from None
         rep.renders += len(plan.continuations) + len(plan.wholes)
         rep.joined_parts_rows += joined
+        rep.dropped_calls_rows += calls and not support.renders_calls(bool(tools_g[g]))
+        rep.ignored_tools_rows += bool(tools_g[g]) and not support.tools
         rep.image_rows += vision
         if shortened:
             rep.prefix_mismatch_rows += 1
@@ -309,6 +354,26 @@ def _render(
         for name, text in texts.items():
             out[name][i] = text
     return {name: pa.array(values, pa.string()) for name, values in out.items()}
+
+
+def _tool_call_error(e: RowError, job: Job, support: Any, row: dict, tools: bool) -> RowError:
+    """`e`, said as what it is when the template cannot render the row's tool-call turns."""
+    if not e.raised_by_template or support.renders_calls(tools):
+        return e
+    for column, messages in row.items():
+        i = first_tool_call(messages)
+        if i is None:
+            continue
+        bare = "content" not in messages[i] or messages[i]["content"] is None
+        return RowError(
+            f"{job.template.name} cannot render tool-call turns: message {i} "
+            + ("holds tool calls and no content" if bare else "holds tool calls")
+            + f" ({e.message})",
+            column,
+            hint=f"use a template that renders tool calls ({TOOL_TEMPLATES}), or set these rows "
+            "aside (--on-error skip)",
+        )
+    return e
 
 
 def _check_read(*values: Any) -> None:

@@ -9,8 +9,11 @@ to what the template renders, `<image>` placeholders turned into image parts.
   template that renders only string content for that role (found once per template by
   rendering a probe), instead of the template printing the list's Python repr or raising;
   templates that render parts get them as they are (roles probed: system, user,
-  assistant; other roles' text parts are joined). Image parts on a role the template
+  assistant, tool; other roles' text parts are joined). Image parts on a role the template
   cannot render parts for fail the row.
+- Whether the template renders an assistant turn's tool calls and the `tools` it is given
+  is probed once per template too (`tool_support`: does the probe call's or tool's name
+  appear in the render?), so rows whose calls or tools a template drops can be counted.
 - With images beside the conversation (`images`/`image`), each `<image>` in string content
   becomes an image part, the text around it text parts, and every other string content of
   the row one text part (TRL's vision format); the placeholders (plus image parts already
@@ -30,7 +33,9 @@ from trlprep.templates.template import ChatTemplate, RenderError
 
 PLACEHOLDER = "<image>"
 PROBE_TEXT = "trlprep-probe-4f1c"
-PROBE_ROLES = ("system", "user", "assistant")
+PROBE_ROLES = ("system", "user", "assistant", "tool")
+PROBE_TOOL = "trlprep_probe_tool_4f1c"
+TOOL_TEMPLATES = "qwen2.5, llama3.1"  # built-ins that render tool calls and tools
 _REPR = re.compile(r"""['"]type['"]\s*:""")
 
 
@@ -40,6 +45,57 @@ class Prepared:
 
     joined: bool = False  # text-only parts joined into a string
     images: int = 0  # placeholders and image parts found
+    tool_calls: int | None = None  # the first message holding tool calls, if any
+
+
+@dataclass(frozen=True)
+class ToolSupport:
+    """What a template does with tool calls and tools (found by rendering probes)."""
+
+    calls: bool  # an assistant turn's tool calls appear in the render (no tools given)
+    calls_with_tools: bool  # ... when the conversation is given tools
+    tools: bool  # the tools given appear in the render
+
+    def renders_calls(self, with_tools: bool) -> bool:
+        return self.calls_with_tools if with_tools else self.calls
+
+
+def tool_support(template: ChatTemplate) -> ToolSupport:
+    """Whether `template` renders tool calls and tools: probe conversations whose call and
+    tool carry a unique name, rendered once per template; the name must appear."""
+    return _tool_support(template.source, tuple(sorted(template.special_tokens.items())))
+
+
+@lru_cache(maxsize=64)
+def _tool_support(source: str, tokens: tuple) -> ToolSupport:
+    template = ChatTemplate(source, special_tokens=dict(tokens))
+    tool = {
+        "type": "function",
+        "function": {
+            "name": PROBE_TOOL,
+            "description": "probe",
+            "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}},
+        },
+    }
+    call = {"type": "function", "function": {"name": PROBE_TOOL, "arguments": {"x": 1}}}
+
+    def shows(chat: list, tools: list | None, gen: bool) -> bool:
+        try:
+            text = template.render(chat, tools=tools, add_generation_prompt=gen, trusted=True)
+        except Exception:  # noqa: BLE001 - a template that refuses the probe does not render it
+            return False
+        return PROBE_TOOL in text
+
+    user = {"role": "user", "content": "x"}
+    turns = (
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "assistant", "tool_calls": [call]},
+    )
+    return ToolSupport(
+        calls=any(shows([user, t], None, False) for t in turns),
+        calls_with_tools=any(shows([user, t], [tool], False) for t in turns),
+        tools=shows([user], [tool], True),
+    )
 
 
 def parts_roles(template: ChatTemplate) -> frozenset[str]:
@@ -71,6 +127,15 @@ def _probe(template: ChatTemplate, role: str, content: Any) -> str | None:
         chat, gen = [{"role": "user", "content": content}], True
     elif role == "system":
         chat, gen = [{"role": "system", "content": content}, {"role": "user", "content": "x"}], True
+    elif role == "tool":
+        chat, gen = (
+            [
+                {"role": "user", "content": "x"},
+                {"role": "assistant", "content": "y"},
+                {"role": "tool", "content": content},
+            ],
+            True,
+        )
     else:
         chat, gen = (
             [{"role": "user", "content": "x"}, {"role": "assistant", "content": content}],
@@ -118,6 +183,8 @@ def prepare(
         calls = m.get("tool_calls")
         if calls:
             new = _with_parsed_arguments(new, calls, column, i, args_text)
+            if info.tool_calls is None:
+                info.tool_calls = i
         content = new.get("content")
         if vision:
             info.images += count_images([new])
@@ -158,6 +225,16 @@ def prepare_example(
     for c, value in convs.items():
         out[c], _ = prepare(value, c, roles, vision=bool(images), template_name=template.name)
     return out
+
+
+def first_tool_call(messages: Any) -> int | None:
+    """The index of the first message of `messages` holding tool calls (None: none)."""
+    if not isinstance(messages, list):
+        return None
+    for i, m in enumerate(messages):
+        if isinstance(m, dict) and m.get("tool_calls"):
+            return i
+    return None
 
 
 def mismatch(found: int, images: int) -> str:
@@ -252,9 +329,12 @@ def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int, text: bool)
 __all__ = [
     "PLACEHOLDER",
     "Prepared",
+    "ToolSupport",
     "count_images",
+    "first_tool_call",
     "mismatch",
     "parts_roles",
     "prepare",
     "prepare_example",
+    "tool_support",
 ]

@@ -67,11 +67,19 @@ def type_of_keys(keys: Sequence[str]) -> DatasetType | None:
 class RowError(Exception):
     """A row-level problem, located by the caller (row number, column)."""
 
-    def __init__(self, message: str, column: str | None = None, hint: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        column: str | None = None,
+        hint: str | None = None,
+        *,
+        raised_by_template: bool = False,
+    ):
         super().__init__(message)
         self.message = message
         self.column = column
         self.hint = hint
+        self.raised_by_template = raised_by_template  # the template's own error on the row
 
 
 def prompt_mode(prompt: list[Mapping[str, Any]], column: str = "prompt") -> dict[str, bool]:
@@ -124,7 +132,7 @@ def _render(template, messages, tools, kwargs, trusted, column, **mode) -> str:
     try:
         return template.render(messages, tools=tools, trusted=trusted, **mode, **kwargs)
     except RenderError as e:
-        raise RowError(e.message, column, hint=e.hint) from None
+        raise RowError(e.message, column, hint=e.hint, raised_by_template=True) from None
 
 
 def split_after_prompt(prompt: str, fulls: Sequence[str]) -> tuple[str, list[str], bool]:
