@@ -100,6 +100,11 @@ class Plan:
                 out.append(tok.truncation_note())
         return out
 
+    def warnings(self) -> list[str]:
+        """What the chat template silently left out of the text (tool calls, tools)."""
+        r = self.render
+        return r.report.warnings() if r is not None and r.report is not None else []
+
     def explain(self) -> list[dict[str, Any]]:
         """One entry per step: the edge, its columns in and out, rows, and what is lost."""
         steps = []

@@ -165,6 +165,8 @@ def run(req: Request) -> None:
         ledger.rejects.commit()
     for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
         err.print(f"warning: {message}", markup=False)
+    for message in plan.warnings():
+        err.print(f"warning: {message}", markup=False)
     for note in ledger.notes() + plan.notes():
         err.print(f"note: {note}", markup=False)
     source = f"{importer.name} -> " if importer else ""
