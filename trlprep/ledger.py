@@ -41,6 +41,7 @@ class Ledger:
     bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
     coerced: Counter = field(default_factory=Counter)  # column -> values read as text
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
+    shards: Any = None  # trlprep.shards.Shards: rows of an input of several files
 
     @property
     def stopping(self) -> bool:
@@ -72,7 +73,7 @@ class Ledger:
                 self.reasons[key] += 1
                 ex = self.examples.setdefault(key, [])
                 if len(ex) < 3:
-                    ex.append(where(row, line))
+                    ex.append(self.shards.where(row, line) if self.shards else where(row, line))
         if self.rejects is not None:
             self.rejects.write(table)
 
@@ -117,13 +118,16 @@ class Ledger:
 
     def error(self) -> DataError:
         """The error of a stopped run: the first failing input row, and how many more."""
-        f = self.first or {}
+        f = dict(self.first or {})
         more = self.rejected - 1
+        path = self.path
+        if self.shards is not None and f.get("row") is not None:  # name the shard
+            path, f["row"] = self.shards.locate(f["row"])
         if self.all_rejected:
             return DataError(
                 f"every row was rejected ({self.rejected:,}); the first: {f.get('stage')}: "
                 f"{f.get('reason')}",
-                path=self.path,
+                path=path,
                 line=f.get("line"),
                 row=f.get("row") if f.get("line") is None else None,
                 hint="nothing was written; the rejects file lists every row and why"
@@ -133,7 +137,7 @@ class Ledger:
         return DataError(
             f"{f.get('stage')}: {f.get('reason')}"
             + (f" ({more:,} more {plural(more, 'row')} fail)" if more else ""),
-            path=self.path,
+            path=path,
             line=f.get("line"),
             row=f.get("row") if f.get("line") is None else None,
             hint=self._stop_hint(self.hints.get(f.get("stage"))),

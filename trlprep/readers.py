@@ -29,6 +29,7 @@ from trlprep.jsontext import (
     table_from_columns,
     table_from_records,
 )
+from trlprep.shards import Inputs, ShardBatches, check_formats, input_files, whole
 from trlprep.sources import (
     ARROW_ERRORS,
     Batch,
@@ -43,6 +44,7 @@ from trlprep.sources import (
 __all__ = [
     "FORMATS",
     "BadLines",
+    "Inputs",
     "Batch",
     "Source",
     "concat_tables",
@@ -64,6 +66,9 @@ BATCH_ROWS = 65_536
 
 def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> str:
     """The reader for `path`: an explicit format, the suffix, a folder or a Hub id."""
+    files = input_files(path, None, input_format)  # a folder of files, a glob, several paths
+    if files is not None:
+        return resolve_format(files[0], check_formats(files, input_format))
     path = str(path)
     if input_format:
         fmt = input_format.strip().lower()
@@ -123,8 +128,13 @@ def read(
     `split` picks a split of a `DatasetDict` folder or a Hub dataset (without it, the only
     split, else `train`, else an error naming the splits); other inputs have one split.
     A JSONL line that holds no JSON object raises a DataError naming it, or is skipped
-    into `bad_lines` when given.
+    into `bad_lines` when given. A folder of data files, a glob or several paths
+    (`trlprep.shards.Inputs`) are read as one dataset (see `trlprep.shards`).
     """
+    files = input_files(path, split, input_format)
+    if files is not None:
+        fmt = resolve_format(path, input_format)
+        return whole(files, lambda f: read(f, input_format=fmt, bad_lines=bad_lines), fmt)
     path = str(path)
     fmt = resolve_format(path, input_format)
     if fmt == "jsonl":
@@ -159,9 +169,24 @@ def iter_batches(
     `dictionaries` reads a Parquet file's few-valued strings (message roles, extra columns
     such as `source`) as Arrow dictionaries, as Parquet stores them: cheaper to read and to
     check (see `trlprep.parquet_dict`; other formats are unaffected). `bad_lines`: as in
-    `read`.
+    `read`. Several files (a folder, a glob, `Inputs`) stream one after another; each batch
+    names its file (`Batch.path`) and the iterator's `shards` maps rows to files.
     """
-    path = str(path)
+    files = input_files(path, split, input_format)
+    if files is not None:
+        fmt = resolve_format(path, input_format)
+        return ShardBatches(
+            files,
+            lambda f: iter_batches(
+                f, input_format=fmt, batch_rows=batch_rows, dictionaries=dictionaries,
+                bad_lines=bad_lines,
+            ),
+            fmt,
+        )  # fmt: skip
+    return _single_batches(str(path), split, input_format, batch_rows, dictionaries, bad_lines)
+
+
+def _single_batches(path, split, input_format, batch_rows, dictionaries, bad_lines):
     fmt = resolve_format(path, input_format)
     from trlprep.progress import track  # rows read, while a command shows progress
 

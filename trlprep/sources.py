@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 import pyarrow as pa
@@ -43,6 +43,7 @@ class Batch:
     data: pa.RecordBatch | pa.Table
     offset: int  # index of the first row in the whole dataset
     lines: np.ndarray | None = None  # 1-based line number per row (line-oriented files)
+    path: str | None = None  # the file these rows come from (inputs of several files)
 
 
 @dataclass
@@ -53,6 +54,7 @@ class Source:
     path: str | None = None
     fmt: str = "memory"
     lines: np.ndarray | None = None
+    shards: Any = None  # trlprep.shards.Shards, for an input of several files
 
     def line_of(self, row: int) -> int | None:
         return int(self.lines[row]) if self.lines is not None else None

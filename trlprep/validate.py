@@ -293,7 +293,7 @@ def validate_path(
     A JSONL line that holds no JSON object is an `invalid-line` error in the report:
     reading stops there, or (`on_bad_lines="skip"`) goes on and every such line is listed.
     """
-    path = str(path)
+    path = path if isinstance(path, str) else str(path)  # a trlprep.shards.Inputs stays one
     if on_bad_lines not in ("error", "skip"):
         raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
     bad = BadLines() if on_bad_lines == "skip" else None
@@ -301,6 +301,9 @@ def validate_path(
         report = _validate_path(
             path, type, format, strict, max_errors, role_map, split, input_format, bad
         )
+        from trlprep.shards import note_shards
+
+        note_shards(report, path, split, input_format)  # several files: each one's rows
     except BadLineError as e:
         report = Report(type=None, format=None, num_rows=0, path=path, strict=strict)
         report.issues.append(
@@ -325,6 +328,10 @@ def validate_path(
 
 
 def _validate_path(path, type, format, strict, max_errors, role_map, split, input_format, bad):
+    from trlprep.shards import Inputs, input_files
+
+    files = input_files(path, split, input_format)  # a folder, a glob, several paths
+    path = Inputs(files) if files is not None else path  # the files of the split, as one
     fmt = resolve_format(path, input_format)
     if fmt not in STREAMED:
         src = read(path, split=split, input_format=fmt, bad_lines=bad)

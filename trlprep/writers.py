@@ -29,6 +29,7 @@ from trlprep.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
 from trlprep.jsontext import has_binary, to_jsonl
 from trlprep.readers import split_suffix
+from trlprep.shardout import ShardWriter, shard_format, sharded
 from trlprep.tempfiles import (
     cannot_write,
     create_dir,
@@ -45,7 +46,13 @@ _ALIASES = {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow", "pq": "parque
 
 
 def resolve_output_format(path: str | os.PathLike, output_format: str | None = None) -> str:
-    """The output format for `path`: explicit, or from the suffix (no suffix = folder)."""
+    """The output format for `path`: explicit, or from the suffix (no suffix = folder).
+
+    A shard folder (`DIR/`, an existing plain folder, a `ShardedOutput`) gives the format
+    of its files: Parquet unless `output_format` says jsonl or arrow.
+    """
+    if sharded(path, output_format):
+        return shard_format(path, output_format)
     if output_format:
         fmt = output_format.strip().lower()
         fmt = _ALIASES.get(fmt, fmt)
@@ -72,7 +79,10 @@ def check_output(
 ) -> None:
     """Refuse to write over an input, into a folder holding one, or over an existing output."""
     p = Path(path).absolute()
-    for src in inputs:
+    shards = sharded(path)
+    if shards and p.is_dir() and not any(p.iterdir()):
+        overwrite = True  # an empty folder to write the shards into
+    for src in [s for i in inputs if i for s in (getattr(i, "paths", None) or (i,))]:
         if not src:
             continue
         s = Path(src).absolute()
@@ -278,7 +288,7 @@ def _with(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table | pa.R
 
 def open_writer(
     path: str | os.PathLike, schema: pa.Schema, *, output_format: str | None = None
-) -> _Writer:
+) -> _Writer | ShardWriter:
     """A context manager writing batches to `path`; nothing appears there unless it exits cleanly.
 
     The caller checks the output first (`check_output`).
@@ -296,6 +306,8 @@ def open_writer(
                 f"column {column!r} holds raw bytes (images?), which JSON Lines cannot store",
                 hint="write .parquet, .arrow or a save_to_disk folder instead",
             )
+    if sharded(path, output_format):
+        return ShardWriter(path, schema, fmt)
     try:
         return _Writer(Path(path), schema, fmt)
     except OSError as e:

@@ -18,8 +18,12 @@ from trlprep.registry import TYPES
 
 @command("convert")
 def convert_command(
-    path: str = typer.Argument(..., help="Input dataset (file, save_to_disk folder or Hub id)."),
+    path: list[str] = typer.Argument(
+        ..., help="Input dataset: file(s), a folder of files, a glob, save_to_disk folder, Hub id."
+    ),
     output: str = opt.OUTPUT,
+    num_shards: int = opt.NUM_SHARDS,
+    max_shard_size: str = opt.MAX_SHARD_SIZE,
     to: str = typer.Option(None, "--to", help="Target type (e.g. unpaired, lm, pc)."),
     from_: str = typer.Option(
         None,
@@ -105,6 +109,10 @@ def convert_command(
     keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
 ) -> None:
     """Convert a dataset to another type (importing public layouts), streaming files."""
+    from trlprep.shards import inputs
+
+    path = inputs(path)  # several paths: one dataset
+    output = opt.shard_output(output, num_shards, max_shard_size, split)
     choice("--label-merge", label_merge, ("all", "any", "last", "first-false-truncates"))
     choice("--split-mode", split_mode, ("word", "char"))
     choice("--order", order, ("interleaved", "blocks"))

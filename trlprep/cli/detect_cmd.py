@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 @command("detect")
 def detect_command(
-    path: str = typer.Argument(..., help="Dataset file, save_to_disk folder or Hub id."),
+    path: list[str] = typer.Argument(
+        ..., help="Dataset: file(s), a folder of files, a glob, save_to_disk folder or Hub id."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
     input_format: str = typer.Option(
@@ -31,6 +33,9 @@ def detect_command(
     Exit code 0 when every row is of one type and format, 1 when rows disagree or no type
     fits, 2 on usage or IO errors.
     """
+    from trlprep.shards import inputs
+
+    path = inputs(path)  # several paths: one dataset
     from trlprep.api import detect
     from trlprep.progress import showing
 
@@ -41,10 +46,18 @@ def detect_command(
     if empty and not allow_empty:
         raise empty_error(path)
     layout = suggest_layout(path, split, input_format)
+    from trlprep.shards import note_detection, shards_dict, total_line
+
+    shards = note_detection(det, path, split, input_format)  # several files: rows of each
     if as_json:
-        out.print_json(json.dumps({**det.to_dict(), "layout": layout}))
+        more = shards_dict(shards) if shards is not None else {}
+        out.print_json(json.dumps({**det.to_dict(), "layout": layout, **more}))
     else:
         print_detection(det, path)
+        for line in shards.offsets() if shards is not None else ():
+            out.print(f"shard {line}", markup=False)
+        if shards is not None:
+            out.print(f"total: {total_line(shards)}", markup=False)
         if layout is not None:
             out.print(
                 f"layout: {layout} (a public layout: import it with `trlprep import "

@@ -16,7 +16,9 @@ from trlprep.cli.pipeline import Request, run
 
 @command("import")
 def import_command(
-    path: str = typer.Argument(..., help="Input dataset (file, save_to_disk folder or Hub id)."),
+    path: list[str] = typer.Argument(
+        ..., help="Input dataset: file(s), a folder of files, a glob, save_to_disk folder, Hub id."
+    ),
     from_: str = typer.Option(
         None,
         "--from",
@@ -25,6 +27,8 @@ def import_command(
         "instances | map (detected when omitted, where the columns tell).",
     ),
     output: str = opt.OUTPUT,
+    num_shards: int = opt.NUM_SHARDS,
+    max_shard_size: str = opt.MAX_SHARD_SIZE,
     explain: bool = opt.EXPLAIN,
     on_error: str = opt.ON_ERROR,
     on_bad_lines: str = opt.ON_BAD_LINES,
@@ -48,6 +52,10 @@ def import_command(
     allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Import a dataset from a public layout into a TRL dataset type."""
+    from trlprep.shards import inputs
+
+    path = inputs(path)  # several paths: one dataset
+    output = opt.shard_output(output, num_shards, max_shard_size, split)
     from trlprep.importers import get_importer
 
     if from_ is not None:

@@ -95,3 +95,27 @@ def import_options(
         neutral=neutral,
         keep_empty_turns=keep_empty_turns,
     )
+
+
+# sharded outputs (-o DIR/)
+NUM_SHARDS = typer.Option(
+    None, "--num-shards", help="Write -o DIR as N shards of equal rows ({split}-0000i-of-N)."
+)
+MAX_SHARD_SIZE = typer.Option(
+    None,
+    "--max-shard-size",
+    help="Write -o DIR as shards of at most this size (500MB, 2GB; default for DIR/: 500MB).",
+)
+
+
+def shard_output(
+    output: str | None, num_shards: int | None, max_shard_size: str | None, split: str | None
+) -> str | None:
+    """The output path, carrying how to shard it when asked (or the split to name shards)."""
+    from trlprep.shardout import ShardedOutput, sharded
+
+    if output is None:
+        return None
+    if num_shards is None and max_shard_size is None and not (split and sharded(output)):
+        return output
+    return ShardedOutput(output, num_shards=num_shards, max_shard_size=max_shard_size, split=split)

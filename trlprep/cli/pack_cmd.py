@@ -12,7 +12,9 @@ from trlprep.cli.empty import ALLOW_EMPTY, empty_error
 
 @command("pack")
 def pack_command(
-    path: str = typer.Argument(..., help="Tokenised dataset (with input_ids)."),
+    path: list[str] = typer.Argument(
+        ..., help="Tokenised dataset (with input_ids); or several, a folder of files, a glob."
+    ),
     output: str = typer.Option(..., "-o", "--output", help="Output file or folder."),
     seq_length: int = typer.Option(..., "--seq-length", help="Tokens per packed row."),
     strategy: str = typer.Option("bfd", "--strategy", help="bfd | bfd_split | wrapped."),
@@ -26,6 +28,9 @@ def pack_command(
     allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Pack token ids into rows of --seq-length tokens (whole dataset, with seq_lengths)."""
+    from trlprep.shards import inputs
+
+    path = inputs(path)  # several paths: one dataset
     from trlprep.pack import pack_table
     from trlprep.readers import read
     from trlprep.wording import plural

@@ -110,6 +110,7 @@ def run(req: Request) -> None:
 
     importer = stats = None
     ledger = Ledger(path=req.path, on_error=req.on_error, bad_lines=bad)
+    ledger.shards = getattr(batches, "shards", None)  # several files: name the file
     if req.on_error == "skip" and not req.explain:
         from trlprep.importers import RejectsWriter, default_rejects_path
 

@@ -16,7 +16,9 @@ DATA_FORMATS = ("standard", "conversational", "tokenized")
 
 @command("validate")
 def validate_command(
-    path: str = typer.Argument(..., help="Dataset file, save_to_disk folder or Hub id."),
+    path: list[str] = typer.Argument(
+        ..., help="Dataset: file(s), a folder of files, a glob, save_to_disk folder or Hub id."
+    ),
     type: str = typer.Option(
         None, "--type", "-t", help="Dataset type or alias (default: detected)."
     ),
@@ -57,6 +59,9 @@ def validate_command(
     ),
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
+    from trlprep.shards import inputs
+
+    path = inputs(path)  # several paths: one dataset
     from trlprep.progress import showing
     from trlprep.validate import validate_path
 
