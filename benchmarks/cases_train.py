@@ -114,6 +114,15 @@ def _result(
     return sum(diffs), steps, extra
 
 
+def _setup(opts: dict) -> Any:
+    """Thread count and the clock steps are timed with (wall, or this process's CPU time)."""
+    import torch
+
+    if opts["threads"]:
+        torch.set_num_threads(opts["threads"])
+    return time.process_time if opts["cpu_time"] else time.perf_counter
+
+
 def _per_row_tokens(algo: str, first: dict[str, Any]) -> int:
     if algo == "dpo":
         return 2 * len(first["prompt_ids"]) + len(first["chosen_ids"]) + len(first["rejected_ids"])
@@ -129,6 +138,7 @@ def run_trlprep(
     from trlprep.trainers.loop import Trainer
 
     gpu = torch.cuda.is_available()
+    clock = _setup(opts)
     t = Trainer(
         dict(
             algo=algo,
@@ -156,7 +166,7 @@ def run_trlprep(
         step()
         if gpu:
             torch.cuda.synchronize()
-        times.append(time.perf_counter())
+        times.append(clock())
         if prof:
             prof.step()
 
@@ -188,7 +198,7 @@ def run_trl(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gpu = torch.cuda.is_available()
-    timer, times = step_timer()
+    timer, times = step_timer(_setup(opts))
 
     ds = load_dataset("json", data_files=data, split="train")
     tok = AutoTokenizer.from_pretrained(model)
@@ -260,6 +270,11 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE",
         help="a trlprep TrainConfig option (e.g. torch_compile=true, attn_implementation=sdpa)",
     )  # fmt: skip
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    ap.add_argument(
+        "--cpu-time", action="store_true",
+        help="time steps in process CPU time (robust to shared cores; CPU runs only)",
+    )  # fmt: skip
     ap.add_argument("--workdir", type=Path, default=workdir or Path("/tmp/trlprep-bench"))
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -272,6 +287,8 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
         "profile": args.profile,
         "checkpointing": {"default": None, "on": True, "off": False}[args.checkpointing],
         "trlprep": dict(_option(o) for o in args.set),
+        "threads": args.threads,
+        "cpu_time": args.cpu_time,
     }
     impls = [("trlprep", run_trlprep)]
     if not args.no_trl:
@@ -312,7 +329,10 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     print(
         f"{where}; vocab {args.vocab}, seq {args.seq_len}, hidden {args.hidden}, "
         f"{args.layers} layers, batch {args.batch}, {args.steps} steps, checkpointing "
-        f"{args.checkpointing}" + (f", trlprep {opts['trlprep']}" if opts["trlprep"] else "")
+        f"{args.checkpointing}"
+        + (f", trlprep {opts['trlprep']}" if opts["trlprep"] else "")
+        + (f", {args.threads} threads" if args.threads else "")
+        + (", step s in CPU time" if args.cpu_time else "")
     )
     print_table(rows, ("algo", "trainer", "step s", "tokens/s", "TFLOP/s", "MFU", "peak MiB"))
     for text in profiles:

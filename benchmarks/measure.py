@@ -108,8 +108,8 @@ def command(name: str, argv: list[str], rows: int) -> Measurement:
     return Measurement(name, seconds, rows, peak_kb / 1024, extra)
 
 
-def step_timer() -> tuple[Any, list[float]]:
-    """A transformers `TrainerCallback` recording the time at each step's end (after the GPU
+def step_timer(clock: Callable[[], float] = time.perf_counter) -> tuple[Any, list[float]]:
+    """A transformers `TrainerCallback` recording `clock()` at each step's end (after the GPU
     finishes, when there is one), and the list it appends to."""
     import torch
     from transformers import TrainerCallback
@@ -121,7 +121,7 @@ def step_timer() -> tuple[Any, list[float]]:
         def on_step_end(self, *args: Any, **kwargs: Any) -> None:
             if gpu:
                 torch.cuda.synchronize()
-            times.append(time.perf_counter())
+            times.append(clock())
 
     return Timer(), times
 
