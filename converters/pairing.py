@@ -113,9 +113,29 @@ def unpaired_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -
     left = result.leftover_rows
     if len(left):
         label = table.column("label").to_numpy(zero_copy_only=False)[left].astype(bool)
+        lonely = _one_label_prompts(table, fmt)
+        head = (
+            "no prompt has both a true and a false completion, so nothing can be paired: "
+            if result.table.num_rows == 0
+            else ""
+        )
         warn(
-            f"{len(left)} rows found no partner with the opposite label and the same prompt "
-            f"({int(label.sum())} true, {int((~label).sum())} false; {rows_text(left, len(left))})"
-            " and were left out"
+            f"{head}{len(left)} rows found no partner with the opposite label and the same "
+            f"prompt ({int(label.sum())} true, {int((~label).sum())} false; "
+            f"{rows_text(left, len(left))}) and were left out; {lonely}"
         )
     return result.table
+
+
+def _one_label_prompts(table: pa.Table, fmt: Format) -> str:
+    """How many prompts have completions of one label only (none of them can pair)."""
+    groups = group_ids(content(table, "prompt", fmt))
+    label = table.column("label").to_numpy(zero_copy_only=False).astype(bool)
+    with_true = np.unique(groups[label])
+    with_false = np.unique(groups[~label])
+    only_true = len(np.setdiff1d(with_true, with_false))
+    only_false = len(np.setdiff1d(with_false, with_true))
+    return (
+        f"{only_true + only_false} prompts have completions of one label only "
+        f"({only_true} only true, {only_false} only false)"
+    )

@@ -230,7 +230,14 @@ CASES = [
         "completion",
         [0],
     ),
-    ("no-common-prefix", [{"chosen": "I like cats", "rejected": "I like cars"}], {}, None, [0]),
+    ("no-common-prefix", [{"chosen": "abc", "rejected": "abcd"}], {}, "chosen+rejected", [0]),
+    (
+        "conversation-ending",
+        [{"messages": [U, A], "label": True}, {"messages": [A, U], "label": False}],
+        {},
+        "messages",
+        [1],
+    ),
     ("no-common-prefix", [{"chosen": "Yes.", "rejected": "No."}], {}, None, [0]),
     ("no-common-prefix", [{"chosen": [U, A], "rejected": [_m("user", "Other"), B]}], {}, None, [0]),
     ("chosen-equals-rejected", [{"prompt": "q", "chosen": " a", "rejected": " a"}], {}, None, [0]),
@@ -395,14 +402,20 @@ def test_stepwise_conversational_note():
     assert any("beyond the TRL guide" in n for n in r.notes)
 
 
-def test_implicit_prefix_on_word_boundary_is_fine():
+def test_implicit_prefix_warns_only_where_the_default_extraction_fails():
     rows = [
         {"chosen": "The sky is blue.", "rejected": "The sky is green."},
         {"chosen": "Q: why? A: yes", "rejected": "Q: why? A: no"},
+        # shared starts ending inside a word: the word mode backs off to "héllo ", "I like "
         {"chosen": "héllo wörld", "rejected": "héllo wèrld"},
+        {"chosen": "I like cats", "rejected": "I like cars"},
+        {"chosen": "Yes.", "rejected": "No."},  # nothing shared: an empty prompt
+        {"chosen": "abc", "rejected": "abcd"},  # a prefix with no boundary to back off to
     ]
     r = run(rows)
-    assert issue(r, "no-common-prefix").rows == [2]
+    assert issue(r, "no-common-prefix").rows == [4]
+    assert issue(r, "no-common-prefix", "chosen+rejected").rows == [5]
+    assert len([i for i in r.issues if i.rule == "no-common-prefix"]) == 2
 
 
 def test_duplicates_name_the_first_occurrence():

@@ -9,7 +9,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep import textops
 from trlprep.arrowtypes import ValueKind, value_kind
 from trlprep.checks import BatchSink, list_lengths, to_numpy_bool
 from trlprep.msgchecks import EMPTY, ROLE_CODES, MessagesInfo
@@ -87,18 +86,43 @@ def _equal(a: pa.Array, b: pa.Array, candidates: np.ndarray | None = None) -> np
 
 
 def _implicit_prefix(c: pa.Array, r: pa.Array, fmt: Format, same, sink: BatchSink) -> None:
+    """Rows whose prompt the default extraction (`--split-mode word`) cannot take: no
+    shared start at all, or no turn/word boundary that leaves both completions non-empty.
+    (A shared start that ends inside a word is fine: the cut backs off to a word boundary.)
+    """
+    from trlprep.converters.prefix import NO_SPLIT, message_split, split_points
+
     valid = to_numpy_bool(c.is_valid()) & to_numpy_bool(r.is_valid()) & ~same
-    if fmt is Format.STANDARD:
-        lcp = textops.common_prefix_bytes(c, r)
-        ok = (lcp > 0) & textops.prefix_on_word_boundary(c, r, lcp)
-        message = (
-            "the shared start of chosen and rejected is empty or ends inside a word, so "
-            "extracting the prompt would split a word"
-        )
-    else:
-        ok = _first_messages_equal(c, r)
-        message = "chosen and rejected do not start with the same message"
-    sink.flag("no-common-prefix", None, valid & ~ok, message=message)
+    rows = np.flatnonzero(valid)
+    if not len(rows):
+        return
+    take = pa.array(rows, pa.int64())
+    cc, rr = c.take(take), r.take(take)
+    try:
+        k = message_split(cc, rr)[0] if fmt is Format.CONVERSATIONAL else split_points(cc, rr)
+    except Exception:  # content of different layouts (string vs parts): not comparable
+        k = np.where(_first_messages_equal(cc, rr), 1, 0)
+    what = "the same first message" if fmt is Format.CONVERSATIONAL else "a shared start"
+    none = np.zeros(len(c), dtype=bool)
+    none[rows[k == 0]] = True
+    sink.flag(
+        "no-common-prefix",
+        None,
+        none,
+        message=f"chosen and rejected have no {what}, so extracting the implicit "
+        "prompt gives an empty prompt (refused unless --no-prompt warn|drop)",
+    )
+    nosplit = np.zeros(len(c), dtype=bool)
+    nosplit[rows[k == NO_SPLIT]] = True
+    boundary = "shared assistant turn" if fmt is Format.CONVERSATIONAL else "turn or word boundary"
+    sink.flag(
+        "no-common-prefix",
+        "chosen+rejected",
+        nosplit,
+        message="one of chosen and rejected is a prefix of the other (or both are equal), "
+        f"and no {boundary} leaves both completions non-empty: extracting the prompt "
+        "refuses these rows",
+    )
 
 
 def _first_messages_equal(c: pa.Array, r: pa.Array) -> np.ndarray:
@@ -118,23 +142,31 @@ def _first_messages_equal(c: pa.Array, r: pa.Array) -> np.ndarray:
 def _image_counts(
     roles: dict[str, str], infos: dict[str, MessagesInfo], images: np.ndarray | None, sink
 ) -> None:
-    parts = {role: info.images for role, info in infos.items()}
+    from trlprep.placeholders import counted_images
+    from trlprep.wording import plural
+
+    only = {role: info.images for role, info in infos.items()}  # image parts
+    holders = {role: 0 for role in only}
     if images is not None:  # `<image>` placeholders in text stand for images too
-        parts = {
-            role: p + (infos[role].placeholders if infos[role].placeholders is not None else 0)
-            for role, p in parts.items()
+        holders = {
+            r: (infos[r].placeholders if infos[r].placeholders is not None else 0) for r in only
         }
+    parts = {role: p + holders[role] for role, p in only.items()}
     if images is None and not any(p.any() for p in parts.values()):
         return
     n_images = images if images is not None else np.zeros(sink.num_rows, dtype=np.int64)
     prompt = parts.get("prompt")
     others = [r for r in parts if r != "prompt"]
     sequences = (
-        [(f"{roles['prompt']}+{roles[r]}", prompt + parts[r]) for r in others]
+        [(f"{roles['prompt']}+{roles[r]}", ("prompt", r)) for r in others]
         if prompt is not None and others
-        else [(roles[r], parts[r]) for r in parts]
+        else [(roles[r], (r,)) for r in parts]
     )
-    for label, count in sequences:
+    counted = images is not None  # placeholders counted too
+    for label, which in sequences:
+        count = sum(parts[r] for r in which)
+        held = sum(np.broadcast_to(holders[r], count.shape) for r in which)
+        shown = sum(np.broadcast_to(only[r], count.shape) for r in which)
         bad = count != n_images
         if bad.any():
             i = np.flatnonzero(bad)[:3]
@@ -143,6 +175,9 @@ def _image_counts(
                 None,
                 bad,
                 details=[
-                    f"{label}: {int(count[k])} image parts, {int(n_images[k])} images" for k in i
+                    f"{label}: "
+                    + counted_images(int(held[k]), int(shown[k]), with_placeholders=counted)
+                    + f", {plural(int(n_images[k]), 'image')}"
+                    for k in i
                 ],
             )

@@ -45,6 +45,7 @@ EXAMPLE_ROWS = 5
 # conversations without a completion to read (the conversion refuses those rows one by one).
 PASSABLE = frozenset({"ambiguous-prompt", "no-completion"})
 MESSAGES = "messages"  # the conversation column read by `Reading`s
+LAYOUT_ROWS = 1000  # rows of the first batch a public layout is recognised from
 
 
 @dataclass
@@ -81,6 +82,10 @@ class Detection:
     notes: list[str] = field(default_factory=list)
     # how a `messages` column is read as another type (None: columns are read as they are)
     reading: Reading | None = None
+    # the public layout (`--from` name) the columns show (`trlprep.layouthint`), and the
+    # type it lands on where `trlprep convert` reads it even without --from
+    layout: str | None = None
+    layout_landing: tuple[DatasetType, Format] | None = None
 
     @property
     def stored_type(self) -> DatasetType | None:
@@ -110,6 +115,7 @@ class Detection:
             "problems": [p.to_dict() for p in self.problems],
             "notes": self.notes,
             "reading": self.reading.to_dict() if self.reading is not None else None,
+            "layout": self.layout,
         }
 
 
@@ -518,7 +524,10 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
     prof = _Profile()
     line_of: dict[int, int] = {}
     has_lines = False
+    head = None
     for b in batches:
+        if head is None:
+            head = b.data.slice(0, LAYOUT_ROWS)
         _profile_batch(b.data, b.offset, prof)
         if b.lines is not None:
             has_lines = True
@@ -526,7 +535,12 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
             for r in _example_rows(prof):
                 if b.offset <= r < end and r not in line_of:
                     line_of[r] = int(b.lines[r - b.offset])
-    return _summarise(prof, line_of if has_lines else None)
+    det = _summarise(prof, line_of if has_lines else None)
+    if head is not None:
+        from trlprep.layouthint import suggest_import
+
+        suggest_import(det, head)
+    return det
 
 
 def _example_rows(prof: _Profile) -> set[int]:

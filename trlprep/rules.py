@@ -222,6 +222,16 @@ RULES: dict[str, Rule] = {
             "fine for prefilled answers; otherwise end the prompt on a user turn",
         ),
         Rule(
+            "conversation-ending",
+            E,
+            "the conversation does not end as the type it is read as needs (unpaired "
+            "preference: an assistant turn after at least one other turn; prompt-only: a "
+            "user turn)",
+            "end these conversations on the turn the type needs, or drop them (convert "
+            "--on-error skip sets them aside); --type language-modeling checks the "
+            "conversations as they are",
+        ),
+        Rule(
             "completion-not-assistant",
             E,
             "the completion does not start with an assistant turn",
@@ -230,9 +240,11 @@ RULES: dict[str, Rule] = {
         Rule(
             "no-common-prefix",
             W,
-            "chosen and rejected share no prompt ending on a message or word boundary",
-            "an implicit prompt is the shared start of chosen and rejected; check these rows "
-            "or give an explicit prompt column",
+            "the implicit prompt (the shared start of chosen and rejected) cannot be "
+            "extracted: it is empty, or no turn or word boundary leaves both completions "
+            "non-empty",
+            "check these rows, or give an explicit prompt column; converting with "
+            "--on-error skip sets them aside",
         ),
         Rule(
             "chosen-equals-rejected",

@@ -8,6 +8,7 @@ flagged rows into one `Report` (`collect`). Rule ids and severities: `trlprep.ru
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 from collections.abc import Iterable, Iterator
@@ -26,7 +27,7 @@ from trlprep.checks import (
 )
 from trlprep.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.crosschecks import cross_checks
-from trlprep.detect import Detection, detect_batches, detect_table
+from trlprep.detect import Detection, Reading, detect_batches, detect_table
 from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.errors import UsageError
 from trlprep.jsonl import BadLineError, BadLines
@@ -49,6 +50,8 @@ class Plan:
     dtype: DatasetType
     fmt: Format
     role_map: dict[str, str] = field(default_factory=dict)
+    # a `messages` column read as `dtype` (as detect reads it); None: columns as they are
+    reading: Reading | None = None
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -68,6 +71,8 @@ def check_batch(
 
     `hashes` (per-column row hashes, when computed) speed up the chosen == rejected test.
     """
+    if plan.reading is not None:
+        return _check_read(data, plan, sink)
     present: set[str] = set()
     typed: dict[str, pa.Array] = {}
     infos: dict[str, MessagesInfo] = {}
@@ -95,6 +100,22 @@ def check_batch(
     if marks:
         names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
         check_placeholders(marks, names, images, sink)
+    return present
+
+
+def _check_read(data: pa.Table | pa.RecordBatch, plan: Plan, sink: BatchSink) -> set[str]:
+    """Check a `messages` column as the type detect reads it as (`trlprep.readcheck`)."""
+    from trlprep.readcheck import merge_findings, read_batch
+
+    got = read_batch(data, plan.reading, sink)
+    if got is None:
+        return set()
+    table, rows = got
+    if table.num_rows == 0:
+        return set(plan.dtype.column_names(plan.fmt))
+    found = BatchSink(table.num_rows)
+    present = check_batch(table, dataclasses.replace(plan, reading=None), found)
+    merge_findings(found, sink, rows, plan.reading)
     return present
 
 
@@ -196,10 +217,19 @@ def make_plan(
     roles = parse_role_map(role_map)
     notes: list[str] = []
     dtype = get_type(type) if type is not None else (det.type if det else None)
-    if type is None and det is not None and det.reading is not None:
-        dtype = det.stored_type  # the columns as stored; how detect reads them is noted
-        notes.append(f"detect reads this as {det.type.name}: {det.reading.description}")
-        notes.extend(p.message for p in det.problems if p.code == "no-completion")
+    reading = None
+    if det is not None and det.reading is not None and dtype is det.type:
+        reading = det.reading  # checked as detect reads it; --type language-modeling: as stored
+        notes.append(
+            f"{det.reading.description} (--type {det.reading.stored.name} checks the "
+            "conversations as they are)"
+        )
+    if det is not None and det.layout_landing is not None and type is None:
+        t, f = det.layout_landing
+        notes.append(
+            f"`trlprep convert` reads this as the {det.layout} layout ({t.name}, {f.value}); "
+            "validate checks the columns as they are (validate the converted output too)"
+        )
     if dtype is None:
         if det is not None:
             notes.extend(det.notes)
@@ -225,7 +255,9 @@ def make_plan(
         notes.append("a conversational prompt for stepwise supervision is beyond the TRL guide")
     if det is not None:
         notes.extend(p.message for p in det.problems if p.code == "ambiguous-prompt")
-    return Plan(dtype, fmt, roles), notes
+    if reading is not None and fmt is not Format.CONVERSATIONAL:
+        reading = None  # standard text has no turns to read
+    return Plan(dtype, fmt, roles, reading), notes
 
 
 def _infer_format(det: Detection | None, dtype: DatasetType) -> Format:

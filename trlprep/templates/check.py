@@ -328,7 +328,8 @@ def check_data(
     """Render a sample of `table` and report errors, prefix mismatches and lengths."""
     dtype = type_of_keys(table.column_names)
     if dtype is None:
-        return [Check("data type", FAIL, "cannot tell the dataset type from its columns")]
+        text = "cannot tell the dataset type from its columns (" + ", ".join(table.column_names)
+        return [Check("data type", FAIL, text + ")" + _import_advice(table))]
     plan = plan_for(dtype)
     n = table.num_rows
     rows_idx = sorted(random.Random(seed).sample(range(n), min(sample, n)))
@@ -339,12 +340,13 @@ def check_data(
     except RowFailures as e:
         rows = [rows_idx[r] for r in e.rows]
         more = f" ({len(rows) - 1} more sampled rows fail)" if len(rows) > 1 else ""
-        text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}"
+        text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}" + _import_advice(table)
         return [Check("data renders", FAIL, text, {"row": rows[0], "rows": rows})]
     except DataError as e:
         row = rows_idx[e.row] if e.row is not None and e.row < len(rows_idx) else e.row
         where = f"row {row}" + (f", column {e.column}" if e.column else "")
-        return [Check("data renders", FAIL, f"{name}: {where}: {e.message}", {"row": row})]
+        text = f"{name}: {where}: {e.message}" + _import_advice(table)
+        return [Check("data renders", FAIL, text, {"row": row})]
     checks = [Check("data renders", PASS, f"{name}: every sampled row renders")]
     if plan.prompt and plan.continuations:
         if rep.prefix_mismatch_rows:
@@ -367,6 +369,27 @@ def check_data(
     if sampled.num_rows:
         checks.append(_lengths(texts, tokenizer, max_length))
     return checks
+
+
+def _import_advice(table: pa.Table) -> str:
+    """How to import data that is a public layout (or needs --map) before rendering it."""
+    from trlprep.importers import detect_layout
+    from trlprep.layouthint import map_suggestion
+
+    head = table.slice(0, 1000)
+    name = detect_layout(head.schema, head)
+    if name is not None:
+        return (
+            f"; the columns are the {name} layout: convert it first (`trlprep convert DATA "
+            f"--from {name} -o OUT`, add --chat-template to render it there) and check OUT"
+        )
+    mapping = map_suggestion(table.column_names)
+    if mapping is not None:
+        return (
+            f"; the columns look like a prompt and its answer: convert it first with "
+            f"`trlprep convert DATA --map {mapping} --conversational -o OUT` and check OUT"
+        )
+    return ""
 
 
 def _lengths(texts: dict[str, list[str]], tokenizer: Any, max_length: int | None) -> Check:

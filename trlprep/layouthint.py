@@ -1,0 +1,125 @@
+"""The import that fits columns no TRL type reads: a public layout (`--from LAYOUT`) or a
+column mapping (`--map prompt=question,completion=answer`).
+
+`suggest_import` fills `Detection.layout` and adds the advice to `Detection.notes`, so
+detect, validate, convert and check-template all name the fix. It works on the first rows
+detection already read (no second read of the file). The importers are loaded only where
+they can matter (start-up time): when no TRL type fits, when the rows disagree, or when
+the columns carry a cheap sign of a layout: HH transcripts (read as implicit preference,
+`--from hh` is offered), or a layout whose columns merely look like a TRL type
+(`Importer.looks_like_trl`: OASST exports, LLaMA-Factory v1 content parts), which
+`trlprep convert` reads as that layout.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.arrowtypes import is_list
+
+if TYPE_CHECKING:
+    from trlprep.detect import Detection
+
+# (prompt, completion) column names that hold a prompt and its answer, most specific first
+PAIRS: tuple[tuple[str, str], ...] = (
+    ("question", "answer"),
+    ("question", "response"),
+    ("query", "response"),
+    ("query", "answer"),
+    ("instruction", "output"),
+    ("instruction", "response"),
+    ("input", "output"),
+    ("input", "target"),
+    ("source", "target"),
+    ("problem", "solution"),
+    ("prompt", "response"),
+    ("prompt", "answer"),
+    ("prompt", "output"),
+    ("context", "response"),
+)
+
+
+def map_suggestion(columns: list[str]) -> str | None:
+    """`prompt=X,completion=Y` for the first pair of `columns` that looks like a prompt and
+    its answer (names compared case-insensitively), else None."""
+    lower = {c.lower(): c for c in columns}
+    for p, c in PAIRS:
+        if p in lower and c in lower:
+            return f"prompt={lower[p]},completion={lower[c]}"
+    return None
+
+
+def _may_look_like_trl(schema: pa.Schema) -> bool:
+    """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
+    link (message_id + parent_id) or tree (a struct column), or content parts holding
+    `value` (LLaMA-Factory v1)."""
+    names = set(schema.names)
+    if {"message_id", "parent_id"} <= names:
+        return True
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            return True
+        if is_list(f.type) and pa.types.is_struct(f.type.value_type):
+            m = f.type.value_type
+            i = m.get_field_index("content")
+            if i >= 0:
+                c = m.field(i).type
+                if is_list(c) and pa.types.is_struct(c.value_type):
+                    if c.value_type.get_field_index("value") >= 0:
+                        return True
+    return False
+
+
+def _transcripts(head: pa.Table | pa.RecordBatch) -> bool:
+    """A cheap sign of HH-style transcripts: a text `chosen` column holding `Human:`."""
+    i = head.schema.get_field_index("chosen")
+    if i < 0 or not pa.types.is_string(head.schema.field(i).type):
+        return False
+    return bool(pc.any(pc.match_substring(head.column(i), "Human:")).as_py())
+
+
+def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
+    """Name the layout (or --map) that imports `head`'s data, in `det` (see module doc)."""
+    if det.type is not None and not (
+        det.problems or _may_look_like_trl(head.schema) or _transcripts(head)
+    ):
+        return
+    from trlprep.importers import ImportOptions, detect_layout, get_importer
+
+    table = head if isinstance(head, pa.Table) else pa.Table.from_batches([head])
+    name = detect_layout(table.schema, table)
+    if det.type is None:
+        if name is not None:
+            det.layout = name
+            det.notes.append(
+                f"the columns are the {name} layout: import it with `--from {name}` "
+                f"(trlprep convert DATA --from {name} -o OUT)"
+            )
+        else:
+            mapping = map_suggestion(table.column_names)
+            if mapping is not None:
+                det.notes.append(
+                    f"the columns look like a prompt and its answer: pass `--map {mapping}` "
+                    "(trlprep convert DATA --map ... -o OUT), or rename them"
+                )
+        return
+    if name is None:
+        return
+    if not get_importer(name).looks_like_trl:  # read as the TRL type; the layout is a choice
+        det.layout = name
+        det.notes.append(
+            f"the columns also fit the {name} layout: `--from {name}` imports them that way"
+        )
+        return
+    dtype, fmt = get_importer(name).landing(table.schema, ImportOptions())
+    det.layout, det.layout_landing = name, (dtype, fmt)
+    looks = f"{det.type.name} ({det.format.value if det.format else 'mixed format'})"
+    det.notes[:] = [n for n in det.notes if not n.endswith(looks)]
+    det.notes.append(
+        f"read as the {name} layout, as `trlprep convert` reads it (lands on {dtype.name}, "
+        f"{fmt.value}); its columns alone would read as {looks}: pass "
+        f"`--from {det.type.name}` to convert them as they are"
+    )
