@@ -45,13 +45,13 @@ def detect_command(
     empty = det.num_rows == 0 and not det.problems
     if empty and not allow_empty:
         raise empty_error(path)
-    layout = suggest_layout(path, split, input_format)
+    layout = det.layout  # found on the rows detection read (trlprep.layouthint)
     from trlprep.shards import note_detection, shards_dict, total_line
 
     shards = note_detection(det, path, split, input_format)  # several files: rows of each
     if as_json:
         more = shards_dict(shards) if shards is not None else {}
-        out.print_json(json.dumps({**det.to_dict(), "layout": layout, **more}))
+        out.print_json(json.dumps({**det.to_dict(), **_as_converted(det), **more}))
     else:
         print_detection(det, path)
         for line in shards.offsets() if shards is not None else ():
@@ -64,26 +64,17 @@ def detect_command(
                 f"{path} --from {layout} -o OUT`, or `trlprep convert ... --from {layout}`)",
                 markup=False,
             )
-    if (det.problems or det.type is None) and not empty:
+    if (det.problems or det.type is None) and not empty and det.layout_landing is None:
         raise typer.Exit(1)
 
 
-def suggest_layout(path: str, split: str | None, input_format: str | None) -> str | None:
-    """The public layout (`--from` name) the data's columns show, or None."""
-    import pyarrow as pa
-
-    from trlprep.errors import TrlprepError
-    from trlprep.importers import detect_layout
-    from trlprep.readers import iter_batches
-
-    try:
-        first = next(iter_batches(path, split=split, input_format=input_format), None)
-    except TrlprepError:
-        return None
-    if first is None:
-        return None
-    data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
-    return detect_layout(data.schema, data.slice(0, 1000))
+def _as_converted(det: Detection) -> dict:
+    """Type and format as `trlprep convert` reads the data (a layout whose columns only
+    look like a TRL type is imported first)."""
+    if det.layout_landing is None:
+        return {}
+    t, f = det.layout_landing
+    return {"type": t.name, "format": f.value, "columns_read_as": det.type.name}
 
 
 def print_detection(det: Detection, path: str) -> None:
@@ -91,8 +82,13 @@ def print_detection(det: Detection, path: str) -> None:
 
     t = Table(show_header=False, box=None, pad_edge=False)
     t.add_row("file", path)
-    t.add_row("type", det.type.name if det.type else "unknown")
-    t.add_row("format", det.format.value if det.format else "undecided")
+    if det.layout_landing is not None:
+        lt, lf = det.layout_landing
+        t.add_row("type", f"{lt.name} (the {det.layout} layout, imported as convert does)")
+        t.add_row("format", lf.value)
+    else:
+        t.add_row("type", det.type.name if det.type else "unknown")
+        t.add_row("format", det.format.value if det.format else "undecided")
     t.add_row("vision", "yes" if det.vision else "no")
     t.add_row("rows", f"{det.num_rows:,}")
     t.add_row("columns", ", ".join(f"{r}={c}" for r, c in det.columns.items()) or "-")
@@ -109,4 +105,8 @@ def print_detection(det: Detection, path: str) -> None:
         label = "lines" if p.lines else "rows"
         out.print(f"problem [{p.code}]: {p.message} (e.g. {label} {where})", markup=False)
     for n in det.notes:
+        if det.layout and n.startswith(
+            (f"the columns are the {det.layout} layout", f"the columns also fit the {det.layout}")
+        ):
+            continue  # said by the layout line
         out.print(f"note: {n}", markup=False)

@@ -150,6 +150,10 @@ def run(req: Request) -> None:
                     output_format=req.output_format,
                 )  # fmt: skip
             except DataError:
+                for w in dict.fromkeys(
+                    str(w.message) for w in caught if w.category is ConversionWarning
+                ):
+                    err.print(f"warning: {w}", markup=False)  # what led to the error
                 if ledger.stopping or ledger.all_rejected:
                     for line in ledger.reason_lines():
                         err.print(f"  {line}", markup=False)
