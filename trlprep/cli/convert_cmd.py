@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import typer
 from rich.table import Table
@@ -40,10 +41,15 @@ def convert_command(
         "",
         "--separator",
         help="Standard-format joins: string between prompt and completion (and between "
-        "stepwise steps) when they become one text (default: none, as TRL's guide).",
+        "stepwise steps) when they become one text (default: none, as TRL's guide). "
+        "Backslash escapes \\n, \\t, \\r and \\\\ are read as newline, tab, carriage return and "
+        "backslash (--separator '\\n\\n').",
     ),
     step_separator: str = typer.Option(
-        None, "--step-separator", help="Stepwise: string joining the steps (default: --separator)."
+        None,
+        "--step-separator",
+        help="Stepwise: string joining the steps (default: --separator); escapes as "
+        "--separator.",
     ),
     split_turns: str = typer.Option(
         "last",
@@ -119,8 +125,8 @@ def convert_command(
     choice("--no-prompt", no_prompt, ("error", "warn", "drop"))
     choice("--split-turns", split_turns, ("last", "all"))
     convert_options = ConvertOptions(
-        separator=separator,
-        step_separator=step_separator,
+        separator=unescape(separator),
+        step_separator=None if step_separator is None else unescape(step_separator),
         split_turns=split_turns,
         label_merge=label_merge,
         split_mode=split_mode,
@@ -144,6 +150,15 @@ def convert_command(
             allow_empty=allow_empty,
         )
     )  # fmt: skip
+
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(text: str) -> str:
+    """`text` with the backslash escapes \\n, \\t, \\r and \\\\ read as the characters they
+    name (a shell passes '\\n' as two characters); any other backslash stays as it is."""
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
 
 
 @command("graph")
