@@ -64,7 +64,8 @@ def convert(
     split.
     """
     from trlprep.adapters import as_input, map_splits
-    from trlprep.convert import convert_table, make_plan, make_render, settle_table
+    from trlprep.apply import convert_table, settle_table
+    from trlprep.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detect import detect_table
     from trlprep.registry import Format

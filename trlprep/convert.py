@@ -1,8 +1,8 @@
-"""Run a conversion: plan the route, apply its edges, template, validate, write.
+"""Plan a conversion: the source type, the route of edges, the chat template and tokenizer.
 
-Whole tables (Python API) and files streamed in record batches (CLI) share one plan and
-the same edge functions; nothing is written unless every output batch validates against
-the target type.
+Whole tables (Python API) and files streamed in record batches (CLI) share one plan;
+`trlprep.apply` runs it over a table or batch (edges, template, tokenizer, output checks,
+rows refused) and `trlprep.stream` writes files with it.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-import pyarrow as pa
-
 from trlprep.detect import PASSABLE, Detection
-from trlprep.errors import ROW_ID, DataError, RowFailures, UsageError
+from trlprep.errors import DataError, UsageError
 from trlprep.graph import Route, route
 from trlprep.registry import DatasetType, Format, get_type
 
@@ -362,335 +359,27 @@ def unknown_reason(det: Detection) -> str:
     return f"{det.num_rows:,} rows with columns {seen}; the types need {need}"
 
 
-# ---------------------------------------------------------------- applying a plan
-
-
-def with_row_ids(table: pa.Table, offset: int = 0) -> pa.Table:
-    """`table` with the hidden `ROW_ID` column (input row index), unless it has one."""
-    if ROW_ID in table.column_names:
-        return table
-    ids = pa.array(np.arange(offset, offset + table.num_rows, dtype=np.int64))
-    return table.append_column(ROW_ID, ids)
-
-
-def row_ids(table: pa.Table, rows: Any, offset: int = 0) -> np.ndarray:
-    """The input rows of positions `rows` of `table` (through `ROW_ID`, else `offset`)."""
-    rows = np.asarray(rows, dtype=np.int64)
-    if ROW_ID in table.column_names:
-        return np.asarray(table.column(ROW_ID).take(pa.array(rows)).to_numpy(), np.int64)
-    return rows + offset
-
-
-@dataclass
-class InputRows:
-    """Where the rows of a batch came from: the input's lines (line-oriented files) of the
-    input rows `offset`, `offset + 1`, ... (None: rows are named by 0-based index)."""
-
-    offset: int = 0
-    lines: Any = None
-
-    def numbers(self, ids: Any) -> tuple[str, list[int]]:
-        """("lines", their file lines) for input rows `ids`, else ("rows", the ids)."""
-        ids = np.asarray(ids, np.int64)
-        if self.lines is not None:
-            return "lines", [int(x) for x in np.asarray(self.lines)[ids - self.offset]]
-        return "rows", [int(x) for x in ids]
-
-    def name(self, ids: np.ndarray) -> str:
-        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`."""
-        word, shown = self.numbers(ids)
-        return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
-
-
-def _image_parts(table: pa.Table) -> pa.Table:
-    """`<image>` placeholders of rows with images made image parts (TRL's vision format)."""
-    from trlprep.placeholders import map_placeholders
-
-    out, bad, reasons = map_placeholders(table)
-    if len(bad):
-        raise RowFailures(bad.tolist(), reasons, stage="image placeholders")
-    return out
-
-
-def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
-    """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
-
-    Rows the stage names in its messages (`converters.common.rows_text`) are named by
-    their input lines (or rows) when the table carries ROW_ID and `source` is given.
-    """
-    from trlprep.converters.common import ROW_NAMER
-
-    token = None
-    if source is not None and ROW_ID in table.column_names:
-        token = ROW_NAMER.set(lambda rows: source.name(row_ids(table, rows, offset)))
-    try:
-        return fn(table)
-    except RowFailures as e:
-        if getattr(e, "input_rows", None) is None:
-            e.input_rows = row_ids(table, e.rows, offset)
-        raise
-    finally:
-        if token is not None:
-            ROW_NAMER.reset(token)
-
-
-def apply_steps(
-    table: pa.Table,
-    plan: Plan,
-    options: Any = None,
-    offset: int = 0,
-    lines: Any = None,
-    counts: list[tuple[str, int, int]] | None = None,
-    source: InputRows | None = None,
-    reports: list[tuple[str, Any]] | None = None,
-) -> pa.Table:
-    """Run the route's edges, then the chat template and tokenizer, over one table or batch.
-
-    `offset` is the index of the batch's first row (and `lines` its file lines), so errors
-    name rows of the whole input. A `RowFailures` from any stage leaves with `input_rows`:
-    the input rows (the table's `ROW_ID` values) of its failing rows. `counts` receives
-    (edge, rows in, rows out) per edge; `source` names rows in the edges' messages. The
-    template's and tokenizer's reports are merged into `plan.render`, or collected in
-    `reports` (to merge with `merge_reports` once the batch is kept).
-    """
-    from trlprep.converters import row_offset
-
-    opts = options or plan.options
-    table = _stage(table, _image_parts, offset, source)
-    with row_offset(offset):
-        for e in plan.steps:
-            n = table.num_rows
-            table = _stage(table, lambda t, e=e: e.fn(t, plan.fmt, opts), offset, source)
-            if counts is not None:
-                counts.append((f"{e.src} -> {e.dst}", n, table.num_rows))
-    r = plan.render
-    if r is None:
-        return table
-    if plan.route.steps:
-        lines = None  # rows no longer map one to one onto input lines
-    found: list[tuple[str, Any]] = []
-    if r.template is not None:
-        from trlprep.templates import render_table
-
-        def render(t: pa.Table) -> pa.Table:
-            named = source is not None and ROW_ID in t.column_names
-            out, report = render_table(
-                t, plan.dst, r.template, tools=r.tools, template_kwargs=r.template_kwargs,
-                num_proc=r.num_proc, row_offset=0 if named else offset, lines=lines,
-            )  # fmt: skip
-            if named:
-                ex = report.prefix_mismatch_examples
-                report.example_label, report.prefix_mismatch_examples = source.numbers(
-                    row_ids(t, ex)
-                )
-            found.append(("report", report))
-            return out
-
-        table = _stage(table, render, offset)
-    if r.tokenizer is not None:
-        from trlprep.templates import tokenize_table
-
-        def tokenize(t: pa.Table) -> pa.Table:
-            named = source is not None and ROW_ID in t.column_names
-            out, tokens = tokenize_table(
-                t, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
-                row_offset=0 if named else offset,
-            )  # fmt: skip
-            if named:
-                ex = tokens.boundary_examples
-                tokens.example_label, tokens.boundary_examples = source.numbers(row_ids(t, ex))
-            found.append(("token_report", tokens))
-            return out
-
-        table = _stage(table, tokenize, offset)
-    if reports is None:
-        merge_reports(plan, found)
-    else:
-        reports.extend(found)
-    return table
-
-
-def merge_reports(plan: Plan, found: list[tuple[str, Any]]) -> None:
-    """Merge templating/tokenising reports of a batch into the plan's render."""
-    r = plan.render
-    for name, report in found:
-        if getattr(r, name) is None:
-            setattr(r, name, report)
-        else:
-            getattr(r, name).merge(report)
-
-
-def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
-    """Validate converted rows against the target type.
-
-    Rows that fail raise one `RowFailures` (stage `validation`, `input_rows` set through
-    `ROW_ID`); a missing column of the target type is a DataError (a bug, not a row).
-    """
-    from trlprep.importers.rejects import invalid_rows
-
-    data = table.drop_columns([ROW_ID]) if ROW_ID in table.column_names else table
-    try:
-        why = invalid_rows(data, plan.dst, plan.out_format, role_hint=False)
-    except DataError as e:
-        raise DataError(f"converted {e.message}", hint="this is a bug: please report it") from None
-    bad = np.flatnonzero(why != None)  # noqa: E711 (elementwise)
-    if len(bad):
-        e = RowFailures(
-            bad.tolist(),
-            [f"the converted row fails {plan.dst.name} validation: {w}" for w in why[bad]],
-            stage="validation",
-        )
-        e.input_rows = row_ids(table, bad, offset)
-        raise e
-
-
-@dataclass
-class Failure:
-    """Input rows one stage refused, with a reason each."""
-
-    rows: np.ndarray  # input row indices (ROW_ID values)
-    stage: str
-    reasons: list[str]
-    hint: str | None = None  # the stage's advice on such rows
-
-
-def apply_checked(
-    table: pa.Table,
-    plan: Plan,
-    options: Any = None,
-    offset: int = 0,
-    lines: Any = None,
-    counts: list[tuple[str, int, int]] | None = None,
-    source: InputRows | None = None,
-) -> tuple[pa.Table, list[Failure]]:
-    """Convert and validate a batch, setting aside the input rows any stage refuses.
-
-    Returns the output (with `ROW_ID`) and the failures; on a failure the batch runs again
-    without the refused input rows (the rare path). `counts`: as in `apply_steps`, for the
-    run that succeeded; `source`: as in `apply_steps`.
-    """
-    table = with_row_ids(table, offset)
-    failures: list[Failure] = []
-    while True:
-        step_counts: list[tuple[str, int, int]] = []
-        reports: list[tuple[str, Any]] = []
-        try:
-            out = apply_steps(
-                table, plan, options, offset, lines, counts=step_counts, source=source,
-                reports=reports,
-            )  # fmt: skip
-            check_output(out, plan, offset)
-        except RowFailures as e:
-            ids = np.asarray(getattr(e, "input_rows", e.rows), dtype=np.int64)
-            ids, first = np.unique(ids, return_index=True)
-            present = np.asarray(table.column(ROW_ID).to_numpy(), np.int64)
-            keep = ~np.isin(present, ids)
-            if not len(ids) or keep.all():
-                raise  # no row to set aside: the stage's own error stands
-            failures.append(Failure(ids, e.stage, [e.reasons[i] for i in first], e.hint))
-            table = table.filter(pa.array(keep))
-            if lines is not None:
-                lines = np.asarray(lines)[keep]
-            continue
-        if counts is not None:
-            counts.extend(step_counts)
-        merge_reports(plan, reports)
-        return out, failures
-
-
-def convert_table(
-    table: pa.Table,
-    plan: Plan,
-    lines: Any = None,
-    *,
-    on_error: str = "stop",
-    path: str | None = None,
-    coerce: bool = False,
-) -> pa.Table:
-    """Convert a whole table. Rows a stage refuses raise one DataError naming the first
-    input row (its line, when `lines` are given) and how many more fail; with
-    `on_error="skip"` they are left out and a `RejectedRowsWarning` says how many.
-
-    Rows holding a value of another kind than the rest of their column (a number among
-    text answers) are refused too (stage `read`), unless `coerce` reads them as text."""
-    import warnings
-
-    from trlprep.importers.run import check_on_error
-    from trlprep.ledger import Ledger
-
-    check_on_error(on_error)
-    work, work_lines, failures, notes = settle_table(table, lines, coerce=coerce)
-    for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=3)
-    out, more = apply_checked(work, plan, lines=work_lines, source=InputRows(0, lines))
-    failures += more
-    out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
-    if not failures:
-        return out
-    ledger = Ledger(path=path, on_error=on_error)
-    ledger.rows_in = table.num_rows
-    ledger.reject(failures_table(failures, table, 0, lines))
-    for f in failures:
-        if f.hint:
-            ledger.hints.setdefault(f.stage, f.hint)
-    if on_error != "skip":
-        raise ledger.error()
-    from trlprep.importers.run import RejectedRowsWarning
-
-    warnings.warn(
-        f"{ledger.rejected} rows could not be converted and were left out: "
-        + "; ".join(ledger.reason_lines(3)),
-        RejectedRowsWarning,
-        stacklevel=3,
+_MOVED = frozenset(
+    (
+        "Failure",
+        "InputRows",
+        "apply_checked",
+        "apply_steps",
+        "check_output",
+        "convert_table",
+        "failures_table",
+        "merge_reports",
+        "row_ids",
+        "settle_table",
+        "with_row_ids",
     )
-    return out
+)
 
 
-def settle_table(
-    table: pa.Table, lines: Any = None, *, coerce: bool = False
-) -> tuple[pa.Table, Any, list[Failure], list[str]]:
-    """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.kinds`), less the
-    rows that cannot be; also their lines, those rows as failures (stage `read`) and notes."""
-    from trlprep.kinds import settle_kinds
+def __getattr__(name: str):
+    """The applying half moved to `trlprep.apply`; its former names here still resolve."""
+    if name in _MOVED:
+        import importlib
 
-    s = settle_kinds(table, coerce=coerce)
-    work = with_row_ids(s.table)
-    notes = [
-        f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "
-        "text (coerce)"
-        for column, count in s.coerced.items()
-    ]
-    if not s.bad.any():
-        return work, lines, [], notes
-    idx = np.flatnonzero(s.bad)
-    keep = ~s.bad
-    work_lines = None if lines is None else np.asarray(lines)[keep]
-    failed = [Failure(idx, "read", list(s.reasons[idx]))]
-    return work.filter(pa.array(keep)), work_lines, failed, notes
-
-
-def failures_table(
-    failures: list[Failure], original: pa.Table, offset: int, lines: Any
-) -> pa.Table:
-    """The refused input rows as a rejects table (row, line, stage, reason, record)."""
-    from trlprep.importers.rejects import REJECTS_SCHEMA, records
-
-    if not failures:
-        return REJECTS_SCHEMA.empty_table()
-    ids = np.concatenate([f.rows for f in failures])
-    stage = [f.stage for f in failures for _ in f.rows]
-    reasons = [r for f in failures for r in f.reasons]
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    local = ids - offset
-    line = np.asarray(lines)[local].astype(np.int64) if lines is not None else None
-    return pa.Table.from_arrays(
-        [
-            pa.array(ids, pa.int64()),
-            pa.array(line, pa.int64()) if line is not None else pa.nulls(len(ids), pa.int64()),
-            pa.array([stage[i] for i in order], pa.string()),
-            pa.array([reasons[i] for i in order], pa.string()),
-            pa.array(records(original.take(pa.array(local))), pa.string()),
-        ],
-        schema=REJECTS_SCHEMA,
-    )
+        return getattr(importlib.import_module("trlprep.apply"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -19,15 +19,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from trlprep.convert import (
-    Failure,
-    InputRows,
-    Plan,
-    apply_checked,
-    check_rows_left,
-    failures_table,
-    with_row_ids,
-)
+from trlprep.apply import Failure, InputRows, apply_checked, failures_table, with_row_ids
+from trlprep.convert import Plan, check_rows_left
 from trlprep.detect import PASSABLE, detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ledger import Ledger
