@@ -94,8 +94,9 @@ def test_counts_that_disagree_fail_every_such_row():
         render_table(table_from_records(rows), "lm", load_template("chatml"), num_proc=1)
     e = info.value
     assert e.rows == [0, 1, 2]
-    assert "holds 2 image placeholder(s) or image part(s) but the row has 1 image" in e.reasons[1]
-    assert "but the row has 0 image(s)" in e.reasons[2]
+    # what was counted is named: here only placeholders
+    assert e.reasons[1] == "the conversation holds 2 `<image>` placeholders but the row has 1 image"
+    assert e.reasons[2].endswith("holds 2 `<image>` placeholders but the row has 0 images")
     assert "renders only text content" in e.reasons[0]  # counts agree: chatml has no images
 
 
@@ -157,9 +158,7 @@ def test_columnar_mapping_equals_the_per_row_one():
     ]
     out, bad, reasons = map_placeholders(table_from_records(rows))
     assert bad.tolist() == [3]
-    assert reasons == [
-        "the conversation holds 1 `<image>` placeholder(s) but the row has 2 image(s)"
-    ]
+    assert reasons == ["the conversation holds 1 `<image>` placeholder but the row has 2 images"]
     every = frozenset({"system", "user", "assistant"})
     for row, got in zip(rows[:3], out.column("messages").to_pylist(), strict=False):
         want, _ = prepare(row["messages"], "messages", every, vision=True)
@@ -174,3 +173,44 @@ def test_columnar_mapping_equals_the_per_row_one():
     ]
     plain = pa.table({"messages": [[{"role": "user", "content": "<image>"}]]})
     assert map_placeholders(plain)[0] is plain  # no images column: text stays text
+
+
+def test_counted_images_names_what_was_counted():
+    from trlprep.placeholders import counted_images
+
+    assert counted_images(2, 0) == "2 `<image>` placeholders"
+    assert counted_images(0, 1) == "1 image part"
+    assert counted_images(1, 2) == "1 `<image>` placeholder and 2 image parts"
+    assert counted_images(0, 0) == "no `<image>` placeholder or image part"
+    assert counted_images(3, 2, with_placeholders=False) == "2 image parts"
+
+
+def test_a_mismatch_of_image_parts_names_image_parts():
+    row = {
+        "messages": [
+            {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "a"}]},
+            {"role": "assistant", "content": [{"type": "text", "text": "b"}]},
+        ],
+        "images": ["x", "y"],
+    }
+    with pytest.raises(RowFailures) as info:
+        render_table(table_from_records([row]), "lm", load_template("chatml"), num_proc=1)
+    assert info.value.reasons == ["the conversation holds 1 image part but the row has 2 images"]
+
+
+def test_validate_image_count_details_name_what_was_counted(tmp_path):
+    import json
+
+    import trlprep
+
+    user = {"role": "user", "content": "<image><image>What?"}
+    answer = {"role": "assistant", "content": "A cat."}
+    path = tmp_path / "img.jsonl"
+    path.write_text(json.dumps({"messages": [user, answer], "images": ["a.png"]}) + "\n")
+    issue = next(i for i in trlprep.validate(path).issues if i.rule == "image-count")
+    assert issue.message.endswith("(messages: 2 `<image>` placeholders, 1 image)")
+    parts = [{"type": "image"}, {"type": "text", "text": "What?"}]
+    row = {"messages": [{"role": "user", "content": parts}, answer], "images": ["a.png", "b.png"]}
+    path.write_text(json.dumps(row) + "\n")
+    issue = next(i for i in trlprep.validate(path).issues if i.rule == "image-count")
+    assert issue.message.endswith("(messages: 1 image part, 2 images)")

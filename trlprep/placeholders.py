@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from trlprep.arrowtypes import is_list, is_messages, is_string
 from trlprep.registry import IMAGE_COLUMNS
+from trlprep.wording import plural
 
 PLACEHOLDER = "<image>"
 PART = pa.struct([("type", pa.string()), ("text", pa.string())])
@@ -35,6 +36,21 @@ def image_counts(table: pa.Table) -> np.ndarray | None:
         k = np.asarray(k.to_numpy(), np.int64)
         counts = k if counts is None else counts + k
     return counts
+
+
+def counted_images(placeholders: int, parts: int, *, with_placeholders: bool = True) -> str:
+    """What an image count counted, in words: `<image>` placeholders, image parts or both
+    (`with_placeholders=False`: only image parts were counted)."""
+    holders = plural(placeholders, "`<image>` placeholder")
+    if not with_placeholders:
+        return plural(parts, "image part")
+    if placeholders and parts:
+        return f"{holders} and {plural(parts, 'image part')}"
+    if parts:
+        return plural(parts, "image part")
+    if placeholders:
+        return holders
+    return "no `<image>` placeholder or image part"
 
 
 def placeholder_columns(table: pa.Table) -> list[str]:
@@ -78,8 +94,8 @@ def map_placeholders(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
     found = placeholder_counts(table, columns)
     bad = np.flatnonzero(found != images)
     reasons = [
-        f"the conversation holds {found[r]} `<image>` placeholder(s) but the row has "
-        f"{images[r]} image(s)"
+        f"the conversation holds {counted_images(int(found[r]), 0)} but the row has "
+        f"{plural(int(images[r]), 'image')}"
         for r in bad
     ]
     for c in columns:
@@ -137,6 +153,7 @@ def _split(content: pa.Array) -> pa.Array:
 
 __all__ = [
     "PLACEHOLDER",
+    "counted_images",
     "image_counts",
     "map_placeholders",
     "placeholder_columns",

@@ -23,8 +23,8 @@ from trlprep.errors import TrlprepError
 from trlprep.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
     TOOL_TEMPLATES,
-    count_images,
     first_tool_call,
+    image_marks,
     mismatch,
     parts_roles,
     prepare,
@@ -279,11 +279,12 @@ def _render(
         try:
             _check_read(tools_g[g], kwargs_g[g], *row.values())
             if images is not None:  # placeholders and images agree in number first
-                found = sum(_count(row[c], images) for c in rows)
-                found += _count(prompts[g], images) if prompts is not None else 0
-                if found != images[i]:
+                marks = [_marks(row[c]) for c in rows]
+                marks += [_marks(prompts[g])] if prompts is not None else []
+                holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
+                if holders + parts != images[i]:
                     raise RowError(
-                        mismatch(found, int(images[i])),
+                        mismatch(holders, parts, int(images[i])),
                         None,
                         hint="each image needs one `<image>` placeholder (or image part) "
                         "where it goes in the conversation",
@@ -382,10 +383,10 @@ def _check_read(*values: Any) -> None:
             v.fail()
 
 
-def _count(messages: Any, images: np.ndarray | None) -> int:
-    if images is None or not isinstance(messages, list):
-        return 0
-    return count_images(messages)
+def _marks(messages: Any) -> tuple[int, int]:
+    if not isinstance(messages, list):
+        return 0, 0
+    return image_marks(messages)
 
 
 def group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:

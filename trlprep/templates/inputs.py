@@ -149,14 +149,19 @@ def _probe(template: ChatTemplate, role: str, content: Any) -> str | None:
 
 def count_images(messages: list) -> int:
     """`<image>` placeholders in string contents plus image parts in list contents."""
-    n = 0
+    return sum(image_marks(messages))
+
+
+def image_marks(messages: list) -> tuple[int, int]:
+    """(`<image>` placeholders in string contents, image parts in list contents)."""
+    holders = parts = 0
     for m in messages:
         c = m.get("content") if isinstance(m, dict) else None
         if isinstance(c, str):
-            n += c.count(PLACEHOLDER)
+            holders += c.count(PLACEHOLDER)
         elif isinstance(c, list):
-            n += sum(1 for p in c if isinstance(p, dict) and _is_media(p))
-    return n
+            parts += sum(1 for p in c if isinstance(p, dict) and _is_media(p))
+    return holders, parts
 
 
 def prepare(
@@ -218,9 +223,10 @@ def prepare_example(
     roles = parts_roles(template)
     convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
     if images is not None:
-        found = sum(count_images(v) for v in convs.values())
-        if found != images:
-            raise RowError(mismatch(found, images))
+        marks = [image_marks(v) for v in convs.values()]
+        holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
+        if holders + parts != images:
+            raise RowError(mismatch(holders, parts, images))
     out = dict(example)
     for c, value in convs.items():
         out[c], _ = prepare(value, c, roles, vision=bool(images), template_name=template.name)
@@ -237,11 +243,15 @@ def first_tool_call(messages: Any) -> int | None:
     return None
 
 
-def mismatch(found: int, images: int) -> str:
-    """The reason a row whose placeholders and images disagree in number fails."""
+def mismatch(placeholders: int, parts: int, images: int) -> str:
+    """The reason a row whose placeholders (and image parts) and images disagree in number
+    fails, naming what was counted."""
+    from trlprep.placeholders import counted_images
+    from trlprep.wording import plural
+
     return (
-        f"the conversation holds {found} image placeholder(s) or image part(s) but the row "
-        f"has {images} image(s)"
+        f"the conversation holds {counted_images(placeholders, parts)} but the row has "
+        f"{plural(images, 'image')}"
     )
 
 
@@ -331,6 +341,7 @@ __all__ = [
     "Prepared",
     "ToolSupport",
     "count_images",
+    "image_marks",
     "first_tool_call",
     "mismatch",
     "parts_roles",
