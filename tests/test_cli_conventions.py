@@ -22,6 +22,7 @@ runner = CliRunner()
 COMMANDS = [
     "detect",
     "validate",
+    "report",
     "convert",
     "import",
     "graph",

@@ -20,6 +20,8 @@ _PUBLIC = {
     "convert": "trlprep.api",
     "detect": "trlprep.api",
     "validate": "trlprep.api",
+    "report": "trlprep.datareport",
+    "DataReport": "trlprep.datareport",
     "Detection": "trlprep.detect",
     "Problem": "trlprep.detect",
     "DataError": "trlprep.errors",
@@ -27,6 +29,8 @@ _PUBLIC = {
     "TrlprepError": "trlprep.errors",
     "UsageError": "trlprep.errors",
     "read": "trlprep.readers",
+    "Inputs": "trlprep.shards",
+    "ShardedOutput": "trlprep.shardout",
     "TYPES": "trlprep.registry",
     "DatasetType": "trlprep.registry",
     "Format": "trlprep.registry",
@@ -54,13 +58,16 @@ _PUBLIC = {
 
 __all__ = [
     "DataError",
+    "DataReport",
     "DatasetType",
     "Detection",
     "Format",
     "InputError",
+    "Inputs",
     "Issue",
     "Problem",
     "Report",
+    "ShardedOutput",
     "TYPES",
     "TrlprepError",
     "UsageError",
@@ -81,6 +88,7 @@ __all__ = [
     "prepare_multimodal_messages",
     "prepare_multimodal_messages_vllm",
     "read",
+    "report",
     "truncate_dataset",
     "unpair_preference_dataset",
     "validate",
@@ -89,6 +97,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from trlprep.api import convert, detect, validate
+    from trlprep.datareport import DataReport, report
     from trlprep.detect import Detection, Problem
     from trlprep.errors import DataError, InputError, TrlprepError, UsageError
     from trlprep.readers import read

@@ -15,6 +15,7 @@ from typing import Any
 COMMANDS = {
     "detect": "detect_cmd",
     "validate": "validate_cmd",
+    "report": "report_cmd",
     "convert": "convert_cmd",
     "import": "import_cmd",
     "graph": "convert_cmd",

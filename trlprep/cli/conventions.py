@@ -17,6 +17,7 @@ from typer.core import TyperCommand, TyperGroup
 ORDER = (
     "detect",
     "validate",
+    "report",
     "convert",
     "import",
     "graph",
@@ -25,7 +26,6 @@ ORDER = (
     "pack",
     "schema",
     "train",
-    "report",
 )
 TRUE = ("true", "yes", "1", "on")
 FALSE = ("false", "no", "0", "off")

@@ -1,0 +1,90 @@
+"""`trlprep report`: token lengths, truncation, duplicates, roles and rendered rows."""
+
+from __future__ import annotations
+
+import typer
+
+from trlprep.cli import options as opt
+from trlprep.cli.app import command, err, out
+from trlprep.errors import UsageError
+
+FORMATS = ("text", "json", "html")
+
+
+@command("report")
+def report_command(
+    path: str = typer.Argument(..., help="Dataset file, save_to_disk folder or Hub id."),
+    chat_template: str = typer.Option(
+        None, "--chat-template", help="Template (and tokenizer, for a model folder or Hub id)."
+    ),
+    tokenizer: str = typer.Option(
+        None, "--tokenizer", help="Tokenizer that measures lengths (its template too)."
+    ),
+    max_length: int = typer.Option(
+        None, "--max-length", min=1, help="Your training limit: rows it would truncate."
+    ),
+    truncation: str = typer.Option(
+        "keep_start", "--truncation", help="What the trainer keeps: keep_start | keep_end."
+    ),
+    output: str = typer.Option(
+        None, "--output", "-o", help="Write the report to this file (stdout: the summary)."
+    ),
+    report_format: str = typer.Option(
+        None,
+        "--format",
+        "-f",
+        help="text | json | html (default: from -o's suffix, else text).",
+    ),
+    fail_if: list[str] = typer.Option(
+        None,
+        "--fail-if",
+        help="Exit 1 when a figure passes a limit, e.g. 'truncated_share > 0.05' (repeatable).",
+    ),
+    type: str = typer.Option(None, "--type", "-t", help="Dataset type (default: detected)."),
+    from_: str = typer.Option(None, "--from", help="Import a public layout first (sharegpt ...)."),
+    examples: int = typer.Option(3, "--examples", min=0, help="Rows shown rendered."),
+    validate: bool = typer.Option(True, "--validate", help="Include the validation summary."),
+    split: str = opt.SPLIT,
+    input_format: str = opt.INPUT_FORMAT,
+) -> None:
+    """Report what the trainer will see: lengths in tokens, truncation, duplicates, roles."""
+    from trlprep.datareport import report
+
+    fmt = _format(report_format, output)
+    rep = report(
+        path,
+        chat_template=chat_template,
+        tokenizer=tokenizer,
+        max_length=max_length,
+        truncation=truncation,
+        type=type,
+        split=split,
+        input_format=input_format,
+        examples=examples,
+        validate=validate,
+        layout=from_,
+    )
+    held = rep.failed(list(fail_if or []))
+    text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()
+    if output is not None:
+        from trlprep.writers import check_output, write_text
+
+        check_output(output, overwrite=True, inputs=(path,))
+        write_text(output, text)
+        out.print(rep.to_text().rstrip("\n"), markup=False)
+        out.print(f"report: {output}", markup=False)
+    else:
+        typer.echo(text, nl=False)
+    for cond in held:
+        err.print(f"fail-if: {cond}", markup=False)
+    raise typer.Exit(1 if held else 0)
+
+
+def _format(report_format: str | None, output: str | None) -> str:
+    if report_format is None:
+        suffix = (output or "").lower().rsplit(".", 1)[-1] if output and "." in output else ""
+        report_format = {"json": "json", "html": "html", "htm": "html"}.get(suffix, "text")
+    report_format = report_format.lower()
+    if report_format not in FORMATS:
+        raise UsageError(f"unknown --format {report_format!r}", hint="use text, json or html")
+    return report_format

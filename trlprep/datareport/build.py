@@ -1,0 +1,313 @@
+"""`trlprep.report(data, ...)`: detect, validate and measure a dataset as the trainer sees it."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import UsageError
+from trlprep.registry import Format
+
+DEFAULT_EXAMPLES = 3
+TRUNCATION = ("keep_start", "keep_end")
+_FAIL_IF = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
+
+
+@dataclass
+class DataReport:
+    """The figures of a dataset (`data`: the JSON object) and their renderings."""
+
+    data: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.data
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.data, indent=indent, ensure_ascii=False)
+
+    def to_text(self) -> str:
+        from trlprep.datareport.text import render_text
+
+        return render_text(self.data)
+
+    def to_html(self) -> str:
+        from trlprep.datareport.html import render_html
+
+        return render_html(self.data)
+
+    def value(self, key: str) -> Any:
+        """A figure by name: a `summary` key (`truncated_share`) or a dotted path."""
+        if key in self.data["summary"]:
+            return self.data["summary"][key]
+        node: Any = self.data
+        for part in key.split("."):
+            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+                node = node[int(part)]
+            elif isinstance(node, dict) and part in node:
+                node = node[part]
+            else:
+                raise UsageError(
+                    f"no figure named {key!r} in the report",
+                    hint="use a summary key (" + ", ".join(self.data["summary"]) + ") or a "
+                    "dotted path of the JSON report (e.g. lengths.sequence.p99)",
+                )
+        return node
+
+    def failed(self, conditions: list[str]) -> list[str]:
+        """The `--fail-if` conditions (`KEY OP NUMBER`) that hold, each with its value."""
+        held = []
+        for cond in conditions:
+            m = _FAIL_IF.match(cond)
+            if m is None:
+                raise UsageError(
+                    f"cannot read --fail-if {cond!r}", hint="write KEY OP NUMBER, e.g. "
+                    "'truncated_share > 0.05' (OP: > >= < <= == !=)",
+                )  # fmt: skip
+            key, op, number = m.group(1), m.group(2), float(m.group(3))
+            value = self.value(key)
+            if value is None:
+                continue
+            if not isinstance(value, (int, float)):
+                raise UsageError(f"--fail-if {key}: the figure is not a number")
+            if _compare(float(value), op, number):
+                held.append(f"{key} = {_num(value)} ({op} {m.group(3)})")
+        return held
+
+
+def _compare(a: float, op: str, b: float) -> bool:
+    return {
+        ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b, "==": a == b, "!=": a != b
+    }[op]  # fmt: skip
+
+
+def _num(v: float) -> str:
+    return f"{v:.4g}" if isinstance(v, float) else str(v)
+
+
+def report(
+    data: Any,
+    *,
+    chat_template: Any = None,
+    tokenizer: Any = None,
+    max_length: int | None = None,
+    truncation: str = "keep_start",
+    type: str | None = None,
+    split: str | None = None,
+    input_format: str | None = None,
+    examples: int = DEFAULT_EXAMPLES,
+    validate: bool = True,
+    layout: str | None = None,
+) -> DataReport:
+    """Measure a dataset (path, Arrow table, or `datasets` Dataset) before training.
+
+    Token lengths use `tokenizer` (or the tokenizer of `chat_template` when that is a
+    tokenizer folder or Hub id) after the chat template, exactly as the trainer tokenises;
+    without a tokenizer the report has no length figures. Files are streamed in record
+    batches: memory grows by a few numbers per row, not with the text. `layout` imports a
+    public layout first (`trlprep import`'s names: sharegpt, hh, alpaca ...); rows it
+    refuses are counted, and validation then checks the imported rows.
+    """
+    from trlprep.convert import make_plan
+    from trlprep.datareport.collect import Collector
+    from trlprep.datareport.figures import build
+
+    if truncation not in TRUNCATION:
+        raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
+    if max_length is not None and max_length < 1:
+        raise UsageError("--max-length must be at least 1")
+    stats = None
+    if layout is not None:
+        from trlprep.importers import ImportStats
+
+        stats = ImportStats()
+    path, batches, det = _source(data, split, input_format, layout, stats)
+    if det.format is Format.TOKENIZED:
+        raise UsageError(
+            "the data is already tokenized: the report reads text or messages",
+            hint="report the data before tokenizing it",
+        )
+    template, tok = _template(chat_template, tokenizer, det.format)
+    plan = make_plan(det, from_=type)
+    collector = Collector(plan.dst, det.format, plan, template, tok, examples)
+    for raw, offset, lines in batches():
+        collector.add(raw, offset, lines)
+    if stats is not None and stats.rejected:
+        collector.data.rejected["import"] = stats.rejected
+        collector.data.rows_in += stats.rejected
+    where = _where_of(collector.data)
+    figures = build(collector.data, max_length, truncation, where)
+    header = {
+        "path": path,
+        "split": split,
+        "type": plan.dst.name,
+        "format": det.format.value if det.format else None,
+        "columns": det.columns,
+        "extra_columns": det.extra_columns,
+        "chat_template": getattr(template, "name", None),
+        "tokenizer": _tok_name(tok),
+        "max_length": max_length,
+        "truncation": truncation,
+        "layout": layout,
+    }
+    out = {"report": header, **figures}
+    if not validate:
+        out["validation"] = None
+    elif layout is not None:  # the imported rows, as the conversion would check them
+        out["validation"] = _validation(
+            _imported(path, split, input_format, layout), None, type, None, None
+        )
+    else:
+        out["validation"] = _validation(data, path, type, split, input_format)
+    out["summary"] = _summary(out, max_length)
+    return DataReport({"summary": out.pop("summary"), **out})
+
+
+def _stream(path: str, split, input_format, layout: str | None, stats=None):
+    from trlprep.readers import iter_batches
+
+    batches = iter_batches(path, split=split, input_format=input_format)
+    if layout is None:
+        return batches
+    from trlprep.importers import import_batches
+
+    return import_batches(batches, layout, on_error="skip", stats=stats, path=path)
+
+
+def _imported(path: str | None, split, input_format, layout: str) -> pa.Table:
+    if path is None:
+        raise UsageError("layout= needs a path")
+    parts = [b.data for b in _stream(path, split, input_format, layout)]
+    parts = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts]
+    from trlprep.jsonl import concat_tables
+
+    return concat_tables(parts) if parts else pa.table({})
+
+
+def _source(data: Any, split: str | None, input_format: str | None, layout=None, stats=None):
+    """(path or None, a function giving (table, offset, lines) batches, the detection)."""
+    from trlprep.detect import detect_batches, detect_table
+
+    if isinstance(data, (str, os.PathLike)):
+        path = str(data)
+
+        def batches():
+            for b in _stream(path, split, input_format, layout, stats):
+                raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+                yield raw, b.offset, b.lines
+
+        det = detect_batches(_stream(path, split, input_format, layout))
+        return path, batches, det
+    from trlprep.adapters import as_input
+
+    table = as_input(data) if not isinstance(data, pa.Table) else data
+    table = getattr(table, "table", table)
+    if not isinstance(table, pa.Table):
+        raise UsageError("report a path, an Arrow table or a datasets.Dataset")
+
+    def one():
+        for start in range(0, table.num_rows, 8192):
+            yield table.slice(start, 8192), start, None
+
+    return None, one, detect_table(table)
+
+
+def _template(chat_template: Any, tokenizer: Any, fmt: Format | None) -> tuple[Any, Any]:
+    from trlprep.templates import load_template
+    from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
+
+    template, tok = None, None
+    if chat_template is not None:
+        template, tok = load_template_and_tokenizer(chat_template, tokenizer)
+    if tok is None and tokenizer is not None:
+        tok = load_tokenizer(tokenizer)
+    if template is None and tok is not None and fmt is Format.CONVERSATIONAL:
+        template = load_template(tok)
+    return template, tok
+
+
+def _tok_name(tok: Any) -> str | None:
+    if tok is None:
+        return None
+    return getattr(tok, "name_or_path", None) or type(tok).__name__
+
+
+def _where_of(data: Any):
+    """Position among the reported rows -> {"row": input row, "line": file line}."""
+    rows = np.concatenate(data.row_ids) if data.row_ids else np.zeros(0, np.int64)
+    lines = np.concatenate(data.lines) if data.lines else None
+
+    def where(pos: int) -> dict[str, int]:
+        out = {"row": int(rows[pos])}
+        if lines is not None:
+            out["line"] = int(lines[pos])
+        return out
+
+    return where
+
+
+def _validation(data: Any, path: str | None, type, split, input_format) -> dict[str, Any]:
+    from trlprep.validate import validate_path, validate_table
+
+    if path is not None:
+        rep = validate_path(path, type=type, split=split, input_format=input_format)
+    else:
+        from trlprep.adapters import as_input
+
+        table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
+        rep = validate_table(table, type=type)
+    return {
+        "valid": rep.valid,
+        "errors": len(rep.errors),
+        "warnings": len(rep.warnings),
+        "issues": [
+            {
+                "rule": i.rule,
+                "severity": str(getattr(i.severity, "value", i.severity)),
+                "column": i.column,
+                "count": i.count,
+                "message": i.message,
+                "rows": list(i.rows),
+                "lines": list(i.lines) if i.lines is not None else None,
+            }  # fmt: skip
+            for i in rep.issues
+        ],
+    }
+
+
+def _summary(out: dict[str, Any], max_length: int | None) -> dict[str, Any]:
+    """The headline figures (the names `--fail-if` knows)."""
+    rows = out["rows"]
+    s: dict[str, Any] = {"rows": rows["in"], "rows_reported": rows["reported"],
+                         "rows_rejected": rows["rejected"]}  # fmt: skip
+    trunc = out.get("truncation")
+    if trunc:
+        at = next((x for x in trunc["limits"] if x["max_length"] == max_length), None)
+        s["truncated"] = at["truncated"] if at else None
+        s["truncated_share"] = at["truncated_share"] if at else None
+        s["max_tokens"] = out["lengths"]["sequence"].get("max")
+        s["p99_tokens"] = out["lengths"]["sequence"].get("p99")
+    dup = out.get("duplicates", {})
+    s["duplicate_rows"] = dup.get("exact_rows")
+    s["duplicate_share"] = (
+        dup["exact_rows"] / rows["reported"] if rows["reported"] and "exact_rows" in dup else None
+    )
+    text = out.get("text", {}).get("by_role", {})
+    s["empty_answers"] = sum(c.get("empty", 0) for c in text.values())
+    pref = out.get("preference")
+    if pref:
+        s["chosen_longer_share"] = pref["chosen_longer_share"]
+        s["identical_pairs"] = pref["identical_pairs"]
+    val = out.get("validation")
+    if val is not None:
+        s["valid"] = val["valid"]
+        s["validation_errors"] = val["errors"]
+    return s
+
+
+__all__ = ["DataReport", "report"]

@@ -1,0 +1,379 @@
+"""The data report as one self-contained HTML page (inline CSS and SVG, no script).
+
+Every number shown from the JSON report sits in an element with `data-key="dotted.path"`
+(the path of the figure in the JSON), so scripts and tests can read the page back.
+The page follows the reader's light or dark theme and fits a phone's width.
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from trlprep.datareport import svg
+
+CSS = """
+:root{--bg:#fff;--fg:#1d2330;--muted:#5b6475;--line:#d9dde5;--bar:#3b6fd8;--bar2:#7b9be6;
+--bad:#c4352b;--ok:#21844a;--mark:#fff1b8;--code:#f5f6f8}
+@media (prefers-color-scheme:dark){:root{--bg:#12151b;--fg:#e4e7ee;--muted:#9aa3b5;
+--line:#2c3340;--bar:#6f9bff;--bar2:#4a6fbf;--bad:#ff7a6e;--ok:#5fd38b;--mark:#4b4216;
+--code:#1b2029}}
+*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);
+font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif}
+main{max-width:960px;margin:0 auto;padding:16px}h1{font-size:1.4em;margin:.2em 0}
+h2{font-size:1.15em;border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:1.6em}
+nav a{margin-right:.8em;white-space:nowrap}a{color:var(--bar)}
+.muted{color:var(--muted)}.bad{color:var(--bad);font-weight:600}.ok{color:var(--ok);font-weight:600}
+.scroll{overflow-x:auto}
+table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
+th,td{border-bottom:1px solid var(--line);padding:3px 10px;text-align:right;vertical-align:top}
+th:first-child,td:first-child{text-align:left}td.l{text-align:left}
+.chart{width:100%;height:auto;max-width:640px;display:block;margin:.4em 0}
+pre{background:var(--code);padding:10px;overflow-x:auto;white-space:pre-wrap;word-break:break-word;
+border-radius:6px;font-size:13px}mark.trained{background:var(--mark);color:inherit}
+.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid var(--line);border-radius:8px;
+padding:8px 12px;min-width:130px}.card b{display:block;font-size:1.3em}
+"""
+
+SECTIONS = (
+    ("overview", "Overview"),
+    ("validation", "Validation"),
+    ("lengths", "Token lengths"),
+    ("truncation", "Truncation"),
+    ("preference", "Chosen vs rejected"),
+    ("labels", "Labels"),
+    ("conversation", "Conversations"),
+    ("duplicates", "Duplicates"),
+    ("text", "Text"),
+    ("examples", "Rendered examples"),
+)
+
+
+def _v(key: str, value: Any, cls: str = "") -> str:
+    """A figure with its JSON path."""
+    shown = _fmt(value)
+    c = f' class="{cls}"' if cls else ""
+    return f'<span data-key="{escape(key)}"{c}>{escape(shown)}</span>'
+
+
+def _of(path: str, node: dict[str, Any], name: str) -> str:
+    """`node[name]` shown with its JSON path `path.name`."""
+    return _v(f"{path}.{name}", node.get(name))
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None else f"{100 * x:.1f}%"
+
+
+def _table(head: list[str], rows: list[list[str]]) -> str:
+    th = "".join(f"<th>{escape(h)}</th>" for h in head)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    table = f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
+
+
+def render_html(r: dict[str, Any]) -> str:
+    """The page: a header, a summary of cards, then one `<section id=...>` per topic."""
+    h = r["report"]
+    title = f"Data report: {h['path'] or 'dataset'}"
+    present = [(sid, name) for sid, name in SECTIONS if _has(r, sid)]
+    body = [
+        f"<h1>{escape(title)}</h1>",
+        "<nav>" + "".join(f'<a href="#{sid}">{escape(n)}</a>' for sid, n in present) + "</nav>",
+    ]
+    for sid, name in present:
+        inner = globals()[f"_{sid}"](r)
+        body.append(f'<section id="{sid}"><h2>{escape(name)}</h2>{inner}</section>')
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        '<meta name="color-scheme" content="light dark">'
+        f"<title>{escape(title)}</title><style>{CSS}</style></head><body><main>"
+        + "".join(body)
+        + "</main></body></html>\n"
+    )
+
+
+def _has(r: dict[str, Any], sid: str) -> bool:
+    if sid in ("overview", "duplicates", "text", "examples"):
+        return True
+    return bool(r.get(sid))
+
+
+def _overview(r: dict[str, Any]) -> str:
+    h, rows, s = r["report"], r["rows"], r["summary"]
+    cards = [
+        ("rows", _v("rows.in", rows["in"])),
+        ("type", f"{escape(h['type'])}<br><span class=muted>{escape(str(h['format']))}</span>"),
+        (
+            "truncated at --max-length",
+            _v("summary.truncated", s.get("truncated"))
+            + f" <span class=muted>{_pct(s.get('truncated_share'))}</span>",
+        ),
+        ("duplicate rows", _v("summary.duplicate_rows", s.get("duplicate_rows"))),
+        ("empty answers", _v("summary.empty_answers", s.get("empty_answers"))),
+    ]
+    if "valid" in s:
+        cls = "ok" if s["valid"] else "bad"
+        cards.insert(
+            2, ("validation", f'<span class="{cls}">{"valid" if s["valid"] else "invalid"}</span>')
+        )
+    html = (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><span class=muted>{escape(k)}</span><b>{v}</b></div>'
+            for k, v in cards
+        )
+        + "</div>"
+    )
+    facts = [
+        ("columns", escape(", ".join(f"{k}: {v}" for k, v in h["columns"].items()))),
+        ("extra columns", escape(", ".join(h["extra_columns"]) or "none")),
+        ("chat template", escape(str(h["chat_template"] or "none"))),
+        ("tokenizer", escape(str(h["tokenizer"] or "none (no token lengths)"))),
+        ("truncation", escape(h["truncation"])),
+        ("rows reported", _v("rows.reported", rows["reported"])),
+        ("rows not reportable", _v("rows.rejected", rows["rejected"])),
+    ]
+    for stage, n in rows["rejected_by_stage"].items():
+        facts.append((f"failed at {stage}", _v(f"rows.rejected_by_stage.{stage}", n)))
+    html += _table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
+    for ex in rows["rejected_examples"]:
+        html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
+    return html
+
+
+def _at(ex: dict[str, Any]) -> str:
+    return f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
+
+
+def _validation(r: dict[str, Any]) -> str:
+    v = r["validation"]
+    verdict = f'<p class="{"ok" if v["valid"] else "bad"}">{"valid" if v["valid"] else "invalid"}: '
+    verdict += f"{_v('validation.errors', v['errors'])} error(s), "
+    verdict += f"{_v('validation.warnings', v['warnings'])} warning(s)</p>"
+    examples = {e.get("line", e["row"]) for e in r.get("examples", [])}
+    rows = []
+    for i, issue in enumerate(v["issues"]):
+        word = "line" if issue["lines"] else "row"
+        where = []
+        for x in (issue["lines"] or issue["rows"])[:10]:
+            where.append(f'<a href="#ex-{x}">{word} {x}</a>' if x in examples else f"{word} {x}")
+        rows.append([
+            escape(issue["rule"]), escape(issue["severity"]),
+            _v(f"validation.issues.{i}.count", issue["count"]),
+            f'<span class="l">{escape(issue["message"])}</span>', ", ".join(where),
+        ])  # fmt: skip
+    table = _table(["rule", "severity", "rows", "message", "first rows"], rows) if rows else ""
+    return verdict + table
+
+
+def _lengths(r: dict[str, Any]) -> str:
+    lengths = r["lengths"]
+    keys = ("min", "p50", "p90", "p99", "max", "mean")
+    rows = [
+        [escape(role)] + [_v(f"lengths.{role}.{k}", s.get(k)) for k in keys]
+        for role, s in lengths.items()
+    ]
+    html = (
+        "<p class=muted>Tokens per row after the chat template, as the trainer tokenises "
+        "(sequence: prompt + the longer answer).</p>"
+    )
+    html += _table(["", *keys], rows)
+    mark = r["report"]["max_length"]
+    for role, s in lengths.items():
+        hist = s.get("histogram") or {}
+        chart = svg.histogram(
+            hist.get("edges", []),
+            hist.get("counts", []),
+            f"{role} length (tokens)",
+            mark if role == "sequence" else None,
+        )
+        if chart:
+            html += f"<h3>{escape(role)}</h3>{chart}"
+    return html
+
+
+def _truncation(r: dict[str, Any]) -> str:
+    t = r["truncation"]
+    rows = []
+    for i, lim in enumerate(t["limits"]):
+        label = str(lim["max_length"]) + (
+            " (--max-length)" if lim["max_length"] == t["max_length"] else ""
+        )
+        k = f"truncation.limits.{i}"
+        rows.append([
+            escape(label), _v(f"{k}.truncated", lim["truncated"]), _pct(lim["truncated_share"]),
+            *(_of(k, lim, f) for f in ("prompt_cut", "completion_cut", "completion_lost")),
+            _of(k, lim, "tokens_cut"),
+        ])  # fmt: skip
+    html = f"<p class=muted>Truncation mode: {escape(t['mode'])}.</p>"
+    html += _table(["max length", "rows", "share", "prompt cut", "completion cut",
+                    "completion lost", "tokens cut"], rows)  # fmt: skip
+    html += svg.bars(
+        [
+            (str(x["max_length"]), x["truncated_share"], _pct(x["truncated_share"]))
+            for x in t["limits"]
+        ],
+        "share of rows truncated per max length",
+    )
+    return html
+
+
+def _preference(r: dict[str, Any]) -> str:
+    p = r["preference"]
+    rows = [
+        ["pairs", _v("preference.pairs", p["pairs"])],
+        [
+            "chosen longer",
+            _v("preference.chosen_longer", p["chosen_longer"])
+            + f" ({_pct(p['chosen_longer_share'])})",
+        ],
+        ["rejected longer", _v("preference.rejected_longer", p["rejected_longer"])],
+        ["same length", _v("preference.same_length", p["same_length"])],
+        ["identical pairs", _v("preference.identical_pairs", p["identical_pairs"])],
+        [
+            "mean tokens chosen / rejected",
+            _v("preference.chosen_mean", p["chosen_mean"])
+            + " / "
+            + _v("preference.rejected_mean", p["rejected_mean"]),
+        ],
+    ]
+    if "margin" in p:
+        m = p["margin"]
+        rows.append(
+            [
+                "margin min / mean / max",
+                " / ".join(_v(f"preference.margin.{k}", m[k]) for k in ("min", "mean", "max")),
+            ]
+        )
+    html = (
+        "<p class=muted>A DPO run learns any length bias: compare how often chosen is longer.</p>"
+    )
+    html += _table(["", ""], rows)
+    html += svg.bars(
+        [("chosen longer", p["chosen_longer"], str(p["chosen_longer"])),
+         ("rejected longer", p["rejected_longer"], str(p["rejected_longer"])),
+         ("same length", p["same_length"], str(p["same_length"]))],
+        "pairs by which answer is longer",
+    )  # fmt: skip
+    return html
+
+
+def _labels(r: dict[str, Any]) -> str:
+    lab = r["labels"]
+    if "true" in lab:
+        return _table(["", ""], [
+            ["rows", _v("labels.rows", lab["rows"])],
+            ["true (desirable)", _v("labels.true", lab["true"]) + f" ({_pct(lab['true_share'])})"],
+            ["false (undesirable)", _v("labels.false", lab["false"])],
+        ])  # fmt: skip
+    steps = lab["steps"]
+    html = (
+        "<p>Steps per row: "
+        + ", ".join(f"{k} {_v(f'labels.steps.{k}', steps.get(k))}" for k in ("min", "p50", "max"))
+        + "</p>"
+    )
+    rows = [
+        [str(x["position"]), _v(f"labels.by_position.{i}.steps", x["steps"]),
+         _v(f"labels.by_position.{i}.true", x["true"]), _pct(x["true_share"])]
+        for i, x in enumerate(lab["by_position"])
+    ]  # fmt: skip
+    return html + _table(["step", "rows", "true", "share true"], rows)
+
+
+def _conversation(r: dict[str, Any]) -> str:
+    c = r["conversation"]
+    t = c["turns"]
+    facts = [
+        ["turns per row (min / p50 / max)", " / ".join(
+            _v(f"conversation.turns.{k}", t.get(k)) for k in ("min", "p50", "max"))],
+        ["distinct role patterns", _v("conversation.distinct_patterns", c["distinct_patterns"])],
+        ["rows with same-role turns in a row", _of("conversation", c, "same_role_in_a_row")],
+        ["tool calls", _v("conversation.tool_calls", c["tool_calls"])],
+        ["rows with tools", _v("conversation.rows_with_tools", c["rows_with_tools"])],
+        ["images", _v("conversation.images", c["images"])],
+    ]  # fmt: skip
+    html = _table(["", ""], facts)
+    pats = [
+        [f"<code>{escape(p['pattern'])}</code>", _v(f"conversation.patterns.{i}.rows", p["rows"])]
+        for i, p in enumerate(c["patterns"])
+    ]
+    html += "<h3>Role patterns</h3>" + _table(["pattern", "rows"], pats).replace(
+        "<td>", '<td class="l">', 1
+    )
+    hist = c["turns_histogram"]
+    html += svg.bars(
+        [(f"{k} turns", v, str(v)) for k, v in list(hist.items())[:20]], "rows per turn count"
+    )
+    return html
+
+
+def _duplicates(r: dict[str, Any]) -> str:
+    d = r.get("duplicates") or {}
+    if not d:
+        return "<p class=muted>Rows could not be hashed.</p>"
+    rows = [["exact duplicate rows", _v("duplicates.exact_rows", d.get("exact_rows"))]]
+    if "distinct_prompts" in d:
+        rows += [
+            ["distinct prompts", _v("duplicates.distinct_prompts", d["distinct_prompts"])],
+            ["rows sharing a prompt", _of("duplicates", d, "rows_with_shared_prompt")],
+        ]  # fmt: skip
+    html = _table(["", ""], rows)
+    top = d.get("top_shared_prompts") or []
+    if top:
+        key = "duplicates.top_shared_prompts"
+        shared = [[_at(x), _of(f"{key}.{i}", x, "rows")] for i, x in enumerate(top)]
+        html += "<h3>Most shared prompts</h3>" + _table(["first seen", "rows"], shared)
+    return html
+
+
+def _text(r: dict[str, Any]) -> str:
+    t = r.get("text") or {}
+    rows = [
+        [escape(role), _v(f"text.by_role.{role}.rows", c["rows"]),
+         _of(f"text.by_role.{role}", c, "empty"), _of(f"text.by_role.{role}", c, "non_ascii")]
+        for role, c in t.get("by_role", {}).items()
+    ]  # fmt: skip
+    html = _table(["column", "rows", "empty / whitespace", "non-ASCII"], rows)
+    toks = t.get("special_tokens_in_text") or {}
+    if toks:
+        key = "text.special_tokens_in_text"
+        found = [[f"<code>{escape(k)}</code>", _of(key, toks, k)] for k in toks]
+        html += "<p class=bad>Special tokens written literally in the text:</p>"
+        html += _table(["token", "rows"], found)
+    else:
+        html += "<p class=muted>No special token of the tokenizer is written in the text.</p>"
+    return html
+
+
+def _examples(r: dict[str, Any]) -> str:
+    exs = r.get("examples") or []
+    if not exs:
+        return "<p class=muted>No row to show.</p>"
+    html = "<p class=muted>Highlighted: the part the loss trains on.</p>"
+    for ex in exs:
+        anchor = ex.get("line", ex["row"])
+        head = "".join(escape(p["text"] or "") for p in ex["parts"] if not p["trained"])
+        answers = [p for p in ex["parts"] if p["trained"]] or [None]
+        html += f'<h3 id="ex-{anchor}">{_at(ex)}</h3>'
+        for p in answers:
+            if p is None:
+                html += f"<pre>{head}</pre>"
+                continue
+            label = f"<p class=muted>{escape(p['role'])}</p>" if len(answers) > 1 else ""
+            html += (
+                f'{label}<pre>{head}<mark class="trained">{escape(p["text"] or "")}</mark></pre>'
+            )
+    return html
+
+
+__all__ = ["SECTIONS", "render_html"]

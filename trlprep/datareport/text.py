@@ -1,0 +1,116 @@
+"""The data report as a compact terminal summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from trlprep.wording import plural
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"
+
+
+def render_text(r: dict[str, Any]) -> str:
+    """A few lines per section: what a person checks before training."""
+    h, rows = r["report"], r["rows"]
+    out = [
+        f"{h['path'] or 'data'}: {h['type']} ({h['format']}), {plural(rows['in'], 'row')}"
+        + (f", {rows['rejected']} not reportable" if rows["rejected"] else ""),
+    ]
+    if h["extra_columns"]:
+        out.append("  extra columns: " + ", ".join(h["extra_columns"]))
+    if h["tokenizer"]:
+        tmpl = f", template {h['chat_template']}" if h["chat_template"] else ""
+        out.append(f"  tokens: {h['tokenizer']}{tmpl}")
+    for stage, n in rows["rejected_by_stage"].items():
+        out.append(f"  {stage}: {plural(n, 'row')} failed")
+    val = r.get("validation")
+    if val is not None:
+        verdict = "valid" if val["valid"] else "INVALID"
+        out.append(
+            f"validation: {verdict} ({val['errors']} error(s), {val['warnings']} warning(s))"
+        )
+        for i in val["issues"][:8]:
+            at = i["lines"] if i["lines"] else i["rows"]
+            word = "lines" if i["lines"] else "rows"
+            out.append(f"  {i['rule']} x{i['count']}: {i['message']} ({word} {_list(at)})")
+    lengths = r.get("lengths")
+    if lengths:
+        out.append("token lengths     min    p50    p90    p99    max     mean")
+        for role, s in lengths.items():
+            if s.get("rows"):
+                out.append(
+                    f"  {role:<12}{s['min']:>7}{s['p50']:>7}{s['p90']:>7}{s['p99']:>7}"
+                    f"{s['max']:>7}{s['mean']:>9.1f}"
+                )
+        t = r["truncation"]
+        out.append(f"truncated ({t['mode']}):")
+        for lim in t["limits"]:
+            mark = " <- --max-length" if lim["max_length"] == t["max_length"] else ""
+            out.append(
+                f"  {lim['max_length']:>6}: {lim['truncated']:>8} rows "
+                f"{_pct(lim['truncated_share']):>7}"
+                f"  (prompt cut {lim['prompt_cut']}, completion cut {lim['completion_cut']}, "
+                f"completion lost {lim['completion_lost']}){mark}"
+            )
+    else:
+        out.append("token lengths: pass --tokenizer or --chat-template MODEL to measure them")
+    p = r.get("preference")
+    if p:
+        out.append(
+            f"preference: chosen longer in {_pct(p['chosen_longer_share'])} of pairs "
+            f"(mean {p['chosen_mean']:.1f} vs {p['rejected_mean']:.1f} tokens), "
+            f"{p['identical_pairs']} identical pair(s)"
+        )
+        if "margin" in p:
+            m = p["margin"]
+            out.append(f"  margin: min {m['min']}, mean {m['mean']}, max {m['max']}")
+    lab = r.get("labels")
+    if lab and "true" in lab:
+        out.append(
+            f"labels: {lab['true']} true, {lab['false']} false ({_pct(lab['true_share'])} true)"
+        )
+    elif lab:
+        out.append(f"steps per row: p50 {lab['steps'].get('p50')}, max {lab['steps'].get('max')}")
+        share = ", ".join(
+            f"{x['position']}:{_pct(x['true_share'])}" for x in lab["by_position"][:8]
+        )
+        out.append(f"  true labels by step: {share}")
+    c = r.get("conversation")
+    if c:
+        out.append(
+            f"conversation: {c['turns']['min']}-{c['turns']['max']} turns "
+            f"(p50 {c['turns']['p50']}), {c['distinct_patterns']} role pattern(s), "
+            f"{c['same_role_in_a_row']} row(s) with same-role turns in a row, "
+            f"{c['tool_calls']} tool call(s), {c['images']} image(s)"
+        )
+        for pat in c["patterns"][:5]:
+            out.append(f"  {pat['rows']:>8}  {pat['pattern']}")
+    d = r.get("duplicates", {})
+    if d:
+        line = f"duplicates: {d.get('exact_rows', 0)} exact duplicate row(s)"
+        if "distinct_prompts" in d:
+            line += (
+                f"; {d['distinct_prompts']} distinct prompt(s), "
+                f"{d['rows_with_shared_prompt']} row(s) share a prompt"
+            )
+        out.append(line)
+    txt = r.get("text", {})
+    for role, cnt in txt.get("by_role", {}).items():
+        out.append(
+            f"text {role}: {cnt['empty']} empty, "
+            f"{_pct(cnt['non_ascii'] / cnt['rows'] if cnt['rows'] else None)} non-ASCII"
+        )
+    if txt.get("special_tokens_in_text"):
+        toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
+        out.append(f"special tokens written in the text: {toks}")
+    return "\n".join(out) + "\n"
+
+
+def _list(xs: list[int], limit: int = 5) -> str:
+    shown = ", ".join(map(str, xs[:limit]))
+    return shown + (", ..." if len(xs) > limit else "")
+
+
+__all__ = ["render_text"]
