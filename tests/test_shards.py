@@ -304,3 +304,14 @@ def test_hh_rlhf_over_shards_equals_over_the_file(tmp_path):
     ref = run("import", hh, "--from", "hh", "-o", tmp_path / "ref.jsonl", "--on-error", "skip")
     assert counts(res.output) == counts(ref.output)
     assert rows_of(tmp_path / "imp.jsonl") == rows_of(tmp_path / "ref.jsonl")
+
+
+def test_the_output_is_never_one_of_the_inputs(tmp_path):
+    _jsonl(tmp_path / "d" / "a.jsonl", ROWS[:5])
+    _jsonl(tmp_path / "d" / "b.jsonl", ROWS[5:])
+    glob = str(tmp_path / "d" / "*.jsonl")
+    res = run("convert", glob, "--to", "lm", "-o", tmp_path / "d" / "b.jsonl", "--overwrite")
+    assert res.exit_code == 2 and "the output is the input" in res.output
+    res = run("convert", tmp_path / "d", "--to", "lm", "-o", f"{tmp_path / 'd' / 'out'}/")
+    assert res.exit_code == 2 and "inside the input folder" in res.output
+    assert sorted(os.listdir(tmp_path / "d")) == ["a.jsonl", "b.jsonl"]

@@ -82,10 +82,13 @@ def check_output(
     shards = sharded(path)
     if shards and p.is_dir() and not any(p.iterdir()):
         overwrite = True  # an empty folder to write the shards into
-    for src in [s for i in inputs if i for s in (getattr(i, "paths", None) or (i,))]:
-        if not src:
-            continue
+    for src in _input_paths(inputs):
         s = Path(src).absolute()
+        if s.is_dir() and s.resolve() in p.resolve().parents:
+            raise UsageError(
+                f"{path}: the output is inside the input folder {src}",
+                hint="write outside it (the next read of the folder would take the output in)",
+            )
         same = s == p or (s.exists() and p.exists() and os.path.samefile(s, p))
         if same or p.resolve() == s.resolve():
             raise UsageError(f"{path}: the output is the input", hint="write to another path")
@@ -102,6 +105,23 @@ def check_output(
     except OSError as e:
         raise cannot_write(path, e) from None
     remove_stale(p.parent)
+
+
+def _input_paths(inputs: tuple[str, ...]) -> list[str]:
+    """Every path the inputs name: several paths, a glob's or a folder's files, the folder."""
+    from trlprep.errors import TrlprepError
+    from trlprep.shards import input_files
+
+    found: list[str] = []
+    for given in inputs:
+        for src in getattr(given, "paths", None) or (given,):
+            if not src:
+                continue
+            try:
+                found += [src, *(input_files(src) or ())]
+            except TrlprepError:  # the reader says what is wrong with it
+                found.append(src)
+    return found
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
