@@ -178,7 +178,8 @@ def import_dataset(
     the same kind comes back (a `pyarrow.Table` for a path).
 
     `options`: `ImportOptions` fields (`map`, `role_map` or `map_role`, `conversational`,
-    `prompt_style`, `pairing`, `threshold`, `margin`, `neutral`, `coerce`), CLI-style
+    `prompt_style`, `pairing`, `threshold`, `margin`, `neutral`, `coerce`,
+    `keep_empty_turns`), CLI-style
     strings accepted (`map="prompt=question"`). With `on_error="skip"` rejected rows are
     left out and a `RejectedRowsWarning` says how many (use `import_table` to get them).
     """
