@@ -87,6 +87,17 @@ def test_other_layouts_refuse_the_option(tmp_path):
     assert res.exit_code == 2 and "option of the hh layout" in res.output
 
 
+def test_python_api(tmp_path):
+    from trlprep.errors import UsageError
+    from trlprep.importers import import_dataset
+
+    table = import_dataset(str(SAMPLE), "hh", keep_empty_turns=True)
+    assert table.num_rows == 163 and table.column_names == ["prompt"]
+    rows = [{"instruction": "Say hi.", "input": "", "output": "hi"}]
+    with pytest.raises(UsageError, match="not an option of the alpaca layout"):
+        import_dataset(rows, "alpaca", keep_empty_turns=True)
+
+
 def test_an_empty_earlier_turn_is_still_rejected():
     text = "\n\nHuman: hi\n\nAssistant: \n\nHuman: again\n\nAssistant: "
     import pyarrow as pa

@@ -184,6 +184,8 @@ class Importer:
     # The layout's columns bear TRL names (`prompt`, `messages`) but its rows are never valid
     # TRL data, so the layout is read even where detection names a TRL type.
     looks_like_trl: ClassVar[bool] = False
+    # The layout can keep rows whose final answer is empty (`ImportOptions.keep_empty_turns`).
+    keeps_empty_turns: ClassVar[bool] = False
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""
@@ -220,6 +222,11 @@ class Importer:
         """Import one batch (`offset`: its first row's index in the dataset; `lines`: the
         1-based file line of each row, when the input has them)."""
         opts = opts or ImportOptions()
+        if opts.keep_empty_turns and not self.keeps_empty_turns:
+            raise UsageError(
+                f"keep_empty_turns (--keep-empty-turns) is not an option of the {self.name} layout",
+                hint="it applies to hh",
+            )
         original = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         settled = settle_kinds(original, coerce=opts.coerce)  # named as the user wrote them
         table = rename(settled.table, opts.map)

@@ -68,6 +68,7 @@ class HH(Importer):
         "turn or with an empty turn are reported."
     )
     reads = "chosen, rejected (text transcripts)"
+    keeps_empty_turns = True
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if not all(c in schema.names and is_string(schema.field(c).type) for c in COLUMNS):
