@@ -130,9 +130,9 @@ def test_input_errors_give_one_message_and_exit_2(tmp_path, monkeypatch, case):
 def test_hints_say_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
-    (tmp_path / "folder" / "train.jsonl").write_text(GOOD + "\n")
+    (tmp_path / "folder" / "notes.txt").write_text("hi\n")  # no data files in it
     result = CliRunner().invoke(app, ["detect", "folder"])
-    assert "hint: it holds data files (train.jsonl): pass one of them" in result.stderr
+    assert "hint: expected a folder written by Dataset.save_to_disk" in result.stderr
     (tmp_path / "array.jsonl").write_text('[\n  {"prompt": "a"}\n]\n')
     result = CliRunner().invoke(app, ["detect", "array.jsonl"])
     assert result.exit_code == 1  # a broken JSON Lines line: invalid data

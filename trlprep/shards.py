@@ -30,7 +30,7 @@ SPLIT_WORDS = {
     "validation": ("validation", "valid", "val", "dev"),
     "test": ("test", "testing", "eval", "evaluation"),
 }
-_SKIP = {"state.json", "dataset_info.json", "dataset_dict.json"}
+_SKIP = {"state.json", "dataset_info.json", "dataset_infos.json", "dataset_dict.json"}
 
 
 class Inputs(str):
