@@ -1,6 +1,6 @@
 """Stream a dataset once and keep, per row, only the numbers the data report needs.
 
-Each batch is read as its detected type (`convert.apply_checked`, no route), rendered with
+Each batch is read as its detected type (`apply.apply_checked`, no route), rendered with
 the chat template (conversational data) and tokenised with `tokenize_table`, untruncated,
 so the lengths are those of the sequences the trainer sees. Per row the collector keeps a
 few integers (token lengths, turn counts, 64-bit hashes), never the text: memory grows by
@@ -84,7 +84,7 @@ class Collector:
 
     def add(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
         """Read one input batch as the report's type and keep its per-row numbers."""
-        from trlprep.convert import apply_checked
+        from trlprep.apply import apply_checked
 
         d = self.data
         d.rows_in += raw.num_rows
