@@ -263,7 +263,8 @@ def test_python_rows_get_back_their_own_argument_values():
 
 
 def test_datasets_output_holds_arguments_as_strings():
-    """`datasets` keeps no field tags: arguments become strings (objects as their JSON)."""
+    """`datasets` keeps no field tags: arguments become strings (objects as their JSON,
+    spaced as `json.dumps` writes it; strings as the user's exact text)."""
     from trlprep.writers import to_dataset
 
     table = table_from_records(
@@ -271,7 +272,7 @@ def test_datasets_output_holds_arguments_as_strings():
     )
     ds = to_dataset(table)
     args = [m[1]["tool_calls"][0]["function"]["arguments"] for m in ds["messages"]]
-    assert args == ['{"unit":"fahrenheit","city":"Tokyo"}', '{"city": "Rome"}']
+    assert args == ['{"unit": "fahrenheit", "city": "Tokyo"}', '{"city": "Rome"}']
 
 
 @pytest.mark.parametrize("suffix", ["jsonl", "parquet"])

@@ -227,13 +227,16 @@ def _map_call(value: Any, fn) -> Any:
 
 
 def _plain_text(text: str) -> str:
+    """A tagged value as text for `datasets`: a string as the user's string, an object as
+    `json.dumps` writes it (its default spacing: the text glaive-style data holds)."""
     value = json.loads(text)
-    return value if isinstance(value, str) else text
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
 def untagged(table: pa.Table) -> pa.Table:
     """`table` with tagged arguments as plain strings: a string as the user's string, an
-    object as its JSON text (for `datasets`, which keeps no field metadata)."""
+    object as its JSON text, spaced as `json.dumps` writes it (for `datasets`, which keeps
+    no field metadata and cannot hold each row's own object)."""
     for i, f in enumerate(table.schema):
         if not has_tagged_arguments(f.type):
             continue

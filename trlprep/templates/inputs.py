@@ -323,11 +323,19 @@ def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int, text: bool)
                     hint="tool-call arguments must be a JSON object or its JSON text",
                 ) from None
             if not isinstance(parsed, dict):
+                twice = isinstance(parsed, str)
                 raise RowError(
                     f"{where}: arguments are the JSON text of a {_kind(parsed)}, not of an "
-                    "object" + (" (encoded twice?)" if isinstance(parsed, str) else ""),
+                    "object" + (" (encoded twice?)" if twice else ""),
                     column,
-                    hint="tool-call arguments must be a JSON object or its JSON text",
+                    hint="tool-call arguments must be a JSON object or its JSON text"
+                    + (
+                        " (a Parquet or Arrow file trlprep wrote, loaded with `datasets` or "
+                        "pandas, shows string arguments as their JSON literal: pass its path "
+                        "to trlprep instead)"
+                        if twice and not text
+                        else ""
+                    ),
                 )
             holder = {**holder, "arguments": parsed}
             call = {**call, "function": holder} if isinstance(fn, dict) else holder
