@@ -315,3 +315,15 @@ def test_the_output_is_never_one_of_the_inputs(tmp_path):
     res = run("convert", tmp_path / "d", "--to", "lm", "-o", f"{tmp_path / 'd' / 'out'}/")
     assert res.exit_code == 2 and "inside the input folder" in res.output
     assert sorted(os.listdir(tmp_path / "d")) == ["a.jsonl", "b.jsonl"]
+
+
+def test_a_jsonl_key_that_appears_late_in_a_shard_is_no_mismatch(tmp_path):
+    from trlprep import jsonl
+
+    late = [*ROWS[:6], {**ROWS[6], "source": "x"}]
+    _jsonl(tmp_path / "0.jsonl", late)
+    _jsonl(tmp_path / "1.jsonl", [{**ROWS[7], "source": "y"}])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(jsonl, "CHUNK_BYTES", 64)  # one or two rows a chunk
+        src = read(tmp_path)
+    assert src.table.column("source").to_pylist() == [None] * 6 + ["x", "y"]

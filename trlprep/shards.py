@@ -215,26 +215,27 @@ class ShardBatches:
     def _run(self, batches_of, fmt: str) -> Iterator[Batch]:
         files = self.shards.files
         unified = _unified_schema(files, fmt)
-        first_columns: list[str] | None = None
+        first: tuple[str, list[str]] | None = None  # the first shard with rows, its columns
         offset = 0
         for f in files:
             self.shards.starts.append(offset)
             self.shards.rows.append(0)
-            seen = False
+            names: dict[str, None] = {}  # columns of this shard (JSONL: of any of its chunks)
             for b in batches_of(f):
-                if not seen and b.data.num_rows:
-                    seen = True
-                    names = list(b.data.schema.names)
-                    if first_columns is None:
-                        first_columns = names
-                    else:
-                        _check_columns(files[0], first_columns, f, names)
+                if b.data.num_rows:
+                    names.update(dict.fromkeys(b.data.schema.names))
+                    if first is not None and fmt != "jsonl":  # one schema per file: check now
+                        _check_columns(first[0], first[1], f, list(names))
                 data = b.data
                 if unified is not None and not data.schema.equals(unified):
                     data = _cast(data, unified, f)
                 yield Batch(data, offset, b.lines, f)
                 offset += data.num_rows
                 self.shards.rows[-1] += data.num_rows
+            if names and first is None:
+                first = (f, list(names))
+            elif names:  # JSONL chunks differ: the shard's columns are known at its end
+                _check_columns(first[0], first[1], f, list(names))
             _remember(f, self.shards.rows[-1])
 
 
