@@ -112,22 +112,34 @@ class HH(Importer):
 
 def _prompt_only(pairs: pa.Table, bad: Rejections) -> Converted:
     """The prompts of implicit preference rows (those not already rejected), by the graph's
-    own `preference-implicit -> prompt-only` edge; rows it refuses are rejected."""
+    own `preference-implicit -> prompt-only` edge; rows it refuses are rejected, and what it
+    warns of becomes a note (its row numbers are of this batch, so they are left out)."""
+    import warnings
+
     from trlprep.converters import ConvertOptions
+    from trlprep.converters.base import ConversionWarning
     from trlprep.converters.implicit import implicit_to_prompt_only
 
     rows = np.flatnonzero(~bad.mask)
     while True:
         try:
-            out = implicit_to_prompt_only(
-                pairs.take(pa.array(rows, pa.int64())), Format.CONVERSATIONAL, ConvertOptions()
-            )
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", ConversionWarning)
+                out = implicit_to_prompt_only(
+                    pairs.take(pa.array(rows, pa.int64())), Format.CONVERSATIONAL, ConvertOptions()
+                )
         except RowFailures as e:
             for at, why in zip(e.rows, e.reasons, strict=True):
                 bad.add(np.arange(len(bad.mask)) == rows[at], why)
             rows = np.delete(rows, e.rows)
             continue
-        return Converted(out, rows=rows)
+        notes = [
+            "prompt extraction (--keep-empty-turns): some rows: "
+            + str(w.message).split(": ", 1)[-1]
+            for w in caught
+            if issubclass(w.category, ConversionWarning)
+        ]
+        return Converted(out, rows=rows, notes=notes)
 
 
 def parse_column(table: pa.Table, name: str, bad: Rejections, keep_empty: bool = False) -> pa.Array:
