@@ -212,3 +212,15 @@ def test_detect_reads_the_oasst_flat_export_as_convert_does():
     assert "oasst layout" in text and "language-modeling (standard)" not in text.split("note:")[0]
     conv = run("convert", OASST_FLAT, "--explain").output
     assert "read as the oasst layout" in conv
+
+
+def test_kto_label_that_is_no_boolean_is_a_label_error(tmp_path):
+    rows = json.loads(KTO.read_text())
+    rows[7]["label"] = "yes"
+    path = tmp_path / "kto.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, rep = _report(path)
+    assert (code, rep["type"]) == (1, "unpaired-preference")
+    assert _rules(rep)[("label-type", "label")]["lines"] == [8]
+    det = run("detect", path)
+    assert det.exit_code == 1 and "column 'label': 1 row holds string" in det.output

@@ -458,7 +458,7 @@ def _read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTy
     label = cols.get("label")
     label_kinds = set(_content_kinds(label)) if label is not None else set()
     taken = {"prompt", "completion", "chosen", "rejected"} & set(cols)
-    if label is not None and label_kinds <= {"bool"} and label_kinds and not taken:
+    if label is not None and "bool" in label_kinds and not taken:
         det.type = UNPAIRED_PREFERENCE
         det.reading = Reading(
             "last-assistant-turn",
@@ -488,6 +488,14 @@ def _read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTy
                     last.counts[kind],
                     last.examples.get(kind, []),
                 )
+        for kind in sorted(label_kinds - {"bool"}):  # a label that is no boolean
+            count = label.kinds[kind]
+            problem(
+                "wrong-kind",
+                f"column 'label': {plural(count, 'row')} {_hold(count)} {kind}, expected bool",
+                count,
+                label.examples.get(kind, []),
+            )
         if label.kinds.get("null"):
             problem(
                 "missing-value",
