@@ -327,3 +327,17 @@ def test_a_jsonl_key_that_appears_late_in_a_shard_is_no_mismatch(tmp_path):
         mp.setattr(jsonl, "CHUNK_BYTES", 64)  # one or two rows a chunk
         src = read(tmp_path)
     assert src.table.column("source").to_pylist() == [None] * 6 + ["x", "y"]
+
+
+def test_python_api_takes_folders_globs_and_inputs(tmp_path):
+    import trlprep
+
+    _hub_layout(tmp_path / "repo")
+    _jsonl(tmp_path / "j" / "0.jsonl", ROWS[:5])
+    _jsonl(tmp_path / "j" / "1.jsonl", ROWS[5:])
+    assert trlprep.detect(tmp_path / "repo", split="test").num_rows == 2
+    assert trlprep.convert(str(tmp_path / "j" / "*.jsonl"), to="lm").num_rows == 10
+    both = trlprep.Inputs([tmp_path / "j" / "0.jsonl", tmp_path / "j" / "1.jsonl"])
+    report = trlprep.validate(both)
+    assert report.valid and report.num_rows == 10
+    assert report.notes[-1] == "total: 10 rows in 2 files"
