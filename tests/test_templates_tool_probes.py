@@ -127,3 +127,32 @@ def test_tool_role_is_probed_for_content_parts():
     table = table_from_records([{"messages": chat, "images": ["a.png"]}])
     out, _ = render_table(table, "lm", template, num_proc=1)
     assert out.column("text").to_pylist()[0] == tok.apply_chat_template(chat, tokenize=False)
+
+
+def test_python_api_warns_once_on_a_dataset():
+    import warnings
+
+    import trlprep
+
+    rows = [{"messages": CHAT}, {"messages": CHAT}, {"messages": PLAIN}]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trlprep.apply_chat_template(rows, "llama3", num_proc=1)
+        trlprep.apply_chat_template(rows, "qwen2.5", num_proc=1)
+    said = [str(w.message) for w in caught if "tool calls" in str(w.message)]
+    assert said == [
+        "2 rows hold assistant tool calls that llama3 does not render (those turns come out "
+        "without the call: nothing to train on for them); use a template that renders tool "
+        "calls (qwen2.5, llama3.1)"
+    ]
+
+
+def test_convert_api_warns_too():
+    import warnings
+
+    import trlprep
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trlprep.convert([{"messages": CHAT}], chat_template="llama3")
+    assert any("1 row holds assistant tool calls that llama3" in str(w.message) for w in caught)

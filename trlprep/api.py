@@ -63,6 +63,8 @@ def convert(
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
     split.
     """
+    import warnings
+
     from trlprep.adapters import as_input, map_splits
     from trlprep.apply import convert_table, settle_table
     from trlprep.convert import make_plan, make_render
@@ -87,16 +89,13 @@ def convert(
         plan = make_plan(
             det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only
         )
-        return inp.restore(
-            convert_table(
-                inp.table,
-                plan,
-                inp.source.lines,
-                on_error=on_error,
-                path=inp.source.path,
-                coerce=coerce,
-            )
-        )
+        out = convert_table(
+            inp.table, plan, inp.source.lines, on_error=on_error, path=inp.source.path,
+            coerce=coerce,
+        )  # fmt: skip
+        for message in plan.warnings():  # what the template left out (tool calls, tools)
+            warnings.warn(message, UserWarning, stacklevel=3)
+        return inp.restore(out)
 
     return map_splits(data, one)
 

@@ -46,7 +46,7 @@ def apply_chat_template(
         return _apply_example(example_or_dataset, template, tools, template_kwargs)
     return map_splits(
         example_or_dataset,
-        lambda d: _apply_dataset(d, template, tools, template_kwargs, num_proc)[0],
+        lambda d: _warned(_apply_dataset(d, template, tools, template_kwargs, num_proc)),
     )
 
 
@@ -70,7 +70,7 @@ def maybe_apply_chat_template(
         if not is_conversational(d):
             return d
         template = _template(tokenizer, template_kwargs)
-        return _apply_dataset(d, template, tools, template_kwargs, num_proc)[0]
+        return _warned(_apply_dataset(d, template, tools, template_kwargs, num_proc))
 
     return map_splits(example_or_dataset, one)
 
@@ -86,6 +86,16 @@ def apply_chat_template_with_report(
     """`apply_chat_template` on one dataset (not a DatasetDict), with the templating report."""
     template = _template(tokenizer, template_kwargs)
     return _apply_dataset(dataset, template, tools, template_kwargs, num_proc)
+
+
+def _warned(result: tuple[Any, TemplateReport]) -> Any:
+    """The rendered dataset; what the template left out (tool calls, tools) warned once."""
+    import warnings
+
+    out, report = result
+    for message in report.warnings():
+        warnings.warn(message, UserWarning, stacklevel=4)
+    return out
 
 
 def _template(tokenizer: Any, template_kwargs: dict[str, Any]) -> ChatTemplate:
