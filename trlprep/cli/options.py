@@ -99,11 +99,12 @@ def import_options(
 
 # sharded outputs (-o DIR/)
 NUM_SHARDS = typer.Option(
-    None, "--num-shards", help="Write -o DIR as N shards of equal rows ({split}-0000i-of-N)."
+    None, "--num-shards", help="Write -o DIR as N shards of equal rows (SPLIT-0000i-of-N)."
 )
 MAX_SHARD_SIZE = typer.Option(
     None,
     "--max-shard-size",
+    metavar="SIZE",
     help="Write -o DIR as shards of at most this size (500MB, 2GB; default for DIR/: 500MB).",
 )
 
