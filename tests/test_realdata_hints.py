@@ -224,3 +224,10 @@ def test_kto_label_that_is_no_boolean_is_a_label_error(tmp_path):
     assert _rules(rep)[("label-type", "label")]["lines"] == [8]
     det = run("detect", path)
     assert det.exit_code == 1 and "column 'label': 1 row holds string" in det.output
+
+
+def test_validate_of_a_sharegpt_preference_file_names_the_layout():
+    dpo = sample("dpo_demo")
+    res = run("validate", dpo)
+    assert res.exit_code == 1
+    assert "--from sharegpt" in res.output

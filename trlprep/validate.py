@@ -224,6 +224,11 @@ def make_plan(
             f"{det.reading.description} (--type {det.reading.stored.name} checks the "
             "conversations as they are)"
         )
+    if det is not None and det.layout is not None and det.layout_landing is None and dtype:
+        notes.append(
+            f"the columns also fit the {det.layout} layout: `--from {det.layout}` imports "
+            f"them (trlprep convert DATA --from {det.layout} -o OUT)"
+        )
     if det is not None and det.layout_landing is not None and type is None:
         t, f = det.layout_landing
         notes.append(
