@@ -156,3 +156,14 @@ def test_convert_api_warns_too():
         warnings.simplefilter("always")
         trlprep.convert([{"messages": CHAT}], chat_template="llama3")
     assert any("1 row holds assistant tool calls that llama3" in str(w.message) for w in caught)
+
+
+def test_one_example_on_chatml_says_it_cannot_render_tool_call_turns():
+    import trlprep
+    from trlprep.errors import DataError
+
+    bare = [{**m} for m in CHAT]
+    del bare[1]["content"]
+    with pytest.raises(DataError) as err:
+        trlprep.apply_chat_template({"messages": bare}, "chatml")
+    assert "chatml cannot render tool-call turns: message 1 holds tool calls" in str(err.value)

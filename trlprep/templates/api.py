@@ -11,7 +11,7 @@ from typing import Any
 from trlprep.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import IMAGE_COLUMNS, TYPES, Format, Kind
-from trlprep.templates.inputs import prepare_example
+from trlprep.templates.inputs import prepare_example, tool_call_error
 from trlprep.templates.rules import RowError, plan_for, render_row, type_of_keys
 from trlprep.templates.sources import load_template
 from trlprep.templates.table import TemplateReport, render_table
@@ -138,6 +138,8 @@ def _apply_example(
             plan, template, example, row_tools or tools or None, {**kwargs, **row_kwargs}
         )
     except RowError as e:
+        content = {c: example.get(c) for c in plan.content}
+        e = tool_call_error(e, template, content, bool(row_tools or tools))
         raise DataError(e.message, column=e.column, hint=e.hint) from None
     out: dict[str, Any] = {}
     for col in dtype.columns:

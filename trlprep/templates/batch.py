@@ -23,11 +23,11 @@ from trlprep.errors import TrlprepError
 from trlprep.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
     TOOL_TEMPLATES,
-    first_tool_call,
     image_marks,
     mismatch,
     parts_roles,
     prepare,
+    tool_call_error,
     tool_support,
 )
 from trlprep.templates.rules import Plan, RowError, plan_for, render_prompt, render_row
@@ -321,7 +321,7 @@ def _render(
                 trusted=True,
             )
         except RowError as e:
-            e = _tool_call_error(e, job, support, row, bool(tools_g[g]))
+            e = tool_call_error(e, job.template, row, bool(tools_g[g]))
             failures.append(
                 {
                     "row": offset + i,
@@ -355,26 +355,6 @@ def _render(
         for name, text in texts.items():
             out[name][i] = text
     return {name: pa.array(values, pa.string()) for name, values in out.items()}
-
-
-def _tool_call_error(e: RowError, job: Job, support: Any, row: dict, tools: bool) -> RowError:
-    """`e`, said as what it is when the template cannot render the row's tool-call turns."""
-    if not e.raised_by_template or support.renders_calls(tools):
-        return e
-    for column, messages in row.items():
-        i = first_tool_call(messages)
-        if i is None:
-            continue
-        bare = "content" not in messages[i] or messages[i]["content"] is None
-        return RowError(
-            f"{job.template.name} cannot render tool-call turns: message {i} "
-            + ("holds tool calls and no content" if bare else "holds tool calls")
-            + f" ({e.message})",
-            column,
-            hint=f"use a template that renders tool calls ({TOOL_TEMPLATES}), or set these rows "
-            "aside (--on-error skip)",
-        )
-    return e
 
 
 def _check_read(*values: Any) -> None:

@@ -243,6 +243,29 @@ def first_tool_call(messages: Any) -> int | None:
     return None
 
 
+def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool) -> RowError:
+    """`e`, said as what it is when `template` raised on a row holding tool calls it cannot
+    render (`row`: column -> messages; `tools`: the row is given tools)."""
+    if not getattr(e, "raised_by_template", False):
+        return e
+    if tool_support(template).renders_calls(tools):
+        return e
+    for column, messages in row.items():
+        i = first_tool_call(messages)
+        if i is None:
+            continue
+        bare = messages[i].get("content") is None
+        return RowError(
+            f"{template.name} cannot render tool-call turns: message {i} "
+            + ("holds tool calls and no content" if bare else "holds tool calls")
+            + f" ({e.message})",
+            column,
+            hint=f"use a template that renders tool calls ({TOOL_TEMPLATES}), or set these rows "
+            "aside (--on-error skip)",
+        )
+    return e
+
+
 def mismatch(placeholders: int, parts: int, images: int) -> str:
     """The reason a row whose placeholders (and image parts) and images disagree in number
     fails, naming what was counted."""
@@ -355,5 +378,6 @@ __all__ = [
     "parts_roles",
     "prepare",
     "prepare_example",
+    "tool_call_error",
     "tool_support",
 ]
