@@ -341,3 +341,16 @@ def test_python_api_takes_folders_globs_and_inputs(tmp_path):
     report = trlprep.validate(both)
     assert report.valid and report.num_rows == 10
     assert report.notes[-1] == "total: 10 rows in 2 files"
+
+
+def test_bad_lines_of_several_files_each_count_and_name_their_file(tmp_path):
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "0.jsonl").write_text(json.dumps(ROWS[0]) + "\nnot json\n")
+    (tmp_path / "d" / "1.jsonl").write_text(json.dumps(ROWS[1]) + "\n{broken\n")  # line 2 too
+    out = tmp_path / "out.jsonl"
+    res = run("convert", tmp_path / "d", "--to", "lm", "-o", out, "--on-bad-lines", "skip")
+    assert res.exit_code == 0, res.output
+    assert "2 bad lines skipped" in res.output
+    assert f"{tmp_path / 'd' / '0.jsonl'}:2" in res.output
+    assert f"{tmp_path / 'd' / '1.jsonl'}:2" in res.output
+    assert len(rows_of(out)) == 2

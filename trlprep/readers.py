@@ -29,7 +29,14 @@ from trlprep.jsontext import (
     table_from_columns,
     table_from_records,
 )
-from trlprep.shards import Inputs, ShardBatches, check_formats, input_files, whole
+from trlprep.shards import (
+    Inputs,
+    ShardBatches,
+    check_formats,
+    file_bad_lines,
+    input_files,
+    whole,
+)
 from trlprep.sources import (
     ARROW_ERRORS,
     Batch,
@@ -134,7 +141,9 @@ def read(
     files = input_files(path, split, input_format)
     if files is not None:
         fmt = resolve_format(path, input_format)
-        return whole(files, lambda f: read(f, input_format=fmt, bad_lines=bad_lines), fmt)
+        return whole(
+            files, lambda f: read(f, input_format=fmt, bad_lines=file_bad_lines(bad_lines, f)), fmt
+        )
     path = str(path)
     fmt = resolve_format(path, input_format)
     if fmt == "jsonl":
@@ -179,7 +188,7 @@ def iter_batches(
             files,
             lambda f: iter_batches(
                 f, input_format=fmt, batch_rows=batch_rows, dictionaries=dictionaries,
-                bad_lines=bad_lines,
+                bad_lines=file_bad_lines(bad_lines, f),
             ),
             fmt,
         )  # fmt: skip

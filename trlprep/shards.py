@@ -57,6 +57,46 @@ def inputs(paths: Sequence[str | os.PathLike]) -> str:
     return str(paths[0]) if len(paths) == 1 else Inputs(paths)
 
 
+class FileLine(int):
+    """A line number that names its file, `data/1.jsonl:7`: the key of a bad line skipped
+    in one of several files (equal only to the same line of the same file)."""
+
+    file: str
+
+    def __new__(cls, line: int, file: str) -> FileLine:
+        self = super().__new__(cls, line)
+        self.file = file
+        return self
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, int):
+            return NotImplemented
+        return int(self) == int(other) and getattr(other, "file", None) == self.file
+
+    def __hash__(self) -> int:
+        return hash((int(self), self.file))
+
+    def __str__(self) -> str:
+        return f"{self.file}:{int(self)}"
+
+    __repr__ = __str__
+
+
+class FileBadLines:
+    """The bad lines of one file, kept in the run's `BadLines` under `FileLine` keys."""
+
+    def __init__(self, shared, file: str) -> None:
+        self.shared, self.file = shared, file
+
+    def add(self, line: int, reason: str, text: bytes) -> None:
+        self.shared.add(FileLine(line, self.file), reason, text)
+
+
+def file_bad_lines(bad_lines, file: str):
+    """Where one file of several records its bad lines (None: they are errors)."""
+    return None if bad_lines is None else FileBadLines(bad_lines, file)
+
+
 def is_glob(path: str) -> bool:
     return bool(GLOB_CHARS.search(path)) and not Path(path).exists()
 
