@@ -231,3 +231,8 @@ def test_validate_of_a_sharegpt_preference_file_names_the_layout():
     res = run("validate", dpo)
     assert res.exit_code == 1
     assert "--from sharegpt" in res.output
+
+
+def test_kto_given_type_and_format_is_read_the_same_way():
+    code, rep = _report(KTO, "--type", "unpaired", "--data-format", "conversational")
+    assert (code, rep["type"], rep["num_rows"]) == (0, "unpaired-preference", 50)

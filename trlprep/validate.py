@@ -265,6 +265,14 @@ def make_plan(
     return Plan(dtype, fmt, roles, reading), notes
 
 
+def _needs_detection(type: str | DatasetType | None, format: str | Format | None) -> bool:
+    """Detection fills a missing type or format, and finds a `messages` column read as a
+    given unpaired-preference or prompt-only type."""
+    if type is None or format is None:
+        return True
+    return get_type(type).name in ("unpaired-preference", "prompt-only")
+
+
 def _infer_format(det: Detection | None, dtype: DatasetType) -> Format:
     if det is None:
         return Format.STANDARD
@@ -300,7 +308,7 @@ def validate_table(
     batch_rows: int = 65_536,
 ) -> Report:
     """Validate an in-memory Arrow table (checked in slices of `batch_rows`)."""
-    det = detect_table(table, lines) if type is None or format is None else None
+    det = detect_table(table, lines) if _needs_detection(type, format) else None
     plan, notes = make_plan(det, type, format, role_map)
     batches = []
     n = table.num_rows
@@ -386,7 +394,7 @@ def _validate_path(path, type, format, strict, max_errors, role_map, split, inpu
         path, input_format=fmt, dictionaries=True, bad_lines=bad
     )
     det = None
-    if type is None or format is None:
+    if _needs_detection(type, format):
         det, batches = _detect_streamed(path, fmt, batches, bad)
     plan, notes = make_plan(det, type, format, role_map)
     return validate_batches(
