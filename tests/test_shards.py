@@ -354,3 +354,24 @@ def test_bad_lines_of_several_files_each_count_and_name_their_file(tmp_path):
     assert f"{tmp_path / 'd' / '0.jsonl'}:2" in res.output
     assert f"{tmp_path / 'd' / '1.jsonl'}:2" in res.output
     assert len(rows_of(out)) == 2
+
+
+def test_several_splits_into_one_shard_folder(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    train = pa.table({"text": [f"t{i}" for i in range(5)]})
+    test = pa.table({"text": ["x", "y"]})
+    out = ShardedOutput(tmp_path / "out", num_shards=2)
+    write({"train": train, "test": test}, out)
+    assert sorted(os.listdir(tmp_path / "out")) == [
+        "test-00000-of-00002.parquet",
+        "test-00001-of-00002.parquet",
+        "train-00000-of-00002.parquet",
+        "train-00001-of-00002.parquet",
+    ]
+    ds = datasets.load_dataset("parquet", data_dir=str(tmp_path / "out"))
+    assert ds["train"]["text"] == train.column("text").to_pylist()
+    assert ds["test"]["text"] == ["x", "y"]
+    assert read(tmp_path / "out", split="test").table.equals(test)
+    with pytest.raises(UsageError, match="only be written to a folder"):
+        write({"train": train, "test": test}, tmp_path / "one.parquet")
+    assert _leftovers(tmp_path) == []

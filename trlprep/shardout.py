@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -237,3 +238,39 @@ class ShardWriter:
             self.commit()
         else:
             self.abort()
+
+
+def write_splits(data: Mapping[str, pa.Table], path: str | os.PathLike, fmt: str) -> None:
+    """Several splits into one shard folder (`train-*` beside `test-*`), as one whole."""
+    from trlprep.tempfiles import cannot_write, create_dir, remove
+    from trlprep.writers import _replace
+
+    bad = [name for name in data if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*", name)]
+    if bad:
+        raise UsageError(f"split name {bad[0]!r} cannot name shard files", hint="rename the split")
+    spec = path if isinstance(path, ShardedOutput) else ShardedOutput(path)
+    target = Path(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
+    try:
+        tmp = create_dir(target)
+    except OSError as e:
+        raise cannot_write(path, e) from None
+    try:
+        for split, table in data.items():
+            sub = ShardedOutput(
+                tmp / f"split-{split}",
+                num_shards=spec.num_shards,
+                max_shard_size=spec.max_shard_size,
+                split=split,
+            )
+            with ShardWriter(sub, table.schema, fmt) as w:
+                w.write(table)
+            for f in sorted(Path(sub).iterdir()):
+                os.replace(f, tmp / f.name)
+            Path(sub).rmdir()
+        _replace(tmp, target)
+    except OSError as e:
+        remove(tmp)
+        raise cannot_write(path, e) from None
+    except BaseException:
+        remove(tmp)
+        raise

@@ -29,7 +29,7 @@ from trlprep.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
 from trlprep.jsontext import has_binary, to_jsonl
 from trlprep.readers import split_suffix
-from trlprep.shardout import ShardWriter, shard_format, sharded
+from trlprep.shardout import ShardWriter, shard_format, sharded, write_splits
 from trlprep.tempfiles import (
     cannot_write,
     create_dir,
@@ -153,12 +153,16 @@ def write(
     or when it is one of `inputs`.
     """
     fmt = resolve_output_format(path, output_format)
-    if isinstance(data, Mapping) and fmt != "disk":
+    if isinstance(data, Mapping) and fmt != "disk" and not sharded(path, output_format):
         raise UsageError(
-            f"several splits ({', '.join(data)}) can only be written to a save_to_disk folder",
-            hint="write one split at a time, or give a folder path (no suffix)",
+            f"several splits ({', '.join(data)}) can only be written to a folder: a "
+            "save_to_disk folder (OUT) or a shard folder (OUT/)",
+            hint="write one split at a time, or give such a folder",
         )
     check_output(path, overwrite=overwrite, inputs=inputs)
+    if isinstance(data, Mapping) and fmt != "disk":  # a shard folder: each split's shards
+        write_splits(data, path, fmt)
+        return fmt
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if fmt == "disk":
