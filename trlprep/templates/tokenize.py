@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
+from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
 from trlprep.wording import plural
 
@@ -199,7 +200,7 @@ def _tokenize(
     elif prompt is None:  # language modeling, implicit preference: whole sequences
         new = {}
         for c in columns:
-            ids = [_truncate(x, max_length, truncation, report) for x in enc.many(text[c])]
+            ids = [truncate(x, max_length, truncation, report) for x in enc.many(text[c])]
             new["input_ids" if c == "text" else f"{c}_ids"] = ids
         types = dict.fromkeys(new, _IDS)
     else:
@@ -236,13 +237,13 @@ def _split(
     prompts, parts = [], {c: [] for c in rest}
     for i, p in enumerate(p_ids):
         full = [fulls[c][i] for c in rest]
-        k = min([_common(p, f) for f in full], default=len(p))
+        k = min([common_prefix(p, f) for f in full], default=len(p))
         if k < len(p):
             report.boundary_merges += 1
             if len(report.boundary_examples) < 5:
                 report.boundary_examples.append(i + row_offset)
         whole = [f[k:] for f in full]
-        head, tails = _fit(full[0][:k] if full else p, whole, max_length, truncation, report)
+        head, tails = fit(full[0][:k] if full else p, whole, max_length, truncation, report)
         if any(whole) and not any(tails):
             cut[i] = _cut_reason(rest, k, max_length)
         prompts.append(head)
@@ -368,7 +369,7 @@ def _stepwise(
     for i, (whole, n) in enumerate(zip(enc.distinct(prompts), counts, strict=True)):
         steps_ids = [ids + sep for ids in flat[start : start + n]]
         start += n
-        prompt, row = _fit_steps(whole, steps_ids, max_length, mode, report)
+        prompt, row = fit_steps(whole, steps_ids, max_length, mode, report)
         if steps_ids and not row:
             cut[i] = (
                 f"every step is cut away by --max-length {max_length} (prompt is "
@@ -378,76 +379,6 @@ def _stepwise(
         out["prompt_ids"].append(prompt)
         out["completions_ids"].append(row)
     return out
-
-
-def _fit_steps(
-    prompt: list[int],
-    steps: list[list[int]],
-    max_length: int | None,
-    mode: str,
-    report: TokenizeReport,
-) -> tuple[list[int], list[list[int]]]:
-    """Truncate like `_fit`, then keep the steps that fit whole."""
-    total = sum(map(len, steps))
-    if max_length is None or len(prompt) + total <= max_length:
-        return prompt, steps
-    report.truncated += 1
-    n = len(prompt)
-    if mode == "keep_end":
-        prompt = prompt[max(0, len(prompt) + total - max_length) :]
-    else:
-        prompt = prompt[:max_length]
-    room, kept = max_length - len(prompt), []
-    for step in steps:
-        if len(step) > room:
-            break
-        kept.append(step)
-        room -= len(step)
-    report.prompt_cut += len(prompt) < n
-    report.completion_cut += len(kept) < len(steps)
-    return prompt, kept
-
-
-def _common(a: list[int], b: list[int]) -> int:
-    n = min(len(a), len(b))
-    if a[:n] == b[:n]:
-        return n
-    k = 0
-    while k < n and a[k] == b[k]:
-        k += 1
-    return k
-
-
-def _truncate(
-    ids: list[int], max_length: int | None, mode: str, report: TokenizeReport
-) -> list[int]:
-    if max_length is None or len(ids) <= max_length:
-        return ids
-    report.truncated += 1
-    return ids[:max_length] if mode == "keep_start" else ids[-max_length:]
-
-
-def _fit(
-    prompt: list[int],
-    tails: list[list[int]],
-    max_length: int | None,
-    mode: str,
-    report: TokenizeReport,
-) -> tuple[list[int], list[list[int]]]:
-    """Truncate prompt + each tail to `max_length`, keeping one shared prompt."""
-    longest = max((len(t) for t in tails), default=0)
-    if max_length is None or len(prompt) + longest <= max_length:
-        return prompt, tails
-    report.truncated += 1
-    n = len(prompt)
-    if mode == "keep_end":  # drop the prompt's start first, then the tails' ends
-        prompt = prompt[max(0, len(prompt) + longest - max_length) :]
-    else:  # keep_start: keep the prompt's start, then the tails' starts
-        prompt = prompt[:max_length]
-    room = max_length - len(prompt)
-    report.prompt_cut += len(prompt) < n
-    report.completion_cut += longest > room
-    return prompt, [t[:room] for t in tails]
 
 
 __all__ = ["CUT_AWAY", "TRUNCATION", "TokenizeReport", "tokenize_table"]

@@ -1,0 +1,112 @@
+"""What templating a table did, for the user: rows, renders, prompt reuse, notes, warnings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from trlprep.templates.inputs import TOOL_TEMPLATES
+from trlprep.wording import plural
+
+EXAMPLE_ROWS = 5
+
+
+@dataclass
+class TemplateReport:
+    """What templating did: rows, renders, reuse of prompts, rows whose prompt was shortened."""
+
+    template: str
+    dataset_type: str = ""
+    rows: int = 0
+    renders: int = 0  # Jinja renders performed
+    distinct_prompts: int = 0
+    prefix_mismatch_rows: int = 0  # prompt not a prefix of prompt+completion: LCP used
+    prefix_mismatch_examples: list[int] = field(default_factory=list)
+    fast_rows: int = 0  # rows rendered by a string-column renderer instead of Jinja
+    num_proc: int = 1
+    joined_parts_rows: int = 0  # rows whose text-only content parts were joined into a string
+    image_rows: int = 0  # rows whose `<image>` placeholders became image parts
+    dropped_calls_rows: int = 0  # rows with tool calls the template does not render
+    ignored_tools_rows: int = 0  # rows given tools the template does not render
+    example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
+
+    def merge(self, other: TemplateReport) -> None:
+        self.rows += other.rows
+        self.renders += other.renders
+        self.distinct_prompts += other.distinct_prompts
+        self.prefix_mismatch_rows += other.prefix_mismatch_rows
+        self.fast_rows += other.fast_rows
+        self.joined_parts_rows += other.joined_parts_rows
+        self.image_rows += other.image_rows
+        self.dropped_calls_rows += other.dropped_calls_rows
+        self.ignored_tools_rows += other.ignored_tools_rows
+        room = EXAMPLE_ROWS - len(self.prefix_mismatch_examples)
+        self.prefix_mismatch_examples.extend(other.prefix_mismatch_examples[:room])
+
+    def notes(self) -> list[str]:
+        out = []
+        if self.prefix_mismatch_rows:
+            rows = ", ".join(map(str, self.prefix_mismatch_examples))
+            out.append(
+                f"{self.prefix_mismatch_rows} row(s) whose rendered prompt is not a prefix of the "
+                "rendered prompt+completion (the template renders the prompt differently alone, "
+                f"e.g. an added <think> block); the common prefix was used as prompt "
+                f"({self.example_label} {rows})"
+            )
+        if self.joined_parts_rows:
+            out.append(
+                f"{self.joined_parts_rows} row(s) hold content as a list of text parts, which "
+                f"{self.template} renders only as a string: the parts' text was joined (no "
+                "separator)"
+            )
+        if self.image_rows:
+            out.append(
+                f"{self.image_rows} row(s) with images: each `<image>` placeholder became an "
+                'image part ({"type": "image"}) and the text around it text parts'
+            )
+        return out
+
+    def warnings(self) -> list[str]:
+        """What the template silently left out of the text: tool calls, tools."""
+        out = []
+        n, name = self.dropped_calls_rows, self.template
+        if n:
+            out.append(
+                f"{plural(n, 'row')} {_s('hold', n)} assistant tool calls that {name} does not "
+                "render (those turns come out without the call: nothing to train on for them); "
+                f"use a template that renders tool calls ({TOOL_TEMPLATES})"
+            )
+        n = self.ignored_tools_rows
+        if n:
+            out.append(
+                f"{plural(n, 'row')} {_s('give', n)} tools that {name} ignores (the tool "
+                f"definitions are not in the text); use a template that renders tools "
+                f"({TOOL_TEMPLATES})"
+            )
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "template": self.template,
+            "dataset_type": self.dataset_type,
+            "rows": self.rows,
+            "renders": self.renders,
+            "distinct_prompts": self.distinct_prompts,
+            "prefix_mismatch_rows": self.prefix_mismatch_rows,
+            "prefix_mismatch_examples": self.prefix_mismatch_examples,
+            "fast_rows": self.fast_rows,
+            "num_proc": self.num_proc,
+            "joined_parts_rows": self.joined_parts_rows,
+            "image_rows": self.image_rows,
+            "dropped_calls_rows": self.dropped_calls_rows,
+            "ignored_tools_rows": self.ignored_tools_rows,
+            "notes": self.notes(),
+            "warnings": self.warnings(),
+        }
+
+
+def _s(verb: str, n: int) -> str:
+    return verb + "s" if n == 1 else verb
+
+
+__all__ = ["EXAMPLE_ROWS", "TemplateReport"]
