@@ -185,7 +185,7 @@ _ENDINGS = ("other", "assistant", "assistant-only", "user", "empty", "null")
 
 def _last_turns(col: pa.Array, offset: int, into: _Kinds) -> None:
     """Count the rows of a messages column by how they end (see `_ColumnProfile.last`)."""
-    from trlprep.converters.turns import LastTurns
+    from trlprep.turnends import LastTurns
 
     last = LastTurns(col)
     codes = np.zeros(len(col), np.int64)  # other
