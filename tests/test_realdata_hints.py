@@ -188,12 +188,13 @@ def test_convert_gsm8k_suggests_the_map(tmp_path):
 def test_detect_of_a_trl_type_loads_no_importer():
     code = (
         "import sys; from trlprep.api import detect; d = detect(sys.argv[1]); "
-        "print(d.type.name, 'trlprep.importers' in sys.modules)"
+        "print(d.type.name, *(m in sys.modules for m in "
+        "('trlprep.importers', 'trlprep.converters', 'polars')))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code, str(KTO)], capture_output=True, text=True, check=True
     )
-    assert out.stdout.split() == ["unpaired-preference", "False"]
+    assert out.stdout.split() == ["unpaired-preference", "False", "False", "False"]
 
 
 # ---------------------------------------------------------------- item 6: detect as convert reads
