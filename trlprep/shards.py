@@ -1,214 +1,52 @@
-"""Datasets held in several files: a folder of data files, a glob, or several paths.
-
-`input_files` turns what the user gave into the ordered list of files to read (sorted
-names within a folder or glob; given paths in the order given), keeping only the files of
-one split of a Hugging Face repository layout (`data/train-*.parquet`, `train/*.jsonl`).
-`shard_batches` streams them one after another as one dataset: row offsets run on across
-files, line numbers stay those of each file, and every `Batch` names its file. Files of
-different formats are an error; a column missing from a shard is an error naming the
-shard; a column that is all null in one shard and typed in another is unified.
+"""Datasets held in several files, read as one: `shard_batches` streams the files that
+`trlprep.inputfiles.input_files` resolves (a folder, a glob, several paths) one after another:
+row offsets run on across files, line numbers stay those of each file, and every `Batch`
+names its file. A column missing from a shard is an error naming the shard; a column that
+is all null in one Parquet shard and typed in another is unified. `describe` and the
+`note_*` helpers give detect and validate each shard's rows and the total.
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pyarrow as pa
 
-from trlprep.errors import DataError, InputError, UsageError
-from trlprep.sources import Batch, split_suffix
+from trlprep.errors import DataError
+from trlprep.inputfiles import (
+    SPLIT_WORDS,
+    FileBadLines,
+    FileLine,
+    Inputs,
+    check_formats,
+    file_bad_lines,
+    input_files,
+    inputs,
+    is_glob,
+)
+from trlprep.sources import Batch
 
-GLOB_CHARS = re.compile(r"[*?\[]")
-# split names as the Hugging Face Hub recognises them in file and folder names
-SPLIT_WORDS = {
-    "train": ("train", "training"),
-    "validation": ("validation", "valid", "val", "dev"),
-    "test": ("test", "testing", "eval", "evaluation"),
-}
-_SKIP = {"state.json", "dataset_info.json", "dataset_infos.json", "dataset_dict.json"}
-
-
-class Inputs(str):
-    """Several input paths given as one value (its text lists them, for messages).
-
-    Every function that takes a path takes an `Inputs`: `trlprep.detect(Inputs(["a.jsonl",
-    "b.jsonl"]))` reads both files as one dataset. Each path may itself be a folder or glob.
-    """
-
-    paths: tuple[str, ...]
-
-    def __new__(cls, paths: Sequence[str | os.PathLike]) -> Inputs:
-        paths = tuple(str(p) for p in paths)
-        if not paths:
-            raise UsageError("no input paths given")
-        self = super().__new__(cls, " ".join(paths))
-        self.paths = paths
-        return self
-
-
-def inputs(paths: Sequence[str | os.PathLike]) -> str:
-    """One path as itself, several as an `Inputs` (for commands taking paths)."""
-    paths = list(paths)
-    return str(paths[0]) if len(paths) == 1 else Inputs(paths)
-
-
-class FileLine(int):
-    """A line number that names its file, `data/1.jsonl:7`: the key of a bad line skipped
-    in one of several files (equal only to the same line of the same file)."""
-
-    file: str
-
-    def __new__(cls, line: int, file: str) -> FileLine:
-        self = super().__new__(cls, line)
-        self.file = file
-        return self
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, int):
-            return NotImplemented
-        return int(self) == int(other) and getattr(other, "file", None) == self.file
-
-    def __hash__(self) -> int:
-        return hash((int(self), self.file))
-
-    def __str__(self) -> str:
-        return f"{self.file}:{int(self)}"
-
-    __repr__ = __str__
-
-
-class FileBadLines:
-    """The bad lines of one file, kept in the run's `BadLines` under `FileLine` keys."""
-
-    def __init__(self, shared, file: str) -> None:
-        self.shared, self.file = shared, file
-
-    def add(self, line: int, reason: str, text: bytes) -> None:
-        self.shared.add(FileLine(line, self.file), reason, text)
-
-
-def file_bad_lines(bad_lines, file: str):
-    """Where one file of several records its bad lines (None: they are errors)."""
-    return None if bad_lines is None else FileBadLines(bad_lines, file)
-
-
-def is_glob(path: str) -> bool:
-    return bool(GLOB_CHARS.search(path)) and not Path(path).exists()
-
-
-def _is_disk_folder(p: Path) -> bool:
-    return (p / "state.json").is_file() or (p / "dataset_dict.json").is_file()
-
-
-def _folder_files(folder: Path) -> list[str]:
-    """The data files under `folder` (any depth), hidden files and folders left out."""
-    found = []
-    for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files:
-            if name.startswith(".") or name in _SKIP:
-                continue
-            if split_suffix(name)[0]:
-                found.append(os.path.join(root, name))
-    return sorted(found)
-
-
-def input_files(
-    path: str | os.PathLike, split: str | None = None, input_format: str | None = None
-) -> list[str] | None:
-    """The files a multi-file input reads, in order; None for one file, a `save_to_disk`
-    folder or a Hub id (read as before)."""
-    if isinstance(path, Inputs):
-        files: list[str] = []
-        for p in path.paths:
-            files += input_files(p, None, input_format) or [p]
-        return _pick_split(files, split, str(path))
-    path = str(path)
-    p = Path(path)
-    if p.is_dir():
-        if _is_disk_folder(p) or (input_format or "").lower() == "disk":
-            return None
-        files = _folder_files(p)
-        if not files:
-            return None  # the reader says what the folder lacks
-        return _pick_split(files, split, path, base=p)
-    if is_glob(path):
-        files = sorted(
-            f
-            for f in glob.glob(os.path.expanduser(path), recursive=True)
-            if os.path.isfile(f) and (input_format or split_suffix(f)[0])
-        )
-        if not files:
-            raise InputError(f"{path}: no files match", hint="check the pattern (quote it)")
-        return _pick_split(files, split, path)
-    return None
-
-
-def _split_of(name: str) -> str | None:
-    tokens = re.split(r"[/\\_.\-]+", name.lower())
-    for split, words in SPLIT_WORDS.items():
-        if any(w in tokens for w in words):
-            return split
-    return None
-
-
-def _carries(name: str, split: str) -> bool:
-    tokens = re.split(r"[/\\_.\-]+", name.lower())
-    words = SPLIT_WORDS.get(split.lower(), (split.lower(),))
-    return any(w in tokens for w in words) or split.lower() in tokens
-
-
-def _pick_split(files: list[str], split: str | None, where: str, base: Path | None = None):
-    """The files of one split: those whose name (below `base`) carries it."""
-
-    def rel(f: str) -> str:
-        return os.path.relpath(f, base) if base is not None else f
-
-    if split is not None:
-        picked = [f for f in files if _carries(rel(f), split)]
-        if not picked:
-            found = sorted({s for f in files if (s := _split_of(rel(f)))})
-            raise UsageError(
-                f"{where}: no file names carry the split {split!r}",
-                hint=("splits there: " + ", ".join(found)) if found else "leave out --split",
-            )
-        return picked
-    splits = {_split_of(rel(f)) for f in files}
-    if len(splits) > 1 and None not in splits:
-        if "train" in splits:
-            return [f for f in files if _split_of(rel(f)) == "train"]
-        raise UsageError(
-            f"{where} holds the splits {', '.join(sorted(splits))}",
-            hint="choose one with --split",
-        )
-    return files
-
-
-def check_formats(files: list[str], input_format: str | None) -> str:
-    """The one format of `files`; files of different formats are an InputError."""
-    if input_format:
-        return input_format
-    by_fmt: dict[str, str] = {}
-    for f in files:
-        fmt = split_suffix(f)[0]
-        if not fmt:
-            raise UsageError(
-                f"{f}: cannot tell the file format from its name",
-                hint="pass --input-format",
-            )
-        by_fmt.setdefault(fmt, f)
-    if len(by_fmt) > 1:
-        shown = ", ".join(f"{f} ({fmt})" for fmt, f in by_fmt.items())
-        raise InputError(
-            f"the input mixes file formats: {shown}",
-            hint="put files of one format in a folder, or pass the files of one format",
-        )
-    return next(iter(by_fmt))
+__all__ = [  # the input side lives in trlprep.inputfiles; its names are imported from here too
+    "SPLIT_WORDS",
+    "FileBadLines",
+    "FileLine",
+    "Inputs",
+    "ShardBatches",
+    "Shards",
+    "check_formats",
+    "describe",
+    "file_bad_lines",
+    "input_files",
+    "inputs",
+    "is_glob",
+    "note_detection",
+    "note_shards",
+    "shards_dict",
+    "total_line",
+    "whole",
+]
 
 
 @dataclass
