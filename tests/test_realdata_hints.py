@@ -237,3 +237,15 @@ def test_validate_of_a_sharegpt_preference_file_names_the_layout():
 def test_kto_given_type_and_format_is_read_the_same_way():
     code, rep = _report(KTO, "--type", "unpaired", "--data-format", "conversational")
     assert (code, rep["type"], rep["num_rows"]) == (0, "unpaired-preference", 50)
+
+
+def test_check_template_renders_kto_as_convert_does(tmp_path):
+    res = run("check-template", "--chat-template", "qwen2.5", KTO, "--json")
+    checks = {c["name"]: c for c in json.loads(res.output)["checks"]}
+    assert checks["data renders"]["message"].startswith("unpaired-preference, 50 of 50")
+    assert checks["data prompt is a prefix"]["status"] == "pass"
+    res = run("check-template", "--chat-template", "qwen2.5", _kto_broken(tmp_path), "--json")
+    checks = {c["name"]: c for c in json.loads(res.output)["checks"]}
+    assert checks["data type"]["status"] == "fail"
+    assert checks["data type"]["details"]["row"] == 3
+    assert "the last turn is 'user'" in checks["data type"]["message"]

@@ -325,15 +325,31 @@ def check_data(
     sample: int,
     seed: int,
 ) -> list[Check]:
-    """Render a sample of `table` and report errors, prefix mismatches and lengths."""
-    dtype = type_of_keys(table.column_names)
+    """Render a sample of `table` and report errors, prefix mismatches and lengths.
+
+    A `messages` column that detection reads as another type (messages + boolean label:
+    unpaired preference; conversations ending on a user turn: prompt-only) is rendered as
+    `trlprep convert` renders it: split into prompt and completion.
+    """
+    from trlprep.detect import detect_table
+
+    reading = detect_table(table).reading
+    dtype = reading.stored if reading is not None else type_of_keys(table.column_names)
     if dtype is None:
         text = "cannot tell the dataset type from its columns (" + ", ".join(table.column_names)
         return [Check("data type", FAIL, text + ")" + _import_advice(table))]
-    plan = plan_for(dtype)
     n = table.num_rows
     rows_idx = sorted(random.Random(seed).sample(range(n), min(sample, n)))
     sampled = table.take(pa.array(rows_idx, pa.int64()))
+    if reading is not None:
+        try:
+            sampled, dtype = _read(sampled, reading)
+        except RowFailures as e:
+            rows = [rows_idx[r] for r in e.rows]
+            more = f" ({len(rows) - 1} more sampled rows)" if len(rows) > 1 else ""
+            text = f"{reading.description}: row {rows[0]}: {e.reasons[0]}{more}"
+            return [Check("data type", FAIL, text, {"row": rows[0], "rows": rows})]
+    plan = plan_for(dtype)
     name = f"{dtype.name}, {len(rows_idx)} of {n} rows sampled"
     try:
         out, rep = render_table(sampled, dtype, template, num_proc=1)
@@ -369,6 +385,17 @@ def check_data(
     if sampled.num_rows:
         checks.append(_lengths(texts, tokenizer, max_length))
     return checks
+
+
+def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
+    """`table`'s `messages` read as detection reads it, and the type it then is."""
+    from trlprep.converters.base import ConvertOptions
+    from trlprep.converters.turns import read_prompt_only, read_unpaired
+    from trlprep.registry import PROMPT_ONLY, UNPAIRED_PREFERENCE, Format
+
+    if reading.kind == "last-assistant-turn":
+        return read_unpaired(table, Format.CONVERSATIONAL, ConvertOptions()), UNPAIRED_PREFERENCE
+    return read_prompt_only(table, Format.CONVERSATIONAL, ConvertOptions()), PROMPT_ONLY
 
 
 def _import_advice(table: pa.Table) -> str:
