@@ -375,3 +375,14 @@ def test_several_splits_into_one_shard_folder(tmp_path):
     with pytest.raises(UsageError, match="only be written to a folder"):
         write({"train": train, "test": test}, tmp_path / "one.parquet")
     assert _leftovers(tmp_path) == []
+
+
+def test_overwrite_never_replaces_a_folder_holding_other_files(tmp_path):
+    src = _jsonl(tmp_path / "in.jsonl", ROWS)
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    (home / "sub").mkdir()
+    res = run("convert", src, "--to", "lm", "-o", home, "--num-shards", "2", "--overwrite")
+    assert res.exit_code == 2 and "holds more than data files (notes.txt, sub)" in res.output
+    assert sorted(os.listdir(home)) == ["notes.txt", "sub"]

@@ -82,6 +82,14 @@ def check_output(
     shards = sharded(path)
     if shards and p.is_dir() and not any(p.iterdir()):
         overwrite = True  # an empty folder to write the shards into
+    if shards and p.is_dir() and overwrite:
+        other = sorted(e.name for e in p.iterdir() if not (e.is_file() and split_suffix(e)[0]))
+        if other:  # replacing the folder would delete more than a dataset
+            shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
+            raise UsageError(
+                f"{path}: the folder holds more than data files ({shown}); it is not replaced",
+                hint="write the shards to a new or empty folder",
+            )
     for src in _input_paths(inputs):
         s = Path(src).absolute()
         if s.is_dir() and s.resolve() in p.resolve().parents:
