@@ -158,12 +158,15 @@ def validate_batches(
     if col.num_rows == 0:
         col.add("empty-dataset", None, [], count=0)
     elif plan is None:
+        advice = [n for n in notes if n.startswith(("the columns are the", "the columns look"))]
+        notes = [n for n in notes if n not in advice]  # said as the error's hint
         col.add(
             "unknown-type",
             None,
             [],
             count=col.num_rows,
             message="no dataset type matches the columns " + (", ".join(columns) or "(none)"),
+            hint=advice[0] if advice else None,
         )
     return Report(
         type=plan.dtype.name if plan else None,
