@@ -112,6 +112,8 @@ def convert_command(
     threshold: float = opt.THRESHOLD,
     margin: bool = opt.MARGIN,
     neutral: str = opt.NEUTRAL,
+    engine: str = opt.ENGINE,
+    ray_address: str = opt.RAY_ADDRESS,
     keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
 ) -> None:
     """Convert a dataset to another type (importing public layouts), streaming files."""
@@ -134,6 +136,18 @@ def convert_command(
         no_prompt=no_prompt,
         allow_empty=allow_empty,
     )
+    from trlprep.cli.ray_cmd import check_engine
+
+    if check_engine(engine) and not explain:
+        from trlprep.cli.ray_cmd import convert_ray
+
+        return convert_ray(
+            path, output, address=ray_address, output_format=output_format,
+            input_format=input_format, split=split, overwrite=overwrite, to=to, from_=from_,
+            chat_template=chat_template, tokenizer=tokenizer, tokenize=tokenize, tools=tools,
+            template_kwargs=template_kwarg, max_length=max_length, truncation=truncation,
+            guide_only=guide_only, on_error=on_error, coerce=coerce, **vars(convert_options),
+        )  # fmt: skip
     imports = opt.import_options(
         map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin,
         neutral, keep_empty_turns,

@@ -17,6 +17,14 @@ SPLIT = typer.Option(None, "--split", help="Split to read (folders and Hub ids).
 PROGRESS = typer.Option(
     None, "--progress/--no-progress", help="Progress bar (default: on in a terminal)."
 )
+ENGINE = typer.Option(
+    "local", "--engine", help="local | ray (Ray Data: pip install 'trlprep[ray]')."
+)
+RAY_ADDRESS = typer.Option(
+    None,
+    "--ray-address",
+    help="With --engine ray: auto or ray://host:port (default: a local Ray instance).",
+)
 # importing public layouts
 ON_ERROR = typer.Option(
     "stop",

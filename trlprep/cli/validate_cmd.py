@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import typer
 
 from trlprep.cli import options as opt
@@ -57,6 +59,8 @@ def validate_command(
         help="JSON Lines lines that hold no JSON object: error (stop reading there) | skip "
         "(read the rest); either way they are invalid-line errors in the report.",
     ),
+    engine: str = opt.ENGINE,
+    ray_address: str = opt.RAY_ADDRESS,
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
     from trlprep.shards import inputs
@@ -67,6 +71,10 @@ def validate_command(
 
     report_format, data_format, output = _formats(report_format, data_format, output)
     shown = err.is_terminal if progress is None else progress
+    from trlprep.cli.ray_cmd import check_engine, validate_ray
+
+    if check_engine(engine):  # the same call, run on Ray
+        validate_path = functools.partial(validate_ray, address=ray_address)
     with showing(err, "validating", shown):
         report = validate_path(
             path,

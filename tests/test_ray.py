@@ -1,0 +1,187 @@
+"""`--engine ray` (trlprep.ray over Ray Data) gives the local engine's results, on a local
+Ray instance with 2 CPUs started here. Skipped when Ray is not installed."""
+
+from __future__ import annotations
+
+import copy
+import json
+import warnings
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import EXAMPLES
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+import trlprep
+from trlprep.errors import DataError, TrlprepError, UsageError
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+from trlprep import ray as engine  # noqa: E402
+from trlprep.cli.ray_cmd import ray_errors  # noqa: E402
+
+TYPES = sorted({t for t, f in EXAMPLES})
+SETTINGS = settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),  # no shrinking: each try costs Ray jobs
+)
+TEXT = st.text(alphabet=st.sampled_from(list("ab c.é")), min_size=1, max_size=6)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    """A local Ray instance with 2 CPUs for this module (shut down after it)."""
+    import logging
+
+    for name in ("ray", "ray.data"):  # Ray Data logs every dataset's statistics at DEBUG
+        logging.getLogger(name).setLevel(logging.WARNING)
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    yield
+    if started:
+        ray.shutdown()
+
+
+def _fill(value, draw, pool):
+    """`value` with every text replaced by a drawn one (prompts from a small pool)."""
+    if isinstance(value, str):
+        return draw(TEXT)
+    if isinstance(value, list):
+        return [_fill(v, draw, pool) for v in value]
+    if isinstance(value, dict):
+        return {k: (v if k == "role" else _fill(v, draw, pool)) for k, v in value.items()}
+    return value
+
+
+@st.composite
+def datasets(draw):
+    """(rows, type, format, blocks): rows of one type and format split into 1-3 blocks."""
+    src, fmt = draw(st.sampled_from(sorted(EXAMPLES)))
+    base = EXAMPLES[(src, fmt)]
+    pool = [_fill(copy.deepcopy(base.get("prompt", "")), draw, None) for _ in range(2)]
+    rows = []
+    for i in range(draw(st.integers(1, 9))):
+        row = _fill(copy.deepcopy(base), draw, pool)
+        if "prompt" in row:
+            row["prompt"] = copy.deepcopy(draw(st.sampled_from(pool)))
+        if "label" in row:
+            row["label"] = draw(st.booleans())
+        if "labels" in row:
+            row["labels"] = [draw(st.booleans()) for _ in row["labels"]]
+        row["id"] = i
+        rows.append(row)
+    cuts = sorted(draw(st.lists(st.integers(1, len(rows)), max_size=2)))
+    return rows, src, fmt, [0, *cuts, len(rows)]
+
+
+def _blocks(table: pa.Table, cuts: list[int]):
+    parts = [table.slice(a, b - a) for a, b in zip(cuts, cuts[1:], strict=False) if b > a]
+    return ray.data.from_arrow(parts or [table])
+
+
+def _rows(table: pa.Table) -> list[str]:
+    return [json.dumps(r, sort_keys=True, ensure_ascii=False) for r in table.to_pylist()]
+
+
+def _outcome(fn):
+    """The rows a conversion gives, or the kind of error it raises."""
+    try:
+        with warnings.catch_warnings(), ray_errors():
+            warnings.simplefilter("ignore")
+            return fn()
+    except TrlprepError as e:
+        return UsageError if isinstance(e, UsageError) else DataError
+
+
+@SETTINGS
+@given(data=datasets(), to=st.sampled_from(TYPES))
+def test_convert_ray_equals_local(data, to):
+    rows, src, fmt, cuts = data
+    table = pa.Table.from_pylist(rows)
+    local = _outcome(lambda: _rows(trlprep.convert(table, to=to)))
+    got = _outcome(lambda: _rows(pa.concat_tables(_ray_table(_blocks(table, cuts), to))))
+    if isinstance(local, list) and isinstance(got, list):
+        assert got == local  # the same rows in the same order (input order kept)
+    else:
+        assert got == local, (src, fmt, to, got, local)
+
+
+def _ray_table(ds, to) -> list[pa.Table]:
+    return ray.get(engine.convert(ds, to=to).to_arrow_refs())
+
+
+def test_pairing_groups_across_blocks():
+    """Unpaired -> preference pairs rows of one prompt that lie in different blocks."""
+    rows = [
+        {"prompt": f"p{i % 3}", "completion": f" c{i}", "label": i % 2 == 0, "id": i}
+        for i in range(12)
+    ]
+    table = pa.Table.from_pylist(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = trlprep.convert(table, to="preference")
+    got = pa.concat_tables(_ray_table(_blocks(table, [0, 2, 5, 12]), "preference"))
+    assert got.num_rows == local.num_rows == 6
+    assert got.to_pylist() == local.to_pylist()
+
+
+def test_validate_ray_report_has_global_rows():
+    """Per-block reports merge into the local report: same issues, same global rows."""
+    rows = [{"prompt": "p", "completion": " c", "id": i} for i in range(10)]
+    rows[3]["completion"] = ""
+    rows[8]["completion"] = ""
+    rows[9] = dict(rows[0])  # a duplicate of row 0
+    table = pa.Table.from_pylist(rows)
+    local = trlprep.validate(table)
+    got = engine.validate(_blocks(table, [0, 4, 7, 10]))
+    assert got.to_dict() == local.to_dict()
+    assert any(8 in i.rows for i in got.issues)
+
+
+def test_row_failure_names_global_row():
+    """A row a conversion refuses in the last block is named by its global row number."""
+    good = {"chosen": "The sky is blue.", "rejected": "The sky is green."}
+    rows = [good] * 6 + [{"chosen": "Blue.", "rejected": "Green."}]
+    ds = _blocks(pa.Table.from_pylist(rows), [0, 3, 7])
+    with pytest.raises(DataError, match="row 6 .*share no text"), ray_errors():
+        engine.convert(ds, to="preference").materialize()
+
+
+def test_order_blocks_needs_local():
+    ds = ray.data.from_arrow(pa.Table.from_pylist([EXAMPLES[("preference", "standard")]]))
+    with pytest.raises(UsageError, match="engine local"):
+        engine.convert(ds, to="unpaired-preference", order="blocks")
+
+
+def test_cli_convert_and_validate_engine_ray(tmp_path):
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    rows = [{"prompt": f"q{i}", "chosen": f" yes {i}", "rejected": f" no {i}"} for i in range(50)]
+    src = tmp_path / "in.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), src)
+    runner = CliRunner()
+    local, out = tmp_path / "local.jsonl", tmp_path / "ray_out"
+    args = ["convert", str(src), "--to", "unpaired-preference"]
+    r = runner.invoke(app, [*args, "-o", str(local)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*args, "-o", str(out), "--engine", "ray"])
+    assert r.exit_code == 0, r.output
+    assert "50 rows in, 100 rows out" in r.output
+    got = pq.read_table(out).to_pylist()
+    want = [json.loads(line) for line in local.read_text().splitlines()]
+    assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, want))
+    r = runner.invoke(app, ["validate", str(out), "--engine", "ray", "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["num_rows"] == 100
+    r = runner.invoke(app, [*args, "-o", str(out), "--engine", "nope"])
+    assert r.exit_code == 2
