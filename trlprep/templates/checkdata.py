@@ -1,0 +1,154 @@
+"""check-template's data checks: render a sample of the data with the template and report
+rows that fail, prompts that are not prefixes of the whole render, and lengths."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import DataError, RowFailures
+from trlprep.templates.check import FAIL, PASS, WARN, Check
+from trlprep.templates.rules import plan_for, type_of_keys
+from trlprep.templates.table import render_table
+from trlprep.templates.template import ChatTemplate
+
+
+def check_data(
+    template: ChatTemplate,
+    table: pa.Table,
+    tokenizer: Any,
+    max_length: int | None,
+    sample: int,
+    seed: int,
+) -> list[Check]:
+    """Render a sample of `table` and report errors, prefix mismatches and lengths.
+
+    A `messages` column that detection reads as another type (messages + boolean label:
+    unpaired preference; conversations ending on a user turn: prompt-only) is rendered as
+    `trlprep convert` renders it: split into prompt and completion.
+    """
+    from trlprep.detect import detect_table
+
+    reading = detect_table(table).reading
+    dtype = reading.stored if reading is not None else type_of_keys(table.column_names)
+    if dtype is None:
+        text = "cannot tell the dataset type from its columns (" + ", ".join(table.column_names)
+        return [Check("data type", FAIL, text + ")" + _import_advice(table))]
+    n = table.num_rows
+    rows_idx = sorted(random.Random(seed).sample(range(n), min(sample, n)))
+    sampled = table.take(pa.array(rows_idx, pa.int64()))
+    if reading is not None:
+        try:
+            sampled, dtype = _read(sampled, reading)
+        except RowFailures as e:
+            rows = [rows_idx[r] for r in e.rows]
+            more = f" ({len(rows) - 1} more sampled rows)" if len(rows) > 1 else ""
+            text = f"{reading.description}: row {rows[0]}: {e.reasons[0]}{more}"
+            return [Check("data type", FAIL, text, {"row": rows[0], "rows": rows})]
+    plan = plan_for(dtype)
+    name = f"{dtype.name}, {len(rows_idx)} of {n} rows sampled"
+    try:
+        out, rep = render_table(sampled, dtype, template, num_proc=1)
+    except RowFailures as e:
+        rows = [rows_idx[r] for r in e.rows]
+        more = f" ({len(rows) - 1} more sampled rows fail)" if len(rows) > 1 else ""
+        text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}" + _import_advice(table)
+        return [Check("data renders", FAIL, text, {"row": rows[0], "rows": rows})]
+    except DataError as e:
+        row = rows_idx[e.row] if e.row is not None and e.row < len(rows_idx) else e.row
+        where = f"row {row}" + (f", column {e.column}" if e.column else "")
+        text = f"{name}: {where}: {e.message}" + _import_advice(table)
+        return [Check("data renders", FAIL, text, {"row": row})]
+    checks = [Check("data renders", PASS, f"{name}: every sampled row renders")]
+    if plan.prompt and plan.continuations:
+        if rep.prefix_mismatch_rows:
+            rows = [rows_idx[r] for r in rep.prefix_mismatch_examples]
+            checks.append(
+                Check(
+                    "data prompt is a prefix",
+                    WARN,
+                    f"{rep.prefix_mismatch_rows} sampled row(s) have a rendered prompt that is not "
+                    f"a prefix of prompt+completion (the common prefix is used), e.g. rows {rows}",
+                    {"rows": rows},
+                )
+            )
+        else:
+            checks.append(
+                Check("data prompt is a prefix", PASS, "prompts are prefixes on the sample")
+            )
+    columns = [plan.out_names[c] for c in plan.content]
+    texts = {c: out.column(c).to_pylist() for c in columns}
+    if sampled.num_rows:
+        checks.append(_lengths(texts, tokenizer, max_length))
+    return checks
+
+
+def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
+    """`table`'s `messages` read as detection reads it, and the type it then is."""
+    from trlprep.converters.base import ConvertOptions
+    from trlprep.converters.turns import read_prompt_only, read_unpaired
+    from trlprep.registry import PROMPT_ONLY, UNPAIRED_PREFERENCE, Format
+
+    if reading.kind == "last-assistant-turn":
+        return read_unpaired(table, Format.CONVERSATIONAL, ConvertOptions()), UNPAIRED_PREFERENCE
+    return read_prompt_only(table, Format.CONVERSATIONAL, ConvertOptions()), PROMPT_ONLY
+
+
+def _import_advice(table: pa.Table) -> str:
+    """How to import data that is a public layout (or needs --map) before rendering it."""
+    from trlprep.importers import detect_layout
+    from trlprep.layouthint import map_suggestion
+
+    head = table.slice(0, 1000)
+    name = detect_layout(head.schema, head)
+    if name is not None:
+        return (
+            f"; the columns are the {name} layout: convert it first (`trlprep convert DATA "
+            f"--from {name} -o OUT`, add --chat-template to render it there) and check OUT"
+        )
+    mapping = map_suggestion(table.column_names)
+    if mapping is not None:
+        return (
+            f"; the columns look like a prompt and its answer: convert it first with "
+            f"`trlprep convert DATA --map {mapping} --conversational -o OUT` and check OUT"
+        )
+    return ""
+
+
+def _lengths(texts: dict[str, list[str]], tokenizer: Any, max_length: int | None) -> Check:
+    unit = "tokens" if tokenizer is not None else "chars"
+
+    def length(s: str) -> int:
+        if tokenizer is None:
+            return len(s)
+        return len(tokenizer(s, add_special_tokens=False, verbose=False)["input_ids"])
+
+    lengths = {c: np.array([length(t) for t in values]) for c, values in texts.items()}
+    total = _sequence_lengths(lengths)
+    stats = {
+        c: {"p50": int(np.percentile(v, 50)), "p95": int(np.percentile(v, 95)), "max": int(v.max())}
+        for c, v in {**lengths, "sequence": total}.items()
+    }
+    text = "; ".join(
+        f"{c}: p50 {s['p50']}, p95 {s['p95']}, max {s['max']}" for c, s in stats.items()
+    )
+    details: dict[str, Any] = {"unit": unit, "stats": stats}
+    if max_length:
+        over = float((total > max_length).mean())
+        details["over_max_length"] = over
+        text += f"; {over:.1%} of rows over {max_length}"
+        status = WARN if over > 0 else PASS
+    else:
+        status = PASS
+    return Check(f"lengths ({unit})", status, text, details)
+
+
+def _sequence_lengths(lengths: dict[str, np.ndarray]) -> np.ndarray:
+    """Per row, the longest sequence a trainer builds (prompt + the longest continuation)."""
+    prompt = lengths.get("prompt")
+    others = [v for c, v in lengths.items() if c != "prompt"]
+    longest = np.maximum.reduce(others) if others else np.zeros_like(prompt)
+    return longest + (prompt if prompt is not None else 0)
