@@ -3,7 +3,9 @@
 `validate_batches` streams record batches (memory stays bounded by one batch plus 8 bytes
 per row, 16 for line-oriented files, for duplicate detection), checks each with Arrow and
 numpy column operations (`prepare`, `checks`, `sidechecks`, `crosschecks`) and merges the
-flagged rows into one `Report` (`collect`). Rule ids and severities: `trlprep.rules`.
+flagged rows into one `Report` (`collect`). What to check the data as (type, format, the
+reading of a `messages` column): `trlprep.checkplan`. Rule ids and severities:
+`trlprep.rules`.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import dataclasses
 import itertools
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from trlprep.checkplan import Plan, _needs_detection, make_plan
 from trlprep.checks import (
     BatchSink,
     check_bool_lists,
@@ -27,35 +29,20 @@ from trlprep.checks import (
 )
 from trlprep.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.crosschecks import cross_checks
-from trlprep.detect import Detection, Reading, detect_batches, detect_table
+from trlprep.detect import Detection, detect_batches, detect_table
 from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.errors import UsageError
 from trlprep.jsonl import BadLineError, BadLines
 from trlprep.msgchecks import MessagesInfo, check_messages
 from trlprep.prepare import prepare_column
 from trlprep.readers import Batch, iter_batches, read, resolve_format
-from trlprep.registry import Column, DatasetType, Format, Kind, get_format, get_type
+from trlprep.registry import DatasetType, Format, Kind
 from trlprep.report import Issue, Report
-from trlprep.rules import RULES, Severity, parse_role_map
+from trlprep.rules import RULES, Severity
 from trlprep.sidechecks import check_side_columns
 from trlprep.textchecks import check_placeholders
 
 STREAMED = ("jsonl", "parquet")
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to check: the type, the format and the role map."""
-
-    dtype: DatasetType
-    fmt: Format
-    role_map: dict[str, str] = field(default_factory=dict)
-    # a `messages` column read as `dtype` (as detect reads it); None: columns as they are
-    reading: Reading | None = None
-
-    @property
-    def columns(self) -> tuple[Column, ...]:
-        return self.dtype.columns_in(self.fmt)
 
 
 # ---------------------------------------------------------------- one batch
@@ -205,94 +192,6 @@ def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
             for d, f in zip(dup[:3], first[:3], strict=True)
         ],
     )
-
-
-# ---------------------------------------------------------------- type and format
-
-
-def make_plan(
-    det: Detection | None,
-    type: str | DatasetType | None = None,
-    format: str | Format | None = None,
-    role_map: str | dict[str, str] | None = None,
-) -> tuple[Plan | None, list[str]]:
-    """Decide the type and format to check: given ones win, detection fills the gaps."""
-    roles = parse_role_map(role_map)
-    notes: list[str] = []
-    dtype = get_type(type) if type is not None else (det.type if det else None)
-    reading = None
-    if det is not None and det.reading is not None and dtype is det.type:
-        reading = det.reading  # checked as detect reads it; --type language-modeling: as stored
-        notes.append(
-            f"{det.reading.description} (--type {det.reading.stored.name} checks the "
-            "conversations as they are)"
-        )
-    if det is not None and det.layout is not None and det.layout_landing is None and dtype:
-        notes.append(
-            f"the columns also fit the {det.layout} layout: `--from {det.layout}` imports "
-            f"them (trlprep convert DATA --from {det.layout} -o OUT)"
-        )
-    if det is not None and det.layout_landing is not None and type is None:
-        t, f = det.layout_landing
-        notes.append(
-            f"`trlprep convert` reads this as the {det.layout} layout ({t.name}, {f.value}); "
-            "validate checks the columns as they are (validate the converted output too)"
-        )
-    if dtype is None:
-        if det is not None:
-            notes.extend(det.notes)
-        return None, notes
-    if format is not None:
-        fmt = get_format(format)
-        if not dtype.supports(fmt):
-            raise UsageError(
-                f"{dtype.name} has no {fmt.value} format",
-                hint="use one of: " + ", ".join(f.value for f in dtype.all_formats),
-            )
-    else:
-        fmt = _infer_format(det, dtype)
-        if type is None and det is not None and det.format is None:
-            notes.append(f"rows mix formats; checked as {fmt.value} (the majority)")
-    if type is None or format is None:
-        notes.insert(
-            0,
-            f"checked as {dtype.name} ({fmt.value})"
-            + (" as detected" if type is None and format is None else ""),
-        )
-    if dtype.name == "stepwise-supervision" and fmt is Format.CONVERSATIONAL:
-        notes.append("a conversational prompt for stepwise supervision is beyond the TRL guide")
-    if det is not None:
-        notes.extend(p.message for p in det.problems if p.code == "ambiguous-prompt")
-    if reading is not None and fmt is not Format.CONVERSATIONAL:
-        reading = None  # standard text has no turns to read
-    return Plan(dtype, fmt, roles, reading), notes
-
-
-def _needs_detection(type: str | DatasetType | None, format: str | Format | None) -> bool:
-    """Detection fills a missing type or format, and finds a `messages` column read as a
-    given unpaired-preference or prompt-only type."""
-    if type is None or format is None:
-        return True
-    return get_type(type).name in ("unpaired-preference", "prompt-only")
-
-
-def _infer_format(det: Detection | None, dtype: DatasetType) -> Format:
-    if det is None:
-        return Format.STANDARD
-    if det.format is not None and det.type is dtype and dtype.supports(det.format):
-        return det.format
-    kinds = det.column_kinds
-    counts = {"string": 0, "messages": 0}
-    for fmt in (Format.STANDARD, Format.CONVERSATIONAL):
-        for name in dtype.content_columns(fmt):
-            for k in counts:
-                counts[k] += kinds.get(name, {}).get(k, 0)
-    if dtype.supports(Format.TOKENIZED) and not any(counts.values()):
-        if any(c.name_in(Format.TOKENIZED) in kinds for c in dtype.columns_in(Format.TOKENIZED)):
-            return Format.TOKENIZED
-    if counts["messages"] > counts["string"] and dtype.supports(Format.CONVERSATIONAL):
-        return Format.CONVERSATIONAL
-    return Format.STANDARD
 
 
 # ---------------------------------------------------------------- entry points
