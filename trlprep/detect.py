@@ -26,13 +26,12 @@ from trlprep.arrowtypes import (
     value_kind,
 )
 from trlprep.readers import Batch
+from trlprep.readings import MESSAGES, Reading, read_turns
 from trlprep.registry import (
     IMAGE_COLUMNS,
     LANGUAGE_MODELING,
-    PROMPT_ONLY,
     SIDE_COLUMNS,
     TYPES,
-    UNPAIRED_PREFERENCE,
     DatasetType,
     Format,
     Kind,
@@ -44,7 +43,6 @@ EXAMPLE_ROWS = 5
 # Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
 # conversations without a completion to read (the conversion refuses those rows one by one).
 PASSABLE = frozenset({"ambiguous-prompt", "no-completion"})
-MESSAGES = "messages"  # the conversation column read by `Reading`s
 LAYOUT_ROWS = 1000  # rows of the first batch a public layout is recognised from
 
 
@@ -117,21 +115,6 @@ class Detection:
             "reading": self.reading.to_dict() if self.reading is not None else None,
             "layout": self.layout,
         }
-
-
-@dataclass(frozen=True)
-class Reading:
-    """A conversation column read as another type: `kind` is `last-assistant-turn` (the
-    last assistant turn is the completion, the turns before it the prompt) or `prompt`
-    (the whole conversation, which ends on a user turn, is the prompt)."""
-
-    kind: str
-    column: str
-    stored: DatasetType
-    description: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "column": self.column, "description": self.description}
 
 
 # ---------------------------------------------------------------- per-batch profile
@@ -421,7 +404,7 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
                 )
 
     if dtype is LANGUAGE_MODELING and used_fmt is Format.CONVERSATIONAL and MESSAGES in cols:
-        dtype = _read_turns(det, cols, prof.num_rows, problem) or dtype
+        dtype = read_turns(det, cols, prof.num_rows, problem) or dtype
     for t in shadowed:
         if t.name in ("preference-implicit", "prompt-only", "prompt-completion"):
             continue  # subsets of the chosen type's own columns
@@ -449,82 +432,6 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
         rows = "the row is" if prof.num_rows == 1 else f"all {prof.num_rows:,} rows are"
         det.notes.append(f"{rows} {dtype.name} ({used_fmt})")
     return det
-
-
-def _read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetType | None:
-    """Read conversations as unpaired preference (with a boolean `label`) or as prompts
-    (every one ends on a user turn); None when they stay language modeling."""
-    last = cols[MESSAGES].last or _Kinds()
-    label = cols.get("label")
-    label_kinds = set(_content_kinds(label)) if label is not None else set()
-    taken = {"prompt", "completion", "chosen", "rejected"} & set(cols)
-    if label is not None and "bool" in label_kinds and not taken:
-        det.type = UNPAIRED_PREFERENCE
-        det.reading = Reading(
-            "last-assistant-turn",
-            MESSAGES,
-            LANGUAGE_MODELING,
-            f"{MESSAGES!r} read as prompt (the turns before the last assistant turn) and "
-            "completion (the last assistant turn); 'label' is the label",
-        )
-        det.columns = {"prompt": MESSAGES, "completion": MESSAGES, "label": "label"}
-        det.extra_columns = [c for c in det.extra_columns if c != "label"]
-        det.notes.append(
-            "read as unpaired preference: messages + boolean label, the KTO layout "
-            "(--from lm keeps it language modeling)"
-        )
-        why = {
-            "user": "end on a user turn",
-            "other": "end on a turn that is not the assistant's",
-            "empty": "have no messages",
-            "assistant-only": "hold only an assistant turn (no prompt)",
-        }
-        for kind, text in why.items():
-            if last.counts.get(kind):
-                problem(
-                    "no-completion",
-                    f"column {MESSAGES!r}: {last.counts[kind]} rows {text}, so no completion "
-                    "to read as unpaired preference",
-                    last.counts[kind],
-                    last.examples.get(kind, []),
-                )
-        for kind in sorted(label_kinds - {"bool"}):  # a label that is no boolean
-            count = label.kinds[kind]
-            problem(
-                "wrong-kind",
-                f"column 'label': {plural(count, 'row')} {_hold(count)} {kind}, expected bool",
-                count,
-                label.examples.get(kind, []),
-            )
-        if label.kinds.get("null"):
-            problem(
-                "missing-value",
-                f"column 'label' is null in {label.kinds['null']} of {num_rows} rows",
-                label.kinds["null"],
-                label.examples.get("null", []),
-            )
-        return UNPAIRED_PREFERENCE
-    ends_on_user = last.counts.get("user", 0)
-    if num_rows and ends_on_user == num_rows and not taken:
-        det.type = PROMPT_ONLY
-        det.reading = Reading(
-            "prompt",
-            MESSAGES,
-            LANGUAGE_MODELING,
-            f"{MESSAGES!r} read as the prompt (every conversation ends on a user turn)",
-        )
-        det.columns = {"prompt": MESSAGES}
-        det.notes.append(
-            "read as prompt-only: every conversation ends on a user turn, RLVR style "
-            "(--from lm keeps it language modeling)"
-        )
-        return PROMPT_ONLY
-    if ends_on_user:
-        det.notes.append(
-            f"{ends_on_user} of {num_rows} conversations end on a user turn (no assistant "
-            "answer to learn)"
-        )
-    return None
 
 
 def detect_batches(batches: Iterable[Batch]) -> Detection:
