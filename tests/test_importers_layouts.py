@@ -496,7 +496,9 @@ def test_readme_hh_command_on_the_real_file(tmp_path, to, rows_out):
 
 
 def test_math_shepherd_columnar_parse_equals_the_per_row_statement():
-    from trlprep.importers.process import parse_shepherd, parse_shepherd_columns
+    from process_reference import parse_shepherd
+
+    from trlprep.importers.process import parse_shepherd_columns
 
     real = read(SHEPHERD).table.to_pylist()
     rows = [(r["input"], r["label"]) for r in real] + [
@@ -526,7 +528,9 @@ def test_math_shepherd_columnar_parse_equals_the_per_row_statement():
 
 
 def test_prm800k_columnar_walk_equals_the_per_row_statement():
-    from trlprep.importers.process import _trajectories, trajectories_columns
+    from process_reference import trajectories
+
+    from trlprep.importers.process import trajectories_columns
 
     def c(text, rating):
         return {"text": text, "rating": rating, "flagged": None}
@@ -550,7 +554,7 @@ def test_prm800k_columnar_walk_equals_the_per_row_statement():
     tr = trajectories_columns(steps, len(solutions))
     texts = tr.texts.to_pylist()
     for i, sol in enumerate(solutions):
-        ref, problem = _trajectories(sol)
+        ref, problem = trajectories(sol)
         if problem:
             assert tr.why[i] == problem, (i, tr.why[i], problem)
             continue

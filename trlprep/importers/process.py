@@ -27,9 +27,7 @@ index arithmetic for each trajectory's prefix).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -199,7 +197,10 @@ def _null(arr: pa.Array | None, n: int) -> np.ndarray:
 
 
 def trajectories_columns(steps: pa.Array, n: int) -> Trajectories:
-    """Columnar `_trajectories` over a `label.steps` column (same rows, same order)."""
+    """Every trajectory (step texts, ratings) of each solution in a `label.steps` column.
+
+    A human completion's rating is recorded as +1 (TRL labels it correct).
+    """
     NONE = -(1 << 40)  # a rating that is missing or not -1/0/1
     why = np.full(n, None, dtype=object)
     if pa.types.is_null(steps.type):
@@ -325,53 +326,6 @@ def trajectories_columns(steps: pa.Array, n: int) -> Trajectories:
         lengths=lengths,
         why=why,
     )
-
-
-def _trajectories(steps: Any) -> tuple[list[tuple[list[str], list[int]]], str | None]:
-    """The (step texts, ratings) of every trajectory of one solution, or a problem: the
-    per-row statement of what `trajectories_columns` does for a whole column.
-
-    A human completion's rating is recorded as +1 (TRL labels it correct).
-    """
-    if not steps:
-        return [], None
-    out: list[tuple[list[str], list[int]]] = []
-    texts: list[str] = []
-    ratings: list[int] = []
-    for k, step in enumerate(steps, 1):
-        step = step or {}
-        candidates = step.get("completions")
-        chosen = step.get("chosen_completion")
-        human = step.get("human_completion")
-        if candidates is None and chosen is None and human is None:
-            break
-        candidates = candidates or []
-        for j, cand in enumerate(candidates):
-            if j == chosen:
-                continue
-            if not cand or not isinstance(cand.get("text"), str):
-                return [], f"step {k}: a candidate has no text"
-            if cand.get("rating") not in (-1, 0, 1):
-                return [], f"step {k}: candidate {j} has no rating -1/0/+1"
-            out.append((texts + [cand["text"]], ratings + [cand["rating"]]))
-        if chosen is not None:
-            if not 0 <= chosen < len(candidates):
-                return [], f"step {k}: chosen_completion {chosen} is not a candidate"
-            pick = candidates[chosen]
-            if pick.get("rating") not in (-1, 0, 1):
-                return [], f"step {k}: the chosen candidate has no rating -1/0/+1"
-            rating = pick["rating"]
-        elif human is not None:
-            pick, rating = human, 1
-        else:
-            break
-        if not isinstance(pick.get("text"), str):
-            return [], f"step {k}: the chosen step has no text"
-        texts.append(pick["text"])
-        ratings.append(rating)
-    if texts:
-        out.append((texts, ratings))
-    return out, None
 
 
 # ---------------------------------------------------------------- Math-Shepherd
@@ -537,41 +491,3 @@ def parse_shepherd_columns(
     label_counts = np.bincount(tag_row[keep_label], minlength=n)
     labels = lists_from(pa.array(byte[keep_label] == ord("+")), label_counts)
     return _strip(prompt).cast(pa.string()), steps, labels, why
-
-
-def parse_shepherd(text: Any, marks: Any) -> tuple[str, list[str], list[bool]] | str:
-    """(prompt, steps, labels) of one Math-Shepherd row, or why it cannot be parsed (the
-    per-row statement of what `parse_shepherd_columns` does for a whole column)."""
-    if not isinstance(text, str) or not isinstance(marks, str):
-        return "input or label is null"
-    single = text.replace(STEP_TAG, _TAG_ONE)
-    where = [m.start() for m in re.finditer(_TAG_ONE, single)]
-    if not where:
-        return "input holds no step tag 'ки'"
-    if len(marks) != len(single) or any(marks[k] not in "+-" for k in where):
-        return "label does not hold '+' or '-' where input holds each step tag"
-    labels = [marks[k] == "+" for k in where]
-    bounds = [0, *where]
-    pieces = [single[a:b] for a, b in zip(bounds[:-1], where, strict=True)]
-    prompt, steps = pieces[0], [p[1:].strip() for p in pieces[1:]]
-    if prompt.startswith(_STRAY_LABEL_PROMPTS):
-        labels = labels[1:]
-    else:
-        for marker in ("Step 1:", "step 1:"):
-            if marker in prompt:
-                before, _, first = prompt.partition(marker)
-                if marker in first:
-                    return f"input holds {marker!r} twice before its first tag"
-                prompt, steps = before, [(marker + first).strip(), *steps]
-                break
-        else:
-            if "?" not in prompt:
-                return "cannot tell the problem from its first step (no 'Step 1:' and no '?')"
-            before, _, first = prompt.partition("?")
-            if "?" in first:
-                return "cannot tell the problem from its first step (several '?', no 'Step 1:')"
-            prompt, steps = before + "?", [first.strip(), *steps]
-    prompt = prompt.strip()
-    if len(steps) != len(labels):
-        return "the number of steps and of labels differ"
-    return prompt, steps, labels
