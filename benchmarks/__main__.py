@@ -3,6 +3,7 @@
 python -m benchmarks validate --rows 1000000
 python -m benchmarks stream --gb 5 [--convert]
 python -m benchmarks convert --rows 1000000
+python -m benchmarks report --rows 100000 [--ref-rows 2000]
 python -m benchmarks train -- [--algos sft,dpo] [--steps 4]
 python -m benchmarks online -- [--algos grpo,rloo,online-dpo,ppo] [--steps 4]
 python -m benchmarks startup [--repeat 7]
@@ -35,6 +36,9 @@ def main() -> None:
     c.add_argument("--ref-rows", type=int, default=100_000, help="rows the recipe runs on")
     c.add_argument("--only", default=None, help="substring filter on edge names")
     sub.add_parser("templates", help="chat templating vs TRL's maybe_apply_chat_template")
+    rp = sub.add_parser("report", help="data report vs apply_chat_template + tokenizer per row")
+    rp.add_argument("--rows", type=int, default=100_000)
+    rp.add_argument("--ref-rows", type=int, default=2_000, help="rows the per-row loop runs on")
     sub.add_parser("train", help="training step time/memory vs TRL's trainers")
     sub.add_parser("online", help="generation + update throughput vs TRL's GRPO/RLOO")
     st = sub.add_parser("startup", help="trlprep --version and detect on 8 rows (< 0.3 s)")
@@ -69,6 +73,10 @@ def main() -> None:
         from benchmarks.cases_startup import main as run
 
         run(args.workdir, args.repeat)
+    elif args.case == "report":
+        from benchmarks.cases_report import main as run
+
+        run(args.workdir, args.rows, args.ref_rows)
     elif args.case == "convert":
         from benchmarks.cases_convert import main as run
 
