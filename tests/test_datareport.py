@@ -293,3 +293,25 @@ def test_real_hh_sample_imported():
     assert d["rows"]["reported"] + d["rows"]["rejected"] == n
     assert d["preference"]["pairs"] == d["rows"]["reported"]
     assert d["conversation"]["patterns"][0]["pattern"].startswith("user")
+
+
+def test_tables_and_datasets_report_like_their_file():
+    import datasets
+
+    from trlprep.readers import read
+
+    path = ROOT / "examples" / "unpaired.jsonl"
+    on_file = trlprep.report(path, tokenizer=str(TINY))
+    table = read(path).table
+    for data in (table, datasets.Dataset(table)):
+        rep = trlprep.report(data, tokenizer=str(TINY))
+        assert rep.data["lengths"] == on_file.data["lengths"]
+        assert rep.data["labels"] == on_file.data["labels"]
+        assert rep.data["validation"]["valid"] == on_file.data["validation"]["valid"]
+        assert "line" not in rep.data["examples"][0]  # rows of a table have no file lines
+
+
+def test_tokenized_data_is_refused(tmp_path):
+    path = _write(tmp_path / "t.jsonl", [{"input_ids": [1, 2, 3]}])
+    with pytest.raises(trlprep.UsageError, match="already tokenized"):
+        trlprep.report(path)
