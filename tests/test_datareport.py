@@ -207,8 +207,10 @@ def test_conversation_figures(pref_report):
 
 def test_examples_highlight_the_trained_part(pref_report, tok):
     rep, rows = pref_report
-    ex = rep.data["examples"]
+    ex = [e for e in rep.data["examples"] if not e.get("flagged")]
     assert len(ex) == 3 and [e["line"] for e in ex] == [1, 2, 3]
+    named = {i["lines"][0] for i in rep.data["validation"]["issues"]} - {1, 2, 3}
+    assert {e["line"] for e in rep.data["examples"] if e.get("flagged")} == named
     parts = {p["role"]: p for p in ex[0]["parts"]}
     full = tok.apply_chat_template(rows[0]["prompt"] + rows[0]["chosen"], tokenize=False)
     assert parts["prompt"]["text"] + parts["chosen"]["text"] == full

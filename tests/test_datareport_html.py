@@ -103,6 +103,19 @@ def test_validation_issues_link_to_their_rows(tmp_path):
     assert 'href="#ex-2"' in rep.to_html() and 'id="ex-2"' in rep.to_html()
 
 
+def test_rows_validation_names_are_shown_rendered(tmp_path):
+    rows = [json.loads(x) for x in PREF.open()]
+    path = tmp_path / "late_dup.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [*rows, rows[1]]))
+    rep = trlprep.report(path, chat_template=TINY, examples=2)
+    issue = rep.data["validation"]["issues"][0]
+    assert issue["rule"] == "duplicate-row" and issue["lines"] == [7]
+    shown = [(e["line"], bool(e.get("flagged"))) for e in rep.data["examples"]]
+    assert shown == [(1, False), (2, False), (7, True)]
+    html = rep.to_html()
+    assert 'href="#ex-7"' in html and 'id="ex-7"' in html
+
+
 def _cli(*args: str):
     from trlprep.cli import app
 

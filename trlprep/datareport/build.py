@@ -134,7 +134,13 @@ def report(
         )
     template, tok = _template(chat_template, tokenizer, det.format)
     plan = make_plan(det, from_=type)
-    collector = Collector(plan.dst, det.format, plan, template, tok, examples)
+    val = None
+    if validate and layout is not None:  # the imported rows, as the conversion checks them
+        val = _validation(_imported(path, split, input_format, layout), None, type, None, None)
+    elif validate:
+        val = _validation(data, path, type, split, input_format)
+    flagged = {i["rows"][0] for i in (val or {}).get("issues", []) if i["rows"]}
+    collector = Collector(plan.dst, det.format, plan, template, tok, examples, flagged)
     for raw, offset, lines in batches():
         collector.add(raw, offset, lines)
     if stats is not None and stats.rejected:
@@ -155,15 +161,7 @@ def report(
         "truncation": truncation,
         "layout": layout,
     }
-    out = {"report": header, **figures}
-    if not validate:
-        out["validation"] = None
-    elif layout is not None:  # the imported rows, as the conversion would check them
-        out["validation"] = _validation(
-            _imported(path, split, input_format, layout), None, type, None, None
-        )
-    else:
-        out["validation"] = _validation(data, path, type, split, input_format)
+    out = {"report": header, **figures, "validation": val}
     out["summary"] = _summary(out, max_length)
     return DataReport({"summary": out.pop("summary"), **out})
 

@@ -34,6 +34,7 @@ ROLES = {
 ANSWERS = ("completion", "chosen", "rejected", "text")
 STEP_SEPARATOR = "\n"  # TRL's PRM default
 EXAMPLES = 3
+FLAGGED = 5  # rows named by validation issues also shown rendered, at most
 
 
 @dataclass
@@ -75,10 +76,12 @@ class Collector:
         template: Any,
         tokenizer: Any,
         examples: int = EXAMPLES,
+        flagged: set[int] | None = None,
     ) -> None:
         self.dtype, self.fmt, self.plan = dtype, fmt, plan
         self.template, self.tokenizer = template, tokenizer
         self.want_examples = examples
+        self.flagged = set(list(sorted(flagged or ()))[:FLAGGED])  # rows validation names
         self.data = Collected()
         self.specials = _special_tokens(tokenizer)
 
@@ -291,12 +294,17 @@ class Collector:
 
     def _examples(self, texts: pa.Table, rid: np.ndarray, offset: int, lines) -> None:
         d = self.data
-        room = self.want_examples - len(d.examples)
-        if room <= 0 or texts.num_rows == 0:
+        shown = sum(not e.get("flagged") for e in d.examples)
+        room = max(0, min(self.want_examples - shown, texts.num_rows))
+        picked = list(range(room))
+        if self.flagged:
+            hit = np.flatnonzero(np.isin(rid, list(self.flagged)))
+            picked += [int(i) for i in hit if i >= room]
+        if not picked:
             return
         roles = ROLES[self.dtype.name]
-        rows = texts.slice(0, room).to_pylist()
-        for i, row in enumerate(rows):
+        rows = texts.take(pa.array(picked)).to_pylist()
+        for i, row in zip(picked, rows, strict=True):
             parts = []
             for role, col in roles.items():
                 value = row.get(col)
@@ -305,7 +313,10 @@ class Collector:
                 if value is not None and not isinstance(value, str):
                     value = json.dumps(value, ensure_ascii=False, default=str)
                 parts.append({"role": role, "text": value, "trained": role in ANSWERS})
-            d.examples.append({**_where(int(rid[i]), offset, lines), "parts": parts})
+            ex = {**_where(int(rid[i]), offset, lines), "parts": parts}
+            if i >= room:
+                ex["flagged"] = True  # shown because validation names it
+            d.examples.append(ex)
 
 
 def _where(row: int, offset: int, lines) -> dict[str, int]:

@@ -359,12 +359,16 @@ def _examples(r: dict[str, Any]) -> str:
     exs = r.get("examples") or []
     if not exs:
         return "<p class=muted>No row to show.</p>"
-    html = "<p class=muted>Highlighted: the part the loss trains on.</p>"
+    html = (
+        "<p class=muted>The first rows, and the first row of each validation issue. "
+        "Highlighted: the part the loss trains on.</p>"
+    )
     for ex in exs:
         anchor = ex.get("line", ex["row"])
         head = "".join(escape(p["text"] or "") for p in ex["parts"] if not p["trained"])
         answers = [p for p in ex["parts"] if p["trained"]] or [None]
-        html += f'<h3 id="ex-{anchor}">{_at(ex)}</h3>'
+        why = " <span class=muted>(named by validation)</span>" if ex.get("flagged") else ""
+        html += f'<h3 id="ex-{anchor}">{_at(ex)}{why}</h3>'
         for p in answers:
             if p is None:
                 html += f"<pre>{head}</pre>"
