@@ -317,3 +317,13 @@ def test_tokenized_data_is_refused(tmp_path):
     path = _write(tmp_path / "t.jsonl", [{"input_ids": [1, 2, 3]}])
     with pytest.raises(trlprep.UsageError, match="already tokenized"):
         trlprep.report(path)
+
+
+def test_tokenising_in_slices_changes_no_figure(pref_report, monkeypatch):
+    from trlprep.datareport import collect
+
+    rep, _ = pref_report
+    monkeypatch.setattr(collect, "TOKENIZE_ROWS", 7)
+    again = trlprep.report(rep.data["report"]["path"], chat_template=str(TINY), max_length=128)
+    for key in ("lengths", "truncation", "preference", "duplicates", "examples"):
+        assert again.data[key] == rep.data[key], key

@@ -34,6 +34,7 @@ ROLES = {
 ANSWERS = ("completion", "chosen", "rejected", "text")
 STEP_SEPARATOR = "\n"  # TRL's PRM default
 EXAMPLES = 3
+TOKENIZE_ROWS = 8192  # rows tokenised at a time (their id lists are the memory peak)
 FLAGGED = 5  # rows named by validation issues also shown rendered, at most
 
 
@@ -106,12 +107,19 @@ class Collector:
         else:
             texts = canon
         if self.tokenizer is not None and (texts is not canon or self.fmt is Format.STANDARD):
-            ids = self._retry(texts, self._tokenize, "tokenize", offset, lines)
-            if ids is None:
+            kept = []
+            for start in range(0, texts.num_rows, TOKENIZE_ROWS):  # token lists: bounded
+                ids = self._retry(
+                    texts.slice(start, TOKENIZE_ROWS), self._tokenize, "tokenize", offset, lines
+                )
+                if ids is not None:
+                    self._lengths(ids)
+                    kept.append(ids.column(ROW_ID).combine_chunks())
+            if not kept:
                 return
-            texts = texts.filter(pc.is_in(texts.column(ROW_ID), ids.column(ROW_ID)))
-            canon = canon.filter(pc.is_in(canon.column(ROW_ID), ids.column(ROW_ID)))
-            self._lengths(ids)
+            done = pa.concat_arrays(kept)
+            texts = texts.filter(pc.is_in(texts.column(ROW_ID), done))
+            canon = canon.filter(pc.is_in(canon.column(ROW_ID), done))
         self._text_checks(canon)
         rid = np.asarray(texts.column(ROW_ID).to_numpy(), np.int64)
         d.row_ids.append(rid)
