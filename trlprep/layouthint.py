@@ -118,6 +118,14 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
     det.layout, det.layout_landing = name, (dtype, fmt)
     looks = f"{det.type.name} ({det.format.value if det.format else 'mixed format'})"
     det.notes[:] = [n for n in det.notes if not n.endswith(looks)]
+    if det.problems:  # problems of a reading that is not the one used: say so once
+        first = det.problems[0].message
+        det.problems.clear()
+        det.notes.append(
+            f"read as the {name} layout, as `trlprep convert` reads it (lands on {dtype.name}, "
+            f"{fmt.value}); its columns alone do not read as one TRL type ({first})"
+        )
+        return
     det.notes.append(
         f"read as the {name} layout, as `trlprep convert` reads it (lands on {dtype.name}, "
         f"{fmt.value}); its columns alone would read as {looks}: pass "
