@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trlprep.wording import plural
+from trlprep.wording import noun, plural
 
 
 def _pct(x: float | None) -> str:
@@ -29,7 +29,8 @@ def render_text(r: dict[str, Any]) -> str:
     if val is not None:
         verdict = "valid" if val["valid"] else "INVALID"
         out.append(
-            f"validation: {verdict} ({val['errors']} error(s), {val['warnings']} warning(s))"
+            f"validation: {verdict} ({plural(val['errors'], 'error')}, "
+            f"{plural(val['warnings'], 'warning')})"
         )
         for i in val["issues"][:8]:
             at = i["lines"] if i["lines"] else i["rows"]
@@ -49,7 +50,8 @@ def render_text(r: dict[str, Any]) -> str:
         for lim in t["limits"]:
             mark = " <- --max-length" if lim["max_length"] == t["max_length"] else ""
             out.append(
-                f"  {lim['max_length']:>6}: {lim['truncated']:>8} rows "
+                f"  {lim['max_length']:>6}: {lim['truncated']:>8} "
+                f"{noun(lim['truncated'], 'row'):<4} "
                 f"{_pct(lim['truncated_share']):>7}"
                 f"  (prompt cut {lim['prompt_cut']}, completion cut {lim['completion_cut']}, "
                 f"completion lost {lim['completion_lost']}){mark}"
@@ -61,7 +63,7 @@ def render_text(r: dict[str, Any]) -> str:
         out.append(
             f"preference: chosen longer in {_pct(p['chosen_longer_share'])} of pairs "
             f"(mean {p['chosen_mean']:.1f} vs {p['rejected_mean']:.1f} tokens), "
-            f"{p['identical_pairs']} identical pair(s)"
+            f"{plural(p['identical_pairs'], 'identical pair')}"
         )
         if "margin" in p:
             m = p["margin"]
@@ -81,19 +83,19 @@ def render_text(r: dict[str, Any]) -> str:
     if c:
         out.append(
             f"conversation: {c['turns']['min']}-{c['turns']['max']} turns "
-            f"(p50 {c['turns']['p50']}), {c['distinct_patterns']} role pattern(s), "
-            f"{c['same_role_in_a_row']} row(s) with same-role turns in a row, "
-            f"{c['tool_calls']} tool call(s), {c['images']} image(s)"
+            f"(p50 {c['turns']['p50']}), {plural(c['distinct_patterns'], 'role pattern')}, "
+            f"{plural(c['same_role_in_a_row'], 'row')} with same-role turns in a row, "
+            f"{plural(c['tool_calls'], 'tool call')}, {plural(c['images'], 'image')}"
         )
         for pat in c["patterns"][:5]:
             out.append(f"  {pat['rows']:>8}  {pat['pattern']}")
     d = r.get("duplicates", {})
     if d:
-        line = f"duplicates: {d.get('exact_rows', 0)} exact duplicate row(s)"
+        line = f"duplicates: {plural(d.get('exact_rows', 0), 'exact duplicate row')}"
         if "distinct_prompts" in d:
             line += (
-                f"; {d['distinct_prompts']} distinct prompt(s), "
-                f"{d['rows_with_shared_prompt']} row(s) share a prompt"
+                f"; {plural(d['distinct_prompts'], 'distinct prompt')}, "
+                f"{plural(d['rows_with_shared_prompt'], 'row')} share a prompt"
             )
         out.append(line)
     txt = r.get("text", {})
