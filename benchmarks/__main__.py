@@ -35,6 +35,8 @@ def main() -> None:
     c.add_argument("--rows", type=int, default=1_000_000)
     c.add_argument("--ref-rows", type=int, default=100_000, help="rows the recipe runs on")
     c.add_argument("--only", default=None, help="substring filter on edge names")
+    c.add_argument("--engine", choices=("local", "ray"), default="local", help="ray: local vs Ray")
+    c.add_argument("--cpus", type=int, default=2, help="--engine ray: CPUs of the Ray instance")
     sub.add_parser("templates", help="chat templating vs TRL's maybe_apply_chat_template")
     rp = sub.add_parser("report", help="data report vs apply_chat_template + tokenizer per row")
     rp.add_argument("--rows", type=int, default=100_000)
@@ -77,6 +79,10 @@ def main() -> None:
         from benchmarks.cases_report import main as run
 
         run(args.workdir, args.rows, args.ref_rows)
+    elif args.case == "convert" and args.engine == "ray":
+        from benchmarks.cases_ray import main as run
+
+        run(args.workdir, args.rows, args.only, args.cpus)
     elif args.case == "convert":
         from benchmarks.cases_convert import main as run
 

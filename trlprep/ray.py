@@ -192,21 +192,21 @@ def _segment(plan: Any, steps: tuple, *, first: bool, src: str | None = None) ->
     )
 
 
-def _pair_keys(table: pa.Table, fmt: Any) -> pa.Table:
-    """A hash of each row's prompt (rows with equal prompts share it; collisions only make
-    bigger groups, paired exactly inside)."""
+def _pair_keys(table: pa.Table, fmt: Any, buckets: int) -> pa.Table:
+    """Each row's bucket: a hash of its prompt modulo `buckets` (rows with equal prompts
+    share one; a bucket holds many prompts, paired exactly inside)."""
     import polars as pl
 
     from trlprep.converters.arrowops import as_array
     from trlprep.converters.common import content
 
     prompt = as_array(content(table, "prompt", fmt))
-    keys = pl.Series(pl.from_arrow(prompt)).hash(seed=0).to_arrow()
-    return table.append_column(PAIR_KEY, keys)
+    keys = pl.Series(pl.from_arrow(prompt)).hash(seed=0).to_numpy() % np.uint64(buckets)
+    return table.append_column(PAIR_KEY, pa.array(keys.astype(np.int64)))
 
 
 def _pair_group(table: pa.Table, stage: _Stage) -> pa.Table:
-    """Pair the rows of one prompt group, in input order."""
+    """Pair the rows of one bucket of prompts, in input order."""
     import pyarrow.compute as pc
 
     table = table.drop_columns([PAIR_KEY])
@@ -252,7 +252,7 @@ def convert(
         )
     opts = ConvertOptions(**options)
     ds, total = numbered(ds)
-    parts = max(1, ds.num_blocks())  # groupby partitions (Ray's default, 200, is for clusters)
+    parts = max(1, ds.num_blocks())
     head = ds.take_batch(min(max(total, 1), 10_000), batch_format="pyarrow") if total else None
     if head is None:
         raise DataError("no rows to convert", hint="the Ray dataset is empty")
@@ -282,9 +282,12 @@ def convert(
     if before:
         ds = _map(ds, _Stage(_segment(bare, before, first=True), True, coerce), concurrency)
     seg = _segment(bare, pairing, first=not before)
-    ds = ds.map_batches(_pair_keys, batch_format="pyarrow", fn_args=(plan.fmt,))
+    # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
+    cpus = int(_ray().cluster_resources().get("CPU", 1))
+    buckets = max(parts, 2 * cpus)
+    ds = ds.map_batches(_pair_keys, batch_format="pyarrow", fn_args=(plan.fmt, buckets))
     stage = _Stage(seg, not before, coerce)
-    ds = ds.groupby(PAIR_KEY, num_partitions=parts).map_groups(
+    ds = ds.groupby(PAIR_KEY, num_partitions=min(parts, buckets)).map_groups(
         _pair_group, batch_format="pyarrow", fn_args=(stage,)
     )
     ds = ds.sort(ROW_ID)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trlprep.cli.app import err
-from trlprep.errors import TrlprepError, UsageError
+from trlprep.errors import DataError, InputError, TrlprepError, UsageError
 
 ENGINES = ("local", "ray")
 READERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
@@ -78,8 +78,13 @@ def _paths(path: Any, input_format: str | None, split: str | None) -> list[str]:
         return [str(p) for p in given]
     from trlprep.inputfiles import input_files
 
-    files = input_files(path if len(given) == 1 else path, split, input_format)
-    return [str(p) for p in files] if files is not None else [str(p) for p in given]
+    files = input_files(path, split, input_format)
+    if files is None:
+        files = given
+        for p in files:
+            if not Path(p).exists():
+                raise InputError(f"{p}: no such file or folder")
+    return [str(p) for p in files]
 
 
 def read(path: Any, input_format: str | None = None, split: str | None = None) -> Any:
@@ -152,6 +157,12 @@ def convert_ray(
             template_kwargs=parse_template_kwargs(template_kwargs), **kwargs,
         ).materialize()  # fmt: skip
         n_out = out.count()
+        if n_in and not n_out and not kwargs.get("allow_empty"):
+            raise DataError(
+                f"no rows left (pass --allow-empty to write an empty output): all {n_in:,} "
+                "rows were dropped by the conversion; nothing was written",
+                hint="check the labels, or convert to a type that keeps these rows",
+            )
         write(out, output, output_format, overwrite)
     err.print(f"ray: {n_in:,} rows in, {n_out:,} rows out -> {output}", markup=False)
 
