@@ -48,8 +48,7 @@ def convert_command(
     step_separator: str = typer.Option(
         None,
         "--step-separator",
-        help="Stepwise: string joining the steps (default: --separator); escapes as "
-        "--separator.",
+        help="Stepwise: string joining the steps (default: --separator); escapes as --separator.",
     ),
     split_turns: str = typer.Option(
         "last",

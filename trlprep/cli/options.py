@@ -40,7 +40,7 @@ ON_BAD_LINES = typer.Option(
 COERCE = typer.Option(
     False,
     "--coerce",
-    help="A text column holding some numbers/booleans (\"output\": 42): read them as text "
+    help='A text column holding some numbers/booleans ("output": 42): read them as text '
     "(said in a note) instead of rejecting those rows.",
 )
 REJECTS = typer.Option(
