@@ -375,3 +375,29 @@ def test_python_api_mixed_kinds(tmp_path):
         assert out.column("text").to_pylist() == ["ab"]
         out = api.convert(str(src), "lm", coerce=True)
     assert out.column("text").to_pylist() == ["ab", "c5"]
+
+
+def test_pairing_by_prompt_sees_every_batch(tmp_path, monkeypatch):
+    """A prompt's true and false rows in different streamed batches still pair (the CLI
+    paired within each batch and dropped such pairs silently)."""
+    import trlprep.readers
+
+    real = trlprep.readers.iter_batches
+    monkeypatch.setattr(
+        trlprep.readers, "iter_batches", lambda *a, **k: real(*a, **{**k, "batch_rows": 2})
+    )
+    rows = [
+        {"prompt": "p", "completion": "good", "label": True},
+        {"prompt": "q", "completion": "fine", "label": True},
+        {"prompt": "p", "completion": "bad", "label": False},
+        {"prompt": "q", "completion": "poor", "label": False},
+    ]
+    src = _write(tmp_path / "unpaired.jsonl", rows)
+    out = tmp_path / "pref.jsonl"
+    res = _run("convert", str(src), "--to", "preference", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    pairs = {(r["prompt"], r["chosen"], r["rejected"]) for r in _jsonl(out)}
+    assert pairs == {("p", "good", "bad"), ("q", "fine", "poor")}
+    assert pairs == {
+        (r["prompt"], r["chosen"], r["rejected"]) for r in api.convert(rows, "preference")
+    }

@@ -5,7 +5,8 @@ input rows (through `ROW_ID`) and set aside (`--on-error skip`) or stop the run.
 
 Row-count-changing conversions stream too; with `--order blocks`, unpairing writes every
 first-of-pair row before any second one by spilling the seconds to a temporary Parquet
-file and appending them at the end.
+file and appending them at the end. Pairing unpaired rows by prompt is the exception: a
+prompt's rows may lie anywhere in the input, so it converts the whole input at once.
 """
 
 from __future__ import annotations
@@ -97,6 +98,8 @@ def convert_batches(
 
     blocks = _interleaved(plan)
     opts = dataclasses.replace(plan.options, order="interleaved") if blocks else plan.options
+    if any(e.rows == "pairs" for e in plan.route.steps):
+        units = iter([_merged(list(units))])  # a prompt's rows may lie in any batch
     spill_path = os.path.join(spill_dir, "second-half.parquet")
     spill = None
     try:
@@ -139,6 +142,24 @@ def convert_batches(
     finally:
         if spill is not None:
             spill.close()
+
+
+def _merged(units: list[Unit]) -> Unit:
+    """One unit holding every row of consecutive `units` (pairing rows by prompt needs the
+    whole input at once)."""
+    if len(units) == 1:
+        return units[0]
+
+    def lines(parts: list[np.ndarray | None]) -> np.ndarray | None:
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    return Unit(
+        raw=pa.concat_tables([u.raw for u in units], promote_options="permissive"),
+        offset=units[0].offset,
+        raw_lines=lines([u.raw_lines for u in units]),
+        table=pa.concat_tables([u.table for u in units], promote_options="permissive"),
+        lines=lines([u.lines for u in units]),
+    )
 
 
 def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | None) -> None:
