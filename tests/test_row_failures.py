@@ -392,7 +392,10 @@ def test_pairing_by_prompt_sees_every_batch(tmp_path, monkeypatch):
         {"prompt": "p", "completion": "bad", "label": False},
         {"prompt": "q", "completion": "poor", "label": False},
     ]
-    src = _write(tmp_path / "unpaired.jsonl", rows)
+    src = tmp_path / "unpaired.parquet"  # Parquet is read in batches of batch_rows rows
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.Table.from_pylist(rows), src)
     out = tmp_path / "pref.jsonl"
     res = _run("convert", str(src), "--to", "preference", "-o", str(out))
     assert res.exit_code == 0, res.output
