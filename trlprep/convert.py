@@ -357,29 +357,3 @@ def unknown_reason(det: Detection) -> str:
         )
     seen = ", ".join(det.column_kinds)
     return f"{det.num_rows:,} rows with columns {seen}; the types need {need}"
-
-
-_MOVED = frozenset(
-    (
-        "Failure",
-        "InputRows",
-        "apply_checked",
-        "apply_steps",
-        "check_output",
-        "convert_table",
-        "failures_table",
-        "merge_reports",
-        "row_ids",
-        "settle_table",
-        "with_row_ids",
-    )
-)
-
-
-def __getattr__(name: str):
-    """The applying half moved to `trlprep.apply`; its former names here still resolve."""
-    if name in _MOVED:
-        import importlib
-
-        return getattr(importlib.import_module("trlprep.apply"), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
