@@ -15,7 +15,7 @@ HH = sample("hh_rlhf")
 SHAREGPT = sample("fastchat_dummy")
 ALPACA = sample("alpaca_demo")
 GSM8K = sample("gsm8k")
-V1_SFT = sample("llamafactory_v1_sft")
+V1_SFT = HERE / "llamafactory_v1" / "v1_sft_demo.first100.jsonl"
 OASST_FLAT = HERE / "oasst_messages" / "en_100_message.first8.flat.jsonl"
 HH_FULL = SHARED / "data" / "real" / "hh-rlhf-harmless-base-test.jsonl.gz"
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import json
 
-from realdata.support import counts, original_render, rows_of, run, sample
+from realdata.support import HERE, counts, original_render, rows_of, run
 
-SFT = sample("llamafactory_v1_sft")
+SFT = HERE / "llamafactory_v1" / "v1_sft_demo.first100.jsonl"
 V1 = "llamafactory-v1"  # the layout `trlprep detect` names for these files
-DPO = sample("llamafactory_v1_dpo")
+DPO = HERE / "llamafactory_v1" / "v1_dpo_demo.jsonl"
 HELLO = "Hello! I am {{name}}, an AI assistant developed by {{author}}. How can I assist you today?"
 SYSTEM = (
     "You are an AI assistant. You will be given a task. You must generate a detailed and long "
