@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import multiprocessing as mp
+import multiprocessing.util as mp_util
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -72,6 +73,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
         ctx = mp.get_context("spawn")
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init)
         _POOLS[workers] = pool
+        # In a multiprocessing child, atexit handlers never run and the exit joins every
+        # child process: the kept pool's idle workers would hang that exit forever. A
+        # multiprocessing finalizer runs first there (and at a normal exit too).
+        mp_util.Finalize(None, _shutdown, exitpriority=100)
     return pool
 
 
