@@ -53,23 +53,6 @@ _LS = pa.large_string()
 _TAG_ONE = "\u2dbb"  # one character standing for the two-character tag, as TRL's script
 
 
-def _with_extras(table: pa.Table, produced: dict, rows: np.ndarray, consumed) -> pa.Table:
-    """Produced columns, then the input's other columns taken at each output row's input row."""
-    idx = pa.array(rows, pa.int64())
-    out = pa.table(produced)
-    for f in table.schema:
-        if f.name in consumed:
-            continue
-        if f.name in produced:
-            raise DataError(
-                f"the input already has a column {f.name!r}, which the import produces",
-                column=f.name,
-                hint=f"rename it first (--map {f.name}_orig={f.name})",
-            )
-        out = out.append_column(f, table.column(f.name).take(idx))
-    return out
-
-
 # ---------------------------------------------------------------- PRM800K
 
 
@@ -157,7 +140,9 @@ class PRM800K(Importer):
         bad.add_per_row(why != None, why)  # noqa: E711
         rows_arr = np.asarray(rows, np.int64)
         produced = {"prompt": prompts, "completions": comps, "labels": labs}
-        out = _with_extras(table, produced, rows_arr, ("question", "label"))
+        consumed = [c for c in ("question", "label") if c in table.column_names]
+        rest = table.drop_columns(consumed).take(pa.array(rows_arr))
+        out = assemble(rest, produced, ())
         notes = []
         if dropped:
             notes.append(
