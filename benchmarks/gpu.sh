@@ -11,7 +11,7 @@
 #       --platform manylinux2014_x86_64 -d build/gpu-wheels \
 #       polars polars-runtime-32 datasets dill multiprocess trl jsonschema \
 #       jsonschema-specifications referencing rpds-py attrs xxhash liger-kernel \
-#       pytest pluggy iniconfig
+#       pytest pluggy iniconfig     (leave out the last three where pytest is installed)
 #   # optional, the "before" side: the tree of the commit to compare with
 #   mkdir -p build/gpu-baseline && git archive BASE_COMMIT trlprep trainers converters \
 #       schemas benchmarks pyproject.toml | tar -x -C build/gpu-baseline
@@ -36,6 +36,7 @@ WHEELS=${1:-${WHEELS:-}}
 BASELINE=${2:-${BASELINE:-}}
 LOG=${LOG:-$ROOT/build/gpu-bench.log}
 BUDGET=${BUDGET:-460}
+PY=${PYTHON:-python3}  # a GPU image may have no plain `python`
 START=$(date +%s)
 mkdir -p "$(dirname "$LOG")"
 : >"$LOG"
@@ -57,20 +58,23 @@ run() {
     log "=== $name (at most ${max}s): $*"
     local t0
     t0=$(date +%s)
-    (cd "$dir" && PYTHONPATH="$(shim "$dir"):$dir" timeout -k 10 "$max" "$@") 2>&1 |
-        grep -v -E "Loading weights|Writing model shards|it/s\]|s/it\]|^\s*$" | tee -a "$LOG"
+    (cd "$(shim "$dir")" && PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" timeout -k 10 "$max" "$@") 2>&1 |
+        grep -v -E "Loading weights|Writing model shards|it/s\]|s/it\]|examples/s\]|warnings.warn|FutureWarning|^\s*$" | tee -a "$LOG"
     local rc=${PIPESTATUS[0]}
     log "=== $name: exit $rc after $(($(date +%s) - t0))s"
 }
 
-# shim DIR: a folder where `trlprep` holds DIR/trlprep plus trainers, converters, schemas
+# shim DIR: a folder that mirrors DIR (links) except that `trlprep` holds DIR/trlprep plus
+# trainers, converters and schemas, as the installed package does; commands run inside it,
+# so the current directory (first on sys.path) resolves `trlprep` to the shim's package
 shim() {
-    local src=$1 dest
+    local src=$1 dest f
     dest=/tmp/trlprep-shim-$(echo "$src" | md5sum | cut -c1-8)
     if [[ ! -d $dest/trlprep ]]; then
         mkdir -p "$dest/trlprep"
+        for f in "$src"/*; do [[ $(basename "$f") == trlprep ]] || ln -sfn "$f" "$dest/"; done
         for f in "$src"/trlprep/*; do ln -sfn "$f" "$dest/trlprep/"; done
-        for p in trainers converters schemas; do ln -sfn "$src/$p" "$dest/trlprep/$p"; done
+        for f in trainers converters schemas; do ln -sfn "$src/$f" "$dest/trlprep/$f"; done
     fi
     echo "$dest"
 }
@@ -79,9 +83,9 @@ log "# trlprep GPU benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$LOG"
 if [[ -n $WHEELS ]]; then
     log "installing the wheels of $WHEELS"
-    python -m pip install -q --no-index --no-deps "$WHEELS"/*.whl 2>&1 | tail -3 | tee -a "$LOG"
+    $PY -m pip install -q --no-index --no-deps "$WHEELS"/*.whl 2>&1 | tail -3 | tee -a "$LOG"
 fi
-python - <<'EOF' 2>&1 | tee -a "$LOG"
+$PY - <<'EOF' 2>&1 | tee -a "$LOG"
 import importlib
 for name in ("torch", "transformers", "accelerate", "trl", "datasets", "polars", "liger_kernel"):
     try:
@@ -90,26 +94,26 @@ for name in ("torch", "transformers", "accelerate", "trl", "datasets", "polars",
         print(f"{name}: not available ({type(e).__name__})")
 EOF
 
-TRAIN="--steps 6 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8"
-ONLINE="--steps 3 --batch 16 --generations 4 --vocab 32000 --hidden 1024 --layers 8 --new-tokens 128"
+TRAIN=${TRAIN:-"--steps 6 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8"}
+ONLINE=${ONLINE:-"--steps 3 --batch 16 --generations 4 --vocab 32000 --hidden 1024 --layers 8 --new-tokens 128"}
 WD=/tmp/trlprep-gpu-bench
 
-run "train, after" 170 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN
-run "online, after" 100 "$ROOT" python -m benchmarks --workdir $WD online -- --algos grpo,rloo $ONLINE
+run "train, after" 170 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN
+run "online, after" 100 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos grpo,rloo $ONLINE
 if [[ -n $BASELINE ]]; then
     BASE=$(cd "$BASELINE" && pwd)
-    run "train, before" 70 "$BASE" python -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl
-    run "online, before" 50 "$BASE" python -m benchmarks --workdir $WD-base online -- --algos grpo,rloo $ONLINE --no-trl
+    run "train, before" 70 "$BASE" $PY -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl --checkpointing on
+    run "online, before" 50 "$BASE" $PY -m benchmarks --workdir $WD-base online -- --algos grpo,rloo $ONLINE --no-trl
 else
     log "=== before: no baseline folder given (see the header of this script)"
 fi
-run "profile" 60 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft --steps 4 --batch 8 \
+run "profile" 60 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft --steps 4 --batch 8 \
     --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8 --profile
-run "pytest -m gpu" 60 "$ROOT" python -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
-if python -c "import liger_kernel" 2>/dev/null; then
-    run "train, liger" 40 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft,dpo $TRAIN \
+run "pytest -m gpu" 60 "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
+if $PY -c "import liger_kernel" 2>/dev/null; then
+    run "train, liger" 40 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo $TRAIN \
         --no-trl --set logps_kernel=liger
 fi
-run "train, checkpointing on" 40 "$ROOT" python -m benchmarks --workdir $WD train -- --algos sft,dpo \
+run "train, checkpointing on" 40 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo \
     $TRAIN --no-trl --checkpointing on
 log "# done in $(($(date +%s) - START))s; log: $LOG"
