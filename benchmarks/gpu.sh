@@ -3,7 +3,8 @@
 # network that has torch, transformers, accelerate, pyarrow, peft, typer and jinja2.
 #
 #   benchmarks/gpu.sh WHEELS_DIR [BASELINE_DIR]      (or WHEELS=... BASELINE=... benchmarks/gpu.sh)
-#   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 460)
+#   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 460), ONLY=words (some steps),
+#   TRAIN=/ONLINE= (the benchmarks' settings), ALGOS_ONLINE=grpo,rloo
 #
 # Prepare on a machine with network, in the repository root (build/ is git-ignored; carry it):
 #
@@ -45,9 +46,14 @@ log() { echo "$*" | tee -a "$LOG"; }
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 
 # run NAME MAX_SECONDS DIR COMMAND...: COMMAND in DIR with that tree's packages, output to the log
+# (ONLY=word,word runs just the steps whose names hold one of the words: ONLY=online,profile)
 run() {
-    local name=$1 max=$2 dir=$3
+    local name=$1 max=$2 dir=$3 w hit=
     shift 3
+    if [[ -n ${ONLY:-} ]]; then
+        for w in ${ONLY//,/ }; do [[ $name == *"$w"* ]] && hit=1; done
+        [[ -n $hit ]] || return 0
+    fi
     local t
     t=$(left)
     ((t < max)) && max=$t
@@ -99,7 +105,7 @@ ONLINE=${ONLINE:-"--steps 3 --batch 16 --generations 4 --vocab 32000 --hidden 10
 WD=/tmp/trlprep-gpu-bench
 
 run "train, after" 170 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN
-run "online, after" 100 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos grpo,rloo $ONLINE
+run "online, after" 100 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos ${ALGOS_ONLINE:-grpo,rloo} $ONLINE
 if [[ -n $BASELINE ]]; then
     BASE=$(cd "$BASELINE" && pwd)
     run "train, before" 70 "$BASE" $PY -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl --checkpointing on
@@ -107,7 +113,7 @@ if [[ -n $BASELINE ]]; then
 else
     log "=== before: no baseline folder given (see the header of this script)"
 fi
-run "profile" 60 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft --steps 4 --batch 8 \
+run "profile" 60 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos ${ALGOS_PROFILE:-sft} ${PROFILE_ARGS:-} --steps 4 --batch 8 \
     --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8 --profile
 run "pytest -m gpu" 60 "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
 if $PY -c "import liger_kernel" 2>/dev/null; then

@@ -120,3 +120,22 @@ def test_static_cache_generation_on_cuda():
     )  # fmt: skip
     assert len(out.completions) == 8
     assert all(1 <= len(c) <= 8 for c in out.completions)
+
+
+def test_static_cache_generation_under_bf16_autocast():
+    """A float32 model under bf16 autocast (how the trainer generates): the static cache
+    holds keys and values of one dtype, and no fallback warning is raised."""
+    import warnings
+
+    from trlprep.trainers.generation import Sampling, generate
+
+    model = tiny_causal_lm(40).cuda()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = generate(
+                model, [[1, 5, 6], [1, 7]] * 4, Sampling(8, cache="static"), pad_token_id=0,
+                eos_token_ids=[2], batch_size=8,
+            )  # fmt: skip
+    assert len(out.completions) == 8
+    assert {p.dtype for p in model.parameters()} == {torch.float32}

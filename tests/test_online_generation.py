@@ -318,3 +318,42 @@ def test_static_cache_samples_the_same_completions_as_the_dynamic_one():
     ids, mask = left_pad([[5, 6, 7], [8]], PAD, multiple=4)
     assert ids.tolist() == [[PAD, 5, 6, 7], [PAD, PAD, PAD, 8]]
     assert mask.tolist() == [[0, 1, 1, 1], [0, 0, 0, 1]]
+
+
+def test_static_cache_under_autocast_generates_and_keeps_the_float32_weights():
+    """Under bf16 autocast a float32 model's keys (rotary: float32) and values (bfloat16)
+    differ in dtype, which a static cache cannot hold: generation sees bf16 weights, and
+    the float32 weights come back bit for bit."""
+    tok = make_tokenizer()
+    model = tiny_causal_lm(len(tok))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    ids_before = [id(p) for p in model.parameters()]
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = generate(
+            model,
+            [[1, 5, 6, 7], [1, 8]],
+            Sampling(4, cache="static"),
+            pad_token_id=EOS,
+            eos_token_ids=[EOS],
+            batch_size=2,
+        )
+    assert len(out.completions) == 2 and all(1 <= len(c) <= 4 for c in out.completions)
+    assert [id(p) for p in model.parameters()] == ids_before
+    for k, v in model.state_dict().items():
+        assert v.dtype == before[k].dtype
+        assert torch.equal(v, before[k]), k
+
+
+def test_compute_dtype_weights_reuses_its_buffers_and_restores_the_weights():
+    from trlprep.trainers.generation import compute_dtype_weights
+
+    model = tiny_causal_lm(32)
+    before = [p.detach().clone() for p in model.parameters()]
+    seen = []
+    for _ in range(2):
+        with compute_dtype_weights(model, torch.bfloat16):
+            assert {p.dtype for p in model.parameters()} == {torch.bfloat16}
+            seen.append([p.data_ptr() for p in model.parameters()])
+    assert seen[0] == seen[1]  # a compiled decode step finds the weights where it left them
+    for p, b in zip(model.parameters(), before, strict=True):
+        assert p.dtype == torch.float32 and torch.equal(p, b)

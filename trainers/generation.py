@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -128,6 +129,9 @@ def generate(
         sampling.cache == "auto" and device.type == "cuda" and mixture is None and _STATIC_OK
     )
     cache = {"cache_implementation": "static"} if static else {}
+    weights = contextlib.nullcontext()
+    if static and torch.is_autocast_enabled(device.type):
+        weights = compute_dtype_weights(model, torch.get_autocast_dtype(device.type))
     completions: list[list[int]] = []
     has_eos: list[bool] = []
     for start in range(0, len(prompts), batch_size):
@@ -151,7 +155,8 @@ def generate(
         )
         with eval_mode(model):
             try:
-                out = model.generate(**kwargs, **cache)
+                with weights if cache else contextlib.nullcontext():
+                    out = model.generate(**kwargs, **cache)
             except Exception as e:  # the compiled static-cache path unsupported here
                 if not cache or sampling.cache == "static":
                     raise
@@ -165,6 +170,37 @@ def generate(
 
 
 _STATIC_OK = True  # False once the automatic static cache failed in this process
+_GENERATION_WEIGHTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+@contextlib.contextmanager
+def compute_dtype_weights(model: nn.Module, dtype: torch.dtype) -> Iterator[nn.Module]:
+    """`model`'s float parameters seen in `dtype` (bfloat16 under autocast) while generating,
+    the float32 weights put back after, bit for bit.
+
+    Under autocast a float32 model mixes dtypes in its KV states (rotary embeddings promote
+    the keys to float32, the values stay bfloat16), which a static cache cannot hold. The
+    copies live in buffers kept per model, so a compiled decode step (CUDA graphs) finds the
+    weights at the same addresses on every call.
+    """
+    params = [p for p in model.parameters() if p.is_floating_point() and p.dtype != dtype]
+    if not params:
+        yield model
+        return
+    buffers = _GENERATION_WEIGHTS.get(model)
+    if buffers is None or [b.shape for b in buffers] != [p.shape for p in params]:
+        buffers = [torch.empty(p.shape, dtype=dtype, device=p.device) for p in params]
+        _GENERATION_WEIGHTS[model] = buffers
+    kept = [p.data for p in params]
+    with torch.no_grad():
+        for p, b in zip(params, buffers, strict=True):
+            b.copy_(p.data)
+            p.data = b
+    try:
+        yield model
+    finally:
+        for p, d in zip(params, kept, strict=True):
+            p.data = d
 
 
 def _static_failed(error: Exception) -> None:
