@@ -107,12 +107,30 @@ class _ChunkedLogProbs(torch.autograd.Function):
             if dtype == torch.float32:
                 grad_weight.addmm_(grad_logits.t(), h)
             else:  # each chunk's product in the compute dtype, summed in float32
-                grad_weight += grad_logits.t() @ h
+                grad_weight = _add_product_fp32(grad_weight, grad_logits.t(), h)
         if grad_weight is not None:
             grad_weight = grad_weight.to(weight.dtype)
         if grad_bias is not None:
             grad_bias = grad_bias.to(bias.dtype)
         return grad_hidden, grad_weight, grad_bias, None, None, None
+
+
+_ADDMM_OUT_DTYPE = True  # False once this PyTorch refused addmm(..., out_dtype=float32)
+
+
+def _add_product_fp32(acc: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """`acc + a @ b` for low-precision `a`, `b` and a float32 `acc`.
+
+    On CUDA one GEMM adds into float32 in its epilogue (`out_dtype`), instead of a
+    low-precision product tensor the size of the LM head plus a separate addition (the
+    largest elementwise kernel of a 128k-vocabulary step in the profile)."""
+    global _ADDMM_OUT_DTYPE
+    if _ADDMM_OUT_DTYPE and acc.is_cuda:
+        try:
+            return torch.addmm(acc, a, b, out_dtype=torch.float32)
+        except (TypeError, RuntimeError, NotImplementedError):
+            _ADDMM_OUT_DTYPE = False
+    return acc.add_(a @ b)
 
 
 def chunked_token_logps(
