@@ -85,6 +85,11 @@ class Collector:
         self.flagged = set(list(sorted(flagged or ()))[:FLAGGED])  # rows validation names
         self.data = Collected()
         self.specials = _special_tokens(tokenizer)
+        self.fast = None
+        if tokenizer is not None:
+            from trlprep.datareport.tokens import FastLengths
+
+            self.fast = FastLengths(tokenizer, add_eos=fmt is Format.STANDARD)
 
     def add(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
         """Read one input batch as the report's type and keep its per-row numbers."""
@@ -109,9 +114,13 @@ class Collector:
         if self.tokenizer is not None and (texts is not canon or self.fmt is Format.STANDARD):
             kept = []
             for start in range(0, texts.num_rows, TOKENIZE_ROWS):  # token lists: bounded
-                ids = self._retry(
-                    texts.slice(start, TOKENIZE_ROWS), self._tokenize, "tokenize", offset, lines
-                )
+                part = texts.slice(start, TOKENIZE_ROWS)
+                fast = self.fast.lengths(part, self.dtype) if self.fast else None
+                if fast is not None:  # the Rust backend, lengths only
+                    self._keep_lengths(fast)
+                    kept.append(part.column(ROW_ID).combine_chunks())
+                    continue
+                ids = self._retry(part, self._tokenize, "tokenize", offset, lines)
                 if ids is not None:
                     self._lengths(ids)
                     kept.append(ids.column(ROW_ID).combine_chunks())
@@ -203,6 +212,9 @@ class Collector:
             for role in ROLES[name]:
                 col = "input_ids" if role == "text" else f"{role}_ids"
                 lens[role] = n(col)
+        self._keep_lengths(lens)
+
+    def _keep_lengths(self, lens: dict[str, np.ndarray]) -> None:
         for role, arr in lens.items():
             self.data.lengths.setdefault(role, []).append(arr)
 
