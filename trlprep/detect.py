@@ -236,29 +236,62 @@ def _profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: _Profile
     _profile_repeated_prompt(batch, offset, prof)
 
 
+# up to this many rows, the repeated-prompt check runs in plain Python (importing polars
+# would cost more than the check: start-up time of `trlprep detect` on a small file)
+SMALL_BATCH = 4096
+
+
 def _profile_repeated_prompt(batch, offset: int, prof: _Profile) -> None:
     """Rows whose chosen (and rejected) start with the whole explicit prompt."""
     names = batch.schema.names
     if not {"prompt", "chosen", "rejected"} <= set(names):
         return
-    import polars as pl  # only preference data needs it (start-up time)
-
     kinds = {n: value_kind(batch.schema.field(n)) for n in ("prompt", "chosen", "rejected")}
-    df = pl.from_arrow(pa.table({n: batch.column(batch.schema.get_field_index(n)) for n in kinds}))
     if all(k is ValueKind.STRING for k in kinds.values()):
+        strings = True
+    elif all(k is ValueKind.MESSAGES for k in kinds.values()):
+        strings = False
+    else:
+        return
+    columns = [batch.column(batch.schema.get_field_index(n)) for n in kinds]
+    if batch.num_rows <= SMALL_BATCH:
+        mask = _bool_array(_repeated_small(*(c.to_pylist() for c in columns)))
+    else:
+        mask = _repeated_polars(pa.table(dict(zip(kinds, columns, strict=True))), strings)
+    prof.repeated_prompt.add("repeated", pc.sum(mask).as_py() or 0, mask, offset)
+
+
+def _repeated_small(prompts: list, chosen: list, rejected: list) -> list[bool]:
+    """Per row: a non-empty prompt that both chosen and rejected start with (strings start
+    with it, message lists hold it as their first turns)."""
+    return [
+        bool(p) and all(c is not None and c[: len(p)] == p for c in (ch, rj))
+        for p, ch, rj in zip(prompts, chosen, rejected, strict=True)
+    ]
+
+
+def _bool_array(values: list[bool]) -> pa.Array:
+    """A boolean Arrow array from its buffer (`pa.array` on a list imports pandas)."""
+    bits = np.packbits(np.array(values, dtype=bool), bitorder="little").tobytes()
+    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
+
+
+def _repeated_polars(table: pa.Table, strings: bool) -> pa.Array:
+    """`_repeated_small` on a large batch, columnar."""
+    import polars as pl
+
+    df = pl.from_arrow(table)
+    if strings:
         p = pl.col("prompt")
         expr = (p.str.len_bytes() > 0) & pl.all_horizontal(
             pl.col(c).str.starts_with(p) for c in ("chosen", "rejected")
         )
-    elif all(k is ValueKind.MESSAGES for k in kinds.values()):
+    else:
         plen = pl.col("prompt").list.len()
         expr = (plen > 0) & pl.all_horizontal(
             pl.col(c).list.head(plen) == pl.col("prompt") for c in ("chosen", "rejected")
         )
-    else:
-        return
-    mask = df.select(expr.fill_null(False)).to_series().to_arrow()
-    prof.repeated_prompt.add("repeated", pc.sum(mask).as_py() or 0, mask, offset)
+    return df.select(expr.fill_null(False)).to_series().to_arrow()
 
 
 # ---------------------------------------------------------------- decision

@@ -5,10 +5,13 @@
 - Every boolean flag takes `--flag`, `--no-flag` and `--flag true|false` (`--flag=false`),
   as TRL's HfArgumentParser does.
 - Commands are listed in the order data flows through them.
+- Plain values (text, flags, whole and decimal numbers, lists of text) are converted without typer's
+  pydantic adapters: importing pydantic is a tenth of a second of every command's start-up.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import typer
@@ -88,11 +91,85 @@ def _is_bool_flag(param: Any) -> bool:
     return param.param_type_name == "option" and bool(getattr(param, "is_bool_flag", False))
 
 
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
+class _Refused(Exception):
+    """A value the light conversion leaves to typer's own (its error message included)."""
+
+
+def _plain(value: Any, kind: type, low: float | None) -> Any:
+    if (kind is str and isinstance(value, str)) or (kind is bool and type(value) is bool):
+        return value
+    if kind is int and type(value) is int:
+        number: Any = value
+    elif kind is int and isinstance(value, str) and _INT.fullmatch(value):
+        number = int(value)
+    elif kind is float and type(value) is float:
+        number = value
+    elif kind is float and isinstance(value, str) and _FLOAT.fullmatch(value):
+        number = float(value)
+    else:
+        raise _Refused
+    if low is not None and number < low:
+        raise _Refused
+    return number
+
+
+class _LightCoercion:
+    """Converts a str / bool / int / float / list[str] parameter's value as typer's adapter would,
+    handing anything unusual to typer's own conversion (built only then)."""
+
+    def __init__(self, param: Any, kind: type, is_list: bool) -> None:
+        self.descriptor = param.type_descriptor
+        self.kind, self.is_list = kind, is_list
+        self.low = self.descriptor.parameter_info.min
+        self._full: Any = None
+
+    def coerce(self, value: Any, param: Any, ctx: Any) -> Any:
+        try:
+            if value is None:
+                return () if (param.multiple or param.nargs == -1) else None
+            if self.is_list:
+                if not isinstance(value, (list, tuple)):
+                    raise _Refused
+                return [_plain(v, self.kind, self.low) for v in value]
+            return _plain(value, self.kind, self.low)
+        except _Refused:
+            if self._full is None:
+                from typer._coercion import build_runtime_param
+
+                self._full = build_runtime_param(self.descriptor)
+            return self._full.coerce(value, param=param, ctx=ctx)
+
+
+def _light(param: Any) -> None:
+    """Give `param` the light conversion when its type is a plain one."""
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None or getattr(param, "_runtime_param", False) is not None:
+        return  # another typer than the one this was written for: leave it as it is
+    info = desc.parameter_info
+    if desc.file_annotation is not None or info.parser is not None or desc.is_choice:
+        return
+    if info.max is not None or info.clamp:
+        return
+    annotation = desc.annotation
+    if annotation == list[str]:
+        param._runtime_param = _LightCoercion(param, str, True)
+    elif annotation in (str, bool, int, float):
+        if annotation in (str, bool) and info.min is not None:
+            return
+        param._runtime_param = _LightCoercion(param, annotation, False)
+
+
 class Command(TyperCommand):
     """A command following the conventions above."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        for p in self.params:
+            _light(p)
         taken = {o for p in self.params for o in (*p.opts, *getattr(p, "secondary_opts", ()))}
         for p in self.params:
             if _is_bool_flag(p):
@@ -103,6 +180,12 @@ class Command(TyperCommand):
                         p.secondary_opts = ["--no-" + long[2:]]
             elif p.metavar is None and not getattr(p, "is_flag", False):
                 p.metavar = _metavar(p)
+
+    def get_help_option(self, ctx: typer.Context) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            _light(option)
+        return option
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         try:
@@ -178,6 +261,12 @@ def _spelling(name: str, value: str, spellings: tuple[str, str]) -> str:
 
 class Group(TyperGroup):
     """The `trlprep` group: commands listed in data-flow order."""
+
+    def get_help_option(self, ctx: typer.Context) -> Any:
+        option = super().get_help_option(ctx)
+        if option is not None:
+            _light(option)
+        return option
 
     def list_commands(self, ctx: typer.Context) -> list[str]:
         rank = {name: i for i, name in enumerate(ORDER)}

@@ -12,7 +12,6 @@ from trlprep.cli import options as opt
 from trlprep.cli.app import command, out
 from trlprep.cli.empty import ALLOW_EMPTY
 from trlprep.cli.pipeline import Request, choice, run
-from trlprep.converters.base import ConvertOptions
 from trlprep.errors import UsageError
 from trlprep.registry import TYPES
 
@@ -125,6 +124,8 @@ def convert_command(
     choice("--order", order, ("interleaved", "blocks"))
     choice("--no-prompt", no_prompt, ("error", "warn", "drop"))
     choice("--split-turns", split_turns, ("last", "all"))
+    from trlprep.converters.base import ConvertOptions  # imports the data libraries
+
     convert_options = ConvertOptions(
         separator=unescape(separator),
         step_separator=None if step_separator is None else unescape(step_separator),
