@@ -242,7 +242,7 @@ def train_command(ctx: typer.Context) -> None:
         from trlprep.trainers.algorithms import get_algorithm
         from trlprep.trainers.checkpoint import clear_previous_run
         from trlprep.trainers.config import TrainConfig, load_config_file
-        from trlprep.trainers.loop import train
+        from trlprep.trainers.loop import Trainer
         from trlprep.trainers.metrics import METRICS_FILE
         from trlprep.trainers.preflight import check_output_dir, check_trackers
     except ImportError as e:
@@ -280,7 +280,7 @@ def train_command(ctx: typer.Context) -> None:
             out.print(f"--overwrite: removed {', '.join(removed)}", markup=False)
     metrics = Path(cfg.output_dir) / METRICS_FILE
     out.print(f"metrics: {metrics} (one JSON record per logging step)", markup=False)
-    result = train(cfg, log=lambda msg: out.print(msg, markup=False))
+    result = Trainer(cfg, log=lambda msg: out.print(msg, markup=False)).train()  # checked above
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
     steps = result.global_step
     out.print(

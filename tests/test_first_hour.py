@@ -1,0 +1,87 @@
+"""Issue 13 ("first hour with trlprep") leftovers: the Python `train()` keeps the CLI's output
+folder policy (a non-empty folder needs `overwrite` or `resume`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("accelerate")
+pytest.importorskip("transformers")
+
+from train_support import save_tiny_model  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from trlprep.cli import app  # noqa: E402
+from trlprep.errors import UsageError  # noqa: E402
+
+PREFERENCE = [
+    {"prompt": "what color is the sky ?", "chosen": " blue .", "rejected": " green ."},
+    {"prompt": "what color is the sun ?", "chosen": " yellow .", "rejected": " blue ."},
+]
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("m") / "model")
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    path = tmp_path / "pref.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in PREFERENCE))
+    return path
+
+
+def _config(model: Path, data: Path, out: Path, **more) -> dict:
+    return {
+        "algo": "dpo",
+        "model": str(model),
+        "data": str(data),
+        "output_dir": str(out),
+        "max_steps": 1,
+        "bf16": False,
+        **more,
+    }
+
+
+def test_python_train_refuses_a_non_empty_output_folder_like_the_cli(model, data, tmp_path):
+    from trlprep.trainers import train
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(UsageError) as api:
+        train(_config(model, data, out), log=lambda _m: None)
+    cli = CliRunner().invoke(
+        app,
+        ["train", "--algo", "dpo", "--model", str(model), "--data", str(data)]
+        + ["--output-dir", str(out), "--max-steps", "1", "--no-bf16"],
+    )
+    assert cli.exit_code == api.value.exit_code == 2
+    assert api.value.message == f"--output-dir {out} is not empty (notes.txt)"
+    assert api.value.message in cli.output
+    assert "--overwrite" in api.value.hint and "--resume" in api.value.hint
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]  # nothing written
+
+
+def test_python_train_overwrite_and_resume(model, data, tmp_path):
+    from trlprep.trainers import train
+
+    out = tmp_path / "out"
+    first = train(_config(model, data, out), log=lambda _m: None)  # a new folder: fine
+    assert first.global_step == 1 and (out / "checkpoint-1").is_dir()
+    with pytest.raises(UsageError):
+        train(_config(model, data, out), log=lambda _m: None)  # the first run is there
+    (out / "notes.txt").write_text("mine")
+    again = train(_config(model, data, out), log=lambda _m: None, overwrite=True)
+    assert again.global_step == 1
+    assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1]
+    assert (out / "notes.txt").read_text() == "mine"  # not the run's: left alone
+    resumed = train(_config(model, data, out, max_steps=2, resume=True), log=lambda _m: None)
+    assert resumed.global_step == 2 and (out / "checkpoint-2").is_dir()
+    as_key = train(_config(model, data, out, overwrite=True), log=lambda _m: None)  # dict key
+    assert as_key.global_step == 1
