@@ -213,3 +213,23 @@ def test_metric_stats_are_skipped_when_the_step_logs_nothing():
     assert set(quiet.stats) == {"log_sum_sq_probs"}  # a loss input (WPO) stays
     assert quiet.mean_logits is None and full.mean_logits is not None
     assert torch.equal(quiet.logps, full.logps)
+
+
+def test_bf16_gradient_of_a_confident_target_does_not_cancel():
+    """A target at probability ~0.999 has logit gradient g * (1 - p) ~ 0.001 g: in bf16 that
+    difference would round to 0 or to 0.004; it is computed in float32 and stays close."""
+    g = torch.Generator().manual_seed(0)
+    n, h = 12, 16
+    basis = torch.linalg.qr(torch.randn(h, h, generator=g))[0][:n]  # orthonormal rows
+    targets = torch.randperm(V, generator=g)[:n]
+    weight = 0.01 * torch.randn(V, h, generator=g)
+    weight[targets] = 10.0 * basis  # each target's logit 10, every other about 0
+    hidden = basis.clone().requires_grad_()
+    weight.requires_grad_()
+    exact_logps, _ = chunked_token_logps(hidden, weight, targets, chunk=5)
+    assert exact_logps.exp().min() > 0.99
+    (exact,) = torch.autograd.grad(exact_logps.sum(), [hidden])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low_logps, _ = chunked_token_logps(hidden, weight, targets, chunk=5)
+    (low,) = torch.autograd.grad(low_logps.sum(), [hidden])
+    assert (low - exact).abs().max() <= 0.1 * exact.abs().max()

@@ -93,13 +93,16 @@ class _ChunkedLogProbs(torch.autograd.Function):
             h = hidden[sl].to(dtype)
             g = grad_logps[sl].float()
             # d logp / d logits = onehot(y) - softmax(logits), scaled by the incoming grad
-            grad_logits = F.linear(h, w, b).float().sub_(lse[sl].unsqueeze(1)).exp_()
-            grad_logits.mul_(-g.unsqueeze(1))
-            grad_logits[rows[: h.shape[0]], targets[sl]] += g
+            if dtype == torch.float32:
+                grad_logits = F.linear(h, w, b).float().sub_(lse[sl].unsqueeze(1)).exp_()
+                grad_logits.mul_(-g.unsqueeze(1))
+                grad_logits[rows[: h.shape[0]], targets[sl]] += g
+            else:
+                grad_logits = _low_precision_grad_logits(
+                    F.linear(h, w, b), lse[sl], g, targets[sl], rows[: h.shape[0]]
+                )
             if grad_bias is not None:
-                grad_bias += grad_logits.sum(0)
-            if dtype != torch.float32:  # the GEMMs in the compute dtype (tensor cores)
-                grad_logits = grad_logits.to(dtype)
+                grad_bias += grad_logits.sum(0, dtype=torch.float32)
             if grad_hidden is not None:
                 grad_hidden[sl] = (grad_logits @ w).to(hidden.dtype)
             if grad_weight is None:
@@ -113,6 +116,22 @@ class _ChunkedLogProbs(torch.autograd.Function):
         if grad_bias is not None:
             grad_bias = grad_bias.to(bias.dtype)
         return grad_hidden, grad_weight, grad_bias, None, None, None
+
+
+def _low_precision_grad_logits(
+    logits: Tensor, lse: Tensor, g: Tensor, targets: Tensor, rows: Tensor
+) -> Tensor:
+    """`g * (onehot(y) - softmax(logits))` in the logits' low-precision dtype, for the GEMMs.
+
+    The softmax runs as one kernel (float32 inside, the compute dtype out) instead of
+    separate float32 cast, subtract, exp, scale and cast passes over `[chunk, vocab]`: on a
+    GPU those passes, not the GEMMs, were half a DPO step (see trainers/README.md). The
+    target entries, `g * (1 - p)`, are computed in float32 from the saved log-sum-exp and
+    written once: in bf16, `1 - p` of a confident token would cancel to nothing."""
+    out = torch.softmax(logits, dim=-1).mul_(-g.unsqueeze(1).to(logits.dtype))
+    target_p = (logits[rows, targets].float() - lse).exp()
+    out[rows, targets] = (g * (1 - target_p)).to(logits.dtype)
+    return out
 
 
 _ADDMM_OUT_DTYPE = True  # False once this PyTorch refused addmm(..., out_dtype=float32)
