@@ -151,6 +151,27 @@ def test_bad_row_in_a_later_shard_is_named_by_file_and_line(tmp_path):
     assert "total: 5 rows in 2 files" in rep.output
 
 
+def test_rejects_and_github_annotations_name_each_rows_shard(tmp_path):
+    """The rejects file names each row's shard file; GitHub annotations point at the shard
+    file and its line (not at the folder)."""
+    d, v = tmp_path / "d", tmp_path / "v"
+    _jsonl(d / "0.jsonl", [ROWS[0], {"prompt": "q", "completion": 5}])
+    _jsonl(d / "1.jsonl", [ROWS[1], {"prompt": "q", "completion": 6}], blank_after=1)
+    _jsonl(v / "0.jsonl", [ROWS[0], {"prompt": "q", "completion": ""}])
+    _jsonl(v / "1.jsonl", [ROWS[1], {"prompt": "q", "completion": ""}], blank_after=1)
+    out = tmp_path / "out.jsonl"
+    res = run("convert", d, "--to", "lm", "-o", out, "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    rejects = rows_of(tmp_path / "out.rejects.jsonl")
+    got = [(r["row"], r["file"], r["line"]) for r in rejects]
+    assert got == [(1, str(d / "0.jsonl"), 2), (3, str(d / "1.jsonl"), 3)]
+    rep = run("validate", v, "--format", "github")
+    assert rep.exit_code == 1
+    lines = [x for x in rep.output.splitlines() if x.startswith("::error")]
+    assert lines[0].startswith(f"::error file={v / '0.jsonl'},line=2,")
+    assert lines[1].startswith(f"::error file={v / '1.jsonl'},line=3,")
+
+
 # ---------------------------------------------------------------- writing shards
 
 

@@ -75,7 +75,14 @@ class Ledger:
                 if len(ex) < 3:
                     ex.append(self.shards.where(row, line) if self.shards else where(row, line))
         if self.rejects is not None:
-            self.rejects.write(table)
+            self.rejects.write(self._with_files(table))
+
+    def _with_files(self, table: pa.Table) -> pa.Table:
+        """`table` with the file of each row after its line, for an input of several files."""
+        if self.shards is None:
+            return table
+        files = [self.shards.locate(r)[0] for r in table.column("row").to_pylist()]
+        return table.add_column(2, "file", pa.array(files, pa.string()))
 
     def finish(self) -> None:
         """Send the skipped bad lines to the rejects file (stage `read`, no row index)."""

@@ -208,7 +208,16 @@ class Report:
             text = f"[{i.rule}] {i.message}" + (f" (hint: {i.hint})" if i.hint else "")
             title = _gh_property(f"trlprep {i.rule}")
             props = [f"file={_gh_property(self.path)}"] if self.path else []
-            if i.lines:
+            shards = getattr(self, "shards", None)  # several files: each row's own file
+            if shards is not None and i.rows:
+                for k, row in enumerate(i.rows[:max_annotations]):
+                    file, local = shards.locate(row)
+                    line = i.lines[k] if i.lines and k < len(i.lines) else None
+                    at = [f"line={line}"] if line is not None else []
+                    p = ",".join([f"file={_gh_property(file)}", *at, f"title={title}"])
+                    row_text = "" if line is not None else f" (row {local})"
+                    out.append(f"::{kind} {p}::{_gh_data(text + row_text)}")
+            elif i.lines:
                 for line in i.lines[:max_annotations]:
                     p = ",".join([*props, f"line={line}", f"title={title}"])
                     out.append(f"::{kind} {p}::{_gh_data(text)}")

@@ -277,6 +277,7 @@ def note_shards(report, path: str, split: str | None, input_format: str | None) 
     if shards is None:
         return
     report.path = str(path)
+    report.shards = shards  # `render_github` annotates each row's own file and line
     for issue in report.issues:
         if issue.rows:
             lines = issue.lines or [None] * len(issue.rows)
