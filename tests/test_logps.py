@@ -233,3 +233,29 @@ def test_bf16_gradient_of_a_confident_target_does_not_cancel():
         low_logps, _ = chunked_token_logps(hidden, weight, targets, chunk=5)
     (low,) = torch.autograd.grad(low_logps.sum(), [hidden])
     assert (low - exact).abs().max() <= 0.1 * exact.abs().max()
+
+
+def test_liger_import_failures_are_found_before_training(monkeypatch):
+    """An installed Liger Kernel that fails to import (a release against another Triton) is
+    reported as unavailable with its error, not found at the first step."""
+    import importlib
+
+    from trlprep.trainers.logps import liger_import_error
+
+    real = importlib.import_module
+
+    def broken(name, *args):
+        if name.startswith("liger_kernel"):
+            raise AttributeError("module 'triton.language' has no attribute 'xyz'")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", broken)
+    assert liger_import_error() == "AttributeError: module 'triton.language' has no attribute 'xyz'"
+
+    def missing(name, *args):
+        if name.startswith("liger_kernel"):
+            raise ModuleNotFoundError("No module named 'liger_kernel'", name="liger_kernel")
+        return real(name, *args)
+
+    monkeypatch.setattr(importlib, "import_module", missing)
+    assert liger_import_error() == "the liger-kernel package is not installed"

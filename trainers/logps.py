@@ -178,9 +178,24 @@ def chunked_token_logps(
 
 def liger_available() -> bool:
     """Whether Liger Kernel's fused linear cross-entropy can run here (CUDA + the package)."""
-    import importlib.util
+    return torch.cuda.is_available() and liger_import_error() is None
 
-    return torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+
+def liger_import_error() -> str | None:
+    """Why Liger Kernel's functional API does not import here (None when it does): an
+    installed release can fail against the installed torch or Triton (0.8.5 raised an
+    AttributeError under torch 2.11 / Triton 3.6), which must be found before training."""
+    import importlib
+
+    try:
+        importlib.import_module("liger_kernel.transformers.functional")
+    except ModuleNotFoundError as e:
+        if e.name and e.name.split(".")[0] == "liger_kernel":
+            return "the liger-kernel package is not installed"
+        return f"{type(e).__name__}: {e}"
+    except Exception as e:  # noqa: BLE001 - any failure to import means Liger cannot run
+        return f"{type(e).__name__}: {e}"
+    return None
 
 
 def liger_token_logps(

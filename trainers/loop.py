@@ -35,7 +35,7 @@ from trlprep.trainers.collate import Collator
 from trlprep.trainers.config import TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared, prepare
 from trlprep.trainers.evaluate import evaluate, num_items
-from trlprep.trainers.logps import LogpsModel, chunk_tokens, liger_available
+from trlprep.trainers.logps import LogpsModel, chunk_tokens, liger_available, liger_import_error
 from trlprep.trainers.losses import RunningMean
 from trlprep.trainers.metrics import MetricsLog, mean_metrics, progress_bar
 from trlprep.trainers.models import (
@@ -247,8 +247,9 @@ class Trainer:
 
     def _logps_kernel(self) -> str:
         if self.cfg.logps_kernel == "liger" and not liger_available():
+            why = liger_import_error() if torch.cuda.is_available() else "no CUDA device"
             raise UsageError(
-                "--logps-kernel liger needs CUDA and the liger-kernel package",
+                f"--logps-kernel liger needs CUDA and the liger-kernel package ({why})",
                 hint='pip install "trlprep[gpu]" on a CUDA machine, or leave the option out',
             )
         return self.cfg.logps_kernel
