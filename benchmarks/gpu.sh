@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Every GPU figure of the trainer in one log, in under 8 minutes, on a CUDA machine without
+# Every GPU figure of the trainer in one log, in under 10 minutes (one device call), on a CUDA
+# machine without
 # network that has torch, transformers, accelerate, pyarrow, peft, typer and jinja2.
 #
 #   benchmarks/gpu.sh WHEELS_DIR [BASELINE_DIR]      (or WHEELS=... BASELINE=... benchmarks/gpu.sh)
-#   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 460), ONLY=words (some steps),
+#   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 540), ONLY=words (some steps),
 #   TRAIN=/ONLINE= (the benchmarks' settings), ALGOS_ONLINE=grpo,rloo
 #
 # Prepare on a machine with network, in the repository root (build/ is git-ignored; carry it):
@@ -13,9 +14,10 @@
 #       polars polars-runtime-32 datasets dill multiprocess trl jsonschema \
 #       jsonschema-specifications referencing rpds-py attrs xxhash liger-kernel \
 #       pytest pluggy iniconfig     (leave out the last three where pytest is installed)
-#   # optional, the "before" side: the tree of the commit to compare with
-#   mkdir -p build/gpu-baseline && git archive BASE_COMMIT trlprep trainers converters \
-#       schemas benchmarks pyproject.toml | tar -x -C build/gpu-baseline
+#   # optional, the "before" side: the packages of the commit to compare with, measured by
+#   # today's harness (older harnesses lack --no-trl); 04dfc56^ is the trainer before the GPU work
+#   mkdir -p build/gpu-before && git archive BASE_COMMIT trlprep trainers converters \
+#       schemas pyproject.toml | tar -x -C build/gpu-before && cp -r benchmarks build/gpu-before/
 #
 # (about 58 MB). The wheels are installed with --no-deps from the folder; trlprep itself is
 # not installed: a folder of links lays out its packages as pyproject.toml maps them.
@@ -24,19 +26,20 @@
 # runs out of time is logged as such and the next one runs):
 #   1. train, after:  SFT, DPO, KTO, trlprep vs TRL (tokens/s, TFLOP/s, MFU, peak memory)
 #   2. online, after: GRPO, RLOO, trlprep vs TRL (step time, share in generate)
-#   3. train / online, before: the baseline tree's trlprep (same settings), when given
-#   4. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
-#   5. pytest -m gpu (bf16 vs fp32, Liger parity, padding-free, fused AdamW, compile, cache)
-#   6. train with --logps-kernel liger (keep Liger as the default only if it is faster)
-#   7. train with gradient checkpointing forced on (automatic turns it off on a large GPU:
+#   3. pytest -m gpu (bf16 vs fp32, Liger parity, padding-free, fused AdamW, compile, cache)
+#   4. train, before: the baseline tree's trlprep (same settings), when given
+#   5. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
+#   6. train with gradient checkpointing forced on (automatic turns it off on a large GPU:
 #      this shows the memory side of that trade)
+#   7. train with --logps-kernel liger (keep Liger as the default only if it is faster)
+#   8. online, before (the baseline's GRPO and RLOO), when given and time is left
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WHEELS=${1:-${WHEELS:-}}
 BASELINE=${2:-${BASELINE:-}}
 LOG=${LOG:-$ROOT/build/gpu-bench.log}
-BUDGET=${BUDGET:-460}
+BUDGET=${BUDGET:-540}
 PY=${PYTHON:-python3}  # a GPU image may have no plain `python`
 START=$(date +%s)
 mkdir -p "$(dirname "$LOG")"
@@ -104,22 +107,28 @@ TRAIN=${TRAIN:-"--steps 6 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 
 ONLINE=${ONLINE:-"--steps 3 --batch 16 --generations 4 --vocab 32000 --hidden 1024 --layers 8 --new-tokens 128"}
 WD=/tmp/trlprep-gpu-bench
 
+# maxima from one H200 run (2026-12-04): train 143 s, GRPO alone 86 s, pytest 42 s, the
+# before tree's train 59 s, a one-sided DPO profile 45 s
 run "train, after" 170 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN
-run "online, after" 100 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos ${ALGOS_ONLINE:-grpo,rloo} $ONLINE
+run "online, after" 160 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos ${ALGOS_ONLINE:-grpo,rloo} $ONLINE
+run "pytest -m gpu" 60 "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
 if [[ -n $BASELINE ]]; then
     BASE=$(cd "$BASELINE" && pwd)
-    run "train, before" 70 "$BASE" $PY -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl --checkpointing on
-    run "online, before" 50 "$BASE" $PY -m benchmarks --workdir $WD-base online -- --algos grpo,rloo $ONLINE --no-trl
+    run "train, before" 75 "$BASE" $PY -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl --checkpointing on
 else
     log "=== before: no baseline folder given (see the header of this script)"
 fi
-run "profile" 60 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos ${ALGOS_PROFILE:-sft} ${PROFILE_ARGS:-} --steps 4 --batch 8 \
+run "profile" 100 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos ${ALGOS_PROFILE:-sft} ${PROFILE_ARGS:-} --steps 4 --batch 8 \
     --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8 --profile
-run "pytest -m gpu" 60 "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
-if $PY -c "import liger_kernel" 2>/dev/null; then
-    run "train, liger" 40 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo $TRAIN \
-        --no-trl --set logps_kernel=liger
-fi
 run "train, checkpointing on" 40 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo \
     $TRAIN --no-trl --checkpointing on
+if $PY -c "import liger_kernel.transformers.functional" 2>/dev/null; then
+    run "train, liger" 40 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo $TRAIN \
+        --no-trl --set logps_kernel=liger
+else
+    log "=== train, liger: skipped: $($PY -c 'import liger_kernel.transformers.functional' 2>&1 | tail -1)"
+fi
+if [[ -n $BASELINE ]]; then
+    run "online, before" 100 "$BASE" $PY -m benchmarks --workdir $WD-base online -- --algos grpo,rloo $ONLINE --no-trl
+fi
 log "# done in $(($(date +%s) - START))s; log: $LOG"
