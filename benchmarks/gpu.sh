@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Every GPU figure of the trainer in one log, in under 10 minutes (one device call), on a CUDA
-# machine without
-# network that has torch, transformers, accelerate, pyarrow, peft, typer and jinja2.
+# machine without network that has torch, transformers, accelerate, pyarrow, peft, typer and
+# jinja2.
 #
 #   benchmarks/gpu.sh WHEELS_DIR [BASELINE_DIR]      (or WHEELS=... BASELINE=... benchmarks/gpu.sh)
 #   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 540), ONLY=words (some steps),
