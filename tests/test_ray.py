@@ -102,20 +102,26 @@ def _outcome(fn):
 
 
 @SETTINGS
-@given(data=datasets(), to=st.sampled_from(TYPES))
-def test_convert_ray_equals_local(data, to):
+@given(
+    data=datasets(),
+    to=st.sampled_from(TYPES),
+    on_error=st.sampled_from(["stop", "skip"]),
+    order=st.sampled_from(["interleaved", "blocks"]),
+)
+def test_convert_ray_equals_local(data, to, on_error, order):
     rows, src, fmt, cuts = data
     table = pa.Table.from_pylist(rows)
-    local = _outcome(lambda: _rows(trlprep.convert(table, to=to)))
-    got = _outcome(lambda: [r for t in _ray_table(_blocks(table, cuts), to) for r in _rows(t)])
+    kw = dict(to=to, on_error=on_error, order=order)
+    local = _outcome(lambda: _rows(trlprep.convert(table, **kw)))
+    got = _outcome(lambda: [r for t in _ray_table(_blocks(table, cuts), **kw) for r in _rows(t)])
     if isinstance(local, list) and isinstance(got, list):
         assert got == local  # the same rows in the same order (input order kept)
     else:
         assert got == local, (src, fmt, to, got, local)
 
 
-def _ray_table(ds, to) -> list[pa.Table]:
-    return ray.get(engine.convert(ds, to=to).to_arrow_refs())
+def _ray_table(ds, to, **kw) -> list[pa.Table]:
+    return ray.get(engine.convert(ds, to=to, **kw).to_arrow_refs())
 
 
 def test_pairing_groups_across_blocks():
@@ -155,10 +161,17 @@ def test_row_failure_names_global_row():
         engine.convert(ds, to="preference").materialize()
 
 
-def test_order_blocks_needs_local():
-    ds = ray.data.from_arrow(pa.Table.from_pylist([EXAMPLES[("preference", "standard")]]))
-    with pytest.raises(UsageError, match="engine local"):
-        engine.convert(ds, to="unpaired-preference", order="blocks")
+def test_order_blocks_as_local():
+    """Unpairing with order="blocks": every first-of-pair row before any second one."""
+    rows = [{"prompt": f"q{i}", "chosen": f" yes {i}", "rejected": f" no {i}"} for i in range(7)]
+    table = pa.Table.from_pylist(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = trlprep.convert(table, to="unpaired-preference", order="blocks")
+        tables = _ray_table(_blocks(table, [0, 3, 7]), "unpaired-preference", order="blocks")
+    got = pa.concat_tables(tables)
+    assert got.to_pylist() == local.to_pylist()
+    assert [r["label"] for r in got.to_pylist()] == [True] * 7 + [False] * 7
 
 
 def test_cli_convert_and_validate_engine_ray(tmp_path):
@@ -176,7 +189,7 @@ def test_cli_convert_and_validate_engine_ray(tmp_path):
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, [*args, "-o", str(out), "--engine", "ray"])
     assert r.exit_code == 0, r.output
-    assert "50 rows in, 100 rows out" in r.output
+    assert "50 rows in, 0 rejected, 50 converted -> 100 rows out" in r.output
     got = pq.read_table(out).to_pylist()
     want = [json.loads(line) for line in local.read_text().splitlines()]
     assert sorted(map(json.dumps, got)) == sorted(map(json.dumps, want))
@@ -185,3 +198,60 @@ def test_cli_convert_and_validate_engine_ray(tmp_path):
     assert json.loads(r.output)["num_rows"] == 100
     r = runner.invoke(app, [*args, "-o", str(out), "--engine", "nope"])
     assert r.exit_code == 2
+
+
+def _sharegpt_shards(folder) -> None:
+    """Two JSON Lines shards of ShareGPT rows, one bad row (unknown role) in each, a blank
+    line in the second."""
+    good = [
+        {
+            "conversations": [
+                {"from": "human", "value": f"hi {i}"},
+                {"from": "gpt", "value": f"ok {i}"},
+            ]
+        }
+        for i in range(4)
+    ]
+    bad = {"conversations": [{"from": "alien", "value": "x"}, {"from": "gpt", "value": "y"}]}
+    folder.mkdir()
+    for k, rows in enumerate([[good[0], good[1], bad], [good[2], None, bad, good[3]]]):
+        text = "".join("\n" if r is None else json.dumps(r) + "\n" for r in rows)
+        (folder / f"train-{k:05d}-of-00002.jsonl").write_text(text)
+
+
+def test_cli_ray_imports_layouts_skips_and_names_lines_as_local(tmp_path):
+    """A sharded ShareGPT input: Ray imports it, sets the same rows aside with the same
+    rejects file (row, line, file, stage, reason, record), names the same file:line when
+    it stops, and writes `train-0000i-of-0000n.parquet` shards that `datasets` reads."""
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    src = tmp_path / "sg"
+    _sharegpt_shards(src)
+    runner = CliRunner()
+    args = ["convert", str(src), "--to", "prompt-completion", "--on-error", "skip"]
+    local, out = tmp_path / "local.jsonl", tmp_path / "ray_out"
+    r = runner.invoke(app, [*args, "-o", str(local)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*args, "-o", str(out), "--engine", "ray", "--num-shards", "2"])
+    assert r.exit_code == 0, r.output
+    assert "7 rows in, 2 rejected, 5 converted" not in r.output  # blank lines are no rows
+    assert "6 rows in, 2 rejected, 4 converted -> 4 rows out" in r.output
+    want = [json.loads(line) for line in local.read_text().splitlines()]
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["train-00000-of-00002.parquet", "train-00001-of-00002.parquet"]
+    assert pq.read_table(out).to_pylist() == want  # the input order, across shards
+    datasets = pytest.importorskip("datasets")
+    back = datasets.load_dataset("parquet", data_dir=str(out), split="train")
+    assert back.to_list() == want
+    local_rejects = (tmp_path / "local.rejects.jsonl").read_text()
+    assert (tmp_path / "ray_out.rejects.jsonl").read_text() == local_rejects
+    assert [json.loads(x)["line"] for x in local_rejects.splitlines()] == [3, 3]
+    stop = ["convert", str(src), "--to", "prompt-completion", "--overwrite"]
+    r_local = runner.invoke(app, [*stop, "-o", str(local)])
+    r_ray = runner.invoke(app, [*stop, "-o", str(out), "--engine", "ray"])
+    assert r_local.exit_code == r_ray.exit_code == 1
+    first = f"{src / 'train-00000-of-00002.jsonl'}:3: import:"
+    assert first in r_local.output and first in r_ray.output
+    assert "(1 more row fail)" in r_ray.output

@@ -146,7 +146,12 @@ def convert_command(
             input_format=input_format, split=split, overwrite=overwrite, to=to, from_=from_,
             chat_template=chat_template, tokenizer=tokenizer, tokenize=tokenize, tools=tools,
             template_kwargs=template_kwarg, max_length=max_length, truncation=truncation,
-            guide_only=guide_only, on_error=on_error, coerce=coerce, **vars(convert_options),
+            guide_only=guide_only, on_error=on_error, coerce=coerce, rejects=rejects,
+            import_options=opt.import_options(
+                map_, role_map, map_role, conversational, prompt_style, pairing, threshold,
+                margin, neutral, keep_empty_turns,
+            ),
+            **vars(convert_options),
         )  # fmt: skip
     imports = opt.import_options(
         map_, role_map, map_role, conversational, prompt_style, pairing, threshold, margin,

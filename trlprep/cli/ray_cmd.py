@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trlprep.cli.app import err
-from trlprep.errors import DataError, InputError, TrlprepError, UsageError
+from trlprep.errors import ROW_ID, DataError, InputError, TrlprepError, UsageError
 
 ENGINES = ("local", "ray")
 READERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
@@ -87,37 +87,103 @@ def _paths(path: Any, input_format: str | None, split: str | None) -> list[str]:
     return [str(p) for p in files]
 
 
+def _columns(first: str, fmt: str) -> list[str]:
+    """The columns of a local file (Parquet schema, or the first JSON Lines record)."""
+    import json
+
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(first).names)
+    with open(first, "rb") as f:
+        for line in f:
+            if line.strip():
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    return []
+                return list(record) if isinstance(record, dict) else []
+    return []
+
+
 def read(path: Any, input_format: str | None = None, split: str | None = None) -> Any:
     """A Ray dataset over files, folders, globs or object-storage URIs (Ray's own readers)."""
+    return _read(_paths(path, input_format, split), input_format, False)
+
+
+def _read(paths: list[str], input_format: str | None, include_paths: bool) -> Any:
     import ray.data
 
-    paths = _paths(path, input_format, split)
     if _reader(paths, input_format) == "parquet":
-        return ray.data.read_parquet(paths)
-    return ray.data.read_json(paths, lines=True)
+        return ray.data.read_parquet(paths, include_paths=include_paths)
+    return ray.data.read_json(paths, lines=True, include_paths=include_paths)
 
 
-def write(ds: Any, output: str, output_format: str | None, overwrite: bool) -> None:
-    """Write `ds` as a folder of Parquet (default) or JSON Lines files; a local folder is
-    written beside its final name and renamed into place (nothing left on failure)."""
-    fmt = output_format or ("jsonl" if output.rstrip("/").endswith(".jsonl") else "parquet")
+def read_numbered(
+    path: Any, input_format: str | None = None, split: str | None = None
+) -> tuple[Any, int, Any]:
+    """The input as a Ray dataset numbered as the local engine numbers it: ROW_ID (row of
+    the whole input) and, for local JSON Lines files, LINE (line of its file); also the row
+    count and the files (`Shards`, None for one file or object storage)."""
+    from trlprep import ray as engine
+
+    paths = _paths(path, input_format, split)
+    fmt = _reader(paths, input_format)
+    local = not any("://" in p for p in paths)
+    if not local or engine.PATH in _columns(paths[0], fmt):  # a data column named `path`
+        ds, total = engine.numbered(_read(paths, input_format, False).materialize())
+        return ds, total, None
+    ds = _read(paths, input_format, True).materialize()
+    ds, total, shards = engine.numbered_files(ds, paths, line_based=fmt == "json")
+    return ds.materialize(), total, shards if len(paths) > 1 else None
+
+
+def _out_dir(output: str) -> Path:
+    return Path(output.rstrip("/") or output)
+
+
+def write(ds: Any, output: str, output_format: str | None, overwrite: bool) -> int:
+    """Write `ds` as a folder of `{split}-00000-of-0000N` Parquet (default) or JSON Lines
+    shards: `--num-shards N`, else one shard per `--max-shard-size` (500 MB) of data. A
+    local folder is written beside its final name and renamed into place as a whole
+    (nothing left on failure). Returns the number of shards."""
+    import math
+
+    from trlprep.shardout import DEFAULT_MAX_SHARD_SIZE, ShardedOutput, shard_name
+    from trlprep.tempfiles import cannot_write, create_dir
+
+    suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
+    fmt = output_format or ("jsonl" if suffix in ("jsonl", "json") else "parquet")
     if fmt not in ("parquet", "jsonl"):
         raise UsageError(f"--engine ray writes parquet or jsonl, not {fmt!r}")
+    n = getattr(output, "num_shards", None)
+    if n is None:
+        size = ds.size_bytes() or 0
+        limit = getattr(output, "max_shard_size", None) or DEFAULT_MAX_SHARD_SIZE
+        n = max(1, math.ceil(size / limit))
+    ds = ds.repartition(n)  # keeps the order of the rows
+    split = output.split if isinstance(output, ShardedOutput) else "train"
     if "://" in output:
         (ds.write_parquet if fmt == "parquet" else ds.write_json)(output)
-        return
-    final = Path(output)
+        return n
+    final = _out_dir(output)
     if final.exists() and not overwrite:
         raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
-    tmp = final.parent / f".{final.name}.trlprep-ray-tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp = create_dir(final)
+    except OSError as e:
+        raise cannot_write(output, e) from None
     try:
         (ds.write_parquet if fmt == "parquet" else ds.write_json)(str(tmp.resolve()))
+        files = sorted(p for p in tmp.iterdir() if p.is_file())  # named in block order
+        for i, p in enumerate(files):
+            p.rename(tmp / shard_name(split, i, len(files), fmt))
         if final.is_dir():
             shutil.rmtree(final)
         elif final.exists():
             final.unlink()
         tmp.rename(final)
+        return len(files)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -134,37 +200,142 @@ def convert_ray(
     from_: str | None = None,
     tools: str | None = None,
     template_kwargs: list[str] | None = None,
+    import_options: Any = None,
+    on_error: str = "stop",
+    rejects: str | None = None,
+    coerce: bool = False,
     **kwargs: Any,
 ) -> None:
-    """Run `trlprep convert` on Ray; kwargs go to `trlprep.ray.convert`."""
+    """Run `trlprep convert` on Ray; kwargs go to `trlprep.ray.convert_rows`. Every row
+    is accounted for as the local engine does (`trlprep.ledger`): refused rows stop the
+    run naming the first (file and line) or, with `--on-error skip`, go to the rejects
+    file (row, line, stage, reason, record)."""
     from trlprep import ray as engine
     from trlprep.importers import is_layout
+    from trlprep.importers.run import check_on_error
+    from trlprep.ledger import Ledger
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
+    check_on_error(on_error)
     if output is None:
         raise UsageError("missing output", hint="pass -o OUT_FOLDER")
-    if from_ is not None and is_layout(from_):
-        raise UsageError(
-            f"importing the {from_} layout needs --engine local",
-            hint="import with --engine local first, then convert the result on Ray",
-        )
+    if rejects is not None and on_error != "skip":
+        raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
+    layout = from_ if from_ is not None and is_layout(from_) else None
+    from_type = None if layout else from_
+    if layout is None and import_options is not None and import_options.map:
+        layout = "map"
     engine.init(address)
-    with ray_errors():
-        ds = read(path, input_format, split).materialize()
-        n_in = ds.count()
-        out = engine.convert(
-            ds, from_=from_, tools=load_tools(tools),
-            template_kwargs=parse_template_kwargs(template_kwargs), **kwargs,
-        ).materialize()  # fmt: skip
-        n_out = out.count()
-        if n_in and not n_out and not kwargs.get("allow_empty"):
-            raise DataError(
-                f"no rows left (pass --allow-empty to write an empty output): all {n_in:,} "
-                "rows were dropped by the conversion; nothing was written",
-                hint="check the labels, or convert to a type that keeps these rows",
-            )
-        write(out, output, output_format, overwrite)
-    err.print(f"ray: {n_in:,} rows in, {n_out:,} rows out -> {output}", markup=False)
+    ledger = Ledger(path=str(path), on_error=on_error)
+    if on_error == "skip":
+        from trlprep.importers import RejectsWriter, default_rejects_path
+
+        rejects = rejects or default_rejects_path(_out_dir(output))
+        ledger.rejects = RejectsWriter(rejects, overwrite=overwrite, inputs=(str(path), output))
+    try:
+        with ray_errors():
+            ds, n_in, ledger.shards = read_numbered(path, input_format, split)
+            ledger.rows_in = n_in
+            if not n_in:
+                raise DataError(f"{path}: no rows", hint="the input holds no rows")
+            layout = layout or _sniff(ds)
+            rows = ds
+            if layout is not None:
+                rows = engine.import_layout(ds, layout, import_options, coerce=coerce)
+                rows = rows.materialize()
+            conv = engine.convert_rows(
+                rows, from_=from_type, tools=load_tools(tools), coerce=coerce,
+                template_kwargs=parse_template_kwargs(template_kwargs), **kwargs,
+            )  # fmt: skip
+            conv.rows = conv.rows.materialize()
+            ledger.reject(_rejects_table(conv.rejects(), ds))
+            out = conv.output().materialize()
+            ledger.rows_out = out.count()
+            if ledger.stopping or ledger.all_rejected:
+                for line in ledger.reason_lines():
+                    err.print(f"  {line}", markup=False)
+                raise ledger.error()
+            from trlprep.convert import check_rows_left
+
+            check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
+            shards = write(out, output, output_format, overwrite)
+    except BaseException:
+        if ledger.rejects is not None and ledger.all_rejected:
+            ledger.rejects.commit()  # the one thing left to show: why each row went
+        elif ledger.rejects is not None:
+            ledger.rejects.abort()
+        raise
+    if ledger.rejects is not None:
+        ledger.rejects.commit()
+    plan = conv.plan
+    source = f"{layout} -> " if layout else ""
+    err.print(
+        f"ray: {source}{plan.route} ({plan.fmt}): {ledger.summary()} -> {output} "
+        f"({shards} {'shard' if shards == 1 else 'shards'})",
+        markup=False,
+    )
+    if ledger.rejects is not None:
+        err.print(f"{ledger.rejected:,} rejected rows -> {rejects}", markup=False)
+    for line in ledger.reason_lines():
+        err.print(f"  {line}", markup=False)
+
+
+def _sniff(ds: Any) -> str | None:
+    """A public layout recognised from the first rows' columns (as the local engine)."""
+    from trlprep import ray as engine
+    from trlprep.cli.pipeline import _sniff_layout
+    from trlprep.readers import Batch
+
+    head = ds.take_batch(1000, batch_format="pyarrow")
+    head = head.drop_columns([c for c in (ROW_ID, engine.LINE) if c in head.column_names])
+    return _sniff_layout(Batch(head, 0, None), required=False)
+
+
+def _rejects_table(rejected: Any, numbered: Any) -> Any:
+    """The refused rows as the local rejects table (row, line, stage, reason, record), in
+    input order; records are the rows as read (fetched by row from the numbered input)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from trlprep import ray as engine
+    from trlprep.importers.rejects import REJECTS_SCHEMA, records
+
+    parts = [
+        t for t in rejected.iter_batches(batch_size=None, batch_format="pyarrow") if t.num_rows
+    ]
+    if not parts:
+        return REJECTS_SCHEMA.empty_table()
+    rej = pa.concat_tables(parts, promote_options="permissive")
+    rej = rej.take(pc.sort_indices(rej, [(ROW_ID, "ascending")]))
+    ids = rej.column(ROW_ID).combine_chunks()
+    wanted = numbered.map_batches(_rows_in, batch_format="pyarrow", fn_args=(ids,))
+    original = pa.concat_tables(
+        [t for t in wanted.iter_batches(batch_size=None, batch_format="pyarrow") if t.num_rows],
+        promote_options="permissive",
+    )
+    original = original.take(pc.sort_indices(original, [(ROW_ID, "ascending")]))
+    at = np.searchsorted(original.column(ROW_ID).to_numpy(), ids.to_numpy())
+    original = original.take(pa.array(at)).drop_columns(
+        [c for c in (engine.LINE,) if c in original.column_names]
+    )
+    reject = rej.column(engine.REJECT).combine_chunks()
+    return pa.Table.from_arrays(
+        [
+            ids.cast(pa.int64()),
+            rej.column(engine.LINE).cast(pa.int64()),
+            reject.field("stage"),
+            reject.field("reason"),
+            pa.array(records(original), pa.string()),
+        ],
+        schema=REJECTS_SCHEMA,
+    )
+
+
+def _rows_in(table: Any, ids: Any) -> Any:
+    import pyarrow.compute as pc
+
+    return table.filter(pc.is_in(table.column(ROW_ID), value_set=ids))
 
 
 def validate_ray(
