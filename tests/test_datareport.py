@@ -327,3 +327,53 @@ def test_tokenising_in_slices_changes_no_figure(pref_report, monkeypatch):
     again = trlprep.report(rep.data["report"]["path"], chat_template=str(TINY), max_length=128)
     for key in ("lengths", "truncation", "preference", "duplicates", "examples"):
         assert again.data[key] == rep.data[key], key
+
+
+def test_implicit_prompt_is_extracted_as_trainers_do(tok):
+    """HH-style implicit pairs: lengths after TRL's extract_prompt, not of the raw pairs."""
+    from trl.data_utils import maybe_extract_prompt
+
+    path = REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl"
+    rows = [json.loads(x) for x in path.open()][:40]
+    rep = trlprep.report(path, tokenizer=str(TINY), validate=False)
+    d = rep.data
+    assert d["report"]["type"] == "preference-implicit"
+    assert d["report"]["measured_as"] == "preference"
+    assert "measured as preference" in rep.to_text()
+    eos = tok.eos_token
+    want = {"prompt": [], "chosen": [], "rejected": []}
+    for r in rows:
+        ex = maybe_extract_prompt({"chosen": r["chosen"], "rejected": r["rejected"]})
+        p = tok(ex["prompt"], add_special_tokens=False)["input_ids"]
+        fulls = {
+            side: tok(ex["prompt"] + ex[side] + eos, add_special_tokens=False)["input_ids"]
+            for side in ("chosen", "rejected")
+        }
+        # the prompt's ids are those it shares with both prompt + answer (a token may span
+        # the prompt's end: "Assistant:" + " Sure")
+        k = min(_shared(p, f) for f in fulls.values())
+        want["prompt"].append(k)
+        for side, full in fulls.items():
+            want[side].append(len(full) - k)
+    sub = trlprep.report(
+        _write_rows(rows), tokenizer=str(TINY), validate=False, type="preference-implicit",
+        split_mode="char",  # TRL's cut (the default, "word", backs off to a word boundary)
+    )  # fmt: skip
+    for role, values in want.items():
+        assert sub.data["lengths"][role]["max"] == max(values), role
+        assert sub.data["lengths"][role]["total"] == sum(values), role
+    assert d["lengths"]["prompt"]["min"] > 0  # the raw pairs' shared prompt is measured
+
+
+def _shared(a: list[int], b: list[int]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _write_rows(rows: list[dict]) -> Path:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp()) / "rows.jsonl"
+    return _write(path, rows)

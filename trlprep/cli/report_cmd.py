@@ -42,6 +42,9 @@ def report_command(
     ),
     type: str = typer.Option(None, "--type", "-t", help="Dataset type (default: detected)."),
     from_: str = typer.Option(None, "--from", help="Import a public layout first (sharegpt ...)."),
+    split_mode: str = typer.Option(
+        "word", "--split-mode", help="Implicit pairs' prompt extraction: word | char (TRL)."
+    ),
     examples: int = typer.Option(3, "--examples", min=0, help="Rows shown rendered."),
     validate: bool = typer.Option(True, "--validate", help="Include the validation summary."),
     split: str = opt.SPLIT,
@@ -63,6 +66,7 @@ def report_command(
         examples=examples,
         validate=validate,
         layout=from_,
+        split_mode=split_mode,
     )
     held = rep.failed(list(fail_if or []))
     text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()

@@ -103,16 +103,56 @@ def report(
     examples: int = DEFAULT_EXAMPLES,
     validate: bool = True,
     layout: str | None = None,
+    split_mode: str = "word",
 ) -> DataReport:
-    """Measure a dataset (path, Arrow table, or `datasets` Dataset) before training.
+    """Measure a dataset (path, Arrow table, `datasets` Dataset or DatasetDict) before training.
 
     Token lengths use `tokenizer` (or the tokenizer of `chat_template` when that is a
     tokenizer folder or Hub id) after the chat template, exactly as the trainer tokenises;
     without a tokenizer the report has no length figures. Files are streamed in record
     batches: memory grows by a few numbers per row, not with the text. `layout` imports a
     public layout first (`trlprep import`'s names: sharegpt, hh, alpaca ...); rows it
-    refuses are counted, and validation then checks the imported rows.
+    refuses are counted, and validation then checks the imported rows. Implicit preference
+    pairs are measured after extracting their shared prompt, as `trlprep convert` and the
+    trainers do (`split_mode`: "word", the default, or "char", TRL's cut).
+
+    Data of several splits (a DatasetDict, a `save_to_disk` folder of one, a folder or glob
+    of `train`/`test` files), given without `split`, is reported per split under `splits`,
+    with the totals (every split's rows together, rows shared across splits) at the top.
     """
+    options = dict(
+        chat_template=chat_template, tokenizer=tokenizer, max_length=max_length,
+        truncation=truncation, type=type, input_format=input_format, examples=examples,
+        validate=validate, layout=layout, split_mode=split_mode,
+    )  # fmt: skip
+    if split is None:
+        from trlprep.datareport.splits import report_splits, split_names
+
+        names = split_names(data, input_format)
+        if names:
+            return report_splits(data, names, options)
+    return measure(data, split=split, **options)[0]
+
+
+def measure(
+    data: Any,
+    *,
+    chat_template: Any = None,
+    tokenizer: Any = None,
+    max_length: int | None = None,
+    truncation: str = "keep_start",
+    type: str | None = None,
+    split: str | None = None,
+    input_format: str | None = None,
+    examples: int = DEFAULT_EXAMPLES,
+    validate: bool = True,
+    layout: str | None = None,
+    split_mode: str = "word",
+    loaded: tuple[Any, Any] | None = None,
+) -> tuple[DataReport, Any, tuple[Any, Any]]:
+    """The report of one split, the per-row numbers behind it (`Collected`), and the
+    (template, tokenizer) it used.
+    `loaded`: the (template, tokenizer) already loaded for another split."""
     from trlprep.convert import make_plan
     from trlprep.datareport.collect import Collector
     from trlprep.datareport.figures import build
@@ -132,8 +172,18 @@ def report(
             "the data is already tokenized: the report reads text or messages",
             hint="report the data before tokenizing it",
         )
-    template, tok = _template(chat_template, tokenizer, det.format)
+    template, tok = loaded or _template(chat_template, tokenizer, det.format)
+    if loaded and template is None and tok is not None:
+        template = _template(None, tok, det.format)[0]
     plan = make_plan(det, from_=type)
+    read_as = plan.dst.name
+    if plan.dst.name == "preference-implicit":  # trainers extract the shared prompt first
+        from trlprep.converters.base import ConvertOptions
+
+        if split_mode not in ("word", "char"):
+            raise UsageError(f"unknown split mode {split_mode!r}", hint="use word or char")
+        opts = ConvertOptions(split_mode=split_mode)
+        plan = make_plan(det, from_=type, to="preference", options=opts)
     val = None
     if validate and layout is not None:  # the imported rows, as the conversion checks them
         val = _validation(_imported(path, split, input_format, layout), None, type, None, None)
@@ -146,12 +196,14 @@ def report(
     if stats is not None and stats.rejected:
         collector.data.rejected["import"] = stats.rejected
         collector.data.rows_in += stats.rejected
-    where = _where_of(collector.data)
+    where = where_of(collector.data)
     figures = build(collector.data, max_length, truncation, where)
     header = {
         "path": path,
         "split": split,
-        "type": plan.dst.name,
+        "type": read_as,
+        "measured_as": plan.dst.name,
+        "split_mode": split_mode if read_as == "preference-implicit" else None,
         "format": det.format.value if det.format else None,
         "columns": det.columns,
         "extra_columns": det.extra_columns,
@@ -162,8 +214,9 @@ def report(
         "layout": layout,
     }
     out = {"report": header, **figures, "validation": val}
-    out["summary"] = _summary(out, max_length)
-    return DataReport({"summary": out.pop("summary"), **out})
+    out["summary"] = summary(out, max_length)
+    rep = DataReport({"summary": out.pop("summary"), **out})
+    return rep, collector.data, (template, tok)
 
 
 def _stream(path: str, split, input_format, layout: str | None, stats=None):
@@ -235,7 +288,7 @@ def _tok_name(tok: Any) -> str | None:
     return getattr(tok, "name_or_path", None) or type(tok).__name__
 
 
-def _where_of(data: Any):
+def where_of(data: Any):
     """Position among the reported rows -> {"row": input row, "line": file line}."""
     rows = np.concatenate(data.row_ids) if data.row_ids else np.zeros(0, np.int64)
     lines = np.concatenate(data.lines) if data.lines else None
@@ -278,7 +331,7 @@ def _validation(data: Any, path: str | None, type, split, input_format) -> dict[
     }
 
 
-def _summary(out: dict[str, Any], max_length: int | None) -> dict[str, Any]:
+def summary(out: dict[str, Any], max_length: int | None) -> dict[str, Any]:
     """The headline figures (the names `--fail-if` knows)."""
     rows = out["rows"]
     s: dict[str, Any] = {"rows": rows["in"], "rows_reported": rows["reported"],
@@ -308,4 +361,4 @@ def _summary(out: dict[str, Any], max_length: int | None) -> dict[str, Any]:
     return s
 
 
-__all__ = ["DataReport", "report"]
+__all__ = ["DataReport", "measure", "report"]

@@ -10,6 +10,7 @@ tens of bytes per row, not with the data.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ STEP_SEPARATOR = "\n"  # TRL's PRM default
 EXAMPLES = 3
 TOKENIZE_ROWS = 8192  # rows tokenised at a time (their id lists are the memory peak)
 FLAGGED = 5  # rows named by validation issues also shown rendered, at most
+REMARKS = 10  # the conversion's warnings kept (e.g. extracting an implicit prompt)
 
 
 @dataclass
@@ -45,6 +47,7 @@ class Collected:
     rows_in: int = 0
     rejected: dict[str, int] = field(default_factory=dict)  # stage -> rows
     rejected_examples: list[dict[str, Any]] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
     lengths: dict[str, list[np.ndarray]] = field(default_factory=dict)
     row_ids: list[np.ndarray] = field(default_factory=list)
     lines: list[np.ndarray] = field(default_factory=list)
@@ -97,7 +100,12 @@ class Collector:
 
         d = self.data
         d.rows_in += raw.num_rows
-        canon, failures = apply_checked(raw, self.plan, offset=offset, lines=lines)
+        with warnings.catch_warnings(record=True) as caught:  # the conversion's remarks
+            warnings.simplefilter("always")
+            canon, failures = apply_checked(raw, self.plan, offset=offset, lines=lines)
+        for w in caught:
+            if len(d.remarks) < REMARKS and str(w.message) not in d.remarks:
+                d.remarks.append(str(w.message))
         for f in failures:
             self._reject(f.stage, f.rows, f.reasons, offset, lines)
         if canon.num_rows == 0:

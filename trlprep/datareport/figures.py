@@ -233,6 +233,7 @@ def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str
             "rejected": int(sum(data.rejected.values())),
             "rejected_by_stage": dict(data.rejected),
             "rejected_examples": list(data.rejected_examples),
+            "remarks": list(data.remarks),
         },
     }
     if lengths:

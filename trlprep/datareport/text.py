@@ -12,12 +12,38 @@ def _pct(x: float | None) -> str:
 
 
 def render_text(r: dict[str, Any]) -> str:
-    """A few lines per section: what a person checks before training."""
+    """A few lines per section: what a person checks before training (data of several
+    splits: the totals, then each split)."""
+    splits = r.get("splits")
+    if not splits:
+        return _render_one(r)
+    sizes = ", ".join(f"{name} {s['rows']['in']:,}" for name, s in splits.items())
+    out = [f"splits: {sizes}", "== all splits ==", _render_one(r).rstrip("\n")]
+    across = r.get("duplicates", {}).get("across_splits", {})
+    for name, c in across.items():
+        out.append(
+            f"  {name}: {plural(c.get('rows_in_another_split', 0), 'row')} also in another split"
+            + (
+                f", {plural(c['prompts_in_another_split'], 'prompt')} too"
+                if "prompts_in_another_split" in c
+                else ""
+            )
+        )
+    for name, s in splits.items():
+        out += [f"== split {name} ==", _render_one(s).rstrip("\n")]
+    return "\n".join(out) + "\n"
+
+
+def _render_one(r: dict[str, Any]) -> str:
     h, rows = r["report"], r["rows"]
     out = [
-        f"{h['path'] or 'data'}: {h['type']} ({h['format']}), {plural(rows['in'], 'row')}"
+        f"{h['path'] or 'data'}"
+        + (f" [split {h['split']}]" if h.get("split") else "")
+        + f": {h['type']} ({h['format']}), {plural(rows['in'], 'row')}"
         + (f", {rows['rejected']} not reportable" if rows["rejected"] else ""),
     ]
+    if h.get("measured_as") and h["measured_as"] != h["type"]:
+        out.append(f"  measured as {h['measured_as']}, as trainers read it (prompt extracted)")
     if h["extra_columns"]:
         out.append("  extra columns: " + ", ".join(h["extra_columns"]))
     if h["tokenizer"]:
@@ -25,6 +51,8 @@ def render_text(r: dict[str, Any]) -> str:
         out.append(f"  tokens: {h['tokenizer']}{tmpl}")
     for stage, n in rows["rejected_by_stage"].items():
         out.append(f"  {stage}: {plural(n, 'row')} failed")
+    for remark in rows.get("remarks", [])[:5]:
+        out.append(f"  note: {remark}")
     val = r.get("validation")
     if val is not None:
         verdict = "valid" if val["valid"] else "INVALID"
