@@ -169,3 +169,48 @@ def test_headless_browser_screenshot(pref, tmp_path):
         check=True, timeout=120, capture_output=True,
     )  # fmt: skip
     assert shot.exists() and shot.stat().st_size > 5000
+
+
+HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quotes" </pre>'
+
+
+class Text(HTMLParser):
+    """Every tag and every piece of text of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_user_text_is_escaped_everywhere(tmp_path):
+    """Text from the data (contents, column names, validation messages, rendered rows,
+    split names) shows as text on the page: it never becomes markup."""
+    rows = [json.loads(x) for x in PREF.open()]
+    for r in rows:
+        r["chosen"][0]["content"] += HOSTILE
+        r["prompt"][-1]["content"] = HOSTILE + r["prompt"][-1]["content"]
+        r["<b>note</b>"] = HOSTILE
+    rows.append(rows[0])  # a validation issue that names a row
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for split in ("train", "test"):
+        (folder / f"{split}-0.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    rep = trlprep.report(folder, chat_template=TINY, examples=6)
+    html = rep.to_html()
+    page = Text()
+    page.feed(html)
+    assert "script" not in page.tags and "img" not in page.tags
+    assert page.tags.count("pre") == html.count("</pre>")  # no user </pre> closes a block
+    shown = "".join(page.text)
+    assert HOSTILE in shown  # the rendered rows show the text as it is
+    assert "<b>note</b>" in shown  # the extra column's name stays text
+    sections = Page()
+    sections.feed(html)
+    assert "split-train-examples" in sections.sections and not sections.external
