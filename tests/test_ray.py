@@ -255,3 +255,29 @@ def test_cli_ray_imports_layouts_skips_and_names_lines_as_local(tmp_path):
     first = f"{src / 'train-00000-of-00002.jsonl'}:3: import:"
     assert first in r_local.output and first in r_ray.output
     assert "(1 more row fail)" in r_ray.output
+
+
+def test_cli_validate_ray_reports_as_local_over_shards(tmp_path):
+    """`validate --engine ray` over JSON Lines shards gives the local report: the same
+    rows, file lines (blank lines counted) and shard notes."""
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    d = tmp_path / "v"
+    d.mkdir()
+    (d / "train-00000-of-00002.jsonl").write_text(
+        '{"prompt": "a", "completion": "b"}\n{"prompt": "a", "completion": ""}\n'
+    )
+    (d / "train-00001-of-00002.jsonl").write_text(
+        '{"prompt": "c", "completion": "d"}\n\n{"prompt": "e", "completion": ""}\n'
+    )
+    runner = CliRunner()
+    reports = [
+        runner.invoke(app, ["validate", str(d), "--engine", engine, "--format", "json"])
+        for engine in ("local", "ray")
+    ]
+    assert [r.exit_code for r in reports] == [1, 1]
+    local, got = (json.loads(r.output) for r in reports)
+    assert got == local
+    assert got["issues"][0]["lines"] == [2, 3]

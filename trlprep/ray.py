@@ -219,9 +219,11 @@ def detect(ds: ray.data.Dataset) -> Detection:
     def batches():
         offset = 0
         for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            if ROW_ID in b.column_names:
-                b = b.drop_columns([ROW_ID])
-            yield Batch(b, offset, None)
+            lines = None
+            if LINE in b.column_names and b.num_rows and not b.column(LINE).null_count:
+                lines = np.asarray(b.column(LINE).to_numpy(), np.int64)
+            b = b.drop_columns([c for c in (ROW_ID, LINE) if c in b.column_names])
+            yield Batch(b, offset, lines)
             offset += b.num_rows
 
     return detect_batches(batches())
@@ -712,13 +714,16 @@ def _check_block(block: Any, plan: Any, duplicates: bool) -> tuple:
     from trlprep.validate import check_batch
 
     t = _arrow(block)
-    if ROW_ID in t.column_names:
-        t = t.drop_columns([ROW_ID])
+    lines = None
+    if LINE in t.column_names and t.num_rows and not t.column(LINE).null_count:
+        lines = np.asarray(t.column(LINE).to_numpy(), np.int64)
+    t = t.drop_columns([c for c in (ROW_ID, LINE) if c in t.column_names])
     sink = BatchSink(t.num_rows)
     hashes = column_hashes(t) if duplicates and t.num_rows else None
     seen = check_batch(t, plan, sink, hashes) if plan is not None and t.num_rows else set()
     rows = row_hash(hashes) if hashes is not None else None
-    return t.num_rows, sink, rows, list(t.column_names), seen, hashes is None and t.num_rows > 0
+    unhashable = hashes is None and t.num_rows > 0
+    return t.num_rows, sink, rows, list(t.column_names), seen, unhashable, lines
 
 
 def validate(
@@ -748,7 +753,7 @@ def validate(
     finder: DuplicateFinder | None = DuplicateFinder()
     columns: dict[str, None] = {}
     for (_, offset, _), result in zip(blocks, results, strict=True):
-        n, sink, hashes, names, seen, unhashable = result
+        n, sink, hashes, names, seen, unhashable, lines = result
         col.num_rows += n
         columns.update(dict.fromkeys(names))
         if not n:
@@ -757,8 +762,9 @@ def validate(
         if finder is not None:
             finder = None if unhashable else finder
         if finder is not None:
-            finder.add(hashes, None)
-        col.add_sink(sink, offset, None)
+            finder.add(hashes, lines)
+        col.line_oriented = col.line_oriented or lines is not None
+        col.add_sink(sink, offset, lines)
     if finder is not None:
         _report_duplicates(finder, col)
     else:

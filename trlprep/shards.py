@@ -35,6 +35,7 @@ __all__ = [  # the input side lives in trlprep.inputfiles; its names are importe
     "Inputs",
     "ShardBatches",
     "Shards",
+    "annotate_shards",
     "check_formats",
     "describe",
     "file_bad_lines",
@@ -274,8 +275,12 @@ def note_shards(report, path: str, split: str | None, input_format: str | None) 
     """Add to a validation report of several files each file's rows and the total, and
     name the file of every example row (`file:line`, or `file row N`)."""
     shards = describe(path, split, input_format)
-    if shards is None:
-        return
+    if shards is not None:
+        annotate_shards(report, path, shards)
+
+
+def annotate_shards(report, path: str, shards: Shards) -> None:
+    """`note_shards` with the shards known (each file's first row and rows)."""
     report.path = str(path)
     report.shards = shards  # `render_github` annotates each row's own file and line
     for issue in report.issues:

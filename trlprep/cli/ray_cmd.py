@@ -354,4 +354,11 @@ def validate_ray(
         raise UsageError("--on-bad-lines skip needs --engine local")
     engine.init(address)
     with ray_errors():
-        return engine.validate(read(path, input_format, split), **kwargs)
+        ds, _, shards = read_numbered(path, input_format, split)
+        report = engine.validate(ds, **kwargs)
+    report.path = str(path)
+    if shards is not None:  # several files: each one's rows, each example's file:line
+        from trlprep.shards import annotate_shards
+
+        annotate_shards(report, str(path), shards)
+    return report
