@@ -8,6 +8,7 @@ from trlprep.errors import UsageError
 from trlprep.importers.alpaca import Alpaca
 from trlprep.importers.alpacafarm import AlpacaFarm
 from trlprep.importers.base import Importer
+from trlprep.importers.binarized import Binarized
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
@@ -31,6 +32,7 @@ IMPORTERS: dict[str, Importer] = {
         OASST(),
         OASSTRanked(),
         LlamaFactoryV1(),
+        Binarized(),
         AlpacaFarm(),
         MTBench(),
         Instances(),
