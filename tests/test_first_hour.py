@@ -1,5 +1,6 @@
-"""Issue 13 ("first hour with trlprep") leftovers: the Python `train()` keeps the CLI's output
-folder policy (a non-empty folder needs `overwrite` or `resume`)."""
+"""Issue 13 ("first hour with trlprep") leftovers, as a user meets them: the Python `train()`
+keeps the CLI's output folder policy (a non-empty folder needs `overwrite` or `resume`); lines
+`--on-bad-lines skip` skipped are reported without advising that option again."""
 
 from __future__ import annotations
 
@@ -7,16 +8,12 @@ import json
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
-pytest.importorskip("torch")
-pytest.importorskip("accelerate")
-pytest.importorskip("transformers")
+from trlprep.cli import app
+from trlprep.errors import UsageError
 
-from train_support import save_tiny_model  # noqa: E402
-from typer.testing import CliRunner  # noqa: E402
-
-from trlprep.cli import app  # noqa: E402
-from trlprep.errors import UsageError  # noqa: E402
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 PREFERENCE = [
     {"prompt": "what color is the sky ?", "chosen": " blue .", "rejected": " green ."},
@@ -26,6 +23,10 @@ PREFERENCE = [
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
+    for needed in ("torch", "accelerate", "transformers"):
+        pytest.importorskip(needed)
+    from train_support import save_tiny_model
+
     return save_tiny_model(tmp_path_factory.mktemp("m") / "model")
 
 
@@ -85,3 +86,22 @@ def test_python_train_overwrite_and_resume(model, data, tmp_path):
     assert resumed.global_step == 2 and (out / "checkpoint-2").is_dir()
     as_key = train(_config(model, data, out, overwrite=True), log=lambda _m: None)  # dict key
     assert as_key.global_step == 1
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "github"])
+def test_skipped_bad_lines_are_reported_in_every_format_without_advising_skip(tmp_path, fmt):
+    rows = (EXAMPLES / "preference.jsonl").read_text().splitlines()
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join([*rows[:3], '{"prompt": "x", "chosen": ', *rows[3:]]) + "\n")
+    r = CliRunner().invoke(app, ["validate", str(path), "--on-bad-lines", "skip", "--format", fmt])
+    assert r.exit_code == 1, r.output  # a broken line is invalid data, reported with its line
+    if fmt == "json":
+        report = json.loads(r.output)
+        (issue,) = [i for i in report["issues"] if i["rule"] == "invalid-line"]
+        assert issue["lines"] == [4] and report["num_rows"] == len(rows)  # the rest was read
+        assert "--on-bad-lines" not in issue["hint"]
+    else:
+        assert ("line=4" if fmt == "github" else "line 4") in r.output
+        assert "--on-bad-lines skip" not in r.output
+    stopped = CliRunner().invoke(app, ["validate", str(path), "--format", fmt])
+    assert stopped.exit_code == 1 and "--on-bad-lines skip" in stopped.output  # advised here

@@ -36,8 +36,10 @@ def test_quickstart_uses_what_the_repository_ships():
             if word.startswith(".[") and word.endswith("]"):
                 assert set(word[2:-1].split(",")) <= set(extras), word
     joined = "\n".join(commands)
-    for step in ("git clone", "python3 -m venv", "pip install", "trlprep convert", "pytest"):
+    for step in ("python3 -m venv", "pip install", "trlprep convert", "pytest"):
         assert step in joined, step
+    # runnable as written in a clone: no placeholder to fill in
+    assert not re.search(r"\$\{?[A-Z_]+|\bOWNER\b|<[^>]+>", joined), joined
     # the offline training command the tests run (tests/test_tiny_model.py)
     assert (
         "trlprep train --algo dpo --model examples/tiny-chat-model "
@@ -50,3 +52,9 @@ def test_ci_snippet_installs_from_the_repository():
     installs = [c for c in commands if "pip install" in c]
     assert installs and all("pip install trlprep" not in c for c in installs)
     assert any(re.search(r"pip install \.(/\S+)?$", c.removeprefix("- run: ")) for c in installs)
+    # runnable as written (in trlprep's repository): no placeholder, a shipped example
+    assert not re.search(r"\$\{?[A-Z_]+|\bOWNER\b|<[^>]+>", "\n".join(commands)), commands
+    validate = [c for c in commands if "trlprep validate" in c]
+    shipped = [w for c in validate for w in shlex.split(c) if w.startswith("examples/")]
+    assert validate and len(shipped) == len(validate), validate
+    assert all((ROOT / w).is_file() for w in shipped), shipped

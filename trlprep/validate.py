@@ -43,6 +43,8 @@ from trlprep.sidechecks import check_side_columns
 from trlprep.textchecks import check_placeholders
 
 STREAMED = ("jsonl", "parquet")
+# the hint of lines --on-bad-lines skip skipped (the rule's own hint suggests that option)
+SKIPPED_HINT = "fix or remove the line; the other lines were checked"
 
 
 # ---------------------------------------------------------------- one batch
@@ -266,7 +268,7 @@ def validate_path(
     rule = RULES["invalid-line"]
     report.issues[:0] = [
         Issue(
-            "invalid-line", rule.severity, f"{reason} (skipped)", rule.hint, count=len(lines),
+            "invalid-line", rule.severity, f"{reason} (skipped)", SKIPPED_HINT, count=len(lines),
             lines=lines[: max(max_errors, 1)],
         )
         for reason, lines in by_reason.items()
