@@ -81,8 +81,50 @@ def _transcripts(head: pa.Table | pa.RecordBatch) -> bool:
     return bool(pc.any(pc.match_substring(head.column(i), "Human:")).as_py())
 
 
+# columns that hold the prompt beside text chosen/rejected answers (Intel/orca_dpo_pairs:
+# `question`; argilla's distilabel pairs: `input`), most specific first
+PROMPT_COLUMNS = ("question", "instruction", "query", "input", "problem", "context", "source")
+
+
+def prompt_beside_answers(head: pa.Table | pa.RecordBatch) -> str | None:
+    """Advice for text chosen/rejected answers without a `prompt` column that share not even
+    a first character in any head row (so implicit preference would find no prompt): the
+    extra column that looks like the prompt, and `--map prompt=COLUMN`; None otherwise."""
+    names = head.schema.names
+    if "prompt" in names or head.num_rows == 0:
+        return None
+    if not all(c in names and pa.types.is_string(head.schema.field(c).type) for c in COLS):
+        return None
+    first = [pc.utf8_slice_codeunits(head.column(names.index(c)), 0, 1) for c in COLS]
+    same = pc.equal(*first).drop_null()
+    if len(same) == 0 or pc.any(same).as_py():
+        return None
+    lower = {n.lower(): n for n in names if n not in COLS}
+    column = next((lower[c] for c in PROMPT_COLUMNS if c in lower), None)
+    lead = "chosen and rejected share no text in any of the first rows, so they hold no prompt"
+    if column is None:
+        return f"{lead}: if a column holds it, pass `--map prompt=COLUMN`"
+    system = next((n for n in names if n.lower() == "system"), None)
+    return (
+        f"{lead}; column {column!r} looks like it: pass `--map prompt={column}` (trlprep "
+        f"convert DATA --map prompt={column} -o OUT)"
+        + (
+            f"; add --conversational to make column {system!r} the prompt's system message"
+            if system
+            else ""
+        )
+    )
+
+
+COLS = ("chosen", "rejected")
+
+
 def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
     """Name the layout (or --map) that imports `head`'s data, in `det` (see module doc)."""
+    if det.type is not None and det.type.name == "preference-implicit":
+        advice = prompt_beside_answers(head)
+        if advice is not None:
+            det.notes.append(advice)
     if det.type is not None and not (
         det.problems or _may_look_like_trl(head.schema) or _transcripts(head)
     ):

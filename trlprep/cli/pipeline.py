@@ -300,6 +300,12 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
     from trlprep.importers import detect_layout, get_importer, layout_names
 
     name = detect_layout(first.data.schema, first.data.slice(0, 1000))
+    if name is None and not required:
+        from trlprep.layouthint import prompt_beside_answers
+
+        advice = prompt_beside_answers(first.data.slice(0, 1000))
+        if advice is not None:
+            err.print(f"note: {advice}", markup=False)
     if not required and detect_table(first.data.slice(0, 0)).type is not None:
         if name is None or not get_importer(name).looks_like_trl:
             return None

@@ -7,7 +7,8 @@ format are then detected from the renamed columns, exactly as `trlprep detect` w
 
 `conversational=True` (CLI `--conversational`) turns standard text into messages: a
 `prompt` becomes one user message, a `completion`, `chosen` or `rejected` one assistant
-message (prompt-only, prompt-completion, preference and unpaired preference). Standard
+message (prompt-only, prompt-completion, preference and unpaired preference); a text
+`system` column becomes the prompt's system message where it is non-empty. Standard
 language modeling, implicit preference and stepwise supervision have no turn to give a
 role to, so the flag is refused for them.
 """
@@ -77,18 +78,28 @@ class ColumnMap(Importer):
             lines.append(
                 "text columns -> messages: prompt -> user, completion/chosen/rejected -> assistant"
             )
+            if "system" in schema.names:
+                lines.append("system -> the prompt's first message (role system), where non-empty")
         return lines or ["nothing to rename: the data is imported as detected"]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        notes: list[str] = []
         if opts.conversational:
-            table = as_messages(table)
+            table, folded = as_messages(table)
+            if folded is not None:
+                notes.append(
+                    f"column 'system': the system message of the prompt in "
+                    f"{folded:,} of {table.num_rows:,} rows (the others are empty)"
+                    if folded < table.num_rows
+                    else "column 'system': the system message of every prompt"
+                )
         if not opts.role_map:
-            return Converted(table)
+            return Converted(table, notes=notes)
         mapping = {k.lower(): v for k, v in opts.role_map.items()}
         for i, field in enumerate(table.schema):
             if is_messages(field.type):
                 table = table.set_column(i, field, rename_roles(table.column(i), mapping))
-        return Converted(table)
+        return Converted(table, notes=notes)
 
 
 def rename_roles(col: pa.Array | pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:
@@ -106,19 +117,42 @@ def rename_roles(col: pa.Array | pa.ChunkedArray, mapping: dict[str, str]) -> pa
     return lists_from(struct, row_lengths(arr), valid)
 
 
-def as_messages(table: pa.Table) -> pa.Table:
-    """Standard text columns of a TRL type as one-message lists (roles by `WRAP`)."""
+def as_messages(table: pa.Table) -> tuple[pa.Table, int | None]:
+    """Standard text columns of a TRL type as one-message lists (roles by `WRAP`).
+
+    A text `system` column beside a text `prompt` becomes the prompt's first message
+    (role system) where it is non-empty, and goes; the count of such rows is returned
+    (None when there is no such column)."""
     from trlprep.arrowtypes import is_string
     from trlprep.importers.messages import messages_from
 
     n = table.num_rows
     rows = np.arange(n, dtype=np.int64)
+    folded = None
     for name, role in WRAP.items():
         if name not in table.column_names or not is_string(table.schema.field(name).type):
             continue
         text = as_array(table.column(name)).cast(pa.string())
         valid = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), bool)
-        roles = pa.array([role] * n, pa.string())
-        col = messages_from({"role": roles, "content": text}, rows, n, valid)
+        parent, roles = rows, pa.array([role] * n, pa.string())
+        if name == "prompt" and _has_text(table, "system"):
+            system = as_array(table.column("system")).cast(pa.string())
+            has = np.asarray(pc.fill_null(pc.greater(pc.utf8_length(system), 0), False), bool)
+            has &= valid
+            lead = np.flatnonzero(has)
+            both = np.concatenate([lead, rows])
+            order = np.lexsort((np.concatenate([np.zeros(len(lead)), np.ones(n)]), both))
+            parent = both[order]
+            roles = pa.array(np.array(["system"] * len(lead) + [role] * n)[order], pa.string())
+            text = pa.concat_arrays([system.take(pa.array(lead)), text]).take(pa.array(order))
+            table = table.drop_columns(["system"])
+            folded = int(has.sum())
+        col = messages_from({"role": roles, "content": text}, parent, n, valid)
         table = table.set_column(table.column_names.index(name), name, col)
-    return table
+    return table, folded
+
+
+def _has_text(table: pa.Table, name: str) -> bool:
+    from trlprep.arrowtypes import is_string
+
+    return name in table.column_names and is_string(table.schema.field(name).type)
