@@ -201,7 +201,8 @@ def output(
                 f"the input already has a column {field.name!r}, which the conversion "
                 "would produce",
                 column=field.name,
-                hint="rename or drop that column first",
+                hint=f"keep it under another name (--map {field.name}_orig={field.name}), or "
+                "drop it first",
             )
         col = table.column(field.name)
         if rows is not None:

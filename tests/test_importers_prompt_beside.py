@@ -74,3 +74,27 @@ def test_without_conversational_the_system_column_stays():
     r = import_table(pa.Table.from_pylist(ROWS), "map", ImportOptions.make(map="prompt=question"))
     assert r.table.column("system").to_pylist() == ["You are an AI assistant.", ""]
     assert r.table.column("prompt").to_pylist() == [ROWS[0]["question"], ROWS[1]["question"]]
+
+
+def test_a_column_the_conversion_produces_is_named_with_the_way_around(tmp_path):
+    """HuggingFaceH4/no_robots (messages beside a text `prompt`) to prompt-completion: the
+    text prompt would be overwritten; the error says how to keep it, and that way works."""
+    row = {
+        "prompt": "Write a haiku about rain.",
+        "prompt_id": "a1",
+        "messages": [
+            {"role": "user", "content": "Write a haiku about rain."},
+            {"role": "assistant", "content": "Soft rain on the roof"},
+        ],
+    }
+    src = tmp_path / "nr.jsonl"
+    src.write_text(json.dumps(row) + "\n")
+    out = tmp_path / "pc.jsonl"
+    args = ["convert", str(src), "--to", "prompt-completion", "-o", str(out)]
+    res = CliRunner().invoke(app, args)
+    assert res.exit_code == 1 and "--map prompt_orig=prompt" in res.output
+    res = CliRunner().invoke(app, [*args, "--map", "prompt_orig=prompt"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(out.read_text())
+    assert got["prompt"] == [row["messages"][0]] and got["completion"] == [row["messages"][1]]
+    assert got["prompt_orig"] == row["prompt"]
