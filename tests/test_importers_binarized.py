@@ -93,3 +93,17 @@ def test_cli_detect_and_convert(tmp_path):
     assert got[0]["prompt"] == [{"role": "user", "content": "How many legs does a cat have?"}]
     assert got[0]["completion"] == [{"role": "assistant", "content": "Four."}]
     assert [g["label"] for g in got] == [True, False] * 3
+
+
+def test_trainers_read_it_as_convert_does():
+    """DPO trains on UltraFeedback-binarized rows as they are (TRL's DPOTrainer does too)."""
+    from trainers.data import to_training_table
+
+    table, src, route, templated = to_training_table(
+        _table([_row(0), _row(1)]), ["preference"], None, chat_template="chatml", algo="dpo"
+    )
+    assert src == "preference-implicit" and route[-1] == "preference" and templated
+    assert table.column("prompt").to_pylist()[0] == (
+        "<|im_start|>user\nHow many legs does a cat have?<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert table.column("chosen").to_pylist()[0] == "Four.<|im_end|>\n"

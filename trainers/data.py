@@ -81,6 +81,11 @@ def to_training_table(
     if keep_prompt_messages:
         table = _prompt_ids_as_queries(table)
     det = detect_table(table)
+    if det.layout_landing is not None:  # a layout `trlprep convert` reads without --from
+        from trlprep.importers import import_table
+
+        table = import_table(table, det.layout).table
+        det = detect_table(table)
     if det.type is None:
         raise DataError(
             "cannot tell the dataset type: " + unknown_reason(det),
