@@ -298,10 +298,9 @@ class Collector:
     def _text_checks(self, canon: pa.Table) -> None:
         """Empty answers, non-ASCII and literal special tokens in the rows' own text."""
         d = self.data
-        for role in ROLES[self.dtype.name]:
-            col = {"text": "messages" if "messages" in canon.column_names else "text"}.get(
-                role, role
-            )
+        for role, col in ROLES[self.dtype.name].items():
+            if role == "text" and "messages" in canon.column_names:
+                col = "messages"
             if col not in canon.column_names:
                 continue
             text = _plain_text(canon.column(col))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trlprep.datareport.collect import ANSWERS
 from trlprep.wording import noun, plural
 
 
@@ -51,6 +52,9 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(f"  tokens: {h['tokenizer']}{tmpl}")
     for stage, n in rows["rejected_by_stage"].items():
         out.append(f"  {stage}: {plural(n, 'row')} failed")
+    for ex in rows.get("rejected_examples", [])[:3]:
+        at = f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
+        out.append(f"    {at} ({ex['stage']}): {ex['reason']}")
     for remark in rows.get("remarks", [])[:5]:
         out.append(f"  note: {remark}")
     val = r.get("validation")
@@ -128,10 +132,9 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(line)
     txt = r.get("text", {})
     for role, cnt in txt.get("by_role", {}).items():
-        out.append(
-            f"text {role}: {cnt['empty']} empty, "
-            f"{_pct(cnt['non_ascii'] / cnt['rows'] if cnt['rows'] else None)} non-ASCII"
-        )
+        empty = f"{cnt['empty']} empty/whitespace, " if role in ANSWERS else ""
+        share = _pct(cnt["non_ascii"] / cnt["rows"] if cnt["rows"] else None)
+        out.append(f"{'text' if role == 'text' else role + ' text'}: {empty}{share} non-ASCII")
     if txt.get("special_tokens_in_text"):
         toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
         out.append(f"special tokens written in the text: {toks}")
