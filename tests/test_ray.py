@@ -281,3 +281,48 @@ def test_cli_validate_ray_reports_as_local_over_shards(tmp_path):
     local, got = (json.loads(r.output) for r in reports)
     assert got == local
     assert got["issues"][0]["lines"] == [2, 3]
+
+
+@st.composite
+def sharegpt_rows(draw):
+    """ShareGPT rows of 1-4 turns; some roles unknown (rows the importer refuses)."""
+    roles = st.sampled_from(["human", "gpt", "gpt", "system", "alien"])
+    n = draw(st.integers(1, 6))
+    rows = [
+        {
+            "conversations": [
+                {"from": draw(roles), "value": draw(TEXT)} for _ in range(draw(st.integers(1, 4)))
+            ]
+        }
+        for _ in range(n)
+    ]
+    cuts = sorted(draw(st.lists(st.integers(1, n), max_size=2)))
+    return rows, [0, *cuts, n]
+
+
+@SETTINGS
+@given(
+    data=sharegpt_rows(),
+    to=st.sampled_from(["language-modeling", "prompt-completion", "prompt-only"]),
+    on_error=st.sampled_from(["stop", "skip"]),
+)
+def test_import_layout_ray_equals_local(data, to, on_error):
+    """Importing a layout on Ray (the importer in map_batches) gives the local importer's
+    rows, then the local conversion's, the refused rows left out or failing alike."""
+    from trlprep.importers import get_importer
+
+    rows, cuts = data
+    table = pa.Table.from_pylist(rows)
+
+    def local():
+        result = get_importer("sharegpt").apply(table)
+        if result.num_rejected and on_error == "stop":
+            raise DataError("refused")
+        return _rows(trlprep.convert(result.table, to=to, on_error=on_error))
+
+    def on_ray():
+        ds = engine.convert(_blocks(table, cuts), to=to, from_="sharegpt", on_error=on_error)
+        return [r for t in ray.get(ds.to_arrow_refs()) for r in _rows(t)]
+
+    want, got = _outcome(local), _outcome(on_ray)
+    assert got == want, (rows, to, on_error)

@@ -53,14 +53,21 @@ def init(address: str | None = None, num_cpus: int | None = None) -> None:
     ray = _ray()
     for name in ("ray", "ray.data"):  # Ray Data logs each dataset's execution at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
-    # row numbers follow the files' order, and outputs keep it
-    ray.data.DataContext.get_current().execution_options.preserve_order = True
+    _context()
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False)
     if address is None:
         kwargs["num_cpus"] = num_cpus
     ray.init(address=address, logging_level="ERROR", **kwargs)
+
+
+def _context() -> None:
+    """Row numbers follow the input's order and outputs keep it; a DataError raised in a
+    task stays one (in RayTaskError)."""
+    ctx = _ray().data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.raise_original_map_exception = True
 
 
 # ---------------------------------------------------------------- global row numbers
@@ -377,7 +384,7 @@ def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
     )
 
 
-def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool) -> pa.Table:
+def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool) -> pa.Table:
     """Import one block of a public layout (the importer's Arrow -> Arrow pass): imported
     rows carry their input row's ROW_ID and LINE; refused rows become reject rows."""
     from trlprep.apply import Failure
@@ -409,6 +416,8 @@ def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool) -> pa.Table
                 result.rejects.column("reason").to_pylist(),
             )
         )
+    if failures and not collect:
+        raise _failed(failures, rows)
     out = result.table.append_column(ROW_ID, pa.array(ids[keep[np.asarray(result.rows, np.int64)]]))
     out_lines = rows.line_of(out.column(ROW_ID).to_numpy())
     out = out.append_column(
@@ -525,10 +534,16 @@ def _no_rejects(table: pa.Table) -> pa.Table:
 
 
 def import_layout(
-    ds: ray.data.Dataset, layout: str, options: Any = None, *, coerce: bool = False
+    ds: ray.data.Dataset,
+    layout: str,
+    options: Any = None,
+    *,
+    coerce: bool = False,
+    collect: bool = True,
 ) -> ray.data.Dataset:
     """Import a public layout (sharegpt, alpaca, ...) block by block; `ds` must carry
-    ROW_ID (`numbered`). Refused rows stay as reject rows (`Converted.rejects`)."""
+    ROW_ID (`numbered`). Refused rows stay as reject rows (`Converted.rejects`), or fail
+    the block (`collect=False`)."""
     from trlprep.importers import ImportOptions, get_importer
     from trlprep.importers.base import rename
 
@@ -541,7 +556,7 @@ def import_layout(
     if importer.needs_whole_input(schema):
         ds = ds.repartition(1)  # records span rows anywhere in the input
     return ds.map_batches(
-        _import, batch_format="pyarrow", batch_size=None, fn_args=(importer, opts, coerce)
+        _import, batch_format="pyarrow", batch_size=None, fn_args=(importer, opts, coerce, collect)
     )
 
 
@@ -633,7 +648,10 @@ def convert(
     ds: ray.data.Dataset,
     to: str | None = None,
     *,
+    from_: str | None = None,
+    import_options: Any = None,
     on_error: str = "stop",
+    coerce: bool = False,
     **kwargs: Any,
 ) -> ray.data.Dataset:
     """Convert a Ray dataset to type `to` through the conversion graph (a Dataset).
@@ -643,13 +661,22 @@ def convert(
     row (or file line); with `on_error="skip"` refused rows are left out. `chat_template`
     and `tokenize` run in an actor pool of `concurrency` actors (default: Ray's
     autoscaling). Output rows are in input order (`order="blocks"`: every first-of-pair
-    row before any second one).
+    row before any second one). `from_` may name a public layout (sharegpt, alpaca, ...):
+    its rows are imported first (`import_options`: `trlprep.importers.ImportOptions`).
     """
+    from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
 
     check_on_error(on_error)
+    _context()
+    collect = on_error == "skip"
     ds, _ = numbered(ds)
-    return convert_rows(ds, to, collect=on_error == "skip", **kwargs).output()
+    if from_ is not None and is_layout(from_):
+        ds = import_layout(ds, from_, import_options, coerce=coerce, collect=collect)
+        ds, from_ = ds.materialize(), None
+        if collect and _head(ds, 1) is None:  # every row refused: nothing left, as locally
+            return _ray().data.from_arrow(pa.table({}))
+    return convert_rows(ds, to, from_=from_, collect=collect, coerce=coerce, **kwargs).output()
 
 
 def _map(ds: ray.data.Dataset, stage: _Stage, concurrency: int | None) -> ray.data.Dataset:
