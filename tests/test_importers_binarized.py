@@ -107,3 +107,18 @@ def test_trainers_read_it_as_convert_does():
         "<|im_start|>user\nHow many legs does a cat have?<|im_end|>\n<|im_start|>assistant\n"
     )
     assert table.column("chosen").to_pylist()[0] == "Four.<|im_end|>\n"
+
+
+def test_validate_checks_it_as_trl_reads_it(tmp_path):
+    src = tmp_path / "uf.jsonl"
+    src.write_text("".join(json.dumps(_row(i)) + "\n" for i in range(3)))
+    res = CliRunner().invoke(app, ["validate", str(src)])
+    assert res.exit_code == 0, res.output
+    assert "checked as the binarized layout (preference-implicit, conversational)" in " ".join(
+        res.output.split()
+    )
+    bad = _row(3)
+    bad["rejected"] = bad["rejected"][:1]  # only the user's turn: no answer to prefer against
+    src.write_text("".join(json.dumps(r) + "\n" for r in [_row(0), bad]))
+    res = CliRunner().invoke(app, ["validate", str(src), "--strict"])
+    assert res.exit_code == 1 and "no-common-prefix" in res.output, res.output

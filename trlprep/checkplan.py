@@ -37,6 +37,14 @@ def make_plan(
     roles = parse_role_map(role_map)
     notes: list[str] = []
     dtype = get_type(type) if type is not None else (det.type if det else None)
+    if type is None and det is not None and _trl_reads_layout(det):
+        dtype, landing = det.layout_landing
+        format = format if format is not None else landing
+        notes.append(
+            f"checked as the {det.layout} layout ({dtype.name}, {landing.value}), as TRL "
+            f"reads it and `trlprep convert` and `train` import it"
+        )
+        det = None  # the columns' own reading (a text prompt beside messages) does not apply
     reading = None
     if det is not None and det.reading is not None and dtype is det.type:
         reading = det.reading  # checked as detect reads it; --type language-modeling: as stored
@@ -83,6 +91,16 @@ def make_plan(
     if reading is not None and fmt is not Format.CONVERSATIONAL:
         reading = None  # standard text has no turns to read
     return Plan(dtype, fmt, roles, reading), notes
+
+
+def _trl_reads_layout(det: Detection) -> bool:
+    """The columns are a layout that TRL's trainers read as they are (binarized preference
+    with a text prompt: `maybe_extract_prompt` ignores the text), so validate checks that."""
+    if det.layout is None or det.layout_landing is None:
+        return False
+    from trlprep.importers import get_importer
+
+    return get_importer(det.layout).trl_reads_as_is
 
 
 def _needs_detection(type: str | DatasetType | None, format: str | Format | None) -> bool:

@@ -184,6 +184,8 @@ class Importer:
     # The layout's columns bear TRL names (`prompt`, `messages`) but its rows are never valid
     # TRL data, so the layout is read even where detection names a TRL type.
     looks_like_trl: ClassVar[bool] = False
+    # TRL's trainers read the layout's rows as they are (validate checks them as the landing)
+    trl_reads_as_is: ClassVar[bool] = False
     # The layout can keep rows whose final answer is empty (`ImportOptions.keep_empty_turns`).
     keeps_empty_turns: ClassVar[bool] = False
 

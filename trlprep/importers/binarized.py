@@ -33,6 +33,7 @@ class Binarized(Importer):
     name = "binarized"
     aliases = ("ultrafeedback-binarized", "text-prompt")
     looks_like_trl = True
+    trl_reads_as_is = True  # DPOTrainer's maybe_extract_prompt
     description = (
         "Preference conversations (chosen, rejected: message lists holding the user's turn) "
         "beside a text prompt that repeats it (HuggingFaceH4/ultrafeedback_binarized) -> "
