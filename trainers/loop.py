@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -34,10 +35,10 @@ from trlprep.trainers.algorithms import Algorithm, get_algorithm
 from trlprep.trainers.collate import Collator
 from trlprep.trainers.config import TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared, prepare
-from trlprep.trainers.evaluate import evaluate, num_items
+from trlprep.trainers.evaluate import evaluate, num_items, shares
 from trlprep.trainers.logps import LogpsModel, chunk_tokens, liger_available, liger_import_error
 from trlprep.trainers.losses import RunningMean
-from trlprep.trainers.metrics import MetricsLog, mean_metrics, progress_bar
+from trlprep.trainers.metrics import MetricsLog, progress_bar, weighted_sums
 from trlprep.trainers.models import (
     build_model,
     compile_forward,
@@ -93,7 +94,9 @@ class Trainer:
             mixed_precision="bf16" if bf16 else "no",
             log_with=list(cfg.report_to) or None,
             project_dir=str(self.out),
+            cpu=launched_on_cpu(),
         )
+        check_processes(acc.num_processes)
         self.log = log if acc.is_main_process else (lambda *_: None)
         set_seed(cfg.seed)
 
@@ -135,6 +138,8 @@ class Trainer:
             wrapper = algo.policy or LogpsModel
             policy = wrapper(model, algo.stats(self.options), chunk, self.temperature)
             policy.kernel = self._logps_kernel()
+            # FSDP wraps the layers the model names (its decoder layer), looked up on the root
+            policy._no_split_modules = getattr(model, "_no_split_modules", None)
             if self.resume_from is not None and hasattr(policy, "load_extra"):
                 policy.load_extra(self.resume_from)  # e.g. PPO's value head
         policy.train()
@@ -186,6 +191,7 @@ class Trainer:
                 rank=acc.process_index,
                 world=acc.num_processes,
                 group_by_length=cfg.group_by_length,
+                pair_previous="completion" if self.collate.kl else None,
             )
             if self.rollouts is not None:  # each rollout serves a fixed number of steps
                 per_epoch = self.stream.per_epoch * self.rollouts.steps_per_rollout
@@ -209,8 +215,10 @@ class Trainer:
         self.step, self.position, self.num_tokens = 0, (0, 0), 0
         self.last_saved: Path | None = None
         self._window: dict[str, list[float | Tensor]] = defaultdict(list)
+        self._weights: dict[str, list[float]] = defaultdict(list)  # of per-micro-batch values
         self._last: dict[str, float] = {}
         self._started: float | None = None
+        self._fillers: set[int] = set()  # micro-batches of the next step that only fill in
         self._bar: Callable[..., None] = lambda *_, **__: None
         if self.resume_from is not None:
             self._resume(self.resume_from)
@@ -255,7 +263,16 @@ class Trainer:
         return self.cfg.logps_kernel
 
     def _gather(self, x: Tensor) -> Tensor:
-        return self.acc.gather(x) if self.acc.num_processes > 1 else x
+        """`x` of every process concatenated in rank order (first dimensions may differ)."""
+        acc = self.acc
+        if acc.num_processes == 1:
+            return x
+        sizes = acc.gather(torch.tensor([x.shape[0]], device=x.device)).tolist()
+        if len(set(sizes)) == 1:
+            return acc.gather(x)
+        padded = acc.gather(acc.pad_across_processes(x, dim=0))
+        width = max(sizes)
+        return torch.cat([padded[r * width : r * width + n] for r, n in enumerate(sizes)])
 
     def _unwrapped(self) -> nn.Module:
         m = self.acc.unwrap_model(self.policy)
@@ -299,7 +316,7 @@ class Trainer:
             rows = max(1, rows // self.algo.online.units_per_prompt(self.options))
         else:
             make_batches = lambda r: ([self.collate(r).to(self.acc.device)], {})  # noqa: E731
-        values = evaluate(
+        sums = evaluate(
             self.algo,
             self.ctx,
             self.eval_data.rows,
@@ -308,7 +325,7 @@ class Trainer:
             acc=self.acc,
             token_normalised=self.token_normalised,
         )
-        return {f"eval_{k}": v for k, v in self.metrics.reduce(values).items()}
+        return {f"eval_{k}": v for k, v in self.metrics.pool(sums).items()}
 
     def _nan(self, value: Tensor, what: str = "loss", step: int | None = None) -> None:
         kept = self.last_saved or (ckpt.checkpoints(self.out) or [None])[-1]
@@ -371,20 +388,37 @@ class Trainer:
             self._set_log_metrics(logging)
         for k, v in (made or {}).items():  # metrics of generating the batches (online)
             window[k].append(v)
+        # each micro-batch's rows (or trained-on tokens) here over the mean per process: the
+        # weight that makes means over processes those of the global micro-batch
+        fillers, self._fillers = self._fillers, set()
+        share = [1.0] * len(micro)
+        if algo.online is None:
+            units = [
+                0.0 if i in fillers else float(num_items([b]) if self.token_normalised else rows(b))
+                for i, b in enumerate(micro)
+            ]
+            share = shares(units, acc)
         if self.token_normalised:  # the loss divides by the tokens of every micro-batch
-            self.ctx.num_items = self._sum_processes(num_items(micro)) / acc.num_processes
+            real = [b for i, b in enumerate(micro) if i not in fillers]
+            self.ctx.num_items = self._sum_processes(num_items(real)) / acc.num_processes
 
         step_loss = torch.zeros((), device=acc.device)
         for i, batch in enumerate(micro):
             sync = i == len(micro) - 1  # gradients are all-reduced on the last one only
             no_sync = contextlib.nullcontext() if sync else acc.no_sync(self.policy)
+            if self.token_normalised:  # the divisor already counts every process's tokens
+                factor, div = (0.0 if i in fillers else 1.0), 1
+            else:
+                factor, div = share[i], len(micro)
             with no_sync, acc.autocast():
                 loss, metrics = algo.step(self.ctx, batch)
-                acc.backward(loss if self.token_normalised else loss / len(micro))
-            step_loss += loss.detach().float() / (1 if self.token_normalised else len(micro))
+                acc.backward(loss if factor == div == 1 else loss * factor / div)
+            step_loss += loss.detach().float() * factor / div
             for k, v in metrics.items():
                 window[k].append(v)
-        self.num_tokens += self._sum_processes(sum(batch_tokens(b) for b in micro))
+                self._weights[k].append(share[i])
+        tokens = sum(batch_tokens(b) for i, b in enumerate(micro) if i not in fillers)
+        self.num_tokens += self._sum_processes(tokens)
 
         grad_norm = acc.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
         self.optimizer.step()
@@ -426,9 +460,10 @@ class Trainer:
 
     def _log_window(self) -> None:
         self._check_finite()
-        self._last = self.metrics.reduce(mean_metrics(self._window))
+        self._last = self.metrics.pool(weighted_sums(self._window, self._weights))
         shown = {k: self._last[k] for k in self.algo.metrics[:2] if k in self._last}
         self._window.clear()
+        self._weights.clear()
         self._bar(self._last.get("loss"), shown)
         record: dict[str, Any] = {"step": self.step}
         if self.stream is not None:
@@ -464,11 +499,53 @@ class Trainer:
                 self.position = position
             return micro, made
         micro = []
-        for _ in range(self.cfg.gradient_accumulation_steps):
-            epoch, index, rows = next(stream)
-            micro.append(self.collate(rows).to(self.acc.device))
+        for i in range(self.cfg.gradient_accumulation_steps):
+            epoch, index, shard = next(stream)
+            if not shard:  # fewer rows than processes: a row to run, weighted 0 (DDP needs one)
+                assert self.stream is not None
+                shard = self.stream.filler(epoch, index)
+                self._fillers.add(i)
+            micro.append(self.collate(shard).to(self.acc.device))
             self.position = (epoch, index + 1)
         return micro, {}
+
+
+def rows(batch: Any) -> int:
+    """Rows (pairs, sequences) in a batch: the unit its loss is a mean over."""
+    if isinstance(getattr(batch, "num_pairs", None), int):
+        return batch.num_pairs
+    if hasattr(batch, "seqs"):
+        return batch.seqs.num_seqs
+    return int(batch.input_ids.shape[0])
+
+
+def launched_on_cpu() -> bool:
+    """Several processes (torchrun, `accelerate launch --multi_gpu`) on a machine without
+    CUDA: Accelerate then needs `cpu=True` to join them with gloo (otherwise each process
+    trains alone, unaware of the others)."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    return world > 1 and not torch.cuda.is_available()
+
+
+def check_processes(started: int) -> None:
+    """Refuse a run whose launcher asked for several processes but started one."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1 and started != world:
+        raise UsageError(f"launched as {world} processes, but Accelerate joined {started}")
+    simple_launcher = (
+        os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1")
+        and "MASTER_ADDR" in os.environ
+        and "WORLD_SIZE" not in os.environ
+        and not any(k in os.environ for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"))
+    )
+    if simple_launcher and started == 1:
+        raise UsageError(
+            "`accelerate launch --cpu --num_processes N` starts ONE process (Accelerate's "
+            "multi-CPU launch is mpirun with a hostfile); this run would train alone",
+            hint="on CPU: `torchrun --nproc_per_node N -m trlprep train ...` or `accelerate "
+            "launch --multi_gpu --num_processes N -m trlprep train ...` (trlprep joins the "
+            "processes with gloo); drop --num_processes for one process",
+        )
 
 
 def batch_tokens(batch: Any) -> int:

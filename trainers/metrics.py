@@ -44,6 +44,21 @@ def mean_metrics(values: dict[str, list[Any]]) -> dict[str, float]:
     return out
 
 
+def weighted_sums(
+    values: dict[str, list[Any]], weights: dict[str, list[float]] | None = None
+) -> dict[str, tuple[float, float]]:
+    """Each metric's weighted sum and total weight (weight 1 where none is given), NaNs
+    (undefined for a batch) left out: what `MetricsLog.pool` combines over processes."""
+    out = {}
+    weights = weights or {}
+    for k, v in to_floats(values).items():
+        w = weights.get(k) or [1.0] * len(v)
+        pairs = [(x, c) for x, c in zip(v, w, strict=True) if not math.isnan(x) and c]
+        if pairs:
+            out[k] = (sum(x * c for x, c in pairs), sum(c for _, c in pairs))
+    return out
+
+
 def tracker_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     """The run's configuration as trackers take it: nested options flattened to `a/b` keys,
     values other than numbers, strings and booleans as text (TensorBoard's hparams refuse
@@ -82,6 +97,22 @@ class MetricsLog:
         t = torch.tensor([metrics[k] for k in keys], device=self.acc.device)
         t = self.acc.reduce(t, reduction="mean")
         return dict(zip(keys, t.tolist(), strict=True))
+
+    def pool(self, sums: dict[str, tuple[float, float]]) -> dict[str, float]:
+        """Weighted means from each process's `weighted_sums`, pooled over processes (a
+        metric only some processes have is the mean of theirs)."""
+        if self.acc.num_processes > 1:
+            import torch.distributed as dist
+
+            parts: list[Any] = [None] * self.acc.num_processes
+            dist.all_gather_object(parts, sums)
+            pooled: dict[str, tuple[float, float]] = {}
+            for part in parts:
+                for k, (s, w) in part.items():
+                    s0, w0 = pooled.get(k, (0.0, 0.0))
+                    pooled[k] = (s0 + s, w0 + w)
+            sums = {k: pooled[k] for k in sorted(pooled)}
+        return {k: s / w for k, (s, w) in sums.items()}
 
     def write(self, record: dict[str, Any]) -> None:
         """One record (it has a `step`)."""

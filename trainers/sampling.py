@@ -1,4 +1,9 @@
-"""The order rows are trained in: shuffled per epoch from the seed, sharded over processes."""
+"""The order rows are trained in: shuffled per epoch from the seed, sharded over processes.
+
+Whatever the number of processes, micro-batch `index` of an epoch is the same set of rows:
+positions `[index * B, (index + 1) * B)` of the epoch's order, `B = batch_size * world`
+(the global micro-batch); process `rank` takes every `world`-th of them from `rank` on.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,11 @@ import torch
 
 class BatchStream:
     """Batches of rows, epoch after epoch; the order is a function of (seed, epoch), so a
-    position `(epoch, index)` is all resuming needs. Each process takes its own shard."""
+    position `(epoch, index)` is all resuming needs. Each process takes its own shard.
+
+    `pair_previous` (KTO's KL estimate): each row also gets `kl_<name>`, the `name` of the
+    previous row of the global micro-batch (the last row's for the first), so the mismatched
+    pairs do not depend on how the global micro-batch is split over processes."""
 
     def __init__(
         self,
@@ -23,15 +32,18 @@ class BatchStream:
         rank: int = 0,
         world: int = 1,
         group_by_length: bool = False,
+        pair_previous: str | None = None,
     ) -> None:
         self.rows = rows
         self.n = len(next(iter(rows.values())))
         self.batch_size, self.seed, self.shuffle = batch_size, seed, shuffle
         self.rank, self.world, self.group_by_length = rank, world, group_by_length
         self.per_epoch = math.ceil(math.ceil(self.n / world) / batch_size)
+        self.pair_previous = pair_previous
         self._order: tuple[int, list[int]] | None = None
 
-    def _indices(self, epoch: int) -> list[int]:
+    def order(self, epoch: int) -> list[int]:
+        """Every row index, in the order epoch `epoch` trains on them (all processes)."""
         if self._order and self._order[0] == epoch:
             return self._order[1]
         if self.shuffle:
@@ -46,16 +58,54 @@ class BatchStream:
                 for k in range(0, len(order), size)
                 for i in sorted(order[k : k + size], key=self._length, reverse=True)
             ]
-        shard = order[self.rank :: self.world]
-        self._order = (epoch, shard)
-        return shard
+        self._order = (epoch, order)
+        return order
+
+    def _indices(self, epoch: int) -> list[int]:
+        return self.order(epoch)[self.rank :: self.world]
 
     def _length(self, i: int) -> int:
         return sum(len(v[i]) for v in self.rows.values() if isinstance(v[i], list))
 
+    def global_indices(self, epoch: int, index: int) -> list[int]:
+        """The rows of global micro-batch `index` (every process's, in order)."""
+        size = self.batch_size * self.world
+        return self.order(epoch)[index * size : (index + 1) * size]
+
+    def global_size(self, epoch: int, index: int) -> int:
+        """How many rows global micro-batch `index` holds over all processes."""
+        size = self.batch_size * self.world
+        return max(0, min(size, self.n - index * size))
+
+    def share(self, epoch: int, index: int) -> float:
+        """This process's rows of micro-batch `index` over the mean per process: the factor
+        that makes the mean over processes of per-process row means the global row mean."""
+        mine = len(self._indices(epoch)[index * self.batch_size : (index + 1) * self.batch_size])
+        return mine * self.world / max(1, self.global_size(epoch, index))
+
     def batch(self, epoch: int, index: int) -> list[dict[str, Any]]:
+        """This process's rows of micro-batch `index` (none when the global micro-batch has
+        fewer rows than there are processes)."""
         idx = self._indices(epoch)[index * self.batch_size : (index + 1) * self.batch_size]
-        return [{k: v[i] for k, v in self.rows.items()} for i in idx]
+        rows = [{k: v[i] for k, v in self.rows.items()} for i in idx]
+        name = self.pair_previous
+        if name is not None and rows and f"kl_{name}" not in rows[0]:
+            whole = self.global_indices(epoch, index)
+            previous = [whole[p - 1] for p in range(self.rank, len(whole), self.world)]
+            col = self.rows[name]
+            for row, i in zip(rows, previous, strict=True):
+                row[f"kl_{name}"] = col[i]
+        return rows
+
+    def filler(self, epoch: int, index: int) -> list[dict[str, Any]]:
+        """The first row of global micro-batch `index`: what a process runs (with weight 0)
+        when the global micro-batch has no row for it."""
+        rank = self.rank
+        try:
+            self.rank = 0
+            return self.batch(epoch, index)[:1]
+        finally:
+            self.rank = rank
 
     def iterate(self, epoch: int, index: int) -> Iterator[tuple[int, int, list[dict]]]:
         """(epoch, index, rows) from a position onwards, forever."""

@@ -207,15 +207,23 @@ def _rows_mean(values: Tensor, rows: Tensor) -> Tensor:
     return (values.detach().float() * rows).sum() / rows.sum()
 
 
-def _unpaired_metrics(out: CompletionLogps, labels: Tensor, rewards: Tensor) -> Metrics:
+def _unpaired_metrics(
+    out: CompletionLogps, labels: Tensor, rewards: Tensor, gather: Callable = lambda x: x
+) -> Metrics:
+    """Per-label means over the rows of every process (`gather`): a process's share of
+    desirable rows differs from its share of the batch."""
+    cols = [labels.float(), rewards.detach().float(), out.sums.detach().float()]
+    if out.mean_logits is not None:
+        m = out.mask.float()
+        cols += [(out.mean_logits.detach().float() * m).sum(-1), m.sum(-1)]
+    cols = list(gather(torch.stack(cols, dim=1)).unbind(1))
+    labels, rewards, sums = cols[0].bool(), cols[1], cols[2]
     metrics: Metrics = {}
     for name, sel in (("chosen", labels), ("rejected", ~labels)):
         metrics[f"rewards/{name}"] = _rows_mean(rewards, sel)
-        metrics[f"logps/{name}"] = _rows_mean(out.sums, sel)
+        metrics[f"logps/{name}"] = _rows_mean(sums, sel)
         if out.mean_logits is not None:
-            m = out.mask.float()
-            tokens = (m * sel[:, None]).sum()
-            metrics[f"logits/{name}"] = (out.mean_logits.float() * m * sel[:, None]).sum() / tokens
+            metrics[f"logits/{name}"] = (cols[3] * sel).sum() / (cols[4] * sel).sum()
     metrics["rewards/margins"] = metrics["rewards/chosen"] - metrics["rewards/rejected"]
     return metrics
 
@@ -253,7 +261,7 @@ def kto_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
         undesirable_weight=o.undesirable_weight,
         loss_type=o.loss_type,
     )
-    metrics = {"kl": kl.detach()} | _unpaired_metrics(out, labels, o.beta * ratios)
+    metrics = {"kl": kl.detach()} | _unpaired_metrics(out, labels, o.beta * ratios, ctx.gather)
     return losses.mean(), metrics
 
 
@@ -267,7 +275,7 @@ def bco_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
         running.update(ctx.gather(rewards.detach()))
     labels = batch.labels
     losses = bco_loss(rewards[labels], rewards[~labels], running.mean)
-    metrics = {"delta": running.mean} | _unpaired_metrics(out, labels, rewards)
+    metrics = {"delta": running.mean} | _unpaired_metrics(out, labels, rewards, ctx.gather)
     return losses.mean(), metrics
 
 

@@ -1,0 +1,196 @@
+"""Training on 2 processes (gloo on CPU, as `torchrun --nproc_per_node 2` starts them) equals
+one process with the same global batch: the same rows each step, the same losses, metrics,
+epoch, token counts and final weights; files written once; resuming exact; evaluation
+sharded without duplicates. Every run's global micro-batch is 4 rows (1 process x 4, or
+2 processes x 2), with uneven splits on purpose (a last batch of 1 row: one process has
+none and runs a filler row weighted 0).
+
+The 2-process runs of every case happen in one spawn (start-up is most of the cost)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+
+import pytest
+
+torch = pytest.importorskip("torch")
+pytest.importorskip("transformers")
+pytest.importorskip("accelerate")
+
+from train_support import save_tiny_model  # noqa: E402
+
+COLORS = [
+    ("sky", "blue", "green"),
+    ("grass", "green", "red"),
+    ("sun", "yellow", "blue"),
+    ("sea", "blue", "yellow"),
+    ("cat", "red", "dog"),
+    ("dog", "yellow green", "cat"),
+    ("world", "green", "five six"),
+    ("sky", "blue", "red red"),
+    ("sea", "blue green", "yellow"),
+]
+PREFERENCE = [
+    {"prompt": f"what color is the {a} ?", "chosen": f" {b} .", "rejected": f" {c} ."}
+    for a, b, c in COLORS
+]  # 9 rows: global micro-batches of 4, 4, 1
+UNPAIRED = [
+    {"prompt": f"what color is the {a} ?", "completion": f" {c} .", "label": ok}
+    for i, (a, b, _) in enumerate(COLORS)
+    for c, ok in ((b, i % 3 != 1), (b + " no", i % 3 == 1))
+][:10]  # 10 rows: 4, 4, 2
+TEXT = [{"text": " ".join(["the sky is blue ."] * (1 + i % 3) + ["so"] * i)} for i in range(7)]
+
+BASE = dict(
+    logging_steps=1,
+    save_steps=1000,
+    learning_rate=1e-2,
+    progress=False,
+    gradient_checkpointing=False,
+    eval_data=None,
+)
+# name: (config, batch size per process on 1 and 2 processes)
+# (evaluated at the end on 5 rows: global batches of 4 and 1; checkpoints every 2 steps)
+CASES = {
+    "dpo": (
+        dict(algo="dpo", data=PREFERENCE, eval_data=PREFERENCE[:5], max_steps=4, save_steps=2),
+        (4, 2),
+    ),
+    "kto": (dict(algo="kto", data=UNPAIRED, max_steps=3), (4, 2)),
+    "sft": (dict(algo="sft", data=TEXT, max_steps=2, gradient_accumulation_steps=2), (4, 2)),
+}
+
+
+def _config(model, out, name, world):
+    cfg, sizes = CASES[name]
+    batch = sizes[0] if world == 1 else sizes[1]
+    kw = {**BASE, **cfg}
+    ebs = kw.pop("eval_batch_size", batch)
+    return dict(model=str(model), output_dir=str(out), batch_size=batch, eval_batch_size=ebs, **kw)
+
+
+def _worker(rank, world, port, model, root, q):
+    os.environ.update(
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_WORLD_SIZE=str(world),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
+    torch.set_num_threads(1)
+    from trlprep.trainers.loop import Trainer
+
+    try:
+        for name in CASES:
+            Trainer(_config(model, f"{root}/{name}", name, world), log=lambda *_: None).train()
+        # resume the uninterrupted run's checkpoint-2 in a folder of its own
+        part = f"{root}/resume-part"
+        if rank == 0:
+            os.makedirs(part)
+            shutil.copytree(f"{root}/dpo/checkpoint-2", f"{part}/checkpoint-2")
+        torch.distributed.barrier()  # joined by the first Trainer's Accelerator
+        cfg = _config(model, part, "dpo", world)
+        Trainer({**cfg, "resume": True}, log=lambda *_: None).train()
+        q.put((rank, None))
+    except BaseException as e:  # noqa: BLE001 - reported to the parent
+        import traceback
+
+        q.put((rank, traceback.format_exc() + repr(e)))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    import torch.multiprocessing as mp
+
+    root = tmp_path_factory.mktemp("mp")
+    model = save_tiny_model(root / "model")
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    port = _free_port()
+    procs = [
+        ctx.Process(target=_worker, args=(r, 2, port, model, str(root / "two"), q))
+        for r in range(2)
+    ]
+    for p in procs:
+        p.start()
+    # meanwhile, the same cases on this process alone
+    from trlprep.trainers.loop import Trainer
+
+    for name in CASES:
+        Trainer(_config(model, root / "one" / name, name, 1), log=lambda *_: None).train()
+    errors = [q.get(timeout=600) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    failed = [f"rank {r}:\n{e}" for r, e in errors if e]
+    assert not failed, "\n".join(failed)
+    return root
+
+
+def _logged(folder):
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()]
+
+
+def _assert_same_records(one, two):
+    assert [r["step"] for r in two] == [r["step"] for r in one]  # written once, each step
+    for a, b in zip(one, two, strict=True):
+        assert sorted(a) == sorted(b)
+        for key in a:
+            if key == "train_steps_per_second":
+                continue
+            assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-6), (a["step"], key)
+
+
+def _assert_same_weights(a, b):
+    from safetensors.torch import load_file
+
+    wa, wb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
+    for k in wa:
+        torch.testing.assert_close(wb[k], wa[k], rtol=1e-3, atol=1e-4)  # Adam: grads ~0
+
+
+@pytest.mark.parametrize("name", ["dpo", "kto", "sft"])
+def test_two_processes_train_as_one(runs, name):
+    one, two = _logged(runs / "one" / name), _logged(runs / "two" / name)
+    _assert_same_records(one, two)
+    tokens = [[r["num_tokens"] for r in run if "num_tokens" in r] for run in (one, two)]
+    assert tokens[1] == tokens[0] and tokens[0][-1] > 0  # counted over processes
+    _assert_same_weights(runs / "one" / name, runs / "two" / name)
+
+
+def test_dpo_steps_cover_the_epoch_as_one_process(runs):
+    epochs = [r["epoch"] for r in _logged(runs / "two" / "dpo") if "epoch" in r]
+    assert epochs == [round(x, 4) for x in (1 / 3, 2 / 3, 1.0, 4 / 3)]  # 9 rows, 4 a step
+
+
+def test_evaluation_shards_and_pools_every_row_once(runs):
+    one, two = _logged(runs / "one" / "dpo"), _logged(runs / "two" / "dpo")
+    assert [r["eval_loss"] for r in two if "eval_loss" in r] == pytest.approx(
+        [r["eval_loss"] for r in one if "eval_loss" in r], rel=1e-5
+    )
+    assert len([r for r in two if "eval_loss" in r]) == 1
+
+
+def test_checkpoints_are_written_once_and_resuming_is_exact(runs):
+    full, part = runs / "two" / "dpo", runs / "two" / "resume-part"
+    assert sorted(p.name for p in full.iterdir() if p.name.startswith("checkpoint")) == [
+        "checkpoint-2",
+        "checkpoint-4",
+    ]
+    assert not list(full.glob("*.tmp"))
+    want = {r["step"]: r for r in _logged(full) if "loss" in r}
+    got = [r for r in _logged(part) if "loss" in r]
+    assert [r["step"] for r in got] == [3, 4]
+    for r in got:
+        for key in ("loss", "rewards/margins", "learning_rate", "num_tokens", "epoch"):
+            assert r[key] == pytest.approx(want[r["step"]][key], rel=1e-6, abs=1e-9), key
+    _assert_same_weights(full, part)
