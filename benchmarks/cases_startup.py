@@ -1,5 +1,6 @@
-"""Start-up time: `trlprep --version` and `trlprep detect` on an 8-row file, each in a fresh
-process (the target is under 0.3 s wall for both), plus `import trlprep` alone.
+"""Start-up time: `trlprep --version`, `trlprep --help`, and `trlprep detect` / `validate` on
+8-row files (prompt-completion, and preference: its repeated-prompt check), each in a fresh
+process (the target is under 0.3 s wall), plus `import trlprep` alone.
 
 python -m benchmarks startup [--repeat 7]
 
@@ -20,6 +21,7 @@ from pathlib import Path
 
 TARGET_S = 0.3
 ROW = {"prompt": "The sky is", "completion": " blue."}
+PREFERENCE = {"prompt": "The sky is", "chosen": " blue.", "rejected": " green."}
 
 
 def _run(cmd: list[str]) -> tuple[float, float]:
@@ -38,11 +40,18 @@ def _run(cmd: list[str]) -> tuple[float, float]:
 def main(workdir: Path, repeat: int = 7) -> dict[str, dict[str, float]]:
     data = workdir / "startup-8-rows.jsonl"
     data.write_text("".join(json.dumps(ROW) + "\n" for _ in range(8)))
+    pref = workdir / "startup-8-preference.jsonl"
+    pref.write_text("".join(json.dumps(PREFERENCE) + "\n" for _ in range(8)))
     py = [sys.executable, "-X", "frozen_modules=on"]
+    trlprep = [*py, "-m", "trlprep"]
     cases = {
         "import trlprep": [*py, "-c", "import trlprep"],
-        "trlprep --version": [*py, "-m", "trlprep", "--version"],
-        "trlprep detect (8 rows)": [*py, "-m", "trlprep", "detect", str(data)],
+        "trlprep --version": [*trlprep, "--version"],
+        "trlprep --help": [*trlprep, "--help"],
+        "trlprep detect (8 rows)": [*trlprep, "detect", str(data)],
+        "detect (8 preference)": [*trlprep, "detect", str(pref)],
+        "trlprep validate (8 rows)": [*trlprep, "validate", str(data)],
+        "validate (8 preference)": [*trlprep, "validate", str(pref)],
     }
     results: dict[str, dict[str, float]] = {}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
