@@ -265,14 +265,26 @@ def test_without_a_tokenizer_no_lengths(tmp_path, pref_rows):
 def test_rows_the_template_refuses_are_counted(tmp_path):
     rows = [
         {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]},
-        {"messages": [{"role": "assistant", "content": "x", "tool_calls": [
-            {"type": "function", "function": {"name": "f", "arguments": "{}"}}]}]},
-    ]  # fmt: skip
+        {
+            "messages": [
+                {"role": "user", "content": "hi"},
+                {
+                    "role": "assistant",
+                    "tool_calls": [
+                        {"type": "function", "function": {"name": "f", "arguments": "{}"}}
+                    ],
+                },
+            ]
+        },
+    ]  # fmt: skip  (the tiny template cannot render a tool call without content)
     path = _write(tmp_path / "m.jsonl", rows)
     rep = trlprep.report(path, chat_template=str(TINY), validate=False)
     rows_ = rep.data["rows"]
     assert rows_["in"] == 2
-    assert rows_["reported"] + rows_["rejected"] == 2
+    assert rows_["reported"] == 1 and rows_["rejected_by_stage"] == {"chat template": 1}
+    ex = rows_["rejected_examples"][0]
+    assert ex["line"] == 2 and "tool" in ex["reason"]
+    assert f"line 2 (chat template): {ex['reason']}" in rep.to_text()  # named, with why
 
 
 def test_fail_if(pref_report):
