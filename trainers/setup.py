@@ -1,0 +1,234 @@
+"""Setting up a run: what `Trainer` is built from, in order: the configuration and the
+algorithm, the accelerator (processes, mixed precision), the tokenizer and the data, the
+model (wrapped for log-probs) and the reference, online rollouts, the batch stream and the
+step count, the optimizer and schedule, prepared by Accelerate. The loop (`loop.py`) only
+reads what this leaves on the trainer."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from trlprep.trainers import checkpoint as ckpt
+from trlprep.trainers import reference as ref
+from trlprep.trainers.algorithms import Algorithm, get_algorithm
+from trlprep.trainers.collate import Collator
+from trlprep.trainers.config import TrainConfig
+from trlprep.trainers.data import Prepared, prepare
+from trlprep.trainers.logps import LogpsModel, chunk_tokens, liger_available, liger_import_error
+from trlprep.trainers.models import (
+    build_model,
+    compile_forward,
+    load_tokenizer,
+    packs_sequences,
+)
+from trlprep.trainers.online_source import Rollouts, make_rollouts
+from trlprep.trainers.optim import make_optimizer, make_scheduler
+from trlprep.trainers.preflight import check_trackers
+from trlprep.trainers.sampling import BatchStream
+from trlprep.trainers.steps import StepContext
+
+from trlprep.errors import UsageError
+
+if TYPE_CHECKING:
+    from trlprep.trainers.loop import Trainer
+
+
+def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable) -> None:
+    """Build everything `t` trains with from `config` (a TrainConfig, a dict or a YAML path)."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    cfg = t.cfg = TrainConfig.from_any(config)
+    algo: Algorithm = get_algorithm(cfg.algo)
+    t.algo, t.options = algo, algo.make_options(cfg.options)
+    if cfg.algo == "kto" and t.options.loss_type == "kto" and cfg.batch_size < 2:
+        raise UsageError(
+            "KTO's KL estimate pairs each prompt with another row's completion",
+            hint="use --batch-size 2 or more (or --loss-type apo_zero_unpaired)",
+        )
+    t.out = Path(cfg.output_dir)
+    check_trackers(cfg.report_to, t.out)  # before any data or model is loaded
+    t.resume_from = ckpt.resolve_resume(cfg.resume, t.out)
+    bf16 = cfg.bf16
+    if bf16 is None:
+        bf16 = torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    t.bf16 = bf16
+    t.acc = acc = Accelerator(
+        mixed_precision="bf16" if bf16 else "no",
+        log_with=list(cfg.report_to) or None,
+        project_dir=str(t.out),
+        cpu=launched_on_cpu(),
+    )
+    check_processes(acc.num_processes)
+    t.log = log if acc.is_main_process else (lambda *_: None)
+    set_seed(cfg.seed)
+
+    t.tokenizer = load_tokenizer(cfg.model)
+    # no data: the batches are given to `optimizer_step` (the iterative SFT API)
+    t.train_data = None if cfg.data is None else prepare_data(t, cfg.data, training=True)
+    t.eval_data = None
+    if cfg.eval_data is not None:
+        t.eval_data = prepare_data(t, cfg.eval_data, training=False)
+
+    if cfg.torch_compile and algo.online is not None:
+        raise UsageError(
+            "--torch-compile is for the offline algorithms",
+            hint=f"{algo.name} generates with the same model: leave --torch-compile out",
+        )
+    seqs = cfg.batch_size * (2 if algo.layout == "pairs" else 1)
+    model = build_model(cfg, algo.head, t.tokenizer, t.resume_from, seqs)
+    if cfg.torch_compile:
+        compile_forward(model, algo.head)
+    padding_free = packs_sequences(model) if cfg.padding_free is None else cfg.padding_free
+    if padding_free and algo.head != "causal-lm":
+        raise UsageError(f"padding-free batches are for causal LMs, not {algo.name}")
+    kl = getattr(t.options, "loss_type", None) == "kto"
+    t.collate = Collator(algo.layout, t.tokenizer.pad_token_id, padding_free=padding_free, kl=kl)
+    t.token_normalised = algo.token_normalised(t.options)
+    if algo.online is not None and cfg.precompute_ref:
+        raise UsageError(f"{algo.name} generates its completions: --precompute-ref cannot apply")
+    causal = algo.head == "causal-lm"  # log-probs through the LM head, chunk tokens at a time
+    vocab = model.get_output_embeddings().weight.shape[0] if causal else 0
+    chunk = t.chunk = chunk_tokens(vocab, cfg.logits_chunk_mib * 2**20) if causal else None
+    # online algorithms score their samples at the sampling temperature
+    t.temperature = getattr(t.options, "temperature", 1.0)
+    policy = model
+    if causal:
+        wrapper = algo.policy or LogpsModel
+        policy = wrapper(model, algo.stats(t.options), chunk, t.temperature)
+        policy.kernel = logps_kernel(t.cfg)
+        # FSDP wraps the layers the model names (its decoder layer), looked up on the root
+        policy._no_split_modules = getattr(model, "_no_split_modules", None)
+        if t.resume_from is not None and hasattr(policy, "load_extra"):
+            policy.load_extra(t.resume_from)  # e.g. PPO's value head
+    policy.train()
+    dtype = torch.bfloat16 if t.bf16 else torch.float32
+    reference = None
+    if algo.needs_reference(t.options):
+        reference = ref.build_reference(
+            cfg,
+            model,
+            t.tokenizer,
+            head=algo.head,
+            layout=algo.layout,
+            chunk=chunk,
+            temperature=t.temperature,
+            dtype=dtype,
+            collator=t.collate,
+            row_sets=[d.rows for d in (t.train_data, t.eval_data) if d is not None],
+            ld_alpha=getattr(t.options, "ld_alpha", None),
+            acc=acc,
+            log=t.log,
+        )
+
+    t.rollouts: Rollouts | None = None
+    t.teacher: nn.Module | None = None
+    rows_per_batch = cfg.batch_size
+    if algo.online is not None:  # batches are generated: rewards, teacher, rollouts
+        t.rollouts, t.teacher = make_rollouts(
+            algo.online,
+            t.options,
+            cfg,
+            policy=policy,
+            reference=reference,
+            tokenizer=t.tokenizer,
+            collator=t.collate,
+            acc=t.acc,
+            dtype=dtype,
+            chunk=chunk,
+            learning_rate=lambda: t.scheduler.get_last_lr()[0],
+            log=t.log,
+        )
+        rows_per_batch = t.rollouts.prompts_per_rollout
+    t.stream: BatchStream | None = None
+    t.total_steps = cfg.max_steps if cfg.max_steps > 0 else 0
+    if t.train_data is not None:
+        t.stream = BatchStream(
+            t.train_data.rows,
+            rows_per_batch,
+            seed=cfg.seed,
+            rank=acc.process_index,
+            world=acc.num_processes,
+            group_by_length=cfg.group_by_length,
+            pair_previous="completion" if t.collate.kl else None,
+        )
+        if t.rollouts is not None:  # each rollout serves a fixed number of steps
+            per_epoch = t.stream.per_epoch * t.rollouts.steps_per_rollout
+        else:
+            per_epoch = math.ceil(t.stream.per_epoch / cfg.gradient_accumulation_steps)
+        if cfg.max_steps <= 0:
+            t.total_steps = max(1, math.ceil(per_epoch * cfg.num_epochs))
+    t.lr = cfg.learning_rate if cfg.learning_rate is not None else algo.learning_rate
+    policy.to(acc.device)  # before the optimizer, which is fused when it is on CUDA
+    optimizer = make_optimizer(policy, cfg, t.lr)
+    t.scheduler = make_scheduler(optimizer, cfg, t.total_steps)
+    t.policy, t.optimizer = acc.prepare(policy, optimizer)
+    t.ctx = StepContext(t.policy, reference, t.options, gather=t._gather, teacher=t.teacher)
+    if t.rollouts is not None:
+        t.rollouts.ctx.policy = acc.unwrap_model(t.policy)
+        t.rollouts.ctx.state = t.ctx.state
+        t.ctx.state.update(algo.online.state(t.options))
+
+
+def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
+    """`data` detected, converted, templated and tokenised for `t`'s algorithm."""
+    a, cfg = t.algo, t.cfg
+    return prepare(
+        data,
+        a.layout,
+        a.accepts,
+        t.tokenizer,
+        max_length=cfg.max_length,
+        truncation=cfg.truncation_mode,
+        chat_template=cfg.chat_template,
+        algo=a.name,
+        options=t.options,
+        training=training,
+        log=t.log,
+    )
+
+
+def logps_kernel(cfg: TrainConfig) -> str:
+    """The log-prob kernel asked for, refused when it cannot run here."""
+    if cfg.logps_kernel == "liger" and not liger_available():
+        why = liger_import_error() if torch.cuda.is_available() else "no CUDA device"
+        raise UsageError(
+            f"--logps-kernel liger needs CUDA and the liger-kernel package ({why})",
+            hint='pip install "trlprep[gpu]" on a CUDA machine, or leave the option out',
+        )
+    return cfg.logps_kernel
+
+
+def launched_on_cpu() -> bool:
+    """Several processes (torchrun, `accelerate launch --multi_gpu`) on a machine without
+    CUDA: Accelerate then needs `cpu=True` to join them with gloo (otherwise each process
+    trains alone, unaware of the others)."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    return world > 1 and not torch.cuda.is_available()
+
+
+def check_processes(started: int) -> None:
+    """Refuse a run whose launcher asked for several processes but started one."""
+    world = int(os.environ.get("WORLD_SIZE", "1") or 1)
+    if world > 1 and started != world:
+        raise UsageError(f"launched as {world} processes, but Accelerate joined {started}")
+    simple_launcher = (
+        os.environ.get("ACCELERATE_USE_CPU", "").lower() in ("true", "1")
+        and "MASTER_ADDR" in os.environ
+        and "WORLD_SIZE" not in os.environ
+        and not any(k in os.environ for k in ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE"))
+    )
+    if simple_launcher and started == 1:
+        raise UsageError(
+            "`accelerate launch --cpu --num_processes N` starts ONE process (Accelerate's "
+            "multi-CPU launch is mpirun with a hostfile); this run would train alone",
+            hint="on CPU: `torchrun --nproc_per_node N -m trlprep train ...` or `accelerate "
+            "launch --multi_gpu --num_processes N -m trlprep train ...` (trlprep joins the "
+            "processes with gloo); drop --num_processes for one process",
+        )
