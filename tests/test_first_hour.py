@@ -105,3 +105,38 @@ def test_skipped_bad_lines_are_reported_in_every_format_without_advising_skip(tm
         assert "--on-bad-lines skip" not in r.output
     stopped = CliRunner().invoke(app, ["validate", str(path), "--format", fmt])
     assert stopped.exit_code == 1 and "--on-bad-lines skip" in stopped.output  # advised here
+
+
+def _broken(tmp_path: Path) -> tuple[Path, int]:
+    rows = (EXAMPLES / "preference.jsonl").read_text().splitlines()
+    path = tmp_path / "broken.jsonl"
+    path.write_text("\n".join([*rows[:3], '{"prompt": "x", "chosen": ', *rows[3:]]) + "\n")
+    return path, len(rows)
+
+
+def test_detect_json_reports_a_broken_line_as_json(tmp_path):
+    """`detect --json` keeps stdout one JSON object when reading stops at a broken line."""
+    path, _ = _broken(tmp_path)
+    r = CliRunner().invoke(app, ["detect", str(path), "--json"])
+    assert r.exit_code == 1
+    out = json.loads(r.stdout)
+    assert out["type"] is None and out["num_rows"] == 0
+    (problem,) = out["problems"]
+    assert problem["code"] == "invalid-line" and problem["lines"] == [4]
+    assert out["error"].startswith(f"{path}:4: invalid JSON")
+    assert "--on-bad-lines skip" in out["hint"]  # an option detect has
+
+
+def test_detect_on_bad_lines_skip_detects_the_rest(tmp_path):
+    path, n = _broken(tmp_path)
+    r = CliRunner().invoke(app, ["detect", str(path), "--on-bad-lines", "skip", "--json"])
+    assert r.exit_code == 1  # the file still has a broken line
+    out = json.loads(r.stdout)
+    assert out["type"] == "preference" and out["num_rows"] == n
+    assert [(p["code"], p["lines"]) for p in out["problems"]] == [("invalid-line", [4])]
+    text = CliRunner().invoke(app, ["detect", str(path), "--on-bad-lines", "skip"])
+    assert "problem [invalid-line]" in text.output and "(e.g. lines 4)" in text.output
+    clean = CliRunner().invoke(
+        app, ["detect", str(EXAMPLES / "preference.jsonl"), "--on-bad-lines", "skip"]
+    )
+    assert clean.exit_code == 0, clean.output

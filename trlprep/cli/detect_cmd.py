@@ -10,6 +10,7 @@ import typer
 from trlprep.cli import options as opt
 from trlprep.cli.app import command, err, out
 from trlprep.cli.empty import ALLOW_EMPTY, empty_error
+from trlprep.errors import UsageError
 
 if TYPE_CHECKING:
     from trlprep.detect import Detection
@@ -26,6 +27,7 @@ def detect_command(
         None, "--input-format", help="Override the format guessed from the file name."
     ),
     allow_empty: bool = ALLOW_EMPTY,
+    on_bad_lines: str = opt.ON_BAD_LINES,
     progress: bool = opt.PROGRESS,
 ) -> None:
     """Detect a dataset's type, format, modality and column roles (checks every row).
@@ -37,11 +39,24 @@ def detect_command(
 
     path = inputs(path)  # several paths: one dataset
     from trlprep.api import detect
+    from trlprep.jsonl import BadLineError, BadLines
     from trlprep.progress import showing
 
+    if on_bad_lines not in ("error", "skip"):
+        raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
+    bad = BadLines() if on_bad_lines == "skip" else None
     shown = err.is_terminal if progress is None else progress
-    with showing(err, "detecting", shown):
-        det = detect(path, split=split, input_format=input_format)
+    try:
+        with showing(err, "detecting", shown):
+            if bad is None:
+                det = detect(path, split=split, input_format=input_format)
+            else:
+                det = _detect_skipping(path, split, input_format, bad)
+    except BadLineError as e:
+        if not as_json:
+            raise
+        out.print_json(json.dumps(bad_line_detection(e)))  # stdout stays one JSON object
+        raise typer.Exit(e.exit_code) from None
     empty = det.num_rows == 0 and not det.problems
     if empty and not allow_empty:
         raise empty_error(path)
@@ -66,6 +81,37 @@ def detect_command(
             )
     if (det.problems or det.type is None) and not empty and det.layout_landing is None:
         raise typer.Exit(1)
+
+
+def _detect_skipping(path: str, split: str | None, input_format: str | None, bad) -> Detection:
+    """Detection of the lines that hold JSON objects; the others are `invalid-line` problems
+    (one per reason, the first lines named), so the exit code says the file has them."""
+    from trlprep.detect import Problem, detect_batches
+    from trlprep.readers import iter_batches
+
+    det = detect_batches(iter_batches(path, split=split, input_format=input_format, bad_lines=bad))
+    by_reason: dict[str, list[int]] = {}
+    for line in bad.lines:
+        by_reason.setdefault(bad.found[line][0], []).append(line)
+    det.problems[:0] = [
+        Problem("invalid-line", f"{reason} (skipped)", count=len(lines), lines=lines[:5])
+        for reason, lines in by_reason.items()
+    ]
+    return det
+
+
+def bad_line_detection(error: Exception) -> dict:
+    """`detect --json` of a file whose reading stopped at a broken JSON Lines line: no type,
+    the line as an `invalid-line` problem (with what to do), and the error text a user sees."""
+    from trlprep.detect import Detection, Problem
+
+    line = getattr(error, "line", None)
+    problem = Problem("invalid-line", error.message, count=1, lines=[line] if line else None)
+    det = Detection(type=None, format=None, num_rows=0, problems=[problem])
+    det.notes.append(f"reading stopped at line {line}" if line else "reading stopped")
+    loc = error.location()
+    return {**det.to_dict(), "error": f"{loc + ': ' if loc else ''}{error.message}",
+            "hint": error.hint}  # fmt: skip
 
 
 def _as_converted(det: Detection) -> dict:
