@@ -23,12 +23,13 @@ CSS = """
 font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif}
 main{max-width:960px;margin:0 auto;padding:16px}h1{font-size:1.4em;margin:.2em 0}
 h2{font-size:1.15em;border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:1.6em}
-nav a{margin-right:.8em;white-space:nowrap}a{color:var(--bar)}
+nav{display:flex;flex-wrap:wrap;gap:.2em .9em}nav a{white-space:nowrap}a{color:var(--bar)}
 .muted{color:var(--muted)}.bad{color:var(--bad);font-weight:600}.ok{color:var(--ok);font-weight:600}
 .scroll{overflow-x:auto}
 table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
 th,td{border-bottom:1px solid var(--line);padding:3px 10px;text-align:right;vertical-align:top}
 th:first-child,td:first-child{text-align:left}td.l{text-align:left}
+td span.l{display:block;text-align:left}
 .chart{width:100%;height:auto;max-width:640px;display:block;margin:.4em 0}
 pre{background:var(--code);padding:10px;overflow-x:auto;white-space:pre-wrap;word-break:break-word;
 border-radius:6px;font-size:13px}mark.trained{background:var(--mark);color:inherit}
@@ -159,7 +160,16 @@ def _overview(r: dict[str, Any]) -> str:
     h, rows, s = r["report"], r["rows"], r["summary"]
     cards = [
         ("rows", _v("rows.in", rows["in"])),
-        ("type", f"{escape(h['type'])}<br><span class=muted>{escape(str(h['format']))}</span>"),
+        (
+            "type",
+            f"{escape(h['type'])}<br><span class=muted>{escape(str(h['format']))}"
+            + (
+                f", measured as {escape(h['measured_as'])}"
+                if h.get("measured_as") not in (None, h["type"])
+                else ""
+            )
+            + "</span>",
+        ),  # fmt: skip
         (
             "truncated at --max-length",
             _v("summary.truncated", s.get("truncated"))
