@@ -1,21 +1,23 @@
 """Ray Data as the distributed engine: the local engine's stages run over a `ray.data.Dataset`.
 
 Nothing is reimplemented: every block goes through the same planning (`trlprep.convert`),
-the same Arrow -> Arrow edges and the same checks as the local engine, as
+the same importers, Arrow -> Arrow edges and checks as the local engine, as
 `map_batches(..., batch_format="pyarrow")` tasks. Chat templates and tokenizers run in an
-actor pool (each actor loads them once). Rows carry the hidden `ROW_ID` (their global input
-row index, numbered from the blocks' row counts), so errors name rows of the whole dataset
-and validation merges per-block results into one report with global row numbers.
+actor pool (each actor loads them once). Rows carry hidden columns: `ROW_ID` (their row in
+the whole input), `LINE` (their file line, for local JSON Lines files) and, once a stage
+refused them, `REJECT` (stage, reason): reject rows travel on past later stages, so the
+driver can stop naming the first (as the local engine) or write them to a rejects file.
+Validation merges per-block results into one report with global rows and lines.
 
 Pairing unpaired rows by prompt groups the rows by a hash of the prompt (Ray's groupby) and
-pairs within each group in input order; unpairing with `order="blocks"` and importing
-layouts need the local engine (`--engine local`). Needs the `ray` extra
-(`pip install "trlprep[ray]"`).
+pairs within each group in input order; unpairing with `order="blocks"` sorts the output by
+(half, row). Needs the `ray` extra (`pip install "trlprep[ray]"`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -129,7 +131,11 @@ def text_lines(path: str) -> np.ndarray | None:
     blank_at: list[np.ndarray] = []
     line0 = 0  # lines before the chunk
     total = 0
-    with open(path, "rb") as f:
+    import bz2
+    import gzip
+
+    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(os.path.splitext(path)[1], open)
+    with opener(path, "rb") as f:
         rest = b""
         while True:
             chunk = f.read(1 << 24)
@@ -169,7 +175,6 @@ def numbered_files(
     """`ds` read from local `files` with Ray's `include_paths`, numbered: ROW_ID (global
     row), LINE (file line, line-based files) in place of the path column; also the row
     count and the files as `trlprep.shards.Shards` (each one's first row and rows)."""
-    import os
 
     from trlprep.shards import Shards
 
@@ -189,6 +194,7 @@ def numbered_files(
     order = sorted(start, key=start.get)
     shards = Shards(order, [start[f] for f in order], [rows[f] for f in order])
     lines = {}
+    line_based = line_based and not any(f.endswith((".zst", ".lz4", ".br")) for f in order)
     if line_based:
         found = ray.get([ray.remote(text_lines).remote(f) for f in order])
         lines = dict(zip(order, found, strict=True))
