@@ -183,8 +183,8 @@ def run_end_to_end(path: str, out: str, to: str) -> tuple[float, int, dict]:
 
     from trlprep.convert import make_plan
     from trlprep.detect import detect_table
+    from trlprep.io.readers import iter_batches
     from trlprep.ledger import Ledger
-    from trlprep.readers import iter_batches
     from trlprep.stream import plain_units, stream_to_file
 
     best = float("inf")

@@ -18,7 +18,7 @@ def make_jsonl(workdir: Path, gigabytes: float) -> tuple[Path, int]:
     import pyarrow as pa
 
     from benchmarks.synth import preference
-    from trlprep.writers import to_jsonl_bytes
+    from trlprep.io.writers import to_jsonl_bytes
 
     target = int(gigabytes * (1 << 30))
     path = workdir / f"preference_conv_{gigabytes:g}GB_unique.jsonl"

@@ -52,7 +52,7 @@ def run_trlprep(path: str, repeat: int = 1) -> tuple[float, int, dict]:
 
 def run_read(path: str, repeat: int = 1) -> tuple[float, int, dict]:
     """Read the file in record batches exactly as validate does, and nothing else."""
-    from trlprep.readers import iter_batches
+    from trlprep.io.readers import iter_batches
 
     rows = []
 

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 
 import trlprep
-from trlprep.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.arrowtypes import ValueKind, value_kind
 from trlprep.errors import UsageError
+from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 
 
 def _m(role, content):

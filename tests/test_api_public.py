@@ -67,7 +67,7 @@ SCRIPT = textwrap.dedent(
             CALLS[name]()
         called.append(name)
     # every module of the package imported: no public name turns into a module
-    for mod in ("convert", "detect", "validate", "readers", "writers", "templates", "report"):
+    for mod in ("convert", "detect", "io.readers", "io.writers", "templates", "datareport"):
         importlib.import_module("trlprep." + mod)
     for name in trlprep.__all__:
         assert not isinstance(getattr(trlprep, name), types.ModuleType), name

@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 import trlprep.api
-import trlprep.readers
+import trlprep.io.readers
 from trlprep.cli import app
 from trlprep.errors import InputError, UsageError
 
@@ -156,7 +156,7 @@ def test_unexpected_errors_are_one_line_too(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("something broke")
 
-    monkeypatch.setattr(trlprep.readers, "iter_batches", boom)  # api imports it on use
+    monkeypatch.setattr(trlprep.io.readers, "iter_batches", boom)  # api imports it on use
     (tmp_path / "d.jsonl").write_text(GOOD + "\n")
     result = CliRunner().invoke(app, ["detect", str(tmp_path / "d.jsonl")])
     assert result.exit_code == 2

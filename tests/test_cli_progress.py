@@ -8,8 +8,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 
-from trlprep.progress import showing, status, track
-from trlprep.readers import iter_batches
+from trlprep.io.progress import showing, status, track
+from trlprep.io.readers import iter_batches
 
 
 def test_status_words():

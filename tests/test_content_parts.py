@@ -13,7 +13,7 @@ from templates_support import TEMPLATES_DIR, template_tokenizer
 
 from trlprep.detect import detect_batches
 from trlprep.errors import RowFailures
-from trlprep.readers import Batch, table_from_records
+from trlprep.io.readers import Batch, table_from_records
 from trlprep.templates import load_template, render_table
 from trlprep.templates.inputs import parts_roles
 

@@ -15,10 +15,10 @@ from conftest import EXAMPLES, _m
 from typer.testing import CliRunner
 
 import trlprep
-from trlprep import jsonl
 from trlprep.api import convert
 from trlprep.cli import app
 from trlprep.errors import DataError, UsageError
+from trlprep.io import jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 runner = CliRunner()

@@ -127,7 +127,7 @@ def test_truncation_equals_the_trainers_tokenizer_truncation(pref_report):
     from trlprep.apply import convert_table
     from trlprep.convert import make_plan, make_render
     from trlprep.detect import detect_table
-    from trlprep.readers import read
+    from trlprep.io.readers import read
 
     rep, _ = pref_report
     path = rep.data["report"]["path"]
@@ -312,7 +312,7 @@ def test_real_hh_sample_imported():
 def test_tables_and_datasets_report_like_their_file():
     import datasets
 
-    from trlprep.readers import read
+    from trlprep.io.readers import read
 
     path = ROOT / "examples" / "unpaired.jsonl"
     on_file = trlprep.report(path, tokenizer=str(TINY))

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 import trlprep
 from trlprep.cli import app
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 
 
 @pytest.mark.parametrize("key", sorted(EXAMPLES), ids=lambda k: f"{k[0]}-{k[1]}")

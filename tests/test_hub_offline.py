@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from trlprep import sources
 from trlprep.errors import InputError
-from trlprep.readers import read
+from trlprep.io import sources
+from trlprep.io.readers import read
 
 MISSING = "trlprep-tests/no-such-dataset"
 

@@ -11,7 +11,7 @@ import pytest
 from templates_support import TEMPLATES_DIR, template_tokenizer
 
 from trlprep.errors import RowFailures
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.templates import apply_chat_template, load_template, render_table
 
 needs_shared = pytest.mark.skipif(not TEMPLATES_DIR.exists(), reason="../shared is absent")

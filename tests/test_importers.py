@@ -24,9 +24,9 @@ from trlprep.importers import (
     import_table,
     is_layout,
 )
-from trlprep.jsonl import jsonl_chunks
-from trlprep.readers import iter_batches, read
-from trlprep.sources import Batch
+from trlprep.io.jsonl import jsonl_chunks
+from trlprep.io.readers import iter_batches, read
+from trlprep.io.sources import Batch
 
 FIX = Path(__file__).parent / "fixtures" / "importers"
 H, A = "\n\nHuman: ", "\n\nAssistant: "
@@ -58,7 +58,7 @@ def _rows(table: pa.Table) -> list[dict]:
 
 def _written(table: pa.Table) -> list[dict]:
     """Rows as a JSONL output holds them (tool-call arguments as the user's JSON values)."""
-    from trlprep.jsontext import to_jsonl
+    from trlprep.io.jsontext import to_jsonl
 
     return _strip_nulls([json.loads(line) for line in to_jsonl(table).splitlines()])
 
@@ -397,7 +397,7 @@ def test_openai_chat_typed_arguments_and_legacy_function_call():
 
 
 def api_table(rows: list[dict]) -> pa.Table:
-    from trlprep.adapters import as_input
+    from trlprep.io.adapters import as_input
 
     return as_input(rows).table
 

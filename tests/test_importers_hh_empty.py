@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from trlprep.cli import app
 from trlprep.importers import ImportOptions, import_table
-from trlprep.readers import read
+from trlprep.io.readers import read
 
 SAMPLE = Path(__file__).parent / "realdata" / "hh_rlhf" / "harmless-base-test.sample.jsonl"
 # sample lines of the rows whose chosen ends with "\n\nAssistant: " (file lines 87, 517, 926, 1104)

@@ -17,7 +17,7 @@ import trlprep.api as api
 from trlprep.cli import app
 from trlprep.errors import UsageError
 from trlprep.importers import ImportOptions, detect_layout, import_table
-from trlprep.readers import read
+from trlprep.io.readers import read
 
 REAL = Path(__file__).parent / "realdata"
 PRM = REAL / "prm800k_openr" / "prm800k.jsonl"

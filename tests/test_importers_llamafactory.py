@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 import trlprep.api as api
 from trlprep.cli import app
 from trlprep.importers import detect_layout, import_table
-from trlprep.readers import read
+from trlprep.io.readers import read
 
 REAL = Path(__file__).parent / "realdata" / "llamafactory_v1"
 SFT = REAL / "v1_sft_demo.first100.jsonl"

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 import trlprep.api as api
 from trlprep.cli import app
 from trlprep.importers import ImportOptions, detect_layout, import_batches, import_table
-from trlprep.readers import read
-from trlprep.sources import Batch
+from trlprep.io.readers import read
+from trlprep.io.sources import Batch
 
 REAL = Path(__file__).parent / "realdata"
 TREES = REAL / "oasst_trees" / "en_100_tree.first20.jsonl"

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trlprep import jsonl, jsontext, readers, writers
 from trlprep.arrowtypes import ValueKind, is_json_field, json_kinds, value_kind
 from trlprep.errors import InputError, UsageError
-from trlprep.readers import iter_batches, read, table_from_records
+from trlprep.io import jsonl, jsontext, readers, writers
+from trlprep.io.readers import iter_batches, read, table_from_records
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
 
@@ -509,8 +509,8 @@ def test_hub_id_goes_to_load_dataset_and_failures_are_input_errors(tmp_path, mon
         return datasets.DatasetDict({"train": datasets.Dataset(TABLES["standard"]())})
 
     monkeypatch.setattr(datasets, "load_dataset", fake_load)
-    monkeypatch.setattr("trlprep.sources._probe", lambda endpoint: None)  # "reachable"
-    monkeypatch.setattr("trlprep.sources._HUB_PROBES", {})
+    monkeypatch.setattr("trlprep.io.sources._probe", lambda endpoint: None)  # "reachable"
+    monkeypatch.setattr("trlprep.io.sources._HUB_PROBES", {})
     monkeypatch.chdir(tmp_path)
     assert readers.resolve_format("trl-lib/example") == "hub"
     assert read("trl-lib/example").table.num_rows == 3

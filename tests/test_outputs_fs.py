@@ -14,9 +14,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
-from trlprep import tempfiles, writers
 from trlprep.errors import InputError
 from trlprep.importers.run import RejectsWriter
+from trlprep.io import tempfiles, writers
 
 TABLE = pa.table({"prompt": ["a", "b"], "completion": ["c", "d"]})
 

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from trlprep.cli import app
 from trlprep.errors import InputError
-from trlprep.readers import iter_batches, read
+from trlprep.io.readers import iter_batches, read
 
 SNI = Path(__file__).parent / "realdata" / "sni_task063" / "task063_first_i_elements.first12.jsonl"
 

@@ -294,8 +294,8 @@ def test_mixed_kinds_under_an_importer_name_the_users_column(tmp_path):
 
 
 def test_settle_kinds_leaves_uniform_and_nested_columns_alone():
+    from trlprep.io.readers import table_from_records
     from trlprep.kinds import settle_kinds
-    from trlprep.readers import table_from_records
 
     plain = pa.table({"text": ["a", "b"]})
     assert settle_kinds(plain).table is plain
@@ -380,11 +380,11 @@ def test_python_api_mixed_kinds(tmp_path):
 def test_pairing_by_prompt_sees_every_batch(tmp_path, monkeypatch):
     """A prompt's true and false rows in different streamed batches still pair (the CLI
     paired within each batch and dropped such pairs silently)."""
-    import trlprep.readers
+    import trlprep.io.readers
 
-    real = trlprep.readers.iter_batches
+    real = trlprep.io.readers.iter_batches
     monkeypatch.setattr(
-        trlprep.readers, "iter_batches", lambda *a, **k: real(*a, **{**k, "batch_rows": 2})
+        trlprep.io.readers, "iter_batches", lambda *a, **k: real(*a, **{**k, "batch_rows": 2})
     )
     rows = [
         {"prompt": "p", "completion": "good", "label": True},

@@ -17,9 +17,9 @@ import pytest
 
 from tests.realdata.support import counts, rows_of, run, sample
 from trlprep.errors import DataError, InputError, UsageError
-from trlprep.readers import Inputs, iter_batches, read
-from trlprep.shardout import ShardedOutput, parse_size
-from trlprep.writers import write
+from trlprep.io.readers import Inputs, iter_batches, read
+from trlprep.io.shardout import ShardedOutput, parse_size
+from trlprep.io.writers import write
 
 ROWS = [{"prompt": f"q{i}", "completion": f"a{i}"} for i in range(10)]
 
@@ -254,7 +254,7 @@ def test_failure_keeps_an_existing_output_untouched(tmp_path):
     write(pa.table({"text": ["old"]}), ShardedOutput(out, num_shards=1))
     with pytest.raises(RuntimeError):
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr("trlprep.shardout.shard_name", _boom)
+            mp.setattr("trlprep.io.shardout.shard_name", _boom)
             write(pa.table({"text": ["new"]}), ShardedOutput(out, num_shards=1), overwrite=True)
     assert read(out).table.column("text").to_pylist() == ["old"]
     assert _leftovers(tmp_path) == []
@@ -266,8 +266,8 @@ def _boom(*args):
 
 SLOW_WRITE = """
 import sys, time, pyarrow as pa
-from trlprep.shardout import ShardedOutput
-from trlprep.writers import open_writer
+from trlprep.io.shardout import ShardedOutput
+from trlprep.io.writers import open_writer
 from trlprep.cli.app import handle_sigterm
 handle_sigterm()
 t = pa.table({"text": ["x" * 100] * 100})
@@ -339,7 +339,7 @@ def test_the_output_is_never_one_of_the_inputs(tmp_path):
 
 
 def test_a_jsonl_key_that_appears_late_in_a_shard_is_no_mismatch(tmp_path):
-    from trlprep import jsonl
+    from trlprep.io import jsonl
 
     late = [*ROWS[:6], {**ROWS[6], "source": "x"}]
     _jsonl(tmp_path / "0.jsonl", late)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from templates_support import TEMPLATES_DIR, examples, template_tokenizer
 
 from trlprep.errors import DataError
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.templates import load_template, render_table
 from trlprep.templates.batch import TemplateReport
 from trlprep.templates.fast import KNOWN, renderer_for

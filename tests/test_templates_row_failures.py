@@ -9,7 +9,7 @@ import pytest
 from templates_support import TEMPLATES_DIR, template_tokenizer, tiny_tokenizer
 
 from trlprep.errors import ROW_ID, RowFailures
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.templates import load_template, render_table
 from trlprep.templates.tokenize import tokenize_table
 

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from trlprep.errors import DataError, RowFailures, UsageError
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.templates import (
     ChatTemplate,
     apply_chat_template,

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from templates_support import tiny_tokenizer
 
 from trlprep.errors import RowFailures, UsageError
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.templates import load_template, render_table
 from trlprep.templates.tokenize import tokenize_table
 

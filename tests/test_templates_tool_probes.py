@@ -12,7 +12,7 @@ import pytest
 from templates_support import TEMPLATES_DIR, template_tokenizer
 
 from trlprep.errors import RowFailures
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.templates import load_template, render_table
 from trlprep.templates.inputs import parts_roles, tool_support
 

@@ -14,7 +14,7 @@ import pytest
 from templates_support import TEMPLATES_DIR, WEATHER_TOOL, template_tokenizer
 
 from trlprep.errors import RowFailures
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.templates import load_template, render_table
 
 ORIGINALS = [TEMPLATES_DIR / "qwen2_5.jinja", TEMPLATES_DIR / "llama3_1.jinja"]
@@ -157,7 +157,7 @@ def _written_rows(path):
 def test_jsonl_objects_keep_each_rows_keys_and_order(tmp_path):
     """Arrow would type object arguments as one struct (union of keys, first-seen order);
     they are read as each row's own JSON and render as the original template would."""
-    from trlprep.readers import read
+    from trlprep.io.readers import read
 
     rows = [{"messages": conversation(d)} for d in DICTS] + [{"messages": conversation({"n": 1})}]
     src = tmp_path / "in.jsonl"
@@ -212,7 +212,7 @@ def test_sharegpt_glaive_turn_round_trip_and_render(tmp_path):
     """glaive's function_call turn (arguments an object inside JSON text) -> messages whose
     arguments are written back as the object and rendered as one."""
     from trlprep.importers import ImportOptions, import_table
-    from trlprep.jsontext import to_jsonl
+    from trlprep.io.jsontext import to_jsonl
 
     value = json.dumps({"name": "get_weather", "arguments": {"unit": "C", "city": "Oslo"}})
     row = {
@@ -265,7 +265,7 @@ def test_python_rows_get_back_their_own_argument_values():
 def test_datasets_output_holds_arguments_as_strings():
     """`datasets` keeps no field tags: arguments become strings (objects as their JSON,
     spaced as `json.dumps` writes it; strings as the user's exact text)."""
-    from trlprep.writers import to_dataset
+    from trlprep.io.writers import to_dataset
 
     table = table_from_records(
         [{"messages": conversation(DICTS[1])}, {"messages": conversation('{"city": "Rome"}')}]
@@ -283,10 +283,10 @@ def test_streamed_chunks_holding_strings_then_objects_keep_each_value(
     one chunk and an object in the next are both written back as given."""
     from typer.testing import CliRunner
 
-    import trlprep.jsonl
+    import trlprep.io.jsonl
     from trlprep.cli import app
 
-    monkeypatch.setattr(trlprep.jsonl, "CHUNK_BYTES", 400)
+    monkeypatch.setattr(trlprep.io.jsonl, "CHUNK_BYTES", 400)
     args = ['{"city": "Rome"}', "x=1", DICTS[1], '{"city": "Oslo"}', DICTS[0]]
     rows = [{"messages": conversation(x)} for x in args]
     src = tmp_path / "in.jsonl"

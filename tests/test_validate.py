@@ -469,9 +469,9 @@ def test_table_batches_merge_offsets_and_duplicates():
 
 
 def test_jsonl_is_streamed_with_line_numbers(tmp_path, monkeypatch):
-    import trlprep.jsonl
+    import trlprep.io.jsonl
 
-    monkeypatch.setattr(trlprep.jsonl, "CHUNK_BYTES", 256)
+    monkeypatch.setattr(trlprep.io.jsonl, "CHUNK_BYTES", 256)
     lines = []
     for i in range(40):
         row = {"prompt": [U], "completion": [_m("assistant", f"Answer {i}.")]}
@@ -494,9 +494,9 @@ def test_jsonl_is_streamed_with_line_numbers(tmp_path, monkeypatch):
 
 
 def test_jsonl_batches_with_different_schemas(tmp_path, monkeypatch):
-    import trlprep.jsonl
+    import trlprep.io.jsonl
 
-    monkeypatch.setattr(trlprep.jsonl, "CHUNK_BYTES", 200)
+    monkeypatch.setattr(trlprep.io.jsonl, "CHUNK_BYTES", 200)
     rows = [{"prompt": "The sky is", "completion": f" blue {i}."} for i in range(30)]
     rows[25] = {"prompt": "The sky is"}  # a chunk of its own may lack the column entirely
     path = tmp_path / "d.jsonl"

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from trlprep.arrowtypes import is_json_field
-from trlprep.readers import table_from_records
+from trlprep.io.readers import table_from_records
 from trlprep.registry import TYPES, Format
 from trlprep.rules import Severity
 from trlprep.schemas_io import validate_row_with_schema

@@ -1,7 +1,7 @@
 """The fast paths of streamed validation change no verdict.
 
 Parquet's few-valued strings (message roles, extra columns) are read as Arrow dictionaries
-(`trlprep.parquet_dict`), row hashes are folded from column leaves (`trlprep.dupes`) and
+(`trlprep.io.parquet_dict`), row hashes are folded from column leaves (`trlprep.dupes`) and
 message checks skip work on clean data (`trlprep.msgchecks`); each must give exactly what
 the plain reading of the same rows gives.
 """
@@ -16,10 +16,10 @@ import pyarrow.parquet as pq
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import trlprep.parquet_dict as parquet_dict
+import trlprep.io.parquet_dict as parquet_dict
 from trlprep.detect import detect_batches
 from trlprep.dupes import column_hashes, row_hash, value_hashes
-from trlprep.readers import Batch, iter_batches
+from trlprep.io.readers import Batch, iter_batches
 from trlprep.validate import validate_path, validate_table
 
 V = importlib.import_module("trlprep.validate")  # the module (trlprep.validate is the API)
@@ -235,7 +235,7 @@ def test_duplicate_lines_are_exact_across_chunks_and_blank_lines(tmp_path, monke
     import json
 
     import trlprep
-    from trlprep import jsonl
+    from trlprep.io import jsonl
 
     rows = [{"prompt": f"p{i}", "completion": f" c{i}"} for i in range(30)]
     rows[25] = dict(rows[3])  # a duplicate far from its original

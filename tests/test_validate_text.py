@@ -123,7 +123,7 @@ def test_clean_data_has_none_of_them():
 def test_real_hh_rows_with_two_assistant_turns(tmp_path):
     """The HH rows Gemma's template refuses are the rows validate warns about."""
     from trlprep.importers import import_table
-    from trlprep.readers import read
+    from trlprep.io.readers import read
     from trlprep.validate import validate_table
 
     src = read(str(HH))

@@ -70,11 +70,11 @@ def to_training_table(
     template was applied. With `keep_prompt_messages`, conversational prompts are also kept,
     unrendered, in the column `MESSAGES_COLUMN`.
     """
-    from trlprep.adapters import as_input
     from trlprep.api import convert
     from trlprep.convert import unknown_reason
     from trlprep.detect import detect_table
     from trlprep.graph import route
+    from trlprep.io.adapters import as_input
     from trlprep.templates.sources import NoTemplateError
 
     table = as_input(data).table

@@ -28,9 +28,9 @@ _PUBLIC = {
     "InputError": "trlprep.errors",
     "TrlprepError": "trlprep.errors",
     "UsageError": "trlprep.errors",
-    "read": "trlprep.readers",
-    "Inputs": "trlprep.shards",
-    "ShardedOutput": "trlprep.shardout",
+    "read": "trlprep.io.readers",
+    "Inputs": "trlprep.io.shards",
+    "ShardedOutput": "trlprep.io.shardout",
     "TYPES": "trlprep.registry",
     "DatasetType": "trlprep.registry",
     "Format": "trlprep.registry",
@@ -53,7 +53,7 @@ _PUBLIC = {
     "maybe_extract_prompt": "trlprep.trl_compat",
     "maybe_unpair_preference_dataset": "trlprep.trl_compat",
     "unpair_preference_dataset": "trlprep.trl_compat",
-    "write": "trlprep.writers",
+    "write": "trlprep.io.writers",
 }
 
 __all__ = [
@@ -100,7 +100,8 @@ if TYPE_CHECKING:
     from trlprep.datareport import DataReport, report
     from trlprep.detect import Detection, Problem
     from trlprep.errors import DataError, InputError, TrlprepError, UsageError
-    from trlprep.readers import read
+    from trlprep.io.readers import read
+    from trlprep.io.writers import write
     from trlprep.registry import TYPES, DatasetType, Format, get_type
     from trlprep.report import Issue, Report
     from trlprep.trl_compat import (
@@ -112,7 +113,6 @@ if TYPE_CHECKING:
         unpair_preference_dataset,
     )
     from trlprep.trl_templates import apply_chat_template, maybe_apply_chat_template
-    from trlprep.writers import write
 
 
 def __getattr__(name: str) -> Any:

@@ -18,9 +18,9 @@ def detect(
     `data` is a path (streamed in record batches), a `datasets.Dataset`, `pyarrow.Table`,
     `polars.DataFrame` or list of row dicts; a `DatasetDict` gives one result per split.
     """
-    from trlprep.adapters import as_input, map_splits
     from trlprep.detect import detect_batches, detect_table
-    from trlprep.readers import iter_batches
+    from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.readers import iter_batches
 
     if isinstance(data, (str, os.PathLike)):
         return detect_batches(iter_batches(data, split=split, input_format=input_format))
@@ -65,11 +65,11 @@ def convert(
     """
     import warnings
 
-    from trlprep.adapters import as_input, map_splits
     from trlprep.apply import convert_table, settle_table
     from trlprep.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detect import detect_table
+    from trlprep.io.adapters import as_input, map_splits
     from trlprep.registry import Format
 
     opts = ConvertOptions(**options)
@@ -123,7 +123,7 @@ def validate(
     holds no JSON object is an `invalid-line` error: reading stops there, or goes on with
     `on_bad_lines="skip"`.
     """
-    from trlprep.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_input, map_splits
     from trlprep.validate import validate_path, validate_table
 
     opts = dict(type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map)

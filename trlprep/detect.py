@@ -25,7 +25,7 @@ from trlprep.arrowtypes import (
     json_kinds,
     value_kind,
 )
-from trlprep.readers import Batch
+from trlprep.io.readers import Batch
 from trlprep.readings import MESSAGES, Reading, read_turns
 from trlprep.registry import (
     IMAGE_COLUMNS,

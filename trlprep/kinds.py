@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.arrowtypes import is_json_field, json_kinds
-from trlprep.jsontext import decode_json_texts
+from trlprep.io.jsontext import decode_json_texts
 
 _NAMES = {
     "string": ("a string", "strings"),

@@ -41,7 +41,7 @@ class Ledger:
     bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
     coerced: Counter = field(default_factory=Counter)  # column -> values read as text
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
-    shards: Any = None  # trlprep.shards.Shards: rows of an input of several files
+    shards: Any = None  # trlprep.io.shards.Shards: rows of an input of several files
 
     @property
     def stopping(self) -> bool:

@@ -227,7 +227,7 @@ def detect(ds: ray.data.Dataset) -> Detection:
     """Detect the type, format and modality of a Ray dataset, checking every row (the
     blocks stream through the driver, one at a time)."""
     from trlprep.detect import detect_batches
-    from trlprep.readers import Batch
+    from trlprep.io.readers import Batch
 
     def batches():
         offset = 0

@@ -24,10 +24,10 @@ from trlprep.apply import Failure, InputRows, apply_checked, failures_table, wit
 from trlprep.convert import Plan, check_rows_left
 from trlprep.detect import PASSABLE, detect_table
 from trlprep.errors import ROW_ID, DataError
+from trlprep.io.readers import Batch
+from trlprep.io.tempfiles import scratch_dir
 from trlprep.ledger import Ledger
-from trlprep.readers import Batch
 from trlprep.registry import Format
-from trlprep.tempfiles import scratch_dir
 
 
 @dataclass
@@ -195,7 +195,7 @@ def stream_to_file(
 ) -> None:
     """Convert streamed units into `output` atomically (a folder output is built in memory);
     `ledger` counts the rows. Nothing is written when a row fails without on_error="skip"."""
-    from trlprep.writers import open_writer, resolve_output_format, write
+    from trlprep.io.writers import open_writer, resolve_output_format, write
 
     fmt = resolve_output_format(output, output_format)
     with scratch_dir(Path(output).parent) as spill_dir:  # a recognisable, swept name
@@ -232,7 +232,7 @@ class _Collector:
         self.parts.append(t)
 
     def table(self) -> pa.Table:
-        from trlprep.readers import concat_tables
+        from trlprep.io.readers import concat_tables
 
         return concat_tables(self.parts) if self.parts else pa.table({})
 

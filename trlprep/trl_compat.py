@@ -19,7 +19,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.arrowtypes import is_messages, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.converters.base import ConversionWarning, ConvertOptions
@@ -27,6 +26,7 @@ from trlprep.converters.implicit import implicit_to_preference
 from trlprep.converters.prefix import split_point_messages, split_point_str
 from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unpaired
 from trlprep.errors import DataError, UsageError
+from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.registry import COMMON_ROLE_MAP, Format
 from trlprep.trl_helpers import is_iterable_dataset, map_iterable
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.errors import UsageError
+from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 
 _ROLES = ("system", "user", "assistant", "tool")
 

@@ -32,10 +32,10 @@ from trlprep.crosschecks import cross_checks
 from trlprep.detect import Detection, detect_batches, detect_table
 from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.errors import UsageError
-from trlprep.jsonl import BadLineError, BadLines
+from trlprep.io.jsonl import BadLineError, BadLines
+from trlprep.io.readers import Batch, iter_batches, read, resolve_format
 from trlprep.msgchecks import MessagesInfo, check_messages
 from trlprep.prepare import prepare_column
-from trlprep.readers import Batch, iter_batches, read, resolve_format
 from trlprep.registry import DatasetType, Format, Kind
 from trlprep.report import Issue, Report
 from trlprep.rules import RULES, Severity
@@ -242,7 +242,7 @@ def validate_path(
     A JSONL line that holds no JSON object is an `invalid-line` error in the report:
     reading stops there, or (`on_bad_lines="skip"`) goes on and every such line is listed.
     """
-    path = path if isinstance(path, str) else str(path)  # a trlprep.shards.Inputs stays one
+    path = path if isinstance(path, str) else str(path)  # a trlprep.io.shards.Inputs stays one
     if on_bad_lines not in ("error", "skip"):
         raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
     bad = BadLines() if on_bad_lines == "skip" else None
@@ -250,7 +250,7 @@ def validate_path(
         report = _validate_path(
             path, type, format, strict, max_errors, role_map, split, input_format, bad
         )
-        from trlprep.shards import note_shards
+        from trlprep.io.shards import note_shards
 
         note_shards(report, path, split, input_format)  # several files: each one's rows
     except BadLineError as e:
@@ -277,7 +277,7 @@ def validate_path(
 
 
 def _validate_path(path, type, format, strict, max_errors, role_map, split, input_format, bad):
-    from trlprep.shards import Inputs, input_files
+    from trlprep.io.shards import Inputs, input_files
 
     files = input_files(path, split, input_format)  # a folder, a glob, several paths
     path = Inputs(files) if files is not None else path  # the files of the split, as one

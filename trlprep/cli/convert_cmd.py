@@ -115,7 +115,7 @@ def convert_command(
     keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
 ) -> None:
     """Convert a dataset to another type (importing public layouts), streaming files."""
-    from trlprep.shards import inputs
+    from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
     output = opt.shard_output(output, num_shards, max_shard_size, split)

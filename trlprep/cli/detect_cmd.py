@@ -35,12 +35,12 @@ def detect_command(
     Exit code 0 when every row is of one type and format, 1 when rows disagree or no type
     fits, 2 on usage or IO errors.
     """
-    from trlprep.shards import inputs
+    from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
     from trlprep.api import detect
-    from trlprep.jsonl import BadLineError, BadLines
-    from trlprep.progress import showing
+    from trlprep.io.jsonl import BadLineError, BadLines
+    from trlprep.io.progress import showing
 
     if on_bad_lines not in ("error", "skip"):
         raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
@@ -61,7 +61,7 @@ def detect_command(
     if empty and not allow_empty:
         raise empty_error(path)
     layout = det.layout  # found on the rows detection read (trlprep.layouthint)
-    from trlprep.shards import note_detection, shards_dict, total_line
+    from trlprep.io.shards import note_detection, shards_dict, total_line
 
     shards = note_detection(det, path, split, input_format)  # several files: rows of each
     if as_json:
@@ -87,7 +87,7 @@ def _detect_skipping(path: str, split: str | None, input_format: str | None, bad
     """Detection of the lines that hold JSON objects; the others are `invalid-line` problems
     (one per reason, the first lines named), so the exit code says the file has them."""
     from trlprep.detect import Problem, detect_batches
-    from trlprep.readers import iter_batches
+    from trlprep.io.readers import iter_batches
 
     det = detect_batches(iter_batches(path, split=split, input_format=input_format, bad_lines=bad))
     by_reason: dict[str, list[int]] = {}

@@ -54,7 +54,7 @@ def empty_input(req: Any, from_type: str | None) -> None:
     if req.explain:
         out.print(f"{req.path}: no rows; would write an empty {dtype.name} output", markup=False)
         return
-    from trlprep.writers import write
+    from trlprep.io.writers import write
 
     write(
         schema.empty_table(), req.output, output_format=req.output_format,

@@ -52,7 +52,7 @@ def import_command(
     allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Import a dataset from a public layout into a TRL dataset type."""
-    from trlprep.shards import inputs
+    from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
     output = opt.shard_output(output, num_shards, max_shard_size, split)

@@ -121,7 +121,7 @@ def shard_output(
     output: str | None, num_shards: int | None, max_shard_size: str | None, split: str | None
 ) -> str | None:
     """The output path, carrying how to shard it when asked (or the split to name shards)."""
-    from trlprep.shardout import ShardedOutput, sharded
+    from trlprep.io.shardout import ShardedOutput, sharded
 
     if output is None:
         return None

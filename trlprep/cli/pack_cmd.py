@@ -28,13 +28,13 @@ def pack_command(
     allow_empty: bool = ALLOW_EMPTY,
 ) -> None:
     """Pack token ids into rows of --seq-length tokens (whole dataset, with seq_lengths)."""
-    from trlprep.shards import inputs
+    from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
+    from trlprep.io.readers import read
+    from trlprep.io.writers import check_output, write
     from trlprep.pack import pack_table
-    from trlprep.readers import read
     from trlprep.wording import plural
-    from trlprep.writers import check_output, write
 
     check_output(output, overwrite=overwrite, inputs=(path,))
     table = read(path, split=split, input_format=input_format).table

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from trlprep.io.readers import Batch
     from trlprep.ledger import Ledger
-    from trlprep.readers import Batch
     from trlprep.stream import Unit
 
 from trlprep.cli.app import err, out
@@ -64,11 +64,11 @@ def run(req: Request) -> None:
     from trlprep.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
+    from trlprep.io.readers import BadLines, Batch, iter_batches
+    from trlprep.io.writers import check_output
     from trlprep.ledger import Ledger
-    from trlprep.readers import BadLines, Batch, iter_batches
     from trlprep.registry import get_type
     from trlprep.stream import plain_units, stream_to_file
-    from trlprep.writers import check_output
 
     check_on_error(req.on_error)
     layout = req.from_ if req.from_ is not None and is_layout(req.from_) else None
@@ -95,7 +95,7 @@ def run(req: Request) -> None:
     batches = iter_batches(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
     first = next(batches, None)
     if first is None:  # no rows: take the schema from a whole (empty) read
-        from trlprep.readers import read
+        from trlprep.io.readers import read
 
         src = read(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
         first = Batch(src.table, 0, src.lines)

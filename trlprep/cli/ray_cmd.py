@@ -72,11 +72,11 @@ def _reader(paths: list[str], input_format: str | None) -> str:
 
 def _paths(path: Any, input_format: str | None, split: str | None) -> list[str]:
     """The files to read: local folders and globs resolved as the local engine does
-    (`trlprep.inputfiles`); object-storage URIs passed to Ray as they are."""
+    (`trlprep.io.inputfiles`); object-storage URIs passed to Ray as they are."""
     given = list(getattr(path, "paths", None) or ([path] if isinstance(path, str) else path))
     if any("://" in str(p) for p in given):
         return [str(p) for p in given]
-    from trlprep.inputfiles import input_files
+    from trlprep.io.inputfiles import input_files
 
     files = input_files(path, split, input_format)
     if files is None:

@@ -71,7 +71,7 @@ def report_command(
     held = rep.failed(list(fail_if or []))
     text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()
     if output is not None:
-        from trlprep.writers import check_output, write_text
+        from trlprep.io.writers import check_output, write_text
 
         check_output(output, overwrite=True, inputs=(path,))
         write_text(output, text)

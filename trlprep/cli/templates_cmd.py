@@ -85,7 +85,7 @@ def check_template_command(
         raise typer.Exit(1) from None
     table = None
     if data is not None:
-        from trlprep.readers import read
+        from trlprep.io.readers import read
 
         table = read(data, split=split, input_format=input_format).table
         if table.num_rows == 0:

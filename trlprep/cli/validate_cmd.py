@@ -63,10 +63,10 @@ def validate_command(
     ray_address: str = opt.RAY_ADDRESS,
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
-    from trlprep.shards import inputs
+    from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
-    from trlprep.progress import showing
+    from trlprep.io.progress import showing
     from trlprep.validate import validate_path
 
     report_format, data_format, output = _formats(report_format, data_format, output)
@@ -137,7 +137,7 @@ def _write_report(report, report_format: str, output: str, path: str, max_errors
 
     from rich.console import Console
 
-    from trlprep.writers import check_output, write_text
+    from trlprep.io.writers import check_output, write_text
 
     check_output(output, overwrite=True, inputs=(path,))
     if report_format == "json":

@@ -220,7 +220,7 @@ def measure(
 
 
 def _stream(path: str, split, input_format, layout: str | None, stats=None):
-    from trlprep.readers import iter_batches
+    from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format)
     if layout is None:
@@ -235,7 +235,7 @@ def _imported(path: str | None, split, input_format, layout: str) -> pa.Table:
         raise UsageError("layout= needs a path")
     parts = [b.data for b in _stream(path, split, input_format, layout)]
     parts = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts]
-    from trlprep.jsonl import concat_tables
+    from trlprep.io.jsonl import concat_tables
 
     return concat_tables(parts) if parts else pa.table({})
 
@@ -254,7 +254,7 @@ def _source(data: Any, split: str | None, input_format: str | None, layout=None,
 
         det = detect_batches(_stream(path, split, input_format, layout))
         return path, batches, det
-    from trlprep.adapters import as_input
+    from trlprep.io.adapters import as_input
 
     table = as_input(data) if not isinstance(data, pa.Table) else data
     table = getattr(table, "table", table)
@@ -308,7 +308,7 @@ def _validation(data: Any, path: str | None, type, split, input_format) -> dict[
     if path is not None:
         rep = validate_path(path, type=type, split=split, input_format=input_format)
     else:
-        from trlprep.adapters import as_input
+        from trlprep.io.adapters import as_input
 
         table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
         rep = validate_table(table, type=type)

@@ -9,7 +9,7 @@ rejected with its row index, file line, reason and original row.
 
 Python API: `import_dataset(data, layout, **options)` takes any dataset kind and gives
 back the same kind; `import_table` returns an `ImportResult` (rows and rejects);
-`import_batches` streams `trlprep.readers.iter_batches` output.
+`import_batches` streams `trlprep.io.readers.iter_batches` output.
 """
 
 from trlprep.importers.base import (

@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from trlprep.arrowtypes import is_list, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
-from trlprep.jsontext import dumps, encode_json_texts
+from trlprep.io.jsontext import dumps, encode_json_texts
 
 _LS = pa.large_string()
 

@@ -24,8 +24,8 @@ from trlprep.importers.jsonarrow import (
     row_lengths,
     to_json_text,
 )
+from trlprep.io.jsontext import dumps, json_field
 from trlprep.jsonargs import tagged
-from trlprep.jsontext import dumps, json_field
 from trlprep.registry import MESSAGE_FIELDS
 
 REQUIRED_FIELDS = ("role", "content")

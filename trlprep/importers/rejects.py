@@ -15,7 +15,7 @@ import pyarrow as pa
 from trlprep.arrowtypes import JSON_FIELD_KEY
 from trlprep.checks import BatchSink
 from trlprep.errors import ROW_ID, DataError
-from trlprep.jsontext import to_jsonl
+from trlprep.io.jsontext import to_jsonl
 from trlprep.registry import DatasetType, Format
 from trlprep.rules import RULES, Severity
 from trlprep.validate import Plan, check_batch

@@ -25,7 +25,7 @@ from trlprep.errors import DataError, UsageError
 from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult, rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import REJECTS_SCHEMA
-from trlprep.sources import Batch
+from trlprep.io.sources import Batch
 from trlprep.wording import plural
 
 
@@ -174,7 +174,7 @@ def import_dataset(
     on_error: str = "stop",
     **options: Any,
 ) -> Any:
-    """Import `data` (any kind `trlprep.adapters.as_input` takes) from a public `layout`;
+    """Import `data` (any kind `trlprep.io.adapters.as_input` takes) from a public `layout`;
     the same kind comes back (a `pyarrow.Table` for a path).
 
     `options`: `ImportOptions` fields (`map`, `role_map` or `map_role`, `conversational`,
@@ -183,7 +183,7 @@ def import_dataset(
     strings accepted (`map="prompt=question"`). With `on_error="skip"` rejected rows are
     left out and a `RejectedRowsWarning` says how many (use `import_table` to get them).
     """
-    from trlprep.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_input, map_splits
 
     opts = ImportOptions.make(**options)
     importer = get_importer(layout)
@@ -213,7 +213,7 @@ class RejectsWriter:
     atomically: it appears once `commit` runs, holding every rejected row."""
 
     def __init__(self, path: str | os.PathLike, *, overwrite: bool = False, inputs=()) -> None:
-        from trlprep.writers import check_output
+        from trlprep.io.writers import check_output
 
         self.path = str(path)
         check_output(self.path, overwrite=overwrite, inputs=tuple(inputs))
@@ -221,7 +221,7 @@ class RejectsWriter:
         self._w = None
 
     def _open(self, schema: pa.Schema):
-        from trlprep.writers import open_writer
+        from trlprep.io.writers import open_writer
 
         return open_writer(self.path, schema, output_format="jsonl")
 

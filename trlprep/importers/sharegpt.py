@@ -47,8 +47,8 @@ from trlprep.importers.messages import (
     tools_as_text,
     typed_messages,
 )
+from trlprep.io.jsontext import dumps
 from trlprep.jsonargs import tagged
-from trlprep.jsontext import dumps
 from trlprep.registry import (
     COMMON_ROLE_MAP,
     LANGUAGE_MODELING,

@@ -1,5 +1,5 @@
 """`apply_chat_template` / `maybe_apply_chat_template`: TRL-compatible for one example dict,
-and working on whole datasets (any kind `trlprep.adapters` accepts, DatasetDicts per split).
+and working on whole datasets (any kind `trlprep.io.adapters` accepts, DatasetDicts per split).
 """
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from trlprep.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.errors import DataError, UsageError
+from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.registry import IMAGE_COLUMNS, TYPES, Format, Kind
 from trlprep.templates.inputs import prepare_example, tool_call_error
 from trlprep.templates.rules import RowError, plan_for, render_row, type_of_keys

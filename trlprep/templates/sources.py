@@ -177,7 +177,7 @@ def load_tokenizer(src: Any) -> Any:
     if not path.exists() and not _looks_like_hub_id(text):
         raise InputError(f"{text}: no such tokenizer folder, and not a Hub model id")
     if not path.exists():
-        from trlprep.sources import check_hub
+        from trlprep.io.sources import check_hub
 
         check_hub(text, "tokenizer")  # no network: one error in seconds, not retries
     try:

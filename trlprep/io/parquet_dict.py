@@ -21,8 +21,8 @@ from collections.abc import Iterator
 import pyarrow as pa
 
 from trlprep.arrowtypes import is_json_field, is_messages, is_string
+from trlprep.io.sources import guard
 from trlprep.registry import SIDE_COLUMNS, all_type_columns
-from trlprep.sources import guard
 
 _UNSUPPORTED = object()
 _BUFFER = 1 << 20  # bytes read from the file at a time

@@ -109,7 +109,7 @@ class ShardWriter:
     `{split}-i-of-n` and renames the folder into place; `abort` removes it."""
 
     def __init__(self, path: str | os.PathLike, schema: pa.Schema, fmt: str) -> None:
-        from trlprep.tempfiles import cannot_write, create_dir
+        from trlprep.io.tempfiles import cannot_write, create_dir
 
         self.target = Path(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
         self.fmt, self.schema = fmt, schema
@@ -129,7 +129,7 @@ class ShardWriter:
         self._made = 0  # parts created (their names stay unique while resharding)
 
     def _open(self, schema: pa.Schema):
-        from trlprep.writers import open_writer
+        from trlprep.io.writers import open_writer
 
         self._made += 1
         part = self.tmp / f"part-{self._made:05d}.{self.fmt}"
@@ -171,8 +171,8 @@ class ShardWriter:
 
     def commit(self) -> None:
         """Close the last shard, name every shard, and move the folder into place."""
-        from trlprep.tempfiles import cannot_write
-        from trlprep.writers import _replace
+        from trlprep.io.tempfiles import cannot_write
+        from trlprep.io.writers import _replace
 
         try:
             if self._w is not None:
@@ -195,7 +195,7 @@ class ShardWriter:
 
     def _reshard(self) -> None:
         """Cut the rows written into `num_shards` shards of (nearly) equal row counts."""
-        from trlprep.readers import iter_batches
+        from trlprep.io.readers import iter_batches
 
         whole = self.parts
         self.parts = []
@@ -223,7 +223,7 @@ class ShardWriter:
 
     def abort(self) -> None:
         """Remove everything written."""
-        from trlprep.tempfiles import remove
+        from trlprep.io.tempfiles import remove
 
         if self._w is not None:
             self._w.abort()
@@ -242,8 +242,8 @@ class ShardWriter:
 
 def write_splits(data: Mapping[str, pa.Table], path: str | os.PathLike, fmt: str) -> None:
     """Several splits into one shard folder (`train-*` beside `test-*`), as one whole."""
-    from trlprep.tempfiles import cannot_write, create_dir, remove
-    from trlprep.writers import _replace
+    from trlprep.io.tempfiles import cannot_write, create_dir, remove
+    from trlprep.io.writers import _replace
 
     bad = [name for name in data if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*", name)]
     if bad:

@@ -1,5 +1,5 @@
 """Datasets held in several files, read as one: `shard_batches` streams the files that
-`trlprep.inputfiles.input_files` resolves (a folder, a glob, several paths) one after another:
+`trlprep.io.inputfiles.input_files` resolves (a folder, a glob, several paths) one after another:
 row offsets run on across files, line numbers stay those of each file, and every `Batch`
 names its file. A column missing from a shard is an error naming the shard; a column that
 is all null in one Parquet shard and typed in another is unified. `describe` and the
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 
 from trlprep.errors import DataError
-from trlprep.inputfiles import (
+from trlprep.io.inputfiles import (
     SPLIT_WORDS,
     FileBadLines,
     FileLine,
@@ -26,9 +26,9 @@ from trlprep.inputfiles import (
     inputs,
     is_glob,
 )
-from trlprep.sources import Batch
+from trlprep.io.sources import Batch
 
-__all__ = [  # the input side lives in trlprep.inputfiles; its names are imported from here too
+__all__ = [  # the input side lives in trlprep.io.inputfiles; its names are imported from here too
     "SPLIT_WORDS",
     "FileBadLines",
     "FileLine",
@@ -141,7 +141,7 @@ def _unified_schema(files: list[str], fmt: str) -> pa.Schema | None:
         return None
     import pyarrow.parquet as pq
 
-    from trlprep.sources import guard
+    from trlprep.io.sources import guard
 
     schemas = [guard(f, lambda f=f: pq.read_schema(f)) for f in files]
     names = list(schemas[0].names)
@@ -194,8 +194,8 @@ def whole(files: list[str], read_one: Callable[[str], object], fmt: str):
     """A multi-file input read whole: one `Source` (tables concatenated, lines per file)."""
     import numpy as np
 
-    from trlprep.jsonl import concat_tables
-    from trlprep.sources import Source
+    from trlprep.io.jsonl import concat_tables
+    from trlprep.io.sources import Source
 
     it = ShardBatches(files, lambda f: _as_batches(read_one(f), f), fmt)
     parts = list(it)
@@ -241,7 +241,7 @@ def describe(
     files = input_files(path, split, input_format)
     if files is None:
         return None
-    from trlprep.readers import iter_batches, resolve_format
+    from trlprep.io.readers import iter_batches, resolve_format
 
     fmt = resolve_format(path, input_format)
     shards = Shards(files)
@@ -252,7 +252,7 @@ def describe(
         if rows is None and fmt == "parquet":
             import pyarrow.parquet as pq
 
-            from trlprep.sources import guard
+            from trlprep.io.sources import guard
 
             rows = guard(f, lambda f=f: pq.ParquetFile(f).metadata.num_rows)
         if rows is None:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from trlprep.errors import InputError, UsageError
-from trlprep.sources import split_suffix
+from trlprep.io.sources import split_suffix
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 # split names as the Hugging Face Hub recognises them in file and folder names

@@ -6,7 +6,7 @@ never damages an existing output. `open_writer` does the same for outputs writte
 batch (streaming conversions).
 
 JSON Lines are written by Polars: strings (Unicode unescaped), booleans, integers, floats,
-nulls, nested messages and lists round-trip through `trlprep.readers` to an equal table.
+nulls, nested messages and lists round-trip through `trlprep.io.readers` to an equal table.
 Where JSON and Arrow differ: a null struct field is written as `"field": null` (Arrow has
 no "absent" field, so every Arrow-based reader, `datasets` included, sees the same null
 either way; chat templates that test `is defined` would too); NaN and infinite floats
@@ -27,10 +27,10 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
-from trlprep.jsontext import has_binary, to_jsonl
-from trlprep.readers import split_suffix
-from trlprep.shardout import ShardWriter, shard_format, sharded, write_splits
-from trlprep.tempfiles import (
+from trlprep.io.jsontext import has_binary, to_jsonl
+from trlprep.io.readers import split_suffix
+from trlprep.io.shardout import ShardWriter, shard_format, sharded, write_splits
+from trlprep.io.tempfiles import (
     cannot_write,
     create_dir,
     create_file,
@@ -118,7 +118,7 @@ def check_output(
 def _input_paths(inputs: tuple[str, ...]) -> list[str]:
     """Every path the inputs name: several paths, a glob's or a folder's files, the folder."""
     from trlprep.errors import TrlprepError
-    from trlprep.shards import input_files
+    from trlprep.io.shards import input_files
 
     found: list[str] = []
     for given in inputs:
@@ -329,7 +329,7 @@ def open_writer(
     if fmt == "disk":
         raise UsageError(
             "a save_to_disk folder cannot be written batch by batch",
-            hint="write .parquet, .jsonl or .arrow, or use trlprep.writers.write",
+            hint="write .parquet, .jsonl or .arrow, or use trlprep.io.writers.write",
         )
     if fmt == "jsonl":
         column = _binary_column(schema)
@@ -401,7 +401,7 @@ def _replace(tmp: Path, path: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-to_jsonl_bytes = to_jsonl  # serialise rows as JSON Lines (see trlprep.jsontext.to_jsonl)
+to_jsonl_bytes = to_jsonl  # serialise rows as JSON Lines (see trlprep.io.jsontext.to_jsonl)
 
 
 def to_dataset(table: pa.Table, split: str | None = None):

@@ -54,7 +54,7 @@ class Source:
     path: str | None = None
     fmt: str = "memory"
     lines: np.ndarray | None = None
-    shards: Any = None  # trlprep.shards.Shards, for an input of several files
+    shards: Any = None  # trlprep.io.shards.Shards, for an input of several files
 
     def line_of(self, row: int) -> int | None:
         return int(self.lines[row]) if self.lines is not None else None

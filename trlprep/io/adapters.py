@@ -3,7 +3,7 @@
 Kinds: `datasets.Dataset` (a filtered or selected view included), `datasets.DatasetDict`
 (each split, through `map_splits`), `pyarrow.Table`, `pyarrow.RecordBatch`,
 `polars.DataFrame`/`LazyFrame`, `pandas.DataFrame`, a list of row dicts, a dict of columns,
-any object exporting an Arrow stream, or a path (read with `trlprep.readers`; results come
+any object exporting an Arrow stream, or a path (read with `trlprep.io.readers`; results come
 back as a `pyarrow.Table`). Row dicts come back with every column and message field present
 (null where a row had none), as Arrow stores them.
 """
@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import is_json_field
 from trlprep.errors import UsageError
+from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
 from trlprep.jsonargs import decoded, has_tagged_arguments
-from trlprep.readers import Source, dataset_table, read, table_from_columns, table_from_records
 
 _KINDS_HINT = (
     "pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, pandas.DataFrame, "
@@ -118,13 +118,13 @@ def _py_columns(t: pa.Table, *, rows: bool) -> list[dict] | dict[str, list]:
 def _datasets_input(data: Any, split: str | None) -> Input:
     import datasets
 
-    from trlprep.writers import to_dataset
+    from trlprep.io.writers import to_dataset
 
     if isinstance(data, datasets.DatasetDict):
         if split is None:
             raise UsageError(
                 f"a DatasetDict has several splits ({', '.join(data)})",
-                hint="pass split=NAME, or process each split with trlprep.adapters.map_splits",
+                hint="pass split=NAME, or process each split with trlprep.io.adapters.map_splits",
             )
         if split not in data:
             raise UsageError(f"no split {split!r}", hint="available: " + ", ".join(data))

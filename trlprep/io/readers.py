@@ -5,7 +5,7 @@ such as `{"data": [...]}`, a dict of equally long columns, or any other object a
 such as a Super-NaturalInstructions task file), Parquet, CSV, Arrow IPC file/stream and
 Feather, `datasets` `save_to_disk` folders and Hub dataset ids.
 
-JSONL keeps every row's file line number and streams (see `trlprep.jsonl`). Rows whose JSON
+JSONL keeps every row's file line number and streams (see `trlprep.io.jsonl`). Rows whose JSON
 kinds disagree (a string here, a message list there) are kept as JSON text in a tagged column
 (see `arrowtypes.JSON_FIELD_KEY`) instead of failing, so detection and validation can report
 them row by row.
@@ -22,14 +22,14 @@ import pyarrow as pa
 
 from trlprep.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
-from trlprep.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
-from trlprep.jsontext import (
+from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
+from trlprep.io.jsontext import (
     decode_json_texts,
     looks_like_json_container,
     table_from_columns,
     table_from_records,
 )
-from trlprep.shards import (
+from trlprep.io.shards import (
     Inputs,
     ShardBatches,
     check_formats,
@@ -37,7 +37,7 @@ from trlprep.shards import (
     input_files,
     whole,
 )
-from trlprep.sources import (
+from trlprep.io.sources import (
     ARROW_ERRORS,
     Batch,
     Source,
@@ -136,7 +136,7 @@ def read(
     split, else `train`, else an error naming the splits); other inputs have one split.
     A JSONL line that holds no JSON object raises a DataError naming it, or is skipped
     into `bad_lines` when given. A folder of data files, a glob or several paths
-    (`trlprep.shards.Inputs`) are read as one dataset (see `trlprep.shards`).
+    (`trlprep.io.shards.Inputs`) are read as one dataset (see `trlprep.io.shards`).
     """
     files = input_files(path, split, input_format)
     if files is not None:
@@ -177,7 +177,7 @@ def iter_batches(
     (types are inferred per chunk; a column can hold strings in one and messages in another).
     `dictionaries` reads a Parquet file's few-valued strings (message roles, extra columns
     such as `source`) as Arrow dictionaries, as Parquet stores them: cheaper to read and to
-    check (see `trlprep.parquet_dict`; other formats are unaffected). `bad_lines`: as in
+    check (see `trlprep.io.parquet_dict`; other formats are unaffected). `bad_lines`: as in
     `read`. Several files (a folder, a glob, `Inputs`) stream one after another; each batch
     names its file (`Batch.path`) and the iterator's `shards` maps rows to files.
     """
@@ -197,7 +197,7 @@ def iter_batches(
 
 def _single_batches(path, split, input_format, batch_rows, dictionaries, bad_lines):
     fmt = resolve_format(path, input_format)
-    from trlprep.progress import track  # rows read, while a command shows progress
+    from trlprep.io.progress import track  # rows read, while a command shows progress
 
     yield from track(_batches(path, fmt, split, batch_rows, dictionaries, bad_lines), path, fmt)
 
@@ -209,7 +209,7 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
         pf = guard(path, lambda: _pq().ParquetFile(path))
         offset = 0
         if dictionaries:
-            from trlprep.parquet_dict import parquet_batches
+            from trlprep.io.parquet_dict import parquet_batches
 
             for rb in parquet_batches(path, pf, batch_rows):
                 yield Batch(rb, offset)
@@ -407,7 +407,7 @@ _dataset_table = dataset_table  # former private name
 
 
 def _read_hub(name: str, split: str | None) -> pa.Table:
-    from trlprep.sources import check_hub
+    from trlprep.io.sources import check_hub
 
     check_hub(name)  # no network: one error in seconds, not rounds of retries
     import datasets
