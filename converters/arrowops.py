@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_list
+from trlprep.columns.arrowtypes import is_list
 from trlprep.errors import DataError
 
 

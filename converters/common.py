@@ -24,7 +24,7 @@ import pyarrow.compute as pc
 from trlprep.converters.arrowops import valid_mask
 from trlprep.converters.base import ConversionWarning
 
-from trlprep.arrowtypes import is_json_field, is_list, is_messages, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import DatasetType, Format
 

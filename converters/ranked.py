@@ -35,7 +35,7 @@ from trlprep.converters.common import (
     warn,
 )
 
-from trlprep.arrowtypes import is_list, is_messages, is_string
+from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import PREFERENCE, UNPAIRED_PREFERENCE, Format
 

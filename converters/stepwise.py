@@ -40,7 +40,7 @@ from trlprep.converters.common import (
     warn,
 )
 
-from trlprep.arrowtypes import is_list
+from trlprep.columns.arrowtypes import is_list
 from trlprep.errors import DataError
 from trlprep.registry import (
     LANGUAGE_MODELING,

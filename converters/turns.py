@@ -20,9 +20,9 @@ from trlprep.converters.arrowops import as_array, offsets, slice_lists
 from trlprep.converters.base import ConvertOptions, edge
 from trlprep.converters.common import choice, content, no_nulls, output, rows_text, warn
 
+from trlprep.columns.turnends import LastTurns  # kept importable from here
 from trlprep.errors import RowFailures, UsageError
 from trlprep.registry import PROMPT_COMPLETION, PROMPT_ONLY, UNPAIRED_PREFERENCE, Format
-from trlprep.turnends import LastTurns  # kept importable from here
 
 SPLIT_TURNS = ("last", "all")
 MESSAGES = "messages"

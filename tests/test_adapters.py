@@ -8,7 +8,7 @@ import pyarrow as pa
 import pytest
 
 import trlprep
-from trlprep.arrowtypes import ValueKind, value_kind
+from trlprep.columns.arrowtypes import ValueKind, value_kind
 from trlprep.errors import UsageError
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 

@@ -12,7 +12,7 @@ from conftest import needs_shared
 from reference_recipes import RECIPES
 from trlprep.converters import EDGES, ConversionWarning, ConvertOptions
 
-from trlprep.arrowtypes import JSON_FIELD_KEY
+from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format, get_type
 

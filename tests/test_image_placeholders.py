@@ -141,7 +141,7 @@ def test_columnar_mapping_equals_the_per_row_one():
     what the template stage builds row by row."""
     import pyarrow as pa
 
-    from trlprep.placeholders import map_placeholders
+    from trlprep.columns.placeholders import map_placeholders
     from trlprep.templates.inputs import prepare
 
     rows = [
@@ -176,7 +176,7 @@ def test_columnar_mapping_equals_the_per_row_one():
 
 
 def test_counted_images_names_what_was_counted():
-    from trlprep.placeholders import counted_images
+    from trlprep.columns.placeholders import counted_images
 
     assert counted_images(2, 0) == "2 `<image>` placeholders"
     assert counted_images(0, 1) == "1 image part"

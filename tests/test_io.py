@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trlprep.arrowtypes import ValueKind, is_json_field, json_kinds, value_kind
+from trlprep.columns.arrowtypes import ValueKind, is_json_field, json_kinds, value_kind
 from trlprep.errors import InputError, UsageError
 from trlprep.io import jsonl, jsontext, readers, writers
 from trlprep.io.readers import iter_batches, read, table_from_records

@@ -294,8 +294,8 @@ def test_mixed_kinds_under_an_importer_name_the_users_column(tmp_path):
 
 
 def test_settle_kinds_leaves_uniform_and_nested_columns_alone():
+    from trlprep.columns.kinds import settle_kinds
     from trlprep.io.readers import table_from_records
-    from trlprep.kinds import settle_kinds
 
     plain = pa.table({"text": ["a", "b"]})
     assert settle_kinds(plain).table is plain

@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from trlprep.cli import app
+from trlprep.columns.pack import best_fit_decreasing, pack_table
 from trlprep.errors import UsageError
-from trlprep.pack import best_fit_decreasing, pack_table
 
 LENGTHS = st.lists(st.integers(0, 25), min_size=1, max_size=40)
 

@@ -14,8 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trlprep.converters import ConversionWarning
 
-from trlprep.errors import DataError
-from trlprep.trl_compat import (
+from trlprep.compat.dataset import (
     extract_prompt,
     is_conversational,
     maybe_convert_to_chatml,
@@ -23,6 +22,7 @@ from trlprep.trl_compat import (
     maybe_unpair_preference_dataset,
     unpair_preference_dataset,
 )
+from trlprep.errors import DataError
 
 datasets.disable_progress_bars()
 

@@ -14,7 +14,7 @@ import json
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from trlprep.arrowtypes import is_json_field
+from trlprep.columns.arrowtypes import is_json_field
 from trlprep.io.readers import table_from_records
 from trlprep.registry import TYPES, Format
 from trlprep.rules import Severity

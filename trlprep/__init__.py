@@ -38,21 +38,21 @@ _PUBLIC = {
     "Issue": "trlprep.report",
     "Report": "trlprep.report",
     # TRL's data helpers (trl.data_utils), same names and signatures
-    "apply_chat_template": "trlprep.trl_templates",
-    "maybe_apply_chat_template": "trlprep.trl_templates",
-    "common_prefix_length": "trlprep.trl_helpers",
-    "get_dataset_column_names": "trlprep.trl_helpers",
-    "is_conversational_from_value": "trlprep.trl_helpers",
-    "pack_dataset": "trlprep.trl_helpers",
-    "prepare_multimodal_messages": "trlprep.trl_helpers",
-    "prepare_multimodal_messages_vllm": "trlprep.trl_helpers",
-    "truncate_dataset": "trlprep.trl_helpers",
-    "extract_prompt": "trlprep.trl_compat",
-    "is_conversational": "trlprep.trl_compat",
-    "maybe_convert_to_chatml": "trlprep.trl_compat",
-    "maybe_extract_prompt": "trlprep.trl_compat",
-    "maybe_unpair_preference_dataset": "trlprep.trl_compat",
-    "unpair_preference_dataset": "trlprep.trl_compat",
+    "apply_chat_template": "trlprep.compat.templates",
+    "maybe_apply_chat_template": "trlprep.compat.templates",
+    "common_prefix_length": "trlprep.compat.helpers",
+    "get_dataset_column_names": "trlprep.compat.helpers",
+    "is_conversational_from_value": "trlprep.compat.helpers",
+    "pack_dataset": "trlprep.compat.helpers",
+    "prepare_multimodal_messages": "trlprep.compat.helpers",
+    "prepare_multimodal_messages_vllm": "trlprep.compat.helpers",
+    "truncate_dataset": "trlprep.compat.helpers",
+    "extract_prompt": "trlprep.compat.dataset",
+    "is_conversational": "trlprep.compat.dataset",
+    "maybe_convert_to_chatml": "trlprep.compat.dataset",
+    "maybe_extract_prompt": "trlprep.compat.dataset",
+    "maybe_unpair_preference_dataset": "trlprep.compat.dataset",
+    "unpair_preference_dataset": "trlprep.compat.dataset",
     "write": "trlprep.io.writers",
 }
 
@@ -97,14 +97,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from trlprep.api import convert, detect, validate
-    from trlprep.datareport import DataReport, report
-    from trlprep.detect import Detection, Problem
-    from trlprep.errors import DataError, InputError, TrlprepError, UsageError
-    from trlprep.io.readers import read
-    from trlprep.io.writers import write
-    from trlprep.registry import TYPES, DatasetType, Format, get_type
-    from trlprep.report import Issue, Report
-    from trlprep.trl_compat import (
+    from trlprep.compat.dataset import (
         extract_prompt,
         is_conversational,
         maybe_convert_to_chatml,
@@ -112,7 +105,14 @@ if TYPE_CHECKING:
         maybe_unpair_preference_dataset,
         unpair_preference_dataset,
     )
-    from trlprep.trl_templates import apply_chat_template, maybe_apply_chat_template
+    from trlprep.compat.templates import apply_chat_template, maybe_apply_chat_template
+    from trlprep.datareport import DataReport, report
+    from trlprep.detect import Detection, Problem
+    from trlprep.errors import DataError, InputError, TrlprepError, UsageError
+    from trlprep.io.readers import read
+    from trlprep.io.writers import write
+    from trlprep.registry import TYPES, DatasetType, Format, get_type
+    from trlprep.report import Issue, Report
 
 
 def __getattr__(name: str) -> Any:

@@ -75,7 +75,7 @@ class InputRows:
 
 def _image_parts(table: pa.Table) -> pa.Table:
     """`<image>` placeholders of rows with images made image parts (TRL's vision format)."""
-    from trlprep.placeholders import map_placeholders
+    from trlprep.columns.placeholders import map_placeholders
 
     out, bad, reasons = map_placeholders(table)
     if len(bad):
@@ -320,9 +320,9 @@ def convert_table(
 def settle_table(
     table: pa.Table, lines: Any = None, *, coerce: bool = False
 ) -> tuple[pa.Table, Any, list[Failure], list[str]]:
-    """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.kinds`), less the
+    """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.columns.kinds`), less the
     rows that cannot be; also their lines, those rows as failures (stage `read`) and notes."""
-    from trlprep.kinds import settle_kinds
+    from trlprep.columns.kinds import settle_kinds
 
     s = settle_kinds(table, coerce=coerce)
     work = with_row_ids(s.table)

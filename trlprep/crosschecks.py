@@ -9,8 +9,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import ValueKind, value_kind
 from trlprep.checks import BatchSink, list_lengths, to_numpy_bool
+from trlprep.columns.arrowtypes import ValueKind, value_kind
 from trlprep.msgchecks import EMPTY, ROLE_CODES, MessagesInfo
 from trlprep.registry import DatasetType, Format
 
@@ -142,7 +142,7 @@ def _first_messages_equal(c: pa.Array, r: pa.Array) -> np.ndarray:
 def _image_counts(
     roles: dict[str, str], infos: dict[str, MessagesInfo], images: np.ndarray | None, sink
 ) -> None:
-    from trlprep.placeholders import counted_images
+    from trlprep.columns.placeholders import counted_images
     from trlprep.wording import plural
 
     only = {role: info.images for role, info in infos.items()}  # image parts

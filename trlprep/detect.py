@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import (
+from trlprep.columns.arrowtypes import (
     ValueKind,
     has_media_parts,
     is_list,
@@ -25,8 +25,8 @@ from trlprep.arrowtypes import (
     json_kinds,
     value_kind,
 )
+from trlprep.columns.readings import MESSAGES, Reading, read_turns
 from trlprep.io.readers import Batch
-from trlprep.readings import MESSAGES, Reading, read_turns
 from trlprep.registry import (
     IMAGE_COLUMNS,
     LANGUAGE_MODELING,
@@ -80,7 +80,7 @@ class Detection:
     notes: list[str] = field(default_factory=list)
     # how a `messages` column is read as another type (None: columns are read as they are)
     reading: Reading | None = None
-    # the public layout (`--from` name) the columns show (`trlprep.layouthint`), and the
+    # the public layout (`--from` name) the columns show (`trlprep.columns.layouthint`), and the
     # type it lands on where `trlprep convert` reads it even without --from
     layout: str | None = None
     layout_landing: tuple[DatasetType, Format] | None = None
@@ -168,7 +168,7 @@ _ENDINGS = ("other", "assistant", "assistant-only", "user", "empty", "null")
 
 def _last_turns(col: pa.Array, offset: int, into: _Kinds) -> None:
     """Count the rows of a messages column by how they end (see `_ColumnProfile.last`)."""
-    from trlprep.turnends import LastTurns
+    from trlprep.columns.turnends import LastTurns
 
     last = LastTurns(col)
     codes = np.zeros(len(col), np.int64)  # other
@@ -485,7 +485,7 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
                     line_of[r] = int(b.lines[r - b.offset])
     det = _summarise(prof, line_of if has_lines else None)
     if head is not None:
-        from trlprep.layouthint import suggest_import
+        from trlprep.columns.layouthint import suggest_import
 
         suggest_import(det, head)
     return det

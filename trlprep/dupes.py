@@ -19,8 +19,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_string
 from trlprep.checks import list_layout
+from trlprep.columns.arrowtypes import is_string
 
 _WRAP = 2**64  # hashes are arithmetic modulo 2**64
 _MIX_INT = 0x9E3779B97F4A7C15

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import ValueKind, is_json_field, is_list, json_kinds, value_kind
 from trlprep.checks import BatchSink, to_numpy_bool
+from trlprep.columns.arrowtypes import ValueKind, is_json_field, is_list, json_kinds, value_kind
 from trlprep.registry import Column, Format, Kind
 
 _MSG_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))

@@ -24,8 +24,8 @@ def read_batch(
 ) -> tuple[pa.Table, np.ndarray] | None:
     """(the rows that can be read, as the read type's columns; their rows in `data`), or
     None when `data` has no such column (reported as missing by the caller)."""
+    from trlprep.columns.turnends import LastTurns
     from trlprep.converters.arrowops import as_array, slice_lists
-    from trlprep.turnends import LastTurns
 
     table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
     if reading.column not in table.column_names:

@@ -14,8 +14,8 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, is_list, json_kinds
 from trlprep.checks import BatchSink, list_lengths, to_numpy_bool
+from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
 from trlprep.prepare import get_column
 
 # ---------------------------------------------------------------- side columns

@@ -31,9 +31,9 @@ def pack_command(
     from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
+    from trlprep.columns.pack import pack_table
     from trlprep.io.readers import read
     from trlprep.io.writers import check_output, write
-    from trlprep.pack import pack_table
     from trlprep.wording import plural
 
     check_output(output, overwrite=overwrite, inputs=(path,))

@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_string
 from trlprep.converters.arrowops import as_array, offsets, split_strings, string_data
 from trlprep.errors import DataError, RowFailures
 from trlprep.importers.base import (

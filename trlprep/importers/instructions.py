@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, is_list, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import (

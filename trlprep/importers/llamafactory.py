@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list
+from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import (

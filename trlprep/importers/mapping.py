@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_messages
+from trlprep.columns.arrowtypes import is_messages
 from trlprep.converters.arrowops import as_array
 from trlprep.detect import detect_table
 from trlprep.errors import UsageError
@@ -123,7 +123,7 @@ def as_messages(table: pa.Table) -> tuple[pa.Table, int | None]:
     A text `system` column beside a text `prompt` becomes the prompt's first message
     (role system) where it is non-empty, and goes; the count of such rows is returned
     (None when there is no such column)."""
-    from trlprep.arrowtypes import is_string
+    from trlprep.columns.arrowtypes import is_string
     from trlprep.importers.messages import messages_from
 
     n = table.num_rows
@@ -153,6 +153,6 @@ def as_messages(table: pa.Table) -> tuple[pa.Table, int | None]:
 
 
 def _has_text(table: pa.Table, name: str) -> bool:
-    from trlprep.arrowtypes import is_string
+    from trlprep.columns.arrowtypes import is_string
 
     return name in table.column_names and is_string(table.schema.field(name).type)

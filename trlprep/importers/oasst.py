@@ -36,7 +36,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_list, is_string
+from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections

@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, is_list, is_messages, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.converters.common import DEFAULT_MESSAGES

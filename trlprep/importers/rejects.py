@@ -12,8 +12,8 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from trlprep.arrowtypes import JSON_FIELD_KEY
 from trlprep.checks import BatchSink
+from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.errors import ROW_ID, DataError
 from trlprep.io.jsontext import to_jsonl
 from trlprep.registry import DatasetType, Format

@@ -24,7 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, is_list, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
+from trlprep.columns.jsonargs import tagged
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import (
@@ -48,7 +49,6 @@ from trlprep.importers.messages import (
     typed_messages,
 )
 from trlprep.io.jsontext import dumps
-from trlprep.jsonargs import tagged
 from trlprep.registry import (
     COMMON_ROLE_MAP,
     LANGUAGE_MODELING,

@@ -18,10 +18,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.arrowtypes import is_json_field
+from trlprep.columns.arrowtypes import is_json_field
+from trlprep.columns.jsonargs import decoded, has_tagged_arguments
 from trlprep.errors import UsageError
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
-from trlprep.jsonargs import decoded, has_tagged_arguments
 
 _KINDS_HINT = (
     "pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, pandas.DataFrame, "

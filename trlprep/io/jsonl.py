@@ -15,18 +15,18 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.arrowtypes import is_json_field
-from trlprep.errors import DataError, InputError
-from trlprep.io import jsontext
-from trlprep.io.jsontext import encode_json_texts, json_field, table_from_records
-from trlprep.io.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
-from trlprep.jsonargs import (
+from trlprep.columns.arrowtypes import is_json_field
+from trlprep.columns.jsonargs import (
     has_object_arguments,
     has_tagged_arguments,
     retag,
     tag_arguments,
     tagged,
 )
+from trlprep.errors import DataError, InputError
+from trlprep.io import jsontext
+from trlprep.io.jsontext import encode_json_texts, json_field, table_from_records
+from trlprep.io.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
 
 CHUNK_BYTES = 32 << 20  # JSONL bytes parsed at once (bounds memory when streaming)
 _WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from trlprep.arrowtypes import JSON_FIELD_KEY, is_json_field
+from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field
 from trlprep.errors import InputError
 
 BLOCK_BYTES = 4 << 20
@@ -76,7 +76,7 @@ def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.A
 
     Tool-call arguments given as objects are kept as tagged JSON text (see `jsonargs`).
     """
-    from trlprep.jsonargs import array_with_text_arguments
+    from trlprep.columns.jsonargs import array_with_text_arguments
 
     arr = array_with_text_arguments(values)
     if arr is not None:
@@ -304,7 +304,7 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
         data = pa.Table.from_batches([data])
     if data.num_rows == 0:
         return b""
-    from trlprep.jsonargs import encode, has_tagged_arguments
+    from trlprep.columns.jsonargs import encode, has_tagged_arguments
 
     nested = [has_tagged_arguments(f.type) for f in data.schema]
     tagged = [is_json_field(f) for f in data.schema]

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from trlprep.arrowtypes import is_json_field, is_messages, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_messages, is_string
 from trlprep.io.sources import guard
 from trlprep.registry import SIDE_COLUMNS, all_type_columns
 

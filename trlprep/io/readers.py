@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from trlprep.arrowtypes import ValueKind, is_string, value_kind
+from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from trlprep.arrowtypes import is_json_field
+from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
 from trlprep.io.jsontext import has_binary, to_jsonl
 from trlprep.io.readers import split_suffix
@@ -408,7 +408,7 @@ def to_dataset(table: pa.Table, split: str | None = None):
     """A `datasets.Dataset` over `table` (its `huggingface` schema metadata, if any, kept)."""
     import datasets
 
-    from trlprep.jsonargs import untagged
+    from trlprep.columns.jsonargs import untagged
 
     table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
 

@@ -59,7 +59,7 @@ def maybe_apply_chat_template(
     **template_kwargs: Any,
 ) -> Any:
     """`apply_chat_template` when the example or dataset is conversational; else it unchanged."""
-    from trlprep.trl_compat import is_conversational
+    from trlprep.compat.dataset import is_conversational
 
     if _is_example(example_or_dataset):
         if not is_conversational(example_or_dataset):

@@ -99,8 +99,8 @@ def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
 
 def _import_advice(table: pa.Table) -> str:
     """How to import data that is a public layout (or needs --map) before rendering it."""
+    from trlprep.columns.layouthint import map_suggestion
     from trlprep.importers import detect_layout
-    from trlprep.layouthint import map_suggestion
 
     head = table.slice(0, 1000)
     name = detect_layout(head.schema, head)

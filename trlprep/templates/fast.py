@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, is_messages, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_messages, is_string
 
 OPEN, CLOSE = "<|im_start|>", "<|im_end|>\n"
 HEADER = OPEN + "assistant\n"

@@ -269,7 +269,7 @@ def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool)
 def mismatch(placeholders: int, parts: int, images: int) -> str:
     """The reason a row whose placeholders (and image parts) and images disagree in number
     fails, naming what was counted."""
-    from trlprep.placeholders import counted_images
+    from trlprep.columns.placeholders import counted_images
     from trlprep.wording import plural
 
     return (

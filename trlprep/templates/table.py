@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_list
+from trlprep.columns.arrowtypes import is_list
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import IMAGE_COLUMNS, DatasetType, get_type
 from trlprep.templates.batch import (

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_list
+from trlprep.columns.arrowtypes import is_list
 
 if TYPE_CHECKING:
     from trlprep.detect import Detection

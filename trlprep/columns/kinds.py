@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_json_field, json_kinds
+from trlprep.columns.arrowtypes import is_json_field, json_kinds
 from trlprep.io.jsontext import decode_json_texts
 
 _NAMES = {

@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import is_list, is_messages, is_string
+from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 from trlprep.registry import IMAGE_COLUMNS
 from trlprep.wording import plural
 

@@ -208,7 +208,7 @@ def pack_dataset(
     1,000 rows apart), so bins fill better; an IterableDataset is packed lazily batch by batch,
     as TRL; `wrapped` adds `seq_lengths` too (the pieces of each sequence in a row).
     """
-    from trlprep.pack import STRATEGIES, pack_table
+    from trlprep.columns.pack import STRATEGIES, pack_table
 
     if strategy not in STRATEGIES:
         raise ValueError(f"Invalid packing strategy '{strategy}', must be one of {STRATEGIES}.")

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
+from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
 
 ARGUMENTS = "arguments"
 CALL_FIELDS = ("tool_calls", "function_call")

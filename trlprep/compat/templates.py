@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trlprep.trl_helpers import is_iterable_dataset, map_iterable
+from trlprep.compat.helpers import is_iterable_dataset, map_iterable
 
 
 def _processing_class(processing_class: Any, tokenizer: Any) -> Any:

@@ -19,7 +19,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.arrowtypes import is_messages, is_string
+from trlprep.columns.arrowtypes import is_messages, is_string
+from trlprep.compat.helpers import is_iterable_dataset, map_iterable
 from trlprep.converters.arrowops import as_array
 from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.converters.implicit import implicit_to_preference
@@ -28,7 +29,6 @@ from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unp
 from trlprep.errors import DataError, UsageError
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.registry import COMMON_ROLE_MAP, Format
-from trlprep.trl_helpers import is_iterable_dataset, map_iterable
 
 CONTENT_KEYS = ("prompt", "chosen", "rejected", "completion", "messages")
 CHATML_KEYS = ("prompt", "completion", "chosen", "rejected", "messages", "conversations")
