@@ -67,7 +67,7 @@ def run_jsonschema(path: str, sample: int) -> tuple[float, int, dict]:
     import jsonschema
     import pyarrow.parquet as pq
 
-    from trlprep.schemas_io import schema_for
+    from trlprep.validation.schemas import schema_for
 
     rows = pq.read_table(path).slice(0, sample).to_pylist()
     validator = jsonschema.Draft202012Validator(schema_for("preference", "conversational"))

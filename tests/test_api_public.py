@@ -89,7 +89,7 @@ def test_every_public_function_twice_in_one_process():
 def test_public_names_are_never_submodules_here():
     import importlib
 
-    for mod in ("trlprep.convert", "trlprep.detect", "trlprep.validate"):
+    for mod in ("trlprep.convert", "trlprep.detect", "trlprep.validation.validate"):
         importlib.import_module(mod)
     for name in trlprep.__all__:
         assert not isinstance(getattr(trlprep, name), types.ModuleType), name

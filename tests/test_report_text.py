@@ -7,8 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from trlprep.report import Issue, Report
-from trlprep.rules import Severity
+from trlprep.validation.report import Issue, Report
+from trlprep.validation.rules import Severity
 from trlprep.wording import noun, plural
 
 LONG = (

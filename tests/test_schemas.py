@@ -12,14 +12,21 @@ from typer.testing import CliRunner
 from trlprep.cli import app
 from trlprep.errors import UsageError
 from trlprep.registry import TYPES, Format
-from trlprep.schemagen import all_schemas, dumps, main, schema_name, schemas_dir
-from trlprep.schemas_io import schema_for, validate_row_with_schema
+from trlprep.validation.schemas import (
+    all_schemas,
+    dumps,
+    main,
+    schema_for,
+    schema_name,
+    schemas_dir,
+    validate_row_with_schema,
+)
 
 
 def test_committed_schemas_equal_generated():
     committed = {p.name: p.read_text(encoding="utf-8") for p in schemas_dir().glob("*.json")}
     generated = {name: dumps(s) for name, s in all_schemas().items()}
-    assert committed == generated, "run `python -m trlprep.schemagen` to refresh schemas/"
+    assert committed == generated, "run `python -m trlprep.validation.schemas` to refresh schemas/"
     assert main(["--check"]) == 0
 
 

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from trlprep.columns.textops import common_prefix_bytes, prefix_on_word_boundary, slice_bytes
-from trlprep.dupes import DuplicateFinder, row_hash
+from trlprep.validation.dupes import DuplicateFinder, row_hash
 
 chars = st.text(st.sampled_from("ab é€😀\n"), max_size=30)
 

@@ -14,9 +14,9 @@ from conftest import EXAMPLES, _m
 import trlprep
 from trlprep.errors import UsageError
 from trlprep.registry import TYPES, Format
-from trlprep.report import Report
-from trlprep.rules import RULES, Severity, parse_role_map
-from trlprep.validate import validate_path, validate_table
+from trlprep.validation.report import Report
+from trlprep.validation.rules import RULES, Severity, parse_role_map
+from trlprep.validation.validate import validate_path, validate_table
 
 U = _m("user", "What color is the sky?")
 A = _m("assistant", "It is blue.")
@@ -513,7 +513,9 @@ def test_parquet_over_one_batch_is_read_once(tmp_path, monkeypatch):
     table = table.set_column(1, "completion", pa.array([" ok."] * 69_000 + [""] * 1000))
     path = tmp_path / "big.parquet"
     pq.write_table(table, path)
-    v = importlib.import_module("trlprep.validate")  # the module (trlprep.validate is the API)
+    v = importlib.import_module(
+        "trlprep.validation.validate"
+    )  # the module (trlprep.validate is the API)
     calls = []
     real = v.iter_batches
     monkeypatch.setattr(v, "iter_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
@@ -560,7 +562,7 @@ def test_every_input_kind_gives_a_report():
 
 
 def test_validate_function_survives_module_import():
-    import trlprep.validate  # noqa: F401
+    import trlprep.validation.validate  # noqa: F401
 
     assert callable(trlprep.validate)
     assert trlprep.validate([{"text": "a"}]).valid

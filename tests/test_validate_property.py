@@ -1,7 +1,7 @@
 """Property: the vectorised validator and the JSON Schemas agree on which rows are invalid.
 
 Rows are generated valid for a (type, format) and then, most of the time, broken by one
-mutation the schemas can express. Rules beyond JSON Schema (listed in `trlprep.rules`:
+mutation the schemas can express. Rules beyond JSON Schema (listed in `trlprep.validation.rules`:
 prompt endings, step/label counts, image counts, mask length, tools/kwargs given as JSON
 text, and values whose nested structure Arrow cannot unify across rows) never fire on the
 generated valid rows, so the two verdicts must be equal.
@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.io.readers import table_from_records
 from trlprep.registry import TYPES, Format
-from trlprep.rules import Severity
-from trlprep.schemas_io import validate_row_with_schema
-from trlprep.validate import validate_table
+from trlprep.validation.rules import Severity
+from trlprep.validation.schemas import validate_row_with_schema
+from trlprep.validation.validate import validate_table
 
 PAIRS = [(t.name, f.value) for t in TYPES.values() for f in t.all_formats]
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])

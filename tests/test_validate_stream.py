@@ -1,9 +1,10 @@
 """The fast paths of streamed validation change no verdict.
 
 Parquet's few-valued strings (message roles, extra columns) are read as Arrow dictionaries
-(`trlprep.io.parquet_dict`), row hashes are folded from column leaves (`trlprep.dupes`) and
-message checks skip work on clean data (`trlprep.msgchecks`); each must give exactly what
-the plain reading of the same rows gives.
+(`trlprep.io.parquet_dict`), row hashes are folded from column leaves
+(`trlprep.validation.dupes`) and message checks skip work on clean data
+(`trlprep.validation.checks.messages`); each must give exactly what the plain reading of the
+same rows gives.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ from hypothesis import strategies as st
 
 import trlprep.io.parquet_dict as parquet_dict
 from trlprep.detect import detect_batches
-from trlprep.dupes import column_hashes, row_hash, value_hashes
 from trlprep.io.readers import Batch, iter_batches
-from trlprep.validate import validate_path, validate_table
+from trlprep.validation.dupes import column_hashes, row_hash, value_hashes
+from trlprep.validation.validate import validate_path, validate_table
 
-V = importlib.import_module("trlprep.validate")  # the module (trlprep.validate is the API)
+V = importlib.import_module(
+    "trlprep.validation.validate"
+)  # the module (trlprep.validate is the API)
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 ROLES = st.sampled_from(["system", "user", "assistant", "tool", "developer", "human", "", None])

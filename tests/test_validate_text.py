@@ -12,8 +12,8 @@ import pyarrow as pa
 import pytest
 
 from trlprep.api import validate
-from trlprep.rules import RULES, Severity
-from trlprep.textchecks import SPECIAL_TOKENS
+from trlprep.validation.checks.text import SPECIAL_TOKENS
+from trlprep.validation.rules import RULES, Severity
 
 HH = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "real"
 HH = HH / "hh-rlhf-harmless-base-test.jsonl.gz"
@@ -124,7 +124,7 @@ def test_real_hh_rows_with_two_assistant_turns(tmp_path):
     """The HH rows Gemma's template refuses are the rows validate warns about."""
     from trlprep.importers import import_table
     from trlprep.io.readers import read
-    from trlprep.validate import validate_table
+    from trlprep.validation.validate import validate_table
 
     src = read(str(HH))
     result = import_table(src.table, "hh", lines=src.lines, on_error="skip")

@@ -35,8 +35,8 @@ _PUBLIC = {
     "DatasetType": "trlprep.registry",
     "Format": "trlprep.registry",
     "get_type": "trlprep.registry",
-    "Issue": "trlprep.report",
-    "Report": "trlprep.report",
+    "Issue": "trlprep.validation.report",
+    "Report": "trlprep.validation.report",
     # TRL's data helpers (trl.data_utils), same names and signatures
     "apply_chat_template": "trlprep.compat.templates",
     "maybe_apply_chat_template": "trlprep.compat.templates",
@@ -112,7 +112,7 @@ if TYPE_CHECKING:
     from trlprep.io.readers import read
     from trlprep.io.writers import write
     from trlprep.registry import TYPES, DatasetType, Format, get_type
-    from trlprep.report import Issue, Report
+    from trlprep.validation.report import Issue, Report
 
 
 def __getattr__(name: str) -> Any:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
     from trlprep.detect import Detection
-    from trlprep.report import Report
+    from trlprep.validation.report import Report
 
 
 def detect(
@@ -124,7 +124,7 @@ def validate(
     `on_bad_lines="skip"`.
     """
     from trlprep.io.adapters import as_input, map_splits
-    from trlprep.validate import validate_path, validate_table
+    from trlprep.validation.validate import validate_path, validate_table
 
     opts = dict(type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map)
 

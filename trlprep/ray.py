@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import ray.data
 
     from trlprep.detect import Detection
-    from trlprep.report import Report
+    from trlprep.validation.report import Report
 
 PAIR_KEY = "__trlprep_pair_key__"
 LINE = "__trlprep_line__"  # each row's 1-based file line (null: not a line-based file)
@@ -742,9 +742,9 @@ def tokenize(
 
 def _check_block(block: Any, plan: Any, duplicates: bool) -> tuple:
     """Run every row rule on one block: (rows, its flags, row hashes, columns, seen)."""
-    from trlprep.checks import BatchSink
-    from trlprep.dupes import column_hashes, row_hash
-    from trlprep.validate import check_batch
+    from trlprep.validation.checks.common import BatchSink
+    from trlprep.validation.dupes import column_hashes, row_hash
+    from trlprep.validation.validate import check_batch
 
     t = _arrow(block)
     lines = None
@@ -771,10 +771,10 @@ def validate(
 ) -> Report:
     """Validate every row of a Ray dataset: one task per block, the blocks' flagged rows
     merged into one `Report` with global row numbers (as `trlprep.validate`)."""
-    from trlprep.collect import Collector
-    from trlprep.dupes import DuplicateFinder
-    from trlprep.report import Report
-    from trlprep.validate import _report_duplicates, _required, make_plan
+    from trlprep.validation.collect import Collector
+    from trlprep.validation.dupes import DuplicateFinder
+    from trlprep.validation.report import Report
+    from trlprep.validation.validate import _report_duplicates, _required, make_plan
 
     ray = _ray()
     det = detect(ds) if type is None or format is None else None

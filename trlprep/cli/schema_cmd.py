@@ -7,7 +7,7 @@ import json
 import typer
 
 from trlprep.cli.app import command
-from trlprep.schemas_io import schema_for
+from trlprep.validation.schemas import schema_for
 
 
 @command("schema")

@@ -10,7 +10,9 @@ from trlprep.cli import options as opt
 from trlprep.cli.app import command, err, out
 from trlprep.errors import UsageError
 
-DEFAULT_MAX_ERRORS = 10  # trlprep.validate.DEFAULT_MAX_ERRORS (not imported: start-up time)
+DEFAULT_MAX_ERRORS = (
+    10  # trlprep.validation.validate.DEFAULT_MAX_ERRORS (not imported: start-up time)
+)
 
 OUTPUTS = ("text", "json", "github")
 DATA_FORMATS = ("standard", "conversational", "tokenized")
@@ -67,7 +69,7 @@ def validate_command(
 
     path = inputs(path)  # several paths: one dataset
     from trlprep.io.progress import showing
-    from trlprep.validate import validate_path
+    from trlprep.validation.validate import validate_path
 
     report_format, data_format, output = _formats(report_format, data_format, output)
     shown = err.is_terminal if progress is None else progress

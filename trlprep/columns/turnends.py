@@ -7,7 +7,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.checks import list_layout
+from trlprep.columns.arrays import list_layout
 
 
 class LastTurns:

@@ -4,7 +4,7 @@ signatures, so `from trlprep import ...` replaces `from trl.data_utils import ..
 `prepare_multimodal_messages_vllm`, `pack_dataset`, `truncate_dataset`,
 `get_dataset_column_names`, `common_prefix_length`; and `map_iterable`, which runs an Arrow
 table -> table function lazily over a `datasets.IterableDataset` (the TRL helpers in
-`trl_compat` use it for streamed datasets).
+`compat.dataset` use it for streamed datasets).
 """
 
 from __future__ import annotations

@@ -303,7 +303,7 @@ def where_of(data: Any):
 
 
 def _validation(data: Any, path: str | None, type, split, input_format) -> dict[str, Any]:
-    from trlprep.validate import validate_path, validate_table
+    from trlprep.validation.validate import validate_path, validate_table
 
     if path is not None:
         rep = validate_path(path, type=type, split=split, input_format=input_format)

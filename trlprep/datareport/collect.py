@@ -229,7 +229,7 @@ class Collector:
     def _pairs_and_labels(self, canon: pa.Table, texts: pa.Table) -> None:
         d = self.data
         if {"chosen", "rejected"} <= set(canon.column_names):
-            from trlprep.dupes import value_hashes
+            from trlprep.validation.dupes import value_hashes
 
             same = value_hashes(canon.column("chosen")) == value_hashes(canon.column("rejected"))
             d.identical_pairs += int(same.sum())
@@ -242,7 +242,7 @@ class Collector:
             d.step_labels.append(pl.from_arrow(canon.column("labels").combine_chunks()))
 
     def _hashes(self, canon: pa.Table) -> None:
-        from trlprep.dupes import column_hashes, row_hash, value_hashes
+        from trlprep.validation.dupes import column_hashes, row_hash, value_hashes
 
         d = self.data
         hashes = column_hashes(canon.drop_columns([ROW_ID]))

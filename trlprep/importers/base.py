@@ -20,7 +20,7 @@ from trlprep.columns.kinds import settle_kinds
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.registry import DatasetType, Format
-from trlprep.rules import parse_role_map
+from trlprep.validation.rules import parse_role_map
 
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
 PROMPT_STYLES = ("alpaca", "plain")

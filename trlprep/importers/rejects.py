@@ -1,7 +1,7 @@
 """Rows that cannot be imported: why (`Rejections`), and the side table that keeps them.
 
 Imported rows are also checked against their landing type with the validator's own row
-rules (`trlprep.validate.check_batch`), so an imported batch always validates; rows that
+rules (`trlprep.validation.validate.check_batch`), so an imported batch always validates; rows that
 fail keep the rule's message and id as their reason.
 """
 
@@ -12,13 +12,13 @@ import json
 import numpy as np
 import pyarrow as pa
 
-from trlprep.checks import BatchSink
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.errors import ROW_ID, DataError
 from trlprep.io.jsontext import to_jsonl
 from trlprep.registry import DatasetType, Format
-from trlprep.rules import RULES, Severity
-from trlprep.validate import Plan, check_batch
+from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.rules import RULES, Severity
+from trlprep.validation.validate import Plan, check_batch
 
 
 class Rejections:

@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.checks import MAX_DETAILS, BatchSink, to_numpy_bool
+from trlprep.columns.arrays import to_numpy_bool
+from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 
 # Control tokens of common chat templates; in data they are read as control tokens, not text.
 SPECIAL_TOKENS: tuple[str, ...] = (

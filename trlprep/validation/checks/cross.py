@@ -9,10 +9,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.checks import BatchSink, list_lengths, to_numpy_bool
+from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import ValueKind, value_kind
-from trlprep.msgchecks import EMPTY, ROLE_CODES, MessagesInfo
 from trlprep.registry import DatasetType, Format
+from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.messages import EMPTY, ROLE_CODES, MessagesInfo
 
 
 def cross_checks(

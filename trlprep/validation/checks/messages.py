@@ -15,11 +15,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.checks import MAX_DETAILS, BatchSink, list_layout, list_lengths, to_numpy_bool
+from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
-from trlprep.rules import ALLOWED_ROLES, role_map_hint
-from trlprep.textchecks import Scan, check_text, placeholders
+from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
+from trlprep.validation.checks.text import Scan, check_text, placeholders
+from trlprep.validation.rules import ALLOWED_ROLES, role_map_hint
 
 
 @dataclass

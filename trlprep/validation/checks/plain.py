@@ -1,87 +1,15 @@
-"""Column checks for one record batch: strings, steps, labels and token ids (message lists:
-`trlprep.msgchecks`).
-
-Every check works on whole Arrow columns (flattened lists with their parent row indices,
-reduced back to rows with numpy) and reports offending rows to a `BatchSink` under a rule
-id from `trlprep.rules`.
+"""Column checks for plain columns of one record batch: strings, steps, labels and token ids
+(message lists: `trlprep.validation.checks.messages`).
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-MAX_DETAILS = 5
-
-
-@dataclass
-class _Flag:
-    mask: np.ndarray
-    message: str | None = None
-    hint: str | None = None
-    details: dict[str, None] = field(default_factory=dict)
-
-
-class BatchSink:
-    """Collects the rows each (rule, column) flags in one batch; flushed once per batch."""
-
-    def __init__(self, num_rows: int) -> None:
-        self.num_rows = num_rows
-        self.flags: dict[tuple[str, str | None], _Flag] = {}
-
-    def flag(
-        self,
-        rule: str,
-        column: str | None,
-        where: np.ndarray,
-        *,
-        message: str | None = None,
-        hint: str | None = None,
-        details: list[str] | tuple[str, ...] = (),
-    ) -> np.ndarray:
-        """Mark rows (a boolean mask or row indices) as breaking `rule`; returns the mask."""
-        if where.dtype != bool:
-            mask = np.zeros(self.num_rows, dtype=bool)
-            mask[where] = True
-        else:
-            mask = where
-        if not mask.any():
-            return mask
-        f = self.flags.get((rule, column))
-        if f is None:
-            f = self.flags[(rule, column)] = _Flag(mask.copy(), message, hint)
-        else:
-            f.mask |= mask
-            f.message = f.message or message
-            f.hint = f.hint or hint
-        for d in details:
-            if len(f.details) < MAX_DETAILS:
-                f.details.setdefault(d, None)
-        return mask
-
-
-def to_numpy_bool(arr: pa.Array | pa.ChunkedArray, null: bool = False) -> np.ndarray:
-    return np.asarray(pc.fill_null(arr, null).to_numpy(zero_copy_only=False), dtype=bool)
-
-
-def list_lengths(arr: pa.Array) -> np.ndarray:
-    """Per-row list length, 0 for null lists."""
-    return np.asarray(
-        pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False), dtype=np.int64
-    )
-
-
-def list_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(length, start in `pc.list_flatten(arr)`) of each list; null lists have length 0."""
-    if not arr.null_count and (pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type)):
-        offsets = arr.offsets.to_numpy()  # int32 or int64, read-only
-        starts = offsets[:-1] if offsets[0] == 0 else offsets[:-1] - offsets[0]
-        return np.diff(offsets), starts
-    lengths = list_lengths(arr)
-    return lengths, np.cumsum(lengths) - lengths
+from trlprep.columns.arrays import list_lengths, to_numpy_bool
+from trlprep.validation.checks.common import BatchSink
 
 
 def _row_mask(parent: np.ndarray, item_mask: np.ndarray, n: int) -> np.ndarray:
@@ -95,7 +23,7 @@ def _row_mask(parent: np.ndarray, item_mask: np.ndarray, n: int) -> np.ndarray:
 
 def check_strings(arr: pa.Array, column: str, sink: BatchSink, what: str = "text") -> None:
     """Standard-format text: empty is an error, whitespace-only a warning (nulls checked apart)."""
-    from trlprep.textchecks import Scan, check_text
+    from trlprep.validation.checks.text import Scan, check_text
 
     check_text(Scan(arr), lambda mask: mask, column, sink, f"the {what}")
     lengths = pc.binary_length(arr)

@@ -1,10 +1,15 @@
-"""Generate `schemas/*.json`, one JSON Schema (draft 2020-12) per dataset type and format.
+"""The JSON Schemas: generate `schemas/*.json`, one JSON Schema (draft 2020-12) per dataset
+type and format, and load the shipped ones to check row dicts.
 
 Each schema describes one row. It is built from `trlprep.registry`, so the committed files
 never drift from the dataset model (a test compares them). Regenerate with
 
-    python -m trlprep.schemagen          # write schemas/*.json
-    python -m trlprep.schemagen --check  # exit 1 if the committed files are stale
+    python -m trlprep.validation.schemas          # write schemas/*.json
+    python -m trlprep.validation.schemas --check  # exit 1 if the committed files are stale
+
+The schemas are the documentation of record for one row of each type and format; checking
+a dict with `jsonschema` (`validate_row_with_schema`) is the slow fallback for single rows
+(`trlprep validate` checks whole columns with Arrow instead).
 """
 
 from __future__ import annotations
@@ -12,9 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+from trlprep.errors import UsageError
 from trlprep.registry import (
     MESSAGE_FIELD_TYPES,
     PART_TYPES,
@@ -22,8 +30,10 @@ from trlprep.registry import (
     DatasetType,
     Format,
     Kind,
+    get_format,
+    get_type,
 )
-from trlprep.rules import ALLOWED_ROLES, BEYOND_SCHEMA
+from trlprep.validation.rules import ALLOWED_ROLES, BEYOND_SCHEMA
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 BASE_ID = "https://trlprep.dev/schemas/"
@@ -236,13 +246,53 @@ def dumps(schema: dict[str, Any]) -> str:
 
 
 def schemas_dir() -> Path:
-    from importlib.resources import files
-
     return Path(str(files("trlprep.schemas")))
 
 
+# ---------------------------------------------------------------- loading
+
+
+def _resolve(dtype: str | DatasetType, fmt: str | Format) -> tuple[DatasetType, Format]:
+    t, f = get_type(dtype), get_format(fmt)
+    if not t.supports(f):
+        raise UsageError(
+            f"{t.name} has no {f.value} format",
+            hint="use one of: " + ", ".join(x.value for x in t.all_formats),
+        )
+    return t, f
+
+
+@cache
+def _load(name: str) -> str:
+    return files("trlprep.schemas").joinpath(name).read_text(encoding="utf-8")
+
+
+def schema_for(dtype: str | DatasetType, fmt: str | Format = Format.STANDARD) -> dict[str, Any]:
+    """The JSON Schema of one row of `dtype` (a name or alias) in `fmt`."""
+    t, f = _resolve(dtype, fmt)
+    return json.loads(_load(schema_name(t, f)))
+
+
+@cache
+def _validator(type_name: str, fmt: Format):
+    from jsonschema import Draft202012Validator
+
+    schema = schema_for(type_name, fmt)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def validate_row_with_schema(
+    row: dict[str, Any], dtype: str | DatasetType, fmt: str | Format = Format.STANDARD
+) -> list[str]:
+    """The schema's complaints about one row dict (`path: message`); empty when it conforms."""
+    t, f = _resolve(dtype, fmt)
+    errors = sorted(_validator(t.name, f).iter_errors(row), key=lambda e: list(e.absolute_path))
+    return [f"{'/'.join(map(str, e.absolute_path)) or '(row)'}: {e.message}" for e in errors]
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m trlprep.schemagen", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m trlprep.validation.schemas", description=__doc__)
     ap.add_argument("--check", action="store_true", help="fail if committed files are stale")
     ap.add_argument("--out", type=Path, default=None, help="folder (default: trlprep.schemas)")
     args = ap.parse_args(argv)

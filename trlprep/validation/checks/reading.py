@@ -13,8 +13,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from trlprep.checks import BatchSink, to_numpy_bool
+from trlprep.columns.arrays import to_numpy_bool
 from trlprep.detect import Reading
+from trlprep.validation.checks.common import BatchSink
 
 PARTS = {"prompt": "the prompt part", "completion": "the completion part"}
 

@@ -19,7 +19,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.checks import list_layout
+from trlprep.columns.arrays import list_layout
 from trlprep.columns.arrowtypes import is_string
 
 _WRAP = 2**64  # hashes are arithmetic modulo 2**64

@@ -14,9 +14,10 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.checks import BatchSink, list_lengths, to_numpy_bool
+from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
-from trlprep.prepare import get_column
+from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.prepare import get_column
 
 # ---------------------------------------------------------------- side columns
 

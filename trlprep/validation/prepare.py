@@ -14,9 +14,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.checks import BatchSink, to_numpy_bool
+from trlprep.columns.arrays import to_numpy_bool
 from trlprep.columns.arrowtypes import ValueKind, is_json_field, is_list, json_kinds, value_kind
 from trlprep.registry import Column, Format, Kind
+from trlprep.validation.checks.common import BatchSink
 
 _MSG_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 # (ValueKind wanted, Arrow type that all-null data is cast to, JSON kind wanted)

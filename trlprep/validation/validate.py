@@ -2,10 +2,10 @@
 
 `validate_batches` streams record batches (memory stays bounded by one batch plus 8 bytes
 per row, 16 for line-oriented files, for duplicate detection), checks each with Arrow and
-numpy column operations (`prepare`, `checks`, `sidechecks`, `crosschecks`) and merges the
+numpy column operations (`prepare`, the `checks` family) and merges the
 flagged rows into one `Report` (`collect`). What to check the data as (type, format, the
-reading of a `messages` column): `trlprep.checkplan`. Rule ids and severities:
-`trlprep.rules`.
+reading of a `messages` column): `trlprep.validation.checkplan`. Rule ids and severities:
+`trlprep.validation.rules`.
 """
 
 from __future__ import annotations
@@ -19,28 +19,28 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.checkplan import Plan, _needs_detection, make_plan
-from trlprep.checks import (
-    BatchSink,
+from trlprep.detect import Detection, detect_batches, detect_table
+from trlprep.errors import UsageError
+from trlprep.io.jsonl import BadLineError, BadLines
+from trlprep.io.readers import Batch, iter_batches, read, resolve_format
+from trlprep.registry import DatasetType, Format, Kind
+from trlprep.validation.checkplan import Plan, _needs_detection, make_plan
+from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.cross import cross_checks
+from trlprep.validation.checks.messages import MessagesInfo, check_messages
+from trlprep.validation.checks.plain import (
     check_bool_lists,
     check_string_lists,
     check_strings,
     check_tokens,
 )
-from trlprep.collect import DEFAULT_MAX_ERRORS, Collector
-from trlprep.crosschecks import cross_checks
-from trlprep.detect import Detection, detect_batches, detect_table
-from trlprep.dupes import DuplicateFinder, column_hashes, row_hash
-from trlprep.errors import UsageError
-from trlprep.io.jsonl import BadLineError, BadLines
-from trlprep.io.readers import Batch, iter_batches, read, resolve_format
-from trlprep.msgchecks import MessagesInfo, check_messages
-from trlprep.prepare import prepare_column
-from trlprep.registry import DatasetType, Format, Kind
-from trlprep.report import Issue, Report
-from trlprep.rules import RULES, Severity
-from trlprep.sidechecks import check_side_columns
-from trlprep.textchecks import check_placeholders
+from trlprep.validation.checks.sides import check_side_columns
+from trlprep.validation.checks.text import check_placeholders
+from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
+from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
+from trlprep.validation.prepare import prepare_column
+from trlprep.validation.report import Issue, Report
+from trlprep.validation.rules import RULES, Severity
 
 STREAMED = ("jsonl", "parquet")
 # the hint of lines --on-bad-lines skip skipped (the rule's own hint suggests that option)
@@ -93,8 +93,8 @@ def check_batch(
 
 
 def _check_read(data: pa.Table | pa.RecordBatch, plan: Plan, sink: BatchSink) -> set[str]:
-    """Check a `messages` column as the type detect reads it as (`trlprep.readcheck`)."""
-    from trlprep.readcheck import merge_findings, read_batch
+    """Check a `messages` column as the type detect reads it as (`checks.reading`)."""
+    from trlprep.validation.checks.reading import merge_findings, read_batch
 
     got = read_batch(data, plan.reading, sink)
     if got is None:

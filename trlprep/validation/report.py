@@ -12,7 +12,7 @@
       "counts": {"error": 2, "warning": 0, "info": 1},   # issues per severity
       "issues": [
         {
-          "rule": "unknown-role",   # stable id, see trlprep.rules
+          "rule": "unknown-role",   # stable id, see trlprep.validation.rules
           "severity": "error",      # error | warning | info
           "column": "prompt" | null,
           "count": 12,              # rows affected
@@ -33,7 +33,7 @@ import textwrap
 from dataclasses import dataclass, field
 from typing import Any
 
-from trlprep.rules import Severity
+from trlprep.validation.rules import Severity
 from trlprep.wording import noun, plural
 
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trlprep.checks import BatchSink
-from trlprep.report import Issue
-from trlprep.rules import RULES
+from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.report import Issue
+from trlprep.validation.rules import RULES
 
 DEFAULT_MAX_ERRORS = 10
 

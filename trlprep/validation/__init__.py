@@ -1,0 +1,1 @@
+"""Validation: the rules, the checks, duplicates, the report and the JSON Schemas."""
