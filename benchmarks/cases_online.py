@@ -59,8 +59,8 @@ def _summary(times: list[float], gen: list[float], tokens: list[float]) -> dict[
 
 def run_trlprep(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
     import torch
-    from trlprep.trainers import rollout
     from trlprep.trainers.loop import Trainer
+    from trlprep.trainers.online import rollout
 
     gpu = torch.cuda.is_available()
     options: dict[str, Any] = {"reward_fn": [length_reward], "max_new_tokens": a["new_tokens"]}

@@ -111,7 +111,7 @@ def test_compiled_forward_gives_the_same_log_probs():
 
 
 def test_static_cache_generation_on_cuda():
-    from trlprep.trainers.generation import Sampling, generate
+    from trlprep.trainers.online.generation import Sampling, generate
 
     model = tiny_causal_lm(40).cuda()
     out = generate(

@@ -12,7 +12,7 @@ pytest.importorskip("transformers")
 
 from online_support import TrackingAcc  # noqa: E402
 from train_support import make_tokenizer, save_tiny_model, tiny_causal_lm  # noqa: E402
-from trlprep.trainers.generation import (  # noqa: E402
+from trlprep.trainers.online.generation import (  # noqa: E402
     Sampling,
     cut_at_eos,
     generate,
@@ -20,7 +20,7 @@ from trlprep.trainers.generation import (  # noqa: E402
     kl_warning,
     left_pad,
 )
-from trlprep.trainers.rewards import RewardModel, Rewards, resolve  # noqa: E402
+from trlprep.trainers.online.rewards import RewardModel, Rewards, resolve  # noqa: E402
 
 from trlprep.errors import InputError, UsageError  # noqa: E402
 
@@ -84,7 +84,7 @@ def test_geometric_mixture_sampling_at_its_ends():
 
 
 def test_geometric_mixture_logits_step_by_step():
-    from trlprep.trainers.generation import GeometricMixture
+    from trlprep.trainers.online.generation import GeometricMixture
 
     reference = _peaky(1).eval()
     ids, mask = left_pad([[1, 5, 6], [1, 8, 9, 10]], PAD)
@@ -128,7 +128,7 @@ def test_reward_functions_from_modules_and_files(tmp_path):
     )
     name, fn = resolve(f"{tmp_path / 'my_rewards.py'}:shout")
     assert name == "shout" and fn(completions=["HI", "hi"]) == [1.0, 0.0]
-    name, fn = resolve("trlprep.trainers.rewards:length_reward")
+    name, fn = resolve("trlprep.trainers.online.rewards:length_reward")
     assert name == "length_reward" and callable(fn)
     with pytest.raises(UsageError, match="unknown reward function"):
         resolve("nonsense")
@@ -152,7 +152,7 @@ def test_reward_modules_that_fail_are_input_errors(tmp_path):
 
 
 def test_reward_weights_and_scale_rewards_options():
-    from trlprep.trainers.online_options import GRPOOptions
+    from trlprep.trainers.online.options import GRPOOptions
 
     o = GRPOOptions(reward_fn="length", reward_weights=["1,0.5", 2])
     assert o.reward_weights == (1.0, 0.5, 2.0)  # a comma list, repeated flags, numbers
@@ -238,7 +238,7 @@ def test_a_reward_model_scores_like_the_model_itself(tmp_path):
 
 
 def test_plan_serves_every_unit_once_per_pass_in_mini_batches():
-    from trlprep.trainers.online_source import plan
+    from trlprep.trainers.online.source import plan
 
     torch.manual_seed(0)
     steps = plan(8, 2, passes=3, mini_batches=2)  # e.g. PPO: 3 epochs of 2 mini-batches
@@ -256,7 +256,7 @@ class _Ctx:
 
 
 def _rollouts(logs):
-    from trlprep.trainers.online_source import Rollouts
+    from trlprep.trainers.online.source import Rollouts
 
     r = Rollouts.__new__(Rollouts)
     r.ctx, r.log, r.negative_kl, r._kl_pool = _Ctx(), logs.append, 0, []

@@ -20,7 +20,7 @@ _EXPORTS = {
     "ALGORITHMS": "trlprep.trainers.algorithms",
     "Algorithm": "trlprep.trainers.algorithms",
     "get_algorithm": "trlprep.trainers.algorithms",
-    "IterativeSFTTrainer": "trlprep.trainers.iterative",
+    "IterativeSFTTrainer": "trlprep.trainers.online.iterative",
 }
 
 __all__ = sorted(_EXPORTS)

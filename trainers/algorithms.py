@@ -1,5 +1,5 @@
 """The algorithm registry: for each algorithm, the dataset type it trains on, the model head,
-its options (with TRL's documented defaults, in `offline_options.py` and `online_options.py`)
+its options (with TRL's documented defaults, in `offline_options.py` and `online/options.py`)
 and its batch -> (loss, metrics) function.
 
 Dataset types come from `trlprep.registry` (TRL's "Which dataset type to use?" table); the
@@ -12,8 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from trlprep.trainers import gkd, group_rl, online_pairs, ppo, steps
-from trlprep.trainers import online_options as oo
+from trlprep.trainers import steps
 from trlprep.trainers.offline_options import (
     BCOOptions,
     CPOOptions,
@@ -24,7 +23,10 @@ from trlprep.trainers.offline_options import (
     RewardOptions,
     SFTOptions,
 )
-from trlprep.trainers.rollout import OnlineSpec
+from trlprep.trainers.online import gkd, group_rl, ppo
+from trlprep.trainers.online import options as oo
+from trlprep.trainers.online import pairs as online_pairs
+from trlprep.trainers.online.rollout import OnlineSpec
 
 from trlprep.errors import UsageError
 from trlprep.registry import get_type

@@ -19,7 +19,7 @@ from torch.utils.checkpoint import checkpoint
 from trlprep.trainers.batch import SequenceBatch
 from trlprep.trainers.logps import LogpsModel, _has_logit_transform, backbone
 from trlprep.trainers.losses import generalized_jsd
-from trlprep.trainers.rollout import (
+from trlprep.trainers.online.rollout import (
     Experience,
     Rollout,
     RolloutBatch,

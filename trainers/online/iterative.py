@@ -23,8 +23,8 @@ from typing import Any
 
 from trlprep.trainers.config import TrainConfig
 from trlprep.trainers.data import prepare
-from trlprep.trainers.generation import Sampling, generate
 from trlprep.trainers.loop import Trainer
+from trlprep.trainers.online.generation import Sampling, generate
 
 from trlprep.errors import UsageError
 

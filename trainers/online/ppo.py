@@ -26,7 +26,7 @@ from trlprep.trainers.losses import (
     ppo_policy_loss,
     ppo_value_loss,
 )
-from trlprep.trainers.rollout import (
+from trlprep.trainers.online.rollout import (
     Experience,
     Rollout,
     RolloutBatch,

@@ -22,7 +22,7 @@ from trlprep.trainers.losses import (
     rloo_loss,
 )
 from trlprep.trainers.losses.policy import STD_EPS
-from trlprep.trainers.rollout import (
+from trlprep.trainers.online.rollout import (
     Experience,
     Rollout,
     RolloutBatch,

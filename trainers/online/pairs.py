@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from trlprep.trainers.generation import Generated
 from trlprep.trainers.logps import CompletionLogps
 from trlprep.trainers.losses import nash_md_loss, online_dpo_loss, xpo_loss
-from trlprep.trainers.rewards import Scores
-from trlprep.trainers.rollout import (
+from trlprep.trainers.online.generation import Generated
+from trlprep.trainers.online.rewards import Scores
+from trlprep.trainers.online.rollout import (
     Experience,
     Rollout,
     RolloutBatch,

@@ -15,11 +15,11 @@ from typing import Any
 
 import torch
 from torch import Tensor, nn
-from trlprep.trainers.generation import kl_warning
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.models import frozen_copy, load_model
-from trlprep.trainers.rewards import RewardModel, Rewards
-from trlprep.trainers.rollout import (
+from trlprep.trainers.online.generation import kl_warning
+from trlprep.trainers.online.rewards import RewardModel, Rewards
+from trlprep.trainers.online.rollout import (
     Experience,
     Metrics,
     OnlineSpec,

@@ -7,13 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from trlprep.trainers.generation import Sampling
 from trlprep.trainers.losses import (
     GRPO_LOSS_TYPES,
     KL_ESTIMATORS,
     ONLINE_DPO_LOSS_TYPES,
     SCALE_REWARDS,
 )
+from trlprep.trainers.online.generation import Sampling
 
 from trlprep.errors import UsageError
 

@@ -5,7 +5,7 @@
 
 An algorithm supplies the rollout function (`OnlineSpec.rollout`), which samples, scores and
 computes what its loss needs through a `RolloutContext` (generation, log-probs and rewards
-in micro-batch chunks), and returns a `Rollout`. `online_source.Rollouts` serves rollouts to
+in micro-batch chunks), and returns a `Rollout`. `source.Rollouts` serves rollouts to
 the training loop as optimizer steps.
 """
 
@@ -21,10 +21,10 @@ import torch
 from torch import Tensor, nn
 from trlprep.trainers.batch import SequenceBatch
 from trlprep.trainers.collate import Collator, _to
-from trlprep.trainers.generation import Generated, Sampling, generate
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.models import AdapterOff
-from trlprep.trainers.rewards import Rewards, Scores
+from trlprep.trainers.online.generation import Generated, Sampling, generate
+from trlprep.trainers.online.rewards import Rewards, Scores
 
 Metrics = dict[str, float]
 # keys of the prompt rows (`data.LAYOUTS["prompts"]`) that are not dataset columns
