@@ -328,7 +328,7 @@ def test_hh_real_file_streams_in_batches():
 
 
 def test_openai_chat_tool_calls_weights_and_tools():
-    from trlprep.columns.jsonargs import has_tagged_arguments
+    from trlprep.io.jsonargs import has_tagged_arguments
 
     src = read(FIX / "openai_chat.jsonl")
     # arguments mix strings and objects: held as the JSON text of each (tagged)

@@ -294,7 +294,7 @@ def test_mixed_kinds_under_an_importer_name_the_users_column(tmp_path):
 
 
 def test_settle_kinds_leaves_uniform_and_nested_columns_alone():
-    from trlprep.columns.kinds import settle_kinds
+    from trlprep.io.kinds import settle_kinds
     from trlprep.io.readers import table_from_records
 
     plain = pa.table({"text": ["a", "b"]})

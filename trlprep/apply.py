@@ -320,9 +320,9 @@ def convert_table(
 def settle_table(
     table: pa.Table, lines: Any = None, *, coerce: bool = False
 ) -> tuple[pa.Table, Any, list[Failure], list[str]]:
-    """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.columns.kinds`), less the
+    """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.io.kinds`), less the
     rows that cannot be; also their lines, those rows as failures (stage `read`) and notes."""
-    from trlprep.columns.kinds import settle_kinds
+    from trlprep.io.kinds import settle_kinds
 
     s = settle_kinds(table, coerce=coerce)
     work = with_row_ids(s.table)

@@ -334,7 +334,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
     """Apply `stage.plan` to one block. Rows a stage refuses become reject rows
     (`stage.collect`), else raise one DataError naming the first and how many more."""
     from trlprep.apply import Failure, apply_checked
-    from trlprep.columns.kinds import settle_kinds
+    from trlprep.io.kinds import settle_kinds
     from trlprep.stream import _check_batch
 
     if not table.num_rows:
@@ -394,7 +394,7 @@ def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bo
     """Import one block of a public layout (the importer's Arrow -> Arrow pass): imported
     rows carry their input row's ROW_ID and LINE; refused rows become reject rows."""
     from trlprep.apply import Failure
-    from trlprep.columns.kinds import settle_kinds
+    from trlprep.io.kinds import settle_kinds
 
     if not table.num_rows:
         return table

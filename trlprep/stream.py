@@ -59,10 +59,10 @@ def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) 
 def read_stage(
     raw: pa.Table, offset: int, lines: np.ndarray | None, ledger: Ledger, coerce: bool
 ) -> tuple[pa.Table, np.ndarray | None]:
-    """Settle mixed-kind columns (`trlprep.columns.kinds`); rows that cannot be go to the ledger
+    """Settle mixed-kind columns (`trlprep.io.kinds`); rows that cannot be go to the ledger
     (stage `read`). Returns the table of the other rows and their positions in `raw`
     (None: every row is kept)."""
-    from trlprep.columns.kinds import settle_kinds
+    from trlprep.io.kinds import settle_kinds
 
     s = settle_kinds(raw, coerce=coerce)
     for column, count in s.coerced.items():

@@ -1,3 +1,4 @@
-"""What a column holds and work on whole columns: Arrow types, JSON kinds, tool-call arguments,
-image placeholders, string operations, conversation ends, packing.
+"""What a column holds and work on whole columns: Arrow types, numpy views, image placeholders,
+string operations, conversation ends, readings of a messages column, the import hint,
+packing.
 """

@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
-from trlprep.columns.kinds import settle_kinds
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
+from trlprep.io.kinds import settle_kinds
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.rules import parse_role_map
 

@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
-from trlprep.columns.jsonargs import tagged
 from trlprep.converters.arrowops import as_array
 from trlprep.importers.jsonarrow import (
     as_json_strings,
@@ -25,6 +24,7 @@ from trlprep.importers.jsonarrow import (
     row_lengths,
     to_json_text,
 )
+from trlprep.io.jsonargs import tagged
 from trlprep.io.jsontext import dumps, json_field
 from trlprep.registry import MESSAGE_FIELDS
 
@@ -151,7 +151,7 @@ def normalise_tool_calls(calls: pa.Array) -> pa.Array:
     n = len(items)
     name = name.cast(pa.string()) if name is not None else pa.nulls(n, pa.string())
     # strings are the user's (OpenAI's) JSON text; JSON text already tagged or objects
-    # (typed by Arrow) are kept as tagged JSON text (see trlprep.columns.jsonargs)
+    # (typed by Arrow) are kept as tagged JSON text (see trlprep.io.jsonargs)
     as_text = args is not None and (
         is_json_field(source.type.field(key)) or not (is_string(args.type) or _null(args))
     )

@@ -25,7 +25,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
-from trlprep.columns.jsonargs import tagged
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import (
@@ -48,6 +47,7 @@ from trlprep.importers.messages import (
     tools_as_text,
     typed_messages,
 )
+from trlprep.io.jsonargs import tagged
 from trlprep.io.jsontext import dumps
 from trlprep.registry import (
     COMMON_ROLE_MAP,

@@ -1,1 +1,3 @@
-"""Reading and writing datasets: files, folders, the Hub, JSON text, Parquet, in-memory kinds."""
+"""Reading and writing datasets: files, folders, the Hub, JSON text (tool-call arguments, mixed
+JSON kinds), Parquet, in-memory dataset kinds.
+"""

@@ -19,8 +19,8 @@ from typing import Any
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field
-from trlprep.columns.jsonargs import decoded, has_tagged_arguments
 from trlprep.errors import UsageError
+from trlprep.io.jsonargs import decoded, has_tagged_arguments
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
 
 _KINDS_HINT = (

@@ -16,15 +16,15 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field
-from trlprep.columns.jsonargs import (
+from trlprep.errors import DataError, InputError
+from trlprep.io import jsontext
+from trlprep.io.jsonargs import (
     has_object_arguments,
     has_tagged_arguments,
     retag,
     tag_arguments,
     tagged,
 )
-from trlprep.errors import DataError, InputError
-from trlprep.io import jsontext
 from trlprep.io.jsontext import encode_json_texts, json_field, table_from_records
 from trlprep.io.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
 

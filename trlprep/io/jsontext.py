@@ -76,7 +76,7 @@ def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.A
 
     Tool-call arguments given as objects are kept as tagged JSON text (see `jsonargs`).
     """
-    from trlprep.columns.jsonargs import array_with_text_arguments
+    from trlprep.io.jsonargs import array_with_text_arguments
 
     arr = array_with_text_arguments(values)
     if arr is not None:
@@ -304,7 +304,7 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
         data = pa.Table.from_batches([data])
     if data.num_rows == 0:
         return b""
-    from trlprep.columns.jsonargs import encode, has_tagged_arguments
+    from trlprep.io.jsonargs import encode, has_tagged_arguments
 
     nested = [has_tagged_arguments(f.type) for f in data.schema]
     tagged = [is_json_field(f) for f in data.schema]

@@ -408,7 +408,7 @@ def to_dataset(table: pa.Table, split: str | None = None):
     """A `datasets.Dataset` over `table` (its `huggingface` schema metadata, if any, kept)."""
     import datasets
 
-    from trlprep.columns.jsonargs import untagged
+    from trlprep.io.jsonargs import untagged
 
     table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
 

@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_string
-from trlprep.columns.jsonargs import has_tagged_arguments
 from trlprep.errors import TrlprepError
+from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
     image_marks,
     mismatch,
