@@ -79,7 +79,7 @@ def test_rows_shared_across_splits_are_counted(split_report):
 def test_dataset_dict_and_its_saved_folder(tmp_path, layout):
     import datasets
 
-    from trlprep.readers import read
+    from trlprep.io.readers import read
 
     root, _, _, _ = layout
     parts = {

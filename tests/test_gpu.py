@@ -127,7 +127,7 @@ def test_static_cache_generation_under_bf16_autocast():
     holds keys and values of one dtype, and no fallback warning is raised."""
     import warnings
 
-    from trlprep.trainers.generation import Sampling, generate
+    from trlprep.trainers.online.generation import Sampling, generate
 
     model = tiny_causal_lm(40).cuda()
     with warnings.catch_warnings():

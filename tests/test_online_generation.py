@@ -345,7 +345,7 @@ def test_static_cache_under_autocast_generates_and_keeps_the_float32_weights():
 
 
 def test_compute_dtype_weights_reuses_its_buffers_and_restores_the_weights():
-    from trlprep.trainers.generation import compute_dtype_weights
+    from trlprep.trainers.online.generation import compute_dtype_weights
 
     model = tiny_causal_lm(32)
     before = [p.detach().clone() for p in model.parameters()]

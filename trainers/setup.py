@@ -27,7 +27,7 @@ from trlprep.trainers.models import (
     load_tokenizer,
     packs_sequences,
 )
-from trlprep.trainers.online_source import Rollouts, make_rollouts
+from trlprep.trainers.online.source import Rollouts, make_rollouts
 from trlprep.trainers.optim import make_optimizer, make_scheduler
 from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.sampling import BatchStream

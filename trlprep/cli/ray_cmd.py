@@ -149,8 +149,8 @@ def write(ds: Any, output: str, output_format: str | None, overwrite: bool) -> i
     (nothing left on failure). Returns the number of shards."""
     import math
 
-    from trlprep.shardout import DEFAULT_MAX_SHARD_SIZE, ShardedOutput, shard_name
-    from trlprep.tempfiles import cannot_write, create_dir
+    from trlprep.io.shardout import DEFAULT_MAX_SHARD_SIZE, ShardedOutput, shard_name
+    from trlprep.io.tempfiles import cannot_write, create_dir
 
     suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
     fmt = output_format or ("jsonl" if suffix in ("jsonl", "json") else "parquet")
@@ -284,7 +284,7 @@ def _sniff(ds: Any) -> str | None:
     """A public layout recognised from the first rows' columns (as the local engine)."""
     from trlprep import ray as engine
     from trlprep.cli.pipeline import _sniff_layout
-    from trlprep.readers import Batch
+    from trlprep.io.readers import Batch
 
     head = ds.take_batch(1000, batch_format="pyarrow")
     head = head.drop_columns([c for c in (ROW_ID, engine.LINE) if c in head.column_names])
@@ -358,7 +358,7 @@ def validate_ray(
         report = engine.validate(ds, **kwargs)
     report.path = str(path)
     if shards is not None:  # several files: each one's rows, each example's file:line
-        from trlprep.shards import annotate_shards
+        from trlprep.io.shards import annotate_shards
 
         annotate_shards(report, str(path), shards)
     return report

@@ -25,7 +25,7 @@ _LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "tu
 
 def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
     """The splits of `data` when it has more than one (None: one dataset)."""
-    from trlprep.adapters import is_dataset_dict
+    from trlprep.io.adapters import is_dataset_dict
 
     if is_dataset_dict(data):
         names = list(data)
@@ -44,7 +44,7 @@ def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
 
 def _file_splits(path: str, input_format: str | None) -> list[str] | None:
     """Splits of a folder or glob whose every file names one (`data/train-*.parquet`)."""
-    from trlprep.inputfiles import SPLIT_WORDS, input_files
+    from trlprep.io.inputfiles import SPLIT_WORDS, input_files
 
     try:
         every = input_files(path, None, input_format)
@@ -73,8 +73,8 @@ def _file_splits(path: str, input_format: str | None) -> list[str] | None:
 
 def report_splits(data: Any, names: list[str], options: dict[str, Any]) -> DataReport:
     """Each split's report under `splits`, the totals of all rows at the top level."""
-    from trlprep.adapters import is_dataset_dict
     from trlprep.datareport.figures import build
+    from trlprep.io.adapters import is_dataset_dict
 
     reports: dict[str, DataReport] = {}
     collected: dict[str, Collected] = {}

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.arrowtypes import ValueKind, is_string, value_kind
+from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
