@@ -46,14 +46,14 @@ def data(tmp_path) -> Path:
 @pytest.fixture
 def no_heavy_work(monkeypatch):
     """Loading data or a model fails the test: the checks must come first."""
-    import trlprep.trainers.loop as loop
+    import trlprep.trainers.setup as setup
 
     def boom(*_a, **_k):
         raise AssertionError("data or model loaded before the checks")
 
-    monkeypatch.setattr(loop, "prepare", boom)
-    monkeypatch.setattr(loop, "load_tokenizer", boom)
-    monkeypatch.setattr(loop, "build_model", boom)
+    monkeypatch.setattr(setup, "prepare", boom)
+    monkeypatch.setattr(setup, "load_tokenizer", boom)
+    monkeypatch.setattr(setup, "build_model", boom)
 
 
 def _train(model, data, out, *extra):
@@ -277,9 +277,11 @@ def test_only_the_main_process_judges_the_output_folder(model, data, tmp_path, m
     out.mkdir()
     (out / "metrics.jsonl").write_text("{}\n")
     monkeypatch.setenv("RANK", "1")
-    import trlprep.trainers.loop as loop
+    import trlprep.trainers.setup as setup
 
-    monkeypatch.setattr(loop, "prepare", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("ran")))
+    monkeypatch.setattr(
+        setup, "prepare", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("ran"))
+    )
     r = _train(model, data, out, "--overwrite")
     assert "not empty" not in r.output and "removed" not in r.output
     assert (out / "metrics.jsonl").exists()  # rank 1 removes nothing
