@@ -143,7 +143,8 @@ def as_messages(table: pa.Table) -> tuple[pa.Table, int | None]:
             both = np.concatenate([lead, rows])
             order = np.lexsort((np.concatenate([np.zeros(len(lead)), np.ones(n)]), both))
             parent = both[order]
-            roles = pa.array(np.array(["system"] * len(lead) + [role] * n)[order], pa.string())
+            is_turn = np.concatenate([np.zeros(len(lead), np.int64), np.ones(n, np.int64)])
+            roles = pa.array(["system", role], pa.string()).take(pa.array(is_turn[order]))
             text = pa.concat_arrays([system.take(pa.array(lead)), text]).take(pa.array(order))
             table = table.drop_columns(["system"])
             folded = int(has.sum())
