@@ -273,7 +273,7 @@ def test_max_length_keeps_the_start_and_drops_prompt_only_rows(tok):
     assert len(p) == 1 and p.dropped == 1
     assert len(p.rows["prompt"][0]) + len(p.rows["chosen"][0]) == 5
     assert p.rows["chosen"][0] == ids(tok, "is blue")
-    assert any("dropped 1 rows" in m for m in logs)
+    assert any("dropped 1 row " in m for m in logs)
     # the same rows `convert --tokenize` refuses: one message says why they are dropped
     assert any("their completion is cut away by max_length=5" in m for m in logs)
     with pytest.raises(DataError, match="no training rows"):
@@ -332,7 +332,7 @@ def test_reward_rows_longer_than_max_length_are_dropped_not_cut(tok):
     p = _prep(tok, "reward", rows, logs, max_length=6)
     assert p.dropped == 1 and len(p) == 1
     assert p.rows["chosen"] == [[tok.bos_token_id, *ids(tok, "the sky is blue"), tok.eos_token_id]]
-    assert any("dropped 1 rows longer than max_length=6" in m for m in logs)
+    assert any("dropped 1 row longer than max_length=6" in m for m in logs)
 
 
 def test_unpaired_collator_builds_mismatched_kl_pairs():

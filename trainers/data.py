@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format, get_type
+from trlprep.wording import plural
 
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
 LAYOUTS = {
@@ -66,26 +67,26 @@ def to_training_table(
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
 
-    Returns the standard-text table, the detected type, the route taken and whether a chat
-    template was applied. With `keep_prompt_messages`, conversational prompts are also kept,
-    unrendered, in the column `MESSAGES_COLUMN`.
+    Returns the standard-text table, the detected type, the route taken (led by the public
+    layout the data was read as, if any) and whether a chat template was applied. With
+    `keep_prompt_messages`, conversational prompts are also kept, unrendered, in the column
+    `MESSAGES_COLUMN`.
     """
     from trlprep.api import convert
     from trlprep.convert import unknown_reason
     from trlprep.detect import detect_table
     from trlprep.graph import route
+    from trlprep.importers import import_table, layout_read_as
     from trlprep.io.adapters import as_input
     from trlprep.templates.sources import NoTemplateError
 
     table = as_input(data).table
     if keep_prompt_messages:
         table = _prompt_ids_as_queries(table)
+    layout = layout_read_as(table)  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
+    if layout is not None:
+        table = import_table(table, layout).table
     det = detect_table(table)
-    if det.layout_landing is not None:  # a layout `trlprep convert` reads without --from
-        from trlprep.importers import import_table
-
-        table = import_table(table, det.layout).table
-        det = detect_table(table)
     if det.type is None:
         raise DataError(
             "cannot tell the dataset type: " + unknown_reason(det),
@@ -99,6 +100,7 @@ def to_training_table(
             + (f" (e.g. rows {', '.join(map(str, p.rows))})" if p.rows else ""),
             hint="run `trlprep validate` on it for every problem",
         )
+    read_as = [f"{layout} layout"] if layout else []
     if det.format is Format.TOKENIZED:
         if det.type.name not in accepts:
             raise UsageError(
@@ -106,11 +108,11 @@ def to_training_table(
                 hint=f"{algo} trains on {' or '.join(accepts)} data: give it the text, not "
                 "token ids",
             )
-        return table, det.type.name, [det.type.name], False
+        return table, det.type.name, [*read_as, det.type.name], False
     dst = target_type(det.type, accepts)
     templated = det.format is Format.CONVERSATIONAL
     if dst is det.type and not templated:
-        return table, det.type.name, [det.type.name], False
+        return table, det.type.name, [*read_as, det.type.name], False
     try:
         names = route(det.type, dst).names()
     except UsageError as e:
@@ -142,7 +144,7 @@ def to_training_table(
             hint="pass --chat-template with a built-in name (`trlprep templates` lists them), "
             "a .jinja file or a tokenizer folder",
         ) from e
-    return table, det.type.name, names, templated
+    return table, det.type.name, [*read_as, *names], templated
 
 
 def _has_prompt(dtype: Any) -> bool:
@@ -334,14 +336,25 @@ def prepare(
     log: Callable[[str], None] = lambda _: None,
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout`."""
-    table, source, route, templated = to_training_table(
-        data,
-        accepts,
-        tokenizer,
-        chat_template=chat_template,
-        algo=algo,
-        keep_prompt_messages=layout == "prompts",
-    )
+    import warnings
+
+    from trlprep.converters.base import ConversionWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConversionWarning)
+        table, source, route, templated = to_training_table(
+            data,
+            accepts,
+            tokenizer,
+            chat_template=chat_template,
+            algo=algo,
+            keep_prompt_messages=layout == "prompts",
+        )
+    for w in caught:  # what a conversion says about some rows, said as `convert` says it
+        if issubclass(w.category, ConversionWarning):
+            log(f"data: warning: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     loss_on = ""
     if layout == "lm" and route[-1] == "prompt-completion":
         whole = getattr(options, "completion_only_loss", None) is False
@@ -367,12 +380,12 @@ def prepare(
     notes = []
     if report is not None and report.boundary_merges:
         notes.append(
-            f"{report.boundary_merges} rows where the tokenizer merges tokens across the "
+            f"{plural(report.boundary_merges, 'row')} where the tokenizer merges tokens across the "
             f"prompt/completion boundary (e.g. rows {report.boundary_examples}); their "
             "completion starts where the two tokenisations diverge"
         )
     if report is not None and report.truncated:
-        notes.append(f"{report.truncated} rows truncated to max_length={max_length}")
+        notes.append(f"{plural(report.truncated, 'row')} truncated to max_length={max_length}")
     keep = _trainable(rows, layout, max_length)
     dropped = keep.count(False)
     if dropped:
@@ -388,7 +401,7 @@ def prepare(
                 else ""
             )
         )
-        notes.append(f"dropped {dropped} rows {why}")
+        notes.append(f"dropped {plural(dropped, 'row')} {why}")
     for note in notes:
         log(f"data: {note}")
     if dropped == len(keep):

@@ -55,8 +55,12 @@ def convert(
     its column (a number among text answers) is such a row, unless `coerce=True` reads
     numbers and booleans as text.
 
-    `options` are `trlprep.converters.base.ConvertOptions` fields (`separator`,
-    `step_separator`, `split_turns`, `label_merge`, `split_mode`, `order`, `no_prompt`).
+    `from_` is a dataset type or a public layout (`"sharegpt"`, `"alpaca"`, `"hh"` ...:
+    `trlprep.importers.layout_names()`); without it a layout is read as `trlprep convert`
+    reads it (ShareGPT, Alpaca, OASST ... columns). `options` are
+    `trlprep.converters.base.ConvertOptions` fields (`separator`, `step_separator`,
+    `split_turns`, `label_merge`, `split_mode`, `order`, `no_prompt`) and the importers'
+    `ImportOptions` fields (`map`, `role_map`, `conversational`, `prompt_style`, ...).
     `chat_template` (a built-in name,
     .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
     result to standard text after the route, with `tools` and `template_kwargs`;
@@ -69,16 +73,25 @@ def convert(
     from trlprep.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detect import detect_table
+    from trlprep.importers import is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.registry import Format
 
+    layout = from_ if from_ is not None and is_layout(from_) else None
+    import_opts = {k: options.pop(k) for k in list(options) if k in IMPORT_OPTIONS}
+    if layout is None and import_opts.get("map"):
+        layout = "map"
     opts = ConvertOptions(**options)
 
     def one(d: Any) -> Any:
-        inp = as_input(d, split=split)
         from trlprep.errors import ROW_ID
 
-        work, work_lines, _, _ = settle_table(inp.table, inp.source.lines, coerce=coerce)
+        inp = as_input(d, split=split)
+        table, lines = inp.table, inp.source.lines
+        name = layout or (layout_read_as(table) if from_ is None else None)
+        if name is not None:
+            table, lines = _imported(table, lines, name, import_opts, coerce, on_error, inp)
+        work, work_lines, _, _ = settle_table(table, lines, coerce=coerce)
         det = detect_table(work.drop_columns([ROW_ID]), work_lines)
         render = make_render(
             chat_template=chat_template, tokenizer=tokenizer, tools=tools,
@@ -87,17 +100,45 @@ def convert(
             conversational=det.format is Format.CONVERSATIONAL,
         )  # fmt: skip
         plan = make_plan(
-            det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only
-        )
-        out = convert_table(
-            inp.table, plan, inp.source.lines, on_error=on_error, path=inp.source.path,
-            coerce=coerce,
+            det, to=to, from_=None if name else from_, options=opts, render=render,
+            guide_only=guide_only,
         )  # fmt: skip
+        out = convert_table(
+            table, plan, lines, on_error=on_error, path=inp.source.path, coerce=coerce
+        )
         for message in plan.warnings():  # what the template left out (tool calls, tools)
             warnings.warn(message, UserWarning, stacklevel=3)
         return inp.restore(out)
 
     return map_splits(data, one)
+
+
+# `convert` keywords that go to the importer of a public layout (`from_="sharegpt"`)
+IMPORT_OPTIONS = frozenset(
+    ("map", "role_map", "map_role", "conversational", "prompt_style", "pairing", "threshold")
+    + ("margin", "neutral", "keep_empty_turns")
+)
+
+
+def _imported(table, lines, layout, import_opts, coerce, on_error, inp):
+    """`table` imported from the public `layout`: its rows and their file lines."""
+    import warnings
+    from collections import Counter
+
+    from trlprep.importers import ImportOptions, RejectedRowsWarning, import_table
+    from trlprep.wording import plural
+
+    opts = ImportOptions.make(coerce=coerce, **import_opts)
+    result = import_table(table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path)
+    if result.num_rejected:  # on_error="skip": said as import_dataset says it
+        reasons = Counter(result.rejects.column("reason").to_pylist()).most_common(3)
+        warnings.warn(
+            f"{plural(result.num_rejected, 'row')} could not be imported as {layout} and "
+            "were left out: " + "; ".join(f"{c} x {r}" for r, c in reasons),
+            RejectedRowsWarning,
+            stacklevel=5,
+        )
+    return result.table, result.lines
 
 
 def validate(

@@ -296,8 +296,7 @@ def _import_units(
 def _sniff_layout(first: Batch, *, required: bool) -> str | None:
     """A public layout recognised from the columns, when the data is no TRL type (or is
     a layout whose columns only look like one: OASST trees, LLaMA-Factory v1 parts)."""
-    from trlprep.detect import detect_table
-    from trlprep.importers import detect_layout, get_importer, layout_names
+    from trlprep.importers import detect_layout, layout_names, layout_read_as
 
     name = detect_layout(first.data.schema, first.data.slice(0, 1000))
     if name is None and not required:
@@ -306,9 +305,8 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
         advice = prompt_beside_answers(first.data.slice(0, 1000))
         if advice is not None:
             err.print(f"note: {advice}", markup=False)
-    if not required and detect_table(first.data.slice(0, 0)).type is not None:
-        if name is None or not get_importer(name).looks_like_trl:
-            return None
+    if not required and layout_read_as(first.data) is None:
+        return None
     if name is None and required:
         raise UsageError(
             "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",

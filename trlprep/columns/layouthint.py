@@ -150,7 +150,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         return
     if name is None:
         return
-    if not get_importer(name).looks_like_trl:  # read as the TRL type; the layout is a choice
+    trl_fails = any(p.code != "ambiguous-prompt" for p in det.problems)
+    if not (get_importer(name).looks_like_trl or trl_fails):  # the layout is a choice
         det.layout = name
         det.notes.append(
             f"the columns also fit the {name} layout: `--from {name}` imports them that way"

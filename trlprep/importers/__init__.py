@@ -25,6 +25,7 @@ from trlprep.importers.registry import (
     get_importer,
     is_layout,
     layout_names,
+    layout_read_as,
 )
 from trlprep.importers.rejects import REJECTS_SCHEMA, Rejections
 from trlprep.importers.run import (
@@ -57,6 +58,7 @@ __all__ = [
     "import_table",
     "is_layout",
     "layout_names",
+    "layout_read_as",
     "parse_column_map",
     "reject_error",
 ]

@@ -83,3 +83,25 @@ def detect_layout(schema: pa.Schema, sample: pa.Table | None = None) -> str | No
     """
     found = [name for name, imp in IMPORTERS.items() if imp.sniff(schema, sample)]
     return found[0] if len(found) == 1 else None
+
+
+def layout_read_as(data: pa.Table | pa.RecordBatch) -> str | None:
+    """The public layout `trlprep convert` reads `data` as without `--from`, else None.
+
+    A layout is read when its importer recognises the columns (and first rows) and either
+    the first rows do not read as one TRL type (ShareGPT `conversations`, or its single
+    `chosen`/`rejected` messages), or the layout only looks like one (OASST trees,
+    LLaMA-Factory v1 parts, UltraFeedback-binarized).
+    """
+    from trlprep.detect import detect_table
+
+    head = data.slice(0, 1000)
+    name = detect_layout(data.schema, head)
+    if name is None or get_importer(name).looks_like_trl:
+        return name
+    det = detect_table(head)
+    if det.type is None or (det.format is None and head.num_rows):
+        return name
+    if any(p.code != "ambiguous-prompt" for p in det.problems):
+        return name
+    return None

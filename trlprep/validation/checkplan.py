@@ -60,7 +60,8 @@ def make_plan(
     if det is not None and det.layout_landing is not None and type is None:
         t, f = det.layout_landing
         notes.append(
-            f"`trlprep convert` reads this as the {det.layout} layout ({t.name}, {f.value}); "
+            f"`trlprep convert` reads this as the {det.layout} layout ({t.name}, {f.value}): "
+            f"`trlprep convert DATA --from {det.layout} -o OUT` writes it as TRL reads it; "
             "validate checks the columns as they are (validate the converted output too)"
         )
     if dtype is None:

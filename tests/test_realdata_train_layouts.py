@@ -1,0 +1,98 @@
+"""`trlprep train` reads real public layouts as `trlprep convert` does: ShareGPT preference
+(LLaMA-Factory's dpo_en_demo), Alpaca, and HH transcripts whose conversion warns."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+
+from tests.realdata.support import sample
+from trainers.data import prepare, to_training_table
+from trlprep.api import convert
+
+
+def _read_json(path) -> pa.Table:
+    return pa.Table.from_pylist(json.loads(path.read_text()))
+
+
+def test_sharegpt_preference_is_read_as_the_layout_convert_reads():
+    """Before: 'the data is not uniform: column chosen: 30 rows hold other'."""
+    data = _read_json(sample("dpo_demo"))
+    table, src, route, templated = to_training_table(
+        data, ["preference"], None, chat_template="chatml", algo="dpo"
+    )
+    assert route[0] == "sharegpt layout" and route[-1] == "preference" and templated
+    assert table.num_rows == 30
+    expected = convert(data, to="preference", chat_template="chatml")  # what convert writes
+    assert table.column("chosen").to_pylist() == expected.column("chosen").to_pylist()
+    assert table.column("prompt").to_pylist() == expected.column("prompt").to_pylist()
+    first = json.loads((sample("dpo_demo")).read_text())[0]
+    assert table.column("chosen")[0].as_py().startswith(first["chosen"]["value"][:40])
+
+
+def test_alpaca_trains_on_the_completion_as_convert_writes_it():
+    data = _read_json(sample("alpaca_demo"))
+    table, src, route, templated = to_training_table(data, ["prompt-completion"], None)
+    assert route == ["alpaca layout", "prompt-completion"] and not templated
+    first = json.loads((sample("alpaca_demo")).read_text())[0]
+    assert table.column("completion")[0].as_py() == first["output"]
+
+
+def test_conversion_warnings_are_logged_as_notes_with_counts_in_words():
+    rows = [json.loads(x) for x in sample("hh_rlhf").open()]
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(
+        str(sample("hh_rlhf").parents[3] / "examples/tiny-chat-model")
+    )
+    said: list[str] = []
+    prepare(
+        pa.Table.from_pylist(rows),
+        "lm",
+        ["language-modeling", "prompt-completion"],
+        tok,
+        max_length=64,
+        algo="sft",
+        log=said.append,
+    )
+    warned = [s for s in said if s.startswith("data: warning: ")]
+    assert any("row 157" in s and "prefix" in s for s in warned), said
+    assert any(s.startswith("data: preference-implicit -> prompt-completion") for s in said)
+    assert not any(" 1 rows" in s for s in said)
+
+
+def test_python_convert_reads_layouts_as_the_cli_does():
+    """`trlprep.convert` took no layout: `from_="sharegpt"` failed with 'not uniform'."""
+    data = _read_json(sample("dpo_demo"))
+    auto = convert(data, to="unpaired")
+    named = convert(data, to="unpaired", from_="sharegpt")
+    assert auto.to_pylist() == named.to_pylist() and auto.num_rows == 60
+    first = auto.slice(0, 2).to_pylist()
+    assert [r["label"] for r in first] == [True, False]
+    assert (
+        first[0]["prompt"][0]["role"] == "user" and first[0]["completion"][0]["role"] == "assistant"
+    )
+    alpaca = convert(str(sample("alpaca_demo")), to="prompt-completion", conversational=True)
+    row = json.loads(sample("alpaca_demo").read_text())[0]
+    assert alpaca.slice(0, 1).to_pylist()[0]["completion"] == [
+        {"role": "assistant", "content": row["output"]}
+    ]
+
+
+def test_python_convert_skips_rows_a_layout_refuses_with_a_warning():
+    import pytest
+
+    from trlprep.importers import RejectedRowsWarning
+
+    with pytest.warns(RejectedRowsWarning, match="4 rows could not be imported as hh"):
+        out = convert(str(sample("hh_rlhf")), "preference", from_="hh", on_error="skip")
+    assert out.num_rows == 163 - 4
+
+
+def test_detect_says_what_convert_reads():
+    from tests.realdata.support import run
+
+    res = run("detect", sample("dpo_demo"))
+    assert res.exit_code == 0, res.output
+    assert "preference (the sharegpt layout, imported as convert does)" in res.output
