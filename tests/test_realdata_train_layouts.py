@@ -96,3 +96,40 @@ def test_detect_says_what_convert_reads():
     res = run("detect", sample("dpo_demo"))
     assert res.exit_code == 0, res.output
     assert "preference (the sharegpt layout, imported as convert does)" in res.output
+
+
+def test_train_takes_from_and_map_as_convert_does(tmp_path):
+    """GSM8K (`question`, `answer`) for GRPO: `--map prompt=question` as in convert, the
+    `answer` column kept for the reward; TRL's `--max_completion_length` accepted."""
+    from tests.realdata.support import run
+
+    model = sample("hh_rlhf").parents[3] / "examples/tiny-chat-model"
+    res = run(
+        "train", "--algo", "grpo", "--model", model, "--data", sample("gsm8k"),
+        "--map", "prompt=question", "--output-dir", tmp_path / "out", "--max-steps", 1,
+        "--batch-size", 8, "--reward-fn", "exact", "--max_completion_length", 4,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "data: map layout -> prompt-only, 200 rows" in res.output
+    record = json.loads((tmp_path / "out/metrics.jsonl").read_text().splitlines()[0])
+    assert record["completions/max_length"] <= 4 and "rewards/exact/mean" in record
+
+
+def test_train_from_names_a_layout():
+    from trlprep.cli.train_cmd import parse_args
+    from trlprep.errors import UsageError
+
+    specs = {"data_from": "str | None", "data_map": "str | None", "max_new_tokens": "int"}
+    got = parse_args(
+        ["--from", "sharegpt", "--map", "prompt=q", "--max_completion_length", "9"], specs
+    )
+    assert got == {"data_from": "sharegpt", "data_map": "prompt=q", "max_new_tokens": 9}
+    data = _read_json(sample("dpo_demo"))
+    import pytest
+
+    with pytest.raises(UsageError, match="--from takes a public layout here"):
+        to_training_table(data, ["preference"], None, layout="preference")
+    table, _, route, _ = to_training_table(
+        data, ["preference"], None, chat_template="chatml", layout="sharegpt"
+    )
+    assert route[0] == "sharegpt layout" and table.num_rows == 30

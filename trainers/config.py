@@ -27,6 +27,8 @@ class TrainConfig:
     data: Any
     output_dir: str
     eval_data: Any = None
+    data_from: str | None = None  # a public layout (sharegpt, alpaca, ...), as convert --from
+    data_map: str | None = None  # column renames applied first, as convert --map
     options: dict[str, Any] = field(default_factory=dict)
     max_steps: int = -1  # > 0 overrides num_epochs
     num_epochs: float = 3.0

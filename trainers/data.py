@@ -63,6 +63,8 @@ def to_training_table(
     chat_template: Any = None,
     algo: str = "",
     keep_prompt_messages: bool = False,
+    layout: str | None = None,
+    column_map: str | dict[str, str] | None = None,
 ) -> tuple[pa.Table, str, list[str], bool]:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
@@ -70,22 +72,37 @@ def to_training_table(
     Returns the standard-text table, the detected type, the route taken (led by the public
     layout the data was read as, if any) and whether a chat template was applied. With
     `keep_prompt_messages`, conversational prompts are also kept, unrendered, in the column
-    `MESSAGES_COLUMN`.
+    `MESSAGES_COLUMN`. `layout` (a public layout) and `column_map` (`prompt=question`) import
+    the data first, as `trlprep convert --from/--map` does.
     """
     from trlprep.api import convert
     from trlprep.convert import unknown_reason
     from trlprep.detect import detect_table
     from trlprep.graph import route
-    from trlprep.importers import import_table, layout_read_as
+    from trlprep.importers import (
+        ImportOptions,
+        import_table,
+        is_layout,
+        layout_names,
+        layout_read_as,
+    )
     from trlprep.io.adapters import as_input
     from trlprep.templates.sources import NoTemplateError
 
     table = as_input(data).table
     if keep_prompt_messages:
         table = _prompt_ids_as_queries(table)
-    layout = layout_read_as(table)  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
+    if layout is not None and not is_layout(layout):
+        raise UsageError(
+            f"--from takes a public layout here, not {layout!r}",
+            hint="train reads the dataset type from the columns; layouts: "
+            + ", ".join(layout_names()),
+        )
+    if layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
+        layout = "map" if column_map else layout_read_as(table)
     if layout is not None:
-        table = import_table(table, layout).table
+        opts = ImportOptions.make(map=column_map) if column_map else None
+        table = import_table(table, layout, opts).table
     det = detect_table(table)
     if det.type is None:
         raise DataError(
@@ -330,12 +347,15 @@ def prepare(
     max_length: int | None,
     truncation: str = "keep_start",
     chat_template: Any = None,
+    data_layout: str | None = None,
+    column_map: str | None = None,
     algo: str = "",
     options: Any = None,
     training: bool = True,
     log: Callable[[str], None] = lambda _: None,
 ) -> Prepared:
-    """Detect, convert, template and tokenise `data` for an algorithm's `layout`."""
+    """Detect, convert, template and tokenise `data` for an algorithm's `layout` (`data_layout`
+    and `column_map` import it first, as `trlprep convert --from/--map` does)."""
     import warnings
 
     from trlprep.converters.base import ConversionWarning
@@ -349,6 +369,8 @@ def prepare(
             chat_template=chat_template,
             algo=algo,
             keep_prompt_messages=layout == "prompts",
+            layout=data_layout,
+            column_map=column_map,
         )
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
         if issubclass(w.category, ConversionWarning):

@@ -187,6 +187,8 @@ def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
         max_length=cfg.max_length,
         truncation=cfg.truncation_mode,
         chat_template=cfg.chat_template,
+        data_layout=cfg.data_from,
+        column_map=cfg.data_map,
         algo=a.name,
         options=t.options,
         training=training,

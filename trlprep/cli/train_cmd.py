@@ -33,7 +33,11 @@ TRL_ALIASES = {
     "max_seq_length": "max_length",  # SFTConfig before TRL 0.20
     "resume_from_checkpoint": "resume",
     "overwrite_output_dir": "overwrite",
+    "max_completion_length": "max_new_tokens",  # GRPOConfig, RLOOConfig, OnlineDPOConfig ...
+    "response_length": "max_new_tokens",  # PPOConfig
 }
+# the names `trlprep convert` uses for the same options
+_ALIASES = {**TRL_ALIASES, "from": "data_from", "map": "data_map"}
 # TRL options that change nothing here (trlprep trains, logs and saves by steps anyway)
 TRL_IGNORED = (
     "do_train",
@@ -122,7 +126,7 @@ def parse_args(
             i += 1 if inline or nxt is None or nxt.startswith("--") else 2
             ignored.append(name)
             continue
-        name = TRL_ALIASES.get(name, name)
+        name = _ALIASES.get(name, name)
         if name == "use_peft":  # TRL's LoRA switch; its rank defaults to 16 there
             on = _coerce(name, "bool", inline) if inline else True
             if on:
@@ -130,7 +134,7 @@ def parse_args(
             i += 1
             continue
         if name.startswith("no_"):
-            name = "no_" + TRL_ALIASES.get(name[3:], name[3:])
+            name = "no_" + _ALIASES.get(name[3:], name[3:])
         negated = name.startswith("no_") and name[3:] in specs and _is_bool(specs[name[3:]])
         if negated:
             values[name[3:]] = False
@@ -257,7 +261,7 @@ def train_command(ctx: typer.Context) -> None:
         if i + 1 >= len(args):
             raise UsageError("--config needs a file")
         config = load_config_file(args[i + 1])
-        config = {TRL_ALIASES.get(k.replace("-", "_"), k): v for k, v in config.items()}
+        config = {_ALIASES.get(k.replace("-", "_"), k): v for k, v in config.items()}
         del args[i : i + 2]
     algo_name = algo_name or config.get("algo")
     if not algo_name:

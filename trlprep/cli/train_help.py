@@ -13,6 +13,8 @@ HELP = {
     "data": "Training data: file, save_to_disk folder or Hub id (converted as needed).",
     "output_dir": "Folder for checkpoints, the final model, metrics.jsonl and the config.",
     "eval_data": "Evaluation data, converted like --data (evaluated every --eval-steps).",
+    "data_from": "Public layout of the data (--from; sharegpt, alpaca, hh, ...), as in convert.",
+    "data_map": "Column renames applied first (--map; prompt=question), as in convert.",
     # schedule
     "max_steps": "Stop after this many optimizer steps (> 0 overrides --num-epochs).",
     "num_epochs": "Passes over the data (fractions allowed).",
