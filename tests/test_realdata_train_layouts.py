@@ -133,3 +133,37 @@ def test_train_from_names_a_layout():
         data, ["preference"], None, chat_template="chatml", layout="sharegpt"
     )
     assert route[0] == "sharegpt layout" and table.num_rows == 30
+
+
+def test_a_route_the_layout_cannot_take_names_the_sibling_layout(tmp_path):
+    """OASST trees read as chats cannot become pairs; `--from oasst-ranked` can."""
+    from tests.realdata.support import run
+
+    src = sample("oasst_trees")
+    res = run("convert", src, "--to", "preference", "-o", tmp_path / "o.jsonl")
+    assert res.exit_code == 2
+    assert "--from oasst-ranked imports the same data as preference" in res.output
+    res = run(
+        "convert", src, "--from", "oasst-ranked", "--to", "preference", "-o", tmp_path / "o.jsonl"
+    )
+    assert res.exit_code == 0, res.output
+
+
+def test_reasons_differing_only_in_numbers_are_one_line(tmp_path):
+    """KTO demo rows tokenised at --max-length 256: 23 rows, one reason line (was 23)."""
+    from tests.realdata.support import run
+
+    model = sample("hh_rlhf").parents[3] / "examples/tiny-chat-model"
+    res = run(
+        "convert", sample("kto_demo"), "--to", "unpaired", "--chat-template", model,
+        "--tokenize", "--tokenizer", model, "--max-length", 256, "--on-error", "skip",
+        "-o", tmp_path / "k.parquet",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (
+        "23 x tokenize: the completion is cut away by --max-length 256 (prompt is N tokens)"
+        in res.output
+    )
+    assert "more reasons" not in res.output
+    kept = [json.loads(x)["reason"] for x in (tmp_path / "k.rejects.jsonl").open()]
+    assert len(kept) == 23 and len(set(kept)) > 1  # the rejects file keeps each row's own

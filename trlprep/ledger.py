@@ -10,6 +10,7 @@ been read through, `error()` names the first failing input row and how many more
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,6 +36,8 @@ class Ledger:
     by_stage: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)  # (stage, reason) -> rows
     examples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # reasons that differ only in their numbers are one reason; what varies is shown as N
+    wording: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     first: dict[str, Any] | None = None  # the first failing input row
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
     expansions: dict[str, str] = field(default_factory=dict)  # step -> how rows multiply
@@ -68,9 +71,10 @@ class Ledger:
             }  # fmt: skip
         for row, line, stage, reason in zip(rows, lines, stages, reasons, strict=True):
             self.by_stage[stage] += 1
-            key = (stage, reason)
+            key = (stage, _shape(reason))
             if key in self.reasons or len(self.reasons) < MAX_REASONS:
                 self.reasons[key] += 1
+                self.wording[key] = _merged(self.wording.get(key), reason)
                 ex = self.examples.setdefault(key, [])
                 if len(ex) < 3:
                     ex.append(self.shards.where(row, line) if self.shards else where(row, line))
@@ -187,14 +191,34 @@ class Ledger:
     def reason_lines(self, limit: int = 5) -> list[str]:
         """The rejected rows by stage and reason, most common first, with example rows."""
         out = []
-        for (stage, reason), count in self.reasons.most_common(limit):
-            ex = self.examples.get((stage, reason), [])
+        for (stage, shape), count in self.reasons.most_common(limit):
+            ex = self.examples.get((stage, shape), [])
+            reason = "".join(self.wording.get((stage, shape), [shape]))
             out.append(
                 f"{count:,} x {stage}: {reason}" + (f" (e.g. {', '.join(ex)})" if ex else "")
             )
         if len(self.reasons) > limit:
             out.append(f"... and {len(self.reasons) - limit} more reasons")
         return out
+
+
+_NUMBER = re.compile(r"(\d[\d,.]*\d|\d)")
+
+
+def _shape(reason: str) -> str:
+    """`reason` with every number as N: the key that groups reasons differing only there."""
+    return _NUMBER.sub("N", reason)
+
+
+def _merged(seen: list[str] | None, reason: str) -> list[str]:
+    """The parts of a reason (text and numbers alternating), numbers that differ from
+    `seen`'s as N."""
+    parts = _NUMBER.split(reason)
+    if seen is None:
+        return parts
+    return [
+        a if a == b or i % 2 == 0 else "N" for i, (a, b) in enumerate(zip(seen, parts, strict=True))
+    ]
 
 
 def where(row: int, line: int | None) -> str:

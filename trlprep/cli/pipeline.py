@@ -140,7 +140,7 @@ def run(req: Request) -> None:
             raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
         det = detect_table(head.table.drop_columns([ROW_ID]), head.lines)
         units = _chain(head, units)
-        plan = _plan(req, det, from_type, tools, template_kwargs)
+        plan = _plan(req, det, from_type, tools, template_kwargs, importer)
         show = sys.stderr.isatty() if req.progress is None else req.progress
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
@@ -210,7 +210,7 @@ def _check_keep_empty(req: Request, layout: str | None) -> None:
         )
 
 
-def _plan(req: Request, det, from_type, tools, template_kwargs):
+def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
     """The conversion plan (route, template, tokenizer) for detected data."""
     from trlprep.convert import make_plan, make_render
     from trlprep.converters import UNPAIR_WARNING
@@ -222,13 +222,40 @@ def _plan(req: Request, det, from_type, tools, template_kwargs):
         max_length=req.max_length, truncation=req.truncation,
         conversational=det.format is Format.CONVERSATIONAL,
     )  # fmt: skip
-    plan = make_plan(
-        det, to=req.to, from_=from_type, options=req.convert_options, render=render,
-        guide_only=req.guide_only,
-    )  # fmt: skip
+    try:
+        plan = make_plan(
+            det, to=req.to, from_=from_type, options=req.convert_options, render=render,
+            guide_only=req.guide_only,
+        )  # fmt: skip
+    except UsageError as e:
+        raise _sibling_hint(e, importer, req) from None
     if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
         err.print(f"warning: {UNPAIR_WARNING}", markup=False)
     return plan
+
+
+def _sibling_hint(error: UsageError, importer, req: Request) -> UsageError:
+    """A route the layout's landing cannot take, with the layout for the same data that
+    lands where the route starts (OASST trees: `oasst` for chats, `oasst-ranked` for pairs)."""
+    import pyarrow as pa
+
+    from trlprep.graph import route
+    from trlprep.importers import ImportOptions, get_importer
+    from trlprep.registry import get_type
+
+    if importer is None or importer.sibling is None or req.to is None:
+        return error
+    other = get_importer(importer.sibling)
+    lands, _ = other.landing(pa.schema([]), req.import_options or ImportOptions())
+    try:
+        route(lands, get_type(req.to))
+    except UsageError:
+        return error
+    target = get_type(req.to)
+    hint = f"--from {other.name} imports the same data as {lands.name}"
+    if target is not lands:
+        hint += f", from which {target.name} is reachable"
+    return UsageError(error.message, hint=f"{error.hint}; {hint}" if error.hint else hint)
 
 
 def _explain(req: Request, first, batches, importer, stats, from_type, tools, kwargs) -> None:
@@ -244,7 +271,7 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         )
         _print_import(importer, first, req.import_options)
     det = detect_batches(stream)
-    plan = _plan(req, det, from_type, tools, kwargs)
+    plan = _plan(req, det, from_type, tools, kwargs, importer)
     if stats is not None:
         _print_stats(
             stats, out, dry_run=True, how=importer.expansion(req.import_options or _opts())

@@ -188,6 +188,8 @@ class Importer:
     trl_reads_as_is: ClassVar[bool] = False
     # The layout can keep rows whose final answer is empty (`ImportOptions.keep_empty_turns`).
     keeps_empty_turns: ClassVar[bool] = False
+    # Another layout for the same data, landing elsewhere (named when a route fails).
+    sibling: ClassVar[str | None] = None
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""

@@ -273,6 +273,7 @@ class _OASSTBase(Importer):
 
 class OASST(_OASSTBase):
     name = "oasst"
+    sibling = "oasst-ranked"
     aliases = ("openassistant", "oasst1", "oasst2")
     description = (
         "OpenAssistant conversation trees (tree export with nested replies, or the message "
