@@ -104,6 +104,7 @@ def report(
     validate: bool = True,
     layout: str | None = None,
     split_mode: str = "word",
+    num_proc: int | None = None,
 ) -> DataReport:
     """Measure a dataset (path, Arrow table, `datasets` Dataset or DatasetDict) before training.
 
@@ -119,11 +120,14 @@ def report(
     Data of several splits (a DatasetDict, a `save_to_disk` folder of one, a folder or glob
     of `train`/`test` files), given without `split`, is reported per split under `splits`,
     with the totals (every split's rows together, rows shared across splits) at the top.
+
+    `num_proc`: processes that read, render and tokenise (None: every core, for data of
+    more than a few thousand rows; 1: this process only). The figures do not depend on it.
     """
     options = dict(
         chat_template=chat_template, tokenizer=tokenizer, max_length=max_length,
         truncation=truncation, type=type, input_format=input_format, examples=examples,
-        validate=validate, layout=layout, split_mode=split_mode,
+        validate=validate, layout=layout, split_mode=split_mode, num_proc=num_proc,
     )  # fmt: skip
     if split is None:
         from trlprep.datareport.splits import report_splits, split_names
@@ -149,6 +153,7 @@ def measure(
     layout: str | None = None,
     split_mode: str = "word",
     loaded: tuple[Any, Any] | None = None,
+    num_proc: int | None = None,
 ) -> tuple[DataReport, Any, tuple[Any, Any]]:
     """The report of one split, the per-row numbers behind it (`Collected`), and the
     (template, tokenizer) it used.
@@ -156,6 +161,7 @@ def measure(
     from trlprep.convert import make_plan
     from trlprep.datareport.collect import Collector
     from trlprep.datareport.figures import build
+    from trlprep.datareport.parallel import collect
 
     if truncation not in TRUNCATION:
         raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
@@ -191,8 +197,7 @@ def measure(
         val = _validation(data, path, type, split, input_format)
     flagged = {i["rows"][0] for i in (val or {}).get("issues", []) if i["rows"]}
     collector = Collector(plan.dst, det.format, plan, template, tok, examples, flagged)
-    for raw, offset, lines in batches():
-        collector.add(raw, offset, lines)
+    collect(collector, batches(), num_proc)
     if stats is not None and stats.rejected:
         collector.data.rejected["import"] = stats.rejected
         collector.data.rows_in += stats.rejected

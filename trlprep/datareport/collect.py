@@ -5,6 +5,9 @@ the chat template (conversational data) and tokenised with `tokenize_table`, unt
 so the lengths are those of the sequences the trainer sees. Per row the collector keeps a
 few integers (token lengths, turn counts, 64-bit hashes), never the text: memory grows by
 tens of bytes per row, not with the data.
+
+Each batch's numbers are measured on their own (`Collector.part`, what a worker process
+runs) and put after the previous batches' (`merge`): one process or many, the same figures.
 """
 
 from __future__ import annotations
@@ -87,6 +90,7 @@ class Collector:
         self.want_examples = examples
         self.flagged = set(list(sorted(flagged or ()))[:FLAGGED])  # rows validation names
         self.data = Collected()
+        self.num_proc: int | None = None  # the template renderer's processes (None: all)
         self.specials = _special_tokens(tokenizer)
         self.fast = None
         if tokenizer is not None:
@@ -94,8 +98,36 @@ class Collector:
 
             self.fast = FastLengths(tokenizer, add_eos=fmt is Format.STANDARD)
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a worker process: the tokenizer travels as bytes, loaded there only
+        when a batch needs it whole (the Rust backend in `fast` measures the others)."""
+        import pickle
+
+        state = dict(self.__dict__)
+        if state["tokenizer"] is not None:
+            state["tokenizer"] = _Pickled(pickle.dumps(state["tokenizer"]))
+        return state
+
+    def _whole_tokenizer(self) -> Any:
+        if isinstance(self.tokenizer, _Pickled):
+            self.tokenizer = self.tokenizer.load()
+        return self.tokenizer
+
     def add(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
         """Read one input batch as the report's type and keep its per-row numbers."""
+        merge(self.data, self.part(raw, offset, lines), self.want_examples, self.flagged)
+
+    def part(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> Collected:
+        """The numbers of one input batch alone (its example candidates: its first rows and
+        the flagged ones; `merge` keeps those the batch's place in the stream leaves room for)."""
+        self.data, kept = Collected(), self.data
+        try:
+            self._measure(raw, offset, lines)
+            return self.data
+        finally:
+            self.data = kept
+
+    def _measure(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
         from trlprep.apply import apply_checked
 
         d = self.data
@@ -167,14 +199,14 @@ class Collector:
     def _render(self, table: pa.Table) -> pa.Table:
         from trlprep.templates import render_table
 
-        out, _ = render_table(table, self.dtype, self.template)
+        out, _ = render_table(table, self.dtype, self.template, num_proc=self.num_proc)
         return out
 
     def _tokenize(self, table: pa.Table) -> pa.Table:
         from trlprep.templates import tokenize_table
 
         out, _ = tokenize_table(
-            table, self.dtype, self.tokenizer, add_eos=self.fmt is Format.STANDARD,
+            table, self.dtype, self._whole_tokenizer(), add_eos=self.fmt is Format.STANDARD,
             step_separator=STEP_SEPARATOR,
         )  # fmt: skip
         return out
@@ -340,10 +372,69 @@ class Collector:
                 if value is not None and not isinstance(value, str):
                     value = json.dumps(value, ensure_ascii=False, default=str)
                 parts.append({"role": role, "text": value, "trained": role in ANSWERS})
-            ex = {**_where(int(rid[i]), offset, lines), "parts": parts}
+            ex = {**_where(int(rid[i]), offset, lines), "parts": parts, INDEX: i}
             if i >= room:
                 ex["flagged"] = True  # shown because validation names it
             d.examples.append(ex)
+
+
+INDEX = "_index"  # an example candidate's position among its batch's measured rows
+
+
+def merge(into: Collected, part: Collected, want: int, flagged: set[int]) -> None:
+    """Add one batch's numbers (`Collector.part`) after those of the batches before it."""
+    into.rows_in += part.rows_in
+    for stage, n in part.rejected.items():
+        into.rejected[stage] = into.rejected.get(stage, 0) + n
+    room = max(0, 5 - len(into.rejected_examples))
+    into.rejected_examples.extend(part.rejected_examples[:room])
+    for remark in part.remarks:
+        if len(into.remarks) < REMARKS and remark not in into.remarks:
+            into.remarks.append(remark)
+    for role, arrays in part.lengths.items():
+        into.lengths.setdefault(role, []).extend(arrays)
+    for name in _LISTS:
+        getattr(into, name).extend(getattr(part, name))
+    for name in _SUMS:
+        setattr(into, name, getattr(into, name) + getattr(part, name))
+    for counts, more in (
+        (into.patterns, part.patterns),
+        (into.special_tokens, part.special_tokens),
+    ):
+        for key, n in more.items():
+            counts[key] = counts.get(key, 0) + n
+    for role, counter in part.text.items():
+        mine = into.text.setdefault(role, dict.fromkeys(counter, 0))
+        for key, n in counter.items():
+            mine[key] = mine.get(key, 0) + n
+    shown = sum(not e.get("flagged") for e in into.examples)
+    room = max(0, want - shown)
+    for ex in part.examples:
+        i = ex.pop(INDEX)
+        if i < room:
+            ex.pop("flagged", None)
+        elif ex["row"] in flagged:
+            ex["flagged"] = True
+        else:
+            continue
+        into.examples.append(ex)
+
+
+_LISTS = ("row_ids", "lines", "row_hashes", "prompt_hashes", "labels", "step_labels", "margins",
+          "turns")  # fmt: skip
+_SUMS = ("identical_pairs", "same_role_rows", "tool_calls", "tool_rows", "images", "image_rows")
+
+
+class _Pickled:
+    """An object kept pickled until it is used."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def load(self) -> Any:
+        import pickle
+
+        return pickle.loads(self.data)
 
 
 def _where(row: int, offset: int, lines) -> dict[str, int]:
@@ -400,4 +491,4 @@ def _special_tokens(tokenizer: Any) -> list[str]:
     return sorted({t for t in toks if isinstance(t, str) and len(t) > 1})
 
 
-__all__ = ["ANSWERS", "ROLES", "Collected", "Collector"]
+__all__ = ["ANSWERS", "ROLES", "Collected", "Collector", "merge"]

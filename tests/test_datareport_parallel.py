@@ -1,0 +1,105 @@
+"""The report measured on worker processes equals the report measured in one process.
+
+The data is cut into many small pieces (several per worker) and holds what crosses piece
+boundaries: rows the chat template or the tokenizer refuses, rows validation flags (shown
+as examples), duplicates across pieces, remarks of a conversion. Every figure, example and
+rejected row must be the same, in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import trlprep
+from trlprep.datareport import parallel
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = str(ROOT / "examples" / "tiny-chat-model")
+ROWS = 1500
+
+
+@pytest.fixture(autouse=True)
+def small_pieces(monkeypatch):
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 97)  # ~16 pieces, not a divisor of anything
+    monkeypatch.setattr(parallel, "IN_FLIGHT", 2)
+
+
+def _both(path: Path, **kw) -> tuple[dict, dict]:
+    one = trlprep.report(str(path), num_proc=1, **kw).to_dict()
+    many = trlprep.report(str(path), num_proc=2, **kw).to_dict()
+    return one, many
+
+
+def _conversational(tmp_path: Path) -> Path:
+    from benchmarks.synth import preference
+
+    rows = preference(ROWS, conversational=True).to_pylist()
+    for i in (3, 700, 1499):  # the template cannot render a null content
+        rows[i]["chosen"] = [{"role": "assistant", "content": None}]
+    rows[971] = dict(rows[10])  # a duplicate, 2nd row of a later piece: a flagged example
+    rows[1200]["prompt"] = []  # an empty prompt: validation names it
+    path = tmp_path / "conv.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), path)
+    return path
+
+
+def test_conversational_preference_workers_equal_one_process(tmp_path):
+    one, many = _both(_conversational(tmp_path), chat_template=TINY, max_length=64, examples=4)
+    assert one["rows"]["rejected"] >= 3  # the refused rows are counted ...
+    assert one["rows"]["rejected_examples"][0]["row"] == 3  # ... and named in order
+    assert one["duplicates"]["exact_rows"] >= 1
+    assert [e["row"] for e in one["examples"]] == [0, 1, 2, 4, 971]
+    assert one["examples"][-1]["flagged"] and "flagged" not in one["examples"][0]
+    assert one["lengths"]["prompt"]["rows"] == ROWS - one["rows"]["rejected"]
+    assert json.dumps(one, sort_keys=False) == json.dumps(many, sort_keys=False)
+
+
+def test_standard_jsonl_workers_equal_one_process(tmp_path):
+    rows = [
+        {"prompt": f"Question {i % 37}?", "chosen": f" Yes, {i}.", "rejected": " No."}
+        for i in range(ROWS)
+    ]
+    rows[451]["rejected"] = rows[451]["chosen"]  # an identical pair
+    rows[1300]["chosen"] = "  "  # an empty answer
+    path = tmp_path / "std.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    one, many = _both(path, tokenizer=TINY, max_length=8, examples=2)
+    assert one["summary"]["identical_pairs"] == 1
+    assert one["summary"]["empty_answers"] == 1
+    assert 0 < one["summary"]["truncated"] < ROWS
+    assert [e["line"] for e in one["examples"]][:2] == [1, 2]  # file lines through pieces
+    assert one == many
+
+
+def test_implicit_pairs_remarks_and_stepwise_equal(tmp_path):
+    from benchmarks.synth import implicit_preference, stepwise
+
+    imp = tmp_path / "implicit.parquet"
+    pq.write_table(implicit_preference(ROWS, conversational=False), imp)
+    one, many = _both(imp, tokenizer=TINY)
+    assert one["lengths"]["prompt"]["rows"] == ROWS
+    assert one == many
+    steps = tmp_path / "steps.parquet"
+    pq.write_table(stepwise(600), steps)
+    one, many = _both(steps, tokenizer=TINY)
+    assert one["lengths"]["completion"]["rows"] == 600  # tokenize_table, in the workers
+    assert one == many
+
+
+def test_tiny_models_template_renders_fast_and_equal_to_jinja():
+    from benchmarks.synth import preference
+    from trlprep.templates import load_template, render_table
+    from trlprep.templates.fast import renderer_for
+
+    template = load_template(TINY)
+    assert renderer_for(template.source) == "chatml"
+    table = preference(500, conversational=True)
+    fast, rep = render_table(table, "preference", template, num_proc=1)
+    slow, _ = render_table(table, "preference", template, num_proc=1, fast=False)
+    assert rep.fast_rows == 500
+    assert fast.equals(slow)
