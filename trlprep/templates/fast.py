@@ -46,6 +46,8 @@ KNOWN = {
     "55b2f4a26ac9ee719330a61a0c39d9e538b0e9322212f048326318cff4f8674a": "qwen2.5",
     # ChatML as installed by TRL's setup_chat_format
     "153280e3ff55d19da1398bdb3914ee2a51b80429bfaedde11d7d216c39db80f3": "chatml",
+    # examples/tiny-chat-model (the built-in ChatML without its comment and indentation)
+    "3708327fce50a0f0813e605223a75cb6f8aab187d2faad2d80d51b3de31412c5": "chatml",
     # meta-llama/Meta-Llama-3-*-Instruct chat_template (with and without a trailing newline)
     "ba03a121d097859c7b5b9cd03af99aafe95275210d2876f642ad9929a150f122": "llama3",
     "0a3182e4b5ea175fc6daf849d2c9e7a47ce8e15b8cb8a654b64980ebfdc0b196": "llama3",
