@@ -31,15 +31,30 @@ def check_data(
     `trlprep convert` renders it: split into prompt and completion.
     """
     from trlprep.detect import detect_table
+    from trlprep.importers import import_table, layout_read_as
 
+    checks: list[Check] = []
+    origin = None  # input row of each imported row
+    layout = layout_read_as(table)
+    if layout is not None:  # as `trlprep convert` reads it
+        result = import_table(table, layout, on_error="skip")
+        n_in, table, origin = table.num_rows, result.table, result.rows
+        left = (
+            f"; {result.num_rejected} rows it refuses are left out" if result.num_rejected else ""
+        )
+        text = f"read as the {layout} layout, as `trlprep convert` reads it: {n_in} rows -> "
+        checks.append(Check("data layout", PASS, text + f"{table.num_rows}{left}"))
+    advice = "" if layout is not None else _import_advice(table)
     reading = detect_table(table).reading
     dtype = reading.stored if reading is not None else type_of_keys(table.column_names)
     if dtype is None:
         text = "cannot tell the dataset type from its columns (" + ", ".join(table.column_names)
-        return [Check("data type", FAIL, text + ")" + _import_advice(table))]
+        return [*checks, Check("data type", FAIL, text + ")" + advice)]
     n = table.num_rows
-    rows_idx = sorted(random.Random(seed).sample(range(n), min(sample, n)))
-    sampled = table.take(pa.array(rows_idx, pa.int64()))
+    picked = sorted(random.Random(seed).sample(range(n), min(sample, n)))
+    sampled = table.take(pa.array(picked, pa.int64()))
+    # messages name input rows (an imported row by the input row it came from)
+    rows_idx = picked if origin is None else [int(origin[i]) for i in picked]
     if reading is not None:
         try:
             sampled, dtype = _read(sampled, reading)
@@ -47,22 +62,22 @@ def check_data(
             rows = [rows_idx[r] for r in e.rows]
             more = f" ({len(rows) - 1} more sampled rows)" if len(rows) > 1 else ""
             text = f"{reading.description}: row {rows[0]}: {e.reasons[0]}{more}"
-            return [Check("data type", FAIL, text, {"row": rows[0], "rows": rows})]
+            return [*checks, Check("data type", FAIL, text, {"row": rows[0], "rows": rows})]
     plan = plan_for(dtype)
-    name = f"{dtype.name}, {len(rows_idx)} of {n} rows sampled"
+    name = f"{dtype.name}, {len(picked)} of {n} rows sampled"
     try:
         out, rep = render_table(sampled, dtype, template, num_proc=1)
     except RowFailures as e:
         rows = [rows_idx[r] for r in e.rows]
         more = f" ({len(rows) - 1} more sampled rows fail)" if len(rows) > 1 else ""
-        text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}" + _import_advice(table)
-        return [Check("data renders", FAIL, text, {"row": rows[0], "rows": rows})]
+        text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}" + advice
+        return [*checks, Check("data renders", FAIL, text, {"row": rows[0], "rows": rows})]
     except DataError as e:
         row = rows_idx[e.row] if e.row is not None and e.row < len(rows_idx) else e.row
         where = f"row {row}" + (f", column {e.column}" if e.column else "")
-        text = f"{name}: {where}: {e.message}" + _import_advice(table)
-        return [Check("data renders", FAIL, text, {"row": row})]
-    checks = [Check("data renders", PASS, f"{name}: every sampled row renders")]
+        text = f"{name}: {where}: {e.message}" + advice
+        return [*checks, Check("data renders", FAIL, text, {"row": row})]
+    checks.append(Check("data renders", PASS, f"{name}: every sampled row renders"))
     if plan.prompt and plan.continuations:
         if rep.prefix_mismatch_rows:
             rows = [rows_idx[r] for r in rep.prefix_mismatch_examples]
