@@ -1,0 +1,52 @@
+"""Ray Data as the distributed engine: the local engine's stages run over a `ray.data.Dataset`.
+
+Nothing is reimplemented: every block goes through the same planning (`trlprep.convert`),
+the same importers, Arrow -> Arrow edges and checks as the local engine, as
+`map_batches(..., batch_format="pyarrow")` tasks. Chat templates and tokenizers run in an
+actor pool (each actor loads them once). Rows carry hidden columns: `ROW_ID` (their row in
+the whole input), `LINE` (their file line, for local JSON Lines files) and, once a stage
+refused them, `REJECT` (stage, reason): reject rows travel on past later stages, so the
+driver can stop naming the first (as the local engine) or write them to a rejects file.
+Validation merges per-block results into one report with global rows and lines.
+
+Pairing unpaired rows by prompt groups the rows by a hash of the prompt (Ray's groupby) and
+pairs within each group in input order; unpairing with `order="blocks"` sorts the output by
+(half, row). Needs the `ray` extra (`pip install "trlprep[ray]"`).
+"""
+
+from __future__ import annotations
+
+from trlprep.ray.base import HALF, LINE, PAIR_KEY, PATH, REJECT, REJECT_TYPE, init
+from trlprep.ray.checking import detect, validate
+from trlprep.ray.conversion import (
+    Converted,
+    apply_chat_template,
+    convert,
+    convert_rows,
+    finish,
+    import_layout,
+    tokenize,
+)
+from trlprep.ray.numbering import numbered, numbered_files, text_lines
+
+__all__ = [
+    "HALF",
+    "LINE",
+    "PAIR_KEY",
+    "PATH",
+    "REJECT",
+    "REJECT_TYPE",
+    "Converted",
+    "apply_chat_template",
+    "convert",
+    "convert_rows",
+    "detect",
+    "finish",
+    "import_layout",
+    "init",
+    "numbered",
+    "numbered_files",
+    "text_lines",
+    "tokenize",
+    "validate",
+]

@@ -1,0 +1,70 @@
+"""What every part of the Ray engine shares: the hidden columns rows carry, connecting to
+Ray, and the blocks of a dataset with their global row offsets."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from trlprep.errors import UsageError
+
+if TYPE_CHECKING:
+    import ray.data
+
+PAIR_KEY = "__trlprep_pair_key__"
+LINE = "__trlprep_line__"  # each row's 1-based file line (null: not a line-based file)
+REJECT = "__trlprep_reject__"  # (stage, reason) of a row a stage refused; null otherwise
+HALF = "__trlprep_half__"  # 0/1: first or second row of an unpaired pair (--order blocks)
+PATH = "path"  # the file of each row, as Ray's readers name it (include_paths)
+REJECT_TYPE = pa.struct([("stage", pa.string()), ("reason", pa.string())])
+
+
+def _ray() -> Any:
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise UsageError("--engine ray needs Ray Data", hint='pip install "trlprep[ray]"') from None
+    return ray
+
+
+def init(address: str | None = None, num_cpus: int | None = None) -> None:
+    """Connect to Ray: `address` "auto" or "ray://host:port" (None: a local instance)."""
+    import logging
+
+    ray = _ray()
+    for name in ("ray", "ray.data"):  # Ray Data logs each dataset's execution at INFO
+        logging.getLogger(name).setLevel(logging.WARNING)
+    _context()
+    if ray.is_initialized():
+        return
+    kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False)
+    if address is None:
+        kwargs["num_cpus"] = num_cpus
+    ray.init(address=address, logging_level="ERROR", **kwargs)
+
+
+def _context() -> None:
+    """Row numbers follow the input's order and outputs keep it; a DataError raised in a
+    task stays one (in RayTaskError)."""
+    ctx = _ray().data.DataContext.get_current()
+    ctx.execution_options.preserve_order = True
+    ctx.raise_original_map_exception = True
+
+
+def _arrow(block: Any) -> pa.Table:
+    from ray.data.block import BlockAccessor
+
+    return block if isinstance(block, pa.Table) else BlockAccessor.for_block(block).to_arrow()
+
+
+def _blocks(ds: ray.data.Dataset) -> list[tuple[Any, int, int]]:
+    """(block ref, offset of its first row, rows) of every block, in dataset order."""
+    out, offset = [], 0
+    for bundle in ds.materialize().iter_internal_ref_bundles():
+        for entry in bundle.blocks:
+            n = entry.metadata.num_rows
+            out.append((entry.ref, offset, n))
+            offset += n
+    return out

@@ -1,0 +1,240 @@
+"""The per-block work: one `map_batches` task applies a slice of the plan (or an importer)
+to one block; rows a stage refuses become reject rows that later stages pass by."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import ROW_ID, DataError
+from trlprep.ray.base import HALF, LINE, REJECT, REJECT_TYPE
+
+
+@dataclasses.dataclass
+class _Stage:
+    """One `map_batches` stage: the plan to apply to each block (a slice of the route)."""
+
+    plan: Any  # convert.Plan, render None (made in each actor from `render_args`)
+    check: bool = False  # check each block is of the planned source type
+    coerce: bool = False
+    render_args: dict[str, Any] | None = None
+    collect: bool = False  # refused rows stay as reject rows (else the block fails)
+    halves: bool = False  # number each output row's half (--order blocks after unpairing)
+
+
+class _BlockRows:
+    """Names input rows of one block by their file line (LINE) or global row (ROW_ID)."""
+
+    def __init__(self, ids: np.ndarray, lines: np.ndarray | None) -> None:
+        order = np.argsort(ids, kind="stable")
+        self.ids, self.lines = ids[order], None if lines is None else lines[order]
+
+    def line_of(self, ids: Any) -> np.ndarray | None:
+        if self.lines is None:
+            return None
+        ids = np.asarray(ids, np.int64)
+        return self.lines[np.searchsorted(self.ids, ids)]
+
+    def numbers(self, ids: Any) -> tuple[str, list[int]]:
+        lines = self.line_of(ids)
+        if lines is not None:
+            return "lines", [int(x) for x in lines]
+        return "rows", [int(x) for x in np.asarray(ids, np.int64)]
+
+    def name(self, ids: Any) -> str:
+        word, shown = self.numbers(ids)
+        return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
+
+
+def _held(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
+    """(rows still converting, rows refused by an earlier stage as ROW_ID/LINE/REJECT)."""
+    import pyarrow.compute as pc
+
+    if REJECT not in table.column_names:
+        return table, None
+    rejected = pc.is_valid(table.column(REJECT))
+    held = table.filter(rejected).select(
+        [c for c in (ROW_ID, LINE, REJECT) if c in table.column_names]
+    )
+    return table.filter(pc.invert(rejected)).drop_columns([REJECT]), held
+
+
+def _reject_rows(failures: list[Any], rows: _BlockRows) -> pa.Table:
+    """Refused input rows as ROW_ID / LINE / REJECT (stage, reason) rows."""
+    ids = np.concatenate([np.asarray(f.rows, np.int64) for f in failures])
+    stage = [f.stage for f in failures for _ in f.rows]
+    reason = [str(r) for f in failures for r in f.reasons]
+    lines = rows.line_of(ids)
+    return pa.table(
+        {
+            ROW_ID: pa.array(ids, pa.int64()),
+            LINE: pa.array(lines, pa.int64())
+            if lines is not None
+            else pa.nulls(len(ids), pa.int64()),
+            REJECT: pa.StructArray.from_arrays(
+                [pa.array(stage, pa.string()), pa.array(reason, pa.string())],
+                fields=list(REJECT_TYPE),
+            ),
+        }
+    )
+
+
+def _with_rejects(out: pa.Table, parts: list[pa.Table]) -> pa.Table:
+    """`out` (REJECT null) followed by the reject rows of `parts`, in `out`'s schema."""
+    n = out.num_rows
+    out = out.append_column(REJECT, pa.nulls(n, REJECT_TYPE))
+    parts = [p for p in parts if p is not None and p.num_rows]
+    if not parts:
+        return out
+    rej = pa.concat_tables(parts, promote_options="permissive")
+    k = rej.num_rows
+    cols = [
+        rej.column(f.name).cast(f.type) if f.name in rej.column_names else pa.nulls(k, f.type)
+        for f in out.schema
+    ]
+    return pa.concat_tables([out, pa.Table.from_arrays(cols, schema=out.schema)])
+
+
+def _run(table: pa.Table, stage: _Stage) -> pa.Table:
+    """Apply `stage.plan` to one block. Rows a stage refuses become reject rows
+    (`stage.collect`), else raise one DataError naming the first and how many more."""
+    from trlprep.apply import Failure, apply_checked
+    from trlprep.io.kinds import settle_kinds
+    from trlprep.stream import _check_batch
+
+    if not table.num_rows:
+        return table
+    table, held = _held(table)
+    lines = (
+        table.column(LINE).to_numpy(zero_copy_only=False) if LINE in table.column_names else None
+    )
+    if lines is not None and table.column(LINE).null_count:
+        lines = None
+    table = table.drop_columns([c for c in (LINE, HALF) if c in table.column_names])
+    ids = np.asarray(table.column(ROW_ID).to_numpy(), np.int64)
+    rows = _BlockRows(ids, None if lines is None else np.asarray(lines, np.int64))
+    first = int(ids.min()) if len(ids) else 0
+    failures: list[Failure] = []
+    if stage.check and table.num_rows:
+        _check_batch(table, stage.plan, first, lines)
+        s = settle_kinds(table, coerce=stage.coerce)
+        if s.bad.any():
+            idx = np.flatnonzero(s.bad)
+            failures.append(Failure(ids[idx], "read", list(s.reasons[idx])))
+            table = s.table.filter(pa.array(~s.bad))
+            lines = None if lines is None else lines[~s.bad]
+        else:
+            table = s.table
+    out, more = apply_checked(table, stage.plan, offset=first, lines=lines, source=rows)
+    failures += more
+    if failures and not stage.collect:
+        raise _failed(failures, rows)
+    out_lines = rows.line_of(out.column(ROW_ID).to_numpy())
+    out = out.append_column(
+        LINE,
+        pa.array(out_lines, pa.int64())
+        if out_lines is not None
+        else pa.nulls(out.num_rows, pa.int64()),
+    )
+    if stage.halves:
+        out = out.append_column(HALF, pa.array(np.arange(out.num_rows) % 2, pa.int8()))
+    return _with_rejects(out, [held, _reject_rows(failures, rows) if failures else None])
+
+
+def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
+    from trlprep.wording import plural
+
+    ids = np.concatenate([f.rows for f in failures])
+    f = min(failures, key=lambda f: int(f.rows.min()))
+    i = int(np.argmin(f.rows))
+    more = len(ids) - 1
+    return DataError(
+        f"{rows.name([int(f.rows[i])])} (stage {f.stage}): {f.reasons[i]}"
+        + (f" (and {plural(more, 'more row')} in the same block)" if more else ""),
+        hint=f.hint or "fix the rows, or pass on_error='skip' (--on-error skip)",
+    )
+
+
+def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool) -> pa.Table:
+    """Import one block of a public layout (the importer's Arrow -> Arrow pass): imported
+    rows carry their input row's ROW_ID and LINE; refused rows become reject rows."""
+    from trlprep.apply import Failure
+    from trlprep.io.kinds import settle_kinds
+
+    if not table.num_rows:
+        return table
+    ids = np.asarray(table.column(ROW_ID).to_numpy(), np.int64)
+    lines = None
+    if LINE in table.column_names and not table.column(LINE).null_count:
+        lines = np.asarray(table.column(LINE).to_numpy(), np.int64)
+    rows = _BlockRows(ids, lines)
+    data = table.drop_columns([c for c in (ROW_ID, LINE) if c in table.column_names])
+    s = settle_kinds(data, coerce=coerce)
+    failures = []
+    keep = np.flatnonzero(~s.bad)
+    if s.bad.any():
+        idx = np.flatnonzero(s.bad)
+        failures.append(Failure(ids[idx], "read", list(s.reasons[idx])))
+    settled = s.table.take(pa.array(keep)) if s.bad.any() else s.table
+    kept_lines = None if lines is None else lines[keep]
+    result = importer.apply(settled, opts, 0, kept_lines)
+    if result.num_rejected:
+        at = result.rejects.column("row").to_numpy()
+        failures.append(
+            Failure(
+                ids[keep[at]],
+                "import",
+                result.rejects.column("reason").to_pylist(),
+            )
+        )
+    if failures and not collect:
+        raise _failed(failures, rows)
+    out = result.table.append_column(ROW_ID, pa.array(ids[keep[np.asarray(result.rows, np.int64)]]))
+    out_lines = rows.line_of(out.column(ROW_ID).to_numpy())
+    out = out.append_column(
+        LINE,
+        pa.array(out_lines, pa.int64())
+        if out_lines is not None
+        else pa.nulls(out.num_rows, pa.int64()),
+    )
+    return _with_rejects(out, [_reject_rows(failures, rows) if failures else None])
+
+
+class _Converter:
+    """A map_batches callable that loads the chat template / tokenizer once (per actor)."""
+
+    def __init__(self, stage: _Stage) -> None:
+        from trlprep.convert import make_render
+
+        self.stage = stage
+        if stage.render_args is not None:
+            plan = dataclasses.replace(stage.plan, render=make_render(**stage.render_args))
+            self.stage = dataclasses.replace(stage, plan=plan)
+
+    def __call__(self, table: pa.Table) -> pa.Table:
+        return _run(table, self.stage)
+
+
+def _keep(table: pa.Table, rejects: bool, halves: bool = False) -> pa.Table:
+    """The reject rows (hidden columns only), or the output rows (with HALF: `halves`)."""
+    import pyarrow.compute as pc
+
+    hidden = [c for c in (LINE, REJECT, HALF) if c in table.column_names]
+    if halves:
+        hidden = [c for c in hidden if c != HALF]
+    if REJECT not in table.column_names:
+        return _no_rejects(table) if rejects else table.drop_columns(hidden)
+    refused = pc.is_valid(table.column(REJECT))
+    if rejects:
+        return table.filter(refused).select([ROW_ID, LINE, REJECT])
+    return table.filter(pc.invert(refused)).drop_columns(hidden)
+
+
+def _no_rejects(table: pa.Table) -> pa.Table:
+    return pa.table(
+        {ROW_ID: pa.array([], pa.int64()), LINE: pa.array([], pa.int64()),
+         REJECT: pa.array([], REJECT_TYPE)}
+    )  # fmt: skip

@@ -1,0 +1,241 @@
+"""Conversions on Ray: plan from the first rows, then import, convert (pairing through a
+groupby), render and tokenise block by block; the public `convert`, `apply_chat_template`
+and `tokenize`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from trlprep.errors import ROW_ID, DataError
+from trlprep.ray.base import HALF, LINE, PAIR_KEY, _context, _ray
+from trlprep.ray.blocks import _Converter, _import, _keep, _run, _Stage
+from trlprep.ray.numbering import numbered
+from trlprep.ray.pairing import _pair_group, _pair_keys, _segment
+
+if TYPE_CHECKING:
+    import ray.data
+
+
+@dataclasses.dataclass
+class Converted:
+    """A conversion on Ray: `rows` (output rows, with the hidden columns and reject rows
+    among them) and what was planned. `output()` and `rejects()` split them."""
+
+    rows: ray.data.Dataset
+    plan: Any
+    blocks_order: bool = False
+
+    def output(self) -> ray.data.Dataset:
+        """The converted rows without hidden columns, in input order (`--order blocks`:
+        every first-of-pair row before any second one)."""
+        if not self.blocks_order:
+            ds = self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False,))
+        else:  # a sort by (half, input row): Ray's union does not keep the order of its parts
+            ds = self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False, True))
+            ds = ds.sort([HALF, ROW_ID]).drop_columns([HALF])
+        return finish(ds)
+
+    def rejects(self) -> ray.data.Dataset:
+        """The refused input rows: ROW_ID, LINE and REJECT (stage, reason)."""
+        return self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(True,))
+
+
+def import_layout(
+    ds: ray.data.Dataset,
+    layout: str,
+    options: Any = None,
+    *,
+    coerce: bool = False,
+    collect: bool = True,
+) -> ray.data.Dataset:
+    """Import a public layout (sharegpt, alpaca, ...) block by block; `ds` must carry
+    ROW_ID (`numbered`). Refused rows stay as reject rows (`Converted.rejects`), or fail
+    the block (`collect=False`)."""
+    from trlprep.importers import ImportOptions, get_importer
+    from trlprep.importers.base import rename
+
+    importer = get_importer(layout)
+    opts = options or ImportOptions()
+    schema = ds.schema()
+    schema = getattr(schema, "base_schema", schema)
+    names = [n for n in schema.names if n not in (ROW_ID, LINE)]
+    schema = rename(pa.schema([schema.field(n) for n in names]).empty_table(), opts.map).schema
+    if importer.needs_whole_input(schema):
+        ds = ds.repartition(1)  # records span rows anywhere in the input
+    return ds.map_batches(
+        _import, batch_format="pyarrow", batch_size=None, fn_args=(importer, opts, coerce, collect)
+    )
+
+
+def convert_rows(
+    ds: ray.data.Dataset,
+    to: str | None = None,
+    *,
+    from_: str | None = None,
+    chat_template: Any = None,
+    tokenizer: Any = None,
+    tools: list | None = None,
+    template_kwargs: dict[str, Any] | None = None,
+    tokenize: bool = False,
+    max_length: int | None = None,
+    truncation: str = "keep_start",
+    guide_only: bool = False,
+    collect: bool = True,
+    coerce: bool = False,
+    concurrency: int | None = None,
+    **options: Any,
+) -> Converted:
+    """Plan and run a conversion on `ds` (numbered with `numbered`, perhaps imported);
+    with `collect`, rows a stage refuses stay in the result as reject rows."""
+    from trlprep.convert import make_plan, make_render
+    from trlprep.converters.base import ConvertOptions
+    from trlprep.detect import detect_table
+    from trlprep.registry import Format
+
+    opts = ConvertOptions(**options)
+    parts = max(1, ds.num_blocks())
+    head = _head(ds)
+    if head is None:
+        raise DataError("no rows to convert", hint="the Ray dataset is empty")
+    lines = None
+    det = detect_table(head, lines)
+    render_args = dict(
+        chat_template=chat_template, tokenizer=tokenizer, tools=tools,
+        template_kwargs=template_kwargs, num_proc=1, tokenize=tokenize,
+        max_length=max_length, truncation=truncation,
+        conversational=det.format is Format.CONVERSATIONAL,
+    )  # fmt: skip
+    render = make_render(**render_args)
+    plan = make_plan(det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only)
+    steps = plan.route.steps
+    blocks = bool(steps) and steps[-1].rows == "doubles" and opts.order == "blocks"
+    bare = dataclasses.replace(plan, render=None)
+    if blocks:  # interleaved in each block, then every first half before any second one
+        bare = dataclasses.replace(bare, options=dataclasses.replace(opts, order="interleaved"))
+    at = next((i for i, e in enumerate(steps) if e.rows == "pairs"), None)
+    if at is None:
+        stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks)
+        return Converted(_map(ds, stage, concurrency), plan, blocks)
+    before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
+    if before:
+        first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect)
+        ds = _map(ds, first, concurrency)
+    seg = _segment(bare, pairing, first=not before)
+    # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
+    cpus = int(_ray().cluster_resources().get("CPU", 1))
+    buckets = max(parts, 2 * cpus)
+    ds = ds.map_batches(_pair_keys, batch_format="pyarrow", fn_args=(plan.fmt, buckets))
+    stage = _Stage(seg, not before, coerce, None, collect, blocks and not after and not render)
+    ds = ds.groupby(PAIR_KEY, num_partitions=min(parts, buckets)).map_groups(
+        _pair_group, batch_format="pyarrow", fn_args=(stage,)
+    )
+    ds = ds.sort(ROW_ID)
+    if after or render is not None:
+        seg = _segment(bare, after, first=False, src=pairing[-1].dst)
+        last = _Stage(seg, False, coerce, render_args if render else None, collect, blocks)
+        ds = _map(ds, last, concurrency)
+    return Converted(ds, plan, blocks)
+
+
+def _head(ds: ray.data.Dataset, n: int = 10_000) -> pa.Table | None:
+    """The first `n` rows that are not reject rows, without hidden columns (None: no rows)."""
+    parts, got = [], 0
+    for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+        b = _keep(b, False)
+        b = b.drop_columns([ROW_ID]) if ROW_ID in b.column_names else b
+        if b.num_rows:
+            parts.append(b.slice(0, n - got))
+            got += parts[-1].num_rows
+        if got >= n:
+            break
+    return pa.concat_tables(parts, promote_options="permissive") if parts else None
+
+
+def convert(
+    ds: ray.data.Dataset,
+    to: str | None = None,
+    *,
+    from_: str | None = None,
+    import_options: Any = None,
+    on_error: str = "stop",
+    coerce: bool = False,
+    **kwargs: Any,
+) -> ray.data.Dataset:
+    """Convert a Ray dataset to type `to` through the conversion graph (a Dataset).
+
+    Arguments as `trlprep.convert`; the type is planned from the first rows and every block
+    is checked against it. A row a stage refuses fails the run with a DataError naming its
+    row (or file line); with `on_error="skip"` refused rows are left out. `chat_template`
+    and `tokenize` run in an actor pool of `concurrency` actors (default: Ray's
+    autoscaling). Output rows are in input order (`order="blocks"`: every first-of-pair
+    row before any second one). `from_` may name a public layout (sharegpt, alpaca, ...):
+    its rows are imported first (`import_options`: `trlprep.importers.ImportOptions`).
+    """
+    from trlprep.importers import is_layout
+    from trlprep.importers.run import check_on_error
+
+    check_on_error(on_error)
+    _context()
+    collect = on_error == "skip"
+    ds, _ = numbered(ds)
+    if from_ is not None and is_layout(from_):
+        ds = import_layout(ds, from_, import_options, coerce=coerce, collect=collect)
+        ds, from_ = ds.materialize(), None
+        if collect and _head(ds, 1) is None:  # every row refused: nothing left, as locally
+            return _ray().data.from_arrow(pa.table({}))
+    return convert_rows(ds, to, from_=from_, collect=collect, coerce=coerce, **kwargs).output()
+
+
+def _map(ds: ray.data.Dataset, stage: _Stage, concurrency: int | None) -> ray.data.Dataset:
+    if stage.render_args is None:
+        return ds.map_batches(_run, batch_format="pyarrow", fn_args=(stage,))
+    return ds.map_batches(
+        _Converter,
+        batch_format="pyarrow",
+        fn_constructor_args=(stage,),
+        concurrency=concurrency or (1, max(1, int(_ray().cluster_resources().get("CPU", 1)))),
+    )
+
+
+def finish(ds: ray.data.Dataset) -> ray.data.Dataset:
+    """`ds` without the hidden `ROW_ID` column, its rows in input order."""
+    ds = ds.drop_columns([ROW_ID])
+    ds.context.execution_options.preserve_order = True
+    ds.context.raise_original_map_exception = True  # a DataError stays one (in RayTaskError)
+    return ds
+
+
+def apply_chat_template(
+    ds: ray.data.Dataset,
+    template: Any,
+    *,
+    tokenizer: Any = None,
+    tools: list | None = None,
+    template_kwargs: dict[str, Any] | None = None,
+    concurrency: int | None = None,
+) -> ray.data.Dataset:
+    """Render a conversational Ray dataset to standard text with `template` (actor pool)."""
+    return convert(
+        ds, chat_template=template, tokenizer=tokenizer, tools=tools,
+        template_kwargs=template_kwargs, concurrency=concurrency,
+    )  # fmt: skip
+
+
+def tokenize(
+    ds: ray.data.Dataset,
+    tokenizer: Any,
+    *,
+    chat_template: Any = None,
+    max_length: int | None = None,
+    truncation: str = "keep_start",
+    concurrency: int | None = None,
+) -> ray.data.Dataset:
+    """Add token ids to a Ray dataset (conversational rows rendered with the tokenizer's
+    template, or `chat_template`, first), in an actor pool."""
+    return convert(
+        ds, chat_template=chat_template, tokenizer=tokenizer, tokenize=True,
+        max_length=max_length, truncation=truncation, concurrency=concurrency,
+    )  # fmt: skip
