@@ -6,7 +6,7 @@ python -m benchmarks convert --rows 1000000
 python -m benchmarks report --rows 100000 [--ref-rows 2000]
 python -m benchmarks train -- [--algos sft,dpo] [--steps 4]
 python -m benchmarks online -- [--algos grpo,rloo,online-dpo,ppo] [--steps 4]
-python -m benchmarks startup [--repeat 7]
+python -m benchmarks startup [--repeat 10]
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def main() -> None:
     sub.add_parser("train", help="training step time/memory vs TRL's trainers")
     sub.add_parser("online", help="generation + update throughput vs TRL's GRPO/RLOO")
     st = sub.add_parser("startup", help="trlprep --version and detect on 8 rows (< 0.3 s)")
-    st.add_argument("--repeat", type=int, default=7, help="fresh processes per command")
+    st.add_argument("--repeat", type=int, default=10, help="fresh processes per command")
     # the options of templates/train/online pass through to their own parsers
     args, unknown = ap.parse_known_args()
     if unknown and args.case not in ("templates", "train", "online"):

@@ -28,8 +28,8 @@ try:
     main()
 except SystemExit:
     pass
-heavy = ("polars", "pandas", "pydantic", "numpy", "pyarrow", "transformers", "datasets",
-         "jinja2", "torch", "trlprep.converters")
+heavy = ("polars", "pandas", "pydantic", "numpy", "pyarrow", "pyarrow.compute", "transformers",
+         "datasets", "jinja2", "torch", "trlprep.converters", "typer", "rich.console")
 print("LOADED", ",".join(m for m in heavy if m in sys.modules))
 """
 
@@ -42,16 +42,21 @@ def _loaded(*argv: str) -> set[str]:
     return set(filter(None, line.split(" ", 1)[1].split(",")))
 
 
+# detect reads the file with pyarrow (which imports numpy) and computes with pyarrow.compute;
+# its text and JSON are printed without rich
+DETECT = {"typer", "pyarrow", "numpy", "pyarrow.compute"}
+
+
 @pytest.mark.parametrize(
     ("argv", "allowed"),
     [
-        (["--help"], set()),
-        (["convert", "--help"], set()),
-        (["--version"], set()),
-        # pyarrow (and the numpy it imports) read the file; nothing else
-        (["detect", str(EXAMPLES / "preference.jsonl")], {"pyarrow", "numpy"}),
-        (["detect", str(EXAMPLES / "preference_conversational.jsonl")], {"pyarrow", "numpy"}),
-        (["detect", str(EXAMPLES / "prompt_completion.jsonl")], {"pyarrow", "numpy"}),
+        (["--help"], {"typer"}),
+        (["convert", "--help"], {"typer"}),
+        (["--version"], set()),  # not even typer
+        (["detect", str(EXAMPLES / "preference.jsonl")], DETECT),
+        (["detect", str(EXAMPLES / "preference_conversational.jsonl")], DETECT),
+        (["detect", str(EXAMPLES / "prompt_completion.jsonl")], DETECT),
+        (["detect", str(EXAMPLES / "preference.jsonl"), "--json"], DETECT),
     ],
 )
 def test_small_commands_import_only_what_they_use(argv, allowed):
@@ -139,3 +144,46 @@ def test_repeated_prompt_small_path_equals_polars(rows):
     big = _repeated_polars(table, strings).to_pylist()
     assert small == big
     assert any(small) and not all(small)
+
+
+def test_version_without_typer_prints_what_typer_prints():
+    """`trlprep --version` skips typer; it prints what the Typer option prints."""
+    fast = subprocess.run(
+        [sys.executable, "-m", "trlprep", "--version"], capture_output=True, text=True, timeout=60
+    )
+    slow = CliRunner().invoke(app, ["--version"])
+    assert fast.returncode == 0 == slow.exit_code
+    assert fast.stdout == slow.output
+    assert fast.stdout.startswith("trlprep ")
+
+
+def test_plain_json_is_what_rich_prints(capsys):
+    """Off a terminal, `print_json` writes without rich the text rich's console writes."""
+    import io
+
+    from rich.console import Console
+
+    from trlprep.cli.app import Stream
+
+    text = json.dumps({"a": "é\u2028<[b]>", "b": [1, 2.5, {"c": None}], "d": True})
+    buf = io.StringIO()
+    Console(file=buf, soft_wrap=True, highlight=False).print_json(text)
+    Stream().print_json(text)
+    assert capsys.readouterr().out == buf.getvalue()
+
+
+def test_plain_lines_are_literal(capsys):
+    """`print(text, markup=False)` writes the text as it is (no markup, no emoji codes)."""
+    from trlprep.cli.app import Stream
+
+    Stream().print("[bold]x[/] :smile:", "y", markup=False)
+    assert capsys.readouterr().out == "[bold]x[/] :smile: y\n"
+
+
+def test_detect_text_is_aligned():
+    result = CliRunner().invoke(app, ["detect", str(EXAMPLES / "preference.jsonl")])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == "type           preference"
+    assert lines[-2].startswith("extra columns  -")
+    assert all(line == line.rstrip() for line in lines)

@@ -45,6 +45,11 @@ def _command_in(argv: list[str]) -> str | None:
 
 def main() -> None:
     """Console-script entry point."""
+    if sys.argv[1:] == ["--version"]:  # what `trlprep --version` prints, without typer
+        from trlprep import __version__
+
+        print(f"trlprep {__version__}")
+        return
     from trlprep.cli.app import main as run
 
     command = _command_in(sys.argv[1:])

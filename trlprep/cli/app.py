@@ -10,8 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from trlprep import __version__
 from trlprep.cli.conventions import Command, Group
@@ -29,8 +27,69 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-out = Console(soft_wrap=True, highlight=False)
-err = Console(stderr=True, soft_wrap=True, highlight=False)
+
+
+class Stream:
+    """stdout or stderr for the commands: `print(text, markup=False)` of plain strings and
+    `is_terminal` without rich (rich's console is a tenth of a second of start-up); anything
+    else (markup, tables, JSON, progress) goes to a rich `Console` built on first use."""
+
+    def __init__(self, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Any = None
+
+    @property
+    def console(self) -> Any:
+        """The rich console of this stream (soft wrap, no highlighting)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr, soft_wrap=True, highlight=False)
+        return self._console
+
+    @property
+    def file(self) -> Any:
+        return sys.stderr if self._stderr else sys.stdout
+
+    @property
+    def is_terminal(self) -> bool:
+        """As rich decides it (TTY_COMPATIBLE, FORCE_COLOR, then isatty)."""
+        if self._console is not None:
+            return self._console.is_terminal
+        tty = os.environ.get("TTY_COMPATIBLE", "")
+        if tty in ("0", "1"):
+            return tty == "1"
+        force = os.environ.get("FORCE_COLOR")
+        if force is not None:
+            return force != ""
+        try:
+            return bool(self.file.isatty())
+        except (AttributeError, ValueError):
+            return False
+
+    def print(self, *objects: Any, markup: bool | None = None, **kwargs: Any) -> None:
+        """rich's `Console.print`; plain strings with `markup=False` are written as they are."""
+        if markup is False and not kwargs and all(isinstance(o, str) for o in objects):
+            self.file.write(" ".join(objects) + "\n")
+            return
+        self.console.print(*objects, markup=markup, **kwargs)
+
+    def print_json(self, json: str | None = None, **kwargs: Any) -> None:
+        """rich's `Console.print_json`; off a terminal (no colours) the same text without rich."""
+        if self.is_terminal or kwargs:
+            self.console.print_json(json, **kwargs)
+            return
+        import json as json_module
+
+        data = json_module.loads(json)
+        self.file.write(json_module.dumps(data, indent=2, ensure_ascii=False) + "\n")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+out = Stream()
+err = Stream(stderr=True)
 _state = {"debug": False}
 
 
@@ -56,6 +115,8 @@ def _root(
 
 def fail(error: TrlprepError) -> typer.Exit:
     """Print a user error in one block (message, location, hint) and return its exit."""
+    from rich.markup import escape
+
     loc = error.location()
     text = escape(f"{loc + ': ' if loc else ''}{error.message}")
     err.print(f"[bold red]error[/]: {text}", markup=True)

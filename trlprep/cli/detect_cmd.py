@@ -47,7 +47,7 @@ def detect_command(
     bad = BadLines() if on_bad_lines == "skip" else None
     shown = err.is_terminal if progress is None else progress
     try:
-        with showing(err, "detecting", shown):
+        with showing(err.console if shown else None, "detecting", shown):
             if bad is None:
                 det = detect(path, split=split, input_format=input_format)
             else:
@@ -123,10 +123,22 @@ def _as_converted(det: Detection) -> dict:
     return {"type": t.name, "format": f.value, "columns_read_as": det.type.name}
 
 
-def print_detection(det: Detection, path: str) -> None:
-    from rich.table import Table
+class _Rows:
+    """Label/value lines, the values aligned in a second column (plain text, no rich)."""
 
-    t = Table(show_header=False, box=None, pad_edge=False)
+    def __init__(self) -> None:
+        self.rows: list[tuple[str, str]] = []
+
+    def add_row(self, label: str, value: str) -> None:
+        self.rows.append((label, value))
+
+    def lines(self) -> list[str]:
+        width = max((len(label) for label, _ in self.rows), default=0)
+        return [f"{label:<{width}}  {value}".rstrip() for label, value in self.rows]
+
+
+def print_detection(det: Detection, path: str) -> None:
+    t = _Rows()
     t.add_row("file", path)
     if det.layout_landing is not None:
         lt, lf = det.layout_landing
@@ -145,7 +157,8 @@ def print_detection(det: Detection, path: str) -> None:
     t.add_row("extra columns", ", ".join(det.extra_columns) or "-")
     if det.roles:
         t.add_row("roles", ", ".join(det.roles))
-    out.print(t)
+    for line in t.lines():
+        out.print(line, markup=False)
     for p in det.problems:
         where = ", ".join(str(x) for x in (p.lines or p.rows))
         label = "lines" if p.lines else "rows"

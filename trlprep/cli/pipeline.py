@@ -361,7 +361,7 @@ def _with_progress(units, show: bool, label: str):
         TextColumn("{task.description}"),
         TextColumn("{task.completed:,} rows"),
         TimeElapsedColumn(),
-        console=err,
+        console=err.console,
         transient=True,
     ) as bar:
         task = bar.add_task(f"converting {label}", total=None)

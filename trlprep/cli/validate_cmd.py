@@ -77,7 +77,7 @@ def validate_command(
 
     if check_engine(engine):  # the same call, run on Ray
         validate_path = functools.partial(validate_ray, address=ray_address)
-    with showing(err, "validating", shown):
+    with showing(err.console if shown else None, "validating", shown):
         report = validate_path(
             path,
             type=type,
@@ -98,7 +98,7 @@ def validate_command(
     elif report_format == "github":
         typer.echo(report.render_github(max_annotations=max(max_errors, 1)))
     else:
-        report.render_text(out)
+        report.render_text(out.console)
     raise typer.Exit(0 if report.valid else 1)
 
 
