@@ -140,3 +140,26 @@ def test_detect_on_bad_lines_skip_detects_the_rest(tmp_path):
         app, ["detect", str(EXAMPLES / "preference.jsonl"), "--on-bad-lines", "skip"]
     )
     assert clean.exit_code == 0, clean.output
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc (takes no folder)")
+def test_train_into_a_folder_that_cannot_be_created_is_one_message_before_loading(
+    tmp_path, monkeypatch
+):
+    """Defect 5 for `train`: the output folder is created before the data and the model are
+    loaded; a place that takes none is exit 2 naming it (not `FileNotFoundError` after the
+    model loaded)."""
+    import trlprep.trainers.loop as loop
+
+    def no_training(*_a, **_k):
+        raise AssertionError("the trainer started")
+
+    monkeypatch.setattr(loop.Trainer, "__init__", no_training)
+    r = CliRunner().invoke(
+        app,
+        ["train", "--algo", "dpo", "--model", str(EXAMPLES / "tiny-chat-model"), "--data",
+         str(EXAMPLES / "preference.jsonl"), "--output-dir", "/proc/trlprep-out"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert "--output-dir /proc/trlprep-out: cannot create the folder" in r.output
+    assert "Traceback" not in r.output and "FileNotFoundError" not in r.output

@@ -225,6 +225,21 @@ def _default(f: Any) -> str:
     return repr(d) if isinstance(d, str) else str(d)
 
 
+def _make_output_dir(folder: Path) -> None:
+    """Create the output folder before any data or model is loaded: a place that takes no
+    folder (`/proc/...`, a read-only disk) is one message naming it, not a late traceback."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from trlprep.errors import InputError
+
+        reason = e.strerror or str(e) or type(e).__name__
+        raise InputError(
+            f"--output-dir {folder}: cannot create the folder: {reason}",
+            hint="choose a folder you can write to (--output-dir DIR)",
+        ) from None
+
+
 @command(
     "train",
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
@@ -278,6 +293,7 @@ def train_command(ctx: typer.Context) -> None:
     main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one judges
     if main_process:
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
+        _make_output_dir(Path(cfg.output_dir))
     if overwrite and main_process:
         removed = clear_previous_run(Path(cfg.output_dir))
         if removed:
