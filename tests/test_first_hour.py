@@ -163,3 +163,22 @@ def test_train_into_a_folder_that_cannot_be_created_is_one_message_before_loadin
     assert r.exit_code == 2, r.output
     assert "--output-dir /proc/trlprep-out: cannot create the folder" in r.output
     assert "Traceback" not in r.output and "FileNotFoundError" not in r.output
+
+
+@pytest.mark.parametrize(
+    ("argv", "advised"),
+    [
+        (["convert", "{bad}", "--to", "unpaired", "-o", "{out}"], True),
+        (["detect", "{bad}"], True),
+        (["report", "{bad}"], False),
+        (["check-template", "--chat-template", "chatml", "{bad}"], False),
+    ],
+)
+def test_a_broken_line_advises_on_bad_lines_only_where_the_command_has_it(tmp_path, argv, advised):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps(PREFERENCE[0]) + '\n{"prompt": broken\n')
+    args = [a.format(bad=bad, out=tmp_path / "out.jsonl") for a in argv]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 1, r.output
+    assert f"{bad}:2: invalid JSON" in r.output
+    assert ("--on-bad-lines skip" in r.output) is advised, r.output

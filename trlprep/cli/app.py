@@ -15,6 +15,7 @@ from trlprep import __version__
 from trlprep.cli.conventions import Command, Group
 from trlprep.errors import TrlprepError
 
+BAD_LINES_HINT = "; or pass --on-bad-lines skip"  # what a broken JSON Lines line's hint adds
 TERMINATED = 128 + signal.SIGTERM  # the exit code of a run stopped by SIGTERM (143)
 
 app = typer.Typer(
@@ -129,6 +130,10 @@ def command(*args: Any, **kwargs: Any) -> Callable:
     """`app.command` that turns trlprep errors into one message and an exit code."""
 
     def deco(fn: Callable) -> Callable:
+        import inspect
+
+        skips_bad_lines = "on_bad_lines" in inspect.signature(fn).parameters
+
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
             try:
@@ -136,6 +141,8 @@ def command(*args: Any, **kwargs: Any) -> Callable:
             except TrlprepError as e:
                 if _state["debug"]:
                     raise
+                if not skips_bad_lines and e.hint:  # advise only options this command has
+                    e.hint = e.hint.replace(BAD_LINES_HINT, "")
                 raise fail(e) from None
             except KeyboardInterrupt as e:
                 terminated = isinstance(e, Terminated)
