@@ -103,3 +103,21 @@ def test_tiny_models_template_renders_fast_and_equal_to_jinja():
     slow, _ = render_table(table, "preference", template, num_proc=1, fast=False)
     assert rep.fast_rows == 500
     assert fast.equals(slow)
+
+
+def test_template_and_tokenizer_loaded_by_a_helper_process_equal_loaded_here(tmp_path):
+    from trlprep.datareport import loading
+    from trlprep.errors import InputError
+
+    here = loading.load(TINY, None)
+    there = loading.finish(loading.start(TINY, None, helper=True), TINY, None)
+    assert there[0].source == here[0].source and there[0].name == here[0].name
+    text = "<|im_start|>user\nCafé  naïve<|im_end|>\n"
+    assert there[1](text)["input_ids"] == here[1](text)["input_ids"]
+    assert there[1].all_special_tokens == here[1].all_special_tokens
+    assert there[1].eos_token == here[1].eos_token
+    empty = tmp_path / "no-tokenizer"
+    empty.mkdir()
+    with pytest.raises(InputError) as err:  # the helper's error, raised here with its hint
+        loading.finish(loading.start(None, str(empty), helper=True), None, str(empty))
+    assert err.value.hint

@@ -172,13 +172,16 @@ def measure(
         from trlprep.importers import ImportStats
 
         stats = ImportStats()
+    from trlprep.datareport import loading
+
+    pending = None if loaded else loading.start(chat_template, tokenizer)  # while detecting
     path, batches, det = _source(data, split, input_format, layout, stats)
     if det.format is Format.TOKENIZED:
         raise UsageError(
             "the data is already tokenized: the report reads text or messages",
             hint="report the data before tokenizing it",
         )
-    template, tok = loaded or _template(chat_template, tokenizer, det.format)
+    template, tok = loaded or _template(chat_template, tokenizer, det.format, pending)
     if loaded and template is None and tok is not None:
         template = _template(None, tok, det.format)[0]
     plan = make_plan(det, from_=type)
@@ -273,15 +276,13 @@ def _source(data: Any, split: str | None, input_format: str | None, layout=None,
     return None, one, detect_table(table)
 
 
-def _template(chat_template: Any, tokenizer: Any, fmt: Format | None) -> tuple[Any, Any]:
+def _template(
+    chat_template: Any, tokenizer: Any, fmt: Format | None, pending: Any = None
+) -> tuple[Any, Any]:
+    from trlprep.datareport.loading import finish
     from trlprep.templates import load_template
-    from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
 
-    template, tok = None, None
-    if chat_template is not None:
-        template, tok = load_template_and_tokenizer(chat_template, tokenizer)
-    if tok is None and tokenizer is not None:
-        tok = load_tokenizer(tokenizer)
+    template, tok = finish(pending, chat_template, tokenizer)
     if template is None and tok is not None and fmt is Format.CONVERSATIONAL:
         template = load_template(tok)
     return template, tok

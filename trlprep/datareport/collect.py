@@ -13,6 +13,7 @@ runs) and put after the previous batches' (`merge`): one process or many, the sa
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -389,8 +390,7 @@ def merge(into: Collected, part: Collected, want: int, flagged: set[int]) -> Non
     room = max(0, 5 - len(into.rejected_examples))
     into.rejected_examples.extend(part.rejected_examples[:room])
     for remark in part.remarks:
-        if len(into.remarks) < REMARKS and remark not in into.remarks:
-            into.remarks.append(remark)
+        _add_remark(into.remarks, remark)
     for role, arrays in part.lengths.items():
         into.lengths.setdefault(role, []).extend(arrays)
     for name in _LISTS:
@@ -418,6 +418,33 @@ def merge(into: Collected, part: Collected, want: int, flagged: set[int]) -> Non
         else:
             continue
         into.examples.append(ex)
+
+
+# a conversion's remark naming its rows: 'rows 3, 7, 9, 12, 15 (and 40 more): what'
+_LISTED = re.compile(r"^(row|line)s? (\d+(?:, \d+)*)(?: \(and (\d+) more\))?(: .*)$", re.S)
+
+
+def _add_remark(remarks: list[str], remark: str) -> None:
+    """Keep `remark`; one naming rows joins the remark of the same words from earlier
+    batches, as if their rows had been one batch."""
+    new = _LISTED.match(remark)
+    for i, old in enumerate(remarks):
+        was = _LISTED.match(old) if new else None
+        if was and (was.group(1), was.group(4)) == (new.group(1), new.group(4)):
+            remarks[i] = _joined(was, new)
+            return
+    if len(remarks) < REMARKS and remark not in remarks:
+        remarks.append(remark)
+
+
+def _joined(a: re.Match, b: re.Match) -> str:
+    from converters.common import MAX_ROWS_SHOWN
+
+    rows = a.group(2).split(", ") + b.group(2).split(", ")
+    total = sum(len(m.group(2).split(", ")) + int(m.group(3) or 0) for m in (a, b))
+    more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
+    plural = "s" if total != 1 else ""
+    return f"{a.group(1)}{plural} {', '.join(rows[:MAX_ROWS_SHOWN])}{more}{a.group(4)}"
 
 
 _LISTS = ("row_ids", "lines", "row_hashes", "prompt_hashes", "labels", "step_labels", "margins",
