@@ -47,6 +47,9 @@ def report_command(
     ),
     examples: int = typer.Option(3, "--examples", min=0, help="Rows shown rendered."),
     validate: bool = typer.Option(True, "--validate", help="Include the validation summary."),
+    num_proc: int = typer.Option(
+        None, "--num-proc", min=1, help="Processes that render and tokenise (default: every core)."
+    ),
     split: str = opt.SPLIT,
     input_format: str = opt.INPUT_FORMAT,
 ) -> None:
@@ -67,6 +70,7 @@ def report_command(
         validate=validate,
         layout=from_,
         split_mode=split_mode,
+        num_proc=num_proc,
     )
     held = rep.failed(list(fail_if or []))
     text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()
