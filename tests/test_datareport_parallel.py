@@ -121,3 +121,23 @@ def test_template_and_tokenizer_loaded_by_a_helper_process_equal_loaded_here(tmp
     with pytest.raises(InputError) as err:  # the helper's error, raised here with its hint
         loading.finish(loading.start(None, str(empty), helper=True), None, str(empty))
     assert err.value.hint
+
+
+def test_remarks_naming_rows_join_across_pieces_as_one_batch_would():
+    from trlprep.datareport.collect import _add_remark
+
+    remarks: list[str] = []
+    for r in (
+        "rows 1, 2: the chosen completion is only whitespace",
+        "row 9: the other note",
+        "rows 10, 11, 12, 13, 14 (and 2 more): the chosen completion is only whitespace",
+        "row 40: the chosen completion is only whitespace",
+        "a note without rows",
+        "a note without rows",
+    ):
+        _add_remark(remarks, r)
+    assert remarks == [
+        "rows 1, 2, 10, 11, 12 (and 5 more): the chosen completion is only whitespace",
+        "row 9: the other note",
+        "a note without rows",
+    ]
