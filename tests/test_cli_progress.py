@@ -42,3 +42,40 @@ def test_disabled_shows_nothing(tmp_path):
     with showing(Console(file=buf, force_terminal=True), "validating", False):
         list(iter_batches(path))
     assert buf.getvalue() == ""
+
+
+def _parquet(tmp_path, monkeypatch, rows: int = 5000) -> str:
+    """A short relative name, so the bar's line fits the console's 80 columns."""
+    monkeypatch.chdir(tmp_path)
+    pq.write_table(pa.table({"text": ["a"] * rows}), "t.parquet", row_group_size=1000)
+    return "t.parquet"
+
+
+def test_detect_and_validate_show_progress_on_a_terminal(tmp_path, monkeypatch):
+    """On a terminal (as rich decides it: TTY_COMPATIBLE=1 here) detect and validate show the
+    bar on stderr without being asked; stdout keeps only the result."""
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    path = _parquet(tmp_path, monkeypatch)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    for command, label in (("detect", "detecting"), ("validate", "validating")):
+        r = CliRunner().invoke(app, [command, path])
+        assert r.exit_code == 0, r.output
+        assert label in r.stderr and "5,000 rows" in r.stderr and "100%" in r.stderr
+        assert label not in r.stdout
+
+
+def test_no_progress_off_a_terminal_or_when_refused(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    path = _parquet(tmp_path, monkeypatch)
+    monkeypatch.setenv("TTY_COMPATIBLE", "0")
+    r = CliRunner().invoke(app, ["detect", path])
+    assert r.exit_code == 0 and "detecting" not in r.stderr
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    r = CliRunner().invoke(app, ["validate", path, "--no-progress"])
+    assert r.exit_code == 0 and "validating" not in r.stderr

@@ -5,6 +5,7 @@ keeps the CLI's output folder policy (a non-empty folder needs `overwrite` or `r
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -182,3 +183,20 @@ def test_a_broken_line_advises_on_bad_lines_only_where_the_command_has_it(tmp_pa
     assert r.exit_code == 1, r.output
     assert f"{bad}:2: invalid JSON" in r.output
     assert ("--on-bad-lines skip" in r.output) is advised, r.output
+
+
+README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+
+
+def test_readme_train_table_lists_every_algorithm_the_cli_offers():
+    pytest.importorskip("torch")
+    from trlprep.trainers.algorithms import ALGORITHMS
+
+    section = README[README.index("### `trlprep train") :]
+    listed = re.findall(r"^\| `([a-z][a-z-]*)` \|", section.split("\n### ")[0], re.M)
+    assert sorted(listed) == sorted(ALGORITHMS)
+
+
+def test_readme_differences_name_the_seq_lengths_of_wrapped_packing():
+    differences = README[README.index("## Differences from TRL") :].split("\n## ")[0]
+    assert "seq_lengths" in differences and "wrapped" in differences
