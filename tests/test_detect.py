@@ -188,7 +188,7 @@ def test_cli_detect_json_and_exit_codes(tmp_path):
     )
     res = runner.invoke(app, ["detect", str(bad)])
     assert res.exit_code == 1
-    assert "mixed-format" in res.stdout and "lines 2" in res.stdout
+    assert "mixed-format" in res.stdout and "(e.g. line 2)" in res.stdout
 
 
 def test_all_empty_lists_still_count_as_present():

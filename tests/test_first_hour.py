@@ -136,7 +136,7 @@ def test_detect_on_bad_lines_skip_detects_the_rest(tmp_path):
     assert out["type"] == "preference" and out["num_rows"] == n
     assert [(p["code"], p["lines"]) for p in out["problems"]] == [("invalid-line", [4])]
     text = CliRunner().invoke(app, ["detect", str(path), "--on-bad-lines", "skip"])
-    assert "problem [invalid-line]" in text.output and "(e.g. lines 4)" in text.output
+    assert "problem [invalid-line]" in text.output and "(e.g. line 4)" in text.output
     clean = CliRunner().invoke(
         app, ["detect", str(EXAMPLES / "preference.jsonl"), "--on-bad-lines", "skip"]
     )
@@ -200,3 +200,20 @@ def test_readme_train_table_lists_every_algorithm_the_cli_offers():
 def test_readme_differences_name_the_seq_lengths_of_wrapped_packing():
     differences = README[README.index("## Differences from TRL") :].split("\n## ")[0]
     assert "seq_lengths" in differences and "wrapped" in differences
+
+
+def test_one_line_is_line_not_lines_and_one_more_row_fails(tmp_path):
+    """Defect 14: counts of one read as one (`e.g. line 4`, `1 more row fails`); the
+    streaming driver's `(1 more row fail)` is left (Ray's tests compare it)."""
+    from trlprep.errors import RowFailures
+
+    rows = [PREFERENCE[0]] * 3 + [{**PREFERENCE[0], "chosen": None}]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    runner = CliRunner()
+    r = runner.invoke(app, ["convert", str(path), "--to", "unpaired", "-o", str(tmp_path / "o")])
+    assert r.exit_code == 1 and "(e.g. line 4)" in r.output, r.output
+    r = runner.invoke(app, ["detect", str(path)])
+    assert "(e.g. line 4)" in r.output and "lines 4" not in r.output, r.output
+    assert "(1 more row fails)" in str(RowFailures([0, 1], ["x", "y"], stage="s"))
+    assert "(2 more rows fail)" in str(RowFailures([0, 1, 2], ["x", "y", "z"], stage="s"))

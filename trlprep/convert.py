@@ -319,7 +319,8 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
     problems = [p for p in det.problems if p.code not in PASSABLE]
     if problems:
         p = problems[0]
-        shown, word = (p.lines, "lines") if p.lines else (p.rows, "rows")
+        shown, word = (p.lines, "line") if p.lines else (p.rows, "row")
+        word = word if len(shown or ()) == 1 else word + "s"
         where = f" (e.g. {word} {', '.join(map(str, shown))})" if shown else ""
         raise DataError(
             f"the data is not uniform: {p.message}{where}",

@@ -86,7 +86,8 @@ class RowFailures(DataError):
         if len(rows) != len(reasons):
             raise ValueError("one reason per failing row")
         first = f"row {rows[0]}: {reasons[0]}" if rows else "no rows"
-        more = f" ({len(rows) - 1} more rows fail)" if len(rows) > 1 else ""
+        more = f" ({len(rows) - 1} more {'row fails' if len(rows) == 2 else 'rows fail'})"
+        more = more if len(rows) > 1 else ""
         super().__init__(f"{stage}: {first}{more}", hint=hint)
         self.rows = list(rows)
         self.reasons = list(reasons)

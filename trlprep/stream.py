@@ -176,9 +176,9 @@ def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | N
         where = ""
         if p and p.rows:
             where = " at " + (
-                f"lines {', '.join(map(str, p.lines))}"
+                f"line{'s' * (len(p.lines) > 1)} {', '.join(map(str, p.lines))}"
                 if p.lines
-                else f"rows {', '.join(str(r + offset) for r in p.rows)}"
+                else f"row{'s' * (len(p.rows) > 1)} {', '.join(str(r + offset) for r in p.rows)}"
             )
         start = f"line {lines[0]}" if lines is not None and len(lines) else f"row {offset}"
         msg = p.message if p else f"rows from {start} on are not {plan.src.name} ({plan.fmt})"

@@ -160,8 +160,9 @@ def print_detection(det: Detection, path: str) -> None:
     for line in t.lines():
         out.print(line, markup=False)
     for p in det.problems:
-        where = ", ".join(str(x) for x in (p.lines or p.rows))
-        label = "lines" if p.lines else "rows"
+        shown = p.lines or p.rows
+        where = ", ".join(str(x) for x in shown)
+        label = ("line" if p.lines else "row") + ("s" if len(shown) > 1 else "")
         out.print(f"problem [{p.code}]: {p.message} (e.g. {label} {where})", markup=False)
     for n in det.notes:
         if det.layout and n.startswith(
