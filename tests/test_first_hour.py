@@ -217,3 +217,17 @@ def test_one_line_is_line_not_lines_and_one_more_row_fails(tmp_path):
     assert "(e.g. line 4)" in r.output and "lines 4" not in r.output, r.output
     assert "(1 more row fails)" in str(RowFailures([0, 1], ["x", "y"], stage="s"))
     assert "(2 more rows fail)" in str(RowFailures([0, 1, 2], ["x", "y", "z"], stage="s"))
+
+
+def test_train_on_an_empty_dataset_says_it_has_no_rows(tmp_path):
+    """Defect 6 for `train`: the message every command gives (not "cannot tell the type")."""
+    pytest.importorskip("torch")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    r = CliRunner().invoke(
+        app,
+        ["train", "--algo", "dpo", "--model", str(EXAMPLES / "tiny-chat-model"), "--data",
+         str(empty), "--output-dir", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert f"{empty}: the dataset has no rows" in r.output

@@ -16,6 +16,7 @@ only (as TRL's PRMTrainer).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,9 @@ def to_training_table(
     from trlprep.templates.sources import NoTemplateError
 
     table = as_input(data).table
+    if table.num_rows == 0:  # as in every command (nothing to train on: no --allow-empty)
+        where = f"{data}: " if isinstance(data, (str, os.PathLike)) else ""
+        raise DataError(f"{where}the dataset has no rows", hint="check the file (and --split)")
     if keep_prompt_messages:
         table = _prompt_ids_as_queries(table)
     if layout is not None and not is_layout(layout):
