@@ -225,11 +225,17 @@ def _default(f: Any) -> str:
     return repr(d) if isinstance(d, str) else str(d)
 
 
-def _make_output_dir(folder: Path) -> None:
-    """Create the output folder before any data or model is loaded: a place that takes no
-    folder (`/proc/...`, a read-only disk) is one message naming it, not a late traceback."""
+def _probe_output_dir(folder: Path) -> None:
+    """Before any data or model is loaded, make and remove a folder where the run will write
+    (the output folder, or its nearest existing parent): a place that takes none (`/proc`, a
+    read-only disk) is one message naming it, not a late traceback; nothing is left behind."""
+    import tempfile
+
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".trlprep-probe-", dir=existing))
     except OSError as e:
         from trlprep.errors import InputError
 
@@ -293,7 +299,7 @@ def train_command(ctx: typer.Context) -> None:
     main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one judges
     if main_process:
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
-        _make_output_dir(Path(cfg.output_dir))
+        _probe_output_dir(Path(cfg.output_dir))
     if overwrite and main_process:
         removed = clear_previous_run(Path(cfg.output_dir))
         if removed:
