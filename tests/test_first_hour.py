@@ -231,3 +231,16 @@ def test_train_on_an_empty_dataset_says_it_has_no_rows(tmp_path):
     )  # fmt: skip
     assert r.exit_code == 1, r.output
     assert f"{empty}: the dataset has no rows" in r.output
+
+
+def test_train_names_one_non_uniform_row_as_row(tmp_path):
+    pytest.importorskip("torch")
+    rows = [PREFERENCE[0]] * 3 + [{**PREFERENCE[0], "chosen": None}]
+    path = tmp_path / "p.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = CliRunner().invoke(
+        app,
+        ["train", "--algo", "dpo", "--model", str(EXAMPLES / "tiny-chat-model"), "--data",
+         str(path), "--output-dir", str(tmp_path / "out")],
+    )  # fmt: skip
+    assert r.exit_code == 1 and "(e.g. row 3)" in r.output, r.output

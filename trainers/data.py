@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format, get_type
-from trlprep.wording import plural
+from trlprep.wording import noun, plural
 
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
 LAYOUTS = {
@@ -118,7 +118,7 @@ def to_training_table(
         p = problems[0]
         raise DataError(
             f"the data is not uniform: {p.message}"
-            + (f" (e.g. rows {', '.join(map(str, p.rows))})" if p.rows else ""),
+            + (f" (e.g. {noun(len(p.rows), 'row')} {', '.join(map(str, p.rows))})" * bool(p.rows)),
             hint="run `trlprep validate` on it for every problem",
         )
     read_as = [f"{layout} layout"] if layout else []
