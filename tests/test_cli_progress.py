@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -65,6 +66,14 @@ def test_detect_and_validate_show_progress_on_a_terminal(tmp_path, monkeypatch):
         assert r.exit_code == 0, r.output
         assert label in r.stderr and "5,000 rows" in r.stderr and "100%" in r.stderr
         assert label not in r.stdout
+    # a file read twice in one run (JSON Lines: detected, then validated): two bars, one after
+    # the other (the second used to look its task up by id in rich's list: IndexError)
+    jsonl = Path(path).with_suffix(".jsonl")
+    jsonl.write_text('{"text": "a"}\n' * 10)
+    for command in ("detect", "validate"):
+        r = CliRunner().invoke(app, [command, str(jsonl)])
+        assert r.exit_code == 0, r.output
+        assert "10 rows" in r.stderr
 
 
 def test_no_progress_off_a_terminal_or_when_refused(tmp_path, monkeypatch):

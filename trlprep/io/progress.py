@@ -7,6 +7,7 @@ progress with `showing(...)` (detect and validate on a terminal; convert has its
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,11 +47,12 @@ def track(batches: Iterator[Any], path: str, fmt: str = "") -> Iterator[Any]:
     total = total_rows(path, fmt)
     task = bar.add_task(f"{label} {path}", total=total, status="")
     done = 0
+    start = time.perf_counter()  # (`bar.tasks` is a list: a task id is no index into it)
     try:
         for b in batches:
             yield b
             done += b.data.num_rows
-            elapsed = bar.tasks[task].elapsed or 0.0
+            elapsed = time.perf_counter() - start
             bar.update(task, completed=done, status=status(done, total, elapsed), refresh=True)
     finally:
         bar.remove_task(task)
