@@ -61,7 +61,7 @@ def test_a_text_prompt_that_is_no_user_turn_is_kept():
     rows = [_row(0), _row(1, prompt="Something else entirely")]
     r = import_table(_table(rows), "binarized")
     assert r.table.column("prompt_text").to_pylist() == [rows[0]["prompt"], rows[1]["prompt"]]
-    assert any("1 row hold a text that is not a user turn" in n for n in r.notes)
+    assert any("1 row holds a text that is not a user turn" in n for n in r.notes)
 
 
 def test_the_kept_column_must_not_clash():

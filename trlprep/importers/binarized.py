@@ -75,7 +75,8 @@ class Binarized(Importer):
             i = table.column_names.index("prompt")
             table = table.set_column(i, KEPT_AS, table.column("prompt"))
             notes.append(
-                f"column 'prompt': {plural(unmatched, 'row')} hold a text that is not a user "
+                f"column 'prompt': {plural(unmatched, 'row')} "
+                f"{'holds' if unmatched == 1 else 'hold'} a text that is not a user "
                 f"turn of chosen; kept as column {KEPT_AS!r} (the prompt is the conversation's)"
             )
         else:
