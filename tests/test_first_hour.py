@@ -244,3 +244,19 @@ def test_train_names_one_non_uniform_row_as_row(tmp_path):
          str(path), "--output-dir", str(tmp_path / "out")],
     )  # fmt: skip
     assert r.exit_code == 1 and "(e.g. row 3)" in r.output, r.output
+
+
+def test_one_rejected_row_and_one_input_row_read_as_one(tmp_path):
+    """Defect 14 in convert's summary (`1 rejected row -> ...`) and `--explain`'s plan."""
+    path = tmp_path / "p.jsonl"
+    rows = [{"chosen": "Q: hi A: yes", "rejected": "Q: hi A: no"}, {"chosen": "x", "rejected": "y"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # the second shares no prompt
+    out = tmp_path / "o.jsonl"
+    r = CliRunner().invoke(
+        app, ["convert", str(path), "--to", "preference", "-o", str(out), "--on-error", "skip"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "1 rejected row -> " in r.output and "1 rejected rows" not in r.output
+    path.write_text(json.dumps(PREFERENCE[0]) + "\n")
+    r = CliRunner().invoke(app, ["convert", str(path), "--to", "unpaired", "--explain"])
+    assert r.exit_code == 0 and "1 input row)" in r.output, r.output

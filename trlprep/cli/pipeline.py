@@ -182,8 +182,11 @@ def run(req: Request) -> None:
         markup=False,
     )
     if ledger.rejects is not None:
-        skipped = f" and {len(bad):,} bad lines" if bad else ""
-        err.print(f"{ledger.rejected:,} rejected rows{skipped} -> {req.rejects}", markup=False)
+        from trlprep.wording import plural
+
+        skipped = f" and {plural(len(bad), 'bad line')}" if bad else ""
+        rejected = plural(ledger.rejected, "rejected row")
+        err.print(f"{rejected}{skipped} -> {req.rejects}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
     if stats is not None:
@@ -371,7 +374,10 @@ def _with_progress(units, show: bool, label: str):
 
 
 def _print_plan(plan, num_rows: int) -> None:
-    out.print(f"route: {plan.route}  (format: {plan.fmt}, {num_rows:,} input rows)", markup=False)
+    from trlprep.wording import plural
+
+    rows = plural(num_rows, "input row")
+    out.print(f"route: {plan.route}  (format: {plan.fmt}, {rows})", markup=False)
     if not plan.route.steps and plan.template is None:
         out.print("no conversion", markup=False)
     for i, s in enumerate(plan.explain(), 1):
