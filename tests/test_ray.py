@@ -20,6 +20,8 @@ from trlprep.errors import DataError, TrlprepError, UsageError
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
+from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+
 from trlprep import ray as engine  # noqa: E402
 from trlprep.cli.ray_cmd import ray_errors  # noqa: E402
 
@@ -31,23 +33,6 @@ SETTINGS = settings(
     phases=(Phase.explicit, Phase.reuse, Phase.generate),  # no shrinking: each try costs Ray jobs
 )
 TEXT = st.text(alphabet=st.sampled_from(list("ab c.é")), min_size=1, max_size=6)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def local_ray():
-    """A local Ray instance with 2 CPUs for this module (shut down after it)."""
-    import logging
-
-    for name in ("ray", "ray.data"):  # Ray Data logs every dataset's statistics at DEBUG
-        logging.getLogger(name).setLevel(logging.WARNING)
-    started = not ray.is_initialized()
-    if started:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
-    ctx = ray.data.DataContext.get_current()
-    ctx.enable_progress_bars = False
-    yield
-    if started:
-        ray.shutdown()
 
 
 def _fill(value, draw, pool):

@@ -147,6 +147,7 @@ def convert_command(
             chat_template=chat_template, tokenizer=tokenizer, tokenize=tokenize, tools=tools,
             template_kwargs=template_kwarg, max_length=max_length, truncation=truncation,
             guide_only=guide_only, on_error=on_error, coerce=coerce, rejects=rejects,
+            on_bad_lines=on_bad_lines,
             import_options=opt.import_options(
                 map_, role_map, map_role, conversational, prompt_style, pairing, threshold,
                 margin, neutral, keep_empty_turns,

@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from trlprep.cli.app import err
-from trlprep.errors import ROW_ID, DataError, InputError, TrlprepError, UsageError
+from trlprep.errors import ROW_ID, DataError, TrlprepError, UsageError
 
 ENGINES = ("local", "ray")
-READERS = {".parquet": "parquet", ".jsonl": "json", ".json": "json", ".ndjson": "json"}
 
 
 def check_engine(engine: str) -> bool:
@@ -46,96 +45,20 @@ def _cause(e: BaseException | None, depth: int = 0) -> TrlprepError | None:
     return e if isinstance(e, TrlprepError) else None
 
 
-def _reader(paths: list[str], input_format: str | None) -> str:
-    """parquet | json, from --input-format or the first file's suffix."""
-    if input_format:
-        fmt = {"jsonl": "json", "ndjson": "json", "pq": "parquet"}.get(input_format, input_format)
-        if fmt not in ("parquet", "json"):
-            raise UsageError(
-                f"--engine ray reads parquet or jsonl, not {input_format!r}",
-                hint="use --engine local for other formats",
-            )
-        return fmt
-    first = Path(paths[0])
-    if "://" not in paths[0] and first.is_dir():
-        files = sorted(p for p in first.rglob("*") if p.is_file() and not p.name.startswith("."))
-        first = files[0] if files else first
-    suffixes = [s for s in first.suffixes if s not in (".gz", ".zst", ".bz2")]
-    fmt = READERS.get(suffixes[-1] if suffixes else "")
-    if fmt is None:
-        raise UsageError(
-            f"{paths[0]}: --engine ray reads Parquet or JSON Lines files",
-            hint="pass --input-format parquet|jsonl, or use --engine local",
-        )
-    return fmt
-
-
-def _paths(path: Any, input_format: str | None, split: str | None) -> list[str]:
-    """The files to read: local folders and globs resolved as the local engine does
-    (`trlprep.io.inputfiles`); object-storage URIs passed to Ray as they are."""
-    given = list(getattr(path, "paths", None) or ([path] if isinstance(path, str) else path))
-    if any("://" in str(p) for p in given):
-        return [str(p) for p in given]
-    from trlprep.io.inputfiles import input_files
-
-    files = input_files(path, split, input_format)
-    if files is None:
-        files = given
-        for p in files:
-            if not Path(p).exists():
-                raise InputError(f"{p}: no such file or folder")
-    return [str(p) for p in files]
-
-
-def _columns(first: str, fmt: str) -> list[str]:
-    """The columns of a local file (Parquet schema, or the first JSON Lines record)."""
-    import json
-
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(first).names)
-    with open(first, "rb") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    return []
-                return list(record) if isinstance(record, dict) else []
-    return []
-
-
 def read(path: Any, input_format: str | None = None, split: str | None = None) -> Any:
-    """A Ray dataset over files, folders, globs or object-storage URIs (Ray's own readers)."""
-    return _read(_paths(path, input_format, split), input_format, False)
+    """A Ray dataset over files, folders, globs or object-storage URIs (`trlprep.ray.sources`)."""
+    from trlprep.ray.sources import read as read_any
 
-
-def _read(paths: list[str], input_format: str | None, include_paths: bool) -> Any:
-    import ray.data
-
-    if _reader(paths, input_format) == "parquet":
-        return ray.data.read_parquet(paths, include_paths=include_paths)
-    return ray.data.read_json(paths, lines=True, include_paths=include_paths)
+    return read_any(path, input_format, split)
 
 
 def read_numbered(
-    path: Any, input_format: str | None = None, split: str | None = None
+    path: Any, input_format: str | None = None, split: str | None = None, bad_lines: Any = None
 ) -> tuple[Any, int, Any]:
-    """The input as a Ray dataset numbered as the local engine numbers it: ROW_ID (row of
-    the whole input) and, for local JSON Lines files, LINE (line of its file); also the row
-    count and the files (`Shards`, None for one file or object storage)."""
-    from trlprep import ray as engine
+    """The input numbered as the local engine numbers it (`trlprep.ray.sources`)."""
+    from trlprep.ray.sources import read_numbered as numbered
 
-    paths = _paths(path, input_format, split)
-    fmt = _reader(paths, input_format)
-    local = not any("://" in p for p in paths)
-    if not local or engine.PATH in _columns(paths[0], fmt):  # a data column named `path`
-        ds, total = engine.numbered(_read(paths, input_format, False).materialize())
-        return ds, total, None
-    ds = _read(paths, input_format, True).materialize()
-    ds, total, shards = engine.numbered_files(ds, paths, line_based=fmt == "json")
-    return ds.materialize(), total, shards if len(paths) > 1 else None
+    return numbered(path, input_format, split, bad_lines)
 
 
 def _out_dir(output: str) -> Path:
@@ -202,6 +125,7 @@ def convert_ray(
     template_kwargs: list[str] | None = None,
     import_options: Any = None,
     on_error: str = "stop",
+    on_bad_lines: str = "error",
     rejects: str | None = None,
     coerce: bool = False,
     **kwargs: Any,
@@ -209,14 +133,19 @@ def convert_ray(
     """Run `trlprep convert` on Ray; kwargs go to `trlprep.ray.convert_rows`. Every row
     is accounted for as the local engine does (`trlprep.ledger`): refused rows stop the
     run naming the first (file and line) or, with `--on-error skip`, go to the rejects
-    file (row, line, stage, reason, record)."""
+    file (row, line, stage, reason, record); `--on-bad-lines skip` skips broken JSON Lines
+    lines as locally. The workers' warnings and notes are printed once each."""
     from trlprep import ray as engine
+    from trlprep.cli.pipeline import choice
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
+    from trlprep.io.jsonl import BadLines
     from trlprep.ledger import Ledger
+    from trlprep.ray import notes as worker_notes
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
     check_on_error(on_error)
+    choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     if output is None:
         raise UsageError("missing output", hint="pass -o OUT_FOLDER")
     if rejects is not None and on_error != "skip":
@@ -226,32 +155,44 @@ def convert_ray(
     if layout is None and import_options is not None and import_options.map:
         layout = "map"
     engine.init(address)
-    ledger = Ledger(path=str(path), on_error=on_error)
+    bad = BadLines() if on_bad_lines == "skip" else None
+    ledger = Ledger(path=str(path), on_error=on_error, bad_lines=bad)
     if on_error == "skip":
         from trlprep.importers import RejectsWriter, default_rejects_path
 
         rejects = rejects or default_rejects_path(_out_dir(output))
         ledger.rejects = RejectsWriter(rejects, overwrite=overwrite, inputs=(str(path), output))
+    book = None
+    found = worker_notes.Notes()
+    shown = False  # the workers' warnings printed
     try:
         with ray_errors():
-            ds, n_in, ledger.shards = read_numbered(path, input_format, split)
+            ds, n_in, ledger.shards = read_numbered(path, input_format, split, bad)
             ledger.rows_in = n_in
             if not n_in:
                 raise DataError(f"{path}: no rows", hint="the input holds no rows")
             layout = layout or _sniff(ds)
+            book = worker_notes.notebook()
             rows = ds
             if layout is not None:
-                rows = engine.import_layout(ds, layout, import_options, coerce=coerce)
+                rows = engine.import_layout(ds, layout, import_options, coerce=coerce, notes=book)
                 rows = rows.materialize()
             conv = engine.convert_rows(
                 rows, from_=from_type, tools=load_tools(tools), coerce=coerce,
-                template_kwargs=parse_template_kwargs(template_kwargs), **kwargs,
+                template_kwargs=parse_template_kwargs(template_kwargs), notes=book, **kwargs,
             )  # fmt: skip
+            _plan_warning(conv.plan)
             conv.rows = conv.rows.materialize()
+            found, book = worker_notes.take(book), None
+            ledger.coerced.update(found.coerced)
+            for name, (n_in, n_out) in found.steps.items():
+                ledger.count_step(name, n_in, n_out)
             ledger.reject(_rejects_table(conv.rejects(), ds))
             out = conv.output().materialize()
             ledger.rows_out = out.count()
             if ledger.stopping or ledger.all_rejected:
+                _print_warnings(found)  # what led to the error
+                shown = True
                 for line in ledger.reason_lines():
                     err.print(f"  {line}", markup=False)
                 raise ledger.error()
@@ -260,24 +201,56 @@ def convert_ray(
             check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
             shards = write(out, output, output_format, overwrite)
     except BaseException:
+        if book is not None:  # a task failed: what the others noted may explain it
+            with contextlib.suppress(Exception):
+                found = worker_notes.take(book)
+        if not shown:
+            _print_warnings(found)
         if ledger.rejects is not None and ledger.all_rejected:
+            ledger.finish()
             ledger.rejects.commit()  # the one thing left to show: why each row went
         elif ledger.rejects is not None:
             ledger.rejects.abort()
         raise
     if ledger.rejects is not None:
+        ledger.finish()
         ledger.rejects.commit()
     plan = conv.plan
+    _print_warnings(found)
+    for message in plan.warnings():
+        err.print(f"warning: {message}", markup=False)
+    for note in ledger.notes() + plan.notes():
+        err.print(f"note: {note}", markup=False)
     source = f"{layout} -> " if layout else ""
+    kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
     err.print(
-        f"ray: {source}{plan.route} ({plan.fmt}): {ledger.summary()} -> {output} "
+        f"ray: {source}{plan.route} ({plan.fmt}): {ledger.summary(kinds)} -> {output} "
         f"({shards} {'shard' if shards == 1 else 'shards'})",
         markup=False,
     )
     if ledger.rejects is not None:
-        err.print(f"{ledger.rejected:,} rejected rows -> {rejects}", markup=False)
+        skipped = f" and {len(bad):,} bad lines" if bad else ""
+        err.print(f"{ledger.rejected:,} rejected rows{skipped} -> {rejects}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
+    for note in found.notes:  # the importer's, as locally after the counts
+        err.print(f"note: {note}", markup=False)
+
+
+def _plan_warning(plan: Any) -> None:
+    """The warning the local engine prints when it plans an unpairing."""
+    from trlprep.converters import UNPAIR_WARNING
+
+    if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
+        err.print(f"warning: {UNPAIR_WARNING}", markup=False)
+
+
+def _print_warnings(found: Any) -> None:
+    """The workers' conversion warnings as `warning: ...` lines (each once), the others
+    raised again here."""
+    for message in found.conversion_warnings():
+        err.print(f"warning: {message}", markup=False)
+    found.reissue()
 
 
 def _sniff(ds: Any) -> str | None:
@@ -347,18 +320,61 @@ def validate_ray(
     on_bad_lines: str = "error",
     **kwargs: Any,
 ) -> Any:
-    """Run `trlprep validate` on Ray (arguments as `validate_path`); returns the Report."""
+    """Run `trlprep validate` on Ray (arguments as `validate_path`); returns the Report.
+    A broken JSON Lines line is an `invalid-line` error where reading stopped, or (with
+    `on_bad_lines="skip"`) every such line is listed, as locally."""
     from trlprep import ray as engine
+    from trlprep.io.jsonl import BadLineError, BadLines
 
-    if on_bad_lines != "error":
-        raise UsageError("--on-bad-lines skip needs --engine local")
+    if on_bad_lines not in ("error", "skip"):
+        raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
     engine.init(address)
-    with ray_errors():
-        ds, _, shards = read_numbered(path, input_format, split)
-        report = engine.validate(ds, **kwargs)
+    bad = BadLines() if on_bad_lines == "skip" else None
+    try:
+        with ray_errors():
+            ds, _, shards = read_numbered(path, input_format, split, bad)
+            report = engine.validate(ds, **kwargs)
+    except BadLineError as e:
+        return _stopped_report(str(path), e, kwargs.get("strict", False))
     report.path = str(path)
     if shards is not None:  # several files: each one's rows, each example's file:line
         from trlprep.io.shards import annotate_shards
 
         annotate_shards(report, str(path), shards)
+    if bad:
+        _skipped_lines(report, bad, kwargs.get("max_errors", 10))
     return report
+
+
+def _stopped_report(path: str, e: Any, strict: bool) -> Any:
+    """The local report of a read stopped at a broken line."""
+    from trlprep.validation.report import Issue, Report
+    from trlprep.validation.rules import Severity
+
+    report = Report(type=None, format=None, num_rows=0, path=path, strict=strict)
+    report.issues.append(
+        Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[e.line])
+    )
+    report.notes.append(
+        f"reading stopped at line {e.line}; pass --on-bad-lines skip to check the rest"
+    )
+    return report
+
+
+def _skipped_lines(report: Any, bad: Any, max_errors: int) -> None:
+    """The skipped broken lines as `invalid-line` issues first in `report`, as locally."""
+    from trlprep.validation.report import Issue
+    from trlprep.validation.rules import RULES
+    from trlprep.validation.validate import SKIPPED_HINT
+
+    by_reason: dict[str, list[int]] = {}
+    for line in bad.lines:
+        by_reason.setdefault(bad.found[line][0], []).append(line)
+    rule = RULES["invalid-line"]
+    report.issues[:0] = [
+        Issue(
+            "invalid-line", rule.severity, f"{reason} (skipped)", SKIPPED_HINT, count=len(lines),
+            lines=lines[: max(max_errors, 1)],
+        )
+        for reason, lines in by_reason.items()
+    ]  # fmt: skip

@@ -11,7 +11,10 @@ Validation merges per-block results into one report with global rows and lines.
 
 Pairing unpaired rows by prompt groups the rows by a hash of the prompt (Ray's groupby) and
 pairs within each group in input order; unpairing with `order="blocks"` sorts the output by
-(half, row). Needs the `ray` extra (`pip install "trlprep[ray]"`).
+(half, row). Inputs of every format the local engine reads are read by `sources` (Ray's
+readers for Parquet and JSON Lines, trlprep's reader in Ray tasks for the others); the
+workers' warnings and notes reach the driver through `notes`. Needs the `ray` extra
+(`pip install "trlprep[ray]"`).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from trlprep.ray.conversion import (
     tokenize,
 )
 from trlprep.ray.numbering import numbered, numbered_files, text_lines
+from trlprep.ray.sources import read, read_numbered
 
 __all__ = [
     "HALF",
@@ -46,6 +50,8 @@ __all__ = [
     "init",
     "numbered",
     "numbered_files",
+    "read",
+    "read_numbered",
     "text_lines",
     "tokenize",
     "validate",

@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ray.base import HALF, LINE, REJECT, REJECT_TYPE
+from trlprep.ray.notes import Notes, recording
 
 
 @dataclasses.dataclass
@@ -23,6 +24,7 @@ class _Stage:
     render_args: dict[str, Any] | None = None
     collect: bool = False  # refused rows stay as reject rows (else the block fails)
     halves: bool = False  # number each output row's half (--order blocks after unpairing)
+    notes: Any = None  # the run's notebook actor (`trlprep.ray.notes`), or None
 
 
 class _BlockRows:
@@ -100,7 +102,13 @@ def _with_rejects(out: pa.Table, parts: list[pa.Table]) -> pa.Table:
 
 def _run(table: pa.Table, stage: _Stage) -> pa.Table:
     """Apply `stage.plan` to one block. Rows a stage refuses become reject rows
-    (`stage.collect`), else raise one DataError naming the first and how many more."""
+    (`stage.collect`), else raise one DataError naming the first and how many more.
+    Warnings raised and values read as text go to `stage.notes`."""
+    with recording(stage.notes) as got:
+        return _run_block(table, stage, got)
+
+
+def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     from trlprep.apply import Failure, apply_checked
     from trlprep.io.kinds import settle_kinds
     from trlprep.stream import _check_batch
@@ -121,6 +129,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
     if stage.check and table.num_rows:
         _check_batch(table, stage.plan, first, lines)
         s = settle_kinds(table, coerce=stage.coerce)
+        got.coerced.update(s.coerced)
         if s.bad.any():
             idx = np.flatnonzero(s.bad)
             failures.append(Failure(ids[idx], "read", list(s.reasons[idx])))
@@ -128,7 +137,12 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
             lines = None if lines is None else lines[~s.bad]
         else:
             table = s.table
-    out, more = apply_checked(table, stage.plan, offset=first, lines=lines, source=rows)
+    counts: list[tuple[str, int, int]] = []
+    out, more = apply_checked(
+        table, stage.plan, offset=first, lines=lines, counts=counts, source=rows
+    )
+    if stage.notes is not None:
+        got.merge(Notes(steps={name: [n_in, n_out] for name, n_in, n_out in counts}))
     failures += more
     if failures and not stage.collect:
         raise _failed(failures, rows)
@@ -158,9 +172,19 @@ def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
     )
 
 
-def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool) -> pa.Table:
+def _import(
+    table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool, notes: Any = None
+) -> pa.Table:
     """Import one block of a public layout (the importer's Arrow -> Arrow pass): imported
-    rows carry their input row's ROW_ID and LINE; refused rows become reject rows."""
+    rows carry their input row's ROW_ID and LINE; refused rows become reject rows. The
+    importer's notes and warnings go to `notes` (a notebook actor)."""
+    with recording(notes) as got:
+        return _import_block(table, importer, opts, coerce, collect, got)
+
+
+def _import_block(
+    table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool, got: Notes
+) -> pa.Table:
     from trlprep.apply import Failure
     from trlprep.io.kinds import settle_kinds
 
@@ -173,6 +197,7 @@ def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bo
     rows = _BlockRows(ids, lines)
     data = table.drop_columns([c for c in (ROW_ID, LINE) if c in table.column_names])
     s = settle_kinds(data, coerce=coerce)
+    got.coerced.update(s.coerced)
     failures = []
     keep = np.flatnonzero(~s.bad)
     if s.bad.any():
@@ -181,6 +206,7 @@ def _import(table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bo
     settled = s.table.take(pa.array(keep)) if s.bad.any() else s.table
     kept_lines = None if lines is None else lines[keep]
     result = importer.apply(settled, opts, 0, kept_lines)
+    got.notes += [n for n in result.notes if n not in got.notes]
     if result.num_rejected:
         at = result.rejects.column("row").to_numpy()
         failures.append(
@@ -211,7 +237,8 @@ class _Converter:
 
         self.stage = stage
         if stage.render_args is not None:
-            plan = dataclasses.replace(stage.plan, render=make_render(**stage.render_args))
+            with recording(stage.notes):  # a template's warnings on loading
+                plan = dataclasses.replace(stage.plan, render=make_render(**stage.render_args))
             self.stage = dataclasses.replace(stage, plan=plan)
 
     def __call__(self, table: pa.Table) -> pa.Table:

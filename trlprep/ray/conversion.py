@@ -50,10 +50,12 @@ def import_layout(
     *,
     coerce: bool = False,
     collect: bool = True,
+    notes: Any = None,
 ) -> ray.data.Dataset:
     """Import a public layout (sharegpt, alpaca, ...) block by block; `ds` must carry
     ROW_ID (`numbered`). Refused rows stay as reject rows (`Converted.rejects`), or fail
-    the block (`collect=False`)."""
+    the block (`collect=False`). `notes`: a notebook actor (`trlprep.ray.notes`) the
+    importer's notes and warnings go to."""
     from trlprep.importers import ImportOptions, get_importer
     from trlprep.importers.base import rename
 
@@ -66,7 +68,10 @@ def import_layout(
     if importer.needs_whole_input(schema):
         ds = ds.repartition(1)  # records span rows anywhere in the input
     return ds.map_batches(
-        _import, batch_format="pyarrow", batch_size=None, fn_args=(importer, opts, coerce, collect)
+        _import,
+        batch_format="pyarrow",
+        batch_size=None,
+        fn_args=(importer, opts, coerce, collect, notes),
     )
 
 
@@ -86,10 +91,12 @@ def convert_rows(
     collect: bool = True,
     coerce: bool = False,
     concurrency: int | None = None,
+    notes: Any = None,
     **options: Any,
 ) -> Converted:
     """Plan and run a conversion on `ds` (numbered with `numbered`, perhaps imported);
-    with `collect`, rows a stage refuses stay in the result as reject rows."""
+    with `collect`, rows a stage refuses stay in the result as reject rows. `notes`: a
+    notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to."""
     from trlprep.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detect import detect_table
@@ -117,25 +124,29 @@ def convert_rows(
         bare = dataclasses.replace(bare, options=dataclasses.replace(opts, order="interleaved"))
     at = next((i for i, e in enumerate(steps) if e.rows == "pairs"), None)
     if at is None:
-        stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks)
+        stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks, notes)
         return Converted(_map(ds, stage, concurrency), plan, blocks)
     before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
-    if before:
-        first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect)
+    # the keys are the prompts of read rows: a reading step (messages -> prompt/completion)
+    # runs before pairing even when no edge does
+    read_first = bool(before) or bare.reading is not None
+    if read_first:
+        first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
         ds = _map(ds, first, concurrency)
-    seg = _segment(bare, pairing, first=not before)
+    seg = _segment(bare, pairing, first=not read_first)
     # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
     cpus = int(_ray().cluster_resources().get("CPU", 1))
     buckets = max(parts, 2 * cpus)
     ds = ds.map_batches(_pair_keys, batch_format="pyarrow", fn_args=(plan.fmt, buckets))
-    stage = _Stage(seg, not before, coerce, None, collect, blocks and not after and not render)
+    halves = blocks and not after and not render
+    stage = _Stage(seg, not read_first, coerce, None, collect, halves, notes)
     ds = ds.groupby(PAIR_KEY, num_partitions=min(parts, buckets)).map_groups(
         _pair_group, batch_format="pyarrow", fn_args=(stage,)
     )
     ds = ds.sort(ROW_ID)
     if after or render is not None:
         seg = _segment(bare, after, first=False, src=pairing[-1].dst)
-        last = _Stage(seg, False, coerce, render_args if render else None, collect, blocks)
+        last = _Stage(seg, False, coerce, render_args if render else None, collect, blocks, notes)
         ds = _map(ds, last, concurrency)
     return Converted(ds, plan, blocks)
 

@@ -1,0 +1,272 @@
+"""`--engine ray` reads every input the local engine reads (JSON arrays, CSV, Arrow IPC,
+`save_to_disk` folders, gzip/zstd JSON Lines, JSON Lines whose columns mix kinds), skips
+broken JSON Lines lines with `--on-bad-lines skip`, and prints the workers' warnings and
+notes: each compared with `--engine local` on the same input (rows, rejects file, counts,
+messages). On the session's local Ray instance with 2 CPUs (`ray_support`)."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import re
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+
+pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from typer.testing import CliRunner  # noqa: E402
+
+from trlprep.cli import app  # noqa: E402
+
+REALDATA = Path(__file__).parent / "realdata"
+ROWS = [{"chosen": f"The sky is blue {i}.", "rejected": f"The sky is red {i}."} for i in range(6)]
+ROWS[3] = {"chosen": "Blue.", "rejected": "Green."}  # no shared prompt: refused by the edge
+BAD = ["{broken", "[1, 2]"]  # lines that hold no JSON object
+
+
+def _write(folder: Path, fmt: str, rows: list[dict]) -> Path:
+    """`rows` written as one input of `fmt` (as people hold such files)."""
+    if fmt == "json":
+        path = folder / "in.json"
+        path.write_text(json.dumps(rows))
+    elif fmt == "json-wrapped":
+        path = folder / "in.json"
+        path.write_text(json.dumps({"data": rows}))
+    elif fmt == "csv":
+        path = folder / "in.csv"
+        with open(path, "w", newline="") as f:
+            w = csv.DictWriter(f, list(rows[0]))
+            w.writeheader()
+            w.writerows(rows)
+    elif fmt == "arrow":
+        import pyarrow.feather as feather
+
+        path = folder / "in.arrow"
+        feather.write_feather(pa.Table.from_pylist(rows), path)
+    elif fmt == "disk":
+        datasets = pytest.importorskip("datasets")
+        path = folder / "in_disk"
+        datasets.Dataset.from_list(rows).save_to_disk(str(path))
+    elif fmt in ("jsonl.gz", "jsonl.zst", "jsonl"):
+        path = folder / f"in.{fmt}"
+        text = "".join(json.dumps(r) + "\n" for r in rows).encode()
+        if fmt == "jsonl.gz":
+            path.write_bytes(gzip.compress(text))
+        elif fmt == "jsonl.zst":
+            with pa.CompressedOutputStream(str(path), "zstd") as f:
+                f.write(text)
+        else:
+            path.write_bytes(text)
+    else:
+        raise AssertionError(fmt)
+    return path
+
+
+def _run(src: Path, out: Path, *args: str, engine: str):
+    return CliRunner().invoke(
+        app, ["convert", str(src), "-o", str(out), "--overwrite", "--engine", engine, *args]
+    )
+
+
+def _both(src: Path, tmp: Path, *args: str):
+    """Run convert with both engines: (results, output rows, rejects texts) by engine."""
+    results, rows, rejects = {}, {}, {}
+    for engine in ("local", "ray"):
+        out = tmp / ("local.jsonl" if engine == "local" else "ray_out")
+        r = results[engine] = _run(src, out, *args, engine=engine)
+        if r.exit_code == 0:
+            rows[engine] = (
+                [json.loads(x) for x in out.read_text().splitlines()]
+                if engine == "local"
+                else pq.read_table(out).to_pylist()
+            )
+        rej = tmp / ("local.rejects.jsonl" if engine == "local" else "ray_out.rejects.jsonl")
+        rejects[engine] = rej.read_text() if rej.exists() else None
+        if rej.exists():
+            rej.unlink()
+    return results, rows, rejects
+
+
+def _counts(output: str) -> list[str]:
+    """The counts line without the engine's prefix and the output's name."""
+    line = next(x for x in output.splitlines() if re.search(r"\d rows? in, ", x))
+    return [re.sub(r"^.*?: (\d[\d,]* rows? in)", r"\1", line).split(" -> /")[0]]
+
+
+def _messages(output: str) -> list[str]:
+    """The warning / note / reason lines, in order."""
+    keep = ("warning: ", "note: ", "  ", "error: ")
+    return [x for x in output.splitlines() if x.startswith(keep) and "hint:" not in x]
+
+
+@pytest.mark.parametrize(
+    "fmt", ["json", "json-wrapped", "csv", "arrow", "disk", "jsonl.gz", "jsonl.zst"]
+)
+def test_cli_ray_reads_every_local_format(tmp_path, fmt):
+    """Each format the local engine reads converts on Ray to the local rows, rejects file
+    (rows named by line for JSON Lines, compressed or not; by row otherwise) and counts."""
+    src = _write(tmp_path, fmt, ROWS)
+    results, rows, rejects = _both(src, tmp_path, "--to", "preference", "--on-error", "skip")
+    local, got = results["local"], results["ray"]
+    assert local.exit_code == got.exit_code == 0, (local.output, got.output)
+    assert "6 rows in, 1 rejected, 5 converted -> 5 rows out" in got.output
+    assert rows["ray"] == rows["local"] and len(rows["ray"]) == 5
+    assert rejects["ray"] == rejects["local"]
+    first = json.loads(rejects["ray"].splitlines()[0])
+    assert (first["row"], first["line"]) == ((3, 4) if "jsonl" in fmt else (3, None))
+    assert _messages(got.output) == _messages(local.output)
+
+
+def test_cli_ray_mixed_kinds_jsonl_as_local(tmp_path):
+    """A JSON Lines column holding text in some rows and numbers in others (which Ray's JSON
+    reader cannot type) is read by trlprep's reader: the local rows, and with --coerce the
+    local note on the values read as text."""
+    rows = [
+        {"prompt": f"p{i}", "completion": f"c{i}", "src": 7 if i == 1 else "x"} for i in range(5)
+    ]
+    src = _write(tmp_path, "jsonl", rows)
+    for args in (["--on-error", "skip"], ["--coerce"]):
+        results, out, rejects = _both(src, tmp_path, "--to", "language-modeling", *args)
+        assert results["ray"].exit_code == results["local"].exit_code == 0
+        assert out["ray"] == out["local"]
+        assert rejects["ray"] == rejects["local"]
+        assert _counts(results["ray"].output) == _counts(results["local"].output)
+        assert _messages(results["ray"].output) == _messages(results["local"].output)
+    assert "note: column 'src': 1 value of another kind" in results["ray"].output
+
+
+def _broken_shards(folder: Path) -> Path:
+    """Two JSON Lines shards with broken lines (and a blank line) among good rows."""
+    folder.mkdir()
+    lines = [json.dumps(r) for r in ROWS]
+    (folder / "train-00000-of-00002.jsonl").write_text(
+        "\n".join([lines[0], BAD[0], lines[1], lines[2]]) + "\n"
+    )
+    (folder / "train-00001-of-00002.jsonl").write_text(
+        "\n".join([lines[3], "", lines[4], BAD[1], lines[5]]) + "\n"
+    )
+    return folder
+
+
+def test_cli_ray_on_bad_lines_skip_as_local(tmp_path):
+    """`--on-bad-lines skip` on Ray: the broken lines skipped and reported (file:line,
+    reason) as locally, rows in = out + rejected with the skipped lines counted apart, the
+    same rejects file; without it both engines stop (exit 1) naming the same line."""
+    src = _broken_shards(tmp_path / "shards")
+    args = ["--to", "preference", "--on-error", "skip", "--on-bad-lines", "skip"]
+    results, rows, rejects = _both(src, tmp_path, *args)
+    local, got = results["local"], results["ray"]
+    assert local.exit_code == got.exit_code == 0, got.output
+    assert rows["ray"] == rows["local"] and len(rows["ray"]) == 5
+    assert rejects["ray"] == rejects["local"]
+    assert _counts(got.output) == _counts(local.output)
+    assert "6 rows in, 1 rejected, 5 converted -> 5 rows out; 2 bad lines skipped" in got.output
+    assert "1 rejected rows and 2 bad lines -> " in got.output
+    skipped = [json.loads(x) for x in rejects["ray"].splitlines() if '"read"' in x]
+    assert [(r["line"], r["stage"]) for r in skipped] == [(2, "read"), (4, "read")]
+
+    results, _, _ = _both(src, tmp_path, "--to", "preference")
+    assert results["local"].exit_code == results["ray"].exit_code == 1
+    where = f"{src / 'train-00000-of-00002.jsonl'}:2"
+    assert where in results["local"].output and where in results["ray"].output
+
+    reports = {}
+    for engine in ("local", "ray"):
+        for skip in ("error", "skip"):
+            r = CliRunner().invoke(
+                app,
+                ["validate", str(src), "--engine", engine, "--format", "json"]
+                + ["--on-bad-lines", skip],
+            )
+            assert r.exit_code == 1, r.output
+            reports[engine, skip] = json.loads(r.output)
+    assert reports["ray", "error"] == reports["local", "error"]
+    assert reports["ray", "skip"] == reports["local", "skip"]
+    assert reports["ray", "skip"]["issues"][0]["rule"] == "invalid-line"
+
+
+def test_cli_ray_prints_worker_warnings_once_as_local(tmp_path):
+    """A warning a conversion raises in a Ray worker (rows dropped for want of a prompt) and
+    the plan's notes are printed on the driver, once each, as the local engine prints them."""
+    src = _write(tmp_path, "jsonl", ROWS)
+    results, rows, _ = _both(src, tmp_path, "--to", "preference", "--no-prompt", "drop")
+    local, got = results["local"], results["ray"]
+    assert local.exit_code == got.exit_code == 0, got.output
+    assert rows["ray"] == rows["local"]
+    warning = "warning: line 4: chosen and rejected share no text, so no prompt; dropped"
+    assert got.output.count(warning) == local.output.count(warning) == 1
+    assert _messages(got.output) == _messages(local.output)
+
+
+@st.composite
+def inputs(draw):
+    """(format, rows, broken lines at): implicit-preference rows, some without a shared
+    prompt, and (JSON Lines) lines that hold no JSON object."""
+    fmt = draw(st.sampled_from(["jsonl", "jsonl.gz", "json", "csv", "arrow"]))
+    words = st.sampled_from(["sky", "sea", "The sky", "The sea is"])
+    rows = [
+        {"chosen": f"{draw(words)} blue {i}.", "rejected": f"{draw(words)} red {i}."}
+        for i in range(draw(st.integers(1, 8)))
+    ]
+    bad = sorted(draw(st.lists(st.integers(0, len(rows)), max_size=2))) if fmt == "jsonl" else []
+    return fmt, rows, bad
+
+
+@settings(
+    max_examples=6,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=(Phase.explicit, Phase.reuse, Phase.generate),  # no shrinking: each try costs Ray jobs
+)
+@given(data=inputs(), drop=st.booleans())
+def test_cli_ray_equals_local_over_formats_bad_lines_and_warnings(tmp_path_factory, data, drop):
+    """Over formats, broken lines and warnings: the same exit code, rows, rejects file,
+    counts and warning / note / reason lines from both engines."""
+    fmt, rows, bad = data
+    tmp = tmp_path_factory.mktemp("eq")
+    src = _write(tmp, fmt, rows)
+    if bad:
+        lines = src.read_text().splitlines()
+        for k, at in enumerate(bad):
+            lines.insert(at + k, BAD[k % 2])
+        src.write_text("\n".join(lines) + "\n")
+    args = ["--to", "preference", "--on-error", "skip", "--on-bad-lines", "skip"]
+    args += ["--no-prompt", "drop"] if drop else []
+    results, out, rejects = _both(src, tmp, *args)
+    local, got = results["local"], results["ray"]
+    assert got.exit_code == local.exit_code, (got.output, local.output)
+    assert out.get("ray") == out.get("local")
+    assert rejects["ray"] == rejects["local"]
+    if local.exit_code == 0:
+        assert _counts(got.output) == _counts(local.output)
+    assert _messages(got.output) == _messages(local.output)
+
+
+def test_cli_ray_real_hh_gz_and_json_arrays_as_local(tmp_path):
+    """Real samples: the HH-RLHF sample gzip-compressed (imported with --from hh, rows
+    refused by the importer set aside) and LLaMA-Factory's DPO demo (a JSON array of
+    ShareGPT preference rows) give the local rows, rejects and counts on Ray."""
+    hh = tmp_path / "hh.jsonl.gz"
+    hh.write_bytes(
+        gzip.compress((REALDATA / "hh_rlhf/harmless-base-test.sample.jsonl").read_bytes())
+    )
+    cases = [
+        (hh, ["--from", "hh", "--to", "preference", "--on-error", "skip"]),
+        (REALDATA / "dpo_demo/dpo_en_demo.json", ["--to", "preference"]),
+    ]
+    for src, args in cases:
+        results, rows, rejects = _both(src, tmp_path, *args)
+        local, got = results["local"], results["ray"]
+        assert local.exit_code == got.exit_code == 0, got.output
+        assert rows["ray"] == rows["local"] and rows["ray"]
+        assert rejects["ray"] == rejects["local"]
+        assert _counts(got.output) == _counts(local.output)
+        assert _messages(got.output) == _messages(local.output)

@@ -1,0 +1,110 @@
+"""Warnings and notes raised in Ray workers, brought back to the driver.
+
+A worker's `warnings.warn` (a conversion's ConversionWarning, a template's warning) and what
+its stage counts (values read as text with `--coerce`, an importer's notes) would otherwise
+stay in the worker's log. Each task records them while it works (`recording`) and sends them,
+when there are any, to one small actor (`Notebook`, no CPU of its own); the driver reads them
+once the rows are computed (`Notes.take`) and prints each once, as the local engine does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from trlprep.ray.base import _ray
+
+
+@dataclass
+class Notes:
+    """What the workers of one run reported: warnings (category, message) in the order first
+    seen, importer notes, per column the values read as text (--coerce), and per edge the
+    rows in and out (the counts line's effects)."""
+
+    warnings: list[tuple[type, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    coerced: Counter = field(default_factory=Counter)
+    steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
+
+    def merge(self, other: Notes) -> None:
+        for w in other.warnings:
+            if w not in self.warnings:
+                self.warnings.append(w)
+        for n in other.notes:
+            if n not in self.notes:
+                self.notes.append(n)
+        self.coerced.update(other.coerced)
+        for name, (n_in, n_out) in other.steps.items():
+            c = self.steps.setdefault(name, [0, 0])
+            c[0] += n_in
+            c[1] += n_out
+
+    def __bool__(self) -> bool:
+        return bool(self.warnings or self.notes or self.coerced or self.steps)
+
+    def conversion_warnings(self) -> list[str]:
+        """The ConversionWarning messages (printed `warning: ...` as locally)."""
+        from trlprep.converters.base import ConversionWarning
+
+        return [m for c, m in self.warnings if issubclass(c, ConversionWarning)]
+
+    def reissue(self) -> None:
+        """Raise the other warnings again on the driver (each once)."""
+        from trlprep.converters.base import ConversionWarning
+
+        for category, message in self.warnings:
+            if not issubclass(category, ConversionWarning):
+                warnings.warn(message, category, stacklevel=2)
+
+
+class _Book:
+    def __init__(self) -> None:
+        self.notes = Notes()
+
+    def add(self, notes: Notes) -> None:
+        self.notes.merge(notes)
+
+    def take(self) -> Notes:
+        return self.notes
+
+
+def notebook() -> Any:
+    """A new actor the tasks of one run send their notes to (a handle, picklable)."""
+    ray = _ray()
+    return ray.remote(num_cpus=0)(_Book).remote()
+
+
+def take(book: Any) -> Notes:
+    """What the tasks sent to `book` (call once the rows are computed), then the actor ends."""
+    if book is None:
+        return Notes()
+    ray = _ray()
+    try:
+        return ray.get(book.take.remote())
+    finally:
+        ray.kill(book)
+
+
+@contextlib.contextmanager
+def recording(book: Any) -> Iterator[Notes]:
+    """Record the warnings raised inside (and what the caller adds to the Notes yielded);
+    sent to `book` on the way out (None: warnings pass through as usual)."""
+    if book is None:
+        yield Notes()
+        return
+    got = Notes()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield got
+        finally:
+            for w in caught:
+                item = (w.category, str(w.message))
+                if item not in got.warnings:
+                    got.warnings.append(item)
+            if got:  # waited for, so the notes are in before the task's rows are
+                _ray().get(book.add.remote(got))
