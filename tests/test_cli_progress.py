@@ -58,9 +58,11 @@ def test_detect_and_validate_show_progress_on_a_terminal(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     from trlprep.cli import app
+    from trlprep.cli.app import err
 
     path = _parquet(tmp_path, monkeypatch)
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setattr(err, "_console", None)  # rich fixes "interactive" when it is built
     for command, label in (("detect", "detecting"), ("validate", "validating")):
         r = CliRunner().invoke(app, [command, path])
         assert r.exit_code == 0, r.output
