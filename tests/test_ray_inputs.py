@@ -169,7 +169,7 @@ def test_cli_ray_on_bad_lines_skip_as_local(tmp_path):
     assert rejects["ray"] == rejects["local"]
     assert _counts(got.output) == _counts(local.output)
     assert "6 rows in, 1 rejected, 5 converted -> 5 rows out; 2 bad lines skipped" in got.output
-    assert "1 rejected rows and 2 bad lines -> " in got.output
+    assert "1 rejected row and 2 bad lines -> " in got.output
     skipped = [json.loads(x) for x in rejects["ray"].splitlines() if '"read"' in x]
     assert [(r["line"], r["stage"]) for r in skipped] == [(2, "read"), (4, "read")]
 

@@ -229,8 +229,11 @@ def convert_ray(
         markup=False,
     )
     if ledger.rejects is not None:
-        skipped = f" and {len(bad):,} bad lines" if bad else ""
-        err.print(f"{ledger.rejected:,} rejected rows{skipped} -> {rejects}", markup=False)
+        from trlprep.wording import plural
+
+        skipped = f" and {plural(len(bad), 'bad line')}" if bad else ""
+        rejected = plural(ledger.rejected, "rejected row")
+        err.print(f"{rejected}{skipped} -> {rejects}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
     for note in found.notes:  # the importer's, as locally after the counts
