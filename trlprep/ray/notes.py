@@ -10,6 +10,7 @@ once the rows are computed (`Notes.take`) and prints each once, as the local eng
 from __future__ import annotations
 
 import contextlib
+import threading
 import warnings
 from collections import Counter
 from collections.abc import Iterator
@@ -89,22 +90,50 @@ def take(book: Any) -> Notes:
         ray.kill(book)
 
 
+_local = threading.local()  # this thread's warnings while it records (a list), else unset
+_lock = threading.Lock()
+_installed = False
+
+
+def _install() -> None:
+    """Route this worker process's warnings to the recording thread's list (once): Ray may
+    run several tasks in threads of one process (shuffle actors), where `catch_warnings`,
+    which swaps process-wide state, would lose or mix them."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        shown = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):  # type: ignore[no-untyped-def]
+            got = getattr(_local, "caught", None)
+            if got is None:
+                return shown(message, category, filename, lineno, file, line)
+            item = (category, str(message))
+            if item not in got:
+                got.append(item)
+
+        warnings.showwarning = show
+        warnings.filterwarnings("always")  # each block's warnings, not once per process
+        _installed = True
+
+
 @contextlib.contextmanager
 def recording(book: Any) -> Iterator[Notes]:
-    """Record the warnings raised inside (and what the caller adds to the Notes yielded);
-    sent to `book` on the way out (None: warnings pass through as usual)."""
+    """Record the warnings raised inside this thread (and what the caller adds to the Notes
+    yielded); sent to `book` on the way out (None: warnings pass through as usual)."""
     if book is None:
         yield Notes()
         return
+    _install()
     got = Notes()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            yield got
-        finally:
-            for w in caught:
-                item = (w.category, str(w.message))
-                if item not in got.warnings:
-                    got.warnings.append(item)
-            if got:  # waited for, so the notes are in before the task's rows are
-                _ray().get(book.add.remote(got))
+    outer = getattr(_local, "caught", None)
+    _local.caught = got.warnings
+    try:
+        yield got
+    finally:
+        _local.caught = outer
+        if outer is not None:  # nested: the outer recording sends them
+            outer.extend(w for w in got.warnings if w not in outer)
+        if got:  # waited for, so the notes are in before the task's rows are
+            _ray().get(book.add.remote(got))
