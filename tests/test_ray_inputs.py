@@ -112,7 +112,8 @@ def _messages(output: str) -> list[str]:
 )
 def test_cli_ray_reads_every_local_format(tmp_path, fmt):
     """Each format the local engine reads converts on Ray to the local rows, rejects file
-    (rows named by line for JSON Lines, compressed or not; by row otherwise) and counts."""
+    (rows named by line for JSON Lines, compressed or not; by row otherwise) and counts,
+    and validates to the local report."""
     src = _write(tmp_path, fmt, ROWS)
     results, rows, rejects = _both(src, tmp_path, "--to", "preference", "--on-error", "skip")
     local, got = results["local"], results["ray"]
@@ -123,6 +124,12 @@ def test_cli_ray_reads_every_local_format(tmp_path, fmt):
     first = json.loads(rejects["ray"].splitlines()[0])
     assert (first["row"], first["line"]) == ((3, 4) if "jsonl" in fmt else (3, None))
     assert _messages(got.output) == _messages(local.output)
+    reports = [
+        CliRunner().invoke(app, ["validate", str(src), "--engine", e, "--format", "json"])
+        for e in ("local", "ray")
+    ]
+    assert reports[0].exit_code == reports[1].exit_code
+    assert json.loads(reports[1].output) == json.loads(reports[0].output)
 
 
 def test_cli_ray_mixed_kinds_jsonl_as_local(tmp_path):
