@@ -175,6 +175,11 @@ def convert_ray(
             book = worker_notes.notebook()
             rows = ds
             if layout is not None:
+                from trlprep.importers import ImportOptions, get_importer
+
+                how = get_importer(layout).expansion(import_options or ImportOptions())
+                if how:
+                    ledger.expansions["import"] = how  # said with the counts
                 rows = engine.import_layout(ds, layout, import_options, coerce=coerce, notes=book)
                 rows = rows.materialize()
             conv = engine.convert_rows(

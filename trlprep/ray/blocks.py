@@ -207,6 +207,7 @@ def _import_block(
     kept_lines = None if lines is None else lines[keep]
     result = importer.apply(settled, opts, 0, kept_lines)
     got.notes += [n for n in result.notes if n not in got.notes]
+    got.steps["import"] = [settled.num_rows - result.num_rejected, result.table.num_rows]
     if result.num_rejected:
         at = result.rejects.column("row").to_numpy()
         failures.append(
