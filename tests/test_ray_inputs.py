@@ -259,8 +259,9 @@ def test_cli_ray_equals_local_over_formats_bad_lines_and_warnings(tmp_path_facto
 
 def test_cli_ray_real_hh_gz_and_json_arrays_as_local(tmp_path):
     """Real samples: the HH-RLHF sample gzip-compressed (imported with --from hh, rows
-    refused by the importer set aside) and LLaMA-Factory's DPO demo (a JSON array of
-    ShareGPT preference rows) give the local rows, rejects and counts on Ray."""
+    refused by the importer set aside), LLaMA-Factory's DPO demo (a JSON array of ShareGPT
+    preference rows) and OpenAssistant trees (20 trees -> 73 pairs) give the local rows,
+    rejects, counts (with the import's) and messages on Ray."""
     hh = tmp_path / "hh.jsonl.gz"
     hh.write_bytes(
         gzip.compress((REALDATA / "hh_rlhf/harmless-base-test.sample.jsonl").read_bytes())
@@ -268,6 +269,10 @@ def test_cli_ray_real_hh_gz_and_json_arrays_as_local(tmp_path):
     cases = [
         (hh, ["--from", "hh", "--to", "preference", "--on-error", "skip"]),
         (REALDATA / "dpo_demo/dpo_en_demo.json", ["--to", "preference"]),
+        (  # an import that makes several rows of one: its counts in the counts line
+            REALDATA / "oasst_trees/en_100_tree.first20.jsonl",
+            ["--from", "oasst-ranked", "--to", "preference", "--on-error", "skip"],
+        ),
     ]
     for src, args in cases:
         results, rows, rejects = _both(src, tmp_path, *args)
