@@ -282,3 +282,20 @@ def test_cli_ray_real_hh_gz_and_json_arrays_as_local(tmp_path):
         assert rejects["ray"] == rejects["local"]
         assert _counts(got.output) == _counts(local.output)
         assert _messages(got.output) == _messages(local.output)
+
+
+def test_cli_ray_data_column_named_path_keeps_file_lines(tmp_path):
+    """A data column named `path` (the name Ray gives its file column) does not cost the
+    rows their file lines: the validation report names line 3, as locally."""
+    src = tmp_path / "p.jsonl"
+    src.write_text(
+        '{"prompt": "a", "completion": "b", "path": "x"}\n\n'
+        '{"prompt": "c", "completion": "", "path": "y"}\n'
+    )
+    reports = [
+        CliRunner().invoke(app, ["validate", str(src), "--engine", e, "--format", "json"])
+        for e in ("local", "ray")
+    ]
+    local, got = (json.loads(r.output) for r in reports)
+    assert got == local
+    assert [i["lines"] for i in got["issues"] if i["rule"] == "empty-string"] == [[3]]

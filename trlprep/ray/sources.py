@@ -118,9 +118,11 @@ def read_numbered(
         native = False  # trlprep's reader counts the lines of zstd files
     if not native:
         return _trlprep_read(paths, fmt, split, bad_lines)
-    if not local or PATH in _columns(paths[0], NATIVE[fmt]):  # a data column named `path`
+    if not local:
         ds, total = numbered(_ray_read(paths, fmt, False).materialize())
         return ds, total, None
+    if PATH in _columns(paths[0], NATIVE[fmt]):  # a data column named as Ray's file column
+        return _trlprep_read(paths, fmt, split, bad_lines)
     try:
         with _quiet(fmt == "jsonl"):  # Ray logs the failed read it gives back to us
             ds = _ray_read(paths, fmt, True).materialize()
