@@ -299,3 +299,17 @@ def test_cli_ray_data_column_named_path_keeps_file_lines(tmp_path):
     local, got = (json.loads(r.output) for r in reports)
     assert got == local
     assert [i["lines"] for i in got["issues"] if i["rule"] == "empty-string"] == [[3]]
+
+
+def test_cli_ray_pairs_conversational_unpaired_rows_read_from_messages(tmp_path):
+    """KTO rows (`messages` + `label`) to preference: Ray keys the pairs on the prompt read
+    from the messages (it once keyed the raw rows and failed on a missing `prompt`); the
+    real LLaMA-Factory sample has no prompt with both labels, so both engines stop alike."""
+    src = REALDATA / "kto_demo/kto_en_demo.json"
+    results, _, _ = _both(src, tmp_path, "--to", "preference", "--on-error", "skip")
+    local, got = results["local"], results["ray"]
+    assert local.exit_code == got.exit_code == 1, got.output
+    assert "missing column" not in got.output
+    error = [x for x in local.output.splitlines() if x.startswith("error: ")]
+    assert error and error == [x for x in got.output.splitlines() if x.startswith("error: ")]
+    assert "rows found no partner with the opposite label" in got.output
