@@ -30,7 +30,7 @@ def start(chat_template: Any, tokenizer: Any, *, helper: bool | None = None) -> 
     try:
         pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"))
         future = pool.submit(_load, chat_template, tokenizer)
-    except (OSError, RuntimeError):  # no processes here (a sandbox): load in this one
+    except OSError:  # no processes here (a sandbox): load in this one
         return None
     future.add_done_callback(lambda _: pool.shutdown(wait=False))
     return future

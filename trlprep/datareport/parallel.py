@@ -53,16 +53,22 @@ def collect(collector: Any, batches: Iterable[Batch], num_proc: int | None = Non
 def _run(collector: Any, spec: bytes, pieces: Iterator[Batch], workers: int) -> None:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     from trlprep.datareport.collect import merge
 
     ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(spec,))
     pending: deque = deque()
+    broken = False  # a worker died (killed, out of memory): the rest is measured here
 
     def take_oldest() -> None:
+        nonlocal broken
         future, piece = pending.popleft()
-        part = future.result()
+        try:
+            part = None if future is None else future.result()
+        except BrokenProcessPool:
+            part, broken = None, True
         if part is None:  # not measurable there: here, where its error is raised as it is
             part = collector.part(*piece)
         merge(collector.data, part, collector.want_examples, collector.flagged)
@@ -70,14 +76,21 @@ def _run(collector: Any, spec: bytes, pieces: Iterator[Batch], workers: int) -> 
     try:
         for piece in pieces:
             table, offset, lines = piece
-            pending.append((pool.submit(_work, _ipc(table), offset, lines), piece))
+            future = None
+            if not broken:
+                try:
+                    future = pool.submit(_work, _ipc(table), offset, lines)
+                except BrokenProcessPool:
+                    broken = True
+            pending.append((future, piece))
             while len(pending) >= workers * IN_FLIGHT:
                 take_oldest()
         while pending:
             take_oldest()
     finally:
         for future, _ in pending:
-            future.cancel()
+            if future is not None:
+                future.cancel()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
