@@ -181,11 +181,11 @@ def run_end_to_end(path: str, out: str, to: str) -> tuple[float, int, dict]:
     """`trlprep convert` on a Parquet file, streamed, validated and written (best of 3)."""
     import os
 
-    from trlprep.convert import make_plan
-    from trlprep.detect import detect_table
+    from trlprep.conversion.convert import make_plan
+    from trlprep.conversion.ledger import Ledger
+    from trlprep.conversion.stream import plain_units, stream_to_file
+    from trlprep.detection.detect import detect_table
     from trlprep.io.readers import iter_batches
-    from trlprep.ledger import Ledger
-    from trlprep.stream import plain_units, stream_to_file
 
     best = float("inf")
     for _ in range(REPEAT):

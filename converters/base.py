@@ -1,7 +1,7 @@
 """How a conversion edge is declared: its endpoints, its function and what it loses.
 
 Every edge is a pure function `(table, fmt, options) -> table` over Arrow tables of its
-source type in one format (standard or conversational); the graph (`trlprep.graph`)
+source type in one format (standard or conversational); the graph (`trlprep.conversion.graph`)
 routes between types using only the metadata declared here.
 """
 

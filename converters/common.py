@@ -45,7 +45,7 @@ def row_offset(offset: int) -> Iterator[None]:
         _ROW_OFFSET.reset(token)
 
 
-# Set by the driver (`trlprep.apply.apply_steps`): names rows of the table a stage got
+# Set by the driver (`trlprep.conversion.apply.apply_steps`): names rows of the table a stage got
 # by their input rows/lines ('lines 4, 8'), through the hidden ROW_ID column.
 ROW_NAMER: ContextVar[Callable[[np.ndarray], str] | None] = ContextVar(
     "trlprep_row_namer", default=None

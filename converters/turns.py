@@ -1,5 +1,5 @@
 """Conversations split at assistant turns: language modeling -> prompt-completion / prompt-only,
-and the readings of a `messages` column as another type (`trlprep.detect` reports them).
+and the readings of a `messages` column as another type (`trlprep.detection.detect` reports them).
 
 The completion is the last assistant turn (one message); the prompt is every message
 before it. `split_turns="all"` (prompt-completion only) gives one row per assistant turn

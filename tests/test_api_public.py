@@ -10,7 +10,8 @@ import types
 import trlprep
 
 # Runs in a fresh interpreter: the first call of each function is where it imports the
-# submodules it needs (`trlprep.convert`, ...); the second call must still reach the function.
+# submodules it needs (`trlprep.conversion.convert`, ...); the second call must still reach
+# the function.
 SCRIPT = textwrap.dedent(
     """
     import importlib, os, sys, tempfile, types
@@ -67,7 +68,8 @@ SCRIPT = textwrap.dedent(
             CALLS[name]()
         called.append(name)
     # every module of the package imported: no public name turns into a module
-    for mod in ("convert", "detect", "io.readers", "io.writers", "templates", "datareport"):
+    modules = ("conversion.convert", "detection.detect", "validation.validate", "io.readers")
+    for mod in (*modules, "io.writers", "templates", "datareport"):
         importlib.import_module("trlprep." + mod)
     for name in trlprep.__all__:
         assert not isinstance(getattr(trlprep, name), types.ModuleType), name
@@ -89,12 +91,13 @@ def test_every_public_function_twice_in_one_process():
 def test_public_names_are_never_submodules_here():
     import importlib
 
-    for mod in ("trlprep.convert", "trlprep.detect", "trlprep.validation.validate"):
+    for mod in ("trlprep.conversion", "trlprep.detection", "trlprep.validation.validate"):
         importlib.import_module(mod)
     for name in trlprep.__all__:
         assert not isinstance(getattr(trlprep, name), types.ModuleType), name
     assert trlprep.convert.__module__ == "trlprep.api"
-    assert importlib.import_module("trlprep.convert").__name__ == "trlprep.convert"
+    module = importlib.import_module("trlprep.conversion.convert")
+    assert module.__name__ == "trlprep.conversion.convert"
 
 
 def test_import_trlprep_loads_no_data_library():

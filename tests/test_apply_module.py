@@ -1,4 +1,4 @@
-"""The plan (trlprep.convert) and its application (trlprep.apply) are separate modules."""
+"""The plan (`conversion.convert`) and its application (`conversion.apply`) are separate modules."""
 
 from __future__ import annotations
 
@@ -23,10 +23,10 @@ MOVED = (
 
 
 def test_the_applying_half_lives_in_apply():
-    apply = importlib.import_module("trlprep.apply")
-    convert = importlib.import_module("trlprep.convert")
+    apply = importlib.import_module("trlprep.conversion.apply")
+    convert = importlib.import_module("trlprep.conversion.convert")
     for name in MOVED:
-        assert getattr(apply, name).__module__ == "trlprep.apply", name
+        assert getattr(apply, name).__module__ == "trlprep.conversion.apply", name
         assert not hasattr(convert, name), name  # one home per name
     source = Path(convert.__file__).read_text()
     assert "def apply_steps" not in source and "def make_plan" in source
@@ -35,5 +35,5 @@ def test_the_applying_half_lives_in_apply():
 
 
 def test_public_convert_is_still_the_api_function():
-    importlib.import_module("trlprep.apply")
+    importlib.import_module("trlprep.conversion.apply")
     assert trlprep.convert.__module__ == "trlprep.api"

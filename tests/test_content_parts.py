@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from templates_support import TEMPLATES_DIR, template_tokenizer
 
-from trlprep.detect import detect_batches
+from trlprep.detection.detect import detect_batches
 from trlprep.errors import RowFailures
 from trlprep.io.readers import Batch, table_from_records
 from trlprep.templates import load_template, render_table

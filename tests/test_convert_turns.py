@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from trlprep.api import convert
 from trlprep.cli import app
-from trlprep.convert import make_plan
-from trlprep.detect import detect_table
+from trlprep.conversion.convert import make_plan
+from trlprep.detection.detect import detect_table
 from trlprep.errors import DataError, UsageError
 
 runner = CliRunner()

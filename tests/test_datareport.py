@@ -124,9 +124,9 @@ def test_truncation_counts_and_what_is_cut(pref_report, tok):
 def test_truncation_equals_the_trainers_tokenizer_truncation(pref_report):
     """The count the report gives at a max length is the count tokenize_table truncates
     (a limit above every prompt: no row loses its whole completion)."""
-    from trlprep.apply import convert_table
-    from trlprep.convert import make_plan, make_render
-    from trlprep.detect import detect_table
+    from trlprep.conversion.apply import convert_table
+    from trlprep.conversion.convert import make_plan, make_render
+    from trlprep.detection.detect import detect_table
     from trlprep.io.readers import read
 
     rep, _ = pref_report

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from trlprep.conversion.graph import edges, matrix, mermaid, reachable_from, route
 from trlprep.errors import UsageError
-from trlprep.graph import edges, matrix, mermaid, reachable_from, route
 
 # The guide's From \ To matrix: 19 documented conversions.
 GUIDE = {

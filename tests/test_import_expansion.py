@@ -8,8 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from trlprep.cli import app
+from trlprep.conversion.ledger import Ledger
 from trlprep.importers import ImportOptions, get_importer
-from trlprep.ledger import Ledger
 
 REAL = Path(__file__).parent / "realdata"
 PRM = REAL / "prm800k_openr" / "prm800k.jsonl"

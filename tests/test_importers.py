@@ -12,8 +12,8 @@ import pytest
 from conftest import needs_shared
 
 import trlprep.api as api
+from trlprep.conversion.graph import reachable_from
 from trlprep.errors import DataError, UsageError
-from trlprep.graph import reachable_from
 from trlprep.importers import (
     ImportOptions,
     RejectedRowsWarning,

@@ -355,7 +355,7 @@ def test_template_notes_name_input_lines(tmp_path, monkeypatch):
 
 
 def test_input_rows_name_lines_or_rows():
-    from trlprep.apply import InputRows
+    from trlprep.conversion.apply import InputRows
 
     assert InputRows(10, np.array([4, 6, 9])).name(np.array([11, 12])) == "lines 6, 9"
     assert InputRows(10, np.array([4, 6, 9])).name(np.array([10])) == "line 4"

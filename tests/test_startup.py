@@ -16,7 +16,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trlprep.cli import app
-from trlprep.detect import _repeated_polars, _repeated_small
+from trlprep.detection.profile import repeated_polars, repeated_small
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
@@ -140,8 +140,8 @@ def test_repeated_prompt_small_path_equals_polars(rows):
         }
     )
     strings = rows is STRING_ROWS
-    small = _repeated_small(*(list(c) for c in columns))
-    big = _repeated_polars(table, strings).to_pylist()
+    small = repeated_small(*(list(c) for c in columns))
+    big = repeated_polars(table, strings).to_pylist()
     assert small == big
     assert any(small) and not all(small)
 

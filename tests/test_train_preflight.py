@@ -20,8 +20,8 @@ from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
 from trlprep.cli.train_cmd import TRL_ALIASES, _specs, parse_args  # noqa: E402
+from trlprep.conversion.graph import route  # noqa: E402
 from trlprep.errors import UsageError  # noqa: E402
-from trlprep.graph import route  # noqa: E402
 from trlprep.registry import TYPES, Format, get_type  # noqa: E402
 
 runner = CliRunner()

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trlprep.io.parquet_dict as parquet_dict
-from trlprep.detect import detect_batches
+from trlprep.detection.detect import detect_batches
 from trlprep.io.readers import Batch, iter_batches
 from trlprep.validation.dupes import column_hashes, row_hash, value_hashes
 from trlprep.validation.validate import validate_path, validate_table

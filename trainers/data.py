@@ -77,9 +77,9 @@ def to_training_table(
     the data first, as `trlprep convert --from/--map` does.
     """
     from trlprep.api import convert
-    from trlprep.convert import unknown_reason
-    from trlprep.detect import detect_table
-    from trlprep.graph import route
+    from trlprep.conversion.convert import unknown_reason
+    from trlprep.conversion.graph import route
+    from trlprep.detection.detect import detect_table
     from trlprep.importers import (
         ImportOptions,
         import_table,

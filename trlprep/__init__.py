@@ -1,9 +1,8 @@
 """trlprep: detect, validate, convert and chat-template datasets for TRL-style post-training.
 
 The public names below load on first use (`import trlprep` imports no data library), and
-importing a submodule never replaces a public function of the same name: `trlprep.convert`,
-`trlprep.detect` and `trlprep.validate` stay the API functions after `trlprep.convert` (the
-module) has been imported; reach such modules with `importlib.import_module`.
+importing a submodule never replaces a public function: `trlprep.convert`, `trlprep.detect`
+and `trlprep.validate` stay the API functions whatever has been imported.
 """
 
 from __future__ import annotations
@@ -22,8 +21,8 @@ _PUBLIC = {
     "validate": "trlprep.api",
     "report": "trlprep.datareport",
     "DataReport": "trlprep.datareport",
-    "Detection": "trlprep.detect",
-    "Problem": "trlprep.detect",
+    "Detection": "trlprep.detection.detect",
+    "Problem": "trlprep.detection.detect",
     "DataError": "trlprep.errors",
     "InputError": "trlprep.errors",
     "TrlprepError": "trlprep.errors",
@@ -107,7 +106,7 @@ if TYPE_CHECKING:
     )
     from trlprep.compat.templates import apply_chat_template, maybe_apply_chat_template
     from trlprep.datareport import DataReport, report
-    from trlprep.detect import Detection, Problem
+    from trlprep.detection.detect import Detection, Problem
     from trlprep.errors import DataError, InputError, TrlprepError, UsageError
     from trlprep.io.readers import read
     from trlprep.io.writers import write

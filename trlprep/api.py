@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
-    from trlprep.detect import Detection
+    from trlprep.detection.detect import Detection
     from trlprep.validation.report import Report
 
 
@@ -18,7 +18,7 @@ def detect(
     `data` is a path (streamed in record batches), a `datasets.Dataset`, `pyarrow.Table`,
     `polars.DataFrame` or list of row dicts; a `DatasetDict` gives one result per split.
     """
-    from trlprep.detect import detect_batches, detect_table
+    from trlprep.detection.detect import detect_batches, detect_table
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.readers import iter_batches
 
@@ -69,10 +69,10 @@ def convert(
     """
     import warnings
 
-    from trlprep.apply import convert_table, settle_table
-    from trlprep.convert import make_plan, make_render
+    from trlprep.conversion.apply import convert_table, settle_table
+    from trlprep.conversion.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
-    from trlprep.detect import detect_table
+    from trlprep.detection.detect import detect_table
     from trlprep.importers import is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.registry import Format

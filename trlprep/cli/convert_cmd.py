@@ -189,7 +189,7 @@ def graph_command(
     ),
 ) -> None:
     """Print the From x To conversion matrix with the route for every reachable cell."""
-    from trlprep.graph import matrix, mermaid
+    from trlprep.conversion.graph import matrix, mermaid
 
     if fmt == "mermaid":
         out.print(mermaid(guide_only=guide_only), markup=False)

@@ -13,7 +13,7 @@ from trlprep.cli.empty import ALLOW_EMPTY, empty_error
 from trlprep.errors import UsageError
 
 if TYPE_CHECKING:
-    from trlprep.detect import Detection
+    from trlprep.detection.detect import Detection
 
 
 @command("detect")
@@ -86,7 +86,7 @@ def detect_command(
 def _detect_skipping(path: str, split: str | None, input_format: str | None, bad) -> Detection:
     """Detection of the lines that hold JSON objects; the others are `invalid-line` problems
     (one per reason, the first lines named), so the exit code says the file has them."""
-    from trlprep.detect import Problem, detect_batches
+    from trlprep.detection.detect import Problem, detect_batches
     from trlprep.io.readers import iter_batches
 
     det = detect_batches(iter_batches(path, split=split, input_format=input_format, bad_lines=bad))
@@ -103,7 +103,7 @@ def _detect_skipping(path: str, split: str | None, input_format: str | None, bad
 def bad_line_detection(error: Exception) -> dict:
     """`detect --json` of a file whose reading stopped at a broken JSON Lines line: no type,
     the line as an `invalid-line` problem (with what to do), and the error text a user sees."""
-    from trlprep.detect import Detection, Problem
+    from trlprep.detection.detect import Detection, Problem
 
     line = getattr(error, "line", None)
     problem = Problem("invalid-line", error.message, count=1, lines=[line] if line else None)

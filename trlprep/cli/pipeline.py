@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from trlprep.conversion.ledger import Ledger
+    from trlprep.conversion.stream import Unit
     from trlprep.io.readers import Batch
-    from trlprep.ledger import Ledger
-    from trlprep.stream import Unit
 
 from trlprep.cli.app import err, out
 from trlprep.errors import ROW_ID, DataError, UsageError
@@ -60,15 +60,15 @@ def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def run(req: Request) -> None:
+    from trlprep.conversion.ledger import Ledger
+    from trlprep.conversion.stream import plain_units, stream_to_file
     from trlprep.converters.base import ConversionWarning
-    from trlprep.detect import detect_table
+    from trlprep.detection.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
     from trlprep.io.readers import BadLines, Batch, iter_batches
     from trlprep.io.writers import check_output
-    from trlprep.ledger import Ledger
     from trlprep.registry import get_type
-    from trlprep.stream import plain_units, stream_to_file
 
     check_on_error(req.on_error)
     layout = req.from_ if req.from_ is not None and is_layout(req.from_) else None
@@ -215,7 +215,7 @@ def _check_keep_empty(req: Request, layout: str | None) -> None:
 
 def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
     """The conversion plan (route, template, tokenizer) for detected data."""
-    from trlprep.convert import make_plan, make_render
+    from trlprep.conversion.convert import make_plan, make_render
     from trlprep.converters import UNPAIR_WARNING
     from trlprep.registry import Format
 
@@ -242,7 +242,7 @@ def _sibling_hint(error: UsageError, importer, req: Request) -> UsageError:
     lands where the route starts (OASST trees: `oasst` for chats, `oasst-ranked` for pairs)."""
     import pyarrow as pa
 
-    from trlprep.graph import route
+    from trlprep.conversion.graph import route
     from trlprep.importers import ImportOptions, get_importer
     from trlprep.registry import get_type
 
@@ -263,7 +263,7 @@ def _sibling_hint(error: UsageError, importer, req: Request) -> UsageError:
 
 def _explain(req: Request, first, batches, importer, stats, from_type, tools, kwargs) -> None:
     """`--explain`: what the import and the route would do (nothing is written)."""
-    from trlprep.detect import detect_batches
+    from trlprep.detection.detect import detect_batches
 
     stream: Iterator[Batch] = _chain(first, batches)
     if importer is not None:
@@ -290,9 +290,9 @@ def _import_units(
     import numpy as np
     import pyarrow as pa
 
+    from trlprep.conversion.stream import Unit, read_stage
     from trlprep.importers import ImportOptions
     from trlprep.importers.run import whole_if_needed
-    from trlprep.stream import Unit, read_stage
 
     opts = opts or ImportOptions()
     how = importer.expansion(opts)
@@ -330,7 +330,7 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
 
     name = detect_layout(first.data.schema, first.data.slice(0, 1000))
     if name is None and not required:
-        from trlprep.columns.layouthint import prompt_beside_answers
+        from trlprep.detection.layouthint import prompt_beside_answers
 
         advice = prompt_beside_answers(first.data.slice(0, 1000))
         if advice is not None:

@@ -131,16 +131,16 @@ def convert_ray(
     **kwargs: Any,
 ) -> None:
     """Run `trlprep convert` on Ray; kwargs go to `trlprep.ray.convert_rows`. Every row
-    is accounted for as the local engine does (`trlprep.ledger`): refused rows stop the
+    is accounted for as the local engine does (`trlprep.conversion.ledger`): refused rows stop the
     run naming the first (file and line) or, with `--on-error skip`, go to the rejects
     file (row, line, stage, reason, record); `--on-bad-lines skip` skips broken JSON Lines
     lines as locally. The workers' warnings and notes are printed once each."""
     from trlprep import ray as engine
     from trlprep.cli.pipeline import choice
+    from trlprep.conversion.ledger import Ledger
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
     from trlprep.io.jsonl import BadLines
-    from trlprep.ledger import Ledger
     from trlprep.ray import notes as worker_notes
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
@@ -201,7 +201,7 @@ def convert_ray(
                 for line in ledger.reason_lines():
                     err.print(f"  {line}", markup=False)
                 raise ledger.error()
-            from trlprep.convert import check_rows_left
+            from trlprep.conversion.convert import check_rows_left
 
             check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
             shards = write(out, output, output_format, overwrite)

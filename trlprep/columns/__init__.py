@@ -1,4 +1,3 @@
 """What a column holds and work on whole columns: Arrow types, numpy views, image placeholders,
-string operations, conversation ends, readings of a messages column, the import hint,
-packing.
+string operations, conversation ends, packing.
 """

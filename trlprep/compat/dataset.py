@@ -82,7 +82,7 @@ def is_conversational(example: Any) -> bool:
             if isinstance(value, list) and value:
                 return isinstance(value[0], dict) and "role" in value[0]
         return False
-    from trlprep.detect import is_conversational_table
+    from trlprep.detection.detect import is_conversational_table
 
     if is_iterable_dataset(example):  # decided from its first row, as TRL's trainers do
         if is_dataset_dict(example):

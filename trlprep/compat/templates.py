@@ -24,7 +24,7 @@ def _processing_class(processing_class: Any, tokenizer: Any) -> Any:
 def _templated_stream(
     dataset: Any, source: Any, tools: list | None, kwargs: dict[str, Any], *, maybe: bool
 ) -> Any:
-    from trlprep.detect import is_conversational_table
+    from trlprep.detection.detect import is_conversational_table
     from trlprep.templates import load_template
     from trlprep.templates.api import apply_chat_template_with_report
 

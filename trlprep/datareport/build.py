@@ -158,7 +158,7 @@ def measure(
     """The report of one split, the per-row numbers behind it (`Collected`), and the
     (template, tokenizer) it used.
     `loaded`: the (template, tokenizer) already loaded for another split."""
-    from trlprep.convert import make_plan
+    from trlprep.conversion.convert import make_plan
     from trlprep.datareport.collect import Collector
     from trlprep.datareport.figures import build
     from trlprep.datareport.parallel import collect
@@ -250,7 +250,7 @@ def _imported(path: str | None, split, input_format, layout: str) -> pa.Table:
 
 def _source(data: Any, split: str | None, input_format: str | None, layout=None, stats=None):
     """(path or None, a function giving (table, offset, lines) batches, the detection)."""
-    from trlprep.detect import detect_batches, detect_table
+    from trlprep.detection.detect import detect_batches, detect_table
 
     if isinstance(data, (str, os.PathLike)):
         path = str(data)

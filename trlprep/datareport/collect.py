@@ -129,7 +129,7 @@ class Collector:
             self.data = kept
 
     def _measure(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
-        from trlprep.apply import apply_checked
+        from trlprep.conversion.apply import apply_checked
 
         d = self.data
         d.rows_in += raw.num_rows

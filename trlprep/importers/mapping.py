@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_messages
 from trlprep.converters.arrowops import as_array
-from trlprep.detect import detect_table
+from trlprep.detection.detect import detect_table
 from trlprep.errors import UsageError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections
 from trlprep.importers.jsonarrow import lists_from, row_lengths

@@ -93,7 +93,7 @@ def layout_read_as(data: pa.Table | pa.RecordBatch) -> str | None:
     `chosen`/`rejected` messages), or the layout only looks like one (OASST trees,
     LLaMA-Factory v1 parts, UltraFeedback-binarized).
     """
-    from trlprep.detect import detect_table
+    from trlprep.detection.detect import detect_table
 
     head = data.slice(0, 1000)
     name = detect_layout(data.schema, head)

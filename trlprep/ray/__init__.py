@@ -1,6 +1,6 @@
 """Ray Data as the distributed engine: the local engine's stages run over a `ray.data.Dataset`.
 
-Nothing is reimplemented: every block goes through the same planning (`trlprep.convert`),
+Nothing is reimplemented: every block goes through the same planning (`trlprep.conversion.convert`),
 the same importers, Arrow -> Arrow edges and checks as the local engine, as
 `map_batches(..., batch_format="pyarrow")` tasks. Chat templates and tokenizers run in an
 actor pool (each actor loads them once). Rows carry hidden columns: `ROW_ID` (their row in

@@ -109,9 +109,9 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 
 
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
-    from trlprep.apply import Failure, apply_checked
+    from trlprep.conversion.apply import Failure, apply_checked
+    from trlprep.conversion.stream import _check_batch
     from trlprep.io.kinds import settle_kinds
-    from trlprep.stream import _check_batch
 
     if not table.num_rows:
         return table
@@ -185,7 +185,7 @@ def _import(
 def _import_block(
     table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool, got: Notes
 ) -> pa.Table:
-    from trlprep.apply import Failure
+    from trlprep.conversion.apply import Failure
     from trlprep.io.kinds import settle_kinds
 
     if not table.num_rows:
@@ -234,7 +234,7 @@ class _Converter:
     """A map_batches callable that loads the chat template / tokenizer once (per actor)."""
 
     def __init__(self, stage: _Stage) -> None:
-        from trlprep.convert import make_render
+        from trlprep.conversion.convert import make_render
 
         self.stage = stage
         if stage.render_args is not None:

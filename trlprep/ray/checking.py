@@ -13,14 +13,14 @@ from trlprep.ray.base import LINE, _arrow, _blocks, _ray
 if TYPE_CHECKING:
     import ray.data
 
-    from trlprep.detect import Detection
+    from trlprep.detection.detect import Detection
     from trlprep.validation.report import Report
 
 
 def detect(ds: ray.data.Dataset) -> Detection:
     """Detect the type, format and modality of a Ray dataset, checking every row (the
     blocks stream through the driver, one at a time)."""
-    from trlprep.detect import detect_batches
+    from trlprep.detection.detect import detect_batches
     from trlprep.io.readers import Batch
 
     def batches():

@@ -17,7 +17,7 @@ from trlprep.ray.blocks import _run, _Stage
 def _segment(plan: Any, steps: tuple, *, first: bool, src: str | None = None) -> Any:
     """`plan` restricted to `steps`, which may be none (the reading step only in the first
     segment); the chat template is added by the actor of the last one."""
-    from trlprep.graph import Route
+    from trlprep.conversion.graph import Route
     from trlprep.registry import get_type
 
     start = plan.route.src if first else get_type(src or steps[0].src)

@@ -30,7 +30,7 @@ def check_data(
     unpaired preference; conversations ending on a user turn: prompt-only) is rendered as
     `trlprep convert` renders it: split into prompt and completion.
     """
-    from trlprep.detect import detect_table
+    from trlprep.detection.detect import detect_table
     from trlprep.importers import import_table, layout_read_as
 
     checks: list[Check] = []
@@ -114,7 +114,7 @@ def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
 
 def _import_advice(table: pa.Table) -> str:
     """How to import data that is a public layout (or needs --map) before rendering it."""
-    from trlprep.columns.layouthint import map_suggestion
+    from trlprep.detection.layouthint import map_suggestion
     from trlprep.importers import detect_layout
 
     head = table.slice(0, 1000)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trlprep.detect import Detection, Reading
+from trlprep.detection.detect import Detection, Reading
 from trlprep.errors import UsageError
 from trlprep.registry import Column, DatasetType, Format, get_format, get_type
 from trlprep.validation.rules import parse_role_map

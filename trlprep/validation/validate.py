@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.detect import Detection, detect_batches, detect_table
+from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
 from trlprep.io.jsonl import BadLineError, BadLines
 from trlprep.io.readers import Batch, iter_batches, read, resolve_format

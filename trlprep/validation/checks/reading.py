@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrays import to_numpy_bool
-from trlprep.detect import Reading
+from trlprep.detection.detect import Reading
 from trlprep.validation.checks.common import BatchSink
 
 PARTS = {"prompt": "the prompt part", "completion": "the completion part"}

@@ -15,17 +15,15 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import (
-    ValueKind,
-    has_media_parts,
-    is_list,
-    is_messages,
-    json_kinds,
-    value_kind,
+from trlprep.columns.arrowtypes import is_messages
+from trlprep.detection.profile import (
+    MESSAGES,
+    Profile,
+    content_kinds,
+    profile_batch,
 )
-from trlprep.columns.readings import MESSAGES, Reading, read_turns
+from trlprep.detection.readings import Reading, read_turns
 from trlprep.io.readers import Batch
 from trlprep.registry import (
     IMAGE_COLUMNS,
@@ -37,9 +35,8 @@ from trlprep.registry import (
     Kind,
     signature,
 )
-from trlprep.wording import plural
+from trlprep.wording import noun, plural
 
-EXAMPLE_ROWS = 5
 # Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
 # conversations without a completion to read (the conversion refuses those rows one by one).
 PASSABLE = frozenset({"ambiguous-prompt", "no-completion"})
@@ -80,7 +77,7 @@ class Detection:
     notes: list[str] = field(default_factory=list)
     # how a `messages` column is read as another type (None: columns are read as they are)
     reading: Reading | None = None
-    # the public layout (`--from` name) the columns show (`trlprep.columns.layouthint`), and the
+    # the public layout (`--from` name) the columns show (`trlprep.detection.layouthint`), and the
     # type it lands on where `trlprep convert` reads it even without --from
     layout: str | None = None
     layout_landing: tuple[DatasetType, Format] | None = None
@@ -117,191 +114,7 @@ class Detection:
         }
 
 
-# ---------------------------------------------------------------- per-batch profile
-
-
-@dataclass
-class _ColumnProfile:
-    """Per-row kinds of one column: counts and a few example rows per kind."""
-
-    kinds: Counter = field(default_factory=Counter)
-    examples: dict[str, list[int]] = field(default_factory=dict)
-    roles: set[str] = field(default_factory=set)
-    # rows by the role of their last message: assistant (after another message), user, ...
-    last: _Kinds | None = None
-    parts: bool = False
-    declared: set[str] = field(default_factory=set)  # kinds its Arrow type allows
-
-    def add(self, kind: str, count: int, mask, offset: int) -> None:
-        """Count `count` rows of `kind`; `mask` (true on those rows) gives example rows."""
-        if count == 0:
-            return
-        self.kinds[kind] += count
-        ex = self.examples.setdefault(kind, [])
-        if len(ex) < EXAMPLE_ROWS:
-            rows = pc.indices_nonzero(mask)[: EXAMPLE_ROWS - len(ex)]
-            ex.extend(int(r) + offset for r in rows.to_pylist())
-
-
-@dataclass
-class _Kinds:
-    """Row counts by category, with a few example rows each."""
-
-    counts: Counter = field(default_factory=Counter)
-    examples: dict[str, list[int]] = field(default_factory=dict)
-
-    def add(self, codes: np.ndarray, names: tuple[str, ...], offset: int) -> None:
-        """Count rows by `codes` (indices into `names`)."""
-        for code, count in enumerate(np.bincount(codes, minlength=len(names)).tolist()):
-            if not count:
-                continue
-            name = names[code]
-            self.counts[name] += count
-            ex = self.examples.setdefault(name, [])
-            if len(ex) < EXAMPLE_ROWS:
-                rows = np.flatnonzero(codes == code)[: EXAMPLE_ROWS - len(ex)]
-                ex.extend(int(r) + offset for r in rows)
-
-
-_ENDINGS = ("other", "assistant", "assistant-only", "user", "empty", "null")
-
-
-def _last_turns(col: pa.Array, offset: int, into: _Kinds) -> None:
-    """Count the rows of a messages column by how they end (see `_ColumnProfile.last`)."""
-    from trlprep.columns.turnends import LastTurns
-
-    last = LastTurns(col)
-    codes = np.zeros(len(col), np.int64)  # other
-    assistant = last.ends_on("assistant")
-    codes[assistant] = 1
-    codes[assistant & (last.length < 2)] = 2
-    codes[last.ends_on("user")] = 3
-    codes[last.length == 0] = 4
-    if col.null_count:
-        codes[~np.asarray(pc.is_valid(col).to_numpy(zero_copy_only=False), bool)] = 5
-    into.add(codes, _ENDINGS, offset)
-
-
-@dataclass
-class _Profile:
-    num_rows: int = 0
-    columns: dict[str, _ColumnProfile] = field(default_factory=dict)
-    # rows where chosen/rejected repeat the explicit prompt (ambiguity)
-    repeated_prompt: _ColumnProfile = field(default_factory=_ColumnProfile)
-
-
-def _row_kind(kind: ValueKind) -> str:
-    return {ValueKind.MESSAGES: "messages", ValueKind.STRING: "string"}.get(kind, kind.value)
-
-
-def _profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: _Profile) -> None:
-    n = batch.num_rows
-    prof.num_rows += n
-    for i, f in enumerate(batch.schema):
-        col = batch.column(i)
-        if isinstance(col, pa.ChunkedArray):
-            col = col.combine_chunks()
-        cp = prof.columns.setdefault(f.name, _ColumnProfile())
-        kind = value_kind(f)
-        if kind not in (ValueKind.NULL, ValueKind.MIXED):
-            cp.declared.add(_row_kind(kind))
-        nulls = col.null_count
-        if nulls:
-            cp.add("null", nulls, pc.is_null(col), offset)
-        if kind is ValueKind.MIXED:
-            kinds = json_kinds(col)
-            for k, name in (
-                ("string", "string"),
-                ("list", "messages"),
-                ("object", "object"),
-                ("bool", "bool"),
-                ("number", "number"),
-            ):
-                mask = pc.equal(kinds, k)
-                cp.add(name, pc.sum(mask).as_py() or 0, mask, offset)
-            continue
-        if kind is ValueKind.NULL and is_list(f.type):
-            cp.add("empty-list", n - nulls, pc.is_valid(col), offset)
-            continue
-        cp.add(_row_kind(kind), n - nulls, pc.is_valid(col), offset)
-        if kind is ValueKind.MESSAGES:
-            flat = pc.list_flatten(col)
-            if flat.type.get_field_index("role") >= 0:
-                roles = pc.unique(pc.struct_field(flat, "role")).to_pylist()
-                cp.roles.update(r for r in roles if r is not None)
-            cp.parts = cp.parts or has_media_parts(col)  # text-only parts: not vision
-            if f.name == MESSAGES:
-                cp.last = cp.last or _Kinds()
-                _last_turns(col, offset, cp.last)
-    _profile_repeated_prompt(batch, offset, prof)
-
-
-# up to this many rows, the repeated-prompt check runs in plain Python (importing polars
-# would cost more than the check: start-up time of `trlprep detect` on a small file)
-SMALL_BATCH = 4096
-
-
-def _profile_repeated_prompt(batch, offset: int, prof: _Profile) -> None:
-    """Rows whose chosen (and rejected) start with the whole explicit prompt."""
-    names = batch.schema.names
-    if not {"prompt", "chosen", "rejected"} <= set(names):
-        return
-    kinds = {n: value_kind(batch.schema.field(n)) for n in ("prompt", "chosen", "rejected")}
-    if all(k is ValueKind.STRING for k in kinds.values()):
-        strings = True
-    elif all(k is ValueKind.MESSAGES for k in kinds.values()):
-        strings = False
-    else:
-        return
-    columns = [batch.column(batch.schema.get_field_index(n)) for n in kinds]
-    if batch.num_rows <= SMALL_BATCH:
-        mask = _bool_array(_repeated_small(*(c.to_pylist() for c in columns)))
-    else:
-        mask = _repeated_polars(pa.table(dict(zip(kinds, columns, strict=True))), strings)
-    prof.repeated_prompt.add("repeated", pc.sum(mask).as_py() or 0, mask, offset)
-
-
-def _repeated_small(prompts: list, chosen: list, rejected: list) -> list[bool]:
-    """Per row: a non-empty prompt that both chosen and rejected start with (strings start
-    with it, message lists hold it as their first turns)."""
-    return [
-        bool(p) and all(c is not None and c[: len(p)] == p for c in (ch, rj))
-        for p, ch, rj in zip(prompts, chosen, rejected, strict=True)
-    ]
-
-
-def _bool_array(values: list[bool]) -> pa.Array:
-    """A boolean Arrow array from its buffer (`pa.array` on a list imports pandas)."""
-    bits = np.packbits(np.array(values, dtype=bool), bitorder="little").tobytes()
-    return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
-
-
-def _repeated_polars(table: pa.Table, strings: bool) -> pa.Array:
-    """`_repeated_small` on a large batch, columnar."""
-    import polars as pl
-
-    df = pl.from_arrow(table)
-    if strings:
-        p = pl.col("prompt")
-        expr = (p.str.len_bytes() > 0) & pl.all_horizontal(
-            pl.col(c).str.starts_with(p) for c in ("chosen", "rejected")
-        )
-    else:
-        plen = pl.col("prompt").list.len()
-        expr = (plen > 0) & pl.all_horizontal(
-            pl.col(c).list.head(plen) == pl.col("prompt") for c in ("chosen", "rejected")
-        )
-    return df.select(expr.fill_null(False)).to_series().to_arrow()
-
-
 # ---------------------------------------------------------------- decision
-
-
-def _content_kinds(cp: _ColumnProfile) -> dict[str, int]:
-    kinds = {k: v for k, v in cp.kinds.items() if k != "null"}
-    if not kinds and not cp.kinds:  # no rows at all: fall back on the schema
-        return dict.fromkeys(cp.declared, 0)
-    return kinds
 
 
 def _pick_type(present: set[str]) -> tuple[DatasetType | None, Format | None, list[DatasetType]]:
@@ -326,9 +139,9 @@ def _pick_type(present: set[str]) -> tuple[DatasetType | None, Format | None, li
     return t, f, others
 
 
-def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
+def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     cols = prof.columns
-    present = {n for n, cp in cols.items() if _content_kinds(cp)}
+    present = {n for n, cp in cols.items() if content_kinds(cp)}
     dtype, fmt_guess, shadowed = _pick_type(present)
     det = Detection(type=dtype, format=None, num_rows=prof.num_rows)
 
@@ -369,7 +182,7 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
         names = [c if c in cols else cc for c, cc in zip(content, conv_names, strict=True)]
         totals: Counter = Counter()
         for name in names:
-            totals.update(_content_kinds(cols[name]))
+            totals.update(content_kinds(cols[name]))
         kinds_seen = set(totals) - {"empty-list"}  # an empty list fits any list kind
         if kinds_seen <= {"string"} and (kinds_seen or not totals):
             used_fmt = Format.STANDARD
@@ -378,7 +191,7 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
         else:
             used_fmt = None
             for name in names:
-                for kind, count in sorted(_content_kinds(cols[name]).items()):
+                for kind, count in sorted(content_kinds(cols[name]).items()):
                     problem(
                         "mixed-format",
                         f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind}",
@@ -425,7 +238,7 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
         name = det.columns.get(c.role)
         if want and name:
             wrong = {
-                k: v for k, v in _content_kinds(cols[name]).items() if k not in (want, "empty-list")
+                k: v for k, v in content_kinds(cols[name]).items() if k not in (want, "empty-list")
             }
             for kind, count in wrong.items():
                 problem(
@@ -469,14 +282,14 @@ def _summarise(prof: _Profile, lines: dict[int, int] | None) -> Detection:
 
 def detect_batches(batches: Iterable[Batch]) -> Detection:
     """Detect from record batches (streamed: memory stays bounded by one batch)."""
-    prof = _Profile()
+    prof = Profile()
     line_of: dict[int, int] = {}
     has_lines = False
     head = None
     for b in batches:
         if head is None:
             head = b.data.slice(0, LAYOUT_ROWS)
-        _profile_batch(b.data, b.offset, prof)
+        profile_batch(b.data, b.offset, prof)
         if b.lines is not None:
             has_lines = True
             end = b.offset + b.data.num_rows
@@ -485,13 +298,13 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
                     line_of[r] = int(b.lines[r - b.offset])
     det = _summarise(prof, line_of if has_lines else None)
     if head is not None:
-        from trlprep.columns.layouthint import suggest_import
+        from trlprep.detection.layouthint import suggest_import
 
         suggest_import(det, head)
     return det
 
 
-def _example_rows(prof: _Profile) -> set[int]:
+def _example_rows(prof: Profile) -> set[int]:
     cps = [*prof.columns.values(), prof.repeated_prompt]
     return {r for cp in cps for ex in cp.examples.values() for r in ex}
 
@@ -512,4 +325,4 @@ _CONTENT_NAMES = {
 
 
 def _hold(count: int) -> str:
-    return "holds" if count == 1 else "hold"
+    return noun(count, "holds", "hold")

@@ -20,13 +20,13 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from trlprep.apply import Failure, InputRows, apply_checked, failures_table, with_row_ids
-from trlprep.convert import Plan, check_rows_left
-from trlprep.detect import PASSABLE, detect_table
+from trlprep.conversion.apply import Failure, InputRows, apply_checked, failures_table, with_row_ids
+from trlprep.conversion.convert import Plan, check_rows_left
+from trlprep.conversion.ledger import Ledger
+from trlprep.detection.detect import PASSABLE, detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.io.readers import Batch
 from trlprep.io.tempfiles import scratch_dir
-from trlprep.ledger import Ledger
 from trlprep.registry import Format
 
 

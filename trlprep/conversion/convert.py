@@ -1,8 +1,8 @@
 """Plan a conversion: the source type, the route of edges, the chat template and tokenizer.
 
 Whole tables (Python API) and files streamed in record batches (CLI) share one plan;
-`trlprep.apply` runs it over a table or batch (edges, template, tokenizer, output checks,
-rows refused) and `trlprep.stream` writes files with it.
+`trlprep.conversion.apply` runs it over a table or batch (edges, template, tokenizer, output checks,
+rows refused) and `trlprep.conversion.stream` writes files with it.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from trlprep.detect import PASSABLE, Detection
+from trlprep.conversion.graph import Route, route
+from trlprep.detection.detect import PASSABLE, Detection
 from trlprep.errors import DataError, UsageError
-from trlprep.graph import Route, route
 from trlprep.registry import DatasetType, Format, get_type
 
 _ROW_EFFECT = {

@@ -1,5 +1,5 @@
 """Readings of a `messages` column as another type than language modeling, decided by
-`trlprep.detect` from how the rows end: with a boolean `label` beside it (the KTO layout)
+`trlprep.detection.detect` from how the rows end: with a boolean `label` beside it (the KTO layout)
 it is unpaired preference (the last assistant turn is the completion, the turns before it
 the prompt); when every conversation ends on a user turn (RLVR style) it is prompt-only.
 """
@@ -9,13 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from trlprep.detection.profile import MESSAGES, Kinds, content_kinds
 from trlprep.registry import LANGUAGE_MODELING, PROMPT_ONLY, UNPAIRED_PREFERENCE, DatasetType
-from trlprep.wording import plural
+from trlprep.wording import noun, plural
 
 if TYPE_CHECKING:
-    from trlprep.detect import Detection
-
-MESSAGES = "messages"  # the conversation column read by `Reading`s
+    from trlprep.detection.detect import Detection
 
 
 @dataclass(frozen=True)
@@ -37,11 +36,10 @@ def read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTyp
     """Read conversations as unpaired preference (with a boolean `label`) or as prompts
     (every one ends on a user turn); None when they stay language modeling. `cols` are
     detection's column profiles, `problem` its callback reporting rows that disagree."""
-    from trlprep.detect import _content_kinds, _hold, _Kinds
 
-    last = cols[MESSAGES].last or _Kinds()
+    last = cols[MESSAGES].last or Kinds()
     label = cols.get("label")
-    label_kinds = set(_content_kinds(label)) if label is not None else set()
+    label_kinds = set(content_kinds(label)) if label is not None else set()
     taken = {"prompt", "completion", "chosen", "rejected"} & set(cols)
     if label is not None and "bool" in label_kinds and not taken:
         det.type = UNPAIRED_PREFERENCE
@@ -77,7 +75,8 @@ def read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTyp
             count = label.kinds[kind]
             problem(
                 "wrong-kind",
-                f"column 'label': {plural(count, 'row')} {_hold(count)} {kind}, expected bool",
+                f"column 'label': {plural(count, 'row')} {noun(count, 'holds', 'hold')} {kind}, "
+                "expected bool",
                 count,
                 label.examples.get(kind, []),
             )

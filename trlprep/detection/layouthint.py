@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrowtypes import is_list
 
 if TYPE_CHECKING:
-    from trlprep.detect import Detection
+    from trlprep.detection.detect import Detection
 
 # (prompt, completion) column names that hold a prompt and its answer, most specific first
 PAIRS: tuple[tuple[str, str], ...] = (

@@ -1,7 +1,7 @@
 """Apply a conversion plan to a table or batch: the route's edges, the chat template and
 tokenizer, the output check against the target type, and the rows any stage refuses.
 
-`trlprep.convert` makes the plan; `trlprep.stream` (files) and the Python API
+`trlprep.conversion.convert` makes the plan; `trlprep.conversion.stream` (files) and the Python API
 (`convert_table`) run it through here. Rows a stage refuses (`RowFailures`) are mapped
 back to input rows through the hidden `ROW_ID` column and set aside as `Failure`s, so the
 rest of a batch goes on; `failures_table` writes them as rejects (row, line, stage,
@@ -19,7 +19,7 @@ import pyarrow as pa
 from trlprep.errors import ROW_ID, DataError, RowFailures
 
 if TYPE_CHECKING:
-    from trlprep.convert import Plan
+    from trlprep.conversion.convert import Plan
 
 __all__ = [
     "Failure",
@@ -286,8 +286,8 @@ def convert_table(
     text answers) are refused too (stage `read`), unless `coerce` reads them as text."""
     import warnings
 
+    from trlprep.conversion.ledger import Ledger
     from trlprep.importers.run import check_on_error
-    from trlprep.ledger import Ledger
 
     check_on_error(on_error)
     work, work_lines, failures, notes = settle_table(table, lines, coerce=coerce)
