@@ -123,3 +123,16 @@ def test_architecture_names_every_folder():
     folders += ["online", "losses"]
     absent = [f for f in folders if f"`{f}/`" not in text and f"`trainers/{f}/`" not in text]
     assert not absent, absent
+
+
+def test_every_package_is_installed():
+    """pyproject.toml lists packages one by one: a folder left out is missing from a wheel."""
+    tomllib = pytest.importorskip("tomllib")
+    setup = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    dirs = {name: ROOT / folder for name, folder in setup["package-dir"].items()}
+    found = set()
+    for name, folder in dirs.items():
+        for init in folder.rglob("__init__.py"):
+            rel = init.parent.relative_to(folder).parts
+            found.add(".".join((name, *rel)))
+    assert found <= set(setup["packages"]), sorted(found - set(setup["packages"]))
