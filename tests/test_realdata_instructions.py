@@ -191,3 +191,14 @@ def test_gsm8k_join_to_text_says_there_is_no_separator(tmp_path):
     )
     assert res.exit_code == 0, res.output
     assert rows_of(out)[0] == {"text": Q0 + " " + A0}
+
+
+def test_alpaca_detect_says_how_convert_reads_it_and_validate_says_it_once():
+    det = run("detect", ALPACA)
+    assert det.exit_code == 0, det.output  # convert reads the layout without --from
+    assert "prompt-completion (the alpaca layout, imported as convert does)" in det.output
+    assert "no dataset type matches" not in det.output
+    val = run("validate", ALPACA)
+    assert val.exit_code == 1  # the columns as they are are no TRL type
+    layout_notes = [line for line in val.output.splitlines() if "alpaca layout" in line]
+    assert len(layout_notes) == 1 and "--from alpaca -o OUT" in layout_notes[0], val.output

@@ -115,10 +115,17 @@ def _convert(tmp_path, src, *args):
 # ---------------------------------------------------------------- glaive (ShareGPT)
 
 
-def test_glaive_detect_suggests_the_sharegpt_layout():
+def test_glaive_detect_reads_the_sharegpt_layout_as_convert_does():
     res = run("detect", GLAIVE)
-    assert res.exit_code == 1  # raw ShareGPT is no TRL type ...
-    assert "--from sharegpt" in res.output  # ... but detect names the layout to import it with
+    # raw ShareGPT is no TRL type, but `convert` reads the layout without --from: detect
+    # says so (the type it lands on) and names the layout
+    assert res.exit_code == 0, res.output
+    assert "language-modeling (the sharegpt layout, imported as convert does)" in res.output
+    assert "--from sharegpt" in res.output
+    assert "no dataset type matches" not in res.output
+    as_json = json.loads(run("detect", GLAIVE, "--json").output)
+    assert as_json["type"] == "language-modeling" and as_json["columns_read_as"] is None
+    assert as_json["layout"] == "sharegpt"
 
 
 def test_glaive_import_keeps_arguments_and_validates(tmp_path):

@@ -120,7 +120,8 @@ def _as_converted(det: Detection) -> dict:
     if det.layout_landing is None:
         return {}
     t, f = det.layout_landing
-    return {"type": t.name, "format": f.value, "columns_read_as": det.type.name}
+    read_as = det.type.name if det.type is not None else None
+    return {"type": t.name, "format": f.value, "columns_read_as": read_as}
 
 
 class _Rows:

@@ -134,11 +134,13 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
     table = head if isinstance(head, pa.Table) else pa.Table.from_batches([head])
     name = detect_layout(table.schema, table)
     if det.type is None:
-        if name is not None:
-            det.layout = name
+        if name is not None:  # read as convert reads it (`importers.layout_read_as`)
+            dtype, fmt = get_importer(name).landing(table.schema, ImportOptions())
+            det.layout, det.layout_landing = name, (dtype, fmt)
+            det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]
             det.notes.append(
-                f"the columns are the {name} layout: import it with `--from {name}` "
-                f"(trlprep convert DATA --from {name} -o OUT)"
+                f"read as the {name} layout, as `trlprep convert` reads it (lands on "
+                f"{dtype.name}, {fmt.value}); no TRL type reads its columns as they are"
             )
         else:
             mapping = map_suggestion(table.column_names)

@@ -65,8 +65,8 @@ def make_plan(
             "validate checks the columns as they are (validate the converted output too)"
         )
     if dtype is None:
-        if det is not None:
-            notes.extend(det.notes)
+        if det is not None:  # the layout's reading is said above, in validate's words
+            notes.extend(n for n in det.notes if not n.startswith("read as the "))
         return None, notes
     if format is not None:
         fmt = get_format(format)
