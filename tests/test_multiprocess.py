@@ -1,9 +1,14 @@
 """Training on 2 processes (gloo on CPU, as `torchrun --nproc_per_node 2` starts them) equals
 one process with the same global batch: the same rows each step, the same losses, metrics,
 epoch, token counts and final weights; files written once; resuming exact; evaluation
-sharded without duplicates. Every run's global micro-batch is 4 rows (1 process x 4, or
-2 processes x 2), with uneven splits on purpose (a last batch of 1 row: one process has
-none and runs a filler row weighted 0).
+sharded without duplicates. Every run's optimizer step takes 4 rows (1 process x 4, or
+2 processes x 2, or 2 processes x 1 x 2 micro-batches), with ragged last steps on purpose
+(a last global micro-batch of 1 row: one process has none and runs a filler row, which
+must change nothing: KTO's KL estimate, BCO's running mean, losses, metrics, token counts).
+KTO's KL estimate is that of the optimizer step's whole global batch, so it is the same on
+1 process x 4 rows, 1 process x 2 rows x 2 micro-batches and 2 processes x 1 row x 2;
+BCO's running mean is updated per global micro-batch (as TRL's), so it is compared with
+the same global micro-batch on 1 and 2 processes.
 
 The 2-process runs of every case happen in one spawn (start-up is most of the cost)."""
 
@@ -42,7 +47,8 @@ UNPAIRED = [
     for i, (a, b, _) in enumerate(COLORS)
     for c, ok in ((b, i % 3 != 1), (b + " no", i % 3 == 1))
 ][:10]  # 10 rows: 4, 4, 2
-TEXT = [{"text": " ".join(["the sky is blue ."] * (1 + i % 3) + ["so"] * i)} for i in range(7)]
+TEXT = [{"text": " ".join(["the sky is blue ."] * (1 + i % 3) + ["so"] * i)} for i in range(5)]
+# 5 rows: global micro-batches of 4 and 1 (a filler on the second process)
 
 BASE = dict(
     logging_steps=1,
@@ -52,7 +58,7 @@ BASE = dict(
     gradient_checkpointing=False,
     eval_data=None,
 )
-# name: (config, batch size per process on 1 and 2 processes)
+# name: (config, batch size per process on 1 and 2 processes, or the options that differ)
 # (evaluated at the end on 5 rows: global batches of 4 and 1; checkpoints every 2 steps)
 CASES = {
     "dpo": (
@@ -61,15 +67,24 @@ CASES = {
     ),
     "kto": (dict(algo="kto", data=UNPAIRED, max_steps=3), (4, 2)),
     "sft": (dict(algo="sft", data=TEXT, max_steps=2, gradient_accumulation_steps=2), (4, 2)),
+    # 9 rows, 3 steps an epoch (4, 4, 1 rows), 4 steps: the ragged step, then epoch 2
+    "kto-steps": (
+        dict(algo="kto", data=UNPAIRED[:9], eval_data=UNPAIRED[:5], max_steps=4),
+        (dict(batch_size=4), dict(batch_size=1, gradient_accumulation_steps=2)),
+    ),
+    "bco": (dict(algo="bco", data=UNPAIRED[:9], eval_data=UNPAIRED[:5], max_steps=4), (4, 2)),
 }
+# run on this process only, compared with a case's one-process run
+ONE_PROCESS = {"kto-accum": ("kto-steps", dict(batch_size=2, gradient_accumulation_steps=2))}
 
 
-def _config(model, out, name, world):
+def _config(model, out, name, world, options=None):
     cfg, sizes = CASES[name]
-    batch = sizes[0] if world == 1 else sizes[1]
-    kw = {**BASE, **cfg}
-    ebs = kw.pop("eval_batch_size", batch)
-    return dict(model=str(model), output_dir=str(out), batch_size=batch, eval_batch_size=ebs, **kw)
+    size = sizes[0] if world == 1 else sizes[1]
+    size = options or (size if isinstance(size, dict) else {"batch_size": size})
+    kw = {**BASE, **cfg, **size}
+    kw.setdefault("eval_batch_size", 4 // world)
+    return dict(model=str(model), output_dir=str(out), **kw)
 
 
 def _worker(rank, world, port, model, root, q):
@@ -128,6 +143,9 @@ def runs(tmp_path_factory):
 
     for name in CASES:
         Trainer(_config(model, root / "one" / name, name, 1), log=lambda *_: None).train()
+    for name, (case, options) in ONE_PROCESS.items():
+        cfg = _config(model, root / "one" / name, case, 1, options)
+        Trainer(cfg, log=lambda *_: None).train()
     errors = [q.get(timeout=600) for _ in procs]
     for p in procs:
         p.join(timeout=60)
@@ -158,7 +176,7 @@ def _assert_same_weights(a, b):
         torch.testing.assert_close(wb[k], wa[k], rtol=1e-3, atol=1e-4)  # Adam: grads ~0
 
 
-@pytest.mark.parametrize("name", ["dpo", "kto", "sft"])
+@pytest.mark.parametrize("name", sorted(CASES))
 def test_two_processes_train_as_one(runs, name):
     one, two = _logged(runs / "one" / name), _logged(runs / "two" / name)
     _assert_same_records(one, two)
@@ -194,3 +212,75 @@ def test_checkpoints_are_written_once_and_resuming_is_exact(runs):
         for key in ("loss", "rewards/margins", "learning_rate", "num_tokens", "epoch"):
             assert r[key] == pytest.approx(want[r["step"]][key], rel=1e-6, abs=1e-9), key
     _assert_same_weights(full, part)
+
+
+def test_kto_kl_is_the_whole_steps_whatever_processes_and_accumulation(runs):
+    """1 x 4 rows, 1 x 2 rows x 2 micro-batches, 2 x 1 row x 2: the same KL each step (and
+    the same losses and metrics), the ragged last step's filler row left out."""
+    whole = _logged(runs / "one" / "kto-steps")
+    _assert_same_records(whole, _logged(runs / "one" / "kto-accum"))
+    _assert_same_records(whole, _logged(runs / "two" / "kto-steps"))
+    kl = [r["kl"] for r in whole if "kl" in r]
+    assert len(kl) == 4 and max(kl) > 0.1  # an estimate above its clamp at 0 is compared
+    assert [r["epoch"] for r in whole if "epoch" in r] == [
+        round(x, 4) for x in (1 / 3, 2 / 3, 1.0, 4 / 3)
+    ]
+    assert [r["eval_kl"] for r in _logged(runs / "two" / "kto-steps") if "eval_kl" in r]
+
+
+def test_bco_running_mean_leaves_filler_rows_out(runs):
+    one, two = _logged(runs / "one" / "bco"), _logged(runs / "two" / "bco")
+    deltas = [(a["delta"], b["delta"]) for a, b in zip(one, two, strict=True) if "delta" in a]
+    assert len(deltas) == 4 and len({a for a, _ in deltas}) == 4  # it moves every step
+    for a, b in deltas:  # a filler row (the global micro-batch's first) would shift it
+        assert b == pytest.approx(a, rel=1e-5, abs=1e-7)
+    state = torch.load(
+        runs / "two" / "bco" / "checkpoint-4" / "trainer_state.pt", weights_only=False
+    )
+    assert state["algo_state"]["running"]["count"] == pytest.approx(9 + 4, rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "split",
+    [(1, 4, 1), (1, 2, 2), (1, 1, 4), (2, 2, 1), (2, 1, 2), (4, 1, 1)],
+    ids=lambda s: "x".join(map(str, s)),
+)
+def test_kto_pairs_are_the_steps_whatever_the_split(split):
+    """The mismatched (prompt, completion) pairs of each optimizer step are the same set
+    for every (processes, batch size, accumulation) with 4 rows a step, over 2 epochs of 9
+    rows (steps of 4, 4, 1)."""
+    from trlprep.trainers.sampling import BatchStream
+
+    world, batch, accumulation = split
+    rows = {"prompt": [f"p{i}" for i in range(9)], "completion": [f"c{i}" for i in range(9)]}
+
+    def steps(world, batch, accumulation):
+        streams = [
+            BatchStream(
+                rows,
+                batch,
+                seed=1,
+                rank=r,
+                world=world,
+                pair_previous="completion",
+                accumulation=accumulation,
+            )
+            for r in range(world)
+        ]
+        out = []
+        for epoch in range(2):
+            per_epoch = streams[0].per_epoch
+            for first in range(0, per_epoch, accumulation):
+                pairs = {
+                    (row["prompt"], row["kl_completion"])
+                    for s in streams
+                    for index in range(first, min(first + accumulation, per_epoch))
+                    for row in s.batch(epoch, index)
+                }
+                out.append(pairs)
+        return out
+
+    want = steps(1, 4, 1)
+    assert [len(p) for p in want] == [4, 4, 1, 4, 4, 1]
+    assert all(c[1:] != p[1:] for step in want[:2] for p, c in step)  # mismatched
+    assert steps(world, batch, accumulation) == want

@@ -1,6 +1,13 @@
 """Checkpoints: the model and tokenizer (`save_pretrained`), plus everything needed to resume
 exactly (optimizer, scheduler, RNG states, step, position in the data, algorithm state); and
-the final model of a run."""
+the final model of a run.
+
+Every process calls `save_step`, `save_final` and `restore`; only the main process writes
+files. When the weights or the optimizer state are sharded over processes (FSDP, DeepSpeed:
+`is_sharded`), the full state dict is gathered by every process (`Accelerator.get_state_dict`)
+and written once by the main process with `save_pretrained`, and the optimizer's shards go
+through `Accelerator.save_state` / `load_state` (in `accelerate_state/` of the checkpoint)
+instead of `trainer_state.pt`."""
 
 from __future__ import annotations
 
@@ -19,6 +26,8 @@ from trlprep.trainers.models import is_peft
 from trlprep.errors import InputError, UsageError
 
 STATE_FILE = "trainer_state.pt"
+ACCELERATE_STATE = "accelerate_state"  # Accelerate's own checkpoint, for sharded runs
+SHARDED_TYPES = ("FSDP", "DEEPSPEED")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -41,6 +50,51 @@ def set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def is_sharded(acc: Any) -> bool:
+    """Whether the run's weights or optimizer state are sharded over processes (FSDP,
+    DeepSpeed): then saving gathers them and resuming goes through Accelerate's state."""
+    kind = getattr(acc, "distributed_type", None)
+    return str(getattr(kind, "value", kind)) in SHARDED_TYPES
+
+
+def full_state_dict(acc: Any, policy: Any, prefix: str = "") -> dict[str, Any] | None:
+    """The trained model's whole state dict, gathered from every process's shards, for a
+    sharded run (None otherwise: `save_pretrained` reads the parameters itself). Every
+    process must call it (a collective); the tensors are the main process's (FSDP gives the
+    others an empty dict). `prefix`: the model's name inside `policy` (the log-prob
+    wrapper's `model.`), stripped; keys outside it (PPO's value head) are left out."""
+    if not is_sharded(acc):
+        return None
+    state = acc.get_state_dict(policy)
+    return {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+
+
+def _write_folder(
+    tmp: Path,
+    model: Any,
+    tokenizer: Any,
+    optimizer: Any | None,
+    scheduler: Any,
+    state: dict,
+    extra: Callable[[Path], None] | None,
+    state_dict: dict[str, Any] | None,
+) -> None:
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir(parents=True)
+    model.save_pretrained(tmp, **({} if state_dict is None else {"state_dict": state_dict}))
+    tokenizer.save_pretrained(tmp)
+    if extra is not None:
+        extra(tmp)
+    saved = {"scheduler": scheduler.state_dict(), "rng": rng_state(), **state}
+    if optimizer is not None:
+        saved["optimizer"] = optimizer.state_dict()
+    torch.save(saved, tmp / STATE_FILE)
+    (tmp / "trainer_state.json").write_text(
+        json.dumps({k: v for k, v in state.items() if isinstance(v, (int, float, str))}, indent=2)
+    )
+
+
 def save_checkpoint(
     folder: Path,
     model: Any,
@@ -49,32 +103,30 @@ def save_checkpoint(
     scheduler: Any,
     state: dict,
     extra: Callable[[Path], None] | None = None,
+    *,
+    acc: Any = None,
+    state_dict: dict[str, Any] | None = None,
 ) -> Path:
     """Write a checkpoint folder atomically (a partial one never looks complete); `extra`
-    writes whatever else the trained module holds (PPO's value head) into the folder."""
+    writes whatever else the trained module holds (PPO's value head) into the folder.
+
+    With `acc`, every process calls it and the main process writes; a sharded run writes
+    `state_dict` (from `full_state_dict`) as the model's weights and its optimizer's shards
+    with `acc.save_state` into `accelerate_state/`."""
+    sharded = acc is not None and is_sharded(acc)
+    main = acc is None or acc.is_main_process
     tmp = folder.with_name(folder.name + ".tmp")
-    if tmp.exists():
-        shutil.rmtree(tmp)
-    tmp.mkdir(parents=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if extra is not None:
-        extra(tmp)
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng_state(),
-            **state,
-        },
-        tmp / STATE_FILE,
-    )
-    (tmp / "trainer_state.json").write_text(
-        json.dumps({k: v for k, v in state.items() if isinstance(v, (int, float, str))}, indent=2)
-    )
-    if folder.exists():
-        shutil.rmtree(folder)
-    tmp.rename(folder)
+    if main:
+        opt = None if sharded else optimizer
+        _write_folder(tmp, model, tokenizer, opt, scheduler, state, extra, state_dict)
+    if sharded:
+        acc.wait_for_everyone()  # the folder exists before any process writes its shards
+        acc.save_state(str(tmp / ACCELERATE_STATE))
+        acc.wait_for_everyone()
+    if main:
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
     return folder
 
 
@@ -92,10 +144,13 @@ def save_step(
     algo_state: dict[str, Any],
     extra: Callable[[Path], None] | None = None,
     keep: int | None = None,
+    acc: Any = None,
+    state_dict: dict[str, Any] | None = None,
 ) -> Path:
     """The checkpoint of optimizer step `step` in `folder` (`position`: epoch and batch index
     in the data; `algo_state`: the algorithm's running statistics); then only the newest
-    `keep` checkpoints beside it are kept."""
+    `keep` checkpoints beside it are kept. With `acc` every process calls it (see
+    `save_checkpoint`)."""
     epoch, index = position
     state = {
         "global_step": step,
@@ -105,20 +160,41 @@ def save_step(
         "algo_state": {k: v.state_dict() for k, v in algo_state.items()},
         "algo": algo,
     }
-    save_checkpoint(folder, model, tokenizer, optimizer, scheduler, state, extra=extra)
-    rotate(folder.parent, keep)
+    save_checkpoint(
+        folder,
+        model,
+        tokenizer,
+        optimizer,
+        scheduler,
+        state,
+        extra=extra,
+        acc=acc,
+        state_dict=state_dict,
+    )
+    if acc is None or acc.is_main_process:
+        rotate(folder.parent, keep)
     return folder
 
 
 def save_final(
-    output_dir: Path, model: Any, tokenizer: Any, extra: Callable[[Path], None] | None = None
+    output_dir: Path,
+    model: Any,
+    tokenizer: Any,
+    extra: Callable[[Path], None] | None = None,
+    state_dict: dict[str, Any] | None = None,
 ) -> None:
     """The final model and tokenizer in `output_dir`: with LoRA the merged model, its adapters
-    in `adapter/`; `extra` writes whatever else the trained module holds (PPO's value head)."""
+    in `adapter/`; `extra` writes whatever else the trained module holds (PPO's value head).
+    `state_dict`: the gathered weights of a sharded run (`full_state_dict`); with LoRA only
+    the adapters are written then (merging needs the whole model on one process)."""
+    kw = {} if state_dict is None else {"state_dict": state_dict}
     if is_peft(model):  # keep the adapters, and save the merged model
-        model.save_pretrained(output_dir / "adapter")
+        model.save_pretrained(output_dir / "adapter", **kw)
+        if state_dict is not None:
+            tokenizer.save_pretrained(output_dir / "adapter")
+            return
         model = model.merge_and_unload()
-    model.save_pretrained(output_dir)
+    model.save_pretrained(output_dir, **kw)
     tokenizer.save_pretrained(output_dir)
     if extra is not None:
         extra(output_dir)
@@ -131,13 +207,27 @@ def load_trainer_state(folder: Path) -> dict[str, Any]:
     return torch.load(path, weights_only=False)
 
 
-def restore(folder: Path, optimizer: Any, scheduler: Any, algo: str) -> dict[str, Any]:
+def restore(
+    folder: Path, optimizer: Any, scheduler: Any, algo: str, acc: Any = None
+) -> dict[str, Any]:
     """Load the optimizer, scheduler and RNG states of a checkpoint of `algo`; returns the
-    rest of its state (step, position in the data, algorithm state)."""
+    rest of its state (step, position in the data, algorithm state). A checkpoint of a
+    sharded run loads its model and optimizer shards with `acc.load_state` (every process
+    calls it); resuming it needs the same kind of run (FSDP or DeepSpeed) and processes."""
     state = load_trainer_state(folder)
     if state.get("algo") != algo:
         raise UsageError(f"{folder} is a {state.get('algo')} checkpoint, not {algo}")
-    optimizer.load_state_dict(state.pop("optimizer"))
+    sharded_folder = (folder / ACCELERATE_STATE).is_dir()
+    if sharded_folder != (acc is not None and is_sharded(acc)):
+        saved = "a sharded (FSDP/DeepSpeed)" if sharded_folder else "an unsharded"
+        raise UsageError(
+            f"{folder} was written by {saved} run, unlike this one",
+            hint="resume with the accelerate config the checkpoint was written with",
+        )
+    if sharded_folder:
+        acc.load_state(str(folder / ACCELERATE_STATE))
+    else:
+        optimizer.load_state_dict(state.pop("optimizer"))
     scheduler.load_state_dict(state.pop("scheduler"))
     set_rng_state(state.pop("rng"))
     return state

@@ -32,12 +32,13 @@ from torch import Tensor, nn
 from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.config import TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared
-from trlprep.trainers.evaluate import evaluate, num_items, shares
+from trlprep.trainers.evaluate import evaluate, num_items, step_shares
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import RunningMean
 from trlprep.trainers.metrics import MetricsLog, progress_bar, weighted_sums
 from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.setup import prepare_data, set_up
+from trlprep.trainers.steps import derived_metrics, kto_kl
 
 from trlprep.errors import TrlprepError, UsageError
 
@@ -126,6 +127,8 @@ class Trainer:
                 self._fillers.add(i)
             micro.append(self.collate(shard).to(self.acc.device))
             self.position = (epoch, index + 1)
+            if index + 1 == self.stream.per_epoch:  # a step ends with its epoch (as HF's)
+                break
         return micro, {}
 
     def optimizer_step(self, micro: list[Any], made: dict[str, float] | None = None) -> float:
@@ -144,8 +147,9 @@ class Trainer:
             self._set_log_metrics(logging)
         for k, v in (made or {}).items():  # metrics of generating the batches (online)
             window[k].append(v)
-        # each micro-batch's rows (or trained-on tokens) here over the mean per process: the
-        # weight that makes means over processes those of the global micro-batch
+        # each micro-batch's rows (or trained-on tokens) here over the mean per process and
+        # micro-batch: the weight that makes means over processes and micro-batches those of
+        # the step's whole global batch (uneven micro-batches and processes included)
         fillers, self._fillers = self._fillers, set()
         share = [1.0] * len(micro)
         if algo.online is None:
@@ -153,7 +157,10 @@ class Trainer:
                 0.0 if i in fillers else float(num_items([b]) if self.token_normalised else rows(b))
                 for i, b in enumerate(micro)
             ]
-            share = shares(units, acc)
+            share = step_shares(units, acc)
+            if self.collate.kl:  # KTO's KL estimate over the whole step, before its losses
+                with acc.no_sync(self.policy), acc.autocast():
+                    self.ctx.kl = kto_kl(self.ctx, micro, fillers)
         if self.token_normalised:  # the loss divides by the tokens of every micro-batch
             real = [b for i, b in enumerate(micro) if i not in fillers]
             self.ctx.num_items = self._sum_processes(num_items(real)) / acc.num_processes
@@ -166,13 +173,16 @@ class Trainer:
                 factor, div = (0.0 if i in fillers else 1.0), 1
             else:
                 factor, div = share[i], len(micro)
+            self.ctx.filler = i in fillers
             with no_sync, acc.autocast():
                 loss, metrics = algo.step(self.ctx, batch)
                 acc.backward(loss if factor == div == 1 else loss * factor / div)
             step_loss += loss.detach().float() * factor / div
             for k, v in metrics.items():
+                v, w = v if isinstance(v, tuple) else (v, share[i])
                 window[k].append(v)
-                self._weights[k].append(share[i])
+                self._weights[k].append(w)
+        self.ctx.filler, self.ctx.kl = False, None
         tokens = sum(batch_tokens(b) for i, b in enumerate(micro) if i not in fillers)
         self.num_tokens += self._sum_processes(tokens)
 
@@ -192,7 +202,7 @@ class Trainer:
 
     def _log_window(self) -> None:
         self._check_finite()
-        self._last = self.metrics.pool(weighted_sums(self._window, self._weights))
+        self._last = derived_metrics(self.metrics.pool(weighted_sums(self._window, self._weights)))
         shown = {k: self._last[k] for k in self.algo.metrics[:2] if k in self._last}
         self._window.clear()
         self._weights.clear()
@@ -200,7 +210,7 @@ class Trainer:
         record: dict[str, Any] = {"step": self.step}
         if self.stream is not None:
             epoch, index = self.position
-            record["epoch"] = round(epoch + index / self.stream.per_epoch, 4)
+            record["epoch"] = round(epoch + self.stream.epoch_fraction(index), 4)
         elapsed = time.perf_counter() - (self._started or time.perf_counter())
         self.metrics.write(
             {
@@ -232,8 +242,9 @@ class Trainer:
             batch_size=rows,
             acc=self.acc,
             token_normalised=self.token_normalised,
+            fill=self.rollouts is None,
         )
-        return {f"eval_{k}": v for k, v in self.metrics.pool(sums).items()}
+        return {f"eval_{k}": v for k, v in derived_metrics(self.metrics.pool(sums)).items()}
 
     def save(self) -> Path:
         """A checkpoint of the current step (model, tokenizer, optimizer, scheduler, RNG,
@@ -241,21 +252,22 @@ class Trainer:
         self._check_finite()  # never a checkpoint of weights a NaN went through
         folder = self.out / f"checkpoint-{self.step}"
         self.acc.wait_for_everyone()
-        if self.acc.is_main_process:
-            ckpt.save_step(
-                folder,
-                self._unwrapped(),
-                self.tokenizer,
-                self.optimizer,
-                self.scheduler,
-                step=self.step,
-                position=self.position,
-                num_tokens=self.num_tokens,
-                algo=self.algo.name,
-                algo_state=self.ctx.state,
-                extra=self._save_extra(),
-                keep=self.cfg.save_total_limit,
-            )
+        ckpt.save_step(  # every process: gathers sharded weights; the main process writes
+            folder,
+            self._unwrapped(),
+            self.tokenizer,
+            self.optimizer,
+            self.scheduler,
+            step=self.step,
+            position=self.position,
+            num_tokens=self.num_tokens,
+            algo=self.algo.name,
+            algo_state=self.ctx.state,
+            extra=self._save_extra(),
+            keep=self.cfg.save_total_limit,
+            acc=self.acc,
+            state_dict=self._full_state_dict(),
+        )
         self.last_saved = folder
         return folder
 
@@ -263,8 +275,11 @@ class Trainer:
         """The final model and tokenizer in the output folder (merged with LoRA, adapters in
         `adapter/`; PPO's value head beside it)."""
         self.acc.wait_for_everyone()
+        state_dict = self._full_state_dict()  # every process takes part in gathering it
         if self.acc.is_main_process:
-            ckpt.save_final(self.out, self._unwrapped(), self.tokenizer, self._save_extra())
+            model, extra = self._unwrapped(), self._save_extra()
+            ckpt.save_final(self.out, model, self.tokenizer, extra, state_dict)
+        self.acc.wait_for_everyone()
         self.metrics.close()
 
     # ------------------------------------------------------------ helpers
@@ -273,7 +288,7 @@ class Trainer:
         return prepare_data(self, data, training)
 
     def _resume(self, folder: Path) -> None:
-        state = ckpt.restore(folder, self.optimizer, self.scheduler, self.algo.name)
+        state = ckpt.restore(folder, self.optimizer, self.scheduler, self.algo.name, self.acc)
         self.step = state["global_step"]
         self.position = (state["epoch"], state["batch_index"])
         self.num_tokens = state["num_tokens"]
@@ -329,6 +344,11 @@ class Trainer:
     def _unwrapped(self) -> nn.Module:
         m = self.acc.unwrap_model(self.policy)
         return m.model if isinstance(m, LogpsModel) else m
+
+    def _full_state_dict(self) -> dict[str, Any] | None:
+        """The model's weights gathered from a sharded run's processes (None otherwise)."""
+        wrapped = isinstance(self.acc.unwrap_model(self.policy), LogpsModel)
+        return ckpt.full_state_dict(self.acc, self.policy, "model." if wrapped else "")
 
     def _save_extra(self) -> Callable[[Path], None] | None:
         """What writes the rest of the trained module beside the model (PPO's value head)."""

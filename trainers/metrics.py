@@ -45,12 +45,13 @@ def mean_metrics(values: dict[str, list[Any]]) -> dict[str, float]:
 
 
 def weighted_sums(
-    values: dict[str, list[Any]], weights: dict[str, list[float]] | None = None
+    values: dict[str, list[Any]], weights: dict[str, list[Any]] | None = None
 ) -> dict[str, tuple[float, float]]:
-    """Each metric's weighted sum and total weight (weight 1 where none is given), NaNs
-    (undefined for a batch) left out: what `MetricsLog.pool` combines over processes."""
+    """Each metric's weighted sum and total weight (weight 1 where none is given; weights
+    may be 0-d tensors), NaNs (undefined for a batch) left out: what `MetricsLog.pool`
+    combines over processes."""
     out = {}
-    weights = weights or {}
+    weights = to_floats(weights or {})
     for k, v in to_floats(values).items():
         w = weights.get(k) or [1.0] * len(v)
         pairs = [(x, c) for x, c in zip(v, w, strict=True) if not math.isnan(x) and c]

@@ -19,8 +19,9 @@ class BatchStream:
     position `(epoch, index)` is all resuming needs. Each process takes its own shard.
 
     `pair_previous` (KTO's KL estimate): each row also gets `kl_<name>`, the `name` of the
-    previous row of the global micro-batch (the last row's for the first), so the mismatched
-    pairs do not depend on how the global micro-batch is split over processes."""
+    previous row of its optimizer step's global batch (`accumulation` global micro-batches,
+    cut at the epoch's end; the step's last row's for its first), so the mismatched pairs do
+    not depend on how the step is split over processes and micro-batches."""
 
     def __init__(
         self,
@@ -33,6 +34,7 @@ class BatchStream:
         world: int = 1,
         group_by_length: bool = False,
         pair_previous: str | None = None,
+        accumulation: int = 1,
     ) -> None:
         self.rows = rows
         self.n = len(next(iter(rows.values())))
@@ -40,6 +42,7 @@ class BatchStream:
         self.rank, self.world, self.group_by_length = rank, world, group_by_length
         self.per_epoch = math.ceil(math.ceil(self.n / world) / batch_size)
         self.pair_previous = pair_previous
+        self.accumulation = max(1, accumulation)
         self._order: tuple[int, list[int]] | None = None
 
     def order(self, epoch: int) -> list[int]:
@@ -67,6 +70,12 @@ class BatchStream:
     def _length(self, i: int) -> int:
         return sum(len(v[i]) for v in self.rows.values() if isinstance(v[i], list))
 
+    def epoch_fraction(self, index: int) -> float:
+        """How much of an epoch the optimizer steps before micro-batch `index` are (steps of
+        `accumulation` micro-batches, the last one cut at the epoch's end)."""
+        steps = math.ceil(self.per_epoch / self.accumulation)
+        return math.ceil(index / self.accumulation) / steps
+
     def global_indices(self, epoch: int, index: int) -> list[int]:
         """The rows of global micro-batch `index` (every process's, in order)."""
         size = self.batch_size * self.world
@@ -90,8 +99,12 @@ class BatchStream:
         rows = [{k: v[i] for k, v in self.rows.items()} for i in idx]
         name = self.pair_previous
         if name is not None and rows and f"kl_{name}" not in rows[0]:
-            whole = self.global_indices(epoch, index)
-            previous = [whole[p - 1] for p in range(self.rank, len(whole), self.world)]
+            size = self.batch_size * self.world
+            first = index // self.accumulation * self.accumulation * size  # the step's rows
+            order = self.order(epoch)
+            step = order[first : first + self.accumulation * size]
+            mine = range(index * size - first + self.rank, len(step), self.world)
+            previous = [step[p - 1] for p in mine][: len(rows)]
             col = self.rows[name]
             for row, i in zip(rows, previous, strict=True):
                 row[f"kl_{name}"] = col[i]

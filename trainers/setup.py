@@ -47,11 +47,6 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
     cfg = t.cfg = TrainConfig.from_any(config)
     algo: Algorithm = get_algorithm(cfg.algo)
     t.algo, t.options = algo, algo.make_options(cfg.options)
-    if cfg.algo == "kto" and t.options.loss_type == "kto" and cfg.batch_size < 2:
-        raise UsageError(
-            "KTO's KL estimate pairs each prompt with another row's completion",
-            hint="use --batch-size 2 or more (or --loss-type apo_zero_unpaired)",
-        )
     t.out = Path(cfg.output_dir)
     check_trackers(cfg.report_to, t.out)  # before any data or model is loaded
     t.resume_from = ckpt.resolve_resume(cfg.resume, t.out)
@@ -66,6 +61,12 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
         cpu=launched_on_cpu(),
     )
     check_processes(acc.num_processes)
+    step_rows = cfg.batch_size * acc.num_processes * cfg.gradient_accumulation_steps
+    if cfg.algo == "kto" and t.options.loss_type == "kto" and step_rows < 2:
+        raise UsageError(  # the pairs are taken within an optimizer step's global batch
+            "KTO's KL estimate pairs each prompt with another row's completion",
+            hint="use --batch-size 2 or more (or --loss-type apo_zero_unpaired)",
+        )
     t.log = log if acc.is_main_process else (lambda *_: None)
     set_seed(cfg.seed)
 
@@ -157,6 +158,7 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
             world=acc.num_processes,
             group_by_length=cfg.group_by_length,
             pair_previous="completion" if t.collate.kl else None,
+            accumulation=cfg.gradient_accumulation_steps if t.rollouts is None else 1,
         )
         if t.rollouts is not None:  # each rollout serves a fixed number of steps
             per_epoch = t.stream.per_epoch * t.rollouts.steps_per_rollout

@@ -39,7 +39,9 @@ from trlprep.trainers.losses import (
     wpo_weights,
 )
 
-Metrics = dict[str, float | Tensor]
+# a value, or (value, weight) for a mean whose weight is not the batch's rows (per-label
+# means over the rows of every process: weighted by how many rows have the label)
+Metrics = dict[str, float | Tensor | tuple[Tensor, Tensor]]
 
 
 @dataclass
@@ -53,6 +55,11 @@ class StepContext:
     num_items: float | None = None
     gather: Callable[[Tensor], Tensor] = lambda x: x
     teacher: nn.Module | None = None  # GKD's teacher
+    # the batch only fills in for a process the global batch has no row for (weight 0): its
+    # rows are left out of everything pooled over processes (KL, running means, metrics)
+    filler: bool = False
+    # KTO's KL estimate of the whole optimizer step (set by the loop before its micro-batches)
+    kl: Tensor | None = None
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
@@ -140,7 +147,9 @@ def dpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     if "bco_pair" in o.loss_type:
         running: RunningMean = ctx.state.setdefault("running", RunningMean())
         rewards = o.beta * torch.cat((pairs.chosen_logratios, pairs.rejected_logratios))
-        delta = running.update(ctx.gather(rewards.detach())) if ctx.training else running.mean
+        delta = running.mean
+        if ctx.training:
+            delta = running.update(_kept_rewards(ctx, rewards.detach()))
     weights = None
     if o.use_weighting:
         weights = wpo_weights(out.logps, out.stats["log_sum_sq_probs"], out.mask, n)
@@ -201,31 +210,56 @@ def orpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
 # ------------------------------------------------------------------ unpaired preferences
 
 
-def _rows_mean(values: Tensor, rows: Tensor) -> Tensor:
-    """Mean of the selected rows' values: NaN (left out of the logged mean) when none is."""
-    rows = rows.float()
-    return (values.detach().float() * rows).sum() / rows.sum()
+def _gather_kept(ctx: StepContext, cols: list[Tensor]) -> list[Tensor]:
+    """Per-row columns of every process's rows (rank order), plus a last column that is 1
+    for real rows and 0 for a filler batch's."""
+    keep = cols[0].new_full(cols[0].shape, 0.0 if ctx.filler else 1.0)
+    stacked = torch.stack([c.detach().float() for c in cols] + [keep.float()], dim=1)
+    return list(ctx.gather(stacked).unbind(1))
 
 
-def _unpaired_metrics(
-    out: CompletionLogps, labels: Tensor, rewards: Tensor, gather: Callable = lambda x: x
-) -> Metrics:
-    """Per-label means over the rows of every process (`gather`): a process's share of
-    desirable rows differs from its share of the batch."""
-    cols = [labels.float(), rewards.detach().float(), out.sums.detach().float()]
+def _label_mean(values: Tensor, rows: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean of the selected rows' values (NaN, left out of the logged mean, when none is),
+    weighted by how many there are."""
+    n = rows.sum()
+    return (values * rows).sum() / n, n
+
+
+def _unpaired_metrics(ctx: StepContext, out: CompletionLogps, labels: Tensor, rewards: Tensor):
+    """Per-label means over the real rows of every process, each weighted by its row (or
+    token) count, so that the logged means are those of every row of the logging window
+    however it was split into processes and micro-batches (TRL's KTO sums and counts too);
+    `rewards/margins` is chosen minus rejected of the logged means (`derived_metrics`)."""
+    cols = [labels.float(), rewards, out.sums]
     if out.mean_logits is not None:
         m = out.mask.float()
         cols += [(out.mean_logits.detach().float() * m).sum(-1), m.sum(-1)]
-    cols = list(gather(torch.stack(cols, dim=1)).unbind(1))
-    labels, rewards, sums = cols[0].bool(), cols[1], cols[2]
+    cols = _gather_kept(ctx, cols)
+    keep = cols[-1]
+    chosen = cols[0] * keep
     metrics: Metrics = {}
-    for name, sel in (("chosen", labels), ("rejected", ~labels)):
-        metrics[f"rewards/{name}"] = _rows_mean(rewards, sel)
-        metrics[f"logps/{name}"] = _rows_mean(sums, sel)
+    for name, sel in (("chosen", chosen), ("rejected", (1 - cols[0]) * keep)):
+        metrics[f"rewards/{name}"] = _label_mean(cols[1], sel)
+        metrics[f"logps/{name}"] = _label_mean(cols[2], sel)
         if out.mean_logits is not None:
-            metrics[f"logits/{name}"] = (cols[3] * sel).sum() / (cols[4] * sel).sum()
-    metrics["rewards/margins"] = metrics["rewards/chosen"] - metrics["rewards/rejected"]
+            tokens = cols[4] * sel
+            metrics[f"logits/{name}"] = ((cols[3] * sel).sum() / tokens.sum(), tokens.sum())
     return metrics
+
+
+def derived_metrics(metrics: dict[str, float]) -> dict[str, float]:
+    """`rewards/margins` from the logged per-label means where a step did not log it (KTO,
+    BCO: chosen and rejected are different rows)."""
+    if "rewards/margins" not in metrics and {"rewards/chosen", "rewards/rejected"} <= set(metrics):
+        metrics = {**metrics}
+        metrics["rewards/margins"] = metrics["rewards/chosen"] - metrics["rewards/rejected"]
+    return metrics
+
+
+def _kept_rewards(ctx: StepContext, rewards: Tensor) -> Tensor:
+    """`rewards` of the real rows of every process (a host sync, as the running mean's)."""
+    values, keep = _gather_kept(ctx, [rewards])
+    return values[keep > 0]
 
 
 def _unpaired_logratios(ctx: StepContext, batch: UnpairedBatch) -> tuple[CompletionLogps, Tensor]:
@@ -238,19 +272,35 @@ def _unpaired_logratios(ctx: StepContext, batch: UnpairedBatch) -> tuple[Complet
     return out, out.sums - ref
 
 
+@torch.no_grad()
+def kto_kl(
+    ctx: StepContext, batches: list[UnpairedBatch], fillers: set[int] | None = None
+) -> Tensor:
+    """KTO's KL estimate z_0 over the real rows of `batches` on every process: the mean
+    log-ratio of the mismatched pairs (`kl_seqs`), clamped at 0. The loop calls it once per
+    optimizer step with all its micro-batches, so the estimate is that of the step's whole
+    global batch whatever the processes and gradient accumulation (`fillers`: indices of
+    batches that only fill in, left out)."""
+    diffs, keeps = [], []
+    for i, batch in enumerate(batches):
+        kl_logps = ctx.policy(batch.kl_seqs).sums
+        if batch.ref_kl_logps is not None:
+            ref_kl_logps = batch.ref_kl_logps.to(device=kl_logps.device, dtype=kl_logps.dtype)
+        else:
+            ref_kl_logps = ctx.reference(batch.kl_seqs).sums
+        diffs.append((kl_logps - ref_kl_logps).float())
+        keeps.append(diffs[-1].new_full(diffs[-1].shape, 0.0 if i in (fillers or ()) else 1.0))
+    diff, keep = ctx.gather(torch.stack((torch.cat(diffs), torch.cat(keeps)), dim=1)).unbind(1)
+    return kto_kl_estimate(diff, torch.zeros_like(diff), keep)
+
+
 def kto_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
     """KTO (with the mismatched-pair KL estimate) or APO-zero unpaired."""
     o = ctx.options
     out, ratios = _unpaired_logratios(ctx, batch)
     kl = ratios.new_zeros(())
-    if o.loss_type == "kto":
-        with torch.no_grad():
-            kl_logps = ctx.policy(batch.kl_seqs).sums
-            if batch.ref_kl_logps is not None:
-                ref_kl_logps = batch.ref_kl_logps.to(kl_logps.dtype)
-            else:
-                ref_kl_logps = ctx.reference(batch.kl_seqs).sums
-        kl = kto_kl_estimate(ctx.gather(kl_logps), ctx.gather(ref_kl_logps))
+    if o.loss_type == "kto":  # the step's estimate, or this batch's (evaluation)
+        kl = ctx.kl if ctx.kl is not None else kto_kl(ctx, [batch], {0} if ctx.filler else set())
     labels = batch.labels
     losses = kto_loss(
         ratios[labels],
@@ -261,21 +311,22 @@ def kto_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
         undesirable_weight=o.undesirable_weight,
         loss_type=o.loss_type,
     )
-    metrics = {"kl": kl.detach()} | _unpaired_metrics(out, labels, o.beta * ratios, ctx.gather)
+    metrics = {"kl": kl.detach()} | _unpaired_metrics(ctx, out, labels, o.beta * ratios)
     return losses.mean(), metrics
 
 
 def bco_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
-    """BCO: a binary classifier on the implicit reward, shifted by its running mean."""
+    """BCO: a binary classifier on the implicit reward, shifted by its running mean (updated
+    with each global micro-batch's real rows before its loss, as TRL's BCO does)."""
     o = ctx.options
     out, ratios = _unpaired_logratios(ctx, batch)
     rewards = o.beta * ratios
     running: RunningMean = ctx.state.setdefault("running", RunningMean())
     if ctx.training:
-        running.update(ctx.gather(rewards.detach()))
+        running.update(_kept_rewards(ctx, rewards.detach()))
     labels = batch.labels
     losses = bco_loss(rewards[labels], rewards[~labels], running.mean)
-    metrics = {"delta": running.mean} | _unpaired_metrics(out, labels, rewards, ctx.gather)
+    metrics = {"delta": running.mean} | _unpaired_metrics(ctx, out, labels, rewards)
     return losses.mean(), metrics
 
 

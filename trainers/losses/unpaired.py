@@ -12,13 +12,19 @@ from torch import Tensor
 KTO_LOSS_TYPES: tuple[str, ...] = ("kto", "apo_zero_unpaired")
 
 
-def kto_kl_estimate(kl_logps: Tensor, ref_kl_logps: Tensor) -> Tensor:
-    """KTO's reference point z_0: mean log-ratio on mismatched (prompt, completion) pairs.
+def kto_kl_estimate(
+    kl_logps: Tensor, ref_kl_logps: Tensor, weights: Tensor | None = None
+) -> Tensor:
+    """KTO's reference point z_0: mean log-ratio on mismatched (prompt, completion) pairs
+    (`weights`: 1 for the pairs to count, 0 for those to leave out).
 
     Clamped at 0 and detached (no gradient flows through z_0). Ethayarajh et al., 2024,
     "KTO: Model Alignment as Prospect Theoretic Optimization", Sec. 4.1 (arXiv:2402.01306).
     """
-    return (kl_logps - ref_kl_logps).mean().clamp(min=0).detach()
+    diff = kl_logps - ref_kl_logps
+    if weights is not None:
+        return ((diff * weights).sum() / weights.sum()).clamp(min=0).detach()
+    return diff.mean().clamp(min=0).detach()
 
 
 def kto_loss(
