@@ -389,3 +389,17 @@ def _write_rows(rows: list[dict]) -> Path:
 
     path = Path(tempfile.mkdtemp()) / "rows.jsonl"
     return _write(path, rows)
+
+
+def test_report_of_an_empty_file_says_it_has_no_rows(tmp_path):
+    """An empty input is an error (exit 1) in the words convert and validate use."""
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    src = tmp_path / "empty.jsonl"
+    src.write_text("")
+    res = CliRunner().invoke(app, ["report", str(src)])
+    assert res.exit_code == 1
+    assert f"{src}: the dataset has no rows" in res.output
+    assert "cannot tell the dataset type" not in res.output

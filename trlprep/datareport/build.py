@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import UsageError
+from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format
 
 DEFAULT_EXAMPLES = 3
@@ -167,15 +167,26 @@ def measure(
         raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
+    if layout is None and type is None:  # a public layout is read as `trlprep convert` reads it
+        data, layout, imported = _read_layout(data, split, input_format)
+    else:
+        imported = None
     stats = None
     if layout is not None:
         from trlprep.importers import ImportStats
 
         stats = ImportStats()
+        if imported is not None:  # an in-memory table, imported already
+            stats.rejected = imported
     from trlprep.datareport import loading
 
     pending = None if loaded else loading.start(chat_template, tokenizer)  # while detecting
-    path, batches, det = _source(data, split, input_format, layout, stats)
+    streamed = layout if imported is None else None  # a table is imported already
+    path, batches, det = _source(data, split, input_format, streamed, stats)
+    if not det.num_rows and not (stats is not None and stats.rejected):
+        raise DataError(  # as convert and validate say it
+            f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
+        )
     if det.format is Format.TOKENIZED:
         raise UsageError(
             "the data is already tokenized: the report reads text or messages",
@@ -194,7 +205,9 @@ def measure(
         opts = ConvertOptions(split_mode=split_mode)
         plan = make_plan(det, from_=type, to="preference", options=opts)
     val = None
-    if validate and layout is not None:  # the imported rows, as the conversion checks them
+    if validate and layout is not None and imported is not None:
+        val = _validation(data, None, type, None, None)
+    elif validate and layout is not None:  # the imported rows, as the conversion checks them
         val = _validation(_imported(path, split, input_format, layout), None, type, None, None)
     elif validate:
         val = _validation(data, path, type, split, input_format)
@@ -225,6 +238,36 @@ def measure(
     out["summary"] = summary(out, max_length)
     rep = DataReport({"summary": out.pop("summary"), **out})
     return rep, collector.data, (template, tok)
+
+
+def _read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | None]:
+    """(data, the public layout `trlprep convert` reads it as or None, and for an in-memory
+    table read as one: the rows its import refused, the data being the imported rows)."""
+    from trlprep.importers import import_table, layout_read_as
+
+    if isinstance(data, (str, os.PathLike)):
+        from trlprep.io.readers import iter_batches
+
+        batches = iter_batches(str(data), split=split, input_format=input_format)
+        try:
+            first = next(iter(batches), None)
+        finally:
+            getattr(batches, "close", lambda: None)()
+        if first is None:
+            return data, None, None
+        head = first.data
+        head = head if isinstance(head, pa.Table) else pa.Table.from_batches([head])
+        return data, layout_read_as(head), None
+    from trlprep.io.adapters import as_input
+
+    table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
+    if not isinstance(table, pa.Table) or not table.num_rows:
+        return data, None, None
+    layout = layout_read_as(table)
+    if layout is None:
+        return data, None, None
+    result = import_table(table, layout, on_error="skip")
+    return result.table, layout, result.num_rejected
 
 
 def _stream(path: str, split, input_format, layout: str | None, stats=None):

@@ -168,6 +168,7 @@ def _overview(r: dict[str, Any]) -> str:
                 if h.get("measured_as") not in (None, h["type"])
                 else ""
             )
+            + (f", read as the {escape(h['layout'])} layout" if h.get("layout") else "")
             + "</span>",
         ),  # fmt: skip
         (

@@ -43,6 +43,8 @@ def _render_one(r: dict[str, Any]) -> str:
         + f": {h['type']} ({h['format']}), {plural(rows['in'], 'row')}"
         + (f", {rows['rejected']} not reportable" if rows["rejected"] else ""),
     ]
+    if h.get("layout"):
+        out.append(f"  read as the {h['layout']} layout, as `trlprep convert` reads it")
     if h.get("measured_as") and h["measured_as"] != h["type"]:
         out.append(f"  measured as {h['measured_as']}, as trainers read it (prompt extracted)")
     if h["extra_columns"]:

@@ -1,0 +1,55 @@
+"""`trlprep report` reads a public layout (ShareGPT preference JSON, Alpaca, glaive tool
+calls) as `trlprep convert` reads it, from a file or an in-memory table: the rows it
+reports are the converted rows, and the report names the layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+import trlprep
+from trlprep.cli import app
+
+REAL = Path(__file__).resolve().parents[1] / "tests" / "realdata"
+CASES = [
+    ("dpo_demo/dpo_en_demo.json", "sharegpt", "preference", 30),
+    ("alpaca_demo/alpaca_en_demo.json", "alpaca", "prompt-completion", 150),
+    ("glaive_toolcall/glaive_toolcall_en_demo.json", "sharegpt", "language-modeling", 50),
+]
+
+
+@pytest.mark.parametrize(("name", "layout", "type", "rows"), CASES)
+def test_report_reads_a_layout_as_convert_does(name, layout, type, rows):
+    src = REAL / name
+    res = CliRunner().invoke(app, ["report", str(src), "--format", "json"])
+    assert res.exit_code == 0, res.output
+    got = json.loads(res.output)
+    assert (got["report"]["layout"], got["report"]["type"]) == (layout, type)
+    assert got["rows"]["in"] == rows and got["validation"]["valid"]
+    text = CliRunner().invoke(app, ["report", str(src), "--format", "text"])
+    assert text.exit_code == 0
+    assert f"read as the {layout} layout" in text.output
+    assert "mix standard text and conversational" not in text.output
+
+
+def test_report_of_a_table_reads_the_layout_as_the_file():
+    src = REAL / "dpo_demo/dpo_en_demo.json"
+    table = pa.Table.from_pylist(json.loads(src.read_text()))
+    from_table = trlprep.report(table).to_dict()
+    from_file = trlprep.report(str(src)).to_dict()
+    assert from_table["report"]["layout"] == "sharegpt"
+    for key in ("conversation", "duplicates", "rows"):
+        assert from_table[key] == from_file[key], key
+
+
+def test_data_of_a_trl_type_is_reported_as_it_is():
+    """KTO-style messages + label rows are a TRL type: no layout is read."""
+    res = CliRunner().invoke(
+        app, ["report", str(REAL / "kto_demo/kto_en_demo.json"), "--format", "json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["report"]["layout"] is None
