@@ -124,6 +124,29 @@ def test_pairing_groups_across_blocks():
     assert got.to_pylist() == local.to_pylist()
 
 
+def test_rows_come_back_in_row_order_whatever_order_ray_gives_the_blocks():
+    """Blocks that pass each other (Ray keeps their order only as a best effort) are put
+    back in order; blocks whose rows interleave are sorted; rows of one input row (a pair's
+    two halves) keep their order either way."""
+    from trlprep.errors import ROW_ID
+    from trlprep.ray.numbering import in_row_order
+
+    def block(ids, tag):
+        return pa.table({ROW_ID: ids, "v": [f"{tag}{i}" for i in range(len(ids))]})
+
+    want = list(range(9))
+    parts = [block([6, 7, 8], "c"), block([0, 1, 1, 2], "a"), block([], "e"), block([3, 4, 5], "b")]
+    got = in_row_order(ray.data.from_arrow_refs([ray.put(t) for t in parts])).take_all()
+    assert [r[ROW_ID] for r in got] == [0, 1, 1, 2, 3, 4, 5, 6, 7, 8]
+    assert [r["v"] for r in got][:4] == ["a0", "a1", "a2", "a3"]  # the halves as they were
+    interleaved = [block([1, 3, 5, 7], "x"), block([0, 2, 4, 6, 8], "y")]
+    got = in_row_order(ray.data.from_arrow_refs([ray.put(t) for t in interleaved])).take_all()
+    assert [r[ROW_ID] for r in got] == want
+    unsorted = [block([2, 0, 1], "z")]
+    got = in_row_order(ray.data.from_arrow_refs([ray.put(t) for t in unsorted])).take_all()
+    assert [r[ROW_ID] for r in got] == [0, 1, 2]
+
+
 def test_validate_ray_report_has_global_rows():
     """Per-block reports merge into the local report: same issues, same global rows."""
     rows = [{"prompt": "p", "completion": " c", "id": i} for i in range(10)]
@@ -239,7 +262,7 @@ def test_cli_ray_imports_layouts_skips_and_names_lines_as_local(tmp_path):
     assert r_local.exit_code == r_ray.exit_code == 1
     first = f"{src / 'train-00000-of-00002.jsonl'}:3: import:"
     assert first in r_local.output and first in r_ray.output
-    assert "(1 more row fail)" in r_ray.output
+    assert "(1 more row fails)" in r_ray.output
 
 
 def test_cli_validate_ray_reports_as_local_over_shards(tmp_path):

@@ -12,7 +12,7 @@ import pyarrow as pa
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ray.base import HALF, LINE, PAIR_KEY, _context, _ray
 from trlprep.ray.blocks import _Converter, _import, _keep, _run, _Stage
-from trlprep.ray.numbering import numbered
+from trlprep.ray.numbering import in_row_order, numbered
 from trlprep.ray.pairing import _pair_group, _pair_keys, _segment
 
 if TYPE_CHECKING:
@@ -30,9 +30,10 @@ class Converted:
 
     def output(self) -> ray.data.Dataset:
         """The converted rows without hidden columns, in input order (`--order blocks`:
-        every first-of-pair row before any second one)."""
+        every first-of-pair row before any second one); materialized."""
         if not self.blocks_order:
             ds = self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False,))
+            ds = in_row_order(ds)
         else:  # a sort by (half, input row): Ray's union does not keep the order of its parts
             ds = self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False, True))
             ds = ds.sort([HALF, ROW_ID]).drop_columns([HALF])

@@ -142,3 +142,29 @@ def _number_lines(block: Any, offset: int, info: dict, line_based: bool) -> pa.T
             line[at] = k + 1 if text is None else np.asarray(text)[k]
     t = t.drop_columns([PATH]).append_column(ROW_ID, pa.array(ids))
     return t.append_column(LINE, pa.array(line) if line_based else pa.nulls(t.num_rows, pa.int64()))
+
+
+def _span(block: Any) -> tuple[int, int, bool]:
+    """(first ROW_ID, last ROW_ID, whether they never decrease) of a non-empty block."""
+    ids = _arrow(block).column(ROW_ID).to_numpy()
+    return int(ids[0]), int(ids[-1]), bool(np.all(np.diff(ids) >= 0))
+
+
+def in_row_order(ds: ray.data.Dataset) -> ray.data.Dataset:
+    """`ds` (rows carrying ROW_ID) materialized with its rows in ROW_ID order, rows of one
+    ROW_ID kept as they are. Ray keeps the order of blocks only as a best effort (with
+    `preserve_order` set, blocks have still been seen to pass each other): blocks in order
+    within themselves are put back in order by their rows (no data moves), anything else
+    is sorted."""
+    ray = _ray()
+    ds = ds.materialize()
+    blocks = [ref for ref, _, n in _blocks(ds) if n]
+    spans = ray.get([ray.remote(_span).remote(ref) for ref in blocks])
+    order = sorted(range(len(blocks)), key=lambda i: (spans[i][0], spans[i][1], i))
+    inside = all(s[2] for s in spans)
+    chained = all(spans[a][1] <= spans[b][0] for a, b in zip(order, order[1:], strict=False))
+    if not (inside and chained):
+        return ds.sort(ROW_ID).materialize()
+    if order == list(range(len(blocks))):
+        return ds
+    return ray.data.from_arrow_refs([blocks[i] for i in order]).materialize()
