@@ -70,9 +70,9 @@ def test_unpaired_rows_without_a_final_assistant_turn_are_problems():
     assert det.type.name == "unpaired-preference"
     found = {p.message: p.rows for p in det.problems if p.code == "no-completion"}
     assert found == {
-        "column 'messages': 1 rows end on a user turn, so no completion to read as unpaired "
+        "column 'messages': 1 row ends on a user turn, so no completion to read as unpaired "
         "preference": [2],
-        "column 'messages': 1 rows hold only an assistant turn (no prompt), so no completion to "
+        "column 'messages': 1 row holds only an assistant turn (no prompt), so no completion to "
         "read as unpaired preference": [3],
     }
 

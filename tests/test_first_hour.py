@@ -203,8 +203,8 @@ def test_readme_differences_name_the_seq_lengths_of_wrapped_packing():
 
 
 def test_one_line_is_line_not_lines_and_one_more_row_fails(tmp_path):
-    """Defect 14: counts of one read as one (`e.g. line 4`, `1 more row fails`); the
-    streaming driver's `(1 more row fail)` is left (Ray's tests compare it)."""
+    """Defect 14: counts of one read as one (`e.g. line 4`, `1 more row fails`), in the
+    row failures and in the streaming driver's error alike."""
     from trlprep.errors import RowFailures
 
     rows = [PREFERENCE[0]] * 3 + [{**PREFERENCE[0], "chosen": None}]

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import ROW_ID, DataError, RowFailures
+from trlprep.wording import plural
 
 if TYPE_CHECKING:
     from trlprep.conversion.convert import Plan
@@ -309,7 +310,9 @@ def convert_table(
     from trlprep.importers.run import RejectedRowsWarning
 
     warnings.warn(
-        f"{ledger.rejected} rows could not be converted and were left out: "
+        f"{plural(ledger.rejected, 'row')} could not be converted and "
+        + ("was" if ledger.rejected == 1 else "were")
+        + " left out: "
         + "; ".join(ledger.reason_lines(3)),
         RejectedRowsWarning,
         stacklevel=3,

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import DataError
+from trlprep.wording import noun
 
 MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file has them all)
 
@@ -112,7 +113,7 @@ class Ledger:
     def notes(self) -> list[str]:
         """What reading changed (values read as text with --coerce)."""
         return [
-            f"column {column!r}: {count:,} {plural(count, 'value')} of another kind (numbers, "
+            f"column {column!r}: {count:,} {noun(count, 'value')} of another kind (numbers, "
             "booleans) read as text (--coerce)"
             for column, count in self.coerced.items()
         ]
@@ -145,9 +146,10 @@ class Ledger:
                 if self.rejects is not None
                 else "nothing was written",
             )
+        fail = "fails" if more == 1 else "fail"
         return DataError(
             f"{f.get('stage')}: {f.get('reason')}"
-            + (f" ({more:,} more {plural(more, 'row')} fail)" if more else ""),
+            + (f" ({more:,} more {noun(more, 'row')} {fail})" if more else ""),
             path=path,
             line=f.get("line"),
             row=f.get("row") if f.get("line") is None else None,
@@ -167,8 +169,8 @@ class Ledger:
     def summary(self, route_rows: dict[str, str] | None = None) -> str:
         """`N rows in, M rejected, K converted -> L rows out (...)`."""
         text = (
-            f"{self.rows_in:,} {plural(self.rows_in, 'row')} in, {self.rejected:,} rejected, "
-            f"{self.converted:,} converted -> {self.rows_out:,} {plural(self.rows_out, 'row')} out"
+            f"{self.rows_in:,} {noun(self.rows_in, 'row')} in, {self.rejected:,} rejected, "
+            f"{self.converted:,} converted -> {self.rows_out:,} {noun(self.rows_out, 'row')} out"
         )
         effects = []
         for name, (n_in, n_out) in self.steps.items():
@@ -180,7 +182,7 @@ class Ledger:
             elif n_in != n_out:
                 how = self.expansions.get(name)
                 effects.append(
-                    f"{name}: {n_in:,} {plural(n_in, 'row')} -> {n_out:,}"
+                    f"{name}: {n_in:,} {noun(n_in, 'row')} -> {n_out:,}"
                     + (f", {how}" if how else "")
                 )
         text += f" ({'; '.join(effects)})" if effects else ""
@@ -224,7 +226,3 @@ def _merged(seen: list[str] | None, reason: str) -> list[str]:
 def where(row: int, line: int | None) -> str:
     """`line N` (1-based file line) for line-oriented input, else `row N` (0-based)."""
     return f"line {line}" if line is not None else f"row {row}"
-
-
-def plural(n: int, word: str) -> str:
-    return word if n == 1 else word + "s"

@@ -57,17 +57,18 @@ def read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTyp
             "(--from lm keeps it language modeling)"
         )
         why = {
-            "user": "end on a user turn",
-            "other": "end on a turn that is not the assistant's",
-            "empty": "have no messages",
-            "assistant-only": "hold only an assistant turn (no prompt)",
+            "user": ("ends", "end", " on a user turn"),
+            "other": ("ends", "end", " on a turn that is not the assistant's"),
+            "empty": ("has", "have", " no messages"),
+            "assistant-only": ("holds", "hold", " only an assistant turn (no prompt)"),
         }
-        for kind, text in why.items():
+        for kind, (one, many, rest) in why.items():
             if last.counts.get(kind):
+                text = (one if last.counts[kind] == 1 else many) + rest
                 problem(
                     "no-completion",
-                    f"column {MESSAGES!r}: {last.counts[kind]} rows {text}, so no completion "
-                    "to read as unpaired preference",
+                    f"column {MESSAGES!r}: {plural(last.counts[kind], 'row')} {text}, so no "
+                    "completion to read as unpaired preference",
                     last.counts[kind],
                     last.examples.get(kind, []),
                 )

@@ -41,6 +41,7 @@ from trlprep.importers.base import (
 from trlprep.importers.jsonarrow import row_lengths
 from trlprep.importers.messages import field_of, messages_from
 from trlprep.registry import PROMPT_COMPLETION, PROMPT_ONLY, DatasetType, Format
+from trlprep.wording import plural
 
 JOIN = "\n\n"
 
@@ -115,7 +116,8 @@ class MTBench(Importer):
         later = int((lengths > 1).sum())
         notes = (
             [
-                f"{later:,} rows have later turns; the prompt is the first turn "
+                f"{plural(later, 'row')} {'has' if later == 1 else 'have'} later turns; the prompt "
+                "is the first turn "
                 "(the rest stay in `turns`)"
             ]
             if later

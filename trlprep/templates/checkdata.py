@@ -14,6 +14,7 @@ from trlprep.templates.check import FAIL, PASS, WARN, Check
 from trlprep.templates.rules import plan_for, type_of_keys
 from trlprep.templates.table import render_table
 from trlprep.templates.template import ChatTemplate
+from trlprep.wording import plural
 
 
 def check_data(
@@ -40,7 +41,9 @@ def check_data(
         result = import_table(table, layout, on_error="skip")
         n_in, table, origin = table.num_rows, result.table, result.rows
         left = (
-            f"; {result.num_rejected} rows it refuses are left out" if result.num_rejected else ""
+            f"; {plural(result.num_rejected, 'row')} it refuses left out"
+            if result.num_rejected
+            else ""
         )
         text = f"read as the {layout} layout, as `trlprep convert` reads it: {n_in} rows -> "
         checks.append(Check("data layout", PASS, text + f"{table.num_rows}{left}"))
@@ -60,7 +63,7 @@ def check_data(
             sampled, dtype = _read(sampled, reading)
         except RowFailures as e:
             rows = [rows_idx[r] for r in e.rows]
-            more = f" ({len(rows) - 1} more sampled rows)" if len(rows) > 1 else ""
+            more = f" ({plural(len(rows) - 1, 'more sampled row')})" if len(rows) > 1 else ""
             text = f"{reading.description}: row {rows[0]}: {e.reasons[0]}{more}"
             return [*checks, Check("data type", FAIL, text, {"row": rows[0], "rows": rows})]
     plan = plan_for(dtype)
@@ -69,7 +72,12 @@ def check_data(
         out, rep = render_table(sampled, dtype, template, num_proc=1)
     except RowFailures as e:
         rows = [rows_idx[r] for r in e.rows]
-        more = f" ({len(rows) - 1} more sampled rows fail)" if len(rows) > 1 else ""
+        more = (
+            f" ({plural(len(rows) - 1, 'more sampled row')} "
+            + ("fails)" if len(rows) == 2 else "fail)")
+            if len(rows) > 1
+            else ""
+        )
         text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}" + advice
         return [*checks, Check("data renders", FAIL, text, {"row": rows[0], "rows": rows})]
     except DataError as e:
