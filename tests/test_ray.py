@@ -147,6 +147,28 @@ def test_rows_come_back_in_row_order_whatever_order_ray_gives_the_blocks():
     assert [r[ROW_ID] for r in got] == [0, 1, 2]
 
 
+def test_python_api_raises_the_workers_warnings_once_as_locally():
+    """A warning raised in a Ray worker (a row dropped for want of a prompt) reaches the
+    caller of `trlprep.ray.convert` as `trlprep.convert` raises it: once, same words."""
+    rows = [
+        {"chosen": f"The sky is blue {i}.", "rejected": f"The sky is red {i}."} for i in range(6)
+    ]
+    rows[3] = {"chosen": "Blue.", "rejected": "Green."}
+    table = pa.Table.from_pylist(rows)
+
+    def said(fn):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            out = fn()
+        return out, [(w.category, str(w.message)) for w in got if "share no text" in str(w.message)]
+
+    local, want = said(lambda: trlprep.convert(table, to="preference", no_prompt="drop"))
+    blocks = ray.data.from_arrow([table.slice(0, 2), table.slice(2, 2), table.slice(4)])
+    got, heard = said(lambda: engine.convert(blocks, to="preference", no_prompt="drop").take_all())
+    assert len(want) == 1 and heard == want
+    assert got == local.to_pylist()
+
+
 def test_validate_ray_report_has_global_rows():
     """Per-block reports merge into the local report: same issues, same global rows."""
     rows = [{"prompt": "p", "completion": " c", "id": i} for i in range(10)]

@@ -5,6 +5,7 @@ and `tokenize`."""
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -188,17 +189,30 @@ def convert(
     """
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
+    from trlprep.ray import notes as worker_notes
 
     check_on_error(on_error)
     _context()
     collect = on_error == "skip"
     ds, _ = numbered(ds)
-    if from_ is not None and is_layout(from_):
-        ds = import_layout(ds, from_, import_options, coerce=coerce, collect=collect)
-        ds, from_ = ds.materialize(), None
-        if collect and _head(ds, 1) is None:  # every row refused: nothing left, as locally
-            return _ray().data.from_arrow(pa.table({}))
-    return convert_rows(ds, to, from_=from_, collect=collect, coerce=coerce, **kwargs).output()
+    book = worker_notes.notebook()  # the workers' warnings, raised here once each
+    try:
+        if from_ is not None and is_layout(from_):
+            ds = import_layout(
+                ds, from_, import_options, coerce=coerce, collect=collect, notes=book
+            )
+            ds, from_ = ds.materialize(), None
+            if collect and _head(ds, 1) is None:  # every row refused: nothing left, as locally
+                return _ray().data.from_arrow(pa.table({}))
+        conv = convert_rows(
+            ds, to, from_=from_, collect=collect, coerce=coerce, notes=book, **kwargs
+        )
+        out = conv.output()
+    finally:
+        found = worker_notes.take(book)
+        for category, message in found.warnings:
+            warnings.warn(message, category, stacklevel=3)
+    return out
 
 
 def _map(ds: ray.data.Dataset, stage: _Stage, concurrency: int | None) -> ray.data.Dataset:
