@@ -336,3 +336,21 @@ def test_cli_ray_pairs_conversational_unpaired_rows_read_from_messages(tmp_path)
     error = [x for x in local.output.splitlines() if x.startswith("error: ")]
     assert error and error == [x for x in got.output.splitlines() if x.startswith("error: ")]
     assert "rows found no partner with the opposite label" in got.output
+
+
+def test_cli_ray_writes_the_local_engines_bytes(tmp_path):
+    """A local output folder is written by the driver, block after block in row order, with
+    the local engine's shard writer: the same bytes as `--engine local`, in the same shards,
+    with a plain file's permissions."""
+    src = REALDATA / "hh_rlhf/harmless-base-test.sample.jsonl"
+    args = ["--from", "hh", "--to", "preference", "--on-error", "skip", "--num-shards", "2"]
+    for engine in ("local", "ray"):
+        r = _run(src, tmp_path / engine, "--output-format", "jsonl", *args, engine=engine)
+        assert r.exit_code == 0, r.output
+    names = sorted(p.name for p in (tmp_path / "local").iterdir())
+    assert names == ["train-00000-of-00002.jsonl", "train-00001-of-00002.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "ray").iterdir()) == names
+    for name in names:
+        got = tmp_path / "ray" / name
+        assert got.read_bytes() == (tmp_path / "local" / name).read_bytes()
+        assert got.stat().st_mode & 0o777 == (tmp_path / "local" / name).stat().st_mode & 0o777

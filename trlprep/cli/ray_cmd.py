@@ -4,7 +4,6 @@ Data's own Parquet/JSON readers and writers (local paths or object storage Ray s
 from __future__ import annotations
 
 import contextlib
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -66,49 +65,61 @@ def _out_dir(output: str) -> Path:
 
 
 def write(ds: Any, output: str, output_format: str | None, overwrite: bool) -> int:
-    """Write `ds` as a folder of `{split}-00000-of-0000N` Parquet (default) or JSON Lines
-    shards: `--num-shards N`, else one shard per `--max-shard-size` (500 MB) of data. A
-    local folder is written beside its final name and renamed into place as a whole
-    (nothing left on failure). Returns the number of shards."""
-    import math
+    """Write `ds` (materialized, its blocks in row order) as a folder of
+    `{split}-00000-of-0000N` Parquet (default) or JSON Lines shards: `--num-shards N`, else
+    one shard per `--max-shard-size` (500 MB) of data. A local folder is written by the
+    driver, block after block in row order, with the local engine's shard writer (beside
+    its final name, renamed into place as a whole: nothing left on failure); object storage
+    (`s3://...`) by Ray's writers on the workers. Returns the number of shards."""
+    import pyarrow as pa
 
-    from trlprep.io.shardout import DEFAULT_MAX_SHARD_SIZE, ShardedOutput, shard_name
-    from trlprep.io.tempfiles import cannot_write, create_dir
+    from trlprep.io.shardout import ShardedOutput, ShardWriter
+    from trlprep.ray.base import _arrow, _blocks, _ray
 
     suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
     fmt = output_format or ("jsonl" if suffix in ("jsonl", "json") else "parquet")
     if fmt not in ("parquet", "jsonl"):
         raise UsageError(f"--engine ray writes parquet or jsonl, not {fmt!r}")
+    if "://" in output:
+        return _write_remote(ds, output, fmt)
+    final = _out_dir(output)
+    if final.exists() and not overwrite:
+        raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
+    spec = output if isinstance(output, ShardedOutput) else ShardedOutput(str(final))
+    ray = _ray()
+    blocks = [ref for ref, _, rows in _blocks(ds) if rows]
+    schemas = ray.get([ray.remote(_schema_of).remote(ref) for ref in blocks])
+    if schemas:
+        schema = pa.unify_schemas(schemas, promote_options="permissive")
+    else:
+        schema = getattr(ds.schema(), "base_schema", None) or pa.schema([])
+    with ShardWriter(spec, schema, fmt) as w:
+        for ref in blocks:
+            table = _arrow(ray.get(ref))
+            w.write(pa.concat_tables([schema.empty_table(), table], promote_options="permissive"))
+    return len(w.parts)
+
+
+def _schema_of(block: Any) -> Any:
+    from trlprep.ray.base import _arrow
+
+    return _arrow(block).schema
+
+
+def _write_remote(ds: Any, output: str, fmt: str) -> int:
+    """Object storage: Ray's writers, one file per block after a repartition."""
+    import math
+
+    from trlprep.io.shardout import DEFAULT_MAX_SHARD_SIZE
+
     n = getattr(output, "num_shards", None)
     if n is None:
         size = ds.size_bytes() or 0
         limit = getattr(output, "max_shard_size", None) or DEFAULT_MAX_SHARD_SIZE
         n = max(1, math.ceil(size / limit))
-    ds = ds.repartition(n)  # keeps the order of the rows
-    split = output.split if isinstance(output, ShardedOutput) else "train"
-    if "://" in output:
-        (ds.write_parquet if fmt == "parquet" else ds.write_json)(output)
-        return n
-    final = _out_dir(output)
-    if final.exists() and not overwrite:
-        raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
-    try:
-        tmp = create_dir(final)
-    except OSError as e:
-        raise cannot_write(output, e) from None
-    try:
-        (ds.write_parquet if fmt == "parquet" else ds.write_json)(str(tmp.resolve()))
-        files = sorted(p for p in tmp.iterdir() if p.is_file())  # named in block order
-        for i, p in enumerate(files):
-            p.rename(tmp / shard_name(split, i, len(files), fmt))
-        if final.is_dir():
-            shutil.rmtree(final)
-        elif final.exists():
-            final.unlink()
-        tmp.rename(final)
-        return len(files)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    ds = ds.repartition(n)
+    (ds.write_parquet if fmt == "parquet" else ds.write_json)(output)
+    return n
 
 
 def convert_ray(

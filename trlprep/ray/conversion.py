@@ -33,12 +33,11 @@ class Converted:
         """The converted rows without hidden columns, in input order (`--order blocks`:
         every first-of-pair row before any second one); materialized."""
         if not self.blocks_order:
-            ds = self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False,))
-            ds = in_row_order(ds)
-        else:  # a sort by (half, input row): Ray's union does not keep the order of its parts
-            ds = self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False, True))
-            ds = ds.sort([HALF, ROW_ID]).drop_columns([HALF])
-        return finish(ds)
+            ds = settings(self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False,)))
+            return settings(in_row_order(ds, drop_row_ids=True))
+        # a sort by (half, input row): Ray's union does not keep the order of its parts
+        ds = self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(False, True))
+        return finish(settings(ds).sort([HALF, ROW_ID]).drop_columns([HALF])).materialize()
 
     def rejects(self) -> ray.data.Dataset:
         """The refused input rows: ROW_ID, LINE and REJECT (stage, reason)."""
@@ -228,9 +227,13 @@ def _map(ds: ray.data.Dataset, stage: _Stage, concurrency: int | None) -> ray.da
 
 def finish(ds: ray.data.Dataset) -> ray.data.Dataset:
     """`ds` without the hidden `ROW_ID` column, its rows in input order."""
-    ds = ds.drop_columns([ROW_ID])
+    return settings(ds.drop_columns([ROW_ID]))
+
+
+def settings(ds: ray.data.Dataset) -> ray.data.Dataset:
+    """`ds` keeping its rows' order in what runs on it; a DataError stays one."""
     ds.context.execution_options.preserve_order = True
-    ds.context.raise_original_map_exception = True  # a DataError stays one (in RayTaskError)
+    ds.context.raise_original_map_exception = True  # (in RayTaskError)
     return ds
 
 

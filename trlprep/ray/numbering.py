@@ -150,12 +150,17 @@ def _span(block: Any) -> tuple[int, int, bool]:
     return int(ids[0]), int(ids[-1]), bool(np.all(np.diff(ids) >= 0))
 
 
-def in_row_order(ds: ray.data.Dataset) -> ray.data.Dataset:
+def _drop_row_ids(block: Any) -> pa.Table:
+    return _arrow(block).drop_columns([ROW_ID])
+
+
+def in_row_order(ds: ray.data.Dataset, drop_row_ids: bool = False) -> ray.data.Dataset:
     """`ds` (rows carrying ROW_ID) materialized with its rows in ROW_ID order, rows of one
-    ROW_ID kept as they are. Ray keeps the order of blocks only as a best effort (with
-    `preserve_order` set, blocks have still been seen to pass each other): blocks in order
-    within themselves are put back in order by their rows (no data moves), anything else
-    is sorted."""
+    ROW_ID kept as they are (`drop_row_ids`: without the ROW_ID column). Ray keeps the
+    order of blocks only as a best effort (with `preserve_order` set, blocks have still
+    been seen to pass each other): blocks in order within themselves are put back in order
+    by their rows (no data moves), anything else is sorted. The result is the list of
+    blocks itself (no operation left to run, so nothing left to reorder them)."""
     ray = _ray()
     ds = ds.materialize()
     blocks = [ref for ref, _, n in _blocks(ds) if n]
@@ -164,7 +169,10 @@ def in_row_order(ds: ray.data.Dataset) -> ray.data.Dataset:
     inside = all(s[2] for s in spans)
     chained = all(spans[a][1] <= spans[b][0] for a, b in zip(order, order[1:], strict=False))
     if not (inside and chained):
-        return ds.sort(ROW_ID).materialize()
-    if order == list(range(len(blocks))):
-        return ds
-    return ray.data.from_arrow_refs([blocks[i] for i in order]).materialize()
+        return in_row_order(ds.sort(ROW_ID), drop_row_ids)
+    if not blocks:
+        return ds.drop_columns([ROW_ID]).materialize() if drop_row_ids else ds
+    refs = [blocks[i] for i in order]
+    if drop_row_ids:
+        refs = [ray.remote(_drop_row_ids).remote(ref) for ref in refs]
+    return ray.data.from_arrow_refs(refs)
