@@ -13,6 +13,7 @@ produces that already exists as an extra is an error rather than a silent overwr
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -65,6 +66,39 @@ def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str
     shown = ", ".join(str(int(r) + offset) for r in rows[:MAX_ROWS_SHOWN])
     more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
     return f"row{'s' if total != 1 else ''} {shown}{more}"
+
+
+_NAMED = re.compile(r"^(rows?|lines?) (\d+(?:, \d+)*)(?: \(and (\d+) more\))?: (.+)$", re.S)
+
+
+def merge_row_warnings(messages: Iterable[str]) -> list[str]:
+    """Warnings that start by naming rows (`rows_text`) and say the same thing, made one:
+    a stage warns once per batch (or Ray block), and the reader wants one line per problem
+    naming its first rows in order (`rows 0, 3, 9000 (and 12 more)`). Each distinct
+    message once, merged ones where the first of them was."""
+    merged: dict[tuple[str, str] | str, tuple[set[int], int]] = {}
+    for message in messages:
+        m = _NAMED.match(message)
+        if m is None:
+            merged.setdefault(message, (set(), 0))
+            continue
+        word, shown, more, rest = m.groups()
+        key = (word.rstrip("s"), rest)
+        numbers = {int(x) for x in shown.split(", ")}
+        seen, hidden = merged.get(key, (set(), 0))
+        merged[key] = (seen | numbers, hidden + int(more or 0))
+    out = []
+    for key, (numbers, hidden) in merged.items():
+        if isinstance(key, str):
+            out.append(key)
+            continue
+        word, rest = key
+        first = sorted(numbers)[:MAX_ROWS_SHOWN]
+        total = len(numbers) + hidden
+        plural = word + ("s" if total != 1 else "")
+        more = f" (and {total - len(first)} more)" if total > len(first) else ""
+        out.append(f"{plural} {', '.join(map(str, first))}{more}: {rest}")
+    return out
 
 
 def choice(value: str, allowed: tuple[str, ...], flag: str) -> str:

@@ -63,6 +63,7 @@ def run(req: Request) -> None:
     from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import plain_units, stream_to_file
     from trlprep.converters.base import ConversionWarning
+    from trlprep.converters.common import merge_row_warnings
     from trlprep.detection.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
@@ -150,7 +151,7 @@ def run(req: Request) -> None:
                     output_format=req.output_format,
                 )  # fmt: skip
             except DataError:
-                for w in dict.fromkeys(
+                for w in merge_row_warnings(
                     str(w.message) for w in caught if w.category is ConversionWarning
                 ):
                     err.print(f"warning: {w}", markup=False)  # what led to the error
@@ -168,7 +169,8 @@ def run(req: Request) -> None:
     if ledger.rejects is not None:
         ledger.finish()
         ledger.rejects.commit()
-    for message in dict.fromkeys(str(w.message) for w in caught if w.category is ConversionWarning):
+    said = (str(w.message) for w in caught if w.category is ConversionWarning)
+    for message in merge_row_warnings(said):
         err.print(f"warning: {message}", markup=False)
     for message in plan.warnings():
         err.print(f"warning: {message}", markup=False)

@@ -30,7 +30,7 @@ from trlprep.ray.conversion import (
     import_layout,
     tokenize,
 )
-from trlprep.ray.numbering import numbered, numbered_files, text_lines
+from trlprep.ray.numbering import numbered
 from trlprep.ray.sources import read, read_numbered
 
 __all__ = [
@@ -49,10 +49,8 @@ __all__ = [
     "import_layout",
     "init",
     "numbered",
-    "numbered_files",
     "read",
     "read_numbered",
-    "text_lines",
     "tokenize",
     "validate",
 ]

@@ -186,6 +186,7 @@ def convert(
     row before any second one). `from_` may name a public layout (sharegpt, alpaca, ...):
     its rows are imported first (`import_options`: `trlprep.importers.ImportOptions`).
     """
+    from trlprep.converters.base import ConversionWarning
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
     from trlprep.ray import notes as worker_notes
@@ -209,8 +210,11 @@ def convert(
         out = conv.output()
     finally:
         found = worker_notes.take(book)
+        for message in found.conversion_warnings():  # those of several blocks merged
+            warnings.warn(message, ConversionWarning, stacklevel=3)
         for category, message in found.warnings:
-            warnings.warn(message, category, stacklevel=3)
+            if not issubclass(category, ConversionWarning):
+                warnings.warn(message, category, stacklevel=3)
     return out
 
 

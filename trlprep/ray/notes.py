@@ -48,10 +48,12 @@ class Notes:
         return bool(self.warnings or self.notes or self.coerced or self.steps)
 
     def conversion_warnings(self) -> list[str]:
-        """The ConversionWarning messages (printed `warning: ...` as locally)."""
+        """The ConversionWarning messages (printed `warning: ...` as locally), those of
+        several blocks that name rows merged as the local engine merges its batches'."""
         from trlprep.converters.base import ConversionWarning
+        from trlprep.converters.common import merge_row_warnings
 
-        return [m for c, m in self.warnings if issubclass(c, ConversionWarning)]
+        return merge_row_warnings(m for c, m in self.warnings if issubclass(c, ConversionWarning))
 
     def reissue(self) -> None:
         """Raise the other warnings again on the driver (each once)."""

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import ROW_ID
-from trlprep.ray.base import LINE, PATH, _arrow, _blocks, _ray
+from trlprep.ray.base import _arrow, _blocks, _ray
 
 if TYPE_CHECKING:
     import ray.data
@@ -31,117 +30,6 @@ def numbered(ds: ray.data.Dataset) -> tuple[ray.data.Dataset, int]:
     refs = [number.remote(ref, offset) for ref, offset, _ in blocks]
     total = sum(n for _, _, n in blocks)
     return (ray.data.from_arrow_refs(refs) if refs else ds), total
-
-
-def _runs(block: Any) -> list[tuple[str, int]]:
-    """(file, rows) of each run of rows of one file in a block read with `include_paths`."""
-    import pyarrow.compute as pc
-
-    t = _arrow(block)
-    if not t.num_rows:
-        return []
-    enc = pc.dictionary_encode(t.column(PATH)).combine_chunks()
-    idx = enc.indices.to_numpy()
-    names = enc.dictionary.to_pylist()
-    starts = np.r_[0, np.flatnonzero(np.diff(idx)) + 1]
-    ends = np.r_[starts[1:], len(idx)]
-    return [(names[idx[s]], int(e - s)) for s, e in zip(starts, ends, strict=True)]
-
-
-def text_lines(path: str) -> np.ndarray | None:
-    """The 1-based numbers of the lines holding text in a JSON Lines file (None when every
-    line does: row k is line k + 1); blank lines are whitespace only, as the local reader
-    reads them."""
-    blank_at: list[np.ndarray] = []
-    line0 = 0  # lines before the chunk
-    total = 0
-    import bz2
-    import gzip
-
-    opener = {".gz": gzip.open, ".bz2": bz2.open}.get(os.path.splitext(path)[1], open)
-    with opener(path, "rb") as f:
-        rest = b""
-        while True:
-            chunk = f.read(1 << 24)
-            data = rest + chunk
-            if not chunk:
-                cut = len(data)
-            else:
-                cut = data.rfind(b"\n") + 1
-                if cut == 0:
-                    rest = data
-                    continue
-            body, rest = data[:cut], data[cut:]
-            if body:
-                a = np.frombuffer(body, np.uint8)
-                nl = np.flatnonzero(a == 10)
-                starts = np.r_[0, nl + 1]
-                stops = np.r_[nl, len(a)]
-                if len(a) and a[-1] == 10:
-                    starts, stops = starts[:-1], stops[:-1]
-                text = ~np.isin(a, (9, 10, 11, 12, 13, 32))
-                c = np.r_[0, np.cumsum(text, dtype=np.int64)]
-                blank = c[stops] == c[starts]
-                blank_at.append(np.flatnonzero(blank) + line0 + 1)
-                line0 += len(starts)
-                total = line0
-            if not chunk:
-                break
-    blanks = np.concatenate(blank_at) if blank_at else np.zeros(0, np.int64)
-    if not len(blanks):
-        return None
-    return np.setdiff1d(np.arange(1, total + 1), blanks)
-
-
-def numbered_files(
-    ds: ray.data.Dataset, files: list[str], line_based: bool
-) -> tuple[ray.data.Dataset, int, Any]:
-    """`ds` read from local `files` with Ray's `include_paths`, numbered: ROW_ID (global
-    row), LINE (file line, line-based files) in place of the path column; also the row
-    count and the files as `trlprep.io.shards.Shards` (each one's first row and rows)."""
-
-    from trlprep.io.shards import Shards
-
-    ray = _ray()
-    blocks = _blocks(ds)
-    runs = ray.get([ray.remote(_runs).remote(ref) for ref, _, _ in blocks])
-    name = {os.path.abspath(f): f for f in files}
-    start: dict[str, int] = {}
-    rows: dict[str, int] = {}
-    offset = 0
-    for block_runs in runs:
-        for p, n in block_runs:
-            f = name.get(os.path.abspath(p), p)
-            start.setdefault(f, offset)
-            rows[f] = rows.get(f, 0) + n
-            offset += n
-    order = sorted(start, key=start.get)
-    shards = Shards(order, [start[f] for f in order], [rows[f] for f in order])
-    lines = {}
-    line_based = line_based and not any(f.endswith((".zst", ".lz4", ".br")) for f in order)
-    if line_based:
-        found = ray.get([ray.remote(text_lines).remote(f) for f in order])
-        lines = dict(zip(order, found, strict=True))
-    info = {p: (start[name.get(os.path.abspath(p), p)], lines.get(name.get(os.path.abspath(p), p)))
-            for block_runs in runs for p, _ in block_runs}  # fmt: skip
-    number = ray.remote(_number_lines)
-    refs = [number.remote(ref, off, info, line_based) for ref, off, _ in blocks]
-    return (ray.data.from_arrow_refs(refs) if refs else ds), offset, shards
-
-
-def _number_lines(block: Any, offset: int, info: dict, line_based: bool) -> pa.Table:
-    t = _arrow(block)
-    ids = np.arange(offset, offset + t.num_rows, dtype=np.int64)
-    line = np.zeros(t.num_rows, np.int64)
-    if t.num_rows and line_based:
-        paths = t.column(PATH).to_numpy(zero_copy_only=False)
-        for p in set(paths.tolist()):
-            at = paths == p
-            first, text = info[p]
-            k = ids[at] - first
-            line[at] = k + 1 if text is None else np.asarray(text)[k]
-    t = t.drop_columns([PATH]).append_column(ROW_ID, pa.array(ids))
-    return t.append_column(LINE, pa.array(line) if line_based else pa.nulls(t.num_rows, pa.int64()))
 
 
 def _span(block: Any) -> tuple[int, int, bool]:

@@ -1,29 +1,27 @@
 """Reading inputs into a numbered Ray dataset, every format the local engine reads.
 
-Parquet goes through Ray's `read_parquet` and JSON Lines through `read_json` (so inputs may
-also live in object storage). Every other local input (JSON arrays and wrappers, CSV, Arrow
-IPC/Feather, `save_to_disk` folders, Hub ids, zstd-compressed JSON Lines, and JSON Lines
-read with `--on-bad-lines skip`) is read by trlprep's own reader, one Ray task per file, and
-handed to Ray as Arrow (`from_arrow_refs`): Ray's `read_csv` would not decode the columns of
-JSON text CSV files hold nor keep date-like text as written, its `read_json` reads no JSON
-arrays, cannot skip a broken line, and has no line numbers for zstd. Rows are numbered as the
-local engine numbers them: `ROW_ID` (row of the whole input), `LINE` (file line).
+Local inputs (files, folders, globs, `save_to_disk` folders, Hub ids) are read by trlprep's
+own reader, one Ray task per file, each handing its rows back as blocks in order (a
+streaming generator); rows are numbered from that order in the driver, as the local engine
+numbers them: `ROW_ID` (row of the whole input), `LINE` (file line). Nothing rests on Ray
+Data keeping the order of blocks (a best effort, even with `preserve_order`), and every
+input reads as locally: JSON arrays and wrappers, CSV with JSON text, zstd JSON Lines,
+broken lines named or skipped. Object storage (`s3://...`) goes through Ray's
+`read_parquet` / `read_json`, rows named by their index.
 """
 
 from __future__ import annotations
 
-import contextlib
-import logging
 from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
-from trlprep.errors import TrlprepError, UsageError
-from trlprep.ray.base import LINE, PATH, _ray
+from trlprep.errors import UsageError
+from trlprep.ray.base import LINE, _ray
 
 NATIVE = {"parquet": "parquet", "jsonl": "json"}  # trlprep format -> Ray reader
-UNLINED = (".zst", ".zstd", ".lz4", ".br")  # compressed JSON Lines Ray reads without lines
+BLOCK_BYTES = 128 << 20  # a file's rows go to Ray in blocks of about this much (or 4 blocks)
 
 
 def _remote(paths: list[str]) -> bool:
@@ -64,38 +62,19 @@ def input_format_of(paths: list[str], input_format: str | None) -> str:
     return resolve_format(Inputs(paths) if len(paths) > 1 else paths[0], input_format)
 
 
-def _columns(first: str, fmt: str) -> list[str]:
-    """The columns of a local file (Parquet schema, or the first JSON Lines record)."""
-    import json
-
-    if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(first).names)
-    with open(first, "rb") as f:
-        for line in f:
-            if line.strip():
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    return []
-                return list(record) if isinstance(record, dict) else []
-    return []
-
-
 def read(path: Any, input_format: str | None = None, split: str | None = None) -> Any:
     """A Ray dataset over files, folders, globs or object-storage URIs (no hidden columns)."""
     ds, _, _ = read_numbered(path, input_format, split)
     return ds.drop_columns([c for c in ds.columns() if c.startswith("__trlprep_")])
 
 
-def _ray_read(paths: list[str], fmt: str, include_paths: bool) -> Any:
+def _ray_read(paths: list[str], fmt: str) -> Any:
     data = _ray().data
     if fmt == "parquet":
-        return data.read_parquet(paths, include_paths=include_paths)
+        return data.read_parquet(paths)
     # lines=False: Arrow's JSON reader (itself line-delimited); lines=True reads with pandas,
     # which retypes values (numbers with gaps as floats) and guesses across kinds
-    return data.read_json(paths, lines=False, include_paths=include_paths)
+    return data.read_json(paths, lines=False)
 
 
 def read_numbered(
@@ -108,68 +87,38 @@ def read_numbered(
     line-based files, LINE; also the row count and the files (`Shards`, None for one file
     or object storage). `bad_lines` (`trlprep.io.jsonl.BadLines`): JSON Lines lines that
     hold no JSON object are skipped into it (else the first one is a DataError naming it)."""
-    from trlprep.ray.numbering import numbered, numbered_files
+    from trlprep.ray.numbering import numbered
 
     paths = input_paths(path, input_format, split)
     fmt = input_format_of(paths, input_format)
-    local = not _remote(paths)
-    native = fmt in NATIVE and (bad_lines is None or not local)
-    if native and local and fmt == "jsonl" and any(p.endswith(UNLINED) for p in paths):
-        native = False  # trlprep's reader counts the lines of zstd files
-    if not native:
+    if not _remote(paths):
         return _trlprep_read(paths, fmt, split, bad_lines)
-    if not local:
-        ds, total = numbered(_ray_read(paths, fmt, False).materialize())
-        return ds, total, None
-    if PATH in _columns(paths[0], NATIVE[fmt]):  # a data column named as Ray's file column
-        return _trlprep_read(paths, fmt, split, bad_lines)
-    try:
-        with _quiet(fmt == "jsonl"):  # Ray logs the failed read it gives back to us
-            ds = _ray_read(paths, fmt, True).materialize()
-    except TrlprepError:
-        raise
-    except Exception:
-        if fmt != "jsonl":
-            raise
-        # a line Ray's JSON reader cannot read (broken, or kinds that disagree in a
-        # column): trlprep's reader names the broken line as locally, or reads the rest
-        return _trlprep_read(paths, fmt, split, bad_lines)
-    ds, total, shards = numbered_files(ds, paths, line_based=fmt == "jsonl")
-    return ds.materialize(), total, shards if len(paths) > 1 else None
-
-
-@contextlib.contextmanager
-def _quiet(on: bool) -> Iterator[None]:
-    """Ray Data's logging silenced inside (a read whose failure trlprep handles)."""
-    logger = logging.getLogger("ray.data")
-    level = logger.level
-    if on:
-        logger.setLevel(logging.CRITICAL + 1)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    ds, total = numbered(_ray_read(paths, fmt).materialize())
+    return ds, total, None
 
 
 def _trlprep_read(
     paths: list[str], fmt: str, split: str | None, bad_lines: Any
 ) -> tuple[Any, int, Any]:
-    """Read each file with trlprep's reader in a Ray task (LINE from its line numbers);
-    files' columns checked as locally (the shard named); rows numbered across files."""
+    """Read each file with trlprep's reader in a Ray task that hands back its rows (with
+    LINE) as blocks in order; files' columns checked as locally (the shard named); rows
+    numbered across files in file and block order, known in the driver."""
     from trlprep.io.inputfiles import file_bad_lines
     from trlprep.io.shards import Shards, _check_columns
     from trlprep.ray.numbering import numbered
 
     ray = _ray()
-    read_one = ray.remote(num_returns=2)(_read_file)
+    read_one = ray.remote(num_returns="streaming")(_read_file)
     skip = bad_lines is not None
-    refs = [read_one.remote(p, fmt, split, skip) for p in paths]
-    tables = [t for t, _ in refs]
-    metas = [ray.get(m) for _, m in refs]  # in file order: the first broken file's error
+    streams = [read_one.remote(p, fmt, split, skip) for p in paths]  # all files at once
     first: tuple[str, list[str]] | None = None
-    starts, offset = [], 0
-    for p, (rows, names, found) in zip(paths, metas, strict=True):
+    starts, counts, blocks, offset = [], [], [], 0
+    for p, stream in zip(paths, streams, strict=True):  # in file order: the first error
+        refs = list(stream)
+        rows, names, found = ray.get(refs[0])
+        blocks += refs[1:]
         starts.append(offset)
+        counts.append(rows)
         offset += rows
         if rows and first is None:
             first = (p, names)
@@ -178,14 +127,17 @@ def _trlprep_read(
         sink = file_bad_lines(bad_lines, p) if len(paths) > 1 else bad_lines
         for line, (reason, text) in found.items():
             sink.add(line, reason, text.encode("utf-8"))
-    shards = Shards(paths, starts, [m[0] for m in metas])
-    ds, total = numbered(ray.data.from_arrow_refs(tables))
+    shards = Shards(paths, starts, counts)
+    ds, total = numbered(ray.data.from_arrow_refs(blocks))
     return ds.materialize(), total, shards if len(paths) > 1 else None
 
 
-def _read_file(path: str, fmt: str, split: str | None, skip: bool) -> tuple[pa.Table, tuple]:
-    """One file read by trlprep's reader: its rows with LINE, and (rows, columns, bad
-    lines found as {line: (reason, text)})."""
+def _read_file(path: str, fmt: str, split: str | None, skip: bool) -> Iterator[Any]:
+    """One file read by trlprep's reader: first (rows, columns, bad lines found as {line:
+    (reason, text)}), then its rows with LINE in blocks (at least one, in order)."""
+    import math
+
+    from trlprep.io.jsonargs import is_json_field
     from trlprep.io.jsonl import BadLines
     from trlprep.io.readers import read
 
@@ -196,7 +148,13 @@ def _read_file(path: str, fmt: str, split: str | None, skip: bool) -> tuple[pa.T
     line = pa.nulls(n, pa.int64()) if src.lines is None else pa.array(src.lines, pa.int64())
     table = table.append_column(LINE, line)
     found = dict(bad.found) if bad is not None else {}
-    return table, (n, [c for c in table.column_names if c != LINE], found)
+    yield n, [c for c in table.column_names if c != LINE], found
+    pieces = max(math.ceil(table.nbytes / BLOCK_BYTES), min(4, n), 1)
+    if any(is_json_field(f) for f in table.schema):  # a column whose rows mix kinds (JSON
+        pieces = 1  # text): what its values become is decided over all of them at once
+    per = max(math.ceil(n / pieces), 1)
+    for start in range(0, max(n, 1), per):
+        yield table.slice(start, per)
 
 
 __all__ = ["input_format_of", "input_paths", "read", "read_numbered"]

@@ -1,0 +1,59 @@
+"""A warning a stage raises per batch (or per Ray block) that names rows is printed once,
+naming the first rows in order, as if the whole input were one batch."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given
+from hypothesis import strategies as st
+from trlprep.converters.common import MAX_ROWS_SHOWN, merge_row_warnings, rows_text
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+
+
+@given(
+    rows=st.lists(st.integers(0, 10_000), min_size=1, max_size=40, unique=True).map(sorted),
+    cuts=st.lists(st.integers(0, 40), max_size=4),
+)
+def test_merged_batches_say_what_one_batch_says(rows, cuts):
+    parts = [rows[a:b] for a, b in zip([0, *sorted(cuts)], [*sorted(cuts), len(rows)], strict=True)]
+    said = [f"{rows_text(p)}: no prompt; dropped" for p in parts if p]
+    assert merge_row_warnings(said) == [f"{rows_text(rows)}: no prompt; dropped"]
+
+
+def test_other_messages_stay_once_each_in_order():
+    said = ["a", "row 3: x", "b", "a", "line 9: y", "rows 1, 2: x"]
+    assert merge_row_warnings(said) == ["a", "rows 1, 2, 3: x", "b", "line 9: y"]
+    hidden = ["rows 1, 2, 3, 4, 5 (and 2 more): z", "row 900: z"]
+    assert merge_row_warnings(hidden) == ["rows 1, 2, 3, 4, 5 (and 3 more): z"]
+    assert MAX_ROWS_SHOWN == 5
+
+
+def test_a_file_of_several_batches_warns_once(tmp_path):
+    rows = [
+        {"chosen": f"The sky is blue {i}.", "rejected": f"The sky is red {i}."} for i in range(9000)
+    ]
+    for i in (3, 8500):  # one in each 8,192-row batch
+        rows[i] = {"chosen": "Blue.", "rejected": "Green."}
+    src = tmp_path / "p.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = CliRunner().invoke(
+        app,
+        [
+            "convert",
+            str(src),
+            "--to",
+            "preference",
+            "--no-prompt",
+            "drop",
+            "-o",
+            str(tmp_path / "o.jsonl"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    said = [x for x in r.output.splitlines() if "share no text" in x]
+    assert said == [
+        "warning: lines 4, 8501: chosen and rejected share no text, so no prompt; dropped"
+    ]
