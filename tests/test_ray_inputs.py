@@ -354,3 +354,16 @@ def test_cli_ray_writes_the_local_engines_bytes(tmp_path):
         got = tmp_path / "ray" / name
         assert got.read_bytes() == (tmp_path / "local" / name).read_bytes()
         assert got.stat().st_mode & 0o777 == (tmp_path / "local" / name).stat().st_mode & 0o777
+
+
+def test_cli_ray_renders_a_chat_template_as_local(tmp_path):
+    """The real DPO demo (ShareGPT preference JSON) rendered with chatml in Ray's actor
+    pool: the local rows, and the same summary (`-> standard with chatml`)."""
+    src = REALDATA / "dpo_demo/dpo_en_demo.json"
+    results, rows, _ = _both(src, tmp_path, "--to", "preference", "--chat-template", "chatml")
+    assert results["local"].exit_code == results["ray"].exit_code == 0, results["ray"].output
+    _same_rows(rows["ray"], rows["local"])
+    assert rows["ray"] and rows["ray"][0]["prompt"].startswith("<|im_start|>")
+    for r in results.values():
+        assert "(conversational -> standard with chatml)" in r.output, r.output
+    assert _counts(results["ray"].output) == _counts(results["local"].output)

@@ -239,8 +239,9 @@ def convert_ray(
         err.print(f"note: {note}", markup=False)
     source = f"{layout} -> " if layout else ""
     kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
+    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
     err.print(
-        f"ray: {source}{plan.route} ({plan.fmt}): {ledger.summary(kinds)} -> {output} "
+        f"ray: {source}{plan.route} ({plan.fmt}{rendered}): {ledger.summary(kinds)} -> {output} "
         f"({shards} {'shard' if shards == 1 else 'shards'})",
         markup=False,
     )
