@@ -11,9 +11,11 @@ Validation merges per-block results into one report with global rows and lines.
 
 Pairing unpaired rows by prompt groups the rows by a hash of the prompt (Ray's groupby) and
 pairs within each group in input order; unpairing with `order="blocks"` sorts the output by
-(half, row). Inputs of every format the local engine reads are read by `sources` (Ray's
-readers for Parquet and JSON Lines, trlprep's reader in Ray tasks for the others); the
-workers' warnings and notes reach the driver through `notes`. Needs the `ray` extra
+(half, row). Local inputs of every format are read by `sources` with trlprep's reader in
+Ray tasks, rows numbered in the driver from the order each task hands its blocks back
+(Ray's readers only for object storage); outputs come back in row order (`numbering`)
+whatever order Ray keeps blocks in; the workers' warnings and notes reach the driver
+through `notes`. Needs the `ray` extra
 (`pip install "trlprep[ray]"`).
 """
 
