@@ -21,7 +21,7 @@ through `notes`. Needs the `ray` extra
 
 from __future__ import annotations
 
-from trlprep.ray.base import HALF, LINE, PAIR_KEY, PATH, REJECT, REJECT_TYPE, init
+from trlprep.ray.base import HALF, LINE, PAIR_KEY, REJECT, REJECT_TYPE, init
 from trlprep.ray.checking import detect, validate
 from trlprep.ray.conversion import (
     Converted,
@@ -39,7 +39,6 @@ __all__ = [
     "HALF",
     "LINE",
     "PAIR_KEY",
-    "PATH",
     "REJECT",
     "REJECT_TYPE",
     "Converted",

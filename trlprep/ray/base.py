@@ -16,7 +16,6 @@ PAIR_KEY = "__trlprep_pair_key__"
 LINE = "__trlprep_line__"  # each row's 1-based file line (null: not a line-based file)
 REJECT = "__trlprep_reject__"  # (stage, reason) of a row a stage refused; null otherwise
 HALF = "__trlprep_half__"  # 0/1: first or second row of an unpaired pair (--order blocks)
-PATH = "path"  # the file of each row, as Ray's readers name it (include_paths)
 REJECT_TYPE = pa.struct([("stage", pa.string()), ("reason", pa.string())])
 
 
