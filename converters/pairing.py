@@ -10,6 +10,7 @@ from the chosen row.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -119,23 +120,59 @@ def unpaired_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -
             if result.table.num_rows == 0
             else ""
         )
-        warn(
-            f"{head}{len(left)} rows found no partner with the opposite label and the same "
-            f"prompt ({int(label.sum())} true, {int((~label).sum())} false; "
-            f"{rows_text(left, len(left))}) and were left out; {lonely}"
-        )
+        n_true = int(label.sum())
+        warn(head + _no_partner(len(left), n_true, len(left) - n_true, rows_text(left), *lonely))
     return result.table
 
 
-def _one_label_prompts(table: pa.Table, fmt: Format) -> str:
-    """How many prompts have completions of one label only (none of them can pair)."""
+def _no_partner(n: int, n_true: int, n_false: int, rows: str, only_true: int, only_false: int):
+    prompts = only_true + only_false
+    return (
+        f"{n} {'row' if n == 1 else 'rows'} found no partner with the opposite label and the "
+        f"same prompt ({n_true} true, {n_false} false; {rows}) and {'was' if n == 1 else 'were'}"
+        f" left out; {prompts} {'prompt has' if prompts == 1 else 'prompts have'} completions of"
+        f" one label only ({only_true} only true, {only_false} only false)"
+    )
+
+
+_NO_PARTNER = re.compile(
+    r"^(?P<head>no prompt has both a true and a false completion, so nothing can be paired: )?"
+    r"(?P<n>\d+) rows? found no partner with the opposite label and the same prompt "
+    r"\((?P<t>\d+) true, (?P<f>\d+) false; (?P<rows>.+)\) and (?:was|were) left out; "
+    r"\d+ prompts? ha(?:s|ve) completions of one label only "
+    r"\((?P<ot>\d+) only true, (?P<of>\d+) only false\)$"
+)
+
+
+def merge_pairing_warnings(messages: list[str]) -> list[str]:
+    """The pairing warnings of groups of prompts paired apart (Ray's buckets: every prompt
+    in one) made the one warning pairing the whole table gives: counts summed, rows merged
+    (`merge_row_warnings`); the others as they were, in order."""
+    from trlprep.converters.common import merge_row_warnings
+
+    found = [(i, _NO_PARTNER.match(m)) for i, m in enumerate(messages)]
+    found = [(i, m) for i, m in found if m is not None]
+    if len(found) < 2:
+        return list(messages)
+    total = {k: sum(int(m[k]) for _, m in found) for k in ("n", "t", "f", "ot", "of")}
+    rows = merge_row_warnings(f"{m['rows']}: x" for _, m in found)[0][: -len(": x")]
+    head = found[0][1]["head"] if all(m["head"] for _, m in found) else ""
+    merged = (head or "") + _no_partner(
+        total["n"], total["t"], total["f"], rows, total["ot"], total["of"]
+    )
+    first = found[0][0]
+    skip = {i for i, _ in found}
+    return [
+        merged if i == first else m for i, m in enumerate(messages) if i == first or i not in skip
+    ]
+
+
+def _one_label_prompts(table: pa.Table, fmt: Format) -> tuple[int, int]:
+    """How many prompts have completions of true or false labels only (none can pair)."""
     groups = group_ids(content(table, "prompt", fmt))
     label = table.column("label").to_numpy(zero_copy_only=False).astype(bool)
     with_true = np.unique(groups[label])
     with_false = np.unique(groups[~label])
     only_true = len(np.setdiff1d(with_true, with_false))
     only_false = len(np.setdiff1d(with_false, with_true))
-    return (
-        f"{only_true + only_false} prompts have completions of one label only "
-        f"({only_true} only true, {only_false} only false)"
-    )
+    return only_true, only_false

@@ -367,3 +367,20 @@ def test_cli_ray_renders_a_chat_template_as_local(tmp_path):
     for r in results.values():
         assert "(conversational -> standard with chatml)" in r.output, r.output
     assert _counts(results["ray"].output) == _counts(results["local"].output)
+
+
+def test_cli_ray_pairing_warns_once_as_local(tmp_path):
+    """Pairing unpaired rows by prompt runs per bucket of prompts on Ray; the rows left
+    without a partner are said once, counts summed and rows in order, as locally."""
+    rows = [
+        {"prompt": f"q{i % 7}", "completion": f" a{i}", "label": i % 3 != 0 or i > 20}
+        for i in range(30)
+    ]
+    src = _write(tmp_path, "jsonl", rows)
+    results, out, _ = _both(src, tmp_path, "--to", "preference")
+    assert results["local"].exit_code == results["ray"].exit_code == 0, results["ray"].output
+    _same_rows(out["ray"], out["local"])
+    said = [m for m in _messages(results["ray"].output) if "no partner" in m]
+    assert len(said) == 1 and said == [
+        m for m in _messages(results["local"].output) if "no partner" in m
+    ]

@@ -57,3 +57,22 @@ def test_a_file_of_several_batches_warns_once(tmp_path):
     assert said == [
         "warning: lines 4, 8501: chosen and rejected share no text, so no prompt; dropped"
     ]
+
+
+def test_pairing_warnings_of_buckets_of_prompts_sum_up():
+    from trlprep.converters.pairing import merge_pairing_warnings
+
+    def said(n, t, rows, ot, of):
+        one = n == 1
+        return (
+            f"{n} row{'' if one else 's'} found no partner with the opposite label and the "
+            f"same prompt ({t} true, {n - t} false; {rows}) and {'was' if one else 'were'} left "
+            f"out; {ot + of} prompt{' has' if ot + of == 1 else 's have'} completions of one "
+            f"label only ({ot} only true, {of} only false)"
+        )
+
+    got = merge_pairing_warnings(
+        ["a", said(3, 2, "lines 7, 9, 15", 1, 0), "b", said(1, 0, "line 2", 0, 1)]
+    )
+    assert got == ["a", said(4, 2, "lines 2, 7, 9, 15", 1, 1), "b"]
+    assert merge_pairing_warnings([said(1, 1, "row 0", 1, 0)]) == [said(1, 1, "row 0", 1, 0)]

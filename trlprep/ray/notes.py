@@ -49,11 +49,14 @@ class Notes:
 
     def conversion_warnings(self) -> list[str]:
         """The ConversionWarning messages (printed `warning: ...` as locally), those of
-        several blocks that name rows merged as the local engine merges its batches'."""
+        several blocks that name rows, and pairing's over buckets of prompts, merged into
+        the one the local engine gives."""
         from trlprep.converters.base import ConversionWarning
         from trlprep.converters.common import merge_row_warnings
+        from trlprep.converters.pairing import merge_pairing_warnings
 
-        return merge_row_warnings(m for c, m in self.warnings if issubclass(c, ConversionWarning))
+        said = [m for c, m in self.warnings if issubclass(c, ConversionWarning)]
+        return merge_row_warnings(merge_pairing_warnings(said))
 
     def reissue(self) -> None:
         """Raise the other warnings again on the driver (each once)."""
