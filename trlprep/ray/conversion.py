@@ -237,7 +237,7 @@ def finish(ds: ray.data.Dataset) -> ray.data.Dataset:
 def settings(ds: ray.data.Dataset) -> ray.data.Dataset:
     """`ds` keeping its rows' order in what runs on it; a DataError stays one."""
     ds.context.execution_options.preserve_order = True
-    ds.context.raise_original_map_exception = True  # (in RayTaskError)
+    ds.context.raise_original_map_exception = True  # not wrapped in a RayTaskError
     return ds
 
 
