@@ -68,7 +68,26 @@ def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str
     return f"row{'s' if total != 1 else ''} {shown}{more}"
 
 
-_NAMED = re.compile(r"^(rows?|lines?) (\d+(?:, \d+)*)(?: \(and (\d+) more\))?: (.+)$", re.S)
+_ROWS_RE = r"(?P<word>rows?|lines?) (?P<shown>\d+(?:, \d+)*)(?: \(and (?P<more>\d+) more\))?"
+_ROWS = re.compile(f"^{_ROWS_RE}$")
+_NAMED = re.compile(f"^(?P<rows>{_ROWS_RE}): (?P<rest>.+)$", re.S)
+
+
+def merge_rows_texts(texts: Iterable[str]) -> str:
+    """Several `rows_text` of one kind (`rows 3, 7 (and 2 more)`, `line 9`) as one, the
+    first rows in order."""
+    word, numbers, hidden = "row", set(), 0
+    for text in texts:
+        m = _ROWS.match(text)
+        if m is None:
+            raise ValueError(f"not a rows_text: {text!r}")
+        word = m["word"].rstrip("s")
+        numbers |= {int(x) for x in m["shown"].split(", ")}
+        hidden += int(m["more"] or 0)
+    first = sorted(numbers)[:MAX_ROWS_SHOWN]
+    total = len(numbers) + hidden
+    more = f" (and {total - len(first)} more)" if total > len(first) else ""
+    return f"{word}{'s' if total != 1 else ''} {', '.join(map(str, first))}{more}"
 
 
 def merge_row_warnings(messages: Iterable[str]) -> list[str]:
@@ -76,29 +95,17 @@ def merge_row_warnings(messages: Iterable[str]) -> list[str]:
     a stage warns once per batch (or Ray block), and the reader wants one line per problem
     naming its first rows in order (`rows 0, 3, 9000 (and 12 more)`). Each distinct
     message once, merged ones where the first of them was."""
-    merged: dict[tuple[str, str] | str, tuple[set[int], int]] = {}
+    merged: dict[tuple[str, str] | str, list[str]] = {}
     for message in messages:
         m = _NAMED.match(message)
         if m is None:
-            merged.setdefault(message, (set(), 0))
-            continue
-        word, shown, more, rest = m.groups()
-        key = (word.rstrip("s"), rest)
-        numbers = {int(x) for x in shown.split(", ")}
-        seen, hidden = merged.get(key, (set(), 0))
-        merged[key] = (seen | numbers, hidden + int(more or 0))
-    out = []
-    for key, (numbers, hidden) in merged.items():
-        if isinstance(key, str):
-            out.append(key)
-            continue
-        word, rest = key
-        first = sorted(numbers)[:MAX_ROWS_SHOWN]
-        total = len(numbers) + hidden
-        plural = word + ("s" if total != 1 else "")
-        more = f" (and {total - len(first)} more)" if total > len(first) else ""
-        out.append(f"{plural} {', '.join(map(str, first))}{more}: {rest}")
-    return out
+            merged.setdefault(message, [])
+        else:
+            merged.setdefault((m["word"].rstrip("s"), m["rest"]), []).append(m["rows"])
+    return [
+        key if isinstance(key, str) else f"{merge_rows_texts(texts)}: {key[1]}"
+        for key, texts in merged.items()
+    ]
 
 
 def choice(value: str, allowed: tuple[str, ...], flag: str) -> str:

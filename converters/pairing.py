@@ -148,14 +148,14 @@ def merge_pairing_warnings(messages: list[str]) -> list[str]:
     """The pairing warnings of groups of prompts paired apart (Ray's buckets: every prompt
     in one) made the one warning pairing the whole table gives: counts summed, rows merged
     (`merge_row_warnings`); the others as they were, in order."""
-    from trlprep.converters.common import merge_row_warnings
+    from trlprep.converters.common import merge_rows_texts
 
     found = [(i, _NO_PARTNER.match(m)) for i, m in enumerate(messages)]
     found = [(i, m) for i, m in found if m is not None]
     if len(found) < 2:
         return list(messages)
     total = {k: sum(int(m[k]) for _, m in found) for k in ("n", "t", "f", "ot", "of")}
-    rows = merge_row_warnings(f"{m['rows']}: x" for _, m in found)[0][: -len(": x")]
+    rows = merge_rows_texts(m["rows"] for _, m in found)
     head = found[0][1]["head"] if all(m["head"] for _, m in found) else ""
     merged = (head or "") + _no_partner(
         total["n"], total["t"], total["f"], rows, total["ot"], total["of"]

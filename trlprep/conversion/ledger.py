@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import DataError
-from trlprep.wording import noun
+from trlprep.wording import plural
 
 MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file has them all)
 
@@ -113,7 +113,7 @@ class Ledger:
     def notes(self) -> list[str]:
         """What reading changed (values read as text with --coerce)."""
         return [
-            f"column {column!r}: {count:,} {noun(count, 'value')} of another kind (numbers, "
+            f"column {column!r}: {plural(count, 'value')} of another kind (numbers, "
             "booleans) read as text (--coerce)"
             for column, count in self.coerced.items()
         ]
@@ -149,7 +149,7 @@ class Ledger:
         fail = "fails" if more == 1 else "fail"
         return DataError(
             f"{f.get('stage')}: {f.get('reason')}"
-            + (f" ({more:,} more {noun(more, 'row')} {fail})" if more else ""),
+            + (f" ({plural(more, 'more row')} {fail})" if more else ""),
             path=path,
             line=f.get("line"),
             row=f.get("row") if f.get("line") is None else None,
@@ -169,8 +169,8 @@ class Ledger:
     def summary(self, route_rows: dict[str, str] | None = None) -> str:
         """`N rows in, M rejected, K converted -> L rows out (...)`."""
         text = (
-            f"{self.rows_in:,} {noun(self.rows_in, 'row')} in, {self.rejected:,} rejected, "
-            f"{self.converted:,} converted -> {self.rows_out:,} {noun(self.rows_out, 'row')} out"
+            f"{plural(self.rows_in, 'row')} in, {self.rejected:,} rejected, "
+            f"{self.converted:,} converted -> {plural(self.rows_out, 'row')} out"
         )
         effects = []
         for name, (n_in, n_out) in self.steps.items():
@@ -182,8 +182,7 @@ class Ledger:
             elif n_in != n_out:
                 how = self.expansions.get(name)
                 effects.append(
-                    f"{name}: {n_in:,} {noun(n_in, 'row')} -> {n_out:,}"
-                    + (f", {how}" if how else "")
+                    f"{name}: {plural(n_in, 'row')} -> {n_out:,}" + (f", {how}" if how else "")
                 )
         text += f" ({'; '.join(effects)})" if effects else ""
         if self.bad_lines:
