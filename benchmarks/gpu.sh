@@ -5,7 +5,8 @@
 #
 #   benchmarks/gpu.sh WHEELS_DIR [BASELINE_DIR]      (or WHEELS=... BASELINE=... benchmarks/gpu.sh)
 #   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 540), ONLY=words (some steps),
-#   TRAIN=/ONLINE= (the benchmarks' settings), ALGOS_ONLINE=grpo,rloo
+#   TRAIN=/ONLINE= (the benchmarks' settings), ALGOS_ONLINE=grpo,rloo, BEFORE_ARGS= (the
+#   baseline's extra train options; default --checkpointing on, as 04dfc56^ defaulted)
 #
 # Prepare on a machine with network, in the repository root (build/ is git-ignored; carry it):
 #
@@ -13,7 +14,9 @@
 #       --platform manylinux2014_x86_64 -d build/gpu-wheels \
 #       polars polars-runtime-32 datasets dill multiprocess trl jsonschema \
 #       jsonschema-specifications referencing rpds-py attrs xxhash liger-kernel \
-#       pytest pluggy iniconfig     (leave out the last three where pytest is installed)
+#       pytest pluggy iniconfig hypothesis sortedcontainers   (the tests' own; skip those installed)
+#   pip download ... -d build/gpu-wheels-liger-nightly liger-kernel-nightly   (optional: tried
+#       when the liger-kernel release does not import; LIGER_NIGHTLY=dir names another folder)
 #   # optional, the "before" side: the packages of the commit to compare with, measured by
 #   # today's harness (older harnesses lack --no-trl); 04dfc56^ is the trainer before the GPU work
 #   mkdir -p build/gpu-before && git archive BASE_COMMIT trlprep trainers converters \
@@ -25,14 +28,17 @@
 # What runs, most valuable first, each under a share of the budget (a step that fails or
 # runs out of time is logged as such and the next one runs):
 #   1. train, after:  SFT, DPO, KTO, trlprep vs TRL (tokens/s, TFLOP/s, MFU, peak memory)
-#   2. online, after: GRPO, RLOO, trlprep vs TRL (step time, share in generate)
-#   3. pytest -m gpu (bf16 vs fp32, Liger parity, padding-free, fused AdamW, compile, cache)
-#   4. train, before: the baseline tree's trlprep (same settings), when given
-#   5. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
-#   6. train with gradient checkpointing forced on (automatic turns it off on a large GPU:
+#   2. pytest -m gpu (bf16 vs fp32, the fused log-prob kernels and Liger against the eager
+#      ones, SFT's NLL, padding-free, fused AdamW, compile, static cache)
+#   3. train with the eager log-prob kernel (--logps-kernel torch) instead of the default
+#      fused one on CUDA: keep `auto` = fused only if it is the faster
+#   4. online, after: GRPO, RLOO, trlprep vs TRL (step time, share in generate)
+#   5. train, before: the baseline tree's trlprep (same settings), when given
+#   6. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
+#   7. train with gradient checkpointing forced on (automatic turns it off on a large GPU:
 #      this shows the memory side of that trade)
-#   7. train with --logps-kernel liger (keep Liger as the default only if it is faster)
-#   8. online, before (the baseline's GRPO and RLOO), when given and time is left
+#   8. train with --logps-kernel liger (keep Liger as the default only if it is faster)
+#   9. online, before (the baseline's GRPO and RLOO), when given and time is left
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -94,13 +100,19 @@ if [[ -n $WHEELS ]]; then
     log "installing the wheels of $WHEELS"
     $PY -m pip install -q --no-index --no-deps "$WHEELS"/*.whl 2>&1 | tail -3 | tee -a "$LOG"
 fi
+# Liger 0.8.5 failed to import against torch 2.11 / Triton 3.6: try a nightly beside the wheels
+NIGHTLY=${LIGER_NIGHTLY:-${WHEELS:+$WHEELS-liger-nightly}}
+if ! $PY -c "import liger_kernel.transformers.functional" 2>/dev/null && [[ -d ${NIGHTLY:-/nonexistent} ]]; then
+    log "liger_kernel does not import; installing $NIGHTLY"
+    $PY -m pip install -q --no-index --no-deps "$NIGHTLY"/*.whl 2>&1 | tail -3 | tee -a "$LOG"
+fi
 $PY - <<'EOF' 2>&1 | tee -a "$LOG"
 import importlib
 for name in ("torch", "transformers", "accelerate", "trl", "datasets", "polars", "liger_kernel"):
     try:
         print(f"{name} {importlib.import_module(name).__version__}")
     except Exception as e:  # noqa: BLE001
-        print(f"{name}: not available ({type(e).__name__})")
+        print(f"{name}: not available ({type(e).__name__}: {str(e)[:300]})")
 EOF
 
 TRAIN=${TRAIN:-"--steps 6 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8"}
@@ -110,11 +122,13 @@ WD=/tmp/trlprep-gpu-bench
 # maxima from one H200 run (2026-12-04): train 143 s, GRPO alone 86 s, pytest 42 s, the
 # before tree's train 59 s, a one-sided DPO profile 45 s
 run "train, after" 170 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN
-run "online, after" 160 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos ${ALGOS_ONLINE:-grpo,rloo} $ONLINE
 run "pytest -m gpu" 60 "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
+run "train, eager kernel" 80 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN \
+    --no-trl --set logps_kernel=torch
+run "online, after" 160 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos ${ALGOS_ONLINE:-grpo,rloo} $ONLINE
 if [[ -n $BASELINE ]]; then
     BASE=$(cd "$BASELINE" && pwd)
-    run "train, before" 75 "$BASE" $PY -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl --checkpointing on
+    run "train, before" 75 "$BASE" $PY -m benchmarks --workdir $WD-base train -- --algos sft,dpo $TRAIN --no-trl ${BEFORE_ARGS---checkpointing on}
 else
     log "=== before: no baseline folder given (see the header of this script)"
 fi

@@ -1,6 +1,7 @@
 """CUDA-only checks (`pytest -m gpu`; skipped without a GPU): bf16 numerics against float32
-on the same batch, Liger Kernel against the chunked PyTorch log-probs, padding-free equal
-to padded, the fused AdamW, the compiled forward and the static-cache generation."""
+on the same batch, the fused (compiled) log-prob kernels and Liger Kernel against the eager
+chunked log-probs, padding-free equal to padded, the fused AdamW, the compiled forward and the
+static-cache generation."""
 
 from __future__ import annotations
 
@@ -53,6 +54,52 @@ def test_bf16_log_probs_and_gradients_stay_close_to_float32():
     assert low.dtype == torch.float32
     _close(low, exact, 0.02)
     for a, b in zip(got, want, strict=True):
+        assert a.dtype == torch.float32
+        _close(a, b, 0.05)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_fused_kernels_equal_the_eager_ones_on_cuda(bf16):
+    """The compiled (Triton) per-chunk arithmetic, the default on CUDA, against the eager
+    ops: values and gradients, with a shorter last chunk; no fallback warning."""
+    import warnings
+
+    from trlprep.trainers import chunk_math
+
+    hidden, weight, targets = _head_inputs()
+    g_out = torch.randn(hidden.shape[0], device="cuda")
+    ctx = torch.autocast("cuda", dtype=torch.bfloat16, enabled=bf16)
+    results = []
+    for fused in (False, True):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with ctx:
+                logps, _ = chunked_token_logps(hidden, weight, targets, chunk=64, fused=fused)
+            grads = torch.autograd.grad((logps * g_out).sum(), [hidden, weight])
+        results.append((logps, *grads))
+    tol = 0.02 if bf16 else 1e-5
+    for got, want in zip(results[1], results[0], strict=True):
+        _close(got, want, 5 * tol)
+    assert not chunk_math.fused_lse_and_target.failed
+    assert not chunk_math.fused_grad_logits.failed
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_sft_nll_with_gradients_in_the_forward_on_cuda(fused):
+    """SFT's loss with the head's gradients computed in the forward, under bf16 autocast,
+    against the float32 NLL of the recomputing log-probs."""
+    from trlprep.trainers.lm_head import chunked_nll
+
+    hidden, weight, targets = _head_inputs()
+    weights = torch.full((hidden.shape[0],), 1 / hidden.shape[0], device="cuda")
+    exact, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
+    want = -(weights * exact).sum()
+    want_grads = torch.autograd.grad(want, [hidden, weight])
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        got, _ = chunked_nll(hidden, weight, targets, weights, chunk=64, fused=fused)
+    got_grads = torch.autograd.grad(got, [hidden, weight])
+    _close(got, want, 0.02)
+    for a, b in zip(got_grads, want_grads, strict=True):
         assert a.dtype == torch.float32
         _close(a, b, 0.05)
 

@@ -118,8 +118,8 @@ def test_token_accuracy_is_computed_on_logging_steps_only(model_dir, tmp_path):
     policy = t.policy
     forward = policy.forward
 
-    def spy(batch):
-        out = forward(batch)
+    def spy(batch, **kw):
+        out = forward(batch, **kw)
         seen.append(sorted(out.stats))
         return out
 
@@ -216,3 +216,24 @@ def test_liger_kernel_is_refused_without_cuda(model_dir, tmp_path):
     if not torch.cuda.is_available():
         with pytest.raises(UsageError, match="needs CUDA and the liger-kernel package"):
             _trainer(model_dir, tmp_path / "o", "sft", SFT, logps_kernel="liger")
+
+
+@pytest.mark.skipif(
+    not any(__import__("shutil").which(c) for c in ("g++", "clang++")),
+    reason="torch.compile needs a C++ compiler",
+)
+def test_fused_kernel_trains_like_the_eager_one(model_dir, tmp_path):
+    """`--logps-kernel fused` reaches the policy and the reference, and DPO's losses follow
+    the eager kernel's; `auto` is the eager kernel on CPU."""
+    runs = {}
+    for kernel in ("fused", "auto"):
+        t = _trainer(
+            model_dir, tmp_path / kernel, "dpo", PREFERENCE, logps_kernel=kernel, logging_steps=1
+        )
+        runs[kernel] = t
+        want = "fused" if kernel == "fused" else "torch"
+        assert t.policy.kernel == want and t.ctx.reference.kernel == want
+    losses = {k: [r["loss"] for r in t.train().history if "loss" in r] for k, t in runs.items()}
+    assert len(losses["fused"]) == 4
+    for a, b in zip(losses["fused"], losses["auto"], strict=True):
+        assert abs(a - b) <= 1e-4 * max(1.0, abs(b))

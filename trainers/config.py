@@ -14,6 +14,7 @@ from trlprep.templates.tokenize import TRUNCATION
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
+LOGPS_KERNELS = ("auto", "torch", "fused", "liger")
 CONFIG_FILE = "train_config.json"  # the resolved configuration of a run
 
 
@@ -56,7 +57,9 @@ class TrainConfig:
     gradient_checkpointing: bool | None = None
     attn_implementation: str | None = None  # None: flash_attention_2 where installed, else sdpa
     torch_compile: bool = False  # the transformer's training forward through torch.compile
-    logps_kernel: str = "torch"  # LM head + log-probs: torch (chunked) or liger (CUDA)
+    # LM head + log-probs: torch (chunked, eager), fused (chunked, compiled), liger (CUDA);
+    # auto: fused on CUDA, torch elsewhere
+    logps_kernel: str = "auto"
     lora_r: int | None = None  # LoRA adapters (peft) of this rank instead of full training
     lora_alpha: int = 32
     lora_dropout: float = 0.05
@@ -68,7 +71,7 @@ class TrainConfig:
     disable_dropout: bool = True
     resume: bool | str = False
     report_to: tuple[str, ...] = ()
-    logits_chunk_mib: int = 256
+    logits_chunk_mib: int | None = None  # None: 1024 on a CUDA device with room, else 256
     progress: bool = True
 
     def __post_init__(self) -> None:
@@ -90,9 +93,10 @@ class TrainConfig:
                 f"unknown attn_implementation {self.attn_implementation!r}",
                 hint="use one of: " + ", ".join(ATTENTION),
             )
-        if self.logps_kernel not in ("torch", "liger"):
+        if self.logps_kernel not in LOGPS_KERNELS:
             raise UsageError(
-                f"unknown logps_kernel {self.logps_kernel!r}", hint="use torch or liger"
+                f"unknown logps_kernel {self.logps_kernel!r}",
+                hint="use one of: " + ", ".join(LOGPS_KERNELS),
             )
         if isinstance(self.report_to, str):
             self.report_to = tuple(s for s in self.report_to.split(",") if s and s != "none")

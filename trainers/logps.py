@@ -1,10 +1,8 @@
-"""Completion-token log-probabilities from hidden states, without the full logits tensor.
+"""Completion-token log-probabilities of a model on a `SequenceBatch`.
 
-A causal LM's `[batch, length, vocab]` float32 logits dominate training memory at large
-vocabularies (128k x 1024 tokens x 4 bytes = 512 MiB per sequence). Here only the positions
-that are trained on go through the LM head, a chunk of tokens at a time, and the log-prob
-is the target logit minus a log-sum-exp; the backward pass recomputes each chunk's logits
-instead of keeping them. Peak extra memory is one chunk's `[chunk, vocab]` float32 logits.
+Only the positions that are trained on go through the LM head, a chunk of tokens at a time
+(`lm_head`), never the full `[batch, length, vocab]` logits; models whose logits are
+transformed after the head take the plain path through the model's own logits.
 """
 
 from __future__ import annotations
@@ -13,167 +11,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from trlprep.trainers.batch import SequenceBatch
+from trlprep.trainers.lm_head import (  # noqa: F401 - the public names of the log-probs
+    CHUNK_BYTES,
+    STATS,
+    chunk_tokens,
+    chunked_nll,
+    chunked_token_logps,
+)
+from trlprep.trainers.losses.supervised import nll_loss
 
-CHUNK_BYTES = 256 * 2**20  # float32 logits held at once
-STATS = ("is_top1", "log_sum_sq_probs", "entropy")
 # stats only metrics read: computed on logging steps only (`LogpsModel.log_metrics`)
 METRIC_STATS = ("is_top1", "entropy")
 # config attributes that transform logits after the LM head; such models take the plain path
 _LOGIT_TRANSFORMS = ("final_logit_softcapping", "logit_scale", "logits_scaling", "output_mult")
-
-
-def chunk_tokens(vocab_size: int, budget_bytes: int = CHUNK_BYTES) -> int:
-    """Tokens per chunk so that one chunk's float32 logits fit in `budget_bytes`."""
-    return max(16, budget_bytes // (4 * vocab_size))
-
-
-def _compute_dtype(x: Tensor) -> torch.dtype:
-    if torch.is_autocast_enabled(x.device.type):
-        return torch.get_autocast_dtype(x.device.type)
-    return x.dtype
-
-
-class _ChunkedLogProbs(torch.autograd.Function):
-    """log softmax(h W^T + b)[y], chunked over tokens, recomputing logits in backward."""
-
-    @staticmethod
-    def forward(ctx, hidden, weight, bias, targets, chunk, stats):  # type: ignore[override]
-        dtype = _compute_dtype(hidden)
-        n = hidden.shape[0]
-        logps = torch.empty(n, dtype=torch.float32, device=hidden.device)
-        lse = torch.empty_like(logps)
-        extra = {k: torch.empty(n, device=hidden.device) for k in stats if k != "is_top1"}
-        if "is_top1" in stats:
-            extra["is_top1"] = torch.empty(n, dtype=torch.bool, device=hidden.device)
-        w = weight.to(dtype)
-        b = None if bias is None else bias.to(dtype)
-        with torch.autocast(hidden.device.type, enabled=False):
-            for i in range(0, n, chunk):
-                sl = slice(i, i + chunk)
-                logits = F.linear(hidden[sl].to(dtype), w, b).float()
-                lse[sl] = torch.logsumexp(logits, dim=-1)
-                target = logits.gather(1, targets[sl].unsqueeze(1)).squeeze(1)
-                logps[sl] = target - lse[sl]
-                if "is_top1" in extra:
-                    extra["is_top1"][sl] = logits.argmax(-1) == targets[sl]
-                if "log_sum_sq_probs" in extra:
-                    extra["log_sum_sq_probs"][sl] = torch.logsumexp(2 * logits, -1) - 2 * lse[sl]
-                if "entropy" in extra:
-                    probs = torch.softmax(logits, dim=-1)
-                    extra["entropy"][sl] = lse[sl] - (probs * logits).sum(-1)
-        ctx.save_for_backward(hidden, weight, bias, targets, lse)
-        ctx.chunk, ctx.dtype = chunk, dtype
-        outs = [extra[k] for k in stats]
-        ctx.mark_non_differentiable(*outs)
-        return (logps, *outs)
-
-    @staticmethod
-    def backward(ctx, grad_logps, *_):  # type: ignore[override]
-        hidden, weight, bias, targets, lse = ctx.saved_tensors
-        dtype, chunk = ctx.dtype, ctx.chunk
-        w = weight.to(dtype)
-        b = None if bias is None else bias.to(dtype)
-        grad_hidden = torch.zeros_like(hidden) if ctx.needs_input_grad[0] else None
-        grad_weight = (
-            torch.zeros(weight.shape, dtype=torch.float32, device=weight.device)
-            if ctx.needs_input_grad[1]
-            else None
-        )
-        grad_bias = (
-            torch.zeros(weight.shape[0], dtype=torch.float32, device=weight.device)
-            if bias is not None and ctx.needs_input_grad[2]
-            else None
-        )
-        rows = torch.arange(min(chunk, hidden.shape[0]), device=hidden.device)
-        for i in range(0, hidden.shape[0], chunk):
-            sl = slice(i, i + chunk)
-            h = hidden[sl].to(dtype)
-            g = grad_logps[sl].float()
-            # d logp / d logits = onehot(y) - softmax(logits), scaled by the incoming grad
-            if dtype == torch.float32:
-                grad_logits = F.linear(h, w, b).float().sub_(lse[sl].unsqueeze(1)).exp_()
-                grad_logits.mul_(-g.unsqueeze(1))
-                grad_logits[rows[: h.shape[0]], targets[sl]] += g
-            else:
-                grad_logits = _low_precision_grad_logits(
-                    F.linear(h, w, b), lse[sl], g, targets[sl], rows[: h.shape[0]]
-                )
-            if grad_bias is not None:
-                grad_bias += grad_logits.sum(0, dtype=torch.float32)
-            if grad_hidden is not None:
-                grad_hidden[sl] = (grad_logits @ w).to(hidden.dtype)
-            if grad_weight is None:
-                continue
-            if dtype == torch.float32:
-                grad_weight.addmm_(grad_logits.t(), h)
-            else:  # each chunk's product in the compute dtype, summed in float32
-                grad_weight = _add_product_fp32(grad_weight, grad_logits.t(), h)
-        if grad_weight is not None:
-            grad_weight = grad_weight.to(weight.dtype)
-        if grad_bias is not None:
-            grad_bias = grad_bias.to(bias.dtype)
-        return grad_hidden, grad_weight, grad_bias, None, None, None
-
-
-def _low_precision_grad_logits(
-    logits: Tensor, lse: Tensor, g: Tensor, targets: Tensor, rows: Tensor
-) -> Tensor:
-    """`g * (onehot(y) - softmax(logits))` in the logits' low-precision dtype, for the GEMMs.
-
-    The softmax runs as one kernel (float32 inside, the compute dtype out) instead of
-    separate float32 cast, subtract, exp, scale and cast passes over `[chunk, vocab]`: on a
-    GPU those passes, not the GEMMs, were half a DPO step (see trainers/README.md). The
-    target entries, `g * (1 - p)`, are computed in float32 from the saved log-sum-exp and
-    written once: in bf16, `1 - p` of a confident token would cancel to nothing."""
-    out = torch.softmax(logits, dim=-1).mul_(-g.unsqueeze(1).to(logits.dtype))
-    target_p = (logits[rows, targets].float() - lse).exp()
-    out[rows, targets] = (g * (1 - target_p)).to(logits.dtype)
-    return out
-
-
-_ADDMM_OUT_DTYPE = True  # False once this PyTorch refused addmm(..., out_dtype=float32)
-
-
-def _add_product_fp32(acc: Tensor, a: Tensor, b: Tensor) -> Tensor:
-    """`acc + a @ b` for low-precision `a`, `b` and a float32 `acc`.
-
-    On CUDA one GEMM adds into float32 in its epilogue (`out_dtype`), instead of a
-    low-precision product tensor the size of the LM head plus a separate addition (the
-    largest elementwise kernel of a 128k-vocabulary step in the profile)."""
-    global _ADDMM_OUT_DTYPE
-    if _ADDMM_OUT_DTYPE and acc.is_cuda:
-        try:
-            return torch.addmm(acc, a, b, out_dtype=torch.float32)
-        except (TypeError, RuntimeError, NotImplementedError):
-            _ADDMM_OUT_DTYPE = False
-    return acc.add_(a @ b)
-
-
-def chunked_token_logps(
-    hidden: Tensor,
-    weight: Tensor,
-    targets: Tensor,
-    bias: Tensor | None = None,
-    *,
-    chunk: int | None = None,
-    stats: Iterable[str] = (),
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """Log-probs of `targets` `(N,)` under logits `hidden @ weight.T + bias`, never holding
-    more than `chunk` rows of logits; differentiable in `hidden`, `weight` and `bias`.
-
-    `stats` (no gradient) may ask for `is_top1` (the target is the argmax),
-    `log_sum_sq_probs` (log sum_v p_v^2, for WPO) and `entropy`.
-    """
-    stats = tuple(stats)
-    unknown = set(stats) - set(STATS)
-    if unknown:
-        raise ValueError(f"unknown token stats {sorted(unknown)}; use {STATS}")
-    chunk = chunk or chunk_tokens(weight.shape[0])
-    logps, *outs = _ChunkedLogProbs.apply(hidden, weight, bias, targets, chunk, stats)
-    return logps, dict(zip(stats, outs, strict=True))
 
 
 def liger_available() -> bool:
@@ -227,7 +79,8 @@ class CompletionLogps:
     `logps` carries gradient; `mean_logits` (mean over the vocabulary, as TRL logs it; None
     when not asked for) and the requested `stats` do not. `mask` marks real completion
     tokens. `values` (with gradient) are a value head's outputs at the same positions, when
-    the model has one (PPO).
+    the model has one (PPO). `nll`, when asked for, is the completion tokens' negative
+    log-likelihood (`nll_loss`), with gradient; `logps` may then carry none.
     """
 
     logps: Tensor
@@ -235,6 +88,7 @@ class CompletionLogps:
     mean_logits: Tensor | None
     stats: dict[str, Tensor]
     values: Tensor | None = None
+    nll: Tensor | None = None
 
     @property
     def sums(self) -> Tensor:
@@ -283,6 +137,8 @@ def completion_logps(
     value_head: nn.Module | None = None,
     mean_logits: bool = True,
     kernel: str = "torch",
+    nll: bool = False,
+    num_items: float | Tensor | None = None,
 ) -> CompletionLogps:
     """Run `model` on `batch` and return the log-probs of every completion token.
 
@@ -291,8 +147,11 @@ def completion_logps(
     the plain path through the model's own logits instead. `temperature` divides the logits
     (the distribution completions were sampled from); `value_head` maps the same positions'
     hidden states to `values`; `mean_logits=False` skips the mean logits (a metric).
+    `kernel="fused"` computes the chunked log-probs' softmax arithmetic with compiled kernels;
     `kernel="liger"` computes the log-probs with Liger Kernel on CUDA when the stats asked
-    for allow it (the chunked PyTorch path otherwise).
+    for allow it (the fused chunked path otherwise). `nll` also returns the negative
+    log-likelihood of the completion tokens divided by `num_items` (default: their number),
+    through `chunked_nll` where it applies: the head's gradients computed in the forward.
     """
     stats = tuple(stats)
     kwargs = dict(
@@ -304,7 +163,7 @@ def completion_logps(
     if batch.unpadded:  # no mask to build or check (a host sync in transformers on a GPU)
         kwargs = dict(input_ids=batch.input_ids, use_cache=False)
     head = model.get_output_embeddings()
-    values = None
+    values = loss = None
     if _has_logit_transform(model) or not isinstance(head, nn.Linear):
         res = model(**kwargs, output_hidden_states=value_head is not None)
         logits = res.logits / temperature if temperature != 1.0 else res.logits
@@ -325,13 +184,24 @@ def completion_logps(
         if temperature != 1.0:  # logits / T = (h / T) W^T + b / T
             flat = flat / temperature
             bias = None if bias is None else bias / temperature
-        if kernel == "liger" and set(stats) <= {"is_top1"} and flat.is_cuda:
+        if nll and not stats and kernel != "liger":  # stats: a logging step, the path below
+            divisor = batch.target_ids.numel() if num_items is None else num_items
+            weights = torch.ones_like(batch.target_ids, dtype=torch.float32) / torch.as_tensor(
+                divisor, dtype=torch.float32, device=flat.device
+            ).clamp(min=1)
+            loss, logps = chunked_nll(
+                flat, head.weight, batch.target_ids, weights, bias, chunk=chunk,
+                fused=kernel == "fused",
+            )  # fmt: skip
+            extra = {}
+        elif kernel == "liger" and set(stats) <= {"is_top1"} and flat.is_cuda:
             logps, extra = liger_token_logps(
                 flat, head.weight, batch.target_ids, bias, top1="is_top1" in stats
             )
         else:
+            fused = kernel in ("fused", "liger")
             logps, extra = chunked_token_logps(
-                flat, head.weight, batch.target_ids, bias, chunk=chunk, stats=stats
+                flat, head.weight, batch.target_ids, bias, chunk=chunk, stats=stats, fused=fused
             )
         means = None
         if mean_logits:
@@ -340,8 +210,12 @@ def completion_logps(
                 if bias is not None:
                     means += bias.float().mean()
     mask = _dense(batch, torch.ones_like(batch.target_seq, dtype=torch.bool))
+    dense = _dense(batch, logps)
+    if nll and loss is None:
+        loss = nll_loss(dense, mask, num_items)
     return CompletionLogps(
-        logps=_dense(batch, logps),
+        logps=dense,
+        nll=loss,
         mask=mask,
         mean_logits=None if means is None else _dense(batch, means),
         stats={k: _dense(batch, v) for k, v in extra.items()},
@@ -363,6 +237,8 @@ class LogpsModel(nn.Module):
         stats: Iterable[str] = (),
         chunk: int | None = None,
         temperature: float = 1.0,
+        *,
+        kernel: str = "torch",
     ):
         super().__init__()
         self.model = model
@@ -371,9 +247,13 @@ class LogpsModel(nn.Module):
         self.temperature = temperature
         # False on steps that log nothing: no metric-only stats, no mean logits
         self.log_metrics = True
-        self.kernel = "torch"  # or "liger" (`completion_logps`)
+        self.kernel = kernel  # "torch", "fused" or "liger" (`completion_logps`)
 
-    def forward(self, batch: SequenceBatch) -> CompletionLogps:
+    def forward(
+        self, batch: SequenceBatch, nll: bool = False, num_items: float | Tensor | None = None
+    ) -> CompletionLogps:
+        """`batch`'s completion log-probs; `nll`: also their NLL over `num_items`
+        (`completion_logps`)."""
         stats = self.stats
         if not self.log_metrics:
             stats = tuple(s for s in stats if s not in METRIC_STATS)
@@ -385,6 +265,8 @@ class LogpsModel(nn.Module):
             temperature=self.temperature,
             mean_logits=self.log_metrics,
             kernel=self.kernel,
+            nll=nll,
+            num_items=num_items,
         )
 
 

@@ -42,6 +42,7 @@ def build_reference(
     head: str,
     layout: str,
     chunk: int | None,
+    kernel: str = "torch",
     temperature: float,
     dtype: torch.dtype,
     collator: Collator,
@@ -56,7 +57,8 @@ def build_reference(
 
     def make_reference() -> LogpsModel:
         m = load_model(cfg.model, head, tokenizer, dtype)
-        return LogpsModel(frozen_copy(m), (), chunk, temperature).to(acc.device)
+        frozen = LogpsModel(frozen_copy(m), (), chunk, temperature, kernel=kernel)
+        return frozen.to(acc.device)
 
     if cfg.precompute_ref:
         for rows in row_sets:
@@ -74,7 +76,7 @@ def build_reference(
             )
         return None
     if cfg.lora_r is not None:  # the base model, adapters off: no second copy
-        return AdapterOff(LogpsModel(model, (), chunk, temperature), model)
+        return AdapterOff(LogpsModel(model, (), chunk, temperature, kernel=kernel), model)
     return make_reference()
 
 

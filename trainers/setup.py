@@ -96,14 +96,15 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
         raise UsageError(f"{algo.name} generates its completions: --precompute-ref cannot apply")
     causal = algo.head == "causal-lm"  # log-probs through the LM head, chunk tokens at a time
     vocab = model.get_output_embeddings().weight.shape[0] if causal else 0
-    chunk = t.chunk = chunk_tokens(vocab, cfg.logits_chunk_mib * 2**20) if causal else None
+    chunk = t.chunk = chunk_tokens(vocab, chunk_budget(cfg, acc.device)) if causal else None
+    kernel = logps_kernel(cfg, acc.device)
     # online algorithms score their samples at the sampling temperature
     t.temperature = getattr(t.options, "temperature", 1.0)
     policy = model
     if causal:
         wrapper = algo.policy or LogpsModel
         policy = wrapper(model, algo.stats(t.options), chunk, t.temperature)
-        policy.kernel = logps_kernel(t.cfg)
+        policy.kernel = kernel
         # FSDP wraps the layers the model names (its decoder layer), looked up on the root
         policy._no_split_modules = getattr(model, "_no_split_modules", None)
         if t.resume_from is not None and hasattr(policy, "load_extra"):
@@ -119,6 +120,7 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
             head=algo.head,
             layout=algo.layout,
             chunk=chunk,
+            kernel=kernel if causal else "torch",
             temperature=t.temperature,
             dtype=dtype,
             collator=t.collate,
@@ -198,15 +200,34 @@ def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
     )
 
 
-def logps_kernel(cfg: TrainConfig) -> str:
-    """The log-prob kernel asked for, refused when it cannot run here."""
+def logps_kernel(cfg: TrainConfig, device: torch.device) -> str:
+    """The log-prob kernel to use (`auto`: fused on CUDA, eager elsewhere), refused when it
+    cannot run here."""
     if cfg.logps_kernel == "liger" and not liger_available():
         why = liger_import_error() if torch.cuda.is_available() else "no CUDA device"
         raise UsageError(
             f"--logps-kernel liger needs CUDA and the liger-kernel package ({why})",
             hint='pip install "trlprep[gpu]" on a CUDA machine, or leave the option out',
         )
+    if cfg.logps_kernel == "auto":
+        return "fused" if device.type == "cuda" else "torch"
     return cfg.logps_kernel
+
+
+BIG_CHUNK_FREE_BYTES = 16 * 2**30
+
+
+def chunk_budget(cfg: TrainConfig, device: torch.device) -> int:
+    """Bytes of one chunk's float32 logits (`--logits-chunk-mib`; automatic: 1 GiB on a CUDA
+    device with 16 GiB free, 256 MiB otherwise). Larger chunks mean fewer, larger GEMMs,
+    and fewer passes adding a chunk's LM-head gradient into its float32 sum: at 128k
+    vocabulary a 256 MiB chunk is 523 tokens, and the GEMM adding its weight gradient moves
+    more bytes than it computes."""
+    if cfg.logits_chunk_mib is not None:
+        return cfg.logits_chunk_mib * 2**20
+    if device.type == "cuda" and torch.cuda.mem_get_info(device)[0] >= BIG_CHUNK_FREE_BYTES:
+        return 1024 * 2**20
+    return 256 * 2**20
 
 
 def launched_on_cpu() -> bool:

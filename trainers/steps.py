@@ -31,7 +31,6 @@ from trlprep.trainers.losses import (
     kto_kl_estimate,
     kto_loss,
     length_desensitised_logps,
-    nll_loss,
     orpo_log_odds,
     orpo_loss,
     reward_loss,
@@ -106,8 +105,8 @@ def _token_metrics(out: CompletionLogps, n: int, seq_logps: Tensor) -> Metrics:
 def sft_step(ctx: StepContext, batch: LMBatch) -> tuple[Tensor, Metrics]:
     """Next-token NLL on the completion (or every) token, normalised by the tokens of the
     whole accumulated batch."""
-    out: CompletionLogps = ctx.policy(batch.seqs)
-    loss = nll_loss(out.logps, out.mask, ctx.num_items)
+    out: CompletionLogps = ctx.policy(batch.seqs, nll=True, num_items=ctx.num_items)
+    loss = out.nll
     m = out.mask.float()
     metrics: Metrics = {}
     if "is_top1" in out.stats:

@@ -50,11 +50,11 @@ HELP = {
     "disable_dropout": "Turn dropout off in the policy and reference models.",
     "resume": "Resume from the last checkpoint in --output-dir (or from the given one).",
     "report_to": "Trackers besides metrics.jsonl: tensorboard, wandb (comma-separated).",
-    "logits_chunk_mib": "Memory budget (MiB) of each chunk when computing log-probs.",
+    "logits_chunk_mib": "MiB of logits per log-prob chunk (default 1024 on a roomy GPU, else 256).",
     "progress": "Show a progress bar.",
     "attn_implementation": "Attention kernel (default: flash_attention_2 if installed, else sdpa).",
     "torch_compile": "Run the model's training forward through torch.compile.",
-    "logps_kernel": "LM head + log-probs kernel: torch (chunked) or liger (CUDA).",
+    "logps_kernel": "Log-probs kernel: auto (fused on CUDA), torch, fused (compiled) or liger.",
     # preference and reward losses
     "beta": "Strength of the pull to the reference (DPO/KTO/BCO: reward scale; online: KL).",
     "loss_type": "Loss variant (DPO: sigmoid, ipo, ...; comma-separated to combine).",
