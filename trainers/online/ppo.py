@@ -56,6 +56,7 @@ class ValueHeadModel(LogpsModel):
             chunk=self.chunk,
             temperature=self.temperature,
             value_head=self.v_head,
+            kernel=self.kernel,
         )
 
     def save_extra(self, folder: Path) -> None:
