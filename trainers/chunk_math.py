@@ -62,9 +62,14 @@ class Fused:
     def __call__(self, *args: Tensor):
         if self.failed:
             return self.eager(*args)
-        if self.compiled is None:
+        first = self.compiled is None
+        if first:
             self.compiled = torch.compile(self.fn, dynamic=True, fullgraph=True)
         try:
+            if first:  # compiles now; inductor's TF32 advice concerns matmuls, not these
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="TensorFloat32 tensor cores")
+                    return self.compiled(*args)
             return self.compiled(*args)
         except torch.OutOfMemoryError:
             raise
