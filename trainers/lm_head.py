@@ -50,15 +50,15 @@ class _Head:
     b: Tensor | None
     dtype: torch.dtype
     fused: bool
-    param_dtypes: tuple[torch.dtype, torch.dtype | None] = (torch.float32, None)
+    param_dtypes: tuple[torch.dtype, torch.dtype | None]  # the weight's and the bias's
     grad_hidden: Tensor | None = None
     grad_weight: Tensor | None = None
     grad_bias: Tensor | None = None
 
     @classmethod
     def of(cls, hidden, weight, bias, dtype, fused, needs=(False, False, False)) -> _Head:
-        head = cls(weight.to(dtype), None if bias is None else bias.to(dtype), dtype, fused)
-        head.param_dtypes = (weight.dtype, None if bias is None else bias.dtype)
+        b, b_dtype = (None, None) if bias is None else (bias.to(dtype), bias.dtype)
+        head = cls(weight.to(dtype), b, dtype, fused, (weight.dtype, b_dtype))
         if needs[0]:
             head.grad_hidden = torch.zeros_like(hidden)
         f32 = dict(dtype=torch.float32, device=weight.device)
