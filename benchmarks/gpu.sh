@@ -14,7 +14,7 @@
 #       --platform manylinux2014_x86_64 -d build/gpu-wheels \
 #       polars polars-runtime-32 datasets dill multiprocess trl jsonschema \
 #       jsonschema-specifications referencing rpds-py attrs xxhash liger-kernel \
-#       pytest pluggy iniconfig hypothesis sortedcontainers   (the tests' own; skip those installed)
+#       pytest pluggy iniconfig     (leave out the last three where pytest is installed)
 #   pip download ... -d build/gpu-wheels-liger-nightly liger-kernel-nightly   (optional: tried
 #       when the liger-kernel release does not import; LIGER_NIGHTLY=dir names another folder)
 #   # optional, the "before" side: the packages of the commit to compare with, measured by
@@ -22,7 +22,11 @@
 #   mkdir -p build/gpu-before && git archive BASE_COMMIT trlprep trainers converters \
 #       schemas pyproject.toml | tar -x -C build/gpu-before && cp -r benchmarks build/gpu-before/
 #
-# (about 58 MB). The wheels are installed with --no-deps from the folder; trlprep itself is
+# (about 58 MB). With this workplace's device tool: carry build/gpu-wheels and
+# build/gpu-wheels-liger-nightly (60 MB; with the 5 MB tree just under the 64 MiB a call may
+# carry, so the baseline tree does not fit beside them) and run
+#   LOG=$OUT/gpu-bench.log bash benchmarks/gpu.sh build/gpu-wheels     (timeout_s 600)
+# The wheels are installed with --no-deps from the folder; trlprep itself is
 # not installed: a folder of links lays out its packages as pyproject.toml maps them.
 #
 # What runs, most valuable first, each under a share of the budget (a step that fails or
