@@ -20,7 +20,7 @@ from trlprep.trainers.lm_head import (  # noqa: F401 - the public names of the l
     chunked_nll,
     chunked_token_logps,
 )
-from trlprep.trainers.losses.supervised import nll_loss
+from trlprep.trainers.losses.supervised import nll_divisor, nll_loss
 
 # stats only metrics read: computed on logging steps only (`LogpsModel.log_metrics`)
 METRIC_STATS = ("is_top1", "entropy")
@@ -185,10 +185,8 @@ def completion_logps(
             flat = flat / temperature
             bias = None if bias is None else bias / temperature
         if nll and not stats and kernel != "liger":  # stats: a logging step, the path below
-            divisor = batch.target_ids.numel() if num_items is None else num_items
-            weights = torch.ones_like(batch.target_ids, dtype=torch.float32) / torch.as_tensor(
-                divisor, dtype=torch.float32, device=flat.device
-            ).clamp(min=1)
+            ones = torch.ones_like(batch.target_ids, dtype=torch.float32)
+            weights = ones / nll_divisor(len(ones), num_items, ones)
             loss, logps = chunked_nll(
                 flat, head.weight, batch.target_ids, weights, bias, chunk=chunk,
                 fused=kernel == "fused",

@@ -120,7 +120,7 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
             head=algo.head,
             layout=algo.layout,
             chunk=chunk,
-            kernel=kernel if causal else "torch",
+            kernel=kernel,
             temperature=t.temperature,
             dtype=dtype,
             collator=t.collate,

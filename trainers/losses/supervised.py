@@ -14,8 +14,15 @@ def nll_loss(token_logps: Tensor, mask: Tensor, num_items: int | Tensor | None =
     micro-batches with more tokens weigh more, as transformers' `num_items_in_batch`).
     """
     total = -(token_logps * mask.to(token_logps.dtype)).sum()
-    count = mask.sum() if num_items is None else num_items
-    return total / torch.as_tensor(count, dtype=total.dtype, device=total.device).clamp(min=1)
+    return total / nll_divisor(mask.sum(), num_items, total)
+
+
+def nll_divisor(
+    count: int | Tensor, num_items: int | float | Tensor | None, like: Tensor
+) -> Tensor:
+    """What `nll_loss` divides by: `num_items`, else the token `count`; at least 1."""
+    divisor = count if num_items is None else num_items
+    return torch.as_tensor(divisor, dtype=like.dtype, device=like.device).clamp(min=1)
 
 
 def reward_loss(
