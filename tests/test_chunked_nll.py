@@ -95,13 +95,13 @@ def test_the_model_nll_equals_the_loss_of_its_log_probs(num_items):
     batch = build_batch(_sequences(), pad_token_id=0)
     out = completion_logps(model, batch, chunk=3, nll=True, num_items=num_items)
     assert not out.logps.requires_grad  # the gradient came with the loss
-    out.nll.backward()
+    out.loss.backward()
     got = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     ref = completion_logps(model, batch, chunk=3)
     want = nll_loss(ref.logps, ref.mask, num_items)
     want.backward()
-    torch.testing.assert_close(out.nll, want, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(out.loss, want, atol=1e-6, rtol=1e-6)
     torch.testing.assert_close(out.logps, ref.logps.detach(), atol=1e-6, rtol=0)
     for a, p in zip(got, model.parameters(), strict=True):
         torch.testing.assert_close(a, p.grad, atol=1e-6, rtol=1e-5)
@@ -117,4 +117,4 @@ def test_a_logging_step_keeps_its_stats_and_the_same_loss():
     quiet = policy(batch, nll=True)
     assert set(logged.stats) == {"is_top1", "entropy"} and not quiet.stats
     assert logged.logps.requires_grad and not quiet.logps.requires_grad
-    torch.testing.assert_close(logged.nll, quiet.nll, atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(logged.loss, quiet.loss, atol=1e-6, rtol=1e-6)

@@ -1,7 +1,7 @@
 """CUDA-only checks (`pytest -m gpu`; skipped without a GPU): bf16 numerics against float32
-on the same batch, the fused (compiled) log-prob kernels and Liger Kernel against the eager
-chunked log-probs, padding-free equal to padded, the fused AdamW, the compiled forward and the
-static-cache generation."""
+on the same batch, the fused (compiled) log-prob kernels, the losses with gradients in the
+forward and Liger Kernel against the eager chunked log-probs, padding-free equal to padded,
+the fused AdamW, the compiled forward and the static-cache generation."""
 
 from __future__ import annotations
 
@@ -97,6 +97,32 @@ def test_sft_nll_with_gradients_in_the_forward_on_cuda(fused):
     want_grads = torch.autograd.grad(want, [hidden, weight])
     with torch.autocast("cuda", dtype=torch.bfloat16):
         got, _ = chunked_nll(hidden, weight, targets, weights, chunk=64, fused=fused)
+    got_grads = torch.autograd.grad(got, [hidden, weight])
+    _close(got, want, 0.02)
+    for a, b in zip(got_grads, want_grads, strict=True):
+        assert a.dtype == torch.float32
+        _close(a, b, 0.05)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_pair_loss_with_gradients_in_the_forward_on_cuda(fused):
+    """A DPO-like loss of whole pairs with the head's gradients computed in the forward,
+    under bf16 autocast, against the float32 loss of the recomputing log-probs; chunks of
+    several pairs and a pair longer than a chunk."""
+    import torch.nn.functional as F
+    from trlprep.trainers.lm_head import SeqLoss, chunked_sequence_loss
+
+    hidden, weight, targets = _head_inputs()
+    counts = [40, 30, 120, 10, 50, 50]  # pairs (0, 3), (1, 4), (2, 5)
+    seq = torch.repeat_interleave(torch.arange(6), torch.tensor(counts)).cuda()
+    loss = SeqLoss.pairs(lambda s: -F.logsigmoid(0.1 * (s[:3] - s[3:])).mean(), 3)
+    exact, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
+    want = loss.fn(torch.zeros(6, device="cuda").index_add(0, seq, exact))
+    want_grads = torch.autograd.grad(want, [hidden, weight])
+    with torch.autocast("cuda", dtype=torch.bfloat16):
+        got, _ = chunked_sequence_loss(
+            hidden, weight, targets, seq, counts, loss, chunk=128, fused=fused
+        )
     got_grads = torch.autograd.grad(got, [hidden, weight])
     _close(got, want, 0.02)
     for a, b in zip(got_grads, want_grads, strict=True):

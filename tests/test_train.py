@@ -292,7 +292,11 @@ def test_lora_trains_adapters_against_the_adapters_off_reference(model_dir, tmp_
     before = t.evaluate()
     assert before["eval_rewards/accuracies"] == 0.0  # adapters start as a no-op
     result = t.train()
-    assert result.history[-1]["eval_rewards/accuracies"] == 1.0
+    # the adapters learn: the policy moves away from the adapters-off reference (a policy
+    # equal to its reference would stay at loss log 2 with no pair ranked right)
+    after = result.history[-1]
+    assert after["eval_loss"] < before["eval_loss"] - 0.05
+    assert after["eval_rewards/accuracies"] >= 0.75
     # a checkpoint holds the adapters, the output folder the merged model
     assert (tmp_path / "checkpoint-10" / "adapter_config.json").is_file()
     assert (tmp_path / "adapter" / "adapter_config.json").is_file()

@@ -25,6 +25,8 @@ class SequenceBatch:
     within that sequence's completion. `num_tokens` counts the real (non-pad) tokens.
     `unpadded` says (on the host) that every row is one whole sequence with no padding: the
     model then needs neither mask nor position ids (plain causal attention, nothing checked).
+    `counts` are the trained-on tokens per sequence, on the host (no device sync to plan by
+    them); empty when unknown.
     """
 
     input_ids: Tensor
@@ -38,6 +40,7 @@ class SequenceBatch:
     max_targets: int
     num_tokens: int
     unpadded: bool = False
+    counts: tuple[int, ...] = ()
 
     def to(self, device: torch.device | str) -> SequenceBatch:
         moved = {
@@ -51,6 +54,10 @@ class SequenceBatch:
     def target_counts(self) -> Tensor:
         """Trained-on tokens per sequence, `(num_seqs,)`."""
         return torch.bincount(self.target_seq, minlength=self.num_seqs)
+
+    def host_counts(self) -> tuple[int, ...]:
+        """`target_counts` on the host (`counts`, or read from the device when unknown)."""
+        return self.counts or tuple(self.target_counts.tolist())
 
 
 def build_batch(
@@ -107,6 +114,7 @@ def build_batch(
         max_targets=max_targets,
         num_tokens=sum(lengths),
         unpadded=not padding_free and all(n == width for n in lengths),
+        counts=tuple(len(t) for t in ids_out),
     )
 
 

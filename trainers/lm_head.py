@@ -11,6 +11,10 @@ extra memory is one chunk's `[chunk, vocab]` float32 logits.
   per-token gradients `-w_t` are known before the loss is: each chunk's gradients are
   computed in the forward from the logits at hand, so the logits are computed once, not
   twice, and the backward only scales them.
+- `chunked_sequence_loss`: the same for a loss of the sequences' summed log-probs that is a
+  sum of independent terms, one per group of sequences (a DPO pair, a KTO row): chunks hold
+  whole groups, so a group's loss, and with it each of its tokens' gradient, is known once
+  its chunk's log-probs are (as Liger Kernel's fused preference losses).
 
 The three products (logits, and the gradients of the hidden states and of the head's
 weight) run in the compute dtype (bf16 under autocast: tensor cores), the softmax
@@ -19,7 +23,7 @@ arithmetic in float32 (`chunk_math`), each chunk's weight gradient summed in flo
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -246,3 +250,130 @@ def chunked_nll(
         logps, _ = chunked_token_logps(hidden, weight, targets, bias, chunk=chunk, fused=fused)
         return -(token_weights.float() * logps).sum(), logps
     return _ChunkedNLL.apply(hidden, weight, bias, targets, token_weights, chunk, fused)
+
+
+@dataclass(frozen=True)
+class SeqLoss:
+    """A loss of the sequences' summed completion log-probs, `fn(sums) -> scalar`, that is a
+    sum of independent terms, one per group of `groups` (each sequence in exactly one): a
+    group's gradient must not depend on the other groups' sums. DPO's per-pair losses
+    averaged over the pairs are; AOT's (sorted over the batch) are not."""
+
+    fn: Callable[[Tensor], Tensor]
+    groups: tuple[tuple[int, ...], ...]
+
+    @classmethod
+    def pairs(cls, fn: Callable[[Tensor], Tensor], num_pairs: int) -> SeqLoss:
+        """Pairs `(i, num_pairs + i)`: chosen sequences first, then the rejected ones."""
+        return cls(fn, tuple((i, num_pairs + i) for i in range(num_pairs)))
+
+    @classmethod
+    def rows(cls, fn: Callable[[Tensor], Tensor], num_seqs: int) -> SeqLoss:
+        """One term per sequence."""
+        return cls(fn, tuple((i,) for i in range(num_seqs)))
+
+
+def _plan(counts: Sequence[int], groups: Sequence[Sequence[int]], chunk: int) -> list[Tensor]:
+    """Token indices (tokens ordered by sequence, `counts` a sequence) of each piece: whole
+    groups, consecutive ones together up to `chunk` tokens (a larger group alone)."""
+    seen = sorted(s for g in groups for s in g)
+    if seen != list(range(len(counts))):
+        raise ValueError(f"the groups must hold each of the {len(counts)} sequences once")
+    starts = [0]
+    for c in counts:
+        starts.append(starts[-1] + c)
+    pieces: list[list[tuple[int, int]]] = [[]]
+    size = 0
+    for group in groups:
+        n = sum(counts[s] for s in group)
+        if size and size + n > chunk:
+            pieces.append([])
+            size = 0
+        pieces[-1] += [(starts[s], starts[s + 1]) for s in group]
+        size += n
+    return [torch.cat([torch.arange(a, b) for a, b in p]) for p in pieces if p]
+
+
+def _group_grads(fn: Callable[[Tensor], Tensor], part: Tensor, seq: Tensor) -> Tensor:
+    """d fn / d sums at `part` (the sums of the sequences `seq` lists, zeros elsewhere), kept
+    where `seq` points: with independent groups, the other groups' values do not matter."""
+    with torch.enable_grad():
+        sums = part.clone().requires_grad_()
+        loss = fn(sums)
+        grad = None
+        if loss.requires_grad:
+            (grad,) = torch.autograd.grad(loss, sums, allow_unused=True)
+    if grad is None:
+        return torch.zeros_like(part)
+    inside = torch.zeros_like(part, dtype=torch.bool).index_fill_(0, seq, True)
+    return torch.where(inside, grad, 0.0)
+
+
+class _ChunkedSequenceLoss(torch.autograd.Function):
+    """`fn(per-sequence sums of log softmax(h W^T + b)[y])`, the gradients computed in the
+    forward a piece of whole groups at a time (`_plan`)."""
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, targets, token_seq, pieces, num_seqs, fn, chunk, fused):  # type: ignore[override]
+        dev = hidden.device
+        logps = torch.empty(hidden.shape[0], dtype=torch.float32, device=dev)
+        sums = torch.zeros(num_seqs, dtype=torch.float32, device=dev)
+        head = _Head.of(hidden, weight, bias, _compute_dtype(hidden), fused, ctx.needs_input_grad)
+        with torch.autocast(dev.type, enabled=False):
+            for idx in pieces:
+                subs = idx.split(chunk)  # a group larger than a chunk: its logits computed twice
+                lses, kept = [], None
+                for sub in subs:
+                    logits = head.logits(hidden[sub])
+                    logps[sub], lse, _ = _chunk_logps(head, logits, targets[sub])
+                    lses.append(lse)
+                    kept = logits if len(subs) == 1 else None
+                seq = token_seq[idx]
+                part = torch.zeros_like(sums).index_add_(0, seq, logps[idx])
+                g = _group_grads(fn, part, seq)[seq]
+                for sub, lse, g_sub in zip(subs, lses, g.split(chunk), strict=True):
+                    logits = kept if kept is not None else head.logits(hidden[sub])
+                    grad_logits = head.grad_logits(logits, lse, g_sub, targets[sub])
+                    head.add_grads(sub, hidden[sub], grad_logits)
+                sums += part
+            loss = fn(sums).float()
+        ctx.head = head
+        ctx.mark_non_differentiable(logps)
+        return loss, logps
+
+    @staticmethod
+    def backward(ctx, grad_loss, _):  # type: ignore[override]
+        head, ctx.head = ctx.head, None
+        return (*head.grads(grad_loss), *[None] * 7)
+
+
+def chunked_sequence_loss(
+    hidden: Tensor,
+    weight: Tensor,
+    targets: Tensor,
+    token_seq: Tensor,
+    counts: Sequence[int],
+    loss: SeqLoss,
+    bias: Tensor | None = None,
+    *,
+    chunk: int | None = None,
+    fused: bool = False,
+) -> tuple[Tensor, Tensor]:
+    """`(loss.fn(sums), logps)` where `sums[s]` adds the log-probs of the targets of sequence
+    `s` (`token_seq`, tokens ordered by sequence, `counts[s]` of them): the loss
+    differentiable in `hidden`, `weight` and `bias`, the log-probs without gradient.
+
+    Equal to `loss.fn` of the sums of `chunked_token_logps` up to rounding, at three head
+    products a token instead of four, for a loss whose groups are independent (`SeqLoss`).
+    Without gradients it is exactly that."""
+    chunk = chunk or chunk_tokens(weight.shape[0])
+    params = (hidden, weight) if bias is None else (hidden, weight, bias)
+    if not (torch.is_grad_enabled() and any(p.requires_grad for p in params)):
+        logps, _ = chunked_token_logps(hidden, weight, targets, bias, chunk=chunk, fused=fused)
+        sums = torch.zeros(len(counts), dtype=torch.float32, device=logps.device)
+        return loss.fn(sums.index_add_(0, token_seq, logps)), logps
+    plan = [p for p in _plan(counts, loss.groups, chunk) if len(p)]
+    pieces = torch.cat(plan).to(hidden.device).split([len(p) for p in plan]) if plan else ()
+    return _ChunkedSequenceLoss.apply(
+        hidden, weight, bias, targets, token_seq, pieces, len(counts), loss.fn, chunk, fused
+    )

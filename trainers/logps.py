@@ -16,8 +16,10 @@ from trlprep.trainers.batch import SequenceBatch
 from trlprep.trainers.lm_head import (  # noqa: F401 - the public names of the log-probs
     CHUNK_BYTES,
     STATS,
+    SeqLoss,
     chunk_tokens,
     chunked_nll,
+    chunked_sequence_loss,
     chunked_token_logps,
 )
 from trlprep.trainers.losses.supervised import nll_divisor, nll_loss
@@ -79,8 +81,9 @@ class CompletionLogps:
     `logps` carries gradient; `mean_logits` (mean over the vocabulary, as TRL logs it; None
     when not asked for) and the requested `stats` do not. `mask` marks real completion
     tokens. `values` (with gradient) are a value head's outputs at the same positions, when
-    the model has one (PPO). `nll`, when asked for, is the completion tokens' negative
-    log-likelihood (`nll_loss`), with gradient; `logps` may then carry none.
+    the model has one (PPO). `loss`, when asked for, is the completion tokens' negative
+    log-likelihood (`nll_loss`) or a `SeqLoss` of the sequences' sums, with gradient; `logps`
+    may then carry none.
     """
 
     logps: Tensor
@@ -88,7 +91,7 @@ class CompletionLogps:
     mean_logits: Tensor | None
     stats: dict[str, Tensor]
     values: Tensor | None = None
-    nll: Tensor | None = None
+    loss: Tensor | None = None
 
     @property
     def sums(self) -> Tensor:
@@ -139,6 +142,7 @@ def completion_logps(
     kernel: str = "torch",
     nll: bool = False,
     num_items: float | Tensor | None = None,
+    seq_loss: SeqLoss | None = None,
 ) -> CompletionLogps:
     """Run `model` on `batch` and return the log-probs of every completion token.
 
@@ -151,7 +155,9 @@ def completion_logps(
     `kernel="liger"` computes the log-probs with Liger Kernel on CUDA when the stats asked
     for allow it (the fused chunked path otherwise). `nll` also returns the negative
     log-likelihood of the completion tokens divided by `num_items` (default: their number),
-    through `chunked_nll` where it applies: the head's gradients computed in the forward.
+    through `chunked_nll` where it applies: the head's gradients computed in the forward;
+    `seq_loss` returns that loss of the sequences' sums, through `chunked_sequence_loss`
+    where it applies.
     """
     stats = tuple(stats)
     kwargs = dict(
@@ -164,6 +170,8 @@ def completion_logps(
         kwargs = dict(input_ids=batch.input_ids, use_cache=False)
     head = model.get_output_embeddings()
     values = loss = None
+    if nll and seq_loss is not None:
+        raise ValueError("ask for the NLL or a sequence loss, not both")
     if _has_logit_transform(model) or not isinstance(head, nn.Linear):
         res = model(**kwargs, output_hidden_states=value_head is not None)
         logits = res.logits / temperature if temperature != 1.0 else res.logits
@@ -184,12 +192,19 @@ def completion_logps(
         if temperature != 1.0:  # logits / T = (h / T) W^T + b / T
             flat = flat / temperature
             bias = None if bias is None else bias / temperature
-        if nll and not stats and kernel != "liger":  # stats: a logging step, the path below
+        in_forward = not stats and kernel != "liger"  # stats: a logging step, the path below
+        if nll and in_forward:
             ones = torch.ones_like(batch.target_ids, dtype=torch.float32)
             weights = ones / nll_divisor(len(ones), num_items, ones)
             loss, logps = chunked_nll(
                 flat, head.weight, batch.target_ids, weights, bias, chunk=chunk,
                 fused=kernel == "fused",
+            )  # fmt: skip
+            extra = {}
+        elif seq_loss is not None and in_forward:
+            loss, logps = chunked_sequence_loss(
+                flat, head.weight, batch.target_ids, batch.target_seq, batch.host_counts(),
+                seq_loss, bias, chunk=chunk, fused=kernel == "fused",
             )  # fmt: skip
             extra = {}
         elif kernel == "liger" and set(stats) <= {"is_top1"} and flat.is_cuda:
@@ -211,9 +226,11 @@ def completion_logps(
     dense = _dense(batch, logps)
     if nll and loss is None:
         loss = nll_loss(dense, mask, num_items)
+    if seq_loss is not None and loss is None:
+        loss = seq_loss.fn(dense.sum(-1))
     return CompletionLogps(
         logps=dense,
-        nll=loss,
+        loss=loss,
         mask=mask,
         mean_logits=None if means is None else _dense(batch, means),
         stats={k: _dense(batch, v) for k, v in extra.items()},
@@ -248,10 +265,14 @@ class LogpsModel(nn.Module):
         self.kernel = kernel  # "torch", "fused" or "liger" (`completion_logps`)
 
     def forward(
-        self, batch: SequenceBatch, nll: bool = False, num_items: float | Tensor | None = None
+        self,
+        batch: SequenceBatch,
+        nll: bool = False,
+        num_items: float | Tensor | None = None,
+        seq_loss: SeqLoss | None = None,
     ) -> CompletionLogps:
-        """`batch`'s completion log-probs; `nll`: also their NLL over `num_items`
-        (`completion_logps`)."""
+        """`batch`'s completion log-probs; `nll`: also their NLL over `num_items`; `seq_loss`:
+        also that loss of their sums (`completion_logps`)."""
         stats = self.stats
         if not self.log_metrics:
             stats = tuple(s for s in stats if s not in METRIC_STATS)
@@ -265,6 +286,7 @@ class LogpsModel(nn.Module):
             kernel=self.kernel,
             nll=nll,
             num_items=num_items,
+            seq_loss=seq_loss,
         )
 
 

@@ -18,9 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from trlprep.trainers.collate import ClassifierBatch, LMBatch, PairBatch, UnpairedBatch
+from trlprep.trainers.lm_head import SeqLoss
 from trlprep.trainers.logps import CompletionLogps
 from trlprep.trainers.losses import (
     CPO_AVERAGED,
+    PAIR_LOCAL,
     DPOLossConfig,
     PairLogps,
     RunningMean,
@@ -106,7 +108,7 @@ def sft_step(ctx: StepContext, batch: LMBatch) -> tuple[Tensor, Metrics]:
     """Next-token NLL on the completion (or every) token, normalised by the tokens of the
     whole accumulated batch."""
     out: CompletionLogps = ctx.policy(batch.seqs, nll=True, num_items=ctx.num_items)
-    loss = out.nll
+    loss = out.loss
     m = out.mask.float()
     metrics: Metrics = {}
     if "is_top1" in out.stats:
@@ -125,85 +127,125 @@ def _sequence_logps(out: CompletionLogps, n: int, ld_alpha: float | None) -> Ten
     return length_desensitised_logps(out.logps, out.mask, n, ld_alpha)
 
 
+def _chosen_nll(sums: Tensor, lengths: Tensor, n: int) -> Tensor:
+    """Mean NLL of the chosen completions' tokens, from the sequences' sums (`_nll`)."""
+    return -sums[:n].sum() / lengths[:n].sum().clamp(min=1)
+
+
 def dpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
-    """DPO and its loss types, with RPO's NLL term, LD-DPO and WPO weighting."""
+    """DPO and its loss types, with RPO's NLL term, LD-DPO and WPO weighting.
+
+    When each pair's loss depends on that pair alone (no LD-DPO, WPO, AOT or bco_pair), the
+    policy computes it from its sequences' sums a chunk of whole pairs at a time, the LM
+    head's gradients in the forward (`SeqLoss`)."""
     o = ctx.options
     n = batch.num_pairs
-    out: CompletionLogps = ctx.policy(batch.seqs)
-    logps = _sequence_logps(out, n, o.ld_alpha)
     if o.reference_free:
-        ref = torch.zeros_like(logps)
+        ref = None
     elif batch.ref_logps is not None:
-        ref = batch.ref_logps.to(logps.dtype)
+        ref = batch.ref_logps.float()
     else:
         with torch.no_grad():
-            ref = _sequence_logps(ctx.reference(batch.seqs), n, o.ld_alpha)
-    lengths = out.lengths.to(logps.dtype)
-    nll = _nll(out, slice(0, n))
-    pairs = PairLogps(logps[:n], logps[n:], ref[:n], ref[n:], lengths[:n], lengths[n:], nll)
+            ref = _sequence_logps(ctx.reference(batch.seqs), n, o.ld_alpha).float()
+    lengths = batch.seqs.target_counts.float()
 
-    delta = 0.0
-    if "bco_pair" in o.loss_type:
-        running: RunningMean = ctx.state.setdefault("running", RunningMean())
-        rewards = o.beta * torch.cat((pairs.chosen_logratios, pairs.rejected_logratios))
-        delta = running.mean
-        if ctx.training:
-            delta = running.update(_kept_rewards(ctx, rewards.detach()))
-    weights = None
-    if o.use_weighting:
-        weights = wpo_weights(out.logps, out.stats["log_sum_sq_probs"], out.mask, n)
-    cfg = DPOLossConfig(o.beta, o.label_smoothing, o.discopop_tau, delta)
-    loss = dpo_loss(pairs, cfg, o.loss_type, o.loss_weights, weights)
-    if o.rpo_alpha is not None:
-        loss = loss + o.rpo_alpha * nll * (weights.mean() if weights is not None else 1.0)
+    def pairs_of(logps: Tensor, sums: Tensor) -> PairLogps:
+        """`logps`: the sequences' (LD-DPO's) log-probs; `sums`: their tokens' plain sums."""
+        r = torch.zeros_like(logps) if ref is None else ref.to(logps.dtype)
+        nll = _chosen_nll(sums, lengths, n)
+        return PairLogps(logps[:n], logps[n:], r[:n], r[n:], lengths[:n], lengths[n:], nll)
+
+    def objective(pairs: PairLogps, delta, weights: Tensor | None) -> Tensor:
+        cfg = DPOLossConfig(o.beta, o.label_smoothing, o.discopop_tau, delta)
+        loss = dpo_loss(pairs, cfg, o.loss_type, o.loss_weights, weights)
+        if o.rpo_alpha is not None:
+            mean_weight = weights.mean() if weights is not None else 1.0
+            loss = loss + o.rpo_alpha * pairs.chosen_nll * mean_weight
+        return loss
+
+    local = o.ld_alpha is None and not o.use_weighting and PAIR_LOCAL.issuperset(o.loss_type)
+    if local:
+        out: CompletionLogps = ctx.policy(
+            batch.seqs, seq_loss=SeqLoss.pairs(lambda s: objective(pairs_of(s, s), 0.0, None), n)
+        )
+        loss, logps = out.loss, out.sums
+    else:
+        out = ctx.policy(batch.seqs)
+        logps = _sequence_logps(out, n, o.ld_alpha)
+    pairs = pairs_of(logps, out.sums)
+    if not local:
+        delta = 0.0
+        if "bco_pair" in o.loss_type:
+            running: RunningMean = ctx.state.setdefault("running", RunningMean())
+            rewards = o.beta * torch.cat((pairs.chosen_logratios, pairs.rejected_logratios))
+            delta = running.mean
+            if ctx.training:
+                delta = running.update(_kept_rewards(ctx, rewards.detach()))
+        weights = None
+        if o.use_weighting:
+            weights = wpo_weights(out.logps, out.stats["log_sum_sq_probs"], out.mask, n)
+        loss = objective(pairs, delta, weights)
 
     metrics = _reward_metrics(o.beta * pairs.chosen_logratios, o.beta * pairs.rejected_logratios)
     metrics |= _token_metrics(out, n, logps)
     if o.rpo_alpha is not None or "sft" in o.loss_type:
-        metrics["nll_loss"] = nll.detach()
+        metrics["nll_loss"] = pairs.chosen_nll.detach()
     return loss, metrics
 
 
 def cpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
-    """CPO, SimPO (`loss_type="simpo"`, `cpo_alpha=0`) and AlphaPO (`alpha != 0`)."""
+    """CPO, SimPO (`loss_type="simpo"`, `cpo_alpha=0`) and AlphaPO (`alpha != 0`); each
+    pair's loss computed from its own sums in the policy's forward (`SeqLoss`)."""
     o = ctx.options
     n = batch.num_pairs
-    out: CompletionLogps = ctx.policy(batch.seqs)
-    logps = out.sums
-    if o.loss_type in CPO_AVERAGED:
-        logps = logps / out.lengths.clamp(min=1)
-    losses = cpo_loss(
-        logps[:n],
-        logps[n:],
-        beta=o.beta,
-        loss_type=o.loss_type,
-        label_smoothing=o.label_smoothing,
-        simpo_gamma=o.simpo_gamma,
-        alpha=o.alpha,
-    )
-    nll = _nll(out, slice(0, n)) if o.cpo_alpha != 0 else logps.new_zeros(())
-    loss = losses.mean() + o.cpo_alpha * nll
-    rewards = o.beta * alphapo_reward(logps.detach(), o.alpha)
+    lengths = batch.seqs.target_counts.float()
+
+    def scores(sums: Tensor) -> Tensor:
+        return sums / lengths.clamp(min=1) if o.loss_type in CPO_AVERAGED else sums
+
+    def objective(sums: Tensor) -> Tensor:
+        logps = scores(sums)
+        losses = cpo_loss(
+            logps[:n],
+            logps[n:],
+            beta=o.beta,
+            loss_type=o.loss_type,
+            label_smoothing=o.label_smoothing,
+            simpo_gamma=o.simpo_gamma,
+            alpha=o.alpha,
+        )
+        return losses.mean() + o.cpo_alpha * _chosen_nll(sums, lengths, n)
+
+    out: CompletionLogps = ctx.policy(batch.seqs, seq_loss=SeqLoss.pairs(objective, n))
+    logps = scores(out.sums.detach())
+    nll = _chosen_nll(out.sums.detach(), lengths, n) if o.cpo_alpha != 0 else logps.new_zeros(())
+    rewards = o.beta * alphapo_reward(logps, o.alpha)
     metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, logps)
-    metrics["nll_loss"] = nll.detach()
-    return loss, metrics
+    metrics["nll_loss"] = nll
+    return out.loss, metrics
 
 
 def orpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
-    """ORPO: chosen NLL plus the odds-ratio term, on per-token averaged log-probs."""
+    """ORPO: chosen NLL plus the odds-ratio term, on per-token averaged log-probs; each
+    pair's loss computed from its own sums in the policy's forward (`SeqLoss`)."""
     o = ctx.options
     n = batch.num_pairs
-    out: CompletionLogps = ctx.policy(batch.seqs)
-    avg = out.sums / out.lengths.clamp(min=1)
-    nll = _nll(out, slice(0, n))
-    loss = nll + orpo_loss(avg[:n], avg[n:], beta=o.beta).mean()
-    rewards = o.beta * avg.detach()
+    lengths = batch.seqs.target_counts.float()
+
+    def objective(sums: Tensor) -> Tensor:
+        avg = sums / lengths.clamp(min=1)
+        return _chosen_nll(sums, lengths, n) + orpo_loss(avg[:n], avg[n:], beta=o.beta).mean()
+
+    out: CompletionLogps = ctx.policy(batch.seqs, seq_loss=SeqLoss.pairs(objective, n))
+    sums = out.sums.detach()
+    avg = sums / lengths.clamp(min=1)
+    rewards = o.beta * avg
     metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, avg)
-    log_odds = orpo_log_odds(avg[:n].detach(), avg[n:].detach())
-    metrics["nll_loss"] = nll.detach()
+    log_odds = orpo_log_odds(avg[:n], avg[n:])
+    metrics["nll_loss"] = _chosen_nll(sums, lengths, n)
     metrics["log_odds_ratio"] = _mean(F.logsigmoid(log_odds))
     metrics["log_odds_chosen"] = _mean(log_odds)
-    return loss, metrics
+    return out.loss, metrics
 
 
 # ------------------------------------------------------------------ unpaired preferences
@@ -261,14 +303,17 @@ def _kept_rewards(ctx: StepContext, rewards: Tensor) -> Tensor:
     return values[keep > 0]
 
 
-def _unpaired_logratios(ctx: StepContext, batch: UnpairedBatch) -> tuple[CompletionLogps, Tensor]:
-    out: CompletionLogps = ctx.policy(batch.seqs)
+def _reference_sums(ctx: StepContext, batch: UnpairedBatch) -> Tensor:
     if batch.ref_logps is not None:
-        ref = batch.ref_logps.to(out.sums.dtype)
-    else:
-        with torch.no_grad():
-            ref = ctx.reference(batch.seqs).sums
-    return out, out.sums - ref
+        return batch.ref_logps.float()
+    with torch.no_grad():
+        return ctx.reference(batch.seqs).sums.float()
+
+
+def _unpaired_logratios(ctx: StepContext, batch: UnpairedBatch) -> tuple[CompletionLogps, Tensor]:
+    ref = _reference_sums(ctx, batch)
+    out: CompletionLogps = ctx.policy(batch.seqs)
+    return out, out.sums - ref.to(out.sums.dtype)
 
 
 @torch.no_grad()
@@ -294,24 +339,31 @@ def kto_kl(
 
 
 def kto_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:
-    """KTO (with the mismatched-pair KL estimate) or APO-zero unpaired."""
+    """KTO (with the mismatched-pair KL estimate) or APO-zero unpaired; each row's loss
+    computed from its own sum in the policy's forward (`SeqLoss`), the KL estimate first."""
     o = ctx.options
-    out, ratios = _unpaired_logratios(ctx, batch)
-    kl = ratios.new_zeros(())
+    kl = torch.zeros((), device=batch.labels.device)
     if o.loss_type == "kto":  # the step's estimate, or this batch's (evaluation)
         kl = ctx.kl if ctx.kl is not None else kto_kl(ctx, [batch], {0} if ctx.filler else set())
+    ref = _reference_sums(ctx, batch)
     labels = batch.labels
-    losses = kto_loss(
-        ratios[labels],
-        ratios[~labels],
-        kl,
-        beta=o.beta,
-        desirable_weight=o.desirable_weight,
-        undesirable_weight=o.undesirable_weight,
-        loss_type=o.loss_type,
-    )
+
+    def objective(sums: Tensor) -> Tensor:
+        ratios = sums - ref.to(sums.dtype)
+        return kto_loss(
+            ratios[labels],
+            ratios[~labels],
+            kl,
+            beta=o.beta,
+            desirable_weight=o.desirable_weight,
+            undesirable_weight=o.undesirable_weight,
+            loss_type=o.loss_type,
+        ).mean()
+
+    out = ctx.policy(batch.seqs, seq_loss=SeqLoss.rows(objective, batch.seqs.num_seqs))
+    ratios = out.sums.detach() - ref.to(out.sums.dtype)
     metrics = {"kl": kl.detach()} | _unpaired_metrics(ctx, out, labels, o.beta * ratios)
-    return losses.mean(), metrics
+    return out.loss, metrics
 
 
 def bco_step(ctx: StepContext, batch: UnpairedBatch) -> tuple[Tensor, Metrics]:

@@ -4,6 +4,7 @@ from trlprep.trainers.losses.distillation import generalized_jsd
 from trlprep.trainers.losses.dpo import (
     DPO_LOSSES,
     LOSS_TYPES,
+    PAIR_LOCAL,
     DPOLossConfig,
     PairLogps,
     dpo_loss,
@@ -80,6 +81,7 @@ __all__ = [
     "DPO_LOSSES",
     "KTO_LOSS_TYPES",
     "LOSS_TYPES",
+    "PAIR_LOCAL",
     "DPOLossConfig",
     "PairLogps",
     "RunningMean",

@@ -42,6 +42,9 @@ LOSS_TYPES: tuple[str, ...] = (
     "sft",
 )
 EXO_DEFAULT_EPSILON = 1e-3
+# per-pair losses that depend on their own pair alone (the others couple the batch's pairs:
+# AOT sorts over it, bco_pair shifts by the running mean the batch updates first)
+PAIR_LOCAL: frozenset[str] = frozenset(LOSS_TYPES) - {"aot", "aot_unpaired", "bco_pair"}
 
 
 @dataclass(frozen=True)
