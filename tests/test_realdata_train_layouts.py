@@ -167,3 +167,30 @@ def test_reasons_differing_only_in_numbers_are_one_line(tmp_path):
     assert "more reasons" not in res.output
     kept = [json.loads(x)["reason"] for x in (tmp_path / "k.rejects.jsonl").open()]
     assert len(kept) == 23 and len(set(kept)) > 1  # the rejects file keeps each row's own
+
+
+def _tiny_chat_model():
+    return sample("hh_rlhf").parents[3] / "examples/tiny-chat-model"
+
+
+def test_train_skips_the_rows_hh_cannot_import_and_lists_them(tmp_path):
+    """Real HH-RLHF holds transcripts ending in an empty Assistant turn. Before, `train`
+    stopped on them and its hint named `--on-error skip`, an option train did not have."""
+    from tests.realdata.support import run
+
+    args = ["train", "--algo", "dpo", "--model", _tiny_chat_model(), "--data", sample("hh_rlhf")]
+    args += ["--from", "hh", "--max-steps", 1, "--batch-size", 2, "--max-length", 128]
+    stopped = run(*args, "--output-dir", tmp_path / "stop")
+    assert stopped.exit_code == 1
+    assert f"{sample('hh_rlhf')}:87: cannot import this row as hh" in stopped.output
+
+    res = run(*args, "--output-dir", tmp_path / "out", "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert "data: 4 rows could not be imported as hh and were left out" in res.output
+    assert "159 rows (4 of 163 left out)" in res.output
+    listed = [json.loads(x) for x in (tmp_path / "out/data.rejects.jsonl").open()]
+    source = sample("hh_rlhf").read_text().splitlines()
+    assert [r["line"] for r in listed] == [r["row"] + 1 for r in listed] and len(listed) == 4
+    for r in listed:  # each names its file line and holds that line's row
+        assert r["stage"] == "import" and "empty Assistant turn" in r["reason"]
+        assert r["record"] == json.loads(source[r["line"] - 1])

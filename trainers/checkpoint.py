@@ -272,7 +272,13 @@ def rotate(output_dir: Path, keep: int | None) -> None:
 
 # what a previous run left in its output folder that would mix with a new run's (checkpoints
 # that resuming or rotation would pick up, appended metrics); the model files are overwritten
-PREVIOUS_RUN_FILES = ("metrics.jsonl", "completions.jsonl", "train_config.json")
+PREVIOUS_RUN_FILES = (
+    "metrics.jsonl",
+    "completions.jsonl",
+    "train_config.json",
+    "data.rejects.jsonl",
+    "eval_data.rejects.jsonl",
+)
 
 
 def clear_previous_run(output_dir: Path) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trlprep.errors import InputError, UsageError
+from trlprep.importers.base import ON_ERROR
 from trlprep.templates.tokenize import TRUNCATION
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
@@ -30,6 +31,7 @@ class TrainConfig:
     eval_data: Any = None
     data_from: str | None = None  # a public layout (sharegpt, alpaca, ...), as convert --from
     data_map: str | None = None  # column renames applied first, as convert --map
+    on_error: str = "stop"  # or skip: rows the import/conversion refuses are left out (listed)
     options: dict[str, Any] = field(default_factory=dict)
     max_steps: int = -1  # > 0 overrides num_epochs
     num_epochs: float = 3.0
@@ -92,6 +94,10 @@ class TrainConfig:
             raise UsageError(
                 f"unknown attn_implementation {self.attn_implementation!r}",
                 hint="use one of: " + ", ".join(ATTENTION),
+            )
+        if self.on_error not in ON_ERROR:
+            raise UsageError(
+                f"unknown on_error {self.on_error!r}", hint="use one of: " + ", ".join(ON_ERROR)
             )
         if self.logps_kernel not in LOGPS_KERNELS:
             raise UsageError(

@@ -17,10 +17,12 @@ only (as TRL's PRMTrainer).
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
@@ -51,9 +53,22 @@ class Prepared:
     templated: bool
     dropped: int = 0
     notes: list[str] = field(default_factory=list)
+    # rows the import or conversion left out (on_error="skip"): row, line, stage, reason, record
+    rejects: pa.Table | None = None
 
     def __len__(self) -> int:
         return len(next(iter(self.rows.values())))
+
+
+def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
+    """The rows left out (row, line, stage, reason, record) as JSON Lines, written
+    atomically (as `trlprep convert --on-error skip` writes its rejects file)."""
+    from trlprep.importers import RejectsWriter
+
+    writer = RejectsWriter(path, overwrite=True)
+    writer.write(rejects)
+    writer.commit()
+    return path
 
 
 def to_training_table(
@@ -66,6 +81,7 @@ def to_training_table(
     keep_prompt_messages: bool = False,
     layout: str | None = None,
     column_map: str | dict[str, str] | None = None,
+    on_error: str = "stop",
 ) -> tuple[pa.Table, str, list[str], bool]:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
@@ -74,7 +90,9 @@ def to_training_table(
     layout the data was read as, if any) and whether a chat template was applied. With
     `keep_prompt_messages`, conversational prompts are also kept, unrendered, in the column
     `MESSAGES_COLUMN`. `layout` (a public layout) and `column_map` (`prompt=question`) import
-    the data first, as `trlprep convert --from/--map` does.
+    the data first, as `trlprep convert --from/--map` does. Rows the import or the
+    conversion refuses stop it (a DataError naming the file line) or, with `on_error="skip"`,
+    are left out with a `RejectedRowsWarning` holding them (their input rows and lines).
     """
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_reason
@@ -87,10 +105,13 @@ def to_training_table(
         layout_names,
         layout_read_as,
     )
+    from trlprep.importers.run import RejectedRowsWarning, rejected_warning
     from trlprep.io.adapters import as_input
     from trlprep.templates.sources import NoTemplateError
 
-    table = as_input(data).table
+    inp = as_input(data)
+    table = raw = inp.table
+    rows, lines = np.arange(table.num_rows), inp.source.lines  # each row's input row and line
     if table.num_rows == 0:  # as in every command (nothing to train on: no --allow-empty)
         where = f"{data}: " if isinstance(data, (str, os.PathLike)) else ""
         raise DataError(f"{where}the dataset has no rows", hint="check the file (and --split)")
@@ -106,7 +127,12 @@ def to_training_table(
         layout = "map" if column_map else layout_read_as(table)
     if layout is not None:
         opts = ImportOptions.make(map=column_map) if column_map else None
-        table = import_table(table, layout, opts).table
+        result = import_table(
+            table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
+        )
+        table, rows, lines = result.table, result.rows, result.lines
+        if result.num_rejected:
+            warnings.warn(rejected_warning(result, layout), stacklevel=2)
     det = detect_table(table)
     if det.type is None:
         raise DataError(
@@ -149,12 +175,15 @@ def to_training_table(
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
     template = chat_template if chat_template is not None else tokenizer
     try:
-        table = convert(
-            table,
-            to=dst.name if dst is not det.type else None,
-            chat_template=template if templated else None,
-            tokenizer=tokenizer if templated else None,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RejectedRowsWarning)
+            table = convert(
+                table,
+                to=dst.name if dst is not det.type else None,
+                chat_template=template if templated else None,
+                tokenizer=tokenizer if templated else None,
+                on_error=on_error,
+            )
     except NoTemplateError as e:
         if chat_template is not None:
             raise
@@ -165,7 +194,28 @@ def to_training_table(
             hint="pass --chat-template with a built-in name (`trlprep templates` lists them), "
             "a .jinja file or a tokenizer folder",
         ) from e
+    for w in caught:  # the conversion's rejects, named by their input rows and lines
+        if isinstance(w.message, RejectedRowsWarning) and w.message.rejects is not None:
+            rejects = _as_input_rows(w.message.rejects, raw, rows, lines)
+            warnings.warn(RejectedRowsWarning(str(w.message), rejects), stacklevel=2)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return table, det.type.name, [*read_as, *names], templated
+
+
+def _as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any) -> pa.Table:
+    """`rejects` of a table derived from `raw` (its row i is `raw`'s row `rows[i]`, on file
+    line `lines[i]`), named by `raw`'s rows and lines and holding `raw`'s records."""
+    from trlprep.importers.rejects import records
+
+    idx = np.asarray(rows)[rejects.column("row").to_numpy()]
+    out = rejects.set_column(0, "row", pa.array(idx, pa.int64()))
+    if lines is not None:
+        at = np.asarray(lines)[rejects.column("row").to_numpy()].astype(np.int64)
+        out = out.set_column(1, "line", pa.array(at, pa.int64()))
+    records_at = out.schema.get_field_index("record")
+    original = records(raw.take(pa.array(idx, pa.int64())))
+    return out.set_column(records_at, out.schema.field(records_at), pa.array(original, pa.string()))
 
 
 def _has_prompt(dtype: Any) -> bool:
@@ -356,16 +406,20 @@ def prepare(
     algo: str = "",
     options: Any = None,
     training: bool = True,
+    on_error: str = "stop",
     log: Callable[[str], None] = lambda _: None,
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout` (`data_layout`
-    and `column_map` import it first, as `trlprep convert --from/--map` does)."""
-    import warnings
-
+    and `column_map` import it first, as `trlprep convert --from/--map` does). Rows the import
+    or conversion refuses stop it, or with `on_error="skip"` are left out, counted in the log
+    and kept in `Prepared.rejects`."""
     from trlprep.converters.base import ConversionWarning
+
+    from trlprep.importers.run import RejectedRowsWarning
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConversionWarning)
+        warnings.simplefilter("always", RejectedRowsWarning)
         table, source, route, templated = to_training_table(
             data,
             accepts,
@@ -375,22 +429,30 @@ def prepare(
             keep_prompt_messages=layout == "prompts",
             layout=data_layout,
             column_map=column_map,
+            on_error=on_error,
         )
+    rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
-        if issubclass(w.category, ConversionWarning):
+        if isinstance(w.message, RejectedRowsWarning):
+            log(f"data: {w.message}")
+            rejects.append(w.message.rejects)
+        elif issubclass(w.category, ConversionWarning):
             log(f"data: warning: {w.message}")
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    rejected = pa.concat_tables(rejects) if rejects else None
     loss_on = ""
     if layout == "lm" and route[-1] == "prompt-completion":
         whole = getattr(options, "completion_only_loss", None) is False
         loss_on = "; loss on every token" if whole else "; loss on the completion only"
     elif layout == "lm":
         loss_on = "; loss on every token"
+    left_out = 0 if rejected is None else rejected.num_rows
     log(
         f"data: {' -> '.join(route)}"
         + (" (chat template applied)" if templated else "")
         + f", {table.num_rows} rows{loss_on}"
+        + (f" ({left_out} of {table.num_rows + left_out} left out)" if left_out else "")
     )
     rows, report = tokenise(
         table,
@@ -437,4 +499,4 @@ def prepare(
             if max_length
             else "check that the rows have completions",
         )
-    return Prepared(rows, source, route, templated, dropped=dropped, notes=notes)
+    return Prepared(rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected)

@@ -31,7 +31,7 @@ import torch
 from torch import Tensor, nn
 from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.config import TrainConfig, save_resolved
-from trlprep.trainers.data import Prepared
+from trlprep.trainers.data import Prepared, write_rejects
 from trlprep.trainers.evaluate import evaluate, num_items, step_shares
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import RunningMean
@@ -107,6 +107,10 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.acc.is_main_process:
             save_resolved(self.cfg, self.out, self.lr, self.options)
+            for name, data in (("data", self.train_data), ("eval_data", self.eval_data)):
+                if data is not None and data.rejects is not None:
+                    path = write_rejects(data.rejects, self.out / f"{name}.rejects.jsonl")
+                    self.log(f"{name}: the rows left out are listed in {path}")
         enabled = self.cfg.progress and self.acc.is_main_process
         self._bar = progress_bar(self.total_steps, self.step, enabled)
 

@@ -193,6 +193,7 @@ def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
         chat_template=cfg.chat_template,
         data_layout=cfg.data_from,
         column_map=cfg.data_map,
+        on_error=cfg.on_error,
         algo=a.name,
         options=t.options,
         training=training,

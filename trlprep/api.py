@@ -123,21 +123,14 @@ IMPORT_OPTIONS = frozenset(
 def _imported(table, lines, layout, import_opts, coerce, on_error, inp):
     """`table` imported from the public `layout`: its rows and their file lines."""
     import warnings
-    from collections import Counter
 
-    from trlprep.importers import ImportOptions, RejectedRowsWarning, import_table
-    from trlprep.wording import plural
+    from trlprep.importers import ImportOptions, import_table
+    from trlprep.importers.run import rejected_warning
 
     opts = ImportOptions.make(coerce=coerce, **import_opts)
     result = import_table(table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path)
     if result.num_rejected:  # on_error="skip": said as import_dataset says it
-        reasons = Counter(result.rejects.column("reason").to_pylist()).most_common(3)
-        warnings.warn(
-            f"{plural(result.num_rejected, 'row')} could not be imported as {layout} and "
-            "were left out: " + "; ".join(f"{c} x {r}" for r, c in reasons),
-            RejectedRowsWarning,
-            stacklevel=5,
-        )
+        warnings.warn(rejected_warning(result, layout), stacklevel=5)
     return result.table, result.lines
 
 

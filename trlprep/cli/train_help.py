@@ -15,6 +15,8 @@ HELP = {
     "eval_data": "Evaluation data, converted like --data (evaluated every --eval-steps).",
     "data_from": "Public layout of the data (--from; sharegpt, alpaca, hh, ...), as in convert.",
     "data_map": "Column renames applied first (--map; prompt=question), as in convert.",
+    "on_error": "Rows the import or conversion refuses: stop, or skip (listed in "
+    "data.rejects.jsonl).",
     # schedule
     "max_steps": "Stop after this many optimizer steps (> 0 overrides --num-epochs).",
     "num_epochs": "Passes over the data (fractions allowed).",

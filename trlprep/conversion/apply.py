@@ -301,7 +301,8 @@ def convert_table(
         return out
     ledger = Ledger(path=path, on_error=on_error)
     ledger.rows_in = table.num_rows
-    ledger.reject(failures_table(failures, table, 0, lines))
+    rejected = failures_table(failures, table, 0, lines)
+    ledger.reject(rejected)
     for f in failures:
         if f.hint:
             ledger.hints.setdefault(f.stage, f.hint)
@@ -309,14 +310,13 @@ def convert_table(
         raise ledger.error()
     from trlprep.importers.run import RejectedRowsWarning
 
-    warnings.warn(
+    message = (
         f"{plural(ledger.rejected, 'row')} could not be converted and "
         + ("was" if ledger.rejected == 1 else "were")
         + " left out: "
-        + "; ".join(ledger.reason_lines(3)),
-        RejectedRowsWarning,
-        stacklevel=3,
+        + "; ".join(ledger.reason_lines(3))
     )
+    warnings.warn(RejectedRowsWarning(message, rejected), stacklevel=3)
     return out
 
 

@@ -30,7 +30,12 @@ from trlprep.wording import plural
 
 
 class RejectedRowsWarning(UserWarning):
-    """Rows an import set aside (with on_error="skip")."""
+    """Rows an import or a conversion set aside (with on_error="skip"); `rejects`, when
+    given, holds them (`REJECTS_SCHEMA`: row, line, stage, reason, record)."""
+
+    def __init__(self, message: str, rejects: pa.Table | None = None) -> None:
+        super().__init__(message)
+        self.rejects = rejects
 
 
 @dataclass
@@ -165,6 +170,18 @@ def import_table(
     return result
 
 
+def rejected_warning(result: ImportResult, layout: str) -> RejectedRowsWarning:
+    """What an import with on_error="skip" says about the rows it left out (and holds them)."""
+    reasons = Counter(result.rejects.column("reason").to_pylist()).most_common(3)
+    message = (
+        f"{plural(result.num_rejected, 'row')} could not be imported as {layout} and "
+        + ("was" if result.num_rejected == 1 else "were")
+        + " left out: "
+        + "; ".join(f"{c} x {r}" for r, c in reasons)
+    )
+    return RejectedRowsWarning(message, result.rejects)
+
+
 def import_dataset(
     data: Any,
     layout: str,
@@ -195,14 +212,7 @@ def import_dataset(
             inp.table, importer, opts, lines=inp.source.lines, on_error=on_error, path=path
         )
         if result.num_rejected:
-            reasons = Counter(result.rejects.column("reason").to_pylist()).most_common(3)
-            warnings.warn(
-                f"{plural(result.num_rejected, 'row')} could not be imported as {importer.name} "
-                "and were "
-                "left out: " + "; ".join(f"{c} x {r}" for r, c in reasons),
-                RejectedRowsWarning,
-                stacklevel=3,
-            )
+            warnings.warn(rejected_warning(result, importer.name), stacklevel=3)
         return inp.restore(result.table)
 
     return map_splits(data, one)

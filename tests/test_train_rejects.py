@@ -1,0 +1,92 @@
+"""`train --on-error skip`: rows the import or the conversion refuses are left out, counted
+in the log and listed by input row and file line in `data.rejects.jsonl`; without it the run
+stops at the first, naming its line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from trlprep.trainers.checkpoint import clear_previous_run  # noqa: E402
+from trlprep.trainers.config import TrainConfig  # noqa: E402
+from trlprep.trainers.data import prepare  # noqa: E402
+
+from trlprep.errors import DataError, UsageError  # noqa: E402
+
+
+def _turns(user: str, answer: str) -> str:
+    return f"\n\nHuman: {user}\n\nAssistant: {answer}"
+
+
+ROWS = [  # HH transcripts: line 2 cannot be imported, line 3 cannot be converted
+    {"chosen": _turns("Hi", "Hello!"), "rejected": _turns("Hi", "Go away.")},
+    {"chosen": _turns("Sky?", ""), "rejected": _turns("Sky?", "Green")},
+    {"chosen": _turns("A?", "Yes"), "rejected": _turns("B?", "No")},
+    {"chosen": _turns("Sea?", "Blue"), "rejected": _turns("Sea?", "Red")},
+]
+
+
+@pytest.fixture
+def hh_file(tmp_path):
+    path = tmp_path / "hh.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return path
+
+
+def _prepare(path, on_error, said):
+    from train_support import make_tokenizer
+
+    return prepare(
+        str(path), "pairs", ["preference"], make_tokenizer(), max_length=None, algo="dpo",
+        chat_template="chatml",
+        data_layout="hh", on_error=on_error, log=said.append,
+    )  # fmt: skip
+
+
+def test_both_stages_rejects_are_named_by_their_input_row_and_line(hh_file):
+    said: list[str] = []
+    prepared = _prepare(hh_file, "skip", said)
+    assert len(prepared) == 2
+    rejects = prepared.rejects.to_pylist()
+    assert [(r["row"], r["line"], r["stage"]) for r in rejects] == [
+        (1, 2, "import"),
+        (2, 3, "conversion"),  # row 1 of the imported table, row 2 of the file
+    ]
+    assert "share no first message" in rejects[1]["reason"]
+    assert [json.loads(r["record"]) for r in rejects] == [ROWS[1], ROWS[2]]
+    assert "data: 1 row could not be imported as hh and was left out" in said[0]
+    assert any(s.startswith("data: 1 row could not be converted") for s in said)
+    assert any(s.endswith(", 2 rows (2 of 4 left out)") for s in said), said
+
+
+def test_without_skip_the_first_refused_row_stops_the_run_naming_its_line(hh_file):
+    with pytest.raises(DataError, match=rf"{hh_file}:2: cannot import this row as hh"):
+        _prepare(hh_file, "stop", [])
+
+
+def test_on_error_takes_stop_or_skip():
+    with pytest.raises(UsageError, match="unknown on_error 'ignore'"):
+        TrainConfig(algo="dpo", model="m", data="d", output_dir="o", on_error="ignore")
+
+
+def test_a_run_writes_the_list_and_overwrite_removes_it(hh_file, tmp_path):
+    from train_support import save_tiny_model
+    from trlprep.trainers import train
+
+    model = save_tiny_model(tmp_path / "model")
+    out = tmp_path / "out"
+    said: list[str] = []
+    config = dict(
+        algo="dpo", model=str(model), data=str(hh_file), data_from="hh", on_error="skip",
+        output_dir=str(out), max_steps=1, batch_size=2, progress=False,
+        chat_template="chatml",
+    )  # fmt: skip
+    train(config, log=said.append)
+    listed = [json.loads(x) for x in (out / "data.rejects.jsonl").open()]
+    assert [r["line"] for r in listed] == [2, 3]
+    assert f"data: the rows left out are listed in {out / 'data.rejects.jsonl'}" in said
+    assert "data.rejects.jsonl" in clear_previous_run(out)
