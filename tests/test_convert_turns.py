@@ -271,7 +271,7 @@ def test_explain_never_gives_an_empty_reason(tmp_path):
 
 
 def test_trainers_read_kto_and_rlvr_messages_as_detect_does():
-    from trainers.data import MESSAGES_COLUMN, to_training_table
+    from trainers.data_table import MESSAGES_COLUMN, to_training_table
 
     table, src, route, templated = to_training_table(
         KTO, ["unpaired-preference"], None, chat_template="chatml", algo="kto"

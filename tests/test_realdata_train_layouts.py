@@ -8,7 +8,8 @@ import json
 import pyarrow as pa
 
 from tests.realdata.support import sample
-from trainers.data import prepare, to_training_table
+from trainers.data import prepare
+from trainers.data_table import to_training_table
 from trlprep.api import convert
 
 

@@ -15,7 +15,8 @@ pytest.importorskip("transformers")
 
 from train_support import make_tokenizer, save_tiny_model  # noqa: E402
 from trlprep.trainers.algorithms import ALGORITHMS, get_algorithm  # noqa: E402
-from trlprep.trainers.data import prepare, target_type  # noqa: E402
+from trlprep.trainers.data import prepare  # noqa: E402
+from trlprep.trainers.data_table import target_type  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402

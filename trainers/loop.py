@@ -31,7 +31,8 @@ import torch
 from torch import Tensor, nn
 from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.config import TrainConfig, save_resolved
-from trlprep.trainers.data import Prepared, write_rejects
+from trlprep.trainers.data import Prepared
+from trlprep.trainers.data_table import write_rejects
 from trlprep.trainers.evaluate import evaluate, num_items, step_shares
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import RunningMean

@@ -1,0 +1,217 @@
+"""A dataset as a table of the type an algorithm trains on, read as `trlprep convert` reads
+it: a public layout imported (`--from`, `--map`, or the layout its columns show), the type
+detected, converted through the graph, conversational rows rendered with the chat template
+(`trlprep.api.convert`). Rows the import or the conversion refuses stop it or, with
+`on_error="skip"`, are left out and listed by input row and file line (`write_rejects`).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import DataError, UsageError
+from trlprep.registry import Format, get_type
+from trlprep.wording import noun
+
+MESSAGES_COLUMN = "__trlprep_prompt_messages"  # carries conversational prompts through convert
+
+
+def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
+    """The rows left out (row, line, stage, reason, record) as JSON Lines, written
+    atomically (as `trlprep convert --on-error skip` writes its rejects file)."""
+    from trlprep.importers import RejectsWriter
+
+    writer = RejectsWriter(path, overwrite=True)
+    writer.write(rejects)
+    writer.commit()
+    return path
+
+
+def to_training_table(
+    data: Any,
+    accepts: Sequence[str],
+    tokenizer: Any,
+    *,
+    chat_template: Any = None,
+    algo: str = "",
+    keep_prompt_messages: bool = False,
+    layout: str | None = None,
+    column_map: str | dict[str, str] | None = None,
+    on_error: str = "stop",
+) -> tuple[pa.Table, str, list[str], bool]:
+    """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
+    and render conversational rows with the chat template (the tokenizer's by default).
+
+    Returns the standard-text table, the detected type, the route taken (led by the public
+    layout the data was read as, if any) and whether a chat template was applied. With
+    `keep_prompt_messages`, conversational prompts are also kept, unrendered, in the column
+    `MESSAGES_COLUMN`. `layout` (a public layout) and `column_map` (`prompt=question`) import
+    the data first, as `trlprep convert --from/--map` does. Rows the import or the
+    conversion refuses stop it (a DataError naming the file line) or, with `on_error="skip"`,
+    are left out with a `RejectedRowsWarning` holding them (their input rows and lines).
+    """
+    from trlprep.api import convert
+    from trlprep.conversion.convert import unknown_reason
+    from trlprep.conversion.graph import route
+    from trlprep.detection.detect import detect_table
+    from trlprep.importers import (
+        ImportOptions,
+        import_table,
+        is_layout,
+        layout_names,
+        layout_read_as,
+    )
+    from trlprep.importers.run import RejectedRowsWarning, rejected_warning
+    from trlprep.io.adapters import as_input
+    from trlprep.templates.sources import NoTemplateError
+
+    inp = as_input(data)
+    table = raw = inp.table
+    rows, lines = np.arange(table.num_rows), inp.source.lines  # each row's input row and line
+    if table.num_rows == 0:  # as in every command (nothing to train on: no --allow-empty)
+        where = f"{data}: " if isinstance(data, (str, os.PathLike)) else ""
+        raise DataError(f"{where}the dataset has no rows", hint="check the file (and --split)")
+    if keep_prompt_messages:
+        table = _prompt_ids_as_queries(table)
+    if layout is not None and not is_layout(layout):
+        raise UsageError(
+            f"--from takes a public layout here, not {layout!r}",
+            hint="train reads the dataset type from the columns; layouts: "
+            + ", ".join(layout_names()),
+        )
+    if layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
+        layout = "map" if column_map else layout_read_as(table)
+    if layout is not None:
+        opts = ImportOptions.make(map=column_map) if column_map else None
+        result = import_table(
+            table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
+        )
+        table, rows, lines = result.table, result.rows, result.lines
+        if result.num_rejected:
+            warnings.warn(rejected_warning(result, layout), stacklevel=2)
+    det = detect_table(table)
+    if det.type is None:
+        raise DataError(
+            "cannot tell the dataset type: " + unknown_reason(det),
+            hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
+        )
+    problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
+    if problems:
+        p = problems[0]
+        raise DataError(
+            f"the data is not uniform: {p.message}"
+            + (f" (e.g. {noun(len(p.rows), 'row')} {', '.join(map(str, p.rows))})" * bool(p.rows)),
+            hint="run `trlprep validate` on it for every problem",
+        )
+    read_as = [f"{layout} layout"] if layout else []
+    if det.format is Format.TOKENIZED:
+        if det.type.name not in accepts:
+            raise UsageError(
+                f"{algo} cannot train on tokenized {det.type.name} data",
+                hint=f"{algo} trains on {' or '.join(accepts)} data: give it the text, not "
+                "token ids",
+            )
+        return table, det.type.name, [*read_as, det.type.name], False
+    dst = target_type(det.type, accepts)
+    templated = det.format is Format.CONVERSATIONAL
+    if dst is det.type and not templated:
+        return table, det.type.name, [*read_as, det.type.name], False
+    try:
+        names = route(det.type, dst).names()
+    except UsageError as e:
+        raise UsageError(
+            f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
+            f"and cannot be converted: {e.message}",
+            hint=e.hint or "convert it with `trlprep convert` first",
+        ) from e
+    # the prompt messages: a `prompt` column, or `messages` that detect reads as the prompt
+    reads_prompt = det.reading is not None and det.reading.kind == "prompt"
+    prompt_col = "messages" if reads_prompt else "prompt"
+    if keep_prompt_messages and templated and prompt_col in table.column_names:
+        table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
+    template = chat_template if chat_template is not None else tokenizer
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RejectedRowsWarning)
+            table = convert(
+                table,
+                to=dst.name if dst is not det.type else None,
+                chat_template=template if templated else None,
+                tokenizer=tokenizer if templated else None,
+                on_error=on_error,
+            )
+    except NoTemplateError as e:
+        if chat_template is not None:
+            raise
+        name = getattr(tokenizer, "name_or_path", "") or "the model"
+        raise NoTemplateError(
+            f"the data is conversational and the tokenizer of {name} has no chat template "
+            "to render it",
+            hint="pass --chat-template with a built-in name (`trlprep templates` lists them), "
+            "a .jinja file or a tokenizer folder",
+        ) from e
+    for w in caught:  # the conversion's rejects, named by their input rows and lines
+        if isinstance(w.message, RejectedRowsWarning) and w.message.rejects is not None:
+            rejects = _as_input_rows(w.message.rejects, raw, rows, lines)
+            warnings.warn(RejectedRowsWarning(str(w.message), rejects), stacklevel=2)
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    return table, det.type.name, [*read_as, *names], templated
+
+
+def _as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any) -> pa.Table:
+    """`rejects` of a table derived from `raw` (its row i is `raw`'s row `rows[i]`, on file
+    line `lines[i]`), named by `raw`'s rows and lines and holding `raw`'s records."""
+    from trlprep.importers.rejects import records
+
+    idx = np.asarray(rows)[rejects.column("row").to_numpy()]
+    out = rejects.set_column(0, "row", pa.array(idx, pa.int64()))
+    if lines is not None:
+        at = np.asarray(lines)[rejects.column("row").to_numpy()].astype(np.int64)
+        out = out.set_column(1, "line", pa.array(at, pa.int64()))
+    records_at = out.schema.get_field_index("record")
+    original = records(raw.take(pa.array(idx, pa.int64())))
+    return out.set_column(records_at, out.schema.field(records_at), pa.array(original, pa.string()))
+
+
+def _has_prompt(dtype: Any) -> bool:
+    """Rows of this type hold a prompt apart from what is trained on (implicit preference
+    holds one inside chosen/rejected, which conversion extracts)."""
+    return dtype.name == "preference-implicit" or "prompt" in dtype.column_names(Format.STANDARD)
+
+
+def target_type(source: Any, accepts: Sequence[str]) -> Any:
+    """The type `source` data is converted to for an algorithm that trains on `accepts`.
+
+    Data already of an accepted type stays as it is. Otherwise the first accepted type,
+    except that data with a prompt goes to the first accepted type that keeps a prompt: SFT
+    on preference data trains on prompt-completion rows (chosen as the completion, the loss on
+    the completion only), not on language-modeling text that would train on the prompt too.
+    """
+    if source.name in accepts:
+        return source
+    if _has_prompt(source):
+        for name in accepts:
+            if _has_prompt(get_type(name)):
+                return get_type(name)
+    return get_type(accepts[0])
+
+
+def _prompt_ids_as_queries(table: pa.Table) -> pa.Table:
+    """Prompts given as token ids only (`trlprep convert --tokenize` output without its text
+    column) as the tokenized queries PPO takes: the ids become tokenized language modeling's."""
+    from trlprep.templates.tokenize import token_columns
+
+    (prompt_ids,) = token_columns("prompt-only")
+    (input_ids,) = token_columns("language-modeling")
+    names = table.column_names
+    text = get_type("prompt-only").column_names(Format.STANDARD)
+    if prompt_ids not in names or input_ids in names or any(c in names for c in text):
+        return table
+    return table.rename_columns([input_ids if n == prompt_ids else n for n in names])
