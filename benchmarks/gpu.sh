@@ -35,7 +35,9 @@
 #   2. pytest -m gpu (bf16 vs fp32, the fused log-prob kernels and Liger against the eager
 #      ones, SFT's NLL, padding-free, fused AdamW, compile, static cache)
 #   3. train with the eager log-prob kernel (--logps-kernel torch) instead of the default
-#      fused one on CUDA: keep `auto` = fused only if it is the faster
+#      fused one on CUDA: keep `auto` = fused only if it is the faster; then DPO and KTO with
+#      the logits recomputed in backward (--no-loss-in-forward) instead of the head's
+#      gradients computed with the loss in the forward: keep the default only if faster
 #   4. online, after: GRPO, RLOO, trlprep vs TRL (step time, share in generate)
 #   5. train, before: the baseline tree's trlprep (same settings), when given
 #   6. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
@@ -129,6 +131,8 @@ run "train, after" 170 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos 
 run "pytest -m gpu" 60 "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
 run "train, eager kernel" 80 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos sft,dpo,kto $TRAIN \
     --no-trl --set logps_kernel=torch
+run "train, logits recomputed" 50 "$ROOT" $PY -m benchmarks --workdir $WD train -- --algos dpo,kto $TRAIN \
+    --no-trl --set loss_in_forward=false
 run "online, after" 160 "$ROOT" $PY -m benchmarks --workdir $WD online -- --algos ${ALGOS_ONLINE:-grpo,rloo} $ONLINE
 if [[ -n $BASELINE ]]; then
     BASE=$(cd "$BASELINE" && pwd)

@@ -255,3 +255,17 @@ def test_orpo_trains_as_before():
 def test_kto_trains_as_before(loss_type):
     options = KTOOptions(loss_type=loss_type, desirable_weight=1.3)
     _same(_grads_both_ways(kto_step, options, _unpaired_batch()), ("kl", "rewards/chosen"))
+
+
+def test_switched_off_the_loss_comes_from_the_recomputing_log_probs():
+    """`loss_in_forward=False` (`--no-loss-in-forward`): the same loss, computed by autograd
+    through log-probs that carry their gradient."""
+    from trlprep.trainers.logps import completion_logps
+
+    model = tiny_causal_lm(40)
+    batch = _pair_batch()
+    loss = SeqLoss.pairs(_pair_loss(torch.zeros(6), 3), 3)
+    on = completion_logps(model, batch.seqs, chunk=4, seq_loss=loss)
+    off = completion_logps(model, batch.seqs, chunk=4, seq_loss=loss, loss_in_forward=False)
+    assert not on.logps.requires_grad and off.logps.requires_grad
+    torch.testing.assert_close(on.loss, off.loss, atol=1e-6, rtol=1e-6)

@@ -237,3 +237,21 @@ def test_fused_kernel_trains_like_the_eager_one(model_dir, tmp_path):
     assert len(losses["fused"]) == 4
     for a, b in zip(losses["fused"], losses["auto"], strict=True):
         assert abs(a - b) <= 1e-4 * max(1.0, abs(b))
+
+
+@pytest.mark.parametrize(("algo", "data"), [("sft", SFT), ("dpo", PREFERENCE)])
+def test_the_loss_in_the_forward_trains_as_the_recomputing_path(model_dir, tmp_path, algo, data):
+    """`loss_in_forward` (default) and its recomputing fallback give the same trained weights;
+    steps that log nothing take the forward path, so logging is off here."""
+    weights = {}
+    for on in (True, False):
+        t = _trainer(
+            model_dir, tmp_path / str(on), algo, data, loss_in_forward=on, logging_steps=100
+        )
+        assert t.policy.loss_in_forward is on
+        start = [p.detach().clone() for p in t._unwrapped().parameters()]
+        t.train()
+        weights[on] = [p.detach().clone() for p in t._unwrapped().parameters()]
+        assert max((a - b).abs().max() for a, b in zip(weights[on], start, strict=True)) > 1e-4
+    for a, b in zip(weights[True], weights[False], strict=True):
+        torch.testing.assert_close(a, b, atol=2e-5, rtol=1e-4)

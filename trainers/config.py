@@ -62,6 +62,9 @@ class TrainConfig:
     # LM head + log-probs: torch (chunked, eager), fused (chunked, compiled), liger (CUDA);
     # auto: fused on CUDA, torch elsewhere
     logps_kernel: str = "auto"
+    # the LM head's gradients computed with the loss in the forward where the loss allows it
+    # (SFT, DPO's pair-local losses, CPO, ORPO, KTO); False: logits recomputed in backward
+    loss_in_forward: bool = True
     lora_r: int | None = None  # LoRA adapters (peft) of this rank instead of full training
     lora_alpha: int = 32
     lora_dropout: float = 0.05

@@ -143,6 +143,7 @@ def completion_logps(
     nll: bool = False,
     num_items: float | Tensor | None = None,
     seq_loss: SeqLoss | None = None,
+    loss_in_forward: bool = True,
 ) -> CompletionLogps:
     """Run `model` on `batch` and return the log-probs of every completion token.
 
@@ -157,7 +158,8 @@ def completion_logps(
     log-likelihood of the completion tokens divided by `num_items` (default: their number),
     through `chunked_nll` where it applies: the head's gradients computed in the forward;
     `seq_loss` returns that loss of the sequences' sums, through `chunked_sequence_loss`
-    where it applies.
+    where it applies. `loss_in_forward=False` computes either from the recomputing
+    log-probs instead.
     """
     stats = tuple(stats)
     kwargs = dict(
@@ -192,7 +194,8 @@ def completion_logps(
         if temperature != 1.0:  # logits / T = (h / T) W^T + b / T
             flat = flat / temperature
             bias = None if bias is None else bias / temperature
-        in_forward = not stats and kernel != "liger"  # stats: a logging step, the path below
+        # stats (a logging step) and Liger take the recomputing log-probs below
+        in_forward = loss_in_forward and not stats and kernel != "liger"
         if nll and in_forward:
             ones = torch.ones_like(batch.target_ids, dtype=torch.float32)
             weights = ones / nll_divisor(len(ones), num_items, ones)
@@ -263,6 +266,7 @@ class LogpsModel(nn.Module):
         # False on steps that log nothing: no metric-only stats, no mean logits
         self.log_metrics = True
         self.kernel = kernel  # "torch", "fused" or "liger" (`completion_logps`)
+        self.loss_in_forward = True  # `completion_logps`'s switch
 
     def forward(
         self,
@@ -287,6 +291,7 @@ class LogpsModel(nn.Module):
             nll=nll,
             num_items=num_items,
             seq_loss=seq_loss,
+            loss_in_forward=self.loss_in_forward,
         )
 
 

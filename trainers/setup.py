@@ -105,6 +105,7 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
         wrapper = algo.policy or LogpsModel
         policy = wrapper(model, algo.stats(t.options), chunk, t.temperature)
         policy.kernel = kernel
+        policy.loss_in_forward = cfg.loss_in_forward
         # FSDP wraps the layers the model names (its decoder layer), looked up on the root
         policy._no_split_modules = getattr(model, "_no_split_modules", None)
         if t.resume_from is not None and hasattr(policy, "load_extra"):
