@@ -108,6 +108,7 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.acc.is_main_process:
             save_resolved(self.cfg, self.out, self.lr, self.options)
+            self.log(f"metrics: {self.metrics.path} (one JSON record per logging step)")
             for name, data in (("data", self.train_data), ("eval_data", self.eval_data)):
                 if data is not None and data.rejects is not None:
                     path = write_rejects(data.rejects, self.out / f"{name}.rejects.jsonl")

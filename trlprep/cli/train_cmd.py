@@ -305,7 +305,6 @@ def train_command(ctx: typer.Context) -> None:
         if removed:
             out.print(f"--overwrite: removed {', '.join(removed)}", markup=False)
     metrics = Path(cfg.output_dir) / METRICS_FILE
-    out.print(f"metrics: {metrics} (one JSON record per logging step)", markup=False)
     result = Trainer(cfg, log=lambda msg: out.print(msg, markup=False)).train()  # checked above
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
     steps = result.global_step

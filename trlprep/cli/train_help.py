@@ -57,8 +57,7 @@ HELP = {
     "attn_implementation": "Attention kernel (default: flash_attention_2 if installed, else sdpa).",
     "torch_compile": "Run the model's training forward through torch.compile.",
     "logps_kernel": "Log-probs kernel: auto (fused on CUDA), torch, fused (compiled) or liger.",
-    "loss_in_forward": "LM-head gradients computed with the loss in the forward where it allows"
-    " (SFT, DPO, CPO, ORPO, KTO); off: the logits are recomputed in backward.",
+    "loss_in_forward": "LM-head gradients with the loss in the forward (SFT, DPO, CPO, ORPO, KTO).",
     # preference and reward losses
     "beta": "Strength of the pull to the reference (DPO/KTO/BCO: reward scale; online: KL).",
     "loss_type": "Loss variant (DPO: sigmoid, ipo, ...; comma-separated to combine).",
