@@ -68,11 +68,6 @@ def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
     return (values.detach().float() * mask).sum() / mask.sum().clamp(min=1)
 
 
-def _nll(out: CompletionLogps, rows: slice = slice(None)) -> Tensor:
-    mask = out.mask[rows]
-    return -(out.logps[rows] * mask).sum() / mask.sum().clamp(min=1)
-
-
 def _mean(x: Tensor) -> Tensor | float:
     return x.detach().float().mean() if x.numel() else float("nan")
 
@@ -128,7 +123,8 @@ def _sequence_logps(out: CompletionLogps, n: int, ld_alpha: float | None) -> Ten
 
 
 def _chosen_nll(sums: Tensor, lengths: Tensor, n: int) -> Tensor:
-    """Mean NLL of the chosen completions' tokens, from the sequences' sums (`_nll`)."""
+    """Mean NLL of the chosen completions' tokens (the first `n` sequences), from the
+    sequences' summed log-probs and token counts."""
     return -sums[:n].sum() / lengths[:n].sum().clamp(min=1)
 
 
