@@ -195,3 +195,20 @@ def test_train_skips_the_rows_hh_cannot_import_and_lists_them(tmp_path):
     for r in listed:  # each names its file line and holds that line's row
         assert r["stage"] == "import" and "empty Assistant turn" in r["reason"]
         assert r["record"] == json.loads(source[r["line"] - 1])
+
+
+def test_template_notes_are_logged_as_data_warnings(recwarn):
+    """Glaive's tool calls with a template that renders neither them nor the tools: the rows
+    are set aside with their reason, and what the template leaves out is a `data: warning:`
+    line of the log (before, a raw Python warning with a source line of trlprep)."""
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(str(_tiny_chat_model()))
+    said: list[str] = []
+    prepared = prepare(
+        str(sample("glaive_toolcall")), "lm", ["language-modeling", "prompt-completion"], tok,
+        max_length=64, algo="sft", on_error="skip", log=said.append,
+    )  # fmt: skip
+    assert prepared.rejects.num_rows == 26 and len(prepared) == 24
+    assert any(s.startswith("data: warning: 3 rows give tools that") for s in said), said
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

@@ -216,13 +216,10 @@ def prepare(
     and `column_map` import it first, as `trlprep convert --from/--map` does). Rows the import
     or conversion refuses stop it, or with `on_error="skip"` are left out, counted in the log
     and kept in `Prepared.rejects`."""
-    from trlprep.converters.base import ConversionWarning
-
     from trlprep.importers.run import RejectedRowsWarning
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", ConversionWarning)
-        warnings.simplefilter("always", RejectedRowsWarning)
+        warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         table, source, route, templated = to_training_table(
             data,
             accepts,
@@ -239,9 +236,9 @@ def prepare(
         if isinstance(w.message, RejectedRowsWarning):
             log(f"data: {w.message}")
             rejects.append(w.message.rejects)
-        elif issubclass(w.category, ConversionWarning):
+        elif issubclass(w.category, UserWarning):  # conversion and template notes
             log(f"data: warning: {w.message}")
-        else:
+        else:  # deprecations and the like: not about the data
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     rejected = pa.concat_tables(rejects) if rejects else None
     loss_on = ""
