@@ -155,6 +155,7 @@ class _ChunkedLogProbs(torch.autograd.Function):
                 )
                 for k, v in _chunk_stats(logits, lse[sl], targets[sl], stats).items():
                     extra[k][sl] = v
+                del logits  # before the next chunk's are made: one chunk's logits at a time
         ctx.save_for_backward(hidden, weight, bias, targets, lse)
         ctx.chunk, ctx.dtype, ctx.fused = chunk, dtype, fused
         outs = [extra[k] for k in stats]
@@ -173,6 +174,7 @@ class _ChunkedLogProbs(torch.autograd.Function):
                 hidden[sl],
                 head.grad_logits(logits, lse[sl], grad_logps[sl].float(), targets[sl]),
             )
+            del logits
         return (*head.grads(), None, None, None, None)
 
 
@@ -191,6 +193,7 @@ class _ChunkedNLL(torch.autograd.Function):
                 logits = head.logits(hidden[sl])  # compute dtype, as the backward's would be
                 logps[sl], lse, _ = _chunk_logps(head, logits, targets[sl])
                 head.add_grads(sl, hidden[sl], head.grad_logits(logits, lse, g[sl], targets[sl]))
+                del logits
         ctx.head = head
         ctx.mark_non_differentiable(logps)
         return (g * logps).sum(), logps
@@ -321,20 +324,24 @@ class _ChunkedSequenceLoss(torch.autograd.Function):
         head = _Head.of(hidden, weight, bias, _compute_dtype(hidden), fused, ctx.needs_input_grad)
         with torch.autocast(dev.type, enabled=False):
             for idx in pieces:
-                subs = idx.split(chunk)  # a group larger than a chunk: its logits computed twice
-                lses, kept = [], None
+                # a group longer than a chunk: the logits of all but its last sub-chunk are
+                # computed again once its loss is known
+                subs, lses = idx.split(chunk), []
                 for sub in subs:
+                    logits = None  # one sub-chunk's logits at a time
                     logits = head.logits(hidden[sub])
                     logps[sub], lse, _ = _chunk_logps(head, logits, targets[sub])
                     lses.append(lse)
-                    kept = logits if len(subs) == 1 else None
                 seq = token_seq[idx]
                 part = torch.zeros_like(sums).index_add_(0, seq, logps[idx])
-                g = _group_grads(fn, part, seq)[seq]
-                for sub, lse, g_sub in zip(subs, lses, g.split(chunk), strict=True):
-                    logits = kept if kept is not None else head.logits(hidden[sub])
-                    grad_logits = head.grad_logits(logits, lse, g_sub, targets[sub])
-                    head.add_grads(sub, hidden[sub], grad_logits)
+                g = _group_grads(fn, part, seq)[seq].split(chunk)
+                for k in reversed(range(len(subs))):  # the last sub-chunk's logits first
+                    if k < len(subs) - 1:
+                        logits = head.logits(hidden[subs[k]])
+                    grad = head.grad_logits(logits, lses[k], g[k], targets[subs[k]])
+                    del logits
+                    head.add_grads(subs[k], hidden[subs[k]], grad)
+                    del grad
                 sums += part
             loss = fn(sums).float()
         ctx.head = head
