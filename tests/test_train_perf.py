@@ -87,7 +87,16 @@ class _Syncs:
         return wrapper
 
 
-@pytest.mark.parametrize("algo,data", [("sft", SFT), ("dpo", PREFERENCE)])
+@pytest.mark.parametrize(
+    "algo,data",
+    [
+        ("sft", SFT),
+        ("dpo", PREFERENCE),
+        ("cpo", PREFERENCE),
+        ("orpo", PREFERENCE),
+        ("kto", PREFERENCE),
+    ],
+)
 def test_steps_that_log_nothing_read_nothing_back_from_the_device(
     model_dir, tmp_path, monkeypatch, algo, data
 ):
@@ -144,7 +153,16 @@ def test_nan_found_at_a_logging_step_names_the_step_it_appeared(model_dir, tmp_p
         t.train()
 
 
-@pytest.mark.parametrize("algo,data", [("sft", SFT), ("dpo", PREFERENCE)])
+@pytest.mark.parametrize(
+    "algo,data",
+    [
+        ("sft", SFT),
+        ("dpo", PREFERENCE),
+        ("cpo", PREFERENCE),
+        ("orpo", PREFERENCE),
+        ("kto", PREFERENCE),
+    ],
+)
 def test_padding_free_training_equals_padded(model_dir, tmp_path, algo, data):
     """Packed rows (restarting position ids; sdpa separates the sequences) give the padded
     batches' losses and weights."""

@@ -29,7 +29,7 @@ from trlprep.trainers.online.rollout import (
 )
 from trlprep.trainers.steps import StepContext
 
-Metrics = dict[str, float]
+Metrics = dict[str, float | Tensor]  # step metrics stay on the device until logged
 
 
 def gkd_rollout(ctx: RolloutContext, rows: list[dict]) -> Rollout:
@@ -119,4 +119,4 @@ def gkd_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics]:
     tokens = int(batch.seqs.target_pos.numel())
     count = ctx.num_items if ctx.num_items is not None else tokens
     loss = total / max(float(count), 1.0)
-    return loss, {"jsd": float(total.detach()) / max(tokens, 1)}
+    return loss, {"jsd": total.detach() / max(tokens, 1)}  # read when logged: no sync here

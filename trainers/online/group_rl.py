@@ -33,7 +33,7 @@ from trlprep.trainers.online.rollout import (
 )
 from trlprep.trainers.steps import StepContext
 
-Metrics = dict[str, float]
+Metrics = dict[str, float | Tensor]  # step metrics stay on the device until logged
 
 
 def _sample_groups(ctx: RolloutContext, rows: list[dict], k: int):
@@ -88,11 +88,11 @@ def _clip_metrics(ratio: Tensor, advantages: Tensor, mask: Tensor, lo: float, hi
     m = mask.float()
     per_seq = lambda x: (x.float() * m).sum(-1) / m.sum(-1).clamp(min=1)  # noqa: E731
     return {
-        "clip_ratio/low_mean": float(masked_mean(low.float(), m)),
-        "clip_ratio/low_min": float(per_seq(low).min()),
-        "clip_ratio/high_mean": float(masked_mean(high.float(), m)),
-        "clip_ratio/high_max": float(per_seq(high).max()),
-        "clip_ratio/region_mean": float(masked_mean((low | high).float(), m)),
+        "clip_ratio/low_mean": masked_mean(low.float(), m).detach(),
+        "clip_ratio/low_min": per_seq(low).min().detach(),
+        "clip_ratio/high_mean": masked_mean(high.float(), m).detach(),
+        "clip_ratio/high_max": per_seq(high).max().detach(),
+        "clip_ratio/region_mean": masked_mean((low | high).float(), m).detach(),
     }
 
 
@@ -108,7 +108,7 @@ def grpo_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics]:
     if o.beta != 0.0:
         kl = kl_estimate(out.logps, batch.ref_logps, "k3")
         per_token = per_token + o.beta * kl
-        metrics["kl"] = float(masked_mean(kl.detach(), mask))
+        metrics["kl"] = masked_mean(kl.detach(), mask).detach()
     loss = grpo_aggregate(
         per_token,
         mask,
@@ -116,7 +116,7 @@ def grpo_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics]:
         max_completion_length=o.max_new_tokens,
         num_items=ctx.num_items if ctx.training else None,
     )
-    metrics["entropy"] = float(masked_mean(out.stats["entropy"], mask))
+    metrics["entropy"] = masked_mean(out.stats["entropy"], mask).detach()
     metrics |= _clip_metrics(ratio.detach(), advantages, mask, o.epsilon, o.eps_high)
     return loss, metrics
 
@@ -161,10 +161,10 @@ def rloo_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics]:
     low = ((ratio < 1 - o.epsilon) & (adv < 0)).float()
     high = ((ratio > 1 + o.eps_high) & (adv > 0)).float()
     return loss, {
-        "entropy": float(masked_mean(out.stats["entropy"], out.mask)),
-        "clip_ratio/low_mean": float(low.mean()),
-        "clip_ratio/low_min": float(low.min()),
-        "clip_ratio/high_mean": float(high.mean()),
-        "clip_ratio/high_max": float(high.max()),
-        "clip_ratio/region_mean": float(torch.maximum(low, high).mean()),
+        "entropy": masked_mean(out.stats["entropy"], out.mask).detach(),
+        "clip_ratio/low_mean": low.mean().detach(),
+        "clip_ratio/low_min": low.min().detach(),
+        "clip_ratio/high_mean": high.mean().detach(),
+        "clip_ratio/high_max": high.max().detach(),
+        "clip_ratio/region_mean": torch.maximum(low, high).mean().detach(),
     }

@@ -28,7 +28,7 @@ from trlprep.trainers.online.rollout import (
 )
 from trlprep.trainers.steps import StepContext
 
-Metrics = dict[str, float]
+Metrics = dict[str, float | Tensor]  # step metrics stay on the device until logged
 
 
 def _rewards(ctx: RolloutContext, scores: Scores, gen: Generated) -> Tensor:
@@ -129,12 +129,12 @@ def _preference_metrics(chosen: Tensor, rejected: Tensor, beta: float, logps: Te
     rc, rr = beta * chosen.detach(), beta * rejected.detach()
     n = chosen.shape[0]
     return {
-        "rewards/chosen": float(rc.mean()),
-        "rewards/rejected": float(rr.mean()),
-        "rewards/accuracies": float((rc > rr).float().mean()),
-        "rewards/margins": float((rc - rr).mean()),
-        "logps/chosen": float(logps[:n].detach().mean()),
-        "logps/rejected": float(logps[n:].detach().mean()),
+        "rewards/chosen": rc.mean(),
+        "rewards/rejected": rr.mean(),
+        "rewards/accuracies": (rc > rr).float().mean(),
+        "rewards/margins": (rc - rr).mean(),
+        "logps/chosen": logps[:n].detach().mean(),
+        "logps/rejected": logps[n:].detach().mean(),
     }
 
 
@@ -189,7 +189,7 @@ def nash_md_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics
     o = ctx.options
     out: CompletionLogps = ctx.policy(batch.seqs)
     losses, score, kl = nash_md_loss(out.logps, batch.ref_logps, out.mask, batch.scores, o.beta)
-    return losses.mean(), {"loss/kl": float(kl.mean()), "loss/score": float(score.mean())}
+    return losses.mean(), {"loss/kl": kl.mean().detach(), "loss/score": score.mean().detach()}
 
 
 # ------------------------------------------------------------------ XPO
@@ -239,5 +239,5 @@ def xpo_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics]:
     metrics = _preference_metrics(
         chosen, rejected, o.beta, torch.cat((chosen_logps, rejected_logps))
     )
-    metrics |= {"loss/dpo": float(dpo.detach().mean()), "loss/xpo": float(xpo.detach().mean())}
+    metrics |= {"loss/dpo": dpo.detach().mean(), "loss/xpo": xpo.detach().mean()}
     return (dpo + xpo).mean(), metrics

@@ -35,7 +35,7 @@ from trlprep.trainers.online.rollout import (
 )
 from trlprep.trainers.steps import StepContext
 
-Metrics = dict[str, float]
+Metrics = dict[str, float | Tensor]  # step metrics stay on the device until logged
 VALUE_HEAD_FILE = "value_head.safetensors"
 
 
@@ -174,14 +174,14 @@ def ppo_step(ctx: StepContext, batch: RolloutBatch) -> tuple[Tensor, Metrics]:
     loss = pg.loss + o.vf_coef * vf_loss
     vpred = out.values.detach()
     return loss, {
-        "ppo/loss/policy": float(pg.loss.detach()),
-        "ppo/loss/value": float(vf_loss.detach()),
-        "ppo/loss/total": float(loss.detach()),
-        "ppo/policy/entropy": float(masked_mean(out.stats["entropy"], mask)),
-        "ppo/policy/clipfrac": float(pg.clipfrac),
-        "ppo/policy/approxkl": float(pg.approxkl),
-        "ppo/policy/policykl": float(pg.policykl),
-        "ppo/val/clipfrac": float(vf_clipfrac),
-        "ppo/val/error": float(masked_mean((vpred - batch.returns) ** 2, mask)),
-        "ppo/val/vpred": float(masked_mean(vpred, mask)),
+        "ppo/loss/policy": pg.loss.detach(),
+        "ppo/loss/value": vf_loss.detach(),
+        "ppo/loss/total": loss.detach(),
+        "ppo/policy/entropy": masked_mean(out.stats["entropy"], mask).detach(),
+        "ppo/policy/clipfrac": pg.clipfrac.detach(),
+        "ppo/policy/approxkl": pg.approxkl.detach(),
+        "ppo/policy/policykl": pg.policykl.detach(),
+        "ppo/val/clipfrac": vf_clipfrac.detach(),
+        "ppo/val/error": masked_mean((vpred - batch.returns) ** 2, mask).detach(),
+        "ppo/val/vpred": masked_mean(vpred, mask).detach(),
     }
