@@ -170,14 +170,16 @@ def _as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: An
     line `lines[i]`), named by `raw`'s rows and lines and holding `raw`'s records."""
     from trlprep.importers.rejects import records
 
-    idx = np.asarray(rows)[rejects.column("row").to_numpy()]
-    out = rejects.set_column(0, "row", pa.array(idx, pa.int64()))
+    at = rejects.column("row").to_numpy()
+    idx = np.asarray(rows)[at]
+    columns = {"row": pa.array(idx, pa.int64())}
     if lines is not None:
-        at = np.asarray(lines)[rejects.column("row").to_numpy()].astype(np.int64)
-        out = out.set_column(1, "line", pa.array(at, pa.int64()))
-    records_at = out.schema.get_field_index("record")
-    original = records(raw.take(pa.array(idx, pa.int64())))
-    return out.set_column(records_at, out.schema.field(records_at), pa.array(original, pa.string()))
+        columns["line"] = pa.array(np.asarray(lines)[at], pa.int64())
+    columns["record"] = pa.array(records(raw.take(pa.array(idx, pa.int64()))), pa.string())
+    for name, values in columns.items():
+        i = rejects.schema.get_field_index(name)
+        rejects = rejects.set_column(i, rejects.schema.field(i), values)
+    return rejects
 
 
 def _has_prompt(dtype: Any) -> bool:
