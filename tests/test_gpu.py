@@ -44,18 +44,24 @@ def _close(got, want, rel):
     assert (got.float() - want.float()).abs().max() <= rel * scale
 
 
+def _close_in_bf16(got, want, params):
+    """A bf16-autocast loss `got` against the float32 `want`: values within 2%, the
+    (float32) gradients in `params` within 5% of the largest."""
+    _close(got, want, 0.02)
+    got_grads = torch.autograd.grad(got, params)
+    for a, b in zip(got_grads, torch.autograd.grad(want, params), strict=True):
+        assert a.dtype == torch.float32
+        _close(a, b, 0.05)
+
+
 def test_bf16_log_probs_and_gradients_stay_close_to_float32():
     hidden, weight, targets = _head_inputs()
     exact, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
-    want = torch.autograd.grad(exact.sum(), [hidden, weight])
     with torch.autocast("cuda", dtype=torch.bfloat16):
         low, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
-    got = torch.autograd.grad(low.sum(), [hidden, weight])
     assert low.dtype == torch.float32
     _close(low, exact, 0.02)
-    for a, b in zip(got, want, strict=True):
-        assert a.dtype == torch.float32
-        _close(a, b, 0.05)
+    _close_in_bf16(low.sum(), exact.sum(), [hidden, weight])
 
 
 @pytest.mark.parametrize("bf16", [False, True])
@@ -93,15 +99,9 @@ def test_sft_nll_with_gradients_in_the_forward_on_cuda(fused):
     hidden, weight, targets = _head_inputs()
     weights = torch.full((hidden.shape[0],), 1 / hidden.shape[0], device="cuda")
     exact, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
-    want = -(weights * exact).sum()
-    want_grads = torch.autograd.grad(want, [hidden, weight])
     with torch.autocast("cuda", dtype=torch.bfloat16):
         got, _ = chunked_nll(hidden, weight, targets, weights, chunk=64, fused=fused)
-    got_grads = torch.autograd.grad(got, [hidden, weight])
-    _close(got, want, 0.02)
-    for a, b in zip(got_grads, want_grads, strict=True):
-        assert a.dtype == torch.float32
-        _close(a, b, 0.05)
+    _close_in_bf16(got, -(weights * exact).sum(), [hidden, weight])
 
 
 @pytest.mark.parametrize("fused", [False, True])
@@ -118,16 +118,11 @@ def test_pair_loss_with_gradients_in_the_forward_on_cuda(fused):
     loss = SeqLoss.pairs(lambda s: -F.logsigmoid(0.1 * (s[:3] - s[3:])).mean(), 3)
     exact, _ = chunked_token_logps(hidden, weight, targets, chunk=64)
     want = loss.fn(torch.zeros(6, device="cuda").index_add(0, seq, exact))
-    want_grads = torch.autograd.grad(want, [hidden, weight])
     with torch.autocast("cuda", dtype=torch.bfloat16):
         got, _ = chunked_sequence_loss(
             hidden, weight, targets, seq, counts, loss, chunk=128, fused=fused
         )
-    got_grads = torch.autograd.grad(got, [hidden, weight])
-    _close(got, want, 0.02)
-    for a, b in zip(got_grads, want_grads, strict=True):
-        assert a.dtype == torch.float32
-        _close(a, b, 0.05)
+    _close_in_bf16(got, want, [hidden, weight])
 
 
 def test_model_bf16_autocast_matches_float32_on_the_same_batch():

@@ -44,6 +44,10 @@ def model_dir(tmp_path_factory):
     return save_tiny_model(tmp_path_factory.mktemp("tiny") / "model")
 
 
+# the offline algorithms whose loss goes through the LM head's chunked log-probs
+LM_HEAD_ALGOS = [("sft", SFT)] + [(a, PREFERENCE) for a in ("dpo", "cpo", "orpo", "kto")]
+
+
 def _trainer(model_dir, out, algo, data, **kw):
     cfg = dict(
         algo=algo,
@@ -87,16 +91,7 @@ class _Syncs:
         return wrapper
 
 
-@pytest.mark.parametrize(
-    "algo,data",
-    [
-        ("sft", SFT),
-        ("dpo", PREFERENCE),
-        ("cpo", PREFERENCE),
-        ("orpo", PREFERENCE),
-        ("kto", PREFERENCE),
-    ],
-)
+@pytest.mark.parametrize("algo,data", LM_HEAD_ALGOS)
 def test_steps_that_log_nothing_read_nothing_back_from_the_device(
     model_dir, tmp_path, monkeypatch, algo, data
 ):
@@ -153,16 +148,7 @@ def test_nan_found_at_a_logging_step_names_the_step_it_appeared(model_dir, tmp_p
         t.train()
 
 
-@pytest.mark.parametrize(
-    "algo,data",
-    [
-        ("sft", SFT),
-        ("dpo", PREFERENCE),
-        ("cpo", PREFERENCE),
-        ("orpo", PREFERENCE),
-        ("kto", PREFERENCE),
-    ],
-)
+@pytest.mark.parametrize("algo,data", LM_HEAD_ALGOS)
 def test_padding_free_training_equals_padded(model_dir, tmp_path, algo, data):
     """Packed rows (restarting position ids; sdpa separates the sequences) give the padded
     batches' losses and weights."""
