@@ -207,3 +207,22 @@ def test_static_cache_generation_under_bf16_autocast():
             )  # fmt: skip
     assert len(out.completions) == 8
     assert {p.dtype for p in model.parameters()} == {torch.float32}
+
+
+def test_batches_reach_the_gpu_without_waiting_and_intact():
+    """Micro-batches go to the GPU through pinned memory with non-blocking copies (a plain
+    copy from pageable memory waits for the device's queue): same values once there."""
+    from dataclasses import fields
+
+    from trlprep.trainers.collate import PairBatch
+
+    seqs = build_batch(SEQS + SEQS[:1], pad_token_id=0)
+    batch = PairBatch(seqs, num_pairs=2, ref_logps=torch.randn(4))
+    moved = batch.to("cuda")
+    torch.cuda.synchronize()
+    assert moved.ref_logps.is_cuda and torch.equal(moved.ref_logps.cpu(), batch.ref_logps)
+    for f in fields(seqs):
+        value = getattr(seqs, f.name)
+        if isinstance(value, torch.Tensor):
+            assert getattr(moved.seqs, f.name).is_cuda
+            assert torch.equal(getattr(moved.seqs, f.name).cpu(), value)

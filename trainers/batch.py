@@ -44,7 +44,7 @@ class SequenceBatch:
 
     def to(self, device: torch.device | str) -> SequenceBatch:
         moved = {
-            f.name: getattr(self, f.name).to(device)
+            f.name: to_device(getattr(self, f.name), device)
             for f in fields(self)
             if isinstance(getattr(self, f.name), Tensor)
         }
@@ -58,6 +58,16 @@ class SequenceBatch:
     def host_counts(self) -> tuple[int, ...]:
         """`target_counts` on the host (`counts`, or read from the device when unknown)."""
         return self.counts or tuple(self.target_counts.tolist())
+
+
+def to_device(t: Tensor, device: torch.device | str) -> Tensor:
+    """`t` on `device`; from the host to a GPU through pinned memory, without waiting: a
+    plain copy from pageable memory waits for every kernel queued before it (a host sync
+    per micro-batch)."""
+    device = torch.device(device)
+    if device.type == "cuda" and t.device.type == "cpu":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def build_batch(

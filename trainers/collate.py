@@ -7,15 +7,17 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from trlprep.trainers.batch import SequenceBatch, build_batch
+from trlprep.trainers.batch import SequenceBatch, build_batch, to_device
 
 
 def _to(obj: Any, device: torch.device | str) -> Any:
     moved = {}
     for f in fields(obj):
         v = getattr(obj, f.name)
-        if isinstance(v, (Tensor, SequenceBatch)):
+        if isinstance(v, SequenceBatch):
             moved[f.name] = v.to(device)
+        elif isinstance(v, Tensor):
+            moved[f.name] = to_device(v, device)
     return replace(obj, **moved)
 
 

@@ -276,10 +276,12 @@ class SeqLoss:
         return cls(fn, tuple((i,) for i in range(num_seqs)))
 
 
-def _plan(counts: Sequence[int], groups: Sequence[Sequence[int]], chunk: int) -> list[Tensor]:
-    """Token indices (tokens ordered by sequence, `counts` a sequence) of each piece: whole
-    groups, consecutive ones together up to `chunk` tokens (a larger group alone); pieces
-    without tokens are left out."""
+def _plan(
+    counts: Sequence[int], groups: Sequence[Sequence[int]], chunk: int, device=None
+) -> list[Tensor]:
+    """Token indices (tokens ordered by sequence, `counts` a sequence) of each piece, made on
+    `device`: whole groups, consecutive ones together up to `chunk` tokens (a larger group
+    alone); pieces without tokens are left out."""
     seen = sorted(s for g in groups for s in g)
     if seen != list(range(len(counts))):
         raise ValueError(f"the groups must hold each of the {len(counts)} sequences once")
@@ -295,7 +297,8 @@ def _plan(counts: Sequence[int], groups: Sequence[Sequence[int]], chunk: int) ->
             size = 0
         pieces[-1] += [(starts[s], starts[s + 1]) for s in group]
         size += n
-    out = [torch.cat([torch.arange(a, b) for a, b in p]) for p in pieces if p]
+    # made where they are used: a copy from the host would wait for the device's queue
+    out = [torch.cat([torch.arange(a, b, device=device) for a, b in p]) for p in pieces if p]
     return [idx for idx in out if len(idx)]  # groups without tokens add nothing
 
 
@@ -381,8 +384,7 @@ def chunked_sequence_loss(
         logps, _ = chunked_token_logps(hidden, weight, targets, bias, chunk=chunk, fused=fused)
         sums = torch.zeros(len(counts), dtype=torch.float32, device=logps.device)
         return loss.fn(sums.index_add_(0, token_seq, logps)), logps
-    plan = _plan(counts, loss.groups, chunk)
-    pieces = torch.cat(plan).to(hidden.device).split([len(p) for p in plan]) if plan else ()
+    pieces = _plan(counts, loss.groups, chunk, hidden.device)
     return _ChunkedSequenceLoss.apply(
         hidden, weight, bias, targets, token_seq, pieces, len(counts), loss.fn, chunk, fused
     )
