@@ -72,6 +72,28 @@ def test_fused_nll_equals_the_eager_one():
     assert not cm.fused_lse_and_target.failed and not cm.fused_grad_logits.failed
 
 
+@needs_compiler
+def test_fused_pair_loss_equals_the_eager_one():
+    """The pair-local loss with gradients in the forward (pieces of 23 to 70 rows, one pair
+    longer than a chunk) through the compiled kernels."""
+    import torch.nn.functional as F
+    from trlprep.trainers.lm_head import SeqLoss, chunked_sequence_loss
+
+    hidden, weight, targets, _ = _inputs(seed=2)
+    counts = [10, 25, 5, 13, 12, 5]  # pairs (0, 3), (1, 4), (2, 5)
+    seq = torch.repeat_interleave(torch.arange(6), torch.tensor(counts))
+    loss = SeqLoss.pairs(lambda s: -F.logsigmoid(0.1 * (s[:3] - s[3:])).mean(), 3)
+    results = []
+    for fused in (False, True):
+        got, _ = chunked_sequence_loss(
+            hidden, weight, targets, seq, counts, loss, chunk=32, fused=fused
+        )
+        results.append((got, *torch.autograd.grad(got, [hidden, weight])))
+    for got, want in zip(results[1], results[0], strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+    assert not cm.fused_lse_and_target.failed and not cm.fused_grad_logits.failed
+
+
 def test_the_eager_forms_of_the_chunk_arithmetic_agree():
     g = torch.Generator().manual_seed(3)
     logits = 4 * torch.randn(9, 50, generator=g)
