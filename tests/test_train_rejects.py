@@ -68,6 +68,52 @@ def test_without_skip_the_first_refused_row_stops_the_run_naming_its_line(hh_fil
         _prepare(hh_file, "stop", [])
 
 
+def test_a_stopped_conversion_names_the_file_line_and_train_options(tmp_path):
+    """The conversion sees the imported table; its first refused row is named by the file's
+    line, and its hint by train's options (convert's --no-prompt is not one of them)."""
+    path = tmp_path / "implicit.jsonl"
+    rows = [
+        {"chosen": "Q: hi A: yes", "rejected": "Q: hi A: no"},
+        {"chosen": "x", "rejected": "x"},  # no split
+        {"chosen": "xyz", "rejected": "qrs"},  # no shared prompt
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    from train_support import make_tokenizer
+
+    with pytest.raises(DataError) as caught:
+        prepare(str(path), "pairs", ["preference"], make_tokenizer(), max_length=None,
+                algo="dpo", on_error="stop", log=[].append)  # fmt: skip
+    e = caught.value
+    assert (e.path, e.line, e.row) == (str(path), 2, None)
+    assert str(e).startswith(f"{path}:2: conversion: one of chosen and rejected is a prefix")
+    assert e.hint.startswith("nothing was trained; fix or drop these rows (--on-error skip")
+    assert e.hint.endswith(
+        "; --no-prompt is an option of `trlprep convert`: convert the data with it first and "
+        "train on the output"
+    )
+
+
+def test_a_stopped_conversion_after_an_import_names_the_files_line(hh_file, tmp_path):
+    path = tmp_path / "hh.jsonl"  # without the row the import refuses: line 2 fails converting
+    path.write_text("".join(json.dumps(r) + "\n" for r in [ROWS[0], ROWS[2], ROWS[3]]))
+    with pytest.raises(DataError, match=rf"{path}:2: conversion: .*share no first message"):
+        _prepare(path, "stop", [])
+
+
+@pytest.mark.parametrize(
+    ("hint", "said"),
+    [
+        (None, "nothing was trained; fix these rows; --on-error skip trains on the other rows"),
+        ("use --map a=b or --from hh", "trained; use --data-map a=b or --data-from hh;"),
+        ("nothing was written; see --label-merge, --threshold", "--label-merge, --threshold are"),
+    ],
+)
+def test_conversion_hints_are_said_in_train_options(hint, said):
+    from trlprep.trainers.data_table import _train_hint
+
+    assert said in _train_hint(hint)
+
+
 def test_on_error_takes_stop_or_skip():
     with pytest.raises(UsageError, match="unknown on_error 'ignore'"):
         TrainConfig(algo="dpo", model="m", data="d", output_dir="o", on_error="ignore")

@@ -7,9 +7,11 @@ detected, converted through the graph, conversational rows rendered with the cha
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -137,7 +139,7 @@ def to_training_table(
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
     template = chat_template if chat_template is not None else tokenizer
     try:
-        with warnings.catch_warnings(record=True) as caught:
+        with warnings.catch_warnings(record=True) as caught, _located(inp, rows, lines):
             warnings.simplefilter("always", RejectedRowsWarning)
             table = convert(
                 table,
@@ -163,6 +165,51 @@ def to_training_table(
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     return table, det.type.name, [*read_as, *names], templated
+
+
+@contextlib.contextmanager
+def _located(inp: Any, rows: np.ndarray, lines: Any) -> Iterator[None]:
+    """A stopped conversion's error named by the input row and file line (the conversion
+    sees the imported table, whose row `i` is input row `rows[i]`), and its hint in train's
+    words: the conversion options are `trlprep convert`'s."""
+    try:
+        yield
+    except DataError as e:
+        if e.row is None or e.line is not None or not 0 <= e.row < len(rows):
+            raise
+        at = int(e.row)
+        line = None if lines is None else int(np.asarray(lines)[at])
+        raise DataError(
+            e.message,
+            hint=_train_hint(e.hint),
+            path=None if line is None else inp.source.path,
+            line=line,
+            row=int(np.asarray(rows)[at]) if line is None else None,
+            column=e.column,
+        ) from e
+
+
+# flags of `trlprep convert` that train takes under another name
+_TRAIN_FLAGS = {"--from": "--data-from", "--map": "--data-map"}
+
+
+def _train_hint(hint: str | None) -> str:
+    """A conversion's hint for `trlprep train`: convert's flags train takes renamed, and the
+    others pointed to `trlprep convert` (train converts with their defaults)."""
+    text = (hint or "").removeprefix("nothing was written; ")
+    text = re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
+    other = sorted(
+        {f for f in re.findall(r"--[a-z][a-z-]*", text)} - {"--on-error", *_TRAIN_FLAGS.values()}
+    )
+    text = f"nothing was trained; {text or 'fix these rows'}"
+    if "--on-error" not in text:
+        text += "; --on-error skip trains on the other rows and lists these in data.rejects.jsonl"
+    if other:
+        text += (
+            f"; {', '.join(other)} {'is an option' if len(other) == 1 else 'are options'} of "
+            "`trlprep convert`: convert the data with it first and train on the output"
+        )
+    return text
 
 
 def _as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any) -> pa.Table:
