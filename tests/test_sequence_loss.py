@@ -30,7 +30,8 @@ from trlprep.trainers.offline_options import (  # noqa: E402
     KTOOptions,
     ORPOOptions,
 )
-from trlprep.trainers.steps import StepContext, cpo_step, dpo_step, kto_step, orpo_step  # noqa: E402
+from trlprep.trainers.steps import StepContext, cpo_step, dpo_step, orpo_step  # noqa: E402
+from trlprep.trainers.unpaired_steps import kto_step  # noqa: E402
 
 
 def _pair_loss(ref: torch.Tensor, n: int):  # a DPO-like loss: nonlinear in each pair

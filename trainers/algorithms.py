@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
-from trlprep.trainers import steps
+from trlprep.trainers import steps, unpaired_steps
 from trlprep.trainers.offline_options import (
     BCOOptions,
     CPOOptions,
@@ -146,7 +146,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "unpaired",
             "causal-lm",
             KTOOptions,
-            steps.kto_step,
+            unpaired_steps.kto_step,
             learning_rate=1e-6,
             paper="arXiv:2402.01306",
             stats=lambda o: (),
@@ -160,7 +160,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             "unpaired",
             "causal-lm",
             BCOOptions,
-            steps.bco_step,
+            unpaired_steps.bco_step,
             # BCOConfig keeps transformers.TrainingArguments' learning rate
             learning_rate=5e-5,
             paper="arXiv:2404.04656",

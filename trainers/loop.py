@@ -39,7 +39,7 @@ from trlprep.trainers.losses import RunningMean
 from trlprep.trainers.metrics import MetricsLog, progress_bar, weighted_sums
 from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.setup import prepare_data, set_up
-from trlprep.trainers.steps import derived_metrics, kto_kl
+from trlprep.trainers.unpaired_steps import derived_metrics, kto_kl
 
 from trlprep.errors import TrlprepError, UsageError
 
