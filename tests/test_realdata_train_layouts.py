@@ -20,7 +20,7 @@ def _read_json(path) -> pa.Table:
 def test_sharegpt_preference_is_read_as_the_layout_convert_reads():
     """Before: 'the data is not uniform: column chosen: 30 rows hold other'."""
     data = _read_json(sample("dpo_demo"))
-    table, src, route, templated = to_training_table(
+    table, src, route, templated, _ = to_training_table(
         data, ["preference"], None, chat_template="chatml", algo="dpo"
     )
     assert route[0] == "sharegpt layout" and route[-1] == "preference" and templated
@@ -34,7 +34,7 @@ def test_sharegpt_preference_is_read_as_the_layout_convert_reads():
 
 def test_alpaca_trains_on_the_completion_as_convert_writes_it():
     data = _read_json(sample("alpaca_demo"))
-    table, src, route, templated = to_training_table(data, ["prompt-completion"], None)
+    table, src, route, templated, _ = to_training_table(data, ["prompt-completion"], None)
     assert route == ["alpaca layout", "prompt-completion"] and not templated
     first = json.loads((sample("alpaca_demo")).read_text())[0]
     assert table.column("completion")[0].as_py() == first["output"]
@@ -111,7 +111,7 @@ def test_train_takes_from_and_map_as_convert_does(tmp_path):
         "--batch-size", 8, "--reward-fn", "exact", "--max_completion_length", 4,
     )  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert "data: map layout -> prompt-only, 200 rows" in res.output
+    assert "data: map layout -> prompt-only: 200 rows in" in res.output
     record = json.loads((tmp_path / "out/metrics.jsonl").read_text().splitlines()[0])
     assert record["completions/max_length"] <= 4 and "rewards/exact/mean" in record
 
@@ -130,7 +130,7 @@ def test_train_from_names_a_layout():
 
     with pytest.raises(UsageError, match="--from takes a public layout here"):
         to_training_table(data, ["preference"], None, layout="preference")
-    table, _, route, _ = to_training_table(
+    table, _, route, _, _ = to_training_table(
         data, ["preference"], None, chat_template="chatml", layout="sharegpt"
     )
     assert route[0] == "sharegpt layout" and table.num_rows == 30
@@ -188,7 +188,7 @@ def test_train_skips_the_rows_hh_cannot_import_and_lists_them(tmp_path):
     res = run(*args, "--output-dir", tmp_path / "out", "--on-error", "skip")
     assert res.exit_code == 0, res.output
     assert "data: 4 rows could not be imported as hh and were left out" in res.output
-    assert "159 rows (4 of 163 left out)" in res.output
+    assert "163 rows in, 4 left out, 159 converted -> 159 rows" in res.output
     listed = [json.loads(x) for x in (tmp_path / "out/data.rejects.jsonl").open()]
     source = sample("hh_rlhf").read_text().splitlines()
     assert [r["line"] for r in listed] == [r["row"] + 1 for r in listed] and len(listed) == 4

@@ -75,7 +75,7 @@ def test_yaml_then_flags(tmp_path):
     records = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records] == [1, 2]
     assert "trained 2 steps" in r.output
-    assert "data: preference-implicit -> preference, 2 rows" in r.output  # the route taken
+    assert "data: preference-implicit -> preference: 2 rows in" in r.output  # the route taken
     trl_names = {  # as TRL's DPOTrainer logs them
         "loss",
         "grad_norm",

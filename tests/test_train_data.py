@@ -323,6 +323,64 @@ def test_keep_end_truncation_drops_the_prompts_start(tok):
     assert p.rows["chosen"] == [[*ids(tok, "green"), tok.eos_token_id]]
 
 
+def test_online_prompts_keep_their_end_whatever_the_truncation_mode(tok):
+    """The question and the generation prompt end a prompt: a prompt longer than max_length
+    loses its start (TRL 0.17's GRPO cuts `ids[-max_prompt_length:]`), and the note says so."""
+    logs: list[str] = []
+    rows = [{"prompt": "the sky is blue and green"}, {"prompt": "red ."}]
+    for mode in ("keep_start", "keep_end"):
+        logs.clear()
+        p = _prep(tok, "grpo", rows, logs, max_length=3, truncation=mode)
+        assert p.rows["prompt"][0] == ids(tok, "blue and green")
+        assert p.rows["prompt"][1] == [tok.bos_token_id, *ids(tok, "red .")]
+        assert p.rows["prompt_text"][0] == "the sky is blue and green"  # reward functions'
+        assert any(
+            m.startswith("data: 1 prompt longer than max_length=3: their start") for m in logs
+        )
+
+
+def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
+    """Unpairing makes two rows of each pair: rows in, then rows out, then rows trained on."""
+    logs: list[str] = []
+    rows = [
+        {"prompt": "the sky", "chosen": " is blue", "rejected": " is red"},
+        {"prompt": "the sky is blue and green and red and", "chosen": " yes", "rejected": " no"},
+    ]
+    p = _prep(tok, "kto", rows, logs, max_length=6)
+    assert logs[0] == "data: preference -> unpaired-preference: 2 rows in -> 4 rows"
+    assert p.dropped == 2 and len(p) == 2
+    assert logs[-1] == "data: training on 2 rows"
+
+
+def test_a_conversion_that_keeps_no_row_says_why(tok):
+    rows = [{"prompt": "two plus two", "completions": ["is five"], "labels": [False]}]
+    said = r"conversion to prompt-completion dropped the one row \(stepwise-supervision -> "
+    with pytest.raises(DataError, match=said) as caught:
+        _prep(tok, "sft", rows)
+    assert "--to unpaired keeps them" in caught.value.hint
+
+
+def test_skip_with_every_row_refused_says_each_reason(tok):
+    rows = [{"chosen": "x", "rejected": "x"}, {"chosen": "ab", "rejected": "cd"}]
+    said = r"every row was refused \(2\): nothing to train on; 1 x conversion: .*\(e.g. row 0\)"
+    with pytest.raises(DataError, match=said + r"; 1 x conversion: .*\(e.g. row 1\)"):
+        _prep(tok, "dpo", rows, on_error="skip")
+
+
+def test_prm_rows_without_a_whole_step_say_so(tok):
+    logs: list[str] = []
+    rows = [
+        {"prompt": "two", "completions": ["equals four"], "labels": [True]},
+        {"prompt": "two plus two", "completions": ["equals four"], "labels": [True]},
+    ]
+    p = _prep(tok, "prm", rows, logs, options={"step_separator": " ."}, max_length=5)
+    assert p.dropped == 1
+    assert (
+        "data: dropped 1 row with nothing left to train on (max_length=5 leaves no whole step)"
+        in logs
+    )
+
+
 def test_reward_rows_longer_than_max_length_are_dropped_not_cut(tok):
     logs: list[str] = []
     rows = [

@@ -238,7 +238,7 @@ def test_sft_on_preference_data_trains_on_the_completion_only():
         log=logs.append,
     )
     assert p.route == ["preference", "prompt-completion"]
-    assert "data: preference -> prompt-completion, 2 rows; loss on the completion only" in logs
+    assert "data: preference -> prompt-completion: 2 rows in; loss on the completion only" in logs
     prompt = tok(PREFERENCE[0]["prompt"])["input_ids"]  # with its BOS
     chosen = tok(PREFERENCE[0]["chosen"], add_special_tokens=False)["input_ids"]
     assert p.rows["ids"][0] == prompt + chosen + [tok.eos_token_id]

@@ -60,7 +60,7 @@ def test_both_stages_rejects_are_named_by_their_input_row_and_line(hh_file):
     assert [json.loads(r["record"]) for r in rejects] == [ROWS[1], ROWS[2]]
     assert "data: 1 row could not be imported as hh and was left out" in said[0]
     assert any(s.startswith("data: 1 row could not be converted") for s in said)
-    assert any(s.endswith(", 2 rows (2 of 4 left out)") for s in said), said
+    assert any(s.endswith(": 4 rows in, 2 left out, 2 converted -> 2 rows") for s in said), said
 
 
 def test_without_skip_the_first_refused_row_stops_the_run_naming_its_line(hh_file):

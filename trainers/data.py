@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from trlprep.trainers.data_table import MESSAGES_COLUMN, to_training_table
+from trlprep.trainers.data_table import MESSAGES_COLUMN, reason_lines, to_training_table
 
 from trlprep.errors import DataError
 from trlprep.wording import plural
@@ -106,7 +106,7 @@ def tokenise(
     from trlprep.templates.tokenize import tokenize_table
 
     if layout == "prompts":
-        return _prompt_rows(table, dtype, tokenizer, max_length=max_length, truncation=truncation)
+        return _prompt_rows(table, dtype, tokenizer, max_length=max_length)
     if layout == "lm" and "input_ids" in table.column_names and "text" not in table.column_names:
         cut = slice(None) if max_length is None else slice(None, max_length)
         if truncation == "keep_end" and max_length is not None:
@@ -144,17 +144,17 @@ def tokenise(
 
 
 def _prompt_rows(
-    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None, truncation: str
+    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None
 ) -> tuple[dict[str, list], Any]:
     """Prompt ids and text (prompt-only data; whole texts or token ids of language-modeling
-    data, PPO's queries) and every other column, for generation and reward functions."""
+    data, PPO's queries) and every other column, for generation and reward functions. A
+    prompt longer than `max_length` keeps its end (the question and the generation prompt
+    are there), as TRL 0.17's GRPO cuts them; the text is the whole prompt."""
     from trlprep.templates.tokenize import tokenize_table
 
     report = None
     if dtype == "language-modeling" and "text" not in table.column_names:  # tokenized
-        cut = slice(None) if max_length is None else slice(None, max_length)
-        if truncation == "keep_end" and max_length is not None:
-            cut = slice(-max_length, None)
+        cut = slice(None) if max_length is None else slice(-max_length, None)
         ids = [list(x)[cut] for x in _ids(table, "input_ids")]
         texts = tokenizer.batch_decode(ids, skip_special_tokens=True)
         used = {"input_ids", "attention_mask"}
@@ -162,7 +162,7 @@ def _prompt_rows(
         kind = "language-modeling" if dtype == "language-modeling" else "prompt-only"
         text = "text" if kind == "language-modeling" else "prompt"
         table, report = tokenize_table(
-            table, kind, tokenizer, max_length=max_length, truncation=truncation
+            table, kind, tokenizer, max_length=max_length, truncation="keep_end"
         )
         ids = _ids(table, "input_ids" if kind == "language-modeling" else "prompt_ids")
         texts = table.column(text).to_pylist()
@@ -195,6 +195,23 @@ def _trainable(rows: dict[str, list], layout: str, max_length: int | None) -> li
     return [any(x != -100 for x in labels) for labels in rows["labels"]]
 
 
+def _why_dropped(layout: str, max_length: int | None) -> str:
+    """Why `_trainable` refused rows of `layout`."""
+    if layout == "scored-pairs":
+        return f"longer than max_length={max_length}"
+    if not max_length:
+        return "with nothing left to train on"
+    if layout == "stepwise":
+        return f"with nothing left to train on (max_length={max_length} leaves no whole step)"
+    if layout == "prompts":
+        return "with an empty prompt"
+    return (
+        f"with nothing left to train on (their completion is cut away by max_length="
+        f"{max_length}: the prompt fills it; `trlprep convert --tokenize` refuses these rows, "
+        "listing each)"
+    )
+
+
 def prepare(
     data: Any,
     layout: str,
@@ -220,7 +237,7 @@ def prepare(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
-        table, source, route, templated = to_training_table(
+        made = to_training_table(
             data,
             accepts,
             tokenizer,
@@ -241,18 +258,30 @@ def prepare(
         else:  # deprecations and the like: not about the data
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     rejected = pa.concat_tables(rejects) if rejects else None
+    table, source, route, templated = made.table, made.source, made.route, made.templated
+    left_out = 0 if rejected is None else rejected.num_rows
+    if table.num_rows == 0 and left_out:  # on_error="skip" and every row refused
+        raise DataError(
+            f"every row was refused ({made.rows_in:,}): nothing to train on; "
+            + "; ".join(reason_lines(rejected)),
+            hint="fix the rows, or convert the data with `trlprep convert` (its rejects file "
+            "lists every row and why)",
+        )
     loss_on = ""
     if layout == "lm" and route[-1] == "prompt-completion":
         whole = getattr(options, "completion_only_loss", None) is False
         loss_on = "; loss on every token" if whole else "; loss on the completion only"
     elif layout == "lm":
         loss_on = "; loss on every token"
-    left_out = 0 if rejected is None else rejected.num_rows
+    counts = f"{plural(made.rows_in, 'row')} in"
+    if left_out:
+        counts += f", {left_out:,} left out, {made.rows_in - left_out:,} converted"
+    if left_out or table.num_rows != made.rows_in:
+        counts += f" -> {plural(table.num_rows, 'row')}"
     log(
         f"data: {' -> '.join(route)}"
         + (" (chat template applied)" if templated else "")
-        + f", {table.num_rows} rows{loss_on}"
-        + (f" ({left_out} of {table.num_rows + left_out} left out)" if left_out else "")
+        + f": {counts}{loss_on}"
     )
     rows, report = tokenise(
         table,
@@ -272,31 +301,26 @@ def prepare(
             f"prompt/completion boundary (e.g. rows {report.boundary_examples}); their "
             "completion starts where the two tokenisations diverge"
         )
-    if report is not None and report.truncated:
+    if report is not None and report.truncated and layout == "prompts":
+        notes.append(
+            f"{plural(report.truncated, 'prompt')} longer than max_length={max_length}: their "
+            "start cut (generation goes on from the prompt's end; reward functions get the "
+            "whole prompt, as in TRL)"
+        )
+    elif report is not None and report.truncated:
         notes.append(f"{plural(report.truncated, 'row')} truncated to max_length={max_length}")
     keep = _trainable(rows, layout, max_length)
     dropped = keep.count(False)
     if dropped:
         rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
-        why = (
-            f"longer than max_length={max_length}"
-            if layout == "scored-pairs"
-            else "with nothing left to train on"
-            + (
-                f" (their completion is cut away by max_length={max_length}: the prompt fills it;"
-                " `trlprep convert --tokenize` refuses these rows, listing each)"
-                if max_length
-                else ""
-            )
-        )
+        why = _why_dropped(layout, max_length)
         notes.append(f"dropped {plural(dropped, 'row')} {why}")
+        notes.append(f"training on {plural(len(keep) - dropped, 'row')}")
     for note in notes:
         log(f"data: {note}")
     if dropped == len(keep):
         raise DataError(
-            "no training rows left after tokenisation",
-            hint="every row was dropped; raise --max-length"
-            if max_length
-            else "check that the rows have completions",
+            f"no training rows left after tokenisation: every row was dropped {why}",
+            hint="raise --max-length" if max_length else "check that the rows have completions",
         )
     return Prepared(rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected)

@@ -12,16 +12,26 @@ import os
 import re
 import warnings
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format, get_type
-from trlprep.wording import noun
+from trlprep.wording import noun, plural
 
 MESSAGES_COLUMN = "__trlprep_prompt_messages"  # carries conversational prompts through convert
+
+
+class TrainingTable(NamedTuple):
+    """The standard-text table of an accepted type, and how it was made."""
+
+    table: pa.Table
+    source: str  # the detected type
+    route: list[str]  # led by the public layout the data was read as, if any
+    templated: bool  # a chat template was applied
+    rows_in: int  # the input's rows (before any import or conversion)
 
 
 def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
@@ -46,12 +56,11 @@ def to_training_table(
     layout: str | None = None,
     column_map: str | dict[str, str] | None = None,
     on_error: str = "stop",
-) -> tuple[pa.Table, str, list[str], bool]:
+) -> TrainingTable:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
 
-    Returns the standard-text table, the detected type, the route taken (led by the public
-    layout the data was read as, if any) and whether a chat template was applied. With
+    With
     `keep_prompt_messages`, conversational prompts are also kept, unrendered, in the column
     `MESSAGES_COLUMN`. `layout` (a public layout) and `column_map` (`prompt=question`) import
     the data first, as `trlprep convert --from/--map` does. Rows the import or the
@@ -59,7 +68,7 @@ def to_training_table(
     are left out with a `RejectedRowsWarning` holding them (their input rows and lines).
     """
     from trlprep.api import convert
-    from trlprep.conversion.convert import unknown_reason
+    from trlprep.conversion.convert import unknown_reason, why_no_rows_left
     from trlprep.conversion.graph import route
     from trlprep.detection.detect import detect_table
     from trlprep.importers import (
@@ -119,13 +128,13 @@ def to_training_table(
                 hint=f"{algo} trains on {' or '.join(accepts)} data: give it the text, not "
                 "token ids",
             )
-        return table, det.type.name, [*read_as, det.type.name], False
+        return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
     dst = target_type(det.type, accepts)
     templated = det.format is Format.CONVERSATIONAL
     if dst is det.type and not templated:
-        return table, det.type.name, [*read_as, det.type.name], False
+        return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
     try:
-        names = route(det.type, dst).names()
+        way = route(det.type, dst)
     except UsageError as e:
         raise UsageError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
@@ -158,13 +167,29 @@ def to_training_table(
             hint="pass --chat-template with a built-in name (`trlprep templates` lists them), "
             "a .jinja file or a tokenizer folder",
         ) from e
+    converted = len(rows)  # the imported rows, less those the conversion refuses
     for w in caught:  # the conversion's rejects, named by their input rows and lines
         if isinstance(w.message, RejectedRowsWarning) and w.message.rejects is not None:
             rejects = _as_input_rows(w.message.rejects, raw, rows, lines)
-            warnings.warn(RejectedRowsWarning(str(w.message), rejects), stacklevel=2)
+            converted -= rejects.num_rows
+            n = rejects.num_rows
+            message = (
+                f"{plural(n, 'row')} could not be converted and {'was' if n == 1 else 'were'} "
+                "left out: " + "; ".join(reason_lines(rejects))
+            )  # named by the input's lines, not the imported table's rows
+            warnings.warn(RejectedRowsWarning(message, rejects), stacklevel=2)
         else:
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
-    return table, det.type.name, [*read_as, *names], templated
+    if table.num_rows == 0 and converted > 0:  # a filtering step dropped every row
+        why, hint = why_no_rows_left(way.steps)
+        raise DataError(
+            f"no rows left to train on: the conversion to {dst.name} dropped "
+            + (f"all {converted:,} rows" if converted > 1 else "the one row")
+            + f" ({why})",
+            hint=f"{algo} trains on {' or '.join(accepts)} data; with `trlprep convert`: {hint}",
+        )
+    names = way.names()
+    return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
 
 
 @contextlib.contextmanager
@@ -210,6 +235,17 @@ def _train_hint(hint: str | None) -> str:
             "`trlprep convert`: convert the data with it first and train on the output"
         )
     return text
+
+
+def reason_lines(rejects: pa.Table, most: int = 3) -> list[str]:
+    """The commonest reasons among `rejects`, each with its count and its first input line
+    (or row)."""
+    reasons: dict[str, list[Any]] = {}
+    for r in rejects.drop_columns(["record"]).to_pylist():
+        where = f"line {r['line']}" if r.get("line") is not None else f"row {r.get('row')}"
+        reasons.setdefault(f"{r['stage']}: {r['reason']}", []).append(where)
+    top = sorted(reasons.items(), key=lambda kv: -len(kv[1]))[:most]
+    return [f"{len(w)} x {reason} (e.g. {w[0]})" for reason, w in top]
 
 
 def _as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any) -> pa.Table:

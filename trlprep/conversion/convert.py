@@ -7,6 +7,7 @@ rows refused) and `trlprep.conversion.stream` writes files with it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -256,7 +257,18 @@ def check_rows_left(plan: Plan, rows_converted: int, rows_out: int) -> None:
     output is never what was asked for)."""
     if rows_out or not rows_converted or getattr(plan.options, "allow_empty", False):
         return
-    filters = [e for e in plan.steps if e.rows == "filters"]
+    why, hint = why_no_rows_left(plan.steps)
+    raise DataError(
+        "no rows left (pass --allow-empty to write an empty output): "
+        + (f"all {rows_converted:,} rows were" if rows_converted > 1 else "the one row was")
+        + f" dropped ({why}); nothing was written",
+        hint=hint,
+    )
+
+
+def why_no_rows_left(steps: Sequence[Any]) -> tuple[str, str]:
+    """Why a conversion through `steps` (a route's edges) left no rows, and what to do."""
+    filters = [e for e in steps if e.rows == "filters"]
     why = (
         f"{filters[0].src} -> {filters[0].dst} drops {filters[0].drops.split(',')[0]}"
         if filters
@@ -268,12 +280,7 @@ def check_rows_left(plan: Plan, rows_converted: int, rows_out: int) -> None:
             "every row has a false step label: --to unpaired keeps them with a merged label "
             "(--label-merge first-false-truncates keeps the steps before the first false one)"
         )
-    raise DataError(
-        "no rows left (pass --allow-empty to write an empty output): "
-        + (f"all {rows_converted:,} rows were" if rows_converted > 1 else "the one row was")
-        + f" dropped ({why}); nothing was written",
-        hint=hint,
-    )
+    return why, hint
 
 
 def _join_remarks(r: Route, opts: Any) -> list[str]:
