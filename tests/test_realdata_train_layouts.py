@@ -212,3 +212,18 @@ def test_template_notes_are_logged_as_data_warnings(recwarn):
     assert prepared.rejects.num_rows == 26 and len(prepared) == 24
     assert any(s.startswith("data: warning: 3 rows give tools that") for s in said), said
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+def test_train_names_the_file_lines_in_its_conversion_notes():
+    """Before, `train` said 'rows 86, 150, 153, 154' (the table's rows) where `convert` said
+    'lines 87, 151, 154, 155' of the same HH file."""
+    from train_support import make_tokenizer
+
+    said: list[str] = []
+    prepare(
+        str(sample("hh_rlhf")), "pairs", ["preference"], make_tokenizer(), max_length=None,
+        algo="dpo", log=said.append,
+    )  # fmt: skip
+    notes = [s for s in said if s.startswith("data: warning: ")]
+    assert any(s.startswith("data: warning: lines 87, 151, 154, 155: the chosen") for s in notes)
+    assert not any(" row " in s or " rows " in s.split(":")[1] for s in notes), notes

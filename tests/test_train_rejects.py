@@ -105,7 +105,7 @@ def test_a_stopped_conversion_after_an_import_names_the_files_line(hh_file, tmp_
     [
         (None, "nothing was trained; fix these rows; --on-error skip trains on the other rows"),
         ("use --map a=b or --from hh", "trained; use --data-map a=b or --data-from hh;"),
-        ("nothing was written; see --label-merge, --threshold", "--label-merge, --threshold are"),
+        ("nothing was written; see --label-merge, --separator", "--label-merge, --separator are"),
     ],
 )
 def test_conversion_hints_are_said_in_train_options(hint, said):
@@ -136,3 +136,53 @@ def test_a_run_writes_the_list_and_overwrite_removes_it(hh_file, tmp_path):
     assert [r["line"] for r in listed] == [2, 3]
     assert f"data: the rows left out are listed in {out / 'data.rejects.jsonl'}" in said
     assert "data.rejects.jsonl" in clear_previous_run(out)
+
+
+def test_train_takes_the_importers_options_and_its_hints_say_so(tmp_path):
+    """`--keep-empty-turns` (which the HH import's refusal recommends) reads the empty-answer
+    transcript as a prompt for GRPO; bad values are refused with the config."""
+    from train_support import make_tokenizer
+    from trlprep.trainers.data_table import _train_hint
+
+    cfg = TrainConfig(algo="grpo", model="m", data="d", output_dir="o", keep_empty_turns=True)
+    assert cfg.import_options() == {"keep_empty_turns": True}
+    zero = TrainConfig(algo="kto", model="m", data="d", output_dir="o", threshold=0.0)
+    assert zero.import_options() == {"threshold": 0.0}
+    with pytest.raises(UsageError, match="unknown --neutral 'maybe'"):
+        TrainConfig(algo="prm", model="m", data="d", output_dir="o", neutral="maybe")
+    said: list[str] = []
+    path = tmp_path / "hh.jsonl"
+    path.write_text(json.dumps(ROWS[1]) + "\n")  # its chosen ends on an empty answer
+    prepared = prepare(
+        str(path), "prompts", ["prompt-only"], make_tokenizer(), max_length=None, algo="grpo",
+        chat_template="chatml", data_layout="hh", import_options=cfg.import_options(),
+        label="eval data", log=said.append,
+    )  # fmt: skip
+    assert len(prepared) == 1
+    assert said[0] == "eval data: hh layout -> prompt-only (chat template applied): 1 row in"
+    assert "--keep-empty-turns" not in _train_hint("pass --keep-empty-turns").split(";", 2)[-1]
+
+
+def test_eval_data_has_a_layout_of_its_own(hh_file, tmp_path):
+    from types import SimpleNamespace
+
+    from train_support import make_tokenizer
+    from trlprep.trainers.algorithms import get_algorithm
+    from trlprep.trainers.setup import prepare_data
+
+    sharegpt = tmp_path / "eval.jsonl"
+    turns = [{"from": "human", "value": "Hi"}]
+    row = {"conversations": turns, "chosen": {"from": "gpt", "value": "Hello"},
+           "rejected": {"from": "gpt", "value": "Go"}}  # fmt: skip
+    sharegpt.write_text(json.dumps(row) + "\n")
+    algo = get_algorithm("dpo")
+    cfg = TrainConfig(
+        algo="dpo", model="m", data=str(hh_file), output_dir="o", data_from="hh",
+        on_error="skip", chat_template="chatml", eval_data_from="sharegpt",
+    )  # fmt: skip
+    said: list[str] = []
+    t = SimpleNamespace(algo=algo, cfg=cfg, tokenizer=make_tokenizer(), options=None,
+                        log=said.append)  # fmt: skip
+    assert len(prepare_data(t, str(hh_file), training=True)) == 2
+    assert len(prepare_data(t, str(sharegpt), training=False)) == 1
+    assert any(s.startswith("eval data: sharegpt layout -> preference") for s in said), said

@@ -19,6 +19,13 @@ LOGPS_KERNELS = ("auto", "torch", "fused", "liger")
 CONFIG_FILE = "train_config.json"  # the resolved configuration of a run
 
 
+# TrainConfig fields that are the importers' options (`ImportOptions`)
+IMPORT_FIELDS = (
+    "role_map", "keep_empty_turns", "neutral", "pairing", "threshold", "prompt_style",
+    "conversational",
+)  # fmt: skip
+
+
 @dataclass
 class TrainConfig:
     """Everything `train` needs. `options` holds the algorithm's options (`beta`, ...);
@@ -31,6 +38,16 @@ class TrainConfig:
     eval_data: Any = None
     data_from: str | None = None  # a public layout (sharegpt, alpaca, ...), as convert --from
     data_map: str | None = None  # column renames applied first, as convert --map
+    eval_data_from: str | None = None  # --eval-data's layout (default: data_from)
+    eval_data_map: str | None = None  # --eval-data's renames (default: data_map)
+    # the importers' options, as convert takes them (trlprep.importers.ImportOptions)
+    role_map: str | None = None
+    keep_empty_turns: bool = False
+    neutral: str = "negative"
+    pairing: str = "best-vs-rest"
+    threshold: float | None = None
+    prompt_style: str = "alpaca"
+    conversational: bool = False
     on_error: str = "stop"  # or skip: rows the import/conversion refuses are left out (listed)
     options: dict[str, Any] = field(default_factory=dict)
     max_steps: int = -1  # > 0 overrides num_epochs
@@ -79,6 +96,16 @@ class TrainConfig:
     logits_chunk_mib: int | None = None  # None: 1024 on a CUDA device with room, else 256
     progress: bool = True
 
+    def import_options(self) -> dict[str, Any]:
+        """The importers' options set away from their defaults, as `ImportOptions.make` takes
+        them (a public layout's reading: `--data-from hh --keep-empty-turns`)."""
+        from trlprep.importers import ImportOptions
+
+        given = {name: getattr(self, name) for name in IMPORT_FIELDS}
+        ImportOptions.make(**given)  # unknown --pairing, --neutral ... are refused
+        defaults = ImportOptions()
+        return {k: v for k, v in given.items() if v is not None and v != getattr(defaults, k, None)}
+
     def __post_init__(self) -> None:
         if self.lr_scheduler_type not in SCHEDULERS:
             raise UsageError(
@@ -98,6 +125,7 @@ class TrainConfig:
                 f"unknown attn_implementation {self.attn_implementation!r}",
                 hint="use one of: " + ", ".join(ATTENTION),
             )
+        self.import_options()  # refused here, before anything is loaded
         if self.on_error not in ON_ERROR:
             raise UsageError(
                 f"unknown on_error {self.on_error!r}", hint="use one of: " + ", ".join(ON_ERROR)

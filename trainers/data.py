@@ -227,12 +227,15 @@ def prepare(
     options: Any = None,
     training: bool = True,
     on_error: str = "stop",
+    import_options: dict[str, Any] | None = None,
+    label: str = "data",
     log: Callable[[str], None] = lambda _: None,
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout` (`data_layout`
     and `column_map` import it first, as `trlprep convert --from/--map` does). Rows the import
     or conversion refuses stop it, or with `on_error="skip"` are left out, counted in the log
-    and kept in `Prepared.rejects`."""
+    and kept in `Prepared.rejects`. `import_options` are the importers' (`ImportOptions`);
+    `label` leads every line logged ("eval data" for evaluation data)."""
     from trlprep.importers.run import RejectedRowsWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -246,15 +249,16 @@ def prepare(
             keep_prompt_messages=layout == "prompts",
             layout=data_layout,
             column_map=column_map,
+            import_options=import_options,
             on_error=on_error,
         )
     rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
         if isinstance(w.message, RejectedRowsWarning):
-            log(f"data: {w.message}")
+            log(f"{label}: {w.message}")
             rejects.append(w.message.rejects)
         elif issubclass(w.category, UserWarning):  # conversion and template notes
-            log(f"data: warning: {w.message}")
+            log(f"{label}: warning: {w.message}")
         else:  # deprecations and the like: not about the data
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     rejected = pa.concat_tables(rejects) if rejects else None
@@ -279,7 +283,7 @@ def prepare(
     if left_out or table.num_rows != made.rows_in:
         counts += f" -> {plural(table.num_rows, 'row')}"
     log(
-        f"data: {' -> '.join(route)}"
+        f"{label}: {' -> '.join(route)}"
         + (" (chat template applied)" if templated else "")
         + f": {counts}{loss_on}"
     )
@@ -305,7 +309,7 @@ def prepare(
         notes.append(
             f"{plural(report.truncated, 'prompt')} longer than max_length={max_length}: their "
             "start cut (generation goes on from the prompt's end; reward functions get the "
-            "whole prompt, as in TRL)"
+            "whole prompt, as in TRL 0.17's GRPO)"
         )
     elif report is not None and report.truncated:
         notes.append(f"{plural(report.truncated, 'row')} truncated to max_length={max_length}")
@@ -317,7 +321,7 @@ def prepare(
         notes.append(f"dropped {plural(dropped, 'row')} {why}")
         notes.append(f"training on {plural(len(keep) - dropped, 'row')}")
     for note in notes:
-        log(f"data: {note}")
+        log(f"{label}: {note}")
     if dropped == len(keep):
         raise DataError(
             f"no training rows left after tokenisation: every row was dropped {why}",

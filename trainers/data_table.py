@@ -55,6 +55,7 @@ def to_training_table(
     keep_prompt_messages: bool = False,
     layout: str | None = None,
     column_map: str | dict[str, str] | None = None,
+    import_options: dict[str, Any] | None = None,
     on_error: str = "stop",
 ) -> TrainingTable:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
@@ -80,6 +81,7 @@ def to_training_table(
     )
     from trlprep.importers.run import RejectedRowsWarning, rejected_warning
     from trlprep.io.adapters import as_input
+    from trlprep.io.sources import Source
     from trlprep.templates.sources import NoTemplateError
 
     inp = as_input(data)
@@ -99,7 +101,7 @@ def to_training_table(
     if layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = "map" if column_map else layout_read_as(table)
     if layout is not None:
-        opts = ImportOptions.make(map=column_map) if column_map else None
+        opts = ImportOptions.make(map=column_map, **(import_options or {}))
         result = import_table(
             table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
         )
@@ -151,7 +153,7 @@ def to_training_table(
         with warnings.catch_warnings(record=True) as caught, _located(inp, rows, lines):
             warnings.simplefilter("always", RejectedRowsWarning)
             table = convert(
-                table,
+                Source(table, path=inp.source.path, lines=lines),  # messages name file lines
                 to=dst.name if dst is not det.type else None,
                 chat_template=template if templated else None,
                 tokenizer=tokenizer if templated else None,
@@ -200,16 +202,16 @@ def _located(inp: Any, rows: np.ndarray, lines: Any) -> Iterator[None]:
     try:
         yield
     except DataError as e:
-        if e.row is None or e.line is not None or not 0 <= e.row < len(rows):
-            raise
-        at = int(e.row)
-        line = None if lines is None else int(np.asarray(lines)[at])
+        row, line = e.row, e.line
+        if row is not None and line is None and 0 <= row < len(rows):
+            line = None if lines is None else int(np.asarray(lines)[row])
+            row = int(np.asarray(rows)[row]) if line is None else None
         raise DataError(
             e.message,
             hint=_train_hint(e.hint),
-            path=None if line is None else inp.source.path,
+            path=e.path or inp.source.path,
             line=line,
-            row=int(np.asarray(rows)[at]) if line is None else None,
+            row=row,
             column=e.column,
         ) from e
 
@@ -220,12 +222,15 @@ _TRAIN_FLAGS = {"--from": "--data-from", "--map": "--data-map"}
 
 def _train_hint(hint: str | None) -> str:
     """A conversion's hint for `trlprep train`: convert's flags train takes renamed, and the
-    others pointed to `trlprep convert` (train converts with their defaults)."""
+    others (conversion options) pointed to `trlprep convert` (train converts with their
+    defaults)."""
     text = (hint or "").removeprefix("nothing was written; ")
     text = re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
-    other = sorted(
-        {f for f in re.findall(r"--[a-z][a-z-]*", text)} - {"--on-error", *_TRAIN_FLAGS.values()}
-    )
+    from trlprep.trainers.config import IMPORT_FIELDS
+
+    taken = {"--on-error", *_TRAIN_FLAGS.values()}
+    taken |= {"--" + f.replace("_", "-") for f in IMPORT_FIELDS}  # the importers' options
+    other = sorted(set(re.findall(r"--[a-z][a-z-]*", text)) - taken)
     text = f"nothing was trained; {text or 'fix these rows'}"
     if "--on-error" not in text:
         text += "; --on-error skip trains on the other rows and lists these in data.rejects.jsonl"

@@ -15,6 +15,15 @@ HELP = {
     "eval_data": "Evaluation data, converted like --data (evaluated every --eval-steps).",
     "data_from": "Public layout of the data (--from; sharegpt, alpaca, hh, ...), as in convert.",
     "data_map": "Column renames applied first (--map; prompt=question), as in convert.",
+    "eval_data_from": "Public layout of --eval-data (default: --data-from).",
+    "eval_data_map": "Column renames of --eval-data (default: --data-map).",
+    "role_map": "Import: roles renamed to TRL's (human=user,gpt=assistant), as in convert.",
+    "keep_empty_turns": "Import (hh): keep transcripts ending on an empty answer (prompt-only).",
+    "neutral": "Import (prm800k): a step rated 0 is negative, positive or drop.",
+    "pairing": "Import (ranked): how completions pair up: best-vs-rest, best-vs-worst, all-pairs.",
+    "threshold": "Import (ranked): scores at or above it are desirable (unpaired rows).",
+    "prompt_style": "Import (alpaca): the prompt as the Stanford template (alpaca) or plain.",
+    "conversational": "Import (alpaca): conversational prompt-completion rows.",
     "on_error": "Rows the import or conversion refuses: stop, or skip (listed in "
     "data.rejects.jsonl).",
     # schedule

@@ -61,6 +61,8 @@ def as_input(data: Any, *, split: str | None = None, input_format: str | None = 
     """
     if isinstance(data, (str, os.PathLike)):
         return Input(read(data, split=split, input_format=input_format), _identity)
+    if isinstance(data, Source):  # a table already read, with its path and file lines
+        return Input(data, _identity)
     mod = _module(data)
     if mod == "datasets":  # before dict: a DatasetDict is a dict
         return _datasets_input(data, split)
