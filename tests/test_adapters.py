@@ -192,3 +192,33 @@ def test_iterable_dataset_is_refused_with_a_hint():
 def test_detect_accepts_every_kind(make):
     det = trlprep.detect(make())
     assert (det.type.name, det.format.value, det.num_rows) == ("preference", "conversational", 3)
+
+
+def test_pandas_results_hold_python_lists_as_records_do():
+    """Arrow's to_pandas gives numpy arrays in nested cells, which `json.dumps` refuses."""
+    import json
+
+    pd = pytest.importorskip("pandas")
+    from trlprep.api import convert
+
+    messages = [{"role": "user", "content": "Hi"}]
+    df = pd.DataFrame([{"prompt": messages, "completion": [{"role": "assistant", "content": "Yo"}],
+                        "tags": ["a", "b"], "n": 3}])  # fmt: skip
+    out = convert(df, "prompt-completion")
+    assert type(out["prompt"].iloc[0]) is list and out["prompt"].iloc[0] == messages
+    assert list(out.columns) == ["prompt", "completion", "tags", "n"]
+    assert json.loads(json.dumps(out.to_dict("records")))[0]["tags"] == ["a", "b"]
+
+
+def test_dataset_features_of_carried_columns_come_back():
+    datasets = pytest.importorskip("datasets")
+    from trlprep.api import convert
+
+    features = datasets.Features({name: datasets.Value("string") for name in
+                                  ("prompt", "chosen", "rejected")})  # fmt: skip
+    features["level"] = datasets.ClassLabel(names=["easy", "hard"])
+    row = {"prompt": "The sky is", "chosen": " blue.", "rejected": " green.", "level": 1}
+    ds = datasets.Dataset.from_list([row], features=features, split="train")
+    out = convert(ds, "unpaired-preference")
+    assert out.features["level"] == features["level"] and out.split == "train"
+    assert out["level"] == [1, 1]

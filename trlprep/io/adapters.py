@@ -133,7 +133,12 @@ def _datasets_input(data: Any, split: str | None) -> Input:
         data = data[split]
     if isinstance(data, datasets.Dataset):
         name = str(data.split) if data.split is not None else None
-        return Input(Source(dataset_table(data)), lambda t: to_dataset(t, split=name))
+        features = data.features
+
+        def restore(t: pa.Table) -> Any:
+            return _with_features(to_dataset(t, split=name), features)
+
+        return Input(Source(dataset_table(data)), restore)
     raise UsageError(
         f"a {type(data).__name__} cannot be processed in place",
         hint="pass the file path instead (trlprep streams files itself), or a Dataset",
@@ -160,7 +165,40 @@ def _pandas_input(data: Any) -> Input:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         # a column mixing kinds (strings and message lists): tag it like the readers do
         table = table_from_columns({str(c): data[c].tolist() for c in data.columns})
-    return Input(Source(table), lambda t: t.to_pandas())
+    return Input(Source(table), _to_pandas)
+
+
+def _to_pandas(t: pa.Table) -> Any:
+    """A DataFrame whose nested cells are Python lists and dicts, as a DataFrame built from
+    records holds them (Arrow's `to_pandas` gives numpy arrays, which json cannot write)."""
+    import pandas as pd
+
+    nested = [f.name for f in t.schema if pa.types.is_nested(f.type) or is_json_field(f)]
+    df = t.drop_columns(nested).to_pandas()
+    if not nested:
+        return df
+    py = _py_columns(t.select(nested), rows=False)
+    for name in nested:
+        df[name] = pd.Series(py[name], dtype=object)
+    return df[t.column_names]
+
+
+def _with_features(ds: Any, features: Any) -> Any:
+    """`ds` with the input's features (ClassLabel, ...) back on the columns that kept their
+    Arrow type (a conversion hands the extra columns on unchanged)."""
+    same = {
+        name: feature
+        for name, feature in features.items()
+        if name in ds.features and ds.features[name] != feature
+        and ds.data.schema.field(name).type == features.arrow_schema.field(name).type
+    }  # fmt: skip
+    if not same:
+        return ds
+    import datasets
+
+    cast = ds.features.copy()
+    cast.update(same)  # the same Arrow types: the features only (no pass over the rows)
+    return datasets.Dataset(ds.data, info=datasets.DatasetInfo(features=cast), split=ds.split)
 
 
 def map_splits(data: Any, fn: Callable[[Any], Any]) -> Any:
