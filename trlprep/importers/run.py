@@ -226,7 +226,7 @@ class RejectsWriter:
         from trlprep.io.writers import check_output
 
         self.path = str(path)
-        check_output(self.path, overwrite=overwrite, inputs=tuple(inputs))
+        check_output(self.path, overwrite=overwrite, inputs=tuple(inputs), output_format="jsonl")
         self.rows = 0
         self._w = None
 
