@@ -18,7 +18,7 @@ import pytest
 
 import trlprep
 from trlprep.errors import InputError, UsageError
-from trlprep.importers.run import RejectsWriter
+from trlprep.importers.run import RejectsWriter, default_rejects_path
 from trlprep.io import tempfiles, writers
 
 TABLE = pa.table({"prompt": ["a", "b"], "completion": ["c", "d"]})
@@ -325,3 +325,53 @@ def test_an_output_without_a_name_is_a_usage_error(tmp_path, monkeypatch, data, 
         assert ("empty" if not bad.strip() else "not an output") in r.stderr
     with pytest.raises(UsageError):
         writers.write(TABLE, bad)
+
+
+@pytest.mark.parametrize(
+    "output, rejects",
+    [
+        ("train.v1.jsonl", "train.v1.rejects.jsonl"),
+        ("train.v1.jsonl.gz", "train.v1.rejects.jsonl"),
+        ("out.parquet", "out.rejects.jsonl"),
+        ("a.b.arrow", "a.b.rejects.jsonl"),
+        ("out", "out.rejects.jsonl"),
+        ("out/", "out.rejects.jsonl"),
+        ("v1.2", "v1.2.rejects.jsonl"),
+        ("good.rejects.jsonl", "good.rejects.rejects.jsonl"),
+    ],
+)
+def test_default_rejects_name_replaces_only_the_format_suffix(output, rejects):
+    assert default_rejects_path(f"d/{output}") == f"d/{rejects}"
+
+
+def test_outputs_with_dotted_names_keep_their_own_rejects(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("in.jsonl").write_text(
+        '{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": 3}\n'
+    )
+    for out in ("train.v1.jsonl", "train.v2.jsonl"):
+        r = _cli("convert", "in.jsonl", "--to", "lm", "-o", out, "--on-error", "skip")
+        assert r.exit_code == 0, r.output
+    assert Path("train.v1.rejects.jsonl").is_file() and Path("train.v2.rejects.jsonl").is_file()
+
+
+def test_rejects_that_are_the_output_say_so(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    Path("in.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
+    args = ["convert", "in.jsonl", "--to", "lm", "--on-error", "skip"]
+    r = _cli(*args, "-o", "o.jsonl", "--rejects", "o.jsonl")
+    assert r.exit_code == 2 and "the rejects file is the output (-o o.jsonl)" in r.stderr
+    assert "is the input" not in r.stderr
+    r = _cli(*args, "-o", "shards/", "--rejects", "shards/r.jsonl")
+    assert r.exit_code == 2 and "inside the output folder" in r.stderr
+    assert sorted(os.listdir()) == ["in.jsonl"]
+
+
+def test_a_stream_output_needs_a_named_rejects_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("pipe")
+    Path("in.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
+    args = ["convert", "in.jsonl", "--to", "lm", "-o", "pipe", "--output-format", "jsonl"]
+    r = _cli(*args, "--on-error", "skip")
+    assert r.exit_code == 2 and "--rejects FILE" in r.stderr, r.output
+    assert sorted(os.listdir()) == ["in.jsonl", "pipe"]

@@ -122,7 +122,7 @@ def run(req: Request) -> None:
 
         req.rejects = req.rejects or default_rejects_path(req.output)
         ledger.rejects = RejectsWriter(
-            req.rejects, overwrite=req.overwrite, inputs=(req.path, req.output)
+            req.rejects, overwrite=req.overwrite, inputs=(req.path,), output=req.output
         )
     if layout is not None:
         from trlprep.importers import ImportStats, get_importer
