@@ -3,7 +3,9 @@
 Every writer writes to a hidden temporary sibling and renames it into place only once the
 whole output is written, so a failure never leaves a partial or temporary file behind and
 never damages an existing output. `open_writer` does the same for outputs written batch by
-batch (streaming conversions).
+batch (streaming conversions). A symbolic link's target is what gets replaced (the link
+stays); a device, FIFO or `/dev/stdout` takes JSON Lines or a report written through it
+and nothing else (`trlprep.io.targets`).
 
 JSON Lines are written by Polars: strings (Unicode unescaped), booleans, integers, floats,
 nulls, nested messages and lists round-trip through `trlprep.io.readers` to an equal table.
