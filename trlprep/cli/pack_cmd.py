@@ -36,7 +36,7 @@ def pack_command(
     from trlprep.io.writers import check_output, write
     from trlprep.wording import plural
 
-    check_output(output, overwrite=overwrite, inputs=(path,))
+    check_output(output, overwrite=overwrite, inputs=(path,), output_format=output_format)
     table = read(path, split=split, input_format=input_format).table
     if table.num_rows == 0:
         if not allow_empty:

@@ -89,7 +89,12 @@ def run(req: Request) -> None:
     if not req.explain:
         if req.output is None:
             raise UsageError("missing output", hint="pass -o OUT (or --explain to only plan)")
-        check_output(req.output, overwrite=req.overwrite, inputs=(req.path,))
+        check_output(
+            req.output,
+            overwrite=req.overwrite,
+            inputs=(req.path,),
+            output_format=req.output_format,
+        )
 
     choice("--on-bad-lines", req.on_bad_lines, ("error", "skip"))
     bad = BadLines() if req.on_bad_lines == "skip" else None
@@ -117,7 +122,7 @@ def run(req: Request) -> None:
 
         req.rejects = req.rejects or default_rejects_path(req.output)
         ledger.rejects = RejectsWriter(
-            req.rejects, overwrite=req.overwrite, inputs=(req.path, req.output)
+            req.rejects, overwrite=req.overwrite, inputs=(req.path,), output=req.output
         )
     if layout is not None:
         from trlprep.importers import ImportStats, get_importer

@@ -172,7 +172,9 @@ def convert_ray(
         from trlprep.importers import RejectsWriter, default_rejects_path
 
         rejects = rejects or default_rejects_path(_out_dir(output))
-        ledger.rejects = RejectsWriter(rejects, overwrite=overwrite, inputs=(str(path), output))
+        ledger.rejects = RejectsWriter(
+            rejects, overwrite=overwrite, inputs=(str(path),), output=output
+        )
     book = None
     found = worker_notes.Notes()
     shown = False  # the workers' warnings printed

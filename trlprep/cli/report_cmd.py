@@ -35,6 +35,7 @@ def report_command(
         "-f",
         help="text | json | html (default: from -o's suffix, else text).",
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing -o file."),
     fail_if: list[str] = typer.Option(
         None,
         "--fail-if",
@@ -57,6 +58,10 @@ def report_command(
     from trlprep.datareport import report
 
     fmt = _format(report_format, output)
+    if output is not None:  # before the work: a report that cannot be written is no report
+        from trlprep.io.writers import check_output
+
+        check_output(output, overwrite=overwrite, inputs=(path,), output_format="text")
     rep = report(
         path,
         chat_template=chat_template,
@@ -75,9 +80,8 @@ def report_command(
     held = rep.failed(list(fail_if or []))
     text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()
     if output is not None:
-        from trlprep.io.writers import check_output, write_text
+        from trlprep.io.writers import write_text
 
-        check_output(output, overwrite=True, inputs=(path,))
         write_text(output, text)
         out.print(rep.to_text().rstrip("\n"), markup=False)
         out.print(f"report: {output}", markup=False)

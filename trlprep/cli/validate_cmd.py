@@ -44,6 +44,7 @@ def validate_command(
     output: str = typer.Option(
         None, "--output", "-o", help="Write the report to this file (stdout: the verdict)."
     ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing -o file."),
     allow_empty: bool = typer.Option(
         False, "--allow-empty", help="An empty dataset is valid (default: an error)."
     ),
@@ -72,6 +73,10 @@ def validate_command(
     from trlprep.validation.validate import validate_path
 
     report_format, data_format, output = _formats(report_format, data_format, output)
+    if output is not None:  # before the work: a report that cannot be written is no report
+        from trlprep.io.writers import check_output
+
+        check_output(output, overwrite=overwrite, inputs=(path,), output_format="text")
     shown = err.is_terminal if progress is None else progress
     from trlprep.cli.ray_cmd import check_engine, validate_ray
 
@@ -139,9 +144,8 @@ def _write_report(report, report_format: str, output: str, path: str, max_errors
 
     from rich.console import Console
 
-    from trlprep.io.writers import check_output, write_text
+    from trlprep.io.writers import write_text
 
-    check_output(output, overwrite=True, inputs=(path,))
     if report_format == "json":
         text = report.to_json() + "\n"
     elif report_format == "github":

@@ -15,7 +15,6 @@ import dataclasses
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -198,7 +197,7 @@ def stream_to_file(
     from trlprep.io.writers import open_writer, resolve_output_format, write
 
     fmt = resolve_output_format(output, output_format)
-    with scratch_dir(Path(output).parent) as spill_dir:  # a recognisable, swept name
+    with scratch_dir(_scratch_folder(output)) as spill_dir:  # a recognisable, swept name
         if fmt == "disk":
             collected = _Collector()
             convert_batches(units, plan, collected, spill_dir, ledger)
@@ -211,6 +210,18 @@ def stream_to_file(
             writer.abort()
             raise
         writer.commit(empty_schema=_empty_schema(plan))
+
+
+def _scratch_folder(output: str | os.PathLike) -> str:
+    """Where the spill files go: beside the output's file, or the temporary folder when the
+    output is a stream (`/dev/null`'s folder takes no scratch files)."""
+    import tempfile
+
+    from trlprep.io.targets import real_target, stream_kind
+
+    if stream_kind(output) is not None:
+        return tempfile.gettempdir()
+    return str(real_target(output).parent)
 
 
 def _empty_schema(plan: Plan) -> pa.Schema:

@@ -222,11 +222,20 @@ class RejectsWriter:
     """The side file of rejected rows (JSON Lines: row, line, reason, record), written
     atomically: it appears once `commit` runs, holding every rejected row."""
 
-    def __init__(self, path: str | os.PathLike, *, overwrite: bool = False, inputs=()) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        overwrite: bool = False,
+        inputs=(),
+        output: str | os.PathLike | None = None,
+    ) -> None:
         from trlprep.io.writers import check_output
 
         self.path = str(path)
-        check_output(self.path, overwrite=overwrite, inputs=tuple(inputs))
+        if output is not None:
+            check_apart(self.path, output)
+        check_output(self.path, overwrite=overwrite, inputs=tuple(inputs), output_format="jsonl")
         self.rows = 0
         self._w = None
 
@@ -262,12 +271,50 @@ class RejectsWriter:
 
 
 def default_rejects_path(output: str | os.PathLike) -> str:
-    """`out.parquet` -> `out.rejects.jsonl` (next to the output)."""
-    p = Path(output)
-    stem = p.name
-    for suffix in reversed(p.suffixes):
-        stem = stem[: -len(suffix)]
-    return str(p.with_name((stem or p.name) + ".rejects.jsonl"))
+    """`out.parquet` -> `out.rejects.jsonl` next to the output: only the format's suffix
+    (`.jsonl`, `.jsonl.gz`, `.parquet`, ...) is replaced, so `train.v1.jsonl` ->
+    `train.v1.rejects.jsonl`; a folder `out` or `out/` -> `out.rejects.jsonl`."""
+    from trlprep.io.sources import COMPRESSION, SUFFIXES
+    from trlprep.io.targets import check_name, stream_kind
+
+    check_name(output)
+    kind = stream_kind(output)
+    if kind is not None:
+        raise UsageError(
+            f"{output}: is {kind}, so there is no place beside it for the rejected rows",
+            hint="name their file with --rejects FILE (it may be a device or FIFO too)",
+        )
+    p = Path(os.fspath(output).rstrip("/" + os.sep))
+    name = p.name
+    suffixes = [x.lower() for x in p.suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION and len(suffixes) > 1:
+        if suffixes[-2] in SUFFIXES:
+            name = name[: -len(suffixes[-1])]
+            suffixes.pop()
+    if suffixes and suffixes[-1] in SUFFIXES:
+        name = name[: -len(suffixes[-1])]
+    return str(p.with_name((name or p.name) + ".rejects.jsonl"))
+
+
+def check_apart(rejects: str | os.PathLike, output: str | os.PathLike) -> None:
+    """Refuse a rejects file that is the output, or inside the output folder."""
+    from trlprep.io.targets import real_target, stream_kind
+
+    if stream_kind(rejects) is not None:  # /dev/null for both is fine
+        return
+    r = real_target(rejects).absolute().resolve()
+    o = real_target(os.fspath(output).rstrip("/" + os.sep) or output).absolute().resolve()
+    if r == o:
+        raise UsageError(
+            f"{rejects}: the rejects file is the output (-o {output})",
+            hint="pass --rejects with another path, or leave it out "
+            f"(default: {default_rejects_path(output)})",
+        )
+    if o in r.parents:
+        raise UsageError(
+            f"{rejects}: the rejects file is inside the output folder {output}",
+            hint="write it beside the folder (pass --rejects with another path)",
+        )
 
 
 def summary_lines(stats: ImportStats, limit: int = 5) -> list[str]:

@@ -109,9 +109,12 @@ class ShardWriter:
     `{split}-i-of-n` and renames the folder into place; `abort` removes it."""
 
     def __init__(self, path: str | os.PathLike, schema: pa.Schema, fmt: str) -> None:
+        from trlprep.io.targets import check_stream, real_target
         from trlprep.io.tempfiles import cannot_write, create_dir
 
         self.target = Path(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
+        check_stream(self.target, "shards")
+        self.target = real_target(self.target)
         self.fmt, self.schema = fmt, schema
         spec = path if isinstance(path, ShardedOutput) else ShardedOutput(path)
         self.num_shards = spec.num_shards
@@ -242,6 +245,7 @@ class ShardWriter:
 
 def write_splits(data: Mapping[str, pa.Table], path: str | os.PathLike, fmt: str) -> None:
     """Several splits into one shard folder (`train-*` beside `test-*`), as one whole."""
+    from trlprep.io.targets import check_stream, real_target
     from trlprep.io.tempfiles import cannot_write, create_dir, remove
     from trlprep.io.writers import _replace
 
@@ -250,6 +254,8 @@ def write_splits(data: Mapping[str, pa.Table], path: str | os.PathLike, fmt: str
         raise UsageError(f"split name {bad[0]!r} cannot name shard files", hint="rename the split")
     spec = path if isinstance(path, ShardedOutput) else ShardedOutput(path)
     target = Path(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
+    check_stream(target, "shards")
+    target = real_target(target)
     try:
         tmp = create_dir(target)
     except OSError as e:

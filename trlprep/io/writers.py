@@ -3,7 +3,9 @@
 Every writer writes to a hidden temporary sibling and renames it into place only once the
 whole output is written, so a failure never leaves a partial or temporary file behind and
 never damages an existing output. `open_writer` does the same for outputs written batch by
-batch (streaming conversions).
+batch (streaming conversions). A symbolic link's target is what gets replaced (the link
+stays); a device, FIFO or `/dev/stdout` takes JSON Lines or a report written through it
+and nothing else (`trlprep.io.targets`).
 
 JSON Lines are written by Polars: strings (Unicode unescaped), booleans, integers, floats,
 nulls, nested messages and lists round-trip through `trlprep.io.readers` to an equal table.
@@ -30,6 +32,7 @@ from trlprep.errors import InputError, UsageError
 from trlprep.io.jsontext import has_binary, to_jsonl
 from trlprep.io.readers import split_suffix
 from trlprep.io.shardout import ShardWriter, shard_format, sharded, write_splits
+from trlprep.io.targets import check_name, check_stream, open_stream, real_target, stream_kind
 from trlprep.io.tempfiles import (
     cannot_write,
     create_dir,
@@ -75,10 +78,24 @@ def resolve_output_format(path: str | os.PathLike, output_format: str | None = N
 
 
 def check_output(
-    path: str | os.PathLike, *, overwrite: bool = False, inputs: tuple[str, ...] = ()
+    path: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    inputs: tuple[str, ...] = (),
+    output_format: str | None = None,
 ) -> None:
-    """Refuse to write over an input, into a folder holding one, or over an existing output."""
-    p = Path(path).absolute()
+    """Refuse to write over an input, into a folder holding one, or over an existing output.
+
+    A symbolic link is checked as the file or folder it points to; a device, FIFO or open
+    descriptor (a stream, see `trlprep.io.targets`) is written through, so it needs no
+    `--overwrite` but takes only JSON Lines or a report (`output_format="text"`).
+    """
+    check_name(path)
+    if stream_kind(path) is not None:
+        check_stream(path, _stream_format(path, output_format), overwrite=overwrite)
+        return
+    target = real_target(path)
+    p = target.absolute()
     shards = sharded(path)
     if shards and p.is_dir() and not any(p.iterdir()):
         overwrite = True  # an empty folder to write the shards into
@@ -105,7 +122,8 @@ def check_output(
                 f"{path}: the output folder holds the input {src}", hint="write to another path"
             )
     if p.exists() and not overwrite:
-        raise UsageError(f"{path}: already exists", hint="pass --overwrite to replace it")
+        link = f" (a link to {target})" if target != Path(path) else ""
+        raise UsageError(f"{path}{link}: already exists", hint="pass --overwrite to replace it")
     if not p.parent.is_dir():
         raise InputError(f"{p.parent}: no such folder", hint="create it first")
     try:  # can a file be created there at all (permissions, read-only or special folders)?
@@ -113,6 +131,15 @@ def check_output(
     except OSError as e:
         raise cannot_write(path, e) from None
     remove_stale(p.parent)
+
+
+def _stream_format(path: str | os.PathLike, output_format: str | None) -> str:
+    """What would be written to `path`: `text` (a report), `shards`, or an output format."""
+    if output_format == "text":
+        return "text"
+    if sharded(path, output_format):
+        return "shards"
+    return resolve_output_format(path, output_format)
 
 
 def _input_paths(inputs: tuple[str, ...]) -> list[str]:
@@ -133,8 +160,16 @@ def _input_paths(inputs: tuple[str, ...]) -> list[str]:
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
-    """Write `text` (UTF-8) to `path` atomically (a report, not a dataset: replaced freely)."""
-    target = Path(path)
+    """Write `text` (UTF-8) to `path` atomically; a stream (device, FIFO) is written through.
+
+    The caller checks the output first (`check_output(..., output_format="text")`).
+    """
+    if stream_kind(path) is not None:
+        check_stream(path, "text")
+        with _io(Path(path)), open_stream(path) as f:
+            f.write(text.encode("utf-8"))
+        return
+    target = real_target(path)
     try:
         tmp = create_file(target)
     except OSError as e:
@@ -167,7 +202,7 @@ def write(
             "save_to_disk folder (OUT) or a shard folder (OUT/)",
             hint="write one split at a time, or give such a folder",
         )
-    check_output(path, overwrite=overwrite, inputs=inputs)
+    check_output(path, overwrite=overwrite, inputs=inputs, output_format=output_format)
     if isinstance(data, Mapping) and fmt != "disk":  # a shard folder: each split's shards
         write_splits(data, path, fmt)
         return fmt
@@ -193,7 +228,16 @@ class _Writer:
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
         self._w = self._sink = None
-        self.tmp = create_file(path)
+        self.tmp: Path | None = None
+        if stream_kind(path) is not None:  # a device or FIFO: written through, never replaced
+            check_stream(path, fmt, overwrite=True)
+            _, compression = split_suffix(path)
+            self._sink = pa.PythonFile(open_stream(path), mode="w")
+            if compression:
+                self._sink = pa.CompressedOutputStream(self._sink, compression)
+            return
+        self.path = real_target(path)
+        self.tmp = create_file(self.path)
         try:
             if fmt == "parquet":
                 import pyarrow.parquet as pq
@@ -240,7 +284,8 @@ class _Writer:
                     self._w.close()
                 if self._sink is not None:
                     self._sink.close()
-                os.replace(self.tmp, self.path)
+                if self.tmp is not None:
+                    os.replace(self.tmp, self.path)
         except BaseException:
             self.abort()
             raise
@@ -251,7 +296,8 @@ class _Writer:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     closer.close()
-        remove(self.tmp)
+        if self.tmp is not None:
+            remove(self.tmp)
 
     def __enter__(self) -> _Writer:
         return self
@@ -358,6 +404,8 @@ def _write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
                 hint="run `trlprep detect` to find the rows; or write .jsonl, .parquet or .arrow",
             )
 
+    check_stream(path, "disk")
+    path = real_target(path)
     try:
         tmp = create_dir(path)
     except OSError as e:
