@@ -112,6 +112,21 @@ def test_on_bad_lines_skip_converts_the_rest_and_reports_them(tmp_path, monkeypa
     assert rejects[1]["record"] == "[1]"  # the line's text, as written
 
 
+@pytest.mark.parametrize("command", ["convert", "import"])
+def test_cut_off_last_line_is_skipped_and_the_rest_written(tmp_path, monkeypatch, command):
+    # an interrupted download: the last line has no newline and is cut mid-object
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.jsonl").write_text(f'{GOOD}\n{GOOD}\n{{"prompt": "c", "compl')
+    to = ["--to", "lm"] if command == "convert" else ["--from", "map", "--map", "prompt=prompt"]
+    args = [command, "d.jsonl", *to, "-o", "o.jsonl", "--on-bad-lines", "skip"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.stderr.split())
+    assert "2 rows in, 0 rejected, 2 converted" in flat
+    assert "1 bad line skipped (line 3: invalid JSON" in flat
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_input_errors_give_one_message_and_exit_2(tmp_path, monkeypatch, case):
     make, options, expected = CASES[case]

@@ -198,6 +198,37 @@ def test_jsonl_line_numbers_skip_blank_lines_and_handle_crlf_and_bom(tmp_path):
     assert src.line_of(2) == 6
 
 
+@pytest.mark.parametrize("chunk_bytes", [16, 64, 1 << 20])
+def test_unterminated_broken_last_line_is_skipped_with_the_rest(tmp_path, monkeypatch, chunk_bytes):
+    # a download cut mid-line: the tail is one more line of the last chunk, not a chunk of
+    # its own that would come back as a table without columns
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", chunk_bytes)
+    good = [json.dumps({"prompt": f"p{i}", "completion": f"c{i}"}) for i in range(3)]
+    p = tmp_path / "cut.jsonl"
+    p.write_text("\n".join(good) + '\n{"prompt": "p3", "compl')
+    bad = jsonl.BadLines()
+    batches = list(iter_batches(p, bad_lines=bad))
+    assert all(b.data.column_names == ["prompt", "completion"] for b in batches)
+    assert sum(b.data.num_rows for b in batches) == 3
+    assert bad.lines == [4]
+    src = read(p, bad_lines=jsonl.BadLines())
+    assert src.lines.tolist() == [1, 2, 3]
+    with pytest.raises(InputError, match="invalid JSON") as e:
+        read(p)
+    assert e.value.line == 4
+
+
+def test_chunk_of_only_broken_lines_yields_no_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 40)
+    good = json.dumps({"prompt": "p", "completion": "c"})
+    p = _write_lines(tmp_path / "d.jsonl", [good, "{broken " + "x" * 60, good])
+    bad = jsonl.BadLines()
+    batches = list(iter_batches(p, bad_lines=bad))
+    assert [b.lines.tolist() for b in batches] == [[1], [3]]
+    assert [b.offset for b in batches] == [0, 1]
+    assert bad.lines == [2]
+
+
 @pytest.mark.parametrize("suffix", [".gz", ".zst", ".bz2"])
 def test_compressed_jsonl_is_read_transparently(tmp_path, suffix):
     raw = (

@@ -80,34 +80,43 @@ def jsonl_chunks(
 ) -> Iterator[Batch]:
     """Yield JSONL record batches cut at line ends, each with exact line numbers.
 
-    A line that holds no JSON object raises a DataError, or goes to `bad` when given.
+    A line that holds no JSON object raises a DataError, or goes to `bad` when given. A
+    chunk whose every line went to `bad` yields no batch.
     """
-    chunk_bytes = chunk_bytes or CHUNK_BYTES
-    offset, first_line, rest, start = 0, 1, b"", True
+    offset, first_line = 0, 1
+    for chunk in _line_chunks(path, chunk_bytes or CHUNK_BYTES):
+        if chunk.strip():
+            batch = _jsonl_block(path, chunk, first_line, bad)
+            if batch.data.num_rows:
+                batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
+                batch.offset = offset
+                offset += batch.data.num_rows
+                yield batch
+        first_line += chunk.count(b"\n")
+
+
+def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
+    """The file's bytes in chunks of whole lines. An unterminated last line (a download cut
+    short) is one more line of the last chunk, never a chunk of its own."""
+    held, rest, start = b"", b"", True
     with open_stream(path) as f:
         while True:
             data = guard(path, lambda: f.read(chunk_bytes))
             if start:
                 data = data[3:] if data.startswith(BOM) else data
                 start = False
-            buf = rest + data
             if not data:
-                chunk, rest = buf, b""
-            else:
-                cut = buf.rfind(b"\n")
-                if cut < 0:
-                    rest = buf
-                    continue
-                chunk, rest = buf[: cut + 1], buf[cut + 1 :]
-            if chunk.strip():
-                batch = _jsonl_block(path, chunk, first_line, bad)
-                batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
-                batch.offset = offset
-                offset += batch.data.num_rows
-                yield batch
-            first_line += chunk.count(b"\n")
-            if not data:
+                if held or rest:
+                    yield held + rest
                 return
+            buf = rest + data
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                rest = buf
+                continue
+            if held:
+                yield held
+            held, rest = buf[: cut + 1], buf[cut + 1 :]
 
 
 def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
