@@ -43,14 +43,23 @@ class BadLines:
     """Lines of a JSONL file that hold no JSON object, set aside (`--on-bad-lines skip`).
 
     Without one, the first such line raises a DataError (invalid data: exit 1) naming it.
-    A file read twice (detect, then convert) records each line once.
+    A file read twice (detect, then convert) records each line once. With `stop`, reading
+    ends at the first such line instead (the rows before it are read): `stopped` then
+    holds that line's error, so a report can count the rows read and name the line.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stop: bool = False) -> None:
         self.found: dict[int, tuple[str, str]] = {}  # line -> (reason, text)
+        self.stop = stop
+        self.stopped: BadLineError | None = None
 
     def add(self, line: int, reason: str, text: bytes) -> None:
         self.found.setdefault(line, (reason, text.decode("utf-8", "replace")))
+
+    def stop_at(self, error: BadLineError) -> None:
+        """Record where reading stopped (the first bad line met)."""
+        if self.stopped is None:
+            self.stopped = error
 
     @property
     def lines(self) -> list[int]:
@@ -93,6 +102,15 @@ def jsonl_chunks(
                 offset += batch.data.num_rows
                 yield batch
         first_line += chunk.count(b"\n")
+        if _stopped_before(bad, path, first_line):
+            return
+
+
+def _stopped_before(bad: BadLines | None, path: str, line: int) -> bool:
+    """Whether reading stopped (`BadLines(stop=True)`) at a line of `path` before `line`;
+    a second read of the file (detect, then validate) stops at the same line."""
+    stopped = getattr(bad, "stopped", None) if bad is not None and bad.stop else None
+    return stopped is not None and stopped.path == path and stopped.line < line
 
 
 def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
@@ -165,10 +183,14 @@ def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None
             lines.append(lineno)
             continue
         reason, hint = problem
+        error = BadLineError(
+            reason, path=path, line=lineno, hint=hint + "; or pass --on-bad-lines skip"
+        )
         if bad is None:
-            raise BadLineError(
-                reason, path=path, line=lineno, hint=hint + "; or pass --on-bad-lines skip"
-            )
+            raise error
+        if bad.stop:
+            bad.stop_at(error)
+            break
         bad.add(lineno, reason, line)
     return Batch(table_from_records(records), 0, np.asarray(lines, dtype=np.int64))
 

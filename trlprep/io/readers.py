@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
+from trlprep.io.inputfiles import past_stop
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
@@ -141,9 +142,13 @@ def read(
     files = input_files(path, split, input_format)
     if files is not None:
         fmt = resolve_format(path, input_format)
-        return whole(
-            files, lambda f: read(f, input_format=fmt, bad_lines=file_bad_lines(bad_lines, f)), fmt
-        )
+
+        def read_one(f: str) -> Source | None:
+            if past_stop(bad_lines, files, f):
+                return None
+            return read(f, input_format=fmt, bad_lines=file_bad_lines(bad_lines, f))
+
+        return whole(files, read_one, fmt)
     path = str(path)
     fmt = resolve_format(path, input_format)
     if fmt == "jsonl":
@@ -184,14 +189,16 @@ def iter_batches(
     files = input_files(path, split, input_format)
     if files is not None:
         fmt = resolve_format(path, input_format)
-        return ShardBatches(
-            files,
-            lambda f: iter_batches(
+
+        def batches_of(f: str) -> Iterator[Batch] | None:
+            if past_stop(bad_lines, files, f):
+                return None
+            return iter_batches(
                 f, input_format=fmt, batch_rows=batch_rows, dictionaries=dictionaries,
                 bad_lines=file_bad_lines(bad_lines, f),
-            ),
-            fmt,
-        )  # fmt: skip
+            )  # fmt: skip
+
+        return ShardBatches(files, batches_of, fmt)
     return _single_batches(str(path), split, input_format, batch_rows, dictionaries, bad_lines)
 
 
