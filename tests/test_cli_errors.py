@@ -30,6 +30,11 @@ def _not_object(d: Path) -> str:
     return "data.jsonl"
 
 
+def _null_line(d: Path) -> str:
+    (d / "data.jsonl").write_text(f"{GOOD}\nnull\n{GOOD}\n")
+    return "data.jsonl"
+
+
 def _folder(d: Path) -> str:
     (d / "folder").mkdir()
     (d / "folder" / "readme.txt").write_text("not data")
@@ -77,6 +82,7 @@ CASES = {
 BAD_LINES = {
     "bad-json-line": (_bad_json, [], "data.jsonl:3: invalid JSON: "),
     "not-an-object": (_not_object, [], "data.jsonl:2: expected a JSON object, got an array"),
+    "null-line": (_null_line, [], "data.jsonl:2: expected a JSON object, got null"),
 }
 
 

@@ -574,6 +574,19 @@ def test_reader_errors_name_file_and_line(tmp_path, monkeypatch):
         read(q)
     assert e.value.line == 2
 
+    for text, kind in [
+        ("null", "null"),
+        ("  null", "null"),
+        ("42", "a number"),
+        ('"s"', "a string"),
+    ]:
+        n = _write_lines(tmp_path / "null.jsonl", ['{"a": 1}', text, '{"a": 2}'])
+        with pytest.raises(InputError, match=f"expected a JSON object, got {kind}") as e:
+            read(n)  # never a row of nulls
+        assert e.value.line == 2
+        bad = jsonl.BadLines()
+        assert read(n, bad_lines=bad).lines.tolist() == [1, 3] and bad.lines == [2]
+
     arr = tmp_path / "array.jsonl"
     arr.write_text('[\n  {"a": 1}\n]\n')
     with pytest.raises(InputError, match="invalid JSON") as e:

@@ -137,8 +137,9 @@ def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
             held, rest = buf[: cut + 1], buf[cut + 1 :]
 
 
-def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, stop, has_text) of every line of `chunk`; blank = whitespace only."""
+def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start, stop, has_text, first) of every line of `chunk`: blank = whitespace only;
+    `first` is the line's first byte that is not whitespace."""
     raw = np.frombuffer(chunk, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)
     starts = np.concatenate(([0], ends + 1))
@@ -149,13 +150,17 @@ def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     has_text = ~np.isin(first, _WHITESPACE)
     # the rare line that starts with whitespace: look at the whole line
     for i in np.flatnonzero(nonempty & ~has_text):
-        has_text[i] = bool(chunk[starts[i] : stops[i]].strip())
-    return starts, stops, has_text
+        text = chunk[starts[i] : stops[i]].lstrip()
+        has_text[i] = bool(text)
+        first[i] = text[0] if text else 32
+    return starts, stops, has_text, first
 
 
 def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:
-    starts, stops, has_text = _line_spans(chunk)
+    starts, stops, has_text, first = _line_spans(chunk)
     lines = np.flatnonzero(has_text).astype(np.int64) + first_line
+    if (first[has_text] != ord("{")).any():  # a line holding no object (`null` reads as one)
+        return _jsonl_python(path, chunk, first_line, bad)
     longest = int((stops - starts).max()) if len(starts) else 0
     try:
         table = jsontext.read_json_rows(chunk, block_size=max(jsontext.BLOCK_BYTES, longest + 2))
