@@ -111,10 +111,12 @@ class ShardBatches:
             batches = batches_of(f)
             if batches is None:  # not read: reading stopped at a bad line of an earlier file
                 continue
-            for b in batches:
+            for b, last in _with_last(batches):
                 if b.data.num_rows:
                     names.update(dict.fromkeys(b.data.schema.names))
-                    if first is not None and fmt != "jsonl":  # one schema per file: check now
+                    # one schema per file: check now; JSONL chunks differ: at the last one,
+                    # before its rows go on (so a shard lacking a column is named as such)
+                    if first is not None and (fmt != "jsonl" or last):
                         _check_columns(first[0], first[1], f, list(names))
                 data = b.data
                 if unified is not None and not data.schema.equals(unified):
@@ -127,6 +129,16 @@ class ShardBatches:
             elif names:  # JSONL chunks differ: the shard's columns are known at its end
                 _check_columns(first[0], first[1], f, list(names))
             _remember(f, self.shards.rows[-1])
+
+
+def _with_last(batches: Iterator[Batch]) -> Iterator[tuple[Batch, bool]]:
+    """Each batch, and whether it is the last one (one batch read ahead)."""
+    it = iter(batches)
+    prev = next(it, None)
+    while prev is not None:
+        nxt = next(it, None)
+        yield prev, nxt is None
+        prev = nxt
 
 
 def _check_columns(first: str, first_names: list[str], f: str, names: list[str]) -> None:
