@@ -61,6 +61,14 @@ def _bad_parquet(d: Path) -> str:
     return "data.parquet"
 
 
+def _parquet_named_jsonl(d: Path) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"prompt": ["a"], "completion": ["b"]}), d / "data.jsonl")
+    return "data.jsonl"
+
+
 def _bad_json_array(d: Path) -> str:
     (d / "data.json").write_text('[\n  {"prompt": "a"},\n  {"prompt": }\n]\n')
     return "data.json"
@@ -75,6 +83,7 @@ CASES = {
     "truncated-gzip": (_truncated_gzip, [], "data.jsonl.gz: cannot read"),
     "bad-parquet": (_bad_parquet, [], "data.parquet: cannot read"),
     "bad-json-array": (_bad_json_array, [], "data.json:3: invalid JSON: "),
+    "parquet-named-jsonl": (_parquet_named_jsonl, [], "data.jsonl: this is a Parquet file"),
 }
 
 

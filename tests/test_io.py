@@ -249,6 +249,52 @@ def test_compressed_jsonl_is_read_transparently(tmp_path, suffix):
     assert sum(b.data.num_rows for b in batches) == 2
 
 
+def _compress(raw: bytes, how: str) -> bytes:
+    if how == "gzip":
+        return gzip.compress(raw)
+    if how == "bz2":
+        return bz2.compress(raw)
+    return pa.compress(raw, codec="zstd", asbytes=True)  # one zstd frame
+
+
+@pytest.mark.parametrize("how", ["gzip", "zstd", "bz2"])
+@pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz", "d.csv"])
+def test_compression_is_read_from_the_bytes_whatever_the_name(tmp_path, how, name):
+    rows = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": "d"}]
+    raw = "\n".join(json.dumps(r) for r in rows).encode() + b"\n"
+    if name.endswith(".csv"):
+        raw = b"prompt,completion\na,b\nc,d\n"
+    p = tmp_path / name
+    p.write_bytes(_compress(raw, how))
+    assert read(p).table.to_pylist() == rows
+
+
+def test_binary_or_mislabelled_files_say_what_they_are(tmp_path):
+    table = table_from_records([{"prompt": "a", "completion": "b"}])
+    pq.write_table(table, tmp_path / "p.parquet")
+    (tmp_path / "p.jsonl").write_bytes((tmp_path / "p.parquet").read_bytes())
+    with pytest.raises(UsageError, match="this is a Parquet file, not JSON Lines text") as e:
+        read(tmp_path / "p.jsonl")
+    assert e.value.hint == "name it .parquet or pass --input-format parquet"
+    with pytest.raises(UsageError, match="this is a Parquet file"):
+        read(tmp_path / "p.jsonl", input_format="jsonl")
+    feather.write_feather(table, tmp_path / "a.csv")
+    with pytest.raises(UsageError, match="this is an Arrow IPC file, not CSV text"):
+        read(tmp_path / "a.csv")
+    (tmp_path / "x.jsonl").write_bytes(b"\xfd7zXZ\x00" + b"\x00" * 20)
+    with pytest.raises(InputError, match="xz-compressed") as e:
+        read(tmp_path / "x.jsonl")
+    assert "xz -d" in e.value.hint
+    (tmp_path / "plain.jsonl.gz").write_text('{"a": 1}\n')
+    with pytest.raises(InputError, match="the name says gzip-compressed but the file is not") as e:
+        read(tmp_path / "plain.jsonl.gz")
+    assert "remove .gz" in e.value.hint
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 100)[:-30])
+    with pytest.raises(InputError, match="cannot read") as e:
+        read(tmp_path / "cut.jsonl.gz")
+    assert "cut short" in e.value.hint
+
+
 def test_date_like_strings_stay_strings(tmp_path):
     p = _write_lines(
         tmp_path / "d.jsonl",

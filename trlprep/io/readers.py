@@ -42,6 +42,7 @@ from trlprep.io.sources import (
     ARROW_ERRORS,
     Batch,
     Source,
+    check_not_binary,
     first_line,
     guard,
     open_stream,
@@ -67,6 +68,7 @@ __all__ = [
 
 FORMATS = ("jsonl", "json", "parquet", "csv", "arrow", "disk", "hub")
 BATCH_ROWS = 65_536
+TEXT_FORMATS = ("jsonl", "json", "csv")
 
 
 # ---------------------------------------------------------------- which reader
@@ -82,11 +84,15 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         fmt = input_format.strip().lower()
         fmt = {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow", "pq": "parquet"}.get(fmt, fmt)
         if fmt not in FORMATS:
-            raise UsageError(
-                f"unknown input format {input_format!r}", hint="use one of: " + ", ".join(FORMATS)
-            )
+            hint = "use one of: " + ", ".join(FORMATS)
+            if fmt in ("gzip", "gz", "zstd", "zst", "bz2"):
+                hint = "compression is read from the file's bytes; pass the format of the data "
+                hint += "inside (" + ", ".join(FORMATS[:5]) + ")"
+            raise UsageError(f"unknown input format {input_format!r}", hint=hint)
         if fmt != "hub" and not Path(path).exists():
             raise InputError(f"{path}: no such file or folder")
+        if fmt in TEXT_FORMATS and Path(path).is_file():
+            check_not_binary(path, fmt)
         return fmt
     p = Path(path)
     if p.is_dir():
@@ -99,6 +105,8 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
                 hint="name it .jsonl/.json/.parquet/.csv/.arrow (optionally .gz/.zst) "
                 "or pass --input-format " + "|".join(FORMATS),
             )
+        if fmt in TEXT_FORMATS:
+            check_not_binary(path, fmt)
         return fmt
     if _looks_like_hub_id(path):
         return "hub"
