@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
+from trlprep.io import textfaults
 from trlprep.io.inputfiles import past_stop
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
@@ -265,13 +266,11 @@ def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     try:
         data = json.loads(text)
     except UnicodeDecodeError:
-        raise InputError("not valid UTF-8 text", path=path) from None
+        raise textfaults.utf8_error(path, text) from None
     except json.JSONDecodeError as e:
         if e.msg == "Extra data" and text.lstrip().startswith(b"{"):
             return read_jsonl(path, bad_lines)  # JSON Lines in a .json file, as `datasets` does
-        raise InputError(
-            f"invalid JSON: {e.msg} (column {e.colno})", path=path, line=e.lineno
-        ) from None
+        raise textfaults.json_error(path, e) from None
     if isinstance(data, dict) and len(data) == 1:
         (inner,) = data.values()
         if isinstance(inner, list) and all(isinstance(r, dict) for r in inner):
@@ -323,15 +322,33 @@ def _read_csv(path: str) -> pa.Table:
     """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans."""
     import pyarrow.csv as pcsv
 
+    invalid: list = []  # a row with another number of fields than the header
+
+    def stop(row) -> str:
+        invalid.append(row)
+        return "error"
+
     def _read(column_types: dict[str, pa.DataType] | None = None) -> pa.Table:
         with open_stream(path) as f:
             return pcsv.read_csv(
                 f,
-                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=stop),
                 convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
             )
 
-    table = guard(path, _read)
+    try:
+        table = guard(path, _read)
+    except InputError:
+        if not invalid:
+            raise
+        r = invalid[0]
+        raise textfaults.csv_row_error(
+            path, read_bytes(path), r.expected_columns, r.actual_columns, r.text
+        ) from None
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        error = textfaults.utf8_error(path, read_bytes(path))  # Arrow reads bad bytes as binary
+        if error is not None:
+            raise error
     dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
     if dates:  # keep date-like text as written
         table = guard(path, lambda: _read(dates))
