@@ -30,6 +30,11 @@ def _not_object(d: Path) -> str:
     return "data.jsonl"
 
 
+def _null_line(d: Path) -> str:
+    (d / "data.jsonl").write_text(f"{GOOD}\nnull\n{GOOD}\n")
+    return "data.jsonl"
+
+
 def _folder(d: Path) -> str:
     (d / "folder").mkdir()
     (d / "folder" / "readme.txt").write_text("not data")
@@ -56,6 +61,14 @@ def _bad_parquet(d: Path) -> str:
     return "data.parquet"
 
 
+def _parquet_named_jsonl(d: Path) -> str:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"prompt": ["a"], "completion": ["b"]}), d / "data.jsonl")
+    return "data.jsonl"
+
+
 def _bad_json_array(d: Path) -> str:
     (d / "data.json").write_text('[\n  {"prompt": "a"},\n  {"prompt": }\n]\n')
     return "data.json"
@@ -69,7 +82,7 @@ CASES = {
     "bad-gzip": (_bad_gzip, [], "data.jsonl.gz: cannot read"),
     "truncated-gzip": (_truncated_gzip, [], "data.jsonl.gz: cannot read"),
     "bad-parquet": (_bad_parquet, [], "data.parquet: cannot read"),
-    "bad-json-array": (_bad_json_array, [], "data.json:3: invalid JSON: "),
+    "parquet-named-jsonl": (_parquet_named_jsonl, [], "data.jsonl: this is a Parquet file"),
 }
 
 
@@ -77,6 +90,7 @@ CASES = {
 BAD_LINES = {
     "bad-json-line": (_bad_json, [], "data.jsonl:3: invalid JSON: "),
     "not-an-object": (_not_object, [], "data.jsonl:2: expected a JSON object, got an array"),
+    "null-line": (_null_line, [], "data.jsonl:2: expected a JSON object, got null"),
 }
 
 
@@ -110,6 +124,63 @@ def test_on_bad_lines_skip_converts_the_rest_and_reports_them(tmp_path, monkeypa
         (None, 3, "read"),
     ]
     assert rejects[1]["record"] == "[1]"  # the line's text, as written
+
+
+# the same faults in a CSV file or a JSON document: invalid data (exit 1), file line, hint
+TEXT_FAULTS = {
+    "csv-bad-utf8": (
+        "d.csv", b"prompt,completion\na,b\ncaf\xe9,d\n", "d.csv:3: not valid UTF-8 text",
+        "re-encode the file as UTF-8",
+    ),
+    "csv-extra-field": (
+        "d.csv", b"prompt,completion\na,b\nc,d,e\n", "d.csv:3: expected 2 fields (as the "
+        "header), got 3: c,d,e", "every row needs as many fields as the header",
+    ),
+    "csv-extra-field-after-a-quoted-newline": (
+        "d.csv", b'prompt,completion\n"a\nb",c\nd,e,f\n', "d.csv:4: expected 2 fields",
+        "quote a value",
+    ),
+    "json-bad-utf8": (
+        "d.json", b'[{"prompt": "a", "completion": "b"},\n{"prompt": "caf\xe9", "completion": '
+        b'"d"}]\n', "d.json:2: not valid UTF-8 text", "re-encode the file as UTF-8",
+    ),
+    "json-missing-comma": (
+        "d.json", b'[\n {"prompt": "a"},\n {"prompt": "c"}\n {"prompt": "e"}\n]\n',
+        "d.json:4: invalid JSON: Expecting ',' delimiter", "a missing comma",
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", sorted(TEXT_FAULTS))
+def test_csv_and_json_faults_are_invalid_data_named_by_line(tmp_path, monkeypatch, case):
+    name, body, expected, hint = TEXT_FAULTS[case]
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / name).write_bytes(body)
+    for cmd in (
+        ["detect", name],
+        ["validate", name],
+        ["convert", name, "--to", "lm", "-o", "o.jsonl"],
+    ):
+        result = CliRunner().invoke(app, cmd)
+        assert result.exit_code == 1, result.output
+        assert result.stderr.startswith("error: " + expected), result.stderr
+        assert hint in " ".join(result.stderr.split())
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("command", ["convert", "import"])
+def test_cut_off_last_line_is_skipped_and_the_rest_written(tmp_path, monkeypatch, command):
+    # an interrupted download: the last line has no newline and is cut mid-object
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.jsonl").write_text(f'{GOOD}\n{GOOD}\n{{"prompt": "c", "compl')
+    to = ["--to", "lm"] if command == "convert" else ["--from", "map", "--map", "prompt=prompt"]
+    args = [command, "d.jsonl", *to, "-o", "o.jsonl", "--on-bad-lines", "skip"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.stderr.split())
+    assert "2 rows in, 0 rejected, 2 converted" in flat
+    assert "1 bad line skipped (line 3: invalid JSON" in flat
+    assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 2
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

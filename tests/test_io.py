@@ -198,6 +198,37 @@ def test_jsonl_line_numbers_skip_blank_lines_and_handle_crlf_and_bom(tmp_path):
     assert src.line_of(2) == 6
 
 
+@pytest.mark.parametrize("chunk_bytes", [16, 64, 1 << 20])
+def test_unterminated_broken_last_line_is_skipped_with_the_rest(tmp_path, monkeypatch, chunk_bytes):
+    # a download cut mid-line: the tail is one more line of the last chunk, not a chunk of
+    # its own that would come back as a table without columns
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", chunk_bytes)
+    good = [json.dumps({"prompt": f"p{i}", "completion": f"c{i}"}) for i in range(3)]
+    p = tmp_path / "cut.jsonl"
+    p.write_text("\n".join(good) + '\n{"prompt": "p3", "compl')
+    bad = jsonl.BadLines()
+    batches = list(iter_batches(p, bad_lines=bad))
+    assert all(b.data.column_names == ["prompt", "completion"] for b in batches)
+    assert sum(b.data.num_rows for b in batches) == 3
+    assert bad.lines == [4]
+    src = read(p, bad_lines=jsonl.BadLines())
+    assert src.lines.tolist() == [1, 2, 3]
+    with pytest.raises(InputError, match="invalid JSON") as e:
+        read(p)
+    assert e.value.line == 4
+
+
+def test_chunk_of_only_broken_lines_yields_no_batch(tmp_path, monkeypatch):
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 40)
+    good = json.dumps({"prompt": "p", "completion": "c"})
+    p = _write_lines(tmp_path / "d.jsonl", [good, "{broken " + "x" * 60, good])
+    bad = jsonl.BadLines()
+    batches = list(iter_batches(p, bad_lines=bad))
+    assert [b.lines.tolist() for b in batches] == [[1], [3]]
+    assert [b.offset for b in batches] == [0, 1]
+    assert bad.lines == [2]
+
+
 @pytest.mark.parametrize("suffix", [".gz", ".zst", ".bz2"])
 def test_compressed_jsonl_is_read_transparently(tmp_path, suffix):
     raw = (
@@ -216,6 +247,52 @@ def test_compressed_jsonl_is_read_transparently(tmp_path, suffix):
     assert src.lines.tolist() == [1, 3]
     batches = list(iter_batches(p))
     assert sum(b.data.num_rows for b in batches) == 2
+
+
+def _compress(raw: bytes, how: str) -> bytes:
+    if how == "gzip":
+        return gzip.compress(raw)
+    if how == "bz2":
+        return bz2.compress(raw)
+    return pa.compress(raw, codec="zstd", asbytes=True)  # one zstd frame
+
+
+@pytest.mark.parametrize("how", ["gzip", "zstd", "bz2"])
+@pytest.mark.parametrize("name", ["d.jsonl", "d.jsonl.gz", "d.csv"])
+def test_compression_is_read_from_the_bytes_whatever_the_name(tmp_path, how, name):
+    rows = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": "d"}]
+    raw = "\n".join(json.dumps(r) for r in rows).encode() + b"\n"
+    if name.endswith(".csv"):
+        raw = b"prompt,completion\na,b\nc,d\n"
+    p = tmp_path / name
+    p.write_bytes(_compress(raw, how))
+    assert read(p).table.to_pylist() == rows
+
+
+def test_binary_or_mislabelled_files_say_what_they_are(tmp_path):
+    table = table_from_records([{"prompt": "a", "completion": "b"}])
+    pq.write_table(table, tmp_path / "p.parquet")
+    (tmp_path / "p.jsonl").write_bytes((tmp_path / "p.parquet").read_bytes())
+    with pytest.raises(UsageError, match="this is a Parquet file, not JSON Lines text") as e:
+        read(tmp_path / "p.jsonl")
+    assert e.value.hint == "name it .parquet or pass --input-format parquet"
+    with pytest.raises(UsageError, match="this is a Parquet file"):
+        read(tmp_path / "p.jsonl", input_format="jsonl")
+    feather.write_feather(table, tmp_path / "a.csv")
+    with pytest.raises(UsageError, match="this is an Arrow IPC file, not CSV text"):
+        read(tmp_path / "a.csv")
+    (tmp_path / "x.jsonl").write_bytes(b"\xfd7zXZ\x00" + b"\x00" * 20)
+    with pytest.raises(InputError, match="xz-compressed") as e:
+        read(tmp_path / "x.jsonl")
+    assert "xz -d" in e.value.hint
+    (tmp_path / "plain.jsonl.gz").write_text('{"a": 1}\n')
+    with pytest.raises(InputError, match="the name says gzip-compressed but the file is not") as e:
+        read(tmp_path / "plain.jsonl.gz")
+    assert "remove .gz" in e.value.hint
+    (tmp_path / "cut.jsonl.gz").write_bytes(gzip.compress(b'{"a": 1}\n' * 100)[:-30])
+    with pytest.raises(InputError, match="cannot read") as e:
+        read(tmp_path / "cut.jsonl.gz")
+    assert "cut short" in e.value.hint
 
 
 def test_date_like_strings_stay_strings(tmp_path):
@@ -542,6 +619,19 @@ def test_reader_errors_name_file_and_line(tmp_path, monkeypatch):
     with pytest.raises(InputError, match="expected a JSON object, got an array") as e:
         read(q)
     assert e.value.line == 2
+
+    for text, kind in [
+        ("null", "null"),
+        ("  null", "null"),
+        ("42", "a number"),
+        ('"s"', "a string"),
+    ]:
+        n = _write_lines(tmp_path / "null.jsonl", ['{"a": 1}', text, '{"a": 2}'])
+        with pytest.raises(InputError, match=f"expected a JSON object, got {kind}") as e:
+            read(n)  # never a row of nulls
+        assert e.value.line == 2
+        bad = jsonl.BadLines()
+        assert read(n, bad_lines=bad).lines.tolist() == [1, 3] and bad.lines == [2]
 
     arr = tmp_path / "array.jsonl"
     arr.write_text('[\n  {"a": 1}\n]\n')

@@ -121,6 +121,26 @@ def test_a_column_missing_in_a_shard_is_named(tmp_path):
     assert not (tmp_path / "out.jsonl").exists()
 
 
+def test_convert_names_a_jsonl_shard_that_lacks_a_column(tmp_path):
+    # a shard of one JSONL chunk: its columns are checked before its rows go on to convert
+    pref = [{"prompt": f"q{i}", "chosen": "c", "rejected": "r"} for i in range(4)]
+    _jsonl(tmp_path / "j" / "1.jsonl", pref)
+    _jsonl(tmp_path / "j" / "2.jsonl", pref)
+    _jsonl(tmp_path / "j" / "3.jsonl", [{"prompt": "a", "chosen": "b"}] * 2)
+    out = tmp_path / "out.jsonl"
+    res = run("convert", tmp_path / "j", "--to", "unpaired", "-o", out)
+    assert res.exit_code == 1, res.output
+    flat = " ".join(res.output.split())
+    assert f"shard {tmp_path / 'j' / '3.jsonl'} lacks column 'rejected'" in flat
+    assert not out.exists()
+    # a shard's rows of another kind than the plan: the error names the shard
+    _jsonl(tmp_path / "j" / "3.jsonl", [{**pref[0]}, {"prompt": "a", "chosen": "b"}])
+    res = run("convert", tmp_path / "j", "--to", "unpaired", "-o", out)
+    assert res.exit_code == 1, res.output
+    flat = " ".join(res.output.split())
+    assert f"error: {tmp_path / 'j' / '3.jsonl'}: the data is not uniform" in flat
+
+
 def test_a_column_null_in_one_shard_takes_the_others_type(tmp_path):
     typed = pa.table({"prompt": ["a", "b"], "completion": ["c", "d"], "source": ["x", None]})
     empty = pa.table({"prompt": ["e"], "completion": ["f"], "source": pa.nulls(1)})

@@ -164,6 +164,32 @@ def test_io_errors_exit_2(tmp_path):
     ]
 
 
+def test_reading_stopped_at_a_bad_line_checks_and_counts_the_rows_before_it(tmp_path):
+    cut = tmp_path / "cut.jsonl"  # an interrupted download: the last line cut mid-object
+    cut.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "c", "compl')
+    res = runner.invoke(app, ["validate", str(cut), "--format", "json"])
+    assert res.exit_code == 1, res.output
+    report = json.loads(res.stdout)
+    assert report["num_rows"] == 1 and report["type"] == "prompt-completion"
+    assert [(i["rule"], i["lines"]) for i in report["issues"]] == [("invalid-line", [2])]
+    res = runner.invoke(app, ["validate", str(cut)])
+    assert "INVALID: 1 row of prompt-completion (standard); 1 error" in res.output
+    assert "reading stopped at line 2" in res.output
+
+    shards = tmp_path / "shards"  # several files: the files after the stop are not read
+    shards.mkdir()
+    good = '{"prompt": "a", "completion": "b"}\n'
+    (shards / "1.jsonl").write_text(good)
+    (shards / "2.jsonl").write_text(good + "{broken\n" + good)
+    (shards / "3.jsonl").write_text(good + "[1]\n")
+    res = runner.invoke(app, ["validate", str(shards)])
+    assert res.exit_code == 1, res.output
+    flat = " ".join(res.output.split())
+    assert "INVALID: 2 rows of prompt-completion (standard)" in flat
+    assert f"reading stopped at line {shards / '2.jsonl'}:2" in flat
+    assert f"shard {shards / '3.jsonl'}: not read (reading stopped before it)" in flat
+
+
 def test_split_and_input_format(tmp_path):
     import datasets
 

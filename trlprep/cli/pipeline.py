@@ -327,7 +327,7 @@ def _import_units(
         ledger.count_step("import", settled.num_rows - result.num_rejected, result.table.num_rows)
         if result.table.num_rows:
             table = result.table.append_column(ROW_ID, pa.array(rows))
-            yield Unit(data, b.offset, b.lines, table, result.lines)
+            yield Unit(data, b.offset, b.lines, table, result.lines, b.path)
 
 
 def _sniff_layout(first: Batch, *, required: bool) -> str | None:

@@ -343,8 +343,9 @@ def validate_ray(
     **kwargs: Any,
 ) -> Any:
     """Run `trlprep validate` on Ray (arguments as `validate_path`); returns the Report.
-    A broken JSON Lines line is an `invalid-line` error where reading stopped, or (with
-    `on_bad_lines="skip"`) every such line is listed, as locally."""
+    A broken JSON Lines line is an `invalid-line` error where reading stopped (the rows
+    before it checked locally), or (with `on_bad_lines="skip"`) every such line is listed,
+    as locally."""
     from trlprep import ray as engine
     from trlprep.io.jsonl import BadLineError, BadLines
 
@@ -356,8 +357,13 @@ def validate_ray(
         with ray_errors():
             ds, _, shards = read_numbered(path, input_format, split, bad)
             report = engine.validate(ds, **kwargs)
-    except BadLineError as e:
-        return _stopped_report(str(path), e, kwargs.get("strict", False))
+    except BadLineError:
+        # the rows before the broken line are checked as locally (the error path only)
+        from trlprep.io.shards import inputs
+        from trlprep.validation.validate import validate_path
+
+        path = inputs(path) if isinstance(path, list) else path
+        return validate_path(path, input_format=input_format, split=split, **kwargs)
     report.path = str(path)
     if shards is not None:  # several files: each one's rows, each example's file:line
         from trlprep.io.shards import annotate_shards
@@ -365,21 +371,6 @@ def validate_ray(
         annotate_shards(report, str(path), shards)
     if bad:
         _skipped_lines(report, bad, kwargs.get("max_errors", 10))
-    return report
-
-
-def _stopped_report(path: str, e: Any, strict: bool) -> Any:
-    """The local report of a read stopped at a broken line."""
-    from trlprep.validation.report import Issue, Report
-    from trlprep.validation.rules import Severity
-
-    report = Report(type=None, format=None, num_rows=0, path=path, strict=strict)
-    report.issues.append(
-        Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[e.line])
-    )
-    report.notes.append(
-        f"reading stopped at line {e.line}; pass --on-bad-lines skip to check the rest"
-    )
     return report
 
 

@@ -39,6 +39,7 @@ class Unit:
     raw_lines: np.ndarray | None  # file line of each raw row (line-oriented input)
     table: pa.Table  # with ROW_ID
     lines: np.ndarray | None  # file line of each row of `table`
+    path: str | None = None  # the file of these rows (inputs of several files)
 
 
 def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) -> Iterator[Unit]:
@@ -48,11 +49,11 @@ def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) 
         ledger.rows_in += raw.num_rows
         table, keep = read_stage(raw, b.offset, b.lines, ledger, coerce)
         if keep is None:
-            yield Unit(raw, b.offset, b.lines, with_row_ids(table, b.offset), b.lines)
+            yield Unit(raw, b.offset, b.lines, with_row_ids(table, b.offset), b.lines, b.path)
             continue
         ids = pa.array(b.offset + keep)
         lines = None if b.lines is None else np.asarray(b.lines)[keep]
-        yield Unit(raw, b.offset, b.lines, table.append_column(ROW_ID, ids), lines)
+        yield Unit(raw, b.offset, b.lines, table.append_column(ROW_ID, ids), lines, b.path)
 
 
 def read_stage(
@@ -103,7 +104,7 @@ def convert_batches(
     spill = None
     try:
         for u in units:
-            _check_batch(u.table, plan, u.offset, u.lines)
+            _check_batch(u.table, plan, u.offset, u.lines, u.path)
             counts: list[tuple[str, int, int]] = []
             source = InputRows(u.offset, u.raw_lines)
             out, failures = apply_checked(
@@ -158,11 +159,15 @@ def _merged(units: list[Unit]) -> Unit:
         raw_lines=lines([u.raw_lines for u in units]),
         table=pa.concat_tables([u.table for u in units], promote_options="permissive"),
         lines=lines([u.lines for u in units]),
+        path=units[0].path if len({u.path for u in units}) == 1 else None,
     )
 
 
-def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | None) -> None:
-    """Each streamed batch must be of the planned source type and format."""
+def _check_batch(
+    table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | None, path: str | None = None
+) -> None:
+    """Each streamed batch must be of the planned source type and format; `path`, the file
+    of the batch (inputs of several files), is named in the error."""
     if ROW_ID in table.column_names:
         table = table.drop_columns([ROW_ID])
     det = detect_table(table, lines)
@@ -181,7 +186,8 @@ def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | N
             )
         start = f"line {lines[0]}" if lines is not None and len(lines) else f"row {offset}"
         msg = p.message if p else f"rows from {start} on are not {plan.src.name} ({plan.fmt})"
-        raise DataError(f"the data is not uniform: {msg}{where}", hint="run `trlprep validate`")
+        hint = f"run `trlprep validate {path}`" if path else "run `trlprep validate`"
+        raise DataError(f"the data is not uniform: {msg}{where}", path=path, hint=hint)
 
 
 def stream_to_file(

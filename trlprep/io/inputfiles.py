@@ -87,10 +87,30 @@ class FileBadLines:
     def add(self, line: int, reason: str, text: bytes) -> None:
         self.shared.add(FileLine(line, self.file), reason, text)
 
+    @property
+    def stop(self) -> bool:
+        return self.shared.stop
+
+    @property
+    def stopped(self):
+        return self.shared.stopped
+
+    def stop_at(self, error) -> None:
+        self.shared.stop_at(error)
+
 
 def file_bad_lines(bad_lines, file: str):
     """Where one file of several records its bad lines (None: they are errors)."""
     return None if bad_lines is None else FileBadLines(bad_lines, file)
+
+
+def past_stop(bad_lines, files: list[str], file: str) -> bool:
+    """Whether reading stopped (`BadLines(stop=True)`) at a bad line of a file before `file`
+    in `files`: the files after it are not read."""
+    stopped = getattr(bad_lines, "stopped", None) if bad_lines is not None else None
+    if stopped is None or stopped.path not in files:
+        return False
+    return files.index(stopped.path) < files.index(file)
 
 
 def is_glob(path: str) -> bool:

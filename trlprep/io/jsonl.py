@@ -43,14 +43,23 @@ class BadLines:
     """Lines of a JSONL file that hold no JSON object, set aside (`--on-bad-lines skip`).
 
     Without one, the first such line raises a DataError (invalid data: exit 1) naming it.
-    A file read twice (detect, then convert) records each line once.
+    A file read twice (detect, then convert) records each line once. With `stop`, reading
+    ends at the first such line instead (the rows before it are read): `stopped` then
+    holds that line's error, so a report can count the rows read and name the line.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, stop: bool = False) -> None:
         self.found: dict[int, tuple[str, str]] = {}  # line -> (reason, text)
+        self.stop = stop
+        self.stopped: BadLineError | None = None
 
     def add(self, line: int, reason: str, text: bytes) -> None:
         self.found.setdefault(line, (reason, text.decode("utf-8", "replace")))
+
+    def stop_at(self, error: BadLineError) -> None:
+        """Record where reading stopped (the first bad line met)."""
+        if self.stopped is None:
+            self.stopped = error
 
     @property
     def lines(self) -> list[int]:
@@ -80,38 +89,57 @@ def jsonl_chunks(
 ) -> Iterator[Batch]:
     """Yield JSONL record batches cut at line ends, each with exact line numbers.
 
-    A line that holds no JSON object raises a DataError, or goes to `bad` when given.
+    A line that holds no JSON object raises a DataError, or goes to `bad` when given. A
+    chunk whose every line went to `bad` yields no batch.
     """
-    chunk_bytes = chunk_bytes or CHUNK_BYTES
-    offset, first_line, rest, start = 0, 1, b"", True
+    offset, first_line = 0, 1
+    for chunk in _line_chunks(path, chunk_bytes or CHUNK_BYTES):
+        if chunk.strip():
+            batch = _jsonl_block(path, chunk, first_line, bad)
+            if batch.data.num_rows:
+                batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
+                batch.offset = offset
+                offset += batch.data.num_rows
+                yield batch
+        first_line += chunk.count(b"\n")
+        if _stopped_before(bad, path, first_line):
+            return
+
+
+def _stopped_before(bad: BadLines | None, path: str, line: int) -> bool:
+    """Whether reading stopped (`BadLines(stop=True)`) at a line of `path` before `line`;
+    a second read of the file (detect, then validate) stops at the same line."""
+    stopped = getattr(bad, "stopped", None) if bad is not None and bad.stop else None
+    return stopped is not None and stopped.path == path and stopped.line < line
+
+
+def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
+    """The file's bytes in chunks of whole lines. An unterminated last line (a download cut
+    short) is one more line of the last chunk, never a chunk of its own."""
+    held, rest, start = b"", b"", True
     with open_stream(path) as f:
         while True:
             data = guard(path, lambda: f.read(chunk_bytes))
             if start:
                 data = data[3:] if data.startswith(BOM) else data
                 start = False
-            buf = rest + data
             if not data:
-                chunk, rest = buf, b""
-            else:
-                cut = buf.rfind(b"\n")
-                if cut < 0:
-                    rest = buf
-                    continue
-                chunk, rest = buf[: cut + 1], buf[cut + 1 :]
-            if chunk.strip():
-                batch = _jsonl_block(path, chunk, first_line, bad)
-                batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
-                batch.offset = offset
-                offset += batch.data.num_rows
-                yield batch
-            first_line += chunk.count(b"\n")
-            if not data:
+                if held or rest:
+                    yield held + rest
                 return
+            buf = rest + data
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                rest = buf
+                continue
+            if held:
+                yield held
+            held, rest = buf[: cut + 1], buf[cut + 1 :]
 
 
-def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, stop, has_text) of every line of `chunk`; blank = whitespace only."""
+def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(start, stop, has_text, first) of every line of `chunk`: blank = whitespace only;
+    `first` is the line's first byte that is not whitespace."""
     raw = np.frombuffer(chunk, dtype=np.uint8)
     ends = np.flatnonzero(raw == 10)
     starts = np.concatenate(([0], ends + 1))
@@ -122,13 +150,17 @@ def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     has_text = ~np.isin(first, _WHITESPACE)
     # the rare line that starts with whitespace: look at the whole line
     for i in np.flatnonzero(nonempty & ~has_text):
-        has_text[i] = bool(chunk[starts[i] : stops[i]].strip())
-    return starts, stops, has_text
+        text = chunk[starts[i] : stops[i]].lstrip()
+        has_text[i] = bool(text)
+        first[i] = text[0] if text else 32
+    return starts, stops, has_text, first
 
 
 def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:
-    starts, stops, has_text = _line_spans(chunk)
+    starts, stops, has_text, first = _line_spans(chunk)
     lines = np.flatnonzero(has_text).astype(np.int64) + first_line
+    if (first[has_text] != ord("{")).any():  # a line holding no object (`null` reads as one)
+        return _jsonl_python(path, chunk, first_line, bad)
     longest = int((stops - starts).max()) if len(starts) else 0
     try:
         table = jsontext.read_json_rows(chunk, block_size=max(jsontext.BLOCK_BYTES, longest + 2))
@@ -156,10 +188,14 @@ def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None
             lines.append(lineno)
             continue
         reason, hint = problem
+        error = BadLineError(
+            reason, path=path, line=lineno, hint=hint + "; or pass --on-bad-lines skip"
+        )
         if bad is None:
-            raise BadLineError(
-                reason, path=path, line=lineno, hint=hint + "; or pass --on-bad-lines skip"
-            )
+            raise error
+        if bad.stop:
+            bad.stop_at(error)
+            break
         bad.add(lineno, reason, line)
     return Batch(table_from_records(records), 0, np.asarray(lines, dtype=np.int64))
 

@@ -22,6 +22,8 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
+from trlprep.io import textfaults
+from trlprep.io.inputfiles import past_stop
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
@@ -41,6 +43,7 @@ from trlprep.io.sources import (
     ARROW_ERRORS,
     Batch,
     Source,
+    check_not_binary,
     first_line,
     guard,
     open_stream,
@@ -66,6 +69,7 @@ __all__ = [
 
 FORMATS = ("jsonl", "json", "parquet", "csv", "arrow", "disk", "hub")
 BATCH_ROWS = 65_536
+TEXT_FORMATS = ("jsonl", "json", "csv")
 
 
 # ---------------------------------------------------------------- which reader
@@ -81,11 +85,15 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         fmt = input_format.strip().lower()
         fmt = {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow", "pq": "parquet"}.get(fmt, fmt)
         if fmt not in FORMATS:
-            raise UsageError(
-                f"unknown input format {input_format!r}", hint="use one of: " + ", ".join(FORMATS)
-            )
+            hint = "use one of: " + ", ".join(FORMATS)
+            if fmt in ("gzip", "gz", "zstd", "zst", "bz2"):
+                hint = "compression is read from the file's bytes; pass the format of the data "
+                hint += "inside (" + ", ".join(FORMATS[:5]) + ")"
+            raise UsageError(f"unknown input format {input_format!r}", hint=hint)
         if fmt != "hub" and not Path(path).exists():
             raise InputError(f"{path}: no such file or folder")
+        if fmt in TEXT_FORMATS and Path(path).is_file():
+            check_not_binary(path, fmt)
         return fmt
     p = Path(path)
     if p.is_dir():
@@ -98,6 +106,8 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
                 hint="name it .jsonl/.json/.parquet/.csv/.arrow (optionally .gz/.zst) "
                 "or pass --input-format " + "|".join(FORMATS),
             )
+        if fmt in TEXT_FORMATS:
+            check_not_binary(path, fmt)
         return fmt
     if _looks_like_hub_id(path):
         return "hub"
@@ -141,9 +151,13 @@ def read(
     files = input_files(path, split, input_format)
     if files is not None:
         fmt = resolve_format(path, input_format)
-        return whole(
-            files, lambda f: read(f, input_format=fmt, bad_lines=file_bad_lines(bad_lines, f)), fmt
-        )
+
+        def read_one(f: str) -> Source | None:
+            if past_stop(bad_lines, files, f):
+                return None
+            return read(f, input_format=fmt, bad_lines=file_bad_lines(bad_lines, f))
+
+        return whole(files, read_one, fmt)
     path = str(path)
     fmt = resolve_format(path, input_format)
     if fmt == "jsonl":
@@ -184,14 +198,16 @@ def iter_batches(
     files = input_files(path, split, input_format)
     if files is not None:
         fmt = resolve_format(path, input_format)
-        return ShardBatches(
-            files,
-            lambda f: iter_batches(
+
+        def batches_of(f: str) -> Iterator[Batch] | None:
+            if past_stop(bad_lines, files, f):
+                return None
+            return iter_batches(
                 f, input_format=fmt, batch_rows=batch_rows, dictionaries=dictionaries,
                 bad_lines=file_bad_lines(bad_lines, f),
-            ),
-            fmt,
-        )  # fmt: skip
+            )  # fmt: skip
+
+        return ShardBatches(files, batches_of, fmt)
     return _single_batches(str(path), split, input_format, batch_rows, dictionaries, bad_lines)
 
 
@@ -250,13 +266,11 @@ def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     try:
         data = json.loads(text)
     except UnicodeDecodeError:
-        raise InputError("not valid UTF-8 text", path=path) from None
+        raise textfaults.utf8_error(path, text) from None
     except json.JSONDecodeError as e:
         if e.msg == "Extra data" and text.lstrip().startswith(b"{"):
             return read_jsonl(path, bad_lines)  # JSON Lines in a .json file, as `datasets` does
-        raise InputError(
-            f"invalid JSON: {e.msg} (column {e.colno})", path=path, line=e.lineno
-        ) from None
+        raise textfaults.json_error(path, e) from None
     if isinstance(data, dict) and len(data) == 1:
         (inner,) = data.values()
         if isinstance(inner, list) and all(isinstance(r, dict) for r in inner):
@@ -308,15 +322,33 @@ def _read_csv(path: str) -> pa.Table:
     """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans."""
     import pyarrow.csv as pcsv
 
+    invalid: list = []  # a row with another number of fields than the header
+
+    def stop(row) -> str:
+        invalid.append(row)
+        return "error"
+
     def _read(column_types: dict[str, pa.DataType] | None = None) -> pa.Table:
         with open_stream(path) as f:
             return pcsv.read_csv(
                 f,
-                parse_options=pcsv.ParseOptions(newlines_in_values=True),
+                parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=stop),
                 convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
             )
 
-    table = guard(path, _read)
+    try:
+        table = guard(path, _read)
+    except InputError:
+        if not invalid:
+            raise
+        r = invalid[0]
+        raise textfaults.csv_row_error(
+            path, read_bytes(path), r.expected_columns, r.actual_columns, r.text
+        ) from None
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        error = textfaults.utf8_error(path, read_bytes(path))  # Arrow reads bad bytes as binary
+        if error is not None:
+            raise error
     dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
     if dates:  # keep date-like text as written
         table = guard(path, lambda: _read(dates))

@@ -57,6 +57,7 @@ class Shards:
     files: list[str]
     starts: list[int] = field(default_factory=list)  # filled as files are read
     rows: list[int] = field(default_factory=list)
+    unread: set[str] = field(default_factory=set)  # after a bad line stopped the reading
 
     def locate(self, row: int) -> tuple[str, int]:
         """(file, row within that file) of a row of the whole dataset."""
@@ -73,15 +74,22 @@ class Shards:
     def offsets(self) -> list[str]:
         """One line per shard: its file, its first row in the whole dataset, its rows."""
         return [
-            f"{f}: rows {s:,}-{s + n - 1:,} ({n:,})" if n else f"{f}: no rows"
+            f"{f}: not read (reading stopped before it)"
+            if f in self.unread
+            else f"{f}: rows {s:,}-{s + n - 1:,} ({n:,})"
+            if n
+            else f"{f}: no rows"
             for f, s, n in zip(self.files, self.starts, self.rows, strict=False)
         ]
 
 
 class ShardBatches:
-    """The batches of several files as one stream; `shards` fills in as files are read."""
+    """The batches of several files as one stream; `shards` fills in as files are read.
+    `batches_of` gives None for a file not to be read."""
 
-    def __init__(self, files: list[str], batches_of: Callable[[str], Iterator[Batch]], fmt: str):
+    def __init__(
+        self, files: list[str], batches_of: Callable[[str], Iterator[Batch] | None], fmt: str
+    ):
         self.shards = Shards(list(files))
         self._it = self._run(batches_of, fmt)
 
@@ -100,10 +108,15 @@ class ShardBatches:
             self.shards.starts.append(offset)
             self.shards.rows.append(0)
             names: dict[str, None] = {}  # columns of this shard (JSONL: of any of its chunks)
-            for b in batches_of(f):
+            batches = batches_of(f)
+            if batches is None:  # not read: reading stopped at a bad line of an earlier file
+                continue
+            for b, last in _with_last(batches):
                 if b.data.num_rows:
                     names.update(dict.fromkeys(b.data.schema.names))
-                    if first is not None and fmt != "jsonl":  # one schema per file: check now
+                    # one schema per file: check now; JSONL chunks differ: at the last one,
+                    # before its rows go on (so a shard lacking a column is named as such)
+                    if first is not None and (fmt != "jsonl" or last):
                         _check_columns(first[0], first[1], f, list(names))
                 data = b.data
                 if unified is not None and not data.schema.equals(unified):
@@ -116,6 +129,16 @@ class ShardBatches:
             elif names:  # JSONL chunks differ: the shard's columns are known at its end
                 _check_columns(first[0], first[1], f, list(names))
             _remember(f, self.shards.rows[-1])
+
+
+def _with_last(batches: Iterator[Batch]) -> Iterator[tuple[Batch, bool]]:
+    """Each batch, and whether it is the last one (one batch read ahead)."""
+    it = iter(batches)
+    prev = next(it, None)
+    while prev is not None:
+        nxt = next(it, None)
+        yield prev, nxt is None
+        prev = nxt
 
 
 def _check_columns(first: str, first_names: list[str], f: str, names: list[str]) -> None:
@@ -191,13 +214,18 @@ def _cast(data, schema: pa.Schema, f: str):
 
 
 def whole(files: list[str], read_one: Callable[[str], object], fmt: str):
-    """A multi-file input read whole: one `Source` (tables concatenated, lines per file)."""
+    """A multi-file input read whole: one `Source` (tables concatenated, lines per file);
+    `read_one` gives None for a file not to be read."""
     import numpy as np
 
     from trlprep.io.jsonl import concat_tables
     from trlprep.io.sources import Source
 
-    it = ShardBatches(files, lambda f: _as_batches(read_one(f), f), fmt)
+    def batches_of(f: str) -> Iterator[Batch] | None:
+        src = read_one(f)
+        return None if src is None else _as_batches(src, f)
+
+    it = ShardBatches(files, batches_of, fmt)
     parts = list(it)
     table = concat_tables([b.data for b in parts]) if parts else pa.table({})
     lines = None
@@ -231,13 +259,19 @@ def _remember(f: str, rows: int) -> None:
 
 
 def describe(
-    path: str | os.PathLike, split: str | None = None, input_format: str | None = None
+    path: str | os.PathLike,
+    split: str | None = None,
+    input_format: str | None = None,
+    bad_lines=None,
 ) -> Shards | None:
     """The shards of a multi-file input with their row offsets (None for one file).
 
     Row counts come from the last read of each file in this process (or Parquet metadata,
-    or a read when neither is at hand).
+    or a read when neither is at hand). Files after the one where a bad line stopped the
+    reading (`bad_lines`, a `BadLines(stop=True)`) are not read and count no rows.
     """
+    from trlprep.io.inputfiles import past_stop
+
     files = input_files(path, split, input_format)
     if files is None:
         return None
@@ -249,6 +283,9 @@ def describe(
     for f in files:
         key = _key(f)
         rows = _ROWS.get(key) if key is not None else None
+        if past_stop(bad_lines, files, f):
+            rows = 0
+            shards.unread.add(f)
         if rows is None and fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -271,10 +308,12 @@ def total_line(shards: Shards) -> str:
     return f"{plural(total, 'row')} in {plural(len(shards.files), 'file')}"
 
 
-def note_shards(report, path: str, split: str | None, input_format: str | None) -> None:
+def note_shards(
+    report, path: str, split: str | None, input_format: str | None, bad_lines=None
+) -> None:
     """Add to a validation report of several files each file's rows and the total, and
     name the file of every example row (`file:line`, or `file row N`)."""
-    shards = describe(path, split, input_format)
+    shards = describe(path, split, input_format, bad_lines)
     if shards is not None:
         annotate_shards(report, path, shards)
 

@@ -7,6 +7,7 @@ file (compressed or not) becomes one `InputError` naming it, never a traceback.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any, TypeVar
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import InputError
+from trlprep.errors import InputError, UsageError
 
 T = TypeVar("T")
 
@@ -79,7 +80,14 @@ def guard(path: str, fn: Callable[[], T]) -> T:
     except IsADirectoryError:
         raise InputError(f"{path}: is a folder, not a file") from None
     except (*ARROW_ERRORS, OSError, UnicodeDecodeError) as e:
-        raise InputError(f"cannot read: {first_line(e)}", path=path) from None
+        message = first_line(e)
+        hint = None
+        if any(w in message.lower() for w in ("compress", "inflate")):
+            hint = (
+                "the compressed file is cut short or damaged (an interrupted download or "
+                "copy?): fetch it again; `gzip -t FILE` tests a .gz file"
+            )
+        raise InputError(f"cannot read: {message}", path=path, hint=hint) from None
 
 
 HUB_TIMEOUT = 5.0  # seconds the one reachability probe of the Hub may take
@@ -147,9 +155,67 @@ def first_line(e: BaseException, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
 
 
+_MAGIC = [  # (leading bytes, what the file is)
+    (b"\x1f\x8b", "gzip"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PAR1", "parquet"),
+    (b"ARROW1", "arrow"),
+    (b"\xff\xff\xff\xff", "arrow"),  # an Arrow IPC stream's first message
+]
+_BZ2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")  # a block, or an empty stream
+_NAMED = {"gzip": ".gz", "zstd": ".zst", "bz2": ".bz2", "xz": ".xz"}
+_KINDS = {"parquet": "a Parquet file", "arrow": "an Arrow IPC file"}
+_TEXT = {"jsonl": "JSON Lines", "json": "JSON", "csv": "CSV"}
+
+
+def sniff(path: str | os.PathLike) -> str | None:
+    """What a file's first bytes say it is: gzip, zstd, bz2 or xz (compressed), parquet,
+    arrow, or None (text, or anything else; also when it cannot be opened)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return None
+    for magic, kind in _MAGIC:
+        if head.startswith(magic):
+            return kind
+    return "bz2" if _BZ2.match(head) else None
+
+
+def check_not_binary(path: str, fmt: str) -> None:
+    """A Parquet or Arrow file read as text (`fmt` jsonl/json/csv) is a UsageError saying what
+    it is and how to name it, instead of the text reader's 'not valid UTF-8'."""
+    found = sniff(path)
+    if found in _KINDS:
+        raise UsageError(
+            f"{path}: this is {_KINDS[found]}, not {_TEXT.get(fmt, fmt)} text",
+            hint=f"name it .{found} or pass --input-format {found}",
+        )
+
+
 def open_stream(path: str) -> pa.NativeFile:
-    """A readable stream over `path`, decompressing .gz/.zst/.bz2 on the fly."""
-    _, compression = split_suffix(path)
+    """A readable stream over `path`, decompressing gzip/zstd/bz2 on the fly.
+
+    The file's first bytes decide its compression, whatever its name says (a gzip file
+    named .jsonl is read as gzip); a name that says compressed for bytes that are not, and
+    xz (which Arrow cannot read), are InputErrors saying what to do.
+    """
+    _, named = split_suffix(path)
+    found = sniff(path)
+    if found == "xz":
+        raise InputError(
+            "cannot read: the file is xz-compressed, which trlprep does not read",
+            path=path,
+            hint="decompress it (`xz -d`), or recompress it as .gz or .zst",
+        )
+    compression = found if found in _NAMED else None
+    if named and compression is None and os.path.isfile(path):
+        raise InputError(
+            f"cannot read: the name says {named}-compressed but the file is not",
+            path=path,
+            hint=f"if it holds plain text, remove {_NAMED[named]} from its name",
+        )
     return guard(path, lambda: pa.input_stream(path, compression=compression))
 
 

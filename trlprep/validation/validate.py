@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
-from trlprep.io.jsonl import BadLineError, BadLines
+from trlprep.io.jsonl import BadLines
 from trlprep.io.readers import Batch, iter_batches, read, resolve_format
 from trlprep.registry import DatasetType, Format, Kind
 from trlprep.validation.checkplan import Plan, _needs_detection, make_plan
@@ -245,25 +245,30 @@ def validate_path(
     path = path if isinstance(path, str) else str(path)  # a trlprep.io.shards.Inputs stays one
     if on_bad_lines not in ("error", "skip"):
         raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
-    bad = BadLines() if on_bad_lines == "skip" else None
-    try:
-        report = _validate_path(
-            path, type, format, strict, max_errors, role_map, split, input_format, bad
-        )
-        from trlprep.io.shards import note_shards
+    # without skip, reading stops at the first bad line; the rows before it are checked
+    bad = BadLines(stop=on_bad_lines != "skip")
+    report = _validate_path(
+        path, type, format, strict, max_errors, role_map, split, input_format, bad
+    )
+    from trlprep.io.shards import note_shards
 
-        note_shards(report, path, split, input_format)  # several files: each one's rows
-    except BadLineError as e:
-        report = Report(type=None, format=None, num_rows=0, path=path, strict=strict)
-        report.issues.append(
-            Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[e.line])
+    note_shards(report, path, split, input_format, bad)  # several files: each one's rows
+    if bad.stopped is not None:
+        e = bad.stopped
+        line = e.line
+        if getattr(report, "shards", None) is not None:  # several files: name the file
+            from trlprep.io.inputfiles import FileLine
+
+            line = FileLine(e.line, str(e.path))
+        report.issues.insert(
+            0, Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[line])
         )
         report.notes.append(
-            f"reading stopped at line {e.line}; pass --on-bad-lines skip to check the rest"
+            f"reading stopped at line {line}; pass --on-bad-lines skip to check the rest"
         )
         return report
     by_reason: dict[str, list[int]] = {}
-    for line in bad.lines if bad else ():
+    for line in bad.lines:
         by_reason.setdefault(bad.found[line][0], []).append(line)
     rule = RULES["invalid-line"]
     report.issues[:0] = [
