@@ -20,10 +20,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from trlprep.conversion.apply import Failure, InputRows, apply_checked, failures_table, with_row_ids
+from trlprep.conversion.apply import (
+    Failure,
+    InputRows,
+    apply_checked,
+    failures_table,
+    split_missing,
+    with_row_ids,
+)
 from trlprep.conversion.convert import Plan, check_rows_left
 from trlprep.conversion.ledger import Ledger
-from trlprep.detection.detect import PASSABLE, detect_table
+from trlprep.detection.detect import PASSABLE, ROW_LEVEL, detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.io.readers import Batch
 from trlprep.io.tempfiles import scratch_dir
@@ -104,6 +111,9 @@ def convert_batches(
     spill = None
     try:
         for u in units:
+            u = _without_missing(u, plan, ledger)
+            if not u.table.num_rows:
+                continue
             _check_batch(u.table, plan, u.offset, u.lines)
             counts: list[tuple[str, int, int]] = []
             source = InputRows(u.offset, u.raw_lines)
@@ -144,6 +154,16 @@ def convert_batches(
             spill.close()
 
 
+def _without_missing(u: Unit, plan: Plan, ledger: Ledger) -> Unit:
+    """`u` less the rows with a null required value, which go to the ledger (`split_missing`)."""
+    table, keep, failure = split_missing(u.table, plan)
+    if failure is None:
+        return u
+    ledger.reject(failures_table([failure], u.raw, u.offset, u.raw_lines))
+    lines = None if u.lines is None else np.asarray(u.lines)[keep]
+    return dataclasses.replace(u, table=table, lines=lines)
+
+
 def _merged(units: list[Unit]) -> Unit:
     """One unit holding every row of consecutive `units` (pairing rows by prompt needs the
     whole input at once)."""
@@ -170,7 +190,7 @@ def _check_batch(table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | N
     ok_type = det.type is not None and set(plan.source_columns) <= set(det.columns.values()) | set(
         det.extra_columns
     )
-    problems = [p for p in det.problems if p.code not in PASSABLE]
+    problems = [p for p in det.problems if p.code not in PASSABLE | ROW_LEVEL]
     if problems or not ok_type or (det.format not in (None, plan.fmt) and table.num_rows):
         p = problems[0] if problems else None
         where = ""

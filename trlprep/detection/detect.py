@@ -40,6 +40,9 @@ from trlprep.wording import noun, plural
 # Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
 # conversations without a completion to read (the conversion refuses those rows one by one).
 PASSABLE = frozenset({"ambiguous-prompt", "no-completion"})
+# Problems of single rows, not of the dataset's type: a conversion refuses those rows one by
+# one (`trlprep.conversion.apply.split_missing`), so --on-error skip can set them aside.
+ROW_LEVEL = frozenset({"missing-value"})
 LAYOUT_ROWS = 1000  # rows of the first batch a public layout is recognised from
 
 
