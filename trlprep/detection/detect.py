@@ -193,8 +193,15 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
             used_fmt = Format.CONVERSATIONAL
         else:
             used_fmt = None
+            # the rows holding text or messages as most rows do are not the problem (no such
+            # majority: every kind is)
+            ranked = totals.most_common()
+            major = ranked[0][0] if len(ranked) < 2 or ranked[0][1] > ranked[1][1] else None
+            major = major if major in ("string", "messages") else None
             for name in names:
                 for kind, count in sorted(content_kinds(cols[name]).items()):
+                    if kind == major or (kind == "empty-list" and major == "messages"):
+                        continue
                     problem(
                         "mixed-format",
                         f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind}",
