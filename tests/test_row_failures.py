@@ -295,6 +295,74 @@ def test_mixed_kinds_under_an_importer_name_the_users_column(tmp_path):
     assert [r["completion"] for r in _jsonl(tmp_path / "g.jsonl")] == ["a0", "a1", "a3"]
 
 
+EXTRA_MIXED = [
+    {"prompt": "a", "chosen": "b", "rejected": "c", "meta": {"src": "x"}},
+    {"prompt": "d", "chosen": "e", "rejected": "f", "meta": "n/a"},
+    {"prompt": "g", "chosen": "h", "rejected": "i", "meta": {"src": "y"}},
+    {"prompt": "j", "chosen": "k", "rejected": "l", "meta": [1]},
+]
+
+
+def test_an_extra_column_of_mixed_kinds_is_carried_unchanged(tmp_path):
+    """validate passes such data; convert refused the rows of the minority kind (even with
+    --coerce, and --on-error skip dropped rows valid for their type). The extra is carried:
+    JSON Lines holds each value as it was, Arrow outputs hold its JSON text, said in a
+    warning that names the column."""
+    src = _write(tmp_path / "em.jsonl", EXTRA_MIXED)
+    assert _run("validate", str(src)).exit_code == 0
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert "4 rows in, 0 rejected, 4 converted -> 8 rows out" in " ".join(res.output.split())
+    assert "column 'meta'" not in res.output  # nothing changed: nothing to say
+    assert [r["meta"] for r in _jsonl(out)] == [r["meta"] for r in EXTRA_MIXED for _ in "ab"]
+    assert _jsonl(tmp_path / "o.rejects.jsonl") == []
+    pq_out = tmp_path / "o.parquet"
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(pq_out))
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert (
+        "warning: column 'meta' (an extra column) holds objects and strings and lists in "
+        f"different rows, which one Arrow column cannot hold: written to {pq_out} as JSON text"
+    ) in flat
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(pq_out).column("meta").to_pylist()[2] == '"n/a"'
+    back = tmp_path / "back.jsonl"  # trlprep reads the values back
+    assert _run("convert", str(pq_out), "--to", "preference", "-o", str(back)).exit_code == 0
+    assert [r["meta"] for r in _jsonl(back)] == [r["meta"] for r in EXTRA_MIXED]
+    disk = tmp_path / "folder"  # a save_to_disk folder keeps the text, untagged
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(disk))
+    assert res.exit_code == 0, res.output
+    assert "every reader, trlprep included, sees the text" in " ".join(res.output.split())
+
+
+def test_an_extra_column_of_mixed_kinds_in_the_python_api(tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = api.convert(EXTRA_MIXED, "unpaired")  # Python rows: the values themselves
+        assert [r["meta"] for r in rows][::2] == [r["meta"] for r in EXTRA_MIXED]
+        table = api.convert(pa.Table.from_pylist(EXTRA_MIXED[:1]), "unpaired")  # uniform
+        assert table.column("meta").to_pylist()[0] == {"src": "x"}
+    assert not [w for w in caught if "column 'meta'" in str(w.message)]
+    src = _write(tmp_path / "em.jsonl", EXTRA_MIXED)
+    with pytest.warns(UserWarning, match="column 'meta' .* returned as JSON text"):
+        table = api.convert(str(src), "unpaired")  # an Arrow table: the JSON text
+    assert table.num_rows == 8 and table.column("meta").to_pylist()[2] == '"n/a"'
+
+
+def test_a_list_among_texts_is_not_told_to_use_coerce(tmp_path):
+    rows = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": ["x"]}]
+    rows += [{"prompt": "d", "completion": "e"}, {"prompt": "f", "completion": 3}]
+    src = _write(tmp_path / "pc.jsonl", rows)
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--to", "lm", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    listed, number = _jsonl(tmp_path / "o.rejects.jsonl")
+    assert listed["reason"].endswith("(rule mixed-kind)")
+    assert number["reason"].endswith("; pass --coerce to read numbers as text")
+
+
 def test_settle_kinds_leaves_uniform_and_nested_columns_alone():
     from trlprep.io.kinds import settle_kinds
     from trlprep.io.readers import table_from_records

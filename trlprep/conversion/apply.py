@@ -359,10 +359,12 @@ def settle_table(
     table: pa.Table, lines: Any = None, *, coerce: bool = False
 ) -> tuple[pa.Table, Any, list[Failure], list[str]]:
     """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.io.kinds`), less the
-    rows that cannot be; also their lines, those rows as failures (stage `read`) and notes."""
+    rows that cannot be; also their lines, those rows as failures (stage `read`) and notes.
+    Extras of several kinds are carried as JSON text (`Arrow` outputs get a note)."""
+    from trlprep.detection.detect import carried_columns
     from trlprep.io.kinds import settle_kinds
 
-    s = settle_kinds(table, coerce=coerce)
+    s = settle_kinds(table, coerce=coerce, carry=carried_columns(table.column_names))
     work = with_row_ids(s.table)
     notes = [
         f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "

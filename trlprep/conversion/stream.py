@@ -67,13 +67,18 @@ def read_stage(
     raw: pa.Table, offset: int, lines: np.ndarray | None, ledger: Ledger, coerce: bool
 ) -> tuple[pa.Table, np.ndarray | None]:
     """Settle mixed-kind columns (`trlprep.io.kinds`); rows that cannot be go to the ledger
-    (stage `read`). Returns the table of the other rows and their positions in `raw`
-    (None: every row is kept)."""
+    (stage `read`). Extras of several kinds are carried as JSON text (said in the ledger).
+    Returns the table of the other rows and their positions in `raw` (None: every row is
+    kept)."""
+    from trlprep.detection.detect import carried_columns
     from trlprep.io.kinds import settle_kinds
 
-    s = settle_kinds(raw, coerce=coerce)
+    s = settle_kinds(raw, coerce=coerce, carry=carried_columns(raw.column_names))
     for column, count in s.coerced.items():
         ledger.coerced[column] += count
+    for column, kinds in s.carried.items():
+        seen = ledger.carried.setdefault(column, [])
+        seen += [k for k in kinds if k not in seen]
     if not s.bad.any():
         return s.table, None
     idx = np.flatnonzero(s.bad)
@@ -222,7 +227,8 @@ def stream_to_file(
         if fmt == "disk":
             collected = _Collector()
             convert_batches(units, plan, collected, spill_dir, ledger)
-            write(collected.table(), output, output_format="disk", overwrite=True)
+            table = _untagged(collected.table(), ledger.carried)
+            write(table, output, output_format="disk", overwrite=True)
             return
         writer = _LazyWriter(lambda schema: open_writer(output, schema, output_format=fmt))
         try:
@@ -231,6 +237,15 @@ def stream_to_file(
             writer.abort()
             raise
         writer.commit(empty_schema=_empty_schema(plan))
+
+
+def _untagged(table: pa.Table, columns: dict[str, list[str]]) -> pa.Table:
+    """`table` with the JSON text of carried extras as plain text: a save_to_disk folder keeps
+    no field metadata, so it cannot hold them tagged (the run's warning says so)."""
+    if not any(name in columns for name in table.column_names):
+        return table
+    fields = [f.remove_metadata() if f.name in columns else f for f in table.schema]
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, table.schema.metadata))
 
 
 def _empty_schema(plan: Plan) -> pa.Schema:

@@ -319,6 +319,20 @@ def _example_rows(prof: Profile) -> set[int]:
     return {r for cp in cps for ex in cp.examples.values() for r in ex}
 
 
+def carried_columns(names: Iterable[str]) -> set[str]:
+    """Which of the column `names` are extras, carried along and never read: not a column
+    of the type the names fit (in any format), nor a side column, nor `messages` (which a
+    reading may take). Empty when no type fits (a public layout reads its own columns)."""
+    names = set(names)
+    dtype, _, _ = _pick_type(names)
+    if dtype is None:
+        return set()
+    used = {c.name_in(f) for f in dtype.all_formats for c in dtype.columns_in(f)}
+    used |= {c.name for c in dtype.tokenized_columns}
+    used |= {c.conversational_name for c in dtype.columns if c.conversational_name}
+    return names - used - set(SIDE_COLUMNS) - set(IMAGE_COLUMNS) - {MESSAGES}
+
+
 def detect_table(table: pa.Table, lines: np.ndarray | None = None) -> Detection:
     """Detect from a whole Arrow table."""
     return detect_batches([Batch(table, 0, lines)])

@@ -111,6 +111,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     from trlprep.conversion.apply import Failure, apply_checked, split_missing
     from trlprep.conversion.stream import _check_batch
+    from trlprep.detection.detect import carried_columns
     from trlprep.io.kinds import settle_kinds
 
     if not table.num_rows:
@@ -128,7 +129,7 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     failures: list[Failure] = []
     if stage.check and table.num_rows:
         _check_batch(table, stage.plan, first, lines)
-        s = settle_kinds(table, coerce=stage.coerce)
+        s = settle_kinds(table, coerce=stage.coerce, carry=carried_columns(table.column_names))
         got.coerced.update(s.coerced)
         if s.bad.any():
             idx = np.flatnonzero(s.bad)
