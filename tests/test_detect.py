@@ -52,9 +52,37 @@ def test_mixed_formats_reported_with_counts_and_rows():
     assert det.type.name == "preference"
     assert det.format is None
     prompt_msgs = [p for p in det.problems if p.code == "mixed-format" and "'prompt'" in p.message]
-    by_kind = {("messages" in p.message): p for p in prompt_msgs}
-    assert by_kind[True].count == 1 and by_kind[True].rows == [2]
-    assert by_kind[False].count == 3 and by_kind[False].rows == [0, 1, 3]
+    # the odd row is the problem; the 3 rows holding text, as most rows do, are not
+    (odd,) = prompt_msgs
+    assert "messages" in odd.message and odd.count == 1 and odd.rows == [2]
+    assert all(p.rows == [2] for p in det.problems)
+
+
+def test_a_column_all_of_one_kind_is_not_blamed_for_another_columns_mix():
+    rows = [
+        {"prompt": "a", "completion": "b"},
+        {"prompt": "c", "completion": 3},
+        {"prompt": "e", "completion": ["x"]},
+        {"prompt": "e", "completion": None},
+    ]
+    det = trlprep.detect(rows)
+    assert det.type.name == "prompt-completion"
+    assert [(p.code, p.message, p.rows) for p in det.problems] == [
+        ("mixed-format", "column 'completion': 1 row holds messages", [2]),
+        ("mixed-format", "column 'completion': 1 row holds number", [1]),
+        (
+            "missing-value",
+            "column 'completion' is null or absent in 1 of 4 rows (rows of another type, or "
+            "missing data)",
+            [3],
+        ),
+    ]
+    # no majority (as many text values as message lists): every kind is listed
+    tie = trlprep.detect([{"prompt": "a", "completion": [{"role": "assistant", "content": "b"}]}])
+    assert {p.message for p in tie.problems} == {
+        "column 'prompt': 1 row holds string",
+        "column 'completion': 1 row holds messages",
+    }
 
 
 def test_rows_of_another_type_are_reported_not_guessed():

@@ -233,7 +233,9 @@ def test_train_on_an_empty_dataset_says_it_has_no_rows(tmp_path):
     assert f"{empty}: the dataset has no rows" in r.output
 
 
-def test_train_names_one_non_uniform_row_as_row(tmp_path):
+def test_train_names_the_line_of_a_row_with_a_null_value(tmp_path):
+    """A null required value is a row failure (named by its file line), not a data-wide
+    'not uniform' error."""
     pytest.importorskip("torch")
     rows = [PREFERENCE[0]] * 3 + [{**PREFERENCE[0], "chosen": None}]
     path = tmp_path / "p.jsonl"
@@ -243,7 +245,9 @@ def test_train_names_one_non_uniform_row_as_row(tmp_path):
         ["train", "--algo", "dpo", "--model", str(EXAMPLES / "tiny-chat-model"), "--data",
          str(path), "--output-dir", str(tmp_path / "out")],
     )  # fmt: skip
-    assert r.exit_code == 1 and "(e.g. row 3)" in r.output, r.output
+    flat = " ".join(r.output.split())
+    assert r.exit_code == 1 and f"{path}:4: read: column 'chosen'" in flat, r.output
+    assert "--on-error skip" in flat and "not uniform" not in flat
 
 
 def test_one_rejected_row_and_one_input_row_read_as_one(tmp_path):

@@ -191,6 +191,22 @@ def test_row_failure_names_global_row():
         engine.convert(ds, to="preference").materialize()
 
 
+def test_rows_with_null_required_values_are_row_failures_as_local():
+    """A null chosen is a row failure on Ray too: set aside with skip (as locally), else
+    named by its global row; a block whose rows all lack it is no data-wide error."""
+    rows = [{"prompt": f"q{i}", "chosen": f" yes {i}", "rejected": f" no {i}"} for i in range(6)]
+    rows[4]["chosen"] = rows[5]["chosen"] = None
+    table = pa.Table.from_pylist(rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        local = trlprep.convert(table, to="unpaired-preference", on_error="skip")
+        got = _ray_table(_blocks(table, [0, 4, 6]), to="unpaired-preference", on_error="skip")
+    assert [r for t in got for r in _rows(t)] == _rows(local) and local.num_rows == 8
+    with pytest.raises(DataError, match="row 4 .*'chosen': a required value is null"):
+        with ray_errors():
+            engine.convert(_blocks(table, [0, 4, 6]), to="unpaired-preference").materialize()
+
+
 def test_order_blocks_as_local():
     """Unpairing with order="blocks": every first-of-pair row before any second one."""
     rows = [{"prompt": f"q{i}", "chosen": f" yes {i}", "rejected": f" no {i}"} for i in range(7)]

@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import trlprep.templates
@@ -293,6 +295,74 @@ def test_mixed_kinds_under_an_importer_name_the_users_column(tmp_path):
     assert [r["completion"] for r in _jsonl(tmp_path / "g.jsonl")] == ["a0", "a1", "a3"]
 
 
+EXTRA_MIXED = [
+    {"prompt": "a", "chosen": "b", "rejected": "c", "meta": {"src": "x"}},
+    {"prompt": "d", "chosen": "e", "rejected": "f", "meta": "n/a"},
+    {"prompt": "g", "chosen": "h", "rejected": "i", "meta": {"src": "y"}},
+    {"prompt": "j", "chosen": "k", "rejected": "l", "meta": [1]},
+]
+
+
+def test_an_extra_column_of_mixed_kinds_is_carried_unchanged(tmp_path):
+    """validate passes such data; convert refused the rows of the minority kind (even with
+    --coerce, and --on-error skip dropped rows valid for their type). The extra is carried:
+    JSON Lines holds each value as it was, Arrow outputs hold its JSON text, said in a
+    warning that names the column."""
+    src = _write(tmp_path / "em.jsonl", EXTRA_MIXED)
+    assert _run("validate", str(src)).exit_code == 0
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert "4 rows in, 0 rejected, 4 converted -> 8 rows out" in " ".join(res.output.split())
+    assert "column 'meta'" not in res.output  # nothing changed: nothing to say
+    assert [r["meta"] for r in _jsonl(out)] == [r["meta"] for r in EXTRA_MIXED for _ in "ab"]
+    assert _jsonl(tmp_path / "o.rejects.jsonl") == []
+    pq_out = tmp_path / "o.parquet"
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(pq_out))
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert (
+        "warning: column 'meta' (an extra column) holds objects and strings and lists in "
+        f"different rows, which one Arrow column cannot hold: written to {pq_out} as JSON text"
+    ) in flat
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(pq_out).column("meta").to_pylist()[2] == '"n/a"'
+    back = tmp_path / "back.jsonl"  # trlprep reads the values back
+    assert _run("convert", str(pq_out), "--to", "preference", "-o", str(back)).exit_code == 0
+    assert [r["meta"] for r in _jsonl(back)] == [r["meta"] for r in EXTRA_MIXED]
+    disk = tmp_path / "folder"  # a save_to_disk folder keeps the text, untagged
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(disk))
+    assert res.exit_code == 0, res.output
+    assert "every reader, trlprep included, sees the text" in " ".join(res.output.split())
+
+
+def test_an_extra_column_of_mixed_kinds_in_the_python_api(tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = api.convert(EXTRA_MIXED, "unpaired")  # Python rows: the values themselves
+        assert [r["meta"] for r in rows][::2] == [r["meta"] for r in EXTRA_MIXED]
+        table = api.convert(pa.Table.from_pylist(EXTRA_MIXED[:1]), "unpaired")  # uniform
+        assert table.column("meta").to_pylist()[0] == {"src": "x"}
+    assert not [w for w in caught if "column 'meta'" in str(w.message)]
+    src = _write(tmp_path / "em.jsonl", EXTRA_MIXED)
+    with pytest.warns(UserWarning, match="column 'meta' .* returned as JSON text"):
+        table = api.convert(str(src), "unpaired")  # an Arrow table: the JSON text
+    assert table.num_rows == 8 and table.column("meta").to_pylist()[2] == '"n/a"'
+
+
+def test_a_list_among_texts_is_not_told_to_use_coerce(tmp_path):
+    rows = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": ["x"]}]
+    rows += [{"prompt": "d", "completion": "e"}, {"prompt": "f", "completion": 3}]
+    src = _write(tmp_path / "pc.jsonl", rows)
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--to", "lm", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    listed, number = _jsonl(tmp_path / "o.rejects.jsonl")
+    assert listed["reason"].endswith("(rule mixed-kind)")
+    assert number["reason"].endswith("; pass --coerce to read numbers as text")
+
+
 def test_settle_kinds_leaves_uniform_and_nested_columns_alone():
     from trlprep.io.kinds import settle_kinds
     from trlprep.io.readers import table_from_records
@@ -404,3 +474,116 @@ def test_pairing_by_prompt_sees_every_batch(tmp_path, monkeypatch):
     assert pairs == {
         (r["prompt"], r["chosen"], r["rejected"]) for r in api.convert(rows, "preference")
     }
+
+
+# ---------------------------------------------------------------- null required values
+
+
+def _pref_text(i: int) -> dict:
+    return {"prompt": f"Q{i}:", "chosen": f" yes {i}.", "rejected": f" no {i}."}
+
+
+def test_a_null_or_absent_required_value_is_a_row_failure(tmp_path):
+    """One row with `"chosen": null` (or no `chosen` key) is set aside with --on-error skip
+    and named by its line; it used to stop every run with 'the data is not uniform'."""
+    rows = [_pref_text(i) for i in range(4)]
+    rows[1]["chosen"] = None
+    del rows[3]["rejected"]
+    src = _write(tmp_path / "p.jsonl", rows)
+    out = tmp_path / "o.jsonl"
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    flat = " ".join(res.output.split())
+    assert "4 rows in, 2 rejected, 2 converted -> 4 rows out" in flat
+    assert "not uniform" not in flat
+    rejects = _jsonl(tmp_path / "o.rejects.jsonl")
+    assert [(r["row"], r["line"], r["stage"], r["record"]) for r in rejects] == [
+        (1, 2, "read", rows[1]),
+        (3, 4, "read", {**rows[3], "rejected": None}),  # the record as read
+    ]
+    assert rejects[0]["reason"] == (
+        "column 'chosen': a required value is null or missing (rule null-value)"
+    )
+    assert rejects[1]["reason"].startswith("column 'rejected': a required value")
+    assert [r["prompt"] for r in _jsonl(out)] == ["Q0:", "Q0:", "Q2:", "Q2:"]
+    # without skip: the first line, how many more, and the way to set them aside
+    out2 = tmp_path / "o2.jsonl"
+    res = _run("convert", str(src), "--to", "unpaired", "-o", str(out2))
+    assert res.exit_code == 1 and not out2.exists()
+    flat = " ".join(res.output.split())
+    assert f"{src}:2: read: column 'chosen': a required value is null" in flat
+    assert "(1 more row fails)" in flat and "--on-error skip" in flat
+
+
+def test_null_values_in_the_python_api_are_row_failures():
+    rows = [_pref_text(i) for i in range(3)]
+    rows[2]["prompt"] = None
+    with pytest.raises(DataError, match="column 'prompt': a required value is null") as exc:
+        api.convert(rows, "unpaired")
+    assert exc.value.row == 2
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = api.convert(rows, "unpaired", on_error="skip")
+    assert [r["prompt"] for r in out] == ["Q0:", "Q0:", "Q1:", "Q1:"]
+    (w,) = [w.message for w in caught if isinstance(w.message, RejectedRowsWarning)]
+    assert w.rejects.column("row").to_pylist() == [2]
+
+
+def test_a_layout_still_needs_its_columns_and_an_empty_string_stays_a_validation_failure(
+    tmp_path,
+):
+    """What stays as it was: rows of another type entirely are a data-wide error, and an
+    empty text is refused by the output check."""
+    rows = [{"prompt": "a", "completion": "b"}, {"prompt": "c", "completion": "d"}]
+    src = _write(tmp_path / "pc.jsonl", rows)
+    res = _run("convert", str(src), "--from", "preference", "-o", str(tmp_path / "o.jsonl"))
+    assert res.exit_code == 2 and "does not match the data" in res.output
+    rows = [_pref_text(0), {**_pref_text(1), "chosen": ""}]
+    src = _write(tmp_path / "e.jsonl", rows)
+    res = _run(
+        "convert", str(src), "--to", "unpaired", "-o", str(tmp_path / "out.jsonl"),
+        "--on-error", "skip",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (rej,) = _jsonl(tmp_path / "out.rejects.jsonl")
+    assert (rej["line"], rej["stage"]) == (2, "validation")
+
+
+CELL = st.sampled_from(["ok", "ok", "ok", "null", "absent"])
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cells=st.lists(st.tuples(CELL, CELL, CELL), min_size=1, max_size=25))
+def test_rows_in_equal_rows_out_plus_rejected(tmp_path_factory, cells):
+    """Rows with any null or absent required value are exactly the rejected rows, in the
+    streamed CLI (small batches, some wholly null) and the Python API alike; every other
+    row is converted."""
+    rows = [_pref_text(0)]  # one complete row: the data is preference
+    for i, kinds in enumerate(cells, 1):
+        row = _pref_text(i)
+        for name, kind in zip(("prompt", "chosen", "rejected"), kinds, strict=True):
+            if kind == "null":
+                row[name] = None
+            elif kind == "absent":
+                del row[name]
+        rows.append(row)
+    bad = [i for i, r in enumerate(rows) if len(r) < 3 or None in r.values()]
+    tmp = tmp_path_factory.mktemp("rows")
+    src = _write(tmp / "p.jsonl", rows)
+    out = tmp / "o.jsonl"
+    with pytest.MonkeyPatch.context() as mp:
+        from trlprep.io import jsonl
+
+        mp.setattr(jsonl, "CHUNK_BYTES", 128)  # a few rows a batch
+        res = _run("convert", str(src), "--to", "unpaired", "-o", str(out), "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    n_in, n_bad = len(rows), len(bad)
+    good = n_in - n_bad
+    assert f"{n_in} row{'s' * (n_in > 1)} in, {n_bad} rejected, {good} converted" in res.output
+    rejects = _jsonl(tmp / "o.rejects.jsonl") if n_bad else []
+    assert [r["row"] for r in rejects] == bad
+    assert [r["line"] for r in rejects] == [i + 1 for i in bad]
+    assert len(_jsonl(out)) == 2 * good
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        assert api.convert(rows, "unpaired", on_error="skip") == _jsonl(out)

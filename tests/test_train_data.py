@@ -409,13 +409,16 @@ def test_unpaired_collator_builds_mismatched_kl_pairs():
     assert pairs.seqs.target_seq.tolist() == [0, 0, 1]
 
 
-def test_rows_of_mixed_types_are_refused(tok):
+def test_a_row_with_a_null_value_is_refused_or_left_out(tok):
     rows = [
         {"prompt": "the sky", "chosen": " is blue", "rejected": " is red"},
         {"prompt": "the sky", "chosen": " is blue", "rejected": None},
     ]
-    with pytest.raises(DataError, match="not uniform"):
+    with pytest.raises(DataError, match=r"row 1: read: column 'rejected'.*rule null-value"):
         _prep(tok, "dpo", rows)
+    prepared = _prep(tok, "dpo", rows, on_error="skip")
+    assert len(prepared) == 1
+    assert [(r["row"], r["stage"]) for r in prepared.rejects.to_pylist()] == [(1, "read")]
 
 
 @pytest.mark.parametrize("group_by_length", [False, True])

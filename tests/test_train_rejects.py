@@ -186,3 +186,26 @@ def test_eval_data_has_a_layout_of_its_own(hh_file, tmp_path):
     assert len(prepare_data(t, str(hh_file), training=True)) == 2
     assert len(prepare_data(t, str(sharegpt), training=False)) == 1
     assert any(s.startswith("eval data: sharegpt layout -> preference") for s in said), said
+
+
+def test_a_row_with_a_null_chosen_is_left_out_and_listed(tmp_path):
+    """`train --on-error skip` on preference rows, one with `"chosen": null`: it trains on
+    the others and lists that row (it used to stop with 'the data is not uniform')."""
+    from train_support import save_tiny_model
+    from trlprep.trainers import train
+
+    rows = [{"prompt": f"Q{i}?", "chosen": f" yes {i}", "rejected": f" no {i}"} for i in range(4)]
+    rows[2]["chosen"] = None
+    path = tmp_path / "pref.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "out"
+    said: list[str] = []
+    config = dict(
+        algo="dpo", model=str(save_tiny_model(tmp_path / "model")), data=str(path),
+        on_error="skip", output_dir=str(out), max_steps=1, batch_size=2, progress=False,
+    )  # fmt: skip
+    train(config, log=said.append)
+    (listed,) = [json.loads(x) for x in (out / "data.rejects.jsonl").open()]
+    assert (listed["row"], listed["line"], listed["stage"]) == (2, 3, "read")
+    assert listed["reason"].startswith("column 'chosen': a required value is null")
+    assert any(s.startswith("data: preference, 3 rows") for s in said), said

@@ -71,7 +71,7 @@ def to_training_table(
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_reason, why_no_rows_left
     from trlprep.conversion.graph import route
-    from trlprep.detection.detect import detect_table
+    from trlprep.detection.detect import ROW_LEVEL, detect_table
     from trlprep.importers import (
         ImportOptions,
         import_table,
@@ -114,7 +114,8 @@ def to_training_table(
             "cannot tell the dataset type: " + unknown_reason(det),
             hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
         )
-    problems = [p for p in det.problems if p.code != "ambiguous-prompt"]
+    # rows with a null required value are refused one by one by the conversion below
+    problems = [p for p in det.problems if p.code != "ambiguous-prompt" and p.code not in ROW_LEVEL]
     if problems:
         p = problems[0]
         raise DataError(
@@ -133,7 +134,8 @@ def to_training_table(
         return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
     dst = target_type(det.type, accepts)
     templated = det.format is Format.CONVERSATIONAL
-    if dst is det.type and not templated:
+    row_problems = any(p.code in ROW_LEVEL for p in det.problems)
+    if dst is det.type and not templated and not row_problems:
         return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
     try:
         way = route(det.type, dst)

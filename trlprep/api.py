@@ -72,9 +72,10 @@ def convert(
     from trlprep.conversion.apply import convert_table, settle_table
     from trlprep.conversion.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
-    from trlprep.detection.detect import detect_table
+    from trlprep.detection.detect import carried_columns, detect_table
     from trlprep.importers import is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.kinds import carried_kinds, carried_warning
     from trlprep.registry import Format
 
     layout = from_ if from_ is not None and is_layout(from_) else None
@@ -108,7 +109,12 @@ def convert(
         )
         for message in plan.warnings():  # what the template left out (tool calls, tools)
             warnings.warn(message, UserWarning, stacklevel=3)
-        return inp.restore(out)
+        result = inp.restore(out)
+        if not isinstance(result, (list, dict)):  # Python rows hold the values themselves
+            for column, kinds in carried_kinds(out, carried_columns(out.column_names)).items():
+                said = carried_warning(column, kinds, "returned")
+                warnings.warn(said, UserWarning, stacklevel=4)  # the caller of convert
+        return result
 
     return map_splits(data, one)
 

@@ -68,7 +68,7 @@ def run(req: Request) -> None:
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
     from trlprep.io.readers import BadLines, Batch, iter_batches
-    from trlprep.io.writers import check_output
+    from trlprep.io.writers import check_output, resolve_output_format
     from trlprep.registry import get_type
 
     check_on_error(req.on_error)
@@ -179,6 +179,13 @@ def run(req: Request) -> None:
         err.print(f"warning: {message}", markup=False)
     for message in plan.warnings():
         err.print(f"warning: {message}", markup=False)
+    out_format = resolve_output_format(req.output, req.output_format)
+    if ledger.carried and out_format != "jsonl":  # JSON Lines holds the values themselves
+        from trlprep.io.kinds import carried_warning
+
+        for column, kinds in ledger.carried.items():
+            said = carried_warning(column, kinds, f"written to {req.output}", out_format != "disk")
+            err.print(f"warning: {said}", markup=False)
     for note in ledger.notes() + plan.notes():
         err.print(f"note: {note}", markup=False)
     source = f"{importer.name} -> " if importer else ""

@@ -33,6 +33,7 @@ __all__ = [
     "merge_reports",
     "row_ids",
     "settle_table",
+    "split_missing",
     "with_row_ids",
 ]
 
@@ -226,6 +227,36 @@ class Failure:
     hint: str | None = None  # the stage's advice on such rows
 
 
+def split_missing(table: pa.Table, plan: Plan) -> tuple[pa.Table, np.ndarray, Failure | None]:
+    """`table` (with `ROW_ID`) less its rows that hold no value (null, or the key absent)
+    in a column the plan reads, which are returned as a failure (stage `read`, rule
+    `null-value`, as `trlprep validate` names it). Also the positions of the rows kept
+    (to filter their lines). A column missing from a streamed batch altogether (no row
+    of a JSON Lines chunk has the key) is missing in each of its rows."""
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    missing = np.zeros(n, dtype=bool)
+    reasons = np.full(n, None, dtype=object)
+    for name in plan.source_columns:
+        if name not in table.column_names:
+            null = np.ones(n, dtype=bool)
+        elif table.column(name).null_count:
+            null = np.asarray(pc.is_null(table.column(name)).to_numpy(zero_copy_only=False), bool)
+        else:
+            continue
+        reasons[null & ~missing] = (
+            f"column {name!r}: a required value is null or missing (rule null-value)"
+        )
+        missing |= null
+    if not missing.any():
+        return table, np.arange(n), None
+    idx = np.flatnonzero(missing)
+    keep = np.flatnonzero(~missing)
+    failure = Failure(row_ids(table, idx), "read", list(reasons[idx]))
+    return table.take(pa.array(keep)), keep, failure
+
+
 def apply_checked(
     table: pa.Table,
     plan: Plan,
@@ -294,6 +325,10 @@ def convert_table(
     work, work_lines, failures, notes = settle_table(table, lines, coerce=coerce)
     for note in notes:
         warnings.warn(note, UserWarning, stacklevel=3)
+    work, keep, missing = split_missing(work, plan)
+    if missing is not None:
+        failures.append(missing)
+        work_lines = None if work_lines is None else np.asarray(work_lines)[keep]
     out, more = apply_checked(work, plan, lines=work_lines, source=InputRows(0, lines))
     failures += more
     out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
@@ -324,10 +359,12 @@ def settle_table(
     table: pa.Table, lines: Any = None, *, coerce: bool = False
 ) -> tuple[pa.Table, Any, list[Failure], list[str]]:
     """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.io.kinds`), less the
-    rows that cannot be; also their lines, those rows as failures (stage `read`) and notes."""
+    rows that cannot be; also their lines, those rows as failures (stage `read`) and notes.
+    Extras of several kinds are carried as JSON text (`Arrow` outputs get a note)."""
+    from trlprep.detection.detect import carried_columns
     from trlprep.io.kinds import settle_kinds
 
-    s = settle_kinds(table, coerce=coerce)
+    s = settle_kinds(table, coerce=coerce, carry=carried_columns(table.column_names))
     work = with_row_ids(s.table)
     notes = [
         f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trlprep.conversion.graph import Route, route
-from trlprep.detection.detect import PASSABLE, Detection
+from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Detection
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import DatasetType, Format, get_type
 
@@ -215,11 +215,15 @@ def make_plan(
     options: Any = None,
     render: Render | None = None,
     guide_only: bool = False,
+    per_row: bool = True,
 ) -> Plan:
-    """Check the detected source against `from_` and route it to `to`."""
+    """Check the detected source against `from_` and route it to `to`.
+
+    `per_row`: problems of single rows (a null required value, `ROW_LEVEL`) are left to
+    the conversion, which refuses those rows one by one; False: they are errors here."""
     from trlprep.converters.base import ConvertOptions
 
-    src = _source_type(det, from_)
+    src = _source_type(det, from_, per_row)
     if det.format is None:
         raise DataError(
             "rows mix standard text and conversational messages",
@@ -312,7 +316,9 @@ def _reading(det: Detection, src: DatasetType) -> Any:
     return Edge(src.name, src.name, fn, description=det.reading.description, needs=needs)
 
 
-def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType:
+def _source_type(
+    det: Detection, from_: str | DatasetType | None, per_row: bool = True
+) -> DatasetType:
     looks = (
         f"{det.type.name} ({det.format.value if det.format else 'mixed format'})"
         if det.type
@@ -323,7 +329,8 @@ def _source_type(det: Detection, from_: str | DatasetType | None) -> DatasetType
             "cannot tell the dataset type: " + unknown_reason(det),
             hint="rename the columns, or import the layout with `--from LAYOUT`",
         )
-    problems = [p for p in det.problems if p.code not in PASSABLE]
+    passable = PASSABLE | ROW_LEVEL if per_row else PASSABLE
+    problems = [p for p in det.problems if p.code not in passable]
     if problems:
         p = problems[0]
         shown, word = (p.lines, "line") if p.lines else (p.rows, "row")

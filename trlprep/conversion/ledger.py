@@ -44,6 +44,8 @@ class Ledger:
     expansions: dict[str, str] = field(default_factory=dict)  # step -> how rows multiply
     bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
     coerced: Counter = field(default_factory=Counter)  # column -> values read as text
+    # extras of several kinds carried as JSON text: column -> the kinds (`io.kinds`)
+    carried: dict[str, list[str]] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
     shards: Any = None  # trlprep.io.shards.Shards: rows of an input of several files
 

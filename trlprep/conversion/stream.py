@@ -19,10 +19,17 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from trlprep.conversion.apply import Failure, InputRows, apply_checked, failures_table, with_row_ids
+from trlprep.conversion.apply import (
+    Failure,
+    InputRows,
+    apply_checked,
+    failures_table,
+    split_missing,
+    with_row_ids,
+)
 from trlprep.conversion.convert import Plan, check_rows_left
 from trlprep.conversion.ledger import Ledger
-from trlprep.detection.detect import PASSABLE, detect_table
+from trlprep.detection.detect import PASSABLE, ROW_LEVEL, detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.io.readers import Batch
 from trlprep.io.tempfiles import scratch_dir
@@ -60,13 +67,18 @@ def read_stage(
     raw: pa.Table, offset: int, lines: np.ndarray | None, ledger: Ledger, coerce: bool
 ) -> tuple[pa.Table, np.ndarray | None]:
     """Settle mixed-kind columns (`trlprep.io.kinds`); rows that cannot be go to the ledger
-    (stage `read`). Returns the table of the other rows and their positions in `raw`
-    (None: every row is kept)."""
+    (stage `read`). Extras of several kinds are carried as JSON text (said in the ledger).
+    Returns the table of the other rows and their positions in `raw` (None: every row is
+    kept)."""
+    from trlprep.detection.detect import carried_columns
     from trlprep.io.kinds import settle_kinds
 
-    s = settle_kinds(raw, coerce=coerce)
+    s = settle_kinds(raw, coerce=coerce, carry=carried_columns(raw.column_names))
     for column, count in s.coerced.items():
         ledger.coerced[column] += count
+    for column, kinds in s.carried.items():
+        seen = ledger.carried.setdefault(column, [])
+        seen += [k for k in kinds if k not in seen]
     if not s.bad.any():
         return s.table, None
     idx = np.flatnonzero(s.bad)
@@ -104,6 +116,9 @@ def convert_batches(
     spill = None
     try:
         for u in units:
+            u = _without_missing(u, plan, ledger)
+            if not u.table.num_rows:
+                continue
             _check_batch(u.table, plan, u.offset, u.lines, u.path)
             counts: list[tuple[str, int, int]] = []
             source = InputRows(u.offset, u.raw_lines)
@@ -144,6 +159,16 @@ def convert_batches(
             spill.close()
 
 
+def _without_missing(u: Unit, plan: Plan, ledger: Ledger) -> Unit:
+    """`u` less the rows with a null required value, which go to the ledger (`split_missing`)."""
+    table, keep, failure = split_missing(u.table, plan)
+    if failure is None:
+        return u
+    ledger.reject(failures_table([failure], u.raw, u.offset, u.raw_lines))
+    lines = None if u.lines is None else np.asarray(u.lines)[keep]
+    return dataclasses.replace(u, table=table, lines=lines)
+
+
 def _merged(units: list[Unit]) -> Unit:
     """One unit holding every row of consecutive `units` (pairing rows by prompt needs the
     whole input at once)."""
@@ -174,7 +199,7 @@ def _check_batch(
     ok_type = det.type is not None and set(plan.source_columns) <= set(det.columns.values()) | set(
         det.extra_columns
     )
-    problems = [p for p in det.problems if p.code not in PASSABLE]
+    problems = [p for p in det.problems if p.code not in PASSABLE | ROW_LEVEL]
     if problems or not ok_type or (det.format not in (None, plan.fmt) and table.num_rows):
         p = problems[0] if problems else None
         where = ""
@@ -207,7 +232,8 @@ def stream_to_file(
         if fmt == "disk":
             collected = _Collector()
             convert_batches(units, plan, collected, spill_dir, ledger)
-            write(collected.table(), output, output_format="disk", overwrite=True)
+            table = _untagged(collected.table(), ledger.carried)
+            write(table, output, output_format="disk", overwrite=True)
             return
         writer = _LazyWriter(lambda schema: open_writer(output, schema, output_format=fmt))
         try:
@@ -228,6 +254,15 @@ def _scratch_folder(output: str | os.PathLike) -> str:
     if stream_kind(output) is not None:
         return tempfile.gettempdir()
     return str(real_target(output).parent)
+
+
+def _untagged(table: pa.Table, columns: dict[str, list[str]]) -> pa.Table:
+    """`table` with the JSON text of carried extras as plain text: a save_to_disk folder keeps
+    no field metadata, so it cannot hold them tagged (the run's warning says so)."""
+    if not any(name in columns for name in table.column_names):
+        return table
+    fields = [f.remove_metadata() if f.name in columns else f for f in table.schema]
+    return pa.Table.from_arrays(table.columns, schema=pa.schema(fields, table.schema.metadata))
 
 
 def _empty_schema(plan: Plan) -> pa.Schema:

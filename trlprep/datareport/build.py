@@ -195,7 +195,7 @@ def measure(
     template, tok = loaded or _template(chat_template, tokenizer, det.format, pending)
     if loaded and template is None and tok is not None:
         template = _template(None, tok, det.format)[0]
-    plan = make_plan(det, from_=type)
+    plan = make_plan(det, from_=type, per_row=False)  # no conversion refuses rows here
     read_as = plan.dst.name
     if plan.dst.name == "preference-implicit":  # trainers extract the shared prompt first
         from trlprep.converters.base import ConvertOptions
@@ -203,7 +203,7 @@ def measure(
         if split_mode not in ("word", "char"):
             raise UsageError(f"unknown split mode {split_mode!r}", hint="use word or char")
         opts = ConvertOptions(split_mode=split_mode)
-        plan = make_plan(det, from_=type, to="preference", options=opts)
+        plan = make_plan(det, from_=type, to="preference", options=opts, per_row=False)
     val = None
     if validate and layout is not None and imported is not None:
         val = _validation(data, None, type, None, None)

@@ -40,6 +40,9 @@ from trlprep.wording import noun, plural
 # Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
 # conversations without a completion to read (the conversion refuses those rows one by one).
 PASSABLE = frozenset({"ambiguous-prompt", "no-completion"})
+# Problems of single rows, not of the dataset's type: a conversion refuses those rows one by
+# one (`trlprep.conversion.apply.split_missing`), so --on-error skip can set them aside.
+ROW_LEVEL = frozenset({"missing-value"})
 LAYOUT_ROWS = 1000  # rows of the first batch a public layout is recognised from
 
 
@@ -190,8 +193,15 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
             used_fmt = Format.CONVERSATIONAL
         else:
             used_fmt = None
+            # the rows holding text or messages as most rows do are not the problem (no such
+            # majority: every kind is)
+            ranked = totals.most_common()
+            major = ranked[0][0] if len(ranked) < 2 or ranked[0][1] > ranked[1][1] else None
+            major = major if major in ("string", "messages") else None
             for name in names:
                 for kind, count in sorted(content_kinds(cols[name]).items()):
+                    if kind == major or (kind == "empty-list" and major == "messages"):
+                        continue
                     problem(
                         "mixed-format",
                         f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind}",
@@ -307,6 +317,20 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
 def _example_rows(prof: Profile) -> set[int]:
     cps = [*prof.columns.values(), prof.repeated_prompt]
     return {r for cp in cps for ex in cp.examples.values() for r in ex}
+
+
+def carried_columns(names: Iterable[str]) -> set[str]:
+    """Which of the column `names` are extras, carried along and never read: not a column
+    of the type the names fit (in any format), nor a side column, nor `messages` (which a
+    reading may take). Empty when no type fits (a public layout reads its own columns)."""
+    names = set(names)
+    dtype, _, _ = _pick_type(names)
+    if dtype is None:
+        return set()
+    used = {c.name_in(f) for f in dtype.all_formats for c in dtype.columns_in(f)}
+    used |= {c.name for c in dtype.tokenized_columns}
+    used |= {c.conversational_name for c in dtype.columns if c.conversational_name}
+    return names - used - set(SIDE_COLUMNS) - set(IMAGE_COLUMNS) - {MESSAGES}
 
 
 def detect_table(table: pa.Table, lines: np.ndarray | None = None) -> Detection:

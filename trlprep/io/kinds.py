@@ -5,10 +5,18 @@ Readers keep such a column as tagged JSON text (`arrowtypes.JSON_FIELD_KEY`). He
 kind most rows hold wins: rows of another kind are row failures naming the column as the
 user wrote it (stage `read`), or, with `coerce`, numbers and booleans in a text column are
 read as their text. The column is then decoded to its proper Arrow type.
+
+Columns named in `carry` (the extras: no column of the dataset type, see
+`trlprep.detection.detect.carried_columns`) are left as they are: one Arrow column cannot
+hold an object in one row and a string in another, so such an extra stays tagged JSON
+text, each value as the user wrote it (JSON Lines outputs and Python rows give the values
+back; Parquet and Arrow store the text), and no row is refused for a column trlprep does
+not read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -36,18 +44,25 @@ class Settled:
     bad: np.ndarray  # per row: it holds a minority kind (and is to be set aside)
     reasons: np.ndarray  # per row: why (None where not bad)
     coerced: dict[str, int] = field(default_factory=dict)  # column -> values read as text
+    # extras whose rows hold several kinds, kept as JSON text: column -> the kinds, by count
+    carried: dict[str, list[str]] = field(default_factory=dict)
 
 
-def settle_kinds(table: pa.Table, *, coerce: bool = False) -> Settled:
-    """Settle every tagged (mixed-kind) column of `table`; see the module docstring."""
+def settle_kinds(table: pa.Table, *, coerce: bool = False, carry: Collection[str] = ()) -> Settled:
+    """Settle every tagged (mixed-kind) column of `table` but those in `carry`; see the
+    module docstring."""
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
     reasons = np.full(n, None, dtype=object)
     coerced: dict[str, int] = {}
+    carried: dict[str, list[str]] = {}
     if not any(is_json_field(f) for f in table.schema):
         return Settled(table, bad, reasons)
     for i, f in enumerate(table.schema):
         if not is_json_field(f):
+            continue
+        if f.name in carry:
+            carried[f.name] = _kinds_by_count(table.column(i))
             continue
         text = table.column(i).combine_chunks()
         kinds = json_kinds(text)
@@ -75,13 +90,15 @@ def settle_kinds(table: pa.Table, *, coerce: bool = False) -> Settled:
             idx = np.flatnonzero(other)
             shown = text.take(pa.array(idx)).to_pylist()
             row_kinds = kinds.take(pa.array(idx)).to_pylist()
-            hint = "; pass --coerce to read numbers as text" if major == "string" else ""
             for j, value, kind in zip(idx, shown, row_kinds, strict=True):
                 if reasons[j] is None:
                     value = value if len(value) <= PREVIEW else value[:PREVIEW] + "..."
+                    # --coerce reads numbers and booleans as text, never lists or objects
+                    scalar = major == "string" and kind in ("number", "bool")
                     reasons[j] = (
                         f"column {f.name!r} holds {_NAMES[kind][0]} ({value}) where the other "
-                        f"rows hold {_NAMES[major][1]} (rule mixed-kind){hint}"
+                        f"rows hold {_NAMES[major][1]} (rule mixed-kind)"
+                        + ("; pass --coerce to read numbers as text" if scalar else "")
                     )
             bad |= other
             text = pc.if_else(pa.array(other), pa.scalar(None, text.type), text)
@@ -91,4 +108,40 @@ def settle_kinds(table: pa.Table, *, coerce: bool = False) -> Settled:
             table = table.set_column(i, new_field.with_metadata(None), arr)
         else:
             table = table.set_column(i, f, text)
-    return Settled(table, bad, reasons, coerced)
+    return Settled(table, bad, reasons, coerced, carried)
+
+
+def carried_warning(column: str, kinds: list[str], stored: str, tagged: bool = True) -> str:
+    """What happened to an extra column of several kinds (`Settled.carried`): `stored` says
+    where its JSON text went ("written to out.parquet", "returned"); `tagged`: with the tag
+    that lets trlprep read the values back (a save_to_disk folder keeps no tag)."""
+    held = " and ".join(_NAMES[k][1] for k in kinds if k in _NAMES) or "values of several kinds"
+    back = (
+        "trlprep reads it back as the values, other readers see the text"
+        if tagged
+        else "every reader, trlprep included, sees the text"
+    )
+    return (
+        f"column {column!r} (an extra column) holds {held} in different rows, which one "
+        f"Arrow column cannot hold: {stored} as JSON text (one string per row, each value as "
+        f"written; {back})"
+    )
+
+
+def carried_kinds(table: pa.Table, columns: Collection[str]) -> dict[str, list[str]]:
+    """The tagged JSON-text columns of `table` among `columns`, with the kinds their rows
+    hold (most rows first; nulls aside)."""
+    out = {}
+    for i, f in enumerate(table.schema):
+        if f.name in columns and is_json_field(f):
+            out[f.name] = _kinds_by_count(table.column(i))
+    return out
+
+
+def _kinds_by_count(column: pa.ChunkedArray | pa.Array) -> list[str]:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    counts = pc.value_counts(json_kinds(column))
+    order = np.argsort(-counts.field("counts").to_numpy(), kind="stable")
+    names = counts.field("values").to_pylist()
+    return [names[j] for j in order if names[j] not in ("null", None)]

@@ -109,8 +109,9 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 
 
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
-    from trlprep.conversion.apply import Failure, apply_checked
+    from trlprep.conversion.apply import Failure, apply_checked, split_missing
     from trlprep.conversion.stream import _check_batch
+    from trlprep.detection.detect import carried_columns
     from trlprep.io.kinds import settle_kinds
 
     if not table.num_rows:
@@ -128,7 +129,7 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     failures: list[Failure] = []
     if stage.check and table.num_rows:
         _check_batch(table, stage.plan, first, lines)
-        s = settle_kinds(table, coerce=stage.coerce)
+        s = settle_kinds(table, coerce=stage.coerce, carry=carried_columns(table.column_names))
         got.coerced.update(s.coerced)
         if s.bad.any():
             idx = np.flatnonzero(s.bad)
@@ -137,6 +138,11 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
             lines = None if lines is None else lines[~s.bad]
         else:
             table = s.table
+    if stage.check and table.num_rows:
+        table, keep, missing = split_missing(table, stage.plan)
+        if missing is not None:
+            failures.append(missing)
+            lines = None if lines is None else lines[keep]
     counts: list[tuple[str, int, int]] = []
     out, more = apply_checked(
         table, stage.plan, offset=first, lines=lines, counts=counts, source=rows
