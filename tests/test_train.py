@@ -319,3 +319,27 @@ def test_lora_trains_adapters_against_the_adapters_off_reference(model_dir, tmp_
         resume=str(tmp_path / "checkpoint-10"),
     )
     assert resumed.step == 10
+
+
+def test_max_grad_norm_zero_trains_unclipped_and_logs_the_norm(model_dir, tmp_path):
+    """0 means no clipping (as in transformers), not gradients scaled to 0."""
+    from safetensors.torch import load_file
+
+    kw = dict(max_steps=2, logging_steps=1, eval_data=None, learning_rate=1e-2)
+    for name, norm in (("zero", 0), ("none", None), ("huge", 1e9)):
+        _trainer(model_dir, tmp_path / name, "sft", TEXT, max_grad_norm=norm, **kw).train()
+    start = load_file(model_dir / "model.safetensors")
+    huge = load_file(tmp_path / "huge" / "model.safetensors")
+    for name in ("zero", "none"):
+        got = load_file(tmp_path / name / "model.safetensors")
+        assert max((got[k] - start[k]).abs().max().item() for k in start) > 1e-3
+        for k in huge:
+            torch.testing.assert_close(got[k], huge[k], rtol=0, atol=0)
+        norms = [r["grad_norm"] for r in _logged(tmp_path / name)]
+        assert len(norms) == 2 and all(n > 0 for n in norms)
+
+
+def test_negative_max_grad_norm_is_refused(model_dir, tmp_path):
+    with pytest.raises(UsageError, match="max_grad_norm must be 0 or more, not -1"):
+        _trainer(model_dir, tmp_path / "o", "sft", TEXT, max_grad_norm=-1.0)
+    assert not (tmp_path / "o").exists()

@@ -54,7 +54,7 @@ class TrainConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
-    max_grad_norm: float = 1.0
+    max_grad_norm: float | None = 1.0  # 0 or None: no clipping (the norm is still logged)
     # None: on unless a CUDA device holds the activations with room to spare (models.py)
     gradient_checkpointing: bool | None = None
     attn_implementation: str | None = None  # None: flash_attention_2 where installed, else sdpa
@@ -93,6 +93,11 @@ class TrainConfig:
         for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
             if getattr(self, name) < 1:
                 raise UsageError(f"{name} must be at least 1")
+        if self.max_grad_norm is not None and self.max_grad_norm < 0:
+            raise UsageError(
+                f"max_grad_norm must be 0 or more, not {self.max_grad_norm}",
+                hint="0 (or none) trains without clipping; a positive value clips to that norm",
+            )
         if self.attn_implementation not in (None, *ATTENTION):
             raise UsageError(
                 f"unknown attn_implementation {self.attn_implementation!r}",

@@ -192,7 +192,10 @@ class Trainer:
         tokens = sum(batch_tokens(b) for i, b in enumerate(micro) if i not in fillers)
         self.num_tokens += self._sum_processes(tokens)
 
-        grad_norm = acc.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+        # max_grad_norm 0 or None: no clipping, but the norm is still measured and logged
+        # (an infinite bound scales by 1; Accelerate unscales and gathers shards as it clips)
+        clip = cfg.max_grad_norm if cfg.max_grad_norm else float("inf")
+        grad_norm = acc.clip_grad_norm_(self.policy.parameters(), clip)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
