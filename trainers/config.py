@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trlprep.trainers.fieldtypes import coerce_fields
+
 from trlprep.errors import InputError, UsageError
 from trlprep.importers.base import ON_ERROR
 from trlprep.templates.tokenize import TRUNCATION
@@ -80,6 +82,8 @@ class TrainConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        coerce_fields(self)  # YAML's `5e-7` (text) or a dict's "2" as the declared type
+        self._check_ranges()
         if self.lr_scheduler_type not in SCHEDULERS:
             raise UsageError(
                 f"unknown lr_scheduler_type {self.lr_scheduler_type!r}",
@@ -89,14 +93,6 @@ class TrainConfig:
             raise UsageError(
                 f"unknown truncation_mode {self.truncation_mode!r}",
                 hint="use one of: " + ", ".join(TRUNCATION),
-            )
-        for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be at least 1")
-        if self.max_grad_norm is not None and self.max_grad_norm < 0:
-            raise UsageError(
-                f"max_grad_norm must be 0 or more, not {self.max_grad_norm}",
-                hint="0 (or none) trains without clipping; a positive value clips to that norm",
             )
         if self.attn_implementation not in (None, *ATTENTION):
             raise UsageError(
@@ -115,6 +111,34 @@ class TrainConfig:
         if isinstance(self.report_to, str):
             self.report_to = tuple(s for s in self.report_to.split(",") if s and s != "none")
         self.report_to = tuple(self.report_to)
+
+    def _check_ranges(self) -> None:
+        for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1")
+        for name in ("eval_batch_size", "eval_steps", "max_length", "lora_r", "logits_chunk_mib"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"{name} must be at least 1 (or none), not {value}")
+        if self.max_grad_norm is not None and self.max_grad_norm < 0:
+            raise UsageError(
+                f"max_grad_norm must be 0 or more, not {self.max_grad_norm}",
+                hint="0 (or none) trains without clipping; a positive value clips to that norm",
+            )
+        for name in ("warmup_steps", "weight_decay", "adam_epsilon", "learning_rate", "seed"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UsageError(f"{name} must be 0 or more, not {value}")
+        if not 0 <= self.warmup_ratio <= 1:
+            raise UsageError(f"warmup_ratio must be in [0, 1], not {self.warmup_ratio}")
+        for name in ("adam_beta1", "adam_beta2", "lora_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UsageError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.max_steps <= 0 and not self.num_epochs > 0:
+            raise UsageError(
+                f"num_epochs must be more than 0, not {self.num_epochs}",
+                hint="give num_epochs > 0, or max_steps > 0 (which overrides num_epochs)",
+            )
 
     @classmethod
     def from_any(cls, config: TrainConfig | dict[str, Any] | str | Path) -> TrainConfig:
