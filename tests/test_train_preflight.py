@@ -112,11 +112,47 @@ def test_empty_output_folder_is_fine_and_overwrite_replaces_the_previous_run(mod
     (out / "notes.txt").write_text("mine")
     r = _train(model, data, out, "--max-steps", "1", "--overwrite", "--no-bf16")
     assert r.exit_code == 0, r.output
-    assert "removed checkpoint-2, metrics.jsonl, train_config.json" in r.output
+    removed = r.output.split("--overwrite: removed ", 1)[1].splitlines()[0].split(", ")
+    assert {"checkpoint-2", "metrics.jsonl", "train_config.json", "model.safetensors"} <= set(
+        removed
+    )
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1"]
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1]
     assert (out / "notes.txt").read_text() == "mine"  # not the run's: left alone
     assert "trained 1 step;" in r.output  # one step, not "1 steps"
+
+
+def test_a_failed_overwrite_leaves_the_previous_run_as_it_was(model, data, tmp_path):
+    out = tmp_path / "out"
+    assert _train(model, data, out, "--max-steps", "2", "--no-bf16").exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "answer": "a"}\n')  # no dataset type matches
+    r = _train(model, bad, out, "--max-steps", "1", "--overwrite", "--no-bf16")
+    assert r.exit_code == 1, r.output
+    assert "removed" not in r.output
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    r = _train(model, data, out, "--max-steps", "1", "--overwrite", "--resume")
+    assert r.exit_code == 2 and "contradict" in r.output
+    assert {p.relative_to(out) for p in out.rglob("*") if p.is_file()} == set(before)
+
+
+def test_overwrite_clears_every_file_a_run_writes(model, data, tmp_path):
+    """The previous run's files are all known to the clearing (`PREVIOUS_RUN_FILES`): a
+    LoRA run's adapters, PPO's value head and sharded weights included; others stay."""
+    from trlprep.trainers.checkpoint import clear_previous_run
+
+    out = tmp_path / "out"
+    args = ("--max-steps", "1", "--no-bf16", "--lora-r", "4", "--eval-data", str(data))
+    assert _train(model, data, out, *args).exit_code == 0
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    for name in ("value_head.safetensors", "model-00001-of-00002.safetensors", "vocab.json"):
+        (out / name).write_text("a previous run's")
+    (out / "notes.txt").write_text("mine")
+    (out / "data").mkdir()
+    clear_previous_run(out)
+    assert sorted(p.name for p in out.iterdir()) == ["data", "notes.txt"]
 
 
 def test_resume_is_allowed_into_a_non_empty_folder(model, data, tmp_path):

@@ -34,6 +34,7 @@ from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.config import CONFIG_FILE, TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared
 from trlprep.trainers.data_table import write_rejects
+from trlprep.trainers.fieldtypes import coerce
 from trlprep.trainers.evaluate import evaluate, num_items, step_shares
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import RunningMean
@@ -62,9 +63,30 @@ class TrainResult:
 class Trainer:
     """Holds the state of one run; `train()` is the loop."""
 
-    def __init__(self, config: TrainConfig | dict[str, Any] | str, log: Callable = print) -> None:
+    def __init__(
+        self,
+        config: TrainConfig | dict[str, Any] | str,
+        log: Callable = print,
+        *,
+        overwrite: bool = False,
+    ) -> None:
+        """Everything the run needs, built by `setup.py`. `overwrite`: the previous run's files
+        in the output folder (`checkpoint.clear_previous_run`) are removed once the data and
+        model are ready, just before this run writes anything: a run that fails earlier leaves
+        the previous one as it was."""
+        if overwrite and ckpt.resuming(TrainConfig.from_any(config).resume):
+            raise UsageError(
+                "--overwrite and --resume contradict each other",
+                hint="--resume continues the run in the output folder; --overwrite replaces it",
+            )
         set_up(self, config, log)  # data, model, optimizer, accelerator: setup.py
         self._new_folder = not self.out.exists()  # nothing of this run is written before
+        if overwrite:
+            if self.acc.is_main_process:
+                removed = ckpt.clear_previous_run(self.out)
+                if removed:
+                    self.log(f"--overwrite: removed {', '.join(removed)}")
+            self.acc.wait_for_everyone()
         self.step, self.position, self.num_tokens = 0, (0, 0), 0
         self.last_saved: Path | None = None
         self._window: dict[str, list[float | Tensor]] = defaultdict(list)
@@ -406,19 +428,18 @@ def train(
     """Train as `config` says (a TrainConfig, a dict or a YAML path); see `TrainConfig`.
 
     A non-empty `output_dir` is refused as `trlprep train` refuses it (UsageError) unless
-    `overwrite` (the previous run's checkpoints and metrics are removed first; also an
-    `overwrite` key of a dict config) or the config's `resume` continues it.
+    `overwrite` (also an `overwrite` key of a dict config: the previous run's files are
+    removed once the new run has its data and model, before it writes) or the config's
+    `resume` continues it.
     """
 
     from trlprep.trainers.preflight import check_output_dir
 
     if isinstance(config, dict) and "overwrite" in config:
         config = dict(config)
-        overwrite = bool(config.pop("overwrite")) or overwrite
+        overwrite = coerce("overwrite", config.pop("overwrite"), "bool") or overwrite
     cfg = TrainConfig.from_any(config)
     check_trackers(cfg.report_to, cfg.output_dir)  # in the CLI's order: trackers first
     if os.environ.get("RANK", "0") == "0":  # `accelerate launch`: the main process judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
-        if overwrite:
-            ckpt.clear_previous_run(Path(cfg.output_dir))
-    return Trainer(cfg, log=log).train()
+    return Trainer(cfg, log=log, overwrite=overwrite).train()
