@@ -343,3 +343,52 @@ def test_negative_max_grad_norm_is_refused(model_dir, tmp_path):
     with pytest.raises(UsageError, match="max_grad_norm must be 0 or more, not -1"):
         _trainer(model_dir, tmp_path / "o", "sft", TEXT, max_grad_norm=-1.0)
     assert not (tmp_path / "o").exists()
+
+
+def test_resume_refuses_options_that_change_what_is_trained(model_dir, tmp_path):
+    out = tmp_path / "out"
+    first, other = tmp_path / "first.jsonl", tmp_path / "other.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in PREFERENCE))
+    other.write_text("".join(json.dumps(r) + "\n" for r in PREFERENCE[:3]))
+    kw = dict(max_steps=2, save_steps=1, logging_steps=1, batch_size=2, eval_data=None)
+    _trainer(model_dir, out, "dpo", str(first), **kw).train()
+    saved = (out / "train_config.json").read_text()
+    changed = dict(kw, batch_size=4, max_length=64, learning_rate=1e-3, options={"beta": 0.5})
+    with pytest.raises(UsageError) as e:
+        _trainer(model_dir, out, "dpo", str(other), resume=True, **changed)
+    said = str(e.value)
+    for line in (
+        "batch_size: 2 -> 4",
+        "max_length: 1024 -> 64",
+        "learning_rate: 0.005 -> 0.001",
+        "options.beta: 0.1 -> 0.5",
+        f'data: "{first}" -> "{other}"',
+    ):
+        assert line in said, said
+    assert "another --output-dir" in said and "max_steps:" not in said
+    assert (out / "train_config.json").read_text() == saved
+    # extending the run and logging otherwise are fine, and said
+    logs: list[str] = []
+    more = dict(kw, max_steps=3, logging_steps=2, save_steps=5)
+    t = _trainer(model_dir, out, "dpo", str(first), logs.append, resume=True, **more)
+    assert t.step == 2 and t.train().global_step == 3
+    note = next(m for m in logs if m.startswith("resume: changed options"))
+    assert "max_steps: 2 -> 3" in note and "logging_steps: 1 -> 2" in note
+
+
+def test_every_option_is_classified_for_resume():
+    """A new option must be decided on: free to change on resume, or fixed (the default)."""
+    from dataclasses import fields
+
+    from trlprep.trainers.config import TrainConfig
+    from trlprep.trainers.resume import FREE
+
+    fixed = {f.name for f in fields(TrainConfig)} - FREE
+    assert fixed == {
+        "algo", "model", "data", "data_from", "data_map", "on_error", "options",
+        "learning_rate", "batch_size", "gradient_accumulation_steps", "max_length",
+        "truncation_mode", "seed", "bf16", "lr_scheduler_type", "warmup_ratio", "warmup_steps",
+        "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
+        "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "group_by_length",
+        "chat_template", "disable_dropout",
+    }  # fmt: skip

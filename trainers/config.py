@@ -166,11 +166,17 @@ class TrainConfig:
         return json.loads(json.dumps(d, default=str))
 
 
-def save_resolved(cfg: TrainConfig, folder: Path, learning_rate: float, options: Any) -> None:
-    """The resolved configuration of a run in `folder`: the config, the learning rate used
-    and every algorithm option (defaults included)."""
+def resolved(cfg: TrainConfig, learning_rate: float, options: Any) -> dict[str, Any]:
+    """The resolved configuration of a run, as `train_config.json` holds it: the config, the
+    learning rate used and every algorithm option (defaults included)."""
     snapshot = {**cfg.to_json(), "learning_rate": learning_rate, "options": vars(options)}
-    (folder / CONFIG_FILE).write_text(json.dumps(snapshot, indent=2, default=_jsonable))
+    return json.loads(json.dumps(snapshot, default=_jsonable))
+
+
+def save_resolved(cfg: TrainConfig, folder: Path, learning_rate: float, options: Any) -> None:
+    """The resolved configuration of a run (`resolved`) in `folder`."""
+    snapshot = resolved(cfg, learning_rate, options)
+    (folder / CONFIG_FILE).write_text(json.dumps(snapshot, indent=2))
 
 
 def _jsonable(x: Any) -> Any:
