@@ -392,3 +392,23 @@ def test_every_option_is_classified_for_resume():
         "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "group_by_length",
         "chat_template", "disable_dropout",
     }  # fmt: skip
+
+
+def test_resume_drops_the_interrupted_runs_records_after_the_checkpoint(model_dir, tmp_path):
+    kw = dict(max_steps=6, logging_steps=1, save_steps=3, batch_size=2, eval_data=None)
+    full = tmp_path / "full"
+    _trainer(model_dir, full, "sft", TEXT * 2, **kw).train()
+    part = tmp_path / "part"  # killed during step 6: steps 4 and 5 logged, a line cut short
+    part.mkdir()
+    shutil.copytree(full / "checkpoint-3", part / "checkpoint-3")
+    lines = (full / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (part / "metrics.jsonl").write_text("".join(lines[:5]) + lines[5][:20])
+    logs: list[str] = []
+    _trainer(model_dir, part, "sft", TEXT * 2, logs.append, resume=True, **kw).train()
+    steps = [r["step"] for r in _logged(part)]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert _logged(part)[:3] == _logged(full)[:3]
+    for got, want in zip(_logged(part)[3:], _logged(full)[3:], strict=True):
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-6)
+    assert any("removed 3 record(s) after step 3" in m for m in logs), logs
+    assert not (part / "metrics.jsonl.tmp").exists()

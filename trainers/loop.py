@@ -140,6 +140,13 @@ class Trainer:
         self._started = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         if self.acc.is_main_process:
+            if self.resume_from is not None:
+                dropped = self.metrics.drop_after(self.step)
+                if dropped:
+                    self.log(
+                        f"metrics: removed {dropped} record(s) after step {self.step} from "
+                        f"{self.metrics.path} (the interrupted run's; those steps run again)"
+                    )
             save_resolved(self.cfg, self.out, self.lr, self.options)
             self.log(f"metrics: {self.metrics.path} (one JSON record per logging step)")
             for name, data in (("data", self.train_data), ("eval_data", self.eval_data)):
