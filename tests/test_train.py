@@ -314,6 +314,7 @@ def test_lora_trains_adapters_against_the_adapters_off_reference(model_dir, tmp_
         "dpo",
         PREFERENCE,
         max_steps=20,
+        learning_rate=2e-2,  # as the run resumed: a change is refused
         lora_r=8,
         lora_alpha=64,
         resume=str(tmp_path / "checkpoint-10"),

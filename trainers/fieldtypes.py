@@ -91,7 +91,12 @@ def _as(kind: str, value: Any, exact: bool, name: str) -> Any:
         if kind.startswith("tuple[float"):  # a number, comma-separated text or a list of either
             items = value if isinstance(value, (list, tuple)) else [value]
             parts = [x for v in items for x in (v.split(",") if isinstance(v, str) else [v])]
-            return tuple(coerce(name, x, "float") for x in parts)
+            numbers = tuple(_number(x) if isinstance(x, str) else x for x in parts)
+            if all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in numbers):
+                return tuple(float(x) for x in numbers)
+            raise UsageError(
+                f"option {name} takes numbers (a list, or comma-separated text), not {value!r}"
+            )
         return value  # names, or callables (reward functions): the field makes its tuple
     raise _NoMatch
 
