@@ -314,8 +314,102 @@ def test_lora_trains_adapters_against_the_adapters_off_reference(model_dir, tmp_
         "dpo",
         PREFERENCE,
         max_steps=20,
+        learning_rate=2e-2,  # as the run resumed: a change is refused
         lora_r=8,
         lora_alpha=64,
         resume=str(tmp_path / "checkpoint-10"),
     )
     assert resumed.step == 10
+
+
+def test_max_grad_norm_zero_trains_unclipped_and_logs_the_norm(model_dir, tmp_path):
+    """0 means no clipping (as in transformers), not gradients scaled to 0."""
+    from safetensors.torch import load_file
+
+    kw = dict(max_steps=2, logging_steps=1, eval_data=None, learning_rate=1e-2)
+    for name, norm in (("zero", 0), ("none", None), ("huge", 1e9)):
+        _trainer(model_dir, tmp_path / name, "sft", TEXT, max_grad_norm=norm, **kw).train()
+    start = load_file(model_dir / "model.safetensors")
+    huge = load_file(tmp_path / "huge" / "model.safetensors")
+    for name in ("zero", "none"):
+        got = load_file(tmp_path / name / "model.safetensors")
+        assert max((got[k] - start[k]).abs().max().item() for k in start) > 1e-3
+        for k in huge:
+            torch.testing.assert_close(got[k], huge[k], rtol=0, atol=0)
+        norms = [r["grad_norm"] for r in _logged(tmp_path / name)]
+        assert len(norms) == 2 and all(n > 0 for n in norms)
+
+
+def test_negative_max_grad_norm_is_refused(model_dir, tmp_path):
+    with pytest.raises(UsageError, match="max_grad_norm must be 0 or more, not -1"):
+        _trainer(model_dir, tmp_path / "o", "sft", TEXT, max_grad_norm=-1.0)
+    assert not (tmp_path / "o").exists()
+
+
+def test_resume_refuses_options_that_change_what_is_trained(model_dir, tmp_path):
+    out = tmp_path / "out"
+    first, other = tmp_path / "first.jsonl", tmp_path / "other.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in PREFERENCE))
+    other.write_text("".join(json.dumps(r) + "\n" for r in PREFERENCE[:3]))
+    kw = dict(max_steps=2, save_steps=1, logging_steps=1, batch_size=2, eval_data=None)
+    _trainer(model_dir, out, "dpo", str(first), **kw).train()
+    saved = (out / "train_config.json").read_text()
+    changed = dict(kw, batch_size=4, max_length=64, learning_rate=1e-3, options={"beta": 0.5})
+    with pytest.raises(UsageError) as e:
+        _trainer(model_dir, out, "dpo", str(other), resume=True, **changed)
+    said = str(e.value)
+    for line in (
+        "batch_size: 2 -> 4",
+        "max_length: 1024 -> 64",
+        "learning_rate: 0.005 -> 0.001",
+        "options.beta: 0.1 -> 0.5",
+        f'data: "{first}" -> "{other}"',
+    ):
+        assert line in said, said
+    assert "another --output-dir" in said and "max_steps:" not in said
+    assert (out / "train_config.json").read_text() == saved
+    # extending the run and logging otherwise are fine, and said
+    logs: list[str] = []
+    more = dict(kw, max_steps=3, logging_steps=2, save_steps=5)
+    t = _trainer(model_dir, out, "dpo", str(first), logs.append, resume=True, **more)
+    assert t.step == 2 and t.train().global_step == 3
+    note = next(m for m in logs if m.startswith("resume: changed options"))
+    assert "max_steps: 2 -> 3" in note and "logging_steps: 1 -> 2" in note
+
+
+def test_every_option_is_classified_for_resume():
+    """A new option must be decided on: free to change on resume, or fixed (the default)."""
+    from dataclasses import fields
+
+    from trlprep.trainers.config import TrainConfig
+    from trlprep.trainers.resume import FREE
+
+    fixed = {f.name for f in fields(TrainConfig)} - FREE
+    assert fixed == {
+        "algo", "model", "data", "data_from", "data_map", "on_error", "options",
+        "learning_rate", "batch_size", "gradient_accumulation_steps", "max_length",
+        "truncation_mode", "seed", "bf16", "lr_scheduler_type", "warmup_ratio", "warmup_steps",
+        "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
+        "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "group_by_length",
+        "chat_template", "disable_dropout",
+    }  # fmt: skip
+
+
+def test_resume_drops_the_interrupted_runs_records_after_the_checkpoint(model_dir, tmp_path):
+    kw = dict(max_steps=6, logging_steps=1, save_steps=3, batch_size=2, eval_data=None)
+    full = tmp_path / "full"
+    _trainer(model_dir, full, "sft", TEXT * 2, **kw).train()
+    part = tmp_path / "part"  # killed during step 6: steps 4 and 5 logged, a line cut short
+    part.mkdir()
+    shutil.copytree(full / "checkpoint-3", part / "checkpoint-3")
+    lines = (full / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (part / "metrics.jsonl").write_text("".join(lines[:5]) + lines[5][:20])
+    logs: list[str] = []
+    _trainer(model_dir, part, "sft", TEXT * 2, logs.append, resume=True, **kw).train()
+    steps = [r["step"] for r in _logged(part)]
+    assert steps == [1, 2, 3, 4, 5, 6]
+    assert _logged(part)[:3] == _logged(full)[:3]
+    for got, want in zip(_logged(part)[3:], _logged(full)[3:], strict=True):
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-6)
+    assert any("removed 3 record(s) after step 3" in m for m in logs), logs
+    assert not (part / "metrics.jsonl.tmp").exists()

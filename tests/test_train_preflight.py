@@ -112,11 +112,47 @@ def test_empty_output_folder_is_fine_and_overwrite_replaces_the_previous_run(mod
     (out / "notes.txt").write_text("mine")
     r = _train(model, data, out, "--max-steps", "1", "--overwrite", "--no-bf16")
     assert r.exit_code == 0, r.output
-    assert "removed checkpoint-2, metrics.jsonl, train_config.json" in r.output
+    removed = r.output.split("--overwrite: removed ", 1)[1].splitlines()[0].split(", ")
+    assert {"checkpoint-2", "metrics.jsonl", "train_config.json", "model.safetensors"} <= set(
+        removed
+    )
     assert sorted(p.name for p in out.glob("checkpoint-*")) == ["checkpoint-1"]
     assert [json.loads(x)["step"] for x in (out / "metrics.jsonl").read_text().splitlines()] == [1]
     assert (out / "notes.txt").read_text() == "mine"  # not the run's: left alone
     assert "trained 1 step;" in r.output  # one step, not "1 steps"
+
+
+def test_a_failed_overwrite_leaves_the_previous_run_as_it_was(model, data, tmp_path):
+    out = tmp_path / "out"
+    assert _train(model, data, out, "--max-steps", "2", "--no-bf16").exit_code == 0
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "q", "answer": "a"}\n')  # no dataset type matches
+    r = _train(model, bad, out, "--max-steps", "1", "--overwrite", "--no-bf16")
+    assert r.exit_code == 1, r.output
+    assert "removed" not in r.output
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before
+    r = _train(model, data, out, "--max-steps", "1", "--overwrite", "--resume")
+    assert r.exit_code == 2 and "contradict" in r.output
+    assert {p.relative_to(out) for p in out.rglob("*") if p.is_file()} == set(before)
+
+
+def test_overwrite_clears_every_file_a_run_writes(model, data, tmp_path):
+    """The previous run's files are all known to the clearing (`PREVIOUS_RUN_FILES`): a
+    LoRA run's adapters, PPO's value head and sharded weights included; others stay."""
+    from trlprep.trainers.checkpoint import clear_previous_run
+
+    out = tmp_path / "out"
+    args = ("--max-steps", "1", "--no-bf16", "--lora-r", "4", "--eval-data", str(data))
+    assert _train(model, data, out, *args).exit_code == 0
+    assert (out / "adapter" / "adapter_config.json").is_file()
+    for name in ("value_head.safetensors", "model-00001-of-00002.safetensors", "vocab.json"):
+        (out / name).write_text("a previous run's")
+    (out / "notes.txt").write_text("mine")
+    (out / "data").mkdir()
+    clear_previous_run(out)
+    assert sorted(p.name for p in out.iterdir()) == ["data", "notes.txt"]
 
 
 def test_resume_is_allowed_into_a_non_empty_folder(model, data, tmp_path):
@@ -288,3 +324,77 @@ def test_only_the_main_process_judges_the_output_folder(model, data, tmp_path, m
     r = _train(model, data, out, "--overwrite")
     assert "not empty" not in r.output and "removed" not in r.output
     assert (out / "metrics.jsonl").exists()  # rank 1 removes nothing
+
+
+# ---------------------------------------------------------------- typed option values
+
+
+@pytest.mark.parametrize(
+    "key,value,message",
+    [
+        ("learning_rate", "abc", "option learning_rate takes a number or none, not 'abc' (str)"),
+        ("batch_size", "2.5", "option batch_size takes a whole number, not '2.5'"),
+        ("batch_size", True, "option batch_size takes a whole number, not True (bool)"),
+        ("beta", "x", "option beta takes a number, not 'x'"),
+        ("bf16", "maybe", "option bf16 takes true or false or none, not 'maybe'"),
+        ("learning_rate", -1.0, "learning_rate must be 0 or more, not -1.0"),
+        ("num_epochs", 0, "num_epochs must be more than 0"),
+        ("max_length", 0, "max_length must be at least 1 (or none), not 0"),
+        ("warmup_ratio", 2, "warmup_ratio must be in [0, 1], not 2.0"),
+    ],
+)
+def test_wrong_values_are_usage_errors_before_anything_loads(
+    model, data, tmp_path, no_heavy_work, key, value, message
+):
+    from trlprep.trainers import train
+
+    out = tmp_path / "o"
+    cfg = {"algo": "dpo", "model": str(model), "data": str(data), "output_dir": str(out)}
+    with pytest.raises(UsageError) as e:
+        train({**cfg, key: value})
+    assert message in str(e.value)
+    assert not out.exists()
+
+
+def test_numbers_written_as_text_are_numbers(model, data, tmp_path):
+    """YAML 1.1 reads `5e-7` (no dot) as text: it is the number it looks like."""
+    out = tmp_path / "o"
+    config = tmp_path / "train.yaml"
+    config.write_text(
+        f"algo: dpo\nmodel: {model}\ndata: {data}\noutput_dir: {out}\nmax_steps: '1'\n"
+        "learning_rate: 5e-7\nbatch_size: '2'\nbeta: '0.2'\nbf16: 'false'\nprogress: false\n"
+    )
+    r = runner.invoke(app, ["train", "--config", str(config)])
+    assert r.exit_code == 0, r.output
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["learning_rate"] == 5e-7 and saved["batch_size"] == 2
+    assert saved["max_steps"] == 1 and saved["options"]["beta"] == 0.2
+
+
+def test_a_run_failing_before_its_first_step_leaves_nothing_behind(
+    model, data, tmp_path, monkeypatch
+):
+    from trlprep.trainers import train
+    from trlprep.trainers.loop import Trainer
+
+    out = tmp_path / "o"
+    cfg = {"algo": "dpo", "model": str(model), "data": str(data), "output_dir": str(out)}
+    cfg |= {"max_steps": 1, "progress": False, "bf16": False}
+
+    def fails(self, *a, **k):
+        raise RuntimeError("out of memory")
+
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "_step", fails)
+        with pytest.raises(RuntimeError, match="out of memory"):
+            train(cfg, log=lambda *_: None)
+    assert not out.exists()
+    out.mkdir()  # a folder the user made: only the run's own files go
+    (out / "notes.txt").write_text("mine")
+    with monkeypatch.context() as m:
+        m.setattr(Trainer, "_step", fails)
+        with pytest.raises(RuntimeError):
+            train(cfg, log=lambda *_: None, overwrite=True)
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+    (out / "notes.txt").unlink()
+    assert train(cfg, log=lambda *_: None).global_step == 1  # no --overwrite needed

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 from trlprep.trainers import steps, unpaired_steps
+from trlprep.trainers.fieldtypes import coerce_values
 from trlprep.trainers.offline_options import (
     BCOOptions,
     CPOOptions,
@@ -70,7 +71,7 @@ class Algorithm:
                 f"{self.name} has no option {', '.join(unknown)}",
                 hint=f"{self.name} options: {', '.join(sorted(known)) or 'none'}",
             )
-        return self.options(**values)
+        return self.options(**coerce_values(self.options, values))
 
 
 _PAIR_METRICS = (

@@ -11,6 +11,7 @@ instead of `trainer_state.pt`."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import random
 import re
@@ -245,9 +246,14 @@ def checkpoints(output_dir: Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def resuming(resume: bool | str | None) -> bool:
+    """Whether a `resume` option value asks to continue a run."""
+    return resume not in (False, None, "") and str(resume).lower() not in ("false", "no", "0")
+
+
 def resolve_resume(resume: bool | str, output_dir: Path) -> Path | None:
     """The checkpoint to resume from: the latest in `output_dir` for True, or a path."""
-    if resume is False or resume is None or resume == "":
+    if not resuming(resume):
         return None
     if resume is True or str(resume).lower() in ("true", "latest", "1", "yes"):
         found = checkpoints(output_dir)
@@ -270,30 +276,66 @@ def rotate(output_dir: Path, keep: int | None) -> None:
         shutil.rmtree(old)
 
 
-# what a previous run left in its output folder that would mix with a new run's (checkpoints
-# that resuming or rotation would pick up, appended metrics); the model files are overwritten
+# every file a run writes in its output folder (besides `checkpoint-N/`): what `--overwrite`
+# clears, so that nothing of the previous run mixes with the new one (checkpoints resuming or
+# rotation would pick up, appended metrics, another algorithm's PPO value head, the shards or
+# adapters of a model saved another way); other files are left alone
 PREVIOUS_RUN_FILES = (
     "metrics.jsonl",
     "completions.jsonl",
     "train_config.json",
     "data.rejects.jsonl",
     "eval_data.rejects.jsonl",
+    "value_head.safetensors",
+    # the final model and tokenizer (`save_pretrained`)
+    "config.json",
+    "generation_config.json",
+    "model.safetensors",
+    "model-*-of-*.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model*.bin",
+    "pytorch_model.bin.index.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "special_tokens_map.json",
+    "added_tokens.json",
+    "vocab.json",
+    "vocab.txt",
+    "merges.txt",
+    "spiece.model",
+    "chat_template.jinja",
+    "chat_template.json",
 )
+ADAPTER_DIR = "adapter"  # LoRA adapters beside the merged model
+TRACKER_DIR = "trlprep"  # TensorBoard's event files (the trackers' run name)
 
 
 def clear_previous_run(output_dir: Path) -> list[str]:
-    """Remove a previous run's checkpoints, metrics and samples from `output_dir` (for
-    `--overwrite`); returns the names removed. Other files are left alone."""
+    """Remove a previous run's files from `output_dir` (for `--overwrite`): its checkpoints,
+    `PREVIOUS_RUN_FILES`, its LoRA adapters and TensorBoard events; returns the names
+    removed. Other files are left alone."""
     output_dir = Path(output_dir)
     if not output_dir.is_dir():
         return []
     removed = []
     for p in sorted(output_dir.iterdir()):
         name = p.name.removesuffix(".tmp")
-        if p.is_dir() and _CHECKPOINT.match(name):
+        if p.is_dir() and (_CHECKPOINT.match(name) or _run_folder(p)):
             shutil.rmtree(p)
-            removed.append(p.name)
-        elif p.is_file() and p.name in PREVIOUS_RUN_FILES:
+        elif p.is_file() and any(fnmatch.fnmatchcase(p.name, f) for f in PREVIOUS_RUN_FILES):
             p.unlink()
-            removed.append(p.name)
+        else:
+            continue
+        removed.append(p.name)
     return removed
+
+
+def _run_folder(p: Path) -> bool:
+    """`adapter/` holding LoRA adapters, or the tracker folder holding only event files."""
+    if p.name == ADAPTER_DIR:
+        return (p / "adapter_config.json").is_file()
+    if p.name == TRACKER_DIR:
+        files = [f for f in p.rglob("*") if f.is_file()]
+        return all(f.name.startswith("events.out.tfevents") for f in files)
+    return False

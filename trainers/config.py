@@ -9,6 +9,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trlprep.trainers.fieldtypes import coerce_fields
+
 from trlprep.errors import InputError, UsageError
 from trlprep.importers.base import ON_ERROR
 from trlprep.templates.tokenize import TRUNCATION
@@ -71,7 +73,7 @@ class TrainConfig:
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     adam_epsilon: float = 1e-8
-    max_grad_norm: float = 1.0
+    max_grad_norm: float | None = 1.0  # 0 or None: no clipping (the norm is still logged)
     # None: on unless a CUDA device holds the activations with room to spare (models.py)
     gradient_checkpointing: bool | None = None
     attn_implementation: str | None = None  # None: flash_attention_2 where installed, else sdpa
@@ -107,6 +109,8 @@ class TrainConfig:
         return {k: v for k, v in given.items() if v is not None and v != getattr(defaults, k, None)}
 
     def __post_init__(self) -> None:
+        coerce_fields(self)  # YAML's `5e-7` (text) or a dict's "2" as the declared type
+        self._check_ranges()
         if self.lr_scheduler_type not in SCHEDULERS:
             raise UsageError(
                 f"unknown lr_scheduler_type {self.lr_scheduler_type!r}",
@@ -117,9 +121,6 @@ class TrainConfig:
                 f"unknown truncation_mode {self.truncation_mode!r}",
                 hint="use one of: " + ", ".join(TRUNCATION),
             )
-        for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
-            if getattr(self, name) < 1:
-                raise UsageError(f"{name} must be at least 1")
         if self.attn_implementation not in (None, *ATTENTION):
             raise UsageError(
                 f"unknown attn_implementation {self.attn_implementation!r}",
@@ -138,6 +139,34 @@ class TrainConfig:
         if isinstance(self.report_to, str):
             self.report_to = tuple(s for s in self.report_to.split(",") if s and s != "none")
         self.report_to = tuple(self.report_to)
+
+    def _check_ranges(self) -> None:
+        for name in ("batch_size", "gradient_accumulation_steps", "logging_steps", "save_steps"):
+            if getattr(self, name) < 1:
+                raise UsageError(f"{name} must be at least 1")
+        for name in ("eval_batch_size", "eval_steps", "max_length", "lora_r", "logits_chunk_mib"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise UsageError(f"{name} must be at least 1 (or none), not {value}")
+        if self.max_grad_norm is not None and self.max_grad_norm < 0:
+            raise UsageError(
+                f"max_grad_norm must be 0 or more, not {self.max_grad_norm}",
+                hint="0 (or none) trains without clipping; a positive value clips to that norm",
+            )
+        for name in ("warmup_steps", "weight_decay", "adam_epsilon", "learning_rate", "seed"):
+            value = getattr(self, name)
+            if value is not None and value < 0:
+                raise UsageError(f"{name} must be 0 or more, not {value}")
+        if not 0 <= self.warmup_ratio <= 1:
+            raise UsageError(f"warmup_ratio must be in [0, 1], not {self.warmup_ratio}")
+        for name in ("adam_beta1", "adam_beta2", "lora_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UsageError(f"{name} must be in [0, 1), not {getattr(self, name)}")
+        if self.max_steps <= 0 and not self.num_epochs > 0:
+            raise UsageError(
+                f"num_epochs must be more than 0, not {self.num_epochs}",
+                hint="give num_epochs > 0, or max_steps > 0 (which overrides num_epochs)",
+            )
 
     @classmethod
     def from_any(cls, config: TrainConfig | dict[str, Any] | str | Path) -> TrainConfig:
@@ -165,11 +194,17 @@ class TrainConfig:
         return json.loads(json.dumps(d, default=str))
 
 
-def save_resolved(cfg: TrainConfig, folder: Path, learning_rate: float, options: Any) -> None:
-    """The resolved configuration of a run in `folder`: the config, the learning rate used
-    and every algorithm option (defaults included)."""
+def resolved(cfg: TrainConfig, learning_rate: float, options: Any) -> dict[str, Any]:
+    """The resolved configuration of a run, as `train_config.json` holds it: the config, the
+    learning rate used and every algorithm option (defaults included)."""
     snapshot = {**cfg.to_json(), "learning_rate": learning_rate, "options": vars(options)}
-    (folder / CONFIG_FILE).write_text(json.dumps(snapshot, indent=2, default=_jsonable))
+    return json.loads(json.dumps(snapshot, default=_jsonable))
+
+
+def save_resolved(cfg: TrainConfig, folder: Path, learning_rate: float, options: Any) -> None:
+    """The resolved configuration of a run (`resolved`) in `folder`."""
+    snapshot = resolved(cfg, learning_rate, options)
+    (folder / CONFIG_FILE).write_text(json.dumps(snapshot, indent=2))
 
 
 def _jsonable(x: Any) -> Any:

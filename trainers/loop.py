@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -30,13 +31,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from trlprep.trainers import checkpoint as ckpt
-from trlprep.trainers.config import TrainConfig, save_resolved
+from trlprep.trainers.config import CONFIG_FILE, TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared
 from trlprep.trainers.data_table import write_rejects
+from trlprep.trainers.fieldtypes import coerce
 from trlprep.trainers.evaluate import evaluate, num_items, step_shares
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import RunningMean
-from trlprep.trainers.metrics import MetricsLog, progress_bar, weighted_sums
+from trlprep.trainers.metrics import METRICS_FILE, MetricsLog, progress_bar, weighted_sums
 from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.setup import prepare_data, set_up
 from trlprep.trainers.unpaired_steps import derived_metrics, kto_kl
@@ -61,8 +63,30 @@ class TrainResult:
 class Trainer:
     """Holds the state of one run; `train()` is the loop."""
 
-    def __init__(self, config: TrainConfig | dict[str, Any] | str, log: Callable = print) -> None:
+    def __init__(
+        self,
+        config: TrainConfig | dict[str, Any] | str,
+        log: Callable = print,
+        *,
+        overwrite: bool = False,
+    ) -> None:
+        """Everything the run needs, built by `setup.py`. `overwrite`: the previous run's files
+        in the output folder (`checkpoint.clear_previous_run`) are removed once the data and
+        model are ready, just before this run writes anything: a run that fails earlier leaves
+        the previous one as it was."""
+        if overwrite and ckpt.resuming(TrainConfig.from_any(config).resume):
+            raise UsageError(
+                "--overwrite and --resume contradict each other",
+                hint="--resume continues the run in the output folder; --overwrite replaces it",
+            )
         set_up(self, config, log)  # data, model, optimizer, accelerator: setup.py
+        self._new_folder = not self.out.exists()  # nothing of this run is written before
+        if overwrite:
+            if self.acc.is_main_process:
+                removed = ckpt.clear_previous_run(self.out)
+                if removed:
+                    self.log(f"--overwrite: removed {', '.join(removed)}")
+            self.acc.wait_for_everyone()
         self.step, self.position, self.num_tokens = 0, (0, 0), 0
         self.last_saved: Path | None = None
         self._window: dict[str, list[float | Tensor]] = defaultdict(list)
@@ -80,9 +104,18 @@ class Trainer:
     def train(self) -> TrainResult:
         """Train for `total_steps` optimizer steps (from the resumed step), evaluating and
         saving as configured, then save the final model."""
-        cfg = self.cfg
         if self.stream is None:
             raise UsageError("no training data", hint="give data, or call optimizer_step()")
+        try:
+            return self._train()
+        except BaseException:
+            if self.step == 0:  # failed before its first step: leave nothing to block a rerun
+                self._abandon()
+            raise
+
+    def _train(self) -> TrainResult:
+        cfg = self.cfg
+        assert self.stream is not None
         self._begin()
         eval_every = cfg.eval_steps if self.eval_data is not None else None
         stream = self.stream.iterate(*self.position)
@@ -107,6 +140,13 @@ class Trainer:
         self._started = time.perf_counter()
         self.out.mkdir(parents=True, exist_ok=True)
         if self.acc.is_main_process:
+            if self.resume_from is not None:
+                dropped = self.metrics.drop_after(self.step)
+                if dropped:
+                    self.log(
+                        f"metrics: removed {dropped} record(s) after step {self.step} from "
+                        f"{self.metrics.path} (the interrupted run's; those steps run again)"
+                    )
             save_resolved(self.cfg, self.out, self.lr, self.options)
             self.log(f"metrics: {self.metrics.path} (one JSON record per logging step)")
             for name, data in (("data", self.train_data), ("eval_data", self.eval_data)):
@@ -115,6 +155,17 @@ class Trainer:
                     self.log(f"{name}: the rows left out are listed in {path}")
         enabled = self.cfg.progress and self.acc.is_main_process
         self._bar = progress_bar(self.total_steps, self.step, enabled)
+
+    def _abandon(self) -> None:
+        """Remove what `_begin` wrote for a run that failed before its first step (the whole
+        folder when this run created it), so that rerunning it needs no --overwrite."""
+        if not self.acc.is_main_process:
+            return
+        if self._new_folder:  # trackers may have made it before `_begin`
+            shutil.rmtree(self.out, ignore_errors=True)
+            return
+        for name in (CONFIG_FILE, METRICS_FILE, "data.rejects.jsonl", "eval_data.rejects.jsonl"):
+            (self.out / name).unlink(missing_ok=True)
 
     def _micro_batches(self, stream: Any) -> tuple[list[Any], dict[str, float]]:
         """The micro-batches of the next optimizer step (from the data, or generated by an
@@ -192,7 +243,10 @@ class Trainer:
         tokens = sum(batch_tokens(b) for i, b in enumerate(micro) if i not in fillers)
         self.num_tokens += self._sum_processes(tokens)
 
-        grad_norm = acc.clip_grad_norm_(self.policy.parameters(), cfg.max_grad_norm)
+        # max_grad_norm 0 or None: no clipping, but the norm is still measured and logged
+        # (an infinite bound scales by 1; Accelerate unscales and gathers shards as it clips)
+        clip = cfg.max_grad_norm if cfg.max_grad_norm else float("inf")
+        grad_norm = acc.clip_grad_norm_(self.policy.parameters(), clip)
         self.optimizer.step()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
@@ -381,19 +435,18 @@ def train(
     """Train as `config` says (a TrainConfig, a dict or a YAML path); see `TrainConfig`.
 
     A non-empty `output_dir` is refused as `trlprep train` refuses it (UsageError) unless
-    `overwrite` (the previous run's checkpoints and metrics are removed first; also an
-    `overwrite` key of a dict config) or the config's `resume` continues it.
+    `overwrite` (also an `overwrite` key of a dict config: the previous run's files are
+    removed once the new run has its data and model, before it writes) or the config's
+    `resume` continues it.
     """
 
     from trlprep.trainers.preflight import check_output_dir
 
     if isinstance(config, dict) and "overwrite" in config:
         config = dict(config)
-        overwrite = bool(config.pop("overwrite")) or overwrite
+        overwrite = coerce("overwrite", config.pop("overwrite"), "bool") or overwrite
     cfg = TrainConfig.from_any(config)
     check_trackers(cfg.report_to, cfg.output_dir)  # in the CLI's order: trackers first
     if os.environ.get("RANK", "0") == "0":  # `accelerate launch`: the main process judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
-        if overwrite:
-            ckpt.clear_previous_run(Path(cfg.output_dir))
-    return Trainer(cfg, log=log).train()
+    return Trainer(cfg, log=log, overwrite=overwrite).train()

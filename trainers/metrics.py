@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,22 @@ class MetricsLog:
             values = {k: v for k, v in record.items() if k != "step"}
             self.acc.log(values, step=record["step"])
 
+    def drop_after(self, step: int) -> int:
+        """Remove the records of steps after `step` from `metrics.jsonl` (a resumed run redoes
+        them; HF Trainer likewise takes its log history from the checkpoint); the file is
+        replaced atomically. Returns the number of records removed (a line cut short by a
+        killed run counts as one)."""
+        if not self.acc.is_main_process or not self.path.is_file():
+            return 0
+        lines = self.path.read_text(encoding="utf-8").splitlines(keepends=True)
+        kept = [x for x in lines if (logged := _step_of(x)) is not None and logged <= step]
+        if len(kept) == len(lines):
+            return 0
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text("".join(x if x.endswith("\n") else x + "\n" for x in kept), "utf-8")
+        os.replace(tmp, self.path)
+        return len(lines) - len(kept)
+
     def histograms(self, values: dict[str, Any], step: int) -> None:
         """Distributions (rewards, KL, ...) to the trackers that draw them: TensorBoard's
         histograms and W&B's; `metrics.jsonl` keeps scalars only."""
@@ -144,6 +161,15 @@ class MetricsLog:
     def close(self) -> None:
         if self.report_to:
             self.acc.end_training()
+
+
+def _step_of(line: str) -> int | None:
+    """The step of one `metrics.jsonl` line; None for a line that is not a whole record."""
+    try:
+        step = json.loads(line).get("step")
+    except (ValueError, AttributeError):
+        return None
+    return step if isinstance(step, int) else None
 
 
 def progress_bar(total: int, initial: int, enabled: bool) -> Callable[..., None]:

@@ -85,7 +85,7 @@ def check_output_dir(output_dir: str | Path, *, overwrite: bool, resume: bool | 
     shown = ", ".join(entries[:5]) + (f", ... ({len(entries)} entries)" if len(entries) > 5 else "")
     raise UsageError(
         f"--output-dir {out} is not empty ({shown})",
-        hint="pass --overwrite to train into it anyway (the previous run's checkpoints and "
-        "metrics are removed first), --resume to continue its last checkpoint, "
+        hint="pass --overwrite to replace the run in it (its files are removed once the new "
+        "run's data and model are ready), --resume to continue its last checkpoint, "
         "or choose a new folder",
     )

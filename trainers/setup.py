@@ -18,7 +18,7 @@ from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers import reference as ref
 from trlprep.trainers.algorithms import Algorithm, get_algorithm
 from trlprep.trainers.collate import Collator
-from trlprep.trainers.config import TrainConfig
+from trlprep.trainers.config import CONFIG_FILE, TrainConfig, resolved
 from trlprep.trainers.data import Prepared, prepare
 from trlprep.trainers.logps import LogpsModel, chunk_tokens, liger_available, liger_import_error
 from trlprep.trainers.models import (
@@ -30,6 +30,7 @@ from trlprep.trainers.models import (
 from trlprep.trainers.online.source import Rollouts, make_rollouts
 from trlprep.trainers.optim import make_optimizer, make_scheduler
 from trlprep.trainers.preflight import check_trackers
+from trlprep.trainers.resume import check_resume
 from trlprep.trainers.sampling import BatchStream
 from trlprep.trainers.steps import StepContext
 
@@ -68,6 +69,10 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
             hint="use --batch-size 2 or more (or --loss-type apo_zero_unpaired)",
         )
     t.log = log if acc.is_main_process else (lambda *_: None)
+    if t.resume_from is not None:  # before any data or model is loaded
+        lr = cfg.learning_rate if cfg.learning_rate is not None else algo.learning_rate
+        saved = t.resume_from.parent / CONFIG_FILE
+        check_resume(saved, resolved(cfg, lr, t.options), t.log)
     set_seed(cfg.seed)
 
     t.tokenizer = load_tokenizer(cfg.model)

@@ -201,7 +201,7 @@ def _print_help(algo_name: str | None) -> None:
     out.print(
         "\n--config FILE                      YAML mapping of the options above"
         "\n--overwrite                        train into a non-empty --output-dir (the previous"
-        "\n                                   run's checkpoints and metrics are removed)",
+        "\n                                   run's files are removed once data and model load)",
         markup=False,
     )
     aliases = ", ".join(f"--{k} (--{v.replace('_', '-')})" for k, v in TRL_ALIASES.items())
@@ -265,8 +265,8 @@ def train_command(ctx: typer.Context) -> None:
         return
     try:
         from trlprep.trainers.algorithms import get_algorithm
-        from trlprep.trainers.checkpoint import clear_previous_run
         from trlprep.trainers.config import TrainConfig, load_config_file
+        from trlprep.trainers.fieldtypes import coerce
         from trlprep.trainers.loop import Trainer
         from trlprep.trainers.metrics import METRICS_FILE
         from trlprep.trainers.preflight import check_output_dir, check_trackers
@@ -292,7 +292,7 @@ def train_command(ctx: typer.Context) -> None:
     config.update(parse_args(args, _specs(algo.options), ignored))
     for name in ignored:
         out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
-    overwrite = bool(config.pop("overwrite", False))
+    overwrite = coerce("overwrite", config.pop("overwrite", False), "bool")
     cfg = TrainConfig.from_any(config)
     # before any data or model is loaded: trackers, and the output folder policy
     check_trackers(cfg.report_to, cfg.output_dir)
@@ -300,12 +300,10 @@ def train_command(ctx: typer.Context) -> None:
     if main_process:
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
         _probe_output_dir(Path(cfg.output_dir))
-    if overwrite and main_process:
-        removed = clear_previous_run(Path(cfg.output_dir))
-        if removed:
-            out.print(f"--overwrite: removed {', '.join(removed)}", markup=False)
     metrics = Path(cfg.output_dir) / METRICS_FILE
-    result = Trainer(cfg, log=lambda msg: out.print(msg, markup=False)).train()  # checked above
+    log = lambda msg: out.print(msg, markup=False)  # noqa: E731
+    # checked above; --overwrite clears the previous run once the data and model are ready
+    result = Trainer(cfg, log=log, overwrite=overwrite).train()
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
     steps = result.global_step
     out.print(

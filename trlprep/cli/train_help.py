@@ -48,7 +48,7 @@ HELP = {
     "adam_beta1": "AdamW beta1.",
     "adam_beta2": "AdamW beta2.",
     "adam_epsilon": "AdamW epsilon.",
-    "max_grad_norm": "Clip gradients to this global norm (0: no clipping).",
+    "max_grad_norm": "Clip gradients to this global norm (0 or none: no clipping, norm logged).",
     "gradient_checkpointing": "Recompute activations in the backward pass to save memory.",
     "lora_r": "Train LoRA adapters of this rank instead of every weight (needs peft).",
     "lora_alpha": "LoRA scaling alpha.",
