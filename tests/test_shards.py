@@ -133,12 +133,12 @@ def test_convert_names_a_jsonl_shard_that_lacks_a_column(tmp_path):
     flat = " ".join(res.output.split())
     assert f"shard {tmp_path / 'j' / '3.jsonl'} lacks column 'rejected'" in flat
     assert not out.exists()
-    # a shard's rows of another kind than the plan: the error names the shard
+    # a shard's row without a required value: a row failure named by the shard's line
     _jsonl(tmp_path / "j" / "3.jsonl", [{**pref[0]}, {"prompt": "a", "chosen": "b"}])
     res = run("convert", tmp_path / "j", "--to", "unpaired", "-o", out)
     assert res.exit_code == 1, res.output
     flat = " ".join(res.output.split())
-    assert f"error: {tmp_path / 'j' / '3.jsonl'}: the data is not uniform" in flat
+    assert f"error: {tmp_path / 'j' / '3.jsonl'}:2: read: column 'rejected': a required" in flat
 
 
 def test_a_column_null_in_one_shard_takes_the_others_type(tmp_path):

@@ -391,7 +391,8 @@ def test_every_option_is_classified_for_resume():
         "truncation_mode", "seed", "bf16", "lr_scheduler_type", "warmup_ratio", "warmup_steps",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
         "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "group_by_length",
-        "chat_template", "disable_dropout",
+        "chat_template", "disable_dropout", "role_map", "keep_empty_turns", "neutral",
+        "pairing", "threshold", "prompt_style", "conversational",
     }  # fmt: skip
 
 
@@ -413,3 +414,15 @@ def test_resume_drops_the_interrupted_runs_records_after_the_checkpoint(model_di
         assert got["loss"] == pytest.approx(want["loss"], rel=1e-6)
     assert any("removed 3 record(s) after step 3" in m for m in logs), logs
     assert not (part / "metrics.jsonl.tmp").exists()
+
+
+def test_resume_takes_a_run_saved_before_an_option_existed():
+    """A key missing from the resumed run's config is a difference only if its new value is
+    not the option's default."""
+    from trlprep.trainers.resume import _differences
+
+    saved = {"algo": "dpo", "seed": 1}
+    assert _differences(saved, {"algo": "dpo", "seed": 1, "neutral": "negative"}) == []
+    assert _differences(saved, {"algo": "dpo", "seed": 1, "neutral": "drop"}) == [
+        ("neutral", None, "drop")
+    ]

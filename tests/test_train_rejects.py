@@ -208,4 +208,4 @@ def test_a_row_with_a_null_chosen_is_left_out_and_listed(tmp_path):
     (listed,) = [json.loads(x) for x in (out / "data.rejects.jsonl").open()]
     assert (listed["row"], listed["line"], listed["stage"]) == (2, 3, "read")
     assert listed["reason"].startswith("column 'chosen': a required value is null")
-    assert any(s.startswith("data: preference, 3 rows") for s in said), said
+    assert "data: preference: 4 rows in, 1 left out, 3 converted -> 3 rows" in said, said

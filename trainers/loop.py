@@ -34,8 +34,8 @@ from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.config import CONFIG_FILE, TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared
 from trlprep.trainers.data_table import write_rejects
-from trlprep.trainers.fieldtypes import coerce
 from trlprep.trainers.evaluate import evaluate, num_items, step_shares
+from trlprep.trainers.fieldtypes import coerce
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import RunningMean
 from trlprep.trainers.metrics import METRICS_FILE, MetricsLog, progress_bar, weighted_sums

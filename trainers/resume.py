@@ -30,6 +30,8 @@ FREE = frozenset(
         "save_steps",
         "save_total_limit",
         "eval_data",
+        "eval_data_from",
+        "eval_data_map",
         "eval_batch_size",
         "eval_steps",
         "report_to",
@@ -79,8 +81,11 @@ def check_resume(saved_file: Path, new: dict[str, Any], log: Callable[[str], Non
 
 def _differences(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     out = []
+    defaults = _defaults()
     for key in sorted(set(saved) | set(new)):
         old, now = saved.get(key), new.get(key)
+        if key not in saved and key in defaults and now == defaults[key]:
+            continue  # an option newer than the resumed run, left at its default
         if key == "options":
             old_o, new_o = old or {}, now or {}
             for name in sorted(set(old_o) | set(new_o)):
@@ -89,6 +94,14 @@ def _differences(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, 
         elif old != now and not (key in _PATHS and _same_path(old, now)):
             out.append((key, old, now))
     return out
+
+
+def _defaults() -> dict[str, Any]:
+    from dataclasses import MISSING, fields
+
+    from trlprep.trainers.config import TrainConfig
+
+    return {f.name: f.default for f in fields(TrainConfig) if f.default is not MISSING}
 
 
 def _same_path(a: Any, b: Any) -> bool:

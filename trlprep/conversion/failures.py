@@ -1,0 +1,55 @@
+"""Rows a conversion stage refuses (`Failure`), and the rows that hold no value in a
+column the plan reads, set aside before the route runs (`split_missing`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyarrow as pa
+
+if TYPE_CHECKING:
+    from trlprep.conversion.convert import Plan
+
+
+@dataclass
+class Failure:
+    """Input rows one stage refused, with a reason each."""
+
+    rows: np.ndarray  # input row indices (ROW_ID values)
+    stage: str
+    reasons: list[str]
+    hint: str | None = None  # the stage's advice on such rows
+
+
+def split_missing(table: pa.Table, plan: Plan) -> tuple[pa.Table, np.ndarray, Failure | None]:
+    """`table` (with `ROW_ID`) less its rows that hold no value (null, or the key absent)
+    in a column the plan reads, which are returned as a failure (stage `read`, rule
+    `null-value`, as `trlprep validate` names it). Also the positions of the rows kept
+    (to filter their lines). A column missing from a streamed batch altogether (no row
+    of a JSON Lines chunk has the key) is missing in each of its rows."""
+    import pyarrow.compute as pc
+
+    from trlprep.conversion.apply import row_ids
+
+    n = table.num_rows
+    missing = np.zeros(n, dtype=bool)
+    reasons = np.full(n, None, dtype=object)
+    for name in plan.source_columns:
+        if name not in table.column_names:
+            null = np.ones(n, dtype=bool)
+        elif table.column(name).null_count:
+            null = np.asarray(pc.is_null(table.column(name)).to_numpy(zero_copy_only=False), bool)
+        else:
+            continue
+        reasons[null & ~missing] = (
+            f"column {name!r}: a required value is null or missing (rule null-value)"
+        )
+        missing |= null
+    if not missing.any():
+        return table, np.arange(n), None
+    idx = np.flatnonzero(missing)
+    keep = np.flatnonzero(~missing)
+    failure = Failure(row_ids(table, idx), "read", list(reasons[idx]))
+    return table.take(pa.array(keep)), keep, failure
