@@ -215,6 +215,36 @@ def test_the_trainer_gets_the_ids_of_convert_tokenize(tok, algo, to, columns):
         assert p.rows[key] == [r[column] for r in converted]
 
 
+STANDARD_PREFERENCE = [
+    {"prompt": "the sky is", "chosen": " blue", "rejected": " green"},
+    {"prompt": "the sun is", "chosen": " yellow", "rejected": " blue"},
+]
+
+
+@pytest.mark.parametrize(
+    "algo,to,columns",
+    [
+        ("dpo", "preference", {"prompt": "prompt_ids", "chosen": "chosen_ids"}),
+        ("kto", "unpaired-preference", {"prompt": "prompt_ids", "completion": "completion_ids"}),
+        ("reward", "preference-implicit", {"chosen": "chosen_ids", "rejected": "rejected_ids"}),
+    ],
+)
+def test_standard_text_gets_the_trainers_eos_in_convert_tokenize(tok, algo, to, columns):
+    """Before, `convert --tokenize` wrote standard completions without the EOS that TRL's
+    trainers (and `train`) append, so the ids differed from what is trained on."""
+    from trlprep.api import convert
+
+    p = _prep(tok, algo, STANDARD_PREFERENCE)
+    converted = convert(
+        STANDARD_PREFERENCE, to=None if to == "preference" else to, tokenizer=tok,
+        tokenize=True, max_length=64,
+    )  # fmt: skip
+    for key, column in columns.items():
+        assert p.rows[key] == [r[column] for r in converted]
+    last = next(c for c in columns.values() if c != "prompt_ids")
+    assert all(r[last][-1] == tok.eos_token_id for r in converted)
+
+
 @pytest.mark.parametrize("algo", ["sft", "dpo", "kto", "reward", "prm"])
 def test_tokenisation_goes_through_tokenize_table(tok, algo, monkeypatch):
     import trlprep.templates.tokenize as tokenize

@@ -164,11 +164,15 @@ def apply_steps(
     if r.tokenizer is not None:
         from trlprep.templates import tokenize_table
 
+        # standard text gets the EOS TRL's trainers append (`train` too); rendered chat text
+        # ends with its template's end of turn, and PRM's steps with their separator
+        add_eos = r.template is None and plan.dst.name != "stepwise-supervision"
+
         def tokenize(t: pa.Table) -> pa.Table:
             named = source is not None and ROW_ID in t.column_names
             out, tokens = tokenize_table(
                 t, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
-                row_offset=0 if named else offset,
+                row_offset=0 if named else offset, add_eos=add_eos,
             )  # fmt: skip
             if named:
                 ex = tokens.boundary_examples
