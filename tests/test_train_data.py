@@ -175,6 +175,12 @@ def test_conversational_data_goes_through_the_chat_template(tok):
     assert ids(tok, "what")[0] not in masked
 
 
+# each algorithm's rows, the type `convert --to` writes for it, and its id columns
+ID_COLUMNS = [
+    ("dpo", "preference", {"prompt": "prompt_ids", "chosen": "chosen_ids"}),
+    ("kto", "unpaired-preference", {"prompt": "prompt_ids", "completion": "completion_ids"}),
+    ("reward", "preference-implicit", {"chosen": "chosen_ids", "rejected": "rejected_ids"}),
+]
 CONVERSATIONAL_PREFERENCE = [
     {
         "prompt": [{"role": "user", "content": "what color is the sky ?"}],
@@ -189,14 +195,7 @@ CONVERSATIONAL_PREFERENCE = [
 ]
 
 
-@pytest.mark.parametrize(
-    "algo,to,columns",
-    [
-        ("dpo", "preference", {"prompt": "prompt_ids", "chosen": "chosen_ids"}),
-        ("kto", "unpaired-preference", {"prompt": "prompt_ids", "completion": "completion_ids"}),
-        ("reward", "preference-implicit", {"chosen": "chosen_ids", "rejected": "rejected_ids"}),
-    ],
-)
+@pytest.mark.parametrize("algo,to,columns", ID_COLUMNS)
 def test_the_trainer_gets_the_ids_of_convert_tokenize(tok, algo, to, columns):
     """One tokenisation: `train` on conversational data sees exactly the ids that
     `trlprep convert --to T --chat-template --tokenize` writes."""
@@ -221,14 +220,7 @@ STANDARD_PREFERENCE = [
 ]
 
 
-@pytest.mark.parametrize(
-    "algo,to,columns",
-    [
-        ("dpo", "preference", {"prompt": "prompt_ids", "chosen": "chosen_ids"}),
-        ("kto", "unpaired-preference", {"prompt": "prompt_ids", "completion": "completion_ids"}),
-        ("reward", "preference-implicit", {"chosen": "chosen_ids", "rejected": "rejected_ids"}),
-    ],
-)
+@pytest.mark.parametrize("algo,to,columns", ID_COLUMNS)
 def test_standard_text_gets_the_trainers_eos_in_convert_tokenize(tok, algo, to, columns):
     """Before, `convert --tokenize` wrote standard completions without the EOS that TRL's
     trainers (and `train`) append, so the ids differed from what is trained on."""
@@ -371,12 +363,10 @@ def test_online_prompts_keep_their_end_whatever_the_truncation_mode(tok):
 
 def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
     """Unpairing makes two rows of each pair: rows in, then rows out, then rows trained on."""
+    fits = {"prompt": "the sky", "chosen": " is blue", "rejected": " is red"}
+    long_prompt = {**fits, "prompt": "the sky is blue and green and red and"}
     logs: list[str] = []
-    rows = [
-        {"prompt": "the sky", "chosen": " is blue", "rejected": " is red"},
-        {"prompt": "the sky is blue and green and red and", "chosen": " yes", "rejected": " no"},
-    ]
-    p = _prep(tok, "kto", rows, logs, max_length=6)
+    p = _prep(tok, "kto", [fits, long_prompt], logs, max_length=6)
     assert logs[0] == "data: preference -> unpaired-preference: 2 rows in -> 4 rows"
     assert p.dropped == 2 and len(p) == 2
     assert logs[-1] == "data: training on 2 rows"
