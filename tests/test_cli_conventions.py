@@ -186,3 +186,17 @@ def test_start_up_imports_only_what_the_command_uses(tmp_path, args, allowed):
     line = [x for x in done.stdout.splitlines() if x.startswith("LOADED")][-1]
     loaded = set(filter(None, line.split(" ", 1)[1].split(",")))
     assert loaded <= allowed, (argv, loaded)
+
+
+def test_report_help_lists_its_own_formats():
+    """`report --format` takes html (validate's takes github); the help said github."""
+    out = " ".join(CliRunner().invoke(app, ["report", "--help"]).output.split())
+    assert "--format text|json|html" in out and "github" not in out
+
+
+def test_a_misspelt_from_is_told_the_closest_layout():
+    r = CliRunner().invoke(app, ["convert", "x.jsonl", "--from", "sharegtp", "--to", "lm"])
+    assert r.exit_code == 2
+    out = " ".join(r.output.split())
+    assert "unknown --from 'sharegtp': not a dataset type or a public layout" in out
+    assert "(did you mean 'sharegpt'?)" in out and "layouts: sharegpt, alpaca" in out

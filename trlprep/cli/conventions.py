@@ -65,7 +65,8 @@ METAVARS = {
     "pairing": "PAIRING",
     "strategy": "bfd|bfd_split|wrapped",
     "fmt": "FORMAT",
-    "report_format": "text|json|github",
+    "report_format": "text|json|github",  # validate
+    "data_report_format": "text|json|html",  # report
 }
 
 

@@ -59,6 +59,29 @@ def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
         raise UsageError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
 
 
+def _type_or_layout(name: str) -> None:
+    """`--from` names a dataset type or a public layout; a misspelt one is told both lists
+    (and the closest name)."""
+    import difflib
+
+    from trlprep.importers import layout_names
+    from trlprep.registry import TYPES, get_type, type_names_with_aliases
+
+    try:
+        get_type(name)
+    except UsageError:
+        names = [*TYPES, *layout_names()]
+        close = difflib.get_close_matches(name.lower(), names, n=1)
+        raise UsageError(
+            f"unknown --from {name!r}: not a dataset type or a public layout"
+            + (f" (did you mean {close[0]!r}?)" if close else ""),
+            hint="dataset types: "
+            + ", ".join(type_names_with_aliases())
+            + "; layouts: "
+            + ", ".join(layout_names()),
+        ) from None
+
+
 def run(req: Request) -> None:
     from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import plain_units, stream_to_file
@@ -76,9 +99,10 @@ def run(req: Request) -> None:
     from_type = None if layout else req.from_
     if layout is None and req.import_options is not None and req.import_options.map:
         layout = "map"
-    for name in (req.to, from_type):
-        if name is not None:
-            get_type(name)
+    if req.to is not None:
+        get_type(req.to)
+    if from_type is not None:
+        _type_or_layout(from_type)
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
     tools = load_tools(req.tools)

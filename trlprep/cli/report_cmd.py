@@ -29,7 +29,7 @@ def report_command(
     output: str = typer.Option(
         None, "--output", "-o", help="Write the report to this file (stdout: the summary)."
     ),
-    report_format: str = typer.Option(
+    data_report_format: str = typer.Option(
         None,
         "--format",
         "-f",
@@ -57,7 +57,7 @@ def report_command(
     """Report what the trainer will see: lengths in tokens, truncation, duplicates, roles."""
     from trlprep.datareport import report
 
-    fmt = _format(report_format, output)
+    fmt = _format(data_report_format, output)
     if output is not None:  # before the work: a report that cannot be written is no report
         from trlprep.io.writers import check_output
 
