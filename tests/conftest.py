@@ -128,3 +128,13 @@ def pytest_runtest_makereport(item, call):
             else None
         )
         report.longrepr = (path, line, "Skipped: " + shared_skip_reason(part))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Stop a local Ray the tests started before the interpreter exits: left to the exit,
+    Ray's background threads can crash it (a segfault after every test passed, CI rc 139)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is not None and ray.is_initialized():
+        ray.shutdown()
