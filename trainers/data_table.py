@@ -245,14 +245,13 @@ def _train_hint(hint: str | None) -> str:
 
 
 def reason_lines(rejects: pa.Table, most: int = 3) -> list[str]:
-    """The commonest reasons among `rejects`, each with its count and its first input line
-    (or row)."""
-    reasons: dict[str, list[Any]] = {}
-    for r in rejects.drop_columns(["record"]).to_pylist():
-        where = f"line {r['line']}" if r.get("line") is not None else f"row {r.get('row')}"
-        reasons.setdefault(f"{r['stage']}: {r['reason']}", []).append(where)
-    top = sorted(reasons.items(), key=lambda kv: -len(kv[1]))[:most]
-    return [f"{len(w)} x {reason} (e.g. {w[0]})" for reason, w in top]
+    """The commonest reasons among `rejects`, each with its count and first input lines (or
+    rows), as `convert` says them."""
+    from trlprep.conversion.ledger import Ledger
+
+    ledger = Ledger()
+    ledger.reject(rejects)
+    return ledger.reason_lines(most)
 
 
 def _as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any) -> pa.Table:
