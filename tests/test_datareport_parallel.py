@@ -124,7 +124,7 @@ def test_template_and_tokenizer_loaded_by_a_helper_process_equal_loaded_here(tmp
 
 
 def test_remarks_naming_rows_join_across_pieces_as_one_batch_would():
-    from trlprep.datareport.collect import _add_remark
+    from trlprep.datareport.collected import _add_remark
 
     remarks: list[str] = []
     for r in (

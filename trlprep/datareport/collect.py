@@ -7,15 +7,13 @@ few integers (token lengths, turn counts, 64-bit hashes), never the text: memory
 tens of bytes per row, not with the data.
 
 Each batch's numbers are measured on their own (`Collector.part`, what a worker process
-runs) and put after the previous batches' (`merge`): one process or many, the same figures.
+runs) and put after the previous batches' (`collected.merge`).
 """
 
 from __future__ import annotations
 
 import json
-import re
 import warnings
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -23,6 +21,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrowtypes import is_messages
+from trlprep.datareport.collected import INDEX, REMARKS, Collected, merge
+from trlprep.datareport.plaintext import plain_text
 from trlprep.errors import ROW_ID, RowFailures
 from trlprep.registry import DatasetType, Format
 
@@ -41,36 +42,6 @@ STEP_SEPARATOR = "\n"  # TRL's PRM default
 EXAMPLES = 3
 TOKENIZE_ROWS = 8192  # rows tokenised at a time (their id lists are the memory peak)
 FLAGGED = 5  # rows named by validation issues also shown rendered, at most
-REMARKS = 10  # the conversion's warnings kept (e.g. extracting an implicit prompt)
-
-
-@dataclass
-class Collected:
-    """Per-row numbers of every batch, concatenated by `finish`."""
-
-    rows_in: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)  # stage -> rows
-    rejected_examples: list[dict[str, Any]] = field(default_factory=list)
-    remarks: list[str] = field(default_factory=list)
-    lengths: dict[str, list[np.ndarray]] = field(default_factory=dict)
-    row_ids: list[np.ndarray] = field(default_factory=list)
-    lines: list[np.ndarray] = field(default_factory=list)
-    row_hashes: list[np.ndarray] = field(default_factory=list)
-    prompt_hashes: list[np.ndarray] = field(default_factory=list)
-    identical_pairs: int = 0
-    labels: list[np.ndarray] = field(default_factory=list)
-    step_labels: list[pl.Series] = field(default_factory=list)
-    margins: list[np.ndarray] = field(default_factory=list)
-    patterns: dict[str, int] = field(default_factory=dict)
-    turns: list[np.ndarray] = field(default_factory=list)
-    same_role_rows: int = 0
-    tool_calls: int = 0
-    tool_rows: int = 0
-    images: int = 0
-    image_rows: int = 0
-    text: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> counter
-    special_tokens: dict[str, int] = field(default_factory=dict)
-    examples: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Collector:
@@ -293,7 +264,7 @@ class Collector:
         cols = [
             c for c in ("prompt", "messages", "completion", "chosen") if c in canon.column_names
         ]
-        cols = [c for c in cols if _is_messages(canon.schema.field(c).type)]
+        cols = [c for c in cols if is_messages(canon.schema.field(c).type)]
         if not cols:
             return
         frame = pl.from_arrow(canon.select(cols))
@@ -336,7 +307,7 @@ class Collector:
                 col = "messages"
             if col not in canon.column_names:
                 continue
-            text = _plain_text(canon.column(col))
+            text = plain_text(canon.column(col))
             if text is None:
                 continue
             counter = d.text.setdefault(role, {"rows": 0, "empty": 0, "non_ascii": 0})
@@ -379,79 +350,6 @@ class Collector:
             d.examples.append(ex)
 
 
-INDEX = "_index"  # an example candidate's position among its batch's measured rows
-
-
-def merge(into: Collected, part: Collected, want: int, flagged: set[int]) -> None:
-    """Add one batch's numbers (`Collector.part`) after those of the batches before it."""
-    into.rows_in += part.rows_in
-    for stage, n in part.rejected.items():
-        into.rejected[stage] = into.rejected.get(stage, 0) + n
-    room = max(0, 5 - len(into.rejected_examples))
-    into.rejected_examples.extend(part.rejected_examples[:room])
-    for remark in part.remarks:
-        _add_remark(into.remarks, remark)
-    for role, arrays in part.lengths.items():
-        into.lengths.setdefault(role, []).extend(arrays)
-    for name in _LISTS:
-        getattr(into, name).extend(getattr(part, name))
-    for name in _SUMS:
-        setattr(into, name, getattr(into, name) + getattr(part, name))
-    for counts, more in (
-        (into.patterns, part.patterns),
-        (into.special_tokens, part.special_tokens),
-    ):
-        for key, n in more.items():
-            counts[key] = counts.get(key, 0) + n
-    for role, counter in part.text.items():
-        mine = into.text.setdefault(role, dict.fromkeys(counter, 0))
-        for key, n in counter.items():
-            mine[key] = mine.get(key, 0) + n
-    shown = sum(not e.get("flagged") for e in into.examples)
-    room = max(0, want - shown)
-    for ex in part.examples:
-        i = ex.pop(INDEX)
-        if i < room:
-            ex.pop("flagged", None)
-        elif ex["row"] in flagged:
-            ex["flagged"] = True
-        else:
-            continue
-        into.examples.append(ex)
-
-
-# a conversion's remark naming its rows: 'rows 3, 7, 9, 12, 15 (and 40 more): what'
-_LISTED = re.compile(r"^(row|line)s? (\d+(?:, \d+)*)(?: \(and (\d+) more\))?(: .*)$", re.S)
-
-
-def _add_remark(remarks: list[str], remark: str) -> None:
-    """Keep `remark`; one naming rows joins the remark of the same words from earlier
-    batches, as if their rows had been one batch."""
-    new = _LISTED.match(remark)
-    for i, old in enumerate(remarks):
-        was = _LISTED.match(old) if new else None
-        if was and (was.group(1), was.group(4)) == (new.group(1), new.group(4)):
-            remarks[i] = _joined(was, new)
-            return
-    if len(remarks) < REMARKS and remark not in remarks:
-        remarks.append(remark)
-
-
-def _joined(a: re.Match, b: re.Match) -> str:
-    from converters.common import MAX_ROWS_SHOWN
-
-    rows = a.group(2).split(", ") + b.group(2).split(", ")
-    total = sum(len(m.group(2).split(", ")) + int(m.group(3) or 0) for m in (a, b))
-    more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
-    plural = "s" if total != 1 else ""
-    return f"{a.group(1)}{plural} {', '.join(rows[:MAX_ROWS_SHOWN])}{more}{a.group(4)}"
-
-
-_LISTS = ("row_ids", "lines", "row_hashes", "prompt_hashes", "labels", "step_labels", "margins",
-          "turns")  # fmt: skip
-_SUMS = ("identical_pairs", "same_role_rows", "tool_calls", "tool_rows", "images", "image_rows")
-
-
 class _Pickled:
     """An object kept pickled until it is used."""
 
@@ -469,46 +367,6 @@ def _where(row: int, offset: int, lines) -> dict[str, int]:
     if lines is not None:
         out["line"] = int(np.asarray(lines)[row - offset])
     return out
-
-
-def _is_messages(t: pa.DataType) -> bool:
-    return (
-        (pa.types.is_list(t) or pa.types.is_large_list(t))
-        and pa.types.is_struct(t.value_type)
-        and t.value_type.get_field_index("role") >= 0
-    )
-
-
-def _plain_text(col: pa.ChunkedArray) -> pa.Array | None:
-    """Per row, the text a column holds: strings as they are, messages' string contents
-    joined by newlines (None for other kinds: ids, images ...)."""
-    col = col.combine_chunks()
-    t = col.type
-    if pa.types.is_dictionary(t):
-        col, t = col.dictionary_decode(), t.value_type
-    if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return col
-    if _is_messages(t):
-        content = (
-            t.value_type.field("content").type
-            if t.value_type.get_field_index("content") >= 0
-            else None
-        )
-        if content is None or not (
-            pa.types.is_string(content) or pa.types.is_large_string(content)
-        ):
-            return None
-        frame = pl.from_arrow(pa.table({"m": col}))
-        joined = frame.select(
-            pl.col("m")
-            .list.eval(pl.element().struct.field("content").fill_null(""))
-            .list.join("\n")
-        )
-        return joined.to_arrow().column(0).combine_chunks().cast(pa.string())
-    if pa.types.is_list(t) and pa.types.is_string(t.value_type):  # stepwise completions
-        frame = pl.from_arrow(pa.table({"m": col}))
-        return frame.select(pl.col("m").list.join("\n")).to_arrow().column(0).combine_chunks()
-    return None
 
 
 def _special_tokens(tokenizer: Any) -> list[str]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from trlprep.datareport.collect import Collected
+from trlprep.datareport.collected import Collected
 
 COMMON_MAX_LENGTHS = (512, 1024, 2048, 4096, 8192)
 QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}

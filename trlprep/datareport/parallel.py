@@ -55,7 +55,7 @@ def _run(collector: Any, spec: bytes, pieces: Iterator[Batch], workers: int) -> 
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
-    from trlprep.datareport.collect import merge
+    from trlprep.datareport.collected import merge
 
     ctx = mp.get_context("spawn")
     pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init, initargs=(spec,))
@@ -141,7 +141,7 @@ def _init(spec: bytes) -> None:
 
 
 def _work(buf: pa.Buffer, offset: int, lines: np.ndarray | None) -> Any:
-    from trlprep.datareport.collect import Collected
+    from trlprep.datareport.collected import Collected
 
     table = pa.ipc.open_stream(buf).read_all()
     try:

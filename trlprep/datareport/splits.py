@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from trlprep.datareport.build import DataReport, measure, summary, where_of
-from trlprep.datareport.collect import Collected
+from trlprep.datareport.collected import Collected
 from trlprep.errors import UsageError
 
 _SUMMED = ("identical_pairs", "same_role_rows", "tool_calls", "tool_rows", "images", "image_rows")

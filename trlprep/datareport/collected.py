@@ -1,0 +1,118 @@
+"""The data report's per-row numbers (`Collected`) and how one batch's are put after the
+previous batches' (`merge`): one process or many, the same figures."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+REMARKS = 10  # the conversion's warnings kept (e.g. extracting an implicit prompt)
+
+
+@dataclass
+class Collected:
+    """Per-row numbers of every batch, concatenated by `finish`."""
+
+    rows_in: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)  # stage -> rows
+    rejected_examples: list[dict[str, Any]] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
+    lengths: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    row_ids: list[np.ndarray] = field(default_factory=list)
+    lines: list[np.ndarray] = field(default_factory=list)
+    row_hashes: list[np.ndarray] = field(default_factory=list)
+    prompt_hashes: list[np.ndarray] = field(default_factory=list)
+    identical_pairs: int = 0
+    labels: list[np.ndarray] = field(default_factory=list)
+    step_labels: list[pl.Series] = field(default_factory=list)
+    margins: list[np.ndarray] = field(default_factory=list)
+    patterns: dict[str, int] = field(default_factory=dict)
+    turns: list[np.ndarray] = field(default_factory=list)
+    same_role_rows: int = 0
+    tool_calls: int = 0
+    tool_rows: int = 0
+    images: int = 0
+    image_rows: int = 0
+    text: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> counter
+    special_tokens: dict[str, int] = field(default_factory=dict)
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+
+INDEX = "_index"  # an example candidate's position among its batch's measured rows
+
+
+def merge(into: Collected, part: Collected, want: int, flagged: set[int]) -> None:
+    """Add one batch's numbers (`Collector.part`) after those of the batches before it."""
+    into.rows_in += part.rows_in
+    for stage, n in part.rejected.items():
+        into.rejected[stage] = into.rejected.get(stage, 0) + n
+    room = max(0, 5 - len(into.rejected_examples))
+    into.rejected_examples.extend(part.rejected_examples[:room])
+    for remark in part.remarks:
+        _add_remark(into.remarks, remark)
+    for role, arrays in part.lengths.items():
+        into.lengths.setdefault(role, []).extend(arrays)
+    for name in _LISTS:
+        getattr(into, name).extend(getattr(part, name))
+    for name in _SUMS:
+        setattr(into, name, getattr(into, name) + getattr(part, name))
+    for counts, more in (
+        (into.patterns, part.patterns),
+        (into.special_tokens, part.special_tokens),
+    ):
+        for key, n in more.items():
+            counts[key] = counts.get(key, 0) + n
+    for role, counter in part.text.items():
+        mine = into.text.setdefault(role, dict.fromkeys(counter, 0))
+        for key, n in counter.items():
+            mine[key] = mine.get(key, 0) + n
+    shown = sum(not e.get("flagged") for e in into.examples)
+    room = max(0, want - shown)
+    for ex in part.examples:
+        i = ex.pop(INDEX)
+        if i < room:
+            ex.pop("flagged", None)
+        elif ex["row"] in flagged:
+            ex["flagged"] = True
+        else:
+            continue
+        into.examples.append(ex)
+
+
+# a conversion's remark naming its rows: 'rows 3, 7, 9, 12, 15 (and 40 more): what'
+_LISTED = re.compile(r"^(row|line)s? (\d+(?:, \d+)*)(?: \(and (\d+) more\))?(: .*)$", re.S)
+
+
+def _add_remark(remarks: list[str], remark: str) -> None:
+    """Keep `remark`; one naming rows joins the remark of the same words from earlier
+    batches, as if their rows had been one batch."""
+    new = _LISTED.match(remark)
+    for i, old in enumerate(remarks):
+        was = _LISTED.match(old) if new else None
+        if was and (was.group(1), was.group(4)) == (new.group(1), new.group(4)):
+            remarks[i] = _joined(was, new)
+            return
+    if len(remarks) < REMARKS and remark not in remarks:
+        remarks.append(remark)
+
+
+def _joined(a: re.Match, b: re.Match) -> str:
+    from converters.common import MAX_ROWS_SHOWN
+
+    rows = a.group(2).split(", ") + b.group(2).split(", ")
+    total = sum(len(m.group(2).split(", ")) + int(m.group(3) or 0) for m in (a, b))
+    more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
+    plural = "s" if total != 1 else ""
+    return f"{a.group(1)}{plural} {', '.join(rows[:MAX_ROWS_SHOWN])}{more}{a.group(4)}"
+
+
+_LISTS = ("row_ids", "lines", "row_hashes", "prompt_hashes", "labels", "step_labels", "margins",
+          "turns")  # fmt: skip
+_SUMS = ("identical_pairs", "same_role_rows", "tool_calls", "tool_rows", "images", "image_rows")
+
+
+__all__ = ["INDEX", "REMARKS", "Collected", "merge"]
