@@ -14,33 +14,7 @@ from typing import Any
 import torch
 from trlprep.trainers.metrics import weighted_sums
 from trlprep.trainers.sampling import BatchStream
-
-
-def num_items(batches: list[Any]) -> int:
-    """Trained-on tokens in a list of batches (the divisor of token-normalised losses)."""
-    return sum(int(b.seqs.target_pos.numel()) for b in batches)
-
-
-def step_shares(units: list[float], acc: Any) -> list[float]:
-    """Each of this process's micro-batches' units (rows or tokens) of one optimizer step
-    over the mean per process and micro-batch: `units * world * len(units) / total over
-    processes and micro-batches` (1 for equal micro-batches)."""
-    total = float(sum(units))
-    if acc.num_processes > 1:
-        t = torch.tensor([total], dtype=torch.float64, device=acc.device)
-        total = float(acc.reduce(t, reduction="sum")[0])
-    scale = acc.num_processes * len(units)
-    return [u * scale / total if total else 0.0 for u in units]
-
-
-def shares(units: list[float], acc: Any) -> list[float]:
-    """Each of this process's units (rows or tokens) of a list of global batches over the
-    mean per process: `units * world / total over processes` (1 with one process)."""
-    if acc.num_processes == 1:
-        return [1.0 if u else 0.0 for u in units]
-    t = torch.tensor(units, dtype=torch.float64, device=acc.device)
-    totals = acc.reduce(t.clone(), reduction="sum").tolist()
-    return [u * acc.num_processes / n if n else 0.0 for u, n in zip(units, totals, strict=True)]
+from trlprep.trainers.shares import num_items, shares
 
 
 @torch.no_grad()

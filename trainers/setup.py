@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from trlprep.trainers.optim import make_optimizer, make_scheduler
 from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.resume import check_resume
 from trlprep.trainers.sampling import BatchStream
+from trlprep.trainers.shares import gather_rows
 from trlprep.trainers.steps import StepContext
 
 from trlprep.errors import UsageError
@@ -179,7 +181,9 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
     optimizer = make_optimizer(policy, cfg, t.lr)
     t.scheduler = make_scheduler(optimizer, cfg, t.total_steps)
     t.policy, t.optimizer = acc.prepare(policy, optimizer)
-    t.ctx = StepContext(t.policy, reference, t.options, gather=t._gather, teacher=t.teacher)
+    t.ctx = StepContext(
+        t.policy, reference, t.options, gather=partial(gather_rows, t.acc), teacher=t.teacher
+    )
     if t.rollouts is not None:
         t.rollouts.ctx.policy = acc.unwrap_model(t.policy)
         t.rollouts.ctx.state = t.ctx.state
