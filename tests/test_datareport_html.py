@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import trlprep
-from trlprep.datareport.html import _fmt
+from trlprep.datareport.htmlparts import fmt as _fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "examples" / "tiny-chat-model")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import trlprep
-from trlprep.datareport.html import _fmt
+from trlprep.datareport.htmlparts import fmt as _fmt
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "examples" / "tiny-chat-model")

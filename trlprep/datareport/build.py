@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -11,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from trlprep.datareport.sources import imported_table, read_layout, source
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format
 
@@ -168,7 +168,7 @@ def measure(
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
     if layout is None and type is None:  # a public layout is read as `trlprep convert` reads it
-        data, layout, imported = _read_layout(data, split, input_format)
+        data, layout, imported = read_layout(data, split, input_format)
     else:
         imported = None
     stats = None
@@ -182,7 +182,7 @@ def measure(
 
     pending = None if loaded else loading.start(chat_template, tokenizer)  # while detecting
     streamed = layout if imported is None else None  # a table is imported already
-    path, batches, det = _source(data, split, input_format, streamed, stats)
+    path, batches, det = source(data, split, input_format, streamed, stats)
     if not det.num_rows and not (stats is not None and stats.rejected):
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
@@ -208,7 +208,7 @@ def measure(
     if validate and layout is not None and imported is not None:
         val = _validation(data, None, type, None, None)
     elif validate and layout is not None:  # the imported rows, as the conversion checks them
-        val = _validation(_imported(path, split, input_format, layout), None, type, None, None)
+        val = _validation(imported_table(path, split, input_format, layout), None, type, None, None)
     elif validate:
         val = _validation(data, path, type, split, input_format)
     flagged = {i["rows"][0] for i in (val or {}).get("issues", []) if i["rows"]}
@@ -238,85 +238,6 @@ def measure(
     out["summary"] = summary(out, max_length)
     rep = DataReport({"summary": out.pop("summary"), **out})
     return rep, collector.data, (template, tok)
-
-
-def _read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | None]:
-    """(data, the public layout `trlprep convert` reads it as or None, and for an in-memory
-    table read as one: the rows its import refused, the data being the imported rows)."""
-    from trlprep.importers import import_table, layout_read_as
-
-    if isinstance(data, (str, os.PathLike)):
-        from trlprep.io.readers import iter_batches
-
-        batches = iter_batches(str(data), split=split, input_format=input_format)
-        try:
-            first = next(iter(batches), None)
-        finally:
-            getattr(batches, "close", lambda: None)()
-        if first is None:
-            return data, None, None
-        head = first.data
-        head = head if isinstance(head, pa.Table) else pa.Table.from_batches([head])
-        return data, layout_read_as(head), None
-    from trlprep.io.adapters import as_input
-
-    table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
-    if not isinstance(table, pa.Table) or not table.num_rows:
-        return data, None, None
-    layout = layout_read_as(table)
-    if layout is None:
-        return data, None, None
-    result = import_table(table, layout, on_error="skip")
-    return result.table, layout, result.num_rejected
-
-
-def _stream(path: str, split, input_format, layout: str | None, stats=None):
-    from trlprep.io.readers import iter_batches
-
-    batches = iter_batches(path, split=split, input_format=input_format)
-    if layout is None:
-        return batches
-    from trlprep.importers import import_batches
-
-    return import_batches(batches, layout, on_error="skip", stats=stats, path=path)
-
-
-def _imported(path: str | None, split, input_format, layout: str) -> pa.Table:
-    if path is None:
-        raise UsageError("layout= needs a path")
-    parts = [b.data for b in _stream(path, split, input_format, layout)]
-    parts = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts]
-    from trlprep.io.jsonl import concat_tables
-
-    return concat_tables(parts) if parts else pa.table({})
-
-
-def _source(data: Any, split: str | None, input_format: str | None, layout=None, stats=None):
-    """(path or None, a function giving (table, offset, lines) batches, the detection)."""
-    from trlprep.detection.detect import detect_batches, detect_table
-
-    if isinstance(data, (str, os.PathLike)):
-        path = str(data)
-
-        def batches():
-            for b in _stream(path, split, input_format, layout, stats):
-                raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
-                yield raw, b.offset, b.lines
-
-        det = detect_batches(_stream(path, split, input_format, layout))
-        return path, batches, det
-    from trlprep.io.adapters import as_input
-
-    table = as_input(data) if not isinstance(data, pa.Table) else data
-    table = getattr(table, "table", table)
-    if not isinstance(table, pa.Table):
-        raise UsageError("report a path, an Arrow table or a datasets.Dataset")
-
-    def one():
-        for start in range(0, table.num_rows, 8192):
-            yield table.slice(start, 8192), start, None
-
-    return None, one, detect_table(table)
 
 
 def _template(

@@ -12,30 +12,7 @@ from html import escape
 from typing import Any
 
 from trlprep.datareport import svg
-
-CSS = """
-:root{--bg:#fff;--fg:#1d2330;--muted:#5b6475;--line:#d9dde5;--bar:#3b6fd8;--bar2:#7b9be6;
---bad:#c4352b;--ok:#21844a;--mark:#fff1b8;--code:#f5f6f8}
-@media (prefers-color-scheme:dark){:root{--bg:#12151b;--fg:#e4e7ee;--muted:#9aa3b5;
---line:#2c3340;--bar:#6f9bff;--bar2:#4a6fbf;--bad:#ff7a6e;--ok:#5fd38b;--mark:#4b4216;
---code:#1b2029}}
-*{box-sizing:border-box}body{margin:0;background:var(--bg);color:var(--fg);
-font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif}
-main{max-width:960px;margin:0 auto;padding:16px}h1{font-size:1.4em;margin:.2em 0}
-h2{font-size:1.15em;border-bottom:1px solid var(--line);padding-bottom:4px;margin-top:1.6em}
-nav{display:flex;flex-wrap:wrap;gap:.2em .9em}nav a{white-space:nowrap}a{color:var(--bar)}
-.muted{color:var(--muted)}.bad{color:var(--bad);font-weight:600}.ok{color:var(--ok);font-weight:600}
-.scroll{overflow-x:auto}
-table{border-collapse:collapse;margin:.5em 0;font-variant-numeric:tabular-nums}
-th,td{border-bottom:1px solid var(--line);padding:3px 10px;text-align:right;vertical-align:top}
-th:first-child,td:first-child{text-align:left}td.l{text-align:left}
-td span.l{display:block;text-align:left}
-.chart{width:100%;height:auto;max-width:640px;display:block;margin:.4em 0}
-pre{background:var(--code);padding:10px;overflow-x:auto;white-space:pre-wrap;word-break:break-word;
-border-radius:6px;font-size:13px}mark.trained{background:var(--mark);color:inherit}
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{border:1px solid var(--line);border-radius:8px;
-padding:8px 12px;min-width:130px}.card b{display:block;font-size:1.3em}
-"""
+from trlprep.datareport.htmlparts import CSS, fig, fig_of, pct, table
 
 SECTIONS = (
     ("overview", "Overview"),
@@ -49,37 +26,6 @@ SECTIONS = (
     ("text", "Text"),
     ("examples", "Rendered examples"),
 )
-
-
-def _v(key: str, value: Any, cls: str = "") -> str:
-    """A figure with its JSON path."""
-    shown = _fmt(value)
-    c = f' class="{cls}"' if cls else ""
-    return f'<span data-key="{escape(key)}"{c}>{escape(shown)}</span>'
-
-
-def _of(path: str, node: dict[str, Any], name: str) -> str:
-    """`node[name]` shown with its JSON path `path.name`."""
-    return _v(f"{path}.{name}", node.get(name))
-
-
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
-    return str(value)
-
-
-def _pct(x: float | None) -> str:
-    return "–" if x is None else f"{100 * x:.1f}%"
-
-
-def _table(head: list[str], rows: list[list[str]]) -> str:
-    th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
-    table = f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
-    return f'<div class="scroll">{table}</div>'
 
 
 def render_html(r: dict[str, Any]) -> str:
@@ -134,11 +80,12 @@ def _splits(r: dict[str, Any], anchors: dict[str, str]) -> str:
         s, k = sub["summary"], f"splits.{name}.summary"
         rows.append([
             f'<a href="#{anchors[name]}">{escape(name)}</a>',
-            _v(f"{k}.rows", s.get("rows")), _v(f"{k}.rows_rejected", s.get("rows_rejected")),
-            _v(f"{k}.p99_tokens", s.get("p99_tokens")), _v(f"{k}.max_tokens", s.get("max_tokens")),
-            _v(f"{k}.truncated", s.get("truncated")),
-            _v(f"{k}.duplicate_rows", s.get("duplicate_rows")),
-            _v(f"duplicates.across_splits.{name}.rows_in_another_split",
+            fig(f"{k}.rows", s.get("rows")), fig(f"{k}.rows_rejected", s.get("rows_rejected")),
+            fig(f"{k}.p99_tokens", s.get("p99_tokens")),
+            fig(f"{k}.max_tokens", s.get("max_tokens")),
+            fig(f"{k}.truncated", s.get("truncated")),
+            fig(f"{k}.duplicate_rows", s.get("duplicate_rows")),
+            fig(f"duplicates.across_splits.{name}.rows_in_another_split",
                r["duplicates"].get("across_splits", {}).get(name, {}).get("rows_in_another_split")),
         ])  # fmt: skip
     head = ["split", "rows", "not reportable", "p99 tokens", "max tokens",
@@ -146,7 +93,7 @@ def _splits(r: dict[str, Any], anchors: dict[str, str]) -> str:
             "rows also in another split"]  # fmt: skip
     return (
         "<p class=muted>The sections below count every split's rows together; each split's "
-        "own follow.</p>" + _table(head, rows)
+        "own follow.</p>" + table(head, rows)
     )
 
 
@@ -159,7 +106,7 @@ def _has(r: dict[str, Any], sid: str) -> bool:
 def _overview(r: dict[str, Any]) -> str:
     h, rows, s = r["report"], r["rows"], r["summary"]
     cards = [
-        ("rows", _v("rows.in", rows["in"])),
+        ("rows", fig("rows.in", rows["in"])),
         (
             "type",
             f"{escape(h['type'])}<br><span class=muted>{escape(str(h['format']))}"
@@ -173,11 +120,11 @@ def _overview(r: dict[str, Any]) -> str:
         ),  # fmt: skip
         (
             "truncated at --max-length",
-            _v("summary.truncated", s.get("truncated"))
-            + f" <span class=muted>{_pct(s.get('truncated_share'))}</span>",
+            fig("summary.truncated", s.get("truncated"))
+            + f" <span class=muted>{pct(s.get('truncated_share'))}</span>",
         ),
-        ("duplicate rows", _v("summary.duplicate_rows", s.get("duplicate_rows"))),
-        ("empty answers", _v("summary.empty_answers", s.get("empty_answers"))),
+        ("duplicate rows", fig("summary.duplicate_rows", s.get("duplicate_rows"))),
+        ("empty answers", fig("summary.empty_answers", s.get("empty_answers"))),
     ]
     if "valid" in s:
         cls = "ok" if s["valid"] else "bad"
@@ -198,12 +145,12 @@ def _overview(r: dict[str, Any]) -> str:
         ("chat template", escape(str(h["chat_template"] or "none"))),
         ("tokenizer", escape(str(h["tokenizer"] or "none (no token lengths)"))),
         ("truncation", escape(h["truncation"])),
-        ("rows reported", _v("rows.reported", rows["reported"])),
-        ("rows not reportable", _v("rows.rejected", rows["rejected"])),
+        ("rows reported", fig("rows.reported", rows["reported"])),
+        ("rows not reportable", fig("rows.rejected", rows["rejected"])),
     ]
     for stage, n in rows["rejected_by_stage"].items():
-        facts.append((f"failed at {stage}", _v(f"rows.rejected_by_stage.{stage}", n)))
-    html += _table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
+        facts.append((f"failed at {stage}", fig(f"rows.rejected_by_stage.{stage}", n)))
+    html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
     for ex in rows["rejected_examples"]:
         html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
     return html
@@ -216,8 +163,8 @@ def _at(ex: dict[str, Any]) -> str:
 def _validation(r: dict[str, Any]) -> str:
     v = r["validation"]
     verdict = f'<p class="{"ok" if v["valid"] else "bad"}">{"valid" if v["valid"] else "invalid"}: '
-    verdict += f"{_v('validation.errors', v['errors'])} error(s), "
-    verdict += f"{_v('validation.warnings', v['warnings'])} warning(s)</p>"
+    verdict += f"{fig('validation.errors', v['errors'])} error(s), "
+    verdict += f"{fig('validation.warnings', v['warnings'])} warning(s)</p>"
     examples = {e.get("line", e["row"]) for e in r.get("examples", [])}
     rows = []
     for i, issue in enumerate(v["issues"]):
@@ -227,25 +174,25 @@ def _validation(r: dict[str, Any]) -> str:
             where.append(f'<a href="#ex-{x}">{word} {x}</a>' if x in examples else f"{word} {x}")
         rows.append([
             escape(issue["rule"]), escape(issue["severity"]),
-            _v(f"validation.issues.{i}.count", issue["count"]),
+            fig(f"validation.issues.{i}.count", issue["count"]),
             f'<span class="l">{escape(issue["message"])}</span>', ", ".join(where),
         ])  # fmt: skip
-    table = _table(["rule", "severity", "rows", "message", "first rows"], rows) if rows else ""
-    return verdict + table
+    listing = table(["rule", "severity", "rows", "message", "first rows"], rows) if rows else ""
+    return verdict + listing
 
 
 def _lengths(r: dict[str, Any]) -> str:
     lengths = r["lengths"]
     keys = ("min", "p50", "p90", "p99", "max", "mean")
     rows = [
-        [escape(role)] + [_v(f"lengths.{role}.{k}", s.get(k)) for k in keys]
+        [escape(role)] + [fig(f"lengths.{role}.{k}", s.get(k)) for k in keys]
         for role, s in lengths.items()
     ]
     html = (
         "<p class=muted>Tokens per row after the chat template, as the trainer tokenises "
         "(sequence: prompt + the longer answer).</p>"
     )
-    html += _table(["", *keys], rows)
+    html += table(["", *keys], rows)
     mark = r["report"]["max_length"]
     for role, s in lengths.items():
         hist = s.get("histogram") or {}
@@ -269,16 +216,16 @@ def _truncation(r: dict[str, Any]) -> str:
         )
         k = f"truncation.limits.{i}"
         rows.append([
-            escape(label), _v(f"{k}.truncated", lim["truncated"]), _pct(lim["truncated_share"]),
-            *(_of(k, lim, f) for f in ("prompt_cut", "completion_cut", "completion_lost")),
-            _of(k, lim, "tokens_cut"),
+            escape(label), fig(f"{k}.truncated", lim["truncated"]), pct(lim["truncated_share"]),
+            *(fig_of(k, lim, f) for f in ("prompt_cut", "completion_cut", "completion_lost")),
+            fig_of(k, lim, "tokens_cut"),
         ])  # fmt: skip
     html = f"<p class=muted>Truncation mode: {escape(t['mode'])}.</p>"
-    html += _table(["max length", "rows", "share", "prompt cut", "completion cut",
+    html += table(["max length", "rows", "share", "prompt cut", "completion cut",
                     "completion lost", "tokens cut"], rows)  # fmt: skip
     html += svg.bars(
         [
-            (str(x["max_length"]), x["truncated_share"], _pct(x["truncated_share"]))
+            (str(x["max_length"]), x["truncated_share"], pct(x["truncated_share"]))
             for x in t["limits"]
         ],
         "share of rows truncated per max length",
@@ -289,20 +236,20 @@ def _truncation(r: dict[str, Any]) -> str:
 def _preference(r: dict[str, Any]) -> str:
     p = r["preference"]
     rows = [
-        ["pairs", _v("preference.pairs", p["pairs"])],
+        ["pairs", fig("preference.pairs", p["pairs"])],
         [
             "chosen longer",
-            _v("preference.chosen_longer", p["chosen_longer"])
-            + f" ({_pct(p['chosen_longer_share'])})",
+            fig("preference.chosen_longer", p["chosen_longer"])
+            + f" ({pct(p['chosen_longer_share'])})",
         ],
-        ["rejected longer", _v("preference.rejected_longer", p["rejected_longer"])],
-        ["same length", _v("preference.same_length", p["same_length"])],
-        ["identical pairs", _v("preference.identical_pairs", p["identical_pairs"])],
+        ["rejected longer", fig("preference.rejected_longer", p["rejected_longer"])],
+        ["same length", fig("preference.same_length", p["same_length"])],
+        ["identical pairs", fig("preference.identical_pairs", p["identical_pairs"])],
         [
             "mean tokens chosen / rejected",
-            _v("preference.chosen_mean", p["chosen_mean"])
+            fig("preference.chosen_mean", p["chosen_mean"])
             + " / "
-            + _v("preference.rejected_mean", p["rejected_mean"]),
+            + fig("preference.rejected_mean", p["rejected_mean"]),
         ],
     ]
     if "margin" in p:
@@ -310,13 +257,13 @@ def _preference(r: dict[str, Any]) -> str:
         rows.append(
             [
                 "margin min / mean / max",
-                " / ".join(_v(f"preference.margin.{k}", m[k]) for k in ("min", "mean", "max")),
+                " / ".join(fig(f"preference.margin.{k}", m[k]) for k in ("min", "mean", "max")),
             ]
         )
     html = (
         "<p class=muted>A DPO run learns any length bias: compare how often chosen is longer.</p>"
     )
-    html += _table(["", ""], rows)
+    html += table(["", ""], rows)
     html += svg.bars(
         [("chosen longer", p["chosen_longer"], str(p["chosen_longer"])),
          ("rejected longer", p["rejected_longer"], str(p["rejected_longer"])),
@@ -329,23 +276,23 @@ def _preference(r: dict[str, Any]) -> str:
 def _labels(r: dict[str, Any]) -> str:
     lab = r["labels"]
     if "true" in lab:
-        return _table(["", ""], [
-            ["rows", _v("labels.rows", lab["rows"])],
-            ["true (desirable)", _v("labels.true", lab["true"]) + f" ({_pct(lab['true_share'])})"],
-            ["false (undesirable)", _v("labels.false", lab["false"])],
+        return table(["", ""], [
+            ["rows", fig("labels.rows", lab["rows"])],
+            ["true (desirable)", fig("labels.true", lab["true"]) + f" ({pct(lab['true_share'])})"],
+            ["false (undesirable)", fig("labels.false", lab["false"])],
         ])  # fmt: skip
     steps = lab["steps"]
     html = (
         "<p>Steps per row: "
-        + ", ".join(f"{k} {_v(f'labels.steps.{k}', steps.get(k))}" for k in ("min", "p50", "max"))
+        + ", ".join(f"{k} {fig(f'labels.steps.{k}', steps.get(k))}" for k in ("min", "p50", "max"))
         + "</p>"
     )
     rows = [
-        [str(x["position"]), _v(f"labels.by_position.{i}.steps", x["steps"]),
-         _v(f"labels.by_position.{i}.true", x["true"]), _pct(x["true_share"])]
+        [str(x["position"]), fig(f"labels.by_position.{i}.steps", x["steps"]),
+         fig(f"labels.by_position.{i}.true", x["true"]), pct(x["true_share"])]
         for i, x in enumerate(lab["by_position"])
     ]  # fmt: skip
-    return html + _table(["step", "rows", "true", "share true"], rows)
+    return html + table(["step", "rows", "true", "share true"], rows)
 
 
 def _conversation(r: dict[str, Any]) -> str:
@@ -353,19 +300,19 @@ def _conversation(r: dict[str, Any]) -> str:
     t = c["turns"]
     facts = [
         ["turns per row (min / p50 / max)", " / ".join(
-            _v(f"conversation.turns.{k}", t.get(k)) for k in ("min", "p50", "max"))],
-        ["distinct role patterns", _v("conversation.distinct_patterns", c["distinct_patterns"])],
-        ["rows with same-role turns in a row", _of("conversation", c, "same_role_in_a_row")],
-        ["tool calls", _v("conversation.tool_calls", c["tool_calls"])],
-        ["rows with tools", _v("conversation.rows_with_tools", c["rows_with_tools"])],
-        ["images", _v("conversation.images", c["images"])],
+            fig(f"conversation.turns.{k}", t.get(k)) for k in ("min", "p50", "max"))],
+        ["distinct role patterns", fig("conversation.distinct_patterns", c["distinct_patterns"])],
+        ["rows with same-role turns in a row", fig_of("conversation", c, "same_role_in_a_row")],
+        ["tool calls", fig("conversation.tool_calls", c["tool_calls"])],
+        ["rows with tools", fig("conversation.rows_with_tools", c["rows_with_tools"])],
+        ["images", fig("conversation.images", c["images"])],
     ]  # fmt: skip
-    html = _table(["", ""], facts)
+    html = table(["", ""], facts)
     pats = [
-        [f"<code>{escape(p['pattern'])}</code>", _v(f"conversation.patterns.{i}.rows", p["rows"])]
+        [f"<code>{escape(p['pattern'])}</code>", fig(f"conversation.patterns.{i}.rows", p["rows"])]
         for i, p in enumerate(c["patterns"])
     ]
-    html += "<h3>Role patterns</h3>" + _table(["pattern", "rows"], pats).replace(
+    html += "<h3>Role patterns</h3>" + table(["pattern", "rows"], pats).replace(
         "<td>", '<td class="l">', 1
     )
     hist = c["turns_histogram"]
@@ -379,35 +326,35 @@ def _duplicates(r: dict[str, Any]) -> str:
     d = r.get("duplicates") or {}
     if not d:
         return "<p class=muted>Rows could not be hashed.</p>"
-    rows = [["exact duplicate rows", _v("duplicates.exact_rows", d.get("exact_rows"))]]
+    rows = [["exact duplicate rows", fig("duplicates.exact_rows", d.get("exact_rows"))]]
     if "distinct_prompts" in d:
         rows += [
-            ["distinct prompts", _v("duplicates.distinct_prompts", d["distinct_prompts"])],
-            ["rows sharing a prompt", _of("duplicates", d, "rows_with_shared_prompt")],
+            ["distinct prompts", fig("duplicates.distinct_prompts", d["distinct_prompts"])],
+            ["rows sharing a prompt", fig_of("duplicates", d, "rows_with_shared_prompt")],
         ]  # fmt: skip
-    html = _table(["", ""], rows)
+    html = table(["", ""], rows)
     top = d.get("top_shared_prompts") or []
     if top:
         key = "duplicates.top_shared_prompts"
-        shared = [[_at(x), _of(f"{key}.{i}", x, "rows")] for i, x in enumerate(top)]
-        html += "<h3>Most shared prompts</h3>" + _table(["first seen", "rows"], shared)
+        shared = [[_at(x), fig_of(f"{key}.{i}", x, "rows")] for i, x in enumerate(top)]
+        html += "<h3>Most shared prompts</h3>" + table(["first seen", "rows"], shared)
     return html
 
 
 def _text(r: dict[str, Any]) -> str:
     t = r.get("text") or {}
     rows = [
-        [escape(role), _v(f"text.by_role.{role}.rows", c["rows"]),
-         _of(f"text.by_role.{role}", c, "empty"), _of(f"text.by_role.{role}", c, "non_ascii")]
+        [escape(role), fig(f"text.by_role.{role}.rows", c["rows"]),
+         fig_of(f"text.by_role.{role}", c, "empty"), fig_of(f"text.by_role.{role}", c, "non_ascii")]
         for role, c in t.get("by_role", {}).items()
     ]  # fmt: skip
-    html = _table(["column", "rows", "empty / whitespace", "non-ASCII"], rows)
+    html = table(["column", "rows", "empty / whitespace", "non-ASCII"], rows)
     toks = t.get("special_tokens_in_text") or {}
     if toks:
         key = "text.special_tokens_in_text"
-        found = [[f"<code>{escape(k)}</code>", _of(key, toks, k)] for k in toks]
+        found = [[f"<code>{escape(k)}</code>", fig_of(key, toks, k)] for k in toks]
         html += "<p class=bad>Special tokens written literally in the text:</p>"
-        html += _table(["token", "rows"], found)
+        html += table(["token", "rows"], found)
     else:
         html += "<p class=muted>No special token of the tokenizer is written in the text.</p>"
     return html

@@ -1,0 +1,93 @@
+"""Where the report's rows come from: a path, streamed (through its public layout's import
+when it has one), or an in-memory table."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pyarrow as pa
+
+from trlprep.errors import UsageError
+
+
+def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | None]:
+    """(data, the public layout `trlprep convert` reads it as or None, and for an in-memory
+    table read as one: the rows its import refused, the data being the imported rows)."""
+    from trlprep.importers import import_table, layout_read_as
+
+    if isinstance(data, (str, os.PathLike)):
+        from trlprep.io.readers import iter_batches
+
+        batches = iter_batches(str(data), split=split, input_format=input_format)
+        try:
+            first = next(iter(batches), None)
+        finally:
+            getattr(batches, "close", lambda: None)()
+        if first is None:
+            return data, None, None
+        head = first.data
+        head = head if isinstance(head, pa.Table) else pa.Table.from_batches([head])
+        return data, layout_read_as(head), None
+    from trlprep.io.adapters import as_input
+
+    table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
+    if not isinstance(table, pa.Table) or not table.num_rows:
+        return data, None, None
+    layout = layout_read_as(table)
+    if layout is None:
+        return data, None, None
+    result = import_table(table, layout, on_error="skip")
+    return result.table, layout, result.num_rejected
+
+
+def stream(path: str, split, input_format, layout: str | None, stats=None):
+    from trlprep.io.readers import iter_batches
+
+    batches = iter_batches(path, split=split, input_format=input_format)
+    if layout is None:
+        return batches
+    from trlprep.importers import import_batches
+
+    return import_batches(batches, layout, on_error="skip", stats=stats, path=path)
+
+
+def imported_table(path: str | None, split, input_format, layout: str) -> pa.Table:
+    if path is None:
+        raise UsageError("layout= needs a path")
+    parts = [b.data for b in stream(path, split, input_format, layout)]
+    parts = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts]
+    from trlprep.io.jsonl import concat_tables
+
+    return concat_tables(parts) if parts else pa.table({})
+
+
+def source(data: Any, split: str | None, input_format: str | None, layout=None, stats=None):
+    """(path or None, a function giving (table, offset, lines) batches, the detection)."""
+    from trlprep.detection.detect import detect_batches, detect_table
+
+    if isinstance(data, (str, os.PathLike)):
+        path = str(data)
+
+        def batches():
+            for b in stream(path, split, input_format, layout, stats):
+                raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+                yield raw, b.offset, b.lines
+
+        det = detect_batches(stream(path, split, input_format, layout))
+        return path, batches, det
+    from trlprep.io.adapters import as_input
+
+    table = as_input(data) if not isinstance(data, pa.Table) else data
+    table = getattr(table, "table", table)
+    if not isinstance(table, pa.Table):
+        raise UsageError("report a path, an Arrow table or a datasets.Dataset")
+
+    def one():
+        for start in range(0, table.num_rows, 8192):
+            yield table.slice(start, 8192), start, None
+
+    return None, one, detect_table(table)
+
+
+__all__ = ["imported_table", "read_layout", "source", "stream"]
