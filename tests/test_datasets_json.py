@@ -272,3 +272,17 @@ def test_drone_loaded_by_datasets_json_reads_as_its_jsonl(tmp_path):
             for call in m.get("tool_calls") or []:
                 call["function"]["arguments"] = json.loads(call["function"]["arguments"])
         assert text == original_render("qwen2_5", messages, tools=record["tools"])
+
+
+def test_streamed_dataset_with_json_messages_is_templated():
+    stream = _list_json().to_iterable_dataset()
+    want = [reference(CHAT), reference(PLAIN)]
+    assert [r["text"] for r in trlprep.maybe_apply_chat_template(stream, "qwen2.5")] == want
+    assert [r["text"] for r in trlprep.apply_chat_template(stream, "qwen2.5")] == want
+
+
+def test_polars_frame_holding_the_json_extension():
+    pl = pytest.importorskip("polars")
+    frame = pl.from_arrow(_list_json().data.table)
+    out = trlprep.apply_chat_template(frame, "qwen2.5")
+    assert out["text"].to_list() == [reference(CHAT), reference(PLAIN)]
