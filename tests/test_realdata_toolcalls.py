@@ -206,13 +206,19 @@ def test_drone_detect_and_validate():
         6,
     )
     assert "tools" in info["side_columns"]
-    assert run("validate", DRONE).exit_code == 0
+    # lines 3-6 hold double-encoded arguments, which every template renders as a string
+    res = run("validate", DRONE)
+    assert res.exit_code == 1
+    assert "error: double-encoded-arguments (messages): 4 rows, lines 3, 4, 5, 6" in res.output
 
 
 def test_drone_import_keeps_the_arguments_text(tmp_path):
     out = tmp_path / "lm.jsonl"
     res = run("import", DRONE, "--from", "openai-chat", "-o", out)
+    assert res.exit_code == 1 and "double-encoded-arguments" in res.output  # lines 3-6
+    res = run("import", DRONE, "--from", "openai-chat", "-o", out, "--on-error", "skip")
     assert res.exit_code == 0, res.output
+    assert counts(res.output) == (6, 4, 2, 2)
     rows = rows_of(out)
     call = rows[0]["messages"][2]["tool_calls"][0]
     assert call["id"] == "call_id"
@@ -224,7 +230,7 @@ def test_drone_import_keeps_the_arguments_text(tmp_path):
 
 def test_drone_import_keeps_the_tools_list(tmp_path):
     out = tmp_path / "lm.jsonl"
-    res = run("import", DRONE, "--from", "openai-chat", "-o", out)
+    res = run("import", DRONE, "--from", "openai-chat", "-o", out, "--on-error", "skip")
     assert res.exit_code == 0, res.output
     tools = json.loads(DRONE.read_text().splitlines()[0])["tools"]
     assert rows_of(out)[0]["tools"] == tools

@@ -169,6 +169,26 @@ def test_jsonl_objects_keep_each_rows_keys_and_order(tmp_path):
     assert '"arguments": {"n": 1}}' in texts[2]
 
 
+def test_json_text_columns_keep_each_rows_arguments(tmp_path):
+    """A CSV column of message-list JSON text is decoded as JSON Lines are read: object
+    arguments keep each row's own keys and order (not one struct of every row's keys)."""
+    import csv
+
+    from trlprep.io.readers import read
+
+    src = tmp_path / "in.csv"
+    with src.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["messages"])
+        for d in DICTS:
+            writer.writerow([json.dumps(conversation(d))])
+    table = read(str(src)).table
+    out, _ = render_table(table, "lm", load_template("qwen2.5"), num_proc=1)
+    texts = out.column("text").to_pylist()
+    assert '"arguments": {"city": "Paris", "unit": "celsius"}}' in texts[0]
+    assert '"arguments": {"unit": "fahrenheit", "city": "Tokyo"}}' in texts[1]
+
+
 @pytest.mark.parametrize(
     "args",
     [DICTS, [json.dumps(d, indent=1) for d in DICTS], [DICTS[0], json.dumps(DICTS[1])]],

@@ -23,6 +23,12 @@ A = _m("assistant", "It is blue.")
 B = _m("assistant", "It is green.")
 
 
+def _call(arguments) -> dict:
+    """An assistant turn calling one tool with `arguments`."""
+    fn = {"name": "get_weather", "arguments": arguments}
+    return {"role": "assistant", "tool_calls": [{"type": "function", "function": fn}]}
+
+
 def run(rows, **kw) -> Report:
     report = trlprep.validate(rows, **kw)
     assert isinstance(report, Report)
@@ -278,6 +284,16 @@ CASES = [
     ("invalid-tools", [{"text": "x", "tools": "[{"}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": '{"name": "f"}'}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": [{"type": "function"}]}], {}, "tools", [0]),
+    (
+        "double-encoded-arguments",
+        [
+            {"messages": [U, _call('{"city": "Paris"}')]},
+            {"messages": [U, _call(json.dumps('{"city": "Paris"}'))]},
+        ],
+        {},
+        "messages",
+        [1],
+    ),
     (
         "invalid-tokens",
         [{"input_ids": [1, 2]}, {"input_ids": []}, {"input_ids": [-1]}],

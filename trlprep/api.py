@@ -110,7 +110,7 @@ def convert(
         for message in plan.warnings():  # what the template left out (tool calls, tools)
             warnings.warn(message, UserWarning, stacklevel=3)
         result = inp.restore(out)
-        if not isinstance(result, (list, dict)):  # Python rows hold the values themselves
+        if not inp.values_back:  # Python rows and `Json` features hold the values themselves
             for column, kinds in carried_kinds(out, carried_columns(out.column_names)).items():
                 said = carried_warning(column, kinds, "returned")
                 warnings.warn(said, UserWarning, stacklevel=4)  # the caller of convert

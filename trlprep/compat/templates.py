@@ -25,12 +25,14 @@ def _templated_stream(
     dataset: Any, source: Any, tools: list | None, kwargs: dict[str, Any], *, maybe: bool
 ) -> Any:
     from trlprep.detection.detect import is_conversational_table
+    from trlprep.io.jsonext import decode_json_extensions
     from trlprep.templates import load_template
     from trlprep.templates.api import apply_chat_template_with_report
 
     template = load_template(source, template_kwargs=kwargs)
 
     def render(table: Any) -> Any:
+        table = decode_json_extensions(table)  # datasets' `Json` messages: read as messages
         if maybe and not is_conversational_table(table):
             return table
         return apply_chat_template_with_report(table, template, tools, num_proc=1, **kwargs)[0]

@@ -5,7 +5,9 @@ Kinds: `datasets.Dataset` (a filtered or selected view included), `datasets.Data
 `polars.DataFrame`/`LazyFrame`, `pandas.DataFrame`, a list of row dicts, a dict of columns,
 any object exporting an Arrow stream, or a path (read with `trlprep.io.readers`; results come
 back as a `pyarrow.Table`). Row dicts come back with every column and message field present
-(null where a row had none), as Arrow stores them.
+(null where a row had none), as Arrow stores them. Columns of `datasets`' `Json` type are
+decoded on the way in (`trlprep.io.jsonext`); a Dataset that had `Json` features gets its
+values of several kinds (and tool-call arguments) back as `Json`.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import UsageError
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
+from trlprep.io.jsonext import decode_json_extensions, has_json_features, with_json_types
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
 
 _KINDS_HINT = (
@@ -35,6 +38,7 @@ class Input:
 
     source: Source
     restore: Callable[[pa.Table], Any]
+    values_back: bool = False  # `restore` gives tagged JSON text back as the values it holds
 
     @property
     def table(self) -> pa.Table:
@@ -63,6 +67,12 @@ def as_input(data: Any, *, split: str | None = None, input_format: str | None = 
         return Input(read(data, split=split, input_format=input_format), _identity)
     if isinstance(data, Source):  # a table already read, with its path and file lines
         return Input(data, _identity)
+    inp = _input(data, split)
+    inp.source.table = decode_json_extensions(inp.source.table)  # datasets' `Json` values
+    return inp
+
+
+def _input(data: Any, split: str | None) -> Input:
     mod = _module(data)
     if mod == "datasets":  # before dict: a DatasetDict is a dict
         return _datasets_input(data, split)
@@ -73,13 +83,15 @@ def as_input(data: Any, *, split: str | None = None, input_format: str | None = 
     if isinstance(data, list):
         if not all(isinstance(r, dict) for r in data):
             raise UsageError("a list dataset must hold row dicts", hint=_KINDS_HINT)
-        return Input(Source(table_from_records(data)), lambda t: _py_columns(t, rows=True))
+        rows = Source(table_from_records(data))
+        return Input(rows, lambda t: _py_columns(t, rows=True), values_back=True)
     if isinstance(data, dict):
         if not all(isinstance(v, (list, tuple)) for v in data.values()):
             raise UsageError(
                 "a dict dataset must map column names to lists of values", hint=_KINDS_HINT
             )
-        return Input(Source(table_from_columns(data)), lambda t: _py_columns(t, rows=False))
+        columns = Source(table_from_columns(data))
+        return Input(columns, lambda t: _py_columns(t, rows=False), values_back=True)
     if mod == "polars":
         return _polars_input(data)
     if mod == "pandas":
@@ -134,11 +146,14 @@ def _datasets_input(data: Any, split: str | None) -> Input:
     if isinstance(data, datasets.Dataset):
         name = str(data.split) if data.split is not None else None
         features = data.features
+        json_values = has_json_features(features)
 
         def restore(t: pa.Table) -> Any:
+            if json_values:  # values of several kinds given as `Json`: given back as `Json`
+                t = with_json_types(t)
             return _with_features(to_dataset(t, split=name), features)
 
-        return Input(Source(dataset_table(data)), restore)
+        return Input(Source(dataset_table(data)), restore, values_back=json_values)
     raise UsageError(
         f"a {type(data).__name__} cannot be processed in place",
         hint="pass the file path instead (trlprep streams files itself), or a Dataset",

@@ -263,8 +263,8 @@ def _strip(t: pa.DataType) -> pa.DataType:
 
 def encode(arr: pa.Array, leaf) -> pa.Array:
     """The compact JSON text of each value of `arr` (nulls: null), tagged `arguments`
-    fields written as the JSON they hold; `leaf` encodes untagged leaves (polars' writer,
-    so numbers and strings read as in any other column)."""
+    fields (and JSON-extension values) written as the JSON they hold; `leaf` encodes
+    untagged leaves (polars' writer, so numbers and strings read as in any other column)."""
     return _encode(arr, leaf, raw=False)
 
 
@@ -273,6 +273,8 @@ def _encode(arr: pa.Array, leaf, raw: bool) -> pa.Array:
     ls = pa.large_string()
     if raw:
         text = arr.cast(ls)
+    elif isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.json":
+        text = arr.storage.cast(ls)  # datasets' `Json`: the JSON text of the value already
     elif pa.types.is_struct(t):
         pieces = []
         for k, f in enumerate(t):

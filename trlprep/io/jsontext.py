@@ -199,9 +199,11 @@ def decode_json_texts(
     """Parse a column of JSON texts (empty = null) into typed Arrow, or None if any fails.
 
     The whole column goes through Arrow's JSON reader at once; only when that fails (kinds
-    disagree, or values are Python literals such as pandas writes) are the distinct values
-    parsed in Python.
+    disagree, or values are Python literals such as pandas writes) or finds tool-call
+    arguments given as objects are the distinct values parsed in Python.
     """
+    from trlprep.io.jsonargs import has_object_arguments
+
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     arr = arr.cast(pa.large_string())
@@ -214,7 +216,10 @@ def decode_json_texts(
             table = read_json_rows(buf, newlines_in_values=True, block_size=buf.size + 1)
             if table.num_rows == len(arr) and table.column_names == ["v"]:
                 col = table.column("v").combine_chunks()
-                return pa.field(name, col.type), col
+                if not has_object_arguments(col.type):
+                    return pa.field(name, col.type), col
+                # tool-call arguments as objects: Arrow made one struct of every row's keys;
+                # each row's own object is kept as JSON text (`jsonargs`), parsed below
         except _ARROW_ERRORS:
             pass
     return _decode_distinct(name, arr, present, python_literals)

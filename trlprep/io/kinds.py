@@ -116,6 +116,8 @@ def carried_warning(column: str, kinds: list[str], stored: str, tagged: bool = T
     where its JSON text went ("written to out.parquet", "returned"); `tagged`: with the tag
     that lets trlprep read the values back (a save_to_disk folder keeps no tag)."""
     held = " and ".join(_NAMES[k][1] for k in kinds if k in _NAMES) or "values of several kinds"
+    if len(kinds) == 1:  # objects (lists) whose keys (items) differ from row to row
+        held += " of different shapes"
     back = (
         "trlprep reads it back as the values, other readers see the text"
         if tagged

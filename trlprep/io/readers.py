@@ -3,7 +3,8 @@
 Formats: JSON Lines (also .gz/.zst/.bz2), JSON (an array of records, a one-key wrapper
 such as `{"data": [...]}`, a dict of equally long columns, or any other object as one row,
 such as a Super-NaturalInstructions task file), Parquet, CSV, Arrow IPC file/stream and
-Feather, `datasets` `save_to_disk` folders and Hub dataset ids.
+Feather, `datasets` `save_to_disk` folders and Hub dataset ids. Columns of `datasets`'
+`Json` type (Arrow's JSON extension) are decoded as they are read (`trlprep.io.jsonext`).
 
 JSONL keeps every row's file line number and streams (see `trlprep.io.jsonl`). Rows whose JSON
 kinds disagree (a string here, a message list there) are kept as JSON text in a tagged column
@@ -24,6 +25,7 @@ from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io import textfaults
 from trlprep.io.inputfiles import past_stop
+from trlprep.io.jsonext import decode_json_extensions
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
@@ -164,15 +166,17 @@ def read(
         return read_jsonl(path, bad_lines)
     if fmt == "json":
         return _read_json(path, bad_lines)
-    if fmt == "parquet":
-        return Source(guard(path, lambda: _pq().read_table(path)), path, fmt)
     if fmt == "csv":
         return Source(_read_csv(path), path, fmt)
-    if fmt == "arrow":
-        return Source(_read_ipc(path), path, fmt)
-    if fmt == "disk":
-        return Source(_read_disk(path, split), path, fmt)
-    return Source(_read_hub(path, split), path, fmt)
+    if fmt == "parquet":
+        table = guard(path, lambda: _pq().read_table(path))
+    elif fmt == "arrow":
+        table = _read_ipc(path)
+    elif fmt == "disk":
+        table = _read_disk(path, split)
+    else:
+        table = _read_hub(path, split)
+    return Source(decode_json_extensions(table), path, fmt)  # datasets' `Json` values
 
 
 def iter_batches(
@@ -228,7 +232,7 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
             from trlprep.io.parquet_dict import parquet_batches
 
             for rb in parquet_batches(path, pf, batch_rows):
-                yield Batch(rb, offset)
+                yield Batch(decode_json_extensions(rb), offset)
                 offset += rb.num_rows
             return
         batches = pf.iter_batches(batch_size=batch_rows)
@@ -236,7 +240,7 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
             rb = guard(path, lambda: next(batches, None))
             if rb is None:
                 return
-            yield Batch(rb, offset)
+            yield Batch(decode_json_extensions(rb), offset)
             offset += rb.num_rows
     else:
         src = read(path, split=split, input_format=fmt, bad_lines=bad_lines)

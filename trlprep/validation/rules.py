@@ -35,6 +35,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | empty-steps              | error   | `completions` is an empty list                            |
 | image-count              | error   | image parts in a sequence != images in the row            |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
+| double-encoded-arguments | error   | tool-call arguments: JSON text of a string (encoded twice) |
 | invalid-tokens           | error   | `input_ids` is empty or holds a negative id               |
 | mask-mismatch            | error   | `attention_mask` is not 0/1 or not as long as input_ids   |
 | duplicate-row            | warning | the row repeats an earlier row exactly                    |
@@ -92,6 +93,7 @@ BEYOND_SCHEMA: tuple[str, ...] = (
     "image-count",
     "mask-mismatch (lengths)",
     "invalid-tools (JSON text)",
+    "double-encoded-arguments",
     "wrong-type (chat_template_kwargs JSON text)",
     "whitespace-only",
     "duplicate-row",
@@ -273,6 +275,16 @@ RULES: dict[str, Rule] = {
             "tools is not a list of function schemas",
             'use a list like [{"type": "function", "function": {"name": ..., "parameters": '
             "{...}}}] (or its JSON text)",
+        ),
+        Rule(
+            "double-encoded-arguments",
+            E,
+            "a tool call's arguments are JSON text of a string (the object's JSON text encoded "
+            "twice): every chat template renders that string, not the object",
+            "decode the arguments once more (arguments = json.loads(arguments)) so each is "
+            "an object or the JSON text of one, or set these rows aside (--on-error skip); a "
+            "Parquet or Arrow file trlprep wrote, loaded with datasets or pandas, shows string "
+            "arguments this way: pass its path to trlprep instead",
         ),
         Rule(
             "invalid-tokens",

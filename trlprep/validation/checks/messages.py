@@ -1,5 +1,6 @@
 """Checks on message-list columns: roles, content (string or parts), system placement and
-message field types, over the flattened messages of a whole record batch.
+message field types (tool-call arguments: `toolcalls`), over the flattened messages of a
+whole record batch.
 
 Messages are checked as one flat array; a message's row is found from the list lengths,
 and only for messages that break a rule (valid data never builds the per-message row
@@ -20,6 +21,7 @@ from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.validation.checks.text import Scan, check_text, placeholders
+from trlprep.validation.checks.toolcalls import check_tool_arguments
 from trlprep.validation.rules import ALLOWED_ROLES, role_map_hint
 
 
@@ -253,6 +255,8 @@ def check_messages(
 
     _check_message_fields(msgs, present, owners, column, sink)
     has_calls = _has_tool_calls(msgs)
+    if has_calls is not None:
+        check_tool_arguments(msgs, owners.rows, column, sink)
     scan: list[Scan] = []
     images = _check_content(msgs, present, has_calls, owners, column, sink, scan)
     return MessagesInfo(

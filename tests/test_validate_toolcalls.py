@@ -1,0 +1,111 @@
+"""validate: tool-call arguments encoded as JSON twice (`double-encoded-arguments`).
+
+`"\\"{\\\\\\"city\\\\\\": ...}\\""` is the JSON text of a string holding an object's JSON
+text: every chat template renders that string instead of the object, so the rows are
+errors, found in every form the arguments reach validation (plain strings from Parquet,
+tagged JSON text beside object arguments, `datasets` Json).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from realdata.support import run, sample
+
+import trlprep
+from trlprep.validation.rules import RULES, Severity
+
+RULE = "double-encoded-arguments"
+ARGS = {"city": "Paris", "unit": "celsius"}
+ONCE = json.dumps(ARGS)
+TWICE = json.dumps(ONCE)
+USER = {"role": "user", "content": "Weather in Paris?"}
+
+
+def turn(arguments) -> dict:
+    fn = {"name": "get_weather", "arguments": arguments}
+    return {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"type": "function", "function": fn}],
+    }
+
+
+def rows(*arguments) -> list[dict]:
+    return [{"messages": [USER, turn(a)]} for a in arguments]
+
+
+def flagged(report):
+    found = report.issue(RULE, "messages")
+    return None if found is None else found.rows
+
+
+def test_the_rule_is_an_error_with_a_hint():
+    rule = RULES[RULE]
+    assert rule.severity is Severity.ERROR  # every template renders the string, not the object
+    assert "json.loads" in rule.hint
+
+
+def test_plain_string_arguments():
+    report = trlprep.validate(rows(ONCE, TWICE, " " + ONCE, TWICE, "{}"))
+    assert flagged(report) == [1, 3]
+    assert not report.valid
+    # objects, and objects whose values are quoted strings, are no JSON text of a string
+    report = trlprep.validate(rows(ARGS, {"query": '"quoted"'}, TWICE))
+    assert flagged(report) == [2]
+
+
+def test_tagged_arguments_beside_objects(tmp_path):
+    """Objects in some rows make every row's arguments tagged JSON text: still found, by line."""
+    path = tmp_path / "calls.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows(ARGS, TWICE, ONCE, ARGS)))
+    report = trlprep.validate(path)
+    found = report.issue(RULE, "messages")
+    assert (found.rows, found.lines) == ([1], [2])
+    assert '"{\\"city\\": \\"Paris\\", \\"unit\\": \\"celsius\\"}"' in found.message
+
+
+def test_a_json_string_that_holds_no_object_is_flagged_too():
+    report = trlprep.validate(rows(ONCE, json.dumps("Paris")))
+    assert flagged(report) == [1]
+    assert "a string, not JSON text" in report.issue(RULE, "messages").message
+
+
+def test_parquet_file_through_the_cli(tmp_path):
+    path = tmp_path / "calls.parquet"
+    pq.write_table(pa.Table.from_pylist(rows(ONCE, TWICE, TWICE)), path)
+    res = run("validate", path)
+    assert res.exit_code == 1, res.output
+    assert f"error: {RULE} (messages): 2 rows, rows 1, 2" in res.output
+    assert "json.loads" in res.output
+
+
+def test_real_drone_sample_lines_3_to_6():
+    """The OpenAI cookbook's drone set: lines 3-6 hold double-encoded arguments."""
+    report = trlprep.validate(sample("openai_drone_toolcalls"))
+    found = report.issue(RULE, "messages")
+    assert found.lines == [3, 4, 5, 6]
+    assert [i.rule for i in report.errors] == [RULE]
+
+
+def test_real_samples_drone_flagged_glaive_clean(tmp_path):
+    out = tmp_path / "glaive.jsonl"
+    res = run("import", sample("glaive_toolcall"), "--from", "sharegpt", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert trlprep.validate(out).issue(RULE, "messages") is None  # 50 rows of objects
+    res = run("validate", sample("openai_drone_toolcalls"))
+    assert (
+        res.exit_code == 1 and f"error: {RULE} (messages): 4 rows, lines 3, 4, 5, 6" in res.output
+    )
+
+
+def test_drone_loaded_by_datasets_with_json_features(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    drone = sample("openai_drone_toolcalls")
+    ds = datasets.load_dataset(
+        "json", data_files=str(drone), split="train", cache_dir=str(tmp_path)
+    )
+    assert flagged(trlprep.validate(ds)) == [2, 3, 4, 5]

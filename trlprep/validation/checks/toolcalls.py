@@ -1,0 +1,125 @@
+"""Checks on tool calls inside message lists: arguments encoded as JSON twice.
+
+A tool call's `arguments` string is the JSON text of an object; text whose JSON value is a
+string (`"\\"{\\\\\\"city\\\\\\": ...}\\""`: the object's JSON text encoded once more) reaches
+every template as a string, not the object, and `convert --chat-template` refuses the row.
+Found columnar: a regular expression over every call's arguments (`tool_calls[]` and its
+`function`); only the flagged values are parsed in Python, to tell what they hold.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.columns.arrays import list_lengths, to_numpy_bool
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
+from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
+
+RULE = "double-encoded-arguments"
+# the user's string starts (after whitespace) with a quote: its JSON value is a string
+_PLAIN = r'^\s*"'
+# the same for tagged JSON text (`jsonargs`): the JSON literal of such a string
+_TAGGED = r'^\s*"(?:\s|\\[nrt])*\\"'
+
+
+def check_tool_arguments(
+    msgs: pa.Array, rows_of: Callable[[np.ndarray], np.ndarray], column: str, sink: BatchSink
+) -> None:
+    """Flag rows whose tool-call arguments are JSON text of a string (`rows_of`: a mask
+    over `msgs` -> the rows owning those messages)."""
+    for args, field, owner in _arguments(msgs):
+        texts = args if is_string(args.type) else None
+        if texts is None or len(texts) == 0:
+            continue
+        tagged = is_json_field(field)
+        hit = to_numpy_bool(pc.match_substring_regex(texts, _TAGGED if tagged else _PLAIN))
+        if not hit.any():
+            continue
+        idx = np.flatnonzero(hit)
+        values = texts.take(pa.array(idx)).to_pylist()
+        kinds = [_inner(json.loads(v) if tagged else v) for v in values]
+        keep = np.array([k is not None for k in kinds])
+        if not keep.any():
+            continue
+        item = np.zeros(len(texts), dtype=bool)
+        item[idx[keep]] = True
+        shown = [
+            f"{_preview(v, tagged)} holds {k}" for v, k in zip(values, kinds, strict=True) if k
+        ][:MAX_DETAILS]
+        sink.flag(
+            RULE,
+            column,
+            rows_of(owner(item)),
+            message=f"column {column!r}: a tool call's arguments are JSON text of a string "
+            "(encoded twice), not of an object",
+            details=list(dict.fromkeys(shown)),
+        )
+
+
+def _inner(text: str) -> str | None:
+    """What a string whose JSON value is a string holds ("the JSON text of an object", ...);
+    None when its JSON value is no string (or it is no JSON)."""
+    try:
+        once = json.loads(text)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(once, str):
+        return None
+    try:
+        twice = json.loads(once)
+    except ValueError:
+        return "a string, not JSON text"
+    return (
+        "the JSON text of an object"
+        if isinstance(twice, dict)
+        else "the JSON text of a " + ("string" if isinstance(twice, str) else type(twice).__name__)
+    )
+
+
+def _preview(value: str, tagged: bool, limit: int = 48) -> str:
+    """The arguments string as the data holds it (shortened)."""
+    text = json.loads(value) if tagged else value
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _arguments(msgs: pa.Array):
+    """(arguments array, its field, item mask -> message mask) of every arguments field of
+    the messages' tool calls: `tool_calls[].function.arguments`, `tool_calls[].arguments`."""
+    if not pa.types.is_struct(msgs.type) or msgs.type.get_field_index("tool_calls") < 0:
+        return
+    calls = pc.struct_field(msgs, "tool_calls")
+    if not (is_list(calls.type) and pa.types.is_struct(calls.type.value_type)):
+        return
+    n = len(msgs)
+    parent = np.repeat(np.arange(n, dtype=np.int64), list_lengths(calls))
+    for args, field in _call_arguments(pc.list_flatten(calls)):
+        yield args, field, _owner(parent, n)
+
+
+def _call_arguments(calls: pa.Array):
+    t = calls.type
+    for holder, holder_type in ((calls, t), *_function(calls)):
+        j = holder_type.get_field_index("arguments")
+        if j >= 0:
+            yield pc.struct_field(holder, "arguments"), holder_type.field(j)
+
+
+def _function(calls: pa.Array):
+    j = calls.type.get_field_index("function")
+    if j >= 0 and pa.types.is_struct(calls.type.field(j).type):
+        fn = pc.struct_field(calls, "function")
+        yield fn, fn.type
+
+
+def _owner(parent: np.ndarray, n: int) -> Callable[[np.ndarray], np.ndarray]:
+    def messages(item: np.ndarray) -> np.ndarray:
+        out = np.zeros(n, dtype=bool)
+        out[parent[item]] = True
+        return out
+
+    return messages
