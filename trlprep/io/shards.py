@@ -320,16 +320,30 @@ def note_shards(
 
 def annotate_shards(report, path: str, shards: Shards) -> None:
     """`note_shards` with the shards known (each file's first row and rows)."""
+    from trlprep.validation.report import repeat_details
+
     report.path = str(path)
     report.shards = shards  # `render_github` annotates each row's own file and line
     for issue in report.issues:
+        if issue.repeats:  # `line 1 repeats line 1` -> `b.jsonl:1 repeats a.jsonl:1`
+            local = repeat_details(issue.repeats, _line_or_row)
+            named = repeat_details(issue.repeats, shards.where)
+            issue.message = issue.message.replace(f"({local})", f"({named})")
         if issue.rows:
             lines = issue.lines or [None] * len(issue.rows)
-            pairs = zip(issue.rows[:5], lines, strict=False)
-            at = ", ".join(shards.where(r, ln) for r, ln in pairs)
+            pairs = list(zip(issue.rows, lines, strict=False))
+            issue.files = [shards.locate(r)[0] for r, _ in pairs]
+            issue.places = [shards.where(r, ln) for r, ln in pairs]
+            at = ", ".join(issue.places[:5])
             issue.message += f" (at {at}{', ...' if len(issue.rows) > 5 else ''})"
+        else:
+            issue.name_line_files()  # lines of bad JSON, each of its file
     report.notes += [f"shard {line}" for line in shards.offsets()]
     report.notes.append(f"total: {total_line(shards)}")
+
+
+def _line_or_row(row: int, line: int | None) -> str:
+    return f"line {line}" if line is not None else f"row {row}"
 
 
 def note_detection(det, path: str, split: str | None, input_format: str | None):
