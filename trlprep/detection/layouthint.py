@@ -13,6 +13,7 @@ the columns carry a cheap sign of a layout: HH transcripts (read as implicit pre
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -180,6 +181,10 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
     )
 
 
+# True while the rows imported from a layout are being detected (this thread or task)
+_VIEWING: ContextVar[bool] = ContextVar("trlprep_layout_viewing", default=False)
+
+
 def _view_imported(det: Detection, name: str, head: pa.Table) -> None:
     """`det.layout_view`: the detection of `head` imported from layout `name` (the columns,
     roles and modality convert writes); `det.layout_rows` too when `head` is every row."""
@@ -187,12 +192,18 @@ def _view_imported(det: Detection, name: str, head: pa.Table) -> None:
     from trlprep.errors import TrlprepError
     from trlprep.importers import ImportOptions, get_importer
 
+    if _VIEWING.get():  # the imported rows are read as they are, never imported again
+        return
     try:
         result = get_importer(name).apply(head, ImportOptions())
     except TrlprepError:  # the import itself says why, where convert runs it
         return
     if result.table.num_rows == 0:
         return
-    det.layout_view = detect_table(result.table)
+    token = _VIEWING.set(True)
+    try:
+        det.layout_view = detect_table(result.table)
+    finally:
+        _VIEWING.reset(token)
     if head.num_rows == det.num_rows:
         det.layout_rows = result.table.num_rows
