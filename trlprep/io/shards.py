@@ -320,15 +320,10 @@ def note_shards(
 
 def annotate_shards(report, path: str, shards: Shards) -> None:
     """`note_shards` with the shards known (each file's first row and rows)."""
-    from trlprep.validation.report import repeat_details
-
     report.path = str(path)
     report.shards = shards  # `render_github` annotates each row's own file and line
     for issue in report.issues:
-        if issue.repeats:  # `line 1 repeats line 1` -> `b.jsonl:1 repeats a.jsonl:1`
-            local = repeat_details(issue.repeats, _line_or_row)
-            named = repeat_details(issue.repeats, shards.where)
-            issue.message = issue.message.replace(f"({local})", f"({named})")
+        issue.name_repeats(shards.where)  # `b.jsonl:1 repeats a.jsonl:1`
         if issue.rows:
             lines = issue.lines or [None] * len(issue.rows)
             pairs = list(zip(issue.rows, lines, strict=False))
@@ -340,10 +335,6 @@ def annotate_shards(report, path: str, shards: Shards) -> None:
             issue.name_line_files()  # lines of bad JSON, each of its file
     report.notes += [f"shard {line}" for line in shards.offsets()]
     report.notes.append(f"total: {total_line(shards)}")
-
-
-def _line_or_row(row: int, line: int | None) -> str:
-    return f"line {line}" if line is not None else f"row {row}"
 
 
 def note_detection(det, path: str, split: str | None, input_format: str | None):

@@ -83,6 +83,14 @@ class Issue:
         self.message += f" (at {at}{', ...' if len(self.lines) > 5 else ''})"
         return self
 
+    def name_repeats(self, where: Any) -> None:
+        """A duplicate-row message's `line 1 repeats line 1` said with `where(row, line)`
+        instead (several files: `b.jsonl:1 repeats a.jsonl:1`)."""
+        if self.repeats:
+            local = repeat_details(self.repeats, line_or_row)
+            named = repeat_details(self.repeats, where)
+            self.message = self.message.replace(f"({local})", f"({named})")
+
     def where(self, limit: int = 5) -> str:
         """The first few lines (or rows) as text, e.g. `lines 3, 9, 12 …`."""
         items, label = (self.lines, "line") if self.lines else (self.rows, "row")
@@ -250,6 +258,11 @@ class Report:
                 out.append(f"::{kind} {p}::{_gh_data(text + rows)}")
         out.append(self.summary())
         return "\n".join(out)
+
+
+def line_or_row(row: int, line: int | None) -> str:
+    """`line 9` (line-oriented files), else `row 8` (0-based): where a row is in one file."""
+    return f"line {line}" if line is not None else f"row {row}"
 
 
 def repeat_details(repeats: list[tuple[int, int | None, int, int | None]], name: Any) -> str:

@@ -39,7 +39,7 @@ from trlprep.validation.checks.text import check_placeholders
 from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.validation.prepare import prepare_column
-from trlprep.validation.report import Issue, Report, repeat_details
+from trlprep.validation.report import Issue, Report, line_or_row, repeat_details
 from trlprep.validation.rules import RULES, Severity
 
 STREAMED = ("jsonl", "parquet")
@@ -189,13 +189,9 @@ def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
         shown,
         count=count,
         lines=lines[shown] if lines is not None else None,
-        details=[repeat_details(repeats, _line_or_row)],
+        details=[repeat_details(repeats, line_or_row)],
         repeats=repeats,
     )
-
-
-def _line_or_row(row: int, line: int | None) -> str:
-    return f"line {line}" if line is not None else f"row {row}"
 
 
 # ---------------------------------------------------------------- entry points
