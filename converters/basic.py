@@ -95,6 +95,7 @@ def implicit_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Tab
         {lm_column(fmt): chosen},
         {"chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
+        renames={lm_column(fmt): "chosen"},
     )
 
 
@@ -142,6 +143,7 @@ def preference_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertO
         produced,
         {"prompt", "chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
+        renames={"completion": "chosen"},
     )
 
 

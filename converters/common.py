@@ -213,31 +213,34 @@ def output(
     *,
     drop: Iterable[str] = (),
     rows: np.ndarray | None = None,
+    renames: Mapping[str, str] | None = None,
+    types_first: bool = False,
 ) -> pa.Table:
-    """The target table: `produced` type columns, then the input's other columns.
+    """The target table: the `produced` type columns and the input's other columns.
 
+    Columns are where the TRL guide's recipe (`datasets.map`, `remove_columns`,
+    `rename_column`) puts them: the input's columns in their order, a produced column in
+    the place of the consumed input column of its name (or of the one `renames` names for
+    it: produced -> input), the other produced columns at the end (in the type's order).
+    `types_first`: the produced columns first, then the carried ones (readings of a layout).
     `consumed` input columns are not carried; `rows` (when given) selects or repeats input
     rows for the carried columns, so they line up with `produced`.
     """
     consumed = set(consumed) | set(drop)
-    names: list[str] = []
-    arrays: list[pa.Array | pa.ChunkedArray] = []
-    fields: list[pa.Field] = []
-    for name in dst.column_names(fmt, required_only=False):
-        if name in produced:
-            arr = produced[name]
-            names.append(name)
-            arrays.append(arr)
-            fields.append(pa.field(name, arr.type))
-    for name, arr in produced.items():
-        if name not in names:
-            names.append(name)
-            arrays.append(arr)
-            fields.append(pa.field(name, arr.type))
+    order = [n for n in dst.column_names(fmt, required_only=False) if n in produced]
+    order += [n for n in produced if n not in order]
+    at = {src: name for name, src in (renames or {}).items()}
+    at.update({n: n for n in order if n in consumed and n not in at.values()})
+    slots: list[tuple[pa.Field | str, pa.Array | pa.ChunkedArray]] = []  # carried: own field
+    placed: set[str] = set()
     for field in table.schema:
         if field.name in consumed:
+            name = at.get(field.name)
+            if name is not None and not types_first:
+                slots.append((name, produced[name]))
+                placed.add(name)
             continue
-        if field.name in names:
+        if field.name in produced:
             raise DataError(
                 f"the input already has a column {field.name!r}, which the conversion "
                 "would produce",
@@ -248,8 +251,12 @@ def output(
         col = table.column(field.name)
         if rows is not None:
             col = col.take(pa.array(rows, pa.int64()))
-        names.append(field.name)
-        arrays.append(col)
-        fields.append(field)
-    arrays = [a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a]) for a in arrays]
+        slots.append((field, col))  # its metadata (a JSON-text extra) goes with it
+    rest = [(n, produced[n]) for n in order if n not in placed]
+    slots = rest + slots if types_first else slots + rest
+    arrays = [a if isinstance(a, pa.ChunkedArray) else pa.chunked_array([a]) for _, a in slots]
+    fields = [
+        f if isinstance(f, pa.Field) else pa.field(f, a.type)
+        for (f, _), a in zip(slots, arrays, strict=True)
+    ]
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))

@@ -186,6 +186,7 @@ def implicit_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOpt
         {"prompt": x.prompt, "completion": x.chosen},
         {"chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
+        renames={"completion": "chosen"},
     )
 
 

@@ -172,7 +172,7 @@ def ranked_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -> 
         margin = rk.score[chosen] - rk.score[rejected]
         produced["margin"] = pa.array(margin, pa.float64())
     consumed = {"prompt", COMPLETIONS, rk.score_name}
-    return output(table, PREFERENCE, fmt, produced, consumed, rows=row)
+    return output(table, PREFERENCE, fmt, produced, consumed, rows=row, types_first=True)
 
 
 def ranked_to_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
@@ -193,7 +193,9 @@ def ranked_to_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa
         "label": pa.array(label, pa.bool_()),
     }
     consumed = {"prompt", COMPLETIONS, rk.score_name}
-    return output(table, UNPAIRED_PREFERENCE, fmt, produced, consumed, rows=rk.row)
+    return output(
+        table, UNPAIRED_PREFERENCE, fmt, produced, consumed, rows=rk.row, types_first=True
+    )
 
 
 # The lead's graph wires these by target type name (source: ranked data).

@@ -163,7 +163,7 @@ def read_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Tabl
     assistant turn is the completion, the turns before it the prompt."""
     prompt, completion = split_last_turn(_messages(table))
     produced = {"prompt": prompt, "completion": completion, "label": table.column("label")}
-    return output(table, UNPAIRED_PREFERENCE, fmt, produced, {MESSAGES, "label"})
+    return output(table, UNPAIRED_PREFERENCE, fmt, produced, {MESSAGES, "label"}, types_first=True)
 
 
 def read_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
@@ -182,4 +182,4 @@ def read_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.T
             stage="conversion",
             hint="a prompt ends on a user turn",
         )
-    return output(table, PROMPT_ONLY, fmt, {"prompt": msgs}, {MESSAGES})
+    return output(table, PROMPT_ONLY, fmt, {"prompt": msgs}, {MESSAGES}, types_first=True)

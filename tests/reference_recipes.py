@@ -2,9 +2,15 @@
 
 Each recipe takes a list of row dicts and returns a list of row dicts, written as directly
 as the guide's `map`/`filter` code (`prompt + completion` is string or list concatenation),
-plus trlprep's documented choices where the guide is silent: extra columns follow the type
-columns, `margin` is dropped with the pair, unpairing interleaves each pair's rows, prompt
-extraction follows `trlprep.converters.prefix`'s rules (reimplemented here independently).
+plus trlprep's documented choices where the guide is silent: `margin` is dropped with the
+pair, unpairing interleaves each pair's rows, prompt extraction follows
+`trlprep.converters.prefix`'s rules (reimplemented here independently).
+
+Keys are in the order `datasets` gives the recipe's columns (`mapped`: `map` merges the
+function's output into the row as a dict update, after `remove_columns`; `renamed`:
+`rename_column` keeps the place); edges the guide has no recipe for are written as the
+same calls would be (a `map` that removes the input's columns, a rename where the edge
+renames). `test_converters_order` checks these orders against `datasets` and TRL.
 """
 
 from __future__ import annotations
@@ -19,6 +25,17 @@ def lm(fmt: str) -> str:
 
 def _rest(row: dict, consumed: tuple[str, ...], drop: tuple[str, ...] = ()) -> dict:
     return {k: v for k, v in row.items() if k not in consumed and k not in drop}
+
+
+def mapped(row: dict, out: dict, remove: tuple[str, ...] = ()) -> dict:
+    """`datasets.map(fn, remove_columns=remove)` on one row: `out` updates the kept columns
+    in place and new columns follow them."""
+    return {**_rest(row, remove), **out}
+
+
+def renamed(row: dict, old: str, new: str) -> dict:
+    """`rename_column(old, new)` on one row (the column keeps its place)."""
+    return {(new if k == old else k): v for k, v in row.items()}
 
 
 # ---------------------------------------------------------------- prompt extraction
@@ -91,79 +108,85 @@ def _steps_sep(opts) -> str:
 
 def pc_to_lm(rows, fmt, opts):
     return [
-        {lm(fmt): _cat(r["prompt"], r["completion"], opts), **_rest(r, ("prompt", "completion"))}
+        mapped(r, {lm(fmt): _cat(r["prompt"], r["completion"], opts)}, ("prompt", "completion"))
         for r in rows
     ]
 
 
 def pc_to_po(rows, fmt, opts):
-    return [{"prompt": r["prompt"], **_rest(r, ("prompt", "completion"))} for r in rows]
+    return [_rest(r, ("completion",)) for r in rows]
 
 
 _PAIR = ("prompt", "chosen", "rejected")
 
 
 def implicit_to_lm(rows, fmt, opts):
-    return [{lm(fmt): r["chosen"], **_rest(r, _PAIR, PAIR_ONLY)} for r in rows]
+    return [renamed(_rest(r, ("rejected",), PAIR_ONLY), "chosen", lm(fmt)) for r in rows]
 
 
 def implicit_to_pref(rows, fmt, opts):
-    return [{**extract_prompt(r, opts.split_mode), **_rest(r, _PAIR)} for r in rows]
+    return [mapped(r, extract_prompt(r, opts.split_mode)) for r in rows]
 
 
 def implicit_to_pc(rows, fmt, opts):
     out = []
     for r in rows:
-        x = extract_prompt(r, opts.split_mode)
-        out.append({"prompt": x["prompt"], "completion": x["chosen"], **_rest(r, _PAIR, PAIR_ONLY)})
+        x = mapped(r, extract_prompt(r, opts.split_mode))
+        out.append(renamed(_rest(x, ("rejected",), PAIR_ONLY), "chosen", "completion"))
     return out
 
 
 def implicit_to_po(rows, fmt, opts):
     return [
-        {"prompt": extract_prompt(r, opts.split_mode)["prompt"], **_rest(r, _PAIR, PAIR_ONLY)}
+        _rest(mapped(r, extract_prompt(r, opts.split_mode)), ("chosen", "rejected"), PAIR_ONLY)
         for r in rows
     ]
 
 
 def implicit_to_unpaired(rows, fmt, opts):
-    return pref_to_unpaired([{**r, **extract_prompt(r, opts.split_mode)} for r in rows], fmt, opts)
+    pairs = [mapped(r, extract_prompt(r, opts.split_mode)) for r in rows]
+    return pref_to_unpaired(pairs, fmt, opts)
 
 
 def pref_to_lm(rows, fmt, opts):
     return [
-        {lm(fmt): _cat(r["prompt"], r["chosen"], opts), **_rest(r, _PAIR, PAIR_ONLY)} for r in rows
+        mapped(r, {lm(fmt): _cat(r["prompt"], r["chosen"], opts)}, _PAIR + PAIR_ONLY) for r in rows
     ]
 
 
 def pref_to_pc(rows, fmt, opts):
-    return [
-        {"prompt": r["prompt"], "completion": r["chosen"], **_rest(r, _PAIR, PAIR_ONLY)}
-        for r in rows
-    ]
+    return [renamed(_rest(r, ("rejected",), PAIR_ONLY), "chosen", "completion") for r in rows]
 
 
 def pref_to_po(rows, fmt, opts):
-    return [{"prompt": r["prompt"], **_rest(r, _PAIR, PAIR_ONLY)} for r in rows]
+    return [_rest(r, ("chosen", "rejected"), PAIR_ONLY) for r in rows]
 
 
 def pref_to_implicit(rows, fmt, opts):
     return [
-        {
-            "chosen": _cat(r["prompt"], r["chosen"], opts),
-            "rejected": _cat(r["prompt"], r["rejected"], opts),
-            **_rest(r, _PAIR),
-        }
+        mapped(
+            r,
+            {
+                "chosen": _cat(r["prompt"], r["chosen"], opts),
+                "rejected": _cat(r["prompt"], r["rejected"], opts),
+            },
+            ("prompt",),
+        )
         for r in rows
     ]
 
 
 def pref_to_unpaired(rows, fmt, opts):
+    """TRL's `unpair_preference_dataset`: a map that removes chosen and rejected."""
     firsts, seconds = [], []
     for r in rows:
-        rest = _rest(r, _PAIR, PAIR_ONLY)
-        firsts.append({"prompt": r["prompt"], "completion": r["chosen"], "label": True, **rest})
-        seconds.append({"prompt": r["prompt"], "completion": r["rejected"], "label": False, **rest})
+        drop = ("chosen", "rejected", *PAIR_ONLY)
+        firsts.append(
+            mapped(r, {"prompt": r["prompt"], "completion": r["chosen"], "label": True}, drop)
+        )
+        seconds.append(
+            mapped(r, {"prompt": r["prompt"], "completion": r["rejected"], "label": False}, drop)
+        )
     if opts.order == "blocks":
         size = opts.block_rows or max(len(rows), 1)
         out = []
@@ -179,19 +202,17 @@ _UNPAIRED = ("prompt", "completion", "label")
 def unpaired_to_lm(rows, fmt, opts):
     good = [r for r in rows if r["label"]]
     return [
-        {lm(fmt): _cat(r["prompt"], r["completion"], opts), **_rest(r, _UNPAIRED)} for r in good
+        _rest(mapped(r, {lm(fmt): _cat(r["prompt"], r["completion"], opts)}), _UNPAIRED)
+        for r in good
     ]
 
 
 def unpaired_to_pc(rows, fmt, opts):
-    good = [r for r in rows if r["label"]]
-    return [
-        {"prompt": r["prompt"], "completion": r["completion"], **_rest(r, _UNPAIRED)} for r in good
-    ]
+    return [_rest(r, ("label",)) for r in rows if r["label"]]
 
 
 def unpaired_to_po(rows, fmt, opts):
-    return [{"prompt": r["prompt"], **_rest(r, _UNPAIRED)} for r in rows]
+    return [_rest(r, ("completion", "label")) for r in rows]
 
 
 def unpaired_to_pref(rows, fmt, opts):
@@ -206,17 +227,17 @@ def unpaired_to_pref(rows, fmt, opts):
         pairs += list(zip(t, falses.get(key, []), strict=False))
     pairs.sort()
     return [
-        {
-            "prompt": rows[i]["prompt"],
-            "chosen": rows[i]["completion"],
-            "rejected": rows[j]["completion"],
-            **_rest(rows[i], _UNPAIRED),
-        }
+        mapped(
+            rows[i],
+            {"chosen": rows[i]["completion"], "rejected": rows[j]["completion"]},
+            ("completion", "label"),
+        )
         for i, j in pairs
     ]
 
 
 _STEPWISE = ("prompt", "completions", "labels")
+_STEPS = ("completions", "labels")
 
 
 def _assistant(text: str) -> list[dict]:
@@ -234,7 +255,7 @@ def stepwise_to_lm(rows, fmt, opts):
             continue
         text = _steps_sep(opts).join(r["completions"])
         seq = _cat(r["prompt"], _completion(text, fmt), opts)
-        out.append({lm(fmt): seq, **_rest(r, _STEPWISE)})
+        out.append(mapped(r, {lm(fmt): seq}, _STEPWISE))
     return out
 
 
@@ -243,14 +264,12 @@ def stepwise_to_pc(rows, fmt, opts):
     for r in rows:
         if all(r["labels"]):
             text = _steps_sep(opts).join(r["completions"])
-            out.append(
-                {"prompt": r["prompt"], "completion": _completion(text, fmt), **_rest(r, _STEPWISE)}
-            )
+            out.append(mapped(r, {"completion": _completion(text, fmt)}, _STEPS))
     return out
 
 
 def stepwise_to_po(rows, fmt, opts):
-    return [{"prompt": r["prompt"], **_rest(r, _STEPWISE)} for r in rows]
+    return [_rest(r, _STEPS) for r in rows]
 
 
 def stepwise_to_unpaired(rows, fmt, opts):
@@ -269,14 +288,8 @@ def stepwise_to_unpaired(rows, fmt, opts):
                 continue
             steps, label = steps[:k], True
         text = _steps_sep(opts).join(steps)
-        out.append(
-            {
-                "prompt": r["prompt"],
-                "completion": _completion(text, fmt),
-                "label": label,
-                **_rest(r, _STEPWISE),
-            }
-        )
+        merged = {"prompt": r["prompt"], "completion": _completion(text, fmt), "label": label}
+        out.append(mapped(r, merged, _STEPS))
     return out
 
 
@@ -294,11 +307,11 @@ def lm_to_pc(rows, fmt, opts):
             turns = [j for j in range(1, len(msgs)) if msgs[j]["role"] == "assistant"]
             if not turns:
                 raise ValueError("no assistant turn after the first message")
-            out += [{"prompt": msgs[:j], "completion": [msgs[j]], **rest} for j in turns]
+            out += [{**rest, "prompt": msgs[:j], "completion": [msgs[j]]} for j in turns]
             continue
         if len(msgs) < 2 or not _ends_on(msgs, "assistant"):
             raise ValueError("no completion")
-        out.append({"prompt": msgs[:-1], "completion": msgs[-1:], **rest})
+        out.append({**rest, "prompt": msgs[:-1], "completion": msgs[-1:]})
     return out
 
 
@@ -314,7 +327,7 @@ def lm_to_po(rows, fmt, opts):
             prompt = msgs[:-1]
         else:
             raise ValueError("no prompt")
-        out.append({"prompt": prompt, **_rest(r, ("messages",))})
+        out.append(mapped(r, {"prompt": prompt}, ("messages",)))
     return out
 
 

@@ -107,3 +107,45 @@ def test_detect_reports_vision_only_for_media_parts():
     assert not _detect([{"messages": chat(parts("Hi"), parts("Hello"))}]).vision
     img = [{"type": "image"}, {"type": "text", "text": "What is it?"}]
     assert _detect([{"messages": chat(img, parts("A cat."))}]).vision
+
+
+TEXT_LIKE = ["reasoning", "thinking", "tool_call", "tool_use", "tool_result", "refusal"]
+MEDIA = [
+    {"type": "image"},
+    {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
+    {"type": "video", "video": "clip.mp4"},
+    {"type": "audio", "audio": "a.wav"},
+    {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+    {"type": "file", "file": {"file_id": "f1"}},
+]
+
+
+@pytest.mark.parametrize("kind", TEXT_LIKE)
+def test_reasoning_and_tool_parts_are_not_vision(kind):
+    answer = [{"type": kind, "text": "Thinking it over."}, {"type": "text", "text": "4"}]
+    det = _detect([{"messages": chat(parts("2+2?"), answer)}])
+    assert not det.vision
+    assert det.to_dict()["vision"] is False
+
+
+@pytest.mark.parametrize("part", MEDIA, ids=lambda p: p["type"])
+def test_media_parts_are_vision(part):
+    assert _detect([{"messages": chat([part, *parts("What is it?")], parts("A cat."))}]).vision
+
+
+def test_reasoning_parts_are_not_counted_as_images():
+    from trlprep.templates.inputs import image_marks
+
+    user = [{"type": "image"}, {"type": "text", "text": "What is it?"}]
+    answer = [{"type": "reasoning", "text": "Fur, whiskers."}, {"type": "text", "text": "A cat."}]
+    assert image_marks(chat(user, answer)) == (0, 1)
+
+
+def test_reasoning_parts_on_a_string_template_are_not_called_image_parts():
+    answer = [{"type": "reasoning", "text": "Add them. "}, {"type": "text", "text": "4"}]
+    rows = [{"messages": chat(parts("2+2?"), answer)}]
+    out, report = render_table(table_from_records(rows), "lm", load_template("chatml"))
+    assert out.column("text").to_pylist() == [
+        "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\nAdd them. 4<|im_end|>\n"
+    ]
+    assert report.joined_parts_rows == 1

@@ -3,6 +3,7 @@ conversations with a system prompt, extra columns, empty tables, nulls, and opti
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 from dataclasses import dataclass
 
@@ -99,6 +100,9 @@ class Case:
     first: str  # the first output row as printed
     rows: int
     source: str = "docs"  # where `first` is printed verbatim: docs | notebook | ours
+    # the recipe's column order where the docs print the row's keys in another order (the
+    # notebook, which runs the recipe, prints them in this one: NOTEBOOK_ORDER)
+    order: tuple[str, ...] | None = None
 
 
 SKY = "[{'role': 'user', 'content': 'What color is the sky?'}]"
@@ -134,6 +138,7 @@ GUIDE = [
         IMPLICIT_CONV,
         f"{{'prompt': {SKY}, 'completion': {BLUE}}}",
         2,
+        order=("completion", "prompt"),
     ),
     Case("preference-implicit", "prompt-only", C, IMPLICIT_CONV, f"{{'prompt': {SKY}}}", 2),
     Case(
@@ -143,6 +148,7 @@ GUIDE = [
         IMPLICIT_CONV,
         f"{{'prompt': {SKY},\n 'chosen': {BLUE},\n 'rejected': {GREEN}}}",
         2,
+        order=("chosen", "rejected", "prompt"),
     ),
     Case(
         "preference-implicit",
@@ -249,7 +255,7 @@ GUIDE = [
         "prompt-completion",
         S,
         IMPLICIT_STD,
-        "{'prompt': 'The sky is', 'completion': ' blue.'}",
+        "{'completion': ' blue.', 'prompt': 'The sky is'}",
         2,
         "ours",
     ),
@@ -261,7 +267,7 @@ GUIDE = [
         "preference",
         S,
         IMPLICIT_STD,
-        "{'prompt': 'The sky is', 'chosen': ' blue.', 'rejected': ' green.'}",
+        "{'chosen': ' blue.', 'rejected': ' green.', 'prompt': 'The sky is'}",
         2,
         "ours",
     ),
@@ -369,7 +375,37 @@ def _id(c: Case) -> str:
 def test_guide_example(case: Case):
     out = convert(case.src, case.dst, case.data, case.fmt)
     assert out.num_rows == case.rows
-    assert repr(out.to_pylist()[0]) == printed(case.first)
+    first = out.to_pylist()[0]
+    if case.order is None:
+        assert repr(first) == printed(case.first)
+    else:  # the docs print these keys in another order than their recipe gives
+        assert first == ast.literal_eval(case.first)
+        assert tuple(first) == case.order
+
+
+# The notebook's printouts (the recipe run by `datasets`) where the docs print the keys in
+# another order: implicit prompt -> prompt-completion, and -> explicit prompt.
+NOTEBOOK_ORDER = {
+    ("preference-implicit", "prompt-completion"): (
+        "{'completion': [{'content': 'It is blue.', 'role': 'assistant'}],\n"
+        " 'prompt': [{'content': 'What color is the sky?', 'role': 'user'}]}"
+    ),
+    ("preference-implicit", "preference"): (
+        "{'chosen': [{'content': 'It is blue.', 'role': 'assistant'}],\n"
+        " 'rejected': [{'content': 'It is green.', 'role': 'assistant'}],\n"
+        " 'prompt': [{'content': 'What color is the sky?', 'role': 'user'}]}"
+    ),
+}
+
+
+@pytest.mark.parametrize("case", [c for c in GUIDE if c.order], ids=_id)
+def test_column_order_is_the_notebooks(case: Case):
+    """Where the docs print a row's keys in another order, the notebook (which runs the
+    recipe) prints them in the order trlprep writes the columns."""
+    text = NOTEBOOK_ORDER[(case.src, case.dst)]
+    notebook = needs_shared() / "spec" / "dataset-formats-notebook.txt"
+    assert text in notebook.read_text(encoding="utf-8")
+    assert tuple(ast.literal_eval(text)) == case.order
 
 
 def test_every_edge_and_format_has_a_guide_case():
@@ -423,7 +459,8 @@ def test_multi_turn_with_system_prompt(key):
     data = MULTI_TURN[key[0]]
     out = convert(*key, data, C).to_pylist()
     rows = [dict(zip(data, r, strict=True)) for r in zip(*data.values(), strict=True)]
-    assert out == RECIPES[key](rows, "conversational", OPTS)
+    want = RECIPES[key](rows, "conversational", OPTS)
+    assert out == want and [list(r) for r in out] == [list(r) for r in want]
     first = out[0]
     seq = first.get("prompt") or first.get("messages") or first.get("chosen")
     assert seq[0] == SYS and seq[: len(TURNS)] == TURNS
@@ -467,14 +504,14 @@ def test_extra_columns_are_carried(key, fmt):
     out = convert(*key, table, fmt)
     dst = get_type(key[1])
     names = out.column_names
-    assert names[: len(dst.column_names(fmt))] == list(dst.column_names(fmt))
-    assert names[-2:] == ["id", "tools"] or names[-3:] == ["id", "tools", "margin"]
+    assert set(dst.column_names(fmt)) <= set(names)
     keeps_margin = key[1] in ("preference", "preference-implicit")
     assert ("margin" in names) == (keeps_margin and "margin" in data)
     ids = out.column("id").to_pylist()
     rows = RECIPES[key](
         [dict(zip(data, r, strict=True)) for r in zip(*data.values(), strict=True)], fmt.value, OPTS
     )
+    assert names == list(rows[0])  # where the recipe's `datasets` calls put each column
     assert ids == [r["id"] for r in rows]
     if EDGES[key].rows == "doubles":
         assert ids == [i for i in range(n) for _ in (0, 1)]  # interleaved, duplicated
@@ -518,7 +555,10 @@ def test_empty_table_gives_empty_output_with_target_schema(key, fmt):
     out = convert(*key, table, fmt)
     dst = get_type(key[1])
     assert out.num_rows == 0
-    assert out.column_names == list(dst.column_names(fmt)) + ["id"]
+    assert sorted(out.column_names) == sorted([*dst.column_names(fmt), "id"])
+    data = {**GUIDE_INPUT[(key[0], fmt)]}
+    data["id"] = list(range(len(next(iter(data.values())))))
+    assert out.column_names == convert(*key, data, fmt).column_names
     for c in dst.columns:
         t = out.schema.field(c.name_in(fmt)).type
         if c.kind.value == "content":

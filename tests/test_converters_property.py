@@ -116,7 +116,9 @@ def test_vectorised_equals_reference_recipe(key, fmt):
             with pytest.raises((DataError, UsageError)):
                 run(key, rows, fmt, opts)
             return
-        assert run(key, rows, fmt, opts) == expected
+        got = run(key, rows, fmt, opts)
+        assert got == expected
+        assert [list(r) for r in got] == [list(r) for r in expected]  # the recipe's order
 
     check()
 
@@ -162,8 +164,10 @@ def test_explicit_to_implicit_to_explicit_is_identity(fmt):
     def check(rows):
         table = pa.Table.from_pylist(rows, schema=sch)
         back = to_explicit(to_implicit(table, fmt, ConvertOptions()), fmt, ConvertOptions())
-        assert back.to_pylist() == rows
-        assert back.schema.names == table.schema.names
+        # the recipe's order: `map(extract_prompt)` updates chosen and rejected in place and
+        # adds the prompt last
+        assert back.select(table.schema.names).to_pylist() == rows
+        assert back.schema.names == ["chosen", "rejected", "id", "prompt"]
 
     check()
 

@@ -37,7 +37,7 @@ def table(*convs, **extra) -> pa.Table:
 
 def test_split_at_the_last_assistant_turn_keeps_extras():
     out = TO_PC(table([SYS, U1, A1, U2, A2], [U1, A1], id=[7, 8]), C, ConvertOptions())
-    assert out.column_names == ["prompt", "completion", "id"]
+    assert out.column_names == ["id", "prompt", "completion"]  # as map(..., remove messages)
     assert out.to_pylist() == [
         {"prompt": [SYS, U1, A1, U2], "completion": [A2], "id": 7},
         {"prompt": [U1], "completion": [A1], "id": 8},

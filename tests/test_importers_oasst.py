@@ -178,3 +178,26 @@ def test_convert_reads_oasst_trees_without_from(tmp_path):
     assert "read as the oasst layout" in res.output
     first = json.loads(out.read_text().splitlines()[0])
     assert first["prompt"] == [_u("How can I find the best 401k plan for my needs?")]
+
+
+def test_detect_summary_shows_the_columns_and_roles_convert_writes():
+    """The message exports' summary names the imported columns and roles (user, assistant),
+    not the stored `text` column and OASST's `prompter` role."""
+    nested = CliRunner().invoke(app, ["detect", str(NESTED)])
+    assert nested.exit_code == 0, nested.output
+    lines = dict(
+        line.split(None, 1) if " " in line else (line, "")
+        for line in nested.output.splitlines()
+        if not line.startswith(("note:", "layout:", "extra columns"))
+    )
+    assert lines["columns"].strip() == "text=messages"
+    assert lines["roles"].strip() == "assistant, user"
+    assert lines["rows"].strip() == "8 (37 once imported)"
+    assert "extra columns  -" in nested.output
+    flat = CliRunner().invoke(app, ["detect", str(FLAT), "--json"])
+    assert flat.exit_code == 0, flat.output
+    got = json.loads(flat.output)
+    assert (got["type"], got["format"]) == ("language-modeling", "conversational")
+    assert got["columns"] == {"text": "messages"} and got["roles"] == ["assistant", "user"]
+    assert got["extra_columns"] == ["message_tree_id"] and got["imported_rows"] == 37
+    assert got["columns_as_stored"] == {"text": "text"}

@@ -75,6 +75,19 @@ class Stream:
             return
         self.console.print(*objects, markup=markup, **kwargs)
 
+    def print_table(self, table: Any) -> None:
+        """A rich table: fitted to a terminal's width; off a terminal (a pipe, a file) at its
+        natural width, so no cell is wrapped or cut to fit 80 columns."""
+        if self.is_terminal:
+            self.console.print(table)
+            return
+        from rich.console import Console
+        from rich.measure import Measurement
+
+        wide = Console(file=self.file, width=1_000_000, soft_wrap=True, highlight=False)
+        width = Measurement.get(wide, wide.options, table).maximum
+        Console(file=self.file, width=width, soft_wrap=True, highlight=False).print(table)
+
     def print_json(self, json: str | None = None, **kwargs: Any) -> None:
         """rich's `Console.print_json`; off a terminal (no colours) the same text without rich."""
         if self.is_terminal or kwargs:

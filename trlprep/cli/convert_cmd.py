@@ -229,4 +229,4 @@ def graph_command(
                     + (" (conv.)" if conv else "")
                 )
         t.add_row(f"{s} ({short[s]})", *cells)
-    out.print(t)
+    out.print_table(t)

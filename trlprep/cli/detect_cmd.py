@@ -115,13 +115,27 @@ def bad_line_detection(error: Exception) -> dict:
 
 
 def _as_converted(det: Detection) -> dict:
-    """Type and format as `trlprep convert` reads the data (a layout whose columns only
-    look like a TRL type is imported first)."""
+    """Type, format, columns, roles and modality as `trlprep convert` reads the data (a
+    layout whose columns only look like a TRL type is imported first)."""
     if det.layout_landing is None:
         return {}
     t, f = det.layout_landing
     read_as = det.type.name if det.type is not None else None
-    return {"type": t.name, "format": f.value, "columns_read_as": read_as}
+    got = {"type": t.name, "format": f.value, "columns_read_as": read_as}
+    view = det.layout_view
+    if view is not None:
+        got.update(
+            vision=view.vision,
+            columns=view.columns,
+            extra_columns=view.extra_columns,
+            side_columns=view.side_columns,
+            roles=view.roles,
+            columns_as_stored=det.columns,
+            extra_columns_as_stored=det.extra_columns,
+        )
+    if det.layout_rows is not None:
+        got["imported_rows"] = det.layout_rows
+    return got
 
 
 class _Rows:
@@ -141,23 +155,28 @@ class _Rows:
 def print_detection(det: Detection, path: str) -> None:
     t = _Rows()
     t.add_row("file", path)
+    shown = det  # where a layout is imported: its columns and roles as convert writes them
+    rows = f"{det.num_rows:,}"
     if det.layout_landing is not None:
         lt, lf = det.layout_landing
         t.add_row("type", f"{lt.name} (the {det.layout} layout, imported as convert does)")
         t.add_row("format", lf.value)
+        shown = det.layout_view or det
+        if det.layout_rows is not None and det.layout_rows != det.num_rows:
+            rows += f" ({det.layout_rows:,} once imported)"
     else:
         t.add_row("type", det.type.name if det.type else "unknown")
         t.add_row("format", det.format.value if det.format else "undecided")
-    t.add_row("vision", "yes" if det.vision else "no")
-    t.add_row("rows", f"{det.num_rows:,}")
-    t.add_row("columns", ", ".join(f"{r}={c}" for r, c in det.columns.items()) or "-")
-    if det.reading is not None:
-        t.add_row("reads", det.reading.description)
-    if det.side_columns:
-        t.add_row("side columns", ", ".join(det.side_columns))
-    t.add_row("extra columns", ", ".join(det.extra_columns) or "-")
-    if det.roles:
-        t.add_row("roles", ", ".join(det.roles))
+    t.add_row("vision", "yes" if shown.vision else "no")
+    t.add_row("rows", rows)
+    t.add_row("columns", ", ".join(f"{r}={c}" for r, c in shown.columns.items()) or "-")
+    if shown.reading is not None:
+        t.add_row("reads", shown.reading.description)
+    if shown.side_columns:
+        t.add_row("side columns", ", ".join(shown.side_columns))
+    t.add_row("extra columns", ", ".join(shown.extra_columns) or "-")
+    if shown.roles:
+        t.add_row("roles", ", ".join(shown.roles))
     for line in t.lines():
         out.print(line, markup=False)
     for p in det.problems:

@@ -388,6 +388,6 @@ def _skipped_lines(report: Any, bad: Any, max_errors: int) -> None:
         Issue(
             "invalid-line", rule.severity, f"{reason} (skipped)", SKIPPED_HINT, count=len(lines),
             lines=lines[: max(max_errors, 1)],
-        )
+        ).name_line_files()
         for reason, lines in by_reason.items()
     ]  # fmt: skip

@@ -45,7 +45,7 @@ def templates_command(
         t.add_column(col)
     for b in builtins:
         t.add_row(b.name, b.original, _yes(b.system), _yes(b.tools), b.description)
-    out.print(t)
+    out.print_table(t)
 
 
 def _yes(flag: bool) -> str:
@@ -109,4 +109,4 @@ def _print(report: CheckReport, name: str, as_json: bool) -> None:
         style = _STYLE[c.status]
         t.add_row(f"[{style}]{c.status}[/]", c.name, c.message.replace("[", r"\["))
     out.print(f"chat template: {name}", markup=False)
-    out.print(t)
+    out.print_table(t)

@@ -124,9 +124,41 @@ def flat_messages(arr: pa.ChunkedArray | pa.Array) -> tuple[pa.Array, pa.Array]:
     return pc.list_flatten(arr), pc.list_parent_indices(arr)
 
 
+# Part types that carry media, as chat-template processors (transformers: image, video,
+# audio), OpenAI (image_url, input_audio, file; Responses: input_image, input_file) and
+# Anthropic (image, document) spell them. Any other type (reasoning, thinking, tool_call,
+# tool_use, tool_result, refusal ...) is text-like, not media.
+MEDIA_PART_TYPES: frozenset[str] = frozenset(
+    {
+        "image",
+        "image_url",
+        "image_file",
+        "input_image",
+        "video",
+        "video_url",
+        "audio",
+        "audio_url",
+        "input_audio",
+        "file",
+        "input_file",
+        "document",
+    }
+)
+# Keys that hold media whatever the part's type says (transformers reads these).
+MEDIA_PART_KEYS: tuple[str, ...] = ("image", "image_url", "video", "audio", "input_audio")
+
+
+def is_media_part(part: dict) -> bool:
+    """True for one content part (a dict) that is an image, video, audio or file."""
+    kind = part.get("type")
+    if isinstance(kind, str) and kind in MEDIA_PART_TYPES:
+        return True
+    return any(part.get(k) is not None for k in MEDIA_PART_KEYS)
+
+
 def has_media_parts(arr: pa.ChunkedArray | pa.Array) -> bool:
-    """True when a messages column with list-of-parts content holds a part that is not text
-    (an image, video, audio ...); text-only parts are not vision data."""
+    """True when a messages column with list-of-parts content holds a media part (an image,
+    video, audio or file: `MEDIA_PART_TYPES`); text, reasoning and tool parts are not media."""
     if not content_is_parts(arr.type):
         return False
     if isinstance(arr, pa.ChunkedArray):
@@ -135,10 +167,13 @@ def has_media_parts(arr: pa.ChunkedArray | pa.Array) -> bool:
     if len(parts) == 0:
         return False
     t = parts.type
-    for key in ("image", "image_url", "video", "audio", "input_audio"):
+    for key in MEDIA_PART_KEYS:
         if t.get_field_index(key) >= 0 and pc.struct_field(parts, key).null_count < len(parts):
             return True
     if t.get_field_index("type") < 0:
         return False
     kinds = pc.struct_field(parts, "type")
-    return bool(pc.any(pc.fill_null(pc.not_equal(kinds, "text"), False)).as_py() or False)
+    if not (pa.types.is_string(kinds.type) or pa.types.is_large_string(kinds.type)):
+        return False
+    media = pc.is_in(kinds, pa.array(sorted(MEDIA_PART_TYPES), kinds.type))
+    return bool(pc.any(media).as_py() or False)

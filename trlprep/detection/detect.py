@@ -84,6 +84,10 @@ class Detection:
     # type it lands on where `trlprep convert` reads it even without --from
     layout: str | None = None
     layout_landing: tuple[DatasetType, Format] | None = None
+    # the first rows imported from that layout, detected (its columns and roles as convert
+    # writes them); `layout_rows`: rows the whole import gives, where the first rows are all
+    layout_view: Detection | None = None
+    layout_rows: int | None = None
 
     @property
     def stored_type(self) -> DatasetType | None:

@@ -13,6 +13,7 @@ the columns carry a cheap sign of a layout: HH transcripts (read as implicit pre
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -137,6 +138,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         if name is not None:  # read as convert reads it (`importers.layout_read_as`)
             dtype, fmt = get_importer(name).landing(table.schema, ImportOptions())
             det.layout, det.layout_landing = name, (dtype, fmt)
+            _view_imported(det, name, table)
             det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]
             det.notes.append(
                 f"read as the {name} layout, as `trlprep convert` reads it (lands on "
@@ -161,6 +163,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         return
     dtype, fmt = get_importer(name).landing(table.schema, ImportOptions())
     det.layout, det.layout_landing = name, (dtype, fmt)
+    _view_imported(det, name, table)
     looks = f"{det.type.name} ({det.format.value if det.format else 'mixed format'})"
     det.notes[:] = [n for n in det.notes if not n.endswith(looks)]
     if det.problems:  # problems of a reading that is not the one used: say so once
@@ -176,3 +179,31 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         f"{fmt.value}); its columns alone would read as {looks}: pass "
         f"`--from {det.type.name}` to convert them as they are"
     )
+
+
+# True while the rows imported from a layout are being detected (this thread or task)
+_VIEWING: ContextVar[bool] = ContextVar("trlprep_layout_viewing", default=False)
+
+
+def _view_imported(det: Detection, name: str, head: pa.Table) -> None:
+    """`det.layout_view`: the detection of `head` imported from layout `name` (the columns,
+    roles and modality convert writes); `det.layout_rows` too when `head` is every row."""
+    from trlprep.detection.detect import detect_table
+    from trlprep.errors import TrlprepError
+    from trlprep.importers import ImportOptions, get_importer
+
+    if _VIEWING.get():  # the imported rows are read as they are, never imported again
+        return
+    try:
+        result = get_importer(name).apply(head, ImportOptions())
+    except TrlprepError:  # the import itself says why, where convert runs it
+        return
+    if result.table.num_rows == 0:
+        return
+    token = _VIEWING.set(True)
+    try:
+        det.layout_view = detect_table(result.table)
+    finally:
+        _VIEWING.reset(token)
+    if head.num_rows == det.num_rows:
+        det.layout_rows = result.table.num_rows

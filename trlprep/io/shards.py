@@ -323,11 +323,16 @@ def annotate_shards(report, path: str, shards: Shards) -> None:
     report.path = str(path)
     report.shards = shards  # `render_github` annotates each row's own file and line
     for issue in report.issues:
+        issue.name_repeats(shards.where)  # `b.jsonl:1 repeats a.jsonl:1`
         if issue.rows:
             lines = issue.lines or [None] * len(issue.rows)
-            pairs = zip(issue.rows[:5], lines, strict=False)
-            at = ", ".join(shards.where(r, ln) for r, ln in pairs)
+            pairs = list(zip(issue.rows, lines, strict=False))
+            issue.files = [shards.locate(r)[0] for r, _ in pairs]
+            issue.places = [shards.where(r, ln) for r, ln in pairs]
+            at = ", ".join(issue.places[:5])
             issue.message += f" (at {at}{', ...' if len(issue.rows) > 5 else ''})"
+        else:
+            issue.name_line_files()  # lines of bad JSON, each of its file
     report.notes += [f"shard {line}" for line in shards.offsets()]
     report.notes.append(f"total: {total_line(shards)}")
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from trlprep.columns.arrowtypes import is_media_part
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate, RenderError
 
@@ -160,7 +161,7 @@ def image_marks(messages: list) -> tuple[int, int]:
         if isinstance(c, str):
             holders += c.count(PLACEHOLDER)
         elif isinstance(c, list):
-            parts += sum(1 for p in c if isinstance(p, dict) and _is_media(p))
+            parts += sum(1 for p in c if isinstance(p, dict) and is_media_part(p))
     return holders, parts
 
 
@@ -199,7 +200,7 @@ def prepare(
         if isinstance(content, list) and content and _is_parts(content):
             role = new.get("role")
             if role not in roles:
-                if any(_is_media(p) for p in content):
+                if any(is_media_part(p) for p in content):
                     raise RowError(
                         f"message {i} ({role}) has image parts, and {template_name} renders "
                         f"only text content for {role} messages",
@@ -280,11 +281,6 @@ def mismatch(placeholders: int, parts: int, images: int) -> str:
 
 def _is_parts(content: list) -> bool:
     return all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in content)
-
-
-def _is_media(part: dict) -> bool:
-    kind = part.get("type")
-    return kind not in (None, "text") or any(k in part for k in ("image", "image_url"))
 
 
 def _text(part: dict, column: str, i: int) -> str:

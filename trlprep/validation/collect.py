@@ -23,6 +23,7 @@ class _Acc:
     message: str | None = None
     hint: str | None = None
     details: dict[str, None] = field(default_factory=dict)
+    repeats: list | None = None
 
 
 class Collector:
@@ -60,8 +61,11 @@ class Collector:
         message: str | None = None,
         hint: str | None = None,
         details: list[str] | None = None,
+        repeats: list[tuple[int, int | None, int, int | None]] | None = None,
     ) -> None:
         acc = self._acc.setdefault((rule, column), _Acc(rule, column))
+        if repeats is not None:
+            acc.repeats = repeats
         acc.count += len(rows) if count is None else count
         room = self.max_examples - len(acc.rows)
         if room > 0:
@@ -107,6 +111,7 @@ class Collector:
                     count=acc.count,
                     rows=acc.rows,
                     lines=acc.lines if self.line_oriented else None,
+                    repeats=acc.repeats,
                 )
             )
         out.sort(key=lambda i: (i.severity.rank, i.rows[0] if i.rows else -1, i.rule))

@@ -18,6 +18,7 @@
           "count": 12,              # rows affected
           "rows": [3, 17],          # 0-based, at most --max-errors of them
           "lines": [4, 18],         # 1-based file lines (line-oriented files only)
+          "files": ["a.jsonl", ...],  # several input files only: each example's file
           "message": "...",
           "hint": "..."
         }
@@ -49,6 +50,12 @@ class Issue:
     count: int = 0
     rows: list[int] = field(default_factory=list)
     lines: list[int] | None = None
+    # inputs of several files (`trlprep.io.shards.annotate_shards`): each example's file,
+    # and where it is as text (`file:line`, or `file row N` without line numbers)
+    files: list[str] | None = None
+    places: list[str] | None = None
+    # duplicate-row: (row, line, row it repeats, that row's line) of the first few repeats
+    repeats: list[tuple[int, int | None, int, int | None]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {
@@ -59,18 +66,40 @@ class Issue:
             "rows": self.rows,
         }
         if self.lines is not None:
-            d["lines"] = self.lines
+            d["lines"] = [int(x) for x in self.lines]
+        if self.files is not None:
+            d["files"] = self.files
         d["message"] = self.message
         d["hint"] = self.hint
         return d
+
+    def name_line_files(self) -> Issue:
+        """This issue, its lines named by file where they are lines of one of several files
+        (`trlprep.io.inputfiles.FileLine`): `files` set and the message saying where."""
+        if self.rows or not self.lines or not all(getattr(x, "file", None) for x in self.lines):
+            return self
+        self.files = [x.file for x in self.lines]
+        at = ", ".join(str(x) for x in self.lines[:5])
+        self.message += f" (at {at}{', ...' if len(self.lines) > 5 else ''})"
+        return self
+
+    def name_repeats(self, where: Any) -> None:
+        """A duplicate-row message's `line 1 repeats line 1` said with `where(row, line)`
+        instead (several files: `b.jsonl:1 repeats a.jsonl:1`)."""
+        if self.repeats:
+            local = repeat_details(self.repeats, line_or_row)
+            named = repeat_details(self.repeats, where)
+            self.message = self.message.replace(f"({local})", f"({named})")
 
     def where(self, limit: int = 5) -> str:
         """The first few lines (or rows) as text, e.g. `lines 3, 9, 12 …`."""
         items, label = (self.lines, "line") if self.lines else (self.rows, "row")
         if not items:
             return "-"
-        shown = ", ".join(str(x) for x in items[:limit])
         more = " …" if self.count > min(len(items), limit) else ""
+        if self.places:  # several files: `a.jsonl:2, b.parquet row 3`
+            return ", ".join(self.places[:limit]) + more
+        shown = ", ".join(str(x) for x in items[:limit])
         return f"{noun(len(items), label)} {shown}{more}"
 
 
@@ -219,7 +248,9 @@ class Report:
                     out.append(f"::{kind} {p}::{_gh_data(text + row_text)}")
             elif i.lines:
                 for line in i.lines[:max_annotations]:
-                    p = ",".join([*props, f"line={line}", f"title={title}"])
+                    file = getattr(line, "file", None)  # a line of one of several files
+                    at = [f"file={_gh_property(file)}"] if file is not None else props
+                    p = ",".join([*at, f"line={int(line)}", f"title={title}"])
                     out.append(f"::{kind} {p}::{_gh_data(text)}")
             else:
                 rows = f" (rows {', '.join(map(str, i.rows[:max_annotations]))})" if i.rows else ""
@@ -227,6 +258,17 @@ class Report:
                 out.append(f"::{kind} {p}::{_gh_data(text + rows)}")
         out.append(self.summary())
         return "\n".join(out)
+
+
+def line_or_row(row: int, line: int | None) -> str:
+    """`line 9` (line-oriented files), else `row 8` (0-based): where a row is in one file."""
+    return f"line {line}" if line is not None else f"row {row}"
+
+
+def repeat_details(repeats: list[tuple[int, int | None, int, int | None]], name: Any) -> str:
+    """`line 9 repeats line 2, ...`: each repeated row and the row it repeats, as
+    `name(row, line)` says where a row is."""
+    return ", ".join(f"{name(r, ln)} repeats {name(fr, fl)}" for r, ln, fr, fl in repeats)
 
 
 def _fill(text: str, width: int, first: str, rest: str) -> str:

@@ -39,7 +39,7 @@ from trlprep.validation.checks.text import check_placeholders
 from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.validation.prepare import prepare_column
-from trlprep.validation.report import Issue, Report
+from trlprep.validation.report import Issue, Report, line_or_row, repeat_details
 from trlprep.validation.rules import RULES, Severity
 
 STREAMED = ("jsonl", "parquet")
@@ -177,22 +177,20 @@ def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
     count, dup, first, lines = finder.finish(limit=max(col.max_examples, 3))
     if not count:
         return
-    what = "line" if lines is not None else "row"
 
-    def name(row: int) -> int:
-        return int(lines[row]) if lines is not None else int(row)
+    def line(row: int) -> int | None:
+        return int(lines[row]) if lines is not None else None
 
     shown = dup[: col.max_examples]
+    repeats = [(int(d), line(d), int(f), line(f)) for d, f in zip(dup[:3], first[:3], strict=True)]
     col.add(
         "duplicate-row",
         None,
         shown,
         count=count,
         lines=lines[shown] if lines is not None else None,
-        details=[
-            f"{what} {name(d)} repeats {what} {name(f)}"
-            for d, f in zip(dup[:3], first[:3], strict=True)
-        ],
+        details=[repeat_details(repeats, line_or_row)],
+        repeats=repeats,
     )
 
 
@@ -260,9 +258,8 @@ def validate_path(
             from trlprep.io.inputfiles import FileLine
 
             line = FileLine(e.line, str(e.path))
-        report.issues.insert(
-            0, Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[line])
-        )
+        issue = Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[line])
+        report.issues.insert(0, issue.name_line_files())
         report.notes.append(
             f"reading stopped at line {line}; pass --on-bad-lines skip to check the rest"
         )
@@ -275,7 +272,7 @@ def validate_path(
         Issue(
             "invalid-line", rule.severity, f"{reason} (skipped)", SKIPPED_HINT, count=len(lines),
             lines=lines[: max(max_errors, 1)],
-        )
+        ).name_line_files()
         for reason, lines in by_reason.items()
     ]  # fmt: skip
     return report
