@@ -141,11 +141,13 @@ def test_reasoning_parts_are_not_counted_as_images():
     assert image_marks(chat(user, answer)) == (0, 1)
 
 
-def test_reasoning_parts_on_a_string_template_are_not_called_image_parts():
+def test_reasoning_parts_on_a_string_template_are_refused_not_joined_into_the_answer():
+    """A reasoning part's text joined into the content would train it as the answer; it is
+    not an image part either: the row fails naming the part's type (validate: invalid-part)."""
     answer = [{"type": "reasoning", "text": "Add them. "}, {"type": "text", "text": "4"}]
-    rows = [{"messages": chat(parts("2+2?"), answer)}]
-    out, report = render_table(table_from_records(rows), "lm", load_template("chatml"))
-    assert out.column("text").to_pylist() == [
-        "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\nAdd them. 4<|im_end|>\n"
-    ]
-    assert report.joined_parts_rows == 1
+    rows = [{"messages": chat(parts("2+2?"), answer)}, {"messages": chat(parts("1+1?"), "2")}]
+    with pytest.raises(RowFailures) as err:
+        render_table(table_from_records(rows), "lm", load_template("chatml"))
+    assert err.value.rows == [0]
+    assert "'reasoning' content part" in str(err.value)
+    assert "image" not in str(err.value)

@@ -207,6 +207,16 @@ def prepare(
                         column,
                         hint="use a vision model's chat template for rows with images",
                     )
+                other = next((p["type"] for p in content if p["type"] != "text"), None)
+                if other is not None:  # its text joined into the content would be the answer's
+                    raise RowError(
+                        f"message {i} ({role}) has a {other!r} content part, and "
+                        f"{template_name} renders only text content for {role} messages",
+                        column,
+                        hint="keep reasoning in the message's reasoning_content (or thinking) "
+                        "field and refusals as text parts; LLaMA-Factory v1 data: "
+                        "--from llamafactory-v1",
+                    )
                 new = {**new, "content": "".join(_text(p, column, i) for p in content)}
                 info.joined = info.joined or isinstance(m.get("content"), list)
         if new is not m:
