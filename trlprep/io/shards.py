@@ -328,9 +328,7 @@ def annotate_shards(report, path: str, shards: Shards) -> None:
             lines = issue.lines or [None] * len(issue.rows)
             pairs = list(zip(issue.rows, lines, strict=False))
             issue.files = [shards.locate(r)[0] for r, _ in pairs]
-            issue.places = [shards.where(r, ln) for r, ln in pairs]
-            at = ", ".join(issue.places[:5])
-            issue.message += f" (at {at}{', ...' if len(issue.rows) > 5 else ''})"
+            issue.places = [shards.where(r, ln) for r, ln in pairs]  # `Issue.where` says them
         else:
             issue.name_line_files()  # lines of bad JSON, each of its file
     report.notes += [f"shard {line}" for line in shards.offsets()]

@@ -75,12 +75,10 @@ class Issue:
 
     def name_line_files(self) -> Issue:
         """This issue, its lines named by file where they are lines of one of several files
-        (`trlprep.io.inputfiles.FileLine`): `files` set and the message saying where."""
+        (`trlprep.io.inputfiles.FileLine`): `files` set (`where` and the JSON name them)."""
         if self.rows or not self.lines or not all(getattr(x, "file", None) for x in self.lines):
             return self
         self.files = [x.file for x in self.lines]
-        at = ", ".join(str(x) for x in self.lines[:5])
-        self.message += f" (at {at}{', ...' if len(self.lines) > 5 else ''})"
         return self
 
     def name_repeats(self, where: Any) -> None:
