@@ -31,7 +31,8 @@ from trlprep.wording import plural
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
 LAYOUTS = {
     "lm": ("ids", "mask"),  # one sequence and which tokens are trained on
-    "pairs": ("prompt", "chosen", "rejected"),
+    # with keep_end, each side's sequence starts at its `<side>_prompt_start` in the prompt
+    "pairs": ("prompt", "chosen", "rejected", "chosen_prompt_start", "rejected_prompt_start"),
     "unpaired": ("prompt", "completion", "label"),
     "scored-pairs": ("chosen", "rejected", "margin"),  # whole sequences (reward models)
     "stepwise": ("ids", "labels"),  # token labels: -100, or the step label on its last token
@@ -79,8 +80,11 @@ def _stepwise_rows(table: pa.Table, last_step_only: bool) -> dict[str, list]:
         strict=True,
     ):
         ids, token_labels = list(prompt), [-100] * len(prompt)
-        # truncation keeps the leading steps that fit whole
+        # truncation keeps whole steps: keep_start the leading ones (the rest left off),
+        # keep_end the trailing ones (those before them left empty, so steps meet their labels)
         for i, (step, label) in enumerate(zip(steps, labels, strict=False)):
+            if not step:
+                continue
             trained = not last_step_only or i == len(labels) - 1
             ids += step
             token_labels += [-100] * (len(step) - 1) + [int(label) if trained else -100]
@@ -128,6 +132,9 @@ def tokenise(
         rows = _lm_rows(table, getattr(options, "completion_only_loss", None))
     elif layout == "pairs":
         rows = {k: _ids(table, f"{k}_ids") for k in ("prompt", "chosen", "rejected")}
+        for k in ("chosen_prompt_start", "rejected_prompt_start"):  # keep_end: sides cut apart
+            if k in table.column_names:
+                rows[k] = table.column(k).to_pylist()
     elif layout == "unpaired":
         rows = {k: _ids(table, f"{k}_ids") for k in ("prompt", "completion")}
         rows["label"] = [bool(x) for x in table.column("label").to_pylist()]

@@ -42,6 +42,7 @@ TRUNCATION = ("keep_start", "keep_end")
 CUT_AWAY = ("fail", "keep")
 _IDS = pa.list_(pa.int32())
 _STEP_IDS = pa.list_(_IDS)
+_START = "_prompt_start"  # where a side's sequence starts in prompt_ids (keep_end pairs)
 
 
 @dataclass
@@ -67,12 +68,12 @@ class TokenizeReport:
         if not self.truncated:
             return None
         limit = f"--max-length {self.max_length}" if self.max_length else "--max-length"
+        side = "start" if self.truncation == "keep_end" else "end"
         what = []
         if self.completion_cut:
-            what.append(f"the completion's end cut in {plural(self.completion_cut, 'row')}")
+            what.append(f"the completion's {side} cut in {plural(self.completion_cut, 'row')}")
         if self.prompt_cut:
-            what.append(f"the prompt's start cut in {plural(self.prompt_cut, 'row')}")
-        side = "start" if self.truncation == "keep_end" else "end"
+            what.append(f"the prompt's {side} cut in {plural(self.prompt_cut, 'row')}")
         tail = f": {', '.join(what)}" if what else f" (each sequence's {side} cut)"
         return f"{plural(self.truncated, 'row')} truncated to {limit}{tail}"
 
@@ -89,9 +90,13 @@ class TokenizeReport:
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
 
-def token_columns(dtype: DatasetType | str) -> tuple[str, ...]:
-    """The id columns `tokenize_table` adds for `dtype`."""
+def token_columns(
+    dtype: DatasetType | str, truncation: str = "keep_start", max_length: int | None = None
+) -> tuple[str, ...]:
+    """The id columns `tokenize_table` adds for `dtype` (with these truncation options)."""
     dtype = get_type(dtype)
+    if dtype.name == "preference" and truncation == "keep_end" and max_length is not None:
+        return ("prompt_ids", "chosen_ids", "rejected_ids", "chosen" + _START, "rejected" + _START)
     if dtype.name == "language-modeling":
         return ("input_ids",)
     if dtype.name == "prompt-completion":
@@ -121,9 +126,11 @@ def tokenize_table(
 ) -> tuple[pa.Table, TokenizeReport]:
     """Add the token-id columns of `dtype` to a standard (templated) table.
 
-    `max_length` caps prompt + completion (each side of a pair) as `truncation` says:
-    keep_start keeps the start, keep_end drops the prompt's start first; a stepwise row keeps
-    only the steps that fit whole (a step's label belongs to its last token). `add_eos`
+    `max_length` caps prompt + completion (each side of a pair on its own) as TRL's
+    `truncation_mode` does: keep_start keeps the first `max_length` tokens, keep_end the last
+    ones (see `fit`); with keep_end, preference rows also get `chosen_prompt_start` and
+    `rejected_prompt_start`: where each side's sequence starts in `prompt_ids`. A stepwise
+    row keeps only the steps that fit whole (a step's label belongs to its last token). `add_eos`
     appends the EOS token to completions as TRL does for standard text (the text columns are
     left as they are). Stepwise supervision needs `step_separator` (TRL's PRM default: "\\n").
 
@@ -205,9 +212,9 @@ def _tokenize(
         types = dict.fromkeys(new, _IDS)
     else:
         new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
-        types = dict.fromkeys(new, _IDS)
+        types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
     if dtype.name != "stepwise-supervision":
-        for ids in new.values():
+        for ids in (v for k, v in new.items() if types[k] == _IDS):
             report.max_tokens = max(report.max_tokens, max((len(x) for x in ids), default=0))
     for name, values in new.items():
         arr = pa.array(values, types[name])
@@ -234,7 +241,7 @@ def _split(
     rest = [c for c in text if c != prompt]
     p_ids = enc.distinct(text[prompt])
     fulls = {c: enc.many([p + x for p, x in zip(text[prompt], text[c], strict=True)]) for c in rest}
-    prompts, parts = [], {c: [] for c in rest}
+    prompts, parts, starts = [], {c: [] for c in rest}, {c: [] for c in rest}
     for i, p in enumerate(p_ids):
         full = [fulls[c][i] for c in rest]
         k = min([common_prefix(p, f) for f in full], default=len(p))
@@ -243,12 +250,13 @@ def _split(
             if len(report.boundary_examples) < 5:
                 report.boundary_examples.append(i + row_offset)
         whole = [f[k:] for f in full]
-        head, tails = fit(full[0][:k] if full else p, whole, max_length, truncation, report)
-        if any(whole) and not any(tails):
+        row = fit(full[0][:k] if full else p, whole, max_length, truncation, report)
+        if any(whole) and not any(row.tails):
             cut[i] = _cut_reason(rest, k, max_length)
-        prompts.append(head)
-        for c, tail in zip(rest, tails, strict=True):
+        prompts.append(row.prompt)
+        for c, tail, start in zip(rest, row.tails, row.starts, strict=True):
             parts[c].append(tail)
+            starts[c].append(start)
     if dtype.name == "prompt-completion":
         tails = parts[rest[0]]
         return {
@@ -257,7 +265,10 @@ def _split(
                 [0] * len(h) + [1] * len(t) for h, t in zip(prompts, tails, strict=True)
             ],
         }
-    return {"prompt_ids": prompts, **{f"{c}_ids": parts[c] for c in rest}}
+    out = {"prompt_ids": prompts, **{f"{c}_ids": parts[c] for c in rest}}
+    if len(rest) > 1 and max_length is not None and truncation == "keep_end":
+        out.update({f"{c}_prompt_start": starts[c] for c in rest})
+    return out
 
 
 def _cut_reason(completions: list[str], prompt_tokens: int, max_length: int | None) -> str:
@@ -370,10 +381,11 @@ def _stepwise(
         steps_ids = [ids + sep for ids in flat[start : start + n]]
         start += n
         prompt, row = fit_steps(whole, steps_ids, max_length, mode, report)
-        if steps_ids and not row:
+        if steps_ids and not any(row):
+            which, step = ("last", steps_ids[-1]) if mode == "keep_end" else ("first", steps_ids[0])
             cut[i] = (
                 f"every step is cut away by --max-length {max_length} (prompt is "
-                f"{plural(len(whole), 'token')}, the first step {len(steps_ids[0])})"
+                f"{plural(len(whole), 'token')}, the {which} step {len(step)})"
             )
         report.max_tokens = max(report.max_tokens, len(prompt) + sum(map(len, row)))
         out["prompt_ids"].append(prompt)
