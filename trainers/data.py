@@ -110,7 +110,7 @@ def tokenise(
     from trlprep.templates.tokenize import tokenize_table
 
     if layout == "prompts":
-        return _prompt_rows(table, dtype, tokenizer, max_length=max_length)
+        return _prompt_rows(table, dtype, tokenizer, max_length=max_length, templated=templated)
     if layout == "lm" and "input_ids" in table.column_names and "text" not in table.column_names:
         cut = slice(None) if max_length is None else slice(None, max_length)
         if truncation == "keep_end" and max_length is not None:
@@ -127,6 +127,7 @@ def tokenise(
         add_eos=not templated and layout != "stepwise",  # PRM: the separator ends each step
         step_separator=getattr(options, "step_separator", None),
         cut_away="keep",  # rows whose completion is cut away are dropped below, and said so
+        templated=templated,  # rendered text: the template's BOS only
     )
     if layout == "lm":
         rows = _lm_rows(table, getattr(options, "completion_only_loss", None))
@@ -151,7 +152,7 @@ def tokenise(
 
 
 def _prompt_rows(
-    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None
+    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None, templated: bool
 ) -> tuple[dict[str, list], Any]:
     """Prompt ids and text (prompt-only data; whole texts or token ids of language-modeling
     data, PPO's queries) and every other column, for generation and reward functions. A
@@ -169,7 +170,12 @@ def _prompt_rows(
         kind = "language-modeling" if dtype == "language-modeling" else "prompt-only"
         text = "text" if kind == "language-modeling" else "prompt"
         table, report = tokenize_table(
-            table, kind, tokenizer, max_length=max_length, truncation="keep_end"
+            table,
+            kind,
+            tokenizer,
+            max_length=max_length,
+            truncation="keep_end",
+            templated=templated,
         )
         ids = _ids(table, "input_ids" if kind == "language-modeling" else "prompt_ids")
         texts = table.column(text).to_pylist()

@@ -9,18 +9,22 @@
 
 Prompt and prompt+completion are tokenised whole and split, so the prompt ids are always a
 prefix of the full sequence; rows where the tokenizer merges tokens across the boundary (the
-prompt tokenised alone is not a prefix) are counted and split at the common prefix. Rendered
-text already carries the template's special tokens, so text is tokenised without adding
-special tokens; a BOS the tokenizer normally adds is prepended only when the text lacks it.
-Standard (untemplated) text gets what TRL's trainers give it with `add_eos`: the tokenizer's
-EOS appended to each completion (the whole text for language modeling, each side for implicit
-preference) that does not already end with it. Every distinct prompt is tokenised once.
+prompt tokenised alone is not a prefix) are counted and split at the common prefix. Every
+distinct prompt is tokenised once.
+
+Special tokens, as TRL's trainers (1.x: `_tokenize`) tokenise each kind of text:
+- text a chat template rendered (`templated`) is tokenised without adding any special token,
+  as `tokenizer.apply_chat_template(messages, tokenize=True)` does: the template decides the
+  BOS (Llama 3 writes `<|begin_of_text|>`; Phi-3 and LLaVA-NeXT write none, so none is added);
+- standard (untemplated) text gets the BOS its tokenizer adds (`tokenizer(text)`), prepended
+  only when the text lacks it, and with `add_eos` the tokenizer's EOS appended to each
+  completion (the whole text for language modeling, each side for implicit preference) that
+  does not already end with it.
 
 Differences from TRL (deliberate): TRL tokenises standard text with the tokenizer's special
 tokens, so a text that already starts with BOS (or a tokenizer that also appends EOS) gets it
-twice; here it never does. TRL adds no BOS to rendered chat text and PRM always prepends one;
-here both follow the one rule above, which gives the same ids whenever the chat template
-writes the BOS its tokenizer expects.
+twice; here it never does. TRL 0.17 differed per trainer: its DPO added no BOS to standard
+text and its PRM always prepended one; here every trainer follows TRL 1.x's rule above.
 """
 
 from __future__ import annotations
@@ -123,6 +127,7 @@ def tokenize_table(
     add_eos: bool = False,
     step_separator: str | None = None,
     cut_away: str = "fail",
+    templated: bool = False,
 ) -> tuple[pa.Table, TokenizeReport]:
     """Add the token-id columns of `dtype` to a standard (templated) table.
 
@@ -133,6 +138,8 @@ def tokenize_table(
     row keeps only the steps that fit whole (a step's label belongs to its last token). `add_eos`
     appends the EOS token to completions as TRL does for standard text (the text columns are
     left as they are). Stepwise supervision needs `step_separator` (TRL's PRM default: "\\n").
+    `templated`: the text was rendered by a chat template, so no BOS is added to it (the
+    template wrote its own, or none); standard text gets the BOS its tokenizer adds.
 
     A row whose completion (every completion of a pair, every step) truncation cuts away
     entirely has nothing to train on: with `cut_away="fail"` those rows raise one
@@ -156,7 +163,7 @@ def tokenize_table(
     if table.schema.field(columns[0]).type not in (pa.string(), pa.large_string()):
         raise UsageError("tokenise text: apply a chat template first (--chat-template)")
     _check_rows(table, columns)
-    enc = _Encoder(tokenizer)
+    enc = _Encoder(tokenizer, templated)
     try:
         out, report, cut = _tokenize(table, dtype, plan, columns, enc, max_length, truncation,
                                      row_offset, add_eos, step_separator)  # fmt: skip
@@ -318,17 +325,20 @@ def _raise(reasons: dict[int, str]) -> None:
 
 
 class _Encoder:
-    """Batch tokenisation without added special tokens, BOS prepended where it belongs."""
+    """Batch tokenisation without added special tokens; for standard text, the BOS its
+    tokenizer adds prepended where the text lacks it (rendered text: never)."""
 
-    def __init__(self, tokenizer: Any) -> None:
+    def __init__(self, tokenizer: Any, templated: bool = False) -> None:
         from trlprep.templates.sources import load_tokenizer
 
         self.tok = load_tokenizer(tokenizer)
         bos = getattr(self.tok, "bos_token", None)
         self.bos_token = bos
         self.bos_id = self.tok.convert_tokens_to_ids(bos) if bos else None
-        probe = self.tok("x", add_special_tokens=True)["input_ids"]
-        self.adds_bos = bool(bos) and bool(probe) and probe[0] == self.bos_id
+        self.adds_bos = False
+        if bos and not templated:
+            probe = self.tok("x", add_special_tokens=True)["input_ids"]
+            self.adds_bos = bool(probe) and probe[0] == self.bos_id
 
     def many(self, texts: list[str]) -> list[list[int]]:
         ids = self.tok(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
