@@ -219,6 +219,38 @@ def test_pairs_are_cut_side_by_side_as_trl_does(prompt, chosen, rejected, max_le
 @settings(max_examples=60, deadline=None)
 @given(
     prompt=_TEXT,
+    completion=_TEXT,
+    max_length=st.integers(1, 10),
+    truncation=st.sampled_from(["keep_start", "keep_end"]),
+    dtype=st.sampled_from(["prompt-completion", "unpaired-preference"]),
+)
+def test_one_sided_rows_keep_the_first_or_last_max_length_ids(
+    prompt, completion, max_length, truncation, dtype
+):
+    tok = _property_tokenizer()
+    table = pa.table({"prompt": [prompt], "completion": [" " + completion], "label": [True]})
+    kw = dict(add_eos=True, cut_away="keep")
+    out, _ = tokenize_table(table, dtype, tok, max_length=max_length, truncation=truncation, **kw)
+    full, _ = tokenize_table(table, dtype, tok, **kw)
+
+    def seq(t):
+        if dtype == "prompt-completion":
+            return t.column("input_ids")[0].as_py(), sum(t.column("completion_mask")[0].as_py())
+        c = t.column("completion_ids")[0].as_py()
+        return t.column("prompt_ids")[0].as_py() + c, len(c)
+
+    (ids, n), (whole, whole_n) = seq(out), seq(full)
+    assert len(ids) <= max_length
+    if truncation == "keep_start":
+        assert ids == whole[:max_length]
+    else:  # a suffix: the completion keeps its end, the prompt what room is left
+        assert ids == whole[-max_length:]
+        assert n == min(whole_n, max_length)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prompt=_TEXT,
     steps=st.lists(_TEXT, max_size=4),
     max_length=st.one_of(st.none(), st.integers(1, 16)),
     truncation=st.sampled_from(["keep_start", "keep_end"]),

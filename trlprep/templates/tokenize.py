@@ -3,7 +3,9 @@
 - language modeling: `input_ids`;
 - prompt-completion: `input_ids` (prompt + completion) and `completion_mask`;
 - prompt-only: `prompt_ids`; implicit preference: `chosen_ids`, `rejected_ids`;
-- preference: `prompt_ids`, `chosen_ids`, `rejected_ids`; unpaired: `prompt_ids`, `completion_ids`;
+- preference: `prompt_ids`, `chosen_ids`, `rejected_ids` (with `--truncation keep_end` also
+  `chosen_prompt_start`, `rejected_prompt_start`: see `fit`); unpaired: `prompt_ids`,
+  `completion_ids`;
 - stepwise supervision (with `step_separator`): `prompt_ids`, and `completions_ids` with each
   step's ids followed by the separator's (TRL's PRM layout; steps are tokenised one by one).
 
@@ -12,19 +14,10 @@ prefix of the full sequence; rows where the tokenizer merges tokens across the b
 prompt tokenised alone is not a prefix) are counted and split at the common prefix. Every
 distinct prompt is tokenised once.
 
-Special tokens, as TRL's trainers (1.x: `_tokenize`) tokenise each kind of text:
-- text a chat template rendered (`templated`) is tokenised without adding any special token,
-  as `tokenizer.apply_chat_template(messages, tokenize=True)` does: the template decides the
-  BOS (Llama 3 writes `<|begin_of_text|>`; Phi-3 and LLaVA-NeXT write none, so none is added);
-- standard (untemplated) text gets the BOS its tokenizer adds (`tokenizer(text)`), prepended
-  only when the text lacks it, and with `add_eos` the tokenizer's EOS appended to each
-  completion (the whole text for language modeling, each side for implicit preference) that
-  does not already end with it.
-
-Differences from TRL (deliberate): TRL tokenises standard text with the tokenizer's special
-tokens, so a text that already starts with BOS (or a tokenizer that also appends EOS) gets it
-twice; here it never does. TRL 0.17 differed per trainer: its DPO added no BOS to standard
-text and its PRM always prepended one; here every trainer follows TRL 1.x's rule above.
+Special tokens (`encoder`): rendered text gets exactly `apply_chat_template(tokenize=True)`'s
+ids, standard text the BOS its tokenizer adds (once) and, with `add_eos`, the tokenizer's EOS
+appended to each completion (the whole text for language modeling, each side for implicit
+preference) that does not already end with it, as TRL's trainers do.
 """
 
 from __future__ import annotations
@@ -38,6 +31,7 @@ import pyarrow.compute as pc
 
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
+from trlprep.templates.encoder import Encoder, with_eos
 from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
 from trlprep.wording import plural
@@ -163,7 +157,7 @@ def tokenize_table(
     if table.schema.field(columns[0]).type not in (pa.string(), pa.large_string()):
         raise UsageError("tokenise text: apply a chat template first (--chat-template)")
     _check_rows(table, columns)
-    enc = _Encoder(tokenizer, templated)
+    enc = Encoder(tokenizer, templated)
     try:
         out, report, cut = _tokenize(table, dtype, plan, columns, enc, max_length, truncation,
                                      row_offset, add_eos, step_separator)  # fmt: skip
@@ -189,7 +183,7 @@ def _tokenize(
     dtype: DatasetType,
     plan: Any,
     columns: list[str],
-    enc: _Encoder,
+    enc: Encoder,
     max_length: int | None,
     truncation: str,
     row_offset: int,
@@ -201,7 +195,7 @@ def _tokenize(
     prompt = plan.out_names.get(plan.prompt) if plan.prompt else None
     eos = getattr(enc.tok, "eos_token", None) if add_eos else None
     text = {
-        c: (_with_eos(table.column(c), eos) if eos and c != prompt else table.column(c)).to_pylist()
+        c: (with_eos(table.column(c), eos) if eos and c != prompt else table.column(c)).to_pylist()
         for c in columns
     }
     if dtype.name == "stepwise-supervision":
@@ -233,7 +227,7 @@ def _tokenize(
 
 
 def _split(
-    enc: _Encoder,
+    enc: Encoder,
     dtype: DatasetType,
     text: dict[str, list[str]],
     prompt: str,
@@ -298,7 +292,7 @@ def _check_rows(table: pa.Table, columns: list[str]) -> None:
     _raise(reasons)
 
 
-def _failing_rows(table: pa.Table, columns: list[str], enc: _Encoder) -> None:
+def _failing_rows(table: pa.Table, columns: list[str], enc: Encoder) -> None:
     """After the tokenizer failed on the table: its rows tried one by one, one RowFailures
     for all those it refuses (nothing raised when no row fails alone)."""
     reasons: dict[int, str] = {}
@@ -324,54 +318,8 @@ def _raise(reasons: dict[int, str]) -> None:
         )
 
 
-class _Encoder:
-    """Batch tokenisation without added special tokens; for standard text, the BOS its
-    tokenizer adds prepended where the text lacks it (rendered text: never)."""
-
-    def __init__(self, tokenizer: Any, templated: bool = False) -> None:
-        from trlprep.templates.sources import load_tokenizer
-
-        self.tok = load_tokenizer(tokenizer)
-        bos = getattr(self.tok, "bos_token", None)
-        self.bos_token = bos
-        self.bos_id = self.tok.convert_tokens_to_ids(bos) if bos else None
-        self.adds_bos = False
-        if bos and not templated:
-            probe = self.tok("x", add_special_tokens=True)["input_ids"]
-            self.adds_bos = bool(probe) and probe[0] == self.bos_id
-
-    def many(self, texts: list[str]) -> list[list[int]]:
-        ids = self.tok(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
-        if self.adds_bos:
-            ids = [
-                x if t.startswith(self.bos_token) else [self.bos_id, *x]
-                for t, x in zip(texts, ids, strict=True)
-            ]
-        return ids
-
-    def distinct(self, texts: list[str]) -> list[list[int]]:
-        unique = list(dict.fromkeys(texts))
-        ids = dict(zip(unique, self.many(unique), strict=True))
-        return [ids[t] for t in texts]
-
-    def pieces(self, texts: list[str]) -> list[list[int]]:
-        """Each distinct text alone, without any special token (steps, separators)."""
-        unique = list(dict.fromkeys(texts))
-        out = (
-            self.tok(unique, add_special_tokens=False, verbose=False)["input_ids"] if unique else []
-        )
-        ids = dict(zip(unique, out, strict=True))
-        return [ids[t] for t in texts]
-
-
-def _with_eos(column: pa.ChunkedArray, eos: str) -> pa.ChunkedArray:
-    return pc.if_else(
-        pc.ends_with(column, eos), column, pc.binary_join_element_wise(column, eos, "")
-    )
-
-
 def _stepwise(
-    enc: _Encoder,
+    enc: Encoder,
     prompts: list[str],
     steps: pa.ChunkedArray,
     separator: str,
