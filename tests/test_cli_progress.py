@@ -9,19 +9,41 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from rich.console import Console
 
-from trlprep.io.progress import showing, status, track
+from trlprep.io.progress import Size, input_size, showing, status, track
 from trlprep.io.readers import iter_batches
+from trlprep.io.sources import Batch
 
 
 def test_status_words():
-    assert status(1, None, 0.0) == "1 row"
-    assert status(12_000, None, 0.5) == "12,000 rows, 24,000 rows/s"
-    assert status(500, 1000, 1.0) == "500 rows, 500 rows/s, 50%"
+    """Nothing known: rows and rate; a total: percentage, rate and time left (as rich's
+    H:MM:SS); rows read of a known row count, or the share of a file's bytes read."""
+    assert status(1, 0.0) == "1 row"
+    assert status(12_000, 0.5) == "12,000 rows, 24,000 rows/s"
+    assert status(12_000, 2.0, Size(30_000, "rows")) == (
+        "12,000/30,000 rows, 40%, 6,000 rows/s, ETA 0:00:03"
+    )
+    assert status(500, 2.0, Size(1000, "bytes"), byte_end=250) == (
+        "500 rows, 25%, 250 rows/s, ETA 0:00:06"
+    )
+    assert status(10, 3600.0, Size(100, "rows")).endswith("10%, 0 rows/s, ETA 9:00:00")
+    assert status(0, 0.0, Size(100, "rows")) == "0/100 rows, 0%"
+    assert status(100, 4.0, Size(100, "rows")) == "100/100 rows, 100%, 25 rows/s, ETA 0:00:00"
+
+
+def test_input_size(tmp_path):
+    jsonl = tmp_path / "t.jsonl"
+    jsonl.write_text('{"text": "a"}\n' * 3)
+    assert input_size(str(jsonl), "jsonl") == Size(42, "bytes")
+    gz = tmp_path / "t.jsonl.gz"
+    gz.write_bytes(b"")
+    assert input_size(str(gz), "jsonl") is None  # compressed: its bytes read are not known
+    assert input_size(str(tmp_path / "missing.parquet"), "parquet") is None
 
 
 def test_track_is_a_no_op_without_showing(tmp_path):
-    batches = [object(), object()]
-    assert list(track(iter(batches), "x")) == batches
+    batches = [Batch(pa.record_batch({"a": [1]}), 0), Batch(pa.record_batch({"a": [2]}), 1)]
+    out = list(track(iter(batches), "x"))
+    assert len(out) == 2 and all(a is b for a, b in zip(out, batches, strict=True))
 
 
 def test_reading_a_parquet_file_shows_rows_and_percentage(tmp_path):
@@ -90,3 +112,39 @@ def test_no_progress_off_a_terminal_or_when_refused(tmp_path, monkeypatch):
     monkeypatch.setenv("TTY_COMPATIBLE", "1")
     r = CliRunner().invoke(app, ["validate", path, "--no-progress"])
     assert r.exit_code == 0 and "validating" not in r.stderr
+
+
+def test_a_jsonl_file_shows_the_share_of_its_bytes_read_and_the_time_left(tmp_path, monkeypatch):
+    import trlprep.io.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 1000)  # several batches
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"text": "a"}\n' * 500)  # 7,000 bytes
+    buf = io.StringIO()
+    console = Console(file=buf, force_terminal=True, width=160)
+    with showing(console, "validating", True):
+        rows = sum(b.data.num_rows for b in iter_batches(path))
+    assert rows == 500
+    text = buf.getvalue()
+    assert "71 rows, 14%" in text  # 1,000 bytes of 7,000: 71 whole lines
+    assert "rows/s, ETA 0:00:0" in text and "500 rows, 100%" in text
+
+
+def test_convert_shows_progress_on_stderr_only(tmp_path, monkeypatch):
+    """The bar starts once the first batch was read (for detection) and counts it; the data
+    written is the same with and without it."""
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+    from trlprep.cli.app import err
+
+    path = _parquet(tmp_path, monkeypatch)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setattr(err, "_console", None)
+    shown = CliRunner().invoke(app, ["convert", path, "-o", "a.jsonl", "--progress"])
+    assert shown.exit_code == 0, shown.output
+    assert "converting t.parquet" in shown.stderr and "5,000/5,000 rows, 100%" in shown.stderr
+    assert "ETA" in shown.stderr and "converting" not in shown.stdout
+    quiet = CliRunner().invoke(app, ["convert", path, "-o", "b.jsonl", "--no-progress"])
+    assert quiet.exit_code == 0 and "converting" not in quiet.stderr
+    assert Path("a.jsonl").read_bytes() == Path("b.jsonl").read_bytes()

@@ -180,7 +180,7 @@ _TEXT = st.lists(st.sampled_from(_WORDS), max_size=6).map(" ".join)
     max_length=st.one_of(st.none(), st.integers(1, 14)),
     truncation=st.sampled_from(["keep_start", "keep_end"]),
 )
-def test_pairs_fit_and_keep_start_keeps_a_prefix(prompt, chosen, rejected, max_length, truncation):
+def test_pairs_are_cut_side_by_side_as_trl_does(prompt, chosen, rejected, max_length, truncation):
     tok = _property_tokenizer()
     table = pa.table({"prompt": [prompt], "chosen": [" " + chosen], "rejected": [" " + rejected]})
     kw = dict(max_length=max_length, truncation=truncation, add_eos=True)
@@ -191,15 +191,23 @@ def test_pairs_fit_and_keep_start_keeps_a_prefix(prompt, chosen, rejected, max_l
         full.column(k).to_pylist()[0] for k in ("prompt_ids", "chosen_ids", "rejected_ids")
     )
     assert fc[-1] == fr[-1] == tok.eos_token_id
-    if max_length is not None:
-        assert len(p) + len(c) <= max_length and len(p) + len(r) <= max_length
-    if truncation == "keep_start":
-        assert (p + c) == (fp + fc)[: len(p) + len(c)]
-        assert (p + r) == (fp + fr)[: len(p) + len(r)]
-    else:
-        assert p == fp[len(fp) - len(p) :]  # the prompt's end
-    assert report.truncated == int((p, c, r) != (fp, fc, fr))
-    assert report.prompt_cut == int(p != fp)
+    starts = [0, 0]
+    if max_length is not None and truncation == "keep_end":
+        starts = [out.column(f"{k}_prompt_start").to_pylist()[0] for k in ("chosen", "rejected")]
+    sides = [p[starts[0] :] + c, p[starts[1] :] + r]
+    for side, whole in zip(sides, (fp + fc, fp + fr), strict=True):
+        if max_length is None:
+            assert side == whole
+        elif truncation == "keep_start":  # TRL: ids[:max_length] per side
+            assert side == whole[:max_length]
+        else:  # TRL: ids[-max_length:] per side, a suffix of the untruncated side
+            assert side == whole[-max_length:]
+            assert len(side) <= max_length
+    assert p == (fp[: len(p)] if truncation == "keep_start" else fp[len(fp) - len(p) :])
+    assert min(starts) == 0  # prompt_ids is as long as the side keeping the most needs
+    kept_prompts = [p[s:] for s in starts]
+    assert report.truncated == int(sides != [fp + fc, fp + fr])
+    assert report.prompt_cut == int(any(k != fp for k in kept_prompts))
     assert report.completion_cut == int((c, r) != (fc, fr))
     if not c and not r:  # both completions cut away: a row failure unless kept
         with pytest.raises(RowFailures, match="chosen and rejected completions are cut away"):
@@ -211,20 +219,63 @@ def test_pairs_fit_and_keep_start_keeps_a_prefix(prompt, chosen, rejected, max_l
 @settings(max_examples=60, deadline=None)
 @given(
     prompt=_TEXT,
+    completion=_TEXT,
+    max_length=st.integers(1, 10),
+    truncation=st.sampled_from(["keep_start", "keep_end"]),
+    dtype=st.sampled_from(["prompt-completion", "unpaired-preference"]),
+)
+def test_one_sided_rows_keep_the_first_or_last_max_length_ids(
+    prompt, completion, max_length, truncation, dtype
+):
+    tok = _property_tokenizer()
+    table = pa.table({"prompt": [prompt], "completion": [" " + completion], "label": [True]})
+    kw = dict(add_eos=True, cut_away="keep")
+    out, _ = tokenize_table(table, dtype, tok, max_length=max_length, truncation=truncation, **kw)
+    full, _ = tokenize_table(table, dtype, tok, **kw)
+
+    def seq(t):
+        if dtype == "prompt-completion":
+            return t.column("input_ids")[0].as_py(), sum(t.column("completion_mask")[0].as_py())
+        c = t.column("completion_ids")[0].as_py()
+        return t.column("prompt_ids")[0].as_py() + c, len(c)
+
+    (ids, n), (whole, whole_n) = seq(out), seq(full)
+    assert len(ids) <= max_length
+    if truncation == "keep_start":
+        assert ids == whole[:max_length]
+    else:  # a suffix: the completion keeps its end, the prompt what room is left
+        assert ids == whole[-max_length:]
+        assert n == min(whole_n, max_length)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    prompt=_TEXT,
     steps=st.lists(_TEXT, max_size=4),
     max_length=st.one_of(st.none(), st.integers(1, 16)),
     truncation=st.sampled_from(["keep_start", "keep_end"]),
 )
-def test_stepwise_keeps_leading_whole_steps(prompt, steps, max_length, truncation):
+def test_stepwise_keeps_whole_steps(prompt, steps, max_length, truncation):
     tok = _property_tokenizer()
     table = pa.table({"prompt": [prompt], "completions": [steps], "labels": [[True] * len(steps)]})
     kw = dict(step_separator=" |", truncation=truncation, cut_away="keep")
     out, _ = tokenize_table(table, "stepwise-supervision", tok, max_length=max_length, **kw)
     full, _ = tokenize_table(table, "stepwise-supervision", tok, **kw)
     p, kept = out.column("prompt_ids").to_pylist()[0], out.column("completions_ids").to_pylist()[0]
-    all_steps = full.column("completions_ids").to_pylist()[0]
-    assert kept == all_steps[: len(kept)]
-    assert all(s[-1] == tok.convert_tokens_to_ids("|") for s in kept)
+    fp, all_steps = (full.column(k).to_pylist()[0] for k in ("prompt_ids", "completions_ids"))
+    if truncation == "keep_start":
+        assert kept == all_steps[: len(kept)]
+        assert p == fp[: len(p)]
+    else:  # trailing whole steps, those before them left empty (still beside their labels)
+        assert len(kept) == len(all_steps)
+        first = next((i for i, s in enumerate(kept) if s), len(kept))
+        assert kept[first:] == all_steps[first:] and not any(kept[:first])
+        assert p == fp[len(fp) - len(p) :]
+        seq, whole = p + sum(kept, []), fp + sum(all_steps, [])
+        assert seq == whole[len(whole) - len(seq) :]  # a suffix of the untruncated row
+        if first:
+            assert not p
+    assert all(s[-1] == tok.convert_tokens_to_ids("|") for s in kept if s)
     if max_length is not None:
         assert len(p) + sum(map(len, kept)) <= max_length
 
@@ -247,6 +298,9 @@ def test_token_columns_names_exactly_what_tokenize_table_adds(dtype):
     table = table_from_records([row])
     out, _ = tokenize_table(table, t, bos_tokenizer())
     assert set(out.column_names) - set(table.column_names) == set(token_columns(t))
+    cut, _ = tokenize_table(table, t, bos_tokenizer(), max_length=2, truncation="keep_end")
+    added = set(cut.column_names) - set(table.column_names)
+    assert added == set(token_columns(t, "keep_end", 2))
 
 
 def test_a_completion_cut_away_entirely_is_a_row_failure():

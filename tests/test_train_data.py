@@ -166,9 +166,9 @@ def test_conversational_data_goes_through_the_chat_template(tok):
         _prep(tok, "sft", rows)  # this tokenizer has none
     p = _prep(tok, "sft", rows, chat_template="chatml")
     assert p.templated
-    # the tokenizer's BOS once (chatml writes none), no EOS added after the rendered turn
-    assert p.rows["ids"][0][0] == tok.bos_token_id
-    assert p.rows["ids"][0].count(tok.bos_token_id) == 1
+    # no BOS: chatml writes none, and rendered text is tokenised as apply_chat_template does
+    # (TRL's trainers too); no EOS added after the rendered turn
+    assert tok.bos_token_id not in p.rows["ids"][0]
     assert tok.eos_token_id not in p.rows["ids"][0]
     masked = [t for t, m in zip(p.rows["ids"][0], p.rows["mask"][0], strict=True) if m]
     assert ids(tok, "blue")[0] in masked
@@ -336,13 +336,37 @@ def test_stepwise_labels_sit_on_each_steps_last_token(tok):
         _prep(tok, "prm", rows, options=options, max_length=9)
 
 
-def test_keep_end_truncation_drops_the_prompts_start(tok):
+def test_keep_end_truncation_keeps_each_sides_last_tokens(tok):
+    """As TRL's DPO collator: prompt + chosen and prompt + rejected each keep their last
+    max_length tokens, so the shorter side keeps more of the prompt."""
     rows = [{"prompt": "the sky is blue and", "chosen": " green", "rejected": " red ."}]
     p = _prep(tok, "dpo", rows, max_length=5, truncation="keep_end")
     assert p.dropped == 0
-    assert p.rows["prompt"] == [ids(tok, "blue and")]
-    assert p.rows["rejected"] == [[*ids(tok, "red ."), tok.eos_token_id]]
+    assert p.rows["prompt"] == [ids(tok, "is blue and")]
     assert p.rows["chosen"] == [[*ids(tok, "green"), tok.eos_token_id]]
+    assert p.rows["rejected"] == [[*ids(tok, "red ."), tok.eos_token_id]]
+    assert (p.rows["chosen_prompt_start"], p.rows["rejected_prompt_start"]) == ([0], [1])
+    batch = Collator("pairs", pad_token_id=0)([{k: v[0] for k, v in p.rows.items()}])
+    seqs = batch.seqs.input_ids[batch.seqs.attention_mask.bool()].tolist()
+    assert seqs == [
+        *ids(tok, "is blue and green"), tok.eos_token_id,
+        *ids(tok, "blue and red ."), tok.eos_token_id,
+    ]  # fmt: skip
+    # a completion longer than max_length keeps its end (the prompt is gone)
+    long = [{"prompt": "the sky", "chosen": " is blue and green", "rejected": " red"}]
+    p = _prep(tok, "dpo", long, max_length=3, truncation="keep_end")
+    assert p.rows["chosen"] == [[*ids(tok, "and green"), tok.eos_token_id]]
+    assert p.rows["prompt"] == [ids(tok, "sky")]
+    assert (p.rows["chosen_prompt_start"], p.rows["rejected_prompt_start"]) == ([1], [0])
+
+
+def test_keep_end_keeps_the_trailing_whole_steps_beside_their_labels(tok):
+    rows = [{"prompt": "two plus two", "completions": ["equals four", "so yes"],
+             "labels": [True, False]}]  # fmt: skip
+    p = _prep(tok, "prm", rows, options={"step_separator": " ."}, max_length=3,
+              truncation="keep_end")  # fmt: skip
+    assert p.rows["ids"] == [[*ids(tok, "so yes"), *ids(tok, ".")]]
+    assert p.rows["labels"] == [[-100, -100, 0]]
 
 
 def test_online_prompts_keep_their_end_whatever_the_truncation_mode(tok):

@@ -96,7 +96,7 @@ class Collator:
             return LMBatch(self.sequences([(r["ids"], r["mask"]) for r in rows]))
         if self.layout == "pairs":
             seqs = [
-                (r["prompt"] + r[key], [0] * len(r["prompt"]) + [1] * len(r[key]))
+                _side(r["prompt"][r.get(f"{key}_prompt_start", 0) :], r[key])
                 for key in ("chosen", "rejected")
                 for r in rows
             ]
@@ -156,6 +156,10 @@ def _column(rows: list[dict[str, Any]], name: str) -> Tensor | None:
     if name not in rows[0]:
         return None
     return torch.tensor([float(r[name]) for r in rows], dtype=torch.float64)
+
+
+def _side(prompt: list[int], completion: list[int]) -> tuple[list[int], list[int]]:
+    return prompt + completion, [0] * len(prompt) + [1] * len(completion)
 
 
 def _mask(r: dict[str, Any]) -> list[int]:

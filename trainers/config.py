@@ -59,7 +59,7 @@ class TrainConfig:
     eval_batch_size: int | None = None
     gradient_accumulation_steps: int = 1
     max_length: int | None = 1024
-    truncation_mode: str = "keep_start"  # or keep_end (drops the prompt's start first)
+    truncation_mode: str = "keep_start"  # or keep_end (each sequence's last max_length tokens)
     logging_steps: int = 10
     save_steps: int = 500
     eval_steps: int | None = None

@@ -31,7 +31,8 @@ from trlprep.wording import plural
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
 LAYOUTS = {
     "lm": ("ids", "mask"),  # one sequence and which tokens are trained on
-    "pairs": ("prompt", "chosen", "rejected"),
+    # with keep_end, each side's sequence starts at its `<side>_prompt_start` in the prompt
+    "pairs": ("prompt", "chosen", "rejected", "chosen_prompt_start", "rejected_prompt_start"),
     "unpaired": ("prompt", "completion", "label"),
     "scored-pairs": ("chosen", "rejected", "margin"),  # whole sequences (reward models)
     "stepwise": ("ids", "labels"),  # token labels: -100, or the step label on its last token
@@ -79,8 +80,11 @@ def _stepwise_rows(table: pa.Table, last_step_only: bool) -> dict[str, list]:
         strict=True,
     ):
         ids, token_labels = list(prompt), [-100] * len(prompt)
-        # truncation keeps the leading steps that fit whole
+        # truncation keeps whole steps: keep_start the leading ones (the rest left off),
+        # keep_end the trailing ones (those before them left empty, so steps meet their labels)
         for i, (step, label) in enumerate(zip(steps, labels, strict=False)):
+            if not step:
+                continue
             trained = not last_step_only or i == len(labels) - 1
             ids += step
             token_labels += [-100] * (len(step) - 1) + [int(label) if trained else -100]
@@ -106,7 +110,7 @@ def tokenise(
     from trlprep.templates.tokenize import tokenize_table
 
     if layout == "prompts":
-        return _prompt_rows(table, dtype, tokenizer, max_length=max_length)
+        return _prompt_rows(table, dtype, tokenizer, max_length=max_length, templated=templated)
     if layout == "lm" and "input_ids" in table.column_names and "text" not in table.column_names:
         cut = slice(None) if max_length is None else slice(None, max_length)
         if truncation == "keep_end" and max_length is not None:
@@ -123,11 +127,15 @@ def tokenise(
         add_eos=not templated and layout != "stepwise",  # PRM: the separator ends each step
         step_separator=getattr(options, "step_separator", None),
         cut_away="keep",  # rows whose completion is cut away are dropped below, and said so
+        templated=templated,  # rendered text: the template's BOS only
     )
     if layout == "lm":
         rows = _lm_rows(table, getattr(options, "completion_only_loss", None))
     elif layout == "pairs":
         rows = {k: _ids(table, f"{k}_ids") for k in ("prompt", "chosen", "rejected")}
+        for k in ("chosen_prompt_start", "rejected_prompt_start"):  # keep_end: sides cut apart
+            if k in table.column_names:
+                rows[k] = table.column(k).to_pylist()
     elif layout == "unpaired":
         rows = {k: _ids(table, f"{k}_ids") for k in ("prompt", "completion")}
         rows["label"] = [bool(x) for x in table.column("label").to_pylist()]
@@ -144,7 +152,7 @@ def tokenise(
 
 
 def _prompt_rows(
-    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None
+    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None, templated: bool
 ) -> tuple[dict[str, list], Any]:
     """Prompt ids and text (prompt-only data; whole texts or token ids of language-modeling
     data, PPO's queries) and every other column, for generation and reward functions. A
@@ -162,7 +170,12 @@ def _prompt_rows(
         kind = "language-modeling" if dtype == "language-modeling" else "prompt-only"
         text = "text" if kind == "language-modeling" else "prompt"
         table, report = tokenize_table(
-            table, kind, tokenizer, max_length=max_length, truncation="keep_end"
+            table,
+            kind,
+            tokenizer,
+            max_length=max_length,
+            truncation="keep_end",
+            templated=templated,
         )
         ids = _ids(table, "input_ids" if kind == "language-modeling" else "prompt_ids")
         texts = table.column(text).to_pylist()

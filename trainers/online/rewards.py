@@ -201,11 +201,13 @@ class RewardModel:
                 chat_template=self.tokenizer,
                 tokenizer=self.tokenizer,
             )
-            add_eos = False
+            templated = True
         else:
             texts = [str(p) + c for p, c in zip(prompts, completions, strict=True)]
-            table, add_eos = pa.table({"text": texts}), True
-        table, _ = tokenize_table(table, "language-modeling", self.tokenizer, add_eos=add_eos)
+            table, templated = pa.table({"text": texts}), False
+        table, _ = tokenize_table(
+            table, "language-modeling", self.tokenizer, add_eos=not templated, templated=templated
+        )
         return table.column("input_ids").to_pylist()
 
     @torch.no_grad()

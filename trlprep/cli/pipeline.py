@@ -90,6 +90,7 @@ def run(req: Request) -> None:
     from trlprep.detection.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
+    from trlprep.io.progress import showing
     from trlprep.io.readers import BadLines, Batch, iter_batches
     from trlprep.io.writers import check_output, resolve_output_format
     from trlprep.registry import get_type
@@ -175,10 +176,8 @@ def run(req: Request) -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
-                stream_to_file(
-                    _with_progress(units, show, req.path), plan, req.output, ledger,
-                    output_format=req.output_format,
-                )  # fmt: skip
+                with showing(err.console, "converting", show):  # on stderr only
+                    stream_to_file(units, plan, req.output, ledger, output_format=req.output_format)
             except DataError:
                 for w in merge_row_warnings(
                     str(w.message) for w in caught if w.category is ConversionWarning
@@ -389,26 +388,6 @@ def _chain(first, rest):
     if first is not None:
         yield first
     yield from rest
-
-
-def _with_progress(units, show: bool, label: str):
-    if not show:
-        yield from units
-        return
-    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TextColumn("{task.completed:,} rows"),
-        TimeElapsedColumn(),
-        console=err.console,
-        transient=True,
-    ) as bar:
-        task = bar.add_task(f"converting {label}", total=None)
-        for u in units:
-            yield u
-            bar.advance(task, u.raw.num_rows)
 
 
 def _print_plan(plan, num_rows: int) -> None:

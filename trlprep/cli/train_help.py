@@ -34,7 +34,7 @@ HELP = {
     "eval_batch_size": "Rows per evaluation batch (default: --batch-size).",
     "gradient_accumulation_steps": "Forward passes summed into one optimizer step.",
     "max_length": "Truncate each tokenised row to this many tokens (none: no limit).",
-    "truncation_mode": "What truncation keeps: keep_start or keep_end (drops the prompt's start).",
+    "truncation_mode": "keep_start: each sequence's first max_length tokens; keep_end: its last.",
     "logging_steps": "Log metrics every N optimizer steps.",
     "save_steps": "Save a checkpoint every N optimizer steps.",
     "eval_steps": "Evaluate every N optimizer steps (default: once, at the end).",

@@ -173,6 +173,7 @@ def apply_steps(
             out, tokens = tokenize_table(
                 t, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
                 row_offset=0 if named else offset, add_eos=add_eos,
+                templated=r.template is not None,
             )  # fmt: skip
             if named:
                 ex = tokens.boundary_examples

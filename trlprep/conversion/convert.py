@@ -144,7 +144,7 @@ class Plan:
         if self.render is not None and self.render.tokenizer is not None:
             from trlprep.templates.tokenize import token_columns
 
-            ids = list(token_columns(self.dst))
+            ids = list(token_columns(self.dst, self.render.truncation, self.render.max_length))
             steps.append(
                 {
                     "step": f"tokenize ({getattr(self.render.tokenizer, 'name_or_path', '')})",

@@ -68,7 +68,8 @@ class Collector:
         if tokenizer is not None:
             from trlprep.datareport.tokens import FastLengths
 
-            self.fast = FastLengths(tokenizer, add_eos=fmt is Format.STANDARD)
+            standard = fmt is Format.STANDARD
+            self.fast = FastLengths(tokenizer, add_eos=standard, templated=not standard)
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a worker process: the tokenizer travels as bytes, loaded there only
@@ -179,7 +180,7 @@ class Collector:
 
         out, _ = tokenize_table(
             table, self.dtype, self._whole_tokenizer(), add_eos=self.fmt is Format.STANDARD,
-            step_separator=STEP_SEPARATOR,
+            step_separator=STEP_SEPARATOR, templated=self.fmt is Format.CONVERSATIONAL,
         )  # fmt: skip
         return out
 

@@ -55,7 +55,8 @@ def truncation(
 
     keep_start keeps the sequence's start: the completion's end is cut, and the prompt too
     when it alone is longer than the limit (the completion is then lost whole). keep_end
-    drops the prompt's start first; the completion is cut only when it alone is too long.
+    keeps the last tokens: the prompt's start goes first, the completion's start only when
+    it alone is too long.
     A pair counts its longer answer (prompt + answer must fit, as `tokenize_table` cuts).
     """
     answers = [lengths[r] for r in ("completion", "chosen", "rejected", "text") if r in lengths]
@@ -69,7 +70,7 @@ def truncation(
     out = []
     for limit in max_lengths:
         over = total > limit
-        if mode == "keep_end":  # the prompt's start goes first, then the answer's end
+        if mode == "keep_end":  # the prompt's start goes first, then the answer's start
             prompt_cut = over & (p > 0)
             answer_cut = over & (answer > limit)
             lost = np.zeros(n, bool)

@@ -32,7 +32,7 @@ class FastLengths:
     """Per-role token lengths of a standard table through the Rust backend, or None
     (`lengths`) where `tokenize_table` must do it."""
 
-    def __init__(self, tokenizer: Any, add_eos: bool) -> None:
+    def __init__(self, tokenizer: Any, add_eos: bool, templated: bool = False) -> None:
         backend = getattr(tokenizer, "_tokenizer", None)
         try:
             from tokenizers import Tokenizer
@@ -46,7 +46,7 @@ class FastLengths:
         self.eos = getattr(tokenizer, "eos_token", None) if add_eos else None
         bos = getattr(tokenizer, "bos_token", None)
         self.bos = None
-        if self.backend is not None and bos:
+        if self.backend is not None and bos and not templated:  # the template wrote its BOS
             probe = tokenizer("x", add_special_tokens=True)["input_ids"]
             bos_id = tokenizer.convert_tokens_to_ids(bos)
             self.bos = bos if probe and probe[0] == bos_id else None

@@ -92,13 +92,15 @@ def jsonl_chunks(
     A line that holds no JSON object raises a DataError, or goes to `bad` when given. A
     chunk whose every line went to `bad` yields no batch.
     """
-    offset, first_line = 0, 1
+    offset, first_line, read = 0, 1, 0
     for chunk in _line_chunks(path, chunk_bytes or CHUNK_BYTES):
+        read += len(chunk)
         if chunk.strip():
             batch = _jsonl_block(path, chunk, first_line, bad)
             if batch.data.num_rows:
                 batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
                 batch.offset = offset
+                batch.byte_end = read
                 offset += batch.data.num_rows
                 yield batch
         first_line += chunk.count(b"\n")

@@ -1,15 +1,22 @@
-"""Progress of long reads on a terminal: rows, rate and, where the size is known, percentage.
+"""Progress of long reads on a terminal: rows, rate and, where the size is known, percentage
+and time left.
 
-Readers pass their batches through `track`, which costs nothing unless a command asked for
-progress with `showing(...)` (detect and validate on a terminal; convert has its own bar).
+Readers pass their batches through `track`, which only counts unless a command shows progress
+with `showing(...)` (detect, validate, convert and import on a terminal, on stderr). The size
+is known for a Parquet file (its row count, from the metadata) and an uncompressed JSON Lines
+file (its byte size: the share of bytes read); otherwise the line says rows and rate.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
+
+from trlprep.io.sources import split_suffix
 
 _ACTIVE: list[tuple[Any, str]] = []  # (rich Progress, label) while a command shows progress
 
@@ -38,45 +45,77 @@ def showing(console: Any, label: str, enabled: bool) -> Iterator[None]:
             _ACTIVE.pop()
 
 
+@dataclass
+class Size:
+    """How big an input is: `total` rows, or `total` bytes of which batches say how far
+    they got (`Batch.byte_end`)."""
+
+    total: int
+    unit: str  # "rows" or "bytes"
+
+
 def track(batches: Iterator[Any], path: str, fmt: str = "") -> Iterator[Any]:
-    """`batches` unchanged; while `showing` is active, each one advances the bar."""
-    if not _ACTIVE:
-        yield from batches
-        return
-    bar, label = _ACTIVE[-1]
-    total = total_rows(path, fmt)
-    task = bar.add_task(f"{label} {path}", total=total, status="")
-    done = 0
-    start = time.perf_counter()  # (`bar.tasks` is a list: a task id is no index into it)
+    """`batches` unchanged; while `showing` is active, each one read advances its bar (a bar
+    shown once reading has begun starts from the rows already read)."""
+    start = time.perf_counter()
+    done, at = 0, 0
+    bar = task = size = None
     try:
         for b in batches:
             yield b
             done += b.data.num_rows
-            elapsed = time.perf_counter() - start
-            bar.update(task, completed=done, status=status(done, total, elapsed), refresh=True)
+            at = getattr(b, "byte_end", None) or at
+            if not _ACTIVE:
+                continue
+            if bar is not _ACTIVE[-1][0]:
+                bar, label = _ACTIVE[-1]
+                size = input_size(path, fmt)
+                task = bar.add_task(f"{label} {path}", total=size and size.total, status="")
+            completed = at if size is not None and size.unit == "bytes" else done
+            line = status(done, time.perf_counter() - start, size, at)
+            bar.update(task, completed=completed, status=line, refresh=True)
     finally:
-        bar.remove_task(task)
+        if task is not None and _ACTIVE and _ACTIVE[-1][0] is bar:
+            bar.remove_task(task)
 
 
-def status(done: int, total: int | None, elapsed: float) -> str:
-    """`12,000 rows, 48,000 rows/s, 40%` (the percentage only when the total is known)."""
+def status(done: int, elapsed: float, size: Size | None = None, byte_end: int = 0) -> str:
+    """`12,000/30,000 rows, 40%, 48,000 rows/s, ETA 0:00:01` (rows total known), `12,000 rows,
+    40%, ...` (bytes total known), `12,000 rows, 48,000 rows/s` (nothing known)."""
     from trlprep.wording import plural
 
-    parts = [plural(done, "row")]
-    if elapsed > 0:
+    fraction = None
+    if size is not None and size.total > 0:
+        fraction = min(1.0, (done if size.unit == "rows" else byte_end) / size.total)
+    rows = plural(done, "row")
+    if size is not None and size.unit == "rows":
+        rows = f"{done:,}/{plural(size.total, 'row')}"
+    parts = [rows]
+    if fraction is not None:
+        parts.append(f"{100 * fraction:.0f}%")
+    if elapsed > 0 and done:
         parts.append(f"{done / elapsed:,.0f} rows/s")
-    if total:
-        parts.append(f"{100 * done / total:.0f}%")
+        if fraction:
+            parts.append(f"ETA {_clock(elapsed * (1 - fraction) / fraction)}")
     return ", ".join(parts)
 
 
-def total_rows(path: str, fmt: str) -> int | None:
-    """The number of rows a file holds when its metadata says so cheaply (Parquet)."""
-    if fmt != "parquet":
-        return None
-    try:
-        import pyarrow.parquet as pq
+def _clock(seconds: float) -> str:
+    """H:MM:SS, as rich's time columns write it."""
+    s = round(seconds)
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
-        return pq.ParquetFile(path).metadata.num_rows
-    except Exception:
+
+def input_size(path: str, fmt: str) -> Size | None:
+    """A file's size when it is cheap to know: a Parquet file's rows, an uncompressed JSON
+    Lines file's bytes (None otherwise)."""
+    try:
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            return Size(pq.ParquetFile(path).metadata.num_rows, "rows")
+        if fmt == "jsonl" and split_suffix(path)[1] is None:
+            return Size(os.path.getsize(path), "bytes")
+    except Exception:  # noqa: BLE001 - a size is a nicety: the read itself says what is wrong
         return None
+    return None

@@ -45,6 +45,7 @@ class Batch:
     offset: int  # index of the first row in the whole dataset
     lines: np.ndarray | None = None  # 1-based line number per row (line-oriented files)
     path: str | None = None  # the file these rows come from (inputs of several files)
+    byte_end: int | None = None  # bytes of its file read up to its last row (JSONL: progress)
 
 
 @dataclass

@@ -1,11 +1,32 @@
-"""Fitting token ids into `--max-length`: which side loses tokens, counted in the report."""
+"""Fitting token ids into `--max-length` as TRL's `truncation_mode` does, counted in the report.
+
+keep_start keeps each sequence's first `max_length` tokens; keep_end keeps its last ones.
+A pair is two sequences (prompt + chosen, prompt + rejected), each cut on its own, as TRL's
+DPO collator cuts them, so with keep_end the two sides can keep different amounts of the
+prompt (`Fitted.starts`). Stepwise rows keep whole steps only (a step's label sits on its
+last token), so a row may keep fewer tokens than `max_length`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from trlprep.templates.tokenize import TokenizeReport
+
+
+@dataclass
+class Fitted:
+    """A row's prompt and tails after truncation.
+
+    `prompt` is the most of the prompt any tail keeps; tail i's sequence is
+    `prompt[starts[i]:] + tails[i]` (every start is 0 unless keep_end cut the sides unevenly).
+    """
+
+    prompt: list[int]
+    tails: list[list[int]]
+    starts: list[int]
 
 
 def common_prefix(a: list[int], b: list[int]) -> int:
@@ -35,21 +56,29 @@ def fit(
     max_length: int | None,
     mode: str,
     report: TokenizeReport,
-) -> tuple[list[int], list[list[int]]]:
-    """Truncate prompt + each tail to `max_length`, keeping one shared prompt."""
+) -> Fitted:
+    """Each `prompt + tail` cut to `max_length` as `truncate` cuts it (no tails: the prompt)."""
     longest = max((len(t) for t in tails), default=0)
     if max_length is None or len(prompt) + longest <= max_length:
-        return prompt, tails
+        return Fitted(prompt, tails, [0] * len(tails))
     report.truncated += 1
     n = len(prompt)
-    if mode == "keep_end":  # drop the prompt's start first, then the tails' ends
-        prompt = prompt[max(0, len(prompt) + longest - max_length) :]
-    else:  # keep_start: keep the prompt's start, then the tails' starts
+    if mode == "keep_start":  # one prompt start for every side, then each tail's start
         prompt = prompt[:max_length]
-    room = max_length - len(prompt)
-    report.prompt_cut += len(prompt) < n
-    report.completion_cut += longest > room
-    return prompt, [t[:room] for t in tails]
+        room = max_length - len(prompt)
+        report.prompt_cut += len(prompt) < n
+        report.completion_cut += longest > room
+        return Fitted(prompt, [t[:room] for t in tails], [0] * len(tails))
+    # keep_end: each side keeps its last max_length tokens
+    keeps = [min(n, max(0, max_length - len(t))) for t in tails] or [min(n, max_length)]
+    most = max(keeps)
+    report.prompt_cut += min(keeps) < n
+    report.completion_cut += longest > max_length
+    return Fitted(
+        prompt[n - most :],
+        [t[-max_length:] if len(t) > max_length else t for t in tails],
+        [most - k for k in keeps] if tails else [],
+    )
 
 
 def fit_steps(
@@ -59,16 +88,28 @@ def fit_steps(
     mode: str,
     report: TokenizeReport,
 ) -> tuple[list[int], list[list[int]]]:
-    """Truncate like `fit`, then keep the steps that fit whole."""
+    """Prompt + steps cut to `max_length`, keeping whole steps only.
+
+    keep_start keeps the prompt's start and the leading steps that fit; keep_end keeps the
+    trailing steps that fit and the end of the prompt in the room they leave. Steps dropped
+    before the kept ones stay as empty lists, so step i's ids still sit at index i (beside
+    its label); steps dropped after them are left off, as with keep_start.
+    """
     total = sum(map(len, steps))
     if max_length is None or len(prompt) + total <= max_length:
         return prompt, steps
     report.truncated += 1
     n = len(prompt)
     if mode == "keep_end":
-        prompt = prompt[max(0, len(prompt) + total - max_length) :]
-    else:
-        prompt = prompt[:max_length]
+        room, first = max_length, len(steps)
+        while first > 0 and len(steps[first - 1]) <= room:
+            first -= 1
+            room -= len(steps[first])
+        prompt = prompt[n - min(n, room) :] if first == 0 else []  # a dropped step is nearer
+        report.prompt_cut += len(prompt) < n
+        report.completion_cut += first > 0
+        return prompt, [[] for _ in steps[:first]] + steps[first:]
+    prompt = prompt[:max_length]
     room, kept = max_length - len(prompt), []
     for step in steps:
         if len(step) > room:
@@ -80,4 +121,4 @@ def fit_steps(
     return prompt, kept
 
 
-__all__ = ["common_prefix", "fit", "fit_steps", "truncate"]
+__all__ = ["Fitted", "common_prefix", "fit", "fit_steps", "truncate"]

@@ -3,24 +3,21 @@
 - language modeling: `input_ids`;
 - prompt-completion: `input_ids` (prompt + completion) and `completion_mask`;
 - prompt-only: `prompt_ids`; implicit preference: `chosen_ids`, `rejected_ids`;
-- preference: `prompt_ids`, `chosen_ids`, `rejected_ids`; unpaired: `prompt_ids`, `completion_ids`;
+- preference: `prompt_ids`, `chosen_ids`, `rejected_ids` (with `--truncation keep_end` also
+  `chosen_prompt_start`, `rejected_prompt_start`: see `fit`); unpaired: `prompt_ids`,
+  `completion_ids`;
 - stepwise supervision (with `step_separator`): `prompt_ids`, and `completions_ids` with each
   step's ids followed by the separator's (TRL's PRM layout; steps are tokenised one by one).
 
 Prompt and prompt+completion are tokenised whole and split, so the prompt ids are always a
 prefix of the full sequence; rows where the tokenizer merges tokens across the boundary (the
-prompt tokenised alone is not a prefix) are counted and split at the common prefix. Rendered
-text already carries the template's special tokens, so text is tokenised without adding
-special tokens; a BOS the tokenizer normally adds is prepended only when the text lacks it.
-Standard (untemplated) text gets what TRL's trainers give it with `add_eos`: the tokenizer's
-EOS appended to each completion (the whole text for language modeling, each side for implicit
-preference) that does not already end with it. Every distinct prompt is tokenised once.
+prompt tokenised alone is not a prefix) are counted and split at the common prefix. Every
+distinct prompt is tokenised once.
 
-Differences from TRL (deliberate): TRL tokenises standard text with the tokenizer's special
-tokens, so a text that already starts with BOS (or a tokenizer that also appends EOS) gets it
-twice; here it never does. TRL adds no BOS to rendered chat text and PRM always prepends one;
-here both follow the one rule above, which gives the same ids whenever the chat template
-writes the BOS its tokenizer expects.
+Special tokens (`encoder`): rendered text gets exactly `apply_chat_template(tokenize=True)`'s
+ids, standard text the BOS its tokenizer adds (once) and, with `add_eos`, the tokenizer's EOS
+appended to each completion (the whole text for language modeling, each side for implicit
+preference) that does not already end with it, as TRL's trainers do.
 """
 
 from __future__ import annotations
@@ -34,6 +31,7 @@ import pyarrow.compute as pc
 
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
+from trlprep.templates.encoder import Encoder, with_eos
 from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
 from trlprep.wording import plural
@@ -42,6 +40,7 @@ TRUNCATION = ("keep_start", "keep_end")
 CUT_AWAY = ("fail", "keep")
 _IDS = pa.list_(pa.int32())
 _STEP_IDS = pa.list_(_IDS)
+_START = "_prompt_start"  # where a side's sequence starts in prompt_ids (keep_end pairs)
 
 
 @dataclass
@@ -67,12 +66,12 @@ class TokenizeReport:
         if not self.truncated:
             return None
         limit = f"--max-length {self.max_length}" if self.max_length else "--max-length"
+        side = "start" if self.truncation == "keep_end" else "end"
         what = []
         if self.completion_cut:
-            what.append(f"the completion's end cut in {plural(self.completion_cut, 'row')}")
+            what.append(f"the completion's {side} cut in {plural(self.completion_cut, 'row')}")
         if self.prompt_cut:
-            what.append(f"the prompt's start cut in {plural(self.prompt_cut, 'row')}")
-        side = "start" if self.truncation == "keep_end" else "end"
+            what.append(f"the prompt's {side} cut in {plural(self.prompt_cut, 'row')}")
         tail = f": {', '.join(what)}" if what else f" (each sequence's {side} cut)"
         return f"{plural(self.truncated, 'row')} truncated to {limit}{tail}"
 
@@ -89,9 +88,13 @@ class TokenizeReport:
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
 
-def token_columns(dtype: DatasetType | str) -> tuple[str, ...]:
-    """The id columns `tokenize_table` adds for `dtype`."""
+def token_columns(
+    dtype: DatasetType | str, truncation: str = "keep_start", max_length: int | None = None
+) -> tuple[str, ...]:
+    """The id columns `tokenize_table` adds for `dtype` (with these truncation options)."""
     dtype = get_type(dtype)
+    if dtype.name == "preference" and truncation == "keep_end" and max_length is not None:
+        return ("prompt_ids", "chosen_ids", "rejected_ids", "chosen" + _START, "rejected" + _START)
     if dtype.name == "language-modeling":
         return ("input_ids",)
     if dtype.name == "prompt-completion":
@@ -118,14 +121,19 @@ def tokenize_table(
     add_eos: bool = False,
     step_separator: str | None = None,
     cut_away: str = "fail",
+    templated: bool = False,
 ) -> tuple[pa.Table, TokenizeReport]:
     """Add the token-id columns of `dtype` to a standard (templated) table.
 
-    `max_length` caps prompt + completion (each side of a pair) as `truncation` says:
-    keep_start keeps the start, keep_end drops the prompt's start first; a stepwise row keeps
-    only the steps that fit whole (a step's label belongs to its last token). `add_eos`
+    `max_length` caps prompt + completion (each side of a pair on its own) as TRL's
+    `truncation_mode` does: keep_start keeps the first `max_length` tokens, keep_end the last
+    ones (see `fit`); with keep_end, preference rows also get `chosen_prompt_start` and
+    `rejected_prompt_start`: where each side's sequence starts in `prompt_ids`. A stepwise
+    row keeps only the steps that fit whole (a step's label belongs to its last token). `add_eos`
     appends the EOS token to completions as TRL does for standard text (the text columns are
     left as they are). Stepwise supervision needs `step_separator` (TRL's PRM default: "\\n").
+    `templated`: the text was rendered by a chat template, so no BOS is added to it (the
+    template wrote its own, or none); standard text gets the BOS its tokenizer adds.
 
     A row whose completion (every completion of a pair, every step) truncation cuts away
     entirely has nothing to train on: with `cut_away="fail"` those rows raise one
@@ -149,7 +157,7 @@ def tokenize_table(
     if table.schema.field(columns[0]).type not in (pa.string(), pa.large_string()):
         raise UsageError("tokenise text: apply a chat template first (--chat-template)")
     _check_rows(table, columns)
-    enc = _Encoder(tokenizer)
+    enc = Encoder(tokenizer, templated)
     try:
         out, report, cut = _tokenize(table, dtype, plan, columns, enc, max_length, truncation,
                                      row_offset, add_eos, step_separator)  # fmt: skip
@@ -175,7 +183,7 @@ def _tokenize(
     dtype: DatasetType,
     plan: Any,
     columns: list[str],
-    enc: _Encoder,
+    enc: Encoder,
     max_length: int | None,
     truncation: str,
     row_offset: int,
@@ -187,7 +195,7 @@ def _tokenize(
     prompt = plan.out_names.get(plan.prompt) if plan.prompt else None
     eos = getattr(enc.tok, "eos_token", None) if add_eos else None
     text = {
-        c: (_with_eos(table.column(c), eos) if eos and c != prompt else table.column(c)).to_pylist()
+        c: (with_eos(table.column(c), eos) if eos and c != prompt else table.column(c)).to_pylist()
         for c in columns
     }
     if dtype.name == "stepwise-supervision":
@@ -205,9 +213,9 @@ def _tokenize(
         types = dict.fromkeys(new, _IDS)
     else:
         new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
-        types = dict.fromkeys(new, _IDS)
+        types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
     if dtype.name != "stepwise-supervision":
-        for ids in new.values():
+        for ids in (v for k, v in new.items() if types[k] == _IDS):
             report.max_tokens = max(report.max_tokens, max((len(x) for x in ids), default=0))
     for name, values in new.items():
         arr = pa.array(values, types[name])
@@ -219,7 +227,7 @@ def _tokenize(
 
 
 def _split(
-    enc: _Encoder,
+    enc: Encoder,
     dtype: DatasetType,
     text: dict[str, list[str]],
     prompt: str,
@@ -234,7 +242,7 @@ def _split(
     rest = [c for c in text if c != prompt]
     p_ids = enc.distinct(text[prompt])
     fulls = {c: enc.many([p + x for p, x in zip(text[prompt], text[c], strict=True)]) for c in rest}
-    prompts, parts = [], {c: [] for c in rest}
+    prompts, parts, starts = [], {c: [] for c in rest}, {c: [] for c in rest}
     for i, p in enumerate(p_ids):
         full = [fulls[c][i] for c in rest]
         k = min([common_prefix(p, f) for f in full], default=len(p))
@@ -243,12 +251,13 @@ def _split(
             if len(report.boundary_examples) < 5:
                 report.boundary_examples.append(i + row_offset)
         whole = [f[k:] for f in full]
-        head, tails = fit(full[0][:k] if full else p, whole, max_length, truncation, report)
-        if any(whole) and not any(tails):
+        row = fit(full[0][:k] if full else p, whole, max_length, truncation, report)
+        if any(whole) and not any(row.tails):
             cut[i] = _cut_reason(rest, k, max_length)
-        prompts.append(head)
-        for c, tail in zip(rest, tails, strict=True):
+        prompts.append(row.prompt)
+        for c, tail, start in zip(rest, row.tails, row.starts, strict=True):
             parts[c].append(tail)
+            starts[c].append(start)
     if dtype.name == "prompt-completion":
         tails = parts[rest[0]]
         return {
@@ -257,7 +266,10 @@ def _split(
                 [0] * len(h) + [1] * len(t) for h, t in zip(prompts, tails, strict=True)
             ],
         }
-    return {"prompt_ids": prompts, **{f"{c}_ids": parts[c] for c in rest}}
+    out = {"prompt_ids": prompts, **{f"{c}_ids": parts[c] for c in rest}}
+    if len(rest) > 1 and max_length is not None and truncation == "keep_end":
+        out.update({f"{c}_prompt_start": starts[c] for c in rest})
+    return out
 
 
 def _cut_reason(completions: list[str], prompt_tokens: int, max_length: int | None) -> str:
@@ -280,7 +292,7 @@ def _check_rows(table: pa.Table, columns: list[str]) -> None:
     _raise(reasons)
 
 
-def _failing_rows(table: pa.Table, columns: list[str], enc: _Encoder) -> None:
+def _failing_rows(table: pa.Table, columns: list[str], enc: Encoder) -> None:
     """After the tokenizer failed on the table: its rows tried one by one, one RowFailures
     for all those it refuses (nothing raised when no row fails alone)."""
     reasons: dict[int, str] = {}
@@ -306,51 +318,8 @@ def _raise(reasons: dict[int, str]) -> None:
         )
 
 
-class _Encoder:
-    """Batch tokenisation without added special tokens, BOS prepended where it belongs."""
-
-    def __init__(self, tokenizer: Any) -> None:
-        from trlprep.templates.sources import load_tokenizer
-
-        self.tok = load_tokenizer(tokenizer)
-        bos = getattr(self.tok, "bos_token", None)
-        self.bos_token = bos
-        self.bos_id = self.tok.convert_tokens_to_ids(bos) if bos else None
-        probe = self.tok("x", add_special_tokens=True)["input_ids"]
-        self.adds_bos = bool(bos) and bool(probe) and probe[0] == self.bos_id
-
-    def many(self, texts: list[str]) -> list[list[int]]:
-        ids = self.tok(texts, add_special_tokens=False, verbose=False)["input_ids"] if texts else []
-        if self.adds_bos:
-            ids = [
-                x if t.startswith(self.bos_token) else [self.bos_id, *x]
-                for t, x in zip(texts, ids, strict=True)
-            ]
-        return ids
-
-    def distinct(self, texts: list[str]) -> list[list[int]]:
-        unique = list(dict.fromkeys(texts))
-        ids = dict(zip(unique, self.many(unique), strict=True))
-        return [ids[t] for t in texts]
-
-    def pieces(self, texts: list[str]) -> list[list[int]]:
-        """Each distinct text alone, without any special token (steps, separators)."""
-        unique = list(dict.fromkeys(texts))
-        out = (
-            self.tok(unique, add_special_tokens=False, verbose=False)["input_ids"] if unique else []
-        )
-        ids = dict(zip(unique, out, strict=True))
-        return [ids[t] for t in texts]
-
-
-def _with_eos(column: pa.ChunkedArray, eos: str) -> pa.ChunkedArray:
-    return pc.if_else(
-        pc.ends_with(column, eos), column, pc.binary_join_element_wise(column, eos, "")
-    )
-
-
 def _stepwise(
-    enc: _Encoder,
+    enc: Encoder,
     prompts: list[str],
     steps: pa.ChunkedArray,
     separator: str,
@@ -370,10 +339,11 @@ def _stepwise(
         steps_ids = [ids + sep for ids in flat[start : start + n]]
         start += n
         prompt, row = fit_steps(whole, steps_ids, max_length, mode, report)
-        if steps_ids and not row:
+        if steps_ids and not any(row):
+            which, step = ("last", steps_ids[-1]) if mode == "keep_end" else ("first", steps_ids[0])
             cut[i] = (
                 f"every step is cut away by --max-length {max_length} (prompt is "
-                f"{plural(len(whole), 'token')}, the first step {len(steps_ids[0])})"
+                f"{plural(len(whole), 'token')}, the {which} step {len(step)})"
             )
         report.max_tokens = max(report.max_tokens, len(prompt) + sum(map(len, row)))
         out["prompt_ids"].append(prompt)
