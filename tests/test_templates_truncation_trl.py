@@ -28,6 +28,7 @@ def _tokenizer():
 
 def _sft_rows(rows: dict[str, list[str]], max_length: int, mode: str) -> list[dict]:
     """The rows TRL's SFTTrainer trains on (`input_ids`, `labels`)."""
+    import tempfile
     import warnings
 
     from datasets import Dataset
@@ -39,17 +40,24 @@ def _sft_rows(rows: dict[str, list[str]], max_length: int, mode: str) -> list[di
         vocab_size=len(tok), hidden_size=8, intermediate_size=8, num_hidden_layers=1,
         num_attention_heads=1, num_key_value_heads=1,
     )  # fmt: skip
-    with warnings.catch_warnings():
+    from accelerate.state import AcceleratorState
+
+    # bf16 off and the Accelerator's process-wide state reset after: TRL's config defaults
+    # to bf16, which later Accelerators of the same process could not change
+    with warnings.catch_warnings(), tempfile.TemporaryDirectory() as out:
         warnings.simplefilter("ignore")  # keep_end is deprecated in TRL 1.x
         args = SFTConfig(
-            output_dir="unused", max_length=max_length, truncation_mode=mode, report_to=[],
-            use_cpu=True, save_strategy="no",
+            output_dir=out, max_length=max_length, truncation_mode=mode, report_to=[],
+            use_cpu=True, bf16=False, save_strategy="no",
         )  # fmt: skip
-        trainer = SFTTrainer(
-            model=LlamaForCausalLM(config), args=args, processing_class=tok,
-            train_dataset=Dataset.from_dict(rows),
-        )  # fmt: skip
-    return [dict(r) for r in trainer.train_dataset]
+        try:
+            trainer = SFTTrainer(
+                model=LlamaForCausalLM(config), args=args, processing_class=tok,
+                train_dataset=Dataset.from_dict(rows),
+            )  # fmt: skip
+            return [dict(r) for r in trainer.train_dataset]
+        finally:
+            AcceleratorState._reset_state(reset_partial_state=True)
 
 
 @pytest.mark.parametrize("mode", ["keep_start", "keep_end"])
