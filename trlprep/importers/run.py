@@ -221,7 +221,7 @@ def import_dataset(
                 warnings.warn(carried_warning(column, kinds, "returned"), stacklevel=3)
         return restored
 
-    return map_splits(data, one)
+    return map_splits(data, one, split)
 
 
 class RejectsWriter:
