@@ -413,7 +413,7 @@ def test_every_option_is_classified_for_resume():
 
     fixed = {f.name for f in fields(TrainConfig)} - FREE
     assert fixed == {
-        "algo", "model", "data", "data_from", "data_map", "on_error", "options",
+        "algo", "model", "data", "split", "data_from", "data_map", "on_error", "options",
         "learning_rate", "batch_size", "gradient_accumulation_steps", "max_length",
         "truncation_mode", "seed", "bf16", "lr_scheduler_type", "warmup_ratio", "warmup_steps",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",
