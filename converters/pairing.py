@@ -144,12 +144,16 @@ _NO_PARTNER = re.compile(
 )
 
 
-def merge_pairing_warnings(messages: list[str]) -> list[str]:
+def merge_pairing_warnings(messages: list[str], paired: bool = False) -> list[str]:
     """The pairing warnings of groups of prompts paired apart (Ray's buckets: every prompt
     in one) made the one warning pairing the whole table gives: counts summed, rows merged
-    (`merge_row_warnings`); the others as they were, in order."""
+    (`merge_row_warnings`); the others as they were, in order. `paired`: some group made
+    pairs (a group that made none does not say nothing could be paired)."""
     from trlprep.converters.common import merge_rows_texts
 
+    if paired:
+        head = "no prompt has both a true and a false completion, so nothing can be paired: "
+        messages = [m.removeprefix(head) if _NO_PARTNER.match(m) else m for m in messages]
     found = [(i, _NO_PARTNER.match(m)) for i, m in enumerate(messages)]
     found = [(i, m) for i, m in found if m is not None]
     if len(found) < 2:

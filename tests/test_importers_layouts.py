@@ -449,6 +449,66 @@ def test_mixed_kinds_alpaca_output_on_the_cli(tmp_path):
     }
 
 
+MIXED_EXTRA = [7, "seven", [7], {"n": 7}, None, True]  # one extra value per row, of any kind
+
+
+def _with_mixed_extra(tmp_path, sample: Path, name: str) -> tuple[Path, list[dict]]:
+    """The first rows of a real sample, each with an extra column `source` holding a value
+    of another kind (a number, text, a list, an object, null, a boolean), as JSON Lines."""
+    rows = json.loads(sample.read_text())[: len(MIXED_EXTRA)]
+    rows = [dict(r, source=v) for r, v in zip(rows, MIXED_EXTRA, strict=True)]
+    path = tmp_path / f"{name}.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path, rows
+
+
+@pytest.mark.parametrize(
+    ("sample", "layout"),
+    [
+        (REAL / "alpaca_demo" / "alpaca_en_demo.json", "alpaca"),
+        (REAL / "fastchat_dummy" / "dummy_conversation.json", "sharegpt"),
+    ],
+)
+def test_an_extra_column_of_mixed_kinds_is_carried_through_an_import(tmp_path, sample, layout):
+    """A column the layout does not read (`source`), holding values of several kinds, is
+    carried as on the plain path: no row refused, JSON Lines gives each value back as
+    written, Parquet stores its JSON text (said in a warning); the layout's own columns
+    are still settled (a number among texts is refused, as before)."""
+    path, rows = _with_mixed_extra(tmp_path, sample, layout)
+    out = tmp_path / "o.jsonl"
+    res = _cli("convert", str(path), "--from", layout, "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert "6 rows in, 0 rejected, 6 converted -> 6 rows out" in res.output
+    assert "column 'source'" not in res.output  # JSON Lines holds the values themselves
+    assert [json.loads(x)["source"] for x in out.read_text().splitlines()] == MIXED_EXTRA
+    pq_out = tmp_path / "o.parquet"
+    res = _cli("import", str(path), "--from", layout, "-o", str(pq_out))
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert (
+        "warning: column 'source' (an extra column) holds numbers and strings and lists and "
+        f"objects and booleans in different rows, which one Arrow column cannot hold: "
+        f"written to {pq_out} as JSON text"
+    ) in said
+    stored = pq.read_table(pq_out).column("source").to_pylist()
+    assert stored == ["7", '"seven"', "[7]", '{"n":7}', None, "true"]
+    with pytest.warns(UserWarning, match="column 'source' .* returned as JSON text"):
+        table = api.convert(read(path).table, from_=layout)
+    assert table.column("source").to_pylist() == stored
+    assert [r["source"] for r in api.convert(rows, from_=layout)] == MIXED_EXTRA
+    from trlprep.importers import import_dataset
+
+    with pytest.warns(UserWarning, match="column 'source' .* returned as JSON text"):
+        assert import_dataset(read(path).table, layout).column("source").to_pylist() == stored
+    own = "output" if layout == "alpaca" else "conversations"  # a column the layout reads
+    rows[2][own] = 3
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = _cli("convert", str(bad), "--from", layout, "-o", str(out), "--overwrite")
+    assert res.exit_code == 1
+    assert f"{bad}:3" in res.output and f"column '{own}' holds a number (3)" in res.output
+
+
 def test_cli_neutral_option(tmp_path):
     out = tmp_path / "pos.jsonl"
     res = _cli("import", str(PRM), "--from", "prm800k", "--neutral", "positive", "-o", str(out))

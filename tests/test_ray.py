@@ -169,6 +169,28 @@ def test_python_api_raises_the_workers_warnings_once_as_locally():
     assert got == local.to_pylist()
 
 
+def test_python_api_warns_of_an_extra_of_mixed_kinds_once_as_locally():
+    """An extra column holding values of several kinds, in two blocks, comes back as JSON
+    text from `trlprep.ray.convert` with the warning `trlprep.convert` gives, once."""
+    from trlprep.io.readers import table_from_records
+
+    src = [7, 7, "x", 7, "x", {"a": 1}]
+    table = table_from_records([{"text": f"t{i}", "src": v} for i, v in enumerate(src)])
+
+    def said(fn):
+        with warnings.catch_warnings(record=True) as got:
+            warnings.simplefilter("always")
+            out = fn()
+        return out, [str(w.message) for w in got if "column 'src'" in str(w.message)]
+
+    local, want = said(lambda: trlprep.convert(table, to="language-modeling"))
+    blocks = ray.data.from_arrow([table.slice(0, 3), table.slice(3)])
+    got, heard = said(lambda: engine.convert(blocks, to="language-modeling").take_all())
+    assert len(want) == 1 and heard == want
+    assert "holds numbers and strings and objects" in want[0]
+    assert [r["src"] for r in got] == local.column("src").to_pylist()
+
+
 def test_validate_ray_report_has_global_rows():
     """Per-block reports merge into the local report: same issues, same global rows."""
     rows = [{"prompt": "p", "completion": " c", "id": i} for i in range(10)]

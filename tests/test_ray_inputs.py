@@ -75,19 +75,20 @@ def _run(src: Path, out: Path, *args: str, engine: str):
     )
 
 
-def _both(src: Path, tmp: Path, *args: str):
-    """Run convert with both engines: (results, output rows, rejects texts) by engine."""
+def _both(src: Path, tmp: Path, *args: str, local: str = "local.jsonl"):
+    """Run convert with both engines (Ray writes Parquet shards, the local engine the file
+    `local`): (results, output rows, rejects texts) by engine."""
     results, rows, rejects = {}, {}, {}
     for engine in ("local", "ray"):
-        out = tmp / ("local.jsonl" if engine == "local" else "ray_out")
+        out = tmp / (local if engine == "local" else "ray_out")
         r = results[engine] = _run(src, out, *args, engine=engine)
         if r.exit_code == 0:
             rows[engine] = (
                 [json.loads(x) for x in out.read_text().splitlines()]
-                if engine == "local"
+                if out.suffix == ".jsonl"
                 else _read_back(out)
             )
-        rej = tmp / ("local.rejects.jsonl" if engine == "local" else "ray_out.rejects.jsonl")
+        rej = tmp / (f"{out.stem}.rejects.jsonl" if engine == "local" else "ray_out.rejects.jsonl")
         rejects[engine] = rej.read_text() if rej.exists() else None
         if rej.exists():
             rej.unlink()
@@ -163,19 +164,65 @@ def test_cli_ray_reads_every_local_format(tmp_path, fmt):
 
 def test_cli_ray_mixed_kinds_jsonl_as_local(tmp_path):
     """A JSON Lines column holding text in some rows and numbers in others (which Ray's JSON
-    reader cannot type) is read by trlprep's reader: the local rows, the values unchanged."""
-    rows = [  # an extra column of mixed kinds is carried as it is (both engines)
+    reader cannot type) is read by trlprep's reader: the local rows, the values unchanged.
+    An extra column of mixed kinds is carried as it is by both engines, stored in Parquet
+    as JSON text, which both say once in the same warning."""
+    rows = [
         {"prompt": f"p{i}", "completion": f"c{i}", "src": 7 if i == 1 else "x"} for i in range(5)
     ]
     src = _write(tmp_path, "jsonl", rows)
     for args in (["--on-error", "skip"], ["--coerce"]):
-        results, out, rejects = _both(src, tmp_path, "--to", "language-modeling", *args)
+        results, out, rejects = _both(
+            src, tmp_path, "--to", "language-modeling", *args, local="local.parquet"
+        )
         assert results["ray"].exit_code == results["local"].exit_code == 0
         _same_rows(out["ray"], out["local"])
         assert rejects["ray"] == rejects["local"]
         assert _counts(results["ray"].output) == _counts(results["local"].output)
-        assert _messages(results["ray"].output) == _messages(results["local"].output)
+        said = [m.replace("ray_out", "local.parquet") for m in _messages(results["ray"].output)]
+        assert said == _messages(results["local"].output)
+        assert sum("warning: column 'src' (an extra column)" in m for m in said) == 1
         assert [r["src"] for r in out["ray"]] == [r["src"] for r in rows]
+
+
+def test_cli_ray_rejects_rows_of_another_kind_in_a_required_column_as_local(tmp_path):
+    """A required column holding a number in some rows and text in others: with --on-error
+    skip both engines reject those rows (line, stage read, reason) and convert the rest,
+    on a plain route and through pairing by prompt (the kinds settled over the file, not
+    over Ray's buckets of prompts); without it both stop naming the first such line."""
+    rows = [{"prompt": f"q{i % 3}", "completion": f" a{i}", "label": i % 2 == 0} for i in range(12)]
+    rows[4]["completion"], rows[7]["prompt"] = 4, 7
+    src = _write(tmp_path, "jsonl", rows)
+    for to in ("prompt-completion", "preference"):
+        results, out, rejects = _both(src, tmp_path, "--to", to, "--on-error", "skip")
+        assert results["local"].exit_code == results["ray"].exit_code == 0, results["ray"].output
+        _same_rows(out["ray"], out["local"])
+        assert rejects["ray"] == rejects["local"]
+        found = [json.loads(x) for x in rejects["ray"].splitlines()]
+        assert [(r["line"], r["stage"]) for r in found] == [(5, "read"), (8, "read")]
+        assert _counts(results["ray"].output) == _counts(results["local"].output)
+        assert _messages(results["ray"].output) == _messages(results["local"].output)
+    results, _, _ = _both(src, tmp_path, "--to", "preference")
+    assert results["local"].exit_code == results["ray"].exit_code == 1
+    assert _messages(results["ray"].output) == _messages(results["local"].output)
+    assert f"{src}:5: read: column 'completion' holds a number (4)" in results["ray"].output
+
+
+def test_cli_ray_imports_a_layout_with_an_extra_of_mixed_kinds_as_local(tmp_path):
+    """Real Alpaca rows with an extra column holding a value of another kind in each row:
+    Ray imports them as the local engine does (no row refused, the values carried, stored
+    as JSON text in Parquet) and prints the same warning once."""
+    rows = json.loads((REALDATA / "alpaca_demo" / "alpaca_en_demo.json").read_text())[:6]
+    extra = [7, "seven", [7], {"n": 7}, None, True]
+    src = _write(tmp_path, "jsonl", [dict(r, source=v) for r, v in zip(rows, extra, strict=True)])
+    results, out, rejects = _both(src, tmp_path, "--from", "alpaca", local="local.parquet")
+    assert results["local"].exit_code == results["ray"].exit_code == 0, results["ray"].output
+    _same_rows(out["ray"], out["local"])
+    assert [r["source"] for r in out["ray"]] == extra
+    assert _counts(results["ray"].output) == ["6 rows in, 0 rejected, 6 converted -> 6 rows out"]
+    said = [m.replace("ray_out", "local.parquet") for m in _messages(results["ray"].output)]
+    assert said == _messages(results["local"].output)
+    assert sum("warning: column 'source' (an extra column)" in m for m in said) == 1
 
 
 def _broken_shards(folder: Path) -> Path:

@@ -76,3 +76,9 @@ def test_pairing_warnings_of_buckets_of_prompts_sum_up():
     )
     assert got == ["a", said(4, 2, "lines 2, 7, 9, 15", 1, 1), "b"]
     assert merge_pairing_warnings([said(1, 1, "row 0", 1, 0)]) == [said(1, 1, "row 0", 1, 0)]
+    # a bucket that paired nothing, beside buckets that paired every row (and said nothing):
+    # nothing could be paired is not said of the whole table
+    nothing = "no prompt has both a true and a false completion, so nothing can be paired: "
+    lonely = said(1, 1, "line 7", 1, 0)
+    assert merge_pairing_warnings([nothing + lonely], paired=True) == [lonely]
+    assert merge_pairing_warnings([nothing + lonely]) == [nothing + lonely]

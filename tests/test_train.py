@@ -228,6 +228,33 @@ def test_clear_errors(model_dir, tmp_path):
         _trainer(model_dir, tmp_path / "o", "dpo", PREFERENCE, resume=True)
 
 
+def test_a_dataset_dict_trains_on_its_one_split_or_the_split_named(model_dir, tmp_path):
+    """train() from Python given a DatasetDict: its one split is used; of several, the one
+    named by `split` (`eval_split` for eval_data); several and none named is a UsageError
+    listing them, as is a split it lacks."""
+    datasets = pytest.importorskip("datasets")
+    from trlprep.trainers.loop import train
+
+    rows = datasets.Dataset.from_list(PREFERENCE)
+    dd = datasets.DatasetDict({"train": rows, "test": rows.select([0, 1])})
+    base = dict(algo="dpo", model=str(model_dir), batch_size=2, max_steps=1, progress=False)
+    with pytest.raises(UsageError, match=r"several splits \(train, test\)") as e:
+        train(dict(base, data=dd, output_dir=str(tmp_path / "a")), log=lambda *_: None)
+    assert "split=NAME" in e.value.hint
+    with pytest.raises(UsageError, match="no split 'valid'") as e:
+        train(dict(base, data=dd, split="valid", output_dir=str(tmp_path / "b")))
+    assert e.value.hint == "available: train, test"
+    logs: list[str] = []
+    cfg = dict(base, data=dd, split="test", eval_data=dd, eval_split="train")
+    train(dict(cfg, output_dir=str(tmp_path / "c")), log=logs.append)
+    said = "\n".join(logs)
+    assert "data: preference: 2 rows in" in said and "eval data: preference: 4 rows in" in said
+    one = datasets.DatasetDict({"only": rows.select([0, 1, 2])})
+    logs.clear()
+    train(dict(base, data=one, output_dir=str(tmp_path / "d")), log=logs.append)
+    assert "data: preference: 3 rows in" in "\n".join(logs)
+
+
 def test_precomputed_reference_gives_the_live_losses(model_dir, tmp_path, monkeypatch):
     monkeypatch.setenv("TRLPREP_CACHE_DIR", str(tmp_path / "cache"))
     kw = dict(max_steps=3, logging_steps=1, eval_data=None, options={"ld_alpha": 0.5})
@@ -386,7 +413,7 @@ def test_every_option_is_classified_for_resume():
 
     fixed = {f.name for f in fields(TrainConfig)} - FREE
     assert fixed == {
-        "algo", "model", "data", "data_from", "data_map", "on_error", "options",
+        "algo", "model", "data", "split", "data_from", "data_map", "on_error", "options",
         "learning_rate", "batch_size", "gradient_accumulation_steps", "max_length",
         "truncation_mode", "seed", "bf16", "lr_scheduler_type", "warmup_ratio", "warmup_steps",
         "weight_decay", "adam_beta1", "adam_beta2", "adam_epsilon", "max_grad_norm",

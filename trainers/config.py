@@ -38,6 +38,8 @@ class TrainConfig:
     data: Any
     output_dir: str
     eval_data: Any = None
+    split: str | None = None  # the split of data read (a DatasetDict, its folder, Hub files)
+    eval_split: str | None = None  # the split of eval_data read
     data_from: str | None = None  # a public layout (sharegpt, alpaca, ...), as convert --from
     data_map: str | None = None  # column renames applied first, as convert --map
     eval_data_from: str | None = None  # --eval-data's layout (default: data_from)

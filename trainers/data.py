@@ -17,6 +17,7 @@ only (as TRL's PRMTrainer).
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -243,13 +244,24 @@ def prepare(
     import_options: dict[str, Any] | None = None,
     label: str = "data",
     log: Callable[[str], None] = lambda _: None,
+    split: str | None = None,
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout` (`data_layout`
     and `column_map` import it first, as `trlprep convert --from/--map` does). Rows the import
     or conversion refuses stop it, or with `on_error="skip"` are left out, counted in the log
     and kept in `Prepared.rejects`. `import_options` are the importers' (`ImportOptions`);
-    `label` leads every line logged ("eval data" for evaluation data)."""
+    `label` leads every line logged ("eval data" for evaluation data). `split`: the split
+    read of a DatasetDict (or its folder); the one it has, else `train` for a folder (said
+    in the log), is read when none is named."""
     from trlprep.importers.run import RejectedRowsWarning
+
+    if isinstance(data, (str, os.PathLike)):
+        from trlprep.io.inputfiles import default_split, split_note
+
+        found = default_split(data, split)
+        if found is not None:
+            flag = "--split" if training else "--eval-split"
+            log(f"{label}: note: {split_note(data, *found, flag=flag)}")
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
@@ -264,6 +276,7 @@ def prepare(
             column_map=column_map,
             import_options=import_options,
             on_error=on_error,
+            split=split,
         )
     rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it

@@ -57,6 +57,7 @@ def to_training_table(
     column_map: str | dict[str, str] | None = None,
     import_options: dict[str, Any] | None = None,
     on_error: str = "stop",
+    split: str | None = None,
 ) -> TrainingTable:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
@@ -84,7 +85,7 @@ def to_training_table(
     from trlprep.io.sources import Source
     from trlprep.templates.sources import NoTemplateError
 
-    inp = as_input(data)
+    inp = as_input(data, split=split)
     table = raw = inp.table
     rows, lines = np.arange(table.num_rows), inp.source.lines  # each row's input row and line
     if table.num_rows == 0:  # as in every command (nothing to train on: no --allow-empty)

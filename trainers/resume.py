@@ -30,6 +30,7 @@ FREE = frozenset(
         "save_steps",
         "save_total_limit",
         "eval_data",
+        "eval_split",
         "eval_data_from",
         "eval_data_map",
         "eval_batch_size",

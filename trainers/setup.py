@@ -210,6 +210,7 @@ def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
         options=t.options,
         training=training,
         log=t.log,
+        split=cfg.split if training else cfg.eval_split,
     )
 
 

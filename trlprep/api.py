@@ -16,7 +16,9 @@ def detect(
     """Detect the type, format and modality of a dataset, checking every row.
 
     `data` is a path (streamed in record batches), a `datasets.Dataset`, `pyarrow.Table`,
-    `polars.DataFrame` or list of row dicts; a `DatasetDict` gives one result per split.
+    `polars.DataFrame` or list of row dicts; a `DatasetDict` gives one result per split, or
+    the result of the split `split` alone. `split` also picks the split of a `save_to_disk`
+    folder, Hub-style split files or a Hub id (default: the only one, else `train`).
     """
     from trlprep.detection.detect import detect_batches, detect_table
     from trlprep.io.adapters import as_input, map_splits
@@ -24,7 +26,7 @@ def detect(
 
     if isinstance(data, (str, os.PathLike)):
         return detect_batches(iter_batches(data, split=split, input_format=input_format))
-    return map_splits(data, lambda d: detect_table(as_input(d).table))
+    return map_splits(data, lambda d: detect_table(as_input(d).table), split)
 
 
 def convert(
@@ -65,7 +67,7 @@ def convert(
     .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
     result to standard text after the route, with `tools` and `template_kwargs`;
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
-    split.
+    split, or only its split `split` (that split's Dataset comes back).
     """
     import warnings
 
@@ -116,7 +118,7 @@ def convert(
                 warnings.warn(said, UserWarning, stacklevel=4)  # the caller of convert
         return result
 
-    return map_splits(data, one)
+    return map_splits(data, one, split)
 
 
 # `convert` keywords that go to the importer of a public layout (`from_="sharegpt"`)
@@ -156,7 +158,8 @@ def validate(
     """Validate a dataset row by row against its type and format; returns a `Report`.
 
     Without `type`/`format` they are detected (checking every row). A path is streamed in
-    record batches; a `DatasetDict` gives one report per split. `strict` makes warnings
+    record batches; a `DatasetDict` gives one report per split (`split`: the report of that
+    split alone, as `detect`). `strict` makes warnings
     fail too; `max_errors` caps the example rows kept per issue; `role_map` maps other role
     names first (`{"human": "user"}` or `"human=user,gpt=assistant"`). A dataset without
     rows is invalid (an `empty-dataset` error) unless `allow_empty`. A JSON Lines line that
@@ -184,4 +187,4 @@ def validate(
         inp = as_input(d, split=split)
         return checked(validate_table(inp.table, lines=inp.source.lines, **opts))
 
-    return map_splits(data, one)
+    return map_splits(data, one, split)

@@ -118,6 +118,7 @@ def convert_command(
     from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
+    opt.say_split(path, split, input_format)
     output = opt.shard_output(output, num_shards, max_shard_size, split)
     choice("--label-merge", label_merge, ("all", "any", "last", "first-false-truncates"))
     choice("--split-mode", split_mode, ("word", "char"))

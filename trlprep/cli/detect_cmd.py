@@ -22,7 +22,7 @@ def detect_command(
         ..., help="Dataset: file(s), a folder of files, a glob, save_to_disk folder or Hub id."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
+    split: str = opt.SPLIT,
     input_format: str = typer.Option(
         None, "--input-format", help="Override the format guessed from the file name."
     ),
@@ -38,6 +38,7 @@ def detect_command(
     from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
+    opt.say_split(path, split, input_format)
     from trlprep.api import detect
     from trlprep.io.jsonl import BadLineError, BadLines
     from trlprep.io.progress import showing

@@ -55,6 +55,7 @@ def import_command(
     from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
+    opt.say_split(path, split, input_format)
     output = opt.shard_output(output, num_shards, max_shard_size, split)
     from trlprep.importers import get_importer
 

@@ -1,4 +1,4 @@
-"""Options shared by `trlprep convert` and `trlprep import` (declared once)."""
+"""Options shared by the commands (declared once), and what they say about them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,12 @@ OUTPUT_FORMAT = typer.Option(
     None, "--output-format", help="parquet | jsonl | arrow | disk (default: from suffix)."
 )
 INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the input format.")
-SPLIT = typer.Option(None, "--split", help="Split to read (folders and Hub ids).")
+SPLIT = typer.Option(
+    None,
+    "--split",
+    help="Split to read: of a DatasetDict folder, train/test files or a Hub id (default: the "
+    "only one, else train).",
+)
 PROGRESS = typer.Option(
     None, "--progress/--no-progress", help="Progress bar (default: on in a terminal)."
 )
@@ -115,6 +120,17 @@ MAX_SHARD_SIZE = typer.Option(
     metavar="SIZE",
     help="Write -o DIR as shards of at most this size (500MB, 2GB; default for DIR/: 500MB).",
 )
+
+
+def say_split(path: str, split: str | None, input_format: str | None) -> None:
+    """Say on stderr which split is read when the input holds several and none is named."""
+    from trlprep.io.inputfiles import default_split, split_note
+
+    found = default_split(path, split, input_format)
+    if found is not None:
+        from trlprep.cli.app import err
+
+        err.print(f"note: {split_note(path, *found)}", markup=False)
 
 
 def shard_output(

@@ -6,6 +6,7 @@ import json
 
 import typer
 
+from trlprep.cli import options as opt
 from trlprep.cli.app import command, err, out
 from trlprep.cli.empty import ALLOW_EMPTY, empty_error
 
@@ -22,7 +23,7 @@ def pack_command(
     output_format: str = typer.Option(
         None, "--output-format", help="parquet | jsonl | arrow | disk."
     ),
-    split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
+    split: str = opt.SPLIT,
     input_format: str = typer.Option(None, "--input-format", help="Override the input format."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     allow_empty: bool = ALLOW_EMPTY,
@@ -31,6 +32,7 @@ def pack_command(
     from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
+    opt.say_split(path, split, input_format)
     from trlprep.columns.pack import pack_table
     from trlprep.io.readers import read
     from trlprep.io.writers import check_output, write

@@ -338,7 +338,8 @@ def _import_units(
     for b in whole_if_needed(raw, importer, opts):  # OASST messages: the file at once
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += data.num_rows
-        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce)
+        carry = importer.carried(data.column_names, opts)  # the extras the layout leaves
+        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry)
         if keep is None:
             result = importer.apply(settled, opts, b.offset, b.lines)
             rows = b.offset + np.asarray(result.rows, np.int64)

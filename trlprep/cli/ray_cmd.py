@@ -76,10 +76,7 @@ def write(ds: Any, output: str, output_format: str | None, overwrite: bool) -> i
     from trlprep.io.shardout import ShardedOutput, ShardWriter
     from trlprep.ray.base import _arrow, _blocks, _ray
 
-    suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
-    fmt = output_format or ("jsonl" if suffix in ("jsonl", "json") else "parquet")
-    if fmt not in ("parquet", "jsonl"):
-        raise UsageError(f"--engine ray writes parquet or jsonl, not {fmt!r}")
+    fmt = _output_format(output, output_format)
     if "://" in output:
         return _write_remote(ds, output, fmt)
     final = _out_dir(output)
@@ -98,6 +95,15 @@ def write(ds: Any, output: str, output_format: str | None, overwrite: bool) -> i
             table = _arrow(ray.get(ref))
             w.write(pa.concat_tables([schema.empty_table(), table], promote_options="permissive"))
     return len(w.parts)
+
+
+def _output_format(output: str, output_format: str | None) -> str:
+    """parquet (the default) or jsonl (`--output-format`, else a .jsonl/.json name)."""
+    suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
+    fmt = output_format or ("jsonl" if suffix in ("jsonl", "json") else "parquet")
+    if fmt not in ("parquet", "jsonl"):
+        raise UsageError(f"--engine ray writes parquet or jsonl, not {fmt!r}")
+    return fmt
 
 
 def _schema_of(block: Any) -> Any:
@@ -237,6 +243,12 @@ def convert_ray(
     _print_warnings(found)
     for message in plan.warnings():
         err.print(f"warning: {message}", markup=False)
+    if found.carried and _output_format(output, output_format) != "jsonl":
+        from trlprep.io.kinds import carried_warning
+
+        for column, kinds in found.carried.items():  # JSON Lines holds the values themselves
+            said = carried_warning(column, kinds, f"written to {output}")
+            err.print(f"warning: {said}", markup=False)
     for note in ledger.notes() + plan.notes():
         err.print(f"note: {note}", markup=False)
     source = f"{layout} -> " if layout else ""

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
+from trlprep.cli import options as opt
 from trlprep.cli.app import command, out
 from trlprep.cli.empty import ALLOW_EMPTY, empty_error
 
@@ -66,7 +67,7 @@ def check_template_command(
     ),
     max_length: int = typer.Option(None, "--max-length", help="Report rows longer than this."),
     sample: int = typer.Option(1000, "--sample", help="Rows of DATA to render."),
-    split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
+    split: str = opt.SPLIT,
     input_format: str = typer.Option(None, "--input-format", help="Override the input format."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     allow_empty: bool = ALLOW_EMPTY,
@@ -87,6 +88,7 @@ def check_template_command(
     if data is not None:
         from trlprep.io.readers import read
 
+        opt.say_split(data, split, input_format)
         table = read(data, split=split, input_format=input_format).table
         if table.num_rows == 0:
             if not allow_empty:

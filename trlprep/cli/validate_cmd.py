@@ -52,7 +52,7 @@ def validate_command(
     role_map: str = typer.Option(
         None, "--role-map", help="Map role names first, e.g. human=user,gpt=assistant."
     ),
-    split: str = typer.Option(None, "--split", help="Split to read (folders and Hub ids)."),
+    split: str = opt.SPLIT,
     input_format: str = typer.Option(
         None, "--input-format", help="Override the format guessed from the file name."
     ),
@@ -69,6 +69,7 @@ def validate_command(
     from trlprep.io.shards import inputs
 
     path = inputs(path)  # several paths: one dataset
+    opt.say_split(path, split, input_format)
     from trlprep.io.progress import showing
     from trlprep.validation.validate import validate_path
 

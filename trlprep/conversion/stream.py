@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -64,16 +64,23 @@ def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) 
 
 
 def read_stage(
-    raw: pa.Table, offset: int, lines: np.ndarray | None, ledger: Ledger, coerce: bool
+    raw: pa.Table,
+    offset: int,
+    lines: np.ndarray | None,
+    ledger: Ledger,
+    coerce: bool,
+    carry: Collection[str] | None = None,
 ) -> tuple[pa.Table, np.ndarray | None]:
     """Settle mixed-kind columns (`trlprep.io.kinds`); rows that cannot be go to the ledger
-    (stage `read`). Extras of several kinds are carried as JSON text (said in the ledger).
-    Returns the table of the other rows and their positions in `raw` (None: every row is
-    kept)."""
+    (stage `read`). Extras of several kinds (`carry`, else those of the type the columns
+    fit) are carried as JSON text (said in the ledger). Returns the table of the other rows
+    and their positions in `raw` (None: every row is kept)."""
     from trlprep.detection.detect import carried_columns
     from trlprep.io.kinds import settle_kinds
 
-    s = settle_kinds(raw, coerce=coerce, carry=carried_columns(raw.column_names))
+    if carry is None:
+        carry = carried_columns(raw.column_names)
+    s = settle_kinds(raw, coerce=coerce, carry=carry)
     for column, count in s.coerced.items():
         ledger.coerced[column] += count
     for column, kinds in s.carried.items():

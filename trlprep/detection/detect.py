@@ -323,6 +323,15 @@ def _example_rows(prof: Profile) -> set[int]:
     return {r for cp in cps for ex in cp.examples.values() for r in ex}
 
 
+def trl_column_names() -> frozenset[str]:
+    """Every column name trlprep may read: the columns of every type in every format (token
+    ids and conversational names included), the side columns and `messages`."""
+    used = {c.name_in(f) for t in TYPES.values() for f in t.all_formats for c in t.columns_in(f)}
+    used |= {c.name for t in TYPES.values() for c in t.tokenized_columns}
+    used |= {c.conversational_name for t in TYPES.values() for c in t.columns}
+    return frozenset(used - {None}) | frozenset(SIDE_COLUMNS) | {MESSAGES}
+
+
 def carried_columns(names: Iterable[str]) -> set[str]:
     """Which of the column `names` are extras, carried along and never read: not a column
     of the type the names fit (in any format), nor a side column, nor `messages` (which a

@@ -73,6 +73,7 @@ class Alpaca(Importer):
         "-> assistant(output)."
     )
     reads = "instruction, output [+ input, system, history]"
+    columns = CONSUMED
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return all(

@@ -40,6 +40,7 @@ class AlpacaFarm(Importer):
         "are reported."
     )
     reads = "instruction, output_1, output_2, preference [+ input]"
+    columns = CONSUMED
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return {"instruction", "output_1", "output_2", "preference"} <= set(schema.names)

@@ -9,7 +9,7 @@ reason, its row index, its file line and the original row, so nothing is lost si
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -161,6 +161,8 @@ class ImportResult:
     dtype: DatasetType
     fmt: Format
     notes: list[str] = field(default_factory=list)
+    # extras whose rows hold several kinds, carried as JSON text: column -> the kinds
+    carried: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def num_rejected(self) -> int:
@@ -190,6 +192,22 @@ class Importer:
     keeps_empty_turns: ClassVar[bool] = False
     # Another layout for the same data, landing elsewhere (named when a route fails).
     sibling: ClassVar[str | None] = None
+    # The columns (after --map) the layout may read, optional ones included. The others are
+    # extras, carried along unread: one whose rows mix kinds stays JSON text (`carried`).
+    # None: any column may be read, so every column is settled to one kind.
+    columns: ClassVar[tuple[str, ...] | None] = None
+
+    def carried(self, names: Iterable[str], opts: ImportOptions | None = None) -> set[str]:
+        """Which input columns (`names`, as the user wrote them) are extras the layout
+        carries along unread, as the plain path carries extras (`trlprep.io.kinds`): not a
+        column of the layout nor one trlprep reads later (a type's column, a side column)."""
+        if self.columns is None:
+            return set()
+        from trlprep.detection.detect import trl_column_names
+
+        renamed = {src: dst for dst, src in (opts.map if opts else {}).items()}
+        read = set(self.columns) | trl_column_names()
+        return {n for n in names if renamed.get(n, n) not in read}
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""
@@ -232,7 +250,8 @@ class Importer:
                 hint="it applies to hh",
             )
         original = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
-        settled = settle_kinds(original, coerce=opts.coerce)  # named as the user wrote them
+        carry = self.carried(original.column_names, opts)
+        settled = settle_kinds(original, coerce=opts.coerce, carry=carry)  # names as written
         table = rename(settled.table, opts.map)
         dtype, fmt = self.landing(table.schema, opts)
         bad = Rejections(table.num_rows)
@@ -257,6 +276,7 @@ class Importer:
             dtype=dtype,
             fmt=fmt,
             notes=notes,
+            carried=settled.carried,
         )
 
 

@@ -42,6 +42,7 @@ class Binarized(Importer):
         f"it is kept as {KEPT_AS!r}."
     )
     reads = "prompt (text), chosen, rejected (message lists)"
+    columns = ("prompt", *COLUMNS, KEPT_AS)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         names = schema.names

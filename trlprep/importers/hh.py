@@ -68,6 +68,7 @@ class HH(Importer):
         "turn or with an empty turn are reported."
     )
     reads = "chosen, rejected (text transcripts)"
+    columns = COLUMNS
     keeps_empty_turns = True
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:

@@ -78,6 +78,7 @@ class MTBench(Importer):
         "model's answer and stay in the kept `turns` column."
     )
     reads = "turns (the user's turns) [+ question_id, category, reference]"
+    columns = ("turns",)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if "turns" not in schema.names or "prompt" in schema.names:
@@ -140,6 +141,7 @@ class Instances(Importer):
         "the completion the (first) output."
     )
     reads = "instruction + instances [{input, output}], or Definition + Instances [{input, output}]"
+    columns = ("instruction", "instances", "Definition", "Instances")
 
     def expansion(self, opts: ImportOptions) -> str | None:
         return "one row per instance"

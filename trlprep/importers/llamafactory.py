@@ -73,6 +73,7 @@ class LlamaFactoryV1(Importer):
         "images as parts + `images`."
     )
     reads = "messages | chosen_messages + rejected_messages [+ tools]"
+    columns = ("messages", *PAIR, "images", "tools")
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         names = [n for n in ("messages", *PAIR) if n in schema.names]

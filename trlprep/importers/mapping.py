@@ -46,6 +46,7 @@ class ColumnMap(Importer):
         "detected from the renamed columns."
     )
     reads = "any columns (renamed with --map)"
+    columns = ("system",)  # and the columns of the type detected
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         det = detect_table(schema.empty_table())

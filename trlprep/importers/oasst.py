@@ -224,6 +224,7 @@ def _paths(msgs: Messages, ends: np.ndarray, depth: np.ndarray) -> tuple[np.ndar
 
 
 class _OASSTBase(Importer):
+    columns = (*MESSAGE_COLUMNS, "prompt", "message_tree_id")
     looks_like_trl = True
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:

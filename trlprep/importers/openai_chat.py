@@ -63,6 +63,7 @@ class OpenAIChat(Importer):
         "non_preferred_output) -> conversational preference."
     )
     reads = "messages [+ tools]  |  input{messages, tools}, preferred_output, non_preferred_output"
+    columns = ("messages", "tools", *PREF_COLUMNS)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if all(c in schema.names for c in PREF_COLUMNS):

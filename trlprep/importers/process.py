@@ -67,6 +67,7 @@ class PRM800K(Importer):
         "negative (default, as TRL) | positive | drop."
     )
     reads = "question {problem}, label {steps [{completions [{text, rating}], ...}]}"
+    columns = ("question", "label")
 
     def expansion(self, opts: ImportOptions) -> str | None:
         return "one row per trajectory, as TRL's prm800k script"
@@ -341,6 +342,7 @@ class MathShepherd(Importer):
         "TRL's math_shepherd script (prompt before 'Step 1:', steps stripped)."
     )
     reads = "input (steps tagged 'ки'), label (the same text with +/- at the tags)"
+    columns = ("input", "label")
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if not all(

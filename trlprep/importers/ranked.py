@@ -57,6 +57,7 @@ class Ranked(Importer):
         "Ties are never paired and are counted."
     )
     reads = "prompt (or instruction), completions + scores|ranks (or [{response, score}])"
+    columns = ("prompt", "instruction", "completions", "scores", "ranks")
 
     def expansion(self, opts: ImportOptions) -> str | None:
         return ranked_expansion(opts, "completion")

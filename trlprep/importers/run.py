@@ -213,9 +213,15 @@ def import_dataset(
         )
         if result.num_rejected:
             warnings.warn(rejected_warning(result, importer.name), stacklevel=3)
-        return inp.restore(result.table)
+        restored = inp.restore(result.table)
+        if not isinstance(restored, (list, dict)):  # Python rows hold the values themselves
+            from trlprep.io.kinds import carried_warning
 
-    return map_splits(data, one)
+            for column, kinds in result.carried.items():
+                warnings.warn(carried_warning(column, kinds, "returned"), stacklevel=3)
+        return restored
+
+    return map_splits(data, one, split)
 
 
 class RejectsWriter:

@@ -84,6 +84,7 @@ class ShareGPT(Importer):
         "the rows land on preference (conversations = the prompt)."
     )
     reads = "conversations [+ system, tools] [+ chosen, rejected]"
+    columns = (*CONSUMED, "tools")
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         i = schema.get_field_index("conversations")

@@ -135,14 +135,7 @@ def _datasets_input(data: Any, split: str | None) -> Input:
     from trlprep.io.writers import to_dataset
 
     if isinstance(data, datasets.DatasetDict):
-        if split is None:
-            raise UsageError(
-                f"a DatasetDict has several splits ({', '.join(data)})",
-                hint="pass split=NAME, or process each split with trlprep.io.adapters.map_splits",
-            )
-        if split not in data:
-            raise UsageError(f"no split {split!r}", hint="available: " + ", ".join(data))
-        data = data[split]
+        data = pick_split(data, split)
     if isinstance(data, datasets.Dataset):
         name = str(data.split) if data.split is not None else None
         features = data.features
@@ -216,8 +209,29 @@ def _with_features(ds: Any, features: Any) -> Any:
     return datasets.Dataset(ds.data, info=datasets.DatasetInfo(features=cast), split=ds.split)
 
 
-def map_splits(data: Any, fn: Callable[[Any], Any]) -> Any:
-    """Apply `fn` to each split of a DatasetDict (returning the same kind), else to `data`."""
+def pick_split(data: Any, split: str | None) -> Any:
+    """The split `split` of a DatasetDict (None: its only split); a missing split, or several
+    and none named, is a UsageError listing them."""
+    names = list(data)
+    if split is None and len(names) == 1:
+        return data[names[0]]
+    if split is None:
+        raise UsageError(
+            f"the DatasetDict has several splits ({', '.join(names)}) and no split was named",
+            hint="pass split=NAME (--split NAME)",
+        )
+    if split not in data:
+        raise UsageError(
+            f"the DatasetDict has no split {split!r}", hint="available: " + ", ".join(names)
+        )
+    return data[split]
+
+
+def map_splits(data: Any, fn: Callable[[Any], Any], split: str | None = None) -> Any:
+    """Apply `fn` to each split of a DatasetDict (returning the same kind), or to the split
+    `split` only (returning its result); else to `data`."""
+    if is_dataset_dict(data) and split is not None:
+        return fn(pick_split(data, split))
     if is_dataset_dict(data):
         import datasets
 

@@ -139,20 +139,36 @@ def input_files(
 ) -> list[str] | None:
     """The files a multi-file input reads, in order; None for one file, a `save_to_disk`
     folder or a Hub id (read as before)."""
+    found = _candidates(path, input_format)
+    if found is None:
+        return None
+    files, base = found
+    return _pick_split(files, split, str(path), base=base)
+
+
+def candidate_files(path: str | os.PathLike, input_format: str | None = None) -> list[str] | None:
+    """Every data file of a multi-file input, whatever its split (None: not one)."""
+    found = _candidates(path, input_format)
+    return None if found is None else found[0]
+
+
+def _candidates(
+    path: str | os.PathLike, input_format: str | None
+) -> tuple[list[str], Path | None] | None:
+    """Every data file of a multi-file input, before a split is picked, and the folder their
+    split names are read below (None: not a multi-file input)."""
     if isinstance(path, Inputs):
         files: list[str] = []
         for p in path.paths:
             files += input_files(p, None, input_format) or [p]
-        return _pick_split(files, split, str(path))
+        return files, None
     path = str(path)
     p = Path(path)
     if p.is_dir():
         if _is_disk_folder(p) or (input_format or "").lower() == "disk":
             return None
         files = _folder_files(p)
-        if not files:
-            return None  # the reader says what the folder lacks
-        return _pick_split(files, split, path, base=p)
+        return (files, p) if files else None  # no files: the reader says what the folder lacks
     if is_glob(path):
         files = sorted(
             f
@@ -161,8 +177,38 @@ def input_files(
         )
         if not files:
             raise InputError(f"{path}: no files match", hint="check the pattern (quote it)")
-        return _pick_split(files, split, path)
+        return files, None
     return None
+
+
+def default_split(
+    path: str | os.PathLike, split: str | None = None, input_format: str | None = None
+) -> tuple[str, list[str]] | None:
+    """(the split read, every split) when a local input holds several splits (a
+    `DatasetDict.save_to_disk` folder, Hub-style `train`/`test` files) and none is named,
+    so `train` is read; None otherwise (a missing split is the readers' error)."""
+    if split is not None:
+        return None
+    p = Path(str(path))
+    if not isinstance(path, Inputs) and p.is_dir() and (p / "dataset_dict.json").is_file():
+        import json
+
+        try:
+            names = list(json.loads((p / "dataset_dict.json").read_text())["splits"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        return ("train", names) if len(names) > 1 and "train" in names else None
+    try:
+        found = _candidates(path, input_format)
+    except InputError:
+        return None
+    if found is None:
+        return None
+    files, base = found
+    names = {_split_of(os.path.relpath(f, base) if base is not None else f) for f in files}
+    if len(names) < 2 or None in names or "train" not in names:
+        return None
+    return "train", sorted(names)
 
 
 def _split_of(name: str) -> str | None:
@@ -203,6 +249,13 @@ def _pick_split(files: list[str], split: str | None, where: str, base: Path | No
             hint="choose one with --split",
         )
     return files
+
+
+def split_note(path: str | os.PathLike, read: str, names: list[str], flag: str = "--split") -> str:
+    """What `default_split` found, said to the user."""
+    return (
+        f"{path} holds the splits {', '.join(names)}: reading {read!r} ({flag} NAME reads another)"
+    )
 
 
 def check_formats(files: list[str], input_format: str | None) -> str:

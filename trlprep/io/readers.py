@@ -24,7 +24,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io import textfaults
-from trlprep.io.inputfiles import past_stop
+from trlprep.io.inputfiles import candidate_files, past_stop
 from trlprep.io.jsonext import decode_json_extensions
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
@@ -79,7 +79,10 @@ TEXT_FORMATS = ("jsonl", "json", "csv")
 
 def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> str:
     """The reader for `path`: an explicit format, the suffix, a folder or a Hub id."""
-    files = input_files(path, None, input_format)  # a folder of files, a glob, several paths
+    try:
+        files = input_files(path, None, input_format)  # a folder of files, a glob, several paths
+    except UsageError:  # several splits, none the default: each split's files are read alike
+        files = candidate_files(path, input_format)
     if files is not None:
         return resolve_format(files[0], check_formats(files, input_format))
     path = str(path)

@@ -127,10 +127,10 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     rows = _BlockRows(ids, None if lines is None else np.asarray(lines, np.int64))
     first = int(ids.min()) if len(ids) else 0
     failures: list[Failure] = []
-    if stage.check and table.num_rows:
-        _check_batch(table, stage.plan, first, lines)
+    if stage.check:  # settled first, as locally: a row of another kind is a reject row
         s = settle_kinds(table, coerce=stage.coerce, carry=carried_columns(table.column_names))
         got.coerced.update(s.coerced)
+        got.add_carried(s.carried)
         if s.bad.any():
             idx = np.flatnonzero(s.bad)
             failures.append(Failure(ids[idx], "read", list(s.reasons[idx])))
@@ -139,6 +139,7 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
         else:
             table = s.table
     if stage.check and table.num_rows:
+        _check_batch(table, stage.plan, first, lines)
         table, keep, missing = split_missing(table, stage.plan)
         if missing is not None:
             failures.append(missing)
@@ -202,8 +203,9 @@ def _import_block(
         lines = np.asarray(table.column(LINE).to_numpy(), np.int64)
     rows = _BlockRows(ids, lines)
     data = table.drop_columns([c for c in (ROW_ID, LINE) if c in table.column_names])
-    s = settle_kinds(data, coerce=coerce)
+    s = settle_kinds(data, coerce=coerce, carry=importer.carried(data.column_names, opts))
     got.coerced.update(s.coerced)
+    got.add_carried(s.carried)
     failures = []
     keep = np.flatnonzero(~s.bad)
     if s.bad.any():

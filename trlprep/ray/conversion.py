@@ -105,7 +105,7 @@ def convert_rows(
 
     opts = ConvertOptions(**options)
     parts = max(1, ds.num_blocks())
-    head = _head(ds)
+    head = _head(ds, coerce=coerce)
     if head is None:
         raise DataError("no rows to convert", hint="the Ray dataset is empty")
     lines = None
@@ -128,19 +128,18 @@ def convert_rows(
         stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks, notes)
         return Converted(_map(ds, stage, concurrency), plan, blocks)
     before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
-    # the keys are the prompts of read rows: a reading step (messages -> prompt/completion)
-    # runs before pairing even when no edge does
-    read_first = bool(before) or bare.reading is not None
-    if read_first:
-        first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
-        ds = _map(ds, first, concurrency)
-    seg = _segment(bare, pairing, first=not read_first)
+    # the keys are the prompts of read rows: the rows are settled (mixed kinds, over whole
+    # blocks as locally, not over buckets of prompts) and read (messages -> prompt and
+    # completion) before pairing, even when no edge runs before it
+    first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
+    ds = _map(ds, first, concurrency)
+    seg = _segment(bare, pairing, first=False)
     # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
     cpus = int(_ray().cluster_resources().get("CPU", 1))
     buckets = max(parts, 2 * cpus)
     ds = ds.map_batches(_pair_keys, batch_format="pyarrow", fn_args=(plan.fmt, buckets))
     halves = blocks and not after and not render
-    stage = _Stage(seg, not read_first, coerce, None, collect, halves, notes)
+    stage = _Stage(seg, False, coerce, None, collect, halves, notes)
     ds = ds.groupby(PAIR_KEY, num_partitions=min(parts, buckets)).map_groups(
         _pair_group, batch_format="pyarrow", fn_args=(stage,)
     )
@@ -152,12 +151,19 @@ def convert_rows(
     return Converted(ds, plan, blocks)
 
 
-def _head(ds: ray.data.Dataset, n: int = 10_000) -> pa.Table | None:
-    """The first `n` rows that are not reject rows, without hidden columns (None: no rows)."""
+def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Table | None:
+    """The first `n` rows that are not reject rows, without hidden columns (None: no rows),
+    their mixed-kind columns settled as the blocks settle them (rows of another kind left
+    out, extras of several kinds kept as JSON text): what the plan is made from."""
+    from trlprep.detection.detect import carried_columns
+    from trlprep.io.kinds import settle_kinds
+
     parts, got = [], 0
     for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         b = _keep(b, False)
         b = b.drop_columns([ROW_ID]) if ROW_ID in b.column_names else b
+        s = settle_kinds(b, coerce=coerce, carry=carried_columns(b.column_names))
+        b = s.table.filter(pa.array(~s.bad)) if s.bad.any() else s.table
         if b.num_rows:
             parts.append(b.slice(0, n - got))
             got += parts[-1].num_rows
@@ -215,6 +221,10 @@ def convert(
         for category, message in found.warnings:
             if not issubclass(category, ConversionWarning):
                 warnings.warn(message, category, stacklevel=3)
+    from trlprep.io.kinds import carried_warning
+
+    for column, kinds in found.carried.items():  # as `trlprep.convert` says it of a Table
+        warnings.warn(carried_warning(column, kinds, "returned"), UserWarning, stacklevel=2)
     return out
 
 

@@ -23,13 +23,16 @@ from trlprep.ray.base import _ray
 @dataclass
 class Notes:
     """What the workers of one run reported: warnings (category, message) in the order first
-    seen, importer notes, per column the values read as text (--coerce), and per edge the
-    rows in and out (the counts line's effects)."""
+    seen, importer notes, per column the values read as text (--coerce), per edge the
+    rows in and out (the counts line's effects), and the extras of several kinds carried
+    as JSON text (with their kinds)."""
 
     warnings: list[tuple[type, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     coerced: Counter = field(default_factory=Counter)
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
+    # extras of several kinds carried as JSON text: column -> the kinds (`Settled.carried`)
+    carried: dict[str, list[str]] = field(default_factory=dict)
 
     def merge(self, other: Notes) -> None:
         for w in other.warnings:
@@ -43,9 +46,16 @@ class Notes:
             c = self.steps.setdefault(name, [0, 0])
             c[0] += n_in
             c[1] += n_out
+        self.add_carried(other.carried)
+
+    def add_carried(self, carried: dict[str, list[str]]) -> None:
+        """Add the extras of several kinds a block carried as JSON text (`Settled.carried`)."""
+        for column, kinds in carried.items():
+            seen = self.carried.setdefault(column, [])
+            seen += [k for k in kinds if k not in seen]
 
     def __bool__(self) -> bool:
-        return bool(self.warnings or self.notes or self.coerced or self.steps)
+        return bool(self.warnings or self.notes or self.coerced or self.steps or self.carried)
 
     def conversion_warnings(self) -> list[str]:
         """The ConversionWarning messages (printed `warning: ...` as locally), those of
@@ -56,7 +66,8 @@ class Notes:
         from trlprep.converters.pairing import merge_pairing_warnings
 
         said = [m for c, m in self.warnings if issubclass(c, ConversionWarning)]
-        return merge_row_warnings(merge_pairing_warnings(said))
+        paired = self.steps.get("unpaired-preference -> preference", [0, 0])[1] > 0
+        return merge_row_warnings(merge_pairing_warnings(said, paired))
 
     def reissue(self) -> None:
         """Raise the other warnings again on the driver (each once)."""
