@@ -24,6 +24,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io import textfaults
+from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
 from trlprep.io.inputfiles import candidate_files, past_stop
 from trlprep.io.jsonext import decode_json_extensions
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
@@ -42,11 +43,9 @@ from trlprep.io.shards import (
     whole,
 )
 from trlprep.io.sources import (
-    ARROW_ERRORS,
     Batch,
     Source,
     check_not_binary,
-    first_line,
     guard,
     open_stream,
     read_bytes,
@@ -176,9 +175,9 @@ def read(
     elif fmt == "arrow":
         table = _read_ipc(path)
     elif fmt == "disk":
-        table = _read_disk(path, split)
+        table = read_disk(path, split)
     else:
-        table = _read_hub(path, split)
+        table = read_hub(path, split)
     return Source(decode_json_extensions(table), path, fmt)  # datasets' `Json` values
 
 
@@ -382,94 +381,6 @@ def _read_ipc(path: str) -> pa.Table:
         return feather.read_table(path)  # Feather v1
 
     return guard(path, _read)
-
-
-def _pick_split(dd, split: str | None, where: str):
-    names = list(dd)
-    if split is None:
-        if len(names) == 1:
-            return dd[names[0]]
-        if "train" in dd:
-            return dd["train"]
-        raise UsageError(f"{where} has splits {', '.join(names)}", hint="choose one with --split")
-    if split not in dd:
-        raise UsageError(f"{where} has no split {split!r}", hint="available: " + ", ".join(names))
-    return dd[split]
-
-
-def _read_disk(path: str, split: str | None) -> pa.Table:
-    p = Path(path)
-    if not p.is_dir():
-        raise InputError(f"{path}: not a dataset folder (it is a file)", hint=_format_hint())
-    if not ((p / "state.json").is_file() or (p / "dataset_dict.json").is_file()):
-        raise InputError(
-            f"{path}: not a dataset folder (no state.json or dataset_dict.json)",
-            hint=_folder_hint(p),
-        )
-    import datasets
-
-    try:
-        ds = datasets.load_from_disk(path)
-    except (FileNotFoundError, ValueError, KeyError, OSError, *ARROW_ERRORS) as e:
-        raise InputError(
-            f"{path}: cannot load the dataset folder: {first_line(e)}",
-            hint="expected a folder written by Dataset.save_to_disk or DatasetDict.save_to_disk",
-        ) from None
-    if isinstance(ds, datasets.DatasetDict):
-        ds = _pick_split(ds, split, path)
-    return dataset_table(ds)
-
-
-def _format_hint() -> str:
-    return "pass a .jsonl/.json/.parquet/.csv/.arrow file or a save_to_disk folder"
-
-
-def _folder_hint(p: Path) -> str:
-    files = sorted(f.name for f in p.iterdir() if f.is_file() and split_suffix(f)[0])
-    if files:
-        shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
-        return f"it holds data files ({shown}): pass one of them"
-    return "expected a folder written by Dataset.save_to_disk; " + _format_hint()
-
-
-def dataset_table(ds) -> pa.Table:
-    """The Arrow table of a `datasets.Dataset`, with a filtered/selected view applied."""
-    table = ds.data.table if hasattr(ds.data, "table") else ds.data
-    indices = getattr(ds, "_indices", None)
-    if indices is not None:
-        idx = indices.table if hasattr(indices, "table") else indices
-        table = table.take(idx.column(0))
-    return table
-
-
-_dataset_table = dataset_table  # former private name
-
-
-def _read_hub(name: str, split: str | None) -> pa.Table:
-    from trlprep.io.sources import check_hub
-
-    check_hub(name)  # no network: one error in seconds, not rounds of retries
-    import datasets
-
-    try:
-        ds = datasets.load_dataset(name, split=split)
-    except Exception as e:  # the Hub client raises many kinds; all mean "cannot load"
-        offline = any(
-            os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
-            for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
-        )
-        hint = (
-            "this machine is set offline (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE): download the "
-            "dataset where there is network and pass the local file or folder"
-            if offline
-            else "check the dataset id and your network, or pass a local file or folder"
-        )
-        raise InputError(
-            f"{name}: cannot load from the Hugging Face Hub: {first_line(e)}", hint=hint
-        ) from None
-    if isinstance(ds, datasets.DatasetDict):
-        ds = _pick_split(ds, split, name)
-    return dataset_table(ds)
 
 
 def check_not_mixed(table: pa.Table, where: str = "") -> None:

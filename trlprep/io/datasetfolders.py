@@ -1,0 +1,99 @@
+"""A split of a `datasets` dataset as Arrow: `save_to_disk` folders and Hub dataset ids."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pyarrow as pa
+
+from trlprep.errors import InputError, UsageError
+from trlprep.io.sources import ARROW_ERRORS, first_line, split_suffix
+
+
+def pick_split(dd, split: str | None, where: str):
+    names = list(dd)
+    if split is None:
+        if len(names) == 1:
+            return dd[names[0]]
+        if "train" in dd:
+            return dd["train"]
+        raise UsageError(f"{where} has splits {', '.join(names)}", hint="choose one with --split")
+    if split not in dd:
+        raise UsageError(f"{where} has no split {split!r}", hint="available: " + ", ".join(names))
+    return dd[split]
+
+
+def read_disk(path: str, split: str | None) -> pa.Table:
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError(f"{path}: not a dataset folder (it is a file)", hint=format_hint())
+    if not ((p / "state.json").is_file() or (p / "dataset_dict.json").is_file()):
+        raise InputError(
+            f"{path}: not a dataset folder (no state.json or dataset_dict.json)",
+            hint=folder_hint(p),
+        )
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(path)
+    except (FileNotFoundError, ValueError, KeyError, OSError, *ARROW_ERRORS) as e:
+        raise InputError(
+            f"{path}: cannot load the dataset folder: {first_line(e)}",
+            hint="expected a folder written by Dataset.save_to_disk or DatasetDict.save_to_disk",
+        ) from None
+    if isinstance(ds, datasets.DatasetDict):
+        ds = pick_split(ds, split, path)
+    return dataset_table(ds)
+
+
+def format_hint() -> str:
+    return "pass a .jsonl/.json/.parquet/.csv/.arrow file or a save_to_disk folder"
+
+
+def folder_hint(p: Path) -> str:
+    files = sorted(f.name for f in p.iterdir() if f.is_file() and split_suffix(f)[0])
+    if files:
+        shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
+        return f"it holds data files ({shown}): pass one of them"
+    return "expected a folder written by Dataset.save_to_disk; " + format_hint()
+
+
+def dataset_table(ds) -> pa.Table:
+    """The Arrow table of a `datasets.Dataset`, with a filtered/selected view applied."""
+    table = ds.data.table if hasattr(ds.data, "table") else ds.data
+    indices = getattr(ds, "_indices", None)
+    if indices is not None:
+        idx = indices.table if hasattr(indices, "table") else indices
+        table = table.take(idx.column(0))
+    return table
+
+
+def read_hub(name: str, split: str | None) -> pa.Table:
+    from trlprep.io.sources import check_hub
+
+    check_hub(name)  # no network: one error in seconds, not rounds of retries
+    import datasets
+
+    try:
+        ds = datasets.load_dataset(name, split=split)
+    except Exception as e:  # the Hub client raises many kinds; all mean "cannot load"
+        offline = any(
+            os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on")
+            for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+        )
+        hint = (
+            "this machine is set offline (HF_HUB_OFFLINE / HF_DATASETS_OFFLINE): download the "
+            "dataset where there is network and pass the local file or folder"
+            if offline
+            else "check the dataset id and your network, or pass a local file or folder"
+        )
+        raise InputError(
+            f"{name}: cannot load from the Hugging Face Hub: {first_line(e)}", hint=hint
+        ) from None
+    if isinstance(ds, datasets.DatasetDict):
+        ds = pick_split(ds, split, name)
+    return dataset_table(ds)
+
+
+__all__ = ["dataset_table", "pick_split", "read_disk", "read_hub"]
