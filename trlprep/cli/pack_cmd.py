@@ -34,8 +34,9 @@ def pack_command(
     path = inputs(path)  # several paths: one dataset
     opt.say_split(path, split, input_format)
     from trlprep.columns.pack import pack_table
+    from trlprep.io.outputcheck import check_output
     from trlprep.io.readers import read
-    from trlprep.io.writers import check_output, write
+    from trlprep.io.writers import write
     from trlprep.wording import plural
 
     check_output(output, overwrite=overwrite, inputs=(path,), output_format=output_format)

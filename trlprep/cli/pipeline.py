@@ -90,9 +90,9 @@ def run(req: Request) -> None:
     from trlprep.detection.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
+    from trlprep.io.outputcheck import check_output, resolve_output_format
     from trlprep.io.progress import showing
     from trlprep.io.readers import BadLines, Batch, iter_batches
-    from trlprep.io.writers import check_output, resolve_output_format
     from trlprep.registry import get_type
 
     check_on_error(req.on_error)

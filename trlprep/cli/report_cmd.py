@@ -59,7 +59,7 @@ def report_command(
 
     fmt = _format(data_report_format, output)
     if output is not None:  # before the work: a report that cannot be written is no report
-        from trlprep.io.writers import check_output
+        from trlprep.io.outputcheck import check_output
 
         check_output(output, overwrite=overwrite, inputs=(path,), output_format="text")
     rep = report(

@@ -75,7 +75,7 @@ def validate_command(
 
     report_format, data_format, output = _formats(report_format, data_format, output)
     if output is not None:  # before the work: a report that cannot be written is no report
-        from trlprep.io.writers import check_output
+        from trlprep.io.outputcheck import check_output
 
         check_output(output, overwrite=overwrite, inputs=(path,), output_format="text")
     shown = err.is_terminal if progress is None else progress

@@ -232,7 +232,8 @@ def stream_to_file(
 ) -> None:
     """Convert streamed units into `output` atomically (a folder output is built in memory);
     `ledger` counts the rows. Nothing is written when a row fails without on_error="skip"."""
-    from trlprep.io.writers import open_writer, resolve_output_format, write
+    from trlprep.io.outputcheck import resolve_output_format
+    from trlprep.io.writers import open_writer, write
 
     fmt = resolve_output_format(output, output_format)
     with scratch_dir(_scratch_folder(output)) as spill_dir:  # a recognisable, swept name

@@ -236,7 +236,7 @@ class RejectsWriter:
         inputs=(),
         output: str | os.PathLike | None = None,
     ) -> None:
-        from trlprep.io.writers import check_output
+        from trlprep.io.outputcheck import check_output
 
         self.path = str(path)
         if output is not None:
