@@ -300,6 +300,7 @@ def _sibling_hint(error: UsageError, importer, req: Request) -> UsageError:
 
 def _explain(req: Request, first, batches, importer, stats, from_type, tools, kwargs) -> None:
     """`--explain`: what the import and the route would do (nothing is written)."""
+    from trlprep.cli.explain import print_import, print_import_counts, print_plan
     from trlprep.detection.detect import detect_batches
 
     stream: Iterator[Batch] = _chain(first, batches)
@@ -309,14 +310,15 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         stream = import_batches(
             stream, importer, req.import_options, on_error="skip", stats=stats, path=req.path
         )
-        _print_import(importer, first, req.import_options)
+        print_import(importer, first, req.import_options)
     det = detect_batches(stream)
     plan = _plan(req, det, from_type, tools, kwargs, importer)
     if stats is not None:
-        _print_stats(
-            stats, out, dry_run=True, how=importer.expansion(req.import_options or _opts())
-        )
-    _print_plan(plan, det.num_rows)
+        from trlprep.importers import ImportOptions
+
+        how = importer.expansion(req.import_options or ImportOptions())
+        print_import_counts(stats, out, dry_run=True, how=how)
+    print_plan(plan, det.num_rows)
 
 
 def _import_units(
@@ -389,57 +391,3 @@ def _chain(first, rest):
     if first is not None:
         yield first
     yield from rest
-
-
-def _print_plan(plan, num_rows: int) -> None:
-    from trlprep.wording import plural
-
-    rows = plural(num_rows, "input row")
-    out.print(f"route: {plan.route}  (format: {plan.fmt}, {rows})", markup=False)
-    if not plan.route.steps and plan.template is None:
-        out.print("no conversion", markup=False)
-    for i, s in enumerate(plan.explain(), 1):
-        out.print(f"{i}. {s['step']}: {s['description']}", markup=False)
-        cols = f"{', '.join(s['columns_in'])} -> {', '.join(s['columns_out'])}"
-        out.print(f"   columns: {cols}", markup=False)
-        out.print(f"   rows: {s['rows']}; loses: {s['loses']}", markup=False)
-
-
-def _print_import(importer, first: Batch, opts) -> None:
-    from trlprep.importers.base import rename
-
-    schema = rename(first.data.schema.empty_table(), opts.map if opts else None).schema
-    out.print(f"layout: {importer.name}: {importer.description}", markup=False)
-    out.print(f"  reads: {importer.reads}", markup=False)
-    if opts is not None and opts.map:
-        out.print(
-            "  renames: " + ", ".join(f"{src} -> {dst}" for dst, src in opts.map.items()),
-            markup=False,
-        )
-    for line in importer.explain(schema, opts):
-        out.print(f"  {line}", markup=False)
-    dtype, fmt = importer.landing(schema, opts)
-    out.print(f"lands on: {dtype.name} ({fmt})", markup=False)
-
-
-def _opts():
-    from trlprep.importers import ImportOptions
-
-    return ImportOptions()
-
-
-def _print_stats(stats, console, dry_run: bool = False, how: str | None = None) -> None:
-    from trlprep.importers.run import summary_lines
-    from trlprep.wording import plural
-
-    if dry_run:
-        console.print(
-            f"import: {plural(stats.rows_in, 'row')} in, {stats.rows_out:,} imported"
-            + (f" ({how})" if how and stats.rows_out != stats.rows_in - stats.rejected else "")
-            + f", {stats.rejected:,} cannot be imported",
-            markup=False,
-        )
-    for line in summary_lines(stats):
-        console.print(f"  {line}", markup=False)
-    for note in stats.notes:
-        console.print(f"note: {note}", markup=False)
