@@ -1,7 +1,8 @@
 """Per-row statements of what the PRM800K and Math-Shepherd importers do column-wise.
 
-The importers (trlprep/importers/process.py) work on whole Arrow columns; these plain
-Python functions say the same thing one row at a time, so tests can compare the two.
+The importers (trlprep/importers/prm800k.py, math_shepherd.py) work on whole Arrow
+columns; these plain Python functions say the same thing one row at a time, so tests can
+compare the two.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trlprep.importers.process import _STRAY_LABEL_PROMPTS, _TAG_ONE, STEP_TAG
+from trlprep.importers.math_shepherd import _STRAY_LABEL_PROMPTS, _TAG_ONE, STEP_TAG
 
 
 def trajectories(steps: Any) -> tuple[list[tuple[list[str], list[int]]], str | None]:

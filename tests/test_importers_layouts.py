@@ -558,7 +558,7 @@ def test_readme_hh_command_on_the_real_file(tmp_path, to, rows_out):
 def test_math_shepherd_columnar_parse_equals_the_per_row_statement():
     from process_reference import parse_shepherd
 
-    from trlprep.importers.process import parse_shepherd_columns
+    from trlprep.importers.math_shepherd import parse_shepherd_columns
 
     real = read(SHEPHERD).table.to_pylist()
     rows = [(r["input"], r["label"]) for r in real] + [
@@ -590,7 +590,7 @@ def test_math_shepherd_columnar_parse_equals_the_per_row_statement():
 def test_prm800k_columnar_walk_equals_the_per_row_statement():
     from process_reference import trajectories
 
-    from trlprep.importers.process import trajectories_columns
+    from trlprep.importers.prm800k import trajectories_columns
 
     def c(text, rating):
         return {"text": text, "rating": rating, "flagged": None}

@@ -35,6 +35,11 @@ def _join(*parts: pa.Array | str) -> pa.Array:
     return pc.binary_join_element_wise(*args, pa.scalar("", _LS))
 
 
+def parent_rows(lists: pa.Array) -> np.ndarray:
+    """The row each element of a list column's values belongs to."""
+    return np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), np.int64)
+
+
 def row_lengths(arr: pa.Array) -> np.ndarray:
     """Items per row of a list array (0 for null rows)."""
     return np.asarray(

@@ -13,9 +13,10 @@ from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
 from trlprep.importers.mapping import ColumnMap
+from trlprep.importers.math_shepherd import MathShepherd
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
-from trlprep.importers.process import PRM800K, MathShepherd
+from trlprep.importers.prm800k import PRM800K
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.sharegpt import ShareGPT
 
