@@ -14,10 +14,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trlprep.converters import ConversionWarning
 
+from trlprep.compat.chatml import maybe_convert_to_chatml
 from trlprep.compat.dataset import (
     extract_prompt,
     is_conversational,
-    maybe_convert_to_chatml,
     maybe_extract_prompt,
     maybe_unpair_preference_dataset,
     unpair_preference_dataset,

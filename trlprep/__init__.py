@@ -48,7 +48,7 @@ _PUBLIC = {
     "truncate_dataset": "trlprep.compat.helpers",
     "extract_prompt": "trlprep.compat.dataset",
     "is_conversational": "trlprep.compat.dataset",
-    "maybe_convert_to_chatml": "trlprep.compat.dataset",
+    "maybe_convert_to_chatml": "trlprep.compat.chatml",
     "maybe_extract_prompt": "trlprep.compat.dataset",
     "maybe_unpair_preference_dataset": "trlprep.compat.dataset",
     "unpair_preference_dataset": "trlprep.compat.dataset",
@@ -96,10 +96,10 @@ __all__ = [
 
 if TYPE_CHECKING:
     from trlprep.api import convert, detect, validate
+    from trlprep.compat.chatml import maybe_convert_to_chatml
     from trlprep.compat.dataset import (
         extract_prompt,
         is_conversational,
-        maybe_convert_to_chatml,
         maybe_extract_prompt,
         maybe_unpair_preference_dataset,
         unpair_preference_dataset,

@@ -19,16 +19,15 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.columns.arrowtypes import is_messages, is_string
+from trlprep.columns.arrowtypes import is_messages
 from trlprep.compat.helpers import is_iterable_dataset, map_iterable
-from trlprep.converters.arrowops import as_array
 from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.converters.implicit import implicit_to_preference
 from trlprep.converters.prefix import split_point_messages, split_point_str
 from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unpaired
 from trlprep.errors import DataError, UsageError
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
-from trlprep.registry import COMMON_ROLE_MAP, Format
+from trlprep.registry import Format
 
 CONTENT_KEYS = ("prompt", "chosen", "rejected", "completion", "messages")
 CHATML_KEYS = ("prompt", "completion", "chosen", "rejected", "messages", "conversations")
@@ -41,7 +40,7 @@ def _is_message_list(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and isinstance(value[0], dict)
 
 
-def _is_example(data: Any, key: str | None = None) -> bool:
+def is_example(data: Any, key: str | None = None) -> bool:
     """A mapping holding one example (not a dict of columns, not a DatasetDict).
 
     `datasets.Dataset.map` passes examples as `LazyRow` mappings, not dicts.
@@ -74,7 +73,7 @@ def is_conversational(example: Any) -> bool:
     one holding text or a non-empty list decides, and an empty message list does not raise
     `IndexError`. A whole dataset is decided from its schema.
     """
-    if _is_example(example):
+    if is_example(example):
         for key in CONTENT_KEYS:
             value = example.get(key)
             if isinstance(value, str):
@@ -164,7 +163,7 @@ def extract_prompt(example: Any, *, split_mode: str = "word", no_prompt: str = "
       `"The sky is blue"` / `"The sky is black"` into `"The sky is b"` + `"lue"`/`"lack"`;
       here the prompt is `"The sky is"` (`split_mode="char"` gives TRL's cut).
     """
-    if _is_example(example, "chosen"):
+    if is_example(example, "chosen"):
         return _extract_example(example, split_mode, no_prompt)
     if is_iterable_dataset(example):
         return map_iterable(
@@ -183,7 +182,7 @@ def maybe_extract_prompt(
     (text next to conversational chosen/rejected) is replaced by the extracted one.
     The extraction is `extract_prompt`'s, with its differences from TRL.
     """
-    if _is_example(example):
+    if is_example(example):
         if "chosen" not in example or "rejected" not in example:
             return example
         if "prompt" in example and is_conversational(
@@ -245,7 +244,7 @@ def unpair_preference_dataset(
     """
     if order not in ("interleaved", "blocks"):
         raise UsageError(f"unknown order {order!r}", hint="use interleaved or blocks")
-    if _is_example(dataset, "chosen"):
+    if is_example(dataset, "chosen"):
         return _unpair_example(dataset)
     block_rows = int(map_kwargs.get("batch_size") or 1000)
     if is_iterable_dataset(dataset):  # lazily, one batch of `batch_size` rows at a time
@@ -265,7 +264,7 @@ def maybe_unpair_preference_dataset(
 
     See `unpair_preference_dataset` for the differences from TRL.
     """
-    if _is_example(dataset, "chosen"):
+    if is_example(dataset, "chosen"):
         return _unpair_example(dataset)
     if is_iterable_dataset(dataset):  # decided batch by batch: no row is read here
         block_rows = int(map_kwargs.get("batch_size") or 1000)
@@ -289,128 +288,10 @@ def maybe_unpair_preference_dataset(
     return dataset
 
 
-# ---------------------------------------------------------------- ChatML
-
-
-def _role(value: Any) -> Any:
-    if isinstance(value, str):
-        return COMMON_ROLE_MAP.get(value, COMMON_ROLE_MAP.get(value.lower(), value))
-    return value
-
-
-def _chatml_message(message: Any) -> Any:
-    if not isinstance(message, dict):
-        return message
-    out = {}
-    for key, value in message.items():
-        if key == "from":
-            out["role"] = value
-        elif key == "value":
-            out["content"] = value
-        elif key == "role" and "from" in message:
-            continue
-        elif key == "content" and "value" in message:
-            continue
-        else:
-            out[key] = value
-    if "role" in out:
-        out["role"] = _role(out["role"])
-    return out
-
-
-def _chatml_example(example: dict) -> dict:
-    if "conversations" in example and "messages" in example:
-        raise DataError(
-            "the example has both `conversations` and `messages`",
-            hint="drop one of them before converting to ChatML",
-        )
-    out = {}
-    for key, value in example.items():
-        if key in CHATML_KEYS and isinstance(value, list):
-            value = [_chatml_message(m) for m in value]
-        out["messages" if key == "conversations" else key] = value
-    return out
-
-
-def _chatml_messages(col: pa.ChunkedArray) -> pa.Array:
-    import pyarrow.compute as pc
-
-    arr = as_array(col)
-    values = arr.values
-    names = [f.name for f in values.type]
-    kids = dict(zip(names, values.flatten(), strict=True))
-    for old, new in (("from", "role"), ("value", "content")):
-        if old in kids:
-            moved = kids.pop(old)
-            kids[new] = pc.coalesce(moved, kids[new].cast(moved.type)) if new in kids else moved
-    order = [("role" if n == "from" else "content" if n == "value" else n) for n in names]
-    order = list(dict.fromkeys(order))
-    if "role" in kids and is_string(kids["role"].type):
-        role = kids["role"]
-        distinct = pc.unique(role)
-        mapped = pa.array([_role(v) for v in distinct.to_pylist()], role.type)
-        kids["role"] = mapped.take(pc.index_in(role, distinct))
-    mask = pc.is_null(values) if values.null_count else None
-    struct = pa.StructArray.from_arrays([kids[n] for n in order], names=order, mask=mask)
-    list_mask = pc.is_null(arr) if arr.null_count else None
-    offsets = arr.offsets
-    if pa.types.is_large_list(arr.type):
-        return pa.LargeListArray.from_arrays(offsets, struct, mask=list_mask)
-    return pa.ListArray.from_arrays(offsets, struct, mask=list_mask)
-
-
-def _chatml_table(data: Any) -> Any:
-    inp = as_input(data)
-    table = inp.table
-    if "conversations" in table.column_names and "messages" in table.column_names:
-        raise DataError(
-            "the dataset has both `conversations` and `messages` columns",
-            hint="drop one of them before converting to ChatML",
-        )
-    for i, name in enumerate(table.column_names):
-        if name in CHATML_KEYS and is_messages_like(table.schema.field(i).type):
-            new = _chatml_messages(table.column(i))
-            table = table.set_column(i, "messages" if name == "conversations" else name, new)
-    return inp.restore(table)
-
-
-def is_messages_like(t: pa.DataType) -> bool:
-    """A list of structs with a `role` or `from` field."""
-    if not (pa.types.is_list(t) or pa.types.is_large_list(t)):
-        return False
-    v = t.value_type
-    return pa.types.is_struct(v) and (
-        v.get_field_index("role") >= 0 or v.get_field_index("from") >= 0
-    )
-
-
-def maybe_convert_to_chatml(example: Any) -> Any:
-    """Convert ShareGPT-style messages (`from`/`value`) to ChatML (`role`/`content`).
-
-    Renames the message keys `from` -> `role` and `value` -> `content` in `prompt`,
-    `completion`, `chosen`, `rejected`, `messages` and `conversations`, and renames
-    `conversations` to `messages`. Works on one example or a whole dataset.
-
-    Differences from TRL:
-    - role values are mapped too (`human` -> `user`, `gpt` -> `assistant`, ... as in
-      `trlprep.registry.COMMON_ROLE_MAP`, case-insensitively); TRL keeps `human`/`gpt`,
-      which chat templates reject;
-    - the input is not modified: a new example is returned (TRL mutates its argument);
-    - renamed keys keep their position in the message;
-    - an example or dataset with both `conversations` and `messages` raises a `DataError`
-      (TRL silently overwrites `messages`).
-    """
-    if _is_example(example):
-        return _chatml_example(example)
-    if is_iterable_dataset(example):
-        return map_iterable(example, _chatml_table)
-    return map_splits(example, _chatml_table)
-
-
 __all__ = [
     "extract_prompt",
     "is_conversational",
-    "maybe_convert_to_chatml",
+    "is_example",
     "maybe_extract_prompt",
     "maybe_unpair_preference_dataset",
     "unpair_preference_dataset",
