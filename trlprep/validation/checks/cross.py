@@ -13,7 +13,8 @@ from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import ValueKind, value_kind
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.checks.common import BatchSink
-from trlprep.validation.checks.messages import EMPTY, ROLE_CODES, MessagesInfo
+from trlprep.validation.checks.messages import MessagesInfo
+from trlprep.validation.checks.rolecodes import EMPTY, ROLE_CODES
 
 
 def cross_checks(

@@ -20,6 +20,7 @@ from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
+from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
 from trlprep.validation.checks.text import Scan, check_text, placeholders
 from trlprep.validation.checks.toolcalls import check_tool_arguments
 from trlprep.validation.rules import ALLOWED_ROLES, role_map_hint
@@ -35,10 +36,6 @@ class MessagesInfo:
     images: np.ndarray  # {"type": "image"} parts per row
     placeholders: np.ndarray | None = None  # `<image>` in string contents per row
 
-
-# roles as small ints: index in ALLOWED_ROLES; NO_ROLE for unknown/missing, EMPTY for no message
-ROLE_CODES: dict[str, int] = {r: i for i, r in enumerate(ALLOWED_ROLES)}
-NO_ROLE, EMPTY = -1, -2
 
 _EXPECTED_FIELD = {
     "string": is_string,
@@ -121,69 +118,6 @@ def _field(struct: pa.Array, name: str) -> pa.Array | None:
     return pc.struct_field(struct, name)
 
 
-def _apply_role_map(roles: pa.Array, role_map: dict[str, str]) -> pa.Array:
-    if not role_map:
-        return roles
-    keys = pa.array(list(role_map), pa.string())
-    values = pa.array(list(role_map.values()), pa.string())
-    idx = pc.index_in(roles, keys)
-    return pc.if_else(pc.is_null(idx), roles, values.take(idx))
-
-
-def _lookup(roles: pa.Array, role_map: dict[str, str]) -> np.ndarray:
-    codes = pc.index_in(_apply_role_map(roles, role_map), pa.array(ALLOWED_ROLES, pa.string()))
-    return np.asarray(pc.fill_null(codes, NO_ROLE).to_numpy(zero_copy_only=False), np.int8)
-
-
-@dataclass
-class _Roles:
-    """Each message's role code, kept as dictionary indices plus a code per dictionary entry
-    when the roles are dictionary-encoded (so most questions cost one pass over int32s)."""
-
-    keys: np.ndarray  # per message: the code, or an index into `per_key`
-    per_key: np.ndarray | None
-    raw: pa.Array  # the role values, for error details
-    nulls: bool = False  # some role is null (its key is the extra last entry of `per_key`)
-
-    def at(self, positions: np.ndarray | slice) -> np.ndarray:
-        found = self.keys[positions]
-        return found if self.per_key is None else np.take(self.per_key, found)
-
-    def _hits(self, code: int) -> np.ndarray:
-        hits = np.flatnonzero(self.per_key == code)
-        return hits if self.nulls else hits[hits != len(self.per_key) - 1]
-
-    def absent(self, code: int) -> bool:
-        """True when no message can have `code` (known from the dictionary alone)."""
-        return self.per_key is not None and not len(self._hits(code))
-
-    def where(self, code: int) -> np.ndarray:
-        if self.per_key is None:
-            return self.keys == code
-        hits = self._hits(code)
-        if not len(hits):
-            return np.zeros(len(self.keys), dtype=bool)
-        if len(hits) == 1:
-            return self.keys == hits[0]
-        return np.isin(self.keys, hits)
-
-
-def _role_codes(role: pa.Array | None, m: int, role_map: dict[str, str]) -> _Roles:
-    """ROLE_CODES of each message's role after the role map (NO_ROLE: unknown or missing)."""
-    t = role.type if role is not None else None
-    if t is not None and pa.types.is_dictionary(t) and is_string(t.value_type):
-        per_key = np.append(_lookup(role.dictionary.cast(pa.string()), role_map), NO_ROLE)
-        keys = role.indices
-        nulls = bool(keys.null_count)
-        if nulls:  # a null role points at the extra NO_ROLE entry
-            keys = pc.fill_null(keys, len(per_key) - 1)
-        return _Roles(keys.to_numpy(), per_key.astype(np.int8), role, nulls)
-    if t is None or not is_string(t):
-        return _Roles(np.full(m, NO_ROLE, np.int8), None, pa.nulls(m, pa.string()))
-    raw = role.cast(pa.string())
-    return _Roles(_lookup(raw, role_map), None, raw)
-
-
 def check_messages(
     arr: pa.Array, column: str, sink: BatchSink, role_map: dict[str, str]
 ) -> MessagesInfo:
@@ -211,7 +145,7 @@ def check_messages(
     present = ~msg_null
 
     # roles, after the role map
-    roles = _role_codes(_field(msgs, "role"), m, role_map)
+    roles = role_codes(_field(msgs, "role"), m, role_map)
     bad_role = np.zeros(m, dtype=bool) if roles.absent(NO_ROLE) else roles.where(NO_ROLE)
     if msgs.null_count:
         bad_role &= present
@@ -274,7 +208,7 @@ _TURNS = np.array([ROLE_CODES["user"], ROLE_CODES["assistant"]], np.int8)
 
 
 def _check_alternation(
-    roles: _Roles, starts: np.ndarray, lengths: np.ndarray, m: int, owners, column, sink
+    roles: Roles, starts: np.ndarray, lengths: np.ndarray, m: int, owners, column, sink
 ) -> None:
     """Two consecutive user (or assistant) messages in one list: many templates refuse."""
     if m < 2:
