@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from trlprep.cli.app import err
@@ -60,74 +59,6 @@ def read_numbered(
     return numbered(path, input_format, split, bad_lines)
 
 
-def _out_dir(output: str) -> Path:
-    return Path(output.rstrip("/") or output)
-
-
-def write(ds: Any, output: str, output_format: str | None, overwrite: bool) -> int:
-    """Write `ds` (materialized, its blocks in row order) as a folder of
-    `{split}-00000-of-0000N` Parquet (default) or JSON Lines shards: `--num-shards N`, else
-    one shard per `--max-shard-size` (500 MB) of data. A local folder is written by the
-    driver, block after block in row order, with the local engine's shard writer (beside
-    its final name, renamed into place as a whole: nothing left on failure); object storage
-    (`s3://...`) by Ray's writers on the workers. Returns the number of shards."""
-    import pyarrow as pa
-
-    from trlprep.io.shardout import ShardedOutput, ShardWriter
-    from trlprep.ray.base import _arrow, _blocks, _ray
-
-    fmt = _output_format(output, output_format)
-    if "://" in output:
-        return _write_remote(ds, output, fmt)
-    final = _out_dir(output)
-    if final.exists() and not overwrite:
-        raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
-    spec = output if isinstance(output, ShardedOutput) else ShardedOutput(str(final))
-    ray = _ray()
-    blocks = [ref for ref, _, rows in _blocks(ds) if rows]
-    schemas = ray.get([ray.remote(_schema_of).remote(ref) for ref in blocks])
-    if schemas:
-        schema = pa.unify_schemas(schemas, promote_options="permissive")
-    else:
-        schema = getattr(ds.schema(), "base_schema", None) or pa.schema([])
-    with ShardWriter(spec, schema, fmt) as w:
-        for ref in blocks:
-            table = _arrow(ray.get(ref))
-            w.write(pa.concat_tables([schema.empty_table(), table], promote_options="permissive"))
-    return len(w.parts)
-
-
-def _output_format(output: str, output_format: str | None) -> str:
-    """parquet (the default) or jsonl (`--output-format`, else a .jsonl/.json name)."""
-    suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
-    fmt = output_format or ("jsonl" if suffix in ("jsonl", "json") else "parquet")
-    if fmt not in ("parquet", "jsonl"):
-        raise UsageError(f"--engine ray writes parquet or jsonl, not {fmt!r}")
-    return fmt
-
-
-def _schema_of(block: Any) -> Any:
-    from trlprep.ray.base import _arrow
-
-    return _arrow(block).schema
-
-
-def _write_remote(ds: Any, output: str, fmt: str) -> int:
-    """Object storage: Ray's writers, one file per block after a repartition."""
-    import math
-
-    from trlprep.io.shardout import DEFAULT_MAX_SHARD_SIZE
-
-    n = getattr(output, "num_shards", None)
-    if n is None:
-        size = ds.size_bytes() or 0
-        limit = getattr(output, "max_shard_size", None) or DEFAULT_MAX_SHARD_SIZE
-        n = max(1, math.ceil(size / limit))
-    ds = ds.repartition(n)
-    (ds.write_parquet if fmt == "parquet" else ds.write_json)(output)
-    return n
-
-
 def convert_ray(
     path: Any,
     output: str | None,
@@ -159,6 +90,7 @@ def convert_ray(
     from trlprep.importers.run import check_on_error
     from trlprep.io.jsonl import BadLines
     from trlprep.ray import notes as worker_notes
+    from trlprep.ray.output import out_dir, output_format_of, write_shards
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
     check_on_error(on_error)
@@ -177,7 +109,7 @@ def convert_ray(
     if on_error == "skip":
         from trlprep.importers import RejectsWriter, default_rejects_path
 
-        rejects = rejects or default_rejects_path(_out_dir(output))
+        rejects = rejects or default_rejects_path(out_dir(output))
         ledger.rejects = RejectsWriter(
             rejects, overwrite=overwrite, inputs=(str(path),), output=output
         )
@@ -223,7 +155,7 @@ def convert_ray(
             from trlprep.conversion.convert import check_rows_left
 
             check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
-            shards = write(out, output, output_format, overwrite)
+            shards = write_shards(out, output, output_format, overwrite)
     except BaseException:
         if book is not None:  # a task failed: what the others noted may explain it
             with contextlib.suppress(Exception):
@@ -243,7 +175,7 @@ def convert_ray(
     _print_warnings(found)
     for message in plan.warnings():
         err.print(f"warning: {message}", markup=False)
-    if found.carried and _output_format(output, output_format) != "jsonl":
+    if found.carried and output_format_of(output, output_format) != "jsonl":
         from trlprep.io.kinds import carried_warning
 
         for column, kinds in found.carried.items():  # JSON Lines holds the values themselves
