@@ -54,9 +54,28 @@ def merge(into: Collected, part: Collected, want: int, flagged: set[int]) -> Non
     into.rejected_examples.extend(part.rejected_examples[:room])
     for remark in part.remarks:
         _add_remark(into.remarks, remark)
+    into.row_ids.extend(part.row_ids)
+    into.lines.extend(part.lines)
+    add_figures(into, part)
+    shown = sum(not e.get("flagged") for e in into.examples)
+    room = max(0, want - shown)
+    for ex in part.examples:
+        i = ex.pop(INDEX)
+        if i < room:
+            ex.pop("flagged", None)
+        elif ex["row"] in flagged:
+            ex["flagged"] = True
+        else:
+            continue
+        into.examples.append(ex)
+
+
+def add_figures(into: Collected, part: Collected) -> None:
+    """`part`'s per-row figures (lengths, hashes, labels, conversation and text counts) after
+    those of `into`; rows, rejections, remarks and examples are the caller's."""
     for role, arrays in part.lengths.items():
         into.lengths.setdefault(role, []).extend(arrays)
-    for name in _LISTS:
+    for name in _FIGURE_LISTS:
         getattr(into, name).extend(getattr(part, name))
     for name in _SUMS:
         setattr(into, name, getattr(into, name) + getattr(part, name))
@@ -70,17 +89,6 @@ def merge(into: Collected, part: Collected, want: int, flagged: set[int]) -> Non
         mine = into.text.setdefault(role, dict.fromkeys(counter, 0))
         for key, n in counter.items():
             mine[key] = mine.get(key, 0) + n
-    shown = sum(not e.get("flagged") for e in into.examples)
-    room = max(0, want - shown)
-    for ex in part.examples:
-        i = ex.pop(INDEX)
-        if i < room:
-            ex.pop("flagged", None)
-        elif ex["row"] in flagged:
-            ex["flagged"] = True
-        else:
-            continue
-        into.examples.append(ex)
 
 
 # a conversion's remark naming its rows: 'rows 3, 7, 9, 12, 15 (and 40 more): what'
@@ -110,9 +118,8 @@ def _joined(a: re.Match, b: re.Match) -> str:
     return f"{a.group(1)}{plural} {', '.join(rows[:MAX_ROWS_SHOWN])}{more}{a.group(4)}"
 
 
-_LISTS = ("row_ids", "lines", "row_hashes", "prompt_hashes", "labels", "step_labels", "margins",
-          "turns")  # fmt: skip
+_FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")
 _SUMS = ("identical_pairs", "same_role_rows", "tool_calls", "tool_rows", "images", "image_rows")
 
 
-__all__ = ["INDEX", "REMARKS", "Collected", "merge"]
+__all__ = ["INDEX", "REMARKS", "Collected", "add_figures", "merge"]

@@ -16,11 +16,8 @@ from typing import Any
 import numpy as np
 
 from trlprep.datareport.build import DataReport, measure, summary, where_of
-from trlprep.datareport.collected import Collected
+from trlprep.datareport.collected import Collected, add_figures
 from trlprep.errors import UsageError
-
-_SUMMED = ("identical_pairs", "same_role_rows", "tool_calls", "tool_rows", "images", "image_rows")
-_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")
 
 
 def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
@@ -126,20 +123,7 @@ def _merge(parts: dict[str, Collected], same_type: bool) -> tuple[Collected, Any
         m.row_ids += c.row_ids
         if not same_type:
             continue
-        for role, arrays in c.lengths.items():
-            m.lengths.setdefault(role, []).extend(arrays)
-        for name in _LISTS:
-            getattr(m, name).extend(getattr(c, name))
-        for name in _SUMMED:
-            setattr(m, name, getattr(m, name) + getattr(c, name))
-        for pattern, n in c.patterns.items():
-            m.patterns[pattern] = m.patterns.get(pattern, 0) + n
-        for role, counter in c.text.items():
-            into = m.text.setdefault(role, dict.fromkeys(counter, 0))
-            for k, v in counter.items():
-                into[k] = into.get(k, 0) + v
-        for tok, n in c.special_tokens.items():
-            m.special_tokens[tok] = m.special_tokens.get(tok, 0) + n
+        add_figures(m, c)
     if same_type and len({tuple(c.lengths) for c in parts.values()}) > 1:
         m.lengths = {}  # some splits were measured, some not: no length totals
     sizes = [sum(len(x) for x in c.row_ids) for c in parts.values()]
