@@ -307,7 +307,7 @@ def test_streamed_chunks_holding_strings_then_objects_keep_each_value(
     from trlprep.cli import app
 
     monkeypatch.setattr(trlprep.io.jsonl, "CHUNK_BYTES", 400)
-    args = ['{"city": "Rome"}', "x=1", DICTS[1], '{"city": "Oslo"}', DICTS[0]]
+    args = ['{"city": "Rome"}', '{ "x":1 }', DICTS[1], '{"city": "Oslo"}', DICTS[0]]
     rows = [{"messages": conversation(x)} for x in args]
     src = tmp_path / "in.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))

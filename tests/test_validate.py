@@ -285,6 +285,13 @@ CASES = [
     ("invalid-tools", [{"text": "x", "tools": '{"name": "f"}'}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": [{"type": "function"}]}], {}, "tools", [0]),
     (
+        "invalid-arguments",
+        [{"messages": [U, _call('{"city": "Paris"}')]}, {"messages": [U, _call("{city: Paris")]}],
+        {},
+        "messages",
+        [1],
+    ),
+    (
         "double-encoded-arguments",
         [
             {"messages": [U, _call('{"city": "Paris"}')]},

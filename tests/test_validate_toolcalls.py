@@ -1,4 +1,5 @@
-"""validate: tool-call arguments encoded as JSON twice (`double-encoded-arguments`).
+"""validate: tool-call arguments encoded as JSON twice (`double-encoded-arguments`), and
+arguments that are no JSON text of an object (`invalid-arguments`).
 
 `"\\"{\\\\\\"city\\\\\\": ...}\\""` is the JSON text of a string holding an object's JSON
 text: every chat template renders that string instead of the object, so the rows are
@@ -109,3 +110,47 @@ def test_drone_loaded_by_datasets_with_json_features(tmp_path):
         "json", data_files=str(drone), split="train", cache_dir=str(tmp_path)
     )
     assert flagged(trlprep.validate(ds)) == [2, 3, 4, 5]
+
+
+# ---------------------------------------------------------------- invalid-arguments
+
+
+def invalid(report):
+    found = report.issue("invalid-arguments", "messages")
+    return None if found is None else found.rows
+
+
+def test_arguments_that_are_no_json_object_are_errors_as_convert_refuses_them():
+    """Not JSON, empty, or JSON of a list, number or null: `convert --chat-template` refuses
+    each of these rows, so validate must not pass them."""
+    bad = ["{city: Paris", "", "[1, 2]", "5", "null", ONCE + " trailing", '{"a": "x\ny"}']
+    report = trlprep.validate(rows(ONCE, *bad, "{}", " " + ONCE))
+    assert invalid(report) == list(range(1, len(bad) + 1))
+    assert flagged(report) is None  # none of them is the double encoding
+    issue = report.issue("invalid-arguments", "messages")
+    assert (
+        '"{city: Paris"' in issue.message and RULES["invalid-arguments"].severity is Severity.ERROR
+    )
+    assert not report.valid
+
+
+def test_doubly_encoded_arguments_are_not_also_called_invalid():
+    report = trlprep.validate(rows(ONCE, TWICE, json.dumps("plain words")))
+    assert flagged(report) == [1, 2] and invalid(report) is None
+
+
+def test_tagged_arguments_beside_objects_are_read_as_the_users_values():
+    """Objects in some rows and strings in others reach validation as tagged JSON text."""
+    report = trlprep.validate(rows(ARGS, ONCE, "{oops", TWICE))
+    assert invalid(report) == [2]
+    assert flagged(report) == [3]
+
+
+def test_what_validate_flags_is_what_convert_refuses(tmp_path):
+    """The same rows: validate's invalid-arguments and convert's chat-template rejects."""
+    data = rows(ONCE, "{city: Paris", "[1]", ARGS)
+    report = trlprep.validate(data)
+    with pytest.warns(UserWarning, match="could not be converted"):
+        out = trlprep.convert(data, chat_template="qwen2.5", on_error="skip")
+    kept = len(out) if isinstance(out, list) else out.num_rows
+    assert invalid(report) == [1, 2] and kept == 2

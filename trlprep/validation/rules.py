@@ -35,6 +35,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | empty-steps              | error   | `completions` is an empty list                            |
 | image-count              | error   | image parts in a sequence != images in the row            |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
+| invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
 | double-encoded-arguments | error   | tool-call arguments: JSON text of a string (encoded twice) |
 | invalid-tokens           | error   | `input_ids` is empty or holds a negative id               |
 | mask-mismatch            | error   | `attention_mask` is not 0/1 or not as long as input_ids   |
@@ -93,6 +94,7 @@ BEYOND_SCHEMA: tuple[str, ...] = (
     "image-count",
     "mask-mismatch (lengths)",
     "invalid-tools (JSON text)",
+    "invalid-arguments",
     "double-encoded-arguments",
     "wrong-type (chat_template_kwargs JSON text)",
     "whitespace-only",
@@ -275,6 +277,14 @@ RULES: dict[str, Rule] = {
             "tools is not a list of function schemas",
             'use a list like [{"type": "function", "function": {"name": ..., "parameters": '
             "{...}}}] (or its JSON text)",
+        ),
+        Rule(
+            "invalid-arguments",
+            E,
+            "a tool call's arguments are not the JSON text of an object (no JSON, or JSON of "
+            "a list, number or null): no chat template can render them as the call's arguments",
+            'write each call\'s arguments as an object or its JSON text ({"city": "Paris"}; {} '
+            "for none), or set these rows aside (--on-error skip)",
         ),
         Rule(
             "double-encoded-arguments",

@@ -1,10 +1,14 @@
-"""Checks on tool calls inside message lists: arguments encoded as JSON twice.
+"""Checks on tool calls inside message lists: arguments that are not the JSON text of an
+object (`invalid-arguments`), or that are, encoded as JSON twice (`double-encoded-arguments`).
 
-A tool call's `arguments` string is the JSON text of an object; text whose JSON value is a
-string (`"\\"{\\\\\\"city\\\\\\": ...}\\""`: the object's JSON text encoded once more) reaches
-every template as a string, not the object, and `convert --chat-template` refuses the row.
-Found columnar: a regular expression over every call's arguments (`tool_calls[]` and its
-`function`); only the flagged values are parsed in Python, to tell what they hold.
+A tool call's `arguments` string is the JSON text of an object. Text that is no JSON, or
+JSON of a list, number or null, cannot be rendered as the call's arguments and
+`convert --chat-template` refuses the row. Text whose JSON value is a string (the object's
+JSON text encoded once more) reaches every template as a string, not the object.
+Found columnar: JSON is parsed by Polars (`json_path_match`, null for what is not JSON) and
+strings told by a regular expression over every call's arguments (`tool_calls[]` and its
+`function`); only the values flagged as doubly encoded are parsed in Python, to tell what
+they hold.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 
 RULE = "double-encoded-arguments"
+INVALID = "invalid-arguments"
 # the user's string starts (after whitespace) with a quote: its JSON value is a string
 _PLAIN = r'^\s*"'
 # the same for tagged JSON text (`jsonargs`): the JSON literal of such a string
@@ -37,6 +42,7 @@ def check_tool_arguments(
         if texts is None or len(texts) == 0:
             continue
         tagged = is_json_field(field)
+        _check_objects(texts, tagged, rows_of, owner, column, sink)
         hit = to_numpy_bool(pc.match_substring_regex(texts, _TAGGED if tagged else _PLAIN))
         if not hit.any():
             continue
@@ -59,6 +65,36 @@ def check_tool_arguments(
             "(encoded twice), not of an object",
             details=list(dict.fromkeys(shown)),
         )
+
+
+def _check_objects(texts: pa.Array, tagged: bool, rows_of, owner, column: str, sink) -> None:
+    """Flag arguments whose text is no JSON, or JSON of neither an object nor a string (a
+    string is the double encoding's case). Tagged JSON text holds the JSON literal of the
+    user's value: an object is fine, a string is checked as the text it holds."""
+    import polars as pl
+
+    values = pl.Series(texts.cast(pa.large_string()))
+    if tagged:  # the user's string itself (an object's text comes back as its JSON text)
+        values = values.str.json_path_match("$")
+    parsed = values.str.json_path_match("$")
+    first = values.str.strip_chars_start().str.slice(0, 1)
+    bad = values.is_not_null() & (first != '"') & (parsed.is_null() | (first != "{"))
+    bad = bad.fill_null(False).to_numpy()
+    if not bad.any():
+        return
+    shown = [_preview_text(v) for v in values.filter(pl.Series(bad)).to_list()]
+    sink.flag(
+        INVALID,
+        column,
+        rows_of(owner(bad)),
+        message=f"column {column!r}: a tool call's arguments are not the JSON text of an object",
+        details=list(dict.fromkeys(shown))[:MAX_DETAILS],
+    )
+
+
+def _preview_text(text: str, limit: int = 48) -> str:
+    shown = text if len(text) <= limit else text[:limit] + "..."
+    return json.dumps(shown, ensure_ascii=False)
 
 
 def _inner(text: str) -> str | None:
