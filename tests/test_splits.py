@@ -116,3 +116,21 @@ def test_train_data_of_a_folder_says_the_split_read(tmp_path):
     assert not [x for x in logs if "holds the splits" in x]
     prep(training=False)
     assert logs[0].endswith("(--eval-split NAME reads another)")
+
+
+@pytest.mark.parametrize("kind", ["disk", "hub"])
+def test_python_api_on_a_folder_of_splits_says_which_it_read(tmp_path, kind):
+    """From Python, a folder of several splits read as its `train` split says so, as the CLI
+    does: in the detection's and the report's notes, and as a warning of convert."""
+    src = _splits(tmp_path / "in", kind)
+    note = "holds the splits"
+    said = "reading 'train' (split='NAME' reads another)"
+    det = trlprep.detect(src)
+    assert det.num_rows == len(TRAIN) and any(note in n and said in n for n in det.notes)
+    report = trlprep.validate(src)
+    assert report.num_rows == len(TRAIN) and any(note in n for n in report.notes)
+    with pytest.warns(UserWarning, match=note):
+        out = trlprep.convert(src, to="lm")
+    assert out.num_rows == len(TRAIN)
+    assert not any(note in n for n in trlprep.detect(src, split="test").notes)
+    assert not any(note in n for n in trlprep.validate(src, split="test").notes)

@@ -25,8 +25,18 @@ def detect(
     from trlprep.io.readers import iter_batches
 
     if isinstance(data, (str, os.PathLike)):
-        return detect_batches(iter_batches(data, split=split, input_format=input_format))
+        det = detect_batches(iter_batches(data, split=split, input_format=input_format))
+        det.notes[:0] = _split_notes(data, split, input_format)
+        return det
     return map_splits(data, lambda d: detect_table(as_input(d).table), split)
+
+
+def _split_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
+    """The note that a local input of several splits is read as its default one."""
+    from trlprep.io.inputfiles import default_split, split_note
+
+    found = default_split(path, split, input_format)
+    return [] if found is None else [split_note(path, *found, flag="split=")]
 
 
 def convert(
@@ -90,6 +100,9 @@ def convert(
         from trlprep.errors import ROW_ID
 
         inp = as_input(d, split=split)
+        if isinstance(d, (str, os.PathLike)):
+            for note in _split_notes(d, split, None):
+                warnings.warn(note, UserWarning, stacklevel=3)
         table, lines = inp.table, inp.source.lines
         name = layout or (layout_read_as(table) if from_ is None else None)
         if name is not None:
@@ -177,11 +190,11 @@ def validate(
         return report
 
     if isinstance(data, (str, os.PathLike)):
-        return checked(
-            validate_path(
-                data, split=split, input_format=input_format, on_bad_lines=on_bad_lines, **opts
-            )
+        report = validate_path(
+            data, split=split, input_format=input_format, on_bad_lines=on_bad_lines, **opts
         )
+        report.notes[:0] = _split_notes(data, split, input_format)
+        return checked(report)
 
     def one(d: Any) -> Report:
         inp = as_input(d, split=split)

@@ -39,9 +39,10 @@ def detect_command(
 
     path = inputs(path)  # several paths: one dataset
     opt.say_split(path, split, input_format)
-    from trlprep.api import detect
+    from trlprep.detection.detect import detect_batches
     from trlprep.io.jsonl import BadLineError, BadLines
     from trlprep.io.progress import showing
+    from trlprep.io.readers import iter_batches
 
     if on_bad_lines not in ("error", "skip"):
         raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
@@ -50,7 +51,7 @@ def detect_command(
     try:
         with showing(err.console if shown else None, "detecting", shown):
             if bad is None:
-                det = detect(path, split=split, input_format=input_format)
+                det = detect_batches(iter_batches(path, split=split, input_format=input_format))
             else:
                 det = _detect_skipping(path, split, input_format, bad)
     except BadLineError as e:

@@ -252,10 +252,10 @@ def _pick_split(files: list[str], split: str | None, where: str, base: Path | No
 
 
 def split_note(path: str | os.PathLike, read: str, names: list[str], flag: str = "--split") -> str:
-    """What `default_split` found, said to the user."""
-    return (
-        f"{path} holds the splits {', '.join(names)}: reading {read!r} ({flag} NAME reads another)"
-    )
+    """What `default_split` found, said to the user (`flag`: how to name a split, e.g.
+    `--split`, or `split=` from Python)."""
+    other = f"{flag}'NAME'" if flag.endswith("=") else f"{flag} NAME"
+    return f"{path} holds the splits {', '.join(names)}: reading {read!r} ({other} reads another)"
 
 
 def check_formats(files: list[str], input_format: str | None) -> str:
