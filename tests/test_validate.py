@@ -285,6 +285,16 @@ CASES = [
     ("invalid-tools", [{"text": "x", "tools": '{"name": "f"}'}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": [{"type": "function"}]}], {}, "tools", [0]),
     (
+        "import-failed",
+        [
+            {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]},
+            {"conversations": [{"from": "alien", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]},
+        ],
+        {"from_": "sharegpt"},
+        None,
+        [1],
+    ),
+    (
         "invalid-arguments",
         [{"messages": [U, _call('{"city": "Paris"}')]}, {"messages": [U, _call("{city: Paris")]}],
         {},

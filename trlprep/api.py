@@ -134,6 +134,28 @@ def convert(
     return map_splits(data, one, split)
 
 
+def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -> dict:
+    """validate's `layout` and `import_options` for `from_` (a public layout)."""
+    from trlprep.errors import UsageError
+    from trlprep.importers import ImportOptions, is_layout, layout_names
+
+    unknown = set(options) - IMPORT_OPTIONS
+    if unknown:
+        raise UsageError(
+            f"validate got an unknown keyword {sorted(unknown)[0]!r}",
+            hint="importer options: " + ", ".join(sorted(IMPORT_OPTIONS)),
+        )
+    if from_ is None or not is_layout(from_):
+        raise UsageError(
+            f"from_={from_!r} is no public layout" if from_ else "importer options need from_=",
+            hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in type=)",
+        )
+    return {
+        "layout": from_,
+        "import_options": ImportOptions.make(role_map=role_map, **options),
+    }
+
+
 # `convert` keywords that go to the importer of a public layout (`from_="sharegpt"`)
 IMPORT_OPTIONS = frozenset(
     ("map", "role_map", "map_role", "conversational", "prompt_style", "pairing", "threshold")
@@ -167,6 +189,8 @@ def validate(
     input_format: str | None = None,
     allow_empty: bool = False,
     on_bad_lines: str = "error",
+    from_: str | None = None,
+    **import_options: Any,
 ) -> Report | dict[str, Report]:
     """Validate a dataset row by row against its type and format; returns a `Report`.
 
@@ -177,12 +201,19 @@ def validate(
     names first (`{"human": "user"}` or `"human=user,gpt=assistant"`). A dataset without
     rows is invalid (an `empty-dataset` error) unless `allow_empty`. A JSON Lines line that
     holds no JSON object is an `invalid-line` error: reading stops there, or goes on with
-    `on_bad_lines="skip"`.
+    `on_bad_lines="skip"`. `from_` names a public layout (`"sharegpt"`, ...): the rows are
+    imported from it first, as `convert(..., from_=...)` and `train` import them, with the
+    importer's options (`map=`, `neutral=`, ... as `convert` takes them); a row the import
+    refuses is an `import-failed` error.
     """
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.validation.validate import validate_path, validate_table
 
-    opts = dict(type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map)
+    opts: dict[str, Any] = dict(
+        type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map
+    )
+    if from_ is not None or import_options:
+        opts.update(_layout_options(from_, role_map, import_options))
 
     def checked(report: Report) -> Report:
         if allow_empty:

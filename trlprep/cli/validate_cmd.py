@@ -64,6 +64,21 @@ def validate_command(
     ),
     engine: str = opt.ENGINE,
     ray_address: str = opt.RAY_ADDRESS,
+    from_: str = typer.Option(
+        None,
+        "--from",
+        help="A public layout to import first (sharegpt, alpaca, hh, openai-chat, ...): the "
+        "rows are checked as convert and train import them; rows the import refuses are "
+        "import-failed errors.",
+    ),
+    map_: str = opt.MAP,
+    conversational: bool = opt.CONVERSATIONAL,
+    prompt_style: str = opt.PROMPT_STYLE,
+    pairing: str = opt.PAIRING,
+    threshold: float = opt.THRESHOLD,
+    margin: bool = opt.MARGIN,
+    neutral: str = opt.NEUTRAL,
+    keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
     from trlprep.io.shards import inputs
@@ -81,7 +96,15 @@ def validate_command(
     shown = err.is_terminal if progress is None else progress
     from trlprep.cli.ray_cmd import check_engine, validate_ray
 
-    if check_engine(engine):  # the same call, run on Ray
+    layout = _layout(
+        from_, opt.import_options(
+            map_, role_map, None, conversational, prompt_style, pairing, threshold, margin,
+            neutral, keep_empty_turns,
+        ),
+    )  # fmt: skip
+    if check_engine(engine) and layout:
+        err.print("note: validate --from imports on the local engine (not on Ray)", markup=False)
+    elif check_engine(engine):  # the same call, run on Ray
         validate_path = functools.partial(validate_ray, address=ray_address)
     with showing(err.console if shown else None, "validating", shown):
         report = validate_path(
@@ -94,6 +117,7 @@ def validate_command(
             split=split,
             input_format=input_format,
             on_bad_lines=on_bad_lines,
+            **layout,
         )
     if allow_empty:
         report.allow_empty()
@@ -157,3 +181,19 @@ def _write_report(report, report_format: str, output: str, path: str, max_errors
         text = buf.getvalue()
     write_text(output, text)
     out.print(f"{report.summary()} (report: {output})", markup=False)
+
+
+def _layout(from_: str | None, imports) -> dict:
+    """`validate_path`'s layout keywords for `--from` (a public layout), or none."""
+    if from_ is None:
+        if imports.map:
+            raise UsageError("--map renames the columns of a layout", hint="pass --from map")
+        return {}
+    from trlprep.importers import is_layout, layout_names
+
+    if not is_layout(from_):
+        raise UsageError(
+            f"--from {from_}: not a public layout",
+            hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in --type)",
+        )
+    return {"layout": from_, "import_options": imports}

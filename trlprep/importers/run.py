@@ -101,12 +101,14 @@ def import_batches(
     rejects: RejectsWriter | None = None,
     stats: ImportStats | None = None,
     path: str | None = None,
+    source_rows: list[np.ndarray] | None = None,
 ) -> Iterator[Batch]:
     """Import streamed batches; yields batches of the landing type (empty ones skipped).
 
     Output batches carry the output row offset and, for line-oriented input, the file line
     of every output row. Rejected rows raise (`stop`) or go to `rejects` (`skip`); `stats`
-    (when given) is filled as batches go.
+    (when given) is filled as batches go, and `source_rows` gets, batch by batch, the
+    input row each output row came from.
     """
     importer = get_importer(layout) if isinstance(layout, str) else layout
     check_on_error(on_error)
@@ -121,6 +123,8 @@ def import_batches(
         if rejects is not None and result.num_rejected:
             rejects.write(result.rejects)
         if result.table.num_rows:
+            if source_rows is not None:
+                source_rows.append(b.offset + np.asarray(result.rows, np.int64))
             yield Batch(result.table, out_offset, result.lines)
             out_offset += result.table.num_rows
 

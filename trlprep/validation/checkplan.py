@@ -62,7 +62,8 @@ def make_plan(
         notes.append(
             f"`trlprep convert` reads this as the {det.layout} layout ({t.name}, {f.value}): "
             f"`trlprep convert DATA --from {det.layout} -o OUT` writes it as TRL reads it; "
-            "validate checks the columns as they are (validate the converted output too)"
+            f"validate checks the columns as they are (`--from {det.layout}` checks them as "
+            "imported)"
         )
     if dtype is None:
         if det is not None:  # the layout's reading is said above, in validate's words

@@ -35,6 +35,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | empty-steps              | error   | `completions` is an empty list                            |
 | image-count              | error   | image parts in a sequence != images in the row            |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
+| import-failed            | error   | `--from LAYOUT`: the row cannot be imported from the layout |
 | invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
 | double-encoded-arguments | error   | tool-call arguments: JSON text of a string (encoded twice) |
 | invalid-tokens           | error   | `input_ids` is empty or holds a negative id               |
@@ -277,6 +278,14 @@ RULES: dict[str, Rule] = {
             "tools is not a list of function schemas",
             'use a list like [{"type": "function", "function": {"name": ..., "parameters": '
             "{...}}}] (or its JSON text)",
+        ),
+        Rule(
+            "import-failed",
+            E,
+            "the row cannot be imported from the public layout given with --from (the "
+            "message says why): convert and train would leave it out",
+            "fix the rows (see the reason), or set them aside: trlprep convert DATA --from "
+            "LAYOUT --on-error skip -o OUT writes the others and a rejects file",
         ),
         Rule(
             "invalid-arguments",

@@ -208,8 +208,18 @@ def validate_table(
     role_map: str | dict[str, str] | None = None,
     path: str | None = None,
     batch_rows: int = 65_536,
+    layout: str | None = None,
+    import_options: Any = None,
 ) -> Report:
-    """Validate an in-memory Arrow table (checked in slices of `batch_rows`)."""
+    """Validate an in-memory Arrow table (checked in slices of `batch_rows`); `layout`: its
+    rows imported from that public layout first (`trlprep.validation.imported`)."""
+    if layout is not None:
+        from trlprep.validation.imported import validate_imported
+
+        return validate_imported(
+            lambda: iter([Batch(table, 0, lines)]), layout, import_options, path=path,
+            type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
+        )  # fmt: skip
     det = detect_table(table, lines) if _needs_detection(type, format) else None
     plan, notes = make_plan(det, type, format, role_map)
     batches = []
@@ -234,20 +244,35 @@ def validate_path(
     split: str | None = None,
     input_format: str | None = None,
     on_bad_lines: str = "error",
+    layout: str | None = None,
+    import_options: Any = None,
 ) -> Report:
     """Validate a file, folder or Hub id; JSONL and Parquet are streamed in record batches.
 
     A JSONL line that holds no JSON object is an `invalid-line` error in the report:
     reading stops there, or (`on_bad_lines="skip"`) goes on and every such line is listed.
+    `layout` (a public layout, `trlprep.validation.imported`): the rows are imported from
+    it with `import_options` and checked as the type they land on.
     """
     path = path if isinstance(path, str) else str(path)  # a trlprep.io.shards.Inputs stays one
     if on_bad_lines not in ("error", "skip"):
         raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
     # without skip, reading stops at the first bad line; the rows before it are checked
     bad = BadLines(stop=on_bad_lines != "skip")
-    report = _validate_path(
-        path, type, format, strict, max_errors, role_map, split, input_format, bad
-    )
+    if layout is not None:
+        from trlprep.validation.imported import validate_imported
+
+        def read_raw() -> Iterator[Batch]:
+            return iter_batches(path, split=split, input_format=input_format, bad_lines=bad)
+
+        report = validate_imported(
+            read_raw, layout, import_options, path=path, type=type, format=format,
+            strict=strict, max_errors=max_errors, role_map=role_map,
+        )  # fmt: skip
+    else:
+        report = _validate_path(
+            path, type, format, strict, max_errors, role_map, split, input_format, bad
+        )
     from trlprep.io.shards import note_shards
 
     note_shards(report, path, split, input_format, bad)  # several files: each one's rows

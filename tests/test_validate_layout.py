@@ -1,0 +1,104 @@
+"""validate --from LAYOUT: data stored in a public layout checked as convert and train
+import it; rows the import refuses are `import-failed` errors, and every issue names the
+input's rows and file lines."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from realdata.support import run, sample
+
+import trlprep
+from trlprep.errors import UsageError
+from trlprep.validation.rules import RULES, Severity
+
+GOOD = {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello"}]}
+BYE = {"conversations": [{"from": "human", "value": "Bye"}, {"from": "gpt", "value": "Goodbye"}]}
+ALIEN = {"conversations": [{"from": "alien", "value": "Hi"}, {"from": "gpt", "value": "x"}]}
+
+
+def test_the_rule_is_an_error_pointing_to_convert():
+    rule = RULES["import-failed"]
+    assert rule.severity is Severity.ERROR and "--on-error skip" in rule.hint
+
+
+def test_real_sharegpt_tool_calls_validate_as_imported():
+    """Without --from the ShareGPT columns are no TRL type (exit 1); with it, exit 0."""
+    path = sample("glaive_toolcall")
+    res = run("validate", path)
+    assert res.exit_code == 1 and "unknown-type" in res.output
+    res = run("validate", path, "--from", "sharegpt")
+    assert res.exit_code == 0, res.output
+    assert "50 input rows -> 50 rows checked" in res.output
+    assert "valid: 50 rows of language-modeling (conversational)" in res.output
+
+
+def test_real_hh_rows_the_import_refuses_are_errors_named_by_line():
+    path = sample("hh_rlhf")
+    res = run("validate", path, "--from", "hh", "--format", "json")
+    assert res.exit_code == 1
+    got = json.loads(res.output)
+    issues = {(i["rule"], i["column"]): i for i in got["issues"]}
+    failed = issues[("import-failed", None)]
+    assert failed["count"] == 4 and failed["lines"] == [87, 151, 154]
+    assert "ends with an empty Assistant turn" in failed["message"]
+    # the other issues are of the imported rows, named by the input's lines
+    assert issues[("role-alternation", "chosen")]["lines"][:3] == [152, 153, 156]
+
+
+def test_an_expanding_layout_counts_input_and_checked_rows():
+    """OASST's message export: 8 trees give 37 conversations, all checked."""
+    path = sample("hh_rlhf").parent.parent / "oasst_messages" / "en_100_message.first8.jsonl"
+    res = run("validate", path, "--from", "oasst")
+    assert res.exit_code == 0, res.output
+    assert "8 input rows -> 37 rows checked" in res.output
+
+
+@pytest.mark.parametrize("kind", ["rows", "parquet"])
+def test_issue_rows_are_the_inputs_rows_not_the_imported_positions(tmp_path, kind):
+    """The import drops row 0, so the repeat at input row 3 is imported row 2: the report
+    names row 3 (files without lines say rows)."""
+    rows = [ALIEN, GOOD, BYE, BYE]
+    data = rows
+    if kind == "parquet":
+        data = tmp_path / "d.parquet"
+        pq.write_table(pa.Table.from_pylist(rows), data)
+    report = trlprep.validate(data, from_="sharegpt")
+    failed = report.issue("import-failed")
+    assert failed.rows == [0] and "'alien'" in failed.message
+    dup = report.issue("duplicate-row")
+    assert dup.rows == [3] and "row 3 repeats row 2" in dup.message
+    assert not report.valid
+
+
+def test_jsonl_issues_name_file_lines(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in [GOOD, ALIEN, BYE, BYE]))
+    res = run("validate", path, "--from", "sharegpt", "--format", "json")
+    got = {i["rule"]: i for i in json.loads(res.output)["issues"]}
+    assert got["import-failed"]["lines"] == [2]
+    assert (
+        got["duplicate-row"]["lines"] == [4]
+        and "line 4 repeats line 3" in (got["duplicate-row"]["message"])
+    )
+
+
+def test_importer_options_reach_the_import(tmp_path):
+    """--map renames columns for the `map` layout, as convert --from map does."""
+    path = tmp_path / "qa.jsonl"
+    path.write_text(json.dumps({"question": "2+2?", "answer": "4"}) + "\n")
+    res = run("validate", path, "--from", "map", "--map", "prompt=question,completion=answer")
+    assert res.exit_code == 0, res.output
+    assert "1 row of prompt-completion (standard)" in res.output
+
+
+def test_usage_errors():
+    with pytest.raises(UsageError, match="no public layout"):
+        trlprep.validate([GOOD], from_="lm")
+    with pytest.raises(UsageError, match="unknown keyword 'nope'"):
+        trlprep.validate([GOOD], from_="sharegpt", nope=1)
+    res = run("validate", "x.jsonl", "--from", "lm")
+    assert res.exit_code == 2 and "not a public layout" in res.output

@@ -1,0 +1,106 @@
+"""Validate data stored in a public layout (`validate --from sharegpt`) as it is trained on.
+
+The input is imported batch by batch as `trlprep convert --from LAYOUT` and `train
+--data-from LAYOUT` import it, and the imported rows are checked as their TRL type. A row
+the import refuses is an `import-failed` error (its reason, rows and lines); every other
+issue names the input's rows and file lines, not the imported rows' positions (a layout
+may give several rows per input row, or none).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import numpy as np
+
+from trlprep.detection.detect import detect_batches
+from trlprep.io.readers import Batch
+from trlprep.validation.checkplan import _needs_detection, make_plan
+from trlprep.validation.report import Issue, Report, line_or_row
+from trlprep.validation.rules import RULES
+
+RULE = "import-failed"
+
+
+def validate_imported(
+    read: Callable[[], Iterator[Batch]],
+    layout: str,
+    import_options: Any,
+    *,
+    path: str | None,
+    type: Any,
+    format: Any,
+    strict: bool,
+    max_errors: int,
+    role_map: Any,
+) -> Report:
+    """The batches `read()` gives, imported from `layout` and validated (see the module
+    docstring); `read` is called twice (detection, then the checks)."""
+    from trlprep.importers import ImportStats
+    from trlprep.validation.validate import validate_batches
+
+    def imported(stats: Any, rows: list[np.ndarray] | None = None) -> Iterator[Batch]:
+        from trlprep.importers import import_batches
+
+        yield from import_batches(
+            read(), layout, import_options, on_error="skip", stats=stats, path=path,
+            source_rows=rows,
+        )  # fmt: skip
+
+    det = detect_batches(imported(ImportStats())) if _needs_detection(type, format) else None
+    plan, notes = make_plan(det, type, format, role_map)
+    stats, rows = ImportStats(), []
+    report = validate_batches(
+        imported(stats, rows), plan, strict=strict, max_errors=max_errors, path=path,
+        notes=notes,
+    )  # fmt: skip
+    _to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    report.notes.insert(0, _imported_note(layout, stats))
+    report.notes += [n for n in stats.notes if n not in report.notes]
+    report.issues[:0] = _import_issues(stats, layout, max_errors)
+    return report
+
+
+def _imported_note(layout: str, stats: Any) -> str:
+    from trlprep.wording import plural
+
+    return (
+        f"imported from the {layout} layout as `trlprep convert --from {layout}` and "
+        f"`train --data-from {layout}` import it: {plural(stats.rows_in, 'input row')} -> "
+        f"{plural(stats.rows_out, 'row')} checked"
+        + (f", {stats.rejected:,} not importable" if stats.rejected else "")
+    )
+
+
+def _to_input_rows(report: Report, source: np.ndarray) -> None:
+    """The issues' rows (positions among the imported rows) as the input's rows."""
+    if not len(source):
+        return
+    for issue in report.issues:
+        if issue.repeats:  # `line 9 repeats line 2`, or the input's rows without lines
+            issue.name_repeats(lambda r, ln: line_or_row(int(source[r]), ln))
+        issue.rows = [int(source[r]) for r in issue.rows if 0 <= r < len(source)]
+
+
+def _import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
+    rule = RULES[RULE]
+    issues = []
+    for reason, count in stats.reasons.most_common():
+        shown = stats.examples.get(reason, [])[: max(max_errors, 1)]
+        lines = [e["line"] for e in shown]
+        issues.append(
+            Issue(
+                RULE,
+                rule.severity,
+                f"cannot be imported from the {layout} layout: {reason}",
+                rule.hint,
+                count=count,
+                rows=[e["row"] for e in shown],
+                lines=lines if all(x is not None for x in lines) else None,
+            )  # fmt: skip
+        )
+    return issues
+
+
+__all__ = ["validate_imported"]
