@@ -369,3 +369,17 @@ def test_no_transformers_length_warning(caplog):
     with caplog.at_level(logging.WARNING):  # the tokenizer still warns when called as is
         tok("p1 " * 10)
     assert "Token indices sequence length" in caplog.text
+
+
+def test_the_longest_sequence_counts_a_pairs_prompt_with_its_answer():
+    """`max_tokens` is the longest sequence a trainer sees (prompt + answer), not the longest
+    id column; under keep_end each side counts from its own start in the prompt."""
+    tok = tiny_tokenizer(None, bos=None, words=["p1", "p2", "p3", "a", "b", "c"])
+    table = pa.table({"prompt": ["p1 p2 p3"], "chosen": [" a b c"], "rejected": [" a"]})
+    _, report = tokenize_table(table, "preference", tok)
+    assert report.max_tokens == 6
+    out, report = tokenize_table(table, "preference", tok, max_length=5, truncation="keep_end")
+    starts = out.column("chosen_prompt_start").to_pylist()
+    assert starts == [1] and report.max_tokens == 5
+    _, report = tokenize_table(pa.table({"text": ["p1 a b"]}), "lm", tok)
+    assert report.max_tokens == 3

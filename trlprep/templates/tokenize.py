@@ -88,6 +88,23 @@ class TokenizeReport:
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
 
+def _longest(new: dict[str, list], types: dict[str, pa.DataType]) -> int:
+    """The longest sequence a trainer sees: a shared prompt counts with each answer (from
+    its side's start in the prompt under keep_end), a whole sequence alone."""
+    prompt = new.get("prompt_ids")
+    longest = 0
+    for name, ids in new.items():
+        if types[name] != _IDS or name == "prompt_ids":
+            continue
+        if prompt is None:
+            longest = max(longest, max(map(len, ids), default=0))
+            continue
+        starts = new.get(name.removesuffix("_ids") + _START) or [0] * len(ids)
+        for p, start, answer in zip(prompt, starts, ids, strict=True):
+            longest = max(longest, len(p) - start + len(answer))
+    return longest
+
+
 def token_columns(
     dtype: DatasetType | str, truncation: str = "keep_start", max_length: int | None = None
 ) -> tuple[str, ...]:
@@ -215,8 +232,7 @@ def _tokenize(
         new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
         types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
     if dtype.name != "stepwise-supervision":
-        for ids in (v for k, v in new.items() if types[k] == _IDS):
-            report.max_tokens = max(report.max_tokens, max((len(x) for x in ids), default=0))
+        report.max_tokens = max(report.max_tokens, _longest(new, types))
     for name, values in new.items():
         arr = pa.array(values, types[name])
         if name in table.column_names:
