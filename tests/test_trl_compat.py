@@ -10,6 +10,7 @@ import datasets
 import polars as pl
 import pyarrow as pa
 import pytest
+from hypothesis import example as hypothesis_example
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from trlprep.converters import ConversionWarning
@@ -296,11 +297,17 @@ def test_extract_prompt_agrees_with_trl_where_trl_is_right(trl, prompt, a, b, mo
 @given(
     prompt=st.text(max_size=8), a=st.text(min_size=1, max_size=8), b=st.text(min_size=1, max_size=8)
 )
+@hypothesis_example(prompt=" ", a="0", b="1")  # TRL's prompt is empty: no shared prompt
 def test_char_mode_is_trl_when_the_texts_differ_after_the_first_character(trl, prompt, a, b):
     if a[0] == b[0] or not prompt:
         return
     example = {"chosen": prompt + a, "rejected": prompt + b}
-    assert extract_prompt(example, split_mode="char") == trl.extract_prompt(example)
+    theirs = trl.extract_prompt(example)
+    if theirs["prompt"] == "":  # " " + "0" / " " + "1": TRL's empty prompt is an error here
+        with pytest.raises(DataError, match="share no prompt"):
+            extract_prompt(example, split_mode="char")
+        return
+    assert extract_prompt(example, split_mode="char") == theirs
 
 
 def test_extract_prompt_conversational_agrees_with_trl(trl):
