@@ -438,3 +438,24 @@ def test_cli_ray_pairing_warns_once_as_local(tmp_path):
     assert len(said) == 1 and said == [
         m for m in _messages(results["local"].output) if "no partner" in m
     ]
+
+
+def test_cli_ray_validate_from_a_layout_as_local(tmp_path):
+    """validate --from LAYOUT on Ray: the same issues, rows and lines as locally (the
+    import's refusals as import-failed, a duplicate named by the input's lines)."""
+    hh = REALDATA / "hh_rlhf" / "harmless-base-test.sample.jsonl"
+    rows = hh.read_text().splitlines()
+    path = tmp_path / "hh.jsonl"
+    path.write_text("\n".join([*rows, rows[0]]) + "\n")  # the last line repeats the first
+    runner = CliRunner()
+    got = {}
+    for engine in ("local", "ray"):
+        args = ["validate", str(path), "--from", "hh", "--format", "json", "--engine", engine]
+        res = runner.invoke(app, args)
+        assert res.exit_code == 1, res.output
+        report = json.loads(res.output[res.output.index("{") :])
+        got[engine] = [(i["rule"], i["count"], i["rows"], i["lines"]) for i in report["issues"]]
+    assert got["ray"] == got["local"]
+    issues = {rule: (count, rows, lines) for rule, count, rows, lines in got["local"]}
+    assert issues["import-failed"][0] == 4 and issues["import-failed"][2] == [87, 151, 154]
+    assert issues["duplicate-row"][2] == [len(rows) + 1]

@@ -284,6 +284,8 @@ def validate_ray(
     input_format: str | None = None,
     split: str | None = None,
     on_bad_lines: str = "error",
+    layout: str | None = None,
+    import_options: Any = None,
     **kwargs: Any,
 ) -> Any:
     """Run `trlprep validate` on Ray (arguments as `validate_path`); returns the Report.
@@ -300,14 +302,22 @@ def validate_ray(
     try:
         with ray_errors():
             ds, _, shards = read_numbered(path, input_format, split, bad)
-            report = engine.validate(ds, **kwargs)
+            if layout is not None:  # a public layout: imported block by block first
+                from trlprep.ray.checking import validate_imported
+
+                report = validate_imported(ds, layout, import_options, **kwargs)
+            else:
+                report = engine.validate(ds, **kwargs)
     except BadLineError:
         # the rows before the broken line are checked as locally (the error path only)
         from trlprep.io.shards import inputs
         from trlprep.validation.validate import validate_path
 
         path = inputs(path) if isinstance(path, list) else path
-        return validate_path(path, input_format=input_format, split=split, **kwargs)
+        return validate_path(
+            path, input_format=input_format, split=split, layout=layout,
+            import_options=import_options, **kwargs,
+        )  # fmt: skip
     report.path = str(path)
     if shards is not None:  # several files: each one's rows, each example's file:line
         from trlprep.io.shards import annotate_shards

@@ -102,9 +102,7 @@ def validate_command(
             neutral, keep_empty_turns,
         ),
     )  # fmt: skip
-    if check_engine(engine) and layout:
-        err.print("note: validate --from imports on the local engine (not on Ray)", markup=False)
-    elif check_engine(engine):  # the same call, run on Ray
+    if check_engine(engine):  # the same call, run on Ray
         validate_path = functools.partial(validate_ray, address=ray_address)
     with showing(err.console if shown else None, "validating", shown):
         report = validate_path(

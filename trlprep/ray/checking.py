@@ -116,3 +116,66 @@ def validate(
     if allow_empty:
         report.allow_empty()
     return report
+
+
+def validate_imported(
+    ds: ray.data.Dataset,
+    layout: str,
+    import_options: Any = None,
+    *,
+    max_errors: int = 10,
+    **kwargs: Any,
+) -> Report:
+    """`ds` (numbered) imported from the public `layout` block by block, then validated, as
+    `trlprep.validation.imported` does locally: refused rows are `import-failed` errors,
+    every issue names the input's rows and lines."""
+    from collections import Counter
+
+    from trlprep.ray.base import REJECT
+    from trlprep.ray.conversion import import_layout
+    from trlprep.validation.imported import import_issues, imported_note, to_input_rows
+
+    ray = _ray()
+    imported = import_layout(ds, layout, import_options, collect=True).materialize()
+    rows = imported.map_batches(_accepted, batch_format="pyarrow").materialize()
+    refused = [_arrow(b) for b in ray.get([ref for ref, _, n in _blocks(imported) if n])]
+    refused = [t.filter(t.column(REJECT).is_valid()) for t in refused if REJECT in t.column_names]
+    report = validate(rows, max_errors=max_errors, **kwargs)
+    ids = ray.get([ray.remote(_row_ids).remote(ref) for ref, _, n in _blocks(rows) if n])
+    to_input_rows(report, np.concatenate(ids) if ids else np.zeros(0, np.int64))
+    stats = _Counts(ds.count(), report.num_rows, Counter(), {})
+    for t in refused:
+        reasons = t.column(REJECT).combine_chunks().field("reason").to_pylist()
+        row_ids, lines = t.column(ROW_ID).to_pylist(), t.column(LINE).to_pylist()
+        for reason, row, line in zip(reasons, row_ids, lines, strict=True):
+            stats.reasons[reason] += 1
+            stats.examples.setdefault(reason, [])
+            if len(stats.examples[reason]) < 3:
+                stats.examples[reason].append({"row": row, "line": line})
+    for shown in stats.examples.values():
+        shown.sort(key=lambda e: e["row"])
+    stats.rejected = sum(stats.reasons.values())
+    report.notes.insert(0, imported_note(layout, stats))
+    report.issues[:0] = import_issues(stats, layout, max_errors)
+    return report
+
+
+class _Counts:
+    """What the import did (the fields `imported_note` and `import_issues` read)."""
+
+    def __init__(self, rows_in: int, rows_out: int, reasons: Any, examples: dict) -> None:
+        self.rows_in, self.rows_out, self.rejected = rows_in, rows_out, 0
+        self.reasons, self.examples = reasons, examples
+
+
+def _accepted(table: Any) -> Any:
+    """The imported rows of a block (its reject rows left out), with ROW_ID and LINE."""
+    from trlprep.ray.base import REJECT
+
+    if REJECT not in table.column_names:
+        return table
+    return table.filter(table.column(REJECT).is_null()).drop_columns([REJECT])
+
+
+def _row_ids(block: Any) -> np.ndarray:
+    return np.asarray(_arrow(block).column(ROW_ID).to_numpy(), np.int64)

@@ -55,14 +55,15 @@ def validate_imported(
         imported(stats, rows), plan, strict=strict, max_errors=max_errors, path=path,
         notes=notes,
     )  # fmt: skip
-    _to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
-    report.notes.insert(0, _imported_note(layout, stats))
+    to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    report.notes.insert(0, imported_note(layout, stats))
     report.notes += [n for n in stats.notes if n not in report.notes]
-    report.issues[:0] = _import_issues(stats, layout, max_errors)
+    report.issues[:0] = import_issues(stats, layout, max_errors)
     return report
 
 
-def _imported_note(layout: str, stats: Any) -> str:
+def imported_note(layout: str, stats: Any) -> str:
+    """What the import did, in counts (`stats`: `rows_in`, `rows_out`, `rejected`)."""
     from trlprep.wording import plural
 
     return (
@@ -73,8 +74,9 @@ def _imported_note(layout: str, stats: Any) -> str:
     )
 
 
-def _to_input_rows(report: Report, source: np.ndarray) -> None:
-    """The issues' rows (positions among the imported rows) as the input's rows."""
+def to_input_rows(report: Report, source: np.ndarray) -> None:
+    """The issues' rows (positions among the imported rows) as the input's rows
+    (`source[i]`: the input row imported row i came from)."""
     if not len(source):
         return
     for issue in report.issues:
@@ -83,7 +85,8 @@ def _to_input_rows(report: Report, source: np.ndarray) -> None:
         issue.rows = [int(source[r]) for r in issue.rows if 0 <= r < len(source)]
 
 
-def _import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
+def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
+    """One `import-failed` error per reason (`stats`: `reasons` counts, `examples` rows)."""
     rule = RULES[RULE]
     issues = []
     for reason, count in stats.reasons.most_common():
@@ -103,4 +106,4 @@ def _import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
     return issues
 
 
-__all__ = ["validate_imported"]
+__all__ = ["import_issues", "imported_note", "to_input_rows", "validate_imported"]
