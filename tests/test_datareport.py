@@ -309,6 +309,15 @@ def test_real_hh_sample_imported():
     assert d["conversation"]["patterns"][0]["pattern"].startswith("user")
 
 
+def test_real_hh_remarks_name_file_lines_as_convert_does():
+    """The prompt extraction's remarks name the file's lines (`lines 87, ...`), as convert
+    says them, not 0-based rows."""
+    path = REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl"
+    remarks = trlprep.report(path, validate=False).data["rows"]["remarks"]
+    assert any(r.startswith("lines 87, 151, 154") and "only whitespace" in r for r in remarks)
+    assert not any(r.startswith("row") for r in remarks)
+
+
 def test_tables_and_datasets_report_like_their_file():
     import datasets
 

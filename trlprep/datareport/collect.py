@@ -101,13 +101,16 @@ class Collector:
             self.data = kept
 
     def _measure(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
-        from trlprep.conversion.apply import apply_checked
+        from trlprep.conversion.apply import InputRows, apply_checked
 
         d = self.data
         d.rows_in += raw.num_rows
         with warnings.catch_warnings(record=True) as caught:  # the conversion's remarks
             warnings.simplefilter("always")
-            canon, failures = apply_checked(raw, self.plan, offset=offset, lines=lines)
+            source = InputRows(offset, lines) if lines is not None else None  # remarks: lines
+            canon, failures = apply_checked(
+                raw, self.plan, offset=offset, lines=lines, source=source
+            )
         for w in caught:
             if len(d.remarks) < REMARKS and str(w.message) not in d.remarks:
                 d.remarks.append(str(w.message))
