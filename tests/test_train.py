@@ -402,6 +402,7 @@ def test_resume_refuses_options_that_change_what_is_trained(model_dir, tmp_path)
     assert t.step == 2 and t.train().global_step == 3
     note = next(m for m in logs if m.startswith("resume: changed options"))
     assert "max_steps: 2 -> 3" in note and "logging_steps: 1 -> 2" in note
+    assert "resume:" not in note.removeprefix("resume: changed options")  # resuming is no change
 
 
 def test_every_option_is_classified_for_resume():
