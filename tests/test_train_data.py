@@ -394,6 +394,9 @@ def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
     assert logs[0] == "data: preference -> unpaired-preference: 2 rows in -> 4 rows"
     assert p.dropped == 2 and len(p) == 2
     assert logs[-1] == "data: training on 2 rows"
+    logs.clear()  # evaluation data is evaluated on, not trained on
+    _prep(tok, "kto", [fits, long_prompt], logs, max_length=6, training=False, label="eval data")
+    assert logs[-1] == "eval data: evaluating on 2 rows"
 
 
 def test_a_conversion_that_keeps_no_row_says_why(tok):

@@ -369,7 +369,8 @@ def prepare(
         rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
         why = _why_dropped(layout, max_length)
         notes.append(f"dropped {plural(dropped, 'row')} {why}")
-        notes.append(f"training on {plural(len(keep) - dropped, 'row')}")
+        using = "training on" if training else "evaluating on"
+        notes.append(f"{using} {plural(len(keep) - dropped, 'row')}")
     for note in notes:
         log(f"{label}: {note}")
     if dropped == len(keep):
