@@ -352,7 +352,8 @@ def prepare(
     if report is not None and report.boundary_merges:
         notes.append(
             f"{plural(report.boundary_merges, 'row')} where the tokenizer merges tokens across the "
-            f"prompt/completion boundary (e.g. rows {report.boundary_examples}); their "
+            "prompt/completion boundary (e.g. rows "
+            f"{', '.join(map(str, report.boundary_examples))}); their "
             "completion starts where the two tokenisations diverge"
         )
     if report is not None and report.truncated and layout == "prompts":
@@ -375,7 +376,9 @@ def prepare(
         log(f"{label}: {note}")
     if dropped == len(keep):
         raise DataError(
-            f"no training rows left after tokenisation: every row was dropped {why}",
+            f"no {'training' if training else 'evaluation'} rows left after tokenisation"
+            + ("" if training else " of --eval-data")
+            + f": every row was dropped {why}",
             hint="raise --max-length" if max_length else "check that the rows have completions",
         )
     return Prepared(rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected)
