@@ -103,9 +103,15 @@ def to_training_table(
         layout = "map" if column_map else layout_read_as(table)
     if layout is not None:
         opts = ImportOptions.make(map=column_map, **(import_options or {}))
-        result = import_table(
-            table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
-        )
+        try:
+            result = import_table(
+                table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
+            )
+        except DataError as e:  # its hint in train's words
+            raise DataError(
+                e.message, hint=_train_hint(e.hint), path=e.path, line=e.line, row=e.row,
+                column=e.column,
+            ) from e  # fmt: skip
         table, rows, lines = result.table, result.rows, result.lines
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)
@@ -219,6 +225,15 @@ def _located(inp: Any, rows: np.ndarray, lines: Any) -> Iterator[None]:
         ) from e
 
 
+# what `--on-error skip` does, in convert's words and in train's
+_TRAIN_WORDS = {
+    "to write the other rows and set these aside in a rejects file": (
+        "to train on the other rows and list these in data.rejects.jsonl"
+    ),
+    "to import the other rows and set such rows aside with their reasons": (
+        "to train on the other rows and list such rows in data.rejects.jsonl"
+    ),
+}
 # flags of `trlprep convert` that train takes under another name
 _TRAIN_FLAGS = {"--from": "--data-from", "--map": "--data-map"}
 
@@ -228,6 +243,8 @@ def _train_hint(hint: str | None) -> str:
     others (conversion options) pointed to `trlprep convert` (train converts with their
     defaults)."""
     text = (hint or "").removeprefix("nothing was written; ")
+    for said, meant in _TRAIN_WORDS.items():  # convert's wording of what skipping does
+        text = text.replace(said, meant)
     text = re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
     from trlprep.trainers.config import IMPORT_FIELDS
 
