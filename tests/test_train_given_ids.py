@@ -106,3 +106,14 @@ def test_ids_of_another_tokenizer_are_refused(tok):
     rows[1]["chosen_ids"] = [*rows[1]["chosen_ids"], len(tok) + 7]
     with pytest.raises(DataError, match=r"chosen_ids holds token id \d+, beyond the vocabulary"):
         _prep(tok, "dpo", rows, max_length=64)
+
+
+def test_online_prompts_without_a_prompt_column_keep_their_messages(tok):
+    """messages + label (KTO layout) and implicit preference: reward functions got the
+    rendered text instead of the prompt's messages."""
+    kto = [{"messages": r["prompt"] + r["chosen"], "label": True} for r in PREFERENCE]
+    implicit = [{"chosen": r["prompt"] + r["chosen"], "rejected": r["prompt"] + r["rejected"]}
+                for r in PREFERENCE]  # fmt: skip
+    for rows in (kto, implicit):
+        p = _prep(tok, "grpo", rows, chat_template="chatml", max_length=None)
+        assert p.rows["prompt_messages"] == [r["prompt"] for r in PREFERENCE]

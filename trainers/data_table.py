@@ -158,6 +158,7 @@ def to_training_table(
     if keep_prompt_messages and templated and prompt_col in table.column_names:
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
     template = chat_template if chat_template is not None else tokenizer
+    source = table  # what the conversion reads
     try:
         with warnings.catch_warnings(record=True) as caught, _located(inp, rows, lines):
             warnings.simplefilter("always", RejectedRowsWarning)
@@ -179,8 +180,10 @@ def to_training_table(
             "a .jinja file or a tokenizer folder",
         ) from e
     converted = len(rows)  # the imported rows, less those the conversion refuses
+    refused: list[np.ndarray] = []  # their positions in `source`
     for w in caught:  # the conversion's rejects, named by their input rows and lines
         if isinstance(w.message, RejectedRowsWarning) and w.message.rejects is not None:
+            refused.append(w.message.rejects.column("row").to_numpy())
             rejects = _as_input_rows(w.message.rejects, raw, rows, lines)
             converted -= rejects.num_rows
             n = rejects.num_rows
@@ -199,8 +202,27 @@ def to_training_table(
             + f" ({why})",
             hint=f"{algo} trains on {' or '.join(accepts)} data; with `trlprep convert`: {hint}",
         )
+    if keep_prompt_messages and templated and MESSAGES_COLUMN not in table.column_names:
+        kept = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]))
+        messages = _prompt_messages(source.take(kept), dst, table.num_rows)
+        if messages is not None:
+            table = table.append_column(MESSAGES_COLUMN, messages)
     names = way.names()
     return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
+
+
+def _prompt_messages(source: pa.Table, dst: Any, rows: int) -> pa.ChunkedArray | None:
+    """The conversational prompts of `source` (rows a conversion to `dst` kept) where its
+    prompt is no column of its own (messages + label, implicit preference): the same
+    conversion without the chat template. None if it does not give one prompt a row."""
+    from trlprep.api import convert
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said once already, by the conversion itself
+        plain = convert(source, to=dst.name)
+    if plain.num_rows != rows or "prompt" not in plain.column_names:
+        return None
+    return plain.column("prompt")
 
 
 @contextlib.contextmanager
