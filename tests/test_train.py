@@ -217,6 +217,23 @@ def test_nan_loss_stops_with_the_step(model_dir, tmp_path):
     assert e.value.exit_code == 1 and "no checkpoint was saved yet" in str(e.value)
 
 
+def test_a_stopped_run_closes_its_progress_bar(model_dir, tmp_path, capsys):
+    """Before, the bar stayed open: the CLI printed the error after the bar's text on the
+    same line, and the bar printed itself again after the error."""
+    t = _trainer(model_dir, tmp_path / "out", "sft", TEXT, eval_data=None, max_steps=4)
+    t.cfg.progress = True
+    capsys.readouterr()
+
+    def fail(*_):
+        raise RuntimeError("stopped")
+
+    t._step = fail
+    with pytest.raises(RuntimeError, match="stopped"):
+        t.train()
+    err = capsys.readouterr().err
+    assert "step" in err and err.endswith("\n")
+
+
 def test_clear_errors(model_dir, tmp_path):
     with pytest.raises(InputError, match="does not exist"):
         _trainer(tmp_path / "nope", tmp_path / "o", "dpo", PREFERENCE)
@@ -402,6 +419,7 @@ def test_resume_refuses_options_that_change_what_is_trained(model_dir, tmp_path)
     assert t.step == 2 and t.train().global_step == 3
     note = next(m for m in logs if m.startswith("resume: changed options"))
     assert "max_steps: 2 -> 3" in note and "logging_steps: 1 -> 2" in note
+    assert "resume:" not in note.removeprefix("resume: changed options")  # resuming is no change
 
 
 def test_every_option_is_classified_for_resume():

@@ -394,6 +394,15 @@ def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
     assert logs[0] == "data: preference -> unpaired-preference: 2 rows in -> 4 rows"
     assert p.dropped == 2 and len(p) == 2
     assert logs[-1] == "data: training on 2 rows"
+    logs.clear()  # evaluation data is evaluated on, not trained on
+    _prep(tok, "kto", [fits, long_prompt], logs, max_length=6, training=False, label="eval data")
+    assert logs[-1] == "eval data: evaluating on 2 rows"
+    logs.clear()  # rows numbered as convert numbers them, not as a Python list
+    merged = {"prompt": "the sky", "chosen": "is blue", "rejected": "is red"}  # "skyis"
+    _prep(tok, "dpo", [fits, merged], logs)
+    assert any("boundary (e.g. rows 1); their" in line for line in logs), logs
+    with pytest.raises(DataError, match="no evaluation rows left after tokenisation of --eval"):
+        _prep(tok, "kto", [long_prompt], max_length=6, training=False, label="eval data")
 
 
 def test_a_conversion_that_keeps_no_row_says_why(tok):

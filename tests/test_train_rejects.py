@@ -64,8 +64,11 @@ def test_both_stages_rejects_are_named_by_their_input_row_and_line(hh_file):
 
 
 def test_without_skip_the_first_refused_row_stops_the_run_naming_its_line(hh_file):
-    with pytest.raises(DataError, match=rf"{hh_file}:2: cannot import this row as hh"):
+    with pytest.raises(DataError, match=rf"{hh_file}:2: cannot import this row as hh") as e:
         _prepare(hh_file, "stop", [])
+    # the hint in train's words (it said "to import the other rows")
+    assert e.value.line == 2 and e.value.hint.startswith("nothing was trained; ")
+    assert "to train on the other rows and list such rows in data.rejects.jsonl" in e.value.hint
 
 
 def test_a_stopped_conversion_names_the_file_line_and_train_options(tmp_path):
@@ -106,6 +109,11 @@ def test_a_stopped_conversion_after_an_import_names_the_files_line(hh_file, tmp_
         (None, "nothing was trained; fix these rows; --on-error skip trains on the other rows"),
         ("use --map a=b or --from hh", "trained; use --data-map a=b or --data-from hh;"),
         ("nothing was written; see --label-merge, --separator", "--label-merge, --separator are"),
+        (  # what skipping does, in train's words (it said "to write the other rows")
+            "nothing was written; fix it, or pass --on-error skip (Python: on_error='skip') to "
+            "write the other rows and set these aside in a rejects file",
+            "skip') to train on the other rows and list these in data.rejects.jsonl",
+        ),
     ],
 )
 def test_conversion_hints_are_said_in_train_options(hint, said):

@@ -105,31 +105,43 @@ def tokenise(
     truncation: str = "keep_start",
     options: Any = None,
     training: bool = True,
+    given_ids: tuple[str, ...] = (),
 ) -> tuple[dict[str, list], Any]:
     """One layout's rows from a standard table of type `dtype`, tokenised by
-    `tokenize_table`; returns the rows and its `TokenizeReport` (None for token ids given)."""
+    `tokenize_table`, or from its `given_ids` columns (`trlprep convert --tokenize` output,
+    cut by `refit_table`); returns the rows and its `TokenizeReport` (None for token ids
+    given alone)."""
+    from trlprep.templates.refit import refit_table
     from trlprep.templates.tokenize import tokenize_table
 
     if layout == "prompts":
-        return _prompt_rows(table, dtype, tokenizer, max_length=max_length, templated=templated)
-    if layout == "lm" and "input_ids" in table.column_names and "text" not in table.column_names:
+        return _prompt_rows(
+            table, dtype, tokenizer, max_length=max_length, templated=templated, given=given_ids
+        )
+    tokenized_lm = dtype == "language-modeling" and "text" not in table.column_names
+    if layout == "lm" and tokenized_lm and "input_ids" in table.column_names:
         cut = slice(None) if max_length is None else slice(None, max_length)
         if truncation == "keep_end" and max_length is not None:
             cut = slice(-max_length, None)
         ids = [list(x)[cut] for x in _ids(table, "input_ids")]  # tokenized language modeling
         return {"ids": ids, "mask": [[1] * len(x) for x in ids]}, None
     reward = layout == "scored-pairs"
-    table, report = tokenize_table(
-        table,
-        dtype,
-        tokenizer,
-        max_length=None if reward else max_length,  # reward rows too long are dropped instead
-        truncation=truncation,
-        add_eos=not templated and layout != "stepwise",  # PRM: the separator ends each step
-        step_separator=getattr(options, "step_separator", None),
-        cut_away="keep",  # rows whose completion is cut away are dropped below, and said so
-        templated=templated,  # rendered text: the template's BOS only
-    )
+    if given_ids and layout != "stepwise":
+        table, report = refit_table(
+            table, dtype, max_length=None if reward else max_length, truncation=truncation
+        )
+    else:
+        table, report = tokenize_table(
+            table,
+            dtype,
+            tokenizer,
+            max_length=None if reward else max_length,  # reward rows too long are dropped instead
+            truncation=truncation,
+            add_eos=not templated and layout != "stepwise",  # PRM: the separator ends each step
+            step_separator=getattr(options, "step_separator", None),
+            cut_away="keep",  # rows whose completion is cut away are dropped below, and said so
+            templated=templated,  # rendered text: the template's BOS only
+        )
     if layout == "lm":
         rows = _lm_rows(table, getattr(options, "completion_only_loss", None))
     elif layout == "pairs":
@@ -153,12 +165,19 @@ def tokenise(
 
 
 def _prompt_rows(
-    table: pa.Table, dtype: str, tokenizer: Any, *, max_length: int | None, templated: bool
+    table: pa.Table,
+    dtype: str,
+    tokenizer: Any,
+    *,
+    max_length: int | None,
+    templated: bool,
+    given: tuple[str, ...] = (),
 ) -> tuple[dict[str, list], Any]:
     """Prompt ids and text (prompt-only data; whole texts or token ids of language-modeling
     data, PPO's queries) and every other column, for generation and reward functions. A
     prompt longer than `max_length` keeps its end (the question and the generation prompt
     are there), as TRL 0.17's GRPO cuts them; the text is the whole prompt."""
+    from trlprep.templates.refit import refit_table
     from trlprep.templates.tokenize import tokenize_table
 
     report = None
@@ -170,14 +189,13 @@ def _prompt_rows(
     else:
         kind = "language-modeling" if dtype == "language-modeling" else "prompt-only"
         text = "text" if kind == "language-modeling" else "prompt"
-        table, report = tokenize_table(
-            table,
-            kind,
-            tokenizer,
-            max_length=max_length,
-            truncation="keep_end",
-            templated=templated,
-        )
+        if given:
+            table, report = refit_table(table, kind, max_length=max_length, truncation="keep_end")
+        else:
+            table, report = tokenize_table(
+                table, kind, tokenizer, max_length=max_length, truncation="keep_end",
+                templated=templated,
+            )  # fmt: skip
         ids = _ids(table, "input_ids" if kind == "language-modeling" else "prompt_ids")
         texts = table.column(text).to_pylist()
         used = {text, "input_ids", "prompt_ids"}
@@ -254,6 +272,7 @@ def prepare(
     read of a DatasetDict (or its folder); the one it has, else `train` for a folder (said
     in the log), is read when none is named."""
     from trlprep.importers.run import RejectedRowsWarning
+    from trlprep.templates.refit import check_vocabulary, given_id_columns
 
     if isinstance(data, (str, os.PathLike)):
         from trlprep.io.inputfiles import default_split, split_note
@@ -313,6 +332,10 @@ def prepare(
         + (" (chat template applied)" if templated else "")
         + f": {counts}{loss_on}"
     )
+    given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
+    if given:  # `trlprep convert --tokenize` output: its ids, not the text tokenised again
+        check_vocabulary(table, given, tokenizer)
+        log(f"{label}: token ids read from {', '.join(given)} (the text is not tokenised again)")
     rows, report = tokenise(
         table,
         route[-1],
@@ -323,12 +346,14 @@ def prepare(
         truncation=truncation,
         options=options,
         training=training,
+        given_ids=given,
     )
     notes = []
     if report is not None and report.boundary_merges:
         notes.append(
             f"{plural(report.boundary_merges, 'row')} where the tokenizer merges tokens across the "
-            f"prompt/completion boundary (e.g. rows {report.boundary_examples}); their "
+            "prompt/completion boundary (e.g. rows "
+            f"{', '.join(map(str, report.boundary_examples))}); their "
             "completion starts where the two tokenisations diverge"
         )
     if report is not None and report.truncated and layout == "prompts":
@@ -345,12 +370,15 @@ def prepare(
         rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
         why = _why_dropped(layout, max_length)
         notes.append(f"dropped {plural(dropped, 'row')} {why}")
-        notes.append(f"training on {plural(len(keep) - dropped, 'row')}")
+        using = "training on" if training else "evaluating on"
+        notes.append(f"{using} {plural(len(keep) - dropped, 'row')}")
     for note in notes:
         log(f"{label}: {note}")
     if dropped == len(keep):
         raise DataError(
-            f"no training rows left after tokenisation: every row was dropped {why}",
+            f"no {'training' if training else 'evaluation'} rows left after tokenisation"
+            + ("" if training else " of --eval-data")
+            + f": every row was dropped {why}",
             hint="raise --max-length" if max_length else "check that the rows have completions",
         )
     return Prepared(rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected)

@@ -103,9 +103,15 @@ def to_training_table(
         layout = "map" if column_map else layout_read_as(table)
     if layout is not None:
         opts = ImportOptions.make(map=column_map, **(import_options or {}))
-        result = import_table(
-            table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
-        )
+        try:
+            result = import_table(
+                table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
+            )
+        except DataError as e:  # its hint in train's words
+            raise DataError(
+                e.message, hint=_train_hint(e.hint), path=e.path, line=e.line, row=e.row,
+                column=e.column,
+            ) from e  # fmt: skip
         table, rows, lines = result.table, result.rows, result.lines
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)
@@ -152,6 +158,7 @@ def to_training_table(
     if keep_prompt_messages and templated and prompt_col in table.column_names:
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
     template = chat_template if chat_template is not None else tokenizer
+    source = table  # what the conversion reads
     try:
         with warnings.catch_warnings(record=True) as caught, _located(inp, rows, lines):
             warnings.simplefilter("always", RejectedRowsWarning)
@@ -173,8 +180,10 @@ def to_training_table(
             "a .jinja file or a tokenizer folder",
         ) from e
     converted = len(rows)  # the imported rows, less those the conversion refuses
+    refused: list[np.ndarray] = []  # their positions in `source`
     for w in caught:  # the conversion's rejects, named by their input rows and lines
         if isinstance(w.message, RejectedRowsWarning) and w.message.rejects is not None:
+            refused.append(w.message.rejects.column("row").to_numpy())
             rejects = _as_input_rows(w.message.rejects, raw, rows, lines)
             converted -= rejects.num_rows
             n = rejects.num_rows
@@ -193,8 +202,27 @@ def to_training_table(
             + f" ({why})",
             hint=f"{algo} trains on {' or '.join(accepts)} data; with `trlprep convert`: {hint}",
         )
+    if keep_prompt_messages and templated and MESSAGES_COLUMN not in table.column_names:
+        kept = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]))
+        messages = _prompt_messages(source.take(kept), dst, table.num_rows)
+        if messages is not None:
+            table = table.append_column(MESSAGES_COLUMN, messages)
     names = way.names()
     return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
+
+
+def _prompt_messages(source: pa.Table, dst: Any, rows: int) -> pa.ChunkedArray | None:
+    """The conversational prompts of `source` (rows a conversion to `dst` kept) where its
+    prompt is no column of its own (messages + label, implicit preference): the same
+    conversion without the chat template. None if it does not give one prompt a row."""
+    from trlprep.api import convert
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # said once already, by the conversion itself
+        plain = convert(source, to=dst.name)
+    if plain.num_rows != rows or "prompt" not in plain.column_names:
+        return None
+    return plain.column("prompt")
 
 
 @contextlib.contextmanager
@@ -219,6 +247,15 @@ def _located(inp: Any, rows: np.ndarray, lines: Any) -> Iterator[None]:
         ) from e
 
 
+# what `--on-error skip` does, in convert's words and in train's
+_TRAIN_WORDS = {
+    "to write the other rows and set these aside in a rejects file": (
+        "to train on the other rows and list these in data.rejects.jsonl"
+    ),
+    "to import the other rows and set such rows aside with their reasons": (
+        "to train on the other rows and list such rows in data.rejects.jsonl"
+    ),
+}
 # flags of `trlprep convert` that train takes under another name
 _TRAIN_FLAGS = {"--from": "--data-from", "--map": "--data-map"}
 
@@ -228,6 +265,8 @@ def _train_hint(hint: str | None) -> str:
     others (conversion options) pointed to `trlprep convert` (train converts with their
     defaults)."""
     text = (hint or "").removeprefix("nothing was written; ")
+    for said, meant in _TRAIN_WORDS.items():  # convert's wording of what skipping does
+        text = text.replace(said, meant)
     text = re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
     from trlprep.trainers.config import IMPORT_FIELDS
 

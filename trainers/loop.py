@@ -111,6 +111,7 @@ class Trainer:
         try:
             return self._train()
         except BaseException:
+            self._bar(done=True)  # the error is printed on its own line, not after the bar
             if self.step == 0:  # failed before its first step: leave nothing to block a rerun
                 self._abandon()
             raise

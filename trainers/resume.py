@@ -83,7 +83,7 @@ def check_resume(saved_file: Path, new: dict[str, Any], log: Callable[[str], Non
 def _differences(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     out = []
     defaults = _defaults()
-    for key in sorted(set(saved) | set(new)):
+    for key in sorted((set(saved) | set(new)) - {"resume"}):  # resuming is no change
         old, now = saved.get(key), new.get(key)
         if key not in saved and key in defaults and now == defaults[key]:
             continue  # an option newer than the resumed run, left at its default

@@ -1,0 +1,166 @@
+"""Token ids a table already holds (`trlprep convert --tokenize` output) used as they are, cut
+to another `max_length` / `truncation` exactly as `tokenize_table` cuts the ids it makes.
+
+The ids are what the file's tokenisation made (rendered chat text without an added EOS,
+standard text with it), which its text columns alone cannot tell apart: re-tokenising the
+text would treat rendered chat text as standard text and add a second end of sequence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.errors import DataError
+from trlprep.registry import DatasetType, get_type
+from trlprep.templates.fit import Fitted, fit, truncate
+from trlprep.templates.tokenize import TokenizeReport, token_columns
+
+_IDS = pa.list_(pa.int32())
+_START = "_prompt_start"
+# types whose id columns are laid out flat (stepwise ids depend on the step separator)
+_TYPES = (
+    "language-modeling",
+    "prompt-only",
+    "prompt-completion",
+    "preference",
+    "preference-implicit",
+    "unpaired-preference",
+)
+
+
+def given_id_columns(table: pa.Table, dtype: DatasetType | str) -> tuple[str, ...]:
+    """The id columns of `dtype` that `table` holds, all of them, or () when some is missing
+    or the type's ids are not reused (stepwise supervision)."""
+    dtype = get_type(dtype)
+    if dtype.name not in _TYPES:
+        return ()
+    names = token_columns(dtype)
+    if not all(c in table.column_names for c in names):
+        return ()
+    starts = [c for c in token_columns(dtype, "keep_end", 1) if c.endswith(_START)]
+    return names + tuple(c for c in starts if c in table.column_names)
+
+
+def check_vocabulary(table: pa.Table, columns: tuple[str, ...], tokenizer: Any) -> None:
+    """Refuse id columns holding an id beyond the tokenizer's vocabulary (ids made by
+    another tokenizer), naming the column and the id."""
+    size = len(tokenizer)
+    for name in columns:
+        if name.endswith(_START):
+            continue
+        top = pc.max(pc.list_flatten(table.column(name))).as_py()
+        if top is not None and top >= size:
+            raise DataError(
+                f"column {name} holds token id {top}, beyond the vocabulary of the model's "
+                f"tokenizer ({size:,} tokens): the ids were made with another tokenizer",
+                hint="tokenise with the model's tokenizer (`trlprep convert --tokenize "
+                "--tokenizer MODEL`), or drop the id columns to tokenise the text",
+                column=name,
+            )
+
+
+def refit_table(
+    table: pa.Table,
+    dtype: DatasetType | str,
+    *,
+    max_length: int | None,
+    truncation: str = "keep_start",
+) -> tuple[pa.Table, TokenizeReport]:
+    """`table` with its id columns of `dtype` cut to `max_length` as `truncation` says: each
+    sequence (each side of a pair on its own, from its `<side>_prompt_start`) keeps its
+    first or last `max_length` ids, as `tokenize_table` would have cut them."""
+    dtype = get_type(dtype)
+    report = TokenizeReport(rows=table.num_rows, max_length=max_length, truncation=truncation)
+    ids = {c: table.column(c).to_pylist() for c in token_columns(dtype)}
+    if dtype.name == "prompt-completion":
+        new = _refit_masked(
+            ids["input_ids"], ids["completion_mask"], max_length, truncation, report
+        )
+    elif "prompt_ids" in ids and len(ids) > 1:  # prompt + completion(s)
+        sides = [c for c in ids if c != "prompt_ids"]
+        n = table.num_rows
+        starts = {
+            c: (
+                table.column(c.removesuffix("_ids") + _START).to_pylist()
+                if c.removesuffix("_ids") + _START in table.column_names
+                else [0] * n
+            )
+            for c in sides
+        }
+        new = {"prompt_ids": [], **{c: [] for c in sides}}
+        new.update({c.removesuffix("_ids") + _START: [] for c in sides if len(sides) > 1})
+        for i, prompt in enumerate(ids["prompt_ids"]):
+            row = _refit_row(
+                prompt, [ids[c][i] for c in sides], [starts[c][i] for c in sides],
+                max_length, truncation, report,
+            )  # fmt: skip
+            new["prompt_ids"].append(row.prompt)
+            for c, tail, start in zip(sides, row.tails, row.starts, strict=True):
+                new[c].append(tail)
+                if len(sides) > 1:
+                    new[c.removesuffix("_ids") + _START].append(start)
+        if len(sides) > 1 and not any(any(v) for k, v in new.items() if k.endswith(_START)):
+            for c in sides:  # no side cut apart: the layout of a keep_start tokenisation
+                new.pop(c.removesuffix("_ids") + _START)
+    else:  # whole sequences
+        new = {c: [truncate(x, max_length, truncation, report) for x in v] for c, v in ids.items()}
+    for name, values in new.items():
+        arr = pa.array(values, pa.int32() if name.endswith(_START) else _IDS)
+        if name in table.column_names:
+            table = table.set_column(table.column_names.index(name), name, arr)
+        else:
+            table = table.append_column(name, arr)
+    for name in table.column_names:
+        if name.endswith(_START) and name not in new:
+            table = table.drop_columns([name])
+    report.max_tokens = max(
+        (len(x) for k, v in new.items() if not k.endswith(_START) for x in v), default=0
+    )
+    return table, report
+
+
+def _refit_masked(
+    ids: list[list[int]],
+    masks: list[list[int]],
+    max_length: int | None,
+    mode: str,
+    report: TokenizeReport,
+) -> dict[str, list]:
+    """Prompt-completion sequences and their completion masks cut alike."""
+    out: dict[str, list] = {"input_ids": [], "completion_mask": []}
+    for x, m in zip(ids, masks, strict=True):
+        cut = truncate(x, max_length, mode, report)
+        out["input_ids"].append(cut)
+        kept = m[: len(cut)] if mode == "keep_start" else m[len(m) - len(cut) :]
+        out["completion_mask"].append(kept)
+    return out
+
+
+def _refit_row(
+    prompt: list[int],
+    tails: list[list[int]],
+    starts: list[int],
+    max_length: int | None,
+    mode: str,
+    report: TokenizeReport,
+) -> Fitted:
+    """One row's sides (`prompt[start:] + tail` each) cut on their own, as `fit` cuts them."""
+    side = TokenizeReport()
+    fitted = [
+        fit(prompt[s:], [t], max_length, mode, side) for s, t in zip(starts, tails, strict=True)
+    ]
+    if side.truncated:
+        report.truncated += 1
+        report.prompt_cut += side.prompt_cut > 0
+        report.completion_cut += side.completion_cut > 0
+    kept = [f.prompt for f in fitted]
+    # every side's kept prompt ends where the prompt ends unless keep_start cut into it, and
+    # then that side keeps no completion (the row has nothing to train on)
+    longest = max(kept, key=len, default=prompt)
+    return Fitted(longest, [f.tails[0] for f in fitted], [len(longest) - len(k) for k in kept])
+
+
+__all__ = ["check_vocabulary", "given_id_columns", "refit_table"]
