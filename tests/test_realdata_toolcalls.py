@@ -174,6 +174,21 @@ def test_glaive_every_row_equals_the_original_template(tmp_path, template, origi
         assert texts[i] == original_render(original, glaive_messages(rec), tools=tools), i
 
 
+def test_check_template_on_converted_output_blames_the_template_not_the_layout(tmp_path):
+    # convert's output (messages + tools) also fits the openai-chat layout, but importing it
+    # lands where it already is: check-template sent users round in circles with "convert
+    # it first (--from openai-chat)" where the template cannot render tool calls
+    res, out = _convert(tmp_path, GLAIVE, "--from", "sharegpt")
+    assert res.exit_code == 0, res.output
+    res = run("check-template", "--chat-template", "chatml", out)
+    assert res.exit_code == 1, res.output
+    assert "row 0: messages: chatml cannot render tool-call turns: message 3" in res.output
+    assert "convert it first" not in res.output
+    # raw HH transcripts still get the import advice (the layout lands elsewhere)
+    res = run("check-template", "--chat-template", "chatml", sample("hh_rlhf"))
+    assert "convert it first (`trlprep convert DATA --from hh -o OUT`" in res.output
+
+
 def test_glaive_last_turn_becomes_the_completion(tmp_path):
     res, out = _convert(tmp_path, GLAIVE, "--from", "sharegpt", "--to", "prompt-completion")
     assert res.exit_code == 0, res.output

@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_messages
 from trlprep.converters.arrowops import as_array
-from trlprep.detection.detect import detect_table
+from trlprep.detection.detect import Detection, detect_table
 from trlprep.errors import UsageError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections
 from trlprep.importers.jsonarrow import lists_from, row_lengths
@@ -34,6 +34,7 @@ from trlprep.registry import (
     Format,
 )
 
+_CONTENT_ROLES = ("text", "prompt", "completion", "chosen", "rejected")
 WRAP = {"prompt": "user", "completion": "assistant", "chosen": "assistant", "rejected": "assistant"}
 
 
@@ -50,7 +51,9 @@ class ColumnMap(Importer):
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         det = detect_table(schema.empty_table())
-        if det.type is None or det.format is None:
+        if det.type is not None and det.format is None:
+            raise _unreadable(schema, det)
+        if det.type is None:
             raise UsageError(
                 "after --map the columns ("
                 + (", ".join(schema.names) or "none")
@@ -101,6 +104,26 @@ class ColumnMap(Importer):
             if is_messages(field.type):
                 table = table.set_column(i, field, rename_roles(table.column(i), mapping))
         return Converted(table, notes=notes)
+
+
+def _unreadable(schema: pa.Schema, det: Detection) -> UsageError:
+    """Mapped columns that name a type's columns but hold values that are neither text nor
+    messages (a list of conversations, a number)."""
+    content = [c for role, c in det.columns.items() if role in _CONTENT_ROLES and c in schema.names]
+    odd = [
+        f"'{c}' holds {schema.field(c).type}"
+        for c in content
+        if not is_messages(schema.field(c).type)
+        and not pa.types.is_string(schema.field(c).type)
+        and not pa.types.is_large_string(schema.field(c).type)
+    ]
+    return UsageError(
+        f"after --map the columns read as {det.type.name}, but column "
+        + ("; ".join(odd) or "values of no known format")
+        + ": neither text nor a list of messages",
+        hint="each row needs a string or one list of {role, content} messages there (a list "
+        "of several conversations is one row per conversation: split it first)",
+    )
 
 
 def rename_roles(col: pa.Array | pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:

@@ -24,6 +24,7 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import UsageError
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
 from trlprep.io.jsonext import decode_json_extensions, has_json_features, with_json_types
+from trlprep.io.jsontext import TOOLS, column_from_values
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
 
 _KINDS_HINT = (
@@ -173,6 +174,10 @@ def _pandas_input(data: Any) -> Input:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         # a column mixing kinds (strings and message lists): tag it like the readers do
         table = table_from_columns({str(c): data[c].tolist() for c in data.columns})
+    if TOOLS in table.column_names and not is_json_field(table.schema.field(TOOLS)):
+        # Arrow gave every row's schemas every key of all rows: each row's own, as read
+        field, arr = column_from_values(TOOLS, data[TOOLS].tolist())
+        table = table.set_column(table.column_names.index(TOOLS), field, arr)
     return Input(Source(table), _to_pandas)
 
 

@@ -23,6 +23,7 @@ from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field
 from trlprep.errors import InputError
 
 BLOCK_BYTES = 4 << 20
+TOOLS = "tools"  # a side column of function schemas, each row its own
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _CONVERSION_ERRORS = (*_ARROW_ERRORS, OverflowError, TypeError, ValueError)
 
@@ -78,6 +79,9 @@ def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.A
     """
     from trlprep.io.jsonargs import array_with_text_arguments
 
+    if name == TOOLS and any(isinstance(v, (list, dict)) for v in values):
+        # each row's own schemas: Arrow would give every row's schemas every key of all rows
+        return json_field(name), _texts(name, values)
     arr = array_with_text_arguments(values)
     if arr is not None:
         return pa.field(name, arr.type), arr
@@ -86,15 +90,19 @@ def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.A
         return pa.field(name, arr.type), arr
     except _CONVERSION_ERRORS:
         pass
+    return json_field(name), _texts(name, values)
+
+
+def _texts(name: str, values: Sequence[Any]) -> pa.Array:
+    """Each value's compact JSON text (None stays null)."""
     try:
-        texts = pa.array([None if v is None else dumps(v) for v in values], pa.string())
+        return pa.array([None if v is None else dumps(v) for v in values], pa.string())
     except UnicodeEncodeError:
         raise InputError(
             "text holds invalid Unicode (a lone surrogate such as \\ud800)",
             column=name,
             hint="fix the escaped characters in that column",
         ) from None
-    return json_field(name), texts
 
 
 def table_from_columns(columns: Mapping[str, Sequence[Any]]) -> pa.Table:

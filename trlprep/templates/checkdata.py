@@ -122,12 +122,16 @@ def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
 
 def _import_advice(table: pa.Table) -> str:
     """How to import data that is a public layout (or needs --map) before rendering it."""
+    from trlprep.detection.detect import detect_table
     from trlprep.detection.layouthint import map_suggestion
-    from trlprep.importers import detect_layout
+    from trlprep.importers import ImportOptions, detect_layout, get_importer
 
     head = table.slice(0, 1000)
     name = detect_layout(head.schema, head)
     if name is not None:
+        det = detect_table(head)
+        if (det.type, det.format) == get_importer(name).landing(head.schema, ImportOptions()):
+            return ""  # importing lands where the data already is: the template is at fault
         return (
             f"; the columns are the {name} layout: convert it first (`trlprep convert DATA "
             f"--from {name} -o OUT`, add --chat-template to render it there) and check OUT"
