@@ -16,10 +16,8 @@ import pyarrow.compute as pc
 from trlprep.errors import DataError
 from trlprep.registry import DatasetType, get_type
 from trlprep.templates.fit import Fitted, fit, truncate
-from trlprep.templates.tokenize import TokenizeReport, token_columns
+from trlprep.templates.tokenize import _IDS, _START, TokenizeReport, _longest, token_columns
 
-_IDS = pa.list_(pa.int32())
-_START = "_prompt_start"
 # types whose id columns are laid out flat (stepwise ids depend on the step separator)
 _TYPES = (
     "language-modeling",
@@ -116,9 +114,8 @@ def refit_table(
     for name in table.column_names:
         if name.endswith(_START) and name not in new:
             table = table.drop_columns([name])
-    report.max_tokens = max(
-        (len(x) for k, v in new.items() if not k.endswith(_START) for x in v), default=0
-    )
+    types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
+    report.max_tokens = _longest(new, types)  # a pair's prompt counts with its answer
     return table, report
 
 
