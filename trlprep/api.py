@@ -98,8 +98,11 @@ def convert(
 
     def one(d: Any) -> Any:
         from trlprep.errors import ROW_ID
+        from trlprep.importers import parse_column_map
+        from trlprep.io.jsontext import tools_from
 
-        inp = as_input(d, split=split)
+        with tools_from(parse_column_map(import_opts.get("map"))):  # `map={"tools": NAME}`
+            inp = as_input(d, split=split)
         if isinstance(d, (str, os.PathLike)):
             for note in _split_notes(d, split, None):
                 warnings.warn(note, UserWarning, stacklevel=3)

@@ -83,6 +83,15 @@ def _type_or_layout(name: str) -> None:
 
 
 def run(req: Request) -> None:
+    """Run a streamed `convert`/`import`: read, import or detect, convert, write."""
+    from trlprep.io.jsontext import tools_from
+
+    # `--map tools=NAME`: that column read as each row's own schemas, as `tools` is read
+    with tools_from(req.import_options.map if req.import_options is not None else None):
+        _run(req)
+
+
+def _run(req: Request) -> None:
     from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import plain_units, stream_to_file
     from trlprep.converters.base import ConversionWarning

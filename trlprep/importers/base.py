@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
+from trlprep.io.jsontext import TOOLS, settle_tools
 from trlprep.io.kinds import settle_kinds
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.rules import parse_role_map
@@ -252,7 +253,9 @@ class Importer:
         original = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         carry = self.carried(original.column_names, opts)
         settled = settle_kinds(original, coerce=opts.coerce, carry=carry)  # names as written
-        table = rename(settled.table, opts.map)
+        # a `tools` column renamed from one Arrow typed as one struct (read before the
+        # renaming was known: a polars frame, Ray): each row's own schemas, null keys left out
+        table = settle_tools(rename(settled.table, opts.map), [TOOLS])
         dtype, fmt = self.landing(table.schema, opts)
         bad = Rejections(table.num_rows)
         bad.add_per_row(settled.bad, settled.reasons)

@@ -23,8 +23,8 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import UsageError
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
-from trlprep.io.jsonext import decode_json_extensions, has_json_features, with_json_types
-from trlprep.io.jsontext import TOOLS, column_from_values
+from trlprep.io.jsonext import at_entry, has_json_features, with_json_types
+from trlprep.io.jsontext import column_from_values, decode_json_texts, has_struct, tools_names
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
 
 _KINDS_HINT = (
@@ -69,8 +69,42 @@ def as_input(data: Any, *, split: str | None = None, input_format: str | None = 
     if isinstance(data, Source):  # a table already read, with its path and file lines
         return Input(data, _identity)
     inp = _input(data, split)
-    inp.source.table = decode_json_extensions(inp.source.table)  # datasets' `Json` values
+    before = inp.source.table.schema
+    inp.source.table = at_entry(inp.source.table)  # datasets' `Json` values, `tools` structs
+    settled = {
+        f.name: f.type
+        for f in before
+        if f.name in tools_names() and not is_json_field(f) and has_struct(f.type)
+        and is_json_field(inp.source.table.schema.field(f.name))
+    }  # fmt: skip
+    if settled:
+        inp.restore = _tools_typed_back(inp.restore, settled)
     return inp
+
+
+def _tools_typed_back(
+    restore: Callable[[pa.Table], Any], types: dict[str, pa.DataType]
+) -> Callable[[pa.Table], Any]:
+    """`restore` giving a `tools` column the caller passed as structs (`types`: its type by
+    column) back as structs: same kind out as in (Arrow gives every row's schemas the keys
+    of all rows again, null where a row has none)."""
+
+    def back(t: pa.Table) -> Any:
+        for name, typ in types.items():
+            if name not in t.column_names or not is_json_field(t.schema.field(name)):
+                continue
+            decoded = decode_json_texts(name, t.column(name), python_literals=False)
+            if decoded is None:
+                continue
+            field, values = decoded
+            try:
+                values, field = values.cast(typ), pa.field(name, typ)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                pass  # the rows left hold fewer keys: typed as they are
+            t = t.set_column(t.column_names.index(name), field, values)
+        return restore(t)
+
+    return back
 
 
 def _input(data: Any, split: str | None) -> Input:
@@ -174,10 +208,12 @@ def _pandas_input(data: Any) -> Input:
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
         # a column mixing kinds (strings and message lists): tag it like the readers do
         table = table_from_columns({str(c): data[c].tolist() for c in data.columns})
-    if TOOLS in table.column_names and not is_json_field(table.schema.field(TOOLS)):
+    for name in tools_names() & set(table.column_names):
+        if is_json_field(table.schema.field(name)):
+            continue
         # Arrow gave every row's schemas every key of all rows: each row's own, as read
-        field, arr = column_from_values(TOOLS, data[TOOLS].tolist())
-        table = table.set_column(table.column_names.index(TOOLS), field, arr)
+        field, arr = column_from_values(name, data[name].tolist())
+        table = table.set_column(table.column_names.index(name), field, arr)
     return Input(Source(table), _to_pandas)
 
 

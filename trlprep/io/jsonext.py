@@ -23,11 +23,16 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_list
 from trlprep.io.jsonargs import ARGUMENTS, CALL_FIELDS, encode, has_plain_arguments, retag
-from trlprep.io.jsontext import decode_json_texts, encode_json_texts, json_field
+from trlprep.io.jsontext import (
+    decode_json_texts,
+    encode_json_texts,
+    json_field,
+    settle_tools,
+    tools_names,
+)
 from trlprep.registry import SIDE_COLUMNS, all_type_columns
 
 JSON_EXTENSION = "arrow.json"
-TOOLS = "tools"
 _HF = b"huggingface"
 
 
@@ -57,7 +62,7 @@ def decode_json_column(
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     texts = encode(arr, encode_json_texts).cast(pa.string())
-    if name == TOOLS:  # each row's own schemas (JSON text, read as glaive's tools are)
+    if name in tools_names():  # each row's own schemas (JSON text, read as glaive's tools are)
         return pa.field(name, pa.string()), texts
     decoded = decode_json_texts(name, texts, python_literals=False)
     if decoded is None:  # not JSON (datasets writes only JSON): kept as the text of each row
@@ -94,6 +99,14 @@ def decode_json_extensions(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.Rec
     return pa.RecordBatch.from_arrays(
         [c.combine_chunks() for c in table.columns], schema=table.schema
     )
+
+
+def at_entry(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """What every input goes through where it enters (readers, the Python API, Ray): its
+    `Json` columns decoded (`decode_json_extensions`), and a `tools` column typed as one
+    struct made each row's own JSON text, null-valued keys left out
+    (`jsontext.settle_tools`)."""
+    return settle_tools(decode_json_extensions(data))
 
 
 def _has_struct(t: pa.DataType) -> bool:
@@ -161,6 +174,7 @@ def has_json_features(features: object) -> bool:
 
 
 __all__ = [
+    "at_entry",
     "decode_json_column",
     "decode_json_extensions",
     "has_json_extension",

@@ -25,7 +25,7 @@ from trlprep.io.jsonargs import (
     tag_arguments,
     tagged,
 )
-from trlprep.io.jsontext import TOOLS, encode_json_texts, json_field, table_from_records
+from trlprep.io.jsontext import encode_json_texts, json_field, table_from_records, tools_names
 from trlprep.io.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
 
 CHUNK_BYTES = 32 << 20  # JSONL bytes parsed at once (bounds memory when streaming)
@@ -170,8 +170,8 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
         return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
         return _jsonl_python(path, chunk, first_line, bad)
-    tools = table.schema.field(TOOLS).type if TOOLS in table.schema.names else pa.string()
-    if not (is_string(tools) or pa.types.is_null(tools)):  # schemas typed as one struct
+    tools = [table.schema.field(n).type for n in tools_names() & set(table.schema.names)]
+    if not all(is_string(t) or pa.types.is_null(t) for t in tools):  # schemas as one struct
         return _jsonl_python(path, chunk, first_line, bad)
     if any(has_object_arguments(f.type) for f in table.schema):
         # tool-call arguments as objects: Arrow typed them as one struct for all rows (the

@@ -11,7 +11,9 @@ from __future__ import annotations
 import ast
 import io
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -19,13 +21,40 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pj
 
-from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field
+from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list
 from trlprep.errors import InputError
 
 BLOCK_BYTES = 4 << 20
 TOOLS = "tools"  # a side column of function schemas, each row its own
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _CONVERSION_ERRORS = (*_ARROW_ERRORS, OverflowError, TypeError, ValueError)
+_TOOLS_NAMES: ContextVar[frozenset[str]] = ContextVar("tools_names", default=frozenset({TOOLS}))
+
+
+def tools_names() -> frozenset[str]:
+    """The input columns read as a `tools` column (each row's own schemas, as JSON text):
+    `tools`, and the column `--map tools=NAME` names while reading under `tools_from`."""
+    return _TOOLS_NAMES.get()
+
+
+@contextmanager
+def tools_from(mapping: Mapping[str, str] | None) -> Iterator[None]:
+    """Read the column that `mapping` (`--map`: output -> input column) renames to `tools`
+    as a `tools` column (each row's own schemas), as the readers read `tools` itself.
+
+    The readers must know it before they type the column: Arrow's JSON reader would give
+    every row's schemas every key of all rows (null where a row has none) in first-seen
+    order, which no renaming afterwards can undo exactly.
+    """
+    src = (mapping or {}).get(TOOLS)
+    if src is None:
+        yield
+        return
+    token = _TOOLS_NAMES.set(_TOOLS_NAMES.get() | {src})
+    try:
+        yield
+    finally:
+        _TOOLS_NAMES.reset(token)
 
 
 def json_field(name: str) -> pa.Field:
@@ -79,7 +108,7 @@ def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.A
     """
     from trlprep.io.jsonargs import array_with_text_arguments
 
-    if name == TOOLS and any(isinstance(v, (list, dict)) for v in values):
+    if name in tools_names() and any(isinstance(v, (list, dict)) for v in values):
         # each row's own schemas: Arrow would give every row's schemas every key of all rows
         return json_field(name), _texts(name, values)
     arr = array_with_text_arguments(values)
@@ -308,6 +337,92 @@ def encode_json_texts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     if texts is None:  # types Polars cannot write
         texts = pa.array([_dumps_any(v) for v in arr.to_pylist()], pa.string())
     return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), texts)
+
+
+def has_struct(t: pa.DataType) -> bool:
+    """True when a struct appears anywhere in type `t` (objects typed as one Arrow struct)."""
+    if pa.types.is_struct(t):
+        return True
+    if pa.types.is_map(t):
+        return has_struct(t.item_type)
+    return (is_list(t) or pa.types.is_fixed_size_list(t)) and has_struct(t.value_type)
+
+
+def encode_without_null_keys(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The compact JSON text of each value, leaving out every object key whose value is
+    null, at any depth (null stays null; a null inside a list stays `null`).
+
+    One Arrow struct gives every row the keys of all rows, null where a row had none: this
+    gives each row back the keys it holds, in the struct's field order. Columnar: each
+    field is encoded once for all rows and the pieces joined (the null ones left out),
+    lists through their offsets.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return _encode_dropping_nulls(arr).cast(pa.string())
+
+
+def _large(text: str | None) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _encode_dropping_nulls(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return _encode_dropping_nulls(arr.dictionary_decode())
+    if pa.types.is_struct(t):
+        # `,"key":value`, null where the field is null (left out); joined, first comma cut.
+        # (not `null_handling="skip"`: pyarrow 26 drops the rows where every piece is null)
+        pieces = [
+            pc.binary_join_element_wise(
+                _large("," + json.dumps(f.name, ensure_ascii=False) + ":"),
+                _encode_dropping_nulls(child),
+                _large(""),
+            )
+            for f, child in zip(t, arr.flatten(), strict=True)
+        ]
+        if pieces:
+            joined = pc.binary_join_element_wise(
+                *pieces, _large(""), null_handling="replace", null_replacement=""
+            )
+            inner = pc.utf8_slice_codeunits(joined, 1)
+        else:
+            inner = pa.array([""] * len(arr), pa.large_string())
+        out = pc.binary_join_element_wise(_large("{"), inner, _large("}"), _large(""))
+        return pc.if_else(pc.is_valid(arr), out, _large(None))
+    if pa.types.is_list_view(t) or pa.types.is_large_list_view(t) or pa.types.is_fixed_size_list(t):
+        return _encode_dropping_nulls(arr.cast(pa.large_list(t.value_field)))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        items = pc.fill_null(_encode_dropping_nulls(arr.values), _large("null"))
+        lists = pa.LargeListArray.from_arrays(arr.offsets.cast(pa.int64()), items)
+        joined = pc.binary_join(lists, _large(","))
+        out = pc.binary_join_element_wise(_large("["), joined, _large("]"), _large(""))
+        return pc.if_else(pc.is_valid(arr), out, _large(None))
+    return encode_json_texts(arr).cast(pa.large_string())  # scalars, maps: as they are
+
+
+def settle_tools(
+    data: pa.Table | pa.RecordBatch, names: Iterable[str] | None = None
+) -> pa.Table | pa.RecordBatch:
+    """`data` with a `tools` column typed as structs (`names`: the columns read as tools,
+    `tools_names()` by default) turned into each row's JSON text, null-valued keys left out.
+
+    A column of function schemas has no single Arrow type (each function its own
+    parameters); a polars frame, a `datasets.Dataset`, a Parquet file or a `--map` applied
+    after Arrow typed it holds one struct of every row's keys, null where a row had none.
+    A key whose value is null is not meaningful in a JSON schema, so leaving those out gives
+    each row its own schemas (in the struct's key order) as a template should see them.
+    """
+    for name in tools_names() if names is None else names:
+        if name not in data.schema.names:
+            continue
+        i = data.schema.get_field_index(name)
+        field = data.schema.field(i)
+        if is_json_field(field) or not has_struct(field.type):
+            continue
+        texts = encode_without_null_keys(data.column(i))
+        data = data.set_column(i, json_field(name), texts)
+    return data
 
 
 def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:

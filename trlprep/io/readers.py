@@ -26,7 +26,7 @@ from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io import textfaults
 from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
 from trlprep.io.inputfiles import candidate_files, past_stop
-from trlprep.io.jsonext import decode_json_extensions
+from trlprep.io.jsonext import at_entry
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
@@ -178,7 +178,7 @@ def read(
         table = read_disk(path, split)
     else:
         table = read_hub(path, split)
-    return Source(decode_json_extensions(table), path, fmt)  # datasets' `Json` values
+    return Source(at_entry(table), path, fmt)  # datasets' `Json` values, `tools` structs
 
 
 def iter_batches(
@@ -234,7 +234,7 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
             from trlprep.io.parquet_dict import parquet_batches
 
             for rb in parquet_batches(path, pf, batch_rows):
-                yield Batch(decode_json_extensions(rb), offset)
+                yield Batch(at_entry(rb), offset)
                 offset += rb.num_rows
             return
         batches = pf.iter_batches(batch_size=batch_rows)
@@ -242,7 +242,7 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
             rb = guard(path, lambda: next(batches, None))
             if rb is None:
                 return
-            yield Batch(decode_json_extensions(rb), offset)
+            yield Batch(at_entry(rb), offset)
             offset += rb.num_rows
     else:
         src = read(path, split=split, input_format=fmt, bad_lines=bad_lines)

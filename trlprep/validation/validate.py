@@ -260,15 +260,17 @@ def validate_path(
     # without skip, reading stops at the first bad line; the rows before it are checked
     bad = BadLines(stop=on_bad_lines != "skip")
     if layout is not None:
+        from trlprep.io.jsontext import tools_from
         from trlprep.validation.imported import validate_imported
 
         def read_raw() -> Iterator[Batch]:
             return iter_batches(path, split=split, input_format=input_format, bad_lines=bad)
 
-        report = validate_imported(
-            read_raw, layout, import_options, path=path, type=type, format=format,
-            strict=strict, max_errors=max_errors, role_map=role_map,
-        )  # fmt: skip
+        with tools_from(getattr(import_options, "map", None)):  # `--map tools=NAME`
+            report = validate_imported(
+                read_raw, layout, import_options, path=path, type=type, format=format,
+                strict=strict, max_errors=max_errors, role_map=role_map,
+            )  # fmt: skip
     else:
         report = _validate_path(
             path, type, format, strict, max_errors, role_map, split, input_format, bad
