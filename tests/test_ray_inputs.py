@@ -459,3 +459,38 @@ def test_cli_ray_validate_from_a_layout_as_local(tmp_path):
     issues = {rule: (count, rows, lines) for rule, count, rows, lines in got["local"]}
     assert issues["import-failed"][0] == 4 and issues["import-failed"][2] == [87, 151, 154]
     assert issues["duplicate-row"][2] == [len(rows) + 1]
+
+
+def test_cli_ray_decodes_datasets_json_columns_from_object_storage_as_local(tmp_path):
+    """A Parquet file `datasets` wrote with `Json` features (real glaive tool calls, rows
+    whose messages differ in keys), read through Ray's own reader (a `file://` URI, as
+    object storage is read): its `Json` columns are decoded as the local engine decodes
+    them, and the rendered rows are the local ones."""
+    datasets = pytest.importorskip("datasets")
+    if not hasattr(datasets, "Json"):
+        pytest.skip("datasets has no Json feature (datasets < 4.1)")
+    from test_realdata_toolcalls import glaive_messages
+
+    raw = json.loads((REALDATA / "glaive_toolcall/glaive_toolcall_en_demo.json").read_text())
+    rows = [
+        {"messages": glaive_messages(r), "tools": json.loads(r["tools"]) if r["tools"] else None}
+        for r in raw[:12]
+    ]
+    ds = datasets.Dataset.from_list(rows, on_mixed_types="use_json")
+    assert ds.features["messages"] == datasets.List(datasets.Json())
+    src = tmp_path / "in.parquet"
+    ds.to_parquet(str(src))
+    results, out = {}, {}
+    for engine, path in (("local", str(src)), ("ray", src.resolve().as_uri())):
+        dest = tmp_path / ("local.jsonl" if engine == "local" else "ray_out")
+        results[engine] = _run(path, dest, "--chat-template", "qwen2.5", engine=engine)
+        assert results[engine].exit_code == 0, results[engine].output
+        out[engine] = (
+            [json.loads(x) for x in dest.read_text().splitlines()]
+            if engine == "local"
+            else _read_back(dest)
+        )
+    _same_rows(out["ray"], out["local"])
+    assert len(out["ray"]) == 12
+    assert all(r["text"].startswith("<|im_start|>system") for r in out["ray"])
+    assert _counts(results["ray"].output) == _counts(results["local"].output)

@@ -21,11 +21,13 @@ def detect(ds: ray.data.Dataset) -> Detection:
     """Detect the type, format and modality of a Ray dataset, checking every row (the
     blocks stream through the driver, one at a time)."""
     from trlprep.detection.detect import detect_batches
+    from trlprep.io.jsonext import at_entry
     from trlprep.io.readers import Batch
 
     def batches():
         offset = 0
         for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            b = at_entry(b)  # `Json` columns decoded, as the local engine reads them
             lines = None
             if LINE in b.column_names and b.num_rows and not b.column(LINE).null_count:
                 lines = np.asarray(b.column(LINE).to_numpy(), np.int64)
@@ -38,11 +40,12 @@ def detect(ds: ray.data.Dataset) -> Detection:
 
 def _check_block(block: Any, plan: Any, duplicates: bool) -> tuple:
     """Run every row rule on one block: (rows, its flags, row hashes, columns, seen)."""
+    from trlprep.io.jsonext import at_entry
     from trlprep.validation.checks.common import BatchSink
     from trlprep.validation.dupes import column_hashes, row_hash
     from trlprep.validation.validate import check_batch
 
-    t = _arrow(block)
+    t = at_entry(_arrow(block))  # `Json` columns decoded, as the local engine reads them
     lines = None
     if LINE in t.column_names and t.num_rows and not t.column(LINE).null_count:
         lines = np.asarray(t.column(LINE).to_numpy(), np.int64)

@@ -16,12 +16,17 @@ if TYPE_CHECKING:
 
 
 def numbered(ds: ray.data.Dataset) -> tuple[ray.data.Dataset, int]:
-    """`ds` with `ROW_ID` (each row's index in the whole dataset) and its row count."""
+    """`ds` with `ROW_ID` (each row's index in the whole dataset) and its row count; every
+    block as the local engine takes data in (`trlprep.io.jsonext.at_entry`: `datasets`'
+    `Json` columns decoded, a `tools` struct made each row's own JSON text), since a Ray
+    dataset (one of the caller's, or read from object storage by Ray) enters here."""
     ray = _ray()
 
     @ray.remote
     def number(block: Any, offset: int) -> pa.Table:
-        t = _arrow(block)
+        from trlprep.io.jsonext import at_entry
+
+        t = at_entry(_arrow(block))
         if ROW_ID in t.column_names:
             return t
         return t.append_column(ROW_ID, pa.array(np.arange(offset, offset + t.num_rows)))
