@@ -148,6 +148,28 @@ MEDIA_PART_TYPES: frozenset[str] = frozenset(
 MEDIA_PART_KEYS: tuple[str, ...] = ("image", "image_url", "video", "audio", "input_audio")
 
 
+# Which media column a part's media goes with (`images`, `videos`, `audios`), by its type,
+# else by the key holding the media; files and documents go with none.
+MEDIA_KINDS: dict[str, str] = {
+    **dict.fromkeys(("image", "image_url", "image_file", "input_image"), "image"),
+    **dict.fromkeys(("video", "video_url"), "video"),
+    **dict.fromkeys(("audio", "audio_url", "input_audio"), "audio"),
+}
+_MEDIA_KEY_KINDS: dict[str, str] = {
+    "image": "image", "image_url": "image", "video": "video", "audio": "audio",
+    "input_audio": "audio",
+}  # fmt: skip
+
+
+def media_kind(part: dict) -> str | None:
+    """`image`, `video` or `audio` for a content part holding that media (None: text-like,
+    a file or document, or no part at all)."""
+    kind = part.get("type")
+    if isinstance(kind, str) and kind in MEDIA_PART_TYPES:
+        return MEDIA_KINDS.get(kind)
+    return next((v for k, v in _MEDIA_KEY_KINDS.items() if part.get(k) is not None), None)
+
+
 def is_media_part(part: dict) -> bool:
     """True for one content part (a dict) that is an image, video, audio or file."""
     kind = part.get("type")

@@ -17,12 +17,15 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_json_field, is_string
+from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_list, is_string
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
     image_marks,
+    media_mismatch,
+    media_parts,
     mismatch,
     parts_roles,
     prepare,
@@ -41,6 +44,7 @@ PROMPT_GROUP = "__trlprep_prompt_group"
 PROMPT_TEXT = "__trlprep_prompt_text"
 # Per row, set by the table renderer when the table has images: how many the row has
 IMAGE_COUNT = "__trlprep_images"
+MEDIA_COLUMNS = ("video", "audio")  # parts checked against the `videos` / `audios` column
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,28 @@ def _image_counts(batch: pa.Table) -> np.ndarray | None:
     return np.asarray(batch.column(IMAGE_COUNT).to_numpy(), np.int64)
 
 
+def _media_counts(batch: pa.Table, plan: Plan) -> dict[str, np.ndarray | None]:
+    """Per media kind (`video`, `audio`) whose parts a conversation may hold: the entries of
+    the row's `videos`/`audios` list column (None: no such column, the count unchecked).
+    Empty when no conversation column can hold content parts."""
+    convs = [c for c in plan.content if c in batch.column_names]
+    if not any(
+        content_is_parts(batch.schema.field(c).type) or is_json_field(batch.schema.field(c))
+        for c in convs
+    ):
+        return {}
+    out: dict[str, np.ndarray | None] = {}
+    for kind in MEDIA_COLUMNS:
+        name = f"{kind}s"
+        col = batch.column(name) if name in batch.column_names else None
+        if col is None or not is_list(col.type):
+            out[kind] = None
+            continue
+        k = pc.fill_null(pc.list_value_length(col), 0)
+        out[kind] = np.asarray(k.to_numpy(), np.int64)
+    return out
+
+
 def _values(batch: pa.Table, c: str, offset: int, take: np.ndarray | None = None) -> list:
     arr = batch.column(c) if take is None else batch.column(c).take(take)
     return _pylist(arr, c, offset, take, json_text=is_json_field(batch.schema.field(c)))
@@ -166,6 +192,7 @@ def _render(
     rows = {c: _values(batch, c, offset) for c in plan.continuations + plan.wholes}
     tools_g, kwargs_g = _side(job, batch, offset, first)
     images = _image_counts(batch)
+    media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
     support = tool_support(job.template)
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
@@ -188,6 +215,17 @@ def _render(
                         None,
                         hint="each image needs one `<image>` placeholder (or image part) "
                         "where it goes in the conversation",
+                    )
+            for kind, held in media.items():  # video and audio parts: not images
+                parts = sum(media_parts(row[c], kind) for c in rows)
+                parts += media_parts(prompts[g], kind) if prompts is not None else 0
+                if held is None:
+                    rep.unchecked_media[kind] += parts > 0
+                elif parts != held[i]:
+                    raise RowError(
+                        media_mismatch(kind, parts, int(held[i])),
+                        None,
+                        hint=f"give one entry of the {kind}s column per {kind} part",
                     )
             joined, calls = False, False
             if prompts is not None:

@@ -17,7 +17,9 @@ to what the template renders, `<image>` placeholders turned into image parts.
 - With images beside the conversation (`images`/`image`), each `<image>` in string content
   becomes an image part, the text around it text parts, and every other string content of
   the row one text part (TRL's vision format); the placeholders (plus image parts already
-  there) must number as many as the row's images, else the row fails.
+  there) must number as many as the row's images, else the row fails. Video and audio
+  parts are not images: they are counted against a `videos` / `audios` list column where
+  the row has one (else their number is unchecked, and the render report says so).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from trlprep.columns.arrowtypes import is_media_part
+from trlprep.columns.arrowtypes import is_media_part, media_kind
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate, RenderError
 
@@ -154,15 +156,37 @@ def count_images(messages: list) -> int:
 
 
 def image_marks(messages: list) -> tuple[int, int]:
-    """(`<image>` placeholders in string contents, image parts in list contents)."""
+    """(`<image>` placeholders in string contents, image parts in list contents); video,
+    audio and file parts are not images (`media_parts` counts videos and audios)."""
     holders = parts = 0
     for m in messages:
         c = m.get("content") if isinstance(m, dict) else None
         if isinstance(c, str):
             holders += c.count(PLACEHOLDER)
         elif isinstance(c, list):
-            parts += sum(1 for p in c if isinstance(p, dict) and is_media_part(p))
+            parts += sum(1 for p in c if isinstance(p, dict) and media_kind(p) == "image")
     return holders, parts
+
+
+def media_parts(messages: Any, kind: str) -> int:
+    """The content parts of `messages` holding media of `kind` (`video`, `audio`)."""
+    if not isinstance(messages, list):
+        return 0
+    n = 0
+    for m in messages:
+        c = m.get("content") if isinstance(m, dict) else None
+        if isinstance(c, list):
+            n += sum(1 for p in c if isinstance(p, dict) and media_kind(p) == kind)
+    return n
+
+
+def media_mismatch(kind: str, parts: int, held: int) -> str:
+    """The reason a row whose `kind` parts (video, audio) and its `videos`/`audios` column
+    disagree in number fails."""
+    from trlprep.wording import plural
+
+    found = plural(parts, f"{kind} part") if parts else f"no {kind} part"
+    return f"the conversation holds {found} but the row has {plural(held, kind)} (column {kind}s)"
 
 
 def prepare(
@@ -230,7 +254,8 @@ def prepare_example(
     example: dict, columns: tuple[str, ...], template: ChatTemplate, images: int | None
 ) -> dict:
     """One example's conversations (`columns`) prepared for `template`; `images`: how many
-    images the example has (None: no image column). Raises RowError."""
+    images the example has (None: no image column); video / audio parts are counted against
+    the example's `videos` / `audios` list where it has one. Raises RowError."""
     roles = parts_roles(template)
     convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
     if images is not None:
@@ -238,6 +263,12 @@ def prepare_example(
         holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
         if holders + parts != images:
             raise RowError(mismatch(holders, parts, images))
+    for kind in ("video", "audio"):  # checked where the example has the column
+        held = example.get(f"{kind}s")
+        if isinstance(held, list):
+            found = sum(media_parts(v, kind) for v in convs.values())
+            if found != len(held):
+                raise RowError(media_mismatch(kind, found, len(held)))
     out = dict(example)
     for c, value in convs.items():
         out[c], _ = prepare(value, c, roles, vision=bool(images), template_name=template.name)
@@ -379,6 +410,8 @@ __all__ = [
     "ToolSupport",
     "count_images",
     "image_marks",
+    "media_mismatch",
+    "media_parts",
     "first_tool_call",
     "mismatch",
     "parts_roles",

@@ -28,6 +28,8 @@ class TemplateReport:
     image_rows: int = 0  # rows whose `<image>` placeholders became image parts
     dropped_calls_rows: int = 0  # rows with tool calls the template does not render
     ignored_tools_rows: int = 0  # rows given tools the template does not render
+    # rows holding video / audio parts without a `videos` / `audios` column: count unchecked
+    unchecked_media: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
 
     def merge(self, other: TemplateReport) -> None:
@@ -40,6 +42,8 @@ class TemplateReport:
         self.image_rows += other.image_rows
         self.dropped_calls_rows += other.dropped_calls_rows
         self.ignored_tools_rows += other.ignored_tools_rows
+        for kind, n in other.unchecked_media.items():
+            self.unchecked_media[kind] = self.unchecked_media.get(kind, 0) + n
         room = EXAMPLE_ROWS - len(self.prefix_mismatch_examples)
         self.prefix_mismatch_examples.extend(other.prefix_mismatch_examples[:room])
 
@@ -64,6 +68,14 @@ class TemplateReport:
                 f"{self.image_rows} row(s) with images: each `<image>` placeholder became an "
                 'image part ({"type": "image"}) and the text around it text parts'
             )
+        for kind, n in self.unchecked_media.items():
+            if n:
+                out.append(
+                    f"{plural(n, 'row')} {_s('hold', n)} {kind} parts and the data has no "
+                    f"{kind}s column: their number is not checked (only image parts are "
+                    f"checked, against images); the processor must be given one {kind} per "
+                    "part"
+                )
         return out
 
     def warnings(self) -> list[str]:
@@ -100,6 +112,7 @@ class TemplateReport:
             "image_rows": self.image_rows,
             "dropped_calls_rows": self.dropped_calls_rows,
             "ignored_tools_rows": self.ignored_tools_rows,
+            "unchecked_media_rows": dict(self.unchecked_media),
             "notes": self.notes(),
             "warnings": self.warnings(),
         }

@@ -1,0 +1,103 @@
+"""Video and audio content parts are not images: only image parts are counted against the
+`images` column; video / audio parts against a `videos` / `audios` column when the data has
+one (a row whose counts disagree is refused), else a note says their number is unchecked.
+Renders are compared with the original Qwen2.5-VL template (`../shared`)."""
+
+from __future__ import annotations
+
+import json
+
+from realdata.support import TEMPLATES, counts, original_render, rows_of, run
+
+QWEN_VL = TEMPLATES / "qwen2_5_vl.jinja"
+
+
+def _user(*parts: dict) -> dict:
+    return {"role": "user", "content": list(parts)}
+
+
+def _answer(text: str) -> dict:
+    return {"role": "assistant", "content": [{"type": "text", "text": text}]}
+
+
+IMAGE, VIDEO, AUDIO = {"type": "image"}, {"type": "video"}, {"type": "audio"}
+
+
+def _text(text: str) -> dict:
+    return {"type": "text", "text": text}
+
+
+def _write(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _render_as_original(rows, out_rows):
+    for row, got in zip(rows, out_rows, strict=True):
+        assert got["text"] == original_render("qwen2_5_vl", row["messages"])
+
+
+def test_video_and_audio_parts_are_not_counted_as_images(tmp_path):
+    rows = [
+        {"messages": [_user(IMAGE, AUDIO, _text("Same?")), _answer("Yes.")], "images": ["a.png"]},
+        {"messages": [_user(VIDEO, _text("What happens?")), _answer("A jump.")], "images": []},
+    ]
+    src = _write(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    res = run("convert", src, "--chat-template", QWEN_VL, "-o", out)
+    # was: "the conversation holds 2 image parts but the row has 1 image"
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 0, 2, 2)
+    _render_as_original(rows, rows_of(out))
+    flat = " ".join(res.output.split())
+    assert (
+        "1 row holds video parts and the data has no videos column: their number is not "
+        "checked (only image parts are checked, against images)" in flat
+    )
+    assert "1 row holds audio parts and the data has no audios column" in flat
+
+
+def test_video_parts_are_counted_against_a_videos_column(tmp_path):
+    rows = [
+        {"messages": [_user(VIDEO, _text("What happens?")), _answer("A jump.")],
+         "videos": ["cat.mp4"]},
+        {"messages": [_user(IMAGE, VIDEO, _text("Same?")), _answer("No.")],
+         "images": ["a.png"], "videos": []},
+        {"messages": [_user(_text("Hi")), _answer("Hello.")], "videos": ["extra.mp4"]},
+    ]  # fmt: skip
+    for r in rows:
+        r.setdefault("images", [])
+    src = _write(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "out.jsonl"
+    res = run("convert", src, "--chat-template", QWEN_VL, "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 2, 1, 1)
+    _render_as_original(rows[:1], rows_of(out))
+    rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
+    reasons = [r["reason"] for r in rejects]
+    assert reasons == [
+        "the conversation holds 1 video part but the row has 0 videos (column videos)",
+        "the conversation holds no video part but the row has 1 video (column videos)",
+    ], reasons
+    assert "has no videos column" not in " ".join(res.output.split())
+
+
+def test_each_media_part_goes_with_its_own_column():
+    from trlprep.columns.arrowtypes import media_kind
+    from trlprep.templates.inputs import image_marks, media_parts
+
+    parts = [
+        {"type": "image"},
+        {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
+        {"type": "video", "video": "clip.mp4"},
+        {"type": "audio", "audio": "a.wav"},
+        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
+        {"type": "file", "file": {"file_id": "f1"}},
+        {"video": "no-type.mp4"},
+    ]
+    assert [media_kind(p) for p in parts] == [
+        "image", "image", "video", "audio", "audio", None, "video",
+    ]  # fmt: skip
+    messages = [{"role": "user", "content": parts}, _answer("ok")]
+    assert image_marks(messages) == (0, 2)  # was (0, 7): every media part an image
+    assert (media_parts(messages, "video"), media_parts(messages, "audio")) == (2, 2)
