@@ -101,3 +101,28 @@ def test_each_media_part_goes_with_its_own_column():
     messages = [{"role": "user", "content": parts}, _answer("ok")]
     assert image_marks(messages) == (0, 2)  # was (0, 7): every media part an image
     assert (media_parts(messages, "video"), media_parts(messages, "audio")) == (2, 2)
+
+
+def test_validate_counts_video_parts_against_videos_and_says_what_it_did_not_check(tmp_path):
+    import trlprep
+
+    rows = [
+        {"messages": [_user(VIDEO, _text("What happens?")), _answer("A jump.")],
+         "videos": ["cat.mp4"]},
+        {"messages": [_user(VIDEO, VIDEO, _text("Same?")), _answer("No.")], "videos": ["a"]},
+    ]  # fmt: skip
+    report = trlprep.validate(_write(tmp_path / "v.jsonl", rows))
+    assert [(i.rule, i.rows) for i in report.issues] == [("media-count", [1])]
+    assert "(messages: 2 video parts, 1 video (column videos))" in report.issues[0].message
+    assert not any("not checked" in n for n in report.notes)
+
+    rows = [
+        {"messages": [_user(IMAGE, AUDIO, _text("Same?")), _answer("Yes.")], "images": ["a.png"]},
+        {"messages": [_user(AUDIO, _text("Who speaks?")), _answer("Ann.")], "images": []},
+    ]
+    report = trlprep.validate(_write(tmp_path / "a.jsonl", rows))
+    assert report.valid, report.issues  # audio parts are not images (and not counted)
+    assert (
+        "2 rows hold audio parts and the data has no audios column: their number was not "
+        "checked (image parts are checked against images)"
+    ) in report.notes

@@ -281,6 +281,17 @@ CASES = [
     ),
     ("image-count", [{"messages": [U, A], "images": ["a.png"]}], {}, None, [0]),
     ("image-count", [{"messages": [_m("user", [{"type": "image"}]), A]}], {}, None, [0]),
+    (
+        "media-count",
+        [
+            {"messages": [_m("user", [{"type": "video"}]), A], "videos": ["a.mp4"]},
+            {"messages": [_m("user", [{"type": "video"}]), A], "videos": []},
+            {"messages": [_m("user", [{"type": "audio"}]), A], "videos": []},
+        ],
+        {},
+        None,
+        [1],
+    ),
     ("invalid-tools", [{"text": "x", "tools": "[{"}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": '{"name": "f"}'}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": [{"type": "function"}]}], {}, "tools", [0]),

@@ -97,6 +97,7 @@ def validate(
             finder.add(hashes, lines)
         col.line_oriented = col.line_oriented or lines is not None
         col.add_sink(sink, offset, lines)
+    notes = notes + col.media_notes()
     if finder is not None:
         _report_duplicates(finder, col)
     else:

@@ -34,9 +34,12 @@ class Collector:
         self.num_rows = 0
         self.line_oriented = False
         self.seen_columns: set[str] = set()
+        self.unchecked_media: dict[str, int] = {}  # kind -> rows (`BatchSink`)
         self._acc: dict[tuple[str, str | None], _Acc] = {}
 
     def add_sink(self, sink: BatchSink, offset: int, lines: np.ndarray | None) -> None:
+        for kind, n in sink.unchecked_media.items():
+            self.unchecked_media[kind] = self.unchecked_media.get(kind, 0) + n
         for (rule, column), f in sink.flags.items():
             idx = np.flatnonzero(f.mask)
             self.add(
@@ -49,6 +52,19 @@ class Collector:
                 hint=f.hint,
                 details=list(f.details),
             )
+
+    def media_notes(self) -> list[str]:
+        """What was not checked: rows holding video / audio parts without a `videos` /
+        `audios` column to count them against."""
+        from trlprep.wording import plural
+
+        return [
+            f"{plural(n, 'row')} {'holds' if n == 1 else 'hold'} {kind} parts and the data has "
+            f"no {kind}s column: their number was not checked (image parts are checked "
+            "against images)"
+            for kind, n in self.unchecked_media.items()
+            if n
+        ]
 
     def add(
         self,

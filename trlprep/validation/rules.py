@@ -34,6 +34,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | steps-mismatch           | error   | len(completions) != len(labels)                           |
 | empty-steps              | error   | `completions` is an empty list                            |
 | image-count              | error   | image parts in a sequence != images in the row            |
+| media-count              | error   | video/audio parts in a sequence != entries of videos/audios |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
 | import-failed            | error   | `--from LAYOUT`: the row cannot be imported from the layout |
 | invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
@@ -93,6 +94,7 @@ BEYOND_SCHEMA: tuple[str, ...] = (
     "chosen-equals-rejected",
     "steps-mismatch (lengths)",
     "image-count",
+    "media-count",
     "mask-mismatch (lengths)",
     "invalid-tools (JSON text)",
     "invalid-arguments",
@@ -271,6 +273,14 @@ RULES: dict[str, Rule] = {
             E,
             "the number of image parts differs from the number of images",
             'put one {"type": "image"} part in the messages per entry of the images column',
+        ),
+        Rule(
+            "media-count",
+            E,
+            "the number of video or audio parts differs from the entries of the videos or "
+            "audios column",
+            'put one {"type": "video"} (or {"type": "audio"}) part in the messages per entry '
+            "of the videos (audios) column",
         ),
         Rule(
             "invalid-tools",

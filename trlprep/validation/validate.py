@@ -34,7 +34,7 @@ from trlprep.validation.checks.plain import (
     check_strings,
     check_tokens,
 )
-from trlprep.validation.checks.sides import check_side_columns
+from trlprep.validation.checks.sides import check_side_columns, media_columns
 from trlprep.validation.checks.text import check_placeholders
 from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
@@ -84,7 +84,8 @@ def check_batch(
     if "input_ids" in typed:
         check_tokens(typed["input_ids"], typed.get("attention_mask"), sink)
     images = check_side_columns(data, sink)
-    cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes)
+    media = media_columns(data, sink)
+    cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes, media)
     marks = {r: i.placeholders for r, i in infos.items() if i.placeholders is not None}
     if marks:
         names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
@@ -139,7 +140,7 @@ def validate_batches(
             else:
                 finder.add(row_hash(hashes), b.lines)
         col.add_sink(sink, b.offset, b.lines)
-    notes = list(notes or [])
+    notes = list(notes or []) + col.media_notes()
     if finder is not None:
         _report_duplicates(finder, col)
     elif duplicates:

@@ -32,6 +32,8 @@ class BatchSink:
     def __init__(self, num_rows: int) -> None:
         self.num_rows = num_rows
         self.flags: dict[tuple[str, str | None], _Flag] = {}
+        # rows holding video / audio parts whose number nothing checks (no such column)
+        self.unchecked_media: dict[str, int] = {}
 
     def flag(
         self,

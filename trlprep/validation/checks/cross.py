@@ -25,10 +25,12 @@ def cross_checks(
     images: np.ndarray | None,
     sink: BatchSink,
     hashes: dict[str, np.ndarray] | None = None,
+    media: dict[str, np.ndarray | None] | None = None,
 ) -> None:
     """Rules over several columns of a row (or over turn order within one).
 
-    `hashes` (per-column row hashes) narrow chosen == rejected to rows whose hashes agree.
+    `hashes` (per-column row hashes) narrow chosen == rejected to rows whose hashes agree;
+    `media`: entries per row of the `videos` / `audios` columns (`sides.media_columns`).
     """
     roles = {c.role: c.name_in(fmt) for c in dtype.columns_in(fmt)}
     explicit = "prompt" in roles
@@ -56,6 +58,7 @@ def cross_checks(
         sink.flag("steps-mismatch", "labels", both & (list_lengths(comp) != list_lengths(lab)))
     if fmt is Format.CONVERSATIONAL:
         _image_counts(roles, infos, images, sink)
+        _media_counts(roles, infos, media or {}, sink)
 
 
 def _prompt_ending(info: MessagesInfo, column: str, sink: BatchSink) -> None:
@@ -139,6 +142,52 @@ def _first_messages_equal(c: pa.Array, r: pa.Array) -> np.ndarray:
         return df.select((same & has).fill_null(False)).to_series().to_numpy()
     except Exception:  # content of different layouts (string vs parts): not comparable
         return np.zeros(len(c), dtype=bool)
+
+
+def _sequences(roles: dict[str, str], names: list[str]) -> list[tuple[str, tuple[str, ...]]]:
+    """The conversations a row's media go with: the prompt followed by each other column
+    (`prompt+chosen`, ...), or each column alone; (label, roles) pairs."""
+    others = [r for r in names if r != "prompt"]
+    if "prompt" in names and others:
+        return [(f"{roles['prompt']}+{roles[r]}", ("prompt", r)) for r in others]
+    return [(roles[r], (r,)) for r in names]
+
+
+def _media_counts(
+    roles: dict[str, str],
+    infos: dict[str, MessagesInfo],
+    media: dict[str, np.ndarray | None],
+    sink: BatchSink,
+) -> None:
+    """Video / audio parts against the row's `videos` / `audios` entries (`media-count`);
+    without such a column, the rows holding those parts are counted as unchecked."""
+    from trlprep.wording import plural
+
+    for kind in ("video", "audio"):
+        parts = {r: info.media[kind] for r, info in infos.items() if kind in info.media}
+        held = media.get(kind)
+        if held is None:
+            if parts:
+                holding = np.logical_or.reduce([p > 0 for p in parts.values()])
+                n = int(np.count_nonzero(holding))
+                sink.unchecked_media[kind] = sink.unchecked_media.get(kind, 0) + n
+            continue
+        zeros = np.zeros(sink.num_rows, np.int64)
+        full = {r: parts.get(r, zeros) for r in infos}
+        for label, which in _sequences(roles, list(full)):
+            count = sum(full[r] for r in which)
+            bad = count != held
+            if bad.any():
+                sink.flag(
+                    "media-count",
+                    None,
+                    bad,
+                    details=[
+                        f"{label}: {plural(int(count[k]), f'{kind} part')}, "
+                        f"{plural(int(held[k]), kind)} (column {kind}s)"
+                        for k in np.flatnonzero(bad)[:3]
+                    ],
+                )
 
 
 def _image_counts(

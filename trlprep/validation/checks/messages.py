@@ -10,7 +10,7 @@ distinct role.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -35,6 +35,8 @@ class MessagesInfo:
     last_role: np.ndarray
     images: np.ndarray  # {"type": "image"} parts per row
     placeholders: np.ndarray | None = None  # `<image>` in string contents per row
+    # video / audio parts per row (`VIDEO_AUDIO_PARTS`), for the kinds the column holds
+    media: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 _EXPECTED_FIELD = {
@@ -192,15 +194,18 @@ def check_messages(
     if has_calls is not None:
         check_tool_arguments(msgs, owners.rows, column, sink)
     scan: list[Scan] = []
-    images = _check_content(msgs, present, has_calls, owners, column, sink, scan)
+    parts = _check_content(msgs, present, has_calls, owners, column, sink, scan) or {}
+    per_row = {
+        kind: np.bincount(owners.parent, weights=counts, minlength=n).astype(np.int64)
+        for kind, counts in parts.items()
+    }
     return MessagesInfo(
         lengths=lengths,
         first_role=first,
         last_role=last,
-        images=np.bincount(owners.parent, weights=images, minlength=n).astype(np.int64)
-        if images is not None
-        else np.zeros(n, np.int64),
+        images=per_row.pop("image", np.zeros(n, np.int64)),
         placeholders=placeholders(scan[0], lambda: owners.parent, n) if scan else None,
+        media=per_row,
     )
 
 
@@ -269,8 +274,9 @@ def _check_message_fields(msgs, present, owners: _Owners, column, sink) -> None:
 
 def _check_content(
     msgs, present, has_calls, owners: _Owners, column, sink, scan: list[Scan]
-) -> np.ndarray | None:
-    """Check message content; returns the image parts per message (None: no image parts).
+) -> dict[str, np.ndarray] | None:
+    """Check message content; returns the media parts per message by kind (`image`, and
+    `VIDEO_AUDIO_PARTS`' kinds), for the kinds it holds (None: content is not parts).
 
     String content is scanned for special tokens and NUL; its `Scan` goes into `scan`."""
     content = _field(msgs, "content")
@@ -313,7 +319,15 @@ def _check_content(
     return no_images
 
 
-def _check_parts(content, present, owners: _Owners, column, sink) -> np.ndarray:
+# Part types counted against a `videos` / `audios` column (image parts: `image` only, as the
+# image-count rule has always counted them)
+VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
+    "video": ("video", "video_url"),
+    "audio": ("audio", "audio_url", "input_audio"),
+}
+
+
+def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, np.ndarray]:
     m = len(content)
     parts = pc.list_flatten(content)
     # part -> message -> row
@@ -366,7 +380,9 @@ def _check_parts(content, present, owners: _Owners, column, sink) -> np.ndarray:
             rows.rows(is_text & to_numpy_bool(pc.utf8_is_space(text))),
             message=f"column {column!r}: a text part holds only whitespace",
         )
-    is_image = live & to_numpy_bool(pc.equal(ptype, "image"))
-    if not is_image.any():
-        return None
-    return np.bincount(pmsg[is_image], minlength=m).astype(np.int64)
+    out = {}
+    for kind, types in (("image", ("image",)), *VIDEO_AUDIO_PARTS.items()):
+        hit = live & to_numpy_bool(pc.is_in(ptype, pa.array(types)))
+        if hit.any():
+            out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
+    return out

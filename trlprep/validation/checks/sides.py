@@ -47,6 +47,21 @@ def check_side_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> np.n
     return images
 
 
+def media_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> dict[str, np.ndarray | None]:
+    """Entries per row of the `videos` / `audios` list columns, by kind (`video`, `audio`;
+    None: the data has no such column, or not of lists)."""
+    out: dict[str, np.ndarray | None] = {}
+    for kind in ("video", "audio"):
+        out[kind] = None
+        if (got := get_column(data, f"{kind}s")) is not None:
+            f, arr = got
+            if pa.types.is_null(arr.type):
+                out[kind] = np.zeros(len(arr), np.int64)
+            elif _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
+                out[kind] = _count_images(f, arr)  # list lengths (of JSON text too)
+    return out
+
+
 def _check_kind(f, arr, sink, json_ok: set[str], type_ok, what: str) -> bool:
     """Flag non-null values of the wrong kind; True when the column is usable as typed."""
     if pa.types.is_null(arr.type):
