@@ -494,3 +494,23 @@ def test_cli_ray_decodes_datasets_json_columns_from_object_storage_as_local(tmp_
     assert len(out["ray"]) == 12
     assert all(r["text"].startswith("<|im_start|>system") for r in out["ray"])
     assert _counts(results["ray"].output) == _counts(results["local"].output)
+
+
+def test_cli_ray_map_onto_tools_keeps_each_rows_schemas_as_local(tmp_path):
+    """BFCL's schemas under another name (`functions`), `--map tools=functions`: each row
+    keeps its own schemas (in its own key order) on Ray as locally, rendered alike."""
+    raw = [json.loads(x) for x in (REALDATA / "bfcl/bfcl_v4.sample.jsonl").read_text().splitlines()]
+    src = tmp_path / "functions.jsonl"
+    src.write_text(
+        "".join(
+            json.dumps({"id": r["id"], "prompt": r["question"][0], "functions": r["function"]})
+            + "\n"
+            for r in raw
+        )
+    )
+    args = ("--map", "tools=functions", "--chat-template", "qwen2.5")
+    results, rows, _ = _both(src, tmp_path, *args)
+    assert results["local"].exit_code == results["ray"].exit_code == 0, results["ray"].output
+    _same_rows(rows["ray"], rows["local"])
+    assert [json.dumps(r["tools"]) for r in rows["ray"]] == [json.dumps(r["function"]) for r in raw]
+    assert _counts(results["ray"].output) == _counts(results["local"].output)

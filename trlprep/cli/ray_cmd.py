@@ -51,12 +51,18 @@ def read(path: Any, input_format: str | None = None, split: str | None = None) -
 
 
 def read_numbered(
-    path: Any, input_format: str | None = None, split: str | None = None, bad_lines: Any = None
+    path: Any,
+    input_format: str | None = None,
+    split: str | None = None,
+    bad_lines: Any = None,
+    import_options: Any = None,
 ) -> tuple[Any, int, Any]:
-    """The input numbered as the local engine numbers it (`trlprep.ray.sources`)."""
+    """The input numbered as the local engine numbers it (`trlprep.ray.sources`); the column
+    `--map tools=NAME` renames read as `tools` is."""
     from trlprep.ray.sources import read_numbered as numbered
 
-    return numbered(path, input_format, split, bad_lines)
+    tools = (getattr(import_options, "map", None) or {}).get("tools")
+    return numbered(path, input_format, split, bad_lines, tools)
 
 
 def convert_ray(
@@ -118,7 +124,7 @@ def convert_ray(
     shown = False  # the workers' warnings printed
     try:
         with ray_errors():
-            ds, n_in, ledger.shards = read_numbered(path, input_format, split, bad)
+            ds, n_in, ledger.shards = read_numbered(path, input_format, split, bad, import_options)
             ledger.rows_in = n_in
             if not n_in:
                 raise DataError(f"{path}: no rows", hint="the input holds no rows")
@@ -301,7 +307,7 @@ def validate_ray(
     bad = BadLines() if on_bad_lines == "skip" else None
     try:
         with ray_errors():
-            ds, _, shards = read_numbered(path, input_format, split, bad)
+            ds, _, shards = read_numbered(path, input_format, split, bad, import_options)
             if layout is not None:  # a public layout: imported block by block first
                 from trlprep.ray.checking import validate_imported
 

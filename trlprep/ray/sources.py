@@ -82,23 +82,26 @@ def read_numbered(
     input_format: str | None = None,
     split: str | None = None,
     bad_lines: Any = None,
+    tools_column: str | None = None,
 ) -> tuple[Any, int, Any]:
     """The input as a Ray dataset numbered as the local engine numbers it: ROW_ID and, for
     line-based files, LINE; also the row count and the files (`Shards`, None for one file
     or object storage). `bad_lines` (`trlprep.io.jsonl.BadLines`): JSON Lines lines that
-    hold no JSON object are skipped into it (else the first one is a DataError naming it)."""
+    hold no JSON object are skipped into it (else the first one is a DataError naming it).
+    `tools_column`: the column `--map tools=NAME` renames, read as each row's own schemas
+    as `tools` is (`trlprep.io.jsontext.tools_from`; local files)."""
     from trlprep.ray.numbering import numbered
 
     paths = input_paths(path, input_format, split)
     fmt = input_format_of(paths, input_format)
     if not _remote(paths):
-        return _trlprep_read(paths, fmt, split, bad_lines)
+        return _trlprep_read(paths, fmt, split, bad_lines, tools_column)
     ds, total = numbered(_ray_read(paths, fmt).materialize())
     return ds, total, None
 
 
 def _trlprep_read(
-    paths: list[str], fmt: str, split: str | None, bad_lines: Any
+    paths: list[str], fmt: str, split: str | None, bad_lines: Any, tools_column: str | None
 ) -> tuple[Any, int, Any]:
     """Read each file with trlprep's reader in a Ray task that hands back its rows (with
     LINE) as blocks in order; files' columns checked as locally (the shard named); rows
@@ -110,7 +113,7 @@ def _trlprep_read(
     ray = _ray()
     read_one = ray.remote(num_returns="streaming")(_read_file)
     skip = bad_lines is not None
-    streams = [read_one.remote(p, fmt, split, skip) for p in paths]  # all files at once
+    streams = [read_one.remote(p, fmt, split, skip, tools_column) for p in paths]  # all at once
     first: tuple[str, list[str]] | None = None
     starts, counts, blocks, offset = [], [], [], 0
     for p, stream in zip(paths, streams, strict=True):  # in file order: the first error
@@ -132,17 +135,21 @@ def _trlprep_read(
     return ds.materialize(), total, shards if len(paths) > 1 else None
 
 
-def _read_file(path: str, fmt: str, split: str | None, skip: bool) -> Iterator[Any]:
+def _read_file(
+    path: str, fmt: str, split: str | None, skip: bool, tools_column: str | None = None
+) -> Iterator[Any]:
     """One file read by trlprep's reader: first (rows, columns, bad lines found as {line:
     (reason, text)}), then its rows with LINE in blocks (at least one, in order)."""
     import math
 
     from trlprep.io.jsonargs import is_json_field
     from trlprep.io.jsonl import BadLines
+    from trlprep.io.jsontext import tools_from
     from trlprep.io.readers import read
 
     bad = BadLines() if skip else None
-    src = read(path, split=split, input_format=fmt, bad_lines=bad)
+    with tools_from({"tools": tools_column} if tools_column else None):
+        src = read(path, split=split, input_format=fmt, bad_lines=bad)
     table = src.table
     n = table.num_rows
     line = pa.nulls(n, pa.int64()) if src.lines is None else pa.array(src.lines, pa.int64())
