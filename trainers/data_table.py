@@ -79,13 +79,16 @@ def to_training_table(
         is_layout,
         layout_names,
         layout_read_as,
+        parse_column_map,
     )
     from trlprep.importers.run import RejectedRowsWarning, rejected_warning
     from trlprep.io.adapters import as_input
+    from trlprep.io.jsontext import tools_from
     from trlprep.io.sources import Source
     from trlprep.templates.sources import NoTemplateError
 
-    inp = as_input(data, split=split)
+    with tools_from(parse_column_map(column_map)):  # `tools=NAME`: each row's own schemas
+        inp = as_input(data, split=split)
     table = raw = inp.table
     rows, lines = np.arange(table.num_rows), inp.source.lines  # each row's input row and line
     if table.num_rows == 0:  # as in every command (nothing to train on: no --allow-empty)
