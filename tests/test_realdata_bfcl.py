@@ -113,8 +113,11 @@ def _without_null_keys(value):
     return value
 
 
+@pytest.mark.parametrize(
+    ("template", "original"), [("qwen2.5", "qwen2_5"), ("llama3.1", "llama3_1")]
+)
 @pytest.mark.parametrize("kind", ["polars", "datasets", "arrow"])
-def test_tools_typed_as_one_struct_render_each_rows_own_schemas(kind):
+def test_tools_typed_as_one_struct_render_each_rows_own_schemas(kind, template, original):
     """A frame or Dataset holds the schemas as one struct (every key of all rows, null where
     a row has none): each row renders its own schemas, in the struct's key order."""
     import pyarrow as pa
@@ -135,20 +138,18 @@ def test_tools_typed_as_one_struct_render_each_rows_own_schemas(kind):
         data = table = pa.Table.from_pylist(rows)
     held = table.column("tools").to_pylist()
     assert any("null" in json.dumps(t) for t in held)  # the struct gave rows others' keys
-    out = trlprep.convert(data, chat_template="qwen2.5")
+    out = trlprep.convert(data, chat_template=template)
     back = out.to_arrow() if kind == "polars" else out.data.table if kind == "datasets" else out
     texts = back.column("prompt").to_pylist()
     same_order = 0
     for r, h, text in zip(rows, held, texts, strict=True):
         own = _without_null_keys(h)
         assert own == r["tools"]  # the row's own keys and values (order aside)
-        assert text == original_render(
-            "qwen2_5", r["prompt"], tools=own, add_generation_prompt=True
-        )
+        assert text == original_render(original, r["prompt"], tools=own, add_generation_prompt=True)
         if json.dumps(own) == json.dumps(r["tools"]):  # keys in the row's own order
             same_order += 1
             assert text == original_render(
-                "qwen2_5", r["prompt"], tools=r["tools"], add_generation_prompt=True
+                original, r["prompt"], tools=r["tools"], add_generation_prompt=True
             )
     assert same_order >= 39  # the rest hold the struct's order (the first row's keys first)
     # same kind out as in: the column given back as the caller's struct type
