@@ -173,3 +173,23 @@ def test_parquet_tools_struct_written_back_as_each_rows_own_schemas(tmp_path):
     got = rows_of(out)
     assert [r["tools"] for r in got] == [r["tools"] for r in rows]  # was: nulls of all rows
     assert [r["id"] for r in got] == [r["id"] for r in rows]
+
+
+def test_polars_frame_mapped_onto_tools_gets_its_struct_type_back():
+    """`map={"tools": "functions"}` on a frame holding the schemas as one struct: each row
+    renders its own schemas, and `tools` comes back in the frame's own struct type."""
+    pl = pytest.importorskip("polars")
+    import trlprep
+
+    raw = [json.loads(line) for line in BFCL.read_text(encoding="utf-8").splitlines()]
+    frame = pl.DataFrame([{"prompt": r["question"][0], "functions": r["function"]} for r in raw])
+    out = trlprep.convert(frame, map={"tools": "functions"}, chat_template="qwen2.5")
+    assert out.columns == ["prompt", "tools"]
+    assert out.schema["tools"] == frame.schema["functions"]
+    held = frame.to_arrow().column("functions").to_pylist()
+    for r, h, text in zip(raw, held, out["prompt"].to_list(), strict=True):
+        own = _without_null_keys(h)
+        assert own == r["function"]
+        assert text == original_render(
+            "qwen2_5", r["question"][0], tools=own, add_generation_prompt=True
+        )

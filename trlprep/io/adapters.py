@@ -24,7 +24,13 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import UsageError
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
 from trlprep.io.jsonext import at_entry, has_json_features, with_json_types
-from trlprep.io.jsontext import column_from_values, decode_json_texts, has_struct, tools_names
+from trlprep.io.jsontext import (
+    TOOLS,
+    column_from_values,
+    decode_json_texts,
+    has_struct,
+    tools_names,
+)
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
 
 _KINDS_HINT = (
@@ -90,7 +96,9 @@ def _tools_typed_back(
     of all rows again, null where a row has none)."""
 
     def back(t: pa.Table) -> Any:
-        for name, typ in types.items():
+        for given, typ in types.items():
+            # a column renamed onto `tools` (`map={"tools": given}`) comes back as `tools`
+            name = given if given in t.column_names else TOOLS
             if name not in t.column_names or not is_json_field(t.schema.field(name)):
                 continue
             decoded = decode_json_texts(name, t.column(name), python_literals=False)
