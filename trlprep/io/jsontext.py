@@ -3,7 +3,10 @@
 A column whose rows hold different JSON kinds (a string here, a message list there) has no
 single Arrow type; it is kept as the JSON text of each value in a string field tagged with
 `arrowtypes.JSON_FIELD_KEY`. Everything here either produces such columns when values
-disagree or turns them back into JSON.
+disagree or turns them back into JSON. A `tools` column (function schemas, each row its
+own) is always kept so: read from values as each row's JSON text (also under the name
+`--map tools=NAME` renames, `tools_from`), and turned from one Arrow struct into each
+row's JSON text without the null-valued keys the struct gave it (`settle_tools`).
 """
 
 from __future__ import annotations
