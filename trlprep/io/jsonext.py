@@ -26,6 +26,7 @@ from trlprep.io.jsonargs import ARGUMENTS, CALL_FIELDS, encode, has_plain_argume
 from trlprep.io.jsontext import (
     decode_json_texts,
     encode_json_texts,
+    has_struct,
     json_field,
     settle_tools,
     tools_names,
@@ -68,7 +69,7 @@ def decode_json_column(
     if decoded is None:  # not JSON (datasets writes only JSON): kept as the text of each row
         return json_field(name), texts
     field, values = decoded
-    if extra and _has_struct(values.type):  # objects would get every row's keys: kept as is
+    if extra and has_struct(values.type):  # objects would get every row's keys: kept as is
         return json_field(name), texts
     if not is_json_field(field) and has_plain_arguments(values.type):
         values = retag(values)  # arguments as tagged JSON text, as the JSONL reader gives them
@@ -107,12 +108,6 @@ def at_entry(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     struct made each row's own JSON text, null-valued keys left out
     (`jsontext.settle_tools`)."""
     return settle_tools(decode_json_extensions(data))
-
-
-def _has_struct(t: pa.DataType) -> bool:
-    if pa.types.is_struct(t):
-        return True
-    return (is_list(t) or pa.types.is_fixed_size_list(t)) and _has_struct(t.value_type)
 
 
 def _without_features(metadata: dict | None, names: set[str]) -> dict | None:

@@ -206,15 +206,8 @@ def _image_counts(
     if images is None and not any(p.any() for p in parts.values()):
         return
     n_images = images if images is not None else np.zeros(sink.num_rows, dtype=np.int64)
-    prompt = parts.get("prompt")
-    others = [r for r in parts if r != "prompt"]
-    sequences = (
-        [(f"{roles['prompt']}+{roles[r]}", ("prompt", r)) for r in others]
-        if prompt is not None and others
-        else [(roles[r], (r,)) for r in parts]
-    )
     counted = images is not None  # placeholders counted too
-    for label, which in sequences:
+    for label, which in _sequences(roles, list(parts)):
         count = sum(parts[r] for r in which)
         held = sum(np.broadcast_to(holders[r], count.shape) for r in which)
         shown = sum(np.broadcast_to(only[r], count.shape) for r in which)
