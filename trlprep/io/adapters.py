@@ -26,6 +26,7 @@ from trlprep.io.jsonargs import decoded, has_tagged_arguments
 from trlprep.io.jsonext import decode_json_extensions, has_json_features, with_json_types
 from trlprep.io.jsontext import TOOLS, column_from_values
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
+from trlprep.wording import article
 
 _KINDS_HINT = (
     "pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, pandas.DataFrame, "
@@ -149,7 +150,7 @@ def _datasets_input(data: Any, split: str | None) -> Input:
 
         return Input(Source(dataset_table(data)), restore, values_back=json_values)
     raise UsageError(
-        f"a {type(data).__name__} cannot be processed in place",
+        f"{article(type(data).__name__)} cannot be processed in place",
         hint="pass the file path instead (trlprep streams files itself), or a Dataset",
     )
 
