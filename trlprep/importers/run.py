@@ -219,10 +219,11 @@ def import_dataset(
             warnings.warn(rejected_warning(result, importer.name), stacklevel=3)
         restored = inp.restore(result.table)
         if not isinstance(restored, (list, dict)):  # Python rows hold the values themselves
-            from trlprep.io.kinds import carried_warning
+            from trlprep.io.kinds import CarriedColumnWarning, carried_warning
 
             for column, kinds in result.carried.items():
-                warnings.warn(carried_warning(column, kinds, "returned"), stacklevel=3)
+                said = carried_warning(column, kinds, "returned")
+                warnings.warn(said, CarriedColumnWarning, stacklevel=3)
         return restored
 
     return map_splits(data, one, split)
