@@ -150,3 +150,13 @@ def test_python_api_raises_the_same_error(tmp_path):
     name = _write(tmp_path, "csv", "utf-32")
     with pytest.raises(TextFaultError, match="UTF-32 text"):
         trlprep.api.validate(str(tmp_path / name))
+
+
+def test_the_command_names_the_file_as_given_quoted_and_writes_beside_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my data").mkdir()
+    (tmp_path / "my data" / "d.jsonl").write_bytes(_encoded(TEXTS["jsonl"], "utf-16"))
+    result = CliRunner().invoke(app, ["validate", "my data/d.jsonl"])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert "`iconv -f UTF-16 -t UTF-8 'my data/d.jsonl' > 'my data/d.utf8.jsonl'`" in text

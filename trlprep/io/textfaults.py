@@ -10,6 +10,7 @@ whole file, with a command that re-encodes it.
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 from trlprep.errors import DataError, InputError
@@ -122,10 +123,10 @@ def encoding_error(path: str, head: bytes, compression: str | None) -> TextFault
         "as its byte-order mark says" if marked else "told by the NUL bytes of its first characters"
     )
     source = f"{encoding}" if marked else f"{encoding}{order}"  # iconv reads the mark itself
-    name = Path(path).name
-    plain = name[: -len(Path(name).suffix)] if compression else name
-    stem, suffix = Path(plain).stem, Path(plain).suffix
-    out = f"{stem}.utf8{suffix}"
+    given = Path(path)
+    plain = given.with_suffix("") if compression and given.suffix else given
+    out = shlex.quote(str(plain.with_name(f"{plain.stem}.utf8{plain.suffix}")))
+    name = shlex.quote(str(path))  # as given, so the command runs where trlprep ran
     command = f"iconv -f {source} -t UTF-8 {name} > {out}"
     if compression in _DECOMPRESS:
         command = f"{_DECOMPRESS[compression]} {name} | iconv -f {source} -t UTF-8 > {out}"
