@@ -114,3 +114,22 @@ def test_the_ray_engine_alike(here):
     assert r.exit_code == 0, r.output
     assert (here / "r.jsonl").read_bytes() == b""
     assert "0 rejected rows -> r.jsonl (empty, as --rejects asks)" in r.stderr
+
+
+def test_an_empty_input_allowed_handles_the_rejects_file_alike(here):
+    (here / "empty.jsonl").write_text("")
+    (here / "allbad.jsonl").write_text("not json\n{broken\n")
+    base = ["--to", "prompt_completion", "--allow-empty", "--on-error", "skip"]
+    r = _run("convert", "empty.jsonl", "-o", "e.jsonl", *base, "--rejects", "r.jsonl")
+    assert r.exit_code == 0, r.output
+    assert (here / "r.jsonl").read_bytes() == b""
+    assert "0 rejected rows -> r.jsonl (empty, as --rejects asks)" in r.stderr
+    r = _run("convert", "empty.jsonl", "-o", "e2.jsonl", *base)
+    assert r.exit_code == 0 and not (here / "e2.rejects.jsonl").exists()
+    assert "0 rejected rows: no rejects file written" in r.stderr
+    # every line bad and skipped: each one is accounted for in the rejects file
+    r = _run("convert", "allbad.jsonl", "-o", "b.jsonl", *base, "--on-bad-lines", "skip")
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(x) for x in (here / "b.rejects.jsonl").read_text().splitlines()]
+    assert [(x["line"], x["stage"]) for x in rows] == [(1, "read"), (2, "read")]
+    assert "0 rejected rows and 2 bad lines -> b.rejects.jsonl" in r.stderr

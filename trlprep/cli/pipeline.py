@@ -133,7 +133,7 @@ def run(req: Request) -> None:
         if first.data.num_rows == 0:
             from trlprep.cli.empty import empty_input
 
-            empty_input(req, from_type)
+            empty_input(req, from_type, bad)
             return
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
