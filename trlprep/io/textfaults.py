@@ -132,7 +132,7 @@ def encoding_error(path: str, head: bytes, compression: str | None) -> TextFault
         command = f"{_DECOMPRESS[compression]} {name} | iconv -f {source} -t UTF-8 > {out}"
     return TextFaultError(
         f"the file is {encoding} text ({_ORDER[order]}, {how}), not UTF-8; "
-        "trlprep reads UTF-8 text (as Arrow and `datasets` do)",
+        "trlprep reads UTF-8 text only",
         path=path,
         hint=f"re-encode it as UTF-8: `{command}`",
     )
