@@ -233,7 +233,9 @@ def read_bytes(path: str) -> bytes:
 def check_encoding(path: str, head: bytes) -> None:
     """Raise a TextFaultError (invalid data, exit 1) when `head`, the first decompressed
     bytes of the text file `path`, says it is UTF-16 or UTF-32 rather than UTF-8."""
-    error = textfaults.encoding_error(path, head, sniff(path))
+    if textfaults.wide_encoding(head) is None:
+        return
+    error = textfaults.encoding_error(path, head, sniff(path))  # sniffed only then
     if error is not None:
         raise error
 
