@@ -149,5 +149,5 @@ def test_reasoning_parts_on_a_string_template_are_refused_not_joined_into_the_an
     with pytest.raises(RowFailures) as err:
         render_table(table_from_records(rows), "lm", load_template("chatml"))
     assert err.value.rows == [0]
-    assert "'reasoning' content part" in str(err.value)
+    assert "content part of type 'reasoning'" in str(err.value)
     assert "image" not in str(err.value)

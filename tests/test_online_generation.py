@@ -116,7 +116,7 @@ def test_builtin_rewards():
     assert got == [1.0, 0.0, None]
     _, exact_col = resolve("exact=solution")
     assert exact_col(completions=["4"], solution=[4]) == [1.0]
-    with pytest.raises(UsageError, match="needs a 'answer' column"):
+    with pytest.raises(UsageError, match="needs the column 'answer'"):
         exact(completions=["a"])
     # conversational completions are scored on their text
     assert length(completions=[[{"role": "assistant", "content": "abcd"}]]) == [4.0]

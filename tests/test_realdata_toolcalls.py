@@ -182,7 +182,7 @@ def test_check_template_on_converted_output_blames_the_template_not_the_layout(t
     assert res.exit_code == 0, res.output
     res = run("check-template", "--chat-template", "chatml", out)
     assert res.exit_code == 1, res.output
-    assert "row 0: messages: chatml cannot render tool-call turns: message 3" in res.output
+    assert "line 1: messages: chatml cannot render tool-call turns: message 3" in res.output
     assert "convert it first" not in res.output
     # raw HH transcripts still get the import advice (the layout lands elsewhere)
     res = run("check-template", "--chat-template", "chatml", sample("hh_rlhf"))

@@ -126,7 +126,42 @@ def test_check_template_fails_on_data_the_template_rejects(tmp_path):
     data = write_jsonl(tmp_path / "d.jsonl", rows)
     result = run("check-template", "--chat-template", "gemma", data)
     assert result.exit_code == 1
-    assert "row 5" in result.stdout and "System role not supported" in result.stdout
+    assert "line 6" in result.stdout and "System role not supported" in result.stdout
+
+
+def test_check_template_names_the_file_line_as_validate_does(tmp_path):
+    # two blank lines before the last row: row 5 is on line 8, so row and line differ
+    rows = [json.dumps(pref(i)) for i in range(5)]
+    bad = json.dumps(pref(5, system=True))
+    (tmp_path / "d.jsonl").write_text("\n".join(rows) + "\n\n\n" + bad + "\n")
+    data = str(tmp_path / "d.jsonl")
+    result = run("check-template", "--chat-template", "gemma", data)
+    assert result.exit_code == 1
+    assert "line 8: " in result.stdout and "row 5" not in result.stdout
+    checks = {c["name"]: c for c in json.loads(run("check-template", "--chat-template",
+        "gemma", data, "--json").stdout)["checks"]}  # fmt: skip
+    assert checks["data renders"]["details"] == {"row": 5, "rows": [5], "line": 8, "lines": [8]}
+    out = str(tmp_path / "o.jsonl")
+    said = run("convert", data, "--chat-template", "gemma", "-o", out).output
+    assert "d.jsonl:8: chat template" in said  # the line convert names
+
+
+def test_check_template_without_lines_names_rows_and_with_files_names_them(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = [pref(i) for i in range(5)] + [pref(5, system=True)]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "d.parquet")
+    result = run("check-template", "--chat-template", "gemma", str(tmp_path / "d.parquet"))
+    assert result.exit_code == 1
+    assert "row 5: " in result.stdout  # no file lines: the 0-based row, as validate says
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", rows[:5])
+    write_jsonl(folder / "b.jsonl", [pref(6), rows[5]])
+    result = run("check-template", "--chat-template", "gemma", str(folder))
+    assert result.exit_code == 1
+    assert "b.jsonl:2: " in result.stdout
 
 
 def test_check_template_token_lengths_with_a_tokenizer_folder(tmp_path):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -497,3 +499,26 @@ def test_batch_stream_covers_every_row_once_per_epoch(group_by_length):
     if group_by_length:  # lengths descend within each group of 50 batches (here: all rows)
         lengths = [len(rows["ids"][n]) for n in epoch(shards[0], 0)]
         assert lengths == sorted(lengths, reverse=True)
+
+
+def test_an_extra_column_of_several_kinds_is_not_warned_about_in_training(tok, tmp_path):
+    """`convert` warns that such a column is returned as JSON text (true of its outputs);
+    training writes no data and trains on no extra column, so it says nothing of it."""
+    import trlprep
+    from trlprep.io.kinds import CarriedColumnWarning
+
+    data = tmp_path / "d.jsonl"
+    data.write_text(
+        '{"prompt": "The sky is", "chosen": " blue.", "rejected": " red.", "meta": {"a": 1}}\n'
+        '{"prompt": "Grass is", "chosen": " green.", "rejected": " red.", "meta": "x"}\n'
+    )
+    with pytest.warns(CarriedColumnWarning, match="'meta'.*returned as JSON text"):
+        trlprep.convert(str(data), to="prompt-completion")  # the same data: said there
+    logs: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CarriedColumnWarning)  # nor passed on to the caller
+        _prep(tok, "sft", str(data), logs)
+    assert (
+        logs[0] == "data: preference -> prompt-completion: 2 rows in; loss on the completion only"
+    )
+    assert not any("JSON text" in line or "'meta'" in line for line in logs), logs

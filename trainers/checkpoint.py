@@ -217,7 +217,7 @@ def restore(
     calls it); resuming it needs the same kind of run (FSDP or DeepSpeed) and processes."""
     state = load_trainer_state(folder)
     if state.get("algo") != algo:
-        raise UsageError(f"{folder} is a {state.get('algo')} checkpoint, not {algo}")
+        raise UsageError(f"{folder} is a checkpoint of {state.get('algo')}, not of {algo}")
     sharded_folder = (folder / ACCELERATE_STATE).is_dir()
     if sharded_folder != (acc is not None and is_sharded(acc)):
         saved = "a sharded (FSDP/DeepSpeed)" if sharded_folder else "an unsharded"

@@ -272,6 +272,7 @@ def prepare(
     read of a DatasetDict (or its folder); the one it has, else `train` for a folder (said
     in the log), is read when none is named."""
     from trlprep.importers.run import RejectedRowsWarning
+    from trlprep.io.kinds import CarriedColumnWarning
     from trlprep.templates.refit import check_vocabulary, given_id_columns
 
     if isinstance(data, (str, os.PathLike)):
@@ -299,6 +300,8 @@ def prepare(
         )
     rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
+        if issubclass(w.category, CarriedColumnWarning):
+            continue  # extra columns returned as JSON text: no data file here, not trained on
         if isinstance(w.message, RejectedRowsWarning):
             log(f"{label}: {w.message}")
             rejects.append(w.message.rejects)

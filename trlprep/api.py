@@ -87,7 +87,7 @@ def convert(
     from trlprep.detection.detect import carried_columns, detect_table
     from trlprep.importers import is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
-    from trlprep.io.kinds import carried_kinds, carried_warning
+    from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning
     from trlprep.registry import Format
 
     layout = from_ if from_ is not None and is_layout(from_) else None
@@ -131,7 +131,7 @@ def convert(
         if not inp.values_back:  # Python rows and `Json` features hold the values themselves
             for column, kinds in carried_kinds(out, carried_columns(out.column_names)).items():
                 said = carried_warning(column, kinds, "returned")
-                warnings.warn(said, UserWarning, stacklevel=4)  # the caller of convert
+                warnings.warn(said, CarriedColumnWarning, stacklevel=4)  # convert's caller
         return result
 
     return map_splits(data, one, split)

@@ -1,4 +1,5 @@
-"""Counts in words: `1 row`, `2 rows`, `1,000 steps` (every message uses this)."""
+"""Counts and articles in words: `1 row`, `2 rows`, `1,000 steps`, `an array` (every message
+uses these)."""
 
 from __future__ import annotations
 
@@ -13,3 +14,15 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 def noun(n: int, word: str, many: str | None = None) -> str:
     """`word` or its plural for a count of `n`, without the number."""
     return plural(n, word, many).split(" ", 1)[1]
+
+
+_AS_CONSONANT = ("uni", "use", "usa", "usu", "one", "once", "eu", "utf", "url", "uuid")
+
+
+def article(word: str) -> str:
+    """`word` with its indefinite article, as said: `an IterableDataset`, `an array`,
+    `a list`, `a unicode string`, `a UsageError` (by its first letters, not its sound in
+    every case: meant for type and kind names in messages)."""
+    bare = word.lstrip("'\"`").lower()
+    an = bare[:1] in ("a", "e", "i", "o", "u") and not bare.startswith(_AS_CONSONANT)
+    return f"{'an' if an else 'a'} {word}"

@@ -79,7 +79,7 @@ def exact_reward(column: str = "answer") -> RewardFn:
     def exact(completions: list, **columns: Any) -> list[float | None]:
         if column not in columns:
             raise UsageError(
-                f"the exact-match reward needs a {column!r} column in the data",
+                f"the exact-match reward needs the column {column!r} in the data",
                 hint=f"columns: {', '.join(sorted(columns)) or 'none'}; use exact=COLUMN",
             )
         answers = columns[column]

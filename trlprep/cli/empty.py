@@ -23,11 +23,13 @@ def empty_error(path: str) -> DataError:
     )
 
 
-def empty_input(req: Any, from_type: str | None) -> None:
+def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
     """`convert`/`import` on an input without rows: refuse, or write an empty output.
 
     With `--allow-empty` the output holds the columns of the `--to` type (else of `--from`),
-    in standard format, and no rows.
+    in standard format, and no rows. With `--on-error skip`, the rejects file is handled as
+    for any run: the lines skipped as bad (`bad`, `--on-bad-lines skip`) go to it, and
+    `--rejects FILE` is written even empty.
     """
     if not getattr(req, "allow_empty", False):
         raise empty_error(req.path)
@@ -56,9 +58,32 @@ def empty_input(req: Any, from_type: str | None) -> None:
         return
     from trlprep.io.writers import write
 
+    rejects = _rejects(req, bad)  # checked before anything is written
     write(
         schema.empty_table(), req.output, output_format=req.output_format,
         overwrite=req.overwrite, inputs=(req.path,),
     )  # fmt: skip
     err.print(f"note: {req.path} has no rows (--allow-empty)", markup=False)
     err.print(f"{dtype.name}: 0 rows in, 0 rows out -> {req.output}", markup=False)
+    if rejects is not None:
+        rejects.finish()
+        rejects.rejects.commit()
+        err.print(rejects.rejects.summary(0, len(bad) if bad else 0), markup=False)
+    elif bad:
+        err.print(f"note: {bad.summary(3)}", markup=False)
+
+
+def _rejects(req: Any, bad: Any) -> Any:
+    """With `--on-error skip`: a `Ledger` whose rejects file takes the bad lines (else None)."""
+    if getattr(req, "on_error", None) != "skip":
+        return None
+    from trlprep.conversion.ledger import Ledger
+    from trlprep.importers import RejectsWriter, default_rejects_path
+
+    explicit = req.rejects is not None
+    path = req.rejects or default_rejects_path(req.output)
+    ledger = Ledger(path=req.path, on_error="skip", bad_lines=bad)
+    ledger.rejects = RejectsWriter(
+        path, overwrite=req.overwrite, inputs=(req.path,), output=req.output, explicit=explicit
+    )
+    return ledger

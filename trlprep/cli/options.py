@@ -51,7 +51,8 @@ COERCE = typer.Option(
 REJECTS = typer.Option(
     None,
     "--rejects",
-    help="With --on-error skip: JSON Lines file for rejected rows (default: OUT.rejects.jsonl).",
+    help="With --on-error skip: JSON Lines file for rejected rows, written even empty "
+    "(default: OUT.rejects.jsonl, written only when a row is rejected).",
 )
 MAP = typer.Option(None, "--map", help="Rename columns: NEW=OLD,... (prompt=question).")
 ROLE_MAP = typer.Option(None, "--role-map", help="Rename roles: FROM=TO,... (human=user).")

@@ -142,7 +142,7 @@ def _run(req: Request) -> None:
         if first.data.num_rows == 0:
             from trlprep.cli.empty import empty_input
 
-            empty_input(req, from_type)
+            empty_input(req, from_type, bad)
             return
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
@@ -154,9 +154,14 @@ def _run(req: Request) -> None:
     if req.on_error == "skip" and not req.explain:
         from trlprep.importers import RejectsWriter, default_rejects_path
 
+        explicit = req.rejects is not None  # --rejects FILE: written even empty
         req.rejects = req.rejects or default_rejects_path(req.output)
         ledger.rejects = RejectsWriter(
-            req.rejects, overwrite=req.overwrite, inputs=(req.path,), output=req.output
+            req.rejects,
+            overwrite=req.overwrite,
+            inputs=(req.path,),
+            output=req.output,
+            explicit=explicit,
         )
     if layout is not None:
         from trlprep.importers import ImportStats, get_importer
@@ -228,11 +233,13 @@ def _run(req: Request) -> None:
         markup=False,
     )
     if ledger.rejects is not None:
-        from trlprep.wording import plural
+        err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
+    else:
+        from trlprep.importers.run import stale_rejects_note
 
-        skipped = f" and {plural(len(bad), 'bad line')}" if bad else ""
-        rejected = plural(ledger.rejected, "rejected row")
-        err.print(f"{rejected}{skipped} -> {req.rejects}", markup=False)
+        stale = stale_rejects_note(req.output)
+        if stale:
+            err.print(f"note: {stale}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
     if stats is not None:

@@ -115,9 +115,10 @@ def convert_ray(
     if on_error == "skip":
         from trlprep.importers import RejectsWriter, default_rejects_path
 
+        explicit = rejects is not None  # --rejects FILE: written even empty
         rejects = rejects or default_rejects_path(out_dir(output))
         ledger.rejects = RejectsWriter(
-            rejects, overwrite=overwrite, inputs=(str(path),), output=output
+            rejects, overwrite=overwrite, inputs=(str(path),), output=output, explicit=explicit
         )
     book = None
     found = worker_notes.Notes()
@@ -198,11 +199,13 @@ def convert_ray(
         markup=False,
     )
     if ledger.rejects is not None:
-        from trlprep.wording import plural
+        err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
+    else:
+        from trlprep.importers.run import stale_rejects_note
 
-        skipped = f" and {plural(len(bad), 'bad line')}" if bad else ""
-        rejected = plural(ledger.rejected, "rejected row")
-        err.print(f"{rejected}{skipped} -> {rejects}", markup=False)
+        stale = stale_rejects_note(out_dir(output))
+        if stale:
+            err.print(f"note: {stale}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
     for note in found.notes:  # the importer's, as locally after the counts

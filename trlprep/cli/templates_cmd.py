@@ -84,19 +84,21 @@ def check_template_command(
         report = CheckReport(chat_template, [Check("template present", "fail", e.message)])
         _print(report, chat_template, as_json)
         raise typer.Exit(1) from None
-    table = None
+    table = src = None
     if data is not None:
         from trlprep.io.readers import read
 
         opt.say_split(data, split, input_format)
-        table = read(data, split=split, input_format=input_format).table
+        src = read(data, split=split, input_format=input_format)
+        table = src.table
         if table.num_rows == 0:
             if not allow_empty:
                 raise empty_error(data)
             table = None  # nothing to sample: the probe set only
     report = check_template(
-        template, tokenizer=tok, table=table, max_length=max_length, sample=sample
-    )
+        template, tokenizer=tok, table=table, max_length=max_length, sample=sample,
+        lines=None if src is None else src.lines, shards=None if src is None else src.shards,
+    )  # fmt: skip
     _print(report, template.name, as_json)
     if report.failed:
         raise typer.Exit(1)

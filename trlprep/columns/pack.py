@@ -56,7 +56,7 @@ def pack_table(
         raise UsageError("--seq-length must be at least 1")
     if ids_column not in table.column_names:
         raise UsageError(
-            f"packing needs a {ids_column!r} column of token ids",
+            f"packing needs the column {ids_column!r} of token ids",
             hint="tokenise first (convert --tokenize --tokenizer SRC)",
         )
     table = table.combine_chunks()

@@ -182,7 +182,8 @@ def measure(
 
     pending = None if loaded else loading.start(chat_template, tokenizer)  # while detecting
     streamed = layout if imported is None else None  # a table is imported already
-    path, batches, det = source(data, split, input_format, streamed, stats)
+    seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
+    path, batches, det = source(data, split, input_format, streamed, stats, seen)
     if not det.num_rows and not (stats is not None and stats.rejected):
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
@@ -204,19 +205,24 @@ def measure(
             raise UsageError(f"unknown split mode {split_mode!r}", hint="use word or char")
         opts = ConvertOptions(split_mode=split_mode)
         plan = make_plan(det, from_=type, to="preference", options=opts, per_row=False)
-    val = None
+    val, flagged = None, set()
     if validate and layout is not None and imported is not None:
         val = _validation(data, None, type, None, None)
     elif validate and layout is not None:  # the imported rows, as the conversion checks them
-        val = _validation(imported_table(path, split, input_format, layout), None, type, None, None)
+        val, flagged = _imported_validation(path, split, input_format, layout, type)
     elif validate:
         val = _validation(data, path, type, split, input_format)
-    flagged = {i["rows"][0] for i in (val or {}).get("issues", []) if i["rows"]}
+    if val is not None and not flagged:
+        flagged = {i["rows"][0] for i in val["issues"] if i["rows"]}
     collector = Collector(plan.dst, det.format, plan, template, tok, examples, flagged)
     collect(collector, batches(), num_proc)
+    origin = np.concatenate(seen) if seen else None
+    if origin is not None:  # name the input's rows, not the imported rows' positions
+        _as_input_rows(collector.data, origin)
     if stats is not None and stats.rejected:
         collector.data.rejected["import"] = stats.rejected
         collector.data.rows_in += stats.rejected
+        _import_examples(collector.data, stats)
     where = where_of(collector.data)
     figures = build(collector.data, max_length, truncation, where)
     header = {
@@ -272,6 +278,44 @@ def where_of(data: Any):
     return where
 
 
+def _as_input_rows(data: Any, origin: np.ndarray) -> None:
+    """The reported rows (`row_ids`), examples' and rejected rows' `row` as the input row
+    they came from (`origin`: the input row of each imported row), as `validate --from
+    LAYOUT` names them."""
+    data.row_ids = [origin[r] for r in data.row_ids]  # one array per batch
+    for ex in [*data.examples, *data.rejected_examples]:
+        if 0 <= ex.get("row", -1) < len(origin):
+            ex["row"] = int(origin[ex["row"]])
+
+
+def _import_examples(data: Any, stats: Any) -> None:
+    """The first rows the import refused (row, file line, reason) ahead of the others."""
+    shown = [
+        {"row": e["row"], **({"line": e["line"]} if e.get("line") is not None else {}),
+         "stage": "import", "reason": reason}
+        for reason, _ in stats.reasons.most_common()
+        for e in stats.examples.get(reason, [])
+    ]  # fmt: skip
+    data.rejected_examples[:0] = sorted(shown, key=lambda e: e["row"])[:5]
+    del data.rejected_examples[5:]
+
+
+def _imported_validation(
+    path: str, split, input_format, layout: str, type
+) -> tuple[dict[str, Any], set[int]]:
+    """The imported rows validated as the conversion checks them, their issues named by the
+    input's rows and file lines (as `validate --from LAYOUT` names them); and the imported
+    rows those issues name first (the examples shown beside them)."""
+    from trlprep.validation.imported import to_input_rows
+    from trlprep.validation.validate import validate_table
+
+    table, lines, origin = imported_table(path, split, input_format, layout)
+    rep = validate_table(table, lines=lines, type=type, path=path)
+    flagged = {i.rows[0] for i in rep.issues if i.rows}  # positions among the imported rows
+    to_input_rows(rep, origin)
+    return _validation_dict(rep), flagged
+
+
 def _validation(data: Any, path: str | None, type, split, input_format) -> dict[str, Any]:
     from trlprep.validation.validate import validate_path, validate_table
 
@@ -282,6 +326,11 @@ def _validation(data: Any, path: str | None, type, split, input_format) -> dict[
 
         table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
         rep = validate_table(table, type=type)
+    return _validation_dict(rep)
+
+
+def _validation_dict(rep: Any) -> dict[str, Any]:
+    """A validation `Report` as the report's JSON gives it."""
     return {
         "valid": rep.valid,
         "errors": len(rep.errors),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import UsageError
@@ -41,7 +42,9 @@ def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | 
     return result.table, layout, result.num_rejected
 
 
-def stream(path: str, split, input_format, layout: str | None, stats=None):
+def stream(path: str, split, input_format, layout: str | None, stats=None, source_rows=None):
+    """The batches of `path`, imported from `layout` when given (rows it refuses counted in
+    `stats`; `source_rows` gets, batch by batch, the input row of every imported row)."""
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format)
@@ -49,28 +52,43 @@ def stream(path: str, split, input_format, layout: str | None, stats=None):
         return batches
     from trlprep.importers import import_batches
 
-    return import_batches(batches, layout, on_error="skip", stats=stats, path=path)
+    return import_batches(
+        batches, layout, on_error="skip", stats=stats, path=path, source_rows=source_rows
+    )
 
 
-def imported_table(path: str | None, split, input_format, layout: str) -> pa.Table:
+def imported_table(
+    path: str | None, split, input_format, layout: str
+) -> tuple[pa.Table, np.ndarray | None, np.ndarray]:
+    """The rows of `path` imported from `layout`, whole: (table, the file line of each row
+    or None, the input row each came from)."""
     if path is None:
         raise UsageError("layout= needs a path")
-    parts = [b.data for b in stream(path, split, input_format, layout)]
-    parts = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts]
+    rows: list[np.ndarray] = []
+    batches = list(stream(path, split, input_format, layout, source_rows=rows))
+    parts = [b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+             for b in batches]  # fmt: skip
     from trlprep.io.jsonl import concat_tables
 
-    return concat_tables(parts) if parts else pa.table({})
+    table = concat_tables(parts) if parts else pa.table({})
+    known = batches and all(b.lines is not None for b in batches)
+    lines = np.concatenate([b.lines for b in batches]) if known else None
+    return table, lines, np.concatenate(rows) if rows else np.zeros(0, np.int64)
 
 
-def source(data: Any, split: str | None, input_format: str | None, layout=None, stats=None):
-    """(path or None, a function giving (table, offset, lines) batches, the detection)."""
+def source(
+    data: Any, split: str | None, input_format: str | None, layout=None, stats=None,
+    source_rows: list[np.ndarray] | None = None,
+):  # fmt: skip
+    """(path or None, a function giving (table, offset, lines) batches, the detection).
+    `source_rows`: as in `stream`, filled as the batches are read."""
     from trlprep.detection.detect import detect_batches, detect_table
 
     if isinstance(data, (str, os.PathLike)):
         path = str(data)
 
         def batches():
-            for b in stream(path, split, input_format, layout, stats):
+            for b in stream(path, split, input_format, layout, stats, source_rows):
                 raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
                 yield raw, b.offset, b.lines
 

@@ -27,6 +27,7 @@ from trlprep.importers.jsonarrow import (
 from trlprep.io.jsonargs import tagged
 from trlprep.io.jsontext import dumps, json_field
 from trlprep.registry import MESSAGE_FIELDS
+from trlprep.wording import article
 
 REQUIRED_FIELDS = ("role", "content")
 
@@ -251,7 +252,7 @@ def typed_messages(
 
     def norm(value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, list):
-            return None, f"{name} is a {type(value).__name__}, not a list of messages"
+            return None, f"{name} is {article(type(value).__name__)}, not a list of messages"
         if not all(isinstance(m, dict) for m in value):
             return None, f"{name} holds an item that is not a message object"
         return [normalise_message(m) for m in value], None

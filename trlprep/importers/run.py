@@ -219,10 +219,11 @@ def import_dataset(
             warnings.warn(rejected_warning(result, importer.name), stacklevel=3)
         restored = inp.restore(result.table)
         if not isinstance(restored, (list, dict)):  # Python rows hold the values themselves
-            from trlprep.io.kinds import carried_warning
+            from trlprep.io.kinds import CarriedColumnWarning, carried_warning
 
             for column, kinds in result.carried.items():
-                warnings.warn(carried_warning(column, kinds, "returned"), stacklevel=3)
+                said = carried_warning(column, kinds, "returned")
+                warnings.warn(said, CarriedColumnWarning, stacklevel=3)
         return restored
 
     return map_splits(data, one, split)
@@ -230,7 +231,13 @@ def import_dataset(
 
 class RejectsWriter:
     """The side file of rejected rows (JSON Lines: row, line, reason, record), written
-    atomically: it appears once `commit` runs, holding every rejected row."""
+    atomically: it appears once `commit` runs, holding every rejected row.
+
+    `explicit`: the user named the file (`--rejects FILE`), so it is written even empty, for
+    pipelines that read it. Otherwise (the default `OUT.rejects.jsonl`) a run that rejects
+    nothing writes no file, and with `overwrite` removes an earlier run's file there, which
+    would otherwise look like this run's.
+    """
 
     def __init__(
         self,
@@ -239,6 +246,7 @@ class RejectsWriter:
         overwrite: bool = False,
         inputs=(),
         output: str | os.PathLike | None = None,
+        explicit: bool = True,
     ) -> None:
         from trlprep.io.outputcheck import check_output
 
@@ -247,6 +255,9 @@ class RejectsWriter:
             check_apart(self.path, output)
         check_output(self.path, overwrite=overwrite, inputs=tuple(inputs), output_format="jsonl")
         self.rows = 0
+        self.explicit = explicit
+        self.overwrite = overwrite
+        self.outcome: str | None = None  # after `commit`: written, none or removed
         self._w = None
 
     def _open(self, schema: pa.Schema):
@@ -260,11 +271,34 @@ class RejectsWriter:
         self._w.write(rejects)
         self.rows += rejects.num_rows
 
-    def commit(self) -> None:
-        """Finish the file (an empty file when nothing was rejected)."""
+    def commit(self) -> str:
+        """Finish the file and say what became of it: `written` (an explicit file is written
+        even empty), `none` (nothing rejected, default path: no file) or `removed` (as
+        `none`, and an earlier run's file at the default path removed under `overwrite`)."""
+        if self._w is None and not self.explicit:
+            from trlprep.io.targets import stream_kind
+
+            stale = stream_kind(self.path) is None and Path(self.path).is_file()
+            if stale and self.overwrite:
+                Path(self.path).unlink()
+            self.outcome = "removed" if stale and self.overwrite else "none"
+            return self.outcome
         if self._w is None:
             self._w = self._open(REJECTS_SCHEMA)
         self._w.commit()
+        self.outcome = "written"
+        return self.outcome
+
+    def summary(self, rejected: int, bad_lines: int = 0) -> str:
+        """The line a command prints after `commit`: how many rows were rejected (and bad
+        lines skipped), and where they went or that no file was written."""
+        what = plural(rejected, "rejected row")
+        what += f" and {plural(bad_lines, 'bad line')}" if bad_lines else ""
+        if self.outcome == "none":
+            return f"{what}: no rejects file written"
+        if self.outcome == "removed":
+            return f"{what}: no rejects file written; removed {self.path} (an earlier run's)"
+        return f"{what} -> {self.path}" + ("" if self.rows else " (empty, as --rejects asks)")
 
     def abort(self) -> None:
         if self._w is not None:
@@ -304,6 +338,25 @@ def default_rejects_path(output: str | os.PathLike) -> str:
     if suffixes and suffixes[-1] in SUFFIXES:
         name = name[: -len(suffixes[-1])]
     return str(p.with_name((name or p.name) + ".rejects.jsonl"))
+
+
+def stale_rejects_note(output: str | os.PathLike) -> str | None:
+    """A note when a run that wrote no rejects file (`--on-error stop`) leaves an earlier
+    run's `OUT.rejects.jsonl` beside its output, where it would look like this run's."""
+    from trlprep.io.targets import stream_kind
+
+    if stream_kind(output) is not None or "://" in os.fspath(output):
+        return None
+    try:
+        path = default_rejects_path(output)
+    except UsageError:  # a name that has no place beside it
+        return None
+    if not Path(path).is_file():
+        return None
+    return (
+        f"{path} is an earlier run's rejects file, not this run's (which rejected no rows); "
+        "remove it, or rerun with --on-error skip --overwrite to replace it"
+    )
 
 
 def check_apart(rejects: str | os.PathLike, output: str | os.PathLike) -> None:

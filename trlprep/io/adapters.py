@@ -32,6 +32,7 @@ from trlprep.io.jsontext import (
     tools_names,
 )
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
+from trlprep.wording import article
 
 _KINDS_HINT = (
     "pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, pandas.DataFrame, "
@@ -191,7 +192,7 @@ def _datasets_input(data: Any, split: str | None) -> Input:
 
         return Input(Source(dataset_table(data)), restore, values_back=json_values)
     raise UsageError(
-        f"a {type(data).__name__} cannot be processed in place",
+        f"{article(type(data).__name__)} cannot be processed in place",
         hint="pass the file path instead (trlprep streams files itself), or a Dataset",
     )
 

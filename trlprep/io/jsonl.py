@@ -17,7 +17,7 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_string
 from trlprep.errors import DataError, InputError
-from trlprep.io import jsontext
+from trlprep.io import jsontext, textfaults
 from trlprep.io.jsonargs import (
     has_object_arguments,
     has_tagged_arguments,
@@ -25,8 +25,21 @@ from trlprep.io.jsonargs import (
     tag_arguments,
     tagged,
 )
-from trlprep.io.jsontext import encode_json_texts, json_field, table_from_records, tools_names
-from trlprep.io.sources import ARROW_ERRORS, BOM, Batch, Source, guard, open_stream
+from trlprep.io.jsontext import (
+    encode_json_texts,
+    json_field,
+    table_from_records,
+    tools_names,
+)
+from trlprep.io.sources import (
+    ARROW_ERRORS,
+    BOM,
+    Batch,
+    Source,
+    check_encoding,
+    guard,
+    open_stream,
+)
 
 CHUNK_BYTES = 32 << 20  # JSONL bytes parsed at once (bounds memory when streaming)
 _WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
@@ -122,7 +135,8 @@ def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
     with open_stream(path) as f:
         while True:
             data = guard(path, lambda: f.read(chunk_bytes))
-            if start:
+            if start:  # a UTF-16/32 file fails here, before any row is read
+                check_encoding(path, data[: textfaults.HEAD_BYTES])
                 data = data[3:] if data.startswith(BOM) else data
                 start = False
             if not data:

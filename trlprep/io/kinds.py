@@ -111,6 +111,11 @@ def settle_kinds(table: pa.Table, *, coerce: bool = False, carry: Collection[str
     return Settled(table, bad, reasons, coerced, carried)
 
 
+class CarriedColumnWarning(UserWarning):
+    """An extra column of several kinds given back as JSON text (`carried_warning`): worth
+    saying where the data is returned or written, not where it is only trained on."""
+
+
 def carried_warning(column: str, kinds: list[str], stored: str, tagged: bool = True) -> str:
     """What happened to an extra column of several kinds (`Settled.carried`): `stored` says
     where its JSON text went ("written to out.parquet", "returned"); `tagged`: with the tag

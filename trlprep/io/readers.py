@@ -46,6 +46,7 @@ from trlprep.io.sources import (
     Batch,
     Source,
     check_not_binary,
+    check_text_file,
     guard,
     open_stream,
     read_bytes,
@@ -342,6 +343,7 @@ def _read_csv(path: str) -> pa.Table:
                 convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
             )
 
+    check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
     try:
         table = guard(path, _read)
     except InputError:

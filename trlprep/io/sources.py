@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import InputError, UsageError
+from trlprep.io import textfaults
 
 T = TypeVar("T")
 
@@ -221,7 +222,27 @@ def open_stream(path: str) -> pa.NativeFile:
 
 
 def read_bytes(path: str) -> bytes:
-    """The whole (decompressed) content of `path`, without a UTF-8 byte-order mark."""
+    """The whole (decompressed) content of `path`, without a UTF-8 byte-order mark; a
+    UTF-16 or UTF-32 file is a TextFaultError (see `check_encoding`)."""
     with open_stream(path) as f:
         data = guard(path, f.read)
+    check_encoding(path, data)
     return data[3:] if data.startswith(BOM) else data
+
+
+def check_encoding(path: str, head: bytes) -> None:
+    """Raise a TextFaultError (invalid data, exit 1) when `head`, the first decompressed
+    bytes of the text file `path`, says it is UTF-16 or UTF-32 rather than UTF-8."""
+    if textfaults.wide_encoding(head) is None:
+        return
+    error = textfaults.encoding_error(path, head, sniff(path))  # sniffed only then
+    if error is not None:
+        raise error
+
+
+def check_text_file(path: str) -> None:
+    """`check_encoding` on the first bytes of `path` (decompressed), read apart from the
+    reader (as before Arrow's CSV reader, which takes the stream itself)."""
+    with open_stream(path) as f:
+        head = guard(path, lambda: f.read(textfaults.HEAD_BYTES))
+    check_encoding(path, head)

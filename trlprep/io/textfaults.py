@@ -2,12 +2,16 @@
 
 Arrow's CSV reader and `json.loads` report a bad byte or a broken row without a file line
 (or, for JSON, as an I/O error); these build the same kind of error a JSON Lines line gets:
-invalid data (exit 1), the file and line, and what to do.
+invalid data (exit 1), the file and line, and what to do. A text file in UTF-16 or UTF-32
+(every reader looks at its first bytes before reading a row) is one such error for the
+whole file, with a command that re-encodes it.
 """
 
 from __future__ import annotations
 
 import json
+import shlex
+from pathlib import Path
 
 from trlprep.errors import DataError, InputError
 
@@ -61,4 +65,74 @@ def json_error(path: str, e: json.JSONDecodeError) -> TextFaultError:
         line=e.lineno,
         hint="fix the JSON there (a missing comma, bracket or quote?); `python -m json.tool "
         "FILE` checks a file; JSON Lines (.jsonl, one object a line) can skip broken lines",
+    )
+
+
+# ---------------------------------------------------------------- UTF-16 and UTF-32 text
+
+HEAD_BYTES = 64  # the first bytes read to tell UTF-16/32 text (a cheap check, no row cost)
+_BOMS = [  # checked in order: a UTF-32 LE mark starts with the UTF-16 LE one
+    (b"\xff\xfe\x00\x00", "UTF-32", "LE"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "BE"),
+    (b"\xff\xfe", "UTF-16", "LE"),
+    (b"\xfe\xff", "UTF-16", "BE"),
+]
+_ORDER = {"LE": "little-endian", "BE": "big-endian"}
+_DECOMPRESS = {"gzip": "gzip -dc", "zstd": "zstd -dc", "bz2": "bzip2 -dc"}
+
+
+def wide_encoding(head: bytes) -> tuple[str, str, bool] | None:
+    """(encoding, byte order LE/BE, whether a byte-order mark says so) of text that is
+    UTF-16 or UTF-32 rather than UTF-8, read off its first bytes; None otherwise.
+
+    Without a byte-order mark, the NUL bytes tell: UTF-8 text (JSON, CSV) holds none, while
+    ASCII characters in UTF-16 are a NUL and a byte (in that order big-endian), in UTF-32
+    three NULs and a byte. Bytes with NULs in no such pattern are left to the readers.
+    """
+    for bom, encoding, order in _BOMS:
+        if head.startswith(bom):
+            return encoding, order, True
+    head = head[:HEAD_BYTES]
+    if b"\x00" not in head or len(head) < 2:
+        return None
+    n4 = len(head) // 4 * 4
+    if n4:
+        zero = [head[i:n4:4].count(0) == n4 // 4 for i in range(4)]
+        if zero[1] and zero[2] and zero[3] and not zero[0]:
+            return "UTF-32", "LE", False
+        if zero[0] and zero[1] and zero[2] and not zero[3]:
+            return "UTF-32", "BE", False
+    n2 = len(head) // 2 * 2
+    even, odd = head[0:n2:2].count(0) / (n2 // 2), head[1:n2:2].count(0) / (n2 // 2)
+    if odd >= 0.5 and even < 0.1:
+        return "UTF-16", "LE", False
+    if even >= 0.5 and odd < 0.1:
+        return "UTF-16", "BE", False
+    return None
+
+
+def encoding_error(path: str, head: bytes, compression: str | None) -> TextFaultError | None:
+    """The error for a text file (`head`: its first decompressed bytes) in UTF-16 or UTF-32:
+    what it is, how that was told, and a command that re-encodes it as UTF-8. None when
+    `head` looks like UTF-8 (or anything else the readers judge)."""
+    found = wide_encoding(head)
+    if found is None:
+        return None
+    encoding, order, marked = found
+    how = (
+        "as its byte-order mark says" if marked else "told by the NUL bytes of its first characters"
+    )
+    source = f"{encoding}" if marked else f"{encoding}{order}"  # iconv reads the mark itself
+    given = Path(path)
+    plain = given.with_suffix("") if compression and given.suffix else given
+    out = shlex.quote(str(plain.with_name(f"{plain.stem}.utf8{plain.suffix}")))
+    name = shlex.quote(str(path))  # as given, so the command runs where trlprep ran
+    command = f"iconv -f {source} -t UTF-8 {name} > {out}"
+    if compression in _DECOMPRESS:
+        command = f"{_DECOMPRESS[compression]} {name} | iconv -f {source} -t UTF-8 > {out}"
+    return TextFaultError(
+        f"the file is {encoding} text ({_ORDER[order]}, {how}), not UTF-8; "
+        "trlprep reads UTF-8 text only",
+        path=path,
+        hint=f"re-encode it as UTF-8: `{command}`",
     )

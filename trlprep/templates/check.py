@@ -82,8 +82,12 @@ def check_template(
     max_length: int | None = None,
     sample: int = 1000,
     seed: int = 0,
+    lines: Any = None,
+    shards: Any = None,
 ) -> CheckReport:
-    """Run the template probes, and the data checks when `table` (conversational) is given."""
+    """Run the template probes, and the data checks when `table` (conversational) is given;
+    its rows are named by their file `lines` (and `shards`' files) when given, as `validate`
+    names them."""
     report = CheckReport(template.name)
     add = report.checks.append
     add(Check("template present", PASS, f"{template.name} ({template.origin}) compiles"))
@@ -102,7 +106,9 @@ def check_template(
     if table is not None:
         from trlprep.templates.checkdata import check_data
 
-        report.checks.extend(check_data(template, table, tokenizer, max_length, sample, seed))
+        report.checks.extend(
+            check_data(template, table, tokenizer, max_length, sample, seed, lines, shards)
+        )
     return report
 
 

@@ -4,6 +4,7 @@ rows that fail, prompts that are not prefixes of the whole render, and lengths."
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -24,8 +25,14 @@ def check_data(
     max_length: int | None,
     sample: int,
     seed: int,
+    lines: np.ndarray | None = None,
+    shards: Any = None,
 ) -> list[Check]:
     """Render a sample of `table` and report errors, prefix mismatches and lengths.
+
+    A row is named by its file line (`lines`, 1-based, of a JSON Lines input; with
+    `shards`, a `trlprep.io.shards.Shards`, by `file:line`), else by its row (0-based), as
+    `validate` and `convert` name rows.
 
     A `messages` column that detection reads as another type (messages + boolean label:
     unpaired preference; conversations ending on a user turn: prompt-only) is rendered as
@@ -34,6 +41,7 @@ def check_data(
     from trlprep.detection.detect import detect_table
     from trlprep.importers import import_table, layout_read_as
 
+    name_row = _row_namer(lines, shards)
     checks: list[Check] = []
     origin = None  # input row of each imported row
     layout = layout_read_as(table)
@@ -64,8 +72,8 @@ def check_data(
         except RowFailures as e:
             rows = [rows_idx[r] for r in e.rows]
             more = f" ({plural(len(rows) - 1, 'more sampled row')})" if len(rows) > 1 else ""
-            text = f"{reading.description}: row {rows[0]}: {e.reasons[0]}{more}"
-            return [*checks, Check("data type", FAIL, text, {"row": rows[0], "rows": rows})]
+            text = f"{reading.description}: {name_row(rows[0])}: {e.reasons[0]}{more}"
+            return [*checks, Check("data type", FAIL, text, _at(rows, lines))]
     plan = plan_for(dtype)
     name = f"{dtype.name}, {len(picked)} of {n} rows sampled"
     try:
@@ -78,13 +86,15 @@ def check_data(
             if len(rows) > 1
             else ""
         )
-        text = f"{name}: row {rows[0]}: {e.reasons[0]}{more}" + advice
-        return [*checks, Check("data renders", FAIL, text, {"row": rows[0], "rows": rows})]
+        text = f"{name}: {name_row(rows[0])}: {e.reasons[0]}{more}" + advice
+        return [*checks, Check("data renders", FAIL, text, _at(rows, lines))]
     except DataError as e:
         row = rows_idx[e.row] if e.row is not None and e.row < len(rows_idx) else e.row
-        where = f"row {row}" + (f", column {e.column}" if e.column else "")
-        text = f"{name}: {where}: {e.message}" + advice
-        return [*checks, Check("data renders", FAIL, text, {"row": row})]
+        where = "" if row is None else name_row(row)
+        where += (", " if where else "") + (f"column {e.column}" if e.column else "")
+        text = f"{name}: " + (f"{where}: " if where else "") + e.message + advice
+        details = {"row": row} if row is None else _at([row], lines, many=False)
+        return [*checks, Check("data renders", FAIL, text, details)]
     checks.append(Check("data renders", PASS, f"{name}: every sampled row renders"))
     if plan.prompt and plan.continuations:
         if rep.prefix_mismatch_rows:
@@ -94,8 +104,11 @@ def check_data(
                     "data prompt is a prefix",
                     WARN,
                     f"{rep.prefix_mismatch_rows} sampled row(s) have a rendered prompt that is not "
-                    f"a prefix of prompt+completion (the common prefix is used), e.g. rows {rows}",
-                    {"rows": rows},
+                    "a prefix of prompt+completion (the common prefix is used), e.g. "
+                    + ", ".join(name_row(r) for r in rows),
+                    {"rows": rows}
+                    if lines is None
+                    else {"rows": rows, "lines": _lines(rows, lines)},
                 )
             )
         else:
@@ -107,6 +120,33 @@ def check_data(
     if sampled.num_rows:
         checks.append(_lengths(texts, tokenizer, max_length))
     return checks
+
+
+def _row_namer(lines: np.ndarray | None, shards: Any) -> Callable[[int], str]:
+    """How messages name an input row: `line N`, `FILE:N` (several files), else `row N`."""
+
+    def name(row: int) -> str:
+        line = int(lines[row]) if lines is not None and row < len(lines) else None
+        if shards is not None:
+            return shards.where(row, line)
+        return f"line {line}" if line is not None else f"row {row}"
+
+    return name
+
+
+def _lines(rows: list[int], lines: np.ndarray) -> list[int]:
+    return [int(lines[r]) for r in rows]
+
+
+def _at(rows: list[int], lines: np.ndarray | None, many: bool = True) -> dict[str, Any]:
+    """A failing check's details: the first row (0-based) and, many, all rows; with their
+    file lines when the input has lines."""
+    details: dict[str, Any] = {"row": rows[0], "rows": rows} if many else {"row": rows[0]}
+    if lines is not None:
+        details["line"] = int(lines[rows[0]])
+        if many:
+            details["lines"] = _lines(rows, lines)
+    return details
 
 
 def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:

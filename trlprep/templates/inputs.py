@@ -33,6 +33,7 @@ from typing import Any
 from trlprep.columns.arrowtypes import is_media_part, media_kind
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate, RenderError
+from trlprep.wording import article
 
 PLACEHOLDER = "<image>"
 PROBE_TEXT = "trlprep-probe-4f1c"
@@ -234,7 +235,7 @@ def prepare(
                 other = next((p["type"] for p in content if p["type"] != "text"), None)
                 if other is not None:  # its text joined into the content would be the answer's
                     raise RowError(
-                        f"message {i} ({role}) has a {other!r} content part, and "
+                        f"message {i} ({role}) has a content part of type {other!r}, and "
                         f"{template_name} renders only text content for {role} messages",
                         column,
                         hint="keep reasoning in the message's reasoning_content (or thinking) "
@@ -385,7 +386,7 @@ def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int, text: bool)
             if not isinstance(parsed, dict):
                 twice = isinstance(parsed, str)
                 raise RowError(
-                    f"{where}: arguments are the JSON text of a {_kind(parsed)}, not of an "
+                    f"{where}: arguments are the JSON text of {article(_kind(parsed))}, not of an "
                     "object" + (" (encoded twice?)" if twice else ""),
                     column,
                     hint="tool-call arguments must be a JSON object or its JSON text"

@@ -15,6 +15,7 @@ from typing import Any
 from trlprep.errors import InputError, UsageError
 from trlprep.templates.builtins import builtin_name, get_builtin
 from trlprep.templates.template import ChatTemplate
+from trlprep.wording import article
 
 
 class NoTemplateError(InputError):
@@ -58,7 +59,7 @@ def _resolve(src: Any, tokenizer: Any) -> ChatTemplate:
         if _has_template_attr(src):
             return from_tokenizer(src, name=_object_name(src)).with_tokens(**extra)
         raise UsageError(
-            f"cannot use a {type(src).__name__} as a chat template",
+            f"cannot use {article(type(src).__name__)} as a chat template",
             hint="pass a tokenizer, a built-in name, a .jinja file, a folder or a Hub id",
         )
     text = str(src)

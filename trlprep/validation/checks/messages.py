@@ -24,6 +24,7 @@ from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Role
 from trlprep.validation.checks.text import Scan, check_text, placeholders
 from trlprep.validation.checks.toolcalls import check_tool_arguments
 from trlprep.validation.rules import ALLOWED_ROLES, role_map_hint
+from trlprep.wording import article
 
 
 @dataclass
@@ -268,7 +269,7 @@ def _check_message_fields(msgs, present, owners: _Owners, column, sink) -> None:
                 "invalid-message",
                 column,
                 owners.rows(bad),
-                details=[f"{name} must be a {kind}" + (" of objects" if kind == "array" else "")],
+                details=[f"{name} must be {article(kind)}" + (" of objects" * (kind == "array"))],
             )
 
 

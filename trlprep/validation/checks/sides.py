@@ -18,6 +18,7 @@ from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.prepare import get_column
+from trlprep.wording import article
 
 # ---------------------------------------------------------------- side columns
 
@@ -133,7 +134,7 @@ def _tools_problem(value: Any, mixed: bool) -> str | None:
     if value is None:
         return None
     if not isinstance(value, list):
-        return f"a {type(value).__name__}, not a list"
+        return f"{article(type(value).__name__)}, not a list"
     for i, item in enumerate(value):
         if not _is_tool(item):
             return f"item {i} is not a function schema"

@@ -1,0 +1,162 @@
+"""UTF-16 and UTF-32 text inputs: one error at once (invalid data, exit 1) naming the file,
+the encoding and how it was told, with a command that re-encodes it; never a row counted."""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import trlprep.api
+from trlprep.cli import app
+from trlprep.io import readers
+from trlprep.io.textfaults import TextFaultError, wide_encoding
+
+ROWS = [
+    '{"prompt": "The sky is", "chosen": " blue.", "rejected": " green."}',
+    '{"prompt": "Grass is", "chosen": " green.", "rejected": " blue."}',
+]
+TEXTS = {
+    "jsonl": "\n".join(ROWS) + "\n",
+    "json": "[" + ",\n".join(ROWS) + "]\n",
+    "csv": "prompt,chosen,rejected\nThe sky is,blue.,green.\nGrass is,green.,blue.\n",
+}
+# Python's codec -> (what the error says, whether a byte-order mark says it)
+ENCODINGS = {
+    "utf-16": ("UTF-16 text (little-endian, as its byte-order mark says)", True),
+    "utf-16-le": ("UTF-16 text (little-endian, told by the NUL bytes", False),
+    "utf-16-be": ("UTF-16 text (big-endian, told by the NUL bytes", False),
+    "utf-32": ("UTF-32 text (little-endian, as its byte-order mark says)", True),
+    "utf-32-le": ("UTF-32 text (little-endian, told by the NUL bytes", False),
+    "utf-32-be": ("UTF-32 text (big-endian, told by the NUL bytes", False),
+}
+
+
+def _encoded(text: str, encoding: str) -> bytes:
+    return text.encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+@pytest.mark.parametrize("fmt", sorted(TEXTS))
+def test_wide_encoding_is_told_from_the_first_bytes(fmt, encoding):
+    found = wide_encoding(_encoded(TEXTS[fmt], encoding)[:64])
+    said, marked = ENCODINGS[encoding]
+    assert found is not None
+    assert found[0] == said[:6] and found[2] is marked
+    assert found[1] == ("BE" if "big-endian" in said else "LE")
+
+
+def test_big_endian_byte_order_marks_are_read():
+    assert wide_encoding(b"\xfe\xff\x00{") == ("UTF-16", "BE", True)
+    assert wide_encoding(b"\x00\x00\xfe\xff\x00\x00\x00{") == ("UTF-32", "BE", True)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        TEXTS["jsonl"].encode(),
+        b"\xef\xbb\xbf" + TEXTS["jsonl"].encode(),  # UTF-8 with its byte-order mark
+        '{"prompt": "日本語のテキスト", "completion": "ok"}\n'.encode(),
+        b"",
+        b"{",
+        b'{"a": "\x00"}',  # one stray NUL: left to the readers, not called UTF-16
+    ],
+)
+def test_utf8_and_other_bytes_are_not_called_wide(data):
+    assert wide_encoding(data) is None
+
+
+def _write(d: Path, fmt: str, encoding: str, gz: bool = False) -> str:
+    name = f"d.{fmt}" + (".gz" if gz else "")
+    data = _encoded(TEXTS[fmt], encoding)
+    (d / name).write_bytes(gzip.compress(data) if gz else data)
+    return name
+
+
+COMMANDS = [
+    ["detect"],
+    ["validate"],
+    ["convert", "--to", "prompt_completion", "-o", "o.jsonl"],
+    ["report", "-o", "r.html"],
+]
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+@pytest.mark.parametrize("fmt", sorted(TEXTS))
+def test_every_command_fails_at_once_naming_the_encoding(tmp_path, monkeypatch, fmt, encoding):
+    monkeypatch.chdir(tmp_path)
+    name = _write(tmp_path, fmt, encoding)
+    said, _ = ENCODINGS[encoding]
+    for cmd in COMMANDS:
+        result = CliRunner().invoke(app, [cmd[0], name, *cmd[1:]])
+        assert result.exit_code == 1, (cmd, result.output)
+        text = " ".join(result.stderr.split())
+        assert text.startswith(f"error: {name}: the file is {said}"), text
+        assert "re-encode it as UTF-8: `iconv -f UTF-" in text
+        assert not re.search(r"\b(rows?|lines?)\b", text), text  # nothing read or counted
+        assert len(result.stderr.splitlines()) == 2  # the error and its hint, nothing more
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "r.html").exists()
+
+
+def test_import_fails_alike(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.jsonl").write_bytes(
+        '{"instruction": "Say hi", "input": "", "output": "hi"}\n'.encode("utf-16")
+    )
+    result = CliRunner().invoke(app, ["import", "a.jsonl", "--from", "alpaca", "-o", "o.jsonl"])
+    assert result.exit_code == 1, result.output
+    assert "a.jsonl: the file is UTF-16 text" in result.stderr
+    assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("fmt", sorted(TEXTS))
+def test_a_compressed_file_is_judged_by_its_decompressed_bytes(tmp_path, monkeypatch, fmt):
+    monkeypatch.chdir(tmp_path)
+    name = _write(tmp_path, fmt, "utf-16-be", gz=True)
+    result = CliRunner().invoke(app, ["validate", name])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert f"{name}: the file is UTF-16 text (big-endian" in text
+    assert f"`gzip -dc {name} | iconv -f UTF-16BE -t UTF-8 > d.utf8.{fmt}`" in text
+
+
+@pytest.mark.parametrize("encoding", sorted(ENCODINGS))
+def test_the_hinted_encoding_decodes_the_file_to_valid_data(tmp_path, monkeypatch, encoding):
+    # the command's source encoding, applied as iconv would, gives the rows back
+    monkeypatch.chdir(tmp_path)
+    name = _write(tmp_path, "jsonl", encoding)
+    result = CliRunner().invoke(app, ["validate", name])
+    source = re.search(r"iconv -f (\S+) -t UTF-8", result.stderr).group(1)
+    text = (tmp_path / name).read_bytes().decode(codecs.lookup(source).name).lstrip("\ufeff")
+    (tmp_path / "fixed.jsonl").write_text(text, encoding="utf-8")
+    again = CliRunner().invoke(app, ["validate", "fixed.jsonl"])
+    assert again.exit_code == 0, again.output
+    assert "2 rows of preference" in again.stdout
+
+
+def test_the_stream_yields_no_batch_before_the_error(tmp_path):
+    name = _write(tmp_path, "jsonl", "utf-16")
+    batches = readers.iter_batches(tmp_path / name)
+    with pytest.raises(TextFaultError) as e:
+        next(batches)
+    assert e.value.exit_code == 1 and e.value.line is None
+
+
+def test_python_api_raises_the_same_error(tmp_path):
+    name = _write(tmp_path, "csv", "utf-32")
+    with pytest.raises(TextFaultError, match="UTF-32 text"):
+        trlprep.api.validate(str(tmp_path / name))
+
+
+def test_the_command_names_the_file_as_given_quoted_and_writes_beside_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "my data").mkdir()
+    (tmp_path / "my data" / "d.jsonl").write_bytes(_encoded(TEXTS["jsonl"], "utf-16"))
+    result = CliRunner().invoke(app, ["validate", "my data/d.jsonl"])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert "`iconv -f UTF-16 -t UTF-8 'my data/d.jsonl' > 'my data/d.utf8.jsonl'`" in text
