@@ -126,7 +126,7 @@ def tokenise(
         ids = [list(x)[cut] for x in _ids(table, "input_ids")]  # tokenized language modeling
         return {"ids": ids, "mask": [[1] * len(x) for x in ids]}, None
     reward = layout == "scored-pairs"
-    if given_ids and layout != "stepwise":
+    if given_ids:
         table, report = refit_table(
             table, dtype, max_length=None if reward else max_length, truncation=truncation
         )
@@ -272,7 +272,8 @@ def prepare(
     read of a DatasetDict (or its folder); the one it has, else `train` for a folder (said
     in the log), is read when none is named."""
     from trlprep.importers.run import RejectedRowsWarning
-    from trlprep.templates.refit import check_vocabulary, given_id_columns
+    from trlprep.templates.refit import given_id_columns
+    from trlprep.trainers.given_ids import choose
 
     if isinstance(data, (str, os.PathLike)):
         from trlprep.io.inputfiles import default_split, split_note
@@ -333,8 +334,17 @@ def prepare(
         + f": {counts}{loss_on}"
     )
     given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
-    if given:  # `trlprep convert --tokenize` output: its ids, not the text tokenised again
-        check_vocabulary(table, given, tokenizer)
+    # `trlprep convert --tokenize` output: its ids, unless its recorded options differ
+    picked = choose(
+        table, route[-1], given, tokenizer, templated=templated,
+        max_length=None if layout == "scored-pairs" else max_length,
+        truncation="keep_end" if layout == "prompts" else truncation,
+        step_separator=getattr(options, "step_separator", None) if layout == "stepwise" else None,
+        path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
+        log=lambda msg: log(f"{label}: {msg}"),
+    )  # fmt: skip
+    table, given, templated = picked.table, picked.given, picked.templated
+    if given:
         log(f"{label}: token ids read from {', '.join(given)} (the text is not tokenised again)")
     rows, report = tokenise(
         table,
