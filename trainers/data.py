@@ -112,7 +112,7 @@ def tokenise(
     cut by `refit_table`); returns the rows and its `TokenizeReport` (None for token ids
     given alone)."""
     from trlprep.templates.refit import refit_table
-    from trlprep.templates.tokenize import tokenize_table
+    from trlprep.trainers.tokenising import tokenize_pieces
 
     if layout == "prompts":
         return _prompt_rows(
@@ -131,7 +131,7 @@ def tokenise(
             table, dtype, max_length=None if reward else max_length, truncation=truncation
         )
     else:
-        table, report = tokenize_table(
+        table, report = tokenize_pieces(
             table,
             dtype,
             tokenizer,
@@ -178,7 +178,7 @@ def _prompt_rows(
     prompt longer than `max_length` keeps its end (the question and the generation prompt
     are there), as TRL 0.17's GRPO cuts them; the text is the whole prompt."""
     from trlprep.templates.refit import refit_table
-    from trlprep.templates.tokenize import tokenize_table
+    from trlprep.trainers.tokenising import tokenize_pieces
 
     report = None
     if dtype == "language-modeling" and "text" not in table.column_names:  # tokenized
@@ -192,7 +192,7 @@ def _prompt_rows(
         if given:
             table, report = refit_table(table, kind, max_length=max_length, truncation="keep_end")
         else:
-            table, report = tokenize_table(
+            table, report = tokenize_pieces(
                 table, kind, tokenizer, max_length=max_length, truncation="keep_end",
                 templated=templated,
             )  # fmt: skip
@@ -263,6 +263,7 @@ def prepare(
     label: str = "data",
     log: Callable[[str], None] = lambda _: None,
     split: str | None = None,
+    progress: bool = False,
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout` (`data_layout`
     and `column_map` import it first, as `trlprep convert --from/--map` does). Rows the import
@@ -270,8 +271,10 @@ def prepare(
     and kept in `Prepared.rejects`. `import_options` are the importers' (`ImportOptions`);
     `label` leads every line logged ("eval data" for evaluation data). `split`: the split
     read of a DatasetDict (or its folder); the one it has, else `train` for a folder (said
-    in the log), is read when none is named."""
+    in the log), is read when none is named. `progress`: reading and tokenising show their
+    rows, rate, percentage and time left on stderr."""
     from trlprep.importers.run import RejectedRowsWarning
+    from trlprep.io.progress import showing
     from trlprep.templates.refit import given_id_columns
     from trlprep.trainers.given_ids import choose
 
@@ -283,7 +286,10 @@ def prepare(
             flag = "--split" if training else "--eval-split"
             log(f"{label}: note: {split_note(data, *found, flag=flag)}")
 
-    with warnings.catch_warnings(record=True) as caught:
+    from rich.console import Console
+
+    console = Console(stderr=True) if progress else None  # the progress bars' (transient)
+    with warnings.catch_warnings(record=True) as caught, showing(console, "reading", progress):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         made = to_training_table(
             data,
@@ -346,18 +352,19 @@ def prepare(
     table, given, templated = picked.table, picked.given, picked.templated
     if given:
         log(f"{label}: token ids read from {', '.join(given)} (the text is not tokenised again)")
-    rows, report = tokenise(
-        table,
-        route[-1],
-        layout,
-        tokenizer,
-        templated=templated,
-        max_length=max_length,
-        truncation=truncation,
-        options=options,
-        training=training,
-        given_ids=given,
-    )
+    with showing(console, f"tokenising {label}", progress):
+        rows, report = tokenise(
+            table,
+            route[-1],
+            layout,
+            tokenizer,
+            templated=templated,
+            max_length=max_length,
+            truncation=truncation,
+            options=options,
+            training=training,
+            given_ids=given,
+        )
     notes = []
     if report is not None and report.boundary_merges:
         notes.append(

@@ -156,7 +156,7 @@ class Trainer:
                 if data is not None and data.rejects is not None:
                     path = write_rejects(data.rejects, self.out / f"{name}.rejects.jsonl")
                     self.log(f"{name}: the rows left out are listed in {path}")
-        enabled = self.cfg.progress and self.acc.is_main_process
+        enabled = self.cfg.progress is not False and self.acc.is_main_process
         self._bar = progress_bar(self.total_steps, self.step, enabled)
 
     def _abandon(self) -> None:
