@@ -22,7 +22,11 @@ from trlprep.templates.tokenrecord import KEY, read_record, tokenizer_identity  
 
 STEPWISE = [
     {"prompt": "what is 2 + 3 ?", "completions": ["2 + 3 is 5 .", "so 5"], "labels": [True, True]},
-    {"prompt": "what is 4 + 4 ?", "completions": ["4 + 4 is 9 .", "so 9"], "labels": [False, False]},
+    {
+        "prompt": "what is 4 + 4 ?",
+        "completions": ["4 + 4 is 9 .", "so 9"],
+        "labels": [False, False],
+    },  # fmt: skip
 ]
 
 

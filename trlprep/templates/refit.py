@@ -25,6 +25,7 @@ from trlprep.templates.tokenize import (
     TokenizeReport,
     _longest,
     token_columns,
+    truncate_rows,
 )
 
 # types whose id columns can be reused
@@ -124,7 +125,7 @@ def refit_table(
             for c in sides:  # no side cut apart: the layout of a keep_start tokenisation
                 new.pop(c.removesuffix("_ids") + _START)
     else:  # whole sequences
-        new = {c: [truncate(x, max_length, truncation, report) for x in v] for c, v in ids.items()}
+        new = truncate_rows(ids, max_length, truncation, report)
     types = {
         k: pa.int32() if k.endswith(_START) else _STEP_IDS if k == "completions_ids" else _IDS
         for k in new
