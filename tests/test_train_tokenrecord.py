@@ -162,3 +162,14 @@ def test_stepwise_ids_of_another_separator_are_tokenised_again(tok):
     logs.clear()
     assert _prm(tok, bare, logs, separator=" ; ").rows == got.rows
     assert any("do not end with this run's step_separator" in line for line in logs)
+
+
+def test_a_rendered_file_converted_on_the_way_in_gets_no_bos_or_eos_added(tok):
+    """SFT on a chat-rendered preference file: converted to prompt-completion, its text is
+    tokenised as the chat-rendered text it is (the record says so), as the conversation
+    would be; before, as standard text, with an EOS the template never wrote."""
+    own = _prep(tok, "sft", PREFERENCE, chat_template="chatml", max_length=64)
+    logs: list[str] = []
+    given = _prep(tok, "sft", _file(tok, PREFERENCE, None, "keep_start"), logs, max_length=64)
+    assert any("preference -> prompt-completion" in line for line in logs)
+    assert given.rows == own.rows
