@@ -173,3 +173,14 @@ def test_a_rendered_file_converted_on_the_way_in_gets_no_bos_or_eos_added(tok):
     given = _prep(tok, "sft", _file(tok, PREFERENCE, None, "keep_start"), logs, max_length=64)
     assert any("preference -> prompt-completion" in line for line in logs)
     assert given.rows == own.rows
+
+
+def test_another_chat_template_than_the_files_is_refused(tok):
+    """The file's text is rendered: a --chat-template other than its own was ignored."""
+    table = _file(tok, PREFERENCE, None, "keep_start")  # rendered with chatml
+    with pytest.raises(UsageError, match="rendered with the chat template chatml") as e:
+        _prep(tok, "dpo", table, max_length=64, chat_template="{{ messages }}")
+    assert "drop --chat-template" in e.value.hint
+    logs: list[str] = []
+    _prep(tok, "dpo", table, logs, max_length=64, chat_template="chatml")  # the same one
+    assert any("token ids read from" in line for line in logs)

@@ -2,6 +2,7 @@
 its text is tokenised again: the options the file records (`templates.tokenrecord`) against
 the run's.
 
+- a `--chat-template` other than the one the text was rendered with is refused (`UsageError`);
 - ids made by another tokenizer (another fingerprint, or an id beyond the vocabulary) are
   refused (`DataError`, exit 1): neither the ids nor text rendered for that tokenizer fit;
 - ids the run's `max_length` / `truncation_mode` cannot be cut from exactly (cut shorter,
@@ -32,6 +33,7 @@ from trlprep.templates.tokenrecord import (
     described,
     read_record,
     refit_problem,
+    template_identity,
     tokenizer_identity,
 )
 
@@ -57,14 +59,18 @@ def choose(
     truncation: str,
     step_separator: str | None,
     path: str | None = None,
+    chat_template: Any = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> Choice:
     """Judge a table's id columns `given` (see the module docstring); `max_length` and
     `truncation` are the cut the run will make (the layout's: None for reward rows, keep_end
-    for prompts). `path` names the file in messages."""
+    for prompts). `path` names the file in messages; `chat_template`: the run's
+    `--chat-template`, refused when the file's text was rendered with another."""
     record = read_record(table.schema)
     if record is not None and record.get("chat_template") is not None:
         templated = True  # the text was rendered: tokenised again, it gets no BOS/EOS added
+        if chat_template is not None:
+            _same_template(record["chat_template"], chat_template, tokenizer, path or "the data")
     if not given:
         return Choice((), templated, table)
     name = path or "the data"
@@ -105,6 +111,24 @@ def _same_tokenizer(record: dict[str, Any], tokenizer: Any, name: str) -> None:
         f"{own['fingerprint']})",
         hint=f"tokenise it with the model's tokenizer (`trlprep convert --tokenize --tokenizer "
         f"{own['name'] or 'MODEL'}`), or drop the id columns to tokenise the text",
+    )
+
+
+def _same_template(made: dict[str, Any], chat_template: Any, tokenizer: Any, name: str) -> None:
+    """Refuse a `--chat-template` other than the one the file's text was rendered with: the
+    text cannot be rendered again (it holds no messages)."""
+    from trlprep.templates.sources import load_template
+
+    own = template_identity(load_template(chat_template, tokenizer))
+    if own is None or own["sha256"] == made.get("sha256"):
+        return
+    raise UsageError(
+        f"{name}: its text was rendered with the chat template {made.get('name') or '?'} "
+        f"(source sha256 {made.get('sha256')}); this run's --chat-template {chat_template} "
+        f"is another ({own['sha256']}), and rendered text cannot be rendered again",
+        hint="drop --chat-template to train on the text as it was rendered, or convert the "
+        f"conversational data again with `trlprep convert --chat-template {chat_template} "
+        "--tokenize`",
     )
 
 
