@@ -184,3 +184,42 @@ def test_another_chat_template_than_the_files_is_refused(tok):
     logs: list[str] = []
     _prep(tok, "dpo", table, logs, max_length=64, chat_template="chatml")  # the same one
     assert any("token ids read from" in line for line in logs)
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "arrow"])
+def test_convert_writes_the_record_into_the_file(tmp_path, suffix):
+    """Also stepwise data, which `convert --tokenize` refused ("needs a step separator")."""
+    from pathlib import Path
+
+    import pyarrow.ipc as ipc
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    root = Path(__file__).parents[1] / "examples"
+    model = str(root / "tiny-chat-model")
+    for data, dtype, options in (
+        ("preference.jsonl", "preference", ["--max-length", "16", "--truncation", "keep_end"]),
+        ("stepwise.jsonl", "stepwise-supervision", []),
+    ):
+        out = tmp_path / f"{dtype}.{suffix}"
+        r = CliRunner().invoke(
+            app, ["convert", str(root / data), "--tokenize", "--tokenizer", model, *options,
+                  "-o", str(out)],
+        )  # fmt: skip
+        assert r.exit_code == 0, r.output
+        if suffix == "parquet":
+            schema = pq.read_schema(out)
+        else:
+            with ipc.open_file(out) as f:
+                schema = f.schema
+        record = read_record(schema)
+        assert record is not None and record["type"] == dtype
+        assert record["tokenizer"]["vocab_size"] == 640 and record["chat_template"] is None
+        if dtype == "preference":
+            assert (record["max_length"], record["truncation"], record["add_eos"]) == (
+                16, "keep_end", True,
+            )  # fmt: skip
+        else:
+            assert (record["step_separator"], record["add_eos"]) == ("\n", False)
