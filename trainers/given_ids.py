@@ -79,10 +79,15 @@ def choose(
         _same_tokenizer(record, tokenizer, name)
     why = _separator_problem(table, dtype, tokenizer, record, step_separator)
     if why is None and record is not None:
-        ids = {c: table.column(c).to_pylist() for c in given}
-        steps = None
-        if dtype == "stepwise-supervision" and "completions" in table.column_names:
-            steps = pc.list_value_length(table.column("completions")).fill_null(0).to_pylist()
+
+        def ids() -> dict[str, list]:
+            return {c: table.column(c).to_pylist() for c in given}
+
+        def steps() -> list[int] | None:
+            if dtype != "stepwise-supervision" or "completions" not in table.column_names:
+                return None
+            return pc.list_value_length(table.column("completions")).fill_null(0).to_pylist()
+
         why = refit_problem(record, ids, max_length=max_length, truncation=truncation, steps=steps)
         if why is not None:
             use = described(record).replace("--truncation", "--truncation-mode")

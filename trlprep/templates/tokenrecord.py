@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pyarrow as pa
@@ -131,21 +132,22 @@ def nothing_cut(ids: dict[str, list], dtype: str, made_at: int, steps: list[int]
 
 def refit_problem(
     record: dict[str, Any],
-    ids: dict[str, list],
+    ids: Callable[[], dict[str, list]],
     *,
     max_length: int | None,
     truncation: str,
-    steps: list[int] | None = None,
+    steps: Callable[[], list[int] | None] = lambda: None,
 ) -> str | None:
     """None when ids made with `record`'s options can be cut to `max_length` / `truncation`
     exactly as those options would have cut them from the text; else which option differs,
-    with both values."""
+    with both values. `ids` gives the id columns and `steps` each row's number of steps
+    (stepwise), read only when the options alone do not settle it."""
     made_at, made_mode = record.get("max_length"), record.get("truncation", "keep_start")
     if made_at is None:
         return None  # whole sequences: any cut can be made from them
     if made_mode == truncation and max_length is not None and max_length <= made_at:
         return None  # the same cut, shorter or equal
-    if nothing_cut(ids, record.get("type", ""), made_at, steps):
+    if nothing_cut(ids(), record.get("type", ""), made_at, steps()):
         return None  # cut at made_at, but no row reached it: whole sequences
     what = []
     if max_length is None or max_length > made_at:
