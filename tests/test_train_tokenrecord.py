@@ -223,3 +223,21 @@ def test_convert_writes_the_record_into_the_file(tmp_path, suffix):
             )  # fmt: skip
         else:
             assert (record["step_separator"], record["add_eos"]) == ("\n", False)
+
+
+def test_reward_and_prompt_ids_cut_otherwise_say_how_to_tokenise_them(tok):
+    """Reward rows are never cut and generation prompts keep their end, whatever the run's
+    options: the note says how to tokenise the file instead of which option to pass."""
+    implicit = [{"chosen": r["prompt"] + r["chosen"], "rejected": r["prompt"] + r["rejected"]}
+                for r in PREFERENCE]  # fmt: skip
+    own = _prep(tok, "reward", implicit, chat_template="chatml", max_length=64)
+    logs: list[str] = []
+    given = _prep(tok, "reward", _file(tok, implicit, 12, "keep_start"), logs, max_length=64)
+    assert given.rows == own.rows
+    assert any("reward rows are never cut" in line for line in logs)
+    prompts = [{"prompt": r["prompt"]} for r in PREFERENCE]
+    own = _prep(tok, "grpo", prompts, chat_template="chatml", max_length=64)
+    logs.clear()
+    given = _prep(tok, "grpo", _file(tok, prompts, 6, "keep_start"), logs, max_length=64)
+    assert given.rows["prompt"] == own.rows["prompt"]
+    assert any("generation prompts always keep their end" in line for line in logs)

@@ -348,6 +348,7 @@ def prepare(
         step_separator=getattr(options, "step_separator", None) if layout == "stepwise" else None,
         path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
         chat_template=chat_template,
+        layout=layout,
         log=lambda msg: log(f"{label}: {msg}"),
     )  # fmt: skip
     table, given, templated = picked.table, picked.given, picked.templated

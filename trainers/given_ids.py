@@ -60,6 +60,7 @@ def choose(
     step_separator: str | None,
     path: str | None = None,
     chat_template: Any = None,
+    layout: str = "",
     log: Callable[[str], None] = lambda _: None,
 ) -> Choice:
     """Judge a table's id columns `given` (see the module docstring); `max_length` and
@@ -90,8 +91,7 @@ def choose(
 
         why = refit_problem(record, ids, max_length=max_length, truncation=truncation, steps=steps)
         if why is not None:
-            use = described(record).replace("--truncation", "--truncation-mode")
-            why += f"; to train on the file's ids instead, pass {use} (or a shorter max length)"
+            why += "; " + _instead(record, layout)
     elif record is None:
         _keep_end_pairs(table, truncation, max_length, name)
     if why is None:
@@ -101,6 +101,23 @@ def choose(
         f"`convert --tokenize` tokenised it, with this run's options): {why}"
     )
     return Choice((), templated, table.drop_columns([c for c in given if c in table.column_names]))
+
+
+def _instead(record: dict[str, Any], layout: str) -> str:
+    """What to do to train on the file's ids: the options to pass, or (where the layout fixes
+    the cut) how to tokenise the file."""
+    if layout == "prompts":
+        return (
+            "generation prompts always keep their end: to use the file's ids, tokenise it "
+            "with `--truncation keep_end` (or no --max-length)"
+        )
+    if layout == "scored-pairs":
+        return (
+            "reward rows are never cut (those longer than max_length are dropped): to use "
+            "the file's ids, tokenise it without --max-length"
+        )
+    use = described(record).replace("--truncation", "--truncation-mode")
+    return f"to train on the file's ids instead, pass {use} (or a shorter max length)"
 
 
 def _same_tokenizer(record: dict[str, Any], tokenizer: Any, name: str) -> None:

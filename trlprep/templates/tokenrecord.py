@@ -113,7 +113,8 @@ def longest_sequence(ids: dict[str, list], dtype: str) -> int:
     from trlprep.templates.tokenize import _IDS, _START, _longest
 
     types = {k: pa.int32() if k.endswith(_START) else _IDS for k in ids}
-    return _longest(ids, types)
+    prompts = max(map(len, ids.get("prompt_ids") or []), default=0)  # prompt-only rows
+    return max(_longest(ids, types), prompts)
 
 
 def nothing_cut(ids: dict[str, list], dtype: str, made_at: int, steps: list[int] | None) -> bool:
