@@ -91,19 +91,20 @@ def choose(
 
         why = refit_problem(record, ids, max_length=max_length, truncation=truncation, steps=steps)
         if why is not None:
-            why += "; " + _instead(record, layout)
+            why += "; " + _instead(record, layout, max_length)
     elif record is None:
         _keep_end_pairs(table, truncation, max_length, name)
     if why is None:
         return Choice(given, templated, table)
     log(
-        f"note: {name}: its token ids are not used, its text is tokenised again (as "
+        f"note: {path + ': ' if path else ''}its token ids are not used, its text is "
+        "tokenised again (as "
         f"`convert --tokenize` tokenised it, with this run's options): {why}"
     )
     return Choice((), templated, table.drop_columns([c for c in given if c in table.column_names]))
 
 
-def _instead(record: dict[str, Any], layout: str) -> str:
+def _instead(record: dict[str, Any], layout: str, max_length: int | None) -> str:
     """What to do to train on the file's ids: the options to pass, or (where the layout fixes
     the cut) how to tokenise the file."""
     if layout == "prompts":
@@ -116,8 +117,12 @@ def _instead(record: dict[str, Any], layout: str) -> str:
             "reward rows are never cut (those longer than max_length are dropped): to use "
             "the file's ids, tokenise it without --max-length"
         )
-    use = described(record).replace("--truncation", "--truncation-mode")
-    return f"to train on the file's ids instead, pass {use} (or a shorter max length)"
+    made = record.get("max_length")
+    if max_length is not None and made is not None and max_length <= made:
+        made = max_length  # the run's own max length is no longer than the file's
+    use = described({**record, "max_length": made}).replace("--truncation", "--truncation-mode")
+    shorter = "" if made != record.get("max_length") else " (or a shorter max length)"
+    return f"to train on the file's ids instead, pass {use}{shorter}"
 
 
 def _same_tokenizer(record: dict[str, Any], tokenizer: Any, name: str) -> None:
