@@ -383,3 +383,19 @@ def test_the_longest_sequence_counts_a_pairs_prompt_with_its_answer():
     assert starts == [1] and report.max_tokens == 5
     _, report = tokenize_table(pa.table({"text": ["p1 a b"]}), "lm", tok)
     assert report.max_tokens == 3
+
+
+def test_truncation_counts_rows_not_sequences():
+    """An implicit pair whose two sides are cut is one truncated row (the note said
+    "302 rows truncated" of 163 rows); refitting the ids counts the same."""
+    from trlprep.templates.refit import refit_table
+
+    tok = tiny_tokenizer(None, words=["a", "b", "c", "d", "e", "f", "g", "h"])
+    long = "a b c d e f g h a b c d"
+    table = pa.table({"chosen": [long, long, "a"], "rejected": [long, "a", "a"]})
+    out, report = tokenize_table(table, "preference-implicit", tok, max_length=4)
+    assert report.truncated == 2
+    assert report.truncation_note().startswith("2 rows truncated")
+    whole, _ = tokenize_table(table, "preference-implicit", tok)
+    _, again = refit_table(whole, "preference-implicit", max_length=4)
+    assert again.truncated == 2

@@ -140,7 +140,7 @@ def test_nan_found_at_a_logging_step_names_the_step_it_appeared(model_dir, tmp_p
     def poisoned(micro, made=None):
         loss = step(micro, made)
         if t.step == 2:
-            t._window["loss"][-1] = torch.tensor(float("nan"))
+            t.window.values["loss"][-1] = torch.tensor(float("nan"))
         return loss
 
     t._step = poisoned

@@ -98,7 +98,9 @@ class TrainConfig:
     resume: bool | str = False
     report_to: tuple[str, ...] = ()
     logits_chunk_mib: int | None = None  # None: 1024 on a CUDA device with room, else 256
-    progress: bool = True
+    # bars on stderr: reading and tokenising the data (None: in a terminal), and the steps
+    # (None: shown)
+    progress: bool | None = None
 
     def import_options(self) -> dict[str, Any]:
         """The importers' options set away from their defaults, as `ImportOptions.make` takes

@@ -111,8 +111,9 @@ def tokenise(
     `tokenize_table`, or from its `given_ids` columns (`trlprep convert --tokenize` output,
     cut by `refit_table`); returns the rows and its `TokenizeReport` (None for token ids
     given alone)."""
+    from trlprep.trainers.tokenising import tokenize_pieces
+
     from trlprep.templates.refit import refit_table
-    from trlprep.templates.tokenize import tokenize_table
 
     if layout == "prompts":
         return _prompt_rows(
@@ -126,12 +127,12 @@ def tokenise(
         ids = [list(x)[cut] for x in _ids(table, "input_ids")]  # tokenized language modeling
         return {"ids": ids, "mask": [[1] * len(x) for x in ids]}, None
     reward = layout == "scored-pairs"
-    if given_ids and layout != "stepwise":
+    if given_ids:
         table, report = refit_table(
             table, dtype, max_length=None if reward else max_length, truncation=truncation
         )
     else:
-        table, report = tokenize_table(
+        table, report = tokenize_pieces(
             table,
             dtype,
             tokenizer,
@@ -177,8 +178,9 @@ def _prompt_rows(
     data, PPO's queries) and every other column, for generation and reward functions. A
     prompt longer than `max_length` keeps its end (the question and the generation prompt
     are there), as TRL 0.17's GRPO cuts them; the text is the whole prompt."""
+    from trlprep.trainers.tokenising import tokenize_pieces
+
     from trlprep.templates.refit import refit_table
-    from trlprep.templates.tokenize import tokenize_table
 
     report = None
     if dtype == "language-modeling" and "text" not in table.column_names:  # tokenized
@@ -192,7 +194,7 @@ def _prompt_rows(
         if given:
             table, report = refit_table(table, kind, max_length=max_length, truncation="keep_end")
         else:
-            table, report = tokenize_table(
+            table, report = tokenize_pieces(
                 table, kind, tokenizer, max_length=max_length, truncation="keep_end",
                 templated=templated,
             )  # fmt: skip
@@ -263,6 +265,7 @@ def prepare(
     label: str = "data",
     log: Callable[[str], None] = lambda _: None,
     split: str | None = None,
+    progress: bool = False,
 ) -> Prepared:
     """Detect, convert, template and tokenise `data` for an algorithm's `layout` (`data_layout`
     and `column_map` import it first, as `trlprep convert --from/--map` does). Rows the import
@@ -270,10 +273,14 @@ def prepare(
     and kept in `Prepared.rejects`. `import_options` are the importers' (`ImportOptions`);
     `label` leads every line logged ("eval data" for evaluation data). `split`: the split
     read of a DatasetDict (or its folder); the one it has, else `train` for a folder (said
-    in the log), is read when none is named."""
+    in the log), is read when none is named. `progress`: reading and tokenising show their
+    rows, rate, percentage and time left on stderr."""
+    from trlprep.trainers.given_ids import choose
+
     from trlprep.importers.run import RejectedRowsWarning
     from trlprep.io.kinds import CarriedColumnWarning
-    from trlprep.templates.refit import check_vocabulary, given_id_columns
+    from trlprep.io.progress import showing
+    from trlprep.templates.refit import given_id_columns
 
     if isinstance(data, (str, os.PathLike)):
         from trlprep.io.inputfiles import default_split, split_note
@@ -283,7 +290,10 @@ def prepare(
             flag = "--split" if training else "--eval-split"
             log(f"{label}: note: {split_note(data, *found, flag=flag)}")
 
-    with warnings.catch_warnings(record=True) as caught:
+    from rich.console import Console
+
+    console = Console(stderr=True) if progress else None  # the progress bars' (transient)
+    with warnings.catch_warnings(record=True) as caught, showing(console, "reading", progress):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         made = to_training_table(
             data,
@@ -336,21 +346,33 @@ def prepare(
         + f": {counts}{loss_on}"
     )
     given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
-    if given:  # `trlprep convert --tokenize` output: its ids, not the text tokenised again
-        check_vocabulary(table, given, tokenizer)
+    # `trlprep convert --tokenize` output: its ids, unless its recorded options differ
+    picked = choose(
+        table, route[-1], given, tokenizer, templated=templated,
+        max_length=None if layout == "scored-pairs" else max_length,
+        truncation="keep_end" if layout == "prompts" else truncation,
+        step_separator=getattr(options, "step_separator", None) if layout == "stepwise" else None,
+        path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
+        chat_template=chat_template,
+        layout=layout,
+        log=lambda msg: log(f"{label}: {msg}"),
+    )  # fmt: skip
+    table, given, templated = picked.table, picked.given, picked.templated
+    if given:
         log(f"{label}: token ids read from {', '.join(given)} (the text is not tokenised again)")
-    rows, report = tokenise(
-        table,
-        route[-1],
-        layout,
-        tokenizer,
-        templated=templated,
-        max_length=max_length,
-        truncation=truncation,
-        options=options,
-        training=training,
-        given_ids=given,
-    )
+    with showing(console, f"tokenising {label}", progress):
+        rows, report = tokenise(
+            table,
+            route[-1],
+            layout,
+            tokenizer,
+            templated=templated,
+            max_length=max_length,
+            truncation=truncation,
+            options=options,
+            training=training,
+            given_ids=given,
+        )
     notes = []
     if report is not None and report.boundary_merges:
         notes.append(

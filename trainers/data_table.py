@@ -211,7 +211,19 @@ def to_training_table(
         if messages is not None:
             table = table.append_column(MESSAGES_COLUMN, messages)
     names = way.names()
+    table = _with_record_of(raw, table)
     return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
+
+
+def _with_record_of(raw: pa.Table, table: pa.Table) -> pa.Table:
+    """`table` (converted) with the tokenisation record of the data it came from, if any
+    (`templates.tokenrecord`): its text was rendered by a chat template, or not."""
+    from trlprep.templates.tokenrecord import KEY
+
+    record = (raw.schema.metadata or {}).get(KEY)
+    if record is None or KEY in (table.schema.metadata or {}):
+        return table
+    return table.replace_schema_metadata({**(table.schema.metadata or {}), KEY: record})
 
 
 def _prompt_messages(source: pa.Table, dst: Any, rows: int) -> pa.ChunkedArray | None:

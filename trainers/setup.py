@@ -211,7 +211,16 @@ def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
         training=training,
         log=t.log,
         split=cfg.split if training else cfg.eval_split,
+        progress=data_progress(cfg.progress) and t.acc.is_main_process,
     )
+
+
+def data_progress(progress: bool | None) -> bool:
+    """Whether reading and tokenising the data show progress: `--progress` / `--no-progress`,
+    else when stderr is a terminal (as rich tells it, as the other commands)."""
+    from rich.console import Console
+
+    return Console(stderr=True).is_terminal if progress is None else progress
 
 
 def logps_kernel(cfg: TrainConfig, device: torch.device) -> str:

@@ -47,7 +47,8 @@ def convert_command(
     step_separator: str = typer.Option(
         None,
         "--step-separator",
-        help="Stepwise: string joining the steps (default: --separator); escapes as --separator.",
+        help="Stepwise: string joining the steps (default: --separator), or with --tokenize "
+        "ending each step's ids (default: a newline, as TRL's PRM); escapes as --separator.",
     ),
     split_turns: str = typer.Option(
         "last",

@@ -19,7 +19,7 @@ from trlprep.cli.app import command, out
 from trlprep.errors import UsageError
 
 _REQUIRED = ("algo", "model", "data", "output_dir")
-_HIDDEN = ("options", "progress")
+_HIDDEN = ("options",)
 # options of the command itself, not of the run (TrainConfig does not hold them)
 _COMMAND_OPTIONS = {"overwrite": "bool"}
 # TRL's (HfArgumentParser) option names -> ours, so a TRL command line mostly works as it is;

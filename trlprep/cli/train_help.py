@@ -64,7 +64,7 @@ HELP = {
     "resume": "Resume from the last checkpoint in --output-dir (or from the given one).",
     "report_to": "Trackers besides metrics.jsonl: tensorboard, wandb (comma-separated).",
     "logits_chunk_mib": "MiB of logits per log-prob chunk (default 1024 on a roomy GPU, else 256).",
-    "progress": "Show a progress bar.",
+    "progress": "Bars on stderr: data read and tokenised (in a terminal), then the steps.",
     "attn_implementation": "Attention kernel (default: flash_attention_2 if installed, else sdpa).",
     "torch_compile": "Run the model's training forward through torch.compile.",
     "logps_kernel": "Log-probs kernel: auto (fused on CUDA), torch, fused (compiled) or liger.",

@@ -38,6 +38,7 @@ class Render:
     truncation: str = "keep_start"
     report: Any = None  # templates.TemplateReport, merged over batches
     token_report: Any = None  # templates.TokenizeReport, merged over batches
+    token_record: dict[str, Any] | None = None  # the options the ids are cut with (tokenrecord)
 
     @property
     def name(self) -> str:

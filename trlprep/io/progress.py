@@ -2,7 +2,8 @@
 and time left.
 
 Readers pass their batches through `track`, which only counts unless a command shows progress
-with `showing(...)` (detect, validate, convert and import on a terminal, on stderr). The size
+with `showing(...)` (detect, validate, convert, import and train on a terminal, on stderr);
+work done in pieces of a known number of rows (train's tokenising) goes through `tally`. The size
 is known for a Parquet file (its row count, from the metadata) and an uncompressed JSON Lines
 file (its byte size: the share of bytes read); otherwise the line says rows and rate.
 """
@@ -74,6 +75,28 @@ def track(batches: Iterator[Any], path: str, fmt: str = "") -> Iterator[Any]:
             completed = at if size is not None and size.unit == "bytes" else done
             line = status(done, time.perf_counter() - start, size, at)
             bar.update(task, completed=completed, status=line, refresh=True)
+    finally:
+        if task is not None and _ACTIVE and _ACTIVE[-1][0] is bar:
+            bar.remove_task(task)
+
+
+def tally(pieces: Iterator[Any], what: str, total: int) -> Iterator[Any]:
+    """`pieces` (tables) unchanged; while `showing` is active, each one advances a bar of
+    `total` rows labelled `what` (rows, rate, percentage and time left)."""
+    start = time.perf_counter()
+    done = 0
+    bar = task = None
+    try:
+        for piece in pieces:
+            yield piece
+            done += piece.num_rows
+            if not _ACTIVE:
+                continue
+            if bar is not _ACTIVE[-1][0]:
+                bar, label = _ACTIVE[-1]
+                task = bar.add_task(f"{label} {what}", total=total, status="")
+            line = status(done, time.perf_counter() - start, Size(total, "rows"))
+            bar.update(task, completed=done, status=line, refresh=True)
     finally:
         if task is not None and _ACTIVE and _ACTIVE[-1][0] is bar:
             bar.remove_task(task)

@@ -4,6 +4,8 @@ to another `max_length` / `truncation` exactly as `tokenize_table` cuts the ids 
 The ids are what the file's tokenisation made (rendered chat text without an added EOS,
 standard text with it), which its text columns alone cannot tell apart: re-tokenising the
 text would treat rendered chat text as standard text and add a second end of sequence.
+Stepwise rows' steps are kept whole (`fit_steps`); their ids are reused only when each step
+ends with the run's step separator (`steps_end_with`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,20 @@ import pyarrow.compute as pc
 
 from trlprep.errors import DataError
 from trlprep.registry import DatasetType, get_type
-from trlprep.templates.fit import Fitted, fit, truncate
-from trlprep.templates.tokenize import _IDS, _START, TokenizeReport, _longest, token_columns
+from trlprep.templates.fit import Fitted, fit, fit_steps, truncate
+from trlprep.templates.tokenize import (
+    _IDS,
+    _START,
+    _STEP_IDS,
+    TokenizeReport,
+    _longest,
+    token_columns,
+    truncate_rows,
+)
 
-# types whose id columns are laid out flat (stepwise ids depend on the step separator)
+# types whose id columns can be reused
 _TYPES = (
+    "stepwise-supervision",
     "language-modeling",
     "prompt-only",
     "prompt-completion",
@@ -31,7 +42,7 @@ _TYPES = (
 
 def given_id_columns(table: pa.Table, dtype: DatasetType | str) -> tuple[str, ...]:
     """The id columns of `dtype` that `table` holds, all of them, or () when some is missing
-    or the type's ids are not reused (stepwise supervision)."""
+    or the type's ids are not reused."""
     dtype = get_type(dtype)
     if dtype.name not in _TYPES:
         return ()
@@ -49,7 +60,10 @@ def check_vocabulary(table: pa.Table, columns: tuple[str, ...], tokenizer: Any) 
     for name in columns:
         if name.endswith(_START):
             continue
-        top = pc.max(pc.list_flatten(table.column(name))).as_py()
+        flat = pc.list_flatten(table.column(name))
+        while pa.types.is_list(flat.type) or pa.types.is_large_list(flat.type):
+            flat = pc.list_flatten(flat)  # stepwise: a list of steps' ids per row
+        top = pc.max(flat).as_py()
         if top is not None and top >= size:
             raise DataError(
                 f"column {name} holds token id {top}, beyond the vocabulary of the model's "
@@ -73,7 +87,14 @@ def refit_table(
     dtype = get_type(dtype)
     report = TokenizeReport(rows=table.num_rows, max_length=max_length, truncation=truncation)
     ids = {c: table.column(c).to_pylist() for c in token_columns(dtype)}
-    if dtype.name == "prompt-completion":
+    if dtype.name == "stepwise-supervision":
+        new = {"prompt_ids": [], "completions_ids": []}
+        for prompt, steps in zip(ids["prompt_ids"], ids["completions_ids"], strict=True):
+            prompt, steps = fit_steps(prompt, steps, max_length, truncation, report)
+            new["prompt_ids"].append(prompt)
+            new["completions_ids"].append(steps)
+            report.max_tokens = max(report.max_tokens, len(prompt) + sum(map(len, steps)))
+    elif dtype.name == "prompt-completion":
         new = _refit_masked(
             ids["input_ids"], ids["completion_mask"], max_length, truncation, report
         )
@@ -104,9 +125,13 @@ def refit_table(
             for c in sides:  # no side cut apart: the layout of a keep_start tokenisation
                 new.pop(c.removesuffix("_ids") + _START)
     else:  # whole sequences
-        new = {c: [truncate(x, max_length, truncation, report) for x in v] for c, v in ids.items()}
+        new = truncate_rows(ids, max_length, truncation, report)
+    types = {
+        k: pa.int32() if k.endswith(_START) else _STEP_IDS if k == "completions_ids" else _IDS
+        for k in new
+    }
     for name, values in new.items():
-        arr = pa.array(values, pa.int32() if name.endswith(_START) else _IDS)
+        arr = pa.array(values, types[name])
         if name in table.column_names:
             table = table.set_column(table.column_names.index(name), name, arr)
         else:
@@ -114,9 +139,20 @@ def refit_table(
     for name in table.column_names:
         if name.endswith(_START) and name not in new:
             table = table.drop_columns([name])
-    types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
-    report.max_tokens = _longest(new, types)  # a pair's prompt counts with its answer
+    if dtype.name != "stepwise-supervision":
+        report.max_tokens = _longest(new, types)  # a pair's prompt counts with its answer
     return table, report
+
+
+def steps_end_with(table: pa.Table, separator_ids: list[int]) -> bool:
+    """Whether every (non-empty) step of `completions_ids` ends with `separator_ids`: the
+    step separator the ids were made with is the run's."""
+    n = len(separator_ids)
+    for steps in table.column("completions_ids").to_pylist():
+        for step in steps or ():
+            if step and (len(step) < n or (n and step[-n:] != separator_ids)):
+                return False
+    return True
 
 
 def _refit_masked(
@@ -160,4 +196,4 @@ def _refit_row(
     return Fitted(longest, [f.tails[0] for f in fitted], [len(longest) - len(k) for k in kept])
 
 
-__all__ = ["check_vocabulary", "given_id_columns", "refit_table"]
+__all__ = ["check_vocabulary", "given_id_columns", "refit_table", "steps_end_with"]

@@ -223,10 +223,8 @@ def _tokenize(
         )  # fmt: skip
         types = {"prompt_ids": _IDS, "completions_ids": _STEP_IDS}
     elif prompt is None:  # language modeling, implicit preference: whole sequences
-        new = {}
-        for c in columns:
-            ids = [truncate(x, max_length, truncation, report) for x in enc.many(text[c])]
-            new["input_ids" if c == "text" else f"{c}_ids"] = ids
+        whole = {"input_ids" if c == "text" else f"{c}_ids": enc.many(text[c]) for c in columns}
+        new = truncate_rows(whole, max_length, truncation, report)
         types = dict.fromkeys(new, _IDS)
     else:
         new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
@@ -240,6 +238,28 @@ def _tokenize(
         else:
             table = table.append_column(name, arr)
     return table, report, cut
+
+
+def truncate_rows(
+    columns: dict[str, list[list[int]]],
+    max_length: int | None,
+    mode: str,
+    report: TokenizeReport,
+) -> dict[str, list[list[int]]]:
+    """Whole sequences (each column's) cut by `truncate`; the report counts rows, not
+    sequences (an implicit pair whose two sides are cut is one truncated row)."""
+    cut: set[int] = set()
+    out = {}
+    for name, seqs in columns.items():
+        side = TokenizeReport()
+        out[name] = []
+        for i, x in enumerate(seqs):
+            before = side.truncated
+            out[name].append(truncate(x, max_length, mode, side))
+            if side.truncated != before:
+                cut.add(i)
+    report.truncated += len(cut)
+    return out
 
 
 def _split(
