@@ -145,6 +145,8 @@ def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -
             f"validate got an unknown keyword {sorted(unknown)[0]!r}",
             hint="importer options: " + ", ".join(sorted(IMPORT_OPTIONS)),
         )
+    if from_ is None and options.get("map"):
+        from_ = "map"  # map= alone renames the columns, as convert(..., map=...) does
     if from_ is None or not is_layout(from_):
         raise UsageError(
             f"from_={from_!r} is no public layout" if from_ else "importer options need from_=",

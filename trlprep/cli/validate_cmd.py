@@ -184,9 +184,9 @@ def _write_report(report, report_format: str, output: str, path: str, max_errors
 def _layout(from_: str | None, imports) -> dict:
     """`validate_path`'s layout keywords for `--from` (a public layout), or none."""
     if from_ is None:
-        if imports.map:
-            raise UsageError("--map renames the columns of a layout", hint="pass --from map")
-        return {}
+        if not imports.map:
+            return {}
+        from_ = "map"  # --map alone renames the columns, as `trlprep convert --map` does
     from trlprep.importers import is_layout, layout_names
 
     if not is_layout(from_):

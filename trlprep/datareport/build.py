@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.datareport.sources import imported_table, read_layout, source
+from trlprep.datareport.sources import import_in_memory, imported_table, read_layout, source
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format
 
@@ -105,6 +106,7 @@ def report(
     layout: str | None = None,
     split_mode: str = "word",
     num_proc: int | None = None,
+    **import_options: Any,
 ) -> DataReport:
     """Measure a dataset (path, Arrow table, `datasets` Dataset or DatasetDict) before training.
 
@@ -123,11 +125,17 @@ def report(
 
     `num_proc`: processes that read, render and tokenise (None: every core, for data of
     more than a few thousand rows; 1: this process only). The figures do not depend on it.
+
+    The importer's options go as keywords, as `convert` and `validate` take them (`map=
+    "completion=canonical_solution"`, `role_map=`, `conversational=`, `pairing=` ...);
+    `map` without `layout` imports the `map` layout, as `trlprep convert --map` does.
     """
+    layout, opts = _import_options(layout, import_options)
     options = dict(
         chat_template=chat_template, tokenizer=tokenizer, max_length=max_length,
         truncation=truncation, type=type, input_format=input_format, examples=examples,
         validate=validate, layout=layout, split_mode=split_mode, num_proc=num_proc,
+        import_options=opts,
     )  # fmt: skip
     if split is None:
         from trlprep.datareport.splits import report_splits, split_names
@@ -136,6 +144,23 @@ def report(
         if names:
             return report_splits(data, names, options)
     return measure(data, split=split, **options)[0]
+
+
+def _import_options(layout: str | None, options: dict[str, Any]) -> tuple[str | None, Any]:
+    """(the layout, its `ImportOptions` or None) from `report`'s importer keywords."""
+    if not options:
+        return layout, None
+    from trlprep.importers import ImportOptions, is_layout, layout_names
+
+    opts = ImportOptions.make(**options)  # an unknown keyword is a usage error naming it
+    if layout is None and opts.map:
+        layout = "map"  # as `trlprep convert --map` reads it
+    if layout is None or not is_layout(layout):
+        raise UsageError(
+            f"layout={layout!r} is no public layout" if layout else "importer options need layout=",
+            hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in type=)",
+        )
+    return layout, opts
 
 
 def measure(
@@ -154,6 +179,7 @@ def measure(
     split_mode: str = "word",
     loaded: tuple[Any, Any] | None = None,
     num_proc: int | None = None,
+    import_options: Any = None,
 ) -> tuple[DataReport, Any, tuple[Any, Any]]:
     """The report of one split, the per-row numbers behind it (`Collected`), and the
     (template, tokenizer) it used.
@@ -169,6 +195,8 @@ def measure(
         raise UsageError("--max-length must be at least 1")
     if layout is None and type is None:  # a public layout is read as `trlprep convert` reads it
         data, layout, imported = read_layout(data, split, input_format)
+    elif layout is not None and not isinstance(data, (str, os.PathLike)):
+        data, imported = import_in_memory(data, layout, import_options)  # rows held in memory
     else:
         imported = None
     stats = None
@@ -182,7 +210,7 @@ def measure(
 
     pending = None if loaded else loading.start(chat_template, tokenizer)  # while detecting
     streamed = layout if imported is None else None  # a table is imported already
-    path, batches, det = source(data, split, input_format, streamed, stats)
+    path, batches, det = source(data, split, input_format, streamed, stats, import_options)
     if not det.num_rows and not (stats is not None and stats.rejected):
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
@@ -208,7 +236,8 @@ def measure(
     if validate and layout is not None and imported is not None:
         val = _validation(data, None, type, None, None)
     elif validate and layout is not None:  # the imported rows, as the conversion checks them
-        val = _validation(imported_table(path, split, input_format, layout), None, type, None, None)
+        table = imported_table(path, split, input_format, layout, import_options)
+        val = _validation(table, None, type, None, None)
     elif validate:
         val = _validation(data, path, type, split, input_format)
     flagged = {i["rows"][0] for i in (val or {}).get("issues", []) if i["rows"]}

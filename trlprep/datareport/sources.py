@@ -41,7 +41,8 @@ def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | 
     return result.table, layout, result.num_rejected
 
 
-def stream(path: str, split, input_format, layout: str | None, stats=None):
+def stream(path: str, split, input_format, layout: str | None, stats=None, opts=None):
+    """`path`'s batches, imported from `layout` (with the importer's `opts`) when given."""
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format)
@@ -49,20 +50,35 @@ def stream(path: str, split, input_format, layout: str | None, stats=None):
         return batches
     from trlprep.importers import import_batches
 
-    return import_batches(batches, layout, on_error="skip", stats=stats, path=path)
+    return import_batches(batches, layout, opts, on_error="skip", stats=stats, path=path)
 
 
-def imported_table(path: str | None, split, input_format, layout: str) -> pa.Table:
+def import_in_memory(data: Any, layout: str, opts=None) -> tuple[pa.Table, int]:
+    """In-memory `data` (Arrow table, `datasets` Dataset, pandas, polars, row dicts) imported
+    from `layout` as `trlprep convert --from` imports it: (the rows, how many it refused)."""
+    from trlprep.importers import import_table
+    from trlprep.io.adapters import as_input
+
+    table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
+    if not isinstance(table, pa.Table):
+        raise UsageError("report a path, an Arrow table or a datasets.Dataset")
+    result = import_table(table, layout, opts, on_error="skip")
+    return result.table, result.num_rejected
+
+
+def imported_table(path: str | None, split, input_format, layout: str, opts=None) -> pa.Table:
     if path is None:
         raise UsageError("layout= needs a path")
-    parts = [b.data for b in stream(path, split, input_format, layout)]
+    parts = [b.data for b in stream(path, split, input_format, layout, None, opts)]
     parts = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts]
     from trlprep.io.jsonl import concat_tables
 
     return concat_tables(parts) if parts else pa.table({})
 
 
-def source(data: Any, split: str | None, input_format: str | None, layout=None, stats=None):
+def source(
+    data: Any, split: str | None, input_format: str | None, layout=None, stats=None, opts=None
+):
     """(path or None, a function giving (table, offset, lines) batches, the detection)."""
     from trlprep.detection.detect import detect_batches, detect_table
 
@@ -70,11 +86,11 @@ def source(data: Any, split: str | None, input_format: str | None, layout=None, 
         path = str(data)
 
         def batches():
-            for b in stream(path, split, input_format, layout, stats):
+            for b in stream(path, split, input_format, layout, stats, opts):
                 raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
                 yield raw, b.offset, b.lines
 
-        det = detect_batches(stream(path, split, input_format, layout))
+        det = detect_batches(stream(path, split, input_format, layout, None, opts))
         return path, batches, det
     from trlprep.io.adapters import as_input
 
@@ -90,4 +106,4 @@ def source(data: Any, split: str | None, input_format: str | None, layout=None, 
     return None, one, detect_table(table)
 
 
-__all__ = ["imported_table", "read_layout", "source", "stream"]
+__all__ = ["import_in_memory", "imported_table", "read_layout", "source", "stream"]

@@ -53,6 +53,38 @@ def map_suggestion(columns: list[str]) -> str | None:
     return None
 
 
+# extra columns beside a `prompt` (prompt-only data) that hold its answer: OpenAI HumanEval's
+# `canonical_solution`, `answer`, `response` ... (most specific first; `ground_truth`, an RL
+# reward's reference, is left alone on purpose: it is no answer to train on)
+ANSWER_COLUMNS = ("completion", "response", "answer", "output", "solution", "target")
+
+
+def answer_column(columns: list[str]) -> str | None:
+    """The extra column of prompt-only data that looks like each prompt's answer (a name of
+    `ANSWER_COLUMNS`, or one ending in `_solution`, `_answer`, `_response`, `_output`;
+    case-insensitive), else None."""
+    lower = {c.lower(): c for c in columns}
+    for name in ANSWER_COLUMNS:
+        if name in lower:
+            return lower[name]
+    for c in columns:
+        if c.lower().rsplit("_", 1)[-1] in ANSWER_COLUMNS[1:5] and "_" in c:
+            return c
+    return None
+
+
+def answer_advice(columns: list[str]) -> str | None:
+    """The `--map completion=COLUMN` advice for prompt-only data with an answer column."""
+    column = answer_column(columns)
+    if column is None:
+        return None
+    return (
+        f"column {column!r} may hold each prompt's answer: for prompt-completion (SFT) pass "
+        f"`--map completion={column}` (trlprep convert DATA --map completion={column} -o OUT); "
+        f"as it is, the data is prompt-only with {column!r} carried as an extra column"
+    )
+
+
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), or content parts holding
@@ -124,6 +156,10 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
     """Name the layout (or --map) that imports `head`'s data, in `det` (see module doc)."""
     if det.type is not None and det.type.name == "preference-implicit":
         advice = prompt_beside_answers(head)
+        if advice is not None:
+            det.notes.append(advice)
+    if det.type is not None and det.type.name == "prompt-only" and not det.problems:
+        advice = answer_advice(det.extra_columns)
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and not (
