@@ -43,6 +43,29 @@ PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
+# an instruction with a passage beside it (Dolly's `context`) and its answer: the alpaca
+# layout joins the passage into the prompt, where `--map prompt=instruction` would leave it out
+CONTEXT_COLUMNS = ("context", "input")
+ANSWERS_OF_INSTRUCTIONS = ("output", "response", "answer")
+
+
+def alpaca_suggestion(columns: list[str]) -> str | None:
+    """`input=context,output=response` (the `--map` of `--from alpaca`) for columns holding an
+    instruction, a context passage and an answer under other names than Alpaca's (Databricks
+    Dolly: `instruction`, `context`, `response`), else None."""
+    lower = {c.lower(): c for c in columns}
+    if "instruction" not in lower:
+        return None
+    context = next((lower[c] for c in CONTEXT_COLUMNS if c in lower), None)
+    answer = next((lower[c] for c in ANSWERS_OF_INSTRUCTIONS if c in lower), None)
+    if context is None or answer is None:
+        return None
+    parts = [f"instruction={lower['instruction']}"] if lower["instruction"] != "instruction" else []
+    parts += [f"input={context}"] if context != "input" else []
+    parts += [f"output={answer}"] if answer != "output" else []
+    return ",".join(parts) or None
+
+
 def map_suggestion(columns: list[str]) -> str | None:
     """`prompt=X,completion=Y` for the first pair of `columns` that looks like a prompt and
     its answer (names compared case-insensitively), else None."""
@@ -180,6 +203,15 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"read as the {name} layout, as `trlprep convert` reads it (lands on "
                 f"{dtype.name}, {fmt.value}); no TRL type reads its columns as they are"
             )
+        elif (alpaca := alpaca_suggestion(table.column_names)) is not None:
+            plain = map_suggestion(table.column_names)
+            det.notes.append(
+                f"the columns look like an instruction, a context passage and its answer: pass "
+                f"`--from alpaca --map {alpaca}` (trlprep convert DATA --from alpaca --map "
+                f"{alpaca} -o OUT; --prompt-style plain or --conversational for other prompts)"
+                + (f"; `--map {plain}` alone would leave the context out of the prompt"
+                   if plain else "")
+            )  # fmt: skip
         else:
             mapping = map_suggestion(table.column_names)
             if mapping is not None:

@@ -123,7 +123,7 @@ def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
 def _import_advice(table: pa.Table) -> str:
     """How to import data that is a public layout (or needs --map) before rendering it."""
     from trlprep.detection.detect import detect_table
-    from trlprep.detection.layouthint import map_suggestion
+    from trlprep.detection.layouthint import alpaca_suggestion, map_suggestion
     from trlprep.importers import ImportOptions, detect_layout, get_importer
 
     head = table.slice(0, 1000)
@@ -135,6 +135,13 @@ def _import_advice(table: pa.Table) -> str:
         return (
             f"; the columns are the {name} layout: convert it first (`trlprep convert DATA "
             f"--from {name} -o OUT`, add --chat-template to render it there) and check OUT"
+        )
+    alpaca = alpaca_suggestion(table.column_names)
+    if alpaca is not None:  # an instruction with a context passage (Dolly): alpaca joins them
+        return (
+            f"; the columns look like an instruction, a context passage and its answer: "
+            f"convert it first with `trlprep convert DATA --from alpaca --map {alpaca} "
+            f"--conversational -o OUT` and check OUT"
         )
     mapping = map_suggestion(table.column_names)
     if mapping is not None:
