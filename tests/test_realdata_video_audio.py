@@ -94,3 +94,18 @@ def test_video_parts_render_as_the_original_qwen2_5_vl(tmp_path):
         for m in rows[0]["messages"]
     ]
     assert rows_of(out)[0]["text"] == _tokenizer(path).apply_chat_template(messages, tokenize=False)
+
+
+def test_a_text_only_template_names_video_and_audio_parts(tmp_path):
+    rows = json.loads(BOTH.read_text())
+    for r in rows:
+        user = r["messages"][0]
+        text = user["content"].replace("<video><audio>", "")
+        user["content"] = [{"type": "video"}, {"type": "audio"}, {"type": "text", "text": text}]
+    parts = tmp_path / "parts.json"
+    parts.write_text(json.dumps(rows))
+    res = run("convert", parts, "--chat-template", "chatml", "-o", tmp_path / "out.jsonl")
+    assert res.exit_code == 1, res.output
+    said = " ".join(res.output.split())
+    assert "message 0 (user) has video and audio parts, and chatml renders only text" in said
+    assert "has image parts" not in said
