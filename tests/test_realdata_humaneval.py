@@ -141,3 +141,26 @@ def test_conversational_renders_equal_the_original_templates(tmp_path, template)
             assert got[i]["prompt"] == prompt
         else:  # DeepSeek-V3 opens `<think>` in the generation prompt only: the common prefix
             assert prompt.startswith(got[i]["prompt"]) and full.startswith(got[i]["prompt"])
+
+
+def test_report_api_reads_the_named_split_of_a_dataset_dict():
+    datasets = pytest.importorskip("datasets")
+    import trlprep
+
+    rows = _rows()
+    dd = datasets.DatasetDict(
+        {
+            "train": datasets.Dataset.from_list(rows[:80]),
+            "test": datasets.Dataset.from_list(rows[80:]),
+        }
+    )
+    # was: "the DatasetDict has several splits (train, test) and no split was named"
+    rep = trlprep.report(dd, split="test", examples=0)
+    assert (rep.value("report.type"), rep.value("summary.rows")) == ("prompt-only", 20)
+    rep = trlprep.report(dd, split="test", map=MAP, examples=0)
+    assert (rep.value("report.type"), rep.value("summary.rows")) == ("prompt-completion", 20)
+    rep = trlprep.report(dd, map=MAP, examples=0)  # every split, each imported
+    assert set(rep.to_dict()["splits"]) == {"train", "test"}
+    assert rep.value("summary.rows") == 100
+    with pytest.raises(trlprep.UsageError, match="no split .validation."):
+        trlprep.report(dd, split="validation")

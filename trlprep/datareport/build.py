@@ -163,6 +163,20 @@ def _import_options(layout: str | None, options: dict[str, Any]) -> tuple[str | 
     return layout, opts
 
 
+def _one_split(data: Any, split: str | None) -> Any:
+    """The split `split` of an in-memory DatasetDict (every reader below takes one dataset);
+    anything else as it is."""
+    from trlprep.io.adapters import is_dataset_dict
+
+    if split is None or isinstance(data, (str, os.PathLike)) or not is_dataset_dict(data):
+        return data
+    if split not in data:
+        raise UsageError(
+            f"the DatasetDict has no split {split!r}", hint="its splits: " + ", ".join(data)
+        )
+    return data[split]
+
+
 def measure(
     data: Any,
     *,
@@ -193,6 +207,7 @@ def measure(
         raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
+    data = _one_split(data, split)
     if layout is None and type is None:  # a public layout is read as `trlprep convert` reads it
         data, layout, imported = read_layout(data, split, input_format)
     elif layout is not None and not isinstance(data, (str, os.PathLike)):
