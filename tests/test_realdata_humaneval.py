@@ -164,3 +164,23 @@ def test_report_api_reads_the_named_split_of_a_dataset_dict():
     assert rep.value("summary.rows") == 100
     with pytest.raises(trlprep.UsageError, match="no split .validation."):
         trlprep.report(dd, split="validation")
+
+
+def test_conversational_alone_makes_messages(tmp_path):
+    # `--conversational` without --map/--from was silently ignored: the output stayed text
+    out = tmp_path / "po.jsonl"
+    res = run("convert", HUMANEVAL, "--conversational", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (100, 0, 100, 100)
+    assert rows_of(out)[2]["prompt"] == [{"role": "user", "content": P2}]
+    again = tmp_path / "again.jsonl"
+    res = run("convert", out, "--conversational", "-o", again)
+    assert res.exit_code == 0, res.output
+    assert "the data is conversational already" in res.output
+    assert rows_of(again) == rows_of(out)
+    import trlprep
+
+    pc = trlprep.convert(str(HUMANEVAL), "pc", map=MAP)
+    table = trlprep.convert(pc, "pc", conversational=True)
+    assert table.column("prompt")[2].as_py() == [{"role": "user", "content": P2}]
+    assert table.column("completion")[2].as_py() == [{"role": "assistant", "content": C2}]
