@@ -184,3 +184,15 @@ def test_conversational_alone_makes_messages(tmp_path):
     table = trlprep.convert(pc, "pc", conversational=True)
     assert table.column("prompt")[2].as_py() == [{"role": "user", "content": P2}]
     assert table.column("completion")[2].as_py() == [{"role": "assistant", "content": C2}]
+
+
+def test_check_template_on_standard_text_says_how_to_make_messages():
+    res = run("check-template", "--chat-template", "llama3.1", HUMANEVAL)
+    assert res.exit_code == 1
+    said = " ".join(res.output.split())
+    assert "fail data format prompt-only: the data is standard text" in said
+    assert "`trlprep convert DATA --conversational -o OUT`" in said
+    assert "expected a list of messages" not in said  # was the only word on it
+    hh = sample("hh_rlhf")
+    said = " ".join(run("check-template", "--chat-template", "llama3.1", hh).output.split())
+    assert "convert it first (`trlprep convert DATA --from hh -o OUT`" in said

@@ -48,11 +48,24 @@ def check_data(
         text = f"read as the {layout} layout, as `trlprep convert` reads it: {n_in} rows -> "
         checks.append(Check("data layout", PASS, text + f"{table.num_rows}{left}"))
     advice = "" if layout is not None else _import_advice(table)
-    reading = detect_table(table).reading
+    det = detect_table(table)
+    reading = det.reading
     dtype = reading.stored if reading is not None else type_of_keys(table.column_names)
     if dtype is None:
         text = "cannot tell the dataset type from its columns (" + ", ".join(table.column_names)
         return [*checks, Check("data type", FAIL, text + ")" + advice)]
+    from trlprep.registry import Format
+
+    if det.format is Format.STANDARD:  # was: "row 0: prompt: expected a list of messages"
+        text = (
+            f"{dtype.name}: the data is standard text, and a chat template renders "
+            "conversational data (lists of messages)"
+        )
+        text += advice or (
+            ": make it messages first with `trlprep convert DATA --conversational -o OUT` "
+            "(with --map where the columns need it) and check OUT"
+        )
+        return [*checks, Check("data format", FAIL, text)]
     n = table.num_rows
     picked = sorted(random.Random(seed).sample(range(n), min(sample, n)))
     sampled = table.take(pa.array(picked, pa.int64()))
