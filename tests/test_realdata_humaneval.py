@@ -196,3 +196,21 @@ def test_check_template_on_standard_text_says_how_to_make_messages():
     hh = sample("hh_rlhf")
     said = " ".join(run("check-template", "--chat-template", "llama3.1", hh).output.split())
     assert "convert it first (`trlprep convert DATA --from hh -o OUT`" in said
+
+
+def test_validate_and_report_read_conversational_as_convert_does(tmp_path):
+    # validate ignored --conversational alone (checked standard text); report refused it
+    res = run("validate", HUMANEVAL, "--conversational")
+    assert res.exit_code == 0, res.output
+    assert "valid: 100 rows of prompt-only (conversational)" in res.output
+    out = tmp_path / "rep.json"
+    res = run("report", HUMANEVAL, "--conversational", "--map", MAP, "--examples", "0", "-o", out)
+    assert res.exit_code == 0, res.output
+    head = json.loads(out.read_text())["report"]
+    assert (head["type"], head["format"]) == ("prompt-completion", "conversational")
+    res = run("report", HUMANEVAL, "--conversational", "--examples", "0", "-f", "json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["report"]["format"] == "conversational"
+    alpaca = sample("alpaca_demo")  # a layout convert reads without --from keeps its importer
+    res = run("validate", alpaca, "--conversational")
+    assert "valid: 150 rows of prompt-completion (conversational)" in res.output

@@ -82,6 +82,10 @@ def report_command(
         for k in ImportOptions.__dataclass_fields__
         if getattr(imports, k) != getattr(ImportOptions(), k)
     }
+    if from_ is None and conversational and not imports.map:  # as `convert --conversational`
+        from_ = opt.conversational_layout(path, split, input_format)
+        if from_ is None:  # messages already: nothing to import
+            given.pop("conversational", None)
     if given and from_ is None and not imports.map:
         raise UsageError(
             "importer options (" + ", ".join(f"--{k.replace('_', '-')}" for k in given)

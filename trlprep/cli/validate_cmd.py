@@ -96,6 +96,8 @@ def validate_command(
     shown = err.is_terminal if progress is None else progress
     from trlprep.cli.ray_cmd import check_engine, validate_ray
 
+    if from_ is None and conversational and not map_:  # as `convert --conversational`
+        from_ = opt.conversational_layout(path, split, input_format)
     layout = _layout(
         from_, opt.import_options(
             map_, role_map, None, conversational, prompt_style, pairing, threshold, margin,
