@@ -280,3 +280,26 @@ def test_fastchat_as_text_parts_renders_like_strings(tmp_path):
     assert texts[0].startswith(LLAMA_HEAD + "<|start_header_id|>user<|end_header_id|>\n\nWho")
     for text, rec in zip(texts, records, strict=True):
         assert text == original_render("llama3_1", _sharegpt(rec["conversations"]))
+
+
+def test_kto_with_its_label_under_another_name_imports_with_map(tmp_path):
+    # `--map label=good` (or any --map, or --from map) on messages + label failed with
+    # "rows lack the column 'prompt' of unpaired-preference": the import checked the
+    # messages as the type they are read as, not as they are stored
+    rows = json.loads(KTO.read_text(encoding="utf-8"))
+    for r in rows:
+        r["good"] = r.pop("label")
+    src = tmp_path / "kto_good.json"
+    src.write_text(json.dumps(rows), encoding="utf-8")
+    plain, mapped = tmp_path / "plain.jsonl", tmp_path / "mapped.jsonl"
+    assert run("convert", KTO, "--to", "pc", "-o", plain).exit_code == 0
+    res = run("convert", src, "--map", "label=good", "--to", "pc", "-o", mapped)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (50, 0, 50, 32)
+    assert rows_of(mapped) == rows_of(plain)
+    res = run("validate", src, "--map", "label=good")
+    assert res.exit_code == 0, res.output
+    assert "valid: 50 rows of unpaired-preference (conversational)" in res.output
+    res = run("convert", KTO, "--from", "map", "-o", tmp_path / "same.jsonl")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (50, 0, 50, 50)

@@ -353,6 +353,16 @@ CASES = [
         None,
         [1],
     ),
+    (
+        "media-placeholder",
+        [
+            {"messages": [U, A], "videos": ["a.mp4"]},
+            {"messages": [_m("user", "<video> what is it?"), A], "videos": ["a.mp4"]},
+        ],
+        {},
+        "messages",
+        [1],
+    ),
 ]
 
 

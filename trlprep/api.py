@@ -108,6 +108,10 @@ def convert(
                 warnings.warn(note, UserWarning, stacklevel=3)
         table, lines = inp.table, inp.source.lines
         name = layout or (layout_read_as(table) if from_ is None else None)
+        if name is None and from_ is None and import_opts.get("conversational"):
+            # standard text made messages through the map layout (was: silently ignored)
+            if detect_table(table.slice(0, 1000)).format is Format.STANDARD:
+                name = "map"
         if name is not None:
             table, lines = _imported(table, lines, name, import_opts, coerce, on_error, inp)
         work, work_lines, _, _ = settle_table(table, lines, coerce=coerce)
@@ -148,6 +152,8 @@ def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -
             f"validate got an unknown keyword {sorted(unknown)[0]!r}",
             hint="importer options: " + ", ".join(sorted(IMPORT_OPTIONS)),
         )
+    if from_ is None and options.get("map"):
+        from_ = "map"  # map= alone renames the columns, as convert(..., map=...) does
     if from_ is None or not is_layout(from_):
         raise UsageError(
             f"from_={from_!r} is no public layout" if from_ else "importer options need from_=",

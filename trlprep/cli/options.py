@@ -123,6 +123,40 @@ MAX_SHARD_SIZE = typer.Option(
 )
 
 
+def conversational_layout(path: str, split: str | None, input_format: str | None) -> str | None:
+    """`--conversational` without `--from`/`--map`, as `trlprep convert --conversational`
+    reads it: the public layout convert reads the data as (alpaca ...), else "map" (standard
+    text made messages) when the first rows are standard text, else None (conversational
+    data is messages already; a note says so)."""
+    from trlprep.detection.detect import detect_table
+    from trlprep.io.readers import iter_batches
+    from trlprep.registry import Format
+
+    batches = iter_batches(path, split=split, input_format=input_format)
+    try:
+        first = next(iter(batches), None)
+    finally:
+        getattr(batches, "close", lambda: None)()
+    if first is None:
+        return None
+    import pyarrow as pa
+
+    data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
+    from trlprep.importers import layout_read_as
+
+    layout = layout_read_as(data)  # a public layout convert reads without --from (alpaca ...)
+    if layout is not None:
+        return layout
+    fmt = detect_table(data.slice(0, 1000)).format
+    if fmt is Format.STANDARD:
+        return "map"
+    if fmt is Format.CONVERSATIONAL:
+        from trlprep.cli.app import err
+
+        err.print("note: --conversational: the data is conversational already", markup=False)
+    return None
+
+
 def say_split(path: str, split: str | None, input_format: str | None) -> None:
     """Say on stderr which split is read when the input holds several and none is named."""
     from trlprep.io.inputfiles import default_split, split_note

@@ -146,6 +146,8 @@ def _run(req: Request) -> None:
             return
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
+    if layout is None and req.import_options is not None and req.import_options.conversational:
+        layout = _conversational_layout(first, from_type)
     _check_keep_empty(req, layout)
 
     importer = stats = None
@@ -401,6 +403,23 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
     if name is not None:
         err.print(f"note: read as the {name} layout (pass --from to choose)", markup=False)
     return name
+
+
+def _conversational_layout(first, from_type) -> str | None:
+    """`--conversational` without a layout: standard text is made messages through the `map`
+    layout (as `--map ... --conversational` does); it was silently ignored."""
+    import pyarrow as pa
+
+    from trlprep.detection.detect import detect_table
+    from trlprep.registry import Format
+
+    data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
+    det = detect_table(data.slice(0, 1000))
+    if det.format is Format.STANDARD:
+        return "map"
+    if det.format is Format.CONVERSATIONAL:
+        err.print("note: --conversational: the data is conversational already", markup=False)
+    return None
 
 
 def _chain(first, rest):

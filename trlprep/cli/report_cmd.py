@@ -53,6 +53,15 @@ def report_command(
     ),
     split: str = opt.SPLIT,
     input_format: str = opt.INPUT_FORMAT,
+    map_: str = opt.MAP,
+    role_map: str = opt.ROLE_MAP,
+    conversational: bool = opt.CONVERSATIONAL,
+    prompt_style: str = opt.PROMPT_STYLE,
+    pairing: str = opt.PAIRING,
+    threshold: float = opt.THRESHOLD,
+    margin: bool = opt.MARGIN,
+    neutral: str = opt.NEUTRAL,
+    keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
 ) -> None:
     """Report what the trainer will see: lengths in tokens, truncation, duplicates, roles."""
     from trlprep.datareport import report
@@ -62,6 +71,27 @@ def report_command(
         from trlprep.io.outputcheck import check_output
 
         check_output(output, overwrite=overwrite, inputs=(path,), output_format="text")
+    imports = opt.import_options(
+        map_, role_map, None, conversational, prompt_style, pairing, threshold, margin,
+        neutral, keep_empty_turns,
+    )  # fmt: skip
+    from trlprep.importers import ImportOptions
+
+    given = {  # the importer options the command line sets (the others keep their defaults)
+        k: getattr(imports, k)
+        for k in ImportOptions.__dataclass_fields__
+        if getattr(imports, k) != getattr(ImportOptions(), k)
+    }
+    if from_ is None and conversational and not imports.map:  # as `convert --conversational`
+        from_ = opt.conversational_layout(path, split, input_format)
+        if from_ is None:  # messages already: nothing to import
+            given.pop("conversational", None)
+    if given and from_ is None and not imports.map:
+        raise UsageError(
+            "importer options (" + ", ".join(f"--{k.replace('_', '-')}" for k in given)
+            + ") need a public layout",
+            hint="pass --from LAYOUT (sharegpt, alpaca, ranked ...), or --map to rename columns",
+        )  # fmt: skip
     rep = report(
         path,
         chat_template=chat_template,
@@ -76,6 +106,7 @@ def report_command(
         layout=from_,
         split_mode=split_mode,
         num_proc=num_proc,
+        **given,
     )
     held = rep.failed(list(fail_if or []))
     text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()

@@ -96,6 +96,8 @@ def validate_command(
     shown = err.is_terminal if progress is None else progress
     from trlprep.cli.ray_cmd import check_engine, validate_ray
 
+    if from_ is None and conversational and not map_:  # as `convert --conversational`
+        from_ = opt.conversational_layout(path, split, input_format)
     layout = _layout(
         from_, opt.import_options(
             map_, role_map, None, conversational, prompt_style, pairing, threshold, margin,
@@ -184,9 +186,9 @@ def _write_report(report, report_format: str, output: str, path: str, max_errors
 def _layout(from_: str | None, imports) -> dict:
     """`validate_path`'s layout keywords for `--from` (a public layout), or none."""
     if from_ is None:
-        if imports.map:
-            raise UsageError("--map renames the columns of a layout", hint="pass --from map")
-        return {}
+        if not imports.map:
+            return {}
+        from_ = "map"  # --map alone renames the columns, as `trlprep convert --map` does
     from trlprep.importers import is_layout, layout_names
 
     if not is_layout(from_):

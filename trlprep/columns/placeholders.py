@@ -22,6 +22,39 @@ PLACEHOLDER = "<image>"
 PART = pa.struct([("type", pa.string()), ("text", pa.string())])
 
 
+# placeholders of other media beside the conversation (LLaMA-Factory's `mllm_video_demo.json`,
+# `mllm_audio_demo.json`) and the columns holding those media: not mapped (TRL's vision
+# format has image parts only), so rows holding them are reported, never silently rendered
+MEDIA_PLACEHOLDERS = {"<video>": ("videos", "video"), "<audio>": ("audios", "audio")}
+
+
+def media_placeholder_rows(table: pa.Table) -> tuple[np.ndarray, list[str]]:
+    """(positions of the rows whose string message contents hold a `<video>`/`<audio>`
+    placeholder while the table has that medium's column, the placeholders found)."""
+    names = set(table.column_names)
+    marks = [m for m, cols in MEDIA_PLACEHOLDERS.items() if names & set(cols)]
+    rows = np.zeros(table.num_rows, bool)
+    found: list[str] = []
+    if not marks:
+        return np.flatnonzero(rows), found
+    for f in table.schema:
+        if not is_messages(f.type):
+            continue
+        i = f.type.value_type.get_field_index("content")
+        if i < 0 or not is_string(f.type.value_type.field(i).type):
+            continue
+        arr = table.column(f.name).combine_chunks()
+        contents = pc.struct_field(pc.list_flatten(arr), "content")
+        parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+        for mark in marks:
+            hit = pc.fill_null(pc.match_substring(contents, mark), False)
+            hit = np.asarray(hit.to_numpy(zero_copy_only=False), bool)
+            if hit.any():
+                rows[parent[hit]] = True
+                found += [mark] if mark not in found else []
+    return np.flatnonzero(rows), found
+
+
 def image_counts(table: pa.Table) -> np.ndarray | None:
     """Images per row (`images` list lengths plus 1 for an `image`), None without them."""
     counts = None

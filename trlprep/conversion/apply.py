@@ -78,8 +78,18 @@ class InputRows:
 
 def _image_parts(table: pa.Table) -> pa.Table:
     """`<image>` placeholders of rows with images made image parts (TRL's vision format)."""
-    from trlprep.columns.placeholders import map_placeholders
+    from trlprep.columns.placeholders import map_placeholders, media_placeholder_rows
 
+    media, marks = media_placeholder_rows(table)
+    if len(media):  # said, not refused: the rows are valid text, but not what was meant
+        from trlprep.converters.common import rows_text, warn
+
+        warn(
+            f"{rows_text(media)}: {' and '.join(marks)} placeholders stay literal text: only "
+            "<image> placeholders become content parts, so a chat template prints them and the "
+            'model never sees the media; write each as a {"type": "video"} / {"type": '
+            '"audio"} content part where it stands (Qwen2.5-VL renders video parts)'
+        )
     out, bad, reasons = map_placeholders(table)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="image placeholders")

@@ -250,7 +250,16 @@ def make_plan(
             "conversational data must be rendered with a chat template before tokenizing",
             hint="pass --chat-template, or a --tokenizer that has one",
         )
-    r = route(src, dst, guide_only=guide_only, fmt=det.format)
+    try:
+        r = route(src, dst, guide_only=guide_only, fmt=det.format)
+    except UsageError as e:
+        if src.name == "prompt-only":  # a column beside the prompt may hold its answer
+            from trlprep.detection.layouthint import answer_advice
+
+            advice = answer_advice(list(det.extra_columns))
+            if advice is not None:
+                e.hint = f"{advice}; {e.hint}" if e.hint else advice
+        raise
     opts = options or ConvertOptions()
     if det.format is Format.STANDARD:
         remarks += _join_remarks(r, opts)

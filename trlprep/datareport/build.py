@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.datareport.sources import imported_table, read_layout, source
+from trlprep.datareport.sources import import_in_memory, imported_table, read_layout, source
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format
 
@@ -105,6 +106,7 @@ def report(
     layout: str | None = None,
     split_mode: str = "word",
     num_proc: int | None = None,
+    **import_options: Any,
 ) -> DataReport:
     """Measure a dataset (path, Arrow table, `datasets` Dataset or DatasetDict) before training.
 
@@ -123,11 +125,17 @@ def report(
 
     `num_proc`: processes that read, render and tokenise (None: every core, for data of
     more than a few thousand rows; 1: this process only). The figures do not depend on it.
+
+    The importer's options go as keywords, as `convert` and `validate` take them (`map=
+    "completion=canonical_solution"`, `role_map=`, `conversational=`, `pairing=` ...);
+    `map` without `layout` imports the `map` layout, as `trlprep convert --map` does.
     """
+    layout, opts = _import_options(layout, import_options)
     options = dict(
         chat_template=chat_template, tokenizer=tokenizer, max_length=max_length,
         truncation=truncation, type=type, input_format=input_format, examples=examples,
         validate=validate, layout=layout, split_mode=split_mode, num_proc=num_proc,
+        import_options=opts,
     )  # fmt: skip
     if split is None:
         from trlprep.datareport.splits import report_splits, split_names
@@ -136,6 +144,37 @@ def report(
         if names:
             return report_splits(data, names, options)
     return measure(data, split=split, **options)[0]
+
+
+def _import_options(layout: str | None, options: dict[str, Any]) -> tuple[str | None, Any]:
+    """(the layout, its `ImportOptions` or None) from `report`'s importer keywords."""
+    if not options:
+        return layout, None
+    from trlprep.importers import ImportOptions, is_layout, layout_names
+
+    opts = ImportOptions.make(**options)  # an unknown keyword is a usage error naming it
+    if layout is None and opts.map:
+        layout = "map"  # as `trlprep convert --map` reads it
+    if layout is None or not is_layout(layout):
+        raise UsageError(
+            f"layout={layout!r} is no public layout" if layout else "importer options need layout=",
+            hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in type=)",
+        )
+    return layout, opts
+
+
+def _one_split(data: Any, split: str | None) -> Any:
+    """The split `split` of an in-memory DatasetDict (every reader below takes one dataset);
+    anything else as it is."""
+    from trlprep.io.adapters import is_dataset_dict
+
+    if split is None or isinstance(data, (str, os.PathLike)) or not is_dataset_dict(data):
+        return data
+    if split not in data:
+        raise UsageError(
+            f"the DatasetDict has no split {split!r}", hint="its splits: " + ", ".join(data)
+        )
+    return data[split]
 
 
 def measure(
@@ -154,6 +193,7 @@ def measure(
     split_mode: str = "word",
     loaded: tuple[Any, Any] | None = None,
     num_proc: int | None = None,
+    import_options: Any = None,
 ) -> tuple[DataReport, Any, tuple[Any, Any]]:
     """The report of one split, the per-row numbers behind it (`Collected`), and the
     (template, tokenizer) it used.
@@ -167,8 +207,11 @@ def measure(
         raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
+    data = _one_split(data, split)
     if layout is None and type is None:  # a public layout is read as `trlprep convert` reads it
         data, layout, imported = read_layout(data, split, input_format)
+    elif layout is not None and not isinstance(data, (str, os.PathLike)):
+        data, imported = import_in_memory(data, layout, import_options)  # rows held in memory
     else:
         imported = None
     stats = None
@@ -183,7 +226,7 @@ def measure(
     pending = None if loaded else loading.start(chat_template, tokenizer)  # while detecting
     streamed = layout if imported is None else None  # a table is imported already
     seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
-    path, batches, det = source(data, split, input_format, streamed, stats, seen)
+    path, batches, det = source(data, split, input_format, streamed, stats, seen, import_options)
     if not det.num_rows and not (stats is not None and stats.rejected):
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
@@ -209,7 +252,7 @@ def measure(
     if validate and layout is not None and imported is not None:
         val = _validation(data, None, type, None, None)
     elif validate and layout is not None:  # the imported rows, as the conversion checks them
-        val, flagged = _imported_validation(path, split, input_format, layout, type)
+        val, flagged = _imported_validation(path, split, input_format, layout, type, import_options)
     elif validate:
         val = _validation(data, path, type, split, input_format)
     if val is not None and not flagged:
@@ -301,7 +344,7 @@ def _import_examples(data: Any, stats: Any) -> None:
 
 
 def _imported_validation(
-    path: str, split, input_format, layout: str, type
+    path: str, split, input_format, layout: str, type, opts=None
 ) -> tuple[dict[str, Any], set[int]]:
     """The imported rows validated as the conversion checks them, their issues named by the
     input's rows and file lines (as `validate --from LAYOUT` names them); and the imported
@@ -309,7 +352,7 @@ def _imported_validation(
     from trlprep.validation.imported import to_input_rows
     from trlprep.validation.validate import validate_table
 
-    table, lines, origin = imported_table(path, split, input_format, layout)
+    table, lines, origin = imported_table(path, split, input_format, layout, opts)
     rep = validate_table(table, lines=lines, type=type, path=path)
     flagged = {i.rows[0] for i in rep.issues if i.rows}  # positions among the imported rows
     to_input_rows(rep, origin)

@@ -42,9 +42,12 @@ def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | 
     return result.table, layout, result.num_rejected
 
 
-def stream(path: str, split, input_format, layout: str | None, stats=None, source_rows=None):
-    """The batches of `path`, imported from `layout` when given (rows it refuses counted in
-    `stats`; `source_rows` gets, batch by batch, the input row of every imported row)."""
+def stream(
+    path: str, split, input_format, layout: str | None, stats=None, source_rows=None, opts=None
+):
+    """The batches of `path`, imported from `layout` (with the importer's `opts`) when given
+    (rows it refuses counted in `stats`; `source_rows` gets, batch by batch, the input row of
+    every imported row)."""
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format)
@@ -53,19 +56,32 @@ def stream(path: str, split, input_format, layout: str | None, stats=None, sourc
     from trlprep.importers import import_batches
 
     return import_batches(
-        batches, layout, on_error="skip", stats=stats, path=path, source_rows=source_rows
+        batches, layout, opts, on_error="skip", stats=stats, path=path, source_rows=source_rows
     )
 
 
+def import_in_memory(data: Any, layout: str, opts=None) -> tuple[pa.Table, int]:
+    """In-memory `data` (Arrow table, `datasets` Dataset, pandas, polars, row dicts) imported
+    from `layout` as `trlprep convert --from` imports it: (the rows, how many it refused)."""
+    from trlprep.importers import import_table
+    from trlprep.io.adapters import as_input
+
+    table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
+    if not isinstance(table, pa.Table):
+        raise UsageError("report a path, an Arrow table or a datasets.Dataset")
+    result = import_table(table, layout, opts, on_error="skip")
+    return result.table, result.num_rejected
+
+
 def imported_table(
-    path: str | None, split, input_format, layout: str
+    path: str | None, split, input_format, layout: str, opts=None
 ) -> tuple[pa.Table, np.ndarray | None, np.ndarray]:
     """The rows of `path` imported from `layout`, whole: (table, the file line of each row
     or None, the input row each came from)."""
     if path is None:
         raise UsageError("layout= needs a path")
     rows: list[np.ndarray] = []
-    batches = list(stream(path, split, input_format, layout, source_rows=rows))
+    batches = list(stream(path, split, input_format, layout, source_rows=rows, opts=opts))
     parts = [b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
              for b in batches]  # fmt: skip
     from trlprep.io.jsonl import concat_tables
@@ -78,7 +94,7 @@ def imported_table(
 
 def source(
     data: Any, split: str | None, input_format: str | None, layout=None, stats=None,
-    source_rows: list[np.ndarray] | None = None,
+    source_rows: list[np.ndarray] | None = None, opts=None,
 ):  # fmt: skip
     """(path or None, a function giving (table, offset, lines) batches, the detection).
     `source_rows`: as in `stream`, filled as the batches are read."""
@@ -88,11 +104,11 @@ def source(
         path = str(data)
 
         def batches():
-            for b in stream(path, split, input_format, layout, stats, source_rows):
+            for b in stream(path, split, input_format, layout, stats, source_rows, opts):
                 raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
                 yield raw, b.offset, b.lines
 
-        det = detect_batches(stream(path, split, input_format, layout))
+        det = detect_batches(stream(path, split, input_format, layout, None, opts))
         return path, batches, det
     from trlprep.io.adapters import as_input
 
@@ -108,4 +124,4 @@ def source(
     return None, one, detect_table(table)
 
 
-__all__ = ["imported_table", "read_layout", "source", "stream"]
+__all__ = ["import_in_memory", "imported_table", "read_layout", "source", "stream"]

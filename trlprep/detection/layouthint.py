@@ -43,6 +43,29 @@ PAIRS: tuple[tuple[str, str], ...] = (
 )
 
 
+# an instruction with a passage beside it (Dolly's `context`) and its answer: the alpaca
+# layout joins the passage into the prompt, where `--map prompt=instruction` would leave it out
+CONTEXT_COLUMNS = ("context", "input")
+ANSWERS_OF_INSTRUCTIONS = ("output", "response", "answer")
+
+
+def alpaca_suggestion(columns: list[str]) -> str | None:
+    """`input=context,output=response` (the `--map` of `--from alpaca`) for columns holding an
+    instruction, a context passage and an answer under other names than Alpaca's (Databricks
+    Dolly: `instruction`, `context`, `response`), else None."""
+    lower = {c.lower(): c for c in columns}
+    if "instruction" not in lower:
+        return None
+    context = next((lower[c] for c in CONTEXT_COLUMNS if c in lower), None)
+    answer = next((lower[c] for c in ANSWERS_OF_INSTRUCTIONS if c in lower), None)
+    if context is None or answer is None:
+        return None
+    parts = [f"instruction={lower['instruction']}"] if lower["instruction"] != "instruction" else []
+    parts += [f"input={context}"] if context != "input" else []
+    parts += [f"output={answer}"] if answer != "output" else []
+    return ",".join(parts) or None
+
+
 def map_suggestion(columns: list[str]) -> str | None:
     """`prompt=X,completion=Y` for the first pair of `columns` that looks like a prompt and
     its answer (names compared case-insensitively), else None."""
@@ -51,6 +74,38 @@ def map_suggestion(columns: list[str]) -> str | None:
         if p in lower and c in lower:
             return f"prompt={lower[p]},completion={lower[c]}"
     return None
+
+
+# extra columns beside a `prompt` (prompt-only data) that hold its answer: OpenAI HumanEval's
+# `canonical_solution`, `answer`, `response` ... (most specific first; `ground_truth`, an RL
+# reward's reference, is left alone on purpose: it is no answer to train on)
+ANSWER_COLUMNS = ("completion", "response", "answer", "output", "solution", "target")
+
+
+def answer_column(columns: list[str]) -> str | None:
+    """The extra column of prompt-only data that looks like each prompt's answer (a name of
+    `ANSWER_COLUMNS`, or one ending in `_solution`, `_answer`, `_response`, `_output`;
+    case-insensitive), else None."""
+    lower = {c.lower(): c for c in columns}
+    for name in ANSWER_COLUMNS:
+        if name in lower:
+            return lower[name]
+    for c in columns:
+        if c.lower().rsplit("_", 1)[-1] in ANSWER_COLUMNS[1:5] and "_" in c:
+            return c
+    return None
+
+
+def answer_advice(columns: list[str]) -> str | None:
+    """The `--map completion=COLUMN` advice for prompt-only data with an answer column."""
+    column = answer_column(columns)
+    if column is None:
+        return None
+    return (
+        f"column {column!r} may hold each prompt's answer: for prompt-completion (SFT) pass "
+        f"`--map completion={column}` (trlprep convert DATA --map completion={column} -o OUT); "
+        f"as it is, the data is prompt-only with {column!r} carried as an extra column"
+    )
 
 
 def _may_look_like_trl(schema: pa.Schema) -> bool:
@@ -126,6 +181,10 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         advice = prompt_beside_answers(head)
         if advice is not None:
             det.notes.append(advice)
+    if det.type is not None and det.type.name == "prompt-only" and not det.problems:
+        advice = answer_advice(det.extra_columns)
+        if advice is not None:
+            det.notes.append(advice)
     if det.type is not None and not (
         det.problems or _may_look_like_trl(head.schema) or _transcripts(head)
     ):
@@ -144,6 +203,15 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"read as the {name} layout, as `trlprep convert` reads it (lands on "
                 f"{dtype.name}, {fmt.value}); no TRL type reads its columns as they are"
             )
+        elif (alpaca := alpaca_suggestion(table.column_names)) is not None:
+            plain = map_suggestion(table.column_names)
+            det.notes.append(
+                f"the columns look like an instruction, a context passage and its answer: pass "
+                f"`--from alpaca --map {alpaca}` (trlprep convert DATA --from alpaca --map "
+                f"{alpaca} -o OUT; --prompt-style plain or --conversational for other prompts)"
+                + (f"; `--map {plain}` alone would leave the context out of the prompt"
+                   if plain else "")
+            )  # fmt: skip
         else:
             mapping = map_suggestion(table.column_names)
             if mapping is not None:

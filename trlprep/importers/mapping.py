@@ -70,7 +70,10 @@ class ColumnMap(Importer):
                     "to import them as messages",
                 )
             return det.type, Format.CONVERSATIONAL
-        return det.type, det.format
+        # a `messages` column read as another type (KTO's messages + label) is stored as
+        # language modeling: the import checks it so, and the conversion reads it as detect
+        # does (checked as the read type, it lacked that type's columns: every --map failed)
+        return det.stored_type, det.format
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
         lines = []

@@ -56,11 +56,24 @@ def check_data(
         text = f"read as the {layout} layout, as `trlprep convert` reads it: {n_in} rows -> "
         checks.append(Check("data layout", PASS, text + f"{table.num_rows}{left}"))
     advice = "" if layout is not None else _import_advice(table)
-    reading = detect_table(table).reading
+    det = detect_table(table)
+    reading = det.reading
     dtype = reading.stored if reading is not None else type_of_keys(table.column_names)
     if dtype is None:
         text = "cannot tell the dataset type from its columns (" + ", ".join(table.column_names)
         return [*checks, Check("data type", FAIL, text + ")" + advice)]
+    from trlprep.registry import Format
+
+    if det.format is Format.STANDARD:  # was: "row 0: prompt: expected a list of messages"
+        text = (
+            f"{dtype.name}: the data is standard text, and a chat template renders "
+            "conversational data (lists of messages)"
+        )
+        text += advice or (
+            ": make it messages first with `trlprep convert DATA --conversational -o OUT` "
+            "(with --map where the columns need it) and check OUT"
+        )
+        return [*checks, Check("data format", FAIL, text)]
     n = table.num_rows
     picked = sorted(random.Random(seed).sample(range(n), min(sample, n)))
     sampled = table.take(pa.array(picked, pa.int64()))
@@ -163,7 +176,7 @@ def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
 def _import_advice(table: pa.Table) -> str:
     """How to import data that is a public layout (or needs --map) before rendering it."""
     from trlprep.detection.detect import detect_table
-    from trlprep.detection.layouthint import map_suggestion
+    from trlprep.detection.layouthint import alpaca_suggestion, map_suggestion
     from trlprep.importers import ImportOptions, detect_layout, get_importer
 
     head = table.slice(0, 1000)
@@ -175,6 +188,13 @@ def _import_advice(table: pa.Table) -> str:
         return (
             f"; the columns are the {name} layout: convert it first (`trlprep convert DATA "
             f"--from {name} -o OUT`, add --chat-template to render it there) and check OUT"
+        )
+    alpaca = alpaca_suggestion(table.column_names)
+    if alpaca is not None:  # an instruction with a context passage (Dolly): alpaca joins them
+        return (
+            f"; the columns look like an instruction, a context passage and its answer: "
+            f"convert it first with `trlprep convert DATA --from alpaca --map {alpaca} "
+            f"--conversational -o OUT` and check OUT"
         )
     mapping = map_suggestion(table.column_names)
     if mapping is not None:

@@ -225,12 +225,14 @@ def prepare(
         if isinstance(content, list) and content and _is_parts(content):
             role = new.get("role")
             if role not in roles:
-                if any(is_media_part(p) for p in content):
+                media = list(dict.fromkeys(p["type"] for p in content if is_media_part(p)))
+                if media:  # named as they are: a video or audio part is no image
                     raise RowError(
-                        f"message {i} ({role}) has image parts, and {template_name} renders "
-                        f"only text content for {role} messages",
+                        f"message {i} ({role}) has {' and '.join(media)} parts, and "
+                        f"{template_name} renders only text content for {role} messages",
                         column,
-                        hint="use a vision model's chat template for rows with images",
+                        hint=f"use a chat template that renders {' and '.join(media)} parts "
+                        "(a vision model's, for images)",
                     )
                 other = next((p["type"] for p in content if p["type"] != "text"), None)
                 if other is not None:  # its text joined into the content would be the answer's

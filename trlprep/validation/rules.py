@@ -24,6 +24,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | special-token            | warning | text holds a literal special token (`<|im_start|>`, ...)  |
 | nul-character            | warning | text holds a NUL character (\x00)                         |
 | image-placeholder        | warning | `<image>` placeholders in the text != images in the row   |
+| media-placeholder        | warning | `<video>`/`<audio>` placeholders beside videos/audios     |
 | prompt-ending            | error   | a prompt ends on a system or developer turn               |
 | continue-final-message   | info    | a prompt ends on an assistant turn (continued)            |
 | completion-not-assistant | error   | completion/chosen/rejected (explicit) starts off assistant |
@@ -215,6 +216,15 @@ RULES: dict[str, Rule] = {
             W,
             "the number of <image> placeholders in the text differs from the number of images",
             "give one image per <image> placeholder (or drop the extra placeholders)",
+        ),
+        Rule(
+            "media-placeholder",
+            W,
+            "a message holds <video> or <audio> placeholders beside a videos/audios column: "
+            "only <image> placeholders become content parts, so these stay literal text",
+            'write each as a {"type": "video"} / {"type": "audio"} content part where it '
+            "stands (templates such as Qwen2.5-VL render video parts); as text, a template "
+            "prints the placeholder and the model never sees the media",
         ),
         Rule(
             "prompt-ending",

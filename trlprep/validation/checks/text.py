@@ -152,3 +152,42 @@ def check_placeholders(
                     f"{label}: {int(count[k])} <image>, {int(n_images[k])} images" for k in shown
                 ],
             )
+
+
+def check_media_placeholders(
+    data: pa.Table | pa.RecordBatch, messages: dict[str, pa.Array], sink: BatchSink
+) -> None:
+    """Rows whose string message contents hold `<video>`/`<audio>` placeholders while the
+    row has a videos/audios column: they would reach a template as literal text."""
+    from trlprep.columns.arrowtypes import is_messages, is_string
+    from trlprep.columns.placeholders import MEDIA_PLACEHOLDERS
+
+    names = set(data.schema.names)
+    marks = [m for m, cols in MEDIA_PLACEHOLDERS.items() if names & set(cols)]
+    if not marks:
+        return
+    for column, arr in messages.items():
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        if not is_messages(arr.type):
+            continue
+        i = arr.type.value_type.get_field_index("content")
+        if i < 0 or not is_string(arr.type.value_type.field(i).type):
+            continue
+        contents = pc.struct_field(pc.list_flatten(arr), "content")
+        parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+        rows = np.zeros(sink.num_rows, bool)
+        found = []
+        for mark in marks:
+            hit = to_numpy_bool(pc.fill_null(pc.match_substring(contents, mark), False))
+            if hit.any():
+                rows[parent[hit]] = True
+                found.append(mark)
+        if found:
+            sink.flag(
+                "media-placeholder",
+                column,
+                rows,
+                message=f"column {column!r}: {' and '.join(found)} placeholders stay literal "
+                "text (only <image> placeholders become content parts)",
+            )
