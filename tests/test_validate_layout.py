@@ -102,3 +102,25 @@ def test_usage_errors():
         trlprep.validate([GOOD], from_="sharegpt", nope=1)
     res = run("validate", "x.jsonl", "--from", "lm")
     assert res.exit_code == 2 and "not a public layout" in res.output
+
+
+def test_several_imported_rows_of_one_input_row_are_named_once(tmp_path):
+    """ranked gives 2 pairs per row: the repeated input row is named once, and counted."""
+    row = {"prompt": "Hi", "completions": ["a", "b", "c"], "scores": [3, 2, 1]}
+    path = tmp_path / "r.jsonl"
+    path.write_text((json.dumps(row) + "\n") * 2)
+    res = run("validate", path, "--from", "ranked", "--format", "json")
+    dup = {i["rule"]: i for i in json.loads(res.output)["issues"]}["duplicate-row"]
+    assert dup["rows"] == [1] and dup["lines"] == [2] and dup["count"] == 1
+    assert "(line 2 repeats line 1)" in dup["message"]
+    assert "2 imported rows from 1 input row" in dup["message"]
+
+
+def test_several_parquet_files_name_repeats_by_file(tmp_path):
+    """The repeats are the input's rows, so each is named by its file."""
+    pq.write_table(pa.Table.from_pylist([ALIEN, GOOD]), tmp_path / "a.parquet")
+    pq.write_table(pa.Table.from_pylist([GOOD]), tmp_path / "b.parquet")
+    res = run("validate", tmp_path, "--from", "sharegpt", "--format", "json")
+    dup = {i["rule"]: i for i in json.loads(res.output)["issues"]}["duplicate-row"]
+    assert "b.parquet row 0 repeats " in dup["message"]
+    assert "a.parquet row 1)" in dup["message"]

@@ -76,13 +76,46 @@ def imported_note(layout: str, stats: Any) -> str:
 
 def to_input_rows(report: Report, source: np.ndarray) -> None:
     """The issues' rows (positions among the imported rows) as the input's rows
-    (`source[i]`: the input row imported row i came from)."""
+    (`source[i]`: the input row imported row i came from). An input row that gave several
+    imported rows is named once (its line with it), and the count says both numbers."""
+    from trlprep.validation.report import repeat_details
+    from trlprep.wording import plural
+
     if not len(source):
         return
+    inside = range(len(source))
     for issue in report.issues:
         if issue.repeats:  # `line 9 repeats line 2`, or the input's rows without lines
-            issue.name_repeats(lambda r, ln: line_or_row(int(source[r]), ln))
-        issue.rows = [int(source[r]) for r in issue.rows if 0 <= r < len(source)]
+            local = repeat_details(issue.repeats, line_or_row)
+            issue.repeats = list(
+                dict.fromkeys(
+                    (int(source[r]), ln, int(source[fr]), fl)
+                    for r, ln, fr, fl in issue.repeats
+                    if r in inside and fr in inside
+                )
+            )
+            named = repeat_details(issue.repeats, line_or_row)
+            issue.message = issue.message.replace(f"({local})", f"({named})")
+        if not issue.rows:
+            continue
+        lines = issue.lines if issue.lines is not None else [None] * len(issue.rows)
+        pairs = [
+            (int(source[r]), ln) for r, ln in zip(issue.rows, lines, strict=False) if r in inside
+        ]
+        shown = len(pairs)
+        pairs = list(dict.fromkeys(pairs))
+        issue.rows = [r for r, _ in pairs]
+        if issue.lines is not None:
+            issue.lines = [ln for _, ln in pairs]
+        if len(pairs) < shown:  # several imported rows of one input row
+            if issue.count == shown:  # every row is shown: count the input's rows
+                issue.message += (
+                    f" ({plural(issue.count, 'imported row')} from "
+                    f"{plural(len(pairs), 'input row')})"
+                )
+                issue.count = len(pairs)
+            else:
+                issue.message += f" ({plural(issue.count, 'imported row')})"
 
 
 def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
