@@ -124,3 +124,12 @@ def test_several_parquet_files_name_repeats_by_file(tmp_path):
     dup = {i["rule"]: i for i in json.loads(res.output)["issues"]}["duplicate-row"]
     assert "b.parquet row 0 repeats " in dup["message"]
     assert "a.parquet row 1)" in dup["message"]
+
+
+def test_no_row_imported_is_said_so_and_names_the_input_column():
+    report = trlprep.validate([ALIEN, ALIEN, ALIEN], from_="sharegpt")
+    failed = report.issue("import-failed")
+    assert "column 'conversations' (imported as 'messages')" in failed.message
+    empty = report.issue("empty-dataset")
+    assert empty.message.startswith("no row could be imported: the input's 3 rows")
+    assert "has no rows" not in empty.message

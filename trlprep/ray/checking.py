@@ -133,7 +133,12 @@ def validate_imported(
 
     from trlprep.ray.base import REJECT
     from trlprep.ray.conversion import import_layout
-    from trlprep.validation.imported import import_issues, imported_note, to_input_rows
+    from trlprep.validation.imported import (
+        import_issues,
+        imported_note,
+        say_none_imported,
+        to_input_rows,
+    )
 
     ray = _ray()
     imported = import_layout(ds, layout, import_options, collect=True).materialize()
@@ -155,6 +160,7 @@ def validate_imported(
     for shown in stats.examples.values():
         shown.sort(key=lambda e: e["row"])
     stats.rejected = sum(stats.reasons.values())
+    say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
     report.issues[:0] = import_issues(stats, layout, max_errors)
     return report

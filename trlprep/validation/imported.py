@@ -56,10 +56,26 @@ def validate_imported(
         notes=notes,
     )  # fmt: skip
     to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
     report.notes += [n for n in stats.notes if n not in report.notes]
     report.issues[:0] = import_issues(stats, layout, max_errors)
     return report
+
+
+def say_none_imported(report: Report, stats: Any) -> None:
+    """`empty-dataset` said as `no row could be imported` where the input has rows."""
+    from trlprep.wording import plural
+
+    empty = report.issue("empty-dataset")
+    if empty is None or not stats.rows_in:
+        return
+    rows = plural(stats.rows_in, "row")
+    empty.message = (
+        f"no row could be imported: the input's {rows} were all refused (see import-failed)"
+        if stats.rejected == stats.rows_in
+        else f"no row could be imported from the input's {rows}"
+    )
 
 
 def imported_note(layout: str, stats: Any) -> str:
@@ -139,4 +155,10 @@ def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
     return issues
 
 
-__all__ = ["import_issues", "imported_note", "to_input_rows", "validate_imported"]
+__all__ = [
+    "import_issues",
+    "imported_note",
+    "say_none_imported",
+    "to_input_rows",
+    "validate_imported",
+]
