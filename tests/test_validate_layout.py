@@ -133,3 +133,22 @@ def test_no_row_imported_is_said_so_and_names_the_input_column():
     empty = report.issue("empty-dataset")
     assert empty.message.startswith("no row could be imported: the input's 3 rows")
     assert "has no rows" not in empty.message
+
+
+@pytest.mark.parametrize("one_schema", [True, False])
+def test_detection_on_the_first_imported_batch_reads_the_input_once(one_schema):
+    """Without --type the first imported batch decides the type: the input is read once."""
+    from trlprep.io.readers import Batch
+    from trlprep.validation.imported import validate_imported
+
+    reads = []
+
+    def read():
+        reads.append(1)
+        return iter([Batch(pa.Table.from_pylist([GOOD, BYE]), 0, None)])
+
+    report = validate_imported(
+        read, "sharegpt", None, path=None, type=None, format=None, strict=False,
+        max_errors=10, role_map=None, one_schema=one_schema,
+    )  # fmt: skip
+    assert report.valid and report.type == "language-modeling" and len(reads) == 1

@@ -34,9 +34,12 @@ def validate_imported(
     strict: bool,
     max_errors: int,
     role_map: Any,
+    one_schema: bool = False,
 ) -> Report:
     """The batches `read()` gives, imported from `layout` and validated (see the module
-    docstring); `read` is called twice (detection, then the checks)."""
+    docstring). The type is detected on the first imported batch where that decides it
+    (one batch, or `one_schema`: every batch has the first's schema, as Parquet's do);
+    otherwise on every imported row, and `read` is called again for the checks."""
     from trlprep.importers import ImportStats
     from trlprep.validation.validate import validate_batches
 
@@ -48,19 +51,45 @@ def validate_imported(
             source_rows=rows,
         )  # fmt: skip
 
-    det = detect_batches(imported(ImportStats())) if _needs_detection(type, format) else None
-    plan, notes = make_plan(det, type, format, role_map)
     stats, rows = ImportStats(), []
+    batches: Iterator[Batch] = imported(stats, rows)
+    det = None
+    if _needs_detection(type, format):
+        det, batches = _detect_head(batches, one_schema)
+        if batches is None:  # detected on every imported row: import again to check them
+            stats, rows = ImportStats(), []
+            batches = imported(stats, rows)
+    plan, notes = make_plan(det, type, format, role_map)
     report = validate_batches(
-        imported(stats, rows), plan, strict=strict, max_errors=max_errors, path=path,
-        notes=notes,
-    )  # fmt: skip
+        batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes
+    )
     to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
     say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
     report.notes += [n for n in stats.notes if n not in report.notes]
     report.issues[:0] = import_issues(stats, layout, max_errors)
     return report
+
+
+def _detect_head(batches: Iterator[Batch], one_schema: bool) -> tuple[Any, Any]:
+    """Detection on the first imported batch and the batches to check (that one first), or
+    detection on all of them and None (`batches` used up) where the first does not decide."""
+    import itertools
+
+    from trlprep.validation.validate import head_decides
+
+    head = next(batches, None)
+    if head is None:
+        return detect_batches([]), iter(())
+    det = detect_batches([head])
+    if head_decides(det, head):
+        second = None if one_schema else next(batches, None)
+        if second is None:
+            return det, itertools.chain([head], batches)
+        head_and_second = [head, second]
+    else:
+        head_and_second = [head]
+    return detect_batches(itertools.chain(head_and_second, batches)), None
 
 
 def say_none_imported(report: Report, stats: Any) -> None:
