@@ -152,3 +152,19 @@ def test_detection_on_the_first_imported_batch_reads_the_input_once(one_schema):
         max_errors=10, role_map=None, one_schema=one_schema,
     )  # fmt: skip
     assert report.valid and report.type == "language-modeling" and len(reads) == 1
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--neutral", "drop"], "--neutral"),
+        (["--pairing", "all-pairs"], "--pairing"),
+        (["--threshold", "2"], "--threshold"),
+        (["--conversational"], "--conversational"),
+    ],
+)
+def test_import_options_without_from_are_refused(tmp_path, args, flag):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n")
+    res = run("validate", path, *args)
+    assert res.exit_code == 2 and f"{flag} is an option of the import" in res.output
