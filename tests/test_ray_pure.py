@@ -44,3 +44,21 @@ def test_a_pairing_step_that_made_pairs_drops_the_nothing_paired_head():
     assert not notes.conversion_warnings()[0].startswith(_NOTHING_PAIRED)
     notes.steps = {"unpaired-preference -> preference": [2, 0]}
     assert notes.conversion_warnings()[0].startswith(_NOTHING_PAIRED)
+
+
+def test_only_the_refused_rows_of_a_block_leave_the_workers():
+    """`validate --from` on Ray fetches the refused rows' row, line and reason, not blocks."""
+    import pyarrow as pa
+
+    from trlprep.errors import ROW_ID
+    from trlprep.ray.base import LINE, REJECT
+    from trlprep.ray.checking import _refused
+
+    reject = pa.array([None, {"reason": "bad"}, None], pa.struct([("reason", pa.string())]))
+    block = pa.table(
+        {"messages": ["a", "b", "c"], ROW_ID: [0, 1, 2], LINE: [1, 2, 3], REJECT: reject}
+    )
+    got = _refused(block)
+    assert got.column_names == [ROW_ID, LINE, "reason"]
+    assert got.to_pylist() == [{ROW_ID: 1, LINE: 2, "reason": "bad"}]
+    assert _refused(block.drop_columns([REJECT])).num_rows == 0

@@ -43,7 +43,7 @@ def test_real_hh_rows_the_import_refuses_are_errors_named_by_line():
     got = json.loads(res.output)
     issues = {(i["rule"], i["column"]): i for i in got["issues"]}
     failed = issues[("import-failed", None)]
-    assert failed["count"] == 4 and failed["lines"] == [87, 151, 154]
+    assert failed["count"] == 4 and failed["lines"] == [87, 151, 154, 155]  # all (max-errors 10)
     assert "ends with an empty Assistant turn" in failed["message"]
     # the other issues are of the imported rows, named by the input's lines
     assert issues[("role-alternation", "chosen")]["lines"][:3] == [152, 153, 156]
@@ -168,3 +168,10 @@ def test_import_options_without_from_are_refused(tmp_path, args, flag):
     path.write_text(json.dumps(GOOD) + "\n")
     res = run("validate", path, *args)
     assert res.exit_code == 2 and f"{flag} is an option of the import" in res.output
+
+
+def test_refused_rows_shown_are_max_errors_of_each_reason():
+    report = trlprep.validate([ALIEN] * 5 + [GOOD], from_="sharegpt")
+    assert report.issue("import-failed").rows == [0, 1, 2, 3, 4]
+    report = trlprep.validate([ALIEN] * 5 + [GOOD], from_="sharegpt", max_errors=2)
+    assert report.issue("import-failed").rows == [0, 1]

@@ -43,6 +43,10 @@ def validate_imported(
     from trlprep.importers import ImportStats
     from trlprep.validation.validate import validate_batches
 
+    class Stats(ImportStats):  # the first max(max_errors, 1) refused rows of each reason
+        def add(self, n_in: int, result: Any, keep: int = 3) -> None:
+            super().add(n_in, result, keep=max(max_errors, 1))
+
     def imported(stats: Any, rows: list[np.ndarray] | None = None) -> Iterator[Batch]:
         from trlprep.importers import import_batches
 
@@ -51,13 +55,13 @@ def validate_imported(
             source_rows=rows,
         )  # fmt: skip
 
-    stats, rows = ImportStats(), []
+    stats, rows = Stats(), []
     batches: Iterator[Batch] = imported(stats, rows)
     det = None
     if _needs_detection(type, format):
         det, batches = _detect_head(batches, one_schema)
         if batches is None:  # detected on every imported row: import again to check them
-            stats, rows = ImportStats(), []
+            stats, rows = Stats(), []
             batches = imported(stats, rows)
     plan, notes = make_plan(det, type, format, role_map)
     report = validate_batches(
