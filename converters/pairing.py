@@ -115,14 +115,14 @@ def unpaired_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -
     if len(left):
         label = table.column("label").to_numpy(zero_copy_only=False)[left].astype(bool)
         lonely = _one_label_prompts(table, fmt)
-        head = (
-            "no prompt has both a true and a false completion, so nothing can be paired: "
-            if result.table.num_rows == 0
-            else ""
-        )
+        head = _NOTHING_PAIRED if result.table.num_rows == 0 else ""
         n_true = int(label.sum())
         warn(head + _no_partner(len(left), n_true, len(left) - n_true, rows_text(left), *lonely))
     return result.table
+
+
+# how the no-partner warning opens where no pair was made at all
+_NOTHING_PAIRED = "no prompt has both a true and a false completion, so nothing can be paired: "
 
 
 def _no_partner(n: int, n_true: int, n_false: int, rows: str, only_true: int, only_false: int):
@@ -136,7 +136,7 @@ def _no_partner(n: int, n_true: int, n_false: int, rows: str, only_true: int, on
 
 
 _NO_PARTNER = re.compile(
-    r"^(?P<head>no prompt has both a true and a false completion, so nothing can be paired: )?"
+    rf"^(?P<head>{re.escape(_NOTHING_PAIRED)})?"
     r"(?P<n>\d+) rows? found no partner with the opposite label and the same prompt "
     r"\((?P<t>\d+) true, (?P<f>\d+) false; (?P<rows>.+)\) and (?:was|were) left out; "
     r"\d+ prompts? ha(?:s|ve) completions of one label only "
@@ -152,8 +152,9 @@ def merge_pairing_warnings(messages: list[str], paired: bool = False) -> list[st
     from trlprep.converters.common import merge_rows_texts
 
     if paired:
-        head = "no prompt has both a true and a false completion, so nothing can be paired: "
-        messages = [m.removeprefix(head) if _NO_PARTNER.match(m) else m for m in messages]
+        messages = [
+            m.removeprefix(_NOTHING_PAIRED) if _NO_PARTNER.match(m) else m for m in messages
+        ]
     found = [(i, _NO_PARTNER.match(m)) for i, m in enumerate(messages)]
     found = [(i, m) for i, m in found if m is not None]
     if len(found) < 2:

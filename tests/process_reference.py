@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from trlprep.importers.math_shepherd import _STRAY_LABEL_PROMPTS, _TAG_ONE, STEP_TAG
+from trlprep.importers.math_shepherd import _STRAY_LABEL_PROMPTS, STEP_TAG
+
+_TAG_ONE = "\u2dbb"  # one character standing for the two-character tag, as TRL's script
 
 
 def trajectories(steps: Any) -> tuple[list[tuple[list[str], list[int]]], str | None]:

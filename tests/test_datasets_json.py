@@ -286,3 +286,18 @@ def test_polars_frame_holding_the_json_extension():
     frame = pl.from_arrow(_list_json().data.table)
     out = trlprep.apply_chat_template(frame, "qwen2.5")
     assert out["text"].to_list() == [reference(CHAT), reference(PLAIN)]
+
+
+def test_import_dataset_gives_a_json_extra_back_as_json_without_the_text_warning():
+    """`import_dataset` (openai-chat) of a `Json` extra: its values come back as `Json`."""
+    from trlprep.importers import import_dataset
+
+    features = datasets.Features(
+        {"messages": datasets.List(datasets.Json()), "meta": datasets.Json()}
+    )
+    meta = [{"source": "a", "score": 1}, {"tags": ["x", "y"]}]
+    ds = datasets.Dataset.from_dict({"messages": [CHAT, PLAIN], "meta": meta}, features=features)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # returned as `Json`: no "returned as JSON text" warning
+        out = import_dataset(ds, "openai-chat")
+    assert out.features["meta"] == datasets.Json() and out["meta"] == meta

@@ -505,6 +505,17 @@ def test_map_columns_and_roles():
     ]
 
 
+def test_map_onto_text_and_messages_names_which_is_which():
+    rows = [{"q": "Hi", "a": [{"role": "assistant", "content": "Hello"}]}]
+    with pytest.raises(UsageError) as e:
+        import_dataset(rows, "map", map="prompt=q,completion=a")
+    assert (
+        "column 'prompt' (from 'q') holds text and column 'completion' (from 'a') a list of "
+        "messages: they must be of the same format"
+    ) in e.value.message
+    assert "no known format" not in e.value.message
+
+
 def test_map_applies_before_any_layout():
     table = pa.table({"question": ["Hi?"], "answer": ["Hello."]})
     r = import_table(table, "alpaca", ImportOptions.make(map="instruction=question,output=answer"))

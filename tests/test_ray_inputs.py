@@ -457,7 +457,7 @@ def test_cli_ray_validate_from_a_layout_as_local(tmp_path):
         got[engine] = [(i["rule"], i["count"], i["rows"], i["lines"]) for i in report["issues"]]
     assert got["ray"] == got["local"]
     issues = {rule: (count, rows, lines) for rule, count, rows, lines in got["local"]}
-    assert issues["import-failed"][0] == 4 and issues["import-failed"][2] == [87, 151, 154]
+    assert issues["import-failed"][0] == 4 and issues["import-failed"][2] == [87, 151, 154, 155]
     assert issues["duplicate-row"][2] == [len(rows) + 1]
 
 

@@ -15,7 +15,7 @@ def test_map_onto_a_list_of_turns_names_the_column_and_its_values(tmp_path):
     res = run("convert", BFCL, "--map", "prompt=question,tools=function", "-o", out)
     assert res.exit_code == 2, res.output
     assert (
-        "after --map the columns read as prompt-only, but column 'prompt' holds "
+        "after --map the columns read as prompt-only, but column 'prompt' (from 'question') holds "
         "list<item: list<item: struct<role: string, content: string>>>: neither text nor a "
         "list of messages"
     ) in res.output

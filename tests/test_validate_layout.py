@@ -43,7 +43,7 @@ def test_real_hh_rows_the_import_refuses_are_errors_named_by_line():
     got = json.loads(res.output)
     issues = {(i["rule"], i["column"]): i for i in got["issues"]}
     failed = issues[("import-failed", None)]
-    assert failed["count"] == 4 and failed["lines"] == [87, 151, 154]
+    assert failed["count"] == 4 and failed["lines"] == [87, 151, 154, 155]  # all (max-errors 10)
     assert "ends with an empty Assistant turn" in failed["message"]
     # the other issues are of the imported rows, named by the input's lines
     assert issues[("role-alternation", "chosen")]["lines"][:3] == [152, 153, 156]
@@ -102,3 +102,76 @@ def test_usage_errors():
         trlprep.validate([GOOD], from_="sharegpt", nope=1)
     res = run("validate", "x.jsonl", "--from", "lm")
     assert res.exit_code == 2 and "not a public layout" in res.output
+
+
+def test_several_imported_rows_of_one_input_row_are_named_once(tmp_path):
+    """ranked gives 2 pairs per row: the repeated input row is named once, and counted."""
+    row = {"prompt": "Hi", "completions": ["a", "b", "c"], "scores": [3, 2, 1]}
+    path = tmp_path / "r.jsonl"
+    path.write_text((json.dumps(row) + "\n") * 2)
+    res = run("validate", path, "--from", "ranked", "--format", "json")
+    dup = {i["rule"]: i for i in json.loads(res.output)["issues"]}["duplicate-row"]
+    assert dup["rows"] == [1] and dup["lines"] == [2] and dup["count"] == 1
+    assert "(line 2 repeats line 1)" in dup["message"]
+    assert "2 imported rows from 1 input row" in dup["message"]
+
+
+def test_several_parquet_files_name_repeats_by_file(tmp_path):
+    """The repeats are the input's rows, so each is named by its file."""
+    pq.write_table(pa.Table.from_pylist([ALIEN, GOOD]), tmp_path / "a.parquet")
+    pq.write_table(pa.Table.from_pylist([GOOD]), tmp_path / "b.parquet")
+    res = run("validate", tmp_path, "--from", "sharegpt", "--format", "json")
+    dup = {i["rule"]: i for i in json.loads(res.output)["issues"]}["duplicate-row"]
+    assert "b.parquet row 0 repeats " in dup["message"]
+    assert "a.parquet row 1)" in dup["message"]
+
+
+def test_no_row_imported_is_said_so_and_names_the_input_column():
+    report = trlprep.validate([ALIEN, ALIEN, ALIEN], from_="sharegpt")
+    failed = report.issue("import-failed")
+    assert "column 'conversations' (imported as 'messages')" in failed.message
+    empty = report.issue("empty-dataset")
+    assert empty.message.startswith("no row could be imported: the input's 3 rows")
+    assert "has no rows" not in empty.message
+
+
+@pytest.mark.parametrize("one_schema", [True, False])
+def test_detection_on_the_first_imported_batch_reads_the_input_once(one_schema):
+    """Without --type the first imported batch decides the type: the input is read once."""
+    from trlprep.io.readers import Batch
+    from trlprep.validation.imported import validate_imported
+
+    reads = []
+
+    def read():
+        reads.append(1)
+        return iter([Batch(pa.Table.from_pylist([GOOD, BYE]), 0, None)])
+
+    report = validate_imported(
+        read, "sharegpt", None, path=None, type=None, format=None, strict=False,
+        max_errors=10, role_map=None, one_schema=one_schema,
+    )  # fmt: skip
+    assert report.valid and report.type == "language-modeling" and len(reads) == 1
+
+
+@pytest.mark.parametrize(
+    "args, flag",
+    [
+        (["--neutral", "drop"], "--neutral"),
+        (["--pairing", "all-pairs"], "--pairing"),
+        (["--threshold", "2"], "--threshold"),
+        (["--conversational"], "--conversational"),
+    ],
+)
+def test_import_options_without_from_are_refused(tmp_path, args, flag):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(GOOD) + "\n")
+    res = run("validate", path, *args)
+    assert res.exit_code == 2 and f"{flag} is an option of the import" in res.output
+
+
+def test_refused_rows_shown_are_max_errors_of_each_reason():
+    report = trlprep.validate([ALIEN] * 5 + [GOOD], from_="sharegpt")
+    assert report.issue("import-failed").rows == [0, 1, 2, 3, 4]
+    report = trlprep.validate([ALIEN] * 5 + [GOOD], from_="sharegpt", max_errors=2)
+    assert report.issue("import-failed").rows == [0, 1]

@@ -154,3 +154,14 @@ def test_what_validate_flags_is_what_convert_refuses(tmp_path):
         out = trlprep.convert(data, chat_template="qwen2.5", on_error="skip")
     kept = len(out) if isinstance(out, list) else out.num_rows
     assert invalid(report) == [1, 2] and kept == 2
+
+
+def test_arguments_that_open_with_a_quote_but_are_no_json_are_invalid():
+    """`"city": "Paris"` (an object's braces forgotten) is no JSON: a leading `"` is the
+    double encoding's case only where the text parses."""
+    forgot = '"city": "Paris"'
+    report = trlprep.validate(rows(ONCE, forgot, TWICE, '"x" trailing'))
+    assert invalid(report) == [1, 3] and flagged(report) == [2]
+    assert forgot in report.issue("invalid-arguments", "messages").message.replace("\\", "")
+    tagged = trlprep.validate(rows(ARGS, forgot))  # beside objects: tagged JSON text
+    assert invalid(tagged) == [1]

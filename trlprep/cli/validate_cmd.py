@@ -183,10 +183,37 @@ def _write_report(report, report_format: str, output: str, path: str, max_errors
     out.print(f"{report.summary()} (report: {output})", markup=False)
 
 
+# the import options validate takes (ImportOptions field -> flag), --map aside
+_IMPORT_FLAGS = {
+    "conversational": "--conversational",
+    "prompt_style": "--prompt-style",
+    "pairing": "--pairing",
+    "threshold": "--threshold",
+    "margin": "--margin",
+    "neutral": "--neutral",
+    "keep_empty_turns": "--keep-empty-turns",
+}
+
+
+def _refuse_import_flags(imports) -> None:
+    """An import option given with no layout to import (--conversational aside: alone it
+    imports standard text as `convert --conversational` does, or notes there is none)."""
+    from trlprep.importers import ImportOptions
+
+    default = ImportOptions()
+    for field, flag in _IMPORT_FLAGS.items():
+        if field != "conversational" and getattr(imports, field) != getattr(default, field):
+            raise UsageError(
+                f"{flag} is an option of the import from a layout, and there is no --from",
+                hint=f"pass --from LAYOUT to import the rows first, or drop {flag}",
+            )
+
+
 def _layout(from_: str | None, imports) -> dict:
     """`validate_path`'s layout keywords for `--from` (a public layout), or none."""
     if from_ is None:
         if not imports.map:
+            _refuse_import_flags(imports)
             return {}
         from_ = "map"  # --map alone renames the columns, as `trlprep convert --map` does
     from trlprep.importers import is_layout, layout_names

@@ -231,6 +231,11 @@ class Importer:
         instance"), said where a run's counts are printed; None for one row per row."""
         return None
 
+    def sources(self, schema: pa.Schema, opts: ImportOptions) -> dict[str, str]:
+        """The input column (after --map) of each produced column named otherwise, e.g.
+        ShareGPT's `messages` <- `conversations`: a refused row's reason names the input's."""
+        return {}
+
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         """Turn renamed input rows into landing rows; mark rows that cannot be imported."""
         raise NotImplementedError
@@ -268,7 +273,11 @@ class Importer:
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
         keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
         out, rows = out.filter(pa.array(keep)), rows[keep]
-        ok = reject_invalid(out, rows, dtype, fmt, bad)
+        sources = {**{k: k for k in opts.map}, **self.sources(table.schema, opts)}
+        named = {out: opts.map.get(src, src) for out, src in sources.items()}
+        ok = reject_invalid(
+            out, rows, dtype, fmt, bad, named={k: v for k, v in named.items() if k != v}
+        )
         if not ok.all():
             out, rows = out.filter(pa.array(ok)), rows[ok]
         return ImportResult(

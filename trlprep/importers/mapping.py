@@ -15,6 +15,8 @@ role to, so the flag is refused for them.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -52,7 +54,7 @@ class ColumnMap(Importer):
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         det = detect_table(schema.empty_table())
         if det.type is not None and det.format is None:
-            raise _unreadable(schema, det)
+            raise _unreadable(schema, det, opts.map)
         if det.type is None:
             raise UsageError(
                 "after --map the columns ("
@@ -109,17 +111,31 @@ class ColumnMap(Importer):
         return Converted(table, notes=notes)
 
 
-def _unreadable(schema: pa.Schema, det: Detection) -> UsageError:
+def _unreadable(schema: pa.Schema, det: Detection, mapping: Any = None) -> UsageError:
     """Mapped columns that name a type's columns but hold values that are neither text nor
-    messages (a list of conversations, a number)."""
+    messages (a list of conversations, a number), or text in some and messages in others."""
+    back = dict(mapping or {})  # output column -> input column
+
+    def name(c: str) -> str:
+        return f"'{c}' (from '{back[c]}')" if c in back and back[c] != c else f"'{c}'"
+
     content = [c for role, c in det.columns.items() if role in _CONTENT_ROLES and c in schema.names]
+    text = [c for c in content if _is_text(schema.field(c).type)]
+    messages = [c for c in content if is_messages(schema.field(c).type)]
     odd = [
-        f"'{c}' holds {schema.field(c).type}"
+        f"{name(c)} holds {schema.field(c).type}"
         for c in content
-        if not is_messages(schema.field(c).type)
-        and not pa.types.is_string(schema.field(c).type)
-        and not pa.types.is_large_string(schema.field(c).type)
+        if c not in text and c not in messages
     ]
+    if not odd and text and messages:
+        return UsageError(
+            f"after --map the columns read as {det.type.name}, but column "
+            + ", ".join(name(c) for c in text)
+            + " holds text and column "
+            + ", ".join(name(c) for c in messages)
+            + " a list of messages: they must be of the same format",
+            hint="map columns that are all text or all messages",
+        )
     return UsageError(
         f"after --map the columns read as {det.type.name}, but column "
         + ("; ".join(odd) or "values of no known format")
@@ -127,6 +143,10 @@ def _unreadable(schema: pa.Schema, det: Detection) -> UsageError:
         hint="each row needs a string or one list of {role, content} messages there (a list "
         "of several conversations is one row per conversation: split it first)",
     )
+
+
+def _is_text(t: pa.DataType) -> bool:
+    return pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)
 
 
 def rename_roles(col: pa.Array | pa.ChunkedArray, mapping: dict[str, str]) -> pa.Array:

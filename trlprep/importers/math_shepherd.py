@@ -32,7 +32,6 @@ from trlprep.registry import STEPWISE_SUPERVISION, DatasetType, Format
 
 STEP_TAG = "ки"
 _LS = pa.large_string()
-_TAG_ONE = "\u2dbb"  # one character standing for the two-character tag, as TRL's script
 
 
 # Prompts that carry a stray label before their first step (TRL's script drops that label).

@@ -57,9 +57,15 @@ REJECTS_SCHEMA = pa.schema(
 
 
 def invalid_rows(
-    out: pa.Table, dtype: DatasetType, fmt: Format, *, role_hint: bool = True
+    out: pa.Table,
+    dtype: DatasetType,
+    fmt: Format,
+    *,
+    role_hint: bool = True,
+    named: dict[str, str] | None = None,
 ) -> np.ndarray:
-    """Why each row of `out` fails `dtype` validation (None where it passes).
+    """Why each row of `out` fails `dtype` validation (None where it passes); `named`: the
+    input column of each column of `out` named otherwise, which the reason names.
 
     The reason is the first error rule's message and id; raises DataError when a column of
     the type is missing altogether (not a row problem).
@@ -78,6 +84,10 @@ def invalid_rows(
         if r.severity is not Severity.ERROR:
             continue
         msg = flag.message or (f"column {column!r}: {r.summary}" if column else r.summary)
+        if column in (named or {}):  # `column 'conversations' (imported as 'messages')`
+            msg = msg.replace(
+                f"column {column!r}", f"column {named[column]!r} (imported as {column!r})"
+            )
         if flag.details:
             msg += " (" + ", ".join(flag.details) + ")"
         if rule == "unknown-role" and role_hint:
@@ -88,16 +98,23 @@ def invalid_rows(
 
 
 def reject_invalid(
-    out: pa.Table, rows: np.ndarray, dtype: DatasetType, fmt: Format, bad: Rejections
+    out: pa.Table,
+    rows: np.ndarray,
+    dtype: DatasetType,
+    fmt: Format,
+    bad: Rejections,
+    *,
+    named: dict[str, str] | None = None,
 ) -> np.ndarray:
-    """Validate `out`; mark the input rows of failing output rows in `bad`.
+    """Validate `out`; mark the input rows of failing output rows in `bad` (`named`: as
+    `invalid_rows`).
 
     Returns which output rows to keep (every output row of a rejected input row goes).
     """
     if out.num_rows == 0:
         return np.zeros(0, dtype=bool)
     try:
-        why = invalid_rows(out, dtype, fmt)
+        why = invalid_rows(out, dtype, fmt, named=named)
     except DataError as e:
         raise DataError("imported " + e.message) from None
     fails = why != None  # noqa: E711

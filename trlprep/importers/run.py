@@ -218,7 +218,7 @@ def import_dataset(
         if result.num_rejected:
             warnings.warn(rejected_warning(result, importer.name), stacklevel=3)
         restored = inp.restore(result.table)
-        if not isinstance(restored, (list, dict)):  # Python rows hold the values themselves
+        if not inp.values_back:  # Python rows and `Json` features hold the values themselves
             from trlprep.io.kinds import CarriedColumnWarning, carried_warning
 
             for column, kinds in result.carried.items():

@@ -121,6 +121,10 @@ class ShareGPT(Importer):
             lines.append("conversations -> messages")
         return lines
 
+    def sources(self, schema: pa.Schema, opts: ImportOptions) -> dict[str, str]:
+        dtype, _ = self.landing(schema, opts)
+        return {("prompt" if dtype is PREFERENCE else "messages"): "conversations"}
+
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         require(table, "conversations", layout="sharegpt")
         n = table.num_rows

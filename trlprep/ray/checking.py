@@ -135,30 +135,37 @@ def validate_imported(
     every issue names the input's rows and lines."""
     from collections import Counter
 
-    from trlprep.ray.base import REJECT
     from trlprep.ray.conversion import import_layout
-    from trlprep.validation.imported import import_issues, imported_note, to_input_rows
+    from trlprep.validation.imported import (
+        import_issues,
+        imported_note,
+        say_none_imported,
+        to_input_rows,
+    )
 
     ray = _ray()
     imported = import_layout(ds, layout, import_options, collect=True).materialize()
     rows = imported.map_batches(_accepted, batch_format="pyarrow").materialize()
-    refused = [_arrow(b) for b in ray.get([ref for ref, _, n in _blocks(imported) if n])]
-    refused = [t.filter(t.column(REJECT).is_valid()) for t in refused if REJECT in t.column_names]
+    # the refused rows found on the workers: only they (row, line, reason) reach the driver
+    refused = imported.map_batches(_refused, batch_format="pyarrow").materialize()
+    refused = [_arrow(b) for b in ray.get([ref for ref, _, n in _blocks(refused) if n])]
     report = validate(rows, max_errors=max_errors, **kwargs)
     ids = ray.get([ray.remote(_row_ids).remote(ref) for ref, _, n in _blocks(rows) if n])
     to_input_rows(report, np.concatenate(ids) if ids else np.zeros(0, np.int64))
     stats = _Counts(ds.count(), report.num_rows, Counter(), {})
+    keep = max(max_errors, 1)  # as the local import keeps (`trlprep.validation.imported`)
     for t in refused:
-        reasons = t.column(REJECT).combine_chunks().field("reason").to_pylist()
+        reasons = t.column("reason").to_pylist()
         row_ids, lines = t.column(ROW_ID).to_pylist(), t.column(LINE).to_pylist()
         for reason, row, line in zip(reasons, row_ids, lines, strict=True):
             stats.reasons[reason] += 1
-            stats.examples.setdefault(reason, [])
-            if len(stats.examples[reason]) < 3:
-                stats.examples[reason].append({"row": row, "line": line})
+            shown = stats.examples.setdefault(reason, [])
+            if len(shown) < keep:
+                shown.append({"row": row, "line": line})
     for shown in stats.examples.values():
         shown.sort(key=lambda e: e["row"])
     stats.rejected = sum(stats.reasons.values())
+    say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
     report.issues[:0] = import_issues(stats, layout, max_errors)
     return report
@@ -179,6 +186,28 @@ def _accepted(table: Any) -> Any:
     if REJECT not in table.column_names:
         return table
     return table.filter(table.column(REJECT).is_null()).drop_columns([REJECT])
+
+
+def _refused(table: Any) -> Any:
+    """The refused rows of a block: their ROW_ID, LINE and reason (nothing else)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from trlprep.ray.base import REJECT
+
+    schema = pa.schema([(ROW_ID, pa.int64()), (LINE, pa.int64()), ("reason", pa.string())])
+    if REJECT not in table.column_names:
+        return schema.empty_table()
+    t = table.filter(table.column(REJECT).is_valid())
+    line = t.column(LINE) if LINE in t.column_names else pa.nulls(t.num_rows, pa.int64())
+    return pa.table(
+        [
+            t.column(ROW_ID).cast(pa.int64()),
+            line.cast(pa.int64()),
+            pc.struct_field(t.column(REJECT), "reason").cast(pa.string()),
+        ],
+        schema=schema,
+    )
 
 
 def _row_ids(block: Any) -> np.ndarray:

@@ -66,7 +66,7 @@ class Notes:
         from trlprep.converters.pairing import merge_pairing_warnings
 
         said = [m for c, m in self.warnings if issubclass(c, ConversionWarning)]
-        paired = self.steps.get("unpaired-preference -> preference", [0, 0])[1] > 0
+        paired = any(n_out > 0 for name, (_, n_out) in self.steps.items() if _pairs(name))
         return merge_row_warnings(merge_pairing_warnings(said, paired))
 
     def reissue(self) -> None:
@@ -76,6 +76,15 @@ class Notes:
         for category, message in self.warnings:
             if not issubclass(category, ConversionWarning):
                 warnings.warn(message, category, stacklevel=2)
+
+
+def _pairs(step: str) -> bool:
+    """Whether the step (`src -> dst`, as counted) is an edge that pairs rows."""
+    from trlprep.conversion.graph import edges
+
+    src, _, dst = step.partition(" -> ")
+    e = edges().get((src, dst))
+    return e is not None and e.rows == "pairs"
 
 
 class _Book:

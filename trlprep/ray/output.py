@@ -48,8 +48,13 @@ def write_shards(ds: Any, output: str, output_format: str | None, overwrite: boo
 
 def output_format_of(output: str, output_format: str | None) -> str:
     """parquet (the default) or jsonl (`--output-format`, else a .jsonl/.json name)."""
-    suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
-    fmt = output_format or ("jsonl" if suffix in ("jsonl", "json") else "parquet")
+    from trlprep.io.outputcheck import resolve_output_format
+
+    if output_format:  # its aliases (ndjson, pq, ...) as every output takes them
+        fmt = resolve_output_format(output, output_format)
+    else:
+        suffix = output.rstrip("/").rsplit(".", 1)[-1] if "." in Path(output).name else ""
+        fmt = "jsonl" if suffix in ("jsonl", "json") else "parquet"
     if fmt not in ("parquet", "jsonl"):
         raise UsageError(f"--engine ray writes parquet or jsonl, not {fmt!r}")
     return fmt

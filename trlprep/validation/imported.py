@@ -34,11 +34,18 @@ def validate_imported(
     strict: bool,
     max_errors: int,
     role_map: Any,
+    one_schema: bool = False,
 ) -> Report:
     """The batches `read()` gives, imported from `layout` and validated (see the module
-    docstring); `read` is called twice (detection, then the checks)."""
+    docstring). The type is detected on the first imported batch where that decides it
+    (one batch, or `one_schema`: every batch has the first's schema, as Parquet's do);
+    otherwise on every imported row, and `read` is called again for the checks."""
     from trlprep.importers import ImportStats
     from trlprep.validation.validate import validate_batches
+
+    class Stats(ImportStats):  # the first max(max_errors, 1) refused rows of each reason
+        def add(self, n_in: int, result: Any, keep: int = 3) -> None:
+            super().add(n_in, result, keep=max(max_errors, 1))
 
     def imported(stats: Any, rows: list[np.ndarray] | None = None) -> Iterator[Batch]:
         from trlprep.importers import import_batches
@@ -48,18 +55,60 @@ def validate_imported(
             source_rows=rows,
         )  # fmt: skip
 
-    det = detect_batches(imported(ImportStats())) if _needs_detection(type, format) else None
+    stats, rows = Stats(), []
+    batches: Iterator[Batch] = imported(stats, rows)
+    det = None
+    if _needs_detection(type, format):
+        det, batches = _detect_head(batches, one_schema)
+        if batches is None:  # detected on every imported row: import again to check them
+            stats, rows = Stats(), []
+            batches = imported(stats, rows)
     plan, notes = make_plan(det, type, format, role_map)
-    stats, rows = ImportStats(), []
     report = validate_batches(
-        imported(stats, rows), plan, strict=strict, max_errors=max_errors, path=path,
-        notes=notes,
-    )  # fmt: skip
+        batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes
+    )
     to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
+    say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
     report.notes += [n for n in stats.notes if n not in report.notes]
     report.issues[:0] = import_issues(stats, layout, max_errors)
     return report
+
+
+def _detect_head(batches: Iterator[Batch], one_schema: bool) -> tuple[Any, Any]:
+    """Detection on the first imported batch and the batches to check (that one first), or
+    detection on all of them and None (`batches` used up) where the first does not decide."""
+    import itertools
+
+    from trlprep.validation.validate import head_decides
+
+    head = next(batches, None)
+    if head is None:
+        return detect_batches([]), iter(())
+    det = detect_batches([head])
+    if head_decides(det, head):
+        second = None if one_schema else next(batches, None)
+        if second is None:
+            return det, itertools.chain([head], batches)
+        head_and_second = [head, second]
+    else:
+        head_and_second = [head]
+    return detect_batches(itertools.chain(head_and_second, batches)), None
+
+
+def say_none_imported(report: Report, stats: Any) -> None:
+    """`empty-dataset` said as `no row could be imported` where the input has rows."""
+    from trlprep.wording import plural
+
+    empty = report.issue("empty-dataset")
+    if empty is None or not stats.rows_in:
+        return
+    rows = plural(stats.rows_in, "row")
+    empty.message = (
+        f"no row could be imported: the input's {rows} were all refused (see import-failed)"
+        if stats.rejected == stats.rows_in
+        else f"no row could be imported from the input's {rows}"
+    )
 
 
 def imported_note(layout: str, stats: Any) -> str:
@@ -76,13 +125,46 @@ def imported_note(layout: str, stats: Any) -> str:
 
 def to_input_rows(report: Report, source: np.ndarray) -> None:
     """The issues' rows (positions among the imported rows) as the input's rows
-    (`source[i]`: the input row imported row i came from)."""
+    (`source[i]`: the input row imported row i came from). An input row that gave several
+    imported rows is named once (its line with it), and the count says both numbers."""
+    from trlprep.validation.report import repeat_details
+    from trlprep.wording import plural
+
     if not len(source):
         return
+    inside = range(len(source))
     for issue in report.issues:
         if issue.repeats:  # `line 9 repeats line 2`, or the input's rows without lines
-            issue.name_repeats(lambda r, ln: line_or_row(int(source[r]), ln))
-        issue.rows = [int(source[r]) for r in issue.rows if 0 <= r < len(source)]
+            local = repeat_details(issue.repeats, line_or_row)
+            issue.repeats = list(
+                dict.fromkeys(
+                    (int(source[r]), ln, int(source[fr]), fl)
+                    for r, ln, fr, fl in issue.repeats
+                    if r in inside and fr in inside
+                )
+            )
+            named = repeat_details(issue.repeats, line_or_row)
+            issue.message = issue.message.replace(f"({local})", f"({named})")
+        if not issue.rows:
+            continue
+        lines = issue.lines if issue.lines is not None else [None] * len(issue.rows)
+        pairs = [
+            (int(source[r]), ln) for r, ln in zip(issue.rows, lines, strict=False) if r in inside
+        ]
+        shown = len(pairs)
+        pairs = list(dict.fromkeys(pairs))
+        issue.rows = [r for r, _ in pairs]
+        if issue.lines is not None:
+            issue.lines = [ln for _, ln in pairs]
+        if len(pairs) < shown:  # several imported rows of one input row
+            if issue.count == shown:  # every row is shown: count the input's rows
+                issue.message += (
+                    f" ({plural(issue.count, 'imported row')} from "
+                    f"{plural(len(pairs), 'input row')})"
+                )
+                issue.count = len(pairs)
+            else:
+                issue.message += f" ({plural(issue.count, 'imported row')})"
 
 
 def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
@@ -106,4 +188,10 @@ def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
     return issues
 
 
-__all__ = ["import_issues", "imported_note", "to_input_rows", "validate_imported"]
+__all__ = [
+    "import_issues",
+    "imported_note",
+    "say_none_imported",
+    "to_input_rows",
+    "validate_imported",
+]

@@ -226,6 +226,7 @@ def validate_table(
         return validate_imported(
             lambda: iter([Batch(table, 0, lines)]), layout, import_options, path=path,
             type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
+            one_schema=True,
         )  # fmt: skip
     det = detect_table(table, lines) if _needs_detection(type, format) else None
     plan, notes = make_plan(det, type, format, role_map)
@@ -273,10 +274,14 @@ def validate_path(
         def read_raw() -> Iterator[Batch]:
             return iter_batches(path, split=split, input_format=input_format, bad_lines=bad)
 
+        try:
+            one_schema = resolve_format(path, input_format) != "jsonl"
+        except Exception:  # a Hub id, say: read_raw says what is wrong
+            one_schema = False
         with tools_from(getattr(import_options, "map", None)):  # `--map tools=NAME`
             report = validate_imported(
                 read_raw, layout, import_options, path=path, type=type, format=format,
-                strict=strict, max_errors=max_errors, role_map=role_map,
+                strict=strict, max_errors=max_errors, role_map=role_map, one_schema=one_schema,
             )  # fmt: skip
     else:
         report = _validate_path(
@@ -347,6 +352,17 @@ def _validate_path(path, type, format, strict, max_errors, role_map, split, inpu
     )
 
 
+def head_decides(det: Detection, head: Batch) -> bool:
+    """Whether detection on the first batch `head` equals detection on all (where the rest
+    has its schema): a type and format found, uniform, every column that can hold values
+    holding some."""
+    filled = all(
+        pa.types.is_null(f.type) or head.data.column(i).null_count < head.data.num_rows
+        for i, f in enumerate(head.data.schema)
+    )
+    return det.type is not None and det.format is not None and det.uniform and filled
+
+
 def _detect_streamed(
     path: str, fmt: str, batches: Iterator[Batch], bad: BadLines | None = None
 ) -> tuple[Detection, Iterable[Batch]]:
@@ -362,12 +378,7 @@ def _detect_streamed(
         if head is None:
             return detect_batches([]), []
         det = detect_batches([head])
-        schema = head.data.schema
-        filled = all(
-            pa.types.is_null(f.type) or head.data.column(i).null_count < head.data.num_rows
-            for i, f in enumerate(schema)
-        )
-        if det.type is not None and det.format is not None and det.uniform and filled:
+        if head_decides(det, head):
             return det, itertools.chain([head], batches)
     return (
         detect_batches(iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad)),

@@ -78,7 +78,9 @@ def _check_objects(texts: pa.Array, tagged: bool, rows_of, owner, column: str, s
         values = values.str.json_path_match("$")
     parsed = values.str.json_path_match("$")
     first = values.str.strip_chars_start().str.slice(0, 1)
-    bad = values.is_not_null() & (first != '"') & (parsed.is_null() | (first != "{"))
+    # no JSON at all (a leading `"` too: `"city": "Paris"` is an object's braces forgotten),
+    # or JSON of neither an object nor a string
+    bad = values.is_not_null() & (parsed.is_null() | ((first != '"') & (first != "{")))
     bad = bad.fill_null(False).to_numpy()
     if not bad.any():
         return
