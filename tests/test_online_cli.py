@@ -153,7 +153,7 @@ def test_conversational_prompts_reach_reward_functions_as_messages(model, tmp_pa
         (["--reward-fn", "length", "--reward-weights", "x"], "reward_weights takes numbers"),
         (["--reward-fn", "length", "--scale-rewards", "median"], "unknown scale_rewards"),
         (["--reward-fn", "length", "--loss-type", "ppo"], "unknown loss_type 'ppo'"),
-        (["--reward-fn", "exact=solution"], "needs a 'solution' column"),
+        (["--reward-fn", "exact=solution"], "needs the column 'solution'"),
     ],
 )
 def test_online_errors_exit_2(model, tmp_path, extra, message):

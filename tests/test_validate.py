@@ -356,8 +356,8 @@ CASES = [
     (
         "media-placeholder",
         [
-            {"messages": [U, A], "videos": ["a.mp4"]},
-            {"messages": [_m("user", "<video> what is it?"), A], "videos": ["a.mp4"]},
+            {"messages": [U, A], "videos": []},  # (with a video, media-count is an error too)
+            {"messages": [_m("user", "<video> what is it?"), A], "videos": []},
         ],
         {},
         "messages",

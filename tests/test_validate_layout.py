@@ -160,7 +160,6 @@ def test_detection_on_the_first_imported_batch_reads_the_input_once(one_schema):
         (["--neutral", "drop"], "--neutral"),
         (["--pairing", "all-pairs"], "--pairing"),
         (["--threshold", "2"], "--threshold"),
-        (["--conversational"], "--conversational"),
     ],
 )
 def test_import_options_without_from_are_refused(tmp_path, args, flag):

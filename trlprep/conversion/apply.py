@@ -173,13 +173,18 @@ def apply_steps(
         table = _stage(table, render, offset)
     if r.tokenizer is not None:
         from trlprep.templates import tokenize_table
-        from trlprep.templates.tokenrecord import with_record
+        from trlprep.templates.tokenrecord import make_record, step_separator_of, with_record
 
         # standard text gets the EOS TRL's trainers append (`train` too); rendered chat text
         # ends with its template's end of turn, and PRM's steps with their separator
         add_eos = r.template is None and plan.dst.name != "stepwise-supervision"
-        step_sep = _step_separator(plan, opts)
-        record = _record(r, plan, add_eos, step_sep)
+        step_sep = step_separator_of(plan.dst.name, opts)
+        if r.token_record is None:  # the options the ids are cut with, made once per render
+            r.token_record = make_record(
+                plan.dst.name, r.tokenizer, r.template, add_eos=add_eos, max_length=r.max_length,
+                truncation=r.truncation, step_separator=step_sep,
+            )  # fmt: skip
+        record = r.token_record
 
         def tokenize(t: pa.Table) -> pa.Table:
             named = source is not None and ROW_ID in t.column_names
@@ -201,27 +206,6 @@ def apply_steps(
     else:
         reports.extend(found)
     return table
-
-
-def _step_separator(plan: Plan, opts: Any) -> str | None:
-    """Stepwise rows' step separator when tokenising: `--step-separator`, else TRL's PRM
-    default (a newline); None for other types."""
-    if plan.dst.name != "stepwise-supervision":
-        return None
-    given = getattr(opts, "step_separator", None)
-    return "\n" if given is None else given
-
-
-def _record(r: Any, plan: Plan, add_eos: bool, step_separator: str | None) -> dict[str, Any]:
-    """The tokenisation record (`templates.tokenrecord`) of `r`, made once per render."""
-    from trlprep.templates.tokenrecord import make_record
-
-    if r.token_record is None:
-        r.token_record = make_record(
-            plan.dst.name, r.tokenizer, r.template, add_eos=add_eos, max_length=r.max_length,
-            truncation=r.truncation, step_separator=step_separator,
-        )  # fmt: skip
-    return r.token_record
 
 
 def merge_reports(plan: Plan, found: list[tuple[str, Any]]) -> None:

@@ -108,7 +108,7 @@ def source(
                 raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
                 yield raw, b.offset, b.lines
 
-        det = detect_batches(stream(path, split, input_format, layout, None, opts))
+        det = detect_batches(stream(path, split, input_format, layout, opts=opts))
         return path, batches, det
     from trlprep.io.adapters import as_input
 

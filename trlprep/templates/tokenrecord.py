@@ -51,6 +51,15 @@ def template_identity(template: Any) -> dict[str, Any] | None:
     }
 
 
+def step_separator_of(dtype: str, opts: Any) -> str | None:
+    """Stepwise rows' step separator when tokenising: `opts.step_separator`, else TRL's PRM
+    default (a newline); None for other types."""
+    if dtype != "stepwise-supervision":
+        return None
+    given = getattr(opts, "step_separator", None)
+    return "\n" if given is None else given
+
+
 def make_record(
     dtype: str,
     tokenizer: Any,
