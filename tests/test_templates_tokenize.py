@@ -383,6 +383,8 @@ def test_the_longest_sequence_counts_a_pairs_prompt_with_its_answer():
     assert starts == [1] and report.max_tokens == 5
     _, report = tokenize_table(pa.table({"text": ["p1 a b"]}), "lm", tok)
     assert report.max_tokens == 3
+    _, report = tokenize_table(pa.table({"prompt": ["p1 p2 p3 a", "p1"]}), "prompt-only", tok)
+    assert report.max_tokens == 4  # prompt-only: the prompts are the sequences
 
 
 def test_truncation_counts_rows_not_sequences():

@@ -217,3 +217,12 @@ def test_a_row_with_a_null_chosen_is_left_out_and_listed(tmp_path):
     assert (listed["row"], listed["line"], listed["stage"]) == (2, 3, "read")
     assert listed["reason"].startswith("column 'chosen': a required value is null")
     assert "data: preference: 4 rows in, 1 left out, 3 converted -> 3 rows" in said, said
+
+
+@pytest.mark.parametrize("key", ["eval_split", "eval_data_from", "eval_data_map"])
+def test_eval_data_options_without_eval_data_are_refused(key):
+    """--eval-split (--eval-data-from, --eval-data-map) alone was silently ignored."""
+    flag = "--" + key.replace("_", "-")
+    with pytest.raises(UsageError, match=f"{flag} is about --eval-data, and there is none"):
+        TrainConfig(algo="sft", model="m", data=[], output_dir="o", **{key: "x"})
+    TrainConfig(algo="sft", model="m", data=[], output_dir="o", eval_data=[], **{key: "x"})

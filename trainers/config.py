@@ -131,6 +131,13 @@ class TrainConfig:
                 hint="use one of: " + ", ".join(ATTENTION),
             )
         self.import_options()  # refused here, before anything is loaded
+        given = [k for k in ("eval_split", "eval_data_from", "eval_data_map") if getattr(self, k)]
+        if given and self.eval_data is None:
+            flag = "--" + given[0].replace("_", "-")
+            raise UsageError(
+                f"{flag} is about --eval-data, and there is none",
+                hint="pass --eval-data PATH (it may be --data's folder, another split of it)",
+            )
         if self.on_error not in ON_ERROR:
             raise UsageError(
                 f"unknown on_error {self.on_error!r}", hint="use one of: " + ", ".join(ON_ERROR)

@@ -68,8 +68,9 @@ class Collector:
         if tokenizer is not None:
             from trlprep.datareport.tokens import FastLengths
 
-            standard = fmt is Format.STANDARD
-            self.fast = FastLengths(tokenizer, add_eos=standard, templated=not standard)
+            self.fast = FastLengths(  # as `_tokenize` measures the rows it gets whole
+                tokenizer, add_eos=fmt is Format.STANDARD, templated=fmt is Format.CONVERSATIONAL
+            )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a worker process: the tokenizer travels as bytes, loaded there only

@@ -92,6 +92,9 @@ def _longest(new: dict[str, list], types: dict[str, pa.DataType]) -> int:
     """The longest sequence a trainer sees: a shared prompt counts with each answer (from
     its side's start in the prompt under keep_end), a whole sequence alone."""
     prompt = new.get("prompt_ids")
+    answers = [n for n in new if types[n] == _IDS and n != "prompt_ids"]
+    if not answers:  # prompt-only: the prompts are the sequences
+        return max(map(len, prompt or []), default=0)
     longest = 0
     for name, ids in new.items():
         if types[name] != _IDS or name == "prompt_ids":
