@@ -103,8 +103,13 @@ def test_a_run_without_skip_and_no_earlier_file_says_nothing_of_rejects(here):
     assert "rejects" not in r.stderr
 
 
-def test_the_ray_engine_alike(here):
+def test_the_ray_engine_alike(here, monkeypatch):
     pytest.importorskip("ray.data")
+    from trlprep.ray.base import init
+
+    with monkeypatch.context() as m:  # Ray's workers start in another folder than this run's:
+        m.chdir(here.parent)  # relative paths are read from the run's folder all the same
+        init()
     args = ["convert", "good.jsonl", "--to", "prompt_completion", "-o", "ray_out"]
     r = _run(*args, "--engine", "ray", "--on-error", "skip")
     assert r.exit_code == 0, r.output

@@ -12,6 +12,7 @@ broken lines named or skipped. Object storage (`s3://...`) goes through Ray's
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -113,7 +114,8 @@ def _trlprep_read(
     ray = _ray()
     read_one = ray.remote(num_returns="streaming")(_read_file)
     skip = bad_lines is not None
-    streams = [read_one.remote(p, fmt, split, skip, tools_column) for p in paths]  # all at once
+    here = os.getcwd()  # a worker's folder is where Ray started, not where this run is
+    streams = [read_one.remote(p, fmt, split, skip, tools_column, here) for p in paths]
     first: tuple[str, list[str]] | None = None
     starts, counts, blocks, offset = [], [], [], 0
     for p, stream in zip(paths, streams, strict=True):  # in file order: the first error
@@ -136,10 +138,16 @@ def _trlprep_read(
 
 
 def _read_file(
-    path: str, fmt: str, split: str | None, skip: bool, tools_column: str | None = None
+    path: str,
+    fmt: str,
+    split: str | None,
+    skip: bool,
+    tools_column: str | None = None,
+    cwd: str | None = None,
 ) -> Iterator[Any]:
     """One file read by trlprep's reader: first (rows, columns, bad lines found as {line:
-    (reason, text)}), then its rows with LINE in blocks (at least one, in order)."""
+    (reason, text)}), then its rows with LINE in blocks (at least one, in order). A relative
+    `path` is read from `cwd` (the run's folder) and named as given."""
     import math
 
     from trlprep.io.jsonargs import is_json_field
@@ -148,8 +156,14 @@ def _read_file(
     from trlprep.io.readers import read
 
     bad = BadLines() if skip else None
-    with tools_from({"tools": tools_column} if tools_column else None):
-        src = read(path, split=split, input_format=fmt, bad_lines=bad)
+    before = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with tools_from({"tools": tools_column} if tools_column else None):
+            src = read(path, split=split, input_format=fmt, bad_lines=bad)
+    finally:
+        os.chdir(before)
     table = src.table
     n = table.num_rows
     line = pa.nulls(n, pa.int64()) if src.lines is None else pa.array(src.lines, pa.int64())
