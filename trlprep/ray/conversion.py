@@ -110,8 +110,8 @@ def convert_rows(
         raise DataError("no rows to convert", hint="the Ray dataset is empty")
     lines = None
     det = detect_table(head, lines)
-    render_args = dict(
-        chat_template=chat_template, tokenizer=tokenizer, tools=tools,
+    render_args = dict(  # loaded again in each actor, whose folder may not be this run's
+        chat_template=_absolute(chat_template), tokenizer=_absolute(tokenizer), tools=tools,
         template_kwargs=template_kwargs, num_proc=1, tokenize=tokenize,
         max_length=max_length, truncation=truncation,
         conversational=det.format is Format.CONVERSATIONAL,
@@ -231,11 +231,16 @@ def convert(
 def _map(ds: ray.data.Dataset, stage: _Stage, concurrency: int | None) -> ray.data.Dataset:
     if stage.render_args is None:
         return ds.map_batches(_run, batch_format="pyarrow", fn_args=(stage,))
+    from ray.data import ActorPoolStrategy
+
+    cpus = max(1, int(_ray().cluster_resources().get("CPU", 1)))
+    pool = (
+        ActorPoolStrategy(size=concurrency)
+        if concurrency
+        else ActorPoolStrategy(min_size=1, max_size=cpus)
+    )  # (`concurrency=` is deprecated since Ray 2.51 and says so on every run)
     return ds.map_batches(
-        _Converter,
-        batch_format="pyarrow",
-        fn_constructor_args=(stage,),
-        concurrency=concurrency or (1, max(1, int(_ray().cluster_resources().get("CPU", 1)))),
+        _Converter, batch_format="pyarrow", fn_constructor_args=(stage,), compute=pool
     )
 
 
@@ -282,3 +287,13 @@ def tokenize(
         ds, chat_template=chat_template, tokenizer=tokenizer, tokenize=True,
         max_length=max_length, truncation=truncation, concurrency=concurrency,
     )  # fmt: skip
+
+
+def _absolute(source: Any) -> Any:
+    """A local file or folder named relative to this run's folder, made absolute (a name
+    such as a built-in template or a Hub id, or an object, as it is)."""
+    import os
+
+    if isinstance(source, (str, os.PathLike)) and os.path.exists(source):
+        return os.path.abspath(source)
+    return source
