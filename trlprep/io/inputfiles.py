@@ -242,8 +242,10 @@ def _pick_split(files: list[str], split: str | None, where: str, base: Path | No
         return picked
     splits = {_split_of(rel(f)) for f in files}
     if len(splits) > 1 and None not in splits:
-        if "train" in splits:
-            return [f for f in files if _split_of(rel(f)) == "train"]
+        from trlprep.io.datasetfolders import default_split_name
+
+        if (name := default_split_name(sorted(splits))) is not None:
+            return [f for f in files if _split_of(rel(f)) == name]
         raise UsageError(
             f"{where} holds the splits {', '.join(sorted(splits))}",
             hint="choose one with --split",
