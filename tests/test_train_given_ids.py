@@ -149,3 +149,34 @@ def test_online_prompts_without_a_prompt_column_keep_their_messages(tok):
     for rows in (kto, implicit):
         p = _prep(tok, "grpo", rows, chat_template="chatml", max_length=None)
         assert p.rows["prompt_messages"] == [r["prompt"] for r in PREFERENCE]
+
+
+def test_online_prompts_whose_messages_cannot_be_recovered_say_so(tok, monkeypatch):
+    """The prompt messages of messages + label rows come from a second conversion without
+    the chat template; when it gives another row count (or fails) the log says reward
+    functions get no prompt_messages, and why (was: silently left out)."""
+    import trlprep.api
+
+    kto = [{"messages": r["prompt"] + r["chosen"], "label": True} for r in PREFERENCE]
+    real = trlprep.api.convert
+
+    def fewer(data, *a, **kw):
+        out = real(data, *a, **kw)
+        return out.slice(1) if kw.get("to") and kw.get("chat_template") is None else out
+
+    monkeypatch.setattr(trlprep.api, "convert", fewer)
+    logs: list[str] = []
+    p = _prep(tok, "grpo", kto, logs, chat_template="chatml", max_length=None)
+    assert "prompt_messages" not in p.rows
+    said = [x for x in logs if "no prompt_messages" in x]
+    assert said and "gives 1 row, with it 2 rows" in said[0], logs
+
+    def fails(data, *a, **kw):
+        if kw.get("to") and kw.get("chat_template") is None:
+            raise DataError("no way")
+        return real(data, *a, **kw)
+
+    monkeypatch.setattr(trlprep.api, "convert", fails)
+    logs.clear()
+    _prep(tok, "grpo", kto, logs, chat_template="chatml", max_length=None)
+    assert any("no prompt_messages" in x and "failed: no way" in x for x in logs), logs
