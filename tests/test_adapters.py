@@ -129,8 +129,11 @@ def test_dataset_dict_each_split():
     sizes = map_splits(dd, lambda d: as_input(d).table.num_rows)
     assert sizes == {"train": 3, "test": 1}
     assert as_input(dd, split="test").table.num_rows == 1
-    with pytest.raises(UsageError, match="several splits"):
-        as_input(dd)
+    assert as_input(dd).table.num_rows == 3  # `train`, as its save_to_disk folder reads
+    other = datasets.DatasetDict({"valid": dd["train"], "test": dd["test"]})
+    with pytest.raises(UsageError, match=r"several splits \(valid, test\)") as e:
+        as_input(other)
+    assert "split=NAME" in e.value.hint
     with pytest.raises(UsageError, match="no split 'valid'"):
         as_input(dd, split="valid")
 

@@ -247,25 +247,39 @@ def test_clear_errors(model_dir, tmp_path):
 
 def test_a_dataset_dict_trains_on_its_one_split_or_the_split_named(model_dir, tmp_path):
     """train() from Python given a DatasetDict: its one split is used; of several, the one
-    named by `split` (`eval_split` for eval_data); several and none named is a UsageError
-    listing them, as is a split it lacks."""
+    named by `split` (`eval_split` for eval_data), else `train` with a note in the log, as
+    its `save_to_disk` folder reads; several and no `train` is a UsageError listing them, as
+    is a split it lacks."""
     datasets = pytest.importorskip("datasets")
     from trlprep.trainers.loop import train
 
     rows = datasets.Dataset.from_list(PREFERENCE)
     dd = datasets.DatasetDict({"train": rows, "test": rows.select([0, 1])})
     base = dict(algo="dpo", model=str(model_dir), batch_size=2, max_steps=1, progress=False)
-    with pytest.raises(UsageError, match=r"several splits \(train, test\)") as e:
-        train(dict(base, data=dd, output_dir=str(tmp_path / "a")), log=lambda *_: None)
+    logs: list[str] = []
+    train(dict(base, data=dd, output_dir=str(tmp_path / "a")), log=logs.append)
+    said = "\n".join(logs)
+    assert "data: preference: 4 rows in" in said
+    note = "the DatasetDict holds the splits train, test: reading 'train' (split='NAME' reads"
+    assert f"data: note: {note}" in said
+    disk = tmp_path / "dd"
+    dd.save_to_disk(str(disk))
+    logs.clear()
+    train(dict(base, data=str(disk), output_dir=str(tmp_path / "a2")), log=logs.append)
+    assert "data: preference: 4 rows in" in "\n".join(logs)  # the same split as the object
+    no_train = datasets.DatasetDict({"valid": rows, "test": rows.select([0, 1])})
+    with pytest.raises(UsageError, match=r"several splits \(valid, test\)") as e:
+        train(dict(base, data=no_train, output_dir=str(tmp_path / "e")), log=lambda *_: None)
     assert "split=NAME" in e.value.hint
     with pytest.raises(UsageError, match="no split 'valid'") as e:
         train(dict(base, data=dd, split="valid", output_dir=str(tmp_path / "b")))
     assert e.value.hint == "available: train, test"
-    logs: list[str] = []
+    logs.clear()
     cfg = dict(base, data=dd, split="test", eval_data=dd, eval_split="train")
     train(dict(cfg, output_dir=str(tmp_path / "c")), log=logs.append)
     said = "\n".join(logs)
     assert "data: preference: 2 rows in" in said and "eval data: preference: 4 rows in" in said
+    assert "holds the splits" not in said
     one = datasets.DatasetDict({"only": rows.select([0, 1, 2])})
     logs.clear()
     train(dict(base, data=one, output_dir=str(tmp_path / "d")), log=logs.append)

@@ -104,8 +104,40 @@ def test_a_shorter_max_length_cuts_the_given_ids_as_its_own(tok, truncation):
 def test_ids_of_another_tokenizer_are_refused(tok):
     rows = _tokenized(tok, PREFERENCE, None, "keep_start")
     rows[1]["chosen_ids"] = [*rows[1]["chosen_ids"], len(tok) + 7]
-    with pytest.raises(DataError, match=r"chosen_ids holds token id \d+, beyond the vocabulary"):
+    with pytest.raises(
+        DataError, match=r"chosen_ids holds token id \d+, beyond the vocabulary"
+    ) as e:
         _prep(tok, "dpo", rows, max_length=64)
+    assert e.value.row == 1  # the first row holding one
+    rows[1]["chosen_ids"][-1] = 5
+    rows[1]["rejected_ids"] = [*rows[1]["rejected_ids"], -3]
+    with pytest.raises(DataError, match=r"rejected_ids holds token id -3: .*never negative") as e:
+        _prep(tok, "dpo", rows, max_length=64)
+    assert (e.value.row, e.value.column) == (1, "rejected_ids")
+
+
+def test_check_vocabulary_names_the_first_row_of_chunked_sliced_and_nested_columns():
+    import pyarrow as pa
+
+    from trlprep.templates.refit import check_vocabulary
+
+    class Tok:
+        def __len__(self) -> int:
+            return 10
+
+    ids = pa.chunked_array([[[1, 2], [3]], [None, [4, 10], [11]]])
+    table = pa.table({"input_ids": ids})
+    with pytest.raises(DataError, match="token id 10, beyond") as e:
+        check_vocabulary(table, ("input_ids",), Tok(), path="d.jsonl")
+    assert e.value.row == 3 and str(e.value).startswith("d.jsonl, row 3, column 'input_ids'")
+    with pytest.raises(DataError, match="token id 11") as e:
+        check_vocabulary(table.slice(4), ("input_ids",), Tok())
+    assert e.value.row == 0
+    check_vocabulary(table.slice(0, 3), ("input_ids",), Tok())  # all in the vocabulary
+    steps = pa.table({"completions_ids": [[[1], [2, 3]], [[4]], [[5], [-1, 2]]]})
+    with pytest.raises(DataError, match="token id -1") as e:
+        check_vocabulary(steps, ("completions_ids",), Tok())
+    assert e.value.row == 2
 
 
 def test_online_prompts_without_a_prompt_column_keep_their_messages(tok):
@@ -117,3 +149,34 @@ def test_online_prompts_without_a_prompt_column_keep_their_messages(tok):
     for rows in (kto, implicit):
         p = _prep(tok, "grpo", rows, chat_template="chatml", max_length=None)
         assert p.rows["prompt_messages"] == [r["prompt"] for r in PREFERENCE]
+
+
+def test_online_prompts_whose_messages_cannot_be_recovered_say_so(tok, monkeypatch):
+    """The prompt messages of messages + label rows come from a second conversion without
+    the chat template; when it gives another row count (or fails) the log says reward
+    functions get no prompt_messages, and why (was: silently left out)."""
+    import trlprep.api
+
+    kto = [{"messages": r["prompt"] + r["chosen"], "label": True} for r in PREFERENCE]
+    real = trlprep.api.convert
+
+    def fewer(data, *a, **kw):
+        out = real(data, *a, **kw)
+        return out.slice(1) if kw.get("to") and kw.get("chat_template") is None else out
+
+    monkeypatch.setattr(trlprep.api, "convert", fewer)
+    logs: list[str] = []
+    p = _prep(tok, "grpo", kto, logs, chat_template="chatml", max_length=None)
+    assert "prompt_messages" not in p.rows
+    said = [x for x in logs if "no prompt_messages" in x]
+    assert said and "gives 1 row, with it 2 rows" in said[0], logs
+
+    def fails(data, *a, **kw):
+        if kw.get("to") and kw.get("chat_template") is None:
+            raise DataError("no way")
+        return real(data, *a, **kw)
+
+    monkeypatch.setattr(trlprep.api, "convert", fails)
+    logs.clear()
+    _prep(tok, "grpo", kto, logs, chat_template="chatml", max_length=None)
+    assert any("no prompt_messages" in x and "failed: no way" in x for x in logs), logs

@@ -272,23 +272,27 @@ def prepare(
     or conversion refuses stop it, or with `on_error="skip"` are left out, counted in the log
     and kept in `Prepared.rejects`. `import_options` are the importers' (`ImportOptions`);
     `label` leads every line logged ("eval data" for evaluation data). `split`: the split
-    read of a DatasetDict (or its folder); the one it has, else `train` for a folder (said
-    in the log), is read when none is named. `progress`: reading and tokenising show their
+    read of a DatasetDict (or its folder); the one it has, else `train` (said in the log),
+    is read when none is named. `progress`: reading and tokenising show their
     rows, rate, percentage and time left on stderr."""
     from trlprep.trainers.given_ids import choose
 
     from trlprep.importers.run import RejectedRowsWarning
+    from trlprep.io.adapters import is_dataset_dict
+    from trlprep.io.inputfiles import default_split, split_note
     from trlprep.io.kinds import CarriedColumnWarning
     from trlprep.io.progress import showing
     from trlprep.templates.refit import given_id_columns
 
     if isinstance(data, (str, os.PathLike)):
-        from trlprep.io.inputfiles import default_split, split_note
-
         found = default_split(data, split)
         if found is not None:
             flag = "--split" if training else "--eval-split"
             log(f"{label}: note: {split_note(data, *found, flag=flag)}")
+    elif split is None and is_dataset_dict(data) and len(names := list(data)) > 1:
+        if "train" in names:  # the folder's rule (`datasetfolders.default_split_name`)
+            flag = "split=" if training else "eval_split="
+            log(f"{label}: note: {split_note('the DatasetDict', 'train', names, flag=flag)}")
 
     from rich.console import Console
 

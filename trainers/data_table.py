@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, TrlprepError, UsageError
 from trlprep.registry import Format, get_type
 from trlprep.wording import noun, plural
 
@@ -207,9 +207,15 @@ def to_training_table(
         )
     if keep_prompt_messages and templated and MESSAGES_COLUMN not in table.column_names:
         kept = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]))
-        messages = _prompt_messages(source.take(kept), dst, table.num_rows)
+        messages, why = _prompt_messages(source.take(kept), dst, table.num_rows)
         if messages is not None:
             table = table.append_column(MESSAGES_COLUMN, messages)
+        else:  # the run's log says so (prepare logs this module's warnings)
+            warnings.warn(
+                "reward functions get no prompt_messages (the rendered prompt text only): " + why,
+                UserWarning,
+                stacklevel=2,
+            )
     names = way.names()
     table = _with_record_of(raw, table)
     return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
@@ -226,18 +232,27 @@ def _with_record_of(raw: pa.Table, table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata({**(table.schema.metadata or {}), KEY: record})
 
 
-def _prompt_messages(source: pa.Table, dst: Any, rows: int) -> pa.ChunkedArray | None:
+def _prompt_messages(source: pa.Table, dst: Any, rows: int) -> tuple[Any, str]:
     """The conversational prompts of `source` (rows a conversion to `dst` kept) where its
     prompt is no column of its own (messages + label, implicit preference): the same
-    conversion without the chat template. None if it does not give one prompt a row."""
+    conversion without the chat template. (None, why) if it does not give one prompt a
+    row of the `rows` the templated conversion gave."""
     from trlprep.api import convert
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # said once already, by the conversion itself
-        plain = convert(source, to=dst.name)
-    if plain.num_rows != rows or "prompt" not in plain.column_names:
-        return None
-    return plain.column("prompt")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # said once already, by the conversion itself
+            plain = convert(source, to=dst.name)
+    except TrlprepError as e:
+        return None, f"converting the prompts without the chat template failed: {e.message}"
+    if "prompt" not in plain.column_names:
+        return None, f"the conversion to {dst.name} without the chat template gives no prompt"
+    if plain.num_rows != rows:
+        return None, (
+            f"the conversion without the chat template gives {plural(plain.num_rows, 'row')}, "
+            f"with it {plural(rows, 'row')}"
+        )
+    return plain.column("prompt"), ""
 
 
 @contextlib.contextmanager

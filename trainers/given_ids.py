@@ -75,7 +75,7 @@ def choose(
     if not given:
         return Choice((), templated, table)
     name = path or "the data"
-    check_vocabulary(table, given, tokenizer)
+    check_vocabulary(table, given, tokenizer, path)
     if record is not None:
         _same_tokenizer(record, tokenizer, name)
     why = _separator_problem(table, dtype, tokenizer, record, step_separator)

@@ -260,21 +260,12 @@ def _with_features(ds: Any, features: Any) -> Any:
 
 
 def pick_split(data: Any, split: str | None) -> Any:
-    """The split `split` of a DatasetDict (None: its only split); a missing split, or several
-    and none named, is a UsageError listing them."""
-    names = list(data)
-    if split is None and len(names) == 1:
-        return data[names[0]]
-    if split is None:
-        raise UsageError(
-            f"the DatasetDict has several splits ({', '.join(names)}) and no split was named",
-            hint="pass split=NAME (--split NAME)",
-        )
-    if split not in data:
-        raise UsageError(
-            f"the DatasetDict has no split {split!r}", hint="available: " + ", ".join(names)
-        )
-    return data[split]
+    """The split `split` of a DatasetDict; none named: its only split, else `train` (the rule
+    of `save_to_disk` folders, `datasetfolders.default_split_name`); several and no `train`,
+    or a split it lacks, is a UsageError listing them."""
+    from trlprep.io.datasetfolders import pick_split as pick
+
+    return pick(data, split, "the DatasetDict", flag="split=NAME (--split NAME)")
 
 
 def map_splits(data: Any, fn: Callable[[Any], Any], split: str | None = None) -> Any:

@@ -11,14 +11,27 @@ from trlprep.errors import InputError, UsageError
 from trlprep.io.sources import ARROW_ERRORS, first_line, split_suffix
 
 
-def pick_split(dd, split: str | None, where: str):
+def default_split_name(names: list[str]) -> str | None:
+    """The split read when none is named: the only one, else `train`; None when there are
+    several and no `train` (the caller's usage error lists them). The one rule for
+    `save_to_disk` folders, Hub-style files and `datasets.DatasetDict` objects."""
+    if len(names) == 1:
+        return names[0]
+    return "train" if "train" in names else None
+
+
+def pick_split(dd, split: str | None, where: str, flag: str = "--split"):
+    """The split `split` of a DatasetDict (None: `default_split_name`); several splits and
+    no `train`, or a split it lacks, is a UsageError listing them (`flag`: how to name one)."""
     names = list(dd)
     if split is None:
-        if len(names) == 1:
-            return dd[names[0]]
-        if "train" in dd:
-            return dd["train"]
-        raise UsageError(f"{where} has splits {', '.join(names)}", hint="choose one with --split")
+        name = default_split_name(names)
+        if name is None:
+            raise UsageError(
+                f"{where} has several splits ({', '.join(names)}) and none is named",
+                hint=f"choose one with {flag}",
+            )
+        return dd[name]
     if split not in dd:
         raise UsageError(f"{where} has no split {split!r}", hint="available: " + ", ".join(names))
     return dd[split]
@@ -96,4 +109,4 @@ def read_hub(name: str, split: str | None) -> pa.Table:
     return dataset_table(ds)
 
 
-__all__ = ["dataset_table", "pick_split", "read_disk", "read_hub"]
+__all__ = ["dataset_table", "default_split_name", "pick_split", "read_disk", "read_hub"]

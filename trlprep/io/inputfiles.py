@@ -197,7 +197,7 @@ def default_split(
             names = list(json.loads((p / "dataset_dict.json").read_text())["splits"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return ("train", names) if len(names) > 1 and "train" in names else None
+        return _noted(names)
     try:
         found = _candidates(path, input_format)
     except InputError:
@@ -206,9 +206,16 @@ def default_split(
         return None
     files, base = found
     names = {_split_of(os.path.relpath(f, base) if base is not None else f) for f in files}
-    if len(names) < 2 or None in names or "train" not in names:
-        return None
-    return "train", sorted(names)
+    return None if None in names else _noted(sorted(names))
+
+
+def _noted(names: list) -> tuple[str, list[str]] | None:
+    """(the split read, `names`) when several splits are there and one is read without
+    being named (`datasetfolders.default_split_name`: `train`); None otherwise."""
+    from trlprep.io.datasetfolders import default_split_name
+
+    name = default_split_name(names) if len(names) > 1 else None
+    return None if name is None else (name, names)
 
 
 def _split_of(name: str) -> str | None:
@@ -242,8 +249,10 @@ def _pick_split(files: list[str], split: str | None, where: str, base: Path | No
         return picked
     splits = {_split_of(rel(f)) for f in files}
     if len(splits) > 1 and None not in splits:
-        if "train" in splits:
-            return [f for f in files if _split_of(rel(f)) == "train"]
+        from trlprep.io.datasetfolders import default_split_name
+
+        if (name := default_split_name(sorted(splits))) is not None:
+            return [f for f in files if _split_of(rel(f)) == name]
         raise UsageError(
             f"{where} holds the splits {', '.join(sorted(splits))}",
             hint="choose one with --split",

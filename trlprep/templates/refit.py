@@ -53,25 +53,42 @@ def given_id_columns(table: pa.Table, dtype: DatasetType | str) -> tuple[str, ..
     return names + tuple(c for c in starts if c in table.column_names)
 
 
-def check_vocabulary(table: pa.Table, columns: tuple[str, ...], tokenizer: Any) -> None:
+def check_vocabulary(
+    table: pa.Table, columns: tuple[str, ...], tokenizer: Any, path: str | None = None
+) -> None:
     """Refuse id columns holding an id beyond the tokenizer's vocabulary (ids made by
-    another tokenizer), naming the column and the id."""
+    another tokenizer) or a negative one, naming the column, the id and the first row of
+    `table` holding one (`path`: the file, for the message)."""
     size = len(tokenizer)
     for name in columns:
         if name.endswith(_START):
             continue
-        flat = pc.list_flatten(table.column(name))
+        flat, rows = table.column(name).combine_chunks(), None
         while pa.types.is_list(flat.type) or pa.types.is_large_list(flat.type):
-            flat = pc.list_flatten(flat)  # stepwise: a list of steps' ids per row
-        top = pc.max(flat).as_py()
-        if top is not None and top >= size:
-            raise DataError(
-                f"column {name} holds token id {top}, beyond the vocabulary of the model's "
-                f"tokenizer ({size:,} tokens): the ids were made with another tokenizer",
-                hint="tokenise with the model's tokenizer (`trlprep convert --tokenize "
-                "--tokenizer MODEL`), or drop the id columns to tokenise the text",
-                column=name,
+            parents = pc.list_parent_indices(flat)  # stepwise: a list of steps' ids per row
+            rows = parents if rows is None else pc.take(rows, parents)
+            flat = pc.list_flatten(flat)
+        if rows is None or len(flat) == 0:
+            continue
+        first = pc.index(pc.or_(pc.less(flat, 0), pc.greater_equal(flat, size)), True).as_py()
+        if first < 0:
+            continue
+        bad, row = flat[first].as_py(), rows[first].as_py()
+        if bad < 0:
+            message = f"column {name} holds token id {bad}: token ids are never negative"
+        else:
+            message = (
+                f"column {name} holds token id {bad}, beyond the vocabulary of the model's "
+                f"tokenizer ({size:,} tokens): the ids were made with another tokenizer"
             )
+        raise DataError(
+            message,
+            hint="tokenise with the model's tokenizer (`trlprep convert --tokenize "
+            "--tokenizer MODEL`), or drop the id columns to tokenise the text",
+            path=path,
+            row=row,
+            column=name,
+        )
 
 
 def refit_table(
