@@ -14,7 +14,7 @@ HELP = {
     "output_dir": "Folder for checkpoints, the final model, metrics.jsonl and the config.",
     "eval_data": "Evaluation data, converted like --data (evaluated every --eval-steps).",
     "split": "Split of --data to train on (default: the only one, else train; logged).",
-    "eval_split": "Split of --eval-data to evaluate on (default: the only one, else train; logged).",
+    "eval_split": "Split of --eval-data to evaluate on (default: the only one, else train).",
     "data_from": "Public layout of the data (--from; sharegpt, alpaca, hh, ...), as in convert.",
     "data_map": "Column renames applied first (--map; prompt=question), as in convert.",
     "eval_data_from": "Public layout of --eval-data (default: --data-from).",
