@@ -2,18 +2,21 @@
 
 Each chunk is parsed by Arrow's C++ JSON reader (`jsontext.read_json_rows`); only a chunk it
 cannot parse is re-read line by line in Python, to name the broken line or to keep a column
-whose rows disagree in kind as tagged JSON text. Chunks bound memory, so files larger than
-memory stream; `concat_tables` joins chunks as if the file had been read at once.
+whose rows disagree in kind as tagged JSON text; a `tools` column that Arrow types as one
+struct is rebuilt from the chunk's lines instead (`_tools_texts`). Chunks bound memory, so
+files larger than memory stream; `concat_tables` joins chunks as if read at once.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_string
 from trlprep.errors import DataError, InputError
@@ -26,6 +29,7 @@ from trlprep.io.jsonargs import (
     tagged,
 )
 from trlprep.io.jsontext import (
+    dumps,
     encode_json_texts,
     json_field,
     table_from_records,
@@ -184,14 +188,57 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
         return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
         return _jsonl_python(path, chunk, first_line, bad)
-    tools = [table.schema.field(n).type for n in tools_names() & set(table.schema.names)]
-    if not all(is_string(t) or pa.types.is_null(t) for t in tools):  # schemas as one struct
-        return _jsonl_python(path, chunk, first_line, bad)
+    for name in tools_names() & set(table.schema.names):
+        t = table.schema.field(name).type
+        if is_string(t) or pa.types.is_null(t):
+            continue
+        texts = _tools_texts(chunk, starts[has_text], stops[has_text], name, table[name])
+        if texts is None:  # schemas as one struct, and no exact text from the lines
+            return _jsonl_python(path, chunk, first_line, bad)
+        table = table.set_column(table.schema.get_field_index(name), json_field(name), texts)
     if any(has_object_arguments(f.type) for f in table.schema):
         # tool-call arguments as objects: Arrow typed them as one struct for all rows (the
         # union of keys, in first-seen order); each row's own object is kept as JSON text
         return _jsonl_python(path, chunk, first_line, bad)
     return Batch(table, 0, lines)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9][0-9.]{15,}|-0\.0(?![0-9])")
+
+
+def _tools_texts(
+    chunk: bytes, starts: np.ndarray, stops: np.ndarray, name: str, col: pa.ChunkedArray
+) -> pa.Array | None:
+    """The `tools` column Arrow typed as one struct, rebuilt as the line-by-line path builds
+    it (`column_from_values`: each row's compact JSON text, tagged; null or absent is null),
+    from each line's own value; None where that text may not be exact.
+
+    Polars takes each line's value (key order kept, a repeated key's last value) and Python
+    re-encodes each distinct one. Polars' numbers may differ from Python's where they are
+    long, have an exponent, are `-0` or out of range, so such values are not taken.
+    """
+    if not (pa.types.is_list(col.type) or pa.types.is_struct(col.type)):
+        return None  # not a container (`column_from_values` would not tag it)
+    if any(c in name for c in "\"\\'"):
+        return None  # a name a JSON path may not spell
+    import polars as pl
+
+    offsets = np.empty(2 * len(starts), dtype=np.int64)
+    offsets[0::2], offsets[1::2] = starts, stops
+    spans = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(chunk)
+    )[0::2]  # each line without its newline (the odd entries are the gaps between)
+    matched = pl.from_arrow(spans).str.json_path_match(f"$[{json.dumps(name)}]").to_arrow()
+    if not pc.all(pc.equal(pc.is_null(matched), pc.is_null(col))).as_py():
+        return None  # a value Polars could not read (a lone surrogate, 1e400)
+    codes = pc.dictionary_encode(matched)
+    texts = []
+    for value in codes.dictionary.to_pylist():
+        if _RISKY_NUMBER.search(_JSON_STRING.sub('""', value)):  # numbers outside strings
+            return None
+        texts.append(dumps(json.loads(value)))
+    return pc.take(pa.array(texts, pa.string()), codes.indices)
 
 
 def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:
