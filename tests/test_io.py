@@ -574,7 +574,7 @@ def test_dataset_folder_and_dataset_dict_splits(tmp_path):
     assert "train" in e.value.hint and "test" in e.value.hint
     no_train = datasets.DatasetDict({"a": ds, "b": ds})
     no_train.save_to_disk(str(tmp_path / "ab"))
-    with pytest.raises(UsageError, match="has splits a, b"):
+    with pytest.raises(UsageError, match=r"has several splits \(a, b\) and none is named"):
         read(tmp_path / "ab")
 
 

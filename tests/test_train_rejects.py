@@ -186,7 +186,7 @@ def test_eval_data_has_a_layout_of_its_own(hh_file, tmp_path):
     algo = get_algorithm("dpo")
     cfg = TrainConfig(
         algo="dpo", model="m", data=str(hh_file), output_dir="o", data_from="hh",
-        on_error="skip", chat_template="chatml", eval_data_from="sharegpt",
+        on_error="skip", chat_template="chatml", eval_data=str(sharegpt), eval_data_from="sharegpt",
     )  # fmt: skip
     said: list[str] = []
     t = SimpleNamespace(algo=algo, cfg=cfg, tokenizer=make_tokenizer(), options=None,
