@@ -124,6 +124,15 @@ def test_a_compressed_file_is_judged_by_its_decompressed_bytes(tmp_path, monkeyp
     assert f"`gzip -dc {name} | iconv -f UTF-16BE -t UTF-8 > d.utf8.{fmt}`" in text
 
 
+def test_a_compressed_file_named_without_its_compression_keeps_its_suffix(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "d.jsonl").write_bytes(gzip.compress(_encoded(TEXTS["jsonl"], "utf-16-be")))
+    result = CliRunner().invoke(app, ["validate", "d.jsonl"])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert "`gzip -dc d.jsonl | iconv -f UTF-16BE -t UTF-8 > d.utf8.jsonl`" in text
+
+
 @pytest.mark.parametrize("encoding", sorted(ENCODINGS))
 def test_the_hinted_encoding_decodes_the_file_to_valid_data(tmp_path, monkeypatch, encoding):
     # the command's source encoding, applied as iconv would, gives the rows back

@@ -242,3 +242,10 @@ def test_reward_and_prompt_ids_cut_otherwise_say_how_to_tokenise_them(tok):
     given = _prep(tok, "grpo", _file(tok, prompts, 6, "keep_start"), logs, max_length=64)
     assert given.rows["prompt"] == own.rows["prompt"]
     assert any("generation prompts always keep their end" in line for line in logs)
+
+
+def test_a_record_without_a_vocabulary_size_still_names_the_other_tokenizer():
+    from trlprep.trainers.given_ids import _same_tokenizer
+
+    with pytest.raises(DataError, match=r"tokenizer \? \(vocabulary \?, fingerprint abc\)"):
+        _same_tokenizer({"tokenizer": {"fingerprint": "abc"}}, make_tokenizer(), "f.parquet")

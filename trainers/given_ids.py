@@ -131,9 +131,11 @@ def _same_tokenizer(record: dict[str, Any], tokenizer: Any, name: str) -> None:
     own = tokenizer_identity(tokenizer)
     if made.get("fingerprint") in (None, own["fingerprint"]):
         return
+    size = made.get("vocab_size")
+    size = f"{size:,}" if isinstance(size, int) else "?"
     raise DataError(
         f"{name} was tokenised with the tokenizer {made.get('name') or '?'} (vocabulary "
-        f"{made.get('vocab_size', '?'):,}, fingerprint {made.get('fingerprint')}), not the "
+        f"{size}, fingerprint {made.get('fingerprint')}), not the "
         f"model's {own['name'] or '?'} (vocabulary {own['vocab_size']:,}, fingerprint "
         f"{own['fingerprint']})",
         hint=f"tokenise it with the model's tokenizer (`trlprep convert --tokenize --tokenizer "

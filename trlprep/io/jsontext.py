@@ -413,8 +413,9 @@ def settle_tools(
     A column of function schemas has no single Arrow type (each function its own
     parameters); a polars frame, a `datasets.Dataset`, a Parquet file or a `--map` applied
     after Arrow typed it holds one struct of every row's keys, null where a row had none.
-    A key whose value is null is not meaningful in a JSON schema, so leaving those out gives
-    each row its own schemas (in the struct's key order) as a template should see them.
+    Once typed as one struct, a key a row did not have cannot be told from a key it held as
+    null (rare in a schema: `"default": null`), so null-valued keys are left out: each row
+    gets its own schemas back (in the struct's key order) as a template should see them.
     """
     for name in tools_names() if names is None else names:
         if name not in data.schema.names:

@@ -124,7 +124,9 @@ def encoding_error(path: str, head: bytes, compression: str | None) -> TextFault
     )
     source = f"{encoding}" if marked else f"{encoding}{order}"  # iconv reads the mark itself
     given = Path(path)
-    plain = given.with_suffix("") if compression and given.suffix else given
+    from trlprep.io.sources import COMPRESSION  # (sources reads this module at import)
+
+    plain = given.with_suffix("") if given.suffix.lower() in COMPRESSION else given
     out = shlex.quote(str(plain.with_name(f"{plain.stem}.utf8{plain.suffix}")))
     name = shlex.quote(str(path))  # as given, so the command runs where trlprep ran
     command = f"iconv -f {source} -t UTF-8 {name} > {out}"

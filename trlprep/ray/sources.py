@@ -18,7 +18,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.errors import UsageError
+from trlprep.errors import TrlprepError, UsageError
 from trlprep.ray.base import LINE, _ray
 
 NATIVE = {"parquet": "parquet", "jsonl": "json"}  # trlprep format -> Ray reader
@@ -156,14 +156,14 @@ def _read_file(
     from trlprep.io.readers import read
 
     bad = BadLines() if skip else None
-    before = os.getcwd()
+    full = path if cwd is None or os.path.isabs(path) else os.path.join(cwd, path)
     try:
-        if cwd is not None:
-            os.chdir(cwd)
         with tools_from({"tools": tools_column} if tools_column else None):
-            src = read(path, split=split, input_format=fmt, bad_lines=bad)
-    finally:
-        os.chdir(before)
+            src = read(full, split=split, input_format=fmt, bad_lines=bad)
+    except TrlprepError as e:  # named as the user gave it, as the local engine names it
+        if e.path == full:
+            e.path = path
+        raise
     table = src.table
     n = table.num_rows
     line = pa.nulls(n, pa.int64()) if src.lines is None else pa.array(src.lines, pa.int64())

@@ -275,7 +275,9 @@ def validate_path(
             return iter_batches(path, split=split, input_format=input_format, bad_lines=bad)
 
         try:
-            one_schema = resolve_format(path, input_format) != "jsonl"
+            one_schema = (  # one Parquet/Arrow file: every batch has the first's schema
+                resolve_format(path, input_format) != "jsonl" and os.path.isfile(path)
+            )
         except Exception:  # a Hub id, say: read_raw says what is wrong
             one_schema = False
         with tools_from(getattr(import_options, "map", None)):  # `--map tools=NAME`
