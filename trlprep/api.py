@@ -85,7 +85,7 @@ def convert(
     from trlprep.conversion.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.detect import carried_columns, detect_table
-    from trlprep.importers import is_layout, layout_read_as
+    from trlprep.importers import conversational_layout, is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning
     from trlprep.registry import Format
@@ -109,9 +109,7 @@ def convert(
         table, lines = inp.table, inp.source.lines
         name = layout or (layout_read_as(table) if from_ is None else None)
         if name is None and from_ is None and import_opts.get("conversational"):
-            # standard text made messages through the map layout (was: silently ignored)
-            if detect_table(table.slice(0, 1000)).format is Format.STANDARD:
-                name = "map"
+            name = conversational_layout(table, read_as=False)  # standard text: "map"
         if name is not None:
             table, lines = _imported(table, lines, name, import_opts, coerce, on_error, inp)
         work, work_lines, _, _ = settle_table(table, lines, coerce=coerce)

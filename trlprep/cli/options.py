@@ -128,9 +128,7 @@ def conversational_layout(path: str, split: str | None, input_format: str | None
     reads it: the public layout convert reads the data as (alpaca ...), else "map" (standard
     text made messages) when the first rows are standard text, else None (conversational
     data is messages already; a note says so)."""
-    from trlprep.detection.detect import detect_table
     from trlprep.io.readers import iter_batches
-    from trlprep.registry import Format
 
     batches = iter_batches(path, split=split, input_format=input_format)
     try:
@@ -142,19 +140,16 @@ def conversational_layout(path: str, split: str | None, input_format: str | None
     import pyarrow as pa
 
     data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
-    from trlprep.importers import layout_read_as
+    from trlprep.importers import conversational_layout
 
-    layout = layout_read_as(data)  # a public layout convert reads without --from (alpaca ...)
-    if layout is not None:
-        return layout
-    fmt = detect_table(data.slice(0, 1000)).format
-    if fmt is Format.STANDARD:
-        return "map"
-    if fmt is Format.CONVERSATIONAL:
-        from trlprep.cli.app import err
+    return conversational_layout(data) or conversational_note()
 
-        err.print("note: --conversational: the data is conversational already", markup=False)
-    return None
+
+def conversational_note() -> None:
+    """Says `--conversational` has nothing to do (the data is messages already)."""
+    from trlprep.cli.app import err
+
+    err.print("note: --conversational: the data is conversational already", markup=False)
 
 
 def say_split(path: str, split: str | None, input_format: str | None) -> None:

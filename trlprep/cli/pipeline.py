@@ -147,7 +147,7 @@ def _run(req: Request) -> None:
     if layout is None and from_type is None:
         layout = _sniff_layout(first, required=req.layout_required)
     if layout is None and req.import_options is not None and req.import_options.conversational:
-        layout = _conversational_layout(first, from_type)
+        layout = _conversational_layout(first)
     _check_keep_empty(req, layout)
 
     importer = stats = None
@@ -405,21 +405,16 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
     return name
 
 
-def _conversational_layout(first, from_type) -> str | None:
-    """`--conversational` without a layout: standard text is made messages through the `map`
-    layout (as `--map ... --conversational` does); it was silently ignored."""
+def _conversational_layout(first) -> str | None:
+    """`--conversational` without a layout (`importers.conversational_layout`; the layout
+    was sniffed already); a note when the data is messages already."""
     import pyarrow as pa
 
-    from trlprep.detection.detect import detect_table
-    from trlprep.registry import Format
+    from trlprep.cli.options import conversational_note
+    from trlprep.importers import conversational_layout
 
     data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
-    det = detect_table(data.slice(0, 1000))
-    if det.format is Format.STANDARD:
-        return "map"
-    if det.format is Format.CONVERSATIONAL:
-        err.print("note: --conversational: the data is conversational already", markup=False)
-    return None
+    return conversational_layout(data, read_as=False) or conversational_note()
 
 
 def _chain(first, rest):

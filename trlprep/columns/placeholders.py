@@ -28,30 +28,44 @@ PART = pa.struct([("type", pa.string()), ("text", pa.string())])
 MEDIA_PLACEHOLDERS = {"<video>": ("videos", "video"), "<audio>": ("audios", "audio")}
 
 
+def media_marks(names: set[str] | list[str]) -> list[str]:
+    """The `<video>`/`<audio>` placeholders whose medium has a column among `names`."""
+    return [m for m, cols in MEDIA_PLACEHOLDERS.items() if set(names) & set(cols)]
+
+
+def media_placeholders_in(arr: pa.Array | pa.ChunkedArray, marks: list[str]):
+    """(a mask of the rows of messages `arr` whose string contents hold one of `marks`, the
+    marks found); nothing for another column type or message contents that are parts."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    rows = np.zeros(len(arr), bool)
+    found: list[str] = []
+    if not marks or not is_messages(arr.type):
+        return rows, found
+    i = arr.type.value_type.get_field_index("content")
+    if i < 0 or not is_string(arr.type.value_type.field(i).type):
+        return rows, found
+    contents = pc.struct_field(pc.list_flatten(arr), "content")
+    parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+    for mark in marks:
+        hit = pc.fill_null(pc.match_substring(contents, mark), False)
+        hit = np.asarray(hit.to_numpy(zero_copy_only=False), bool)
+        if hit.any():
+            rows[parent[hit]] = True
+            found.append(mark)
+    return rows, found
+
+
 def media_placeholder_rows(table: pa.Table) -> tuple[np.ndarray, list[str]]:
     """(positions of the rows whose string message contents hold a `<video>`/`<audio>`
     placeholder while the table has that medium's column, the placeholders found)."""
-    names = set(table.column_names)
-    marks = [m for m, cols in MEDIA_PLACEHOLDERS.items() if names & set(cols)]
+    marks = media_marks(table.column_names)
     rows = np.zeros(table.num_rows, bool)
     found: list[str] = []
-    if not marks:
-        return np.flatnonzero(rows), found
-    for f in table.schema:
-        if not is_messages(f.type):
-            continue
-        i = f.type.value_type.get_field_index("content")
-        if i < 0 or not is_string(f.type.value_type.field(i).type):
-            continue
-        arr = table.column(f.name).combine_chunks()
-        contents = pc.struct_field(pc.list_flatten(arr), "content")
-        parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
-        for mark in marks:
-            hit = pc.fill_null(pc.match_substring(contents, mark), False)
-            hit = np.asarray(hit.to_numpy(zero_copy_only=False), bool)
-            if hit.any():
-                rows[parent[hit]] = True
-                found += [mark] if mark not in found else []
+    for name in table.column_names if marks else ():
+        hit, seen = media_placeholders_in(table.column(name), marks)
+        rows |= hit
+        found += [m for m in seen if m not in found]
     return np.flatnonzero(rows), found
 
 

@@ -21,6 +21,7 @@ from trlprep.importers.base import (
 )
 from trlprep.importers.registry import (
     IMPORTERS,
+    conversational_layout,
     detect_layout,
     get_importer,
     is_layout,
@@ -58,6 +59,7 @@ __all__ = [
     "import_table",
     "is_layout",
     "layout_names",
+    "conversational_layout",
     "layout_read_as",
     "parse_column_map",
     "reject_error",

@@ -159,30 +159,11 @@ def check_media_placeholders(
 ) -> None:
     """Rows whose string message contents hold `<video>`/`<audio>` placeholders while the
     row has a videos/audios column: they would reach a template as literal text."""
-    from trlprep.columns.arrowtypes import is_messages, is_string
-    from trlprep.columns.placeholders import MEDIA_PLACEHOLDERS
+    from trlprep.columns.placeholders import media_marks, media_placeholders_in
 
-    names = set(data.schema.names)
-    marks = [m for m, cols in MEDIA_PLACEHOLDERS.items() if names & set(cols)]
-    if not marks:
-        return
-    for column, arr in messages.items():
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        if not is_messages(arr.type):
-            continue
-        i = arr.type.value_type.get_field_index("content")
-        if i < 0 or not is_string(arr.type.value_type.field(i).type):
-            continue
-        contents = pc.struct_field(pc.list_flatten(arr), "content")
-        parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
-        rows = np.zeros(sink.num_rows, bool)
-        found = []
-        for mark in marks:
-            hit = to_numpy_bool(pc.fill_null(pc.match_substring(contents, mark), False))
-            if hit.any():
-                rows[parent[hit]] = True
-                found.append(mark)
+    marks = media_marks(data.schema.names)
+    for column, arr in messages.items() if marks else ():
+        rows, found = media_placeholders_in(arr, marks)
         if found:
             sink.flag(
                 "media-placeholder",
