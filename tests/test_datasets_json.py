@@ -138,17 +138,24 @@ def test_a_json_column_of_several_kinds_is_reported_row_by_row():
     assert [i.rule for i in report.errors] == ["mixed-kind"]
 
 
-def test_a_json_extra_comes_back_with_each_rows_own_value():
+META = [{"source": "a", "score": 1}, {"tags": ["x", "y"]}]
+
+
+def _with_json_meta() -> datasets.Dataset:
+    """Messages and a `Json` extra (`meta`) whose rows hold different objects (`META`)."""
     features = datasets.Features(
         {"messages": datasets.List(datasets.Json()), "meta": datasets.Json()}
     )
-    meta = [{"source": "a", "score": 1}, {"tags": ["x", "y"]}]
-    ds = datasets.Dataset.from_dict({"messages": [CHAT, PLAIN], "meta": meta}, features=features)
+    return datasets.Dataset.from_dict({"messages": [CHAT, PLAIN], "meta": META}, features=features)
+
+
+def test_a_json_extra_comes_back_with_each_rows_own_value():
+    ds = _with_json_meta()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # returned as `Json`: no "returned as JSON text" warning
         out = api.convert(ds, chat_template="qwen2.5")
     assert out.features["meta"] == datasets.Json()
-    assert out["meta"] == meta  # no key of another row added
+    assert out["meta"] == META  # no key of another row added
     assert out["text"] == [reference(CHAT), reference(PLAIN)]
 
 
@@ -292,12 +299,8 @@ def test_import_dataset_gives_a_json_extra_back_as_json_without_the_text_warning
     """`import_dataset` (openai-chat) of a `Json` extra: its values come back as `Json`."""
     from trlprep.importers import import_dataset
 
-    features = datasets.Features(
-        {"messages": datasets.List(datasets.Json()), "meta": datasets.Json()}
-    )
-    meta = [{"source": "a", "score": 1}, {"tags": ["x", "y"]}]
-    ds = datasets.Dataset.from_dict({"messages": [CHAT, PLAIN], "meta": meta}, features=features)
+    ds = _with_json_meta()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # returned as `Json`: no "returned as JSON text" warning
         out = import_dataset(ds, "openai-chat")
-    assert out.features["meta"] == datasets.Json() and out["meta"] == meta
+    assert out.features["meta"] == datasets.Json() and out["meta"] == META

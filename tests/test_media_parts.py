@@ -86,15 +86,9 @@ def test_each_media_part_goes_with_its_own_column():
     from trlprep.columns.arrowtypes import media_kind
     from trlprep.templates.inputs import image_marks, media_parts
 
-    parts = [
-        {"type": "image"},
-        {"type": "image_url", "image_url": {"url": "https://x/cat.png"}},
-        {"type": "video", "video": "clip.mp4"},
-        {"type": "audio", "audio": "a.wav"},
-        {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}},
-        {"type": "file", "file": {"file_id": "f1"}},
-        {"video": "no-type.mp4"},
-    ]
+    from test_content_parts import MEDIA  # image, image_url, video, audio, input_audio, file
+
+    parts = [*MEDIA, {"video": "no-type.mp4"}]
     assert [media_kind(p) for p in parts] == [
         "image", "image", "video", "audio", "audio", None, "video",
     ]  # fmt: skip
