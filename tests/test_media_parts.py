@@ -83,10 +83,10 @@ def test_video_parts_are_counted_against_a_videos_column(tmp_path):
 
 
 def test_each_media_part_goes_with_its_own_column():
+    from test_content_parts import MEDIA  # image, image_url, video, audio, input_audio, file
+
     from trlprep.columns.arrowtypes import media_kind
     from trlprep.templates.inputs import image_marks, media_parts
-
-    from test_content_parts import MEDIA  # image, image_url, video, audio, input_audio, file
 
     parts = [*MEDIA, {"video": "no-type.mp4"}]
     assert [media_kind(p) for p in parts] == [
