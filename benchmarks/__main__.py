@@ -1,6 +1,7 @@
 """trlprep benchmarks: each case measures trlprep and its reference in the same run.
 
 python -m benchmarks validate --rows 1000000
+python -m benchmarks read --rows 100000
 python -m benchmarks stream --gb 5 [--convert]
 python -m benchmarks convert --rows 1000000
 python -m benchmarks report --rows 100000 [--ref-rows 2000]
@@ -28,6 +29,9 @@ def main() -> None:
     v.add_argument("--rows", type=int, default=1_000_000)
     v.add_argument("--sample", type=int, default=20_000, help="rows jsonschema validates")
     v.add_argument("--repeat", type=int, default=3, help="runs per trlprep side (best counts)")
+    rd = sub.add_parser("read", help="tool-calling JSON Lines: trlprep's reader vs datasets")
+    rd.add_argument("--rows", type=int, default=100_000)
+    rd.add_argument("--repeat", type=int, default=3, help="runs per side (best counts)")
     s = sub.add_parser("stream", help="peak RSS on a JSONL larger than memory budget")
     s.add_argument("--gb", type=float, default=1.0)
     s.add_argument("--convert", action="store_true", help="also stream a conversion")
@@ -55,6 +59,10 @@ def main() -> None:
         from benchmarks.cases_validate import main as run
 
         run(args.workdir, args.rows, args.sample, args.repeat)
+    elif args.case == "read":
+        from benchmarks.cases_read import main as run
+
+        run(args.workdir, args.rows, args.repeat)
     elif args.case == "stream":
         from benchmarks.cases_stream import main as run
 
