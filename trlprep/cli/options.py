@@ -111,6 +111,16 @@ def import_options(
     )
 
 
+def given_import_options(imports) -> list[str]:
+    """The `ImportOptions` fields the command line set away from their defaults."""
+    from trlprep.importers import ImportOptions
+
+    default = ImportOptions()
+    return [
+        k for k in ImportOptions.__dataclass_fields__ if getattr(imports, k) != getattr(default, k)
+    ]
+
+
 # sharded outputs (-o DIR/)
 NUM_SHARDS = typer.Option(
     None, "--num-shards", help="Write -o DIR as N shards of equal rows (SPLIT-0000i-of-N)."

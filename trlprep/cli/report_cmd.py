@@ -75,13 +75,7 @@ def report_command(
         map_, role_map, None, conversational, prompt_style, pairing, threshold, margin,
         neutral, keep_empty_turns,
     )  # fmt: skip
-    from trlprep.importers import ImportOptions
-
-    given = {  # the importer options the command line sets (the others keep their defaults)
-        k: getattr(imports, k)
-        for k in ImportOptions.__dataclass_fields__
-        if getattr(imports, k) != getattr(ImportOptions(), k)
-    }
+    given = {k: getattr(imports, k) for k in opt.given_import_options(imports)}
     if from_ is None and conversational and not imports.map:  # as `convert --conversational`
         from_ = opt.conversational_layout(path, split, input_format)
         if from_ is None:  # messages already: nothing to import

@@ -198,11 +198,9 @@ _IMPORT_FLAGS = {
 def _refuse_import_flags(imports) -> None:
     """An import option given with no layout to import (--conversational aside: alone it
     imports standard text as `convert --conversational` does, or notes there is none)."""
-    from trlprep.importers import ImportOptions
-
-    default = ImportOptions()
-    for field, flag in _IMPORT_FLAGS.items():
-        if field != "conversational" and getattr(imports, field) != getattr(default, field):
+    for field in opt.given_import_options(imports):
+        if field in _IMPORT_FLAGS and field != "conversational":
+            flag = _IMPORT_FLAGS[field]
             raise UsageError(
                 f"{flag} is an option of the import from a layout, and there is no --from",
                 hint=f"pass --from LAYOUT to import the rows first, or drop {flag}",
