@@ -249,3 +249,54 @@ def test_a_record_without_a_vocabulary_size_still_names_the_other_tokenizer():
 
     with pytest.raises(DataError, match=r"tokenizer \? \(vocabulary \?, fingerprint abc\)"):
         _same_tokenizer({"tokenizer": {"fingerprint": "abc"}}, make_tokenizer(), "f.parquet")
+
+
+def test_a_save_to_disk_folder_keeps_the_record(tok, tmp_path):
+    """Before, a folder kept only `datasets`' own metadata: `train` judged it as JSON Lines,
+    and refused these keep_end pairs for a keep_start run instead of tokenising the text
+    again as the record says it was tokenised."""
+    from trlprep.io.readers import read
+    from trlprep.io.writers import write
+
+    table = _file(tok, PREFERENCE, 24, "keep_end")
+    out = tmp_path / "tokenised"
+    write(table, out, output_format="disk")
+    assert read_record(read(str(out)).table.schema) == read_record(table.schema)
+    write({"train": table, "test": table}, tmp_path / "splits", output_format="disk")
+    back = read(str(tmp_path / "splits"), split="test").table
+    assert read_record(back.schema) == read_record(table.schema)
+    own = _prep(tok, "dpo", PREFERENCE, chat_template="chatml", max_length=20,
+                truncation="keep_start")  # fmt: skip
+    logs: list[str] = []
+    given = _prep(tok, "dpo", str(out), logs, max_length=20, truncation="keep_start")
+    assert given.rows == own.rows
+    assert any("truncation keep_end (this run's truncation_mode: keep_start)" in line
+               for line in logs)  # fmt: skip
+
+
+def test_a_returned_dataset_keeps_the_record(tok, tmp_path):
+    """The Python API given a `datasets.Dataset` gives one back: the record rides in its
+    `DatasetInfo.description`, through `select`, `with_format` and `save_to_disk`."""
+    datasets = pytest.importorskip("datasets")
+    from trlprep.io.readers import dataset_table
+
+    ds = convert(datasets.Dataset.from_list(PREFERENCE), chat_template="chatml", tokenizer=tok,
+                 tokenize=True, max_length=24, truncation="keep_end")  # fmt: skip
+    assert isinstance(ds, datasets.Dataset)
+    record = read_record(dataset_table(ds).schema)
+    assert record is not None and (record["max_length"], record["truncation"]) == (24, "keep_end")
+    ds.save_to_disk(str(tmp_path / "saved"))
+    for kept in (
+        ds.select([1, 0]), ds.with_format("numpy"), datasets.load_from_disk(str(tmp_path / "saved")),
+    ):  # fmt: skip
+        assert read_record(dataset_table(kept).schema) == record
+    own = _prep(tok, "dpo", PREFERENCE, chat_template="chatml", max_length=40,
+                truncation="keep_end")  # fmt: skip
+    logs: list[str] = []
+    given = _prep(tok, "dpo", ds, logs, max_length=40, truncation="keep_end")
+    assert given.rows == own.rows
+    assert any("the file was cut with max length 24 (this run's max_length: 40)" in line
+               for line in logs)  # fmt: skip
+    plain = datasets.Dataset.from_list([{"text": "a"}], info=datasets.DatasetInfo(
+        description='{"trlprep" is how it starts, but this is no JSON'))  # fmt: skip
+    assert read_record(dataset_table(plain).schema) is None

@@ -256,7 +256,8 @@ def _with_features(ds: Any, features: Any) -> Any:
 
     cast = ds.features.copy()
     cast.update(same)  # the same Arrow types: the features only (no pass over the rows)
-    return datasets.Dataset(ds.data, info=datasets.DatasetInfo(features=cast), split=ds.split)
+    info = datasets.DatasetInfo(features=cast, description=ds.info.description)
+    return datasets.Dataset(ds.data, info=info, split=ds.split)
 
 
 def pick_split(data: Any, split: str | None) -> Any:

@@ -1,7 +1,16 @@
-"""A split of a `datasets` dataset as Arrow: `save_to_disk` folders and Hub dataset ids."""
+"""A split of a `datasets` dataset as Arrow: `save_to_disk` folders and Hub dataset ids.
+
+trlprep's own schema metadata (`META_KEY`: how a file's ids were tokenised,
+`templates.tokenrecord`) does not survive `datasets`: a `Dataset` keeps only its own
+`huggingface` key, and `save_to_disk` writes only that. It travels in the dataset's
+`DatasetInfo.description` instead (`described_info`, read back by `dataset_table`), which
+`save_to_disk` / `load_from_disk`, `select`, `filter`, `map`, `with_format` and
+`concatenate_datasets` all keep.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -9,6 +18,8 @@ import pyarrow as pa
 
 from trlprep.errors import InputError, UsageError
 from trlprep.io.sources import ARROW_ERRORS, first_line, split_suffix
+
+META_KEY = b"trlprep"  # trlprep's key in a schema's metadata
 
 
 def default_split_name(names: list[str]) -> str | None:
@@ -73,13 +84,42 @@ def folder_hint(p: Path) -> str:
 
 
 def dataset_table(ds) -> pa.Table:
-    """The Arrow table of a `datasets.Dataset`, with a filtered/selected view applied."""
+    """The Arrow table of a `datasets.Dataset`, with a filtered/selected view applied and
+    trlprep's metadata (`META_KEY`) from its description, if any, in the schema metadata."""
     table = ds.data.table if hasattr(ds.data, "table") else ds.data
     indices = getattr(ds, "_indices", None)
     if indices is not None:
         idx = indices.table if hasattr(indices, "table") else indices
         table = table.take(idx.column(0))
+    info = getattr(ds, "info", None)
+    kept = description_metadata(getattr(info, "description", None))
+    if kept is not None and META_KEY not in (table.schema.metadata or {}):
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: kept})
     return table
+
+
+def description_of(schema: pa.Schema) -> str:
+    """The `DatasetInfo.description` that keeps `schema`'s trlprep metadata (`META_KEY`):
+    `{"trlprep": ...}` as JSON; "" when it has none (or none that reads as JSON)."""
+    raw = (schema.metadata or {}).get(META_KEY)
+    if not raw:
+        return ""
+    try:
+        return json.dumps({META_KEY.decode(): json.loads(raw)}, ensure_ascii=False)
+    except ValueError:
+        return ""
+
+
+def description_metadata(description: str | None) -> bytes | None:
+    """The trlprep metadata value (`META_KEY`) a `DatasetInfo.description` written by
+    `description_of` keeps; None for any other description."""
+    if not description or not description.startswith('{"trlprep"'):
+        return None
+    try:
+        value = json.loads(description).get(META_KEY.decode())
+    except (ValueError, AttributeError):
+        return None
+    return None if value is None else json.dumps(value, ensure_ascii=False).encode()
 
 
 def read_hub(name: str, split: str | None) -> pa.Table:
@@ -109,4 +149,13 @@ def read_hub(name: str, split: str | None) -> pa.Table:
     return dataset_table(ds)
 
 
-__all__ = ["dataset_table", "default_split_name", "pick_split", "read_disk", "read_hub"]
+__all__ = [
+    "META_KEY",
+    "dataset_table",
+    "default_split_name",
+    "description_metadata",
+    "description_of",
+    "pick_split",
+    "read_disk",
+    "read_hub",
+]

@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
+from trlprep.io.datasetfolders import description_of
 from trlprep.io.jsontext import has_binary, to_jsonl
 from trlprep.io.outputcheck import check_output, resolve_output_format
 from trlprep.io.readers import split_suffix
@@ -340,14 +341,15 @@ to_jsonl_bytes = to_jsonl  # serialise rows as JSON Lines (see trlprep.io.jsonte
 
 
 def to_dataset(table: pa.Table, split: str | None = None):
-    """A `datasets.Dataset` over `table` (its `huggingface` schema metadata, if any, kept)."""
+    """A `datasets.Dataset` over `table` (its `huggingface` schema metadata, if any, kept;
+    its trlprep metadata in the description, `datasetfolders.description_of`)."""
     import datasets
 
     from trlprep.io.jsonargs import untagged
 
     table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
-
+    info = datasets.DatasetInfo(description=description_of(table.schema))
     try:
-        return datasets.Dataset(table, split=split)
+        return datasets.Dataset(table, info=info, split=split)
     except (ValueError, TypeError, KeyError):  # stale features in the schema metadata
-        return datasets.Dataset(table.replace_schema_metadata(None), split=split)
+        return datasets.Dataset(table.replace_schema_metadata(None), info=info, split=split)

@@ -5,8 +5,10 @@ The record (JSON under `b"trlprep"`, `{"tokenize": {...}}`) names the dataset ty
 tokenizer (its name, vocabulary size and a fingerprint of its vocabulary and special tokens),
 the chat template (name and a hash of its source, or none: standard text), whether the EOS
 was appended to completions, the step separator (stepwise supervision), `max_length` and
-`truncation`. Parquet, Arrow IPC and `save_to_disk` folders keep it; JSON Lines cannot, so a
-JSON Lines file is judged by what its ids show (`from_ids`).
+`truncation`. Parquet and Arrow IPC files keep it; `save_to_disk` folders and
+`datasets.Dataset` objects keep it in their `DatasetInfo.description`
+(`io.datasetfolders`); JSON Lines cannot, so a JSON Lines file is judged by what its ids
+show.
 
 `refit_problem` says whether the file's ids can be cut to a run's `max_length` /
 `truncation` exactly as the run would cut ids it makes itself (None), or why not.
@@ -21,7 +23,8 @@ from typing import Any
 
 import pyarrow as pa
 
-KEY = b"trlprep"
+from trlprep.io.datasetfolders import META_KEY as KEY
+
 VERSION = 1
 
 
