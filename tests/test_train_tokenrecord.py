@@ -286,9 +286,8 @@ def test_a_returned_dataset_keeps_the_record(tok, tmp_path):
     record = read_record(dataset_table(ds).schema)
     assert record is not None and (record["max_length"], record["truncation"]) == (24, "keep_end")
     ds.save_to_disk(str(tmp_path / "saved"))
-    for kept in (
-        ds.select([1, 0]), ds.with_format("numpy"), datasets.load_from_disk(str(tmp_path / "saved")),
-    ):  # fmt: skip
+    saved = datasets.load_from_disk(str(tmp_path / "saved"))
+    for kept in (ds.select([1, 0]), ds.with_format("numpy"), saved):
         assert read_record(dataset_table(kept).schema) == record
     own = _prep(tok, "dpo", PREFERENCE, chat_template="chatml", max_length=40,
                 truncation="keep_end")  # fmt: skip
