@@ -394,3 +394,44 @@ def test_import_layout_ray_equals_local(data, to, on_error):
 
     want, got = _outcome(local), _outcome(on_ray)
     assert got == want, (rows, to, on_error)
+
+
+@pytest.mark.parametrize("remote", [False, True])
+def test_cli_ray_tokenised_parquet_keeps_the_record(tmp_path, remote):
+    """`convert --tokenize --engine ray` writes each Parquet shard with the options its ids
+    were cut with, as the local engine writes its file (the driver's shard writer, or Ray's
+    own writers for object storage, here a `file://` URI), and reading the folder back, as
+    `train` does, finds it."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+    from trlprep.io.readers import read
+    from trlprep.templates.tokenrecord import read_record
+
+    root = Path(__file__).parent
+    src = root / "realdata" / "dpo_demo" / "dpo_en_demo.json"
+    model = str(root.parent / "examples" / "tiny-chat-model")
+    args = ["convert", str(src), "--chat-template", "chatml", "--tokenize", "--tokenizer", model,
+            "--max-length", "48", "--truncation", "keep_end"]  # fmt: skip
+    local, out = tmp_path / "local.parquet", tmp_path / "ray_out"
+    runner = CliRunner()
+    r = runner.invoke(app, [*args, "-o", str(local)])
+    assert r.exit_code == 0, r.output
+    target = out.as_uri() if remote else str(out)
+    r = runner.invoke(app, [*args, "-o", target, "--engine", "ray", "--num-shards", "2"])
+    assert r.exit_code == 0, r.output
+    want = read_record(pq.read_schema(local))
+    assert want is not None and (want["max_length"], want["truncation"]) == (48, "keep_end")
+    shards = sorted(out.glob("*.parquet"))
+    assert len(shards) == 2
+    for shard in shards:
+        assert read_record(pq.read_schema(shard)) == want
+    back = read(str(out)).table
+    assert read_record(back.schema) == want
+    assert back.num_rows == 30
+    ids = ["prompt_ids", "chosen_ids", "rejected_ids"]
+    assert sorted(map(json.dumps, back.select(ids).to_pylist())) == sorted(
+        map(json.dumps, pq.read_table(local).select(ids).to_pylist())
+    )
