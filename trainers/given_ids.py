@@ -81,13 +81,13 @@ def choose(
     why = _separator_problem(table, dtype, tokenizer, record, step_separator)
     if why is None and record is not None:
 
-        def ids() -> dict[str, list]:
-            return {c: table.column(c).to_pylist() for c in given}
+        def ids() -> pa.Table:
+            return table.select(list(given))
 
-        def steps() -> list[int] | None:
+        def steps() -> pa.ChunkedArray | None:
             if dtype != "stepwise-supervision" or "completions" not in table.column_names:
                 return None
-            return pc.list_value_length(table.column("completions")).fill_null(0).to_pylist()
+            return pc.list_value_length(table.column("completions")).fill_null(0)
 
         why = refit_problem(record, ids, max_length=max_length, truncation=truncation, steps=steps)
         if why is not None:

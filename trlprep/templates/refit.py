@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -163,12 +164,25 @@ def refit_table(
 
 def steps_end_with(table: pa.Table, separator_ids: list[int]) -> bool:
     """Whether every (non-empty) step of `completions_ids` ends with `separator_ids`: the
-    step separator the ids were made with is the run's."""
+    step separator the ids were made with is the run's. Read column by column; null rows
+    and steps count as empty."""
     n = len(separator_ids)
-    for steps in table.column("completions_ids").to_pylist():
-        for step in steps or ():
-            if step and (len(step) < n or (n and step[-n:] != separator_ids)):
-                return False
+    column = table.column("completions_ids")
+    if n == 0 or pa.types.is_null(column.type):
+        return True
+    sep = np.asarray(separator_ids, np.int64)
+    for chunk in column.chunks:
+        steps = pc.list_flatten(chunk)  # every row's steps, in order (null rows left out)
+        if pa.types.is_null(steps.type):
+            continue
+        lengths = pc.list_value_length(steps).fill_null(0).to_numpy().astype(np.int64)
+        if np.any((lengths > 0) & (lengths < n)):
+            return False
+        ends = np.cumsum(lengths)[lengths > 0]  # where each non-empty step's ids end
+        ids = pc.list_flatten(steps).fill_null(-1).to_numpy()  # null steps give no ids
+        if len(ends) and not np.array_equal(ids[ends[:, None] - n + np.arange(n)],
+                                            np.broadcast_to(sep, (len(ends), n))):  # fmt: skip
+            return False
     return True
 
 

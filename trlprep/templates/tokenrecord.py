@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trlprep.io.datasetfolders import META_KEY as KEY
+
+_START = "_prompt_start"  # a pair side's start in prompt_ids (`tokenize._START`)
 
 VERSION = 1
 
@@ -113,43 +117,90 @@ def described(record: dict[str, Any]) -> str:
     return f"--max-length {record['max_length']} --truncation {record.get('truncation')}"
 
 
-def longest_sequence(ids: dict[str, list], dtype: str) -> int:
+IdColumns = pa.Table | Mapping[str, Any]  # id columns: a table, or arrays / lists by name
+
+
+def longest_sequence(ids: IdColumns, dtype: str) -> int:
     """The longest sequence the id columns make (a shared prompt counts with each answer
-    from its side's start; stepwise: prompt + every step)."""
+    from its side's start; stepwise: prompt + every step), read column by column (a null
+    list counts as empty, a null `*_prompt_start` as 0)."""
+    table = ids if isinstance(ids, pa.Table) else pa.table(dict(ids))
+    longest = 0
+    for batch in table.to_batches():  # the columns' chunks aligned
+        if batch.num_rows:
+            longest = max(longest, int(_row_lengths(batch, dtype).max()))
+    return longest
+
+
+def _row_lengths(batch: pa.RecordBatch, dtype: str) -> np.ndarray:
+    """Each row's longest sequence (see `longest_sequence`)."""
+    names = batch.schema.names
+    prompt = _lengths(batch.column("prompt_ids")) if "prompt_ids" in names else None
+    longest = np.zeros(batch.num_rows, np.int64) if prompt is None else prompt  # prompt-only
     if dtype == "stepwise-supervision":
-        return max(
-            (len(p) + sum(map(len, s)) for p, s in zip(ids["prompt_ids"], ids["completions_ids"],
-                                                       strict=True)),
-            default=0,
-        )  # fmt: skip
-    from trlprep.templates.tokenize import _IDS, _START, _longest
+        return longest + step_id_counts(batch.column("completions_ids"))
+    for name in names:
+        if name == "prompt_ids" or name.endswith(_START):
+            continue
+        answer = _lengths(batch.column(name))
+        if prompt is not None:
+            start = name.removesuffix("_ids") + _START
+            cut = batch.column(start).fill_null(0).to_numpy() if start in names else 0
+            answer = answer + prompt - cut
+        longest = np.maximum(longest, answer)
+    return longest
 
-    types = {k: pa.int32() if k.endswith(_START) else _IDS for k in ids}
-    prompts = max(map(len, ids.get("prompt_ids") or []), default=0)  # prompt-only rows
-    return max(_longest(ids, types), prompts)
+
+def _lengths(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Each row's list length (null: 0)."""
+    if pa.types.is_null(column.type):  # lists given as Python values, all None
+        return np.zeros(len(column), np.int64)
+    return pc.list_value_length(column).fill_null(0).to_numpy().astype(np.int64)
 
 
-def nothing_cut(ids: dict[str, list], dtype: str, made_at: int, steps: list[int] | None) -> bool:
+def step_id_counts(column: pa.Array) -> np.ndarray:
+    """Each row's number of ids over all its steps (a `completions_ids` array)."""
+    if pa.types.is_null(column.type):
+        return np.zeros(len(column), np.int64)
+    steps = _lengths(pc.list_flatten(column))
+    rows = pc.list_parent_indices(column).to_numpy()
+    return np.bincount(rows, weights=steps, minlength=len(column)).astype(np.int64)
+
+
+def nothing_cut(
+    ids: IdColumns,
+    dtype: str,
+    made_at: int,
+    steps: pa.Array | pa.ChunkedArray | list[int] | None,
+) -> bool:
     """Whether ids cut at `made_at` show that no row was cut: every sequence is shorter than
     `made_at` (a cut sequence fills it), and for stepwise rows (cut at whole steps) every
     step is there (`steps`: each row's number of steps) and none was emptied."""
-    if longest_sequence(ids, dtype) >= made_at:
+    table = ids if isinstance(ids, pa.Table) else pa.table(dict(ids))
+    if longest_sequence(table, dtype) >= made_at:
         return False
     if dtype != "stepwise-supervision":
         return True
-    rows = ids["completions_ids"]
-    return steps is not None and all(
-        len(r) == n and all(r) for r, n in zip(rows, steps, strict=True)
-    )
+    if steps is None:
+        return False
+    rows = table.column("completions_ids")
+    if pc.any(pc.is_null(rows)).as_py():  # no step list at all: not what was made
+        return False
+    counts = pc.list_value_length(rows).cast(pa.int64())
+    wanted = pc.cast(pa.array(steps) if isinstance(steps, list) else steps, pa.int64())
+    if len(counts) != len(wanted) or pc.any(pc.not_equal(counts, wanted)).as_py():
+        return False
+    each = pc.list_value_length(pc.list_flatten(rows)).fill_null(0)  # a null step: emptied
+    return len(each) == 0 or pc.min(each).as_py() > 0
 
 
 def refit_problem(
     record: dict[str, Any],
-    ids: Callable[[], dict[str, list]],
+    ids: Callable[[], IdColumns],
     *,
     max_length: int | None,
     truncation: str,
-    steps: Callable[[], list[int] | None] = lambda: None,
+    steps: Callable[[], pa.Array | pa.ChunkedArray | None] = lambda: None,
 ) -> str | None:
     """None when ids made with `record`'s options can be cut to `max_length` / `truncation`
     exactly as those options would have cut them from the text; else which option differs,
@@ -179,6 +230,7 @@ __all__ = [
     "nothing_cut",
     "read_record",
     "refit_problem",
+    "step_id_counts",
     "template_identity",
     "tokenizer_identity",
     "with_record",
