@@ -174,3 +174,103 @@ def test_refused_rows_shown_are_max_errors_of_each_reason():
     assert report.issue("import-failed").rows == [0, 1, 2, 3, 4]
     report = trlprep.validate([ALIEN] * 5 + [GOOD], from_="sharegpt", max_errors=2)
     assert report.issue("import-failed").rows == [0, 1]
+
+
+def _chunked_sharegpt(path, monkeypatch) -> int:
+    """A JSON Lines file read in many chunks whose schemas differ: the first chunks have no
+    `system` column and a `tools` column that is null, later ones fill both; one row the
+    import refuses near the end. Returns its rows."""
+    from trlprep.io import jsonl
+
+    tools = json.dumps([{"type": "function", "function": {"name": "f", "parameters": {}}}])
+    rows = [{**GOOD, "tools": None} for _ in range(20)]
+    rows += [{**BYE, "system": "be brief", "tools": tools} for _ in range(20)]
+    rows.insert(35, ALIEN)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 600)  # about 5 rows a chunk
+    return len(rows)
+
+
+def _counting_imports(monkeypatch) -> list[int]:
+    """How many input rows each `import_batches` call imports (one entry per call)."""
+    import trlprep.importers as importers
+
+    real, calls = importers.import_batches, []
+
+    def counting(batches, *args, **kwargs):
+        calls.append(0)
+
+        def counted():
+            for b in batches:
+                calls[-1] += b.data.num_rows
+                yield b
+
+        return real(counted(), *args, **kwargs)
+
+    monkeypatch.setattr(importers, "import_batches", counting)
+    return calls
+
+
+@pytest.mark.parametrize("budget", [None, 0])
+def test_a_multi_chunk_jsonl_is_imported_once(tmp_path, monkeypatch, budget):
+    """The chunks decide nothing on their own (the schema changes), so the type is detected
+    on every imported row; before, the whole file was then imported a second time for the
+    checks. Now each row is imported once, the imported batches kept (in memory, or with
+    no memory budget all in a scratch file) and checked from there, with the same report
+    as one chunk gives."""
+    from trlprep.io import jsonl, keptbatches
+
+    path = tmp_path / "sg.jsonl"
+    n = _chunked_sharegpt(path, monkeypatch)
+    if budget is not None:
+        monkeypatch.setattr(keptbatches, "MEMORY_BUDGET", budget)
+    calls = _counting_imports(monkeypatch)
+    res = run("validate", path, "--from", "sharegpt", "--format", "json")
+    assert calls == [n], calls
+    many = json.loads(res.output)
+    assert res.exit_code == 1  # the refused row
+    failed = many["issues"][0]
+    assert (failed["rule"], failed["lines"]) == ("import-failed", [36])
+    assert many["type"] == "language-modeling" and many["num_rows"] == n - 1
+    assert f"{n} input rows -> {n - 1} rows checked, 1 not importable" in " ".join(many["notes"])
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 1 << 20)  # one chunk
+    one = json.loads(run("validate", path, "--from", "sharegpt", "--format", "json").output)
+    assert calls == [n, n]
+    assert many == one
+    assert not list(tmp_path.glob(".trlprep-*"))  # no scratch folder left
+
+
+def test_imported_rows_with_a_system_message_only_in_later_chunks_are_checked(
+    tmp_path, monkeypatch
+):
+    """The checks see the later chunks' own schema (their system messages), as imported."""
+    from trlprep.io.readers import iter_batches
+    from trlprep.validation.imported import validate_imported
+
+    path = tmp_path / "sg.jsonl"
+    _chunked_sharegpt(path, monkeypatch)
+    schemas = {tuple(b.data.schema.names) for b in iter_batches(str(path))}
+    assert len(schemas) > 1  # the chunks differ
+    seen = []
+    import trlprep.validation.validate as validate_mod
+
+    real = validate_mod.validate_batches
+
+    def spy(batches, *args, **kwargs):
+        def kept():
+            for b in batches:
+                seen.append(b.data.column("messages").to_pylist())
+                yield b
+
+        return real(kept(), *args, **kwargs)
+
+    monkeypatch.setattr(validate_mod, "validate_batches", spy)
+    calls = _counting_imports(monkeypatch)
+    report = validate_imported(
+        lambda: iter_batches(str(path)), "sharegpt", None, path=str(path), type=None,
+        format=None, strict=False, max_errors=10, role_map=None,
+    )  # fmt: skip
+    assert calls == [41] and report.num_rows == 40
+    messages = [m for batch in seen for m in batch]
+    assert [m[0]["role"] for m in messages] == ["user"] * 20 + ["system"] * 20
+    assert messages[-1][0]["content"] == "be brief"

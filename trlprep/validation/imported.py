@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from trlprep.detection.detect import detect_batches
+from trlprep.io.keptbatches import KeptBatches
 from trlprep.io.readers import Batch
 from trlprep.validation.checkplan import _needs_detection, make_plan
 from trlprep.validation.report import Issue, Report, line_or_row
@@ -37,9 +38,10 @@ def validate_imported(
     one_schema: bool = False,
 ) -> Report:
     """The batches `read()` gives, imported from `layout` and validated (see the module
-    docstring). The type is detected on the first imported batch where that decides it
-    (one batch, or `one_schema`: every batch has the first's schema, as Parquet's do);
-    otherwise on every imported row, and `read` is called again for the checks."""
+    docstring). `read` is called once and each row imported once. The type is detected on
+    the first imported batch where that decides it (one batch, or `one_schema`: every
+    batch has the first's schema, as Parquet's do); otherwise on every imported row, the
+    imported batches kept (`io.keptbatches`: memory, then a scratch file) for the checks."""
     from trlprep.importers import ImportStats
     from trlprep.validation.validate import validate_batches
 
@@ -58,15 +60,13 @@ def validate_imported(
     stats, rows = Stats(), []
     batches: Iterator[Batch] = imported(stats, rows)
     det = None
-    if _needs_detection(type, format):
-        det, batches = _detect_head(batches, one_schema)
-        if batches is None:  # detected on every imported row: import again to check them
-            stats, rows = Stats(), []
-            batches = imported(stats, rows)
-    plan, notes = make_plan(det, type, format, role_map)
-    report = validate_batches(
-        batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes
-    )
+    with KeptBatches() as kept:
+        if _needs_detection(type, format):
+            det, batches = _detect_head(batches, one_schema, kept)
+        plan, notes = make_plan(det, type, format, role_map)
+        report = validate_batches(
+            batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes
+        )
     to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
     say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
@@ -75,9 +75,12 @@ def validate_imported(
     return report
 
 
-def _detect_head(batches: Iterator[Batch], one_schema: bool) -> tuple[Any, Any]:
-    """Detection on the first imported batch and the batches to check (that one first), or
-    detection on all of them and None (`batches` used up) where the first does not decide."""
+def _detect_head(
+    batches: Iterator[Batch], one_schema: bool, kept: KeptBatches
+) -> tuple[Any, Iterator[Batch]]:
+    """Detection and the imported batches to check: on the first batch where it decides
+    (the batches as they come, that one first), else on all of them, each kept in `kept`
+    on the way and given back from there (imported once, not imported again)."""
     import itertools
 
     from trlprep.validation.validate import head_decides
@@ -93,7 +96,8 @@ def _detect_head(batches: Iterator[Batch], one_schema: bool) -> tuple[Any, Any]:
         head_and_second = [head, second]
     else:
         head_and_second = [head]
-    return detect_batches(itertools.chain(head_and_second, batches)), None
+    det = detect_batches(kept.keep(itertools.chain(head_and_second, batches)))
+    return det, kept.replay()
 
 
 def say_none_imported(report: Report, stats: Any) -> None:
