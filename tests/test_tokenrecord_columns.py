@@ -223,3 +223,6 @@ def test_empty_lists_nulls_and_empty_tables(typ):
     assert not nothing_cut(nulled, "stepwise-supervision", 100, [2])
     assert nothing_cut(nulled.slice(0, 0), "stepwise-supervision", 100, [])
     assert steps_end_with(pa.table({"completions_ids": pa.array([None, None])}), [0])
+    for rows in ([[[], []], []], [[[None]]], [[[1, None], [1, 0]]], [[[0], [1, 0]], None]):
+        given = pa.table({"completions_ids": pa.array(rows)})  # types as Python gives them
+        assert steps_end_with(given, [0]) == _ref_steps_end_with(given, [0]), rows

@@ -179,9 +179,14 @@ def steps_end_with(table: pa.Table, separator_ids: list[int]) -> bool:
         if np.any((lengths > 0) & (lengths < n)):
             return False
         ends = np.cumsum(lengths)[lengths > 0]  # where each non-empty step's ids end
-        ids = pc.list_flatten(steps).fill_null(-1).to_numpy()  # null steps give no ids
-        if len(ends) and not np.array_equal(ids[ends[:, None] - n + np.arange(n)],
-                                            np.broadcast_to(sep, (len(ends), n))):  # fmt: skip
+        if not len(ends):
+            continue
+        flat = pc.list_flatten(steps)  # null steps give no ids
+        if pa.types.is_null(flat.type):  # ids that are all null end with no separator
+            return False
+        ids = flat.fill_null(-1).to_numpy()
+        last = ids[ends[:, None] - n + np.arange(n)]  # each step's last n ids
+        if not np.array_equal(last, np.broadcast_to(sep, last.shape)):
             return False
     return True
 
