@@ -20,12 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_list, is_string
+from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
     image_marks,
-    media_mismatch,
-    media_parts,
+    media_marks,
     mismatch,
     parts_roles,
     prepare,
@@ -44,7 +44,12 @@ PROMPT_GROUP = "__trlprep_prompt_group"
 PROMPT_TEXT = "__trlprep_prompt_text"
 # Per row, set by the table renderer when the table has images: how many the row has
 IMAGE_COUNT = "__trlprep_images"
-MEDIA_COLUMNS = ("video", "audio")  # parts checked against the `videos` / `audios` column
+# placeholders and parts checked against the `videos` / `audios` column
+MEDIA_COLUMNS = ("video", "audio")
+# what a row's prompt is prepared with beside its messages: rows differing in these are
+# prepared (and their prompt rendered) apart
+SIDE_KEYS = (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT)
+MEDIA_KEYS = tuple(f"{k}s" for k in MEDIA_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -93,13 +98,14 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
     prompts = _values(batch, plan.prompt, offset, rows)
     tools, kwargs = _side(job, batch, offset, rows)
     images = _image_counts(batch)
+    media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
     out: list[str | None] = []
     for i, (prompt, t, k) in enumerate(zip(prompts, tools, kwargs, strict=True)):
         try:
             _check_read(prompt, t, k)
             vision = images is not None and images[i] > 0
-            prompt, _ = prep(prompt, plan.prompt, vision)
+            prompt, _ = prep(prompt, plan.prompt, vision, _row_media(media, i))
             out.append(render_prompt(job.template, prompt, t, k, trusted=True))
         except (RowError, TrlprepError):
             out.append(None)
@@ -114,7 +120,7 @@ class _Preparer:
         self.roles = parts_roles(job.template)
         self.args_text = {f.name for f in schema if has_tagged_arguments(f.type)}
 
-    def __call__(self, messages: Any, column: str, vision: bool):
+    def __call__(self, messages: Any, column: str, vision: bool, media: tuple[str, ...] = ()):
         if not isinstance(messages, list):
             return messages, None
         return prepare(
@@ -124,6 +130,7 @@ class _Preparer:
             vision=vision,
             template_name=self.template.name,
             args_text=column in self.args_text,
+            media=media,
         )
 
 
@@ -134,25 +141,30 @@ def _image_counts(batch: pa.Table) -> np.ndarray | None:
 
 
 def _media_counts(batch: pa.Table, plan: Plan) -> dict[str, np.ndarray | None]:
-    """Per media kind (`video`, `audio`) whose parts a conversation may hold: the entries of
-    the row's `videos`/`audios` list column (None: no such column, the count unchecked).
-    Empty when no conversation column can hold content parts."""
+    """Per media kind (`video`, `audio`): the entries of the row's `videos`/`audios` list
+    column, against which its placeholders and parts are counted (None: no such column; the
+    kind is then left out where no conversation column can hold content parts, else its
+    parts are counted as unchecked)."""
     convs = [c for c in plan.content if c in batch.column_names]
-    if not any(
+    parts = any(
         content_is_parts(batch.schema.field(c).type) or is_json_field(batch.schema.field(c))
         for c in convs
-    ):
-        return {}
+    )
     out: dict[str, np.ndarray | None] = {}
     for kind in MEDIA_COLUMNS:
         name = f"{kind}s"
         col = batch.column(name) if name in batch.column_names else None
-        if col is None or not is_list(col.type):
+        if col is not None and is_list(col.type):
+            k = pc.fill_null(pc.list_value_length(col), 0)
+            out[kind] = np.asarray(k.to_numpy(), np.int64)
+        elif parts:
             out[kind] = None
-            continue
-        k = pc.fill_null(pc.list_value_length(col), 0)
-        out[kind] = np.asarray(k.to_numpy(), np.int64)
     return out
+
+
+def _row_media(media: dict[str, np.ndarray | None], i: int) -> tuple[str, ...]:
+    """The kinds of media row `i` has entries of (its placeholders become parts)."""
+    return tuple(k for k, held in media.items() if held is not None and held[i] > 0)
 
 
 def _values(batch: pa.Table, c: str, offset: int, take: np.ndarray | None = None) -> list:
@@ -177,7 +189,7 @@ def _render(
     job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport, failures: list
 ):
     n = batch.num_rows
-    side = [c for c in (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT) if c in batch.column_names]
+    side = [c for c in (*SIDE_KEYS, *MEDIA_KEYS) if c in batch.column_names]
     out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
     grouped = PROMPT_GROUP in batch.column_names
     if grouped:
@@ -202,6 +214,7 @@ def _render(
     for i in range(n):
         g = int(group[i])
         vision = images is not None and images[i] > 0
+        kinds = _row_media(media, i)
         row = {c: rows[c][i] for c in rows}
         try:
             _check_read(tools_g[g], kwargs_g[g], *row.values())
@@ -216,23 +229,25 @@ def _render(
                         hint="each image needs one `<image>` placeholder (or image part) "
                         "where it goes in the conversation",
                     )
-            for kind, held in media.items():  # video and audio parts: not images
-                parts = sum(media_parts(row[c], kind) for c in rows)
-                parts += media_parts(prompts[g], kind) if prompts is not None else 0
+            for kind, held in media.items():  # video and audio: not images
+                marks = [media_marks(row[c], kind) for c in rows]
+                marks += [media_marks(prompts[g], kind)] if prompts is not None else []
+                holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
                 if held is None:
                     rep.unchecked_media[kind] += parts > 0
-                elif parts != held[i]:
+                elif holders + parts != held[i]:
                     raise RowError(
-                        media_mismatch(kind, parts, int(held[i])),
+                        media_mismatch(kind, holders, parts, int(held[i])),
                         None,
-                        hint=f"give one entry of the {kind}s column per {kind} part",
+                        hint=f"give one entry of the {kind}s column per `<{kind}>` "
+                        f"placeholder (or {kind} part)",
                     )
             joined, calls = False, False
             if prompts is not None:
                 if g not in prepared:
                     try:
                         _check_read(prompts[g])
-                        prepared[g] = prep(prompts[g], plan.prompt, vision)
+                        prepared[g] = prep(prompts[g], plan.prompt, vision, kinds)
                     except RowError as e:
                         prepared[g] = e
                 if isinstance(prepared[g], RowError):
@@ -241,7 +256,7 @@ def _render(
                 joined = bool(info and info.joined)
                 calls = bool(info and info.tool_calls is not None)
             for c in rows:
-                row[c], info = prep(row[c], c, vision)
+                row[c], info = prep(row[c], c, vision, kinds)
                 joined = joined or bool(info and info.joined)
                 calls = calls or bool(info and info.tool_calls is not None)
             if prompts is not None and prompt_text[g] is None:
