@@ -25,6 +25,7 @@ from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
     image_marks,
+    media_error,
     media_marks,
     mismatch,
     parts_roles,
@@ -207,6 +208,7 @@ def _render(
     media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
     support = tool_support(job.template)
+    unnamed = [k for k in MEDIA_COLUMNS if k not in job.template.source]  # renders none
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
@@ -275,6 +277,7 @@ def _render(
             )
         except RowError as e:
             e = tool_call_error(e, job.template, row, bool(tools_g[g]))
+            e = media_error(e, job.template, row)
             failures.append(
                 {
                     "row": offset + i,
@@ -301,6 +304,8 @@ def _render(
         rep.dropped_calls_rows += calls and not support.renders_calls(bool(tools_g[g]))
         rep.ignored_tools_rows += bool(tools_g[g]) and not support.tools
         rep.image_rows += vision
+        for kind in unnamed:
+            rep.dropped_media[kind] += any(media_marks(v, kind)[1] for v in row.values())
         if shortened:
             rep.prefix_mismatch_rows += 1
             if len(rep.prefix_mismatch_examples) < EXAMPLE_ROWS:
