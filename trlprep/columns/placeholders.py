@@ -18,6 +18,7 @@ import re
 from collections.abc import Iterable
 
 import numpy as np
+import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -121,7 +122,11 @@ def placeholder_columns(table: pa.Table, marks: Iterable[str] = (PLACEHOLDER,)) 
         if i < 0 or not is_string(struct.field(i).type):
             continue
         contents = pc.struct_field(pc.list_flatten(table.column(f.name)), "content")
-        hit = pc.match_substring_regex(contents, _pattern(marks))
+        hit = (
+            pc.match_substring(contents, marks[0])
+            if len(marks) == 1
+            else pc.match_substring_regex(contents, _pattern(marks))
+        )
         if pc.any(pc.fill_null(hit, False)).as_py():
             out.append(f.name)
     return out
@@ -183,13 +188,16 @@ def _as_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
 def _split(content: pa.Array, kinds: list[str]) -> pa.Array:
     """Each string as parts: text pieces around the media parts of the placeholders of
     `kinds` (`{"type": "image"}`, ...), in the order they stand (null stays null)."""
-    import polars as pl
 
-    pattern = _pattern(PLACEHOLDERS[k] for k in kinds)
     filled = pc.fill_null(content, "")
-    pieces = pc.split_pattern_regex(filled, pattern)
-    # the placeholder before each piece but a string's first, in order
-    marks = pl.Series(filled).str.extract_all(pattern).explode().drop_nulls()
+    if len(kinds) == 1:  # one medium: a literal split, every placeholder of that kind
+        pieces = pc.split_pattern(filled, PLACEHOLDERS[kinds[0]])
+        marks = None
+    else:
+        pattern = _pattern(PLACEHOLDERS[k] for k in kinds)
+        pieces = pc.split_pattern_regex(filled, pattern)
+        # the placeholder before each piece but a string's first, in order
+        marks = pl.Series(filled).str.extract_all(pattern).explode().drop_nulls()
     n_pieces = np.asarray(pc.list_value_length(pieces).to_numpy(zero_copy_only=False), np.int64)
     flat = pc.list_flatten(pieces)
     parent = np.repeat(np.arange(len(content)), n_pieces)
@@ -205,7 +213,7 @@ def _split(content: pa.Array, kinds: list[str]) -> pa.Array:
     kinds_at = np.empty(total, dtype=object)
     take = np.full(total, -1, np.int64)
     at = np.concatenate([[0], np.cumsum(per_piece)[:-1]]).astype(np.int64)
-    kinds_at[at[has_media]] = marks.str.strip_chars("<>").to_numpy()
+    kinds_at[at[has_media]] = kinds[0] if marks is None else marks.str.strip_chars("<>").to_numpy()
     text_at = at + has_media
     kinds_at[text_at[keep_text]] = "text"
     take[text_at[keep_text]] = np.flatnonzero(keep_text)
