@@ -321,3 +321,38 @@ def test_the_python_api_renders_one_example_alike():
     assert got == original_render("qwen3_vl", _as_parts(row["messages"]))
     with pytest.raises(Exception, match="1 `<video>` placeholder but the row has 0 videos"):
         apply_chat_template({**row, "videos": []}, _tokenizer(path))
+
+
+def test_recurring_prompts_with_videos_in_worker_processes(monkeypatch):
+    """Prompts rendered once per (prompt, videos) before the rows, in two processes: the
+    same prompt text with and without its video is two prompts."""
+    from realdata.support import _tokenizer
+
+    import trlprep.templates.table as table_mod
+    from trlprep.errors import RowFailures
+    from trlprep.io.readers import table_from_records
+    from trlprep.templates import load_template, render_table
+
+    path = TEMPLATES / "qwen2_5_vl.jinja"
+    if not path.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    monkeypatch.setattr(table_mod, "MIN_ROWS_PER_WORKER", 4)
+    monkeypatch.setattr(table_mod, "BATCH_ROWS", 8)
+    source = json.loads(VIDEO.read_text())[0]["messages"]
+    prompt = [{"role": "user", "content": source[0]["content"]}]  # "<video>Why is ...?"
+    rows = []
+    for i in range(24):
+        videos = [f"{i % 2}.mp4"] if i % 3 else []  # same prompt text, with and without
+        done = [{"role": "assistant", "content": f"A{i}"}]
+        rows.append({"prompt": prompt, "completion": done, "videos": videos})
+    table = table_from_records(rows)
+    template = load_template(_tokenizer(path))
+    with pytest.raises(RowFailures) as info:
+        render_table(table, "pc", template, num_proc=2)
+    assert info.value.rows == list(range(0, 24, 3))
+    kept = table.filter([bool(i % 3) for i in range(24)])
+    out, report = render_table(kept, "pc", template, num_proc=2)
+    want = original_render("qwen2_5_vl", _as_parts(prompt), add_generation_prompt=True)
+    assert set(out.column("prompt").to_pylist()) == {want} and "<|video_pad|>" in want
+    assert out.column("completion").to_pylist()[0] == "A1<|im_end|>\n"
+    assert report.num_proc == 2 and report.fast_rows == 0
