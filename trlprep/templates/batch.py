@@ -24,10 +24,8 @@ from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
-    image_marks,
     media_error,
     media_marks,
-    mismatch,
     parts_roles,
     prepare,
     tool_call_error,
@@ -208,7 +206,8 @@ def _render(
     media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
     support = tool_support(job.template)
-    unnamed = [k for k in MEDIA_COLUMNS if k not in job.template.source]  # renders none
+    counted = {"image": images, **media} if images is not None else media
+    unnamed = [k for k in media if k not in job.template.source]  # it renders none of them
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
@@ -220,18 +219,7 @@ def _render(
         row = {c: rows[c][i] for c in rows}
         try:
             _check_read(tools_g[g], kwargs_g[g], *row.values())
-            if images is not None:  # placeholders and images agree in number first
-                marks = [_marks(row[c]) for c in rows]
-                marks += [_marks(prompts[g])] if prompts is not None else []
-                holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
-                if holders + parts != images[i]:
-                    raise RowError(
-                        mismatch(holders, parts, int(images[i])),
-                        None,
-                        hint="each image needs one `<image>` placeholder (or image part) "
-                        "where it goes in the conversation",
-                    )
-            for kind, held in media.items():  # video and audio: not images
+            for kind, held in counted.items():  # placeholders and media agree in number
                 marks = [media_marks(row[c], kind) for c in rows]
                 marks += [media_marks(prompts[g], kind)] if prompts is not None else []
                 holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
@@ -241,8 +229,9 @@ def _render(
                     raise RowError(
                         media_mismatch(kind, holders, parts, int(held[i])),
                         None,
-                        hint=f"give one entry of the {kind}s column per `<{kind}>` "
-                        f"placeholder (or {kind} part)",
+                        hint=f"each {kind} needs one `<{kind}>` placeholder (or {kind} part) "
+                        "where it goes in the conversation"
+                        + ("" if kind == "image" else f", one per entry of the {kind}s column"),
                     )
             joined, calls = False, False
             if prompts is not None:
@@ -319,12 +308,6 @@ def _check_read(*values: Any) -> None:
     for v in values:
         if isinstance(v, _Bad):
             v.fail()
-
-
-def _marks(messages: Any) -> tuple[int, int]:
-    if not isinstance(messages, list):
-        return 0, 0
-    return image_marks(messages)
 
 
 def group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
