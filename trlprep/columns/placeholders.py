@@ -18,7 +18,6 @@ import re
 from collections.abc import Iterable
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -194,6 +193,8 @@ def _split(content: pa.Array, kinds: list[str]) -> pa.Array:
         pieces = pc.split_pattern(filled, PLACEHOLDERS[kinds[0]])
         marks = None
     else:
+        import polars as pl  # only here: importing the module stays light
+
         pattern = _pattern(PLACEHOLDERS[k] for k in kinds)
         pieces = pc.split_pattern_regex(filled, pattern)
         # the placeholder before each piece but a string's first, in order
