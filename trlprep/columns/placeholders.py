@@ -33,7 +33,8 @@ PART = pa.struct([("type", pa.string()), ("text", pa.string())])
 
 def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
     """Per medium whose column `table` has (`image`, `video`, `audio`): its entries per row
-    (list lengths, 1 for a single non-null value such as an `image`; null counts 0)."""
+    (list lengths, 1 for a single non-null `image`; null counts 0). `videos` / `audios`
+    count as lists only, as validate and the template stage read them."""
     out: dict[str, np.ndarray] = {}
     for kind, names in MEDIA_COLUMNS.items():
         for name in names:
@@ -42,8 +43,10 @@ def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
             col = table.column(name)
             if is_list(col.type):
                 k = pc.fill_null(pc.list_value_length(col), 0)
-            else:
+            elif kind == "image":
                 k = pc.cast(col.is_valid(), pa.int64())
+            else:
+                continue
             k = np.asarray(k.to_numpy(), np.int64)
             out[kind] = k if kind not in out else out[kind] + k
     return out
