@@ -77,7 +77,8 @@ def test_video_parts_are_counted_against_a_videos_column(tmp_path):
     reasons = [r["reason"] for r in rejects]
     assert reasons == [
         "the conversation holds 1 video part but the row has 0 videos (column videos)",
-        "the conversation holds no video part but the row has 1 video (column videos)",
+        "the conversation holds no `<video>` placeholder or video part but the row has 1 video "
+        "(column videos)",
     ], reasons
     assert "has no videos column" not in " ".join(res.output.split())
 

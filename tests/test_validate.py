@@ -356,12 +356,17 @@ CASES = [
     (
         "media-placeholder",
         [
-            {"messages": [U, A], "videos": []},  # (with a video, media-count is an error too)
-            {"messages": [_m("user", "<video> what is it?"), A], "videos": []},
+            # a video part in the prompt and a `<video>` in the completion: 2 videos in all
+            # (media-count agrees), but the placeholders alone are not the videos
+            {
+                "prompt": [_m("user", [{"type": "video"}, {"type": "text", "text": "Go"}])],
+                "completion": [_m("assistant", "<video>")],
+                "videos": ["a.mp4", "b.mp4"],
+            },
         ],
         {},
-        "messages",
-        [1],
+        None,
+        [0],
     ),
 ]
 

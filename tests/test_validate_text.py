@@ -98,7 +98,7 @@ def test_unbalanced_image_placeholders():
     rep = _rows(rows)
     issue = rep.issue("image-placeholder")
     assert issue is not None and issue.rows == [1]
-    assert "2 <image>, 1 images" in issue.message
+    assert "2 <image>, 1 image)" in issue.message
     # placeholders without an images column at all
     rep = _rows([{"messages": _msgs(("user", "<image> hi"), ("assistant", "ok"))}])
     assert rep.issue("image-placeholder").rows == [0]
@@ -109,7 +109,7 @@ def test_unbalanced_image_placeholders():
         "images": ["a"],
     }
     rep = _rows([pc])
-    assert "prompt+completion: 2 <image>, 1 images" in rep.issue("image-placeholder").message
+    assert "prompt+completion: 2 <image>, 1 image)" in rep.issue("image-placeholder").message
 
 
 def test_clean_data_has_none_of_them():

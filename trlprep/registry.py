@@ -225,6 +225,13 @@ PART_TYPES: tuple[str, ...] = ("text", "image", "image_url", "video", "audio", "
 # Per-row side columns trlprep understands (anything else is an extra, carried along).
 SIDE_COLUMNS: tuple[str, ...] = ("tools", "chat_template_kwargs", "images", "image", "margin")
 IMAGE_COLUMNS: tuple[str, ...] = ("images", "image")
+# The columns holding each medium beside the conversation (`<image>`, `<video>`, `<audio>`
+# placeholders and image / video / audio parts are counted against them).
+MEDIA_COLUMNS: dict[str, tuple[str, ...]] = {
+    "image": IMAGE_COLUMNS,
+    "video": ("videos",),
+    "audio": ("audios",),
+}
 # Role names other tools use, mapped when asked (--role-map, importers, maybe_convert_to_chatml).
 COMMON_ROLE_MAP: dict[str, str] = {
     "human": "user",

@@ -76,23 +76,14 @@ class InputRows:
         return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
 
 
-def _image_parts(table: pa.Table) -> pa.Table:
-    """`<image>` placeholders of rows with images made image parts (TRL's vision format)."""
-    from trlprep.columns.placeholders import map_placeholders, media_placeholder_rows
+def _media_parts(table: pa.Table) -> pa.Table:
+    """`<image>` / `<video>` / `<audio>` placeholders of rows with images / videos / audios
+    made media parts (TRL's vision format)."""
+    from trlprep.columns.placeholders import map_placeholders
 
-    media, marks = media_placeholder_rows(table)
-    if len(media):  # said, not refused: the rows are valid text, but not what was meant
-        from trlprep.converters.common import rows_text, warn
-
-        warn(
-            f"{rows_text(media)}: {' and '.join(marks)} placeholders stay literal text: only "
-            "<image> placeholders become content parts, so a chat template prints them and the "
-            'model never sees the media; write each as a {"type": "video"} / {"type": '
-            '"audio"} content part where it stands (Qwen2.5-VL renders video parts)'
-        )
     out, bad, reasons = map_placeholders(table)
     if len(bad):
-        raise RowFailures(bad.tolist(), reasons, stage="image placeholders")
+        raise RowFailures(bad.tolist(), reasons, stage="media placeholders")
     return out
 
 
@@ -140,7 +131,7 @@ def apply_steps(
     from trlprep.converters import row_offset
 
     opts = options or plan.options
-    table = _stage(table, _image_parts, offset, source)
+    table = _stage(table, _media_parts, offset, source)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows

@@ -28,6 +28,7 @@ from trlprep.io.readers import Batch
 from trlprep.registry import (
     IMAGE_COLUMNS,
     LANGUAGE_MODELING,
+    MEDIA_COLUMNS,
     SIDE_COLUMNS,
     TYPES,
     DatasetType,
@@ -165,7 +166,8 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
 
     det.column_kinds = {n: dict(cp.kinds) for n, cp in cols.items()}
     det.side_columns = [n for n in cols if n in SIDE_COLUMNS]
-    det.vision = any(n in cols for n in IMAGE_COLUMNS) or any(cp.parts for cp in cols.values())
+    media = {n for names in MEDIA_COLUMNS.values() for n in names}
+    det.vision = any(n in cols for n in media) or any(cp.parts for cp in cols.values())
     det.roles = sorted(set().union(*(cp.roles for cp in cols.values())) if cols else set())
 
     if dtype is None:

@@ -11,7 +11,7 @@ from typing import Any
 from trlprep.errors import DataError, UsageError
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.registry import IMAGE_COLUMNS, TYPES, Format, Kind
-from trlprep.templates.inputs import prepare_example, tool_call_error
+from trlprep.templates.inputs import media_error, prepare_example, tool_call_error
 from trlprep.templates.rules import RowError, plan_for, render_row, type_of_keys
 from trlprep.templates.sources import load_template
 from trlprep.templates.table import TemplateReport, render_table
@@ -140,6 +140,7 @@ def _apply_example(
     except RowError as e:
         content = {c: example.get(c) for c in plan.content}
         e = tool_call_error(e, template, content, bool(row_tools or tools))
+        e = media_error(e, template, content)
         raise DataError(e.message, column=e.column, hint=e.hint) from None
     out: dict[str, Any] = {}
     for col in dtype.columns:

@@ -20,13 +20,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_list, is_string
+from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
-    image_marks,
-    media_mismatch,
-    media_parts,
-    mismatch,
+    media_error,
+    media_marks,
     parts_roles,
     prepare,
     tool_call_error,
@@ -44,7 +43,12 @@ PROMPT_GROUP = "__trlprep_prompt_group"
 PROMPT_TEXT = "__trlprep_prompt_text"
 # Per row, set by the table renderer when the table has images: how many the row has
 IMAGE_COUNT = "__trlprep_images"
-MEDIA_COLUMNS = ("video", "audio")  # parts checked against the `videos` / `audios` column
+# placeholders and parts checked against the `videos` / `audios` column
+MEDIA_COLUMNS = ("video", "audio")
+# what a row's prompt is prepared with beside its messages: rows differing in these are
+# prepared (and their prompt rendered) apart
+SIDE_KEYS = (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT)
+MEDIA_KEYS = tuple(f"{k}s" for k in MEDIA_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -93,13 +97,14 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
     prompts = _values(batch, plan.prompt, offset, rows)
     tools, kwargs = _side(job, batch, offset, rows)
     images = _image_counts(batch)
+    media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
     out: list[str | None] = []
     for i, (prompt, t, k) in enumerate(zip(prompts, tools, kwargs, strict=True)):
         try:
             _check_read(prompt, t, k)
             vision = images is not None and images[i] > 0
-            prompt, _ = prep(prompt, plan.prompt, vision)
+            prompt, _ = prep(prompt, plan.prompt, vision, _row_media(media, i))
             out.append(render_prompt(job.template, prompt, t, k, trusted=True))
         except (RowError, TrlprepError):
             out.append(None)
@@ -114,7 +119,7 @@ class _Preparer:
         self.roles = parts_roles(job.template)
         self.args_text = {f.name for f in schema if has_tagged_arguments(f.type)}
 
-    def __call__(self, messages: Any, column: str, vision: bool):
+    def __call__(self, messages: Any, column: str, vision: bool, media: tuple[str, ...] = ()):
         if not isinstance(messages, list):
             return messages, None
         return prepare(
@@ -124,6 +129,7 @@ class _Preparer:
             vision=vision,
             template_name=self.template.name,
             args_text=column in self.args_text,
+            media=media,
         )
 
 
@@ -134,25 +140,30 @@ def _image_counts(batch: pa.Table) -> np.ndarray | None:
 
 
 def _media_counts(batch: pa.Table, plan: Plan) -> dict[str, np.ndarray | None]:
-    """Per media kind (`video`, `audio`) whose parts a conversation may hold: the entries of
-    the row's `videos`/`audios` list column (None: no such column, the count unchecked).
-    Empty when no conversation column can hold content parts."""
+    """Per media kind (`video`, `audio`): the entries of the row's `videos`/`audios` list
+    column, against which its placeholders and parts are counted (None: no such column; the
+    kind is then left out where no conversation column can hold content parts, else its
+    parts are counted as unchecked)."""
     convs = [c for c in plan.content if c in batch.column_names]
-    if not any(
+    parts = any(
         content_is_parts(batch.schema.field(c).type) or is_json_field(batch.schema.field(c))
         for c in convs
-    ):
-        return {}
+    )
     out: dict[str, np.ndarray | None] = {}
     for kind in MEDIA_COLUMNS:
         name = f"{kind}s"
         col = batch.column(name) if name in batch.column_names else None
-        if col is None or not is_list(col.type):
+        if col is not None and is_list(col.type):
+            k = pc.fill_null(pc.list_value_length(col), 0)
+            out[kind] = np.asarray(k.to_numpy(), np.int64)
+        elif parts:
             out[kind] = None
-            continue
-        k = pc.fill_null(pc.list_value_length(col), 0)
-        out[kind] = np.asarray(k.to_numpy(), np.int64)
     return out
+
+
+def _row_media(media: dict[str, np.ndarray | None], i: int) -> tuple[str, ...]:
+    """The kinds of media row `i` has entries of (its placeholders become parts)."""
+    return tuple(k for k, held in media.items() if held is not None and held[i] > 0)
 
 
 def _values(batch: pa.Table, c: str, offset: int, take: np.ndarray | None = None) -> list:
@@ -177,7 +188,7 @@ def _render(
     job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport, failures: list
 ):
     n = batch.num_rows
-    side = [c for c in (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT) if c in batch.column_names]
+    side = [c for c in (*SIDE_KEYS, *MEDIA_KEYS) if c in batch.column_names]
     out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
     grouped = PROMPT_GROUP in batch.column_names
     if grouped:
@@ -195,6 +206,8 @@ def _render(
     media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
     support = tool_support(job.template)
+    counted = {"image": images, **media} if images is not None else media
+    unnamed = [k for k in media if k not in job.template.source]  # it renders none of them
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
@@ -202,37 +215,30 @@ def _render(
     for i in range(n):
         g = int(group[i])
         vision = images is not None and images[i] > 0
+        kinds = _row_media(media, i)
         row = {c: rows[c][i] for c in rows}
         try:
             _check_read(tools_g[g], kwargs_g[g], *row.values())
-            if images is not None:  # placeholders and images agree in number first
-                marks = [_marks(row[c]) for c in rows]
-                marks += [_marks(prompts[g])] if prompts is not None else []
+            for kind, held in counted.items():  # placeholders and media agree in number
+                marks = [media_marks(row[c], kind) for c in rows]
+                marks += [media_marks(prompts[g], kind)] if prompts is not None else []
                 holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
-                if holders + parts != images[i]:
-                    raise RowError(
-                        mismatch(holders, parts, int(images[i])),
-                        None,
-                        hint="each image needs one `<image>` placeholder (or image part) "
-                        "where it goes in the conversation",
-                    )
-            for kind, held in media.items():  # video and audio parts: not images
-                parts = sum(media_parts(row[c], kind) for c in rows)
-                parts += media_parts(prompts[g], kind) if prompts is not None else 0
                 if held is None:
                     rep.unchecked_media[kind] += parts > 0
-                elif parts != held[i]:
+                elif holders + parts != held[i]:
                     raise RowError(
-                        media_mismatch(kind, parts, int(held[i])),
+                        media_mismatch(kind, holders, parts, int(held[i])),
                         None,
-                        hint=f"give one entry of the {kind}s column per {kind} part",
+                        hint=f"each {kind} needs one `<{kind}>` placeholder (or {kind} part) "
+                        "where it goes in the conversation"
+                        + ("" if kind == "image" else f", one per entry of the {kind}s column"),
                     )
             joined, calls = False, False
             if prompts is not None:
                 if g not in prepared:
                     try:
                         _check_read(prompts[g])
-                        prepared[g] = prep(prompts[g], plan.prompt, vision)
+                        prepared[g] = prep(prompts[g], plan.prompt, vision, kinds)
                     except RowError as e:
                         prepared[g] = e
                 if isinstance(prepared[g], RowError):
@@ -241,7 +247,7 @@ def _render(
                 joined = bool(info and info.joined)
                 calls = bool(info and info.tool_calls is not None)
             for c in rows:
-                row[c], info = prep(row[c], c, vision)
+                row[c], info = prep(row[c], c, vision, kinds)
                 joined = joined or bool(info and info.joined)
                 calls = calls or bool(info and info.tool_calls is not None)
             if prompts is not None and prompt_text[g] is None:
@@ -260,6 +266,7 @@ def _render(
             )
         except RowError as e:
             e = tool_call_error(e, job.template, row, bool(tools_g[g]))
+            e = media_error(e, job.template, row)
             failures.append(
                 {
                     "row": offset + i,
@@ -286,6 +293,8 @@ def _render(
         rep.dropped_calls_rows += calls and not support.renders_calls(bool(tools_g[g]))
         rep.ignored_tools_rows += bool(tools_g[g]) and not support.tools
         rep.image_rows += vision
+        for kind in unnamed:
+            rep.dropped_media[kind] += any(media_marks(v, kind)[1] for v in row.values())
         if shortened:
             rep.prefix_mismatch_rows += 1
             if len(rep.prefix_mismatch_examples) < EXAMPLE_ROWS:
@@ -299,12 +308,6 @@ def _check_read(*values: Any) -> None:
     for v in values:
         if isinstance(v, _Bad):
             v.fail()
-
-
-def _marks(messages: Any) -> tuple[int, int]:
-    if not isinstance(messages, list):
-        return 0, 0
-    return image_marks(messages)
 
 
 def group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:

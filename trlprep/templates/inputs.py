@@ -14,12 +14,13 @@ to what the template renders, `<image>` placeholders turned into image parts.
 - Whether the template renders an assistant turn's tool calls and the `tools` it is given
   is probed once per template too (`tool_support`: does the probe call's or tool's name
   appear in the render?), so rows whose calls or tools a template drops can be counted.
-- With images beside the conversation (`images`/`image`), each `<image>` in string content
-  becomes an image part, the text around it text parts, and every other string content of
-  the row one text part (TRL's vision format); the placeholders (plus image parts already
-  there) must number as many as the row's images, else the row fails. Video and audio
-  parts are not images: they are counted against a `videos` / `audios` list column where
-  the row has one (else their number is unchecked, and the render report says so).
+- With media beside the conversation (`images`/`image`, `videos`, `audios`), each
+  `<image>` (`<video>`, `<audio>`) in string content becomes an image (video, audio) part,
+  the text around it text parts, and every other string content of the row one text part
+  (TRL's vision format); the placeholders plus the parts of each medium must number as
+  many as the row's entries of its column, else the row fails. A placeholder whose medium
+  has no column stays text; media parts without their column are not counted (the render
+  report says so for video and audio).
 """
 
 from __future__ import annotations
@@ -31,11 +32,11 @@ from functools import lru_cache
 from typing import Any
 
 from trlprep.columns.arrowtypes import is_media_part, media_kind
+from trlprep.columns.placeholders import PLACEHOLDER, PLACEHOLDERS, split_text
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate, RenderError
 from trlprep.wording import article
 
-PLACEHOLDER = "<image>"
 PROBE_TEXT = "trlprep-probe-4f1c"
 PROBE_ROLES = ("system", "user", "assistant", "tool")
 PROBE_TOOL = "trlprep_probe_tool_4f1c"
@@ -158,36 +159,29 @@ def count_images(messages: list) -> int:
 
 def image_marks(messages: list) -> tuple[int, int]:
     """(`<image>` placeholders in string contents, image parts in list contents); video,
-    audio and file parts are not images (`media_parts` counts videos and audios)."""
+    audio and file parts are not images (`media_marks` counts videos and audios)."""
+    return media_marks(messages, "image")
+
+
+def media_marks(messages: Any, kind: str) -> tuple[int, int]:
+    """(`kind` placeholders (`<image>`, `<video>`, `<audio>`) in the string contents of
+    `messages`, `kind` parts in their list contents)."""
+    if not isinstance(messages, list):
+        return 0, 0
+    mark = PLACEHOLDERS[kind]
     holders = parts = 0
     for m in messages:
         c = m.get("content") if isinstance(m, dict) else None
         if isinstance(c, str):
-            holders += c.count(PLACEHOLDER)
+            holders += c.count(mark)
         elif isinstance(c, list):
-            parts += sum(1 for p in c if isinstance(p, dict) and media_kind(p) == "image")
+            parts += sum(1 for p in c if isinstance(p, dict) and media_kind(p) == kind)
     return holders, parts
 
 
 def media_parts(messages: Any, kind: str) -> int:
     """The content parts of `messages` holding media of `kind` (`video`, `audio`)."""
-    if not isinstance(messages, list):
-        return 0
-    n = 0
-    for m in messages:
-        c = m.get("content") if isinstance(m, dict) else None
-        if isinstance(c, list):
-            n += sum(1 for p in c if isinstance(p, dict) and media_kind(p) == kind)
-    return n
-
-
-def media_mismatch(kind: str, parts: int, held: int) -> str:
-    """The reason a row whose `kind` parts (video, audio) and its `videos`/`audios` column
-    disagree in number fails."""
-    from trlprep.wording import plural
-
-    found = plural(parts, f"{kind} part") if parts else f"no {kind} part"
-    return f"the conversation holds {found} but the row has {plural(held, kind)} (column {kind}s)"
+    return media_marks(messages, kind)[1]
 
 
 def prepare(
@@ -198,13 +192,17 @@ def prepare(
     vision: bool = False,
     template_name: str = "the template",
     args_text: bool = False,
+    media: tuple[str, ...] = (),
 ) -> tuple[list, Prepared]:
     """`messages` ready for the template (new dicts where changed; see the module doc).
 
     `roles`: the roles the template renders parts for (`parts_roles`); `vision`: the row has
-    images, so placeholders become image parts; `args_text`: tool-call arguments are tagged
-    JSON text of the user's values (`jsonargs`). Raises RowError naming the message.
+    images, so `<image>` placeholders become image parts; `media`: other media the row has
+    (`video`, `audio`), whose placeholders become their parts; `args_text`: tool-call
+    arguments are tagged JSON text of the user's values (`jsonargs`). Raises RowError naming
+    the message.
     """
+    kinds = ("image", *media) if vision else media
     info = Prepared()
     out = messages
     for i, m in enumerate(messages):
@@ -219,9 +217,9 @@ def prepare(
         content = new.get("content")
         if vision:
             info.images += count_images([new])
-            if isinstance(content, str):
-                new = {**new, "content": _split_placeholders(content)}
-                content = new["content"]
+        if kinds and isinstance(content, str):
+            new = {**new, "content": split_text(content, kinds)}
+            content = new["content"]
         if isinstance(content, list) and content and _is_parts(content):
             role = new.get("role")
             if role not in roles:
@@ -257,24 +255,30 @@ def prepare_example(
     example: dict, columns: tuple[str, ...], template: ChatTemplate, images: int | None
 ) -> dict:
     """One example's conversations (`columns`) prepared for `template`; `images`: how many
-    images the example has (None: no image column); video / audio parts are counted against
-    the example's `videos` / `audios` list where it has one. Raises RowError."""
+    images the example has (None: no image column); video / audio placeholders and parts
+    are counted against the example's `videos` / `audios` list where it has one. Raises
+    RowError."""
+    from trlprep.columns.placeholders import mismatch
+
     roles = parts_roles(template)
     convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
-    if images is not None:
-        marks = [image_marks(v) for v in convs.values()]
-        holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
-        if holders + parts != images:
-            raise RowError(mismatch(holders, parts, images))
+    held = {"image": images}
     for kind in ("video", "audio"):  # checked where the example has the column
-        held = example.get(f"{kind}s")
-        if isinstance(held, list):
-            found = sum(media_parts(v, kind) for v in convs.values())
-            if found != len(held):
-                raise RowError(media_mismatch(kind, found, len(held)))
+        value = example.get(f"{kind}s")
+        held[kind] = len(value) if isinstance(value, list) else None
+    for kind, n in held.items():
+        if n is None:
+            continue
+        marks = [media_marks(v, kind) for v in convs.values()]
+        holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
+        if holders + parts != n:
+            raise RowError(mismatch(kind, holders, parts, n))
+    media = tuple(k for k in ("video", "audio") if held[k])
     out = dict(example)
     for c, value in convs.items():
-        out[c], _ = prepare(value, c, roles, vision=bool(images), template_name=template.name)
+        out[c], _ = prepare(
+            value, c, roles, vision=bool(images), template_name=template.name, media=media
+        )
     return out
 
 
@@ -311,16 +315,36 @@ def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool)
     return e
 
 
+def media_error(e: RowError, template: ChatTemplate, row: dict) -> RowError:
+    """`e`, said as what it likely is when `template` raised on a row holding video or
+    audio parts whose kind its source never names (`row`: column -> messages)."""
+    if not getattr(e, "raised_by_template", False):
+        return e
+    for column, messages in row.items():
+        for i, m in enumerate(messages if isinstance(messages, list) else ()):
+            c = m.get("content") if isinstance(m, dict) else None
+            found = (media_kind(p) for p in c if isinstance(p, dict)) if isinstance(c, list) else ()
+            kinds = [k for k in dict.fromkeys(found) if k in ("video", "audio")]
+            kinds = [k for k in kinds if k not in template.source]
+            if kinds:
+                what = " and ".join(kinds)
+                return RowError(
+                    f"{e.message} (message {i} ({m.get('role')}) has {what} parts, and "
+                    f"{template.name} has no {what} in its text: it renders no {what})",
+                    column,
+                    hint=f"use a chat template that renders {what} parts, or set these rows "
+                    "aside (--on-error skip)",
+                    raised_by_template=True,
+                )
+    return e
+
+
 def mismatch(placeholders: int, parts: int, images: int) -> str:
     """The reason a row whose placeholders (and image parts) and images disagree in number
     fails, naming what was counted."""
-    from trlprep.columns.placeholders import counted_images
-    from trlprep.wording import plural
+    from trlprep.columns.placeholders import mismatch as media_mismatch
 
-    return (
-        f"the conversation holds {counted_images(placeholders, parts)} but the row has "
-        f"{plural(images, 'image')}"
-    )
+    return media_mismatch("image", placeholders, parts, images)
 
 
 def _is_parts(content: list) -> bool:
@@ -338,19 +362,6 @@ def _text(part: dict, column: str, i: int) -> str:
             hint="import it with --from llamafactory-v1" if v1 else None,
         )
     return text
-
-
-def _split_placeholders(content: str) -> list[dict]:
-    if PLACEHOLDER not in content:
-        return [{"type": "text", "text": content}]
-    pieces = content.split(PLACEHOLDER)
-    parts: list[dict] = []
-    for k, piece in enumerate(pieces):
-        if k:
-            parts.append({"type": "image"})
-        if piece:
-            parts.append({"type": "text", "text": piece})
-    return parts
 
 
 def _kind(value: Any) -> str:
@@ -413,7 +424,8 @@ __all__ = [
     "ToolSupport",
     "count_images",
     "image_marks",
-    "media_mismatch",
+    "media_error",
+    "media_marks",
     "media_parts",
     "first_tool_call",
     "mismatch",

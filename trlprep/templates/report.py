@@ -30,6 +30,8 @@ class TemplateReport:
     ignored_tools_rows: int = 0  # rows given tools the template does not render
     # rows holding video / audio parts without a `videos` / `audios` column: count unchecked
     unchecked_media: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
+    # rows rendered with video / audio parts by a template with no such word in its text
+    dropped_media: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
 
     def merge(self, other: TemplateReport) -> None:
@@ -44,6 +46,8 @@ class TemplateReport:
         self.ignored_tools_rows += other.ignored_tools_rows
         for kind, n in other.unchecked_media.items():
             self.unchecked_media[kind] = self.unchecked_media.get(kind, 0) + n
+        for kind, n in other.dropped_media.items():
+            self.dropped_media[kind] = self.dropped_media.get(kind, 0) + n
         room = EXAMPLE_ROWS - len(self.prefix_mismatch_examples)
         self.prefix_mismatch_examples.extend(other.prefix_mismatch_examples[:room])
 
@@ -79,7 +83,7 @@ class TemplateReport:
         return out
 
     def warnings(self) -> list[str]:
-        """What the template silently left out of the text: tool calls, tools."""
+        """What the template silently left out of the text: tool calls, tools, media."""
         out = []
         n, name = self.dropped_calls_rows, self.template
         if n:
@@ -95,6 +99,13 @@ class TemplateReport:
                 f"definitions are not in the text); use a template that renders tools "
                 f"({TOOL_TEMPLATES})"
             )
+        for kind, n in self.dropped_media.items():
+            if n:
+                out.append(
+                    f"{plural(n, 'row')} {_s('hold', n)} {kind} parts and {name} has no "
+                    f"{kind} in its text: it rendered nothing for them (the model never sees "
+                    f"the {kind}); use a template that renders {kind} parts"
+                )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -113,6 +124,7 @@ class TemplateReport:
             "dropped_calls_rows": self.dropped_calls_rows,
             "ignored_tools_rows": self.ignored_tools_rows,
             "unchecked_media_rows": dict(self.unchecked_media),
+            "dropped_media_rows": dict(self.dropped_media),
             "notes": self.notes(),
             "warnings": self.warnings(),
         }

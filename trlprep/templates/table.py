@@ -15,17 +15,16 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_list
+from trlprep.columns.placeholders import image_counts
 from trlprep.errors import RowFailures, TrlprepError, UsageError
-from trlprep.registry import IMAGE_COLUMNS, DatasetType, get_type
+from trlprep.registry import DatasetType, get_type
 from trlprep.templates.batch import (
     IMAGE_COUNT,
-    KWARGS_COLUMN,
+    MEDIA_KEYS,
     PROMPT_GROUP,
     PROMPT_TEXT,
-    TOOLS_COLUMN,
+    SIDE_KEYS,
     Job,
     TemplateReport,
     group_rows,
@@ -67,7 +66,8 @@ def render_table(
     and `chat_template_kwargs` columns are passed to the template; a row's values win over
     `tools`/`template_kwargs`. Messages are fitted to the template first
     (`templates.inputs`: tool-call arguments parsed, text parts joined for templates that
-    take strings, `<image>` placeholders of rows with `images` made image parts).
+    take strings, `<image>` / `<video>` / `<audio>` placeholders of rows with `images` /
+    `videos` / `audios` made media parts).
     `num_proc` defaults to the available cores. Every row is tried: rows that fail raise one
     `RowFailures` (stage "chat template", positions in `table`, the template's own message
     per row). `row_offset` shifts the row numbers of the report's examples; `lines` is
@@ -89,7 +89,8 @@ def render_table(
     work = _with_image_counts(table)
     try:
         todo = [(s, work.slice(s, BATCH_ROWS)) for s in range(0, n, BATCH_ROWS)]
-        if fast and IMAGE_COUNT not in work.column_names:
+        media = IMAGE_COUNT in work.column_names or any(c in work.column_names for c in MEDIA_KEYS)
+        if fast and not media:  # media are counted and placeholders made parts row by row
             todo = _render_fast(job, plan, todo, pieces, tick)
         jinja_rows = sum(batch.num_rows for _, batch in todo)
         workers = max(1, min(num_proc or available_cores(), jinja_rows // MIN_ROWS_PER_WORKER))
@@ -133,8 +134,7 @@ def _with_prompt_texts(
     every prompt rendered first: each distinct prompt is rendered once, wherever its rows
     are."""
     rows = pa.concat_tables([batch for _, batch in todo])
-    side = (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT)
-    keys = [plan.prompt, *(c for c in side if c in rows.column_names)]
+    keys = [plan.prompt, *(c for c in (*SIDE_KEYS, *MEDIA_KEYS) if c in rows.column_names)]
     first, group = group_rows(rows, keys)
     report.distinct_prompts += len(first)
     bounds = np.cumsum([0] + [batch.num_rows for _, batch in todo])
@@ -201,19 +201,7 @@ def _assemble(table: pa.Table, plan: Plan, outputs: list[dict[str, pa.Array]]) -
 
 def _with_image_counts(table: pa.Table) -> pa.Table:
     """`table` with the hidden IMAGE_COUNT column (images per row) when it has images."""
-    counts = None
-    for name in IMAGE_COLUMNS:
-        if name not in table.column_names:
-            continue
-        col = table.column(name)
-        if pa.types.is_null(col.type):
-            continue
-        if is_list(col.type):
-            k = pc.fill_null(pc.list_value_length(col), 0)
-        else:
-            k = pc.cast(col.is_valid(), pa.int64())
-        k = np.asarray(k.to_numpy(), np.int64)
-        counts = k if counts is None else counts + k
+    counts = image_counts(table)
     if counts is None:
         return table
     return table.append_column(IMAGE_COUNT, pa.array(counts, pa.int64()))

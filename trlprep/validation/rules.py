@@ -24,7 +24,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | special-token            | warning | text holds a literal special token (`<|im_start|>`, ...)  |
 | nul-character            | warning | text holds a NUL character (\x00)                         |
 | image-placeholder        | warning | `<image>` placeholders in the text != images in the row   |
-| media-placeholder        | warning | `<video>`/`<audio>` placeholders beside videos/audios     |
+| media-placeholder        | warning | `<video>`/`<audio>` placeholders != videos/audios in the row|
 | prompt-ending            | error   | a prompt ends on a system or developer turn               |
 | continue-final-message   | info    | a prompt ends on an assistant turn (continued)            |
 | completion-not-assistant | error   | completion/chosen/rejected (explicit) starts off assistant |
@@ -35,7 +35,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | steps-mismatch           | error   | len(completions) != len(labels)                           |
 | empty-steps              | error   | `completions` is an empty list                            |
 | image-count              | error   | image parts in a sequence != images in the row            |
-| media-count              | error   | video/audio parts in a sequence != entries of videos/audios |
+| media-count              | error   | video/audio parts+placeholders != videos/audios in the row |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
 | import-failed            | error   | `--from LAYOUT`: the row cannot be imported from the layout |
 | invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
@@ -220,11 +220,10 @@ RULES: dict[str, Rule] = {
         Rule(
             "media-placeholder",
             W,
-            "a message holds <video> or <audio> placeholders beside a videos/audios column: "
-            "only <image> placeholders become content parts, so these stay literal text",
-            'write each as a {"type": "video"} / {"type": "audio"} content part where it '
-            "stands (templates such as Qwen2.5-VL render video parts); as text, a template "
-            "prints the placeholder and the model never sees the media",
+            "the number of <video> (<audio>) placeholders in the text differs from the "
+            "entries of the videos (audios) column",
+            "give one video (audio) per <video> (<audio>) placeholder, or drop the extra "
+            "placeholders; without a videos (audios) column they stay text",
         ),
         Rule(
             "prompt-ending",
@@ -287,10 +286,10 @@ RULES: dict[str, Rule] = {
         Rule(
             "media-count",
             E,
-            "the number of video or audio parts differs from the entries of the videos or "
-            "audios column",
-            'put one {"type": "video"} (or {"type": "audio"}) part in the messages per entry '
-            "of the videos (audios) column",
+            "the number of video or audio parts and <video> or <audio> placeholders differs "
+            "from the entries of the videos or audios column",
+            'put one <video> placeholder or {"type": "video"} part (<audio>, {"type": '
+            '"audio"}) in the messages per entry of the videos (audios) column',
         ),
         Rule(
             "invalid-tools",

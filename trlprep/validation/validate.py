@@ -35,7 +35,7 @@ from trlprep.validation.checks.plain import (
     check_tokens,
 )
 from trlprep.validation.checks.sides import check_side_columns, media_columns
-from trlprep.validation.checks.text import check_media_placeholders, check_placeholders
+from trlprep.validation.checks.text import check_placeholders
 from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.validation.prepare import prepare_column
@@ -86,17 +86,15 @@ def check_batch(
     images = check_side_columns(data, sink)
     media = media_columns(data, sink)
     cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes, media)
-    check_media_placeholders(data, {n: typed[n] for n in typed if n in _names(plan)}, sink)
+    names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
     marks = {r: i.placeholders for r, i in infos.items() if i.placeholders is not None}
     if marks:
-        names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
         check_placeholders(marks, names, images, sink)
+    for kind, held in media.items():  # without their column, `<video>` / `<audio>` are text
+        marks = {r: i.marks[kind] for r, i in infos.items() if kind in i.marks}
+        if marks and held is not None:
+            check_placeholders(marks, names, held, sink, kind)
     return present
-
-
-def _names(plan: Plan) -> set[str]:
-    """The names of the plan's content columns (messages in conversational data)."""
-    return {c.name_in(plan.fmt) for c in plan.columns if c.kind is Kind.CONTENT}
 
 
 def _check_read(data: pa.Table | pa.RecordBatch, plan: Plan, sink: BatchSink) -> set[str]:

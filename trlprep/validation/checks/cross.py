@@ -159,9 +159,11 @@ def _media_counts(
     media: dict[str, np.ndarray | None],
     sink: BatchSink,
 ) -> None:
-    """Video / audio parts against the row's `videos` / `audios` entries (`media-count`);
-    without such a column, the rows holding those parts are counted as unchecked."""
-    from trlprep.wording import plural
+    """Video / audio parts and `<video>` / `<audio>` placeholders against the row's
+    `videos` / `audios` entries (`media-count`); without such a column, the placeholders
+    are text and the rows holding those parts are counted as unchecked."""
+    from trlprep.columns.placeholders import counted
+    from trlprep.columns.placeholders import held as held_text
 
     for kind in ("video", "audio"):
         parts = {r: info.media[kind] for r, info in infos.items() if kind in info.media}
@@ -174,17 +176,19 @@ def _media_counts(
             continue
         zeros = np.zeros(sink.num_rows, np.int64)
         full = {r: parts.get(r, zeros) for r in infos}
+        marks = {r: infos[r].marks.get(kind, zeros) for r in infos}
         for label, which in _sequences(roles, list(full)):
-            count = sum(full[r] for r in which)
-            bad = count != held
+            shown = sum(full[r] for r in which)
+            holders = sum(marks[r] for r in which)
+            bad = shown + holders != held
             if bad.any():
                 sink.flag(
                     "media-count",
                     None,
                     bad,
                     details=[
-                        f"{label}: {plural(int(count[k]), f'{kind} part')}, "
-                        f"{plural(int(held[k]), kind)} (column {kind}s)"
+                        f"{label}: {counted(kind, int(holders[k]), int(shown[k]))}, "
+                        + held_text(kind, int(held[k]))
                         for k in np.flatnonzero(bad)[:3]
                     ],
                 )

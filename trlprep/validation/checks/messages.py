@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
+from trlprep.columns.placeholders import PLACEHOLDERS
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
@@ -36,6 +37,8 @@ class MessagesInfo:
     last_role: np.ndarray
     images: np.ndarray  # {"type": "image"} parts per row
     placeholders: np.ndarray | None = None  # `<image>` in string contents per row
+    # `<video>` / `<audio>` in string contents per row, by kind (none without strings)
+    marks: dict[str, np.ndarray] = field(default_factory=dict)
     # video / audio parts per row (`VIDEO_AUDIO_PARTS`), for the kinds the column holds
     media: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -207,6 +210,12 @@ def check_messages(
         images=per_row.pop("image", np.zeros(n, np.int64)),
         placeholders=placeholders(scan[0], lambda: owners.parent, n) if scan else None,
         media=per_row,
+        marks={
+            k: placeholders(scan[0], lambda: owners.parent, n, PLACEHOLDERS[k])
+            for k in ("video", "audio")
+        }
+        if scan
+        else {},
     )
 
 

@@ -1,6 +1,7 @@
 """Checks on the text itself, for what chat templates and tokenizers refuse or misread:
-literal special tokens, NUL characters and `<image>` placeholders that do not match the
-row's images (warnings). Whole string columns at once (Arrow compute), rows by numpy.
+literal special tokens, NUL characters and `<image>` / `<video>` / `<audio>` placeholders
+that do not match the row's images / videos / audios (warnings). Whole string columns at
+once (Arrow compute), rows by numpy.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrays import to_numpy_bool
+from trlprep.columns.placeholders import PLACEHOLDER, PLACEHOLDERS
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
+from trlprep.wording import plural
 
 # Control tokens of common chat templates; in data they are read as control tokens, not text.
 SPECIAL_TOKENS: tuple[str, ...] = (
@@ -46,8 +49,7 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<｜end▁of▁sentence｜>",
 )
 _SPECIAL = "|".join(re.escape(t) for t in SPECIAL_TOKENS)
-PLACEHOLDER = "<image>"
-_SUSPECT = [*SPECIAL_TOKENS, "\x00", PLACEHOLDER]
+_SUSPECT = [*SPECIAL_TOKENS, "\x00", *PLACEHOLDERS.values()]
 
 Rows = Callable[[np.ndarray], np.ndarray]  # item mask -> row mask
 
@@ -112,12 +114,14 @@ def check_text(scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str) 
         )
 
 
-def placeholders(scan: Scan, parent: Callable[[], np.ndarray], n: int) -> np.ndarray:
-    """`<image>` placeholders per row (`parent()`: the row of every string)."""
+def placeholders(
+    scan: Scan, parent: Callable[[], np.ndarray], n: int, mark: str = PLACEHOLDER
+) -> np.ndarray:
+    """`mark` placeholders (`<image>`, ...) per row (`parent()`: the row of every string)."""
     out = np.zeros(n, np.int64)
     if not len(scan.idx):
         return out
-    count = pc.fill_null(pc.count_substring(scan.suspects(), PLACEHOLDER), 0)
+    count = pc.fill_null(pc.count_substring(scan.suspects(), mark), 0)
     counts = np.asarray(count.to_numpy(zero_copy_only=False), np.int64)
     np.add.at(out, parent()[scan.idx], counts)
     return out
@@ -126,14 +130,16 @@ def placeholders(scan: Scan, parent: Callable[[], np.ndarray], n: int) -> np.nda
 def check_placeholders(
     per_column: dict[str, np.ndarray],
     names: dict[str, str],
-    images: np.ndarray | None,
+    held: np.ndarray | None,
     sink: BatchSink,
+    kind: str = "image",
 ) -> None:
-    """Rows whose `<image>` placeholders (per message column role, the prompt counted with
-    each completion column; `names`: role -> column name) differ from their images."""
+    """Rows whose `<image>` (`kind`: `<video>`, `<audio>`) placeholders (per message column
+    role, the prompt counted with each completion column; `names`: role -> column name)
+    differ from their images (videos, audios: `held`, None for none)."""
     if not any(c.any() for c in per_column.values()):
         return
-    n_images = images if images is not None else np.zeros(sink.num_rows, np.int64)
+    n_held = held if held is not None else np.zeros(sink.num_rows, np.int64)
     prompt = per_column.get("prompt")
     others = [c for c in per_column if c != "prompt"]
     if prompt is not None and others:
@@ -141,34 +147,16 @@ def check_placeholders(
     else:
         sequences = [(names[c], count) for c, count in per_column.items()]
     for label, count in sequences:
-        bad = (count > 0) & (count != n_images)
+        bad = (count > 0) & (count != n_held)
         if bad.any():
             shown = np.flatnonzero(bad)[:3]
             sink.flag(
-                "image-placeholder",
+                "image-placeholder" if kind == "image" else "media-placeholder",
                 None,
                 bad,
                 details=[
-                    f"{label}: {int(count[k])} <image>, {int(n_images[k])} images" for k in shown
+                    f"{label}: {int(count[k])} {PLACEHOLDERS[kind]}, "
+                    + plural(int(n_held[k]), kind)
+                    for k in shown
                 ],
-            )
-
-
-def check_media_placeholders(
-    data: pa.Table | pa.RecordBatch, messages: dict[str, pa.Array], sink: BatchSink
-) -> None:
-    """Rows whose string message contents hold `<video>`/`<audio>` placeholders while the
-    row has a videos/audios column: they would reach a template as literal text."""
-    from trlprep.columns.placeholders import media_marks, media_placeholders_in
-
-    marks = media_marks(data.schema.names)
-    for column, arr in messages.items() if marks else ():
-        rows, found = media_placeholders_in(arr, marks)
-        if found:
-            sink.flag(
-                "media-placeholder",
-                column,
-                rows,
-                message=f"column {column!r}: {' and '.join(found)} placeholders stay literal "
-                "text (only <image> placeholders become content parts)",
             )
