@@ -311,6 +311,7 @@ def prepare(
             import_options=import_options,
             on_error=on_error,
             split=split,
+            template_may_go_unused=not training,  # the flag is refused on the training data
         )
     rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
