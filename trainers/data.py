@@ -361,6 +361,7 @@ def prepare(
         chat_template=chat_template,
         layout=layout,
         log=lambda msg: log(f"{label}: {msg}"),
+        input_rows=made.input_rows, input_lines=made.input_lines,
     )  # fmt: skip
     table, given, templated = picked.table, picked.given, picked.templated
     if given:

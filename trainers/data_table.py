@@ -32,6 +32,9 @@ class TrainingTable(NamedTuple):
     route: list[str]  # led by the public layout the data was read as, if any
     templated: bool  # a chat template was applied
     rows_in: int  # the input's rows (before any import or conversion)
+    # each row's input row and 1-based file line (None: unknown, e.g. rows a conversion made)
+    input_rows: np.ndarray | None = None
+    input_lines: np.ndarray | None = None
 
 
 def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
@@ -165,12 +168,16 @@ def to_training_table(
                 hint=f"{algo} trains on {' or '.join(accepts)} data: give it the text, not "
                 "token ids",
             )
-        return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
+        return TrainingTable(
+            table, det.type.name, [*read_as, det.type.name], False, raw.num_rows, rows, lines
+        )
     dst = target_type(det.type, accepts)
     templated = det.format is Format.CONVERSATIONAL
     row_problems = any(p.code in ROW_LEVEL for p in det.problems)
     if dst is det.type and not templated and not row_problems:
-        return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
+        return TrainingTable(
+            table, det.type.name, [*read_as, det.type.name], False, raw.num_rows, rows, lines
+        )
     try:
         way = route(det.type, dst)
     except UsageError as e:
@@ -242,7 +249,13 @@ def to_training_table(
             )
     names = way.names()
     table = _with_record_of(raw, table)
-    return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
+    at = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]).astype(int))
+    if len(at) != table.num_rows:  # a conversion that pairs, unpairs or filters rows
+        return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
+    at_lines = None if lines is None else np.asarray(lines)[at]
+    return TrainingTable(
+        table, det.type.name, [*read_as, *names], templated, raw.num_rows, rows[at], at_lines
+    )
 
 
 def _rendered_by_template(raw: pa.Table) -> bool:
