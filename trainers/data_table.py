@@ -181,10 +181,12 @@ def to_training_table(
     try:
         way = route(det.type, dst)
     except UsageError as e:
+        label = next((n for n in det.notes if "`--map label=" in n), None)  # detect's advice
+        hint = e.hint or "convert it with `trlprep convert` first"
         raise UsageError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
             f"and cannot be converted: {e.message}",
-            hint=e.hint or "convert it with `trlprep convert` first",
+            hint=hint if label is None else f"{label}; {hint}",
         ) from e
     # the prompt messages: a `prompt` column, or `messages` that detect reads as the prompt
     reads_prompt = det.reading is not None and det.reading.kind == "prompt"
