@@ -1,4 +1,5 @@
-"""Errors a user can cause, each with the exit code the CLI returns for it."""
+"""Errors a user can cause, each with the exit code the CLI returns for it; `warn_user`: a
+warning named at the user's line."""
 
 from __future__ import annotations
 
