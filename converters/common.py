@@ -14,7 +14,6 @@ produces that already exists as an extra is an error rather than a silent overwr
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -26,7 +25,7 @@ from trlprep.converters.arrowops import valid_mask
 from trlprep.converters.base import ConversionWarning
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.registry import DatasetType, Format
 
 # Side columns that describe a pair (chosen vs rejected) and mean nothing without one.
@@ -115,7 +114,7 @@ def choice(value: str, allowed: tuple[str, ...], flag: str) -> str:
 
 
 def warn(message: str) -> None:
-    warnings.warn(message, ConversionWarning, stacklevel=3)
+    warn_user(message, ConversionWarning)
 
 
 def check_format(fmt: Format) -> Format:

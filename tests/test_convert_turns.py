@@ -273,13 +273,13 @@ def test_explain_never_gives_an_empty_reason(tmp_path):
 def test_trainers_read_kto_and_rlvr_messages_as_detect_does():
     from trainers.data_table import MESSAGES_COLUMN, to_training_table
 
-    table, src, route, templated, _ = to_training_table(
+    table, src, route, templated, *_ = to_training_table(
         KTO, ["unpaired-preference"], None, chat_template="chatml", algo="kto"
     )
     assert (src, route, templated) == ("unpaired-preference", ["unpaired-preference"], True)
     assert table.column("label").to_pylist() == [True, False]
     assert table.column("completion").to_pylist()[1] == "Blue.<|im_end|>\n"
-    table, src, route, _, _ = to_training_table(
+    table, src, route, *_ = to_training_table(
         RLVR, ["prompt-only"], None, chat_template="chatml", algo="grpo", keep_prompt_messages=True
     )
     assert src == "prompt-only" and table.column("ground_truth").to_pylist() == ["2", "4"]

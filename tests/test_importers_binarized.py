@@ -99,7 +99,7 @@ def test_trainers_read_it_as_convert_does():
     """DPO trains on UltraFeedback-binarized rows as they are (TRL's DPOTrainer does too)."""
     from trainers.data_table import to_training_table
 
-    table, src, route, templated, _ = to_training_table(
+    table, src, route, templated, *_ = to_training_table(
         _table([_row(0), _row(1)]), ["preference"], None, chat_template="chatml", algo="dpo"
     )
     assert src == "preference-implicit" and route[-1] == "preference" and templated

@@ -20,7 +20,7 @@ def _read_json(path) -> pa.Table:
 def test_sharegpt_preference_is_read_as_the_layout_convert_reads():
     """Before: 'the data is not uniform: column chosen: 30 rows hold other'."""
     data = _read_json(sample("dpo_demo"))
-    table, src, route, templated, _ = to_training_table(
+    table, src, route, templated, *_ = to_training_table(
         data, ["preference"], None, chat_template="chatml", algo="dpo"
     )
     assert route[0] == "sharegpt layout" and route[-1] == "preference" and templated
@@ -34,7 +34,7 @@ def test_sharegpt_preference_is_read_as_the_layout_convert_reads():
 
 def test_alpaca_trains_on_the_completion_as_convert_writes_it():
     data = _read_json(sample("alpaca_demo"))
-    table, src, route, templated, _ = to_training_table(data, ["prompt-completion"], None)
+    table, src, route, templated, *_ = to_training_table(data, ["prompt-completion"], None)
     assert route == ["alpaca layout", "prompt-completion"] and not templated
     first = json.loads((sample("alpaca_demo")).read_text())[0]
     assert table.column("completion")[0].as_py() == first["output"]
@@ -130,7 +130,7 @@ def test_train_from_names_a_layout():
 
     with pytest.raises(UsageError, match="--from takes a public layout here"):
         to_training_table(data, ["preference"], None, layout="preference")
-    table, _, route, _, _ = to_training_table(
+    table, _, route, *_ = to_training_table(
         data, ["preference"], None, chat_template="chatml", layout="sharegpt"
     )
     assert route[0] == "sharegpt layout" and table.num_rows == 30

@@ -70,6 +70,48 @@ def test_utf8_and_other_bytes_are_not_called_wide(data):
     assert wide_encoding(data) is None
 
 
+# a CSV whose header and first rows are Chinese: its UTF-16 has NULs at the commas and line
+# ends only, too few for the NUL pattern of ASCII-led text
+CJK_CSV = "问题,答案,类别\n天空是什么颜色？,蓝色,常识\n草是什么颜色？,绿色,常识\n"
+REALDATA = Path(__file__).parent / "realdata"
+CJK_REALDATA = [  # UTF-8 files with Chinese text
+    "llamafactory_v1/v1_sft_demo.first100.jsonl",
+    "llamafactory_v1/v1_multimodal_demo.jsonl",
+    "mllm_demo/mllm_demo.json",
+    "kto_demo/kto_en_demo.json",
+]
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_text_led_by_chinese_is_told_without_a_byte_order_mark(tmp_path, monkeypatch, encoding):
+    data = CJK_CSV.encode(encoding)
+    order = "BE" if encoding.endswith("be") else "LE"
+    assert wide_encoding(data) == (encoding[:6].upper(), order, False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "zh.csv").write_bytes(data * 20)
+    result = CliRunner().invoke(app, ["validate", "zh.csv"])
+    assert result.exit_code == 1, result.output
+    text = " ".join(result.stderr.split())
+    assert text.startswith(f"error: zh.csv: the file is {encoding[:6].upper()} text"), text
+    assert f"iconv -f {encoding[:6].upper()}{order} -t UTF-8 zh.csv > zh.utf8.csv" in text
+
+
+@pytest.mark.parametrize("name", CJK_REALDATA)
+def test_utf8_chinese_text_is_not_called_wide(name):
+    data = (REALDATA / name).read_bytes()
+    assert "的".encode() in data
+    assert wide_encoding(data) is None
+    for cut in range(1, 4):  # the head ends inside a character
+        assert wide_encoding(data[: data.index("的".encode()) + cut]) is None
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk", "big5"])
+def test_other_chinese_encodings_are_not_called_wide(encoding):
+    """No NUL byte, no UTF-16/32 text: GBK and Big5 are left to the readers (not UTF-8)."""
+    assert wide_encoding("問題,答案\n天空,藍色\n".encode(encoding)) is None
+    assert wide_encoding("café,naïve\n".encode("latin-1") + b"\x00") is None
+
+
 def _write(d: Path, fmt: str, encoding: str, gz: bool = False) -> str:
     name = f"d.{fmt}" + (".gz" if gz else "")
     data = _encoded(TEXTS[fmt], encoding)

@@ -111,6 +111,34 @@ def test_conversational_data_and_a_tokenizer_without_a_chat_template(tmp_path):
     assert not (tmp_path / "o").exists()
 
 
+def test_a_chat_template_for_standard_text_is_refused_before_the_model_loads(tmp_path):
+    """GSM8K's rows (tests/realdata) mapped to prompt-completion are standard text: a
+    --chat-template would be ignored, so it is refused (exit 2), as `convert` refuses it;
+    with --conversational the rows become messages rendered with it."""
+    from pathlib import Path
+
+    model = save_tiny_model(tmp_path / "model")
+    gsm8k = Path(__file__).parent / "realdata" / "gsm8k" / "test.jsonl"
+    args = [
+        "--model", str(model), "--data", str(gsm8k), "--map", "prompt=question,completion=answer",
+        "--chat-template", "chatml", "--max-steps", "1", "--batch-size", "2", "--no-bf16",
+        "--max-length", "48", "--no-gradient-checkpointing",
+    ]  # fmt: skip
+    r = runner.invoke(app, ["train", "--algo", "sft", *args, "--output-dir", str(tmp_path / "o")])
+    assert r.exit_code == 2, r.output
+    text = " ".join(r.output.split())
+    assert "--chat-template applies to conversational data" in text
+    assert "this data is standard text (prompt-completion)" in text
+    assert "drop --chat-template, or pass --conversational" in text
+    assert "Traceback" not in r.output and not (tmp_path / "o").exists()
+    out = tmp_path / "o2"
+    r = runner.invoke(
+        app, ["train", "--algo", "sft", *args, "--conversational", "--output-dir", str(out)]
+    )
+    assert r.exit_code == 0, r.output
+    assert "data: map layout -> prompt-completion (chat template applied)" in r.output
+
+
 def test_python_dash_m_runs_the_train_command(tmp_path):
     """`python -m trlprep train` is what `accelerate launch -m trlprep train` runs."""
     import subprocess

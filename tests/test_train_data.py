@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 
 import pytest
@@ -175,6 +176,37 @@ def test_conversational_data_goes_through_the_chat_template(tok):
     masked = [t for t, m in zip(p.rows["ids"][0], p.rows["mask"][0], strict=True) if m]
     assert ids(tok, "blue")[0] in masked
     assert ids(tok, "what")[0] not in masked
+
+
+STANDARD_ROWS = [{"prompt": "what color is the sky ?", "completion": "blue"}]
+
+
+@pytest.mark.parametrize(
+    "algo,rows,hint",
+    [
+        ("sft", STANDARD_ROWS, "--conversational"),
+        ("sft", [{"text": "the sky is blue"}], "drop --chat-template$"),
+        ("grpo", [{"prompt": "what color is the sky ?"}], "--conversational"),
+    ],
+)
+def test_a_chat_template_for_standard_text_is_refused(tok, algo, rows, hint):
+    """As `convert` refuses it: no template applies, so the flag is not silently dropped."""
+    with pytest.raises(UsageError, match="applies to conversational data") as e:
+        _prep(tok, algo, rows, chat_template="chatml")
+    assert e.value.exit_code == 2
+    assert "standard text" in e.value.message
+    assert re.search(hint, e.value.hint)
+    # eval data beside conversational training data: the flag is used there
+    p = _prep(tok, algo, rows, chat_template="chatml", training=False)
+    assert not p.templated
+
+
+def test_conversational_makes_standard_rows_messages_rendered_with_the_template(tok):
+    """`--conversational` without `--map`, as `convert --conversational` reads the data."""
+    p = _prep(
+        tok, "sft", STANDARD_ROWS, chat_template="chatml", import_options={"conversational": True}
+    )
+    assert p.templated and p.route[0] == "map layout"
 
 
 # each algorithm's rows, the type `convert --to` writes for it, and its id columns

@@ -180,3 +180,31 @@ def test_online_prompts_whose_messages_cannot_be_recovered_say_so(tok, monkeypat
     logs.clear()
     _prep(tok, "grpo", kto, logs, chat_template="chatml", max_length=None)
     assert any("no prompt_messages" in x and "failed: no way" in x for x in logs), logs
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet"])
+def test_ids_of_another_tokenizer_are_named_by_the_file_line_after_refused_rows(
+    tok, tmp_path, suffix
+):
+    """Rows refused before the check (a null prompt, with on_error=skip) do not shift the
+    row named: the file line (JSON Lines) or the input row (Parquet), not the table's row."""
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _tokenized(tok, PREFERENCE + PREFERENCE, None, "keep_start")
+    rows[0]["prompt"] = None  # refused by the conversion: line 1 is left out
+    rows[3]["chosen_ids"] = [*rows[3]["chosen_ids"], len(tok) + 7]  # line 4, input row 3
+    path = tmp_path / f"ids.{suffix}"
+    if suffix == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    with pytest.raises(DataError, match="beyond the vocabulary") as e:
+        _prep(tok, "dpo", str(path), max_length=64, on_error="skip")
+    if suffix == "jsonl":
+        assert (e.value.line, e.value.row) == (4, None)
+        assert str(e.value).startswith(f"{path}:4, column 'chosen_ids'")
+    else:
+        assert (e.value.line, e.value.row) == (None, 3)

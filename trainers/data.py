@@ -311,6 +311,7 @@ def prepare(
             import_options=import_options,
             on_error=on_error,
             split=split,
+            template_may_go_unused=not training,  # the flag is refused on the training data
         )
     rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
@@ -360,6 +361,7 @@ def prepare(
         chat_template=chat_template,
         layout=layout,
         log=lambda msg: log(f"{label}: {msg}"),
+        input_rows=made.input_rows, input_lines=made.input_lines,
     )  # fmt: skip
     table, given, templated = picked.table, picked.given, picked.templated
     if given:

@@ -32,6 +32,9 @@ class TrainingTable(NamedTuple):
     route: list[str]  # led by the public layout the data was read as, if any
     templated: bool  # a chat template was applied
     rows_in: int  # the input's rows (before any import or conversion)
+    # each row's input row and 1-based file line (None: unknown, e.g. rows a conversion made)
+    input_rows: np.ndarray | None = None
+    input_lines: np.ndarray | None = None
 
 
 def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
@@ -58,6 +61,7 @@ def to_training_table(
     import_options: dict[str, Any] | None = None,
     on_error: str = "stop",
     split: str | None = None,
+    template_may_go_unused: bool = False,
 ) -> TrainingTable:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
@@ -68,6 +72,8 @@ def to_training_table(
     the data first, as `trlprep convert --from/--map` does. Rows the import or the
     conversion refuses stop it (a DataError naming the file line) or, with `on_error="skip"`,
     are left out with a `RejectedRowsWarning` holding them (their input rows and lines).
+    A `chat_template` given for standard-text data is refused (a UsageError), as `trlprep
+    convert` refuses it, unless `template_may_go_unused` (eval data beside training data).
     """
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_reason, why_no_rows_left
@@ -75,6 +81,7 @@ def to_training_table(
     from trlprep.detection.detect import ROW_LEVEL, detect_table
     from trlprep.importers import (
         ImportOptions,
+        conversational_layout,
         import_table,
         is_layout,
         layout_names,
@@ -102,8 +109,12 @@ def to_training_table(
             hint="train reads the dataset type from the columns; layouts: "
             + ", ".join(layout_names()),
         )
-    if layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
-        layout = "map" if column_map else layout_read_as(table)
+    if layout is None and column_map:
+        layout = "map"
+    elif layout is None and (import_options or {}).get("conversational"):
+        layout = conversational_layout(table)  # as `trlprep convert --conversational` reads it
+    elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
+        layout = layout_read_as(table)
     if layout is not None:
         opts = ImportOptions.make(map=column_map, **(import_options or {}))
         try:
@@ -134,6 +145,22 @@ def to_training_table(
             hint="run `trlprep validate` on it for every problem",
         )
     read_as = [f"{layout} layout"] if layout else []
+    if (
+        chat_template is not None
+        and det.format is Format.STANDARD
+        and not template_may_go_unused
+        and not _rendered_by_template(raw)  # its template is checked against the flag's
+    ):
+        raise UsageError(
+            f"--chat-template applies to conversational data; this data is standard text "
+            f"({det.type.name}), trained on as it is, so no template would be applied",
+            hint="drop --chat-template"
+            + (
+                ""
+                if det.type.name == "language-modeling"  # a text column has no turns
+                else ", or pass --conversational to make the rows messages rendered with it"
+            ),
+        )
     if det.format is Format.TOKENIZED:
         if det.type.name not in accepts:
             raise UsageError(
@@ -141,19 +168,25 @@ def to_training_table(
                 hint=f"{algo} trains on {' or '.join(accepts)} data: give it the text, not "
                 "token ids",
             )
-        return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
+        return TrainingTable(
+            table, det.type.name, [*read_as, det.type.name], False, raw.num_rows, rows, lines
+        )
     dst = target_type(det.type, accepts)
     templated = det.format is Format.CONVERSATIONAL
     row_problems = any(p.code in ROW_LEVEL for p in det.problems)
     if dst is det.type and not templated and not row_problems:
-        return TrainingTable(table, det.type.name, [*read_as, det.type.name], False, raw.num_rows)
+        return TrainingTable(
+            table, det.type.name, [*read_as, det.type.name], False, raw.num_rows, rows, lines
+        )
     try:
         way = route(det.type, dst)
     except UsageError as e:
+        label = next((n for n in det.notes if "`--map label=" in n), None)  # detect's advice
+        hint = e.hint or "convert it with `trlprep convert` first"
         raise UsageError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
             f"and cannot be converted: {e.message}",
-            hint=e.hint or "convert it with `trlprep convert` first",
+            hint=hint if label is None else f"{label}; {hint}",
         ) from e
     # the prompt messages: a `prompt` column, or `messages` that detect reads as the prompt
     reads_prompt = det.reading is not None and det.reading.kind == "prompt"
@@ -218,7 +251,21 @@ def to_training_table(
             )
     names = way.names()
     table = _with_record_of(raw, table)
-    return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
+    at = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]).astype(int))
+    if len(at) != table.num_rows:  # a conversion that pairs, unpairs or filters rows
+        return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
+    at_lines = None if lines is None else np.asarray(lines)[at]
+    return TrainingTable(
+        table, det.type.name, [*read_as, *names], templated, raw.num_rows, rows[at], at_lines
+    )
+
+
+def _rendered_by_template(raw: pa.Table) -> bool:
+    """Whether `raw` is `convert --chat-template --tokenize` output (its record names one)."""
+    from trlprep.templates.tokenrecord import read_record
+
+    record = read_record(raw.schema)
+    return record is not None and record.get("chat_template") is not None
 
 
 def _with_record_of(raw: pa.Table, table: pa.Table) -> pa.Table:

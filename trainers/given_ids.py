@@ -20,7 +20,7 @@ the run's.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,11 +62,14 @@ def choose(
     chat_template: Any = None,
     layout: str = "",
     log: Callable[[str], None] = lambda _: None,
+    input_rows: Sequence[int] | None = None,
+    input_lines: Sequence[int] | None = None,
 ) -> Choice:
     """Judge a table's id columns `given` (see the module docstring); `max_length` and
     `truncation` are the cut the run will make (the layout's: None for reward rows, keep_end
     for prompts). `path` names the file in messages; `chat_template`: the run's
-    `--chat-template`, refused when the file's text was rendered with another."""
+    `--chat-template`, refused when the file's text was rendered with another;
+    `input_rows`/`input_lines`: each row's input row and file line, for messages."""
     record = read_record(table.schema)
     if record is not None and record.get("chat_template") is not None:
         templated = True  # the text was rendered: tokenised again, it gets no BOS/EOS added
@@ -75,7 +78,7 @@ def choose(
     if not given:
         return Choice((), templated, table)
     name = path or "the data"
-    check_vocabulary(table, given, tokenizer, path)
+    check_vocabulary(table, given, tokenizer, path, input_rows=input_rows, input_lines=input_lines)
     if record is not None:
         _same_tokenizer(record, tokenizer, name)
     why = _separator_problem(table, dtype, tokenizer, record, step_separator)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from trlprep.errors import warn_user
+
 if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
     from trlprep.detection.detect import Detection
     from trlprep.validation.report import Report
@@ -79,8 +81,6 @@ def convert(
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
     split, or only its split `split` (that split's Dataset comes back).
     """
-    import warnings
-
     from trlprep.conversion.apply import convert_table, settle_table
     from trlprep.conversion.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
@@ -105,7 +105,7 @@ def convert(
             inp = as_input(d, split=split)
         if isinstance(d, (str, os.PathLike)):
             for note in _split_notes(d, split, None):
-                warnings.warn(note, UserWarning, stacklevel=3)
+                warn_user(note, UserWarning)
         table, lines = inp.table, inp.source.lines
         name = layout or (layout_read_as(table) if from_ is None else None)
         if name is None and from_ is None and import_opts.get("conversational"):
@@ -128,12 +128,12 @@ def convert(
             table, plan, lines, on_error=on_error, path=inp.source.path, coerce=coerce
         )
         for message in plan.warnings():  # what the template left out (tool calls, tools)
-            warnings.warn(message, UserWarning, stacklevel=3)
+            warn_user(message, UserWarning)
         result = inp.restore(out)
         if not inp.values_back:  # Python rows and `Json` features hold the values themselves
             for column, kinds in carried_kinds(out, carried_columns(out.column_names)).items():
                 said = carried_warning(column, kinds, "returned")
-                warnings.warn(said, CarriedColumnWarning, stacklevel=4)  # convert's caller
+                warn_user(said, CarriedColumnWarning)
         return result
 
     return map_splits(data, one, split)
@@ -172,15 +172,13 @@ IMPORT_OPTIONS = frozenset(
 
 def _imported(table, lines, layout, import_opts, coerce, on_error, inp):
     """`table` imported from the public `layout`: its rows and their file lines."""
-    import warnings
-
     from trlprep.importers import ImportOptions, import_table
     from trlprep.importers.run import rejected_warning
 
     opts = ImportOptions.make(coerce=coerce, **import_opts)
     result = import_table(table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path)
     if result.num_rejected:  # on_error="skip": said as import_dataset says it
-        warnings.warn(rejected_warning(result, layout), stacklevel=5)
+        warn_user(rejected_warning(result, layout))
     return result.table, result.lines
 
 

@@ -1,6 +1,12 @@
-"""Errors a user can cause, each with the exit code the CLI returns for it."""
+"""Errors a user can cause, each with the exit code the CLI returns for it; `warn_user`: a
+warning named at the user's line."""
 
 from __future__ import annotations
+
+import os
+import sys
+import warnings
+from functools import lru_cache
 
 
 class TrlprepError(Exception):
@@ -92,3 +98,27 @@ class RowFailures(DataError):
         self.rows = list(rows)
         self.reasons = list(reasons)
         self.stage = stage
+
+
+# trlprep's code: the package and the folders installed as its subpackages (a checkout
+# links converters/, trainers/ and schemas/ into it, so their files have other paths)
+_PACKAGE = os.path.dirname(os.path.realpath(__file__))
+_ROOTS = tuple(
+    os.path.realpath(os.path.join(_PACKAGE, name)) + os.sep
+    for name in ("", "converters", "trainers", "schemas")
+)
+
+
+@lru_cache(maxsize=256)
+def _in_package(filename: str) -> bool:
+    return os.path.realpath(filename).startswith(_ROOTS)
+
+
+def warn_user(message: str | Warning, category: type[Warning] | None = None) -> None:
+    """`warnings.warn` naming the caller's line outside trlprep (the user's code that called
+    the public function), however deep in trlprep it is said (Python 3.12's
+    `skip_file_prefixes` does this; trlprep runs on 3.10 too)."""
+    frame, level = sys._getframe(1), 2  # level 1 is this function, 2 its caller
+    while frame is not None and _in_package(frame.f_code.co_filename):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)

@@ -13,7 +13,6 @@ the function's docstring under "Differences from TRL".
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,7 +24,7 @@ from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.converters.implicit import implicit_to_preference
 from trlprep.converters.prefix import split_point_messages, split_point_str
 from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unpaired
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.registry import Format
 
@@ -100,7 +99,7 @@ def _no_prompt(policy: str) -> None:
     msg = "chosen and rejected share no prompt (no common first message or text)"
     if policy == "error":
         raise DataError(msg, hint="fix the example, or pass no_prompt='warn'")
-    warnings.warn(msg + "; the prompt is empty", ConversionWarning, stacklevel=3)
+    warn_user(msg + "; the prompt is empty", ConversionWarning)
 
 
 def _extract_example(example: dict, split_mode: str, no_prompt: str) -> dict:

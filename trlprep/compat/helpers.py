@@ -10,13 +10,12 @@ table -> table function lazily over a `datasets.IterableDataset` (the TRL helper
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import pyarrow as pa
 
-from trlprep.errors import UsageError
+from trlprep.errors import UsageError, warn_user
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 
 _ROLES = ("system", "user", "assistant", "tool")
@@ -218,10 +217,9 @@ def pack_dataset(
         column = ids if ids in table.column_names else table.column_names[0]
         packed, report = pack_table(table, seq_length, strategy, ids_column=column)
         if report.dropped_columns:
-            warnings.warn(
+            warn_user(
                 "pack_dataset left out columns that are not token lists as long as "
                 f"{column!r}: {', '.join(report.dropped_columns)}",
-                stacklevel=4,
             )
         return packed
 

@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.conversion.failures import Failure, split_missing  # noqa: F401 (re-exported)
-from trlprep.errors import ROW_ID, DataError, RowFailures
+from trlprep.errors import ROW_ID, DataError, RowFailures, warn_user
 from trlprep.wording import plural
 
 if TYPE_CHECKING:
@@ -292,7 +292,6 @@ def convert_table(
 
     Rows holding a value of another kind than the rest of their column (a number among
     text answers) are refused too (stage `read`), unless `coerce` reads them as text."""
-    import warnings
 
     from trlprep.conversion.ledger import Ledger
     from trlprep.importers.run import check_on_error
@@ -300,7 +299,7 @@ def convert_table(
     check_on_error(on_error)
     work, work_lines, failures, notes = settle_table(table, lines, coerce=coerce)
     for note in notes:
-        warnings.warn(note, UserWarning, stacklevel=3)
+        warn_user(note, UserWarning)
     work, keep, missing = split_missing(work, plan)
     if missing is not None:
         failures.append(missing)
@@ -327,7 +326,7 @@ def convert_table(
         + " left out: "
         + "; ".join(ledger.reason_lines(3))
     )
-    warnings.warn(RejectedRowsWarning(message, rejected), stacklevel=3)
+    warn_user(RejectedRowsWarning(message, rejected))
     return out
 
 

@@ -259,6 +259,10 @@ def make_plan(
             advice = answer_advice(list(det.extra_columns))
             if advice is not None:
                 e.hint = f"{advice}; {e.hint}" if e.hint else advice
+        if src.name == "prompt-completion":  # a column beside it may hold its label
+            advice = next((n for n in det.notes if "`--map label=" in n), None)
+            if advice is not None:
+                e.hint = f"{advice}; {e.hint}" if e.hint else advice
         raise
     opts = options or ConvertOptions()
     if det.format is Format.STANDARD:

@@ -108,6 +108,63 @@ def answer_advice(columns: list[str]) -> str | None:
     )
 
 
+# names of a column beside prompt and completion that holds each completion's label (KTO's
+# desirable/undesirable), compared lower-case with any `is_` taken off
+LABEL_NAMES = (
+    "label", "good", "desirable", "thumbs_up", "thumbsup", "upvote", "upvoted", "liked",
+    "accepted", "approved", "preferred", "helpful", "correct", "kto_tag", "positive",
+)  # fmt: skip
+
+
+def _boolean_like(values: pa.ChunkedArray | pa.Array) -> str | None:
+    """What a column of true/false values holds ("true/false values", "0/1 values",
+    "the text true/false"), None when it holds anything else (or only nulls)."""
+    if values.null_count == len(values):
+        return None
+    if pa.types.is_boolean(values.type):
+        return "true/false values"
+    if pa.types.is_integer(values.type):
+        ok, kind = pc.is_in(values, pa.array([0, 1], values.type)), "0/1 values"
+    elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
+        ok, kind = (
+            pc.is_in(pc.utf8_lower(values), pa.array(["true", "false"])),
+            "the text true/false",
+        )
+    else:
+        return None
+    return kind if pc.all(pc.fill_null(ok, True)).as_py() else None
+
+
+def label_column(head: pa.Table | pa.RecordBatch, columns: list[str]) -> tuple[str, str] | None:
+    """(column, what it holds) of the extra column of prompt-completion data that looks
+    like each completion's label: true/false (or 0/1) values under a name of `LABEL_NAMES`,
+    else the one column of booleans; None otherwise."""
+    found = []
+    for c in columns:
+        if c in head.schema.names and (kind := _boolean_like(head.column(c))) is not None:
+            found.append((c, kind))
+    named = [f for f in found if f[0].lower().removeprefix("is_") in LABEL_NAMES]
+    if named:
+        return named[0]
+    booleans = [f for f in found if f[1] == "true/false values"]
+    return booleans[0] if len(booleans) == 1 else None
+
+
+def label_advice(head: pa.Table | pa.RecordBatch, columns: list[str]) -> str | None:
+    """The `--map label=COLUMN` advice for prompt-completion data with a label column."""
+    found = label_column(head, columns)
+    if found is None:
+        return None
+    column, kind = found
+    first = "" if kind == "true/false values" else "store them as true/false and "
+    return (
+        f"column {column!r} holds {kind} that may be each completion's label: for unpaired "
+        f"preference (KTO, BCO) {first}pass `--map label={column}` (trlprep convert DATA "
+        f"--map label={column} -o OUT); as it is, the data is prompt-completion with "
+        f"{column!r} carried as an extra column"
+    )
+
+
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), or content parts holding
@@ -183,6 +240,10 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
         advice = answer_advice(det.extra_columns)
+        if advice is not None:
+            det.notes.append(advice)
+    if det.type is not None and det.type.name == "prompt-completion" and not det.problems:
+        advice = label_advice(head, det.extra_columns)
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and not (

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import os
-import warnings
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult, rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import REJECTS_SCHEMA
@@ -216,14 +215,14 @@ def import_dataset(
             inp.table, importer, opts, lines=inp.source.lines, on_error=on_error, path=path
         )
         if result.num_rejected:
-            warnings.warn(rejected_warning(result, importer.name), stacklevel=3)
+            warn_user(rejected_warning(result, importer.name))
         restored = inp.restore(result.table)
         if not inp.values_back:  # Python rows and `Json` features hold the values themselves
             from trlprep.io.kinds import CarriedColumnWarning, carried_warning
 
             for column, kinds in result.carried.items():
                 said = carried_warning(column, kinds, "returned")
-                warnings.warn(said, CarriedColumnWarning, stacklevel=3)
+                warn_user(said, CarriedColumnWarning)
         return restored
 
     return map_splits(data, one, split)

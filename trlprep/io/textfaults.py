@@ -70,7 +70,8 @@ def json_error(path: str, e: json.JSONDecodeError) -> TextFaultError:
 
 # ---------------------------------------------------------------- UTF-16 and UTF-32 text
 
-HEAD_BYTES = 64  # the first bytes read to tell UTF-16/32 text (a cheap check, no row cost)
+HEAD_BYTES = 4096  # the first bytes read to tell UTF-16/32 text (a cheap check, no row cost)
+_NUL_BYTES = 64  # those whose NUL pattern tells ASCII-led UTF-16/32 text
 _BOMS = [  # checked in order: a UTF-32 LE mark starts with the UTF-16 LE one
     (b"\xff\xfe\x00\x00", "UTF-32", "LE"),
     (b"\x00\x00\xfe\xff", "UTF-32", "BE"),
@@ -87,14 +88,17 @@ def wide_encoding(head: bytes) -> tuple[str, str, bool] | None:
 
     Without a byte-order mark, the NUL bytes tell: UTF-8 text (JSON, CSV) holds none, while
     ASCII characters in UTF-16 are a NUL and a byte (in that order big-endian), in UTF-32
-    three NULs and a byte. Bytes with NULs in no such pattern are left to the readers.
+    three NULs and a byte. Text led by other characters (a CSV header in Chinese) has NULs
+    in no such pattern: it is UTF-16/32 when its bytes are not UTF-8 and decode as such text
+    (`_decodes_as`). Other bytes are left to the readers.
     """
     for bom, encoding, order in _BOMS:
         if head.startswith(bom):
             return encoding, order, True
-    head = head[:HEAD_BYTES]
+    whole, head = head[:HEAD_BYTES], head[:_NUL_BYTES]
     if b"\x00" not in head or len(head) < 2:
-        return None
+        # ASCII in UTF-16/32 is NUL bytes: text with none (UTF-8, Latin-1, GBK) is not wide
+        return None if b"\x00" not in whole else _decodes_as(whole)
     n4 = len(head) // 4 * 4
     if n4:
         zero = [head[i:n4:4].count(0) == n4 // 4 for i in range(4)]
@@ -108,7 +112,56 @@ def wide_encoding(head: bytes) -> tuple[str, str, bool] | None:
         return "UTF-16", "LE", False
     if even >= 0.5 and odd < 0.1:
         return "UTF-16", "BE", False
-    return None
+    return _decodes_as(whole)
+
+
+# what CSV and JSON text holds (delimiters, line ends, brackets, quotes): ASCII, so in
+# UTF-16/32 text each is a character with NUL bytes
+_STRUCTURE = frozenset(',;\t\n\r{}[]":|')
+_CODECS = [("utf-32-le", "UTF-32", "LE"), ("utf-32-be", "UTF-32", "BE"),
+           ("utf-16-le", "UTF-16", "LE"), ("utf-16-be", "UTF-16", "BE")]  # fmt: skip
+
+
+def _decodes_as(head: bytes) -> tuple[str, str, bool] | None:
+    """(encoding, order, False) of the UTF-16/32 reading of `head` that is plausible text
+    (every character assigned, none private or a control but tab and line ends, some of
+    CSV's or JSON's ASCII punctuation), when `head` is not UTF-8; None otherwise. Read the
+    other way round, UTF-16 text decodes as private-use or unassigned characters, and its
+    ASCII punctuation as other scripts' letters."""
+    try:
+        head.decode("utf-8")
+        return None
+    except UnicodeDecodeError as e:
+        if e.reason == "unexpected end of data":  # a character cut by the head's end
+            return None
+    best, most = None, 0
+    for codec, encoding, order in _CODECS:
+        width = 4 if encoding == "UTF-32" else 2
+        data = head[: len(head) // width * width]
+        try:
+            text = data.decode(codec)
+        except UnicodeDecodeError as e:  # a surrogate pair cut by the head's end is fine
+            if e.start < len(data) - 2:
+                continue
+            text = data[: e.start].decode(codec)
+        if not text or not _plausible(text):
+            continue
+        punctuation = sum(text.count(c) for c in _STRUCTURE)
+        if punctuation > most:
+            best, most = (encoding, order, False), punctuation
+    return best
+
+
+def _plausible(text: str) -> bool:
+    """Whether `text` reads as text: no unassigned, private-use or surrogate code point,
+    no control character but tab and line ends."""
+    import unicodedata
+
+    for c in text:
+        cat = unicodedata.category(c)
+        if cat in ("Cn", "Co", "Cs") or (cat == "Cc" and c not in "\t\n\r"):
+            return False
+    return True
 
 
 def encoding_error(path: str, head: bytes, compression: str | None) -> TextFaultError | None:

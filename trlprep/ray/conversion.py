@@ -5,12 +5,11 @@ and `tokenize`."""
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from trlprep.errors import ROW_ID, DataError
+from trlprep.errors import ROW_ID, DataError, warn_user
 from trlprep.ray.base import HALF, LINE, PAIR_KEY, _context, _ray
 from trlprep.ray.blocks import _Converter, _import, _keep, _run, _Stage
 from trlprep.ray.numbering import in_row_order, numbered
@@ -217,14 +216,14 @@ def convert(
     finally:
         found = worker_notes.take(book)
         for message in found.conversion_warnings():  # those of several blocks merged
-            warnings.warn(message, ConversionWarning, stacklevel=3)
+            warn_user(message, ConversionWarning)
         for category, message in found.warnings:
             if not issubclass(category, ConversionWarning):
-                warnings.warn(message, category, stacklevel=3)
+                warn_user(message, category)
     from trlprep.io.kinds import carried_warning
 
     for column, kinds in found.carried.items():  # as `trlprep.convert` says it of a Table
-        warnings.warn(carried_warning(column, kinds, "returned"), UserWarning, stacklevel=2)
+        warn_user(carried_warning(column, kinds, "returned"), UserWarning)
     return out
 
 

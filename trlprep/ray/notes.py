@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from trlprep.errors import warn_user
 from trlprep.ray.base import _ray
 
 
@@ -75,7 +76,7 @@ class Notes:
 
         for category, message in self.warnings:
             if not issubclass(category, ConversionWarning):
-                warnings.warn(message, category, stacklevel=2)
+                warn_user(message, category)
 
 
 def _pairs(step: str) -> bool:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.registry import IMAGE_COLUMNS, TYPES, Format, Kind
 from trlprep.templates.inputs import media_error, prepare_example, tool_call_error
@@ -90,11 +90,10 @@ def apply_chat_template_with_report(
 
 def _warned(result: tuple[Any, TemplateReport]) -> Any:
     """The rendered dataset; what the template left out (tool calls, tools) warned once."""
-    import warnings
 
     out, report = result
     for message in report.warnings():
-        warnings.warn(message, UserWarning, stacklevel=4)
+        warn_user(message, UserWarning)
     return out
 
 

@@ -10,6 +10,7 @@ ends with the run's step separator (`steps_end_with`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -55,11 +56,18 @@ def given_id_columns(table: pa.Table, dtype: DatasetType | str) -> tuple[str, ..
 
 
 def check_vocabulary(
-    table: pa.Table, columns: tuple[str, ...], tokenizer: Any, path: str | None = None
+    table: pa.Table,
+    columns: tuple[str, ...],
+    tokenizer: Any,
+    path: str | None = None,
+    *,
+    input_rows: Sequence[int] | None = None,
+    input_lines: Sequence[int] | None = None,
 ) -> None:
     """Refuse id columns holding an id beyond the tokenizer's vocabulary (ids made by
     another tokenizer) or a negative one, naming the column, the id and the first row of
-    `table` holding one (`path`: the file, for the message)."""
+    `table` holding one (`path`: the file, for the message): its file line where
+    `input_lines` (one per row of `table`) are given, else its input row (`input_rows`)."""
     size = len(tokenizer)
     for name in columns:
         if name.endswith(_START):
@@ -82,11 +90,16 @@ def check_vocabulary(
                 f"column {name} holds token id {bad}, beyond the vocabulary of the model's "
                 f"tokenizer ({size:,} tokens): the ids were made with another tokenizer"
             )
+        if input_lines is not None:  # named by its file line, as other errors are
+            line, row = int(input_lines[row]), None
+        else:
+            line, row = None, row if input_rows is None else int(input_rows[row])
         raise DataError(
             message,
             hint="tokenise with the model's tokenizer (`trlprep convert --tokenize "
             "--tokenizer MODEL`), or drop the id columns to tokenise the text",
             path=path,
+            line=line,
             row=row,
             column=name,
         )
