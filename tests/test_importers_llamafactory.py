@@ -4,16 +4,21 @@ images, on LLaMA-Factory's own demo files (tests/realdata/llamafactory_v1)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 import trlprep.api as api
 from trlprep.cli import app
+from trlprep.errors import DataError
 from trlprep.importers import detect_layout, import_table
 from trlprep.io.readers import read
+
+MEDIA_DEMOS = Path(__file__).parent / "realdata" / "mllm_video_audio"
 
 REAL = Path(__file__).parent / "realdata" / "llamafactory_v1"
 SFT = REAL / "v1_sft_demo.first100.jsonl"
@@ -78,6 +83,79 @@ def test_multimodal_parts_become_image_parts_and_images():
     _valid(r)
 
 
+def _as_v1(text: str, media: dict[str, list[str]]) -> list[dict]:
+    """`text` split on its placeholders as LLaMA-Factory's v1 converter splits it
+    (`_to_content_blocks`: each tag takes its column's next path)."""
+    tags = {"<image>": "image_url", "<video>": "video_url", "<audio>": "audio_url"}
+    left = {tag: iter(media.get(kind.split("_")[0] + "s") or []) for tag, kind in tags.items()}
+    blocks = []
+    for piece in re.split("(<image>|<video>|<audio>)", text):
+        if piece in tags:
+            blocks.append({"type": tags[piece], "value": next(left[piece])})
+        elif piece:
+            blocks.append({"type": "text", "value": piece})
+    return blocks
+
+
+@pytest.mark.parametrize("name", ["video", "audio", "video_audio"])
+def test_video_and_audio_parts_equal_the_placeholder_rows(name):
+    """LLaMA-Factory's video / audio demos written as v1 rows import to what trlprep makes of
+    the same demos in placeholder form: parts where the tags stood, the paths in order."""
+    rows = json.loads((MEDIA_DEMOS / f"mllm_{name}_demo.json").read_text())
+    v1 = [
+        {"messages": [{"role": m["role"], "content": _as_v1(m["content"], r)}
+                      for m in r["messages"]]}
+        for r in rows
+    ]  # fmt: skip
+    got = import_table(pa.Table.from_pylist(v1), "llamafactory-v1").table
+    want = api.convert(read(MEDIA_DEMOS / f"mllm_{name}_demo.json").table, "language-modeling")
+    assert sorted(got.column_names) == sorted(want.column_names)
+    assert got.select(want.column_names).to_pylist() == want.to_pylist()
+    media = [c for c in ("images", "videos", "audios") if c in got.column_names]
+    assert media == {"video": ["videos"], "audio": ["audios"]}.get(name, ["videos", "audios"])
+    _valid_media(got)
+
+
+def _valid_media(table) -> None:
+    report = api.validate(table)
+    assert report.valid, [i.to_dict() for i in report.issues]
+
+
+def test_image_video_and_audio_parts_in_one_row_keep_their_places():
+    part = lambda kind, value: {"type": kind, "value": value}  # noqa: E731
+    rows = [
+        {"messages": [
+            {"role": "user", "content": [part("video_url", "a.mp4"), part("text", "and"),
+                                         part("image_url", "b.jpg"), part("audio_url", "c.wav"),
+                                         part("video_url", "d.mp4")]},
+            {"role": "assistant", "content": [part("text", "ok")]},
+        ]},
+        {"messages": [
+            {"role": "user", "content": [part("text", "plain")]},
+            {"role": "assistant", "content": [part("reasoning", "hm"), part("text", "ok")]},
+        ]},
+    ]  # fmt: skip
+    r = import_table(pa.Table.from_pylist(rows), "llamafactory-v1")
+    got = r.table.to_pylist()
+    assert [p["type"] for p in got[0]["messages"][0]["content"]] == [
+        "video", "text", "image", "audio", "video"
+    ]  # fmt: skip
+    assert (got[0]["images"], got[0]["videos"], got[0]["audios"]) == (
+        ["b.jpg"], ["a.mp4", "d.mp4"], ["c.wav"]
+    )  # fmt: skip
+    assert (got[1]["images"], got[1]["videos"], got[1]["audios"]) == ([], [], [])
+    assert got[1]["messages"][1]["content"] == [{"type": "text", "text": "ok"}]
+    assert got[1]["messages"][1]["reasoning_content"] == "hm"
+    _valid_media(r.table)
+
+
+def test_a_videos_column_beside_video_parts_is_an_error():
+    rows = [{"messages": [{"role": "user", "content": [{"type": "video_url", "value": "a"}]}],
+             "videos": ["b"]}]  # fmt: skip
+    with pytest.raises(DataError, match="video parts and a `videos` column"):
+        import_table(pa.Table.from_pylist(rows), "llamafactory-v1")
+
+
 def test_reasoning_and_tool_call_parts():
     r = _import(TOOLS)
     assert r.table.num_rows == 20 and "tools" in r.table.column_names
@@ -100,14 +178,14 @@ def test_unknown_parts_and_bad_tool_calls_are_reported():
     rows = [
         {"messages": [{"role": "user", "content": [{"type": "text", "value": "hi"}]},
                       msg("text", "hello")]},
-        {"messages": [msg("video_url", "v.mp4")]},
+        {"messages": [msg("file_url", "f.pdf")]},
         {"messages": [msg("tool_call", "not json")]},
     ]  # fmt: skip
     r = import_table(pa.Table.from_pylist(rows), "llamafactory-v1", on_error="skip")
     assert r.table.num_rows == 1
     assert r.rejects.column("reason").to_pylist() == [
-        "messages: a content part has type 'video_url', which is none of text, image_url, "
-        "reasoning, tool_call",
+        "messages: a content part has type 'file_url', which is none of text, image_url, "
+        "video_url, audio_url, reasoning, tool_call",
         "messages: a tool_call part is not JSON {name, arguments}",
     ]
 

@@ -172,7 +172,7 @@ def test_audio_renders_as_the_original_templates_do(tmp_path):
             assert "<audio>" not in got["text"]
             assert (mark in got["text"]) if mark else "audio" not in got["text"].lower()
         said = " ".join(res.output.split())
-        dropped = f"3 rows hold audio parts and {template}.jinja has no audio in its text"
+        dropped = f"3 rows hold audio parts that {template}.jinja does not render as audio"
         assert (dropped in said) is (mark is None), said
     out = tmp_path / "q35.jsonl"
     res = run("convert", AUDIO, "--chat-template", TEMPLATES / "qwen3_5_think.jinja", "-o", out)
@@ -180,8 +180,8 @@ def test_audio_renders_as_the_original_templates_do(tmp_path):
     said = " ".join(res.output.split())
     assert (
         "row 0: chat template: messages: qwen3_5_think.jinja raised: Unexpected item type in "
-        "content. (message 0 (user) has audio parts, and qwen3_5_think.jinja has no audio in "
-        "its text: it renders no audio)"
+        "content. (message 0 (user) has audio parts, and qwen3_5_think.jinja renders no audio "
+        "parts for user messages)"
     ) in said
     assert "use a chat template that renders audio parts" in said
 

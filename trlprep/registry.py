@@ -223,7 +223,9 @@ MESSAGE_FIELD_TYPES: dict[str, str] = {
 # parts carry their text in a `text` field.
 PART_TYPES: tuple[str, ...] = ("text", "image", "image_url", "video", "audio", "input_audio")
 # Per-row side columns trlprep understands (anything else is an extra, carried along).
-SIDE_COLUMNS: tuple[str, ...] = ("tools", "chat_template_kwargs", "images", "image", "margin")
+SIDE_COLUMNS: tuple[str, ...] = (
+    "tools", "chat_template_kwargs", "images", "image", "videos", "audios", "margin",
+)  # fmt: skip
 IMAGE_COLUMNS: tuple[str, ...] = ("images", "image")
 # The columns holding each medium beside the conversation (`<image>`, `<video>`, `<audio>`
 # placeholders and image / video / audio parts are counted against them).

@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_messages
+from trlprep.columns.arrowtypes import is_list, is_messages
 from trlprep.datareport.collected import INDEX, REMARKS, Collected, merge
 from trlprep.datareport.plaintext import plain_text
 from trlprep.errors import ROW_ID, RowFailures
@@ -40,6 +40,7 @@ ROLES = {
 ANSWERS = ("completion", "chosen", "rejected", "text")
 STEP_SEPARATOR = "\n"  # TRL's PRM default
 EXAMPLES = 3
+MEDIA = ("image", "video", "audio")  # counted from `images`, `videos`, `audios`
 TOKENIZE_ROWS = 8192  # rows tokenised at a time (their id lists are the memory peak)
 FLAGGED = 5  # rows named by validation issues also shown rendered, at most
 
@@ -264,7 +265,8 @@ class Collector:
                 pass
 
     def _conversation(self, canon: pa.Table) -> None:
-        """Role patterns, turns, same-role runs, tool calls and images of message columns."""
+        """Role patterns, turns, same-role runs, tool calls, and the images, videos and audios
+        of the rows' list columns, of message columns."""
         d = self.data
         cols = [
             c for c in ("prompt", "messages", "completion", "chosen") if c in canon.column_names
@@ -299,10 +301,15 @@ class Collector:
         d.tool_rows += int(
             ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
         )
-        if "images" in canon.column_names:
-            n = pc.list_value_length(canon.column("images")).fill_null(0)
-            d.images += int(pc.sum(n).as_py() or 0)
-            d.image_rows += int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
+        for medium in MEDIA:
+            col = f"{medium}s"
+            if col not in canon.column_names or not is_list(canon.schema.field(col).type):
+                continue
+            n = pc.list_value_length(canon.column(col)).fill_null(0)
+            total = int(pc.sum(n).as_py() or 0)
+            rows = int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
+            setattr(d, col, getattr(d, col) + total)
+            setattr(d, f"{medium}_rows", getattr(d, f"{medium}_rows") + rows)
 
     def _text_checks(self, canon: pa.Table) -> None:
         """Empty answers, non-ASCII and literal special tokens in the rows' own text."""

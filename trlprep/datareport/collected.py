@@ -37,6 +37,10 @@ class Collected:
     tool_rows: int = 0
     images: int = 0
     image_rows: int = 0
+    videos: int = 0
+    video_rows: int = 0
+    audios: int = 0
+    audio_rows: int = 0
     text: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> counter
     special_tokens: dict[str, int] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -119,7 +123,10 @@ def _joined(a: re.Match, b: re.Match) -> str:
 
 
 _FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")
-_SUMS = ("identical_pairs", "same_role_rows", "tool_calls", "tool_rows", "images", "image_rows")
+_SUMS = (
+    "identical_pairs", "same_role_rows", "tool_calls", "tool_rows",
+    "images", "image_rows", "videos", "video_rows", "audios", "audio_rows",
+)  # fmt: skip
 
 
 __all__ = ["INDEX", "REMARKS", "Collected", "add_figures", "merge"]

@@ -173,6 +173,10 @@ def conversation(data: Collected) -> dict[str, Any] | None:
         "rows_with_tools": data.tool_rows,
         "images": data.images,
         "rows_with_images": data.image_rows,
+        "videos": data.videos,
+        "rows_with_videos": data.video_rows,
+        "audios": data.audios,
+        "rows_with_audios": data.audio_rows,
     }
 
 

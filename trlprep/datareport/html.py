@@ -305,7 +305,11 @@ def _conversation(r: dict[str, Any]) -> str:
         ["rows with same-role turns in a row", fig_of("conversation", c, "same_role_in_a_row")],
         ["tool calls", fig("conversation.tool_calls", c["tool_calls"])],
         ["rows with tools", fig("conversation.rows_with_tools", c["rows_with_tools"])],
-        ["images", fig("conversation.images", c["images"])],
+        *(
+            [name, fig(f"conversation.{name}", c.get(name)) + " in "
+             + fig(f"conversation.rows_with_{name}", c.get(f"rows_with_{name}")) + " rows"]
+            for name in ("images", "videos", "audios")
+        ),
     ]  # fmt: skip
     html = table(["", ""], facts)
     pats = [

@@ -119,7 +119,7 @@ def _render_one(r: dict[str, Any]) -> str:
             f"conversation: {c['turns']['min']}-{c['turns']['max']} turns "
             f"(p50 {c['turns']['p50']}), {plural(c['distinct_patterns'], 'role pattern')}, "
             f"{plural(c['same_role_in_a_row'], 'row')} with same-role turns in a row, "
-            f"{plural(c['tool_calls'], 'tool call')}, {plural(c['images'], 'image')}"
+            f"{plural(c['tool_calls'], 'tool call')}, {_media(c)}"
         )
         for pat in c["patterns"][:5]:
             out.append(f"  {pat['rows']:>8}  {pat['pattern']}")
@@ -146,6 +146,17 @@ def _render_one(r: dict[str, Any]) -> str:
 def _list(xs: list[int], limit: int = 5) -> str:
     shown = ", ".join(map(str, xs[:limit]))
     return shown + (", ..." if len(xs) > limit else "")
+
+
+def _media(c: dict[str, Any]) -> str:
+    """`3 images in 2 rows`; videos and audios only where the rows have some."""
+    shown = []
+    for medium in ("image", "video", "audio"):
+        total = c.get(f"{medium}s") or 0
+        if total or medium == "image":
+            rows = c.get(f"rows_with_{medium}s") or 0
+            shown.append(plural(total, medium) + (f" in {plural(rows, 'row')}" if total else ""))
+    return ", ".join(shown)
 
 
 __all__ = ["render_text"]

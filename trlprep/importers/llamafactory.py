@@ -4,10 +4,13 @@ Rows hold `messages` (SFT) or `chosen_messages` + `rejected_messages` (DPO), and
 optionally `tools` (JSON text, kept as the `tools` column). Each message is `{role,
 content: [parts], loss_weight?}` and each part `{"type": ..., "value": ...}`:
 - `text`: the message text. Text-only messages get string content (the parts' values
-  joined with nothing between them); when any message of the batch has an image, every
-  content becomes a list of parts (`{"type": "text", "text": ...}` / `{"type": "image"}`),
-  TRL's vision format, and the image references go, in order, to the row's `images`.
-- `image_url`: an image part; its value (a path or URL) goes to `images`.
+  joined with nothing between them); when any message of the batch has an image, video or
+  audio, every content becomes a list of parts (`{"type": "text", "text": ...}` /
+  `{"type": "image"}` / `{"type": "video"}` / `{"type": "audio"}`), TRL's vision format,
+  and the media references go, in order, to the row's `images` / `videos` / `audios`.
+- `image_url`, `video_url`, `audio_url`: a media part; its value (a path or URL) goes to
+  `images`, `videos` or `audios` (the column only where the batch has that medium), as
+  LLaMA-Factory's v1 renderer passes them to the processor.
 - `reasoning`: the message's `reasoning_content` (the field Qwen3-style templates read).
 - `tool_call`: value `{"name": ..., "arguments": {...}}` as JSON text -> one entry of the
   message's `tool_calls` (`{type: function, function: {name, arguments}}`, the arguments
@@ -40,7 +43,13 @@ from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import field_of, map_roles, merged_roles, message_struct
 from trlprep.registry import LANGUAGE_MODELING, PREFERENCE_IMPLICIT, DatasetType, Format
 
-PART_KINDS = ("text", "image_url", "reasoning", "tool_call")
+# LLaMA-Factory v1 media part type -> (TRL content part type, side column)
+MEDIA_PARTS = {
+    "image_url": ("image", "images"),
+    "video_url": ("video", "videos"),
+    "audio_url": ("audio", "audios"),
+}
+PART_KINDS = ("text", *MEDIA_PARTS, "reasoning", "tool_call")
 PAIR = {"chosen_messages": "chosen", "rejected_messages": "rejected"}
 
 
@@ -67,13 +76,14 @@ class LlamaFactoryV1(Importer):
     aliases = ("llamafactory", "llama-factory", "lf-v1")
     description = (
         "LLaMA-Factory v1 rows (messages, or chosen_messages + rejected_messages; content "
-        "parts {type: text|image_url|reasoning|tool_call, value}; per-message loss_weight) "
-        "-> conversational language modeling or implicit preference; loss_weight is kept as "
-        "the message `weight`, reasoning as `reasoning_content`, tool calls as `tool_calls`, "
-        "images as parts + `images`."
+        "parts {type: text|image_url|video_url|audio_url|reasoning|tool_call, value}; "
+        "per-message loss_weight) -> conversational language modeling or implicit preference; "
+        "loss_weight is kept as the message `weight`, reasoning as `reasoning_content`, tool "
+        "calls as `tool_calls`, images / videos / audios as parts + `images` / `videos` / "
+        "`audios`."
     )
     reads = "messages | chosen_messages + rejected_messages [+ tools]"
-    columns = ("messages", *PAIR, "images", "tools")
+    columns = ("messages", *PAIR, "images", "videos", "audios", "tools")
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         names = [n for n in ("messages", *PAIR) if n in schema.names]
@@ -87,8 +97,9 @@ class LlamaFactoryV1(Importer):
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
         cols = "messages" if "messages" in schema.names else "chosen_messages, rejected_messages"
         return [
-            f"{cols}: text parts -> content, image_url -> image part + `images`, reasoning "
-            "-> reasoning_content, tool_call -> tool_calls, loss_weight -> weight",
+            f"{cols}: text parts -> content, image_url / video_url / audio_url -> image / "
+            "video / audio part + `images` / `videos` / `audios`, reasoning -> "
+            "reasoning_content, tool_call -> tool_calls, loss_weight -> weight",
         ]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
@@ -105,30 +116,35 @@ class LlamaFactoryV1(Importer):
                     + (" (rows disagree in kind)" if is_json_field(field) else ""),
                     column=name,
                 )
-        images_anywhere = any(_has_images(as_array(table.column(n))) for n in sources)
+        media = _media_kinds(table, sources)
         produced: dict[str, pa.Array] = {}
-        images = None
+        columns: dict[str, pa.Array] = {}
         for name, out in sources.items():
-            messages, imgs = _convert_column(
-                as_array(table.column(name)), name, images_anywhere, opts, bad
-            )
+            messages, found = _convert_column(as_array(table.column(name)), name, media, opts, bad)
             produced[out] = messages
-            if images is None:
-                images = imgs
-        if images_anywhere:
-            if "images" in table.column_names:
+            for column, values in found.items():
+                columns.setdefault(column, values)  # preference sides: the chosen side's
+        for column, values in columns.items():
+            if column in table.column_names:
                 raise DataError(
-                    "the rows have image parts and an `images` column", column="images",
-                    hint="rename it first (--map images_orig=images)",
+                    f"the rows have {column[:-1]} parts and {'a' if column == 'videos' else 'an'} "
+                    f"`{column}` column", column=column,
+                    hint=f"rename it first (--map {column}_orig={column})",
                 )  # fmt: skip
-            produced["images"] = images
+            produced[column] = values
         return Converted(assemble(table, produced, tuple(sources)))
 
 
-def _has_images(col: pa.Array) -> bool:
-    parts = pc.list_flatten(field_of(pc.list_flatten(col), "content"))
-    kind = field_of(parts, "type")
-    return bool(len(kind)) and bool(pc.any(pc.equal(kind, "image_url")).as_py())
+def _media_kinds(table: pa.Table, sources) -> tuple[str, ...]:
+    """The media part types (`image_url`, ...) any row of the table holds, in MEDIA_PARTS order."""
+    seen: set[str] = set()
+    for name in sources:
+        col = as_array(table.column(name))
+        parts = pc.list_flatten(field_of(pc.list_flatten(col), "content"))
+        kind = field_of(parts, "type")
+        if len(kind):
+            seen.update(k for k in pc.unique(kind.cast(pa.string())).to_pylist() if k)
+    return tuple(k for k in MEDIA_PARTS if k in seen)
 
 
 def _join_per(values: pa.Array, owner: np.ndarray, n: int) -> pa.Array:
@@ -140,7 +156,8 @@ def _join_per(values: pa.Array, owner: np.ndarray, n: int) -> pa.Array:
     return pc.if_else(pa.array(counts > 0), joined, pa.scalar(None, pa.string()))
 
 
-def _convert_column(col, name, with_images, opts, bad: Rejections):
+def _convert_column(col, name, media: tuple[str, ...], opts, bad: Rejections):
+    """One messages column as TRL messages, and each medium's per-row references."""
     n = len(col)
     valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
     lengths = row_lengths(col)
@@ -166,35 +183,36 @@ def _convert_column(col, name, with_images, opts, bad: Rejections):
     def of(k: str) -> np.ndarray:
         return np.flatnonzero(kinds == k)
 
-    text_idx, img_idx, why_idx, call_idx = (
-        of("text"),
-        of("image_url"),
-        of("reasoning"),
-        of("tool_call"),
-    )
+    text_idx, why_idx, call_idx = of("text"), of("reasoning"), of("tool_call")
     reasoning = _join_per(value.take(pa.array(why_idx, pa.int64())), owner[why_idx], m)
     calls, call_bad = _tool_calls(value.take(pa.array(call_idx, pa.int64())), owner[call_idx], m)
     if call_bad.any():
         mask = np.zeros(n, dtype=bool)
         mask[msg_row[call_bad]] = True
         bad.add(mask, f"{name}: a tool_call part is not JSON {{name, arguments}}")
-    if with_images:
-        keep = np.sort(np.concatenate([text_idx, img_idx]))
-        is_img = kinds[keep] == "image_url"
-        part_text = pc.if_else(pa.array(is_img), pa.scalar(None, pa.string()),
+    found: dict[str, pa.Array] = {}
+    if media:
+        is_part = np.isin(kinds, ("text", *media))
+        keep = np.flatnonzero(is_part)
+        part_kind = np.array(["text"] * len(keep), dtype=object)
+        for k in media:
+            part_kind[kinds[keep] == k] = MEDIA_PARTS[k][0]
+            at = of(k)
+            rows = msg_row[owner[at]]
+            order = np.argsort(rows, kind="stable")
+            found[MEDIA_PARTS[k][1]] = lists_from(
+                value.take(pa.array(at[order], pa.int64())), np.bincount(rows, minlength=n)
+            )
+        is_media = pa.array(part_kind != "text")
+        part_text = pc.if_else(is_media, pa.scalar(None, pa.string()),
                                value.take(pa.array(keep, pa.int64())))  # fmt: skip
-        part_kind = pa.array(np.where(is_img, "image", "text").tolist(), pa.string())
-        struct = pa.StructArray.from_arrays([part_kind, part_text], names=["type", "text"])
-        text = lists_from(struct, np.bincount(owner[keep], minlength=m))
-        img_rows = msg_row[owner[img_idx]]
-        order = np.argsort(img_rows, kind="stable")
-        images = lists_from(
-            value.take(pa.array(img_idx[order], pa.int64())), np.bincount(img_rows, minlength=n)
+        struct = pa.StructArray.from_arrays(
+            [pa.array(part_kind.tolist(), pa.string()), part_text], names=["type", "text"]
         )
+        text = lists_from(struct, np.bincount(owner[keep], minlength=m))
     else:
         text = _join_per(value.take(pa.array(text_idx, pa.int64())), owner[text_idx], m)
         text = pc.fill_null(text, "")  # a message of tool calls only has empty content
-        images = None
     role = field_of(msgs, "role").cast(pa.string())
     role = map_roles(role, merged_roles({}, opts.role_map))
     weight = field_of(msgs, "loss_weight")
@@ -205,7 +223,7 @@ def _convert_column(col, name, with_images, opts, bad: Rejections):
         "reasoning_content": reasoning,
         "weight": weight.cast(pa.float64()) if weight is not None else None,
     }
-    return lists_from(message_struct(fields), lengths, valid), images
+    return lists_from(message_struct(fields), lengths, valid), found
 
 
 def _tool_calls(values: pa.Array, owner: np.ndarray, m: int) -> tuple[pa.Array, np.ndarray]:

@@ -11,7 +11,8 @@ from typing import Any
 from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
 from trlprep.registry import IMAGE_COLUMNS, TYPES, Format, Kind
-from trlprep.templates.inputs import media_error, prepare_example, tool_call_error
+from trlprep.templates.inputs import prepare_example, tool_call_error
+from trlprep.templates.mediaprobe import media_error
 from trlprep.templates.rules import RowError, plan_for, render_row, type_of_keys
 from trlprep.templates.sources import load_template
 from trlprep.templates.table import TemplateReport, render_table

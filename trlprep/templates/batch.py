@@ -24,13 +24,13 @@ from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
-    media_error,
     media_marks,
     parts_roles,
     prepare,
     tool_call_error,
     tool_support,
 )
+from trlprep.templates.mediaprobe import media_error, media_roles, unrendered
 from trlprep.templates.report import EXAMPLE_ROWS, TemplateReport
 from trlprep.templates.rules import Plan, RowError, plan_for, render_prompt, render_row
 from trlprep.templates.template import ChatTemplate, to_plain
@@ -207,7 +207,7 @@ def _render(
     prep = _Preparer(job, batch.schema)
     support = tool_support(job.template)
     counted = {"image": images, **media} if images is not None else media
-    unnamed = [k for k in media if k not in job.template.source]  # it renders none of them
+    shown = media_roles(job.template) if media else {}
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
@@ -293,8 +293,8 @@ def _render(
         rep.dropped_calls_rows += calls and not support.renders_calls(bool(tools_g[g]))
         rep.ignored_tools_rows += bool(tools_g[g]) and not support.tools
         rep.image_rows += vision
-        for kind in unnamed:
-            rep.dropped_media[kind] += any(media_marks(v, kind)[1] for v in row.values())
+        for kind in media:
+            rep.dropped_media[kind] += any(unrendered(v, kind, shown[kind]) for v in row.values())
         if shortened:
             rep.prefix_mismatch_rows += 1
             if len(rep.prefix_mismatch_examples) < EXAMPLE_ROWS:

@@ -315,30 +315,6 @@ def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool)
     return e
 
 
-def media_error(e: RowError, template: ChatTemplate, row: dict) -> RowError:
-    """`e`, said as what it likely is when `template` raised on a row holding video or
-    audio parts whose kind its source never names (`row`: column -> messages)."""
-    if not getattr(e, "raised_by_template", False):
-        return e
-    for column, messages in row.items():
-        for i, m in enumerate(messages if isinstance(messages, list) else ()):
-            c = m.get("content") if isinstance(m, dict) else None
-            found = (media_kind(p) for p in c if isinstance(p, dict)) if isinstance(c, list) else ()
-            kinds = [k for k in dict.fromkeys(found) if k in ("video", "audio")]
-            kinds = [k for k in kinds if k not in template.source]
-            if kinds:
-                what = " and ".join(kinds)
-                return RowError(
-                    f"{e.message} (message {i} ({m.get('role')}) has {what} parts, and "
-                    f"{template.name} has no {what} in its text: it renders no {what})",
-                    column,
-                    hint=f"use a chat template that renders {what} parts, or set these rows "
-                    "aside (--on-error skip)",
-                    raised_by_template=True,
-                )
-    return e
-
-
 def mismatch(placeholders: int, parts: int, images: int) -> str:
     """The reason a row whose placeholders (and image parts) and images disagree in number
     fails, naming what was counted."""
@@ -424,7 +400,6 @@ __all__ = [
     "ToolSupport",
     "count_images",
     "image_marks",
-    "media_error",
     "media_marks",
     "media_parts",
     "first_tool_call",

@@ -30,7 +30,7 @@ class TemplateReport:
     ignored_tools_rows: int = 0  # rows given tools the template does not render
     # rows holding video / audio parts without a `videos` / `audios` column: count unchecked
     unchecked_media: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
-    # rows rendered with video / audio parts by a template with no such word in its text
+    # rows rendered with video / audio parts the template renders nothing for (`mediaprobe`)
     dropped_media: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     example_label: str = "rows"  # what the examples number: 0-based rows, or input "lines"
 
@@ -102,9 +102,9 @@ class TemplateReport:
         for kind, n in self.dropped_media.items():
             if n:
                 out.append(
-                    f"{plural(n, 'row')} {_s('hold', n)} {kind} parts and {name} has no "
-                    f"{kind} in its text: it rendered nothing for them (the model never sees "
-                    f"the {kind}); use a template that renders {kind} parts"
+                    f"{plural(n, 'row')} {_s('hold', n)} {kind} parts that {name} does not "
+                    f"render as {kind} (it prints nothing, or the part as text, for them: the "
+                    f"model never sees the {kind}); use a template that renders {kind} parts"
                 )
         return out
 

@@ -1,0 +1,87 @@
+"""`trlprep report` counts images, videos and audios alike (the `images` / `videos` /
+`audios` lists: totals and rows holding one), in JSON, text and HTML, on LLaMA-Factory's
+real video / audio demos and rows written here."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import trlprep
+from trlprep.cli import app
+
+REAL = Path(__file__).resolve().parent / "realdata"
+DEMOS = REAL / "mllm_video_audio"
+TINY = str(Path(__file__).resolve().parent.parent / "examples" / "tiny-chat-model")
+
+
+def _expected(rows: list[dict]) -> dict[str, int]:
+    out = {}
+    for col in ("images", "videos", "audios"):
+        lengths = [len(r.get(col) or []) for r in rows]
+        out[col] = sum(lengths)
+        out[f"rows_with_{col}"] = sum(n > 0 for n in lengths)
+    return out
+
+
+@pytest.mark.parametrize("name", ["video", "audio", "video_audio"])
+def test_real_demos_counted_as_the_json_holds_them(name):
+    path = DEMOS / f"mllm_{name}_demo.json"
+    rep = trlprep.report(path, validate=False)
+    c = rep.data["conversation"]
+    want = _expected(json.loads(path.read_text()))
+    assert {k: c[k] for k in want} == want
+    assert want["videos"] + want["audios"] > 0
+
+
+def test_text_and_html_show_the_json_figures():
+    path = DEMOS / "mllm_video_audio_demo.json"
+    res = CliRunner().invoke(app, ["report", str(path), "--no-validate"])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("conversation:"))
+    assert line.endswith("0 images, 3 videos in 3 rows, 3 audios in 3 rows"), line
+    rep = trlprep.report(path, validate=False)
+    keys = dict(re.findall(r'<span data-key="([^"]+)">([^<]*)</span>', rep.to_html()))
+    c = rep.data["conversation"]
+    for name in ("images", "videos", "audios"):
+        for key in (name, f"rows_with_{name}"):
+            assert html.unescape(keys[f"conversation.{key}"]) == str(c[key])
+
+
+def test_images_only_text_names_no_videos_or_audios():
+    path = REAL / "llamafactory_v1" / "v1_multimodal_demo.jsonl"
+    res = CliRunner().invoke(app, ["report", str(path), "--no-validate"])
+    assert res.exit_code == 0, res.output
+    line = next(x for x in res.output.splitlines() if x.startswith("conversation:"))
+    assert line.endswith(", 32 images in 24 rows"), line
+
+
+def test_mixed_rows_over_batches_and_processes(tmp_path, monkeypatch):
+    """Several media per row, rows without any, empty lists: the same sums whether one
+    process reads the rows or two (pieces of 7 rows measured in workers, merged)."""
+    import trlprep.datareport.parallel as parallel
+
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 7)
+    rows = []
+    for i in range(40):
+        videos = [f"v{i}-{k}.mp4" for k in range(i % 3)]
+        audios = [f"a{i}.wav"] if i % 4 == 0 else []
+        text = "<video>" * len(videos) + "<audio>" * len(audios) + f"question {i}"
+        rows.append({
+            "messages": [{"role": "user", "content": text},
+                         {"role": "assistant", "content": f"answer {i}"}],
+            "videos": videos, "audios": audios,
+        })  # fmt: skip
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    want = _expected(rows)
+    assert want["videos"] == 39 and want["rows_with_audios"] == 10
+    for num_proc in (1, 2):
+        rep = trlprep.report(path, tokenizer=TINY, validate=False, num_proc=num_proc)
+        c = rep.data["conversation"]
+        assert {k: c[k] for k in want} == want, num_proc
