@@ -8,9 +8,9 @@ import warnings
 
 import pyarrow as pa
 import pytest
+from trlprep.converters.base import ConversionWarning
 
 import trlprep
-from trlprep.converters.base import ConversionWarning
 from trlprep.errors import warn_user
 from trlprep.importers.run import RejectedRowsWarning
 
