@@ -96,16 +96,30 @@ def answer_column(columns: list[str]) -> str | None:
     return None
 
 
-def answer_advice(columns: list[str]) -> str | None:
-    """The `--map completion=COLUMN` advice for prompt-only data with an answer column."""
+def answer_advice(
+    columns: list[str], prompt: str = "prompt", conversational: bool = False
+) -> str | None:
+    """The `--map completion=COLUMN` advice for prompt-only data with an answer column
+    (`prompt`: the column read as the prompt; a conversational one, `messages` above all,
+    needs `prompt=` mapped too and `--conversational` to make a text answer a message)."""
     column = answer_column(columns)
     if column is None:
         return None
+    args = f"--map {'' if prompt == 'prompt' else f'prompt={prompt},'}completion={column}"
+    if conversational:
+        args += " --conversational"
     return (
         f"column {column!r} may hold each prompt's answer: for prompt-completion (SFT) pass "
-        f"`--map completion={column}` (trlprep convert DATA --map completion={column} -o OUT); "
+        f"`{args}` (trlprep convert DATA {args} -o OUT); "
         f"as it is, the data is prompt-only with {column!r} carried as an extra column"
     )
+
+
+def answer_advice_of(det: Detection) -> str | None:
+    """`answer_advice` for a prompt-only `Detection` (its prompt column and format)."""
+    conversational = det.format is not None and det.format.value == "conversational"
+    prompt = det.columns.get("prompt", "prompt")
+    return answer_advice(list(det.extra_columns), prompt, conversational)
 
 
 def _may_look_like_trl(schema: pa.Schema) -> bool:
@@ -182,7 +196,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
-        advice = answer_advice(det.extra_columns)
+        advice = answer_advice_of(det)
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and not (
