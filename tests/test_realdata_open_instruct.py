@@ -99,3 +99,79 @@ def test_refusal_names_the_input_columns_and_standard_text_needs_no_wrap(tmp_pat
     assert res.exit_code == 2, res.output
     text = " ".join(res.output.split())
     assert "--map prompt=text,completion=sum" in text and "--conversational" not in text
+
+
+ACECODE = sample("open_instruct_acecode")
+RANKED = "prompt=question,completions=inferences"
+_TOKENS = (("if", "daddress"), ("elif", "dcommand"), ("elif", "doaddress"), ("elif", "dosymbol"))
+BEST = (
+    "\ndef parse_tokens(tokens):\n    output = []\n    for token in tokens:\n"
+    + "".join(
+        f'        {kw} token[0] == "{t}":\n            output.append(("{t}", token[1]))\n'
+        for kw, t in _TOKENS
+    )
+    + "    return output\n\n"
+)
+STUB = "\ndef parse_tokens(tokens):\n    pass\n\n"
+
+
+def test_acecode_pass_rate_is_a_score(tmp_path):
+    out = tmp_path / "pref.jsonl"
+    res = run("convert", ACECODE, "--from", "ranked", "--map", RANKED, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (1, 0, 1, 16)
+    assert "63 pairs of completions with equal scores were not made (ties)" in res.output
+    rows = rows_of(out)
+    src = json.loads(ACECODE.read_text())
+    assert {r["chosen"] for r in rows} == {BEST}  # the first of the 64 that pass every test
+    rejected = [i["completion"] for i in src["inferences"] if i["pass_rate"] < 1.0]
+    assert [r["rejected"] for r in rows] == rejected and rejected[0] == STUB
+    assert rows[0]["prompt"] == src["question"]
+    assert set(rows[0]) == {"prompt", "chosen", "rejected", "id", "source", "test_cases"} | {
+        "context_messages"
+    }
+
+
+def test_acecode_objects_without_a_score_name_their_fields(tmp_path):
+    row = json.loads(ACECODE.read_text())
+    for inference in row["inferences"]:
+        inference["accuracy"] = inference.pop("pass_rate")
+    data = tmp_path / "acc.jsonl"
+    data.write_text(json.dumps(row) + "\n")
+    res = run("convert", data, "--from", "ranked", "--map", RANKED, "-o", tmp_path / "x.jsonl")
+    assert res.exit_code == 1, res.output
+    text = " ".join(res.output.split())
+    assert "completion objects hold only completion, completion_id, model_name, accuracy" in text
+    assert "pass_rate" in text  # the score fields it reads
+
+
+def test_acecode_conversational_prompt_with_text_completions(tmp_path):
+    out = tmp_path / "conv.jsonl"
+    mapping = "prompt=context_messages,completions=inferences"
+    res = run("convert", ACECODE, "--from", "ranked", "--map", mapping, "-o", out)
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "the prompt is a list of messages but the completions are text" in text
+    assert "add --conversational" in text and not out.exists()
+    res = run(
+        "convert", ACECODE, "--from", "ranked", "--map", mapping, "--conversational", "-o", out
+    )
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (1, 0, 1, 16)
+    row = rows_of(out)[0]
+    src = json.loads(ACECODE.read_text())
+    assert row["prompt"] == src["context_messages"]
+    assert row["chosen"] == [{"role": "assistant", "content": BEST}]
+    assert row["rejected"] == [{"role": "assistant", "content": STUB}]
+    # a text prompt is made one user message too; unpaired rows, one per completion
+    out = tmp_path / "kto.jsonl"
+    res = run(
+        "convert", ACECODE, "--from", "ranked", "--map", RANKED, "--conversational",
+        "--threshold", "1", "-o", out,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (1, 0, 1, 80)
+    rows = rows_of(out)
+    assert rows[0]["prompt"] == [{"role": "user", "content": src["question"]}]
+    assert [r["label"] for r in rows] == [i["pass_rate"] >= 1 for i in src["inferences"]]
+    assert rows[6]["completion"] == [{"role": "assistant", "content": STUB}]
