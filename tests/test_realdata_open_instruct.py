@@ -175,3 +175,15 @@ def test_acecode_conversational_prompt_with_text_completions(tmp_path):
     assert rows[0]["prompt"] == [{"role": "user", "content": src["question"]}]
     assert [r["label"] for r in rows] == [i["pass_rate"] >= 1 for i in src["inferences"]]
     assert rows[6]["completion"] == [{"role": "assistant", "content": STUB}]
+
+
+def test_acecode_detect_validate_and_convert_name_the_ranked_import(tmp_path):
+    advice = f"--from ranked --map {RANKED}"
+    out = tmp_path / "x.jsonl"
+    for args in (("detect",), ("validate",), ("convert", "--to", "preference", "-o", out)):
+        res = run(args[0], ACECODE, *args[1:])
+        assert res.exit_code == 1, res.output
+        text = " ".join(res.output.split())
+        assert f"column 'inferences' holds completions scored by 'pass_rate': pass `{advice}`" in (
+            text
+        )

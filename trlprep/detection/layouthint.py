@@ -96,6 +96,43 @@ def answer_column(columns: list[str]) -> str | None:
     return None
 
 
+# text columns that hold the prompt of ranked completions kept under other names
+RANKED_PROMPTS = ("prompt", "instruction", "question", "query", "problem", "input")
+
+
+def ranked_suggestion(schema: pa.Schema) -> str | None:
+    """The `--from ranked --map ...` advice for a prompt beside a list of scored completion
+    objects under other names (AceCode: `question` + `inferences` of {completion,
+    pass_rate}), else None."""
+    from trlprep.importers.ranked import RANK_FIELDS, SCORE_FIELDS, TEXT_FIELDS
+
+    lower = {c.lower(): c for c in schema.names}
+    prompt = next(
+        (
+            lower[p]
+            for p in RANKED_PROMPTS
+            if p in lower and pa.types.is_string(schema.field(lower[p]).type)
+        ),
+        None,
+    )
+    if prompt is None:
+        return None
+    for f in schema:
+        if not (is_list(f.type) and pa.types.is_struct(f.type.value_type)):
+            continue
+        names = [x.name for x in f.type.value_type]
+        score = next((x for x in SCORE_FIELDS + RANK_FIELDS if x in names), None)
+        if score is None or not any(x in names for x in TEXT_FIELDS):
+            continue
+        args = f"--from ranked --map prompt={prompt},completions={f.name}"
+        return (
+            f"column {f.name!r} holds completions scored by {score!r}: pass `{args}` "
+            f"(trlprep convert DATA {args} -o OUT: preference pairs, --pairing; unpaired "
+            "with --threshold N)"
+        )
+    return None
+
+
 def answer_advice(
     columns: list[str], prompt: str = "prompt", conversational: bool = False
 ) -> str | None:
@@ -226,6 +263,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 + (f"; `--map {plain}` alone would leave the context out of the prompt"
                    if plain else "")
             )  # fmt: skip
+        elif (ranked := ranked_suggestion(table.schema)) is not None:
+            det.notes.append(ranked)
         else:
             mapping = map_suggestion(table.column_names)
             if mapping is not None:
