@@ -187,3 +187,12 @@ def test_acecode_detect_validate_and_convert_name_the_ranked_import(tmp_path):
         assert f"column 'inferences' holds completions scored by 'pass_rate': pass `{advice}`" in (
             text
         )
+
+
+def test_acecode_repeated_pairs_of_one_input_row_are_said_so():
+    res = run("validate", ACECODE, "--from", "ranked", "--map", RANKED)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "line 1 gives the same row more than once" in text
+    assert "(8 imported rows from 1 input row)" in text
+    assert "line 1 repeats line 1" not in text
