@@ -133,6 +133,18 @@ def ranked_suggestion(schema: pa.Schema) -> str | None:
     return None
 
 
+def inner_messages(schema: pa.Schema) -> str | None:
+    """`body.messages`: the first object column's field that holds messages, else None."""
+    from trlprep.columns.arrowtypes import is_messages
+
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            for inner in f.type:
+                if inner.name in ("messages", "prompt") and is_messages(inner.type):
+                    return f"{f.name}.{inner.name}"
+    return None
+
+
 def answer_advice(
     columns: list[str], prompt: str = "prompt", conversational: bool = False
 ) -> str | None:
@@ -265,6 +277,13 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             )  # fmt: skip
         elif (ranked := ranked_suggestion(table.schema)) is not None:
             det.notes.append(ranked)
+        elif (inner := inner_messages(table.schema)) is not None:
+            head, _, field_name = inner.partition(".")
+            det.notes.append(
+                f"column {head!r} holds a list of messages in its field {field_name!r} (as "
+                f"OpenAI Batch API requests do): pass `--map messages={inner}` (trlprep "
+                f"convert DATA --map messages={inner} -o OUT)"
+            )
         else:
             mapping = map_suggestion(table.column_names)
             if mapping is not None:
