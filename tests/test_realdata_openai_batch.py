@@ -60,3 +60,22 @@ def test_a_missing_field_names_the_fields(tmp_path):
     res = run("convert", BATCH, "--map", "prompt=url.x", "-o", tmp_path / "x.jsonl")
     assert res.exit_code == 2, res.output
     assert "'url' holds string, not objects" in res.output
+
+
+def test_rows_without_the_field_are_rejected_with_their_line(tmp_path):
+    data = tmp_path / "mixed.jsonl"
+    odd = [
+        {"custom_id": "task-3", "body": None},
+        {"custom_id": "task-4", "body": {"model": "x"}},
+        {"custom_id": "task-5", "body": "oops"},
+    ]
+    data.write_text(BATCH.read_text() + "".join(json.dumps(r) + "\n" for r in odd))
+    out = tmp_path / "po.jsonl"
+    res = run("convert", data, "--map", "messages=body.messages", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (6, 3, 3, 3)
+    rejects = rows_of(tmp_path / "po.rejects.jsonl")
+    assert sorted(r["line"] for r in rejects) == [4, 5, 6]
+    reasons = {r["line"]: r["reason"] for r in rejects}
+    assert "column 'body.messages' (imported as 'messages')" in reasons[4]
+    assert "column 'body' holds a string (\"oops\")" in reasons[6]

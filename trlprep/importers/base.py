@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.io.jsontext import TOOLS, settle_tools
@@ -148,6 +149,11 @@ def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table,
         if src in table.column_names or not field_name or head not in table.column_names:
             continue
         col = table.column(head)
+        if is_json_field(table.schema.field(head)) and table.num_rows == 0:
+            # values of several kinds, settled once rows are read: a schema probe has none
+            table = table.add_column(table.column_names.index(head), dst, pa.nulls(0))
+            del left[dst]
+            continue
         if not pa.types.is_struct(col.type) or col.type.get_field_index(field_name) < 0:
             fields = [f.name for f in col.type] if pa.types.is_struct(col.type) else []
             raise UsageError(
