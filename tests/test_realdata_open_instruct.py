@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from realdata.support import counts, rows_of, run, sample
 
 RLVR = sample("open_instruct_rlvr")
@@ -196,3 +197,23 @@ def test_acecode_repeated_pairs_of_one_input_row_are_said_so():
     assert "line 1 gives the same row more than once" in text
     assert "(8 imported rows from 1 input row)" in text
     assert "line 1 repeats line 1" not in text
+
+
+def test_check_template_names_the_ranked_import_that_renders(tmp_path):
+    from realdata.support import TEMPLATES
+
+    template = TEMPLATES / "qwen2_5.jinja"
+    if not template.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    res = run("check-template", ACECODE, "--chat-template", template)
+    assert res.exit_code == 1, res.output
+    command = f"trlprep convert DATA --from ranked --map {RANKED} --conversational -o OUT"
+    assert f"`{command}` and check OUT" in " ".join(res.output.split())
+    out = tmp_path / "pref.jsonl"
+    res = run("convert", ACECODE, *command.split()[3:-2], "-o", out)
+    assert res.exit_code == 0, res.output
+    res = run("check-template", out, "--chat-template", template)
+    assert res.exit_code == 0, res.output
+    assert "preference, 16 of 16 rows sampled: every sampled row renders" in " ".join(
+        res.output.split()
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from realdata.support import counts, rows_of, run, sample
 
 BATCH = sample("openai_batch_requests")
@@ -79,3 +80,16 @@ def test_rows_without_the_field_are_rejected_with_their_line(tmp_path):
     reasons = {r["line"]: r["reason"] for r in rejects}
     assert "column 'body.messages' (imported as 'messages')" in reasons[4]
     assert "column 'body' holds a string (\"oops\")" in reasons[6]
+
+
+def test_check_template_names_the_field_map():
+    from realdata.support import TEMPLATES
+
+    template = TEMPLATES / "qwen2_5.jinja"
+    if not template.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    res = run("check-template", BATCH, "--chat-template", template)
+    assert res.exit_code == 1, res.output
+    assert "`trlprep convert DATA --map messages=body.messages -o OUT` and check OUT" in " ".join(
+        res.output.split()
+    )

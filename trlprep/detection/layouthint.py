@@ -100,21 +100,15 @@ def answer_column(columns: list[str]) -> str | None:
 RANKED_PROMPTS = ("prompt", "instruction", "question", "query", "problem", "input")
 
 
-def ranked_suggestion(schema: pa.Schema) -> str | None:
-    """The `--from ranked --map ...` advice for a prompt beside a list of scored completion
-    objects under other names (AceCode: `question` + `inferences` of {completion,
-    pass_rate}), else None."""
+def ranked_args(schema: pa.Schema) -> tuple[str, str, str] | None:
+    """(`--from ranked --map prompt=P,completions=C`, C, its score field) for a text prompt
+    beside a list of scored completion objects under other names (AceCode: `question` +
+    `inferences` of {completion, pass_rate}), else None."""
     from trlprep.importers.ranked import RANK_FIELDS, SCORE_FIELDS, TEXT_FIELDS
 
     lower = {c.lower(): c for c in schema.names}
-    prompt = next(
-        (
-            lower[p]
-            for p in RANKED_PROMPTS
-            if p in lower and pa.types.is_string(schema.field(lower[p]).type)
-        ),
-        None,
-    )
+    texts = [lower[p] for p in RANKED_PROMPTS if p in lower]
+    prompt = next((c for c in texts if pa.types.is_string(schema.field(c).type)), None)
     if prompt is None:
         return None
     for f in schema:
@@ -124,13 +118,21 @@ def ranked_suggestion(schema: pa.Schema) -> str | None:
         score = next((x for x in SCORE_FIELDS + RANK_FIELDS if x in names), None)
         if score is None or not any(x in names for x in TEXT_FIELDS):
             continue
-        args = f"--from ranked --map prompt={prompt},completions={f.name}"
-        return (
-            f"column {f.name!r} holds completions scored by {score!r}: pass `{args}` "
-            f"(trlprep convert DATA {args} -o OUT: preference pairs, --pairing; unpaired "
-            "with --threshold N)"
-        )
+        return f"--from ranked --map prompt={prompt},completions={f.name}", f.name, score
     return None
+
+
+def ranked_suggestion(schema: pa.Schema) -> str | None:
+    """The `--from ranked --map ...` advice of `ranked_args`, else None."""
+    found = ranked_args(schema)
+    if found is None:
+        return None
+    args, column, score = found
+    return (
+        f"column {column!r} holds completions scored by {score!r}: pass `{args}` "
+        f"(trlprep convert DATA {args} -o OUT: preference pairs, --pairing; unpaired "
+        "with --threshold N)"
+    )
 
 
 def inner_messages(schema: pa.Schema) -> str | None:
