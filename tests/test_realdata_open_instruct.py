@@ -217,3 +217,17 @@ def test_check_template_names_the_ranked_import_that_renders(tmp_path):
     assert "preference, 16 of 16 rows sampled: every sampled row renders" in " ".join(
         res.output.split()
     )
+
+
+def test_report_with_a_template_file_says_it_brings_no_tokenizer():
+    from realdata.support import TEMPLATES
+
+    template = TEMPLATES / "qwen2_5.jinja"
+    if not template.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    res = run("report", RLVR, "--chat-template", template)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "the template qwen2_5.jinja brings no tokenizer: pass --tokenizer SRC" in text
+    res = run("report", RLVR)
+    assert "token lengths: pass --tokenizer or --chat-template MODEL" in res.output

@@ -90,6 +90,12 @@ def _render_one(r: dict[str, Any]) -> str:
                 f"  (prompt cut {lim['prompt_cut']}, completion cut {lim['completion_cut']}, "
                 f"completion lost {lim['completion_lost']}){mark}"
             )
+    elif h.get("chat_template"):  # a template file or built-in name: no tokenizer
+        out.append(
+            f"token lengths: the template {h['chat_template']} brings no tokenizer: "
+            "pass --tokenizer SRC (or --chat-template MODEL, a model folder or Hub id) to "
+            "measure them"
+        )
     else:
         out.append("token lengths: pass --tokenizer or --chat-template MODEL to measure them")
     p = r.get("preference")
