@@ -231,3 +231,22 @@ def test_report_with_a_template_file_says_it_brings_no_tokenizer():
     assert "the template qwen2_5.jinja brings no tokenizer: pass --tokenizer SRC" in text
     res = run("report", RLVR)
     assert "token lengths: pass --tokenizer or --chat-template MODEL" in res.output
+
+
+def test_exact_reward_reads_ground_truth_of_rlvr_rows():
+    from trlprep.trainers.online.rewards import resolve
+
+    rows = [json.loads(line) for line in RLVR.read_text().splitlines()]
+    _, exact = resolve("exact")
+    completions = [[{"role": "assistant", "content": f" {r['ground_truth']}\n"}] for r in rows]
+    completions[17] = [{"role": "assistant", "content": "36"}]  # 18 + 19 is 37
+    got = exact(
+        prompts=[r["messages"] for r in rows],
+        completions=completions,
+        completion_ids=[[0]] * len(rows),
+        ground_truth=[r["ground_truth"] for r in rows],
+        dataset=[r["dataset"] for r in rows],
+    )
+    assert got == [0.0 if i == 17 else 1.0 for i in range(len(rows))]
+    with pytest.raises(Exception, match=r"needs the column 'answer' \(or 'ground_truth'"):
+        exact(prompts=["p"], completions=["3"], completion_ids=[[0]], dataset=["test"])
