@@ -10,7 +10,12 @@ format are then detected from the renamed columns, exactly as `trlprep detect` w
 message (prompt-only, prompt-completion, preference and unpaired preference); a text
 `system` column becomes the prompt's system message where it is non-empty. Standard
 language modeling, implicit preference and stepwise supervision have no turn to give a
-role to, so the flag is refused for them.
+role to, so the flag is refused for them. Beside a conversational prompt (Tulu 3 RLVR
+`messages` + `ground_truth`) the flag makes each text answer one assistant message.
+
+A mapped column of a TRL type that the detected type does not read (`--map
+completion=answer` beside `messages`, read as language modeling) is refused, with the map
+that reads it, rather than carried as an extra column.
 """
 
 from __future__ import annotations
