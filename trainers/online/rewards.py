@@ -10,7 +10,8 @@ ids and every other column of the dataset. It returns one float per completion, 
 - `length` (the completion's length in characters; `length=N`: minus its distance to N),
 - `regex=PATTERN` (1.0 when the completion matches PATTERN from its start, else 0.0),
 - `exact` / `exact=COLUMN` (1.0 when the stripped completion equals the row's COLUMN,
-  default `answer`; None where the column is empty).
+  default the first of `answer`, `ground_truth`, `solution` the data has; None where the
+  column is empty).
 
 A reward model (`--reward-model PATH`, a sequence-classification model such as one trained
 by `trlprep train --algo reward`) scores prompt + completion as it was trained: the same
@@ -73,16 +74,28 @@ def regex_reward(pattern: str) -> RewardFn:
     return regex
 
 
-def exact_reward(column: str = "answer") -> RewardFn:
-    """1.0 where the stripped completion equals the row's `column` (stripped), else 0.0."""
+# the columns plain `exact` reads, the first the data has: GSM8K's `answer`, the Tulu 3 /
+# open-instruct RLVR `ground_truth`, `solution`
+EXACT_COLUMNS = ("answer", "ground_truth", "solution")
+# what every reward function is called with beside the data's columns
+_CALL_ARGS = ("prompts", "completions", "completion_ids")
+
+
+def exact_reward(column: str | None = None) -> RewardFn:
+    """1.0 where the stripped completion equals the row's `column` (stripped), else 0.0;
+    without a column, the first of `EXACT_COLUMNS` the data has."""
 
     def exact(completions: list, **columns: Any) -> list[float | None]:
-        if column not in columns:
+        name = column or next((c for c in EXACT_COLUMNS if c in columns), None)
+        if name is None or name not in columns:
+            data = sorted(c for c in columns if c not in _CALL_ARGS)
+            others = ", ".join(map(repr, EXACT_COLUMNS[1:]))
+            wanted = repr(name) if name else f"{EXACT_COLUMNS[0]!r} (or {others})"
             raise UsageError(
-                f"the exact-match reward needs the column {column!r} in the data",
-                hint=f"columns: {', '.join(sorted(columns)) or 'none'}; use exact=COLUMN",
+                f"the exact-match reward needs the column {wanted} in the data",
+                hint=f"the data's columns: {', '.join(data) or 'none'}; use exact=COLUMN",
             )
-        answers = columns[column]
+        answers = columns[name]
         return [
             None if a is None else float(_text(c).strip() == str(a).strip())
             for c, a in zip(completions, answers, strict=True)
@@ -94,7 +107,7 @@ def exact_reward(column: str = "answer") -> RewardFn:
 BUILTINS: dict[str, Callable[..., RewardFn]] = {
     "length": lambda arg=None: length_reward(None if arg is None else int(arg)),
     "regex": lambda arg=None: regex_reward(arg or ".*"),
-    "exact": lambda arg=None: exact_reward(arg or "answer"),
+    "exact": lambda arg=None: exact_reward(arg or None),
 }
 
 

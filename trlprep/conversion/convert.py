@@ -254,9 +254,9 @@ def make_plan(
         r = route(src, dst, guide_only=guide_only, fmt=det.format)
     except UsageError as e:
         if src.name == "prompt-only":  # a column beside the prompt may hold its answer
-            from trlprep.detection.layouthint import answer_advice
+            from trlprep.detection.layouthint import answer_advice_of
 
-            advice = answer_advice(list(det.extra_columns))
+            advice = answer_advice_of(det)
             if advice is not None:
                 e.hint = f"{advice}; {e.hint}" if e.hint else advice
         if src.name == "prompt-completion":  # a column beside it may hold its label

@@ -351,8 +351,9 @@ class Collector:
             parts = []
             for role, col in roles.items():
                 value = row.get(col)
-                if isinstance(value, list):  # stepwise: the steps, one per line
-                    value = STEP_SEPARATOR.join(map(str, value))
+                # stepwise: the steps, one per line (messages, unrendered, stay JSON below)
+                if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    value = STEP_SEPARATOR.join(value)
                 if value is not None and not isinstance(value, str):
                     value = json.dumps(value, ensure_ascii=False, default=str)
                 parts.append({"role": role, "text": value, "trained": role in ANSWERS})

@@ -90,6 +90,12 @@ def _render_one(r: dict[str, Any]) -> str:
                 f"  (prompt cut {lim['prompt_cut']}, completion cut {lim['completion_cut']}, "
                 f"completion lost {lim['completion_lost']}){mark}"
             )
+    elif h.get("chat_template"):  # a template file or built-in name: no tokenizer
+        out.append(
+            f"token lengths: the template {h['chat_template']} brings no tokenizer: "
+            "pass --tokenizer SRC (or --chat-template MODEL, a model folder or Hub id) to "
+            "measure them"
+        )
     else:
         out.append("token lengths: pass --tokenizer or --chat-template MODEL to measure them")
     p = r.get("preference")
@@ -140,7 +146,29 @@ def _render_one(r: dict[str, Any]) -> str:
     if txt.get("special_tokens_in_text"):
         toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
         out.append(f"special tokens written in the text: {toks}")
+    out += _examples(r.get("examples") or [])
     return "\n".join(out) + "\n"
+
+
+SHOWN_CHARS = 160  # of each rendered part, escaped; the JSON and HTML reports hold it whole
+
+
+def _examples(examples: list[dict[str, Any]]) -> list[str]:
+    """The rendered rows (`--examples N`), each part escaped on one line, cut at
+    `SHOWN_CHARS`; `*` marks the parts the loss trains on."""
+    if not examples:
+        return []
+    out = ["examples (rendered as trained; * = in the loss; -o report.html shows them whole):"]
+    for ex in examples:
+        at = f"line {ex['line']}" if ex.get("line") is not None else f"row {ex['row']}"
+        out.append(f"  {at}:")
+        for part in ex.get("parts", []):
+            text = repr(part["text"])
+            if len(text) > SHOWN_CHARS:
+                text = f"{text[:SHOWN_CHARS]}... ({len(part['text']):,} chars)"
+            mark = "*" if part.get("trained") else " "
+            out.append(f"   {mark}{part['role']:<11}{text}")
+    return out
 
 
 def _list(xs: list[int], limit: int = 5) -> str:

@@ -96,14 +96,72 @@ def answer_column(columns: list[str]) -> str | None:
     return None
 
 
-def answer_advice(columns: list[str]) -> str | None:
-    """The `--map completion=COLUMN` advice for prompt-only data with an answer column."""
+# text columns that hold the prompt of ranked completions kept under other names
+RANKED_PROMPTS = ("prompt", "instruction", "question", "query", "problem", "input")
+
+
+def ranked_args(schema: pa.Schema) -> tuple[str, str, str] | None:
+    """(`--from ranked --map prompt=P,completions=C`, C, its score field) for a text prompt
+    beside a list of scored completion objects under other names (AceCode: `question` +
+    `inferences` of {completion, pass_rate}), else None."""
+    from trlprep.importers.ranked import RANK_FIELDS, SCORE_FIELDS, TEXT_FIELDS
+
+    lower = {c.lower(): c for c in schema.names}
+    texts = [lower[p] for p in RANKED_PROMPTS if p in lower]
+    prompt = next((c for c in texts if pa.types.is_string(schema.field(c).type)), None)
+    if prompt is None:
+        return None
+    for f in schema:
+        if not (is_list(f.type) and pa.types.is_struct(f.type.value_type)):
+            continue
+        names = [x.name for x in f.type.value_type]
+        score = next((x for x in SCORE_FIELDS + RANK_FIELDS if x in names), None)
+        if score is None or not any(x in names for x in TEXT_FIELDS):
+            continue
+        return f"--from ranked --map prompt={prompt},completions={f.name}", f.name, score
+    return None
+
+
+def ranked_suggestion(schema: pa.Schema) -> str | None:
+    """The `--from ranked --map ...` advice of `ranked_args`, else None."""
+    found = ranked_args(schema)
+    if found is None:
+        return None
+    args, column, score = found
+    return (
+        f"column {column!r} holds completions scored by {score!r}: pass `{args}` "
+        f"(trlprep convert DATA {args} -o OUT: preference pairs, --pairing; unpaired "
+        "with --threshold N)"
+    )
+
+
+def inner_messages(schema: pa.Schema) -> str | None:
+    """`body.messages`: the first object column's field that holds messages, else None."""
+    from trlprep.columns.arrowtypes import is_messages
+
+    for f in schema:
+        if pa.types.is_struct(f.type):
+            for inner in f.type:
+                if inner.name in ("messages", "prompt") and is_messages(inner.type):
+                    return f"{f.name}.{inner.name}"
+    return None
+
+
+def answer_advice(
+    columns: list[str], prompt: str = "prompt", conversational: bool = False
+) -> str | None:
+    """The `--map completion=COLUMN` advice for prompt-only data with an answer column
+    (`prompt`: the column read as the prompt; a conversational one, `messages` above all,
+    needs `prompt=` mapped too and `--conversational` to make a text answer a message)."""
     column = answer_column(columns)
     if column is None:
         return None
+    args = f"--map {'' if prompt == 'prompt' else f'prompt={prompt},'}completion={column}"
+    if conversational:
+        args += " --conversational"
     return (
         f"column {column!r} may hold each prompt's answer: for prompt-completion (SFT) pass "
-        f"`--map completion={column}` (trlprep convert DATA --map completion={column} -o OUT); "
+        f"`{args}` (trlprep convert DATA {args} -o OUT); "
         f"as it is, the data is prompt-only with {column!r} carried as an extra column"
     )
 
@@ -163,6 +221,13 @@ def label_advice(head: pa.Table | pa.RecordBatch, columns: list[str]) -> str | N
         f"--map label={column} -o OUT); as it is, the data is prompt-completion with "
         f"{column!r} carried as an extra column"
     )
+
+
+def answer_advice_of(det: Detection) -> str | None:
+    """`answer_advice` for a prompt-only `Detection` (its prompt column and format)."""
+    conversational = det.format is not None and det.format.value == "conversational"
+    prompt = det.columns.get("prompt", "prompt")
+    return answer_advice(list(det.extra_columns), prompt, conversational)
 
 
 def _may_look_like_trl(schema: pa.Schema) -> bool:
@@ -239,7 +304,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
-        advice = answer_advice(det.extra_columns)
+        advice = answer_advice_of(det)
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-completion" and not det.problems:
@@ -273,6 +338,15 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 + (f"; `--map {plain}` alone would leave the context out of the prompt"
                    if plain else "")
             )  # fmt: skip
+        elif (ranked := ranked_suggestion(table.schema)) is not None:
+            det.notes.append(ranked)
+        elif (inner := inner_messages(table.schema)) is not None:
+            head, _, field_name = inner.partition(".")
+            det.notes.append(
+                f"column {head!r} holds a list of messages in its field {field_name!r} (as "
+                f"OpenAI Batch API requests do): pass `--map messages={inner}` (trlprep "
+                f"convert DATA --map messages={inner} -o OUT)"
+            )
         else:
             mapping = map_suggestion(table.column_names)
             if mapping is not None:

@@ -15,7 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.io.jsontext import TOOLS, settle_tools
@@ -113,9 +115,14 @@ def parse_column_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
 
 
 def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
-    """`table` with input columns renamed to output names (`mapping`: output -> input)."""
+    """`table` with input columns renamed to output names (`mapping`: output -> input).
+
+    An input `a.b` names field `b` of the object column `a` (OpenAI Batch API requests:
+    `--map prompt=body.messages`): the field becomes the output column and leaves `a`,
+    which stays an extra column with its other fields (gone when it has none left)."""
     if not mapping:
         return table
+    table, mapping = _take_fields(table, mapping)
     names = table.column_names
     missing = [src for src in mapping.values() if src not in names]
     if missing:
@@ -131,6 +138,51 @@ def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
             hint=f"rename that one too (e.g. --map {clash[0]}_orig={clash[0]},...) or drop it",
         )
     return table.rename_columns([back.get(n, n) for n in names])
+
+
+def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table, dict[str, str]]:
+    """The `a.b` sources of `mapping` (no column of that name, `a` an object column) taken
+    out of their objects as columns named as the output; the mapping left to rename."""
+    left = dict(mapping)
+    for dst, src in mapping.items():
+        head, _, field_name = src.partition(".")
+        if src in table.column_names or not field_name or head not in table.column_names:
+            continue
+        col = table.column(head)
+        if is_json_field(table.schema.field(head)) and table.num_rows == 0:
+            # values of several kinds, settled once rows are read: a schema probe has none
+            table = table.add_column(table.column_names.index(head), dst, pa.nulls(0))
+            del left[dst]
+            continue
+        if not pa.types.is_struct(col.type) or col.type.get_field_index(field_name) < 0:
+            fields = [f.name for f in col.type] if pa.types.is_struct(col.type) else []
+            raise UsageError(
+                f"--map: column {head!r} holds no field {field_name!r}",
+                hint=f"its fields: {', '.join(fields)}"
+                if fields
+                else f"{head!r} holds {col.type}, not objects",
+            )
+        if dst in table.column_names:
+            raise UsageError(
+                f"--map: the data already has a column {dst!r}",
+                hint=f"rename that one too (e.g. --map {dst}_orig={dst},...) or drop it",
+            )
+        whole = col.combine_chunks()
+        taken = pc.struct_field(whole, field_name)
+        rest = [f for f in whole.type if f.name != field_name]
+        i = table.column_names.index(head)
+        if rest:
+            kept = pa.StructArray.from_arrays(
+                [whole.field(f.name) for f in rest],
+                fields=rest,
+                mask=whole.is_null() if whole.null_count else None,
+            )
+            table = table.set_column(i, head, kept)
+        else:
+            table = table.remove_column(i)
+        table = table.add_column(i, dst, taken)
+        del left[dst]
+    return table, left
 
 
 @dataclass
@@ -208,7 +260,9 @@ class Importer:
 
         renamed = {src: dst for dst, src in (opts.map if opts else {}).items()}
         read = set(self.columns) | trl_column_names()
-        return {n for n in names if renamed.get(n, n) not in read}
+        # an object column a field is taken from (`--map prompt=body.messages`) is read
+        heads = {src.partition(".")[0] for src in renamed if "." in src}
+        return {n for n in names if renamed.get(n, n) not in read and n not in heads}
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""

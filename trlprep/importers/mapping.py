@@ -10,7 +10,12 @@ format are then detected from the renamed columns, exactly as `trlprep detect` w
 message (prompt-only, prompt-completion, preference and unpaired preference); a text
 `system` column becomes the prompt's system message where it is non-empty. Standard
 language modeling, implicit preference and stepwise supervision have no turn to give a
-role to, so the flag is refused for them.
+role to, so the flag is refused for them. Beside a conversational prompt (Tulu 3 RLVR
+`messages` + `ground_truth`) the flag makes each text answer one assistant message.
+
+A mapped column of a TRL type that the detected type does not read (`--map
+completion=answer` beside `messages`, read as language modeling) is refused, with the map
+that reads it, rather than carried as an extra column.
 """
 
 from __future__ import annotations
@@ -54,7 +59,12 @@ class ColumnMap(Importer):
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         det = detect_table(schema.empty_table())
         if det.type is not None and det.format is None:
-            raise _unreadable(schema, det, opts.map)
+            if not (opts.conversational and _wrappable(schema, det)):
+                raise _unreadable(schema, det, opts.map, opts.conversational)
+            # text answers beside a conversational prompt: --conversational wraps the text
+            return det.type, Format.CONVERSATIONAL
+        if det.type is not None:
+            _check_mapped_read(schema, det, opts.map)
         if det.type is None:
             raise UsageError(
                 "after --map the columns ("
@@ -111,7 +121,63 @@ class ColumnMap(Importer):
         return Converted(table, notes=notes)
 
 
-def _unreadable(schema: pa.Schema, det: Detection, mapping: Any = None) -> UsageError:
+# the columns of TRL's types a --map may name; one the detected type does not read would be
+# carried as an extra column, never as what the user mapped it to
+_TYPE_COLUMNS = ("prompt", "completion", "chosen", "rejected", "label", "completions", "labels")
+
+
+def _check_mapped_read(schema: pa.Schema, det: Detection, mapping: Any) -> None:
+    """UsageError when --map names a type's column that the detected type does not read
+    (`--map completion=answer` beside a `messages` column: language modeling, the answer
+    only an extra column)."""
+    back = dict(mapping or {})
+    read = set(det.columns.values())
+    unread = [c for c in back if c in _TYPE_COLUMNS and c in schema.names and c not in read]
+    if not unread or det.type is None:
+        return
+
+    def name(col: str) -> str:
+        return f"'{col}' (from '{back[col]}')" if back.get(col, col) != col else f"'{col}'"
+
+    c = unread[0]
+    whole = det.columns.get("text")
+    hint = "map the columns of one type (`trlprep schema TYPE` lists a type's columns)"
+    if whole is not None and c in ("completion", "chosen", "rejected", "label"):
+        parts = [f"prompt={back.get(whole, whole)}"] + [
+            f"{k}={v}" for k, v in back.items() if k != whole
+        ]
+        conversational = det.format is Format.CONVERSATIONAL
+        needs_wrap = conversational and any(
+            _is_text(schema.field(k).type) for k in back if k in WRAP and k in schema.names
+        )
+        wrap = " --conversational (a text answer becomes one assistant message)"
+        each = "conversation" if conversational else "text"
+        hint = (
+            f"to read each {each} in {back.get(whole, whole)!r} as the prompt, map it too: "
+            "--map " + ",".join(parts) + (wrap if needs_wrap else "")
+        )
+    raise UsageError(
+        f"after --map the columns read as {det.type.name} ({det.format.value}) from "
+        + ", ".join(name(v) for v in det.columns.values())
+        + f", which has no column {name(c)}: it would only be carried as an extra column",
+        hint=hint,
+    )
+
+
+def _wrappable(schema: pa.Schema, det: Detection) -> bool:
+    """Every content column of `det` is text or messages, and every text one is a column
+    --conversational makes one message of (prompt, completion, chosen, rejected)."""
+    content = [c for role, c in det.columns.items() if role in _CONTENT_ROLES and c in schema.names]
+    for c in content:
+        t = schema.field(c).type
+        if not (is_messages(t) or (_is_text(t) and c in WRAP)):
+            return False
+    return True
+
+
+def _unreadable(
+    schema: pa.Schema, det: Detection, mapping: Any = None, conversational: bool = False
+) -> UsageError:
     """Mapped columns that name a type's columns but hold values that are neither text nor
     messages (a list of conversations, a number), or text in some and messages in others."""
     back = dict(mapping or {})  # output column -> input column
@@ -134,7 +200,10 @@ def _unreadable(schema: pa.Schema, det: Detection, mapping: Any = None) -> Usage
             + " holds text and column "
             + ", ".join(name(c) for c in messages)
             + " a list of messages: they must be of the same format",
-            hint="map columns that are all text or all messages",
+            hint="add --conversational to make each text one message (prompt: user; "
+            "completion, chosen, rejected: assistant)"
+            if _wrappable(schema, det) and not conversational
+            else "map columns that are all text or all messages",
         )
     return UsageError(
         f"after --map the columns read as {det.type.name}, but column "

@@ -5,7 +5,8 @@ Input: a `prompt` (UltraFeedback's `instruction` when there is no `prompt`), and
   better) or `ranks` (1 is best), or
 - `completions` as a list of objects holding the text and its score, as UltraFeedback
   does: text from the first of `response`, `text`, `completion`, `content`, `output`;
-  score from the first of `overall_score`, `score`, `rating`, `reward` (or `rank`).
+  score from the first of `overall_score`, `score`, `rating`, `reward`, `pass_rate`
+  (AceCode's share of unit tests passed), or `rank`.
 
 The pairing itself is `trlprep.converters.ranked` (`--pairing best-vs-rest | best-vs-worst |
 all-pairs`, or `--threshold` for unpaired preference): ties are never paired and their count
@@ -28,14 +29,14 @@ from trlprep.converters.arrowops import as_array
 from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.converters.common import DEFAULT_MESSAGES
 from trlprep.converters.ranked import ranked_to_preference, ranked_to_unpaired
-from trlprep.errors import DataError
+from trlprep.errors import DataError, UsageError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
 from trlprep.importers.jsonarrow import lists_from, row_lengths
-from trlprep.importers.messages import field_of
+from trlprep.importers.messages import field_of, messages_from
 from trlprep.registry import PREFERENCE, UNPAIRED_PREFERENCE, DatasetType, Format
 
 TEXT_FIELDS = ("response", "text", "completion", "content", "output")
-SCORE_FIELDS = ("overall_score", "score", "rating", "reward")
+SCORE_FIELDS = ("overall_score", "score", "rating", "reward", "pass_rate")
 RANK_FIELDS = ("rank",)
 ROW = "__trlprep_import_row"
 
@@ -76,7 +77,7 @@ class Ranked(Importer):
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         name = "prompt" if "prompt" in schema.names else "instruction"
-        fmt = Format.STANDARD
+        fmt = Format.CONVERSATIONAL if opts.conversational else Format.STANDARD
         if name in schema.names and is_messages(schema.field(name).type):
             fmt = Format.CONVERSATIONAL
         return (UNPAIRED_PREFERENCE if opts.threshold is not None else PREFERENCE), fmt
@@ -92,6 +93,7 @@ class Ranked(Importer):
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         table = _normalise(table)
         require(table, "prompt", "completions", layout="ranked")
+        table = _as_messages(table, opts)
         score_name = "scores" if "scores" in table.column_names else "ranks"
         _check_rows(table, score_name, opts, bad)
         keep = np.flatnonzero(~bad.mask)
@@ -128,6 +130,50 @@ def _struct_fields(t: pa.DataType) -> tuple[str, str, str] | None:
     if text is None or (score is None and rank is None):
         return None
     return (text, score, "scores") if score is not None else (text, rank, "ranks")
+
+
+def _as_messages(table: pa.Table, opts: ImportOptions) -> pa.Table:
+    """With --conversational, a text prompt as one user message and each text completion
+    as one assistant message; without it, a message-list prompt beside text completions
+    is refused (the pairs would mix formats)."""
+    prompt_t = table.schema.field("prompt").type
+    comps_t = table.schema.field("completions").type
+    text_comps = is_list(comps_t) and is_string(comps_t.value_type)
+    if not opts.conversational:
+        if is_messages(prompt_t) and text_comps:
+            raise UsageError(
+                "the prompt is a list of messages but the completions are text",
+                hint="add --conversational to make each completion one assistant message "
+                "(or map a text prompt)",
+            )
+        return table
+    n = table.num_rows
+    rows = np.arange(n, dtype=np.int64)
+    if is_string(prompt_t):
+        text = as_array(table.column("prompt")).cast(pa.string())
+        valid = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), bool)
+        user = pa.array(["user"] * n, pa.string())
+        col = messages_from({"role": user, "content": text}, rows, n, valid)
+        table = table.set_column(table.column_names.index("prompt"), "prompt", col)
+    if text_comps:
+        comps = as_array(table.column("completions"))
+        items = pc.list_flatten(comps).cast(pa.string())
+        m = len(items)
+        role = pa.array(["assistant"] * m, pa.string())
+        one = messages_from({"role": role, "content": items}, np.arange(m, dtype=np.int64), m)
+        valid = np.asarray(comps.is_valid().to_numpy(zero_copy_only=False), bool)
+        col = lists_from(one, row_lengths(comps), valid)
+        table = table.set_column(table.column_names.index("completions"), "completions", col)
+    return table
+
+
+def _objects_found(table: pa.Table) -> str:
+    """', and its completion objects hold only FIELDS' where `completions` holds objects
+    this importer cannot read, else ''."""
+    t = table.schema.field("completions").type if "completions" in table.column_names else None
+    if t is None or not is_list(t) or not pa.types.is_struct(t.value_type):
+        return ""
+    return "; its completion objects hold only " + ", ".join(f.name for f in t.value_type)
 
 
 def _normalise(table: pa.Table) -> pa.Table:
@@ -173,8 +219,13 @@ def _check_rows(table: pa.Table, score_name: str, opts: ImportOptions, bad: Reje
     """Mark rows the ranked conversion cannot take, each with its reason."""
     if score_name not in table.column_names:
         raise DataError(
-            "ranked data needs a `scores` or `ranks` column (aligned with `completions`)",
-            hint="or completion objects with a score field (e.g. {response, overall_score})",
+            "ranked data needs a `scores` or `ranks` column (aligned with `completions`)"
+            + _objects_found(table),
+            hint="or completion objects with a text field ("
+            + ", ".join(TEXT_FIELDS)
+            + ") and a score field ("
+            + ", ".join(SCORE_FIELDS + RANK_FIELDS)
+            + "), e.g. {response, overall_score}",
         )
     n = table.num_rows
     prompt = table.column("prompt")

@@ -176,7 +176,12 @@ def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
 def _import_advice(table: pa.Table) -> str:
     """How to import data that is a public layout (or needs --map) before rendering it."""
     from trlprep.detection.detect import detect_table
-    from trlprep.detection.layouthint import alpaca_suggestion, map_suggestion
+    from trlprep.detection.layouthint import (
+        alpaca_suggestion,
+        inner_messages,
+        map_suggestion,
+        ranked_args,
+    )
     from trlprep.importers import ImportOptions, detect_layout, get_importer
 
     head = table.slice(0, 1000)
@@ -195,6 +200,18 @@ def _import_advice(table: pa.Table) -> str:
             f"; the columns look like an instruction, a context passage and its answer: "
             f"convert it first with `trlprep convert DATA --from alpaca --map {alpaca} "
             f"--conversational -o OUT` and check OUT"
+        )
+    ranked = ranked_args(table.schema)
+    if ranked is not None:
+        return (
+            f"; column {ranked[1]!r} holds completions scored by {ranked[2]!r}: convert it "
+            f"first with `trlprep convert DATA {ranked[0]} --conversational -o OUT` and check OUT"
+        )
+    inner = inner_messages(table.schema)
+    if inner is not None:
+        return (
+            f"; the conversations are a field of an object column: convert it first with "
+            f"`trlprep convert DATA --map messages={inner} -o OUT` and check OUT"
         )
     mapping = map_suggestion(table.column_names)
     if mapping is not None:

@@ -265,8 +265,14 @@ def line_or_row(row: int, line: int | None) -> str:
 
 def repeat_details(repeats: list[tuple[int, int | None, int, int | None]], name: Any) -> str:
     """`line 9 repeats line 2, ...`: each repeated row and the row it repeats, as
-    `name(row, line)` says where a row is."""
-    return ", ".join(f"{name(r, ln)} repeats {name(fr, fl)}" for r, ln, fr, fl in repeats)
+    `name(row, line)` says where a row is. Rows imported from one input row (a layout's
+    pairs: `--from ranked`) are said so: `line 1 gives the same row more than once`."""
+    return ", ".join(
+        f"{name(r, ln)} gives the same row more than once"
+        if (r, ln) == (fr, fl)
+        else f"{name(r, ln)} repeats {name(fr, fl)}"
+        for r, ln, fr, fl in repeats
+    )
 
 
 def _fill(text: str, width: int, first: str, rest: str) -> str:
