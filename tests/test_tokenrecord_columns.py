@@ -226,3 +226,13 @@ def test_empty_lists_nulls_and_empty_tables(typ):
     for rows in ([[[], []], []], [[[None]]], [[[1, None], [1, 0]]], [[[0], [1, 0]], None]):
         given = pa.table({"completions_ids": pa.array(rows)})  # types as Python gives them
         assert steps_end_with(given, [0]) == _ref_steps_end_with(given, [0]), rows
+
+
+@pytest.mark.parametrize("ids", [pa.uint32(), pa.uint64(), pa.int64()])
+def test_steps_end_with_reads_unsigned_ids_with_null_ids(ids):
+    steps = pa.list_(pa.list_(ids))
+    table = pa.table({"completions_ids": pa.array([[[1, 2, 9], [3, 9]], [[None, 9]]], steps)})
+    assert steps_end_with(table, [9])
+    assert steps_end_with(table, [2, 9]) is False
+    ended_by_null = pa.table({"completions_ids": pa.array([[[1, None]]], steps)})
+    assert steps_end_with(ended_by_null, [9]) is False
