@@ -20,6 +20,7 @@ from trlprep.templates.tokenrecord import (  # noqa: E402
     longest_sequence,
     nothing_cut,
     read_record,
+    step_id_counts,
 )
 
 ROOT = Path(__file__).parent
@@ -236,3 +237,11 @@ def test_steps_end_with_reads_unsigned_ids_with_null_ids(ids):
     assert steps_end_with(table, [2, 9]) is False
     ended_by_null = pa.table({"completions_ids": pa.array([[[1, None]]], steps)})
     assert steps_end_with(ended_by_null, [9]) is False
+
+
+def test_step_id_counts_under_a_null_row_whose_slot_spans_steps():
+    steps = pa.array([[1, 2], [3], [4, 5, 6], [7]], pa.list_(pa.int32()))
+    offsets = pa.array([0, 2, 4], pa.int32())
+    column = pa.ListArray.from_arrays(offsets, steps, mask=pa.array([True, False]))
+    assert step_id_counts(column).tolist() == [0, 4]  # the null row spans [1, 2], [3]
+    assert step_id_counts(column.slice(1)).tolist() == [4]

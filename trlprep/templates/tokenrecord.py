@@ -163,7 +163,8 @@ def step_id_counts(column: pa.Array) -> np.ndarray:
     if pa.types.is_null(column.type):
         return np.zeros(len(column), np.int64)
     steps = _lengths(pc.list_flatten(column))
-    rows = pc.list_parent_indices(column).to_numpy()
+    # flatten leaves out what a null row's slot spans, so rows are read off the lengths
+    rows = np.repeat(np.arange(len(column)), _lengths(column))
     return np.bincount(rows, weights=steps, minlength=len(column)).astype(np.int64)
 
 
