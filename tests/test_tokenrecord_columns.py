@@ -245,3 +245,22 @@ def test_step_id_counts_under_a_null_row_whose_slot_spans_steps():
     column = pa.ListArray.from_arrays(offsets, steps, mask=pa.array([True, False]))
     assert step_id_counts(column).tolist() == [0, 4]  # the null row spans [1, 2], [3]
     assert step_id_counts(column.slice(1)).tolist() == [4]
+
+
+def test_ids_given_as_python_values_with_null_typed_columns():
+    # `[[]]` and `[None]` make null-typed Arrow columns
+    no_steps = {"prompt_ids": [[1]], "completions_ids": [[]]}
+    assert nothing_cut(no_steps, "stepwise-supervision", 10, [0])
+    assert not nothing_cut(no_steps, "stepwise-supervision", 10, [1])
+    assert nothing_cut({"prompt_ids": [], "completions_ids": []}, "stepwise-supervision", 1, [])
+    stepwise = "stepwise-supervision"
+    assert not nothing_cut({"prompt_ids": [[1]], "completions_ids": [None]}, stepwise, 10, [0])
+    assert not nothing_cut({"prompt_ids": [[1]], "completions_ids": [[None]]}, stepwise, 10, [1])
+    assert not nothing_cut({"prompt_ids": [[1]], "completions_ids": [[[1]]]}, stepwise, 10, [None])
+    pair = {
+        "prompt_ids": [[1, 2]], "chosen_ids": [[3]], "rejected_ids": [[4, 5]],
+        "chosen_prompt_start": [None], "rejected_prompt_start": [None],
+    }  # fmt: skip
+    assert longest_sequence(pair, "preference") == 4  # a null start counts as 0
+    assert nothing_cut(pair, "preference", 5, None)
+    assert not nothing_cut(pair, "preference", 4, None)
