@@ -121,3 +121,22 @@ def test_validate_counts_video_parts_against_videos_and_says_what_it_did_not_che
         "2 rows hold audio parts and the data has no audios column: their number was not "
         "checked (image parts are checked against images)"
     ) in report.notes
+
+
+def test_media_columns_null_in_every_row_hold_no_media(tmp_path):
+    import trlprep
+
+    for column in ("images", "videos", "audios"):
+        rows = [
+            {"messages": [_user(_text("Hi")), _answer("Hello.")], column: None},
+            {"messages": [_user(_text("Bye")), _answer("Bye.")], column: None},
+        ]
+        src = _write(tmp_path / f"{column}.jsonl", rows)
+        report = trlprep.validate(src)  # images: was ArrowNotImplementedError
+        assert report.valid, (column, report.issues)
+        res = run("validate", src)
+        assert res.exit_code == 0, res.output
+        part = {"images": IMAGE, "videos": VIDEO, "audios": AUDIO}[column]
+        rows[1]["messages"][0] = _user(part, _text("Bye"))
+        report = trlprep.validate(_write(src, rows))
+        assert not report.valid, column  # a part and no media: still refused

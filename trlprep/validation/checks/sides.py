@@ -56,9 +56,7 @@ def media_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> dict[str,
         out[kind] = None
         if (got := get_column(data, f"{kind}s")) is not None:
             f, arr = got
-            if pa.types.is_null(arr.type):
-                out[kind] = np.zeros(len(arr), np.int64)
-            elif _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
+            if _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
                 out[kind] = _count_images(f, arr)  # list lengths (of JSON text too)
     return out
 
@@ -84,6 +82,9 @@ def _check_kind(f, arr, sink, json_ok: set[str], type_ok, what: str) -> bool:
 
 
 def _count_images(f: pa.Field, arr: pa.Array) -> np.ndarray:
+    """Entries per row of a list column (or of its JSON text); null rows have none."""
+    if pa.types.is_null(arr.type):  # every row null
+        return np.zeros(len(arr), np.int64)
     if not is_json_field(f):
         return list_lengths(arr)
 
