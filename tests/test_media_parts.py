@@ -140,3 +140,39 @@ def test_media_columns_null_in_every_row_hold_no_media(tmp_path):
         rows[1]["messages"][0] = _user(part, _text("Bye"))
         report = trlprep.validate(_write(src, rows))
         assert not report.valid, column  # a part and no media: still refused
+
+
+def test_videos_as_json_text_lists_of_frames_or_paths_are_counted(tmp_path):
+    # LLaMA-Factory: a video may be its frames; frames in one row and a path in another
+    # make the column JSON text, which convert and the template stage count as validate does
+    import trlprep
+
+    rows = [
+        {"messages": [{"role": "user", "content": "<video>What happens?"},
+                      {"role": "assistant", "content": "A jump."}],
+         "videos": [["f1.jpg", "f2.jpg"]]},
+        {"messages": [{"role": "user", "content": "<video>And here?"},
+                      {"role": "assistant", "content": "A fall."}], "videos": ["b.mp4"]},
+    ]  # fmt: skip
+    src = _write(tmp_path / "in.jsonl", rows)
+    assert trlprep.validate(src).valid
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", src, "--to", "prompt-completion", "-o", out)
+    assert res.exit_code == 0, res.output
+    got = rows_of(out)
+    assert [r["prompt"][0]["content"][0]["type"] for r in got] == ["video", "video"]  # was text
+    assert got[0]["prompt"][0]["content"][1]["text"] == "What happens?"
+    text = tmp_path / "text.jsonl"
+    res = run("convert", src, "--chat-template", QWEN_VL, "-o", text)
+    assert res.exit_code == 0, res.output
+    assert all("<|vision_start|><|video_pad|><|vision_end|>" in r["text"] for r in rows_of(text))
+
+    rows[1]["messages"][0]["content"] = "<video><video>And here?"  # 2 placeholders, 1 video
+    src = _write(src, rows)
+    assert "media-count" in [i.rule for i in trlprep.validate(src).issues]
+    out = tmp_path / "pc2.jsonl"
+    res = run("convert", src, "--to", "prompt-completion", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 1, 1, 1)
+    reject = json.loads((tmp_path / "pc2.rejects.jsonl").read_text().splitlines()[0])
+    assert "2 `<video>` placeholders but the row has 1 video" in reject["reason"]

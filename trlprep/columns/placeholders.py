@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_list, is_messages, is_string
+from trlprep.columns.arrays import json_list_lengths
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
 from trlprep.registry import MEDIA_COLUMNS
 from trlprep.wording import plural
 
@@ -33,8 +34,8 @@ PART = pa.struct([("type", pa.string()), ("text", pa.string())])
 
 def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
     """Per medium whose column `table` has (`image`, `video`, `audio`): its entries per row
-    (list lengths, 1 for a single non-null `image`; null counts 0). `videos` / `audios`
-    count as lists only, as validate and the template stage read them."""
+    (list lengths, of JSON text too, as validate reads them; 1 for a single non-null
+    `image`; null counts 0). `videos` / `audios` count as lists only."""
     out: dict[str, np.ndarray] = {}
     for kind, names in MEDIA_COLUMNS.items():
         for name in names:
@@ -42,12 +43,14 @@ def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
                 continue
             col = table.column(name)
             if is_list(col.type):
-                k = pc.fill_null(pc.list_value_length(col), 0)
+                k = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
+            elif name != "image" and is_json_field(table.schema.field(name)):
+                k = json_list_lengths(col)  # lists of different shapes (a video's frames)
             elif kind == "image":
-                k = pc.cast(col.is_valid(), pa.int64())
+                k = pc.cast(col.is_valid(), pa.int64()).to_numpy()
             else:
                 continue
-            k = np.asarray(k.to_numpy(), np.int64)
+            k = np.asarray(k, np.int64)
             out[kind] = k if kind not in out else out[kind] + k
     return out
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_list, is_string
+from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_string
+from trlprep.columns.placeholders import media_counts
 from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
@@ -149,13 +149,11 @@ def _media_counts(batch: pa.Table, plan: Plan) -> dict[str, np.ndarray | None]:
         content_is_parts(batch.schema.field(c).type) or is_json_field(batch.schema.field(c))
         for c in convs
     )
+    held = media_counts(batch)  # lists, and lists as JSON text
     out: dict[str, np.ndarray | None] = {}
     for kind in MEDIA_COLUMNS:
-        name = f"{kind}s"
-        col = batch.column(name) if name in batch.column_names else None
-        if col is not None and is_list(col.type):
-            k = pc.fill_null(pc.list_value_length(col), 0)
-            out[kind] = np.asarray(k.to_numpy(), np.int64)
+        if kind in held:
+            out[kind] = held[kind]
         elif parts:
             out[kind] = None
     return out
