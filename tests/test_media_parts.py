@@ -176,3 +176,72 @@ def test_videos_as_json_text_lists_of_frames_or_paths_are_counted(tmp_path):
     assert counts(res.output) == (2, 1, 1, 1)
     reject = json.loads((tmp_path / "pc2.rejects.jsonl").read_text().splitlines()[0])
     assert "2 `<video>` placeholders but the row has 1 video" in reject["reason"]
+
+
+def _plain_answer(text: str) -> dict:
+    return {"role": "assistant", "content": text}
+
+
+def _pair(chosen_user: str, rejected_user: str, **media) -> dict:
+    return {
+        "chosen": [{"role": "user", "content": chosen_user},
+                   {"role": "assistant", "content": "A jump."}],
+        "rejected": [{"role": "user", "content": rejected_user},
+                     {"role": "assistant", "content": "A fall."}],
+        **media,
+    }  # fmt: skip
+
+
+def test_media_are_counted_per_sequence_of_implicit_prompt_pairs(tmp_path):
+    # TRL renders chosen and rejected each with the row's media: each holds every
+    # placeholder (was: summed over both, "2 `<video>` placeholders but the row has 1 video")
+    import pytest
+
+    import trlprep
+    from trlprep.errors import DataError, RowFailures
+    from trlprep.io.jsontext import table_from_records
+    from trlprep.templates.api import apply_chat_template
+    from trlprep.templates.sources import load_template
+    from trlprep.templates.table import render_table
+
+    rows = [
+        _pair("<video>What happens?", "<video>What happens?", videos=["a.mp4"]),
+        _pair("<image>What is it?", "<image>What is it?", images=["a.png"], videos=[]),
+    ]
+    rows[0]["images"] = []
+    bad = _pair("<video>What?", "What?", videos=["b.mp4"], images=[])  # rejected: none
+    src = _write(tmp_path / "in.jsonl", [*rows, bad])
+    report = trlprep.validate(src)
+    assert [(i.rule, i.rows) for i in report.issues if i.rule.endswith("-count")] == [
+        ("media-count", [2])
+    ]
+    out = tmp_path / "pref.jsonl"
+    res = run("convert", src, "--to", "preference", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 1, 2, 2)
+    got = rows_of(out)
+    assert [p["type"] for p in got[0]["prompt"][0]["content"]] == ["video", "text"]
+    assert [p["type"] for p in got[1]["prompt"][0]["content"]] == ["image", "text"]
+    reject = json.loads((tmp_path / "pref.rejects.jsonl").read_text())
+    assert reject["reason"] == (
+        "rejected: the conversation holds no `<video>` placeholder or video part but the "
+        "row has 1 video (column videos)"
+    )
+
+    template = load_template(str(QWEN_VL))
+    table, _ = render_table(table_from_records(rows), "preference-implicit", template)
+    for side, answer in (("chosen", "A jump."), ("rejected", "A fall.")):
+        expected = [
+            original_render("qwen2_5_vl", [_user(part, _text(text)), _plain_answer(answer)])
+            for part, text in ((VIDEO, "What happens?"), (IMAGE, "What is it?"))
+        ]
+        assert table.column(side).to_pylist() == expected
+    with pytest.raises(RowFailures) as info:
+        render_table(table_from_records([bad]), "preference-implicit", template)
+    assert info.value.reasons == [
+        "rejected: the conversation holds no `<video>` placeholder or video part but the row "
+        "has 1 video (column videos)"
+    ]
+    assert "<|video_pad|>" in apply_chat_template(rows[0], template)["rejected"]
+    with pytest.raises(DataError, match="rejected: the conversation holds no `<video>`"):
+        apply_chat_template(bad, template)

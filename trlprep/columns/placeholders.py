@@ -115,17 +115,38 @@ def _pattern(marks: Iterable[str]) -> str:
     return "|".join(re.escape(m) for m in marks)
 
 
+def sequences(columns: Iterable[str]) -> list[tuple[str, ...]]:
+    """The conversations of a row that each go with all of the row's media: the prompt
+    followed by each other column (`prompt`+`chosen`, `prompt`+`rejected`), else each column
+    alone (`chosen`, `rejected` of implicit-prompt pairs). TRL renders each of them with
+    the row's images, so each must hold one placeholder (or part) per medium, as validate
+    counts them."""
+    columns = list(columns)
+    others = [c for c in columns if c != "prompt"]
+    if "prompt" in columns:
+        return [("prompt", c) for c in others] or [("prompt",)]
+    return [(c,) for c in others]
+
+
+def _string_messages(table: pa.Table) -> list[str]:
+    """Messages columns whose contents are strings."""
+    out = []
+    for f in table.schema:
+        if not is_messages(f.type):
+            continue
+        struct = f.type.value_type
+        i = struct.get_field_index("content")
+        if i >= 0 and is_string(struct.field(i).type):
+            out.append(f.name)
+    return out
+
+
 def placeholder_columns(table: pa.Table, marks: Iterable[str] = (PLACEHOLDER,)) -> list[str]:
     """Messages columns whose string contents hold one of `marks`."""
     marks = list(marks)
     out = []
-    for f in table.schema:
-        if not marks or not is_messages(f.type):
-            continue
-        struct = f.type.value_type
-        i = struct.get_field_index("content")
-        if i < 0 or not is_string(struct.field(i).type):
-            continue
+    for name in _string_messages(table) if marks else ():
+        f = table.schema.field(name)
         contents = pc.struct_field(pc.list_flatten(table.column(f.name)), "content")
         hit = (
             pc.match_substring(contents, marks[0])
@@ -160,11 +181,25 @@ def map_placeholders(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
     columns = placeholder_columns(table, [PLACEHOLDERS[k] for k in media])
     if not columns:
         return table, np.zeros(0, np.int64), []
-    found = {k: placeholder_counts(table, columns, PLACEHOLDERS[k]) for k in media}
-    wrong = {k: found[k] != n for k, n in media.items()}
-    bad = np.flatnonzero(np.logical_or.reduce(list(wrong.values())))
+    seqs = sequences(_string_messages(table))
+    wrong = np.zeros(table.num_rows, bool)
+    why: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}  # kind -> failing sequences
+    for k, n in media.items():
+        found = {c: placeholder_counts(table, [c], PLACEHOLDERS[k]) for c in set().union(*seqs)}
+        for seq in seqs:
+            count = sum(found[c] for c in seq)
+            off = count != n
+            if off.any():
+                why.setdefault(k, []).append(("+".join(seq) if len(seqs) > 1 else "", count, off))
+                wrong |= off
+    bad = np.flatnonzero(wrong)
     reasons = [
-        "; ".join(mismatch(k, int(found[k][r]), 0, int(media[k][r])) for k in media if wrong[k][r])
+        "; ".join(
+            (f"{label}: " if label else "") + mismatch(k, int(count[r]), 0, int(media[k][r]))
+            for k, failing in why.items()
+            for label, count, off in failing
+            if off[r]
+        )
         for r in bad
     ]
     for c in columns:
@@ -245,5 +280,6 @@ __all__ = [
     "mismatch",
     "placeholder_columns",
     "placeholder_counts",
+    "sequences",
     "split_text",
 ]

@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_string
-from trlprep.columns.placeholders import media_counts
+from trlprep.columns.placeholders import media_counts, sequences
 from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
@@ -207,6 +207,7 @@ def _render(
     counted = {"image": images, **media} if images is not None else media
     unnamed = [k for k in media if k not in job.template.source]  # it renders none of them
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
+    seqs = sequences([*([plan.prompt] if prompts is not None else []), *rows])
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
         prompt_text = batch.column(PROMPT_TEXT).take(first).to_pylist()
@@ -217,15 +218,21 @@ def _render(
         row = {c: rows[c][i] for c in rows}
         try:
             _check_read(tools_g[g], kwargs_g[g], *row.values())
-            for kind, held in counted.items():  # placeholders and media agree in number
-                marks = [media_marks(row[c], kind) for c in rows]
-                marks += [media_marks(prompts[g], kind)] if prompts is not None else []
-                holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
+            for kind, held in counted.items():  # each sequence holds the row's media
+                marks = {c: media_marks(row[c], kind) for c in rows}
+                if prompts is not None:
+                    marks[plan.prompt] = media_marks(prompts[g], kind)
                 if held is None:
-                    rep.unchecked_media[kind] += parts > 0
-                elif holders + parts != held[i]:
+                    rep.unchecked_media[kind] += any(p for _, p in marks.values())
+                    continue
+                for seq in seqs:
+                    holders = sum(marks[c][0] for c in seq)
+                    parts = sum(marks[c][1] for c in seq)
+                    if holders + parts == held[i]:
+                        continue
                     raise RowError(
-                        media_mismatch(kind, holders, parts, int(held[i])),
+                        ("+".join(seq) + ": " if len(seqs) > 1 else "")
+                        + media_mismatch(kind, holders, parts, int(held[i])),
                         None,
                         hint=f"each {kind} needs one `<{kind}>` placeholder (or {kind} part) "
                         "where it goes in the conversation"

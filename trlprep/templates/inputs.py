@@ -258,7 +258,8 @@ def prepare_example(
     images the example has (None: no image column); video / audio placeholders and parts
     are counted against the example's `videos` / `audios` list where it has one. Raises
     RowError."""
-    from trlprep.columns.placeholders import mismatch
+    from trlprep.columns.placeholders import mismatch as media_mismatch
+    from trlprep.columns.placeholders import sequences
 
     roles = parts_roles(template)
     convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
@@ -266,13 +267,16 @@ def prepare_example(
     for kind in ("video", "audio"):  # checked where the example has the column
         value = example.get(f"{kind}s")
         held[kind] = len(value) if isinstance(value, list) else None
+    seqs = sequences(convs)
     for kind, n in held.items():
         if n is None:
             continue
-        marks = [media_marks(v, kind) for v in convs.values()]
-        holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
-        if holders + parts != n:
-            raise RowError(mismatch(kind, holders, parts, n))
+        marks = {c: media_marks(v, kind) for c, v in convs.items()}
+        for seq in seqs:  # each sequence holds the example's media
+            holders, parts = sum(marks[c][0] for c in seq), sum(marks[c][1] for c in seq)
+            if holders + parts != n:
+                label = "+".join(seq) + ": " if len(seqs) > 1 else ""
+                raise RowError(label + media_mismatch(kind, holders, parts, n))
     media = tuple(k for k in ("video", "audio") if held[k])
     out = dict(example)
     for c, value in convs.items():
