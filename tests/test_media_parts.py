@@ -245,3 +245,45 @@ def test_media_are_counted_per_sequence_of_implicit_prompt_pairs(tmp_path):
     assert "<|video_pad|>" in apply_chat_template(rows[0], template)["rejected"]
     with pytest.raises(DataError, match="rejected: the conversation holds no `<video>`"):
         apply_chat_template(bad, template)
+
+
+def test_prompts_are_grouped_on_media_counts_not_on_the_media():
+    # rows whose prompt is the same and whose media differ prepare and render one prompt;
+    # the media (image bytes here) stay behind, only their counts go to the renderer
+    import pyarrow as pa
+
+    from trlprep.templates import table as table_module
+    from trlprep.templates.sources import load_template
+
+    n = 6
+    prompt = [{"role": "user", "content": "<video><image>What happens?"}]
+    answer = [{"role": "assistant", "content": "A jump."}]
+    image = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    data = pa.table({
+        "prompt": [prompt] * n,
+        "completion": [answer] * n,
+        "videos": [[f"{i}.mp4"] for i in range(n)],
+        "images": pa.array([[{"bytes": bytes([i]) * 8, "path": None}] for i in range(n)],
+                           pa.list_(image)),
+    })  # fmt: skip
+    template = load_template(str(QWEN_VL))
+    sent: list[list[str]] = []
+    render = table_module.render_batch
+
+    def spy(job, batch, offset):
+        sent.append(batch.column_names)
+        return render(job, batch, offset)
+
+    table_module.render_batch = spy
+    try:
+        out, report = table_module.render_table(data, "prompt-completion", template, num_proc=1)
+    finally:
+        table_module.render_batch = render
+    assert report.distinct_prompts == 1  # was 6: keyed on each row's videos list
+    assert sent and not any({"images", "videos"} & set(names) for names in sent)
+    assert out.column("images").equals(data.column("images"))  # kept in the output
+    expected = original_render(
+        "qwen2_5_vl", [_user(VIDEO, IMAGE, _text("What happens?")), _plain_answer("A jump.")]
+    )
+    (prompt_text,) = set(out.column("prompt").to_pylist())
+    assert prompt_text + out.column("completion")[0].as_py() == expected

@@ -19,8 +19,8 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_string
-from trlprep.columns.placeholders import media_counts, sequences
 from trlprep.columns.placeholders import mismatch as media_mismatch
+from trlprep.columns.placeholders import sequences
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
@@ -41,14 +41,19 @@ KWARGS_COLUMN = "chat_template_kwargs"
 # in the whole table, and that prompt rendered (where rendered once before the rows)
 PROMPT_GROUP = "__trlprep_prompt_group"
 PROMPT_TEXT = "__trlprep_prompt_text"
-# Per row, set by the table renderer when the table has images: how many the row has
-IMAGE_COUNT = "__trlprep_images"
-# placeholders and parts checked against the `videos` / `audios` column
-MEDIA_COLUMNS = ("video", "audio")
+# Per row, set by the table renderer for each medium whose column the table has: how many
+# media of that kind the row has (the media themselves stay behind)
+MEDIA_COUNTS = {
+    "image": "__trlprep_images",
+    "video": "__trlprep_videos",
+    "audio": "__trlprep_audios",
+}
+IMAGE_COUNT = MEDIA_COUNTS["image"]
+# media beside images whose placeholders and parts are checked against their column
+OTHER_MEDIA = ("video", "audio")
 # what a row's prompt is prepared with beside its messages: rows differing in these are
 # prepared (and their prompt rendered) apart
-SIDE_KEYS = (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT)
-MEDIA_KEYS = tuple(f"{k}s" for k in MEDIA_COLUMNS)
+SIDE_KEYS = (TOOLS_COLUMN, KWARGS_COLUMN, *MEDIA_COUNTS.values())
 
 
 @dataclass(frozen=True)
@@ -140,20 +145,19 @@ def _image_counts(batch: pa.Table) -> np.ndarray | None:
 
 
 def _media_counts(batch: pa.Table, plan: Plan) -> dict[str, np.ndarray | None]:
-    """Per media kind (`video`, `audio`): the entries of the row's `videos`/`audios` list
-    column, against which its placeholders and parts are counted (None: no such column; the
-    kind is then left out where no conversation column can hold content parts, else its
-    parts are counted as unchecked)."""
+    """Per media kind (`video`, `audio`): the entries of the row's `videos`/`audios` column
+    (its hidden count, `MEDIA_COUNTS`), against which its placeholders and parts are counted
+    (None: no such column; the kind is then left out where no conversation column can hold
+    content parts, else its parts are counted as unchecked)."""
     convs = [c for c in plan.content if c in batch.column_names]
     parts = any(
         content_is_parts(batch.schema.field(c).type) or is_json_field(batch.schema.field(c))
         for c in convs
     )
-    held = media_counts(batch)  # lists, and lists as JSON text
     out: dict[str, np.ndarray | None] = {}
-    for kind in MEDIA_COLUMNS:
-        if kind in held:
-            out[kind] = held[kind]
+    for kind in OTHER_MEDIA:
+        if MEDIA_COUNTS[kind] in batch.column_names:
+            out[kind] = np.asarray(batch.column(MEDIA_COUNTS[kind]).to_numpy(), np.int64)
         elif parts:
             out[kind] = None
     return out
@@ -186,7 +190,7 @@ def _render(
     job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport, failures: list
 ):
     n = batch.num_rows
-    side = [c for c in (*SIDE_KEYS, *MEDIA_KEYS) if c in batch.column_names]
+    side = [c for c in SIDE_KEYS if c in batch.column_names]
     out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
     grouped = PROMPT_GROUP in batch.column_names
     if grouped:
