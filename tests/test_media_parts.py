@@ -287,3 +287,28 @@ def test_prompts_are_grouped_on_media_counts_not_on_the_media():
     )
     (prompt_text,) = set(out.column("prompt").to_pylist())
     assert prompt_text + out.column("completion")[0].as_py() == expected
+
+
+def test_the_note_says_which_placeholders_became_parts(tmp_path):
+    rows = [
+        {"messages": [{"role": "user", "content": "<video><audio>Who speaks?"},
+                      {"role": "assistant", "content": "Ann."}],
+         "videos": ["a.mp4"], "audios": ["a.wav"]},
+        {"messages": [{"role": "user", "content": "<video>What happens?"},
+                      {"role": "assistant", "content": "A jump."}],
+         "videos": ["b.mp4"], "audios": []},
+    ]  # fmt: skip
+    src = _write(tmp_path / "in.jsonl", rows)
+    res = run("convert", src, "--chat-template", QWEN_VL, "-o", tmp_path / "out.jsonl")
+    assert res.exit_code == 0, res.output
+    assert (
+        "2 rows with videos, 1 row with audios: each `<video>`, `<audio>` placeholder became "
+        'its part ({"type": "video"}, {"type": "audio"}) and the text around it text parts'
+    ) in " ".join(res.output.split())
+    del rows[0]
+    rows[0].pop("audios")
+    res = run("convert", _write(src, rows), "--chat-template", QWEN_VL, "-o",
+              tmp_path / "one.jsonl")  # fmt: skip
+    assert (
+        '1 row with videos: each `<video>` placeholder became a video part ({"type": "video"})'
+    ) in " ".join(res.output.split())

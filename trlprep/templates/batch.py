@@ -302,6 +302,8 @@ def _render(
         rep.dropped_calls_rows += calls and not support.renders_calls(bool(tools_g[g]))
         rep.ignored_tools_rows += bool(tools_g[g]) and not support.tools
         rep.image_rows += vision
+        for kind in kinds:
+            rep.media_rows[kind] += 1
         for kind in unnamed:
             rep.dropped_media[kind] += any(media_marks(v, kind)[1] for v in row.values())
         if shortened:
