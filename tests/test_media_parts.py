@@ -87,7 +87,7 @@ def test_each_media_part_goes_with_its_own_column():
     from test_content_parts import MEDIA  # image, image_url, video, audio, input_audio, file
 
     from trlprep.columns.arrowtypes import media_kind
-    from trlprep.templates.inputs import image_marks, media_parts
+    from trlprep.templates.inputs import image_marks, media_marks
 
     parts = [*MEDIA, {"video": "no-type.mp4"}]
     assert [media_kind(p) for p in parts] == [
@@ -95,7 +95,7 @@ def test_each_media_part_goes_with_its_own_column():
     ]  # fmt: skip
     messages = [{"role": "user", "content": parts}, _answer("ok")]
     assert image_marks(messages) == (0, 2)  # was (0, 7): every media part an image
-    assert (media_parts(messages, "video"), media_parts(messages, "audio")) == (2, 2)
+    assert (media_marks(messages, "video"), media_marks(messages, "audio")) == ((0, 2), (0, 2))
 
 
 def test_validate_counts_video_parts_against_videos_and_says_what_it_did_not_check(tmp_path):

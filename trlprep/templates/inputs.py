@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from trlprep.columns.arrowtypes import is_media_part, media_kind
-from trlprep.columns.placeholders import PLACEHOLDER, PLACEHOLDERS, split_text
+from trlprep.columns.placeholders import PLACEHOLDERS, split_text
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate, RenderError
 from trlprep.wording import article
@@ -177,11 +177,6 @@ def media_marks(messages: Any, kind: str) -> tuple[int, int]:
         elif isinstance(c, list):
             parts += sum(1 for p in c if isinstance(p, dict) and media_kind(p) == kind)
     return holders, parts
-
-
-def media_parts(messages: Any, kind: str) -> int:
-    """The content parts of `messages` holding media of `kind` (`video`, `audio`)."""
-    return media_marks(messages, kind)[1]
 
 
 def prepare(
@@ -343,14 +338,6 @@ def media_error(e: RowError, template: ChatTemplate, row: dict) -> RowError:
     return e
 
 
-def mismatch(placeholders: int, parts: int, images: int) -> str:
-    """The reason a row whose placeholders (and image parts) and images disagree in number
-    fails, naming what was counted."""
-    from trlprep.columns.placeholders import mismatch as media_mismatch
-
-    return media_mismatch("image", placeholders, parts, images)
-
-
 def _is_parts(content: list) -> bool:
     return all(isinstance(p, dict) and isinstance(p.get("type"), str) for p in content)
 
@@ -423,16 +410,13 @@ def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int, text: bool)
 
 
 __all__ = [
-    "PLACEHOLDER",
     "Prepared",
     "ToolSupport",
     "count_images",
     "image_marks",
     "media_error",
     "media_marks",
-    "media_parts",
     "first_tool_call",
-    "mismatch",
     "parts_roles",
     "prepare",
     "prepare_example",
