@@ -20,6 +20,7 @@ from trlprep.templates.tokenrecord import (  # noqa: E402
     longest_sequence,
     nothing_cut,
     read_record,
+    step_id_counts,
 )
 
 ROOT = Path(__file__).parent
@@ -226,3 +227,40 @@ def test_empty_lists_nulls_and_empty_tables(typ):
     for rows in ([[[], []], []], [[[None]]], [[[1, None], [1, 0]]], [[[0], [1, 0]], None]):
         given = pa.table({"completions_ids": pa.array(rows)})  # types as Python gives them
         assert steps_end_with(given, [0]) == _ref_steps_end_with(given, [0]), rows
+
+
+@pytest.mark.parametrize("ids", [pa.uint32(), pa.uint64(), pa.int64()])
+def test_steps_end_with_reads_unsigned_ids_with_null_ids(ids):
+    steps = pa.list_(pa.list_(ids))
+    table = pa.table({"completions_ids": pa.array([[[1, 2, 9], [3, 9]], [[None, 9]]], steps)})
+    assert steps_end_with(table, [9])
+    assert steps_end_with(table, [2, 9]) is False
+    ended_by_null = pa.table({"completions_ids": pa.array([[[1, None]]], steps)})
+    assert steps_end_with(ended_by_null, [9]) is False
+
+
+def test_step_id_counts_under_a_null_row_whose_slot_spans_steps():
+    steps = pa.array([[1, 2], [3], [4, 5, 6], [7]], pa.list_(pa.int32()))
+    offsets = pa.array([0, 2, 4], pa.int32())
+    column = pa.ListArray.from_arrays(offsets, steps, mask=pa.array([True, False]))
+    assert step_id_counts(column).tolist() == [0, 4]  # the null row spans [1, 2], [3]
+    assert step_id_counts(column.slice(1)).tolist() == [4]
+
+
+def test_ids_given_as_python_values_with_null_typed_columns():
+    # `[[]]` and `[None]` make null-typed Arrow columns
+    no_steps = {"prompt_ids": [[1]], "completions_ids": [[]]}
+    assert nothing_cut(no_steps, "stepwise-supervision", 10, [0])
+    assert not nothing_cut(no_steps, "stepwise-supervision", 10, [1])
+    assert nothing_cut({"prompt_ids": [], "completions_ids": []}, "stepwise-supervision", 1, [])
+    stepwise = "stepwise-supervision"
+    assert not nothing_cut({"prompt_ids": [[1]], "completions_ids": [None]}, stepwise, 10, [0])
+    assert not nothing_cut({"prompt_ids": [[1]], "completions_ids": [[None]]}, stepwise, 10, [1])
+    assert not nothing_cut({"prompt_ids": [[1]], "completions_ids": [[[1]]]}, stepwise, 10, [None])
+    pair = {
+        "prompt_ids": [[1, 2]], "chosen_ids": [[3]], "rejected_ids": [[4, 5]],
+        "chosen_prompt_start": [None], "rejected_prompt_start": [None],
+    }  # fmt: skip
+    assert longest_sequence(pair, "preference") == 4  # a null start counts as 0
+    assert nothing_cut(pair, "preference", 5, None)
+    assert not nothing_cut(pair, "preference", 4, None)

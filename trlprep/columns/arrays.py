@@ -26,3 +26,26 @@ def list_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return np.diff(offsets), starts
     lengths = list_lengths(arr)
     return lengths, np.cumsum(lengths) - lengths
+
+
+def json_list_lengths(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Per row of a JSON-text column, the length of the list its text holds (0 for null,
+    `null` and any other JSON value), parsing each distinct text once: a column whose rows
+    mix lists of paths with lists of lists (a video as its frames) has no Arrow list type."""
+    import json
+
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if pa.types.is_null(arr.type) or len(arr) == 0:
+        return np.zeros(len(arr), np.int64)
+    enc = pc.dictionary_encode(arr)
+
+    def length(text: str) -> int:
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return 0
+        return len(value) if isinstance(value, list) else 0
+
+    per_text = np.array([length(t) for t in enc.dictionary.to_pylist()] + [0], np.int64)
+    return per_text[pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy()]

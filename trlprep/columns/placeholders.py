@@ -21,7 +21,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_list, is_messages, is_string
+from trlprep.columns.arrays import json_list_lengths
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
 from trlprep.registry import MEDIA_COLUMNS
 from trlprep.wording import plural
 
@@ -33,8 +34,8 @@ PART = pa.struct([("type", pa.string()), ("text", pa.string())])
 
 def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
     """Per medium whose column `table` has (`image`, `video`, `audio`): its entries per row
-    (list lengths, 1 for a single non-null `image`; null counts 0). `videos` / `audios`
-    count as lists only, as validate and the template stage read them."""
+    (list lengths, of JSON text too, as validate reads them; 1 for a single non-null
+    `image`; null counts 0). `videos` / `audios` count as lists only."""
     out: dict[str, np.ndarray] = {}
     for kind, names in MEDIA_COLUMNS.items():
         for name in names:
@@ -42,12 +43,14 @@ def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
                 continue
             col = table.column(name)
             if is_list(col.type):
-                k = pc.fill_null(pc.list_value_length(col), 0)
+                k = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
+            elif name != "image" and is_json_field(table.schema.field(name)):
+                k = json_list_lengths(col)  # lists of different shapes (a video's frames)
             elif kind == "image":
-                k = pc.cast(col.is_valid(), pa.int64())
+                k = pc.cast(col.is_valid(), pa.int64()).to_numpy()
             else:
                 continue
-            k = np.asarray(k.to_numpy(), np.int64)
+            k = np.asarray(k, np.int64)
             out[kind] = k if kind not in out else out[kind] + k
     return out
 
@@ -112,17 +115,38 @@ def _pattern(marks: Iterable[str]) -> str:
     return "|".join(re.escape(m) for m in marks)
 
 
+def sequences(columns: Iterable[str]) -> list[tuple[str, ...]]:
+    """The conversations of a row that each go with all of the row's media: the prompt
+    followed by each other column (`prompt`+`chosen`, `prompt`+`rejected`), else each column
+    alone (`chosen`, `rejected` of implicit-prompt pairs). TRL renders each of them with
+    the row's images, so each must hold one placeholder (or part) per medium, as validate
+    counts them."""
+    columns = list(columns)
+    others = [c for c in columns if c != "prompt"]
+    if "prompt" in columns:
+        return [("prompt", c) for c in others] or [("prompt",)]
+    return [(c,) for c in others]
+
+
+def _string_messages(table: pa.Table) -> list[str]:
+    """Messages columns whose contents are strings."""
+    out = []
+    for f in table.schema:
+        if not is_messages(f.type):
+            continue
+        struct = f.type.value_type
+        i = struct.get_field_index("content")
+        if i >= 0 and is_string(struct.field(i).type):
+            out.append(f.name)
+    return out
+
+
 def placeholder_columns(table: pa.Table, marks: Iterable[str] = (PLACEHOLDER,)) -> list[str]:
     """Messages columns whose string contents hold one of `marks`."""
     marks = list(marks)
     out = []
-    for f in table.schema:
-        if not marks or not is_messages(f.type):
-            continue
-        struct = f.type.value_type
-        i = struct.get_field_index("content")
-        if i < 0 or not is_string(struct.field(i).type):
-            continue
+    for name in _string_messages(table) if marks else ():
+        f = table.schema.field(name)
         contents = pc.struct_field(pc.list_flatten(table.column(f.name)), "content")
         hit = (
             pc.match_substring(contents, marks[0])
@@ -157,11 +181,25 @@ def map_placeholders(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
     columns = placeholder_columns(table, [PLACEHOLDERS[k] for k in media])
     if not columns:
         return table, np.zeros(0, np.int64), []
-    found = {k: placeholder_counts(table, columns, PLACEHOLDERS[k]) for k in media}
-    wrong = {k: found[k] != n for k, n in media.items()}
-    bad = np.flatnonzero(np.logical_or.reduce(list(wrong.values())))
+    seqs = sequences(_string_messages(table))
+    wrong = np.zeros(table.num_rows, bool)
+    why: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}  # kind -> failing sequences
+    for k, n in media.items():
+        found = {c: placeholder_counts(table, [c], PLACEHOLDERS[k]) for c in set().union(*seqs)}
+        for seq in seqs:
+            count = sum(found[c] for c in seq)
+            off = count != n
+            if off.any():
+                why.setdefault(k, []).append(("+".join(seq) if len(seqs) > 1 else "", count, off))
+                wrong |= off
+    bad = np.flatnonzero(wrong)
     reasons = [
-        "; ".join(mismatch(k, int(found[k][r]), 0, int(media[k][r])) for k in media if wrong[k][r])
+        "; ".join(
+            (f"{label}: " if label else "") + mismatch(k, int(count[r]), 0, int(media[k][r]))
+            for k, failing in why.items()
+            for label, count, off in failing
+            if off[r]
+        )
         for r in bad
     ]
     for c in columns:
@@ -242,5 +280,6 @@ __all__ = [
     "mismatch",
     "placeholder_columns",
     "placeholder_counts",
+    "sequences",
     "split_text",
 ]

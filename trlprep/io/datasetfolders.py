@@ -3,9 +3,18 @@
 trlprep's own schema metadata (`META_KEY`: how a file's ids were tokenised,
 `templates.tokenrecord`) does not survive `datasets`: a `Dataset` keeps only its own
 `huggingface` key, and `save_to_disk` writes only that. It travels in the dataset's
-`DatasetInfo.description` instead (`described_info`, read back by `dataset_table`), which
-`save_to_disk` / `load_from_disk`, `select`, `filter`, `map`, `with_format` and
-`concatenate_datasets` all keep.
+`DatasetInfo.description` instead (`description_of`, read back by `dataset_table`), which
+`save_to_disk` / `load_from_disk`, `select`, `filter`, `map` and `with_format` keep.
+
+`concatenate_datasets` keeps it too, though the rows added were never tokenised by trlprep
+(`DatasetInfo.from_merge` drops the other dataset's empty description), and the record
+cannot be told apart from the merged rows. So the description also holds the number of
+rows it was written for, and a dataset holding more rows than that (the whole tokenised
+dataset merged with any other, or with itself) is read without the record: its ids are
+then judged by what they show, as a JSON Lines file's. Subsets (`select`, `filter`,
+`train_test_split`, saved or not) keep the record; a subset merged with fewer other rows
+than it left out is not detected: convert merged data again rather than merge tokenised
+data.
 """
 
 from __future__ import annotations
@@ -85,39 +94,50 @@ def folder_hint(p: Path) -> str:
 
 def dataset_table(ds) -> pa.Table:
     """The Arrow table of a `datasets.Dataset`, with a filtered/selected view applied and
-    trlprep's metadata (`META_KEY`) from its description, if any, in the schema metadata."""
+    trlprep's metadata (`META_KEY`) from its description, if any, in the schema metadata
+    (not when the dataset holds more rows than the description was written for)."""
     table = ds.data.table if hasattr(ds.data, "table") else ds.data
+    held = table.num_rows  # a select / filter view keeps every row it was made from
     indices = getattr(ds, "_indices", None)
     if indices is not None:
         idx = indices.table if hasattr(indices, "table") else indices
         table = table.take(idx.column(0))
     info = getattr(ds, "info", None)
-    kept = description_metadata(getattr(info, "description", None))
+    kept = description_metadata(getattr(info, "description", None), held)
     if kept is not None and META_KEY not in (table.schema.metadata or {}):
         table = table.replace_schema_metadata({**(table.schema.metadata or {}), META_KEY: kept})
     return table
 
 
-def description_of(schema: pa.Schema) -> str:
+def description_of(schema: pa.Schema, rows: int | None = None) -> str:
     """The `DatasetInfo.description` that keeps `schema`'s trlprep metadata (`META_KEY`):
-    `{"trlprep": ...}` as JSON; "" when it has none (or none that reads as JSON)."""
+    `{"trlprep": ..., "rows": rows}` as JSON (`rows`: how many rows it describes); "" when
+    it has none (or none that reads as JSON)."""
     raw = (schema.metadata or {}).get(META_KEY)
     if not raw:
         return ""
     try:
-        return json.dumps({META_KEY.decode(): json.loads(raw)}, ensure_ascii=False)
+        kept: dict = {META_KEY.decode(): json.loads(raw)}
     except ValueError:
         return ""
+    if rows is not None:
+        kept["rows"] = rows
+    return json.dumps(kept, ensure_ascii=False)
 
 
-def description_metadata(description: str | None) -> bytes | None:
+def description_metadata(description: str | None, rows: int | None = None) -> bytes | None:
     """The trlprep metadata value (`META_KEY`) a `DatasetInfo.description` written by
-    `description_of` keeps; None for any other description."""
+    `description_of` keeps; None for any other description, and when `rows` (the rows the
+    dataset holds) exceeds the rows it was written for (other rows merged in)."""
     if not description or not description.startswith('{"trlprep"'):
         return None
     try:
-        value = json.loads(description).get(META_KEY.decode())
+        kept = json.loads(description)
+        value = kept.get(META_KEY.decode())
     except (ValueError, AttributeError):
+        return None
+    written = kept.get("rows")
+    if isinstance(written, int) and rows is not None and rows > written:
         return None
     return None if value is None else json.dumps(value, ensure_ascii=False).encode()
 

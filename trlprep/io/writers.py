@@ -348,7 +348,7 @@ def to_dataset(table: pa.Table, split: str | None = None):
     from trlprep.io.jsonargs import untagged
 
     table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
-    info = datasets.DatasetInfo(description=description_of(table.schema))
+    info = datasets.DatasetInfo(description=description_of(table.schema, table.num_rows))
     try:
         return datasets.Dataset(table, info=info, split=split)
     except (ValueError, TypeError, KeyError):  # stale features in the schema metadata

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_list, is_string
+from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_string
 from trlprep.columns.placeholders import mismatch as media_mismatch
+from trlprep.columns.placeholders import sequences
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
@@ -41,14 +41,19 @@ KWARGS_COLUMN = "chat_template_kwargs"
 # in the whole table, and that prompt rendered (where rendered once before the rows)
 PROMPT_GROUP = "__trlprep_prompt_group"
 PROMPT_TEXT = "__trlprep_prompt_text"
-# Per row, set by the table renderer when the table has images: how many the row has
-IMAGE_COUNT = "__trlprep_images"
-# placeholders and parts checked against the `videos` / `audios` column
-MEDIA_COLUMNS = ("video", "audio")
+# Per row, set by the table renderer for each medium whose column the table has: how many
+# media of that kind the row has (the media themselves stay behind)
+MEDIA_COUNTS = {
+    "image": "__trlprep_images",
+    "video": "__trlprep_videos",
+    "audio": "__trlprep_audios",
+}
+IMAGE_COUNT = MEDIA_COUNTS["image"]
+# media beside images whose placeholders and parts are checked against their column
+OTHER_MEDIA = ("video", "audio")
 # what a row's prompt is prepared with beside its messages: rows differing in these are
 # prepared (and their prompt rendered) apart
-SIDE_KEYS = (TOOLS_COLUMN, KWARGS_COLUMN, IMAGE_COUNT)
-MEDIA_KEYS = tuple(f"{k}s" for k in MEDIA_COLUMNS)
+SIDE_KEYS = (TOOLS_COLUMN, KWARGS_COLUMN, *MEDIA_COUNTS.values())
 
 
 @dataclass(frozen=True)
@@ -140,22 +145,19 @@ def _image_counts(batch: pa.Table) -> np.ndarray | None:
 
 
 def _media_counts(batch: pa.Table, plan: Plan) -> dict[str, np.ndarray | None]:
-    """Per media kind (`video`, `audio`): the entries of the row's `videos`/`audios` list
-    column, against which its placeholders and parts are counted (None: no such column; the
-    kind is then left out where no conversation column can hold content parts, else its
-    parts are counted as unchecked)."""
+    """Per media kind (`video`, `audio`): the entries of the row's `videos`/`audios` column
+    (its hidden count, `MEDIA_COUNTS`), against which its placeholders and parts are counted
+    (None: no such column; the kind is then left out where no conversation column can hold
+    content parts, else its parts are counted as unchecked)."""
     convs = [c for c in plan.content if c in batch.column_names]
     parts = any(
         content_is_parts(batch.schema.field(c).type) or is_json_field(batch.schema.field(c))
         for c in convs
     )
     out: dict[str, np.ndarray | None] = {}
-    for kind in MEDIA_COLUMNS:
-        name = f"{kind}s"
-        col = batch.column(name) if name in batch.column_names else None
-        if col is not None and is_list(col.type):
-            k = pc.fill_null(pc.list_value_length(col), 0)
-            out[kind] = np.asarray(k.to_numpy(), np.int64)
+    for kind in OTHER_MEDIA:
+        if MEDIA_COUNTS[kind] in batch.column_names:
+            out[kind] = np.asarray(batch.column(MEDIA_COUNTS[kind]).to_numpy(), np.int64)
         elif parts:
             out[kind] = None
     return out
@@ -188,7 +190,7 @@ def _render(
     job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport, failures: list
 ):
     n = batch.num_rows
-    side = [c for c in (*SIDE_KEYS, *MEDIA_KEYS) if c in batch.column_names]
+    side = [c for c in SIDE_KEYS if c in batch.column_names]
     out: dict[str, list[str]] = {plan.out_names[c]: [None] * n for c in plan.content}
     grouped = PROMPT_GROUP in batch.column_names
     if grouped:
@@ -209,6 +211,7 @@ def _render(
     counted = {"image": images, **media} if images is not None else media
     shown = media_roles(job.template) if media else {}
     prepared: dict[int, Any] = {}  # group -> (prompt, what preparing did) or the RowError
+    seqs = sequences([*([plan.prompt] if prompts is not None else []), *rows])
     prompt_text: list[str | None] = [None] * len(first)
     if PROMPT_TEXT in batch.column_names:  # null where it failed: rendered again, it reports
         prompt_text = batch.column(PROMPT_TEXT).take(first).to_pylist()
@@ -219,15 +222,21 @@ def _render(
         row = {c: rows[c][i] for c in rows}
         try:
             _check_read(tools_g[g], kwargs_g[g], *row.values())
-            for kind, held in counted.items():  # placeholders and media agree in number
-                marks = [media_marks(row[c], kind) for c in rows]
-                marks += [media_marks(prompts[g], kind)] if prompts is not None else []
-                holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
+            for kind, held in counted.items():  # each sequence holds the row's media
+                marks = {c: media_marks(row[c], kind) for c in rows}
+                if prompts is not None:
+                    marks[plan.prompt] = media_marks(prompts[g], kind)
                 if held is None:
-                    rep.unchecked_media[kind] += parts > 0
-                elif holders + parts != held[i]:
+                    rep.unchecked_media[kind] += any(p for _, p in marks.values())
+                    continue
+                for seq in seqs:
+                    holders = sum(marks[c][0] for c in seq)
+                    parts = sum(marks[c][1] for c in seq)
+                    if holders + parts == held[i]:
+                        continue
                     raise RowError(
-                        media_mismatch(kind, holders, parts, int(held[i])),
+                        ("+".join(seq) + ": " if len(seqs) > 1 else "")
+                        + media_mismatch(kind, holders, parts, int(held[i])),
                         None,
                         hint=f"each {kind} needs one `<{kind}>` placeholder (or {kind} part) "
                         "where it goes in the conversation"
@@ -293,6 +302,8 @@ def _render(
         rep.dropped_calls_rows += calls and not support.renders_calls(bool(tools_g[g]))
         rep.ignored_tools_rows += bool(tools_g[g]) and not support.tools
         rep.image_rows += vision
+        for kind in kinds:
+            rep.media_rows[kind] += 1
         for kind in media:
             rep.dropped_media[kind] += any(unrendered(v, kind, shown[kind]) for v in row.values())
         if shortened:

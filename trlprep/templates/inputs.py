@@ -32,7 +32,7 @@ from functools import lru_cache
 from typing import Any
 
 from trlprep.columns.arrowtypes import is_media_part, media_kind
-from trlprep.columns.placeholders import PLACEHOLDER, PLACEHOLDERS, split_text
+from trlprep.columns.placeholders import PLACEHOLDERS, split_text
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate, RenderError
 from trlprep.wording import article
@@ -179,11 +179,6 @@ def media_marks(messages: Any, kind: str) -> tuple[int, int]:
     return holders, parts
 
 
-def media_parts(messages: Any, kind: str) -> int:
-    """The content parts of `messages` holding media of `kind` (`video`, `audio`)."""
-    return media_marks(messages, kind)[1]
-
-
 def prepare(
     messages: list,
     column: str,
@@ -258,7 +253,8 @@ def prepare_example(
     images the example has (None: no image column); video / audio placeholders and parts
     are counted against the example's `videos` / `audios` list where it has one. Raises
     RowError."""
-    from trlprep.columns.placeholders import mismatch
+    from trlprep.columns.placeholders import mismatch as media_mismatch
+    from trlprep.columns.placeholders import sequences
 
     roles = parts_roles(template)
     convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
@@ -266,13 +262,16 @@ def prepare_example(
     for kind in ("video", "audio"):  # checked where the example has the column
         value = example.get(f"{kind}s")
         held[kind] = len(value) if isinstance(value, list) else None
+    seqs = sequences(convs)
     for kind, n in held.items():
         if n is None:
             continue
-        marks = [media_marks(v, kind) for v in convs.values()]
-        holders, parts = sum(h for h, _ in marks), sum(p for _, p in marks)
-        if holders + parts != n:
-            raise RowError(mismatch(kind, holders, parts, n))
+        marks = {c: media_marks(v, kind) for c, v in convs.items()}
+        for seq in seqs:  # each sequence holds the example's media
+            holders, parts = sum(marks[c][0] for c in seq), sum(marks[c][1] for c in seq)
+            if holders + parts != n:
+                label = "+".join(seq) + ": " if len(seqs) > 1 else ""
+                raise RowError(label + media_mismatch(kind, holders, parts, n))
     media = tuple(k for k in ("video", "audio") if held[k])
     out = dict(example)
     for c, value in convs.items():
@@ -313,14 +312,6 @@ def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool)
             "aside (--on-error skip)",
         )
     return e
-
-
-def mismatch(placeholders: int, parts: int, images: int) -> str:
-    """The reason a row whose placeholders (and image parts) and images disagree in number
-    fails, naming what was counted."""
-    from trlprep.columns.placeholders import mismatch as media_mismatch
-
-    return media_mismatch("image", placeholders, parts, images)
 
 
 def _is_parts(content: list) -> bool:
@@ -395,15 +386,12 @@ def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int, text: bool)
 
 
 __all__ = [
-    "PLACEHOLDER",
     "Prepared",
     "ToolSupport",
     "count_images",
     "image_marks",
     "media_marks",
-    "media_parts",
     "first_tool_call",
-    "mismatch",
     "parts_roles",
     "prepare",
     "prepare_example",

@@ -197,7 +197,7 @@ def steps_end_with(table: pa.Table, separator_ids: list[int]) -> bool:
         flat = pc.list_flatten(steps)  # null steps give no ids
         if pa.types.is_null(flat.type):  # ids that are all null end with no separator
             return False
-        ids = flat.fill_null(-1).to_numpy()
+        ids = pc.cast(flat, pa.int64()).fill_null(-1).to_numpy()  # -1 fits no unsigned id
         last = ids[ends[:, None] - n + np.arange(n)]  # each step's last n ids
         if not np.array_equal(last, np.broadcast_to(sep, last.shape)):
             return False

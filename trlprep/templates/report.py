@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trlprep.templates.inputs import TOOL_TEMPLATES
-from trlprep.wording import plural
+from trlprep.wording import article, plural
 
 EXAMPLE_ROWS = 5
 
@@ -26,6 +26,8 @@ class TemplateReport:
     num_proc: int = 1
     joined_parts_rows: int = 0  # rows whose text-only content parts were joined into a string
     image_rows: int = 0  # rows whose `<image>` placeholders became image parts
+    # rows whose `<video>` / `<audio>` placeholders became video / audio parts
+    media_rows: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     dropped_calls_rows: int = 0  # rows with tool calls the template does not render
     ignored_tools_rows: int = 0  # rows given tools the template does not render
     # rows holding video / audio parts without a `videos` / `audios` column: count unchecked
@@ -44,6 +46,8 @@ class TemplateReport:
         self.image_rows += other.image_rows
         self.dropped_calls_rows += other.dropped_calls_rows
         self.ignored_tools_rows += other.ignored_tools_rows
+        for kind, n in other.media_rows.items():
+            self.media_rows[kind] = self.media_rows.get(kind, 0) + n
         for kind, n in other.unchecked_media.items():
             self.unchecked_media[kind] = self.unchecked_media.get(kind, 0) + n
         for kind, n in other.dropped_media.items():
@@ -67,10 +71,16 @@ class TemplateReport:
                 f"{self.template} renders only as a string: the parts' text was joined (no "
                 "separator)"
             )
-        if self.image_rows:
+        rows = {"image": self.image_rows, **self.media_rows}
+        kinds = [k for k, n in rows.items() if n]
+        if kinds:
+            marks = ", ".join(f"`<{k}>`" for k in kinds)
+            parts = ", ".join(f'{{"type": "{k}"}}' for k in kinds)
+            part = article(kinds[0]) if len(kinds) == 1 else "its"
             out.append(
-                f"{self.image_rows} row(s) with images: each `<image>` placeholder became an "
-                'image part ({"type": "image"}) and the text around it text parts'
+                ", ".join(f"{plural(rows[k], 'row')} with {k}s" for k in kinds)
+                + f": each {marks} placeholder became {part} part ({parts}) and the text "
+                "around it text parts"
             )
         for kind, n in self.unchecked_media.items():
             if n:

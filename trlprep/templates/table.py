@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.columns.placeholders import image_counts
+from trlprep.columns.placeholders import media_counts
 from trlprep.errors import RowFailures, TrlprepError, UsageError
-from trlprep.registry import DatasetType, get_type
+from trlprep.registry import MEDIA_COLUMNS, DatasetType, get_type
 from trlprep.templates.batch import (
-    IMAGE_COUNT,
-    MEDIA_KEYS,
+    MEDIA_COUNTS,
     PROMPT_GROUP,
     PROMPT_TEXT,
     SIDE_KEYS,
@@ -86,10 +85,10 @@ def render_table(
     n = table.num_rows
     tick = _progress_callback(progress, n)
     pieces: dict[int, tuple] = {}
-    work = _with_image_counts(table)
+    work = _with_media_counts(table)
     try:
         todo = [(s, work.slice(s, BATCH_ROWS)) for s in range(0, n, BATCH_ROWS)]
-        media = IMAGE_COUNT in work.column_names or any(c in work.column_names for c in MEDIA_KEYS)
+        media = any(c in work.column_names for c in MEDIA_COUNTS.values())
         if fast and not media:  # media are counted and placeholders made parts row by row
             todo = _render_fast(job, plan, todo, pieces, tick)
         jinja_rows = sum(batch.num_rows for _, batch in todo)
@@ -134,7 +133,7 @@ def _with_prompt_texts(
     every prompt rendered first: each distinct prompt is rendered once, wherever its rows
     are."""
     rows = pa.concat_tables([batch for _, batch in todo])
-    keys = [plan.prompt, *(c for c in (*SIDE_KEYS, *MEDIA_KEYS) if c in rows.column_names)]
+    keys = [plan.prompt, *(c for c in SIDE_KEYS if c in rows.column_names)]
     first, group = group_rows(rows, keys)
     report.distinct_prompts += len(first)
     bounds = np.cumsum([0] + [batch.num_rows for _, batch in todo])
@@ -199,12 +198,18 @@ def _assemble(table: pa.Table, plan: Plan, outputs: list[dict[str, pa.Array]]) -
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields, metadata=meta or None))
 
 
-def _with_image_counts(table: pa.Table) -> pa.Table:
-    """`table` with the hidden IMAGE_COUNT column (images per row) when it has images."""
-    counts = image_counts(table)
-    if counts is None:
+def _with_media_counts(table: pa.Table) -> pa.Table:
+    """`table` with a hidden count column (`MEDIA_COUNTS`: entries per row) for each medium
+    whose column it has, in place of the media columns: rendering reads only how many
+    media a row has, so the media (paths, or image bytes) are not sent to the workers."""
+    counts = media_counts(table)
+    if not counts:
         return table
-    return table.append_column(IMAGE_COUNT, pa.array(counts, pa.int64()))
+    media = [n for names in MEDIA_COLUMNS.values() for n in names if n in table.column_names]
+    table = table.drop_columns(media)
+    for kind, k in counts.items():
+        table = table.append_column(MEDIA_COUNTS[kind], pa.array(k, pa.int64()))
+    return table
 
 
 def _row_failures(failures: list[dict], template: ChatTemplate) -> TrlprepError:

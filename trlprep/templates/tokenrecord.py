@@ -145,7 +145,9 @@ def _row_lengths(batch: pa.RecordBatch, dtype: str) -> np.ndarray:
         answer = _lengths(batch.column(name))
         if prompt is not None:
             start = name.removesuffix("_ids") + _START
-            cut = batch.column(start).fill_null(0).to_numpy() if start in names else 0
+            cut = 0
+            if start in names:  # all None given as Python values: a null-typed column
+                cut = pc.cast(batch.column(start), pa.int64()).fill_null(0).to_numpy()
             answer = answer + prompt - cut
         longest = np.maximum(longest, answer)
     return longest
@@ -163,7 +165,8 @@ def step_id_counts(column: pa.Array) -> np.ndarray:
     if pa.types.is_null(column.type):
         return np.zeros(len(column), np.int64)
     steps = _lengths(pc.list_flatten(column))
-    rows = pc.list_parent_indices(column).to_numpy()
+    # flatten leaves out what a null row's slot spans, so rows are read off the lengths
+    rows = np.repeat(np.arange(len(column)), _lengths(column))
     return np.bincount(rows, weights=steps, minlength=len(column)).astype(np.int64)
 
 
@@ -186,12 +189,15 @@ def nothing_cut(
     rows = table.column("completions_ids")
     if pc.any(pc.is_null(rows)).as_py():  # no step list at all: not what was made
         return False
-    counts = pc.list_value_length(rows).cast(pa.int64())
+    counts = _lengths(rows)  # lists given as Python values may be null-typed
     wanted = pc.cast(pa.array(steps) if isinstance(steps, list) else steps, pa.int64())
-    if len(counts) != len(wanted) or pc.any(pc.not_equal(counts, wanted)).as_py():
+    wanted = pc.fill_null(wanted, -1).to_numpy()  # an unknown count matches none
+    if len(counts) != len(wanted) or not np.array_equal(counts, wanted):
         return False
-    each = pc.list_value_length(pc.list_flatten(rows)).fill_null(0)  # a null step: emptied
-    return len(each) == 0 or pc.min(each).as_py() > 0
+    if pa.types.is_null(rows.type):  # no rows (a null row returned above)
+        return True
+    each = _lengths(pc.list_flatten(rows))  # a null step: emptied
+    return len(each) == 0 or int(each.min()) > 0
 
 
 def refit_problem(

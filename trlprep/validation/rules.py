@@ -24,10 +24,11 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | special-token            | warning | text holds a literal special token (`<|im_start|>`, ...)  |
 | nul-character            | warning | text holds a NUL character (\x00)                         |
 | image-placeholder        | warning | `<image>` placeholders in the text != images in the row   |
-| media-placeholder        | warning | `<video>`/`<audio>` placeholders != videos/audios in the row|
+| media-placeholder        | warning | `<video>`/`<audio>` placeholders != videos/audios entries |
 | prompt-ending            | error   | a prompt ends on a system or developer turn               |
 | continue-final-message   | info    | a prompt ends on an assistant turn (continued)            |
-| completion-not-assistant | error   | completion/chosen/rejected (explicit) starts off assistant |
+| conversation-ending      | error   | a conversation does not end on the turn its type needs    |
+| completion-not-assistant | error   | explicit completion/chosen/rejected starts off assistant  |
 | no-common-prefix         | warning | implicit: no shared prompt on a message/word boundary     |
 | chosen-equals-rejected   | warning | chosen and rejected are identical                         |
 | label-type               | error   | `label` is not a boolean                                  |
@@ -35,11 +36,11 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | steps-mismatch           | error   | len(completions) != len(labels)                           |
 | empty-steps              | error   | `completions` is an empty list                            |
 | image-count              | error   | image parts in a sequence != images in the row            |
-| media-count              | error   | video/audio parts+placeholders != videos/audios in the row |
+| media-count              | error   | video/audio parts+placeholders != videos/audios entries   |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
-| import-failed            | error   | `--from LAYOUT`: the row cannot be imported from the layout |
+| import-failed            | error   | `--from LAYOUT`: the layout's import refuses the row      |
 | invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
-| double-encoded-arguments | error   | tool-call arguments: JSON text of a string (encoded twice) |
+| double-encoded-arguments | error   | tool-call arguments: a string's JSON text (encoded twice) |
 | invalid-tokens           | error   | `input_ids` is empty or holds a negative id               |
 | mask-mismatch            | error   | `attention_mask` is not 0/1 or not as long as input_ids   |
 | duplicate-row            | warning | the row repeats an earlier row exactly                    |

@@ -14,7 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import list_lengths, to_numpy_bool
+from trlprep.columns.arrays import json_list_lengths, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.prepare import get_column
@@ -56,9 +56,7 @@ def media_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> dict[str,
         out[kind] = None
         if (got := get_column(data, f"{kind}s")) is not None:
             f, arr = got
-            if pa.types.is_null(arr.type):
-                out[kind] = np.zeros(len(arr), np.int64)
-            elif _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
+            if _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
                 out[kind] = _count_images(f, arr)  # list lengths (of JSON text too)
     return out
 
@@ -84,14 +82,12 @@ def _check_kind(f, arr, sink, json_ok: set[str], type_ok, what: str) -> bool:
 
 
 def _count_images(f: pa.Field, arr: pa.Array) -> np.ndarray:
+    """Entries per row of a list column (or of its JSON text); null rows have none."""
+    if pa.types.is_null(arr.type):  # every row null
+        return np.zeros(len(arr), np.int64)
     if not is_json_field(f):
         return list_lengths(arr)
-
-    def count(text: str | None) -> int:
-        value = json.loads(text) if text is not None else None
-        return len(value) if isinstance(value, list) else 0
-
-    return _per_distinct(arr, count, dtype=np.int64)
+    return json_list_lengths(arr)  # as convert and the template stage count them
 
 
 def _per_distinct(arr: pa.Array, fn, dtype=object) -> np.ndarray:
