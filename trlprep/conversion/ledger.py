@@ -65,7 +65,11 @@ class Ledger:
         if not table.num_rows:
             return
         self.absorb(summarize(table))
-        if self.rejects is not None:
+        self.write(table)
+
+    def write(self, table: pa.Table) -> None:
+        """Write rejected rows (counted: `reject`, `absorb`) to the rejects file, if any."""
+        if self.rejects is not None and table.num_rows:
             self.rejects.write(self._with_files(table))
 
     def absorb(self, summary: pa.Table) -> None:
