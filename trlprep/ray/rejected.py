@@ -17,7 +17,7 @@ from trlprep.ray.base import LINE, REJECT, _arrow, _blocks, _ray
 if TYPE_CHECKING:
     import ray.data
 
-BATCH_ROWS = 10_000  # rejected rows the driver holds at once
+BATCH_ROWS = 1_000  # rejected rows the driver holds at once (records may be long)
 
 
 def summaries(rejected: ray.data.Dataset) -> pa.Table:
