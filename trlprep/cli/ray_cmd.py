@@ -151,14 +151,14 @@ def convert_ray(
             for name, (n_in, n_out) in found.steps.items():
                 ledger.count_step(name, n_in, n_out)
             _reject(ledger, conv.rejects(), ds)
-            out = conv.output().materialize()
-            ledger.rows_out = out.count()
-            if ledger.stopping or ledger.all_rejected:
+            if ledger.stopping or ledger.all_rejected:  # (the output rows not gathered)
                 _print_warnings(found)  # what led to the error
                 shown = True
                 for line in ledger.reason_lines():
                     err.print(f"  {line}", markup=False)
                 raise ledger.error()
+            out = conv.output().materialize()
+            ledger.rows_out = out.count()
             from trlprep.conversion.convert import check_rows_left
 
             check_rows_left(conv.plan, ledger.converted, ledger.rows_out)

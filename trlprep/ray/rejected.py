@@ -57,31 +57,35 @@ def records(
     rejected: ray.data.Dataset, numbered: ray.data.Dataset, batch_rows: int | None = None
 ) -> Iterator[pa.Table]:
     """The rows of the rejects file (`REJECTS_SCHEMA`) in row order, `batch_rows` at a
-    time: the reject rows sorted by ROW_ID on the cluster, each sorted block matched with
-    the input blocks whose rows it overlaps (one task per pair: no block meets the whole
-    input), the records made there from the rows as read."""
+    time: the reject blocks put in ROW_ID order on the cluster (`in_row_order`: sorted
+    only when their rows are not in runs already), each matched with the input blocks whose
+    rows it overlaps (one task per pair: no block meets the whole input), the records made
+    there from the rows as read."""
     from ray.data.context import DataContext
 
     from trlprep.importers.rejects import REJECTS_SCHEMA
+    from trlprep.ray.numbering import in_row_order
 
     ray = _ray()
     ctx = DataContext.get_current()
-    ctx.execution_options.preserve_order = True  # the sorted blocks stay in order
-    ordered = rejected.sort(ROW_ID).materialize()
-    found = [ref for ref, _, n in _blocks(ordered) if n]
+    ctx.execution_options.preserve_order = True  # the ordered blocks stay in order
+    found = [ref for ref, _, n in _blocks(in_row_order(rejected)) if n]
     if not found:
         return
     inputs = [ref for ref, _, n in _blocks(numbered) if n]
     span = ray.remote(_span)
-    lo, hi = np.array(ray.get([span.remote(ref) for ref in inputs]), np.int64).reshape(-1, 2).T
+    spans = np.array(ray.get([span.remote(ref) for ref in found + inputs]), np.int64)
+    spans = spans.reshape(-1, 2)
+    lo, hi = spans[len(found) :].T
     order = np.argsort(lo, kind="stable")
     lo, hi, inputs = lo[order], hi[order], [inputs[i] for i in order]
     apart = bool(np.all(hi[:-1] < lo[1:]))  # input blocks hold ranges of rows apart
     match = ray.remote(_match)
-    refs = []
-    for ref, (a, b) in zip(found, ray.get([span.remote(r) for r in found]), strict=True):
-        for i in np.flatnonzero((lo <= b) & (hi >= a)):
-            refs.append(match.remote(ref, inputs[i]))
+    refs = [
+        match.remote(ref, inputs[i])
+        for ref, (a, b) in zip(found, spans[: len(found)], strict=True)
+        for i in np.flatnonzero((lo <= b) & (hi >= a))
+    ]
     ds = ray.data.from_arrow_refs(refs)
     if not apart:  # (rows numbered otherwise than in runs): sorted again, on the cluster
         ds = ds.sort("row")
