@@ -93,3 +93,39 @@ def test_ray_stop_sends_no_record_to_the_driver(tmp_path, monkeypatch):
     said = " ".join(runs["ray"].output.split())
     assert "sample.jsonl:87: import: chosen: ends with an empty Assistant turn" in said
     assert "(3 more rows fail)" in said
+
+
+@pytest.mark.parametrize("apart", [True, False])
+def test_records_pair_sorted_reject_blocks_with_the_input_blocks_they_overlap(apart):
+    """Reject blocks out of order (and rows out of order within one) against an input of
+    several blocks: the rejects come back in row order, each with its own record, a batch
+    of at most `batch_rows` at a time; input blocks whose rows interleave (`apart` False)
+    are sorted again on the cluster."""
+    import pyarrow as pa
+    import ray
+
+    from trlprep.errors import ROW_ID
+    from trlprep.ray.base import LINE, REJECT, REJECT_TYPE
+    from trlprep.ray.rejected import records
+
+    n = 40
+    ids = list(range(n)) if apart else [i for k in (0, 1) for i in range(k, n, 2)]
+    inputs = [
+        pa.table({"text": [f"row {i}" for i in part], ROW_ID: part, LINE: [i + 1 for i in part]})
+        for part in (ids[:10], ids[10:25], ids[25:])
+    ]
+    refused = [33, 2, 17, 5, 39, 11, 24, 0]
+
+    def rejects(rows):
+        why = pa.array([{"stage": "import", "reason": f"bad {r}"} for r in rows], REJECT_TYPE)
+        return pa.table({ROW_ID: rows, LINE: [r + 1 for r in rows], REJECT: why})
+
+    rejected = ray.data.from_arrow([rejects(refused[:3]), rejects(refused[3:])])
+    numbered = ray.data.from_arrow(inputs)
+    batches = list(records(rejected, numbered, batch_rows=3))
+    assert max(b.num_rows for b in batches) <= 3
+    got = [r for b in batches for r in b.to_pylist()]
+    assert [r["row"] for r in got] == sorted(refused)
+    for r in got:
+        assert (r["line"], r["stage"], r["reason"]) == (r["row"] + 1, "import", f"bad {r['row']}")
+        assert json.loads(r["record"]) == {"text": f"row {r['row']}"}
