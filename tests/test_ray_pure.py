@@ -4,8 +4,8 @@ converted dataset, and the pairing warnings merged over blocks."""
 from __future__ import annotations
 
 import pytest
-from trlprep.converters.base import ConversionWarning
 
+from trlprep.converters.base import ConversionWarning
 from trlprep.errors import UsageError
 from trlprep.ray.notes import Notes
 from trlprep.ray.output import output_format_of
@@ -46,19 +46,26 @@ def test_a_pairing_step_that_made_pairs_drops_the_nothing_paired_head():
     assert notes.conversion_warnings()[0].startswith(_NOTHING_PAIRED)
 
 
-def test_only_the_refused_rows_of_a_block_leave_the_workers():
-    """`validate --from` on Ray fetches the refused rows' row, line and reason, not blocks."""
+def test_only_the_refused_rows_counts_by_reason_leave_the_workers():
+    """`validate --from` on Ray fetches, per block, each reason's count and first rows (row,
+    line), in order of their first row: not the blocks, nor every refused row."""
     import pyarrow as pa
 
     from trlprep.errors import ROW_ID
     from trlprep.ray.base import LINE, REJECT
     from trlprep.ray.checking import _refused
 
-    reject = pa.array([None, {"reason": "bad"}, None], pa.struct([("reason", pa.string())]))
-    block = pa.table(
-        {"messages": ["a", "b", "c"], ROW_ID: [0, 1, 2], LINE: [1, 2, 3], REJECT: reject}
+    why = [None, "bad", "worse", "bad", "bad", "bad"]
+    reject = pa.array(
+        [None if w is None else {"reason": w} for w in why], pa.struct([("reason", pa.string())])
     )
-    got = _refused(block)
-    assert got.column_names == [ROW_ID, LINE, "reason"]
-    assert got.to_pylist() == [{ROW_ID: 1, LINE: 2, "reason": "bad"}]
-    assert _refused(block.drop_columns([REJECT])).num_rows == 0
+    block = pa.table(
+        {"messages": list("abcdef"), ROW_ID: [0, 5, 2, 3, 4, 1], LINE: [1, 6, 3, 4, 5, 2],
+         REJECT: reject}
+    )  # fmt: skip
+    got = _refused(block, 2)
+    assert got.to_pylist() == [
+        {"reason": "bad", "count": 4, "rows": [1, 3], "lines": [2, 4], "first": 1},
+        {"reason": "worse", "count": 1, "rows": [2], "lines": [3], "first": 2},
+    ]
+    assert _refused(block.drop_columns([REJECT]), 2).num_rows == 0

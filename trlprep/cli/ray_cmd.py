@@ -150,15 +150,15 @@ def convert_ray(
             ledger.coerced.update(found.coerced)
             for name, (n_in, n_out) in found.steps.items():
                 ledger.count_step(name, n_in, n_out)
-            ledger.reject(_rejects_table(conv.rejects(), ds))
-            out = conv.output().materialize()
-            ledger.rows_out = out.count()
-            if ledger.stopping or ledger.all_rejected:
+            _reject(ledger, conv.rejects(), ds)
+            if ledger.stopping or ledger.all_rejected:  # (the output rows not gathered)
                 _print_warnings(found)  # what led to the error
                 shown = True
                 for line in ledger.reason_lines():
                     err.print(f"  {line}", markup=False)
                 raise ledger.error()
+            out = conv.output().materialize()
+            ledger.rows_out = out.count()
             from trlprep.conversion.convert import check_rows_left
 
             check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
@@ -239,51 +239,18 @@ def _sniff(ds: Any) -> str | None:
     return _sniff_layout(Batch(head, 0, None), required=False)
 
 
-def _rejects_table(rejected: Any, numbered: Any) -> Any:
-    """The refused rows as the local rejects table (row, line, stage, reason, record), in
-    input order; records are the rows as read (fetched by row from the numbered input)."""
-    import numpy as np
-    import pyarrow as pa
-    import pyarrow.compute as pc
+def _reject(ledger: Any, rejected: Any, numbered: Any) -> None:
+    """Count the refused rows (by stage and reason, on the cluster: only the counts and a
+    few rows reach the driver) and, with a rejects file, write them with their records as
+    read (found on the cluster, streamed here in row order a batch at a time)."""
+    from trlprep.ray import rejected as refused
 
-    from trlprep import ray as engine
-    from trlprep.importers.rejects import REJECTS_SCHEMA, records
-
-    parts = [
-        t for t in rejected.iter_batches(batch_size=None, batch_format="pyarrow") if t.num_rows
-    ]
-    if not parts:
-        return REJECTS_SCHEMA.empty_table()
-    rej = pa.concat_tables(parts, promote_options="permissive")
-    rej = rej.take(pc.sort_indices(rej, [(ROW_ID, "ascending")]))
-    ids = rej.column(ROW_ID).combine_chunks()
-    wanted = numbered.map_batches(_rows_in, batch_format="pyarrow", fn_args=(ids,))
-    original = pa.concat_tables(
-        [t for t in wanted.iter_batches(batch_size=None, batch_format="pyarrow") if t.num_rows],
-        promote_options="permissive",
-    )
-    original = original.take(pc.sort_indices(original, [(ROW_ID, "ascending")]))
-    at = np.searchsorted(original.column(ROW_ID).to_numpy(), ids.to_numpy())
-    original = original.take(pa.array(at)).drop_columns(
-        [c for c in (engine.LINE,) if c in original.column_names]
-    )
-    reject = rej.column(engine.REJECT).combine_chunks()
-    return pa.Table.from_arrays(
-        [
-            ids.cast(pa.int64()),
-            rej.column(engine.LINE).cast(pa.int64()),
-            reject.field("stage"),
-            reject.field("reason"),
-            pa.array(records(original), pa.string()),
-        ],
-        schema=REJECTS_SCHEMA,
-    )
-
-
-def _rows_in(table: Any, ids: Any) -> Any:
-    import pyarrow.compute as pc
-
-    return table.filter(pc.is_in(table.column(ROW_ID), value_set=ids))
+    rejected = rejected.materialize()
+    ledger.absorb(refused.summaries(rejected))
+    if ledger.rejects is None or not ledger.rejected:
+        return
+    for batch in refused.records(rejected, numbered):
+        ledger.write(batch)
 
 
 def validate_ray(

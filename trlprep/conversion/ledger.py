@@ -22,6 +22,7 @@ from trlprep.errors import DataError
 from trlprep.wording import plural
 
 MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file has them all)
+EXAMPLES = 3  # rows named for each reason
 
 
 @dataclass
@@ -36,7 +37,8 @@ class Ledger:
     rejected: int = 0
     by_stage: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)  # (stage, reason) -> rows
-    examples: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    # (stage, reason shape) -> its first rows as (row, line), named by `examples`
+    _examples: dict[tuple[str, str], list[tuple[int, Any]]] = field(default_factory=dict)
     # reasons that differ only in their numbers are one reason; what varies is shown as N
     wording: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     first: dict[str, Any] | None = None  # the first failing input row
@@ -62,33 +64,48 @@ class Ledger:
         """Record rejected input rows (a table of `REJECTS_SCHEMA`), in input order."""
         if not table.num_rows:
             return
-        rows = table.column("row").to_pylist()
-        lines = table.column("line").to_pylist()
-        stages = table.column("stage").to_pylist()
-        reasons = table.column("reason").to_pylist()
-        self.rejected += len(rows)
-        at = int(np.argmin(rows))
-        if self.first is None or rows[at] < self.first["row"]:
-            self.first = {
-                "row": rows[at], "line": lines[at], "stage": stages[at], "reason": reasons[at]
-            }  # fmt: skip
-        for row, line, stage, reason in zip(rows, lines, stages, reasons, strict=True):
-            self.by_stage[stage] += 1
-            key = (stage, _shape(reason))
-            if key in self.reasons or len(self.reasons) < MAX_REASONS:
-                self.reasons[key] += 1
-                self.wording[key] = _merged(self.wording.get(key), reason)
-                ex = self.examples.setdefault(key, [])
-                if len(ex) < 3:
-                    ex.append(self.shards.where(row, line) if self.shards else where(row, line))
-        if self.rejects is not None:
+        self.absorb(summarize(table))
+        self.write(table)
+
+    def write(self, table: pa.Table) -> None:
+        """Write rejected rows (counted: `reject`, `absorb`) to the rejects file, if any."""
+        if self.rejects is not None and table.num_rows:
             self.rejects.write(self._with_files(table))
+
+    def absorb(self, summary: pa.Table) -> None:
+        """Count rejected rows given as `summarize` tables (of parts of the rows, in any
+        order, concatenated): what `reject` counts, without the rows themselves."""
+        if not summary.num_rows:
+            return
+        summary = summary.sort_by([("first", "ascending")])  # keys in order of first row
+        cols = [summary.column(n).to_pylist() for n in SUMMARY_SCHEMA.names]
+        for stage, shape, count, parts, rows, lines, reason, first in zip(*cols, strict=True):
+            self.rejected += count
+            self.by_stage[stage] += count
+            if self.first is None or first < self.first["row"]:
+                self.first = {"row": first, "line": lines[0], "stage": stage, "reason": reason}
+            key = (stage, shape)
+            if key in self.reasons or len(self.reasons) < MAX_REASONS:
+                self.reasons[key] += count
+                seen = self.wording.get(key)
+                self.wording[key] = parts if seen is None else _joined(seen, parts)
+                ex = self._examples.get(key, []) + list(zip(rows, lines, strict=True))
+                self._examples[key] = sorted(ex, key=lambda e: e[0])[:EXAMPLES]
+
+    @property
+    def examples(self) -> dict[tuple[str, str], list[str]]:
+        """(stage, reason shape) -> its first rows, named (`line N`, `file:line`, ...)."""
+        name = self.shards.where if self.shards else where
+        return {k: [name(row, line) for row, line in ex] for k, ex in self._examples.items()}
 
     def _with_files(self, table: pa.Table) -> pa.Table:
         """`table` with the file of each row after its line, for an input of several files."""
         if self.shards is None:
             return table
-        files = [self.shards.locate(r)[0] for r in table.column("row").to_pylist()]
+        starts = np.asarray(self.shards.starts, np.int64)
+        rows = np.asarray(table.column("row").to_numpy(zero_copy_only=False), np.int64)
+        at = np.maximum(np.searchsorted(starts, rows, side="right") - 1, 0)  # as Shards.locate
+        files = np.asarray(self.shards.files, dtype=object)[at]
         return table.add_column(2, "file", pa.array(files, pa.string()))
 
     def finish(self) -> None:
@@ -207,18 +224,64 @@ class Ledger:
 
 _NUMBER = re.compile(r"(\d[\d,.]*\d|\d)")
 
+SUMMARY_SCHEMA = pa.schema(
+    [
+        pa.field("stage", pa.string()),
+        pa.field("shape", pa.string()),  # the reason, every number as N
+        pa.field("count", pa.int64()),
+        pa.field("parts", pa.list_(pa.string())),  # text and numbers; numbers that vary: N
+        pa.field("rows", pa.list_(pa.int64())),  # the first EXAMPLES rows
+        pa.field("lines", pa.list_(pa.int64())),  # their lines
+        pa.field("reason", pa.string()),  # the reason of the first row
+        pa.field("first", pa.int64()),  # the first row
+    ]
+)
 
-def _shape(reason: str) -> str:
-    """`reason` with every number as N: the key that groups reasons differing only there."""
-    return _NUMBER.sub("N", reason)
+
+def summarize(table: pa.Table) -> pa.Table:
+    """Rejected rows (`row`, `line`, `stage`, `reason`) by stage and reason shape (reasons
+    that differ only in their numbers), one `SUMMARY_SCHEMA` row each, in order of their
+    first row: what `Ledger.absorb` counts. Summaries of parts of the rows, concatenated,
+    count as the whole."""
+    import polars as pl
+
+    if not table.num_rows:
+        return SUMMARY_SCHEMA.empty_table()
+    number = _NUMBER.pattern
+    df = pl.from_arrow(table.select(["row", "line", "stage", "reason"]))
+    df = df.sort("row", maintain_order=True).with_columns(
+        shape=pl.col("reason").str.replace_all(number, "N"),
+        nums=pl.col("reason").str.extract_all(number),
+    )
+    keys = ["stage", "shape"]
+    groups = df.group_by(keys, maintain_order=True).agg(
+        count=pl.len(),
+        rows=pl.col("row").head(EXAMPLES),
+        lines=pl.col("line").head(EXAMPLES),
+        reason=pl.col("reason").first(),
+        first=pl.col("row").first(),
+    )
+    # the numbers that differ between the reasons of a shape are shown as N
+    each = df.select(*keys, "nums").with_row_index("at").explode("nums")
+    each = each.with_columns(pos=pl.int_range(pl.len()).over("at"))
+    varies = each.group_by([*keys, "pos"]).agg(n=pl.col("nums").n_unique()).filter(pl.col("n") > 1)
+    varies = varies.group_by(keys).agg(pl.col("pos"))
+    groups = groups.join(varies, on=keys, how="left", maintain_order="left")
+    parts = []
+    for reason, pos in zip(groups["reason"].to_list(), groups["pos"].to_list(), strict=True):
+        p = _NUMBER.split(reason)
+        for i in pos or ():
+            if 2 * i + 1 < len(p):  # (a reason holding a letter N has a shape of its own)
+                p[2 * i + 1] = "N"
+        parts.append(p)
+    out = groups.drop("pos").with_columns(parts=pl.Series(parts, dtype=pl.List(pl.String)))
+    return out.to_arrow().select(SUMMARY_SCHEMA.names).cast(SUMMARY_SCHEMA)
 
 
-def _merged(seen: list[str] | None, reason: str) -> list[str]:
-    """The parts of a reason (text and numbers alternating), numbers that differ from
-    `seen`'s as N."""
-    parts = _NUMBER.split(reason)
-    if seen is None:
-        return parts
+def _joined(seen: list[str], parts: list[str]) -> list[str]:
+    """Two reasons' parts (text and numbers alternating) as one: numbers that differ as N."""
+    if len(seen) != len(parts):
+        return seen
     return [
         a if a == b or i % 2 == 0 else "N" for i, (a, b) in enumerate(zip(seen, parts, strict=True))
     ]

@@ -6,6 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from trlprep.errors import ROW_ID
 from trlprep.ray.base import LINE, _arrow, _blocks, _ray
@@ -146,24 +148,25 @@ def validate_imported(
     ray = _ray()
     imported = import_layout(ds, layout, import_options, collect=True).materialize()
     rows = imported.map_batches(_accepted, batch_format="pyarrow").materialize()
-    # the refused rows found on the workers: only they (row, line, reason) reach the driver
-    refused = imported.map_batches(_refused, batch_format="pyarrow").materialize()
-    refused = [_arrow(b) for b in ray.get([ref for ref, _, n in _blocks(refused) if n])]
+    keep = max(max_errors, 1)  # as the local import keeps (`trlprep.validation.imported`)
+    # the refused rows counted by reason on the workers: only the counts and the first
+    # `keep` rows of each reason reach the driver
+    refused = imported.map_batches(_refused, batch_format="pyarrow", fn_args=(keep,))
+    refused = list(refused.iter_batches(batch_size=None, batch_format="pyarrow"))
     report = validate(rows, max_errors=max_errors, **kwargs)
     ids = ray.get([ray.remote(_row_ids).remote(ref) for ref, _, n in _blocks(rows) if n])
     to_input_rows(report, np.concatenate(ids) if ids else np.zeros(0, np.int64))
     stats = _Counts(ds.count(), report.num_rows, Counter(), {})
-    keep = max(max_errors, 1)  # as the local import keeps (`trlprep.validation.imported`)
-    for t in refused:
-        reasons = t.column("reason").to_pylist()
-        row_ids, lines = t.column(ROW_ID).to_pylist(), t.column(LINE).to_pylist()
-        for reason, row, line in zip(reasons, row_ids, lines, strict=True):
-            stats.reasons[reason] += 1
+    found = [t for t in refused if t.num_rows]
+    if found:  # reasons in order of their first row, as the local import meets them
+        table = pa.concat_tables(found).sort_by([("first", "ascending")])
+        cols = [table.column(n).to_pylist() for n in ("reason", "count", "rows", "lines")]
+        for reason, count, row_ids, lines in zip(*cols, strict=True):
+            stats.reasons[reason] += count
             shown = stats.examples.setdefault(reason, [])
-            if len(shown) < keep:
-                shown.append({"row": row, "line": line})
-    for shown in stats.examples.values():
-        shown.sort(key=lambda e: e["row"])
+            shown += [{"row": r, "line": n} for r, n in zip(row_ids, lines, strict=True)]
+    for reason, shown in stats.examples.items():
+        stats.examples[reason] = sorted(shown, key=lambda e: e["row"])[:keep]
     stats.rejected = sum(stats.reasons.values())
     say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
@@ -188,26 +191,46 @@ def _accepted(table: Any) -> Any:
     return table.filter(table.column(REJECT).is_null()).drop_columns([REJECT])
 
 
-def _refused(table: Any) -> Any:
-    """The refused rows of a block: their ROW_ID, LINE and reason (nothing else)."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+_REFUSED = pa.schema(
+    [
+        ("reason", pa.string()),
+        ("count", pa.int64()),
+        ("rows", pa.list_(pa.int64())),  # the first rows refused for it
+        ("lines", pa.list_(pa.int64())),
+        ("first", pa.int64()),
+    ]
+)
+
+
+def _refused(table: pa.Table, keep: int) -> pa.Table:
+    """The refused rows of a block by reason: how many, the first `keep` (ROW_ID, LINE)."""
+    import polars as pl
 
     from trlprep.ray.base import REJECT
 
-    schema = pa.schema([(ROW_ID, pa.int64()), (LINE, pa.int64()), ("reason", pa.string())])
-    if REJECT not in table.column_names:
-        return schema.empty_table()
+    if REJECT not in table.column_names or not table.num_rows:
+        return _REFUSED.empty_table()
     t = table.filter(table.column(REJECT).is_valid())
+    if not t.num_rows:
+        return _REFUSED.empty_table()
     line = t.column(LINE) if LINE in t.column_names else pa.nulls(t.num_rows, pa.int64())
-    return pa.table(
-        [
-            t.column(ROW_ID).cast(pa.int64()),
-            line.cast(pa.int64()),
-            pc.struct_field(t.column(REJECT), "reason").cast(pa.string()),
-        ],
-        schema=schema,
+    df = pl.from_arrow(
+        pa.table(
+            {
+                "row": t.column(ROW_ID).cast(pa.int64()),
+                "line": line.cast(pa.int64()),
+                "reason": pc.struct_field(t.column(REJECT), "reason").cast(pa.string()),
+            }
+        )
     )
+    df = df.sort("row", maintain_order=True)
+    out = df.group_by("reason", maintain_order=True).agg(
+        count=pl.len(),
+        rows=pl.col("row").head(keep),
+        lines=pl.col("line").head(keep),
+        first=pl.col("row").first(),
+    )
+    return out.to_arrow().select(_REFUSED.names).cast(_REFUSED)
 
 
 def _row_ids(block: Any) -> np.ndarray:
