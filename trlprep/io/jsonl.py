@@ -3,8 +3,9 @@
 Each chunk is parsed by Arrow's C++ JSON reader (`jsontext.read_json_rows`); only a chunk it
 cannot parse is re-read line by line in Python, to name the broken line or to keep a column
 whose rows disagree in kind as tagged JSON text; a `tools` column that Arrow types as one
-struct is rebuilt from the chunk's lines instead (`_tools_texts`). Chunks bound memory, so
-files larger than memory stream; `concat_tables` joins chunks as if read at once.
+struct is rebuilt from the chunk's lines instead (`_tools_texts`), and tool-call arguments
+given as objects are cut out of the chunk before Arrow parses it (`argspans`). Chunks bound
+memory, so files larger than memory stream; `concat_tables` joins chunks as if read at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrowtypes import is_json_field, is_string
 from trlprep.errors import DataError, InputError
 from trlprep.io import jsontext, textfaults
+from trlprep.io.argspans import read_json_arguments
 from trlprep.io.jsonargs import (
     has_object_arguments,
     has_tagged_arguments,
@@ -182,10 +184,13 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
     if (first[has_text] != ord("{")).any():  # a line holding no object (`null` reads as one)
         return _jsonl_python(path, chunk, first_line, bad)
     longest = int((stops - starts).max()) if len(starts) else 0
-    try:
-        table = jsontext.read_json_rows(chunk, block_size=max(jsontext.BLOCK_BYTES, longest + 2))
-    except ARROW_ERRORS:
-        return _jsonl_python(path, chunk, first_line, bad)
+    block = max(jsontext.BLOCK_BYTES, longest + 2)
+    table = read_json_arguments(chunk, stops, block)  # tool-call arguments given as objects
+    if table is None or table.num_rows != len(lines):
+        try:
+            table = jsontext.read_json_rows(chunk, block_size=block)
+        except ARROW_ERRORS:
+            return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
         return _jsonl_python(path, chunk, first_line, bad)
     for name in tools_names() & set(table.schema.names):
@@ -197,8 +202,9 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
             return _jsonl_python(path, chunk, first_line, bad)
         table = table.set_column(table.schema.get_field_index(name), json_field(name), texts)
     if any(has_object_arguments(f.type) for f in table.schema):
-        # tool-call arguments as objects: Arrow typed them as one struct for all rows (the
-        # union of keys, in first-seen order); each row's own object is kept as JSON text
+        # tool-call arguments as objects that `read_json_arguments` declined: Arrow typed
+        # them as one struct for all rows (the union of keys, in first-seen order), and each
+        # row's own object is kept as JSON text
         return _jsonl_python(path, chunk, first_line, bad)
     return Batch(table, 0, lines)
 
