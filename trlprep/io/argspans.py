@@ -37,13 +37,15 @@ _TAG = {JSON_FIELD_KEY: b"1"}
 _KEY = np.frombuffer(ARGUMENTS.encode(), dtype=np.uint8)
 _WS = np.zeros(256, dtype=bool)
 _WS[[32, 9, 13, 10]] = True
-_BRACKET = np.zeros(256, dtype=np.int8)
-_BRACKET[[ord("{"), ord("[")]] = 1
-_BRACKET[[ord("}"), ord("]")]] = -1
+_OPEN, _CLOSE, _QUOTE = 1, 2, 3
+_EVENT = np.zeros(256, dtype=np.uint8)  # the bytes that make a JSON line's structure
+_EVENT[[ord("{"), ord("[")]] = _OPEN
+_EVENT[[ord("}"), ord("]")]] = _CLOSE
+_EVENT[ord('"')] = _QUOTE
 _MAX_WS = 256  # whitespace run between a key, its colon and its value that we follow
-_JSON_STRING = r'"(?:[^"\\]|\\.)*"'
 # numbers serde_json may read or write otherwise than Python (see tests/test_jsonl_args_fast)
-_RISKY_NUMBER = r"[0-9][eE]|[0-9][0-9.]{15,}|-0\.0*([^0-9]|$)|0\.0000"
+# (the first: an exponent, not the hex digits of a `\u00e9` escape)
+_RISKY_NUMBER = r"(^|[^0-9A-Za-z])[0-9.]+[eE]|[0-9][0-9.]{15,}|-0\.0*([^0-9]|$)|0\.0000"
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
@@ -85,10 +87,10 @@ def _argument_spans(chunk: bytes, line_stops: np.ndarray) -> tuple[np.ndarray, .
     """(start, end, is an object or array) of every non-null value of an `"arguments"` key,
     outermost only, in file order; raises _Decline where the text is not plain JSON lines."""
     raw = np.frombuffer(chunk, dtype=np.uint8)
-    quotes = _string_quotes(raw)
+    quotes, brackets, steps = _structure(raw)
+    if (np.searchsorted(quotes, line_stops, side="right") & 1).any():
+        raise _Decline  # a line end inside a string: broken JSON, named line by line
     opens, closes = quotes[0::2], quotes[1::2]
-    if (np.searchsorted(line_stops, opens) != np.searchsorted(line_stops, closes)).any():
-        raise _Decline  # a string across lines: broken JSON, named by the line-by-line path
     named = np.flatnonzero(closes - opens == len(ARGUMENTS) + 1)
     word = raw[opens[named][:, None] + np.arange(1, len(ARGUMENTS) + 1)]
     key_ends = closes[named[(word == _KEY).all(axis=1)]]
@@ -101,7 +103,7 @@ def _argument_spans(chunk: bytes, line_stops: np.ndarray) -> tuple[np.ndarray, .
         raise _Decline  # a number or boolean as arguments
     ends = np.zeros(len(values), dtype=np.int64)
     ends[strings] = closes[np.searchsorted(opens, values[strings])] + 1
-    ends[containers] = _closing_brackets(raw, quotes, values[containers]) + 1
+    ends[containers] = _closing_brackets(brackets, steps, values[containers]) + 1
     keep = strings | containers  # null arguments stay null
     starts, ends, objects = values[keep], ends[keep], containers[keep]
     if (np.searchsorted(line_stops, starts) != np.searchsorted(line_stops, ends - 1)).any():
@@ -111,23 +113,32 @@ def _argument_spans(chunk: bytes, line_stops: np.ndarray) -> tuple[np.ndarray, .
     return starts[outer], ends[outer], objects[outer]
 
 
-def _string_quotes(raw: np.ndarray) -> np.ndarray:
-    """Positions of the quotes that open and close strings (not escaped ones)."""
-    quotes = np.flatnonzero(raw == ord('"'))
-    after_backslash = np.flatnonzero((quotes > 0) & (raw[np.maximum(quotes - 1, 0)] == 92))
+def _structure(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the quotes that open and close strings, the brackets outside strings, +1 for each
+    opening bracket and -1 for each closing one), in one pass over the bytes."""
+    kind = _EVENT[raw]
+    at = np.flatnonzero(kind)
+    kind = kind[at]
+    quote = np.flatnonzero(kind == _QUOTE)
+    q = at[quote]
+    after_backslash = np.flatnonzero((q > 0) & (raw[np.maximum(q - 1, 0)] == 92))
     runs = np.zeros(len(after_backslash), dtype=np.int64)
-    at, active = quotes[after_backslash] - 1, np.arange(len(after_backslash))
+    back, active = q[after_backslash] - 1, np.arange(len(after_backslash))
     while active.size:  # count each backslash run back from its quote
         runs[active] += 1
-        at[active] -= 1
-        more = (at[active] >= 0) & (raw[np.maximum(at[active], 0)] == 92)
+        back[active] -= 1
+        more = (back[active] >= 0) & (raw[np.maximum(back[active], 0)] == 92)
         active = active[more]
-    escaped = np.zeros(len(quotes), dtype=bool)
-    escaped[after_backslash] = runs % 2 == 1
-    quotes = quotes[~escaped]
-    if len(quotes) % 2:
+    real = np.zeros(len(at), dtype=bool)
+    real[quote] = True
+    real[quote[after_backslash[runs % 2 == 1]]] = False  # an escaped quote
+    if real.sum() % 2:
         raise _Decline
-    return quotes
+    # for a bracket: an even count of quotes before it (xor: far faster than a bool cumsum)
+    outside = np.bitwise_xor.accumulate(real.view(np.uint8)) == 0
+    bracket = outside & (kind != _QUOTE)
+    steps = np.where(kind[bracket] == _OPEN, 1, -1).astype(np.int8)
+    return at[real], at[bracket], steps
 
 
 def _skip_ws(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -141,28 +152,25 @@ def _skip_ws(raw: np.ndarray, at: np.ndarray) -> np.ndarray:
     raise _Decline
 
 
-def _closing_brackets(raw: np.ndarray, quotes: np.ndarray, opens: np.ndarray) -> np.ndarray:
-    """The position of the bracket closing each bracket at `opens` (outside strings)."""
+def _closing_brackets(brackets: np.ndarray, steps: np.ndarray, opens: np.ndarray) -> np.ndarray:
+    """The position of the bracket closing each opening bracket at `opens`."""
     if not len(opens):
         return opens
-    sign = _BRACKET[raw]
-    at = np.flatnonzero(sign)
-    at = at[(np.searchsorted(quotes, at, side="right") & 1) == 0]  # outside strings
-    step = sign[at].astype(np.int64)
-    depth = np.cumsum(step)  # after each bracket
-    if len(depth) and depth.min() < 0:
+    depth = np.cumsum(steps, dtype=np.int32)  # after each bracket
+    if depth.min() < 0:
         raise _Decline
-    i = np.searchsorted(at, opens)
+    i = np.searchsorted(brackets, opens)
     level = depth[i]
-    closers = np.flatnonzero(step < 0)
+    closers = np.flatnonzero(steps < 0)
+    closer_depth = depth[closers]
     out = np.full(len(opens), -1, dtype=np.int64)
     for lv in np.unique(level):  # the first closer after the opener back at its level
-        same = closers[depth[closers] == lv - 1]
+        same = closers[closer_depth == lv - 1]
         mine = level == lv
         j = np.searchsorted(same, i[mine])
         if (j >= len(same)).any():
             raise _Decline
-        out[mine] = at[same[j]]
+        out[mine] = brackets[same[j]]
     return out
 
 
@@ -210,9 +218,8 @@ def _json_texts(spans: pa.LargeStringArray) -> pa.Array:
 
 
 def _has_risky_number(texts: pa.Array) -> pa.Array:
-    return pc.match_substring_regex(
-        pc.replace_substring_regex(texts, _JSON_STRING, '""'), _RISKY_NUMBER
-    )
+    # strings are not cut out first: digits in them only send a value through Python
+    return pc.match_substring_regex(texts, _RISKY_NUMBER)
 
 
 def _plain_texts(spans: pa.LargeStringArray, objects: np.ndarray) -> pa.Array:
