@@ -22,6 +22,7 @@ both its own `arguments` and a `function` object.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import numpy as np
@@ -37,6 +38,7 @@ _TAG = {JSON_FIELD_KEY: b"1"}
 _KEY = np.frombuffer(ARGUMENTS.encode(), dtype=np.uint8)
 _WS = np.zeros(256, dtype=bool)
 _WS[[32, 9, 13, 10]] = True
+_OBJECT_ARGUMENTS = re.compile(rb'"arguments"\s*:\s*[\[{]')  # a cheap first look
 _OPEN, _CLOSE, _QUOTE = 1, 2, 3
 _EVENT = np.zeros(256, dtype=np.uint8)  # the bytes that make a JSON line's structure
 _EVENT[[ord("{"), ord("[")]] = _OPEN
@@ -59,12 +61,12 @@ def read_json_arguments(chunk: bytes, line_stops: np.ndarray, block_size: int) -
 
     `line_stops`: the position of each line's end (its newline, or the chunk's end).
     """
-    if b'"arguments"' not in chunk:
-        return None
+    if not _OBJECT_ARGUMENTS.search(chunk):
+        return None  # strings only (OpenAI's layout): Arrow reads them as they are
     try:
         starts, ends, objects = _argument_spans(chunk, line_stops)
         if not objects.any():
-            return None  # strings only: Arrow reads them as they are
+            return None
         spans = _spans(chunk, starts, ends)
         texts = _json_texts(spans)
         table = jsontext.read_json_rows(_with_numbers(chunk, starts, ends), block_size=block_size)
