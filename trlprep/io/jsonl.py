@@ -210,7 +210,8 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9][0-9.]{15,}|-0\.0(?![0-9])")
+_RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9][0-9.]{15,}|-0\.0(?![0-9])|0\.0000")
+_LONG_NUMBER = r"[0-9][0-9.]{15,}"
 
 
 def _tools_texts(
@@ -244,7 +245,18 @@ def _tools_texts(
         if _RISKY_NUMBER.search(_JSON_STRING.sub('""', value)):  # numbers outside strings
             return None
         texts.append(dumps(json.loads(value)))
-    return pc.take(pa.array(texts, pa.string()), codes.indices)
+    out = pc.take(pa.array(texts, pa.string()), codes.indices)
+    # serde_json reads a number of 16+ digits less exactly than Python, and may write it
+    # shorter (no sign left in its text): such lines' values come from Python's parse of
+    # the line (digits inside strings only cost that parse)
+    long = pc.match_substring_regex(spans, _LONG_NUMBER).to_numpy(zero_copy_only=False)
+    if long.any():
+        values = out.to_pylist()
+        for i in np.flatnonzero(long):
+            value = json.loads(spans[int(i)].as_py()).get(name)
+            values[i] = None if value is None else dumps(value)
+        out = pa.array(values, pa.string())
+    return out
 
 
 def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:
