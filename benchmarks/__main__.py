@@ -1,7 +1,7 @@
 """trlprep benchmarks: each case measures trlprep and its reference in the same run.
 
 python -m benchmarks validate --rows 1000000
-python -m benchmarks read --rows 100000
+python -m benchmarks read --rows 100000 [--variant tools|arguments|all]
 python -m benchmarks stream --gb 5 [--convert]
 python -m benchmarks convert --rows 1000000
 python -m benchmarks report --rows 100000 [--ref-rows 2000]
@@ -32,6 +32,12 @@ def main() -> None:
     rd = sub.add_parser("read", help="tool-calling JSON Lines: trlprep's reader vs datasets")
     rd.add_argument("--rows", type=int, default=100_000)
     rd.add_argument("--repeat", type=int, default=3, help="runs per side (best counts)")
+    rd.add_argument(
+        "--variant",
+        choices=("tools", "arguments", "all"),
+        default="all",
+        help="tools: schemas per row; arguments: also tool-call arguments as objects",
+    )
     s = sub.add_parser("stream", help="peak RSS on a JSONL larger than memory budget")
     s.add_argument("--gb", type=float, default=1.0)
     s.add_argument("--convert", action="store_true", help="also stream a conversion")
@@ -60,9 +66,11 @@ def main() -> None:
 
         run(args.workdir, args.rows, args.sample, args.repeat)
     elif args.case == "read":
+        from benchmarks.cases_read import VARIANTS
         from benchmarks.cases_read import main as run
 
-        run(args.workdir, args.rows, args.repeat)
+        variants = VARIANTS if args.variant == "all" else (args.variant,)
+        run(args.workdir, args.rows, args.repeat, variants)
     elif args.case == "stream":
         from benchmarks.cases_stream import main as run
 

@@ -1,5 +1,7 @@
-"""Reading tool-calling JSON Lines (a `tools` column of function schemas that differ per
-row): trlprep's reader (each row's own schemas kept) vs `datasets`' JSON loader."""
+"""Reading tool-calling JSON Lines: trlprep's reader vs `datasets`' JSON loader, on a `tools`
+column of function schemas that differ per row (each row's own schemas kept) and, in the
+`arguments` variant, also on assistant tool calls whose arguments are JSON objects (each
+call's own object kept as its JSON text)."""
 
 from __future__ import annotations
 
@@ -39,6 +41,50 @@ def make_data(workdir: Path, rows: int) -> Path:
     return path
 
 
+_CITIES = ["Paris", "Zürich", "東京", "São Paulo", "New York"]
+
+
+def _arguments(i: int) -> tuple[str, dict]:
+    """The i-th call: a name and an arguments object whose keys differ per tool."""
+    k = i % 3
+    if k == 0:
+        args: dict = {"city": _CITIES[i % 5]}
+        if i % 2:
+            args["unit"] = "celsius"
+        return "get_weather", args
+    if k == 1:
+        return "convert", {"amount": i / 4, "from": "EUR", "to": "USD"}
+    return "search", {"query": f"news {i}", "limit": i % 10, "filters": {"lang": ["en", "fr"]}}
+
+
+def make_arguments_data(workdir: Path, rows: int) -> Path:
+    """The same rows as `make_data`, the completion an assistant turn of one or two tool
+    calls (OpenAI's layout, arguments as objects) and the tool's answer."""
+    path = workdir / f"tool_arguments_{rows}.jsonl"
+    if path.exists():
+        return path
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(rows):
+            tools = [_SCHEMAS[i % 3]] + ([_SCHEMAS[(i + 1) % 3]] if i % 2 else [])
+            calls = []
+            for j in range(1 + i % 2):
+                name, args = _arguments(i + j)
+                calls.append(
+                    {"id": f"call_{i}_{j}", "type": "function",
+                     "function": {"name": name, "arguments": args}}
+                )  # fmt: skip
+            row = {
+                "prompt": [{"role": "user", "content": f"question {i}?"}],
+                "completion": [
+                    {"role": "assistant", "content": None, "tool_calls": calls},
+                    {"role": "tool", "tool_call_id": calls[0]["id"], "content": f"result {i}"},
+                ],
+                "tools": tools,
+            }
+            f.write(json.dumps(row) + "\n")
+    return path
+
+
 def run_trlprep(path: str, repeat: int) -> tuple[float, int, dict]:
     from trlprep.io.readers import read
 
@@ -68,8 +114,21 @@ def run_datasets(path: str, repeat: int, cache: str) -> tuple[float, int, dict]:
     return wall, rows[-1], {"cpu": cpu, "runs": runs}
 
 
-def main(workdir: Path, rows: int, repeat: int = 3) -> None:
-    path = make_data(workdir, rows)
+VARIANTS = ("tools", "arguments")
+
+
+def main(workdir: Path, rows: int, repeat: int = 3, variants: tuple[str, ...] = VARIANTS) -> None:
+    for variant in variants:
+        if variant == "tools":
+            path = make_data(workdir, rows)
+            what = "tool-calling JSON Lines (tools differ per row)"
+        else:
+            path = make_arguments_data(workdir, rows)
+            what = "tool-calling JSON Lines (tools differ per row, tool-call arguments as objects)"
+        _compare(workdir, path, repeat, f"read ({variant}): {rows:,}-row {what}")
+
+
+def _compare(workdir: Path, path: Path, repeat: int, title: str) -> None:
     ours = in_process("trlprep read (1 thread)", run_trlprep, str(path), repeat, threads=1)
     ref = in_process(
         "datasets load_dataset json (1 thread)", run_datasets, str(path), repeat,
@@ -79,6 +138,6 @@ def main(workdir: Path, rows: int, repeat: int = 3) -> None:
         (m.name, f"{m.rows:,}", f"{m.seconds:.2f}", f"{m.rows_per_s:,.0f}", f"{m.peak_rss_mb:,.0f}")
         for m in (ours, ref)
     ]
-    print(f"\nread: {rows:,}-row tool-calling JSON Lines (tools differ per row)")
+    print(f"\n{title}")
     print_table(table, ("side", "rows", "wall s", "rows/s", "peak RSS MB"))
     print(f"ratio (trlprep / datasets rows/s): {ours.rows_per_s / ref.rows_per_s:.2f}x")

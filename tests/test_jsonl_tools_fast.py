@@ -138,7 +138,19 @@ def test_raw_spelling_of_tools_same_as_line_by_line(tmp_path):
 
 @pytest.mark.parametrize(
     "value",
-    ['"\\ud800"', "1e400", "-0", "-0.0", "0.30000000000000004", "1e5", "123456789012345678901"],
+    [
+        '"\\ud800"',
+        "1e400",
+        "-0",
+        "-0.0",
+        "0.30000000000000004",
+        "1e5",
+        "123456789012345678901",
+        "0.9966944968625999",
+        "9061038.661881901",
+        "0.000095531",
+        "-0.00001234",
+    ],
 )
 def test_values_polars_may_spell_otherwise_take_the_line_by_line_path(tmp_path, value):
     path = tmp_path / "odd.jsonl"

@@ -3,8 +3,9 @@
 Each chunk is parsed by Arrow's C++ JSON reader (`jsontext.read_json_rows`); only a chunk it
 cannot parse is re-read line by line in Python, to name the broken line or to keep a column
 whose rows disagree in kind as tagged JSON text; a `tools` column that Arrow types as one
-struct is rebuilt from the chunk's lines instead (`_tools_texts`). Chunks bound memory, so
-files larger than memory stream; `concat_tables` joins chunks as if read at once.
+struct is rebuilt from the chunk's lines instead (`_tools_texts`), and tool-call arguments
+given as objects are cut out of the chunk before Arrow parses it (`argspans`). Chunks bound
+memory, so files larger than memory stream; `concat_tables` joins chunks as if read at once.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrowtypes import is_json_field, is_string
 from trlprep.errors import DataError, InputError
 from trlprep.io import jsontext, textfaults
+from trlprep.io.argspans import read_json_arguments
 from trlprep.io.jsonargs import (
     has_object_arguments,
     has_tagged_arguments,
@@ -182,10 +184,13 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
     if (first[has_text] != ord("{")).any():  # a line holding no object (`null` reads as one)
         return _jsonl_python(path, chunk, first_line, bad)
     longest = int((stops - starts).max()) if len(starts) else 0
-    try:
-        table = jsontext.read_json_rows(chunk, block_size=max(jsontext.BLOCK_BYTES, longest + 2))
-    except ARROW_ERRORS:
-        return _jsonl_python(path, chunk, first_line, bad)
+    block = max(jsontext.BLOCK_BYTES, longest + 2)
+    table = read_json_arguments(chunk, stops, block)  # tool-call arguments given as objects
+    if table is None or table.num_rows != len(lines):
+        try:
+            table = jsontext.read_json_rows(chunk, block_size=block)
+        except ARROW_ERRORS:
+            return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
         return _jsonl_python(path, chunk, first_line, bad)
     for name in tools_names() & set(table.schema.names):
@@ -197,14 +202,16 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
             return _jsonl_python(path, chunk, first_line, bad)
         table = table.set_column(table.schema.get_field_index(name), json_field(name), texts)
     if any(has_object_arguments(f.type) for f in table.schema):
-        # tool-call arguments as objects: Arrow typed them as one struct for all rows (the
-        # union of keys, in first-seen order); each row's own object is kept as JSON text
+        # tool-call arguments as objects that `read_json_arguments` declined: Arrow typed
+        # them as one struct for all rows (the union of keys, in first-seen order), and each
+        # row's own object is kept as JSON text
         return _jsonl_python(path, chunk, first_line, bad)
     return Batch(table, 0, lines)
 
 
 _JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9][0-9.]{15,}|-0\.0(?![0-9])")
+_RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9][0-9.]{15,}|-0\.0(?![0-9])|0\.0000")
+_LONG_NUMBER = r"[0-9][0-9.]{15,}"
 
 
 def _tools_texts(
@@ -238,7 +245,18 @@ def _tools_texts(
         if _RISKY_NUMBER.search(_JSON_STRING.sub('""', value)):  # numbers outside strings
             return None
         texts.append(dumps(json.loads(value)))
-    return pc.take(pa.array(texts, pa.string()), codes.indices)
+    out = pc.take(pa.array(texts, pa.string()), codes.indices)
+    # serde_json reads a number of 16+ digits less exactly than Python, and may write it
+    # shorter (no sign left in its text): such lines' values come from Python's parse of
+    # the line (digits inside strings only cost that parse)
+    long = pc.match_substring_regex(spans, _LONG_NUMBER).to_numpy(zero_copy_only=False)
+    if long.any():
+        values = out.to_pylist()
+        for i in np.flatnonzero(long):
+            value = json.loads(spans[int(i)].as_py()).get(name)
+            values[i] = None if value is None else dumps(value)
+        out = pa.array(values, pa.string())
+    return out
 
 
 def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:
