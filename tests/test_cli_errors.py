@@ -287,3 +287,26 @@ def test_errors_carry_their_exit_codes():
     assert UsageError("x").exit_code == 2
     e = InputError("invalid JSON: oops", path="data.jsonl", line=3)
     assert str(e) == "data.jsonl:3: invalid JSON: oops"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"x \\ud800 y"',  # a lone high half in a plain string
+        '[{"role": "user", "content": "\\udc00"}]',  # a lone low half inside messages
+    ],
+)
+def test_lone_surrogate_escape_is_a_bad_line_named_by_its_line(tmp_path, monkeypatch, value):
+    monkeypatch.chdir(tmp_path)
+    good = '{"prompt": "a \\ud83d\\ude00", "completion": "b"}'  # a pair: one emoji, fine
+    lines = [good] * 3 + [f'{{"prompt": {value}, "completion": "b"}}', good]
+    (tmp_path / "d.jsonl").write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(app, ["validate", "d.jsonl"])
+    assert result.exit_code == 1, result.output
+    assert "line 4" in result.output and "lone surrogate" in result.output
+    args = ["convert", "d.jsonl", "--to", "lm", "-o", "o.jsonl", "--on-bad-lines", "skip"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "1 bad line skipped (line 4: holds a lone surrogate" in " ".join(result.stderr.split())
+    out = [json.loads(x) for x in (tmp_path / "o.jsonl").read_text().splitlines()]
+    assert len(out) == 4 and "\U0001f600" in json.dumps(out[0], ensure_ascii=False)

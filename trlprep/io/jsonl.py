@@ -301,7 +301,24 @@ def _parse_line(line: bytes, first: bool) -> tuple[Any, tuple[str, str] | None]:
             f"expected a JSON object, got {_json_kind(rec)}",
             'each line must hold one JSON object like {"prompt": ..., "completion": ...}',
         )
+    if _SURROGATE_ESCAPE.search(line) and _lone_surrogate(rec):
+        return None, (
+            "holds a lone surrogate escape (such as \\ud800): not valid Unicode",
+            "fix the escaped characters on that line (a surrogate pair needs both halves)",
+        )
     return rec, None
+
+
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # pairs (emoji) decode to one character
+
+
+def _lone_surrogate(rec: dict) -> bool:
+    """Whether a string of `rec` keeps half a surrogate pair (it cannot be written as UTF-8)."""
+    try:
+        json.dumps(rec, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _json_kind(value: object) -> str:
