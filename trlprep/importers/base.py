@@ -20,7 +20,7 @@ from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.io.jsontext import TOOLS, settle_tools
 from trlprep.io.kinds import settle_kinds
-from trlprep.registry import DatasetType, Format
+from trlprep.registry import DatasetType, Format, Kind
 from trlprep.validation.rules import parse_role_map
 
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
@@ -271,6 +271,9 @@ class Importer:
         ] + conv.notes
         out = conv.table
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
+        if opts.coerce:
+            out, read = _labels_read(out, rows, dtype, fmt, bad)
+            notes += read
         keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
         out, rows = out.filter(pa.array(keep)), rows[keep]
         sources = {**{k: k for k in opts.map}, **self.sources(table.schema, opts)}
@@ -290,6 +293,31 @@ class Importer:
             notes=notes,
             carried=settled.carried,
         )
+
+
+def _labels_read(
+    out: pa.Table, rows: np.ndarray, dtype: DatasetType, fmt: Format, bad: Rejections
+) -> tuple[pa.Table, list[str]]:
+    """The landing rows with the type's label columns read as booleans (--coerce,
+    `trlprep.io.labels`); rows with no boolean reading are marked in `bad`; the notes."""
+    from trlprep.io.labels import READ_AS
+
+    names = {c.name_in(fmt) for c in dtype.columns_in(fmt) if c.kind in (Kind.LABEL, Kind.LABELS)}
+    if not names & set(out.column_names):
+        return out, []
+    s = settle_kinds(out, coerce=True, carry=set(out.column_names) - names, labels=names)
+    if s.bad.any():
+        mask = np.zeros(len(bad.reason), bool)
+        reasons = np.full(len(bad.reason), None, dtype=object)
+        at = np.flatnonzero(s.bad)
+        mask[rows[at]] = True
+        reasons[rows[at]] = s.reasons[at]
+        bad.add_per_row(mask, reasons)
+    notes = [
+        f"column {name!r}: {count:,} value(s) ({READ_AS}) read as booleans (--coerce)"
+        for name, count in s.booleans.items()
+    ]
+    return s.table, notes
 
 
 def require(table: pa.Table, *names: str, layout: str) -> None:

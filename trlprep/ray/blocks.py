@@ -111,7 +111,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     from trlprep.conversion.apply import Failure, apply_checked, split_missing
     from trlprep.conversion.stream import _check_batch
-    from trlprep.detection.detect import carried_columns
+    from trlprep.detection.detect import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     if not table.num_rows:
@@ -128,8 +128,12 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     first = int(ids.min()) if len(ids) else 0
     failures: list[Failure] = []
     if stage.check:  # settled first, as locally: a row of another kind is a reject row
-        s = settle_kinds(table, coerce=stage.coerce, carry=carried_columns(table.column_names))
+        names = table.column_names
+        s = settle_kinds(
+            table, coerce=stage.coerce, carry=carried_columns(names), labels=label_columns(names)
+        )
         got.coerced.update(s.coerced)
+        got.booleans.update(s.booleans)
         got.add_carried(s.carried)
         if s.bad.any():
             idx = np.flatnonzero(s.bad)
