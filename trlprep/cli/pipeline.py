@@ -344,6 +344,8 @@ def _import_units(
 ) -> Iterator[Unit]:
     """Import each input batch; rows the importer refuses go to the ledger (stage import),
     as do rows holding a value of another kind than their column's (stage read)."""
+    import dataclasses
+
     import numpy as np
     import pyarrow as pa
 
@@ -352,6 +354,8 @@ def _import_units(
     from trlprep.importers.run import whole_if_needed
 
     opts = opts or ImportOptions()
+    if coerce and not opts.coerce:  # the importer reads the landing labels as booleans
+        opts = dataclasses.replace(opts, coerce=True)
     how = importer.expansion(opts)
     if how:
         ledger.expansions["import"] = how  # said with the counts when rows multiply

@@ -272,7 +272,7 @@ class Importer:
         out = conv.table
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
         if opts.coerce:
-            out, read = _labels_read(out, rows, dtype, fmt, bad)
+            out, read = _labels_read(out, rows, dtype, fmt, bad, opts.map)
             notes += read
         keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
         out, rows = out.filter(pa.array(keep)), rows[keep]
@@ -296,11 +296,22 @@ class Importer:
 
 
 def _labels_read(
-    out: pa.Table, rows: np.ndarray, dtype: DatasetType, fmt: Format, bad: Rejections
+    out: pa.Table,
+    rows: np.ndarray,
+    dtype: DatasetType,
+    fmt: Format,
+    bad: Rejections,
+    renamed: Mapping[str, str],
 ) -> tuple[pa.Table, list[str]]:
     """The landing rows with the type's label columns read as booleans (--coerce,
-    `trlprep.io.labels`); rows with no boolean reading are marked in `bad`; the notes."""
+    `trlprep.io.labels`); rows with no boolean reading are marked in `bad`; the notes,
+    naming a column by the input's name (`renamed`: --map)."""
     from trlprep.io.labels import READ_AS
+    from trlprep.wording import plural
+
+    def named(name: str) -> str:
+        src = renamed.get(name, name)
+        return repr(name) if src == name else f"{src!r} (imported as {name!r})"
 
     names = {c.name_in(fmt) for c in dtype.columns_in(fmt) if c.kind in (Kind.LABEL, Kind.LABELS)}
     if not names & set(out.column_names):
@@ -311,10 +322,13 @@ def _labels_read(
         reasons = np.full(len(bad.reason), None, dtype=object)
         at = np.flatnonzero(s.bad)
         mask[rows[at]] = True
+        for name in names:
+            said = [r.replace(f"column {name!r}", f"column {named(name)}") for r in s.reasons[at]]
+            s.reasons[at] = np.asarray(said, dtype=object)
         reasons[rows[at]] = s.reasons[at]
         bad.add_per_row(mask, reasons)
     notes = [
-        f"column {name!r}: {count:,} value(s) ({READ_AS}) read as booleans (--coerce)"
+        f"column {named(name)}: {plural(count, 'value')} ({READ_AS}) read as booleans (--coerce)"
         for name, count in s.booleans.items()
     ]
     return s.table, notes

@@ -217,6 +217,10 @@ def _import_block(
         failures.append(Failure(ids[idx], "read", list(s.reasons[idx])))
     settled = s.table.take(pa.array(keep)) if s.bad.any() else s.table
     kept_lines = None if lines is None else lines[keep]
+    if coerce and not getattr(opts, "coerce", False):  # it reads the landing labels too
+        from trlprep.importers import ImportOptions
+
+        opts = dataclasses.replace(opts or ImportOptions(), coerce=True)
     result = importer.apply(settled, opts, 0, kept_lines)
     got.notes += [n for n in result.notes if n not in got.notes]
     got.steps["import"] = [settled.num_rows - result.num_rejected, result.table.num_rows]
