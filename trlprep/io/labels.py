@@ -69,7 +69,8 @@ def read_labels(field: pa.Field, column: pa.Array | pa.ChunkedArray) -> ReadLabe
     elif many and not pa.types.is_null(column.type):
         values, bad, count = _whole_rows_bad(column, pa.list_(pa.bool_()))
     else:
-        values, bad, count = _scalar(column)
+        values, bad, read = _scalar(column)
+        count = int(read.sum())
     reasons = np.full(len(column), None, dtype=object)
     if bad.any():
         idx = np.flatnonzero(bad)
@@ -84,13 +85,14 @@ def read_labels(field: pa.Field, column: pa.Array | pa.ChunkedArray) -> ReadLabe
     return ReadLabels(field.with_type(values.type).with_metadata(None), values, bad, reasons, count)
 
 
-def _scalar(arr: pa.Array) -> tuple[pa.Array, np.ndarray, int]:
-    """Booleans of a typed scalar array, the rows with no boolean reading, how many read."""
+def _scalar(arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Booleans of a typed scalar array, the rows with no boolean reading, the rows read."""
     t = arr.type
+    none = np.zeros(len(arr), bool)
     if pa.types.is_boolean(t):
-        return arr, np.zeros(len(arr), bool), 0
+        return arr, none, none
     if pa.types.is_null(t):
-        return arr.cast(pa.bool_()), np.zeros(len(arr), bool), 0
+        return arr.cast(pa.bool_()), none, none
     if pa.types.is_integer(t) or pa.types.is_floating(t):
         true = pc.equal(arr, pa.scalar(1, t))
         ok = pc.is_in(arr, pa.array([0, 1], t))
@@ -99,11 +101,12 @@ def _scalar(arr: pa.Array) -> tuple[pa.Array, np.ndarray, int]:
         true = pc.is_in(low, pa.array(_TRUE))
         ok = pc.is_in(low, pa.array(_TRUE + _FALSE))
     else:
-        return _whole_rows_bad(arr, pa.bool_())
+        values, bad, _ = _whole_rows_bad(arr, pa.bool_())
+        return values, bad, none
     valid = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
     good = np.asarray(pc.fill_null(ok, False).to_numpy(zero_copy_only=False), bool)
     values = pc.if_else(pa.array(good), true, pa.scalar(None, pa.bool_()))
-    return values, valid & ~good, int((valid & good).sum())
+    return values, valid & ~good, valid & good
 
 
 def _whole_rows_bad(arr: pa.Array, t: pa.DataType) -> tuple[pa.Array, np.ndarray, int]:
@@ -115,9 +118,10 @@ def _list(arr: pa.Array) -> tuple[pa.Array, np.ndarray, int]:
     """Lists of booleans from typed lists; a row is bad when one of its values is."""
     flat = pc.list_flatten(arr)
     parents = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False), np.int64)
-    values, bad_flat, count = _scalar(flat)
+    values, bad_flat, read = _scalar(flat)
     bad = np.zeros(len(arr), bool)
     bad[parents[bad_flat]] = True
+    count = int((read & ~bad[parents]).sum())  # a refused row's values are not counted
     lengths = np.asarray(pc.fill_null(pc.list_value_length(arr), 0).to_numpy(), np.int64)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int32())
     out = pa.ListArray.from_arrays(offsets, values, mask=pc.or_(arr.is_null(), pa.array(bad)))
