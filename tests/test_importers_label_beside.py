@@ -75,7 +75,7 @@ def test_following_the_zero_one_advice_gives_the_labels(tmp_path):
     assert [r["label"] for r in got] == [r["thumbs_up"] == 1 for r in rows]
     assert {True, False} <= {r["label"] for r in got}
     flat = " ".join(res.stderr.split())
-    said = f"column 'thumbs_up' (imported as 'label'): {len(rows)} values"
+    said = f"column 'thumbs_up': {len(rows)} values"
     assert said in flat and "read as booleans (--coerce)" in flat
     # without --coerce the import refuses them, naming the column
     res = _run("convert", data, "--map", "label=thumbs_up", "-o", str(tmp_path / "o2.jsonl"))
@@ -96,7 +96,7 @@ def test_a_mapped_label_with_no_boolean_reading_is_rejected_by_line(tmp_path):
     got = out.read_text().splitlines()
     rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
     assert len(got) + len(rejects) == len(rows)
-    assert [(r["line"], r["stage"]) for r in rejects] == [(3, "import")]
+    assert [(r["line"], r["stage"]) for r in rejects] == [(3, "read")]
 
 
 def test_convert_and_train_to_unpaired_preference_say_it_before_failing(tmp_path):

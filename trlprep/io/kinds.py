@@ -16,7 +16,7 @@ not read.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -54,12 +54,12 @@ def settle_kinds(
     *,
     coerce: bool = False,
     carry: Collection[str] = (),
-    labels: Collection[str] = (),
+    labels: Collection[str] | Mapping[str, str] = (),
 ) -> Settled:
     """Settle every tagged (mixed-kind) column of `table` but those in `carry`; see the
     module docstring. With `coerce`, the columns named in `labels` (the type's `label` or
-    `labels`, `trlprep.detection.detect.label_columns`) are read as booleans
-    (`trlprep.io.labels`)."""
+    `labels`, `trlprep.detection.detect.label_columns`; a mapping: input column -> the
+    type's column it is renamed to) are read as booleans (`trlprep.io.labels`)."""
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
     reasons = np.full(n, None, dtype=object)
@@ -125,7 +125,7 @@ def settle_kinds(
 
 def _read_labels(
     table: pa.Table,
-    labels: Collection[str],
+    labels: Collection[str] | Mapping[str, str],
     bad: np.ndarray,
     reasons: np.ndarray,
     booleans: dict[str, int],
@@ -137,7 +137,8 @@ def _read_labels(
     for i, f in enumerate(table.schema):
         if f.name not in labels or pa.types.is_boolean(f.type):
             continue
-        got = read_labels(f, table.column(i))
+        as_name = labels.get(f.name) if isinstance(labels, Mapping) else None
+        got = read_labels(f, table.column(i), as_name)
         table = table.set_column(i, got.field, got.values)
         if got.count:
             booleans[f.name] = got.count

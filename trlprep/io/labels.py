@@ -56,12 +56,15 @@ class ReadLabels:
     count: int  # values read as booleans (booleans already are not counted)
 
 
-def read_labels(field: pa.Field, column: pa.Array | pa.ChunkedArray) -> ReadLabels:
-    """Read the label column `field` (`label`: booleans, `labels`: lists of booleans) as
-    booleans; see the module docstring."""
+def read_labels(
+    field: pa.Field, column: pa.Array | pa.ChunkedArray, as_name: str | None = None
+) -> ReadLabels:
+    """Read the label column `field` (`label`: booleans, `labels`: lists of booleans; or
+    the column `as_name`, where --map renames `field` to it) as booleans; see the module
+    docstring."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
-    many = LABEL_KINDS.get(field.name) is Kind.LABELS
+    many = LABEL_KINDS.get(as_name or field.name) is Kind.LABELS
     if is_json_field(field):
         values, bad, count = _from_json(column, many)
     elif many and is_list(column.type):
