@@ -206,3 +206,28 @@ def _readable(v) -> bool:
     if isinstance(v, str):
         return v.lower() in ("true", "false", "1", "0")
     return v in (0, 1)  # True/False too, and 1.0/0.0
+
+
+def test_train_data_coerce(tmp_path):
+    """`train --coerce` reads the labels as convert does; without it the stop says to."""
+    from trlprep.cli.train_cmd import _specs, parse_args
+    from trlprep.errors import DataError
+    from trlprep.trainers.data_table import to_training_table
+
+    assert parse_args(["--coerce"], _specs(None))["coerce"] is True
+    rows = [*KTO01, {**KTO01[0], "label": "yes"}, {**KTO01[1], "label": "FALSE"}]
+    src = _jsonl(tmp_path / "kto.jsonl", rows)
+    with pytest.raises(DataError, match="pass --coerce") as e:
+        to_training_table(src, ["unpaired-preference"], None, algo="kto")
+    with pytest.raises(DataError, match='holds "yes" where a boolean is needed') as e:
+        to_training_table(src, ["unpaired-preference"], None, algo="kto",
+                          import_options={"coerce": True})  # fmt: skip
+    assert e.value.line == 3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        made = to_training_table(src, ["unpaired-preference"], None, algo="kto",
+                                 import_options={"coerce": True}, on_error="skip")  # fmt: skip
+    assert made.table.column("label").to_pylist() == [True, False, False]
+    assert list(made.input_lines) == [1, 2, 4]
+    left = [w.message.rejects for w in caught if getattr(w.message, "rejects", None)]
+    assert [r.column("line").to_pylist() for r in left] == [[3]]
