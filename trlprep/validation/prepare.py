@@ -37,7 +37,8 @@ _WANT_TEXT = {
     ValueKind.INTS: "lists of integers",
 }
 _COERCE_HINT = (
-    "store booleans (true/false), or convert with `trlprep convert --coerce` (also `import`; "
+    "store booleans (true/false), or convert with `trlprep convert --coerce` (also `import`, "
+    "`train`; "
     'Python: coerce=True), which reads 0/1 and "true"/"false" as booleans'
 )
 _NO_COERCE_HINT = (
