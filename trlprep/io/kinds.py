@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_json_field, json_kinds
+from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
 from trlprep.io.jsontext import decode_json_texts
 
 _NAMES = {
@@ -135,7 +135,8 @@ def _read_labels(
     from trlprep.io.labels import read_labels
 
     for i, f in enumerate(table.schema):
-        if f.name not in labels or pa.types.is_boolean(f.type):
+        done = pa.types.is_boolean(f.type) or (is_list(f.type) and f.type.value_type == pa.bool_())
+        if f.name not in labels or done:
             continue
         as_name = labels.get(f.name) if isinstance(labels, Mapping) else None
         got = read_labels(f, table.column(i), as_name)
