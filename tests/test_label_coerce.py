@@ -87,7 +87,7 @@ def test_convert_coerce_reads_zero_one_labels(tmp_path):
     src, out = _jsonl(tmp_path / "kto01.jsonl", KTO01), tmp_path / "o.jsonl"
     res = _run("convert", src, "--to", "unpaired-preference", "-o", str(out))
     assert res.exit_code == 1 and not out.exists()
-    assert "pass --coerce (Python: coerce=True) to read them as booleans" in _flat(res.stderr)
+    assert '"true"/"false": `--coerce` reads them as booleans' in _flat(res.stderr)
     res = _run("convert", src, "--to", "unpaired-preference", "-o", str(out), "--coerce")
     assert res.exit_code == 0, res.output
     assert [r["label"] for r in _read(out)] == [True, False]
@@ -139,6 +139,7 @@ def test_kto_demo_messages_with_zero_one_labels(tmp_path):
     the rows the boolean file gives, byte for byte."""
     rows = json.loads(KTO.read_text(encoding="utf-8"))
     src = _jsonl(tmp_path / "kto01.jsonl", [{**r, "label": int(r["label"])} for r in rows])
+    assert "hint: labels of 0/1" in _run("detect", _jsonl(tmp_path / "k.jsonl", KTO01)).output
     res = _run("detect", src)
     assert "--coerce reads them as booleans and the rows as unpaired preference" in _flat(
         res.output
@@ -217,8 +218,9 @@ def test_train_data_coerce(tmp_path):
     assert parse_args(["--coerce"], _specs(None))["coerce"] is True
     rows = [*KTO01, {**KTO01[0], "label": "yes"}, {**KTO01[1], "label": "FALSE"}]
     src = _jsonl(tmp_path / "kto.jsonl", rows)
-    with pytest.raises(DataError, match="pass --coerce") as e:
+    with pytest.raises(DataError, match="not uniform") as e:
         to_training_table(src, ["unpaired-preference"], None, algo="kto")
+    assert "`--coerce` reads them as booleans (trlprep convert, import, train" in e.value.hint
     with pytest.raises(DataError, match='holds "yes" where a boolean is needed') as e:
         to_training_table(src, ["unpaired-preference"], None, algo="kto",
                           import_options={"coerce": True})  # fmt: skip

@@ -27,8 +27,8 @@ _FALSE = ["false", "0"]
 PREVIEW = 40
 READ_AS = '0/1 and "true"/"false"'
 COERCE_LABELS_HINT = (  # where a command stops on labels that are no booleans
-    'labels of 0/1 or "true"/"false": pass --coerce (Python: coerce=True) to read them as '
-    "booleans; `trlprep validate` lists every problem"
+    'labels of 0/1 or "true"/"false": `--coerce` reads them as booleans (trlprep convert, '
+    "import, train; Python: coerce=True); `trlprep validate` lists every problem"
 )
 
 
