@@ -79,12 +79,12 @@ def read_labels(
         idx = np.flatnonzero(bad)
         shown = _shown(field, column, idx)
         rule = "labels-type" if many else "label-type"
-        need = "lists of booleans" if many else "a boolean"
+        need = "lists of booleans are" if many else "a boolean is"
         for j, value in zip(idx, shown, strict=True):
             reasons[j] = (
-                f"column {field.name!r} holds {value} where {need} is needed (rule {rule}); "
+                f"column {field.name!r} holds {value} where {need} needed (rule {rule}); "
                 f"--coerce reads only {READ_AS} as booleans"
-            ).replace("booleans is needed", "booleans are needed")
+            )
     return ReadLabels(field.with_type(values.type).with_metadata(None), values, bad, reasons, count)
 
 
@@ -158,7 +158,8 @@ def _from_json(text: pa.Array, many: bool) -> tuple[pa.Array, np.ndarray, int]:
                 items = None
             is_bad = items is not None and any(x is _BAD for x in items)
             read.append(None if is_bad else items)
-            counts.append(0 if is_bad or v is None else sum(type(x) is not bool for x in v))
+            listed = v if isinstance(v, list) and not is_bad else ()
+            counts.append(sum(x is not None and type(x) is not bool for x in listed))
         else:
             b = _boolean(v)
             is_bad = b is _BAD
