@@ -62,7 +62,41 @@ def test_zero_one_values_are_named_with_what_to_do_first(tmp_path):
     res = _run("detect", _write(tmp_path, _rows("good", as_int=True)))
     flat = " ".join(res.output.split())
     assert "column 'good' holds 0/1 values" in flat
-    assert "store them as true/false and pass `--map label=good`" in flat
+    assert "pass `--map label=good --coerce`" in flat
+    assert "--coerce reads 0/1 values as booleans" in flat
+
+
+def test_following_the_zero_one_advice_gives_the_labels(tmp_path):
+    rows = _rows("thumbs_up", as_int=True)
+    data, out = _write(tmp_path, rows), tmp_path / "out.jsonl"
+    res = _run("convert", data, "--map", "label=thumbs_up", "--coerce", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    got = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["label"] for r in got] == [r["thumbs_up"] == 1 for r in rows]
+    assert {True, False} <= {r["label"] for r in got}
+    flat = " ".join(res.stderr.split())
+    said = f"column 'thumbs_up': {len(rows)} values"
+    assert said in flat and "read as booleans (--coerce)" in flat
+    # without --coerce the import refuses them, naming the column
+    res = _run("convert", data, "--map", "label=thumbs_up", "-o", str(tmp_path / "o2.jsonl"))
+    assert res.exit_code == 1
+    assert "column 'thumbs_up' (imported as 'label') holds int64" in " ".join(res.stderr.split())
+
+
+def test_a_mapped_label_with_no_boolean_reading_is_rejected_by_line(tmp_path):
+    rows = _rows("thumbs_up", as_int=True)
+    rows[2]["thumbs_up"] = 2
+    data, out = _write(tmp_path, rows), tmp_path / "out.jsonl"
+    args = ("convert", data, "--map", "label=thumbs_up", "--coerce", "-o", str(out))
+    res = _run(*args)
+    assert res.exit_code == 1 and not out.exists()
+    assert "kto.jsonl:3" in res.stderr and "holds 2 where a boolean is needed" in res.stderr
+    res = _run(*args, "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    got = out.read_text().splitlines()
+    rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
+    assert len(got) + len(rejects) == len(rows)
+    assert [(r["line"], r["stage"]) for r in rejects] == [(3, "read")]
 
 
 def test_convert_and_train_to_unpaired_preference_say_it_before_failing(tmp_path):

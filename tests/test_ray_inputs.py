@@ -514,3 +514,24 @@ def test_cli_ray_map_onto_tools_keeps_each_rows_schemas_as_local(tmp_path):
     _same_rows(rows["ray"], rows["local"])
     assert [json.dumps(r["tools"]) for r in rows["ray"]] == [json.dumps(r["function"]) for r in raw]
     assert _counts(results["ray"].output) == _counts(results["local"].output)
+
+
+def test_cli_ray_coerce_reads_labels_as_local(tmp_path):
+    """KTO rows with 0/1 and "true"/"false" labels (one 2, one "yes"): `--coerce` reads the
+    labels as booleans and rejects the others by line on Ray as locally (rows, rejects,
+    counts, the note saying how many were read), plain and with `--map label=thumbs_up`."""
+    values = [1, 0, "TRUE", 2, False, "yes", "0", 1]
+    for column, args in (("label", ()), ("thumbs_up", ("--map", "label=thumbs_up"))):
+        rows = [{"prompt": f"p{i}", "completion": f"c{i}", column: v} for i, v in enumerate(values)]
+        src = _write(tmp_path, "jsonl", rows)
+        got, out, rejects = _both(src, tmp_path, *args, "--coerce", "--on-error", "skip")
+        assert got["local"].exit_code == got["ray"].exit_code == 0, got["ray"].output
+        _same_rows(out["ray"], out["local"])
+        assert [r["label"] for r in out["ray"]] == [True, False, True, False, False, True]
+        assert rejects["ray"] == rejects["local"]
+        assert [json.loads(x)["line"] for x in rejects["ray"].splitlines()] == [4, 6]
+        assert _counts(got["ray"].output) == _counts(got["local"].output)
+        said = [m for m in _messages(got["ray"].output) if "read as booleans" in m]
+        assert said and said == [
+            m for m in _messages(got["local"].output) if "read as booleans" in m
+        ]

@@ -397,16 +397,23 @@ def test_rules_have_kebab_case_ids_and_fix_hints():
 
 
 def test_label_hint_mentions_coerce():
+    # validate itself reads no labels as booleans: the hint names the command that does
+    fix = "convert with `trlprep convert --coerce`"
     r = run([{"prompt": "a", "completion": "b", "label": 0}])
-    assert "--coerce" in issue(r, "label-type").hint
+    assert fix in issue(r, "label-type").hint
     r = run([{"prompt": "a", "completion": "b", "label": "False"}])
-    assert "--coerce" in issue(r, "label-type").hint
+    assert fix in issue(r, "label-type").hint
+    r = run([{"prompt": "a", "completion": "b", "label": "1"}])
+    assert fix in issue(r, "label-type").hint
     r = run([{"prompt": "a", "completions": ["x"], "labels": [1]}])
-    assert "--coerce" in issue(r, "labels-type").hint
-    r = run([{"prompt": "a", "completion": "b", "label": 7}])
-    assert "--coerce" not in issue(r, "label-type").hint
+    assert fix in issue(r, "labels-type").hint
+    for bad in (7, -1, 0.5, "yes"):
+        hint = issue(run([{"prompt": "a", "completion": "b", "label": bad}]), "label-type").hint
+        assert fix not in hint and '--coerce` reads only 0/1 and "true"/"false"' in hint, bad
     r = run([{"prompt": "a", "completion": "b", "label": v} for v in (True, 1)])
-    assert "--coerce" in issue(r, "label-type").hint  # mixed kinds: number among booleans
+    assert fix in issue(r, "label-type").hint  # mixed kinds: number among booleans
+    r = run([{"prompt": "a", "completion": "b", "label": v} for v in (True, 2)])
+    assert fix not in issue(r, "label-type").hint
 
 
 def test_role_map_is_applied_first():

@@ -24,7 +24,7 @@ CONFIG_FILE = "train_config.json"  # the resolved configuration of a run
 # TrainConfig fields that are the importers' options (`ImportOptions`)
 IMPORT_FIELDS = (
     "role_map", "keep_empty_turns", "neutral", "pairing", "threshold", "prompt_style",
-    "conversational",
+    "conversational", "coerce",
 )  # fmt: skip
 
 
@@ -52,6 +52,7 @@ class TrainConfig:
     threshold: float | None = None
     prompt_style: str = "alpaca"
     conversational: bool = False
+    coerce: bool = False  # labels of 0/1 or "true"/"false" read as booleans, as convert --coerce
     on_error: str = "stop"  # or skip: rows the import/conversion refuses are left out (listed)
     options: dict[str, Any] = field(default_factory=dict)
     max_steps: int = -1  # > 0 overrides num_epochs

@@ -115,6 +115,10 @@ def to_training_table(
         layout = conversational_layout(table)  # as `trlprep convert --conversational` reads it
     elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = layout_read_as(table)
+    if layout is None and (import_options or {}).get("coerce"):  # an import reads its own
+        from trlprep.trainers.coerced import coerced
+
+        table, rows, lines = coerced(table, rows, lines, path=inp.source.path, on_error=on_error)
     if layout is not None:
         opts = ImportOptions.make(map=column_map, **(import_options or {}))
         try:
@@ -142,7 +146,7 @@ def to_training_table(
         raise DataError(
             f"the data is not uniform: {p.message}"
             + (f" (e.g. {noun(len(p.rows), 'row')} {', '.join(map(str, p.rows))})" * bool(p.rows)),
-            hint="run `trlprep validate` on it for every problem",
+            hint=p.hint or "run `trlprep validate` on it for every problem",
         )
     read_as = [f"{layout} layout"] if layout else []
     if (

@@ -186,6 +186,8 @@ def print_detection(det: Detection, path: str) -> None:
         where = ", ".join(str(x) for x in shown)
         label = ("line" if p.lines else "row") + ("s" if len(shown) > 1 else "")
         out.print(f"problem [{p.code}]: {p.message} (e.g. {label} {where})", markup=False)
+        if p.hint:
+            out.print(f"  hint: {p.hint}", markup=False)
     for n in det.notes:
         if det.layout and n.startswith(
             (f"the columns are the {det.layout} layout", f"the columns also fit the {det.layout}")

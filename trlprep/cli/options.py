@@ -46,7 +46,8 @@ COERCE = typer.Option(
     False,
     "--coerce",
     help='A text column holding some numbers/booleans ("output": 42): read them as text '
-    "(said in a note) instead of rejecting those rows.",
+    '(said in a note) instead of rejecting those rows; labels of 0/1 or "true"/"false" '
+    "(label, labels): read as booleans.",
 )
 REJECTS = typer.Option(
     None,

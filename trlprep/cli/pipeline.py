@@ -344,14 +344,19 @@ def _import_units(
 ) -> Iterator[Unit]:
     """Import each input batch; rows the importer refuses go to the ledger (stage import),
     as do rows holding a value of another kind than their column's (stage read)."""
+    import dataclasses
+
     import numpy as np
     import pyarrow as pa
 
     from trlprep.conversion.stream import Unit, read_stage
     from trlprep.importers import ImportOptions
+    from trlprep.importers.base import mapped_labels
     from trlprep.importers.run import whole_if_needed
 
     opts = opts or ImportOptions()
+    if coerce and not opts.coerce:  # the importer reads the landing labels as booleans
+        opts = dataclasses.replace(opts, coerce=True)
     how = importer.expansion(opts)
     if how:
         ledger.expansions["import"] = how  # said with the counts when rows multiply
@@ -359,7 +364,8 @@ def _import_units(
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += data.num_rows
         carry = importer.carried(data.column_names, opts)  # the extras the layout leaves
-        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry)
+        labels = mapped_labels(opts)  # --map label=COLUMN: read as booleans with --coerce
+        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry, labels)
         if keep is None:
             result = importer.apply(settled, opts, b.offset, b.lines)
             rows = b.offset + np.asarray(result.rows, np.int64)

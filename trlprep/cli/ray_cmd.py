@@ -148,6 +148,7 @@ def convert_ray(
             conv.rows = conv.rows.materialize()
             found, book = worker_notes.take(book), None
             ledger.coerced.update(found.coerced)
+            ledger.booleans.update(found.booleans)
             for name, (n_in, n_out) in found.steps.items():
                 ledger.count_step(name, n_in, n_out)
             _reject(ledger, conv.rejects(), ds)

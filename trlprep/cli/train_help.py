@@ -26,6 +26,8 @@ HELP = {
     "threshold": "Import (ranked): scores at or above it are desirable (unpaired rows).",
     "prompt_style": "Import (alpaca): the prompt as the Stanford template (alpaca) or plain.",
     "conversational": "Import (alpaca): conversational prompt-completion rows.",
+    "coerce": 'Labels of 0/1 or "true"/"false" read as booleans (numbers among text as '
+    "text), as in convert.",
     "on_error": "Rows the import or conversion refuses: stop, or skip (listed in "
     "data.rejects.jsonl).",
     # schedule

@@ -336,15 +336,22 @@ def settle_table(
     """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.io.kinds`), less the
     rows that cannot be; also their lines, those rows as failures (stage `read`) and notes.
     Extras of several kinds are carried as JSON text (`Arrow` outputs get a note)."""
-    from trlprep.detection.detect import carried_columns
+    from trlprep.detection.detect import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
+    from trlprep.io.labels import READ_AS
 
-    s = settle_kinds(table, coerce=coerce, carry=carried_columns(table.column_names))
+    names = table.column_names
+    s = settle_kinds(
+        table, coerce=coerce, carry=carried_columns(names), labels=label_columns(names)
+    )
     work = with_row_ids(s.table)
     notes = [
         f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "
         "text (coerce)"
         for column, count in s.coerced.items()
+    ] + [
+        f"column {column!r}: {count:,} value(s) ({READ_AS}) read as booleans (coerce)"
+        for column, count in s.booleans.items()
     ]
     if not s.bad.any():
         return work, lines, [], notes

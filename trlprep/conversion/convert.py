@@ -352,7 +352,7 @@ def _source_type(
         where = f" (e.g. {word} {', '.join(map(str, shown))})" if shown else ""
         raise DataError(
             f"the data is not uniform: {p.message}{where}",
-            hint="run `trlprep validate` for every problem",
+            hint=p.hint or "run `trlprep validate` for every problem",
         )
     if from_ is None:
         return det.type

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import DataError
+from trlprep.io.labels import READ_AS
 from trlprep.wording import plural
 
 MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file has them all)
@@ -46,6 +47,7 @@ class Ledger:
     expansions: dict[str, str] = field(default_factory=dict)  # step -> how rows multiply
     bad_lines: Any = None  # jsonl.BadLines: lines skipped with --on-bad-lines skip
     coerced: Counter = field(default_factory=Counter)  # column -> values read as text
+    booleans: Counter = field(default_factory=Counter)  # column -> values read as booleans
     # extras of several kinds carried as JSON text: column -> the kinds (`io.kinds`)
     carried: dict[str, list[str]] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
@@ -130,11 +132,14 @@ class Ledger:
         )
 
     def notes(self) -> list[str]:
-        """What reading changed (values read as text with --coerce)."""
+        """What reading changed (values read as text or as booleans with --coerce)."""
         return [
             f"column {column!r}: {plural(count, 'value')} of another kind (numbers, "
             "booleans) read as text (--coerce)"
             for column, count in self.coerced.items()
+        ] + [
+            f"column {column!r}: {plural(count, 'value')} ({READ_AS}) read as booleans (--coerce)"
+            for column, count in self.booleans.items()
         ]
 
     def count_step(self, name: str, rows_in: int, rows_out: int) -> None:

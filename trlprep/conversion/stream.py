@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,19 +70,24 @@ def read_stage(
     ledger: Ledger,
     coerce: bool,
     carry: Collection[str] | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> tuple[pa.Table, np.ndarray | None]:
-    """Settle mixed-kind columns (`trlprep.io.kinds`); rows that cannot be go to the ledger
-    (stage `read`). Extras of several kinds (`carry`, else those of the type the columns
-    fit) are carried as JSON text (said in the ledger). Returns the table of the other rows
-    and their positions in `raw` (None: every row is kept)."""
-    from trlprep.detection.detect import carried_columns
+    """Settle mixed-kind columns (`trlprep.io.kinds`; with `coerce`, the `labels` (input
+    column -> the type's; without `carry`, the type's own) read as booleans); rows that
+    cannot be go to the ledger (stage `read`). Extras of several kinds (`carry`, else those
+    of the type the columns fit) are carried as JSON text (said in the ledger). Returns the
+    table of the other rows and their positions in `raw` (None: every row is kept)."""
+    from trlprep.detection.detect import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
-    if carry is None:
+    if carry is None:  # the type's own columns (an importer's input is not yet the type)
         carry = carried_columns(raw.column_names)
-    s = settle_kinds(raw, coerce=coerce, carry=carry)
+        labels = labels or {n: n for n in label_columns(raw.column_names)}
+    s = settle_kinds(raw, coerce=coerce, carry=carry, labels=labels or {})
     for column, count in s.coerced.items():
         ledger.coerced[column] += count
+    for column, count in s.booleans.items():
+        ledger.booleans[column] += count
     for column, kinds in s.carried.items():
         seen = ledger.carried.setdefault(column, [])
         seen += [k for k in kinds if k not in seen]
@@ -219,6 +224,7 @@ def _check_batch(
         start = f"line {lines[0]}" if lines is not None and len(lines) else f"row {offset}"
         msg = p.message if p else f"rows from {start} on are not {plan.src.name} ({plan.fmt})"
         hint = f"run `trlprep validate {path}`" if path else "run `trlprep validate`"
+        hint = p.hint if p and p.hint else hint
         raise DataError(f"the data is not uniform: {msg}{where}", path=path, hint=hint)
 
 

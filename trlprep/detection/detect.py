@@ -24,6 +24,7 @@ from trlprep.detection.profile import (
     profile_batch,
 )
 from trlprep.detection.readings import Reading, read_turns
+from trlprep.io.labels import COERCE_LABELS_HINT
 from trlprep.io.readers import Batch
 from trlprep.registry import (
     IMAGE_COLUMNS,
@@ -56,6 +57,7 @@ class Problem:
     count: int = 0
     rows: list[int] = field(default_factory=list)
     lines: list[int] | None = None
+    hint: str | None = None  # what to do, where a command stops on it
 
     def to_dict(self) -> dict[str, Any]:
         d = {"code": self.code, "message": self.message, "count": self.count, "rows": self.rows}
@@ -153,7 +155,9 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     dtype, fmt_guess, shadowed = _pick_type(present)
     det = Detection(type=dtype, format=None, num_rows=prof.num_rows)
 
-    def problem(code: str, message: str, count: int, rows: list[int]) -> None:
+    def problem(
+        code: str, message: str, count: int, rows: list[int], hint: str | None = None
+    ) -> None:
         det.problems.append(
             Problem(
                 code,
@@ -161,6 +165,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
                 count,
                 rows,
                 [lines[r] for r in rows] if lines is not None else None,
+                hint,
             )
         )
 
@@ -263,6 +268,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
                     f"expected {want}",
                     count,
                     cols[name].examples.get(kind, []),
+                    COERCE_LABELS_HINT if c.kind in (Kind.LABEL, Kind.LABELS) else None,
                 )
 
     if dtype is LANGUAGE_MODELING and used_fmt is Format.CONVERSATIONAL and MESSAGES in cols:
@@ -346,6 +352,24 @@ def carried_columns(names: Iterable[str]) -> set[str]:
     used |= {c.name for c in dtype.tokenized_columns}
     used |= {c.conversational_name for c in dtype.columns if c.conversational_name}
     return names - used - set(SIDE_COLUMNS) - set(IMAGE_COLUMNS) - {MESSAGES}
+
+
+def label_columns(names: Iterable[str]) -> set[str]:
+    """The boolean columns (unpaired preference's `label`, stepwise supervision's `labels`)
+    of the type the column `names` fit: what `--coerce` reads as booleans. A `label` beside
+    `messages` is one too (the KTO layout, `readings.read_turns`, once it holds booleans)."""
+    names = set(names)
+    dtype, _, _ = _pick_type(names)
+    if dtype is None:
+        return set()
+    if dtype is LANGUAGE_MODELING and {MESSAGES, "label"} <= names:
+        return {"label"}
+    return {
+        c.name_in(f)
+        for f in dtype.all_formats
+        for c in dtype.columns_in(f)
+        if c.kind in (Kind.LABEL, Kind.LABELS)
+    } & names
 
 
 def detect_table(table: pa.Table, lines: np.ndarray | None = None) -> Detection:

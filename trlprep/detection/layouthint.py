@@ -214,12 +214,14 @@ def label_advice(head: pa.Table | pa.RecordBatch, columns: list[str]) -> str | N
     if found is None:
         return None
     column, kind = found
-    first = "" if kind == "true/false values" else "store them as true/false and "
+    # --coerce reads 0/1 and the text true/false as booleans (trlprep.io.labels)
+    flags = f"--map label={column}" + ("" if kind == "true/false values" else " --coerce")
     return (
         f"column {column!r} holds {kind} that may be each completion's label: for unpaired "
-        f"preference (KTO, BCO) {first}pass `--map label={column}` (trlprep convert DATA "
-        f"--map label={column} -o OUT); as it is, the data is prompt-completion with "
-        f"{column!r} carried as an extra column"
+        f"preference (KTO, BCO) pass `{flags}` (trlprep convert DATA {flags} -o OUT"
+        + ("" if kind == "true/false values" else f"; --coerce reads {kind} as booleans")
+        + f"); as it is, the data is prompt-completion with {column!r} carried as an extra "
+        "column"
     )
 
 

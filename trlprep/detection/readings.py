@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from trlprep.detection.profile import MESSAGES, Kinds, content_kinds
+from trlprep.io.labels import COERCE_LABELS_HINT
 from trlprep.registry import LANGUAGE_MODELING, PROMPT_ONLY, UNPAIRED_PREFERENCE, DatasetType
 from trlprep.wording import noun, plural
 
@@ -80,6 +81,7 @@ def read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTyp
                 "expected bool",
                 count,
                 label.examples.get(kind, []),
+                COERCE_LABELS_HINT,
             )
         if label.kinds.get("null"):
             problem(
@@ -89,6 +91,12 @@ def read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTyp
                 label.examples.get("null", []),
             )
         return UNPAIRED_PREFERENCE
+    if label is not None and label_kinds & {"int", "float", "number", "string"} and not taken:
+        det.notes.append(
+            "'label' beside 'messages' holds no booleans: if its values are "
+            '0/1 or "true"/"false", --coerce reads them as booleans and the rows as unpaired '
+            "preference (the KTO layout)"
+        )
     ends_on_user = last.counts.get("user", 0)
     if num_rows and ends_on_user == num_rows and not taken:
         det.type = PROMPT_ONLY

@@ -22,8 +22,10 @@ from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.io.jsontext import TOOLS, settle_tools
 from trlprep.io.kinds import settle_kinds
-from trlprep.registry import DatasetType, Format
+from trlprep.io.labels import LABEL_KINDS, READ_AS
+from trlprep.registry import DatasetType, Format, Kind
 from trlprep.validation.rules import parse_role_map
+from trlprep.wording import plural
 
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
 PROMPT_STYLES = ("alpaca", "plain")
@@ -311,7 +313,9 @@ class Importer:
             )
         original = batch if isinstance(batch, pa.Table) else pa.Table.from_batches([batch])
         carry = self.carried(original.column_names, opts)
-        settled = settle_kinds(original, coerce=opts.coerce, carry=carry)  # names as written
+        # names as written; a column --map renames to `label`/`labels` read as booleans too
+        labels = mapped_labels(opts)
+        settled = settle_kinds(original, coerce=opts.coerce, carry=carry, labels=labels)
         # a `tools` column renamed from one Arrow typed as one struct (read before the
         # renaming was known: a polars frame, Ray): each row's own schemas, null keys left out
         table = settle_tools(rename(settled.table, opts.map), [TOOLS])
@@ -319,12 +323,23 @@ class Importer:
         bad = Rejections(table.num_rows)
         bad.add_per_row(settled.bad, settled.reasons)
         conv = self.convert(table, opts, bad)
-        notes = [
-            f"column {name!r}: numbers or booleans read as text (--coerce): {count:,}"
-            for name, count in settled.coerced.items()
-        ] + conv.notes
+        notes = (
+            [
+                f"column {name!r}: numbers or booleans read as text (--coerce): {count:,}"
+                for name, count in settled.coerced.items()
+            ]
+            + [
+                f"column {name!r} (imported as {labels[name]!r}): {plural(count, 'value')} "
+                f"({READ_AS}) read as booleans (--coerce)"
+                for name, count in settled.booleans.items()
+            ]
+            + conv.notes
+        )
         out = conv.table
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
+        if opts.coerce:
+            out, read = _labels_read(out, rows, dtype, fmt, bad, opts.map)
+            notes += read
         keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
         out, rows = out.filter(pa.array(keep)), rows[keep]
         sources = {**{k: k for k in opts.map}, **self.sources(table.schema, opts)}
@@ -344,6 +359,49 @@ class Importer:
             notes=notes,
             carried=settled.carried,
         )
+
+
+def mapped_labels(opts: ImportOptions | None) -> dict[str, str]:
+    """The input columns `--map` renames to a type's `label`/`labels` (input -> that
+    name): read as booleans before the import with --coerce (`trlprep.io.labels`)."""
+    return {src: dst for dst, src in (opts.map if opts else {}).items() if dst in LABEL_KINDS}
+
+
+def _labels_read(
+    out: pa.Table,
+    rows: np.ndarray,
+    dtype: DatasetType,
+    fmt: Format,
+    bad: Rejections,
+    renamed: Mapping[str, str],
+) -> tuple[pa.Table, list[str]]:
+    """The landing rows with the type's label columns read as booleans (--coerce,
+    `trlprep.io.labels`); rows with no boolean reading are marked in `bad`; the notes,
+    naming a column by the input's name (`renamed`: --map)."""
+
+    def named(name: str) -> str:
+        src = renamed.get(name, name)
+        return repr(name) if src == name else f"{src!r} (imported as {name!r})"
+
+    names = {c.name_in(fmt) for c in dtype.columns_in(fmt) if c.kind in (Kind.LABEL, Kind.LABELS)}
+    if not names & set(out.column_names):
+        return out, []
+    s = settle_kinds(out, coerce=True, carry=set(out.column_names) - names, labels=names)
+    if s.bad.any():
+        mask = np.zeros(len(bad.reason), bool)
+        reasons = np.full(len(bad.reason), None, dtype=object)
+        at = np.flatnonzero(s.bad)
+        mask[rows[at]] = True
+        for name in names:
+            said = [r.replace(f"column {name!r}", f"column {named(name)}") for r in s.reasons[at]]
+            s.reasons[at] = np.asarray(said, dtype=object)
+        reasons[rows[at]] = s.reasons[at]
+        bad.add_per_row(mask, reasons)
+    notes = [
+        f"column {named(name)}: {plural(count, 'value')} ({READ_AS}) read as booleans (--coerce)"
+        for name, count in s.booleans.items()
+    ]
+    return s.table, notes
 
 
 def require(table: pa.Table, *names: str, layout: str) -> None:

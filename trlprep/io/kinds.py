@@ -16,14 +16,14 @@ not read.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_json_field, json_kinds
+from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
 from trlprep.io.jsontext import decode_json_texts
 
 _NAMES = {
@@ -44,20 +44,32 @@ class Settled:
     bad: np.ndarray  # per row: it holds a minority kind (and is to be set aside)
     reasons: np.ndarray  # per row: why (None where not bad)
     coerced: dict[str, int] = field(default_factory=dict)  # column -> values read as text
+    booleans: dict[str, int] = field(default_factory=dict)  # column -> values read as booleans
     # extras whose rows hold several kinds, kept as JSON text: column -> the kinds, by count
     carried: dict[str, list[str]] = field(default_factory=dict)
 
 
-def settle_kinds(table: pa.Table, *, coerce: bool = False, carry: Collection[str] = ()) -> Settled:
+def settle_kinds(
+    table: pa.Table,
+    *,
+    coerce: bool = False,
+    carry: Collection[str] = (),
+    labels: Collection[str] | Mapping[str, str] = (),
+) -> Settled:
     """Settle every tagged (mixed-kind) column of `table` but those in `carry`; see the
-    module docstring."""
+    module docstring. With `coerce`, the columns named in `labels` (the type's `label` or
+    `labels`, `trlprep.detection.detect.label_columns`; a mapping: input column -> the
+    type's column it is renamed to) are read as booleans (`trlprep.io.labels`)."""
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)
     reasons = np.full(n, None, dtype=object)
     coerced: dict[str, int] = {}
+    booleans: dict[str, int] = {}
     carried: dict[str, list[str]] = {}
+    if coerce and labels:
+        table = _read_labels(table, labels, bad, reasons, booleans)
     if not any(is_json_field(f) for f in table.schema):
-        return Settled(table, bad, reasons)
+        return Settled(table, bad, reasons, booleans=booleans)
     for i, f in enumerate(table.schema):
         if not is_json_field(f):
             continue
@@ -108,7 +120,33 @@ def settle_kinds(table: pa.Table, *, coerce: bool = False, carry: Collection[str
             table = table.set_column(i, new_field.with_metadata(None), arr)
         else:
             table = table.set_column(i, f, text)
-    return Settled(table, bad, reasons, coerced, carried)
+    return Settled(table, bad, reasons, coerced, booleans, carried)
+
+
+def _read_labels(
+    table: pa.Table,
+    labels: Collection[str] | Mapping[str, str],
+    bad: np.ndarray,
+    reasons: np.ndarray,
+    booleans: dict[str, int],
+) -> pa.Table:
+    """`table` with its `labels` columns read as booleans; `bad`, `reasons`, `booleans`
+    are filled in place."""
+    from trlprep.io.labels import read_labels
+
+    for i, f in enumerate(table.schema):
+        done = pa.types.is_boolean(f.type) or (is_list(f.type) and f.type.value_type == pa.bool_())
+        if f.name not in labels or done:
+            continue
+        as_name = labels.get(f.name) if isinstance(labels, Mapping) else None
+        got = read_labels(f, table.column(i), as_name)
+        table = table.set_column(i, got.field, got.values)
+        if got.count:
+            booleans[f.name] = got.count
+        new = got.bad & (reasons == None)  # noqa: E711 (elementwise)
+        reasons[new] = got.reasons[new]
+        bad |= got.bad
+    return table
 
 
 class CarriedColumnWarning(UserWarning):

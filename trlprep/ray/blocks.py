@@ -111,7 +111,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     from trlprep.conversion.apply import Failure, apply_checked, split_missing
     from trlprep.conversion.stream import _check_batch
-    from trlprep.detection.detect import carried_columns
+    from trlprep.detection.detect import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     if not table.num_rows:
@@ -128,8 +128,12 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     first = int(ids.min()) if len(ids) else 0
     failures: list[Failure] = []
     if stage.check:  # settled first, as locally: a row of another kind is a reject row
-        s = settle_kinds(table, coerce=stage.coerce, carry=carried_columns(table.column_names))
+        names = table.column_names
+        s = settle_kinds(
+            table, coerce=stage.coerce, carry=carried_columns(names), labels=label_columns(names)
+        )
         got.coerced.update(s.coerced)
+        got.booleans.update(s.booleans)
         got.add_carried(s.carried)
         if s.bad.any():
             idx = np.flatnonzero(s.bad)
@@ -203,8 +207,12 @@ def _import_block(
         lines = np.asarray(table.column(LINE).to_numpy(), np.int64)
     rows = _BlockRows(ids, lines)
     data = table.drop_columns([c for c in (ROW_ID, LINE) if c in table.column_names])
-    s = settle_kinds(data, coerce=coerce, carry=importer.carried(data.column_names, opts))
+    from trlprep.importers.base import mapped_labels
+
+    carry = importer.carried(data.column_names, opts)
+    s = settle_kinds(data, coerce=coerce, carry=carry, labels=mapped_labels(opts))
     got.coerced.update(s.coerced)
+    got.booleans.update(s.booleans)
     got.add_carried(s.carried)
     failures = []
     keep = np.flatnonzero(~s.bad)
@@ -213,6 +221,10 @@ def _import_block(
         failures.append(Failure(ids[idx], "read", list(s.reasons[idx])))
     settled = s.table.take(pa.array(keep)) if s.bad.any() else s.table
     kept_lines = None if lines is None else lines[keep]
+    if coerce and not getattr(opts, "coerce", False):  # it reads the landing labels too
+        from trlprep.importers import ImportOptions
+
+        opts = dataclasses.replace(opts or ImportOptions(), coerce=True)
     result = importer.apply(settled, opts, 0, kept_lines)
     got.notes += [n for n in result.notes if n not in got.notes]
     got.steps["import"] = [settled.num_rows - result.num_rejected, result.table.num_rows]

@@ -154,14 +154,17 @@ def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Tab
     """The first `n` rows that are not reject rows, without hidden columns (None: no rows),
     their mixed-kind columns settled as the blocks settle them (rows of another kind left
     out, extras of several kinds kept as JSON text): what the plan is made from."""
-    from trlprep.detection.detect import carried_columns
+    from trlprep.detection.detect import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     parts, got = [], 0
     for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
         b = _keep(b, False)
         b = b.drop_columns([ROW_ID]) if ROW_ID in b.column_names else b
-        s = settle_kinds(b, coerce=coerce, carry=carried_columns(b.column_names))
+        names = b.column_names
+        s = settle_kinds(
+            b, coerce=coerce, carry=carried_columns(names), labels=label_columns(names)
+        )
         b = s.table.filter(pa.array(~s.bad)) if s.bad.any() else s.table
         if b.num_rows:
             parts.append(b.slice(0, n - got))

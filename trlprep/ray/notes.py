@@ -31,6 +31,7 @@ class Notes:
     warnings: list[tuple[type, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     coerced: Counter = field(default_factory=Counter)
+    booleans: Counter = field(default_factory=Counter)  # values read as booleans (--coerce)
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
     # extras of several kinds carried as JSON text: column -> the kinds (`Settled.carried`)
     carried: dict[str, list[str]] = field(default_factory=dict)
@@ -43,6 +44,7 @@ class Notes:
             if n not in self.notes:
                 self.notes.append(n)
         self.coerced.update(other.coerced)
+        self.booleans.update(other.booleans)
         for name, (n_in, n_out) in other.steps.items():
             c = self.steps.setdefault(name, [0, 0])
             c[0] += n_in
@@ -56,7 +58,14 @@ class Notes:
             seen += [k for k in kinds if k not in seen]
 
     def __bool__(self) -> bool:
-        return bool(self.warnings or self.notes or self.coerced or self.steps or self.carried)
+        return bool(
+            self.warnings
+            or self.notes
+            or self.coerced
+            or self.booleans
+            or self.steps
+            or self.carried
+        )
 
     def conversion_warnings(self) -> list[str]:
         """The ConversionWarning messages (printed `warning: ...` as locally), those of

@@ -36,7 +36,14 @@ _WANT_TEXT = {
     ValueKind.BOOLS: "lists of booleans",
     ValueKind.INTS: "lists of integers",
 }
-_COERCE_HINT = 'store booleans (true/false); `--coerce` converts 0/1 and "true"/"false" to booleans'
+_COERCE_HINT = (
+    "store booleans (true/false), or convert with `trlprep convert --coerce` (also `import`, "
+    "`train`; "
+    'Python: coerce=True), which reads 0/1 and "true"/"false" as booleans'
+)
+_NO_COERCE_HINT = (
+    'store booleans (true/false); `--coerce` reads only 0/1 and "true"/"false" as booleans'
+)
 
 
 def _want(c: Column, fmt: Format) -> tuple[ValueKind, pa.DataType, str]:
@@ -124,7 +131,7 @@ def prepare_column(
 def _wrong_hint(c: Column, fmt: Format, arr: pa.Array, kind: ValueKind) -> str | None:
     if c.kind in (Kind.LABEL, Kind.LABELS):
         values = pc.list_flatten(arr) if c.kind is Kind.LABELS and is_list(arr.type) else arr
-        return _COERCE_HINT if _coercible(values) else "store booleans (true/false)"
+        return _COERCE_HINT if _coercible(values) else _NO_COERCE_HINT
     if c.kind is Kind.CONTENT:
         other = {ValueKind.STRING: "standard", ValueKind.MESSAGES: "conversational"}.get(kind)
         if other:
@@ -135,14 +142,23 @@ def _wrong_hint(c: Column, fmt: Format, arr: pa.Array, kind: ValueKind) -> str |
 
 
 def _coercible(values: pa.Array) -> bool:
-    """True when every value is 0/1 or "true"/"false" (what `--coerce` turns into booleans)."""
-    if pa.types.is_integer(values.type):
-        ok = pc.is_in(values, pa.array([0, 1], values.type))
-    elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        ok = pc.is_in(pc.utf8_lower(values), pa.array(["true", "false"]))
-    else:
+    """True when every value has a boolean reading under `--coerce` (`trlprep.io.labels`)."""
+    from trlprep.io.labels import read_labels
+
+    if not (pa.types.is_integer(values.type) or pa.types.is_floating(values.type)) and not (
+        pa.types.is_string(values.type) or pa.types.is_large_string(values.type)
+    ):
         return False
-    return bool(pc.all(pc.fill_null(ok, True)).as_py())
+    return not read_labels(pa.field("label", values.type), values).bad.any()
+
+
+def _mixed_label_hint(text: pa.Array, name: str) -> str:
+    """The hint for a `label` column of several kinds (JSON text): --coerce where it helps."""
+    from trlprep.columns.arrowtypes import JSON_FIELD_KEY
+    from trlprep.io.labels import read_labels
+
+    tagged = pa.field(name, text.type, metadata={JSON_FIELD_KEY: "1"})
+    return _NO_COERCE_HINT if read_labels(tagged, text).bad.any() else _COERCE_HINT
 
 
 def _decode_mixed(arr, c, name, want, want_json, sink):
@@ -158,7 +174,7 @@ def _decode_mixed(arr, c, name, want, want_json, sink):
             bad,
             message=f"column {name!r} mixes kinds: these rows hold a "
             f"{'/'.join(seen)} where {_WANT_TEXT[want]} are needed",
-            hint=_COERCE_HINT if c.kind is Kind.LABEL else None,
+            hint=_mixed_label_hint(arr, name) if c.kind is Kind.LABEL else None,
         )
     good = kinds == want_json
     typed = _typed_from_json(arr, good, c.kind is Kind.CONTENT)
