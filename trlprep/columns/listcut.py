@@ -48,7 +48,7 @@ def cut_lists(
     begin, end = np.asarray(begin, np.int64), np.asarray(end, np.int64)
     if pa.types.is_null(arr.type):
         return pa.nulls(len(arr), list_type)
-    if np.array_equal(begin, np.zeros_like(begin)) and np.array_equal(end, lengths):
+    if not begin.any() and np.array_equal(end, lengths):
         return arr.cast(list_type)  # nothing cut
     starts = offsets[:-1]
     keep = end > begin  # rows keeping some items: their ranges in `values`, in order
@@ -57,14 +57,11 @@ def cut_lists(
     marks[(starts + end)[keep]] -= 1
     kept = values.filter(pa.array(np.cumsum(marks[:-1], dtype=np.int8).view(bool)))
     new_offsets = np.concatenate([[0], np.cumsum(end - begin)])
+    nulls = None if valid.all() else pa.array(~valid)
     if new_offsets[-1] > _INT32_MAX:
-        out = pa.LargeListArray.from_arrays(
-            pa.array(new_offsets, pa.int64()), kept, mask=pa.array(~valid)
-        )
+        out = pa.LargeListArray.from_arrays(pa.array(new_offsets, pa.int64()), kept, mask=nulls)
     else:
-        out = pa.ListArray.from_arrays(
-            pa.array(new_offsets, pa.int32()), kept, mask=pa.array(~valid)
-        )
+        out = pa.ListArray.from_arrays(pa.array(new_offsets, pa.int32()), kept, mask=nulls)
     return out.cast(list_type)
 
 

@@ -140,9 +140,8 @@ def cut_steps(
     n = spans(prompt)[2]
     inner, offsets, count, _ = spans(steps)
     rows = len(n)
-    own = spans(inner)[2] if len(inner) else np.zeros(0, np.int64)
-    parent = np.repeat(np.arange(rows), np.diff(offsets))
-    own = own * (count[parent] > 0)  # the steps of a null row count for nothing
+    parent = np.repeat(np.arange(rows), np.diff(offsets))  # each step's row
+    own = spans(inner)[2] * (count[parent] > 0)  # ids per step; a null row's count for none
     total = np.bincount(parent, weights=own, minlength=rows).astype(np.int64)
     fits = n + total <= max_length if max_length is not None else np.ones(rows, bool)
     cut = ~fits
