@@ -461,6 +461,45 @@ def test_cli_ray_validate_from_a_layout_as_local(tmp_path):
     assert issues["duplicate-row"][2] == [len(rows) + 1]
 
 
+def test_cli_ray_validate_from_a_layout_reads_and_imports_each_row_once(tmp_path, monkeypatch):
+    """validate --from LAYOUT on Ray reads the file once and imports each row once (the
+    imported blocks are materialized, then detected and checked from there), for a layout
+    imported block by block (hh) and one imported whole (oasst). Counted in the workers:
+    each call appends a line to a file under tmp_path."""
+    import trlprep.ray.conversion as conversion
+    import trlprep.ray.sources as sources
+
+    log = tmp_path / "calls.log"
+    imported, read = conversion._import, sources._read_file
+
+    def counted_import(batch, *args):  # a closure: Ray pickles it by value
+        with open(log, "a") as f:
+            f.write(f"import {batch.num_rows}\n")
+        return imported(batch, *args)
+
+    def counted_read(path, *args):
+        with open(log, "a") as f:
+            f.write(f"read {path}\n")
+        yield from read(path, *args)
+
+    monkeypatch.setattr(conversion, "_import", counted_import)
+    monkeypatch.setattr(sources, "_read_file", counted_read)
+    hh = REALDATA / "hh_rlhf" / "harmless-base-test.sample.jsonl"
+    oasst = REALDATA / "oasst_messages" / "en_100_message.first8.flat.jsonl"
+    for path, layout in ((hh, "hh"), (oasst, "oasst")):
+        log.write_text("")
+        args = ["validate", str(path), "--from", layout, "--format", "json", "--engine", "ray"]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code in (0, 1), res.output
+        calls = log.read_text().splitlines()
+        reads = [c for c in calls if c.startswith("read ")]
+        imports = [int(c.split()[1]) for c in calls if c.startswith("import ")]
+        assert reads == [f"read {path}"], calls
+        assert sum(imports) == len(path.read_text().splitlines()), calls
+        if layout == "hh":
+            assert len(imports) > 1, calls  # several blocks, each imported once
+
+
 def test_cli_ray_decodes_datasets_json_columns_from_object_storage_as_local(tmp_path):
     """A Parquet file `datasets` wrote with `Json` features (real glaive tool calls, rows
     whose messages differ in keys), read through Ray's own reader (a `file://` URI, as

@@ -10,6 +10,7 @@ ends with the run's step separator (`steps_end_with`).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,16 +20,9 @@ import pyarrow.compute as pc
 
 from trlprep.errors import DataError
 from trlprep.registry import DatasetType, get_type
-from trlprep.templates.fit import Fitted, fit, fit_steps, truncate
-from trlprep.templates.tokenize import (
-    _IDS,
-    _START,
-    _STEP_IDS,
-    TokenizeReport,
-    _longest,
-    token_columns,
-    truncate_rows,
-)
+from trlprep.templates.refitcut import cut_masked, cut_sides, cut_steps, cut_whole
+from trlprep.templates.tokenize import _START, TokenizeReport, token_columns
+from trlprep.templates.tokenrecord import longest_sequence
 
 # types whose id columns can be reused
 _TYPES = (
@@ -114,64 +108,44 @@ def refit_table(
 ) -> tuple[pa.Table, TokenizeReport]:
     """`table` with its id columns of `dtype` cut to `max_length` as `truncation` says: each
     sequence (each side of a pair on its own, from its `<side>_prompt_start`) keeps its
-    first or last `max_length` ids, as `tokenize_table` would have cut them."""
+    first or last `max_length` ids, as `tokenize_table` would have cut them. Cut as whole
+    columns, record batch by record batch (`refitcut`); the id columns come back as
+    `list<int32>` (steps: `list<list<int32>>`)."""
     dtype = get_type(dtype)
     report = TokenizeReport(rows=table.num_rows, max_length=max_length, truncation=truncation)
-    ids = {c: table.column(c).to_pylist() for c in token_columns(dtype)}
+    names = list(token_columns(dtype))
     if dtype.name == "stepwise-supervision":
-        new = {"prompt_ids": [], "completions_ids": []}
-        for prompt, steps in zip(ids["prompt_ids"], ids["completions_ids"], strict=True):
-            prompt, steps = fit_steps(prompt, steps, max_length, truncation, report)
-            new["prompt_ids"].append(prompt)
-            new["completions_ids"].append(steps)
-            report.max_tokens = max(report.max_tokens, len(prompt) + sum(map(len, steps)))
+        cut = functools.partial(cut_steps, max_length=max_length, mode=truncation)
     elif dtype.name == "prompt-completion":
-        new = _refit_masked(
-            ids["input_ids"], ids["completion_mask"], max_length, truncation, report
-        )
-    elif "prompt_ids" in ids and len(ids) > 1:  # prompt + completion(s)
-        sides = [c for c in ids if c != "prompt_ids"]
-        n = table.num_rows
-        starts = {
-            c: (
-                table.column(c.removesuffix("_ids") + _START).to_pylist()
-                if c.removesuffix("_ids") + _START in table.column_names
-                else [0] * n
-            )
-            for c in sides
-        }
-        new = {"prompt_ids": [], **{c: [] for c in sides}}
-        new.update({c.removesuffix("_ids") + _START: [] for c in sides if len(sides) > 1})
-        for i, prompt in enumerate(ids["prompt_ids"]):
-            row = _refit_row(
-                prompt, [ids[c][i] for c in sides], [starts[c][i] for c in sides],
-                max_length, truncation, report,
-            )  # fmt: skip
-            new["prompt_ids"].append(row.prompt)
-            for c, tail, start in zip(sides, row.tails, row.starts, strict=True):
-                new[c].append(tail)
-                if len(sides) > 1:
-                    new[c.removesuffix("_ids") + _START].append(start)
-        if len(sides) > 1 and not any(any(v) for k, v in new.items() if k.endswith(_START)):
-            for c in sides:  # no side cut apart: the layout of a keep_start tokenisation
-                new.pop(c.removesuffix("_ids") + _START)
+        cut = functools.partial(cut_masked, max_length=max_length, mode=truncation)
+    elif "prompt_ids" in names and len(names) > 1:  # prompt + completion(s)
+        sides = [c for c in names if c != "prompt_ids"]
+        names += [c.removesuffix("_ids") + _START for c in sides]
+        names = [c for c in names if c in table.column_names]
+        cut = functools.partial(cut_sides, sides=sides, max_length=max_length, mode=truncation)
     else:  # whole sequences
-        new = truncate_rows(ids, max_length, truncation, report)
-    types = {
-        k: pa.int32() if k.endswith(_START) else _STEP_IDS if k == "completions_ids" else _IDS
-        for k in new
-    }
+        cut = functools.partial(cut_whole, names=names, max_length=max_length, mode=truncation)
+    ids = table.select(names)
+    batches = ids.to_batches() or [pa.RecordBatch.from_pylist([], schema=ids.schema)]
+    pieces: dict[str, list[pa.Array]] = {}
+    for batch in batches:  # the columns' chunks aligned
+        for name, arr in cut(batch, report=report).items():
+            pieces.setdefault(name, []).append(arr)
+    new = {k: pa.chunked_array(v, v[0].type) for k, v in pieces.items()}
+    starts = [k for k in new if k.endswith(_START)]
+    if starts and not any(pc.any(pc.not_equal(new[k], 0)).as_py() for k in starts):
+        for k in starts:  # no side cut apart: the layout of a keep_start tokenisation
+            new.pop(k)
     for name, values in new.items():
-        arr = pa.array(values, types[name])
         if name in table.column_names:
-            table = table.set_column(table.column_names.index(name), name, arr)
+            table = table.set_column(table.column_names.index(name), name, values)
         else:
-            table = table.append_column(name, arr)
+            table = table.append_column(name, values)
     for name in table.column_names:
         if name.endswith(_START) and name not in new:
             table = table.drop_columns([name])
-    if dtype.name != "stepwise-supervision":
-        report.max_tokens = _longest(new, types)  # a pair's prompt counts with its answer
+    if dtype.name != "stepwise-supervision":  # a pair's prompt counts with its answer
+        report.max_tokens = longest_sequence(pa.table(new), dtype.name)
     return table, report
 
 
@@ -202,47 +176,6 @@ def steps_end_with(table: pa.Table, separator_ids: list[int]) -> bool:
         if not np.array_equal(last, np.broadcast_to(sep, last.shape)):
             return False
     return True
-
-
-def _refit_masked(
-    ids: list[list[int]],
-    masks: list[list[int]],
-    max_length: int | None,
-    mode: str,
-    report: TokenizeReport,
-) -> dict[str, list]:
-    """Prompt-completion sequences and their completion masks cut alike."""
-    out: dict[str, list] = {"input_ids": [], "completion_mask": []}
-    for x, m in zip(ids, masks, strict=True):
-        cut = truncate(x, max_length, mode, report)
-        out["input_ids"].append(cut)
-        kept = m[: len(cut)] if mode == "keep_start" else m[len(m) - len(cut) :]
-        out["completion_mask"].append(kept)
-    return out
-
-
-def _refit_row(
-    prompt: list[int],
-    tails: list[list[int]],
-    starts: list[int],
-    max_length: int | None,
-    mode: str,
-    report: TokenizeReport,
-) -> Fitted:
-    """One row's sides (`prompt[start:] + tail` each) cut on their own, as `fit` cuts them."""
-    side = TokenizeReport()
-    fitted = [
-        fit(prompt[s:], [t], max_length, mode, side) for s, t in zip(starts, tails, strict=True)
-    ]
-    if side.truncated:
-        report.truncated += 1
-        report.prompt_cut += side.prompt_cut > 0
-        report.completion_cut += side.completion_cut > 0
-    kept = [f.prompt for f in fitted]
-    # every side's kept prompt ends where the prompt ends unless keep_start cut into it, and
-    # then that side keeps no completion (the row has nothing to train on)
-    longest = max(kept, key=len, default=prompt)
-    return Fitted(longest, [f.tails[0] for f in fitted], [len(longest) - len(k) for k in kept])
 
 
 __all__ = ["check_vocabulary", "given_id_columns", "refit_table", "steps_end_with"]

@@ -34,6 +34,7 @@ from trlprep.registry import DatasetType, Kind, get_type
 from trlprep.templates.encoder import Encoder, with_eos
 from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
+from trlprep.templates.tokenrecord import longest_sequence
 from trlprep.wording import plural
 
 TRUNCATION = ("keep_start", "keep_end")
@@ -86,26 +87,6 @@ class TokenizeReport:
         self.completion_cut += other.completion_cut
         self.max_length = self.max_length or other.max_length
         self.max_tokens = max(self.max_tokens, other.max_tokens)
-
-
-def _longest(new: dict[str, list], types: dict[str, pa.DataType]) -> int:
-    """The longest sequence a trainer sees: a shared prompt counts with each answer (from
-    its side's start in the prompt under keep_end), a whole sequence alone."""
-    prompt = new.get("prompt_ids")
-    answers = [n for n in new if types[n] == _IDS and n != "prompt_ids"]
-    if not answers:  # prompt-only: the prompts are the sequences
-        return max(map(len, prompt or []), default=0)
-    longest = 0
-    for name, ids in new.items():
-        if types[name] != _IDS or name == "prompt_ids":
-            continue
-        if prompt is None:
-            longest = max(longest, max(map(len, ids), default=0))
-            continue
-        starts = new.get(name.removesuffix("_ids") + _START) or [0] * len(ids)
-        for p, start, answer in zip(prompt, starts, ids, strict=True):
-            longest = max(longest, len(p) - start + len(answer))
-    return longest
 
 
 def token_columns(
@@ -232,10 +213,10 @@ def _tokenize(
     else:
         new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
         types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
-    if dtype.name != "stepwise-supervision":
-        report.max_tokens = max(report.max_tokens, _longest(new, types))
-    for name, values in new.items():
-        arr = pa.array(values, types[name])
+    arrays = {name: pa.array(values, types[name]) for name, values in new.items()}
+    if dtype.name != "stepwise-supervision":  # a pair's prompt counts with its answer
+        report.max_tokens = max(report.max_tokens, longest_sequence(arrays, dtype.name))
+    for name, arr in arrays.items():
         if name in table.column_names:
             table = table.set_column(table.column_names.index(name), name, arr)
         else:
