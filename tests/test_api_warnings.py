@@ -92,3 +92,18 @@ def test_warn_user_called_here_names_this_line():
         line = sys._getframe().f_lineno + 1
         warn_user("said here", UserWarning)
     assert (caught[0].filename, caught[0].lineno) == (__file__, line)
+
+
+def test_a_converter_called_directly_warns_at_the_callers_line():
+    # converters/ and trainers/ live outside trlprep/ in a checkout: still trlprep's code
+    from trlprep.converters.base import ConvertOptions
+    from trlprep.converters.ranked import ranked_to_preference
+    from trlprep.registry import Format
+
+    table = pa.table({"prompt": ["p"], "completions": [["a"]], "scores": [[1.0]]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        ranked_to_preference(table, Format.STANDARD, ConvertOptions())
+    assert caught, "no warning"
+    assert {(w.filename, w.lineno) for w in caught} == {(__file__, line)}

@@ -3,10 +3,9 @@ warning named at the user's line."""
 
 from __future__ import annotations
 
-import os
 import sys
 import warnings
-from functools import lru_cache
+from typing import Any
 
 
 class TrlprepError(Exception):
@@ -100,18 +99,11 @@ class RowFailures(DataError):
         self.stage = stage
 
 
-# trlprep's code: the package and the folders installed as its subpackages (a checkout
-# links converters/, trainers/ and schemas/ into it, so their files have other paths)
-_PACKAGE = os.path.dirname(os.path.realpath(__file__))
-_ROOTS = tuple(
-    os.path.realpath(os.path.join(_PACKAGE, name)) + os.sep
-    for name in ("", "converters", "trainers", "schemas")
-)
-
-
-@lru_cache(maxsize=256)
-def _in_package(filename: str) -> bool:
-    return os.path.realpath(filename).startswith(_ROOTS)
+def _in_package(frame: Any) -> bool:
+    """Whether `frame` runs trlprep's code (by module name: an editable install maps
+    converters/ and trainers/ in from other folders, a wheel places them inside)."""
+    name = frame.f_globals.get("__name__") or ""
+    return name == "trlprep" or name.startswith("trlprep.")
 
 
 def warn_user(message: str | Warning, category: type[Warning] | None = None) -> None:
@@ -119,6 +111,6 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
     the public function), however deep in trlprep it is said (Python 3.12's
     `skip_file_prefixes` does this; trlprep runs on 3.10 too)."""
     frame, level = sys._getframe(1), 2  # level 1 is this function, 2 its caller
-    while frame is not None and _in_package(frame.f_code.co_filename):
+    while frame is not None and _in_package(frame):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
