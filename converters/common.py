@@ -52,6 +52,11 @@ ROW_NAMER: ContextVar[Callable[[np.ndarray], str] | None] = ContextVar(
 )
 
 
+def verb(total: int, many: str, one: str) -> str:
+    """The verb agreeing with `rows_text` of `total` rows ("rows 3, 7 have" / "row 3 has")."""
+    return one if total == 1 else many
+
+
 def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str:
     """'rows 3, 7, 9' or 'rows 3, 7, 9, 12, 15 (and 40 more)' (0-based, see `row_offset`);
     'lines 4, 8' (the input file's lines) when the driver set `ROW_NAMER`."""
@@ -187,7 +192,7 @@ def no_nulls(col: pa.ChunkedArray | pa.Array, name: str, *, items: bool = False)
     if col.null_count:
         bad = np.flatnonzero(~valid_mask(col))
         raise DataError(
-            f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} hold null",
+            f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} {verb(len(bad), 'hold', 'holds')} null",
             column=name,
             hint="drop or fill these rows first (`trlprep validate` lists them)",
         )
@@ -197,7 +202,8 @@ def no_nulls(col: pa.ChunkedArray | pa.Array, name: str, *, items: bool = False)
             parents = pc.list_parent_indices(col).to_numpy()
             bad = np.unique(parents[~valid_mask(flat)])
             raise DataError(
-                f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} hold a null element",
+                f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} "
+                f"{verb(len(bad), 'hold', 'holds')} a null element",
                 column=name,
                 hint="drop or fill these rows first (`trlprep validate` lists them)",
             )

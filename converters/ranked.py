@@ -32,6 +32,7 @@ from trlprep.converters.common import (
     no_nulls,
     output,
     rows_text,
+    verb,
     warn,
 )
 
@@ -73,7 +74,8 @@ class _Ranked:
         bad = np.flatnonzero(self.length != n_scores)
         if len(bad):
             raise DataError(
-                f"{rows_text(bad, len(bad))} have a different number of completions and "
+                f"{rows_text(bad, len(bad))} {verb(len(bad), 'have', 'has')} a different number of "
+                f"completions and "
                 f"{self.score_name}",
                 column=self.score_name,
             )
@@ -82,7 +84,10 @@ class _Ranked:
         nan = np.isnan(raw)
         if nan.any():
             rows = np.unique(np.repeat(np.arange(len(self.length)), self.length)[nan])
-            raise DataError(f"{rows_text(rows, len(rows))} hold NaN", column=self.score_name)
+            raise DataError(
+                f"{rows_text(rows, len(rows))} {verb(len(rows), 'hold', 'holds')} NaN",
+                column=self.score_name,
+            )
         self.raw = raw
         self.score = -raw if self.score_name == "ranks" else raw  # higher is better
         self.row = np.repeat(np.arange(len(self.length)), self.length)
@@ -161,7 +166,8 @@ def ranked_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -> 
     if ties:
         warn(f"{ties} pairs of completions with equal {rk.score_name} were not made (ties)")
     if len(few):
-        warn(f"{rows_text(few, len(few))} have fewer than two completions and give no pair")
+        have = verb(len(few), "have", "has")
+        warn(f"{rows_text(few, len(few))} {have} fewer than two completions: no pair made")
     row = rk.row[chosen]
     produced = {
         "prompt": rk.prompt.take(pa.array(row, pa.int64())),

@@ -37,6 +37,7 @@ from trlprep.converters.common import (
     output,
     rows_text,
     steps_column,
+    verb,
     warn,
 )
 
@@ -65,7 +66,8 @@ def _steps_and_labels(table: pa.Table) -> tuple[pa.Array, pa.Array]:
     bad = np.flatnonzero(ns != nl)
     if len(bad):
         raise DataError(
-            f"{rows_text(bad, len(bad))} have a different number of steps and labels",
+            f"{rows_text(bad, len(bad))} {verb(len(bad), 'have', 'has')} a different number of "
+            "steps and labels",
             column="labels",
             hint="give exactly one label per step",
         )
@@ -218,7 +220,8 @@ def merge_labels(labels: pa.Array, how: str) -> tuple[np.ndarray, np.ndarray | N
         empty = np.flatnonzero(length == 0)
         if len(empty):
             raise DataError(
-                f"{rows_text(empty, len(empty))} have no steps, so no last label",
+                f"{rows_text(empty, len(empty))} {verb(len(empty), 'have', 'has')} no steps, so no "
+                "last label",
                 column="labels",
                 hint="drop these rows or choose another --label-merge",
             )
@@ -248,8 +251,8 @@ def stepwise_to_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> 
         dropped = np.flatnonzero(~keep)
         if len(dropped):
             warn(
-                f"{rows_text(dropped, len(dropped))} have no correct first step (or no steps) "
-                "and were dropped (--label-merge first-false-truncates)"
+                f"{rows_text(dropped, len(dropped))} {verb(len(dropped), 'have', 'has')} no "
+                "correct first step (or no steps): dropped (--label-merge first-false-truncates)"
             )
         steps = slice_lists(steps, 0, keep_steps)
         mask = pa.array(keep)

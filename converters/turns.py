@@ -18,7 +18,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, offsets, slice_lists
 from trlprep.converters.base import ConvertOptions, edge
-from trlprep.converters.common import choice, content, no_nulls, output, rows_text, warn
+from trlprep.converters.common import (
+    choice,
+    content,
+    no_nulls,
+    output,
+    rows_text,
+    verb,
+    warn,
+)
 
 from trlprep.columns.turnends import LastTurns  # kept importable from here
 from trlprep.errors import RowFailures, UsageError
@@ -149,8 +157,8 @@ def lm_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.
     if ends_on_user.any() and split.any():
         kept = np.flatnonzero(ends_on_user)
         warn(
-            f"{rows_text(kept, len(kept))} already end on a user turn and are kept whole "
-            "as the prompt"
+            f"{rows_text(kept, len(kept))} already {verb(len(kept), 'end', 'ends')} on a user "
+            "turn: kept whole as the prompt"
         )
     return output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {MESSAGES})
 

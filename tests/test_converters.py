@@ -640,7 +640,7 @@ def test_nulls_error_naming_the_row_or_pass_through(key, col, fmt):
 
 def test_null_inside_steps_is_an_error():
     data = {**STEPWISE_STD, "completions": [["a", None], ["b"]], "labels": [[True, True], [True]]}
-    with pytest.raises(DataError, match="row 0 hold a null element"):
+    with pytest.raises(DataError, match="row 0 holds a null element"):
         convert("stepwise-supervision", "prompt-completion", data, S)
 
 
@@ -765,7 +765,7 @@ def test_first_false_truncates_drops_rows_without_a_correct_first_step():
 
 def test_last_label_of_a_row_without_steps_is_an_error():
     data = {"prompt": ["p", "q"], "completions": [["a"], []], "labels": [[True], []]}
-    with pytest.raises(DataError, match="row 1 have no steps"):
+    with pytest.raises(DataError, match="row 1 has no steps"):
         convert(
             "stepwise-supervision",
             "unpaired-preference",
@@ -812,9 +812,9 @@ def test_row_numbers_count_from_the_batch_offset():
     from trlprep.converters import row_offset
 
     data = {"prompt": ["a", None, "c"], "completion": ["x", "y", None]}
-    with row_offset(1000), pytest.raises(DataError, match="row 1001 hold null"):
+    with row_offset(1000), pytest.raises(DataError, match="row 1001 holds null"):
         convert("prompt-completion", "language-modeling", data, S)
-    with pytest.raises(DataError, match="row 1 hold null"):
+    with pytest.raises(DataError, match="row 1 holds null"):
         convert("prompt-completion", "language-modeling", data, S)
 
 

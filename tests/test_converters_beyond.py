@@ -76,7 +76,7 @@ def test_pairing_conversational_prompts_compare_whole_message_lists():
 
 def test_pairing_rejects_null_labels():
     data = {**UNPAIRED, "label": [True, None, False, True, True, True]}
-    with pytest.raises(DataError, match="row 1 hold null"):
+    with pytest.raises(DataError, match="row 1 holds null"):
         pair_by_prompt(pa.table(data), S, ConvertOptions())
 
 
@@ -118,7 +118,7 @@ def test_all_pairs_orients_by_score_and_skips_ties():
     assert out.column("margin").to_pylist() == [2.0, 1.0, 1.0]
     messages = " | ".join(str(w.message) for w in record)
     assert "1 pairs of completions with equal scores" in messages
-    assert "row 2 have fewer than two completions" in messages
+    assert "row 2 has fewer than two completions" in messages
 
 
 def test_ranks_lower_is_better_and_conversational():
@@ -160,9 +160,9 @@ def test_ranked_to_unpaired_by_threshold():
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"scores": [[1.0, 2.0], [5.0, 5.0], [1.0]]}, "row 0 have a different number"),
-        ({"scores": [[1.0, None, 2.0], [5.0, 5.0], [1.0]]}, "row 0 hold a null element"),
-        ({"scores": [[1.0, float("nan"), 2.0], [5.0, 5.0], [1.0]]}, "row 0 hold NaN"),
+        ({"scores": [[1.0, 2.0], [5.0, 5.0], [1.0]]}, "row 0 has a different number"),
+        ({"scores": [[1.0, None, 2.0], [5.0, 5.0], [1.0]]}, "row 0 holds a null element"),
+        ({"scores": [[1.0, float("nan"), 2.0], [5.0, 5.0], [1.0]]}, "row 0 holds NaN"),
         ({"ranks": [[1, 2, 3], [1, 2], [1]]}, "exactly one of the columns"),
         (
             {"completions": [["a"], ["b"], ["c"]], "scores": [["1"], ["2"], ["3"]]},
