@@ -68,30 +68,34 @@ def records(
 
     ray = _ray()
     ctx = DataContext.get_current()
+    kept = ctx.execution_options.preserve_order  # the caller's setting, given back after
     ctx.execution_options.preserve_order = True  # the ordered blocks stay in order
-    found = [ref for ref, _, n in _blocks(in_row_order(rejected)) if n]
-    if not found:
-        return
-    inputs = [ref for ref, _, n in _blocks(numbered) if n]
-    span = ray.remote(_span)
-    spans = np.array(ray.get([span.remote(ref) for ref in found + inputs]), np.int64)
-    spans = spans.reshape(-1, 2)
-    lo, hi = spans[len(found) :].T
-    order = np.argsort(lo, kind="stable")
-    lo, hi, inputs = lo[order], hi[order], [inputs[i] for i in order]
-    apart = bool(np.all(hi[:-1] < lo[1:]))  # input blocks hold ranges of rows apart
-    match = ray.remote(_match)
-    refs = [
-        match.remote(ref, inputs[i])
-        for ref, (a, b) in zip(found, spans[: len(found)], strict=True)
-        for i in np.flatnonzero((lo <= b) & (hi >= a))
-    ]
-    ds = ray.data.from_arrow_refs(refs)
-    if not apart:  # (rows numbered otherwise than in runs): sorted again, on the cluster
-        ds = ds.sort("row")
-    for batch in ds.iter_batches(batch_size=batch_rows or BATCH_ROWS, batch_format="pyarrow"):
-        if batch.num_rows:
-            yield batch.cast(REJECTS_SCHEMA)  # (the record's JSON tag kept)
+    try:
+        found = [ref for ref, _, n in _blocks(in_row_order(rejected)) if n]
+        if not found:
+            return
+        inputs = [ref for ref, _, n in _blocks(numbered) if n]
+        span = ray.remote(_span)
+        spans = np.array(ray.get([span.remote(ref) for ref in found + inputs]), np.int64)
+        spans = spans.reshape(-1, 2)
+        lo, hi = spans[len(found) :].T
+        order = np.argsort(lo, kind="stable")
+        lo, hi, inputs = lo[order], hi[order], [inputs[i] for i in order]
+        apart = bool(np.all(hi[:-1] < lo[1:]))  # input blocks hold ranges of rows apart
+        match = ray.remote(_match)
+        refs = [
+            match.remote(ref, inputs[i])
+            for ref, (a, b) in zip(found, spans[: len(found)], strict=True)
+            for i in np.flatnonzero((lo <= b) & (hi >= a))
+        ]
+        ds = ray.data.from_arrow_refs(refs)
+        if not apart:  # (rows numbered otherwise than in runs): sorted again, on the cluster
+            ds = ds.sort("row")
+        for batch in ds.iter_batches(batch_size=batch_rows or BATCH_ROWS, batch_format="pyarrow"):
+            if batch.num_rows:
+                yield batch.cast(REJECTS_SCHEMA)  # (the record's JSON tag kept)
+    finally:
+        ctx.execution_options.preserve_order = kept
 
 
 def _span(block: Any) -> tuple[int, int]:
