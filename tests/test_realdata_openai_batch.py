@@ -93,3 +93,23 @@ def test_check_template_names_the_field_map():
     assert "`trlprep convert DATA --map messages=body.messages -o OUT` and check OUT" in " ".join(
         res.output.split()
     )
+
+
+@pytest.mark.parametrize(
+    "mapping, kept",
+    [
+        ("messages=messages.messages", None),  # the object gives way to its field
+        ("messages_orig=messages,messages=messages.messages", {"model": "m"}),  # as the hint
+        ("messages=messages.messages,messages_orig=messages", {"model": "m"}),  # either order
+    ],
+)
+def test_a_field_of_the_same_name_takes_the_objects_place(tmp_path, mapping, kept):
+    data = tmp_path / "nested.jsonl"
+    chat = [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
+    data.write_text(json.dumps({"messages": {"model": "m", "messages": chat}}) + "\n")
+    out = tmp_path / "out.jsonl"
+    res = run("convert", data, "--map", mapping, "--to", "prompt-completion", "-o", out)
+    assert res.exit_code == 0, res.output
+    (row,) = rows_of(out)
+    assert row["prompt"] == chat[:1] and row["completion"] == chat[1:]
+    assert row.get("messages_orig") == kept

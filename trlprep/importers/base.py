@@ -150,10 +150,24 @@ def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table,
         head, _, field_name = src.partition(".")
         if src in table.column_names or not field_name or head not in table.column_names:
             continue
+        aside = [k for k, v in left.items() if v == dst and k != dst]  # --map KEPT=dst
+        if dst in table.column_names and aside:  # renamed first: the field takes its name
+            if aside[0] in table.column_names:
+                raise UsageError(f"--map: the data already has a column {aside[0]!r}")
+            table = table.rename_columns([aside[0] if n == dst else n for n in table.column_names])
+            head = aside[0] if head == dst else head
+            del left[aside[0]]
+        elif dst in table.column_names and dst != head:
+            raise UsageError(
+                f"--map: the data already has a column {dst!r}",
+                hint=f"rename that one too (e.g. --map {dst}_orig={dst},...) or drop it",
+            )
         col = table.column(head)
         if is_json_field(table.schema.field(head)) and table.num_rows == 0:
             # values of several kinds, settled once rows are read: a schema probe has none
-            table = table.add_column(table.column_names.index(head), dst, pa.nulls(0))
+            i = table.column_names.index(head)
+            table = table.remove_column(i) if head == dst else table
+            table = table.add_column(i, dst, pa.nulls(0))
             del left[dst]
             continue
         if not pa.types.is_struct(col.type) or col.type.get_field_index(field_name) < 0:
@@ -164,16 +178,11 @@ def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table,
                 if fields
                 else f"{head!r} holds {col.type}, not objects",
             )
-        if dst in table.column_names:
-            raise UsageError(
-                f"--map: the data already has a column {dst!r}",
-                hint=f"rename that one too (e.g. --map {dst}_orig={dst},...) or drop it",
-            )
-        whole = col.combine_chunks()
+        whole = table.column(head).combine_chunks()
         taken = pc.struct_field(whole, field_name)
         rest = [f for f in whole.type if f.name != field_name]
         i = table.column_names.index(head)
-        if rest:
+        if rest and head != dst:  # (--map X=X.field: the object gives way to its field)
             kept = pa.StructArray.from_arrays(
                 [whole.field(f.name) for f in rest],
                 fields=rest,
