@@ -177,3 +177,17 @@ def test_settle_writes_rows_before_the_mark_in_order_and_keeps_the_rest():
     assert ledger.rejects.rows == [[1, 3], [7, 9]]
     assert ledger.pending == []
 
+
+def test_reasons_as_common_are_listed_by_their_first_row():
+    """Both engines count the same reasons in another order (the local one chunk by chunk
+    and stage by stage): reasons of equal count list the one of the earliest row first."""
+    ledger = Ledger()
+    ledger.reject(_table([40, 50], "import", "bad"))
+    ledger.reject(_table([5, 60], "chat template", "refused"))
+    ledger.reject(_table([1, 2, 3], "read", "null"))
+    lines = ledger.reason_lines()
+    assert [x.split(" (e.g.")[0] for x in lines] == [
+        "3 x read: null",
+        "2 x chat template: refused",
+        "2 x import: bad",
+    ]

@@ -116,6 +116,10 @@ class Ledger:
                 ex = self._examples.get(key, []) + list(zip(rows, lines, strict=True))
                 self._examples[key] = sorted(ex, key=lambda e: e[0])[:EXAMPLES]
 
+    def _first_row(self, key: tuple[str, str]) -> int:
+        ex = self._examples.get(key)
+        return ex[0][0] if ex else -1
+
     @property
     def examples(self) -> dict[tuple[str, str], list[str]]:
         """(stage, reason shape) -> its first rows, named (`line N`, `file:line`, ...)."""
@@ -236,9 +240,11 @@ class Ledger:
         return text
 
     def reason_lines(self, limit: int = 5) -> list[str]:
-        """The rejected rows by stage and reason, most common first, with example rows."""
+        """The rejected rows by stage and reason, most common first (as common: the one of
+        the earliest row first, so both engines agree), with example rows."""
         out = []
-        for (stage, shape), count in self.reasons.most_common(limit):
+        ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], self._first_row(kv[0])))
+        for (stage, shape), count in ranked[:limit]:
             ex = self.examples.get((stage, shape), [])
             reason = "".join(self.wording.get((stage, shape), [shape]))
             out.append(
