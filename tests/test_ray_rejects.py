@@ -71,6 +71,26 @@ def test_ray_rejects_file_equals_local_on_hh_rlhf(tmp_path, monkeypatch, files):
     assert sizes == [2, 2]
 
 
+def test_two_stages_rejects_in_row_order_as_the_local_engine(tmp_path):
+    """HH-RLHF with a template refusing messages about stealing: the importer's rows and
+    the template's, interleaved by line, byte for byte as the local engine writes them, and
+    the same reasons with the same first lines in the summary."""
+    from test_rejects_order import HH_REFUSED, refusing_template
+
+    args = [*ARGS, "--chat-template", str(refusing_template(tmp_path))]
+    said = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / ("local.jsonl" if engine == "local" else "ray_out")
+        said[engine] = [
+            x for x in _convert(HH, out, engine, *args).output.splitlines() if " x " in x
+        ]
+    local = (tmp_path / "local.rejects.jsonl").read_bytes()
+    assert (tmp_path / "ray_out.rejects.jsonl").read_bytes() == local
+    assert [json.loads(x)["line"] for x in local.splitlines()] == [n for n, _ in HH_REFUSED]
+    assert said["ray"] == said["local"]
+    assert "(e.g. line 37, line 61, line 69)" in said["local"][0]
+
+
 def test_ray_stop_sends_no_record_to_the_driver(tmp_path, monkeypatch):
     """With --on-error stop the run fails naming the first row and counting the others as
     locally, and the records of refused rows are never made."""

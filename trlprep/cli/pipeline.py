@@ -361,6 +361,7 @@ def _import_units(
     if how:
         ledger.expansions["import"] = how  # said with the counts when rows multiply
     for b in whole_if_needed(raw, importer, opts):  # OASST messages: the file at once
+        ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += data.num_rows
         carry = importer.carried(data.column_names, opts)  # the extras the layout leaves

@@ -3,8 +3,11 @@
 A run feeds the ledger the rows each stage refused (the importer's rejects, and the
 `RowFailures` of conversion, chat template, tokenizer and output validation mapped back to
 input rows). With `on_error="skip"` the rows go to one rejects file (row, input line,
-stage, reason, original record); with `"stop"` nothing is written and, once the input has
-been read through, `error()` names the first failing input row and how many more fail.
+stage, reason, original record), in input-row order whatever stage refused them: rows wait
+in the ledger until `settle` says no stage can refuse an earlier row any more (the streamed
+path settles each batch before reading the next); with `"stop"` nothing is written and,
+once the input has been read through, `error()` names the first failing input row and how
+many more fail.
 """
 
 from __future__ import annotations
@@ -52,6 +55,9 @@ class Ledger:
     carried: dict[str, list[str]] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
     shards: Any = None  # trlprep.io.shards.Shards: rows of an input of several files
+    # rejected rows not yet written (REJECTS_SCHEMA tables): `settle` writes them in row order
+    pending: list[pa.Table] = field(default_factory=list)
+    hold: bool = False  # True while a later stage may still refuse rows of any batch
 
     @property
     def stopping(self) -> bool:
@@ -63,11 +69,29 @@ class Ledger:
         return self.rows_in - self.rejected
 
     def reject(self, table: pa.Table) -> None:
-        """Record rejected input rows (a table of `REJECTS_SCHEMA`), in input order."""
+        """Record rejected input rows (a table of `REJECTS_SCHEMA`, rows in any order); with a
+        rejects file they wait for `settle` to be written in input-row order."""
         if not table.num_rows:
             return
         self.absorb(summarize(table))
-        self.write(table)
+        if self.rejects is not None:
+            self.pending.append(table)
+
+    def settle(self, before: int | None = None) -> None:
+        """Write the waiting rejected rows of input rows before `before` (None: all of them)
+        in row order: the caller knows no stage can refuse such a row any more. Nothing is
+        written while `hold` is set."""
+        if not self.pending or self.hold:
+            return
+        from trlprep.importers.rejects import REJECTS_SCHEMA
+
+        table = pa.concat_tables([t.cast(REJECTS_SCHEMA) for t in self.pending])
+        rows = np.asarray(table.column("row").to_numpy(zero_copy_only=False), np.int64)
+        order = np.argsort(rows, kind="stable")
+        table = table.take(pa.array(order))
+        ready = len(rows) if before is None else int(np.searchsorted(rows[order], before))
+        self.pending = [table.slice(ready)] if ready < len(rows) else []
+        self.write(table.slice(0, ready))
 
     def write(self, table: pa.Table) -> None:
         """Write rejected rows (counted: `reject`, `absorb`) to the rejects file, if any."""
@@ -94,6 +118,10 @@ class Ledger:
                 ex = self._examples.get(key, []) + list(zip(rows, lines, strict=True))
                 self._examples[key] = sorted(ex, key=lambda e: e[0])[:EXAMPLES]
 
+    def _first_row(self, key: tuple[str, str]) -> int:
+        ex = self._examples.get(key)
+        return ex[0][0] if ex else -1
+
     @property
     def examples(self) -> dict[tuple[str, str], list[str]]:
         """(stage, reason shape) -> its first rows, named (`line N`, `file:line`, ...)."""
@@ -111,7 +139,10 @@ class Ledger:
         return table.add_column(2, "file", pa.array(files, pa.string()))
 
     def finish(self) -> None:
-        """Send the skipped bad lines to the rejects file (stage `read`, no row index)."""
+        """Write the rejected rows still waiting, then the skipped bad lines (stage `read`,
+        no row index)."""
+        self.hold = False
+        self.settle()
         if not self.bad_lines or self.rejects is None:
             return
         from trlprep.importers.rejects import REJECTS_SCHEMA
@@ -214,9 +245,11 @@ class Ledger:
         return text
 
     def reason_lines(self, limit: int = 5) -> list[str]:
-        """The rejected rows by stage and reason, most common first, with example rows."""
+        """The rejected rows by stage and reason, most common first (as common: the one of
+        the earliest row first, so both engines agree), with example rows."""
         out = []
-        for (stage, shape), count in self.reasons.most_common(limit):
+        ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], self._first_row(kv[0])))
+        for (stage, shape), count in ranked[:limit]:
             ex = self.examples.get((stage, shape), [])
             reason = "".join(self.wording.get((stage, shape), [shape]))
             out.append(

@@ -52,6 +52,7 @@ class Unit:
 def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) -> Iterator[Unit]:
     """Units of batches converted as read (no importer)."""
     for b in batches:
+        ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
         raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += raw.num_rows
         table, keep = read_stage(raw, b.offset, b.lines, ledger, coerce)
@@ -123,11 +124,16 @@ def convert_batches(
     blocks = _interleaved(plan)
     opts = dataclasses.replace(plan.options, order="interleaved") if blocks else plan.options
     if any(e.rows == "pairs" for e in plan.route.steps):
-        units = iter([_merged(list(units))])  # a prompt's rows may lie in any batch
+        ledger.hold = True  # pairing may refuse rows of any batch: their rejects wait
+        try:
+            units = iter([_merged(list(units))])  # a prompt's rows may lie in any batch
+        finally:
+            ledger.hold = False
     spill_path = os.path.join(spill_dir, "second-half.parquet")
     spill = None
     try:
         for u in units:
+            ledger.settle(before=u.offset)  # rows of batches that left no row to convert
             u = _without_missing(u, plan, ledger)
             if not u.table.num_rows:
                 continue
