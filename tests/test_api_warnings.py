@@ -98,6 +98,7 @@ def test_a_converter_called_directly_warns_at_the_callers_line():
     # converters/ and trainers/ live outside trlprep/ in a checkout: still trlprep's code
     from trlprep.converters.base import ConvertOptions
     from trlprep.converters.ranked import ranked_to_preference
+
     from trlprep.registry import Format
 
     table = pa.table({"prompt": ["p"], "completions": [["a"]], "scores": [[1.0]]})
