@@ -82,8 +82,8 @@ _ORDER = {"LE": "little-endian", "BE": "big-endian"}
 _DECOMPRESS = {"gzip": "gzip -dc", "zstd": "zstd -dc", "bz2": "bzip2 -dc"}
 
 
-def wide_encoding(head: bytes) -> tuple[str, str, bool] | None:
-    """(encoding, byte order LE/BE, whether a byte-order mark says so) of text that is
+def wide_encoding(head: bytes) -> tuple[str, str, str] | None:
+    """(encoding, byte order LE/BE, how it was told: "mark", "nuls" or "decoding") of text that is
     UTF-16 or UTF-32 rather than UTF-8, read off its first bytes; None otherwise.
 
     Without a byte-order mark, the NUL bytes tell: UTF-8 text (JSON, CSV) holds none, while
@@ -94,7 +94,7 @@ def wide_encoding(head: bytes) -> tuple[str, str, bool] | None:
     """
     for bom, encoding, order in _BOMS:
         if head.startswith(bom):
-            return encoding, order, True
+            return encoding, order, "mark"
     whole, head = head[:HEAD_BYTES], head[:_NUL_BYTES]
     if b"\x00" not in head or len(head) < 2:
         # ASCII in UTF-16/32 is NUL bytes: text with none (UTF-8, Latin-1, GBK) is not wide
@@ -103,15 +103,15 @@ def wide_encoding(head: bytes) -> tuple[str, str, bool] | None:
     if n4:
         zero = [head[i:n4:4].count(0) == n4 // 4 for i in range(4)]
         if zero[1] and zero[2] and zero[3] and not zero[0]:
-            return "UTF-32", "LE", False
+            return "UTF-32", "LE", "nuls"
         if zero[0] and zero[1] and zero[2] and not zero[3]:
-            return "UTF-32", "BE", False
+            return "UTF-32", "BE", "nuls"
     n2 = len(head) // 2 * 2
     even, odd = head[0:n2:2].count(0) / (n2 // 2), head[1:n2:2].count(0) / (n2 // 2)
     if odd >= 0.5 and even < 0.1:
-        return "UTF-16", "LE", False
+        return "UTF-16", "LE", "nuls"
     if even >= 0.5 and odd < 0.1:
-        return "UTF-16", "BE", False
+        return "UTF-16", "BE", "nuls"
     return _decodes_as(whole)
 
 
@@ -122,8 +122,8 @@ _CODECS = [("utf-32-le", "UTF-32", "LE"), ("utf-32-be", "UTF-32", "BE"),
            ("utf-16-le", "UTF-16", "LE"), ("utf-16-be", "UTF-16", "BE")]  # fmt: skip
 
 
-def _decodes_as(head: bytes) -> tuple[str, str, bool] | None:
-    """(encoding, order, False) of the UTF-16/32 reading of `head` that is plausible text
+def _decodes_as(head: bytes) -> tuple[str, str, str] | None:
+    """(encoding, order, "decoding") of the UTF-16/32 reading of `head` that is plausible text
     (every character assigned, none private or a control but tab and line ends, some of
     CSV's or JSON's ASCII punctuation), when `head` is not UTF-8; None otherwise. Read the
     other way round, UTF-16 text decodes as private-use or unassigned characters, and its
@@ -148,7 +148,7 @@ def _decodes_as(head: bytes) -> tuple[str, str, bool] | None:
             continue
         punctuation = sum(text.count(c) for c in _STRUCTURE)
         if punctuation > most:
-            best, most = (encoding, order, False), punctuation
+            best, most = (encoding, order, "decoding"), punctuation
     return best
 
 
@@ -171,11 +171,13 @@ def encoding_error(path: str, head: bytes, compression: str | None) -> TextFault
     found = wide_encoding(head)
     if found is None:
         return None
-    encoding, order, marked = found
-    how = (
-        "as its byte-order mark says" if marked else "told by the NUL bytes of its first characters"
-    )
-    source = f"{encoding}" if marked else f"{encoding}{order}"  # iconv reads the mark itself
+    encoding, order, told = found
+    how = {
+        "mark": "as its byte-order mark says",
+        "nuls": "told by the NUL bytes of its first characters",
+        "decoding": "told by decoding its first bytes",
+    }[told]
+    source = encoding if told == "mark" else f"{encoding}{order}"  # iconv reads the mark itself
     given = Path(path)
     from trlprep.io.sources import COMPRESSION  # (sources reads this module at import)
 
