@@ -77,7 +77,7 @@ def test_split_every_assistant_turn():
 
 
 def test_to_prompt_only_drops_the_last_assistant_turn():
-    with pytest.warns(ConversionWarning, match="row 1 already end on a user turn"):
+    with pytest.warns(ConversionWarning, match="row 1 already ends on a user turn"):
         out = TO_PO(table([SYS, U1, A1, U2, A2], [U1, A1, U2]), C, ConvertOptions())
     assert out.to_pylist() == [{"prompt": [SYS, U1, A1, U2]}, {"prompt": [U1, A1, U2]}]
     with pytest.raises(RowFailures) as e:
