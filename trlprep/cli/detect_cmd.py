@@ -66,6 +66,11 @@ def detect_command(
     from trlprep.io.shards import note_detection, shards_dict, total_line
 
     shards = note_detection(det, path, split, input_format)  # several files: rows of each
+    from trlprep.io.plaintext import note_for
+
+    text_note = note_for(path, split, input_format)  # plain text: blank lines are no rows
+    if text_note:
+        det.notes.append(text_note)
     if as_json:
         more = shards_dict(shards) if shards is not None else {}
         out.print_json(json.dumps({**det.to_dict(), **_as_converted(det), **more}))

@@ -119,6 +119,11 @@ def validate_command(
             on_bad_lines=on_bad_lines,
             **layout,
         )
+    from trlprep.io.plaintext import note_for
+
+    text_note = note_for(path, split, input_format)  # plain text: blank lines are no rows
+    if text_note:
+        report.notes.append(text_note)
     if allow_empty:
         report.allow_empty()
     if output is not None:
