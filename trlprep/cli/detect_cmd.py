@@ -23,9 +23,7 @@ def detect_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     split: str = opt.SPLIT,
-    input_format: str = typer.Option(
-        None, "--input-format", help="Override the format guessed from the file name."
-    ),
+    input_format: str = opt.INPUT_FORMAT,
     allow_empty: bool = ALLOW_EMPTY,
     on_bad_lines: str = opt.ON_BAD_LINES,
     progress: bool = opt.PROGRESS,

@@ -53,9 +53,7 @@ def validate_command(
         None, "--role-map", help="Map role names first, e.g. human=user,gpt=assistant."
     ),
     split: str = opt.SPLIT,
-    input_format: str = typer.Option(
-        None, "--input-format", help="Override the format guessed from the file name."
-    ),
+    input_format: str = opt.INPUT_FORMAT,
     on_bad_lines: str = typer.Option(
         "error",
         "--on-bad-lines",
