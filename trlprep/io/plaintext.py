@@ -71,6 +71,13 @@ def stats(path: str) -> TextStats | None:
     return None if key is None else _STATS.get(key)
 
 
+def remember(path: str, found: TextStats) -> None:
+    """Keep the counts of a text file read elsewhere (a Ray worker) as if read here."""
+    key = _key(str(path))
+    if key is not None:
+        _STATS[key] = found
+
+
 def read_text(path: str, fmt: str = "text", bad: BadLines | None = None) -> Source:
     """A whole text file as a `Source` (`text` column, the file line of every row)."""
     batches = list(text_chunks(path, fmt, bad=bad))
