@@ -150,8 +150,9 @@ def _read_file(
     cwd: str | None = None,
 ) -> Iterator[Any]:
     """One file read by trlprep's reader: first (rows, columns, bad lines found as {line:
-    (reason, text)}, a text file's `TextStats` or None), then its rows with LINE in blocks (at least one, in order). A relative
-    `path` is read from `cwd` (the run's folder) and named as given."""
+    (reason, text)}, a text file's `TextStats` or None), then its rows with LINE in blocks
+    (at least one, in order). A relative `path` is read from `cwd` (the run's folder) and
+    named as given."""
     import math
 
     from trlprep.io.jsonargs import is_json_field
