@@ -38,6 +38,7 @@ class TextStats:
     blank: int = 0
     rows: int = 0
     sample_by: str = "line"
+    json_lines: bool = False  # every row of the first batch a JSON object's text
 
     def note(self) -> str:
         """`30 lines read: 30 rows, 2 blank lines skipped` (paragraphs, documents alike)."""
@@ -45,13 +46,16 @@ class TextStats:
 
         unit = {"line": "row", "paragraph": "paragraph row", "document": "document row"}
         text = f"{plural(self.lines, 'line')} read: {plural(self.rows, unit[self.sample_by])}"
-        if self.sample_by == "document":
-            return text  # blank lines are part of the document
-        return (
-            text
-            + f", {plural(self.blank, 'blank line')} "
-            + ("skipped" if self.sample_by == "line" else "between them")
-        )
+        if self.sample_by != "document":  # in a document, blank lines are its text
+            text += f", {plural(self.blank, 'blank line')} " + (
+                "skipped" if self.sample_by == "line" else "between them"
+            )
+        if self.json_lines:
+            text += (
+                "; the lines look like JSON objects: to read their fields, name the file "
+                ".jsonl or pass --input-format jsonl"
+            )
+        return text
 
 
 _STATS: dict[tuple[str, int, int], TextStats] = {}  # (file, mtime_ns, size) -> last read
@@ -115,6 +119,8 @@ def text_chunks(
         if len(rows):
             texts = _texts(chunk, starts[rows], stops[rows])
             batch = pa.RecordBatch.from_arrays([texts], schema=SCHEMA)
+            if not offset and sample_by == "line":
+                found.json_lines = _json_objects(texts)
             yield Batch(batch, offset, rows.astype(np.int64) + first_line, byte_end=read)
             offset += len(rows)
         first_line += len(starts)
@@ -153,6 +159,13 @@ def _joined(starts: np.ndarray, stops: np.ndarray, blank: np.ndarray):
     stops = stops.copy()
     stops[first] = stops[last]
     return starts, stops, ~first
+
+
+def _json_objects(texts: pa.Array) -> bool:
+    """Whether every text is `{...}` (spaces around it allowed): JSON Lines named .txt."""
+    trimmed = pc.utf8_trim_whitespace(texts)
+    braced = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}"))
+    return bool(pc.all(braced).as_py())
 
 
 def _whole(starts: np.ndarray, stops: np.ndarray, blank: np.ndarray):
@@ -244,6 +257,7 @@ def input_note(files: list[str]) -> str | None:
         sum(s.blank for s in found),
         sum(s.rows for s in found),
         found[0].sample_by,
+        all(s.json_lines for s in found),
     )
     return total.note()
 
