@@ -26,8 +26,9 @@ from trlprep.io.sources import Batch, Source
 
 SAMPLINGS = {"text": "line", "text-paragraph": "paragraph", "text-document": "document"}
 SCHEMA = pa.schema([pa.field("text", pa.string())])
+_SPACES = " \t\r\n\f\v"  # what a blank line may hold
 _SPACE = np.zeros(256, dtype=bool)
-_SPACE[list(b" \t\r\n\f\v")] = True
+_SPACE[list(_SPACES.encode())] = True
 
 
 @dataclass
@@ -142,8 +143,14 @@ def _lines(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         starts, stops = starts[:-1], stops[:-1]
     cr = (stops > starts) & (raw[np.maximum(stops - 1, 0)] == 13) if len(raw) else stops > 0
     stops = stops - cr
-    filled = np.concatenate(([0], np.cumsum(~_SPACE[raw], dtype=np.int64)))
-    blank = filled[stops] == filled[starts]
+    blank = stops == starts
+    # a line that starts with a space may be blank: only those are looked at whole (a
+    # cumulative count over every byte would cost 8 bytes of memory per byte)
+    spaced = np.flatnonzero(~blank & _SPACE[raw[np.minimum(starts, max(len(raw) - 1, 0))]])
+    if len(spaced):
+        spans = _spans(chunk, starts[spaced], stops[spaced])
+        rest = pc.binary_length(pc.ascii_trim(spans, _SPACES)).to_numpy(zero_copy_only=False)
+        blank[spaced] = rest == 0
     return starts, stops, blank
 
 
@@ -180,14 +187,22 @@ def _whole(starts: np.ndarray, stops: np.ndarray, blank: np.ndarray):
     return starts, stops, out
 
 
-def _texts(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
-    """The strings chunk[start:stop], through one Arrow array over the chunk's bytes."""
+def _spans(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
+    """The strings chunk[start:stop] (not yet checked as UTF-8), copied out of one Arrow
+    array over the chunk's bytes whose other entries are the gaps between them."""
     offsets = np.empty(2 * len(starts), dtype=np.int64)
     offsets[0::2], offsets[1::2] = starts, stops
+    if not len(offsets):
+        return pa.array([], pa.large_string())
     spans = pa.LargeStringArray.from_buffers(
         len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(chunk)
     )
-    texts = pc.take(spans, pa.array(np.arange(0, len(offsets) - 1, 2)))
+    return pc.take(spans, pa.array(np.arange(0, len(offsets) - 1, 2)))
+
+
+def _texts(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
+    """The rows' strings chunk[start:stop], `\r\n` inside them read as `\n`."""
+    texts = _spans(chunk, starts, stops)
     if b"\r\n" in chunk:  # paragraphs' inner line ends as `\n` (lines lost theirs)
         texts = pc.replace_substring(texts, "\r\n", "\n")
     return texts.cast(pa.string())
@@ -196,10 +211,13 @@ def _texts(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
 def _utf8_lines(path, chunk, starts, stops, blank, first_line, bad):
     """The lines of a chunk with bytes that are not UTF-8: each bad line a BadLineError, or
     set aside in `bad` (and made blank: no row)."""
+    whole = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(chunk)], np.int64)), pa.py_buffer(chunk)
+    )
     try:
-        chunk.decode("utf-8")
+        whole.validate(full=True)  # checks UTF-8 in place (a str of it would cost 4x)
         return starts, stops, blank
-    except UnicodeDecodeError:
+    except pa.ArrowInvalid:
         pass
     blank = blank.copy()
     for i in range(len(starts)):
