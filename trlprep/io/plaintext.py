@@ -248,20 +248,18 @@ def _utf8_lines(path, chunk, starts, stops, blank, first_line, bad):
 def _paragraph_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
     """Whole-line chunks regrouped to end after a blank line (or at the file's end), so
     no paragraph spans two chunks."""
-    held = b""
+    held: list[bytes] = []  # lines with no blank line among them (chunks hold whole lines)
     for chunk in chunks:
-        buf = held + chunk
-        starts, stops, blank = _lines(buf)
+        starts, _, blank = _lines(chunk)
         cut = np.flatnonzero(blank)
         if not len(cut):
-            held = buf
+            held.append(chunk)
             continue
-        end = int(starts[cut[-1] + 1]) if cut[-1] + 1 < len(starts) else len(buf)
-        if end:
-            yield buf[:end]
-        held = buf[end:]
+        end = int(starts[cut[-1] + 1]) if cut[-1] + 1 < len(starts) else len(chunk)
+        yield b"".join([*held, chunk[:end]])
+        held = [chunk[end:]] if end < len(chunk) else []
     if held:
-        yield held
+        yield b"".join(held)
 
 
 def input_note(files: list[str]) -> str | None:
