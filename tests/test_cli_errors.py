@@ -42,8 +42,8 @@ def _folder(d: Path) -> str:
 
 
 def _suffix(d: Path) -> str:
-    (d / "notes.txt").write_text(GOOD + "\n")
-    return "notes.txt"
+    (d / "notes.md").write_text(GOOD + "\n")
+    return "notes.md"
 
 
 def _bad_gzip(d: Path) -> str:
@@ -77,7 +77,7 @@ def _bad_json_array(d: Path) -> str:
 CASES = {
     "missing-file": (lambda d: "missing.jsonl", [], "missing.jsonl: no such file or folder"),
     "not-a-dataset-folder": (_folder, [], "folder: not a dataset folder"),
-    "unknown-suffix": (_suffix, [], "notes.txt: cannot tell the file format from its name"),
+    "unknown-suffix": (_suffix, [], "notes.md: cannot tell the file format from its name"),
     "unknown-input-format": (_suffix, ["--input-format", "yaml"], "unknown input format 'yaml'"),
     "bad-gzip": (_bad_gzip, [], "data.jsonl.gz: cannot read"),
     "truncated-gzip": (_truncated_gzip, [], "data.jsonl.gz: cannot read"),
@@ -201,7 +201,7 @@ def test_input_errors_give_one_message_and_exit_2(tmp_path, monkeypatch, case):
 def test_hints_say_what_to_do(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "folder").mkdir()
-    (tmp_path / "folder" / "notes.txt").write_text("hi\n")  # no data files in it
+    (tmp_path / "folder" / "notes.md").write_text("hi\n")  # no data files in it
     result = CliRunner().invoke(app, ["detect", "folder"])
     assert "hint: expected a folder written by Dataset.save_to_disk" in result.stderr
     (tmp_path / "array.jsonl").write_text('[\n  {"prompt": "a"}\n]\n')

@@ -649,14 +649,14 @@ def test_reader_errors_name_file_and_line(tmp_path, monkeypatch):
 def test_missing_unknown_and_corrupt_inputs(tmp_path):
     with pytest.raises(InputError, match="no such file"):
         read(tmp_path / "missing.jsonl")
-    (tmp_path / "notes.txt").write_text("hi")
+    (tmp_path / "notes.md").write_text("hi")
     with pytest.raises(UsageError, match="cannot tell the file format"):
-        read(tmp_path / "notes.txt")
+        read(tmp_path / "notes.md")
     with pytest.raises(UsageError, match="unknown input format 'yaml'"):
-        read(tmp_path / "notes.txt", input_format="yaml")
+        read(tmp_path / "notes.md", input_format="yaml")
     folder = tmp_path / "folder"
     folder.mkdir()
-    (folder / "notes.txt").write_text("hi")
+    (folder / "notes.md").write_text("hi")
     with pytest.raises(InputError, match="not a dataset folder"):
         read(folder)  # no data files (a folder of data files is read: tests/test_shards.py)
     (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")

@@ -205,7 +205,9 @@ def test_split_and_input_format(tmp_path):
     assert runner.invoke(app, ["validate", str(folder), "--split", "test"]).exit_code == 1
     odd = tmp_path / "rows.txt"
     odd.write_text('{"text": "a"}\n')
-    assert runner.invoke(app, ["validate", str(odd)]).exit_code == 2
+    result = runner.invoke(app, ["validate", str(odd)])  # plain text: each line a `text` row
+    assert result.exit_code == 0 and "the lines look like JSON objects" in result.output
+    assert "--input-format jsonl" in result.output
     assert runner.invoke(app, ["validate", str(odd), "--input-format", "jsonl"]).exit_code == 0
 
 

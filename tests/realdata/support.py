@@ -22,7 +22,7 @@ SUMMARY = re.compile(
 
 def sample(name: str) -> Path:
     """The one data file of the sample folder `name` (SOURCE.md and LICENSE beside it)."""
-    files = [p for p in (HERE / name).iterdir() if p.suffix in (".json", ".jsonl")]
+    files = [p for p in (HERE / name).iterdir() if p.suffix in (".json", ".jsonl", ".txt")]
     assert len(files) == 1, files
     return files[0]
 

@@ -23,9 +23,7 @@ def detect_command(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     split: str = opt.SPLIT,
-    input_format: str = typer.Option(
-        None, "--input-format", help="Override the format guessed from the file name."
-    ),
+    input_format: str = opt.INPUT_FORMAT,
     allow_empty: bool = ALLOW_EMPTY,
     on_bad_lines: str = opt.ON_BAD_LINES,
     progress: bool = opt.PROGRESS,
@@ -66,6 +64,11 @@ def detect_command(
     from trlprep.io.shards import note_detection, shards_dict, total_line
 
     shards = note_detection(det, path, split, input_format)  # several files: rows of each
+    from trlprep.io.plaintext import note_for
+
+    text_note = note_for(path, split, input_format)  # plain text: blank lines are no rows
+    if text_note:
+        det.notes.append(text_note)
     if as_json:
         more = shards_dict(shards) if shards is not None else {}
         out.print_json(json.dumps({**det.to_dict(), **_as_converted(det), **more}))

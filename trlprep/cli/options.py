@@ -12,7 +12,12 @@ OVERWRITE = typer.Option(False, "--overwrite", help="Replace an existing output.
 OUTPUT_FORMAT = typer.Option(
     None, "--output-format", help="parquet | jsonl | arrow | disk (default: from suffix)."
 )
-INPUT_FORMAT = typer.Option(None, "--input-format", help="Override the input format.")
+INPUT_FORMAT = typer.Option(
+    None,
+    "--input-format",
+    help="Input format (default: from the name): jsonl | json | parquet | csv | arrow | text "
+    "(a row per line; .txt) | text-paragraph | text-document | disk | hub.",
+)
 SPLIT = typer.Option(
     None,
     "--split",

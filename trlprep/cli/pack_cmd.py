@@ -24,7 +24,7 @@ def pack_command(
         None, "--output-format", help="parquet | jsonl | arrow | disk."
     ),
     split: str = opt.SPLIT,
-    input_format: str = typer.Option(None, "--input-format", help="Override the input format."),
+    input_format: str = opt.INPUT_FORMAT,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     allow_empty: bool = ALLOW_EMPTY,
 ) -> None:

@@ -68,7 +68,7 @@ def check_template_command(
     max_length: int = typer.Option(None, "--max-length", help="Report rows longer than this."),
     sample: int = typer.Option(1000, "--sample", help="Rows of DATA to render."),
     split: str = opt.SPLIT,
-    input_format: str = typer.Option(None, "--input-format", help="Override the input format."),
+    input_format: str = opt.INPUT_FORMAT,
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     allow_empty: bool = ALLOW_EMPTY,
 ) -> None:

@@ -53,9 +53,7 @@ def validate_command(
         None, "--role-map", help="Map role names first, e.g. human=user,gpt=assistant."
     ),
     split: str = opt.SPLIT,
-    input_format: str = typer.Option(
-        None, "--input-format", help="Override the format guessed from the file name."
-    ),
+    input_format: str = opt.INPUT_FORMAT,
     on_bad_lines: str = typer.Option(
         "error",
         "--on-bad-lines",
@@ -119,6 +117,11 @@ def validate_command(
             on_bad_lines=on_bad_lines,
             **layout,
         )
+    from trlprep.io.plaintext import note_for
+
+    text_note = note_for(path, split, input_format)  # plain text: blank lines are no rows
+    if text_note:
+        report.notes.append(text_note)
     if allow_empty:
         report.allow_empty()
     if output is not None:

@@ -242,7 +242,15 @@ class Ledger:
         text += f" ({'; '.join(effects)})" if effects else ""
         if self.bad_lines:
             text += f"; {self.bad_lines.summary(3)}"
-        return text
+        return text + self._text_note()
+
+    def _text_note(self) -> str:
+        """`; 30 lines read: ...` for plain text inputs: blank lines are no rows."""
+        from trlprep.io.plaintext import input_note
+
+        files = self.shards.files if self.shards is not None else [self.path] if self.path else []
+        note = input_note(files)
+        return f"; {note}" if note else ""
 
     def reason_lines(self, limit: int = 5) -> list[str]:
         """The rejected rows by stage and reason, most common first (as common: the one of

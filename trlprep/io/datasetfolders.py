@@ -81,7 +81,7 @@ def read_disk(path: str, split: str | None) -> pa.Table:
 
 
 def format_hint() -> str:
-    return "pass a .jsonl/.json/.parquet/.csv/.arrow file or a save_to_disk folder"
+    return "pass a .jsonl/.json/.parquet/.csv/.arrow/.txt file or a save_to_disk folder"
 
 
 def folder_hint(p: Path) -> str:

@@ -26,6 +26,7 @@ SPLIT_WORDS = {
     "validation": ("validation", "valid", "val", "dev"),
     "test": ("test", "testing", "eval", "evaluation"),
 }
+_NOTES = re.compile(r"(readme|licen[cs]e|notice|copying|changelog|authors)\b", re.IGNORECASE)
 _SKIP = {"state.json", "dataset_info.json", "dataset_infos.json", "dataset_dict.json"}
 
 
@@ -122,15 +123,20 @@ def _is_disk_folder(p: Path) -> bool:
 
 
 def _folder_files(folder: Path) -> list[str]:
-    """The data files under `folder` (any depth), hidden files and folders left out."""
+    """The data files under `folder` (any depth), hidden files and folders left out; `.txt`
+    files only in a folder of text files (beside other data they are notes, not data), and
+    never a README, LICENSE, NOTICE or CHANGELOG."""
     found = []
     for root, dirs, files in os.walk(folder):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             if name.startswith(".") or name in _SKIP:
                 continue
-            if split_suffix(name)[0]:
+            fmt = split_suffix(name)[0]
+            if fmt and not (fmt == "text" and _NOTES.match(name)):
                 found.append(os.path.join(root, name))
+    if any(split_suffix(f)[0] != "text" for f in found):  # notes.txt beside the data
+        found = [f for f in found if split_suffix(f)[0] != "text"]
     return sorted(found)
 
 

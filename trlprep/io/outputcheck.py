@@ -69,7 +69,7 @@ def check_output(
     if shards and p.is_dir() and not any(p.iterdir()):
         overwrite = True  # an empty folder to write the shards into
     if shards and p.is_dir() and overwrite:
-        other = sorted(e.name for e in p.iterdir() if not (e.is_file() and split_suffix(e)[0]))
+        other = sorted(e.name for e in p.iterdir() if not (e.is_file() and _written(e)))
         if other:  # replacing the folder would delete more than a dataset
             shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
             raise UsageError(
@@ -129,3 +129,9 @@ def _input_paths(inputs: tuple[str, ...]) -> list[str]:
 
 
 __all__ = ["OUTPUT_FORMATS", "check_output", "resolve_output_format"]
+
+
+def _written(path: Path) -> bool:
+    """Whether `path` is named as a data file trlprep may have written (never `.txt`: text
+    files in an output folder are someone's notes, not shards)."""
+    return split_suffix(path)[0] not in ("", "text")

@@ -137,7 +137,7 @@ def input_size(path: str, fmt: str) -> Size | None:
             import pyarrow.parquet as pq
 
             return Size(pq.ParquetFile(path).metadata.num_rows, "rows")
-        if fmt == "jsonl" and split_suffix(path)[1] is None:
+        if fmt in ("jsonl", "text", "text-paragraph") and split_suffix(path)[1] is None:
             return Size(os.path.getsize(path), "bytes")
     except Exception:  # noqa: BLE001 - a size is a nicety: the read itself says what is wrong
         return None

@@ -1,6 +1,7 @@
 """Read datasets from files, folders and the Hub into Arrow, whole or in record batches.
 
-Formats: JSON Lines (also .gz/.zst/.bz2), JSON (an array of records, a one-key wrapper
+Formats: JSON Lines (also .gz/.zst/.bz2), plain text (`trlprep.io.plaintext`: one `text`
+row per line, paragraph or file), JSON (an array of records, a one-key wrapper
 such as `{"data": [...]}`, a dict of equally long columns, or any other object as one row,
 such as a Super-NaturalInstructions task file), Parquet, CSV, Arrow IPC file/stream and
 Feather, `datasets` `save_to_disk` folders and Hub dataset ids. Columns of `datasets`'
@@ -34,6 +35,7 @@ from trlprep.io.jsontext import (
     table_from_columns,
     table_from_records,
 )
+from trlprep.io.plaintext import SAMPLINGS, read_text, text_chunks
 from trlprep.io.shards import (
     Inputs,
     ShardBatches,
@@ -69,9 +71,12 @@ __all__ = [
     "table_from_records",
 ]
 
-FORMATS = ("jsonl", "json", "parquet", "csv", "arrow", "disk", "hub")
+FORMATS = (
+    "jsonl", "json", "parquet", "csv", "arrow", "text", "text-paragraph", "text-document",
+    "disk", "hub",
+)  # fmt: skip
 BATCH_ROWS = 65_536
-TEXT_FORMATS = ("jsonl", "json", "csv")
+TEXT_FORMATS = ("jsonl", "json", "csv", *SAMPLINGS)
 
 
 # ---------------------------------------------------------------- which reader
@@ -88,12 +93,12 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
     path = str(path)
     if input_format:
         fmt = input_format.strip().lower()
-        fmt = {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow", "pq": "parquet"}.get(fmt, fmt)
+        fmt = _ALIASES.get(fmt, fmt)
         if fmt not in FORMATS:
             hint = "use one of: " + ", ".join(FORMATS)
             if fmt in ("gzip", "gz", "zstd", "zst", "bz2"):
                 hint = "compression is read from the file's bytes; pass the format of the data "
-                hint += "inside (" + ", ".join(FORMATS[:5]) + ")"
+                hint += "inside (" + ", ".join(FORMATS[:6]) + ")"
             raise UsageError(f"unknown input format {input_format!r}", hint=hint)
         if fmt != "hub" and not Path(path).exists():
             raise InputError(f"{path}: no such file or folder")
@@ -108,7 +113,7 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         if not fmt:
             raise UsageError(
                 f"{path}: cannot tell the file format from its name",
-                hint="name it .jsonl/.json/.parquet/.csv/.arrow (optionally .gz/.zst) "
+                hint="name it .jsonl/.json/.parquet/.csv/.arrow/.txt (optionally .gz/.zst) "
                 "or pass --input-format " + "|".join(FORMATS),
             )
         if fmt in TEXT_FORMATS:
@@ -122,6 +127,18 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         if split_suffix(path)[0]
         else "for a Hugging Face Hub dataset pass its id (org/name) or --input-format hub",
     )
+
+
+_ALIASES = {
+    "ndjson": "jsonl",
+    "ipc": "arrow",
+    "feather": "arrow",
+    "pq": "parquet",
+    "txt": "text",
+    "text-line": "text",
+    "text-lines": "text",
+    "text-paragraphs": "text-paragraph",
+}
 
 
 def _looks_like_hub_id(path: str) -> bool:
@@ -171,6 +188,8 @@ def read(
         return _read_json(path, bad_lines)
     if fmt == "csv":
         return Source(_read_csv(path), path, fmt)
+    if fmt in SAMPLINGS:
+        return read_text(path, fmt, bad_lines)
     if fmt == "parquet":
         table = guard(path, lambda: _pq().read_table(path))
     elif fmt == "arrow":
@@ -193,9 +212,10 @@ def iter_batches(
 ) -> Iterator[Batch]:
     """Stream a dataset in record batches.
 
-    JSONL and Parquet stream with bounded memory; other formats are read whole (Arrow files
-    and `datasets` folders are memory-mapped) and sliced. JSONL batches may differ in schema
-    (types are inferred per chunk; a column can hold strings in one and messages in another).
+    JSONL, plain text and Parquet stream with bounded memory; other formats are read whole
+    (Arrow files and `datasets` folders are memory-mapped) and sliced. JSONL batches may
+    differ in schema (types are inferred per chunk; a column can hold strings in one and
+    messages in another).
     `dictionaries` reads a Parquet file's few-valued strings (message roles, extra columns
     such as `source`) as Arrow dictionaries, as Parquet stores them: cheaper to read and to
     check (see `trlprep.io.parquet_dict`; other formats are unaffected). `bad_lines`: as in
@@ -228,6 +248,8 @@ def _single_batches(path, split, input_format, batch_rows, dictionaries, bad_lin
 def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[Batch]:
     if fmt == "jsonl":
         yield from jsonl_chunks(path, bad=bad_lines)
+    elif fmt in SAMPLINGS:
+        yield from text_chunks(path, fmt, bad=bad_lines)
     elif fmt == "parquet":
         pf = guard(path, lambda: _pq().ParquetFile(path))
         offset = 0

@@ -33,6 +33,8 @@ SUFFIXES = {
     ".arrow": "arrow",
     ".feather": "arrow",
     ".ipc": "arrow",
+    ".txt": "text",
+    ".text": "text",
 }
 ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 BOM = b"\xef\xbb\xbf"
@@ -168,7 +170,7 @@ _MAGIC = [  # (leading bytes, what the file is)
 _BZ2 = re.compile(rb"BZh[1-9](1AY&SY|\x17rE8P\x90)")  # a block, or an empty stream
 _NAMED = {"gzip": ".gz", "zstd": ".zst", "bz2": ".bz2", "xz": ".xz"}
 _KINDS = {"parquet": "a Parquet file", "arrow": "an Arrow IPC file"}
-_TEXT = {"jsonl": "JSON Lines", "json": "JSON", "csv": "CSV"}
+_TEXT = {"jsonl": "JSON Lines", "json": "JSON", "csv": "CSV", "text": "plain"}
 
 
 def sniff(path: str | os.PathLike) -> str | None:

@@ -1,0 +1,289 @@
+"""Plain text files (`.txt`, `.text`, compressed or not) as language-modeling rows.
+
+As `datasets.load_dataset("text", ...)`, rows go into one `text` column, by one of three
+samplings (the input format names it): `text` one row per line, `text-paragraph` one row
+per paragraph (lines between blank lines, joined with "\\n"), `text-document` the whole
+file as one row. Line ends are `\\n` or `\\r\\n` (read as `\\n`; a lone `\\r` is text); a
+last line without a line end is a line. Blank lines (empty, or spaces and tabs only) are
+no rows: they are counted (`stats`), so every line is accounted for. Each row keeps the
+file line where it starts. Bytes are cut into rows with numpy on the newline offsets and
+Arrow string arrays over the chunk's buffer (no Python per line); only a chunk that is not
+UTF-8 is looked at line by line, to name (or skip, `--on-bad-lines skip`) its bad lines.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.io.jsonl import CHUNK_BYTES, BadLineError, BadLines, _line_chunks, _stopped_before
+from trlprep.io.sources import Batch, Source
+
+SAMPLINGS = {"text": "line", "text-paragraph": "paragraph", "text-document": "document"}
+SCHEMA = pa.schema([pa.field("text", pa.string())])
+_SPACES = " \t\r\n\f\v"  # what a blank line may hold
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[list(_SPACES.encode())] = True
+
+
+@dataclass
+class TextStats:
+    """What one read of a text file found: its lines, the blank ones, the rows made."""
+
+    lines: int = 0
+    blank: int = 0
+    rows: int = 0
+    sample_by: str = "line"
+    json_lines: bool = False  # every row of the first batch a JSON object's text
+
+    def note(self) -> str:
+        """`30 lines read: 30 rows, 2 blank lines skipped` (paragraphs, documents alike)."""
+        from trlprep.wording import plural
+
+        unit = {"line": "row", "paragraph": "paragraph row", "document": "document row"}
+        text = f"{plural(self.lines, 'line')} read: {plural(self.rows, unit[self.sample_by])}"
+        if self.sample_by != "document":  # in a document, blank lines are its text
+            text += f", {plural(self.blank, 'blank line')} " + (
+                "skipped" if self.sample_by == "line" else "between them"
+            )
+        if self.json_lines:
+            text += (
+                "; the lines look like JSON objects: to read their fields, name the file "
+                ".jsonl or pass --input-format jsonl"
+            )
+        return text
+
+
+_STATS: dict[tuple[str, int, int], TextStats] = {}  # (file, mtime_ns, size) -> last read
+
+
+def _key(path: str) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+
+
+def stats(path: str) -> TextStats | None:
+    """The counts of the last complete read of the text file `path` (None: not read)."""
+    key = _key(str(path))
+    return None if key is None else _STATS.get(key)
+
+
+def remember(path: str, found: TextStats) -> None:
+    """Keep the counts of a text file read elsewhere (a Ray worker) as if read here."""
+    key = _key(str(path))
+    if key is not None:
+        _STATS[key] = found
+
+
+def read_text(path: str, fmt: str = "text", bad: BadLines | None = None) -> Source:
+    """A whole text file as a `Source` (`text` column, the file line of every row)."""
+    batches = list(text_chunks(path, fmt, bad=bad))
+    if not batches:
+        return Source(SCHEMA.empty_table(), path, fmt, np.zeros(0, np.int64))
+    table = pa.Table.from_batches([b.data for b in batches], SCHEMA)
+    return Source(table, path, fmt, np.concatenate([b.lines for b in batches]))
+
+
+def text_chunks(
+    path: str, fmt: str = "text", chunk_bytes: int | None = None, bad: BadLines | None = None
+) -> Iterator[Batch]:
+    """Record batches of a text file, sampled as `fmt` says (`SAMPLINGS`), cut at line
+    ends (paragraphs: after blank lines), each row with its first file line."""
+    sample_by = SAMPLINGS[fmt]
+    found = TextStats(sample_by=sample_by)
+    chunks = _line_chunks(path, chunk_bytes or CHUNK_BYTES)
+    if sample_by == "document":
+        chunks = iter([b"".join(chunks)])
+    elif sample_by == "paragraph":
+        chunks = _paragraph_chunks(chunks)
+    offset, first_line, read = 0, 1, 0
+    for chunk in chunks:
+        read += len(chunk)
+        starts, stops, blank = _lines(chunk)
+        found.lines += len(starts)
+        found.blank += int(blank.sum())
+        if not chunk.isascii():  # ASCII is UTF-8: the check only where it can fail
+            starts, stops, blank = _utf8_lines(path, chunk, starts, stops, blank, first_line, bad)
+        if sample_by == "paragraph":
+            starts, stops, blank = _joined(starts, stops, blank)
+        elif sample_by == "document":
+            starts, stops, blank = _whole(starts, stops, blank)
+        rows = np.flatnonzero(~blank)
+        if len(rows):
+            texts = _texts(chunk, starts[rows], stops[rows])
+            batch = pa.RecordBatch.from_arrays([texts], schema=SCHEMA)
+            if not offset and sample_by == "line":
+                found.json_lines = _json_objects(texts)
+            yield Batch(batch, offset, rows.astype(np.int64) + first_line, byte_end=read)
+            offset += len(rows)
+        first_line += len(starts)
+        if _stopped_before(bad, path, first_line):
+            return  # reading stopped at a bad line (`BadLines(stop=True)`)
+    found.rows = offset
+    key = _key(path)
+    if key is not None:
+        _STATS[key] = found
+
+
+def _lines(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(start, stop, blank) of every line of `chunk` (stop before its `\\n` / `\\r\\n`)."""
+    raw = np.frombuffer(chunk, dtype=np.uint8)
+    ends = np.flatnonzero(raw == 10)
+    starts = np.concatenate(([0], ends + 1)).astype(np.int64)
+    stops = np.concatenate((ends, [len(raw)])).astype(np.int64)
+    if len(raw) == 0 or raw[-1] == 10:  # no line after the last line end
+        starts, stops = starts[:-1], stops[:-1]
+    cr = (stops > starts) & (raw[np.maximum(stops - 1, 0)] == 13) if len(raw) else stops > 0
+    stops = stops - cr
+    blank = stops == starts
+    # a line that starts with a space may be blank: only those are looked at whole (a
+    # cumulative count over every byte would cost 8 bytes of memory per byte)
+    spaced = np.flatnonzero(~blank & _SPACE[raw[np.minimum(starts, max(len(raw) - 1, 0))]])
+    if len(spaced):
+        spans = _spans(chunk, starts[spaced], stops[spaced])
+        rest = pc.binary_length(pc.ascii_trim(spans, _SPACES)).to_numpy(zero_copy_only=False)
+        blank[spaced] = rest == 0
+    return starts, stops, blank
+
+
+def _joined(starts: np.ndarray, stops: np.ndarray, blank: np.ndarray):
+    """Per line, as `_lines`, with each paragraph (a run of lines that are not blank)
+    spanning its first line's start to its last line's stop, kept at its first line; its
+    other lines become blank (no row of their own)."""
+    n = len(starts)
+    prev_blank = np.concatenate(([True], blank[:-1])) if n else blank
+    next_blank = np.concatenate((blank[1:], [True])) if n else blank
+    first = ~blank & prev_blank
+    last = np.flatnonzero(~blank & next_blank)
+    stops = stops.copy()
+    stops[first] = stops[last]
+    return starts, stops, ~first
+
+
+def _json_objects(texts: pa.Array) -> bool:
+    """Whether every text is `{...}` (spaces around it allowed): JSON Lines named .txt."""
+    trimmed = pc.utf8_trim_whitespace(texts)
+    braced = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}"))
+    return bool(pc.all(braced).as_py())
+
+
+def _whole(starts: np.ndarray, stops: np.ndarray, blank: np.ndarray):
+    """Per line, as `_lines`, with the whole text from the first line that is not blank to
+    the last one (blank lines inside kept) as one row at that first line."""
+    rows = np.flatnonzero(~blank)
+    out = np.ones(len(starts), dtype=bool)
+    if len(rows):
+        stops = stops.copy()
+        stops[rows[0]] = stops[rows[-1]]
+        out[rows[0]] = False
+    return starts, stops, out
+
+
+def _spans(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
+    """The strings chunk[start:stop] (not yet checked as UTF-8), copied out of one Arrow
+    array over the chunk's bytes whose other entries are the gaps between them."""
+    offsets = np.empty(2 * len(starts), dtype=np.int64)
+    offsets[0::2], offsets[1::2] = starts, stops
+    if not len(offsets):
+        return pa.array([], pa.large_string())
+    spans = pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(chunk)
+    )
+    return pc.take(spans, pa.array(np.arange(0, len(offsets) - 1, 2)))
+
+
+def _texts(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
+    """The rows' strings chunk[start:stop], `\r\n` inside them read as `\n`."""
+    texts = _spans(chunk, starts, stops)
+    if b"\r\n" in chunk:  # paragraphs' inner line ends as `\n` (lines lost theirs)
+        texts = pc.replace_substring(texts, "\r\n", "\n")
+    return texts.cast(pa.string())
+
+
+def _utf8_lines(path, chunk, starts, stops, blank, first_line, bad):
+    """The lines of a chunk with bytes that are not UTF-8: each bad line a BadLineError, or
+    set aside in `bad` (and made blank: no row)."""
+    whole = pa.LargeStringArray.from_buffers(
+        1, pa.py_buffer(np.array([0, len(chunk)], np.int64)), pa.py_buffer(chunk)
+    )
+    try:
+        whole.validate(full=True)  # checks UTF-8 in place (a str of it would cost 4x)
+        return starts, stops, blank
+    except pa.ArrowInvalid:
+        pass
+    blank = blank.copy()
+    for i in range(len(starts)):
+        line = chunk[starts[i] : stops[i]]
+        try:
+            line.decode("utf-8")
+            continue
+        except UnicodeDecodeError as e:
+            reason = f"not valid UTF-8 text (byte {e.start + 1} of the line)"
+        error = BadLineError(
+            reason,
+            path=path,
+            line=first_line + i,
+            hint="re-encode the file as UTF-8 (`iconv -f LATIN1 -t UTF-8`, say, for Latin-1 "
+            "text); or pass --on-bad-lines skip",
+        )
+        if bad is None:
+            raise error
+        if bad.stop:  # the rows before it are read; none after
+            bad.stop_at(error)
+            blank[i:] = True
+            break
+        bad.add(first_line + i, reason, line)
+        blank[i] = True
+    return starts, stops, blank
+
+
+def _paragraph_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Whole-line chunks regrouped to end after a blank line (or at the file's end), so
+    no paragraph spans two chunks."""
+    held: list[bytes] = []  # lines with no blank line among them (chunks hold whole lines)
+    for chunk in chunks:
+        starts, _, blank = _lines(chunk)
+        cut = np.flatnonzero(blank)
+        if not len(cut):
+            held.append(chunk)
+            continue
+        end = int(starts[cut[-1] + 1]) if cut[-1] + 1 < len(starts) else len(chunk)
+        yield b"".join([*held, chunk[:end]])
+        held = [chunk[end:]] if end < len(chunk) else []
+    if held:
+        yield b"".join(held)
+
+
+def input_note(files: list[str]) -> str | None:
+    """`30 lines read: 28 rows, 2 blank lines skipped` over the text files among `files`
+    read in this process (None when none is a text file read here)."""
+    found = [s for s in (stats(f) for f in files) if s is not None]
+    if not found:
+        return None
+    total = TextStats(
+        sum(s.lines for s in found),
+        sum(s.blank for s in found),
+        sum(s.rows for s in found),
+        found[0].sample_by,
+        all(s.json_lines for s in found),
+    )
+    return total.note()
+
+
+def note_for(path, split: str | None = None, input_format: str | None = None) -> str | None:
+    """`input_note` for an input as the commands take it (a file, folder, glob, `Inputs`)."""
+    from trlprep.io.inputfiles import input_files
+
+    try:
+        files = input_files(path, split, input_format) or [str(path)]
+    except Exception:  # noqa: BLE001 - a note is a nicety; the read said what was wrong
+        return None
+    return input_note(files)
