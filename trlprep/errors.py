@@ -114,11 +114,33 @@ def _in_package(filename: str) -> bool:
     return os.path.realpath(filename).startswith(_ROOTS)
 
 
+# libraries whose frames wrap trlprep's own (a @torch.no_grad() function, an autograd
+# Function's forward and backward): never the user's code
+_WRAPPERS = ("torch",)
+
+
+@lru_cache(maxsize=256)
+def _in_wrapper(filename: str) -> bool:
+    roots = [
+        os.path.dirname(os.path.realpath(m.__file__)) + os.sep
+        for m in map(sys.modules.get, _WRAPPERS)
+        if m is not None and getattr(m, "__file__", None)
+    ]
+    return bool(roots) and os.path.realpath(filename).startswith(tuple(roots))
+
+
 def warn_user(message: str | Warning, category: type[Warning] | None = None) -> None:
     """`warnings.warn` naming the caller's line outside trlprep (the user's code that called
     the public function), however deep in trlprep it is said (Python 3.12's
     `skip_file_prefixes` does this; trlprep runs on 3.10 too)."""
-    frame, level = sys._getframe(1), 2  # level 1 is this function, 2 its caller
-    while frame is not None and _in_package(frame.f_code.co_filename):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+    files = []  # files[i]: the frame at stacklevel i + 2 (1 is this function)
+    frame = sys._getframe(1)
+    while frame is not None:
+        files.append(frame.f_code.co_filename)
+        frame = frame.f_back
+    # the caller of the outermost trlprep frame (torch's frames may lie between trlprep's),
+    # past torch's wrapping it
+    i = next((k + 1 for k in range(len(files) - 1, -1, -1) if _in_package(files[k])), 0)
+    while 0 < i < len(files) and _in_wrapper(files[i]):
+        i += 1
+    warnings.warn(message, category, stacklevel=i + 2)
