@@ -191,9 +191,10 @@ def test_alpaca_standard_uses_the_stanford_template():
     )
     assert rows[1]["completion"] == "Bonjour"
     assert rows[2]["prompt"].startswith("You are terse.\n\n### Instruction:\nSummarise.")
-    # standard format cannot hold the history: that row is reported (JSON: no line numbers)
+    # standard format cannot hold the history: that row is reported (JSON array: the line
+    # its object starts on)
     (rej,) = r.rejects.to_pylist()
-    assert rej["row"] == 3 and rej["line"] is None and "--conversational" in rej["reason"]
+    assert rej["row"] == 3 and rej["line"] == 18 and "--conversational" in rej["reason"]
 
 
 def test_alpaca_plain_and_conversational():

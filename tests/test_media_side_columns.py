@@ -51,3 +51,20 @@ def test_a_videos_string_among_lists_fails_its_row_at_read(tmp_path):
     assert all(g["messages"][0]["content"][0]["type"] == "video" for g in got)
     (reject,) = rows_of(tmp_path / "out.rejects.jsonl")
     assert reject["line"] == 3 and "where the other rows hold lists" in reject["reason"]
+
+
+@pytest.mark.parametrize("column", ["videos", "audios", "images"])
+def test_a_media_column_of_json_text_lists_is_no_messages_column(tmp_path, column):
+    # one row's paths as objects: the column is read as JSON text (values of mixed kinds)
+    rows = json.loads((DIR / "mllm_video_demo.json").read_text())
+    for r in rows:
+        r[column] = r.pop("videos")
+    rows[1][column] = [{"path": rows[1][column][0]}]
+    src = tmp_path / "objects.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run("detect", src, "--json")
+    assert res.exit_code == 0, res.output
+    info = json.loads(res.output)
+    assert info["column_kinds"][column] == {"list": 3}
+    assert info["column_kinds"]["messages"] == {"messages": 3}
+    assert info["side_columns"] == [column] and info["vision"] is True

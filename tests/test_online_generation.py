@@ -357,3 +357,58 @@ def test_compute_dtype_weights_reuses_its_buffers_and_restores_the_weights():
     assert seen[0] == seen[1]  # a compiled decode step finds the weights where it left them
     for p, b in zip(model.parameters(), before, strict=True):
         assert p.dtype == torch.float32 and torch.equal(p, b)
+
+
+def test_a_failed_static_cache_warns_at_the_line_that_called_generate(monkeypatch):
+    """The automatic static cache (CUDA) failing falls back to the dynamic one, said once at
+    the caller's line (through `generate`'s @torch.no_grad() wrapper, torch's frame)."""
+    import sys
+    import warnings
+    from types import SimpleNamespace
+
+    from trlprep.trainers.online import generation
+
+    lm = tiny_causal_lm(len(make_tokenizer()))
+
+    class PretendCuda:  # a model on a CUDA device whose static cache fails
+        training = False
+
+        def parameters(self):
+            yield SimpleNamespace(device=SimpleNamespace(type="cuda"))
+
+        def eval(self):
+            return self
+
+        def train(self, mode=True):
+            return self
+
+        def generate(self, **kw):
+            if kw.get("cache_implementation") == "static":
+                raise RuntimeError("no static cache here")
+            return lm.generate(**kw)
+
+    class Moved:  # a tensor moved to the pretended device stays on the CPU
+        def __init__(self, t):
+            self.t = t
+
+        def to(self, _device):
+            return self.t
+
+    monkeypatch.setattr(generation, "left_pad", lambda *a: tuple(map(Moved, left_pad(*a))))
+    monkeypatch.setattr(generation, "_STATIC_OK", True)
+    model = PretendCuda()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        out = generate(
+            model,
+            [[1, 5], [1, 8]],
+            Sampling(3),
+            pad_token_id=EOS,
+            eos_token_ids=[EOS],
+            batch_size=1,
+        )
+    (said,) = [w for w in caught if "static KV cache failed" in str(w.message)]
+    assert (said.filename, said.lineno) == (__file__, line)
+    assert "--generation-cache dynamic" in str(said.message) and not generation._STATIC_OK
+    assert len(out.completions) == 2

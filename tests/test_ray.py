@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import warnings
 
 import pyarrow as pa
@@ -396,12 +397,41 @@ def test_import_layout_ray_equals_local(data, to, on_error):
     assert got == want, (rows, to, on_error)
 
 
+def test_cli_ray_names_a_tokenizer_folders_template_as_given(tmp_path, monkeypatch):
+    """`--chat-template FOLDER --tokenize` (the folder's template and tokenizer, a relative
+    path): the summary and the token record name the folder as given, as locally."""
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+    from trlprep.templates.tokenrecord import read_record
+
+    root = Path(__file__).parent
+    monkeypatch.chdir(root.parent)
+    model = os.path.join("examples", "tiny-chat-model")
+    src = root / "realdata" / "dpo_demo" / "dpo_en_demo.json"
+    args = ["convert", str(src), "--chat-template", model, "--tokenize"]
+    local, out = tmp_path / "local.parquet", tmp_path / "ray_out"
+    runner = CliRunner()
+    r = runner.invoke(app, [*args, "-o", str(local)])
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(app, [*args, "-o", str(out), "--engine", "ray"])
+    assert r.exit_code == 0, r.output
+    assert f"(conversational -> standard with {model})" in " ".join(r.output.split())
+    want = read_record(pq.read_schema(local))
+    assert want["tokenizer"]["name"] == want["chat_template"]["name"] == model
+    (shard,) = sorted(out.glob("*.parquet"))
+    assert read_record(pq.read_schema(shard)) == want
+
+
 @pytest.mark.parametrize("remote", [False, True])
-def test_cli_ray_tokenised_parquet_keeps_the_record(tmp_path, remote):
+def test_cli_ray_tokenised_parquet_keeps_the_record(tmp_path, remote, monkeypatch):
     """`convert --tokenize --engine ray` writes each Parquet shard with the options its ids
     were cut with, as the local engine writes its file (the driver's shard writer, or Ray's
     own writers for object storage, here a `file://` URI), and reading the folder back, as
-    `train` does, finds it."""
+    `train` does, finds it. The tokenizer is named as given (a relative path), though Ray's
+    workers load it by its absolute path."""
     from pathlib import Path
 
     from typer.testing import CliRunner
@@ -412,7 +442,8 @@ def test_cli_ray_tokenised_parquet_keeps_the_record(tmp_path, remote):
 
     root = Path(__file__).parent
     src = root / "realdata" / "dpo_demo" / "dpo_en_demo.json"
-    model = str(root.parent / "examples" / "tiny-chat-model")
+    monkeypatch.chdir(root.parent)
+    model = os.path.join("examples", "tiny-chat-model")
     args = ["convert", str(src), "--chat-template", "chatml", "--tokenize", "--tokenizer", model,
             "--max-length", "48", "--truncation", "keep_end"]  # fmt: skip
     local, out = tmp_path / "local.parquet", tmp_path / "ray_out"
@@ -424,6 +455,7 @@ def test_cli_ray_tokenised_parquet_keeps_the_record(tmp_path, remote):
     assert r.exit_code == 0, r.output
     want = read_record(pq.read_schema(local))
     assert want is not None and (want["max_length"], want["truncation"]) == (48, "keep_end")
+    assert want["tokenizer"]["name"] == model
     shards = sorted(out.glob("*.parquet"))
     assert len(shards) == 2
     for shard in shards:

@@ -86,3 +86,33 @@ def test_json_that_holds_no_rows_is_a_clear_error(tmp_path, text, found):
     with pytest.raises(InputError, match=found) as e:
         read(p)
     assert e.value.path == str(p) and "one object (one row)" in str(e.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "lines"),
+    [
+        ('[\n  {"a": 1},\n  {\n    "a": 2\n  }\n]\n', [2, 3]),
+        ('\ufeff[{"a": "x\\ny"},\n{"a": "z"}]', [1, 2]),  # a BOM; an escaped newline
+        ('  [\n\n{"a": 1} ,\n\t{"a": "[{\\n"}  ]  \n', [3, 4]),
+        ('[{"a": 1}, {"a": 2}]', None),  # minified: one line names no row
+        ('[{"a": 1}]', [1]),
+    ],
+)
+def test_array_rows_are_named_by_the_line_their_object_starts(tmp_path, text, lines):
+    p = tmp_path / "a.json"
+    p.write_text(text, encoding="utf-8")
+    src = read(p)
+    assert src.table.column_names == ["a"]
+    assert (None if src.lines is None else src.lines.tolist()) == lines
+    if lines:
+        assert [b.lines.tolist() for b in iter_batches(p, batch_rows=1)] == [[n] for n in lines]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"rows": [\n{"a": 1},\n{"a": 2}]}', '{"a": [1, 2]}', '{"a": 1}'],
+)
+def test_other_json_shapes_have_no_lines(tmp_path, text):
+    p = tmp_path / "a.json"
+    p.write_text(text, encoding="utf-8")
+    assert read(p).lines is None

@@ -86,6 +86,30 @@ def test_a_count_that_disagrees_is_an_error_naming_the_row(tmp_path):
     )
 
 
+def test_rows_of_a_pretty_printed_json_array_are_named_by_the_line_their_object_starts(
+    tmp_path,
+):
+    rows = json.loads(BOTH.read_text())
+    rows[1]["videos"] = rows[1]["videos"] * 2  # 1 <video>, 2 videos
+    src = tmp_path / "bad.json"
+    src.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    starts = [i for i, t in enumerate(src.read_text().splitlines(), 1) if t == "  {"]
+    assert starts == [2, 20, 39]
+    res = run("validate", src, "--format", "json")
+    assert res.exit_code == 1, res.output
+    (count,) = [i for i in json.loads(res.output)["issues"] if i["rule"] == "media-count"]
+    assert count["rows"] == [1] and count["lines"] == [20]
+    assert "media-count: 1 row, line 20" in run("validate", src).output
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", src, "--to", "pc", "-o", out)
+    assert res.exit_code == 1 and not out.exists(), res.output
+    assert f"{src}:20: media placeholders: the conversation holds 1" in " ".join(res.output.split())
+    res = run("convert", src, "--to", "pc", "-o", out, "--on-error", "skip")
+    assert res.exit_code == 0 and counts(res.output) == (3, 1, 2, 2), res.output
+    (reject,) = rows_of(tmp_path / "pc.rejects.jsonl")
+    assert (reject["row"], reject["line"]) == (1, 20)
+
+
 def test_convert_makes_the_placeholders_parts_in_order(tmp_path):
     out = tmp_path / "pc.jsonl"
     res = run("convert", BOTH, "--to", "pc", "-o", out)
@@ -179,7 +203,8 @@ def test_audio_renders_as_the_original_templates_do(tmp_path):
     assert res.exit_code == 1 and not out.exists(), res.output
     said = " ".join(res.output.split())
     assert (
-        "row 0: chat template: messages: qwen3_5_think.jinja raised: Unexpected item type in "
+        "mllm_audio_demo.json:2: chat template: messages: qwen3_5_think.jinja raised: "
+        "Unexpected item type in "
         "content. (message 0 (user) has audio parts, and qwen3_5_think.jinja renders no audio "
         "parts for user messages)"
     ) in said

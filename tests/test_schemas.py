@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from trlprep.cli import app
 from trlprep.errors import UsageError
-from trlprep.registry import TYPES, Format
+from trlprep.registry import SIDE_COLUMNS, TYPES, Format
 from trlprep.validation.schemas import (
     all_schemas,
     dumps,
@@ -138,6 +138,28 @@ def test_vision_parts_and_side_columns():
     assert validate_row_with_schema(row, "pc", "conversational") == []
     row["prompt"][0]["content"][1] = {"type": "text"}
     assert validate_row_with_schema(row, "pc", "conversational")
+
+
+@pytest.mark.parametrize("name", sorted(all_schemas()))
+def test_every_side_column_is_described(name):
+    props = all_schemas()[name]["properties"]
+    assert set(SIDE_COLUMNS) <= set(props), set(SIDE_COLUMNS) - set(props)
+
+
+def test_video_and_audio_parts_and_columns():
+    row = {
+        "messages": [
+            {"role": "user", "content": [{"type": "video"}, {"type": "audio"}]},
+            {"role": "assistant", "content": "a cat purring"},
+        ],
+        "videos": ["clip.mp4"],
+        "audios": ["purr.wav"],
+    }
+    assert validate_row_with_schema(row, "lm", "conversational") == []
+    for column in ("videos", "audios"):
+        bad = {**row, column: "clip.mp4"}
+        errors = validate_row_with_schema(bad, "lm", "conversational")
+        assert any(e.startswith(column) for e in errors), errors
 
 
 def test_unsupported_format_is_a_usage_error():

@@ -485,3 +485,42 @@ def test_resume_takes_a_run_saved_before_an_option_existed():
     assert _differences(saved, {"algo": "dpo", "seed": 1, "neutral": "drop"}) == [
         ("neutral", None, "drop")
     ]
+
+
+def test_a_failing_fused_kernel_warns_at_the_line_that_called_train(
+    model_dir, tmp_path, monkeypatch
+):
+    """The fallback is said in an autograd Function's forward and backward, under torch's
+    frames: the warning names the user's `train(...)` line, not torch's or trlprep's."""
+    import sys
+    import warnings
+
+    from trlprep.trainers import chunk_math as cm
+    from trlprep.trainers.loop import train
+
+    def broken(fn, **_):
+        def call(*args):
+            raise RuntimeError("no compiler here")
+
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken)
+    monkeypatch.setattr(cm, "fused_lse_and_target", cm.Fused(cm.lse_and_target, cm.lse_and_target))
+    monkeypatch.setattr(
+        cm, "fused_grad_logits", cm.Fused(cm.grad_logits_from_lse, cm.grad_logits_softmax)
+    )
+    cfg = dict(algo="dpo", model=str(model_dir), data=PREFERENCE, batch_size=2, max_steps=1)
+    cfg.update(output_dir=str(tmp_path / "o"), progress=False, logps_kernel="fused")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        line = sys._getframe().f_lineno + 1
+        train(cfg, log=lambda *_: None)
+    said = {
+        str(w.message).split(" failed")[0]: (w.filename, w.lineno)
+        for w in caught
+        if "fused log-prob kernel" in str(w.message)
+    }
+    assert said == {
+        "the fused log-prob kernel lse_and_target": (__file__, line),
+        "the fused log-prob kernel grad_logits_from_lse": (__file__, line),
+    }

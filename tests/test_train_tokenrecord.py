@@ -299,3 +299,32 @@ def test_a_returned_dataset_keeps_the_record(tok, tmp_path):
     plain = datasets.Dataset.from_list([{"text": "a"}], info=datasets.DatasetInfo(
         description='{"trlprep" is how it starts, but this is no JSON'))  # fmt: skip
     assert read_record(dataset_table(plain).schema) is None
+
+
+LM = [
+    {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]},
+    {"messages": [{"role": "user", "content": "2 + 2 ?"}, {"role": "assistant", "content": "4"}]},
+]
+
+
+def test_a_chat_template_on_token_ids_without_a_rendering_template_is_refused(tok):
+    """Ids only (language-modeling, tokenized) whose record names no chat template, or that
+    have no record (JSON Lines, other tools): the flag cannot apply, so it is refused (exit
+    2) as on standard text, not ignored; ids whose record names it train as they are."""
+    rendered = convert(pa.Table.from_pylist(LM), chat_template="chatml", tokenizer=tok,
+                       tokenize=True).select(["input_ids"])  # fmt: skip
+    assert read_record(rendered.schema)["chat_template"]["name"] == "chatml"
+    plain = convert(pa.Table.from_pylist([{"text": "the sky is blue ."}]), tokenizer=tok,
+                    tokenize=True).select(["input_ids"])  # fmt: skip
+    assert read_record(plain.schema)["chat_template"] is None
+    unrecorded = rendered.replace_schema_metadata(None)
+    for table in (plain, unrecorded):
+        with pytest.raises(UsageError, match="this data is token ids") as e:
+            _prep(tok, "sft", table, max_length=64, chat_template="chatml")
+        assert e.value.exit_code == 2 and "drop --chat-template" in e.value.hint
+        assert _prep(tok, "sft", table, max_length=64).rows  # without the flag: trained on
+    logs: list[str] = []
+    _prep(tok, "sft", rendered, logs, max_length=64, chat_template="chatml")  # its own
+    assert any("token ids read from input_ids" in line for line in logs), logs
+    with pytest.raises(UsageError, match="rendered with the chat template chatml"):
+        _prep(tok, "sft", rendered, max_length=64, chat_template="{{ messages }}")

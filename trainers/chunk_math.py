@@ -19,6 +19,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from trlprep.errors import warn_user
+
 
 def lse_and_target(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
     """`(logsumexp(logits), logits[target])` per row, float32, from logits of any dtype."""
@@ -75,11 +77,11 @@ class Fused:
             raise
         except Exception as e:  # noqa: BLE001 - any compiler failure means: run eager
             self.failed = True
-            warnings.warn(
+            warn_user(
                 f"the fused log-prob kernel {self.fn.__name__} failed "
                 f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
                 "computing it with eager PyTorch from now on (--logps-kernel torch)",
-                stacklevel=2,
+                UserWarning,
             )
             return self.eager(*args)
 

@@ -166,6 +166,17 @@ def to_training_table(
             ),
         )
     if det.format is Format.TOKENIZED:
+        if (
+            chat_template is not None
+            and not template_may_go_unused
+            and not _rendered_by_template(raw)
+        ):
+            raise UsageError(
+                f"--chat-template applies to conversational data; this data is token ids "
+                f"({det.type.name}), trained on as they are, so no template would be applied",
+                hint="drop --chat-template, or train on the conversational data the ids were "
+                "made from (its messages are rendered with the template and tokenised)",
+            )
         if det.type.name not in accepts:
             raise UsageError(
                 f"{algo} cannot train on tokenized {det.type.name} data",

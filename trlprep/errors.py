@@ -106,11 +106,28 @@ def _in_package(frame: Any) -> bool:
     return name == "trlprep" or name.startswith("trlprep.")
 
 
+# libraries whose frames wrap trlprep's own (a @torch.no_grad() function, an autograd
+# Function's forward and backward): never the user's code
+_WRAPPERS = ("torch",)
+
+
+def _in_wrapper(frame: Any) -> bool:
+    name = frame.f_globals.get("__name__") or ""
+    return any(name == w or name.startswith(w + ".") for w in _WRAPPERS)
+
+
 def warn_user(message: str | Warning, category: type[Warning] | None = None) -> None:
     """`warnings.warn` naming the caller's line outside trlprep (the user's code that called
     the public function), however deep in trlprep it is said (Python 3.12's
     `skip_file_prefixes` does this; trlprep runs on 3.10 too)."""
-    frame, level = sys._getframe(1), 2  # level 1 is this function, 2 its caller
-    while frame is not None and _in_package(frame):
-        frame, level = frame.f_back, level + 1
-    warnings.warn(message, category, stacklevel=level)
+    frames = []  # frames[i]: the frame at stacklevel i + 2 (1 is this function)
+    frame = sys._getframe(1)
+    while frame is not None:
+        frames.append(frame)
+        frame = frame.f_back
+    # the caller of the outermost trlprep frame (torch's frames may lie between trlprep's),
+    # past torch's wrapping it
+    i = next((k + 1 for k in range(len(frames) - 1, -1, -1) if _in_package(frames[k])), 0)
+    while 0 < i < len(frames) and _in_wrapper(frames[i]):
+        i += 1
+    warnings.warn(message, category, stacklevel=i + 2)

@@ -12,13 +12,14 @@ model's `generation_config.json` (often `top_k=50`) does not change the sampling
 from __future__ import annotations
 
 import contextlib
-import warnings
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
+
+from trlprep.errors import warn_user
 
 
 @dataclass(frozen=True)
@@ -206,10 +207,10 @@ def compute_dtype_weights(model: nn.Module, dtype: torch.dtype) -> Iterator[nn.M
 def _static_failed(error: Exception) -> None:
     global _STATIC_OK
     _STATIC_OK = False
-    warnings.warn(
+    warn_user(
         f"generation with a static KV cache failed ({type(error).__name__}: {error}); "
         "generating with the dynamic cache from now on (--generation-cache dynamic)",
-        stacklevel=3,
+        UserWarning,
     )
 
 

@@ -173,7 +173,7 @@ def apply_steps(
         if r.token_record is None:  # the options the ids are cut with, made once per render
             r.token_record = make_record(
                 plan.dst.name, r.tokenizer, r.template, add_eos=add_eos, max_length=r.max_length,
-                truncation=r.truncation, step_separator=step_sep,
+                truncation=r.truncation, step_separator=step_sep, tokenizer_name=r.tokenizer_name,
             )  # fmt: skip
         record = r.token_record
 

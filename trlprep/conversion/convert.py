@@ -7,7 +7,8 @@ rows refused) and `trlprep.conversion.stream` writes files with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,9 @@ class Render:
     report: Any = None  # templates.TemplateReport, merged over batches
     token_report: Any = None  # templates.TokenizeReport, merged over batches
     token_record: dict[str, Any] | None = None  # the options the ids are cut with (tokenrecord)
+    # the tokenizer as the user named it, recorded where it was loaded from another path
+    # (Ray's workers load it by its absolute path); None: the path or id it was loaded from
+    tokenizer_name: str | None = None
 
     @property
     def name(self) -> str:
@@ -180,11 +184,14 @@ def make_render(
     max_length: int | None = None,
     truncation: str = "keep_start",
     conversational: bool = True,
+    as_given: Mapping[str, str] | None = None,
 ) -> Render | None:
     """The templating/tokenising step asked for, or None.
 
     Tokenising conversational data without `chat_template` uses the tokenizer's own
     template; `tokenizer` also supplies special tokens to a .jinja template.
+    `as_given`: paths the template and tokenizer are loaded from -> the names the user gave
+    them, which messages and the token record say (Ray's workers load by absolute paths).
     """
     from trlprep.templates import load_template
     from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
@@ -203,9 +210,14 @@ def make_render(
             raise UsageError("--tokenize needs a tokenizer", hint="pass --tokenizer PATH_OR_ID")
         if template is None and conversational:
             template = load_template(tok, template_kwargs=kwargs)
+    names = dict(as_given or {})
+    if template is not None and getattr(template, "name", None) in names:
+        template = dataclasses.replace(template, name=names[template.name])
+    loaded = str(getattr(tok, "name_or_path", "") or "")
     return Render(
-        template, tools, kwargs, num_proc, tok if tokenize else None, max_length, truncation
-    )
+        template, tools, kwargs, num_proc, tok if tokenize else None, max_length, truncation,
+        tokenizer_name=names.get(loaded),
+    )  # fmt: skip
 
 
 def make_plan(

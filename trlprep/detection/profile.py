@@ -18,6 +18,7 @@ from trlprep.columns.arrowtypes import (
     json_kinds,
     value_kind,
 )
+from trlprep.registry import SIDE_COLUMNS
 
 EXAMPLE_ROWS = 5  # example rows kept per kind of value and per problem
 MESSAGES = "messages"  # the conversation column, read as another type by `readings`
@@ -113,9 +114,10 @@ def profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: Profile) 
             cp.add("null", nulls, pc.is_null(col), offset)
         if kind is ValueKind.MIXED:
             kinds = json_kinds(col)
+            # a list in a side column (videos, images, tools ...) is no conversation
             for k, name in (
                 ("string", "string"),
-                ("list", "messages"),
+                ("list", "list" if f.name in SIDE_COLUMNS else "messages"),
                 ("object", "object"),
                 ("bool", "bool"),
                 ("number", "number"),

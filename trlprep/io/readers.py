@@ -27,6 +27,7 @@ from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io import textfaults
 from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
 from trlprep.io.inputfiles import candidate_files, past_stop
+from trlprep.io.jsonarray import array_rows
 from trlprep.io.jsonext import at_entry
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
@@ -292,6 +293,10 @@ def _pq():
 
 def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     text = read_bytes(path)
+    parsed = array_rows(text)
+    if parsed is not None:
+        rows, lines = parsed
+        return Source(table_from_records(rows), path, "json", lines)
     try:
         data = json.loads(text)
     except UnicodeDecodeError:

@@ -111,6 +111,7 @@ def convert_rows(
     det = detect_table(head, lines)
     render_args = dict(  # loaded again in each actor, whose folder may not be this run's
         chat_template=_absolute(chat_template), tokenizer=_absolute(tokenizer), tools=tools,
+        as_given=_as_given(chat_template, tokenizer),
         template_kwargs=template_kwargs, num_proc=1, tokenize=tokenize,
         max_length=max_length, truncation=truncation,
         conversational=det.format is Format.CONVERSATIONAL,
@@ -289,6 +290,19 @@ def tokenize(
         ds, chat_template=chat_template, tokenizer=tokenizer, tokenize=True,
         max_length=max_length, truncation=truncation, concurrency=concurrency,
     )  # fmt: skip
+
+
+def _as_given(*sources: Any) -> dict[str, str]:
+    """The absolute paths `_absolute` makes -> the paths as the user gave them: templates
+    and tokenizers are named so in messages and token records, as the local engine names
+    them."""
+    import os
+
+    return {
+        _absolute(s): os.fspath(s)
+        for s in sources
+        if isinstance(s, (str, os.PathLike)) and _absolute(s) != os.fspath(s)
+    }
 
 
 def _absolute(source: Any) -> Any:

@@ -32,15 +32,15 @@ _START = "_prompt_start"  # a pair side's start in prompt_ids (`tokenize._START`
 VERSION = 1
 
 
-def tokenizer_identity(tokenizer: Any) -> dict[str, Any]:
-    """Name, vocabulary size and a fingerprint (sha256 of the vocabulary and the BOS/EOS
-    tokens, 16 hex digits) of `tokenizer`; the same tokenizer read from another path has
-    the same fingerprint."""
+def tokenizer_identity(tokenizer: Any, name: str | None = None) -> dict[str, Any]:
+    """Name (`name`, else the path or id it was loaded from), vocabulary size and a
+    fingerprint (sha256 of the vocabulary and the BOS/EOS tokens, 16 hex digits) of
+    `tokenizer`; the same tokenizer read from another path has the same fingerprint."""
     vocab = sorted(tokenizer.get_vocab().items(), key=lambda kv: kv[1])
     special = [getattr(tokenizer, "bos_token", None), getattr(tokenizer, "eos_token", None)]
     digest = hashlib.sha256(json.dumps([vocab, special], ensure_ascii=False).encode())
     return {
-        "name": str(getattr(tokenizer, "name_or_path", "") or ""),
+        "name": name if name is not None else str(getattr(tokenizer, "name_or_path", "") or ""),
         "vocab_size": len(tokenizer),
         "fingerprint": digest.hexdigest()[:16],
     }
@@ -76,12 +76,14 @@ def make_record(
     max_length: int | None,
     truncation: str,
     step_separator: str | None = None,
+    tokenizer_name: str | None = None,
 ) -> dict[str, Any]:
-    """The record of one tokenisation (see the module docstring)."""
+    """The record of one tokenisation (see the module docstring); `tokenizer_name`: the
+    tokenizer as the user named it, where it was loaded from another path."""
     return {
         "version": VERSION,
         "type": dtype,
-        "tokenizer": tokenizer_identity(tokenizer),
+        "tokenizer": tokenizer_identity(tokenizer, tokenizer_name),
         "chat_template": template_identity(template),
         "add_eos": add_eos,
         "step_separator": step_separator,

@@ -57,7 +57,7 @@ def _defs() -> dict[str, Any]:
             msg_fields[name] = {"type": _nullable(kind)}
     return {
         "part": {
-            "description": "One piece of list-of-parts content (vision layout).",
+            "description": "One piece of list-of-parts content: text, an image, a video or audio.",
             "type": "object",
             "required": ["type"],
             "properties": {
@@ -174,6 +174,14 @@ _SIDE: dict[str, Any] = {
     },
     "images": {"description": "The row's images, in placeholder order.", "type": ["array", "null"]},
     "image": {"description": "The row's single image."},
+    "videos": {
+        "description": "The row's videos, in the order of their placeholders and video parts.",
+        "type": ["array", "null"],
+    },
+    "audios": {
+        "description": "The row's audio clips, in the order of their placeholders and audio parts.",
+        "type": ["array", "null"],
+    },
     "margin": {
         "description": "Reward margin between chosen and rejected.",
         "type": ["number", "null"],
