@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from trlprep.errors import TrlprepWarning
 from trlprep.registry import Format, get_type
 
 
@@ -44,7 +45,7 @@ def step_separator(opts: ConvertOptions) -> str:
     return opts.separator if opts.step_separator is None else opts.step_separator
 
 
-class ConversionWarning(UserWarning):
+class ConversionWarning(TrlprepWarning):
     """Something a conversion did that the user should hear about (rows dropped, ties, ...)."""
 
 

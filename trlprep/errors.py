@@ -8,6 +8,10 @@ import warnings
 from typing import Any
 
 
+class TrlprepWarning(UserWarning):
+    """A warning trlprep gives its user (the CLI prints it as one `warning:` line)."""
+
+
 class TrlprepError(Exception):
     """Base error: a short message, an optional location and a hint on what to do."""
 
@@ -130,4 +134,6 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
     i = next((k + 1 for k in range(len(frames) - 1, -1, -1) if _in_package(frames[k])), 0)
     while 0 < i < len(frames) and _in_wrapper(frames[i]):
         i += 1
+    if category is None or category is UserWarning:
+        category = TrlprepWarning
     warnings.warn(message, category, stacklevel=i + 2)

@@ -6,6 +6,7 @@ import functools
 import os
 import signal
 import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -13,7 +14,7 @@ import typer
 
 from trlprep import __version__
 from trlprep.cli.conventions import Command, Group
-from trlprep.errors import TrlprepError
+from trlprep.errors import TrlprepError, TrlprepWarning
 
 BAD_LINES_HINT = "; or pass --on-bad-lines skip"  # what a broken JSON Lines line's hint adds
 TERMINATED = 128 + signal.SIGTERM  # the exit code of a run stopped by SIGTERM (143)
@@ -139,6 +140,17 @@ def fail(error: TrlprepError) -> typer.Exit:
     return typer.Exit(error.exit_code)
 
 
+def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
+    """trlprep's warnings as one `warning: ...` line; other libraries' as Python shows them."""
+    if issubclass(category, TrlprepWarning):
+        err.print(f"warning: {message}", markup=False)
+    else:
+        _SHOW(message, category, *args, **kwargs)
+
+
+_SHOW = warnings.showwarning
+
+
 def command(*args: Any, **kwargs: Any) -> Callable:
     """`app.command` that turns trlprep errors into one message and an exit code."""
 
@@ -150,7 +162,9 @@ def command(*args: Any, **kwargs: Any) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
             try:
-                return fn(*a, **kw)
+                with warnings.catch_warnings():  # (the process's own handler given back)
+                    warnings.showwarning = _show_warning
+                    return fn(*a, **kw)
             except TrlprepError as e:
                 if _state["debug"]:
                     raise

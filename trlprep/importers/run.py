@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import DataError, UsageError, warn_user
+from trlprep.errors import DataError, TrlprepWarning, UsageError, warn_user
 from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult, rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import REJECTS_SCHEMA
@@ -28,7 +28,7 @@ from trlprep.io.sources import Batch
 from trlprep.wording import plural
 
 
-class RejectedRowsWarning(UserWarning):
+class RejectedRowsWarning(TrlprepWarning):
     """Rows an import or a conversion set aside (with on_error="skip"); `rejects`, when
     given, holds them (`REJECTS_SCHEMA`: row, line, stage, reason, record)."""
 

@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
+from trlprep.errors import TrlprepWarning
 from trlprep.io.jsontext import decode_json_texts
 
 _NAMES = {
@@ -149,7 +150,7 @@ def _read_labels(
     return table
 
 
-class CarriedColumnWarning(UserWarning):
+class CarriedColumnWarning(TrlprepWarning):
     """An extra column of several kinds given back as JSON text (`carried_warning`): worth
     saying where the data is returned or written, not where it is only trained on."""
 
