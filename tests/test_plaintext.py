@@ -185,6 +185,16 @@ def test_folders_of_text_files_and_a_readme_beside_data(tmp_path, mixed):
     assert read(data).table.to_pylist() == [{"text": "x"}]  # the README is not data
 
 
+def test_only_whole_note_names_are_left_out_of_a_folder(tmp_path):
+    folder = tmp_path / "texts"
+    folder.mkdir()
+    for name in ("notice-board.txt", "copying_rules.txt", "readme_corpus.txt"):  # data
+        (folder / name).write_text(f"{name}\n")
+    (folder / "Readme.txt").write_text("about\n")
+    rows = read(folder).table.column("text").to_pylist()
+    assert sorted(rows) == ["copying_rules.txt", "notice-board.txt", "readme_corpus.txt"]
+
+
 def test_python_api_reads_text_paths(mixed):
     import trlprep
 

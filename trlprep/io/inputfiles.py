@@ -26,7 +26,8 @@ SPLIT_WORDS = {
     "validation": ("validation", "valid", "val", "dev"),
     "test": ("test", "testing", "eval", "evaluation"),
 }
-_NOTES = re.compile(r"(readme|licen[cs]e|notice|copying|changelog|authors)\b", re.IGNORECASE)
+# a folder's notes (README.txt, LICENSE.txt): the whole name before the suffix, any case
+_NOTES = re.compile(r"(readme|licen[cs]e|notice|copying|changelog|authors)\.", re.IGNORECASE)
 _SKIP = {"state.json", "dataset_info.json", "dataset_infos.json", "dataset_dict.json"}
 
 
