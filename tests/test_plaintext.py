@@ -72,10 +72,21 @@ def test_multibyte_characters_cut_by_chunks(tmp_path):
         assert texts == lines and numbers == list(range(1, 201))
 
 
-def test_crlf_only_and_a_lone_cr_is_text(tmp_path):
+def test_crlf_and_a_lone_cr_end_lines(tmp_path):
+    """`\\r\\n` and a lone `\\r` (old Mac) end lines, as universal newlines (`datasets`)."""
     path = tmp_path / "crlf.txt"
     path.write_bytes(b"a\r\nb\rc\r\n\r\nd\r\n")
-    assert _rows(path) == (["a", "b\rc", "d"], [1, 2, 4])
+    assert _rows(path) == (["a", "b", "c", "d"], [1, 2, 3, 5])
+    mac = tmp_path / "mac.txt"
+    mac.write_bytes(b"one\rtwo\r\rthree  \r \rp2\r\r\nfour")
+    assert _rows(mac) == (["one", "two", "three  ", "p2", "four"], [1, 2, 4, 6, 8])
+    found = plaintext.stats(str(mac))
+    assert (found.lines, found.blank, found.rows) == (8, 3, 5)
+    assert _rows(mac, "text-paragraph") == (["one\ntwo", "three  ", "p2", "four"], [1, 4, 6, 8])
+    assert _rows(mac, "text-document") == (["one\ntwo\n\nthree  \n \np2\n\nfour"], [1])
+    for size in (1, 2, 3, 5, 8):  # a chunk may end between `\\r` and `\\n`: read alike
+        for fmt in plaintext.SAMPLINGS:
+            assert _rows(mac, fmt, size) == _rows(mac, fmt), (size, fmt)
 
 
 def test_no_final_line_end_and_a_final_line_end(tmp_path):
@@ -202,6 +213,8 @@ SAMPLES = {
     "final newline": "one\ntwo\nthree\n",
     "paragraphs": "p1 l1\np1 l2\n\np2 l1\n\np3\n",
     "crlf": "a\r\nb\r\n\r\nc\r\n",
+    "old mac": "a\rb c\r\rd\r",
+    "mixed line ends": "a\r\nb\rc\n\rd\r\r\ne\r",
     "unicode": "日本語\nüber\n🙂 smile\n",
 }
 

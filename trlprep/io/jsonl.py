@@ -140,9 +140,10 @@ def _stopped_before(bad: BadLines | None, path: str, line: int) -> bool:
     return stopped is not None and stopped.path == path and stopped.line < line
 
 
-def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
+def _line_chunks(path: str, chunk_bytes: int, lone_cr: bool = False) -> Iterator[bytes]:
     """The file's bytes in chunks of whole lines. An unterminated last line (a download cut
-    short) is one more line of the last chunk, never a chunk of its own."""
+    short) is one more line of the last chunk, never a chunk of its own. `lone_cr`: a `\r`
+    not followed by `\n` ends a line too (plain text), so a chunk may end after one."""
     held, rest, start = b"", b"", True
     with open_stream(path) as f:
         while True:
@@ -157,6 +158,8 @@ def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
                 return
             buf = rest + data
             cut = buf.rfind(b"\n")
+            if lone_cr:  # a `\r` as the last byte may be the first of a `\r\n`: not cut there
+                cut = max(cut, buf.rfind(b"\r", 0, len(buf) - 1))
             if cut < 0:
                 rest = buf
                 continue
