@@ -89,6 +89,28 @@ def test_crlf_and_a_lone_cr_end_lines(tmp_path):
             assert _rows(mac, fmt, size) == _rows(mac, fmt), (size, fmt)
 
 
+def test_a_document_over_the_string_limit_is_a_clear_error(tmp_path, monkeypatch):
+    """A document (or line, paragraph) larger than a `string` column holds (2 GiB; here a
+    50-byte limit) is invalid data naming the file, its first line and what to do, not an
+    Arrow overflow; read by lines, the same file is rows."""
+    monkeypatch.setattr(plaintext, "MAX_TEXT_BYTES", 50)
+    path = tmp_path / "book.txt"
+    path.write_text("\n" + "".join(f"sentence number {i}.\n" for i in range(5)))
+    with pytest.raises(DataError, match=r"a document of 94 bytes is more text than") as e:
+        _rows(path, "text-document")
+    assert (e.value.path, e.value.line) == (str(path), 2)
+    assert "--input-format text-paragraph or text" in e.value.hint
+    assert _rows(path, "text", chunk_bytes=16)[1] == [2, 3, 4, 5, 6]
+    result = CliRunner().invoke(
+        app,
+        ["convert", str(path), "--input-format", "text-document", "--to", "lm"]
+        + ["-o", str(tmp_path / "out.jsonl")],
+    )
+    assert result.exit_code == 1, result.output
+    assert f"{path}:2: a document of 94 bytes" in " ".join(result.output.split())
+    assert not (tmp_path / "out.jsonl").exists()
+
+
 def test_no_final_line_end_and_a_final_line_end(tmp_path):
     a, b = tmp_path / "a.txt", tmp_path / "b.txt"
     a.write_bytes(b"x\ny")

@@ -22,11 +22,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.errors import DataError
 from trlprep.io.jsonl import CHUNK_BYTES, BadLineError, BadLines, _line_chunks, _stopped_before
 from trlprep.io.sources import Batch, Source
 
 SAMPLINGS = {"text": "line", "text-paragraph": "paragraph", "text-document": "document"}
 SCHEMA = pa.schema([pa.field("text", pa.string())])
+MAX_TEXT_BYTES = 2**31 - 1  # the text of one batch's `string` column (int32 offsets)
 _SPACES = " \t\r\n\f\v"  # what a blank line may hold
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(_SPACES.encode())] = True
@@ -119,6 +121,7 @@ def text_chunks(
             starts, stops, blank = _whole(starts, stops, blank)
         rows = np.flatnonzero(~blank)
         if len(rows):
+            _check_size(path, sample_by, starts[rows], stops[rows], rows + first_line)
             texts = _texts(chunk, starts[rows], stops[rows], sample_by != "line")
             batch = pa.RecordBatch.from_arrays([texts], schema=SCHEMA)
             if not offset and sample_by == "line":
@@ -132,6 +135,27 @@ def text_chunks(
     key = _key(path)
     if key is not None:
         _STATS[key] = found
+
+
+def _check_size(path: str, sample_by: str, starts, stops, lines) -> None:
+    """A DataError where the rows of a chunk hold more text than a `string` column can (a
+    document over 2 GiB, or a line or paragraph as long): named by its largest row."""
+    sizes = stops - starts
+    if int(sizes.sum()) <= MAX_TEXT_BYTES:
+        return
+    big = int(np.argmax(sizes))
+    other = {
+        "document": "read it by paragraphs or lines (--input-format text-paragraph or text)",
+        "paragraph": "read it by lines (--input-format text)",
+        "line": "break the line",
+    }[sample_by]
+    raise DataError(
+        f"a {sample_by} of {int(sizes[big]):,} bytes is more text than a text column holds "
+        f"({MAX_TEXT_BYTES:,} bytes, Arrow's string limit)",
+        path=path,
+        line=int(lines[big]),
+        hint=f"{other}, or split the file into smaller files",
+    )
 
 
 def _lines(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
