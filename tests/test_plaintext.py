@@ -72,10 +72,43 @@ def test_multibyte_characters_cut_by_chunks(tmp_path):
         assert texts == lines and numbers == list(range(1, 201))
 
 
-def test_crlf_only_and_a_lone_cr_is_text(tmp_path):
+def test_crlf_and_a_lone_cr_end_lines(tmp_path):
+    """`\\r\\n` and a lone `\\r` (old Mac) end lines, as universal newlines (`datasets`)."""
     path = tmp_path / "crlf.txt"
     path.write_bytes(b"a\r\nb\rc\r\n\r\nd\r\n")
-    assert _rows(path) == (["a", "b\rc", "d"], [1, 2, 4])
+    assert _rows(path) == (["a", "b", "c", "d"], [1, 2, 3, 5])
+    mac = tmp_path / "mac.txt"
+    mac.write_bytes(b"one\rtwo\r\rthree  \r \rp2\r\r\nfour")
+    assert _rows(mac) == (["one", "two", "three  ", "p2", "four"], [1, 2, 4, 6, 8])
+    found = plaintext.stats(str(mac))
+    assert (found.lines, found.blank, found.rows) == (8, 3, 5)
+    assert _rows(mac, "text-paragraph") == (["one\ntwo", "three  ", "p2", "four"], [1, 4, 6, 8])
+    assert _rows(mac, "text-document") == (["one\ntwo\n\nthree  \n \np2\n\nfour"], [1])
+    for size in (1, 2, 3, 5, 8):  # a chunk may end between `\\r` and `\\n`: read alike
+        for fmt in plaintext.SAMPLINGS:
+            assert _rows(mac, fmt, size) == _rows(mac, fmt), (size, fmt)
+
+
+def test_a_document_over_the_string_limit_is_a_clear_error(tmp_path, monkeypatch):
+    """A document (or line, paragraph) larger than a `string` column holds (2 GiB; here a
+    50-byte limit) is invalid data naming the file, its first line and what to do, not an
+    Arrow overflow; read by lines, the same file is rows."""
+    monkeypatch.setattr(plaintext, "MAX_TEXT_BYTES", 50)
+    path = tmp_path / "book.txt"
+    path.write_text("\n" + "".join(f"sentence number {i}.\n" for i in range(5)))
+    with pytest.raises(DataError, match=r"a document of 94 bytes is more text than") as e:
+        _rows(path, "text-document")
+    assert (e.value.path, e.value.line) == (str(path), 2)
+    assert "--input-format text-paragraph or text" in e.value.hint
+    assert _rows(path, "text", chunk_bytes=16)[1] == [2, 3, 4, 5, 6]
+    result = CliRunner().invoke(
+        app,
+        ["convert", str(path), "--input-format", "text-document", "--to", "lm"]
+        + ["-o", str(tmp_path / "out.jsonl")],
+    )
+    assert result.exit_code == 1, result.output
+    assert f"{path}:2: a document of 94 bytes" in " ".join(result.output.split())
+    assert not (tmp_path / "out.jsonl").exists()
 
 
 def test_no_final_line_end_and_a_final_line_end(tmp_path):
@@ -212,6 +245,8 @@ SAMPLES = {
     "final newline": "one\ntwo\nthree\n",
     "paragraphs": "p1 l1\np1 l2\n\np2 l1\n\np3\n",
     "crlf": "a\r\nb\r\n\r\nc\r\n",
+    "old mac": "a\rb c\r\rd\r",
+    "mixed line ends": "a\r\nb\rc\n\rd\r\r\ne\r",
     "unicode": "日本語\nüber\n🙂 smile\n",
 }
 

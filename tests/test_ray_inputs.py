@@ -254,7 +254,11 @@ def test_cli_ray_on_bad_lines_skip_as_local(tmp_path):
     assert "6 rows in, 1 rejected, 5 converted -> 5 rows out; 2 bad lines skipped" in got.output
     assert "1 rejected row and 2 bad lines -> " in got.output
     skipped = [json.loads(x) for x in rejects["ray"].splitlines() if '"read"' in x]
-    assert [(r["line"], r["stage"]) for r in skipped] == [(2, "read"), (4, "read")]
+    assert [(r["line"], r["file"], r["stage"]) for r in skipped] == [
+        (2, str(src / "train-00000-of-00002.jsonl"), "read"),
+        (4, str(src / "train-00001-of-00002.jsonl"), "read"),
+    ]
+    assert f"skipped ({src / 'train-00000-of-00002.jsonl'}:2: " in got.output
 
     results, _, _ = _both(src, tmp_path, "--to", "preference")
     assert results["local"].exit_code == results["ray"].exit_code == 1

@@ -7,10 +7,10 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
-from trlprep.converters.common import MAX_ROWS_SHOWN, merge_row_warnings, rows_text
 from typer.testing import CliRunner
 
 from trlprep.cli import app
+from trlprep.converters.common import MAX_ROWS_SHOWN, merge_row_warnings, rows_text
 
 
 @given(
@@ -82,3 +82,35 @@ def test_pairing_warnings_of_buckets_of_prompts_sum_up():
     lonely = said(1, 1, "line 7", 1, 0)
     assert merge_pairing_warnings([nothing + lonely], paired=True) == [lonely]
     assert merge_pairing_warnings([nothing + lonely]) == [nothing + lonely]
+
+
+def test_a_batch_run_again_without_refused_rows_warns_once(tmp_path):
+    # line 6's empty completion fails the output check after pairing, so the batch is
+    # paired again without it: only that run's no-partner warning is said (line 7 unpaired)
+    rows = [
+        ("a", "x", True),
+        ("a", "y", False),
+        ("b", "z", True),
+        (None, "w", False),
+        ("a", "q", True),
+        ("d", "", True),
+        ("d", "r", False),
+    ]
+    src = tmp_path / "u.jsonl"
+    src.write_text(
+        "".join(json.dumps({"prompt": p, "completion": c, "label": k}) + "\n" for p, c, k in rows)
+    )
+    out = tmp_path / "o.jsonl"
+    args = ["convert", str(src), "--to", "preference", "--on-error", "skip", "-o", str(out)]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    said = [x for x in r.output.splitlines() if "no partner" in x]
+    assert said == [
+        "warning: 3 rows found no partner with the opposite label and the same prompt "
+        "(2 true, 1 false; lines 3, 5, 7) and were left out; 2 prompts have completions "
+        "of one label only (1 only true, 1 only false)"
+    ]
+    assert "7 rows in, 2 rejected, 5 converted -> 1 row out" in r.output
+    assert [json.loads(x) for x in out.read_text().splitlines()] == [
+        {"prompt": "a", "chosen": "x", "rejected": "y"}
+    ]

@@ -397,6 +397,30 @@ def test_bad_lines_of_several_files_each_count_and_name_their_file(tmp_path):
     assert len(rows_of(out)) == 2
 
 
+def test_bad_lines_of_several_files_name_their_file_as_rejected_rows_do(tmp_path):
+    """A skipped line of one of several files has its `file` in the rejects file and reads
+    `file:line` in the counts line, as a row rejected later does."""
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "0.jsonl").write_text(json.dumps(ROWS[0]) + "\n")
+    (d / "1.jsonl").write_text(
+        json.dumps(ROWS[1]) + '\n{"prompt": \n{"prompt": "q", "completion": null}\n'
+    )
+    out = tmp_path / "out.jsonl"
+    res = run("convert", d, "--to", "lm", "-o", out, "--on-bad-lines", "skip", "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert f"1 bad line skipped ({d / '1.jsonl'}:2: invalid JSON" in said
+    assert f"(e.g. {d / '1.jsonl'}:3)" in said
+    assert "line /" not in said
+    rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["file"], r["stage"]) for r in rejects] == [
+        (3, str(d / "1.jsonl"), "read"),
+        (2, str(d / "1.jsonl"), "read"),
+    ]
+    assert [list(r) for r in rejects] == [["row", "line", "file", "stage", "reason", "record"]] * 2
+
+
 def test_several_splits_into_one_shard_folder(tmp_path):
     datasets = pytest.importorskip("datasets")
     train = pa.table({"text": [f"t{i}" for i in range(5)]})

@@ -1,10 +1,13 @@
 """Errors a user can cause, each with the exit code the CLI returns for it; `warn_user`: a
-warning named at the user's line."""
+warning named at the user's line; `holding_warnings`: those of an attempt that may be redone."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import threading
 import warnings
+from collections.abc import Iterator
 from typing import Any
 
 
@@ -124,6 +127,10 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
     """`warnings.warn` naming the caller's line outside trlprep (the user's code that called
     the public function), however deep in trlprep it is said (Python 3.12's
     `skip_file_prefixes` does this; trlprep runs on 3.10 too)."""
+    held = getattr(_held, "items", None)
+    if held is not None:
+        held.append((message, category))
+        return
     frames = []  # frames[i]: the frame at stacklevel i + 2 (1 is this function)
     frame = sys._getframe(1)
     while frame is not None:
@@ -137,3 +144,26 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
     if category is None or category is UserWarning:
         category = TrlprepWarning
     warnings.warn(message, category, stacklevel=i + 2)
+
+
+# per thread, not `catch_warnings`: that swaps process-wide state, and batches may run in threads
+_held = threading.local()
+
+
+@contextlib.contextmanager
+def holding_warnings() -> Iterator[list[tuple[str | Warning, type[Warning] | None]]]:
+    """Keep this thread's `warn_user` warnings in the list yielded instead of showing them
+    (an attempt that may be redone on fewer rows: only the kept attempt's are shown, with
+    `show_held`)."""
+    outer = getattr(_held, "items", None)
+    _held.items = []
+    try:
+        yield _held.items
+    finally:
+        _held.items = outer
+
+
+def show_held(held: list[tuple[str | Warning, type[Warning] | None]]) -> None:
+    """Show warnings kept by `holding_warnings` (held again by an enclosing hold)."""
+    for message, category in held:
+        warn_user(message, category)

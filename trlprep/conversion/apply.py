@@ -17,7 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.conversion.failures import Failure, split_missing  # noqa: F401 (re-exported)
-from trlprep.errors import ROW_ID, DataError, RowFailures, warn_user
+from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
 from trlprep.wording import plural
 
 if TYPE_CHECKING:
@@ -254,23 +254,29 @@ def apply_checked(
         step_counts: list[tuple[str, int, int]] = []
         reports: list[tuple[str, Any]] = []
         try:
-            out = apply_steps(
-                table, plan, options, offset, lines, counts=step_counts, source=source,
-                reports=reports,
-            )  # fmt: skip
-            check_output(out, plan, offset)
+            with holding_warnings() as held:  # a run redone on fewer rows says them again
+                out = apply_steps(
+                    table, plan, options, offset, lines, counts=step_counts, source=source,
+                    reports=reports,
+                )  # fmt: skip
+                check_output(out, plan, offset)
         except RowFailures as e:
             ids = np.asarray(getattr(e, "input_rows", e.rows), dtype=np.int64)
             ids, first = np.unique(ids, return_index=True)
             present = np.asarray(table.column(ROW_ID).to_numpy(), np.int64)
             keep = ~np.isin(present, ids)
             if not len(ids) or keep.all():
+                show_held(held)
                 raise  # no row to set aside: the stage's own error stands
             failures.append(Failure(ids, e.stage, [e.reasons[i] for i in first], e.hint))
             table = table.filter(pa.array(keep))
             if lines is not None:
                 lines = np.asarray(lines)[keep]
             continue
+        except Exception:
+            show_held(held)  # what led to the error
+            raise
+        show_held(held)
         if counts is not None:
             counts.extend(step_counts)
         merge_reports(plan, reports)

@@ -140,7 +140,7 @@ class Ledger:
 
     def finish(self) -> None:
         """Write the rejected rows still waiting, then the skipped bad lines (stage `read`,
-        no row index)."""
+        no row index; each one's `file` too, as rejected rows, for an input of several files)."""
         self.hold = False
         self.settle()
         if not self.bad_lines or self.rejects is None:
@@ -149,18 +149,20 @@ class Ledger:
 
         lines = self.bad_lines.lines
         found = self.bad_lines.found
-        self.rejects.write(
-            pa.Table.from_arrays(
-                [
-                    pa.nulls(len(lines), pa.int64()),
-                    pa.array(lines, pa.int64()),
-                    pa.array(["read"] * len(lines)),
-                    pa.array([found[n][0] for n in lines]),
-                    pa.array([json.dumps(found[n][1], ensure_ascii=False) for n in lines]),
-                ],
-                schema=REJECTS_SCHEMA,
-            )
+        table = pa.Table.from_arrays(
+            [
+                pa.nulls(len(lines), pa.int64()),
+                pa.array(lines, pa.int64()),
+                pa.array(["read"] * len(lines)),
+                pa.array([found[n][0] for n in lines]),
+                pa.array([json.dumps(found[n][1], ensure_ascii=False) for n in lines]),
+            ],
+            schema=REJECTS_SCHEMA,
         )
+        files = [getattr(n, "file", None) for n in lines]  # io.inputfiles.FileLine
+        if self.shards is not None or any(f is not None for f in files):
+            table = table.add_column(2, "file", pa.array(files, pa.string()))
+        self.rejects.write(table)
 
     def notes(self) -> list[str]:
         """What reading changed (values read as text or as booleans with --coerce)."""

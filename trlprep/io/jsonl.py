@@ -88,11 +88,17 @@ class BadLines:
         return len(self.found)
 
     def summary(self, limit: int = 5) -> str:
-        """`2 bad lines skipped (line 3: invalid JSON ...; line 9: ...)`."""
-        shown = "; ".join(f"line {n}: {self.found[n][0]}" for n in self.lines[:limit])
+        """`2 bad lines skipped (line 3: invalid JSON ...; line 9: ...)`; lines of one of
+        several files as `data/1.jsonl:3`, as their rejected rows are named."""
+        shown = "; ".join(f"{_line_name(n)}: {self.found[n][0]}" for n in self.lines[:limit])
         more = " ..." if len(self) > limit else ""
         word = "line" if len(self) == 1 else "lines"
         return f"{len(self)} bad {word} skipped ({shown}{more})"
+
+
+def _line_name(line: int) -> str:
+    """`line 3`, or `data/1.jsonl:3` for a line of one of several files (`FileLine`)."""
+    return str(line) if getattr(line, "file", None) is not None else f"line {line}"
 
 
 def read_jsonl(path: str, bad: BadLines | None = None) -> Source:
@@ -134,9 +140,10 @@ def _stopped_before(bad: BadLines | None, path: str, line: int) -> bool:
     return stopped is not None and stopped.path == path and stopped.line < line
 
 
-def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
+def _line_chunks(path: str, chunk_bytes: int, lone_cr: bool = False) -> Iterator[bytes]:
     """The file's bytes in chunks of whole lines. An unterminated last line (a download cut
-    short) is one more line of the last chunk, never a chunk of its own."""
+    short) is one more line of the last chunk, never a chunk of its own. `lone_cr`: a `\r`
+    not followed by `\n` ends a line too (plain text), so a chunk may end after one."""
     held, rest, start = b"", b"", True
     with open_stream(path) as f:
         while True:
@@ -151,6 +158,8 @@ def _line_chunks(path: str, chunk_bytes: int) -> Iterator[bytes]:
                 return
             buf = rest + data
             cut = buf.rfind(b"\n")
+            if lone_cr:  # a `\r` as the last byte may be the first of a `\r\n`: not cut there
+                cut = max(cut, buf.rfind(b"\r", 0, len(buf) - 1))
             if cut < 0:
                 rest = buf
                 continue

@@ -3,8 +3,9 @@
 As `datasets.load_dataset("text", ...)`, rows go into one `text` column, by one of three
 samplings (the input format names it): `text` one row per line, `text-paragraph` one row
 per paragraph (lines between blank lines, joined with "\\n"), `text-document` the whole
-file as one row. Line ends are `\\n` or `\\r\\n` (read as `\\n`; a lone `\\r` is text); a
-last line without a line end is a line. Blank lines (empty, or spaces and tabs only) are
+file as one row. Line ends are `\\n`, `\\r\\n` and a lone `\\r` (old Mac files), all read
+as `\\n`, as Python's universal newlines that `datasets` reads with; a last line without
+a line end is a line. Blank lines (empty, or spaces and tabs only) are
 no rows: they are counted (`stats`), so every line is accounted for. Each row keeps the
 file line where it starts. Bytes are cut into rows with numpy on the newline offsets and
 Arrow string arrays over the chunk's buffer (no Python per line); only a chunk that is not
@@ -21,11 +22,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.errors import DataError
 from trlprep.io.jsonl import CHUNK_BYTES, BadLineError, BadLines, _line_chunks, _stopped_before
 from trlprep.io.sources import Batch, Source
 
 SAMPLINGS = {"text": "line", "text-paragraph": "paragraph", "text-document": "document"}
 SCHEMA = pa.schema([pa.field("text", pa.string())])
+MAX_TEXT_BYTES = 2**31 - 1  # the text of one batch's `string` column (int32 offsets)
 _SPACES = " \t\r\n\f\v"  # what a blank line may hold
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[list(_SPACES.encode())] = True
@@ -99,7 +102,7 @@ def text_chunks(
     ends (paragraphs: after blank lines), each row with its first file line."""
     sample_by = SAMPLINGS[fmt]
     found = TextStats(sample_by=sample_by)
-    chunks = _line_chunks(path, chunk_bytes or CHUNK_BYTES)
+    chunks = _line_chunks(path, chunk_bytes or CHUNK_BYTES, lone_cr=True)
     if sample_by == "document":
         chunks = iter([b"".join(chunks)])
     elif sample_by == "paragraph":
@@ -118,7 +121,8 @@ def text_chunks(
             starts, stops, blank = _whole(starts, stops, blank)
         rows = np.flatnonzero(~blank)
         if len(rows):
-            texts = _texts(chunk, starts[rows], stops[rows])
+            _check_size(path, sample_by, starts[rows], stops[rows], rows + first_line)
+            texts = _texts(chunk, starts[rows], stops[rows], sample_by != "line")
             batch = pa.RecordBatch.from_arrays([texts], schema=SCHEMA)
             if not offset and sample_by == "line":
                 found.json_lines = _json_objects(texts)
@@ -133,16 +137,42 @@ def text_chunks(
         _STATS[key] = found
 
 
+def _check_size(path: str, sample_by: str, starts, stops, lines) -> None:
+    """A DataError where the rows of a chunk hold more text than a `string` column can (a
+    document over 2 GiB, or a line or paragraph as long): named by its largest row."""
+    sizes = stops - starts
+    if int(sizes.sum()) <= MAX_TEXT_BYTES:
+        return
+    big = int(np.argmax(sizes))
+    other = {
+        "document": "read it by paragraphs or lines (--input-format text-paragraph or text)",
+        "paragraph": "read it by lines (--input-format text)",
+        "line": "break the line",
+    }[sample_by]
+    raise DataError(
+        f"a {sample_by} of {int(sizes[big]):,} bytes is more text than a text column holds "
+        f"({MAX_TEXT_BYTES:,} bytes, Arrow's string limit)",
+        path=path,
+        line=int(lines[big]),
+        hint=f"{other}, or split the file into smaller files",
+    )
+
+
 def _lines(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(start, stop, blank) of every line of `chunk` (stop before its `\\n` / `\\r\\n`)."""
+    """(start, stop, blank) of every line of `chunk` (stop before its `\\n`, `\\r\\n` or `\\r`)."""
     raw = np.frombuffer(chunk, dtype=np.uint8)
-    ends = np.flatnonzero(raw == 10)
+    if b"\r" in chunk:  # the last byte of each line end, and where the line end starts
+        lone = raw == 13
+        lone[:-1] &= raw[1:] != 10
+        ends = np.flatnonzero((raw == 10) | lone)
+        crlf = (raw[ends] == 10) & (raw[np.maximum(ends - 1, 0)] == 13) & (ends > 0)
+        cut = ends - crlf
+    else:
+        ends = cut = np.flatnonzero(raw == 10)
     starts = np.concatenate(([0], ends + 1)).astype(np.int64)
-    stops = np.concatenate((ends, [len(raw)])).astype(np.int64)
-    if len(raw) == 0 or raw[-1] == 10:  # no line after the last line end
+    stops = np.concatenate((cut, [len(raw)])).astype(np.int64)
+    if len(raw) == 0 or raw[-1] in (10, 13):  # no line after the last line end
         starts, stops = starts[:-1], stops[:-1]
-    cr = (stops > starts) & (raw[np.maximum(stops - 1, 0)] == 13) if len(raw) else stops > 0
-    stops = stops - cr
     blank = stops == starts
     # a line that starts with a space may be blank: only those are looked at whole (a
     # cumulative count over every byte would cost 8 bytes of memory per byte)
@@ -200,11 +230,13 @@ def _spans(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
     return pc.take(spans, pa.array(np.arange(0, len(offsets) - 1, 2)))
 
 
-def _texts(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
-    """The rows' strings chunk[start:stop], `\r\n` inside them read as `\n`."""
+def _texts(chunk: bytes, starts: np.ndarray, stops: np.ndarray, joined: bool) -> pa.Array:
+    """The rows' strings chunk[start:stop]; `joined` (rows of several lines): `\r\n` and
+    `\r` inside them read as `\n`."""
     texts = _spans(chunk, starts, stops)
-    if b"\r\n" in chunk:  # paragraphs' inner line ends as `\n` (lines lost theirs)
+    if joined and b"\r" in chunk:  # a row of one line holds no line end
         texts = pc.replace_substring(texts, "\r\n", "\n")
+        texts = pc.replace_substring(texts, "\r", "\n")
     return texts.cast(pa.string())
 
 
