@@ -7,10 +7,10 @@ import json
 
 from hypothesis import given
 from hypothesis import strategies as st
+from trlprep.converters.common import MAX_ROWS_SHOWN, merge_row_warnings, rows_text
 from typer.testing import CliRunner
 
 from trlprep.cli import app
-from trlprep.converters.common import MAX_ROWS_SHOWN, merge_row_warnings, rows_text
 
 
 @given(
