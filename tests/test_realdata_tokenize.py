@@ -32,9 +32,9 @@ def kto_runs(tmp_path_factory):
 def test_kto_rows_cut_away_stop_the_run_naming_the_row(kto_runs):
     tmp, stop, _ = kto_runs
     assert stop.exit_code == 1, stop.output
-    # row 1's prompt (its first user turn and Qwen's default system turn) is 3,378 tokens
+    # row 1's (line 15) prompt (its first user turn and Qwen's default system turn): 3,378 tokens
     assert (
-        "row 1: tokenize: the completion is cut away by --max-length 512 "
+        "kto_en_demo.json:15: tokenize: the completion is cut away by --max-length 512 "
         "(prompt is 3,378 tokens) (16 more rows fail)"
     ) in stop.output
     assert "--truncation keep_end" in stop.output
@@ -63,7 +63,7 @@ def test_sharegpt_prompt_completion_with_a_short_max_length_refuses_every_row(tm
     args = ("convert", FASTCHAT, "--from", "sharegpt", "--to", "pc", "--chat-template", "qwen2.5")
     r = run(*args, "--tokenize", "--tokenizer", MODEL, "--max-length", 40, "-o", out)
     assert r.exit_code == 1, r.output
-    assert "row 0: tokenize: the completion is cut away by --max-length 40" in r.output
+    assert "json:2: tokenize: the completion is cut away by --max-length 40" in r.output
     assert "(149 more rows fail)" in r.output and not out.exists()
     # keep_end keeps each prompt's end: every row still has a completion to train on
     r = run(*args, "--tokenize", "--tokenizer", MODEL, "--max-length", 120,
@@ -94,7 +94,8 @@ def test_glaive_with_chatml_says_it_cannot_render_tool_call_turns(tmp_path):
             tmp_path / "c.jsonl")  # fmt: skip
     assert r.exit_code == 1
     assert (
-        "row 0: chat template: messages: chatml cannot render tool-call turns: message 3 holds "
+        "glaive_toolcall_en_demo.json:2: chat template: messages: chatml cannot render "
+        "tool-call turns: message 3 holds "
         "tool calls and no content (chatml raised: 'dict object' has no attribute 'content') "
         "(25 more rows fail)"
     ) in r.output

@@ -40,8 +40,7 @@ class Render:
     report: Any = None  # templates.TemplateReport, merged over batches
     token_report: Any = None  # templates.TokenizeReport, merged over batches
     token_record: dict[str, Any] | None = None  # the options the ids are cut with (tokenrecord)
-    # the tokenizer as the user named it, recorded where it was loaded from another path
-    # (Ray's workers load it by its absolute path); None: the path or id it was loaded from
+    # the tokenizer as the user named it where Ray's workers load it by absolute path
     tokenizer_name: str | None = None
 
     @property
@@ -265,16 +264,15 @@ def make_plan(
     try:
         r = route(src, dst, guide_only=guide_only, fmt=det.format)
     except UsageError as e:
+        advice = None
         if src.name == "prompt-only":  # a column beside the prompt may hold its answer
             from trlprep.detection.layouthint import answer_advice_of
 
             advice = answer_advice_of(det)
-            if advice is not None:
-                e.hint = f"{advice}; {e.hint}" if e.hint else advice
-        if src.name == "prompt-completion":  # a column beside it may hold its label
+        elif src.name == "prompt-completion":  # a column beside it may hold its label
             advice = next((n for n in det.notes if "`--map label=" in n), None)
-            if advice is not None:
-                e.hint = f"{advice}; {e.hint}" if e.hint else advice
+        if advice is not None:
+            e.hint = f"{advice}; {e.hint}" if e.hint else advice
         raise
     opts = options or ConvertOptions()
     if det.format is Format.STANDARD:
