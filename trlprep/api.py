@@ -195,6 +195,7 @@ def validate(
     allow_empty: bool = False,
     on_bad_lines: str = "error",
     from_: str | None = None,
+    coerce: bool = False,
     **import_options: Any,
 ) -> Report | dict[str, Report]:
     """Validate a dataset row by row against its type and format; returns a `Report`.
@@ -209,14 +210,17 @@ def validate(
     `on_bad_lines="skip"`. `from_` names a public layout (`"sharegpt"`, ...): the rows are
     imported from it first, as `convert(..., from_=...)` and `train` import them, with the
     importer's options (`map=`, `neutral=`, ... as `convert` takes them); a row the import
-    refuses is an `import-failed` error.
+    refuses is an `import-failed` error. `coerce=True` checks the rows as `convert(...,
+    coerce=True)` reads them (labels of 0/1 and "true"/"false" as booleans, numbers among
+    text as text; the notes say how many values); a row it cannot read is an error.
     """
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.validation.validate import validate_path, validate_table
 
     opts: dict[str, Any] = dict(
-        type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map
-    )
+        type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
+        coerce=coerce,
+    )  # fmt: skip
     if from_ is not None or import_options:
         opts.update(_layout_options(from_, role_map, import_options))
 
