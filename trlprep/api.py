@@ -29,8 +29,17 @@ def detect(
     if isinstance(data, (str, os.PathLike)):
         det = detect_batches(iter_batches(data, split=split, input_format=input_format))
         det.notes[:0] = _split_notes(data, split, input_format)
+        det.notes += _text_notes(data, split, input_format)
         return det
     return map_splits(data, lambda d: detect_table(as_input(d).table), split)
+
+
+def _text_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
+    """A plain text input's `N lines read: R rows, B blank lines skipped` (read already)."""
+    from trlprep.io.plaintext import note_for
+
+    said = note_for(path, split, input_format)
+    return [said] if said else []
 
 
 def _split_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
@@ -104,7 +113,7 @@ def convert(
         with tools_from(parse_column_map(import_opts.get("map"))):  # `map={"tools": NAME}`
             inp = as_input(d, split=split)
         if isinstance(d, (str, os.PathLike)):
-            for note in _split_notes(d, split, None):
+            for note in _split_notes(d, split, None) + _text_notes(d, split, None):
                 warn_user(note, UserWarning)
         table, lines = inp.table, inp.source.lines
         name = layout or (layout_read_as(table) if from_ is None else None)
@@ -234,6 +243,7 @@ def validate(
             data, split=split, input_format=input_format, on_bad_lines=on_bad_lines, **opts
         )
         report.notes[:0] = _split_notes(data, split, input_format)
+        report.notes += _text_notes(data, split, input_format)
         return checked(report)
 
     def one(d: Any) -> Report:
