@@ -165,3 +165,23 @@ def test_property_validate_and_convert_agree(values):
     ]
     assert errors == sorted(rejected)
     assert report.valid == (not rejected)
+
+
+def test_from_layout_numbers_read_as_text_as_convert(tmp_path):
+    """Real Alpaca rows, one `output` a number (read as text) and one a list (refused):
+    validate --from alpaca --coerce errors on convert's rejected line, with its note."""
+    src = Path(__file__).parent / "realdata" / "alpaca_demo" / "alpaca_en_demo.json"
+    rows = json.loads(src.read_text(encoding="utf-8"))[:20]
+    rows[3]["output"], rows[5]["output"] = 42, ["x"]
+    path = _jsonl(tmp_path / "alpaca.jsonl", rows)
+    res = _run("validate", path, "--from", "alpaca", "--format", "json")
+    assert _error_lines(json.loads(res.output)) == [4, 6]  # without --coerce: both
+    res = _run("validate", path, "--from", "alpaca", "--coerce", "--format", "json")
+    report = json.loads(res.output)
+    out = tmp_path / "o.jsonl"
+    conv = _run("convert", path, "--from", "alpaca", "-o", str(out), "--coerce",
+                "--on-error", "skip")  # fmt: skip
+    assert conv.exit_code == 0, conv.output
+    assert _error_lines(report) == _rejected_lines(tmp_path / "o.rejects.jsonl") == [6]
+    said = "column 'output': 1 value of another kind (numbers, booleans) read as text (--coerce)"
+    assert said in report["notes"] and f"note: {said}" in conv.output
