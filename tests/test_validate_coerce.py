@@ -88,6 +88,14 @@ def test_whole_table_kto_demo_with_zero_one_labels(tmp_path):
     assert f"valid: {len(rows)} rows of unpaired-preference (conversational)" in res.output
     want = _run("validate", str(KTO), "--type", "unpaired-preference")
     assert want.exit_code == 0 and f"valid: {len(rows)} rows" in want.output
+    res = _run("validate", str(src))  # valid as language modeling: detect's advice said
+    assert res.exit_code == 0 and "language-modeling (conversational)" in res.output
+    assert "--coerce reads them as booleans and the rows as unpaired preference" in _flat(
+        res.output
+    )
+    res = _run("validate", str(src), "--coerce")
+    assert res.exit_code == 0 and "unpaired-preference (conversational)" in res.output
+    assert "holds no booleans" not in res.output
 
 
 def test_numbers_among_text_read_as_text(tmp_path):
