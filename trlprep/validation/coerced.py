@@ -105,16 +105,20 @@ def flag_read(sink: BatchSink, s: Settled) -> None:
         f.mask &= ~s.bad
         if not f.mask.any():
             del sink.flags[key]
+    idx = np.flatnonzero(s.bad)
+    coded = pa.array(s.reasons[idx], pa.string()).dictionary_encode()  # in first-row order
+    reasons = coded.dictionary.to_pylist()
+    at = coded.indices.to_numpy(zero_copy_only=False)
     groups: dict[tuple[str, str | None], list[int]] = {}
-    for i in np.flatnonzero(s.bad):
-        reason = s.reasons[i] or ""
-        rule = _RULE.search(reason)
-        column = _COLUMN.match(reason)
+    for k in range(len(reasons)):
+        rule, column = _RULE.search(reasons[k]), _COLUMN.match(reasons[k])
         key = (rule.group(1) if rule else "mixed-kind", column.group(1) if column else None)
-        groups.setdefault(key, []).append(int(i))
-    for (rule, column), rows in groups.items():
-        message, hint = _worded([s.reasons[i] for i in rows])
-        sink.flag(rule, column, np.asarray(rows, np.int64), message=message, hint=hint)
+        groups.setdefault(key, []).append(int(k))
+    for (rule, column), ks in groups.items():
+        message, hint = _worded([str(reasons[k]) for k in ks])
+        mask = np.zeros(len(s.bad), bool)
+        mask[idx[np.isin(at, ks)]] = True
+        sink.flag(rule, column, mask, message=message, hint=hint)
 
 
 def _worded(reasons: list[str]) -> tuple[str, str | None]:
