@@ -426,7 +426,9 @@ def test_mixed_kinds_name_the_users_column_line_and_skip(tmp_path):
         src.table, "map", ImportOptions.make(map="prompt=question,completion=answer", coerce=True)
     )
     assert coerced.table.column("completion")[1].as_py() == "3"
-    assert coerced.notes == ["column 'answer': numbers or booleans read as text (--coerce): 1"]
+    assert coerced.notes == [
+        "column 'answer': 1 value of another kind (numbers, booleans) read as text (--coerce)"
+    ]
 
 
 def test_mixed_kinds_alpaca_output_on_the_cli(tmp_path):

@@ -99,7 +99,9 @@ def test_convert_coerce_reads_zero_one_labels(tmp_path):
 def test_validate_hint_is_accurate(tmp_path):
     res = _run("validate", _jsonl(tmp_path / "kto01.jsonl", KTO01))
     assert res.exit_code == 1
-    assert "convert with `trlprep convert --coerce`" in _flat(res.output)
+    assert "`trlprep validate --coerce` checks the rows as `trlprep convert --coerce`" in _flat(
+        res.output
+    )
     bad = [{**KTO01[0], "label": 2}]
     res = _run("validate", _jsonl(tmp_path / "kto2.jsonl", bad))
     assert res.exit_code == 1
@@ -211,10 +213,9 @@ def _readable(v) -> bool:
 
 def test_train_data_coerce(tmp_path):
     """`train --coerce` reads the labels as convert does; without it the stop says to."""
-    from trlprep.trainers.data_table import to_training_table
-
     from trlprep.cli.train_cmd import _specs, parse_args
     from trlprep.errors import DataError
+    from trlprep.trainers.data_table import to_training_table
 
     assert parse_args(["--coerce"], _specs(None))["coerce"] is True
     rows = [*KTO01, {**KTO01[0], "label": "yes"}, {**KTO01[1], "label": "FALSE"}]

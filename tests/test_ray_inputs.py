@@ -578,3 +578,24 @@ def test_cli_ray_coerce_reads_labels_as_local(tmp_path):
         assert said and said == [
             m for m in _messages(got["local"].output) if "read as booleans" in m
         ]
+
+
+def test_cli_ray_validate_coerce_as_local(tmp_path):
+    """`validate --coerce --engine ray` gives the local report (errors on the rows convert
+    --coerce rejects, the note saying how many labels were read), plain and with --map."""
+    values = [1, 0, "TRUE", 2, False, "yes", "0", 1]
+    for column, args in (("label", ()), ("thumbs_up", ("--map", "label=thumbs_up"))):
+        rows = [{"prompt": f"p{i}", "completion": f"c{i}", column: v} for i, v in enumerate(values)]
+        src = _write(tmp_path, "jsonl", rows)
+        reports = [
+            CliRunner().invoke(
+                app, ["validate", str(src), *args, "--coerce", "--engine", e, "--format", "json"]
+            )
+            for e in ("local", "ray")
+        ]
+        assert reports[0].exit_code == reports[1].exit_code == 1, reports[1].output
+        got, want = json.loads(reports[1].output), json.loads(reports[0].output)
+        assert got == want
+        lines = sorted(x for i in got["issues"] if i["severity"] == "error" for x in i["lines"])
+        assert lines == [4, 6]
+        assert any("read as booleans (--coerce)" in n for n in got["notes"]), got["notes"]

@@ -97,9 +97,8 @@ def test_rows_equal_datasets_text_builder(tmp_path, sample_by):
 
 
 def test_python_api_and_the_trainers_data_step():
-    from trlprep.trainers.data_table import to_training_table
-
     import trlprep
+    from trlprep.trainers.data_table import to_training_table
 
     assert trlprep.convert(str(WIKI), to="lm").column("text").to_pylist() == LINES
     table, *_ = to_training_table(str(WIKI), ["language-modeling"], None, algo="sft")
@@ -126,3 +125,51 @@ def test_ray_reads_the_same_rows_and_lines(tmp_path):
         assert [r[LINE] for r in rows] == local.lines.tolist()
     if started:
         ray.shutdown()
+
+
+def _with_blank_lines(tmp_path):
+    """wiki_demo.txt with a blank line after every third article: 40 lines, 30 rows."""
+    out = tmp_path / "wiki_blank.txt"
+    text = "".join(x + "\n" + ("\n" if i % 3 == 2 else "") for i, x in enumerate(LINES))
+    out.write_text(text, encoding="utf-8")
+    return out
+
+
+NOTE = "40 lines read: 30 rows, 10 blank lines skipped"
+
+
+def test_report_says_the_blank_lines_skipped(tmp_path):
+    import json
+
+    src = _with_blank_lines(tmp_path)
+    result = run("report", src)
+    assert result.exit_code == 0, result.output
+    assert f"  note: {NOTE}" in result.output
+    result = run("report", src, "--format", "json")
+    assert json.loads(result.stdout)["report"]["notes"] == [NOTE]
+    result = run("report", src, "-o", tmp_path / "r.html")
+    assert result.exit_code == 0, result.output
+    assert f"note: {NOTE}</p>" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    result = run("report", WIKI, "--format", "json")  # no blank lines: said as 0
+    assert json.loads(result.stdout)["report"]["notes"] == [
+        "30 lines read: 30 rows, 0 blank lines skipped"
+    ]
+
+
+def test_python_api_says_the_blank_lines_skipped(tmp_path):
+    import warnings
+
+    import trlprep
+
+    src = _with_blank_lines(tmp_path)
+    assert NOTE in trlprep.detect(src).notes
+    assert NOTE in trlprep.validate(src).notes
+    assert trlprep.report(src).to_dict()["report"]["notes"] == [NOTE]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = trlprep.convert(src, to="language-modeling")
+    assert out.column("text").to_pylist() == LINES
+    assert [str(w.message) for w in caught if NOTE in str(w.message)] == [NOTE]
+    jsonl = tmp_path / "rows.jsonl"  # not plain text: no such note
+    jsonl.write_text('{"text": "a"}\n', encoding="utf-8")
+    assert not any("lines read" in n for n in trlprep.validate(jsonl).notes)

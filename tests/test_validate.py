@@ -397,8 +397,8 @@ def test_rules_have_kebab_case_ids_and_fix_hints():
 
 
 def test_label_hint_mentions_coerce():
-    # validate itself reads no labels as booleans: the hint names the command that does
-    fix = "convert with `trlprep convert --coerce`"
+    # without --coerce no label is read as a boolean: the hint says what --coerce does
+    fix = "`trlprep validate --coerce` checks the rows as `trlprep convert --coerce`"
     r = run([{"prompt": "a", "completion": "b", "label": 0}])
     assert fix in issue(r, "label-type").hint
     r = run([{"prompt": "a", "completion": "b", "label": "False"}])

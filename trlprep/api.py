@@ -29,8 +29,17 @@ def detect(
     if isinstance(data, (str, os.PathLike)):
         det = detect_batches(iter_batches(data, split=split, input_format=input_format))
         det.notes[:0] = _split_notes(data, split, input_format)
+        det.notes += _text_notes(data, split, input_format)
         return det
     return map_splits(data, lambda d: detect_table(as_input(d).table), split)
+
+
+def _text_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
+    """A plain text input's `N lines read: R rows, B blank lines skipped` (read already)."""
+    from trlprep.io.plaintext import note_for
+
+    said = note_for(path, split, input_format)
+    return [said] if said else []
 
 
 def _split_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
@@ -104,7 +113,7 @@ def convert(
         with tools_from(parse_column_map(import_opts.get("map"))):  # `map={"tools": NAME}`
             inp = as_input(d, split=split)
         if isinstance(d, (str, os.PathLike)):
-            for note in _split_notes(d, split, None):
+            for note in _split_notes(d, split, None) + _text_notes(d, split, None):
                 warn_user(note, UserWarning)
         table, lines = inp.table, inp.source.lines
         name = layout or (layout_read_as(table) if from_ is None else None)
@@ -195,6 +204,7 @@ def validate(
     allow_empty: bool = False,
     on_bad_lines: str = "error",
     from_: str | None = None,
+    coerce: bool = False,
     **import_options: Any,
 ) -> Report | dict[str, Report]:
     """Validate a dataset row by row against its type and format; returns a `Report`.
@@ -209,14 +219,17 @@ def validate(
     `on_bad_lines="skip"`. `from_` names a public layout (`"sharegpt"`, ...): the rows are
     imported from it first, as `convert(..., from_=...)` and `train` import them, with the
     importer's options (`map=`, `neutral=`, ... as `convert` takes them); a row the import
-    refuses is an `import-failed` error.
+    refuses is an `import-failed` error. `coerce=True` checks the rows as `convert(...,
+    coerce=True)` reads them (labels of 0/1 and "true"/"false" as booleans, numbers among
+    text as text; the notes say how many values); a row it cannot read is an error.
     """
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.validation.validate import validate_path, validate_table
 
     opts: dict[str, Any] = dict(
-        type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map
-    )
+        type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
+        coerce=coerce,
+    )  # fmt: skip
     if from_ is not None or import_options:
         opts.update(_layout_options(from_, role_map, import_options))
 
@@ -230,6 +243,7 @@ def validate(
             data, split=split, input_format=input_format, on_bad_lines=on_bad_lines, **opts
         )
         report.notes[:0] = _split_notes(data, split, input_format)
+        report.notes += _text_notes(data, split, input_format)
         return checked(report)
 
     def one(d: Any) -> Report:

@@ -71,6 +71,8 @@ def detect_command(
         det.notes.append(text_note)
     if as_json:
         more = shards_dict(shards) if shards is not None else {}
+        if layout is not None:  # the `layout:` line's advice
+            more["layout_hint"] = layout_advice(path, layout)
         out.print_json(json.dumps({**det.to_dict(), **_as_converted(det), **more}))
     else:
         print_detection(det, path)
@@ -79,13 +81,17 @@ def detect_command(
         if shards is not None:
             out.print(f"total: {total_line(shards)}", markup=False)
         if layout is not None:
-            out.print(
-                f"layout: {layout} (a public layout: import it with `trlprep import "
-                f"{path} --from {layout} -o OUT`, or `trlprep convert ... --from {layout}`)",
-                markup=False,
-            )
+            out.print(f"layout: {layout} ({layout_advice(path, layout)})", markup=False)
     if (det.problems or det.type is None) and not empty and det.layout_landing is None:
         raise typer.Exit(1)
+
+
+def layout_advice(path: str, layout: str) -> str:
+    """How to import a public layout `detect` found (its text line, its JSON `layout_hint`)."""
+    return (
+        f"a public layout: import it with `trlprep import {path} --from {layout} -o OUT`, "
+        f"or `trlprep convert ... --from {layout}`"
+    )
 
 
 def _detect_skipping(path: str, split: str | None, input_format: str | None, bad) -> Detection:

@@ -284,7 +284,7 @@ def validate_ray(
 
                 report = validate_imported(ds, layout, import_options, **kwargs)
             else:
-                report = engine.validate(ds, **kwargs)
+                report = engine.validate(ds, **kwargs)  # `coerce` among kwargs
     except BadLineError:
         # the rows before the broken line are checked as locally (the error path only)
         from trlprep.io.shards import inputs

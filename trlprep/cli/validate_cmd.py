@@ -77,6 +77,7 @@ def validate_command(
     margin: bool = opt.MARGIN,
     neutral: str = opt.NEUTRAL,
     keep_empty_turns: bool = opt.KEEP_EMPTY_TURNS,
+    coerce: bool = opt.COERCE,
 ) -> None:
     """Validate every row of a dataset: exit 0 when valid, 1 when not, 2 on usage/IO errors."""
     from trlprep.io.shards import inputs
@@ -115,6 +116,7 @@ def validate_command(
             split=split,
             input_format=input_format,
             on_bad_lines=on_bad_lines,
+            coerce=coerce,
             **layout,
         )
     from trlprep.io.plaintext import note_for

@@ -268,6 +268,12 @@ def measure(
         _import_examples(collector.data, stats)
     where = where_of(collector.data)
     figures = build(collector.data, max_length, truncation, where)
+    notes = []
+    if isinstance(data, (str, os.PathLike)):
+        from trlprep.io.plaintext import note_for
+
+        said = note_for(data, split, input_format)  # plain text: blank lines are no rows
+        notes = [said] if said else []
     header = {
         "path": path,
         "split": split,
@@ -282,6 +288,7 @@ def measure(
         "max_length": max_length,
         "truncation": truncation,
         "layout": layout,
+        "notes": notes,  # how the input was read (a text file's lines), as convert says it
     }
     out = {"report": header, **figures, "validation": val}
     out["summary"] = summary(out, max_length)

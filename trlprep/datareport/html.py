@@ -153,6 +153,8 @@ def _overview(r: dict[str, Any]) -> str:
     html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
     for ex in rows["rejected_examples"]:
         html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
+    for note in h.get("notes", []):  # how the input was read (a text file's blank lines)
+        html += f"<p class=muted>note: {escape(note)}</p>"
     return html
 
 

@@ -100,6 +100,11 @@ def report_splits(data: Any, names: list[str], options: dict[str, Any]) -> DataR
         "extra_columns": sorted(
             {c for r in reports.values() for c in r.data["report"]["extra_columns"]}
         ),
+        "notes": [
+            f"{name}: {note}"
+            for name, r in reports.items()
+            for note in r.data["report"].get("notes", [])
+        ],
     }
     out: dict[str, Any] = {"report": header, **figures, "validation": _validation(reports)}
     top = summary(out, max_length)

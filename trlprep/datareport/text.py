@@ -45,6 +45,8 @@ def _render_one(r: dict[str, Any]) -> str:
     ]
     if h.get("layout"):
         out.append(f"  read as the {h['layout']} layout, as `trlprep convert` reads it")
+    for note in h.get("notes", []):
+        out.append(f"  note: {note}")
     if h.get("measured_as") and h["measured_as"] != h["type"]:
         out.append(f"  measured as {h['measured_as']}, as trainers read it (prompt extracted)")
     if h["extra_columns"]:

@@ -63,6 +63,8 @@ class Problem:
         d = {"code": self.code, "message": self.message, "count": self.count, "rows": self.rows}
         if self.lines is not None:
             d["lines"] = self.lines
+        if self.hint is not None:  # as `detect` prints it under the problem
+            d["hint"] = self.hint
         return d
 
 

@@ -334,7 +334,8 @@ class Importer:
         conv = self.convert(table, opts, bad)
         notes = (
             [
-                f"column {name!r}: numbers or booleans read as text (--coerce): {count:,}"
+                f"column {name!r}: {plural(count, 'value')} of another kind (numbers, "
+                "booleans) read as text (--coerce)"
                 for name, count in settled.coerced.items()
             ]
             + [

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from trlprep.validation.report import Report
 
 
-def detect(ds: ray.data.Dataset) -> Detection:
+def detect(ds: ray.data.Dataset, coerce: bool = False) -> Detection:
     """Detect the type, format and modality of a Ray dataset, checking every row (the
-    blocks stream through the driver, one at a time)."""
+    blocks stream through the driver, one at a time); `coerce`: the rows as `convert
+    --coerce` reads them (`trlprep.validation.coerced`)."""
     from trlprep.detection.detect import detect_batches
     from trlprep.io.jsonext import at_entry
     from trlprep.io.readers import Batch
@@ -34,16 +35,22 @@ def detect(ds: ray.data.Dataset) -> Detection:
             if LINE in b.column_names and b.num_rows and not b.column(LINE).null_count:
                 lines = np.asarray(b.column(LINE).to_numpy(), np.int64)
             b = b.drop_columns([c for c in (ROW_ID, LINE) if c in b.column_names])
+            if coerce:
+                from trlprep.validation.coerced import settle_batch
+
+                b = settle_batch(b).table
             yield Batch(b, offset, lines)
             offset += b.num_rows
 
     return detect_batches(batches())
 
 
-def _check_block(block: Any, plan: Any, duplicates: bool) -> tuple:
-    """Run every row rule on one block: (rows, its flags, row hashes, columns, seen)."""
+def _check_block(block: Any, plan: Any, duplicates: bool, coerce: bool = False) -> tuple:
+    """Run every row rule on one block: (rows, its flags, row hashes, columns, seen,
+    unhashable, lines, the values read with `coerce`)."""
     from trlprep.io.jsonext import at_entry
     from trlprep.validation.checks.common import BatchSink
+    from trlprep.validation.coerced import Coerced, flag_read
     from trlprep.validation.dupes import column_hashes, row_hash
     from trlprep.validation.validate import check_batch
 
@@ -52,12 +59,18 @@ def _check_block(block: Any, plan: Any, duplicates: bool) -> tuple:
     if LINE in t.column_names and t.num_rows and not t.column(LINE).null_count:
         lines = np.asarray(t.column(LINE).to_numpy(), np.int64)
     t = t.drop_columns([c for c in (ROW_ID, LINE) if c in t.column_names])
+    names = list(t.column_names)
     sink = BatchSink(t.num_rows)
+    coerced = Coerced()
+    settled = coerced.settle(t) if coerce and t.num_rows else None
+    t = settled.table if settled is not None else t
     hashes = column_hashes(t) if duplicates and t.num_rows else None
     seen = check_batch(t, plan, sink, hashes) if plan is not None and t.num_rows else set()
+    if settled is not None:
+        flag_read(sink, settled)
     rows = row_hash(hashes) if hashes is not None else None
     unhashable = hashes is None and t.num_rows > 0
-    return t.num_rows, sink, rows, list(t.column_names), seen, unhashable, lines
+    return t.num_rows, sink, rows, names, seen, unhashable, lines, coerced
 
 
 def validate(
@@ -69,25 +82,31 @@ def validate(
     max_errors: int = 10,
     role_map: str | dict[str, str] | None = None,
     allow_empty: bool = False,
+    coerce: bool = False,
 ) -> Report:
     """Validate every row of a Ray dataset: one task per block, the blocks' flagged rows
-    merged into one `Report` with global row numbers (as `trlprep.validate`)."""
+    merged into one `Report` with global row numbers (as `trlprep.validate`); `coerce`:
+    each block read first as `convert --coerce` reads it."""
+    from trlprep.validation.coerced import Coerced
     from trlprep.validation.collect import Collector
     from trlprep.validation.dupes import DuplicateFinder
     from trlprep.validation.report import Report
     from trlprep.validation.validate import _report_duplicates, _required, make_plan
 
     ray = _ray()
-    det = detect(ds) if type is None or format is None else None
+    det = detect(ds, coerce) if type is None or format is None else None
     plan, notes = make_plan(det, type, format, role_map)
     check = ray.remote(_check_block)
     blocks = _blocks(ds)
-    results = ray.get([check.remote(ref, plan, True) for ref, _, _ in blocks])
+    results = ray.get([check.remote(ref, plan, True, coerce) for ref, _, _ in blocks])
+    coerced = Coerced()
     col = Collector(max_errors)
     finder: DuplicateFinder | None = DuplicateFinder()
     columns: dict[str, None] = {}
     for (_, offset, _), result in zip(blocks, results, strict=True):
-        n, sink, hashes, names, seen, unhashable, lines = result
+        n, sink, hashes, names, seen, unhashable, lines, read = result
+        coerced.text.update(read.text)
+        coerced.booleans.update(read.booleans)
         col.num_rows += n
         columns.update(dict.fromkeys(names))
         if not n:
@@ -99,7 +118,7 @@ def validate(
             finder.add(hashes, lines)
         col.line_oriented = col.line_oriented or lines is not None
         col.add_sink(sink, offset, lines)
-    notes = notes + col.media_notes()
+    notes = notes + coerced.notes() + col.media_notes()
     if finder is not None:
         _report_duplicates(finder, col)
     else:
@@ -130,14 +149,18 @@ def validate_imported(
     import_options: Any = None,
     *,
     max_errors: int = 10,
+    coerce: bool = False,
     **kwargs: Any,
 ) -> Report:
     """`ds` (numbered) imported from the public `layout` block by block, then validated, as
     `trlprep.validation.imported` does locally: refused rows are `import-failed` errors,
-    every issue names the input's rows and lines."""
+    every issue names the input's rows and lines; `coerce`: imported as `convert --from
+    LAYOUT --coerce` imports it (the values read said in the notes)."""
     from collections import Counter
 
+    from trlprep.ray import notes as worker_notes
     from trlprep.ray.conversion import import_layout
+    from trlprep.validation.coerced import Coerced, coerced_options
     from trlprep.validation.imported import (
         import_issues,
         imported_note,
@@ -146,7 +169,10 @@ def validate_imported(
     )
 
     ray = _ray()
-    imported = import_layout(ds, layout, import_options, collect=True).materialize()
+    book = worker_notes.notebook() if coerce else None
+    opts = coerced_options(import_options, coerce)
+    imported = import_layout(ds, layout, opts, coerce=coerce, collect=True, notes=book)
+    imported = imported.materialize()
     rows = imported.map_batches(_accepted, batch_format="pyarrow").materialize()
     keep = max(max_errors, 1)  # as the local import keeps (`trlprep.validation.imported`)
     # the refused rows counted by reason on the workers: only the counts and the first
@@ -170,6 +196,12 @@ def validate_imported(
     stats.rejected = sum(stats.reasons.values())
     say_none_imported(report, stats)
     report.notes.insert(0, imported_note(layout, stats))
+    if book is not None:
+        found = worker_notes.take(book)
+        from trlprep.importers.base import mapped_labels
+
+        said = Coerced(found.coerced, found.booleans).notes(mapped_labels(opts)) + found.notes
+        report.notes += [n for n in said if n not in report.notes]
     report.issues[:0] = import_issues(stats, layout, max_errors)
     return report
 

@@ -90,6 +90,10 @@ def make_plan(
         notes.append("a conversational prompt for stepwise supervision is beyond the TRL guide")
     if det is not None:
         notes.extend(p.message for p in det.problems if p.code == "ambiguous-prompt")
+        # detect's advice for labels of 0/1 (a KTO `label` beside messages, a thumbs_up
+        # column beside prompt-completion): the rows are valid as they are, and --coerce
+        # would check them as another type
+        notes.extend(n for n in det.notes if "--coerce" in n)
     if reading is not None and fmt is not Format.CONVERSATIONAL:
         reading = None  # standard text has no turns to read
     return Plan(dtype, fmt, roles, reading), notes

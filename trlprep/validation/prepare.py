@@ -37,9 +37,9 @@ _WANT_TEXT = {
     ValueKind.INTS: "lists of integers",
 }
 _COERCE_HINT = (
-    "store booleans (true/false), or convert with `trlprep convert --coerce` (also `import`, "
-    "`train`; "
-    'Python: coerce=True), which reads 0/1 and "true"/"false" as booleans'
+    'store booleans (true/false), or pass --coerce, which reads 0/1 and "true"/"false" as '
+    "booleans: `trlprep validate --coerce` checks the rows as `trlprep convert --coerce` "
+    "converts them (also import, train; Python: coerce=True)"
 )
 _NO_COERCE_HINT = (
     'store booleans (true/false); `--coerce` reads only 0/1 and "true"/"false" as booleans'

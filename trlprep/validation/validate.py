@@ -122,9 +122,14 @@ def validate_batches(
     path: str | None = None,
     notes: list[str] | None = None,
     duplicates: bool = True,
+    coerce: bool = False,
 ) -> Report:
-    """Validate streamed batches against `plan` (None: the type is unknown)."""
+    """Validate streamed batches against `plan` (None: the type is unknown); `coerce`:
+    each batch read first as `convert --coerce` reads it (`trlprep.validation.coerced`)."""
+    from trlprep.validation.coerced import Coerced, flag_read
+
     col = Collector(max_errors)
+    coerced = Coerced() if coerce else None
     finder = DuplicateFinder() if duplicates else None
     columns: dict[str, None] = {}
     for b in batches:
@@ -135,16 +140,20 @@ def validate_batches(
         if n == 0:
             continue
         sink = BatchSink(n)
-        hashes = column_hashes(b.data) if finder is not None else None
+        settled = coerced.settle(b.data) if coerced is not None else None
+        data = settled.table if settled is not None else b.data
+        hashes = column_hashes(data) if finder is not None else None
         if plan is not None:
-            col.seen_columns |= check_batch(b.data, plan, sink, hashes)
+            col.seen_columns |= check_batch(data, plan, sink, hashes)
+        if settled is not None:
+            flag_read(sink, settled)
         if finder is not None:
             if hashes is None:
                 finder = None
             else:
                 finder.add(row_hash(hashes), b.lines)
         col.add_sink(sink, b.offset, b.lines)
-    notes = list(notes or []) + col.media_notes()
+    notes = list(notes or []) + (coerced.notes() if coerced else []) + col.media_notes()
     if finder is not None:
         _report_duplicates(finder, col)
     elif duplicates:
@@ -215,18 +224,26 @@ def validate_table(
     batch_rows: int = 65_536,
     layout: str | None = None,
     import_options: Any = None,
+    coerce: bool = False,
 ) -> Report:
     """Validate an in-memory Arrow table (checked in slices of `batch_rows`); `layout`: its
-    rows imported from that public layout first (`trlprep.validation.imported`)."""
+    rows imported from that public layout first (`trlprep.validation.imported`); `coerce`:
+    read as `convert --coerce` reads it (`trlprep.validation.coerced`)."""
     if layout is not None:
+        from trlprep.validation.coerced import coerced_options
         from trlprep.validation.imported import validate_imported
 
+        opts = coerced_options(import_options, coerce)
         return validate_imported(
-            lambda: iter([Batch(table, 0, lines)]), layout, import_options, path=path,
+            lambda: iter([Batch(table, 0, lines)]), layout, opts, path=path,
             type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
             one_schema=True,
         )  # fmt: skip
-    det = detect_table(table, lines) if _needs_detection(type, format) else None
+    det = None
+    if _needs_detection(type, format):
+        from trlprep.validation.coerced import settle_batch
+
+        det = detect_table(settle_batch(table).table if coerce else table, lines)
     plan, notes = make_plan(det, type, format, role_map)
     batches = []
     n = table.num_rows
@@ -235,8 +252,9 @@ def validate_table(
         part_lines = lines[off : off + batch_rows] if lines is not None else None
         batches.append(Batch(part, off, part_lines))
     return validate_batches(
-        batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes
-    )
+        batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes,
+        coerce=coerce,
+    )  # fmt: skip
 
 
 def validate_path(
@@ -252,13 +270,15 @@ def validate_path(
     on_bad_lines: str = "error",
     layout: str | None = None,
     import_options: Any = None,
+    coerce: bool = False,
 ) -> Report:
     """Validate a file, folder or Hub id; JSONL and Parquet are streamed in record batches.
 
     A JSONL line that holds no JSON object is an `invalid-line` error in the report:
     reading stops there, or (`on_bad_lines="skip"`) goes on and every such line is listed.
     `layout` (a public layout, `trlprep.validation.imported`): the rows are imported from
-    it with `import_options` and checked as the type they land on.
+    it with `import_options` and checked as the type they land on. `coerce`: the rows are
+    read as `convert --coerce` reads them (`trlprep.validation.coerced`).
     """
     path = path if isinstance(path, str) else str(path)  # a trlprep.io.shards.Inputs stays one
     if on_bad_lines not in ("error", "skip"):
@@ -267,6 +287,7 @@ def validate_path(
     bad = BadLines(stop=on_bad_lines != "skip")
     if layout is not None:
         from trlprep.io.jsontext import tools_from
+        from trlprep.validation.coerced import coerced_options
         from trlprep.validation.imported import validate_imported
 
         def read_raw() -> Iterator[Batch]:
@@ -279,13 +300,14 @@ def validate_path(
         except Exception:  # a Hub id, say: read_raw says what is wrong
             one_schema = False
         with tools_from(getattr(import_options, "map", None)):  # `--map tools=NAME`
+            opts = coerced_options(import_options, coerce)
             report = validate_imported(
-                read_raw, layout, import_options, path=path, type=type, format=format,
+                read_raw, layout, opts, path=path, type=type, format=format,
                 strict=strict, max_errors=max_errors, role_map=role_map, one_schema=one_schema,
             )  # fmt: skip
     else:
         report = _validate_path(
-            path, type, format, strict, max_errors, role_map, split, input_format, bad
+            path, type, format, strict, max_errors, role_map, split, input_format, bad, coerce
         )
     from trlprep.io.shards import note_shards
 
@@ -317,7 +339,9 @@ def validate_path(
     return report
 
 
-def _validate_path(path, type, format, strict, max_errors, role_map, split, input_format, bad):
+def _validate_path(
+    path, type, format, strict, max_errors, role_map, split, input_format, bad, coerce
+):
     from trlprep.io.shards import Inputs, input_files
 
     files = input_files(path, split, input_format)  # a folder, a glob, several paths
@@ -334,13 +358,14 @@ def _validate_path(path, type, format, strict, max_errors, role_map, split, inpu
             max_errors=max_errors,
             role_map=role_map,
             path=path,
+            coerce=coerce,
         )
     batches: Iterable[Batch] = iter_batches(
         path, input_format=fmt, dictionaries=True, bad_lines=bad
     )
     det = None
     if _needs_detection(type, format):
-        det, batches = _detect_streamed(path, fmt, batches, bad)
+        det, batches = _detect_streamed(path, fmt, batches, bad, coerce)
     plan, notes = make_plan(det, type, format, role_map)
     return validate_batches(
         batches,
@@ -349,6 +374,7 @@ def _validate_path(path, type, format, strict, max_errors, role_map, split, inpu
         max_errors=max_errors,
         path=path,
         notes=notes,
+        coerce=coerce,
     )
 
 
@@ -364,7 +390,11 @@ def head_decides(det: Detection, head: Batch) -> bool:
 
 
 def _detect_streamed(
-    path: str, fmt: str, batches: Iterator[Batch], bad: BadLines | None = None
+    path: str,
+    fmt: str,
+    batches: Iterator[Batch],
+    bad: BadLines | None = None,
+    coerce: bool = False,
 ) -> tuple[Detection, Iterable[Batch]]:
     """Detect, then give back batches to validate: one read where the first batch decides.
 
@@ -372,16 +402,22 @@ def _detect_streamed(
     that can hold values holds some there, the rest cannot change the type or format:
     detection on that batch equals detection on all and the file is read once. Otherwise
     (and for JSONL, whose chunks may differ) every row is detected first, then re-read.
+    `coerce`: detected on the rows as `convert --coerce` reads them.
     """
+    from trlprep.validation.coerced import settled_batches
+
+    read = settled_batches if coerce else iter
     if fmt == "parquet":
         head = next(batches, None)
         if head is None:
             return detect_batches([]), []
-        det = detect_batches([head])
-        if head_decides(det, head):
+        det = detect_batches(read([head]))
+        if head_decides(det, next(read([head]))):
             return det, itertools.chain([head], batches)
     return (
-        detect_batches(iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad)),
+        detect_batches(
+            read(iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad))
+        ),
         iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad),
     )
 
