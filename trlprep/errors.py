@@ -3,9 +3,14 @@ warning named at the user's line."""
 
 from __future__ import annotations
 
+import functools
 import sys
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class TrlprepError(Exception):
@@ -114,3 +119,32 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
     while frame is not None and _in_package(frame):
         frame, level = frame.f_back, level + 1
     warnings.warn(message, category, stacklevel=level)
+
+
+def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
+    """`func` (a public Python API function) with the TrlprepErrors it raises said in the
+    API's words: the CLI flags in their message and hint become keyword arguments
+    (`trlprep.wording.python_words`); the CLI, calling the same code unwrapped, keeps its own."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TrlprepError as e:
+            _in_python_words(e, func)
+            raise
+
+    return wrapper
+
+
+def _in_python_words(e: TrlprepError, func: Callable) -> None:
+    """`e`'s message and hint with CLI flags said as keyword arguments (once: an API function
+    calling another one leaves the error as the inner one said it)."""
+    from trlprep.wording import python_words
+
+    if getattr(e, "said_in_python", False):
+        return
+    e.message = python_words(e.message, func) or e.message
+    e.hint = python_words(e.hint, func)
+    e.args = (e.message, *e.args[1:])
+    e.said_in_python = True
