@@ -11,11 +11,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
+from trlprep.errors import DataError, UsageError  # noqa: E402
 from trlprep.trainers.checkpoint import clear_previous_run  # noqa: E402
 from trlprep.trainers.config import TrainConfig  # noqa: E402
 from trlprep.trainers.data import prepare  # noqa: E402
-
-from trlprep.errors import DataError, UsageError  # noqa: E402
 
 
 def _turns(user: str, answer: str) -> str:
@@ -110,9 +109,9 @@ def test_a_stopped_conversion_after_an_import_names_the_files_line(hh_file, tmp_
         ("use --map a=b or --from hh", "trained; use --data-map a=b or --data-from hh;"),
         ("nothing was written; see --label-merge, --separator", "--label-merge, --separator are"),
         (  # what skipping does, in train's words (it said "to write the other rows")
-            "nothing was written; fix it, or pass --on-error skip (Python: on_error='skip') to "
+            "nothing was written; fix it, or pass --on-error skip to "
             "write the other rows and set these aside in a rejects file",
-            "skip') to train on the other rows and list these in data.rejects.jsonl",
+            "--on-error skip to train on the other rows and list these in data.rejects.jsonl",
         ),
     ],
 )
@@ -129,6 +128,7 @@ def test_on_error_takes_stop_or_skip():
 
 def test_a_run_writes_the_list_and_overwrite_removes_it(hh_file, tmp_path):
     from train_support import save_tiny_model
+
     from trlprep.trainers import train
 
     model = save_tiny_model(tmp_path / "model")
@@ -150,6 +150,7 @@ def test_train_takes_the_importers_options_and_its_hints_say_so(tmp_path):
     """`--keep-empty-turns` (which the HH import's refusal recommends) reads the empty-answer
     transcript as a prompt for GRPO; bad values are refused with the config."""
     from train_support import make_tokenizer
+
     from trlprep.trainers.data_table import _train_hint
 
     cfg = TrainConfig(algo="grpo", model="m", data="d", output_dir="o", keep_empty_turns=True)
@@ -175,6 +176,7 @@ def test_eval_data_has_a_layout_of_its_own(hh_file, tmp_path):
     from types import SimpleNamespace
 
     from train_support import make_tokenizer
+
     from trlprep.trainers.algorithms import get_algorithm
     from trlprep.trainers.setup import prepare_data
 
@@ -200,6 +202,7 @@ def test_a_row_with_a_null_chosen_is_left_out_and_listed(tmp_path):
     """`train --on-error skip` on preference rows, one with `"chosen": null`: it trains on
     the others and lists that row (it used to stop with 'the data is not uniform')."""
     from train_support import save_tiny_model
+
     from trlprep.trainers import train
 
     rows = [{"prompt": f"Q{i}?", "chosen": f" yes {i}", "rejected": f" no {i}"} for i in range(4)]

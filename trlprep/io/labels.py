@@ -28,7 +28,7 @@ PREVIEW = 40
 READ_AS = '0/1 and "true"/"false"'
 COERCE_LABELS_HINT = (  # where a command stops on labels that are no booleans
     'labels of 0/1 or "true"/"false": `--coerce` reads them as booleans (trlprep convert, '
-    "import, train; Python: coerce=True); `trlprep validate` lists every problem"
+    "import, train); `trlprep validate` lists every problem"
 )
 
 

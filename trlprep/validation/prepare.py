@@ -38,8 +38,7 @@ _WANT_TEXT = {
 }
 _COERCE_HINT = (
     "store booleans (true/false), or convert with `trlprep convert --coerce` (also `import`, "
-    "`train`; "
-    'Python: coerce=True), which reads 0/1 and "true"/"false" as booleans'
+    '`train`), which reads 0/1 and "true"/"false" as booleans'
 )
 _NO_COERCE_HINT = (
     'store booleans (true/false); `--coerce` reads only 0/1 and "true"/"false" as booleans'
