@@ -1,5 +1,5 @@
 """Counts and articles in words: `1 row`, `2 rows`, `1,000 steps`, `an array` (every message
-uses these)."""
+uses these); CLI flags said as the Python API's keyword arguments (`python_words`)."""
 
 from __future__ import annotations
 
