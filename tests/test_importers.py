@@ -646,7 +646,7 @@ def test_import_dataset_skip_warns_with_the_count():
     assert out.num_rows == 2
     with pytest.raises(DataError):
         import_dataset(str(FIX / "sharegpt_bad.jsonl"), "sharegpt")
-    with pytest.raises(UsageError, match="on-error"):
+    with pytest.raises(UsageError, match="unknown on_error 'ignore'"):  # Python's words
         import_dataset(str(FIX / "hh.jsonl"), "hh", on_error="ignore")
     with pytest.raises(UsageError, match="unknown import option"):
         import_dataset(str(FIX / "hh.jsonl"), "hh", pairs="x")

@@ -213,9 +213,10 @@ def _readable(v) -> bool:
 
 def test_train_data_coerce(tmp_path):
     """`train --coerce` reads the labels as convert does; without it the stop says to."""
+    from trlprep.trainers.data_table import to_training_table
+
     from trlprep.cli.train_cmd import _specs, parse_args
     from trlprep.errors import DataError
-    from trlprep.trainers.data_table import to_training_table
 
     assert parse_args(["--coerce"], _specs(None))["coerce"] is True
     rows = [*KTO01, {**KTO01[0], "label": "yes"}, {**KTO01[1], "label": "FALSE"}]

@@ -97,8 +97,9 @@ def test_rows_equal_datasets_text_builder(tmp_path, sample_by):
 
 
 def test_python_api_and_the_trainers_data_step():
-    import trlprep
     from trlprep.trainers.data_table import to_training_table
+
+    import trlprep
 
     assert trlprep.convert(str(WIKI), to="lm").column("text").to_pylist() == LINES
     table, *_ = to_training_table(str(WIKI), ["language-modeling"], None, algo="sft")

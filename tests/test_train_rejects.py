@@ -110,9 +110,9 @@ def test_a_stopped_conversion_after_an_import_names_the_files_line(hh_file, tmp_
         ("use --map a=b or --from hh", "trained; use --data-map a=b or --data-from hh;"),
         ("nothing was written; see --label-merge, --separator", "--label-merge, --separator are"),
         (  # what skipping does, in train's words (it said "to write the other rows")
-            "nothing was written; fix it, or pass --on-error skip (Python: on_error='skip') to "
+            "nothing was written; fix it, or pass --on-error skip to "
             "write the other rows and set these aside in a rejects file",
-            "skip') to train on the other rows and list these in data.rejects.jsonl",
+            "--on-error skip to train on the other rows and list these in data.rejects.jsonl",
         ),
     ],
 )

@@ -2,7 +2,8 @@
 
 The public names below load on first use (`import trlprep` imports no data library), and
 importing a submodule never replaces a public function: `trlprep.convert`, `trlprep.detect`
-and `trlprep.validate` stay the API functions whatever has been imported.
+and `trlprep.validate` stay the API functions whatever has been imported. The errors the
+public functions raise name keyword arguments (`on_error='skip'`) where the CLI's name flags.
 """
 
 from __future__ import annotations
@@ -120,6 +121,10 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'trlprep' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
+    if isinstance(value, types.FunctionType):  # errors said with keywords, not CLI flags
+        from trlprep.errors import speaks_python
+
+        value = speaks_python(value)
     globals()[name] = value
     return value
 

@@ -64,6 +64,7 @@ def convert(
     max_length: int | None = None,
     truncation: str = "keep_start",
     split: str | None = None,
+    input_format: str | None = None,
     guide_only: bool = False,
     on_error: str = "stop",
     coerce: bool = False,
@@ -88,7 +89,8 @@ def convert(
     .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
     result to standard text after the route, with `tools` and `template_kwargs`;
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
-    split, or only its split `split` (that split's Dataset comes back).
+    split, or only its split `split` (that split's Dataset comes back). `input_format`
+    reads a path as that format (`"jsonl"`, ...) whatever its name.
     """
     from trlprep.conversion.apply import convert_table, settle_table
     from trlprep.conversion.convert import make_plan, make_render
@@ -111,9 +113,9 @@ def convert(
         from trlprep.io.jsontext import tools_from
 
         with tools_from(parse_column_map(import_opts.get("map"))):  # `map={"tools": NAME}`
-            inp = as_input(d, split=split)
+            inp = as_input(d, split=split, input_format=input_format)
         if isinstance(d, (str, os.PathLike)):
-            for note in _split_notes(d, split, None) + _text_notes(d, split, None):
+            for note in _split_notes(d, split, input_format) + _text_notes(d, split, input_format):
                 warn_user(note, UserWarning)
         table, lines = inp.table, inp.source.lines
         name = layout or (layout_read_as(table) if from_ is None else None)

@@ -4,11 +4,15 @@ warning named at the user's line; `holding_warnings`: those of an attempt that m
 from __future__ import annotations
 
 import contextlib
+import functools
 import sys
 import threading
 import warnings
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Callable, Iterator
+from typing import Any, ParamSpec, TypeVar
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class TrlprepWarning(UserWarning):
@@ -167,3 +171,32 @@ def show_held(held: list[tuple[str | Warning, type[Warning] | None]]) -> None:
     """Show warnings kept by `holding_warnings` (held again by an enclosing hold)."""
     for message, category in held:
         warn_user(message, category)
+
+
+def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
+    """`func` (a public Python API function) with the TrlprepErrors it raises said in the
+    API's words: the CLI flags in their message and hint become keyword arguments
+    (`trlprep.wording.python_words`); the CLI, calling the same code unwrapped, keeps its own."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except TrlprepError as e:
+            _in_python_words(e, func)
+            raise
+
+    return wrapper
+
+
+def _in_python_words(e: TrlprepError, func: Callable) -> None:
+    """`e`'s message and hint with CLI flags said as keyword arguments (once: an API function
+    calling another one leaves the error as the inner one said it)."""
+    from trlprep.wording import python_words
+
+    if getattr(e, "said_in_python", False):
+        return
+    e.message = python_words(e.message, func) or e.message
+    e.hint = python_words(e.hint, func)
+    e.args = (e.message, *e.args[1:])
+    e.said_in_python = True

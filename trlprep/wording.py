@@ -1,7 +1,12 @@
 """Counts and articles in words: `1 row`, `2 rows`, `1,000 steps`, `an array` (every message
-uses these)."""
+uses these); CLI flags said as the Python API's keyword arguments (`python_words`)."""
 
 from __future__ import annotations
+
+import importlib
+import inspect
+import re
+from collections.abc import Callable
 
 IRREGULAR = {"was": "were", "is": "are", "has": "have", "this": "these", "entry": "entries"}
 
@@ -26,3 +31,271 @@ def article(word: str) -> str:
     bare = word.lstrip("'\"`").lower()
     an = bare[:1] in ("a", "e", "i", "o", "u") and not bare.startswith(_AS_CONSONANT)
     return f"{'an' if an else 'a'} {word}"
+
+
+# ---------------------------------------------------------------- CLI flags in Python's words
+
+# What a flag's value looks like in a message, and how the keyword argument says it:
+# BOOL takes none (`--coerce` -> `coerce=True`); CHOICE one of the listed words; NAME a type or
+# layout name; PAIRS `a=b,c=d` (a dict); NUMBER digits; SOURCE a path, Hub id or file name.
+BOOL, CHOICE, NAME, PAIRS, NUMBER, SOURCE = "bool", "choice", "name", "pairs", "number", "source"
+
+# CLI flag -> (keyword argument of the Python API, kind, words a CHOICE takes). A flag the API
+# has no keyword for (`--rejects`, `--engine`, `-o`) is left as it is;
+# `tests/test_api_hints.py` checks every keyword against the API functions' signatures.
+FLAG_KEYWORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "map": ("map", PAIRS, ()),
+    "role-map": ("role_map", PAIRS, ()),
+    "map-role": ("role_map", PAIRS, ()),
+    "template-kwarg": ("template_kwargs", PAIRS, ()),
+    "from": ("from_", NAME, ()),
+    "to": ("to", NAME, ()),
+    "type": ("type", NAME, ()),
+    "data-format": ("format", CHOICE, ("standard", "conversational")),
+    "conversational": ("conversational", BOOL, ()),
+    "coerce": ("coerce", BOOL, ()),
+    "overwrite": ("overwrite", BOOL, ()),
+    "allow-empty": ("allow_empty", BOOL, ()),
+    "keep-empty-turns": ("keep_empty_turns", BOOL, ()),
+    "tokenize": ("tokenize", BOOL, ()),
+    "strict": ("strict", BOOL, ()),
+    "guide-only": ("guide_only", BOOL, ()),
+    "margin": ("margin", BOOL, ()),
+    "validate": ("validate", BOOL, ()),
+    "on-error": ("on_error", CHOICE, ("stop", "skip")),
+    "on-bad-lines": ("on_bad_lines", CHOICE, ("error", "skip")),
+    "truncation": ("truncation", CHOICE, ("keep_start", "keep_end")),
+    "order": ("order", CHOICE, ("interleaved", "blocks")),
+    "split-mode": ("split_mode", CHOICE, ("word", "char")),
+    "no-prompt": ("no_prompt", CHOICE, ("error", "warn", "drop")),
+    "split-turns": ("split_turns", CHOICE, ("last", "all")),
+    "label-merge": ("label_merge", CHOICE, ("all", "any", "last", "first-false-truncates")),
+    "neutral": ("neutral", CHOICE, ("negative", "positive", "drop")),
+    "pairing": ("pairing", CHOICE, ("best-vs-rest", "best-vs-worst", "all-pairs")),
+    "prompt-style": ("prompt_style", CHOICE, ("alpaca", "plain")),
+    "input-format": (
+        "input_format",
+        CHOICE,
+        (
+            "jsonl",
+            "json",
+            "parquet",
+            "csv",
+            "arrow",
+            "text",
+            "text-paragraph",
+            "text-document",
+            "disk",
+            "hub",
+        ),
+    ),  # fmt: skip
+    "output-format": ("output_format", CHOICE, ("parquet", "jsonl", "arrow", "disk")),
+    "max-length": ("max_length", NUMBER, ()),
+    "threshold": ("threshold", NUMBER, ()),
+    "num-proc": ("num_proc", NUMBER, ()),
+    "max-errors": ("max_errors", NUMBER, ()),
+    "examples": ("examples", NUMBER, ()),
+    "chat-template": ("chat_template", SOURCE, ()),
+    "tokenizer": ("tokenizer", SOURCE, ()),
+    "split": ("split", SOURCE, ()),
+    "separator": ("separator", SOURCE, ()),
+    "step-separator": ("step_separator", SOURCE, ()),
+}
+
+# the commands whose Python function a message can name instead: (as said, module, name)
+COMMAND_FUNCTIONS = {
+    "convert": ("trlprep.convert", "trlprep.api", "convert"),
+    "validate": ("trlprep.validate", "trlprep.api", "validate"),
+    "detect": ("trlprep.detect", "trlprep.api", "detect"),
+    "report": ("trlprep.report", "trlprep.datareport.build", "report"),
+    "import": ("trlprep.importers.import_dataset", "trlprep.importers.run", "import_dataset"),
+}
+REPORT = "trlprep.datareport.build.report"
+# functions whose keyword for a flag is named otherwise than FLAG_KEYWORDS says
+RENAMED = {
+    REPORT: {"from": "layout"},
+    "trlprep.importers.run.import_dataset": {"from": "layout"},
+}
+
+_PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*")  # FILE, LAYOUT, PATH_OR_ID, N
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: ([^\s`]+))?")
+_COMMAND = re.compile(
+    r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b((?: (?:DATA|-o OUT|--[^`)\n;]*?))*)"
+    r"(?=[`);\n]|$| and | to | with | \(|, )"
+)
+_TRAILING = "`),;:"
+# `--template-kwarg a=1 --template-kwarg b=2`: one dict, as the keyword takes them
+_REPEATED = re.compile(r"(--(map|role-map|template-kwarg) [^\s`]+?)[,)`;:]? --\2 ")
+
+
+def python_words(text: str | None, func: Callable | None = None) -> str | None:
+    """`text` (an error's message or hint written for the CLI) as the Python API says it:
+    each CLI flag that `func` (the public function that raised it) takes as a keyword
+    argument said as that keyword (`--on-error skip` -> `on_error='skip'`, `--map a=b` ->
+    `map={'a': 'b'}`), one only `trlprep.convert` takes as that call, and
+    `trlprep convert DATA ... -o OUT` as `OUT = trlprep.convert(DATA, ...)`; flags no API
+    function takes are left as they are. `func` None: every keyword of the table."""
+    if not text or "--" not in text and "trlprep " not in text:
+        return text
+    while _REPEATED.search(text):
+        text = _REPEATED.sub(r"\1,", text)
+    out, at = [], 0
+    for m in _COMMAND.finditer(text):
+        out += [_FLAG.sub(lambda f: _bare(f, func), text[at : m.start()]), _command(m)]
+        at = m.end()
+    return "".join(out) + _FLAG.sub(lambda f: _bare(f, func), text[at:])
+
+
+def _bare(m: re.Match, func: Callable | None) -> str:
+    """A flag in a sentence: the keyword `func` takes, else `trlprep.convert(..., kw)`."""
+    name, value = m.group(1), m.group(2)
+    said = _flag(name, value, func)
+    if said is not None:
+        return said[0] + said[1]
+    convert = _function("convert")
+    said = _flag(name, value, convert) if func is not None and func is not convert else None
+    if said is None:
+        return m.group(0)
+    return f"trlprep.convert(..., {said[0]}){said[1]}"
+
+
+def _command(m: re.Match) -> str:
+    """`trlprep convert DATA --to pc -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')`; the
+    command as it is when a flag of it has no keyword in its function."""
+    args = m.group(2)
+    out = " -o OUT" in args
+    args = args.replace(" -o OUT", "")
+    data = args.startswith(" DATA")
+    args = args[5:] if data else args
+    func = _function(m.group(1))
+    said = [_flag(name, value, func) for name, value in _FLAG.findall(args)]
+    if any(s is None or s[1].strip() for s in said):
+        return m.group(0)  # a flag the function does not take: only the CLI can do it
+    name = COMMAND_FUNCTIONS[m.group(1)][0]
+    if not data and not said:
+        return name
+    call = f"{name}({', '.join(['DATA' if data else '...', *(s[0] for s in said)])})"
+    return f"OUT = {call}" if out else call
+
+
+def _function(command: str) -> Callable:
+    module, name = COMMAND_FUNCTIONS[command][1:]
+    return getattr(importlib.import_module(module), name)
+
+
+def keyword_of(flag: str, func: Callable | None = None) -> str | None:
+    """The keyword argument of `func` (any API function: None) for `--flag`, or None."""
+    if flag not in FLAG_KEYWORDS:
+        return None
+    if func is None:
+        return FLAG_KEYWORDS[flag][0]
+    func = inspect.unwrap(func)
+    keyword = RENAMED.get(f"{func.__module__}.{func.__name__}", {}).get(flag)
+    keyword = keyword or FLAG_KEYWORDS[flag][0]
+    return keyword if keyword in api_keywords(func) else None
+
+
+def api_keywords(func: Callable) -> frozenset[str]:
+    """The keyword arguments `func` takes: its parameters, and the option names its
+    `**options` stand for (convert's, the importers')."""
+    func = inspect.unwrap(func)
+    params = inspect.signature(func).parameters.values()
+    names = {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        names |= _options_of(f"{func.__module__}.{func.__name__}")
+    return frozenset(names)
+
+
+def _options_of(qualname: str) -> set[str]:
+    """What the `**options` of the API function `qualname` take (none of another)."""
+    from dataclasses import fields
+
+    if qualname == "trlprep.importers.run.import_dataset":
+        from trlprep.importers import ImportOptions
+
+        return {f.name for f in fields(ImportOptions)}
+    if qualname not in ("trlprep.api.convert", "trlprep.api.validate", REPORT):
+        return set()
+    from trlprep.api import IMPORT_OPTIONS
+
+    if qualname != "trlprep.api.convert":
+        return set(IMPORT_OPTIONS)
+    from trlprep.converters.base import ConvertOptions
+
+    return set(IMPORT_OPTIONS) | {f.name for f in fields(ConvertOptions)}
+
+
+def _flag(name: str, value: str | None, func: Callable | None) -> tuple[str, str] | None:
+    """`--name value` as `func`'s keyword argument and what follows it (the value's trailing
+    punctuation, or the sentence's word when `value` is none of the flag's values); None
+    when `func` takes no keyword for it."""
+    keyword = keyword_of(name, func)
+    if keyword is None:
+        return None
+    _, kind, choices = FLAG_KEYWORDS[name]
+    flag_alone = f"{keyword}=True" if kind == BOOL else keyword
+    if not value:
+        return flag_alone, ""
+    bare = value.rstrip(_TRAILING)
+    if bare.endswith(".") and not bare.endswith("..."):
+        bare = bare[:-1]
+    said = None if kind == BOOL else _value(kind, bare, choices)
+    if said is None:  # the word after the flag is the sentence's, not the flag's value
+        return flag_alone, f" {value}"
+    return f"{keyword}={said}", value[len(bare) :]
+
+
+def _value(kind: str, value: str, choices: tuple[str, ...]) -> str | None:
+    """How the keyword argument says `value`, None when it is no value of that kind."""
+    if _PLACEHOLDER.fullmatch(value) or value == "...":
+        return value
+    if kind == CHOICE:
+        parts = value.split("|")
+        return "|".join(map(repr, parts)) if all(p in choices for p in parts) else None
+    if kind == NUMBER:
+        return value if re.fullmatch(r"-?\d+(\.\d+)?", value) else None
+    if kind == NAME:
+        return repr(value) if _is_name(value) else None
+    if kind == PAIRS:
+        return _pairs(value)
+    if "/" in value or "." in value or value.startswith(("'", '"')):
+        return value if value.startswith(("'", '"')) else repr(value)
+    return None
+
+
+def _pairs(value: str) -> str | None:
+    """`a=b,c=d` as `{'a': 'b', 'c': 'd'}` (None: no `key=value` in it)."""
+    if "=" not in value:
+        return None
+    items = []
+    for item in value.split(","):
+        key, eq, val = item.partition("=")
+        if not eq:
+            items.append(item)  # `...`
+            continue
+        items.append(
+            f"{key!r}: {val if _PLACEHOLDER.fullmatch(val) or val == '...' else _literal(val)}"
+        )
+    return "{" + ", ".join(items) + "}"
+
+
+def _literal(value: str) -> str:
+    """A `key=value` value as Python writes it: booleans, numbers, quoted text, else a string."""
+    if value.lower() in ("true", "false"):
+        return value.capitalize()
+    if re.fullmatch(r"-?\d+", value) or value.startswith(("'", '"')):
+        return value
+    return repr(value)
+
+
+def _is_name(value: str) -> bool:
+    """Whether `value` names a dataset type or a public layout."""
+    from trlprep.errors import UsageError
+    from trlprep.importers import is_layout
+    from trlprep.registry import get_type
+
+    try:
+        get_type(value)
+    except UsageError:
+        return is_layout(value)
+    return True

@@ -215,10 +215,7 @@ class Ledger:
 
     @staticmethod
     def _stop_hint(stage_hint: str | None) -> str:
-        skip = (
-            "pass --on-error skip (Python: on_error='skip') to write the other rows and set "
-            "these aside in a rejects file"
-        )
+        skip = "pass --on-error skip to write the other rows and set these aside in a rejects file"
         if stage_hint and "--on-error" in stage_hint:
             return f"nothing was written; {stage_hint}"
         return f"nothing was written; {stage_hint or 'fix the rows'}, or {skip}"

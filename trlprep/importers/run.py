@@ -20,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import DataError, TrlprepWarning, UsageError, warn_user
+from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python, warn_user
 from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult, rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import REJECTS_SCHEMA
@@ -85,9 +85,8 @@ def reject_error(result: ImportResult, layout: str, path: str | None = None) -> 
         path=path,
         line=first["line"],
         row=first["row"] if first["line"] is None else None,
-        hint="fix the row, or pass --on-error skip (Python: on_error='skip') to import the "
-        "other rows and set such rows aside with their reasons"
-        + (f" ({more} more in this batch)" if more > 0 else ""),
+        hint="fix the row, or pass --on-error skip to import the other rows and set such "
+        "rows aside with their reasons" + (f" ({more} more in this batch)" if more > 0 else ""),
     )
 
 
@@ -185,6 +184,7 @@ def rejected_warning(result: ImportResult, layout: str) -> RejectedRowsWarning:
     return RejectedRowsWarning(message, result.rejects)
 
 
+@speaks_python
 def import_dataset(
     data: Any,
     layout: str,

@@ -266,7 +266,7 @@ def pick_split(data: Any, split: str | None) -> Any:
     or a split it lacks, is a UsageError listing them."""
     from trlprep.io.datasetfolders import pick_split as pick
 
-    return pick(data, split, "the DatasetDict", flag="split=NAME (--split NAME)")
+    return pick(data, split, "the DatasetDict", flag="split=NAME")
 
 
 def map_splits(data: Any, fn: Callable[[Any], Any], split: str | None = None) -> Any:

@@ -28,8 +28,7 @@ PREVIEW = 40
 READ_AS = '0/1 and "true"/"false"'
 COERCE_LABELS_HINT = (  # where a command stops on labels that are no booleans
     'labels of 0/1 or "true"/"false": `--coerce` reads them as booleans (trlprep convert, '
-    "import, train; Python: coerce=True); `trlprep validate --coerce` lists the rows it cannot "
-    "read"
+    "import, train); `trlprep validate --coerce` lists the rows it cannot read"
 )
 
 

@@ -39,7 +39,7 @@ _WANT_TEXT = {
 _COERCE_HINT = (
     'store booleans (true/false), or pass --coerce, which reads 0/1 and "true"/"false" as '
     "booleans: `trlprep validate --coerce` checks the rows as `trlprep convert --coerce` "
-    "converts them (also import, train; Python: coerce=True)"
+    "converts them (also import, train)"
 )
 _NO_COERCE_HINT = (
     'store booleans (true/false); `--coerce` reads only 0/1 and "true"/"false" as booleans'

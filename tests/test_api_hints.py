@@ -1,0 +1,310 @@
+"""The Python API's errors name keyword arguments (`on_error='skip'`) where the CLI's name
+flags (`--on-error skip`): the flag table checked against the API's signatures and the CLI's
+options, and real error cases said both ways."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+import warnings
+
+import pytest
+from realdata.support import HERE, run, sample
+
+import trlprep
+from trlprep.errors import TrlprepError
+from trlprep.wording import BOOL, CHOICE, FLAG_KEYWORDS, api_keywords, keyword_of, python_words
+
+HH = sample("hh_rlhf")
+SHAREGPT = sample("fastchat_dummy")
+HUMANEVAL = sample("humaneval")
+GSM8K = sample("gsm8k")
+BATCH = sample("openai_batch_requests")
+KTO = sample("kto_demo")
+V1_SFT = HERE / "llamafactory_v1" / "v1_sft_demo.first100.jsonl"
+
+# ---------------------------------------------------------------- the table and the signatures
+
+
+API = {
+    "convert": "trlprep.api",
+    "validate": "trlprep.api",
+    "detect": "trlprep.api",
+    "report": "trlprep.datareport.build",
+    "import_dataset": "trlprep.importers.run",
+    "write": "trlprep.io.writers",
+    "read": "trlprep.io.readers",
+    "apply_chat_template": "trlprep.compat.templates",
+}
+COMMANDS = {"convert": "convert", "validate": "validate", "detect": "detect", "report": "report"}
+COMMANDS["import"] = "import_dataset"
+
+
+def _api(name: str):
+    return getattr(importlib.import_module(API[name]), name)
+
+
+def test_api_keywords_read_the_signatures():
+    from trlprep.api import IMPORT_OPTIONS
+
+    assert {"from_", "on_error", "coerce", "map", "separator", "order"} <= api_keywords(
+        trlprep.convert
+    )
+    assert IMPORT_OPTIONS <= api_keywords(trlprep.validate)
+    assert "map" not in api_keywords(trlprep.detect)
+    assert keyword_of("from", trlprep.report) == "layout"
+    assert keyword_of("from", _api("import_dataset")) == "layout"
+    assert keyword_of("on-error", trlprep.apply_chat_template) is None
+
+
+def test_every_keyword_of_the_table_is_taken_by_an_api_function():
+    taken = {f: [n for n in API if keyword_of(f, _api(n))] for f in FLAG_KEYWORDS}
+    assert all(taken.values()), [f for f, names in taken.items() if not names]
+
+
+# CLI options whose Python function takes a keyword of the same name meant otherwise
+SAID_OTHERWISE = {"--tools": "a JSON file on the CLI, a list of tool schemas in Python"}
+# CLI options the command's Python function does not take (the flag stays in its errors)
+NOT_IN_PYTHON = {
+    ("convert", "--on-bad-lines"),
+    ("detect", "--on-bad-lines"),
+    ("detect", "--allow-empty"),
+    ("import", "--on-bad-lines"),
+    ("import", "--allow-empty"),
+}
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_each_cli_option_of_an_api_keyword_is_in_the_table(command):
+    import typer.main
+
+    from trlprep.cli import app
+
+    func = _api(COMMANDS[command])
+    takes = api_keywords(func) | api_keywords(trlprep.write)  # `-o OUT`: trlprep.write
+    click = typer.main.get_command(app).commands[command]
+    for param in click.params:
+        flag = next((o for o in param.opts if o.startswith("--")), None)
+        if flag is None or flag in SAID_OTHERWISE:
+            continue
+        if flag[2:] in FLAG_KEYWORDS:
+            said = keyword_of(flag[2:], func) or keyword_of(flag[2:], trlprep.write)
+            assert (said is None) == ((command, flag) in NOT_IN_PYTHON), (command, flag)
+        else:  # a flag left as it is must have no keyword of its name
+            assert param.name.rstrip("_") not in takes, (command, flag)
+
+
+def test_the_choices_are_the_code_s():
+    from trlprep.importers.base import NEUTRAL, PAIRINGS, PROMPT_STYLES
+    from trlprep.io.outputcheck import OUTPUT_FORMATS
+    from trlprep.io.readers import FORMATS
+
+    assert FLAG_KEYWORDS["pairing"][2] == PAIRINGS
+    assert FLAG_KEYWORDS["neutral"][2] == NEUTRAL
+    assert FLAG_KEYWORDS["prompt-style"][2] == PROMPT_STYLES
+    assert FLAG_KEYWORDS["input-format"][2] == FORMATS
+    assert FLAG_KEYWORDS["output-format"][2] == OUTPUT_FORMATS
+    assert all(kind != CHOICE or choices for _, kind, choices in FLAG_KEYWORDS.values())
+
+
+@pytest.mark.parametrize(
+    ("cli", "python"),
+    [
+        ("pass --on-error skip to", "pass on_error='skip' to"),
+        ("--map prompt=q,completion=a", "map={'prompt': 'q', 'completion': 'a'}"),
+        ("`--from LAYOUT`", "`from_=LAYOUT`"),
+        ("use --from sharegpt.", "use from_='sharegpt'."),
+        ("drop --from to use the detected type", "drop from_ to use the detected type"),
+        ("(--coerce)", "(coerce=True)"),
+        ("pass --separator to put", "pass separator to put"),
+        ("unknown --on-error 'x'", "unknown on_error 'x'"),
+        ("--tokenizer/--max-length need --tokenize", "tokenizer/max_length need tokenize=True"),
+        ("(--truncation keep_end)", "(truncation='keep_end')"),
+        ("--template-kwarg a=false --template-kwarg b='</s>'",
+         "template_kwargs={'a': False, 'b': '</s>'}"),
+        ("(e.g. --map a_orig=a,...)", "(e.g. map={'a_orig': 'a', ...})"),
+        ("(`trlprep convert --to prompt-only`)", "(`trlprep.convert(..., to='prompt-only')`)"),
+        ("`trlprep convert DATA --conversational -o OUT` and check OUT",
+         "`OUT = trlprep.convert(DATA, conversational=True)` and check OUT"),
+        ("`trlprep validate` lists every problem", "`trlprep.validate` lists every problem"),
+        ("pass --rejects FILE or --engine ray", "pass --rejects FILE or --engine ray"),
+        ("`trlprep convert DATA --rejects R.jsonl`", "`trlprep convert DATA --rejects R.jsonl`"),
+    ],
+)  # fmt: skip
+def test_flags_said_as_keywords(cli, python):
+    assert python_words(cli) == python
+
+
+def test_said_once():
+    said = python_words("pass --on-error skip, --map a=b and --from hh")
+    assert python_words(said) == said
+
+
+def test_every_flag_of_the_table_is_said_without_dashes():
+    for flag, (keyword, kind, choices) in FLAG_KEYWORDS.items():
+        value = {BOOL: "", CHOICE: " " + (choices[0] if choices else "")}.get(kind, " NAME")
+        said = python_words(f"pass --{flag}{value} here")
+        assert "--" not in said and keyword in said, (flag, said)
+
+
+# ---------------------------------------------------------------- real errors, both ways
+
+
+def _api_error(call) -> TrlprepError:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        with pytest.raises(TrlprepError) as info:
+            call()
+    return info.value
+
+
+def _no_flags(e: TrlprepError) -> str:
+    said = str(e)
+    assert not re.search(r"(?<![\w-])--[a-z]", said), said
+    return said
+
+
+@pytest.fixture
+def utf16(tmp_path):
+    path = tmp_path / "u16.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\n', encoding="utf-16")
+    return path
+
+
+@pytest.fixture
+def bad_line(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\nnot json\n')
+    return path
+
+
+@pytest.fixture
+def number_answer(tmp_path):
+    path = tmp_path / "num.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\n{"prompt": "c", "completion": 42}\n')
+    return path
+
+
+def test_hh_rows_with_empty_turns_name_on_error():
+    e = _api_error(lambda: trlprep.convert(HH, "preference", from_="hh"))
+    said = _no_flags(e)
+    assert e.line == 87 and "pass on_error='skip' to import the other rows" in e.hint
+    assert "keep_empty_turns=True keeps them for to='prompt-only'" in said
+    assert "Python:" not in said  # said once, not twice
+    cli = run("convert", HH, "--from", "hh", "--to", "preference", "-o", "unused.jsonl")
+    assert cli.exit_code == 1
+    assert "or pass --on-error skip to write the other rows" in cli.output
+    assert "--keep-empty-turns keeps them for --to prompt-only" in cli.output
+    assert "on_error=" not in cli.output and "keep_empty_turns=" not in cli.output
+
+
+def test_import_dataset_names_on_error():
+    from trlprep.importers import import_dataset
+
+    e = _api_error(lambda: import_dataset(HH, "hh"))
+    assert "on_error='skip'" in _no_flags(e)
+    assert "keep_empty_turns=True keeps them for trlprep.convert(..., to='prompt-only')" in str(e)
+
+
+def test_sharegpt_read_with_another_layout_names_map_and_from_():
+    e = _api_error(lambda: trlprep.convert(SHAREGPT, "pc", from_="alpaca"))
+    assert e.hint == "rename a column with map={'instruction': NAME}, or pick another from_"
+    _no_flags(e)
+
+
+def test_humaneval_needs_map_completion():
+    e = _api_error(lambda: trlprep.convert(HUMANEVAL, "pc"))
+    assert "pass `map={'completion': 'canonical_solution'}`" in e.hint
+    assert "trlprep.convert(DATA, map={'completion': 'canonical_solution'})" in e.hint
+    _no_flags(e)
+    cli = run("convert", HUMANEVAL, "--to", "pc", "-o", "unused.jsonl")
+    assert cli.exit_code == 2 and "--map completion=canonical_solution" in cli.output
+
+
+def test_gsm8k_needs_map_prompt_and_completion():
+    e = _api_error(lambda: trlprep.convert(GSM8K, "pc"))
+    assert "map={'prompt': 'question', 'completion': 'answer'}" in e.message
+    assert "from_=LAYOUT" in e.hint
+    _no_flags(e)
+
+
+def test_batch_requests_need_map_of_a_field():
+    e = _api_error(lambda: trlprep.convert(BATCH, "lm"))
+    assert "map={'messages': 'body.messages'}" in _no_flags(e)
+
+
+def test_utf16_file_says_no_flag(utf16):
+    for call in (lambda: trlprep.convert(utf16, "pc"), lambda: trlprep.validate(utf16)):
+        e = _api_error(call)
+        assert "UTF-16" in e.message and "iconv" in _no_flags(e)
+
+
+def test_existing_output_names_overwrite(tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("x")
+    table = trlprep.read(GSM8K).table
+    e = _api_error(lambda: trlprep.write(table, out))
+    assert e.hint == "pass overwrite=True to replace it"
+    cli = run("convert", KTO, "--to", "unpaired", "-o", out)
+    assert cli.exit_code == 2 and "--overwrite" in cli.output
+
+
+def test_a_bad_line_names_on_bad_lines_where_the_function_takes_it(bad_line):
+    report = trlprep.validate(bad_line)
+    assert [i.rule for i in report.issues] == ["invalid-line"]
+    e = _api_error(lambda: trlprep.read(bad_line))  # read() takes bad_lines=BadLines()
+    assert e.line == 2 and e.hint.endswith("or pass --on-bad-lines skip")
+    for call in (lambda: trlprep.convert(bad_line, "pc"), lambda: trlprep.detect(bad_line)):
+        e = _api_error(call)  # neither takes on_bad_lines: the flag stays as it is
+        assert e.line == 2 and e.hint.endswith("or pass --on-bad-lines skip")
+    cli = run("detect", bad_line)
+    assert "--on-bad-lines skip" in cli.output
+
+
+def test_a_number_among_text_names_coerce_and_on_error(number_answer):
+    e = _api_error(lambda: trlprep.convert(number_answer, "pc"))
+    said = _no_flags(e)
+    assert "pass coerce=True to read numbers as text" in said
+    assert "or pass on_error='skip' to write the other rows" in said
+    cli = run("convert", number_answer, "--to", "pc", "-o", number_answer.with_suffix(".o.jsonl"))
+    assert cli.exit_code == 1 and "--coerce" in cli.output and "--on-error skip" in cli.output
+
+
+def test_tokenize_without_tokenizer_names_tokenizer():
+    e = _api_error(lambda: trlprep.convert(KTO, "unpaired", tokenize=True))
+    assert (e.message, e.hint) == ("tokenize=True needs a tokenizer", "pass tokenizer=PATH_OR_ID")
+
+
+def test_a_chat_template_on_text_names_chat_template():
+    mapped = "prompt=question,completion=answer"
+    e = _api_error(lambda: trlprep.convert(GSM8K, "pc", map=mapped, chat_template="qwen2.5"))
+    assert e.hint == "drop chat_template"
+    _no_flags(e)
+
+
+def test_llamafactory_v1_rows_name_from_():
+    rows = [json.loads(line) for line in V1_SFT.read_text().splitlines()[:3]]
+    e = _api_error(lambda: trlprep.apply_chat_template(rows, "qwen2.5"))
+    assert e.hint == "import it with trlprep.convert(..., from_='llamafactory-v1')"
+
+
+def test_an_unnamed_input_format_names_input_format(tmp_path):
+    path = tmp_path / "data.dat"
+    path.write_text('{"prompt": "a", "completion": "b"}\n')
+    for call in (lambda: trlprep.detect(path), lambda: trlprep.convert(path, "lm")):
+        e = _api_error(call)
+        assert "input_format='jsonl'|'json'" in _no_flags(e)
+    out = trlprep.convert(path, "lm", input_format="jsonl")  # as the hint says
+    assert out.column_names == ["text"]
+
+
+def test_the_internal_functions_keep_the_cli_s_words():
+    from trlprep.api import convert
+
+    with pytest.raises(TrlprepError) as info:
+        convert(HUMANEVAL, "pc")
+    assert "--map completion=canonical_solution" in info.value.hint
+    assert trlprep.convert.__wrapped__ is convert
+    assert inspect.signature(trlprep.convert) == inspect.signature(convert)
