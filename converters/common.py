@@ -27,6 +27,7 @@ from trlprep.converters.base import ConversionWarning
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
 from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.registry import DatasetType, Format
+from trlprep.wording import noun
 
 # Side columns that describe a pair (chosen vs rejected) and mean nothing without one.
 PAIR_ONLY_COLUMNS: tuple[str, ...] = ("margin",)
@@ -50,11 +51,6 @@ def row_offset(offset: int) -> Iterator[None]:
 ROW_NAMER: ContextVar[Callable[[np.ndarray], str] | None] = ContextVar(
     "trlprep_row_namer", default=None
 )
-
-
-def verb(total: int, many: str, one: str) -> str:
-    """The verb agreeing with `rows_text` of `total` rows ("rows 3, 7 have" / "row 3 has")."""
-    return one if total == 1 else many
 
 
 def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str:
@@ -192,7 +188,7 @@ def no_nulls(col: pa.ChunkedArray | pa.Array, name: str, *, items: bool = False)
     if col.null_count:
         bad = np.flatnonzero(~valid_mask(col))
         raise DataError(
-            f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} {verb(len(bad), 'hold', 'holds')} null",
+            f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} {noun(len(bad), 'holds', 'hold')} null",
             column=name,
             hint="drop or fill these rows first (`trlprep validate` lists them)",
         )
@@ -203,7 +199,7 @@ def no_nulls(col: pa.ChunkedArray | pa.Array, name: str, *, items: bool = False)
             bad = np.unique(parents[~valid_mask(flat)])
             raise DataError(
                 f"{rows_text(bad[:MAX_ROWS_SHOWN], len(bad))} "
-                f"{verb(len(bad), 'hold', 'holds')} a null element",
+                f"{noun(len(bad), 'holds', 'hold')} a null element",
                 column=name,
                 hint="drop or fill these rows first (`trlprep validate` lists them)",
             )

@@ -32,13 +32,13 @@ from trlprep.converters.common import (
     no_nulls,
     output,
     rows_text,
-    verb,
     warn,
 )
 
 from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import PREFERENCE, UNPAIRED_PREFERENCE, Format
+from trlprep.wording import noun
 
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
 SCORE_COLUMNS = ("scores", "ranks")
@@ -74,7 +74,7 @@ class _Ranked:
         bad = np.flatnonzero(self.length != n_scores)
         if len(bad):
             raise DataError(
-                f"{rows_text(bad, len(bad))} {verb(len(bad), 'have', 'has')} a different number of "
+                f"{rows_text(bad, len(bad))} {noun(len(bad), 'has')} a different number of "
                 f"completions and "
                 f"{self.score_name}",
                 column=self.score_name,
@@ -85,7 +85,7 @@ class _Ranked:
         if nan.any():
             rows = np.unique(np.repeat(np.arange(len(self.length)), self.length)[nan])
             raise DataError(
-                f"{rows_text(rows, len(rows))} {verb(len(rows), 'hold', 'holds')} NaN",
+                f"{rows_text(rows, len(rows))} {noun(len(rows), 'holds', 'hold')} NaN",
                 column=self.score_name,
             )
         self.raw = raw
@@ -166,7 +166,7 @@ def ranked_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -> 
     if ties:
         warn(f"{ties} pairs of completions with equal {rk.score_name} were not made (ties)")
     if len(few):
-        have = verb(len(few), "have", "has")
+        have = noun(len(few), "has")
         warn(f"{rows_text(few, len(few))} {have} fewer than two completions: no pair made")
     row = rk.row[chosen]
     produced = {

@@ -37,7 +37,6 @@ from trlprep.converters.common import (
     output,
     rows_text,
     steps_column,
-    verb,
     warn,
 )
 
@@ -50,6 +49,7 @@ from trlprep.registry import (
     UNPAIRED_PREFERENCE,
     Format,
 )
+from trlprep.wording import noun
 
 LABEL_MERGES = ("all", "any", "last", "first-false-truncates")
 _CONSUMED = {"prompt", "completions", "labels"}
@@ -66,7 +66,7 @@ def _steps_and_labels(table: pa.Table) -> tuple[pa.Array, pa.Array]:
     bad = np.flatnonzero(ns != nl)
     if len(bad):
         raise DataError(
-            f"{rows_text(bad, len(bad))} {verb(len(bad), 'have', 'has')} a different number of "
+            f"{rows_text(bad, len(bad))} {noun(len(bad), 'has')} a different number of "
             "steps and labels",
             column="labels",
             hint="give exactly one label per step",
@@ -220,7 +220,7 @@ def merge_labels(labels: pa.Array, how: str) -> tuple[np.ndarray, np.ndarray | N
         empty = np.flatnonzero(length == 0)
         if len(empty):
             raise DataError(
-                f"{rows_text(empty, len(empty))} {verb(len(empty), 'have', 'has')} no steps, so no "
+                f"{rows_text(empty, len(empty))} {noun(len(empty), 'has')} no steps, so no "
                 "last label",
                 column="labels",
                 hint="drop these rows or choose another --label-merge",
@@ -251,7 +251,7 @@ def stepwise_to_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> 
         dropped = np.flatnonzero(~keep)
         if len(dropped):
             warn(
-                f"{rows_text(dropped, len(dropped))} {verb(len(dropped), 'have', 'has')} no "
+                f"{rows_text(dropped, len(dropped))} {noun(len(dropped), 'has')} no "
                 "correct first step (or no steps): dropped (--label-merge first-false-truncates)"
             )
         steps = slice_lists(steps, 0, keep_steps)

@@ -24,13 +24,13 @@ from trlprep.converters.common import (
     no_nulls,
     output,
     rows_text,
-    verb,
     warn,
 )
 
 from trlprep.columns.turnends import LastTurns  # kept importable from here
 from trlprep.errors import RowFailures, UsageError
 from trlprep.registry import PROMPT_COMPLETION, PROMPT_ONLY, UNPAIRED_PREFERENCE, Format
+from trlprep.wording import noun
 
 SPLIT_TURNS = ("last", "all")
 MESSAGES = "messages"
@@ -157,7 +157,7 @@ def lm_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.
     if ends_on_user.any() and split.any():
         kept = np.flatnonzero(ends_on_user)
         warn(
-            f"{rows_text(kept, len(kept))} already {verb(len(kept), 'end', 'ends')} on a user "
+            f"{rows_text(kept, len(kept))} already {noun(len(kept), 'ends', 'end')} on a user "
             "turn: kept whole as the prompt"
         )
     return output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {MESSAGES})

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trlprep.templates.inputs import TOOL_TEMPLATES
-from trlprep.wording import article, plural
+from trlprep.wording import article, noun, plural
 
 EXAMPLE_ROWS = 5
 
@@ -85,7 +85,7 @@ class TemplateReport:
         for kind, n in self.unchecked_media.items():
             if n:
                 out.append(
-                    f"{plural(n, 'row')} {_s('hold', n)} {kind} parts and the data has no "
+                    f"{_rows(n, 'hold')} {kind} parts and the data has no "
                     f"{kind}s column: their number is not checked (only image parts are "
                     f"checked, against images); the processor must be given one {kind} per "
                     "part"
@@ -98,21 +98,21 @@ class TemplateReport:
         n, name = self.dropped_calls_rows, self.template
         if n:
             out.append(
-                f"{plural(n, 'row')} {_s('hold', n)} assistant tool calls that {name} does not "
+                f"{_rows(n, 'hold')} assistant tool calls that {name} does not "
                 "render (those turns come out without the call: nothing to train on for them); "
                 f"use a template that renders tool calls ({TOOL_TEMPLATES})"
             )
         n = self.ignored_tools_rows
         if n:
             out.append(
-                f"{plural(n, 'row')} {_s('give', n)} tools that {name} ignores (the tool "
+                f"{_rows(n, 'give')} tools that {name} ignores (the tool "
                 f"definitions are not in the text); use a template that renders tools "
                 f"({TOOL_TEMPLATES})"
             )
         for kind, n in self.dropped_media.items():
             if n:
                 out.append(
-                    f"{plural(n, 'row')} {_s('hold', n)} {kind} parts that {name} does not "
+                    f"{_rows(n, 'hold')} {kind} parts that {name} does not "
                     f"render as {kind} (it prints nothing, or the part as text, for them: the "
                     f"model never sees the {kind}); use a template that renders {kind} parts"
                 )
@@ -140,8 +140,9 @@ class TemplateReport:
         }
 
 
-def _s(verb: str, n: int) -> str:
-    return verb + "s" if n == 1 else verb
+def _rows(n: int, verb: str) -> str:
+    """'1 row holds' / '3 rows hold'."""
+    return f"{plural(n, 'row')} {noun(n, verb + 's', verb)}"
 
 
 __all__ = ["EXAMPLE_ROWS", "TemplateReport"]
