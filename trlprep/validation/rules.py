@@ -133,13 +133,13 @@ RULES: dict[str, Rule] = {
             "missing-column",
             E,
             "a required column is missing",
-            "add or rename the column, or pass the --type/--format the data really has",
+            "add or rename the column, or pass the --type/--data-format the data really has",
         ),
         Rule(
             "wrong-type",
             E,
             "values are not of the type this column needs",
-            "check --type/--format, or convert the column (see `trlprep schema TYPE`)",
+            "check --type/--data-format, or convert the column (see `trlprep schema TYPE`)",
         ),
         Rule(
             "mixed-kind",
