@@ -47,7 +47,8 @@ class TextStats:
     bad: int = 0
 
     def note(self) -> str:
-        """`30 lines read: 30 rows, 2 blank lines skipped` (paragraphs, documents alike)."""
+        """`30 lines read: 30 rows, 2 blank lines skipped` (paragraphs, documents alike),
+        then the bad lines skipped, if any: the counts add up to the lines read."""
         from trlprep.wording import plural
 
         unit = {"line": "row", "paragraph": "paragraph row", "document": "document row"}
@@ -56,6 +57,8 @@ class TextStats:
             text += f", {plural(self.blank, 'blank line')} " + (
                 "skipped" if self.sample_by == "line" else "between them"
             )
+        if self.bad:
+            text += f", {plural(self.bad, 'bad line')} skipped"
         if self.json_lines:
             text += (
                 "; the lines look like JSON objects: to read their fields, name the file "
@@ -187,17 +190,19 @@ def _lines(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _row_lines(sample_by: str, blank: np.ndarray, dropped: np.ndarray):
     """(first, last): the chunk's indexes of each row's first and last line. A row is a
     line that is neither blank nor dropped; a paragraph, a run of such lines between blank
-    (or dropped) ones; the document, the first such line to the last (blank lines inside)."""
+    ones; the document, the first such line to the last (blank lines inside). A dropped
+    line is as if not there: it neither ends a paragraph nor is part of one."""
     text = np.flatnonzero(~blank & ~dropped)
     if sample_by == "line":
         return text, text
     if sample_by == "document":
         return text[:1], text[-1:]
-    gap = blank | dropped
+    kept = np.flatnonzero(~dropped)
+    gap = blank[kept]
     if not len(gap):
         return text, text
-    first = np.flatnonzero(~gap & np.concatenate(([True], gap[:-1])))
-    last = np.flatnonzero(~gap & np.concatenate((gap[1:], [True])))
+    first = kept[~gap & np.concatenate(([True], gap[:-1]))]
+    last = kept[~gap & np.concatenate((gap[1:], [True]))]
     return first, last
 
 
