@@ -9,7 +9,9 @@ a line end is a line. Blank lines (empty, or spaces and tabs only) are
 no rows: they are counted (`stats`), so every line is accounted for. Each row keeps the
 file line where it starts. Bytes are cut into rows with numpy on the newline offsets and
 Arrow string arrays over the chunk's buffer (no Python per line); only a chunk that is not
-UTF-8 is looked at line by line, to name (or skip, `--on-bad-lines skip`) its bad lines.
+UTF-8 is looked at line by line, to name (or skip, `--on-bad-lines skip`) its bad lines. A
+skipped line is as if not there: a paragraph or document is its other lines joined with
+`\n` (never the skipped bytes), and it is counted (`TextStats.bad`).
 """
 
 from __future__ import annotations
