@@ -269,3 +269,16 @@ def test_rows_equal_datasets_text_builder(tmp_path, name):
         else:
             theirs = [t.rstrip("\n") for t in theirs]
         assert ours == theirs, (fmt, ours, theirs)
+
+
+def test_paragraph_after_two_blank_lines_differs_from_datasets(tmp_path):
+    """The difference README names: after an even number of blank lines `datasets` (which
+    splits on "\\n\\n") starts the paragraph with "\\n"; trlprep does not."""
+    datasets = pytest.importorskip("datasets")
+    path = tmp_path / "in.txt"
+    path.write_bytes(b"a\n\n\nb\n\n\n\nc\n")  # 2 blank lines, then 3
+    theirs = datasets.load_dataset(
+        "text", data_files=str(path), sample_by="paragraph", cache_dir=str(tmp_path / "c")
+    )["train"]["text"]
+    assert list(theirs) == ["a", "\nb", "c\n"]
+    assert _rows(path, "text-paragraph") == (["a", "b", "c"], [1, 4, 8])

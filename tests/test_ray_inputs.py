@@ -599,3 +599,23 @@ def test_cli_ray_validate_coerce_as_local(tmp_path):
         lines = sorted(x for i in got["issues"] if i["severity"] == "error" for x in i["lines"])
         assert lines == [4, 6]
         assert any("read as booleans (--coerce)" in n for n in got["notes"]), got["notes"]
+
+
+def test_cli_ray_coerce_note_counts_only_kept_rows(tmp_path):
+    """A stepwise row `["true", null]` read, then rejected (by validation; by the import
+    with `--map labels=ok`): its value is not counted in the note, on Ray as locally."""
+    from trlprep.io.labels import READ_AS
+
+    steps = [["true", "false"], ["true", None], [1]]
+    for column, args in (("labels", ()), ("ok", ("--map", "labels=ok"))):
+        rows = [
+            {"prompt": f"p{i}", "completions": ["a"] * len(s), column: s}
+            for i, s in enumerate(steps)
+        ]
+        src = _write(tmp_path, "jsonl", rows)
+        got, _, _ = _both(src, tmp_path, *args, "--coerce", "--on-error", "skip")
+        assert got["local"].exit_code == got["ray"].exit_code == 0, got["ray"].output
+        for engine in ("local", "ray"):
+            said = [m for m in _messages(got[engine].output) if "read as booleans" in m]
+            note = f"column {column!r}: 3 values ({READ_AS}) read as booleans (--coerce)"
+            assert said == [f"note: {note}"], engine

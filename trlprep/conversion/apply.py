@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.conversion.failures import Failure, split_missing  # noqa: F401 (re-exported)
+from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
+    Failure,
+    read_notes,
+    settled_rows,
+    split_missing,
+)
 from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
 from trlprep.wording import plural
 
@@ -303,15 +308,16 @@ def convert_table(
     from trlprep.importers.run import check_on_error
 
     check_on_error(on_error)
-    work, work_lines, failures, notes = settle_table(table, lines, coerce=coerce)
-    for note in notes:
-        warn_user(note, UserWarning)
+    read, work, work_lines, failures = _settled(table, lines, coerce)
     work, keep, missing = split_missing(work, plan)
     if missing is not None:
         failures.append(missing)
         work_lines = None if work_lines is None else np.asarray(work_lines)[keep]
     out, more = apply_checked(work, plan, lines=work_lines, source=InputRows(0, lines))
     failures += more
+    refused = np.concatenate([f.rows for f in failures]) if failures else np.zeros(0, np.int64)
+    for note in read_notes(read, ~np.isin(np.arange(table.num_rows), refused)):
+        warn_user(note, UserWarning)  # values read as booleans: in the rows kept only
     out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
     if not failures:
         return out
@@ -342,30 +348,22 @@ def settle_table(
     """`table` (with ROW_ID) with its mixed-kind columns settled (`trlprep.io.kinds`), less the
     rows that cannot be; also their lines, those rows as failures (stage `read`) and notes.
     Extras of several kinds are carried as JSON text (`Arrow` outputs get a note)."""
-    from trlprep.detection.detect import carried_columns, label_columns
-    from trlprep.io.kinds import settle_kinds
-    from trlprep.io.labels import READ_AS
+    s, work, work_lines, failed = _settled(table, lines, coerce)
+    return work, work_lines, failed, read_notes(s, ~s.bad)
 
-    names = table.column_names
-    s = settle_kinds(
-        table, coerce=coerce, carry=carried_columns(names), labels=label_columns(names)
+
+def _settled(table: pa.Table, lines: Any, coerce: bool):
+    """(the `Settled` reading, then `settle_table`'s table, lines and failures)."""
+    s, failed = settled_rows(table, coerce)
+    work, keep = with_row_ids(s.table), ~s.bad  # row ids: positions in `table`
+    if not failed:
+        return s, work, lines, failed
+    return (
+        s,
+        work.filter(pa.array(keep)),
+        None if lines is None else np.asarray(lines)[keep],
+        failed,
     )
-    work = with_row_ids(s.table)
-    notes = [
-        f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "
-        "text (coerce)"
-        for column, count in s.coerced.items()
-    ] + [
-        f"column {column!r}: {count:,} value(s) ({READ_AS}) read as booleans (coerce)"
-        for column, count in s.booleans.items()
-    ]
-    if not s.bad.any():
-        return work, lines, [], notes
-    idx = np.flatnonzero(s.bad)
-    keep = ~s.bad
-    work_lines = None if lines is None else np.asarray(lines)[keep]
-    failed = [Failure(idx, "read", list(s.reasons[idx]))]
-    return work.filter(pa.array(keep)), work_lines, failed, notes
 
 
 def failures_table(

@@ -4,7 +4,7 @@ column the plan reads, set aside before the route runs (`split_missing`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -53,3 +53,33 @@ def split_missing(table: pa.Table, plan: Plan) -> tuple[pa.Table, np.ndarray, Fa
     keep = np.flatnonzero(~missing)
     failure = Failure(row_ids(table, idx), "read", list(reasons[idx]))
     return table.take(pa.array(keep)), keep, failure
+
+
+def settled_rows(table: pa.Table, coerce: bool) -> tuple[Any, list[Failure]]:
+    """`table` read as `trlprep.conversion.apply.settle_table` reads it: the `Settled`
+    reading, and its rows that cannot be settled as a failure of stage `read` (row
+    numbers: positions in `table`)."""
+    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.io.kinds import settle_kinds
+
+    names = table.column_names
+    s = settle_kinds(
+        table, coerce=coerce, carry=carried_columns(names), labels=label_columns(names)
+    )
+    idx = np.flatnonzero(s.bad)
+    return s, [Failure(idx, "read", list(s.reasons[idx]))] if len(idx) else []
+
+
+def read_notes(s: Any, kept: np.ndarray) -> list[str]:
+    """What reading changed (`settled_rows`): values read as text, and values read as
+    booleans in the `kept` rows (a row a later stage refuses is not counted)."""
+    from trlprep.io.labels import READ_AS
+
+    return [
+        f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "
+        "text (coerce)"
+        for column, count in s.coerced.items()
+    ] + [
+        f"column {column!r}: {count:,} value(s) ({READ_AS}) read as booleans (coerce)"
+        for column, count in s.booleans_in(kept).items()
+    ]

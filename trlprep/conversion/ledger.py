@@ -58,6 +58,8 @@ class Ledger:
     # rejected rows not yet written (REJECTS_SCHEMA tables): `settle` writes them in row order
     pending: list[pa.Table] = field(default_factory=list)
     hold: bool = False  # True while a later stage may still refuse rows of any batch
+    # values read as booleans in rows a stage may still refuse: (column, rows, their counts)
+    boolean_rows: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
 
     @property
     def stopping(self) -> bool:
@@ -68,11 +70,29 @@ class Ledger:
     def converted(self) -> int:
         return self.rows_in - self.rejected
 
+    def read_booleans(self, column: str, rows: np.ndarray, counts: np.ndarray) -> None:
+        """Count the values of `column` read as booleans (--coerce) in input rows `rows`; a
+        row rejected later (`reject`) takes its values off the count."""
+        held = counts > 0
+        self.booleans[column] += int(counts.sum())
+        if held.any():
+            self.boolean_rows.append((column, rows[held], counts[held]))
+
+    def _unread_booleans(self, rows: np.ndarray) -> None:
+        """Take the rejected input rows' values off `booleans` (each row once)."""
+        for column, held, counts in self.boolean_rows:
+            gone = np.isin(held, rows)
+            if gone.any():
+                self.booleans[column] -= int(counts[gone].sum())
+                counts[gone] = 0
+
     def reject(self, table: pa.Table) -> None:
         """Record rejected input rows (a table of `REJECTS_SCHEMA`, rows in any order); with a
         rejects file they wait for `settle` to be written in input-row order."""
         if not table.num_rows:
             return
+        if self.boolean_rows:
+            self._unread_booleans(np.asarray(table.column("row").to_numpy(zero_copy_only=False)))
         self.absorb(summarize(table))
         if self.rejects is not None:
             self.pending.append(table)
@@ -81,6 +101,9 @@ class Ledger:
         """Write the waiting rejected rows of input rows before `before` (None: all of them)
         in row order: the caller knows no stage can refuse such a row any more. Nothing is
         written while `hold` is set."""
+        if before is not None and not self.hold and self.boolean_rows:  # none refused now
+            kept = [(c, r[r >= before], n[r >= before]) for c, r, n in self.boolean_rows]
+            self.boolean_rows = [(c, r, n) for c, r, n in kept if len(r)]
         if not self.pending or self.hold:
             return
         from trlprep.importers.rejects import REJECTS_SCHEMA
@@ -173,6 +196,7 @@ class Ledger:
         ] + [
             f"column {column!r}: {plural(count, 'value')} ({READ_AS}) read as booleans (--coerce)"
             for column, count in self.booleans.items()
+            if count
         ]
 
     def count_step(self, name: str, rows_in: int, rows_out: int) -> None:

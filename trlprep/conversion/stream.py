@@ -87,8 +87,8 @@ def read_stage(
     s = settle_kinds(raw, coerce=coerce, carry=carry, labels=labels or {})
     for column, count in s.coerced.items():
         ledger.coerced[column] += count
-    for column, count in s.booleans.items():
-        ledger.booleans[column] += count
+    for column, counts in s.boolean_rows.items():
+        ledger.read_booleans(column, np.arange(len(counts)) + offset, counts)
     for column, kinds in s.carried.items():
         seen = ledger.carried.setdefault(column, [])
         seen += [k for k in kinds if k not in seen]

@@ -21,7 +21,7 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.io.jsontext import TOOLS, settle_tools
-from trlprep.io.kinds import settle_kinds
+from trlprep.io.kinds import Settled, settle_kinds
 from trlprep.io.labels import LABEL_KINDS, READ_AS
 from trlprep.registry import DatasetType, Format, Kind
 from trlprep.validation.rules import parse_role_map
@@ -332,7 +332,22 @@ class Importer:
         bad = Rejections(table.num_rows)
         bad.add_per_row(settled.bad, settled.reasons)
         conv = self.convert(table, opts, bad)
-        notes = (
+        out = conv.table
+        rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
+        landing = None  # the landing rows' label columns read as booleans
+        if opts.coerce:
+            out, landing = _labels_read(out, rows, dtype, fmt, bad, opts.map)
+        at = np.arange(len(rows))  # the landing rows kept, as positions in `landing`
+        keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
+        out, rows, at = out.filter(pa.array(keep)), rows[keep], at[keep]
+        sources = {**{k: k for k in opts.map}, **self.sources(table.schema, opts)}
+        named = {out: opts.map.get(src, src) for out, src in sources.items()}
+        ok = reject_invalid(
+            out, rows, dtype, fmt, bad, named={k: v for k, v in named.items() if k != v}
+        )
+        if not ok.all():
+            out, rows, at = out.filter(pa.array(ok)), rows[ok], at[ok]
+        notes = (  # values read as booleans: counted in the rows imported only
             [
                 f"column {name!r}: {plural(count, 'value')} of another kind (numbers, "
                 "booleans) read as text (--coerce)"
@@ -341,24 +356,11 @@ class Importer:
             + [
                 f"column {name!r} (imported as {labels[name]!r}): {plural(count, 'value')} "
                 f"({READ_AS}) read as booleans (--coerce)"
-                for name, count in settled.booleans.items()
+                for name, count in settled.booleans_in(rows).items()
             ]
             + conv.notes
+            + _booleans_notes(landing, at, opts.map)
         )
-        out = conv.table
-        rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
-        if opts.coerce:
-            out, read = _labels_read(out, rows, dtype, fmt, bad, opts.map)
-            notes += read
-        keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
-        out, rows = out.filter(pa.array(keep)), rows[keep]
-        sources = {**{k: k for k in opts.map}, **self.sources(table.schema, opts)}
-        named = {out: opts.map.get(src, src) for out, src in sources.items()}
-        ok = reject_invalid(
-            out, rows, dtype, fmt, bad, named={k: v for k, v in named.items() if k != v}
-        )
-        if not ok.all():
-            out, rows = out.filter(pa.array(ok)), rows[ok]
         return ImportResult(
             table=out,
             rejects=rejects_table(original, bad, offset, lines),
@@ -384,18 +386,14 @@ def _labels_read(
     fmt: Format,
     bad: Rejections,
     renamed: Mapping[str, str],
-) -> tuple[pa.Table, list[str]]:
+) -> tuple[pa.Table, Settled | None]:
     """The landing rows with the type's label columns read as booleans (--coerce,
-    `trlprep.io.labels`); rows with no boolean reading are marked in `bad`; the notes,
-    naming a column by the input's name (`renamed`: --map)."""
-
-    def named(name: str) -> str:
-        src = renamed.get(name, name)
-        return repr(name) if src == name else f"{src!r} (imported as {name!r})"
-
+    `trlprep.io.labels`), and that reading (its values read per row: `_booleans_notes`);
+    rows with no boolean reading are marked in `bad`, the reason naming a column by the
+    input's name (`renamed`: --map)."""
     names = {c.name_in(fmt) for c in dtype.columns_in(fmt) if c.kind in (Kind.LABEL, Kind.LABELS)}
     if not names & set(out.column_names):
-        return out, []
+        return out, None
     s = settle_kinds(out, coerce=True, carry=set(out.column_names) - names, labels=names)
     if s.bad.any():
         mask = np.zeros(len(bad.reason), bool)
@@ -403,15 +401,30 @@ def _labels_read(
         at = np.flatnonzero(s.bad)
         mask[rows[at]] = True
         for name in names:
-            said = [r.replace(f"column {name!r}", f"column {named(name)}") for r in s.reasons[at]]
+            said = [
+                r.replace(f"column {name!r}", f"column {_named(name, renamed)}")
+                for r in s.reasons[at]
+            ]
             s.reasons[at] = np.asarray(said, dtype=object)
         reasons[rows[at]] = s.reasons[at]
         bad.add_per_row(mask, reasons)
-    notes = [
-        f"column {named(name)}: {plural(count, 'value')} ({READ_AS}) read as booleans (--coerce)"
-        for name, count in s.booleans.items()
+    return s.table, s
+
+
+def _named(name: str, renamed: Mapping[str, str]) -> str:
+    """A landing column as the input names it: `'label'`, `'ok' (imported as 'label')`."""
+    src = renamed.get(name, name)
+    return repr(name) if src == name else f"{src!r} (imported as {name!r})"
+
+
+def _booleans_notes(s: Settled | None, kept: np.ndarray, renamed: Mapping[str, str]) -> list[str]:
+    """The notes of the landing values read as booleans in the `kept` rows, each column
+    named by the input's name (`renamed`: --map)."""
+    return [
+        f"column {_named(name, renamed)}: {plural(count, 'value')} ({READ_AS}) read as "
+        "booleans (--coerce)"
+        for name, count in ({} if s is None else s.booleans_in(kept)).items()
     ]
-    return s.table, notes
 
 
 def require(table: pa.Table, *names: str, layout: str) -> None:

@@ -48,6 +48,13 @@ class Settled:
     booleans: dict[str, int] = field(default_factory=dict)  # column -> values read as booleans
     # extras whose rows hold several kinds, kept as JSON text: column -> the kinds, by count
     carried: dict[str, list[str]] = field(default_factory=dict)
+    boolean_rows: dict[str, np.ndarray] = field(default_factory=dict)  # `booleans` per row
+
+    def booleans_in(self, rows: np.ndarray) -> dict[str, int]:
+        """`booleans` counted in `rows` only (indexes or a mask): the rows kept, where
+        later stages refuse some (a refused row's values were read, but are not output)."""
+        counts = {name: int(per[rows].sum()) for name, per in self.boolean_rows.items()}
+        return {name: n for name, n in counts.items() if n}
 
 
 def settle_kinds(
@@ -66,11 +73,13 @@ def settle_kinds(
     reasons = np.full(n, None, dtype=object)
     coerced: dict[str, int] = {}
     booleans: dict[str, int] = {}
+    per_row: dict[str, np.ndarray] = {}
     carried: dict[str, list[str]] = {}
     if coerce and labels:
-        table = _read_labels(table, labels, bad, reasons, booleans)
+        table = _read_labels(table, labels, bad, reasons, per_row)
+        booleans = {name: int(per.sum()) for name, per in per_row.items()}
     if not any(is_json_field(f) for f in table.schema):
-        return Settled(table, bad, reasons, booleans=booleans)
+        return Settled(table, bad, reasons, booleans=booleans, boolean_rows=per_row)
     for i, f in enumerate(table.schema):
         if not is_json_field(f):
             continue
@@ -121,7 +130,7 @@ def settle_kinds(
             table = table.set_column(i, new_field.with_metadata(None), arr)
         else:
             table = table.set_column(i, f, text)
-    return Settled(table, bad, reasons, coerced, booleans, carried)
+    return Settled(table, bad, reasons, coerced, booleans, carried, per_row)
 
 
 def _read_labels(
@@ -129,10 +138,10 @@ def _read_labels(
     labels: Collection[str] | Mapping[str, str],
     bad: np.ndarray,
     reasons: np.ndarray,
-    booleans: dict[str, int],
+    booleans: dict[str, np.ndarray],
 ) -> pa.Table:
     """`table` with its `labels` columns read as booleans; `bad`, `reasons`, `booleans`
-    are filled in place."""
+    (the values read per row, by column) are filled in place."""
     from trlprep.io.labels import read_labels
 
     for i, f in enumerate(table.schema):
@@ -143,7 +152,7 @@ def _read_labels(
         got = read_labels(f, table.column(i), as_name)
         table = table.set_column(i, got.field, got.values)
         if got.count:
-            booleans[f.name] = got.count
+            booleans[f.name] = got.per_row
         new = got.bad & (reasons == None)  # noqa: E711 (elementwise)
         reasons[new] = got.reasons[new]
         bad |= got.bad

@@ -54,6 +54,7 @@ class ReadLabels:
     bad: np.ndarray  # per row: it holds a value with no boolean reading
     reasons: np.ndarray  # per row: why (None where not bad)
     count: int  # values read as booleans (booleans already are not counted)
+    per_row: np.ndarray  # per row: its values read as booleans (0 in bad rows)
 
 
 def read_labels(
@@ -66,14 +67,14 @@ def read_labels(
         column = column.combine_chunks()
     many = LABEL_KINDS.get(as_name or field.name) is Kind.LABELS
     if is_json_field(field):
-        values, bad, count = _from_json(column, many)
+        values, bad, per_row = _from_json(column, many)
     elif many and is_list(column.type):
-        values, bad, count = _list(column)
+        values, bad, per_row = _list(column)
     elif many and not pa.types.is_null(column.type):
-        values, bad, count = _whole_rows_bad(column, pa.list_(pa.bool_()))
+        values, bad, per_row = _whole_rows_bad(column, pa.list_(pa.bool_()))
     else:
         values, bad, read = _scalar(column)
-        count = int(read.sum())
+        per_row = read.astype(np.int64)
     reasons = np.full(len(column), None, dtype=object)
     if bad.any():
         idx = np.flatnonzero(bad)
@@ -85,7 +86,8 @@ def read_labels(
                 f"column {field.name!r} holds {value} where {need} needed (rule {rule}); "
                 f"--coerce reads only {READ_AS} as booleans"
             )
-    return ReadLabels(field.with_type(values.type).with_metadata(None), values, bad, reasons, count)
+    field = field.with_type(values.type).with_metadata(None)
+    return ReadLabels(field, values, bad, reasons, int(per_row.sum()), per_row)
 
 
 def _scalar(arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
@@ -112,19 +114,21 @@ def _scalar(arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     return values, valid & ~good, valid & good
 
 
-def _whole_rows_bad(arr: pa.Array, t: pa.DataType) -> tuple[pa.Array, np.ndarray, int]:
+def _whole_rows_bad(arr: pa.Array, t: pa.DataType) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     bad = np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
-    return pa.nulls(len(arr), t), bad, 0
+    return pa.nulls(len(arr), t), bad, np.zeros(len(arr), np.int64)
 
 
-def _list(arr: pa.Array) -> tuple[pa.Array, np.ndarray, int]:
-    """Lists of booleans from typed lists; a row is bad when one of its values is."""
+def _list(arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
+    """Lists of booleans from typed lists; a row is bad when one of its values is; the
+    values read per row."""
     flat = pc.list_flatten(arr)
     parents = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False), np.int64)
     values, bad_flat, read = _scalar(flat)
     bad = np.zeros(len(arr), bool)
     bad[parents[bad_flat]] = True
-    count = int((read & ~bad[parents]).sum())  # a refused row's values are not counted
+    # a refused row's values are not counted
+    count = np.bincount(parents[read & ~bad[parents]], minlength=len(arr)).astype(np.int64)
     lengths = np.asarray(pc.fill_null(pc.list_value_length(arr), 0).to_numpy(), np.int64)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int32())
     out = pa.ListArray.from_arrays(offsets, values, mask=pc.or_(arr.is_null(), pa.array(bad)))
@@ -146,7 +150,7 @@ def _boolean(value: Any) -> Any:
     return _BAD
 
 
-def _from_json(text: pa.Array, many: bool) -> tuple[pa.Array, np.ndarray, int]:
+def _from_json(text: pa.Array, many: bool) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     """Booleans (lists of them) from tagged JSON text, one parse per distinct value."""
     distinct = pc.unique(text)
     read, bad_values, counts = [], [], []
@@ -171,8 +175,7 @@ def _from_json(text: pa.Array, many: bool) -> tuple[pa.Array, np.ndarray, int]:
     where = np.asarray(pc.fill_null(index, 0).to_numpy(), np.int64)  # a null text: no value
     valid = np.asarray(text.is_valid().to_numpy(zero_copy_only=False), bool)
     bad = np.asarray(bad_values, bool)[where] & valid
-    count = int((np.asarray(counts, np.int64)[where] * valid).sum())
-    return typed.take(index), bad, count
+    return typed.take(index), bad, np.asarray(counts, np.int64)[where] * valid
 
 
 def _shown(field: pa.Field, column: pa.Array, idx: np.ndarray) -> list[str]:

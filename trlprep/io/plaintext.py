@@ -9,7 +9,9 @@ a line end is a line. Blank lines (empty, or spaces and tabs only) are
 no rows: they are counted (`stats`), so every line is accounted for. Each row keeps the
 file line where it starts. Bytes are cut into rows with numpy on the newline offsets and
 Arrow string arrays over the chunk's buffer (no Python per line); only a chunk that is not
-UTF-8 is looked at line by line, to name (or skip, `--on-bad-lines skip`) its bad lines.
+UTF-8 is looked at line by line, to name (or skip, `--on-bad-lines skip`) its bad lines. A
+skipped line is as if not there: a paragraph or document is its other lines joined with
+`\n` (never the skipped bytes), and it is counted (`TextStats.bad`).
 """
 
 from __future__ import annotations
@@ -36,16 +38,19 @@ _SPACE[list(_SPACES.encode())] = True
 
 @dataclass
 class TextStats:
-    """What one read of a text file found: its lines, the blank ones, the rows made."""
+    """What one read of a text file found: its lines, the blank ones, the rows made, the
+    bad lines (not UTF-8) set aside."""
 
     lines: int = 0
     blank: int = 0
     rows: int = 0
     sample_by: str = "line"
     json_lines: bool = False  # every row of the first batch a JSON object's text
+    bad: int = 0
 
     def note(self) -> str:
-        """`30 lines read: 30 rows, 2 blank lines skipped` (paragraphs, documents alike)."""
+        """`30 lines read: 30 rows, 2 blank lines skipped` (paragraphs, documents alike),
+        then the bad lines skipped, if any: the counts add up to the lines read."""
         from trlprep.wording import plural
 
         unit = {"line": "row", "paragraph": "paragraph row", "document": "document row"}
@@ -54,6 +59,8 @@ class TextStats:
             text += f", {plural(self.blank, 'blank line')} " + (
                 "skipped" if self.sample_by == "line" else "between them"
             )
+        if self.bad:
+            text += f", {plural(self.bad, 'bad line')} skipped"
         if self.json_lines:
             text += (
                 "; the lines look like JSON objects: to read their fields, name the file "
@@ -113,21 +120,20 @@ def text_chunks(
         starts, stops, blank = _lines(chunk)
         found.lines += len(starts)
         found.blank += int(blank.sum())
+        dropped = np.zeros(len(starts), dtype=bool)  # bad lines: set aside, no text of a row
         if not chunk.isascii():  # ASCII is UTF-8: the check only where it can fail
-            starts, stops, blank = _utf8_lines(path, chunk, starts, stops, blank, first_line, bad)
-        if sample_by == "paragraph":
-            starts, stops, blank = _joined(starts, stops, blank)
-        elif sample_by == "document":
-            starts, stops, blank = _whole(starts, stops, blank)
-        rows = np.flatnonzero(~blank)
-        if len(rows):
-            _check_size(path, sample_by, starts[rows], stops[rows], rows + first_line)
-            texts = _texts(chunk, starts[rows], stops[rows], sample_by != "line")
+            dropped = _utf8_lines(path, chunk, starts, stops, first_line, bad)
+            found.bad += int(dropped.sum())
+        first, last = _row_lines(sample_by, blank, dropped)
+        if len(first):
+            sizes = _sizes(chunk, starts, stops, first, last, dropped)
+            _check_size(path, sample_by, sizes, first + first_line)
+            texts = _texts(chunk, starts, stops, first, last, dropped)
             batch = pa.RecordBatch.from_arrays([texts], schema=SCHEMA)
             if not offset and sample_by == "line":
                 found.json_lines = _json_objects(texts)
-            yield Batch(batch, offset, rows.astype(np.int64) + first_line, byte_end=read)
-            offset += len(rows)
+            yield Batch(batch, offset, first.astype(np.int64) + first_line, byte_end=read)
+            offset += len(first)
         first_line += len(starts)
         if _stopped_before(bad, path, first_line):
             return  # reading stopped at a bad line (`BadLines(stop=True)`)
@@ -137,10 +143,9 @@ def text_chunks(
         _STATS[key] = found
 
 
-def _check_size(path: str, sample_by: str, starts, stops, lines) -> None:
+def _check_size(path: str, sample_by: str, sizes: np.ndarray, lines: np.ndarray) -> None:
     """A DataError where the rows of a chunk hold more text than a `string` column can (a
     document over 2 GiB, or a line or paragraph as long): named by its largest row."""
-    sizes = stops - starts
     if int(sizes.sum()) <= MAX_TEXT_BYTES:
         return
     big = int(np.argmax(sizes))
@@ -184,18 +189,33 @@ def _lines(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return starts, stops, blank
 
 
-def _joined(starts: np.ndarray, stops: np.ndarray, blank: np.ndarray):
-    """Per line, as `_lines`, with each paragraph (a run of lines that are not blank)
-    spanning its first line's start to its last line's stop, kept at its first line; its
-    other lines become blank (no row of their own)."""
-    n = len(starts)
-    prev_blank = np.concatenate(([True], blank[:-1])) if n else blank
-    next_blank = np.concatenate((blank[1:], [True])) if n else blank
-    first = ~blank & prev_blank
-    last = np.flatnonzero(~blank & next_blank)
-    stops = stops.copy()
-    stops[first] = stops[last]
-    return starts, stops, ~first
+def _row_lines(sample_by: str, blank: np.ndarray, dropped: np.ndarray):
+    """(first, last): the chunk's indexes of each row's first and last line. A row is a
+    line that is neither blank nor dropped; a paragraph, a run of such lines between blank
+    ones; the document, the first such line to the last (blank lines inside). A dropped
+    line is as if not there: it neither ends a paragraph nor is part of one."""
+    text = np.flatnonzero(~blank & ~dropped)
+    if sample_by == "line":
+        return text, text
+    if sample_by == "document":
+        return text[:1], text[-1:]
+    kept = np.flatnonzero(~dropped)
+    gap = blank[kept]
+    if not len(gap):
+        return text, text
+    first = kept[~gap & np.concatenate(([True], gap[:-1]))]
+    last = kept[~gap & np.concatenate((gap[1:], [True]))]
+    return first, last
+
+
+def _sizes(chunk: bytes, starts, stops, first, last, dropped) -> np.ndarray:
+    """The bytes of each row's text (at most: line ends counted as in the file)."""
+    sizes = stops[last] - starts[first]
+    if dropped.any():  # less the dropped lines inside, with their line ends
+        widths = np.where(dropped, np.append(starts[1:], len(chunk)) - starts, 0)
+        gone = np.concatenate(([0], np.cumsum(widths)))
+        sizes = sizes - (gone[last] - gone[first])
+    return sizes
 
 
 def _json_objects(texts: pa.Array) -> bool:
@@ -203,18 +223,6 @@ def _json_objects(texts: pa.Array) -> bool:
     trimmed = pc.utf8_trim_whitespace(texts)
     braced = pc.and_(pc.starts_with(trimmed, "{"), pc.ends_with(trimmed, "}"))
     return bool(pc.all(braced).as_py())
-
-
-def _whole(starts: np.ndarray, stops: np.ndarray, blank: np.ndarray):
-    """Per line, as `_lines`, with the whole text from the first line that is not blank to
-    the last one (blank lines inside kept) as one row at that first line."""
-    rows = np.flatnonzero(~blank)
-    out = np.ones(len(starts), dtype=bool)
-    if len(rows):
-        stops = stops.copy()
-        stops[rows[0]] = stops[rows[-1]]
-        out[rows[0]] = False
-    return starts, stops, out
 
 
 def _spans(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
@@ -230,28 +238,46 @@ def _spans(chunk: bytes, starts: np.ndarray, stops: np.ndarray) -> pa.Array:
     return pc.take(spans, pa.array(np.arange(0, len(offsets) - 1, 2)))
 
 
-def _texts(chunk: bytes, starts: np.ndarray, stops: np.ndarray, joined: bool) -> pa.Array:
-    """The rows' strings chunk[start:stop]; `joined` (rows of several lines): `\r\n` and
-    `\r` inside them read as `\n`."""
-    texts = _spans(chunk, starts, stops)
-    if joined and b"\r" in chunk:  # a row of one line holds no line end
+def _texts(chunk: bytes, starts, stops, first, last, dropped: np.ndarray) -> pa.Array:
+    """The rows' strings, lines `first` to `last` of the chunk; in rows of several lines,
+    `\r\n` and `\r` read as `\n`, and dropped lines (not UTF-8) left out."""
+    if first is last:  # rows of one line: no line end inside
+        return _spans(chunk, starts[first], stops[first]).cast(pa.string())
+    if dropped.any():
+        return _kept_text(chunk, starts, stops, first, last, dropped)
+    texts = _spans(chunk, starts[first], stops[last])
+    if b"\r" in chunk:
         texts = pc.replace_substring(texts, "\r\n", "\n")
         texts = pc.replace_substring(texts, "\r", "\n")
     return texts.cast(pa.string())
 
 
-def _utf8_lines(path, chunk, starts, stops, blank, first_line, bad):
-    """The lines of a chunk with bytes that are not UTF-8: each bad line a BadLineError, or
-    set aside in `bad` (and made blank: no row)."""
+def _kept_text(chunk: bytes, starts, stops, first, last, dropped) -> pa.Array:
+    """Rows of several lines with dropped lines among them: each row's other lines joined
+    with `\n` (one span of the chunk from first to last line would hold the bad bytes)."""
+    edge = np.zeros(len(starts) + 1, dtype=np.int64)
+    edge[first] += 1
+    edge[last + 1] -= 1
+    kept = np.flatnonzero((np.cumsum(edge[:-1]) > 0) & ~dropped)
+    offsets = pa.array(np.append(np.searchsorted(kept, first), len(kept)), pa.int64())
+    parts = pa.LargeListArray.from_arrays(offsets, _spans(chunk, starts[kept], stops[kept]))
+    texts = pc.binary_join(parts, pa.scalar("\n", pa.large_string()))
+    texts.validate(full=True)  # the one path where bad bytes are in the chunk: never a row's
+    return texts.cast(pa.string())
+
+
+def _utf8_lines(path, chunk, starts, stops, first_line, bad) -> np.ndarray:
+    """The lines of a chunk to drop (no row, no text of one) as not UTF-8: each bad line a
+    BadLineError, or set aside in `bad`; with `bad.stop`, it and every line after it."""
     whole = pa.LargeStringArray.from_buffers(
         1, pa.py_buffer(np.array([0, len(chunk)], np.int64)), pa.py_buffer(chunk)
     )
     try:
         whole.validate(full=True)  # checks UTF-8 in place (a str of it would cost 4x)
-        return starts, stops, blank
+        return np.zeros(len(starts), dtype=bool)
     except pa.ArrowInvalid:
         pass
-    blank = blank.copy()
+    dropped = np.zeros(len(starts), dtype=bool)
     for i in range(len(starts)):
         line = chunk[starts[i] : stops[i]]
         try:
@@ -270,11 +296,11 @@ def _utf8_lines(path, chunk, starts, stops, blank, first_line, bad):
             raise error
         if bad.stop:  # the rows before it are read; none after
             bad.stop_at(error)
-            blank[i:] = True
+            dropped[i:] = True
             break
         bad.add(first_line + i, reason, line)
-        blank[i] = True
-    return starts, stops, blank
+        dropped[i] = True
+    return dropped
 
 
 def _paragraph_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
@@ -306,6 +332,7 @@ def input_note(files: list[str]) -> str | None:
         sum(s.rows for s in found),
         found[0].sample_by,
         all(s.json_lines for s in found),
+        sum(s.bad for s in found),
     )
     return total.note()
 

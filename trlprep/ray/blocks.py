@@ -127,13 +127,14 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     rows = _BlockRows(ids, None if lines is None else np.asarray(lines, np.int64))
     first = int(ids.min()) if len(ids) else 0
     failures: list[Failure] = []
+    read = None
     if stage.check:  # settled first, as locally: a row of another kind is a reject row
         names = table.column_names
         s = settle_kinds(
             table, coerce=stage.coerce, carry=carried_columns(names), labels=label_columns(names)
         )
         got.coerced.update(s.coerced)
-        got.booleans.update(s.booleans)
+        read = s  # values read as booleans: counted below in the rows no stage refuses
         got.add_carried(s.carried)
         if s.bad.any():
             idx = np.flatnonzero(s.bad)
@@ -157,6 +158,9 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     failures += more
     if failures and not stage.collect:
         raise _failed(failures, rows)
+    if read is not None and read.boolean_rows:
+        refused = np.concatenate([f.rows for f in failures]) if failures else ids[:0]
+        got.booleans.update(read.booleans_in(~np.isin(ids, refused)))
     out_lines = rows.line_of(out.column(ROW_ID).to_numpy())
     out = out.append_column(
         LINE,
@@ -212,7 +216,6 @@ def _import_block(
     carry = importer.carried(data.column_names, opts)
     s = settle_kinds(data, coerce=coerce, carry=carry, labels=mapped_labels(opts))
     got.coerced.update(s.coerced)
-    got.booleans.update(s.booleans)
     got.add_carried(s.carried)
     failures = []
     keep = np.flatnonzero(~s.bad)
@@ -239,7 +242,9 @@ def _import_block(
         )
     if failures and not collect:
         raise _failed(failures, rows)
-    out = result.table.append_column(ROW_ID, pa.array(ids[keep[np.asarray(result.rows, np.int64)]]))
+    imported = keep[np.asarray(result.rows, np.int64)]
+    got.booleans.update(s.booleans_in(imported))  # in the rows imported only
+    out = result.table.append_column(ROW_ID, pa.array(ids[imported]))
     out_lines = rows.line_of(out.column(ROW_ID).to_numpy())
     out = out.append_column(
         LINE,
