@@ -303,3 +303,23 @@ def test_kto_with_its_label_under_another_name_imports_with_map(tmp_path):
     res = run("convert", KTO, "--from", "map", "-o", tmp_path / "same.jsonl")
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (50, 0, 50, 50)
+
+
+@pytest.mark.parametrize("zero_one", [False, True])
+def test_kto_row_ending_on_a_user_turn_is_named_by_its_line(tmp_path, zero_one):
+    """A conversation cut to its user turn among KTO rows (labels as booleans, or as 0/1
+    read with --coerce): detect, validate and convert name its line (was a KeyError)."""
+    rows = json.loads(KTO.read_text())
+    rows[7]["messages"] = rows[7]["messages"][:1]
+    for r in rows:
+        r["label"] = int(r["label"]) if zero_one else r["label"]
+    data = tmp_path / "kto.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    extra = ("--coerce",) if zero_one else ()
+    res = run("validate", data, *extra)
+    assert res.exit_code == 1, res.output
+    assert "1 row, line 8" in res.output
+    res = run("convert", data, *extra, "-o", tmp_path / "out.jsonl", "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output)[:2] == (50, 1)
+    assert len(rows_of(tmp_path / "out.jsonl")) == 49

@@ -330,6 +330,7 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
 
 def _example_rows(prof: Profile) -> set[int]:
     cps = [*prof.columns.values(), prof.repeated_prompt]
+    cps += [cp.last for cp in prof.columns.values() if cp.last is not None]  # last turns
     return {r for cp in cps for ex in cp.examples.values() for r in ex}
 
 
