@@ -25,7 +25,7 @@ def print_plan(plan, num_rows: int) -> None:
 
 
 def print_import(importer, first: Batch, opts) -> None:
-    from trlprep.importers.base import rename
+    from trlprep.importers.columnmap import rename
 
     schema = rename(first.data.schema.empty_table(), opts.map if opts else None).schema
     out.print(f"layout: {importer.name}: {importer.description}", markup=False)

@@ -17,8 +17,8 @@ from trlprep.importers.base import (
     Importer,
     ImportOptions,
     ImportResult,
-    parse_column_map,
 )
+from trlprep.importers.columnmap import parse_column_map
 from trlprep.importers.registry import (
     IMPORTERS,
     conversational_layout,

@@ -15,10 +15,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import DataError, UsageError
+from trlprep.importers.columnmap import parse_column_map, rename
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.io.jsontext import TOOLS, settle_tools
 from trlprep.io.kinds import Settled, settle_kinds
@@ -86,114 +85,6 @@ class ImportOptions:
 
 def _as_dict(spec: str | Mapping[str, str] | None) -> str | dict[str, str] | None:
     return dict(spec) if isinstance(spec, Mapping) else spec
-
-
-def parse_column_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
-    """`prompt=question,chosen=good` (or a dict) -> {output column: input column}."""
-    if spec is None:
-        return {}
-    if isinstance(spec, Mapping):
-        pairs = [(str(k), str(v)) for k, v in spec.items()]
-    else:
-        pairs = []
-        for item in spec.split(","):
-            if not item.strip():
-                continue
-            dst, sep, src = item.partition("=")
-            if not sep or not dst.strip() or not src.strip():
-                raise UsageError(
-                    f"bad --map entry {item!r}",
-                    hint="write NEW=OLD pairs, comma-separated, e.g. prompt=question,chosen=good",
-                )
-            pairs.append((dst.strip(), src.strip()))
-    out: dict[str, str] = {}
-    for dst, src in pairs:
-        if dst in out:
-            raise UsageError(f"--map names the output column {dst!r} twice")
-        out[dst] = src
-    if len(set(out.values())) != len(out):
-        raise UsageError("--map uses one input column for two output columns")
-    return out
-
-
-def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
-    """`table` with input columns renamed to output names (`mapping`: output -> input).
-
-    An input `a.b` names field `b` of the object column `a` (OpenAI Batch API requests:
-    `--map prompt=body.messages`): the field becomes the output column and leaves `a`,
-    which stays an extra column with its other fields (gone when it has none left)."""
-    if not mapping:
-        return table
-    table, mapping = _take_fields(table, mapping)
-    names = table.column_names
-    missing = [src for src in mapping.values() if src not in names]
-    if missing:
-        raise UsageError(
-            f"--map: no column {missing[0]!r} in the data",
-            hint="columns: " + (", ".join(names) or "(none)"),
-        )
-    back = {src: dst for dst, src in mapping.items()}
-    clash = [d for d in mapping if d in names and d not in back]
-    if clash:
-        raise UsageError(
-            f"--map: the data already has a column {clash[0]!r}",
-            hint=f"rename that one too (e.g. --map {clash[0]}_orig={clash[0]},...) or drop it",
-        )
-    return table.rename_columns([back.get(n, n) for n in names])
-
-
-def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table, dict[str, str]]:
-    """The `a.b` sources of `mapping` (no column of that name, `a` an object column) taken
-    out of their objects as columns named as the output; the mapping left to rename."""
-    left = dict(mapping)
-    for dst, src in mapping.items():
-        head, _, field_name = src.partition(".")
-        if src in table.column_names or not field_name or head not in table.column_names:
-            continue
-        aside = [k for k, v in left.items() if v == dst and k != dst]  # --map KEPT=dst
-        if dst in table.column_names and aside:  # renamed first: the field takes its name
-            if aside[0] in table.column_names:
-                raise UsageError(f"--map: the data already has a column {aside[0]!r}")
-            table = table.rename_columns([aside[0] if n == dst else n for n in table.column_names])
-            head = aside[0] if head == dst else head
-            del left[aside[0]]
-        elif dst in table.column_names and dst != head:
-            raise UsageError(
-                f"--map: the data already has a column {dst!r}",
-                hint=f"rename that one too (e.g. --map {dst}_orig={dst},...) or drop it",
-            )
-        col = table.column(head)
-        if is_json_field(table.schema.field(head)) and table.num_rows == 0:
-            # values of several kinds, settled once rows are read: a schema probe has none
-            i = table.column_names.index(head)
-            table = table.remove_column(i) if head == dst else table
-            table = table.add_column(i, dst, pa.nulls(0))
-            del left[dst]
-            continue
-        if not pa.types.is_struct(col.type) or col.type.get_field_index(field_name) < 0:
-            fields = [f.name for f in col.type] if pa.types.is_struct(col.type) else []
-            raise UsageError(
-                f"--map: column {head!r} holds no field {field_name!r}",
-                hint=f"its fields: {', '.join(fields)}"
-                if fields
-                else f"{head!r} holds {col.type}, not objects",
-            )
-        whole = table.column(head).combine_chunks()
-        taken = pc.struct_field(whole, field_name)
-        rest = [f for f in whole.type if f.name != field_name]
-        i = table.column_names.index(head)
-        if rest and head != dst:  # (--map X=X.field: the object gives way to its field)
-            kept = pa.StructArray.from_arrays(
-                [whole.field(f.name) for f in rest],
-                fields=rest,
-                mask=whole.is_null() if whole.null_count else None,
-            )
-            table = table.set_column(i, head, kept)
-        else:
-            table = table.remove_column(i)
-        table = table.add_column(i, dst, taken)
-        del left[dst]
-    return table, left
 
 
 @dataclass

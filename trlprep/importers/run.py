@@ -21,7 +21,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python, warn_user
-from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult, rename
+from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult
+from trlprep.importers.columnmap import rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import REJECTS_SCHEMA
 from trlprep.io.sources import Batch

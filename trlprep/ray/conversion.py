@@ -57,7 +57,7 @@ def import_layout(
     the block (`collect=False`). `notes`: a notebook actor (`trlprep.ray.notes`) the
     importer's notes and warnings go to."""
     from trlprep.importers import ImportOptions, get_importer
-    from trlprep.importers.base import rename
+    from trlprep.importers.columnmap import rename
 
     importer = get_importer(layout)
     opts = options or ImportOptions()
