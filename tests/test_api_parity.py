@@ -142,8 +142,21 @@ def test_a_returned_report_says_keywords_the_cli_flags(kto01, tmp_path):
     assert "--allow-empty" in validate(empty).issues[0].hint
 
 
-def test_warnings_of_the_api_say_keywords(hh_bad):
-    # HH rows with an empty turn: the import's skip warning, said once by the API
-    _, said = _with_warnings(lambda: trlprep.convert(HH, "preference", from_="hh", on_error="skip"))
-    text = " ".join(str(w.message) for w in said)
-    assert "left out" in text and not any("--" in str(w.message) for w in said), text
+def test_warnings_of_the_api_say_keywords(tmp_path):
+    # real Alpaca rows, one with LLaMA-Factory's `history`: standard format cannot hold it
+    rows = json.loads(sample("alpaca_demo").read_text(encoding="utf-8"))[:4]
+    rows[1]["history"] = [[rows[0]["instruction"], rows[0]["output"]]]
+    path = tmp_path / "alpaca.jsonl"
+    path.write_text("".join(json.dumps({"history": [], **r}) + "\n" for r in rows))
+    why = "standard format cannot hold (import with {} to keep them)"
+    for call in (
+        lambda: trlprep.convert(path, "pc", from_="alpaca", on_error="skip"),
+        lambda: import_dataset(path, "alpaca", on_error="skip"),
+    ):
+        out, said = _with_warnings(call)
+        assert out.num_rows == 3
+        (left_out,) = [str(w.message) for w in said if "left out" in str(w.message)]
+        assert why.format("conversational=True") in left_out, left_out
+    cli = run("convert", path, "--from", "alpaca", "--to", "pc", "--on-error", "skip",
+              "-o", tmp_path / "o.jsonl")  # fmt: skip
+    assert counts(cli.output) == (4, 1, 3, 3) and why.format("--conversational") in cli.output
