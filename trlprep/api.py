@@ -120,7 +120,7 @@ def convert(
     from trlprep.importers import conversational_layout, is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning
-    from trlprep.io.skipped import bad_lines_for, warn_bad_lines
+    from trlprep.io.skipped import bad_lines_for, read_keeping, warn_bad_lines
     from trlprep.registry import Format
 
     bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
@@ -138,7 +138,7 @@ def convert(
 
         bad = bad_lines_for(on_bad_lines)
         with tools_from(parse_column_map(import_opts.get("map"))):  # `map={"tools": NAME}`
-            inp = as_input(_read(d, split, input_format, bad), split=split)
+            inp = as_input(read_keeping(d, split, input_format, bad), split=split)
         if isinstance(d, (str, os.PathLike)):
             for note in _split_notes(d, split, input_format) + _text_notes(d, split, input_format):
                 warn_user(note, UserWarning)
@@ -174,15 +174,6 @@ def convert(
         return result
 
     return map_splits(data, one, split)
-
-
-def _read(data: Any, split: str | None, input_format: str | None, bad: Any) -> Any:
-    """`data`, read (a `Source`) where it is a path, its bad lines kept in `bad`; as given else."""
-    if not isinstance(data, (str, os.PathLike)):
-        return data
-    from trlprep.io.readers import read
-
-    return read(data, split=split, input_format=input_format, bad_lines=bad)
 
 
 def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -> dict:

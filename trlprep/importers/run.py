@@ -208,9 +208,8 @@ def import_dataset(
     `on_bad_lines="skip"` is left out with a `RejectedRowsWarning` naming the lines. A
     dataset without rows raises a DataError, or with `allow_empty` comes back as it is.
     """
-    from trlprep.api import _read
     from trlprep.io.adapters import as_input, map_splits
-    from trlprep.io.skipped import bad_lines_for, empty_error, warn_bad_lines
+    from trlprep.io.skipped import bad_lines_for, empty_error, read_keeping, warn_bad_lines
 
     bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
     opts = ImportOptions.make(**options)
@@ -218,7 +217,7 @@ def import_dataset(
 
     def one(d: Any) -> Any:
         bad = bad_lines_for(on_bad_lines)
-        inp = as_input(_read(d, split, input_format, bad), split=split)
+        inp = as_input(read_keeping(d, split, input_format, bad), split=split)
         path = inp.source.path
         if inp.table.num_rows == 0:
             if not allow_empty:

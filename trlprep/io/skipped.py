@@ -25,6 +25,17 @@ def bad_lines_for(on_bad_lines: str) -> BadLines | None:
     return BadLines() if on_bad_lines == "skip" else None
 
 
+def read_keeping(data: Any, split: str | None, input_format: str | None, bad: Any) -> Any:
+    """`data` read (a `Source`) where it is a path, its bad lines kept in `bad`; else as given."""
+    import os
+
+    if not isinstance(data, (str, os.PathLike)):
+        return data
+    from trlprep.io.readers import read
+
+    return read(data, split=split, input_format=input_format, bad_lines=bad)
+
+
 def read_choosing(
     path: Any, split: str | None, input_format: str | None, bad_lines: Any, on_bad_lines: str
 ) -> Any:
