@@ -67,13 +67,7 @@ def test_every_keyword_of_the_table_is_taken_by_an_api_function():
 # CLI options whose Python function takes a keyword of the same name meant otherwise
 SAID_OTHERWISE = {"--tools": "a JSON file on the CLI, a list of tool schemas in Python"}
 # CLI options the command's Python function does not take (the flag stays in its errors)
-NOT_IN_PYTHON = {
-    ("convert", "--on-bad-lines"),
-    ("detect", "--on-bad-lines"),
-    ("detect", "--allow-empty"),
-    ("import", "--on-bad-lines"),
-    ("import", "--allow-empty"),
-}
+NOT_IN_PYTHON: set[tuple[str, str]] = set()
 
 
 @pytest.mark.parametrize("command", sorted(COMMANDS))
@@ -251,16 +245,20 @@ def test_existing_output_names_overwrite(tmp_path):
     assert cli.exit_code == 2 and "--overwrite" in cli.output
 
 
-def test_a_bad_line_names_on_bad_lines_where_the_function_takes_it(bad_line):
+def test_a_bad_line_names_on_bad_lines(bad_line):
     report = trlprep.validate(bad_line)
     assert [i.rule for i in report.issues] == ["invalid-line"]
-    e = _api_error(lambda: trlprep.read(bad_line))  # read() takes bad_lines=BadLines()
-    assert e.line == 2 and e.hint.endswith("or pass --on-bad-lines skip")
-    for call in (lambda: trlprep.convert(bad_line, "pc"), lambda: trlprep.detect(bad_line)):
-        e = _api_error(call)  # neither takes on_bad_lines: the flag stays as it is
-        assert e.line == 2 and e.hint.endswith("or pass --on-bad-lines skip")
+    for call in (
+        lambda: trlprep.read(bad_line),
+        lambda: trlprep.convert(bad_line, "pc"),
+        lambda: trlprep.detect(bad_line),
+        lambda: _api("import_dataset")(bad_line, "alpaca"),
+    ):
+        e = _api_error(call)
+        assert e.line == 2 and e.hint.endswith("or pass on_bad_lines='skip'"), e.hint
+        _no_flags(e)
     cli = run("detect", bad_line)
-    assert "--on-bad-lines skip" in cli.output
+    assert "--on-bad-lines skip" in cli.output and "on_bad_lines=" not in cli.output
 
 
 def test_a_number_among_text_names_coerce_and_on_error(number_answer):

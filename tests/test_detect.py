@@ -157,10 +157,13 @@ def test_unknown_columns_give_no_type_and_say_what_is_expected():
 
 
 def test_empty_table():
-    det = trlprep.detect(pa.table({"prompt": pa.array([], pa.string())}))
+    with pytest.raises(trlprep.DataError, match="no rows"):  # as `trlprep detect` says it
+        trlprep.detect(pa.table({"prompt": pa.array([], pa.string())}))
+    det = trlprep.detect(pa.table({"prompt": pa.array([], pa.string())}), allow_empty=True)
     assert det.num_rows == 0
     assert (det.type.name, det.format.value) == ("prompt-only", "standard")
-    assert trlprep.detect(pa.table({"x": pa.array([], pa.string())})).type is None
+    empty = pa.table({"x": pa.array([], pa.string())})
+    assert trlprep.detect(empty, allow_empty=True).type is None
 
 
 @pytest.mark.parametrize("kind", ["arrow", "polars", "dataset", "list", "dict"])

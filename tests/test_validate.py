@@ -397,8 +397,10 @@ def test_rules_have_kebab_case_ids_and_fix_hints():
 
 
 def test_label_hint_mentions_coerce():
-    # without --coerce no label is read as a boolean: the hint says what --coerce does
-    fix = "`trlprep validate --coerce` checks the rows as `trlprep convert --coerce`"
+    # without coerce no label is read as a boolean: the hint says what coerce=True does
+    # (in the API's words: the report comes from trlprep.validate)
+    fix = "`trlprep.validate(..., coerce=True)` checks the rows as "
+    fix += "`trlprep.convert(..., coerce=True)`"
     r = run([{"prompt": "a", "completion": "b", "label": 0}])
     assert fix in issue(r, "label-type").hint
     r = run([{"prompt": "a", "completion": "b", "label": "False"}])
@@ -409,7 +411,7 @@ def test_label_hint_mentions_coerce():
     assert fix in issue(r, "labels-type").hint
     for bad in (7, -1, 0.5, "yes"):
         hint = issue(run([{"prompt": "a", "completion": "b", "label": bad}]), "label-type").hint
-        assert fix not in hint and '--coerce` reads only 0/1 and "true"/"false"' in hint, bad
+        assert fix not in hint and '`coerce=True` reads only 0/1 and "true"/"false"' in hint, bad
     r = run([{"prompt": "a", "completion": "b", "label": v} for v in (True, 1)])
     assert fix in issue(r, "label-type").hint  # mixed kinds: number among booleans
     r = run([{"prompt": "a", "completion": "b", "label": v} for v in (True, 2)])
@@ -421,7 +423,7 @@ def test_role_map_is_applied_first():
     r = run(rows)
     bad = issue(r, "unknown-role", "messages")
     assert "'human'" in bad.message and "'gpt'" in bad.message
-    assert "--role-map" in bad.hint and "human=user" in bad.hint
+    assert "role_map={'human': 'user'" in bad.hint  # the API's words: a report of trlprep.validate
     assert run(rows, role_map="human=user,gpt=assistant").valid
     assert run(rows, role_map={"human": "user", "gpt": "assistant"}).valid
 

@@ -13,7 +13,12 @@ if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
 
 
 def detect(
-    data: Any, *, split: str | None = None, input_format: str | None = None
+    data: Any,
+    *,
+    split: str | None = None,
+    input_format: str | None = None,
+    on_bad_lines: str = "error",
+    allow_empty: bool = False,
 ) -> Detection | dict[str, Detection]:
     """Detect the type, format and modality of a dataset, checking every row.
 
@@ -21,17 +26,30 @@ def detect(
     `polars.DataFrame` or list of row dicts; a `DatasetDict` gives one result per split, or
     the result of the split `split` alone. `split` also picks the split of a `save_to_disk`
     folder, Hub-style split files or a Hub id (default: the only one, else `train`).
+    A JSON Lines line that holds no JSON object raises a DataError naming it, or with
+    `on_bad_lines="skip"` is left out and listed as an `invalid-line` problem. A dataset
+    without rows raises a DataError unless `allow_empty`.
     """
     from trlprep.detection.detect import detect_batches, detect_table
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.readers import iter_batches
+    from trlprep.io.skipped import bad_line_problems, bad_lines_for, empty_error
+
+    bad = bad_lines_for(on_bad_lines)
+
+    def checked(det: Detection, path: Any = None) -> Detection:
+        if det.num_rows == 0 and not det.problems and not allow_empty:
+            raise empty_error(path)
+        return det
 
     if isinstance(data, (str, os.PathLike)):
-        det = detect_batches(iter_batches(data, split=split, input_format=input_format))
+        batches = iter_batches(data, split=split, input_format=input_format, bad_lines=bad)
+        det = detect_batches(batches)
+        det.problems[:0] = bad_line_problems(bad) if bad else []
         det.notes[:0] = _split_notes(data, split, input_format)
         det.notes += _text_notes(data, split, input_format)
-        return det
-    return map_splits(data, lambda d: detect_table(as_input(d).table), split)
+        return checked(det, data)
+    return map_splits(data, lambda d: checked(detect_table(as_input(d).table)), split)
 
 
 def _text_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
@@ -67,6 +85,7 @@ def convert(
     input_format: str | None = None,
     guide_only: bool = False,
     on_error: str = "stop",
+    on_bad_lines: str = "error",
     coerce: bool = False,
     **options: Any,
 ) -> Any:
@@ -90,7 +109,9 @@ def convert(
     result to standard text after the route, with `tools` and `template_kwargs`;
     `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
     split, or only its split `split` (that split's Dataset comes back). `input_format`
-    reads a path as that format (`"jsonl"`, ...) whatever its name.
+    reads a path as that format (`"jsonl"`, ...) whatever its name. A JSON Lines line
+    that holds no JSON object raises a DataError naming it; `on_bad_lines="skip"` leaves it
+    out with a `RejectedRowsWarning` naming the lines (its `rejects`: every one).
     """
     from trlprep.conversion.apply import convert_table, settle_table
     from trlprep.conversion.convert import make_plan, make_render
@@ -99,7 +120,10 @@ def convert(
     from trlprep.importers import conversational_layout, is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning
+    from trlprep.io.skipped import bad_lines_for, read_keeping, warn_bad_lines
     from trlprep.registry import Format
+
+    bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
 
     layout = from_ if from_ is not None and is_layout(from_) else None
     import_opts = {k: options.pop(k) for k in list(options) if k in IMPORT_OPTIONS}
@@ -112,8 +136,9 @@ def convert(
         from trlprep.importers import parse_column_map
         from trlprep.io.jsontext import tools_from
 
+        bad = bad_lines_for(on_bad_lines)
         with tools_from(parse_column_map(import_opts.get("map"))):  # `map={"tools": NAME}`
-            inp = as_input(d, split=split, input_format=input_format)
+            inp = as_input(read_keeping(d, split, input_format, bad), split=split)
         if isinstance(d, (str, os.PathLike)):
             for note in _split_notes(d, split, input_format) + _text_notes(d, split, input_format):
                 warn_user(note, UserWarning)
@@ -145,6 +170,7 @@ def convert(
             for column, kinds in carried_kinds(out, carried_columns(out.column_names)).items():
                 said = carried_warning(column, kinds, "returned")
                 warn_user(said, CarriedColumnWarning)
+        warn_bad_lines(bad)
         return result
 
     return map_splits(data, one, split)

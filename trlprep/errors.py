@@ -147,11 +147,26 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
         i += 1
     if category is None or category is UserWarning:
         category = TrlprepWarning
+    speaking = getattr(_api_call, "func", None)
+    if speaking is not None:  # said inside a public API function: in its words
+        message = _warning_in_python_words(message, speaking)
     warnings.warn(message, category, stacklevel=i + 2)
+
+
+def _warning_in_python_words(message: str | Warning, func: Callable) -> str | Warning:
+    from trlprep.wording import python_words
+
+    if isinstance(message, str):
+        return python_words(message, func) or message
+    if message.args and isinstance(message.args[0], str):
+        message.args = (python_words(message.args[0], func), *message.args[1:])
+    return message
 
 
 # per thread, not `catch_warnings`: that swaps process-wide state, and batches may run in threads
 _held = threading.local()
+# the outermost public API function running in this thread (`speaks_python`), if any
+_api_call = threading.local()
 
 
 @contextlib.contextmanager
@@ -180,13 +195,38 @@ def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        outer = getattr(_api_call, "func", None)
+        _api_call.func = outer or func
         try:
-            return func(*args, **kwargs)
+            result = func(*args, **kwargs)
         except TrlprepError as e:
             _in_python_words(e, func)
             raise
+        finally:
+            _api_call.func = outer
+        if outer is None:
+            _said_in_python(result, func)
+        return result
 
     return wrapper
+
+
+def _said_in_python(result: Any, func: Callable) -> None:
+    """The hints and notes of a returned validation `Report` or `Detection` (one per split in
+    a dict) said in `func`'s words, as its errors are."""
+    from trlprep.wording import python_words
+
+    report = sys.modules.get("trlprep.validation.report")
+    detect = sys.modules.get("trlprep.detection.detect")
+    kinds = tuple(
+        k for k in (getattr(report, "Report", None), getattr(detect, "Detection", None)) if k
+    )
+    for item in result.values() if isinstance(result, dict) else (result,):
+        if not kinds or not isinstance(item, kinds):
+            continue
+        for said in getattr(item, "issues", None) or getattr(item, "problems", None) or ():
+            said.hint = python_words(said.hint, func)
+        item.notes[:] = [python_words(n, func) or n for n in item.notes]
 
 
 def _in_python_words(e: TrlprepError, func: Callable) -> None:

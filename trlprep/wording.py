@@ -214,6 +214,12 @@ def _options_of(qualname: str) -> set[str]:
         from trlprep.importers import ImportOptions
 
         return {f.name for f in fields(ImportOptions)}
+    if qualname == "trlprep.ray.conversion.convert":  # `**kwargs`: convert_rows' and options
+        from trlprep.converters.base import ConvertOptions
+        from trlprep.ray.conversion import convert_rows
+
+        rows = set(inspect.signature(convert_rows).parameters) - {"ds", "options", "notes"}
+        return rows | {f.name for f in fields(ConvertOptions)}
     if qualname not in ("trlprep.api.convert", "trlprep.api.validate", REPORT):
         return set()
     from trlprep.api import IMPORT_OPTIONS

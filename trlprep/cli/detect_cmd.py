@@ -97,17 +97,12 @@ def layout_advice(path: str, layout: str) -> str:
 def _detect_skipping(path: str, split: str | None, input_format: str | None, bad) -> Detection:
     """Detection of the lines that hold JSON objects; the others are `invalid-line` problems
     (one per reason, the first lines named), so the exit code says the file has them."""
-    from trlprep.detection.detect import Problem, detect_batches
+    from trlprep.detection.detect import detect_batches
     from trlprep.io.readers import iter_batches
+    from trlprep.io.skipped import bad_line_problems
 
     det = detect_batches(iter_batches(path, split=split, input_format=input_format, bad_lines=bad))
-    by_reason: dict[str, list[int]] = {}
-    for line in bad.lines:
-        by_reason.setdefault(bad.found[line][0], []).append(line)
-    det.problems[:0] = [
-        Problem("invalid-line", f"{reason} (skipped)", count=len(lines), lines=lines[:5])
-        for reason, lines in by_reason.items()
-    ]
+    det.problems[:0] = bad_line_problems(bad)
     return det
 
 

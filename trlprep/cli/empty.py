@@ -6,21 +6,16 @@ from typing import Any
 
 import typer
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import UsageError
+from trlprep.io.skipped import empty_error
+
+__all__ = ["ALLOW_EMPTY", "empty_error", "empty_input"]
 
 ALLOW_EMPTY = typer.Option(
     False,
     "--allow-empty",
     help="Accept a dataset without rows (default: an error, exit 1).",
 )
-
-
-def empty_error(path: str) -> DataError:
-    """The one message for an input without rows."""
-    return DataError(
-        f"{path}: the dataset has no rows",
-        hint="check the file (and --split); pass --allow-empty to accept an empty dataset",
-    )
 
 
 def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:

@@ -284,7 +284,9 @@ def validate_ray(
 
                 report = validate_imported(ds, layout, import_options, **kwargs)
             else:
-                report = engine.validate(ds, **kwargs)  # `coerce` among kwargs
+                from trlprep.ray.checking import validate  # in the CLI's words
+
+                report = validate(ds, **kwargs)  # `coerce` among kwargs
     except BadLineError:
         # the rows before the broken line are checked as locally (the error path only)
         from trlprep.io.shards import inputs

@@ -12,7 +12,6 @@ many more fail.
 
 from __future__ import annotations
 
-import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -168,23 +167,12 @@ class Ledger:
         self.settle()
         if not self.bad_lines or self.rejects is None:
             return
-        from trlprep.importers.rejects import REJECTS_SCHEMA
+        from trlprep.io.skipped import bad_lines_table
 
-        lines = self.bad_lines.lines
-        found = self.bad_lines.found
-        table = pa.Table.from_arrays(
-            [
-                pa.nulls(len(lines), pa.int64()),
-                pa.array(lines, pa.int64()),
-                pa.array(["read"] * len(lines)),
-                pa.array([found[n][0] for n in lines]),
-                pa.array([json.dumps(found[n][1], ensure_ascii=False) for n in lines]),
-            ],
-            schema=REJECTS_SCHEMA,
-        )
-        files = [getattr(n, "file", None) for n in lines]  # io.inputfiles.FileLine
-        if self.shards is not None or any(f is not None for f in files):
-            table = table.add_column(2, "file", pa.array(files, pa.string()))
+        table = bad_lines_table(self.bad_lines)
+        if self.shards is not None and "file" not in table.column_names:
+            files = pa.nulls(table.num_rows, pa.string())
+            table = table.add_column(2, "file", files)
         self.rejects.write(table)
 
     def notes(self) -> list[str]:

@@ -193,6 +193,8 @@ def import_dataset(
     split: str | None = None,
     input_format: str | None = None,
     on_error: str = "stop",
+    on_bad_lines: str = "error",
+    allow_empty: bool = False,
     **options: Any,
 ) -> Any:
     """Import `data` (any kind `trlprep.io.adapters.as_input` takes) from a public `layout`;
@@ -203,15 +205,26 @@ def import_dataset(
     `keep_empty_turns`), CLI-style
     strings accepted (`map="prompt=question"`). With `on_error="skip"` rejected rows are
     left out and a `RejectedRowsWarning` says how many (use `import_table` to get them).
+    A JSON Lines line that holds no JSON object raises a DataError naming it, or with
+    `on_bad_lines="skip"` is left out with a `RejectedRowsWarning` naming the lines. A
+    dataset without rows raises a DataError, or with `allow_empty` comes back as it is.
     """
     from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.skipped import bad_lines_for, empty_error, read_keeping, warn_bad_lines
 
+    bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
     opts = ImportOptions.make(**options)
     importer = get_importer(layout)
 
     def one(d: Any) -> Any:
-        inp = as_input(d, split=split, input_format=input_format)
+        bad = bad_lines_for(on_bad_lines)
+        inp = as_input(read_keeping(d, split, input_format, bad), split=split)
         path = inp.source.path
+        if inp.table.num_rows == 0:
+            if not allow_empty:
+                raise empty_error(path)
+            warn_bad_lines(bad)
+            return inp.restore(inp.table)
         result = import_table(
             inp.table, importer, opts, lines=inp.source.lines, on_error=on_error, path=path
         )
@@ -224,6 +237,7 @@ def import_dataset(
             for column, kinds in result.carried.items():
                 said = carried_warning(column, kinds, "returned")
                 warn_user(said, CarriedColumnWarning)
+        warn_bad_lines(bad)
         return restored
 
     return map_splits(data, one, split)

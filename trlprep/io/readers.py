@@ -162,15 +162,21 @@ def read(
     split: str | None = None,
     input_format: str | None = None,
     bad_lines: BadLines | None = None,
+    on_bad_lines: str | None = None,
 ) -> Source:
     """Read a dataset whole into a `Source` (table, plus line numbers for JSONL).
 
     `split` picks a split of a `DatasetDict` folder or a Hub dataset (without it, the only
     split, else `train`, else an error naming the splits); other inputs have one split.
     A JSONL line that holds no JSON object raises a DataError naming it, or is skipped
-    into `bad_lines` when given. A folder of data files, a glob or several paths
-    (`trlprep.io.shards.Inputs`) are read as one dataset (see `trlprep.io.shards`).
+    into `bad_lines` when given; `on_bad_lines="skip"` (as `trlprep.convert` takes it)
+    skips them with a `RejectedRowsWarning` naming them. A folder of data files, a glob or
+    several paths (`trlprep.io.shards.Inputs`) are read as one dataset (see `trlprep.io.shards`).
     """
+    if on_bad_lines is not None:
+        from trlprep.io.skipped import read_choosing
+
+        return read_choosing(path, split, input_format, bad_lines, on_bad_lines)
     files = input_files(path, split, input_format)
     if files is not None:
         fmt = resolve_format(path, input_format)

@@ -21,19 +21,20 @@ through `notes`. Needs the `ray` extra
 
 from __future__ import annotations
 
+from trlprep.errors import speaks_python
+from trlprep.ray import checking, conversion
 from trlprep.ray.base import HALF, LINE, PAIR_KEY, REJECT, REJECT_TYPE, init
-from trlprep.ray.checking import detect, validate
-from trlprep.ray.conversion import (
-    Converted,
-    apply_chat_template,
-    convert,
-    convert_rows,
-    finish,
-    import_layout,
-    tokenize,
-)
+from trlprep.ray.conversion import Converted, convert_rows, finish, import_layout
 from trlprep.ray.numbering import numbered
 from trlprep.ray.sources import read, read_numbered
+
+# the public functions (README): their errors, warnings and reports said with keyword
+# arguments, as `trlprep.convert`'s; the CLI's `--engine ray` calls the modules' own
+convert = speaks_python(conversion.convert)
+apply_chat_template = speaks_python(conversion.apply_chat_template)
+tokenize = speaks_python(conversion.tokenize)
+detect = speaks_python(checking.detect)
+validate = speaks_python(checking.validate)
 
 __all__ = [
     "HALF",

@@ -183,7 +183,7 @@ def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
     return DataError(
         f"{rows.name([int(f.rows[i])])} (stage {f.stage}): {f.reasons[i]}"
         + (f" (and {plural(more, 'more row')} in the same block)" if more else ""),
-        hint=f.hint or "fix the rows, or pass on_error='skip' (--on-error skip)",
+        hint=f.hint or "fix the rows, or pass --on-error skip",  # trlprep.ray: on_error='skip'
     )
 
 

@@ -1,0 +1,44 @@
+"""`trlprep.ray`'s public functions (README) say keyword arguments where the CLI's
+`--engine ray` says flags: their errors and returned reports, on real rows."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import sample
+
+import trlprep
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+
+from trlprep import ray as engine  # noqa: E402
+
+HH = sample("hh_rlhf")
+KTO = sample("kto_demo")
+
+
+def test_a_kto_report_with_0_1_labels_says_coerce_true():
+    rows = json.loads(KTO.read_text(encoding="utf-8"))[:6]
+    rows = [{**r, "label": int(r["label"] in (True, "true"))} for r in rows]
+    ds = ray.data.from_items(rows)
+    said = " ".join(engine.validate(ds).notes)
+    assert "coerce=True reads them as booleans" in said and "--coerce" not in said
+    from trlprep.ray.checking import validate  # what `--engine ray` calls: the CLI's words
+
+    assert "--coerce reads them as booleans" in " ".join(validate(ds).notes)
+    report = engine.validate(ds, coerce=True)
+    assert report.valid and report.type == "unpaired-preference"
+
+
+def test_hh_rows_with_empty_turns_name_on_error():
+    rows = [json.loads(line) for line in HH.read_text(encoding="utf-8").splitlines()]
+    with pytest.raises(trlprep.DataError) as info:
+        engine.convert(ray.data.from_items(rows), "preference", from_="hh").materialize()
+    e = info.value
+    assert "on_error='skip' sets them aside" in e.message
+    assert "keep_empty_turns=True" in e.message and "--" not in e.message + e.hint, str(e)
+    out = engine.convert(ray.data.from_items(rows), "preference", from_="hh", on_error="skip")
+    assert 0 < out.count() < len(rows)
