@@ -65,3 +65,14 @@ def test_allow_empty_pack_writes_an_empty_output(empty, tmp_path):
     r = runner.invoke(app, ["pack", empty, "--seq-length", "8", "-o", str(out), "--allow-empty"])
     assert r.exit_code == 0, r.output
     assert pq.read_table(out).num_rows == 0
+
+
+def test_allow_empty_import_advises_convert_not_a_to_option_it_lacks(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    out = tmp_path / "o.jsonl"
+    args = ["import", str(empty), "--from", "hh", "--allow-empty", "-o", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "trlprep convert DATA --from LAYOUT --to TYPE --allow-empty" in result.stderr
+    assert "pass --to" not in result.stderr and not out.exists()

@@ -56,5 +56,5 @@ def test_python_api_note_counts_only_kept_rows(tmp_path):
     assert out.num_rows == 2
     said = [str(w.message) for w in caught if "read as booleans" in str(w.message)]
     assert said == [
-        'column \'labels\': 3 value(s) (0/1 and "true"/"false") read as booleans (coerce)'
+        'column \'labels\': 3 values (0/1 and "true"/"false") read as booleans (coerce)'
     ]

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from trlprep.wording import plural
+
 if TYPE_CHECKING:
     from trlprep.conversion.convert import Plan
 
@@ -76,10 +78,10 @@ def read_notes(s: Any, kept: np.ndarray) -> list[str]:
     from trlprep.io.labels import READ_AS
 
     return [
-        f"column {column!r}: {count:,} value(s) of another kind (numbers, booleans) read as "
-        "text (coerce)"
+        f"column {column!r}: {plural(count, 'value')} of another kind (numbers, booleans) "
+        "read as text (coerce)"
         for column, count in s.coerced.items()
     ] + [
-        f"column {column!r}: {count:,} value(s) ({READ_AS}) read as booleans (coerce)"
+        f"column {column!r}: {plural(count, 'value')} ({READ_AS}) read as booleans (coerce)"
         for column, count in s.booleans_in(kept).items()
     ]
