@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from trlprep.cli import app
-from trlprep.detection.layouthint import label_column
+from trlprep.detection.besidehints import label_column
 from trlprep.errors import UsageError
 
 KTO = Path(__file__).parent / "realdata" / "kto_demo" / "kto_en_demo.json"

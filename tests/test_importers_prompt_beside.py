@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 import trlprep.api as api
 from trlprep.cli import app
-from trlprep.detection.layouthint import prompt_beside_answers
+from trlprep.detection.besidehints import prompt_beside_answers
 from trlprep.importers import import_table
 from trlprep.importers.base import ImportOptions
 

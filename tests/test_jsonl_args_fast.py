@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trlprep.io import jsonl
+from trlprep.io import jsonl, jsontext
 
 REAL = Path(__file__).parent / "realdata"
 
@@ -240,7 +240,9 @@ def test_numbers_python_spells_otherwise_are_written_as_python_writes_them(tmp_p
         '{"name": "f", "arguments": {"v": ' + value + ', "w": [' + value + "]}}}]}]}\n"
     )
     table = _same_as_line_by_line(path)
-    assert _arguments_of(table) == [jsonl.dumps({"v": json.loads(value), "w": [json.loads(value)]})]
+    assert _arguments_of(table) == [
+        jsontext.dumps({"v": json.loads(value), "w": [json.loads(value)]})
+    ]
 
 
 def test_prompt_and_completion_with_calls_in_either_order(tmp_path):

@@ -117,9 +117,9 @@ def test_a_stopped_conversion_after_an_import_names_the_files_line(hh_file, tmp_
     ],
 )
 def test_conversion_hints_are_said_in_train_options(hint, said):
-    from trlprep.trainers.data_table import _train_hint
+    from trlprep.trainers.data_rejects import train_hint
 
-    assert said in _train_hint(hint)
+    assert said in train_hint(hint)
 
 
 def test_on_error_takes_stop_or_skip():
@@ -150,7 +150,7 @@ def test_train_takes_the_importers_options_and_its_hints_say_so(tmp_path):
     """`--keep-empty-turns` (which the HH import's refusal recommends) reads the empty-answer
     transcript as a prompt for GRPO; bad values are refused with the config."""
     from train_support import make_tokenizer
-    from trlprep.trainers.data_table import _train_hint
+    from trlprep.trainers.data_rejects import train_hint
 
     cfg = TrainConfig(algo="grpo", model="m", data="d", output_dir="o", keep_empty_turns=True)
     assert cfg.import_options() == {"keep_empty_turns": True}
@@ -168,7 +168,7 @@ def test_train_takes_the_importers_options_and_its_hints_say_so(tmp_path):
     )  # fmt: skip
     assert len(prepared) == 1
     assert said[0] == "eval data: hh layout -> prompt-only (chat template applied): 1 row in"
-    assert "--keep-empty-turns" not in _train_hint("pass --keep-empty-turns").split(";", 2)[-1]
+    assert "--keep-empty-turns" not in train_hint("pass --keep-empty-turns").split(";", 2)[-1]
 
 
 def test_eval_data_has_a_layout_of_its_own(hh_file, tmp_path):

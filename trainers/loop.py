@@ -33,7 +33,7 @@ from torch import Tensor
 from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.config import TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared
-from trlprep.trainers.data_table import write_rejects
+from trlprep.trainers.data_rejects import write_rejects
 from trlprep.trainers.evaluate import evaluate
 from trlprep.trainers.fieldtypes import coerce
 from trlprep.trainers.logps import LogpsModel

@@ -266,7 +266,7 @@ def make_plan(
     except UsageError as e:
         advice = None
         if src.name == "prompt-only":  # a column beside the prompt may hold its answer
-            from trlprep.detection.layouthint import answer_advice_of
+            from trlprep.detection.besidehints import answer_advice_of
 
             advice = answer_advice_of(det)
         elif src.name == "prompt-completion":  # a column beside it may hold its label

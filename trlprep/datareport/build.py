@@ -2,93 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import os
-import re
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
+from trlprep.datareport.result import DataReport, summary
 from trlprep.datareport.sources import import_in_memory, imported_table, read_layout, source
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format
 
 DEFAULT_EXAMPLES = 3
 TRUNCATION = ("keep_start", "keep_end")
-_FAIL_IF = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
-
-
-@dataclass
-class DataReport:
-    """The figures of a dataset (`data`: the JSON object) and their renderings."""
-
-    data: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.data
-
-    def to_json(self, indent: int | None = 2) -> str:
-        return json.dumps(self.data, indent=indent, ensure_ascii=False)
-
-    def to_text(self) -> str:
-        from trlprep.datareport.text import render_text
-
-        return render_text(self.data)
-
-    def to_html(self) -> str:
-        from trlprep.datareport.html import render_html
-
-        return render_html(self.data)
-
-    def value(self, key: str) -> Any:
-        """A figure by name: a `summary` key (`truncated_share`) or a dotted path."""
-        if key in self.data["summary"]:
-            return self.data["summary"][key]
-        node: Any = self.data
-        for part in key.split("."):
-            if isinstance(node, list) and part.isdigit() and int(part) < len(node):
-                node = node[int(part)]
-            elif isinstance(node, dict) and part in node:
-                node = node[part]
-            else:
-                raise UsageError(
-                    f"no figure named {key!r} in the report",
-                    hint="use a summary key (" + ", ".join(self.data["summary"]) + ") or a "
-                    "dotted path of the JSON report (e.g. lengths.sequence.p99)",
-                )
-        return node
-
-    def failed(self, conditions: list[str]) -> list[str]:
-        """The `--fail-if` conditions (`KEY OP NUMBER`) that hold, each with its value."""
-        held = []
-        for cond in conditions:
-            m = _FAIL_IF.match(cond)
-            if m is None:
-                raise UsageError(
-                    f"cannot read --fail-if {cond!r}", hint="write KEY OP NUMBER, e.g. "
-                    "'truncated_share > 0.05' (OP: > >= < <= == !=)",
-                )  # fmt: skip
-            key, op, number = m.group(1), m.group(2), float(m.group(3))
-            value = self.value(key)
-            if value is None:
-                continue
-            if not isinstance(value, (int, float)):
-                raise UsageError(f"--fail-if {key}: the figure is not a number")
-            if _compare(float(value), op, number):
-                held.append(f"{key} = {_num(value)} ({op} {m.group(3)})")
-        return held
-
-
-def _compare(a: float, op: str, b: float) -> bool:
-    return {
-        ">": a > b, ">=": a >= b, "<": a < b, "<=": a <= b, "==": a == b, "!=": a != b
-    }[op]  # fmt: skip
-
-
-def _num(v: float) -> str:
-    return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
 def report(
@@ -400,34 +326,4 @@ def _validation_dict(rep: Any) -> dict[str, Any]:
     }
 
 
-def summary(out: dict[str, Any], max_length: int | None) -> dict[str, Any]:
-    """The headline figures (the names `--fail-if` knows)."""
-    rows = out["rows"]
-    s: dict[str, Any] = {"rows": rows["in"], "rows_reported": rows["reported"],
-                         "rows_rejected": rows["rejected"]}  # fmt: skip
-    trunc = out.get("truncation")
-    if trunc:
-        at = next((x for x in trunc["limits"] if x["max_length"] == max_length), None)
-        s["truncated"] = at["truncated"] if at else None
-        s["truncated_share"] = at["truncated_share"] if at else None
-        s["max_tokens"] = out["lengths"]["sequence"].get("max")
-        s["p99_tokens"] = out["lengths"]["sequence"].get("p99")
-    dup = out.get("duplicates", {})
-    s["duplicate_rows"] = dup.get("exact_rows")
-    s["duplicate_share"] = (
-        dup["exact_rows"] / rows["reported"] if rows["reported"] and "exact_rows" in dup else None
-    )
-    text = out.get("text", {}).get("by_role", {})
-    s["empty_answers"] = sum(c.get("empty", 0) for c in text.values())
-    pref = out.get("preference")
-    if pref:
-        s["chosen_longer_share"] = pref["chosen_longer_share"]
-        s["identical_pairs"] = pref["identical_pairs"]
-    val = out.get("validation")
-    if val is not None:
-        s["valid"] = val["valid"]
-        s["validation_errors"] = val["errors"]
-    return s
-
-
-__all__ = ["DataReport", "measure", "report"]
+__all__ = ["measure", "report"]

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from trlprep.datareport.build import DataReport, measure, summary, where_of
+from trlprep.datareport.build import measure, where_of
 from trlprep.datareport.collected import Collected, add_figures
+from trlprep.datareport.result import DataReport, summary
 from trlprep.errors import UsageError
 
 

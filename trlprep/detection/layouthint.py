@@ -8,7 +8,8 @@ they can matter (start-up time): when no TRL type fits, when the rows disagree, 
 the columns carry a cheap sign of a layout: HH transcripts (read as implicit preference,
 `--from hh` is offered), or a layout whose columns merely look like a TRL type
 (`Importer.looks_like_trl`: OASST exports, LLaMA-Factory v1 content parts), which
-`trlprep convert` reads as that layout.
+`trlprep convert` reads as that layout. The advice about extra columns beside a type that
+fits (an answer, a label, a prompt) is `besidehints`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list
+from trlprep.detection.besidehints import answer_advice_of, label_advice, prompt_beside_answers
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -76,26 +78,6 @@ def map_suggestion(columns: list[str]) -> str | None:
     return None
 
 
-# extra columns beside a `prompt` (prompt-only data) that hold its answer: OpenAI HumanEval's
-# `canonical_solution`, `answer`, `response` ... (most specific first; `ground_truth`, an RL
-# reward's reference, is left alone on purpose: it is no answer to train on)
-ANSWER_COLUMNS = ("completion", "response", "answer", "output", "solution", "target")
-
-
-def answer_column(columns: list[str]) -> str | None:
-    """The extra column of prompt-only data that looks like each prompt's answer (a name of
-    `ANSWER_COLUMNS`, or one ending in `_solution`, `_answer`, `_response`, `_output`;
-    case-insensitive), else None."""
-    lower = {c.lower(): c for c in columns}
-    for name in ANSWER_COLUMNS:
-        if name in lower:
-            return lower[name]
-    for c in columns:
-        if c.lower().rsplit("_", 1)[-1] in ANSWER_COLUMNS[1:5] and "_" in c:
-            return c
-    return None
-
-
 # text columns that hold the prompt of ranked completions kept under other names
 RANKED_PROMPTS = ("prompt", "instruction", "question", "query", "problem", "input")
 
@@ -147,91 +129,6 @@ def inner_messages(schema: pa.Schema) -> str | None:
     return None
 
 
-def answer_advice(
-    columns: list[str], prompt: str = "prompt", conversational: bool = False
-) -> str | None:
-    """The `--map completion=COLUMN` advice for prompt-only data with an answer column
-    (`prompt`: the column read as the prompt; a conversational one, `messages` above all,
-    needs `prompt=` mapped too and `--conversational` to make a text answer a message)."""
-    column = answer_column(columns)
-    if column is None:
-        return None
-    args = f"--map {'' if prompt == 'prompt' else f'prompt={prompt},'}completion={column}"
-    if conversational:
-        args += " --conversational"
-    return (
-        f"column {column!r} may hold each prompt's answer: for prompt-completion (SFT) pass "
-        f"`{args}` (trlprep convert DATA {args} -o OUT); "
-        f"as it is, the data is prompt-only with {column!r} carried as an extra column"
-    )
-
-
-# names of a column beside prompt and completion that holds each completion's label (KTO's
-# desirable/undesirable), compared lower-case with any `is_` taken off
-LABEL_NAMES = (
-    "label", "good", "desirable", "thumbs_up", "thumbsup", "upvote", "upvoted", "liked",
-    "accepted", "approved", "preferred", "helpful", "correct", "kto_tag", "positive",
-)  # fmt: skip
-
-
-def _boolean_like(values: pa.ChunkedArray | pa.Array) -> str | None:
-    """What a column of true/false values holds ("true/false values", "0/1 values",
-    "the text true/false"), None when it holds anything else (or only nulls)."""
-    if values.null_count == len(values):
-        return None
-    if pa.types.is_boolean(values.type):
-        return "true/false values"
-    if pa.types.is_integer(values.type):
-        ok, kind = pc.is_in(values, pa.array([0, 1], values.type)), "0/1 values"
-    elif pa.types.is_string(values.type) or pa.types.is_large_string(values.type):
-        ok, kind = (
-            pc.is_in(pc.utf8_lower(values), pa.array(["true", "false"])),
-            "the text true/false",
-        )
-    else:
-        return None
-    return kind if pc.all(pc.fill_null(ok, True)).as_py() else None
-
-
-def label_column(head: pa.Table | pa.RecordBatch, columns: list[str]) -> tuple[str, str] | None:
-    """(column, what it holds) of the extra column of prompt-completion data that looks
-    like each completion's label: true/false (or 0/1) values under a name of `LABEL_NAMES`,
-    else the one column of booleans; None otherwise."""
-    found = []
-    for c in columns:
-        if c in head.schema.names and (kind := _boolean_like(head.column(c))) is not None:
-            found.append((c, kind))
-    named = [f for f in found if f[0].lower().removeprefix("is_") in LABEL_NAMES]
-    if named:
-        return named[0]
-    booleans = [f for f in found if f[1] == "true/false values"]
-    return booleans[0] if len(booleans) == 1 else None
-
-
-def label_advice(head: pa.Table | pa.RecordBatch, columns: list[str]) -> str | None:
-    """The `--map label=COLUMN` advice for prompt-completion data with a label column."""
-    found = label_column(head, columns)
-    if found is None:
-        return None
-    column, kind = found
-    # --coerce reads 0/1 and the text true/false as booleans (trlprep.io.labels)
-    flags = f"--map label={column}" + ("" if kind == "true/false values" else " --coerce")
-    return (
-        f"column {column!r} holds {kind} that may be each completion's label: for unpaired "
-        f"preference (KTO, BCO) pass `{flags}` (trlprep convert DATA {flags} -o OUT"
-        + ("" if kind == "true/false values" else f"; --coerce reads {kind} as booleans")
-        + f"); as it is, the data is prompt-completion with {column!r} carried as an extra "
-        "column"
-    )
-
-
-def answer_advice_of(det: Detection) -> str | None:
-    """`answer_advice` for a prompt-only `Detection` (its prompt column and format)."""
-    conversational = det.format is not None and det.format.value == "conversational"
-    prompt = det.columns.get("prompt", "prompt")
-    return answer_advice(list(det.extra_columns), prompt, conversational)
-
-
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), or content parts holding
@@ -259,44 +156,6 @@ def _transcripts(head: pa.Table | pa.RecordBatch) -> bool:
     if i < 0 or not pa.types.is_string(head.schema.field(i).type):
         return False
     return bool(pc.any(pc.match_substring(head.column(i), "Human:")).as_py())
-
-
-# columns that hold the prompt beside text chosen/rejected answers (Intel/orca_dpo_pairs:
-# `question`; argilla's distilabel pairs: `input`), most specific first
-PROMPT_COLUMNS = ("question", "instruction", "query", "input", "problem", "context", "source")
-
-
-def prompt_beside_answers(head: pa.Table | pa.RecordBatch) -> str | None:
-    """Advice for text chosen/rejected answers without a `prompt` column that share not even
-    a first character in any head row (so implicit preference would find no prompt): the
-    extra column that looks like the prompt, and `--map prompt=COLUMN`; None otherwise."""
-    names = head.schema.names
-    if "prompt" in names or head.num_rows == 0:
-        return None
-    if not all(c in names and pa.types.is_string(head.schema.field(c).type) for c in COLS):
-        return None
-    first = [pc.utf8_slice_codeunits(head.column(names.index(c)), 0, 1) for c in COLS]
-    same = pc.equal(*first).drop_null()
-    if len(same) == 0 or pc.any(same).as_py():
-        return None
-    lower = {n.lower(): n for n in names if n not in COLS}
-    column = next((lower[c] for c in PROMPT_COLUMNS if c in lower), None)
-    lead = "chosen and rejected share no text in any of the first rows, so they hold no prompt"
-    if column is None:
-        return f"{lead}: if a column holds it, pass `--map prompt=COLUMN`"
-    system = next((n for n in names if n.lower() == "system"), None)
-    return (
-        f"{lead}; column {column!r} looks like it: pass `--map prompt={column}` (trlprep "
-        f"convert DATA --map prompt={column} -o OUT)"
-        + (
-            f"; add --conversational to make column {system!r} the prompt's system message"
-            if system
-            else ""
-        )
-    )
-
-
-COLS = ("chosen", "rejected")
 
 
 def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:

@@ -3,7 +3,7 @@
 Each chunk is parsed by Arrow's C++ JSON reader (`jsontext.read_json_rows`); only a chunk it
 cannot parse is re-read line by line in Python, to name the broken line or to keep a column
 whose rows disagree in kind as tagged JSON text; a `tools` column that Arrow types as one
-struct is rebuilt from the chunk's lines instead (`_tools_texts`), and tool-call arguments
+struct is rebuilt from the chunk's lines instead (`toolstexts`), and tool-call arguments
 given as objects are cut out of the chunk before Arrow parses it (`argspans`). Chunks bound
 memory, so files larger than memory stream; `concat_tables` joins chunks as if read at once.
 """
@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_string
 from trlprep.errors import DataError, InputError
@@ -31,7 +30,6 @@ from trlprep.io.jsonargs import (
     tagged,
 )
 from trlprep.io.jsontext import (
-    dumps,
     encode_json_texts,
     json_field,
     table_from_records,
@@ -46,6 +44,7 @@ from trlprep.io.sources import (
     guard,
     open_stream,
 )
+from trlprep.io.toolstexts import tools_texts
 
 CHUNK_BYTES = 32 << 20  # JSONL bytes parsed at once (bounds memory when streaming)
 _WHITESPACE = np.frombuffer(b" \t\r\n", dtype=np.uint8)
@@ -206,7 +205,7 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
         t = table.schema.field(name).type
         if is_string(t) or pa.types.is_null(t):
             continue
-        texts = _tools_texts(chunk, starts[has_text], stops[has_text], name, table[name])
+        texts = tools_texts(chunk, starts[has_text], stops[has_text], name, table[name])
         if texts is None:  # schemas as one struct, and no exact text from the lines
             return _jsonl_python(path, chunk, first_line, bad)
         table = table.set_column(table.schema.get_field_index(name), json_field(name), texts)
@@ -216,56 +215,6 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
         # row's own object is kept as JSON text
         return _jsonl_python(path, chunk, first_line, bad)
     return Batch(table, 0, lines)
-
-
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_RISKY_NUMBER = re.compile(r"[0-9][eE]|[0-9][0-9.]{15,}|-0\.0(?![0-9])|0\.0000")
-_LONG_NUMBER = r"[0-9][0-9.]{15,}"
-
-
-def _tools_texts(
-    chunk: bytes, starts: np.ndarray, stops: np.ndarray, name: str, col: pa.ChunkedArray
-) -> pa.Array | None:
-    """The `tools` column Arrow typed as one struct, rebuilt as the line-by-line path builds
-    it (`column_from_values`: each row's compact JSON text, tagged; null or absent is null),
-    from each line's own value; None where that text may not be exact.
-
-    Polars takes each line's value (key order kept, a repeated key's last value) and Python
-    re-encodes each distinct one. Polars' numbers may differ from Python's where they are
-    long, have an exponent, are `-0` or out of range, so such values are not taken.
-    """
-    if not (pa.types.is_list(col.type) or pa.types.is_struct(col.type)):
-        return None  # not a container (`column_from_values` would not tag it)
-    if any(c in name for c in "\"\\'"):
-        return None  # a name a JSON path may not spell
-    import polars as pl
-
-    offsets = np.empty(2 * len(starts), dtype=np.int64)
-    offsets[0::2], offsets[1::2] = starts, stops
-    spans = pa.LargeStringArray.from_buffers(
-        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(chunk)
-    )[0::2]  # each line without its newline (the odd entries are the gaps between)
-    matched = pl.from_arrow(spans).str.json_path_match(f"$[{json.dumps(name)}]").to_arrow()
-    if not pc.all(pc.equal(pc.is_null(matched), pc.is_null(col))).as_py():
-        return None  # a value Polars could not read (a lone surrogate, 1e400)
-    codes = pc.dictionary_encode(matched)
-    texts = []
-    for value in codes.dictionary.to_pylist():
-        if _RISKY_NUMBER.search(_JSON_STRING.sub('""', value)):  # numbers outside strings
-            return None
-        texts.append(dumps(json.loads(value)))
-    out = pc.take(pa.array(texts, pa.string()), codes.indices)
-    # serde_json reads a number of 16+ digits less exactly than Python, and may write it
-    # shorter (no sign left in its text): such lines' values come from Python's parse of
-    # the line (digits inside strings only cost that parse)
-    long = pc.match_substring_regex(spans, _LONG_NUMBER).to_numpy(zero_copy_only=False)
-    if long.any():
-        values = out.to_pylist()
-        for i in np.flatnonzero(long):
-            value = json.loads(spans[int(i)].as_py()).get(name)
-            values[i] = None if value is None else dumps(value)
-        out = pa.array(values, pa.string())
-    return out
 
 
 def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None) -> Batch:

@@ -11,14 +11,13 @@ and column intact.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from trlprep.columns.arrowtypes import content_is_parts, is_json_field, is_string
+from trlprep.columns.arrowtypes import content_is_parts, is_json_field
 from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.columns.placeholders import sequences
 from trlprep.errors import TrlprepError
@@ -32,11 +31,16 @@ from trlprep.templates.inputs import (
 )
 from trlprep.templates.mediaprobe import media_error, media_roles, unrendered
 from trlprep.templates.report import EXAMPLE_ROWS, TemplateReport
+from trlprep.templates.rowvalues import (
+    KWARGS_COLUMN,
+    TOOLS_COLUMN,
+    check_read,
+    column_values,
+    side_values,
+)
 from trlprep.templates.rules import Plan, RowError, plan_for, render_prompt, render_row
-from trlprep.templates.template import ChatTemplate, to_plain
+from trlprep.templates.template import ChatTemplate
 
-TOOLS_COLUMN = "tools"
-KWARGS_COLUMN = "chat_template_kwargs"
 # Per row, set by the table renderer: the id of its distinct prompt (with tools and kwargs)
 # in the whole table, and that prompt rendered (where rendered once before the rows)
 PROMPT_GROUP = "__trlprep_prompt_group"
@@ -99,15 +103,15 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
     plan = plan_for(job.dtype)
     n = batch.num_rows
     rows = np.arange(n)
-    prompts = _values(batch, plan.prompt, offset, rows)
-    tools, kwargs = _side(job, batch, offset, rows)
+    prompts = column_values(batch, plan.prompt, offset, rows)
+    tools, kwargs = side_values(batch, offset, rows, job.tools, job.kwargs)
     images = _image_counts(batch)
     media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
     out: list[str | None] = []
     for i, (prompt, t, k) in enumerate(zip(prompts, tools, kwargs, strict=True)):
         try:
-            _check_read(prompt, t, k)
+            check_read(prompt, t, k)
             vision = images is not None and images[i] > 0
             prompt, _ = prep(prompt, plan.prompt, vision, _row_media(media, i))
             out.append(render_prompt(job.template, prompt, t, k, trusted=True))
@@ -168,24 +172,6 @@ def _row_media(media: dict[str, np.ndarray | None], i: int) -> tuple[str, ...]:
     return tuple(k for k, held in media.items() if held is not None and held[i] > 0)
 
 
-def _values(batch: pa.Table, c: str, offset: int, take: np.ndarray | None = None) -> list:
-    arr = batch.column(c) if take is None else batch.column(c).take(take)
-    return _pylist(arr, c, offset, take, json_text=is_json_field(batch.schema.field(c)))
-
-
-def _side(job: Job, batch: pa.Table, offset: int, rows: np.ndarray) -> tuple[list, list]:
-    """Per row of `rows`: (tools, template kwargs), the row's own values over the job's."""
-    per_row = {
-        c: _pylist(batch.column(c).take(rows), c, offset, rows, json_text=True)
-        for c in (TOOLS_COLUMN, KWARGS_COLUMN)
-        if c in batch.column_names
-    }
-    none = [None] * len(rows)
-    tools = [_row_tools(v, job.tools) for v in per_row.get(TOOLS_COLUMN, none)]
-    kwargs = [_row_kwargs(v, job.kwargs) for v in per_row.get(KWARGS_COLUMN, none)]
-    return tools, kwargs
-
-
 def _render(
     job: Job, plan: Plan, batch: pa.Table, offset: int, rep: TemplateReport, failures: list
 ):
@@ -201,9 +187,9 @@ def _render(
     else:
         first, group = np.arange(n), np.arange(n)
     rep.distinct_prompts = len(first) if plan.prompt and not grouped else 0  # else: table's
-    prompts = _values(batch, plan.prompt, offset, first) if plan.prompt else None
-    rows = {c: _values(batch, c, offset) for c in plan.continuations + plan.wholes}
-    tools_g, kwargs_g = _side(job, batch, offset, first)
+    prompts = column_values(batch, plan.prompt, offset, first) if plan.prompt else None
+    rows = {c: column_values(batch, c, offset) for c in plan.continuations + plan.wholes}
+    tools_g, kwargs_g = side_values(batch, offset, first, job.tools, job.kwargs)
     images = _image_counts(batch)
     media = _media_counts(batch, plan)
     prep = _Preparer(job, batch.schema)
@@ -221,7 +207,7 @@ def _render(
         kinds = _row_media(media, i)
         row = {c: rows[c][i] for c in rows}
         try:
-            _check_read(tools_g[g], kwargs_g[g], *row.values())
+            check_read(tools_g[g], kwargs_g[g], *row.values())
             for kind, held in counted.items():  # each sequence holds the row's media
                 marks = {c: media_marks(row[c], kind) for c in rows}
                 if prompts is not None:
@@ -246,7 +232,7 @@ def _render(
             if prompts is not None:
                 if g not in prepared:
                     try:
-                        _check_read(prompts[g])
+                        check_read(prompts[g])
                         prepared[g] = prep(prompts[g], plan.prompt, vision, kinds)
                     except RowError as e:
                         prepared[g] = e
@@ -315,12 +301,6 @@ def _render(
     return {name: pa.array(values, pa.string()) for name, values in out.items()}
 
 
-def _check_read(*values: Any) -> None:
-    for v in values:
-        if isinstance(v, _Bad):
-            v.fail()
-
-
 def group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(first row of each distinct key, group of each row) over the key columns."""
     n = batch.num_rows
@@ -339,78 +319,3 @@ def group_rows(batch: pa.Table, columns: list[str]) -> tuple[np.ndarray, np.ndar
         return first, group
     except Exception:  # a column type polars cannot group: no reuse, same result
         return np.arange(n), np.arange(n)
-
-
-def _pylist(
-    arr: pa.ChunkedArray | pa.Array,
-    column: str,
-    offset: int,
-    rows: np.ndarray | None = None,
-    *,
-    json_text: bool = False,
-):
-    """Python values of a column, as the template should see them.
-
-    Arrow cannot tell a missing struct field from a null one (all rows share one schema),
-    so null fields are dropped, at every depth. Strings are parsed as JSON when `json_text`
-    (JSON-text columns, and `tools`/`chat_template_kwargs` given as JSON strings); a string
-    that is not JSON becomes a `_Bad` value (the rows using it fail).
-    """
-    values = arr.to_pylist()
-    if not (json_text and is_string(arr.type)):
-        return [_drop_nulls(v) for v in values]
-    out = []
-    for v in values:
-        if isinstance(v, str):
-            try:
-                v = json.loads(v) if v.strip() else None
-            except json.JSONDecodeError as e:
-                v = _Bad(f"not valid JSON: {e}", column)
-        out.append(v)
-    return out
-
-
-class _Bad:
-    """A value that could not be read (the row using it fails with this message)."""
-
-    def __init__(self, message: str, column: str) -> None:
-        self.message, self.column = message, column
-
-    def fail(self) -> None:
-        raise RowError(self.message, self.column)
-
-
-def _drop_nulls(v: Any) -> Any:
-    t = type(v)
-    if t is dict:
-        return {k: _drop_nulls(x) for k, x in v.items() if x is not None}
-    if t is list:
-        return [_drop_nulls(x) for x in v]
-    if v is None or t in (str, int, float, bool):
-        return v
-    return to_plain(v)
-
-
-def _row_tools(value: Any, default: list | None) -> list | None:
-    if isinstance(value, _Bad):
-        return value
-    if isinstance(value, str) and value.strip()[:1] == "[":  # a JSON string in a JSON column
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            return _Bad("not valid JSON (a tools list given as text)", TOOLS_COLUMN)
-    if value is None:
-        return default
-    if not isinstance(value, list):
-        return default if not value else [value]
-    return value or None
-
-
-def _row_kwargs(value: Any, default: dict[str, Any]) -> dict[str, Any]:
-    if isinstance(value, _Bad):
-        return value
-    if not value:
-        return default
-    if not isinstance(value, dict):
-        return default
-    return {**default, **value}

@@ -1,0 +1,115 @@
+"""Rows refused while reading a training dataset, and a stopped conversion's error, named
+as the user knows them: by input row and file line (the conversion sees the imported
+table), with hints in `trlprep train`'s words (its flags, its rejects file). The rows left
+out are written as `trlprep convert --on-error skip` writes them (`write_rejects`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import DataError
+
+
+def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
+    """The rows left out (row, line, stage, reason, record) as JSON Lines, written
+    atomically (as `trlprep convert --on-error skip` writes its rejects file)."""
+    from trlprep.importers import RejectsWriter
+
+    writer = RejectsWriter(path, overwrite=True)
+    writer.write(rejects)
+    writer.commit()
+    return path
+
+
+@contextlib.contextmanager
+def located(inp: Any, rows: np.ndarray, lines: Any) -> Iterator[None]:
+    """A stopped conversion's error named by the input row and file line (the conversion
+    sees the imported table, whose row `i` is input row `rows[i]`), and its hint in train's
+    words: the conversion options are `trlprep convert`'s."""
+    try:
+        yield
+    except DataError as e:
+        row, line = e.row, e.line
+        if row is not None and line is None and 0 <= row < len(rows):
+            line = None if lines is None else int(np.asarray(lines)[row])
+            row = int(np.asarray(rows)[row]) if line is None else None
+        raise DataError(
+            e.message,
+            hint=train_hint(e.hint),
+            path=e.path or inp.source.path,
+            line=line,
+            row=row,
+            column=e.column,
+        ) from e
+
+
+# what `--on-error skip` does, in convert's words and in train's
+_TRAIN_WORDS = {
+    "to write the other rows and set these aside in a rejects file": (
+        "to train on the other rows and list these in data.rejects.jsonl"
+    ),
+    "to import the other rows and set such rows aside with their reasons": (
+        "to train on the other rows and list such rows in data.rejects.jsonl"
+    ),
+}
+# flags of `trlprep convert` that train takes under another name
+_TRAIN_FLAGS = {"--from": "--data-from", "--map": "--data-map"}
+
+
+def train_hint(hint: str | None) -> str:
+    """A conversion's hint for `trlprep train`: convert's flags train takes renamed, and the
+    others (conversion options) pointed to `trlprep convert` (train converts with their
+    defaults)."""
+    text = (hint or "").removeprefix("nothing was written; ")
+    for said, meant in _TRAIN_WORDS.items():  # convert's wording of what skipping does
+        text = text.replace(said, meant)
+    text = re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
+    from trlprep.trainers.config import IMPORT_FIELDS
+
+    taken = {"--on-error", *_TRAIN_FLAGS.values()}
+    taken |= {"--" + f.replace("_", "-") for f in IMPORT_FIELDS}  # the importers' options
+    other = sorted(set(re.findall(r"--[a-z][a-z-]*", text)) - taken)
+    text = f"nothing was trained; {text or 'fix these rows'}"
+    if "--on-error" not in text:
+        text += "; --on-error skip trains on the other rows and lists these in data.rejects.jsonl"
+    if other:
+        text += (
+            f"; {', '.join(other)} {'is an option' if len(other) == 1 else 'are options'} of "
+            "`trlprep convert`: convert the data with it first and train on the output"
+        )
+    return text
+
+
+def reason_lines(rejects: pa.Table, most: int = 3) -> list[str]:
+    """The commonest reasons among `rejects`, each with its count and first input lines (or
+    rows), as `convert` says them."""
+    from trlprep.conversion.ledger import Ledger
+
+    ledger = Ledger()
+    ledger.reject(rejects)
+    return ledger.reason_lines(most)
+
+
+def as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any) -> pa.Table:
+    """`rejects` of a table derived from `raw` (its row i is `raw`'s row `rows[i]`, on file
+    line `lines[i]`), named by `raw`'s rows and lines and holding `raw`'s records."""
+    from trlprep.importers.rejects import records
+
+    at = rejects.column("row").to_numpy()
+    idx = np.asarray(rows)[at]
+    columns = {"row": pa.array(idx, pa.int64())}
+    if lines is not None:
+        columns["line"] = pa.array(np.asarray(lines)[at], pa.int64())
+    columns["record"] = pa.array(records(raw.take(pa.array(idx, pa.int64()))), pa.string())
+    for name, values in columns.items():
+        i = rejects.schema.get_field_index(name)
+        rejects = rejects.set_column(i, rejects.schema.field(i), values)
+    return rejects
