@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
-from trlprep.trainers.data_table import MESSAGES_COLUMN, reason_lines, to_training_table
+from trlprep.trainers.data_rejects import reason_lines
+from trlprep.trainers.data_table import MESSAGES_COLUMN, to_training_table
 
 from trlprep.errors import DataError
 from trlprep.wording import plural

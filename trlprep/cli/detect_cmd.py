@@ -60,7 +60,7 @@ def detect_command(
     empty = det.num_rows == 0 and not det.problems
     if empty and not allow_empty:
         raise empty_error(path)
-    layout = det.layout  # found on the rows detection read (trlprep.columns.layouthint)
+    layout = det.layout  # found on the rows detection read (trlprep.detection.layouthint)
     from trlprep.io.shards import note_detection, shards_dict, total_line
 
     shards = note_detection(det, path, split, input_format)  # several files: rows of each

@@ -395,7 +395,7 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
 
     name = detect_layout(first.data.schema, first.data.slice(0, 1000))
     if name is None and not required:
-        from trlprep.detection.layouthint import prompt_beside_answers
+        from trlprep.detection.besidehints import prompt_beside_answers
 
         advice = prompt_beside_answers(first.data.slice(0, 1000))
         if advice is not None:
