@@ -121,8 +121,11 @@ _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*")  # FILE, LAYOUT, PATH_OR_ID, N
 # a flag and at most one value (a word that is not itself a flag: `-1` is a value)
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`]+))?")
 _COMMAND = re.compile(r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b")
-# one argument of a command: DATA, `-o OUT`, or a flag and at most one value
-_ARG = re.compile(r" (?:(DATA|-o OUT)(?![\w/.-])|--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`();]+))?)")
+# one argument of a command: DATA, a file's name, `-o OUT`, `...`, or a flag and at most one value
+_ARG = re.compile(
+    r" (?:(DATA|-o OUT|\.\.\.|[\w/-]+\.[a-z]+)(?![\w/.-])"
+    r"|--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`();]+))?)"
+)
 _TRAILING = "`),;:"
 # `--template-kwarg a=1 --template-kwarg b=2`: one dict, as the keyword takes them (only
 # when nothing or a comma is between them: `(--map a=b) --map c=d` keeps its parenthesis)
@@ -209,13 +212,17 @@ def _command(text: str, m: re.Match) -> tuple[int, str]:
     -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')`; as it is when a flag of it has no
     keyword in its function."""
     func = _function(m.group(1))
-    data = out = known = False
+    data: str | None = None
+    out = known = False
     said: list[str] = []
     at = m.end()
     while a := _ARG.match(text, at):
         at = a.end()
         if a.group(1):
-            data, out = data or a.group(1) == "DATA", out or a.group(1) == "-o OUT"
+            if a.group(1) == "-o OUT":
+                out = True
+            elif a.group(1) != "...":  # DATA, or a file's name (`x.jsonl`)
+                data = data or (a.group(1) if a.group(1) == "DATA" else repr(a.group(1)))
             continue
         name, value = a.group(2), a.group(3)
         bare = _bare_value(value)
@@ -236,7 +243,7 @@ def _command(text: str, m: re.Match) -> tuple[int, str]:
     name = COMMAND_FUNCTIONS[m.group(1)][0]
     if not data and not said:
         return at, name
-    call = f"{name}({', '.join(['DATA' if data else '...', *said])})"
+    call = f"{name}({', '.join([data or '...', *said])})"
     return at, f"OUT = {call}" if out else call
 
 
