@@ -4,6 +4,7 @@ options, and real error cases said both ways."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import json
@@ -306,3 +307,159 @@ def test_the_internal_functions_keep_the_cli_s_words():
     assert "--map completion=canonical_solution" in info.value.hint
     assert trlprep.convert.__wrapped__ is convert
     assert inspect.signature(trlprep.convert) == inspect.signature(convert)
+
+
+# ---------------------------------------------------------------- words kept, Python that parses
+
+
+def test_a_command_ends_at_its_first_other_word():
+    said = python_words(
+        "fix the rows (see the reason), or set them aside: trlprep convert DATA --from "
+        "LAYOUT --on-error skip -o OUT writes the others and a rejects file",
+        _api("validate"),
+    )
+    assert said == (
+        "fix the rows (see the reason), or set them aside: OUT = trlprep.convert(DATA, "
+        "from_=LAYOUT, on_error='skip') writes the others and a rejects file"
+    )
+
+
+def test_a_command_before_a_colon_is_said_and_the_flags_after_it_too():
+    said = python_words(
+        "labels: `--from ranked --map completions=answers,ranks=score` (trlprep convert DATA "
+        "--from ranked --map completions=answers,ranks=score -o OUT: preference pairs, "
+        "--pairing; unpaired with --threshold N)",
+        _api("convert"),
+    )
+    ranked = "from_='ranked', map={'completions': 'answers', 'ranks': 'score'}"
+    assert said == (
+        f"labels: `{ranked}` (OUT = trlprep.convert(DATA, {ranked}): preference pairs, "
+        "pairing; unpaired with threshold=N)"
+    )
+
+
+def test_flags_side_by_side_are_one_call():
+    said = python_words(
+        "pass `--map label=label --coerce` (trlprep convert DATA --map label=label --coerce "
+        "-o OUT; --coerce reads 0/1 values as booleans)",
+        _api("detect"),
+    )
+    assert said == (
+        "pass `trlprep.convert(..., map={'label': 'label'}, coerce=True)` (OUT = "
+        "trlprep.convert(DATA, map={'label': 'label'}, coerce=True); "
+        "trlprep.convert(..., coerce=True) reads 0/1 values as booleans)"
+    )
+
+
+def test_a_repeated_flag_merges_only_across_a_comma():
+    convert = _api("convert")
+    said = python_words("rename (--map a=b) --map c=d first", convert)
+    assert said == "rename (map={'a': 'b'}) map={'c': 'd'} first"
+    said = python_words("pass --map a=b, --map c=d first", convert)
+    assert said == "pass map={'a': 'b', 'c': 'd'} first"
+
+
+# hints and notes trlprep writes with flags in them (taken from the code, f-strings filled in)
+HINTS = [
+    "pass --tokenizer PATH_OR_ID",
+    "drop --chat-template",
+    "pass --chat-template, or a --tokenizer that has one",
+    "rename the columns, or import the layout with `--from LAYOUT`",
+    "tokenise it with the trainer (`trlprep train --algo prm --step-separator`)",
+    "raise --max-length, keep the prompt's end (--truncation keep_end), or set these rows "
+    "aside (--on-error skip)",
+    "fix or drop these rows (--on-error skip sets them aside)",
+    "tokenise with the model's tokenizer (`trlprep convert --tokenize --tokenizer MODEL`), or "
+    "drop the id columns to tokenise the text",
+    "import it with --from llamafactory-v1",
+    "pass --tokenizer SRC (its special tokens are used) or --template-kwarg bos=... "
+    "--template-kwarg eos=...",
+    "pass a built-in name (`trlprep templates`) or a .jinja file with --chat-template",
+    "e.g. --template-kwarg enable_thinking=false --template-kwarg eos_token='</s>'",
+    "pick another --from, or rename columns with --map",
+    "rename it first (--map prompt_orig=prompt)",
+    "rename a column with --map chosen=NAME, or pick another --from",
+    "add --conversational to make each completion one assistant message (or map a text prompt)",
+    "drop one of them (or rename it with --map label_orig=label)",
+    "rename that one too (e.g. --map prompt_orig=prompt,...) or drop it",
+    "for {from, value} turns use --from sharegpt",
+    "map them to a type's columns, e.g. --map prompt=question,completion=answer "
+    "(`trlprep schema TYPE` lists a type's columns)",
+    "add --conversational to make each text one message (prompt: user; completion, chosen, "
+    "rejected: assistant)",
+    "fix the row, or pass --on-error skip to import the other rows and set such rows aside "
+    "with their reasons (3 more in this batch)",
+    "name their file with --rejects FILE (it may be a device or FIFO too)",
+    "pass --rejects with another path, or leave it out (default: out.rejects.jsonl)",
+    "pick the --from layout that matches the data",
+    "for {role, content} messages use --from openai-chat",
+    "with --allow-empty, pass --to TYPE (the empty output's columns)",
+    "`trlprep convert DATA --from LAYOUT --to TYPE --allow-empty` writes an empty output with "
+    "TYPE's columns",
+    "pass --from LAYOUT to import the rows first, or drop --map",
+    "add --on-error skip",
+    "pass -o OUT (or --explain to only plan)",
+    "use --to prompt-only with it, or drop it and pass --on-error skip to set those rows aside",
+    "pass --from LAYOUT (sharegpt, alpaca, ranked ...), or --map to rename columns",
+    "check the file (and --split)",
+    "tokenise first (convert --tokenize --tokenizer SRC)",
+    "pass --overwrite to replace it",
+    "write to a regular file or folder, or pass --output-format jsonl to stream JSON Lines "
+    "through it",
+    "name it .parquet or pass --input-format parquet",
+    "check the file (and --split); pass --allow-empty to accept an empty dataset",
+    "fix the rows (see the reason), or set them aside: trlprep convert DATA --from LAYOUT "
+    "--on-error skip -o OUT writes the others and a rejects file",
+    "column 'answers' holds completions scored by 'score': pass `--from ranked --map "
+    "completions=answers,ranks=score` (trlprep convert DATA --from ranked --map "
+    "completions=answers,ranks=score -o OUT: preference pairs, --pairing; unpaired with "
+    "--threshold N)",
+    'store booleans (true/false), or pass --coerce, which reads 0/1 and "true"/"false" as '
+    "booleans: `trlprep validate --coerce` checks the rows as `trlprep convert --coerce` "
+    "converts them (also import, train)",
+    "a public layout: import it with `trlprep import x.jsonl --from alpaca -o OUT`, or "
+    "`trlprep convert ... --from alpaca`",
+    ": make it messages first with `trlprep convert DATA --conversational -o OUT` and check OUT",
+    "`trlprep convert DATA --map messages=body.messages -o OUT` and check OUT",
+    "(trlprep convert DATA --map ... -o OUT), or rename them",
+]
+_CODE = re.compile(
+    r"(?:OUT = )?trlprep\.[\w.]+\((?:[^()]|\([^()]*\))*\)"  # a call
+    r"|\b\w+=(?:\{[^{}]*\}|'[^']*'|[\w.]+)"  # a keyword argument
+)
+
+
+def _words(text: str) -> list[str]:
+    """The words of `text` that are no flag's: flags and their values, placeholders, the
+    commands and the Python said for them left out, punctuation stripped."""
+    text = _CODE.sub(" ", text)
+    text = re.sub(r"(?<![\w-])--?[a-z][\w-]*(?: [^\s`]+)?|\btrlprep [a-z]+", " ", text)
+    words = (w.strip("`()[],;:.'\"") for w in text.split())
+    return sorted(w for w in words if w.isalpha() and w.islower() and w != "trlprep")
+
+
+@pytest.mark.parametrize("func", ["convert", "validate", "detect", "report", "import_dataset"])
+def test_every_word_of_a_hint_is_kept_and_its_python_parses(func):
+    assert len(HINTS) >= 30 and all("--" in h for h in HINTS)
+    api = _api(func)
+    for hint in HINTS:
+        said = python_words(hint, api)
+        for word in _words(hint):
+            assert word in _words(said), (word, hint, said)
+        for code in _CODE.findall(said):
+            # `...` stands for the caller's arguments, and a dict's other items
+            code = code.removeprefix("OUT = ").replace("(..., ", "(DATA, ").replace(", ...}", "}")
+            ast.parse(code if "(" in code.split("=")[0] else f"f({code})", mode="eval")
+        assert python_words(said, api) == said, said
+
+
+def test_a_command_with_a_file_s_name_and_three_dots():
+    said = python_words(
+        "import it with `trlprep import x.jsonl --from alpaca -o OUT`, or "
+        "`trlprep convert ... --from alpaca`",
+        _api("import_dataset"),
+    )
+    assert said == (
+        "import it with `OUT = trlprep.importers.import_dataset('x.jsonl', layout='alpaca')`, "
+        "or `trlprep.convert(..., from_='alpaca')`"
+    )

@@ -118,64 +118,145 @@ RENAMED = {
 }
 
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*")  # FILE, LAYOUT, PATH_OR_ID, N
-_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: ([^\s`]+))?")
-_COMMAND = re.compile(
-    r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b((?: (?:DATA|-o OUT|--[^`)\n;]*?))*)"
-    r"(?=[`);\n]|$| and | to | with | \(|, )"
+# a flag and at most one value (a word that is not itself a flag: `-1` is a value)
+_FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`]+))?")
+_COMMAND = re.compile(r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b")
+# one argument of a command: DATA, a file's name, `-o OUT`, `...`, or a flag and at most one value
+_ARG = re.compile(
+    r" (?:(DATA|-o OUT|\.\.\.|[\w/-]+\.[a-z]+)(?![\w/.-])"
+    r"|--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`();]+))?)"
 )
 _TRAILING = "`),;:"
-# `--template-kwarg a=1 --template-kwarg b=2`: one dict, as the keyword takes them
-_REPEATED = re.compile(r"(--(map|role-map|template-kwarg) [^\s`]+?)[,)`;:]? --\2 ")
+# `--template-kwarg a=1 --template-kwarg b=2`: one dict, as the keyword takes them (only
+# when nothing or a comma is between them: `(--map a=b) --map c=d` keeps its parenthesis)
+_REPEATED = re.compile(r"(--(map|role-map|template-kwarg) [^\s`(),;:]+?),? --\2 ")
 
 
 def python_words(text: str | None, func: Callable | None = None) -> str | None:
     """`text` (an error's message or hint written for the CLI) as the Python API says it:
     each CLI flag that `func` (the public function that raised it) takes as a keyword
     argument said as that keyword (`--on-error skip` -> `on_error='skip'`, `--map a=b` ->
-    `map={'a': 'b'}`), one only `trlprep.convert` takes as that call, and
-    `trlprep convert DATA ... -o OUT` as `OUT = trlprep.convert(DATA, ...)`; flags no API
-    function takes are left as they are. `func` None: every keyword of the table."""
+    `map={'a': 'b'}`, a run of flags as keywords joined by commas), one only
+    `trlprep.convert` takes as that call, and `trlprep convert DATA ... -o OUT` as
+    `OUT = trlprep.convert(DATA, ...)`; flags no API function takes are left as they are,
+    and every other word of `text` too. `func` None: every keyword of the table."""
     if not text or "--" not in text and "trlprep " not in text:
         return text
     while _REPEATED.search(text):
         text = _REPEATED.sub(r"\1,", text)
     out, at = [], 0
     for m in _COMMAND.finditer(text):
-        out += [_FLAG.sub(lambda f: _bare(f, func), text[at : m.start()]), _command(m)]
+        if m.start() < at:
+            continue
+        end, said = _command(text, m)
+        out += [_sentence(text[at : m.start()], func), said]
+        at = end
+    return "".join(out) + _sentence(text[at:], func)
+
+
+def _sentence(text: str, func: Callable | None) -> str:
+    """The flags of a sentence (no command in it) said as keywords, run by run."""
+    out, at, run = [], 0, []
+    for m in _FLAG.finditer(text):
+        if run and (m.start() != run[-1].end() + 1 or text[run[-1].end()] != " "):
+            out.append(_run(run, func))
+            run = []
+        if not run:
+            out.append(text[at : m.start()])
+        run.append(m)
         at = m.end()
-    return "".join(out) + _FLAG.sub(lambda f: _bare(f, func), text[at:])
+        if _rest(m, func):  # its value is the sentence's word, or punctuation ends it
+            out.append(_run(run, func))
+            run = []
+    if run:
+        out.append(_run(run, func))
+    return "".join(out) + text[at:]
+
+
+def _rest(m: re.Match, func: Callable | None) -> str:
+    """What follows flag `m`'s keyword when said (a word or punctuation), " " for a flag
+    no API function takes (it ends a run, as it is)."""
+    said = _flag(m.group(1), m.group(2), func) or _flag(m.group(1), m.group(2), _convert())
+    return " " if said is None else said[1]
+
+
+def _run(run: list[re.Match], func: Callable | None) -> str:
+    """Flags side by side (`--map a=b --coerce`) as keywords joined by commas: `func`'s, or
+    one `trlprep.convert(..., ...)` call when `func` lacks one of them."""
+    said = [_flag(m.group(1), m.group(2), func) for m in run]
+    if all(s is not None for s in said):
+        return ", ".join(s[0] for s in said) + said[-1][1]
+    convert = _convert()
+    said = [_flag(m.group(1), m.group(2), convert) for m in run]
+    if func is None or func is convert or any(s is None for s in said):
+        return " ".join(_bare(m, func) for m in run)
+    return f"trlprep.convert(..., {', '.join(s[0] for s in said)}){said[-1][1]}"
 
 
 def _bare(m: re.Match, func: Callable | None) -> str:
-    """A flag in a sentence: the keyword `func` takes, else `trlprep.convert(..., kw)`."""
+    """A flag alone: the keyword `func` takes, else `trlprep.convert(..., kw)`."""
     name, value = m.group(1), m.group(2)
     said = _flag(name, value, func)
     if said is not None:
         return said[0] + said[1]
-    convert = _function("convert")
+    convert = _convert()
     said = _flag(name, value, convert) if func is not None and func is not convert else None
     if said is None:
         return m.group(0)
     return f"trlprep.convert(..., {said[0]}){said[1]}"
 
 
-def _command(m: re.Match) -> str:
-    """`trlprep convert DATA --to pc -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')`; the
-    command as it is when a flag of it has no keyword in its function."""
-    args = m.group(2)
-    out = " -o OUT" in args
-    args = args.replace(" -o OUT", "")
-    data = args.startswith(" DATA")
-    args = args[5:] if data else args
+def _command(text: str, m: re.Match) -> tuple[int, str]:
+    """Where the command `m` starts ends in `text` (at the first word that is neither DATA,
+    `-o OUT`, a flag nor its value), and it said as Python: `trlprep convert DATA --to pc
+    -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')`; as it is when a flag of it has no
+    keyword in its function."""
     func = _function(m.group(1))
-    said = [_flag(name, value, func) for name, value in _FLAG.findall(args)]
-    if any(s is None or s[1].strip() for s in said):
-        return m.group(0)  # a flag the function does not take: only the CLI can do it
+    data: str | None = None
+    out = known = False
+    said: list[str] = []
+    at = m.end()
+    while a := _ARG.match(text, at):
+        at = a.end()
+        if a.group(1):
+            if a.group(1) == "-o OUT":
+                out = True
+            elif a.group(1) != "...":  # DATA, or a file's name (`x.jsonl`)
+                data = data or (a.group(1) if a.group(1) == "DATA" else repr(a.group(1)))
+            continue
+        name, value = a.group(2), a.group(3)
+        bare = _bare_value(value)
+        flag = _flag(name, bare, func)
+        if flag is None:
+            known = True  # only the CLI can do it: the command stays as it is
+        elif flag[1]:  # the word after the flag is the sentence's
+            at = a.start(3) - 1
+            said.append(flag[0])
+            break
+        else:
+            said.append(flag[0])
+        if bare != value:  # punctuation ends the command
+            at -= len(value) - len(bare)
+            break
+    if known:
+        return at, text[m.start() : at]
     name = COMMAND_FUNCTIONS[m.group(1)][0]
     if not data and not said:
-        return name
-    call = f"{name}({', '.join(['DATA' if data else '...', *(s[0] for s in said)])})"
-    return f"OUT = {call}" if out else call
+        return at, name
+    call = f"{name}({', '.join([data or '...', *said])})"
+    return at, f"OUT = {call}" if out else call
+
+
+def _bare_value(value: str | None) -> str | None:
+    """`value` less the sentence's punctuation after it (`OUT:`, `hh.`, not `...`)."""
+    if value is None:
+        return None
+    bare = value.rstrip(_TRAILING)
+    return bare[:-1] if bare.endswith(".") and not bare.endswith("...") else bare
+
+
+def _convert() -> Callable:
+    return _function("convert")
 
 
 def _function(command: str) -> Callable:
