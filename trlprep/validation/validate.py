@@ -147,6 +147,7 @@ def validate_batches(
             col.seen_columns |= check_batch(data, plan, sink, hashes)
         if settled is not None:
             flag_read(sink, settled)
+            coerced.count_kept(settled, sink)
         if finder is not None:
             if hashes is None:
                 finder = None
