@@ -186,7 +186,7 @@ def test_reading_stopped_at_a_bad_line_checks_and_counts_the_rows_before_it(tmp_
     assert res.exit_code == 1, res.output
     flat = " ".join(res.output.split())
     assert "INVALID: 2 rows of prompt-completion (standard)" in flat
-    assert f"reading stopped at line {shards / '2.jsonl'}:2" in flat
+    assert f"reading stopped at {shards / '2.jsonl'}:2;" in flat
     assert f"shard {shards / '3.jsonl'}: not read (reading stopped before it)" in flat
 
 

@@ -89,13 +89,13 @@ class BadLines:
     def summary(self, limit: int = 5) -> str:
         """`2 bad lines skipped (line 3: invalid JSON ...; line 9: ...)`; lines of one of
         several files as `data/1.jsonl:3`, as their rejected rows are named."""
-        shown = "; ".join(f"{_line_name(n)}: {self.found[n][0]}" for n in self.lines[:limit])
+        shown = "; ".join(f"{line_name(n)}: {self.found[n][0]}" for n in self.lines[:limit])
         more = " ..." if len(self) > limit else ""
         word = "line" if len(self) == 1 else "lines"
         return f"{len(self)} bad {word} skipped ({shown}{more})"
 
 
-def _line_name(line: int) -> str:
+def line_name(line: int) -> str:
     """`line 3`, or `data/1.jsonl:3` for a line of one of several files (`FileLine`)."""
     return str(line) if getattr(line, "file", None) is not None else f"line {line}"
 

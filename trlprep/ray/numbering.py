@@ -32,9 +32,51 @@ def numbered(ds: ray.data.Dataset) -> tuple[ray.data.Dataset, int]:
         return t.append_column(ROW_ID, pa.array(np.arange(offset, offset + t.num_rows)))
 
     blocks = _blocks(ds)
-    refs = [number.remote(ref, offset) for ref, offset, _ in blocks]
+    refs = _settle_clashes([number.remote(ref, offset) for ref, offset, _ in blocks])
     total = sum(n for _, _, n in blocks)
     return (ray.data.from_arrow_refs(refs) if refs else ds), total
+
+
+def _settle_clashes(refs: list[Any]) -> list[Any]:
+    """`refs` with every column whose blocks hold different kinds (text in one, numbers in
+    another: Arrow cannot merge them) made tagged JSON text in every block, as a local
+    reader keeps a column whose rows hold several kinds (`trlprep.io.kinds` then carries
+    an extra as it is, and refuses the rows of another kind in a column it reads)."""
+    ray = _ray()
+    if len(refs) < 2:
+        return refs
+    schemas = ray.get([ray.remote(_schema).remote(ref) for ref in refs])
+    try:
+        pa.unify_schemas(schemas, promote_options="permissive")
+        return refs
+    except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    names = dict.fromkeys(n for s in schemas for n in s.names)
+    clashes = []
+    for name in names:
+        fields = [s.field(name) for s in schemas if name in s.names]
+        try:
+            pa.unify_schemas([pa.schema([f]) for f in fields], promote_options="permissive")
+        except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            clashes.append(name)
+    return [ray.remote(_as_json_text).remote(ref, clashes) for ref in refs]
+
+
+def _schema(block: Any) -> pa.Schema:
+    return _arrow(block).schema
+
+
+def _as_json_text(block: Any, names: list[str]) -> pa.Table:
+    """`block` with the columns `names` as tagged JSON text (`trlprep.io.jsontext`)."""
+    from trlprep.columns.arrowtypes import is_json_field
+    from trlprep.io.jsontext import encode_json_texts, json_field
+
+    t = _arrow(block)
+    for name in names:
+        i = t.schema.get_field_index(name)
+        if i >= 0 and not is_json_field(t.schema.field(i)):
+            t = t.set_column(i, json_field(name), encode_json_texts(t.column(i)))
+    return t
 
 
 def _span(block: Any) -> tuple[int, int, bool]:

@@ -38,11 +38,22 @@ class Coerced:
     booleans: Counter = field(default_factory=Counter)
 
     def settle(self, data: pa.Table | pa.RecordBatch) -> Settled:
-        """`data` read as convert --coerce reads it (the counts added here)."""
+        """`data` read as convert --coerce reads it (the text counts added here; the
+        booleans by `count_kept`, once the rows with errors are known)."""
         s = settle_batch(data)
         self.text.update(s.coerced)
-        self.booleans.update(s.booleans)
         return s
+
+    def count_kept(self, s: Settled, sink: BatchSink) -> None:
+        """Add the values read as booleans in the rows no error flags: the rows convert
+        keeps, so validate's note counts what convert's says."""
+        from trlprep.validation.rules import RULES, Severity
+
+        failed = np.zeros(sink.num_rows, bool)
+        for (rule, _), f in sink.flags.items():
+            if RULES[rule].severity is Severity.ERROR:
+                failed |= f.mask
+        self.booleans.update(s.booleans_in(~failed))
 
     def notes(self, renamed: dict[str, str] | None = None) -> list[str]:
         """The counts as convert's notes say them (`renamed`: a label column --map renames,

@@ -97,6 +97,9 @@ class Issue:
         more = " …" if self.count > min(len(items), limit) else ""
         if self.places:  # several files: `a.jsonl:2, b.parquet row 3`
             return ", ".join(self.places[:limit]) + more
+        if self.files and not self.rows:  # lines of several files (`FileLine`): `a.jsonl:2`
+            shown = zip(self.files, items[:limit], strict=False)
+            return ", ".join(f"{f}:{int(x)}" for f, x in shown) + more
         shown = ", ".join(str(x) for x in items[:limit])
         return f"{noun(len(items), label)} {shown}{more}"
 

@@ -147,6 +147,7 @@ def validate_batches(
             col.seen_columns |= check_batch(data, plan, sink, hashes)
         if settled is not None:
             flag_read(sink, settled)
+            coerced.count_kept(settled, sink)
         if finder is not None:
             if hashes is None:
                 finder = None
@@ -313,6 +314,8 @@ def validate_path(
 
     note_shards(report, path, split, input_format, bad)  # several files: each one's rows
     if bad.stopped is not None:
+        from trlprep.io.jsonl import line_name
+
         e = bad.stopped
         line = e.line
         if getattr(report, "shards", None) is not None:  # several files: name the file
@@ -322,7 +325,7 @@ def validate_path(
         issue = Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[line])
         report.issues.insert(0, issue.name_line_files())
         report.notes.append(
-            f"reading stopped at line {line}; pass --on-bad-lines skip to check the rest"
+            f"reading stopped at {line_name(line)}; pass --on-bad-lines skip to check the rest"
         )
         return report
     by_reason: dict[str, list[int]] = {}
