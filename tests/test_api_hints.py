@@ -391,7 +391,7 @@ HINTS = [
     "with their reasons (3 more in this batch)",
     "name their file with --rejects FILE (it may be a device or FIFO too)",
     "pass --rejects with another path, or leave it out (default: out.rejects.jsonl)",
-    "pick the --from layout that matches the data",
+    "pass the layout that matches the data to --from",
     "for {role, content} messages use --from openai-chat",
     "with --allow-empty, pass --to TYPE (the empty output's columns)",
     "`trlprep convert DATA --from LAYOUT --to TYPE --allow-empty` writes an empty output with "

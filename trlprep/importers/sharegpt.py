@@ -188,7 +188,7 @@ def _turn_lists(table: pa.Table, name: str, bad: Rejections) -> pa.Array:
         raise DataError(
             f"must hold lists of {{from, value}} turns, not {conv.type}",
             column=name,
-            hint="pick the --from layout that matches the data",
+            hint="pass the layout that matches the data to --from",
         )
     bad.add(~np.asarray(conv.is_valid().to_numpy(zero_copy_only=False), bool), f"{name} is null")
     return conv
