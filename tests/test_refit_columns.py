@@ -6,29 +6,18 @@ nulls count as empty and stay null, empty tables stay empty."""
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from realdata.support import TOKENISED, tokenised_samples
 
 from trlprep.registry import get_type
 from trlprep.templates.fit import Fitted, fit, fit_steps, truncate
 from trlprep.templates.refit import given_id_columns, refit_table
 from trlprep.templates.tokenize import TokenizeReport, token_columns, truncate_rows
 
-ROOT = Path(__file__).parent
-MODEL = str(ROOT.parent / "examples" / "tiny-chat-model")
-SAMPLES = {  # realdata file -> convert options
-    "dpo_demo/dpo_en_demo.json": {"chat_template": "chatml"},
-    "kto_demo/kto_en_demo.json": {"chat_template": "chatml"},
-    "math_shepherd_openr/math-shepherd.jsonl": {},
-    "alpaca_demo/alpaca_en_demo.json": {},
-    "hh_rlhf/harmless-base-test.sample.jsonl": {},
-    "oasst_messages/en_100_message.first8.flat.jsonl": {"chat_template": "chatml"},
-}
+SAMPLES = {k: v for k, v in TOKENISED.items() if not k.startswith("prm800k")}
 _IDS, _STEP_IDS, _START = pa.list_(pa.int32()), pa.list_(pa.list_(pa.int32())), "_prompt_start"
 
 
@@ -139,19 +128,7 @@ def _same(table: pa.Table, dtype: str, max_length: int | None, truncation: str, 
 @pytest.fixture(scope="module")
 def tokenised() -> list[tuple[str, pa.Table]]:
     pytest.importorskip("transformers")
-    from trlprep.api import convert
-
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for path, options in SAMPLES.items():
-            for max_length, truncation in ((None, "keep_start"), (200, "keep_end")):
-                table = convert(
-                    str(ROOT / "realdata" / path), tokenizer=MODEL, tokenize=True,
-                    max_length=max_length, truncation=truncation, on_error="skip", **options,
-                )  # fmt: skip
-                out.append((f"{path} {max_length} {truncation}", table))
-    return out
+    return tokenised_samples(((None, "keep_start"), (200, "keep_end")), SAMPLES)
 
 
 def _large(typ: pa.DataType) -> pa.DataType:

@@ -6,15 +6,13 @@ reference), on real samples tokenised by `convert --tokenize`, chunked, sliced a
 
 from __future__ import annotations
 
-import warnings
-from pathlib import Path
-
 import pyarrow as pa
 import pytest
 
 pytest.importorskip("transformers")
 
-from trlprep.api import convert  # noqa: E402
+from realdata.support import TINY_MODEL, tokenised_samples  # noqa: E402
+
 from trlprep.templates.refit import given_id_columns, steps_end_with  # noqa: E402
 from trlprep.templates.tokenrecord import (  # noqa: E402
     longest_sequence,
@@ -23,17 +21,6 @@ from trlprep.templates.tokenrecord import (  # noqa: E402
     step_id_counts,
 )
 
-ROOT = Path(__file__).parent
-MODEL = str(ROOT.parent / "examples" / "tiny-chat-model")
-SAMPLES = {  # realdata file -> convert options
-    "dpo_demo/dpo_en_demo.json": {"chat_template": "chatml"},
-    "kto_demo/kto_en_demo.json": {"chat_template": "chatml"},
-    "math_shepherd_openr/math-shepherd.jsonl": {},
-    "prm800k_openr/prm800k.jsonl": {},
-    "alpaca_demo/alpaca_en_demo.json": {},
-    "hh_rlhf/harmless-base-test.sample.jsonl": {},
-    "oasst_messages/en_100_message.first8.flat.jsonl": {"chat_template": "chatml"},
-}
 CUTS = [(None, "keep_start"), (200, "keep_end"), (120, "keep_start")]
 
 
@@ -80,17 +67,7 @@ def _ref_steps_end_with(table: pa.Table, separator_ids: list[int]) -> bool:
 
 @pytest.fixture(scope="module")
 def tokenised() -> list[tuple[str, pa.Table]]:
-    out = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # rows whose steps a cut empties are left out
-        for path, options in SAMPLES.items():
-            for max_length, truncation in CUTS:
-                table = convert(
-                    str(ROOT / "realdata" / path), tokenizer=MODEL, tokenize=True,
-                    max_length=max_length, truncation=truncation, on_error="skip", **options,
-                )  # fmt: skip
-                out.append((f"{path} {max_length} {truncation}", table))
-    return out
+    return tokenised_samples(CUTS)
 
 
 @pytest.fixture(scope="module")
@@ -99,7 +76,7 @@ def separators() -> dict[str, list[int]]:
 
     from trlprep.templates.encoder import Encoder
 
-    pieces = Encoder(AutoTokenizer.from_pretrained(MODEL)).pieces(["\n", " ки\n", "."])
+    pieces = Encoder(AutoTokenizer.from_pretrained(TINY_MODEL)).pieces(["\n", " ки\n", "."])
     return dict(zip(["newline", "shepherd", "period"], pieces, strict=True))
 
 

@@ -20,6 +20,39 @@ SUMMARY = re.compile(
 )
 
 
+# samples tokenised by the tests of token-id handling: realdata file -> convert options
+TOKENISED = {
+    "dpo_demo/dpo_en_demo.json": {"chat_template": "chatml"},
+    "kto_demo/kto_en_demo.json": {"chat_template": "chatml"},
+    "math_shepherd_openr/math-shepherd.jsonl": {},
+    "prm800k_openr/prm800k.jsonl": {},
+    "alpaca_demo/alpaca_en_demo.json": {},
+    "hh_rlhf/harmless-base-test.sample.jsonl": {},
+    "oasst_messages/en_100_message.first8.flat.jsonl": {"chat_template": "chatml"},
+}
+TINY_MODEL = str(HERE.parents[1] / "examples" / "tiny-chat-model")
+
+
+def tokenised_samples(cuts, samples: dict | None = None) -> list[tuple[str, object]]:
+    """(name, table) of each of `samples` (default `TOKENISED`) tokenised by the tiny model at
+    each (max_length, truncation) of `cuts`; rows a cut empties are left out."""
+    import warnings
+
+    from trlprep.api import convert
+
+    out = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for path, options in (TOKENISED if samples is None else samples).items():
+            for max_length, truncation in cuts:
+                table = convert(
+                    str(HERE / path), tokenizer=TINY_MODEL, tokenize=True, max_length=max_length,
+                    truncation=truncation, on_error="skip", **options,
+                )  # fmt: skip
+                out.append((f"{path} {max_length} {truncation}", table))
+    return out
+
+
 def sample(name: str) -> Path:
     """The one data file of the sample folder `name` (SOURCE.md and LICENSE beside it)."""
     files = [p for p in (HERE / name).iterdir() if p.suffix in (".json", ".jsonl", ".txt")]

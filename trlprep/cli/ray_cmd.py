@@ -302,25 +302,8 @@ def validate_ray(
         from trlprep.io.shards import annotate_shards
 
         annotate_shards(report, str(path), shards)
-    if bad:
-        _skipped_lines(report, bad, kwargs.get("max_errors", 10))
+    if bad:  # the skipped broken lines first in `report`, as locally
+        from trlprep.validation.validate import skipped_line_issues
+
+        report.issues[:0] = skipped_line_issues(bad, kwargs.get("max_errors", 10))
     return report
-
-
-def _skipped_lines(report: Any, bad: Any, max_errors: int) -> None:
-    """The skipped broken lines as `invalid-line` issues first in `report`, as locally."""
-    from trlprep.validation.report import Issue
-    from trlprep.validation.rules import RULES
-    from trlprep.validation.validate import SKIPPED_HINT
-
-    by_reason: dict[str, list[int]] = {}
-    for line in bad.lines:
-        by_reason.setdefault(bad.found[line][0], []).append(line)
-    rule = RULES["invalid-line"]
-    report.issues[:0] = [
-        Issue(
-            "invalid-line", rule.severity, f"{reason} (skipped)", SKIPPED_HINT, count=len(lines),
-            lines=lines[: max(max_errors, 1)],
-        ).name_line_files()
-        for reason, lines in by_reason.items()
-    ]  # fmt: skip

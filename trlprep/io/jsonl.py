@@ -83,6 +83,13 @@ class BadLines:
     def lines(self) -> list[int]:
         return sorted(self.found)
 
+    def by_reason(self) -> dict[str, list[int]]:
+        """reason -> the lines skipped for it, in order."""
+        out: dict[str, list[int]] = {}
+        for line in self.lines:
+            out.setdefault(self.found[line][0], []).append(line)
+        return out
+
     def __len__(self) -> int:
         return len(self.found)
 

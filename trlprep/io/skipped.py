@@ -92,12 +92,9 @@ def bad_line_problems(bad: BadLines) -> list[Problem]:
     lines named), so a detection says the file has them."""
     from trlprep.detection.detect import Problem
 
-    by_reason: dict[str, list[int]] = {}
-    for line in bad.lines:
-        by_reason.setdefault(bad.found[line][0], []).append(line)
     return [
         Problem("invalid-line", f"{reason} (skipped)", count=len(lines), lines=lines[:5])
-        for reason, lines in by_reason.items()
+        for reason, lines in bad.by_reason().items()
     ]
 
 

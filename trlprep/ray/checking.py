@@ -68,6 +68,7 @@ def _check_block(block: Any, plan: Any, duplicates: bool, coerce: bool = False) 
     seen = check_batch(t, plan, sink, hashes) if plan is not None and t.num_rows else set()
     if settled is not None:
         flag_read(sink, settled)
+        coerced.count_kept(settled, sink)
     rows = row_hash(hashes) if hashes is not None else None
     unhashable = hashes is None and t.num_rows > 0
     return t.num_rows, sink, rows, names, seen, unhashable, lines, coerced

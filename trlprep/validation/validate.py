@@ -328,18 +328,20 @@ def validate_path(
             f"reading stopped at {line_name(line)}; pass --on-bad-lines skip to check the rest"
         )
         return report
-    by_reason: dict[str, list[int]] = {}
-    for line in bad.lines:
-        by_reason.setdefault(bad.found[line][0], []).append(line)
+    report.issues[:0] = skipped_line_issues(bad, max_errors)
+    return report
+
+
+def skipped_line_issues(bad: BadLines, max_errors: int) -> list[Issue]:
+    """The lines skipped as broken, as `invalid-line` issues (one per reason)."""
     rule = RULES["invalid-line"]
-    report.issues[:0] = [
+    return [
         Issue(
             "invalid-line", rule.severity, f"{reason} (skipped)", SKIPPED_HINT, count=len(lines),
             lines=lines[: max(max_errors, 1)],
         ).name_line_files()
-        for reason, lines in by_reason.items()
+        for reason, lines in bad.by_reason().items()
     ]  # fmt: skip
-    return report
 
 
 def _validate_path(
