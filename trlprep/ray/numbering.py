@@ -50,8 +50,12 @@ def _joinable(refs: list[Any]) -> list[Any]:
     (`trlprep.io.jsonl.concat_tables`): tool-call arguments that are JSON text in one
     block made so in all, and every column whose blocks hold kinds Arrow cannot merge
     (text in one, numbers in another), or that is JSON text in any block, made tagged
-    JSON text in every block (`trlprep.io.kinds` then carries an extra as it is)."""
+    JSON text in every block. `trlprep.io.kinds` then carries an extra as it is, and in a
+    column it reads refuses the rows of another kind than most rows of the whole dataset
+    hold (marked on each block's column: `with_major_kinds`), as the local engine does."""
+    from trlprep.detection.detect import carried_columns
     from trlprep.io.jsonl import argument_columns, conflicting_columns
+    from trlprep.io.kinds import major_kinds
 
     ray = _ray()
     if len(refs) < 2:
@@ -64,7 +68,18 @@ def _joinable(refs: list[Any]) -> list[Any]:
     names = conflicting_columns(schemas)
     if not names:
         return refs
-    return [_remote(_tag_columns).remote(ref, names) for ref in refs]
+    read = names - carried_columns(n for s in schemas for n in s.names if n != ROW_ID)
+    pairs = [_tagger().remote(ref, names, read) for ref in refs]
+    majors = major_kinds(ray.get([counts for _, counts in pairs]))
+    refs = [table for table, _ in pairs]
+    if not majors:
+        return refs
+    return [_remote(_with_majors).remote(ref, majors) for ref in refs]
+
+
+@functools.cache
+def _tagger() -> Any:
+    return _ray().remote(num_returns=2)(_tag_columns)
 
 
 def _schema(block: Any) -> pa.Schema:
@@ -77,10 +92,22 @@ def _same_arguments(block: Any, names: set[str]) -> pa.Table:
     return same_arguments(_arrow(block), names)
 
 
-def _tag_columns(block: Any, names: set[str]) -> pa.Table:
+def _tag_columns(
+    block: Any, names: set[str], read: set[str]
+) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+    """`block` with the columns `names` tagged JSON text, and the kinds its rows hold in
+    the columns `read` (`kind_counts`)."""
     from trlprep.io.jsonl import tag_columns
+    from trlprep.io.kinds import kind_counts
 
-    return tag_columns(_arrow(block), names)
+    t = tag_columns(_arrow(block), names)
+    return t, kind_counts(t, read)
+
+
+def _with_majors(block: Any, majors: dict[str, str]) -> pa.Table:
+    from trlprep.io.kinds import with_major_kinds
+
+    return with_major_kinds(_arrow(block), majors)
 
 
 def _span(block: Any) -> tuple[int, int, bool]:
