@@ -309,53 +309,61 @@ def concat_tables(tables: list[pa.Table | pa.RecordBatch]) -> pa.Table:
         return pa.table({})
     if len(tables) == 1:
         return tables[0]
-    tables = _same_arguments(tables)
-    tagged = {f.name for t in tables for f in t.schema if is_json_field(f)}
-    if not tagged:
+    arguments = argument_columns([t.schema for t in tables])
+    tables = [same_arguments(t, arguments) for t in tables]
+    if not any(is_json_field(f) for t in tables for f in t.schema):
         try:
             return pa.concat_tables(tables, promote_options="permissive")
         except ARROW_ERRORS:
             pass
-    tagged |= _conflicting_columns(tables)
-    out = []
-    for t in tables:
-        for name in tagged:
-            i = t.schema.get_field_index(name)
-            if i >= 0 and not is_json_field(t.schema.field(i)):
-                t = t.set_column(i, json_field(name), encode_json_texts(t.column(i)))
-        out.append(t)
-    return pa.concat_tables(out, promote_options="permissive")
+    names = conflicting_columns([t.schema for t in tables])
+    return pa.concat_tables([tag_columns(t, names) for t in tables], promote_options="permissive")
 
 
-def _same_arguments(tables: list[pa.Table]) -> list[pa.Table]:
-    """Where a column's tool-call arguments are JSON text in some pieces (objects there),
-    its plain-string arguments elsewhere become JSON text too, so the pieces join."""
-    names = {f.name for t in tables for f in t.schema if has_tagged_arguments(f.type)}
-    if not names:
-        return tables
-    out = []
-    for t in tables:
-        for name in names:
-            i = t.schema.get_field_index(name)
-            if i < 0 or is_json_field(t.schema.field(i)):
-                continue
-            f = t.schema.field(i)
-            if not has_tagged_arguments(f.type) and f.type != tagged(f.type):
-                arr = retag(t.column(i))
-                t = t.set_column(i, f.with_type(arr.type), arr)
-        out.append(t)
-    return out
+def argument_columns(schemas: list[pa.Schema]) -> set[str]:
+    """Columns whose tool-call arguments are JSON text in some piece (they were objects
+    there): `same_arguments` makes their plain-string arguments JSON text in every piece."""
+    return {f.name for s in schemas for f in s if has_tagged_arguments(f.type)}
 
 
-def _conflicting_columns(tables: list[pa.Table]) -> set[str]:
+def same_arguments(table: pa.Table, names: set[str]) -> pa.Table:
+    """`table` with the plain-string tool-call arguments of the columns `names`
+    (`argument_columns`) made JSON text, so it joins pieces whose arguments are."""
+    for name in names:
+        i = table.schema.get_field_index(name)
+        if i < 0 or is_json_field(table.schema.field(i)):
+            continue
+        f = table.schema.field(i)
+        if not has_tagged_arguments(f.type) and f.type != tagged(f.type):
+            arr = retag(table.column(i))
+            table = table.set_column(i, f.with_type(arr.type), arr)
+    return table
+
+
+def conflicting_columns(schemas: list[pa.Schema]) -> set[str]:
+    """Columns that must be tagged JSON text in every piece for the pieces (of `schemas`,
+    after `same_arguments`) to join: JSON text in any piece, or of kinds Arrow cannot
+    unify (text in one piece, numbers in another)."""
     fields: dict[str, list[pa.Field]] = {}
-    for t in tables:
-        for f in t.schema:
+    for s in schemas:
+        for f in s:
             fields.setdefault(f.name, []).append(f)
     bad = set()
     for name, fs in fields.items():
+        if any(is_json_field(f) for f in fs):
+            bad.add(name)
+            continue
         try:
             pa.unify_schemas([pa.schema([f]) for f in fs], promote_options="permissive")
         except ARROW_ERRORS:
             bad.add(name)
     return bad
+
+
+def tag_columns(table: pa.Table, names: set[str]) -> pa.Table:
+    """`table` with the columns `names` it holds made tagged JSON text (`jsontext`)."""
+    for name in names:
+        i = table.schema.get_field_index(name)
+        if i >= 0 and not is_json_field(table.schema.field(i)):
+            table = table.set_column(i, json_field(name), encode_json_texts(table.column(i)))
+    return table

@@ -35,6 +35,9 @@ _NAMES = {
     "object": ("an object", "objects"),
 }
 PREVIEW = 40
+# on a tagged column of one block of a larger dataset (`trlprep.ray.numbering`): the kind
+# most rows of the whole dataset hold, which a block's own count could not tell
+MAJOR_KIND_KEY = b"trlprep.major"
 
 
 @dataclass
@@ -83,16 +86,23 @@ def settle_kinds(
     for i, f in enumerate(table.schema):
         if not is_json_field(f):
             continue
+        given = f.metadata.get(MAJOR_KIND_KEY)
+        if given is not None:
+            f = f.with_metadata({k: v for k, v in f.metadata.items() if k != MAJOR_KIND_KEY})
+            table = table.set_column(i, f, table.column(i))
         if f.name in carry:
             carried[f.name] = _kinds_by_count(table.column(i))
             continue
         text = table.column(i).combine_chunks()
         kinds = json_kinds(text)
         counts = pc.value_counts(pc.filter(kinds, pc.not_equal(kinds, "null")))
-        if len(counts) < 2:
+        if given is not None:
+            major = given.decode()  # the whole dataset's, of which `table` is one block
+        elif len(counts) < 2:
             continue  # one kind (nested values that disagree): left as it is
-        values = counts.field("values").to_pylist()
-        major = values[int(np.argmax(counts.field("counts").to_numpy()))]
+        else:
+            values = counts.field("values").to_pylist()
+            major = values[int(np.argmax(counts.field("counts").to_numpy()))]
         other = np.asarray(
             pc.and_(pc.not_equal(kinds, major), pc.not_equal(kinds, "null")).to_numpy(
                 zero_copy_only=False
@@ -200,3 +210,47 @@ def _kinds_by_count(column: pa.ChunkedArray | pa.Array) -> list[str]:
     order = np.argsort(-counts.field("counts").to_numpy(), kind="stable")
     names = counts.field("values").to_pylist()
     return [names[j] for j in order if names[j] not in ("null", None)]
+
+
+def kind_counts(table: pa.Table, columns: Collection[str]) -> dict[str, dict[str, int]]:
+    """Per tagged JSON-text column of `table` among `columns`: how many rows hold each kind
+    (nulls aside), kinds in the order the rows first hold them."""
+    out = {}
+    for i, f in enumerate(table.schema):
+        if f.name in columns and is_json_field(f):
+            kinds = json_kinds(table.column(i).combine_chunks())
+            counts = pc.value_counts(pc.filter(kinds, pc.not_equal(kinds, "null")))
+            out[f.name] = dict(
+                zip(
+                    counts.field("values").to_pylist(),
+                    counts.field("counts").to_pylist(),
+                    strict=True,
+                )
+            )
+    return out
+
+
+def major_kinds(per_block: list[dict[str, dict[str, int]]]) -> dict[str, str]:
+    """The kind most rows hold, per column, from `kind_counts` of every block in row order
+    (ties: the kind met first), for columns whose rows hold more than one kind."""
+    totals: dict[str, dict[str, int]] = {}
+    for counts in per_block:
+        for name, by_kind in counts.items():
+            into = totals.setdefault(name, {})
+            for kind, n in by_kind.items():
+                into[kind] = into.get(kind, 0) + n
+    return {
+        name: max(by_kind, key=lambda k: (by_kind[k], -list(by_kind).index(k)))
+        for name, by_kind in totals.items()
+        if len(by_kind) > 1
+    }
+
+
+def with_major_kinds(table: pa.Table, majors: Mapping[str, str]) -> pa.Table:
+    """`table` with each tagged column of `majors` marked with its kind (`MAJOR_KIND_KEY`),
+    so `settle_kinds` refuses that block's rows of another kind as the whole data's."""
+    for i, f in enumerate(table.schema):
+        if f.name in majors and is_json_field(f):
+            meta = {**f.metadata, MAJOR_KIND_KEY: majors[f.name].encode()}
+            table = table.set_column(i, f.with_metadata(meta), table.column(i))
+    return table

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -21,62 +23,91 @@ def numbered(ds: ray.data.Dataset) -> tuple[ray.data.Dataset, int]:
     `Json` columns decoded, a `tools` struct made each row's own JSON text), since a Ray
     dataset (one of the caller's, or read from object storage by Ray) enters here."""
     ray = _ray()
-
-    @ray.remote
-    def number(block: Any, offset: int) -> pa.Table:
-        from trlprep.io.jsonext import at_entry
-
-        t = at_entry(_arrow(block))
-        if ROW_ID in t.column_names:
-            return t
-        return t.append_column(ROW_ID, pa.array(np.arange(offset, offset + t.num_rows)))
-
     blocks = _blocks(ds)
-    refs = _settle_clashes([number.remote(ref, offset) for ref, offset, _ in blocks])
+    refs = [_remote(_number).remote(ref, offset) for ref, offset, _ in blocks]
+    refs = _joinable(refs)
     total = sum(n for _, _, n in blocks)
     return (ray.data.from_arrow_refs(refs) if refs else ds), total
 
 
-def _settle_clashes(refs: list[Any]) -> list[Any]:
-    """`refs` with every column whose blocks hold different kinds (text in one, numbers in
-    another: Arrow cannot merge them) made tagged JSON text in every block, as a local
-    reader keeps a column whose rows hold several kinds (`trlprep.io.kinds` then carries
-    an extra as it is, and refuses the rows of another kind in a column it reads)."""
+@functools.cache
+def _remote(fn: Callable[..., Any]) -> Any:
+    """`fn` as a Ray remote function, made once per process."""
+    return _ray().remote(fn)
+
+
+def _number(block: Any, offset: int) -> pa.Table:
+    from trlprep.io.jsonext import at_entry
+
+    t = at_entry(_arrow(block))
+    if ROW_ID in t.column_names:
+        return t
+    return t.append_column(ROW_ID, pa.array(np.arange(offset, offset + t.num_rows)))
+
+
+def _joinable(refs: list[Any]) -> list[Any]:
+    """`refs` made to join as the local engine joins pieces read apart
+    (`trlprep.io.jsonl.concat_tables`): tool-call arguments that are JSON text in one
+    block made so in all, and every column whose blocks hold kinds Arrow cannot merge
+    (text in one, numbers in another), or that is JSON text in any block, made tagged
+    JSON text in every block. `trlprep.io.kinds` then carries an extra as it is, and in a
+    column it reads refuses the rows of another kind than most rows of the whole dataset
+    hold (marked on each block's column: `with_major_kinds`), as the local engine does."""
+    from trlprep.detection.detect import carried_columns
+    from trlprep.io.jsonl import argument_columns, conflicting_columns
+    from trlprep.io.kinds import major_kinds
+
     ray = _ray()
     if len(refs) < 2:
         return refs
-    schemas = ray.get([ray.remote(_schema).remote(ref) for ref in refs])
-    try:
-        pa.unify_schemas(schemas, promote_options="permissive")
+    schemas = ray.get([_remote(_schema).remote(ref) for ref in refs])
+    arguments = argument_columns(schemas)
+    if arguments:
+        refs = [_remote(_same_arguments).remote(ref, arguments) for ref in refs]
+        schemas = ray.get([_remote(_schema).remote(ref) for ref in refs])
+    names = conflicting_columns(schemas)
+    if not names:
         return refs
-    except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        pass
-    names = dict.fromkeys(n for s in schemas for n in s.names)
-    clashes = []
-    for name in names:
-        fields = [s.field(name) for s in schemas if name in s.names]
-        try:
-            pa.unify_schemas([pa.schema([f]) for f in fields], promote_options="permissive")
-        except (pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            clashes.append(name)
-    return [ray.remote(_as_json_text).remote(ref, clashes) for ref in refs]
+    read = names - carried_columns(n for s in schemas for n in s.names if n != ROW_ID)
+    pairs = [_tagger().remote(ref, names, read) for ref in refs]
+    majors = major_kinds(ray.get([counts for _, counts in pairs]))
+    refs = [table for table, _ in pairs]
+    if not majors:
+        return refs
+    return [_remote(_with_majors).remote(ref, majors) for ref in refs]
+
+
+@functools.cache
+def _tagger() -> Any:
+    return _ray().remote(num_returns=2)(_tag_columns)
 
 
 def _schema(block: Any) -> pa.Schema:
     return _arrow(block).schema
 
 
-def _as_json_text(block: Any, names: list[str]) -> pa.Table:
-    """`block` with the columns `names` as tagged JSON text (`trlprep.io.jsontext`)."""
-    from trlprep.columns.arrowtypes import is_json_field
-    from trlprep.io.jsontext import encode_json_texts, json_field
+def _same_arguments(block: Any, names: set[str]) -> pa.Table:
+    from trlprep.io.jsonl import same_arguments
 
-    t = _arrow(block)
-    for name in names:
-        i = t.schema.get_field_index(name)
-        if i >= 0 and not is_json_field(t.schema.field(i)):
-            t = t.set_column(i, json_field(name), encode_json_texts(t.column(i)))
-    return t
+    return same_arguments(_arrow(block), names)
+
+
+def _tag_columns(
+    block: Any, names: set[str], read: set[str]
+) -> tuple[pa.Table, dict[str, dict[str, int]]]:
+    """`block` with the columns `names` tagged JSON text, and the kinds its rows hold in
+    the columns `read` (`kind_counts`)."""
+    from trlprep.io.jsonl import tag_columns
+    from trlprep.io.kinds import kind_counts
+
+    t = tag_columns(_arrow(block), names)
+    return t, kind_counts(t, read)
+
+
+def _with_majors(block: Any, majors: dict[str, str]) -> pa.Table:
+    from trlprep.io.kinds import with_major_kinds
+
+    return with_major_kinds(_arrow(block), majors)
 
 
 def _span(block: Any) -> tuple[int, int, bool]:
@@ -99,7 +130,7 @@ def in_row_order(ds: ray.data.Dataset, drop_row_ids: bool = False) -> ray.data.D
     ray = _ray()
     ds = ds.materialize()
     blocks = [ref for ref, _, n in _blocks(ds) if n]
-    spans = ray.get([ray.remote(_span).remote(ref) for ref in blocks])
+    spans = ray.get([_remote(_span).remote(ref) for ref in blocks])
     order = sorted(range(len(blocks)), key=lambda i: (spans[i][0], spans[i][1], i))
     inside = all(s[2] for s in spans)
     chained = all(spans[a][1] <= spans[b][0] for a, b in zip(order, order[1:], strict=False))
@@ -109,5 +140,5 @@ def in_row_order(ds: ray.data.Dataset, drop_row_ids: bool = False) -> ray.data.D
         return ds.drop_columns([ROW_ID]).materialize() if drop_row_ids else ds
     refs = [blocks[i] for i in order]
     if drop_row_ids:
-        refs = [ray.remote(_drop_row_ids).remote(ref) for ref in refs]
+        refs = [_remote(_drop_row_ids).remote(ref) for ref in refs]
     return ray.data.from_arrow_refs(refs)
