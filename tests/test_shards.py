@@ -451,3 +451,20 @@ def test_overwrite_never_replaces_a_folder_holding_other_files(tmp_path):
     res = run("convert", src, "--to", "lm", "-o", home, "--num-shards", "2", "--overwrite")
     assert res.exit_code == 2 and "holds more than data files (notes.txt, sub)" in res.output
     assert sorted(os.listdir(home)) == ["notes.txt", "sub"]
+
+
+def test_a_later_shard_of_another_kind_names_every_column_of_it(tmp_path):
+    """The second file's answers are numbers: the stop names `completion` (the column that
+    differs), not only the first column detection met (`prompt`, text as it should be)."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    rows = [json.dumps({"prompt": f"p{i}", "completion": f"c{i}"}) for i in range(4)]
+    (folder / "a.jsonl").write_text("\n".join(rows) + "\n")
+    rows = [json.dumps({"prompt": f"p{i}", "completion": i * 11}) for i in range(4, 7)]
+    (folder / "b.jsonl").write_text("\n".join(rows) + "\n")
+    res = run("convert", folder, "--to", "language-modeling", "-o", tmp_path / "o.jsonl")
+    assert res.exit_code == 1, res.output
+    said = " ".join(res.output.split())
+    assert "b.jsonl: the data is not uniform:" in said
+    assert "column 'completion': 3 rows hold int at lines 1, 2, 3" in said
+    assert not (tmp_path / "o.jsonl").exists()

@@ -29,7 +29,7 @@ from trlprep.conversion.apply import (
 )
 from trlprep.conversion.convert import Plan, check_rows_left
 from trlprep.conversion.ledger import Ledger
-from trlprep.detection.detect import PASSABLE, ROW_LEVEL, detect_table
+from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Problem, detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.io.readers import Batch
 from trlprep.io.tempfiles import scratch_dir
@@ -220,18 +220,22 @@ def _check_batch(
     problems = [p for p in det.problems if p.code not in PASSABLE | ROW_LEVEL]
     if problems or not ok_type or (det.format not in (None, plan.fmt) and table.num_rows):
         p = problems[0] if problems else None
-        where = ""
-        if p and p.rows:
-            where = " at " + (
-                f"line{'s' * (len(p.lines) > 1)} {', '.join(map(str, p.lines))}"
-                if p.lines
-                else f"row{'s' * (len(p.rows) > 1)} {', '.join(str(r + offset) for r in p.rows)}"
-            )
         start = f"line {lines[0]}" if lines is not None and len(lines) else f"row {offset}"
-        msg = p.message if p else f"rows from {start} on are not {plan.src.name} ({plan.fmt})"
+        msg = f"rows from {start} on are not {plan.src.name} ({plan.fmt})"
+        if p:  # every problem of the first's kind (mixed-format: one per column)
+            msg = "; ".join(q.message + _at(q, offset) for q in problems if q.code == p.code)
         hint = f"run `trlprep validate {path}`" if path else "run `trlprep validate`"
         hint = p.hint if p and p.hint else hint
-        raise DataError(f"the data is not uniform: {msg}{where}", path=path, hint=hint)
+        raise DataError(f"the data is not uniform: {msg}", path=path, hint=hint)
+
+
+def _at(p: Problem, offset: int) -> str:
+    """' at lines 1, 2' (or rows, counted from `offset`) of a detection problem."""
+    if not p.rows:
+        return ""
+    if p.lines:
+        return f" at line{'s' * (len(p.lines) > 1)} {', '.join(map(str, p.lines))}"
+    return f" at row{'s' * (len(p.rows) > 1)} {', '.join(str(r + offset) for r in p.rows)}"
 
 
 def stream_to_file(
