@@ -96,6 +96,9 @@ def test_json_that_holds_no_rows_is_a_clear_error(tmp_path, text, found):
         ('  [\n\n{"a": 1} ,\n\t{"a": "[{\\n"}  ]  \n', [3, 4]),
         ('[{"a": 1}, {"a": 2}]', None),  # minified: one line names no row
         ('[{"a": 1}]', [1]),
+        ('{"rows": [\n{"a": 1},\n{"a": 2}]}', [2, 3]),  # a one-key wrapper
+        ('{\n  "data" : [\n    {"a": 1},\n    {"a": 2}\n  ]\n}\n', [3, 4]),
+        ('{"data": [{"a": 1}, {"a": 2}]}', None),
     ],
 )
 def test_array_rows_are_named_by_the_line_their_object_starts(tmp_path, text, lines):
@@ -110,7 +113,7 @@ def test_array_rows_are_named_by_the_line_their_object_starts(tmp_path, text, li
 
 @pytest.mark.parametrize(
     "text",
-    ['{"rows": [\n{"a": 1},\n{"a": 2}]}', '{"a": [1, 2]}', '{"a": 1}'],
+    ['{"a": [1, 2]}', '{"a": 1}', '{"rows": [\n{"a": 1},\n{"a": 2}], "n": 2}'],
 )
 def test_other_json_shapes_have_no_lines(tmp_path, text):
     p = tmp_path / "a.json"

@@ -1,62 +1,155 @@
 """A `.json` file holding one array of objects, parsed object by object so that each row
 knows the file line its object starts on (a pretty-printed file opened in an editor).
 
-Only a top-level array of objects, each starting on a line of its own, gets lines (a
-minified array's rows are named by their index); anything else (a wrapper object, columns,
-one object, broken JSON) is left to `json.loads` and the reader's messages.
+A top-level array of objects, or an object whose one key holds it (`{"data": [...]}`), is
+read here. Rows are named one way per file: by the line their object starts on where each
+object starts on a line of its own, else (a minified array, or some line holding several
+objects) all by their 0-based index in the array, `row N`, which `naming_notes` then says.
+Anything else (columns, one object, several splits, broken JSON) is left to `json.loads`
+and the reader's messages.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import numpy as np
 
+from trlprep.errors import InputError
+
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
 _COMMA = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")
+_COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
+# keys of a file holding a dataset's splits side by side, {"train": [...], "test": [...]}
+SPLIT_KEYS = frozenset({"train", "test", "validation", "valid", "val", "dev", "eval", "evaluation"})
+_NOTES: dict[tuple[str, int, int], str] = {}  # (file, mtime_ns, size) -> how rows are named
 
 
-def array_rows(text: bytes) -> tuple[list[dict], np.ndarray | None] | None:
-    """The objects of a JSON array and the 1-based line each starts on (None where several
-    start on one line), or None where `text` is no valid JSON array of objects."""
+def array_rows(text: bytes, path: str | None = None) -> tuple[list[dict], np.ndarray | None] | None:
+    """The objects of a JSON array (top level, or the one value of a wrapper object) and the
+    1-based line each starts on (None where some line holds several: `path`, when given,
+    then gets a `naming_notes` note), or None where `text` is neither."""
     try:
         s = text.decode("utf-8")
     except UnicodeDecodeError:
         return None
     pos = _SPACE.match(s).end()
-    if not s.startswith("[", pos):
-        return None
-    pos = _SPACE.match(s, pos + 1).end()
-    rows: list[dict] = []
-    starts: list[int] = []
+    wrapped = s.startswith("{", pos)
     try:
-        if not s.startswith("]", pos):
-            while True:
-                obj, end = _DECODER.raw_decode(s, pos)
-                if not isinstance(obj, dict):
-                    return None
-                rows.append(obj)
-                starts.append(pos)
-                sep = _COMMA.match(s, end)
-                if sep is None:
-                    break
-                pos = sep.end()
-            end = _SPACE.match(s, end).end()
-            if not s.startswith("]", end):
+        if wrapped:  # {"key": [...]}: the key's string, then its colon
+            pos = _SPACE.match(s, pos + 1).end()
+            key, pos = _DECODER.raw_decode(s, pos)
+            colon = _COLON.match(s, pos)
+            if not isinstance(key, str) or colon is None:
                 return None
-            pos = end
+            pos = colon.end()
+        if not s.startswith("[", pos):
+            return None
+        rows, starts, pos = _objects(s, _SPACE.match(s, pos + 1).end())
     except json.JSONDecodeError:
         return None
+    if rows is None:
+        return None
+    if wrapped:
+        pos = _SPACE.match(s, pos + 1).end()
+        if not s.startswith("}", pos):
+            return None  # more keys: json.loads and the reader decide
     if s[pos + 1 :].strip(" \t\n\r"):
         return None  # more after the array: json.loads names it
+    lines = _start_lines(s, starts)
+    if len(lines) > 1 and not (np.diff(lines) > 0).all():
+        if path is not None:
+            _remember(path, _naming_note(path, lines))
+        return rows, None  # several objects on one line: a line names no row
+    return rows, lines
+
+
+def _objects(s: str, pos: int) -> tuple[list[dict] | None, list[int], int]:
+    """The objects of the array whose first item is at `pos`, their start offsets, and the
+    offset of its closing `]` (None for rows where an item is no object or `]` is missing)."""
+    rows: list[dict] = []
+    starts: list[int] = []
+    if s.startswith("]", pos):
+        return rows, starts, pos
+    while True:
+        obj, end = _DECODER.raw_decode(s, pos)
+        if not isinstance(obj, dict):
+            return None, starts, pos
+        rows.append(obj)
+        starts.append(pos)
+        sep = _COMMA.match(s, end)
+        if sep is None:
+            break
+        pos = sep.end()
+    end = _SPACE.match(s, end).end()
+    return (rows if s.startswith("]", end) else None), starts, end
+
+
+def _start_lines(s: str, starts: list[int]) -> np.ndarray:
+    """The 1-based line of each offset in `starts` (ascending)."""
     lines = np.empty(len(starts), dtype=np.int64)
     line, last = 1, 0
     for i, start in enumerate(starts):
         line += s.count("\n", last, start)
         lines[i] = line
         last = start
-    if len(lines) > 1 and not (np.diff(lines) > 0).all():
-        return rows, None  # several objects on one line: a line names no row
-    return rows, lines
+    return lines
+
+
+def _naming_note(path: str, lines: np.ndarray) -> str:
+    """Why the rows of `path` are named `row N`: the lines that hold several objects."""
+    shared = np.flatnonzero(np.diff(lines) == 0)  # row i+1 starts on row i's line
+    first = int(lines[shared[0]])
+    on_first = np.flatnonzero(lines == first)
+    how = "rows are named `row N`, their 0-based index in the array"
+    if len(on_first) == len(lines):
+        return f"{path}: a minified JSON array (every object on line {first}): {how}"
+    crowded = len(np.unique(lines[shared]))
+    where = f"line {first}" if crowded == 1 else f"{crowded:,} lines, first line {first}"
+    return (
+        f"{path}: several objects of the JSON array start on one line ({where}: rows "
+        f"{on_first[0]}-{on_first[-1]}): {how}; put each object on a line of its own to have "
+        "rows named by line"
+    )
+
+
+def _key(path: str) -> tuple[str, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
+
+
+def _remember(path: str, note: str) -> None:
+    key = _key(path)
+    if key is not None:
+        _NOTES[key] = note
+
+
+def naming_notes(files: list[str]) -> list[str]:
+    """How the rows of the JSON arrays among `files` read in this process are named, where
+    not by line (a minified array, or lines holding several objects)."""
+    found = (_NOTES.get(k) for k in (_key(str(f)) for f in files) if k is not None)
+    return [n for n in found if n]
+
+
+def check_not_splits(data: object, path: str) -> None:
+    """Refuse an object holding a dataset's splits side by side (`{"train": [...], "test":
+    [...]}`), which would otherwise be read as one row, or as columns of objects."""
+    if not isinstance(data, dict) or len(data) < 2 or not set(data) <= SPLIT_KEYS:
+        return
+    if not all(isinstance(v, list) and v and isinstance(v[0], dict) for v in data.values()):
+        return
+    names = ", ".join(f"{k!r} ({len(v):,} rows)" for k, v in data.items())
+    first = next(iter(data))
+    raise InputError(
+        f"the file holds several splits side by side: {names}; trlprep reads one array of "
+        "rows per file",
+        path=path,
+        hint=f"save each split to a file of its own, e.g. `jq '.{first}' {path} > "
+        f"{first}.json`, and pass that file",
+    )

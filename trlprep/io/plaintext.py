@@ -322,19 +322,23 @@ def _paragraph_chunks(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 def input_note(files: list[str]) -> str | None:
     """`30 lines read: 28 rows, 2 blank lines skipped` over the text files among `files`
-    read in this process (None when none is a text file read here)."""
+    read in this process, and how the rows of a JSON array among them are named where not
+    by line (`trlprep.io.jsonarray.naming_notes`); None when there is nothing to say."""
+    from trlprep.io.jsonarray import naming_notes
+
+    notes = naming_notes(files)
     found = [s for s in (stats(f) for f in files) if s is not None]
-    if not found:
-        return None
-    total = TextStats(
-        sum(s.lines for s in found),
-        sum(s.blank for s in found),
-        sum(s.rows for s in found),
-        found[0].sample_by,
-        all(s.json_lines for s in found),
-        sum(s.bad for s in found),
-    )
-    return total.note()
+    if found:
+        total = TextStats(
+            sum(s.lines for s in found),
+            sum(s.blank for s in found),
+            sum(s.rows for s in found),
+            found[0].sample_by,
+            all(s.json_lines for s in found),
+            sum(s.bad for s in found),
+        )
+        notes.insert(0, total.note())
+    return "; ".join(notes) or None
 
 
 def note_for(path, split: str | None = None, input_format: str | None = None) -> str | None:

@@ -27,7 +27,7 @@ from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io import textfaults
 from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
 from trlprep.io.inputfiles import candidate_files, past_stop
-from trlprep.io.jsonarray import array_rows
+from trlprep.io.jsonarray import array_rows, check_not_splits
 from trlprep.io.jsonext import at_entry
 from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
@@ -299,7 +299,7 @@ def _pq():
 
 def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     text = read_bytes(path)
-    parsed = array_rows(text)
+    parsed = array_rows(text, path)
     if parsed is not None:
         rows, lines = parsed
         return Source(table_from_records(rows), path, "json", lines)
@@ -311,6 +311,7 @@ def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
         if e.msg == "Extra data" and text.lstrip().startswith(b"{"):
             return read_jsonl(path, bad_lines)  # JSON Lines in a .json file, as `datasets` does
         raise textfaults.json_error(path, e) from None
+    check_not_splits(data, path)
     if isinstance(data, dict) and len(data) == 1:
         (inner,) = data.values()
         if isinstance(inner, list) and all(isinstance(r, dict) for r in inner):
