@@ -62,7 +62,7 @@ def array_rows(text: bytes, path: str | None = None) -> tuple[list[dict], np.nda
     lines = _start_lines(s, starts)
     if len(lines) > 1 and not (np.diff(lines) > 0).all():
         if path is not None:
-            _remember(path, _naming_note(path, lines))
+            remember(path, _naming_note(lines))
         return rows, None  # several objects on one line: a line names no row
     return rows, lines
 
@@ -99,18 +99,18 @@ def _start_lines(s: str, starts: list[int]) -> np.ndarray:
     return lines
 
 
-def _naming_note(path: str, lines: np.ndarray) -> str:
-    """Why the rows of `path` are named `row N`: the lines that hold several objects."""
+def _naming_note(lines: np.ndarray) -> str:
+    """Why an array's rows are named `row N`: the lines that hold several objects."""
     shared = np.flatnonzero(np.diff(lines) == 0)  # row i+1 starts on row i's line
     first = int(lines[shared[0]])
     on_first = np.flatnonzero(lines == first)
     how = "rows are named `row N`, their 0-based index in the array"
     if len(on_first) == len(lines):
-        return f"{path}: a minified JSON array (every object on line {first}): {how}"
+        return f"a minified JSON array (every object on line {first}): {how}"
     crowded = len(np.unique(lines[shared]))
     where = f"line {first}" if crowded == 1 else f"{crowded:,} lines, first line {first}"
     return (
-        f"{path}: several objects of the JSON array start on one line ({where}: rows "
+        f"several objects of the JSON array start on one line ({where}: rows "
         f"{on_first[0]}-{on_first[-1]}): {how}; put each object on a line of its own to have "
         "rows named by line"
     )
@@ -124,17 +124,24 @@ def _key(path: str) -> tuple[str, int, int] | None:
     return (os.path.abspath(path), st.st_mtime_ns, st.st_size)
 
 
-def _remember(path: str, note: str) -> None:
+def remember(path: str, note: str | None) -> None:
+    """Keep how the rows of `path` are named (`naming_note`), as read here or by a Ray
+    worker."""
     key = _key(path)
-    if key is not None:
+    if key is not None and note:
         _NOTES[key] = note
 
 
+def naming_note(path: str) -> str | None:
+    """How the rows of the JSON array `path`, read in this process, are named where not by
+    line (None: by line, or not such a file)."""
+    key = _key(str(path))
+    return None if key is None else _NOTES.get(key)
+
+
 def naming_notes(files: list[str]) -> list[str]:
-    """How the rows of the JSON arrays among `files` read in this process are named, where
-    not by line (a minified array, or lines holding several objects)."""
-    found = (_NOTES.get(k) for k in (_key(str(f)) for f in files) if k is not None)
-    return [n for n in found if n]
+    """`FILE: ...` for each of `files` whose rows are named `row N` (`naming_note`)."""
+    return [f"{f}: {n}" for f in files if (n := naming_note(f))]
 
 
 def check_not_splits(data: object, path: str) -> None:

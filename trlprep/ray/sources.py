@@ -120,11 +120,15 @@ def _trlprep_read(
     starts, counts, blocks, offset = [], [], [], 0
     for p, stream in zip(paths, streams, strict=True):  # in file order: the first error
         refs = list(stream)
-        rows, names, found, counted = ray.get(refs[0])
+        rows, names, found, counted, named = ray.get(refs[0])
         if counted is not None:  # a text file's lines, blank lines and rows, for the notes
             from trlprep.io.plaintext import remember
 
             remember(p, counted)
+        if named is not None:  # a JSON array's rows named `row N`, for the notes
+            from trlprep.io.jsonarray import remember as remember_naming
+
+            remember_naming(p, named)
         blocks += refs[1:]
         starts.append(offset)
         counts.append(rows)
@@ -150,9 +154,9 @@ def _read_file(
     cwd: str | None = None,
 ) -> Iterator[Any]:
     """One file read by trlprep's reader: first (rows, columns, bad lines found as {line:
-    (reason, text)}, a text file's `TextStats` or None), then its rows with LINE in blocks
-    (at least one, in order). A relative `path` is read from `cwd` (the run's folder) and
-    named as given."""
+    (reason, text)}, a text file's `TextStats` or None, a JSON array's `naming_note`), then
+    its rows with LINE in blocks (at least one, in order). A relative `path` is read from
+    `cwd` (the run's folder) and named as given."""
     import math
 
     from trlprep.io.jsonargs import is_json_field
@@ -174,9 +178,10 @@ def _read_file(
     line = pa.nulls(n, pa.int64()) if src.lines is None else pa.array(src.lines, pa.int64())
     table = table.append_column(LINE, line)
     found = dict(bad.found) if bad is not None else {}
+    from trlprep.io.jsonarray import naming_note
     from trlprep.io.plaintext import stats
 
-    yield n, [c for c in table.column_names if c != LINE], found, stats(full)
+    yield n, [c for c in table.column_names if c != LINE], found, stats(full), naming_note(full)
     pieces = max(math.ceil(table.nbytes / BLOCK_BYTES), min(4, n), 1)
     if any(is_json_field(f) for f in table.schema):  # a column whose rows mix kinds (JSON
         pieces = 1  # text): what its values become is decided over all of them at once
