@@ -111,6 +111,7 @@ def test_the_note_names_the_crowded_line(tmp_path):
     [
         {"train": [{"a": 1}, {"a": 2}], "test": [{"a": 3}]},
         {"train": [{"a": 1}], "validation": [{"a": 2}]},  # equal lengths: not columns either
+        {"train": [{"a": 1}, {"a": 2}], "test": []},  # an empty split: not one row either
     ],
 )
 def test_splits_side_by_side_are_a_clear_error(tmp_path, data):

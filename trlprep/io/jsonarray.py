@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 
 import numpy as np
 
@@ -149,14 +150,17 @@ def check_not_splits(data: object, path: str) -> None:
     [...]}`), which would otherwise be read as one row, or as columns of objects."""
     if not isinstance(data, dict) or len(data) < 2 or not set(data) <= SPLIT_KEYS:
         return
-    if not all(isinstance(v, list) and v and isinstance(v[0], dict) for v in data.values()):
+    lists = data.values()
+    if not all(isinstance(v, list) and all(isinstance(r, dict) for r in v) for v in lists):
         return
+    if not any(lists):
+        return  # no rows in any: the reader's own message
     names = ", ".join(f"{k!r} ({len(v):,} rows)" for k, v in data.items())
     first = next(iter(data))
     raise InputError(
         f"the file holds several splits side by side: {names}; trlprep reads one array of "
         "rows per file",
         path=path,
-        hint=f"save each split to a file of its own, e.g. `jq '.{first}' {path} > "
-        f"{first}.json`, and pass that file",
+        hint=f"save each split to a file of its own, e.g. `jq '.{first}' {shlex.quote(path)} "
+        f"> {first}.json`, and pass that file",
     )
