@@ -152,3 +152,17 @@ def test_real_alpaca_minified_and_wrapped(tmp_path, wrap):
         assert "import-failed: 1 row, row 5" in res.output
         assert "(row 9 repeats row 2)" in res.output
         assert "a minified JSON array (every object on line 1)" in res.output
+
+
+def test_a_folder_of_minified_arrays_says_it_once(tmp_path):
+    folder = tmp_path / "parts"
+    folder.mkdir()
+    for i in range(5):
+        (folder / f"p{i}.json").write_text(json.dumps([{"text": f"a{i}"}, {"text": f"b{i}"}]))
+    res = CliRunner().invoke(app, ["validate", str(folder)])
+    assert res.exit_code == 0, res.output
+    out = " ".join(res.output.split())
+    assert out.count("a minified JSON array") == 1
+    assert (
+        f"{folder / 'p0.json'}, {folder / 'p1.json'}, {folder / 'p2.json'} and 2 more files:" in out
+    )

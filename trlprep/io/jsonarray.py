@@ -140,9 +140,18 @@ def naming_note(path: str) -> str | None:
     return None if key is None else _NOTES.get(key)
 
 
-def naming_notes(files: list[str]) -> list[str]:
-    """`FILE: ...` for each of `files` whose rows are named `row N` (`naming_note`)."""
-    return [f"{f}: {n}" for f in files if (n := naming_note(f))]
+def naming_notes(files: list[str], most: int = 3) -> list[str]:
+    """`FILE: ...` for the files among `files` whose rows are named `row N` (`naming_note`):
+    files with the same note share it (`a.json, b.json and 98 more files: ...`)."""
+    by_note: dict[str, list[str]] = {}
+    for f in files:
+        if note := naming_note(f):
+            by_note.setdefault(note, []).append(str(f))
+    out = []
+    for note, named in by_note.items():
+        more = f" and {len(named) - most:,} more files" if len(named) > most else ""
+        out.append(f"{', '.join(named[:most])}{more}: {note}")
+    return out
 
 
 def check_not_splits(data: object, path: str) -> None:
