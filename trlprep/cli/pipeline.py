@@ -6,6 +6,7 @@ validate -> write, with rejected rows going to a side file when asked.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import warnings
 from collections.abc import Iterator
@@ -99,9 +100,10 @@ def _run(req: Request) -> None:
     from trlprep.detection.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
+    from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.outputcheck import check_output, resolve_output_format
     from trlprep.io.progress import showing
-    from trlprep.io.readers import BadLines, Batch, iter_batches
+    from trlprep.io.readers import BadLines, Batch
     from trlprep.registry import get_type
 
     check_on_error(req.on_error)
@@ -132,7 +134,10 @@ def _run(req: Request) -> None:
 
     choice("--on-bad-lines", req.on_bad_lines, ("error", "skip"))
     bad = BadLines() if req.on_bad_lines == "skip" else None
-    batches = iter_batches(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
+    # a column's kind decided over the whole input, all its files and chunks
+    batches = agreeing_batches(
+        req.path, split=req.split, input_format=req.input_format, bad_lines=bad
+    )
     first = next(batches, None)
     if first is None:  # no rows: take the schema from a whole (empty) read
         from trlprep.io.readers import read
@@ -180,13 +185,18 @@ def _run(req: Request) -> None:
         units = plain_units(raw, ledger, req.coerce)
 
     try:
+        empty: list[Unit] = []  # units whose every row was refused (read, import)
         head = next(units, None)
+        while head is not None and not head.table.num_rows:
+            empty.append(head)
+            head = next(units, None)
         if head is None:
             if ledger.rejected:
                 raise ledger.error()
             raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
         det = detect_table(head.table.drop_columns([ROW_ID]), head.lines)
-        units = _chain(head, units)
+        _name_file(det, head.path)
+        units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
         show = sys.stderr.isatty() if req.progress is None else req.progress
         with warnings.catch_warnings(record=True) as caught:
@@ -247,6 +257,15 @@ def _run(req: Request) -> None:
     if stats is not None:
         for note in stats.notes:
             err.print(f"note: {note}", markup=False)
+
+
+def _name_file(det, path: str | None) -> None:
+    """The lines of `det`'s problems named with their file `path` (one of several files)."""
+    from trlprep.io.inputfiles import FileLine
+
+    if path is not None:
+        for p in det.problems:
+            p.lines = [FileLine(line, path) for line in p.lines] if p.lines else p.lines
 
 
 def _check_keep_empty(req: Request, layout: str | None) -> None:
