@@ -32,7 +32,7 @@ def detect(
     """
     from trlprep.detection.detect import detect_batches, detect_table
     from trlprep.io.adapters import as_input, map_splits
-    from trlprep.io.readers import iter_batches
+    from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.skipped import bad_line_problems, bad_lines_for, empty_error
 
     bad = bad_lines_for(on_bad_lines)
