@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import trlprep
-from tests.realdata.support import counts, rows_of, run
+from tests.realdata.support import counts, rows_of, run, sample
 from trlprep.io import jsonl
 
 
@@ -177,3 +177,25 @@ def test_a_folder_converts_as_its_concatenation(tmp_path_factory, files):
     assert rows_of(tmp / "o.jsonl") == rows_of(tmp / "j.jsonl")
     assert _rejects(tmp / "o.jsonl") == _rejects(tmp / "j.jsonl")
     assert len(_rejects(tmp / "o.jsonl")) == rejected
+
+
+def test_gsm8k_split_into_files_whose_second_holds_numeric_answers(tmp_path):
+    """Real data through an import (`--map`): the second file's answers are the final
+    numbers only, so its every row is refused as the minority (none reaches the import,
+    which would find no text answers there) or, with --coerce, read as text."""
+    rows = [json.loads(line) for line in sample("gsm8k").read_text().splitlines()]
+    numeric = [{**r, "answer": int(r["answer"].split("####")[-1].replace(",", ""))} for r in rows]
+    folder, joined = _inputs(tmp_path, [rows[:180], numeric[180:]])
+    args = ["--map", "prompt=question,completion=answer", "-o"]
+    res = run("convert", folder, *args, tmp_path / "o.jsonl", "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (200, 20, 180, 180)
+    rejects = rows_of(tmp_path / "o.rejects.jsonl")
+    assert {r["file"] for r in rejects} == {str(folder / "01.jsonl")}
+    assert [r["line"] for r in rejects] == list(range(1, 21))
+    assert run("convert", joined, *args, tmp_path / "j.jsonl", "--on-error", "skip").exit_code == 0
+    assert rows_of(tmp_path / "o.jsonl") == rows_of(tmp_path / "j.jsonl")
+    assert _rejects(tmp_path / "o.jsonl") == _rejects(tmp_path / "j.jsonl")
+    res = run("convert", folder, *args, tmp_path / "c.jsonl", "--coerce")
+    assert res.exit_code == 0, res.output
+    assert rows_of(tmp_path / "c.jsonl")[180]["completion"] == str(numeric[180]["answer"])

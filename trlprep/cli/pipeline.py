@@ -386,6 +386,9 @@ def _import_units(
         carry = importer.carried(data.column_names, opts)  # the extras the layout leaves
         labels = mapped_labels(opts)  # --map label=COLUMN: read as booleans with --coerce
         settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry, labels)
+        if keep is not None and not len(keep):  # every row of another kind than most rows'
+            stats.rows_in += data.num_rows  # (its columns hold no type the import could read)
+            continue
         if keep is None:
             result = importer.apply(settled, opts, b.offset, b.lines)
             rows = b.offset + np.asarray(result.rows, np.int64)
