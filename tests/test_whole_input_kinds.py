@@ -196,6 +196,12 @@ def test_gsm8k_split_into_files_whose_second_holds_numeric_answers(tmp_path):
     assert run("convert", joined, *args, tmp_path / "j.jsonl", "--on-error", "skip").exit_code == 0
     assert rows_of(tmp_path / "o.jsonl") == rows_of(tmp_path / "j.jsonl")
     assert _rejects(tmp_path / "o.jsonl") == _rejects(tmp_path / "j.jsonl")
+    checked = run("validate", folder, *args[:2])
+    said = " ".join(checked.output.split())
+    assert checked.exit_code == 1 and "01.jsonl:1" in said and "holds a number (20)" in said
+    reported = run("report", folder, *args[:2])
+    assert reported.exit_code == 0, reported.output
+    assert "200 rows, 20 not reportable" in reported.output
     res = run("convert", folder, *args, tmp_path / "c.jsonl", "--coerce")
     assert res.exit_code == 0, res.output
     assert rows_of(tmp_path / "c.jsonl")[180]["completion"] == str(numeric[180]["answer"])
