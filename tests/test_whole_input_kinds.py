@@ -205,3 +205,25 @@ def test_gsm8k_split_into_files_whose_second_holds_numeric_answers(tmp_path):
     res = run("convert", folder, *args, tmp_path / "c.jsonl", "--coerce")
     assert res.exit_code == 0, res.output
     assert rows_of(tmp_path / "c.jsonl")[180]["completion"] == str(numeric[180]["answer"])
+
+
+def test_parquet_shards_typing_a_column_apart_are_settled_as_jsonl_files_are(tmp_path):
+    """Text answers in one Parquet file, numbers in another: no longer a stop ('int64 in
+    shard b but string in shard a') but the minority rows refused, streamed and in memory."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "pq"
+    folder.mkdir()
+    pq.write_table(pa.Table.from_pylist([_std(i) for i in range(5)]), folder / "a.parquet")
+    pq.write_table(pa.Table.from_pylist([_num(i) for i in range(3)]), folder / "b.parquet")
+    res = _convert(folder, tmp_path / "o.jsonl")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (8, 3, 5, 5)
+    rejects = rows_of(tmp_path / "o.rejects.jsonl")
+    assert [(r["file"], r["row"], r["stage"]) for r in rejects] == [
+        (str(folder / "b.parquet"), n, "read") for n in (5, 6, 7)
+    ]
+    with pytest.warns(Warning, match=r"b\.parquet row 0"):
+        out = trlprep.convert(folder, to="language-modeling", on_error="skip")
+    assert out.column("text").to_pylist() == [r["text"] for r in rows_of(tmp_path / "o.jsonl")]
