@@ -158,10 +158,14 @@ _ROW = st.sampled_from([_std, _conv, _num])
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(files=st.lists(st.lists(_ROW, min_size=1, max_size=5), min_size=1, max_size=4))
-def test_a_folder_converts_as_its_concatenation(tmp_path_factory, files):
-    """Whatever kinds the files hold: every row is out or rejected, and the folder gives
-    the rows and rejects its files concatenated give."""
+@given(
+    files=st.lists(st.lists(_ROW, min_size=1, max_size=5), min_size=1, max_size=4),
+    chunk=st.integers(60, 400),
+)
+def test_a_folder_converts_as_its_concatenation(tmp_path_factory, files, chunk):
+    """Whatever kinds the files hold: every row is out or rejected, and the folder (and
+    the concatenation read in chunks of `chunk` bytes) gives the rows and rejects its
+    files concatenated give."""
     tmp = tmp_path_factory.mktemp("prop")
     parts = [[make(i) for i, make in enumerate(f)] for f in files]
     folder, joined = _inputs(tmp, parts)
@@ -169,9 +173,16 @@ def test_a_folder_converts_as_its_concatenation(tmp_path_factory, files):
         warnings.simplefilter("ignore")
         a = _convert(folder, tmp / "o.jsonl")
         b = _convert(joined, tmp / "j.jsonl")
-    assert a.exit_code == b.exit_code, (a.output, b.output)
+        was, jsonl.CHUNK_BYTES = jsonl.CHUNK_BYTES, chunk
+        try:
+            c = _convert(joined, tmp / "c.jsonl")
+        finally:
+            jsonl.CHUNK_BYTES = was
+    assert a.exit_code == b.exit_code == c.exit_code, (a.output, b.output, c.output)
     if a.exit_code != 0:
         return
+    assert rows_of(tmp / "c.jsonl") == rows_of(tmp / "j.jsonl")
+    assert _rejects(tmp / "c.jsonl") == _rejects(tmp / "j.jsonl")
     n_in, rejected, _, n_out = counts(a.output)
     assert n_in == sum(map(len, parts)) == n_out + rejected
     assert rows_of(tmp / "o.jsonl") == rows_of(tmp / "j.jsonl")
