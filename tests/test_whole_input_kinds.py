@@ -124,13 +124,18 @@ def test_chunks_of_one_file_are_settled_by_the_whole_files_majority(tmp_path, mo
 def test_extras_of_kinds_differing_between_files_are_kept_as_written(tmp_path):
     a = [{**_std(i), "meta": "x"} for i in range(2)]
     b = [{**_std(i), "meta": {"k": i}} for i in range(2, 5)]
-    folder, _ = _inputs(tmp_path, [a, b])
+    folder, joined = _inputs(tmp_path, [a, b])
     res = _convert(folder, tmp_path / "o.jsonl")
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (5, 0, 5, 5)
     assert [r["meta"] for r in rows_of(tmp_path / "o.jsonl")] == ["x", "x"] + [
         {"k": i} for i in range(2, 5)
     ]
+    said = []  # a Parquet output holds JSON text: the warning says the kinds, most rows' first
+    for src in (folder, joined):
+        res = _convert(src, tmp_path / "o.parquet", "--overwrite")
+        said.append([line for line in res.output.splitlines() if "'meta'" in line])
+    assert said[0] == said[1] and "holds objects and strings" in said[0][0], said
 
 
 def test_validate_and_detect_of_a_folder_say_what_its_concatenation_says(tmp_path):
