@@ -243,3 +243,18 @@ def test_parquet_shards_typing_a_column_apart_are_settled_as_jsonl_files_are(tmp
     with pytest.warns(Warning, match=r"b\.parquet row 0"):
         out = trlprep.convert(folder, to="language-modeling", on_error="skip")
     assert out.column("text").to_pylist() == [r["text"] for r in rows_of(tmp_path / "o.jsonl")]
+
+
+def test_batches_kept_in_a_scratch_file_convert_as_those_kept_in_memory(tmp_path, monkeypatch):
+    from trlprep.io import keptbatches
+
+    a = [_std(i) for i in range(5)]
+    b = [_num(i) for i in range(3)] + [{"prompt": "m", "completion": [1, "x"]}, _std(9)]
+    folder, _ = _inputs(tmp_path, [a, b])
+    assert _convert(folder, tmp_path / "m.jsonl").exit_code == 0
+    monkeypatch.setattr(keptbatches, "MEMORY_BUDGET", 0)  # every batch to the scratch file
+    res = _convert(folder, tmp_path / "s.jsonl")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (10, 4, 6, 6)
+    assert rows_of(tmp_path / "s.jsonl") == rows_of(tmp_path / "m.jsonl")
+    assert rows_of(tmp_path / "s.rejects.jsonl") == rows_of(tmp_path / "m.rejects.jsonl")
