@@ -94,7 +94,7 @@ def run(req: Request) -> None:
 
 def _run(req: Request) -> None:
     from trlprep.conversion.ledger import Ledger
-    from trlprep.conversion.stream import plain_units, stream_to_file
+    from trlprep.conversion.stream import plain_units, scratch_folder, stream_to_file
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import merge_row_warnings
     from trlprep.detection.detect import detect_table
@@ -136,8 +136,9 @@ def _run(req: Request) -> None:
     bad = BadLines() if req.on_bad_lines == "skip" else None
     # a column's kind decided over the whole input, all its files and chunks
     batches = agreeing_batches(
-        req.path, split=req.split, input_format=req.input_format, bad_lines=bad
-    )
+        req.path, split=req.split, input_format=req.input_format, bad_lines=bad,
+        folder=None if req.output is None else scratch_folder(req.output),
+    )  # fmt: skip
     first = next(batches, None)
     if first is None:  # no rows: take the schema from a whole (empty) read
         from trlprep.io.readers import read

@@ -257,7 +257,7 @@ def stream_to_file(
     from trlprep.io.writers import open_writer, write
 
     fmt = resolve_output_format(output, output_format)
-    with scratch_dir(_scratch_folder(output)) as spill_dir:  # a recognisable, swept name
+    with scratch_dir(scratch_folder(output)) as spill_dir:  # a recognisable, swept name
         if fmt == "disk":
             collected = _Collector()
             convert_batches(units, plan, collected, spill_dir, ledger)
@@ -273,7 +273,7 @@ def stream_to_file(
         writer.commit(empty_schema=_empty_schema(plan))
 
 
-def _scratch_folder(output: str | os.PathLike) -> str:
+def scratch_folder(output: str | os.PathLike) -> str:
     """Where the spill files go: beside the output's file, or the temporary folder when the
     output is a stream (`/dev/null`'s folder takes no scratch files)."""
     import tempfile

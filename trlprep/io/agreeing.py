@@ -112,13 +112,15 @@ def agreeing_batches(
     *,
     split: str | None = None,
     input_format: str | None = None,
+    folder: str | None = None,
     **options: Any,
 ) -> AgreeingBatches:
-    """`trlprep.io.readers.iter_batches(path, ...)` made to agree (`agreeing`)."""
+    """`trlprep.io.readers.iter_batches(path, ...)` made to agree (`agreeing`; `folder`:
+    where its scratch file goes, by default the system's temporary folder)."""
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format, **options)
-    return agreeing(batches, one_schema=one_schema(path, split, input_format))
+    return agreeing(batches, folder, one_schema(path, split, input_format))
 
 
 def one_schema(
