@@ -139,7 +139,9 @@ def _run(req: Request) -> None:
         req.path, split=req.split, input_format=req.input_format, bad_lines=bad,
         folder=None if req.output is None else scratch_folder(req.output),
     )  # fmt: skip
-    first = next(batches, None)
+    show = sys.stderr.isatty() if req.progress is None else req.progress
+    with showing(err.console, "reading", show and not req.explain):  # (the whole input)
+        first = next(batches, None)
     if first is None:  # no rows: take the schema from a whole (empty) read
         from trlprep.io.readers import read
 
@@ -199,7 +201,6 @@ def _run(req: Request) -> None:
         _name_file(det, head.path)
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
-        show = sys.stderr.isatty() if req.progress is None else req.progress
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:

@@ -39,9 +39,14 @@ class AgreeingBatches:
     `next`; `shards` is the inner stream's (several files), `close` drops the kept ones."""
 
     def __init__(
-        self, batches: Iterable[Batch], folder: str | None = None, one_schema: bool = False
+        self,
+        batches: Iterable[Batch],
+        folder: str | None = None,
+        one_schema: bool = False,
+        name: str = "",
     ) -> None:
         self._inner = batches
+        self._name = name  # the input, as a progress bar names it
         self._folder = folder
         self._one_schema = one_schema
         self._it: Iterator[Batch] | None = None
@@ -82,13 +87,15 @@ class AgreeingBatches:
         try:
             schemas: list[pa.Schema] = []
             counts: list[Counts] = []
+            total = 0
             for b in kept.keep(_chain(first, second, it)):
+                total += b.data.num_rows
                 schemas.append(b.data.schema)
                 counts.append(batch_kinds(b.data))
             arguments = argument_columns(schemas)
             names = conflicting_columns([_with_tagged_arguments(s, arguments) for s in schemas])
             majors = major_kinds([{n: c[n] for n in names if n in c} for c in counts])
-            for b in kept.replay():
+            for b in _counted(kept.replay(), self._name, total):
                 if arguments or names:
                     b.data = agreeing_table(b.data, arguments, names, majors)
                 yield b
@@ -97,14 +104,15 @@ class AgreeingBatches:
 
 
 def agreeing(
-    batches: Iterable[Batch], folder: str | None = None, one_schema: bool = False
+    batches: Iterable[Batch], folder: str | None = None, one_schema: bool = False, name: str = ""
 ) -> AgreeingBatches:
     """`batches` made to agree on every column's kind over the whole input (see the module
     docstring); `folder`: where a scratch file goes when they outgrow memory; `one_schema`:
-    every batch has the first's schema (`one_schema`), so only JSON text needs counting."""
+    every batch has the first's schema (`one_schema`), so only JSON text needs counting;
+    `name`: the input, as the progress bar of the kept batches given back names it."""
     if isinstance(batches, AgreeingBatches):
         return batches
-    return AgreeingBatches(batches, folder, one_schema)
+    return AgreeingBatches(batches, folder, one_schema, name)
 
 
 def agreeing_batches(
@@ -120,7 +128,7 @@ def agreeing_batches(
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format, **options)
-    return agreeing(batches, folder, one_schema(path, split, input_format))
+    return agreeing(batches, folder, one_schema(path, split, input_format), str(path))
 
 
 def one_schema(
@@ -205,6 +213,22 @@ def _with_tagged_arguments(schema: pa.Schema, arguments: set[str]) -> pa.Schema:
         if not has_tagged_arguments(f.type) and f.type != tagged(f.type):
             schema = schema.set(i, f.with_type(tagged(f.type)))
     return schema
+
+
+def _counted(batches: Iterator[Batch], name: str, total: int) -> Iterator[Batch]:
+    """`batches` advancing a bar of `total` rows while a command shows progress (the
+    input was read, with its own bar, before the first of them)."""
+    from trlprep.io.progress import tally
+
+    held: list[Batch] = []
+
+    def tables() -> Iterator[Any]:
+        for b in batches:
+            held.append(b)
+            yield b.data
+
+    for _ in tally(tables(), name, total):
+        yield held.pop()
 
 
 def _chain(first: Batch, second: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
