@@ -148,3 +148,24 @@ def test_convert_shows_progress_on_stderr_only(tmp_path, monkeypatch):
     quiet = CliRunner().invoke(app, ["convert", path, "-o", "b.jsonl", "--no-progress"])
     assert quiet.exit_code == 0 and "converting" not in quiet.stderr
     assert Path("a.jsonl").read_bytes() == Path("b.jsonl").read_bytes()
+
+
+def test_convert_of_several_chunks_shows_the_read_then_the_conversion(tmp_path, monkeypatch):
+    """The whole input is read before the first row converts (a column's kind is decided
+    over all of it): a bar for the read, then one for the rows converted."""
+    from typer.testing import CliRunner
+
+    import trlprep.io.jsonl as jsonl
+    from trlprep.cli import app
+    from trlprep.cli.app import err
+
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 1000)  # several batches
+    monkeypatch.chdir(tmp_path)
+    Path("t.jsonl").write_text('{"prompt": "p", "completion": "c"}\n' * 500)
+    monkeypatch.setenv("TTY_COMPATIBLE", "1")
+    monkeypatch.setattr(err, "_console", None)
+    r = CliRunner().invoke(app, ["convert", "t.jsonl", "-o", "o.jsonl", "--to", "lm", "--progress"])
+    assert r.exit_code == 0, r.output
+    assert "reading t.jsonl" in r.stderr and "500 rows, 100%" in r.stderr
+    assert "converting t.jsonl" in r.stderr and "500/500 rows, 100%" in r.stderr
+    assert r.stderr.index("reading t.jsonl") < r.stderr.index("converting t.jsonl")

@@ -70,3 +70,39 @@ def test_read_column_of_one_kind_per_block_refuses_the_minority_rows_as_local(tm
     want = [(x["row"], x["stage"], x["reason"]) for x in map(json.loads, lines)]
     assert [(x[ROW_ID], *x[REJECT].values()) for x in rejects] == want
     assert [w[0] for w in want] == [4, 5, 6]
+
+
+def test_a_folder_whose_later_file_holds_the_majority_kind_converts_as_locally(tmp_path):
+    """The first file's prompts are text, the second's (more rows) messages: both engines
+    refuse the first file's rows (stage read, named by file and line) and convert the rest,
+    to the same rows and the same rejects file."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    text = [{"prompt": f"p{i}", "completion": f"c{i}"} for i in range(2)]
+    turns = [
+        {
+            "prompt": [{"role": "user", "content": f"q{i}"}],
+            "completion": [{"role": "assistant", "content": f"a{i}"}],
+        }
+        for i in range(4)
+    ]
+    for name, rows in (("a.jsonl", text), ("b.jsonl", turns)):
+        (folder / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    outs = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine / "out.jsonl"
+        out.parent.mkdir()
+        args = ["convert", str(folder), "-o", str(out), "--to", "language-modeling"]
+        r = CliRunner().invoke(app, [*args, "--on-error", "skip", "--engine", engine])
+        assert r.exit_code == 0, r.output
+        written = sorted(out.glob("*.jsonl")) if out.is_dir() else [out]
+        rows = [json.loads(line) for f in written for line in f.read_text().splitlines()]
+        rejects = (tmp_path / engine / "out.rejects.jsonl").read_text().splitlines()
+        outs[engine] = (rows, [json.loads(line) for line in rejects])
+    assert outs["ray"] == outs["local"]
+    rows, rejects = outs["local"]
+    assert [r["messages"][0]["content"] for r in rows] == ["q0", "q1", "q2", "q3"]
+    assert [(x["file"], x["line"], x["stage"]) for x in rejects] == [
+        (str(folder / "a.jsonl"), 1, "read"),
+        (str(folder / "a.jsonl"), 2, "read"),
+    ]

@@ -453,9 +453,9 @@ def test_overwrite_never_replaces_a_folder_holding_other_files(tmp_path):
     assert sorted(os.listdir(home)) == ["notes.txt", "sub"]
 
 
-def test_a_later_shard_of_another_kind_names_every_column_of_it(tmp_path):
-    """The second file's answers are numbers: the stop names `completion` (the column that
-    differs), not only the first column detection met (`prompt`, text as it should be)."""
+def test_a_later_shard_of_another_kind_is_refused_as_the_minority(tmp_path):
+    """The second file's answers are numbers, most rows' are text: the stop names the first
+    such row by file and line and the rule, never `prompt` (text in every file)."""
     folder = tmp_path / "two"
     folder.mkdir()
     rows = [json.dumps({"prompt": f"p{i}", "completion": f"c{i}"}) for i in range(4)]
@@ -465,6 +465,7 @@ def test_a_later_shard_of_another_kind_names_every_column_of_it(tmp_path):
     res = run("convert", folder, "--to", "language-modeling", "-o", tmp_path / "o.jsonl")
     assert res.exit_code == 1, res.output
     said = " ".join(res.output.split())
-    assert "b.jsonl: the data is not uniform:" in said
-    assert "column 'completion': 3 rows hold int at lines 1, 2, 3" in said
+    assert "b.jsonl:1: read: column 'completion' holds a number (44)" in said
+    assert "(rule mixed-kind); pass --coerce" in said and "(2 more rows fail)" in said
+    assert "'prompt'" not in said
     assert not (tmp_path / "o.jsonl").exists()

@@ -585,8 +585,8 @@ def test_parquet_over_one_batch_is_read_once(tmp_path, monkeypatch):
         "trlprep.validation.validate"
     )  # the module (trlprep.validate is the API)
     calls = []
-    real = v.iter_batches
-    monkeypatch.setattr(v, "iter_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = v.agreeing_batches
+    monkeypatch.setattr(v, "agreeing_batches", lambda *a, **k: calls.append(1) or real(*a, **k))
     r = validate_path(path)
     assert len(calls) == 1
     assert (r.type, r.format, r.num_rows) == ("prompt-completion", "standard", n)

@@ -32,7 +32,7 @@ def detect(
     """
     from trlprep.detection.detect import detect_batches, detect_table
     from trlprep.io.adapters import as_input, map_splits
-    from trlprep.io.readers import iter_batches
+    from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.skipped import bad_line_problems, bad_lines_for, empty_error
 
     bad = bad_lines_for(on_bad_lines)
@@ -43,7 +43,7 @@ def detect(
         return det
 
     if isinstance(data, (str, os.PathLike)):
-        batches = iter_batches(data, split=split, input_format=input_format, bad_lines=bad)
+        batches = agreeing_batches(data, split=split, input_format=input_format, bad_lines=bad)
         det = detect_batches(batches)
         det.problems[:0] = bad_line_problems(bad) if bad else []
         det.notes[:0] = _split_notes(data, split, input_format)
@@ -160,9 +160,11 @@ def convert(
             det, to=to, from_=None if name else from_, options=opts, render=render,
             guide_only=guide_only,
         )  # fmt: skip
+        shards = getattr(inp.source, "shards", None) if name is None else None  # as read
         out = convert_table(
-            table, plan, lines, on_error=on_error, path=inp.source.path, coerce=coerce
-        )
+            table, plan, lines, on_error=on_error, path=inp.source.path, coerce=coerce,
+            shards=shards,
+        )  # fmt: skip
         for message in plan.warnings():  # what the template left out (tool calls, tools)
             warn_user(message, UserWarning)
         result = inp.restore(out)

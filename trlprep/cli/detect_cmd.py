@@ -38,9 +38,9 @@ def detect_command(
     path = inputs(path)  # several paths: one dataset
     opt.say_split(path, split, input_format)
     from trlprep.detection.detect import detect_batches
+    from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.jsonl import BadLineError, BadLines
     from trlprep.io.progress import showing
-    from trlprep.io.readers import iter_batches
 
     if on_bad_lines not in ("error", "skip"):
         raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
@@ -49,7 +49,7 @@ def detect_command(
     try:
         with showing(err.console if shown else None, "detecting", shown):
             if bad is None:
-                det = detect_batches(iter_batches(path, split=split, input_format=input_format))
+                det = detect_batches(agreeing_batches(path, split=split, input_format=input_format))
             else:
                 det = _detect_skipping(path, split, input_format, bad)
     except BadLineError as e:
@@ -98,10 +98,11 @@ def _detect_skipping(path: str, split: str | None, input_format: str | None, bad
     """Detection of the lines that hold JSON objects; the others are `invalid-line` problems
     (one per reason, the first lines named), so the exit code says the file has them."""
     from trlprep.detection.detect import detect_batches
-    from trlprep.io.readers import iter_batches
+    from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.skipped import bad_line_problems
 
-    det = detect_batches(iter_batches(path, split=split, input_format=input_format, bad_lines=bad))
+    batches = agreeing_batches(path, split=split, input_format=input_format, bad_lines=bad)
+    det = detect_batches(batches)
     det.problems[:0] = bad_line_problems(bad)
     return det
 

@@ -6,6 +6,7 @@ validate -> write, with rejected rows going to a side file when asked.
 
 from __future__ import annotations
 
+import itertools
 import sys
 import warnings
 from collections.abc import Iterator
@@ -93,15 +94,16 @@ def run(req: Request) -> None:
 
 def _run(req: Request) -> None:
     from trlprep.conversion.ledger import Ledger
-    from trlprep.conversion.stream import plain_units, stream_to_file
+    from trlprep.conversion.stream import plain_units, scratch_folder, stream_to_file
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import merge_row_warnings
     from trlprep.detection.detect import detect_table
     from trlprep.importers import is_layout
     from trlprep.importers.run import check_on_error
+    from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.outputcheck import check_output, resolve_output_format
     from trlprep.io.progress import showing
-    from trlprep.io.readers import BadLines, Batch, iter_batches
+    from trlprep.io.readers import BadLines, Batch
     from trlprep.registry import get_type
 
     check_on_error(req.on_error)
@@ -132,8 +134,14 @@ def _run(req: Request) -> None:
 
     choice("--on-bad-lines", req.on_bad_lines, ("error", "skip"))
     bad = BadLines() if req.on_bad_lines == "skip" else None
-    batches = iter_batches(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
-    first = next(batches, None)
+    # a column's kind decided over the whole input, all its files and chunks
+    batches = agreeing_batches(
+        req.path, split=req.split, input_format=req.input_format, bad_lines=bad,
+        folder=None if req.output is None else scratch_folder(req.output),
+    )  # fmt: skip
+    show = sys.stderr.isatty() if req.progress is None else req.progress
+    with showing(err.console, "reading", show and not req.explain):  # (the whole input)
+        first = next(batches, None)
     if first is None:  # no rows: take the schema from a whole (empty) read
         from trlprep.io.readers import read
 
@@ -180,15 +188,19 @@ def _run(req: Request) -> None:
         units = plain_units(raw, ledger, req.coerce)
 
     try:
+        empty: list[Unit] = []  # units whose every row was refused (read, import)
         head = next(units, None)
+        while head is not None and not head.table.num_rows:
+            empty.append(head)
+            head = next(units, None)
         if head is None:
             if ledger.rejected:
                 raise ledger.error()
             raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
         det = detect_table(head.table.drop_columns([ROW_ID]), head.lines)
-        units = _chain(head, units)
+        _name_file(det, head.path)
+        units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
-        show = sys.stderr.isatty() if req.progress is None else req.progress
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
@@ -247,6 +259,15 @@ def _run(req: Request) -> None:
     if stats is not None:
         for note in stats.notes:
             err.print(f"note: {note}", markup=False)
+
+
+def _name_file(det, path: str | None) -> None:
+    """The lines of `det`'s problems named with their file `path` (one of several files)."""
+    from trlprep.io.inputfiles import FileLine
+
+    if path is not None:
+        for p in det.problems:
+            p.lines = [FileLine(line, path) for line in p.lines] if p.lines else p.lines
 
 
 def _check_keep_empty(req: Request, layout: str | None) -> None:
@@ -367,6 +388,9 @@ def _import_units(
         carry = importer.carried(data.column_names, opts)  # the extras the layout leaves
         labels = mapped_labels(opts)  # --map label=COLUMN: read as booleans with --coerce
         settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry, labels)
+        if keep is not None and not len(keep):  # every row of another kind than most rows'
+            stats.rows_in += data.num_rows  # (its columns hold no type the import could read)
+            continue
         if keep is None:
             result = importer.apply(settled, opts, b.offset, b.lines)
             rows = b.offset + np.asarray(result.rows, np.int64)

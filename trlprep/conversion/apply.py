@@ -296,10 +296,13 @@ def convert_table(
     on_error: str = "stop",
     path: str | None = None,
     coerce: bool = False,
+    shards: Any = None,
 ) -> pa.Table:
     """Convert a whole table. Rows a stage refuses raise one DataError naming the first
     input row (its line, when `lines` are given) and how many more fail; with
     `on_error="skip"` they are left out and a `RejectedRowsWarning` says how many.
+    `shards` (`trlprep.io.shards.Shards`, the table's rows being those of several files):
+    each row is named by its file.
 
     Rows holding a value of another kind than the rest of their column (a number among
     text answers) are refused too (stage `read`), unless `coerce` reads them as text."""
@@ -322,6 +325,7 @@ def convert_table(
     if not failures:
         return out
     ledger = Ledger(path=path, on_error=on_error)
+    ledger.shards = shards
     ledger.rows_in = table.num_rows
     rejected = failures_table(failures, table, 0, lines)
     ledger.reject(rejected)

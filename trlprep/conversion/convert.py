@@ -359,7 +359,8 @@ def _source_type(
         p = problems[0]
         shown, word = (p.lines, "line") if p.lines else (p.rows, "row")
         word = word if len(shown or ()) == 1 else word + "s"
-        where = f" (e.g. {word} {', '.join(map(str, shown))})" if shown else ""
+        word = "" if getattr(shown[0] if shown else None, "file", None) else word + " "
+        where = f" (e.g. {word}{', '.join(map(str, shown))})" if shown else ""
         raise DataError(
             f"the data is not uniform: {p.message}{where}",
             hint=p.hint or "run `trlprep validate` for every problem",

@@ -52,6 +52,7 @@ class Ledger:
     booleans: Counter = field(default_factory=Counter)  # column -> values read as booleans
     # extras of several kinds carried as JSON text: column -> the kinds (`io.kinds`)
     carried: dict[str, list[str]] = field(default_factory=dict)
+    carried_rows: dict[str, dict[str, int]] = field(default_factory=dict)  # ... by kind
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on such rows
     shards: Any = None  # trlprep.io.shards.Shards: rows of an input of several files
     # rejected rows not yet written (REJECTS_SCHEMA tables): `settle` writes them in row order

@@ -89,9 +89,14 @@ def read_stage(
         ledger.coerced[column] += count
     for column, counts in s.boolean_rows.items():
         ledger.read_booleans(column, np.arange(len(counts)) + offset, counts)
-    for column, kinds in s.carried.items():
-        seen = ledger.carried.setdefault(column, [])
-        seen += [k for k in kinds if k not in seen]
+    if s.carried:  # the kinds most rows hold first, over every batch (as one table says)
+        from trlprep.io.kinds import kind_counts
+
+        for column, by_kind in kind_counts(raw, s.carried).items():
+            total = ledger.carried_rows.setdefault(column, {})
+            for kind, n in by_kind.items():
+                total[kind] = total.get(kind, 0) + n
+            ledger.carried[column] = sorted(total, key=lambda k: -total[k])
     if not s.bad.any():
         return s.table, None
     idx = np.flatnonzero(s.bad)
@@ -252,7 +257,7 @@ def stream_to_file(
     from trlprep.io.writers import open_writer, write
 
     fmt = resolve_output_format(output, output_format)
-    with scratch_dir(_scratch_folder(output)) as spill_dir:  # a recognisable, swept name
+    with scratch_dir(scratch_folder(output)) as spill_dir:  # a recognisable, swept name
         if fmt == "disk":
             collected = _Collector()
             convert_batches(units, plan, collected, spill_dir, ledger)
@@ -268,7 +273,7 @@ def stream_to_file(
         writer.commit(empty_schema=_empty_schema(plan))
 
 
-def _scratch_folder(output: str | os.PathLike) -> str:
+def scratch_folder(output: str | os.PathLike) -> str:
     """Where the spill files go: beside the output's file, or the temporary folder when the
     output is a stream (`/dev/null`'s folder takes no scratch files)."""
     import tempfile

@@ -48,9 +48,9 @@ def stream(
     """The batches of `path`, imported from `layout` (with the importer's `opts`) when given
     (rows it refuses counted in `stats`; `source_rows` gets, batch by batch, the input row of
     every imported row)."""
-    from trlprep.io.readers import iter_batches
+    from trlprep.io.agreeing import agreeing_batches
 
-    batches = iter_batches(path, split=split, input_format=input_format)
+    batches = agreeing_batches(path, split=split, input_format=input_format)
     if layout is None:
         return batches
     from trlprep.importers import import_batches

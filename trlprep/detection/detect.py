@@ -206,11 +206,14 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
             used_fmt = Format.CONVERSATIONAL
         else:
             used_fmt = None
-            # the rows holding text or messages as most rows do are not the problem (no such
-            # majority: every kind is)
-            ranked = totals.most_common()
-            major = ranked[0][0] if len(ranked) < 2 or ranked[0][1] > ranked[1][1] else None
-            major = major if major in ("string", "messages") else None
+            # the rows holding text or messages as most such rows do are not the problem (no
+            # such majority: every kind is); numbers, objects ... are always named
+            ranked = [(k, n) for k, n in totals.most_common() if k in ("string", "messages")]
+            major = (
+                ranked[0][0]
+                if len(ranked) == 1 or (ranked and ranked[0][1] > ranked[1][1])
+                else None
+            )
             for name in names:
                 for kind, count in sorted(content_kinds(cols[name]).items()):
                     if kind == major or (kind == "empty-list" and major == "messages"):

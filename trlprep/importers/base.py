@@ -216,6 +216,8 @@ class Importer:
         # names as written; a column --map renames to `label`/`labels` read as booleans too
         labels = mapped_labels(opts)
         settled = settle_kinds(original, coerce=opts.coerce, carry=carry, labels=labels)
+        if original.num_rows and settled.bad.all():  # all of another kind than most rows'
+            return _all_refused(original, settled, offset, lines)
         # a `tools` column renamed from one Arrow typed as one struct (read before the
         # renaming was known: a polars frame, Ray): each row's own schemas, null keys left out
         table = settle_tools(rename(settled.table, opts.map), [TOOLS])
@@ -262,6 +264,24 @@ class Importer:
             notes=notes,
             carried=settled.carried,
         )
+
+
+def _all_refused(
+    original: pa.Table, settled: Settled, offset: int, lines: np.ndarray | None
+) -> ImportResult:
+    """A batch whose every row holds another kind than most rows of the input: all of them
+    rejected, none imported (its settled columns hold no type the layout could land on)."""
+    bad = Rejections(original.num_rows)
+    bad.add_per_row(settled.bad, settled.reasons)
+    return ImportResult(
+        table=pa.table({}),
+        rejects=rejects_table(original, bad, offset, lines),
+        rows=np.zeros(0, np.int64),
+        lines=None if lines is None else np.zeros(0, np.int64),
+        dtype=None,  # nothing landed
+        fmt=None,
+        carried=settled.carried,
+    )
 
 
 def mapped_labels(opts: ImportOptions | None) -> dict[str, str]:

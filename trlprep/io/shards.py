@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import DataError
 from trlprep.io.inputfiles import (
     SPLIT_WORDS,
@@ -101,7 +102,7 @@ class ShardBatches:
 
     def _run(self, batches_of, fmt: str) -> Iterator[Batch]:
         files = self.shards.files
-        unified = _unified_schema(files, fmt)
+        unified, apart = _unified_schema(files, fmt)
         first: tuple[str, list[str]] | None = None  # the first shard with rows, its columns
         offset = 0
         for f in files:
@@ -120,7 +121,7 @@ class ShardBatches:
                         _check_columns(first[0], first[1], f, list(names))
                 data = b.data
                 if unified is not None and not data.schema.equals(unified):
-                    data = _cast(data, unified, f)
+                    data = _cast(data, unified, f, apart)
                 yield Batch(data, offset, b.lines, f)
                 offset += data.num_rows
                 self.shards.rows[-1] += data.num_rows
@@ -158,10 +159,13 @@ def _check_columns(first: str, first_names: list[str], f: str, names: list[str])
         )
 
 
-def _unified_schema(files: list[str], fmt: str) -> pa.Schema | None:
-    """Parquet shards' common schema (a column null in one shard takes the others' type)."""
+def _unified_schema(files: list[str], fmt: str) -> tuple[pa.Schema | None, set[str]]:
+    """Parquet shards' common schema (a column null in one shard takes the others' type),
+    and the columns whose kinds no type unifies (text in one shard, numbers in another):
+    left as each shard types them, for `trlprep.io.agreeing` (or `concat_tables`) to tag
+    as JSON text, where the kind most rows hold is read and the other rows refused."""
     if fmt != "parquet":
-        return None
+        return None, set()
     import pyarrow.parquet as pq
 
     from trlprep.io.sources import guard
@@ -171,16 +175,19 @@ def _unified_schema(files: list[str], fmt: str) -> pa.Schema | None:
     for f, s in zip(files[1:], schemas[1:], strict=True):
         _check_columns(files[0], names, f, list(s.names))
     if all(s.equals(schemas[0], check_metadata=False) for s in schemas):
-        return None
-    fields = []
+        return None, set()
+    fields, apart = [], set()
     for name in names:
-        types = [s.field(name).type for s in schemas]
-        typed = [(f, t) for f, t in zip(files, types, strict=True) if not pa.types.is_null(t)]
+        if any(is_json_field(s.field(name)) for s in schemas):  # JSON text (trlprep wrote it)
+            apart.add(name)  # kept with its tag
+        typed = [t for t in (s.field(name).type for s in schemas) if not pa.types.is_null(t)]
         if not typed:
             fields.append(pa.field(name, pa.null()))
             continue
-        f0, t0 = typed[0]
-        for fi, ti in typed[1:]:
+        t0 = typed[0]
+        for ti in typed[1:]:
+            if name in apart:
+                break
             if not ti.equals(t0):
                 try:
                     t0 = (
@@ -192,19 +199,19 @@ def _unified_schema(files: list[str], fmt: str) -> pa.Schema | None:
                         .type
                     )
                 except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-                    raise DataError(
-                        f"column {name!r} is {ti} in shard {fi} but {t0} in shard {f0}",
-                        path=fi,
-                        hint="every file of a dataset must type its columns alike",
-                    ) from None
+                    apart.add(name)
         fields.append(pa.field(name, t0))
-    return pa.schema(fields)
+    return pa.schema(fields), apart
 
 
-def _cast(data, schema: pa.Schema, f: str):
-    """A shard's batch in the shards' common schema (columns in the first shard's order)."""
+def _cast(data, schema: pa.Schema, f: str, apart: set[str] = frozenset()):
+    """A shard's batch in the shards' common schema (columns in the first shard's order),
+    but the columns `apart`, kept as the shard types them."""
     table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
     table = table.select(schema.names)
+    if apart:
+        fields = [table.schema.field(n) if n in apart else schema.field(n) for n in schema.names]
+        schema = pa.schema(fields)
     try:
         return table.cast(schema)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as e:

@@ -21,8 +21,9 @@ import pyarrow as pa
 
 from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
+from trlprep.io.agreeing import agreeing_batches
 from trlprep.io.jsonl import BadLines
-from trlprep.io.readers import Batch, iter_batches, read, resolve_format
+from trlprep.io.readers import Batch, read, resolve_format
 from trlprep.registry import DatasetType, Format, Kind
 from trlprep.validation.checkplan import Plan, _needs_detection, make_plan
 from trlprep.validation.checks.common import BatchSink
@@ -292,7 +293,7 @@ def validate_path(
         from trlprep.validation.imported import validate_imported
 
         def read_raw() -> Iterator[Batch]:
-            return iter_batches(path, split=split, input_format=input_format, bad_lines=bad)
+            return agreeing_batches(path, split=split, input_format=input_format, bad_lines=bad)
 
         try:
             one_schema = (  # one Parquet/Arrow file: every batch has the first's schema
@@ -365,7 +366,7 @@ def _validate_path(
             path=path,
             coerce=coerce,
         )
-    batches: Iterable[Batch] = iter_batches(
+    batches: Iterable[Batch] = agreeing_batches(
         path, input_format=fmt, dictionaries=True, bad_lines=bad
     )
     det = None
@@ -421,9 +422,9 @@ def _detect_streamed(
             return det, itertools.chain([head], batches)
     return (
         detect_batches(
-            read(iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad))
+            read(agreeing_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad))
         ),
-        iter_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad),
+        agreeing_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad),
     )
 
 

@@ -1,0 +1,247 @@
+"""Streamed batches made to agree on every column's kind over the whole input, as the whole
+input read at once would (`trlprep.io.jsonl.concat_tables`, then `trlprep.io.kinds`).
+
+Batches of several files, or of one JSON Lines file's chunks, are typed apart: a column may
+hold text in one and numbers in the next. `agreeing` reads the input once, keeping its
+batches (`trlprep.io.keptbatches`: memory, then a scratch file) while it counts, per batch,
+the kinds each column holds (its Arrow type and null count; the JSON kinds of a tagged
+column). It then gives the batches back with every column that the batches disagree on
+(`conflicting_columns`) tagged JSON text in all of them, marked with the kind most rows of
+the whole input hold (`kinds.MAJOR_KIND_KEY`): `kinds.settle_kinds` refuses each batch's
+rows of another kind as the whole input's minority, wherever in the input they lie.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_string, json_kinds
+from trlprep.io.jsonargs import has_tagged_arguments, tagged
+from trlprep.io.jsonl import (
+    argument_columns,
+    conflicting_columns,
+    same_arguments,
+    tag_columns,
+)
+from trlprep.io.keptbatches import KeptBatches
+from trlprep.io.kinds import kind_counts, major_kinds, with_major_kinds
+from trlprep.io.sources import Batch
+
+Counts = dict[str, dict[str, int]]  # column -> kind -> rows
+
+
+class AgreeingBatches:
+    """The batches of `batches` (see the module docstring), read whole at the first
+    `next`; `shards` is the inner stream's (several files), `close` drops the kept ones."""
+
+    def __init__(
+        self,
+        batches: Iterable[Batch],
+        folder: str | None = None,
+        one_schema: bool = False,
+        name: str = "",
+    ) -> None:
+        self._inner = batches
+        self._name = name  # the input, as a progress bar names it
+        self._folder = folder
+        self._one_schema = one_schema
+        self._it: Iterator[Batch] | None = None
+        self._kept: KeptBatches | None = None
+
+    @property
+    def shards(self) -> Any:
+        return getattr(self._inner, "shards", None)
+
+    def __iter__(self) -> AgreeingBatches:
+        return self
+
+    def __next__(self) -> Batch:
+        if self._it is None:
+            self._it = self._run()
+        return next(self._it)
+
+    def close(self) -> None:
+        if self._kept is not None:
+            self._kept.close()
+            self._kept = None
+        getattr(self._inner, "close", lambda: None)()
+
+    def _run(self) -> Iterator[Batch]:
+        it = iter(self._inner)
+        first = next(it, None)
+        if first is None:
+            return
+        if self._one_schema and not any(is_json_field(f) for f in first.data.schema):
+            yield first  # every batch has its schema, and no JSON text to count kinds in
+            yield from it
+            return
+        second = next(it, None)
+        if second is None:  # one batch: `settle_kinds` counts its kinds itself
+            yield first
+            return
+        self._kept = kept = KeptBatches(self._folder)
+        try:
+            schemas: list[pa.Schema] = []
+            counts: list[Counts] = []
+            total = 0
+            for b in kept.keep(_chain(first, second, it)):
+                total += b.data.num_rows
+                schemas.append(b.data.schema)
+                counts.append(batch_kinds(b.data))
+            arguments = argument_columns(schemas)
+            names = conflicting_columns([_with_tagged_arguments(s, arguments) for s in schemas])
+            majors = major_kinds([{n: c[n] for n in names if n in c} for c in counts])
+            for b in _counted(kept.replay(), self._name, total):
+                if arguments or names:
+                    b.data = agreeing_table(b.data, arguments, names, majors)
+                yield b
+        finally:
+            self.close()
+
+
+def agreeing(
+    batches: Iterable[Batch], folder: str | None = None, one_schema: bool = False, name: str = ""
+) -> AgreeingBatches:
+    """`batches` made to agree on every column's kind over the whole input (see the module
+    docstring); `folder`: where a scratch file goes when they outgrow memory; `one_schema`:
+    every batch has the first's schema (`one_schema`), so only JSON text needs counting;
+    `name`: the input, as the progress bar of the kept batches given back names it."""
+    if isinstance(batches, AgreeingBatches):
+        return batches
+    return AgreeingBatches(batches, folder, one_schema, name)
+
+
+def agreeing_batches(
+    path: str | os.PathLike,
+    *,
+    split: str | None = None,
+    input_format: str | None = None,
+    folder: str | None = None,
+    **options: Any,
+) -> AgreeingBatches:
+    """`trlprep.io.readers.iter_batches(path, ...)` made to agree (`agreeing`; `folder`:
+    where its scratch file goes, by default the system's temporary folder)."""
+    from trlprep.io.readers import iter_batches
+
+    batches = iter_batches(path, split=split, input_format=input_format, **options)
+    return agreeing(batches, folder, one_schema(path, split, input_format), str(path))
+
+
+def one_schema(
+    path: str | os.PathLike, split: str | None = None, input_format: str | None = None
+) -> bool:
+    """Whether every batch of `path` has one schema: one file that is not JSON Lines
+    (whose chunks are typed apart); other formats are one table or one Parquet schema."""
+    from trlprep.io.inputfiles import input_files
+    from trlprep.io.readers import resolve_format
+
+    try:
+        return input_files(path, split, input_format) is None and (
+            resolve_format(path, input_format) != "jsonl"
+        )
+    except Exception:  # reading says what is wrong with `path`
+        return False
+
+
+def agreeing_table(
+    data: pa.Table | pa.RecordBatch, arguments: set[str], names: set[str], majors: dict[str, str]
+) -> pa.Table | pa.RecordBatch:
+    """One batch's `data` with the tool-call arguments of `arguments` made JSON text, the
+    columns `names` tagged JSON text and those of `majors` marked with their kind."""
+    table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+    table = with_major_kinds(tag_columns(same_arguments(table, arguments), names), majors)
+    if isinstance(data, pa.RecordBatch):
+        return table.combine_chunks().to_batches()[0] if table.num_rows else data
+    return table
+
+
+def batch_kinds(data: pa.Table | pa.RecordBatch) -> Counts:
+    """Per column of `data`: how many rows hold each JSON kind (nulls aside), read off the
+    Arrow type and null count, or counted in a tagged JSON-text column."""
+    out: Counts = {}
+    tagged_names = [f.name for f in data.schema if is_json_field(f)]
+    if tagged_names:
+        table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+        out.update(kind_counts(table, tagged_names))
+    for i, f in enumerate(data.schema):
+        if f.name in out:
+            continue
+        col = data.column(i)
+        filled = len(col) - col.null_count
+        kind = _arrow_kind(f.type, col) if filled else None
+        if kind is not None:
+            out[f.name] = {kind: filled}
+    return out
+
+
+def _arrow_kind(t: pa.DataType, col: Any) -> str | None:
+    """The JSON kind every value of an Arrow type `t` is written as (`tag_columns`)."""
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if is_string(t):
+        return "string"
+    if pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        return "number"
+    if pa.types.is_boolean(t):
+        return "bool"
+    if is_list(t) or pa.types.is_fixed_size_list(t):
+        return "list"
+    if pa.types.is_struct(t):
+        return "object"
+    if pa.types.is_null(t):
+        return None
+    # other types (dates, binary, maps): as their JSON text writes them
+    from trlprep.io.jsontext import encode_json_texts
+
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    first = col.filter(col.is_valid()).slice(0, 1)
+    return json_kinds(encode_json_texts(first))[0].as_py()
+
+
+def _with_tagged_arguments(schema: pa.Schema, arguments: set[str]) -> pa.Schema:
+    """`schema` as `same_arguments` leaves it (the arguments of `arguments` JSON text)."""
+    for name in arguments:
+        i = schema.get_field_index(name)
+        if i < 0 or is_json_field(schema.field(i)):
+            continue
+        f = schema.field(i)
+        if not has_tagged_arguments(f.type) and f.type != tagged(f.type):
+            schema = schema.set(i, f.with_type(tagged(f.type)))
+    return schema
+
+
+def _counted(batches: Iterator[Batch], name: str, total: int) -> Iterator[Batch]:
+    """`batches` advancing a bar of `total` rows while a command shows progress (the
+    input was read, with its own bar, before the first of them)."""
+    from trlprep.io.progress import tally
+
+    held: list[Batch] = []
+
+    def tables() -> Iterator[Any]:
+        for b in batches:
+            held.append(b)
+            yield b.data
+
+    for _ in tally(tables(), name, total):
+        yield held.pop()
+
+
+def _chain(first: Batch, second: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
+    yield first
+    yield second
+    yield from rest
+
+
+__all__ = [
+    "AgreeingBatches",
+    "agreeing",
+    "agreeing_batches",
+    "agreeing_table",
+    "batch_kinds",
+    "one_schema",
+]
