@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import re
+import sys
 from collections.abc import Callable
 
 IRREGULAR = {"was": "were", "is": "are", "has": "have", "this": "these", "entry": "entries"}
@@ -109,18 +110,30 @@ COMMAND_FUNCTIONS = {
     "detect": ("trlprep.detect", "trlprep.api", "detect"),
     "report": ("trlprep.report", "trlprep.datareport.build", "report"),
     "import": ("trlprep.importers.import_dataset", "trlprep.importers.run", "import_dataset"),
+    "train": ("trlprep.trainers.train", "trlprep.trainers.loop", "train"),
 }
 REPORT = "trlprep.datareport.build.report"
+TRAIN = "trlprep.trainers.loop.train"
+RAY = "trlprep.ray."
 # functions whose keyword for a flag is named otherwise than FLAG_KEYWORDS says
 RENAMED = {
     REPORT: {"from": "layout"},
     "trlprep.importers.run.import_dataset": {"from": "layout"},
+    TRAIN: {"from": "data_from", "map": "data_map", "truncation": "truncation_mode"},
 }
+# more kinds of value, for train's options: FALSE (`--no-x` -> `x=False`), WORD (a word that
+# looks like a value: `--algo prm`, `--loss-type apo_zero`), BOOL_OR (`--resume` or `--resume
+# PATH`)
+FALSE, WORD, BOOL_OR = "false", "word", "bool-or"
 
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*")  # FILE, LAYOUT, PATH_OR_ID, N
 # a flag and at most one value (a word that is not itself a flag: `-1` is a value)
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`]+))?")
-_COMMAND = re.compile(r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b")
+# `trlprep convert ...`, or a bare `convert --tokenize ...` (a command word and its flags)
+_COMMAND = re.compile(
+    r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b"
+    r"|(?<![\w./-])(" + "|".join(COMMAND_FUNCTIONS) + r")(?= --[a-z])"
+)
 # one argument of a command: DATA, a file's name, `-o OUT`, `...`, or a flag and at most one value
 _ARG = re.compile(
     r" (?:(DATA|-o OUT|\.\.\.|[\w/-]+\.[a-z]+)(?![\w/.-])"
@@ -176,34 +189,57 @@ def _sentence(text: str, func: Callable | None) -> str:
 def _rest(m: re.Match, func: Callable | None) -> str:
     """What follows flag `m`'s keyword when said (a word or punctuation), " " for a flag
     no API function takes (it ends a run, as it is)."""
-    said = _flag(m.group(1), m.group(2), func) or _flag(m.group(1), m.group(2), _convert())
+    said = _flag(m.group(1), m.group(2), func)
+    said = said or _flag(m.group(1), m.group(2), _fallback(func)[0])
     return " " if said is None else said[1]
 
 
 def _run(run: list[re.Match], func: Callable | None) -> str:
     """Flags side by side (`--map a=b --coerce`) as keywords joined by commas: `func`'s, or
-    one `trlprep.convert(..., ...)` call when `func` lacks one of them."""
+    one call of the convert of `func`'s kind (`trlprep.convert(..., ...)`,
+    `trlprep.ray.convert(..., ...)`) when `func` lacks one of them."""
     said = [_flag(m.group(1), m.group(2), func) for m in run]
     if all(s is not None for s in said):
-        return ", ".join(s[0] for s in said) + said[-1][1]
-    convert = _convert()
+        return _joined([s[0] for s in said]) + said[-1][1]
+    convert, name = _fallback(func)
     said = [_flag(m.group(1), m.group(2), convert) for m in run]
     if func is None or func is convert or any(s is None for s in said):
         return " ".join(_bare(m, func) for m in run)
-    return f"trlprep.convert(..., {', '.join(s[0] for s in said)}){said[-1][1]}"
+    return f"{name}(..., {_joined([s[0] for s in said])}){said[-1][1]}"
+
+
+def _joined(said: list[str]) -> str:
+    """Keywords joined by commas, `import_options={...}` ones merged into one dict."""
+    nested = [s[len(_NESTED) + 2 : -1] for s in said if s.startswith(_NESTED + "={")]
+    if len(nested) < 2:
+        return ", ".join(said)
+    first = next(i for i, s in enumerate(said) if s.startswith(_NESTED + "={"))
+    rest = [s for s in said if not s.startswith(_NESTED + "={")]
+    return ", ".join([*rest[:first], _NESTED + "={" + ", ".join(nested) + "}", *rest[first:]])
 
 
 def _bare(m: re.Match, func: Callable | None) -> str:
-    """A flag alone: the keyword `func` takes, else `trlprep.convert(..., kw)`."""
+    """A flag alone: the keyword `func` takes, else `trlprep.convert(..., kw)` (or the
+    convert of `func`'s kind)."""
     name, value = m.group(1), m.group(2)
     said = _flag(name, value, func)
     if said is not None:
         return said[0] + said[1]
-    convert = _convert()
+    convert, call = _fallback(func)
     said = _flag(name, value, convert) if func is not None and func is not convert else None
     if said is None:
         return m.group(0)
-    return f"trlprep.convert(..., {said[0]}){said[1]}"
+    return f"{call}(..., {said[0]}){said[1]}"
+
+
+def _fallback(func: Callable | None) -> tuple[Callable, str]:
+    """The function a flag `func` does not take is said as, and its name: the Ray
+    functions' `trlprep.ray.convert`, the others' `trlprep.convert`."""
+    if func is not None and _qualname(func).startswith(RAY):
+        from trlprep.ray.conversion import convert
+
+        return convert, "trlprep.ray.convert"
+    return _convert(), "trlprep.convert"
 
 
 def _command(text: str, m: re.Match) -> tuple[int, str]:
@@ -211,7 +247,8 @@ def _command(text: str, m: re.Match) -> tuple[int, str]:
     `-o OUT`, a flag nor its value), and it said as Python: `trlprep convert DATA --to pc
     -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')`; as it is when a flag of it has no
     keyword in its function."""
-    func = _function(m.group(1))
+    command = m.group(1) or m.group(2)
+    func = _function(command)
     data: str | None = None
     out = known = False
     said: list[str] = []
@@ -231,20 +268,25 @@ def _command(text: str, m: re.Match) -> tuple[int, str]:
             known = True  # only the CLI can do it: the command stays as it is
         elif flag[1]:  # the word after the flag is the sentence's
             at = a.start(3) - 1
-            said.append(flag[0])
+            said.append(_in_call(flag[0]))
             break
         else:
-            said.append(flag[0])
+            said.append(_in_call(flag[0]))
         if bare != value:  # punctuation ends the command
             at -= len(value) - len(bare)
             break
     if known:
         return at, text[m.start() : at]
-    name = COMMAND_FUNCTIONS[m.group(1)][0]
+    name = COMMAND_FUNCTIONS[command][0]
     if not data and not said:
         return at, name
     call = f"{name}({', '.join([data or '...', *said])})"
     return at, f"OUT = {call}" if out else call
+
+
+def _in_call(said: str) -> str:
+    """A keyword said alone (`step_separator`) as an argument of a call: `step_separator=...`."""
+    return said if "=" in said else f"{said}=..."
 
 
 def _bare_value(value: str | None) -> str | None:
@@ -259,26 +301,113 @@ def _convert() -> Callable:
     return _function("convert")
 
 
+def _train_said(
+    config: object = None, log: object = None, *, overwrite: bool = False, **options: object
+) -> None:
+    """Stands for `trlprep.trainers.train` in a hint's words while torch is not loaded."""
+
+
+_train_said.__module__, _train_said.__name__ = TRAIN.rsplit(".", 1)
+
+
 def _function(command: str) -> Callable:
     module, name = COMMAND_FUNCTIONS[command][1:]
+    if command == "train" and module not in sys.modules:  # no torch imported to say a hint
+        return _train_said
     return getattr(importlib.import_module(module), name)
+
+
+def _qualname(func: Callable) -> str:
+    func = inspect.unwrap(func)
+    return f"{func.__module__}.{func.__name__}"
 
 
 def keyword_of(flag: str, func: Callable | None = None) -> str | None:
     """The keyword argument of `func` (any API function: None) for `--flag`, or None."""
+    spec = _spec(flag, func)
+    return None if spec is None else spec[0]
+
+
+def _spec(flag: str, func: Callable | None) -> tuple[str, str, tuple[str, ...]] | None:
+    """`--flag` as `func`'s keyword argument: (keyword, kind, choices), or None."""
+    if func is not None and _qualname(func) == TRAIN:
+        return _train_spec(flag)
     if flag not in FLAG_KEYWORDS:
         return None
+    _, kind, choices = FLAG_KEYWORDS[flag]
     if func is None:
-        return FLAG_KEYWORDS[flag][0]
-    func = inspect.unwrap(func)
-    keyword = RENAMED.get(f"{func.__module__}.{func.__name__}", {}).get(flag)
-    keyword = keyword or FLAG_KEYWORDS[flag][0]
-    return keyword if keyword in api_keywords(func) else None
+        return FLAG_KEYWORDS[flag]
+    keyword = RENAMED.get(_qualname(func), {}).get(flag) or FLAG_KEYWORDS[flag][0]
+    takes = api_keywords(func)
+    if keyword in takes:
+        return keyword, kind, choices
+    if _NESTED in takes and keyword in _import_fields():  # trlprep.ray.convert's
+        return f"{_NESTED}={{{keyword!r}: ", kind, choices
+    return None
+
+
+_NESTED = "import_options"
+
+
+def _import_fields() -> set[str]:
+    from dataclasses import fields
+
+    from trlprep.importers import ImportOptions
+
+    return {f.name for f in fields(ImportOptions)}
+
+
+def _train_spec(flag: str) -> tuple[str, str, tuple[str, ...]] | None:
+    """`--flag` of `trlprep train` as the key of `trlprep.trainers.train`'s config (its
+    keyword arguments): a TrainConfig field or an algorithm's option (any word while the
+    algorithms are not loaded: a hint's `trlprep train --algo prm --step-separator`)."""
+    keyword = RENAMED[TRAIN].get(flag) or flag.replace("-", "_")
+    types = _train_types()
+    if keyword not in types and keyword.startswith("no_"):
+        if types.get(keyword[3:], "bool").startswith("bool"):
+            return keyword[3:], FALSE, ()
+    if keyword not in types and "trlprep.trainers.algorithms" in sys.modules:
+        return None
+    said = types.get(keyword, "").replace(" ", "")
+    if flag in FLAG_KEYWORDS and FLAG_KEYWORDS[flag][0] == keyword:
+        return FLAG_KEYWORDS[flag]
+    if said in ("bool", "bool|None"):
+        return keyword, BOOL, ()
+    if said.startswith("bool|"):
+        return keyword, BOOL_OR, ()
+    if said.split("|")[0] in ("int", "float"):
+        return keyword, NUMBER, ()
+    return keyword, WORD, ()
+
+
+def _train_types() -> dict[str, str]:
+    """Keys `trlprep.trainers.train` takes -> their declared types: TrainConfig's fields,
+    `overwrite`, and, once loaded, every algorithm's options."""
+    from dataclasses import fields
+
+    from trlprep.trainers.config import TrainConfig
+
+    types = {f.name: str(f.type) for f in fields(TrainConfig)} | {"overwrite": "bool"}
+    algorithms = sys.modules.get("trlprep.trainers.algorithms")
+    for algo in getattr(algorithms, "ALGORITHMS", {}).values():
+        types |= {f.name: str(f.type) for f in fields(algo.options) if f.name not in types}
+    return types
+
+
+def train_words() -> frozenset[str]:
+    """Words that are values of train's options in a hint (`--algo prm`, `--logps-kernel
+    torch`): the algorithms, schedulers, kernels, attention kinds, truncations."""
+    from trlprep.trainers import config
+
+    return frozenset(
+        (*config.ALGORITHM_NAMES, *config.SCHEDULERS, *config.ATTENTION, *config.LOGPS_KERNELS,
+         "keep_start", "keep_end", "stop", "skip")
+    )  # fmt: skip
 
 
 def api_keywords(func: Callable) -> frozenset[str]:
     """The keyword arguments `func` takes: its parameters, and the option names its
-    `**options` stand for (convert's, the importers')."""
+    `**options` stand for (convert's, the importers', train's config keys)."""
     func = inspect.unwrap(func)
     params = inspect.signature(func).parameters.values()
     names = {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
@@ -301,6 +430,9 @@ def _options_of(qualname: str) -> set[str]:
 
         rows = set(inspect.signature(convert_rows).parameters) - {"ds", "options", "notes"}
         return rows | {f.name for f in fields(ConvertOptions)}
+    if qualname == TRAIN:  # a config's keys, as keywords: TrainConfig's and the algorithms'
+        importlib.import_module("trlprep.trainers.algorithms")
+        return set(_train_types())
     if qualname not in ("trlprep.api.convert", "trlprep.api.validate", REPORT):
         return set()
     from trlprep.api import IMPORT_OPTIONS
@@ -316,17 +448,29 @@ def _flag(name: str, value: str | None, func: Callable | None) -> tuple[str, str
     """`--name value` as `func`'s keyword argument and what follows it (the value's trailing
     punctuation, or the sentence's word when `value` is none of the flag's values); None
     when `func` takes no keyword for it."""
-    keyword = keyword_of(name, func)
-    if keyword is None:
+    spec = _spec(name, func)
+    if spec is None:
         return None
-    _, kind, choices = FLAG_KEYWORDS[name]
-    flag_alone = f"{keyword}=True" if kind == BOOL else keyword
+    keyword, kind, choices = spec
+    if keyword.startswith(_NESTED):  # `import_options={'map': ` ... `}`
+        said = _flag_said(keyword[len(_NESTED) + 3 : -3], kind, choices, value)
+        key, _, rest = said[0].partition("=")
+        return f"{keyword}{rest or ('True' if kind == BOOL else '...')}}}", said[1]
+    return _flag_said(keyword, kind, choices, value)
+
+
+def _flag_said(
+    keyword: str, kind: str, choices: tuple[str, ...], value: str | None
+) -> tuple[str, str]:
+    """`keyword` with `value` said as its kind says, and what follows it (see `_flag`)."""
+    alone = {BOOL: f"{keyword}=True", BOOL_OR: f"{keyword}=True", FALSE: f"{keyword}=False"}
+    flag_alone = alone.get(kind, keyword)
     if not value:
         return flag_alone, ""
     bare = value.rstrip(_TRAILING)
     if bare.endswith(".") and not bare.endswith("..."):
         bare = bare[:-1]
-    said = None if kind == BOOL else _value(kind, bare, choices)
+    said = None if kind in (BOOL, FALSE) else _value(kind, bare, choices)
     if said is None:  # the word after the flag is the sentence's, not the flag's value
         return flag_alone, f" {value}"
     return f"{keyword}={said}", value[len(bare) :]
@@ -345,6 +489,12 @@ def _value(kind: str, value: str, choices: tuple[str, ...]) -> str | None:
         return repr(value) if _is_name(value) else None
     if kind == PAIRS:
         return _pairs(value)
+    if kind == WORD and (
+        re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", value) or value.startswith(("'", '"'))
+    ):
+        return value
+    if kind == WORD and re.fullmatch(r"[a-z0-9]+([_-][a-z0-9]+)*", value):
+        return repr(value) if "_" in value or value in train_words() else None
     if "/" in value or "." in value or value.startswith(("'", '"')):
         return value if value.startswith(("'", '"')) else repr(value)
     return None
