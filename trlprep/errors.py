@@ -221,12 +221,27 @@ def _said_in_python(result: Any, func: Callable) -> None:
     kinds = tuple(
         k for k in (getattr(report, "Report", None), getattr(detect, "Detection", None)) if k
     )
+    figures = sys.modules.get("trlprep.datareport.result")
     for item in result.values() if isinstance(result, dict) else (result,):
+        if figures is not None and isinstance(item, figures.DataReport):
+            _report_in_python_words(item.data, func)
         if not kinds or not isinstance(item, kinds):
             continue
         for said in getattr(item, "issues", None) or getattr(item, "problems", None) or ():
             said.hint = python_words(said.hint, func)
         item.notes[:] = [python_words(n, func) or n for n in item.notes]
+
+
+def _report_in_python_words(data: dict, func: Callable) -> None:
+    """A `DataReport`'s notes (how its input was read) and its validation issues' words."""
+    from trlprep.wording import python_words
+
+    header = data.get("report") or {}
+    header["notes"] = [python_words(n, func) or n for n in header.get("notes") or ()]
+    for issue in (data.get("validation") or {}).get("issues") or ():
+        for key in ("message", "hint"):
+            if isinstance(issue.get(key), str):
+                issue[key] = python_words(issue[key], func)
 
 
 def _in_python_words(e: TrlprepError, func: Callable) -> None:

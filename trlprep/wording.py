@@ -371,6 +371,8 @@ def _train_spec(flag: str) -> tuple[str, str, tuple[str, ...]] | None:
     said = types.get(keyword, "").replace(" ", "")
     if flag in FLAG_KEYWORDS and FLAG_KEYWORDS[flag][0] == keyword:
         return FLAG_KEYWORDS[flag]
+    if keyword in ("data_from", "eval_data_from", "data_map", "eval_data_map"):  # as convert's
+        return keyword, NAME if keyword.endswith("from") else PAIRS, ()
     if said in ("bool", "bool|None"):
         return keyword, BOOL, ()
     if said.startswith("bool|"):
