@@ -188,3 +188,18 @@ def test_ray_functions_say_layout_options_as_import_options():
     assert "import_options" in api_keywords(convert)
     said = python_words("drop --strict", convert)  # validate's alone: as it is
     assert said == "drop --strict"
+
+
+def test_a_convert_command_in_a_ray_hint_is_trlprep_ray_convert():
+    pytest.importorskip("ray")
+    from trlprep.ray.checking import validate
+
+    said = python_words(
+        "set them aside: trlprep convert DATA --from LAYOUT --on-error skip -o OUT writes the "
+        "others",
+        validate,
+    )
+    assert said == (
+        "set them aside: OUT = trlprep.ray.convert(DATA, from_=LAYOUT, on_error='skip') writes "
+        "the others"
+    )

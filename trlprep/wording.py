@@ -161,7 +161,7 @@ def python_words(text: str | None, func: Callable | None = None) -> str | None:
     for m in _COMMAND.finditer(text):
         if m.start() < at:
             continue
-        end, said = _command(text, m)
+        end, said = _command(text, m, func)
         out += [_sentence(text[at : m.start()], func), said]
         at = end
     return "".join(out) + _sentence(text[at:], func)
@@ -242,13 +242,16 @@ def _fallback(func: Callable | None) -> tuple[Callable, str]:
     return _convert(), "trlprep.convert"
 
 
-def _command(text: str, m: re.Match) -> tuple[int, str]:
+def _command(text: str, m: re.Match, speaker: Callable | None = None) -> tuple[int, str]:
     """Where the command `m` starts ends in `text` (at the first word that is neither DATA,
     `-o OUT`, a flag nor its value), and it said as Python: `trlprep convert DATA --to pc
-    -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')`; as it is when a flag of it has no
-    keyword in its function."""
+    -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')` (`trlprep.ray.convert` where a Ray
+    function, `speaker`, says it); as it is when a flag of it has no keyword in its
+    function."""
     command = m.group(1) or m.group(2)
-    func = _function(command)
+    func, call = _function(command), COMMAND_FUNCTIONS[command][0]
+    if command == "convert":
+        func, call = _fallback(speaker)
     data: str | None = None
     out = known = False
     said: list[str] = []
@@ -277,10 +280,9 @@ def _command(text: str, m: re.Match) -> tuple[int, str]:
             break
     if known:
         return at, text[m.start() : at]
-    name = COMMAND_FUNCTIONS[command][0]
     if not data and not said:
-        return at, name
-    call = f"{name}({', '.join([data or '...', *said])})"
+        return at, call
+    call = f"{call}({', '.join([data or '...', *said])})"
     return at, f"OUT = {call}" if out else call
 
 
