@@ -5,6 +5,7 @@ whole commands said as calls, and real errors on real samples."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 import warnings
 
 import pytest
@@ -203,3 +204,24 @@ def test_a_convert_command_in_a_ray_hint_is_trlprep_ray_convert():
         "set them aside: OUT = trlprep.ray.convert(DATA, from_=LAYOUT, on_error='skip') writes "
         "the others"
     )
+
+
+def test_train_s_log_says_its_keys(train, tmp_path):
+    rows = (Path("examples") / "unpaired.jsonl").read_text().splitlines()
+    data = tmp_path / "labels01.jsonl"  # labels as 0/1: read as booleans with coerce
+    data.write_text("".join(re.sub(r"true", "1", re.sub(r"false", "0", r)) + "\n" for r in rows))
+    out, lines = tmp_path / "out", []
+    out.mkdir()
+    (out / "metrics.jsonl").write_text("{}\n")  # a previous run's file
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(
+            algo="kto", model="examples/tiny-chat-model", data=str(data), coerce=True,
+            output_dir=str(out), max_steps=1, overwrite=True, log=lines.append,
+        )  # fmt: skip
+    said = [line for line in lines if "boolean" in line or "removed" in line]
+    assert said == [
+        f'data: warning: column \'label\': {len(rows)} values (0/1 and "true"/"false") read '
+        "as booleans (coerce=True)",
+        "overwrite=True: removed metrics.jsonl",
+    ], lines

@@ -9,10 +9,11 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from trlprep.trainers.fieldtypes import coerce_fields
+
 from trlprep.errors import InputError, UsageError
 from trlprep.importers.base import ON_ERROR
 from trlprep.templates.tokenize import TRUNCATION
-from trlprep.trainers.fieldtypes import coerce_fields
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")

@@ -30,8 +30,6 @@ from typing import Any
 
 import torch
 from torch import Tensor
-
-from trlprep.errors import TrlprepError, UsageError
 from trlprep.trainers import checkpoint as ckpt
 from trlprep.trainers.config import TrainConfig, save_resolved
 from trlprep.trainers.data import Prepared
@@ -46,6 +44,8 @@ from trlprep.trainers.setup import prepare_data, set_up
 from trlprep.trainers.shares import batch_tokens, num_items, rows, step_shares, sum_over
 from trlprep.trainers.unpaired_steps import derived_metrics, kto_kl
 from trlprep.trainers.window import StepWindow, step_record
+
+from trlprep.errors import TrlprepError, UsageError, in_callers_words
 
 
 class TrainingError(TrlprepError):
@@ -87,7 +87,8 @@ class Trainer(RunFiles):
             if self.acc.is_main_process:
                 removed = ckpt.clear_previous_run(self.out)
                 if removed:
-                    self.log(f"--overwrite: removed {', '.join(removed)}")
+                    said = in_callers_words(f"--overwrite: removed {', '.join(removed)}")
+                    self.log(said)
             self.acc.wait_for_everyone()
         self.step, self.position, self.num_tokens = 0, (0, 0), 0
         self.last_saved: Path | None = None

@@ -153,6 +153,17 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
     warnings.warn(message, category, stacklevel=i + 2)
 
 
+def in_callers_words(text: str) -> str:
+    """`text` (a warning said for the CLI, logged rather than warned) in the words of the
+    public API function running, if any (`speaks_python`); as it is for the CLI."""
+    speaking = getattr(_api_call, "func", None) or _the_running_call()
+    if speaking is None:
+        return text
+    from trlprep.wording import python_words
+
+    return python_words(text, speaking) or text
+
+
 def _warning_in_python_words(message: str | Warning, func: Callable) -> str | Warning:
     from trlprep.wording import python_words
 
