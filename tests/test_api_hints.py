@@ -433,7 +433,8 @@ def _words(text: str) -> list[str]:
     """The words of `text` that are no flag's: flags and their values, placeholders, the
     commands and the Python said for them left out, punctuation stripped."""
     text = _CODE.sub(" ", text)
-    text = re.sub(r"(?<![\w-])--?[a-z][\w-]*(?: [^\s`]+)?|\btrlprep [a-z]+", " ", text)
+    bare = r"|(?<![\w./-])(?:convert|validate|detect|report|import|train)(?= --)"
+    text = re.sub(r"(?<![\w-])--?[a-z][\w-]*(?: [^\s`]+)?|\btrlprep [a-z]+" + bare, " ", text)
     words = (w.strip("`()[],;:.'\"") for w in text.split())
     return sorted(w for w in words if w.isalpha() and w.islower() and w != "trlprep")
 

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # listed before it (imports inside functions are free: they load where they are used).
 ORDER = [
     "errors",
+    "keywords",
     "wording",
     "registry",
     "columns/",

@@ -18,6 +18,7 @@ from trlprep import ray as engine  # noqa: E402
 
 HH = sample("hh_rlhf")
 KTO = sample("kto_demo")
+HUMANEVAL = sample("humaneval")
 
 
 def test_a_kto_report_with_0_1_labels_says_coerce_true():
@@ -39,6 +40,24 @@ def test_hh_rows_with_empty_turns_name_on_error():
         engine.convert(ray.data.from_items(rows), "preference", from_="hh").materialize()
     e = info.value
     assert "on_error='skip' sets them aside" in e.message
-    assert "keep_empty_turns=True" in e.message and "--" not in e.message + e.hint, str(e)
+    # the importers' options go in trlprep.ray.convert's import_options
+    said = "import_options={'keep_empty_turns': True} keeps them for to='prompt-only'"
+    assert said in e.message and "--" not in e.message + e.hint, str(e)
     out = engine.convert(ray.data.from_items(rows), "preference", from_="hh", on_error="skip")
     assert 0 < out.count() < len(rows)
+
+
+def test_humaneval_hint_names_import_options_of_ray_convert_and_works():
+    rows = [json.loads(line) for line in HUMANEVAL.read_text(encoding="utf-8").splitlines()]
+    with pytest.raises(trlprep.UsageError) as info:
+        engine.convert(ray.data.from_items(rows), "pc").materialize()
+    mapped = "import_options={'map': {'completion': 'canonical_solution'}}"
+    assert f"pass `{mapped}` (OUT = trlprep.ray.convert(DATA, {mapped}))" in info.value.hint
+    assert "--" not in str(info.value) and "trlprep.convert(" not in str(info.value)
+    out = engine.convert(  # as the hint says (a dict; `map` alone renames, as locally)
+        ray.data.from_items(rows),
+        "pc",
+        import_options={"map": {"completion": "canonical_solution"}},
+    )
+    got = out.take_all()
+    assert len(got) == len(rows) and got[0]["completion"] == rows[0]["canonical_solution"]

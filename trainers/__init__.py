@@ -30,5 +30,11 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         import importlib
 
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        if name == "train":  # its errors name config keys (`algo=`), not the CLI's flags
+            from trlprep.errors import speaks_python
+
+            value = speaks_python(value)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'trlprep.trainers' has no attribute {name!r}")

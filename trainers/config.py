@@ -19,6 +19,12 @@ SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")
 ATTENTION = ("sdpa", "eager", "flash_attention_2", "flash_attention_3", "flex_attention")
 LOGPS_KERNELS = ("auto", "torch", "fused", "liger")
 CONFIG_FILE = "train_config.json"  # the resolved configuration of a run
+# the algorithms' names, known without importing torch (hints say `algo='prm'`); a test
+# checks them against `trlprep.trainers.algorithms.ALGORITHMS`
+ALGORITHM_NAMES = (
+    "sft", "dpo", "cpo", "orpo", "kto", "bco", "reward", "prm",
+    "grpo", "rloo", "online-dpo", "nash-md", "xpo", "ppo", "gkd",
+)  # fmt: skip
 
 
 # TrainConfig fields that are the importers' options (`ImportOptions`)

@@ -27,7 +27,7 @@ import pyarrow as pa
 from trlprep.trainers.data_rejects import reason_lines
 from trlprep.trainers.data_table import MESSAGES_COLUMN, to_training_table
 
-from trlprep.errors import DataError
+from trlprep.errors import DataError, in_callers_words
 from trlprep.wording import plural
 
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
@@ -319,10 +319,10 @@ def prepare(
         if issubclass(w.category, CarriedColumnWarning):
             continue  # extra columns returned as JSON text: no data file here, not trained on
         if isinstance(w.message, RejectedRowsWarning):
-            log(f"{label}: {w.message}")
+            log(f"{label}: {in_callers_words(str(w.message))}")
             rejects.append(w.message.rejects)
         elif issubclass(w.category, UserWarning):  # conversion and template notes
-            log(f"{label}: warning: {w.message}")
+            log(f"{label}: warning: {in_callers_words(str(w.message))}")
         else:  # deprecations and the like: not about the data
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     rejected = pa.concat_tables(rejects) if rejects else None

@@ -45,7 +45,7 @@ from trlprep.trainers.shares import batch_tokens, num_items, rows, step_shares, 
 from trlprep.trainers.unpaired_steps import derived_metrics, kto_kl
 from trlprep.trainers.window import StepWindow, step_record
 
-from trlprep.errors import TrlprepError, UsageError
+from trlprep.errors import TrlprepError, UsageError, in_callers_words
 
 
 class TrainingError(TrlprepError):
@@ -87,7 +87,8 @@ class Trainer(RunFiles):
             if self.acc.is_main_process:
                 removed = ckpt.clear_previous_run(self.out)
                 if removed:
-                    self.log(f"--overwrite: removed {', '.join(removed)}")
+                    said = in_callers_words(f"--overwrite: removed {', '.join(removed)}")
+                    self.log(said)
             self.acc.wait_for_everyone()
         self.step, self.position, self.num_tokens = 0, (0, 0), 0
         self.last_saved: Path | None = None
@@ -322,18 +323,25 @@ class Trainer(RunFiles):
 
 
 def train(
-    config: TrainConfig | dict[str, Any] | str, log: Callable = print, *, overwrite: bool = False
+    config: TrainConfig | dict[str, Any] | str | None = None,
+    log: Callable = print,
+    *,
+    overwrite: bool = False,
+    **options: Any,
 ) -> TrainResult:
     """Train as `config` says (a TrainConfig, a dict or a YAML path); see `TrainConfig`.
+    `options` are config keys given as keywords (`algo="dpo", beta=0.1`), over the config's
+    (as `trlprep train`'s flags over `--config`'s YAML).
 
     A non-empty `output_dir` is refused as `trlprep train` refuses it (UsageError) unless
     `overwrite` (also an `overwrite` key of a dict config: the previous run's files are
     removed once the new run has its data and model, before it writes) or the config's
     `resume` continues it.
     """
-
     from trlprep.trainers.preflight import check_output_dir
 
+    if options or config is None:
+        config = {**_as_dict(config), **options}
     if isinstance(config, dict) and "overwrite" in config:
         config = dict(config)
         overwrite = coerce("overwrite", config.pop("overwrite"), "bool") or overwrite
@@ -342,3 +350,17 @@ def train(
     if os.environ.get("RANK", "0") == "0":  # `accelerate launch`: the main process judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
     return Trainer(cfg, log=log, overwrite=overwrite).train()
+
+
+def _as_dict(config: TrainConfig | dict[str, Any] | str | None) -> dict[str, Any]:
+    """`config` as a dict of its keys (a TrainConfig's options among them)."""
+    from dataclasses import fields
+
+    from trlprep.trainers.config import load_config_file
+
+    if config is None:
+        return {}
+    if isinstance(config, TrainConfig):
+        keys = {f.name: getattr(config, f.name) for f in fields(config) if f.name != "options"}
+        return {**keys, **config.options}
+    return dict(config) if isinstance(config, dict) else load_config_file(config)

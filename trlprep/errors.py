@@ -147,10 +147,21 @@ def warn_user(message: str | Warning, category: type[Warning] | None = None) -> 
         i += 1
     if category is None or category is UserWarning:
         category = TrlprepWarning
-    speaking = getattr(_api_call, "func", None)
+    speaking = getattr(_api_call, "func", None) or _the_running_call()
     if speaking is not None:  # said inside a public API function: in its words
         message = _warning_in_python_words(message, speaking)
     warnings.warn(message, category, stacklevel=i + 2)
+
+
+def in_callers_words(text: str) -> str:
+    """`text` (a warning said for the CLI, logged rather than warned) in the words of the
+    public API function running, if any (`speaks_python`); as it is for the CLI."""
+    speaking = getattr(_api_call, "func", None) or _the_running_call()
+    if speaking is None:
+        return text
+    from trlprep.wording import python_words
+
+    return python_words(text, speaking) or text
 
 
 def _warning_in_python_words(message: str | Warning, func: Callable) -> str | Warning:
@@ -167,6 +178,21 @@ def _warning_in_python_words(message: str | Warning, func: Callable) -> str | Wa
 _held = threading.local()
 # the outermost public API function running in this thread (`speaks_python`), if any
 _api_call = threading.local()
+# thread id -> the outermost public API function running in that thread: a worker thread
+# (a library's prefetch or executor thread working for a call) speaks its caller's words
+_running: dict[int, Callable] = {}
+_running_lock = threading.Lock()
+
+
+def _the_running_call() -> Callable | None:
+    """The public API function a thread outside any call works for: the one running, when
+    one function is running in this process (several: whose worker it is cannot be told,
+    and the CLI's words are kept)."""
+    if not _running:
+        return None
+    with _running_lock:
+        funcs = set(_running.values())
+    return funcs.pop() if len(funcs) == 1 else None
 
 
 @contextlib.contextmanager
@@ -197,6 +223,10 @@ def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         outer = getattr(_api_call, "func", None)
         _api_call.func = outer or func
+        me = threading.get_ident()
+        if outer is None:
+            with _running_lock:
+                _running[me] = func
         try:
             result = func(*args, **kwargs)
         except TrlprepError as e:
@@ -204,6 +234,9 @@ def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
             raise
         finally:
             _api_call.func = outer
+            if outer is None:
+                with _running_lock:
+                    _running.pop(me, None)
         if outer is None:
             _said_in_python(result, func)
         return result
@@ -221,12 +254,27 @@ def _said_in_python(result: Any, func: Callable) -> None:
     kinds = tuple(
         k for k in (getattr(report, "Report", None), getattr(detect, "Detection", None)) if k
     )
+    figures = sys.modules.get("trlprep.datareport.result")
     for item in result.values() if isinstance(result, dict) else (result,):
+        if figures is not None and isinstance(item, figures.DataReport):
+            _report_in_python_words(item.data, func)
         if not kinds or not isinstance(item, kinds):
             continue
         for said in getattr(item, "issues", None) or getattr(item, "problems", None) or ():
             said.hint = python_words(said.hint, func)
         item.notes[:] = [python_words(n, func) or n for n in item.notes]
+
+
+def _report_in_python_words(data: dict, func: Callable) -> None:
+    """A `DataReport`'s notes (how its input was read) and its validation issues' words."""
+    from trlprep.wording import python_words
+
+    header = data.get("report") or {}
+    header["notes"] = [python_words(n, func) or n for n in header.get("notes") or ()]
+    for issue in (data.get("validation") or {}).get("issues") or ():
+        for key in ("message", "hint"):
+            if isinstance(issue.get(key), str):
+                issue[key] = python_words(issue[key], func)
 
 
 def _in_python_words(e: TrlprepError, func: Callable) -> None:

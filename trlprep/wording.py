@@ -3,10 +3,28 @@ uses these); CLI flags said as the Python API's keyword arguments (`python_words
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import re
 from collections.abc import Callable
+
+from trlprep.keywords import (  # noqa: F401  (FLAG_KEYWORDS, api_keywords, keyword_of: public)
+    BOOL,
+    BOOL_OR,
+    CHOICE,
+    COMMAND_FUNCTIONS,
+    FALSE,
+    FLAG_KEYWORDS,
+    NAME,
+    NESTED,
+    NUMBER,
+    PAIRS,
+    WORD,
+    api_keywords,
+    fallback,
+    function_of,
+    keyword_of,
+    spec,
+    train_words,
+)
 
 IRREGULAR = {"was": "were", "is": "are", "has": "have", "this": "these", "entry": "entries"}
 
@@ -33,94 +51,14 @@ def article(word: str) -> str:
     return f"{'an' if an else 'a'} {word}"
 
 
-# ---------------------------------------------------------------- CLI flags in Python's words
-
-# What a flag's value looks like in a message, and how the keyword argument says it:
-# BOOL takes none (`--coerce` -> `coerce=True`); CHOICE one of the listed words; NAME a type or
-# layout name; PAIRS `a=b,c=d` (a dict); NUMBER digits; SOURCE a path, Hub id or file name.
-BOOL, CHOICE, NAME, PAIRS, NUMBER, SOURCE = "bool", "choice", "name", "pairs", "number", "source"
-
-# CLI flag -> (keyword argument of the Python API, kind, words a CHOICE takes). A flag the API
-# has no keyword for (`--rejects`, `--engine`, `-o`) is left as it is;
-# `tests/test_api_hints.py` checks every keyword against the API functions' signatures.
-FLAG_KEYWORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "map": ("map", PAIRS, ()),
-    "role-map": ("role_map", PAIRS, ()),
-    "map-role": ("role_map", PAIRS, ()),
-    "template-kwarg": ("template_kwargs", PAIRS, ()),
-    "from": ("from_", NAME, ()),
-    "to": ("to", NAME, ()),
-    "type": ("type", NAME, ()),
-    "data-format": ("format", CHOICE, ("standard", "conversational")),
-    "conversational": ("conversational", BOOL, ()),
-    "coerce": ("coerce", BOOL, ()),
-    "overwrite": ("overwrite", BOOL, ()),
-    "allow-empty": ("allow_empty", BOOL, ()),
-    "keep-empty-turns": ("keep_empty_turns", BOOL, ()),
-    "tokenize": ("tokenize", BOOL, ()),
-    "strict": ("strict", BOOL, ()),
-    "guide-only": ("guide_only", BOOL, ()),
-    "margin": ("margin", BOOL, ()),
-    "validate": ("validate", BOOL, ()),
-    "on-error": ("on_error", CHOICE, ("stop", "skip")),
-    "on-bad-lines": ("on_bad_lines", CHOICE, ("error", "skip")),
-    "truncation": ("truncation", CHOICE, ("keep_start", "keep_end")),
-    "order": ("order", CHOICE, ("interleaved", "blocks")),
-    "split-mode": ("split_mode", CHOICE, ("word", "char")),
-    "no-prompt": ("no_prompt", CHOICE, ("error", "warn", "drop")),
-    "split-turns": ("split_turns", CHOICE, ("last", "all")),
-    "label-merge": ("label_merge", CHOICE, ("all", "any", "last", "first-false-truncates")),
-    "neutral": ("neutral", CHOICE, ("negative", "positive", "drop")),
-    "pairing": ("pairing", CHOICE, ("best-vs-rest", "best-vs-worst", "all-pairs")),
-    "prompt-style": ("prompt_style", CHOICE, ("alpaca", "plain")),
-    "input-format": (
-        "input_format",
-        CHOICE,
-        (
-            "jsonl",
-            "json",
-            "parquet",
-            "csv",
-            "arrow",
-            "text",
-            "text-paragraph",
-            "text-document",
-            "disk",
-            "hub",
-        ),
-    ),  # fmt: skip
-    "output-format": ("output_format", CHOICE, ("parquet", "jsonl", "arrow", "disk")),
-    "max-length": ("max_length", NUMBER, ()),
-    "threshold": ("threshold", NUMBER, ()),
-    "num-proc": ("num_proc", NUMBER, ()),
-    "max-errors": ("max_errors", NUMBER, ()),
-    "examples": ("examples", NUMBER, ()),
-    "chat-template": ("chat_template", SOURCE, ()),
-    "tokenizer": ("tokenizer", SOURCE, ()),
-    "split": ("split", SOURCE, ()),
-    "separator": ("separator", SOURCE, ()),
-    "step-separator": ("step_separator", SOURCE, ()),
-}
-
-# the commands whose Python function a message can name instead: (as said, module, name)
-COMMAND_FUNCTIONS = {
-    "convert": ("trlprep.convert", "trlprep.api", "convert"),
-    "validate": ("trlprep.validate", "trlprep.api", "validate"),
-    "detect": ("trlprep.detect", "trlprep.api", "detect"),
-    "report": ("trlprep.report", "trlprep.datareport.build", "report"),
-    "import": ("trlprep.importers.import_dataset", "trlprep.importers.run", "import_dataset"),
-}
-REPORT = "trlprep.datareport.build.report"
-# functions whose keyword for a flag is named otherwise than FLAG_KEYWORDS says
-RENAMED = {
-    REPORT: {"from": "layout"},
-    "trlprep.importers.run.import_dataset": {"from": "layout"},
-}
-
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*")  # FILE, LAYOUT, PATH_OR_ID, N
 # a flag and at most one value (a word that is not itself a flag: `-1` is a value)
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`]+))?")
-_COMMAND = re.compile(r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b")
+# `trlprep convert ...`, or a bare `convert --tokenize ...` (a command word and its flags)
+_COMMAND = re.compile(
+    r"\btrlprep (" + "|".join(COMMAND_FUNCTIONS) + r")\b"
+    r"|(?<![\w./-])(" + "|".join(COMMAND_FUNCTIONS) + r")(?= --[a-z])"
+)
 # one argument of a command: DATA, a file's name, `-o OUT`, `...`, or a flag and at most one value
 _ARG = re.compile(
     r" (?:(DATA|-o OUT|\.\.\.|[\w/-]+\.[a-z]+)(?![\w/.-])"
@@ -148,7 +86,7 @@ def python_words(text: str | None, func: Callable | None = None) -> str | None:
     for m in _COMMAND.finditer(text):
         if m.start() < at:
             continue
-        end, said = _command(text, m)
+        end, said = _command(text, m, func)
         out += [_sentence(text[at : m.start()], func), said]
         at = end
     return "".join(out) + _sentence(text[at:], func)
@@ -176,42 +114,59 @@ def _sentence(text: str, func: Callable | None) -> str:
 def _rest(m: re.Match, func: Callable | None) -> str:
     """What follows flag `m`'s keyword when said (a word or punctuation), " " for a flag
     no API function takes (it ends a run, as it is)."""
-    said = _flag(m.group(1), m.group(2), func) or _flag(m.group(1), m.group(2), _convert())
+    said = _flag(m.group(1), m.group(2), func)
+    said = said or _flag(m.group(1), m.group(2), fallback(func)[0])
     return " " if said is None else said[1]
 
 
 def _run(run: list[re.Match], func: Callable | None) -> str:
     """Flags side by side (`--map a=b --coerce`) as keywords joined by commas: `func`'s, or
-    one `trlprep.convert(..., ...)` call when `func` lacks one of them."""
+    one call of the convert of `func`'s kind (`trlprep.convert(..., ...)`,
+    `trlprep.ray.convert(..., ...)`) when `func` lacks one of them."""
     said = [_flag(m.group(1), m.group(2), func) for m in run]
     if all(s is not None for s in said):
-        return ", ".join(s[0] for s in said) + said[-1][1]
-    convert = _convert()
+        return _joined([s[0] for s in said]) + said[-1][1]
+    convert, name = fallback(func)
     said = [_flag(m.group(1), m.group(2), convert) for m in run]
     if func is None or func is convert or any(s is None for s in said):
         return " ".join(_bare(m, func) for m in run)
-    return f"trlprep.convert(..., {', '.join(s[0] for s in said)}){said[-1][1]}"
+    return f"{name}(..., {_joined([s[0] for s in said])}){said[-1][1]}"
+
+
+def _joined(said: list[str]) -> str:
+    """Keywords joined by commas, `import_options={...}` ones merged into one dict."""
+    nested = [s[len(NESTED) + 2 : -1] for s in said if s.startswith(NESTED + "={")]
+    if len(nested) < 2:
+        return ", ".join(said)
+    first = next(i for i, s in enumerate(said) if s.startswith(NESTED + "={"))
+    rest = [s for s in said if not s.startswith(NESTED + "={")]
+    return ", ".join([*rest[:first], NESTED + "={" + ", ".join(nested) + "}", *rest[first:]])
 
 
 def _bare(m: re.Match, func: Callable | None) -> str:
-    """A flag alone: the keyword `func` takes, else `trlprep.convert(..., kw)`."""
+    """A flag alone: the keyword `func` takes, else `trlprep.convert(..., kw)` (or the
+    convert of `func`'s kind)."""
     name, value = m.group(1), m.group(2)
     said = _flag(name, value, func)
     if said is not None:
         return said[0] + said[1]
-    convert = _convert()
+    convert, call = fallback(func)
     said = _flag(name, value, convert) if func is not None and func is not convert else None
     if said is None:
         return m.group(0)
-    return f"trlprep.convert(..., {said[0]}){said[1]}"
+    return f"{call}(..., {said[0]}){said[1]}"
 
 
-def _command(text: str, m: re.Match) -> tuple[int, str]:
+def _command(text: str, m: re.Match, speaker: Callable | None = None) -> tuple[int, str]:
     """Where the command `m` starts ends in `text` (at the first word that is neither DATA,
     `-o OUT`, a flag nor its value), and it said as Python: `trlprep convert DATA --to pc
-    -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')`; as it is when a flag of it has no
-    keyword in its function."""
-    func = _function(m.group(1))
+    -o OUT` -> `OUT = trlprep.convert(DATA, to='pc')` (`trlprep.ray.convert` where a Ray
+    function, `speaker`, says it); as it is when a flag of it has no keyword in its
+    function."""
+    command = m.group(1) or m.group(2)
+    func, call = function_of(command), COMMAND_FUNCTIONS[command][0]
+    if command == "convert":
+        func, call = fallback(speaker)
     data: str | None = None
     out = known = False
     said: list[str] = []
@@ -231,20 +186,24 @@ def _command(text: str, m: re.Match) -> tuple[int, str]:
             known = True  # only the CLI can do it: the command stays as it is
         elif flag[1]:  # the word after the flag is the sentence's
             at = a.start(3) - 1
-            said.append(flag[0])
+            said.append(_in_call(flag[0]))
             break
         else:
-            said.append(flag[0])
+            said.append(_in_call(flag[0]))
         if bare != value:  # punctuation ends the command
             at -= len(value) - len(bare)
             break
     if known:
         return at, text[m.start() : at]
-    name = COMMAND_FUNCTIONS[m.group(1)][0]
     if not data and not said:
-        return at, name
-    call = f"{name}({', '.join([data or '...', *said])})"
+        return at, call
+    call = f"{call}({', '.join([data or '...', *said])})"
     return at, f"OUT = {call}" if out else call
+
+
+def _in_call(said: str) -> str:
+    """A keyword said alone (`step_separator`) as an argument of a call: `step_separator=...`."""
+    return said if "=" in said else f"{said}=..."
 
 
 def _bare_value(value: str | None) -> str | None:
@@ -255,78 +214,33 @@ def _bare_value(value: str | None) -> str | None:
     return bare[:-1] if bare.endswith(".") and not bare.endswith("...") else bare
 
 
-def _convert() -> Callable:
-    return _function("convert")
-
-
-def _function(command: str) -> Callable:
-    module, name = COMMAND_FUNCTIONS[command][1:]
-    return getattr(importlib.import_module(module), name)
-
-
-def keyword_of(flag: str, func: Callable | None = None) -> str | None:
-    """The keyword argument of `func` (any API function: None) for `--flag`, or None."""
-    if flag not in FLAG_KEYWORDS:
-        return None
-    if func is None:
-        return FLAG_KEYWORDS[flag][0]
-    func = inspect.unwrap(func)
-    keyword = RENAMED.get(f"{func.__module__}.{func.__name__}", {}).get(flag)
-    keyword = keyword or FLAG_KEYWORDS[flag][0]
-    return keyword if keyword in api_keywords(func) else None
-
-
-def api_keywords(func: Callable) -> frozenset[str]:
-    """The keyword arguments `func` takes: its parameters, and the option names its
-    `**options` stand for (convert's, the importers')."""
-    func = inspect.unwrap(func)
-    params = inspect.signature(func).parameters.values()
-    names = {p.name for p in params if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        names |= _options_of(f"{func.__module__}.{func.__name__}")
-    return frozenset(names)
-
-
-def _options_of(qualname: str) -> set[str]:
-    """What the `**options` of the API function `qualname` take (none of another)."""
-    from dataclasses import fields
-
-    if qualname == "trlprep.importers.run.import_dataset":
-        from trlprep.importers import ImportOptions
-
-        return {f.name for f in fields(ImportOptions)}
-    if qualname == "trlprep.ray.conversion.convert":  # `**kwargs`: convert_rows' and options
-        from trlprep.converters.base import ConvertOptions
-        from trlprep.ray.conversion import convert_rows
-
-        rows = set(inspect.signature(convert_rows).parameters) - {"ds", "options", "notes"}
-        return rows | {f.name for f in fields(ConvertOptions)}
-    if qualname not in ("trlprep.api.convert", "trlprep.api.validate", REPORT):
-        return set()
-    from trlprep.api import IMPORT_OPTIONS
-
-    if qualname != "trlprep.api.convert":
-        return set(IMPORT_OPTIONS)
-    from trlprep.converters.base import ConvertOptions
-
-    return set(IMPORT_OPTIONS) | {f.name for f in fields(ConvertOptions)}
-
-
 def _flag(name: str, value: str | None, func: Callable | None) -> tuple[str, str] | None:
     """`--name value` as `func`'s keyword argument and what follows it (the value's trailing
     punctuation, or the sentence's word when `value` is none of the flag's values); None
     when `func` takes no keyword for it."""
-    keyword = keyword_of(name, func)
-    if keyword is None:
+    said = spec(name, func)
+    if said is None:
         return None
-    _, kind, choices = FLAG_KEYWORDS[name]
-    flag_alone = f"{keyword}=True" if kind == BOOL else keyword
+    keyword, kind, choices = said
+    if keyword.startswith(NESTED):  # `import_options={'map': ` ... `}`
+        said = _flag_said(keyword[len(NESTED) + 3 : -3], kind, choices, value)
+        key, _, rest = said[0].partition("=")
+        return f"{keyword}{rest or ('True' if kind == BOOL else '...')}}}", said[1]
+    return _flag_said(keyword, kind, choices, value)
+
+
+def _flag_said(
+    keyword: str, kind: str, choices: tuple[str, ...], value: str | None
+) -> tuple[str, str]:
+    """`keyword` with `value` said as its kind says, and what follows it (see `_flag`)."""
+    alone = {BOOL: f"{keyword}=True", BOOL_OR: f"{keyword}=True", FALSE: f"{keyword}=False"}
+    flag_alone = alone.get(kind, keyword)
     if not value:
         return flag_alone, ""
     bare = value.rstrip(_TRAILING)
     if bare.endswith(".") and not bare.endswith("..."):
         bare = bare[:-1]
-    said = None if kind == BOOL else _value(kind, bare, choices)
+    said = None if kind in (BOOL, FALSE) else _value(kind, bare, choices)
     if said is None:  # the word after the flag is the sentence's, not the flag's value
         return flag_alone, f" {value}"
     return f"{keyword}={said}", value[len(bare) :]
@@ -345,6 +259,12 @@ def _value(kind: str, value: str, choices: tuple[str, ...]) -> str | None:
         return repr(value) if _is_name(value) else None
     if kind == PAIRS:
         return _pairs(value)
+    if kind == WORD and (
+        re.fullmatch(r"-?\d+(\.\d+)?(e-?\d+)?", value) or value.startswith(("'", '"'))
+    ):
+        return value
+    if kind == WORD and re.fullmatch(r"[a-z0-9]+([_-][a-z0-9]+)*", value):
+        return repr(value) if "_" in value or value in train_words() else None
     if "/" in value or "." in value or value.startswith(("'", '"')):
         return value if value.startswith(("'", '"')) else repr(value)
     return None

@@ -193,10 +193,17 @@ def convert(
     and `tokenize` run in an actor pool of `concurrency` actors (default: Ray's
     autoscaling). Output rows are in input order (`order="blocks"`: every first-of-pair
     row before any second one). `from_` may name a public layout (sharegpt, alpaca, ...):
-    its rows are imported first (`import_options`: `trlprep.importers.ImportOptions`).
+    its rows are imported first (`import_options`: `trlprep.importers.ImportOptions`, or a
+    dict of its options: `{"map": {"prompt": "question"}, "keep_empty_turns": True}`; a
+    `map` without `from_` renames the columns, as `trlprep.convert(..., map=...)`).
     """
     from trlprep.converters.base import ConversionWarning
-    from trlprep.importers import is_layout
+    from trlprep.importers import ImportOptions, is_layout
+
+    if isinstance(import_options, dict):  # as hints say it: import_options={'map': ...}
+        import_options = ImportOptions.make(**import_options)
+    if from_ is None and import_options is not None and import_options.map:
+        from_ = "map"  # the renames alone, as `trlprep.convert(..., map=...)` does
     from trlprep.importers.run import check_on_error
     from trlprep.ray import notes as worker_notes
 
