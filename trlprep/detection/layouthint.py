@@ -78,6 +78,34 @@ def map_suggestion(columns: list[str]) -> str | None:
     return None
 
 
+# list columns beside a `prompt` that hold several generated answers to it (vLLM's
+# `outputs`, answers of several models): the `generations` layout when none is scored
+GENERATION_COLUMNS = ("completions", "outputs", "responses", "generations", "samples")
+
+
+def generations_advice(schema: pa.Schema) -> str | None:
+    """The `--from generations` advice for prompt-only data whose extra list column holds
+    several unscored answers per prompt, else None (the importers load only when a column of
+    `GENERATION_COLUMNS` holds a list beside `prompt`)."""
+    if "prompt" not in schema.names or not any(
+        n in schema.names and is_list(schema.field(n).type) for n in GENERATION_COLUMNS
+    ):
+        return None
+    from trlprep.importers.generations import answers_column
+
+    found = answers_column(schema)
+    if found is None:
+        return None
+    column, text = found
+    what = f"objects with the text in {text!r}" if text else "texts"
+    return (
+        f"column {column!r} holds several answers per prompt ({what}), none scored: for "
+        f"prompt-completion (SFT), one row per answer, pass `--from generations` (trlprep "
+        f"convert DATA --from generations -o OUT); as it is, the data is prompt-only with "
+        f"{column!r} carried as an extra column (answers with scores pair with --from ranked)"
+    )
+
+
 # text columns that hold the prompt of ranked completions kept under other names
 RANKED_PROMPTS = ("prompt", "instruction", "question", "query", "problem", "input")
 
@@ -165,7 +193,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
-        advice = answer_advice_of(det)
+        advice = answer_advice_of(det) or generations_advice(head.schema)
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-completion" and not det.problems:

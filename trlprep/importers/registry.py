@@ -9,6 +9,7 @@ from trlprep.importers.alpaca import Alpaca
 from trlprep.importers.alpacafarm import AlpacaFarm
 from trlprep.importers.base import Importer
 from trlprep.importers.binarized import Binarized
+from trlprep.importers.generations import Generations
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
@@ -28,6 +29,7 @@ IMPORTERS: dict[str, Importer] = {
         HH(),
         OpenAIChat(),
         Ranked(),
+        Generations(),
         PRM800K(),
         MathShepherd(),
         OASST(),

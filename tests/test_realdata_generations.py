@@ -1,0 +1,172 @@
+"""Real unscored answers of several models per prompt (allenai/open-instruct's Tulu 1
+human-evaluation instances: `id`, `prompt`, `completions` [{model, completion}]).
+
+As they are the rows are prompt-only with the answers in an extra column; `--from ranked`
+refuses them (no score). `--from generations` makes one prompt-completion row per answer,
+the answer's `model` kept as a column; detect and a refused `convert --to` name it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import counts, original_render, rows_of, run, sample
+
+DATA = sample("open_instruct_human_eval")
+
+
+def _src() -> list[dict]:
+    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+
+
+def test_detect_names_the_generations_layout():
+    res = run("detect", DATA)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "prompt-only" in text and "extra columns id, completions" in text
+    assert (
+        "column 'completions' holds several answers per prompt (objects with the text in "
+        "'completion'), none scored" in text
+    )
+    assert "`--from generations`" in text
+
+
+def test_convert_to_prompt_completion_as_is_is_refused_with_the_layout(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", DATA, "--to", "prompt-completion", "-o", out)
+    assert res.exit_code == 2, res.output
+    assert "`--from generations`" in " ".join(res.output.split())
+    assert not out.exists()
+
+
+def test_ranked_refuses_unscored_answers_naming_their_fields(tmp_path):
+    res = run("import", DATA, "--from", "ranked", "-o", tmp_path / "x.jsonl")
+    assert res.exit_code == 1, res.output
+    assert "its completion objects hold only model, completion" in res.output
+
+
+def test_import_one_row_per_answer(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    res = run("import", DATA, "--from", "generations", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (60, 0, 60, 120)
+    assert "one row per answer" in res.output
+    rows = rows_of(out)
+    assert rows[1] == {
+        "prompt": "Rewrite the given text and correct grammar, spelling, and punctuation "
+        "errors.\n\nIf you'd told me year ago that today I would finish a marathon, I would of "
+        "laughed. Your support had a huge affect on me!\n",
+        "completion": "If you had told me a year ago that today I would finish a marathon, I "
+        "would have laughed. Your support had a huge effect on me!",
+        "model": "chatgpt",
+        "id": "user_oriented_task_2",
+    }
+    # line 11: tulu_7B's answer is a lone zero-width space, kept as the text it is
+    assert rows[20]["completion"] == "\u200b" and rows[20]["model"] == "tulu_7B"
+    src = _src()
+    want = [(s["id"], c["model"], c["completion"]) for s in src for c in s["completions"]]
+    assert [(r["id"], r["model"], r["completion"]) for r in rows] == want
+    assert [r["prompt"] for r in rows] == [s["prompt"] for s in src for _ in s["completions"]]
+
+
+def test_report_counts_the_repeated_answers(tmp_path):
+    res = run("report", DATA, "--from", "generations")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "prompt-completion (standard), 120 rows" in text
+    # the same tulu_65B answer compared with two other models' answers
+    assert "line 35 repeats line 12, line 54 repeats line 4, line 56 repeats line 15" in text
+
+
+@pytest.mark.parametrize("template", ["qwen2_5", "llama3_1"])
+def test_conversational_renders_equal_the_original_templates(tmp_path, template):
+    from realdata.support import TEMPLATES
+    from templates_support import tokens_for
+
+    path = TEMPLATES / f"{template}.jinja"
+    if not path.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    bos, eos = tokens_for(template)
+    kwargs = ["--template-kwarg", f"eos_token={eos}"]
+    kwargs += ["--template-kwarg", f"bos_token={bos}"] if bos else []
+    out = tmp_path / "out.jsonl"
+    res = run(
+        "convert", DATA, "--from", "generations", "--conversational", "--chat-template", path,
+        *kwargs, "-o", out, "--num-proc", "1",
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (60, 0, 60, 120)
+    got = rows_of(out)
+    src = _src()
+    for i in (0, 3, 119):
+        s = src[i // 2]
+        msgs = [
+            {"role": "user", "content": s["prompt"]},
+            {"role": "assistant", "content": s["completions"][i % 2]["completion"]},
+        ]
+        prompt = original_render(template, msgs[:1], add_generation_prompt=True)
+        assert got[i]["prompt"] == prompt
+        assert got[i]["prompt"] + got[i]["completion"] == original_render(template, msgs)
+        assert got[i]["model"] == s["completions"][i % 2]["model"]
+
+
+def test_rows_without_answers_are_reported_with_their_lines(tmp_path):
+    src = _src()[:4]
+    src[0]["completions"] = []
+    src[1]["completions"][0]["completion"] = ""  # one empty answer: the other is kept
+    src[2]["prompt"] = None
+    src[3]["completions"] = [{"model": "m", "completion": ""}]
+    data = tmp_path / "broken.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in src), encoding="utf-8")
+    out = tmp_path / "pc.jsonl"
+    res = run("import", data, "--from", "generations", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (4, 3, 1, 1)
+    assert "1 answer null or empty left out" in res.output
+    assert [r["model"] for r in rows_of(out)] == ["chatgpt"]
+    rejects = rows_of(tmp_path / "pc.rejects.jsonl")
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (1, "completions is null or empty: no answer"),
+        (3, "prompt is null"),
+        (4, "no answer of `completions` holds text"),
+    ]
+
+
+def test_vllm_outputs_keep_plain_fields_and_name_the_others(tmp_path):
+    # RequestOutput as vLLM's objects hold it, the prompts and answers taken from the sample
+    src = _src()[:2]
+    rows = [
+        {
+            "request_id": str(i),
+            "prompt": s["prompt"],
+            "outputs": [
+                {"index": j, "text": c["completion"], "token_ids": [1, 2], "logprobs": None,
+                 "finish_reason": "stop"}
+                for j, c in enumerate(s["completions"])
+            ],
+            "finished": True,
+        }
+        for i, s in enumerate(src)
+    ]  # fmt: skip
+    data = tmp_path / "vllm.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = run("detect", data)
+    assert "column 'outputs' holds several answers per prompt" in " ".join(res.output.split())
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", data, "--from", "vllm", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 0, 2, 4)
+    assert (
+        "fields of the answers left out (lists, objects or null in every row): token_ids, logprobs"
+        in (" ".join(res.output.split()))
+    )
+    got = rows_of(out)
+    assert got[3] == {
+        "prompt": src[1]["prompt"],
+        "completion": src[1]["completions"][1]["completion"],
+        "index": 1,
+        "finish_reason": "stop",
+        "request_id": "1",
+        "finished": True,
+    }
