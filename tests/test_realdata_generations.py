@@ -170,3 +170,36 @@ def test_vllm_outputs_keep_plain_fields_and_name_the_others(tmp_path):
         "request_id": "1",
         "finished": True,
     }
+
+
+def test_prompt_beside_text_is_advised_as_prompt_completion(tmp_path):
+    # a generation run saved as `prompt` + `text` (vLLM's outputs, one answer per prompt),
+    # made of the sample's prompts and first answers: language modeling on `text` as it is
+    src = _src()[:5]
+    data = tmp_path / "gen.jsonl"
+    rows = [{"prompt": s["prompt"], "text": s["completions"][0]["completion"]} for s in src]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    advice = "`--map completion=text`"
+    res = run("detect", data)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "language-modeling" in text and "extra columns prompt" in text
+    assert "column 'prompt' may hold the prompt that 'text' answers" in text and advice in text
+    res = run("convert", data, "--to", "prompt-completion", "-o", tmp_path / "x.jsonl")
+    assert res.exit_code == 2, res.output
+    assert advice in " ".join(res.output.split())
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", data, "--map", "completion=text", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (5, 0, 5, 5)
+    assert rows_of(out) == [{"prompt": r["prompt"], "completion": r["text"]} for r in rows]
+
+
+def test_text_alone_or_beside_a_non_text_column_gets_no_prompt_advice(tmp_path):
+    data = tmp_path / "lm.jsonl"
+    data.write_text('{"text": "a", "prompt": 3}\n{"text": "b", "prompt": 4}\n', encoding="utf-8")
+    res = run("detect", data)
+    assert res.exit_code == 0, res.output
+    assert "may hold the prompt" not in res.output
+    res = run("detect", sample("wiki_text"))
+    assert "may hold the prompt" not in res.output

@@ -271,6 +271,8 @@ def make_plan(
             advice = answer_advice_of(det) or next(
                 (n for n in det.notes if "`--from generations`" in n), None
             )
+        elif src.name == "language-modeling":  # a column beside `text` may hold its prompt
+            advice = next((n for n in det.notes if "may hold the prompt that" in n), None)
         elif src.name == "prompt-completion":  # a column beside it may hold its label
             advice = next((n for n in det.notes if "`--map label=" in n), None)
         if advice is not None:

@@ -158,3 +158,26 @@ def prompt_beside_answers(head: pa.Table | pa.RecordBatch) -> str | None:
 
 
 COLS = ("chosen", "rejected")
+
+# text columns beside standard language-modeling `text` that hold the prompt `text` answers
+# (a generation run saved as `prompt` + `text`, as vLLM's outputs are often written)
+PROMPTS_BESIDE_TEXT = ("prompt", "instruction", "question", "query")
+
+
+def prompt_beside_text(det: Detection, head: pa.Table | pa.RecordBatch) -> str | None:
+    """The `--map completion=TEXT` advice for standard language-modeling data with a text
+    column beside `text` that looks like its prompt, else None."""
+    text = det.columns.get("text", "text")
+    lower = {c.lower(): c for c in det.extra_columns}
+    column = next((lower[c] for c in PROMPTS_BESIDE_TEXT if c in lower), None)
+    if column is None or column not in head.schema.names:
+        return None
+    if not pa.types.is_string(head.schema.field(column).type):
+        return None
+    args = f"--map {'' if column == 'prompt' else f'prompt={column},'}completion={text}"
+    return (
+        f"column {column!r} may hold the prompt that {text!r} answers (generation outputs "
+        f"saved as {column} + {text}): for prompt-completion (SFT on the answer only) pass "
+        f"`{args}` (trlprep convert DATA {args} -o OUT); as it is, the data is language "
+        f"modeling on {text!r} alone with {column!r} carried as an extra column"
+    )

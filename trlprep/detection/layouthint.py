@@ -21,7 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list
-from trlprep.detection.besidehints import answer_advice_of, label_advice, prompt_beside_answers
+from trlprep.detection.besidehints import (
+    answer_advice_of,
+    label_advice,
+    prompt_beside_answers,
+    prompt_beside_text,
+)
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -194,6 +199,16 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
         advice = answer_advice_of(det) or generations_advice(head.schema)
+        if advice is not None:
+            det.notes.append(advice)
+    if (
+        det.type is not None
+        and det.type.name == "language-modeling"
+        and det.format is not None
+        and det.format.value == "standard"
+        and not det.problems
+    ):
+        advice = prompt_beside_text(det, head)
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-completion" and not det.problems:
