@@ -203,3 +203,68 @@ def test_text_alone_or_beside_a_non_text_column_gets_no_prompt_advice(tmp_path):
     assert "may hold the prompt" not in res.output
     res = run("detect", sample("wiki_text"))
     assert "may hold the prompt" not in res.output
+
+
+# ---------------------------------------------------------------- vLLM outputs, prompt in `text`
+
+VLLM = sample("open_instruct_synth_pref")
+
+
+def test_vllm_outputs_with_the_prompt_in_text_read_as_generations_not_lm():
+    res = run("detect", VLLM)
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "type prompt-completion (the generations layout, imported as convert does)" in text
+    assert "its columns alone would read as language-modeling (standard)" in text
+    assert "extra columns index, finish_reason, prompt_hash" in text
+    res = run("validate", VLLM)
+    assert res.exit_code == 0, res.output
+    assert "`trlprep convert` reads this as the generations layout" in res.output
+
+
+def test_vllm_outputs_convert_to_prompt_completion(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", VLLM, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 0, 2, 2)
+    text = " ".join(res.output.split())
+    assert "token_ids, stop_reason" in text
+    src = [json.loads(line) for line in VLLM.read_text(encoding="utf-8").splitlines()]
+    got = rows_of(out)
+    assert [sorted(r) for r in got] == [["completion", "finish_reason", "index", "prompt",
+                                        "prompt_hash"]] * 2  # fmt: skip
+    assert got[1]["prompt"] == "ELI5 backpropagation please"
+    assert got[1]["completion"].startswith(
+        "Backpropagation is a way for computers to learn from their mistakes."
+    )
+    assert [(r["prompt"], r["completion"], r["finish_reason"], r["prompt_hash"]) for r in got] == [
+        (s["text"], s["outputs"][0]["text"], "stop", s["prompt_hash"]) for s in src
+    ]
+    # as they are, on purpose: language modeling on the prompts, the answers carried
+    res = run("convert", VLLM, "--from", "language-modeling", "-o", tmp_path / "lm.jsonl")
+    assert res.exit_code == 0, res.output
+    assert rows_of(tmp_path / "lm.jsonl")[0]["text"] == "Give 5 restaurants in Seattle for dinner"
+
+
+def test_vllm_outputs_render_equal_the_original_template(tmp_path):
+    from realdata.support import TEMPLATES
+    from templates_support import tokens_for
+
+    path = TEMPLATES / "llama3_1.jinja"
+    if not path.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    bos, eos = tokens_for("llama3_1")
+    out = tmp_path / "out.jsonl"
+    res = run(
+        "convert", VLLM, "--conversational", "--chat-template", path, "--template-kwarg",
+        f"bos_token={bos}", "--template-kwarg", f"eos_token={eos}", "-o", out,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    src = [json.loads(line) for line in VLLM.read_text(encoding="utf-8").splitlines()]
+    for got, s in zip(rows_of(out), src, strict=True):
+        msgs = [
+            {"role": "user", "content": s["text"]},
+            {"role": "assistant", "content": s["outputs"][0]["text"]},
+        ]
+        assert got["prompt"] == original_render("llama3_1", msgs[:1], add_generation_prompt=True)
+        assert got["prompt"] + got["completion"] == original_render("llama3_1", msgs)

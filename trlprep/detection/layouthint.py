@@ -169,6 +169,9 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
+    if "text" in names and "prompt" not in names:  # generation outputs: `text` the prompt
+        if any(n in names and is_list(schema.field(n).type) for n in GENERATION_COLUMNS):
+            return True
     for f in schema:
         if pa.types.is_struct(f.type):
             return True
@@ -262,7 +265,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
     if name is None:
         return
     trl_fails = any(p.code != "ambiguous-prompt" for p in det.problems)
-    if not (get_importer(name).looks_like_trl or trl_fails):  # the layout is a choice
+    if not (get_importer(name).reads_over_trl(table.schema) or trl_fails):  # the layout is a choice
         det.layout = name
         det.notes.append(
             f"the columns also fit the {name} layout: `--from {name}` imports them that way"

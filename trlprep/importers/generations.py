@@ -37,11 +37,18 @@ from trlprep.wording import plural
 TEXT_FIELDS = ("text", "completion", "response", "output", "content")
 
 
+def prompt_name(schema: pa.Schema) -> str | None:
+    """The column holding the prompt: `prompt`, else `text` (vLLM's outputs written with the
+    prompt as `text`, as open-instruct's batch inference does), else None."""
+    return next((n for n in ("prompt", "text") if n in schema.names), None)
+
+
 def answers_column(schema: pa.Schema) -> tuple[str, str | None] | None:
     """(column, text field or None for plain texts) of the unscored answers beside a
-    `prompt`, else None (scored answers are `ranked`; `labels` beside is stepwise)."""
+    prompt (`prompt_name`), else None (scored answers are `ranked`; `labels` beside is
+    stepwise)."""
     names = set(schema.names)
-    if "prompt" not in names or names & {"labels", "scores", "ranks"}:
+    if prompt_name(schema) is None or names & {"labels", "scores", "ranks"}:
         return None
     for name in GENERATION_COLUMNS:
         if name not in names:
@@ -71,7 +78,14 @@ class Generations(Importer):
         "fields (model, finish_reason) kept as columns. Scored answers: --from ranked."
     )
     reads = "prompt + completions|outputs|responses|generations|samples ([text] or [{text, ...}])"
-    columns = ("prompt",) + GENERATION_COLUMNS
+    columns = ("prompt", "text") + GENERATION_COLUMNS
+
+    def reads_over_trl(self, schema: pa.Schema) -> bool:
+        # `text` beside the answers is their prompt, never a document to model
+        return "prompt" not in schema.names and answers_column(schema) is not None
+
+    def sources(self, schema: pa.Schema, opts: ImportOptions) -> dict[str, str]:
+        return {"prompt": prompt_name(schema) or "prompt"}
 
     def expansion(self, opts: ImportOptions) -> str | None:
         return "one row per answer"
@@ -80,9 +94,8 @@ class Generations(Importer):
         return answers_column(schema) is not None
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
-        conv = opts.conversational or (
-            "prompt" in schema.names and is_messages(schema.field("prompt").type)
-        )
+        name = prompt_name(schema)
+        conv = opts.conversational or (name is not None and is_messages(schema.field(name).type))
         return PROMPT_COMPLETION, Format.CONVERSATIONAL if conv else Format.STANDARD
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
@@ -91,13 +104,13 @@ class Generations(Importer):
         return [
             f"one row per item of `{column}`",
             "completion: " + (f"the item's `{text}`" if text else "the item"),
-            "prompt: `prompt`, repeated for each answer",
+            f"prompt: `{prompt_name(schema) or 'prompt'}`, repeated for each answer",
         ]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         found = answers_column(table.schema)
         if found is None:
-            for name in ["prompt", *GENERATION_COLUMNS]:
+            for name in ["prompt", "text", *GENERATION_COLUMNS]:
                 if name in table.column_names and is_json_field(table.schema.field(name)):
                     raise DataError(
                         "rows hold values of different kinds (e.g. text in some, lists in others)",
@@ -105,17 +118,23 @@ class Generations(Importer):
                         hint="make the column uniform (`trlprep detect` shows which rows differ)",
                     )
             raise DataError(
-                "generations data needs a `prompt` and a list of unscored answers in one of "
+                "generations data needs a `prompt` (or `text`) and a list of unscored answers in "
+                "one of "
                 + ", ".join(GENERATION_COLUMNS)
                 + f" (the data has {', '.join(table.column_names)})",
                 hint="name the columns with --map prompt=NAME,completions=NAME; answers with "
                 "scores or ranks are --from ranked",
             )
         column, text_field = found
-        prompt = as_array(table.column("prompt"))
+        pname = prompt_name(table.schema)
+        prompt = as_array(table.column(pname))
         if not (is_string(prompt.type) or is_messages(prompt.type)):
             raise DataError(
-                f"must hold text or a list of messages, not {prompt.type}", column="prompt"
+                f"must hold text or a list of messages, not {prompt.type}", column=pname
+            )
+        if pname != "prompt":
+            table = table.rename_columns(
+                ["prompt" if n == pname else n for n in table.column_names]
             )
         lists = as_array(table.column(column))
         items = pc.list_flatten(lists)
@@ -129,7 +148,9 @@ class Generations(Importer):
         ok = np.asarray(
             pc.fill_null(pc.not_equal(texts, ""), False).to_numpy(zero_copy_only=False), bool
         )
-        bad.add(np.asarray(prompt.is_null().to_numpy(zero_copy_only=False), bool), "prompt is null")
+        bad.add(
+            np.asarray(prompt.is_null().to_numpy(zero_copy_only=False), bool), f"{pname} is null"
+        )
         bad.add(row_lengths(lists) == 0, f"{column} is null or empty: no answer")
         has = np.zeros(table.num_rows, dtype=bool)
         has[parent[ok]] = True

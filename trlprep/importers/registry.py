@@ -115,7 +115,7 @@ def layout_read_as(data: pa.Table | pa.RecordBatch) -> str | None:
 
     head = data.slice(0, 1000)
     name = detect_layout(data.schema, head)
-    if name is None or get_importer(name).looks_like_trl:
+    if name is None or get_importer(name).reads_over_trl(data.schema):
         return name
     det = detect_table(head)
     if det.type is None or (det.format is None and head.num_rows):
