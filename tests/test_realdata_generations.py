@@ -268,3 +268,16 @@ def test_vllm_outputs_render_equal_the_original_template(tmp_path):
         ]
         assert got["prompt"] == original_render("llama3_1", msgs[:1], add_generation_prompt=True)
         assert got["prompt"] + got["completion"] == original_render("llama3_1", msgs)
+
+
+def test_text_beside_a_list_of_texts_is_not_taken_for_a_prompt(tmp_path):
+    # open-instruct's annotation mix holds a judge's prompt in `text` beside the answers as
+    # plain texts: that `text` is no prompt of theirs, so no layout is offered
+    src = [json.loads(line) for line in VLLM.read_text(encoding="utf-8").splitlines()]
+    rows = [{"text": "Rate: " + s["text"], "completions": [s["outputs"][0]["text"]]} for s in src]
+    data = tmp_path / "judge.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = run("detect", data)
+    assert res.exit_code == 0, res.output
+    assert "language-modeling" in res.output
+    assert "generations" not in res.output

@@ -39,7 +39,8 @@ TEXT_FIELDS = ("text", "completion", "response", "output", "content")
 
 def prompt_name(schema: pa.Schema) -> str | None:
     """The column holding the prompt: `prompt`, else `text` (vLLM's outputs written with the
-    prompt as `text`, as open-instruct's batch inference does), else None."""
+    prompt as `text`, as open-instruct's batch inference does; read so beside answer objects
+    only), else None."""
     return next((n for n in ("prompt", "text") if n in schema.names), None)
 
 
@@ -58,7 +59,8 @@ def answers_column(schema: pa.Schema) -> tuple[str, str | None] | None:
             continue
         item = t.value_type
         if is_string(item):
-            return name, None
+            # `text` beside a list of texts may be anything (a judge's prompt about them)
+            return (name, None) if prompt_name(schema) == "prompt" else None
         if not pa.types.is_struct(item) or item.get_field_index("role") >= 0:
             return None
         fields = [f.name for f in item]
@@ -81,7 +83,7 @@ class Generations(Importer):
     columns = ("prompt", "text") + GENERATION_COLUMNS
 
     def reads_over_trl(self, schema: pa.Schema) -> bool:
-        # `text` beside the answers is their prompt, never a document to model
+        # `text` beside answer objects (vLLM's outputs) is their prompt, never a document to model
         return "prompt" not in schema.names and answers_column(schema) is not None
 
     def sources(self, schema: pa.Schema, opts: ImportOptions) -> dict[str, str]:
