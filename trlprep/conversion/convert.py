@@ -269,7 +269,8 @@ def make_plan(
             from trlprep.detection.besidehints import answer_advice_of
 
             advice = answer_advice_of(det) or next(
-                (n for n in det.notes if "`--from generations`" in n), None
+                (n for n in det.notes if "`--from generations`" in n or "also fit the" in n),
+                None,
             )
         elif src.name == "language-modeling":  # a column beside `text` may hold its prompt
             advice = next((n for n in det.notes if "may hold the prompt that" in n), None)

@@ -169,6 +169,8 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
+    if {"response_0", "response_1"} <= names:  # PKU-SafeRLHF pairs beside a prompt
+        return True
     if "text" in names and "prompt" not in names:  # generation outputs: `text` the prompt
         if any(n in names and is_list(schema.field(n).type) for n in GENERATION_COLUMNS):
             return True

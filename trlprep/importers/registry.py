@@ -19,6 +19,7 @@ from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
 from trlprep.importers.prm800k import PRM800K
 from trlprep.importers.ranked import Ranked
+from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
 
 IMPORTERS: dict[str, Importer] = {
@@ -37,6 +38,7 @@ IMPORTERS: dict[str, Importer] = {
         LlamaFactoryV1(),
         Binarized(),
         AlpacaFarm(),
+        SafeRLHF(),
         MTBench(),
         Instances(),
         ColumnMap(),
