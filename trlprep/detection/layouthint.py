@@ -133,7 +133,11 @@ def ranked_args(schema: pa.Schema) -> tuple[str, str, str] | None:
         score = next((x for x in SCORE_FIELDS + RANK_FIELDS if x in names), None)
         if score is None or not any(x in names for x in TEXT_FIELDS):
             continue
-        return f"--from ranked --map prompt={prompt},completions={f.name}", f.name, score
+        renames = ([f"prompt={prompt}"] if prompt != "prompt" else []) + (
+            [f"completions={f.name}"] if f.name != "completions" else []
+        )
+        args = "--from ranked" + (f" --map {','.join(renames)}" if renames else "")
+        return args, f.name, score
     return None
 
 
@@ -203,7 +207,11 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
-        advice = answer_advice_of(det) or generations_advice(head.schema)
+        advice = (
+            answer_advice_of(det)
+            or generations_advice(head.schema)
+            or ranked_suggestion(head.schema)
+        )
         if advice is not None:
             det.notes.append(advice)
     if (
