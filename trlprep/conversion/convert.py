@@ -269,7 +269,11 @@ def make_plan(
             from trlprep.detection.besidehints import answer_advice_of
 
             advice = answer_advice_of(det) or next(
-                (n for n in det.notes if "`--from " in n or "also fit the" in n),
+                (
+                    n
+                    for n in det.notes
+                    if "`--from " in n or "also fit the" in n or "may hold each prompt's" in n
+                ),
                 None,
             )
         elif src.name == "language-modeling":  # a column beside `text` may hold its prompt
