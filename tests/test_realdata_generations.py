@@ -157,9 +157,8 @@ def test_vllm_outputs_keep_plain_fields_and_name_the_others(tmp_path):
     res = run("convert", data, "--from", "vllm", "-o", out)
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (2, 0, 2, 4)
-    assert (
-        "fields of the answers left out (lists, objects or null in every row): token_ids, logprobs"
-        in (" ".join(res.output.split()))
+    assert "null in every row, or named prompt/completion): token_ids, logprobs" in (
+        " ".join(res.output.split())
     )
     got = rows_of(out)
     assert got[3] == {
@@ -281,3 +280,18 @@ def test_text_beside_a_list_of_texts_is_not_taken_for_a_prompt(tmp_path):
     assert res.exit_code == 0, res.output
     assert "language-modeling" in res.output
     assert "generations" not in res.output
+
+
+def test_an_answer_field_named_prompt_never_replaces_the_prompt(tmp_path):
+    src = [json.loads(line) for line in VLLM.read_text(encoding="utf-8").splitlines()]
+    rows = [
+        {"prompt": s["text"], "outputs": [{"text": s["outputs"][0]["text"], "prompt": "x"}]}
+        for s in src
+    ]
+    data = tmp_path / "gen.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", data, "--from", "generations", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert [r["prompt"] for r in rows_of(out)] == [s["text"] for s in src]
+    assert "named prompt/completion): prompt" in " ".join(res.output.split())

@@ -170,14 +170,14 @@ class Generations(Importer):
             for f in items.type:
                 if f.name == text_field:
                     continue
-                if _plain(f.type):
+                if _plain(f.type) and f.name not in ("prompt", "completion"):
                     produced[f.name] = field_of(items, f.name).take(keep)
                 else:
                     dropped.append(f.name)
         if dropped:
             notes.append(
-                "fields of the answers left out (lists, objects or null in every row): "
-                + ", ".join(dropped)
+                "fields of the answers left out (lists, objects, null in every row, or named "
+                "prompt/completion): " + ", ".join(dropped)
             )
         rest = table.drop_columns([column]).take(pa.array(rows, pa.int64()))
         prompt_col = as_array(rest.column("prompt"))
