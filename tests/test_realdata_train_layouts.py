@@ -227,3 +227,15 @@ def test_train_names_the_file_lines_in_its_conversion_notes():
     notes = [s for s in said if s.startswith("data: warning: ")]
     assert any(s.startswith("data: warning: lines 87, 151, 154, 155: the chosen") for s in notes)
     assert not any(" row " in s or " rows " in s.split(":")[1] for s in notes), notes
+
+
+def test_vllm_outputs_train_on_the_answers_not_the_prompts():
+    """vLLM outputs with the prompt in `text` (open-instruct's synth_pref): SFT reads them as
+    the generations layout, as convert does, not as language modeling on the prompts."""
+    rows = [json.loads(x) for x in sample("open_instruct_synth_pref").open()]
+    table, src, route, templated, *_ = to_training_table(
+        pa.Table.from_pylist(rows), ["language-modeling", "prompt-completion"], None, algo="sft"
+    )
+    assert route == ["generations layout", "prompt-completion"] and not templated
+    assert table.column("prompt").to_pylist() == [r["text"] for r in rows]
+    assert table.column("completion").to_pylist() == [r["outputs"][0]["text"] for r in rows]

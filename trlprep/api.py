@@ -39,7 +39,7 @@ def detect(
 
     def checked(det: Detection, path: Any = None) -> Detection:
         if det.num_rows == 0 and not det.problems and not allow_empty:
-            raise empty_error(path)
+            raise empty_error(path, bad)
         return det
 
     if isinstance(data, (str, os.PathLike)):

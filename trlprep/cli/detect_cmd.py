@@ -59,7 +59,7 @@ def detect_command(
         raise typer.Exit(e.exit_code) from None
     empty = det.num_rows == 0 and not det.problems
     if empty and not allow_empty:
-        raise empty_error(path)
+        raise empty_error(path, bad)
     layout = det.layout  # found on the rows detection read (trlprep.detection.layouthint)
     from trlprep.io.shards import note_detection, shards_dict, total_line
 

@@ -27,7 +27,7 @@ def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
     `--rejects FILE` is written even empty.
     """
     if not getattr(req, "allow_empty", False):
-        raise empty_error(req.path)
+        raise empty_error(req.path, bad)
     import pyarrow as pa
 
     from trlprep.cli.app import err, out

@@ -22,9 +22,9 @@ def import_command(
     from_: str = typer.Option(
         None,
         "--from",
-        help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | prm800k | "
-        "math-shepherd | oasst | oasst-ranked | llamafactory-v1 | alpacafarm | mt-bench | "
-        "instances | map (detected when omitted, where the columns tell).",
+        help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | generations | "
+        "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | alpacafarm | "
+        "saferlhf | mt-bench | instances | map (detected when omitted, where the columns tell).",
     ),
     output: str = opt.OUTPUT,
     num_shards: int = opt.NUM_SHARDS,

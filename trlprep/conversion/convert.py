@@ -268,7 +268,16 @@ def make_plan(
         if src.name == "prompt-only":  # a column beside the prompt may hold its answer
             from trlprep.detection.besidehints import answer_advice_of
 
-            advice = answer_advice_of(det)
+            advice = answer_advice_of(det) or next(
+                (
+                    n
+                    for n in det.notes
+                    if "`--from " in n or "also fit the" in n or "may hold each prompt's" in n
+                ),
+                None,
+            )
+        elif src.name == "language-modeling":  # a column beside `text` may hold its prompt
+            advice = next((n for n in det.notes if "may hold the prompt that" in n), None)
         elif src.name == "prompt-completion":  # a column beside it may hold its label
             advice = next((n for n in det.notes if "`--map label=" in n), None)
         if advice is not None:

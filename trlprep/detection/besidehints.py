@@ -37,22 +37,43 @@ def answer_column(columns: list[str]) -> str | None:
     return None
 
 
+def nested_answer_column(schema: pa.Schema, columns: list[str]) -> str | None:
+    """`COLUMN.FIELD` of the first text field under an answer's name (`answer_column`)
+    inside an object column of `columns` (verl's `extra_info.answer`), else None."""
+    for name in columns:
+        if name not in schema.names or not pa.types.is_struct(schema.field(name).type):
+            continue
+        t = schema.field(name).type
+        texts = [
+            f.name for f in t if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+        ]
+        field = answer_column(texts)
+        if field is not None:
+            return f"{name}.{field}"
+    return None
+
+
 def answer_advice(
-    columns: list[str], prompt: str = "prompt", conversational: bool = False
+    columns: list[str],
+    prompt: str = "prompt",
+    conversational: bool = False,
+    column: str | None = None,
 ) -> str | None:
     """The `--map completion=COLUMN` advice for prompt-only data with an answer column
     (`prompt`: the column read as the prompt; a conversational one, `messages` above all,
     needs `prompt=` mapped too and `--conversational` to make a text answer a message)."""
-    column = answer_column(columns)
+    column = column or answer_column(columns)
     if column is None:
         return None
     args = f"--map {'' if prompt == 'prompt' else f'prompt={prompt},'}completion={column}"
     if conversational:
         args += " --conversational"
+    head, _, field = column.partition(".")
+    what = f"field {field!r} of column {head!r}" if field else f"column {column!r}"
     return (
-        f"column {column!r} may hold each prompt's answer: for prompt-completion (SFT) pass "
+        f"{what} may hold each prompt's answer: for prompt-completion (SFT) pass "
         f"`{args}` (trlprep convert DATA {args} -o OUT); "
-        f"as it is, the data is prompt-only with {column!r} carried as an extra column"
+        f"as it is, the data is prompt-only with {head!r} carried as an extra column"
     )
 
 
@@ -115,11 +136,17 @@ def label_advice(head: pa.Table | pa.RecordBatch, columns: list[str]) -> str | N
     )
 
 
-def answer_advice_of(det: Detection) -> str | None:
-    """`answer_advice` for a prompt-only `Detection` (its prompt column and format)."""
+def answer_advice_of(det: Detection, schema: pa.Schema | None = None) -> str | None:
+    """`answer_advice` for a prompt-only `Detection` (its prompt column and format); with
+    the data's `schema`, an answer field inside an object column too (`extra_info.answer`)."""
     conversational = det.format is not None and det.format.value == "conversational"
     prompt = det.columns.get("prompt", "prompt")
-    return answer_advice(list(det.extra_columns), prompt, conversational)
+    advice = answer_advice(list(det.extra_columns), prompt, conversational)
+    if advice is None and schema is not None:
+        nested = nested_answer_column(schema, list(det.extra_columns))
+        if nested is not None:
+            advice = answer_advice([], prompt, conversational, column=nested)
+    return advice
 
 
 # columns that hold the prompt beside text chosen/rejected answers (Intel/orca_dpo_pairs:
@@ -158,3 +185,26 @@ def prompt_beside_answers(head: pa.Table | pa.RecordBatch) -> str | None:
 
 
 COLS = ("chosen", "rejected")
+
+# text columns beside standard language-modeling `text` that hold the prompt `text` answers
+# (a generation run saved as `prompt` + `text`, as vLLM's outputs are often written)
+PROMPTS_BESIDE_TEXT = ("prompt", "instruction", "question", "query")
+
+
+def prompt_beside_text(det: Detection, head: pa.Table | pa.RecordBatch) -> str | None:
+    """The `--map completion=TEXT` advice for standard language-modeling data with a text
+    column beside `text` that looks like its prompt, else None."""
+    text = det.columns.get("text", "text")
+    lower = {c.lower(): c for c in det.extra_columns}
+    column = next((lower[c] for c in PROMPTS_BESIDE_TEXT if c in lower), None)
+    if column is None or column not in head.schema.names:
+        return None
+    if not pa.types.is_string(head.schema.field(column).type):
+        return None
+    args = f"--map {'' if column == 'prompt' else f'prompt={column},'}completion={text}"
+    return (
+        f"column {column!r} may hold the prompt that {text!r} answers (generation outputs "
+        f"saved as {column} + {text}): for prompt-completion (SFT on the answer only) pass "
+        f"`{args}` (trlprep convert DATA {args} -o OUT); as it is, the data is language "
+        f"modeling on {text!r} alone with {column!r} carried as an extra column"
+    )

@@ -21,7 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list
-from trlprep.detection.besidehints import answer_advice_of, label_advice, prompt_beside_answers
+from trlprep.detection.besidehints import (
+    answer_advice_of,
+    label_advice,
+    prompt_beside_answers,
+    prompt_beside_text,
+)
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -78,6 +83,34 @@ def map_suggestion(columns: list[str]) -> str | None:
     return None
 
 
+# list columns beside a `prompt` that hold several generated answers to it (vLLM's
+# `outputs`, answers of several models): the `generations` layout when none is scored
+GENERATION_COLUMNS = ("completions", "outputs", "responses", "generations", "samples")
+
+
+def generations_advice(schema: pa.Schema) -> str | None:
+    """The `--from generations` advice for prompt-only data whose extra list column holds
+    several unscored answers per prompt, else None (the importers load only when a column of
+    `GENERATION_COLUMNS` holds a list beside `prompt`)."""
+    if "prompt" not in schema.names or not any(
+        n in schema.names and is_list(schema.field(n).type) for n in GENERATION_COLUMNS
+    ):
+        return None
+    from trlprep.importers.generations import answers_column
+
+    found = answers_column(schema)
+    if found is None:
+        return None
+    column, text = found
+    what = f"objects with the text in {text!r}" if text else "texts"
+    return (
+        f"column {column!r} holds several answers per prompt ({what}), none scored: for "
+        f"prompt-completion (SFT), one row per answer, pass `--from generations` (trlprep "
+        f"convert DATA --from generations -o OUT); as it is, the data is prompt-only with "
+        f"{column!r} carried as an extra column (answers with scores pair with --from ranked)"
+    )
+
+
 # text columns that hold the prompt of ranked completions kept under other names
 RANKED_PROMPTS = ("prompt", "instruction", "question", "query", "problem", "input")
 
@@ -100,7 +133,11 @@ def ranked_args(schema: pa.Schema) -> tuple[str, str, str] | None:
         score = next((x for x in SCORE_FIELDS + RANK_FIELDS if x in names), None)
         if score is None or not any(x in names for x in TEXT_FIELDS):
             continue
-        return f"--from ranked --map prompt={prompt},completions={f.name}", f.name, score
+        renames = ([f"prompt={prompt}"] if prompt != "prompt" else []) + (
+            [f"completions={f.name}"] if f.name != "completions" else []
+        )
+        args = "--from ranked" + (f" --map {','.join(renames)}" if renames else "")
+        return args, f.name, score
     return None
 
 
@@ -136,6 +173,11 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
+    if {"response_0", "response_1"} <= names:  # PKU-SafeRLHF pairs beside a prompt
+        return True
+    if "text" in names and "prompt" not in names:  # generation outputs: `text` the prompt
+        if any(n in names and is_list(schema.field(n).type) for n in GENERATION_COLUMNS):
+            return True
     for f in schema:
         if pa.types.is_struct(f.type):
             return True
@@ -165,7 +207,21 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
-        advice = answer_advice_of(det)
+        advice = (
+            answer_advice_of(det, head.schema)
+            or generations_advice(head.schema)
+            or ranked_suggestion(head.schema)
+        )
+        if advice is not None:
+            det.notes.append(advice)
+    if (
+        det.type is not None
+        and det.type.name == "language-modeling"
+        and det.format is not None
+        and det.format.value == "standard"
+        and not det.problems
+    ):
+        advice = prompt_beside_text(det, head)
         if advice is not None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-completion" and not det.problems:
@@ -219,7 +275,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
     if name is None:
         return
     trl_fails = any(p.code != "ambiguous-prompt" for p in det.problems)
-    if not (get_importer(name).looks_like_trl or trl_fails):  # the layout is a choice
+    if not (get_importer(name).reads_over_trl(table.schema) or trl_fails):  # the layout is a choice
         det.layout = name
         det.notes.append(
             f"the columns also fit the {name} layout: `--from {name}` imports them that way"

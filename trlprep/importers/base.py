@@ -166,6 +166,11 @@ class Importer:
         heads = {src.partition(".")[0] for src in renamed if "." in src}
         return {n for n in names if renamed.get(n, n) not in read and n not in heads}
 
+    def reads_over_trl(self, schema: pa.Schema) -> bool:
+        """True when data of `schema` is read as this layout even where its columns read as a
+        TRL type (`looks_like_trl`, or a layout that knows it from the columns)."""
+        return self.looks_like_trl
+
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         """True when `schema` (and `sample` rows, where the schema cannot tell) is this layout."""
         return False

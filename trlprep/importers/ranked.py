@@ -4,7 +4,8 @@ Input: a `prompt` (UltraFeedback's `instruction` when there is no `prompt`), and
 - `completions` (a list of strings, or of message lists) with aligned `scores` (higher is
   better) or `ranks` (1 is best), or
 - `completions` as a list of objects holding the text and its score, as UltraFeedback
-  does: text from the first of `response`, `text`, `completion`, `content`, `output`;
+  does: text from the first of `response`, `text`, `completion`, `content`, `output`,
+  `answer` (Nectar's `answers` [{answer, model, rank}]);
   score from the first of `overall_score`, `score`, `rating`, `reward`, `pass_rate`
   (AceCode's share of unit tests passed), or `rank`.
 
@@ -35,7 +36,7 @@ from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import field_of, messages_from
 from trlprep.registry import PREFERENCE, UNPAIRED_PREFERENCE, DatasetType, Format
 
-TEXT_FIELDS = ("response", "text", "completion", "content", "output")
+TEXT_FIELDS = ("response", "text", "completion", "content", "output", "answer")
 SCORE_FIELDS = ("overall_score", "score", "rating", "reward", "pass_rate")
 RANK_FIELDS = ("rank",)
 ROW = "__trlprep_import_row"

@@ -9,6 +9,7 @@ from trlprep.importers.alpaca import Alpaca
 from trlprep.importers.alpacafarm import AlpacaFarm
 from trlprep.importers.base import Importer
 from trlprep.importers.binarized import Binarized
+from trlprep.importers.generations import Generations
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
@@ -18,6 +19,7 @@ from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
 from trlprep.importers.prm800k import PRM800K
 from trlprep.importers.ranked import Ranked
+from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
 
 IMPORTERS: dict[str, Importer] = {
@@ -28,6 +30,7 @@ IMPORTERS: dict[str, Importer] = {
         HH(),
         OpenAIChat(),
         Ranked(),
+        Generations(),
         PRM800K(),
         MathShepherd(),
         OASST(),
@@ -35,6 +38,7 @@ IMPORTERS: dict[str, Importer] = {
         LlamaFactoryV1(),
         Binarized(),
         AlpacaFarm(),
+        SafeRLHF(),
         MTBench(),
         Instances(),
         ColumnMap(),
@@ -113,7 +117,7 @@ def layout_read_as(data: pa.Table | pa.RecordBatch) -> str | None:
 
     head = data.slice(0, 1000)
     name = detect_layout(data.schema, head)
-    if name is None or get_importer(name).looks_like_trl:
+    if name is None or get_importer(name).reads_over_trl(data.schema):
         return name
     det = detect_table(head)
     if det.type is None or (det.format is None and head.num_rows):

@@ -222,7 +222,7 @@ def import_dataset(
         path = inp.source.path
         if inp.table.num_rows == 0:
             if not allow_empty:
-                raise empty_error(path)
+                raise empty_error(path, bad)
             warn_bad_lines(bad)
             return inp.restore(inp.table)
         result = import_table(

@@ -262,6 +262,13 @@ def _parse_line(line: bytes, first: bool) -> tuple[Any, tuple[str, str] | None]:
             hint = "this looks like one JSON array: name it .json or pass --input-format json"
         return None, (f"invalid JSON: {e.msg} (column {e.colno})", hint)
     if not isinstance(rec, dict):
+        if is_bare_messages(rec):
+            return None, (
+                f"expected a JSON object, got an array of {len(rec)} messages (one "
+                "conversation with no column name)",
+                "write each line as one object holding it, "
+                "{\"messages\": [...]} (e.g. jq -c '{messages: .}' IN > OUT.jsonl)",
+            )
         return None, (
             f"expected a JSON object, got {_json_kind(rec)}",
             'each line must hold one JSON object like {"prompt": ..., "completion": ...}',
@@ -284,6 +291,16 @@ def _lone_surrogate(rec: dict) -> bool:
     except UnicodeEncodeError:
         return True
     return False
+
+
+def is_bare_messages(value: object) -> bool:
+    """Whether `value` is a list of `{role, ...}` objects: a conversation written without
+    the column that would hold it (`messages`)."""
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, dict) and "role" in m for m in value)
+    )
 
 
 def _json_kind(value: object) -> str:

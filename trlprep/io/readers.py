@@ -29,7 +29,7 @@ from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
 from trlprep.io.inputfiles import candidate_files, past_stop
 from trlprep.io.jsonarray import array_rows, check_not_splits
 from trlprep.io.jsonext import at_entry
-from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
+from trlprep.io.jsonl import BadLines, concat_tables, is_bare_messages, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
     looks_like_json_container,
@@ -323,11 +323,18 @@ def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     if isinstance(data, list) and all(isinstance(r, dict) for r in data):
         return Source(table_from_records(data), path, "json")
     found = _json_kind(data)
+    hint = "or use JSON Lines (.jsonl) with one object per line"
+    if isinstance(data, list) and any(is_bare_messages(r) for r in data):
+        found += " (a conversation, an array of messages, with no column name)"
+        hint = (
+            'make each conversation one object holding it, {"messages": [...]} (e.g. '
+            "jq -c '.[] | {messages: .}' IN > OUT.jsonl)"
+        )
     raise InputError(
         f"expected an array of objects (one per row), an object holding one such array, an "
         f"object of equally long columns or one object (one row); found {found}",
         path=path,
-        hint="or use JSON Lines (.jsonl) with one object per line",
+        hint=hint,
     )
 
 
@@ -346,7 +353,9 @@ def _json_kind(data: object) -> str:
     if isinstance(data, list):
         if not data:
             return "an empty array"
-        bad = next(i for i, r in enumerate(data) if not isinstance(r, dict))
+        bad = next((i for i, r in enumerate(data) if not isinstance(r, dict)), None)
+        if bad is None:  # met inside an outer array (an array of arrays of objects)
+            return "an array of objects"
         return f"an array whose item {bad} is {_json_kind(data[bad])}"
     if isinstance(data, dict):
         return "an empty object"

@@ -98,9 +98,25 @@ def bad_line_problems(bad: BadLines) -> list[Problem]:
     ]
 
 
-def empty_error(path: Any = None) -> DataError:
-    """The one message for an input without rows (every command, every API function)."""
+def empty_error(path: Any = None, bad: BadLines | None = None) -> DataError:
+    """The one message for an input without rows (every command, every API function); where
+    lines were skipped as bad (`bad`, --on-bad-lines skip), it names them."""
     where = f"{path}: " if path is not None else ""
+    if bad:
+        from trlprep.io.jsonl import line_name
+
+        said = "; ".join(
+            f"{reason}: "
+            + ", ".join(line_name(n) for n in lines[:3])
+            + (" ..." if len(lines) > 3 else "")
+            for reason, lines in list(bad.by_reason().items())[:3]
+        )
+        word = "line was" if len(bad) == 1 else "lines were"
+        return DataError(
+            f"{where}the dataset has no rows: all {len(bad):,} {word} skipped as bad ({said})",
+            hint="every row was a skipped line: fix those lines (rerun without "
+            "--on-bad-lines skip to see the first one's error and what to do)",
+        )
     return DataError(
         f"{where}the dataset has no rows",
         hint="check the file (and --split); pass --allow-empty to accept an empty dataset",
