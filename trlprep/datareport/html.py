@@ -312,6 +312,14 @@ def _conversation(r: dict[str, Any]) -> str:
              + fig(f"conversation.rows_with_{name}", c.get(f"rows_with_{name}")) + " rows"]
             for name in ("images", "videos", "audios")
         ),
+        *(
+            [f"&lt;{m}&gt; placeholders with no {m}s column",
+             fig(f"conversation.{m}_placeholders_without_column", c[key]) + " in "
+             + fig(f"conversation.rows_with_{m}_placeholders_without_column",
+                   c.get(f"rows_with_{m}_placeholders_without_column")) + " rows"]
+            for m in ("image", "video", "audio")
+            if c.get(key := f"{m}_placeholders_without_column")
+        ),
     ]  # fmt: skip
     html = table(["", ""], facts)
     pats = [

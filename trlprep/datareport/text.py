@@ -186,6 +186,13 @@ def _media(c: dict[str, Any]) -> str:
         if total or medium == "image":
             rows = c.get(f"rows_with_{medium}s") or 0
             shown.append(plural(total, medium) + (f" in {plural(rows, 'row')}" if total else ""))
+        marks = c.get(f"{medium}_placeholders_without_column") or 0
+        if marks:  # no column of that medium: the placeholders stand for nothing
+            rows = c.get(f"rows_with_{medium}_placeholders_without_column") or 0
+            shown.append(
+                f"{plural(marks, f'<{medium}> placeholder')} in {plural(rows, 'row')} "
+                f"with no {medium}s column"
+            )
     return ", ".join(shown)
 
 

@@ -88,12 +88,15 @@ def check_batch(
     cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes, media)
     names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
     marks = {r: i.placeholders for r, i in infos.items() if i.placeholders is not None}
+    columns = set(data.schema.names)
     if marks:
-        check_placeholders(marks, names, images, sink)
-    for kind, held in media.items():  # without their column, `<video>` / `<audio>` are text
+        no_images = not columns & {"images", "image"}
+        check_placeholders(marks, names, images, sink, no_column=no_images)
+    for kind, held in media.items():  # without their column they stay text: said so
         marks = {r: i.marks[kind] for r, i in infos.items() if kind in i.marks}
-        if marks and held is not None:
-            check_placeholders(marks, names, held, sink, kind)
+        no_column = f"{kind}s" not in columns
+        if marks and (held is not None or no_column):
+            check_placeholders(marks, names, held, sink, kind, no_column=no_column)
     return present
 
 
