@@ -356,7 +356,9 @@ class Collector:
             picked += [int(i) for i in hit if i >= room]
         if not picked:
             return
-        roles = ROLES[self.dtype.name]
+        roles = dict(ROLES[self.dtype.name])
+        if "text" not in texts.column_names and "messages" in texts.column_names:
+            roles["text"] = "messages"  # not rendered (no template): the messages themselves
         rows = texts.take(pa.array(picked)).to_pylist()
         for i, row in zip(picked, rows, strict=True):
             parts = []

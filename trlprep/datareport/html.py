@@ -378,8 +378,14 @@ def _examples(r: dict[str, Any]) -> str:
     exs = r.get("examples") or []
     if not exs:
         return "<p class=muted>No row to show.</p>"
+    h = r.get("report", {})
+    shown = (
+        "The messages as JSON, not rendered: pass --chat-template MODEL to see them as trained. "
+        if h.get("format") == "conversational" and not h.get("chat_template")
+        else ""
+    )
     html = (
-        "<p class=muted>The first rows, and the first row of each validation issue. "
+        f"<p class=muted>{shown}The first rows, and the first row of each validation issue. "
         "Highlighted: the part the loss trains on.</p>"
     )
     for ex in exs:
