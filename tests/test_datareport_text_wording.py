@@ -80,3 +80,19 @@ def test_json_report_examples_hold_the_messages():
     res = CliRunner().invoke(app, ["report", str(path), "-f", "json", "--examples", "1"])
     (part,) = json.loads(res.output)["examples"][0]["parts"]
     assert json.loads(part["text"])[0]["role"] == "user"
+
+
+def test_rows_not_reportable_say_what_the_figures_cover(tmp_path):
+    rows = [
+        {"messages": [{"role": "user", "content": f"q {i}"},
+                      {"role": "assistant", "content": "" if i % 3 else f"a {i}"}]}
+        for i in range(9)
+    ]  # fmt: skip
+    path = tmp_path / "some_empty.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = _report(path, "--examples", "0", "--no-validate")
+    assert lines[0].endswith(
+        "9 rows, 6 not reportable: the figures below are of the other 3 rows"
+    ), lines[0]
+    assert lines[1] == "  6 rows failed at validation", lines[1]
+    assert _line(lines, "conversation:").startswith("conversation: 2 turns per row,")

@@ -41,7 +41,12 @@ def _render_one(r: dict[str, Any]) -> str:
         f"{h['path'] or 'data'}"
         + (f" [split {h['split']}]" if h.get("split") else "")
         + f": {h['type']} ({h['format']}), {plural(rows['in'], 'row')}"
-        + (f", {rows['rejected']} not reportable" if rows["rejected"] else ""),
+        + (
+            f", {rows['rejected']:,} not reportable: the figures below are of the other "
+            f"{plural(rows['in'] - rows['rejected'], 'row')}"
+            if rows["rejected"]
+            else ""
+        ),
     ]
     if h.get("layout") == "map":
         out.append("  columns renamed by --map, as `trlprep convert --map` reads them")
@@ -57,7 +62,7 @@ def _render_one(r: dict[str, Any]) -> str:
         tmpl = f", template {h['chat_template']}" if h["chat_template"] else ""
         out.append(f"  tokens: {h['tokenizer']}{tmpl}")
     for stage, n in rows["rejected_by_stage"].items():
-        out.append(f"  {stage}: {plural(n, 'row')} failed")
+        out.append(f"  {plural(n, 'row')} failed at {stage}")
     for ex in rows.get("rejected_examples", [])[:3]:
         at = f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
         out.append(f"    {at} ({ex['stage']}): {ex['reason']}")
