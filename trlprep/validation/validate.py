@@ -23,7 +23,7 @@ from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
 from trlprep.io.jsonl import BadLines
 from trlprep.io.readers import Batch, iter_batches, read, resolve_format
-from trlprep.registry import DatasetType, Format, Kind
+from trlprep.registry import MEDIA_COLUMNS, DatasetType, Format, Kind
 from trlprep.validation.checkplan import Plan, _needs_detection, make_plan
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.checks.cross import cross_checks
@@ -90,11 +90,11 @@ def check_batch(
     marks = {r: i.placeholders for r, i in infos.items() if i.placeholders is not None}
     columns = set(data.schema.names)
     if marks:
-        no_images = not columns & {"images", "image"}
+        no_images = not columns & set(MEDIA_COLUMNS["image"])
         check_placeholders(marks, names, images, sink, no_column=no_images)
     for kind, held in media.items():  # without their column they stay text: said so
         marks = {r: i.marks[kind] for r, i in infos.items() if kind in i.marks}
-        no_column = f"{kind}s" not in columns
+        no_column = not columns & set(MEDIA_COLUMNS[kind])
         if marks and (held is not None or no_column):
             check_placeholders(marks, names, held, sink, kind, no_column=no_column)
     return present
