@@ -85,3 +85,44 @@ def test_mixed_rows_over_batches_and_processes(tmp_path, monkeypatch):
         rep = trlprep.report(path, tokenizer=TINY, validate=False, num_proc=num_proc)
         c = rep.data["conversation"]
         assert {k: c[k] for k in want} == want, num_proc
+
+
+def test_placeholders_without_their_column_counted_over_processes(tmp_path, monkeypatch):
+    """`<image>` / `<video>` in string content with no `images` / `videos` column stand
+    for nothing: counted apart (totals and rows), whether one process reads the rows or
+    two; the text and HTML say so; a medium that has its column counts no placeholders."""
+    import trlprep.datareport.parallel as parallel
+
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 7)
+    rows = []
+    for i in range(30):
+        text = "<image>" * (i % 3) + "<video>" * (i % 5 == 0) + f"q {i}"
+        rows.append({
+            "messages": [{"role": "user", "content": text},
+                         {"role": "assistant", "content": f"a {i}" + " <image>" * (i == 1)}],
+            "audios": [f"{i}.wav"] if i == 4 else [],
+        })  # fmt: skip
+    rows[4]["messages"][0]["content"] += "<audio>"
+    path = tmp_path / "bare.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    images = sum(i % 3 for i in range(30)) + 1  # 30, and the answer of row 1
+    image_rows = sum(i % 3 > 0 for i in range(30))  # row 1 is among them
+    for num_proc in (1, 2):
+        rep = trlprep.report(path, validate=False, num_proc=num_proc)
+        c = rep.data["conversation"]
+        got = {
+            m: (
+                c[f"{m}_placeholders_without_column"],
+                c[f"rows_with_{m}_placeholders_without_column"],
+            )
+            for m in ("image", "video")
+        }
+        assert got == {"image": (images, image_rows), "video": (6, 6)}, num_proc
+        assert c["audio_placeholders_without_column"] == 0 and c["audios"] == 1
+    res = CliRunner().invoke(app, ["report", str(path), "--no-validate"])
+    line = next(x for x in res.output.splitlines() if x.startswith("conversation:"))
+    assert f"{images} <image> placeholders in {image_rows} rows with no images column" in line
+    assert "6 <video> placeholders in 6 rows with no videos column" in line
+    assert "audio> placeholder" not in line
+    keys = dict(re.findall(r'<span data-key="([^"]+)">([^<]*)</span>', rep.to_html()))
+    assert keys["conversation.video_placeholders_without_column"] == "6"

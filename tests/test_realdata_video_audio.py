@@ -16,6 +16,8 @@ import json
 import pytest
 from realdata.support import HERE, TEMPLATES, counts, original_render, rows_of, run
 
+import trlprep
+
 DIR = HERE / "mllm_video_audio"
 VIDEO, AUDIO, BOTH = (DIR / f"mllm_{n}_demo.json" for n in ("video", "audio", "video_audio"))
 MARKS = {"<image>": "image", "<video>": "video", "<audio>": "audio"}
@@ -136,7 +138,16 @@ def test_without_the_media_column_the_placeholders_stay_text(tmp_path):
         del r["videos"], r["audios"]  # `<video>` in text with no videos: plain text (HTML)
     bare = _write(tmp_path / "bare.json", rows)
     res = run("validate", bare, "--format", "json")
-    assert res.exit_code == 0 and json.loads(res.output)["issues"] == [], res.output
+    assert res.exit_code == 0, res.output  # a warning: the text may only mention the tags
+    (warn,) = json.loads(res.output)["issues"]
+    assert (warn["rule"], warn["severity"], warn["count"]) == ("media-placeholder", "warning", 3)
+    assert "no videos / audios column" in warn["message"]
+    assert "messages: 1 <video>, messages: 1 <audio>" in warn["message"]
+    rep = trlprep.report(bare, validate=False).data["conversation"]
+    assert (rep["video_placeholders_without_column"], rep["audio_placeholders_without_column"]) == (
+        3,
+        3,
+    )
     out = tmp_path / "lm.jsonl"
     assert run("convert", bare, "--to", "lm", "-o", out).exit_code == 0
     assert (
@@ -147,6 +158,11 @@ def test_without_the_media_column_the_placeholders_stay_text(tmp_path):
         r["videos"] = ["v.mp4"]
     half = _write(tmp_path / "half.json", rows)
     assert run("convert", half, "--to", "lm", "-o", tmp_path / "half.jsonl").exit_code == 0
+    (warn,) = json.loads(run("validate", half, "--format", "json").output)["issues"]
+    assert warn["rule"] == "media-placeholder" and "messages: 1 <audio>)" in warn["message"]
+    rep = trlprep.report(half, validate=False).data["conversation"]
+    assert (rep["videos"], rep["video_placeholders_without_column"]) == (3, 0)
+    assert rep["audio_placeholders_without_column"] == 3
     content = rows_of(tmp_path / "half.jsonl")[0]["messages"][0]["content"]
     assert [(p["type"], p["text"]) for p in content] == [
         ("video", None),

@@ -102,6 +102,8 @@ def test_unbalanced_image_placeholders():
     # placeholders without an images column at all
     rep = _rows([{"messages": _msgs(("user", "<image> hi"), ("assistant", "ok"))}])
     assert rep.issue("image-placeholder").rows == [0]
+    assert rep.issue("image-placeholder").severity.value == "warning"
+    assert "the data has no images column" in rep.issue("image-placeholder").message
     # prompt + completion count together
     pc = {
         "prompt": _msgs(("user", "<image> and")),

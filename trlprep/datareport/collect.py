@@ -310,6 +310,17 @@ class Collector:
             rows = int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
             setattr(d, col, getattr(d, col) + total)
             setattr(d, f"{medium}_rows", getattr(d, f"{medium}_rows") + rows)
+        self._placeholders(canon, frame)
+
+    def _placeholders(self, canon: pa.Table, frame: pl.DataFrame) -> None:
+        """Placeholders with no column of their medium beside them (validate warns)."""
+        from trlprep.datareport.placeholders import unbacked_placeholders
+
+        d = self.data
+        for medium, (total, rows) in unbacked_placeholders(canon, frame).items():
+            setattr(d, f"{medium}_placeholders", getattr(d, f"{medium}_placeholders") + total)
+            name = f"{medium}_placeholder_rows"
+            setattr(d, name, getattr(d, name) + rows)
 
     def _text_checks(self, canon: pa.Table) -> None:
         """Empty answers, non-ASCII and literal special tokens in the rows' own text."""
@@ -345,7 +356,9 @@ class Collector:
             picked += [int(i) for i in hit if i >= room]
         if not picked:
             return
-        roles = ROLES[self.dtype.name]
+        roles = dict(ROLES[self.dtype.name])
+        if "text" not in texts.column_names and "messages" in texts.column_names:
+            roles["text"] = "messages"  # not rendered (no template): the messages themselves
         rows = texts.take(pa.array(picked)).to_pylist()
         for i, row in zip(picked, rows, strict=True):
             parts = []

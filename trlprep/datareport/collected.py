@@ -41,6 +41,13 @@ class Collected:
     video_rows: int = 0
     audios: int = 0
     audio_rows: int = 0
+    # `<image>` / `<video>` / `<audio>` in string content where the medium has no column
+    image_placeholders: int = 0
+    image_placeholder_rows: int = 0
+    video_placeholders: int = 0
+    video_placeholder_rows: int = 0
+    audio_placeholders: int = 0
+    audio_placeholder_rows: int = 0
     text: dict[str, dict[str, int]] = field(default_factory=dict)  # role -> counter
     special_tokens: dict[str, int] = field(default_factory=dict)
     examples: list[dict[str, Any]] = field(default_factory=list)
@@ -126,6 +133,8 @@ _FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margin
 _SUMS = (
     "identical_pairs", "same_role_rows", "tool_calls", "tool_rows",
     "images", "image_rows", "videos", "video_rows", "audios", "audio_rows",
+    "image_placeholders", "image_placeholder_rows", "video_placeholders",
+    "video_placeholder_rows", "audio_placeholders", "audio_placeholder_rows",
 )  # fmt: skip
 
 

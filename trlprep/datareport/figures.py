@@ -177,6 +177,14 @@ def conversation(data: Collected) -> dict[str, Any] | None:
         "rows_with_videos": data.video_rows,
         "audios": data.audios,
         "rows_with_audios": data.audio_rows,
+        **{  # placeholders in rows whose medium has no column: nothing they stand for
+            f"{m}_placeholders_without_column": getattr(data, f"{m}_placeholders")
+            for m in ("image", "video", "audio")
+        },
+        **{
+            f"rows_with_{m}_placeholders_without_column": getattr(data, f"{m}_placeholder_rows")
+            for m in ("image", "video", "audio")
+        },
     }
 
 

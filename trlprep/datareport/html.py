@@ -312,6 +312,14 @@ def _conversation(r: dict[str, Any]) -> str:
              + fig(f"conversation.rows_with_{name}", c.get(f"rows_with_{name}")) + " rows"]
             for name in ("images", "videos", "audios")
         ),
+        *(
+            [f"&lt;{m}&gt; placeholders with no {m}s column",
+             fig(f"conversation.{m}_placeholders_without_column", c[key]) + " in "
+             + fig(f"conversation.rows_with_{m}_placeholders_without_column",
+                   c.get(f"rows_with_{m}_placeholders_without_column")) + " rows"]
+            for m in ("image", "video", "audio")
+            if c.get(key := f"{m}_placeholders_without_column")
+        ),
     ]  # fmt: skip
     html = table(["", ""], facts)
     pats = [
@@ -370,8 +378,14 @@ def _examples(r: dict[str, Any]) -> str:
     exs = r.get("examples") or []
     if not exs:
         return "<p class=muted>No row to show.</p>"
+    h = r.get("report", {})
+    shown = (
+        "The messages as JSON, not rendered: pass --chat-template MODEL to see them as trained. "
+        if h.get("format") == "conversational" and not h.get("chat_template")
+        else ""
+    )
     html = (
-        "<p class=muted>The first rows, and the first row of each validation issue. "
+        f"<p class=muted>{shown}The first rows, and the first row of each validation issue. "
         "Highlighted: the part the loss trains on.</p>"
     )
     for ex in exs:

@@ -41,9 +41,16 @@ def _render_one(r: dict[str, Any]) -> str:
         f"{h['path'] or 'data'}"
         + (f" [split {h['split']}]" if h.get("split") else "")
         + f": {h['type']} ({h['format']}), {plural(rows['in'], 'row')}"
-        + (f", {rows['rejected']} not reportable" if rows["rejected"] else ""),
+        + (
+            f", {rows['rejected']:,} not reportable: the figures below are of the other "
+            f"{plural(rows['in'] - rows['rejected'], 'row')}"
+            if rows["rejected"]
+            else ""
+        ),
     ]
-    if h.get("layout"):
+    if h.get("layout") == "map":
+        out.append("  columns renamed by --map, as `trlprep convert --map` reads them")
+    elif h.get("layout"):
         out.append(f"  read as the {h['layout']} layout, as `trlprep convert` reads it")
     for note in h.get("notes", []):
         out.append(f"  note: {note}")
@@ -55,7 +62,7 @@ def _render_one(r: dict[str, Any]) -> str:
         tmpl = f", template {h['chat_template']}" if h["chat_template"] else ""
         out.append(f"  tokens: {h['tokenizer']}{tmpl}")
     for stage, n in rows["rejected_by_stage"].items():
-        out.append(f"  {stage}: {plural(n, 'row')} failed")
+        out.append(f"  {plural(n, 'row')} failed at {stage}")
     for ex in rows.get("rejected_examples", [])[:3]:
         at = f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
         out.append(f"    {at} ({ex['stage']}): {ex['reason']}")
@@ -70,12 +77,15 @@ def _render_one(r: dict[str, Any]) -> str:
         )
         for i in val["issues"][:8]:
             at = i["lines"] if i["lines"] else i["rows"]
-            word = "lines" if i["lines"] else "rows"
-            out.append(f"  {i['rule']} x{i['count']}: {i['message']} ({word} {_list(at)})")
+            word = ("line" if i["lines"] else "row") + ("s" if len(at) > 1 else "")
+            where = f" ({word} {_list(at)})" if at else ""
+            out.append(f"  {i['rule']} x{i['count']}: {i['message']}{where}")
     lengths = r.get("lengths")
     if lengths:
         out.append("token lengths     min    p50    p90    p99    max     mean")
         for role, s in lengths.items():
+            if role == "sequence" and list(lengths) == ["text", "sequence"]:
+                continue  # one text per row: its sequence is the text, said once
             if s.get("rows"):
                 out.append(
                     f"  {role:<12}{s['min']:>7}{s['p50']:>7}{s['p90']:>7}{s['p99']:>7}"
@@ -85,12 +95,16 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(f"truncated ({t['mode']}):")
         for lim in t["limits"]:
             mark = " <- --max-length" if lim["max_length"] == t["max_length"] else ""
+            parts = (
+                ""  # one text per row: no prompt or completion to cut
+                if h["type"] == "language-modeling"
+                else f"  (prompt cut {lim['prompt_cut']}, completion cut "
+                f"{lim['completion_cut']}, completion lost {lim['completion_lost']})"
+            )
             out.append(
                 f"  {lim['max_length']:>6}: {lim['truncated']:>8} "
                 f"{noun(lim['truncated'], 'row'):<4} "
-                f"{_pct(lim['truncated_share']):>7}"
-                f"  (prompt cut {lim['prompt_cut']}, completion cut {lim['completion_cut']}, "
-                f"completion lost {lim['completion_lost']}){mark}"
+                f"{_pct(lim['truncated_share']):>7}{parts}{mark}"
             )
     elif h.get("chat_template"):  # a template file or built-in name: no tokenizer
         out.append(
@@ -118,14 +132,19 @@ def _render_one(r: dict[str, Any]) -> str:
     elif lab:
         out.append(f"steps per row: p50 {lab['steps'].get('p50')}, max {lab['steps'].get('max')}")
         share = ", ".join(
-            f"{x['position']}:{_pct(x['true_share'])}" for x in lab["by_position"][:8]
+            f"step {x['position']} {_pct(x['true_share'])}" for x in lab["by_position"][:8]
         )
-        out.append(f"  true labels by step: {share}")
+        out.append(f"  share of true labels: {share}")
     c = r.get("conversation")
     if c:
+        t = c["turns"]
+        turns = (
+            plural(t["max"], "turn")
+            if t["min"] == t["max"]
+            else f"{t['min']}-{t['max']} turns (p50 {t['p50']})"
+        )
         out.append(
-            f"conversation: {c['turns']['min']}-{c['turns']['max']} turns "
-            f"(p50 {c['turns']['p50']}), {plural(c['distinct_patterns'], 'role pattern')}, "
+            f"conversation: {turns} per row, {plural(c['distinct_patterns'], 'role pattern')}, "
             f"{plural(c['same_role_in_a_row'], 'row')} with same-role turns in a row, "
             f"{plural(c['tool_calls'], 'tool call')}, {_media(c)}"
         )
@@ -148,19 +167,26 @@ def _render_one(r: dict[str, Any]) -> str:
     if txt.get("special_tokens_in_text"):
         toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
         out.append(f"special tokens written in the text: {toks}")
-    out += _examples(r.get("examples") or [])
+    rendered = h.get("format") != "conversational" or bool(h.get("chat_template"))
+    out += _examples(r.get("examples") or [], rendered)
     return "\n".join(out) + "\n"
 
 
 SHOWN_CHARS = 160  # of each rendered part, escaped; the JSON and HTML reports hold it whole
 
 
-def _examples(examples: list[dict[str, Any]]) -> list[str]:
+def _examples(examples: list[dict[str, Any]], rendered: bool = True) -> list[str]:
     """The rendered rows (`--examples N`), each part escaped on one line, cut at
-    `SHOWN_CHARS`; `*` marks the parts the loss trains on."""
+    `SHOWN_CHARS`; `*` marks the parts the loss trains on. Conversations without a chat
+    template are not rendered: their messages are shown as JSON, and the header says so."""
     if not examples:
         return []
-    out = ["examples (rendered as trained; * = in the loss; -o report.html shows them whole):"]
+    how = (
+        "rendered as trained"
+        if rendered
+        else "messages as JSON, not rendered: pass --chat-template MODEL to see them as trained"
+    )
+    out = [f"examples ({how}; * = in the loss; -o report.html shows them whole):"]
     for ex in examples:
         at = f"line {ex['line']}" if ex.get("line") is not None else f"row {ex['row']}"
         out.append(f"  {at}:")
@@ -186,6 +212,13 @@ def _media(c: dict[str, Any]) -> str:
         if total or medium == "image":
             rows = c.get(f"rows_with_{medium}s") or 0
             shown.append(plural(total, medium) + (f" in {plural(rows, 'row')}" if total else ""))
+        marks = c.get(f"{medium}_placeholders_without_column") or 0
+        if marks:  # no column of that medium: the placeholders stand for nothing
+            rows = c.get(f"rows_with_{medium}_placeholders_without_column") or 0
+            shown.append(
+                f"{plural(marks, f'<{medium}> placeholder')} in {plural(rows, 'row')} "
+                f"with no {medium}s column"
+            )
     return ", ".join(shown)
 
 

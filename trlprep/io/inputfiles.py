@@ -101,9 +101,14 @@ class FileBadLines:
         self.shared.stop_at(error)
 
 
-def file_bad_lines(bad_lines, file: str):
-    """Where one file of several records its bad lines (None: they are errors)."""
-    return None if bad_lines is None else FileBadLines(bad_lines, file)
+def file_bad_lines(bad_lines, file: str, files: list[str] | None = None):
+    """Where one file of several records its bad lines (None: they are errors); `files`:
+    the input's files in order, so the lines are listed by file in that order, then line."""
+    if bad_lines is None:
+        return None
+    if files is not None and hasattr(bad_lines, "know_files"):
+        bad_lines.know_files(files)
+    return FileBadLines(bad_lines, file)
 
 
 def past_stop(bad_lines, files: list[str], file: str) -> bool:

@@ -68,11 +68,21 @@ class BadLines:
 
     def __init__(self, stop: bool = False) -> None:
         self.found: dict[int, tuple[str, str]] = {}  # line -> (reason, text)
+        self.files: dict[str, int] = {}  # file -> its place in the input (several files)
         self.stop = stop
         self.stopped: BadLineError | None = None
 
     def add(self, line: int, reason: str, text: bytes) -> None:
+        file = getattr(line, "file", None)  # io.inputfiles.FileLine
+        if file is not None:
+            self.files.setdefault(file, len(self.files))
         self.found.setdefault(line, (reason, text.decode("utf-8", "replace")))
+
+    def know_files(self, files: list[str]) -> None:
+        """The input's files in order, so their lines are listed file by file in that order
+        (a file not named here comes after them, in the order its lines were met)."""
+        order = list(dict.fromkeys([*files, *self.files]))
+        self.files = {f: i for i, f in enumerate(order)}
 
     def stop_at(self, error: BadLineError) -> None:
         """Record where reading stopped (the first bad line met)."""
@@ -81,7 +91,9 @@ class BadLines:
 
     @property
     def lines(self) -> list[int]:
-        return sorted(self.found)
+        """The lines in input order: by file (several files), then by line."""
+        files = self.files
+        return sorted(self.found, key=lambda n: (files.get(getattr(n, "file", None), -1), n))
 
     def by_reason(self) -> dict[str, list[int]]:
         """reason -> the lines skipped for it, in order."""

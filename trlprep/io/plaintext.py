@@ -109,10 +109,14 @@ def text_chunks(
     ends (paragraphs: after blank lines), each row with its first file line."""
     sample_by = SAMPLINGS[fmt]
     found = TextStats(sample_by=sample_by)
-    chunks = _line_chunks(path, chunk_bytes or CHUNK_BYTES, lone_cr=True)
-    if sample_by == "document":
-        chunks = iter([b"".join(chunks)])
-    elif sample_by == "paragraph":
+    if sample_by == "document":  # refused before it is all read where it is too big
+        from trlprep.io.textdocument import document_bytes
+
+        skip_bad = bad is not None and not bad.stop
+        chunks = iter([document_bytes(path, MAX_TEXT_BYTES, skip_bad, chunk_bytes or CHUNK_BYTES)])
+    else:
+        chunks = _line_chunks(path, chunk_bytes or CHUNK_BYTES, lone_cr=True)
+    if sample_by == "paragraph":
         chunks = _paragraph_chunks(chunks)
     offset, first_line, read = 0, 1, 0
     for chunk in chunks:

@@ -184,7 +184,7 @@ def read(
         def read_one(f: str) -> Source | None:
             if past_stop(bad_lines, files, f):
                 return None
-            return read(f, input_format=fmt, bad_lines=file_bad_lines(bad_lines, f))
+            return read(f, input_format=fmt, bad_lines=file_bad_lines(bad_lines, f, files))
 
         return whole(files, read_one, fmt)
     path = str(path)
@@ -238,7 +238,7 @@ def iter_batches(
                 return None
             return iter_batches(
                 f, input_format=fmt, batch_rows=batch_rows, dictionaries=dictionaries,
-                bad_lines=file_bad_lines(bad_lines, f),
+                bad_lines=file_bad_lines(bad_lines, f, files),
             )  # fmt: skip
 
         return ShardBatches(files, batches_of, fmt)

@@ -137,7 +137,7 @@ def _trlprep_read(
             first = (p, names)
         elif rows:
             _check_columns(first[0], first[1], p, names)
-        sink = file_bad_lines(bad_lines, p) if len(paths) > 1 else bad_lines
+        sink = file_bad_lines(bad_lines, p, paths) if len(paths) > 1 else bad_lines
         for line, (reason, text) in found.items():
             sink.add(line, reason, text.encode("utf-8"))
     shards = Shards(paths, starts, counts)

@@ -89,6 +89,12 @@ class Issue:
             named = repeat_details(self.repeats, where)
             self.message = self.message.replace(f"({local})", f"({named})")
 
+    @property
+    def unit(self) -> str:
+        """What `count` counts: lines for a line that holds no JSON object (no row was
+        read from it), rows for every other rule."""
+        return "line" if self.rule == "invalid-line" else "row"
+
     def where(self, limit: int = 5) -> str:
         """The first few lines (or rows) as text, e.g. `lines 3, 9, 12 …`."""
         items, label = (self.lines, "line") if self.lines else (self.rows, "row")
@@ -192,7 +198,7 @@ class Report:
             for i in self.issues:
                 rule = i.rule + (f" ({i.column})" if i.column else "")
                 where = f", {i.where()}" if i.rows or i.lines else ""
-                head = f"{i.severity.value}: {rule}: {plural(i.count, 'row')}{where}"
+                head = f"{i.severity.value}: {rule}: {plural(i.count, i.unit)}{where}"
                 body = _fill(i.message, width, "  ", "  ")
                 head = _fill(head, width, "", "    ")
                 console.print(Text(f"{head}\n{body}"), soft_wrap=True)

@@ -23,8 +23,8 @@ from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
 from trlprep.io.agreeing import agreeing_batches
 from trlprep.io.jsonl import BadLines
-from trlprep.io.readers import Batch, read, resolve_format
-from trlprep.registry import DatasetType, Format, Kind
+from trlprep.io.readers import Batch, iter_batches, read, resolve_format
+from trlprep.registry import MEDIA_COLUMNS, DatasetType, Format, Kind
 from trlprep.validation.checkplan import Plan, _needs_detection, make_plan
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.checks.cross import cross_checks
@@ -89,12 +89,15 @@ def check_batch(
     cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes, media)
     names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
     marks = {r: i.placeholders for r, i in infos.items() if i.placeholders is not None}
+    columns = set(data.schema.names)
     if marks:
-        check_placeholders(marks, names, images, sink)
-    for kind, held in media.items():  # without their column, `<video>` / `<audio>` are text
+        no_images = not columns & set(MEDIA_COLUMNS["image"])
+        check_placeholders(marks, names, images, sink, no_column=no_images)
+    for kind, held in media.items():  # without their column they stay text: said so
         marks = {r: i.marks[kind] for r, i in infos.items() if kind in i.marks}
-        if marks and held is not None:
-            check_placeholders(marks, names, held, sink, kind)
+        no_column = not columns & set(MEDIA_COLUMNS[kind])
+        if marks and (held is not None or no_column):
+            check_placeholders(marks, names, held, sink, kind, no_column=no_column)
     return present
 
 

@@ -133,13 +133,19 @@ def check_placeholders(
     held: np.ndarray | None,
     sink: BatchSink,
     kind: str = "image",
+    no_column: bool = False,
 ) -> None:
     """Rows whose `<image>` (`kind`: `<video>`, `<audio>`) placeholders (per message column
     role, the prompt counted with each completion column; `names`: role -> column name)
-    differ from their images (videos, audios: `held`, None for none)."""
+    differ from their images (videos, audios: `held`, None for none). `no_column`: the
+    data has no column of that medium, said so (the placeholders may be mere text)."""
     if not any(c.any() for c in per_column.values()):
         return
     n_held = held if held is not None else np.zeros(sink.num_rows, np.int64)
+    message = hint = column = None
+    if no_column:  # its own issue, apart from counts that differ from a column's
+        message, hint = _without_media(kind)
+        column = names[next(iter(per_column))]
     prompt = per_column.get("prompt")
     others = [c for c in per_column if c != "prompt"]
     if prompt is not None and others:
@@ -152,11 +158,29 @@ def check_placeholders(
             shown = np.flatnonzero(bad)[:3]
             sink.flag(
                 "image-placeholder" if kind == "image" else "media-placeholder",
-                None,
+                column,
                 bad,
+                message=message,
+                hint=hint,
                 details=[
-                    f"{label}: {int(count[k])} {PLACEHOLDERS[kind]}, "
-                    + plural(int(n_held[k]), kind)
+                    f"{label}: {int(count[k])} {PLACEHOLDERS[kind]}"
+                    + ("" if no_column else f", {plural(int(n_held[k]), kind)}")
                     for k in shown
                 ],
             )
+
+
+def _without_media(kind: str) -> tuple[str, str]:
+    """The message and hint of placeholders in data without their medium's column."""
+    if kind == "image":
+        mark, column = "<image>", "images"
+    else:  # `<video>` and `<audio>` share one issue (`media-placeholder`)
+        mark, column = "<video> / <audio>", "videos / audios"
+    return (
+        f"the text holds {mark} placeholders but the data has no {column} column: they "
+        "stay text (a text-only model reads them so; a multimodal processor may read them "
+        "as its media tokens with no media), and LLaMA-Factory's multimodal templates "
+        "refuse such rows (one medium per placeholder)",
+        f"add the {column} column (one entry per placeholder), or, where the text only "
+        f"mentions {mark}, leave it",
+    )

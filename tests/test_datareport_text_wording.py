@@ -1,0 +1,98 @@
+"""`trlprep report`'s text read as a new user reads it, on real samples: conversations
+not rendered (no template) say so and show their messages, never `None`; counts agree
+in number (`line 216`, `2 turns`); a language-modeling text has no prompt or completion
+to cut, nor a second length row equal to the first; step labels and `--map` said plainly."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+
+REAL = Path(__file__).resolve().parent / "realdata"
+TINY = str(Path(__file__).resolve().parent.parent / "examples" / "tiny-chat-model")
+
+
+def _report(path: Path, *args: str) -> list[str]:
+    res = CliRunner().invoke(app, ["report", str(path), *args])
+    assert res.exit_code == 0, res.output
+    return res.output.splitlines()
+
+
+def _line(lines: list[str], start: str) -> str:
+    return next(x for x in lines if x.startswith(start))
+
+
+def test_unrendered_conversations_show_their_messages_and_say_so():
+    path = REAL / "oasst_messages" / "en_100_message.first8.jsonl"
+    lines = _report(path, "--examples", "1")
+    head = _line(lines, "examples (")
+    assert "not rendered: pass --chat-template MODEL" in head, head
+    assert "rendered as trained" not in head.split(":")[0]
+    shown = lines[lines.index(head) + 2]
+    assert shown.startswith('   *text       \'[{"role": "user"') and "None" not in shown
+    assert _line(lines, "conversation:").startswith("conversation: 2-4 turns (p50 4) per row,")
+
+
+def test_rendered_conversations_keep_their_header():
+    path = REAL / "oasst_messages" / "en_100_message.first8.jsonl"
+    lines = _report(path, "--examples", "1", "--chat-template", "chatml")
+    assert "examples (rendered as trained; * = in the loss;" in "\n".join(lines)
+    assert "<|im_start|>user" in lines[-1]
+
+
+def test_one_turn_count_is_said_once():
+    lines = _report(REAL / "mllm_video_audio" / "mllm_video_demo.json", "--examples", "0")
+    assert _line(lines, "conversation:").startswith("conversation: 2 turns per row,")
+
+
+def test_one_line_named_in_the_singular():
+    path = REAL / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
+    issue = _line(_report(path, "--examples", "0"), "  duplicate-row x1:")
+    assert issue.endswith("(line 216)"), issue
+
+
+def test_language_modeling_lengths_and_truncation_name_no_prompt():
+    path = REAL / "wiki_text" / "wiki_demo.txt"
+    lines = _report(path, "--examples", "0", "--tokenizer", TINY)
+    assert any(x.startswith("  text ") for x in lines)
+    assert not any(x.startswith("  sequence ") for x in lines)
+    cuts = lines[lines.index("truncated (keep_start):") + 1 :][:5]
+    assert all("rows" in x or "row " in x for x in cuts), cuts
+    assert not any("prompt cut" in x or "completion" in x for x in cuts), cuts
+
+
+def test_step_labels_and_map_said_plainly():
+    path = REAL / "math_shepherd_openr" / "math-shepherd.jsonl"
+    share = _line(_report(path, "--examples", "0"), "  share of true labels:")
+    assert share.startswith("  share of true labels: step 1 28.6%, step 2 "), share
+    gsm = REAL / "gsm8k" / "test.jsonl"
+    lines = _report(gsm, "--examples", "0", "--map", "prompt=question,completion=answer")
+    assert "  columns renamed by --map, as `trlprep convert --map` reads them" in lines
+    assert not any("map layout" in x for x in lines)
+
+
+def test_json_report_examples_hold_the_messages():
+    path = REAL / "oasst_messages" / "en_100_message.first8.jsonl"
+    res = CliRunner().invoke(app, ["report", str(path), "-f", "json", "--examples", "1"])
+    (part,) = json.loads(res.output)["examples"][0]["parts"]
+    assert json.loads(part["text"])[0]["role"] == "user"
+
+
+def test_rows_not_reportable_say_what_the_figures_cover(tmp_path):
+    rows = [
+        {"messages": [{"role": "user", "content": f"q {i}"},
+                      {"role": "assistant", "content": "" if i % 3 else f"a {i}"}]}
+        for i in range(9)
+    ]  # fmt: skip
+    path = tmp_path / "some_empty.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    lines = _report(path, "--examples", "0", "--no-validate")
+    assert lines[0].endswith(
+        "9 rows, 6 not reportable: the figures below are of the other 3 rows"
+    ), lines[0]
+    assert lines[1] == "  6 rows failed at validation", lines[1]
+    assert _line(lines, "conversation:").startswith("conversation: 2 turns per row,")
