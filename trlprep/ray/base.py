@@ -58,6 +58,27 @@ def _arrow(block: Any) -> pa.Table:
     return block if isinstance(block, pa.Table) else BlockAccessor.for_block(block).to_arrow()
 
 
+# Ray Data keeps a column it cannot type (text in most rows, a number in one) as pickled
+# Python objects under this extension type
+PICKLED = "ray.data.arrow_pickled_object"
+
+
+def entered(block: Any) -> pa.Table:
+    """A block as the local engine takes data in: Ray's pickled-object columns read as
+    trlprep reads Python values (`column_from_values`: values of several kinds as tagged
+    JSON text, so `trlprep.io.kinds` names each row's kind), then `at_entry`."""
+    from trlprep.io.jsonext import at_entry
+    from trlprep.io.jsontext import column_from_values
+
+    t = _arrow(block)
+    for i, f in enumerate(t.schema):
+        if isinstance(f.type, pa.BaseExtensionType) and f.type.extension_name == PICKLED:
+            # the values are Python objects already: one pass over them, as the API reads rows
+            field, values = column_from_values(f.name, t.column(i).to_pylist())
+            t = t.set_column(i, field, values)
+    return at_entry(t)
+
+
 def _blocks(ds: ray.data.Dataset) -> list[tuple[Any, int, int]]:
     """(block ref, offset of its first row, rows) of every block, in dataset order."""
     out, offset = [], 0

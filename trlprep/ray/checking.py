@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.errors import ROW_ID
-from trlprep.ray.base import LINE, _arrow, _blocks, _ray
+from trlprep.ray.base import LINE, _arrow, _blocks, _ray, entered
 
 if TYPE_CHECKING:
     import ray.data
@@ -24,13 +24,12 @@ def detect(ds: ray.data.Dataset, coerce: bool = False) -> Detection:
     blocks stream through the driver, one at a time); `coerce`: the rows as `convert
     --coerce` reads them (`trlprep.validation.coerced`)."""
     from trlprep.detection.detect import detect_batches
-    from trlprep.io.jsonext import at_entry
     from trlprep.io.readers import Batch
 
     def batches():
         offset = 0
         for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-            b = at_entry(b)  # `Json` columns decoded, as the local engine reads them
+            b = entered(b)  # as the local engine reads them (`Json` columns decoded, ...)
             lines = None
             if LINE in b.column_names and b.num_rows and not b.column(LINE).null_count:
                 lines = np.asarray(b.column(LINE).to_numpy(), np.int64)
@@ -48,13 +47,12 @@ def detect(ds: ray.data.Dataset, coerce: bool = False) -> Detection:
 def _check_block(block: Any, plan: Any, duplicates: bool, coerce: bool = False) -> tuple:
     """Run every row rule on one block: (rows, its flags, row hashes, columns, seen,
     unhashable, lines, the values read with `coerce`)."""
-    from trlprep.io.jsonext import at_entry
     from trlprep.validation.checks.common import BatchSink
     from trlprep.validation.coerced import Coerced, flag_read
     from trlprep.validation.dupes import column_hashes, row_hash
     from trlprep.validation.validate import check_batch
 
-    t = at_entry(_arrow(block))  # `Json` columns decoded, as the local engine reads them
+    t = entered(block)  # as the local engine reads them (`Json` columns decoded, ...)
     lines = None
     if LINE in t.column_names and t.num_rows and not t.column(LINE).null_count:
         lines = np.asarray(t.column(LINE).to_numpy(), np.int64)
