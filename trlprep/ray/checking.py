@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.errors import ROW_ID
-from trlprep.ray.base import LINE, _arrow, _blocks, _ray, entered
+from trlprep.ray.base import LINE, _arrow, _blocks, _ray, entered, unwrapped
 
 if TYPE_CHECKING:
     import ray.data
@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from trlprep.validation.report import Report
 
 
+@unwrapped()
 def detect(ds: ray.data.Dataset, coerce: bool = False) -> Detection:
     """Detect the type, format and modality of a Ray dataset, checking every row (the
     blocks stream through the driver, one at a time); `coerce`: the rows as `convert
@@ -72,6 +73,7 @@ def _check_block(block: Any, plan: Any, duplicates: bool, coerce: bool = False) 
     return t.num_rows, sink, rows, names, seen, unhashable, lines, coerced
 
 
+@unwrapped()
 def validate(
     ds: ray.data.Dataset,
     type: str | None = None,
@@ -142,6 +144,7 @@ def validate(
     return report
 
 
+@unwrapped()
 def validate_imported(
     ds: ray.data.Dataset,
     layout: str,
