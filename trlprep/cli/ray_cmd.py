@@ -264,9 +264,12 @@ def validate_ray(
         with ray_errors():
             ds, _, shards = read_numbered(path, input_format, split, bad, import_options)
             if layout is not None:  # a public layout: imported block by block first
-                from trlprep.ray.checking import validate_imported
+                from trlprep.ray.imported import import_rows, validate_import
 
-                report = validate_imported(ds, layout, import_options, **kwargs)
+                coerce = kwargs.pop("coerce", False)
+                imported = import_rows(ds, layout, import_options, coerce=coerce)
+                del ds  # the imported rows are the one copy of the data held from here on
+                report = validate_import(imported, **kwargs)
             else:
                 from trlprep.ray.checking import validate  # in the CLI's words
 
