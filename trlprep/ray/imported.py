@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.errors import ROW_ID
-from trlprep.ray.base import LINE, REJECT, _arrow, _ray, unwrapped
+from trlprep.ray.base import LINE, REJECT, _arrow, _blocks, _ray, unwrapped
 from trlprep.ray.checking import _accepted, _validate
 
 if TYPE_CHECKING:
@@ -51,7 +51,14 @@ def import_rows(
     book = worker_notes.notebook() if coerce else None
     opts = coerced_options(import_options, coerce)
     rows = import_layout(ds, layout, opts, coerce=coerce, collect=True, notes=book)
-    return Imported(rows.materialize(), ds.count(), layout, opts, book)
+    return Imported(_detached(rows.materialize()), ds.count(), layout, opts, book)
+
+
+def _detached(ds: ray.data.Dataset) -> ray.data.Dataset:
+    """`ds` (materialized) as a dataset of its blocks alone: a materialized dataset keeps
+    its plan, and with it the blocks it was made from (here the whole input)."""
+    refs = [ref for ref, _, n in _blocks(ds) if n]
+    return _ray().data.from_arrow_refs(refs) if refs else ds
 
 
 @unwrapped()
