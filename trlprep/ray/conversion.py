@@ -209,16 +209,19 @@ def convert(
     ds, n_in = numbered(ds)
     book = worker_notes.notebook()  # the workers' warnings, raised here once each
     try:
-        conv, left = None, True
+        conv, left, stopped, layout = None, True, None, None
         if from_ is not None and is_layout(from_):
             ds = import_layout(ds, from_, import_options, coerce=coerce, notes=book)
-            ds, from_ = ds.materialize(), None
-            left = _head(ds, 1) is not None  # (else every row was refused)
+            ds, layout, from_ = ds.materialize(), from_, None
+            # as `trlprep.convert`: rows the import refuses stop the run before converting
+            stopped = _stopped(ds, n_in) if on_error == "stop" else None
+            left = stopped is None and _head(ds, 1) is not None  # (else every row refused)
+            layout = layout if stopped is not None else None  # the import stopped it
         if left:
             conv = convert_rows(ds, to, from_=from_, coerce=coerce, notes=book, **kwargs)
             if on_error == "stop":
                 ds = conv.rows = conv.rows.materialize()
-        stopped = _stopped(ds, n_in) if on_error == "stop" else None
+            stopped = _stopped(ds, n_in) if on_error == "stop" else None
         out = conv.output() if conv is not None and stopped is None else None
     finally:
         found = worker_notes.take(book)
@@ -228,6 +231,10 @@ def convert(
             if not issubclass(category, ConversionWarning):
                 warn_user(message, category)
     if stopped is not None:
+        if layout is not None:
+            from trlprep.importers.run import first_reject_error
+
+            raise first_reject_error(stopped.first, stopped.rejected - 1, layout)
         stopped.hints.update(found.hints)
         raise stopped.error()
     if out is None:  # every row refused, on_error="skip": nothing left, as locally
