@@ -11,12 +11,13 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import ROW_ID
-from trlprep.ray.base import _arrow, _blocks, _ray, entered
+from trlprep.ray.base import _arrow, _blocks, _ray, entered, unwrapped
 
 if TYPE_CHECKING:
     import ray.data
 
 
+@unwrapped()
 def numbered(ds: ray.data.Dataset) -> tuple[ray.data.Dataset, int]:
     """`ds` with `ROW_ID` (each row's index in the whole dataset) and its row count; every
     block as the local engine takes data in (`base.entered`: Ray's pickled-object columns
