@@ -210,7 +210,7 @@ def test_row_failure_names_global_row():
     good = {"chosen": "The sky is blue.", "rejected": "The sky is green."}
     rows = [good] * 6 + [{"chosen": "Blue.", "rejected": "Green."}]
     ds = _blocks(pa.Table.from_pylist(rows), [0, 3, 7])
-    with pytest.raises(DataError, match="row 6 .*share no text"), ray_errors():
+    with pytest.raises(DataError, match="row 6: .*share no text"), ray_errors():
         engine.convert(ds, to="preference").materialize()
 
 
@@ -225,7 +225,7 @@ def test_rows_with_null_required_values_are_row_failures_as_local():
         local = trlprep.convert(table, to="unpaired-preference", on_error="skip")
         got = _ray_table(_blocks(table, [0, 4, 6]), to="unpaired-preference", on_error="skip")
     assert [r for t in got for r in _rows(t)] == _rows(local) and local.num_rows == 8
-    with pytest.raises(DataError, match="row 4 .*'chosen': a required value is null"):
+    with pytest.raises(DataError, match="row 4: .*'chosen': a required value is null"):
         with ray_errors():
             engine.convert(_blocks(table, [0, 4, 6]), to="unpaired-preference").materialize()
 

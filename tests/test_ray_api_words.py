@@ -39,6 +39,11 @@ def test_hh_rows_with_empty_turns_name_on_error():
     with pytest.raises(trlprep.DataError) as info:
         engine.convert(ray.data.from_items(rows), "preference", from_="hh").materialize()
     e = info.value
+    with pytest.raises(trlprep.DataError) as local:  # the import stops the run, as locally
+        trlprep.convert(rows, "preference", from_="hh")
+    assert type(e) is trlprep.DataError and (e.row, e.hint) == (local.value.row, local.value.hint)
+    assert e.message.startswith("cannot import this row as hh: chosen: ends with an empty")
+    assert "(3 more in this batch)" in e.hint
     assert "on_error='skip' sets them aside" in e.message
     # the importers' options go in trlprep.ray.convert's import_options
     said = "import_options={'keep_empty_turns': True} keeps them for to='prompt-only'"

@@ -106,3 +106,63 @@ def test_a_folder_whose_later_file_holds_the_majority_kind_converts_as_locally(t
         (str(folder / "a.jsonl"), 1, "read"),
         (str(folder / "a.jsonl"), 2, "read"),
     ]
+
+
+def test_column_ray_keeps_as_python_objects_reads_as_local(tmp_path):
+    """`completion` text in most rows and a number in one row of the same block: Ray keeps
+    the column as pickled Python objects. Its number rows are named as the local engine
+    names them (a number among strings), convert with skip gives the same rows, validate
+    the same report, and with on_error='stop' the same DataError (not a RayTaskError)."""
+    import ray
+
+    import trlprep.ray
+    from trlprep.errors import DataError
+    from trlprep.ray.base import PICKLED
+
+    rows = [{"prompt": f"p{i}", "completion": 5 if i in (3, 6) else f"c{i}"} for i in range(9)]
+    ds = ray.data.from_items(rows, override_num_blocks=1)
+    kind = ds.take_batch(9, batch_format="pyarrow").schema.field("completion").type
+    assert getattr(kind, "extension_name", None) == PICKLED  # what this test is about
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        got = trlprep.ray.convert(ds, to="language-modeling", on_error="skip").take_all()
+        assert got == trlprep.convert(rows, to="language-modeling", on_error="skip")
+    assert trlprep.ray.validate(ds).to_dict() == trlprep.validate(rows).to_dict()
+    errors = []
+    for engine in (trlprep.ray, trlprep):
+        with pytest.raises(DataError) as info:
+            out = engine.convert(ds if engine is trlprep.ray else rows, to="language-modeling")
+            getattr(out, "materialize", lambda: None)()
+        errors.append(info.value)
+    assert [type(e) for e in errors] == [DataError, DataError]
+    assert str(errors[0]) == str(errors[1])
+    assert str(errors[0]).startswith("row 3: read: column 'completion' holds a number (5)")
+    assert "(1 more row fails)" in str(errors[0]) and errors[0].exit_code == 1
+
+
+def test_mixed_kind_rows_in_a_folder_as_local_engine(tmp_path):
+    """A JSON Lines folder whose first file holds a number among text completions: the
+    Ray engine stops with the local engine's error (exit code 1), and with --on-error skip
+    writes the same rows and the same rejects file, byte for byte."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rows = [{"prompt": f"p{i}", "completion": 5 if i == 3 else f"c{i}"} for i in range(6)]
+    (folder / "a.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    more = [{"prompt": f"q{i}", "completion": f"d{i}"} for i in range(3)]
+    (folder / "b.jsonl").write_text("".join(json.dumps(r) + "\n" for r in more))
+    said = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / f"{engine}.jsonl"
+        args = ["convert", str(folder), "-o", str(out), "--to", "language-modeling"]
+        r = CliRunner().invoke(app, [*args, "--engine", engine])
+        assert r.exit_code == 1, r.output
+        said[engine] = [x for x in r.output.splitlines() if x.startswith("error:")]
+        r = CliRunner().invoke(app, [*args, "--engine", engine, "--on-error", "skip"])
+        assert r.exit_code == 0, r.output
+    assert said["ray"] == said["local"] and "a.jsonl:4: read:" in said["local"][0]
+    assert "holds a number (5) where the other rows hold strings" in said["local"][0]
+    shards = sorted((tmp_path / "ray.jsonl").iterdir())
+    assert b"".join(p.read_bytes() for p in shards) == (tmp_path / "local.jsonl").read_bytes()
+    local = (tmp_path / "local.rejects.jsonl").read_bytes()
+    assert (tmp_path / "ray.rejects.jsonl").read_bytes() == local
+    assert [json.loads(x)["line"] for x in local.splitlines()] == [4]

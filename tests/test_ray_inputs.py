@@ -504,6 +504,28 @@ def test_cli_ray_validate_from_a_layout_reads_and_imports_each_row_once(tmp_path
             assert len(imports) > 1, calls  # several blocks, each imported once
 
 
+def test_imported_rows_named_by_an_issue_are_found_in_their_blocks():
+    """`validate --from` on Ray names the input row of each imported row an issue names,
+    fetched from the block holding it (no column of every row's id on the driver): the
+    positions count the checked rows only, past reject rows and empty blocks."""
+    import ray
+
+    from trlprep.errors import ROW_ID
+    from trlprep.ray.base import REJECT, REJECT_TYPE, _blocks
+    from trlprep.ray.imported import _InputRows
+
+    def block(ids, refused=()):
+        reject = [{"stage": "import", "reason": "x"} if i in refused else None for i in ids]
+        return pa.table({ROW_ID: pa.array(ids, pa.int64()), REJECT: pa.array(reject, REJECT_TYPE)})
+
+    parts = [block([10, 11, 12], refused={11}), block([]), block([20, 21, 22, 23], {20, 22})]
+    ds = ray.data.from_arrow_refs([ray.put(t) for t in parts])
+    offsets, blocks = [0, 2, 2], _blocks(ds)
+    checked = [(ref, at, n) for (ref, _, _), at, n in zip(blocks, offsets, [2, 0, 2], strict=True)]
+    rows = _InputRows(checked, {0, 1, 3, 7})  # 7: past the checked rows, not fetched
+    assert len(rows) == 4 and rows.ids == {0: 10, 1: 12, 3: 23}
+
+
 def test_cli_ray_decodes_datasets_json_columns_from_object_storage_as_local(tmp_path):
     """A Parquet file `datasets` wrote with `Json` features (real glaive tool calls, rows
     whose messages differ in keys), read through Ray's own reader (a `file://` URI, as

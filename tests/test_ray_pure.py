@@ -4,8 +4,8 @@ converted dataset, and the pairing warnings merged over blocks."""
 from __future__ import annotations
 
 import pytest
-from trlprep.converters.base import ConversionWarning
 
+from trlprep.converters.base import ConversionWarning
 from trlprep.errors import UsageError
 from trlprep.ray.notes import Notes
 from trlprep.ray.output import output_format_of
@@ -53,7 +53,7 @@ def test_only_the_refused_rows_counts_by_reason_leave_the_workers():
 
     from trlprep.errors import ROW_ID
     from trlprep.ray.base import LINE, REJECT
-    from trlprep.ray.checking import _refused
+    from trlprep.ray.imported import _refused
 
     why = [None, "bad", "worse", "bad", "bad", "bad"]
     reject = pa.array(

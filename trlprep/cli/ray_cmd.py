@@ -4,11 +4,10 @@ Data's own Parquet/JSON readers and writers (local paths or object storage Ray s
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
 from typing import Any
 
 from trlprep.cli.app import err
-from trlprep.errors import ROW_ID, DataError, TrlprepError, UsageError
+from trlprep.errors import ROW_ID, DataError, UsageError
 
 ENGINES = ("local", "ray")
 
@@ -20,27 +19,11 @@ def check_engine(engine: str) -> bool:
     return engine == "ray"
 
 
-@contextlib.contextmanager
-def ray_errors() -> Iterator[None]:
-    """A trlprep error raised inside a Ray task leaves as itself (not wrapped by Ray)."""
-    try:
-        yield
-    except Exception as e:
-        found = _cause(e)
-        if found is None or found is e:
-            raise
-        raise found from None
+def ray_errors() -> contextlib.AbstractContextManager[None]:
+    """A trlprep error raised inside a Ray task leaves as itself (`trlprep.ray.base.unwrapped`)."""
+    from trlprep.ray.base import unwrapped
 
-
-def _cause(e: BaseException | None, depth: int = 0) -> TrlprepError | None:
-    """The innermost trlprep error in `e`'s chain (Ray keeps the original in `.cause`)."""
-    if e is None or depth > 8:
-        return None
-    for nxt in (getattr(e, "cause", None), e.__cause__):
-        found = _cause(nxt, depth + 1) if isinstance(nxt, BaseException) else None
-        if found is not None:
-            return found
-    return e if isinstance(e, TrlprepError) else None
+    return unwrapped()
 
 
 def read(path: Any, input_format: str | None = None, split: str | None = None) -> Any:
@@ -149,6 +132,7 @@ def convert_ray(
             found, book = worker_notes.take(book), None
             ledger.coerced.update(found.coerced)
             ledger.booleans.update(found.booleans)
+            ledger.hints.update(found.hints)
             for name, (n_in, n_out) in found.steps.items():
                 ledger.count_step(name, n_in, n_out)
             _reject(ledger, conv.rejects(), ds)
@@ -280,9 +264,12 @@ def validate_ray(
         with ray_errors():
             ds, _, shards = read_numbered(path, input_format, split, bad, import_options)
             if layout is not None:  # a public layout: imported block by block first
-                from trlprep.ray.checking import validate_imported
+                from trlprep.ray.imported import import_rows, validate_import
 
-                report = validate_imported(ds, layout, import_options, **kwargs)
+                coerce = kwargs.pop("coerce", False)
+                imported = import_rows(ds, layout, import_options, coerce=coerce)
+                del ds  # the imported rows are the one copy of the data held from here on
+                report = validate_import(imported, **kwargs)
             else:
                 from trlprep.ray.checking import validate  # in the CLI's words
 

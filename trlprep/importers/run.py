@@ -80,7 +80,14 @@ def check_on_error(on_error: str) -> str:
 def reject_error(result: ImportResult, layout: str, path: str | None = None) -> DataError:
     """The DataError for the first rejected row of `result`."""
     first = result.rejects.slice(0, 1).to_pylist()[0]
-    more = result.num_rejected - 1
+    return first_reject_error(first, result.num_rejected - 1, layout, path)
+
+
+def first_reject_error(
+    first: dict[str, Any], more: int, layout: str, path: str | None = None
+) -> DataError:
+    """The DataError of an import that refused `first` (its row, line and reason) and
+    `more` other rows."""
     return DataError(
         f"cannot import this row as {layout}: {first['reason']}",
         path=path,

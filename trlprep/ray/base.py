@@ -3,11 +3,15 @@ Ray, and the blocks of a dataset with their global row offsets."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from trlprep.errors import UsageError
+from trlprep.errors import TrlprepError, UsageError
 
 if TYPE_CHECKING:
     import ray.data
@@ -30,8 +34,6 @@ def _ray() -> Any:
 
 def init(address: str | None = None, num_cpus: int | None = None) -> None:
     """Connect to Ray: `address` "auto" or "ray://host:port" (None: a local instance)."""
-    import logging
-
     ray = _ray()
     for name in ("ray", "ray.data"):  # Ray Data logs each dataset's execution at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
@@ -44,18 +46,91 @@ def init(address: str | None = None, num_cpus: int | None = None) -> None:
     ray.init(address=address, logging_level="ERROR", **kwargs)
 
 
+@contextlib.contextmanager
+def unwrapped() -> Iterator[None]:
+    """A trlprep error raised inside a Ray task leaves as itself (its message, exit code),
+    not as the RayTaskError that wraps it (`raise_original_map_exception` does not reach
+    every path: a task's error met by `materialize` or `iter_batches` stays wrapped), and
+    Ray Data does not print its traceback. Also a decorator."""
+    _quiet_trlprep_errors()
+    try:
+        yield
+    except Exception as e:
+        found = _cause(e)
+        if found is None or found is e:
+            raise
+        raise found from None
+
+
+def _cause(e: BaseException | None, depth: int = 0) -> TrlprepError | None:
+    """The innermost trlprep error in `e`'s chain (Ray keeps the original in `.cause`)."""
+    if e is None or depth > 8:
+        return None
+    for nxt in (getattr(e, "cause", None), e.__cause__):
+        found = _cause(nxt, depth + 1) if isinstance(nxt, BaseException) else None
+        if found is not None:
+            return found
+    return e if isinstance(e, TrlprepError) and not _wrapped(e) else None
+
+
+def _wrapped(e: BaseException) -> bool:
+    """True for Ray's RayTaskError(DataError): a subclass of both, its text a traceback."""
+    return any(c.__name__ == "RayTaskError" for c in type(e).__mro__)
+
+
 def _context() -> None:
     """Row numbers follow the input's order and outputs keep it; a DataError raised in a
-    task stays one (in RayTaskError)."""
+    task stays one (in RayTaskError), and Ray Data does not print its traceback."""
     ctx = _ray().data.DataContext.get_current()
     ctx.execution_options.preserve_order = True
     ctx.raise_original_map_exception = True
+    _quiet_trlprep_errors()
+
+
+class _TrlprepErrorFilter(logging.Filter):
+    """Drops Ray Data's console records about a trlprep error raised in a task (its
+    traceback, "Exception occurred in Ray Data ... internal code"): the error reaches
+    the caller as itself (`unwrapped`), said once. Ray logs them while handling it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else sys.exc_info()[1]
+        return _cause(exc) is None
+
+
+def _quiet_trlprep_errors() -> None:
+    for handler in logging.getLogger("ray.data").handlers:
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler, logging.FileHandler
+        ):
+            if not any(isinstance(f, _TrlprepErrorFilter) for f in handler.filters):
+                handler.addFilter(_TrlprepErrorFilter())
 
 
 def _arrow(block: Any) -> pa.Table:
     from ray.data.block import BlockAccessor
 
     return block if isinstance(block, pa.Table) else BlockAccessor.for_block(block).to_arrow()
+
+
+# Ray Data keeps a column it cannot type (text in most rows, a number in one) as pickled
+# Python objects under this extension type
+PICKLED = "ray.data.arrow_pickled_object"
+
+
+def entered(block: Any) -> pa.Table:
+    """A block as the local engine takes data in: Ray's pickled-object columns read as
+    trlprep reads Python values (`column_from_values`: values of several kinds as tagged
+    JSON text, so `trlprep.io.kinds` names each row's kind), then `at_entry`."""
+    from trlprep.io.jsonext import at_entry
+    from trlprep.io.jsontext import column_from_values
+
+    t = _arrow(block)
+    for i, f in enumerate(t.schema):
+        if isinstance(f.type, pa.BaseExtensionType) and f.type.extension_name == PICKLED:
+            # the values are Python objects already: one pass over them, as the API reads rows
+            field, values = column_from_values(f.name, t.column(i).to_pylist())
+            t = t.set_column(i, field, values)
+    return at_entry(t)
 
 
 def _blocks(ds: ray.data.Dataset) -> list[tuple[Any, int, int]]:

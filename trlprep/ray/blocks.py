@@ -156,6 +156,9 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     if stage.notes is not None:
         got.merge(Notes(steps={name: [n_in, n_out] for name, n_in, n_out in counts}))
     failures += more
+    for f in more:
+        if f.hint:
+            got.hints.setdefault(f.stage, f.hint)
     if failures and not stage.collect:
         raise _failed(failures, rows)
     if read is not None and read.boolean_rows:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from trlprep.errors import ROW_ID, DataError, warn_user
-from trlprep.ray.base import HALF, LINE, PAIR_KEY, _context, _ray
+from trlprep.ray.base import HALF, LINE, PAIR_KEY, _context, _ray, unwrapped
 from trlprep.ray.blocks import _Converter, _import, _keep, _run, _Stage
 from trlprep.ray.numbering import in_row_order, numbered
 from trlprep.ray.pairing import _pair_group, _pair_keys, _segment
@@ -175,6 +175,7 @@ def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Tab
     return pa.concat_tables(parts, promote_options="permissive") if parts else None
 
 
+@unwrapped()
 def convert(
     ds: ray.data.Dataset,
     to: str | None = None,
@@ -188,8 +189,9 @@ def convert(
     """Convert a Ray dataset to type `to` through the conversion graph (a Dataset).
 
     Arguments as `trlprep.convert`; the type is planned from the first rows and every block
-    is checked against it. A row a stage refuses fails the run with a DataError naming its
-    row (or file line); with `on_error="skip"` refused rows are left out. `chat_template`
+    is checked against it. Rows a stage refuses fail the run with the DataError
+    `trlprep.convert` raises (the first row or file line, how many more), once every block
+    ran; with `on_error="skip"` refused rows are left out. `chat_template`
     and `tokenize` run in an actor pool of `concurrency` actors (default: Ray's
     autoscaling). Output rows are in input order (`order="blocks"`: every first-of-pair
     row before any second one). `from_` may name a public layout (sharegpt, alpaca, ...):
@@ -209,21 +211,25 @@ def convert(
 
     check_on_error(on_error)
     _context()
-    collect = on_error == "skip"
-    ds, _ = numbered(ds)
+    # refused rows always travel as reject rows: with "stop" they are counted on the
+    # cluster and the run fails naming the first and how many more, as `trlprep.convert`
+    ds, n_in = numbered(ds)
     book = worker_notes.notebook()  # the workers' warnings, raised here once each
     try:
+        conv, left, stopped, layout = None, True, None, None
         if from_ is not None and is_layout(from_):
-            ds = import_layout(
-                ds, from_, import_options, coerce=coerce, collect=collect, notes=book
-            )
-            ds, from_ = ds.materialize(), None
-            if collect and _head(ds, 1) is None:  # every row refused: nothing left, as locally
-                return _ray().data.from_arrow(pa.table({}))
-        conv = convert_rows(
-            ds, to, from_=from_, collect=collect, coerce=coerce, notes=book, **kwargs
-        )
-        out = conv.output()
+            ds = import_layout(ds, from_, import_options, coerce=coerce, notes=book)
+            ds, layout, from_ = ds.materialize(), from_, None
+            # as `trlprep.convert`: rows the import refuses stop the run before converting
+            stopped = _stopped(ds, n_in) if on_error == "stop" else None
+            left = stopped is None and _head(ds, 1) is not None  # (else every row refused)
+            layout = layout if stopped is not None else None  # the import stopped it
+        if left:
+            conv = convert_rows(ds, to, from_=from_, coerce=coerce, notes=book, **kwargs)
+            if on_error == "stop":
+                ds = conv.rows = conv.rows.materialize()
+            stopped = _stopped(ds, n_in) if on_error == "stop" else None
+        out = conv.output() if conv is not None and stopped is None else None
     finally:
         found = worker_notes.take(book)
         for message in found.conversion_warnings():  # those of several blocks merged
@@ -231,11 +237,37 @@ def convert(
         for category, message in found.warnings:
             if not issubclass(category, ConversionWarning):
                 warn_user(message, category)
+    if stopped is not None:
+        if layout is not None:
+            from trlprep.importers.run import first_reject_error
+
+            raise first_reject_error(stopped.first, stopped.rejected - 1, layout)
+        stopped.hints.update(found.hints)
+        raise stopped.error()
+    if out is None:  # every row refused, on_error="skip": nothing left, as locally
+        return _ray().data.from_arrow(pa.table({}))
     from trlprep.io.kinds import carried_warning
 
     for column, kinds in found.carried.items():  # as `trlprep.convert` says it of a Table
         warn_user(carried_warning(column, kinds, "returned"), UserWarning)
     return out
+
+
+def _stopped(rows: ray.data.Dataset, rows_in: int) -> Any:
+    """A `Ledger` of the reject rows among `rows` (None: there are none), counted by
+    reason on the cluster (only the counts reach the driver): its `error()` is the local
+    engine's (the first refused row, how many more)."""
+    from trlprep.conversion.ledger import Ledger
+    from trlprep.ray import rejected as refused
+    from trlprep.ray.blocks import _keep
+
+    summary = refused.summaries(rows.map_batches(_keep, batch_format="pyarrow", fn_args=(True,)))
+    if not summary.num_rows:
+        return None
+    ledger = Ledger(on_error="stop")
+    ledger.rows_in = rows_in
+    ledger.absorb(summary)
+    return ledger
 
 
 def _map(ds: ray.data.Dataset, stage: _Stage, concurrency: int | None) -> ray.data.Dataset:

@@ -35,6 +35,7 @@ class Notes:
     steps: dict[str, list[int]] = field(default_factory=dict)  # edge -> [rows in, rows out]
     # extras of several kinds carried as JSON text: column -> the kinds (`Settled.carried`)
     carried: dict[str, list[str]] = field(default_factory=dict)
+    hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on refused rows
 
     def merge(self, other: Notes) -> None:
         for w in other.warnings:
@@ -50,6 +51,8 @@ class Notes:
             c[0] += n_in
             c[1] += n_out
         self.add_carried(other.carried)
+        for stage, hint in other.hints.items():
+            self.hints.setdefault(stage, hint)
 
     def add_carried(self, carried: dict[str, list[str]]) -> None:
         """Add the extras of several kinds a block carried as JSON text (`Settled.carried`)."""
@@ -65,6 +68,7 @@ class Notes:
             or self.booleans
             or self.steps
             or self.carried
+            or self.hints
         )
 
     def conversion_warnings(self) -> list[str]:

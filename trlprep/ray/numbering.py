@@ -11,17 +11,19 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import ROW_ID
-from trlprep.ray.base import _arrow, _blocks, _ray
+from trlprep.ray.base import _arrow, _blocks, _ray, entered, unwrapped
 
 if TYPE_CHECKING:
     import ray.data
 
 
+@unwrapped()
 def numbered(ds: ray.data.Dataset) -> tuple[ray.data.Dataset, int]:
     """`ds` with `ROW_ID` (each row's index in the whole dataset) and its row count; every
-    block as the local engine takes data in (`trlprep.io.jsonext.at_entry`: `datasets`'
-    `Json` columns decoded, a `tools` struct made each row's own JSON text), since a Ray
-    dataset (one of the caller's, or read from object storage by Ray) enters here."""
+    block as the local engine takes data in (`base.entered`: Ray's pickled-object columns
+    read as Python values, `datasets`' `Json` columns decoded, a `tools` struct made each
+    row's own JSON text), since a Ray dataset (one of the caller's, or read from object
+    storage by Ray) enters here."""
     ray = _ray()
     blocks = _blocks(ds)
     refs = [_remote(_number).remote(ref, offset) for ref, offset, _ in blocks]
@@ -37,9 +39,7 @@ def _remote(fn: Callable[..., Any]) -> Any:
 
 
 def _number(block: Any, offset: int) -> pa.Table:
-    from trlprep.io.jsonext import at_entry
-
-    t = at_entry(_arrow(block))
+    t = entered(block)
     if ROW_ID in t.column_names:
         return t
     return t.append_column(ROW_ID, pa.array(np.arange(offset, offset + t.num_rows)))

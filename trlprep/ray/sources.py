@@ -19,7 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from trlprep.errors import TrlprepError, UsageError
-from trlprep.ray.base import LINE, _ray
+from trlprep.ray.base import LINE, _ray, unwrapped
 
 NATIVE = {"parquet": "parquet", "jsonl": "json"}  # trlprep format -> Ray reader
 BLOCK_BYTES = 128 << 20  # a file's rows go to Ray in blocks of about this much (or 4 blocks)
@@ -63,6 +63,7 @@ def input_format_of(paths: list[str], input_format: str | None) -> str:
     return resolve_format(Inputs(paths) if len(paths) > 1 else paths[0], input_format)
 
 
+@unwrapped()
 def read(path: Any, input_format: str | None = None, split: str | None = None) -> Any:
     """A Ray dataset over files, folders, globs or object-storage URIs (no hidden columns)."""
     ds, _, _ = read_numbered(path, input_format, split)
@@ -78,6 +79,7 @@ def _ray_read(paths: list[str], fmt: str) -> Any:
     return data.read_json(paths, lines=False)
 
 
+@unwrapped()
 def read_numbered(
     path: Any,
     input_format: str | None = None,
