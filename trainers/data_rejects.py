@@ -64,6 +64,24 @@ _TRAIN_WORDS = {
 _TRAIN_FLAGS = {"--from": "--data-from", "--map": "--data-map"}
 
 
+_CONVERT_EXAMPLE = re.compile(r" ?\(trlprep convert DATA [^()]*?-o OUT(?:[:;] ?([^()]*))?\)")
+
+
+def train_words(text: str, prompts_only: bool = False) -> str:
+    """Detection's advice (`pass --map X (trlprep convert DATA --map X -o OUT)`) in
+    `trlprep train`'s words: its flags (`--data-map`, `--data-from`), no convert command.
+    `prompts_only` (an online algorithm): a prompt and its answer are mapped as the prompt
+    alone, so the answer stays a column for the reward functions."""
+    text = _CONVERT_EXAMPLE.sub(lambda m: f" ({m[1]})" if m[1] else "", text)
+    if prompts_only:  # prompt-completion -> prompt-only would drop the answer
+        text = re.sub(
+            r"`--map prompt=([^,`]+),completion=([^,`]+)`",
+            r"`--map prompt=\1` (column '\2' stays, for --reward-fn, e.g. exact=\2)",
+            text,
+        )
+    return re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
+
+
 def train_hint(hint: str | None) -> str:
     """A conversion's hint for `trlprep train`: convert's flags train takes renamed, and the
     others (conversion options) pointed to `trlprep convert` (train converts with their

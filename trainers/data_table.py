@@ -14,7 +14,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from trlprep.trainers.data_rejects import as_input_rows, located, reason_lines, train_hint
+from trlprep.trainers.data_rejects import (
+    as_input_rows,
+    located,
+    reason_lines,
+    train_hint,
+    train_words,
+)
 
 from trlprep.errors import DataError, TrlprepError, UsageError
 from trlprep.registry import Format, get_type
@@ -80,7 +86,7 @@ def to_training_table(
     from trlprep.io.adapters import as_input
     from trlprep.io.jsontext import tools_from
     from trlprep.io.sources import Source
-    from trlprep.templates.sources import NoTemplateError
+    from trlprep.templates.sources import MissingTokenError, NoTemplateError
 
     with tools_from(parse_column_map(column_map)):  # `tools=NAME`: each row's own schemas
         inp = as_input(data, split=split)
@@ -124,7 +130,8 @@ def to_training_table(
     det = detect_table(table)
     if det.type is None:
         raise DataError(
-            "cannot tell the dataset type: " + unknown_reason(det),
+            "cannot tell the dataset type: "
+            + train_words(unknown_reason(det), prompts_only=accepts[0] == "prompt-only"),
             hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
         )
     # rows with a null required value are refused one by one by the conversion below
@@ -184,7 +191,9 @@ def to_training_table(
     try:
         way = route(det.type, dst)
     except UsageError as e:
-        label = next((n for n in det.notes if "`--map label=" in n), None)  # detect's advice
+        label = next(  # detect's advice on a label column that did not read as one
+            (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
+        )
         hint = e.hint or "convert it with `trlprep convert` first"
         raise UsageError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
@@ -208,6 +217,14 @@ def to_training_table(
                 tokenizer=tokenizer if templated else None,
                 on_error=on_error,
             )
+    except MissingTokenError as e:  # convert's hint names flags train does not take
+        name = getattr(tokenizer, "name_or_path", "") or "the model"
+        names = " and ".join(e.missing)
+        raise UsageError(
+            f"{e.message}: the tokenizer of {name} has no {names}",
+            hint=f'give the tokenizer its {names} ("{e.missing[0]}" in {name}'
+            "/tokenizer_config.json), or pass a --chat-template written for this model",
+        ) from e
     except NoTemplateError as e:
         if chat_template is not None:
             raise

@@ -1,0 +1,72 @@
+"""`trlprep train` on real samples whose errors gave `trlprep convert`'s advice (flags train
+does not take, a convert command) or none: each now says what to do in train's words."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow as pa
+import pytest
+
+from tests.realdata.support import TINY_MODEL, sample
+from trainers.data_table import to_training_table
+from trlprep.errors import DataError, UsageError
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(TINY_MODEL)  # ChatML, no bos_token
+
+
+def _gsm8k() -> pa.Table:
+    return pa.Table.from_pylist([json.loads(x) for x in sample("gsm8k").open()][:8])
+
+
+def test_gsm8k_for_grpo_is_told_to_map_the_prompt_only(tok):
+    """Before: `--map prompt=question,completion=answer` (convert's flag), which for GRPO
+    also drops `answer` on the way to prompt-only, so no reward function could read it."""
+    with pytest.raises(DataError) as e:
+        to_training_table(_gsm8k(), ["prompt-only"], tok, algo="grpo")
+    msg = e.value.message
+    assert "`--data-map prompt=question` (column 'answer' stays" in msg, msg
+    assert "trlprep convert DATA" not in msg and "`--map" not in msg
+    # the advice works: the answer is there for the reward
+    table = to_training_table(
+        _gsm8k(), ["prompt-only"], tok, algo="grpo", column_map="prompt=question"
+    ).table
+    assert {"prompt", "answer"} <= set(table.column_names)
+
+
+def test_gsm8k_for_sft_is_told_train_s_flag(tok):
+    with pytest.raises(DataError) as e:
+        to_training_table(_gsm8k(), ["language-modeling", "prompt-completion"], tok, algo="sft")
+    assert "pass `--data-map prompt=question,completion=answer`, or rename" in e.value.message
+
+
+def test_kto_messages_with_0_1_labels_point_to_coerce(tok):
+    """LLaMA-Factory's kto_en_demo with its labels as 0/1: 'cannot convert
+    language-modeling' said nothing of the label column or --coerce."""
+    rows = json.loads(sample("kto_demo").read_text())[:6]
+    data = pa.Table.from_pylist([{**r, "label": int(r["label"])} for r in rows])
+    with pytest.raises(UsageError) as e:
+        to_training_table(data, ["unpaired-preference"], tok, algo="kto")
+    assert "--coerce reads them as booleans" in (e.value.hint or ""), e.value.hint
+    table = to_training_table(
+        data, ["unpaired-preference"], tok, algo="kto", import_options={"coerce": True}
+    ).table
+    assert table.column("label").to_pylist() == [r["label"] for r in rows]
+
+
+def test_a_template_file_using_bos_with_a_model_without_one_says_what_to_do(tok, tmp_path):
+    """Before: 'pass --tokenizer SRC ... or --template-kwarg bos_token=...', flags of
+    convert that train does not take."""
+    template = tmp_path / "llama_like.jinja"
+    template.write_text("{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}")
+    data = pa.Table.from_pylist(json.loads(sample("kto_demo").read_text())[:2]).select(["messages"])
+    with pytest.raises(UsageError) as e:
+        to_training_table(data, ["language-modeling"], tok, chat_template=str(template))
+    assert "has no bos_token" in e.value.message
+    assert "--tokenizer" not in e.value.hint and "--template-kwarg" not in e.value.hint
+    assert "tokenizer_config.json" in e.value.hint
