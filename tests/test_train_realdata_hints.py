@@ -70,3 +70,34 @@ def test_a_template_file_using_bos_with_a_model_without_one_says_what_to_do(tok,
     assert "has no bos_token" in e.value.message
     assert "--tokenizer" not in e.value.hint and "--template-kwarg" not in e.value.hint
     assert "tokenizer_config.json" in e.value.hint
+
+
+def _hh() -> pa.Table:
+    return pa.Table.from_pylist([json.loads(x) for x in sample("hh_rlhf").open()][80:90])
+
+
+def test_keep_empty_turns_without_the_hh_layout_is_refused_not_ignored(tok):
+    """Before: the HH sample reads as TRL preference data, so `--keep-empty-turns` (without
+    `--data-from hh`) was silently ignored; convert refuses it."""
+    with pytest.raises(UsageError, match="option of the hh layout") as e:
+        to_training_table(
+            _hh(), ["prompt-only"], tok, algo="grpo", import_options={"keep_empty_turns": True}
+        )
+    assert "--data-from hh" in e.value.hint
+    with pytest.raises(UsageError, match="prompts only; this algorithm trains on preference"):
+        to_training_table(
+            _hh(), ["preference"], tok, algo="dpo", layout="hh",
+            import_options={"keep_empty_turns": True},
+        )  # fmt: skip
+    kept = to_training_table(
+        _hh(), ["prompt-only"], tok, algo="grpo", layout="hh",
+        import_options={"keep_empty_turns": True},
+    )  # fmt: skip
+    assert kept.table.num_rows == 10  # line 87 of the sample ends on an empty answer: kept
+
+
+def test_hh_refusal_in_train_s_words(tok):
+    with pytest.raises(DataError) as e:
+        to_training_table(_hh(), ["prompt-only"], tok, algo="grpo", layout="hh")
+    assert e.value.row == 6 and "--to prompt-only" not in e.value.message
+    assert "--keep-empty-turns keeps them as prompts for an online algorithm" in e.value.message

@@ -390,9 +390,9 @@ def prepare(
         )
     if report is not None and report.truncated and layout == "prompts":
         notes.append(
-            f"{plural(report.truncated, 'prompt')} longer than max_length={max_length}: their "
-            "start cut (generation goes on from the prompt's end; reward functions get the "
-            "whole prompt, as in TRL 0.17's GRPO)"
+            f"{plural(report.truncated, 'prompt')} longer than max_length={max_length}: "
+            f"{'its' if report.truncated == 1 else 'their'} start cut (generation goes on from "
+            "the prompt's end; reward functions get the whole prompt, as in TRL 0.17's GRPO)"
         )
     elif report is not None and report.truncated:
         notes.append(f"{plural(report.truncated, 'row')} truncated to max_length={max_length}")

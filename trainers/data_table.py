@@ -99,7 +99,7 @@ def to_training_table(
         table = _prompt_ids_as_queries(table)
     if layout is not None and not is_layout(layout):
         raise UsageError(
-            f"--from takes a public layout here, not {layout!r}",
+            f"--data-from takes a public layout here, not {layout!r}",
             hint="train reads the dataset type from the columns; layouts: "
             + ", ".join(layout_names()),
         )
@@ -109,6 +109,7 @@ def to_training_table(
         layout = conversational_layout(table)  # as `trlprep convert --conversational` reads it
     elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = layout_read_as(table)
+    _check_keep_empty(layout, accepts[0], import_options)
     if layout is None and (import_options or {}).get("coerce"):  # an import reads its own
         from trlprep.trainers.coerced import coerced
 
@@ -121,8 +122,8 @@ def to_training_table(
             )
         except DataError as e:  # its hint in train's words
             raise DataError(
-                e.message, hint=train_hint(e.hint), path=e.path, line=e.line, row=e.row,
-                column=e.column,
+                train_words(e.message), hint=train_hint(e.hint), path=e.path, line=e.line,
+                row=e.row, column=e.column,
             ) from e  # fmt: skip
         table, rows, lines = result.table, result.rows, result.lines
         if result.num_rejected:
@@ -357,3 +358,27 @@ def _prompt_ids_as_queries(table: pa.Table) -> pa.Table:
     if prompt_ids not in names or input_ids in names or any(c in names for c in text):
         return table
     return table.rename_columns([input_ids if n == prompt_ids else n for n in names])
+
+
+def _check_keep_empty(layout: str | None, target: str, import_options: dict | None) -> None:
+    """`--keep-empty-turns` reads HH transcripts ending on an empty answer as prompts: refused
+    without the hh layout (it would be ignored) and for an algorithm that needs completions,
+    as `trlprep convert` refuses it."""
+    if not (import_options or {}).get("keep_empty_turns"):
+        return
+    from trlprep.importers import get_importer
+
+    if layout is None or get_importer(layout).name != "hh":
+        raise UsageError(
+            "--keep-empty-turns is an option of the hh layout, and the data is not read as hh"
+            + ("" if layout is None else f" (read as the {layout} layout)"),
+            hint="add --data-from hh, or drop --keep-empty-turns",
+        )
+    if target != "prompt-only":
+        raise UsageError(
+            "--keep-empty-turns keeps HH rows whose final Assistant turn is empty, which are "
+            f"prompts only; this algorithm trains on {target} data, where such a row has no "
+            "answer to train on",
+            hint="drop --keep-empty-turns and pass --on-error skip to leave those rows out, or "
+            "use it with an online algorithm (grpo, rloo, ppo, ...)",
+        )
