@@ -101,3 +101,24 @@ def test_hh_refusal_in_train_s_words(tok):
         to_training_table(_hh(), ["prompt-only"], tok, algo="grpo", layout="hh")
     assert e.value.row == 6 and "--to prompt-only" not in e.value.message
     assert "--keep-empty-turns keeps them as prompts for an online algorithm" in e.value.message
+
+
+def test_the_cli_prints_the_last_evaluation(tmp_path):
+    """With --eval-data the console showed only the training metrics; the evaluation was in
+    metrics.jsonl alone."""
+    pytest.importorskip("torch")
+    from tests.realdata.support import run
+
+    trees = sample("alpaca_demo").parents[1] / "oasst_messages" / "en_100_message.first8.jsonl"
+    data = tmp_path / "tree.jsonl"  # one OASST tree: its conversations
+    data.write_text(trees.read_text().splitlines()[0] + "\n")
+    out = tmp_path / "out"
+    r = run(
+        "train", "--algo", "sft", "--model", TINY_MODEL, "--data", data, "--eval-data", data,
+        "--output-dir", out, "--max-steps", "1", "--batch-size", "2", "--max-length", "32",
+        "--no-bf16",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    last = [e for e in evals if "eval_loss" in e][-1]
+    assert f"evaluation at step 1: eval_loss {last['eval_loss']:.4g}" in r.output, r.output
