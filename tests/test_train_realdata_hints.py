@@ -122,3 +122,17 @@ def test_the_cli_prints_the_last_evaluation(tmp_path):
     evals = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     last = [e for e in evals if "eval_loss" in e][-1]
     assert f"evaluation at step 1: eval_loss {last['eval_loss']:.4g}" in r.output, r.output
+
+
+def test_oasst_trees_for_dpo_point_to_the_ranked_layout(tok):
+    """OASST trees read as chats (`oasst`) cannot reach preference; convert names
+    `--from oasst-ranked`, train said only 'cannot convert language-modeling'."""
+    trees = pa.Table.from_pylist([json.loads(x) for x in sample("oasst_trees").open()][:2])
+    with pytest.raises(UsageError) as e:
+        to_training_table(trees, ["unpaired-preference"], tok, algo="kto")
+    assert e.value.hint.endswith(
+        "--data-from oasst-ranked imports the same data as preference, from which "
+        "unpaired-preference is reachable"
+    ), e.value.hint
+    ranked = to_training_table(trees, ["preference"], tok, algo="dpo", layout="oasst-ranked")
+    assert ranked.table.num_rows > 0

@@ -196,6 +196,9 @@ def to_training_table(
             (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
         )
         hint = e.hint or "convert it with `trlprep convert` first"
+        sibling = _sibling_layout(layout, dst, import_options)
+        if sibling is not None:
+            hint += f"; {sibling}"
         raise UsageError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
             f"and cannot be converted: {e.message}",
@@ -382,3 +385,22 @@ def _check_keep_empty(layout: str | None, target: str, import_options: dict | No
             hint="drop --keep-empty-turns and pass --on-error skip to leave those rows out, or "
             "use it with an online algorithm (grpo, rloo, ppo, ...)",
         )
+
+
+def _sibling_layout(layout: str | None, dst: Any, import_options: dict | None) -> str | None:
+    """The other layout of the same data that reaches `dst`, as `trlprep convert` advises
+    it (OASST trees: `oasst` lands on chats, `--data-from oasst-ranked` on pairs), else None."""
+    from trlprep.conversion.graph import route
+    from trlprep.importers import ImportOptions, get_importer
+
+    importer = get_importer(layout) if layout is not None else None
+    if importer is None or importer.sibling is None:
+        return None
+    other = get_importer(importer.sibling)
+    lands, _ = other.landing(pa.schema([]), ImportOptions.make(**(import_options or {})))
+    try:
+        route(lands, dst)
+    except UsageError:
+        return None
+    said = f"--data-from {other.name} imports the same data as {lands.name}"
+    return said if lands is dst else f"{said}, from which {dst.name} is reachable"
