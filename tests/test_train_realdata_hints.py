@@ -136,3 +136,25 @@ def test_oasst_trees_for_dpo_point_to_the_ranked_layout(tok):
     ), e.value.hint
     ranked = to_training_table(trees, ["preference"], tok, algo="dpo", layout="oasst-ranked")
     assert ranked.table.num_rows > 0
+
+
+@pytest.mark.parametrize(
+    "algo,extra,message",
+    [
+        ("grpo", {"batch_size": 8}, "no reward"),
+        ("ppo", {}, "no reward"),
+        ("grpo", {"batch_size": 3, "options": {"reward_fn": ["length"]}}, "multiple of"),
+        ("rloo", {"precompute_ref": True, "options": {"reward_fn": ["length"]}}, "precompute"),
+        ("grpo", {"torch_compile": True, "options": {"reward_fn": ["length"]}}, "torch-compile"),
+    ],
+)
+def test_online_usage_errors_come_before_the_data_is_read(tmp_path, algo, extra, message):
+    """GRPO on GSM8K without --reward-fn read and tokenised every row, then said 'no reward'
+    (the other three likewise): the data named here does not exist, so an error about the
+    options proves they are checked first."""
+    pytest.importorskip("torch")
+    from trlprep.trainers.loop import Trainer
+
+    cfg = {"algo": algo, "model": TINY_MODEL, "data": str(tmp_path / "none.jsonl")}
+    with pytest.raises(UsageError, match=message):
+        Trainer({**cfg, "output_dir": str(tmp_path / "out"), **extra}, log=lambda *_: None)
