@@ -158,3 +158,17 @@ def test_online_usage_errors_come_before_the_data_is_read(tmp_path, algo, extra,
     cfg = {"algo": algo, "model": TINY_MODEL, "data": str(tmp_path / "none.jsonl")}
     with pytest.raises(UsageError, match=message):
         Trainer({**cfg, "output_dir": str(tmp_path / "out"), **extra}, log=lambda *_: None)
+
+
+def test_exact_meets_gsm8k_answers_by_their_final_number():
+    """The README's GSM8K recipe (`--reward-fn exact`) compared each completion with the
+    whole worked solution, so no completion could ever score."""
+    pytest.importorskip("torch")
+    from trlprep.trainers.online.rewards import exact_reward
+
+    row = json.loads(sample("gsm8k").open().readline())
+    final = row["answer"].rpartition("####")[2].strip()  # "18"
+    completions = [final, f"9 eggs a day at $2.\n#### {final}", "17", row["answer"], "#### 17"]
+    got = exact_reward()(completions, answer=[row["answer"]] * 5)
+    assert got == [1.0, 1.0, 0.0, 1.0, 0.0]
+    assert exact_reward()(["3", " 3\n", "4"], ground_truth=["3"] * 3) == [1.0, 1.0, 0.0]
