@@ -16,8 +16,10 @@ import numpy as np
 import pyarrow as pa
 from trlprep.trainers.data_rejects import (
     as_input_rows,
+    check_keep_empty,
     located,
     reason_lines,
+    sibling_layout,
     train_hint,
     train_words,
 )
@@ -109,7 +111,7 @@ def to_training_table(
         layout = conversational_layout(table)  # as `trlprep convert --conversational` reads it
     elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = layout_read_as(table)
-    _check_keep_empty(layout, accepts[0], import_options)
+    check_keep_empty(layout, accepts[0], import_options)
     if layout is None and (import_options or {}).get("coerce"):  # an import reads its own
         from trlprep.trainers.coerced import coerced
 
@@ -196,7 +198,7 @@ def to_training_table(
             (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
         )
         hint = e.hint or "convert it with `trlprep convert` first"
-        sibling = _sibling_layout(layout, dst, import_options)
+        sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:
             hint += f"; {sibling}"
         raise UsageError(
@@ -361,46 +363,3 @@ def _prompt_ids_as_queries(table: pa.Table) -> pa.Table:
     if prompt_ids not in names or input_ids in names or any(c in names for c in text):
         return table
     return table.rename_columns([input_ids if n == prompt_ids else n for n in names])
-
-
-def _check_keep_empty(layout: str | None, target: str, import_options: dict | None) -> None:
-    """`--keep-empty-turns` reads HH transcripts ending on an empty answer as prompts: refused
-    without the hh layout (it would be ignored) and for an algorithm that needs completions,
-    as `trlprep convert` refuses it."""
-    if not (import_options or {}).get("keep_empty_turns"):
-        return
-    from trlprep.importers import get_importer
-
-    if layout is None or get_importer(layout).name != "hh":
-        raise UsageError(
-            "--keep-empty-turns is an option of the hh layout, and the data is not read as hh"
-            + ("" if layout is None else f" (read as the {layout} layout)"),
-            hint="add --data-from hh, or drop --keep-empty-turns",
-        )
-    if target != "prompt-only":
-        raise UsageError(
-            "--keep-empty-turns keeps HH rows whose final Assistant turn is empty, which are "
-            f"prompts only; this algorithm trains on {target} data, where such a row has no "
-            "answer to train on",
-            hint="drop --keep-empty-turns and pass --on-error skip to leave those rows out, or "
-            "use it with an online algorithm (grpo, rloo, ppo, ...)",
-        )
-
-
-def _sibling_layout(layout: str | None, dst: Any, import_options: dict | None) -> str | None:
-    """The other layout of the same data that reaches `dst`, as `trlprep convert` advises
-    it (OASST trees: `oasst` lands on chats, `--data-from oasst-ranked` on pairs), else None."""
-    from trlprep.conversion.graph import route
-    from trlprep.importers import ImportOptions, get_importer
-
-    importer = get_importer(layout) if layout is not None else None
-    if importer is None or importer.sibling is None:
-        return None
-    other = get_importer(importer.sibling)
-    lands, _ = other.landing(pa.schema([]), ImportOptions.make(**(import_options or {})))
-    try:
-        route(lands, dst)
-    except UsageError:
-        return None
-    said = f"--data-from {other.name} imports the same data as {lands.name}"
-    return said if lands is dst else f"{said}, from which {dst.name} is reachable"
