@@ -172,3 +172,20 @@ def test_exact_meets_gsm8k_answers_by_their_final_number():
     got = exact_reward()(completions, answer=[row["answer"]] * 5)
     assert got == [1.0, 1.0, 0.0, 1.0, 0.0]
     assert exact_reward()(["3", " 3\n", "4"], ground_truth=["3"] * 3) == [1.0, 1.0, 0.0]
+
+
+def test_rows_dropped_after_tokenising_are_named_by_their_file_lines(tok):
+    """'dropped 5 rows longer than max_length' named none of them; the lines were checked
+    by tokenising each pair with the tokenizer itself."""
+    from trainers.data import prepare
+    from trlprep.trainers.algorithms import get_algorithm
+
+    said: list[str] = []
+    for algo in ("reward", "dpo"):
+        a = get_algorithm(algo)
+        prepare(
+            str(sample("hh_rlhf")), a.layout, a.accepts, tok, max_length=1024, algo=algo,
+            log=said.append,
+        )  # fmt: skip
+    assert "data: dropped 5 rows (lines 43, 114, 143, 157, 163) longer than max_length=1024" in said
+    assert any(s.startswith("data: dropped 1 row (line 143) with nothing left") for s in said)

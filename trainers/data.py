@@ -247,6 +247,19 @@ def _why_dropped(layout: str, max_length: int | None) -> str:
     )
 
 
+def _where(made: Any, keep: list[bool], most: int = 5) -> str:
+    """` (lines 3, 9, ...)`: the first input lines (else rows) of the rows `keep` leaves out,
+    where each training row is one input row; else empty."""
+    import numpy as np
+
+    for said, word in ((made.input_lines, "line"), (made.input_rows, "row")):
+        if said is not None and len(said) == len(keep):
+            out = np.asarray(said)[~np.asarray(keep)]
+            shown = ", ".join(str(int(x)) for x in out[:most]) + (", ..." * (len(out) > most))
+            return f" ({word}{'s' * (len(out) > 1)} {shown})"
+    return ""
+
+
 def prepare(
     data: Any,
     layout: str,
@@ -401,7 +414,7 @@ def prepare(
     if dropped:
         rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
         why = _why_dropped(layout, max_length)
-        notes.append(f"dropped {plural(dropped, 'row')} {why}")
+        notes.append(f"dropped {plural(dropped, 'row')}{_where(made, keep)} {why}")
         using = "training on" if training else "evaluating on"
         notes.append(f"{using} {plural(len(keep) - dropped, 'row')}")
     for note in notes:
