@@ -189,3 +189,31 @@ def test_rows_dropped_after_tokenising_are_named_by_their_file_lines(tok):
         )  # fmt: skip
     assert "data: dropped 5 rows (lines 43, 114, 143, 157, 163) longer than max_length=1024" in said
     assert any(s.startswith("data: dropped 1 row (line 143) with nothing left") for s in said)
+
+
+def test_the_saved_model_keeps_the_chat_template_it_was_trained_with(tmp_path):
+    """`--chat-template llama3_1.jinja` rendered the data, but the saved tokenizer kept the
+    model's ChatML template: the trained model then rendered chats unlike its training."""
+    pytest.importorskip("torch")
+    from transformers import AutoTokenizer
+
+    from trlprep.trainers.loop import train
+
+    template = tmp_path / "turns.jinja"
+    template.write_text(
+        "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}"
+        "{% if add_generation_prompt %}[assistant] {% endif %}"
+    )
+    data = [{"messages": r["messages"][:2]} for r in json.loads(sample("kto_demo").read_text())]
+    out = tmp_path / "out"
+    train(
+        {
+            "algo": "sft", "model": TINY_MODEL, "data": data[:4], "output_dir": str(out),
+            "chat_template": str(template), "max_steps": 1, "batch_size": 2, "max_length": 32,
+            "bf16": False, "progress": False,
+        },
+        log=lambda *_: None,
+    )  # fmt: skip
+    assert AutoTokenizer.from_pretrained(out).chat_template == template.read_text()
+    saved = AutoTokenizer.from_pretrained(out / "checkpoint-1")
+    assert saved.chat_template == template.read_text()

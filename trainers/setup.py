@@ -76,6 +76,17 @@ def _check_online_options(t: Trainer) -> None:
         )
 
 
+def _keep_chat_template(t: Trainer) -> None:
+    """The `--chat-template` the data was rendered with becomes the tokenizer's, so the saved
+    model renders conversations as it was trained on them (as TRL's SFT `chat_template_path`)."""
+    templated = any(d is not None and d.templated for d in (t.train_data, t.eval_data))
+    if t.cfg.chat_template is None or not templated:
+        return
+    from trlprep.templates.sources import load_template
+
+    t.tokenizer.chat_template = load_template(t.cfg.chat_template, tokenizer=t.tokenizer).source
+
+
 def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable) -> None:
     """Build everything `t` trains with from `config` (a TrainConfig, a dict or a YAML path)."""
     from accelerate import Accelerator
@@ -118,6 +129,7 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
     t.eval_data = None
     if cfg.eval_data is not None:
         t.eval_data = prepare_data(t, cfg.eval_data, training=False)
+    _keep_chat_template(t)
 
     seqs = cfg.batch_size * (2 if algo.layout == "pairs" else 1)
     model = build_model(cfg, algo.head, t.tokenizer, t.resume_from, seqs)
