@@ -200,7 +200,9 @@ class RewardModel:
 
         self.name = Path(path).name or path
         self.tokenizer = load_tokenizer(path)
-        model = load_model(path, "sequence-classification", self.tokenizer, dtype)
+        model = load_model(
+            path, "sequence-classification", self.tokenizer, dtype, trained_head="reward model"
+        )
         self.model = frozen_copy(model).to(device)
         self.device, self.batch_size = device, batch_size
         self.shares_ids = self.tokenizer.get_vocab() == tokenizer.get_vocab()
