@@ -217,3 +217,27 @@ def test_the_saved_model_keeps_the_chat_template_it_was_trained_with(tmp_path):
     assert AutoTokenizer.from_pretrained(out).chat_template == template.read_text()
     saved = AutoTokenizer.from_pretrained(out / "checkpoint-1")
     assert saved.chat_template == template.read_text()
+
+
+def test_train_says_what_the_template_did_to_text_parts(tok, tmp_path):
+    """`convert` notes that a string-only template joined the text parts of list content;
+    `train` (through the Python API) said nothing of it."""
+    from trainers.data import prepare
+
+    rows = [json.loads(x) for x in sample("open_instruct_rlvr").open()][:3]
+    data = [
+        {
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": r["messages"][0]["content"]}],
+                },
+                {"role": "assistant", "content": [{"type": "text", "text": r["ground_truth"]}]},
+            ]
+        }
+        for r in rows
+    ]
+    said: list[str] = []
+    prepare(data, "lm", ["language-modeling"], tok, max_length=64, algo="sft", log=said.append)
+    assert "data: note: 3 row(s) hold content as a list of text parts, which " in said[0]
+    assert "the parts' text was joined" in said[0]

@@ -27,7 +27,7 @@ import pyarrow as pa
 from trlprep.trainers.data_rejects import reason_lines
 from trlprep.trainers.data_table import MESSAGES_COLUMN, to_training_table
 
-from trlprep.errors import DataError
+from trlprep.errors import DataError, TemplateNote
 from trlprep.wording import plural
 
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
@@ -334,6 +334,8 @@ def prepare(
         if isinstance(w.message, RejectedRowsWarning):
             log(f"{label}: {w.message}")
             rejects.append(w.message.rejects)
+        elif issubclass(w.category, TemplateNote):  # what the render did, as convert says it
+            log(f"{label}: note: {w.message}")
         elif issubclass(w.category, UserWarning):  # conversion and template notes
             log(f"{label}: warning: {w.message}")
         else:  # deprecations and the like: not about the data
