@@ -214,8 +214,15 @@ def test_bad_reward_functions_are_named():
 def test_a_reward_model_scores_like_the_model_itself(tmp_path):
     from transformers import AutoModelForSequenceClassification
 
-    path = save_tiny_model(tmp_path / "rm")  # a sequence-classification head is initialised
+    path = save_tiny_model(tmp_path / "lm")
     tok = make_tokenizer()
+    with pytest.raises(UsageError, match="no reward model: its checkpoint has no score.weight"):
+        RewardModel(str(path), tok, torch.device("cpu"))  # a causal LM: a random head
+    torch.manual_seed(0)  # the head a reward run would start from, saved as trained
+    AutoModelForSequenceClassification.from_pretrained(path, num_labels=1).save_pretrained(
+        path := tmp_path / "rm"
+    )
+    tok.save_pretrained(path)
     rm = RewardModel(str(path), tok, torch.device("cpu"), batch_size=2)
     assert rm.shares_ids
     seqs = [[1, 5, 6, 7, EOS], [1, 8, EOS], [1, 9, 10, 11, 12, EOS]]

@@ -128,7 +128,7 @@ def test_train_from_names_a_layout():
     data = _read_json(sample("dpo_demo"))
     import pytest
 
-    with pytest.raises(UsageError, match="--from takes a public layout here"):
+    with pytest.raises(UsageError, match="--data-from takes a public layout here"):
         to_training_table(data, ["preference"], None, layout="preference")
     table, _, route, *_ = to_training_table(
         data, ["preference"], None, chat_template="chatml", layout="sharegpt"

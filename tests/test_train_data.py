@@ -414,9 +414,7 @@ def test_online_prompts_keep_their_end_whatever_the_truncation_mode(tok):
         assert p.rows["prompt"][0] == ids(tok, "blue and green")
         assert p.rows["prompt"][1] == [tok.bos_token_id, *ids(tok, "red .")]
         assert p.rows["prompt_text"][0] == "the sky is blue and green"  # reward functions'
-        assert any(
-            m.startswith("data: 1 prompt longer than max_length=3: their start") for m in logs
-        )
+        assert any(m.startswith("data: 1 prompt longer than max_length=3: its start") for m in logs)
 
 
 def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
@@ -463,8 +461,8 @@ def test_prm_rows_without_a_whole_step_say_so(tok):
     p = _prep(tok, "prm", rows, logs, options={"step_separator": " ."}, max_length=5)
     assert p.dropped == 1
     assert (
-        "data: dropped 1 row with nothing left to train on (max_length=5 leaves no whole step)"
-        in logs
+        "data: dropped 1 row (row 1) with nothing left to train on (max_length=5 leaves no "
+        "whole step)" in logs
     )
 
 
@@ -477,7 +475,7 @@ def test_reward_rows_longer_than_max_length_are_dropped_not_cut(tok):
     p = _prep(tok, "reward", rows, logs, max_length=6)
     assert p.dropped == 1 and len(p) == 1
     assert p.rows["chosen"] == [[tok.bos_token_id, *ids(tok, "the sky is blue"), tok.eos_token_id]]
-    assert any("dropped 1 row longer than max_length=6" in m for m in logs)
+    assert any("dropped 1 row (row 1) longer than max_length=6" in m for m in logs)
 
 
 def test_unpaired_collator_builds_mismatched_kl_pairs():

@@ -27,7 +27,7 @@ import pyarrow as pa
 from trlprep.trainers.data_rejects import reason_lines
 from trlprep.trainers.data_table import MESSAGES_COLUMN, to_training_table
 
-from trlprep.errors import DataError, in_callers_words
+from trlprep.errors import DataError, TemplateNote, in_callers_words
 from trlprep.wording import plural
 
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
@@ -247,6 +247,19 @@ def _why_dropped(layout: str, max_length: int | None) -> str:
     )
 
 
+def _where(made: Any, keep: list[bool], most: int = 5) -> str:
+    """` (lines 3, 9, ...)`: the first input lines (else rows) of the rows `keep` leaves out,
+    where each training row is one input row; else empty."""
+    import numpy as np
+
+    for said, word in ((made.input_lines, "line"), (made.input_rows, "row")):
+        if said is not None and len(said) == len(keep):
+            out = np.asarray(said)[~np.asarray(keep)]
+            shown = ", ".join(str(int(x)) for x in out[:most]) + (", ..." * (len(out) > most))
+            return f" ({word}{'s' * (len(out) > 1)} {shown})"
+    return ""
+
+
 def prepare(
     data: Any,
     layout: str,
@@ -321,6 +334,8 @@ def prepare(
         if isinstance(w.message, RejectedRowsWarning):
             log(f"{label}: {in_callers_words(str(w.message))}")
             rejects.append(w.message.rejects)
+        elif issubclass(w.category, TemplateNote):  # what the render did, as convert says it
+            log(f"{label}: note: {in_callers_words(str(w.message))}")
         elif issubclass(w.category, UserWarning):  # conversion and template notes
             log(f"{label}: warning: {in_callers_words(str(w.message))}")
         else:  # deprecations and the like: not about the data
@@ -390,9 +405,9 @@ def prepare(
         )
     if report is not None and report.truncated and layout == "prompts":
         notes.append(
-            f"{plural(report.truncated, 'prompt')} longer than max_length={max_length}: their "
-            "start cut (generation goes on from the prompt's end; reward functions get the "
-            "whole prompt, as in TRL 0.17's GRPO)"
+            f"{plural(report.truncated, 'prompt')} longer than max_length={max_length}: "
+            f"{'its' if report.truncated == 1 else 'their'} start cut (generation goes on from "
+            "the prompt's end; reward functions get the whole prompt, as in TRL 0.17's GRPO)"
         )
     elif report is not None and report.truncated:
         notes.append(f"{plural(report.truncated, 'row')} truncated to max_length={max_length}")
@@ -401,7 +416,7 @@ def prepare(
     if dropped:
         rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
         why = _why_dropped(layout, max_length)
-        notes.append(f"dropped {plural(dropped, 'row')} {why}")
+        notes.append(f"dropped {plural(dropped, 'row')}{_where(made, keep)} {why}")
         using = "training on" if training else "evaluating on"
         notes.append(f"{using} {plural(len(keep) - dropped, 'row')}")
     for note in notes:

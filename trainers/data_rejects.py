@@ -1,6 +1,7 @@
 """Rows refused while reading a training dataset, and a stopped conversion's error, named
 as the user knows them: by input row and file line (the conversion sees the imported
-table), with hints in `trlprep train`'s words (its flags, its rejects file). The rows left
+table), with hints in `trlprep train`'s words (its flags, its rejects file); the import
+options train refuses for its data (`check_keep_empty`) and the layout it should name. The rows left
 out are written as `trlprep convert --on-error skip` writes them (`write_rejects`).
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import DataError
+from trlprep.errors import DataError, UsageError
 
 
 def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
@@ -62,6 +63,26 @@ _TRAIN_WORDS = {
 }
 # flags of `trlprep convert` that train takes under another name
 _TRAIN_FLAGS = {"--from": "--data-from", "--map": "--data-map"}
+
+
+_KEEP_EMPTY = "keeps them as prompts for an online algorithm (grpo, rloo, ppo, ...)"
+_CONVERT_EXAMPLE = re.compile(r" ?\(trlprep convert DATA [^()]*?-o OUT(?:[:;] ?([^()]*))?\)")
+
+
+def train_words(text: str, prompts_only: bool = False) -> str:
+    """Detection's advice (`pass --map X (trlprep convert DATA --map X -o OUT)`) in
+    `trlprep train`'s words: its flags (`--data-map`, `--data-from`), no convert command.
+    `prompts_only` (an online algorithm): a prompt and its answer are mapped as the prompt
+    alone, so the answer stays a column for the reward functions."""
+    text = _CONVERT_EXAMPLE.sub(lambda m: f" ({m[1]})" if m[1] else "", text)
+    text = text.replace("keeps them for --to prompt-only", _KEEP_EMPTY)
+    if prompts_only:  # prompt-completion -> prompt-only would drop the answer
+        text = re.sub(
+            r"`--map prompt=([^,`]+),completion=([^,`]+)`",
+            r"`--map prompt=\1` (column '\2' stays, for --reward-fn, e.g. exact=\2)",
+            text,
+        )
+    return re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
 
 
 def train_hint(hint: str | None) -> str:
@@ -113,3 +134,46 @@ def as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any
         i = rejects.schema.get_field_index(name)
         rejects = rejects.set_column(i, rejects.schema.field(i), values)
     return rejects
+
+
+def check_keep_empty(layout: str | None, target: str, import_options: dict | None) -> None:
+    """`--keep-empty-turns` reads HH transcripts ending on an empty answer as prompts: refused
+    without the hh layout (it would be ignored) and for an algorithm that needs completions,
+    as `trlprep convert` refuses it."""
+    if not (import_options or {}).get("keep_empty_turns"):
+        return
+    from trlprep.importers import get_importer
+
+    if layout is None or get_importer(layout).name != "hh":
+        raise UsageError(
+            "--keep-empty-turns is an option of the hh layout, and the data is not read as hh"
+            + ("" if layout is None else f" (read as the {layout} layout)"),
+            hint="add --data-from hh, or drop --keep-empty-turns",
+        )
+    if target != "prompt-only":
+        raise UsageError(
+            "--keep-empty-turns keeps HH rows whose final Assistant turn is empty, which are "
+            f"prompts only; this algorithm trains on {target} data, where such a row has no "
+            "answer to train on",
+            hint="drop --keep-empty-turns and pass --on-error skip to leave those rows out, or "
+            "use it with an online algorithm (grpo, rloo, ppo, ...)",
+        )
+
+
+def sibling_layout(layout: str | None, dst: Any, import_options: dict | None) -> str | None:
+    """The other layout of the same data that reaches `dst`, as `trlprep convert` advises
+    it (OASST trees: `oasst` lands on chats, `--data-from oasst-ranked` on pairs), else None."""
+    from trlprep.conversion.graph import route
+    from trlprep.importers import ImportOptions, get_importer
+
+    importer = get_importer(layout) if layout is not None else None
+    if importer is None or importer.sibling is None:
+        return None
+    other = get_importer(importer.sibling)
+    lands, _ = other.landing(pa.schema([]), ImportOptions.make(**(import_options or {})))
+    try:
+        route(lands, dst)
+    except UsageError:
+        return None
+    said = f"--data-from {other.name} imports the same data as {lands.name}"
+    return said if lands is dst else f"{said}, from which {dst.name} is reachable"

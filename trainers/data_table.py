@@ -14,7 +14,15 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
-from trlprep.trainers.data_rejects import as_input_rows, located, reason_lines, train_hint
+from trlprep.trainers.data_rejects import (
+    as_input_rows,
+    check_keep_empty,
+    located,
+    reason_lines,
+    sibling_layout,
+    train_hint,
+    train_words,
+)
 
 from trlprep.errors import DataError, TrlprepError, UsageError
 from trlprep.registry import Format, get_type
@@ -80,7 +88,7 @@ def to_training_table(
     from trlprep.io.adapters import as_input
     from trlprep.io.jsontext import tools_from
     from trlprep.io.sources import Source
-    from trlprep.templates.sources import NoTemplateError
+    from trlprep.templates.sources import MissingTokenError, NoTemplateError
 
     with tools_from(parse_column_map(column_map)):  # `tools=NAME`: each row's own schemas
         inp = as_input(data, split=split)
@@ -93,7 +101,7 @@ def to_training_table(
         table = _prompt_ids_as_queries(table)
     if layout is not None and not is_layout(layout):
         raise UsageError(
-            f"--from takes a public layout here, not {layout!r}",
+            f"--data-from takes a public layout here, not {layout!r}",
             hint="train reads the dataset type from the columns; layouts: "
             + ", ".join(layout_names()),
         )
@@ -103,6 +111,7 @@ def to_training_table(
         layout = conversational_layout(table)  # as `trlprep convert --conversational` reads it
     elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = layout_read_as(table)
+    check_keep_empty(layout, accepts[0], import_options)
     if layout is None and (import_options or {}).get("coerce"):  # an import reads its own
         from trlprep.trainers.coerced import coerced
 
@@ -115,8 +124,8 @@ def to_training_table(
             )
         except DataError as e:  # its hint in train's words
             raise DataError(
-                e.message, hint=train_hint(e.hint), path=e.path, line=e.line, row=e.row,
-                column=e.column,
+                train_words(e.message), hint=train_hint(e.hint), path=e.path, line=e.line,
+                row=e.row, column=e.column,
             ) from e  # fmt: skip
         table, rows, lines = result.table, result.rows, result.lines
         if result.num_rejected:
@@ -124,7 +133,8 @@ def to_training_table(
     det = detect_table(table)
     if det.type is None:
         raise DataError(
-            "cannot tell the dataset type: " + unknown_reason(det),
+            "cannot tell the dataset type: "
+            + train_words(unknown_reason(det), prompts_only=accepts[0] == "prompt-only"),
             hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
         )
     # rows with a null required value are refused one by one by the conversion below
@@ -184,8 +194,13 @@ def to_training_table(
     try:
         way = route(det.type, dst)
     except UsageError as e:
-        label = next((n for n in det.notes if "`--map label=" in n), None)  # detect's advice
+        label = next(  # detect's advice on a label column that did not read as one
+            (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
+        )
         hint = e.hint or "convert it with `trlprep convert` first"
+        sibling = sibling_layout(layout, dst, import_options)
+        if sibling is not None:
+            hint += f"; {sibling}"
         raise UsageError(
             f"{algo} trains on {' or '.join(accepts)} data; this data is {det.type.name} "
             f"and cannot be converted: {e.message}",
@@ -208,6 +223,14 @@ def to_training_table(
                 tokenizer=tokenizer if templated else None,
                 on_error=on_error,
             )
+    except MissingTokenError as e:  # convert's hint names flags train does not take
+        name = getattr(tokenizer, "name_or_path", "") or "the model"
+        names = " and ".join(e.missing)
+        raise UsageError(
+            f"{e.message}: the tokenizer of {name} has no {names}",
+            hint=f'give the tokenizer its {names} ("{e.missing[0]}" in {name}'
+            "/tokenizer_config.json), or pass a --chat-template written for this model",
+        ) from e
     except NoTemplateError as e:
         if chat_template is not None:
             raise

@@ -70,10 +70,12 @@ def load_model(
     tokenizer: Any,
     dtype: torch.dtype = torch.float32,
     attn_implementation: str | None = None,
+    trained_head: str | None = None,
 ) -> nn.Module:
     """The model at `path` with the head the algorithm trains (a new head is initialised
     from the current seed when the checkpoint has none), with `attn_implementation`
-    (transformers' default when None)."""
+    (transformers' default when None). `trained_head` (what the model is for, e.g. "reward
+    model"): a checkpoint without the head's weights is refused, not given a random head."""
     import transformers
 
     check_model_path(path)
@@ -82,7 +84,7 @@ def load_model(
     if attn_implementation:
         kwargs = {**kwargs, "attn_implementation": attn_implementation}
     try:
-        model = cls.from_pretrained(path, dtype=dtype, **kwargs)
+        model, info = cls.from_pretrained(path, dtype=dtype, output_loading_info=True, **kwargs)
     except ImportError as e:  # the attention kernel's package is missing
         raise UsageError(
             f"--attn-implementation {attn_implementation}: {e}",
@@ -90,6 +92,14 @@ def load_model(
         ) from e
     except (OSError, ValueError) as e:
         raise InputError(f"cannot load {path!r} as {cls_name}: {e}") from e
+    missing = sorted(info.get("missing_keys") or ())
+    if trained_head is not None and missing:
+        raise UsageError(
+            f"{path} is no {trained_head}: its checkpoint has no {', '.join(missing)}, so a "
+            "new head with random weights would score every completion",
+            hint="give a sequence-classification checkpoint, e.g. the output of `trlprep train "
+            "--algo reward`",
+        )
     if tokenizer.pad_token_id is not None:
         model.config.pad_token_id = tokenizer.pad_token_id
     return model

@@ -42,6 +42,51 @@ if TYPE_CHECKING:
     from trlprep.trainers.loop import Trainer
 
 
+def _check_online_options(t: Trainer) -> None:
+    """Options an online algorithm cannot take, and its missing reward, refused before the
+    data is read and the model loaded."""
+    algo, cfg = t.algo, t.cfg
+    if algo.online is None:
+        return
+    if cfg.torch_compile:
+        raise UsageError(
+            "--torch-compile is for the offline algorithms",
+            hint=f"{algo.name} generates with the same model: leave --torch-compile out",
+        )
+    if cfg.precompute_ref:
+        raise UsageError(f"{algo.name} generates its completions: --precompute-ref cannot apply")
+    given = getattr(t.options, "reward_fn", None) or getattr(t.options, "reward_model", None)
+    if algo.online.needs_rewards and not given:
+        from trlprep.trainers.online.rewards import BUILTINS
+
+        raise UsageError(
+            "no reward: online algorithms need a reward function or a reward model",
+            hint="add --reward-fn module:function (or a built-in: "
+            + ", ".join(BUILTINS)
+            + ") or --reward-model PATH",
+        )
+    spec, o = algo.online, t.options
+    units = cfg.batch_size * cfg.gradient_accumulation_steps * spec.mini_batches(o)
+    if units % spec.units_per_prompt(o):  # as `Rollouts` checks it, before the data
+        per_prompt = spec.units_per_prompt(o)
+        raise UsageError(
+            f"batch_size x gradient_accumulation_steps ({units}) must be a multiple of "
+            f"num_generations ({per_prompt}): each prompt's completions form one group",
+            hint=f"use --batch-size {per_prompt} (or a multiple)",
+        )
+
+
+def _keep_chat_template(t: Trainer) -> None:
+    """The `--chat-template` the data was rendered with becomes the tokenizer's, so the saved
+    model renders conversations as it was trained on them (as TRL's SFT `chat_template_path`)."""
+    templated = any(d is not None and d.templated for d in (t.train_data, t.eval_data))
+    if t.cfg.chat_template is None or not templated:
+        return
+    from trlprep.templates.sources import load_template
+
+    t.tokenizer.chat_template = load_template(t.cfg.chat_template, tokenizer=t.tokenizer).source
+
+
 def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable) -> None:
     """Build everything `t` trains with from `config` (a TrainConfig, a dict or a YAML path)."""
     from accelerate import Accelerator
@@ -76,6 +121,7 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
         saved = t.resume_from.parent / CONFIG_FILE
         check_resume(saved, resolved(cfg, lr, t.options), t.log)
     set_seed(cfg.seed)
+    _check_online_options(t)  # before any data or model is loaded
 
     t.tokenizer = load_tokenizer(cfg.model)
     # no data: the batches are given to `optimizer_step` (the iterative SFT API)
@@ -83,12 +129,8 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
     t.eval_data = None
     if cfg.eval_data is not None:
         t.eval_data = prepare_data(t, cfg.eval_data, training=False)
+    _keep_chat_template(t)
 
-    if cfg.torch_compile and algo.online is not None:
-        raise UsageError(
-            "--torch-compile is for the offline algorithms",
-            hint=f"{algo.name} generates with the same model: leave --torch-compile out",
-        )
     seqs = cfg.batch_size * (2 if algo.layout == "pairs" else 1)
     model = build_model(cfg, algo.head, t.tokenizer, t.resume_from, seqs)
     if cfg.torch_compile:
@@ -99,8 +141,6 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
     kl = getattr(t.options, "loss_type", None) == "kto"
     t.collate = Collator(algo.layout, t.tokenizer.pad_token_id, padding_free=padding_free, kl=kl)
     t.token_normalised = algo.token_normalised(t.options)
-    if algo.online is not None and cfg.precompute_ref:
-        raise UsageError(f"{algo.name} generates its completions: --precompute-ref cannot apply")
     causal = algo.head == "causal-lm"  # log-probs through the LM head, chunk tokens at a time
     vocab = model.get_output_embeddings().weight.shape[0] if causal else 0
     chunk = t.chunk = chunk_tokens(vocab, chunk_budget(cfg, acc.device)) if causal else None

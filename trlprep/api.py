@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from trlprep.errors import warn_user
+from trlprep.errors import TemplateNote, warn_user
 
 if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
     from trlprep.detection.detect import Detection
@@ -167,6 +167,9 @@ def convert(
         )  # fmt: skip
         for message in plan.warnings():  # what the template left out (tool calls, tools)
             warn_user(message, UserWarning)
+        if render is not None and render.report is not None:  # what it did to some rows
+            for message in render.report.notes():
+                warn_user(message, TemplateNote)
         result = inp.restore(out)
         if not inp.values_back:  # Python rows and `Json` features hold the values themselves
             for column, kinds in carried_kinds(out, carried_columns(out.column_names)).items():

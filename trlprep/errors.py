@@ -19,6 +19,11 @@ class TrlprepWarning(UserWarning):
     """A warning trlprep gives its user (the CLI prints it as one `warning:` line)."""
 
 
+class TemplateNote(TrlprepWarning):
+    """What a chat-template render did to some rows (text parts joined, the common prefix
+    used as the prompt): `trlprep convert` prints it as a `note:` line, the Python API warns."""
+
+
 class TrlprepError(Exception):
     """Base error: a short message, an optional location and a hint on what to do."""
 

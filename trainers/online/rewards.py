@@ -82,8 +82,9 @@ _CALL_ARGS = ("prompts", "completions", "completion_ids")
 
 
 def exact_reward(column: str | None = None) -> RewardFn:
-    """1.0 where the stripped completion equals the row's `column` (stripped), else 0.0;
-    without a column, the first of `EXACT_COLUMNS` the data has."""
+    """1.0 where the stripped completion equals the row's `column` (stripped), else 0.0
+    (GSM8K answers by their final `#### N`); without a column, the first of `EXACT_COLUMNS`
+    the data has."""
 
     def exact(completions: list, **columns: Any) -> list[float | None]:
         name = column or next((c for c in EXACT_COLUMNS if c in columns), None)
@@ -97,11 +98,20 @@ def exact_reward(column: str | None = None) -> RewardFn:
             )
         answers = columns[name]
         return [
-            None if a is None else float(_text(c).strip() == str(a).strip())
+            None if a is None else float(_matches(_text(c), str(a)))
             for c, a in zip(completions, answers, strict=True)
         ]
 
     return exact
+
+
+def _matches(completion: str, answer: str) -> bool:
+    """The stripped texts are equal; an answer in GSM8K's form (its reasoning, then `#### N`)
+    is its final N, met by a completion that is N or ends `#### N` likewise."""
+    if "####" in answer:
+        answer = answer.rpartition("####")[2]
+        completion = completion.rpartition("####")[2]
+    return completion.strip() == answer.strip()
 
 
 BUILTINS: dict[str, Callable[..., RewardFn]] = {
@@ -190,7 +200,9 @@ class RewardModel:
 
         self.name = Path(path).name or path
         self.tokenizer = load_tokenizer(path)
-        model = load_model(path, "sequence-classification", self.tokenizer, dtype)
+        model = load_model(
+            path, "sequence-classification", self.tokenizer, dtype, trained_head="reward model"
+        )
         self.model = frozen_copy(model).to(device)
         self.device, self.batch_size = device, batch_size
         self.shares_ids = self.tokenizer.get_vocab() == tokenizer.get_vocab()

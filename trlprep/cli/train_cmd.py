@@ -312,4 +312,8 @@ def train_command(ctx: typer.Context) -> None:
     )
     if last:
         out.print(last, markup=False)
+    evals = [r for r in result.history if any(k.startswith("eval_") for k in r)]
+    if evals:  # the last evaluation's, beside the training metrics
+        said = ", ".join(f"{k} {v:.4g}" for k, v in evals[-1].items() if k.startswith("eval_"))
+        out.print(f"evaluation at step {evals[-1]['step']}: {said}", markup=False)
     out.print(f"metrics: {metrics}", markup=False)

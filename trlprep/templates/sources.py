@@ -18,6 +18,14 @@ from trlprep.templates.template import ChatTemplate
 from trlprep.wording import article
 
 
+class MissingTokenError(UsageError):
+    """A template file uses a special token (`bos_token`, `eos_token`) nobody gave a value."""
+
+    def __init__(self, message: str, *, missing: list[str], **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.missing = missing
+
+
 class NoTemplateError(InputError):
     """The tokenizer or file holds no chat template (exit 1, like a template that fails)."""
 
@@ -119,8 +127,9 @@ def _require_tokens(template: ChatTemplate) -> None:
     missing = [t for t in used if t not in template.special_tokens]
     if missing:
         names = " and ".join(missing)
-        raise UsageError(
+        raise MissingTokenError(
             f"{template.name} uses {names} but no value was given for it",
+            missing=missing,
             hint="pass --tokenizer SRC (its special tokens are used) or "
             + " ".join(f"--template-kwarg {t}=..." for t in missing),
         )
