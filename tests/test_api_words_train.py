@@ -5,8 +5,8 @@ whole commands said as calls, and real errors on real samples."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 import warnings
+from pathlib import Path
 
 import pytest
 from realdata.support import sample

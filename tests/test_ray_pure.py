@@ -4,8 +4,8 @@ converted dataset, and the pairing warnings merged over blocks."""
 from __future__ import annotations
 
 import pytest
-
 from trlprep.converters.base import ConversionWarning
+
 from trlprep.errors import UsageError
 from trlprep.ray.notes import Notes
 from trlprep.ray.output import output_format_of

@@ -177,8 +177,9 @@ def test_exact_meets_gsm8k_answers_by_their_final_number():
 def test_rows_dropped_after_tokenising_are_named_by_their_file_lines(tok):
     """'dropped 5 rows longer than max_length' named none of them; the lines were checked
     by tokenising each pair with the tokenizer itself."""
-    from trainers.data import prepare
     from trlprep.trainers.algorithms import get_algorithm
+
+    from trainers.data import prepare
 
     said: list[str] = []
     for algo in ("reward", "dpo"):
@@ -196,7 +197,6 @@ def test_the_saved_model_keeps_the_chat_template_it_was_trained_with(tmp_path):
     model's ChatML template: the trained model then rendered chats unlike its training."""
     pytest.importorskip("torch")
     from transformers import AutoTokenizer
-
     from trlprep.trainers.loop import train
 
     template = tmp_path / "turns.jinja"

@@ -23,7 +23,7 @@ from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
 from trlprep.io.agreeing import agreeing_batches
 from trlprep.io.jsonl import BadLines
-from trlprep.io.readers import Batch, iter_batches, read, resolve_format
+from trlprep.io.readers import Batch, read, resolve_format
 from trlprep.registry import MEDIA_COLUMNS, DatasetType, Format, Kind
 from trlprep.validation.checkplan import Plan, _needs_detection, make_plan
 from trlprep.validation.checks.common import BatchSink
