@@ -147,9 +147,11 @@ def test_sigterm_mid_write_cleans_up_and_exits_143(tmp_path):
         time.sleep(0.02)
     if proc.poll() is not None:
         pytest.skip("the conversion finished before it could be interrupted")
-    time.sleep(0.2)  # mid-write
+    time.sleep(0.02)  # mid-write (the input is read before the output is opened)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
+    if "rows out" in err and (work / "out.parquet").exists():
+        pytest.skip("the conversion finished before the signal arrived")
     assert proc.returncode == 143, err
     assert "terminated" in err
     assert os.listdir(work) == []  # no temporary file, no scratch folder, no output

@@ -64,7 +64,7 @@ def test_bare_message_arrays_stop_at_line_1_with_the_fix(tmp_path, command):
         "expected a JSON object, got an array of 2 messages (one conversation with no column name)"
     )
     # validate lists it as an `invalid-line` error of line 1, the others stop there
-    where = "invalid-line: 1 row, line 1 " if command == "validate" else f"{BARE}:1: "
+    where = "invalid-line: 1 line, line 1 " if command == "validate" else f"{BARE}:1: "
     assert where + reason in text
     assert """{"messages": [...]} (e.g. jq -c '{messages: .}' IN > OUT.jsonl)""" in text
 

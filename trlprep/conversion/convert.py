@@ -264,22 +264,9 @@ def make_plan(
     try:
         r = route(src, dst, guide_only=guide_only, fmt=det.format)
     except UsageError as e:
-        advice = None
-        if src.name == "prompt-only":  # a column beside the prompt may hold its answer
-            from trlprep.detection.besidehints import answer_advice_of
+        from trlprep.detection.besidehints import route_advice
 
-            advice = answer_advice_of(det) or next(
-                (
-                    n
-                    for n in det.notes
-                    if "`--from " in n or "also fit the" in n or "may hold each prompt's" in n
-                ),
-                None,
-            )
-        elif src.name == "language-modeling":  # a column beside `text` may hold its prompt
-            advice = next((n for n in det.notes if "may hold the prompt that" in n), None)
-        elif src.name == "prompt-completion":  # a column beside it may hold its label
-            advice = next((n for n in det.notes if "`--map label=" in n), None)
+        advice = route_advice(src.name, det)
         if advice is not None:
             e.hint = f"{advice}; {e.hint}" if e.hint else advice
         raise

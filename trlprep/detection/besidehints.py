@@ -208,3 +208,22 @@ def prompt_beside_text(det: Detection, head: pa.Table | pa.RecordBatch) -> str |
         f"`{args}` (trlprep convert DATA {args} -o OUT); as it is, the data is language "
         f"modeling on {text!r} alone with {column!r} carried as an extra column"
     )
+
+
+def route_advice(source: str, det: Detection) -> str | None:
+    """What to say when no conversion leads from `source`: a column beside the data that may
+    hold what the target needs (a prompt's answer, a text's prompt, a completion's label)."""
+    if source == "prompt-only":
+        return answer_advice_of(det) or next(
+            (
+                n
+                for n in det.notes
+                if "`--from " in n or "also fit the" in n or "may hold each prompt's" in n
+            ),
+            None,
+        )
+    if source == "language-modeling":
+        return next((n for n in det.notes if "may hold the prompt that" in n), None)
+    if source == "prompt-completion":
+        return next((n for n in det.notes if "`--map label=" in n), None)
+    return None
