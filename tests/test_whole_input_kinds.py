@@ -258,3 +258,20 @@ def test_batches_kept_in_a_scratch_file_convert_as_those_kept_in_memory(tmp_path
     assert counts(res.output) == (10, 4, 6, 6)
     assert rows_of(tmp_path / "s.jsonl") == rows_of(tmp_path / "m.jsonl")
     assert rows_of(tmp_path / "s.rejects.jsonl") == rows_of(tmp_path / "m.rejects.jsonl")
+
+
+def test_conversational_wraps_text_when_the_first_file_holds_only_the_minority(tmp_path):
+    """`--conversational` looks at the first rows to choose how to make messages; a first
+    file whose `completion` is all numbers (refused) must not read as messages already."""
+    folder, _ = _inputs(tmp_path, [[_num(0), _num(1)], [_std(i) for i in range(2, 7)]])
+    out = tmp_path / "out.jsonl"
+    args = ["--to", "prompt-completion", "--conversational", "-o", out, "--on-error", "skip"]
+    r = run("convert", folder, *args)
+    assert r.exit_code == 0, r.output
+    assert "conversational already" not in r.output
+    rows = rows_of(out)
+    assert rows[0] == {
+        "prompt": [{"role": "user", "content": "p2"}],
+        "completion": [{"role": "assistant", "content": "c2"}],
+    }
+    assert len(rows) == 5 and len(_rejects(out)) == 2

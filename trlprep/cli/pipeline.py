@@ -443,9 +443,10 @@ def _conversational_layout(first) -> str | None:
 
     from trlprep.cli.options import conversational_note
     from trlprep.importers import conversational_layout
+    from trlprep.io.kinds import as_majority_text
 
     data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
-    return conversational_layout(data, read_as=False) or conversational_note()
+    return conversational_layout(as_majority_text(data), read_as=False) or conversational_note()
 
 
 def _chain(first, rest):

@@ -19,6 +19,7 @@ import shlex
 import numpy as np
 
 from trlprep.errors import InputError
+from trlprep.wording import plural
 
 _DECODER = json.JSONDecoder()
 _SPACE = re.compile(r"[ \t\n\r]*")
@@ -164,7 +165,7 @@ def check_not_splits(data: object, path: str) -> None:
         return
     if not any(lists):
         return  # no rows in any: the reader's own message
-    names = ", ".join(f"{k!r} ({len(v):,} rows)" for k, v in data.items())
+    names = ", ".join(f"{k!r} ({plural(len(v), 'row')})" for k, v in data.items())
     first = next(iter(data))
     raise InputError(
         f"the file holds several splits side by side: {names}; trlprep reads one array of "

@@ -254,3 +254,13 @@ def with_major_kinds(table: pa.Table, majors: Mapping[str, str]) -> pa.Table:
             meta = {**f.metadata, MAJOR_KIND_KEY: majors[f.name].encode()}
             table = table.set_column(i, f.with_metadata(meta), table.column(i))
     return table
+
+
+def as_majority_text(table: pa.Table) -> pa.Table:
+    """`table` with each tagged column whose whole-input majority is text shown as plain
+    text, so a look at the first rows (format sniffing) sees the data's kind, not a first
+    batch that holds only the minority kind."""
+    for i, f in enumerate(table.schema):
+        if is_json_field(f) and f.metadata.get(MAJOR_KIND_KEY) == b"string":
+            table = table.set_column(i, pa.field(f.name, pa.string()), table.column(i))
+    return table
