@@ -295,3 +295,21 @@ def test_an_answer_field_named_prompt_never_replaces_the_prompt(tmp_path):
     assert res.exit_code == 0, res.output
     assert [r["prompt"] for r in rows_of(out)] == [s["text"] for s in src]
     assert "named prompt/completion): prompt" in " ".join(res.output.split())
+
+
+@pytest.mark.parametrize(
+    "answers",
+    [[{"text": None, "index": 0}], [None, None]],
+    ids=["objects", "texts"],
+)
+def test_a_batch_whose_answers_are_all_null_refuses_rows_not_the_run(tmp_path, answers):
+    """Answers that are all null (Arrow: a list of nulls) are rows without an answer,
+    refused one by one beside rows that have one, as in any other batch."""
+    src = tmp_path / "gen.jsonl"
+    src.write_text(json.dumps({"prompt": "a", "outputs": answers}) + "\n")
+    out = tmp_path / "out.jsonl"
+    r = run("convert", src, "--from", "generations", "-o", out, "--on-error", "skip")
+    assert r.exit_code == 1, r.output  # every row refused: nothing to write
+    assert "import: no answer of `outputs` holds text" in r.output
+    rejects = rows_of(tmp_path / "out.rejects.jsonl")
+    assert [(x["line"], x["stage"]) for x in rejects] == [(1, "import")]

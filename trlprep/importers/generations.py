@@ -58,7 +58,7 @@ def answers_column(schema: pa.Schema) -> tuple[str, str | None] | None:
         if not is_list(t):
             continue
         item = t.value_type
-        if is_string(item):
+        if is_string(item) or pa.types.is_null(item):  # null: no answer holds text (refused)
             # `text` beside a list of texts may be anything (a judge's prompt about them)
             return (name, None) if prompt_name(schema) == "prompt" else None
         if not pa.types.is_struct(item) or item.get_field_index("role") >= 0:
@@ -142,7 +142,7 @@ class Generations(Importer):
         items = pc.list_flatten(lists)
         parent = np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), np.int64)
         texts = items if text_field is None else field_of(items, text_field)
-        if not is_string(texts.type):
+        if not (is_string(texts.type) or pa.types.is_null(texts.type)):  # null: all refused
             raise DataError(
                 f"answer field {text_field!r} holds {texts.type}, not text", column=column
             )
