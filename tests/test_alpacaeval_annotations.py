@@ -164,8 +164,8 @@ def test_kto_rows_label_the_judges_choice(weighted, tmp_path):
 
 def test_train_reads_the_weighted_file_as_convert_writes_it():
     table, _src, route, templated, *_ = to_training_table(
-        pa.Table.from_pylist(WEIGHTED[:3] + WEIGHTED[4:5]), ["preference"], "alpacafarm",
-        algo="dpo",
+        pa.Table.from_pylist(WEIGHTED[:3] + WEIGHTED[4:5]), ["preference"], None,
+        layout="alpacafarm", algo="dpo",
     )  # fmt: skip
     assert route[0] == "alpacafarm layout" and route[-1] == "preference" and not templated
     assert table.column("chosen").to_pylist() == ["7 is prime.", "tac", "4", "A colour: green."]
