@@ -199,7 +199,7 @@ def test_alpacafarm_pairs():
         {"prompt": "Add.\n\n2 and 3", "chosen": "5", "rejected": "6"},
     ]
     assert r.rejects.column("reason").to_pylist() == [
-        "preference is not 1 or 2 (a tie or no preference): no pair"
+        "preference is a tie (1.5, or 0 as older AlpacaEval files write it): no pair"
     ]
     alpaca = import_table(_table(FARM[:1]), "alpacafarm")
     assert alpaca.table.column("prompt")[0].as_py() == (

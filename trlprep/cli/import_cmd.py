@@ -24,7 +24,8 @@ def import_command(
         "--from",
         help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | generations | "
         "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | alpacafarm | "
-        "saferlhf | mt-bench | instances | map (detected when omitted, where the columns tell).",
+        "saferlhf | arena | mt-bench | instances | map (detected when omitted, where the "
+        "columns tell).",
     ),
     output: str = opt.OUTPUT,
     num_shards: int = opt.NUM_SHARDS,

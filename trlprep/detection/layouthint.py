@@ -232,6 +232,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         det.problems or _may_look_like_trl(head.schema) or _transcripts(head)
     ):
         return
+    from trlprep.detection.answerfiles import answers_elsewhere
     from trlprep.importers import ImportOptions, detect_layout, get_importer
 
     table = head if isinstance(head, pa.Table) else pa.Table.from_batches([head])
@@ -257,6 +258,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             )  # fmt: skip
         elif (ranked := ranked_suggestion(table.schema)) is not None:
             det.notes.append(ranked)
+        elif (elsewhere := answers_elsewhere(table.schema)) is not None:
+            det.notes.append(elsewhere)
         elif (inner := inner_messages(table.schema)) is not None:
             head, _, field_name = inner.partition(".")
             det.notes.append(

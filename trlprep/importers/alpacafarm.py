@@ -1,10 +1,18 @@
 """AlpacaFarm / AlpacaEval pairs: `instruction`, `input`, `output_1`, `output_2`,
-`preference` (1 or 2: which output is better) -> preference.
+`preference` (which output is better) -> preference.
 
 The prompt is built exactly as the `alpaca` layout builds it (Stanford Alpaca's template by
 default, `--prompt-style plain`, or `--conversational`: user turn -> one assistant message
-each); chosen is the preferred output, rejected the other. Rows whose `preference` is not
-1 or 2 (a tie such as AlpacaEval's 1.5, 0, or null) give no pair and are reported.
+each); chosen is the preferred output, rejected the other.
+
+`preference` is read as AlpacaEval reads it: a number from 1 (output_1 is better) to 2
+(output_2 is better). Its weighted annotators write a float in between (1 + the judge's
+chance that output_2 is better), so below 1.5 output_1 is chosen and above 1.5 output_2.
+Exactly 1.5 is a tie (and so is 0, which older AlpacaEval files write for identical
+outputs): no pair, reported. So are a null preference and a number outside 1..2.
+
+AlpacaEval's `generator_1` / `generator_2` (the model behind each output) become
+`chosen_generator` / `rejected_generator`, following the outputs they name.
 """
 
 from __future__ import annotations
@@ -35,9 +43,9 @@ class AlpacaFarm(Importer):
     aliases = ("alpaca-farm", "alpaca-eval", "alpacaeval")
     description = (
         "AlpacaFarm / AlpacaEval pairs (instruction, input, output_1, output_2, preference "
-        "1|2) -> preference: the prompt as the alpaca layout builds it (--prompt-style, "
-        "--conversational), chosen = the preferred output; ties and missing preferences "
-        "are reported."
+        "1..2) -> preference: the prompt as the alpaca layout builds it (--prompt-style, "
+        "--conversational), chosen = output_1 below 1.5, output_2 above (weighted "
+        "annotators' floats too); ties (1.5, 0) and missing preferences are reported."
     )
     reads = "instruction, output_1, output_2, preference [+ input]"
     columns = CONSUMED
@@ -56,8 +64,10 @@ class AlpacaFarm(Importer):
         )
         return [
             f"prompt: {how}",
-            "chosen: output_<preference>, rejected: the other output; preference not 1 or 2 "
-            "-> reported",
+            "chosen: output_1 where preference < 1.5, output_2 where > 1.5, rejected: the "
+            "other output; a tie (1.5, 0), null or a preference outside 1..2 -> reported",
+            "generator_1 / generator_2 (where both are present) -> chosen_generator / "
+            "rejected_generator",
         ]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
@@ -68,17 +78,7 @@ class AlpacaFarm(Importer):
         out2 = _text(table, "output_2", bad, required=True)
         inp = _text(table, "input", bad)
         system = _text(table, "system", bad)
-        pref = as_array(table.column("preference"))
-        if not (pa.types.is_integer(pref.type) or pa.types.is_floating(pref.type)):
-            if not pa.types.is_null(pref.type):
-                raise DataError(f"must hold 1 or 2, not {pref.type}", column="preference")
-            pref = pref.cast(pa.float64())
-        value = np.asarray(pc.fill_null(pref.cast(pa.float64()), 0.0).to_numpy(), float)
-        bad.add(
-            ~np.isin(value, (1.0, 2.0)),
-            "preference is not 1 or 2 (a tie or no preference): no pair",
-        )
-        first = pa.array(value == 1.0)
+        first = _output_1_better(as_array(table.column("preference")), bad)
         chosen = pc.if_else(first, out1, out2)
         rejected = pc.if_else(first, out2, out1)
         has_input, has_system = _nonempty(inp), _nonempty(system)
@@ -93,4 +93,35 @@ class AlpacaFarm(Importer):
         else:
             prompt = _standard_prompt(instruction, inp, has_input, system, has_system, opts)
         produced = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
-        return Converted(assemble(table, produced, CONSUMED))
+        consumed = CONSUMED
+        if {"generator_1", "generator_2"} <= set(table.schema.names):
+            gen1 = as_array(table.column("generator_1"))
+            gen2 = as_array(table.column("generator_2"))
+            if gen1.type == gen2.type:
+                produced["chosen_generator"] = pc.if_else(first, gen1, gen2)
+                produced["rejected_generator"] = pc.if_else(first, gen2, gen1)
+                consumed += ("generator_1", "generator_2")
+        return Converted(assemble(table, produced, consumed))
+
+
+def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
+    """Whether output_1 is the chosen one, per row; rows with no winner are added to `bad`."""
+    if not (pa.types.is_integer(pref.type) or pa.types.is_floating(pref.type)):
+        if not pa.types.is_null(pref.type):
+            raise DataError(
+                f"must hold a number from 1 (output_1 is better) to 2 (output_2 is better), "
+                f"not {pref.type}",
+                column="preference",
+            )
+    value = np.asarray(pc.fill_null(pref.cast(pa.float64()), np.nan).to_numpy(), float)
+    missing = np.isnan(value)
+    bad.add(missing, "preference is null: no pair")
+    bad.add(
+        (value == 1.5) | (value == 0.0),
+        "preference is a tie (1.5, or 0 as older AlpacaEval files write it): no pair",
+    )
+    bad.add(
+        ~missing & ((value < 1.0) | (value > 2.0)),
+        "preference is outside 1..2 (1: output_1 is better, 2: output_2): no pair",
+    )
+    return pa.array(value < 1.5)

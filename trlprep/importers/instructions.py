@@ -1,11 +1,12 @@
 """Instruction sets without answers per row: MT-Bench questions and nested `instances`.
 
 MT-Bench (FastChat `llm_judge/data/mt_bench/question.jsonl`: `question_id`, `category`,
-`turns` = the user's messages) -> prompt-only: the prompt is the first turn (standard text,
-or `--conversational`: one user message). The second turn of an MT-Bench question follows
-the model's own answer to the first, so it cannot be part of a prompt written in advance;
-the `turns` column is kept as it is (an extra column), so nothing is lost, and a note says
-how many rows have later turns.
+`turns` = the user's messages; Arena-Hard-Auto's `question.jsonl` writes each turn as an
+object `{"content": ...}`, read the same) -> prompt-only: the prompt is the first turn
+(standard text, or `--conversational`: one user message). The second turn of an MT-Bench
+question follows the model's own answer to the first, so it cannot be part of a prompt
+written in advance; the `turns` column is kept as it is (an extra column), so nothing is
+lost, and a note says how many rows have later turns.
 
 Nested instances -> prompt-completion, one row per instance:
 - self-instruct (`instruction`, `instances` [{input, output}]): prompt = instruction, plus
@@ -73,18 +74,18 @@ class MTBench(Importer):
     name = "mt-bench"
     aliases = ("mtbench",)
     description = (
-        "MT-Bench questions (question_id, category, turns) -> prompt-only: the first turn "
+        "MT-Bench / Arena-Hard questions (question_id, category, turns: texts or "
+        "{content} objects) -> prompt-only: the first turn "
         "is the prompt (--conversational: a user message); later turns depend on the "
         "model's answer and stay in the kept `turns` column."
     )
-    reads = "turns (the user's turns) [+ question_id, category, reference]"
+    reads = "turns (the user's turns: texts or {content}) [+ question_id, category, reference]"
     columns = ("turns",)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if "turns" not in schema.names or "prompt" in schema.names:
             return False
-        t = schema.field("turns").type
-        return is_list(t) and is_string(t.value_type)
+        return _turn_kind(schema.field("turns").type) is not None
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         return PROMPT_ONLY, Format.CONVERSATIONAL if opts.conversational else Format.STANDARD
@@ -99,8 +100,15 @@ class MTBench(Importer):
         require(table, "turns", layout="mt-bench")
         field = table.schema.field("turns")
         turns = as_array(table.column("turns"))
-        if is_json_field(field) or not (is_list(turns.type) and is_string(turns.type.value_type)):
-            raise DataError("must hold lists of text (the user's turns)", column="turns")
+        kind = None if is_json_field(field) else _turn_kind(turns.type)
+        if kind is None:
+            raise DataError(
+                "must hold lists of the user's turns: texts, or objects with the text in "
+                f"`content`; not {turns.type}",
+                column="turns",
+            )
+        if kind == "content":
+            turns = _contents(turns)
         lengths = row_lengths(turns)
         bad.add(lengths == 0, "turns is null or empty")
         first = pc.list_element(
@@ -125,6 +133,28 @@ class MTBench(Importer):
             else []
         )
         return Converted(assemble(table, {"prompt": prompt}, ()), notes=notes)
+
+
+def _turn_kind(t: pa.DataType) -> str | None:
+    """'text' for lists of text, 'content' for lists of objects holding a text `content`
+    (and no role); None for anything else."""
+    if not is_list(t):
+        return None
+    item = t.value_type
+    if is_string(item):
+        return "text"
+    # objects naming a role are messages of a conversation, not a list of user turns
+    if pa.types.is_struct(item) and not {"role", "from"} & {f.name for f in item}:
+        i = item.get_field_index("content")
+        if i >= 0 and (is_string(item.field(i).type) or pa.types.is_null(item.field(i).type)):
+            return "content"
+    return None
+
+
+def _contents(turns: pa.Array) -> pa.Array:
+    """Lists of `{content}` objects -> lists of their texts (a null object: a null text)."""
+    texts = pc.struct_field(turns.values, "content").cast(pa.string())
+    return type(turns).from_arrays(turns.offsets, texts, mask=turns.is_null())
 
 
 # ---------------------------------------------------------------- nested instances

@@ -7,6 +7,7 @@ import pyarrow as pa
 from trlprep.errors import UsageError
 from trlprep.importers.alpaca import Alpaca
 from trlprep.importers.alpacafarm import AlpacaFarm
+from trlprep.importers.arena import Arena
 from trlprep.importers.base import Importer
 from trlprep.importers.binarized import Binarized
 from trlprep.importers.generations import Generations
@@ -39,6 +40,7 @@ IMPORTERS: dict[str, Importer] = {
         Binarized(),
         AlpacaFarm(),
         SafeRLHF(),
+        Arena(),
         MTBench(),
         Instances(),
         ColumnMap(),
