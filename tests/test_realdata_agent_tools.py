@@ -1,0 +1,122 @@
+"""Real agent trajectories: ToolBench's ChatGPT trajectories in OpenAI's legacy function
+calling (`function_call`, the `function` role, a `functions` column of bare schemas)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import counts, original_render, rows_of, run, sample
+
+TOOLBENCH = sample("toolbench_trajectories")
+RAW = rows_of(TOOLBENCH)
+
+
+def legacy_as_tools(functions: list[dict]) -> list[dict]:
+    """OpenAI's legacy `functions` as its `tools` (written here independently of trlprep)."""
+    return [{"type": "function", "function": f} for f in functions]
+
+
+def legacy_messages(record: dict) -> list[dict]:
+    """A legacy record's messages as transformers wants them: `function_call` as one tool call
+    with its arguments parsed, `function` turns as `tool` turns (name kept)."""
+    out = []
+    for m in record["messages"]:
+        new = {"role": m["role"], "content": m["content"]}
+        if m["role"] == "function":
+            new = {"role": "tool", "content": m["content"], "name": m["name"]}
+        if m.get("function_call"):
+            fc = m["function_call"]
+            fn = {"name": fc["name"], "arguments": json.loads(fc["arguments"])}
+            new["tool_calls"] = [{"type": "function", "function": fn}]
+        out.append(new)
+    return out
+
+
+def test_detect_reads_legacy_function_calling_as_the_openai_chat_layout():
+    res = run("detect", TOOLBENCH)
+    assert res.exit_code == 0, res.output
+    assert "language-modeling (the openai-chat layout, imported as convert does)" in res.output
+    assert "side columns   tools" in res.output
+    assert "roles          assistant, system, tool, user" in res.output  # `function` -> tool
+
+
+def test_convert_without_from_reads_function_call_and_functions(tmp_path):
+    """Was: every row refused (`function` role unknown, tool-call turns with no content),
+    and `functions` carried as an extra holding every row's parameter names as nulls."""
+    out = tmp_path / "out.jsonl"
+    res = run("convert", TOOLBENCH, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (34, 0, 34, 34)
+    assert "read as the openai-chat layout" in res.output
+    rows = rows_of(out)
+    assert all(set(r) == {"messages", "tools"} for r in rows)
+    # each row's own schemas, keys in the file's order, wrapped as OpenAI's `tools` are
+    for raw, row in zip(RAW, rows, strict=True):
+        assert json.dumps(row["tools"]) == json.dumps(legacy_as_tools(raw["functions"]))
+    call, result, second = rows[1]["messages"][2:]
+    assert call["role"] == "assistant" and call["content"] is None
+    fn = {"name": "transitaires_for_transitaires", "arguments": "{}"}
+    assert call["tool_calls"] == [{"type": "function", "function": fn}]
+    assert result["role"] == "tool" and result["name"] == "transitaires_for_transitaires"
+    assert result["content"].startswith('{"error": "", "response": "[{\\"id\\":\\"EKVF\\"')
+    assert second["tool_calls"][0]["function"] == {
+        "name": "transitaire_for_transitaires",
+        "arguments": '{\n  "is_id": "ACT_AGENCE_CALEDONIENNE_DE_TRANSIT"\n}',
+    }
+    # a Thought beside the call keeps both (row 6: content and function_call)
+    last = rows[5]["messages"][-1]
+    assert last["content"].startswith("I'm sorry, but I couldn't find any information")
+    assert last["tool_calls"][0]["function"]["name"] == "transitaires_for_transitaires"
+
+
+def test_validate_checks_the_rows_as_imported():
+    res = run("validate", TOOLBENCH, "--from", "openai-chat")
+    assert res.exit_code == 0, res.output
+    assert "valid: 34 rows of language-modeling (conversational); 1 warning" in res.output
+    assert "role-alternation (messages): 3 rows, lines 12, 26, 27" in res.output
+    plain = run("validate", TOOLBENCH)  # the columns as they are: said, and the way out named
+    assert plain.exit_code == 1
+    assert "`trlprep convert DATA --from openai-chat -o OUT`" in plain.output
+
+
+@pytest.mark.parametrize(
+    ("template", "kwargs"),
+    [("qwen2_5", {}), ("gptoss", {}), ("llama3_1", {"bos_token": "<|begin_of_text|>"})],
+)
+def test_renders_equal_the_original_templates(tmp_path, template, kwargs):
+    """GPT-OSS reads `tool.function`: bare legacy schemas would make it raise on every row."""
+    from realdata.support import TEMPLATES
+
+    if not (TEMPLATES / f"{template}.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    out = tmp_path / "r.jsonl"
+    extra = [a for k, v in kwargs.items() for a in ("--template-kwarg", f"{k}={v}")]
+    res = run("convert", TOOLBENCH, "--chat-template", TEMPLATES / f"{template}.jinja",
+              *extra, "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    assert len(rows) == 34
+    for raw, row in zip(RAW, rows, strict=True):
+        want = original_render(
+            template, legacy_messages(raw), tools=legacy_as_tools(raw["functions"]), **kwargs
+        )
+        assert row["text"] == want
+
+
+def test_train_sft_on_the_trajectories(tmp_path):
+    from realdata.support import TEMPLATES, TINY_MODEL
+
+    if not (TEMPLATES / "qwen2_5.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    res = run(
+        "train", "--algo", "sft", "--model", TINY_MODEL, "--data", TOOLBENCH,
+        "--chat-template", TEMPLATES / "qwen2_5.jinja", "--output-dir", tmp_path / "o",
+        "--max-steps", 1, "--batch-size", 2, "--max-length", 256,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "data: openai-chat layout -> language-modeling (chat template applied): 34 rows in" in (
+        res.output
+    )
+    record = json.loads((tmp_path / "o/metrics.jsonl").read_text().splitlines()[0])
+    assert record["loss"] > 0
