@@ -120,3 +120,20 @@ def test_train_sft_on_the_trajectories(tmp_path):
     )
     record = json.loads((tmp_path / "o/metrics.jsonl").read_text().splitlines()[0])
     assert record["loss"] > 0
+
+
+def test_api_frame_gets_the_wrapped_tools_back():
+    """A polars frame types `functions` as one struct; the `tools` made of it came back cast
+    onto that struct, every value null (`{'name': None, ...}`), before the fix."""
+    import polars as pl
+
+    import trlprep
+
+    out = trlprep.convert(pl.DataFrame(RAW))
+    assert out.columns == ["messages", "tools"]
+    got = out.row(1, named=True)["tools"]
+    assert [t["type"] for t in got] == ["function"] * 3
+    assert [t["function"]["name"] for t in got] == [
+        "transitaire_for_transitaires", "transitaires_for_transitaires", "Finish",
+    ]  # fmt: skip
+    assert got[0]["function"]["parameters"]["required"] == ["is_id"]

@@ -67,7 +67,10 @@ class OpenAIChat(Importer):
         "arguments as JSON text. OpenAI's preference layout (input.messages, preferred_output, "
         "non_preferred_output) -> conversational preference."
     )
-    reads = "messages [+ tools]  |  input{messages, tools}, preferred_output, non_preferred_output"
+    reads = (
+        "messages [+ tools or functions]  |  input{messages, tools}, preferred_output, "
+        "non_preferred_output"
+    )
     columns = ("messages", "tools", LEGACY_TOOLS, *PREF_COLUMNS)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
@@ -98,7 +101,10 @@ class OpenAIChat(Importer):
             "message fields kept: " + ", ".join(MESSAGE_FIELDS),
         ]
         if _renames_functions(schema):
-            lines.append("functions -> tools (OpenAI's legacy name)")
+            lines.append(
+                "functions -> tools (OpenAI's legacy name), each schema as "
+                "{type: function, function: ...}"
+            )
         if dtype is PREFERENCE:
             lines.append(
                 "input.messages -> prompt; preferred_output -> chosen; "
