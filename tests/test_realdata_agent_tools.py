@@ -137,3 +137,71 @@ def test_api_frame_gets_the_wrapped_tools_back():
         "transitaire_for_transitaires", "transitaires_for_transitaires", "Finish",
     ]  # fmt: skip
     assert got[0]["function"]["parameters"]["required"] == ["is_id"]
+
+
+# ---------------------------------------------------------------- xtuner's Qwen3.5 tool rows
+
+XTUNER = sample("xtuner_qwen35_toolcalls")
+XT = rows_of(XTUNER)
+
+
+def test_xtuner_reads_as_it_is_and_is_valid():
+    res = run("detect", XTUNER)
+    assert res.exit_code == 0, res.output
+    assert "side columns   tools" in res.output and "extra columns  id" in res.output
+    res = run("validate", XTUNER)
+    assert res.exit_code == 0, res.output
+    assert "valid: 12 rows of language-modeling (conversational)" in res.output
+
+
+@pytest.mark.parametrize("template", ["qwen2_5", "qwen3", "qwen3_5_think", "qwen3_6", "glm4moe"])
+def test_xtuner_renders_equal_the_original_templates(tmp_path, template):
+    """Reasoning beside tool calls whose arguments are objects; Qwen3/3.5 drop the reasoning
+    of turns before the last user turn, as the originals do."""
+    from realdata.support import TEMPLATES
+
+    if not (TEMPLATES / f"{template}.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    out = tmp_path / "r.jsonl"
+    res = run("convert", XTUNER, "--chat-template", TEMPLATES / f"{template}.jinja", "-o", out)
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    assert len(rows) == 12
+    for raw, row in zip(XT, rows, strict=True):
+        assert row["text"] == original_render(template, raw["messages"], tools=raw.get("tools"))
+
+
+def test_xtuner_gptoss_sets_aside_reasoning_beside_a_call(tmp_path):
+    """GPT-OSS's own template raises on a call turn holding both content and reasoning."""
+    from realdata.support import TEMPLATES
+
+    if not (TEMPLATES / "gptoss.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    out = tmp_path / "g.jsonl"
+    res = run("convert", XTUNER, "--chat-template", TEMPLATES / "gptoss.jinja", "-o", out,
+              "--on-error", "skip")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (12, 3, 9, 9)
+    assert "Cannot pass both content and thinking" in res.output
+    rejected = [json.loads(x) for x in out.with_suffix(".rejects.jsonl").open()]
+    assert [r["line"] for r in rejected] == [9, 11, 12]
+    kept = [r for i, r in enumerate(XT) if i + 1 not in (9, 11, 12)]
+    for raw, row in zip(kept, rows_of(out), strict=True):
+        assert row["text"] == original_render("gptoss", raw["messages"], tools=raw.get("tools"))
+
+
+def test_xtuner_prompt_completion_ends_on_the_last_answer(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", XTUNER, "--to", "prompt-completion", "-o", out)
+    assert res.exit_code == 0, res.output
+    row = rows_of(out)[10]  # two calls, each answered, then the answer
+    assert [m["role"] for m in row["prompt"]] == [
+        "system", "user", "assistant", "tool", "assistant", "tool",
+    ]  # fmt: skip
+    assert row["prompt"][4]["tool_calls"][0]["function"]["arguments"] == {"location": "shanghai"}
+    answer = "基于我的观察，今天北京的天气是35度，上海的天气是25度。"
+    # messages hold every key any message has (Arrow), null where a message had none
+    assert [{k: v for k, v in m.items() if v is not None} for m in row["completion"]] == [
+        {"role": "assistant", "content": answer}
+    ]
+    assert row["tools"] == XT[10]["tools"]
