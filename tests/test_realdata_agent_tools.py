@@ -151,7 +151,19 @@ def test_xtuner_reads_as_it_is_and_is_valid():
     assert "side columns   tools" in res.output and "extra columns  id" in res.output
     res = run("validate", XTUNER)
     assert res.exit_code == 0, res.output
-    assert "valid: 12 rows of language-modeling (conversational)" in res.output
+    assert "valid: 12 rows of language-modeling (conversational); 1 warning" in res.output
+
+
+def test_xtuner_calls_to_a_function_not_offered_are_warned():
+    """Every call names `get_weather`; the rows' tools offer only the temperature and the
+    wind speed (a model trained on them learns to call what it was not given)."""
+    res = run("validate", XTUNER)
+    assert "warning: unknown-tool (messages): 6 rows, lines 7, 8, 9, 10, 11" in res.output
+    assert "(calls 'get_weather')" in res.output
+    # every call offered: no warning (checked as imported, where the calls and tools are)
+    for other, layout in ((TOOLBENCH, "openai-chat"), (sample("glaive_toolcall"), "sharegpt")):
+        res = run("validate", other, "--from", layout)
+        assert res.exit_code == 0 and "unknown-tool" not in res.output, res.output
 
 
 @pytest.mark.parametrize("template", ["qwen2_5", "qwen3", "qwen3_5_think", "qwen3_6", "glm4moe"])
