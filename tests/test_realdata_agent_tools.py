@@ -78,6 +78,24 @@ def test_validate_checks_the_rows_as_imported():
     plain = run("validate", TOOLBENCH)  # the columns as they are: said, and the way out named
     assert plain.exit_code == 1
     assert "`trlprep convert DATA --from openai-chat -o OUT`" in plain.output
+    assert "it holds OpenAI's legacy function_call: --from openai-chat reads it" in " ".join(
+        plain.output.split()
+    )
+
+
+def test_a_map_alone_names_the_layout_that_reads_function_call(tmp_path):
+    """`--map tools=functions` imports with the map layout, which reads no function_call:
+    the refusal said only "a message has no content and no tool_calls"."""
+    res = run("convert", TOOLBENCH, "--map", "tools=functions", "-o", tmp_path / "o.jsonl")
+    assert res.exit_code == 1
+    assert (
+        "toolbench_train_messages.jsonl:1: import: column 'messages': a message has no content "
+        "and no tool_calls (it holds OpenAI's legacy function_call: --from openai-chat reads "
+        "it as a tool call)" in res.output
+    )
+    res = run("convert", TOOLBENCH, "--from", "openai-chat", "--map", "tools=functions",
+              "-o", tmp_path / "o.jsonl")  # fmt: skip
+    assert res.exit_code == 0 and counts(res.output) == (34, 0, 34, 34), res.output
 
 
 @pytest.mark.parametrize(
