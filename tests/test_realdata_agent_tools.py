@@ -235,3 +235,16 @@ def test_xtuner_prompt_completion_ends_on_the_last_answer(tmp_path):
         {"role": "assistant", "content": answer}
     ]
     assert row["tools"] == XT[10]["tools"]
+
+
+def test_train_with_a_template_that_cannot_render_calls_names_the_flag(tmp_path):
+    """The tiny model's own template prints `content` only: the hint names --chat-template."""
+    from realdata.support import TINY_MODEL
+
+    res = run("train", "--algo", "sft", "--model", TINY_MODEL, "--data", TOOLBENCH,
+              "--output-dir", tmp_path / "o", "--max-steps", 1)  # fmt: skip
+    assert res.exit_code == 1
+    assert "cannot render tool-call turns: message 2 holds tool calls and no content" in res.output
+    assert "use a template that renders tool calls: --chat-template qwen2.5 (or llama3.1)" in (
+        " ".join(res.output.split())
+    )
