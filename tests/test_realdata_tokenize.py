@@ -99,4 +99,6 @@ def test_glaive_with_chatml_says_it_cannot_render_tool_call_turns(tmp_path):
         "tool calls and no content (chatml raised: 'dict object' has no attribute 'content') "
         "(25 more rows fail)"
     ) in r.output
-    assert "use a template that renders tool calls (qwen2.5, llama3.1)" in r.output
+    assert "use a template that renders tool calls: --chat-template qwen2.5 (or llama3.1)" in (
+        r.output
+    )

@@ -98,7 +98,7 @@ def test_chatml_on_a_tool_call_turn_without_content_names_the_row_and_a_template
         "messages: chatml cannot render tool-call turns: message 1 holds tool calls and no "
         "content (chatml raised:"
     )
-    assert "qwen2.5, llama3.1" in err.value.hint
+    assert "--chat-template qwen2.5 (or llama3.1)" in err.value.hint
 
 
 def test_other_row_errors_are_not_blamed_on_tool_calls():

@@ -18,6 +18,16 @@ from trlprep.validation.report import Report
 from trlprep.validation.rules import RULES, Severity, parse_role_map
 from trlprep.validation.validate import validate_path, validate_table
 
+
+def _named_call(name: str) -> dict:
+    calls = [{"type": "function", "function": {"name": name, "arguments": "{}"}}]
+    return {"role": "assistant", "content": "", "tool_calls": calls}
+
+
+def _tool(name: str) -> dict:
+    return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
+
+
 U = _m("user", "What color is the sky?")
 A = _m("assistant", "It is blue.")
 B = _m("assistant", "It is green.")
@@ -295,6 +305,23 @@ CASES = [
     ("invalid-tools", [{"text": "x", "tools": "[{"}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": '{"name": "f"}'}], {}, "tools", [0]),
     ("invalid-tools", [{"text": "x", "tools": [{"type": "function"}]}], {}, "tools", [0]),
+    (
+        "unknown-tool",
+        [
+            {"messages": [U, _named_call("f")], "tools": [_tool("f")]},
+            {"messages": [U, _named_call("g")], "tools": [_tool("f")]},  # not offered
+            {"messages": [U, _named_call("g")]},  # no tools: not checked
+            # a bare schema offers its function too
+            {"messages": [U, _named_call("g")], "tools": [{"name": "g"}, _tool("h")]},
+            {
+                "messages": [U, _named_call("f"), _m("tool", "1"), _named_call("h")],
+                "tools": [_tool("f")],
+            },
+        ],
+        {},
+        "messages",
+        [1, 4],
+    ),
     (
         "import-failed",
         [

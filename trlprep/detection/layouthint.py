@@ -169,9 +169,12 @@ def inner_messages(schema: pa.Schema) -> str | None:
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), or content parts holding
-    `value` (LLaMA-Factory v1)."""
+    `value` (LLaMA-Factory v1), or OpenAI's legacy function calling (`function_call`,
+    `functions`)."""
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
+        return True
+    if "messages" in names and "functions" in names:  # OpenAI's legacy function calling
         return True
     if {"response_0", "response_1"} <= names:  # PKU-SafeRLHF pairs beside a prompt
         return True
@@ -184,6 +187,8 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
         if is_list(f.type) and pa.types.is_struct(f.type.value_type):
             m = f.type.value_type
             i = m.get_field_index("content")
+            if m.get_field_index("function_call") >= 0:  # OpenAI's legacy function calling
+                return True
             if i >= 0:
                 c = m.field(i).type
                 if is_list(c) and pa.types.is_struct(c.value_type):

@@ -8,7 +8,10 @@ notes). Tool calls become `{id?, type, function: {name, arguments}}` with `argum
 JSON text: OpenAI writes them as strings, other exporters as objects, and a file mixing both
 is read as JSON text per row (Arrow has no single type for it) and normalised here.
 The legacy `function_call` field of assistant messages becomes one tool call, and the
-legacy `function` role becomes `tool`. `tools` is kept as JSON text.
+legacy `function` role becomes `tool`. `tools` is kept as JSON text; the legacy `functions`
+column (bare function schemas, as ToolBench's trajectories hold them) becomes `tools` where
+the row has no `tools`. Data in the legacy shape is read as this layout even without
+`--from` (`reads_over_trl`): TRL reads neither `function_call` nor a `functions` column.
 
 Preference layout (OpenAI's DPO fine-tuning format): `input` = `{messages, tools?}`,
 `preferred_output`, `non_preferred_output` (assistant message lists) -> preference with
@@ -17,6 +20,7 @@ explicit prompt (`prompt`, `chosen`, `rejected`, `tools`).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -46,6 +50,7 @@ from trlprep.importers.messages import (
     tools_as_text,
     typed_messages,
 )
+from trlprep.io.jsontext import LEGACY_TOOLS, dumps, json_field
 from trlprep.registry import LANGUAGE_MODELING, MESSAGE_FIELDS, PREFERENCE, DatasetType, Format
 
 DEFAULT_ROLES = {"function": "tool"}
@@ -62,8 +67,11 @@ class OpenAIChat(Importer):
         "arguments as JSON text. OpenAI's preference layout (input.messages, preferred_output, "
         "non_preferred_output) -> conversational preference."
     )
-    reads = "messages [+ tools]  |  input{messages, tools}, preferred_output, non_preferred_output"
-    columns = ("messages", "tools", *PREF_COLUMNS)
+    reads = (
+        "messages [+ tools or functions]  |  input{messages, tools}, preferred_output, "
+        "non_preferred_output"
+    )
+    columns = ("messages", "tools", LEGACY_TOOLS, *PREF_COLUMNS)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if all(c in schema.names for c in PREF_COLUMNS):
@@ -77,6 +85,9 @@ class OpenAIChat(Importer):
         t = field.type
         return is_messages(t) and any(t.value_type.get_field_index(f) >= 0 for f in _OPENAI_FIELDS)
 
+    def reads_over_trl(self, schema: pa.Schema) -> bool:
+        return legacy_functions(schema)
+
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         pref = all(c in schema.names for c in PREF_COLUMNS)
         return (PREFERENCE if pref else LANGUAGE_MODELING), Format.CONVERSATIONAL
@@ -89,6 +100,11 @@ class OpenAIChat(Importer):
             "tool_calls: arguments as JSON text; legacy function_call -> one tool call",
             "message fields kept: " + ", ".join(MESSAGE_FIELDS),
         ]
+        if _renames_functions(schema):
+            lines.append(
+                "functions -> tools (OpenAI's legacy name), each schema as "
+                "{type: function, function: ...}"
+            )
         if dtype is PREFERENCE:
             lines.append(
                 "input.messages -> prompt; preferred_output -> chosen; "
@@ -107,10 +123,56 @@ class OpenAIChat(Importer):
             msgs = _message_column(table, "messages", bad)
             produced = {"messages": normalise_messages(msgs, roles, bad, "messages", notes)}
             consumed = ("messages",)
+        if _renames_functions(table.schema):
+            produced["tools"] = _as_tools(tools_as_text(table, LEGACY_TOOLS).column(LEGACY_TOOLS))
+            consumed = (*consumed, LEGACY_TOOLS)
+            notes.append("functions -> tools: each schema as {type: function, function: ...}")
         out = assemble(tools_as_text(table), produced, consumed)
+        if LEGACY_TOOLS in consumed:  # JSON text of each row's list, written back as the list
+            i = out.schema.get_field_index("tools")
+            out = out.set_column(i, json_field("tools"), out.column(i))
         if "tools" in produced:
             out = tools_as_text(out)
         return Converted(out, notes=notes)
+
+
+def legacy_functions(schema: pa.Schema) -> bool:
+    """True for OpenAI's legacy function calling: messages with a `function_call` field, or
+    a `functions` column of schemas beside `messages` (and no `tools`)."""
+    i = schema.get_field_index("messages")
+    if i < 0:
+        return False
+    t = schema.field(i).type
+    if is_messages(t) and t.value_type.get_field_index("function_call") >= 0:
+        return True
+    return _renames_functions(schema)
+
+
+def _renames_functions(schema: pa.Schema) -> bool:
+    return LEGACY_TOOLS in schema.names and "tools" not in schema.names
+
+
+def _as_tools(texts: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """Each row's JSON text of legacy `functions` (bare schemas) as the JSON text of `tools`
+    (`{"type": "function", "function": schema}`, as OpenAI's `tools` wraps them), so that
+    templates reading `tool.function` render them; each distinct list is parsed once."""
+    encoded = as_array(texts).cast(pa.string()).dictionary_encode()
+    wrapped = [_wrapped(t) for t in encoded.dictionary.to_pylist()]
+    return pa.array(wrapped, pa.string()).take(encoded.indices)
+
+
+def _wrapped(text: str | None) -> str | None:
+    try:
+        value = json.loads(text) if text is not None else None
+    except ValueError:
+        return text  # not JSON: validation's `invalid-tools` names the row
+    if not isinstance(value, list):
+        return text
+    return dumps([
+        {"type": "function", "function": f}
+        if isinstance(f, dict) and not isinstance(f.get("function"), dict) else f
+        for f in value
+    ])  # fmt: skip
 
 
 def _message_column(table: pa.Table, name: str, bad: Rejections) -> pa.Array:

@@ -107,7 +107,11 @@ def _tools_typed_back(
                 continue
             field, values = decoded
             try:
-                values, field = values.cast(typ), pa.field(name, typ)
+                typed = values.cast(typ)
+                # a cast onto other keys gives nulls (legacy `functions` made `tools` wraps
+                # each schema): only a cast that loses no value types them back
+                if typed.cast(values.type).equals(values):
+                    values, field = typed, pa.field(name, typ)
             except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
                 pass  # the rows left hold fewer keys: typed as they are
             t = t.set_column(t.column_names.index(name), field, values)

@@ -31,12 +31,17 @@ BLOCK_BYTES = 4 << 20
 TOOLS = "tools"  # a side column of function schemas, each row its own
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 _CONVERSION_ERRORS = (*_ARROW_ERRORS, OverflowError, TypeError, ValueError)
-_TOOLS_NAMES: ContextVar[frozenset[str]] = ContextVar("tools_names", default=frozenset({TOOLS}))
+# `functions`: OpenAI's legacy name for `tools` (read so by `--from openai-chat`)
+LEGACY_TOOLS = "functions"
+_TOOLS_NAMES: ContextVar[frozenset[str]] = ContextVar(
+    "tools_names", default=frozenset({TOOLS, LEGACY_TOOLS})
+)
 
 
 def tools_names() -> frozenset[str]:
     """The input columns read as a `tools` column (each row's own schemas, as JSON text):
-    `tools`, and the column `--map tools=NAME` names while reading under `tools_from`."""
+    `tools`, `functions`, and the column `--map tools=NAME` names while reading under
+    `tools_from`."""
     return _TOOLS_NAMES.get()
 
 

@@ -308,8 +308,8 @@ def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool)
             + ("holds tool calls and no content" if bare else "holds tool calls")
             + f" ({e.message})",
             column,
-            hint=f"use a template that renders tool calls ({TOOL_TEMPLATES}), or set these rows "
-            "aside (--on-error skip)",
+            hint="use a template that renders tool calls: --chat-template {} (or {}), or set "
+            "these rows aside (--on-error skip)".format(*TOOL_TEMPLATES.split(", ", 1)),
         )
     return e
 

@@ -38,6 +38,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | image-count              | error   | image parts in a sequence != images in the row            |
 | media-count              | error   | video/audio parts+placeholders != videos/audios entries   |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
+| unknown-tool             | warning | a tool call names a function the row's `tools` lack       |
 | import-failed            | error   | `--from LAYOUT`: the layout's import refuses the row      |
 | invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
 | double-encoded-arguments | error   | tool-call arguments: a string's JSON text (encoded twice) |
@@ -101,6 +102,7 @@ BEYOND_SCHEMA: tuple[str, ...] = (
     "invalid-tools (JSON text)",
     "invalid-arguments",
     "double-encoded-arguments",
+    "unknown-tool",
     "wrong-type (chat_template_kwargs JSON text)",
     "whitespace-only",
     "duplicate-row",
@@ -298,6 +300,13 @@ RULES: dict[str, Rule] = {
             "tools is not a list of function schemas",
             'use a list like [{"type": "function", "function": {"name": ..., "parameters": '
             "{...}}}] (or its JSON text)",
+        ),
+        Rule(
+            "unknown-tool",
+            W,
+            "a tool call names a function that the row's tools do not list: a model trained on "
+            "the row learns to call a function it was not offered",
+            "add the function's schema to the row's tools, or fix the call's name",
         ),
         Rule(
             "import-failed",

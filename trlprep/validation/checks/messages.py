@@ -23,7 +23,7 @@ from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
 from trlprep.validation.checks.text import Scan, check_text, placeholders
-from trlprep.validation.checks.toolcalls import check_tool_arguments
+from trlprep.validation.checks.toolcalls import check_tool_arguments, legacy_call_message
 from trlprep.validation.rules import ALLOWED_ROLES, role_map_hint
 from trlprep.wording import article
 
@@ -293,12 +293,14 @@ def _check_content(
     no_images = None
     needs = present if has_calls is None else present & ~has_calls  # must carry content
     if content is None or pa.types.is_null(content.type):
-        sink.flag("missing-content", column, owners.rows(needs))
+        legacy = legacy_call_message(msgs, needs, column)
+        sink.flag("missing-content", column, owners.rows(needs), message=legacy)
         return no_images
     t = content.type
     null = _null_mask(content)
     if content.null_count:
-        sink.flag("missing-content", column, owners.rows(needs & null))
+        legacy = legacy_call_message(msgs, needs & null, column)
+        sink.flag("missing-content", column, owners.rows(needs & null), message=legacy)
     if is_string(t):
         scan.append(Scan(content))
         check_text(scan[0], owners.rows, column, sink, "a message's content")

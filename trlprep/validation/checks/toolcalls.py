@@ -94,6 +94,20 @@ def _check_objects(texts: pa.Array, tagged: bool, rows_of, owner, column: str, s
     )
 
 
+def legacy_call_message(msgs: pa.Array, where: np.ndarray, column: str) -> str | None:
+    """The `missing-content` message where a message of `where` (a mask over `msgs`) holds
+    OpenAI's legacy `function_call` instead of content: the layout that reads it named;
+    else None (the rule's own message)."""
+    if not pa.types.is_struct(msgs.type) or msgs.type.get_field_index("function_call") < 0:
+        return None
+    if not (where & to_numpy_bool(pc.struct_field(msgs, "function_call").is_valid())).any():
+        return None
+    return (
+        f"column {column!r}: a message has no content and no tool_calls (it holds OpenAI's "
+        "legacy function_call: --from openai-chat reads it as a tool call)"
+    )
+
+
 def _preview_text(text: str, limit: int = 48) -> str:
     shown = text if len(text) <= limit else text[:limit] + "..."
     return json.dumps(shown, ensure_ascii=False)
