@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.errors import ROW_ID, DataError
-from trlprep.io.jsontext import to_jsonl
+from trlprep.io.jsonencode import to_jsonl
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.rules import RULES, Severity

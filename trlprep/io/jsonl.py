@@ -29,8 +29,8 @@ from trlprep.io.jsonargs import (
     tag_arguments,
     tagged,
 )
+from trlprep.io.jsonencode import encode_json_texts
 from trlprep.io.jsontext import (
-    encode_json_texts,
     json_field,
     table_from_records,
     tools_names,
