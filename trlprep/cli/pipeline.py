@@ -233,7 +233,7 @@ def _run(req: Request) -> None:
     if ledger.rejects is not None:
         err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
     else:
-        from trlprep.importers.run import stale_rejects_note
+        from trlprep.importers.rejectsfile import stale_rejects_note
 
         stale = stale_rejects_note(req.output)
         if stale:
