@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from trlprep.cli.pipeline import Request
     from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import Unit
+    from trlprep.importers import Importer, ImportOptions, ImportStats
     from trlprep.io.readers import Batch
 
 from trlprep.cli.app import err
@@ -87,7 +88,7 @@ def sniff_layout(first: Batch, *, required: bool) -> str | None:
     return name
 
 
-def layout_for_conversational(first) -> str | None:
+def layout_for_conversational(first: Batch) -> str | None:
     """`--conversational` without a layout (`importers.conversational_layout`; the layout
     was sniffed already); a note when the data is messages already."""
     import pyarrow as pa
@@ -101,7 +102,12 @@ def layout_for_conversational(first) -> str | None:
 
 
 def import_units(
-    raw: Iterator[Batch], importer, opts, stats, ledger: Ledger, coerce: bool = False
+    raw: Iterator[Batch],
+    importer: Importer,
+    opts: ImportOptions | None,
+    stats: ImportStats,
+    ledger: Ledger,
+    coerce: bool = False,
 ) -> Iterator[Unit]:
     """Import each input batch; rows the importer refuses go to the ledger (stage import),
     as do rows holding a value of another kind than their column's (stage read)."""

@@ -191,7 +191,7 @@ def keep_examples(
     texts: pa.Table,
     rid: np.ndarray,
     offset: int,
-    lines,
+    lines: np.ndarray | None,
     want: int,
     flagged: set[int],
 ) -> None:
@@ -225,7 +225,7 @@ def keep_examples(
         d.examples.append(ex)
 
 
-def row_where(row: int, offset: int, lines) -> dict[str, int]:
+def row_where(row: int, offset: int, lines: np.ndarray | None) -> dict[str, int]:
     """A row's number, and its file line where the input has lines."""
     out = {"row": row}
     if lines is not None:
