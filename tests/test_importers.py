@@ -58,7 +58,7 @@ def _rows(table: pa.Table) -> list[dict]:
 
 def _written(table: pa.Table) -> list[dict]:
     """Rows as a JSONL output holds them (tool-call arguments as the user's JSON values)."""
-    from trlprep.io.jsontext import to_jsonl
+    from trlprep.io.jsonencode import to_jsonl
 
     return _strip_nulls([json.loads(line) for line in to_jsonl(table).splitlines()])
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from trlprep.columns.arrowtypes import ValueKind, is_json_field, json_kinds, value_kind
 from trlprep.errors import InputError, UsageError
-from trlprep.io import jsonl, jsontext, readers, writers
+from trlprep.io import jsonencode, jsonl, jsontext, readers, writers
 from trlprep.io.readers import iter_batches, read, table_from_records
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
@@ -795,7 +795,7 @@ def test_splits_to_a_folder(tmp_path):
 
 def test_encode_and_decode_json_texts_agree():
     arr = table_from_records(CONVERSATIONAL_ROWS).column("prompt")
-    texts = jsontext.encode_json_texts(arr)
+    texts = jsonencode.encode_json_texts(arr)
     field, decoded = jsontext.decode_json_texts("prompt", texts)
     assert decoded.to_pylist() == arr.to_pylist()
     assert pc.all(pc.is_valid(texts)).as_py()

@@ -18,7 +18,7 @@ import pytest
 
 import trlprep
 from trlprep.errors import InputError, UsageError
-from trlprep.importers.run import RejectsWriter, default_rejects_path
+from trlprep.importers.rejectsfile import RejectsWriter, default_rejects_path
 from trlprep.io import tempfiles, writers
 
 TABLE = pa.table({"prompt": ["a", "b"], "completion": ["c", "d"]})

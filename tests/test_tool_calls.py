@@ -232,7 +232,7 @@ def test_sharegpt_glaive_turn_round_trip_and_render(tmp_path):
     """glaive's function_call turn (arguments an object inside JSON text) -> messages whose
     arguments are written back as the object and rendered as one."""
     from trlprep.importers import ImportOptions, import_table
-    from trlprep.io.jsontext import to_jsonl
+    from trlprep.io.jsonencode import to_jsonl
 
     value = json.dumps({"name": "get_weather", "arguments": {"unit": "C", "city": "Oslo"}})
     row = {

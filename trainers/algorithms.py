@@ -40,7 +40,7 @@ class Algorithm:
     name: str
     title: str
     accepts: tuple[str, ...]  # dataset types trained on as they are; others convert to [0]
-    layout: str  # how rows are tokenised and batched (trainers.data.LAYOUTS)
+    layout: str  # how rows are tokenised and batched (trainers.data_layouts.LAYOUTS)
     head: Head
     options: type
     step: Callable[..., Any]

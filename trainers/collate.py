@@ -1,4 +1,4 @@
-"""Turn lists of tokenised rows (see `data.LAYOUTS`) into the batches the algorithms take."""
+"""Turn lists of tokenised rows (`data_layouts.LAYOUTS`) into the batches the algorithms take."""
 
 from __future__ import annotations
 

@@ -27,7 +27,7 @@ from trlprep.trainers.online.generation import Generated, Sampling, generate
 from trlprep.trainers.online.rewards import Rewards, Scores
 
 Metrics = dict[str, float]
-# keys of the prompt rows (`data.LAYOUTS["prompts"]`) that are not dataset columns
+# keys of the prompt rows (`data_layouts.LAYOUTS["prompts"]`) that are not dataset columns
 PROMPT_KEYS = ("prompt", "prompt_text", "prompt_messages")
 
 

@@ -1,7 +1,8 @@
 """The streamed path shared by `trlprep convert` and `trlprep import`.
 
-read (batches) -> import a layout (optional) -> detect -> plan -> convert -> template ->
-validate -> write, with rejected rows going to a side file when asked.
+read (batches) -> import a layout (optional; which one and how: `importing`) -> detect ->
+plan -> convert -> template -> validate -> write, with rejected rows going to a side file
+when asked.
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import Unit
     from trlprep.io.readers import Batch
 
 from trlprep.cli.app import err, out
+from trlprep.cli.importing import (
+    check_keep_empty,
+    check_type_or_layout,
+    import_units,
+    layout_for_conversational,
+    sniff_layout,
+)
 from trlprep.errors import ROW_ID, DataError, UsageError
 
 
@@ -60,29 +67,6 @@ def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
         raise UsageError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
 
 
-def _type_or_layout(name: str) -> None:
-    """`--from` names a dataset type or a public layout; a misspelt one is told both lists
-    (and the closest name)."""
-    import difflib
-
-    from trlprep.importers import layout_names
-    from trlprep.registry import TYPES, get_type, type_names_with_aliases
-
-    try:
-        get_type(name)
-    except UsageError:
-        names = [*TYPES, *layout_names()]
-        close = difflib.get_close_matches(name.lower(), names, n=1)
-        raise UsageError(
-            f"unknown --from {name!r}: not a dataset type or a public layout"
-            + (f" (did you mean {close[0]!r}?)" if close else ""),
-            hint="dataset types: "
-            + ", ".join(type_names_with_aliases())
-            + "; layouts: "
-            + ", ".join(layout_names()),
-        ) from None
-
-
 def run(req: Request) -> None:
     """Run a streamed `convert`/`import`: read, import or detect, convert, write."""
     from trlprep.io.jsontext import tools_from
@@ -114,7 +98,7 @@ def _run(req: Request) -> None:
     if req.to is not None:
         get_type(req.to)
     if from_type is not None:
-        _type_or_layout(from_type)
+        check_type_or_layout(from_type)
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
     tools = load_tools(req.tools)
@@ -153,10 +137,10 @@ def _run(req: Request) -> None:
             empty_input(req, from_type, bad)
             return
     if layout is None and from_type is None:
-        layout = _sniff_layout(first, required=req.layout_required)
+        layout = sniff_layout(first, required=req.layout_required)
     if layout is None and req.import_options is not None and req.import_options.conversational:
-        layout = _conversational_layout(first)
-    _check_keep_empty(req, layout)
+        layout = layout_for_conversational(first)
+    check_keep_empty(req, layout)
 
     importer = stats = None
     ledger = Ledger(path=req.path, on_error=req.on_error, bad_lines=bad)
@@ -183,7 +167,7 @@ def _run(req: Request) -> None:
         return
     raw = _chain(first, batches)
     if importer is not None:
-        units = _import_units(raw, importer, req.import_options, stats, ledger, req.coerce)
+        units = import_units(raw, importer, req.import_options, stats, ledger, req.coerce)
     else:
         units = plain_units(raw, ledger, req.coerce)
 
@@ -249,7 +233,7 @@ def _run(req: Request) -> None:
     if ledger.rejects is not None:
         err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
     else:
-        from trlprep.importers.run import stale_rejects_note
+        from trlprep.importers.rejectsfile import stale_rejects_note
 
         stale = stale_rejects_note(req.output)
         if stale:
@@ -268,25 +252,6 @@ def _name_file(det, path: str | None) -> None:
     if path is not None:
         for p in det.problems:
             p.lines = [FileLine(line, path) for line in p.lines] if p.lines else p.lines
-
-
-def _check_keep_empty(req: Request, layout: str | None) -> None:
-    """`--keep-empty-turns` is an hh option that lands on prompt-only: refuse it elsewhere."""
-    if req.import_options is None or not req.import_options.keep_empty_turns:
-        return
-    from trlprep.importers import get_importer
-    from trlprep.registry import get_type
-
-    if layout is None or get_importer(layout).name != "hh":
-        raise UsageError("--keep-empty-turns is an option of the hh layout", hint="add --from hh")
-    if req.to is not None and get_type(req.to).name != "prompt-only":
-        raise UsageError(
-            f"--keep-empty-turns keeps HH rows whose final Assistant turn is empty, which is "
-            f"valid only as prompt-only data; for --to {req.to} an empty answer is an empty "
-            "completion (rule empty-string)",
-            hint="use --to prompt-only with it, or drop it and pass --on-error skip to set "
-            "those rows aside",
-        )
 
 
 def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
@@ -358,95 +323,6 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         how = importer.expansion(req.import_options or ImportOptions())
         print_import_counts(stats, out, dry_run=True, how=how)
     print_plan(plan, det.num_rows)
-
-
-def _import_units(
-    raw: Iterator[Batch], importer, opts, stats, ledger: Ledger, coerce: bool = False
-) -> Iterator[Unit]:
-    """Import each input batch; rows the importer refuses go to the ledger (stage import),
-    as do rows holding a value of another kind than their column's (stage read)."""
-    import dataclasses
-
-    import numpy as np
-    import pyarrow as pa
-
-    from trlprep.conversion.stream import Unit, read_stage
-    from trlprep.importers import ImportOptions
-    from trlprep.importers.base import mapped_labels
-    from trlprep.importers.run import whole_if_needed
-
-    opts = opts or ImportOptions()
-    if coerce and not opts.coerce:  # the importer reads the landing labels as booleans
-        opts = dataclasses.replace(opts, coerce=True)
-    how = importer.expansion(opts)
-    if how:
-        ledger.expansions["import"] = how  # said with the counts when rows multiply
-    for b in whole_if_needed(raw, importer, opts):  # OASST messages: the file at once
-        ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
-        data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
-        ledger.rows_in += data.num_rows
-        carry = importer.carried(data.column_names, opts)  # the extras the layout leaves
-        labels = mapped_labels(opts)  # --map label=COLUMN: read as booleans with --coerce
-        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry, labels)
-        if keep is not None and not len(keep):  # every row of another kind than most rows'
-            stats.rows_in += data.num_rows  # (its columns hold no type the import could read)
-            continue
-        if keep is None:
-            result = importer.apply(settled, opts, b.offset, b.lines)
-            rows = b.offset + np.asarray(result.rows, np.int64)
-        else:  # the importer sees the kept rows: its row numbers map back through `keep`
-            lines = None if b.lines is None else np.asarray(b.lines)[keep]
-            result = importer.apply(settled, opts, 0, lines)
-            rows = b.offset + keep[np.asarray(result.rows, np.int64)]
-            if result.num_rejected:
-                local = keep[result.rejects.column("row").to_numpy()]
-                at = result.rejects.schema.get_field_index("row")
-                result.rejects = result.rejects.set_column(
-                    at, "row", pa.array(b.offset + local, pa.int64())
-                ).select(result.rejects.column_names)
-        stats.add(data.num_rows, result)
-        ledger.reject(result.rejects)
-        ledger.count_step("import", settled.num_rows - result.num_rejected, result.table.num_rows)
-        if result.table.num_rows:
-            table = result.table.append_column(ROW_ID, pa.array(rows))
-            yield Unit(data, b.offset, b.lines, table, result.lines, b.path)
-
-
-def _sniff_layout(first: Batch, *, required: bool) -> str | None:
-    """A public layout recognised from the columns, when the data is no TRL type (or is
-    a layout whose columns only look like one: OASST trees, LLaMA-Factory v1 parts)."""
-    from trlprep.importers import detect_layout, layout_names, layout_read_as
-
-    name = detect_layout(first.data.schema, first.data.slice(0, 1000))
-    if name is None and not required:
-        from trlprep.detection.besidehints import prompt_beside_answers
-
-        advice = prompt_beside_answers(first.data.slice(0, 1000))
-        if advice is not None:
-            err.print(f"note: {advice}", markup=False)
-    if not required and layout_read_as(first.data) is None:
-        return None
-    if name is None and required:
-        raise UsageError(
-            "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",
-            hint="pass --from " + " | ".join(layout_names()),
-        )
-    if name is not None:
-        err.print(f"note: read as the {name} layout (pass --from to choose)", markup=False)
-    return name
-
-
-def _conversational_layout(first) -> str | None:
-    """`--conversational` without a layout (`importers.conversational_layout`; the layout
-    was sniffed already); a note when the data is messages already."""
-    import pyarrow as pa
-
-    from trlprep.cli.options import conversational_note
-    from trlprep.importers import conversational_layout
-    from trlprep.io.kinds import as_majority_text
-
-    data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
-    return conversational_layout(as_majority_text(data), read_as=False) or conversational_note()
 
 
 def _chain(first, rest):

@@ -186,7 +186,7 @@ def convert_ray(
     if ledger.rejects is not None:
         err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
     else:
-        from trlprep.importers.run import stale_rejects_note
+        from trlprep.importers.rejectsfile import stale_rejects_note
 
         stale = stale_rejects_note(out_dir(output))
         if stale:
@@ -216,12 +216,12 @@ def _print_warnings(found: Any) -> None:
 def _sniff(ds: Any) -> str | None:
     """A public layout recognised from the first rows' columns (as the local engine)."""
     from trlprep import ray as engine
-    from trlprep.cli.pipeline import _sniff_layout
+    from trlprep.cli.importing import sniff_layout
     from trlprep.io.readers import Batch
 
     head = ds.take_batch(1000, batch_format="pyarrow")
     head = head.drop_columns([c for c in (ROW_ID, engine.LINE) if c in head.column_names])
-    return _sniff_layout(Batch(head, 0, None), required=False)
+    return sniff_layout(Batch(head, 0, None), required=False)
 
 
 def _reject(ledger: Any, rejected: Any, numbered: Any) -> None:

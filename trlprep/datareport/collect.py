@@ -7,40 +7,37 @@ few integers (token lengths, turn counts, 64-bit hashes), never the text: memory
 tens of bytes per row, not with the data.
 
 Each batch's numbers are measured on their own (`Collector.part`, what a worker process
-runs) and put after the previous batches' (`collected.merge`).
+runs; the figures of its rows: `measures`) and put after the previous batches'
+(`collected.merge`).
 """
 
 from __future__ import annotations
 
-import json
 import warnings
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_list, is_messages
-from trlprep.datareport.collected import INDEX, REMARKS, Collected, merge
-from trlprep.datareport.plaintext import plain_text
+from trlprep.datareport.collected import REMARKS, Collected, merge
+from trlprep.datareport.measures import (
+    ANSWERS,
+    ROLES,
+    STEP_SEPARATOR,
+    keep_conversations,
+    keep_examples,
+    keep_hashes,
+    keep_lengths,
+    keep_pairs_and_labels,
+    keep_text_checks,
+    keep_token_lengths,
+    row_where,
+)
 from trlprep.errors import ROW_ID, RowFailures
 from trlprep.registry import DatasetType, Format
 
-# role of each text column of a standard (templated) table, per type
-ROLES = {
-    "language-modeling": {"text": "text"},
-    "prompt-only": {"prompt": "prompt"},
-    "prompt-completion": {"prompt": "prompt", "completion": "completion"},
-    "preference": {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"},
-    "preference-implicit": {"chosen": "chosen", "rejected": "rejected"},
-    "unpaired-preference": {"prompt": "prompt", "completion": "completion"},
-    "stepwise-supervision": {"prompt": "prompt", "completion": "completions"},
-}
-ANSWERS = ("completion", "chosen", "rejected", "text")
-STEP_SEPARATOR = "\n"  # TRL's PRM default
 EXAMPLES = 3
-MEDIA = ("image", "video", "audio")  # counted from `images`, `videos`, `audios`
 TOKENIZE_ROWS = 8192  # rows tokenised at a time (their id lists are the memory peak)
 FLAGGED = 5  # rows named by validation issues also shown rendered, at most
 
@@ -121,7 +118,7 @@ class Collector:
         if canon.num_rows == 0:
             return
         if self.fmt is Format.CONVERSATIONAL:  # every row read, rendered or not
-            self._conversation(canon)
+            keep_conversations(d, canon)
         if self.fmt is Format.CONVERSATIONAL and self.template is not None:
             texts = self._retry(canon, self._render, "chat template", offset, lines)
             if texts is None:
@@ -135,26 +132,26 @@ class Collector:
                 part = texts.slice(start, TOKENIZE_ROWS)
                 fast = self.fast.lengths(part, self.dtype) if self.fast else None
                 if fast is not None:  # the Rust backend, lengths only
-                    self._keep_lengths(fast)
+                    keep_lengths(d, fast)
                     kept.append(part.column(ROW_ID).combine_chunks())
                     continue
                 ids = self._retry(part, self._tokenize, "tokenize", offset, lines)
                 if ids is not None:
-                    self._lengths(ids)
+                    keep_token_lengths(d, self.dtype, ids)
                     kept.append(ids.column(ROW_ID).combine_chunks())
             if not kept:
                 return
             done = pa.concat_arrays(kept)
             texts = texts.filter(pc.is_in(texts.column(ROW_ID), done))
             canon = canon.filter(pc.is_in(canon.column(ROW_ID), done))
-        self._text_checks(canon)
+        keep_text_checks(d, self.dtype, canon, self.specials)
         rid = np.asarray(texts.column(ROW_ID).to_numpy(), np.int64)
         d.row_ids.append(rid)
         if lines is not None:
             d.lines.append(np.asarray(lines)[rid - offset])
-        self._pairs_and_labels(canon, texts)
-        self._hashes(canon)
-        self._examples(texts, rid, offset, lines)
+        keep_pairs_and_labels(d, self.dtype, canon)
+        keep_hashes(d, canon)
+        keep_examples(d, self.dtype, texts, rid, offset, lines, self.want_examples, self.flagged)
 
     # ------------------------------------------------------------------ stages
 
@@ -194,186 +191,8 @@ class Collector:
         ids = np.asarray(ids, np.int64)
         d.rejected[stage] = d.rejected.get(stage, 0) + len(ids)
         for i, why in zip(ids[: max(0, 5 - len(d.rejected_examples))], reasons, strict=False):
-            where = _where(int(i), offset, lines)
+            where = row_where(int(i), offset, lines)
             d.rejected_examples.append({**where, "stage": stage, "reason": why})
-
-    # ------------------------------------------------------------------ figures per row
-
-    def _lengths(self, ids: pa.Table) -> None:
-        """Token lengths per role (prompt, completion ...)."""
-        name = self.dtype.name
-        lens: dict[str, np.ndarray] = {}
-
-        def n(col: str) -> np.ndarray:
-            return np.asarray(pc.list_value_length(ids.column(col)).fill_null(0), np.int64)
-
-        if name == "language-modeling":
-            lens["text"] = n("input_ids")
-        elif name == "prompt-completion":
-            total = n("input_ids")
-            mask = ids.column("completion_mask")
-            flat = np.asarray(pc.list_flatten(mask).to_numpy(zero_copy_only=False), np.int64)
-            starts = np.concatenate([[0], np.cumsum(total)[:-1]]).astype(np.int64)
-            comp = np.add.reduceat(flat, starts) if len(flat) else np.zeros(len(total), np.int64)
-            comp = np.where(total > 0, comp, 0)
-            lens["prompt"], lens["completion"] = total - comp, comp
-        elif name == "stepwise-supervision":
-            lens["prompt"] = n("prompt_ids")
-            steps = ids.column("completions_ids")
-            per_step = pc.list_value_length(pc.list_flatten(steps))
-            counts = np.asarray(pc.list_value_length(steps).fill_null(0), np.int64)
-            flat = np.asarray(per_step.to_numpy(zero_copy_only=False), np.int64)
-            starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
-            tot = np.add.reduceat(flat, starts) if len(flat) else np.zeros(len(counts), np.int64)
-            lens["completion"] = np.where(counts > 0, tot, 0)
-        else:
-            for role in ROLES[name]:
-                col = "input_ids" if role == "text" else f"{role}_ids"
-                lens[role] = n(col)
-        self._keep_lengths(lens)
-
-    def _keep_lengths(self, lens: dict[str, np.ndarray]) -> None:
-        for role, arr in lens.items():
-            self.data.lengths.setdefault(role, []).append(arr)
-
-    def _pairs_and_labels(self, canon: pa.Table, texts: pa.Table) -> None:
-        d = self.data
-        if {"chosen", "rejected"} <= set(canon.column_names):
-            from trlprep.validation.dupes import value_hashes
-
-            same = value_hashes(canon.column("chosen")) == value_hashes(canon.column("rejected"))
-            d.identical_pairs += int(same.sum())
-        if "margin" in canon.column_names:
-            m = pc.cast(canon.column("margin"), pa.float64()).to_numpy(zero_copy_only=False)
-            d.margins.append(np.asarray(m, np.float64))
-        if self.dtype.name == "unpaired-preference" and "label" in canon.column_names:
-            d.labels.append(np.asarray(canon.column("label").to_numpy(zero_copy_only=False)))
-        if self.dtype.name == "stepwise-supervision" and "labels" in canon.column_names:
-            d.step_labels.append(pl.from_arrow(canon.column("labels").combine_chunks()))
-
-    def _hashes(self, canon: pa.Table) -> None:
-        from trlprep.validation.dupes import column_hashes, row_hash, value_hashes
-
-        d = self.data
-        hashes = column_hashes(canon.drop_columns([ROW_ID]))
-        if hashes is not None:
-            d.row_hashes.append(row_hash(hashes))
-        if "prompt" in canon.column_names:
-            try:
-                d.prompt_hashes.append(value_hashes(canon.column("prompt")))
-            except Exception:  # noqa: BLE001 - a type polars cannot hash: no prompt figure
-                pass
-
-    def _conversation(self, canon: pa.Table) -> None:
-        """Role patterns, turns, same-role runs, tool calls, and the images, videos and audios
-        of the rows' list columns, of message columns."""
-        d = self.data
-        cols = [
-            c for c in ("prompt", "messages", "completion", "chosen") if c in canon.column_names
-        ]
-        cols = [c for c in cols if is_messages(canon.schema.field(c).type)]
-        if not cols:
-            return
-        frame = pl.from_arrow(canon.select(cols))
-        conv = pl.concat_list([pl.col(c) for c in cols]) if len(cols) > 1 else pl.col(cols[0])
-        roles = conv.list.eval(pl.element().struct.field("role"))
-        fields = {f.name for f in canon.schema.field(cols[0]).type.value_type}
-        tools = (
-            conv.list.eval(
-                pl.element().struct.field("tool_calls").list.len().fill_null(0)
-            ).list.sum()
-            if "tool_calls" in fields
-            else pl.lit(0)
-        )
-        stats = frame.select(
-            roles.list.join(",").alias("pattern"),
-            roles.list.len().alias("turns"),
-            roles.list.eval(pl.element() == pl.element().shift(1)).list.any().alias("same"),
-            tools.alias("tools"),
-            (roles.list.eval(pl.element() == "tool").list.any()).alias("tool_role"),
-        )
-        for pattern, count in stats.group_by("pattern").len().iter_rows():
-            key = pattern or "(empty)"
-            d.patterns[key] = d.patterns.get(key, 0) + count
-        d.turns.append(stats["turns"].fill_null(0).to_numpy().astype(np.int64))
-        d.same_role_rows += int(stats["same"].fill_null(False).sum())
-        d.tool_calls += int(stats["tools"].fill_null(0).sum())
-        d.tool_rows += int(
-            ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
-        )
-        for medium in MEDIA:
-            col = f"{medium}s"
-            if col not in canon.column_names or not is_list(canon.schema.field(col).type):
-                continue
-            n = pc.list_value_length(canon.column(col)).fill_null(0)
-            total = int(pc.sum(n).as_py() or 0)
-            rows = int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
-            setattr(d, col, getattr(d, col) + total)
-            setattr(d, f"{medium}_rows", getattr(d, f"{medium}_rows") + rows)
-        self._placeholders(canon, frame)
-
-    def _placeholders(self, canon: pa.Table, frame: pl.DataFrame) -> None:
-        """Placeholders with no column of their medium beside them (validate warns)."""
-        from trlprep.datareport.placeholders import unbacked_placeholders
-
-        d = self.data
-        for medium, (total, rows) in unbacked_placeholders(canon, frame).items():
-            setattr(d, f"{medium}_placeholders", getattr(d, f"{medium}_placeholders") + total)
-            name = f"{medium}_placeholder_rows"
-            setattr(d, name, getattr(d, name) + rows)
-
-    def _text_checks(self, canon: pa.Table) -> None:
-        """Empty answers, non-ASCII and literal special tokens in the rows' own text."""
-        d = self.data
-        for role, col in ROLES[self.dtype.name].items():
-            if role == "text" and "messages" in canon.column_names:
-                col = "messages"
-            if col not in canon.column_names:
-                continue
-            text = plain_text(canon.column(col))
-            if text is None:
-                continue
-            counter = d.text.setdefault(role, {"rows": 0, "empty": 0, "non_ascii": 0})
-            counter["rows"] += len(text)
-            if role in ANSWERS:
-                blank = pc.equal(pc.utf8_trim_whitespace(text), "").fill_null(True)
-                counter["empty"] += int(pc.sum(pc.cast(blank, pa.int64())).as_py() or 0)
-            non_ascii = pc.match_substring_regex(text, "[^\\x00-\\x7f]").fill_null(False)
-            counter["non_ascii"] += int(pc.sum(pc.cast(non_ascii, pa.int64())).as_py() or 0)
-            for tok in self.specials:
-                hit = pc.match_substring(text, tok).fill_null(False)
-                k = int(pc.sum(pc.cast(hit, pa.int64())).as_py() or 0)
-                if k:
-                    d.special_tokens[tok] = d.special_tokens.get(tok, 0) + k
-
-    def _examples(self, texts: pa.Table, rid: np.ndarray, offset: int, lines) -> None:
-        d = self.data
-        shown = sum(not e.get("flagged") for e in d.examples)
-        room = max(0, min(self.want_examples - shown, texts.num_rows))
-        picked = list(range(room))
-        if self.flagged:
-            hit = np.flatnonzero(np.isin(rid, list(self.flagged)))
-            picked += [int(i) for i in hit if i >= room]
-        if not picked:
-            return
-        roles = dict(ROLES[self.dtype.name])
-        if "text" not in texts.column_names and "messages" in texts.column_names:
-            roles["text"] = "messages"  # not rendered (no template): the messages themselves
-        rows = texts.take(pa.array(picked)).to_pylist()
-        for i, row in zip(picked, rows, strict=True):
-            parts = []
-            for role, col in roles.items():
-                value = row.get(col)
-                # stepwise: the steps, one per line (messages, unrendered, stay JSON below)
-                if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                    value = STEP_SEPARATOR.join(value)
-                if value is not None and not isinstance(value, str):
-                    value = json.dumps(value, ensure_ascii=False, default=str)
-                parts.append({"role": role, "text": value, "trained": role in ANSWERS})
-            ex = {**_where(int(rid[i]), offset, lines), "parts": parts, INDEX: i}
-            if i >= room:
-                ex["flagged"] = True  # shown because validation names it
-            d.examples.append(ex)
 
 
 class _Pickled:
@@ -386,13 +205,6 @@ class _Pickled:
         import pickle
 
         return pickle.loads(self.data)
-
-
-def _where(row: int, offset: int, lines) -> dict[str, int]:
-    out = {"row": row}
-    if lines is not None:
-        out["line"] = int(np.asarray(lines)[row - offset])
-    return out
 
 
 def _special_tokens(tokenizer: Any) -> list[str]:

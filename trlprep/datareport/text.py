@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from trlprep.datareport.collect import ANSWERS
+from trlprep.datareport.measures import ANSWERS
 from trlprep.wording import noun, plural
 
 

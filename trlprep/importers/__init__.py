@@ -30,11 +30,10 @@ from trlprep.importers.registry import (
     layout_read_as,
 )
 from trlprep.importers.rejects import REJECTS_SCHEMA, Rejections
+from trlprep.importers.rejectsfile import RejectsWriter, default_rejects_path
 from trlprep.importers.run import (
     ImportStats,
     RejectedRowsWarning,
-    RejectsWriter,
-    default_rejects_path,
     import_batches,
     import_dataset,
     import_table,

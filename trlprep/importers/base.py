@@ -19,7 +19,8 @@ import pyarrow as pa
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.columnmap import parse_column_map, rename
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
-from trlprep.io.jsontext import TOOLS, settle_tools
+from trlprep.io.jsonencode import settle_tools
+from trlprep.io.jsontext import TOOLS
 from trlprep.io.kinds import Settled, settle_kinds
 from trlprep.io.labels import LABEL_KINDS, READ_AS
 from trlprep.registry import DatasetType, Format, Kind

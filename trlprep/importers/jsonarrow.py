@@ -24,7 +24,8 @@ import pyarrow.compute as pc
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
-from trlprep.io.jsontext import dumps, encode_json_texts
+from trlprep.io.jsonencode import encode_json_texts
+from trlprep.io.jsontext import dumps
 
 _LS = pa.large_string()
 

@@ -1,8 +1,8 @@
 """Rows that cannot be imported: why (`Rejections`), and the side table that keeps them.
 
 Imported rows are also checked against their landing type with the validator's own row
-rules (`trlprep.validation.validate.check_batch`), so an imported batch always validates; rows that
-fail keep the rule's message and id as their reason.
+rules (`trlprep.validation.batchcheck.check_batch`), so an imported batch always
+validates; rows that fail keep the rule's message and id as their reason.
 """
 
 from __future__ import annotations
@@ -14,11 +14,12 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.errors import ROW_ID, DataError
-from trlprep.io.jsontext import to_jsonl
+from trlprep.io.jsonencode import to_jsonl
 from trlprep.registry import DatasetType, Format
+from trlprep.validation.batchcheck import check_batch
+from trlprep.validation.checkplan import Plan
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.rules import RULES, Severity
-from trlprep.validation.validate import Plan, check_batch
 
 
 class Rejections:

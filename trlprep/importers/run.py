@@ -3,17 +3,15 @@
 Every input row is accounted for: it lands in the output, or it is rejected with its row
 index, file line and reason. With `on_error="stop"` (the default) the first rejected row
 raises a DataError naming its line and reason; with `"skip"` rejected rows go to a side
-file (`RejectsWriter`) or are returned, and the import goes on.
+file (`rejectsfile.RejectsWriter`) or are returned, and the import goes on.
 """
 
 from __future__ import annotations
 
 import itertools
-import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -24,7 +22,7 @@ from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python,
 from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult
 from trlprep.importers.columnmap import rename
 from trlprep.importers.registry import get_importer
-from trlprep.importers.rejects import REJECTS_SCHEMA
+from trlprep.importers.rejectsfile import RejectsWriter
 from trlprep.io.sources import Batch
 from trlprep.wording import plural
 
@@ -248,157 +246,6 @@ def import_dataset(
         return restored
 
     return map_splits(data, one, split)
-
-
-class RejectsWriter:
-    """The side file of rejected rows (JSON Lines: row, line, reason, record), written
-    atomically: it appears once `commit` runs, holding every rejected row.
-
-    `explicit`: the user named the file (`--rejects FILE`), so it is written even empty, for
-    pipelines that read it. Otherwise (the default `OUT.rejects.jsonl`) a run that rejects
-    nothing writes no file, and with `overwrite` removes an earlier run's file there, which
-    would otherwise look like this run's.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike,
-        *,
-        overwrite: bool = False,
-        inputs=(),
-        output: str | os.PathLike | None = None,
-        explicit: bool = True,
-    ) -> None:
-        from trlprep.io.outputcheck import check_output
-
-        self.path = str(path)
-        if output is not None:
-            check_apart(self.path, output)
-        check_output(self.path, overwrite=overwrite, inputs=tuple(inputs), output_format="jsonl")
-        self.rows = 0
-        self.explicit = explicit
-        self.overwrite = overwrite
-        self.outcome: str | None = None  # after `commit`: written, none or removed
-        self._w = None
-
-    def _open(self, schema: pa.Schema):
-        from trlprep.io.writers import open_writer
-
-        return open_writer(self.path, schema, output_format="jsonl")
-
-    def write(self, rejects: pa.Table) -> None:
-        if self._w is None:
-            self._w = self._open(rejects.schema)
-        self._w.write(rejects)
-        self.rows += rejects.num_rows
-
-    def commit(self) -> str:
-        """Finish the file and say what became of it: `written` (an explicit file is written
-        even empty), `none` (nothing rejected, default path: no file) or `removed` (as
-        `none`, and an earlier run's file at the default path removed under `overwrite`)."""
-        if self._w is None and not self.explicit:
-            from trlprep.io.targets import stream_kind
-
-            stale = stream_kind(self.path) is None and Path(self.path).is_file()
-            if stale and self.overwrite:
-                Path(self.path).unlink()
-            self.outcome = "removed" if stale and self.overwrite else "none"
-            return self.outcome
-        if self._w is None:
-            self._w = self._open(REJECTS_SCHEMA)
-        self._w.commit()
-        self.outcome = "written"
-        return self.outcome
-
-    def summary(self, rejected: int, bad_lines: int = 0) -> str:
-        """The line a command prints after `commit`: how many rows were rejected (and bad
-        lines skipped), and where they went or that no file was written."""
-        what = plural(rejected, "rejected row")
-        what += f" and {plural(bad_lines, 'bad line')}" if bad_lines else ""
-        if self.outcome == "none":
-            return f"{what}: no rejects file written"
-        if self.outcome == "removed":
-            return f"{what}: no rejects file written; removed {self.path} (an earlier run's)"
-        return f"{what} -> {self.path}" + ("" if self.rows else " (empty, as --rejects asks)")
-
-    def abort(self) -> None:
-        if self._w is not None:
-            self._w.abort()
-
-    def __enter__(self) -> RejectsWriter:
-        return self
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            self.commit()
-        else:
-            self.abort()
-
-
-def default_rejects_path(output: str | os.PathLike) -> str:
-    """`out.parquet` -> `out.rejects.jsonl` next to the output: only the format's suffix
-    (`.jsonl`, `.jsonl.gz`, `.parquet`, ...) is replaced, so `train.v1.jsonl` ->
-    `train.v1.rejects.jsonl`; a folder `out` or `out/` -> `out.rejects.jsonl`."""
-    from trlprep.io.sources import COMPRESSION, SUFFIXES
-    from trlprep.io.targets import check_name, stream_kind
-
-    check_name(output)
-    kind = stream_kind(output)
-    if kind is not None:
-        raise UsageError(
-            f"{output}: is {kind}, so there is no place beside it for the rejected rows",
-            hint="name their file with --rejects FILE (it may be a device or FIFO too)",
-        )
-    p = Path(os.fspath(output).rstrip("/" + os.sep))
-    name = p.name
-    suffixes = [x.lower() for x in p.suffixes]
-    if suffixes and suffixes[-1] in COMPRESSION and len(suffixes) > 1:
-        if suffixes[-2] in SUFFIXES:
-            name = name[: -len(suffixes[-1])]
-            suffixes.pop()
-    if suffixes and suffixes[-1] in SUFFIXES:
-        name = name[: -len(suffixes[-1])]
-    return str(p.with_name((name or p.name) + ".rejects.jsonl"))
-
-
-def stale_rejects_note(output: str | os.PathLike) -> str | None:
-    """A note when a run that wrote no rejects file (`--on-error stop`) leaves an earlier
-    run's `OUT.rejects.jsonl` beside its output, where it would look like this run's."""
-    from trlprep.io.targets import stream_kind
-
-    if stream_kind(output) is not None or "://" in os.fspath(output):
-        return None
-    try:
-        path = default_rejects_path(output)
-    except UsageError:  # a name that has no place beside it
-        return None
-    if not Path(path).is_file():
-        return None
-    return (
-        f"{path} is an earlier run's rejects file, not this run's (which rejected no rows); "
-        "remove it, or rerun with --on-error skip --overwrite to replace it"
-    )
-
-
-def check_apart(rejects: str | os.PathLike, output: str | os.PathLike) -> None:
-    """Refuse a rejects file that is the output, or inside the output folder."""
-    from trlprep.io.targets import real_target, stream_kind
-
-    if stream_kind(rejects) is not None:  # /dev/null for both is fine
-        return
-    r = real_target(rejects).absolute().resolve()
-    o = real_target(os.fspath(output).rstrip("/" + os.sep) or output).absolute().resolve()
-    if r == o:
-        raise UsageError(
-            f"{rejects}: the rejects file is the output (-o {output})",
-            hint="pass --rejects with another path, or leave it out "
-            f"(default: {default_rejects_path(output)})",
-        )
-    if o in r.parents:
-        raise UsageError(
-            f"{rejects}: the rejects file is inside the output folder {output}",
-            hint="write it beside the folder (pass --rejects with another path)",
-        )
 
 
 def summary_lines(stats: ImportStats, limit: int = 5) -> list[str]:

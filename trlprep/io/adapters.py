@@ -23,12 +23,12 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import UsageError
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
+from trlprep.io.jsonencode import has_struct
 from trlprep.io.jsonext import at_entry, has_json_features, with_json_types
 from trlprep.io.jsontext import (
     TOOLS,
     column_from_values,
     decode_json_texts,
-    has_struct,
     tools_names,
 )
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records

@@ -195,7 +195,7 @@ def _arrow_kind(t: pa.DataType, col: Any) -> str | None:
     if pa.types.is_null(t):
         return None
     # other types (dates, binary, maps): as their JSON text writes them
-    from trlprep.io.jsontext import encode_json_texts
+    from trlprep.io.jsonencode import encode_json_texts
 
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()

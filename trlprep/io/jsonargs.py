@@ -162,7 +162,7 @@ def retag(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """An array with untagged string arguments re-encoded as tagged JSON text (each string
     becomes its JSON literal), so it joins columns that are tagged already. Columnar: only
     the arguments strings are rewritten, the nesting around them is rebuilt as it was."""
-    from trlprep.io.jsontext import encode_json_texts
+    from trlprep.io.jsonencode import encode_json_texts
 
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()

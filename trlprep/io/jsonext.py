@@ -23,14 +23,8 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_list
 from trlprep.io.jsonargs import ARGUMENTS, CALL_FIELDS, encode, has_plain_arguments, retag
-from trlprep.io.jsontext import (
-    decode_json_texts,
-    encode_json_texts,
-    has_struct,
-    json_field,
-    settle_tools,
-    tools_names,
-)
+from trlprep.io.jsonencode import encode_json_texts, has_struct, settle_tools
+from trlprep.io.jsontext import decode_json_texts, json_field, tools_names
 from trlprep.registry import SIDE_COLUMNS, all_type_columns
 
 JSON_EXTENSION = "arrow.json"
@@ -106,7 +100,7 @@ def at_entry(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     """What every input goes through where it enters (readers, the Python API, Ray): its
     `Json` columns decoded (`decode_json_extensions`), and a `tools` column typed as one
     struct made each row's own JSON text, null-valued keys left out
-    (`jsontext.settle_tools`)."""
+    (`jsonencode.settle_tools`)."""
     return settle_tools(decode_json_extensions(data))
 
 

@@ -29,8 +29,8 @@ from trlprep.io.jsonargs import (
     tag_arguments,
     tagged,
 )
+from trlprep.io.jsonencode import encode_json_texts
 from trlprep.io.jsontext import (
-    encode_json_texts,
     json_field,
     table_from_records,
     tools_names,
@@ -282,7 +282,7 @@ def _parse_line(line: bytes, first: bool) -> tuple[Any, tuple[str, str] | None]:
                 "{\"messages\": [...]} (e.g. jq -c '{messages: .}' IN > OUT.jsonl)",
             )
         return None, (
-            f"expected a JSON object, got {_json_kind(rec)}",
+            f"expected a JSON object, got {json_kind(rec)}",
             'each line must hold one JSON object like {"prompt": ..., "completion": ...}',
         )
     if _SURROGATE_ESCAPE.search(line) and _lone_surrogate(rec):
@@ -315,7 +315,8 @@ def is_bare_messages(value: object) -> bool:
     )
 
 
-def _json_kind(value: object) -> str:
+def json_kind(value: object) -> str:
+    """What a JSON value that is no object is, in words (`a string`, `an array` ...)."""
     if isinstance(value, list):
         return "an array"
     if isinstance(value, str):

@@ -4,7 +4,8 @@ Formats: JSON Lines (also .gz/.zst/.bz2), plain text (`trlprep.io.plaintext`: on
 row per line, paragraph or file), JSON (an array of records, a one-key wrapper
 such as `{"data": [...]}`, a dict of equally long columns, or any other object as one row,
 such as a Super-NaturalInstructions task file), Parquet, CSV, Arrow IPC file/stream and
-Feather, `datasets` `save_to_disk` folders and Hub dataset ids. Columns of `datasets`'
+Feather (JSON, CSV and Arrow read whole: `trlprep.io.wholeformats`), `datasets`
+`save_to_disk` folders and Hub dataset ids. Columns of `datasets`'
 `Json` type (Arrow's JSON extension) are decoded as they are read (`trlprep.io.jsonext`).
 
 JSONL keeps every row's file line number and streams (see `trlprep.io.jsonl`). Rows whose JSON
@@ -15,24 +16,19 @@ them row by row.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
 
-from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
+from trlprep.columns.arrowtypes import ValueKind, value_kind
 from trlprep.errors import DataError, InputError, UsageError
-from trlprep.io import textfaults
 from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
 from trlprep.io.inputfiles import candidate_files, past_stop
-from trlprep.io.jsonarray import array_rows, check_not_splits
 from trlprep.io.jsonext import at_entry
-from trlprep.io.jsonl import BadLines, concat_tables, is_bare_messages, jsonl_chunks, read_jsonl
+from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
-    decode_json_texts,
-    looks_like_json_container,
     table_from_columns,
     table_from_records,
 )
@@ -49,12 +45,10 @@ from trlprep.io.sources import (
     Batch,
     Source,
     check_not_binary,
-    check_text_file,
     guard,
-    open_stream,
-    read_bytes,
     split_suffix,
 )
+from trlprep.io.wholeformats import read_csv, read_ipc, read_json
 
 __all__ = [
     "FORMATS",
@@ -192,15 +186,15 @@ def read(
     if fmt == "jsonl":
         return read_jsonl(path, bad_lines)
     if fmt == "json":
-        return _read_json(path, bad_lines)
+        return read_json(path, bad_lines)
     if fmt == "csv":
-        return Source(_read_csv(path), path, fmt)
+        return Source(read_csv(path), path, fmt)
     if fmt in SAMPLINGS:
         return read_text(path, fmt, bad_lines)
     if fmt == "parquet":
         table = guard(path, lambda: _pq().read_table(path))
     elif fmt == "arrow":
-        table = _read_ipc(path)
+        table = read_ipc(path)
     elif fmt == "disk":
         table = read_disk(path, split)
     else:
@@ -292,140 +286,6 @@ def _pq():
     import pyarrow.parquet as pq
 
     return pq
-
-
-# ---------------------------------------------------------------- formats read whole
-
-
-def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
-    text = read_bytes(path)
-    parsed = array_rows(text, path)
-    if parsed is not None:
-        rows, lines = parsed
-        return Source(table_from_records(rows), path, "json", lines)
-    try:
-        data = json.loads(text)
-    except UnicodeDecodeError:
-        raise textfaults.utf8_error(path, text) from None
-    except json.JSONDecodeError as e:
-        if e.msg == "Extra data" and text.lstrip().startswith(b"{"):
-            return read_jsonl(path, bad_lines)  # JSON Lines in a .json file, as `datasets` does
-        raise textfaults.json_error(path, e) from None
-    check_not_splits(data, path)
-    if isinstance(data, dict) and len(data) == 1:
-        (inner,) = data.values()
-        if isinstance(inner, list) and all(isinstance(r, dict) for r in inner):
-            data = inner  # a wrapper such as {"data": [...]} or {"train": [...]}
-    if isinstance(data, dict) and _equal_columns(data):
-        return Source(table_from_columns(data), path, "json")
-    if isinstance(data, dict) and data:
-        return Source(table_from_records([data]), path, "json")  # one object: one row
-    if isinstance(data, list) and all(isinstance(r, dict) for r in data):
-        return Source(table_from_records(data), path, "json")
-    found = _json_kind(data)
-    hint = "or use JSON Lines (.jsonl) with one object per line"
-    if isinstance(data, list) and any(is_bare_messages(r) for r in data):
-        found += " (a conversation, an array of messages, with no column name)"
-        hint = (
-            'make each conversation one object holding it, {"messages": [...]} (e.g. '
-            "jq -c '.[] | {messages: .}' IN > OUT.jsonl)"
-        )
-    raise InputError(
-        f"expected an array of objects (one per row), an object holding one such array, an "
-        f"object of equally long columns or one object (one row); found {found}",
-        path=path,
-        hint=hint,
-    )
-
-
-def _equal_columns(data: dict) -> bool:
-    """Whether a JSON object is a dict of columns: every value a list, all of one length.
-
-    An object whose values are not all lists, or lists of different lengths (a
-    Super-NaturalInstructions task file: `Definition`, `Positive Examples`, `Instances`),
-    is one record instead.
-    """
-    lengths = {len(v) if isinstance(v, list) else -1 for v in data.values()}
-    return len(lengths) == 1 and -1 not in lengths
-
-
-def _json_kind(data: object) -> str:
-    if isinstance(data, list):
-        if not data:
-            return "an empty array"
-        bad = next((i for i, r in enumerate(data) if not isinstance(r, dict)), None)
-        if bad is None:  # met inside an outer array (an array of arrays of objects)
-            return "an array of objects"
-        return f"an array whose item {bad} is {_json_kind(data[bad])}"
-    if isinstance(data, dict):
-        return "an empty object"
-    if isinstance(data, str):
-        return "a string"
-    if isinstance(data, bool):
-        return "a boolean"
-    if data is None:
-        return "null"
-    return "a number"
-
-
-def _read_csv(path: str) -> pa.Table:
-    """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans."""
-    import pyarrow.csv as pcsv
-
-    invalid: list = []  # a row with another number of fields than the header
-
-    def stop(row) -> str:
-        invalid.append(row)
-        return "error"
-
-    def _read(column_types: dict[str, pa.DataType] | None = None) -> pa.Table:
-        with open_stream(path) as f:
-            return pcsv.read_csv(
-                f,
-                parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=stop),
-                convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
-            )
-
-    check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
-    try:
-        table = guard(path, _read)
-    except InputError:
-        if not invalid:
-            raise
-        r = invalid[0]
-        raise textfaults.csv_row_error(
-            path, read_bytes(path), r.expected_columns, r.actual_columns, r.text
-        ) from None
-    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
-        error = textfaults.utf8_error(path, read_bytes(path))  # Arrow reads bad bytes as binary
-        if error is not None:
-            raise error
-    dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
-    if dates:  # keep date-like text as written
-        table = guard(path, lambda: _read(dates))
-    for i, field in enumerate(table.schema):
-        if is_string(field.type) and looks_like_json_container(table.column(i)):
-            decoded = decode_json_texts(field.name, table.column(i))
-            if decoded is not None:
-                table = table.set_column(i, *decoded)
-    return table
-
-
-def _read_ipc(path: str) -> pa.Table:
-    import pyarrow.ipc as ipc
-
-    def _read() -> pa.Table:
-        for opener in (ipc.open_file, ipc.open_stream):
-            with pa.memory_map(path) as src:
-                try:
-                    return opener(src).read_all()
-                except pa.ArrowInvalid:
-                    pass
-        import pyarrow.feather as feather
-
-        return feather.read_table(path)  # Feather v1
-
-    return guard(path, _read)
 
 
 def check_not_mixed(table: pa.Table, where: str = "") -> None:

@@ -30,7 +30,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import InputError, UsageError
 from trlprep.io.datasetfolders import description_of
-from trlprep.io.jsontext import has_binary, to_jsonl
+from trlprep.io.jsonencode import has_binary, to_jsonl
 from trlprep.io.outputcheck import check_output, resolve_output_format
 from trlprep.io.readers import split_suffix
 from trlprep.io.shardout import ShardWriter, sharded, write_splits
@@ -337,7 +337,7 @@ def _replace(tmp: Path, path: Path) -> None:
         old.unlink(missing_ok=True)
 
 
-to_jsonl_bytes = to_jsonl  # serialise rows as JSON Lines (see trlprep.io.jsontext.to_jsonl)
+to_jsonl_bytes = to_jsonl  # serialise rows as JSON Lines (see trlprep.io.jsonencode.to_jsonl)
 
 
 def to_dataset(table: pa.Table, split: str | None = None):

@@ -46,10 +46,10 @@ def detect(ds: ray.data.Dataset, coerce: bool = False) -> Detection:
 def _check_block(block: Any, plan: Any, duplicates: bool, coerce: bool = False) -> tuple:
     """Run every row rule on one block (its reject rows left out): (rows, its flags, row
     hashes, columns, seen, unhashable, lines, the values read with `coerce`)."""
+    from trlprep.validation.batchcheck import check_batch
     from trlprep.validation.checks.common import BatchSink
     from trlprep.validation.coerced import Coerced, flag_read
     from trlprep.validation.dupes import column_hashes, row_hash
-    from trlprep.validation.validate import check_batch
 
     t = _accepted(entered(block))  # as the local engine reads them (`Json` decoded, ...)
     lines = None

@@ -1,0 +1,158 @@
+"""The layout a streamed `convert`/`import` reads, and its batches imported.
+
+Which layout: named by `--from` (a type or a layout, a misspelt one told both lists),
+sniffed from the columns, or chosen for `--conversational`; `--keep-empty-turns` checked
+against it. Then each input batch is imported into a conversion `Unit`, the rows the
+importer refuses (or of another kind than their column's) going to the ledger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from trlprep.cli.pipeline import Request
+    from trlprep.conversion.ledger import Ledger
+    from trlprep.conversion.stream import Unit
+    from trlprep.importers import Importer, ImportOptions, ImportStats
+    from trlprep.io.readers import Batch
+
+from trlprep.cli.app import err
+from trlprep.errors import ROW_ID, UsageError
+
+
+def check_type_or_layout(name: str) -> None:
+    """`--from` names a dataset type or a public layout; a misspelt one is told both lists
+    (and the closest name)."""
+    import difflib
+
+    from trlprep.importers import layout_names
+    from trlprep.registry import TYPES, get_type, type_names_with_aliases
+
+    try:
+        get_type(name)
+    except UsageError:
+        names = [*TYPES, *layout_names()]
+        close = difflib.get_close_matches(name.lower(), names, n=1)
+        raise UsageError(
+            f"unknown --from {name!r}: not a dataset type or a public layout"
+            + (f" (did you mean {close[0]!r}?)" if close else ""),
+            hint="dataset types: "
+            + ", ".join(type_names_with_aliases())
+            + "; layouts: "
+            + ", ".join(layout_names()),
+        ) from None
+
+
+def check_keep_empty(req: Request, layout: str | None) -> None:
+    """`--keep-empty-turns` is an hh option that lands on prompt-only: refuse it elsewhere."""
+    if req.import_options is None or not req.import_options.keep_empty_turns:
+        return
+    from trlprep.importers import get_importer
+    from trlprep.registry import get_type
+
+    if layout is None or get_importer(layout).name != "hh":
+        raise UsageError("--keep-empty-turns is an option of the hh layout", hint="add --from hh")
+    if req.to is not None and get_type(req.to).name != "prompt-only":
+        raise UsageError(
+            f"--keep-empty-turns keeps HH rows whose final Assistant turn is empty, which is "
+            f"valid only as prompt-only data; for --to {req.to} an empty answer is an empty "
+            "completion (rule empty-string)",
+            hint="use --to prompt-only with it, or drop it and pass --on-error skip to set "
+            "those rows aside",
+        )
+
+
+def sniff_layout(first: Batch, *, required: bool) -> str | None:
+    """A public layout recognised from the columns, when the data is no TRL type (or is
+    a layout whose columns only look like one: OASST trees, LLaMA-Factory v1 parts)."""
+    from trlprep.importers import detect_layout, layout_names, layout_read_as
+
+    name = detect_layout(first.data.schema, first.data.slice(0, 1000))
+    if name is None and not required:
+        from trlprep.detection.besidehints import prompt_beside_answers
+
+        advice = prompt_beside_answers(first.data.slice(0, 1000))
+        if advice is not None:
+            err.print(f"note: {advice}", markup=False)
+    if not required and layout_read_as(first.data) is None:
+        return None
+    if name is None and required:
+        raise UsageError(
+            "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",
+            hint="pass --from " + " | ".join(layout_names()),
+        )
+    if name is not None:
+        err.print(f"note: read as the {name} layout (pass --from to choose)", markup=False)
+    return name
+
+
+def layout_for_conversational(first: Batch) -> str | None:
+    """`--conversational` without a layout (`importers.conversational_layout`; the layout
+    was sniffed already); a note when the data is messages already."""
+    import pyarrow as pa
+
+    from trlprep.cli.options import conversational_note
+    from trlprep.importers import conversational_layout
+    from trlprep.io.kinds import as_majority_text
+
+    data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
+    return conversational_layout(as_majority_text(data), read_as=False) or conversational_note()
+
+
+def import_units(
+    raw: Iterator[Batch],
+    importer: Importer,
+    opts: ImportOptions | None,
+    stats: ImportStats,
+    ledger: Ledger,
+    coerce: bool = False,
+) -> Iterator[Unit]:
+    """Import each input batch; rows the importer refuses go to the ledger (stage import),
+    as do rows holding a value of another kind than their column's (stage read)."""
+    import dataclasses
+
+    import numpy as np
+    import pyarrow as pa
+
+    from trlprep.conversion.stream import Unit, read_stage
+    from trlprep.importers import ImportOptions
+    from trlprep.importers.base import mapped_labels
+    from trlprep.importers.run import whole_if_needed
+
+    opts = opts or ImportOptions()
+    if coerce and not opts.coerce:  # the importer reads the landing labels as booleans
+        opts = dataclasses.replace(opts, coerce=True)
+    how = importer.expansion(opts)
+    if how:
+        ledger.expansions["import"] = how  # said with the counts when rows multiply
+    for b in whole_if_needed(raw, importer, opts):  # OASST messages: the file at once
+        ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
+        data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+        ledger.rows_in += data.num_rows
+        carry = importer.carried(data.column_names, opts)  # the extras the layout leaves
+        labels = mapped_labels(opts)  # --map label=COLUMN: read as booleans with --coerce
+        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry, labels)
+        if keep is not None and not len(keep):  # every row of another kind than most rows'
+            stats.rows_in += data.num_rows  # (its columns hold no type the import could read)
+            continue
+        if keep is None:
+            result = importer.apply(settled, opts, b.offset, b.lines)
+            rows = b.offset + np.asarray(result.rows, np.int64)
+        else:  # the importer sees the kept rows: its row numbers map back through `keep`
+            lines = None if b.lines is None else np.asarray(b.lines)[keep]
+            result = importer.apply(settled, opts, 0, lines)
+            rows = b.offset + keep[np.asarray(result.rows, np.int64)]
+            if result.num_rejected:
+                local = keep[result.rejects.column("row").to_numpy()]
+                at = result.rejects.schema.get_field_index("row")
+                result.rejects = result.rejects.set_column(
+                    at, "row", pa.array(b.offset + local, pa.int64())
+                ).select(result.rejects.column_names)
+        stats.add(data.num_rows, result)
+        ledger.reject(result.rejects)
+        ledger.count_step("import", settled.num_rows - result.num_rejected, result.table.num_rows)
+        if result.table.num_rows:
+            table = result.table.append_column(ROW_ID, pa.array(rows))
+            yield Unit(data, b.offset, b.lines, table, result.lines, b.path)

@@ -1,0 +1,329 @@
+"""Each topic's section of the HTML data report (overview, validation, token lengths,
+truncation, chosen vs rejected, labels, conversations, duplicates, text, rendered examples),
+made from the JSON report's figures, each figure tagged with its JSON path (`htmlparts.fig`).
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from trlprep.datareport import svg
+from trlprep.datareport.htmlparts import fig, fig_of, pct, table
+
+
+def _overview(r: dict[str, Any]) -> str:
+    h, rows, s = r["report"], r["rows"], r["summary"]
+    cards = [
+        ("rows", fig("rows.in", rows["in"])),
+        (
+            "type",
+            f"{escape(h['type'])}<br><span class=muted>{escape(str(h['format']))}"
+            + (
+                f", measured as {escape(h['measured_as'])}"
+                if h.get("measured_as") not in (None, h["type"])
+                else ""
+            )
+            + (f", read as the {escape(h['layout'])} layout" if h.get("layout") else "")
+            + "</span>",
+        ),  # fmt: skip
+        (
+            "truncated at --max-length",
+            fig("summary.truncated", s.get("truncated"))
+            + f" <span class=muted>{pct(s.get('truncated_share'))}</span>",
+        ),
+        ("duplicate rows", fig("summary.duplicate_rows", s.get("duplicate_rows"))),
+        ("empty answers", fig("summary.empty_answers", s.get("empty_answers"))),
+    ]
+    if "valid" in s:
+        cls = "ok" if s["valid"] else "bad"
+        cards.insert(
+            2, ("validation", f'<span class="{cls}">{"valid" if s["valid"] else "invalid"}</span>')
+        )
+    html = (
+        '<div class="cards">'
+        + "".join(
+            f'<div class="card"><span class=muted>{escape(k)}</span><b>{v}</b></div>'
+            for k, v in cards
+        )
+        + "</div>"
+    )
+    facts = [
+        ("columns", escape(", ".join(f"{k}: {v}" for k, v in h["columns"].items()))),
+        ("extra columns", escape(", ".join(h["extra_columns"]) or "none")),
+        ("chat template", escape(str(h["chat_template"] or "none"))),
+        ("tokenizer", escape(str(h["tokenizer"] or "none (no token lengths)"))),
+        ("truncation", escape(h["truncation"])),
+        ("rows reported", fig("rows.reported", rows["reported"])),
+        ("rows not reportable", fig("rows.rejected", rows["rejected"])),
+    ]
+    for stage, n in rows["rejected_by_stage"].items():
+        facts.append((f"failed at {stage}", fig(f"rows.rejected_by_stage.{stage}", n)))
+    html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
+    for ex in rows["rejected_examples"]:
+        html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
+    for note in h.get("notes", []):  # how the input was read (a text file's blank lines)
+        html += f"<p class=muted>note: {escape(note)}</p>"
+    return html
+
+
+def _at(ex: dict[str, Any]) -> str:
+    return f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
+
+
+def _validation(r: dict[str, Any]) -> str:
+    v = r["validation"]
+    verdict = f'<p class="{"ok" if v["valid"] else "bad"}">{"valid" if v["valid"] else "invalid"}: '
+    verdict += f"{fig('validation.errors', v['errors'])} error(s), "
+    verdict += f"{fig('validation.warnings', v['warnings'])} warning(s)</p>"
+    examples = {e.get("line", e["row"]) for e in r.get("examples", [])}
+    rows = []
+    for i, issue in enumerate(v["issues"]):
+        word = "line" if issue["lines"] else "row"
+        where = []
+        for x in (issue["lines"] or issue["rows"])[:10]:
+            where.append(f'<a href="#ex-{x}">{word} {x}</a>' if x in examples else f"{word} {x}")
+        rows.append([
+            escape(issue["rule"]), escape(issue["severity"]),
+            fig(f"validation.issues.{i}.count", issue["count"]),
+            f'<span class="l">{escape(issue["message"])}</span>', ", ".join(where),
+        ])  # fmt: skip
+    listing = table(["rule", "severity", "rows", "message", "first rows"], rows) if rows else ""
+    return verdict + listing
+
+
+def _lengths(r: dict[str, Any]) -> str:
+    lengths = r["lengths"]
+    keys = ("min", "p50", "p90", "p99", "max", "mean")
+    rows = [
+        [escape(role)] + [fig(f"lengths.{role}.{k}", s.get(k)) for k in keys]
+        for role, s in lengths.items()
+    ]
+    html = (
+        "<p class=muted>Tokens per row after the chat template, as the trainer tokenises "
+        "(sequence: prompt + the longer answer).</p>"
+    )
+    html += table(["", *keys], rows)
+    mark = r["report"]["max_length"]
+    for role, s in lengths.items():
+        hist = s.get("histogram") or {}
+        chart = svg.histogram(
+            hist.get("edges", []),
+            hist.get("counts", []),
+            f"{role} length (tokens)",
+            mark if role == "sequence" else None,
+        )
+        if chart:
+            html += f"<h3>{escape(role)}</h3>{chart}"
+    return html
+
+
+def _truncation(r: dict[str, Any]) -> str:
+    t = r["truncation"]
+    rows = []
+    for i, lim in enumerate(t["limits"]):
+        label = str(lim["max_length"]) + (
+            " (--max-length)" if lim["max_length"] == t["max_length"] else ""
+        )
+        k = f"truncation.limits.{i}"
+        rows.append([
+            escape(label), fig(f"{k}.truncated", lim["truncated"]), pct(lim["truncated_share"]),
+            *(fig_of(k, lim, f) for f in ("prompt_cut", "completion_cut", "completion_lost")),
+            fig_of(k, lim, "tokens_cut"),
+        ])  # fmt: skip
+    html = f"<p class=muted>Truncation mode: {escape(t['mode'])}.</p>"
+    html += table(["max length", "rows", "share", "prompt cut", "completion cut",
+                    "completion lost", "tokens cut"], rows)  # fmt: skip
+    html += svg.bars(
+        [
+            (str(x["max_length"]), x["truncated_share"], pct(x["truncated_share"]))
+            for x in t["limits"]
+        ],
+        "share of rows truncated per max length",
+    )
+    return html
+
+
+def _preference(r: dict[str, Any]) -> str:
+    p = r["preference"]
+    rows = [
+        ["pairs", fig("preference.pairs", p["pairs"])],
+        [
+            "chosen longer",
+            fig("preference.chosen_longer", p["chosen_longer"])
+            + f" ({pct(p['chosen_longer_share'])})",
+        ],
+        ["rejected longer", fig("preference.rejected_longer", p["rejected_longer"])],
+        ["same length", fig("preference.same_length", p["same_length"])],
+        ["identical pairs", fig("preference.identical_pairs", p["identical_pairs"])],
+        [
+            "mean tokens chosen / rejected",
+            fig("preference.chosen_mean", p["chosen_mean"])
+            + " / "
+            + fig("preference.rejected_mean", p["rejected_mean"]),
+        ],
+    ]
+    if "margin" in p:
+        m = p["margin"]
+        rows.append(
+            [
+                "margin min / mean / max",
+                " / ".join(fig(f"preference.margin.{k}", m[k]) for k in ("min", "mean", "max")),
+            ]
+        )
+    html = (
+        "<p class=muted>A DPO run learns any length bias: compare how often chosen is longer.</p>"
+    )
+    html += table(["", ""], rows)
+    html += svg.bars(
+        [("chosen longer", p["chosen_longer"], str(p["chosen_longer"])),
+         ("rejected longer", p["rejected_longer"], str(p["rejected_longer"])),
+         ("same length", p["same_length"], str(p["same_length"]))],
+        "pairs by which answer is longer",
+    )  # fmt: skip
+    return html
+
+
+def _labels(r: dict[str, Any]) -> str:
+    lab = r["labels"]
+    if "true" in lab:
+        return table(["", ""], [
+            ["rows", fig("labels.rows", lab["rows"])],
+            ["true (desirable)", fig("labels.true", lab["true"]) + f" ({pct(lab['true_share'])})"],
+            ["false (undesirable)", fig("labels.false", lab["false"])],
+        ])  # fmt: skip
+    steps = lab["steps"]
+    html = (
+        "<p>Steps per row: "
+        + ", ".join(f"{k} {fig(f'labels.steps.{k}', steps.get(k))}" for k in ("min", "p50", "max"))
+        + "</p>"
+    )
+    rows = [
+        [str(x["position"]), fig(f"labels.by_position.{i}.steps", x["steps"]),
+         fig(f"labels.by_position.{i}.true", x["true"]), pct(x["true_share"])]
+        for i, x in enumerate(lab["by_position"])
+    ]  # fmt: skip
+    return html + table(["step", "rows", "true", "share true"], rows)
+
+
+def _conversation(r: dict[str, Any]) -> str:
+    c = r["conversation"]
+    t = c["turns"]
+    facts = [
+        ["turns per row (min / p50 / max)", " / ".join(
+            fig(f"conversation.turns.{k}", t.get(k)) for k in ("min", "p50", "max"))],
+        ["distinct role patterns", fig("conversation.distinct_patterns", c["distinct_patterns"])],
+        ["rows with same-role turns in a row", fig_of("conversation", c, "same_role_in_a_row")],
+        ["tool calls", fig("conversation.tool_calls", c["tool_calls"])],
+        ["rows with tools", fig("conversation.rows_with_tools", c["rows_with_tools"])],
+        *(
+            [name, fig(f"conversation.{name}", c.get(name)) + " in "
+             + fig(f"conversation.rows_with_{name}", c.get(f"rows_with_{name}")) + " rows"]
+            for name in ("images", "videos", "audios")
+        ),
+        *(
+            [f"&lt;{m}&gt; placeholders with no {m}s column",
+             fig(f"conversation.{m}_placeholders_without_column", c[key]) + " in "
+             + fig(f"conversation.rows_with_{m}_placeholders_without_column",
+                   c.get(f"rows_with_{m}_placeholders_without_column")) + " rows"]
+            for m in ("image", "video", "audio")
+            if c.get(key := f"{m}_placeholders_without_column")
+        ),
+    ]  # fmt: skip
+    html = table(["", ""], facts)
+    pats = [
+        [f"<code>{escape(p['pattern'])}</code>", fig(f"conversation.patterns.{i}.rows", p["rows"])]
+        for i, p in enumerate(c["patterns"])
+    ]
+    html += "<h3>Role patterns</h3>" + table(["pattern", "rows"], pats).replace(
+        "<td>", '<td class="l">', 1
+    )
+    hist = c["turns_histogram"]
+    html += svg.bars(
+        [(f"{k} turns", v, str(v)) for k, v in list(hist.items())[:20]], "rows per turn count"
+    )
+    return html
+
+
+def _duplicates(r: dict[str, Any]) -> str:
+    d = r.get("duplicates") or {}
+    if not d:
+        return "<p class=muted>Rows could not be hashed.</p>"
+    rows = [["exact duplicate rows", fig("duplicates.exact_rows", d.get("exact_rows"))]]
+    if "distinct_prompts" in d:
+        rows += [
+            ["distinct prompts", fig("duplicates.distinct_prompts", d["distinct_prompts"])],
+            ["rows sharing a prompt", fig_of("duplicates", d, "rows_with_shared_prompt")],
+        ]  # fmt: skip
+    html = table(["", ""], rows)
+    top = d.get("top_shared_prompts") or []
+    if top:
+        key = "duplicates.top_shared_prompts"
+        shared = [[_at(x), fig_of(f"{key}.{i}", x, "rows")] for i, x in enumerate(top)]
+        html += "<h3>Most shared prompts</h3>" + table(["first seen", "rows"], shared)
+    return html
+
+
+def _text(r: dict[str, Any]) -> str:
+    t = r.get("text") or {}
+    rows = [
+        [escape(role), fig(f"text.by_role.{role}.rows", c["rows"]),
+         fig_of(f"text.by_role.{role}", c, "empty"), fig_of(f"text.by_role.{role}", c, "non_ascii")]
+        for role, c in t.get("by_role", {}).items()
+    ]  # fmt: skip
+    html = table(["column", "rows", "empty / whitespace", "non-ASCII"], rows)
+    toks = t.get("special_tokens_in_text") or {}
+    if toks:
+        key = "text.special_tokens_in_text"
+        found = [[f"<code>{escape(k)}</code>", fig_of(key, toks, k)] for k in toks]
+        html += "<p class=bad>Special tokens written literally in the text:</p>"
+        html += table(["token", "rows"], found)
+    else:
+        html += "<p class=muted>No special token of the tokenizer is written in the text.</p>"
+    return html
+
+
+def _examples(r: dict[str, Any]) -> str:
+    exs = r.get("examples") or []
+    if not exs:
+        return "<p class=muted>No row to show.</p>"
+    h = r.get("report", {})
+    shown = (
+        "The messages as JSON, not rendered: pass --chat-template MODEL to see them as trained. "
+        if h.get("format") == "conversational" and not h.get("chat_template")
+        else ""
+    )
+    html = (
+        f"<p class=muted>{shown}The first rows, and the first row of each validation issue. "
+        "Highlighted: the part the loss trains on.</p>"
+    )
+    for ex in exs:
+        anchor = ex.get("line", ex["row"])
+        head = "".join(escape(p["text"] or "") for p in ex["parts"] if not p["trained"])
+        answers = [p for p in ex["parts"] if p["trained"]] or [None]
+        why = " <span class=muted>(named by validation)</span>" if ex.get("flagged") else ""
+        html += f'<h3 id="ex-{anchor}">{_at(ex)}{why}</h3>'
+        for p in answers:
+            if p is None:
+                html += f"<pre>{head}</pre>"
+                continue
+            label = f"<p class=muted>{escape(p['role'])}</p>" if len(answers) > 1 else ""
+            html += (
+                f'{label}<pre>{head}<mark class="trained">{escape(p["text"] or "")}</mark></pre>'
+            )
+    return html
+
+
+# the HTML of each section of `html.SECTIONS`, by its id
+SECTION_HTML = {
+    "overview": _overview,
+    "validation": _validation,
+    "lengths": _lengths,
+    "truncation": _truncation,
+    "preference": _preference,
+    "labels": _labels,
+    "conversation": _conversation,
+    "duplicates": _duplicates,
+    "text": _text,
+    "examples": _examples,
+}

@@ -1,0 +1,233 @@
+"""What the data report keeps of the rows of one batch, measured on whole columns: token
+lengths per role, identical pairs, margins and labels, row and prompt hashes, conversations
+(role patterns, turns, tool calls, media, placeholders), text checks, and example rows.
+
+Each function adds to a `Collected` (`collect.Collector` reads the batch and calls them).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.columns.arrowtypes import is_list, is_messages
+from trlprep.datareport.collected import INDEX, Collected
+from trlprep.datareport.plaintext import plain_text
+from trlprep.errors import ROW_ID
+from trlprep.registry import DatasetType
+
+# role of each text column of a standard (templated) table, per type
+ROLES = {
+    "language-modeling": {"text": "text"},
+    "prompt-only": {"prompt": "prompt"},
+    "prompt-completion": {"prompt": "prompt", "completion": "completion"},
+    "preference": {"prompt": "prompt", "chosen": "chosen", "rejected": "rejected"},
+    "preference-implicit": {"chosen": "chosen", "rejected": "rejected"},
+    "unpaired-preference": {"prompt": "prompt", "completion": "completion"},
+    "stepwise-supervision": {"prompt": "prompt", "completion": "completions"},
+}
+ANSWERS = ("completion", "chosen", "rejected", "text")
+STEP_SEPARATOR = "\n"  # TRL's PRM default
+MEDIA = ("image", "video", "audio")  # counted from `images`, `videos`, `audios`
+
+
+def keep_token_lengths(d: Collected, dtype: DatasetType, ids: pa.Table) -> None:
+    """Token lengths per role (prompt, completion ...) of tokenised rows `ids`."""
+    name = dtype.name
+    lens: dict[str, np.ndarray] = {}
+
+    def n(col: str) -> np.ndarray:
+        return np.asarray(pc.list_value_length(ids.column(col)).fill_null(0), np.int64)
+
+    if name == "language-modeling":
+        lens["text"] = n("input_ids")
+    elif name == "prompt-completion":
+        total = n("input_ids")
+        mask = ids.column("completion_mask")
+        flat = np.asarray(pc.list_flatten(mask).to_numpy(zero_copy_only=False), np.int64)
+        starts = np.concatenate([[0], np.cumsum(total)[:-1]]).astype(np.int64)
+        comp = np.add.reduceat(flat, starts) if len(flat) else np.zeros(len(total), np.int64)
+        comp = np.where(total > 0, comp, 0)
+        lens["prompt"], lens["completion"] = total - comp, comp
+    elif name == "stepwise-supervision":
+        lens["prompt"] = n("prompt_ids")
+        steps = ids.column("completions_ids")
+        per_step = pc.list_value_length(pc.list_flatten(steps))
+        counts = np.asarray(pc.list_value_length(steps).fill_null(0), np.int64)
+        flat = np.asarray(per_step.to_numpy(zero_copy_only=False), np.int64)
+        starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        tot = np.add.reduceat(flat, starts) if len(flat) else np.zeros(len(counts), np.int64)
+        lens["completion"] = np.where(counts > 0, tot, 0)
+    else:
+        for role in ROLES[name]:
+            col = "input_ids" if role == "text" else f"{role}_ids"
+            lens[role] = n(col)
+    keep_lengths(d, lens)
+
+
+def keep_lengths(d: Collected, lens: dict[str, np.ndarray]) -> None:
+    """Each role's token lengths `lens`, kept."""
+    for role, arr in lens.items():
+        d.lengths.setdefault(role, []).append(arr)
+
+
+def keep_pairs_and_labels(d: Collected, dtype: DatasetType, canon: pa.Table) -> None:
+    """Identical pairs, margins, and the labels of unpaired and stepwise rows."""
+    if {"chosen", "rejected"} <= set(canon.column_names):
+        from trlprep.validation.dupes import value_hashes
+
+        same = value_hashes(canon.column("chosen")) == value_hashes(canon.column("rejected"))
+        d.identical_pairs += int(same.sum())
+    if "margin" in canon.column_names:
+        m = pc.cast(canon.column("margin"), pa.float64()).to_numpy(zero_copy_only=False)
+        d.margins.append(np.asarray(m, np.float64))
+    if dtype.name == "unpaired-preference" and "label" in canon.column_names:
+        d.labels.append(np.asarray(canon.column("label").to_numpy(zero_copy_only=False)))
+    if dtype.name == "stepwise-supervision" and "labels" in canon.column_names:
+        d.step_labels.append(pl.from_arrow(canon.column("labels").combine_chunks()))
+
+
+def keep_hashes(d: Collected, canon: pa.Table) -> None:
+    """Each row's hash, and its prompt's (duplicates, shared prompts)."""
+    from trlprep.validation.dupes import column_hashes, row_hash, value_hashes
+
+    hashes = column_hashes(canon.drop_columns([ROW_ID]))
+    if hashes is not None:
+        d.row_hashes.append(row_hash(hashes))
+    if "prompt" in canon.column_names:
+        try:
+            d.prompt_hashes.append(value_hashes(canon.column("prompt")))
+        except Exception:  # noqa: BLE001 - a type polars cannot hash: no prompt figure
+            pass
+
+
+def keep_conversations(d: Collected, canon: pa.Table) -> None:
+    """Role patterns, turns, same-role runs, tool calls, and the images, videos and audios
+    of the rows' list columns, of message columns."""
+    cols = [c for c in ("prompt", "messages", "completion", "chosen") if c in canon.column_names]
+    cols = [c for c in cols if is_messages(canon.schema.field(c).type)]
+    if not cols:
+        return
+    frame = pl.from_arrow(canon.select(cols))
+    conv = pl.concat_list([pl.col(c) for c in cols]) if len(cols) > 1 else pl.col(cols[0])
+    roles = conv.list.eval(pl.element().struct.field("role"))
+    fields = {f.name for f in canon.schema.field(cols[0]).type.value_type}
+    tools = (
+        conv.list.eval(pl.element().struct.field("tool_calls").list.len().fill_null(0)).list.sum()
+        if "tool_calls" in fields
+        else pl.lit(0)
+    )
+    stats = frame.select(
+        roles.list.join(",").alias("pattern"),
+        roles.list.len().alias("turns"),
+        roles.list.eval(pl.element() == pl.element().shift(1)).list.any().alias("same"),
+        tools.alias("tools"),
+        (roles.list.eval(pl.element() == "tool").list.any()).alias("tool_role"),
+    )
+    for pattern, count in stats.group_by("pattern").len().iter_rows():
+        key = pattern or "(empty)"
+        d.patterns[key] = d.patterns.get(key, 0) + count
+    d.turns.append(stats["turns"].fill_null(0).to_numpy().astype(np.int64))
+    d.same_role_rows += int(stats["same"].fill_null(False).sum())
+    d.tool_calls += int(stats["tools"].fill_null(0).sum())
+    d.tool_rows += int(
+        ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
+    )
+    for medium in MEDIA:
+        col = f"{medium}s"
+        if col not in canon.column_names or not is_list(canon.schema.field(col).type):
+            continue
+        n = pc.list_value_length(canon.column(col)).fill_null(0)
+        total = int(pc.sum(n).as_py() or 0)
+        rows = int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
+        setattr(d, col, getattr(d, col) + total)
+        setattr(d, f"{medium}_rows", getattr(d, f"{medium}_rows") + rows)
+    _keep_placeholders(d, canon, frame)
+
+
+def _keep_placeholders(d: Collected, canon: pa.Table, frame: pl.DataFrame) -> None:
+    """Placeholders with no column of their medium beside them (validate warns)."""
+    from trlprep.datareport.placeholders import unbacked_placeholders
+
+    for medium, (total, rows) in unbacked_placeholders(canon, frame).items():
+        setattr(d, f"{medium}_placeholders", getattr(d, f"{medium}_placeholders") + total)
+        name = f"{medium}_placeholder_rows"
+        setattr(d, name, getattr(d, name) + rows)
+
+
+def keep_text_checks(
+    d: Collected, dtype: DatasetType, canon: pa.Table, specials: list[str]
+) -> None:
+    """Empty answers, non-ASCII and literal special tokens (`specials`) in the rows' text."""
+    for role, col in ROLES[dtype.name].items():
+        if role == "text" and "messages" in canon.column_names:
+            col = "messages"
+        if col not in canon.column_names:
+            continue
+        text = plain_text(canon.column(col))
+        if text is None:
+            continue
+        counter = d.text.setdefault(role, {"rows": 0, "empty": 0, "non_ascii": 0})
+        counter["rows"] += len(text)
+        if role in ANSWERS:
+            blank = pc.equal(pc.utf8_trim_whitespace(text), "").fill_null(True)
+            counter["empty"] += int(pc.sum(pc.cast(blank, pa.int64())).as_py() or 0)
+        non_ascii = pc.match_substring_regex(text, "[^\\x00-\\x7f]").fill_null(False)
+        counter["non_ascii"] += int(pc.sum(pc.cast(non_ascii, pa.int64())).as_py() or 0)
+        for tok in specials:
+            hit = pc.match_substring(text, tok).fill_null(False)
+            k = int(pc.sum(pc.cast(hit, pa.int64())).as_py() or 0)
+            if k:
+                d.special_tokens[tok] = d.special_tokens.get(tok, 0) + k
+
+
+def keep_examples(
+    d: Collected,
+    dtype: DatasetType,
+    texts: pa.Table,
+    rid: np.ndarray,
+    offset: int,
+    lines: np.ndarray | None,
+    want: int,
+    flagged: set[int],
+) -> None:
+    """The rows shown as examples: the first `want` rows of the stream, and the `flagged`
+    ones (named by validation)."""
+    shown = sum(not e.get("flagged") for e in d.examples)
+    room = max(0, min(want - shown, texts.num_rows))
+    picked = list(range(room))
+    if flagged:
+        hit = np.flatnonzero(np.isin(rid, list(flagged)))
+        picked += [int(i) for i in hit if i >= room]
+    if not picked:
+        return
+    roles = dict(ROLES[dtype.name])
+    if "text" not in texts.column_names and "messages" in texts.column_names:
+        roles["text"] = "messages"  # not rendered (no template): the messages themselves
+    rows = texts.take(pa.array(picked)).to_pylist()
+    for i, row in zip(picked, rows, strict=True):
+        parts = []
+        for role, col in roles.items():
+            value = row.get(col)
+            # stepwise: the steps, one per line (messages, unrendered, stay JSON below)
+            if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                value = STEP_SEPARATOR.join(value)
+            if value is not None and not isinstance(value, str):
+                value = json.dumps(value, ensure_ascii=False, default=str)
+            parts.append({"role": role, "text": value, "trained": role in ANSWERS})
+        ex = {**row_where(int(rid[i]), offset, lines), "parts": parts, INDEX: i}
+        if i >= room:
+            ex["flagged"] = True  # shown because validation names it
+        d.examples.append(ex)
+
+
+def row_where(row: int, offset: int, lines: np.ndarray | None) -> dict[str, int]:
+    """A row's number, and its file line where the input has lines."""
+    out = {"row": row}
+    if lines is not None:
+        out["line"] = int(np.asarray(lines)[row - offset])
+    return out

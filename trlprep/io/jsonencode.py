@@ -1,0 +1,210 @@
+"""Arrow -> JSON text, vectorised: each value's compact JSON text, rows as JSON Lines.
+
+Columns tagged as JSON text (`jsontext.json_field`) are written as the values they hold. A
+`tools` column typed as one Arrow struct is turned into each row's JSON text without the
+null-valued keys the struct gave it (`settle_tools`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.columns.arrowtypes import is_json_field, is_list
+from trlprep.io.jsontext import (
+    concat_text,
+    dumps,
+    join_texts,
+    json_field,
+    tools_names,
+)
+from trlprep.io.sources import ARROW_ERRORS
+
+
+def has_binary(t: pa.DataType) -> bool:
+    """True when raw bytes appear anywhere in type `t` (JSON cannot hold them)."""
+    if isinstance(t, pa.BaseExtensionType):
+        return has_binary(t.storage_type)
+    if (
+        pa.types.is_binary(t)
+        or pa.types.is_large_binary(t)
+        or pa.types.is_fixed_size_binary(t)
+        or pa.types.is_binary_view(t)
+    ):
+        return True
+    if pa.types.is_struct(t):
+        return any(has_binary(f.type) for f in t)
+    if pa.types.is_map(t):
+        return has_binary(t.key_type) or has_binary(t.item_type)
+    if pa.types.is_dictionary(t):
+        return has_binary(t.value_type)
+    if hasattr(t, "value_type"):  # list kinds
+        return has_binary(t.value_type)
+    return False
+
+
+def _dumps_any(value: Any) -> str:
+    """JSON text of any Arrow value; bytes become text (invalid UTF-8 replaced)."""
+
+    def fallback(o: Any) -> Any:
+        return o.decode("utf-8", "replace") if isinstance(o, bytes) else str(o)
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=fallback)
+
+
+def _polars_ndjson(table: pa.Table) -> bytes:
+    import polars as pl
+    from polars.exceptions import PanicException
+
+    out = io.BytesIO()
+    try:
+        pl.from_arrow(table, rechunk=False).write_ndjson(out)
+    except PanicException as e:  # polars panics (a BaseException) on types it cannot write
+        raise pa.ArrowNotImplementedError(str(e).splitlines()[0]) from None
+    return out.getvalue()
+
+
+def _line_array(data: bytes) -> pa.LargeStringArray:
+    """The lines of `data` (each keeping its trailing newline) as one Arrow array, zero-copy."""
+    raw = np.frombuffer(data, dtype=np.uint8)
+    offsets = np.concatenate(([0], np.flatnonzero(raw == 10) + 1)).astype(np.int64)
+    return pa.LargeStringArray.from_buffers(
+        len(offsets) - 1, pa.py_buffer(offsets), pa.py_buffer(data)
+    )
+
+
+def encode_json_texts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The compact JSON text of each value (null stays null)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    texts = None
+    if not has_binary(arr.type):
+        try:
+            lines = _line_array(_polars_ndjson(pa.table({"v": arr})))
+            texts = pc.utf8_slice_codeunits(lines, 5, -2).cast(pa.string())  # drop {"v": }\n
+        except ARROW_ERRORS:
+            pass
+    if texts is None:  # types Polars cannot write
+        texts = pa.array([_dumps_any(v) for v in arr.to_pylist()], pa.string())
+    return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), texts)
+
+
+def has_struct(t: pa.DataType) -> bool:
+    """True when a struct appears anywhere in type `t` (objects typed as one Arrow struct)."""
+    if pa.types.is_struct(t):
+        return True
+    if pa.types.is_map(t):
+        return has_struct(t.item_type)
+    return (is_list(t) or pa.types.is_fixed_size_list(t)) and has_struct(t.value_type)
+
+
+def encode_without_null_keys(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """The compact JSON text of each value, leaving out every object key whose value is
+    null, at any depth (null stays null; a null inside a list stays `null`).
+
+    One Arrow struct gives every row the keys of all rows, null where a row had none: this
+    gives each row back the keys it holds, in the struct's field order. Columnar: each
+    field is encoded once for all rows and the pieces joined (the null ones left out),
+    lists through their offsets.
+    """
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    return _encode_dropping_nulls(arr).cast(pa.string())
+
+
+def _large(text: str | None) -> pa.Scalar:
+    return pa.scalar(text, pa.large_string())
+
+
+def _encode_dropping_nulls(arr: pa.Array) -> pa.Array:
+    t = arr.type
+    if pa.types.is_dictionary(t):
+        return _encode_dropping_nulls(arr.dictionary_decode())
+    if pa.types.is_struct(t):
+        # `,"key":value`, null where the field is null (left out); joined, first comma cut.
+        # (not `null_handling="skip"`: pyarrow 26 drops the rows where every piece is null)
+        pieces = [
+            pc.binary_join_element_wise(
+                _large("," + json.dumps(f.name, ensure_ascii=False) + ":"),
+                _encode_dropping_nulls(child),
+                _large(""),
+            )
+            for f, child in zip(t, arr.flatten(), strict=True)
+        ]
+        if pieces:
+            joined = pc.binary_join_element_wise(
+                *pieces, _large(""), null_handling="replace", null_replacement=""
+            )
+            inner = pc.utf8_slice_codeunits(joined, 1)
+        else:
+            inner = pa.array([""] * len(arr), pa.large_string())
+        out = pc.binary_join_element_wise(_large("{"), inner, _large("}"), _large(""))
+        return pc.if_else(pc.is_valid(arr), out, _large(None))
+    if pa.types.is_list_view(t) or pa.types.is_large_list_view(t) or pa.types.is_fixed_size_list(t):
+        return _encode_dropping_nulls(arr.cast(pa.large_list(t.value_field)))
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        items = pc.fill_null(_encode_dropping_nulls(arr.values), _large("null"))
+        lists = pa.LargeListArray.from_arrays(arr.offsets.cast(pa.int64()), items)
+        joined = pc.binary_join(lists, _large(","))
+        out = pc.binary_join_element_wise(_large("["), joined, _large("]"), _large(""))
+        return pc.if_else(pc.is_valid(arr), out, _large(None))
+    return encode_json_texts(arr).cast(pa.large_string())  # scalars, maps: as they are
+
+
+def settle_tools(
+    data: pa.Table | pa.RecordBatch, names: Iterable[str] | None = None
+) -> pa.Table | pa.RecordBatch:
+    """`data` with a `tools` column typed as structs (`names`: the columns read as tools,
+    `tools_names()` by default) turned into each row's JSON text, null-valued keys left out.
+
+    A column of function schemas has no single Arrow type (each function its own
+    parameters); a polars frame, a `datasets.Dataset`, a Parquet file or a `--map` applied
+    after Arrow typed it holds one struct of every row's keys, null where a row had none.
+    Once typed as one struct, a key a row did not have cannot be told from a key it held as
+    null (rare in a schema: `"default": null`), so null-valued keys are left out: each row
+    gets its own schemas back (in the struct's key order) as a template should see them.
+    """
+    for name in tools_names() if names is None else names:
+        if name not in data.schema.names:
+            continue
+        i = data.schema.get_field_index(name)
+        field = data.schema.field(i)
+        if is_json_field(field) or not has_struct(field.type):
+            continue
+        texts = encode_without_null_keys(data.column(i))
+        data = data.set_column(i, json_field(name), texts)
+    return data
+
+
+def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
+    """Rows as JSON Lines; tagged columns (and tagged tool-call arguments) are written as the
+    JSON values they hold."""
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    if data.num_rows == 0:
+        return b""
+    from trlprep.io.jsonargs import encode, has_tagged_arguments
+
+    nested = [has_tagged_arguments(f.type) for f in data.schema]
+    tagged = [is_json_field(f) for f in data.schema]
+    if not any(tagged) and not any(nested):
+        return _polars_ndjson(data)
+    pieces = []
+    for field, col, is_tagged, inner in zip(data.schema, data.columns, tagged, nested, strict=True):
+        if is_tagged:
+            key = dumps(field.name) + ":"
+            pieces.append(join_texts(key, pc.fill_null(col, "null")))
+        elif inner:  # tool-call arguments held as JSON text: written as the JSON they hold
+            text = encode(col.combine_chunks(), encode_json_texts)
+            pieces.append(join_texts(dumps(field.name) + ":", pc.fill_null(text, "null")))
+        else:
+            lines = _line_array(_polars_ndjson(pa.table([col], names=[field.name])))
+            pieces.append(pc.utf8_slice_codeunits(lines, 1, -2))  # drop { and }\n
+    rows = join_texts("{", join_texts(*pieces, sep=","), "}\n")
+    return concat_text(rows).to_pybytes()
