@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages
-from trlprep.io.jsontext import encode_without_null_keys
+from trlprep.io.jsonencode import encode_without_null_keys
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.validation.prepare import get_column
 
