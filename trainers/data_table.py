@@ -77,6 +77,8 @@ def to_training_table(
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_reason, why_no_rows_left
     from trlprep.conversion.graph import route
+    from trlprep.detection import answerfiles as answers
+    from trlprep.detection.answerfiles import answer_file_note
     from trlprep.detection.detect import ROW_LEVEL, detect_table
     from trlprep.importers import (
         ImportOptions,
@@ -134,6 +136,8 @@ def to_training_table(
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)
     det = detect_table(table)
+    if det.type is None and answer_file_note(det.notes):  # no flag of train makes a prompt
+        raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
     if det.type is None:
         raise DataError(
             "cannot tell the dataset type: "

@@ -259,6 +259,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         elif (ranked := ranked_suggestion(table.schema)) is not None:
             det.notes.append(ranked)
         elif (elsewhere := answers_elsewhere(table.schema)) is not None:
+            # which columns each type needs does not help: no renaming makes a prompt
+            det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]
             det.notes.append(elsewhere)
         elif (inner := inner_messages(table.schema)) is not None:
             head, _, field_name = inner.partition(".")
