@@ -168,12 +168,14 @@ def inner_messages(schema: pa.Schema) -> str | None:
 
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
-    link (message_id + parent_id) or tree (a struct column), or content parts holding
-    `value` (LLaMA-Factory v1)."""
+    link (message_id + parent_id) or tree (a struct column), content parts holding
+    `value` (LLaMA-Factory v1), answers beside a prompt (PKU-SafeRLHF, Kaggle's Arena)."""
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
     if {"response_0", "response_1"} <= names:  # PKU-SafeRLHF pairs beside a prompt
+        return True
+    if {"response_a", "response_b", "winner_model_a"} <= names:  # Kaggle's Chatbot Arena
         return True
     if "text" in names and "prompt" not in names:  # generation outputs: `text` the prompt
         if any(n in names and is_list(schema.field(n).type) for n in GENERATION_COLUMNS):
