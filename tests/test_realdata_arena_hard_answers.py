@@ -59,20 +59,24 @@ def test_joined_as_advised_the_answers_convert_as_prompt_completion(tmp_path):
 
 def test_only_the_join_is_advised_no_renaming_or_layout(tmp_path):
     """convert and report added 'rename the columns, or import the layout with --from
-    LAYOUT', validate 'rename the columns to a TRL type's or pass --type' and detect the
-    columns each type needs: no renaming or layout gives these rows a prompt."""
+    LAYOUT', validate 'rename the columns to a TRL type's or pass --type', import 'pass
+    --from' and every layout (exit 2) and detect the columns each type needs: no renaming
+    or layout gives these rows a prompt."""
     import trlprep
 
-    generic = ("--from LAYOUT", "rename the columns", "--type", "expected one of")
-    outputs = [
-        run(*args).output
+    generic = ("--from LAYOUT", "rename the columns", "--type", "expected one of", "pass --from")
+    results = [
+        run(*args)
         for args in (
             ("detect", ANSWERS),
             ("validate", ANSWERS),
             ("convert", ANSWERS, "-o", tmp_path / "x.jsonl"),
             ("report", ANSWERS),
+            ("import", ANSWERS, "-o", tmp_path / "y.jsonl"),
         )
     ]
+    assert [r.exit_code for r in results] == [1] * 5  # invalid data, none a usage error
+    outputs = [r.output for r in results]
     for out in outputs:
         flat = " ".join(out.split())
         assert "join the two files on `question_id`" in flat.lower(), out

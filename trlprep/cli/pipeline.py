@@ -427,6 +427,10 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
     if not required and layout_read_as(first.data) is None:
         return None
     if name is None and required:
+        from trlprep.detection import answerfiles
+
+        if answerfiles.answers_elsewhere(first.data.schema) is not None:  # no layout fits
+            raise DataError("cannot tell the layout: " + answerfiles.WHAT, hint=answerfiles.JOIN)
         raise UsageError(
             "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",
             hint="pass --from " + " | ".join(layout_names()),
