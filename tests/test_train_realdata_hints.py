@@ -241,3 +241,39 @@ def test_train_says_what_the_template_did_to_text_parts(tok, tmp_path):
     prepare(data, "lm", ["language-modeling"], tok, max_length=64, algo="sft", log=said.append)
     assert "data: note: 3 row(s) hold content as a list of text parts, which " in said[0]
     assert "the parts' text was joined" in said[0]
+
+
+def test_unpaired_rows_dropped_after_tokenising_name_the_pair_s_line(tok):
+    """KTO and BCO unpair each HH pair into two rows, so 'dropped 2 rows' named no line
+    (DPO named line 143, where the prompt alone fills 1024 tokens): now both algorithms
+    name the line their two rows came from."""
+    from trlprep.trainers.algorithms import get_algorithm
+
+    from trainers.data import prepare
+
+    for algo in ("kto", "bco"):
+        said: list[str] = []
+        a = get_algorithm(algo)
+        p = prepare(
+            str(sample("hh_rlhf")), a.layout, a.accepts, tok, max_length=1024, algo=algo,
+            log=said.append,
+        )  # fmt: skip
+        assert p.dropped == 2
+        assert any(s.startswith("data: dropped 2 rows (from line 143) with nothing") for s in said)
+
+
+def test_converted_rows_keep_their_input_lines_when_a_conversion_unpairs_or_filters(tok):
+    """Each training row's input line, where the conversion unpairs (HH for KTO: two rows
+    a line) or filters rows (kto_demo for SFT: the rows labelled true), read against the
+    files themselves."""
+    hh = to_training_table(str(sample("hh_rlhf")), ["unpaired-preference"], tok, algo="kto")
+    assert hh.table.num_rows == 326
+    assert hh.input_lines.tolist() == [line for line in range(1, 164) for _ in (0, 1)]
+    assert hh.input_rows.tolist() == [row for row in range(163) for _ in (0, 1)]
+
+    path = sample("kto_demo")
+    starts = [i for i, x in enumerate(path.read_text().splitlines(), 1) if x == "  {"]
+    labels = [r["label"] for r in json.loads(path.read_text())]
+    sft = to_training_table(str(path), ["language-modeling", "prompt-completion"], tok, algo="sft")
+    assert sft.table.num_rows == labels.count(True) < len(labels)
+    assert sft.input_lines.tolist() == [s for s, ok in zip(starts, labels, strict=True) if ok]

@@ -45,14 +45,17 @@ class Prepared:
 
 def _where(made: Any, keep: list[bool], most: int = 5) -> str:
     """` (lines 3, 9, ...)`: the first input lines (else rows) of the rows `keep` leaves out,
-    where each training row is one input row; else empty."""
+    where each training row comes from one input row (` (from line 3)`: both rows unpaired
+    from its pair); else empty."""
     import numpy as np
 
     for said, word in ((made.input_lines, "line"), (made.input_rows, "row")):
         if said is not None and len(said) == len(keep):
             out = np.asarray(said)[~np.asarray(keep)]
-            shown = ", ".join(str(int(x)) for x in out[:most]) + (", ..." * (len(out) > most))
-            return f" ({word}{'s' * (len(out) > 1)} {shown})"
+            distinct = list(dict.fromkeys(int(x) for x in out))
+            shown = ", ".join(map(str, distinct[:most])) + (", ..." * (len(distinct) > most))
+            come = "from " if len(distinct) < len(out) else ""
+            return f" ({come}{word}{'s' * (len(distinct) > 1)} {shown})"
     return ""
 
 

@@ -29,6 +29,9 @@ from trlprep.registry import Format, get_type
 from trlprep.wording import noun, plural
 
 MESSAGES_COLUMN = "__trlprep_prompt_messages"  # carries conversational prompts through convert
+# carried through convert: each output row's position in the converted table, so rows of a
+# conversion that unpairs, splits or filters rows are still named by their input lines
+INPUT_ROW = "__trlprep_input_row"
 
 
 class TrainingTable(NamedTuple):
@@ -74,6 +77,8 @@ def to_training_table(
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_reason, why_no_rows_left
     from trlprep.conversion.graph import route
+    from trlprep.detection import answerfiles as answers
+    from trlprep.detection.answerfiles import answer_file_note
     from trlprep.detection.detect import ROW_LEVEL, detect_table
     from trlprep.importers import (
         ImportOptions,
@@ -131,6 +136,8 @@ def to_training_table(
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)
     det = detect_table(table)
+    if det.type is None and answer_file_note(det.notes):  # no flag of train makes a prompt
+        raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
     if det.type is None:
         raise DataError(
             "cannot tell the dataset type: "
@@ -217,7 +224,7 @@ def to_training_table(
         with warnings.catch_warnings(record=True) as caught, located(inp, rows, lines):
             warnings.simplefilter("always", RejectedRowsWarning)
             table = convert(
-                Source(table, path=inp.source.path, lines=lines),  # messages name file lines
+                Source(_numbered(table), path=inp.source.path, lines=lines),  # names lines
                 to=dst.name if dst is not det.type else None,
                 chat_template=template if templated else None,
                 tokenizer=tokenizer if templated else None,
@@ -276,14 +283,19 @@ def to_training_table(
                 stacklevel=2,
             )
     names = way.names()
-    table = _with_record_of(raw, table)
-    at = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]).astype(int))
-    if len(at) != table.num_rows:  # a conversion that pairs, unpairs or filters rows
+    at = table.column(INPUT_ROW).to_numpy() if INPUT_ROW in table.column_names else None
+    table = _with_record_of(raw, table.drop_columns([INPUT_ROW] * (at is not None)))
+    if at is None or any(step.rows == "pairs" for step in way.steps):  # a row of two rows
         return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
     at_lines = None if lines is None else np.asarray(lines)[at]
     return TrainingTable(
         table, det.type.name, [*read_as, *names], templated, raw.num_rows, rows[at], at_lines
     )
+
+
+def _numbered(table: pa.Table) -> pa.Table:
+    """`table` with `INPUT_ROW`: each row's position."""
+    return table.append_column(INPUT_ROW, pa.array(np.arange(table.num_rows), pa.int64()))
 
 
 def _rendered_by_template(raw: pa.Table) -> bool:

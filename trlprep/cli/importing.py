@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from trlprep.io.readers import Batch
 
 from trlprep.cli.app import err
-from trlprep.errors import ROW_ID, UsageError
+from trlprep.errors import ROW_ID, DataError, UsageError
 
 
 def check_type_or_layout(name: str) -> None:
@@ -79,6 +79,10 @@ def sniff_layout(first: Batch, *, required: bool) -> str | None:
     if not required and layout_read_as(first.data) is None:
         return None
     if name is None and required:
+        from trlprep.detection import answerfiles
+
+        if answerfiles.answers_elsewhere(first.data.schema) is not None:  # no layout fits
+            raise DataError("cannot tell the layout: " + answerfiles.WHAT, hint=answerfiles.JOIN)
         raise UsageError(
             "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",
             hint="pass --from " + " | ".join(layout_names()),

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trlprep.conversion.graph import Route, route
+from trlprep.detection import answerfiles as answers
+from trlprep.detection.answerfiles import answer_file_note
 from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Detection
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import DatasetType, Format, get_type
@@ -345,6 +347,8 @@ def _source_type(
         else "no known type"
     )
     if det.type is None and from_ is None:
+        if answer_file_note(det.notes) is not None:  # no renaming or layout makes a prompt
+            raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
         raise DataError(
             "cannot tell the dataset type: " + unknown_reason(det),
             hint="rename the columns, or import the layout with `--from LAYOUT`",

@@ -168,15 +168,17 @@ def inner_messages(schema: pa.Schema) -> str | None:
 
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
-    link (message_id + parent_id) or tree (a struct column), or content parts holding
-    `value` (LLaMA-Factory v1), or OpenAI's legacy function calling (`function_call`,
-    `functions`)."""
+    link (message_id + parent_id) or tree (a struct column), content parts holding
+    `value` (LLaMA-Factory v1), OpenAI's legacy function calling (`function_call`,
+    `functions`), answers beside a prompt (PKU-SafeRLHF, Kaggle's Arena)."""
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
     if "messages" in names and "functions" in names:  # OpenAI's legacy function calling
         return True
     if {"response_0", "response_1"} <= names:  # PKU-SafeRLHF pairs beside a prompt
+        return True
+    if {"response_a", "response_b", "winner_model_a"} <= names:  # Kaggle's Chatbot Arena
         return True
     if "text" in names and "prompt" not in names:  # generation outputs: `text` the prompt
         if any(n in names and is_list(schema.field(n).type) for n in GENERATION_COLUMNS):
@@ -264,6 +266,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
         elif (ranked := ranked_suggestion(table.schema)) is not None:
             det.notes.append(ranked)
         elif (elsewhere := answers_elsewhere(table.schema)) is not None:
+            # which columns each type needs does not help: no renaming makes a prompt
+            det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]
             det.notes.append(elsewhere)
         elif (inner := inner_messages(table.schema)) is not None:
             head, _, field_name = inner.partition(".")

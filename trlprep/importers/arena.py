@@ -9,6 +9,10 @@ whole two-turn conversation in rows judging turn 1), both conversations are cut 
 answer to that user turn, so later, unjudged answers never count. `model_a` / `model_b`
 become `chosen_model` / `rejected_model`, following the conversations; other columns are
 carried along.
+
+The Kaggle form of the same battles (`prompt`, `response_a`, `response_b` as lists of turn
+texts, one-hot `winner_model_a` / `winner_model_b` / `winner_tie`) is read too, into the
+same two conversations (`arena_kaggle`).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.columns.listcut import cut_lists, spans
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
+from trlprep.importers import arena_kaggle as kaggle
 from trlprep.importers.base import (
     Converted,
     Importer,
@@ -38,25 +43,51 @@ CONSUMED = (*SIDES, "winner")
 
 class Arena(Importer):
     name = "arena"
-    aliases = ("chatbot-arena", "lmsys-arena", "mt-bench-judgments", "battles")
+    aliases = (
+        "chatbot-arena",
+        "lmsys-arena",
+        "mt-bench-judgments",
+        "battles",
+        "arena-human-preference",
+    )
     description = (
         "Pairwise battles / judgments (conversation_a, conversation_b, winner model_a|"
-        "model_b|tie, as Chatbot Arena and MT-Bench judgments write them) -> implicit "
-        "preference, conversational: chosen = the winner's conversation (cut after the "
-        "judged `turn` where given); ties and other winners are reported."
+        "model_b|tie, as Chatbot Arena and MT-Bench judgments write them; or Kaggle's "
+        "arena-human-preference form: prompt, response_a, response_b turn lists and one-hot "
+        "winner_model_a|winner_model_b|winner_tie) -> implicit preference, conversational: "
+        "chosen = the winner's conversation (cut after the judged `turn` where given); ties, "
+        "other winners and turn lists that do not line up are reported."
     )
-    reads = "conversation_a, conversation_b, winner [+ turn, model_a, model_b]"
-    columns = (*CONSUMED, "turn", "model_a", "model_b")
+    reads = (
+        "conversation_a, conversation_b, winner [+ turn, model_a, model_b]; or prompt, "
+        "response_a, response_b, winner_model_a, winner_model_b, winner_tie [+ model_a, model_b]"
+    )
+    columns = (*CONSUMED, "turn", "model_a", "model_b", *kaggle.COLUMNS)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        if _kaggle_form(schema):
+            return True
         if not {*SIDES, "winner"} <= set(schema.names):
             return False
         return all(is_list(schema.field(s).type) for s in SIDES)
+
+    def reads_over_trl(self, schema: pa.Schema) -> bool:
+        return _kaggle_form(schema)  # its `prompt` column alone reads as prompt-only
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         return PREFERENCE_IMPLICIT, Format.CONVERSATIONAL
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        if _kaggle_form(schema):
+            return [
+                "conversation_a / _b: user prompt[k], assistant response_a[k] / response_b[k] "
+                "for each turn k (JSON text decoded)",
+                "chosen: model A's conversation where winner_model_a is 1, model B's where "
+                "winner_model_b is 1; rejected: the other",
+                "winner_tie 1, a one-hot that is not one 1 and two 0s, turn lists of "
+                "different lengths or a null turn -> reported",
+                "model_a / model_b -> chosen_model / rejected_model",
+            ]
         steps = [
             "chosen: conversation_<winner> (model_a -> a, model_b -> b), rejected: the other",
             "winner tie, tie (bothbad), null or another value -> reported",
@@ -68,6 +99,9 @@ class Arena(Importer):
         return steps
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        if _kaggle_form(table.schema):
+            a, b, first = kaggle.battles(table, bad)
+            return Converted(_pairs(table, a, b, first, kaggle.COLUMNS))
         require(table, *SIDES, "winner", layout="arena")
         sides = {}
         for name in SIDES:
@@ -89,15 +123,26 @@ class Arena(Importer):
             turn = _turns(as_array(table.column("turn")))
             a, b = _cut_after_turn(a, turn), _cut_after_turn(b, turn)
         first = _a_won(as_array(table.column("winner")), bad)
-        produced = {"chosen": pc.if_else(first, a, b), "rejected": pc.if_else(first, b, a)}
-        consumed = CONSUMED
-        if {"model_a", "model_b"} <= set(table.column_names):
-            ma, mb = as_array(table.column("model_a")), as_array(table.column("model_b"))
-            if ma.type == mb.type:
-                produced["chosen_model"] = pc.if_else(first, ma, mb)
-                produced["rejected_model"] = pc.if_else(first, mb, ma)
-                consumed += ("model_a", "model_b")
-        return Converted(assemble(table, produced, consumed))
+        return Converted(_pairs(table, a, b, first, CONSUMED))
+
+
+def _kaggle_form(schema: pa.Schema) -> bool:
+    """The Kaggle form, and not the conversations form (which wins where both are)."""
+    return kaggle.is_kaggle(schema) and not set(SIDES) & set(schema.names)
+
+
+def _pairs(
+    table: pa.Table, a: pa.Array, b: pa.Array, first: pa.Array, consumed: tuple[str, ...]
+) -> pa.Table:
+    """chosen / rejected (and their models) from conversations `a`, `b` and whether `a` won."""
+    produced = {"chosen": pc.if_else(first, a, b), "rejected": pc.if_else(first, b, a)}
+    if {"model_a", "model_b"} <= set(table.column_names):
+        ma, mb = as_array(table.column("model_a")), as_array(table.column("model_b"))
+        if ma.type == mb.type:
+            produced["chosen_model"] = pc.if_else(first, ma, mb)
+            produced["rejected_model"] = pc.if_else(first, mb, ma)
+            consumed += ("model_a", "model_b")
+    return assemble(table, produced, consumed)
 
 
 def _a_won(winner: pa.Array, bad: Rejections) -> pa.Array:

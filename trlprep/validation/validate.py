@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from trlprep.detection import answerfiles
 from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
 from trlprep.io.agreeing import agreeing_batches
@@ -86,7 +87,8 @@ def validate_batches(
     if col.num_rows == 0:
         col.add("empty-dataset", None, [], count=0)
     elif plan is None:
-        advice = [n for n in notes if n.startswith(("the columns are the", "the columns look"))]
+        said = ("the columns are the", "the columns look", answerfiles.WHAT)
+        advice = [n for n in notes if n.startswith(said)]
         notes = [n for n in notes if n not in advice]  # said as the error's hint
         col.add(
             "unknown-type",
