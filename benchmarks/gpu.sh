@@ -12,8 +12,8 @@
 #   WORKDIR= (models and data; default /tmp/trlprep-gpu-bench), PYTHON= (default python3)
 #
 #   SMOKE=1 benchmarks/gpu.sh [WHEELS_DIR [BASELINE_DIR]]: the same steps and command lines on
-#   CPU with tiny sizes (a 64-wide Llama, vocabulary 1024, a few steps), in about 3 minutes on
-#   2 cores: a renamed flag, a missing import or a broken step shows up before a GPU is lent.
+#   CPU with tiny sizes (a 64-wide Llama, vocabulary 1024, a few steps), in 3 to 5 minutes
+#   on 2 cores: a renamed flag, a missing import or a broken step shows up before a GPU is lent.
 #   The GPU-only steps say why they are skipped (pytest -m gpu runs: it collects and skips).
 #   Exit 0 when every step that ran passed, 1 when one failed or timed out (the log says
 #   which, and the steps after it still run), 2 for a usage error (a missing folder, no CUDA
@@ -34,7 +34,7 @@
 #   mkdir -p build/gpu-before && git archive BASE_COMMIT trlprep trainers converters \
 #       schemas pyproject.toml | tar -x -C build/gpu-before && cp -r benchmarks build/gpu-before/
 #
-# Those are every package the code imports at run time beyond the machine's own (checked
+# Those are all the packages the code imports at run time beyond the machine's own (checked
 # in a clean environment holding only the packages above plus pandas: `pip check` then
 # misses only triton, which CUDA torch brings). Only the wheels whose distribution is not
 # installed are installed (`benchmarks/wheels.py`; --no-deps, from the folder): the
@@ -47,7 +47,9 @@
 # Should it not fit, move polars_runtime_32-*.whl to build/gpu-wheels-runtime and install it
 # in a first, short call (carry that folder; `python3 -m pip install --no-index --no-deps
 # build/gpu-wheels-runtime/*.whl`): the machine stays warm, and this script then finds it
-# installed. With this workplace's device tool: carry build/gpu-wheels and run
+# installed. The same route serves a machine without pandas (datasets and trl import it;
+# the H200 image had it; its cp312 wheel is 11.4 MiB). With this workplace's device tool:
+# carry build/gpu-wheels and run
 #   LOG=$OUT/gpu-bench.log bash benchmarks/gpu.sh build/gpu-wheels     (timeout_s 600)
 # trlprep itself is not installed: a folder of links lays out its packages as pyproject.toml
 # maps them.
