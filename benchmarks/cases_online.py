@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cases_train import _build, _option, _peak_cuda, _reset_peak_rss
-from benchmarks.measure import in_process, print_table, step_timer
+from benchmarks.measure import exit_if_failed, print_row, print_table, step_timer, tried
 
 
 def length_reward(completions: list, **kwargs: Any) -> list[float]:
@@ -213,7 +213,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
             has_trl = True
         except ImportError:
             print("trl is not installed: trlprep only")
-    rows = []
+    rows, failures = [], []
     for algo in args.algos.split(","):
         impls = [("trlprep", run_trlprep)]
         if has_trl and algo in ("grpo", "rloo"):
@@ -222,21 +222,28 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
         for name, fn in impls:
             out = str(wd / f"out-{name}-{algo}")
             runs = [
-                in_process(f"{name} {algo}", fn, algo, model, data, out, opts)
+                tried(failures, f"{name} {algo}", fn, algo, model, data, out, opts)
                 for _ in range(args.repeat)
             ]
+            runs = [r for r in runs if r is not None]
+            if not runs:
+                rows.append((algo, name, "failed", "", "", ""))
+                print_row(rows[-1])
+                continue
             m = measured[name] = min(runs, key=lambda r: r.extra["step_s"])
             peak = m.extra["cuda_peak_mb"] or m.peak_rss_mb
             rows.append(
                 (algo, name, f"{m.extra['step_s']:.2f}", f"{m.extra['gen_share']:.0%}",
                  f"{m.extra['tokens_per_s']:.0f}", f"{peak:.0f}")
             )  # fmt: skip
-        if "trl" in measured:
+            print_row(rows[-1])
+        if len(measured) == 2:
             a, b = measured["trlprep"], measured["trl"]
             pa = a.extra["cuda_peak_mb"] or a.peak_rss_mb
             pb = b.extra["cuda_peak_mb"] or b.peak_rss_mb
             speed = a.extra["tokens_per_s"] / b.extra["tokens_per_s"]
             rows.append((algo, "ratio", "", "", f"{speed:.2f}x", f"{pa / pb:.2f}x"))
+            print_row(rows[-1])
     import torch
 
     where = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
@@ -246,6 +253,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
         f"completions a step, {args.steps} steps"
     )
     print_table(rows, ("algo", "trainer", "step s", "generate", "gen tokens/s", "peak MiB"))
+    exit_if_failed(failures)
 
 
 if __name__ == "__main__":

@@ -27,11 +27,13 @@ from typing import Any
 
 from benchmarks.measure import (
     Profile,
-    in_process,
+    exit_if_failed,
     model_flops_per_token,
     peak_flops,
+    print_row,
     print_table,
     step_timer,
+    tried,
 )
 
 
@@ -298,15 +300,20 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
             impls.append(("trl", run_trl))
         except ImportError:
             print("trl is not installed: trlprep only")
-    rows, profiles = [], []
+    rows, profiles, failures = [], [], []
     for algo in args.algos.split(","):
         data = str(wd / f"{algo}.jsonl")
         measured = {}
         for name, fn in impls:
             out = str(wd / f"out-{name}-{algo}")
-            m = in_process(
-                f"{name} {algo}", fn, algo, model, data, out, args.steps, args.batch, opts
-            )
+            m = tried(
+                failures, f"{name} {algo}", fn, algo, model, data, out, args.steps, args.batch,
+                opts,
+            )  # fmt: skip
+            if m is None:
+                rows.append((algo, name, "failed", "", "", "", ""))
+                print_row(rows[-1])
+                continue
             measured[name] = m
             peak = m.extra["cuda_peak_mb"] or m.peak_rss_mb
             mfu = m.extra["mfu"]
@@ -315,14 +322,16 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
                  f"{m.extra['tflops']:.2f}", "n/a" if mfu is None else f"{mfu:.1%}",
                  f"{peak:.0f}")
             )  # fmt: skip
+            print_row(rows[-1])
             if m.extra["profile"]:
                 profiles.append(f"--- profile: {name} {algo} ---\n{m.extra['profile']}")
-        if "trl" in measured:
+        if len(measured) == 2:
             a, b = measured["trlprep"], measured["trl"]
             pa = a.extra["cuda_peak_mb"] or a.peak_rss_mb
             pb = b.extra["cuda_peak_mb"] or b.peak_rss_mb
             speed = a.extra["tokens_per_s"] / b.extra["tokens_per_s"]
             rows.append((algo, "ratio", "", f"{speed:.2f}x", "", "", f"{pa / pb:.2f}x"))
+            print_row(rows[-1])
     import torch
 
     where = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
@@ -337,6 +346,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     print_table(rows, ("algo", "trainer", "step s", "tokens/s", "TFLOP/s", "MFU", "peak MiB"))
     for text in profiles:
         print(text)
+    exit_if_failed(failures)
 
 
 if __name__ == "__main__":

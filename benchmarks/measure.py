@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import queue
 import resource
 import subprocess
 import sys
@@ -43,7 +44,10 @@ def _child(fn: Callable, args: tuple, env: dict[str, str], threads: int | None, 
         result = fn(*args)  # returns (seconds, rows, extra)
         q.put(("ok", result, peak_rss_mb()))
     except BaseException as e:  # report, don't hang the parent
-        q.put(("error", repr(e), 0.0))
+        import traceback
+
+        where = "".join(traceback.format_exc().splitlines(keepends=True)[-12:])
+        q.put(("error", f"{e!r}\n{where}", 0.0))
 
 
 def _limit_threads(threads: int) -> None:
@@ -75,12 +79,44 @@ def in_process(name: str, fn: Callable, *args: Any, threads: int | None = None) 
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(fn, args, env, threads, q))
     p.start()
-    status, result, rss = q.get()
+    while True:
+        try:
+            status, result, rss = q.get(timeout=1.0)
+            break
+        except queue.Empty:
+            # a child killed outright (a crash, the OOM killer) reports nothing: don't wait on it
+            if not p.is_alive() and q.empty():
+                p.join()
+                died = f"its process died (exit code {p.exitcode})"
+                raise RuntimeError(f"{name} failed: {died}") from None
     p.join()
     if status != "ok":
         raise RuntimeError(f"{name} failed: {result}")
     seconds, rows, extra = result
     return Measurement(name, seconds, rows, rss, extra or {})
+
+
+def tried(failures: list[str], name: str, fn: Callable, *args: Any) -> Measurement | None:
+    """`in_process(name, fn, *args)`, but a failure is printed and added to `failures`
+    instead of raised, so that the other sides and cases of a benchmark still run."""
+    try:
+        return in_process(name, fn, *args)
+    except RuntimeError as e:
+        print(f"FAILED: {e}", flush=True)
+        failures.append(name)
+        return None
+
+
+def print_row(row: tuple[str, ...]) -> None:
+    """Print a table row as soon as it is measured: a benchmark stopped by its time limit
+    keeps the figures it had (the full table follows at the end)."""
+    print("measured: " + "  ".join(c for c in row if c), flush=True)
+
+
+def exit_if_failed(failures: list[str]) -> None:
+    """Exit 1 naming the failed runs (after the figures of the others are printed)."""
+    if failures:
+        raise SystemExit(f"failed: {', '.join(failures)} (the errors are above)")
 
 
 def command(name: str, argv: list[str], rows: int) -> Measurement:

@@ -21,6 +21,7 @@ from trlprep.trainers.logps import (  # noqa: E402
     chunked_token_logps,
     completion_logps,
     liger_available,
+    liger_import_error,
     liger_token_logps,
 )
 
@@ -134,7 +135,10 @@ def test_model_bf16_autocast_matches_float32_on_the_same_batch():
     torch.testing.assert_close(low, exact, atol=0.05, rtol=0.05)
 
 
-@pytest.mark.skipif(not liger_available(), reason="liger-kernel is not installed")
+@pytest.mark.skipif(
+    not liger_available(),
+    reason=f"Liger cannot run here: {liger_import_error() or 'no CUDA device'}",
+)
 @pytest.mark.parametrize("bf16", [False, True])
 def test_liger_log_probs_equal_the_chunked_ones(bf16):
     hidden, weight, targets = _head_inputs()

@@ -37,8 +37,8 @@ def liger_available() -> bool:
 
 def liger_import_error() -> str | None:
     """Why Liger Kernel's functional API does not import here (None when it does): an
-    installed release can fail against the installed torch or Triton (0.8.5 raised an
-    AttributeError under torch 2.11 / Triton 3.6), which must be found before training."""
+    installed release can fail against the installed torch or Triton (or, on CPU, lack
+    Triton), which must be found before training."""
     import importlib
 
     try:
