@@ -1,0 +1,93 @@
+"""A new user's misspelt names: `--to unpiared` and `--to dpo` say what was meant, and a
+`--map` whose NEW name is a slip of a column trlprep reads (`promtp=prompt`) is refused
+instead of turning the column into an extra and silently changing the dataset's type."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import trlprep
+from trlprep.cli import app
+from trlprep.errors import UsageError
+from trlprep.importers import parse_column_map
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _convert(*args: str):
+    return CliRunner().invoke(app, ["convert", *args])
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("unpiared", "(did you mean 'unpaired'?)"),
+        ("prefrence", "(did you mean 'preference'?)"),
+        ("langauge-modeling", "(did you mean 'language-modeling'?)"),
+        ("dpo", "(dpo is a trainer: it reads preference)"),
+        ("kto", "(kto is a trainer: it reads preference or unpaired-preference)"),
+        ("sft", "(sft is a trainer: it reads language-modeling or prompt-completion)"),
+        ("grpo", "(grpo is a trainer: it reads prompt-only)"),
+    ],
+)
+def test_to_a_misspelt_type_or_a_trainer_name_says_what_was_meant(tmp_path, typed, said):
+    out = tmp_path / "out.jsonl"
+    res = _convert(str(EXAMPLES / "preference.jsonl"), "--to", typed, "-o", str(out))
+    assert res.exit_code == 2
+    assert f"unknown dataset type {typed!r} {said}" in res.output
+    assert not out.exists()
+
+
+def test_an_unknown_type_far_from_every_name_gets_no_guess():
+    with pytest.raises(UsageError) as err:
+        trlprep.convert([{"prompt": "a", "chosen": "b", "rejected": "c"}], "xyz")
+    assert str(err.value).splitlines()[0] == "unknown dataset type 'xyz'"
+
+
+def test_map_onto_a_misspelt_type_column_is_refused_before_anything_is_written(tmp_path):
+    out = tmp_path / "out.jsonl"
+    res = _convert(
+        str(EXAMPLES / "preference.jsonl"), "--map", "promtp=prompt", "--to", "lm", "-o", str(out)
+    )
+    assert res.exit_code == 2
+    assert "--map promtp=prompt: 'promtp' is no column name trlprep reads" in res.output
+    assert "(did you mean 'prompt'?)" in res.output
+    assert "'prompt' is read under its own name: leave it out of --map" in res.output
+    assert not out.exists()
+
+
+def test_map_misspelling_hint_names_the_users_column(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "2+2?", "answer": "4"}\n')
+    res = _convert(str(data), "--map", "promt=question,completion=answer", "--to", "lm")
+    assert res.exit_code == 2
+    assert "hint: NEW is the name trlprep reads, OLD your column: --map prompt=question" in (
+        res.output
+    )
+
+
+def test_python_map_misspelling_names_the_keyword():
+    rows = [{"prompt": "a", "completion": "b"}]
+    with pytest.raises(UsageError) as err:
+        trlprep.convert(rows, "lm", map={"complteion": "completion"})
+    assert "map={'complteion': 'completion'}" in str(err.value)
+    assert "--map" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "chosen_id=safer_response_id",  # saferlhf's own name
+        "messages_orig=messages,messages=messages.messages",
+        "prompt_text=prompt",
+        "label=thumbs_up",
+        "labels=ratings",
+        "image=picture",
+        "input=context,output=response",
+    ],
+)
+def test_map_names_of_ones_own_or_of_a_layout_are_kept(spec):
+    assert parse_column_map(spec)
