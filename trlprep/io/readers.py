@@ -51,6 +51,7 @@ from trlprep.io.sources import (
     check_not_binary,
     check_text_file,
     guard,
+    is_tab_separated,
     open_stream,
     read_bytes,
     split_suffix,
@@ -114,7 +115,7 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         if not fmt:
             raise UsageError(
                 f"{path}: cannot tell the file format from its name",
-                hint="name it .jsonl/.json/.parquet/.csv/.arrow/.txt (optionally .gz/.zst) "
+                hint="name it .jsonl/.json/.parquet/.csv/.tsv/.arrow/.txt (optionally .gz/.zst) "
                 "or pass --input-format " + "|".join(FORMATS),
             )
         if fmt in TEXT_FORMATS:
@@ -382,7 +383,11 @@ def _read_csv(path: str) -> pa.Table:
         with open_stream(path) as f:
             return pcsv.read_csv(
                 f,
-                parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=stop),
+                parse_options=pcsv.ParseOptions(
+                    delimiter="\t" if is_tab_separated(path) else ",",
+                    newlines_in_values=True,
+                    invalid_row_handler=stop,
+                ),
                 convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
             )
 

@@ -30,6 +30,7 @@ SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
     ".csv": "csv",
+    ".tsv": "csv",  # tab-separated (the delimiter told by the name)
     ".arrow": "arrow",
     ".feather": "arrow",
     ".ipc": "arrow",
@@ -73,6 +74,14 @@ def split_suffix(path: str | os.PathLike) -> tuple[str, str | None]:
         compression = COMPRESSION[suffixes.pop()]
     fmt = SUFFIXES.get(suffixes[-1]) if suffixes else None
     return fmt or "", compression
+
+
+def is_tab_separated(path: str | os.PathLike) -> bool:
+    """A `.tsv` name (compressed or not): CSV read with tabs between the fields."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION:
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] == ".tsv"
 
 
 def guard(path: str, fn: Callable[[], T]) -> T:

@@ -1,0 +1,81 @@
+"""Inputs and outputs a new user tries first: a `.tsv` file is read as tab-separated CSV, a
+CSV whose rows hold tabs says so, and `trlprep ... | head` ends quietly (exit 141, as a
+shell says of SIGPIPE) instead of an `error: BrokenPipeError` or the exit 1 of invalid data."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+from trlprep.io.tempfiles import cannot_write
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TSV = "prompt\tchosen\trejected\nThe sky is\t blue, clear.\t green.\nGrass is\t green.\t red.\n"
+
+
+@pytest.mark.parametrize("name", ["d.tsv", "d.tsv.gz", "folder/a.tsv"])
+def test_tsv_files_are_read_with_tabs_between_fields(tmp_path, name):
+    path = tmp_path / name
+    path.parent.mkdir(exist_ok=True)
+    body = TSV.encode()
+    path.write_bytes(gzip.compress(body) if name.endswith(".gz") else body)
+    given = path.parent if name.startswith("folder/") else path
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(app, ["convert", str(given), "--to", "unpaired", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "preference -> unpaired-preference (standard): 2 rows in, 0 rejected" in res.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert rows[0] == {"prompt": "The sky is", "completion": " blue, clear.", "label": True}
+
+
+def test_a_csv_holding_tabs_is_told_to_be_named_tsv(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text(TSV)
+    res = CliRunner().invoke(app, ["detect", str(path)])
+    assert res.exit_code == 1
+    assert "d.csv:2: expected 1 field (as the header), got 2" in res.stderr
+    assert "hint: tab-separated? name the file .tsv (or .tsv.gz)" in res.stderr
+
+
+def _run_into_closed_pipe(*argv: str) -> subprocess.CompletedProcess:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first write, as `| head` after its lines
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "trlprep", *argv],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["detect", str(EXAMPLES / "preference.jsonl")],  # plain text lines
+        ["validate", str(EXAMPLES / "preference.jsonl")],  # rich (would exit 1: invalid data)
+        ["graph"],  # a rich table
+    ],
+)
+def test_a_closed_stdout_pipe_ends_quietly_with_141(argv):
+    res = _run_into_closed_pipe(*argv)
+    assert res.returncode == 141, res.stderr
+    assert res.stderr == ""
+
+
+def test_an_output_pipe_closed_early_says_the_output_is_cut_short():
+    e = cannot_write("/dev/stdout", BrokenPipeError(errno.EPIPE, "Broken pipe"))
+    assert "/dev/stdout: cannot write the output: Broken pipe" in str(e)
+    assert "stopped before the end" in e.hint and "does not take new files" not in e.hint
