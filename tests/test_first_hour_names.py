@@ -91,3 +91,24 @@ def test_python_map_misspelling_names_the_keyword():
 )
 def test_map_names_of_ones_own_or_of_a_layout_are_kept(spec):
     assert parse_column_map(spec)
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"), [("qwen25", "qwen2.5"), ("llama31", "llama3.1"), ("chatlm", "chatml")]
+)
+def test_a_misspelt_builtin_chat_template_says_what_was_meant(tmp_path, typed, meant):
+    data = str(EXAMPLES / "language_modeling_conversational.jsonl")
+    out = tmp_path / "out.jsonl"
+    res = _convert(data, "--to", "lm", "--chat-template", typed, "-o", str(out))
+    assert res.exit_code == 2
+    assert f"chat template {typed!r} is not a built-in name" in res.stderr
+    assert f"(did you mean {meant!r}?)" in res.stderr
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("typed", ["mytemplate.jinja", "templates/chat.j2", "./model/"])
+def test_a_missing_chat_template_file_is_named_as_missing(tmp_path, typed):
+    data = str(EXAMPLES / "language_modeling_conversational.jsonl")
+    res = _convert(data, "--to", "lm", "--chat-template", typed, "-o", str(tmp_path / "o.jsonl"))
+    assert res.exit_code == 2
+    assert res.stderr.startswith(f"error: {typed}: no such chat template file or folder")
