@@ -326,5 +326,11 @@ for _a in ALGORITHMS.values():  # every declared type exists in the registry
 def get_algorithm(name: str) -> Algorithm:
     key = name.strip().lower()
     if key not in ALGORITHMS:
-        raise UsageError(f"unknown algorithm {name!r}", hint="use one of: " + ", ".join(ALGORITHMS))
+        import difflib
+
+        close = difflib.get_close_matches(key, list(ALGORITHMS), n=1, cutoff=0.6)
+        raise UsageError(
+            f"unknown algorithm {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            hint="use one of: " + ", ".join(ALGORITHMS),
+        )
     return ALGORITHMS[key]
