@@ -112,3 +112,26 @@ def test_a_missing_chat_template_file_is_named_as_missing(tmp_path, typed):
     res = _convert(data, "--to", "lm", "--chat-template", typed, "-o", str(tmp_path / "o.jsonl"))
     assert res.exit_code == 2
     assert res.stderr.startswith(f"error: {typed}: no such chat template file or folder")
+
+
+@pytest.mark.parametrize(
+    ("example", "typed"),
+    [("preference.jsonl", "preference"), ("prompt_completion.jsonl", "prompt-completion")],
+)
+def test_import_without_from_on_a_trl_type_says_there_is_nothing_to_import(
+    tmp_path, example, typed
+):
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(app, ["import", str(EXAMPLES / example), "-o", str(out)])
+    assert res.exit_code == 2
+    assert f"{typed} data, a TRL type already" in res.stderr
+    assert "hint: nothing to import: `trlprep convert` converts it (--to TYPE)" in res.stderr
+    assert not out.exists()
+
+
+def test_import_without_from_on_question_answer_columns_advises_the_map(tmp_path):
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "2+2?", "answer": "4"}\n')
+    res = CliRunner().invoke(app, ["import", str(data), "-o", str(tmp_path / "o.jsonl")])
+    assert res.exit_code == 2
+    assert "hint: pass --map prompt=question,completion=answer, or --from sharegpt" in res.stderr

@@ -427,9 +427,28 @@ def _sniff_layout(first: Batch, *, required: bool) -> str | None:
     if not required and layout_read_as(first.data) is None:
         return None
     if name is None and required:
+        from trlprep.detection.layouthint import map_suggestion
+        from trlprep.registry import TYPES
+
+        cols = set(first.data.column_names)
+        mapped = map_suggestion(first.data.column_names)
+        typed = max(  # the TRL type whose columns these are (the one reading most of them)
+            (t for t in TYPES.values() for f in t.all_formats if set(t.column_names(f)) <= cols),
+            key=lambda t: len(t.columns),
+            default=None,
+        )
         raise UsageError(
-            "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",
-            hint="pass --from " + " | ".join(layout_names()),
+            "cannot tell the layout from the columns ("
+            + ", ".join(first.data.column_names)
+            + ")"
+            + (f": {typed.name} data, a TRL type already" if typed else ""),
+            hint=(
+                "nothing to import: `trlprep convert` converts it (--to TYPE), `trlprep "
+                "validate` checks it; for a public layout pass --from "
+                if typed
+                else (f"pass --map {mapped}, or --from " if mapped else "pass --from ")
+            )
+            + " | ".join(layout_names()),
         )
     if name is not None:
         err.print(f"note: read as the {name} layout (pass --from to choose)", markup=False)
