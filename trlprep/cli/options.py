@@ -64,7 +64,10 @@ MAP = typer.Option(None, "--map", help="Rename columns: NEW=OLD,... (prompt=ques
 ROLE_MAP = typer.Option(None, "--role-map", help="Rename roles: FROM=TO,... (human=user).")
 MAP_ROLE = typer.Option(None, "--map-role", hidden=True, help="Old name of --role-map.")
 CONVERSATIONAL = typer.Option(
-    False, "--conversational", help="alpaca: import as conversational prompt-completion."
+    False,
+    "--conversational",
+    help="Make standard text messages: alpaca, ranked, generations, saferlhf, mt-bench and "
+    "--map imports (prompt -> user, answers -> assistant); standard data without --from too.",
 )
 PROMPT_STYLE = typer.Option(
     "alpaca", "--prompt-style", help="alpaca, standard format: alpaca (template) | plain."
