@@ -12,6 +12,11 @@ from typing import Any
 
 from trlprep.errors import UsageError
 
+# summary keys that exist only where token lengths were measured (a tokenizer given)
+_TOKEN_FIGURES = (
+    "truncated", "truncated_share", "max_tokens", "p99_tokens", "chosen_longer_share",
+    "identical_pairs",
+)  # fmt: skip
 _FAIL_IF = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
 
 
@@ -41,6 +46,13 @@ class DataReport:
         """A figure by name: a `summary` key (`truncated_share`) or a dotted path."""
         if key in self.data["summary"]:
             return self.data["summary"][key]
+        if "lengths" not in self.data and (
+            key in _TOKEN_FIGURES or key.split(".")[0] in ("lengths", "truncation", "preference")
+        ):
+            raise UsageError(
+                f"{key!r} is measured in tokens: this report has no token lengths",
+                hint="pass --tokenizer SRC (or --chat-template MODEL) to measure them",
+            )
         node: Any = self.data
         for part in key.split("."):
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -67,6 +79,11 @@ class DataReport:
                 )  # fmt: skip
             key, op, number = m.group(1), m.group(2), float(m.group(3))
             value = self.value(key)
+            if value is None and key in ("truncated", "truncated_share"):
+                raise UsageError(
+                    f"--fail-if {key}: truncation is measured against your training limit",
+                    hint="pass --max-length N",
+                )
             if value is None:
                 continue
             if not isinstance(value, (int, float)):
