@@ -79,3 +79,28 @@ def test_an_output_pipe_closed_early_says_the_output_is_cut_short():
     e = cannot_write("/dev/stdout", BrokenPipeError(errno.EPIPE, "Broken pipe"))
     assert "/dev/stdout: cannot write the output: Broken pipe" in str(e)
     assert "stopped before the end" in e.hint and "does not take new files" not in e.hint
+
+
+@pytest.mark.parametrize("name", ["d.csv", "d.json", "d.tsv"])
+def test_an_empty_text_file_is_a_dataset_without_rows_like_an_empty_jsonl(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    res = CliRunner().invoke(app, ["detect", str(path)])
+    assert res.exit_code == 1
+    assert f"{name}: the dataset has no rows" in res.stderr
+    out = tmp_path / "out.jsonl"
+    res = CliRunner().invoke(
+        app, ["convert", str(path), "--to", "pc", "-o", str(out), "--allow-empty"]
+    )
+    assert res.exit_code == 0, res.output
+    assert "prompt-completion: 0 rows in, 0 rows out" in res.output
+    assert out.exists() and out.read_text() == ""
+
+
+@pytest.mark.parametrize("name", ["d.parquet", "d.arrow"])
+def test_an_empty_binary_file_says_it_is_empty(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"")
+    res = CliRunner().invoke(app, ["detect", str(path)])
+    assert res.exit_code == 2
+    assert "hint: the file is empty (0 bytes): an interrupted write or download?" in res.stderr

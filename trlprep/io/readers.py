@@ -300,6 +300,8 @@ def _pq():
 
 def _read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     text = read_bytes(path)
+    if not text.strip():  # an empty file holds no rows, as an empty .jsonl or .csv
+        return Source(pa.table({}), path, "json")
     parsed = array_rows(text, path)
     if parsed is not None:
         rows, lines = parsed
@@ -392,6 +394,10 @@ def _read_csv(path: str) -> pa.Table:
             )
 
     check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
+    with open_stream(path) as f:
+        head = f.read(4096)
+    if len(head) < 4096 and not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        return pa.table({})  # an empty file holds no rows (Arrow: "Empty CSV file")
     try:
         table = guard(path, _read)
     except InputError:

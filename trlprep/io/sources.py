@@ -100,7 +100,16 @@ def guard(path: str, fn: Callable[[], T]) -> T:
                 "the compressed file is cut short or damaged (an interrupted download or "
                 "copy?): fetch it again; `gzip -t FILE` tests a .gz file"
             )
+        elif _is_empty_file(path):
+            hint = "the file is empty (0 bytes): an interrupted write or download? make it again"
         raise InputError(f"cannot read: {message}", path=path, hint=hint) from None
+
+
+def _is_empty_file(path: str) -> bool:
+    try:
+        return os.path.getsize(path) == 0
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 HUB_TIMEOUT = 5.0  # seconds the one reachability probe of the Hub may take
