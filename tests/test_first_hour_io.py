@@ -104,3 +104,15 @@ def test_an_empty_binary_file_says_it_is_empty(tmp_path, name):
     res = CliRunner().invoke(app, ["detect", str(path)])
     assert res.exit_code == 2
     assert "hint: the file is empty (0 bytes): an interrupted write or download?" in res.stderr
+
+
+def test_a_folder_holding_other_files_is_refused_without_advising_overwrite(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.md").write_text("mine")
+    data = str(EXAMPLES / "preference.jsonl")
+    res = CliRunner().invoke(app, ["convert", data, "--to", "unpaired", "-o", str(folder)])
+    assert res.exit_code == 2
+    assert "the folder holds more than data files (notes.md); it is not replaced" in res.stderr
+    assert "--overwrite" not in res.stderr
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.md"]

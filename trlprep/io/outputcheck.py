@@ -68,7 +68,7 @@ def check_output(
     shards = sharded(path)
     if shards and p.is_dir() and not any(p.iterdir()):
         overwrite = True  # an empty folder to write the shards into
-    if shards and p.is_dir() and overwrite:
+    if shards and p.is_dir():  # (before `--overwrite` is advised: it would not help)
         other = sorted(e.name for e in p.iterdir() if not (e.is_file() and _written(e)))
         if other:  # replacing the folder would delete more than a dataset
             shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")
