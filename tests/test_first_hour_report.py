@@ -47,3 +47,14 @@ def test_convert_help_says_conversational_serves_more_than_alpaca():
     text = " ".join(res.output.split())
     assert "alpaca: import as conversational" not in text
     assert "ranked, generations, saferlhf, mt-bench and --map imports" in text
+
+
+@pytest.mark.parametrize("command", ["convert", "validate", "report", "import"])
+def test_help_names_values_not_python_parameters(command):
+    import re
+
+    res = CliRunner().invoke(app, [command, "--help"])
+    assert res.exit_code == 0
+    derived = re.findall(r"--[a-z-]+ ([A-Z]+_[A-Z_]+)\b", res.output)
+    assert derived == []  # SPLIT_TURNS, RAY_ADDRESS, FAIL_IF: typer's names, not values
+    assert "--engine local|ray" in res.output or command in ("report", "import")

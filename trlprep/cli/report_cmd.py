@@ -39,6 +39,7 @@ def report_command(
     fail_if: list[str] = typer.Option(
         None,
         "--fail-if",
+        metavar="'KEY OP N'",
         help="Exit 1 when a figure passes a limit, e.g. 'truncated_share > 0.05' (repeatable).",
     ),
     type: str = typer.Option(None, "--type", "-t", help="Dataset type (default: detected)."),
