@@ -116,3 +116,21 @@ def test_a_folder_holding_other_files_is_refused_without_advising_overwrite(tmp_
     assert "the folder holds more than data files (notes.md); it is not replaced" in res.stderr
     assert "--overwrite" not in res.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["notes.md"]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".parquet"])
+def test_a_pandas_index_column_keeps_one_name_in_every_output(tmp_path, suffix):
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.csv"  # pandas' `to_csv` without index=False: a nameless first column
+    path.write_text(",prompt,completion\n0,The sky is, blue.\n1,Grass is, green.\n")
+    res = CliRunner().invoke(app, ["detect", str(path)])
+    assert "extra columns  Unnamed: 0" in res.output
+    out = tmp_path / f"out{suffix}"
+    res = CliRunner().invoke(app, ["convert", str(path), "--to", "lm", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    if suffix == ".parquet":
+        names = pq.read_table(out).column_names
+    else:
+        names = list(json.loads(out.read_text().splitlines()[0]))
+    assert names == ["Unnamed: 0", "text"]

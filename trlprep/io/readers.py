@@ -414,6 +414,9 @@ def _read_csv(path: str) -> pa.Table:
     dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
     if dates:  # keep date-like text as written
         table = guard(path, lambda: _read(dates))
+    if "" in table.column_names:  # pandas' index (`to_csv` without index=False): named as
+        names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]  # pandas does
+        table = table.rename_columns(names)
     for i, field in enumerate(table.schema):
         if is_string(field.type) and looks_like_json_container(table.column(i)):
             decoded = decode_json_texts(field.name, table.column(i))
