@@ -31,15 +31,25 @@ def test_truncated_share_without_max_length_is_refused_not_skipped():
     tok = str(EXAMPLES / "tiny-chat-model")
     res = _report(data, "--tokenizer", tok, "--fail-if", "truncated_share >= 0")
     assert res.exit_code == 2
-    assert "--fail-if truncated_share: truncation is measured against your training limit" in (
-        res.stderr
-    )
+    assert "'truncated_share' is measured against your training limit" in res.stderr
     assert "hint: pass --max-length N" in res.stderr
     held = _report(
         data, "--tokenizer", tok, "--max-length", "20", "--fail-if", "truncated_share >= 0"
     )
     assert held.exit_code == 1
     assert "fail-if: truncated_share = " in held.output
+
+
+def test_python_report_figures_name_keyword_arguments():
+    import trlprep
+
+    rep = trlprep.report(str(EXAMPLES / "preference.jsonl"))
+    with pytest.raises(trlprep.UsageError) as err:
+        rep.failed(["p99_tokens > 3"])
+    assert "pass tokenizer=SRC (or chat_template=MODEL)" in err.value.hint
+    with pytest.raises(trlprep.UsageError) as err:
+        rep.failed(["p99 >> 3"])
+    assert "--" not in str(err.value).splitlines()[0]
 
 
 def test_convert_help_says_conversational_serves_more_than_alpaca():

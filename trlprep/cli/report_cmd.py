@@ -103,7 +103,7 @@ def report_command(
         num_proc=num_proc,
         **given,
     )
-    held = rep.failed(list(fail_if or []))
+    held = rep.failed_as_flags(list(fail_if or []))
     text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()
     if output is not None:
         from trlprep.io.writers import write_text
