@@ -135,3 +135,17 @@ def test_import_without_from_on_question_answer_columns_advises_the_map(tmp_path
     res = CliRunner().invoke(app, ["import", str(data), "-o", str(tmp_path / "o.jsonl")])
     assert res.exit_code == 2
     assert "hint: pass --map prompt=question,completion=answer, or --from sharegpt" in res.stderr
+
+
+def test_python_convert_with_output_says_how_to_write_the_result():
+    with pytest.raises(UsageError) as err:
+        trlprep.convert(str(EXAMPLES / "preference.jsonl"), "unpaired", output="out.jsonl")
+    assert "convert() got an unexpected keyword argument 'output'" in str(err.value)
+    assert "trlprep.write(result, PATH)" in err.value.hint
+    assert "ConvertOptions" not in str(err.value)
+
+
+def test_python_convert_with_a_misspelt_option_says_which_was_meant():
+    with pytest.raises(UsageError) as err:
+        trlprep.convert([{"prompt": "a", "completion": "b"}], "lm", seperator=" ")
+    assert err.value.hint.startswith("did you mean separator=?")
