@@ -14,6 +14,7 @@ from trlprep.trainers.algorithms import get_algorithm  # noqa: E402
 from trlprep.trainers.data import prepare  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
+from trlprep.errors import UsageError  # noqa: E402
 
 
 def _data_line(algo: str, rows: list[dict]) -> str:
@@ -71,3 +72,46 @@ def test_a_misspelt_algorithm_says_which_was_meant(typed, meant):
     res = CliRunner().invoke(app, ["train", "--algo", typed])
     assert res.exit_code == 2
     assert f"unknown algorithm {typed!r} (did you mean {meant!r}?)" in res.output
+
+
+def _train_cli(tmp_path, *more: str):
+    return CliRunner().invoke(
+        app,
+        ["train", "--algo", "dpo", "--model", str(tmp_path / "m"), "--data", str(tmp_path / "d")]
+        + ["--output-dir", str(tmp_path / "o"), *more],
+    )
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "said"),
+    [
+        ("--batch-size", "0", "--batch-size must be at least 1"),
+        ("--warmup-ratio", "2", "--warmup-ratio must be in [0, 1], not 2.0"),
+        ("--max-grad-norm", "-1", "--max-grad-norm must be 0 or more, not -1.0"),
+    ],
+)
+def test_out_of_range_values_are_named_by_their_flag(tmp_path, flag, value, said):
+    res = _train_cli(tmp_path, flag, value)
+    assert res.exit_code == 2
+    assert f"error: {said}" in res.output
+
+
+def test_a_misspelt_config_key_says_which_option_was_meant(tmp_path):
+    config = tmp_path / "train.yaml"
+    config.write_text("learning_rat: 1.0e-5\n")
+    res = _train_cli(tmp_path, "--config", str(config))
+    assert res.exit_code == 2
+    assert "dpo has no option learning_rat" in res.output
+    assert "did you mean --learning-rate?" in res.output
+
+
+def test_python_train_keeps_config_keys_in_its_words(tmp_path):
+    from trlprep.trainers import train
+
+    base = {"algo": "dpo", "model": str(tmp_path), "data": str(tmp_path)}
+    with pytest.raises(UsageError) as err:
+        train({**base, "output_dir": str(tmp_path / "o"), "learning_rat": 1e-5})
+    assert "did you mean learning_rate?" in err.value.hint
+    with pytest.raises(UsageError) as err:
+        train(base)
+    assert "missing required option(s): output_dir" in str(err.value)

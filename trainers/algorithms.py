@@ -67,9 +67,16 @@ class Algorithm:
         known = {f.name for f in fields(self.options)}
         unknown = sorted(set(values) - known)
         if unknown:
+            import difflib
+
+            from trlprep.trainers.config import TrainConfig
+
+            common = [f.name for f in fields(TrainConfig)]
+            close = difflib.get_close_matches(unknown[0], [*known, *common], n=1)
+            meant = f"did you mean {close[0]}? " if close else ""
             raise UsageError(
                 f"{self.name} has no option {', '.join(unknown)}",
-                hint=f"{self.name} options: {', '.join(sorted(known)) or 'none'}",
+                hint=f"{meant}{self.name} options: {', '.join(sorted(known)) or 'none'}",
             )
         return self.options(**coerce_values(self.options, values))
 

@@ -200,8 +200,7 @@ class TrainConfig:
         options.update({k: v for k, v in values.items() if k not in common})
         missing = [k for k in ("algo", "model", "data", "output_dir") if values.get(k) is None]
         if missing:
-            flags = ", ".join("--" + k.replace("_", "-") for k in missing)
-            raise UsageError(f"missing required option(s): {flags}")
+            raise UsageError(f"missing required option(s): {', '.join(missing)}")
         return cls(**{k: v for k, v in values.items() if k in common}, options=options)
 
     def to_json(self) -> dict[str, Any]:
