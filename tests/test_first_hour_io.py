@@ -134,3 +134,14 @@ def test_a_pandas_index_column_keeps_one_name_in_every_output(tmp_path, suffix):
     else:
         names = list(json.loads(out.read_text().splitlines()[0]))
     assert names == ["Unnamed: 0", "text"]
+
+
+def test_an_xz_file_named_xz_says_it_is_xz(tmp_path):
+    import lzma
+
+    path = tmp_path / "d.jsonl.xz"
+    path.write_bytes(lzma.compress(b'{"text": "a"}\n'))
+    res = CliRunner().invoke(app, ["detect", str(path)])
+    assert res.exit_code == 2
+    assert "the file is xz-compressed, which trlprep does not read" in res.stderr
+    assert "cannot tell the file format from its name" not in res.stderr

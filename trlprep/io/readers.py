@@ -112,6 +112,8 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         return "disk"
     if p.exists():
         fmt, _ = split_suffix(p)
+        if not fmt and p.is_file():
+            open_stream(path).close()  # xz (`data.jsonl.xz`): says what the file is
         if not fmt:
             raise UsageError(
                 f"{path}: cannot tell the file format from its name",
