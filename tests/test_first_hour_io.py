@@ -145,3 +145,24 @@ def test_an_xz_file_named_xz_says_it_is_xz(tmp_path):
     assert res.exit_code == 2
     assert "the file is xz-compressed, which trlprep does not read" in res.stderr
     assert "cannot tell the file format from its name" not in res.stderr
+
+
+def test_standard_input_as_dash_says_to_save_it_to_a_file():
+    res = CliRunner().invoke(app, ["detect", "-"])
+    assert res.exit_code == 2
+    assert "standard input (-) is not read" in res.stderr
+    assert "save it to a file first" in res.stderr
+
+
+def test_a_named_pipe_as_input_fails_at_once_instead_of_hanging(tmp_path):
+    fifo = tmp_path / "pipe.jsonl"  # as `<(zcat data.jsonl.gz)` gives: read once only
+    os.mkfifo(fifo)
+    res = subprocess.run(
+        [sys.executable, "-m", "trlprep", "detect", str(fifo)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert res.returncode == 2, res.stderr
+    assert "a pipe or device cannot be read" in res.stderr
+    assert "save it to a file first" in res.stderr

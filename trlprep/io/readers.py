@@ -49,6 +49,7 @@ from trlprep.io.sources import (
     Batch,
     Source,
     check_not_binary,
+    check_not_stream,
     check_text_file,
     guard,
     is_tab_separated,
@@ -93,6 +94,7 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
     if files is not None:
         return resolve_format(files[0], check_formats(files, input_format))
     path = str(path)
+    check_not_stream(path)
     if input_format:
         fmt = input_format.strip().lower()
         fmt = _ALIASES.get(fmt, fmt)
@@ -125,6 +127,11 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         return fmt
     if _looks_like_hub_id(path):
         return "hub"
+    if str(path) == "-":
+        raise InputError(
+            "standard input (-) is not read: trlprep reads its input more than once",
+            hint="save it to a file first (... > data.jsonl) and pass that file",
+        )
     raise InputError(
         f"{path}: no such file or folder",
         hint=None

@@ -107,9 +107,30 @@ def guard(path: str, fn: Callable[[], T]) -> T:
 
 def _is_empty_file(path: str) -> bool:
     try:
-        return os.path.getsize(path) == 0
+        return os.path.isfile(path) and os.path.getsize(path) == 0
     except (OSError, TypeError, ValueError):
         return False
+
+
+def check_not_stream(path: str) -> None:
+    """A named pipe, device or socket as input (`<(zcat ...)`, /dev/stdin from a pipe) is an
+    InputError at once: it can be read only once, and trlprep reads a file more than once
+    (a pipe would block or fail mid-read)."""
+    if _is_stream(path):
+        raise InputError(
+            f"{path}: a pipe or device cannot be read: trlprep reads its input more than once",
+            hint="save it to a file first (... > data.jsonl) and pass that file",
+        )
+
+
+def _is_stream(path: str) -> bool:
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, TypeError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 HUB_TIMEOUT = 5.0  # seconds the one reachability probe of the Hub may take
