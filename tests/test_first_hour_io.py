@@ -166,3 +166,11 @@ def test_a_named_pipe_as_input_fails_at_once_instead_of_hanging(tmp_path):
     assert res.returncode == 2, res.stderr
     assert "a pipe or device cannot be read" in res.stderr
     assert "save it to a file first" in res.stderr
+
+
+@pytest.mark.parametrize("command", ["detect", "validate"])
+def test_a_model_folder_given_as_data_says_where_it_goes(command):
+    res = CliRunner().invoke(app, [command, str(EXAMPLES / "tiny-chat-model")])
+    assert res.exit_code == 2
+    assert "a model or tokenizer folder (tokenizer_config.json" in res.stderr
+    assert "give it as --model, --tokenizer or --chat-template" in res.stderr
