@@ -46,14 +46,14 @@ def test_a_csv_holding_tabs_is_told_to_be_named_tsv(tmp_path):
     assert "hint: tab-separated? name the file .tsv (or .tsv.gz)" in res.stderr
 
 
-def _run_into_closed_pipe(*argv: str) -> subprocess.CompletedProcess:
+def _run_into_closed_pipe(*argv: str, stderr_too: bool = False) -> subprocess.CompletedProcess:
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first write, as `| head` after its lines
     try:
         return subprocess.run(
             [sys.executable, "-m", "trlprep", *argv],
             stdout=write_end,
-            stderr=subprocess.PIPE,
+            stderr=write_end if stderr_too else subprocess.PIPE,
             text=True,
             timeout=120,
         )
@@ -73,6 +73,11 @@ def test_a_closed_stdout_pipe_ends_quietly_with_141(argv):
     res = _run_into_closed_pipe(*argv)
     assert res.returncode == 141, res.stderr
     assert res.stderr == ""
+
+
+def test_an_error_into_a_closed_pipe_keeps_its_exit_code():
+    res = _run_into_closed_pipe("detect", "no-such-file.jsonl", stderr_too=True)
+    assert res.returncode == 2  # `2>&1 | head`: the usage error's code, not click's 1
 
 
 def test_an_output_pipe_closed_early_says_the_output_is_cut_short():

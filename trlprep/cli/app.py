@@ -144,10 +144,20 @@ def fail(error: TrlprepError) -> typer.Exit:
 
     loc = error.location()
     text = escape(f"{loc + ': ' if loc else ''}{error.message}")
-    err.print(f"[bold red]error[/]: {text}", markup=True)
-    if error.hint:
-        err.print(f"  [cyan]hint[/]: {escape(error.hint)}", markup=True)
+    try:
+        err.print(f"[bold red]error[/]: {text}", markup=True)
+        if error.hint:
+            err.print(f"  [cyan]hint[/]: {escape(error.hint)}", markup=True)
+    except BrokenPipeError:  # stderr's reader went away (`2>&1 | head -1`): the code still says it
+        _quiet()
     return typer.Exit(error.exit_code)
+
+
+def _quiet() -> None:
+    """stdout and stderr sent to /dev/null (their reader is gone: nothing more can be said)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(devnull, stream.fileno())
 
 
 def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
@@ -172,6 +182,15 @@ def command(*args: Any, **kwargs: Any) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
             try:
+                return said(*a, **kw)
+            except BrokenPipeError:
+                if _state["debug"] or not (_closed(sys.stdout) or _closed(sys.stderr)):
+                    raise
+                _quiet()  # `trlprep detect DATA | head`: the reader has what it wanted
+                raise typer.Exit(CLOSED_PIPE) from None
+
+        def said(*a: Any, **kw: Any) -> Any:
+            try:
                 with warnings.catch_warnings():  # (the process's own handler given back)
                     warnings.showwarning = _show_warning
                     return fn(*a, **kw)
@@ -185,14 +204,8 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 terminated = isinstance(e, Terminated)
                 err.print("terminated" if terminated else "interrupted")
                 raise typer.Exit(TERMINATED if terminated else 130) from None
-            except (typer.Exit, typer.Abort, SystemExit):
+            except (typer.Exit, typer.Abort, SystemExit, BrokenPipeError):
                 raise
-            except BrokenPipeError:
-                if _state["debug"] or not _stdout_closed():
-                    raise
-                # `trlprep detect DATA | head`: the reader has what it wanted; say nothing
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-                raise typer.Exit(CLOSED_PIPE) from None
             except Exception as e:  # a bug or an unexpected library error
                 if _state["debug"]:
                     raise
@@ -206,13 +219,14 @@ def command(*args: Any, **kwargs: Any) -> Callable:
     return deco
 
 
-def _stdout_closed() -> bool:
-    """Whether stdout is a pipe whose reader has gone (not a broken pipe of some worker)."""
+def _closed(stream: Any) -> bool:
+    """Whether `stream` (stdout, stderr) is a pipe whose reader has gone (not a broken pipe
+    of some worker)."""
     import select
 
     try:
         poller = select.poll()
-        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        poller.register(stream.fileno(), select.POLLOUT)
         return any(ev & select.POLLERR for _, ev in poller.poll(0))
     except (AttributeError, OSError, ValueError):
         return False
