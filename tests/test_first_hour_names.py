@@ -149,3 +149,14 @@ def test_python_convert_with_a_misspelt_option_says_which_was_meant():
     with pytest.raises(UsageError) as err:
         trlprep.convert([{"prompt": "a", "completion": "b"}], "lm", seperator=" ")
     assert err.value.hint.startswith("did you mean separator=?")
+
+
+def test_max_length_without_tokenize_names_the_flag_given(tmp_path):
+    data = str(EXAMPLES / "prompt_completion.jsonl")
+    res = _convert(data, "--to", "lm", "--max-length", "10", "-o", str(tmp_path / "o.jsonl"))
+    assert res.exit_code == 2
+    assert "error: --max-length takes effect only with --tokenize or --chat-template" in (
+        res.stderr
+    )
+    assert "--tokenizer" not in res.stderr.splitlines()[0]
+    assert "hint: add --tokenize" in res.stderr
