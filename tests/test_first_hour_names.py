@@ -160,3 +160,21 @@ def test_max_length_without_tokenize_names_the_flag_given(tmp_path):
     )
     assert "--tokenizer" not in res.stderr.splitlines()[0]
     assert "hint: add --tokenize" in res.stderr
+
+
+def test_a_wrong_data_format_hint_names_data_format_not_the_report_format():
+    res = CliRunner().invoke(
+        app,
+        ["validate", str(EXAMPLES / "preference.jsonl"), "--data-format", "conversational"],
+    )
+    assert res.exit_code == 1
+    assert "the data looks standard: pass --data-format standard (or leave it out)" in (
+        " ".join(res.output.split())
+    )
+    assert "pass --format standard" not in res.output
+
+
+def test_python_validate_says_the_format_keyword():
+    rep = trlprep.validate(str(EXAMPLES / "preference.jsonl"), format="conversational")
+    hints = " ".join(i.hint or "" for i in rep.issues)
+    assert "pass format='standard'" in hints
