@@ -178,3 +178,11 @@ def test_python_validate_says_the_format_keyword():
     rep = trlprep.validate(str(EXAMPLES / "preference.jsonl"), format="conversational")
     hints = " ".join(i.hint or "" for i in rep.issues)
     assert "pass format='standard'" in hints
+
+
+def test_from_a_trainer_name_says_which_type_it_reads(tmp_path):
+    data = str(EXAMPLES / "preference.jsonl")
+    res = _convert(data, "--from", "dpo", "--to", "lm", "-o", str(tmp_path / "o.jsonl"))
+    assert res.exit_code == 2
+    assert "unknown --from 'dpo': not a dataset type or a public layout" in res.stderr
+    assert "(dpo is a trainer: it reads preference)" in res.stderr

@@ -254,13 +254,13 @@ def get_type(name: str | DatasetType) -> DatasetType:
     canonical = _ALIASES.get(key) or _ALIASES.get(name)
     if canonical is None:
         raise UsageError(
-            f"unknown dataset type {name!r}" + _closest_type(key),
+            f"unknown dataset type {name!r}" + type_suggestion(key),
             hint="use one of: " + ", ".join(type_names_with_aliases()),
         )
     return TYPES[canonical]
 
 
-def _closest_type(key: str) -> str:
+def type_suggestion(key: str) -> str:
     """` (did you mean ...?)` for a misspelt type, or the types a trainer reads when `key`
     names a trainer (`dpo`, `kto`, `sft`), else nothing."""
     import difflib

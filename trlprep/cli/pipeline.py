@@ -66,7 +66,7 @@ def _type_or_layout(name: str) -> None:
     import difflib
 
     from trlprep.importers import layout_names
-    from trlprep.registry import TYPES, get_type, type_names_with_aliases
+    from trlprep.registry import TYPES, get_type, type_names_with_aliases, type_suggestion
 
     try:
         get_type(name)
@@ -75,7 +75,7 @@ def _type_or_layout(name: str) -> None:
         close = difflib.get_close_matches(name.lower(), names, n=1)
         raise UsageError(
             f"unknown --from {name!r}: not a dataset type or a public layout"
-            + (f" (did you mean {close[0]!r}?)" if close else ""),
+            + (f" (did you mean {close[0]!r}?)" if close else type_suggestion(name.lower())),
             hint="dataset types: "
             + ", ".join(type_names_with_aliases())
             + "; layouts: "
