@@ -179,3 +179,17 @@ def test_a_model_folder_given_as_data_says_where_it_goes(command):
     assert res.exit_code == 2
     assert "a model or tokenizer folder (tokenizer_config.json" in res.stderr
     assert "give it as --model, --tokenizer or --chat-template" in res.stderr
+
+
+@pytest.mark.parametrize("name", ["out.jsonl", "out.parquet"])
+def test_shards_asked_for_a_file_name_are_refused_before_any_work(tmp_path, name):
+    out = tmp_path / name
+    data = str(EXAMPLES / "preference.jsonl")
+    res = CliRunner().invoke(
+        app, ["convert", data, "--to", "unpaired", "-o", str(out), "--num-shards", "2"]
+    )
+    assert res.exit_code == 2
+    assert "write a folder of shards, and this is a" in res.stderr
+    assert f"-o {tmp_path / 'out'}/" in res.stderr
+    assert "warning: unpairing" not in res.stderr  # refused before converting
+    assert not out.exists()

@@ -66,6 +66,8 @@ def check_output(
     target = real_target(path)
     p = target.absolute()
     shards = sharded(path)
+    if output_format != "text" and sharded(path, output_format):
+        shard_format(path, output_format)  # (a shard folder named as a file: said before any work)
     if shards and p.is_dir() and not any(p.iterdir()):
         overwrite = True  # an empty folder to write the shards into
     if shards and p.is_dir():  # (before `--overwrite` is advised: it would not help)
