@@ -75,6 +75,12 @@ def test_a_closed_stdout_pipe_ends_quietly_with_141(argv):
     assert res.stderr == ""
 
 
+def test_version_into_a_closed_pipe_ends_quietly():
+    res = _run_into_closed_pipe("--version")
+    assert res.returncode == 141
+    assert "Traceback" not in res.stderr
+
+
 def test_an_error_into_a_closed_pipe_keeps_its_exit_code():
     res = _run_into_closed_pipe("detect", "no-such-file.jsonl", stderr_too=True)
     assert res.returncode == 2  # `2>&1 | head`: the usage error's code, not click's 1
