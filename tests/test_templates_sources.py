@@ -92,5 +92,7 @@ def test_inline_text_and_template_objects():
 
 
 def test_unknown_source():
-    with pytest.raises(UsageError, match="not a built-in name"):
+    with pytest.raises(InputError, match="nope.jinja: no such chat template file"):
         load_template("./nope.jinja")
+    with pytest.raises(UsageError, match="not a built-in name"):
+        load_template("nope")

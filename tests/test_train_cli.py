@@ -165,7 +165,7 @@ def test_python_dash_m_runs_the_train_command(tmp_path):
         (["--algo", "dpo", "--bogus", "1"], "unknown option --bogus"),
         (["--algo", "dpo", "--beta", "abc"], "--beta takes a number"),
         (["--algo", "ddpo"], "unknown algorithm 'ddpo'"),
-        (["--algo", "dpo", "--model", "m"], "missing required option(s): data, output_dir"),
+        (["--algo", "dpo", "--model", "m"], "missing required option(s): --data, --output-dir"),
     ],
 )
 def test_errors_are_messages_with_exit_code_2(args, message):

@@ -473,7 +473,7 @@ def test_role_map_parse_errors():
 def test_format_contradicting_data_says_so():
     r = run([{"prompt": [U], "completion": [A]}], format="standard")
     wrong = issue(r, "wrong-type", "prompt")
-    assert "--format conversational" in wrong.hint
+    assert "pass format='conversational'" in wrong.hint  # the keyword this call took
     assert not r.valid
 
 

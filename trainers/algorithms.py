@@ -67,9 +67,16 @@ class Algorithm:
         known = {f.name for f in fields(self.options)}
         unknown = sorted(set(values) - known)
         if unknown:
+            import difflib
+
+            from trlprep.trainers.config import TrainConfig
+
+            common = [f.name for f in fields(TrainConfig)]
+            close = difflib.get_close_matches(unknown[0], [*known, *common], n=1)
+            meant = f"did you mean {close[0]}? " if close else ""
             raise UsageError(
                 f"{self.name} has no option {', '.join(unknown)}",
-                hint=f"{self.name} options: {', '.join(sorted(known)) or 'none'}",
+                hint=f"{meant}{self.name} options: {', '.join(sorted(known)) or 'none'}",
             )
         return self.options(**coerce_values(self.options, values))
 
@@ -326,5 +333,11 @@ for _a in ALGORITHMS.values():  # every declared type exists in the registry
 def get_algorithm(name: str) -> Algorithm:
     key = name.strip().lower()
     if key not in ALGORITHMS:
-        raise UsageError(f"unknown algorithm {name!r}", hint="use one of: " + ", ".join(ALGORITHMS))
+        import difflib
+
+        close = difflib.get_close_matches(key, list(ALGORITHMS), n=1, cutoff=0.6)
+        raise UsageError(
+            f"unknown algorithm {name!r}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            hint="use one of: " + ", ".join(ALGORITHMS),
+        )
     return ALGORITHMS[key]

@@ -43,6 +43,13 @@ class Prepared:
         return len(next(iter(self.rows.values())))
 
 
+# why the conversion out of a type drops rows (as `trlprep convert` counts them)
+_FILTERED = {
+    "unpaired-preference": ": rows labelled false",
+    "stepwise-supervision": ": rows with a step labelled false",
+}
+
+
 def _where(made: Any, keep: list[bool], most: int = 5) -> str:
     """` (lines 3, 9, ...)`: the first input lines (else rows) of the rows `keep` leaves out,
     where each training row comes from one input row (` (from line 3)`: both rows unpaired
@@ -160,6 +167,9 @@ def prepare(
         counts += f", {left_out:,} left out, {made.rows_in - left_out:,} converted"
     if left_out or table.num_rows != made.rows_in:
         counts += f" -> {plural(table.num_rows, 'row')}"
+    if table.num_rows < made.rows_in - left_out:  # a filtering edge: say why rows went
+        dropped = made.rows_in - left_out - table.num_rows
+        counts += f" ({dropped:,} dropped by the conversion itself{_FILTERED.get(source, '')})"
     log(
         f"{label}: {' -> '.join(route)}"
         + (" (chat template applied)" if templated else "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from trlprep.errors import TemplateNote, warn_user
+from trlprep.errors import TemplateNote, UsageError, warn_user
 
 if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
     from trlprep.detection.detect import Detection
@@ -129,6 +129,7 @@ def convert(
     import_opts = {k: options.pop(k) for k in list(options) if k in IMPORT_OPTIONS}
     if layout is None and import_opts.get("map"):
         layout = "map"
+    _refuse_unknown(options, ConvertOptions)
     opts = ConvertOptions(**options)
 
     def one(d: Any) -> Any:
@@ -206,6 +207,24 @@ def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -
 
 
 # `convert` keywords that go to the importer of a public layout (`from_="sharegpt"`)
+def _refuse_unknown(options: dict[str, Any], options_class: type) -> None:
+    """A keyword `convert` does not take, named as such (not as a TypeError of an internal
+    options class); `output=` gets how to write the result."""
+    import dataclasses
+    import difflib
+
+    known = sorted({f.name for f in dataclasses.fields(options_class)} | IMPORT_OPTIONS)
+    for name in options:
+        if name in known:
+            continue
+        if name in ("output", "out", "o", "output_path", "path_out"):
+            hint = "convert returns the converted data: write it with trlprep.write(result, PATH)"
+        else:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = (f"did you mean {close[0]}=? " if close else "") + "options: " + ", ".join(known)
+        raise UsageError(f"convert() got an unexpected keyword argument {name!r}", hint=hint)
+
+
 IMPORT_OPTIONS = frozenset(
     ("map", "role_map", "map_role", "conversational", "prompt_style", "pairing", "threshold")
     + ("margin", "neutral", "keep_empty_turns")

@@ -254,10 +254,26 @@ def get_type(name: str | DatasetType) -> DatasetType:
     canonical = _ALIASES.get(key) or _ALIASES.get(name)
     if canonical is None:
         raise UsageError(
-            f"unknown dataset type {name!r}",
+            f"unknown dataset type {name!r}" + type_suggestion(key),
             hint="use one of: " + ", ".join(type_names_with_aliases()),
         )
     return TYPES[canonical]
+
+
+def type_suggestion(key: str) -> str:
+    """` (did you mean ...?)` for a misspelt type, or the types a trainer reads when `key`
+    names a trainer (`dpo`, `kto`, `sft`), else nothing."""
+    import difflib
+
+    readers = [
+        t.name
+        for t in TYPES.values()
+        if any(tr.split()[0].lower() == key.replace("-", "") + "trainer" for tr in t.trainers)
+    ]
+    if readers:
+        return f" ({key} is a trainer: it reads {' or '.join(readers)})"
+    close = difflib.get_close_matches(key, list(_ALIASES), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def get_format(name: str | Format) -> Format:

@@ -7,6 +7,7 @@ is imported before the command needs it); `trlprep.cli.app` loads every command.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import types
 from typing import Any
@@ -48,7 +49,11 @@ def main() -> None:
     if sys.argv[1:] == ["--version"]:  # what `trlprep --version` prints, without typer
         from trlprep import __version__
 
-        print(f"trlprep {__version__}")
+        try:
+            print(f"trlprep {__version__}", flush=True)
+        except BrokenPipeError:  # `trlprep --version | true`: nothing to say it to
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(141)
         return
     from trlprep.cli.app import main as run
 

@@ -18,6 +18,7 @@ from trlprep.errors import TrlprepError, TrlprepWarning
 
 BAD_LINES_HINT = "; or pass --on-bad-lines skip"  # what a broken JSON Lines line's hint adds
 TERMINATED = 128 + signal.SIGTERM  # the exit code of a run stopped by SIGTERM (143)
+CLOSED_PIPE = 128 + signal.SIGPIPE  # stdout's reader went away (`| head`): 141, as shells say
 
 app = typer.Typer(
     name="trlprep",
@@ -29,6 +30,18 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _console(**kwargs: Any) -> Any:
+    """A rich `Console` whose broken pipe is raised as `BrokenPipeError` (rich would exit 1,
+    the exit code of invalid data), so a closed `| head` ends every command alike."""
+    from rich.console import Console
+
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    return PipeConsole(**kwargs)
 
 
 class Stream:
@@ -44,9 +57,7 @@ class Stream:
     def console(self) -> Any:
         """The rich console of this stream (soft wrap, no highlighting)."""
         if self._console is None:
-            from rich.console import Console
-
-            self._console = Console(stderr=self._stderr, soft_wrap=True, highlight=False)
+            self._console = _console(stderr=self._stderr, soft_wrap=True, highlight=False)
         return self._console
 
     @property
@@ -82,12 +93,11 @@ class Stream:
         if self.is_terminal:
             self.console.print(table)
             return
-        from rich.console import Console
         from rich.measure import Measurement
 
-        wide = Console(file=self.file, width=1_000_000, soft_wrap=True, highlight=False)
+        wide = _console(file=self.file, width=1_000_000, soft_wrap=True, highlight=False)
         width = Measurement.get(wide, wide.options, table).maximum
-        Console(file=self.file, width=width, soft_wrap=True, highlight=False).print(table)
+        _console(file=self.file, width=width, soft_wrap=True, highlight=False).print(table)
 
     def print_json(self, json: str | None = None, **kwargs: Any) -> None:
         """rich's `Console.print_json`; off a terminal (no colours) the same text without rich."""
@@ -134,10 +144,20 @@ def fail(error: TrlprepError) -> typer.Exit:
 
     loc = error.location()
     text = escape(f"{loc + ': ' if loc else ''}{error.message}")
-    err.print(f"[bold red]error[/]: {text}", markup=True)
-    if error.hint:
-        err.print(f"  [cyan]hint[/]: {escape(error.hint)}", markup=True)
+    try:
+        err.print(f"[bold red]error[/]: {text}", markup=True)
+        if error.hint:
+            err.print(f"  [cyan]hint[/]: {escape(error.hint)}", markup=True)
+    except BrokenPipeError:  # stderr's reader went away (`2>&1 | head -1`): the code still says it
+        _quiet()
     return typer.Exit(error.exit_code)
+
+
+def _quiet() -> None:
+    """stdout and stderr sent to /dev/null (their reader is gone: nothing more can be said)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(devnull, stream.fileno())
 
 
 def _show_warning(message: Any, category: type[Warning], *args: Any, **kwargs: Any) -> None:
@@ -162,6 +182,15 @@ def command(*args: Any, **kwargs: Any) -> Callable:
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
             try:
+                return said(*a, **kw)
+            except BrokenPipeError:
+                if _state["debug"] or not (_closed(sys.stdout) or _closed(sys.stderr)):
+                    raise
+                _quiet()  # `trlprep detect DATA | head`: the reader has what it wanted
+                raise typer.Exit(CLOSED_PIPE) from None
+
+        def said(*a: Any, **kw: Any) -> Any:
+            try:
                 with warnings.catch_warnings():  # (the process's own handler given back)
                     warnings.showwarning = _show_warning
                     return fn(*a, **kw)
@@ -175,7 +204,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 terminated = isinstance(e, Terminated)
                 err.print("terminated" if terminated else "interrupted")
                 raise typer.Exit(TERMINATED if terminated else 130) from None
-            except (typer.Exit, typer.Abort, SystemExit):
+            except (typer.Exit, typer.Abort, SystemExit, BrokenPipeError):
                 raise
             except Exception as e:  # a bug or an unexpected library error
                 if _state["debug"]:
@@ -188,6 +217,19 @@ def command(*args: Any, **kwargs: Any) -> Callable:
         return app.command(*args, **kwargs)(wrapper)
 
     return deco
+
+
+def _closed(stream: Any) -> bool:
+    """Whether `stream` (stdout, stderr) is a pipe whose reader has gone (not a broken pipe
+    of some worker)."""
+    import select
+
+    try:
+        poller = select.poll()
+        poller.register(stream.fileno(), select.POLLOUT)
+        return any(ev & select.POLLERR for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def handle_sigterm() -> None:
@@ -215,6 +257,6 @@ def main() -> None:
         sys.exit(TERMINATED)
     except SystemExit as e:
         code = e.code
-        if isinstance(code, int) and code != 0 and code not in (1, 2, 130, TERMINATED):
+        if isinstance(code, int) and code != 0 and code not in (1, 2, 130, CLOSED_PIPE, TERMINATED):
             sys.exit(2)
         raise

@@ -39,6 +39,7 @@ def convert_command(
     separator: str = typer.Option(
         "",
         "--separator",
+        metavar="TEXT",
         help="Standard-format joins: string between prompt and completion (and between "
         "stepwise steps) when they become one text (default: none, as TRL's guide). "
         "Backslash escapes \\n, \\t, \\r and \\\\ are read as newline, tab, carriage return and "
@@ -53,6 +54,7 @@ def convert_command(
     split_turns: str = typer.Option(
         "last",
         "--split-turns",
+        metavar="last|all",
         help="Conversations -> prompt-completion: last (split at the last assistant turn) | "
         "all (one row per assistant turn).",
     ),

@@ -28,7 +28,7 @@ def check_type_or_layout(name: str) -> None:
     import difflib
 
     from trlprep.importers import layout_names
-    from trlprep.registry import TYPES, get_type, type_names_with_aliases
+    from trlprep.registry import TYPES, get_type, type_names_with_aliases, type_suggestion
 
     try:
         get_type(name)
@@ -37,7 +37,7 @@ def check_type_or_layout(name: str) -> None:
         close = difflib.get_close_matches(name.lower(), names, n=1)
         raise UsageError(
             f"unknown --from {name!r}: not a dataset type or a public layout"
-            + (f" (did you mean {close[0]!r}?)" if close else ""),
+            + (f" (did you mean {close[0]!r}?)" if close else type_suggestion(name.lower())),
             hint="dataset types: "
             + ", ".join(type_names_with_aliases())
             + "; layouts: "
@@ -83,9 +83,28 @@ def sniff_layout(first: Batch, *, required: bool) -> str | None:
 
         if answerfiles.answers_elsewhere(first.data.schema) is not None:  # no layout fits
             raise DataError("cannot tell the layout: " + answerfiles.WHAT, hint=answerfiles.JOIN)
+        from trlprep.detection.layouthint import map_suggestion
+        from trlprep.registry import TYPES
+
+        cols = set(first.data.column_names)
+        mapped = map_suggestion(first.data.column_names)
+        typed = max(  # the TRL type whose columns these are (the one reading most of them)
+            (t for t in TYPES.values() for f in t.all_formats if set(t.column_names(f)) <= cols),
+            key=lambda t: len(t.columns),
+            default=None,
+        )
         raise UsageError(
-            "cannot tell the layout from the columns (" + ", ".join(first.data.column_names) + ")",
-            hint="pass --from " + " | ".join(layout_names()),
+            "cannot tell the layout from the columns ("
+            + ", ".join(first.data.column_names)
+            + ")"
+            + (f": {typed.name} data, a TRL type already" if typed else ""),
+            hint=(
+                "nothing to import: `trlprep convert` converts it (--to TYPE), `trlprep "
+                "validate` checks it; for a public layout pass --from "
+                if typed
+                else (f"pass --map {mapped}, or --from " if mapped else "pass --from ")
+            )
+            + " | ".join(layout_names()),
         )
     if name is not None:
         err.print(f"note: read as the {name} layout (pass --from to choose)", markup=False)

@@ -28,11 +28,15 @@ PROGRESS = typer.Option(
     None, "--progress/--no-progress", help="Progress bar (default: on in a terminal)."
 )
 ENGINE = typer.Option(
-    "local", "--engine", help="local | ray (Ray Data: pip install 'trlprep[ray]')."
+    "local",
+    "--engine",
+    metavar="local|ray",
+    help="local | ray (Ray Data: pip install 'trlprep[ray]').",
 )
 RAY_ADDRESS = typer.Option(
     None,
     "--ray-address",
+    metavar="ADDRESS",
     help="With --engine ray: auto or ray://host:port (default: a local Ray instance).",
 )
 # importing public layouts
@@ -64,13 +68,19 @@ MAP = typer.Option(None, "--map", help="Rename columns: NEW=OLD,... (prompt=ques
 ROLE_MAP = typer.Option(None, "--role-map", help="Rename roles: FROM=TO,... (human=user).")
 MAP_ROLE = typer.Option(None, "--map-role", hidden=True, help="Old name of --role-map.")
 CONVERSATIONAL = typer.Option(
-    False, "--conversational", help="alpaca: import as conversational prompt-completion."
+    False,
+    "--conversational",
+    help="Make standard text messages: alpaca, ranked, generations, saferlhf, mt-bench and "
+    "--map imports (prompt -> user, answers -> assistant); standard data without --from too.",
 )
 PROMPT_STYLE = typer.Option(
     "alpaca", "--prompt-style", help="alpaca, standard format: alpaca (template) | plain."
 )
 PAIRING = typer.Option(
-    "best-vs-rest", "--pairing", help="ranked: best-vs-rest | best-vs-worst | all-pairs."
+    "best-vs-rest",
+    "--pairing",
+    metavar="PAIRING",
+    help="ranked: best-vs-rest | best-vs-worst | all-pairs.",
 )
 THRESHOLD = typer.Option(
     None, "--threshold", help="ranked: unpaired preference, good = score >= threshold."
@@ -79,6 +89,7 @@ MARGIN = typer.Option(False, "--margin", help="ranked: add the score difference 
 NEUTRAL = typer.Option(
     "negative",
     "--neutral",
+    metavar="negative|positive|drop",
     help="prm800k: a step rated 0 (neutral) is negative (default, as TRL) | positive | drop.",
 )
 KEEP_EMPTY_TURNS = typer.Option(

@@ -39,6 +39,7 @@ def report_command(
     fail_if: list[str] = typer.Option(
         None,
         "--fail-if",
+        metavar="'KEY OP N'",
         help="Exit 1 when a figure passes a limit, e.g. 'truncated_share > 0.05' (repeatable).",
     ),
     type: str = typer.Option(None, "--type", "-t", help="Dataset type (default: detected)."),
@@ -102,7 +103,7 @@ def report_command(
         num_proc=num_proc,
         **given,
     )
-    held = rep.failed(list(fail_if or []))
+    held = rep.failed_as_flags(list(fail_if or []))
     text = {"json": lambda: rep.to_json() + "\n", "html": rep.to_html, "text": rep.to_text}[fmt]()
     if output is not None:
         from trlprep.io.writers import write_text

@@ -67,6 +67,27 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
+def _said_as_flags(e: UsageError) -> UsageError:
+    """A config check's error (written with config keys, as YAML and Python give them) with
+    the keys it names said as this command's flags: `batch_size must be at least 1` ->
+    `--batch-size must ...`, `missing required option(s): data, output_dir`, `did you mean
+    learning_rate?`."""
+    import re
+
+    missing = "missing required option(s): "
+    if e.message.startswith(missing):
+        names = e.message[len(missing) :].split(", ")
+        e.message = missing + ", ".join(_flag(n) for n in names)
+    else:
+        e.message = re.sub(r"^([a-z][a-z0-9_]*) must ", lambda m: f"{_flag(m[1])} must ", e.message)
+    if e.hint:
+        e.hint = re.sub(
+            r"did you mean ([a-z][a-z0-9_]*)\?", lambda m: f"did you mean {_flag(m[1])}?", e.hint
+        )
+    e.args = (e.message, *e.args[1:])
+    return e
+
+
 def _is_bool(type_str: str) -> bool:
     return type_str.replace(" ", "") in ("bool", "bool|None")
 
@@ -293,7 +314,10 @@ def train_command(ctx: typer.Context) -> None:
     for name in ignored:
         out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
     overwrite = coerce("overwrite", config.pop("overwrite", False), "bool")
-    cfg = TrainConfig.from_any(config)
+    try:
+        cfg = TrainConfig.from_any(config)
+    except UsageError as e:
+        raise _said_as_flags(e) from None
     # before any data or model is loaded: trackers, and the output folder policy
     check_trackers(cfg.report_to, cfg.output_dir)
     main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one judges
@@ -303,7 +327,11 @@ def train_command(ctx: typer.Context) -> None:
     metrics = Path(cfg.output_dir) / METRICS_FILE
     log = lambda msg: out.print(msg, markup=False)  # noqa: E731
     # checked above; --overwrite clears the previous run once the data and model are ready
-    result = Trainer(cfg, log=log, overwrite=overwrite).train()
+    try:
+        trainer = Trainer(cfg, log=log, overwrite=overwrite)
+    except UsageError as e:
+        raise _said_as_flags(e) from None
+    result = trainer.train()
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
     steps = result.global_step
     out.print(

@@ -25,7 +25,7 @@ HELP = {
     "pairing": "Import (ranked): how completions pair up: best-vs-rest, best-vs-worst, all-pairs.",
     "threshold": "Import (ranked): scores at or above it are desirable (unpaired rows).",
     "prompt_style": "Import (alpaca): the prompt as the Stanford template (alpaca) or plain.",
-    "conversational": "Import (alpaca): conversational prompt-completion rows.",
+    "conversational": "Standard text as messages (prompt: user, answers: assistant), as convert.",
     "coerce": 'Labels of 0/1 or "true"/"false" read as booleans (numbers among text as '
     "text), as in convert.",
     "on_error": "Rows the import or conversion refuses: stop, or skip (listed in "

@@ -199,7 +199,12 @@ def make_render(
 
     if chat_template is None and not tokenize:
         if tokenizer is not None or max_length is not None:
-            raise UsageError("--tokenizer/--max-length need --tokenize or --chat-template")
+            given = "--tokenizer" if max_length is None else "--max-length"
+            raise UsageError(
+                f"{given} takes effect only with --tokenize or --chat-template",
+                hint="add --tokenize (token ids, truncated to --max-length) or --chat-template "
+                "SRC (conversational data rendered as text), or leave " + given + " out",
+            )
         return None
     kwargs = dict(template_kwargs or {})
     template, tok = None, None

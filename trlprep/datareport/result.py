@@ -12,6 +12,11 @@ from typing import Any
 
 from trlprep.errors import UsageError
 
+# summary keys that exist only where token lengths were measured (a tokenizer given)
+_TOKEN_FIGURES = (
+    "truncated", "truncated_share", "max_tokens", "p99_tokens", "chosen_longer_share",
+    "identical_pairs",
+)  # fmt: skip
 _FAIL_IF = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
 
 
@@ -39,8 +44,22 @@ class DataReport:
 
     def value(self, key: str) -> Any:
         """A figure by name: a `summary` key (`truncated_share`) or a dotted path."""
+        return _in_report_words(self._value, key)
+
+    def failed(self, conditions: list[str]) -> list[str]:
+        """The `--fail-if` conditions (`KEY OP NUMBER`) that hold, each with its value."""
+        return _in_report_words(self.failed_as_flags, conditions)
+
+    def _value(self, key: str) -> Any:
         if key in self.data["summary"]:
             return self.data["summary"][key]
+        if "lengths" not in self.data and (
+            key in _TOKEN_FIGURES or key.split(".")[0] in ("lengths", "truncation", "preference")
+        ):
+            raise UsageError(
+                f"{key!r} is measured in tokens: this report has no token lengths",
+                hint="pass --tokenizer SRC (or --chat-template MODEL) to measure them",
+            )
         node: Any = self.data
         for part in key.split("."):
             if isinstance(node, list) and part.isdigit() and int(part) < len(node):
@@ -55,25 +74,44 @@ class DataReport:
                 )
         return node
 
-    def failed(self, conditions: list[str]) -> list[str]:
-        """The `--fail-if` conditions (`KEY OP NUMBER`) that hold, each with its value."""
+    def failed_as_flags(self, conditions: list[str]) -> list[str]:
+        """`failed`, its errors naming the CLI's flags (`trlprep report --fail-if`)."""
         held = []
         for cond in conditions:
             m = _FAIL_IF.match(cond)
             if m is None:
                 raise UsageError(
-                    f"cannot read --fail-if {cond!r}", hint="write KEY OP NUMBER, e.g. "
+                    f"cannot read the condition {cond!r}", hint="write KEY OP NUMBER, e.g. "
                     "'truncated_share > 0.05' (OP: > >= < <= == !=)",
                 )  # fmt: skip
             key, op, number = m.group(1), m.group(2), float(m.group(3))
-            value = self.value(key)
+            value = self._value(key)
+            if value is None and key in ("truncated", "truncated_share"):
+                raise UsageError(
+                    f"{key!r} is measured against your training limit: this report has none",
+                    hint="pass --max-length N",
+                )
             if value is None:
                 continue
             if not isinstance(value, (int, float)):
-                raise UsageError(f"--fail-if {key}: the figure is not a number")
+                raise UsageError(f"{key!r} is not a number: no condition can hold on it")
             if _compare(float(value), op, number):
                 held.append(f"{key} = {_num(value)} ({op} {m.group(3)})")
         return held
+
+
+def _in_report_words(method: Any, arg: Any) -> Any:
+    """`method(arg)`, its errors said as `trlprep.report`'s keyword arguments (`tokenizer=`,
+    `max_length=`): a report's figures are asked for from Python."""
+    from trlprep.errors import TrlprepError, _in_python_words
+
+    try:
+        return method(arg)
+    except TrlprepError as e:
+        from trlprep.datareport.build import report
+
+        _in_python_words(e, report)
+        raise
 
 
 def _compare(a: float, op: str, b: float) -> bool:

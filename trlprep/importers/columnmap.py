@@ -34,10 +34,45 @@ def parse_column_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
     for dst, src in pairs:
         if dst in out:
             raise UsageError(f"--map names the output column {dst!r} twice")
+        _refuse_misspelt(dst, src)
         out[dst] = src
     if len(set(out.values())) != len(out):
         raise UsageError("--map uses one input column for two output columns")
     return out
+
+
+def _read_names() -> set[str]:
+    """Every column name a dataset type or a side column is read under."""
+    from trlprep.registry import SIDE_COLUMNS, TYPES, Format
+
+    names = set(SIDE_COLUMNS)
+    for t in TYPES.values():
+        for fmt in Format:
+            names.update(c.name_in(fmt) for c in t.columns_in(fmt))
+    return names
+
+
+def _refuse_misspelt(dst: str, src: str) -> None:
+    """A NEW name one slip away from a name trlprep reads (`promtp`, `complteion`) is
+    refused: renamed so, the column would become an extra and the type change silently."""
+    import difflib
+
+    known = _read_names()
+    if dst in known:
+        return
+    close = [
+        k
+        for k in difflib.get_close_matches(dst, sorted(known), n=3, cutoff=0.8)
+        if abs(len(k) - len(dst)) <= 1
+    ]
+    if close:
+        raise UsageError(
+            f"--map {dst}={src}: {dst!r} is no column name trlprep reads"
+            f" (did you mean {close[0]!r}?)",
+            hint=f"{src!r} is read under its own name: leave it out of --map"
+            if src == close[0]
+            else f"NEW is the name trlprep reads, OLD your column: --map {close[0]}={src}",
+        )
 
 
 def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:

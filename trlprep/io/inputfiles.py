@@ -128,6 +128,22 @@ def _is_disk_folder(p: Path) -> bool:
     return (p / "state.json").is_file() or (p / "dataset_dict.json").is_file()
 
 
+_MODEL_FILES = ("tokenizer_config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
+
+
+def _refuse_model_folder(folder: Path) -> None:
+    """A model or tokenizer folder given as data (its JSON files would read as a dataset of
+    configs) is a UsageError saying where such a folder goes."""
+    if not (folder / "config.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+        return
+    found = [n for n in _MODEL_FILES if (folder / n).is_file()]
+    if found:
+        raise UsageError(
+            f"{folder}: a model or tokenizer folder ({', '.join(found[:2])}), not a dataset",
+            hint="give it as --model, --tokenizer or --chat-template; the data is another path",
+        )
+
+
 def _folder_files(folder: Path) -> list[str]:
     """The data files under `folder` (any depth), hidden files and folders left out; `.txt`
     files only in a folder of text files (beside other data they are notes, not data), and
@@ -179,6 +195,7 @@ def _candidates(
     if p.is_dir():
         if _is_disk_folder(p) or (input_format or "").lower() == "disk":
             return None
+        _refuse_model_folder(p)
         files = _folder_files(p)
         return (files, p) if files else None  # no files: the reader says what the folder lacks
     if is_glob(path):

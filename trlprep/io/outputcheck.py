@@ -66,9 +66,11 @@ def check_output(
     target = real_target(path)
     p = target.absolute()
     shards = sharded(path)
+    if output_format != "text" and sharded(path, output_format):
+        shard_format(path, output_format)  # (a shard folder named as a file: said before any work)
     if shards and p.is_dir() and not any(p.iterdir()):
         overwrite = True  # an empty folder to write the shards into
-    if shards and p.is_dir() and overwrite:
+    if shards and p.is_dir():  # (before `--overwrite` is advised: it would not help)
         other = sorted(e.name for e in p.iterdir() if not (e.is_file() and _written(e)))
         if other:  # replacing the folder would delete more than a dataset
             shown = ", ".join(other[:3]) + (", ..." if len(other) > 3 else "")

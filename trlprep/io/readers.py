@@ -45,7 +45,9 @@ from trlprep.io.sources import (
     Batch,
     Source,
     check_not_binary,
+    check_not_stream,
     guard,
+    open_stream,
     split_suffix,
 )
 from trlprep.io.wholeformats import read_csv, read_ipc, read_json
@@ -86,6 +88,7 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
     if files is not None:
         return resolve_format(files[0], check_formats(files, input_format))
     path = str(path)
+    check_not_stream(path)
     if input_format:
         fmt = input_format.strip().lower()
         fmt = _ALIASES.get(fmt, fmt)
@@ -105,10 +108,12 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         return "disk"
     if p.exists():
         fmt, _ = split_suffix(p)
+        if not fmt and p.is_file():
+            open_stream(path).close()  # xz (`data.jsonl.xz`): says what the file is
         if not fmt:
             raise UsageError(
                 f"{path}: cannot tell the file format from its name",
-                hint="name it .jsonl/.json/.parquet/.csv/.arrow/.txt (optionally .gz/.zst) "
+                hint="name it .jsonl/.json/.parquet/.csv/.tsv/.arrow/.txt (optionally .gz/.zst) "
                 "or pass --input-format " + "|".join(FORMATS),
             )
         if fmt in TEXT_FORMATS:
@@ -116,6 +121,11 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
         return fmt
     if _looks_like_hub_id(path):
         return "hub"
+    if str(path) == "-":
+        raise InputError(
+            "standard input (-) is not read: trlprep reads its input more than once",
+            hint="save it to a file first (... > data.jsonl) and pass that file",
+        )
     raise InputError(
         f"{path}: no such file or folder",
         hint=None

@@ -87,8 +87,21 @@ def sharded(path: str | os.PathLike, output_format: str | None = None) -> bool:
     return p.is_dir() and not is_disk_folder(p)
 
 
+_FILE_SUFFIXES = {".jsonl": "jsonl", ".jsonl.gz": "jsonl", ".parquet": "parquet", ".arrow": "arrow"}
+
+
 def shard_format(path: str | os.PathLike, output_format: str | None) -> str:
     """The format of a shard folder's files (Parquet unless asked)."""
+    text = os.fspath(path)
+    named = next((x for x in _FILE_SUFFIXES if text.lower().endswith(x)), None)
+    if named and not Path(text).is_dir():  # `-o out.jsonl --num-shards 2`: one file meant?
+        base = text[: -len(named)]
+        raise UsageError(
+            f"{path}: --num-shards/--max-shard-size write a folder of shards, and this is a "
+            f"{named} file's name",
+            hint=f"write the shards to -o {base}/ (--output-format {_FILE_SUFFIXES[named]} for "
+            f"{_FILE_SUFFIXES[named]} shards), or drop --num-shards/--max-shard-size for one file",
+        )
     fmt = (output_format or "parquet").strip().lower()
     fmt = {"ndjson": "jsonl", "pq": "parquet", "ipc": "arrow", "feather": "arrow"}.get(fmt, fmt)
     if fmt not in SHARD_FORMATS:

@@ -30,6 +30,7 @@ SUFFIXES = {
     ".parquet": "parquet",
     ".pq": "parquet",
     ".csv": "csv",
+    ".tsv": "csv",  # tab-separated (the delimiter told by the name)
     ".arrow": "arrow",
     ".feather": "arrow",
     ".ipc": "arrow",
@@ -75,6 +76,14 @@ def split_suffix(path: str | os.PathLike) -> tuple[str, str | None]:
     return fmt or "", compression
 
 
+def is_tab_separated(path: str | os.PathLike) -> bool:
+    """A `.tsv` name (compressed or not): CSV read with tabs between the fields."""
+    suffixes = [s.lower() for s in Path(path).suffixes]
+    if suffixes and suffixes[-1] in COMPRESSION:
+        suffixes.pop()
+    return bool(suffixes) and suffixes[-1] == ".tsv"
+
+
 def guard(path: str, fn: Callable[[], T]) -> T:
     """Run a reader, turning I/O and format errors into one InputError naming the file."""
     try:
@@ -91,7 +100,37 @@ def guard(path: str, fn: Callable[[], T]) -> T:
                 "the compressed file is cut short or damaged (an interrupted download or "
                 "copy?): fetch it again; `gzip -t FILE` tests a .gz file"
             )
+        elif _is_empty_file(path):
+            hint = "the file is empty (0 bytes): an interrupted write or download? make it again"
         raise InputError(f"cannot read: {message}", path=path, hint=hint) from None
+
+
+def _is_empty_file(path: str) -> bool:
+    try:
+        return os.path.isfile(path) and os.path.getsize(path) == 0
+    except (OSError, TypeError, ValueError):
+        return False
+
+
+def check_not_stream(path: str) -> None:
+    """A named pipe, device or socket as input (`<(zcat ...)`, /dev/stdin from a pipe) is an
+    InputError at once: it can be read only once, and trlprep reads a file more than once
+    (a pipe would block or fail mid-read)."""
+    if _is_stream(path):
+        raise InputError(
+            f"{path}: a pipe or device cannot be read: trlprep reads its input more than once",
+            hint="save it to a file first (... > data.jsonl) and pass that file",
+        )
+
+
+def _is_stream(path: str) -> bool:
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, TypeError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 HUB_TIMEOUT = 5.0  # seconds the one reachability probe of the Hub may take

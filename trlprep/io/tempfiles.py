@@ -40,6 +40,8 @@ def cannot_write(path: str | os.PathLike, e: OSError) -> InputError:
     folder = Path(path).absolute().parent
     if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         hint = f"{folder} is not writable here: write to a folder you can write to (-o PATH)"
+    elif e.errno == errno.EPIPE:
+        hint = "the program reading the pipe stopped before the end (`| head`?): output cut short"
     elif e.errno == errno.ENOSPC or e.errno == errno.EDQUOT:
         hint = f"free some space on the disk holding {folder}, or write elsewhere (-o PATH)"
     else:

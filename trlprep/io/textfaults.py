@@ -48,12 +48,20 @@ def csv_row_error(path: str, data: bytes, expected: int, actual: int, text: str)
     line = None if pos < 0 else line_at(data, pos + (pos > 0))
     shown = text.replace("\r", "").replace("\n", "\\n")
     shown = shown if len(shown) <= 80 else shown[:80] + "..."
+    from trlprep.io.sources import is_tab_separated
+    from trlprep.wording import plural
+
+    hint = (
+        'quote a value that holds the delimiter or a quote ("a, b"; a quote inside is '
+        'doubled: ""); every row needs as many fields as the header'
+    )
+    if "\t" in text and not is_tab_separated(path):
+        hint = "tab-separated? name the file .tsv (or .tsv.gz); else " + hint
     return TextFaultError(
-        f"expected {expected} fields (as the header), got {actual}: {shown}",
+        f"expected {plural(expected, 'field')} (as the header), got {actual}: {shown}",
         path=path,
         line=line,
-        hint='quote a value that holds the delimiter or a quote ("a, b"; a quote inside is '
-        'doubled: ""); every row needs as many fields as the header',
+        hint=hint,
     )
 
 

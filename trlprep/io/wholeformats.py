@@ -20,12 +20,21 @@ from trlprep.io.jsontext import (
     table_from_columns,
     table_from_records,
 )
-from trlprep.io.sources import Source, check_text_file, guard, open_stream, read_bytes
+from trlprep.io.sources import (
+    Source,
+    check_text_file,
+    guard,
+    is_tab_separated,
+    open_stream,
+    read_bytes,
+)
 
 
 def read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     """A `.json` file as one table (JSON Lines in it read as such; `bad_lines` as in `read`)."""
     text = read_bytes(path)
+    if not text.strip():  # an empty file holds no rows, as an empty .jsonl or .csv
+        return Source(pa.table({}), path, "json")
     parsed = array_rows(text, path)
     if parsed is not None:
         rows, lines = parsed
@@ -103,11 +112,19 @@ def read_csv(path: str) -> pa.Table:
         with open_stream(path) as f:
             return pcsv.read_csv(
                 f,
-                parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=stop),
+                parse_options=pcsv.ParseOptions(
+                    delimiter="\t" if is_tab_separated(path) else ",",
+                    newlines_in_values=True,
+                    invalid_row_handler=stop,
+                ),
                 convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
             )
 
     check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
+    with open_stream(path) as f:
+        head = f.read(4096)
+    if len(head) < 4096 and not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        return pa.table({})  # an empty file holds no rows (Arrow: "Empty CSV file")
     try:
         table = guard(path, _read)
     except InputError:
@@ -124,6 +141,9 @@ def read_csv(path: str) -> pa.Table:
     dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
     if dates:  # keep date-like text as written
         table = guard(path, lambda: _read(dates))
+    if "" in table.column_names:  # pandas' index (`to_csv` without index=False): named as
+        names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]  # pandas does
+        table = table.rename_columns(names)
     for i, field in enumerate(table.schema):
         if is_string(field.type) and looks_like_json_container(table.column(i)):
             decoded = decode_json_texts(field.name, table.column(i))

@@ -86,10 +86,23 @@ def _resolve(src: Any, tokenizer: Any) -> ChatTemplate:
         return _from_file(path, extra)
     if path.is_dir() or _looks_like_hub_id(text):
         return from_tokenizer(load_tokenizer(text), name=text).with_tokens(**extra)
+    if path.suffix.lower() in _FILE_SUFFIXES or "/" in text or "\\" in text:
+        raise InputError(f"{text}: no such chat template file or folder")
     raise UsageError(
-        f"chat template {text!r} is not a built-in name, a file, a folder or a Hub id",
+        f"chat template {text!r} is not a built-in name, a file, a folder or a Hub id"
+        + _closest_builtin(text),
         hint="run `trlprep templates` for the built-ins, or pass a .jinja file or tokenizer folder",
     )
+
+
+def _closest_builtin(text: str) -> str:
+    """` (did you mean 'qwen2.5'?)` for a misspelt built-in name, else nothing."""
+    import difflib
+
+    from trlprep.templates.builtins import BUILTINS
+
+    close = difflib.get_close_matches(text.strip().lower(), list(BUILTINS), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _from_file(path: Path, tokens: dict[str, str]) -> ChatTemplate:
@@ -235,8 +248,13 @@ def _object_name(obj: Any) -> str:
     return getattr(obj, "name_or_path", None) or "the tokenizer's chat template"
 
 
+_FILE_SUFFIXES = (".jinja", ".j2", ".json", ".txt")  # a template file's name, no Hub id
+
+
 def _looks_like_hub_id(text: str) -> bool:
-    return bool(re.fullmatch(r"[\w.\-]+/[\w.\-]+", text)) and not text.endswith(".jinja")
+    return bool(re.fullmatch(r"[\w.\-]+/[\w.\-]+", text)) and not text.lower().endswith(
+        (".jinja", ".j2")
+    )
 
 
 def _first_line(e: Exception) -> str:

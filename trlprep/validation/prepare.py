@@ -135,7 +135,7 @@ def _wrong_hint(c: Column, fmt: Format, arr: pa.Array, kind: ValueKind) -> str |
     if c.kind is Kind.CONTENT:
         other = {ValueKind.STRING: "standard", ValueKind.MESSAGES: "conversational"}.get(kind)
         if other:
-            return f"the data looks {other}: pass --format {other} (or leave --format out)"
+            return f"the data looks {other}: pass --data-format {other} (or leave it out)"
         if pa.types.is_list(arr.type) and pa.types.is_struct(arr.type.value_type):
             return 'messages need "role" and "content" keys (rename ShareGPT-style "from"/"value")'
     return None
