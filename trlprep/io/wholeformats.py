@@ -12,6 +12,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_string
 from trlprep.errors import InputError
 from trlprep.io import textfaults
+from trlprep.io.csvlines import row_lines
 from trlprep.io.jsonarray import array_rows, check_not_splits
 from trlprep.io.jsonl import BadLines, is_bare_messages, json_kind, read_jsonl
 from trlprep.io.jsontext import (
@@ -89,8 +90,9 @@ def _json_kind(data: object) -> str:
     return json_kind(data)
 
 
-def read_csv(path: str) -> pa.Table:
-    """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans."""
+def read_csv(path: str) -> Source:
+    """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans.
+    Each row keeps the file line its record starts on (`trlprep.io.csvlines`)."""
     import pyarrow.csv as pcsv
 
     invalid: list = []  # a row with another number of fields than the header
@@ -129,7 +131,7 @@ def read_csv(path: str) -> pa.Table:
             decoded = decode_json_texts(field.name, table.column(i))
             if decoded is not None:
                 table = table.set_column(i, *decoded)
-    return table
+    return Source(table, path, "csv", row_lines(path, table.num_rows))
 
 
 def read_ipc(path: str) -> pa.Table:
