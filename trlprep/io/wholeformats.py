@@ -54,9 +54,8 @@ def read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     hint = "or use JSON Lines (.jsonl) with one object per line"
     if isinstance(data, list) and any(is_bare_messages(r) for r in data):
         found += " (a conversation, an array of messages, with no column name)"
-        hint = (
-            'make each conversation one object holding it, {"messages": [...]} (e.g. '
-            "jq -c '.[] | {messages: .}' IN > OUT.jsonl)"
+        hint = "make each conversation one object holding it, " + textfaults.wrap_messages_hint(
+            path, array=True
         )
     raise InputError(
         f"expected an array of objects (one per row), an object holding one such array, an "
