@@ -45,6 +45,8 @@ def csv_row_error(path: str, data: bytes, expected: int, actual: int, text: str)
     """A CSV row with another number of fields than the header, named by its file line."""
     raw = text.encode("utf-8", "replace")
     pos = 0 if data.startswith(raw) else data.find(b"\n" + raw)
+    while pos > 0 and data.count(b'"', 0, pos) % 2:  # inside a quoted value: not a record
+        pos = data.find(b"\n" + raw, pos + 1)
     line = None if pos < 0 else line_at(data, pos + (pos > 0))
     shown = text.replace("\r", "").replace("\n", "\\n")
     shown = shown if len(shown) <= 80 else shown[:80] + "..."
