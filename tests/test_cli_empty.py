@@ -74,5 +74,5 @@ def test_allow_empty_import_advises_convert_not_a_to_option_it_lacks(tmp_path):
     args = ["import", str(empty), "--from", "hh", "--allow-empty", "-o", str(out)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
-    assert "trlprep convert DATA --from LAYOUT --to TYPE --allow-empty" in result.stderr
+    assert "trlprep convert DATA --from hh --to TYPE --allow-empty" in result.stderr
     assert "pass --to" not in result.stderr and not out.exists()

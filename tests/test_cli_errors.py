@@ -140,6 +140,10 @@ TEXT_FAULTS = {
         "d.csv", b'prompt,completion\n"a\nb",c\nd,e,f\n', "d.csv:4: expected 2 fields",
         "quote a value",
     ),
+    "csv-extra-field-whose-text-a-quoted-value-holds-first": (
+        "d.csv", b'prompt,completion\n"x\nd,e,f\n",c\n\nd,e,f\n', "d.csv:6: expected 2 fields",
+        "quote a value",
+    ),
     "json-bad-utf8": (
         "d.json", b'[{"prompt": "a", "completion": "b"},\n{"prompt": "caf\xe9", "completion": '
         b'"d"}]\n', "d.json:2: not valid UTF-8 text", "re-encode the file as UTF-8",

@@ -141,7 +141,7 @@ def _messages(output: str) -> list[str]:
 )
 def test_cli_ray_reads_every_local_format(tmp_path, fmt):
     """Each format the local engine reads converts on Ray to the local rows, rejects file
-    (rows named by line for JSON Lines, compressed or not; by row otherwise) and counts,
+    (rows named by line for JSON Lines, compressed or not, and CSV; by row otherwise) and counts,
     and validates to the local report."""
     src = _write(tmp_path, fmt, ROWS)
     results, rows, rejects = _both(src, tmp_path, "--to", "preference", "--on-error", "skip")
@@ -152,7 +152,8 @@ def test_cli_ray_reads_every_local_format(tmp_path, fmt):
     assert len(rows["ray"]) == 5
     assert rejects["ray"] == rejects["local"]
     first = json.loads(rejects["ray"].splitlines()[0])
-    assert (first["row"], first["line"]) == ((3, 4) if "jsonl" in fmt else (3, None))
+    line = {"csv": 5}.get(fmt, 4 if "jsonl" in fmt else None)  # CSV: the header is line 1
+    assert (first["row"], first["line"]) == (3, line)
     assert _messages(got.output) == _messages(local.output)
     reports = [
         CliRunner().invoke(app, ["validate", str(src), "--engine", e, "--format", "json"])

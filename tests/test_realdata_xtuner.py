@@ -66,7 +66,8 @@ def test_bare_message_arrays_stop_at_line_1_with_the_fix(tmp_path, command):
     # validate lists it as an `invalid-line` error of line 1, the others stop there
     where = "invalid-line: 1 line, line 1 " if command == "validate" else f"{BARE}:1: "
     assert where + reason in text
-    assert """{"messages": [...]} (e.g. jq -c '{messages: .}' IN > OUT.jsonl)""" in text
+    out = BARE.with_name("openai_sft.first30.messages.jsonl")  # the file named, as given
+    assert f"""{{"messages": [...]}} (e.g. jq -c '{{messages: .}}' {BARE} > {out})""" in text
 
 
 def test_bare_message_arrays_skipped_say_why_nothing_is_left(tmp_path):
@@ -82,7 +83,7 @@ def test_bare_message_arrays_skipped_say_why_nothing_is_left(tmp_path):
 
 
 def test_the_advised_wrapping_reads_as_messages(tmp_path):
-    # what `jq -c '{messages: .}'` writes, done here in Python
+    # what `jq -c '{messages: .}' FILE` writes, done here in Python
     wrapped = tmp_path / "messages.jsonl"
     wrapped.write_text(
         "".join(json.dumps({"messages": r}) + "\n" for r in _src(BARE)), encoding="utf-8"
@@ -111,4 +112,4 @@ def test_a_json_array_of_bare_conversations_names_them(tmp_path):
     assert res.exit_code == 2, res.output
     text = " ".join(res.output.split())
     assert "found an array whose item 0 is an array of objects (a conversation" in text
-    assert "jq -c '.[] | {messages: .}' IN > OUT.jsonl" in text
+    assert f"jq -c '.[] | {{messages: .}}' {data} > {tmp_path / 'convs.messages.jsonl'}" in text

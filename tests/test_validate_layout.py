@@ -274,3 +274,32 @@ def test_imported_rows_with_a_system_message_only_in_later_chunks_are_checked(
     messages = [m for batch in seen for m in batch]
     assert [m[0]["role"] for m in messages] == ["user"] * 20 + ["system"] * 20
     assert messages[-1][0]["content"] == "be brief"
+
+
+def test_the_import_failed_hint_names_the_layout_and_map_given(tmp_path):
+    """The hint's convert command imports as this run did (was `--from LAYOUT` literally),
+    as does the note; the Python API says it as keyword arguments."""
+    res = run("validate", sample("hh_rlhf"), "--from", "hh")
+    text = " ".join(res.output.split())
+    assert "trlprep convert DATA --from hh --on-error skip -o OUT writes the others" in text
+    assert "LAYOUT" not in text
+    data = tmp_path / "qa.jsonl"
+    data.write_text('{"question": "q1", "answer": "a1"}\n{"question": "q2", "answer": null}\n')
+    res = run("validate", data, "--map", "prompt=question,completion=answer")
+    text = " ".join(res.output.split())
+    assert res.exit_code == 1 and "LAYOUT" not in text
+    assert (
+        "trlprep convert DATA --map prompt=question,completion=answer --on-error skip -o OUT"
+        in text
+    )
+    assert (
+        "imported as `trlprep convert --map prompt=question,completion=answer` and `train "
+        "--data-map prompt=question,completion=answer` import it: 2 input rows -> 1 row checked"
+        in text
+    )
+    report = trlprep.validate(data, map="prompt=question,completion=answer")
+    assert report.issue("import-failed").hint == (
+        "fix the rows (see the reason), or set them aside: OUT = trlprep.convert(DATA, "
+        "map={'prompt': 'question', 'completion': 'answer'}, on_error='skip') writes the "
+        "others and a rejects file"
+    )

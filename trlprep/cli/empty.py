@@ -39,8 +39,8 @@ def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
             f"{req.path}: the dataset has no rows, so its type cannot be detected",
             hint="with --allow-empty, pass --to TYPE (the empty output's columns)"
             if not getattr(req, "layout_required", False)  # `import` has no --to
-            else "`trlprep convert DATA --from LAYOUT --to TYPE --allow-empty` writes an empty "
-            "output with TYPE's columns",
+            else f"`trlprep convert DATA --from {req.from_ or 'LAYOUT'} --to TYPE --allow-empty` "
+            "writes an empty output with TYPE's columns",
         )
     dtype = get_type(name)
     kinds = {"label": pa.bool_(), "labels": pa.list_(pa.bool_()), "steps": pa.list_(pa.string())}

@@ -31,6 +31,8 @@ from trlprep.detection.besidehints import (
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
 
+AS_IS_ROWS = 4096  # the first rows checked as the type their columns look like
+
 # (prompt, completion) column names that hold a prompt and its answer, most specific first
 PAIRS: tuple[tuple[str, str], ...] = (
     ("question", "answer"),
@@ -306,15 +308,55 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             f"{fmt.value}); its columns alone do not read as one TRL type ({first})"
         )
         return
+    read_as = f"read as the {name} layout, as `trlprep convert` reads it (lands on {dtype.name}, "
+    fault = as_is_fault(det, table, name)
+    if fault is not None:  # `--from TYPE` would not give that type's data: say why not
+        det.notes.append(f"{read_as}{fmt.value}); its columns alone look like {looks}, but {fault}")
+        return
     det.notes.append(
-        f"read as the {name} layout, as `trlprep convert` reads it (lands on {dtype.name}, "
-        f"{fmt.value}); its columns alone would read as {looks}: pass "
+        f"{read_as}{fmt.value}); its columns alone would read as {looks}: pass "
         f"`--from {det.type.name}` to convert them as they are"
     )
 
 
+def as_is_fault(det: Detection, head: pa.Table, layout: str) -> str | None:
+    """Why `--from TYPE` (`det`'s type) would not make `head`'s rows that type's data as
+    they are: a text column of the type holds JSON text the layout decodes, or rows fail
+    the type's checks (convert would refuse them); None when it would."""
+    from trlprep.columns.arrowtypes import is_string
+    from trlprep.io.jsontext import looks_like_json_container
+    from trlprep.validation.validate import validate_table
+    from trlprep.wording import plural
+
+    given = f"`--from {det.type.name}`"
+    for column in dict.fromkeys(det.columns.values()):
+        if column in head.column_names and is_string(head.schema.field(column).type):
+            if looks_like_json_container(head.column(column)):
+                return (
+                    f"{given} would keep column {column!r} as the JSON text it holds, which "
+                    f"the {layout} layout decodes"
+                )
+    if _AS_IS.get():  # validation detecting the rows it checks: that detection's note is moot
+        return None
+    rows = head.slice(0, AS_IS_ROWS)
+    token = _AS_IS.set(True)
+    try:
+        report = validate_table(rows, type=det.type, format=det.format, max_errors=1)
+    finally:
+        _AS_IS.reset(token)
+    if not report.errors:
+        return None
+    first = report.errors[0]
+    checked = f"{first.count:,} of {plural(rows.num_rows, 'row')}"
+    if rows.num_rows < det.num_rows:
+        checked = f"{first.count:,} of the first {plural(rows.num_rows, 'row')}"
+    return f"{given} would refuse rows (in {checked}: {first.message}; rule {first.rule})"
+
+
 # True while the rows imported from a layout are being detected (this thread or task)
 _VIEWING: ContextVar[bool] = ContextVar("trlprep_layout_viewing", default=False)
+# True while rows are validated as the type their columns look like (`as_is_fault`)
+_AS_IS: ContextVar[bool] = ContextVar("trlprep_as_is_checking", default=False)
 
 
 def _view_imported(det: Detection, name: str, head: pa.Table) -> None:

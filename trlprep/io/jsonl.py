@@ -243,7 +243,7 @@ def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None
         if not line.strip():
             continue
         lineno = first_line + i
-        rec, problem = _parse_line(line, not records)
+        rec, problem = _parse_line(line, not records, path)
         if problem is None:
             records.append(rec)
             lines.append(lineno)
@@ -261,9 +261,11 @@ def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None
     return Batch(table_from_records(records), 0, np.asarray(lines, dtype=np.int64))
 
 
-def _parse_line(line: bytes, first: bool) -> tuple[Any, tuple[str, str] | None]:
-    """(the object, None), or (None, (what is wrong, what to do)) for a line that holds
-    no JSON object."""
+def _parse_line(
+    line: bytes, first: bool, path: str | None = None
+) -> tuple[Any, tuple[str, str] | None]:
+    """(the object, None), or (None, (what is wrong, what to do)) for a line of the file
+    `path` that holds no JSON object."""
     try:
         rec = json.loads(line)
     except UnicodeDecodeError:
@@ -279,7 +281,7 @@ def _parse_line(line: bytes, first: bool) -> tuple[Any, tuple[str, str] | None]:
                 f"expected a JSON object, got an array of {len(rec)} messages (one "
                 "conversation with no column name)",
                 "write each line as one object holding it, "
-                "{\"messages\": [...]} (e.g. jq -c '{messages: .}' IN > OUT.jsonl)",
+                + textfaults.wrap_messages_hint(path, array=False),
             )
         return None, (
             f"expected a JSON object, got {json_kind(rec)}",

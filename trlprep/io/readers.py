@@ -198,7 +198,7 @@ def read(
     if fmt == "json":
         return read_json(path, bad_lines)
     if fmt == "csv":
-        return Source(read_csv(path), path, fmt)
+        return read_csv(path)
     if fmt in SAMPLINGS:
         return read_text(path, fmt, bad_lines)
     if fmt == "parquet":

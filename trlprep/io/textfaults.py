@@ -45,6 +45,8 @@ def csv_row_error(path: str, data: bytes, expected: int, actual: int, text: str)
     """A CSV row with another number of fields than the header, named by its file line."""
     raw = text.encode("utf-8", "replace")
     pos = 0 if data.startswith(raw) else data.find(b"\n" + raw)
+    while pos > 0 and data.count(b'"', 0, pos) % 2:  # inside a quoted value: not a record
+        pos = data.find(b"\n" + raw, pos + 1)
     line = None if pos < 0 else line_at(data, pos + (pos > 0))
     shown = text.replace("\r", "").replace("\n", "\\n")
     shown = shown if len(shown) <= 80 else shown[:80] + "..."
@@ -186,18 +188,35 @@ def encoding_error(path: str, head: bytes, compression: str | None) -> TextFault
         "decoding": "told by decoding its first bytes",
     }[told]
     source = encoding if told == "mark" else f"{encoding}{order}"  # iconv reads the mark itself
-    given = Path(path)
-    from trlprep.io.sources import COMPRESSION  # (sources reads this module at import)
-
-    plain = given.with_suffix("") if given.suffix.lower() in COMPRESSION else given
-    out = shlex.quote(str(plain.with_name(f"{plain.stem}.utf8{plain.suffix}")))
-    name = shlex.quote(str(path))  # as given, so the command runs where trlprep ran
-    command = f"iconv -f {source} -t UTF-8 {name} > {out}"
-    if compression in _DECOMPRESS:
-        command = f"{_DECOMPRESS[compression]} {name} | iconv -f {source} -t UTF-8 > {out}"
+    command = file_command(path, f"iconv -f {source} -t UTF-8", ".utf8{}", compression)
     return TextFaultError(
         f"the file is {encoding} text ({_ORDER[order]}, {how}), not UTF-8; "
         "trlprep reads UTF-8 text only",
         path=path,
         hint=f"re-encode it as UTF-8: `{command}`",
     )
+
+
+def file_command(path: str, tool: str, renamed: str, compression: str | None = None) -> str:
+    """A shell command running `tool` over the file `path` (named as given, so it runs where
+    trlprep ran; decompressed first when `compression` says so, as it is sniffed when not
+    given) into a file beside it: the name without compression suffix, its stem followed by
+    `renamed` (`{}` there stands for its suffix: `.utf8{}` -> `data.utf8.csv`)."""
+    from trlprep.io.sources import COMPRESSION, sniff  # (sources reads this module at import)
+
+    given = Path(path)
+    plain = given.with_suffix("") if given.suffix.lower() in COMPRESSION else given
+    out = shlex.quote(str(plain.with_name(plain.stem + renamed.format(plain.suffix))))
+    name = shlex.quote(str(path))
+    compression = compression if compression is not None else sniff(path)
+    if compression in _DECOMPRESS:
+        return f"{_DECOMPRESS[compression]} {name} | {tool} > {out}"
+    return f"{tool} {name} > {out}"
+
+
+def wrap_messages_hint(path: str | None, array: bool) -> str:
+    """How to make each bare conversation (an array of messages, no column name) one
+    `{"messages": [...]}` object: a jq command over `path` (`array`: a JSON array of them)."""
+    jq = "jq -c '.[] | {messages: .}'" if array else "jq -c '{messages: .}'"
+    command = f"{jq} IN > OUT.jsonl" if path is None else file_command(path, jq, ".messages.jsonl")
+    return f'{{"messages": [...]}} (e.g. {command})'

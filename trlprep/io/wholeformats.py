@@ -12,6 +12,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_string
 from trlprep.errors import InputError
 from trlprep.io import textfaults
+from trlprep.io.csvlines import row_lines
 from trlprep.io.jsonarray import array_rows, check_not_splits
 from trlprep.io.jsonl import BadLines, is_bare_messages, json_kind, read_jsonl
 from trlprep.io.jsontext import (
@@ -62,9 +63,8 @@ def read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     hint = "or use JSON Lines (.jsonl) with one object per line"
     if isinstance(data, list) and any(is_bare_messages(r) for r in data):
         found += " (a conversation, an array of messages, with no column name)"
-        hint = (
-            'make each conversation one object holding it, {"messages": [...]} (e.g. '
-            "jq -c '.[] | {messages: .}' IN > OUT.jsonl)"
+        hint = "make each conversation one object holding it, " + textfaults.wrap_messages_hint(
+            path, array=True
         )
     raise InputError(
         f"expected an array of objects (one per row), an object holding one such array, an "
@@ -98,8 +98,9 @@ def _json_kind(data: object) -> str:
     return json_kind(data)
 
 
-def read_csv(path: str) -> pa.Table:
-    """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans."""
+def read_csv(path: str) -> Source:
+    """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans.
+    Each row keeps the file line its record starts on (`trlprep.io.csvlines`)."""
     import pyarrow.csv as pcsv
 
     invalid: list = []  # a row with another number of fields than the header
@@ -149,7 +150,7 @@ def read_csv(path: str) -> pa.Table:
             decoded = decode_json_texts(field.name, table.column(i))
             if decoded is not None:
                 table = table.set_column(i, *decoded)
-    return table
+    return Source(table, path, "csv", row_lines(path, table.num_rows))
 
 
 def read_ipc(path: str) -> pa.Table:

@@ -113,7 +113,7 @@ def validate_import(imported: Imported, *, max_errors: int = 10, **kwargs: Any) 
         stats.examples[reason] = sorted(shown, key=lambda e: e["row"])[:keep]
     stats.rejected = sum(stats.reasons.values())
     say_none_imported(report, stats)
-    report.notes.insert(0, imported_note(imported.layout, stats))
+    report.notes.insert(0, imported_note(imported.layout, stats, imported.options))
     if imported.book is not None:
         got = worker_notes.take(imported.book)
         from trlprep.importers.base import mapped_labels
@@ -121,7 +121,7 @@ def validate_import(imported: Imported, *, max_errors: int = 10, **kwargs: Any) 
         labels = mapped_labels(imported.options)
         said = Coerced(got.coerced, got.booleans).notes(labels) + got.notes
         report.notes += [n for n in said if n not in report.notes]
-    report.issues[:0] = import_issues(stats, imported.layout, max_errors)
+    report.issues[:0] = import_issues(stats, imported.layout, max_errors, imported.options)
     return report
 
 

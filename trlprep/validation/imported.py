@@ -69,9 +69,9 @@ def validate_imported(
         )
     to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
     say_none_imported(report, stats)
-    report.notes.insert(0, imported_note(layout, stats))
+    report.notes.insert(0, imported_note(layout, stats, import_options))
     report.notes += [n for n in stats.notes if n not in report.notes]
-    report.issues[:0] = import_issues(stats, layout, max_errors)
+    report.issues[:0] = import_issues(stats, layout, max_errors, import_options)
     return report
 
 
@@ -115,14 +115,31 @@ def say_none_imported(report: Report, stats: Any) -> None:
     )
 
 
-def imported_note(layout: str, stats: Any) -> str:
-    """What the import did, in counts (`stats`: `rows_in`, `rows_out`, `rejected`)."""
+def import_flags(layout: str, options: Any = None, *, train: bool = False) -> str:
+    """The flags that import as `layout` and `options` (their `map`) do: `--from hh`,
+    `--from alpaca --map instruction=question`, `--map prompt=q,completion=a` (`--map`
+    alone imports with the map layout); `train`'s own (`--data-from`, `--data-map`)."""
+    import shlex
+
+    mapping = dict(getattr(options, "map", None) or {})
+    spec = shlex.quote(",".join(f"{new}={old}" for new, old in mapping.items()))
+    from_, map_ = ("--data-from", "--data-map") if train else ("--from", "--map")
+    if layout == "map" and mapping:
+        return f"{map_} {spec}"
+    return f"{from_} {layout}" + (f" {map_} {spec}" if mapping else "")
+
+
+def imported_note(layout: str, stats: Any, options: Any = None) -> str:
+    """What the import did, in counts (`stats`: `rows_in`, `rows_out`, `rejected`), and the
+    flags that import so (`import_flags`)."""
     from trlprep.wording import plural
 
+    flags = import_flags(layout, options)
+    source = f" from the {layout} layout" if flags.startswith("--from") else ""  # --map alone
     return (
-        f"imported from the {layout} layout as `trlprep convert --from {layout}` and "
-        f"`train --data-from {layout}` import it: {plural(stats.rows_in, 'input row')} -> "
-        f"{plural(stats.rows_out, 'row')} checked"
+        f"imported{source} as `trlprep convert {flags}` and "
+        f"`train {import_flags(layout, options, train=True)}` import it: "
+        f"{plural(stats.rows_in, 'input row')} -> {plural(stats.rows_out, 'row')} checked"
         + (f", {stats.rejected:,} not importable" if stats.rejected else "")
     )
 
@@ -171,9 +188,11 @@ def to_input_rows(report: Report, source: np.ndarray) -> None:
                 issue.message += f" ({plural(issue.count, 'imported row')})"
 
 
-def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
-    """One `import-failed` error per reason (`stats`: `reasons` counts, `examples` rows)."""
+def import_issues(stats: Any, layout: str, max_errors: int, options: Any = None) -> list[Issue]:
+    """One `import-failed` error per reason (`stats`: `reasons` counts, `examples` rows),
+    its hint naming the flags of this import (`import_flags`)."""
     rule = RULES[RULE]
+    hint = rule.hint.replace("--from LAYOUT", import_flags(layout, options))
     issues = []
     for reason, count in stats.reasons.most_common():
         shown = stats.examples.get(reason, [])[: max(max_errors, 1)]
@@ -183,7 +202,7 @@ def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
                 RULE,
                 rule.severity,
                 f"cannot be imported from the {layout} layout: {reason}",
-                rule.hint,
+                hint,
                 count=count,
                 rows=[e["row"] for e in shown],
                 lines=lines if all(x is not None for x in lines) else None,
@@ -193,6 +212,7 @@ def import_issues(stats: Any, layout: str, max_errors: int) -> list[Issue]:
 
 
 __all__ = [
+    "import_flags",
     "import_issues",
     "imported_note",
     "say_none_imported",
