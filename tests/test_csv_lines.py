@@ -59,6 +59,24 @@ def test_compressed_and_chunked_csv_keeps_counting_across_chunks(tmp_path, monke
     assert [b.lines.tolist() for b in batches] == [[2, 5, 6], [10]]
 
 
+def test_tsv_rows_are_named_by_line_with_tabs_as_the_delimiter(tmp_path):
+    # a comma inside a TSV value is text; quoted values after a tab span two lines
+    text = 'prompt\tcompletion\n"a, b\nc"\tx\n\t\nd, e\t"f\ng"\nh\ti\n'
+    path = tmp_path / "d.tsv"
+    path.write_text(text)
+    src = read(path)
+    assert src.table.column("prompt").to_pylist() == ["a, b\nc", "", "d, e", "h"]
+    assert src.lines.tolist() == [2, 4, 5, 7]
+    found = []
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
+    line = 0
+    for record in reader:
+        if record:
+            found.append(line + 1)
+        line = reader.line_num
+    assert src.lines.tolist() == found[1:]
+
+
 def test_a_literal_quote_inside_an_unquoted_value(tmp_path):
     """`5" screen` (a quote mid-value, literal to Arrow's reader) is counted columnarly;
     `5",` (a quote that would open a value) is left to the `csv` module, which agrees."""

@@ -113,22 +113,23 @@ class RecordLines:
         self._prev = int(arr[-1])
 
 
-def record_lines(chunks: Iterable[bytes]) -> tuple[np.ndarray, bool]:
+def record_lines(chunks: Iterable[bytes], delimiter: str = ",") -> tuple[np.ndarray, bool]:
     """(the line each record of the CSV bytes `chunks` starts on, header first; whether the
     quotes read as CSV quoting, which the lines then rest on)."""
-    counter = RecordLines()
+    counter = RecordLines(delimiter.encode())
     for chunk in chunks:
         counter.feed(chunk)
     return counter.finish(), counter.quoting_ok
 
 
-def row_lines(path: str, rows: int) -> np.ndarray | None:
-    """The 1-based line each of the `rows` rows Arrow read from the CSV file `path` starts
-    on, or None where they cannot be told (rows are then named by their index)."""
-    lines, ok = record_lines(_chunks(path))
+def row_lines(path: str, rows: int, delimiter: str = ",") -> np.ndarray | None:
+    """The 1-based line each of the `rows` rows Arrow read from the CSV (or, with `delimiter`
+    a tab, TSV) file `path` starts on, or None where they cannot be told (rows are then named
+    by their index)."""
+    lines, ok = record_lines(_chunks(path), delimiter)
     if ok and len(lines) == rows + 1:
         return lines[1:]
-    lines = _csv_module_lines(path)
+    lines = _csv_module_lines(path, delimiter)
     return lines[1:] if lines is not None and len(lines) == rows + 1 else None
 
 
@@ -138,14 +139,14 @@ def _chunks(path: str) -> Iterable[bytes]:
             yield chunk
 
 
-def _csv_module_lines(path: str) -> np.ndarray | None:
+def _csv_module_lines(path: str, delimiter: str = ",") -> np.ndarray | None:
     """The records' start lines as Python's `csv` reader reads them (a row at a time: only
     for files whose quotes the columnar count cannot read)."""
     found: list[int] = []
     try:
         with open_stream(path) as f:
             text = io.TextIOWrapper(f, encoding="utf-8-sig", newline="")
-            reader = csv.reader(text)
+            reader = csv.reader(text, delimiter=delimiter)
             line = 0
             for record in reader:
                 if record:

@@ -150,7 +150,8 @@ def read_csv(path: str) -> Source:
             decoded = decode_json_texts(field.name, table.column(i))
             if decoded is not None:
                 table = table.set_column(i, *decoded)
-    return Source(table, path, "csv", row_lines(path, table.num_rows))
+    delimiter = "\t" if is_tab_separated(path) else ","
+    return Source(table, path, "csv", row_lines(path, table.num_rows, delimiter))
 
 
 def read_ipc(path: str) -> pa.Table:
