@@ -125,7 +125,7 @@ def read_csv(path: str) -> Source:
     with open_stream(path) as f:
         head = f.read(4096)
     if len(head) < 4096 and not head.strip(b" \t\r\n\xef\xbb\xbf"):
-        return pa.table({})  # an empty file holds no rows (Arrow: "Empty CSV file")
+        return Source(pa.table({}), path, "csv")  # no rows (Arrow: "Empty CSV file")
     try:
         table = guard(path, _read)
     except InputError:
