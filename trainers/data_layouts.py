@@ -95,6 +95,14 @@ def tokenise(
         if truncation == "keep_end" and max_length is not None:
             cut = slice(-max_length, None)
         ids = [list(x)[cut] for x in _ids(table, "input_ids")]  # tokenized language modeling
+        if (
+            "assistant_masks" in table.column_names
+            and getattr(options, "assistant_only_loss", None) is not False
+        ):  # TRL's column: the loss on assistant messages only
+            return {
+                "ids": ids,
+                "mask": [list(m)[cut] for m in _ids(table, "assistant_masks")],
+            }, None
         return {"ids": ids, "mask": [[1] * len(x) for x in ids]}, None
     reward = layout == "scored-pairs"
     if given_ids:

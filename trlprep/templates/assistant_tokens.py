@@ -1,0 +1,176 @@
+"""Conversations tokenised with TRL's `assistant_masks`: 1 on the tokens of assistant
+messages the data trains on (`spans`), 0 elsewhere.
+
+Per-message weights (OpenAI's `weight`, LLaMA-Factory's `loss_weight`, xtuner's `loss`
+true/false where a message has no weight): an assistant message whose weight is 0 is masked out,
+1 (or no weight) is trained on. A fractional weight is refused with its row: the loss is a
+mean over trained tokens, and scaling some tokens in it would be a loss of its own.
+
+Rendering is per row (Jinja); tokenising is one batched call of the fast tokenizer with
+character offsets, the masks read off them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import UsageError
+from trlprep.templates.rowvalues import check_read, column_values, side_values
+from trlprep.templates.rules import RowError
+from trlprep.templates.spans import assistant_spans, token_mask
+from trlprep.templates.template import ChatTemplate
+
+WEIGHT = "weight"
+LOSS = "loss"  # xtuner's per-message switch, read as weight 1/0 where no weight is given
+
+
+@dataclass
+class Masked:
+    """Each row's ids and assistant mask (empty lists for refused rows), the refused rows
+    (row -> reason) and what the masks hold."""
+
+    input_ids: list[list[int]]
+    assistant_masks: list[list[int]]
+    refused: dict[int, str] = field(default_factory=dict)
+    weighted_out: int = 0  # assistant messages whose weight 0 left them out of the loss
+    assistant_messages: int = 0
+    unplaced_weights: int = 0  # rows whose marked spans could not be put on messages
+
+
+def has_weights(column: pa.ChunkedArray | pa.Array) -> bool:
+    """Whether a messages column holds a per-message `weight` that is set in some message."""
+    import pyarrow.compute as pc
+
+    t = column.type
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        item = t.value_type
+        if pa.types.is_struct(item):
+            flat = pc.list_flatten(column)
+            return any(
+                item.get_field_index(f) >= 0 and pc.struct_field(flat, f).null_count < len(flat)
+                for f in (WEIGHT, LOSS)
+            )
+        return False
+    if pa.types.is_string(t) or pa.types.is_large_string(t):  # JSON text
+        return any(
+            isinstance(m, dict) and (m.get(WEIGHT) is not None or m.get(LOSS) is not None)
+            for v in column.to_pylist()
+            if v
+            for m in (json.loads(v) if isinstance(v, str) else v)
+        )
+    return False
+
+
+def mask_conversations(
+    table: pa.Table,
+    template: ChatTemplate,
+    tokenizer: Any,
+    *,
+    messages: str = "messages",
+    texts: list[str | None] | None = None,
+) -> Masked:
+    """Render and tokenise the conversations of column `messages` (with the row's `tools`
+    and `chat_template_kwargs` columns, as the table renderer reads them) with their
+    assistant masks. `texts`: each row's text as the conversion rendered it; a row whose
+    conversation renders otherwise here is refused rather than masked on other text."""
+    from trlprep.templates.inputs import parts_roles, prepare
+
+    tok = _fast(tokenizer)
+    ends = [str(t) for t in getattr(tok, "all_special_tokens", [])]
+    ends += [t.content for t in getattr(tok, "added_tokens_decoder", {}).values()]
+    n = table.num_rows
+    convs = column_values(table, messages, 0)
+    tools, kwargs = side_values(table, 0, np.arange(n), None, {})
+    roles = parts_roles(template)
+    out = Masked([[] for _ in range(n)], [[] for _ in range(n)])
+    rendered: list[str] = []
+    spans: list[list[tuple[int, int]]] = []
+    kept: list[int] = []
+    for i in range(n):
+        try:
+            check_read(convs[i], tools[i], kwargs[i])
+            if not isinstance(convs[i], list) or not convs[i]:
+                raise RowError("the conversation is missing or empty", messages)
+            chat, _ = prepare(convs[i], messages, roles, template_name=template.name)
+            text, found = assistant_spans(
+                template, chat, tools[i], kwargs[i], end_tokens=ends, column=messages
+            )
+            if texts is not None and texts[i] is not None and texts[i] != text:
+                raise RowError(
+                    "the conversation renders otherwise alone than in the converted table "
+                    "(media or parts the table's renderer prepares), so its assistant tokens "
+                    "cannot be placed exactly",
+                    messages,
+                )
+            trained = _weighted(chat, found, out, messages)
+        except RowError as e:
+            out.refused[i] = f"{e.column or messages}: {e.message}" + (
+                f" ({e.hint})" if e.hint else ""
+            )
+            continue
+        rendered.append(text)
+        spans.append(trained)
+        kept.append(i)
+    if rendered:
+        enc = tok(rendered, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
+        for i, ids, offs, row_spans in zip(
+            kept, enc["input_ids"], enc["offset_mapping"], spans, strict=True
+        ):
+            out.input_ids[i] = list(ids)
+            offsets = np.asarray(offs, np.int64).reshape(-1, 2)
+            out.assistant_masks[i] = token_mask(offsets, row_spans).tolist()
+    return out
+
+
+def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[int, int]]:
+    """The spans trained on: those of messages whose weight is not 0; a fractional weight is
+    refused (RowError), and so are weights that the marked spans cannot be put on."""
+    weights = {}
+    for i, m in enumerate(chat):
+        w = m.get(WEIGHT) if isinstance(m, dict) else None
+        if w is None and isinstance(m, dict) and isinstance(m.get(LOSS), bool):
+            w = int(m[LOSS])
+        if w is None or m.get("role") != "assistant":
+            continue
+        if isinstance(w, bool) or w not in (0, 1):
+            raise RowError(
+                f"message {i + 1} (assistant) has weight {w!r}: only 0 (left out of the loss) "
+                "or 1 (trained on) is taken",
+                column,
+                hint="set each weight to 0 or 1 (a fractional weight would scale that message's "
+                "tokens in the loss, which this trainer does not do)",
+            )
+        weights[i] = int(w)
+    out.assistant_messages += sum(1 for m in chat if m.get("role") == "assistant")
+    if any(s.message is None for s in found):
+        if any(w == 0 for w in weights.values()):
+            raise RowError(
+                f"the template's {{% generation %}} markers mark {len(found)} spans for "
+                f"{sum(1 for m in chat if m.get('role') == 'assistant')} assistant messages, so "
+                "the messages' weights cannot be put on them",
+                column,
+                hint="use a template that marks each assistant message once",
+            )
+        out.unplaced_weights += bool(weights)
+    out.weighted_out += sum(1 for w in weights.values() if w == 0)
+    return [(s.start, s.end) for s in found if weights.get(s.message, 1)]
+
+
+def _fast(tokenizer: Any) -> Any:
+    from trlprep.templates.sources import load_tokenizer
+
+    tok = load_tokenizer(tokenizer)
+    if not getattr(tok, "is_fast", False):
+        raise UsageError(
+            "assistant masks need a fast tokenizer (its character offsets place each token)",
+            hint="load the model's fast tokenizer (a tokenizer.json beside it)",
+        )
+    return tok
+
+
+__all__ = ["WEIGHT", "Masked", "has_weights", "mask_conversations"]
