@@ -35,8 +35,9 @@ def _template(name: str) -> str:
 
 def _prepare(data, tok, said=None, **kw):
     kw.setdefault("options", SFTOptions())
+    kw.setdefault("max_length", None)
     return prepare(
-        str(data), "lm", SFT, tok, max_length=None, algo="sft",
+        str(data), "lm", SFT, tok, algo="sft",
         log=(said.append if said is not None else lambda _: None), **kw,
     )  # fmt: skip
 
@@ -175,3 +176,39 @@ def test_assistant_only_loss_on_text_without_turns_is_a_usage_error(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 2, res.output
     assert "--assistant-only-loss needs conversational language-modeling data" in res.output
+
+
+def test_convert_tokenize_writes_trls_assistant_masks_and_train_uses_them(tok, tmp_path):
+    """`convert --tokenize --assistant-masks` writes the masks train makes itself; train on
+    the file uses them (cut with its ids)."""
+    template = _template("qwen2_5")
+    out = tmp_path / "m.parquet"
+    res = run(
+        "convert", XTUNER, "--from", "openai-chat", "--chat-template", template,
+        "--tokenizer", TINY_MODEL, "--tokenize", "--assistant-masks", "-o", out,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    written = rows_of(out)
+    own = _prepare(XTUNER, tok, chat_template=template).rows
+    assert [r["input_ids"] for r in written] == own["ids"]
+    trained = own["mask"]
+    assert [r["assistant_masks"] for r in written] == trained
+    said: list[str] = []
+    got = _prepare(out, tok, said, max_length=64, truncation="keep_end")
+    assert got.rows["mask"] == [m[-64:] for m in trained]
+    ones = sum(sum(m[-64:][1:]) for m in trained)
+    assert f"data: loss on assistant messages: {ones:,} of 756 tokens" in said
+
+
+def test_convert_assistant_masks_refuses_rows_by_line_and_other_types(tmp_path):
+    template = _template("qwen3")
+    args = ["--tokenizer", TINY_MODEL, "--tokenize", "--assistant-masks"]
+    res = run("convert", XTUNER, "--chat-template", template, *args, "-o", tmp_path / "a.jsonl")
+    assert res.exit_code == 1
+    assert f"{XTUNER}:4" in res.output and "is not prefix-stable" in res.output
+    alpaca = sample("alpaca_demo")
+    res = run("convert", alpaca, *args, "-o", tmp_path / "b.jsonl")
+    assert res.exit_code == 2
+    assert "--assistant-masks marks the assistant messages of conversational" in res.output
+    res = run("convert", XTUNER, "--assistant-masks", "-o", tmp_path / "c.jsonl")
+    assert res.exit_code == 2 and "it needs --tokenize" in res.output

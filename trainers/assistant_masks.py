@@ -22,24 +22,8 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
+from trlprep.templates.assistant_tokens import CARRIED, MASKS, carried_turns
 from trlprep.wording import plural
-
-# the conversation and what its template reads beside it, carried through the conversion
-CARRIED = {
-    "messages": "__trlprep_turns",
-    "tools": "__trlprep_turns_tools",
-    "chat_template_kwargs": "__trlprep_turns_kwargs",
-}
-MASKS = "assistant_masks"  # TRL's column name
-
-
-def carry(table: pa.Table) -> pa.Table:
-    """`table` with hidden copies of its conversation columns (rendered away by the
-    conversion to text), for `apply`."""
-    for name, hidden in CARRIED.items():
-        if name in table.column_names and hidden not in table.column_names:
-            table = table.append_column(hidden, table.column(name))
-    return table
 
 
 def apply(
@@ -67,7 +51,8 @@ def apply(
                 hint="drop --assistant-only-loss (prompt-completion rows train on their "
                 "completion only already)",
             )
-        return made, None, "assistant messages" if MASKS in table.column_names else None
+        given = MASKS in table.column_names and asked is not False
+        return made, None, "assistant messages" if given else None
     from trlprep.templates.assistant_tokens import has_weights
 
     hidden = [c for c in CARRIED.values() if c in table.column_names]
@@ -94,7 +79,7 @@ def _masked(made, hidden, tokenizer, chat_template, on_error, path, log):
 
     table = made.table
     template = load_template(chat_template if chat_template is not None else tokenizer, tokenizer)
-    turns = table.select(hidden).rename_columns([_public(c) for c in hidden])
+    turns = carried_turns(table)
     texts = table.column("text").to_pylist() if "text" in table.column_names else None
     masked = mask_conversations(turns, template, tokenizer, texts=texts)
     lines = made.input_lines
@@ -135,10 +120,6 @@ def _masked(made, hidden, tokenizer, chat_template, on_error, path, log):
 _IDS = pa.list_(pa.int32())
 
 
-def _public(hidden: str) -> str:
-    return next(k for k, v in CARRIED.items() if v == hidden)
-
-
 def _rejects(turns: pa.Table, made: Any, refused: list[int], reasons: dict) -> pa.Table:
     from trlprep.importers.rejects import REJECTS_SCHEMA, records
 
@@ -165,4 +146,4 @@ def loss_note(rows: dict[str, list], what: str) -> str:
     return f"loss on {what}: {trained:,} of {plural(total, 'token')}"
 
 
-__all__ = ["CARRIED", "MASKS", "apply", "carry", "loss_note"]
+__all__ = ["MASKS", "apply", "loss_note"]

@@ -222,9 +222,9 @@ def to_training_table(
     if keep_prompt_messages and templated and prompt_col in table.column_names:
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
     if keep_turns and templated and dst.name == "language-modeling":
-        from trlprep.trainers.assistant_masks import carry
+        from trlprep.templates.assistant_tokens import carry_turns
 
-        table = carry(table)
+        table = carry_turns(table)
     template = chat_template if chat_template is not None else tokenizer
     source = table  # what the conversion reads
     try:

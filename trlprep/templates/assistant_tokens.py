@@ -25,6 +25,7 @@ from trlprep.templates.rules import RowError
 from trlprep.templates.spans import assistant_spans, token_mask
 from trlprep.templates.template import ChatTemplate
 
+MASKS = "assistant_masks"  # TRL's column name
 WEIGHT = "weight"
 LOSS = "loss"  # xtuner's per-message switch, read as weight 1/0 where no weight is given
 
@@ -40,6 +41,72 @@ class Masked:
     weighted_out: int = 0  # assistant messages whose weight 0 left them out of the loss
     assistant_messages: int = 0
     unplaced_weights: int = 0  # rows whose marked spans could not be put on messages
+
+
+# the conversation and what its template reads beside it, carried (hidden) through the
+# render that turns them into text
+CARRIED = {
+    "messages": "__trlprep_turns",
+    "tools": "__trlprep_turns_tools",
+    "chat_template_kwargs": "__trlprep_turns_kwargs",
+}
+
+
+def carry_turns(table: pa.Table) -> pa.Table:
+    """`table` with hidden copies of its conversation columns (`CARRIED`)."""
+    for name, hidden in CARRIED.items():
+        if name in table.column_names and hidden not in table.column_names:
+            table = table.append_column(hidden, table.column(name))
+    return table
+
+
+def carried_turns(table: pa.Table) -> pa.Table:
+    """The hidden conversation columns of `table`, under their own names."""
+    hidden = [c for c in CARRIED.values() if c in table.column_names]
+    names = {v: k for k, v in CARRIED.items()}
+    return table.select(hidden).rename_columns([names[c] for c in hidden])
+
+
+def with_assistant_masks(
+    table: pa.Table,
+    template: ChatTemplate,
+    tokenizer: Any,
+    *,
+    max_length: int | None = None,
+    truncation: str = "keep_start",
+) -> pa.Table:
+    """A tokenised language-modeling table (`input_ids`, cut by `max_length` as
+    `truncation` says) carrying its conversations (`carry_turns`) with `assistant_masks`
+    beside its ids and the hidden columns dropped. Rows whose masks cannot be found
+    exactly raise one `RowFailures` (stage `assistant masks`)."""
+    from trlprep.errors import RowFailures
+
+    hidden = [c for c in CARRIED.values() if c in table.column_names]
+    texts = table.column("text").to_pylist() if "text" in table.column_names else None
+    masked = mask_conversations(carried_turns(table), template, tokenizer, texts=texts)
+    given = table.column("input_ids").to_pylist()
+    masks = []
+    for i, (ids, whole, mask) in enumerate(
+        zip(given, masked.input_ids, masked.assistant_masks, strict=True)
+    ):
+        if i in masked.refused:
+            masks.append([])
+            continue
+        at = len(whole) - len(ids) if truncation == "keep_end" else 0
+        if whole[at : at + len(ids)] != ids:  # never expected: the same text, tokenised alike
+            masked.refused[i] = "its token ids differ from those of its conversation"
+        masks.append(mask[at : at + len(ids)])
+    if masked.refused:
+        rows = sorted(masked.refused)
+        raise RowFailures(
+            rows,
+            [masked.refused[r] for r in rows],
+            stage="assistant masks",
+            hint="use a chat template with {% generation %} markers, or set these rows aside "
+            "(--on-error skip)",
+        )
+    out = table.drop_columns(hidden)
+    return out.append_column(MASKS, pa.array(masks, pa.list_(pa.int8())))
 
 
 def has_weights(column: pa.ChunkedArray | pa.Array) -> bool:
@@ -173,4 +240,14 @@ def _fast(tokenizer: Any) -> Any:
     return tok
 
 
-__all__ = ["WEIGHT", "Masked", "has_weights", "mask_conversations"]
+__all__ = [
+    "CARRIED",
+    "MASKS",
+    "WEIGHT",
+    "Masked",
+    "carried_turns",
+    "carry_turns",
+    "has_weights",
+    "mask_conversations",
+    "with_assistant_masks",
+]
