@@ -180,3 +180,19 @@ def test_weights_are_found_in_weight_and_loss_fields():
     assert not has_weights(msgs()) and not has_weights(msgs(weight=None))
     assert not has_weights(pa.array([[{"role": "user", "content": "x"}]]))
     assert has_weights(pa.array(['[{"role": "assistant", "content": "x", "weight": 0}]']))
+
+
+def test_worker_processes_give_the_masks_one_process_gives():
+    """A table large enough for two workers: the same ids, masks and refused rows (a row
+    refused past the first worker's part keeps its own position)."""
+    src = _original("qwen2_5")
+    tok = byte_tokenizer(src)
+    half = [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "weight": 0.5}]
+    convs = (CONVERSATIONS * 3000)[:9000]
+    convs[8500] = half
+    table = _table(convs)
+    one = mask_conversations(table, ChatTemplate(src), tok, num_proc=1)
+    two = mask_conversations(table, ChatTemplate(src), tok, num_proc=2)
+    assert list(two.refused) == [8500] and two.refused == one.refused
+    assert two.input_ids == one.input_ids and two.assistant_masks == one.assistant_masks
+    assert (two.assistant_messages, two.weighted_out) == (one.assistant_messages, 0)

@@ -48,8 +48,9 @@ def masked(table: pa.Table, plan: Any) -> pa.Table:
     if CARRIED["messages"] not in table.column_names or r.template is None:
         _refuse(plan)
     return with_assistant_masks(
-        table, r.template, r.tokenizer, max_length=r.max_length, truncation=r.truncation
-    )
+        table, r.template, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
+        num_proc=r.num_proc,
+    )  # fmt: skip
 
 
 def _refuse(plan: Any) -> None:

@@ -74,6 +74,7 @@ def with_assistant_masks(
     *,
     max_length: int | None = None,
     truncation: str = "keep_start",
+    num_proc: int | None = None,
 ) -> pa.Table:
     """A tokenised language-modeling table (`input_ids`, cut by `max_length` as
     `truncation` says) carrying its conversations (`carry_turns`) with `assistant_masks`
@@ -83,7 +84,9 @@ def with_assistant_masks(
 
     hidden = [c for c in CARRIED.values() if c in table.column_names]
     texts = table.column("text").to_pylist() if "text" in table.column_names else None
-    masked = mask_conversations(carried_turns(table), template, tokenizer, texts=texts)
+    masked = mask_conversations(
+        carried_turns(table), template, tokenizer, texts=texts, num_proc=num_proc
+    )
     given = table.column("input_ids").to_pylist()
     masks = []
     for i, (ids, whole, mask) in enumerate(
@@ -140,49 +143,50 @@ def mask_conversations(
     *,
     messages: str = "messages",
     texts: list[str | None] | None = None,
+    num_proc: int | None = None,
 ) -> Masked:
     """Render and tokenise the conversations of column `messages` (with the row's `tools`
     and `chat_template_kwargs` columns, as the table renderer reads them) with their
     assistant masks. `texts`: each row's text as the conversion rendered it; a row whose
-    conversation renders otherwise here is refused rather than masked on other text."""
-    from trlprep.templates.inputs import parts_roles, prepare
+    conversation renders otherwise here is refused rather than masked on other text.
+    Large tables are rendered in `num_proc` worker processes (default: the cores), as the
+    table renderer does; the tokenizer runs once, batched, here."""
+    from trlprep.templates.table import MIN_ROWS_PER_WORKER, available_cores
 
     tok = _fast(tokenizer)
     ends = [str(t) for t in getattr(tok, "all_special_tokens", [])]
     ends += [t.content for t in getattr(tok, "added_tokens_decoder", {}).values()]
     n = table.num_rows
-    convs = column_values(table, messages, 0)
-    tools, kwargs = side_values(table, 0, np.arange(n), None, {})
-    roles = parts_roles(template)
+    job = (template, tuple(dict.fromkeys(ends)), messages)
+    workers = max(1, min(num_proc or available_cores(), n // MIN_ROWS_PER_WORKER))
+    if workers > 1:
+        from trlprep.templates.parallel import run_parallel
+
+        parts = run_parallel(job, [(0, table)], workers, None, fn=_spans_batch)
+    else:
+        parts = {0: _spans_batch(job, table, 0)}
     out = Masked([[] for _ in range(n)], [[] for _ in range(n)])
     rendered: list[str] = []
     spans: list[list[tuple[int, int]]] = []
     kept: list[int] = []
-    for i in range(n):
-        try:
-            check_read(convs[i], tools[i], kwargs[i])
-            if not isinstance(convs[i], list) or not convs[i]:
-                raise RowError("the conversation is missing or empty", messages)
-            chat, _ = prepare(convs[i], messages, roles, template_name=template.name)
-            text, found = assistant_spans(
-                template, chat, tools[i], kwargs[i], end_tokens=ends, column=messages
-            )
-            if texts is not None and texts[i] is not None and texts[i] != text:
-                raise RowError(
-                    "the conversation renders otherwise alone than in the converted table "
-                    "(media or parts the table's renderer prepares), so its assistant tokens "
-                    "cannot be placed exactly",
-                    messages,
+    for start in sorted(parts):
+        found, counts = parts[start]
+        out.weighted_out += counts[0]
+        out.assistant_messages += counts[1]
+        out.unplaced_weights += counts[2]
+        for i, (text, trained) in enumerate(found, start):
+            if trained is None:
+                out.refused[i] = text
+            elif texts is not None and texts[i] is not None and texts[i] != text:
+                out.refused[i] = (
+                    f"{messages}: the conversation renders otherwise alone than in the "
+                    "converted table (media or parts the table's renderer prepares), so its "
+                    "assistant tokens cannot be placed exactly"
                 )
-            trained = _weighted(chat, found, out, messages)
-        except RowError as e:
-            out.refused[i] = f"{e.column or messages}: {e.message}" + (
-                f" ({e.hint})" if e.hint else ""
-            )
-            continue
-        rendered.append(text)
-        spans.append(trained)
-        kept.append(i)
+            else:
+                rendered.append(text)
+                spans.append(trained)
+                kept.append(i)
     if rendered:
         enc = tok(rendered, add_special_tokens=False, return_offsets_mapping=True, verbose=False)
         for i, ids, offs, row_spans in zip(
@@ -192,6 +196,34 @@ def mask_conversations(
             offsets = np.asarray(offs, np.int64).reshape(-1, 2)
             out.assistant_masks[i] = token_mask(offsets, row_spans).tolist()
     return out
+
+
+def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[int, int, int]]:
+    """Per row of `batch`: (its render, the character spans trained on) or (why it is
+    refused, None); and the counts of weight-0, assistant and unplaced-weight messages."""
+    from trlprep.templates.inputs import parts_roles, prepare
+
+    template, ends, messages = job
+    n = batch.num_rows
+    convs = column_values(batch, messages, start)
+    tools, kwargs = side_values(batch, start, np.arange(n), None, {})
+    roles = parts_roles(template)
+    tally = Masked([], [])
+    found: list[tuple[str, list | None]] = []
+    for i in range(n):
+        try:
+            check_read(convs[i], tools[i], kwargs[i])
+            if not isinstance(convs[i], list) or not convs[i]:
+                raise RowError("the conversation is missing or empty", messages)
+            chat, _ = prepare(convs[i], messages, roles, template_name=template.name)
+            text, spans = assistant_spans(
+                template, chat, tools[i], kwargs[i], end_tokens=ends, column=messages
+            )
+            found.append((text, _weighted(chat, spans, tally, messages)))
+        except RowError as e:
+            hint = f" ({e.hint})" if e.hint else ""
+            found.append((f"{e.column or messages}: {e.message}{hint}", None))
+    return found, (tally.weighted_out, tally.assistant_messages, tally.unplaced_weights)
 
 
 def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[int, int]]:
