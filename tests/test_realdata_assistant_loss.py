@@ -212,3 +212,16 @@ def test_convert_assistant_masks_refuses_rows_by_line_and_other_types(tmp_path):
     assert "--assistant-masks marks the assistant messages of conversational" in res.output
     res = run("convert", XTUNER, "--assistant-masks", "-o", tmp_path / "c.jsonl")
     assert res.exit_code == 2 and "it needs --tokenize" in res.output
+
+
+def test_resume_refuses_another_assistant_only_loss(tmp_path):
+    from trlprep.trainers.resume import check_resume
+
+    from trlprep.errors import UsageError
+
+    saved = tmp_path / "train_config.json"
+    saved.write_text(json.dumps({"algo": "sft", "options": {"assistant_only_loss": None}}))
+    new = {"algo": "sft", "options": {"assistant_only_loss": True}}
+    with pytest.raises(UsageError) as refused:
+        check_resume(saved, new, log=lambda _m: None)
+    assert "options.assistant_only_loss: null -> true" in refused.value.message
