@@ -225,3 +225,25 @@ def test_resume_refuses_another_assistant_only_loss(tmp_path):
     with pytest.raises(UsageError) as refused:
         check_resume(saved, new, log=lambda _m: None)
     assert "options.assistant_only_loss: null -> true" in refused.value.message
+
+
+def test_openai_tool_calls_given_as_json_text_are_masked_as_rendered(tok):
+    """OpenAI's drone rows give tool-call arguments as JSON text: the masks read them as the
+    renderer does (before, the two rows the template renders were refused by the masks)."""
+    import warnings
+
+    from trlprep.api import convert
+
+    drone = sample("openai_drone_toolcalls")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the 4 rows whose arguments are encoded twice
+        out = convert(
+            str(drone), chat_template="qwen2.5", tokenizer=TINY_MODEL, tokenize=True,
+            assistant_masks=True, on_error="skip",
+        )  # fmt: skip
+    assert out.num_rows == 2
+    for row in out.to_pylist():
+        assert _masked(tok, row["input_ids"], row["assistant_masks"]) == (
+            '<tool_call>\n{"name": "takeoff_drone", "arguments": {"altitude": 100}}\n'
+            "</tool_call><|im_end|>"
+        )

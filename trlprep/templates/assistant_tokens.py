@@ -201,10 +201,12 @@ def mask_conversations(
 def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[int, int, int]]:
     """Per row of `batch`: (its render, the character spans trained on) or (why it is
     refused, None); and the counts of weight-0, assistant and unplaced-weight messages."""
+    from trlprep.io.jsonargs import has_tagged_arguments
     from trlprep.templates.inputs import parts_roles, prepare
 
     template, ends, messages = job
     n = batch.num_rows
+    args_text = has_tagged_arguments(batch.schema.field(messages).type)  # as the renderer reads
     convs = column_values(batch, messages, start)
     tools, kwargs = side_values(batch, start, np.arange(n), None, {})
     roles = parts_roles(template)
@@ -215,7 +217,9 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
             check_read(convs[i], tools[i], kwargs[i])
             if not isinstance(convs[i], list) or not convs[i]:
                 raise RowError("the conversation is missing or empty", messages)
-            chat, _ = prepare(convs[i], messages, roles, template_name=template.name)
+            chat, _ = prepare(
+                convs[i], messages, roles, template_name=template.name, args_text=args_text
+            )
             text, spans = assistant_spans(
                 template, chat, tools[i], kwargs[i], end_tokens=ends, column=messages
             )
