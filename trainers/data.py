@@ -110,6 +110,8 @@ def prepare(
     from rich.console import Console
 
     console = Console(stderr=True) if progress else None  # the progress bars' (transient)
+    # conversations kept for SFT's assistant masks (None: where their messages carry weights)
+    turns = (getattr(options, "assistant_only_loss", None) or None) if layout == "lm" else False
     with warnings.catch_warnings(record=True) as caught, showing(console, "reading", progress):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         made = to_training_table(
@@ -125,7 +127,7 @@ def prepare(
             on_error=on_error,
             split=split,
             template_may_go_unused=not training,  # the flag is refused on the training data
-            keep_turns=layout == "lm",  # for assistant masks, or to say the weights go unused
+            keep_turns=turns,
         )
     rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
