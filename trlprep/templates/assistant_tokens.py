@@ -40,7 +40,6 @@ class Masked:
     refused: dict[int, str] = field(default_factory=dict)
     weighted_out: int = 0  # assistant messages whose weight 0 left them out of the loss
     assistant_messages: int = 0
-    unplaced_weights: int = 0  # rows whose marked spans could not be put on messages
 
 
 # the conversation and what its template reads beside it, carried (hidden) through the
@@ -173,7 +172,6 @@ def mask_conversations(
         found, counts = parts[start]
         out.weighted_out += counts[0]
         out.assistant_messages += counts[1]
-        out.unplaced_weights += counts[2]
         for i, (text, trained) in enumerate(found, start):
             if trained is None:
                 out.refused[i] = text
@@ -198,9 +196,9 @@ def mask_conversations(
     return out
 
 
-def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[int, int, int]]:
+def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[int, int]]:
     """Per row of `batch`: (its render, the character spans trained on) or (why it is
-    refused, None); and the counts of weight-0, assistant and unplaced-weight messages."""
+    refused, None); and the counts of weight-0 and of assistant messages."""
     from trlprep.io.jsonargs import has_tagged_arguments
     from trlprep.templates.inputs import parts_roles, prepare
 
@@ -227,7 +225,7 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
         except RowError as e:
             hint = f" ({e.hint})" if e.hint else ""
             found.append((f"{e.column or messages}: {e.message}{hint}", None))
-    return found, (tally.weighted_out, tally.assistant_messages, tally.unplaced_weights)
+    return found, (tally.weighted_out, tally.assistant_messages)
 
 
 def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[int, int]]:
@@ -240,7 +238,7 @@ def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[i
             w = int(m[LOSS])
         if w is None or m.get("role") != "assistant":
             continue
-        if isinstance(w, bool) or w not in (0, 1):
+        if w not in (0, 1):  # true/false read as 1/0
             raise RowError(
                 f"message {i + 1} (assistant) has weight {w!r}: only 0 (left out of the loss) "
                 "or 1 (trained on) is taken",
@@ -259,7 +257,6 @@ def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[i
                 column,
                 hint="use a template that marks each assistant message once",
             )
-        out.unplaced_weights += bool(weights)
     out.weighted_out += sum(1 for w in weights.values() if w == 0)
     return [(s.start, s.end) for s in found if weights.get(s.message, 1)]
 
