@@ -117,6 +117,8 @@ def prepare(
     from rich.console import Console
 
     console = Console(stderr=True) if progress else None  # the progress bars' (transient)
+    # conversations kept for SFT's assistant masks (None: where their messages carry weights)
+    turns = (getattr(options, "assistant_only_loss", None) or None) if layout == "lm" else False
     with warnings.catch_warnings(record=True) as caught, showing(console, "reading", progress):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         made = to_training_table(
@@ -132,6 +134,7 @@ def prepare(
             on_error=on_error,
             split=split,
             template_may_go_unused=not training,  # the flag is refused on the training data
+            keep_turns=turns,
         )
     rejects = []
     for w in caught:  # what a conversion says about some rows, said as `convert` says it
@@ -146,6 +149,19 @@ def prepare(
             log(f"{label}: warning: {in_callers_words(str(w.message))}")
         else:  # deprecations and the like: not about the data
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    loss_what = None
+    if layout == "lm":  # SFT's loss on assistant messages, as the flag or the data's weights say
+        from trlprep.trainers import assistant_masks
+
+        made, refused, loss_what = assistant_masks.apply(
+            made, options, tokenizer, chat_template, on_error=on_error,
+            path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
+            log=lambda msg: log(f"{label}: {msg}"),
+        )  # fmt: skip
+        if refused is not None:
+            why = "; ".join(reason_lines(refused))
+            log(f"{label}: {plural(refused.num_rows, 'row')} left out: {why}")
+            rejects.append(refused)
     rejected = pa.concat_tables(rejects) if rejects else None
     table, source, route, templated = made.table, made.source, made.route, made.templated
     left_out = 0 if rejected is None else rejected.num_rows
@@ -161,7 +177,7 @@ def prepare(
         whole = getattr(options, "completion_only_loss", None) is False
         loss_on = "; loss on every token" if whole else "; loss on the completion only"
     elif layout == "lm":
-        loss_on = "; loss on every token"
+        loss_on = f"; loss on {loss_what} only" if loss_what else "; loss on every token"
     counts = f"{plural(made.rows_in, 'row')} in"
     if left_out:
         counts += f", {left_out:,} left out, {made.rows_in - left_out:,} converted"
@@ -228,6 +244,10 @@ def prepare(
         notes.append(f"dropped {plural(dropped, 'row')}{_where(made, keep)} {why}")
         using = "training on" if training else "evaluating on"
         notes.append(f"{using} {plural(len(keep) - dropped, 'row')}")
+    if loss_what:
+        from trlprep.trainers.assistant_masks import loss_note
+
+        notes.append(loss_note(rows, loss_what))
     for note in notes:
         log(f"{label}: {note}")
     if dropped == len(keep):

@@ -16,6 +16,8 @@ from typing import Any
 import pyarrow as pa
 from trlprep.trainers.data_table import MESSAGES_COLUMN
 
+from trlprep.errors import UsageError
+
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
 LAYOUTS = {
     "lm": ("ids", "mask"),  # one sequence and which tokens are trained on
@@ -34,11 +36,24 @@ def _ids(table: pa.Table, name: str) -> list[list[int]]:
     return table.column(name).to_pylist()
 
 
-def _lm_rows(table: pa.Table, completion_only_loss: bool | None) -> dict[str, list]:
+def _lm_rows(table: pa.Table, options: Any, truncation: str) -> dict[str, list]:
     ids = _ids(table, "input_ids")
-    if "completion_mask" in table.column_names and completion_only_loss is not False:
+    if "completion_mask" in table.column_names and (
+        getattr(options, "completion_only_loss", None) is not False
+    ):
         return {"ids": ids, "mask": _ids(table, "completion_mask")}
+    if _MASKS in table.column_names and getattr(options, "assistant_only_loss", None) is not False:
+        # the file's masks, cut from the side its ids were cut from
+        keep_end = truncation == "keep_end"
+        masks = [
+            list(m)[len(m) - len(x) :] if keep_end else list(m)[: len(x)]
+            for x, m in zip(ids, _ids(table, _MASKS), strict=True)
+        ]
+        return {"ids": ids, "mask": masks}
     return {"ids": ids, "mask": [[1] * len(x) for x in ids]}
+
+
+_MASKS = "assistant_masks"  # TRL's column: 1 on the tokens of assistant messages
 
 
 def _stepwise_rows(table: pa.Table, last_step_only: bool) -> dict[str, list]:
@@ -95,6 +110,14 @@ def tokenise(
         if truncation == "keep_end" and max_length is not None:
             cut = slice(-max_length, None)
         ids = [list(x)[cut] for x in _ids(table, "input_ids")]  # tokenized language modeling
+        if (
+            "assistant_masks" in table.column_names
+            and getattr(options, "assistant_only_loss", None) is not False
+        ):  # TRL's column: the loss on assistant messages only
+            return {
+                "ids": ids,
+                "mask": [list(m)[cut] for m in _ids(table, "assistant_masks")],
+            }, None
         return {"ids": ids, "mask": [[1] * len(x) for x in ids]}, None
     reward = layout == "scored-pairs"
     if given_ids:
@@ -102,6 +125,14 @@ def tokenise(
             table, dtype, max_length=None if reward else max_length, truncation=truncation
         )
     else:
+        if _MASKS in table.column_names and layout == "lm":
+            raise UsageError(
+                "the data's assistant_masks belong to its token ids, and this run tokenises "
+                "its text again (see the note above): the masks would not fit the new ids",
+                hint="train with the options the file was tokenised with (the note names "
+                "them), or tokenise the conversations again with `trlprep convert --tokenize "
+                "--assistant-masks` and this run's options",
+            )
         table, report = tokenize_pieces(
             table,
             dtype,
@@ -114,7 +145,7 @@ def tokenise(
             templated=templated,  # rendered text: the template's BOS only
         )
     if layout == "lm":
-        rows = _lm_rows(table, getattr(options, "completion_only_loss", None))
+        rows = _lm_rows(table, options, truncation)
     elif layout == "pairs":
         rows = {k: _ids(table, f"{k}_ids") for k in ("prompt", "chosen", "rejected")}
         for k in ("chosen_prompt_start", "rejected_prompt_start"):  # keep_end: sides cut apart

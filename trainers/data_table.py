@@ -61,6 +61,7 @@ def to_training_table(
     on_error: str = "stop",
     split: str | None = None,
     template_may_go_unused: bool = False,
+    keep_turns: bool | None = False,
 ) -> TrainingTable:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default).
@@ -73,6 +74,9 @@ def to_training_table(
     are left out with a `RejectedRowsWarning` holding them (their input rows and lines).
     A `chat_template` given for standard-text data is refused (a UsageError), as `trlprep
     convert` refuses it, unless `template_may_go_unused` (eval data beside training data).
+    `keep_turns`: conversations rendered to language-modeling text are also kept, hidden,
+    for their assistant masks (`assistant_tokens.carry_turns`); None: only where their
+    messages carry weights.
     """
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_reason, why_no_rows_left
@@ -218,6 +222,11 @@ def to_training_table(
     prompt_col = "messages" if reads_prompt else "prompt"
     if keep_prompt_messages and templated and prompt_col in table.column_names:
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
+    if templated and dst.name == "language-modeling" and keep_turns is not False:
+        from trlprep.templates.assistant_tokens import carry_turns, has_weights
+
+        if keep_turns or ("messages" in table.column_names and has_weights(table["messages"])):
+            table = carry_turns(table)
     template = chat_template if chat_template is not None else tokenizer
     source = table  # what the conversion reads
     try:

@@ -13,6 +13,8 @@ from trlprep.errors import UsageError
 @dataclass
 class SFTOptions:
     completion_only_loss: bool | None = None  # None: on completions when there is a prompt
+    # None: on assistant messages when the messages carry weights (as OpenAI trains them)
+    assistant_only_loss: bool | None = None
 
 
 @dataclass

@@ -87,6 +87,7 @@ def convert(
     on_error: str = "stop",
     on_bad_lines: str = "error",
     coerce: bool = False,
+    assistant_masks: bool = False,
     **options: Any,
 ) -> Any:
     """Convert a dataset to type `to` through the conversion graph; same kind out as in.
@@ -107,12 +108,15 @@ def convert(
     `chat_template` (a built-in name,
     .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
     result to standard text after the route, with `tools` and `template_kwargs`;
-    `tokenize=True` adds token ids with `tokenizer`. A DatasetDict is converted split by
+    `tokenize=True` adds token ids with `tokenizer`; with `assistant_masks=True`,
+    conversational language modeling also gets TRL's `assistant_masks` (1 on the tokens of
+    assistant messages whose `weight` is not 0). A DatasetDict is converted split by
     split, or only its split `split` (that split's Dataset comes back). `input_format`
     reads a path as that format (`"jsonl"`, ...) whatever its name. A JSON Lines line
     that holds no JSON object raises a DataError naming it; `on_bad_lines="skip"` leaves it
     out with a `RejectedRowsWarning` naming the lines (its `rejects`: every one).
     """
+    from trlprep.conversion import masks
     from trlprep.conversion.apply import convert_table, settle_table
     from trlprep.conversion.convert import make_plan, make_render
     from trlprep.converters.base import ConvertOptions
@@ -157,6 +161,7 @@ def convert(
             max_length=max_length, truncation=truncation,
             conversational=det.format is Format.CONVERSATIONAL,
         )  # fmt: skip
+        render = masks.asked(render, assistant_masks, tokenize)
         plan = make_plan(
             det, to=to, from_=None if name else from_, options=opts, render=render,
             guide_only=guide_only,

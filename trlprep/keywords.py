@@ -35,6 +35,7 @@ FLAG_KEYWORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "allow-empty": ("allow_empty", BOOL, ()),
     "keep-empty-turns": ("keep_empty_turns", BOOL, ()),
     "tokenize": ("tokenize", BOOL, ()),
+    "assistant-masks": ("assistant_masks", BOOL, ()),
     "strict": ("strict", BOOL, ()),
     "guide-only": ("guide_only", BOOL, ()),
     "margin": ("margin", BOOL, ()),

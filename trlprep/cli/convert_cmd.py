@@ -100,6 +100,12 @@ def convert_command(
     truncation: str = typer.Option(
         "keep_start", "--truncation", help="With --max-length: keep_start | keep_end."
     ),
+    assistant_masks: bool = typer.Option(
+        False,
+        "--assistant-masks",
+        help="With --tokenize: TRL's assistant_masks column for conversational language "
+        "modeling (1 on assistant messages, not those with weight 0).",
+    ),
     on_error: str = opt.ON_ERROR,
     on_bad_lines: str = opt.ON_BAD_LINES,
     coerce: bool = opt.COERCE,
@@ -143,6 +149,8 @@ def convert_command(
     from trlprep.cli.ray_cmd import check_engine
 
     if check_engine(engine) and not explain:
+        if assistant_masks:
+            raise UsageError("--assistant-masks is not done on Ray yet", hint="drop --engine ray")
         from trlprep.cli.ray_cmd import convert_ray
 
         return convert_ray(
@@ -171,7 +179,7 @@ def convert_command(
             template_kwargs=template_kwarg, num_proc=num_proc, tokenize=tokenize,
             max_length=max_length, truncation=truncation, import_options=imports,
             on_error=on_error, rejects=rejects, on_bad_lines=on_bad_lines, coerce=coerce,
-            allow_empty=allow_empty,
+            allow_empty=allow_empty, assistant_masks=assistant_masks,
         )
     )  # fmt: skip
 

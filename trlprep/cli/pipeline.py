@@ -60,6 +60,7 @@ class Request:
     allow_empty: bool = False  # no rows: write an empty output (else exit 1)
     on_bad_lines: str = "error"  # JSONL lines that hold no JSON object: error | skip
     coerce: bool = False  # numbers/booleans in a text column read as text
+    assistant_masks: bool = False  # TRL's assistant_masks beside conversations' ids
 
 
 def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
@@ -256,6 +257,7 @@ def _name_file(det, path: str | None) -> None:
 
 def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
     """The conversion plan (route, template, tokenizer) for detected data."""
+    from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan, make_render
     from trlprep.converters import UNPAIR_WARNING
     from trlprep.registry import Format
@@ -266,6 +268,7 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
         max_length=req.max_length, truncation=req.truncation,
         conversational=det.format is Format.CONVERSATIONAL,
     )  # fmt: skip
+    render = masks.asked(render, req.assistant_masks, req.tokenize)
     try:
         plan = make_plan(
             det, to=req.to, from_=from_type, options=req.convert_options, render=render,

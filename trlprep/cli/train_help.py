@@ -88,6 +88,9 @@ HELP = {
     "undesirable_weight": "KTO weight of undesirable (label false) rows.",
     "center_rewards_coefficient": "Reward modelling: penalty pulling mean rewards to zero.",
     "completion_only_loss": "SFT loss on completions only (default: when there is a prompt).",
+    "assistant_only_loss": (
+        "SFT loss on assistant messages only; weight-0 messages never (default: when weighted)."
+    ),
     "step_separator": "PRM: string appended after each step before tokenising.",
     "train_on_last_step_only": "PRM: learn only from the last step's label.",
     # generation (online algorithms)

@@ -22,6 +22,7 @@ from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
     settled_rows,
     split_missing,
 )
+from trlprep.conversion.masks import keep_turns, masked
 from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
 from trlprep.wording import plural
 
@@ -155,8 +156,9 @@ def apply_steps(
         def render(t: pa.Table) -> pa.Table:
             named = source is not None and ROW_ID in t.column_names
             out, report = render_table(
-                t, plan.dst, r.template, tools=r.tools, template_kwargs=r.template_kwargs,
-                num_proc=r.num_proc, row_offset=0 if named else offset, lines=lines,
+                keep_turns(t, plan), plan.dst, r.template, tools=r.tools, lines=lines,
+                template_kwargs=r.template_kwargs, num_proc=r.num_proc,
+                row_offset=0 if named else offset,
             )  # fmt: skip
             if named:
                 ex = report.prefix_mismatch_examples
@@ -189,7 +191,7 @@ def apply_steps(
                 row_offset=0 if named else offset, add_eos=add_eos,
                 templated=r.template is not None, step_separator=step_sep,
             )  # fmt: skip
-            out = with_record(out, record)  # the options the ids were cut with
+            out = masked(with_record(out, record), plan)  # the options ids were cut with; masks
             if named:
                 ex = tokens.boundary_examples
                 tokens.example_label, tokens.boundary_examples = source.numbers(row_ids(t, ex))

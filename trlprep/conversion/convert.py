@@ -42,8 +42,8 @@ class Render:
     report: Any = None  # templates.TemplateReport, merged over batches
     token_report: Any = None  # templates.TokenizeReport, merged over batches
     token_record: dict[str, Any] | None = None  # the options the ids are cut with (tokenrecord)
-    # the tokenizer as the user named it where Ray's workers load it by absolute path
-    tokenizer_name: str | None = None
+    tokenizer_name: str | None = None  # as the user named it (Ray's workers: absolute paths)
+    assistant_masks: bool = False  # TRL's `assistant_masks` beside conversations' ids
 
     @property
     def name(self) -> str:

@@ -2,7 +2,8 @@
 
 Chat layout: `{"messages": [...], "tools": [...], "parallel_tool_calls": ...}` per row.
 Messages keep `role`, `content` (text or a list of parts), `tool_calls`, `tool_call_id`,
-`name`, `weight` (OpenAI's per-assistant-message 0/1 training weight) and the reasoning
+`name`, `weight` (OpenAI's per-assistant-message 0/1 training weight; xtuner's `loss:
+false/true` becomes weight 0/1) and the reasoning
 fields of `registry.MESSAGE_FIELDS`; other message fields are dropped (and named in the
 notes). Tool calls become `{id?, type, function: {name, arguments}}` with `arguments` as
 JSON text: OpenAI writes them as strings, other exporters as objects, and a file mixing both
@@ -56,6 +57,7 @@ from trlprep.registry import LANGUAGE_MODELING, MESSAGE_FIELDS, PREFERENCE, Data
 DEFAULT_ROLES = {"function": "tool"}
 PREF_COLUMNS = ("input", "preferred_output", "non_preferred_output")
 _OPENAI_FIELDS = ("weight", "tool_calls", "function_call")
+_LOSS_FLAG = ("loss",)  # xtuner's per-message training switch
 
 
 class OpenAIChat(Importer):
@@ -204,11 +206,12 @@ def normalise_messages(
     if pa.types.is_null(msgs.type):
         return msgs
     items, parent, _ = flatten_lists(msgs)
-    known = (*MESSAGE_FIELDS, "function_call")
+    known = (*MESSAGE_FIELDS, "function_call", *_LOSS_FLAG)
     dropped = [f.name for f in items.type if f.name not in known]
     if dropped:
         notes.append(f"{name}: message fields dropped: {', '.join(dropped)}")
     fields: dict[str, Any] = {f: field_of(items, f) for f in MESSAGE_FIELDS}
+    fields["weight"] = _loss_as_weight(items, fields.get("weight"), notes, name)
     fields["role"] = map_roles(fields["role"], roles)
     calls = fields.get("tool_calls")
     if calls is not None:
@@ -224,6 +227,26 @@ def normalise_messages(
     fields["tool_calls"] = calls
     valid = np.asarray(msgs.is_valid().to_numpy(zero_copy_only=False), bool)
     return messages_from(fields, parent, n, valid)
+
+
+def _loss_as_weight(
+    items: pa.Array, weight: pa.Array | None, notes: list[str], name: str
+) -> pa.Array | None:
+    """xtuner's per-message `loss: true/false` as OpenAI's `weight` 1/0 (a weight given
+    wins); `loss` that is not true/false is dropped, as other unknown fields are."""
+    loss = field_of(items, _LOSS_FLAG[0])
+    if loss is None or not pa.types.is_boolean(loss.type):
+        if loss is not None and not pa.types.is_null(loss.type):
+            notes.append(f"{name}: message field loss dropped (not true/false)")
+        return weight
+    as_weight = loss.cast(pa.float64())
+    if weight is None or pa.types.is_null(weight.type):
+        out = as_weight
+    else:
+        out = pc.if_else(pc.is_null(weight), as_weight, weight.cast(pa.float64()))
+    if loss.null_count < len(loss):
+        notes.append(f"{name}: message field loss -> weight (false: 0, true: 1)")
+    return out
 
 
 def _legacy_calls(fc: pa.Array) -> pa.Array:

@@ -263,8 +263,8 @@ def _generation_markers(t: ChatTemplate) -> Check:
     return Check(
         "generation markers",
         WARN,
-        "no {% generation %} markers: assistant-only loss (assistant_only_loss=True) cannot "
-        "build its mask from this template",
+        "no {% generation %} markers: TRL's assistant_only_loss cannot build its mask from "
+        "this template (trlprep's finds it by rendering prefixes, where they agree)",
     )
 
 

@@ -1,0 +1,61 @@
+"""`--assistant-masks`: conversational language modeling tokenised with TRL's
+`assistant_masks` (`templates.assistant_tokens`): the conversations are kept, hidden, through
+the render (`keep_turns`) and masked beside their token ids (`masked`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+
+from trlprep.errors import UsageError
+
+
+def asked(render: Any, assistant_masks: bool, tokenize: bool) -> Any:
+    """`render` (`make_render`'s) set to add the masks where `assistant_masks` asks."""
+    if not assistant_masks:
+        return render
+    if not tokenize:
+        raise UsageError(
+            "--assistant-masks marks the token ids of assistant messages: it needs --tokenize"
+        )
+    render.assistant_masks = True
+    return render
+
+
+def keep_turns(table: pa.Table, plan: Any) -> pa.Table:
+    """`table` with its conversations kept for their masks where the plan asks for them; a
+    UsageError where there are none to mask (another type, standard text)."""
+    from trlprep.registry import Format
+    from trlprep.templates.assistant_tokens import carry_turns
+
+    r = plan.render
+    if not r.assistant_masks:
+        return table
+    if plan.dst.name != "language-modeling" or plan.fmt is not Format.CONVERSATIONAL:
+        _refuse(plan)
+    return carry_turns(table)
+
+
+def masked(table: pa.Table, plan: Any) -> pa.Table:
+    """A tokenised table with its `assistant_masks` where the plan asks for them (rows
+    whose masks cannot be found exactly: one `RowFailures`)."""
+    from trlprep.templates.assistant_tokens import CARRIED, with_assistant_masks
+
+    r = plan.render
+    if not r.assistant_masks:
+        return table
+    if CARRIED["messages"] not in table.column_names or r.template is None:
+        _refuse(plan)
+    return with_assistant_masks(
+        table, r.template, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
+        num_proc=r.num_proc,
+    )  # fmt: skip
+
+
+def _refuse(plan: Any) -> None:
+    raise UsageError(
+        "--assistant-masks marks the assistant messages of conversational language modeling; "
+        f"this conversion gives {plan.dst.name} ({plan.fmt.name.lower()})",
+        hint="drop --assistant-masks (prompt-completion ids carry completion_mask)",
+    )
