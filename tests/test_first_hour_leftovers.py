@@ -1,0 +1,46 @@
+"""First-hour leftovers as a new user meets them: a reject reason says what happened (never
+advice already taken), an unknown output suffix refused before reading, and more."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+from trlprep.importers import import_dataset
+
+runner = CliRunner()
+
+HH = [
+    {"chosen": "\n\nHuman: Hi\n\nAssistant: Hello", "rejected": "\n\nHuman: Hi\n\nAssistant: No"},
+    {"chosen": "\n\nHuman: Yo\n\nAssistant: ", "rejected": "\n\nHuman: Yo\n\nAssistant: Hm"},
+]
+
+
+def _write(path, rows) -> str:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return str(path)
+
+
+def test_hh_skip_reason_says_what_happened_not_to_skip(tmp_path):
+    src, out = _write(tmp_path / "hh.jsonl", HH), tmp_path / "o.jsonl"
+    r = runner.invoke(app, ["convert", src, "--from", "hh", "--on-error", "skip", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    rejects = [json.loads(x) for x in (tmp_path / "o.rejects.jsonl").read_text().splitlines()]
+    assert [x["line"] for x in rejects] == [2]
+    assert "ends with an empty Assistant turn" in rejects[0]["reason"]
+    assert "on-error" not in rejects[0]["reason"] and "on-error skip sets" not in r.output
+    stop = runner.invoke(app, ["convert", src, "--from", "hh", "-o", str(tmp_path / "s.jsonl")])
+    assert stop.exit_code == 1 and "--on-error skip" in stop.output  # the stop hint says it
+
+
+def test_hh_skip_warning_in_python_does_not_advise_skip(tmp_path):
+    src = _write(tmp_path / "hh.jsonl", HH)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        table = import_dataset(src, "hh", on_error="skip")
+    assert table.num_rows == 1
+    said = " ".join(str(w.message) for w in caught)
+    assert "empty Assistant turn" in said and "on_error" not in said
