@@ -44,3 +44,12 @@ def test_hh_skip_warning_in_python_does_not_advise_skip(tmp_path):
     assert table.num_rows == 1
     said = " ".join(str(w.message) for w in caught)
     assert "empty Assistant turn" in said and "on_error" not in said
+
+
+def test_unknown_output_suffix_is_refused_before_any_read(tmp_path):
+    missing = str(tmp_path / "not-there.jsonl")  # a read would fail with "no such file"
+    for args in (["convert", missing], ["import", missing, "--from", "alpaca"]):
+        r = runner.invoke(app, [*args, "-o", str(tmp_path / "out.jsonx")])
+        assert r.exit_code == 2, r.output
+        assert "cannot tell the output format" in r.output and "no such file" not in r.output
+        assert ".parquet, .jsonl" in r.output and "--output-format" in r.output
