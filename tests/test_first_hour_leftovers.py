@@ -53,3 +53,45 @@ def test_unknown_output_suffix_is_refused_before_any_read(tmp_path):
         assert r.exit_code == 2, r.output
         assert "cannot tell the output format" in r.output and "no such file" not in r.output
         assert ".parquet, .jsonl" in r.output and "--output-format" in r.output
+
+
+def _folder_with_a_model(tmp_path):
+    data = tmp_path / "examples"
+    (data / "tiny-model").mkdir(parents=True)
+    for name in ("a", "b"):
+        _write(data / f"{name}.jsonl", [{"prompt": f"hi {name}", "completion": "yo"}])
+    (data / "tiny-model" / "config.json").write_text('{"model_type": "llama"}')
+    (data / "tiny-model" / "tokenizer_config.json").write_text("{}")
+    (data / "tiny-model" / "tokenizer.json").write_text("{}")
+    (data / "run.yaml").write_text("x: 1\n")
+    return data
+
+
+def test_a_folder_reads_its_data_files_and_names_what_it_left_out(tmp_path):
+    data = str(_folder_with_a_model(tmp_path))
+    said = "left out the model or tokenizer folder tiny-model/ and a file of no data format"
+    for args in (["detect", data], ["validate", data], ["report", data]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 0, r.output
+        assert "reading 2 data files" in r.output and said in r.output and "run.yaml" in r.output
+    out = tmp_path / "o.jsonl"
+    r = runner.invoke(app, ["convert", data, "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    assert "2 rows in, 0 rejected" in r.output and len(out.read_text().splitlines()) == 2
+
+
+def test_python_detect_notes_what_a_folder_left_out(tmp_path):
+    import trlprep
+
+    det = trlprep.detect(str(_folder_with_a_model(tmp_path)))
+    assert det.type.name == "prompt-completion"
+    assert any("tiny-model/" in n for n in det.notes)
+
+
+def test_a_folder_of_data_only_gets_no_note(tmp_path):
+    data = tmp_path / "d"
+    data.mkdir()
+    _write(data / "a.jsonl", [{"prompt": "hi", "completion": "yo"}])
+    _write(data / "b.jsonl", [{"prompt": "ho", "completion": "yo"}])
+    r = runner.invoke(app, ["detect", str(data)])
+    assert r.exit_code == 0 and "left out" not in r.output
