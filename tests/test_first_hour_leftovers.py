@@ -95,3 +95,34 @@ def test_a_folder_of_data_only_gets_no_note(tmp_path):
     _write(data / "b.jsonl", [{"prompt": "ho", "completion": "yo"}])
     r = runner.invoke(app, ["detect", str(data)])
     assert r.exit_code == 0 and "left out" not in r.output
+
+
+def _messages_csv(path, values) -> str:
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["messages"])
+        w.writerows([v] for v in values)
+    return str(path)
+
+
+CHAT = json.dumps([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}])
+
+
+def test_detect_and_validate_agree_on_a_csv_messages_column_of_text(tmp_path):
+    for values in ([CHAT, "just plain text", CHAT], ["plain a", "plain b"]):
+        src = _messages_csv(tmp_path / "m.csv", values)
+        det = runner.invoke(app, ["detect", src])
+        val = runner.invoke(app, ["validate", src])
+        conv = runner.invoke(app, ["convert", src, "-o", str(tmp_path / "o.jsonl")])
+        assert (det.exit_code, val.exit_code, conv.exit_code) == (1, 1, 1), det.output
+        assert "column 'messages' holds text" in det.output
+        assert "--map text=messages" in det.output and "--map text=messages" in conv.output
+
+
+def test_a_csv_messages_column_of_chats_stays_valid(tmp_path):
+    src = _messages_csv(tmp_path / "m.csv", [CHAT, CHAT.replace("hi", "ho")])
+    det = runner.invoke(app, ["detect", src])
+    assert det.exit_code == 0 and "conversational" in det.output, det.output
+    assert runner.invoke(app, ["validate", src]).exit_code == 0
