@@ -126,3 +126,39 @@ def test_a_csv_messages_column_of_chats_stays_valid(tmp_path):
     det = runner.invoke(app, ["detect", src])
     assert det.exit_code == 0 and "conversational" in det.output, det.output
     assert runner.invoke(app, ["validate", src]).exit_code == 0
+
+
+def test_map_suggestion_knows_answer_columns_under_other_names():
+    from trlprep.detection.layouthint import map_suggestion
+
+    assert map_suggestion(["id", "question", "model_answer"]) == (
+        "prompt=question,completion=model_answer"
+    )
+    assert map_suggestion(["instruction", "generated_text"]) == (
+        "prompt=instruction,completion=generated_text"
+    )
+    truthfulqa = ["type", "question", "best_answer", "correct_answers", "incorrect_answers"]
+    assert map_suggestion(truthfulqa) == "prompt=question,completion=best_answer"
+    assert map_suggestion(["inputs", "targets"]) == "prompt=inputs,completion=targets"
+    assert map_suggestion(["question", "answer"]) == "prompt=question,completion=answer"
+
+
+def test_map_suggestion_leaves_compared_answers_alone():
+    from trlprep.detection.layouthint import map_suggestion
+
+    for columns in (
+        ["question", "model_answer_a", "model_answer_b"],
+        ["question", "model_answer", "winner"],
+        ["prompt_text", "model_output", "rank"],
+        ["question", "model_answer", "model_output"],  # which one is the answer?
+        ["text", "label_text"],  # a class name, no answer
+    ):
+        assert map_suggestion(columns) is None, columns
+
+
+def test_detect_suggests_the_map_on_real_model_answers():
+    from pathlib import Path
+
+    src = Path(__file__).parent / "realdata" / "truthfulqa_multi_review" / "en.first40.csv"
+    r = runner.invoke(app, ["detect", str(src)])
+    assert "`--map prompt=question,completion=model_answer`" in r.output, r.output
