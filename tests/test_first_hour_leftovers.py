@@ -149,7 +149,7 @@ def test_map_suggestion_leaves_compared_answers_alone():
     for columns in (
         ["question", "model_answer_a", "model_answer_b"],
         ["question", "model_answer", "winner"],
-        ["prompt_text", "model_output", "rank"],
+        ["prompt", "model_output", "rank"],
         ["question", "model_answer", "model_output"],  # which one is the answer?
         ["text", "label_text"],  # a class name, no answer
     ):
@@ -162,3 +162,15 @@ def test_detect_suggests_the_map_on_real_model_answers():
     src = Path(__file__).parent / "realdata" / "truthfulqa_multi_review" / "en.first40.csv"
     r = runner.invoke(app, ["detect", str(src)])
     assert "`--map prompt=question,completion=model_answer`" in r.output, r.output
+
+
+def test_template_tables_have_no_trailing_spaces_and_keep_their_columns():
+    listing = runner.invoke(app, ["templates"])
+    checked = runner.invoke(app, ["check-template", "--chat-template", "chatml"])
+    assert listing.exit_code == 0 and checked.exit_code in (0, 1), checked.output
+    for r in (listing, checked):
+        lines = r.output.splitlines()
+        assert len(lines) > 3 and not [x for x in lines if x != x.rstrip()], r.output
+    rows = listing.output.splitlines()
+    at = rows[0].index("description")  # the last column starts at one offset on every row
+    assert all(len(x) > at and x[at - 1] == " " and x[at] != " " for x in rows[1:]), rows
