@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 
+import pytest
 from typer.testing import CliRunner
 
 from trlprep.cli import app
@@ -174,3 +175,27 @@ def test_template_tables_have_no_trailing_spaces_and_keep_their_columns():
     rows = listing.output.splitlines()
     at = rows[0].index("description")  # the last column starts at one offset on every row
     assert all(len(x) > at and x[at - 1] == " " and x[at] != " " for x in rows[1:]), rows
+
+
+def test_a_tokenizer_without_a_chat_template_is_a_usage_error(tmp_path):
+    pytest.importorskip("transformers")
+    from pathlib import Path
+
+    model = Path(__file__).resolve().parents[1] / "examples" / "tiny-chat-model"
+    folder = tmp_path / "no-template"
+    folder.mkdir()
+    (folder / "tokenizer.json").write_bytes((model / "tokenizer.json").read_bytes())
+    config = json.loads((model / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    chats = str(model.parent / "language_modeling_conversational.jsonl")
+    out = tmp_path / "o.jsonl"
+    for args in (
+        ["convert", chats, "--chat-template", str(folder), "-o", str(out)],
+        ["report", chats, "--chat-template", str(folder)],
+        ["check-template", "--chat-template", str(folder)],
+    ):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, (args, r.output)
+        assert "has no chat template" in r.output
+    assert not out.exists()
