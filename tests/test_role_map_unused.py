@@ -75,7 +75,7 @@ def test_a_layout_without_roles_says_so(tmp_path):
         app, ["convert", src, "--from", "alpaca", "--role-map", "bot=assistant", "-o", out]
     )
     assert r.exit_code == 2, r.output
-    assert "name no role to map" in r.output
+    assert "hold no role names --role-map could rename" in r.output
 
 
 def test_python_api_names_the_keyword(tmp_path):

@@ -411,7 +411,7 @@ def unused_role_map_error(
         hint=(
             f"{where} messages have the roles {', '.join(repr(r) for r in sorted(seen))}"
             if seen
-            else f"{where} messages name no role to map: drop --role-map"
+            else f"{where} rows hold no role names --role-map could rename: drop --role-map"
         ),
     )
 
