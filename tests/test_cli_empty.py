@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
@@ -71,8 +72,24 @@ def test_allow_empty_import_advises_convert_not_a_to_option_it_lacks(tmp_path):
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
     out = tmp_path / "o.jsonl"
-    args = ["import", str(empty), "--from", "hh", "--allow-empty", "-o", str(out)]
+    args = ["import", str(empty), "--allow-empty", "-o", str(out)]  # no layout: no landing
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
-    assert "trlprep convert DATA --from hh --to TYPE --allow-empty" in result.stderr
+    assert "trlprep convert DATA --from LAYOUT --to TYPE --allow-empty" in result.stderr
     assert "pass --to" not in result.stderr and not out.exists()
+
+
+def test_allow_empty_with_a_layout_writes_its_landing_columns(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for command, layout, columns in (
+        ("convert", "alpaca", ["prompt", "completion"]),
+        ("import", "hh", ["chosen", "rejected"]),
+    ):
+        out = tmp_path / f"{layout}.parquet"
+        args = [command, str(empty), "--from", layout, "--allow-empty", "-o", str(out)]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        table = pq.read_table(out)
+        assert table.num_rows == 0 and table.column_names == columns
+    assert pa.types.is_list(table.schema.field("chosen").type)  # hh lands conversational

@@ -193,7 +193,7 @@ def test_missing_template_fails(tmp_path):
     folder = tmp_path / "plain"
     tiny_tokenizer(None).save_pretrained(folder)
     result = run("check-template", "--chat-template", str(folder), "--json")
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # a usage error: another --chat-template is the fix
     report = json.loads(result.stdout)
     assert report["checks"][0]["name"] == "template present"
     assert report["checks"][0]["status"] == "fail"

@@ -50,7 +50,7 @@ def test_tokenizer_without_template(tmp_path):
     tiny_tokenizer(None).save_pretrained(folder)
     with pytest.raises(InputError, match="has no chat template") as info:
         load_template(str(folder))
-    assert info.value.exit_code == 1
+    assert info.value.exit_code == 2
 
 
 def test_tokenizer_config_json(tmp_path):

@@ -105,7 +105,7 @@ def test_conversational_data_and_a_tokenizer_without_a_chat_template(tmp_path):
     data.write_text(json.dumps(row) + "\n")
     args = ["--model", str(model), "--data", str(data), "--output-dir", str(tmp_path / "o")]
     r = runner.invoke(app, ["train", "--algo", "sft", *args])
-    assert r.exit_code == 1, r.output
+    assert r.exit_code == 2, r.output  # a usage error: pass --chat-template
     assert "the data is conversational" in r.output and "has no chat template" in r.output
     assert "--chat-template" in r.output and "Traceback" not in r.output
     assert not (tmp_path / "o").exists()

@@ -61,11 +61,15 @@ def _text_notes(path: Any, split: str | None, input_format: str | None) -> list[
 
 
 def _split_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
-    """The note that a local input of several splits is read as its default one."""
-    from trlprep.io.inputfiles import default_split, split_note
+    """The notes that a folder input left files out, and that a local input of several
+    splits is read as its default one."""
+    from trlprep.io.inputfiles import default_split, left_out_note, split_note
 
     found = default_split(path, split, input_format)
-    return [] if found is None else [split_note(path, *found, flag="split=")]
+    left = left_out_note(path, input_format)
+    return ([] if left is None else [left]) + (
+        [] if found is None else [split_note(path, *found, flag="split=")]
+    )
 
 
 def convert(

@@ -44,6 +44,21 @@ def _console(**kwargs: Any) -> Any:
     return PipeConsole(**kwargs)
 
 
+def _print_unpadded(console: Any, table: Any) -> None:
+    """`table` printed line by line without the spaces rich pads each line's last cell with
+    (the columns keep their widths)."""
+    from rich.segment import Segment, Segments
+
+    for line in console.render_lines(table, console.options, pad=False):
+        segments = list(line)
+        while segments and not segments[-1].control and not segments[-1].text.rstrip(" "):
+            segments.pop()
+        if segments and not segments[-1].control:
+            last = segments[-1]
+            segments[-1] = Segment(last.text.rstrip(" "), last.style, last.control)
+        console.print(Segments([*segments, Segment.line()]), end="")
+
+
 class Stream:
     """stdout or stderr for the commands: `print(text, markup=False)` of plain strings and
     `is_terminal` without rich (rich's console is a tenth of a second of start-up); anything
@@ -91,13 +106,14 @@ class Stream:
         """A rich table: fitted to a terminal's width; off a terminal (a pipe, a file) at its
         natural width, so no cell is wrapped or cut to fit 80 columns."""
         if self.is_terminal:
-            self.console.print(table)
+            _print_unpadded(self.console, table)
             return
         from rich.measure import Measurement
 
         wide = _console(file=self.file, width=1_000_000, soft_wrap=True, highlight=False)
         width = Measurement.get(wide, wide.options, table).maximum
-        _console(file=self.file, width=width, soft_wrap=True, highlight=False).print(table)
+        fitted = _console(file=self.file, width=width, soft_wrap=True, highlight=False)
+        _print_unpadded(fitted, table)
 
     def print_json(self, json: str | None = None, **kwargs: Any) -> None:
         """rich's `Console.print_json`; off a terminal (no colours) the same text without rich."""

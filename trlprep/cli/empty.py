@@ -21,10 +21,10 @@ ALLOW_EMPTY = typer.Option(
 def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
     """`convert`/`import` on an input without rows: refuse, or write an empty output.
 
-    With `--allow-empty` the output holds the columns of the `--to` type (else of `--from`),
-    in standard format, and no rows. With `--on-error skip`, the rejects file is handled as
-    for any run: the lines skipped as bad (`bad`, `--on-bad-lines skip`) go to it, and
-    `--rejects FILE` is written even empty.
+    With `--allow-empty` the output holds the columns of the `--to` type (else of `--from`:
+    a type, in standard format, or the type and format a layout lands on), and no rows.
+    With `--on-error skip`, the rejects file is handled as for any run: the lines skipped as
+    bad (`bad`, `--on-bad-lines skip`) go to it, and `--rejects FILE` is written even empty.
     """
     if not getattr(req, "allow_empty", False):
         raise empty_error(req.path, bad)
@@ -34,7 +34,8 @@ def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
     from trlprep.registry import Format, get_type
 
     name = req.to or from_type
-    if name is None:
+    landing = _landing(req) if name is None else None
+    if name is None and landing is None:
         raise UsageError(
             f"{req.path}: the dataset has no rows, so its type cannot be detected",
             hint="with --allow-empty, pass --to TYPE (the empty output's columns)"
@@ -42,12 +43,15 @@ def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
             else f"`trlprep convert DATA --from {req.from_ or 'LAYOUT'} --to TYPE --allow-empty` "
             "writes an empty output with TYPE's columns",
         )
-    dtype = get_type(name)
+    dtype, fmt = (get_type(name), Format.STANDARD) if landing is None else landing
     kinds = {"label": pa.bool_(), "labels": pa.list_(pa.bool_()), "steps": pa.list_(pa.string())}
+    if fmt is Format.CONVERSATIONAL:
+        message = pa.struct([("role", pa.string()), ("content", pa.string())])
+        kinds["content"] = pa.list_(message)
     schema = pa.schema(
         [
-            pa.field(c.name_in(Format.STANDARD), kinds.get(c.kind.value, pa.string()))
-            for c in dtype.columns_in(Format.STANDARD)
+            pa.field(c.name_in(fmt), kinds.get(c.kind.value, pa.string()))
+            for c in dtype.columns_in(fmt)
             if c.required
         ]
     )
@@ -69,6 +73,21 @@ def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
         err.print(rejects.rejects.summary(0, len(bad) if bad else 0), markup=False)
     elif bad:
         err.print(f"note: {bad.summary(3)}", markup=False)
+
+
+def _landing(req: Any) -> tuple[Any, Any] | None:
+    """The type and format `--from LAYOUT` lands on, known without rows (None: no layout,
+    or one whose landing depends on the columns, such as `--map`)."""
+    from trlprep.importers import ImportOptions, get_importer, is_layout
+
+    if req.from_ is None or not is_layout(req.from_):
+        return None
+    import pyarrow as pa
+
+    try:
+        return get_importer(req.from_).landing(pa.schema([]), req.import_options or ImportOptions())
+    except UsageError:
+        return None
 
 
 def _rejects(req: Any, bad: Any) -> Any:

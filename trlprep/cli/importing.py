@@ -141,7 +141,7 @@ def import_units(
 
     from trlprep.conversion.stream import Unit, read_stage
     from trlprep.importers import ImportOptions
-    from trlprep.importers.base import mapped_labels
+    from trlprep.importers.base import check_roles_used, mapped_labels
     from trlprep.importers.run import whole_if_needed
 
     opts = opts or ImportOptions()
@@ -179,3 +179,5 @@ def import_units(
         if result.table.num_rows:
             table = result.table.append_column(ROW_ID, pa.array(rows))
             yield Unit(data, b.offset, b.lines, table, result.lines, b.path)
+    if ledger.rows_in:  # an empty input reads no role: --allow-empty says what it does
+        check_roles_used(opts, stats.roles_seen, importer.name)

@@ -180,13 +180,16 @@ def conversational_note() -> None:
 
 
 def say_split(path: str, split: str | None, input_format: str | None) -> None:
-    """Say on stderr which split is read when the input holds several and none is named."""
-    from trlprep.io.inputfiles import default_split, split_note
+    """Say on stderr which split is read when the input holds several and none is named,
+    and what a folder input leaves out (model folders, files of no data format)."""
+    from trlprep.cli.app import err
+    from trlprep.io.inputfiles import default_split, left_out_note, split_note
 
+    left = left_out_note(path, input_format)
+    if left is not None:
+        err.print(f"note: {left}", markup=False)
     found = default_split(path, split, input_format)
     if found is not None:
-        from trlprep.cli.app import err
-
         err.print(f"note: {split_note(path, *found)}", markup=False)
 
 

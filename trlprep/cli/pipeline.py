@@ -141,6 +141,8 @@ def _run(req: Request) -> None:
         layout = sniff_layout(first, required=req.layout_required)
     if layout is None and req.import_options is not None and req.import_options.conversational:
         layout = layout_for_conversational(first)
+    if layout is None and req.import_options is not None and req.import_options.role_map:
+        layout = "map"  # TRL messages whose roles --role-map renames
     check_keep_empty(req, layout)
 
     importer = stats = None

@@ -83,7 +83,7 @@ def check_template_command(
     except NoTemplateError as e:
         report = CheckReport(chat_template, [Check("template present", "fail", e.message)])
         _print(report, chat_template, as_json)
-        raise typer.Exit(1) from None
+        raise typer.Exit(e.exit_code) from None  # a usage error: another --chat-template
     table = src = None
     if data is not None:
         from trlprep.io.readers import read

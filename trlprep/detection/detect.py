@@ -240,6 +240,8 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
             det.columns[c.role] = name
     type_cols = set(det.columns.values())
     det.extra_columns = [n for n in cols if n not in type_cols and n not in SIDE_COLUMNS]
+    if used_fmt is Format.STANDARD:
+        _text_under_a_chat_name(role_cols, det, cols, problem)
 
     # rows missing a required column (null there, present elsewhere)
     for c in role_cols:
@@ -305,6 +307,26 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
         rows = "the row is" if prof.num_rows == 1 else f"all {prof.num_rows:,} rows are"
         det.notes.append(f"{rows} {dtype.name} ({used_fmt})")
     return det
+
+
+def _text_under_a_chat_name(role_cols, det: Detection, cols, problem) -> None:
+    """A `messages` column holding text read as standard language modeling, whose column
+    is `text`: validate and convert read `text`, so it is a problem here too (a CSV
+    column of chats is decoded only when every row holds a JSON list)."""
+    for c in role_cols:
+        name = det.columns.get(c.role)
+        if name is None or name == c.name_in(Format.STANDARD):
+            continue
+        count = content_kinds(cols[name]).get("string", 0)
+        problem(
+            "misnamed-column",
+            f"column {name!r} holds text in {plural(count, 'row')}, not message lists; "
+            f"standard {det.type.name} reads its text from a column {c.name_in(Format.STANDARD)!r}",
+            count,
+            cols[name].examples.get("string", []),
+            f"plain text: rename it (--map {c.name_in(Format.STANDARD)}={name}); chats: every "
+            f"row of {name!r} must hold a list of messages (in CSV, a JSON list in each row)",
+        )
 
 
 def detect_batches(batches: Iterable[Batch]) -> Detection:

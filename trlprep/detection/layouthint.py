@@ -14,6 +14,7 @@ fits (an answer, a label, a prompt) is `besidehints`.
 
 from __future__ import annotations
 
+import re
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -49,7 +50,19 @@ PAIRS: tuple[tuple[str, str], ...] = (
     ("prompt", "answer"),
     ("prompt", "output"),
     ("context", "response"),
+    ("inputs", "targets"),  # T5 / FLAN mixtures
+    ("input_text", "target_text"),
 )
+
+# answer columns under a model's or a field's name (evaluation outputs, generation
+# pipelines, TruthfulQA's `best_answer`), paired with a prompt of `_PROMPTS`; suggested only
+# when the data holds one of them and nothing that compares answers (`_COMPARES`)
+_ANSWERS = (
+    "model_answer", "model_output", "model_response", "answer_text", "response_text",
+    "output_text", "generated_text", "best_answer", "target",
+)  # fmt: skip
+_PROMPTS = ("question", "query", "instruction", "problem", "prompt", "input", "input_text")
+_COMPARES = re.compile(r"chosen|rejected|winner|prefer|rank|(^|_)[ab]$|_[12jk]$")
 
 
 # an instruction with a passage beside it (Dolly's `context`) and its answer: the alpaca
@@ -82,7 +95,11 @@ def map_suggestion(columns: list[str]) -> str | None:
     for p, c in PAIRS:
         if p in lower and c in lower:
             return f"prompt={lower[p]},completion={lower[c]}"
-    return None
+    answers = [lower[a] for a in _ANSWERS if a in lower]
+    prompt = next((lower[p] for p in _PROMPTS if p in lower), None)
+    if len(answers) != 1 or prompt is None or any(_COMPARES.search(c) for c in lower):
+        return None  # several answers, or answers compared: preference data, not SFT pairs
+    return f"prompt={prompt},completion={answers[0]}"
 
 
 # list columns beside a `prompt` that hold several generated answers to it (vLLM's

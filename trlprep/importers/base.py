@@ -18,13 +18,14 @@ import pyarrow as pa
 
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.columnmap import parse_column_map, rename
+from trlprep.importers.messages import roles_read
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.io.jsonencode import settle_tools
 from trlprep.io.jsontext import TOOLS
 from trlprep.io.kinds import Settled, settle_kinds
 from trlprep.io.labels import LABEL_KINDS, READ_AS
 from trlprep.registry import DatasetType, Format, Kind
-from trlprep.validation.rules import parse_role_map
+from trlprep.validation.rules import parse_role_map, unused_role_map_error
 from trlprep.wording import plural
 
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
@@ -119,6 +120,8 @@ class ImportResult:
     notes: list[str] = field(default_factory=list)
     # extras whose rows hold several kinds, carried as JSON text: column -> the kinds
     carried: dict[str, list[str]] = field(default_factory=dict)
+    # the input's message roles the role map was matched against (lower-cased)
+    roles_seen: set[str] = field(default_factory=set)
 
     @property
     def num_rejected(self) -> int:
@@ -230,7 +233,8 @@ class Importer:
         dtype, fmt = self.landing(table.schema, opts)
         bad = Rejections(table.num_rows)
         bad.add_per_row(settled.bad, settled.reasons)
-        conv = self.convert(table, opts, bad)
+        with roles_read() as roles_seen:
+            conv = self.convert(table, opts, bad)
         out = conv.table
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
         landing = None  # the landing rows' label columns read as booleans
@@ -269,6 +273,7 @@ class Importer:
             fmt=fmt,
             notes=notes,
             carried=settled.carried,
+            roles_seen=roles_seen,
         )
 
 
@@ -288,6 +293,15 @@ def _all_refused(
         fmt=None,
         carried=settled.carried,
     )
+
+
+def check_roles_used(opts: ImportOptions | None, seen: set[str], layout: str) -> None:
+    """UsageError when a --role-map key is the role of no message of the whole input."""
+    if opts is not None and opts.role_map:
+        said = None if layout == "map" else layout  # `--map`/`--role-map` alone: no layout
+        error = unused_role_map_error(dict(opts.role_map), seen, fold_case=True, layout=said)
+        if error is not None:
+            raise error
 
 
 def mapped_labels(opts: ImportOptions | None) -> dict[str, str]:

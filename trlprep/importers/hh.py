@@ -169,8 +169,10 @@ _REASONS = {
     "pretext": 'has text before its first "Human:"/"Assistant:" turn',
     "no-turns": 'holds no "\\n\\nHuman:"/"\\n\\nAssistant:" turns',
     "ends-human": "does not end with an Assistant turn",
+    # a reason says what is wrong with the row, never "--on-error skip": with skip it was
+    # said of rows already set aside (the stop error's hint names the option)
     "empty-last": "ends with an empty Assistant turn (real HH-RLHF files hold a few such rows; "
-    "--on-error skip sets them aside, --keep-empty-turns keeps them for --to prompt-only)",
+    "--keep-empty-turns keeps them for --to prompt-only)",
 }
 
 

@@ -8,7 +8,9 @@ are left out of the struct when no message of the batch has them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -31,6 +33,21 @@ from trlprep.wording import article
 
 REQUIRED_FIELDS = ("role", "content")
 
+# the input roles (lower-cased) `map_roles` met while `roles_read` collects them
+_READ: ContextVar[set[str] | None] = ContextVar("trlprep_roles_read", default=None)
+
+
+@contextmanager
+def roles_read() -> Iterator[set[str]]:
+    """A set filled with every input role (lower-cased) `map_roles` reads inside the block:
+    a --role-map key none of them is was never used."""
+    seen: set[str] = set()
+    token = _READ.set(seen)
+    try:
+        yield seen
+    finally:
+        _READ.reset(token)
+
 
 def merged_roles(defaults: Mapping[str, str], overrides: Mapping[str, str]) -> dict[str, str]:
     """Role map, keys lower-cased; the user's `overrides` win over the layout's defaults."""
@@ -44,6 +61,9 @@ def map_roles(roles: pa.Array, mapping: Mapping[str, str]) -> pa.Array:
     roles = as_array(roles).cast(pa.string())
     if not mapping or len(roles) == 0:
         return roles
+    seen = _READ.get()
+    if seen is not None:
+        seen.update(r for r in pc.unique(pc.utf8_lower(roles)).to_pylist() if r is not None)
     keys = pa.array(list(mapping), pa.string())
     values = pa.array(list(mapping.values()), pa.string())
     idx = pc.index_in(pc.utf8_lower(roles), keys)

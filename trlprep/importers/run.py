@@ -19,7 +19,13 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python, warn_user
-from trlprep.importers.base import ON_ERROR, Importer, ImportOptions, ImportResult
+from trlprep.importers.base import (
+    ON_ERROR,
+    Importer,
+    ImportOptions,
+    ImportResult,
+    check_roles_used,
+)
 from trlprep.importers.columnmap import rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejectsfile import RejectsWriter
@@ -47,6 +53,7 @@ class ImportStats:
     notes: list[str] = field(default_factory=list)
     # reason -> the first few rejected rows ({"row", "line"}) with that reason
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    roles_seen: set[str] = field(default_factory=set)  # input roles, lower-cased
 
     def add(self, n_in: int, result: ImportResult, keep: int = 3) -> None:
         self.rows_in += n_in
@@ -67,6 +74,7 @@ class ImportStats:
         for note in result.notes:
             if note not in self.notes:
                 self.notes.append(note)
+        self.roles_seen |= result.roles_seen
 
 
 def check_on_error(on_error: str) -> str:
@@ -118,8 +126,12 @@ def import_batches(
     check_on_error(on_error)
     opts = opts or ImportOptions()
     out_offset = 0
+    roles: set[str] = set()
+    rows_in = 0
     for b in whole_if_needed(batches, importer, opts):
         result = importer.apply(b.data, opts, b.offset, b.lines)
+        roles |= result.roles_seen
+        rows_in += b.data.num_rows
         if result.num_rejected and on_error == "stop":
             raise reject_error(result, importer.name, path)
         if stats is not None:
@@ -131,6 +143,8 @@ def import_batches(
                 source_rows.append(b.offset + np.asarray(result.rows, np.int64))
             yield Batch(result.table, out_offset, result.lines)
             out_offset += result.table.num_rows
+    if rows_in:
+        check_roles_used(opts, roles, importer.name)
 
 
 def whole_if_needed(
@@ -173,6 +187,8 @@ def import_table(
     importer = get_importer(layout) if isinstance(layout, str) else layout
     check_on_error(on_error)
     result = importer.apply(table, opts or ImportOptions(), 0, lines)
+    if table.num_rows:
+        check_roles_used(opts, result.roles_seen, importer.name)
     if result.num_rejected and on_error == "stop":
         raise reject_error(result, importer.name, path)
     return result

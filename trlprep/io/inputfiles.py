@@ -131,12 +131,17 @@ def _is_disk_folder(p: Path) -> bool:
 _MODEL_FILES = ("tokenizer_config.json", "tokenizer.json", "model.safetensors", "pytorch_model.bin")
 
 
+def _model_files(folder: Path) -> list[str]:
+    """The model or tokenizer files of `folder` when it is such a folder (else [])."""
+    if not (folder / "config.json").is_file() and not (folder / "tokenizer_config.json").is_file():
+        return []
+    return [n for n in _MODEL_FILES if (folder / n).is_file()]
+
+
 def _refuse_model_folder(folder: Path) -> None:
     """A model or tokenizer folder given as data (its JSON files would read as a dataset of
     configs) is a UsageError saying where such a folder goes."""
-    if not (folder / "config.json").is_file() and not (folder / "tokenizer_config.json").is_file():
-        return
-    found = [n for n in _MODEL_FILES if (folder / n).is_file()]
+    found = _model_files(folder)
     if found:
         raise UsageError(
             f"{folder}: a model or tokenizer folder ({', '.join(found[:2])}), not a dataset",
@@ -144,22 +149,71 @@ def _refuse_model_folder(folder: Path) -> None:
         )
 
 
-def _folder_files(folder: Path) -> list[str]:
-    """The data files under `folder` (any depth), hidden files and folders left out; `.txt`
-    files only in a folder of text files (beside other data they are notes, not data), and
-    never a README, LICENSE, NOTICE or CHANGELOG."""
-    found = []
+def _walk(folder: Path) -> tuple[list[str], list[str]]:
+    """The data files under `folder` (any depth, sorted) and what was left out of them
+    (model or tokenizer folders as `DIR/`, files of no data format), as relative paths.
+
+    Hidden files and folders are left out unsaid; `.txt` files are data only in a folder of
+    text files (beside other data they are notes), and never a README, LICENSE, NOTICE or
+    CHANGELOG."""
+    found, left = [], []
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        kept = []
+        for d in sorted(d for d in dirs if not d.startswith(".")):
+            if _model_files(Path(root, d)):  # its config.json is no data
+                left.append(os.path.relpath(os.path.join(root, d), folder) + "/")
+            else:
+                kept.append(d)
+        dirs[:] = kept
         for name in files:
             if name.startswith(".") or name in _SKIP:
                 continue
             fmt = split_suffix(name)[0]
+            path = os.path.join(root, name)
             if fmt and not (fmt == "text" and _NOTES.match(name)):
-                found.append(os.path.join(root, name))
+                found.append(path)
+            else:
+                left.append(os.path.relpath(path, folder))
     if any(split_suffix(f)[0] != "text" for f in found):  # notes.txt beside the data
+        left += [os.path.relpath(f, folder) for f in found if split_suffix(f)[0] == "text"]
         found = [f for f in found if split_suffix(f)[0] != "text"]
-    return sorted(found)
+    return sorted(found), sorted(left)
+
+
+def _folder_files(folder: Path) -> list[str]:
+    """The data files under `folder` (`_walk`)."""
+    return _walk(folder)[0]
+
+
+def left_out_note(path: str | os.PathLike, input_format: str | None = None) -> str | None:
+    """What a folder input leaves out of its data (model folders, files of no data
+    format), said once, or None when it reads everything there (or is no such folder)."""
+    p = Path(str(path)) if not isinstance(path, Inputs) else None
+    if p is None or input_format or not p.is_dir() or _is_disk_folder(p) or _model_files(p):
+        return None
+    files, left = _walk(p)
+    if not files or not left:
+        return None
+    folders = [x for x in left if x.endswith("/")]
+    others = [x for x in left if not x.endswith("/")]
+    said = []
+    if folders:
+        said.append(
+            ("the model or tokenizer folder " if len(folders) == 1 else "the model or tokenizer "
+             "folders ") + _few(folders)
+        )  # fmt: skip
+    if others:
+        said.append(("a file" if len(others) == 1 else f"{len(others)} files") + " of no data "
+                    f"format or notes ({_few(others)})")  # fmt: skip
+    return (
+        f"{path}: reading {len(files)} data file{'s' if len(files) != 1 else ''}; left out "
+        + " and ".join(said)
+    )
+
+
+def _few(names: list[str], most: int = 3) -> str:
+    more = len(names) - most
+    return ", ".join(names[:most]) + (f", ... ({more} more)" if more > 0 else "")
 
 
 def input_files(

@@ -63,6 +63,8 @@ def check_output(
     if stream_kind(path) is not None:
         check_stream(path, _stream_format(path, output_format), overwrite=overwrite)
         return
+    if output_format != "text" and not sharded(path, output_format):
+        resolve_output_format(path, output_format)  # an unknown suffix: said before any read
     target = real_target(path)
     p = target.absolute()
     shards = sharded(path)

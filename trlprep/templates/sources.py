@@ -27,9 +27,10 @@ class MissingTokenError(UsageError):
 
 
 class NoTemplateError(InputError):
-    """The tokenizer or file holds no chat template (exit 1, like a template that fails)."""
+    """The tokenizer or file given as the chat template holds none (exit 2: a usage error,
+    the fix is another --chat-template, never the data)."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 _TOKEN_VARS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token")

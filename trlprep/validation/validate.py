@@ -31,7 +31,7 @@ from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.validation.report import Issue, Report, line_or_row, repeat_details
-from trlprep.validation.rules import RULES, Severity
+from trlprep.validation.rules import RULES, Severity, unused_role_map_error
 
 STREAMED = ("jsonl", "parquet")
 # the hint of lines --on-bad-lines skip skipped (the rule's own hint suggests that option)
@@ -57,6 +57,7 @@ def validate_batches(
     coerced = Coerced() if coerce else None
     finder = DuplicateFinder() if duplicates else None
     columns: dict[str, None] = {}
+    roles: set[str] = set()  # every message role written, checked against the role map
     for b in batches:
         n = b.data.num_rows
         col.num_rows += n
@@ -70,6 +71,7 @@ def validate_batches(
         hashes = column_hashes(data) if finder is not None else None
         if plan is not None:
             col.seen_columns |= check_batch(data, plan, sink, hashes)
+            roles |= sink.roles_seen
         if settled is not None:
             flag_read(sink, settled)
             coerced.count_kept(settled, sink)
@@ -79,6 +81,10 @@ def validate_batches(
             else:
                 finder.add(row_hash(hashes), b.lines)
         col.add_sink(sink, b.offset, b.lines)
+    if plan is not None and plan.role_map and col.num_rows:
+        unused = unused_role_map_error(plan.role_map, roles)
+        if unused is not None:
+            raise unused
     notes = list(notes or []) + (coerced.notes() if coerced else []) + col.media_notes()
     if finder is not None:
         _report_duplicates(finder, col)

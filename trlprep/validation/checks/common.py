@@ -34,6 +34,7 @@ class BatchSink:
         self.flags: dict[tuple[str, str | None], _Flag] = {}
         # rows holding video / audio parts whose number nothing checks (no such column)
         self.unchecked_media: dict[str, int] = {}
+        self.roles_seen: set[str] = set()  # message roles as written, kept with a role map
 
     def flag(
         self,

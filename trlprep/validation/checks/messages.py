@@ -124,6 +124,15 @@ def _field(struct: pa.Array, name: str) -> pa.Array | None:
     return pc.struct_field(struct, name)
 
 
+def _written_roles(raw: pa.Array) -> list[str]:
+    """The distinct role strings of `raw` (a dictionary's values, when encoded)."""
+    if pa.types.is_dictionary(raw.type):
+        raw = raw.dictionary
+    if not is_string(raw.type):
+        return []
+    return [r for r in pc.unique(raw.cast(pa.string())).to_pylist() if r is not None]
+
+
 def check_messages(
     arr: pa.Array, column: str, sink: BatchSink, role_map: dict[str, str]
 ) -> MessagesInfo:
@@ -152,6 +161,8 @@ def check_messages(
 
     # roles, after the role map
     roles = role_codes(_field(msgs, "role"), m, role_map)
+    if role_map:  # a key no message has is refused once the whole input is read
+        sink.roles_seen.update(_written_roles(roles.raw))
     bad_role = np.zeros(m, dtype=bool) if roles.absent(NO_ROLE) else roles.where(NO_ROLE)
     if msgs.null_count:
         bad_role &= present
