@@ -125,7 +125,8 @@ def test_truncation_equals_the_trainers_tokenizer_truncation(pref_report):
     """The count the report gives at a max length is the count tokenize_table truncates
     (a limit above every prompt: no row loses its whole completion)."""
     from trlprep.conversion.apply import convert_table
-    from trlprep.conversion.convert import make_plan, make_render
+    from trlprep.conversion.convert import make_plan
+    from trlprep.conversion.render import make_render
     from trlprep.detection.detect import detect_table
     from trlprep.io.readers import read
 

@@ -122,7 +122,8 @@ def convert(
     """
     from trlprep.conversion import masks
     from trlprep.conversion.apply import convert_table, settle_table
-    from trlprep.conversion.convert import make_plan, make_render
+    from trlprep.conversion.convert import make_plan
+    from trlprep.conversion.render import make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.detect import carried_columns, detect_table
     from trlprep.importers import conversational_layout, is_layout, layout_read_as

@@ -260,7 +260,8 @@ def _name_file(det, path: str | None) -> None:
 def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
     """The conversion plan (route, template, tokenizer) for detected data."""
     from trlprep.conversion import masks
-    from trlprep.conversion.convert import make_plan, make_render
+    from trlprep.conversion.convert import make_plan
+    from trlprep.conversion.render import make_render
     from trlprep.converters import UNPAIR_WARNING
     from trlprep.registry import Format
 

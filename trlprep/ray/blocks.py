@@ -262,7 +262,7 @@ class _Converter:
     """A map_batches callable that loads the chat template / tokenizer once (per actor)."""
 
     def __init__(self, stage: _Stage) -> None:
-        from trlprep.conversion.convert import make_render
+        from trlprep.conversion.render import make_render
 
         self.stage = stage
         if stage.render_args is not None:

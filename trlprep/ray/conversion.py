@@ -97,7 +97,8 @@ def convert_rows(
     """Plan and run a conversion on `ds` (numbered with `numbered`, perhaps imported);
     with `collect`, rows a stage refuses stay in the result as reject rows. `notes`: a
     notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to."""
-    from trlprep.conversion.convert import make_plan, make_render
+    from trlprep.conversion.convert import make_plan
+    from trlprep.conversion.render import make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.detect import detect_table
     from trlprep.registry import Format
