@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string, json_kinds
+from trlprep.columns.textparts import parts_columns, same_content, schema_with_parts
 from trlprep.io.jsonargs import has_tagged_arguments, tagged
 from trlprep.io.jsonl import (
     argument_columns,
@@ -93,9 +94,13 @@ class AgreeingBatches:
                 schemas.append(b.data.schema)
                 counts.append(batch_kinds(b.data))
             arguments = argument_columns(schemas)
+            parts = parts_columns(schemas)
+            schemas = [schema_with_parts(s, parts) for s in schemas]
             names = conflicting_columns([_with_tagged_arguments(s, arguments) for s in schemas])
             majors = major_kinds([{n: c[n] for n in names if n in c} for c in counts])
             for b in _counted(kept.replay(), self._name, total):
+                if parts:
+                    b.data = same_content(b.data, parts)
                 if arguments or names:
                     b.data = agreeing_table(b.data, arguments, names, majors)
                 yield b

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_string
+from trlprep.columns.textparts import parts_columns, same_content
 from trlprep.errors import DataError, InputError
 from trlprep.io import jsontext, textfaults
 from trlprep.io.argspans import read_json_arguments
@@ -340,7 +341,8 @@ def concat_tables(tables: list[pa.Table | pa.RecordBatch]) -> pa.Table:
     if len(tables) == 1:
         return tables[0]
     arguments = argument_columns([t.schema for t in tables])
-    tables = [same_arguments(t, arguments) for t in tables]
+    parts = parts_columns([t.schema for t in tables])
+    tables = [same_arguments(same_content(t, parts), arguments) for t in tables]
     if not any(is_json_field(f) for t in tables for f in t.schema):
         try:
             return pa.concat_tables(tables, promote_options="permissive")

@@ -99,7 +99,12 @@ def settle_kinds(
         if given is not None:
             major = given.decode()  # the whole dataset's, of which `table` is one block
         elif len(counts) < 2:
-            continue  # one kind (nested values that disagree): left as it is
+            # one kind whose nested values disagree: typed where they can be (message
+            # content as strings and parts), else left as it is
+            decoded = decode_json_texts(f.name, text) if len(counts) else None
+            if decoded is not None and not is_json_field(decoded[0]):
+                table = table.set_column(i, decoded[0].with_metadata(None), decoded[1])
+            continue
         else:
             values = counts.field("values").to_pylist()
             major = values[int(np.argmax(counts.field("counts").to_numpy()))]

@@ -28,6 +28,7 @@ from pathlib import Path
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field
+from trlprep.columns.textparts import schema_without_marks, table_without_marks
 from trlprep.errors import InputError, UsageError
 from trlprep.io.datasetfolders import description_of
 from trlprep.io.jsonencode import has_binary, to_jsonl
@@ -113,6 +114,8 @@ class _Writer:
     """Batch-by-batch writer into a temporary file; `commit` renames it into place."""
 
     def __init__(self, path: Path, schema: pa.Schema, fmt: str) -> None:
+        if fmt != "jsonl":  # typed: every content of mixed kinds a list of parts
+            schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
         self._w = self._sink = None
@@ -159,7 +162,7 @@ class _Writer:
                 with _io(self.path):
                     self._sink.write(chunk)
         else:
-            conformed = _conform(data, self.schema)
+            conformed = _conform(table_without_marks(data), self.schema)
             with _io(self.path):
                 self._w.write(conformed)
         self.rows += data.num_rows
@@ -348,6 +351,7 @@ def to_dataset(table: pa.Table, split: str | None = None):
     from trlprep.io.jsonargs import untagged
 
     table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
+    table = table_without_marks(table)  # contents of mixed kinds: every one a list of parts
     info = datasets.DatasetInfo(description=description_of(table.schema, table.num_rows))
     try:
         return datasets.Dataset(table, info=info, split=split)

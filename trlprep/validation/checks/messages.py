@@ -35,7 +35,10 @@ class MessagesInfo:
     lengths: np.ndarray
     first_role: np.ndarray  # ROLE_CODES of the first message's mapped role (NO_ROLE, EMPTY)
     last_role: np.ndarray
-    images: np.ndarray  # {"type": "image"} parts per row
+    images: np.ndarray  # image parts per row (bare and inline)
+    # image parts holding their image inline (`{"type": "image", "image": URL}`, OpenAI's
+    # `image_url`) per row: they need no `images` entry
+    inline_images: np.ndarray | None = None
     placeholders: np.ndarray | None = None  # `<image>` in string contents per row
     # `<video>` / `<audio>` in string contents per row, by kind (none without strings)
     marks: dict[str, np.ndarray] = field(default_factory=dict)
@@ -208,6 +211,7 @@ def check_messages(
         first_role=first,
         last_role=last,
         images=per_row.pop("image", np.zeros(n, np.int64)),
+        inline_images=per_row.pop("inline image", None),
         placeholders=placeholders(scan[0], lambda: owners.parent, n) if scan else None,
         media=per_row,
         marks={
@@ -331,6 +335,10 @@ def _check_content(
     return no_images
 
 
+# Image part types (counted against `images`), and the keys that hold an image inline:
+# transformers' chat format (`image`, `url`, `path`), OpenAI's (`image_url`)
+IMAGE_PARTS: tuple[str, ...] = ("image", "image_url", "input_image")
+INLINE_IMAGE_KEYS: tuple[str, ...] = ("image", "url", "path", "image_url")
 # Part types counted against a `videos` / `audios` column (image parts: `image` only, as the
 # image-count rule has always counted them)
 VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
@@ -393,8 +401,22 @@ def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, n
             message=f"column {column!r}: a text part holds only whitespace",
         )
     out = {}
-    for kind, types in (("image", ("image",)), *VIDEO_AUDIO_PARTS.items()):
+    for kind, types in (("image", IMAGE_PARTS), *VIDEO_AUDIO_PARTS.items()):
         hit = live & to_numpy_bool(pc.is_in(ptype, pa.array(types)))
         if hit.any():
             out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
+            if kind == "image":
+                inline = hit & inline_media(parts, INLINE_IMAGE_KEYS)
+                if inline.any():
+                    out["inline image"] = np.bincount(pmsg[inline], minlength=m).astype(np.int64)
     return out
+
+
+def inline_media(parts: pa.Array, keys: tuple[str, ...]) -> np.ndarray:
+    """Per part: it holds its medium itself (a non-null value under one of `keys`)."""
+    held = np.zeros(len(parts), dtype=bool)
+    for key in keys:
+        value = _field(parts, key)
+        if value is not None and not pa.types.is_null(value.type):
+            held |= to_numpy_bool(value.is_valid())
+    return held
