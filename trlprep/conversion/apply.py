@@ -92,6 +92,16 @@ def _media_parts(table: pa.Table) -> pa.Table:
     return out
 
 
+def _inline_images(table: pa.Table) -> pa.Table:
+    """Images held inline in message parts moved to `images` (`--inline-media move`)."""
+    from trlprep.columns.inlinemedia import move_inline_images
+
+    out, bad, reasons = move_inline_images(table)
+    if len(bad):
+        raise RowFailures(bad.tolist(), reasons, stage="inline media")
+    return out
+
+
 def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
     """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
 
@@ -137,6 +147,8 @@ def apply_steps(
 
     opts = options or plan.options
     table = _stage(table, _media_parts, offset, source)
+    if getattr(opts, "inline_media", "keep") == "move":
+        table = _stage(table, _inline_images, offset, source)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows

@@ -195,13 +195,14 @@ def _media_counts(
 
 
 def _inline_beside_images(
-    roles: dict[str, str], inline: dict[str, np.ndarray], images: np.ndarray | None, sink
-) -> None:
-    """Rows whose messages hold images inline and whose `images` column holds images too:
-    which part an entry belongs to cannot be told."""
+    inline: dict[str, np.ndarray], images: np.ndarray | None, sink
+) -> np.ndarray:
+    """Flags (and returns) the rows whose messages hold images inline and whose `images`
+    column holds images too: which part an entry belongs to cannot be told."""
+    n_inline = sum(inline.values())
+    bad = np.zeros(sink.num_rows, dtype=bool)
     if images is None:
-        return
-    n_inline = sum(np.broadcast_to(v, images.shape) for v in inline.values())
+        return bad
     bad = (n_inline > 0) & (images > 0)
     if bad.any():
         sink.flag(
@@ -217,6 +218,7 @@ def _inline_beside_images(
                 for k in np.flatnonzero(bad)[:3]
             ],
         )
+    return bad
 
 
 def _image_counts(
@@ -229,8 +231,9 @@ def _image_counts(
     inline = {role: v for role, v in inline.items() if v is not None}
     # image parts that stand for an entry of `images` (inline ones hold their image)
     only = {role: info.images - inline.get(role, 0) for role, info in infos.items()}
+    beside = np.zeros(sink.num_rows, dtype=bool)
     if inline:
-        _inline_beside_images(roles, inline, images, sink)
+        beside = _inline_beside_images(inline, images, sink)
     holders = {role: 0 for role in only}
     if images is not None:  # `<image>` placeholders in text stand for images too
         holders = {
@@ -245,7 +248,7 @@ def _image_counts(
         count = sum(parts[r] for r in which)
         held = sum(np.broadcast_to(holders[r], count.shape) for r in which)
         shown = sum(np.broadcast_to(only[r], count.shape) for r in which)
-        bad = count != n_images
+        bad = (count != n_images) & ~beside  # those said already
         if bad.any():
             i = np.flatnonzero(bad)[:3]
             sink.flag(

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.columns.placeholders import PLACEHOLDERS
+from trlprep.columns.textparts import IMAGE_PARTS, inline_image_parts
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
@@ -325,7 +326,7 @@ def _check_content(
     if is_list(t) and (pa.types.is_struct(t.value_type) or pa.types.is_null(t.value_type)):
         nparts = list_lengths(content)
         sink.flag("missing-content", column, owners.rows(needs & ~null & (nparts == 0)))
-        return _check_parts(content, present, owners, column, sink)
+        return _check_parts(content, present, owners, column, sink, needs)
     wrong = present & ~null
     if is_list(t):  # an empty list is no content (not a wrong kind of content)
         empty = list_lengths(content) == 0
@@ -335,10 +336,6 @@ def _check_content(
     return no_images
 
 
-# Image part types (counted against `images`), and the keys that hold an image inline:
-# transformers' chat format (`image`, `url`, `path`), OpenAI's (`image_url`)
-IMAGE_PARTS: tuple[str, ...] = ("image", "image_url", "input_image")
-INLINE_IMAGE_KEYS: tuple[str, ...] = ("image", "url", "path", "image_url")
 # Part types counted against a `videos` / `audios` column (image parts: `image` only, as the
 # image-count rule has always counted them)
 VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
@@ -347,7 +344,11 @@ VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, np.ndarray]:
+def _check_parts(
+    content, present, owners: _Owners, column, sink, needs: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Parts: known types, text parts' text; `needs`: per message, it must carry content (a
+    message with tool calls may have an empty text part, as it may have `""`)."""
     m = len(content)
     parts = pc.list_flatten(content)
     # part -> message -> row
@@ -388,6 +389,8 @@ def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, n
             details=["text part without text"],
         )
         empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
+        if needs is not None:
+            empty &= needs[pmsg]
         sink.flag(
             "empty-string",
             column,
@@ -406,17 +409,7 @@ def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, n
         if hit.any():
             out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
             if kind == "image":
-                inline = hit & inline_media(parts, INLINE_IMAGE_KEYS)
+                inline = hit & inline_image_parts(parts)
                 if inline.any():
                     out["inline image"] = np.bincount(pmsg[inline], minlength=m).astype(np.int64)
     return out
-
-
-def inline_media(parts: pa.Array, keys: tuple[str, ...]) -> np.ndarray:
-    """Per part: it holds its medium itself (a non-null value under one of `keys`)."""
-    held = np.zeros(len(parts), dtype=bool)
-    for key in keys:
-        value = _field(parts, key)
-        if value is not None and not pa.types.is_null(value.type):
-            held |= to_numpy_bool(value.is_valid())
-    return held
