@@ -116,10 +116,29 @@ def test_typed_outputs_hold_every_content_as_parts(tmp_path):
     assert run("convert", src, "--to", "pc", "-o", tmp_path / "disk").exit_code == 0
     import datasets
 
+    # a `datasets` folder holds each content as written (`Json`), as datasets reads JSON
     ds = datasets.load_from_disk(str(tmp_path / "disk"))
-    assert ds[0]["completion"] == [
-        {"role": "assistant", "content": [{"type": "text", "text": "A cat."}]}
-    ]
+    assert ds[0]["completion"] == [{"role": "assistant", "content": "A cat."}]
+    assert ds[1]["completion"][0]["content"] == [{"type": "text", "text": "Hello."}]
+    back = tmp_path / "back.jsonl"
+    assert run("convert", tmp_path / "disk", "--to", "lm", "-o", back).exit_code == 0
+    assert _contents(rows_of(back), "messages") == _contents(MIX, "messages")
+
+
+def test_a_dataset_with_json_content_comes_back_so():
+    import datasets
+
+    path = Path(__file__).parent / "realdata" / "xtuner_mllm_sft_image"
+    src = next(path.glob("*.jsonl"))
+    ds = datasets.load_dataset("json", data_files=str(src), split="train")
+    assert type(ds.features["messages"].feature["content"]).__name__ == "Json"
+    out = trlprep.convert(ds, to="prompt-completion")
+    assert isinstance(out, datasets.Dataset)
+    for given, got in zip(ds, out, strict=True):
+        both = got["prompt"] + got["completion"]
+        assert [m["content"] for m in both] == [m["content"] for m in given["messages"]]
+    assert isinstance(out[0]["completion"][0]["content"], str)
+    assert isinstance(out[0]["prompt"][0]["content"], list)
 
 
 def test_python_rows_come_back_as_given_and_arrow_as_parts():

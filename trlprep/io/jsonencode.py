@@ -188,6 +188,31 @@ def has_tagged_content(t: pa.DataType) -> bool:
     return is_messages(t) and any(f.name == "content" and is_json_field(f) for f in t.value_type)
 
 
+def content_as_json(table: pa.Table) -> pa.Table:
+    """`table` with each flagged messages column's content (`columns.textparts`) as
+    `datasets`' `Json` (the JSON extension type): every message's content as the user
+    wrote it, a string or a list of parts, as `datasets.load_dataset("json")` reads it."""
+    for i, f in enumerate(table.schema):
+        if not has_marks(f.type):
+            continue
+        col = content_as_written(table.select([i])).column(0).combine_chunks()
+        msgs = col.flatten()
+        fields, children = [], []
+        for k, g in enumerate(msgs.type):
+            child = msgs.field(k)
+            if g.name == "content":
+                child = pa.ExtensionArray.from_storage(pa.json_(), child.cast(pa.string()))
+                g = pa.field("content", child.type)
+            fields.append(g)
+            children.append(child)
+        mask = msgs.is_null() if msgs.null_count else None
+        values = pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+        out = pa.LargeListArray.from_arrays(col.offsets, values, mask=col.is_null())
+        out = out.cast(pa.list_(out.type.value_field))
+        table = table.set_column(i, pa.field(f.name, out.type), out)
+    return table
+
+
 def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     """`data` with every messages column whose content is parts holding each message's
     content as the JSON text of what the user wrote (tagged, so `to_jsonl` writes the

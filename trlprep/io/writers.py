@@ -31,7 +31,7 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.columns.textparts import schema_without_marks, table_without_marks
 from trlprep.errors import InputError, UsageError
 from trlprep.io.datasetfolders import description_of
-from trlprep.io.jsonencode import has_binary, to_jsonl
+from trlprep.io.jsonencode import content_as_json, has_binary, to_jsonl
 from trlprep.io.outputcheck import check_output, resolve_output_format
 from trlprep.io.readers import split_suffix
 from trlprep.io.shardout import ShardWriter, sharded, write_splits
@@ -351,7 +351,8 @@ def to_dataset(table: pa.Table, split: str | None = None):
     from trlprep.io.jsonargs import untagged
 
     table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
-    table = table_without_marks(table)  # contents of mixed kinds: every one a list of parts
+    # contents of mixed kinds as `Json` (each as written), as `datasets` reads such JSON
+    table = content_as_json(table)
     info = datasets.DatasetInfo(description=description_of(table.schema, table.num_rows))
     try:
         return datasets.Dataset(table, info=info, split=split)
