@@ -220,3 +220,34 @@ def test_train_reads_mixed_content(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "trained 1 step" in res.output
+
+
+def test_chunks_read_apart_keep_every_content_and_field(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import trlprep.io.jsonl as jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 300)  # one chunk of strings, then mixed ones
+    rows = [
+        {"messages": [{"role": "user", "content": f"q{i}"}, {"role": "assistant", "content": "a"}]}
+        for i in range(6)
+    ]
+    image = {"type": "image", "image": "x.png"}
+    rows += MIX + [
+        {
+            "messages": [
+                {"role": "user", "content": [image, {"type": "text", "text": "t"}], "name": "bob"},
+                {"role": "assistant", "content": "ok"},
+            ]
+        }
+    ]
+    src = _write(tmp_path / "in.jsonl", rows)
+    assert run("convert", src, "--to", "pc", "-o", tmp_path / "pc.jsonl").exit_code == 0
+    back = rows_of(tmp_path / "pc.jsonl")
+    assert [[m["content"] for m in r["prompt"] + r["completion"]] for r in back] == _contents(
+        rows, "messages"
+    )
+    # a typed output is typed by its first chunk: a field only later chunks hold is kept
+    assert run("convert", src, "--to", "pc", "-o", tmp_path / "pc.parquet").exit_code == 0
+    last = pq.read_table(tmp_path / "pc.parquet").column("prompt").to_pylist()[-1][0]
+    assert last["name"] == "bob" and last["content"][0]["image"] == "x.png"
