@@ -251,3 +251,61 @@ def test_chunks_read_apart_keep_every_content_and_field(tmp_path, monkeypatch):
     assert run("convert", src, "--to", "pc", "-o", tmp_path / "pc.parquet").exit_code == 0
     last = pq.read_table(tmp_path / "pc.parquet").column("prompt").to_pylist()[-1][0]
     assert last["name"] == "bob" and last["content"][0]["image"] == "x.png"
+
+
+def test_arrow_reads_mixed_content_without_a_line_by_line_parse():
+    from trlprep.io.jsoncontent import read_mixed_content
+
+    chunk = "".join(json.dumps(r) + "\n" for r in MIX).encode()
+    table = read_mixed_content(chunk, 1 << 20)
+    assert table is not None and has_marks(table.schema.field("messages").type)
+    back = [json.loads(line) for line in to_jsonl(table).decode().splitlines()]
+    assert _contents(back, "messages") == _contents(MIX, "messages")
+
+
+def test_a_content_key_outside_messages_falls_back_to_the_line_parse(tmp_path):
+    from trlprep.io.jsoncontent import read_mixed_content
+
+    rows = [
+        {**MIX[0], "content": "a column named content"},
+        {
+            "messages": [
+                {"role": "user", "content": "Save it."},
+                {
+                    "role": "assistant",
+                    "content": [{"type": "text", "text": "Saved."}],
+                    "tool_calls": [
+                        {
+                            "type": "function",
+                            "function": {"name": "save", "arguments": {"content": "note"}},
+                        }
+                    ],
+                },
+            ]
+        },
+    ]
+    for row in rows:
+        chunk = (json.dumps(row) + "\n" + json.dumps(MIX[1]) + "\n").encode()
+        assert read_mixed_content(chunk, 1 << 20) is None
+    src = _write(tmp_path / "in.jsonl", rows)
+    table = read(src).table
+    back = [json.loads(line) for line in to_jsonl(table).decode().splitlines()]
+    assert back[0]["content"] == "a column named content"
+    assert back[1]["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"content": "note"}
+    assert _contents(back, "messages") == _contents(rows, "messages")
+
+
+def test_a_column_of_strings_only_stays_strings_beside_a_mixed_one(tmp_path):
+    rows = [
+        {
+            "prompt": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}],
+            "completion": [{"role": "assistant", "content": "Hello."}],
+        },
+        {
+            "prompt": [{"role": "user", "content": "Hey"}],
+            "completion": [{"role": "assistant", "content": "Hi."}],
+        },
+    ]
+    table = read(_write(tmp_path / "pc.jsonl", rows)).table
+    assert has_marks(table.schema.field("prompt").type)
+    assert table.schema.field("completion").type.value_type.field("content").type == pa.string()

@@ -213,6 +213,12 @@ def content_as_json(table: pa.Table) -> pa.Table:
     return table
 
 
+def _has_null_keys(content: pa.Array) -> bool:
+    """True when a part of a list-of-parts array lacks (holds null for) one of its keys."""
+    parts = pc.list_flatten(content)
+    return any(child.null_count for child in parts.flatten())
+
+
 def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
     """`data` with every messages column whose content is parts holding each message's
     content as the JSON text of what the user wrote (tagged, so `to_jsonl` writes the
@@ -228,6 +234,8 @@ def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordB
         msgs = arr.flatten()
         t = msgs.type
         content = msgs.field(t.get_field_index("content"))
+        if not has_marks(f.type) and not _has_null_keys(content):
+            continue  # every part holds every key: written as it is
         text = encode_without_null_keys(content)
         if has_marks(f.type):
             mark = pc.fill_null(msgs.field(t.get_field_index(MARK)), False)

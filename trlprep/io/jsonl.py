@@ -30,6 +30,7 @@ from trlprep.io.jsonargs import (
     tag_arguments,
     tagged,
 )
+from trlprep.io.jsoncontent import content_kinds_differ, read_mixed_content
 from trlprep.io.jsonencode import encode_json_texts
 from trlprep.io.jsontext import (
     json_field,
@@ -217,8 +218,11 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
     if table is None or table.num_rows != len(lines):
         try:
             table = jsontext.read_json_rows(chunk, block_size=block)
-        except ARROW_ERRORS:
-            return _jsonl_python(path, chunk, first_line, bad)
+        except ARROW_ERRORS as e:
+            # content a string in some messages, parts in others: read by Arrow all the same
+            table = read_mixed_content(chunk, block) if content_kinds_differ(e) else None
+            if table is None:
+                return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
         return _jsonl_python(path, chunk, first_line, bad)
     for name in tools_names() & set(table.schema.names):
