@@ -309,3 +309,16 @@ def test_a_column_of_strings_only_stays_strings_beside_a_mixed_one(tmp_path):
     table = read(_write(tmp_path / "pc.jsonl", rows)).table
     assert has_marks(table.schema.field("prompt").type)
     assert table.schema.field("completion").type.value_type.field("content").type == pa.string()
+
+
+def test_the_openai_chat_import_keeps_each_content_as_written(tmp_path):
+    src = _write(tmp_path / "mix.jsonl", MIX)
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", src, "--from", "openai-chat", "--to", "pc", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "__trlprep" not in res.output  # no hidden field named as a dropped one
+    got = rows_of(out)
+    assert [r["completion"][0]["content"] for r in got] == [
+        "A cat.",
+        [{"type": "text", "text": "Hello."}],
+    ]

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_messages
+from trlprep.columns.textparts import MARK
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import (
@@ -204,11 +205,11 @@ def normalise_messages(
     if pa.types.is_null(msgs.type):
         return msgs
     items, parent, _ = flatten_lists(msgs)
-    known = (*MESSAGE_FIELDS, "function_call")
+    known = (*MESSAGE_FIELDS, "function_call", MARK)
     dropped = [f.name for f in items.type if f.name not in known]
     if dropped:
         notes.append(f"{name}: message fields dropped: {', '.join(dropped)}")
-    fields: dict[str, Any] = {f: field_of(items, f) for f in MESSAGE_FIELDS}
+    fields: dict[str, Any] = {f: field_of(items, f) for f in (*MESSAGE_FIELDS, MARK)}
     fields["role"] = map_roles(fields["role"], roles)
     calls = fields.get("tool_calls")
     if calls is not None:
