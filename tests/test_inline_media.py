@@ -153,3 +153,15 @@ def test_moved_image_parts_render_as_the_original_renders_bare_parts(tmp_path, t
     ]
     assert rows_of(out)[0]["text"] == original_render(template, bare)
     assert rows_of(out)[0]["text"] == original_render(template, rows[0]["messages"])
+
+
+def test_a_video_held_inline_needs_no_videos_entry(tmp_path):
+    video = {"type": "video", "path": "a.mp4"}
+    rows = [
+        {"messages": [_user(video, {"type": "video"}), ANSWER], "videos": [["f1.jpg", "f2.jpg"]]},
+        {"messages": [_user({"type": "video"}), ANSWER], "videos": []},
+    ]
+    src = _write(tmp_path / "in.jsonl", rows)
+    res = run("validate", src)
+    assert res.exit_code == 1
+    assert "media-count: 1 row, line 2" in res.output  # the bare part without its entry

@@ -242,17 +242,31 @@ IMAGE_PARTS: tuple[str, ...] = ("image", "image_url", "input_image")
 INLINE_IMAGE_KEYS: tuple[str, ...] = ("image", "url", "path", "image_url")
 
 
+# Video and audio parts holding their medium inline (transformers' `video` / `audio`,
+# `url`, `path`; OpenAI's `input_audio` data)
+INLINE_MEDIA_KEYS: dict[str, tuple[str, ...]] = {
+    "image": INLINE_IMAGE_KEYS,
+    "video": ("video", "url", "path", "video_url"),
+    "audio": ("audio", "url", "path", "audio_url", "input_audio"),
+}
+
+
 def inline_image_parts(parts: pa.Array) -> np.ndarray:
     """Per content part (a flat struct array): an image part holding its image inline."""
+    return inline_parts(parts, IMAGE_PARTS, INLINE_IMAGE_KEYS)
+
+
+def inline_parts(parts: pa.Array, types: tuple[str, ...], keys: tuple[str, ...]) -> np.ndarray:
+    """Per content part: a part of one of `types` holding its medium under one of `keys`."""
     t = parts.type
     if len(parts) == 0 or not pa.types.is_struct(t) or t.get_field_index("type") < 0:
         return np.zeros(len(parts), dtype=bool)
     kinds = pc.struct_field(parts, "type")
     if not is_string(kinds.type):
         return np.zeros(len(parts), dtype=bool)
-    image = pc.fill_null(pc.is_in(kinds, pa.array(IMAGE_PARTS, kinds.type)), False)
+    image = pc.fill_null(pc.is_in(kinds, pa.array(types, kinds.type)), False)
     held = np.zeros(len(parts), dtype=bool)
-    for key in INLINE_IMAGE_KEYS:
+    for key in keys:
         if t.get_field_index(key) >= 0 and not pa.types.is_null(t.field(key).type):
             held |= np.asarray(pc.struct_field(parts, key).is_valid(), dtype=bool)
     return held & np.asarray(image.to_numpy(zero_copy_only=False), dtype=bool)

@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.columns.placeholders import PLACEHOLDERS
-from trlprep.columns.textparts import IMAGE_PARTS, inline_image_parts
+from trlprep.columns.textparts import IMAGE_PARTS, INLINE_MEDIA_KEYS, inline_parts
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
@@ -407,9 +407,11 @@ def _check_parts(
     for kind, types in (("image", IMAGE_PARTS), *VIDEO_AUDIO_PARTS.items()):
         hit = live & to_numpy_bool(pc.is_in(ptype, pa.array(types)))
         if hit.any():
-            out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
+            inline = hit & inline_parts(parts, types, INLINE_MEDIA_KEYS[kind])
             if kind == "image":
-                inline = hit & inline_image_parts(parts)
+                out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
                 if inline.any():
                     out["inline image"] = np.bincount(pmsg[inline], minlength=m).astype(np.int64)
+            elif (hit & ~inline).any():  # a video or audio held inline needs no entry
+                out[kind] = np.bincount(pmsg[hit & ~inline], minlength=m).astype(np.int64)
     return out
