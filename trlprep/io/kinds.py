@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
+from trlprep.columns.textparts import has_marks
 from trlprep.errors import TrlprepWarning
-from trlprep.io.jsontext import decode_json_texts
+from trlprep.io.jsontext import decode_json_texts, tools_names
 
 _NAMES = {
     "string": ("a string", "strings"),
@@ -101,9 +102,11 @@ def settle_kinds(
         elif len(counts) < 2:
             # one kind whose nested values disagree: typed where they can be (message
             # content as strings and parts), else left as it is
-            decoded = decode_json_texts(f.name, text) if len(counts) else None
-            if decoded is not None and not is_json_field(decoded[0]):
-                table = table.set_column(i, decoded[0].with_metadata(None), decoded[1])
+            only = counts.field("values")[0].as_py() if len(counts) else None
+            if f.name not in tools_names() and only == "list":
+                decoded = decode_json_texts(f.name, text)
+                if decoded is not None and has_marks(decoded[0].type):
+                    table = table.set_column(i, decoded[0].with_metadata(None), decoded[1])
             continue
         else:
             values = counts.field("values").to_pylist()
