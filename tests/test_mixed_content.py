@@ -322,3 +322,18 @@ def test_the_openai_chat_import_keeps_each_content_as_written(tmp_path):
         "A cat.",
         [{"type": "text", "text": "Hello."}],
     ]
+
+
+def test_a_typed_writer_refuses_to_drop_a_field_later_rows_add(tmp_path):
+    from trlprep.errors import InputError
+    from trlprep.io.writers import open_writer
+
+    first = pa.table({"m": [[{"role": "user", "content": "x"}]]})
+    later = pa.table({"m": [[{"role": "user", "content": "y", "name": "bob"}]]})
+    empty = pa.table({"m": [[{"role": "user", "content": "y", "name": None}]]})
+    with pytest.raises(InputError, match="would be dropped"):
+        with open_writer(tmp_path / "x.parquet", first.schema) as w:
+            w.write(first)
+            w.write(empty)  # a field holding no value: nothing lost
+            w.write(later)
+    assert not (tmp_path / "x.parquet").exists()

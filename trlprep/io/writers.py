@@ -31,7 +31,7 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.columns.textparts import schema_without_marks, table_without_marks
 from trlprep.errors import InputError, UsageError
 from trlprep.io.datasetfolders import description_of
-from trlprep.io.jsonencode import content_as_json, has_binary, to_jsonl
+from trlprep.io.jsonencode import content_as_json, has_binary, has_struct, to_jsonl
 from trlprep.io.outputcheck import check_output, resolve_output_format
 from trlprep.io.readers import split_suffix
 from trlprep.io.shardout import ShardWriter, sharded, write_splits
@@ -237,7 +237,15 @@ def _conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table | p
         if field.name in table.column_names:
             col = table.column(field.name)
             try:
-                columns.append(col.cast(field.type))
+                cast = col.cast(field.type)
+                if has_struct(col.type) and not cast.cast(col.type).equals(col):
+                    raise InputError(
+                        f"column {field.name!r} holds fields here that earlier rows did not "
+                        "(the output's schema, set by its first rows, lacks them); they would "
+                        "be dropped",
+                        hint="write to JSON Lines, or put the rows holding them first",
+                    )
+                columns.append(cast)
             except _ARROW_ERRORS as e:
                 raise InputError(
                     f"column {field.name!r} is {col.type} here but {field.type} in earlier rows "
