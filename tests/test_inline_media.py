@@ -165,3 +165,14 @@ def test_a_video_held_inline_needs_no_videos_entry(tmp_path):
     res = run("validate", src)
     assert res.exit_code == 1
     assert "media-count: 1 row, line 2" in res.output  # the bare part without its entry
+
+
+def test_keeping_inline_images_says_how_trl_wants_them(tmp_path):
+    src = _write(tmp_path / "in.jsonl", INLINE)
+    res = run("convert", src, "--to", "pc", "-o", tmp_path / "kept.jsonl")
+    assert res.exit_code == 0
+    assert "read images from an images column: --inline-media move puts them there" in res.output
+    res = run("convert", src, "--to", "pc", "--inline-media", "move", "-o", tmp_path / "m.jsonl")
+    assert "--inline-media move puts" not in res.output
+    with pytest.warns(Warning, match="inline_media='move' puts them there"):
+        trlprep.convert(INLINE, to="pc")

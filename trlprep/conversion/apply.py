@@ -92,6 +92,21 @@ def _media_parts(table: pa.Table) -> pa.Table:
     return out
 
 
+def _say_inline_images(table: pa.Table) -> None:
+    """A warning where images held inline in message parts stay there (`--inline-media
+    keep`): TRL's vision trainers read images from an `images` column."""
+    from trlprep.columns.inlinemedia import inline_columns
+    from trlprep.converters.base import ConversionWarning
+
+    if inline_columns(table):
+        warn_user(
+            "images held inline in message parts are kept there (their URLs or paths in the "
+            "parts); TRL's vision trainers read images from an images column: "
+            "--inline-media move puts them there",
+            ConversionWarning,
+        )
+
+
 def _inline_images(table: pa.Table) -> pa.Table:
     """Images held inline in message parts moved to `images` (`--inline-media move`)."""
     from trlprep.columns.inlinemedia import move_inline_images
@@ -149,6 +164,8 @@ def apply_steps(
     table = _stage(table, _media_parts, offset, source)
     if getattr(opts, "inline_media", "keep") == "move":
         table = _stage(table, _inline_images, offset, source)
+    elif plan.render is None:  # conversational output, as TRL's trainers take it
+        _say_inline_images(table)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows
