@@ -29,6 +29,7 @@ from trlprep.io.sources import ARROW_ERRORS
 FLAG = "__trlprep_text_part__"
 _STRING_CONTENT = r'"content"\s*:\s*("(?:[^"\\]|\\.)*")'
 _AS_PART = '"content":[{"type":"text","text":\\1,"' + FLAG + '":true}]'
+_AS_PART_END = '"' + FLAG + '":true}]'  # once per rewritten content
 _KINDS_DIFFER = re.compile(r"/content\) changed from (string to array|array to string)")
 
 
@@ -40,13 +41,12 @@ def content_kinds_differ(error: BaseException) -> bool:
 def read_mixed_content(chunk: bytes, block_size: int) -> pa.Table | None:
     """The chunk's rows with string contents read as flagged text parts (see the module
     docstring), or None when that cannot be done exactly."""
-    lines = _line_array(chunk)
-    found = pc.sum(pc.count_substring_regex(lines, _STRING_CONTENT)).as_py() or 0
+    text = pc.replace_substring_regex(_line_array(chunk), _STRING_CONTENT, _AS_PART)
+    found = pc.sum(pc.count_substring(text, _AS_PART_END)).as_py() or 0
     if not found:
         return None
-    text = pc.replace_substring_regex(lines, _STRING_CONTENT, _AS_PART)
     try:
-        table = read_json_rows(concat_text(text), block_size=block_size)
+        table = read_json_rows(_joined(text), block_size=block_size)
     except ARROW_ERRORS:
         return None
     flagged = 0
@@ -62,6 +62,18 @@ def read_mixed_content(chunk: bytes, block_size: int) -> pa.Table | None:
     if flagged != found or any(FLAG in str(f.type) for f in table.schema):
         return None  # a rewrite landed somewhere else than a message's content
     return table
+
+
+def _joined(text: pa.Array) -> pa.Buffer:
+    """The lines of `text` (each ending in its newline) back to back: its data buffer where
+    it is one run from offset 0, else joined."""
+    offsets = text.buffers()[1]
+    plain = pa.types.is_large_string(text.type) and text.null_count == 0 and text.offset == 0
+    if plain and offsets is not None and text.buffers()[2] is not None:
+        bounds = np.frombuffer(offsets, dtype=np.int64)[[0, len(text)]]
+        if bounds[0] == 0:
+            return text.buffers()[2].slice(0, int(bounds[1]))
+    return concat_text(text)
 
 
 def _flag_messages(arr: pa.Array) -> tuple[pa.Array, int]:
