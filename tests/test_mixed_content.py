@@ -337,3 +337,31 @@ def test_a_typed_writer_refuses_to_drop_a_field_later_rows_add(tmp_path):
             w.write(empty)  # a field holding no value: nothing lost
             w.write(later)
     assert not (tmp_path / "x.parquet").exists()
+
+
+_SAME = ["qwen2_5_vl", "qwen3_vl", "qwen3_5_nothink", "qwen3_6", "gemma3", "gemma", "glm4moe"]
+_DIFFER = ["llava_next", "idefics3", "diffusion_gemma", "llama3_1", "qwen2_5"]
+
+
+@pytest.mark.parametrize("template", _SAME + _DIFFER)
+def test_the_typed_form_renders_as_the_strings_only_where_the_readme_says(template):
+    """Typed outputs hold a string as one text part: the README names the original
+    templates that render both forms the same, and those that do not."""
+    from templates_support import TEMPLATES_DIR
+
+    if not (TEMPLATES_DIR / f"{template}.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    strings = [
+        {"role": "system", "content": "Be brief."},
+        {"role": "user", "content": "What is this?"},
+        {"role": "assistant", "content": "A cat."},
+    ]
+    parts = [{**m, "content": [{"type": "text", "text": m["content"]}]} for m in strings]
+
+    def render(messages):
+        try:
+            return original_render(template, messages)
+        except Exception as e:  # noqa: BLE001 - a template that raises renders nothing
+            return f"raised {type(e).__name__}"
+
+    assert (render(strings) == render(parts)) is (template in _SAME)
