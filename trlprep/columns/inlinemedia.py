@@ -1,4 +1,5 @@
-"""Images held inline in message parts -> TRL's vision layout, as whole Arrow columns.
+"""Media held inline in message parts: which parts hold them, how many per row, and images
+moved to TRL's vision layout, as whole Arrow columns.
 
 transformers' chat format (`{"type": "image", "image": URL}`, `"url"`, `"path"`) and
 OpenAI's (`{"type": "image_url", "image_url": {"url": URL}}`) put each image in its part;
@@ -18,15 +19,64 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 from trlprep.columns.placeholders import sequences
-from trlprep.columns.textparts import (
-    INLINE_IMAGE_KEYS,
-    inline_image_parts,
-    inline_images_per_row,
-    parts_content,
-)
+from trlprep.columns.textparts import parts_content
 from trlprep.wording import plural
 
 IMAGES = "images"
+
+# Image part types, and the keys that hold an image inline in the part itself:
+# transformers' chat format (`image`, `url`, `path`), OpenAI's (`image_url`)
+IMAGE_PARTS: tuple[str, ...] = ("image", "image_url", "input_image")
+INLINE_IMAGE_KEYS: tuple[str, ...] = ("image", "url", "path", "image_url")
+
+
+# Video and audio parts holding their medium inline (transformers' `video` / `audio`,
+# `url`, `path`; OpenAI's `input_audio` data)
+INLINE_MEDIA_KEYS: dict[str, tuple[str, ...]] = {
+    "image": INLINE_IMAGE_KEYS,
+    "video": ("video", "url", "path", "video_url"),
+    "audio": ("audio", "url", "path", "audio_url", "input_audio"),
+}
+
+
+def inline_image_parts(parts: pa.Array) -> np.ndarray:
+    """Per content part (a flat struct array): an image part holding its image inline."""
+    return inline_parts(parts, IMAGE_PARTS, INLINE_IMAGE_KEYS)
+
+
+def inline_parts(parts: pa.Array, types: tuple[str, ...], keys: tuple[str, ...]) -> np.ndarray:
+    """Per content part: a part of one of `types` holding its medium under one of `keys`."""
+    t = parts.type
+    if len(parts) == 0 or not pa.types.is_struct(t) or t.get_field_index("type") < 0:
+        return np.zeros(len(parts), dtype=bool)
+    kinds = pc.struct_field(parts, "type")
+    if not is_string(kinds.type):
+        return np.zeros(len(parts), dtype=bool)
+    image = pc.fill_null(pc.is_in(kinds, pa.array(types, kinds.type)), False)
+    held = np.zeros(len(parts), dtype=bool)
+    for key in keys:
+        if t.get_field_index(key) >= 0 and not pa.types.is_null(t.field(key).type):
+            held |= np.asarray(pc.struct_field(parts, key).is_valid(), dtype=bool)
+    return held & np.asarray(image.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def inline_images_per_row(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Image parts holding their image inline, per row of a messages column (zeros when
+    its content is not parts)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    if not parts_content(arr.type):
+        return np.zeros(n, np.int64)
+    msgs = pc.list_flatten(arr)
+    content = pc.struct_field(msgs, "content")
+    parts = pc.list_flatten(content)
+    hit = inline_image_parts(parts)
+    if not hit.any():
+        return np.zeros(n, np.int64)
+    msg_of_part = np.asarray(pc.list_parent_indices(content).to_numpy(zero_copy_only=False))
+    row_of_msg = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+    return np.bincount(row_of_msg[msg_of_part[hit]], minlength=n).astype(np.int64)
 
 
 def inline_columns(table: pa.Table) -> list[str]:

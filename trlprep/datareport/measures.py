@@ -15,7 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list, is_messages
-from trlprep.columns.textparts import has_marks, inline_images_per_row, restored
+from trlprep.columns.inlinemedia import inline_images_per_row
+from trlprep.columns.textparts import has_marks, restored
 from trlprep.datareport.collected import INDEX, Collected
 from trlprep.datareport.plaintext import plain_text
 from trlprep.errors import ROW_ID

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
+from trlprep.columns.inlinemedia import IMAGE_PARTS, INLINE_MEDIA_KEYS, inline_parts
 from trlprep.columns.placeholders import PLACEHOLDERS
-from trlprep.columns.textparts import IMAGE_PARTS, INLINE_MEDIA_KEYS, inline_parts
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
