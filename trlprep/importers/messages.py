@@ -16,7 +16,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
-from trlprep.columns.textparts import MARK
 from trlprep.converters.arrowops import as_array
 from trlprep.importers.jsonarrow import (
     as_json_strings,
@@ -63,7 +62,7 @@ def message_struct(fields: Mapping[str, pa.Array | None]) -> pa.StructArray:
     """Messages from per-message field columns, in registry order; all-null optional
     fields are left out."""
     names, arrays = [], []
-    for name in (*MESSAGE_FIELDS, MARK):  # MARK: a content given as a string (`textparts`)
+    for name in MESSAGE_FIELDS:
         arr = fields.get(name)
         if arr is None:
             continue
