@@ -1,7 +1,7 @@
 """trlprep benchmarks: each case measures trlprep and its reference in the same run.
 
 python -m benchmarks validate --rows 1000000
-python -m benchmarks read --rows 100000 [--variant tools|arguments|all]
+python -m benchmarks read --rows 100000 [--variant tools|arguments|content|all]
 python -m benchmarks stream --gb 5 [--convert]
 python -m benchmarks convert --rows 1000000
 python -m benchmarks report --rows 100000 [--ref-rows 2000]
@@ -34,9 +34,10 @@ def main() -> None:
     rd.add_argument("--repeat", type=int, default=3, help="runs per side (best counts)")
     rd.add_argument(
         "--variant",
-        choices=("tools", "arguments", "all"),
+        choices=("tools", "arguments", "content", "all"),
         default="all",
-        help="tools: schemas per row; arguments: also tool-call arguments as objects",
+        help="tools: schemas per row; arguments: also tool-call arguments as objects; "
+        "content: message content a string in some messages, parts in others",
     )
     s = sub.add_parser("stream", help="peak RSS on a JSONL larger than memory budget")
     s.add_argument("--gb", type=float, default=1.0)

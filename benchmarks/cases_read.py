@@ -1,7 +1,8 @@
 """Reading tool-calling JSON Lines: trlprep's reader vs `datasets`' JSON loader, on a `tools`
 column of function schemas that differ per row (each row's own schemas kept) and, in the
 `arguments` variant, also on assistant tool calls whose arguments are JSON objects (each
-call's own object kept as its JSON text)."""
+call's own object kept as its JSON text); the `content` variant reads chat rows whose
+message content is a string in some messages and a list of parts in others."""
 
 from __future__ import annotations
 
@@ -85,6 +86,31 @@ def make_arguments_data(workdir: Path, rows: int) -> Path:
     return path
 
 
+def make_content_data(workdir: Path, rows: int) -> Path:
+    """Conversations whose content is a string in some messages and a list of parts (a text
+    part, an inline image in every fourth row) in others: OpenAI's and transformers' mix."""
+    path = workdir / f"content_kinds_{rows}.jsonl"
+    if path.exists():
+        return path
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(rows):
+            question = f"question {i}: what is in the picture?"
+            user = question if i % 2 else [{"type": "text", "text": question}]
+            if i % 4 == 0:
+                user = [{"type": "image", "image": f"https://example.com/{i}.jpg"}, *user]
+            answer = f"answer {i}."
+            reply = [{"type": "text", "text": answer}] if i % 3 == 0 else answer
+            row = {
+                "messages": [
+                    {"role": "system", "content": "You describe pictures."},
+                    {"role": "user", "content": user},
+                    {"role": "assistant", "content": reply},
+                ]
+            }
+            f.write(json.dumps(row) + "\n")
+    return path
+
+
 def run_trlprep(path: str, repeat: int) -> tuple[float, int, dict]:
     from trlprep.io.readers import read
 
@@ -114,7 +140,7 @@ def run_datasets(path: str, repeat: int, cache: str) -> tuple[float, int, dict]:
     return wall, rows[-1], {"cpu": cpu, "runs": runs}
 
 
-VARIANTS = ("tools", "arguments")
+VARIANTS = ("tools", "arguments", "content")
 
 
 def main(workdir: Path, rows: int, repeat: int = 3, variants: tuple[str, ...] = VARIANTS) -> None:
@@ -122,6 +148,9 @@ def main(workdir: Path, rows: int, repeat: int = 3, variants: tuple[str, ...] = 
         if variant == "tools":
             path = make_data(workdir, rows)
             what = "tool-calling JSON Lines (tools differ per row)"
+        elif variant == "content":
+            path = make_content_data(workdir, rows)
+            what = "chat JSON Lines (content a string in some messages, parts in others)"
         else:
             path = make_arguments_data(workdir, rows)
             what = "tool-calling JSON Lines (tools differ per row, tool-call arguments as objects)"

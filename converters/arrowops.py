@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list
+from trlprep.columns.textparts import marked_as_parts
 from trlprep.errors import DataError
 
 
@@ -45,14 +46,21 @@ def common_type(*types: pa.DataType) -> pa.DataType:
 
 
 def unify(*arrays: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
-    """Contiguous arrays cast to one common type."""
+    """Contiguous arrays cast to one common type (messages whose content is strings beside
+    messages whose content is parts: the strings made flagged text parts, `textparts`)."""
     arrays = [as_array(a) for a in arrays]
+    if len(arrays) == 2:
+        arrays = list(marked_as_parts(*arrays))
     target = common_type(*(a.type for a in arrays))
     return [a if a.type == target else a.cast(target) for a in arrays]
 
 
 def unify_chunked(*cols: pa.ChunkedArray) -> list[pa.ChunkedArray]:
-    """Chunked columns cast to one common type (chunks kept)."""
+    """Chunked columns cast to one common type (chunks kept; content of two kinds as
+    `unify` makes it)."""
+    if len(cols) == 2 and len({c.type for c in cols}) == 2:
+        a, b = marked_as_parts(as_array(cols[0]), as_array(cols[1]))
+        cols = (pa.chunked_array([a]), pa.chunked_array([b]))
     target = common_type(*(c.type for c in cols))
     return [c if c.type == target else c.cast(target) for c in cols]
 

@@ -38,6 +38,9 @@ class ConvertOptions:
     # turn ("last") or make one row per assistant turn ("all")
     split_turns: str = "last"
     allow_empty: bool = False  # a conversion that drops every row writes an empty output
+    # images held inline in message parts: keep (as they are) | move (to `images`, with
+    # bare {"type": "image"} parts: TRL's vision layout)
+    inline_media: str = "keep"
 
 
 def step_separator(opts: ConvertOptions) -> str:

@@ -164,7 +164,7 @@ def test_without_the_media_column_the_placeholders_stay_text(tmp_path):
     assert (rep["videos"], rep["video_placeholders_without_column"]) == (3, 0)
     assert rep["audio_placeholders_without_column"] == 3
     content = rows_of(tmp_path / "half.jsonl")[0]["messages"][0]["content"]
-    assert [(p["type"], p["text"]) for p in content] == [
+    assert [(p["type"], p.get("text")) for p in content] == [
         ("video", None),
         ("text", "<audio>What is the video describing?"),
     ]
@@ -252,7 +252,7 @@ def test_mixed_image_video_audio_rows(tmp_path):
     out = tmp_path / "lm.jsonl"
     assert run("convert", src, "--to", "lm", "-o", out).exit_code == 0
     content = rows_of(out)[0]["messages"][0]["content"]
-    assert [(p["type"], p["text"]) for p in content] == [
+    assert [(p["type"], p.get("text")) for p in content] == [
         ("video", None),
         ("audio", None),
         ("text", "Compare with "),

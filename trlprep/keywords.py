@@ -47,6 +47,7 @@ FLAG_KEYWORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "split-mode": ("split_mode", CHOICE, ("word", "char")),
     "no-prompt": ("no_prompt", CHOICE, ("error", "warn", "drop")),
     "split-turns": ("split_turns", CHOICE, ("last", "all")),
+    "inline-media": ("inline_media", CHOICE, ("keep", "move")),
     "label-merge": ("label_merge", CHOICE, ("all", "any", "last", "first-false-truncates")),
     "neutral": ("neutral", CHOICE, ("negative", "positive", "drop")),
     "pairing": ("pairing", CHOICE, ("best-vs-rest", "best-vs-worst", "all-pairs")),

@@ -58,6 +58,13 @@ def convert_command(
         help="Conversations -> prompt-completion: last (split at the last assistant turn) | "
         "all (one row per assistant turn).",
     ),
+    inline_media: str = typer.Option(
+        "keep",
+        "--inline-media",
+        help='Images held inline in message parts ({"type": "image", "image": URL}, '
+        "OpenAI's image_url): keep (as they are) | move (to an images column, with bare "
+        '{"type": "image"} parts: TRL\'s vision layout).',
+    ),
     label_merge: str = typer.Option(
         "all",
         "--label-merge",
@@ -134,12 +141,14 @@ def convert_command(
     choice("--order", order, ("interleaved", "blocks"))
     choice("--no-prompt", no_prompt, ("error", "warn", "drop"))
     choice("--split-turns", split_turns, ("last", "all"))
+    choice("--inline-media", inline_media, ("keep", "move"))
     from trlprep.converters.base import ConvertOptions  # imports the data libraries
 
     convert_options = ConvertOptions(
         separator=unescape(separator),
         step_separator=None if step_separator is None else unescape(step_separator),
         split_turns=split_turns,
+        inline_media=inline_media,
         label_merge=label_merge,
         split_mode=split_mode,
         order=order,

@@ -93,6 +93,31 @@ def _media_parts(table: pa.Table) -> pa.Table:
     return out
 
 
+def _say_inline_images(table: pa.Table) -> None:
+    """A warning where images held inline in message parts stay there (`--inline-media
+    keep`): TRL's vision trainers read images from an `images` column."""
+    from trlprep.columns.inlinemedia import inline_columns
+    from trlprep.converters.base import ConversionWarning
+
+    if inline_columns(table):
+        warn_user(
+            "images held inline in message parts are kept there (their URLs or paths in the "
+            "parts); TRL's vision trainers read images from an images column: "
+            "--inline-media move puts them there",
+            ConversionWarning,
+        )
+
+
+def _inline_images(table: pa.Table) -> pa.Table:
+    """Images held inline in message parts moved to `images` (`--inline-media move`)."""
+    from trlprep.columns.inlinemedia import move_inline_images
+
+    out, bad, reasons = move_inline_images(table)
+    if len(bad):
+        raise RowFailures(bad.tolist(), reasons, stage="inline media")
+    return out
+
+
 def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
     """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
 
@@ -138,6 +163,10 @@ def apply_steps(
 
     opts = options or plan.options
     table = _stage(table, _media_parts, offset, source)
+    if getattr(opts, "inline_media", "keep") == "move":
+        table = _stage(table, _inline_images, offset, source)
+    elif plan.render is None:  # conversational output, as TRL's trainers take it
+        _say_inline_images(table)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows

@@ -35,8 +35,10 @@ class Collected:
     same_role_rows: int = 0
     tool_calls: int = 0
     tool_rows: int = 0
-    images: int = 0
+    images: int = 0  # entries of `images` and image parts holding their image inline
     image_rows: int = 0
+    inline_images: int = 0  # of `images`: image parts holding their image inline
+    inline_image_rows: int = 0
     videos: int = 0
     video_rows: int = 0
     audios: int = 0
@@ -132,7 +134,8 @@ def _joined(a: re.Match, b: re.Match) -> str:
 _FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")
 _SUMS = (
     "identical_pairs", "same_role_rows", "tool_calls", "tool_rows",
-    "images", "image_rows", "videos", "video_rows", "audios", "audio_rows",
+    "images", "image_rows", "inline_images", "inline_image_rows",
+    "videos", "video_rows", "audios", "audio_rows",
     "image_placeholders", "image_placeholder_rows", "video_placeholders",
     "video_placeholder_rows", "audio_placeholders", "audio_placeholder_rows",
 )  # fmt: skip

@@ -173,6 +173,8 @@ def conversation(data: Collected) -> dict[str, Any] | None:
         "rows_with_tools": data.tool_rows,
         "images": data.images,
         "rows_with_images": data.image_rows,
+        "inline_images": data.inline_images,  # of `images`: held in their message parts
+        "rows_with_inline_images": data.inline_image_rows,
         "videos": data.videos,
         "rows_with_videos": data.video_rows,
         "audios": data.audios,

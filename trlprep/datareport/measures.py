@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list, is_messages
+from trlprep.columns.inlinemedia import inline_images_per_row
+from trlprep.columns.textparts import has_marks, restored
 from trlprep.datareport.collected import INDEX, Collected
 from trlprep.datareport.plaintext import plain_text
 from trlprep.errors import ROW_ID
@@ -137,11 +139,19 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
     d.tool_rows += int(
         ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
     )
+    inline = sum(inline_images_per_row(canon.column(c)) for c in cols)
+    d.inline_images += int(inline.sum())
+    d.inline_image_rows += int((inline > 0).sum())
     for medium in MEDIA:
         col = f"{medium}s"
         if col not in canon.column_names or not is_list(canon.schema.field(col).type):
+            if medium == "image" and inline.any():  # images held inline only
+                d.images += int(inline.sum())
+                d.image_rows += int((inline > 0).sum())
             continue
         n = pc.list_value_length(canon.column(col)).fill_null(0)
+        if medium == "image":
+            n = pc.add(n, pa.array(inline))
         total = int(pc.sum(n).as_py() or 0)
         rows = int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
         setattr(d, col, getattr(d, col) + total)
@@ -209,6 +219,9 @@ def keep_examples(
     if "text" not in texts.column_names and "messages" in texts.column_names:
         roles["text"] = "messages"  # not rendered (no template): the messages themselves
     rows = texts.take(pa.array(picked)).to_pylist()
+    for c in [f.name for f in texts.schema if has_marks(f.type)]:
+        for row in rows:  # contents of mixed kinds: each as the user gave it
+            row[c] = restored(row[c])
     for i, row in zip(picked, rows, strict=True):
         parts = []
         for role, col in roles.items():

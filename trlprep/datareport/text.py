@@ -211,7 +211,12 @@ def _media(c: dict[str, Any]) -> str:
         total = c.get(f"{medium}s") or 0
         if total or medium == "image":
             rows = c.get(f"rows_with_{medium}s") or 0
-            shown.append(plural(total, medium) + (f" in {plural(rows, 'row')}" if total else ""))
+            inline = (c.get("inline_images") or 0) if medium == "image" else 0
+            shown.append(
+                plural(total, medium)
+                + (f" in {plural(rows, 'row')}" if total else "")
+                + (f" ({inline} inline in their message parts)" if inline else "")
+            )
         marks = c.get(f"{medium}_placeholders_without_column") or 0
         if marks:  # no column of that medium: the placeholders stand for nothing
             rows = c.get(f"rows_with_{medium}_placeholders_without_column") or 0

@@ -29,6 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_messages
+from trlprep.columns.textparts import MARK, has_marks, without_marks
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import (
@@ -203,6 +204,8 @@ def normalise_messages(
 ) -> pa.Array:
     """OpenAI messages -> TRL messages (roles mapped, tool calls normalised)."""
     n = len(msgs)
+    if has_marks(msgs.type):  # contents given as strings beside parts: flags kept
+        return _marks_kept(msgs, lambda m: normalise_messages(m, roles, bad, name, notes))
     if pa.types.is_null(msgs.type):
         return msgs
     items, parent, _ = flatten_lists(msgs)
@@ -291,3 +294,22 @@ def _input_value(value: Any) -> tuple[Any, str | None]:
         return None, "input is not an object with a `messages` list"
     out = dict(value, messages=[string_arguments(m) for m in value["messages"]])
     return out, None
+
+
+def _marks_kept(msgs: pa.Array, normalise: Any) -> pa.Array:
+    """`normalise` over messages without their string flags (`columns.textparts`), the
+    flags put back on its messages (one out per message in, in order)."""
+    msgs = as_array(msgs)
+    marks = pc.struct_field(pc.list_flatten(msgs), MARK)
+    out = normalise(without_marks(msgs))
+    flat = pc.list_flatten(out)
+    if not is_messages(out.type) or len(flat) != len(marks):
+        return out
+    fields = [*out.type.value_type, pa.field(MARK, pa.bool_())]
+    children = [flat.field(k) for k in range(flat.type.num_fields)] + [marks]
+    values = pa.StructArray.from_arrays(
+        children, fields=fields, mask=flat.is_null() if flat.null_count else None
+    )
+    lengths = pc.list_value_length(out).fill_null(0).to_numpy(zero_copy_only=False)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
+    return pa.ListArray.from_arrays(offsets, values, mask=out.is_null() if out.null_count else None)

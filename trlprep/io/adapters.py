@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field
+from trlprep.columns.textparts import has_marks, restored, table_without_marks
 from trlprep.errors import UsageError
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
 from trlprep.io.jsonencode import has_struct
@@ -150,10 +151,11 @@ def _input(data: Any, split: str | None) -> Input:
 
 
 def _identity(t: pa.Table) -> pa.Table:
-    return t
+    return table_without_marks(t)  # typed: every content of mixed kinds a list of parts
 
 
 def _to_record_batch(t: pa.Table) -> pa.RecordBatch:
+    t = table_without_marks(t)
     return pa.RecordBatch.from_arrays([c.combine_chunks() for c in t.columns], schema=t.schema)
 
 
@@ -166,6 +168,8 @@ def _py_columns(t: pa.Table, *, rows: bool) -> list[dict] | dict[str, list]:
             values = [None if v is None else json.loads(v) for v in values]
         elif has_tagged_arguments(field.type):  # tool-call arguments: the user's values
             values = [decoded(v) for v in values]
+        if has_marks(field.type):  # contents of mixed kinds: each as the user gave it
+            values = [restored(v) for v in values]
         cols[field.name] = values
     if not rows:
         return cols
@@ -205,9 +209,12 @@ def _polars_input(data: Any) -> Input:
     import polars as pl
 
     if isinstance(data, pl.LazyFrame):
-        return Input(Source(data.collect().to_arrow()), lambda t: pl.from_arrow(t).lazy())
+        return Input(
+            Source(data.collect().to_arrow()),
+            lambda t: pl.from_arrow(table_without_marks(t)).lazy(),
+        )
     if isinstance(data, pl.DataFrame):
-        return Input(Source(data.to_arrow()), lambda t: pl.from_arrow(t))
+        return Input(Source(data.to_arrow()), lambda t: pl.from_arrow(table_without_marks(t)))
     raise UsageError(f"unsupported dataset kind polars.{type(data).__name__}", hint=_KINDS_HINT)
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string, json_kinds
+from trlprep.columns.textparts import parts_columns, same_content, schema_with_parts
 from trlprep.io.jsonargs import has_tagged_arguments, tagged
 from trlprep.io.jsonl import (
     argument_columns,
@@ -93,11 +94,20 @@ class AgreeingBatches:
                 schemas.append(b.data.schema)
                 counts.append(batch_kinds(b.data))
             arguments = argument_columns(schemas)
-            names = conflicting_columns([_with_tagged_arguments(s, arguments) for s in schemas])
+            parts = parts_columns(schemas)
+            schemas = [
+                _with_tagged_arguments(schema_with_parts(s, parts), arguments) for s in schemas
+            ]
+            names = conflicting_columns(schemas)
             majors = major_kinds([{n: c[n] for n in names if n in c} for c in counts])
+            wider = widest_types(schemas, names)
             for b in _counted(kept.replay(), self._name, total):
+                if parts:
+                    b.data = same_content(b.data, parts)
                 if arguments or names:
                     b.data = agreeing_table(b.data, arguments, names, majors)
+                if wider:
+                    b.data = widened(b.data, wider)
                 yield b
         finally:
             self.close()
@@ -201,6 +211,46 @@ def _arrow_kind(t: pa.DataType, col: Any) -> str | None:
         col = col.combine_chunks()
     first = col.filter(col.is_valid()).slice(0, 1)
     return json_kinds(encode_json_texts(first))[0].as_py()
+
+
+def widest_types(schemas: list[pa.Schema], skip: set[str]) -> dict[str, pa.DataType]:
+    """Per column (but `skip`) whose pieces' types differ and unify (a struct field in some
+    pieces only: a message's `name`, an image part's `image`): the type every piece is cast
+    to, so that a writer typed by the first piece drops no field of a later one."""
+    types: dict[str, set[pa.DataType]] = {}
+    for s in schemas:
+        for f in s:
+            if f.name not in skip and not is_json_field(f):
+                types.setdefault(f.name, set()).add(f.type)
+    out = {}
+    for name, ts in types.items():
+        if len(ts) < 2:
+            continue
+        try:
+            out[name] = (
+                pa.unify_schemas([pa.schema([(name, t)]) for t in ts], promote_options="permissive")
+                .field(name)
+                .type
+            )
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            continue
+    return out
+
+
+def widened(
+    data: pa.Table | pa.RecordBatch, types: dict[str, pa.DataType]
+) -> pa.Table | pa.RecordBatch:
+    """`data` with the columns of `types` cast to them (`widest_types`)."""
+    for name, t in types.items():
+        i = data.schema.get_field_index(name)
+        if i < 0 or data.schema.field(i).type == t:
+            continue
+        try:
+            col = data.column(i).cast(t)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            continue
+        data = data.set_column(i, data.schema.field(i).with_type(t), col)
+    return data
 
 
 def _with_tagged_arguments(schema: pa.Schema, arguments: set[str]) -> pa.Schema:

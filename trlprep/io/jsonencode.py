@@ -16,7 +16,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_json_field, is_list
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages
+from trlprep.columns.textparts import MARK, has_marks, parts_content
 from trlprep.io.jsontext import (
     concat_text,
     dumps,
@@ -182,6 +183,88 @@ def settle_tools(
     return data
 
 
+def has_tagged_content(t: pa.DataType) -> bool:
+    """True for messages whose `content` is tagged JSON text (`content_as_written`)."""
+    return is_messages(t) and any(f.name == "content" and is_json_field(f) for f in t.value_type)
+
+
+def content_as_json(table: pa.Table) -> pa.Table:
+    """`table` with each flagged messages column's content (`columns.textparts`) as
+    `datasets`' `Json` (the JSON extension type): every message's content as the user
+    wrote it, a string or a list of parts, as `datasets.load_dataset("json")` reads it."""
+    for i, f in enumerate(table.schema):
+        if not has_marks(f.type):
+            continue
+        col = content_as_written(table.select([i])).column(0).combine_chunks()
+        msgs = col.flatten()
+        fields, children = [], []
+        for k, g in enumerate(msgs.type):
+            child = msgs.field(k)
+            if g.name == "content":
+                child = pa.ExtensionArray.from_storage(pa.json_(), child.cast(pa.string()))
+                g = pa.field("content", child.type)
+            fields.append(g)
+            children.append(child)
+        mask = msgs.is_null() if msgs.null_count else None
+        values = pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+        out = pa.LargeListArray.from_arrays(col.offsets, values, mask=col.is_null())
+        out = out.cast(pa.list_(out.type.value_field))
+        table = table.set_column(i, pa.field(f.name, out.type), out)
+    return table
+
+
+def _has_null_keys(content: pa.Array) -> bool:
+    """True when a part of a list-of-parts array lacks (holds null for) one of its keys."""
+    parts = pc.list_flatten(content)
+    return any(child.null_count for child in parts.flatten())
+
+
+def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """`data` with every messages column whose content is parts holding each message's
+    content as the JSON text of what the user wrote (tagged, so `to_jsonl` writes the
+    values): a flagged content (`columns.textparts`) as its string, a list of parts with
+    only the keys each part holds (one Arrow struct gives every part the keys of all
+    parts, null where a part had none; a text part written with `"image": null` reads as an
+    image part to templates that test `'image' in content`, Qwen2.5-VL's among them)."""
+    for i, f in enumerate(data.schema):
+        if not (parts_content(f.type) or has_marks(f.type)):
+            continue
+        arr = data.column(i)
+        arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+        msgs = arr.flatten()
+        t = msgs.type
+        content = msgs.field(t.get_field_index("content"))
+        if not has_marks(f.type) and not _has_null_keys(content):
+            continue  # every part holds every key: written as it is
+        text = encode_without_null_keys(content)
+        if has_marks(f.type):
+            mark = pc.fill_null(msgs.field(t.get_field_index(MARK)), False)
+            flagged = content.filter(mark)  # each one text part
+            first = pa.nulls(len(content), pa.string())
+            if len(flagged):
+                strings = pc.struct_field(pc.list_element(flagged, 0), "text")
+                first = pc.replace_with_mask(first, mark, strings.cast(pa.string()))
+            text = pc.if_else(mark, encode_json_texts(first).cast(text.type), text)
+        fields, children = [], []
+        for k, g in enumerate(t):
+            if g.name == MARK:
+                continue
+            if g.name == "content":
+                fields.append(json_field("content"))
+                children.append(text.cast(pa.string()))
+            else:
+                fields.append(g)
+                children.append(msgs.field(k))
+        mask = msgs.is_null() if msgs.null_count else None
+        values = pa.StructArray.from_arrays(children, fields=fields, mask=mask)
+        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
+        lmask = arr.is_null() if arr.null_count else None
+        out = pa.LargeListArray.from_arrays(offsets, values, mask=lmask)
+        data = data.set_column(i, pa.field(f.name, out.type), out)
+    return data
+
+
 def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
     """Rows as JSON Lines; tagged columns (and tagged tool-call arguments) are written as the
     JSON values they hold."""
@@ -191,7 +274,8 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
         return b""
     from trlprep.io.jsonargs import encode, has_tagged_arguments
 
-    nested = [has_tagged_arguments(f.type) for f in data.schema]
+    data = content_as_written(data)
+    nested = [has_tagged_arguments(f.type) or has_tagged_content(f.type) for f in data.schema]
     tagged = [is_json_field(f) for f in data.schema]
     if not any(tagged) and not any(nested):
         return _polars_ndjson(data)
@@ -200,7 +284,7 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
         if is_tagged:
             key = dumps(field.name) + ":"
             pieces.append(join_texts(key, pc.fill_null(col, "null")))
-        elif inner:  # tool-call arguments held as JSON text: written as the JSON they hold
+        elif inner:  # arguments or content held as JSON text: written as the JSON they hold
             text = encode(col.combine_chunks(), encode_json_texts)
             pieces.append(join_texts(dumps(field.name) + ":", pc.fill_null(text, "null")))
         else:

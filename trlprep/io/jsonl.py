@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_string
+from trlprep.columns.textparts import parts_columns, same_content
 from trlprep.errors import DataError, InputError
 from trlprep.io import jsontext, textfaults
 from trlprep.io.argspans import read_json_arguments
@@ -29,6 +30,7 @@ from trlprep.io.jsonargs import (
     tag_arguments,
     tagged,
 )
+from trlprep.io.jsoncontent import content_kinds_differ, read_mixed_content
 from trlprep.io.jsonencode import encode_json_texts
 from trlprep.io.jsontext import (
     json_field,
@@ -216,8 +218,11 @@ def _jsonl_block(path: str, chunk: bytes, first_line: int, bad: BadLines | None)
     if table is None or table.num_rows != len(lines):
         try:
             table = jsontext.read_json_rows(chunk, block_size=block)
-        except ARROW_ERRORS:
-            return _jsonl_python(path, chunk, first_line, bad)
+        except ARROW_ERRORS as e:
+            # content a string in some messages, parts in others: read by Arrow all the same
+            table = read_mixed_content(chunk, block) if content_kinds_differ(e) else None
+            if table is None:
+                return _jsonl_python(path, chunk, first_line, bad)
     if table.num_rows != len(lines):  # e.g. two objects on one line
         return _jsonl_python(path, chunk, first_line, bad)
     for name in tools_names() & set(table.schema.names):
@@ -342,7 +347,8 @@ def concat_tables(tables: list[pa.Table | pa.RecordBatch]) -> pa.Table:
     if len(tables) == 1:
         return tables[0]
     arguments = argument_columns([t.schema for t in tables])
-    tables = [same_arguments(t, arguments) for t in tables]
+    parts = parts_columns([t.schema for t in tables])
+    tables = [same_arguments(same_content(t, parts), arguments) for t in tables]
     if not any(is_json_field(f) for t in tables for f in t.schema):
         try:
             return pa.concat_tables(tables, promote_options="permissive")

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pj
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
+from trlprep.columns.textparts import as_parts, mixed_content
 from trlprep.errors import InputError
 from trlprep.io.sources import ARROW_ERRORS
 
@@ -78,22 +79,34 @@ def dumps(value: Any) -> str:
 def column_from_values(name: str, values: Sequence[Any]) -> tuple[pa.Field, pa.Array]:
     """An Arrow column from Python values; values of disagreeing kinds become tagged JSON text.
 
-    Tool-call arguments given as objects are kept as tagged JSON text (see `jsonargs`).
+    Tool-call arguments given as objects are kept as tagged JSON text (see `jsonargs`);
+    message content given as strings and lists of parts is typed as parts (`textparts`).
     """
-    from trlprep.io.jsonargs import array_with_text_arguments
-
     if name in tools_names() and any(isinstance(v, (list, dict)) for v in values):
         # each row's own schemas: Arrow would give every row's schemas every key of all rows
         return json_field(name), _texts(name, values)
+    typed = _typed(values)
+    if typed is None and mixed_content(values):
+        # content a string in some messages, parts in others: every content parts, the
+        # strings flagged so that they are written back as strings (`columns.textparts`)
+        typed = _typed(as_parts(values))
+    if typed is not None:
+        return pa.field(name, typed.type), typed
+    return json_field(name), _texts(name, values)
+
+
+def _typed(values: Sequence[Any]) -> pa.Array | None:
+    """One Arrow array of `values` (tool-call arguments objects as tagged JSON text), or
+    None when their kinds disagree."""
+    from trlprep.io.jsonargs import array_with_text_arguments
+
     arr = array_with_text_arguments(values)
     if arr is not None:
-        return pa.field(name, arr.type), arr
+        return arr
     try:
-        arr = pa.array(values)
-        return pa.field(name, arr.type), arr
+        return pa.array(values)
     except _CONVERSION_ERRORS:
-        pass
-    return json_field(name), _texts(name, values)
+        return None
 
 
 def _texts(name: str, values: Sequence[Any]) -> pa.Array:

@@ -24,8 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
+from trlprep.columns.textparts import has_marks
 from trlprep.errors import TrlprepWarning
-from trlprep.io.jsontext import decode_json_texts
+from trlprep.io.jsontext import decode_json_texts, tools_names
 
 _NAMES = {
     "string": ("a string", "strings"),
@@ -99,7 +100,14 @@ def settle_kinds(
         if given is not None:
             major = given.decode()  # the whole dataset's, of which `table` is one block
         elif len(counts) < 2:
-            continue  # one kind (nested values that disagree): left as it is
+            # one kind whose nested values disagree: typed where they can be (message
+            # content as strings and parts), else left as it is
+            only = counts.field("values")[0].as_py() if len(counts) else None
+            if f.name not in tools_names() and only == "list":
+                decoded = decode_json_texts(f.name, text)
+                if decoded is not None and has_marks(decoded[0].type):
+                    table = table.set_column(i, decoded[0].with_metadata(None), decoded[1])
+            continue
         else:
             values = counts.field("values").to_pylist()
             major = values[int(np.argmax(counts.field("counts").to_numpy()))]

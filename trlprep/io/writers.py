@@ -28,9 +28,10 @@ from pathlib import Path
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field
+from trlprep.columns.textparts import schema_without_marks, table_without_marks
 from trlprep.errors import InputError, UsageError
 from trlprep.io.datasetfolders import description_of
-from trlprep.io.jsonencode import has_binary, to_jsonl
+from trlprep.io.jsonencode import content_as_json, has_binary, has_struct, to_jsonl
 from trlprep.io.outputcheck import check_output, resolve_output_format
 from trlprep.io.readers import split_suffix
 from trlprep.io.shardout import ShardWriter, sharded, write_splits
@@ -113,6 +114,8 @@ class _Writer:
     """Batch-by-batch writer into a temporary file; `commit` renames it into place."""
 
     def __init__(self, path: Path, schema: pa.Schema, fmt: str) -> None:
+        if fmt != "jsonl":  # typed: every content of mixed kinds a list of parts
+            schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
         self._w = self._sink = None
@@ -159,7 +162,7 @@ class _Writer:
                 with _io(self.path):
                     self._sink.write(chunk)
         else:
-            conformed = _conform(data, self.schema)
+            conformed = _conform(table_without_marks(data), self.schema)
             with _io(self.path):
                 self._w.write(conformed)
         self.rows += data.num_rows
@@ -234,7 +237,15 @@ def _conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table | p
         if field.name in table.column_names:
             col = table.column(field.name)
             try:
-                columns.append(col.cast(field.type))
+                cast = col.cast(field.type)
+                if has_struct(col.type) and not cast.cast(col.type).equals(col):
+                    raise InputError(
+                        f"column {field.name!r} holds fields here that earlier rows did not "
+                        "(the output's schema, set by its first rows, lacks them); they would "
+                        "be dropped",
+                        hint="write to JSON Lines, or put the rows holding them first",
+                    )
+                columns.append(cast)
             except _ARROW_ERRORS as e:
                 raise InputError(
                     f"column {field.name!r} is {col.type} here but {field.type} in earlier rows "
@@ -348,6 +359,8 @@ def to_dataset(table: pa.Table, split: str | None = None):
     from trlprep.io.jsonargs import untagged
 
     table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
+    # contents of mixed kinds as `Json` (each as written), as `datasets` reads such JSON
+    table = content_as_json(table)
     info = datasets.DatasetInfo(description=description_of(table.schema, table.num_rows))
     try:
         return datasets.Dataset(table, info=info, split=split)

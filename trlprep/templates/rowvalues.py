@@ -13,6 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_string
+from trlprep.columns.textparts import has_marks, restored
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import to_plain
 
@@ -66,6 +67,8 @@ def _pylist(
     that is not JSON becomes a `_Bad` value (the rows using it fail).
     """
     values = arr.to_pylist()
+    if has_marks(arr.type):  # contents of mixed kinds: each as the user gave it
+        return [restored(_drop_nulls(v)) for v in values]
     if not (json_text and is_string(arr.type)):
         return [_drop_nulls(v) for v in values]
     out = []

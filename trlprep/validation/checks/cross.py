@@ -194,13 +194,46 @@ def _media_counts(
                 )
 
 
+def _inline_beside_images(
+    inline: dict[str, np.ndarray], images: np.ndarray | None, sink
+) -> np.ndarray:
+    """Flags (and returns) the rows whose messages hold images inline and whose `images`
+    column holds images too: which part an entry belongs to cannot be told."""
+    n_inline = sum(inline.values())
+    bad = np.zeros(sink.num_rows, dtype=bool)
+    if images is None:
+        return bad
+    bad = (n_inline > 0) & (images > 0)
+    if bad.any():
+        sink.flag(
+            "image-count",
+            None,
+            bad,
+            message="a row holds images both inline in its message parts and in its images "
+            "column, so the entries cannot be matched to the parts",
+            hint="keep each row's images in one place: every image part inline (and no "
+            'images entries), or bare {"type": "image"} parts, one per entry of images',
+            details=[
+                f"{int(n_inline[k])} inline, {int(images[k])} in images"
+                for k in np.flatnonzero(bad)[:3]
+            ],
+        )
+    return bad
+
+
 def _image_counts(
     roles: dict[str, str], infos: dict[str, MessagesInfo], images: np.ndarray | None, sink
 ) -> None:
     from trlprep.columns.placeholders import counted_images
     from trlprep.wording import plural
 
-    only = {role: info.images for role, info in infos.items()}  # image parts
+    inline = {role: info.inline_images for role, info in infos.items()}
+    inline = {role: v for role, v in inline.items() if v is not None}
+    # image parts that stand for an entry of `images` (inline ones hold their image)
+    only = {role: info.images - inline.get(role, 0) for role, info in infos.items()}
+    beside = np.zeros(sink.num_rows, dtype=bool)
+    if inline:
+        beside = _inline_beside_images(inline, images, sink)
     holders = {role: 0 for role in only}
     if images is not None:  # `<image>` placeholders in text stand for images too
         holders = {
@@ -215,7 +248,7 @@ def _image_counts(
         count = sum(parts[r] for r in which)
         held = sum(np.broadcast_to(holders[r], count.shape) for r in which)
         shown = sum(np.broadcast_to(only[r], count.shape) for r in which)
-        bad = count != n_images
+        bad = (count != n_images) & ~beside  # those said already
         if bad.any():
             i = np.flatnonzero(bad)[:3]
             sink.flag(

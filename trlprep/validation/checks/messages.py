@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
+from trlprep.columns.inlinemedia import IMAGE_PARTS, INLINE_MEDIA_KEYS, inline_parts
 from trlprep.columns.placeholders import PLACEHOLDERS
 from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
@@ -35,7 +36,10 @@ class MessagesInfo:
     lengths: np.ndarray
     first_role: np.ndarray  # ROLE_CODES of the first message's mapped role (NO_ROLE, EMPTY)
     last_role: np.ndarray
-    images: np.ndarray  # {"type": "image"} parts per row
+    images: np.ndarray  # image parts per row (bare and inline)
+    # image parts holding their image inline (`{"type": "image", "image": URL}`, OpenAI's
+    # `image_url`) per row: they need no `images` entry
+    inline_images: np.ndarray | None = None
     placeholders: np.ndarray | None = None  # `<image>` in string contents per row
     # `<video>` / `<audio>` in string contents per row, by kind (none without strings)
     marks: dict[str, np.ndarray] = field(default_factory=dict)
@@ -219,6 +223,7 @@ def check_messages(
         first_role=first,
         last_role=last,
         images=per_row.pop("image", np.zeros(n, np.int64)),
+        inline_images=per_row.pop("inline image", None),
         placeholders=placeholders(scan[0], lambda: owners.parent, n) if scan else None,
         media=per_row,
         marks={
@@ -332,7 +337,7 @@ def _check_content(
     if is_list(t) and (pa.types.is_struct(t.value_type) or pa.types.is_null(t.value_type)):
         nparts = list_lengths(content)
         sink.flag("missing-content", column, owners.rows(needs & ~null & (nparts == 0)))
-        return _check_parts(content, present, owners, column, sink)
+        return _check_parts(content, present, owners, column, sink, needs)
     wrong = present & ~null
     if is_list(t):  # an empty list is no content (not a wrong kind of content)
         empty = list_lengths(content) == 0
@@ -350,7 +355,11 @@ VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, np.ndarray]:
+def _check_parts(
+    content, present, owners: _Owners, column, sink, needs: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """Parts: known types, text parts' text; `needs`: per message, it must carry content (a
+    message with tool calls may have an empty text part, as it may have `""`)."""
     m = len(content)
     parts = pc.list_flatten(content)
     # part -> message -> row
@@ -391,6 +400,8 @@ def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, n
             details=["text part without text"],
         )
         empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
+        if needs is not None:
+            empty &= needs[pmsg]
         sink.flag(
             "empty-string",
             column,
@@ -404,8 +415,14 @@ def _check_parts(content, present, owners: _Owners, column, sink) -> dict[str, n
             message=f"column {column!r}: a text part holds only whitespace",
         )
     out = {}
-    for kind, types in (("image", ("image",)), *VIDEO_AUDIO_PARTS.items()):
+    for kind, types in (("image", IMAGE_PARTS), *VIDEO_AUDIO_PARTS.items()):
         hit = live & to_numpy_bool(pc.is_in(ptype, pa.array(types)))
         if hit.any():
-            out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
+            inline = hit & inline_parts(parts, types, INLINE_MEDIA_KEYS[kind])
+            if kind == "image":
+                out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
+                if inline.any():
+                    out["inline image"] = np.bincount(pmsg[inline], minlength=m).astype(np.int64)
+            elif (hit & ~inline).any():  # a video or audio held inline needs no entry
+                out[kind] = np.bincount(pmsg[hit & ~inline], minlength=m).astype(np.int64)
     return out

@@ -1,0 +1,97 @@
+"""Real chat data with content of two kinds (a string here, parts there) and images inline
+in their parts: xtuner's multimodal test data (no `images` column)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import TEMPLATES, counts, original_render, rows_of, run, sample
+
+import trlprep
+
+QWEN35 = sample("xtuner_inline_media")  # 4 rows: 3 inline images (line 13), videos
+SFT = sample("xtuner_mllm_sft_image")  # 22 rows: an inline image object in each
+
+
+def _source(path):
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _kinds(messages):
+    return [type(m["content"]).__name__ for m in messages]
+
+
+@pytest.mark.parametrize("path", [QWEN35, SFT], ids=["qwen35", "sft"])
+def test_detect_and_validate_count_inline_images(path):
+    det = trlprep.detect(path)
+    assert det.vision and det.type.name == "language-modeling"
+    res = run("validate", path)
+    assert res.exit_code == 0, res.output  # no images column, and no image-count error
+    assert "image-count" not in res.output
+
+
+def test_report_counts_inline_images():
+    conv = trlprep.report(QWEN35, validate=False).data["conversation"]
+    assert (conv["images"], conv["rows_with_images"], conv["inline_images"]) == (3, 1, 3)
+    conv = trlprep.report(SFT, validate=False).data["conversation"]
+    assert (conv["images"], conv["inline_images"], conv["rows_with_inline_images"]) == (22, 22, 22)
+    text = run("report", SFT).output
+    assert "22 images in 22 rows (22 inline in their message parts)" in text
+    assert "__trlprep" not in text  # the examples show the messages as written
+
+
+@pytest.mark.parametrize("path", [QWEN35, SFT], ids=["qwen35", "sft"])
+def test_convert_keeps_each_content_as_written(tmp_path, path):
+    out = tmp_path / "lm.jsonl"
+    res = run("convert", path, "--to", "prompt-completion", "-o", out)
+    assert res.exit_code == 0, res.output
+    n = len(_source(path))
+    assert counts(res.output) == (n, 0, n, n)
+    for src, got in zip(_source(path), rows_of(out), strict=True):
+        both = got["prompt"] + got["completion"]
+        assert _kinds(both) == _kinds(src["messages"])
+        assert [m["content"] for m in both] == [m["content"] for m in src["messages"]]
+
+
+def test_move_puts_inline_images_in_an_images_column_in_order(tmp_path):
+    out = tmp_path / "moved.jsonl"
+    res = run("convert", QWEN35, "--to", "lm", "--inline-media", "move", "-o", out)
+    assert res.exit_code == 0, res.output
+    got = rows_of(out)
+    src = _source(QWEN35)
+    urls = [
+        p["image"] for m in src[0]["messages"] if isinstance(m["content"], list)
+        for p in m["content"] if p["type"] == "image"
+    ]  # fmt: skip
+    assert len(urls) == 3 and got[0]["images"] == urls
+    assert [r["images"] for r in got[1:]] == [[], [], []]  # videos stay in their parts
+    parts = [p for m in got[0]["messages"] if isinstance(m["content"], list) for p in m["content"]]
+    assert [p for p in parts if p["type"] == "image"] == [{"type": "image"}] * 3
+    assert got[1]["messages"][1]["content"][0]["video"] == {
+        "url": "https://example.com/video/demo.mp4"
+    }
+    assert run("validate", out).exit_code == 0
+
+    out = tmp_path / "sft.parquet"
+    assert run("convert", SFT, "--to", "pc", "--inline-media", "move", "-o", out).exit_code == 0
+    rows = rows_of(out)
+    assert rows[0]["images"] == ["resource/mscoco_dog_000000319154.jpg"]
+    assert rows[0]["prompt"][0]["content"][0] == {"type": "image", "text": None}
+
+
+@pytest.mark.parametrize("template", ["qwen2_5_vl", "qwen3_vl"])
+@pytest.mark.parametrize("path", [QWEN35, SFT], ids=["qwen35", "sft"])
+def test_renders_equal_the_original_template_kept_or_moved(tmp_path, path, template):
+    if not (TEMPLATES / f"{template}.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    tpl = TEMPLATES / f"{template}.jinja"
+    for how in ("keep", "move"):
+        out = tmp_path / f"{how}.jsonl"
+        res = run(
+            "convert", path, "--to", "lm", "--chat-template", tpl, "--inline-media", how,
+            "-o", out,
+        )  # fmt: skip
+        assert res.exit_code == 0, res.output
+        for src, got in zip(_source(path), rows_of(out), strict=True):
+            assert got["text"] == original_render(template, src["messages"]), how

@@ -1,0 +1,235 @@
+"""Media held inline in message parts: which parts hold them, how many per row, and images
+moved to TRL's vision layout, as whole Arrow columns.
+
+transformers' chat format (`{"type": "image", "image": URL}`, `"url"`, `"path"`) and
+OpenAI's (`{"type": "image_url", "image_url": {"url": URL}}`) put each image in its part;
+TRL's vision trainers read images from an `images` column and bare `{"type": "image"}`
+parts. `move_inline_images` makes each inline image part a bare one and puts its URL or
+path in the row's `images`, in the order the parts stand (prompt first). Rows that cannot be
+moved exactly are reported, not moved: a row whose `images` holds entries already (which
+part each entry belongs to cannot be told), or whose sequences (chosen, rejected) hold
+different inline images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.columns.arrowtypes import is_list, is_messages, is_string
+from trlprep.columns.placeholders import sequences
+from trlprep.columns.textparts import parts_content
+from trlprep.wording import plural
+
+IMAGES = "images"
+
+# Image part types, and the keys that hold an image inline in the part itself:
+# transformers' chat format (`image`, `url`, `path`), OpenAI's (`image_url`)
+IMAGE_PARTS: tuple[str, ...] = ("image", "image_url", "input_image")
+INLINE_IMAGE_KEYS: tuple[str, ...] = ("image", "url", "path", "image_url")
+
+
+# Video and audio parts holding their medium inline (transformers' `video` / `audio`,
+# `url`, `path`; OpenAI's `input_audio` data)
+INLINE_MEDIA_KEYS: dict[str, tuple[str, ...]] = {
+    "image": INLINE_IMAGE_KEYS,
+    "video": ("video", "url", "path", "video_url"),
+    "audio": ("audio", "url", "path", "audio_url", "input_audio"),
+}
+
+
+def inline_image_parts(parts: pa.Array) -> np.ndarray:
+    """Per content part (a flat struct array): an image part holding its image inline."""
+    return inline_parts(parts, IMAGE_PARTS, INLINE_IMAGE_KEYS)
+
+
+def inline_parts(parts: pa.Array, types: tuple[str, ...], keys: tuple[str, ...]) -> np.ndarray:
+    """Per content part: a part of one of `types` holding its medium under one of `keys`."""
+    t = parts.type
+    if len(parts) == 0 or not pa.types.is_struct(t) or t.get_field_index("type") < 0:
+        return np.zeros(len(parts), dtype=bool)
+    kinds = pc.struct_field(parts, "type")
+    if not is_string(kinds.type):
+        return np.zeros(len(parts), dtype=bool)
+    image = pc.fill_null(pc.is_in(kinds, pa.array(types, kinds.type)), False)
+    held = np.zeros(len(parts), dtype=bool)
+    for key in keys:
+        if t.get_field_index(key) >= 0 and not pa.types.is_null(t.field(key).type):
+            held |= np.asarray(pc.struct_field(parts, key).is_valid(), dtype=bool)
+    return held & np.asarray(image.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def inline_images_per_row(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Image parts holding their image inline, per row of a messages column (zeros when
+    its content is not parts)."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    n = len(arr)
+    if not parts_content(arr.type):
+        return np.zeros(n, np.int64)
+    msgs = pc.list_flatten(arr)
+    content = pc.struct_field(msgs, "content")
+    parts = pc.list_flatten(content)
+    hit = inline_image_parts(parts)
+    if not hit.any():
+        return np.zeros(n, np.int64)
+    msg_of_part = np.asarray(pc.list_parent_indices(content).to_numpy(zero_copy_only=False))
+    row_of_msg = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+    return np.bincount(row_of_msg[msg_of_part[hit]], minlength=n).astype(np.int64)
+
+
+def inline_columns(table: pa.Table) -> list[str]:
+    """Messages columns holding an image part with its image inline."""
+    return [
+        f.name
+        for f in table.schema
+        if is_messages(f.type)
+        and parts_content(f.type)
+        and inline_images_per_row(table.column(f.name)).any()
+    ]
+
+
+def _ref(parts: pa.Array, key: str) -> pa.Array | None:
+    """The URL or path under `key` of each part (a string, or an object's `url`)."""
+    t = parts.type
+    if t.get_field_index(key) < 0:
+        return None
+    value = pc.struct_field(parts, key)
+    if is_string(value.type):
+        return value.cast(pa.string())
+    if pa.types.is_struct(value.type) and value.type.get_field_index("url") >= 0:
+        url = pc.struct_field(value, "url")
+        return url.cast(pa.string()) if is_string(url.type) else None
+    return None
+
+
+def _moved(arr: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """(messages with inline image parts made bare, each row's image references in order,
+    per row: a part held an image no URL or path names)."""
+    n = len(arr)
+    msgs = pc.list_flatten(arr)
+    content = pc.struct_field(msgs, "content")
+    parts = pc.list_flatten(content)
+    hit = inline_image_parts(parts)
+    refs = pa.nulls(len(parts), pa.string())
+    for key in INLINE_IMAGE_KEYS:
+        got = _ref(parts, key)
+        if got is not None:
+            refs = pc.coalesce(refs, got)
+    msg_of_part = np.asarray(pc.list_parent_indices(content).to_numpy(zero_copy_only=False))
+    row_of_msg = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+    rows = row_of_msg[msg_of_part[hit]] if hit.any() else np.zeros(0, np.int64)
+    picked = refs.filter(pa.array(hit))
+    unnamed = np.zeros(n, dtype=bool)
+    if picked.null_count:
+        unnamed[rows[np.asarray(picked.is_null(), dtype=bool)]] = True
+    offsets = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))]).astype(np.int32)
+    per_row = pa.ListArray.from_arrays(pa.array(offsets), picked)
+
+    mask = pa.array(hit)
+    fields, children = [], []
+    for k, f in enumerate(parts.type):
+        child = parts.field(k)
+        if f.name == "type":
+            child = pc.if_else(mask, pa.scalar("image", child.type), child)
+        elif f.name in INLINE_IMAGE_KEYS:
+            child = pc.if_else(mask, pa.scalar(None, child.type), child)
+            if child.null_count == len(child):
+                continue  # held only moved images: no key left to mislead a template
+        fields.append(pa.field(f.name, child.type))
+        children.append(child)
+    pmask = parts.is_null() if parts.null_count else None
+    new_parts = pa.StructArray.from_arrays(children, fields=fields, mask=pmask)
+    new_content = _relist(content, new_parts)
+    mfields, mchildren = [], []
+    for k, f in enumerate(msgs.type):
+        child = new_content if f.name == "content" else msgs.field(k)
+        mfields.append(pa.field(f.name, child.type) if f.name == "content" else f)
+        mchildren.append(child)
+    mmask = msgs.is_null() if msgs.null_count else None
+    new_msgs = pa.StructArray.from_arrays(mchildren, fields=mfields, mask=mmask)
+    return _relist(arr, new_msgs), per_row, unnamed
+
+
+def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    mask = arr.is_null() if arr.null_count else None
+    out = pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask)
+    return out.cast(pa.list_(out.type.value_field)) if offsets[-1] < 2**31 else out
+
+
+def _joined(refs: list[pa.Array]) -> pa.Array:
+    """Each row's references of several columns as one list, in column order."""
+    if len(refs) == 1:
+        return refs[0]
+    lengths = sum(
+        pc.fill_null(pc.list_value_length(r), 0).to_numpy(zero_copy_only=False) for r in refs
+    )
+    values, order = [], []
+    for j, r in enumerate(refs):  # values sorted by (row, column), stable within a column
+        parent = np.asarray(pc.list_parent_indices(r).to_numpy(zero_copy_only=False))
+        values.append(pc.list_flatten(r))
+        order.append(parent * len(refs) + j)
+    flat = pa.concat_arrays(values)
+    perm = np.argsort(np.concatenate(order), kind="stable")
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), flat.take(pa.array(perm)))
+
+
+def move_inline_images(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """`table` with inline image parts made bare `{"type": "image"}` parts and their URLs or
+    paths in `images` (see the module docstring). Returns (table, failing row positions, a
+    reason per failing row); the caller sets the failing rows aside and runs it again."""
+    columns = inline_columns(table)
+    if not columns:
+        return table, np.zeros(0, np.int64), []
+    n = table.num_rows
+    moved, refs, unnamed = {}, {}, np.zeros(n, dtype=bool)
+    for c in columns:
+        moved[c], refs[c], miss = _moved(table.column(c).combine_chunks())
+        unnamed |= miss
+    seqs = [s for s in (tuple(c for c in seq if c in refs) for seq in sequences(columns)) if s]
+    joined = [_joined([refs[c] for c in seq]) for seq in seqs]
+    texts = [pc.binary_join(j, "\n") for j in joined]  # to compare the sequences' images
+    differ = np.zeros(n, dtype=bool)
+    for t in texts[1:]:
+        differ |= ~np.asarray(pc.fill_null(pc.equal(t, texts[0]), False), dtype=bool)
+    first = joined[0]
+    count = pc.fill_null(pc.list_value_length(first), 0).to_numpy(zero_copy_only=False)
+    has_inline = count > 0
+    held = np.zeros(n, np.int64)
+    old = table.column(IMAGES).combine_chunks() if IMAGES in table.column_names else None
+    typed = old is None or pa.types.is_null(old.type)
+    if old is not None and is_list(old.type):
+        held = pc.fill_null(pc.list_value_length(old), 0).to_numpy(zero_copy_only=False)
+        typed = is_string(old.type.value_type) or pa.types.is_null(old.type.value_type)
+    beside = has_inline & (held > 0)
+    wrong_kind = has_inline & ~typed
+    bad = np.flatnonzero(beside | differ | unnamed | wrong_kind)
+    reasons = []
+    for r in bad:
+        if unnamed[r]:
+            reasons.append("an inline image part names no URL or path")
+        elif beside[r]:
+            reasons.append(
+                f"the row holds {plural(int(count[r]), 'image')} inline in its message parts "
+                f"and {int(held[r])} in its images column: which part an entry belongs to "
+                "cannot be told"
+            )
+        elif wrong_kind[r]:
+            reasons.append("its images column holds no URLs or paths (image data?)")
+        else:
+            reasons.append(
+                f"its sequences ({', '.join('+'.join(s) for s in seqs)}) hold different "
+                "inline images"
+            )
+    if len(bad):
+        return table, bad, reasons
+    for c in columns:
+        table = table.set_column(table.schema.get_field_index(c), c, moved[c])
+    if old is None:
+        return table.append_column(IMAGES, first), bad, reasons
+    images = pc.if_else(pa.array(has_inline), first, old.cast(first.type))
+    return table.set_column(table.schema.get_field_index(IMAGES), IMAGES, images), bad, reasons
