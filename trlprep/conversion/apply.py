@@ -23,6 +23,7 @@ from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
     split_missing,
 )
 from trlprep.conversion.masks import keep_turns, masked
+from trlprep.conversion.mediastage import inline_images, media_parts, say_inline_images
 from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
 from trlprep.wording import plural
 
@@ -82,42 +83,6 @@ class InputRows:
         return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
 
 
-def _media_parts(table: pa.Table) -> pa.Table:
-    """`<image>` / `<video>` / `<audio>` placeholders of rows with images / videos / audios
-    made media parts (TRL's vision format)."""
-    from trlprep.columns.placeholders import map_placeholders
-
-    out, bad, reasons = map_placeholders(table)
-    if len(bad):
-        raise RowFailures(bad.tolist(), reasons, stage="media placeholders")
-    return out
-
-
-def _say_inline_images(table: pa.Table) -> None:
-    """A warning where images held inline in message parts stay there (`--inline-media
-    keep`): TRL's vision trainers read images from an `images` column."""
-    from trlprep.columns.inlinemedia import inline_columns
-    from trlprep.converters.base import ConversionWarning
-
-    if inline_columns(table):
-        warn_user(
-            "images held inline in message parts are kept there (their URLs or paths in the "
-            "parts); TRL's vision trainers read images from an images column: "
-            "--inline-media move puts them there",
-            ConversionWarning,
-        )
-
-
-def _inline_images(table: pa.Table) -> pa.Table:
-    """Images held inline in message parts moved to `images` (`--inline-media move`)."""
-    from trlprep.columns.inlinemedia import move_inline_images
-
-    out, bad, reasons = move_inline_images(table)
-    if len(bad):
-        raise RowFailures(bad.tolist(), reasons, stage="inline media")
-    return out
-
-
 def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
     """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
 
@@ -162,11 +127,11 @@ def apply_steps(
     from trlprep.converters import row_offset
 
     opts = options or plan.options
-    table = _stage(table, _media_parts, offset, source)
+    table = _stage(table, media_parts, offset, source)
     if getattr(opts, "inline_media", "keep") == "move":
-        table = _stage(table, _inline_images, offset, source)
+        table = _stage(table, inline_images, offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
-        _say_inline_images(table)
+        say_inline_images(table)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows

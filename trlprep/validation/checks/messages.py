@@ -18,10 +18,17 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
-from trlprep.columns.inlinemedia import IMAGE_PARTS, INLINE_MEDIA_KEYS, inline_parts
 from trlprep.columns.placeholders import PLACEHOLDERS
-from trlprep.registry import MESSAGE_FIELD_TYPES, PART_TYPES
-from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
+from trlprep.registry import MESSAGE_FIELD_TYPES
+from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.msgarrays import (
+    Owners,
+    distinct,
+    empty_and_space,
+    null_mask,
+    struct_field,
+)
+from trlprep.validation.checks.parts import check_parts
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
 from trlprep.validation.checks.text import Scan, check_text, placeholders
 from trlprep.validation.checks.toolcalls import check_tool_arguments, legacy_call_message
@@ -54,80 +61,6 @@ _EXPECTED_FIELD = {
 }
 
 
-class _Owners:
-    """Maps a per-item mask to the rows owning those items (item i of the flattened lists)."""
-
-    def __init__(self, lengths: np.ndarray, parent: np.ndarray | None = None) -> None:
-        self.n = len(lengths)
-        self.lengths = lengths
-        self._parent = parent
-
-    @property
-    def parent(self) -> np.ndarray:
-        """Row index of every item (as `pc.list_parent_indices`)."""
-        if self._parent is None:
-            self._parent = np.repeat(np.arange(self.n, dtype=np.int64), self.lengths)
-        return self._parent
-
-    def rows(self, item_mask: np.ndarray) -> np.ndarray:
-        out = np.zeros(self.n, dtype=bool)
-        if item_mask.any():
-            out[self.parent[item_mask]] = True
-        return out
-
-
-def _null_mask(arr: pa.Array) -> np.ndarray:
-    if not arr.null_count:
-        return np.zeros(len(arr), dtype=bool)
-    return to_numpy_bool(arr.is_null())
-
-
-def _true_mask(arr: pa.Array) -> np.ndarray:
-    """A boolean Arrow array as numpy (null as False); skips the conversion when none is true."""
-    if not pc.any(arr).as_py():
-        return np.zeros(len(arr), dtype=bool)
-    return to_numpy_bool(arr)
-
-
-def _string_offsets(arr: pa.Array) -> np.ndarray | None:
-    """The offsets of a string/large_string array (None for other layouts)."""
-    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
-        return None
-    offsets = arr.buffers()[1]
-    if offsets is None:
-        return None
-    dtype = np.int32 if pa.types.is_string(arr.type) else np.int64
-    return np.frombuffer(offsets, dtype=dtype)[arr.offset : arr.offset + len(arr) + 1]
-
-
-def _empty_and_space(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Per string: (empty, only whitespace as `utf8_is_space` says); False for nulls."""
-    space = _true_mask(pc.utf8_is_space(arr))
-    offsets = _string_offsets(arr)
-    if offsets is None:
-        lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)
-    else:
-        lengths = np.diff(offsets)
-    empty = lengths == 0
-    if arr.null_count:
-        empty &= ~_null_mask(arr)
-    return empty, space
-
-
-def _distinct(values: pa.Array, mask: np.ndarray, limit: int = MAX_DETAILS) -> list[str]:
-    picked = values.filter(pa.array(mask))
-    if pa.types.is_dictionary(picked.type):
-        picked = picked.cast(picked.type.value_type)
-    picked = pc.unique(picked)
-    return ["null" if v is None else repr(v) for v in picked.to_pylist()[:limit]]
-
-
-def _field(struct: pa.Array, name: str) -> pa.Array | None:
-    if not pa.types.is_struct(struct.type) or struct.type.get_field_index(name) < 0:
-        return None
-    return pc.struct_field(struct, name)
-
-
 def _written_roles(raw: pa.Array) -> list[str]:
     """The distinct role strings of `raw` (a dictionary's values, when encoded)."""
     if pa.types.is_dictionary(raw.type):
@@ -152,8 +85,8 @@ def check_messages(
         sink.flag("empty-messages", column, no_messages)
     msgs = pc.list_flatten(arr)
     m = len(msgs)
-    owners = _Owners(lengths)
-    msg_null = _null_mask(msgs)
+    owners = Owners(lengths)
+    msg_null = null_mask(msgs)
     if msgs.null_count:
         sink.flag(
             "invalid-message",
@@ -164,14 +97,14 @@ def check_messages(
     present = ~msg_null
 
     # roles, after the role map
-    roles = role_codes(_field(msgs, "role"), m, role_map)
+    roles = role_codes(struct_field(msgs, "role"), m, role_map)
     if role_map:  # a key no message has is refused once the whole input is read
         sink.roles_seen.update(_written_roles(roles.raw))
     bad_role = np.zeros(m, dtype=bool) if roles.absent(NO_ROLE) else roles.where(NO_ROLE)
     if msgs.null_count:
         bad_role &= present
     if bad_role.any():
-        seen = _distinct(roles.raw, bad_role)
+        seen = distinct(roles.raw, bad_role)
         sink.flag(
             "unknown-role",
             column,
@@ -264,7 +197,7 @@ def _check_alternation(
 
 def _has_tool_calls(msgs: pa.Array) -> np.ndarray | None:
     """Messages with tool calls (None: no message has any)."""
-    calls = _field(msgs, "tool_calls")
+    calls = struct_field(msgs, "tool_calls")
     if calls is None or pa.types.is_null(calls.type):
         return None
     if is_list(calls.type):
@@ -272,9 +205,9 @@ def _has_tool_calls(msgs: pa.Array) -> np.ndarray | None:
     return to_numpy_bool(calls.is_valid())
 
 
-def _check_message_fields(msgs, present, owners: _Owners, column, sink) -> None:
+def _check_message_fields(msgs, present, owners: Owners, column, sink) -> None:
     for name, kind in MESSAGE_FIELD_TYPES.items():
-        values = _field(msgs, name)
+        values = struct_field(msgs, name)
         if values is None or pa.types.is_null(values.type):
             continue
         ok = _EXPECTED_FIELD[kind](values.type)
@@ -286,7 +219,7 @@ def _check_message_fields(msgs, present, owners: _Owners, column, sink) -> None:
             bad = present & to_numpy_bool(values.is_valid())
         elif kind == "array":  # a null item inside tool_calls
             items = pc.list_flatten(values)
-            bad = present & _Owners(list_lengths(values)).rows(to_numpy_bool(items.is_null()))
+            bad = present & Owners(list_lengths(values)).rows(to_numpy_bool(items.is_null()))
         else:
             continue
         if bad.any():
@@ -299,13 +232,13 @@ def _check_message_fields(msgs, present, owners: _Owners, column, sink) -> None:
 
 
 def _check_content(
-    msgs, present, has_calls, owners: _Owners, column, sink, scan: list[Scan]
+    msgs, present, has_calls, owners: Owners, column, sink, scan: list[Scan]
 ) -> dict[str, np.ndarray] | None:
     """Check message content; returns the media parts per message by kind (`image`, and
     `VIDEO_AUDIO_PARTS`' kinds), for the kinds it holds (None: content is not parts).
 
     String content is scanned for special tokens and NUL; its `Scan` goes into `scan`."""
-    content = _field(msgs, "content")
+    content = struct_field(msgs, "content")
     no_images = None
     needs = present if has_calls is None else present & ~has_calls  # must carry content
     if content is None or pa.types.is_null(content.type):
@@ -313,14 +246,14 @@ def _check_content(
         sink.flag("missing-content", column, owners.rows(needs), message=legacy)
         return no_images
     t = content.type
-    null = _null_mask(content)
+    null = null_mask(content)
     if content.null_count:
         legacy = legacy_call_message(msgs, needs & null, column)
         sink.flag("missing-content", column, owners.rows(needs & null), message=legacy)
     if is_string(t):
         scan.append(Scan(content))
         check_text(scan[0], owners.rows, column, sink, "a message's content")
-        empty, space = _empty_and_space(content)
+        empty, space = empty_and_space(content)
         sink.flag(
             "empty-string",
             column,
@@ -337,7 +270,7 @@ def _check_content(
     if is_list(t) and (pa.types.is_struct(t.value_type) or pa.types.is_null(t.value_type)):
         nparts = list_lengths(content)
         sink.flag("missing-content", column, owners.rows(needs & ~null & (nparts == 0)))
-        return _check_parts(content, present, owners, column, sink, needs)
+        return check_parts(content, present, owners, column, sink, needs)
     wrong = present & ~null
     if is_list(t):  # an empty list is no content (not a wrong kind of content)
         empty = list_lengths(content) == 0
@@ -345,84 +278,3 @@ def _check_content(
         wrong &= ~empty
     sink.flag("content-type", column, owners.rows(wrong), details=[f"content is {t}"])
     return no_images
-
-
-# Part types counted against a `videos` / `audios` column (image parts: `image` only, as the
-# image-count rule has always counted them)
-VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
-    "video": ("video", "video_url"),
-    "audio": ("audio", "audio_url", "input_audio"),
-}
-
-
-def _check_parts(
-    content, present, owners: _Owners, column, sink, needs: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Parts: known types, text parts' text; `needs`: per message, it must carry content (a
-    message with tool calls may have an empty text part, as it may have `""`)."""
-    m = len(content)
-    parts = pc.list_flatten(content)
-    # part -> message -> row
-    pmsg = _Owners(list_lengths(content)).parent
-    rows = _Owners(owners.lengths, parent=owners.parent[pmsg])  # part -> row, via its message
-    live = present[pmsg]
-    p_null = to_numpy_bool(parts.is_null())
-    ptype = _field(parts, "type")
-    if ptype is None or not is_string(ptype.type):
-        ptype = pa.nulls(len(parts), pa.string())
-    known = to_numpy_bool(pc.is_in(ptype, pa.array(PART_TYPES)))
-    bad = live & (p_null | ~known)
-    if bad.any():
-        sink.flag(
-            "invalid-part",
-            column,
-            rows.rows(bad),
-            details=[f"type {v}" for v in _distinct(ptype, bad & ~p_null)],
-        )
-    is_text = live & to_numpy_bool(pc.equal(ptype, "text"))
-    text = _field(parts, "text")
-    if text is None or pa.types.is_null(text.type):
-        sink.flag("invalid-part", column, rows.rows(is_text), details=["text part without text"])
-    elif not is_string(text.type):
-        sink.flag(
-            "invalid-part",
-            column,
-            rows.rows(live & to_numpy_bool(text.is_valid())),
-            details=["text must be a string"],
-        )
-    else:
-        check_text(Scan(text), rows.rows, column, sink, "a text part")
-        t_null = to_numpy_bool(text.is_null())
-        sink.flag(
-            "invalid-part",
-            column,
-            rows.rows(is_text & t_null),
-            details=["text part without text"],
-        )
-        empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
-        if needs is not None:
-            empty &= needs[pmsg]
-        sink.flag(
-            "empty-string",
-            column,
-            rows.rows(is_text & empty),
-            message=f"column {column!r}: a text part is empty",
-        )
-        sink.flag(
-            "whitespace-only",
-            column,
-            rows.rows(is_text & to_numpy_bool(pc.utf8_is_space(text))),
-            message=f"column {column!r}: a text part holds only whitespace",
-        )
-    out = {}
-    for kind, types in (("image", IMAGE_PARTS), *VIDEO_AUDIO_PARTS.items()):
-        hit = live & to_numpy_bool(pc.is_in(ptype, pa.array(types)))
-        if hit.any():
-            inline = hit & inline_parts(parts, types, INLINE_MEDIA_KEYS[kind])
-            if kind == "image":
-                out[kind] = np.bincount(pmsg[hit], minlength=m).astype(np.int64)
-                if inline.any():
-                    out["inline image"] = np.bincount(pmsg[inline], minlength=m).astype(np.int64)
-            elif (hit & ~inline).any():  # a video or audio held inline needs no entry
-                out[kind] = np.bincount(pmsg[hit & ~inline], minlength=m).astype(np.int64)
-    return out
