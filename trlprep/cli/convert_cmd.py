@@ -61,6 +61,7 @@ def convert_command(
     inline_media: str = typer.Option(
         "keep",
         "--inline-media",
+        metavar="keep|move",
         help='Images held inline in message parts ({"type": "image", "image": URL}, '
         "OpenAI's image_url): keep (as they are) | move (to an images column, with bare "
         '{"type": "image"} parts: TRL\'s vision layout).',
