@@ -6,10 +6,14 @@ Renders are compared with the original Qwen2.5-VL template (`../shared`)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from realdata.support import TEMPLATES, counts, original_render, rows_of, run
+from realdata.support import counts, original_render, rows_of, run, template_file
 
-QWEN_VL = TEMPLATES / "qwen2_5_vl.jinja"
+
+def qwen_vl() -> Path:
+    """The original Qwen2.5-VL template (skips without `../shared`)."""
+    return template_file("qwen2_5_vl")
 
 
 def _user(*parts: dict) -> dict:
@@ -44,7 +48,7 @@ def test_video_and_audio_parts_are_not_counted_as_images(tmp_path):
     ]
     src = _write(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
-    res = run("convert", src, "--chat-template", QWEN_VL, "-o", out)
+    res = run("convert", src, "--chat-template", qwen_vl(), "-o", out)
     # was: "the conversation holds 2 image parts but the row has 1 image"
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (2, 0, 2, 2)
@@ -69,7 +73,7 @@ def test_video_parts_are_counted_against_a_videos_column(tmp_path):
         r.setdefault("images", [])
     src = _write(tmp_path / "in.jsonl", rows)
     out = tmp_path / "out.jsonl"
-    res = run("convert", src, "--chat-template", QWEN_VL, "--on-error", "skip", "-o", out)
+    res = run("convert", src, "--chat-template", qwen_vl(), "--on-error", "skip", "-o", out)
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (3, 2, 1, 1)
     _render_as_original(rows[:1], rows_of(out))
@@ -163,7 +167,7 @@ def test_videos_as_json_text_lists_of_frames_or_paths_are_counted(tmp_path):
     assert [r["prompt"][0]["content"][0]["type"] for r in got] == ["video", "video"]  # was text
     assert got[0]["prompt"][0]["content"][1]["text"] == "What happens?"
     text = tmp_path / "text.jsonl"
-    res = run("convert", src, "--chat-template", QWEN_VL, "-o", text)
+    res = run("convert", src, "--chat-template", qwen_vl(), "-o", text)
     assert res.exit_code == 0, res.output
     assert all("<|vision_start|><|video_pad|><|vision_end|>" in r["text"] for r in rows_of(text))
 
@@ -228,7 +232,7 @@ def test_media_are_counted_per_sequence_of_implicit_prompt_pairs(tmp_path):
         "row has 1 video (column videos)"
     )
 
-    template = load_template(str(QWEN_VL))
+    template = load_template(str(qwen_vl()))
     table, _ = render_table(table_from_records(rows), "preference-implicit", template)
     for side, answer in (("chosen", "A jump."), ("rejected", "A fall.")):
         expected = [
@@ -266,7 +270,7 @@ def test_prompts_are_grouped_on_media_counts_not_on_the_media():
         "images": pa.array([[{"bytes": bytes([i]) * 8, "path": None}] for i in range(n)],
                            pa.list_(image)),
     })  # fmt: skip
-    template = load_template(str(QWEN_VL))
+    template = load_template(str(qwen_vl()))
     sent: list[list[str]] = []
     render = table_module.render_batch
 
@@ -299,7 +303,7 @@ def test_the_note_says_which_placeholders_became_parts(tmp_path):
          "videos": ["b.mp4"], "audios": []},
     ]  # fmt: skip
     src = _write(tmp_path / "in.jsonl", rows)
-    res = run("convert", src, "--chat-template", QWEN_VL, "-o", tmp_path / "out.jsonl")
+    res = run("convert", src, "--chat-template", qwen_vl(), "-o", tmp_path / "out.jsonl")
     assert res.exit_code == 0, res.output
     assert (
         "2 rows with videos, 1 row with audios: each `<video>`, `<audio>` placeholder became "
@@ -307,7 +311,7 @@ def test_the_note_says_which_placeholders_became_parts(tmp_path):
     ) in " ".join(res.output.split())
     del rows[0]
     rows[0].pop("audios")
-    res = run("convert", _write(src, rows), "--chat-template", QWEN_VL, "-o",
+    res = run("convert", _write(src, rows), "--chat-template", qwen_vl(), "-o",
               tmp_path / "one.jsonl")  # fmt: skip
     assert (
         '1 row with videos: each `<video>` placeholder became a video part ({"type": "video"})'

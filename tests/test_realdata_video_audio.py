@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from realdata.support import HERE, TEMPLATES, counts, original_render, rows_of, run
+from realdata.support import HERE, TEMPLATES, counts, original_render, rows_of, run, template_file
 
 import trlprep
 
@@ -41,7 +41,7 @@ def _template(name: str) -> list:
     """`--chat-template` of the original `name` (with the BOS token the comparison's tiny
     tokenizer gives it, where the template prints one)."""
     bos = ["--template-kwarg", "bos_token=<bos>"] if "gemma" in name else []
-    return ["--chat-template", TEMPLATES / f"{name}.jinja", *bos]
+    return ["--chat-template", template_file(name), *bos]
 
 
 def _write(path, rows):
@@ -215,7 +215,7 @@ def test_audio_renders_as_the_original_templates_do(tmp_path):
         dropped = f"3 rows hold audio parts that {template}.jinja does not render as audio"
         assert (dropped in said) is (mark is None), said
     out = tmp_path / "q35.jsonl"
-    res = run("convert", AUDIO, "--chat-template", TEMPLATES / "qwen3_5_think.jinja", "-o", out)
+    res = run("convert", AUDIO, "--chat-template", template_file("qwen3_5_think"), "-o", out)
     assert res.exit_code == 1 and not out.exists(), res.output
     said = " ".join(res.output.split())
     assert (
@@ -267,7 +267,7 @@ def test_mixed_image_video_audio_rows(tmp_path):
         {"type": "text", "text": ": What is the video describing?"},
     ]
     vl = tmp_path / "vl.jsonl"
-    res = run("convert", src, "--chat-template", TEMPLATES / "qwen2_5_vl.jinja", "-o", vl)
+    res = run("convert", src, "--chat-template", template_file("qwen2_5_vl"), "-o", vl)
     assert res.exit_code == 0, res.output
     answer = {"role": "assistant", "content": rows[0]["messages"][1]["content"]}
     assert rows_of(vl)[0]["text"] == original_render(

@@ -86,6 +86,14 @@ def counts(output: str) -> tuple[int, int, int, int]:
     return n_in, rejected, converted, n_out
 
 
+def template_file(name: str) -> Path:
+    """The original chat template `name`.jinja from `../shared`, or a skip when it is absent."""
+    path = TEMPLATES / f"{name}.jinja"
+    if not path.is_file():
+        pytest.skip("../shared (original chat templates) is absent")
+    return path
+
+
 def original_render(template: str, messages: list[dict], **kwargs) -> str:
     """The model's ORIGINAL template (shared .jinja) rendered by transformers on `messages`."""
     path = TEMPLATES / f"{template}.jinja"
