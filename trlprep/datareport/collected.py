@@ -35,6 +35,13 @@ class Collected:
     same_role_rows: int = 0
     tool_calls: int = 0
     tool_rows: int = 0
+    # per-message `weight` (or xtuner's `loss`): rows setting one, assistant messages, and
+    # those weighted 0 (left out of SFT's loss) or fractionally (refused by SFT)
+    weighted_rows: int = 0
+    assistant_messages: int = 0
+    weight_0_messages: int = 0
+    weight_0_rows: int = 0
+    fractional_weights: int = 0
     images: int = 0  # entries of `images` and image parts holding their image inline
     image_rows: int = 0
     inline_images: int = 0  # of `images`: image parts holding their image inline
@@ -134,6 +141,8 @@ def _joined(a: re.Match, b: re.Match) -> str:
 _FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")
 _SUMS = (
     "identical_pairs", "same_role_rows", "tool_calls", "tool_rows",
+    "weighted_rows", "assistant_messages", "weight_0_messages", "weight_0_rows",
+    "fractional_weights",
     "images", "image_rows", "inline_images", "inline_image_rows",
     "videos", "video_rows", "audios", "audio_rows",
     "image_placeholders", "image_placeholder_rows", "video_placeholders",

@@ -155,6 +155,21 @@ def labels(data: Collected) -> dict[str, Any] | None:
     return None
 
 
+def _weights(data: Collected) -> dict[str, Any]:
+    """What SFT's loss trains on where messages carry weights (rows_with_weights 0: every
+    token); zeros without weights, so that `--fail-if` can name them on any conversation."""
+    return {
+        "weights": {
+            "rows_with_weights": data.weighted_rows,
+            "assistant_messages": data.assistant_messages,
+            "assistant_messages_trained": data.assistant_messages - data.weight_0_messages,
+            "assistant_messages_weight_0": data.weight_0_messages,
+            "rows_with_weight_0": data.weight_0_rows,
+            "fractional_weights": data.fractional_weights,
+        }
+    }
+
+
 def conversation(data: Collected) -> dict[str, Any] | None:
     if not data.turns:
         return None
@@ -171,6 +186,7 @@ def conversation(data: Collected) -> dict[str, Any] | None:
         "same_role_in_a_row": data.same_role_rows,
         "tool_calls": data.tool_calls,
         "rows_with_tools": data.tool_rows,
+        **_weights(data),
         "images": data.images,
         "rows_with_images": data.image_rows,
         "inline_images": data.inline_images,  # of `images`: held in their message parts

@@ -10,6 +10,7 @@ from typing import Any
 
 from trlprep.datareport import svg
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
+from trlprep.datareport.text import sft_weighted, weights_line
 
 
 def _overview(r: dict[str, Any]) -> str:
@@ -230,7 +231,12 @@ def _conversation(r: dict[str, Any]) -> str:
             if c.get(key := f"{m}_placeholders_without_column")
         ),
     ]  # fmt: skip
-    html = table(["", ""], facts)
+    w = c.get("weights")
+    if sft_weighted(r):
+        html_w = f"<p>{escape(weights_line(w))}</p>"
+    else:
+        html_w = ""
+    html = table(["", ""], facts) + html_w
     pats = [
         [f"<code>{escape(p['pattern'])}</code>", fig(f"conversation.patterns.{i}.rows", p["rows"])]
         for i, p in enumerate(c["patterns"])
@@ -293,14 +299,22 @@ def _examples(r: dict[str, Any]) -> str:
         if h.get("format") == "conversational" and not h.get("chat_template")
         else ""
     )
+    weighted = sft_weighted(r)
+    loss = (
+        "Not highlighted: the messages carry weights, and SFT trains only on their assistant "
+        "messages whose weight is not 0 (see Conversations)."
+        if weighted
+        else "Highlighted: the part the loss trains on."
+    )
     html = (
         f"<p class=muted>{shown}The first rows, and the first row of each validation issue. "
-        "Highlighted: the part the loss trains on.</p>"
+        f"{loss}</p>"
     )
     for ex in exs:
         anchor = ex.get("line", ex["row"])
-        head = "".join(escape(p["text"] or "") for p in ex["parts"] if not p["trained"])
-        answers = [p for p in ex["parts"] if p["trained"]] or [None]
+        trained = [p for p in ex["parts"] if p["trained"] and not weighted]
+        head = "".join(escape(p["text"] or "") for p in ex["parts"] if p not in trained)
+        answers = trained or [None]
         why = " <span class=muted>(named by validation)</span>" if ex.get("flagged") else ""
         html += f'<h3 id="ex-{anchor}">{_at(ex)}{why}</h3>'
         for p in answers:

@@ -139,6 +139,7 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
     d.tool_rows += int(
         ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
     )
+    _keep_weights(d, frame, conv, fields)
     inline = sum(inline_images_per_row(canon.column(c)) for c in cols)
     d.inline_images += int(inline.sum())
     d.inline_image_rows += int((inline > 0).sum())
@@ -157,6 +158,34 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
         setattr(d, col, getattr(d, col) + total)
         setattr(d, f"{medium}_rows", getattr(d, f"{medium}_rows") + rows)
     _keep_placeholders(d, canon, frame)
+
+
+def _keep_weights(d: Collected, frame: pl.DataFrame, conv: pl.Expr, fields: set[str]) -> None:
+    """Per-message weights as SFT reads them (`trainers.assistant_masks`): `weight`, else
+    xtuner's `loss` true/false as 1/0; only assistant messages' weights count."""
+    el = pl.element().struct
+    w = el.field("weight").cast(pl.Float64, strict=False) if "weight" in fields else None
+    if "loss" in fields:
+        loss = el.field("loss")
+        loss = pl.when(loss.cast(pl.String, strict=False).is_in(["true", "false"])).then(
+            (loss.cast(pl.String, strict=False) == "true").cast(pl.Float64)
+        )
+        w = loss if w is None else w.fill_null(loss)
+    if w is None:
+        w = pl.lit(None, pl.Float64)
+    bot = el.field("role") == "assistant"
+    stats = frame.select(
+        conv.list.eval(w.is_not_null()).list.any().alias("set"),
+        conv.list.eval(bot).list.sum().alias("bots"),
+        conv.list.eval(bot & (w == 0)).list.sum().alias("zero"),
+        conv.list.eval(bot & w.is_not_null() & (w != 0) & (w != 1)).list.sum().alias("frac"),
+    ).fill_null(0)
+    weighted = stats["set"].cast(pl.Boolean)
+    d.weighted_rows += int(weighted.sum())
+    d.assistant_messages += int(stats["bots"].sum())
+    d.weight_0_messages += int(stats["zero"].sum())
+    d.weight_0_rows += int((stats["zero"] > 0).sum())
+    d.fractional_weights += int(stats["frac"].sum())
 
 
 def _keep_placeholders(d: Collected, canon: pa.Table, frame: pl.DataFrame) -> None:

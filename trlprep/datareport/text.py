@@ -150,6 +150,8 @@ def _render_one(r: dict[str, Any]) -> str:
         )
         for pat in c["patterns"][:5]:
             out.append(f"  {pat['rows']:>8}  {pat['pattern']}")
+        if sft_weighted(r):
+            out.append(weights_line(c["weights"]))
     d = r.get("duplicates", {})
     if d:
         line = f"duplicates: {plural(d.get('exact_rows', 0), 'exact duplicate row')}"
@@ -168,14 +170,43 @@ def _render_one(r: dict[str, Any]) -> str:
         toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
         out.append(f"special tokens written in the text: {toks}")
     rendered = h.get("format") != "conversational" or bool(h.get("chat_template"))
-    out += _examples(r.get("examples") or [], rendered)
+    out += _examples(r.get("examples") or [], rendered, weighted=sft_weighted(r))
     return "\n".join(out) + "\n"
 
 
 SHOWN_CHARS = 160  # of each rendered part, escaped; the JSON and HTML reports hold it whole
 
 
-def _examples(examples: list[dict[str, Any]], rendered: bool = True) -> list[str]:
+def sft_weighted(r: dict[str, Any]) -> bool:
+    """Language-modeling conversations whose messages carry weights: SFT masks them."""
+    w = (r.get("conversation") or {}).get("weights") or {}
+    return bool(w.get("rows_with_weights")) and r["report"]["type"] == "language-modeling"
+
+
+def weights_line(w: dict[str, Any]) -> str:
+    """What SFT trains on where messages carry a `weight` (or xtuner's `loss`)."""
+    line = (
+        f"loss: per-message weights in {plural(w['rows_with_weights'], 'row')}: SFT trains "
+        f"only on the assistant messages whose weight is not 0 "
+        f"({w['assistant_messages_trained']:,} of {w['assistant_messages']:,}), none of the "
+        "system, user or tool tokens (--no-assistant-only-loss: every token)"
+    )
+    if w["assistant_messages_weight_0"]:
+        line += (
+            f"; {plural(w['assistant_messages_weight_0'], 'assistant message')} with weight 0 "
+            f"(or loss: false) in {plural(w['rows_with_weight_0'], 'row')} left out"
+        )
+    if w.get("fractional_weights"):
+        line += (
+            f"; {plural(w['fractional_weights'], 'assistant message')} with a weight other "
+            "than 0 or 1: SFT refuses those rows"
+        )
+    return line
+
+
+def _examples(
+    examples: list[dict[str, Any]], rendered: bool = True, *, weighted: bool = False
+) -> list[str]:
     """The rendered rows (`--examples N`), each part escaped on one line, cut at
     `SHOWN_CHARS`; `*` marks the parts the loss trains on. Conversations without a chat
     template are not rendered: their messages are shown as JSON, and the header says so."""
@@ -186,7 +217,13 @@ def _examples(examples: list[dict[str, Any]], rendered: bool = True) -> list[str
         if rendered
         else "messages as JSON, not rendered: pass --chat-template MODEL to see them as trained"
     )
-    out = [f"examples ({how}; * = in the loss; -o report.html shows them whole):"]
+    loss = (
+        "weighted messages: SFT trains only on their assistant messages of weight not 0, "
+        "see loss above"
+        if weighted
+        else "* = in the loss"
+    )
+    out = [f"examples ({how}; {loss}; -o report.html shows them whole):"]
     for ex in examples:
         at = f"line {ex['line']}" if ex.get("line") is not None else f"row {ex['row']}"
         out.append(f"  {at}:")
@@ -194,7 +231,7 @@ def _examples(examples: list[dict[str, Any]], rendered: bool = True) -> list[str
             text = repr(part["text"])
             if len(text) > SHOWN_CHARS:
                 text = f"{text[:SHOWN_CHARS]}... ({len(part['text']):,} chars)"
-            mark = "*" if part.get("trained") else " "
+            mark = "*" if part.get("trained") and not weighted else " "
             out.append(f"   {mark}{part['role']:<11}{text}")
     return out
 
@@ -227,4 +264,4 @@ def _media(c: dict[str, Any]) -> str:
     return ", ".join(shown)
 
 
-__all__ = ["render_text"]
+__all__ = ["render_text", "sft_weighted", "weights_line"]

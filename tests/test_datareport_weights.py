@@ -1,0 +1,137 @@
+"""`trlprep report` on conversations whose messages carry a per-message `weight` (OpenAI),
+`loss_weight` (LLaMA-Factory) or `loss` true/false (xtuner): SFT then trains only on the
+assistant messages whose weight is not 0, so the report says so with its counts, marks no
+example text as wholly in the loss, and `--fail-if` reads the counts."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+
+REAL = Path(__file__).resolve().parent / "realdata"
+XTUNER = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
+V1 = REAL / "llamafactory_v1" / "v1_sft_demo.first100.jsonl"
+
+
+def _run(*args: str):
+    return CliRunner().invoke(app, ["report", *map(str, args)])
+
+
+def _json(path: Path, *args: str) -> dict:
+    res = _run(path, "-f", "json", *args)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout[res.stdout.index("{") :])
+
+
+def _by_hand(path: Path, weight: str) -> dict[str, int]:
+    """The counts read with polars: assistant messages, those weighted 0, their rows."""
+    msgs = (
+        pl.read_ndjson(path, infer_schema_length=None)
+        .with_row_index("row")
+        .select("row", "messages")
+        .explode("messages")
+        .unnest("messages")
+    )
+    bots = msgs.filter(pl.col("role") == "assistant")
+    zero = bots.filter(pl.col(weight).cast(pl.Float64) == 0)
+    return {
+        "rows_with_weights": msgs.filter(pl.col(weight).is_not_null())["row"].n_unique(),
+        "assistant_messages": bots.height,
+        "assistant_messages_weight_0": zero.height,
+        "rows_with_weight_0": zero["row"].n_unique(),
+    }
+
+
+def test_xtuner_loss_false_counts_equal_the_data():
+    w = _json(XTUNER)["conversation"]["weights"]
+    want = _by_hand(XTUNER, "loss")
+    assert want == {
+        "rows_with_weights": 2,
+        "assistant_messages": 27,
+        "assistant_messages_weight_0": 2,
+        "rows_with_weight_0": 2,
+    }
+    assert {k: w[k] for k in want} == want
+    assert w["assistant_messages_trained"] == 25 and w["fractional_weights"] == 0
+
+
+def test_llamafactory_loss_weight_counts_equal_the_data():
+    w = _json(V1)["conversation"]["weights"]
+    want = _by_hand(V1, "loss_weight")
+    assert want["rows_with_weights"] == 100 and want["assistant_messages_weight_0"] == 0
+    assert {k: w[k] for k in want} == want
+
+
+def test_text_says_what_sft_trains_on_and_stars_no_whole_text():
+    res = _run(XTUNER, "--examples", "1", "--chat-template", "qwen2.5")
+    assert res.exit_code == 0, res.output
+    lines = res.stdout.splitlines()
+    loss = next(x for x in lines if x.startswith("loss:"))
+    assert loss.startswith("loss: per-message weights in 2 rows: SFT trains only on the ")
+    assert "(25 of 27)" in loss
+    assert loss.endswith("; 2 assistant messages with weight 0 (or loss: false) in 2 rows left out")
+    head = next(x for x in lines if x.startswith("examples ("))
+    assert "* = in the loss" not in head and "see loss above" in head
+    assert not any(x.startswith("   *text") for x in lines), res.stdout
+
+
+def test_unweighted_conversations_keep_their_star_and_no_loss_line(tmp_path):
+    path = tmp_path / "chat.jsonl"
+    row = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    path.write_text(json.dumps(row) + "\n")
+    res = _run(path, "--examples", "1")
+    assert res.exit_code == 0, res.output
+    assert not any(x.startswith("loss:") for x in res.stdout.splitlines())
+    assert "   *text" in res.stdout
+    w = _json(path)["conversation"]["weights"]
+    assert w["rows_with_weights"] == 0 and w["assistant_messages"] == 1
+
+
+def test_openai_fractional_weight_is_named(tmp_path):
+    path = tmp_path / "w.jsonl"
+    rows = [
+        [("user", None), ("assistant", 0), ("user", None), ("assistant", 1)],
+        [("user", None), ("assistant", 0.5)],
+        [("user", None), ("assistant", None)],
+    ]
+    path.write_text(
+        "".join(
+            json.dumps({"messages": [{"role": r, "content": "x", "weight": w} for r, w in row]})
+            + "\n"
+            for row in rows
+        )
+    )
+    w = _json(path)["conversation"]["weights"]
+    assert w == {
+        "rows_with_weights": 2,
+        "assistant_messages": 4,
+        "assistant_messages_trained": 3,
+        "assistant_messages_weight_0": 1,
+        "rows_with_weight_0": 1,
+        "fractional_weights": 1,
+    }
+    res = _run(path, "--examples", "0")
+    assert "1 assistant message with a weight other than 0 or 1: SFT refuses" in res.stdout
+
+
+def test_html_says_so_and_highlights_nothing(tmp_path):
+    out = tmp_path / "r.html"
+    res = _run(XTUNER, "-o", out, "--examples", "1")
+    assert res.exit_code == 0, res.output
+    page = out.read_text()
+    assert "SFT trains only on the assistant messages whose weight is not 0 (25 of 27)" in page
+    examples = page[page.index('id="ex-') :]
+    assert 'class="trained"' not in examples
+    assert "Not highlighted: the messages carry weights" in page
+
+
+def test_fail_if_reads_the_weight_counts():
+    key = "conversation.weights.assistant_messages_weight_0"
+    assert _run(XTUNER, "--fail-if", f"{key} > 1").exit_code == 1
+    assert _run(XTUNER, "--fail-if", f"{key} > 2").exit_code == 0
+    assert _run(V1, "--fail-if", f"{key} > 0").exit_code == 0
