@@ -126,3 +126,30 @@ def test_placeholders_without_their_column_counted_over_processes(tmp_path, monk
     assert "audio> placeholder" not in line
     keys = dict(re.findall(r'<span data-key="([^"]+)">([^<]*)</span>', rep.to_html()))
     assert keys["conversation.video_placeholders_without_column"] == "6"
+
+
+def test_inline_videos_counted_as_the_parts_hold_them():
+    # xtuner's rows hold videos as parts (`{"type": "video", "video": {...}}`), no column:
+    # before, the report counted their images and said nothing of the 5 videos
+    path = REAL / "xtuner_inline_media" / "qwen35_tokenize_data.lines13-16.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    per_row = [
+        sum(
+            p.get("type") == "video"
+            for m in r["messages"]
+            if isinstance(m["content"], list)
+            for p in m["content"]
+        )
+        for r in rows
+    ]
+    assert per_row == [0, 1, 3, 1]
+    c = trlprep.report(path, validate=False).data["conversation"]
+    assert (c["videos"], c["rows_with_videos"]) == (5, 3)
+    assert (c["inline_videos"], c["rows_with_inline_videos"]) == (5, 3)
+    assert (c["images"], c["inline_images"], c["audios"]) == (3, 3, 0)
+    res = CliRunner().invoke(app, ["report", str(path), "--examples", "0"])
+    line = next(x for x in res.stdout.splitlines() if x.startswith("conversation:"))
+    assert line.endswith(
+        "3 images in 1 row (3 inline in their message parts), "
+        "5 videos in 3 rows (5 inline in their message parts)"
+    ), line

@@ -48,8 +48,12 @@ class Collected:
     inline_image_rows: int = 0
     videos: int = 0
     video_rows: int = 0
+    inline_videos: int = 0  # of `videos`: video parts holding their video inline
+    inline_video_rows: int = 0
     audios: int = 0
     audio_rows: int = 0
+    inline_audios: int = 0
+    inline_audio_rows: int = 0
     # `<image>` / `<video>` / `<audio>` in string content where the medium has no column
     image_placeholders: int = 0
     image_placeholder_rows: int = 0
@@ -144,7 +148,8 @@ _SUMS = (
     "weighted_rows", "assistant_messages", "weight_0_messages", "weight_0_rows",
     "fractional_weights",
     "images", "image_rows", "inline_images", "inline_image_rows",
-    "videos", "video_rows", "audios", "audio_rows",
+    "videos", "video_rows", "audios", "audio_rows", "inline_videos", "inline_video_rows",
+    "inline_audios", "inline_audio_rows",
     "image_placeholders", "image_placeholder_rows", "video_placeholders",
     "video_placeholder_rows", "audio_placeholders", "audio_placeholder_rows",
 )  # fmt: skip

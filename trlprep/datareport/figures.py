@@ -193,8 +193,12 @@ def conversation(data: Collected) -> dict[str, Any] | None:
         "rows_with_inline_images": data.inline_image_rows,
         "videos": data.videos,
         "rows_with_videos": data.video_rows,
+        "inline_videos": data.inline_videos,
+        "rows_with_inline_videos": data.inline_video_rows,
         "audios": data.audios,
         "rows_with_audios": data.audio_rows,
+        "inline_audios": data.inline_audios,
+        "rows_with_inline_audios": data.inline_audio_rows,
         **{  # placeholders in rows whose medium has no column: nothing they stand for
             f"{m}_placeholders_without_column": getattr(data, f"{m}_placeholders")
             for m in ("image", "video", "audio")

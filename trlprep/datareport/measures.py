@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list, is_messages
-from trlprep.columns.inlinemedia import inline_images_per_row
+from trlprep.columns.inlinemedia import inline_media_per_row
 from trlprep.columns.textparts import has_marks, restored
 from trlprep.datareport.collected import INDEX, Collected
 from trlprep.datareport.plaintext import plain_text
@@ -140,19 +140,19 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
         ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
     )
     _keep_weights(d, frame, conv, fields)
-    inline = sum(inline_images_per_row(canon.column(c)) for c in cols)
-    d.inline_images += int(inline.sum())
-    d.inline_image_rows += int((inline > 0).sum())
     for medium in MEDIA:
         col = f"{medium}s"
-        if col not in canon.column_names or not is_list(canon.schema.field(col).type):
-            if medium == "image" and inline.any():  # images held inline only
-                d.images += int(inline.sum())
-                d.image_rows += int((inline > 0).sum())
+        # parts holding their medium inline (a URL or path in the part), beside the column's
+        inline = sum(inline_media_per_row(canon.column(c), medium) for c in cols)
+        setattr(d, f"inline_{col}", getattr(d, f"inline_{col}") + int(inline.sum()))
+        rows_key = f"inline_{medium}_rows"
+        setattr(d, rows_key, getattr(d, rows_key) + int((inline > 0).sum()))
+        if col in canon.column_names and is_list(canon.schema.field(col).type):
+            n = pc.add(pc.list_value_length(canon.column(col)).fill_null(0), pa.array(inline))
+        elif inline.any():  # held inline only
+            n = pa.array(inline)
+        else:
             continue
-        n = pc.list_value_length(canon.column(col)).fill_null(0)
-        if medium == "image":
-            n = pc.add(n, pa.array(inline))
         total = int(pc.sum(n).as_py() or 0)
         rows = int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
         setattr(d, col, getattr(d, col) + total)

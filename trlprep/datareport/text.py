@@ -248,7 +248,7 @@ def _media(c: dict[str, Any]) -> str:
         total = c.get(f"{medium}s") or 0
         if total or medium == "image":
             rows = c.get(f"rows_with_{medium}s") or 0
-            inline = (c.get("inline_images") or 0) if medium == "image" else 0
+            inline = c.get(f"inline_{medium}s") or 0
             shown.append(
                 plural(total, medium)
                 + (f" in {plural(rows, 'row')}" if total else "")
