@@ -51,8 +51,46 @@ def test_one_turn_count_is_said_once():
 
 def test_one_line_named_in_the_singular():
     path = REAL / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
-    issue = _line(_report(path, "--examples", "0"), "  duplicate-row x1:")
+    lines = _report(path, "--examples", "0")
+    issue = _line(lines, "  duplicate-row, 1 row:")
     assert issue.endswith("(line 216)"), issue
+    assert _line(lines, "validation:") == "validation: valid (0 kinds of error, 1 kind of warning)"
+
+
+def test_validation_counts_kinds_of_issue_and_each_ones_rows():
+    # 4 rows fail one rule: before, "INVALID (1 error, 0 warnings)" then "x4"
+    path = REAL / "openai_drone_toolcalls" / "drone_training.first6.jsonl"
+    lines = _report(path, "--examples", "0")
+    assert (
+        _line(lines, "validation:") == "validation: INVALID (1 kind of error, 0 kinds of warning)"
+    )
+    issue = _line(lines, "  double-encoded-arguments, 4 rows: column 'messages':")
+    assert issue.endswith("(lines 3, 4, 5, 6)"), issue
+
+
+def test_imports_that_make_several_rows_of_one_say_how_many_they_read():
+    # PRM800K: 6 input rows, one row per trajectory -> 37; OASST: 20 trees -> 98 rows
+    for path, read, made, how in (
+        (
+            REAL / "prm800k_openr" / "prm800k.jsonl",
+            6,
+            37,
+            "one row per trajectory, as TRL's prm800k script",
+        ),
+        (REAL / "oasst_trees" / "en_100_tree.first20.jsonl", 20, 98, "one row per thread"),
+    ):
+        assert sum(1 for x in path.read_text().splitlines() if x.strip()) == read
+        lines = _report(path, "--examples", "0")
+        assert lines[0].endswith(f", {made} rows"), lines[0]
+        assert (
+            lines[2]
+            == f"  import: {read} input rows -> {made} rows, {how}"
+            + " (the figures below are of these)"
+        )
+        data = json.loads(CliRunner().invoke(app, ["report", str(path), "-f", "json"]).stdout)
+        assert (data["report"]["input_rows"], data["report"]["imported_rows"]) == (read, made)
+    one_per_row = _report(REAL / "alpaca_demo" / "alpaca_en_demo.json", "--examples", "0")
+    assert not any(x.startswith("  import:") for x in one_per_row)
 
 
 def test_language_modeling_lengths_and_truncation_name_no_prompt():

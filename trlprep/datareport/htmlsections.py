@@ -11,6 +11,7 @@ from typing import Any
 from trlprep.datareport import svg
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
 from trlprep.datareport.text import sft_weighted, weights_line
+from trlprep.wording import noun
 
 
 def _overview(r: dict[str, Any]) -> str:
@@ -55,6 +56,19 @@ def _overview(r: dict[str, Any]) -> str:
         ("chat template", escape(str(h["chat_template"] or "none"))),
         ("tokenizer", escape(str(h["tokenizer"] or "none (no token lengths)"))),
         ("truncation", escape(h["truncation"])),
+        *(
+            [
+                (
+                    "input rows imported",
+                    fig("report.input_rows", h["input_rows"])
+                    + " -> "
+                    + fig("report.imported_rows", h["imported_rows"])
+                    + " rows",
+                )
+            ]
+            if h.get("input_rows") is not None
+            else []
+        ),
         ("rows reported", fig("rows.reported", rows["reported"])),
         ("rows not reportable", fig("rows.rejected", rows["rejected"])),
     ]
@@ -75,8 +89,11 @@ def _at(ex: dict[str, Any]) -> str:
 def _validation(r: dict[str, Any]) -> str:
     v = r["validation"]
     verdict = f'<p class="{"ok" if v["valid"] else "bad"}">{"valid" if v["valid"] else "invalid"}: '
-    verdict += f"{fig('validation.errors', v['errors'])} error(s), "
-    verdict += f"{fig('validation.warnings', v['warnings'])} warning(s)</p>"
+    verdict += f"{fig('validation.errors', v['errors'])} {noun(v['errors'], 'kind')} of error, "
+    verdict += (
+        f"{fig('validation.warnings', v['warnings'])} {noun(v['warnings'], 'kind')} of warning "
+        "(the rows of each below)</p>"
+    )
     examples = {e.get("line", e["row"]) for e in r.get("examples", [])}
     rows = []
     for i, issue in enumerate(v["issues"]):

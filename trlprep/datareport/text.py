@@ -52,6 +52,13 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append("  columns renamed by --map, as `trlprep convert --map` reads them")
     elif h.get("layout"):
         out.append(f"  read as the {h['layout']} layout, as `trlprep convert` reads it")
+    if h.get("input_rows") is not None:
+        kept = h["input_rows"] - rows["rejected"]
+        out.append(
+            f"  import: {plural(kept, 'input row')} -> {plural(h['imported_rows'], 'row')}"
+            + (f", {h['expansion']}" if h.get("expansion") else "")
+            + " (the figures below are of these)"
+        )
     for note in h.get("notes", []):
         out.append(f"  note: {note}")
     if h.get("measured_as") and h["measured_as"] != h["type"]:
@@ -71,15 +78,16 @@ def _render_one(r: dict[str, Any]) -> str:
     val = r.get("validation")
     if val is not None:
         verdict = "valid" if val["valid"] else "INVALID"
+        # `errors` / `warnings` count kinds of issue (rules); each one's rows follow
         out.append(
-            f"validation: {verdict} ({plural(val['errors'], 'error')}, "
-            f"{plural(val['warnings'], 'warning')})"
+            f"validation: {verdict} ({val['errors']} {noun(val['errors'], 'kind')} of error, "
+            f"{val['warnings']} {noun(val['warnings'], 'kind')} of warning)"
         )
         for i in val["issues"][:8]:
             at = i["lines"] if i["lines"] else i["rows"]
             word = ("line" if i["lines"] else "row") + ("s" if len(at) > 1 else "")
             where = f" ({word} {_list(at)})" if at else ""
-            out.append(f"  {i['rule']} x{i['count']}: {i['message']}{where}")
+            out.append(f"  {i['rule']}, {plural(i['count'], 'row')}: {i['message']}{where}")
     lengths = r.get("lengths")
     if lengths:
         out.append("token lengths     min    p50    p90    p99    max     mean")
