@@ -134,3 +134,16 @@ def test_rows_not_reportable_say_what_the_figures_cover(tmp_path):
     ), lines[0]
     assert lines[1] == "  6 rows failed at validation", lines[1]
     assert _line(lines, "conversation:").startswith("conversation: 2 turns per row,")
+
+
+def test_text_checks_say_their_unit_rows():
+    # before: "completion text: 0 empty/whitespace, 10.7% non-ASCII" (of what?)
+    path = REAL / "alpaca_demo" / "alpaca_en_demo.json"
+    rows = json.loads(path.read_text())
+    non_ascii = sum(not r["output"].isascii() for r in rows)
+    empty = sum(not r["output"].strip() for r in rows)
+    assert (len(rows), non_ascii, empty) == (150, 16, 0)
+    lines = _report(path, "--examples", "0")
+    assert _line(lines, "completion text:") == (
+        "completion text: 0 rows empty/whitespace, non-ASCII in 10.7% of rows"
+    )

@@ -23,7 +23,9 @@ def _cat(parts: list[np.ndarray], dtype=np.int64) -> np.ndarray:
 
 
 def length_stats(values: np.ndarray) -> dict[str, Any]:
-    """min / p50 / p90 / p99 / max / mean of token lengths (nearest-rank quantiles)."""
+    """min / p50 / p90 / p99 / max / mean of token lengths; each quantile the value at or
+    above it (polars' "higher": the sorted value at index ceil(q * (n - 1)), so p99 is the
+    maximum for 100 rows or fewer)."""
     if not len(values):
         return {"rows": 0}
     s = pl.Series(values)

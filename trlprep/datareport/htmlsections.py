@@ -294,7 +294,7 @@ def _text(r: dict[str, Any]) -> str:
          fig_of(f"text.by_role.{role}", c, "empty"), fig_of(f"text.by_role.{role}", c, "non_ascii")]
         for role, c in t.get("by_role", {}).items()
     ]  # fmt: skip
-    html = table(["column", "rows", "empty / whitespace", "non-ASCII"], rows)
+    html = table(["column", "rows", "empty / whitespace", "rows with non-ASCII"], rows)
     toks = t.get("special_tokens_in_text") or {}
     if toks:
         key = "text.special_tokens_in_text"

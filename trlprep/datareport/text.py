@@ -171,9 +171,12 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(line)
     txt = r.get("text", {})
     for role, cnt in txt.get("by_role", {}).items():
-        empty = f"{cnt['empty']} empty/whitespace, " if role in ANSWERS else ""
+        empty = f"{plural(cnt['empty'], 'row')} empty/whitespace, " if role in ANSWERS else ""
         share = _pct(cnt["non_ascii"] / cnt["rows"] if cnt["rows"] else None)
-        out.append(f"{'text' if role == 'text' else role + ' text'}: {empty}{share} non-ASCII")
+        out.append(
+            f"{'text' if role == 'text' else role + ' text'}: {empty}non-ASCII in {share} of "
+            "rows"
+        )
     if txt.get("special_tokens_in_text"):
         toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
         out.append(f"special tokens written in the text: {toks}")
