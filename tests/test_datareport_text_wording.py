@@ -147,3 +147,23 @@ def test_text_checks_say_their_unit_rows():
     assert _line(lines, "completion text:") == (
         "completion text: 0 rows empty/whitespace, non-ASCII in 10.7% of rows"
     )
+
+
+def test_patterns_not_listed_are_counted_and_examples_0_shows_no_row():
+    # ToolBench: 12 role patterns, 5 listed; line 12 is named by validation, yet
+    # `--examples 0` asks for no row (before: it was shown)
+    path = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    patterns = {tuple(m["role"] for m in r["messages"]) for r in rows}
+    assert (len(rows), len(patterns)) == (34, 12)
+    lines = _report(path, "--examples", "0")
+    at = lines.index(_line(lines, "conversation:"))
+    listed = [int(x.split()[0]) for x in lines[at + 1 : at + 6]]
+    assert (
+        lines[at + 6]
+        == "         9  rows in the other 7 patterns (-f json, -o report.html list more)"
+    )
+    assert sum(listed) + 9 == 34
+    assert not any(x.startswith("examples (") or x.startswith("  line ") for x in lines)
+    shown = _report(path, "--examples", "1")
+    assert "  line 12:" in shown  # the row validation names, beside the first one

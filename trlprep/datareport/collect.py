@@ -58,7 +58,8 @@ class Collector:
         self.dtype, self.fmt, self.plan = dtype, fmt, plan
         self.template, self.tokenizer = template, tokenizer
         self.want_examples = examples
-        self.flagged = set(list(sorted(flagged or ()))[:FLAGGED])  # rows validation names
+        # rows validation names, shown beside the first rows (none where none is asked for)
+        self.flagged = set(list(sorted(flagged or ()))[:FLAGGED]) if examples else set()
         self.data = Collected()
         self.num_proc: int | None = None  # the template renderer's processes (None: all)
         self.specials = _special_tokens(tokenizer)

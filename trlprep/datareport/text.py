@@ -156,8 +156,15 @@ def _render_one(r: dict[str, Any]) -> str:
             f"{plural(c['same_role_in_a_row'], 'row')} with same-role turns in a row, "
             f"{plural(c['tool_calls'], 'tool call')}, {_media(c)}"
         )
-        for pat in c["patterns"][:5]:
+        for pat in c["patterns"][:PATTERNS_SHOWN]:
             out.append(f"  {pat['rows']:>8}  {pat['pattern']}")
+        if c["distinct_patterns"] > PATTERNS_SHOWN:
+            left = sum(p["rows"] for p in c["patterns"][:PATTERNS_SHOWN])
+            out.append(
+                f"  {c['rows'] - left:>8}  rows in the other "
+                f"{plural(c['distinct_patterns'] - PATTERNS_SHOWN, 'pattern')} (-f json, -o "
+                "report.html list more)"
+            )
         if sft_weighted(r):
             out.append(weights_line(c["weights"]))
     d = r.get("duplicates", {})
@@ -185,6 +192,7 @@ def _render_one(r: dict[str, Any]) -> str:
     return "\n".join(out) + "\n"
 
 
+PATTERNS_SHOWN = 5  # role patterns listed, the most common first
 SHOWN_CHARS = 160  # of each rendered part, escaped; the JSON and HTML reports hold it whole
 
 
