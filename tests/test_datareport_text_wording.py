@@ -160,10 +160,23 @@ def test_patterns_not_listed_are_counted_and_examples_0_shows_no_row():
     at = lines.index(_line(lines, "conversation:"))
     listed = [int(x.split()[0]) for x in lines[at + 1 : at + 6]]
     assert (
-        lines[at + 6]
-        == "         9  rows in the other 7 patterns (-f json, -o report.html list more)"
+        lines[at + 6] == "         9  rows in 7 other patterns (-f json, -o report.html list more)"
     )
     assert sum(listed) + 9 == 34
     assert not any(x.startswith("examples (") or x.startswith("  line ") for x in lines)
     shown = _report(path, "--examples", "1")
     assert "  line 12:" in shown  # the row validation names, beside the first one
+
+
+def test_conversation_figures_say_they_count_the_rows_the_template_refused():
+    # qwen2.5 renders no image part: every row of LLaMA-Factory's mllm demo is refused, yet
+    # the conversation figures are of the 6 rows read (before: under "the figures below are
+    # of the other 0 rows", unqualified)
+    path = REAL / "mllm_demo" / "mllm_demo.json"
+    lines = _report(path, "--chat-template", "qwen2.5", "--examples", "0")
+    assert lines[0].endswith("6 rows, 6 not reportable: the figures below are of the other 0 rows")
+    assert _line(lines, "conversation").startswith(
+        "conversation (of all 6 rows read, those refused above too): 4 turns per row,"
+    )
+    plain = _report(path, "--examples", "0")
+    assert _line(plain, "conversation").startswith("conversation: 4 turns per row,")

@@ -227,6 +227,12 @@ def _labels(r: dict[str, Any]) -> str:
 def _conversation(r: dict[str, Any]) -> str:
     c = r["conversation"]
     t = c["turns"]
+    of = (
+        f"<p class=muted>Of all {fig('conversation.rows', c['rows'])} rows read, those the "
+        "template or tokenizer refused too.</p>"
+        if c["rows"] != r["rows"]["reported"]
+        else ""
+    )
     facts = [
         ["turns per row (min / p50 / max)", " / ".join(
             fig(f"conversation.turns.{k}", t.get(k)) for k in ("min", "p50", "max"))],
@@ -253,7 +259,7 @@ def _conversation(r: dict[str, Any]) -> str:
         html_w = f"<p>{escape(weights_line(w))}</p>"
     else:
         html_w = ""
-    html = table(["", ""], facts) + html_w
+    html = of + table(["", ""], facts) + html_w
     pats = [
         [f"<code>{escape(p['pattern'])}</code>", fig(f"conversation.patterns.{i}.rows", p["rows"])]
         for i, p in enumerate(c["patterns"])

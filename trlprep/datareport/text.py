@@ -151,8 +151,14 @@ def _render_one(r: dict[str, Any]) -> str:
             if t["min"] == t["max"]
             else f"{t['min']}-{t['max']} turns (p50 {t['p50']})"
         )
+        of = (
+            f" (of all {plural(c['rows'], 'row')} read, those refused above too)"
+            if c["rows"] != rows["reported"]
+            else ""
+        )
         out.append(
-            f"conversation: {turns} per row, {plural(c['distinct_patterns'], 'role pattern')}, "
+            f"conversation{of}: {turns} per row, "
+            f"{plural(c['distinct_patterns'], 'role pattern')}, "
             f"{plural(c['same_role_in_a_row'], 'row')} with same-role turns in a row, "
             f"{plural(c['tool_calls'], 'tool call')}, {_media(c)}"
         )
@@ -160,10 +166,10 @@ def _render_one(r: dict[str, Any]) -> str:
             out.append(f"  {pat['rows']:>8}  {pat['pattern']}")
         if c["distinct_patterns"] > PATTERNS_SHOWN:
             left = sum(p["rows"] for p in c["patterns"][:PATTERNS_SHOWN])
+            others = c["distinct_patterns"] - PATTERNS_SHOWN
             out.append(
-                f"  {c['rows'] - left:>8}  rows in the other "
-                f"{plural(c['distinct_patterns'] - PATTERNS_SHOWN, 'pattern')} (-f json, -o "
-                "report.html list more)"
+                f"  {c['rows'] - left:>8}  {noun(c['rows'] - left, 'row')} in "
+                f"{plural(others, 'other pattern')} (-f json, -o report.html list more)"
             )
         if sft_weighted(r):
             out.append(weights_line(c["weights"]))
@@ -181,8 +187,7 @@ def _render_one(r: dict[str, Any]) -> str:
         empty = f"{plural(cnt['empty'], 'row')} empty/whitespace, " if role in ANSWERS else ""
         share = _pct(cnt["non_ascii"] / cnt["rows"] if cnt["rows"] else None)
         out.append(
-            f"{'text' if role == 'text' else role + ' text'}: {empty}non-ASCII in {share} of "
-            "rows"
+            f"{'text' if role == 'text' else role + ' text'}: {empty}non-ASCII in {share} of rows"
         )
     if txt.get("special_tokens_in_text"):
         toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
