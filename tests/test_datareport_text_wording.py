@@ -180,3 +180,14 @@ def test_conversation_figures_say_they_count_the_rows_the_template_refused():
     )
     plain = _report(path, "--examples", "0")
     assert _line(plain, "conversation").startswith("conversation: 4 turns per row,")
+
+
+def test_preference_line_gives_every_share_of_the_pairs():
+    # before: "chosen longer in 0.0% of pairs" alone, where all 6 pairs are the same length
+    lines = _report(
+        Path(TINY).parent / "implicit_preference.jsonl", "--tokenizer", TINY, "--examples", "0"
+    )
+    assert _line(lines, "preference:") == (
+        "preference: of 6 pairs, chosen longer in 0.0%, rejected longer in 0.0%, same length "
+        "in 100.0% (mean 4.3 vs 4.3 tokens), 0 identical pairs"
+    )

@@ -124,10 +124,13 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append("token lengths: pass --tokenizer or --chat-template MODEL to measure them")
     p = r.get("preference")
     if p:
+        n = p["pairs"]
         out.append(
-            f"preference: chosen longer in {_pct(p['chosen_longer_share'])} of pairs "
-            f"(mean {p['chosen_mean']:.1f} vs {p['rejected_mean']:.1f} tokens), "
-            f"{plural(p['identical_pairs'], 'identical pair')}"
+            f"preference: of {plural(n, 'pair')}, chosen longer in "
+            f"{_pct(p['chosen_longer_share'])}, rejected longer in "
+            f"{_pct(p['rejected_longer'] / n if n else None)}, same length in "
+            f"{_pct(p['same_length'] / n if n else None)} (mean {p['chosen_mean']:.1f} vs "
+            f"{p['rejected_mean']:.1f} tokens), {plural(p['identical_pairs'], 'identical pair')}"
         )
         if "margin" in p:
             m = p["margin"]
