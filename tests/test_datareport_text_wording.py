@@ -191,3 +191,18 @@ def test_preference_line_gives_every_share_of_the_pairs():
         "preference: of 6 pairs, chosen longer in 0.0%, rejected longer in 0.0%, same length "
         "in 100.0% (mean 4.3 vs 4.3 tokens), 0 identical pairs"
     )
+
+
+def test_unrendered_messages_shown_without_the_nulls_arrow_adds():
+    # xtuner's line 1 has no `reasoning_content`, `loss` or `tool_calls`; other lines do,
+    # and Arrow gave every message those fields as null: before, the example showed them
+    path = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
+    first = json.loads(path.read_text().splitlines()[0])["messages"]
+    lines = _report(path, "--examples", "1")
+    shown = lines[lines.index("  line 1:") + 1]
+    assert shown == "    text       " + repr(json.dumps(first, ensure_ascii=False))
+    tool = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
+    data = json.loads(CliRunner().invoke(app, ["report", str(tool), "-f", "json"]).stdout)
+    text = data["examples"][0]["parts"][0]["text"]
+    assert '"content": null' in text  # the data's own null beside a function call
+    assert '"tool_calls": null' not in text and '"name": null' not in text

@@ -259,12 +259,23 @@ def keep_examples(
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 value = STEP_SEPARATOR.join(value)
             if value is not None and not isinstance(value, str):
-                value = json.dumps(value, ensure_ascii=False, default=str)
+                value = json.dumps(_as_given(value), ensure_ascii=False, default=str)
             parts.append({"role": role, "text": value, "trained": role in ANSWERS})
         ex = {**row_where(int(rid[i]), offset, lines), "parts": parts, INDEX: i}
         if i >= room:
             ex["flagged"] = True  # shown because validation names it
         d.examples.append(ex)
+
+
+def _as_given(value: object) -> object:
+    """Messages without the null fields Arrow gives every message of a column where some
+    message has them (`"loss": null`, a text part's `"text": null`); a null `content` is the
+    data's own (beside a tool call) and kept."""
+    if isinstance(value, dict):
+        return {k: _as_given(v) for k, v in value.items() if v is not None or k == "content"}
+    if isinstance(value, list):
+        return [_as_given(v) for v in value]
+    return value
 
 
 def row_where(row: int, offset: int, lines: np.ndarray | None) -> dict[str, int]:
