@@ -153,3 +153,34 @@ def test_inline_videos_counted_as_the_parts_hold_them():
         "3 images in 1 row (3 inline in their message parts), "
         "5 videos in 3 rows (5 inline in their message parts)"
     ), line
+
+
+@pytest.mark.parametrize(
+    ("path", "rows", "non_ascii"),
+    [
+        (REAL / "mllm_demo" / "mllm_demo.json", 6, 3),
+        (REAL / "xtuner_inline_media" / "qwen35_tokenize_data.lines13-16.jsonl", 4, 3),
+        (REAL / "xtuner_mllm_sft_image" / "mllm_sft_single_image_example_data_new.jsonl", 22, 11),
+    ],
+)
+def test_text_checks_read_the_text_parts(path, rows, non_ascii):
+    # content given as parts: before, no text check at all (no "text:" line)
+    text = path.read_text()
+    data = (
+        json.loads(text) if path.suffix == ".json" else [json.loads(x) for x in text.splitlines()]
+    )
+    key = "messages" if "messages" in data[0] else "conversations"
+
+    def words(m):
+        c = m["content"]
+        return c if isinstance(c, str) else "".join(p.get("text") or "" for p in c)
+
+    assert (len(data), sum(any(not words(m).isascii() for m in r[key]) for r in data)) == (
+        rows,
+        non_ascii,
+    )
+    got = trlprep.report(path, validate=False).data["text"]["by_role"]["text"]
+    assert (got["rows"], got["non_ascii"], got["empty"]) == (rows, non_ascii, 0)
+    res = CliRunner().invoke(app, ["report", str(path), "--examples", "0"])
+    share = f"{100 * non_ascii / rows:.1f}%"
+    assert f"text: 0 rows empty/whitespace, non-ASCII in {share} of rows" in res.stdout
