@@ -1,7 +1,8 @@
 """`trlprep report` on conversations whose messages carry a per-message `weight` (OpenAI),
 `loss_weight` (LLaMA-Factory) or `loss` true/false (xtuner): SFT then trains only on the
-assistant messages whose weight is not 0, so the report says so with its counts, marks no
-example text as wholly in the loss, and `--fail-if` reads the counts."""
+assistant messages whose weight is not 0, so the report says so with its counts, cuts each
+rendered example where the loss starts and stops (stars no unrendered one), and `--fail-if`
+reads the counts."""
 
 from __future__ import annotations
 
@@ -76,8 +77,32 @@ def test_text_says_what_sft_trains_on_and_stars_no_whole_text():
     assert "(25 of 27)" in loss
     assert loss.endswith("; 2 assistant messages with weight 0 (or loss: false) in 2 rows left out")
     head = next(x for x in lines if x.startswith("examples ("))
-    assert "* = in the loss" not in head and "see loss above" in head
-    assert not any(x.startswith("   *text") for x in lines), res.stdout
+    assert "the messages carry weights, SFT trains only on the assistant messages" in head
+    # line 1: the render cut where the loss starts and stops (qwen2.5's original template)
+    at = lines.index("  line 1:")
+    assert lines[at + 1 : at + 4] == [
+        "    text       '<|im_start|>system\\n这是单轮无think例子<|im_end|>\\n<|im_start|>user"
+        "\\n这是第一个问题<|im_end|>\\n<|im_start|>assistant\\n'",
+        "   *text       '我需要先调用一些工具才能知道<|im_end|>'",
+        "    text       '\\n'",
+    ]
+
+
+def test_a_weight_0_message_is_not_in_the_example_loss():
+    # line 4: the first answer has `loss: false`, the second none: only the second trained
+    res = _run(XTUNER, "--examples", "4", "--chat-template", "qwen2.5", "--no-validate")
+    lines = res.stdout.splitlines()
+    at = lines.index("  line 4:")
+    starred = [x for x in lines[at + 1 : at + 4] if x.startswith("   *")]
+    assert starred == ["   *text       '好的，我知道这是第二个问题<|im_end|>'"]
+    first = json.loads(XTUNER.read_text().splitlines()[3])["messages"]
+    assert [m.get("loss") for m in first if m["role"] == "assistant"] == [False, None]
+    assert "我需要先调用一些工具才能知道" in lines[at + 1]  # in the untrained part
+
+
+def test_no_template_no_star():
+    res = _run(XTUNER, "--examples", "1")
+    assert not any(x.startswith("   *text") for x in res.stdout.splitlines()), res.stdout
 
 
 def test_unweighted_conversations_keep_their_star_and_no_loss_line(tmp_path):
@@ -119,15 +144,20 @@ def test_openai_fractional_weight_is_named(tmp_path):
     assert "1 assistant message with a weight other than 0 or 1: SFT refuses" in res.stdout
 
 
-def test_html_says_so_and_highlights_nothing(tmp_path):
+def test_html_highlights_only_what_the_loss_trains_on(tmp_path):
     out = tmp_path / "r.html"
     res = _run(XTUNER, "-o", out, "--examples", "1")
     assert res.exit_code == 0, res.output
     page = out.read_text()
     assert "SFT trains only on the assistant messages whose weight is not 0 (25 of 27)" in page
     examples = page[page.index('id="ex-') :]
-    assert 'class="trained"' not in examples
-    assert "Not highlighted: the messages carry weights" in page
+    assert 'class="trained"' not in examples  # messages as JSON, not cut
+    out2 = tmp_path / "t.html"
+    res = _run(XTUNER, "-o", out2, "--examples", "4", "--chat-template", "qwen2.5")
+    assert res.exit_code == 0, res.output
+    line4 = out2.read_text().split('id="ex-4"')[1].split("<h3")[0]
+    assert line4.count('class="trained"') == 1
+    assert '<mark class="trained">好的，我知道这是第二个问题&lt;|im_end|&gt;</mark>' in line4
 
 
 def test_fail_if_reads_the_weight_counts():

@@ -32,6 +32,7 @@ from trlprep.datareport.measures import (
     keep_pairs_and_labels,
     keep_text_checks,
     keep_token_lengths,
+    loss_parts,
     row_where,
 )
 from trlprep.errors import ROW_ID, RowFailures
@@ -152,7 +153,10 @@ class Collector:
             d.lines.append(np.asarray(lines)[rid - offset])
         keep_pairs_and_labels(d, self.dtype, canon)
         keep_hashes(d, canon)
+        first = len(d.examples)
         keep_examples(d, self.dtype, texts, rid, offset, lines, self.want_examples, self.flagged)
+        if self.fmt is Format.CONVERSATIONAL and self.template is not None:
+            loss_parts(d.examples[first:], self.dtype, canon, self.template, self.tokenizer)
 
     # ------------------------------------------------------------------ stages
 

@@ -324,8 +324,9 @@ def _examples(r: dict[str, Any]) -> str:
     )
     weighted = sft_weighted(r)
     loss = (
-        "Not highlighted: the messages carry weights, and SFT trains only on their assistant "
-        "messages whose weight is not 0 (see Conversations)."
+        "Highlighted: the part the loss trains on; the messages carry weights, and SFT trains "
+        "only on their assistant messages whose weight is not 0 (rows not split so: see "
+        "Conversations)."
         if weighted
         else "Highlighted: the part the loss trains on."
     )
@@ -340,6 +341,13 @@ def _examples(r: dict[str, Any]) -> str:
         answers = trained or [None]
         why = " <span class=muted>(named by validation)</span>" if ex.get("flagged") else ""
         html += f'<h3 id="ex-{anchor}">{_at(ex)}{why}</h3>'
+        if weighted and ex.get("loss_parts"):  # the render cut where the loss starts, stops
+            html += "<pre>" + "".join(
+                f'<mark class="trained">{escape(p["text"])}</mark>' if p["trained"]
+                else escape(p["text"])
+                for p in ex["loss_parts"]
+            ) + "</pre>"  # fmt: skip
+            continue
         for p in answers:
             if p is None:
                 html += f"<pre>{head}</pre>"

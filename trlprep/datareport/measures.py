@@ -267,6 +267,33 @@ def keep_examples(
         d.examples.append(ex)
 
 
+def loss_parts(
+    examples: list[dict], dtype: DatasetType, canon: pa.Table, template, tokenizer
+) -> None:
+    """Each rendered language-modeling example's text cut where SFT's weighted loss starts
+    and stops (`loss_parts`: [{"text", "trained"}], shown where the messages carry weights);
+    none where the row renders otherwise alone or its spans cannot be found."""
+    if dtype.name != "language-modeling" or "messages" not in canon.column_names:
+        return
+    from trlprep.templates.assistant_tokens import trained_spans
+
+    for ex in examples:
+        text = ex["parts"][0]["text"] if ex.get("parts") else None
+        found = trained_spans(canon.slice(ex[INDEX], 1), template, tokenizer)
+        whole, spans = found[0]
+        if spans is None or whole != text:
+            continue
+        parts, at = [], 0
+        for start, end in spans:
+            if start > at:
+                parts.append({"text": text[at:start], "trained": False})
+            parts.append({"text": text[start:end], "trained": True})
+            at = end
+        if at < len(text):
+            parts.append({"text": text[at:], "trained": False})
+        ex["loss_parts"] = parts
+
+
 def _as_given(value: object) -> object:
     """Messages without the null fields Arrow gives every message of a column where some
     message has them (`"loss": null`, a text part's `"text": null`); a null `content` is the

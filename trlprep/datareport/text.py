@@ -245,8 +245,8 @@ def _examples(
         else "messages as JSON, not rendered: pass --chat-template MODEL to see them as trained"
     )
     loss = (
-        "weighted messages: SFT trains only on their assistant messages of weight not 0, "
-        "see loss above"
+        "* = in the loss: the messages carry weights, SFT trains only on the assistant "
+        "messages of weight not 0 (unsplit rows: see loss above)"
         if weighted
         else "* = in the loss"
     )
@@ -254,11 +254,14 @@ def _examples(
     for ex in examples:
         at = f"line {ex['line']}" if ex.get("line") is not None else f"row {ex['row']}"
         out.append(f"  {at}:")
-        for part in ex.get("parts", []):
+        parts = ex.get("parts", [])
+        if weighted and ex.get("loss_parts"):  # the render cut where the loss starts, stops
+            parts = [{**p, "role": "text"} for p in ex["loss_parts"]]
+        for part in parts:
             text = repr(part["text"])
             if len(text) > SHOWN_CHARS:
                 text = f"{text[:SHOWN_CHARS]}... ({len(part['text']):,} chars)"
-            mark = "*" if part.get("trained") and not weighted else " "
+            mark = "*" if part.get("trained") and (not weighted or "loss_parts" in ex) else " "
             out.append(f"   {mark}{part['role']:<11}{text}")
     return out
 
