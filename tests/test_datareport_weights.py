@@ -12,6 +12,7 @@ from pathlib import Path
 import polars as pl
 from typer.testing import CliRunner
 
+import trlprep
 from trlprep.cli import app
 
 REAL = Path(__file__).resolve().parent / "realdata"
@@ -165,3 +166,34 @@ def test_fail_if_reads_the_weight_counts():
     assert _run(XTUNER, "--fail-if", f"{key} > 1").exit_code == 1
     assert _run(XTUNER, "--fail-if", f"{key} > 2").exit_code == 0
     assert _run(V1, "--fail-if", f"{key} > 0").exit_code == 0
+
+
+def test_counts_and_cut_examples_the_same_over_processes(tmp_path, monkeypatch):
+    """Pieces of 7 rows measured in two worker processes give the counts and the cut
+    examples one process gives."""
+    import trlprep.datareport.parallel as parallel
+
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 7)
+    rows = []
+    for i in range(40):
+        first = {"role": "assistant", "content": f"a{i}", **({"weight": 0} if i % 3 == 0 else {})}
+        rows.append({"messages": [
+            {"role": "user", "content": f"q{i}"}, first,
+            {"role": "user", "content": "more"}, {"role": "assistant", "content": f"b{i}"},
+        ]})  # fmt: skip
+    path = tmp_path / "w.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    got = []
+    for num_proc in (1, 2):
+        rep = trlprep.report(
+            path, chat_template="qwen2.5", validate=False, num_proc=num_proc, examples=2
+        )
+        got.append((rep.data["conversation"]["weights"], rep.data["examples"]))
+    assert got[0] == got[1]
+    w = got[0][0]
+    assert (w["rows_with_weights"], w["assistant_messages"]) == (14, 80)
+    assert (w["assistant_messages_weight_0"], w["rows_with_weight_0"]) == (14, 14)
+    first = got[0][1][0]["loss_parts"]  # row 0: its first answer weighted 0
+    assert [p["text"] for p in first if p["trained"]] == ["b0<|im_end|>"]
+    second = got[0][1][1]["loss_parts"]
+    assert [p["text"] for p in second if p["trained"]] == ["a1<|im_end|>", "b1<|im_end|>"]
