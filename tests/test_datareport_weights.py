@@ -150,7 +150,10 @@ def test_html_highlights_only_what_the_loss_trains_on(tmp_path):
     res = _run(XTUNER, "-o", out, "--examples", "1")
     assert res.exit_code == 0, res.output
     page = out.read_text()
-    assert "SFT trains only on the assistant messages whose weight is not 0 (25 of 27)" in page
+    assert "SFT trains only on the assistant messages whose weight is not 0 (" in page
+    for key, value in (("assistant_messages_trained", 25), ("assistant_messages", 27),
+                       ("assistant_messages_weight_0", 2), ("rows_with_weight_0", 2)):  # fmt: skip
+        assert f'<span data-key="conversation.weights.{key}">{value}</span>' in page
     examples = page[page.index('id="ex-') :]
     assert 'class="trained"' not in examples  # messages as JSON, not cut
     out2 = tmp_path / "t.html"

@@ -10,7 +10,7 @@ from typing import Any
 
 from trlprep.datareport import svg
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
-from trlprep.datareport.text import sft_weighted, weights_line
+from trlprep.datareport.text import sft_weighted
 from trlprep.wording import noun
 
 
@@ -224,6 +224,30 @@ def _labels(r: dict[str, Any]) -> str:
     return html + table(["step", "rows", "true", "share true"], rows)
 
 
+def _weights(w: dict[str, Any]) -> str:
+    """What SFT trains on where the messages carry weights, each number with its key."""
+    k = "conversation.weights."
+    html = (
+        f"<p>Per-message weights in {fig(k + 'rows_with_weights', w['rows_with_weights'])} "
+        "rows: SFT trains only on the assistant messages whose weight is not 0 ("
+        f"{fig(k + 'assistant_messages_trained', w['assistant_messages_trained'])} of "
+        f"{fig(k + 'assistant_messages', w['assistant_messages'])}), none of the system, user "
+        "or tool tokens (--no-assistant-only-loss: every token)"
+    )
+    if w["assistant_messages_weight_0"]:
+        html += (
+            f"; {fig(k + 'assistant_messages_weight_0', w['assistant_messages_weight_0'])} "
+            "assistant messages with weight 0 (or loss: false) in "
+            f"{fig(k + 'rows_with_weight_0', w['rows_with_weight_0'])} rows left out"
+        )
+    if w["fractional_weights"]:
+        html += (
+            f"; {fig(k + 'fractional_weights', w['fractional_weights'])} assistant messages "
+            "with a weight other than 0 or 1: SFT refuses those rows"
+        )
+    return html + ".</p>"
+
+
 def _conversation(r: dict[str, Any]) -> str:
     c = r["conversation"]
     t = c["turns"]
@@ -255,10 +279,7 @@ def _conversation(r: dict[str, Any]) -> str:
         ),
     ]  # fmt: skip
     w = c.get("weights")
-    if sft_weighted(r):
-        html_w = f"<p>{escape(weights_line(w))}</p>"
-    else:
-        html_w = ""
+    html_w = _weights(w) if sft_weighted(r) else ""
     html = of + table(["", ""], facts) + html_w
     pats = [
         [f"<code>{escape(p['pattern'])}</code>", fig(f"conversation.patterns.{i}.rows", p["rows"])]
