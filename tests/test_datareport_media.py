@@ -126,3 +126,61 @@ def test_placeholders_without_their_column_counted_over_processes(tmp_path, monk
     assert "audio> placeholder" not in line
     keys = dict(re.findall(r'<span data-key="([^"]+)">([^<]*)</span>', rep.to_html()))
     assert keys["conversation.video_placeholders_without_column"] == "6"
+
+
+def test_inline_videos_counted_as_the_parts_hold_them():
+    # xtuner's rows hold videos as parts (`{"type": "video", "video": {...}}`), no column:
+    # before, the report counted their images and said nothing of the 5 videos
+    path = REAL / "xtuner_inline_media" / "qwen35_tokenize_data.lines13-16.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    per_row = [
+        sum(
+            p.get("type") == "video"
+            for m in r["messages"]
+            if isinstance(m["content"], list)
+            for p in m["content"]
+        )
+        for r in rows
+    ]
+    assert per_row == [0, 1, 3, 1]
+    c = trlprep.report(path, validate=False).data["conversation"]
+    assert (c["videos"], c["rows_with_videos"]) == (5, 3)
+    assert (c["inline_videos"], c["rows_with_inline_videos"]) == (5, 3)
+    assert (c["images"], c["inline_images"], c["audios"]) == (3, 3, 0)
+    res = CliRunner().invoke(app, ["report", str(path), "--examples", "0"])
+    line = next(x for x in res.stdout.splitlines() if x.startswith("conversation:"))
+    assert line.endswith(
+        "3 images in 1 row (3 inline in their message parts), "
+        "5 videos in 3 rows (5 inline in their message parts)"
+    ), line
+
+
+@pytest.mark.parametrize(
+    ("path", "rows", "non_ascii"),
+    [
+        (REAL / "mllm_demo" / "mllm_demo.json", 6, 3),
+        (REAL / "xtuner_inline_media" / "qwen35_tokenize_data.lines13-16.jsonl", 4, 3),
+        (REAL / "xtuner_mllm_sft_image" / "mllm_sft_single_image_example_data_new.jsonl", 22, 11),
+    ],
+)
+def test_text_checks_read_the_text_parts(path, rows, non_ascii):
+    # content given as parts: before, no text check at all (no "text:" line)
+    text = path.read_text()
+    data = (
+        json.loads(text) if path.suffix == ".json" else [json.loads(x) for x in text.splitlines()]
+    )
+    key = "messages" if "messages" in data[0] else "conversations"
+
+    def words(m):
+        c = m["content"]
+        return c if isinstance(c, str) else "".join(p.get("text") or "" for p in c)
+
+    assert (len(data), sum(any(not words(m).isascii() for m in r[key]) for r in data)) == (
+        rows,
+        non_ascii,
+    )
+    got = trlprep.report(path, validate=False).data["text"]["by_role"]["text"]
+    assert (got["rows"], got["non_ascii"], got["empty"]) == (rows, non_ascii, 0)
+    res = CliRunner().invoke(app, ["report", str(path), "--examples", "0"])
+    share = f"{100 * non_ascii / rows:.1f}%"
+    assert f"text: 0 rows empty/whitespace, non-ASCII in {share} of rows" in res.stdout

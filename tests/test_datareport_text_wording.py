@@ -51,8 +51,46 @@ def test_one_turn_count_is_said_once():
 
 def test_one_line_named_in_the_singular():
     path = REAL / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
-    issue = _line(_report(path, "--examples", "0"), "  duplicate-row x1:")
+    lines = _report(path, "--examples", "0")
+    issue = _line(lines, "  duplicate-row, 1 row:")
     assert issue.endswith("(line 216)"), issue
+    assert _line(lines, "validation:") == "validation: valid (0 kinds of error, 1 kind of warning)"
+
+
+def test_validation_counts_kinds_of_issue_and_each_ones_rows():
+    # 4 rows fail one rule: before, "INVALID (1 error, 0 warnings)" then "x4"
+    path = REAL / "openai_drone_toolcalls" / "drone_training.first6.jsonl"
+    lines = _report(path, "--examples", "0")
+    assert (
+        _line(lines, "validation:") == "validation: INVALID (1 kind of error, 0 kinds of warning)"
+    )
+    issue = _line(lines, "  double-encoded-arguments, 4 rows: column 'messages':")
+    assert issue.endswith("(lines 3, 4, 5, 6)"), issue
+
+
+def test_imports_that_make_several_rows_of_one_say_how_many_they_read():
+    # PRM800K: 6 input rows, one row per trajectory -> 37; OASST: 20 trees -> 98 rows
+    for path, read, made, how in (
+        (
+            REAL / "prm800k_openr" / "prm800k.jsonl",
+            6,
+            37,
+            "one row per trajectory, as TRL's prm800k script",
+        ),
+        (REAL / "oasst_trees" / "en_100_tree.first20.jsonl", 20, 98, "one row per thread"),
+    ):
+        assert sum(1 for x in path.read_text().splitlines() if x.strip()) == read
+        lines = _report(path, "--examples", "0")
+        assert lines[0].endswith(f", {made} rows"), lines[0]
+        assert (
+            lines[2]
+            == f"  import: {read} input rows -> {made} rows, {how}"
+            + " (the figures below are of these)"
+        )
+        data = json.loads(CliRunner().invoke(app, ["report", str(path), "-f", "json"]).stdout)
+        assert (data["report"]["input_rows"], data["report"]["imported_rows"]) == (read, made)
+    one_per_row = _report(REAL / "alpaca_demo" / "alpaca_en_demo.json", "--examples", "0")
+    assert not any(x.startswith("  import:") for x in one_per_row)
 
 
 def test_language_modeling_lengths_and_truncation_name_no_prompt():
@@ -96,3 +134,75 @@ def test_rows_not_reportable_say_what_the_figures_cover(tmp_path):
     ), lines[0]
     assert lines[1] == "  6 rows failed at validation", lines[1]
     assert _line(lines, "conversation:").startswith("conversation: 2 turns per row,")
+
+
+def test_text_checks_say_their_unit_rows():
+    # before: "completion text: 0 empty/whitespace, 10.7% non-ASCII" (of what?)
+    path = REAL / "alpaca_demo" / "alpaca_en_demo.json"
+    rows = json.loads(path.read_text())
+    non_ascii = sum(not r["output"].isascii() for r in rows)
+    empty = sum(not r["output"].strip() for r in rows)
+    assert (len(rows), non_ascii, empty) == (150, 16, 0)
+    lines = _report(path, "--examples", "0")
+    assert _line(lines, "completion text:") == (
+        "completion text: 0 rows empty/whitespace, non-ASCII in 10.7% of rows"
+    )
+
+
+def test_patterns_not_listed_are_counted_and_examples_0_shows_no_row():
+    # ToolBench: 12 role patterns, 5 listed; line 12 is named by validation, yet
+    # `--examples 0` asks for no row (before: it was shown)
+    path = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
+    rows = [json.loads(x) for x in path.read_text().splitlines()]
+    patterns = {tuple(m["role"] for m in r["messages"]) for r in rows}
+    assert (len(rows), len(patterns)) == (34, 12)
+    lines = _report(path, "--examples", "0")
+    at = lines.index(_line(lines, "conversation:"))
+    listed = [int(x.split()[0]) for x in lines[at + 1 : at + 6]]
+    assert (
+        lines[at + 6] == "         9  rows in 7 other patterns (-f json, -o report.html list more)"
+    )
+    assert sum(listed) + 9 == 34
+    assert not any(x.startswith("examples (") or x.startswith("  line ") for x in lines)
+    shown = _report(path, "--examples", "1")
+    assert "  line 12:" in shown  # the row validation names, beside the first one
+
+
+def test_conversation_figures_say_they_count_the_rows_the_template_refused():
+    # qwen2.5 renders no image part: every row of LLaMA-Factory's mllm demo is refused, yet
+    # the conversation figures are of the 6 rows read (before: under "the figures below are
+    # of the other 0 rows", unqualified)
+    path = REAL / "mllm_demo" / "mllm_demo.json"
+    lines = _report(path, "--chat-template", "qwen2.5", "--examples", "0")
+    assert lines[0].endswith("6 rows, 6 not reportable: the figures below are of the other 0 rows")
+    assert _line(lines, "conversation").startswith(
+        "conversation (of all 6 rows read, those refused above too): 4 turns per row,"
+    )
+    plain = _report(path, "--examples", "0")
+    assert _line(plain, "conversation").startswith("conversation: 4 turns per row,")
+
+
+def test_preference_line_gives_every_share_of_the_pairs():
+    # before: "chosen longer in 0.0% of pairs" alone, where all 6 pairs are the same length
+    lines = _report(
+        Path(TINY).parent / "implicit_preference.jsonl", "--tokenizer", TINY, "--examples", "0"
+    )
+    assert _line(lines, "preference:") == (
+        "preference: of 6 pairs, chosen longer in 0.0%, rejected longer in 0.0%, same length "
+        "in 100.0% (mean 4.3 vs 4.3 tokens), 0 identical pairs"
+    )
+
+
+def test_unrendered_messages_shown_without_the_nulls_arrow_adds():
+    # xtuner's line 1 has no `reasoning_content`, `loss` or `tool_calls`; other lines do,
+    # and Arrow gave every message those fields as null: before, the example showed them
+    path = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
+    first = json.loads(path.read_text().splitlines()[0])["messages"]
+    lines = _report(path, "--examples", "1")
+    shown = lines[lines.index("  line 1:") + 1]
+    assert shown == "    text       " + repr(json.dumps(first, ensure_ascii=False))
+    tool = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
+    data = json.loads(CliRunner().invoke(app, ["report", str(tool), "-f", "json"]).stdout)
+    text = data["examples"][0]["parts"][0]["text"]
+    assert '"content": null' in text  # the data's own null beside a function call
+    assert '"tool_calls": null' not in text and '"name": null' not in text

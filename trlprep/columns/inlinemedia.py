@@ -39,6 +39,14 @@ INLINE_MEDIA_KEYS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Part types of each medium (transformers' and OpenAI's names)
+MEDIA_PARTS: dict[str, tuple[str, ...]] = {
+    "image": IMAGE_PARTS,
+    "video": ("video", "video_url"),
+    "audio": ("audio", "audio_url", "input_audio"),
+}
+
+
 def inline_image_parts(parts: pa.Array) -> np.ndarray:
     """Per content part (a flat struct array): an image part holding its image inline."""
     return inline_parts(parts, IMAGE_PARTS, INLINE_IMAGE_KEYS)
@@ -63,6 +71,12 @@ def inline_parts(parts: pa.Array, types: tuple[str, ...], keys: tuple[str, ...])
 def inline_images_per_row(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Image parts holding their image inline, per row of a messages column (zeros when
     its content is not parts)."""
+    return inline_media_per_row(arr, "image")
+
+
+def inline_media_per_row(arr: pa.Array | pa.ChunkedArray, medium: str) -> np.ndarray:
+    """Parts of `medium` (image, video, audio) holding it inline, per row of a messages
+    column (zeros when its content is not parts)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     n = len(arr)
@@ -71,7 +85,7 @@ def inline_images_per_row(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     msgs = pc.list_flatten(arr)
     content = pc.struct_field(msgs, "content")
     parts = pc.list_flatten(content)
-    hit = inline_image_parts(parts)
+    hit = inline_parts(parts, MEDIA_PARTS[medium], INLINE_MEDIA_KEYS[medium])
     if not hit.any():
         return np.zeros(n, np.int64)
     msg_of_part = np.asarray(pc.list_parent_indices(content).to_numpy(zero_copy_only=False))

@@ -214,6 +214,7 @@ def measure(
         "max_length": max_length,
         "truncation": truncation,
         "layout": layout,
+        **_import_rows(stats, layout, import_options),
         "notes": notes,  # how the input was read (a text file's lines), as convert says it
     }
     out = {"report": header, **figures, "validation": val}
@@ -252,6 +253,17 @@ def where_of(data: Any):
         return out
 
     return where
+
+
+def _import_rows(stats: Any, layout: str | None, opts: Any) -> dict[str, Any]:
+    """The input rows an import read, the rows it made of them and how, where it made a
+    number other than one per row kept (OpenAssistant trees, PRM800K trajectories, ...)."""
+    if stats is None or not stats.rows_in or stats.rows_out + stats.rejected == stats.rows_in:
+        return {}
+    from trlprep.importers import ImportOptions, get_importer
+
+    how = get_importer(layout).expansion(opts or ImportOptions()) if layout else None
+    return {"input_rows": stats.rows_in, "imported_rows": stats.rows_out, "expansion": how}
 
 
 def _as_input_rows(data: Any, origin: np.ndarray) -> None:

@@ -32,6 +32,7 @@ from trlprep.datareport.measures import (
     keep_pairs_and_labels,
     keep_text_checks,
     keep_token_lengths,
+    loss_parts,
     row_where,
 )
 from trlprep.errors import ROW_ID, RowFailures
@@ -58,7 +59,8 @@ class Collector:
         self.dtype, self.fmt, self.plan = dtype, fmt, plan
         self.template, self.tokenizer = template, tokenizer
         self.want_examples = examples
-        self.flagged = set(list(sorted(flagged or ()))[:FLAGGED])  # rows validation names
+        # rows validation names, shown beside the first rows (none where none is asked for)
+        self.flagged = set(list(sorted(flagged or ()))[:FLAGGED]) if examples else set()
         self.data = Collected()
         self.num_proc: int | None = None  # the template renderer's processes (None: all)
         self.specials = _special_tokens(tokenizer)
@@ -151,7 +153,10 @@ class Collector:
             d.lines.append(np.asarray(lines)[rid - offset])
         keep_pairs_and_labels(d, self.dtype, canon)
         keep_hashes(d, canon)
+        first = len(d.examples)
         keep_examples(d, self.dtype, texts, rid, offset, lines, self.want_examples, self.flagged)
+        if self.fmt is Format.CONVERSATIONAL and self.template is not None:
+            loss_parts(d.examples[first:], self.dtype, canon, self.template, self.tokenizer)
 
     # ------------------------------------------------------------------ stages
 

@@ -35,14 +35,25 @@ class Collected:
     same_role_rows: int = 0
     tool_calls: int = 0
     tool_rows: int = 0
+    # per-message `weight` (or xtuner's `loss`): rows setting one, assistant messages, and
+    # those weighted 0 (left out of SFT's loss) or fractionally (refused by SFT)
+    weighted_rows: int = 0
+    assistant_messages: int = 0
+    weight_0_messages: int = 0
+    weight_0_rows: int = 0
+    fractional_weights: int = 0
     images: int = 0  # entries of `images` and image parts holding their image inline
     image_rows: int = 0
     inline_images: int = 0  # of `images`: image parts holding their image inline
     inline_image_rows: int = 0
     videos: int = 0
     video_rows: int = 0
+    inline_videos: int = 0  # of `videos`: video parts holding their video inline
+    inline_video_rows: int = 0
     audios: int = 0
     audio_rows: int = 0
+    inline_audios: int = 0
+    inline_audio_rows: int = 0
     # `<image>` / `<video>` / `<audio>` in string content where the medium has no column
     image_placeholders: int = 0
     image_placeholder_rows: int = 0
@@ -134,8 +145,11 @@ def _joined(a: re.Match, b: re.Match) -> str:
 _FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")
 _SUMS = (
     "identical_pairs", "same_role_rows", "tool_calls", "tool_rows",
+    "weighted_rows", "assistant_messages", "weight_0_messages", "weight_0_rows",
+    "fractional_weights",
     "images", "image_rows", "inline_images", "inline_image_rows",
-    "videos", "video_rows", "audios", "audio_rows",
+    "videos", "video_rows", "audios", "audio_rows", "inline_videos", "inline_video_rows",
+    "inline_audios", "inline_audio_rows",
     "image_placeholders", "image_placeholder_rows", "video_placeholders",
     "video_placeholder_rows", "audio_placeholders", "audio_placeholder_rows",
 )  # fmt: skip

@@ -23,7 +23,9 @@ def _cat(parts: list[np.ndarray], dtype=np.int64) -> np.ndarray:
 
 
 def length_stats(values: np.ndarray) -> dict[str, Any]:
-    """min / p50 / p90 / p99 / max / mean of token lengths (nearest-rank quantiles)."""
+    """min / p50 / p90 / p99 / max / mean of token lengths; each quantile the value at or
+    above it (polars' "higher": the sorted value at index ceil(q * (n - 1)), so p99 is the
+    maximum for 100 rows or fewer)."""
     if not len(values):
         return {"rows": 0}
     s = pl.Series(values)
@@ -155,6 +157,21 @@ def labels(data: Collected) -> dict[str, Any] | None:
     return None
 
 
+def _weights(data: Collected) -> dict[str, Any]:
+    """What SFT's loss trains on where messages carry weights (rows_with_weights 0: every
+    token); zeros without weights, so that `--fail-if` can name them on any conversation."""
+    return {
+        "weights": {
+            "rows_with_weights": data.weighted_rows,
+            "assistant_messages": data.assistant_messages,
+            "assistant_messages_trained": data.assistant_messages - data.weight_0_messages,
+            "assistant_messages_weight_0": data.weight_0_messages,
+            "rows_with_weight_0": data.weight_0_rows,
+            "fractional_weights": data.fractional_weights,
+        }
+    }
+
+
 def conversation(data: Collected) -> dict[str, Any] | None:
     if not data.turns:
         return None
@@ -171,14 +188,19 @@ def conversation(data: Collected) -> dict[str, Any] | None:
         "same_role_in_a_row": data.same_role_rows,
         "tool_calls": data.tool_calls,
         "rows_with_tools": data.tool_rows,
+        **_weights(data),
         "images": data.images,
         "rows_with_images": data.image_rows,
         "inline_images": data.inline_images,  # of `images`: held in their message parts
         "rows_with_inline_images": data.inline_image_rows,
         "videos": data.videos,
         "rows_with_videos": data.video_rows,
+        "inline_videos": data.inline_videos,
+        "rows_with_inline_videos": data.inline_video_rows,
         "audios": data.audios,
         "rows_with_audios": data.audio_rows,
+        "inline_audios": data.inline_audios,
+        "rows_with_inline_audios": data.inline_audio_rows,
         **{  # placeholders in rows whose medium has no column: nothing they stand for
             f"{m}_placeholders_without_column": getattr(data, f"{m}_placeholders")
             for m in ("image", "video", "audio")

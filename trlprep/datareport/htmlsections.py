@@ -10,6 +10,8 @@ from typing import Any
 
 from trlprep.datareport import svg
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
+from trlprep.datareport.text import sft_weighted
+from trlprep.wording import noun
 
 
 def _overview(r: dict[str, Any]) -> str:
@@ -54,6 +56,19 @@ def _overview(r: dict[str, Any]) -> str:
         ("chat template", escape(str(h["chat_template"] or "none"))),
         ("tokenizer", escape(str(h["tokenizer"] or "none (no token lengths)"))),
         ("truncation", escape(h["truncation"])),
+        *(
+            [
+                (
+                    "input rows imported",
+                    fig("report.input_rows", h["input_rows"])
+                    + " -> "
+                    + fig("report.imported_rows", h["imported_rows"])
+                    + " rows",
+                )
+            ]
+            if h.get("input_rows") is not None
+            else []
+        ),
         ("rows reported", fig("rows.reported", rows["reported"])),
         ("rows not reportable", fig("rows.rejected", rows["rejected"])),
     ]
@@ -74,8 +89,11 @@ def _at(ex: dict[str, Any]) -> str:
 def _validation(r: dict[str, Any]) -> str:
     v = r["validation"]
     verdict = f'<p class="{"ok" if v["valid"] else "bad"}">{"valid" if v["valid"] else "invalid"}: '
-    verdict += f"{fig('validation.errors', v['errors'])} error(s), "
-    verdict += f"{fig('validation.warnings', v['warnings'])} warning(s)</p>"
+    verdict += f"{fig('validation.errors', v['errors'])} {noun(v['errors'], 'kind')} of error, "
+    verdict += (
+        f"{fig('validation.warnings', v['warnings'])} {noun(v['warnings'], 'kind')} of warning "
+        "(the rows of each below)</p>"
+    )
     examples = {e.get("line", e["row"]) for e in r.get("examples", [])}
     rows = []
     for i, issue in enumerate(v["issues"]):
@@ -206,9 +224,39 @@ def _labels(r: dict[str, Any]) -> str:
     return html + table(["step", "rows", "true", "share true"], rows)
 
 
+def _weights(w: dict[str, Any]) -> str:
+    """What SFT trains on where the messages carry weights, each number with its key."""
+    k = "conversation.weights."
+    html = (
+        f"<p>Per-message weights in {fig(k + 'rows_with_weights', w['rows_with_weights'])} "
+        "rows: SFT trains only on the assistant messages whose weight is not 0 ("
+        f"{fig(k + 'assistant_messages_trained', w['assistant_messages_trained'])} of "
+        f"{fig(k + 'assistant_messages', w['assistant_messages'])}), none of the system, user "
+        "or tool tokens (--no-assistant-only-loss: every token)"
+    )
+    if w["assistant_messages_weight_0"]:
+        html += (
+            f"; {fig(k + 'assistant_messages_weight_0', w['assistant_messages_weight_0'])} "
+            "assistant messages with weight 0 (or loss: false) in "
+            f"{fig(k + 'rows_with_weight_0', w['rows_with_weight_0'])} rows left out"
+        )
+    if w["fractional_weights"]:
+        html += (
+            f"; {fig(k + 'fractional_weights', w['fractional_weights'])} assistant messages "
+            "with a weight other than 0 or 1: SFT refuses those rows"
+        )
+    return html + ".</p>"
+
+
 def _conversation(r: dict[str, Any]) -> str:
     c = r["conversation"]
     t = c["turns"]
+    of = (
+        f"<p class=muted>Of all {fig('conversation.rows', c['rows'])} rows read, those the "
+        "template or tokenizer refused too.</p>"
+        if c["rows"] != r["rows"]["reported"]
+        else ""
+    )
     facts = [
         ["turns per row (min / p50 / max)", " / ".join(
             fig(f"conversation.turns.{k}", t.get(k)) for k in ("min", "p50", "max"))],
@@ -230,7 +278,9 @@ def _conversation(r: dict[str, Any]) -> str:
             if c.get(key := f"{m}_placeholders_without_column")
         ),
     ]  # fmt: skip
-    html = table(["", ""], facts)
+    w = c.get("weights")
+    html_w = _weights(w) if sft_weighted(r) else ""
+    html = of + table(["", ""], facts) + html_w
     pats = [
         [f"<code>{escape(p['pattern'])}</code>", fig(f"conversation.patterns.{i}.rows", p["rows"])]
         for i, p in enumerate(c["patterns"])
@@ -271,7 +321,7 @@ def _text(r: dict[str, Any]) -> str:
          fig_of(f"text.by_role.{role}", c, "empty"), fig_of(f"text.by_role.{role}", c, "non_ascii")]
         for role, c in t.get("by_role", {}).items()
     ]  # fmt: skip
-    html = table(["column", "rows", "empty / whitespace", "non-ASCII"], rows)
+    html = table(["column", "rows", "empty / whitespace", "rows with non-ASCII"], rows)
     toks = t.get("special_tokens_in_text") or {}
     if toks:
         key = "text.special_tokens_in_text"
@@ -293,16 +343,32 @@ def _examples(r: dict[str, Any]) -> str:
         if h.get("format") == "conversational" and not h.get("chat_template")
         else ""
     )
+    weighted = sft_weighted(r)
+    loss = (
+        "Highlighted: the part the loss trains on; the messages carry weights, and SFT trains "
+        "only on their assistant messages whose weight is not 0 (rows not split so: see "
+        "Conversations)."
+        if weighted
+        else "Highlighted: the part the loss trains on."
+    )
     html = (
         f"<p class=muted>{shown}The first rows, and the first row of each validation issue. "
-        "Highlighted: the part the loss trains on.</p>"
+        f"{loss}</p>"
     )
     for ex in exs:
         anchor = ex.get("line", ex["row"])
-        head = "".join(escape(p["text"] or "") for p in ex["parts"] if not p["trained"])
-        answers = [p for p in ex["parts"] if p["trained"]] or [None]
+        trained = [p for p in ex["parts"] if p["trained"] and not weighted]
+        head = "".join(escape(p["text"] or "") for p in ex["parts"] if p not in trained)
+        answers = trained or [None]
         why = " <span class=muted>(named by validation)</span>" if ex.get("flagged") else ""
         html += f'<h3 id="ex-{anchor}">{_at(ex)}{why}</h3>'
+        if weighted and ex.get("loss_parts"):  # the render cut where the loss starts, stops
+            html += "<pre>" + "".join(
+                f'<mark class="trained">{escape(p["text"])}</mark>' if p["trained"]
+                else escape(p["text"])
+                for p in ex["loss_parts"]
+            ) + "</pre>"  # fmt: skip
+            continue
         for p in answers:
             if p is None:
                 html += f"<pre>{head}</pre>"

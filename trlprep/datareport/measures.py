@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list, is_messages
-from trlprep.columns.inlinemedia import inline_images_per_row
+from trlprep.columns.inlinemedia import inline_media_per_row
 from trlprep.columns.textparts import has_marks, restored
 from trlprep.datareport.collected import INDEX, Collected
 from trlprep.datareport.plaintext import plain_text
@@ -139,24 +139,53 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
     d.tool_rows += int(
         ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
     )
-    inline = sum(inline_images_per_row(canon.column(c)) for c in cols)
-    d.inline_images += int(inline.sum())
-    d.inline_image_rows += int((inline > 0).sum())
+    _keep_weights(d, frame, conv, fields)
     for medium in MEDIA:
         col = f"{medium}s"
-        if col not in canon.column_names or not is_list(canon.schema.field(col).type):
-            if medium == "image" and inline.any():  # images held inline only
-                d.images += int(inline.sum())
-                d.image_rows += int((inline > 0).sum())
+        # parts holding their medium inline (a URL or path in the part), beside the column's
+        inline = sum(inline_media_per_row(canon.column(c), medium) for c in cols)
+        setattr(d, f"inline_{col}", getattr(d, f"inline_{col}") + int(inline.sum()))
+        rows_key = f"inline_{medium}_rows"
+        setattr(d, rows_key, getattr(d, rows_key) + int((inline > 0).sum()))
+        if col in canon.column_names and is_list(canon.schema.field(col).type):
+            n = pc.add(pc.list_value_length(canon.column(col)).fill_null(0), pa.array(inline))
+        elif inline.any():  # held inline only
+            n = pa.array(inline)
+        else:
             continue
-        n = pc.list_value_length(canon.column(col)).fill_null(0)
-        if medium == "image":
-            n = pc.add(n, pa.array(inline))
         total = int(pc.sum(n).as_py() or 0)
         rows = int(pc.sum(pc.cast(pc.greater(n, 0), pa.int64())).as_py() or 0)
         setattr(d, col, getattr(d, col) + total)
         setattr(d, f"{medium}_rows", getattr(d, f"{medium}_rows") + rows)
     _keep_placeholders(d, canon, frame)
+
+
+def _keep_weights(d: Collected, frame: pl.DataFrame, conv: pl.Expr, fields: set[str]) -> None:
+    """Per-message weights as SFT reads them (`trainers.assistant_masks`): `weight`, else
+    xtuner's `loss` true/false as 1/0; only assistant messages' weights count."""
+    el = pl.element().struct
+    w = el.field("weight").cast(pl.Float64, strict=False) if "weight" in fields else None
+    if "loss" in fields:
+        loss = el.field("loss")
+        loss = pl.when(loss.cast(pl.String, strict=False).is_in(["true", "false"])).then(
+            (loss.cast(pl.String, strict=False) == "true").cast(pl.Float64)
+        )
+        w = loss if w is None else w.fill_null(loss)
+    if w is None:
+        w = pl.lit(None, pl.Float64)
+    bot = el.field("role") == "assistant"
+    stats = frame.select(
+        conv.list.eval(w.is_not_null()).list.any().alias("set"),
+        conv.list.eval(bot).list.sum().alias("bots"),
+        conv.list.eval(bot & (w == 0)).list.sum().alias("zero"),
+        conv.list.eval(bot & w.is_not_null() & (w != 0) & (w != 1)).list.sum().alias("frac"),
+    ).fill_null(0)
+    weighted = stats["set"].cast(pl.Boolean)
+    d.weighted_rows += int(weighted.sum())
+    d.assistant_messages += int(stats["bots"].sum())
+    d.weight_0_messages += int(stats["zero"].sum())
+    d.weight_0_rows += int((stats["zero"] > 0).sum())
+    d.fractional_weights += int(stats["frac"].sum())
 
 
 def _keep_placeholders(d: Collected, canon: pa.Table, frame: pl.DataFrame) -> None:
@@ -230,12 +259,50 @@ def keep_examples(
             if isinstance(value, list) and all(isinstance(v, str) for v in value):
                 value = STEP_SEPARATOR.join(value)
             if value is not None and not isinstance(value, str):
-                value = json.dumps(value, ensure_ascii=False, default=str)
+                value = json.dumps(_as_given(value), ensure_ascii=False, default=str)
             parts.append({"role": role, "text": value, "trained": role in ANSWERS})
         ex = {**row_where(int(rid[i]), offset, lines), "parts": parts, INDEX: i}
         if i >= room:
             ex["flagged"] = True  # shown because validation names it
         d.examples.append(ex)
+
+
+def loss_parts(
+    examples: list[dict], dtype: DatasetType, canon: pa.Table, template, tokenizer
+) -> None:
+    """Each rendered language-modeling example's text cut where SFT's weighted loss starts
+    and stops (`loss_parts`: [{"text", "trained"}], shown where the messages carry weights);
+    none where the row renders otherwise alone or its spans cannot be found."""
+    if dtype.name != "language-modeling" or "messages" not in canon.column_names:
+        return
+    from trlprep.templates.assistant_tokens import trained_spans
+
+    for ex in examples:
+        text = ex["parts"][0]["text"] if ex.get("parts") else None
+        found = trained_spans(canon.slice(ex[INDEX], 1), template, tokenizer)
+        whole, spans = found[0]
+        if spans is None or whole != text:
+            continue
+        parts, at = [], 0
+        for start, end in spans:
+            if start > at:
+                parts.append({"text": text[at:start], "trained": False})
+            parts.append({"text": text[start:end], "trained": True})
+            at = end
+        if at < len(text):
+            parts.append({"text": text[at:], "trained": False})
+        ex["loss_parts"] = parts
+
+
+def _as_given(value: object) -> object:
+    """Messages without the null fields Arrow gives every message of a column where some
+    message has them (`"loss": null`, a text part's `"text": null`); a null `content` is the
+    data's own (beside a tool call) and kept."""
+    if isinstance(value, dict):
+        return {k: _as_given(v) for k, v in value.items() if v is not None or k == "content"}
+    if isinstance(value, list):
+        return [_as_given(v) for v in value]
+    return value
 
 
 def row_where(row: int, offset: int, lines: np.ndarray | None) -> dict[str, int]:

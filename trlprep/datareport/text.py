@@ -52,6 +52,13 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append("  columns renamed by --map, as `trlprep convert --map` reads them")
     elif h.get("layout"):
         out.append(f"  read as the {h['layout']} layout, as `trlprep convert` reads it")
+    if h.get("input_rows") is not None:
+        kept = h["input_rows"] - rows["rejected"]
+        out.append(
+            f"  import: {plural(kept, 'input row')} -> {plural(h['imported_rows'], 'row')}"
+            + (f", {h['expansion']}" if h.get("expansion") else "")
+            + " (the figures below are of these)"
+        )
     for note in h.get("notes", []):
         out.append(f"  note: {note}")
     if h.get("measured_as") and h["measured_as"] != h["type"]:
@@ -71,15 +78,16 @@ def _render_one(r: dict[str, Any]) -> str:
     val = r.get("validation")
     if val is not None:
         verdict = "valid" if val["valid"] else "INVALID"
+        # `errors` / `warnings` count kinds of issue (rules); each one's rows follow
         out.append(
-            f"validation: {verdict} ({plural(val['errors'], 'error')}, "
-            f"{plural(val['warnings'], 'warning')})"
+            f"validation: {verdict} ({val['errors']} {noun(val['errors'], 'kind')} of error, "
+            f"{val['warnings']} {noun(val['warnings'], 'kind')} of warning)"
         )
         for i in val["issues"][:8]:
             at = i["lines"] if i["lines"] else i["rows"]
             word = ("line" if i["lines"] else "row") + ("s" if len(at) > 1 else "")
             where = f" ({word} {_list(at)})" if at else ""
-            out.append(f"  {i['rule']} x{i['count']}: {i['message']}{where}")
+            out.append(f"  {i['rule']}, {plural(i['count'], 'row')}: {i['message']}{where}")
     lengths = r.get("lengths")
     if lengths:
         out.append("token lengths     min    p50    p90    p99    max     mean")
@@ -116,10 +124,13 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append("token lengths: pass --tokenizer or --chat-template MODEL to measure them")
     p = r.get("preference")
     if p:
+        n = p["pairs"]
         out.append(
-            f"preference: chosen longer in {_pct(p['chosen_longer_share'])} of pairs "
-            f"(mean {p['chosen_mean']:.1f} vs {p['rejected_mean']:.1f} tokens), "
-            f"{plural(p['identical_pairs'], 'identical pair')}"
+            f"preference: of {plural(n, 'pair')}, chosen longer in "
+            f"{_pct(p['chosen_longer_share'])}, rejected longer in "
+            f"{_pct(p['rejected_longer'] / n if n else None)}, same length in "
+            f"{_pct(p['same_length'] / n if n else None)} (mean {p['chosen_mean']:.1f} vs "
+            f"{p['rejected_mean']:.1f} tokens), {plural(p['identical_pairs'], 'identical pair')}"
         )
         if "margin" in p:
             m = p["margin"]
@@ -143,13 +154,28 @@ def _render_one(r: dict[str, Any]) -> str:
             if t["min"] == t["max"]
             else f"{t['min']}-{t['max']} turns (p50 {t['p50']})"
         )
+        of = (
+            f" (of all {plural(c['rows'], 'row')} read, those refused above too)"
+            if c["rows"] != rows["reported"]
+            else ""
+        )
         out.append(
-            f"conversation: {turns} per row, {plural(c['distinct_patterns'], 'role pattern')}, "
+            f"conversation{of}: {turns} per row, "
+            f"{plural(c['distinct_patterns'], 'role pattern')}, "
             f"{plural(c['same_role_in_a_row'], 'row')} with same-role turns in a row, "
             f"{plural(c['tool_calls'], 'tool call')}, {_media(c)}"
         )
-        for pat in c["patterns"][:5]:
+        for pat in c["patterns"][:PATTERNS_SHOWN]:
             out.append(f"  {pat['rows']:>8}  {pat['pattern']}")
+        if c["distinct_patterns"] > PATTERNS_SHOWN:
+            left = sum(p["rows"] for p in c["patterns"][:PATTERNS_SHOWN])
+            others = c["distinct_patterns"] - PATTERNS_SHOWN
+            out.append(
+                f"  {c['rows'] - left:>8}  {noun(c['rows'] - left, 'row')} in "
+                f"{plural(others, 'other pattern')} (-f json, -o report.html list more)"
+            )
+        if sft_weighted(r):
+            out.append(weights_line(c["weights"]))
     d = r.get("duplicates", {})
     if d:
         line = f"duplicates: {plural(d.get('exact_rows', 0), 'exact duplicate row')}"
@@ -161,21 +187,53 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(line)
     txt = r.get("text", {})
     for role, cnt in txt.get("by_role", {}).items():
-        empty = f"{cnt['empty']} empty/whitespace, " if role in ANSWERS else ""
+        empty = f"{plural(cnt['empty'], 'row')} empty/whitespace, " if role in ANSWERS else ""
         share = _pct(cnt["non_ascii"] / cnt["rows"] if cnt["rows"] else None)
-        out.append(f"{'text' if role == 'text' else role + ' text'}: {empty}{share} non-ASCII")
+        out.append(
+            f"{'text' if role == 'text' else role + ' text'}: {empty}non-ASCII in {share} of rows"
+        )
     if txt.get("special_tokens_in_text"):
         toks = ", ".join(f"{k} x{v}" for k, v in txt["special_tokens_in_text"].items())
         out.append(f"special tokens written in the text: {toks}")
     rendered = h.get("format") != "conversational" or bool(h.get("chat_template"))
-    out += _examples(r.get("examples") or [], rendered)
+    out += _examples(r.get("examples") or [], rendered, weighted=sft_weighted(r))
     return "\n".join(out) + "\n"
 
 
+PATTERNS_SHOWN = 5  # role patterns listed, the most common first
 SHOWN_CHARS = 160  # of each rendered part, escaped; the JSON and HTML reports hold it whole
 
 
-def _examples(examples: list[dict[str, Any]], rendered: bool = True) -> list[str]:
+def sft_weighted(r: dict[str, Any]) -> bool:
+    """Language-modeling conversations whose messages carry weights: SFT masks them."""
+    w = (r.get("conversation") or {}).get("weights") or {}
+    return bool(w.get("rows_with_weights")) and r["report"]["type"] == "language-modeling"
+
+
+def weights_line(w: dict[str, Any]) -> str:
+    """What SFT trains on where messages carry a `weight` (or xtuner's `loss`)."""
+    line = (
+        f"loss: per-message weights in {plural(w['rows_with_weights'], 'row')}: SFT trains "
+        f"only on the assistant messages whose weight is not 0 "
+        f"({w['assistant_messages_trained']:,} of {w['assistant_messages']:,}), none of the "
+        "system, user or tool tokens (--no-assistant-only-loss: every token)"
+    )
+    if w["assistant_messages_weight_0"]:
+        line += (
+            f"; {plural(w['assistant_messages_weight_0'], 'assistant message')} with weight 0 "
+            f"(or loss: false) in {plural(w['rows_with_weight_0'], 'row')} left out"
+        )
+    if w.get("fractional_weights"):
+        line += (
+            f"; {plural(w['fractional_weights'], 'assistant message')} with a weight other "
+            "than 0 or 1: SFT refuses those rows"
+        )
+    return line
+
+
+def _examples(
+    examples: list[dict[str, Any]], rendered: bool = True, *, weighted: bool = False
+) -> list[str]:
     """The rendered rows (`--examples N`), each part escaped on one line, cut at
     `SHOWN_CHARS`; `*` marks the parts the loss trains on. Conversations without a chat
     template are not rendered: their messages are shown as JSON, and the header says so."""
@@ -186,15 +244,24 @@ def _examples(examples: list[dict[str, Any]], rendered: bool = True) -> list[str
         if rendered
         else "messages as JSON, not rendered: pass --chat-template MODEL to see them as trained"
     )
-    out = [f"examples ({how}; * = in the loss; -o report.html shows them whole):"]
+    loss = (
+        "* = in the loss: the messages carry weights, SFT trains only on the assistant "
+        "messages of weight not 0 (unsplit rows: see loss above)"
+        if weighted
+        else "* = in the loss"
+    )
+    out = [f"examples ({how}; {loss}; -o report.html shows them whole):"]
     for ex in examples:
         at = f"line {ex['line']}" if ex.get("line") is not None else f"row {ex['row']}"
         out.append(f"  {at}:")
-        for part in ex.get("parts", []):
+        parts = ex.get("parts", [])
+        if weighted and ex.get("loss_parts"):  # the render cut where the loss starts, stops
+            parts = [{**p, "role": "text"} for p in ex["loss_parts"]]
+        for part in parts:
             text = repr(part["text"])
             if len(text) > SHOWN_CHARS:
                 text = f"{text[:SHOWN_CHARS]}... ({len(part['text']):,} chars)"
-            mark = "*" if part.get("trained") else " "
+            mark = "*" if part.get("trained") and (not weighted or "loss_parts" in ex) else " "
             out.append(f"   {mark}{part['role']:<11}{text}")
     return out
 
@@ -211,7 +278,7 @@ def _media(c: dict[str, Any]) -> str:
         total = c.get(f"{medium}s") or 0
         if total or medium == "image":
             rows = c.get(f"rows_with_{medium}s") or 0
-            inline = (c.get("inline_images") or 0) if medium == "image" else 0
+            inline = c.get(f"inline_{medium}s") or 0
             shown.append(
                 plural(total, medium)
                 + (f" in {plural(rows, 'row')}" if total else "")
@@ -227,4 +294,4 @@ def _media(c: dict[str, Any]) -> str:
     return ", ".join(shown)
 
 
-__all__ = ["render_text"]
+__all__ = ["render_text", "sft_weighted", "weights_line"]

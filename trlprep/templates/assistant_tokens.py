@@ -196,6 +196,20 @@ def mask_conversations(
     return out
 
 
+def trained_spans(
+    table: pa.Table, template: ChatTemplate, tokenizer: Any = None, *, messages: str = "messages"
+) -> list[tuple[str, list[tuple[int, int]] | None]]:
+    """Per row of `table` (a few rows: rendered here, one by one): its render and the
+    character spans SFT's weighted loss trains on (`mask_conversations`' spans), or why the
+    row is refused and None."""
+    ends: list[str] = []
+    if tokenizer is not None:
+        ends = [str(t) for t in getattr(tokenizer, "all_special_tokens", [])]
+        ends += [t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()]
+    job = (template, tuple(dict.fromkeys(ends)), messages)
+    return _spans_batch(job, table, 0)[0]
+
+
 def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[int, int]]:
     """Per row of `batch`: (its render, the character spans trained on) or (why it is
     refused, None); and the counts of weight-0 and of assistant messages."""
