@@ -273,11 +273,28 @@ def convert(
         raise stopped.error()
     if out is None:  # every row refused, on_error="skip": nothing left, as locally
         return _ray().data.from_arrow(pa.table({}))
+    _template_warnings(conv.plan, found.reports)
     from trlprep.io.kinds import carried_warning
 
     for column, kinds in found.carried.items():  # as `trlprep.convert` says it of a Table
         warn_user(carried_warning(column, kinds, "returned"), UserWarning)
     return out
+
+
+def _template_warnings(plan: Any, reports: list[tuple[str, Any]]) -> None:
+    """What the chat template left out and did to some rows, the workers' reports merged,
+    raised as `trlprep.convert` raises them."""
+    from trlprep.conversion.apply import merge_reports
+    from trlprep.errors import TemplateNote
+
+    if plan.render is None:
+        return
+    merge_reports(plan, reports)
+    for message in plan.warnings():
+        warn_user(message, UserWarning)
+    if plan.render.report is not None:
+        for message in plan.render.report.notes():
+            warn_user(message, TemplateNote)
 
 
 def _stopped(rows: ray.data.Dataset, rows_in: int) -> Any:
