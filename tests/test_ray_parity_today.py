@@ -27,6 +27,7 @@ TINY = HERE.parent / "examples" / "tiny-chat-model"
 ANSWERS = REAL / "arena_hard_answers" / "gpt-4-0613.sample.jsonl"
 INLINE = REAL / "xtuner_inline_media" / "qwen35_tokenize_data.lines13-16.jsonl"
 TOOLCALLS = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
+TOOLBENCH = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
 REVIEW = REAL / "truthfulqa_multi_review" / "en.first40.csv"
 LABELS = "prompt=question,completion=model_answer,label=truthfulness"  # yes/no: every row fails
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
@@ -51,6 +52,14 @@ CASES = {
     "answers-hint": ["validate", ANSWERS],
     "role-map-unused": ["convert", "MIXED", "--role-map", "human=user", "-o", "OUT/x.jsonl"],
     "role-map-unused-validate": ["validate", "MIXED", "--role-map", "human=user"],
+    "role-map-unused-layout": [
+        "validate",
+        TOOLBENCH,
+        "--from",
+        "openai-chat",
+        "--role-map",
+        "human=user",
+    ],  # fmt: skip
     "role-map-used": ["convert", "MIXED", "--role-map", "system=user", "-o", "OUT/x.jsonl"],
     "csv-all-refused": ["convert", REVIEW, "--map", LABELS, "--coerce", "-o", "OUT/x.jsonl"],
     "csv-all-refused-skip": [
@@ -123,6 +132,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "answers-hint": (1, "hint unknown-type: these rows are a model's answers"),
         "role-map-unused": (2, "no message in the input has the role 'human'"),
         "role-map-unused-validate": (2, "no message in the input has the role 'human'"),
+        "role-map-unused-layout": (2, "the openai-chat layout's messages have the roles"),
         "role-map-used": (0, "3 rows in, 0 rejected"),
         "csv-all-refused": (1, 'holds "no" where a boolean is needed'),
         "csv-all-refused-skip": (1, "every row was rejected (40)"),
