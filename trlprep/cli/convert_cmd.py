@@ -159,8 +159,6 @@ def convert_command(
     from trlprep.cli.ray_cmd import check_engine
 
     if check_engine(engine) and not explain:
-        if assistant_masks:
-            raise UsageError("--assistant-masks is not done on Ray yet", hint="drop --engine ray")
         from trlprep.cli.ray_cmd import convert_ray
 
         return convert_ray(
@@ -169,7 +167,7 @@ def convert_command(
             chat_template=chat_template, tokenizer=tokenizer, tokenize=tokenize, tools=tools,
             template_kwargs=template_kwarg, max_length=max_length, truncation=truncation,
             guide_only=guide_only, on_error=on_error, coerce=coerce, rejects=rejects,
-            on_bad_lines=on_bad_lines,
+            on_bad_lines=on_bad_lines, assistant_masks=assistant_masks,
             import_options=opt.import_options(
                 map_, role_map, map_role, conversational, prompt_style, pairing, threshold,
                 margin, neutral, keep_empty_turns,

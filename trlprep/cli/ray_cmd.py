@@ -113,6 +113,8 @@ def convert_ray(
             if not n_in:
                 raise DataError(f"{path}: no rows", hint="the input holds no rows")
             layout = layout or _sniff(ds)
+            if layout is None and from_type is None and getattr(import_options, "role_map", None):
+                layout = "map"  # TRL messages whose roles --role-map renames, as locally
             book = worker_notes.notebook()
             rows = ds
             if layout is not None:
@@ -123,13 +125,24 @@ def convert_ray(
                     ledger.expansions["import"] = how  # said with the counts
                 rows = engine.import_layout(ds, layout, import_options, coerce=coerce, notes=book)
                 rows = rows.materialize()
-            conv = engine.convert_rows(
-                rows, from_=from_type, tools=load_tools(tools), coerce=coerce,
-                template_kwargs=parse_template_kwargs(template_kwargs), notes=book, **kwargs,
-            )  # fmt: skip
-            _plan_warning(conv.plan)
+                from trlprep.importers.base import check_roles_used
+
+                check_roles_used(import_options, worker_notes.peek(book).roles, layout)
+            if layout is not None and _every_row_refused(rows, coerce):
+                conv = engine.Converted(rows, None)  # its reject rows alone
+            else:
+                conv = engine.convert_rows(
+                    rows, from_=from_type, tools=load_tools(tools), coerce=coerce,
+                    template_kwargs=parse_template_kwargs(template_kwargs), notes=book,
+                    **kwargs,
+                )  # fmt: skip
+                _plan_warning(conv.plan)
             conv.rows = conv.rows.materialize()
             found, book = worker_notes.take(book), None
+            if conv.plan is not None and conv.plan.render is not None:
+                from trlprep.conversion.apply import merge_reports
+
+                merge_reports(conv.plan, found.reports)  # the template's, the tokenizer's
             ledger.coerced.update(found.coerced)
             ledger.booleans.update(found.booleans)
             ledger.hints.update(found.hints)
@@ -137,10 +150,11 @@ def convert_ray(
                 ledger.count_step(name, n_in, n_out)
             _reject(ledger, conv.rejects(), ds)
             if ledger.stopping or ledger.all_rejected:  # (the output rows not gathered)
-                _print_warnings(found)  # what led to the error
                 shown = True
-                for line in ledger.reason_lines():
-                    err.print(f"  {line}", markup=False)
+                if conv.plan is not None:  # as locally: no reasons where none was converted
+                    _print_warnings(found)  # what led to the error
+                    for line in ledger.reason_lines():
+                        err.print(f"  {line}", markup=False)
                 raise ledger.error()
             out = conv.output().materialize()
             ledger.rows_out = out.count()
@@ -195,6 +209,13 @@ def convert_ray(
         err.print(f"  {line}", markup=False)
     for note in found.notes:  # the importer's, as locally after the counts
         err.print(f"note: {note}", markup=False)
+
+
+def _every_row_refused(rows: Any, coerce: bool) -> bool:
+    """Whether the import refused every row (nothing left to plan a conversion from)."""
+    from trlprep.ray.conversion import _head
+
+    return _head(rows, 1, coerce=coerce) is None
 
 
 def _plan_warning(plan: Any) -> None:

@@ -166,6 +166,19 @@ def _moved(arr: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
     return _relist(arr, new_msgs), per_row, unnamed
 
 
+def moved_elsewhere(table: pa.Table, columns: list[str]) -> pa.Table:
+    """`table` as `move_inline_images` leaves the rows of `columns` that hold no inline image
+    when other rows of the input do (an engine moving block by block): the image keys they
+    hold no value under left out of their parts, and an empty `images` list per row."""
+    for c in columns:
+        if c in table.column_names and not inline_images_per_row(table.column(c)).any():
+            moved = _moved(table.column(c).combine_chunks())[0]
+            table = table.set_column(table.schema.get_field_index(c), c, moved)
+    if IMAGES not in table.column_names:
+        table = table.append_column(IMAGES, pa.array([[]] * table.num_rows, pa.list_(pa.string())))
+    return table
+
+
 def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)

@@ -26,15 +26,24 @@ def asked(render: Any, assistant_masks: bool, tokenize: bool) -> Any:
 def keep_turns(table: pa.Table, plan: Any) -> pa.Table:
     """`table` with its conversations kept for their masks where the plan asks for them; a
     UsageError where there are none to mask (another type, standard text)."""
-    from trlprep.registry import Format
     from trlprep.templates.assistant_tokens import carry_turns
 
-    r = plan.render
-    if not r.assistant_masks:
+    if not plan.render.assistant_masks:
         return table
+    check_maskable(plan)
+    return carry_turns(table)
+
+
+def check_maskable(plan: Any) -> None:
+    """A UsageError where the plan asks for masks of rows that are not conversational
+    language modeling (nothing to mask)."""
+    from trlprep.registry import Format
+
+    r = plan.render
+    if r is None or not r.assistant_masks:
+        return
     if plan.dst.name != "language-modeling" or plan.fmt is not Format.CONVERSATIONAL:
         _refuse(plan)
-    return carry_turns(table)
 
 
 def masked(table: pa.Table, plan: Any) -> pa.Table:

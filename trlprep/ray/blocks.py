@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from trlprep.columns.inlinemedia import moved_elsewhere
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ray.base import HALF, LINE, REJECT, REJECT_TYPE
 from trlprep.ray.notes import Notes, recording
@@ -25,6 +26,9 @@ class _Stage:
     collect: bool = False  # refused rows stay as reject rows (else the block fails)
     halves: bool = False  # number each output row's half (--order blocks after unpairing)
     notes: Any = None  # the run's notebook actor (`trlprep.ray.notes`), or None
+    # --inline-media move: the messages columns holding inline images in some block (each
+    # block's rows then left as moving them over the whole input leaves them)
+    images: tuple[str, ...] = ()
 
 
 class _BlockRows:
@@ -149,10 +153,21 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
         if missing is not None:
             failures.append(missing)
             lines = None if lines is None else lines[keep]
+    if stage.images and table.num_rows:
+        table = moved_elsewhere(table, list(stage.images))
+    render = stage.plan.render
+    if render is not None:  # this block's reports alone, merged on the driver
+        render.report = render.token_report = None
     counts: list[tuple[str, int, int]] = []
     out, more = apply_checked(
         table, stage.plan, offset=first, lines=lines, counts=counts, source=rows
     )
+    if render is not None:
+        got.reports += [
+            (name, getattr(render, name))
+            for name in ("report", "token_report")
+            if getattr(render, name) is not None
+        ]
     if stage.notes is not None:
         got.merge(Notes(steps={name: [n_in, n_out] for name, n_in, n_out in counts}))
     failures += more
@@ -174,6 +189,21 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     if stage.halves:
         out = out.append_column(HALF, pa.array(np.arange(out.num_rows) % 2, pa.int8()))
     return _with_rejects(out, [held, _reject_rows(failures, rows) if failures else None])
+
+
+def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
+    """One row: the messages columns whose rows in the block (reject rows left out, settled
+    as converted) hold images inline in message parts."""
+    from trlprep.columns.inlinemedia import inline_columns
+    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.io.kinds import settle_kinds
+
+    table = _held(table)[0]
+    table = table.drop_columns([c for c in (ROW_ID, LINE, HALF) if c in table.column_names])
+    names = table.column_names
+    carry, labels = carried_columns(names), label_columns(names)
+    s = settle_kinds(table, coerce=coerce, carry=carry, labels=labels)
+    return pa.table({"inline": pa.array([inline_columns(s.table)], pa.list_(pa.string()))})
 
 
 def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
@@ -233,6 +263,7 @@ def _import_block(
         opts = dataclasses.replace(opts or ImportOptions(), coerce=True)
     result = importer.apply(settled, opts, 0, kept_lines)
     got.notes += [n for n in result.notes if n not in got.notes]
+    got.roles |= result.roles_seen
     got.steps["import"] = [settled.num_rows - result.num_rejected, result.table.num_rows]
     if result.num_rejected:
         at = result.rejects.column("row").to_numpy()
@@ -262,12 +293,16 @@ class _Converter:
     """A map_batches callable that loads the chat template / tokenizer once (per actor)."""
 
     def __init__(self, stage: _Stage) -> None:
+        from trlprep.conversion import masks
         from trlprep.conversion.render import make_render
 
         self.stage = stage
         if stage.render_args is not None:
+            args = dict(stage.render_args)
+            want = args.pop("assistant_masks", False)
             with recording(stage.notes):  # a template's warnings on loading
-                plan = dataclasses.replace(stage.plan, render=make_render(**stage.render_args))
+                render = masks.asked(make_render(**args), want, args["tokenize"])
+                plan = dataclasses.replace(stage.plan, render=render)
             self.stage = dataclasses.replace(stage, plan=plan)
 
     def __call__(self, table: pa.Table) -> pa.Table:

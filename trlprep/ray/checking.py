@@ -107,7 +107,13 @@ def _validate(
     from trlprep.validation.collect import Collector
     from trlprep.validation.dupes import DuplicateFinder
     from trlprep.validation.report import Report
-    from trlprep.validation.validate import _report_duplicates, _required, make_plan
+    from trlprep.validation.rules import unused_role_map_error
+    from trlprep.validation.validate import (
+        _report_duplicates,
+        _required,
+        add_unknown_type,
+        make_plan,
+    )
 
     ray = _ray()
     det = detect(ds, coerce) if type is None or format is None else None
@@ -120,6 +126,7 @@ def _validate(
     finder: DuplicateFinder | None = DuplicateFinder()
     columns: dict[str, None] = {}
     checked, offset = [], 0
+    roles: set[str] = set()  # every message role written, checked against the role map
     for (ref, _, _), result in zip(blocks, results, strict=True):
         n, sink, hashes, names, seen, unhashable, lines, read = result
         checked.append((ref, offset, n))
@@ -131,12 +138,17 @@ def _validate(
         if not n:
             continue
         col.seen_columns |= seen
+        roles |= sink.roles_seen
         if finder is not None:
             finder = None if unhashable else finder
         if finder is not None:
             finder.add(hashes, lines)
         col.line_oriented = col.line_oriented or lines is not None
         col.add_sink(sink, checked[-1][1], lines)
+    if plan is not None and plan.role_map and col.num_rows:
+        unused = unused_role_map_error(plan.role_map, roles)
+        if unused is not None:
+            raise unused
     notes = notes + coerced.notes() + col.media_notes()
     if finder is not None:
         _report_duplicates(finder, col)
@@ -145,10 +157,7 @@ def _validate(
     if col.num_rows == 0:
         col.add("empty-dataset", None, [], count=0)
     elif plan is None:
-        col.add(
-            "unknown-type", None, [], count=col.num_rows,
-            message="no dataset type matches the columns " + (", ".join(columns) or "(none)"),
-        )  # fmt: skip
+        notes = add_unknown_type(col, columns, notes)
     report = Report(
         type=plan.dtype.name if plan else None,
         format=plan.fmt.value if plan else None,

@@ -92,11 +92,13 @@ def convert_rows(
     coerce: bool = False,
     concurrency: int | None = None,
     notes: Any = None,
+    assistant_masks: bool = False,
     **options: Any,
 ) -> Converted:
     """Plan and run a conversion on `ds` (numbered with `numbered`, perhaps imported);
     with `collect`, rows a stage refuses stay in the result as reject rows. `notes`: a
     notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to."""
+    from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan
     from trlprep.conversion.render import make_render
     from trlprep.converters.base import ConvertOptions
@@ -117,9 +119,12 @@ def convert_rows(
         max_length=max_length, truncation=truncation,
         conversational=det.format is Format.CONVERSATIONAL,
     )  # fmt: skip
-    render = make_render(**render_args)
+    render = masks.asked(make_render(**render_args), assistant_masks, tokenize)
     plan = make_plan(det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only)
+    masks.check_maskable(plan)
+    render_args["assistant_masks"] = assistant_masks  # set in each actor's render
     steps = plan.route.steps
+    images = _moves_images(ds, coerce) if opts.inline_media == "move" else ()
     blocks = bool(steps) and steps[-1].rows == "doubles" and opts.order == "blocks"
     bare = dataclasses.replace(plan, render=None)
     if blocks:  # interleaved in each block, then every first half before any second one
@@ -127,12 +132,14 @@ def convert_rows(
     at = next((i for i, e in enumerate(steps) if e.rows == "pairs"), None)
     if at is None:
         stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks, notes)
+        stage.images = images
         return Converted(_map(ds, stage, concurrency), plan, blocks)
     before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
     # the keys are the prompts of read rows: the rows are settled (mixed kinds, over whole
     # blocks as locally, not over buckets of prompts) and read (messages -> prompt and
     # completion) before pairing, even when no edge runs before it
     first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
+    first.images = images
     ds = _map(ds, first, concurrency)
     seg = _segment(bare, pairing, first=False)
     # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
@@ -150,6 +157,22 @@ def convert_rows(
         last = _Stage(seg, False, coerce, render_args if render else None, collect, blocks, notes)
         ds = _map(ds, last, concurrency)
     return Converted(ds, plan, blocks)
+
+
+def _moves_images(ds: ray.data.Dataset, coerce: bool) -> tuple[str, ...]:
+    """The messages columns `--inline-media move` moves images from (none where the input
+    has an `images` column already): those holding an image inline in some block."""
+    from trlprep.columns.inlinemedia import IMAGES
+    from trlprep.ray.blocks import holds_inline_images
+
+    schema = ds.schema()
+    schema = getattr(schema, "base_schema", schema)
+    if schema is None or IMAGES in schema.names:
+        return ()
+    found = ds.map_batches(
+        holds_inline_images, batch_format="pyarrow", batch_size=None, fn_args=(coerce,)
+    )
+    return tuple(sorted({c for r in found.take_all() for c in r["inline"]}))
 
 
 def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Table | None:
@@ -207,6 +230,7 @@ def convert(
         import_options = ImportOptions.make(**import_options)
     if from_ is None and import_options is not None and import_options.map:
         from_ = "map"  # the renames alone, as `trlprep.convert(..., map=...)` does
+    from trlprep.importers.base import check_roles_used
     from trlprep.importers.run import check_on_error
     from trlprep.ray import notes as worker_notes
 
@@ -223,6 +247,8 @@ def convert(
             ds, layout, from_ = ds.materialize(), from_, None
             # as `trlprep.convert`: rows the import refuses stop the run before converting
             stopped = _stopped(ds, n_in) if on_error == "stop" else None
+            if stopped is None and n_in:  # a --role-map key no message has, as locally
+                check_roles_used(import_options, worker_notes.peek(book).roles, layout)
             left = stopped is None and _head(ds, 1) is not None  # (else every row refused)
             layout = layout if stopped is not None else None  # the import stopped it
         if left:
@@ -247,11 +273,28 @@ def convert(
         raise stopped.error()
     if out is None:  # every row refused, on_error="skip": nothing left, as locally
         return _ray().data.from_arrow(pa.table({}))
+    _template_warnings(conv.plan, found.reports)
     from trlprep.io.kinds import carried_warning
 
     for column, kinds in found.carried.items():  # as `trlprep.convert` says it of a Table
         warn_user(carried_warning(column, kinds, "returned"), UserWarning)
     return out
+
+
+def _template_warnings(plan: Any, reports: list[tuple[str, Any]]) -> None:
+    """What the chat template left out and did to some rows, the workers' reports merged,
+    raised as `trlprep.convert` raises them."""
+    from trlprep.conversion.apply import merge_reports
+    from trlprep.errors import TemplateNote
+
+    if plan.render is None:
+        return
+    merge_reports(plan, reports)
+    for message in plan.warnings():
+        warn_user(message, UserWarning)
+    if plan.render.report is not None:
+        for message in plan.render.report.notes():
+            warn_user(message, TemplateNote)
 
 
 def _stopped(rows: ray.data.Dataset, rows_in: int) -> Any:

@@ -44,14 +44,22 @@ def import_rows(
 ) -> Imported:
     """`ds` (numbered) imported from `layout`, materialized: drop `ds` afterwards and the
     imported rows are the only copy of the data in the object store."""
+    from trlprep.importers.base import check_roles_used
     from trlprep.ray import notes as worker_notes
     from trlprep.ray.conversion import import_layout
     from trlprep.validation.coerced import coerced_options
 
-    book = worker_notes.notebook() if coerce else None
     opts = coerced_options(import_options, coerce)
+    book = worker_notes.notebook() if coerce or getattr(opts, "role_map", None) else None
     rows = import_layout(ds, layout, opts, coerce=coerce, collect=True, notes=book)
-    return Imported(_detached(rows.materialize()), ds.count(), layout, opts, book)
+    rows, n_in = _detached(rows.materialize()), ds.count()
+    if book is not None and n_in:  # a --role-map key no message has, as the local import
+        try:
+            check_roles_used(opts, worker_notes.peek(book).roles, layout)
+        except Exception:
+            worker_notes.take(book)  # the actor ends
+            raise
+    return Imported(rows, n_in, layout, opts, book)
 
 
 def _detached(ds: ray.data.Dataset) -> ray.data.Dataset:

@@ -36,6 +36,9 @@ class Notes:
     # extras of several kinds carried as JSON text: column -> the kinds (`Settled.carried`)
     carried: dict[str, list[str]] = field(default_factory=dict)
     hints: dict[str, str] = field(default_factory=dict)  # stage -> its advice on refused rows
+    roles: set[str] = field(default_factory=set)  # message roles an import read (--role-map)
+    # the chat template's and tokenizer's reports (Render.report / token_report), merged
+    reports: list[tuple[str, Any]] = field(default_factory=list)
 
     def merge(self, other: Notes) -> None:
         for w in other.warnings:
@@ -53,6 +56,13 @@ class Notes:
         self.add_carried(other.carried)
         for stage, hint in other.hints.items():
             self.hints.setdefault(stage, hint)
+        self.roles |= other.roles
+        for name, report in other.reports:
+            mine = next((r for n, r in self.reports if n == name), None)
+            if mine is None:
+                self.reports.append((name, report))
+            else:
+                mine.merge(report)
 
     def add_carried(self, carried: dict[str, list[str]]) -> None:
         """Add the extras of several kinds a block carried as JSON text (`Settled.carried`)."""
@@ -69,6 +79,8 @@ class Notes:
             or self.steps
             or self.carried
             or self.hints
+            or self.roles
+            or self.reports
         )
 
     def conversion_warnings(self) -> list[str]:
@@ -116,6 +128,11 @@ def notebook() -> Any:
     """A new actor the tasks of one run send their notes to (a handle, picklable)."""
     ray = _ray()
     return ray.remote(num_cpus=0)(_Book).remote()
+
+
+def peek(book: Any) -> Notes:
+    """What the tasks sent to `book` so far (the actor goes on)."""
+    return Notes() if book is None else _ray().get(book.take.remote())
 
 
 def take(book: Any) -> Notes:

@@ -93,17 +93,7 @@ def validate_batches(
     if col.num_rows == 0:
         col.add("empty-dataset", None, [], count=0)
     elif plan is None:
-        said = ("the columns are the", "the columns look", answerfiles.WHAT)
-        advice = [n for n in notes if n.startswith(said)]
-        notes = [n for n in notes if n not in advice]  # said as the error's hint
-        col.add(
-            "unknown-type",
-            None,
-            [],
-            count=col.num_rows,
-            message="no dataset type matches the columns " + (", ".join(columns) or "(none)"),
-            hint=advice[0] if advice else None,
-        )
+        notes = add_unknown_type(col, columns, notes)
     return Report(
         type=plan.dtype.name if plan else None,
         format=plan.fmt.value if plan else None,
@@ -113,6 +103,22 @@ def validate_batches(
         strict=strict,
         notes=notes,
     )
+
+
+def add_unknown_type(col: Collector, columns: Any, notes: list[str]) -> list[str]:
+    """Add the unknown-type error for rows no type matches (its hint: the advice among
+    `notes` on such columns, taken out of the notes returned)."""
+    said = ("the columns are the", "the columns look", answerfiles.WHAT)
+    advice = [n for n in notes if n.startswith(said)]
+    col.add(
+        "unknown-type",
+        None,
+        [],
+        count=col.num_rows,
+        message="no dataset type matches the columns " + (", ".join(columns) or "(none)"),
+        hint=advice[0] if advice else None,
+    )
+    return [n for n in notes if n not in advice]  # said as the error's hint
 
 
 def _required(plan: Plan) -> tuple[list[str], str]:
