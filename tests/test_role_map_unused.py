@@ -84,3 +84,19 @@ def test_python_api_names_the_keyword(tmp_path):
         import_dataset(src, "sharegpt", role_map="humna=user")
     with pytest.raises(UsageError, match=r"role_map=.*did you mean 'human'\?"):
         trlprep.validate(_write(tmp_path / "m.jsonl", MESSAGES), role_map="humna=user")
+
+
+@pytest.mark.parametrize("engine", ["local", "ray"])
+def test_validate_from_a_layout_maps_roles_once(tmp_path, engine):
+    # the import maps human -> user; validating the imported rows must not look for 'human'
+    # again (it refused the very key the import had used)
+    if engine == "ray":
+        pytest.importorskip("ray")
+    src = _write(tmp_path / "s.jsonl", SHAREGPT)
+    args = ["validate", src, "--from", "sharegpt", "--engine", engine]
+    used = runner.invoke(app, [*args, "--role-map", "human=user"])
+    assert used.exit_code == 0, used.output
+    assert "valid: 2 rows" in used.output
+    unused = runner.invoke(app, [*args, "--role-map", "humna=user"])
+    assert unused.exit_code == 2, unused.output
+    assert "did you mean 'human'?" in unused.output

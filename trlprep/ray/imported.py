@@ -106,7 +106,10 @@ def validate_import(imported: Imported, *, max_errors: int = 10, **kwargs: Any) 
     refused = imported.rows.map_batches(_refused, batch_format="pyarrow", fn_args=(keep,))
     refused = list(refused.iter_batches(batch_size=None, batch_format="pyarrow"))
     kw = dict(type=None, format=None, strict=False, role_map=None, allow_empty=False)
-    report, blocks = _validate(imported.rows, max_errors=max_errors, coerce=False, **kw | kwargs)
+    kw |= kwargs
+    if getattr(imported.options, "role_map", None):  # the import mapped (and checked) them
+        kw["role_map"] = None
+    report, blocks = _validate(imported.rows, max_errors=max_errors, coerce=False, **kw)
     to_input_rows(report, _InputRows(blocks, _named(report)))
     stats = _Counts(imported.rows_in, report.num_rows, Counter(), {})
     found = [t for t in refused if t.num_rows]

@@ -63,6 +63,8 @@ def validate_imported(
     with KeptBatches() as kept:
         if _needs_detection(type, format):
             det, batches = _detect_head(batches, one_schema, kept)
+        if getattr(import_options, "role_map", None):  # the import mapped (and checked) them
+            role_map = None
         plan, notes = make_plan(det, type, format, role_map)
         report = validate_batches(
             batches, plan, strict=strict, max_errors=max_errors, path=path, notes=notes
