@@ -10,7 +10,7 @@ import json
 import pytest
 from realdata.support import HERE, counts, rows_of, run
 
-from trlprep.detection.detect import carried_columns
+from trlprep.detection.columnroles import carried_columns
 
 DIR = HERE / "mllm_video_audio"
 

@@ -21,7 +21,7 @@ def coerced(
 ) -> tuple[pa.Table, np.ndarray, Any]:
     """`table` read with --coerce, less the rows that cannot be; their input rows and lines."""
     from trlprep.conversion.apply import Failure, failures_table
-    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.importers.run import RejectedRowsWarning
     from trlprep.io.kinds import settle_kinds
     from trlprep.io.labels import READ_AS

@@ -125,7 +125,8 @@ def convert(
     from trlprep.conversion.convert import make_plan
     from trlprep.conversion.render import make_render
     from trlprep.converters.base import ConvertOptions
-    from trlprep.detection.detect import carried_columns, detect_table
+    from trlprep.detection.columnroles import carried_columns
+    from trlprep.detection.detect import detect_table
     from trlprep.importers import conversational_layout, is_layout, layout_read_as
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning

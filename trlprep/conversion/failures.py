@@ -61,7 +61,7 @@ def settled_rows(table: pa.Table, coerce: bool) -> tuple[Any, list[Failure]]:
     """`table` read as `trlprep.conversion.apply.settle_table` reads it: the `Settled`
     reading, and its rows that cannot be settled as a failure of stage `read` (row
     numbers: positions in `table`)."""
-    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     names = table.column_names

@@ -78,7 +78,7 @@ def read_stage(
     cannot be go to the ledger (stage `read`). Extras of several kinds (`carry`, else those
     of the type the columns fit) are carried as JSON text (said in the ledger). Returns the
     table of the other rows and their positions in `raw` (None: every row is kept)."""
-    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     if carry is None:  # the type's own columns (an importer's input is not yet the type)

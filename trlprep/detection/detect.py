@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_messages
+from trlprep.detection.columnroles import pick_type
 from trlprep.detection.profile import (
     MESSAGES,
     Profile,
@@ -27,7 +28,6 @@ from trlprep.detection.readings import Reading, read_turns
 from trlprep.io.labels import COERCE_LABELS_HINT
 from trlprep.io.readers import Batch
 from trlprep.registry import (
-    IMAGE_COLUMNS,
     LANGUAGE_MODELING,
     MEDIA_COLUMNS,
     SIDE_COLUMNS,
@@ -129,32 +129,10 @@ class Detection:
 # ---------------------------------------------------------------- decision
 
 
-def _pick_type(present: set[str]) -> tuple[DatasetType | None, Format | None, list[DatasetType]]:
-    """The type whose column signature is the largest subset of the present columns."""
-    best: list[tuple[int, DatasetType, Format]] = []
-    for t in TYPES.values():
-        for fmt in t.all_formats:
-            sig = signature(t, fmt)
-            if sig and sig <= present:
-                best.append((len(sig), t, fmt))
-    if not best:
-        return None, None, []
-    best.sort(key=lambda x: -x[0])
-    top = best[0][0]
-    winners = {t.name: (t, f) for n, t, f in best if n == top}
-    others = [t for n, t, _ in best if n < top]
-    if len(winners) > 1:  # e.g. text + prompt/completion + ... of equal size
-        names = sorted(winners)
-        t, f = winners[names[0]]
-        return t, f, [winners[n][0] for n in names[1:]] + others
-    t, f = next(iter(winners.values()))
-    return t, f, others
-
-
 def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     cols = prof.columns
     present = {n for n, cp in cols.items() if content_kinds(cp)}
-    dtype, fmt_guess, shadowed = _pick_type(present)
+    dtype, fmt_guess, shadowed = pick_type(present)
     det = Detection(type=dtype, format=None, num_rows=prof.num_rows)
 
     def problem(
@@ -357,47 +335,6 @@ def _example_rows(prof: Profile) -> set[int]:
     cps = [*prof.columns.values(), prof.repeated_prompt]
     cps += [cp.last for cp in prof.columns.values() if cp.last is not None]  # last turns
     return {r for cp in cps for ex in cp.examples.values() for r in ex}
-
-
-def trl_column_names() -> frozenset[str]:
-    """Every column name trlprep may read: the columns of every type in every format (token
-    ids and conversational names included), the side columns and `messages`."""
-    used = {c.name_in(f) for t in TYPES.values() for f in t.all_formats for c in t.columns_in(f)}
-    used |= {c.name for t in TYPES.values() for c in t.tokenized_columns}
-    used |= {c.conversational_name for t in TYPES.values() for c in t.columns}
-    return frozenset(used - {None}) | frozenset(SIDE_COLUMNS) | {MESSAGES}
-
-
-def carried_columns(names: Iterable[str]) -> set[str]:
-    """Which of the column `names` are extras, carried along and never read: not a column
-    of the type the names fit (in any format), nor a side column, nor `messages` (which a
-    reading may take). Empty when no type fits (a public layout reads its own columns)."""
-    names = set(names)
-    dtype, _, _ = _pick_type(names)
-    if dtype is None:
-        return set()
-    used = {c.name_in(f) for f in dtype.all_formats for c in dtype.columns_in(f)}
-    used |= {c.name for c in dtype.tokenized_columns}
-    used |= {c.conversational_name for c in dtype.columns if c.conversational_name}
-    return names - used - set(SIDE_COLUMNS) - set(IMAGE_COLUMNS) - {MESSAGES}
-
-
-def label_columns(names: Iterable[str]) -> set[str]:
-    """The boolean columns (unpaired preference's `label`, stepwise supervision's `labels`)
-    of the type the column `names` fit: what `--coerce` reads as booleans. A `label` beside
-    `messages` is one too (the KTO layout, `readings.read_turns`, once it holds booleans)."""
-    names = set(names)
-    dtype, _, _ = _pick_type(names)
-    if dtype is None:
-        return set()
-    if dtype is LANGUAGE_MODELING and {MESSAGES, "label"} <= names:
-        return {"label"}
-    return {
-        c.name_in(f)
-        for f in dtype.all_formats
-        for c in dtype.columns_in(f)
-        if c.kind in (Kind.LABEL, Kind.LABELS)
-    } & names
 
 
 def detect_table(table: pa.Table, lines: np.ndarray | None = None) -> Detection:

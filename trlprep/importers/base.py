@@ -162,7 +162,7 @@ class Importer:
         column of the layout nor one trlprep reads later (a type's column, a side column)."""
         if self.columns is None:
             return set()
-        from trlprep.detection.detect import trl_column_names
+        from trlprep.detection.columnroles import trl_column_names
 
         renamed = {src: dst for dst, src in (opts.map if opts else {}).items()}
         read = set(self.columns) | trl_column_names()

@@ -7,7 +7,7 @@ user wrote it (stage `read`), or, with `coerce`, numbers and booleans in a text 
 read as their text. The column is then decoded to its proper Arrow type.
 
 Columns named in `carry` (the extras: no column of the dataset type, see
-`trlprep.detection.detect.carried_columns`) are left as they are: one Arrow column cannot
+`trlprep.detection.columnroles.carried_columns`) are left as they are: one Arrow column cannot
 hold an object in one row and a string in another, so such an extra stays tagged JSON
 text, each value as the user wrote it (JSON Lines outputs and Python rows give the values
 back; Parquet and Arrow store the text), and no row is refused for a column trlprep does
@@ -70,7 +70,7 @@ def settle_kinds(
 ) -> Settled:
     """Settle every tagged (mixed-kind) column of `table` but those in `carry`; see the
     module docstring. With `coerce`, the columns named in `labels` (the type's `label` or
-    `labels`, `trlprep.detection.detect.label_columns`; a mapping: input column -> the
+    `labels`, `trlprep.detection.columnroles.label_columns`; a mapping: input column -> the
     type's column it is renamed to) are read as booleans (`trlprep.io.labels`)."""
     n = table.num_rows
     bad = np.zeros(n, dtype=bool)

@@ -115,7 +115,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
     from trlprep.conversion.apply import Failure, apply_checked, split_missing
     from trlprep.conversion.stream import _check_batch
-    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     if not table.num_rows:
@@ -195,7 +195,7 @@ def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
     """One row: the messages columns whose rows in the block (reject rows left out, settled
     as converted) hold images inline in message parts."""
     from trlprep.columns.inlinemedia import inline_columns
-    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     table = _held(table)[0]

@@ -179,7 +179,7 @@ def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Tab
     """The first `n` rows that are not reject rows, without hidden columns (None: no rows),
     their mixed-kind columns settled as the blocks settle them (rows of another kind left
     out, extras of several kinds kept as JSON text): what the plan is made from."""
-    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     parts, got = [], 0

@@ -53,7 +53,7 @@ def _joinable(refs: list[Any]) -> list[Any]:
     JSON text in every block. `trlprep.io.kinds` then carries an extra as it is, and in a
     column it reads refuses the rows of another kind than most rows of the whole dataset
     hold (marked on each block's column: `with_major_kinds`), as the local engine does."""
-    from trlprep.detection.detect import carried_columns
+    from trlprep.detection.columnroles import carried_columns
     from trlprep.io.jsonl import argument_columns, conflicting_columns
     from trlprep.io.kinds import major_kinds
 

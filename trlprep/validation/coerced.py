@@ -90,7 +90,7 @@ def coerced_options(import_options: Any, coerce: bool) -> Any:
 def settle_batch(data: pa.Table | pa.RecordBatch) -> Settled:
     """`data` settled with coerce, as convert's read stage settles it (the extras of the
     type the columns fit carried, its label columns read as booleans)."""
-    from trlprep.detection.detect import carried_columns, label_columns
+    from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
     table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
