@@ -173,18 +173,12 @@ def test_train_reads_the_weighted_file_as_convert_writes_it():
 
 @pytest.mark.parametrize("template", ["llama3_1", "qwen2_5"])
 def test_conversational_pairs_render_as_the_original_template(weighted, tmp_path, template):
-    from realdata.support import TEMPLATES
-    from templates_support import tokens_for
+    from realdata.support import original_template_args
 
-    path = TEMPLATES / f"{template}.jinja"
-    if not path.exists():
-        pytest.skip("../shared (original chat templates) is absent")
-    bos, eos = tokens_for(template)
-    kwargs = ["--template-kwarg", f"eos_token={eos}"]
-    kwargs += ["--template-kwarg", f"bos_token={bos}"] if bos else []
+    template_args = original_template_args(template)
     out = tmp_path / "out.jsonl"
-    res = run("convert", weighted, "--from", "alpacafarm", "--conversational", "--chat-template",
-              path, *kwargs, "-o", out, "--num-proc", "1", "--on-error", "skip")  # fmt: skip
+    res = run("convert", weighted, "--from", "alpacafarm", "--conversational", *template_args,
+              "-o", out, "--num-proc", "1", "--on-error", "skip")  # fmt: skip
     assert res.exit_code == 0, res.output
     got = rows_of(out)[3]  # preference 1.59: output_2 chosen
     user = {"role": "user", "content": "Name a colour."}

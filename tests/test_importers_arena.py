@@ -132,17 +132,11 @@ def test_train_reads_battles_as_convert_writes_them():
 
 @pytest.mark.parametrize("template", ["llama3_1", "qwen2_5"])
 def test_pairs_render_as_the_original_template(battles, tmp_path, template):
-    from realdata.support import TEMPLATES
-    from templates_support import tokens_for
+    from realdata.support import original_template_args
 
-    path = TEMPLATES / f"{template}.jinja"
-    if not path.exists():
-        pytest.skip("../shared (original chat templates) is absent")
-    bos, eos = tokens_for(template)
-    kwargs = ["--template-kwarg", f"eos_token={eos}"]
-    kwargs += ["--template-kwarg", f"bos_token={bos}"] if bos else []
+    template_args = original_template_args(template)
     out = tmp_path / "out.jsonl"
-    res = run("convert", battles, "--to", "preference", "--chat-template", path, *kwargs,
+    res = run("convert", battles, "--to", "preference", *template_args,
               "-o", out, "--num-proc", "1", "--on-error", "skip")  # fmt: skip
     assert res.exit_code == 0, res.output
     got = rows_of(out)[2]

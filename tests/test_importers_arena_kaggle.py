@@ -129,19 +129,13 @@ def test_kto_rows_and_training_read_it(battles, tmp_path):
 
 @pytest.mark.parametrize("template", ["llama3_1", "qwen2_5"])
 def test_pairs_render_as_the_original_template(tmp_path, template):
-    from realdata.support import TEMPLATES
-    from templates_support import tokens_for
+    from realdata.support import original_template_args
 
-    path = TEMPLATES / f"{template}.jinja"
-    if not path.exists():
-        pytest.skip("../shared (original chat templates) is absent")
+    template_args = original_template_args(template)
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in ROWS[:2]), encoding="utf-8")
-    bos, eos = tokens_for(template)
-    kwargs = ["--template-kwarg", f"eos_token={eos}"]
-    kwargs += ["--template-kwarg", f"bos_token={bos}"] if bos else []
     out = tmp_path / "out.jsonl"
-    res = run("convert", data, "--to", "preference", "--chat-template", path, *kwargs,
+    res = run("convert", data, "--to", "preference", *template_args,
               "-o", out, "--num-proc", "1")  # fmt: skip
     assert res.exit_code == 0, res.output
     got = rows_of(out)[0]

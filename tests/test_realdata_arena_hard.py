@@ -60,18 +60,12 @@ def test_turns_of_another_kind_are_refused_naming_what_they_may_hold(tmp_path):
 
 @pytest.mark.parametrize("template", ["llama3_1", "qwen2_5"])
 def test_conversational_prompts_render_as_the_original_template(tmp_path, template):
-    from realdata.support import TEMPLATES
-    from templates_support import tokens_for
+    from realdata.support import original_template_args
 
-    path = TEMPLATES / f"{template}.jinja"
-    if not path.exists():
-        pytest.skip("../shared (original chat templates) is absent")
-    bos, eos = tokens_for(template)
-    kwargs = ["--template-kwarg", f"eos_token={eos}"]
-    kwargs += ["--template-kwarg", f"bos_token={bos}"] if bos else []
+    template_args = original_template_args(template)
     out = tmp_path / "out.jsonl"
-    res = run("convert", DATA, "--from", "mt-bench", "--conversational", "--chat-template",
-              path, *kwargs, "-o", out, "--num-proc", "1")  # fmt: skip
+    res = run("convert", DATA, "--from", "mt-bench", "--conversational", *template_args,
+              "-o", out, "--num-proc", "1")  # fmt: skip
     assert res.exit_code == 0, res.output
     got = rows_of(out)
     src = _src()

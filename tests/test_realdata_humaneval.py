@@ -112,20 +112,12 @@ def test_report_api_imports_in_memory_data(kind):
     "template", ["qwen2_5", "llama3", "llama3_1", "phi3", "gemma", "deepseekv3", "cohere"]
 )
 def test_conversational_renders_equal_the_original_templates(tmp_path, template):
-    from realdata.support import TEMPLATES
-    from templates_support import tokens_for
+    from realdata.support import original_template_args
 
-    path = TEMPLATES / f"{template}.jinja"
-    if not path.exists():
-        pytest.skip("../shared (original chat templates) is absent")
-    bos, eos = tokens_for(template)
-    kwargs = ["--template-kwarg", f"eos_token={eos}"]
-    kwargs += ["--template-kwarg", f"bos_token={bos}"] if bos else []
+    template_args = original_template_args(template)
     out = tmp_path / "out.jsonl"
-    res = run(
-        "convert", HUMANEVAL, "--map", MAP, "--conversational", "--chat-template", path,
-        *kwargs, "-o", out, "--num-proc", "1",
-    )  # fmt: skip
+    res = run("convert", HUMANEVAL, "--map", MAP, "--conversational", *template_args,
+              "-o", out, "--num-proc", "1")  # fmt: skip
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (100, 0, 100, 100)
     got = rows_of(out)

@@ -94,6 +94,16 @@ def template_file(name: str) -> Path:
     return path
 
 
+def original_template_args(name: str) -> list[object]:
+    """`--chat-template` with the original template `name` (a skip without `../shared`) and
+    its model's bos/eos tokens as `--template-kwarg`s, as the renders compared with it need."""
+    from templates_support import tokens_for
+
+    bos, eos = tokens_for(name)
+    args = ["--chat-template", template_file(name), "--template-kwarg", f"eos_token={eos}"]
+    return args + (["--template-kwarg", f"bos_token={bos}"] if bos else [])
+
+
 def original_render(template: str, messages: list[dict], **kwargs) -> str:
     """The model's ORIGINAL template (shared .jinja) rendered by transformers on `messages`."""
     path = TEMPLATES / f"{template}.jinja"
