@@ -1,7 +1,7 @@
 """What SFT trains on beyond language-modeling messages: conversational prompt-completion rows
 with `--assistant-only-loss` or per-message weights (the assistant mask and the completion
-mask both, as TRL's SFTTrainer) (tiny chat model and its byte-level tokenizer; real samples
-from tests/realdata)."""
+mask both, as TRL's SFTTrainer), and a resumed run keeping the loss mask it started with
+(tiny chat model and its byte-level tokenizer; real samples from tests/realdata)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ import pytest
 from realdata.support import TINY_MODEL, rows_of, run, sample, template_file
 from trlprep.trainers.data import prepare
 from trlprep.trainers.offline_options import SFTOptions
+
+from trlprep.errors import UsageError
 
 SFT = ["language-modeling", "prompt-completion"]
 XTUNER = sample("xtuner_qwen35_toolcalls")
@@ -203,3 +205,73 @@ def test_xtuner_loss_false_in_the_prompt_is_not_trained_with_the_prompt(tok, tmp
     opts = SFTOptions(completion_only_loss=False)
     pc = _prepare(out, tok, chat_template=template, options=opts).rows
     assert pc["ids"] == messages["ids"] and pc["mask"] == messages["mask"]
+
+
+# ------------------------------------------------------------------ resume
+
+
+def _saved(tmp_path, config: dict):
+    path = tmp_path / "train_config.json"
+    path.write_text(json.dumps({"algo": "sft", **config}))
+    return path
+
+
+def _check(path, asked):
+    from trlprep.trainers.resume import check_resume
+
+    return check_resume(path, {"algo": "sft", "options": {"assistant_only_loss": asked}}, log=str)
+
+
+def test_a_run_older_than_weights_is_resumed_without_masks(tmp_path):
+    old = _saved(tmp_path, {"options": {"completion_only_loss": None}})
+    assert _check(old, None) is False and _check(old, False) is False
+    with pytest.raises(UsageError) as refused:
+        _check(old, True)
+    message = refused.value.message
+    assert "trained without assistant masks" in message
+    assert "started before the trainer read per-message weights" in message
+    assert "this run asks for --assistant-only-loss" in message
+    assert refused.value.hint.startswith("resume with --no-assistant-only-loss or without it")
+
+
+def test_the_recorded_mask_is_kept_and_another_refused(tmp_path):
+    record = {"assistant_only_loss": True, "loss_on": "assistant messages with weight 1"}
+    saved = _saved(tmp_path, {"options": {"assistant_only_loss": None}, "loss_mask": record})
+    assert _check(saved, None) is True and _check(saved, True) is True  # the same mask
+    with pytest.raises(UsageError) as refused:
+        _check(saved, False)
+    assert "trained its loss on assistant messages with weight 1 only" in refused.value.message
+    assert "this run asks for --no-assistant-only-loss" in refused.value.message
+    assert refused.value.hint.startswith("resume with --assistant-only-loss or without it")
+
+
+def test_resuming_a_run_older_than_weights_trains_what_it_started_training(tmp_path):
+    """A weighted file trained 1 step, its config made as an older run's (no loss_mask, no
+    assistant_only_loss): resumed without the flag it goes on without masks, and records
+    that; resumed with --assistant-only-loss it is refused (exit 2)."""
+    from trlprep.trainers import train
+
+    data = _write(tmp_path / "w.jsonl", WEIGHTED * 2)
+    out = tmp_path / "run"
+    base = {"algo": "sft", "model": TINY_MODEL, "data": str(data), "output_dir": str(out),
+            "batch_size": 2, "bf16": False, "seed": 0, "progress": False}  # fmt: skip
+    train({**base, "max_steps": 1, "save_steps": 1}, log=lambda _m: None)
+    config = out / "train_config.json"
+    saved = json.loads(config.read_text())
+    assert saved["loss_mask"] == {
+        "assistant_only_loss": True,
+        "loss_on": "assistant messages with weight 1",
+    }
+    del saved["loss_mask"], saved["options"]["assistant_only_loss"]
+    config.write_text(json.dumps(saved))
+    res = run(
+        "train", "--algo", "sft", "--model", TINY_MODEL, "--data", data, "--output-dir", out,
+        "--resume", "--max-steps", 2, "--assistant-only-loss",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "trained without assistant masks" in res.output
+    said: list[str] = []
+    train({**base, "max_steps": 2, "resume": True}, log=said.append)
+    assert "resume: assistant_only_loss=False, as the run being resumed was trained" in said
+    assert any(s.endswith("6 rows in; loss on every token") for s in said), said
+    assert json.loads(config.read_text())["loss_mask"]["assistant_only_loss"] is False
