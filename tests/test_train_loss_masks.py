@@ -275,3 +275,16 @@ def test_resuming_a_run_older_than_weights_trains_what_it_started_training(tmp_p
     assert "resume: assistant_only_loss=False, as the run being resumed was trained" in said
     assert any(s.endswith("6 rows in; loss on every token") for s in said), said
     assert json.loads(config.read_text())["loss_mask"]["assistant_only_loss"] is False
+
+
+@pytest.mark.parametrize("truncation", ["keep_start", "keep_end"])
+def test_cut_prompt_completion_rows_keep_their_masks_on_the_same_tokens(tok, tmp_path, truncation):
+    """Cut to max_length, the masks are TRL's labels cut the same way (its slice of the
+    sequence)."""
+    data = _write(tmp_path / "pc.jsonl", ROWS)
+    opts = SFTOptions(assistant_only_loss=True)
+    got = _prepare(data, tok, options=opts, max_length=40, truncation=truncation)
+    cut = slice(None, 40) if truncation == "keep_start" else slice(-40, None)
+    for row, ids, mask in zip(ROWS, got.rows["ids"], got.rows["mask"], strict=True):
+        want_ids, want_mask = _trl_labels(tok, row, completion_only=True)
+        assert len(want_ids) > 40 and (ids, mask) == (want_ids[cut], want_mask[cut])
