@@ -1,5 +1,8 @@
 """SFT's loss on what the data says to train on: conversational language-modeling rows
-tokenised with their assistant masks (`trlprep.templates.assistant_tokens`).
+tokenised with their assistant masks (`trlprep.templates.assistant_tokens`), and
+conversational prompt-completion rows with the masks of prompt + completion on their ids
+(`onto_ids`: the loss where the assistant mask and, unless
+`completion_only_loss=False`, the completion mask are both 1, as TRL's SFTTrainer).
 
 - `assistant_only_loss=True` (TRL's SFTConfig name): the loss only on assistant messages
   (their content, tool calls and end-of-turn token);
@@ -20,9 +23,15 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trlprep.errors import DataError, UsageError
-from trlprep.templates.assistant_tokens import CARRIED, MASKS, carried_turns
+from trlprep.templates.assistant_tokens import (
+    CARRIED,
+    MASKS,
+    carried_conversation,
+    carried_turns,
+)
 from trlprep.wording import plural
 
 
@@ -36,32 +45,30 @@ def apply(
     path: str | None = None,
     log: Callable[[str], None] = lambda _: None,
 ) -> tuple[Any, pa.Table | None, str | None]:
-    """`made` (a `TrainingTable` of language-modeling rows) with `input_ids` and
-    `assistant_masks` in place of its text where its loss goes on assistant messages; the
-    rows refused (as rejects: row, line, stage, reason, record) and what the loss is on
-    (None: every token)."""
-    table = made.table
-    asked = getattr(options, "assistant_only_loss", None)
-    if CARRIED["messages"] not in table.column_names:
-        if asked and MASKS not in table.column_names:
-            raise UsageError(
-                "--assistant-only-loss needs conversational language-modeling data (a "
-                "messages column) or token ids with an assistant_masks column; this data is "
-                f"{' -> '.join(made.route)}",
-                hint="drop --assistant-only-loss (prompt-completion rows train on their "
-                "completion only already)",
-            )
-        given = MASKS in table.column_names and asked is not False
-        return made, None, "assistant messages" if given else None
+    """`made` (a `TrainingTable` of language-modeling or prompt-completion rows) with the
+    masks of its assistant messages where its loss goes on them (language modeling:
+    `input_ids` and `assistant_masks` in place of its text; prompt-completion: the whole
+    conversation's ids and masks in hidden columns, put on its ids by `onto_ids`); the rows
+    refused (as rejects: row, line, stage, reason, record) and what the loss is on (None:
+    every token, or the completion)."""
     from trlprep.templates.assistant_tokens import has_weights
 
+    table = made.table
+    asked = getattr(options, "assistant_only_loss", None)
+    conversation = carried_conversation(table)
+    if conversation is None:
+        if asked and MASKS not in table.column_names:
+            raise _unmaskable(made)
+        given = MASKS in table.column_names and asked is not False
+        return made, None, "assistant messages" if given else None
     hidden = [c for c in CARRIED.values() if c in table.column_names]
-    weighted = has_weights(table.column(CARRIED["messages"]))
+    weighted = any(has_weights(table.column(CARRIED[c])) for c in conversation)
     if asked is False or (asked is None and not weighted):
         if weighted:
             log(
                 "warning: the messages carry per-message weights, not used: "
                 "--no-assistant-only-loss trains on every token"
+                + (" of the completion" if conversation != ("messages",) else "")
             )
         return made._replace(table=table.drop_columns(hidden)), None, None
     if asked is None:
@@ -70,18 +77,41 @@ def apply(
             "messages whose weight is not 0, as OpenAI's fine-tuning trains them (pass "
             "--no-assistant-only-loss to train on every token)"
         )
-    return _masked(made, hidden, tokenizer, chat_template, on_error, path, log)
+    return _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path, log)
 
 
-def _masked(made, hidden, tokenizer, chat_template, on_error, path, log):
+def _unmaskable(made: Any) -> UsageError:
+    if made.route[-1] == "prompt-completion":  # TRL's SFTTrainer refuses it too
+        return UsageError(
+            "--assistant-only-loss masks the assistant messages of conversational data; this "
+            "prompt-completion data is "
+            + ("token ids" if "input_ids" in made.table.column_names else "standard text")
+            + " (a prompt and a completion, no messages), so there are none to mask",
+            hint="drop --assistant-only-loss (prompt-completion rows train on their completion "
+            "only already), or give the prompt and completion as messages",
+        )
+    return UsageError(
+        "--assistant-only-loss needs conversational language-modeling or prompt-completion "
+        "data (messages) or token ids with an assistant_masks column; this data is "
+        f"{' -> '.join(made.route)}",
+        hint="drop --assistant-only-loss",
+    )
+
+
+def _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path, log):
     from trlprep.templates.assistant_tokens import mask_conversations
     from trlprep.templates.sources import load_template
 
     table = made.table
     template = load_template(chat_template if chat_template is not None else tokenizer, tokenizer)
     turns = carried_turns(table)
-    texts = table.column("text").to_pylist() if "text" in table.column_names else None
-    masked = mask_conversations(turns, template, tokenizer, texts=texts)
+    whole = conversation == ("messages",)  # else prompt-completion: its text is theirs together
+    if whole:
+        texts = table.column("text").to_pylist() if "text" in table.column_names else None
+    else:
+        joined = pc.binary_join_element_wise(table["prompt"], table["completion"], "")
+        texts = joined.to_pylist()
+    masked = mask_conversations(turns, template, tokenizer, messages=conversation, texts=texts)
     lines = made.input_lines
     refused = sorted(masked.refused)
     if refused and on_error != "skip":
@@ -101,8 +131,13 @@ def _masked(made, hidden, tokenizer, chat_template, on_error, path, log):
     rejects = _rejects(turns, made, refused, masked.refused) if refused else None
     ids = pa.array([x for x, k in zip(masked.input_ids, keep, strict=True) if k], _IDS)
     masks = pa.array([x for x, k in zip(masked.assistant_masks, keep, strict=True) if k], _IDS)
-    out = table.drop_columns([*hidden, *(c for c in ("text",) if c in table.column_names)])
-    out = out.filter(pa.array(keep)).append_column("input_ids", ids).append_column(MASKS, masks)
+    if whole:
+        out = table.drop_columns([*hidden, *(c for c in ("text",) if c in table.column_names)])
+        out = out.filter(pa.array(keep)).append_column("input_ids", ids)
+        out = out.append_column(MASKS, masks)
+    else:  # the text stays to be tokenised (and cut) as prompt-completion rows are
+        out = table.drop_columns(hidden).filter(pa.array(keep))
+        out = out.append_column(WHOLE_IDS, ids).append_column(WHOLE_MASKS, masks)
     made = made._replace(
         table=out,
         input_rows=None if made.input_rows is None else np.asarray(made.input_rows)[keep],
@@ -115,6 +150,38 @@ def _masked(made, hidden, tokenizer, chat_template, on_error, path, log):
         )
         return made, rejects, "assistant messages with weight 1"
     return made, rejects, "assistant messages"
+
+
+# a prompt-completion row's whole conversation tokenised and its assistant mask (hidden)
+WHOLE_IDS = "__trlprep_turns_ids"
+WHOLE_MASKS = "__trlprep_turns_masks"
+
+
+def onto_ids(
+    table: pa.Table, ids: list[list[int]], completion: list[list[int]] | None, truncation: str
+) -> list[list[int]]:
+    """The loss mask of prompt-completion rows `ids` (their prompt and completion tokenised
+    and cut as `truncation` says): their conversation's assistant mask (`WHOLE_MASKS`) over
+    the same tokens, and with the `completion` mask where it applies (the loss where both
+    are 1). TRL 1.16's SFTTrainer does the same: `_prepare_dataset` tokenises prompt +
+    completion with `return_assistant_tokens_mask`, and its labels keep a token where every
+    mask that applies is 1 ("assistant_masks" always, "completion_mask" only with
+    completion_only_loss)."""
+    out = []
+    rows = zip(table[WHOLE_IDS].to_pylist(), table[WHOLE_MASKS].to_pylist(), ids, strict=True)
+    for i, (whole, mask, x) in enumerate(rows):
+        at = len(whole) - len(x) if truncation == "keep_end" else 0
+        if whole[at : at + len(x)] != x:  # never expected: the same text, tokenised alike
+            raise DataError(
+                f"row {i + 1}: its prompt and completion tokenise otherwise than its "
+                "conversation, so its assistant tokens cannot be placed",
+                hint="report this with the row; --no-assistant-only-loss trains on the completion",
+            )
+        m = mask[at : at + len(x)]
+        if completion is not None:
+            m = [a & c for a, c in zip(m, completion[i], strict=True)]
+        out.append(m)
+    return out
 
 
 _IDS = pa.list_(pa.int32())
@@ -146,4 +213,4 @@ def loss_note(rows: dict[str, list], what: str) -> str:
     return f"loss on {what}: {trained:,} of {plural(total, 'token')}"
 
 
-__all__ = ["MASKS", "apply", "loss_note"]
+__all__ = ["MASKS", "WHOLE_IDS", "WHOLE_MASKS", "apply", "loss_note", "onto_ids"]

@@ -219,9 +219,16 @@ def resolved(cfg: TrainConfig, learning_rate: float, options: Any) -> dict[str, 
     return json.loads(json.dumps(snapshot, default=_jsonable))
 
 
-def save_resolved(cfg: TrainConfig, folder: Path, learning_rate: float, options: Any) -> None:
-    """The resolved configuration of a run (`resolved`) in `folder`."""
-    snapshot = resolved(cfg, learning_rate, options)
+def save_resolved(
+    cfg: TrainConfig,
+    folder: Path,
+    learning_rate: float,
+    options: Any,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """The resolved configuration of a run (`resolved`) in `folder`, with `extra` entries
+    (what the data made of the options: SFT's `loss_mask`)."""
+    snapshot = {**resolved(cfg, learning_rate, options), **(extra or {})}
     (folder / CONFIG_FILE).write_text(json.dumps(snapshot, indent=2))
 
 

@@ -38,6 +38,8 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     # rows the import or conversion left out (on_error="skip"): row, line, stage, reason, record
     rejects: pa.Table | None = None
+    assistant_masks: bool = False  # SFT's loss went by the assistant masks (and weights)
+    loss_on: str | None = None  # what they put the loss on (None: every token, the completion)
 
     def __len__(self) -> int:
         return len(next(iter(self.rows.values())))
@@ -118,7 +120,8 @@ def prepare(
 
     console = Console(stderr=True) if progress else None  # the progress bars' (transient)
     # conversations kept for SFT's assistant masks (None: where their messages carry weights)
-    turns = (getattr(options, "assistant_only_loss", None) or None) if layout == "lm" else False
+    masks = layout == "lm" and (options is None or hasattr(options, "assistant_only_loss"))
+    turns = (getattr(options, "assistant_only_loss", None) or None) if masks else False
     with warnings.catch_warnings(record=True) as caught, showing(console, "reading", progress):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         made = to_training_table(
@@ -150,7 +153,7 @@ def prepare(
         else:  # deprecations and the like: not about the data
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     loss_what = None
-    if layout == "lm":  # SFT's loss on assistant messages, as the flag or the data's weights say
+    if masks:  # SFT's loss on assistant messages, as the flag or the data's weights say
         from trlprep.trainers import assistant_masks
 
         made, refused, loss_what = assistant_masks.apply(
@@ -173,9 +176,13 @@ def prepare(
             "lists every row and why)",
         )
     loss_on = ""
+    assistant = loss_what is not None  # the loss goes by assistant masks
     if layout == "lm" and route[-1] == "prompt-completion":
         whole = getattr(options, "completion_only_loss", None) is False
-        loss_on = "; loss on every token" if whole else "; loss on the completion only"
+        if loss_what and not whole:
+            loss_what += " in the completion"
+        loss_on = f"; loss on {loss_what} only" if loss_what else ""
+        loss_on = loss_on or ("; loss on every token" if whole else "; loss on the completion only")
     elif layout == "lm":
         loss_on = f"; loss on {loss_what} only" if loss_what else "; loss on every token"
     counts = f"{plural(made.rows_in, 'row')} in"
@@ -241,6 +248,9 @@ def prepare(
     if dropped:
         rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
         why = why_dropped(layout, max_length)
+        if loss_what:  # the masks, not only max_length, can leave nothing
+            within = f" within max_length={max_length}" if max_length else ""
+            why = f"with nothing left to train on (no tokens of {loss_what}{within})"
         notes.append(f"dropped {plural(dropped, 'row')}{_where(made, keep)} {why}")
         using = "training on" if training else "evaluating on"
         notes.append(f"{using} {plural(len(keep) - dropped, 'row')}")
@@ -257,4 +267,7 @@ def prepare(
             + f": every row was dropped {why}",
             hint="raise --max-length" if max_length else "check that the rows have completions",
         )
-    return Prepared(rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected)
+    return Prepared(
+        rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected,
+        assistant_masks=assistant, loss_on=loss_what,
+    )  # fmt: skip

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
+from trlprep.trainers.assistant_masks import WHOLE_MASKS, onto_ids
 from trlprep.trainers.data_table import MESSAGES_COLUMN
 
 from trlprep.errors import UsageError
@@ -38,10 +39,15 @@ def _ids(table: pa.Table, name: str) -> list[list[int]]:
 
 def _lm_rows(table: pa.Table, options: Any, truncation: str) -> dict[str, list]:
     ids = _ids(table, "input_ids")
+    completion = None
     if "completion_mask" in table.column_names and (
         getattr(options, "completion_only_loss", None) is not False
     ):
-        return {"ids": ids, "mask": _ids(table, "completion_mask")}
+        completion = _ids(table, "completion_mask")
+    if WHOLE_MASKS in table.column_names:  # prompt-completion rows' assistant masks
+        return {"ids": ids, "mask": onto_ids(table, ids, completion, truncation)}
+    if completion is not None:
+        return {"ids": ids, "mask": completion}
     if _MASKS in table.column_names and getattr(options, "assistant_only_loss", None) is not False:
         # the file's masks, cut from the side its ids were cut from
         keep_end = truncation == "keep_end"

@@ -74,9 +74,9 @@ def to_training_table(
     are left out with a `RejectedRowsWarning` holding them (their input rows and lines).
     A `chat_template` given for standard-text data is refused (a UsageError), as `trlprep
     convert` refuses it, unless `template_may_go_unused` (eval data beside training data).
-    `keep_turns`: conversations rendered to language-modeling text are also kept, hidden,
-    for their assistant masks (`assistant_tokens.carry_turns`); None: only where their
-    messages carry weights.
+    `keep_turns`: conversations rendered to language-modeling or prompt-completion text are
+    also kept, hidden, for their assistant masks (`assistant_tokens.carry_turns`); None:
+    only where their messages carry weights.
     """
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_reason, why_no_rows_left
@@ -222,11 +222,8 @@ def to_training_table(
     prompt_col = "messages" if reads_prompt else "prompt"
     if keep_prompt_messages and templated and prompt_col in table.column_names:
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
-    if templated and dst.name == "language-modeling" and keep_turns is not False:
-        from trlprep.templates.assistant_tokens import carry_turns, has_weights
-
-        if keep_turns or ("messages" in table.column_names and has_weights(table["messages"])):
-            table = carry_turns(table)
+    if templated and keep_turns is not False:
+        table = _kept_turns(table, dst.name, keep_turns)
     template = chat_template if chat_template is not None else tokenizer
     source = table  # what the conversion reads
     try:
@@ -300,6 +297,21 @@ def to_training_table(
     return TrainingTable(
         table, det.type.name, [*read_as, *names], templated, raw.num_rows, rows[at], at_lines
     )
+
+
+def _kept_turns(table: pa.Table, dst: str, keep: bool | None) -> pa.Table:
+    """`table` carrying its conversation (the messages of language modeling, the prompt and
+    completion of prompt-completion) hidden for its assistant masks, where `keep` asks for
+    them or, None, where its messages carry weights."""
+    from trlprep.templates.assistant_tokens import carry_turns, has_weights
+
+    pc = ("prompt", "completion")
+    conversation = {"language-modeling": ("messages",), "prompt-completion": pc}.get(dst)
+    if conversation is None or any(c not in table.column_names for c in conversation):
+        return table
+    if keep or any(has_weights(table[c]) for c in conversation):
+        return carry_turns(table, conversation)
+    return table
 
 
 def _numbered(table: pa.Table) -> pa.Table:

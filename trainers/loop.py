@@ -149,7 +149,7 @@ class Trainer(RunFiles):
                         f"metrics: removed {dropped} record(s) after step {self.step} from "
                         f"{self.metrics.path} (the interrupted run's; those steps run again)"
                     )
-            save_resolved(self.cfg, self.out, self.lr, self.options)
+            save_resolved(self.cfg, self.out, self.lr, self.options, self._trained_on())
             self.log(f"metrics: {self.metrics.path} (one JSON record per logging step)")
             for name, data in (("data", self.train_data), ("eval_data", self.eval_data)):
                 if data is not None and data.rejects is not None:

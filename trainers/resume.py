@@ -6,7 +6,9 @@ algorithm and its options, batch size, accumulation, max length, seed, optimizer
 settings, ...) are refused with each difference; the optimizer's hyperparameters come back
 from the checkpoint anyway, so a new value would be recorded without being used. Options of
 how the run is logged, saved, evaluated or computed (logging/save/eval steps, max_steps and
-num_epochs to extend it, trackers, kernels, checkpointing) may change, and are logged."""
+num_epochs to extend it, trackers, kernels, checkpointing) may change, and are logged.
+SFT's loss mask (whether the loss went by assistant masks, `LOSS_MASK`) is recorded, kept
+when the resumed run does not name it, and refused when it names another."""
 
 from __future__ import annotations
 
@@ -51,20 +53,29 @@ FREE_ALGORITHM_OPTIONS = frozenset({"log_completions_steps", "generation_cache"}
 _PATHS = ("data", "model")
 
 
-def check_resume(saved_file: Path, new: dict[str, Any], log: Callable[[str], None] = print) -> None:
+def check_resume(
+    saved_file: Path, new: dict[str, Any], log: Callable[[str], None] = print
+) -> bool | None:
     """Refuse (UsageError) a resumed run whose resolved configuration `new` differs from the
-    one in `saved_file` in an option that must stay; log the changes that may."""
+    one in `saved_file` in an option that must stay, or asks for another SFT loss mask
+    (`saved_mask`); log the changes that may. Returns the resumed run's loss mask: whether
+    its loss went by assistant masks (None: not known, or not SFT)."""
     if not saved_file.is_file():
         log(f"note: no {saved_file.name} beside the checkpoint; the options are not compared")
-        return
+        return None
     try:
         saved = json.loads(saved_file.read_text(encoding="utf-8"))
     except (OSError, ValueError) as e:
         log(f"note: cannot read {saved_file} ({e}); the options are not compared")
-        return
+        return None
+    mask = saved_mask(saved)
+    if mask is not None:
+        _check_mask(saved_file, saved, mask, (new.get("options") or {}).get(_MASK_OPTION))
     refused, allowed = [], []
     for key, old, now in _differences(saved, new):
         name = key.removeprefix("options.")
+        if key == LOSS_MASK or (name == _MASK_OPTION and mask is not None):
+            continue  # what the run trained on: compared above
         free = name in FREE_ALGORITHM_OPTIONS if key.startswith("options.") else key in FREE
         (allowed if free else refused).append(f"{key}: {_show(old)} -> {_show(now)}")
     if refused:
@@ -78,6 +89,57 @@ def check_resume(saved_file: Path, new: dict[str, Any], log: Callable[[str], Non
         )
     if allowed:
         log("resume: changed options: " + "; ".join(allowed))
+    return mask
+
+
+# what an SFT run's loss went on, recorded in train_config.json beside its options:
+# {"assistant_only_loss": whether by assistant masks (and weights), "loss_on": as logged}
+LOSS_MASK = "loss_mask"
+_MASK_OPTION = "assistant_only_loss"
+
+
+def loss_mask_record(assistant_masks: bool, loss_on: str | None) -> dict[str, Any]:
+    """The `LOSS_MASK` entry of a run whose loss went by assistant masks or not, on
+    `loss_on` (None: every token, or the completion)."""
+    return {_MASK_OPTION: assistant_masks, "loss_on": loss_on}
+
+
+def saved_mask(saved: dict[str, Any]) -> bool | None:
+    """Whether the SFT run of `saved` (its train_config.json) trained by assistant masks:
+    its record; False for a run started before per-message weights were read (its options
+    have no assistant_only_loss: it trained every token, or its completions); None when not
+    known (a run of the version that read weights before recording this) or not SFT."""
+    if saved.get("algo") != "sft":
+        return None
+    record = saved.get(LOSS_MASK)
+    if isinstance(record, dict) and isinstance(record.get(_MASK_OPTION), bool):
+        return record[_MASK_OPTION]
+    return False if _MASK_OPTION not in (saved.get("options") or {}) else None
+
+
+def _check_mask(saved_file: Path, saved: dict[str, Any], mask: bool, asked: bool | None) -> None:
+    """A UsageError where the resumed run asks (`asked`) for another loss mask than `mask`."""
+    if asked is None or bool(asked) == mask:
+        return
+    record = saved.get(LOSS_MASK)
+    on = record.get("loss_on") if isinstance(record, dict) else None
+    if mask:
+        was = f"its loss on {on} only" if on else "its loss on assistant messages only"
+    else:
+        was = (
+            "without assistant masks (the loss on every token, or on the completion of "
+            "prompt-completion rows; the messages' weights not used)"
+        )
+        if not isinstance(record, dict):
+            was += ", as it was started before the trainer read per-message weights"
+    flag, other = ("--assistant-only-loss", "--no-assistant-only-loss")[:: 1 if mask else -1]
+    now = "the loss on assistant messages only" if asked else "no assistant masks"
+    raise UsageError(
+        f"--resume: the run being resumed ({saved_file}) trained {was}; this run asks for "
+        f"{other} ({now}), which would train the rest of it on other tokens",
+        hint=f"resume with {flag} or without it (the run's own loss mask is then kept); "
+        f"to train with {other}, start a new run (another --output-dir, or --overwrite)",
+    )
 
 
 def _differences(saved: dict[str, Any], new: dict[str, Any]) -> list[tuple[str, Any, Any]]:

@@ -17,6 +17,7 @@ from trlprep.trainers.config import CONFIG_FILE
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.losses import RunningMean
 from trlprep.trainers.metrics import METRICS_FILE
+from trlprep.trainers.resume import LOSS_MASK, loss_mask_record
 
 
 class RunFiles:
@@ -30,10 +31,12 @@ class RunFiles:
     log: Callable[[str], None]
     metrics: Any
     optimizer: Any
+    options: Any
     out: Path
     policy: Any
     scheduler: Any
     tokenizer: Any
+    train_data: Any
     step: int
     position: tuple[int, int]
     num_tokens: int
@@ -99,6 +102,14 @@ class RunFiles:
         for name, saved in state.get("algo_state", {}).items():
             self.ctx.state.setdefault(name, RunningMean()).load_state_dict(saved)
         self.log(f"resumed from {folder} at step {self.step}")
+
+    def _trained_on(self) -> dict[str, Any]:
+        """What `train_config.json` records beside the options of what the data made of
+        them: an SFT run's loss mask (`resume.LOSS_MASK`), kept when it is resumed."""
+        data = self.train_data
+        if data is None or not hasattr(self.options, "assistant_only_loss"):
+            return {}
+        return {LOSS_MASK: loss_mask_record(data.assistant_masks, data.loss_on)}
 
     def _unwrapped(self) -> nn.Module:
         m = self.acc.unwrap_model(self.policy)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +37,7 @@ from trlprep.trainers.sampling import BatchStream
 from trlprep.trainers.shares import gather_rows
 from trlprep.trainers.steps import StepContext
 
-from trlprep.errors import UsageError
+from trlprep.errors import UsageError, in_callers_words
 
 if TYPE_CHECKING:
     from trlprep.trainers.loop import Trainer
@@ -116,10 +117,11 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
             hint="use --batch-size 2 or more (or --loss-type apo_zero_unpaired)",
         )
     t.log = log if acc.is_main_process else (lambda *_: None)
+    t.resumed_mask = None  # the resumed SFT run's loss mask, kept for its training data
     if t.resume_from is not None:  # before any data or model is loaded
         lr = cfg.learning_rate if cfg.learning_rate is not None else algo.learning_rate
         saved = t.resume_from.parent / CONFIG_FILE
-        check_resume(saved, resolved(cfg, lr, t.options), t.log)
+        t.resumed_mask = check_resume(saved, resolved(cfg, lr, t.options), t.log)
     set_seed(cfg.seed)
     _check_online_options(t)  # before any data or model is loaded
 
@@ -231,8 +233,15 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
 
 
 def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
-    """`data` detected, converted, templated and tokenised for `t`'s algorithm."""
+    """`data` detected, converted, templated and tokenised for `t`'s algorithm (a resumed
+    SFT run's training data with the loss mask the run was started with)."""
     a, cfg = t.algo, t.cfg
+    options = t.options
+    kept = getattr(t, "resumed_mask", None)  # set by `set_up` (None: not resuming)
+    if training and kept is not None and getattr(options, "assistant_only_loss", True) is None:
+        options = replace(options, assistant_only_loss=kept)
+        flag = "--assistant-only-loss" if kept else "--no-assistant-only-loss"
+        t.log(in_callers_words(f"resume: {flag}, as the run being resumed was trained"))
     return prepare(
         data,
         a.layout,
@@ -247,7 +256,7 @@ def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
         on_error=cfg.on_error,
         label="data" if training else "eval data",
         algo=a.name,
-        options=t.options,
+        options=options,
         training=training,
         log=t.log,
         split=cfg.split if training else cfg.eval_split,

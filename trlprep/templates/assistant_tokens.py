@@ -46,17 +46,31 @@ class Masked:
 # render that turns them into text
 CARRIED = {
     "messages": "__trlprep_turns",
+    "prompt": "__trlprep_turns_prompt",
+    "completion": "__trlprep_turns_completion",
     "tools": "__trlprep_turns_tools",
     "chat_template_kwargs": "__trlprep_turns_kwargs",
 }
+# the columns one conversation is made of: language modeling's, prompt-completion's
+CONVERSATIONS = (("messages",), ("prompt", "completion"))
+SIDE = ("tools", "chat_template_kwargs")
 
 
-def carry_turns(table: pa.Table) -> pa.Table:
-    """`table` with hidden copies of its conversation columns (`CARRIED`)."""
-    for name, hidden in CARRIED.items():
+def carry_turns(table: pa.Table, conversation: tuple[str, ...] = ("messages",)) -> pa.Table:
+    """`table` with hidden copies (`CARRIED`) of the columns of its `conversation` and of
+    what its template reads beside them."""
+    for name in (*conversation, *SIDE):
+        hidden = CARRIED[name]
         if name in table.column_names and hidden not in table.column_names:
             table = table.append_column(hidden, table.column(name))
     return table
+
+
+def carried_conversation(table: pa.Table) -> tuple[str, ...] | None:
+    """The conversation columns `table` carries hidden (`CONVERSATIONS`), or None."""
+    return next(
+        (c for c in CONVERSATIONS if all(CARRIED[n] in table.column_names for n in c)), None
+    )
 
 
 def carried_turns(table: pa.Table) -> pa.Table:
@@ -140,13 +154,14 @@ def mask_conversations(
     template: ChatTemplate,
     tokenizer: Any,
     *,
-    messages: str = "messages",
+    messages: str | tuple[str, ...] = "messages",
     texts: list[str | None] | None = None,
     num_proc: int | None = None,
 ) -> Masked:
-    """Render and tokenise the conversations of column `messages` (with the row's `tools`
-    and `chat_template_kwargs` columns, as the table renderer reads them) with their
-    assistant masks. `texts`: each row's text as the conversion rendered it; a row whose
+    """Render and tokenise the conversations of column `messages` (several columns: each
+    row's conversation is theirs one after the other, as `prompt` + `completion`; with the
+    row's `tools` and `chat_template_kwargs` columns, as the table renderer reads them) with
+    their assistant masks. `texts`: each row's text as the conversion rendered it; a row whose
     conversation renders otherwise here is refused rather than masked on other text.
     Large tables are rendered in `num_proc` worker processes (default: the cores), as the
     table renderer does; the tokenizer runs once, batched, here."""
@@ -177,7 +192,7 @@ def mask_conversations(
                 out.refused[i] = text
             elif texts is not None and texts[i] is not None and texts[i] != text:
                 out.refused[i] = (
-                    f"{messages}: the conversation renders otherwise alone than in the "
+                    f"{_label(messages)}: the conversation renders otherwise alone than in the "
                     "converted table (media or parts the table's renderer prepares), so its "
                     "assistant tokens cannot be placed exactly"
                 )
@@ -194,6 +209,10 @@ def mask_conversations(
             offsets = np.asarray(offs, np.int64).reshape(-1, 2)
             out.assistant_masks[i] = token_mask(offsets, row_spans).tolist()
     return out
+
+
+def _label(messages: str | tuple[str, ...]) -> str:
+    return messages if isinstance(messages, str) else "+".join(messages)
 
 
 def trained_spans(
@@ -217,28 +236,36 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
     from trlprep.templates.inputs import parts_roles, prepare
 
     template, ends, messages = job
+    columns = (messages,) if isinstance(messages, str) else tuple(messages)
+    label = _label(messages)
     n = batch.num_rows
-    args_text = has_tagged_arguments(batch.schema.field(messages).type)  # as the renderer reads
-    convs = column_values(batch, messages, start)
+    # tool-call arguments as JSON text: read as the renderer reads them, column by column
+    args_text = {c: has_tagged_arguments(batch.schema.field(c).type) for c in columns}
+    convs = {c: column_values(batch, c, start) for c in columns}
     tools, kwargs = side_values(batch, start, np.arange(n), None, {})
     roles = parts_roles(template)
     tally = Masked([], [])
     found: list[tuple[str, list | None]] = []
     for i in range(n):
         try:
-            check_read(convs[i], tools[i], kwargs[i])
-            if not isinstance(convs[i], list) or not convs[i]:
-                raise RowError("the conversation is missing or empty", messages)
-            chat, _ = prepare(
-                convs[i], messages, roles, template_name=template.name, args_text=args_text
-            )
+            check_read(*(convs[c][i] for c in columns), tools[i], kwargs[i])
+            chat: list = []
+            for c in columns:
+                if not isinstance(convs[c][i], list):
+                    raise RowError("the conversation is missing", c)
+                part, _ = prepare(
+                    convs[c][i], c, roles, template_name=template.name, args_text=args_text[c]
+                )
+                chat += part
+            if not chat:
+                raise RowError("the conversation is empty", label)
             text, spans = assistant_spans(
-                template, chat, tools[i], kwargs[i], end_tokens=ends, column=messages
+                template, chat, tools[i], kwargs[i], end_tokens=ends, column=label
             )
-            found.append((text, _weighted(chat, spans, tally, messages)))
+            found.append((text, _weighted(chat, spans, tally, label)))
         except RowError as e:
             hint = f" ({e.hint})" if e.hint else ""
-            found.append((f"{e.column or messages}: {e.message}{hint}", None))
+            found.append((f"{e.column or label}: {e.message}{hint}", None))
     return found, (tally.weighted_out, tally.assistant_messages)
 
 
@@ -289,9 +316,11 @@ def _fast(tokenizer: Any) -> Any:
 
 __all__ = [
     "CARRIED",
+    "CONVERSATIONS",
     "MASKS",
     "WEIGHT",
     "Masked",
+    "carried_conversation",
     "carried_turns",
     "carry_turns",
     "has_weights",
