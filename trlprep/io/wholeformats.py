@@ -13,6 +13,7 @@ from trlprep.columns.arrowtypes import is_string
 from trlprep.errors import InputError
 from trlprep.io import textfaults
 from trlprep.io.csvlines import row_lines
+from trlprep.io.csvnumbers import integers_written_as_text
 from trlprep.io.jsonarray import array_rows, check_not_splits
 from trlprep.io.jsonl import BadLines, is_bare_messages, json_kind, read_jsonl
 from trlprep.io.jsontext import (
@@ -142,6 +143,10 @@ def read_csv(path: str) -> Source:
     dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
     if dates:  # keep date-like text as written
         table = guard(path, lambda: _read(dates))
+    table = integers_written_as_text(
+        table,
+        lambda names: guard(path, lambda: _read({**dates, **dict.fromkeys(names, pa.string())})),
+    )
     if "" in table.column_names:  # pandas' index (`to_csv` without index=False): named as
         names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]  # pandas does
         table = table.rename_columns(names)
