@@ -14,7 +14,7 @@ from trlprep.errors import InputError
 from trlprep.io import textfaults
 from trlprep.io.csvlines import row_lines
 from trlprep.io.csvnumbers import integers_written_as_text
-from trlprep.io.jsonarray import array_rows, check_not_splits
+from trlprep.io.jsonarray import array_rows, check_not_splits, holds_turns
 from trlprep.io.jsonl import BadLines, is_bare_messages, json_kind, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
@@ -52,6 +52,9 @@ def read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     check_not_splits(data, path)
     if isinstance(data, dict) and len(data) == 1:
         (inner,) = data.values()
+        (key,) = data
+        if isinstance(inner, list) and holds_turns(key, inner):  # one conversation: one row
+            return Source(table_from_records([data]), path, "json")
         if isinstance(inner, list) and all(isinstance(r, dict) for r in inner):
             data = inner  # a wrapper such as {"data": [...]} or {"train": [...]}
     if isinstance(data, dict) and _equal_columns(data):
