@@ -177,3 +177,54 @@ def test_renders_equal_the_original_template(tmp_path, template):
         assert got["prompt"] == prompt
         whole = original_render(template, rows["prompt"] + rows["completion"])
         assert got["prompt"] + got["completion"] == whole
+
+
+DEMO = "https://qianwen-res.oss-cn-beijing.aliyuncs.com/Qwen-VL/assets/demo.jpeg"
+
+
+def test_qwen_vl_img_tags_become_images_where_they_stand(tmp_path):
+    path = DATA / "multi_modal_1.jsonl"
+    res = run("detect", path)
+    assert "vision yes" in _said(res), res.output
+    out = tmp_path / "mm.jsonl"
+    res = run("convert", path, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    got = rows_of(out)
+    image, text = {"type": "image"}, lambda t: {"type": "text", "text": t}
+    assert got[0]["prompt"] == [{"role": "user", "content": [image, text("55555")]}]
+    assert got[0]["images"] == [DEMO]
+    assert got[1]["prompt"][-1] == {"role": "user", "content": [image, image, text("eeeee")]}
+    assert got[1]["images"] == [DEMO, DEMO]
+    assert got[2]["images"] == []
+    # was: the tags kept as text, `vision no`, the image never reaching a template
+    assert "<img>" not in out.read_text(encoding="utf-8")
+
+
+def test_img_tags_beside_an_images_column_are_refused(tmp_path):
+    rows = [
+        {"query": "<img>a.png</img>What?", "response": "A cat.", "images": ["b.png"]},
+        {"query": "<image>What?", "response": "A dog.", "images": ["c.png"]},
+    ]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    res = run("convert", path, "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 1, 1, 1)
+    assert "holds Qwen-VL <img> tags and an images column" in _said(res)
+    assert rows_of(out)[0]["images"] == ["c.png"]
+
+
+def test_img_tags_render_as_the_original_vision_template(tmp_path):
+    from realdata.support import original_template_args
+
+    path = DATA / "multi_modal_1.jsonl"
+    plain, out = tmp_path / "pc.jsonl", tmp_path / "r.jsonl"
+    assert run("convert", path, "-o", plain).exit_code == 0
+    res = run("convert", path, *original_template_args("qwen2_5_vl"), "-o", out)
+    assert res.exit_code == 0, res.output
+    for got, rows in zip(rows_of(out), rows_of(plain), strict=True):
+        whole = original_render("qwen2_5_vl", rows["prompt"] + rows["completion"])
+        assert got["prompt"] + got["completion"] == whole
+    assert rows_of(out)[0]["prompt"].count("<|image_pad|>") == 1

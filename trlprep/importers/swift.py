@@ -5,7 +5,8 @@
   user message `query`; with `rejected_response` -> preference (chosen: assistant
   `response`, rejected: assistant `rejected_response`), else prompt-completion (completion:
   assistant `response`). The history answers are context, not trained on: a trainer on
-  prompt-completion learns the last response only.
+  prompt-completion learns the last response only. Qwen-VL's `<img>X</img>` tags in the
+  prompt become `<image>` placeholders with X in `images` (`imgtags`), as ms-swift reads them.
 - `conversation` of `{human, assistant}` pairs, optional `system` -> language modeling
   (`messages`): [system] + user, assistant for each pair.
 
@@ -32,6 +33,7 @@ from trlprep.importers.base import (
     assemble,
     require,
 )
+from trlprep.importers.imgtags import tags_as_images
 from trlprep.importers.messages import field_of, flatten_lists, interleave, messages_from
 from trlprep.registry import LANGUAGE_MODELING, PREFERENCE, PROMPT_COMPLETION, DatasetType, Format
 
@@ -93,9 +95,13 @@ class Swift(Importer):
         prompt, completion = _conversational(
             query, no_input, _nonempty(no_input), system, _nonempty(system), history, response, n
         )
+        images = as_array(table.column("images")) if "images" in table.column_names else None
+        prompt, images = tags_as_images(prompt, images, bad)
+        consumed = CONSUMED + (("images",) if images is not None else ())
+        media = {} if images is None else {"images": images}
         if "rejected_response" not in table.column_names:
-            produced = {"prompt": prompt, "completion": completion}
-            return Converted(assemble(table, produced, CONSUMED))
+            produced = {"prompt": prompt, "completion": completion, **media}
+            return Converted(assemble(table, produced, consumed))
         rejected = _text(table, "rejected_response", bad, required=True)
         rows = np.arange(n, dtype=np.int64)
         role = _const("assistant", n)
@@ -103,8 +109,9 @@ class Swift(Importer):
             "prompt": prompt,
             "chosen": completion,
             "rejected": messages_from({"role": role, "content": rejected}, rows, n),
+            **media,
         }
-        return Converted(assemble(table, produced, CONSUMED))
+        return Converted(assemble(table, produced, consumed))
 
 
 def _is_pairs(schema: pa.Schema) -> bool:
