@@ -228,3 +228,44 @@ def test_img_tags_render_as_the_original_vision_template(tmp_path):
         whole = original_render("qwen2_5_vl", rows["prompt"] + rows["completion"])
         assert got["prompt"] + got["completion"] == whole
     assert rows_of(out)[0]["prompt"].count("<|image_pad|>") == 1
+
+
+# ms-swift's DPO rows as its custom-dataset guide describes them (no sample file in the repo)
+DPO_ROWS = [
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4"},
+        ],
+        "rejected_response": "5",
+    },
+    {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Bye?"},
+        ],
+        "rejected_response": "No",
+    },
+]
+
+
+def test_messages_with_a_rejected_response_are_preference_not_language_modeling(tmp_path):
+    path = tmp_path / "dpo.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in DPO_ROWS), encoding="utf-8")
+    res = run("detect", path)
+    # was: language modeling on `messages`, the rejected answer carried unread
+    assert "type preference (the swift layout, imported as convert does)" in _said(res)
+    out = tmp_path / "p.jsonl"
+    res = run("convert", path, "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 1, 1, 1)
+    assert "the last message is not the assistant's (chosen) answer (e.g. line 2)" in _said(res)
+    assert rows_of(out) == [
+        {
+            "prompt": DPO_ROWS[0]["messages"][:2],
+            "chosen": DPO_ROWS[0]["messages"][2:],
+            "rejected": [{"role": "assistant", "content": "5"}],
+        }
+    ]

@@ -125,11 +125,14 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), content parts holding
     `value` (LLaMA-Factory v1), OpenAI's legacy function calling (`function_call`,
-    `functions`), answers beside a prompt (PKU-SafeRLHF, Kaggle's Arena)."""
+    `functions`), answers beside a prompt (PKU-SafeRLHF, Kaggle's Arena), a rejected answer
+    beside messages (ms-swift)."""
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
     if "messages" in names and "functions" in names:  # OpenAI's legacy function calling
+        return True
+    if {"messages", "rejected_response"} <= names:  # ms-swift's DPO rows
         return True
     if {"response_0", "response_1"} <= names:  # PKU-SafeRLHF pairs beside a prompt
         return True

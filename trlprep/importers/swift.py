@@ -9,6 +9,10 @@
   prompt become `<image>` placeholders with X in `images` (`imgtags`), as ms-swift reads them.
 - `conversation` of `{human, assistant}` pairs, optional `system` -> language modeling
   (`messages`): [system] + user, assistant for each pair.
+- `messages` ending on the chosen answer beside `rejected_response` (ms-swift's DPO rows)
+  -> preference: prompt = the messages before the last, chosen = the last, rejected =
+  assistant `rejected_response`. Read so without `--from`: as language modeling the
+  rejected answer would be dropped.
 
 ms-swift turns every layout into messages before its template renders them, so the rows
 land conversational: a chat template frames them (`--chat-template`). An empty `system`
@@ -34,6 +38,7 @@ from trlprep.importers.base import (
     require,
 )
 from trlprep.importers.imgtags import tags_as_images
+from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import field_of, flatten_lists, interleave, messages_from
 from trlprep.registry import LANGUAGE_MODELING, PREFERENCE, PROMPT_COMPLETION, DatasetType, Format
 
@@ -55,11 +60,15 @@ class Swift(Importer):
     columns = CONSUMED
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
-        if _is_pairs(schema):
+        if _is_pairs(schema) or _is_dpo_messages(schema):
             return True
         return all(
             c in schema.names and is_string(schema.field(c).type) for c in ("query", "response")
         )
+
+    def reads_over_trl(self, schema: pa.Schema) -> bool:
+        # `messages` alone read as language modeling: `rejected_response` would be dropped
+        return _is_dpo_messages(schema)
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         if "query" not in schema.names and "conversation" in schema.names:
@@ -72,6 +81,12 @@ class Swift(Importer):
         dtype, _ = self.landing(schema, opts)
         if dtype is LANGUAGE_MODELING:
             return ["messages: [system] + user(human), assistant(assistant) for each pair"]
+        if _is_dpo_messages(schema):
+            return [
+                "prompt: messages but the last",
+                "chosen: the last message (the assistant's answer)",
+                "rejected: assistant(rejected_response)",
+            ]
         steps = ["prompt: [system] + history ([query, response] -> user, assistant) + user(query)"]
         if dtype is PREFERENCE:
             return steps + ["chosen: assistant(response)", "rejected: assistant(rejected_response)"]
@@ -80,11 +95,15 @@ class Swift(Importer):
     def sources(self, schema: pa.Schema, opts: ImportOptions) -> dict[str, str]:
         if "query" not in schema.names and "conversation" in schema.names:
             return {"messages": "conversation"}
+        if _is_dpo_messages(schema):
+            return {"prompt": "messages", "chosen": "messages", "rejected": "rejected_response"}
         return {"prompt": "query", "completion": "response", "chosen": "response"}
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         if "query" not in table.column_names and "conversation" in table.column_names:
             return _pairs(table, bad)
+        if _is_dpo_messages(table.schema):
+            return _dpo_messages(table, bad)
         require(table, "query", "response", layout="swift")
         n = table.num_rows
         query = _text(table, "query", bad, required=True)
@@ -112,6 +131,38 @@ class Swift(Importer):
             **media,
         }
         return Converted(assemble(table, produced, consumed))
+
+
+def _is_dpo_messages(schema: pa.Schema) -> bool:
+    """`messages` (ending on the chosen answer) beside `rejected_response`, no `query`."""
+    return (
+        "messages" in schema.names
+        and "rejected_response" in schema.names
+        and "query" not in schema.names
+        and is_list(schema.field("messages").type)
+    )
+
+
+def _dpo_messages(table: pa.Table, bad: Rejections) -> Converted:
+    """ms-swift's DPO rows: the last message is the chosen answer, `rejected_response` the
+    other; the messages before it are the prompt."""
+    n = table.num_rows
+    messages = as_array(table.column("messages"))
+    items, parent, pos = flatten_lists(messages)
+    lengths = row_lengths(messages)
+    last = pos == lengths[parent] - 1
+    role = field_of(items, "role")
+    assistant = np.zeros(n, bool)
+    is_assistant = pc.fill_null(pc.equal(role, "assistant"), False)
+    assistant[parent[last & np.asarray(is_assistant.to_numpy(zero_copy_only=False), bool)]] = True
+    bad.add(~assistant, "messages: the last message is not the assistant's (chosen) answer")
+    prompt = lists_from(items.filter(pa.array(~last)), np.maximum(lengths - 1, 0))
+    chosen = lists_from(items.filter(pa.array(last)), (lengths > 0).astype(np.int64))
+    rejected_text = _text(table, "rejected_response", bad, required=True)
+    rows = np.arange(n, dtype=np.int64)
+    rejected = messages_from({"role": _const("assistant", n), "content": rejected_text}, rows, n)
+    produced = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+    return Converted(assemble(table, produced, ("messages", "rejected_response")))
 
 
 def _is_pairs(schema: pa.Schema) -> bool:
