@@ -113,7 +113,9 @@ def read_csv(path: str) -> Source:
         invalid.append(row)
         return "error"
 
-    def _read(column_types: dict[str, pa.DataType] | None = None) -> pa.Table:
+    def _read(
+        column_types: dict[str, pa.DataType] | None = None, include: list[str] | None = None
+    ) -> pa.Table:
         with open_stream(path) as f:
             return pcsv.read_csv(
                 f,
@@ -122,7 +124,9 @@ def read_csv(path: str) -> Source:
                     newlines_in_values=True,
                     invalid_row_handler=stop,
                 ),
-                convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
+                convert_options=pcsv.ConvertOptions(
+                    column_types=column_types or {}, include_columns=include or []
+                ),
             )
 
     check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
@@ -148,7 +152,7 @@ def read_csv(path: str) -> Source:
         table = guard(path, lambda: _read(dates))
     table = integers_written_as_text(
         table,
-        lambda names: guard(path, lambda: _read({**dates, **dict.fromkeys(names, pa.string())})),
+        lambda names: guard(path, lambda: _read(dict.fromkeys(names, pa.string()), names)),
     )
     if "" in table.column_names:  # pandas' index (`to_csv` without index=False): named as
         names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]  # pandas does
