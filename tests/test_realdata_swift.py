@@ -127,7 +127,7 @@ def test_rows_that_cannot_be_imported_are_set_aside_with_their_line(tmp_path):
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (3, 2, 1, 1)
     text = _said(res)
-    assert "history: an item is not an [query, response] pair (e.g. line 1)" in text
+    assert "history: an item is not a pair [query, response] (e.g. line 1)" in text
     assert "response is null (e.g. line 2)" in text
 
 

@@ -207,7 +207,7 @@ def _history(
     wrong |= np.asarray(pairs.is_null().to_numpy(zero_copy_only=False), bool)
     mask = np.zeros(len(col), dtype=bool)
     mask[parent[wrong]] = True
-    bad.add(mask, f"history: an item is not an {pair} pair")
+    bad.add(mask, f"history: an item is not a pair {pair}")
     return col
 
 

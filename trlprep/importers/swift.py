@@ -53,10 +53,14 @@ class Swift(Importer):
         "ms-swift rows -> conversational TRL rows: query, response [+ system, history of "
         "[query, response] pairs] -> prompt-completion, prompt = [system] + history turns + "
         "user(query), completion = assistant(response); with rejected_response -> "
+        "preference; messages ending on the chosen answer + rejected_response -> "
         "preference; `conversation` of {human, assistant} pairs [+ system] -> language "
-        "modeling (messages)."
+        "modeling (messages). Qwen-VL <img>X</img> tags -> <image> + images."
     )
-    reads = "query, response [+ system, history, rejected_response], or conversation [+ system]"
+    reads = (
+        "query, response [+ system, history, rejected_response], messages + "
+        "rejected_response, or conversation [+ system]"
+    )
     columns = CONSUMED
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
