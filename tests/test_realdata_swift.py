@@ -209,7 +209,7 @@ def test_img_tags_beside_an_images_column_are_refused(tmp_path):
     path = tmp_path / "s.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "o.jsonl"
-    res = run("convert", path, "--on-error", "skip", "-o", out)
+    res = run("convert", path, "--from", "swift", "--on-error", "skip", "-o", out)
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (2, 1, 1, 1)
     assert "holds Qwen-VL <img> tags and an images column" in _said(res)
@@ -258,7 +258,7 @@ def test_messages_with_a_rejected_response_are_preference_not_language_modeling(
     # was: language modeling on `messages`, the rejected answer carried unread
     assert "type preference (the swift layout, imported as convert does)" in _said(res)
     out = tmp_path / "p.jsonl"
-    res = run("convert", path, "--on-error", "skip", "-o", out)
+    res = run("convert", path, "--from", "swift", "--on-error", "skip", "-o", out)
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (2, 1, 1, 1)
     assert "the last message is not the assistant's (chosen) answer (e.g. line 2)" in _said(res)
@@ -269,3 +269,15 @@ def test_messages_with_a_rejected_response_are_preference_not_language_modeling(
             "rejected": [{"role": "assistant", "content": "5"}],
         }
     ]
+
+
+def test_plain_query_response_is_no_swift_sign(tmp_path):
+    # MetaMathQA-like rows: nothing ms-swift's own, so no silent conversational landing
+    rows = [{"query": "2+2?", "response": "4", "type": "GSM_Rephrased"}]
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = run("detect", path)
+    assert "--map prompt=query,completion=response" in res.output
+    out = tmp_path / "o.jsonl"
+    assert run("convert", path, "--from", "swift", "-o", out).exit_code == 0
+    assert rows_of(out)[0]["completion"] == [{"role": "assistant", "content": "4"}]

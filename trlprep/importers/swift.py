@@ -66,9 +66,11 @@ class Swift(Importer):
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if _is_pairs(schema) or _is_dpo_messages(schema):
             return True
+        # plain query/response (MetaMathQA, ...) is no ms-swift sign: it keeps the standard
+        # --map advice; history, system or rejected_response are
         return all(
             c in schema.names and is_string(schema.field(c).type) for c in ("query", "response")
-        )
+        ) and any(c in schema.names for c in ("history", "system", "rejected_response"))
 
     def reads_over_trl(self, schema: pa.Schema) -> bool:
         # `messages` alone read as language modeling: `rejected_response` would be dropped
