@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -201,6 +202,8 @@ def prompt_beside_text(det: Detection, head: pa.Table | pa.RecordBatch) -> str |
         return None
     if not pa.types.is_string(head.schema.field(column).type):
         return None
+    if text in head.schema.names and _holds_prompts(head.column(text), head.column(column)):
+        return _rendered_advice(text, column, head.schema)
     args = f"--map {'' if column == 'prompt' else f'prompt={column},'}completion={text}"
     return (
         f"column {column!r} may hold the prompt that {text!r} answers (generation outputs "
@@ -208,6 +211,36 @@ def prompt_beside_text(det: Detection, head: pa.Table | pa.RecordBatch) -> str |
         f"`{args}` (trlprep convert DATA {args} -o OUT); as it is, the data is language "
         f"modeling on {text!r} alone with {column!r} carried as an extra column"
     )
+
+
+def _holds_prompts(text: pa.ChunkedArray | pa.Array, prompt: pa.ChunkedArray | pa.Array) -> bool:
+    """True when every row's `text` holds its non-empty `prompt` (first rows): the text is
+    the prompt rendered with its answer, not the answer alone."""
+    if not pa.types.is_string(text.type):
+        return False
+    both = pc.and_(pc.is_valid(text), pc.fill_null(pc.not_equal(prompt, ""), False))
+    texts = pc.filter(text, both).to_numpy(zero_copy_only=False).astype(str)
+    prompts = pc.filter(prompt, both).to_numpy(zero_copy_only=False).astype(str)
+    return len(texts) > 0 and bool((np.char.find(texts, prompts) >= 0).all())
+
+
+def _rendered_advice(text: str, column: str, schema: pa.Schema) -> str:
+    """What to say of a `text` that holds `column`: a render of prompt and answer, where
+    `--map completion=TEXT` would repeat the prompt in the completion."""
+    said = (
+        f"column {text!r} holds each row's {column!r} (the prompt rendered with its answer): "
+        f"as it is, the data is language modeling on {text!r}"
+    )
+    alpaca = ("instruction", "output")  # the columns the alpaca layout needs
+    if column == "instruction" and all(
+        c in schema.names and pa.types.is_string(schema.field(c).type) for c in alpaca
+    ):
+        return (
+            f"{said}; for prompt-completion (SFT on the answer only) pass `--from alpaca` "
+            "(trlprep convert DATA --from alpaca -o OUT: the prompt built from instruction "
+            "and input, the completion output)"
+        )
+    return f"{said}; `--map completion={text}` would repeat the prompt in the completion"
 
 
 def route_advice(source: str, det: Detection) -> str | None:
@@ -223,7 +256,10 @@ def route_advice(source: str, det: Detection) -> str | None:
             None,
         )
     if source == "language-modeling":
-        return next((n for n in det.notes if "may hold the prompt that" in n), None)
+        return next(
+            (n for n in det.notes if "may hold the prompt that" in n or "rendered with its" in n),
+            None,
+        )
     if source == "prompt-completion":
         return next((n for n in det.notes if "`--map label=" in n), None)
     return None

@@ -14,7 +14,6 @@ fits (an answer, a label, a prompt) is `besidehints`.
 
 from __future__ import annotations
 
-import re
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -28,79 +27,16 @@ from trlprep.detection.besidehints import (
     prompt_beside_answers,
     prompt_beside_text,
 )
+from trlprep.detection.mapnames import (
+    alpaca_suggestion,
+    map_suggestion,
+    paired_suggestion,
+)
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
 
 AS_IS_ROWS = 4096  # the first rows checked as the type their columns look like
-
-# (prompt, completion) column names that hold a prompt and its answer, most specific first
-PAIRS: tuple[tuple[str, str], ...] = (
-    ("question", "answer"),
-    ("question", "response"),
-    ("query", "response"),
-    ("query", "answer"),
-    ("instruction", "output"),
-    ("instruction", "response"),
-    ("input", "output"),
-    ("input", "target"),
-    ("source", "target"),
-    ("problem", "solution"),
-    ("prompt", "response"),
-    ("prompt", "answer"),
-    ("prompt", "output"),
-    ("context", "response"),
-    ("inputs", "targets"),  # T5 / FLAN mixtures
-    ("input_text", "target_text"),
-)
-
-# answer columns under a model's or a field's name (evaluation outputs, generation
-# pipelines, TruthfulQA's `best_answer`), paired with a prompt of `_PROMPTS`; suggested only
-# when the data holds one of them and nothing that compares answers (`_COMPARES`)
-_ANSWERS = (
-    "model_answer", "model_output", "model_response", "answer_text", "response_text",
-    "output_text", "generated_text", "best_answer", "target",
-)  # fmt: skip
-_PROMPTS = ("question", "query", "instruction", "problem", "prompt", "input", "input_text")
-_COMPARES = re.compile(r"chosen|rejected|winner|prefer|rank|(^|_)[ab]$|_[12jk]$")
-
-
-# an instruction with a passage beside it (Dolly's `context`) and its answer: the alpaca
-# layout joins the passage into the prompt, where `--map prompt=instruction` would leave it out
-CONTEXT_COLUMNS = ("context", "input")
-ANSWERS_OF_INSTRUCTIONS = ("output", "response", "answer")
-
-
-def alpaca_suggestion(columns: list[str]) -> str | None:
-    """`input=context,output=response` (the `--map` of `--from alpaca`) for columns holding an
-    instruction, a context passage and an answer under other names than Alpaca's (Databricks
-    Dolly: `instruction`, `context`, `response`), else None."""
-    lower = {c.lower(): c for c in columns}
-    if "instruction" not in lower:
-        return None
-    context = next((lower[c] for c in CONTEXT_COLUMNS if c in lower), None)
-    answer = next((lower[c] for c in ANSWERS_OF_INSTRUCTIONS if c in lower), None)
-    if context is None or answer is None:
-        return None
-    parts = [f"instruction={lower['instruction']}"] if lower["instruction"] != "instruction" else []
-    parts += [f"input={context}"] if context != "input" else []
-    parts += [f"output={answer}"] if answer != "output" else []
-    return ",".join(parts) or None
-
-
-def map_suggestion(columns: list[str]) -> str | None:
-    """`prompt=X,completion=Y` for the first pair of `columns` that looks like a prompt and
-    its answer (names compared case-insensitively), else None."""
-    lower = {c.lower(): c for c in columns}
-    for p, c in PAIRS:
-        if p in lower and c in lower:
-            return f"prompt={lower[p]},completion={lower[c]}"
-    answers = [lower[a] for a in _ANSWERS if a in lower]
-    prompt = next((lower[p] for p in _PROMPTS if p in lower), None)
-    if len(answers) != 1 or prompt is None or any(_COMPARES.search(c) for c in lower):
-        return None  # several answers, or answers compared: preference data, not SFT pairs
-    return f"prompt={prompt},completion={answers[0]}"
-
 
 # list columns beside a `prompt` that hold several generated answers to it (vLLM's
 # `outputs`, answers of several models): the `generations` layout when none is scored
@@ -189,11 +125,14 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), content parts holding
     `value` (LLaMA-Factory v1), OpenAI's legacy function calling (`function_call`,
-    `functions`), answers beside a prompt (PKU-SafeRLHF, Kaggle's Arena)."""
+    `functions`), answers beside a prompt (PKU-SafeRLHF, Kaggle's Arena), a rejected answer
+    beside messages (ms-swift)."""
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
     if "messages" in names and "functions" in names:  # OpenAI's legacy function calling
+        return True
+    if {"messages", "rejected_response"} <= names:  # ms-swift's DPO rows
         return True
     if {"response_0", "response_1"} <= names:  # PKU-SafeRLHF pairs beside a prompt
         return True
@@ -294,6 +233,12 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"column {head!r} holds a list of messages in its field {field_name!r} (as "
                 f"OpenAI Batch API requests do): pass `--map messages={inner}` (trlprep "
                 f"convert DATA --map messages={inner} -o OUT)"
+            )
+        elif (paired := paired_suggestion(table.column_names)) is not None:
+            det.notes.append(
+                f"the columns look like a prompt and two answers, the `_j` one preferred (as "
+                f"Stack Exchange Paired ranks them): for preference pass `--map {paired}` "
+                f"(trlprep convert DATA --map {paired} -o OUT)"
             )
         else:
             mapping = map_suggestion(table.column_names)

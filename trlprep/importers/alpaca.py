@@ -179,8 +179,11 @@ def _standard_prompt(instruction, inp, has_input, system, has_system, opts) -> p
     return pc.if_else(has_input, with_input, without)
 
 
-def _history(table: pa.Table, bad: Rejections) -> pa.Array | None:
-    """`history`: a list of [instruction, response] pairs per row (None when absent)."""
+def _history(
+    table: pa.Table, bad: Rejections, pair: str = "[instruction, response]"
+) -> pa.Array | None:
+    """`history`: a list of `pair`s (two texts: the user's, the answer) per row (None when
+    absent)."""
     if "history" not in table.column_names:
         return None
     field = table.schema.field("history")
@@ -195,7 +198,7 @@ def _history(table: pa.Table, bad: Rejections) -> pa.Array | None:
     )
     if not ok:
         raise DataError(
-            f"must hold lists of [instruction, response] pairs, not {col.type}",
+            f"must hold lists of {pair} pairs, not {col.type}",
             column="history",
         )
     pairs = pc.list_flatten(col)
@@ -204,7 +207,7 @@ def _history(table: pa.Table, bad: Rejections) -> pa.Array | None:
     wrong |= np.asarray(pairs.is_null().to_numpy(zero_copy_only=False), bool)
     mask = np.zeros(len(col), dtype=bool)
     mask[parent[wrong]] = True
-    bad.add(mask, "history: an item is not an [instruction, response] pair")
+    bad.add(mask, f"history: an item is not a pair {pair}")
     return col
 
 

@@ -22,6 +22,7 @@ from trlprep.importers.prm800k import PRM800K
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
+from trlprep.importers.swift import Swift
 
 IMPORTERS: dict[str, Importer] = {
     imp.name: imp
@@ -37,6 +38,7 @@ IMPORTERS: dict[str, Importer] = {
         OASST(),
         OASSTRanked(),
         LlamaFactoryV1(),
+        Swift(),
         Binarized(),
         AlpacaFarm(),
         SafeRLHF(),

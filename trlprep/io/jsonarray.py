@@ -2,11 +2,12 @@
 knows the file line its object starts on (a pretty-printed file opened in an editor).
 
 A top-level array of objects, or an object whose one key holds it (`{"data": [...]}`), is
-read here. Rows are named one way per file: by the line their object starts on where each
-object starts on a line of its own, else (a minified array, or some line holding several
-objects) all by their 0-based index in the array, `row N`, which `naming_notes` then says.
-Anything else (columns, one object, several splits, broken JSON) is left to `json.loads`
-and the reader's messages.
+read here (not one conversation, `{"conversations": [turns]}`: one row). Rows are named
+one way per file: by the line their object starts on where each object starts on a line of
+its own, else (a minified array, or some line holding several objects) all by their
+0-based index in the array, `row N`, which `naming_notes` then says. Anything else
+(columns, one object, several splits, broken JSON) is left to `json.loads` and the
+reader's messages.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ _COMMA = re.compile(r"[ \t\n\r]*,[ \t\n\r]*")
 _COLON = re.compile(r"[ \t\n\r]*:[ \t\n\r]*")
 # keys of a file holding a dataset's splits side by side, {"train": [...], "test": [...]}
 SPLIT_KEYS = frozenset({"train", "test", "validation", "valid", "val", "dev", "eval", "evaluation"})
+# columns that hold a conversation: `{"conversations": [turns]}` is one row, not a wrapper
+TURN_KEYS = frozenset({"messages", "conversations", "conversation", "chosen", "rejected"})
 _NOTES: dict[tuple[str, int, int], str] = {}  # (file, mtime_ns, size) -> how rows are named
 
 
@@ -59,6 +62,8 @@ def array_rows(text: bytes, path: str | None = None) -> tuple[list[dict], np.nda
         pos = _SPACE.match(s, pos + 1).end()
         if not s.startswith("}", pos):
             return None  # more keys: json.loads and the reader decide
+        if holds_turns(key, rows):
+            return None  # one conversation: one row, which the reader makes of it
     if s[pos + 1 :].strip(" \t\n\r"):
         return None  # more after the array: json.loads names it
     lines = _start_lines(s, starts)
@@ -67,6 +72,15 @@ def array_rows(text: bytes, path: str | None = None) -> tuple[list[dict], np.nda
             remember(path, _naming_note(lines))
         return rows, None  # several objects on one line: a line names no row
     return rows, lines
+
+
+def holds_turns(key: str, rows: list) -> bool:
+    """Whether `{key: rows}` is one conversation rather than a wrapper of rows: `key` names a
+    conversation column and every item is a turn (`role`, or ShareGPT's `from` + `value`),
+    as axolotl's `conversation.json` fixture holds one ShareGPT row."""
+    return key in TURN_KEYS and all(
+        isinstance(r, dict) and ("role" in r or {"from", "value"} <= r.keys()) for r in rows
+    )
 
 
 def _objects(s: str, pos: int) -> tuple[list[dict] | None, list[int], int]:

@@ -13,7 +13,8 @@ from trlprep.columns.arrowtypes import is_string
 from trlprep.errors import InputError
 from trlprep.io import textfaults
 from trlprep.io.csvlines import row_lines
-from trlprep.io.jsonarray import array_rows, check_not_splits
+from trlprep.io.csvnumbers import integers_written_as_text
+from trlprep.io.jsonarray import array_rows, check_not_splits, holds_turns
 from trlprep.io.jsonl import BadLines, is_bare_messages, json_kind, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
@@ -51,6 +52,9 @@ def read_json(path: str, bad_lines: BadLines | None = None) -> Source:
     check_not_splits(data, path)
     if isinstance(data, dict) and len(data) == 1:
         (inner,) = data.values()
+        (key,) = data
+        if isinstance(inner, list) and holds_turns(key, inner):  # one conversation: one row
+            return Source(table_from_records([data]), path, "json")
         if isinstance(inner, list) and all(isinstance(r, dict) for r in inner):
             data = inner  # a wrapper such as {"data": [...]} or {"train": [...]}
     if isinstance(data, dict) and _equal_columns(data):
@@ -109,7 +113,9 @@ def read_csv(path: str) -> Source:
         invalid.append(row)
         return "error"
 
-    def _read(column_types: dict[str, pa.DataType] | None = None) -> pa.Table:
+    def _read(
+        column_types: dict[str, pa.DataType] | None = None, include: list[str] | None = None
+    ) -> pa.Table:
         with open_stream(path) as f:
             return pcsv.read_csv(
                 f,
@@ -118,7 +124,9 @@ def read_csv(path: str) -> Source:
                     newlines_in_values=True,
                     invalid_row_handler=stop,
                 ),
-                convert_options=pcsv.ConvertOptions(column_types=column_types or {}),
+                convert_options=pcsv.ConvertOptions(
+                    column_types=column_types or {}, include_columns=include or []
+                ),
             )
 
     check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
@@ -142,6 +150,10 @@ def read_csv(path: str) -> Source:
     dates = {f.name: pa.string() for f in table.schema if pa.types.is_temporal(f.type)}
     if dates:  # keep date-like text as written
         table = guard(path, lambda: _read(dates))
+    table = integers_written_as_text(
+        table,
+        lambda names: guard(path, lambda: _read(dict.fromkeys(names, pa.string()), names)),
+    )
     if "" in table.column_names:  # pandas' index (`to_csv` without index=False): named as
         names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]  # pandas does
         table = table.rename_columns(names)

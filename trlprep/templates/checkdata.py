@@ -180,6 +180,7 @@ def _import_advice(table: pa.Table) -> str:
         alpaca_suggestion,
         inner_messages,
         map_suggestion,
+        paired_suggestion,
         ranked_args,
     )
     from trlprep.importers import ImportOptions, detect_layout, get_importer
@@ -212,6 +213,13 @@ def _import_advice(table: pa.Table) -> str:
         return (
             f"; the conversations are a field of an object column: convert it first with "
             f"`trlprep convert DATA --map messages={inner} -o OUT` and check OUT"
+        )
+    paired = paired_suggestion(table.column_names)
+    if paired is not None:
+        return (
+            f"; the columns look like a prompt and two answers, the `_j` one preferred: convert "
+            f"it first with `trlprep convert DATA --map {paired} --conversational -o OUT` and "
+            "check OUT"
         )
     mapping = map_suggestion(table.column_names)
     if mapping is not None:

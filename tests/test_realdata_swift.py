@@ -1,0 +1,283 @@
+"""Real test data of modelscope/ms-swift (`tests/llm/data`): its own `query` / `response` /
+`history` / `system` layout (JSON Lines and CSV), its `conversation` of `{human, assistant}`
+pairs, an alpaca CSV whose `system` is written `00000`, and images given beside the text
+with no placeholder."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import HERE, counts, original_render, rows_of, run
+
+DATA = HERE / "swift_llm_data"
+SINGLE, MULTI, CSV = (
+    DATA / "swift_single.jsonl",
+    DATA / "swift_multi.jsonl",
+    DATA / "swift_single.csv",
+)
+PAIRS, ALPACA = DATA / "sharegpt.jsonl", DATA / "alpaca.csv"
+
+
+def _said(res) -> str:
+    return " ".join(res.output.split())
+
+
+def test_detect_reads_the_swift_layout_not_a_map_that_drops_history_and_system():
+    res = run("detect", MULTI)
+    assert res.exit_code == 0, res.output
+    text = _said(res)
+    assert "type prompt-completion (the swift layout, imported as convert does)" in text
+    assert "format conversational" in text
+    assert "--from swift" in text
+    # the old advice made three-turn rows one-turn and left `system` out of the prompt
+    assert "--map prompt=query,completion=response" not in text
+
+
+def test_query_response_history_system_become_the_conversation(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", MULTI, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    got = rows_of(out)
+    assert got[0] == {
+        "prompt": [{"role": "system", "content": "00000"}, {"role": "user", "content": "55555"}],
+        "completion": [{"role": "assistant", "content": "66666"}],
+    }
+    assert got[1]["prompt"] == [{"role": "user", "content": "eeeee"}]  # `history: []`
+    assert got[2] == {
+        "prompt": [
+            {"role": "user", "content": "AAAAA"},
+            {"role": "assistant", "content": "BBBBB"},
+            {"role": "user", "content": "CCCCC"},
+            {"role": "assistant", "content": "DDDDD"},
+            {"role": "user", "content": "EEEEE"},
+        ],
+        "completion": [{"role": "assistant", "content": "FFFFF"}],
+    }
+
+
+def test_the_csv_keeps_a_system_written_00000_as_its_text(tmp_path):
+    jsonl, csv = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    assert run("convert", SINGLE, "-o", jsonl).exit_code == 0
+    res = run("convert", CSV, "-o", csv)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    # CSV's empty `system` fields are no system message, as the JSON Lines' absent key
+    assert rows_of(csv) == rows_of(jsonl)
+    assert rows_of(csv)[0]["prompt"][0] == {"role": "system", "content": "00000"}
+
+
+def test_an_alpaca_csv_whose_system_is_digits_reads(tmp_path):
+    out = tmp_path / "a.jsonl"
+    res = run("convert", ALPACA, "-o", out)  # was: column 'system' must hold text, not int64
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    got = rows_of(out)
+    assert got[0] == {
+        "prompt": "00000\n\n### Instruction:\n11111\n\n### Input:\n22222\n\n### Response:",
+        "completion": "3.3",
+    }
+    assert got[1]["prompt"].startswith("Below is an instruction that describes a task. Write")
+
+
+def test_conversation_pairs_become_messages(tmp_path):
+    res = run("detect", PAIRS)
+    assert "language-modeling (the swift layout" in _said(res), res.output
+    out = tmp_path / "lm.jsonl"
+    res = run("convert", PAIRS, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    got = rows_of(out)
+    assert got[0]["messages"] == [
+        {"role": "system", "content": "00000"},
+        {"role": "user", "content": "11111"},
+        {"role": "assistant", "content": "22222"},
+    ]
+    assert [m["content"] for m in got[2]["messages"]] == [c * 5 for c in "ABCDEF"]
+
+
+@pytest.mark.parametrize("path", [MULTI, PAIRS])
+def test_validate_names_the_layout_and_checks_it_imported(path):
+    res = run("validate", path)
+    assert res.exit_code == 1, res.output
+    assert "`trlprep convert DATA --from swift -o OUT`" in _said(res)
+    res = run("validate", path, "--from", "swift")
+    assert res.exit_code == 0, res.output
+    assert "valid: 3 rows" in res.output
+
+
+def test_report_counts_the_history_turns():
+    res = run("report", MULTI)
+    assert res.exit_code == 0, res.output
+    text = _said(res)
+    assert "read as the swift layout" in text
+    assert "conversation: 2-6 turns" in text
+
+
+def test_rows_that_cannot_be_imported_are_set_aside_with_their_line(tmp_path):
+    rows = [
+        {"query": "q", "response": "r", "history": [["only one"]]},
+        {"query": "q", "response": None},
+        {"query": "q", "response": "r"},
+    ]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = run("convert", path, "--on-error", "skip", "-o", tmp_path / "o.jsonl")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 2, 1, 1)
+    text = _said(res)
+    assert "history: an item is not a pair [query, response] (e.g. line 1)" in text
+    assert "response is null (e.g. line 2)" in text
+
+
+def test_rejected_response_lands_on_preference(tmp_path):
+    path = tmp_path / "dpo.jsonl"
+    row = {"system": "Be brief.", "query": "2+2?", "response": "4", "rejected_response": "5"}
+    path.write_text(json.dumps(row) + "\n", encoding="utf-8")
+    out = tmp_path / "p.jsonl"
+    res = run("convert", path, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "swift -> preference (conversational)" in res.output
+    assert rows_of(out) == [
+        {
+            "prompt": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "2+2?"},
+            ],
+            "chosen": [{"role": "assistant", "content": "4"}],
+            "rejected": [{"role": "assistant", "content": "5"}],
+        }
+    ]
+
+
+def test_images_with_no_placeholder_are_refused_naming_the_count(tmp_path):
+    out = tmp_path / "o.jsonl"
+    res = run("convert", DATA / "multi_modal_2.jsonl", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 1, res.output
+    text = _said(res)
+    assert "multi_modal_2.jsonl:1: every row was rejected (3)" in text
+    assert "no `<image>` placeholder or image part, 1 image" in text
+    rejects = rows_of(tmp_path / "o.rejects.jsonl")
+    assert [r["line"] for r in rejects] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("template", ["qwen2_5", "llama3_1"])
+def test_renders_equal_the_original_template(tmp_path, template):
+    from realdata.support import original_template_args
+
+    out = tmp_path / "r.jsonl"
+    res = run("convert", MULTI, *original_template_args(template), "-o", out, "--num-proc", "1")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    plain = tmp_path / "pc.jsonl"
+    assert run("convert", MULTI, "-o", plain).exit_code == 0
+    for got, rows in zip(rows_of(out), rows_of(plain), strict=True):
+        prompt = original_render(template, rows["prompt"], add_generation_prompt=True)
+        assert got["prompt"] == prompt
+        whole = original_render(template, rows["prompt"] + rows["completion"])
+        assert got["prompt"] + got["completion"] == whole
+
+
+DEMO = "https://qianwen-res.oss-cn-beijing.aliyuncs.com/Qwen-VL/assets/demo.jpeg"
+
+
+def test_qwen_vl_img_tags_become_images_where_they_stand(tmp_path):
+    path = DATA / "multi_modal_1.jsonl"
+    res = run("detect", path)
+    assert "vision yes" in _said(res), res.output
+    out = tmp_path / "mm.jsonl"
+    res = run("convert", path, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    got = rows_of(out)
+    image, text = {"type": "image"}, lambda t: {"type": "text", "text": t}
+    assert got[0]["prompt"] == [{"role": "user", "content": [image, text("55555")]}]
+    assert got[0]["images"] == [DEMO]
+    assert got[1]["prompt"][-1] == {"role": "user", "content": [image, image, text("eeeee")]}
+    assert got[1]["images"] == [DEMO, DEMO]
+    assert got[2]["images"] == []
+    # was: the tags kept as text, `vision no`, the image never reaching a template
+    assert "<img>" not in out.read_text(encoding="utf-8")
+
+
+def test_img_tags_beside_an_images_column_are_refused(tmp_path):
+    rows = [
+        {"query": "<img>a.png</img>What?", "response": "A cat.", "images": ["b.png"]},
+        {"query": "<image>What?", "response": "A dog.", "images": ["c.png"]},
+    ]
+    path = tmp_path / "s.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "o.jsonl"
+    res = run("convert", path, "--from", "swift", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 1, 1, 1)
+    assert "holds Qwen-VL <img> tags and an images column" in _said(res)
+    assert rows_of(out)[0]["images"] == ["c.png"]
+
+
+def test_img_tags_render_as_the_original_vision_template(tmp_path):
+    from realdata.support import original_template_args
+
+    path = DATA / "multi_modal_1.jsonl"
+    plain, out = tmp_path / "pc.jsonl", tmp_path / "r.jsonl"
+    assert run("convert", path, "-o", plain).exit_code == 0
+    res = run("convert", path, *original_template_args("qwen2_5_vl"), "-o", out)
+    assert res.exit_code == 0, res.output
+    for got, rows in zip(rows_of(out), rows_of(plain), strict=True):
+        whole = original_render("qwen2_5_vl", rows["prompt"] + rows["completion"])
+        assert got["prompt"] + got["completion"] == whole
+    assert rows_of(out)[0]["prompt"].count("<|image_pad|>") == 1
+
+
+# ms-swift's DPO rows as its custom-dataset guide describes them (no sample file in the repo)
+DPO_ROWS = [
+    {
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "2+2?"},
+            {"role": "assistant", "content": "4"},
+        ],
+        "rejected_response": "5",
+    },
+    {
+        "messages": [
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello"},
+            {"role": "user", "content": "Bye?"},
+        ],
+        "rejected_response": "No",
+    },
+]
+
+
+def test_messages_with_a_rejected_response_are_preference_not_language_modeling(tmp_path):
+    path = tmp_path / "dpo.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in DPO_ROWS), encoding="utf-8")
+    res = run("detect", path)
+    # was: language modeling on `messages`, the rejected answer carried unread
+    assert "type preference (the swift layout, imported as convert does)" in _said(res)
+    out = tmp_path / "p.jsonl"
+    res = run("convert", path, "--from", "swift", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 1, 1, 1)
+    assert "the last message is not the assistant's (chosen) answer (e.g. line 2)" in _said(res)
+    assert rows_of(out) == [
+        {
+            "prompt": DPO_ROWS[0]["messages"][:2],
+            "chosen": DPO_ROWS[0]["messages"][2:],
+            "rejected": [{"role": "assistant", "content": "5"}],
+        }
+    ]
+
+
+def test_plain_query_response_is_no_swift_sign(tmp_path):
+    # MetaMathQA-like rows: nothing ms-swift's own, so no silent conversational landing
+    rows = [{"query": "2+2?", "response": "4", "type": "GSM_Rephrased"}]
+    path = tmp_path / "m.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    res = run("detect", path)
+    assert "--map prompt=query,completion=response" in res.output
+    out = tmp_path / "o.jsonl"
+    assert run("convert", path, "--from", "swift", "-o", out).exit_code == 0
+    assert rows_of(out)[0]["completion"] == [{"role": "assistant", "content": "4"}]
