@@ -65,12 +65,18 @@ def test_move_puts_inline_images_in_an_images_column_in_order(tmp_path):
         for p in m["content"] if p["type"] == "image"
     ]  # fmt: skip
     assert len(urls) == 3 and got[0]["images"] == urls
-    assert [r["images"] for r in got[1:]] == [[], [], []]  # videos stay in their parts
+    assert [r["images"] for r in got[1:]] == [[], [], []]
     parts = [p for m in got[0]["messages"] if isinstance(m["content"], list) for p in m["content"]]
     assert [p for p in parts if p["type"] == "image"] == [{"type": "image"}] * 3
-    assert got[1]["messages"][1]["content"][0]["video"] == {
-        "url": "https://example.com/video/demo.mp4"
-    }
+    # videos held as objects go to `videos` (their url; xtuner's frame metadata is dropped)
+    videos = [
+        [p["video"]["url"] for m in row["messages"] if isinstance(m["content"], list)
+         for p in m["content"] if p["type"] == "video"]
+        for row in src
+    ]  # fmt: skip
+    assert [r["videos"] for r in got] == [[], *videos[1:]]
+    assert videos[1] == ["https://example.com/video/demo.mp4"] and len(videos[2]) == 3
+    assert got[1]["messages"][1]["content"][0] == {"type": "video"}
     assert run("validate", out).exit_code == 0
 
     out = tmp_path / "sft.parquet"
@@ -95,3 +101,4 @@ def test_renders_equal_the_original_template_kept_or_moved(tmp_path, path, templ
         assert res.exit_code == 0, res.output
         for src, got in zip(_source(path), rows_of(out), strict=True):
             assert got["text"] == original_render(template, src["messages"]), how
+

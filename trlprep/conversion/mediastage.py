@@ -36,10 +36,11 @@ def say_inline_images(table: pa.Table) -> None:
 
 
 def inline_images(table: pa.Table) -> pa.Table:
-    """Images held inline in message parts moved to `images` (`--inline-media move`)."""
-    from trlprep.columns.inlinemedia import move_inline_images
+    """Images, videos and audios held inline in message parts moved to `images`, `videos`
+    and `audios` (`--inline-media move`)."""
+    from trlprep.columns.inlinemedia import move_inline_media
 
-    out, bad, reasons = move_inline_images(table)
+    out, bad, reasons = move_inline_media(table)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="inline media")
     return out
