@@ -102,3 +102,70 @@ def test_renders_equal_the_original_template_kept_or_moved(tmp_path, path, templ
         for src, got in zip(_source(path), rows_of(out), strict=True):
             assert got["text"] == original_render(template, src["messages"]), how
 
+
+def _loaded(path):
+    """The rows of a Parquet file as `datasets.load_dataset("parquet")` gives them (TRL)."""
+    import datasets
+
+    return list(datasets.load_dataset("parquet", data_files=str(path), split="train"))
+
+
+@pytest.mark.parametrize("template", ["qwen2_5_vl", "qwen3_vl"])
+def test_parquet_loaded_by_datasets_renders_as_the_original(tmp_path, template):
+    """Parquet gives every part every key; kept inline media left `"image": None` on text
+    parts, which Qwen's templates (`'image' in content`) rendered as images. By default a
+    Parquet output moves them (TRL's layout), and renders through `datasets` are right."""
+    if not (TEMPLATES / f"{template}.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    src = _source(QWEN35)
+    out = tmp_path / "lm.parquet"
+    res = run("convert", QWEN35, "--to", "lm", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "moved to images / videos / audios columns" in res.output
+    assert "as Parquet outputs get them by default" in res.output
+    got = _loaded(out)
+    assert [len(r["images"]) for r in got] == [3, 0, 0, 0]
+    assert [len(r["videos"]) for r in got] == [0, 1, 3, 1]
+    for row, want in zip(got, src, strict=True):
+        assert original_render(template, row["messages"]) == original_render(
+            template, want["messages"]
+        )
+
+    kept = tmp_path / "kept.parquet"
+    res = run("convert", QWEN35, "--to", "lm", "--inline-media", "keep", "-o", kept)
+    assert res.exit_code == 0, res.output
+    assert 'its text parts hold "image": null, "video": null' in res.output
+    row = _loaded(kept)[0]  # the corruption the warning names: text parts read as images
+    assert original_render(template, row["messages"]) != original_render(
+        template, src[0]["messages"]
+    )
+
+
+def test_trlprep_renders_a_kept_parquet_file_as_the_original(tmp_path):
+    """trlprep itself reads such a file (null keys and all) and renders it right."""
+    if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    kept = tmp_path / "kept.parquet"
+    assert run("convert", QWEN35, "--to", "lm", "--inline-media", "keep", "-o", kept).exit_code == 0
+    out = tmp_path / "text.jsonl"
+    res = run("convert", kept, "--to", "lm", "--chat-template", TEMPLATES / "qwen2_5_vl.jinja",
+              "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    for src, got in zip(_source(QWEN35), rows_of(out), strict=True):
+        assert got["text"] == original_render("qwen2_5_vl", src["messages"])
+
+
+def test_only_unrendered_typed_outputs_move_by_default(tmp_path):
+    out = tmp_path / "lm.jsonl"  # JSON Lines keeps each part's keys: kept as written
+    res = run("convert", QWEN35, "--to", "lm", "-o", out)
+    assert res.exit_code == 0 and "moved to images" not in res.output
+    assert "images" not in rows_of(out)[0]
+    assert rows_of(out)[0]["messages"][1]["content"][0]["type"] == "image"
+    assert "image" in rows_of(out)[0]["messages"][1]["content"][0]
+    if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
+        return
+    out = tmp_path / "text.parquet"  # rendered: no parts written, nothing moved
+    res = run("convert", QWEN35, "--to", "lm", "--chat-template",
+              TEMPLATES / "qwen2_5_vl.jinja", "-o", out)  # fmt: skip
+    assert res.exit_code == 0 and "moved to images" not in res.output
+    assert "images" not in rows_of(out)[0]

@@ -114,6 +114,23 @@ def inline_columns(table: pa.Table, medium: str = "image") -> list[str]:
     ]
 
 
+def media_columns_of(schemas: list[pa.Schema]) -> dict[str, list[str]]:
+    """Per medium, the messages columns whose content parts have a key that may hold it
+    inline in some of `schemas` (the batches of one input): the columns `moved_elsewhere`
+    gives every batch, so that batches moved apart share the moved columns."""
+    out: dict[str, list[str]] = {}
+    for schema in schemas:
+        for f in schema:
+            if not (is_messages(f.type) and parts_content(f.type)):
+                continue
+            part = f.type.value_type.field("content").type.value_type
+            for medium, keys in INLINE_MEDIA_KEYS.items():
+                names = out.setdefault(medium, [])
+                if f.name not in names and any(part.get_field_index(k) >= 0 for k in keys):
+                    names.append(f.name)
+    return {m: names for m, names in out.items() if names}
+
+
 def _ref(parts: pa.Array, key: str) -> pa.Array | None:
     """The URL or path under `key` of each part (a string, or an object's `url`)."""
     t = parts.type
