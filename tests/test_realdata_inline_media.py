@@ -169,3 +169,32 @@ def test_only_unrendered_typed_outputs_move_by_default(tmp_path):
               TEMPLATES / "qwen2_5_vl.jinja", "-o", out)  # fmt: skip
     assert res.exit_code == 0 and "moved to images" not in res.output
     assert "images" not in rows_of(out)[0]
+
+
+VIDEOS = sample("xtuner_video_paths")  # 10 rows: video parts holding a path; 2 malformed
+
+
+def test_video_paths_move_to_videos_and_render_as_the_original(tmp_path):
+    """transformers' `{"type": "video", "path": ...}` parts (files and frame folders): a
+    Parquet output moves them to `videos` by default; the two lines whose text part holds
+    nested messages instead of text are refused, named by line."""
+    res = run("validate", VIDEOS)
+    assert res.exit_code == 1 and "invalid-part (messages): 2 rows, lines 3, 4" in res.output
+    out = tmp_path / "lm.parquet"
+    res = run("convert", VIDEOS, "--to", "lm", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (10, 2, 8, 8)
+    src = [r for i, r in enumerate(_source(VIDEOS)) if i not in (2, 3)]
+    paths = [
+        [p["path"] for m in r["messages"] for p in m["content"] if p["type"] == "video"]
+        for r in src
+    ]
+    got = _loaded(out)
+    assert [r["videos"] for r in got] == paths and "images" not in got[0]
+    assert got[6]["videos"] == ["tennis_frames_4fps/", "tennis_frames_2fps/"]
+    if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
+        return
+    for row, want in zip(got, src, strict=True):
+        assert original_render("qwen2_5_vl", row["messages"]) == original_render(
+            "qwen2_5_vl", want["messages"]
+        )

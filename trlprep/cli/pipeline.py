@@ -340,8 +340,13 @@ def _moving_apart(units: Iterator[Unit], schemas: list) -> Iterator[Unit]:
 
     from trlprep.columns.inlinemedia import media_columns_of, moved_elsewhere
 
+    units = iter(units)
+    head = list(itertools.islice(units, 2))
+    if len(head) < 2:  # one batch: moved whole, it lacks nothing
+        yield from head
+        return
     by_medium = media_columns_of(schemas)
-    for u in units:
+    for u in itertools.chain(head, units):
         if by_medium and u.table.num_rows:
             u = dataclasses.replace(u, table=moved_elsewhere(u.table, by_medium))
         yield u
