@@ -38,9 +38,15 @@ class ConvertOptions:
     # turn ("last") or make one row per assistant turn ("all")
     split_turns: str = "last"
     allow_empty: bool = False  # a conversion that drops every row writes an empty output
-    # images held inline in message parts: keep (as they are) | move (to `images`, with
-    # bare {"type": "image"} parts: TRL's vision layout)
+    # images, videos and audios held inline in message parts: keep (as they are) | move (to
+    # `images` / `videos` / `audios`, with bare {"type": "image"} ... parts: TRL's vision
+    # layout)
     inline_media: str = "keep"
+    # the format the CLI writes (`parquet`, `arrow`, `disk`, `jsonl`; "" unknown / Python):
+    # kept media in an output of one struct per content part are warned about
+    output_kind: str = ""
+    # `move` chosen by the CLI for that output (no --inline-media given): said so
+    moved_by_default: bool = False
 
 
 def step_separator(opts: ConvertOptions) -> str:

@@ -176,3 +176,56 @@ def test_keeping_inline_images_says_how_trl_wants_them(tmp_path):
     assert "--inline-media move puts" not in res.output
     with pytest.warns(Warning, match="inline_media='move' puts them there"):
         trlprep.convert(INLINE, to="pc")
+
+
+MEDIA = [
+    {"messages": [_user({"type": "video", "video": "https://example.com/a.mp4"}), ANSWER]},
+    {
+        "messages": [
+            _user({"type": "audio", "path": "b.wav"}, {"type": "image", "image": "c.png"}),
+            ANSWER,
+        ]
+    },  # fmt: skip
+    {"messages": [_user({"type": "video_url", "video_url": {"url": "d.mp4"}}), ANSWER]},
+]
+
+
+def test_move_puts_inline_videos_and_audios_in_their_columns(tmp_path):
+    src = _write(tmp_path / "in.jsonl", MEDIA)
+    out = tmp_path / "moved.jsonl"
+    res = run("convert", src, "--to", "lm", "--inline-media", "move", "-o", out)
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    assert [r["videos"] for r in rows] == [["https://example.com/a.mp4"], [], ["d.mp4"]]
+    assert [r["audios"] for r in rows] == [[], ["b.wav"], []]
+    assert [r["images"] for r in rows] == [[], ["c.png"], []]
+    assert [r["messages"][0]["content"][:-1] for r in rows] == [
+        [{"type": "video"}],
+        [{"type": "audio"}, {"type": "image"}],
+        [{"type": "video"}],
+    ]
+    assert run("validate", out).exit_code == 0  # the bare parts match their columns
+
+
+def test_move_refuses_audio_given_as_data_and_videos_beside_their_column(tmp_path):
+    data = {"type": "input_audio", "input_audio": {"data": "UklGR", "format": "wav"}}
+    rows = [
+        {"messages": [_user(data), ANSWER]},
+        {"messages": [_user({"type": "video", "video": "a.mp4"}), ANSWER], "videos": ["b.mp4"]},
+        {"messages": [_user({"type": "video", "video": "c.mp4"}), ANSWER], "videos": []},
+    ]
+    src = _write(tmp_path / "in.jsonl", rows)
+    out = tmp_path / "moved.jsonl"
+    res = run(
+        "convert", src, "--to", "lm", "--inline-media", "move", "--on-error", "skip", "-o", out
+    )
+    assert res.exit_code == 0, res.output
+    rejects = rows_of(tmp_path / "moved.rejects.jsonl")
+    assert [(r["line"], r["stage"]) for r in rejects] == [(1, "inline media"), (2, "inline media")]
+    assert rejects[0]["reason"].startswith("an inline audio part names no URL or path")
+    assert "input_audio holds the audio's data itself" in rejects[0]["reason"]
+    assert rejects[1]["reason"] == (
+        "the row holds 1 video inline in its message parts and 1 in its videos column: "
+        "which part an entry belongs to cannot be told"
+    )
+    assert rows_of(out)[0]["videos"] == ["c.mp4"]

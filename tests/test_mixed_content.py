@@ -248,9 +248,17 @@ def test_chunks_read_apart_keep_every_content_and_field(tmp_path, monkeypatch):
         rows, "messages"
     )
     # a typed output is typed by its first chunk: a field only later chunks hold is kept
-    assert run("convert", src, "--to", "pc", "-o", tmp_path / "pc.parquet").exit_code == 0
-    last = pq.read_table(tmp_path / "pc.parquet").column("prompt").to_pylist()[-1][0]
+    kept = tmp_path / "kept.parquet"
+    assert run("convert", src, "--to", "pc", "--inline-media", "keep", "-o", kept).exit_code == 0
+    last = pq.read_table(kept).column("prompt").to_pylist()[-1][0]
     assert last["name"] == "bob" and last["content"][0]["image"] == "x.png"
+    # by default a Parquet output moves the image to `images`, chunks without one included
+    assert run("convert", src, "--to", "pc", "-o", tmp_path / "pc.parquet").exit_code == 0
+    table = pq.read_table(tmp_path / "pc.parquet")
+    images = table.column("images").to_pylist()
+    assert images == [[]] * (len(rows) - 1) + [["x.png"]]
+    last = table.column("prompt").to_pylist()[-1][0]
+    assert last["name"] == "bob" and last["content"][0] == {"type": "image", "text": None}
 
 
 def test_arrow_reads_mixed_content_without_a_line_by_line_parse():

@@ -65,12 +65,18 @@ def test_move_puts_inline_images_in_an_images_column_in_order(tmp_path):
         for p in m["content"] if p["type"] == "image"
     ]  # fmt: skip
     assert len(urls) == 3 and got[0]["images"] == urls
-    assert [r["images"] for r in got[1:]] == [[], [], []]  # videos stay in their parts
+    assert [r["images"] for r in got[1:]] == [[], [], []]
     parts = [p for m in got[0]["messages"] if isinstance(m["content"], list) for p in m["content"]]
     assert [p for p in parts if p["type"] == "image"] == [{"type": "image"}] * 3
-    assert got[1]["messages"][1]["content"][0]["video"] == {
-        "url": "https://example.com/video/demo.mp4"
-    }
+    # videos held as objects go to `videos` (their url; xtuner's frame metadata is dropped)
+    videos = [
+        [p["video"]["url"] for m in row["messages"] if isinstance(m["content"], list)
+         for p in m["content"] if p["type"] == "video"]
+        for row in src
+    ]  # fmt: skip
+    assert [r["videos"] for r in got] == [[], *videos[1:]]
+    assert videos[1] == ["https://example.com/video/demo.mp4"] and len(videos[2]) == 3
+    assert got[1]["messages"][1]["content"][0] == {"type": "video"}
     assert run("validate", out).exit_code == 0
 
     out = tmp_path / "sft.parquet"
@@ -95,3 +101,100 @@ def test_renders_equal_the_original_template_kept_or_moved(tmp_path, path, templ
         assert res.exit_code == 0, res.output
         for src, got in zip(_source(path), rows_of(out), strict=True):
             assert got["text"] == original_render(template, src["messages"]), how
+
+
+def _loaded(path):
+    """The rows of a Parquet file as `datasets.load_dataset("parquet")` gives them (TRL)."""
+    import datasets
+
+    return list(datasets.load_dataset("parquet", data_files=str(path), split="train"))
+
+
+@pytest.mark.parametrize("template", ["qwen2_5_vl", "qwen3_vl"])
+def test_parquet_loaded_by_datasets_renders_as_the_original(tmp_path, template):
+    """Parquet gives every part every key; kept inline media left `"image": None` on text
+    parts, which Qwen's templates (`'image' in content`) rendered as images. By default a
+    Parquet output moves them (TRL's layout), and renders through `datasets` are right."""
+    if not (TEMPLATES / f"{template}.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    src = _source(QWEN35)
+    out = tmp_path / "lm.parquet"
+    res = run("convert", QWEN35, "--to", "lm", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert "moved to images / videos / audios columns" in res.output
+    assert "as Parquet outputs get them by default" in res.output
+    got = _loaded(out)
+    assert [len(r["images"]) for r in got] == [3, 0, 0, 0]
+    assert [len(r["videos"]) for r in got] == [0, 1, 3, 1]
+    for row, want in zip(got, src, strict=True):
+        assert original_render(template, row["messages"]) == original_render(
+            template, want["messages"]
+        )
+
+    kept = tmp_path / "kept.parquet"
+    res = run("convert", QWEN35, "--to", "lm", "--inline-media", "keep", "-o", kept)
+    assert res.exit_code == 0, res.output
+    assert 'its text parts hold "image": null, "video": null' in res.output
+    row = _loaded(kept)[0]  # the corruption the warning names: text parts read as images
+    assert original_render(template, row["messages"]) != original_render(
+        template, src[0]["messages"]
+    )
+
+
+def test_trlprep_renders_a_kept_parquet_file_as_the_original(tmp_path):
+    """trlprep itself reads such a file (null keys and all) and renders it right."""
+    if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    kept = tmp_path / "kept.parquet"
+    assert run("convert", QWEN35, "--to", "lm", "--inline-media", "keep", "-o", kept).exit_code == 0
+    out = tmp_path / "text.jsonl"
+    res = run("convert", kept, "--to", "lm", "--chat-template", TEMPLATES / "qwen2_5_vl.jinja",
+              "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    for src, got in zip(_source(QWEN35), rows_of(out), strict=True):
+        assert got["text"] == original_render("qwen2_5_vl", src["messages"])
+
+
+def test_only_unrendered_typed_outputs_move_by_default(tmp_path):
+    out = tmp_path / "lm.jsonl"  # JSON Lines keeps each part's keys: kept as written
+    res = run("convert", QWEN35, "--to", "lm", "-o", out)
+    assert res.exit_code == 0 and "moved to images" not in res.output
+    assert "images" not in rows_of(out)[0]
+    assert rows_of(out)[0]["messages"][1]["content"][0]["type"] == "image"
+    assert "image" in rows_of(out)[0]["messages"][1]["content"][0]
+    if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
+        return
+    out = tmp_path / "text.parquet"  # rendered: no parts written, nothing moved
+    res = run("convert", QWEN35, "--to", "lm", "--chat-template",
+              TEMPLATES / "qwen2_5_vl.jinja", "-o", out)  # fmt: skip
+    assert res.exit_code == 0 and "moved to images" not in res.output
+    assert "images" not in rows_of(out)[0]
+
+
+VIDEOS = sample("xtuner_video_paths")  # 10 rows: video parts holding a path; 2 malformed
+
+
+def test_video_paths_move_to_videos_and_render_as_the_original(tmp_path):
+    """transformers' `{"type": "video", "path": ...}` parts (files and frame folders): a
+    Parquet output moves them to `videos` by default; the two lines whose text part holds
+    nested messages instead of text are refused, named by line."""
+    res = run("validate", VIDEOS)
+    assert res.exit_code == 1 and "invalid-part (messages): 2 rows, lines 3, 4" in res.output
+    out = tmp_path / "lm.parquet"
+    res = run("convert", VIDEOS, "--to", "lm", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (10, 2, 8, 8)
+    src = [r for i, r in enumerate(_source(VIDEOS)) if i not in (2, 3)]
+    paths = [
+        [p["path"] for m in r["messages"] for p in m["content"] if p["type"] == "video"]
+        for r in src
+    ]
+    got = _loaded(out)
+    assert [r["videos"] for r in got] == paths and "images" not in got[0]
+    assert got[6]["videos"] == ["tennis_frames_4fps/", "tennis_frames_2fps/"]
+    if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
+        return
+    for row, want in zip(got, src, strict=True):
+        assert original_render("qwen2_5_vl", row["messages"]) == original_render(
+            "qwen2_5_vl", want["messages"]
+        )

@@ -58,13 +58,14 @@ def convert_command(
         help="Conversations -> prompt-completion: last (split at the last assistant turn) | "
         "all (one row per assistant turn).",
     ),
-    inline_media: str = typer.Option(
-        "keep",
+    inline_media: str | None = typer.Option(
+        None,
         "--inline-media",
         metavar="keep|move",
-        help='Images held inline in message parts ({"type": "image", "image": URL}, '
-        "OpenAI's image_url): keep (as they are) | move (to an images column, with bare "
-        '{"type": "image"} parts: TRL\'s vision layout).',
+        help='Images, videos, audios held inline in message parts ({"type": "image", '
+        '"image": URL}, OpenAI\'s image_url): keep (as they are) | move (to images / videos '
+        '/ audios columns, with bare {"type": "image"} ... parts: TRL\'s vision layout). '
+        "Default: move for Parquet, Arrow and save_to_disk outputs not rendered, else keep.",
     ),
     label_merge: str = typer.Option(
         "all",
@@ -142,14 +143,22 @@ def convert_command(
     choice("--order", order, ("interleaved", "blocks"))
     choice("--no-prompt", no_prompt, ("error", "warn", "drop"))
     choice("--split-turns", split_turns, ("last", "all"))
-    choice("--inline-media", inline_media, ("keep", "move"))
+    if inline_media is not None:
+        choice("--inline-media", inline_media, ("keep", "move"))
+    from trlprep.conversion.mediastage import inline_mode
     from trlprep.converters.base import ConvertOptions  # imports the data libraries
+
+    kind = _output_kind(output, output_format)
+    rendered = chat_template is not None or tokenize
+    inline_media, moved_by_default = inline_mode(inline_media, kind, rendered)
 
     convert_options = ConvertOptions(
         separator=unescape(separator),
         step_separator=None if step_separator is None else unescape(step_separator),
         split_turns=split_turns,
         inline_media=inline_media,
+        output_kind=kind,
+        moved_by_default=moved_by_default,
         label_merge=label_merge,
         split_mode=split_mode,
         order=order,
@@ -190,6 +199,20 @@ def convert_command(
             allow_empty=allow_empty, assistant_masks=assistant_masks,
         )
     )  # fmt: skip
+
+
+def _output_kind(output: object, output_format: str | None) -> str:
+    """The format `output` is written in ("" without an output, or where its name says
+    none: the writer says so later)."""
+    from trlprep.errors import UsageError
+    from trlprep.io.outputcheck import resolve_output_format
+
+    if output is None:
+        return ""
+    try:
+        return resolve_output_format(output, output_format)
+    except UsageError:
+        return ""
 
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}

@@ -188,6 +188,8 @@ def _run(req: Request) -> None:
         _name_file(det, head.path)
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
+        if plan.options.inline_media == "move" and importer is None:
+            units = _moving_apart(units, getattr(batches, "schemas", []))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
@@ -329,6 +331,25 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         how = importer.expansion(req.import_options or ImportOptions())
         print_import_counts(stats, out, dry_run=True, how=how)
     print_plan(plan, det.num_rows)
+
+
+def _moving_apart(units: Iterator[Unit], schemas: list) -> Iterator[Unit]:
+    """`units` each given the media columns `--inline-media move` gives any batch of the
+    input (its batches are moved apart: one without inline media would lack them)."""
+    import dataclasses
+
+    from trlprep.columns.inlinemedia import media_columns_of, moved_elsewhere
+
+    units = iter(units)
+    head = list(itertools.islice(units, 2))
+    if len(head) < 2:  # one batch: moved whole, it lacks nothing
+        yield from head
+        return
+    by_medium = media_columns_of(schemas)
+    for u in itertools.chain(head, units):
+        if by_medium and u.table.num_rows:
+            u = dataclasses.replace(u, table=moved_elsewhere(u.table, by_medium))
+        yield u
 
 
 def _chain(first, rest):

@@ -1,14 +1,16 @@
-"""Media held inline in message parts: which parts hold them, how many per row, and images
+"""Media held inline in message parts: which parts hold them, how many per row, and media
 moved to TRL's vision layout, as whole Arrow columns.
 
-transformers' chat format (`{"type": "image", "image": URL}`, `"url"`, `"path"`) and
-OpenAI's (`{"type": "image_url", "image_url": {"url": URL}}`) put each image in its part;
-TRL's vision trainers read images from an `images` column and bare `{"type": "image"}`
-parts. `move_inline_images` makes each inline image part a bare one and puts its URL or
-path in the row's `images`, in the order the parts stand (prompt first). Rows that cannot be
-moved exactly are reported, not moved: a row whose `images` holds entries already (which
-part each entry belongs to cannot be told), or whose sequences (chosen, rejected) hold
-different inline images.
+transformers' chat format (`{"type": "image", "image": URL}`, `"url"`, `"path"`; `video`,
+`audio`) and OpenAI's (`{"type": "image_url", "image_url": {"url": URL}}`) put each medium
+in its part; TRL's vision trainers read images from an `images` column and bare
+`{"type": "image"}` parts. `move_inline_media` makes each inline image, video or audio part
+a bare one and puts its URL or path in the row's `images`, `videos` or `audios` (TRL has
+no video or audio column: LLaMA-Factory's names), in the order the parts stand (prompt
+first). Rows that cannot be moved exactly are reported, not moved: a row whose media column
+holds entries already (which part each entry belongs to cannot be told), whose sequences
+(chosen, rejected) hold different inline media, or whose inline part names no URL or path
+(OpenAI's `input_audio` data).
 """
 
 from __future__ import annotations
@@ -23,6 +25,14 @@ from trlprep.columns.textparts import parts_content
 from trlprep.wording import plural
 
 IMAGES = "images"
+# the column each medium moved out of its parts goes to: TRL's `images`; TRL has no video or
+# audio column, so LLaMA-Factory's `videos` / `audios`, the columns trlprep counts bare video
+# and audio parts against
+MEDIA_COLUMN: dict[str, str] = {"image": IMAGES, "video": "videos", "audio": "audios"}
+UNNAMED_AUDIO = (
+    " (OpenAI's input_audio holds the audio's data itself, and the audios column holds URLs "
+    "or paths: write it to a file and name its path, or keep inline media in their parts)"
+)
 
 # Image part types, and the keys that hold an image inline in the part itself:
 # transformers' chat format (`image`, `url`, `path`), OpenAI's (`image_url`)
@@ -93,15 +103,32 @@ def inline_media_per_row(arr: pa.Array | pa.ChunkedArray, medium: str) -> np.nda
     return np.bincount(row_of_msg[msg_of_part[hit]], minlength=n).astype(np.int64)
 
 
-def inline_columns(table: pa.Table) -> list[str]:
-    """Messages columns holding an image part with its image inline."""
+def inline_columns(table: pa.Table, medium: str = "image") -> list[str]:
+    """Messages columns holding a part of `medium` with its medium inline."""
     return [
         f.name
         for f in table.schema
         if is_messages(f.type)
         and parts_content(f.type)
-        and inline_images_per_row(table.column(f.name)).any()
+        and inline_media_per_row(table.column(f.name), medium).any()
     ]
+
+
+def media_columns_of(schemas: list[pa.Schema]) -> dict[str, list[str]]:
+    """Per medium, the messages columns whose content parts have a key that may hold it
+    inline in some of `schemas` (the batches of one input): the columns `moved_elsewhere`
+    gives every batch, so that batches moved apart share the moved columns."""
+    out: dict[str, list[str]] = {}
+    for schema in schemas:
+        for f in schema:
+            if not (is_messages(f.type) and parts_content(f.type)):
+                continue
+            part = f.type.value_type.field("content").type.value_type
+            for medium, keys in INLINE_MEDIA_KEYS.items():
+                names = out.setdefault(medium, [])
+                if f.name not in names and any(part.get_field_index(k) >= 0 for k in keys):
+                    names.append(f.name)
+    return {m: names for m, names in out.items() if names}
 
 
 def _ref(parts: pa.Array, key: str) -> pa.Array | None:
@@ -118,16 +145,17 @@ def _ref(parts: pa.Array, key: str) -> pa.Array | None:
     return None
 
 
-def _moved(arr: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
-    """(messages with inline image parts made bare, each row's image references in order,
-    per row: a part held an image no URL or path names)."""
+def _moved(arr: pa.Array, medium: str = "image") -> tuple[pa.Array, pa.Array, np.ndarray]:
+    """(messages with inline `medium` parts made bare, each row's references to them in
+    order, per row: a part held its medium but no URL or path names it)."""
     n = len(arr)
+    keys = INLINE_MEDIA_KEYS[medium]
     msgs = pc.list_flatten(arr)
     content = pc.struct_field(msgs, "content")
     parts = pc.list_flatten(content)
-    hit = inline_image_parts(parts)
+    hit = inline_parts(parts, MEDIA_PARTS[medium], keys)
     refs = pa.nulls(len(parts), pa.string())
-    for key in INLINE_IMAGE_KEYS:
+    for key in keys:
         got = _ref(parts, key)
         if got is not None:
             refs = pc.coalesce(refs, got)
@@ -146,11 +174,11 @@ def _moved(arr: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
     for k, f in enumerate(parts.type):
         child = parts.field(k)
         if f.name == "type":
-            child = pc.if_else(mask, pa.scalar("image", child.type), child)
-        elif f.name in INLINE_IMAGE_KEYS:
+            child = pc.if_else(mask, pa.scalar(medium, child.type), child)
+        elif f.name in keys:
             child = pc.if_else(mask, pa.scalar(None, child.type), child)
             if child.null_count == len(child):
-                continue  # held only moved images: no key left to mislead a template
+                continue  # held only moved media: no key left to mislead a template
         fields.append(pa.field(f.name, child.type))
         children.append(child)
     pmask = parts.is_null() if parts.null_count else None
@@ -166,16 +194,21 @@ def _moved(arr: pa.Array) -> tuple[pa.Array, pa.Array, np.ndarray]:
     return _relist(arr, new_msgs), per_row, unnamed
 
 
-def moved_elsewhere(table: pa.Table, columns: list[str]) -> pa.Table:
-    """`table` as `move_inline_images` leaves the rows of `columns` that hold no inline image
-    when other rows of the input do (an engine moving block by block): the image keys they
-    hold no value under left out of their parts, and an empty `images` list per row."""
-    for c in columns:
-        if c in table.column_names and not inline_images_per_row(table.column(c)).any():
-            moved = _moved(table.column(c).combine_chunks())[0]
-            table = table.set_column(table.schema.get_field_index(c), c, moved)
-    if IMAGES not in table.column_names:
-        table = table.append_column(IMAGES, pa.array([[]] * table.num_rows, pa.list_(pa.string())))
+def moved_elsewhere(table: pa.Table, columns: dict[str, list[str]] | list[str]) -> pa.Table:
+    """`table` as `move_inline_media` leaves the rows of `columns` (per medium; a list:
+    images) that hold no inline medium of that kind when other rows of the input do (an
+    engine moving block by block): the medium's keys they hold no value under left out of
+    their parts, and an empty list per row in the medium's column."""
+    by_medium = {"image": list(columns)} if isinstance(columns, list) else columns
+    for medium, names in by_medium.items():
+        for c in names:
+            if c in table.column_names and not inline_media_per_row(table.column(c), medium).any():
+                moved = _moved(table.column(c).combine_chunks(), medium)[0]
+                table = table.set_column(table.schema.get_field_index(c), c, moved)
+        name = MEDIA_COLUMN[medium]
+        if names and name not in table.column_names:
+            empty = pa.array([[]] * table.num_rows, pa.list_(pa.string()))
+            table = table.append_column(name, empty)
     return table
 
 
@@ -206,20 +239,44 @@ def _joined(refs: list[pa.Array]) -> pa.Array:
 
 
 def move_inline_images(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
-    """`table` with inline image parts made bare `{"type": "image"}` parts and their URLs or
-    paths in `images` (see the module docstring). Returns (table, failing row positions, a
-    reason per failing row); the caller sets the failing rows aside and runs it again."""
-    columns = inline_columns(table)
+    """`move_inline_media` (the name it had when it moved images alone)."""
+    return move_inline_media(table)
+
+
+def move_inline_media(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """`table` with inline image, video and audio parts made bare (`{"type": "image"}`,
+    `"video"`, `"audio"`) and their URLs or paths in `images`, `videos`, `audios` (see the
+    module docstring). Returns (table, failing row positions, a reason per failing row); the
+    caller sets the failing rows aside and runs it again (the table comes back unchanged
+    when a row fails)."""
+    out = table
+    why: dict[int, list[str]] = {}
+    for medium in MEDIA_COLUMN:
+        moved, bad, reasons = _move(out, medium)
+        for r, reason in zip(bad.tolist(), reasons, strict=True):
+            why.setdefault(r, []).append(reason)
+        if not len(bad):
+            out = moved
+    if not why:
+        return out, np.zeros(0, np.int64), []
+    rows = sorted(why)
+    return table, np.array(rows, np.int64), ["; ".join(why[r]) for r in rows]
+
+
+def _move(table: pa.Table, medium: str) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """`move_inline_media` for one medium."""
+    columns = inline_columns(table, medium)
     if not columns:
         return table, np.zeros(0, np.int64), []
+    name = MEDIA_COLUMN[medium]
     n = table.num_rows
     moved, refs, unnamed = {}, {}, np.zeros(n, dtype=bool)
     for c in columns:
-        moved[c], refs[c], miss = _moved(table.column(c).combine_chunks())
+        moved[c], refs[c], miss = _moved(table.column(c).combine_chunks(), medium)
         unnamed |= miss
     seqs = [s for s in (tuple(c for c in seq if c in refs) for seq in sequences(columns)) if s]
     joined = [_joined([refs[c] for c in seq]) for seq in seqs]
-    texts = [pc.binary_join(j, "\n") for j in joined]  # to compare the sequences' images
+    texts = [pc.binary_join(j, "\n") for j in joined]  # to compare the sequences' media
     differ = np.zeros(n, dtype=bool)
     for t in texts[1:]:
         differ |= ~np.asarray(pc.fill_null(pc.equal(t, texts[0]), False), dtype=bool)
@@ -227,7 +284,7 @@ def move_inline_images(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]
     count = pc.fill_null(pc.list_value_length(first), 0).to_numpy(zero_copy_only=False)
     has_inline = count > 0
     held = np.zeros(n, np.int64)
-    old = table.column(IMAGES).combine_chunks() if IMAGES in table.column_names else None
+    old = table.column(name).combine_chunks() if name in table.column_names else None
     typed = old is None or pa.types.is_null(old.type)
     if old is not None and is_list(old.type):
         held = pc.fill_null(pc.list_value_length(old), 0).to_numpy(zero_copy_only=False)
@@ -238,25 +295,28 @@ def move_inline_images(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]
     reasons = []
     for r in bad:
         if unnamed[r]:
-            reasons.append("an inline image part names no URL or path")
+            reasons.append(
+                f"an inline {medium} part names no URL or path"
+                + (UNNAMED_AUDIO if medium == "audio" else "")
+            )
         elif beside[r]:
             reasons.append(
-                f"the row holds {plural(int(count[r]), 'image')} inline in its message parts "
-                f"and {int(held[r])} in its images column: which part an entry belongs to "
+                f"the row holds {plural(int(count[r]), medium)} inline in its message parts "
+                f"and {int(held[r])} in its {name} column: which part an entry belongs to "
                 "cannot be told"
             )
         elif wrong_kind[r]:
-            reasons.append("its images column holds no URLs or paths (image data?)")
+            reasons.append(f"its {name} column holds no URLs or paths ({medium} data?)")
         else:
             reasons.append(
                 f"its sequences ({', '.join('+'.join(s) for s in seqs)}) hold different "
-                "inline images"
+                f"inline {medium}s"
             )
     if len(bad):
         return table, bad, reasons
     for c in columns:
         table = table.set_column(table.schema.get_field_index(c), c, moved[c])
     if old is None:
-        return table.append_column(IMAGES, first), bad, reasons
-    images = pc.if_else(pa.array(has_inline), first, old.cast(first.type))
-    return table.set_column(table.schema.get_field_index(IMAGES), IMAGES, images), bad, reasons
+        return table.append_column(name, first), bad, reasons
+    values = pc.if_else(pa.array(has_inline), first, old.cast(first.type))
+    return table.set_column(table.schema.get_field_index(name), name, values), bad, reasons

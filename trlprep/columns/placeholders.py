@@ -22,7 +22,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrays import json_list_lengths
-from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
+from trlprep.columns.arrowtypes import is_json_field, is_list
+from trlprep.columns.textparts import (
+    MARK,
+    flagged_text,
+    has_marks,
+    parts_content,
+    string_content,
+)
 from trlprep.registry import MEDIA_COLUMNS
 from trlprep.wording import plural
 
@@ -129,16 +136,22 @@ def sequences(columns: Iterable[str]) -> list[tuple[str, ...]]:
 
 
 def _string_messages(table: pa.Table) -> list[str]:
-    """Messages columns whose contents are strings."""
-    out = []
-    for f in table.schema:
-        if not is_messages(f.type):
-            continue
-        struct = f.type.value_type
-        i = struct.get_field_index("content")
-        if i >= 0 and is_string(struct.field(i).type):
-            out.append(f.name)
-    return out
+    """Messages columns whose contents are strings (all, or in some messages: flagged
+    parts, `columns.textparts`)."""
+    return [f.name for f in table.schema if string_content(f.type) or has_marks(f.type)]
+
+
+def _message_columns(table: pa.Table) -> list[str]:
+    """Messages columns whose contents are strings or parts."""
+    return [f.name for f in table.schema if string_content(f.type) or parts_content(f.type)]
+
+
+def _strings(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Per message of a messages column: its content as the string it was (null for parts)."""
+    flat = pc.list_flatten(arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr)
+    if string_content(arr.type):
+        return pc.struct_field(flat, "content").cast(pa.string())
+    return flagged_text(flat)
 
 
 def placeholder_columns(table: pa.Table, marks: Iterable[str] = (PLACEHOLDER,)) -> list[str]:
@@ -146,15 +159,14 @@ def placeholder_columns(table: pa.Table, marks: Iterable[str] = (PLACEHOLDER,)) 
     marks = list(marks)
     out = []
     for name in _string_messages(table) if marks else ():
-        f = table.schema.field(name)
-        contents = pc.struct_field(pc.list_flatten(table.column(f.name)), "content")
+        contents = _strings(table.column(name))
         hit = (
             pc.match_substring(contents, marks[0])
             if len(marks) == 1
             else pc.match_substring_regex(contents, _pattern(marks))
         )
         if pc.any(pc.fill_null(hit, False)).as_py():
-            out.append(f.name)
+            out.append(name)
     return out
 
 
@@ -163,49 +175,127 @@ def placeholder_counts(table: pa.Table, columns: list[str], mark: str = PLACEHOL
     total = np.zeros(table.num_rows, np.int64)
     for c in columns:
         arr = table.column(c).combine_chunks()
-        flat = pc.list_flatten(arr)
-        n = pc.fill_null(pc.count_substring(pc.struct_field(flat, "content"), mark), 0)
+        n = pc.fill_null(pc.count_substring(_strings(arr), mark), 0)
         parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
         np.add.at(total, parent, np.asarray(n.to_numpy(zero_copy_only=False), np.int64))
     return total
 
 
+def part_counts(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
+    """Per row of a messages column, its `kind` parts that stand for an entry of the row's
+    media column (inline ones hold their medium: not counted), as validate counts them."""
+    from trlprep.columns.inlinemedia import INLINE_MEDIA_KEYS, MEDIA_PARTS, inline_parts
+
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    n = len(arr)
+    if not parts_content(arr.type):
+        return np.zeros(n, np.int64)
+    content = pc.struct_field(pc.list_flatten(arr), "content")
+    parts = pc.list_flatten(content)
+    if not len(parts) or parts.type.get_field_index("type") < 0:
+        return np.zeros(n, np.int64)
+    types = pc.struct_field(parts, "type").cast(pa.string())
+    hit = np.asarray(pc.fill_null(pc.is_in(types, pa.array(MEDIA_PARTS[kind])), False), bool)
+    hit &= ~inline_parts(parts, MEDIA_PARTS[kind], INLINE_MEDIA_KEYS[kind])
+    if not hit.any():
+        return np.zeros(n, np.int64)
+    msg = np.asarray(pc.list_parent_indices(content).to_numpy(zero_copy_only=False))
+    row = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+    return np.bincount(row[msg[hit]], minlength=n).astype(np.int64)
+
+
 def map_placeholders(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
     """`table` with the placeholders of its messages columns made media parts, for each
-    medium whose column the table has (`<video>` beside `videos`, ...).
+    medium whose column the table has (`<video>` beside `videos`, ...), in messages whose
+    content is a string, also where other messages of the row hold parts.
 
     Returns (table, failing row positions, a reason per failing row); the table is unchanged
-    when it has no media column or no placeholder of one. Failing rows are left as they are.
+    when it has no media column or no placeholder of one. Failing rows (placeholders plus
+    parts of a medium, in a sequence, differ from the row's media of it) are left as they
+    are.
     """
     media = media_counts(table)
     columns = placeholder_columns(table, [PLACEHOLDERS[k] for k in media])
     if not columns:
         return table, np.zeros(0, np.int64), []
-    seqs = sequences(_string_messages(table))
+    seqs = sequences(_message_columns(table))
     wrong = np.zeros(table.num_rows, bool)
-    why: dict[str, list[tuple[str, np.ndarray, np.ndarray]]] = {}  # kind -> failing sequences
+    why: dict[str, list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]] = {}
     for k, n in media.items():
-        found = {c: placeholder_counts(table, [c], PLACEHOLDERS[k]) for c in set().union(*seqs)}
+        names = set().union(*seqs)
+        found = {c: placeholder_counts(table, [c], PLACEHOLDERS[k]) for c in names}
+        parts = {c: part_counts(table.column(c), k) for c in names}
         for seq in seqs:
             count = sum(found[c] for c in seq)
-            off = count != n
+            shown = sum(parts[c] for c in seq)
+            off = count + shown != n
             if off.any():
-                why.setdefault(k, []).append(("+".join(seq) if len(seqs) > 1 else "", count, off))
+                label = "+".join(seq) if len(seqs) > 1 else ""
+                why.setdefault(k, []).append((label, count, shown, off))
                 wrong |= off
     bad = np.flatnonzero(wrong)
     reasons = [
         "; ".join(
-            (f"{label}: " if label else "") + mismatch(k, int(count[r]), 0, int(media[k][r]))
+            (f"{label}: " if label else "")
+            + mismatch(k, int(count[r]), int(shown[r]), int(media[k][r]))
             for k, failing in why.items()
-            for label, count, off in failing
+            for label, count, shown, off in failing
             if off[r]
         )
         for r in bad
     ]
     for c in columns:
         i = table.schema.get_field_index(c)
-        table = table.set_column(i, c, _as_parts(table.column(c).combine_chunks(), list(media)))
+        arr = table.column(c).combine_chunks()
+        kinds = list(media)
+        mapped = _as_parts(arr, kinds) if string_content(arr.type) else _marked_parts(arr, kinds)
+        table = table.set_column(i, c, mapped)
     return table, bad, reasons
+
+
+def _marked_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
+    """A messages array whose contents are parts, some flagged as strings: every flagged
+    string split as `_as_parts` splits string content, the flag cleared (every content is
+    now parts, as a column of strings becomes)."""
+    msgs = pc.list_flatten(arr)
+    content = pc.struct_field(msgs, "content")
+    flag = np.asarray(pc.fill_null(pc.struct_field(msgs, MARK), False), dtype=bool)
+    split = _split(flagged_text(msgs), kinds)  # null lists where the content was parts
+    old_n = np.asarray(pc.fill_null(pc.list_value_length(content), 0), np.int64)
+    new_n = np.asarray(pc.fill_null(pc.list_value_length(split), 0), np.int64)
+    old_parts, new_parts = pc.list_flatten(content), pc.list_flatten(split)
+    part_type = old_parts.type
+    children = []
+    for f in part_type:  # the split parts in the column's part type (other keys null)
+        if f.name in ("type", "text"):
+            children.append(pc.struct_field(new_parts, f.name).cast(f.type))
+        else:
+            children.append(pa.nulls(len(new_parts), f.type))
+    new_parts = pa.StructArray.from_arrays(children, fields=list(part_type))
+    # each message's parts: its own where it held parts, the split ones where a string
+    old_msg = np.repeat(np.arange(len(msgs)), old_n)
+    new_msg = np.repeat(np.arange(len(msgs)), new_n)
+    keep = ~flag[old_msg]
+    order = np.argsort(np.concatenate([old_msg[keep], new_msg]), kind="stable")
+    values = pa.concat_arrays([old_parts.filter(pa.array(keep)), new_parts]).take(pa.array(order))
+    lengths = np.where(flag, new_n, old_n)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+    parts = pa.LargeListArray.from_arrays(offsets, values, mask=content.is_null())
+    parts = parts.cast(pa.list_(parts.type.value_field)) if len(values) < 2**31 else parts
+    fields, children = [], []
+    for k, f in enumerate(msgs.type):
+        child = msgs.field(k)
+        if f.name == "content":
+            child, f = parts, pa.field("content", parts.type)
+        elif f.name == MARK:
+            child = pa.nulls(len(msgs), pa.bool_())
+        fields.append(f)
+        children.append(child)
+    out = pa.StructArray.from_arrays(children, fields=fields, mask=msgs.is_null())
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+    listed = pa.LargeListArray.from_arrays(offsets, out, mask=arr.is_null())
+    return listed.cast(pa.list_(listed.type.value_field)) if len(out) < 2**31 else listed
 
 
 def _as_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
@@ -278,6 +368,7 @@ __all__ = [
     "map_placeholders",
     "media_counts",
     "mismatch",
+    "part_counts",
     "placeholder_columns",
     "placeholder_counts",
     "sequences",

@@ -99,6 +99,26 @@ def strings_as_parts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return _relist(arr, _with_fields(msgs, fields, children))
 
 
+def flagged_text(msgs: pa.Array) -> pa.Array:
+    """Per message of a flat messages struct array: the string its content was (the text of
+    a flagged message's one part), null for a message whose content was parts (or for every
+    message, without the flag). Columnar."""
+    n = len(msgs)
+    if msgs.type.get_field_index(MARK) < 0 or not parts_content(pa.list_(msgs.type)):
+        return pa.nulls(n, pa.string())
+    flag = np.asarray(pc.fill_null(pc.struct_field(msgs, MARK), False), dtype=bool)
+    content = pc.struct_field(msgs, "content")
+    flag &= np.asarray(pc.fill_null(pc.list_value_length(content), 0), np.int64) > 0
+    parts = pc.list_flatten(content)
+    if not flag.any() or parts.type.get_field_index("text") < 0:
+        return pa.nulls(n, pa.string())
+    text = pc.struct_field(parts, "text").cast(pa.string())
+    lengths = np.asarray(pc.fill_null(pc.list_value_length(content), 0), np.int64)
+    starts = np.cumsum(lengths) - lengths  # each message's first part in `parts`
+    picked = text.take(pa.array(np.where(flag, starts, 0)))
+    return pc.if_else(pa.array(flag), picked, pa.scalar(None, pa.string()))
+
+
 def without_marks(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Messages without the string flag (every content a list of parts)."""
     arr = _messages(arr)

@@ -128,10 +128,12 @@ def apply_steps(
 
     opts = options or plan.options
     table = _stage(table, media_parts, offset, source)
+    kind = getattr(opts, "output_kind", "")
     if getattr(opts, "inline_media", "keep") == "move":
-        table = _stage(table, inline_images, offset, source)
+        said = kind if getattr(opts, "moved_by_default", False) else ""
+        table = _stage(table, lambda t: inline_images(t, said), offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
-        say_inline_images(table)
+        say_inline_images(table, kind)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows

@@ -20,9 +20,52 @@ def media_parts(table: pa.Table) -> pa.Table:
     return out
 
 
-def say_inline_images(table: pa.Table) -> None:
+# outputs whose content parts are one Arrow struct, every part holding every key
+TYPED_OUTPUTS: dict[str, str] = {"parquet": "Parquet", "arrow": "Arrow", "disk": "save_to_disk"}
+
+
+def inline_mode(given: str | None, output_kind: str, rendered: bool) -> tuple[str, bool]:
+    """(`keep` or `move`, chosen by default): `given`, or where it is None, `move` for an
+    output holding one struct per content part (Parquet, Arrow, save_to_disk) that no
+    template renders, else `keep`."""
+    if given is not None:
+        return given, False
+    if output_kind in TYPED_OUTPUTS and not rendered:
+        return "move", True
+    return "keep", False
+
+
+def _null_media_keys(table: pa.Table) -> list[tuple[str, str]]:
+    """(column, key) of the media keys (`image`, `video`, ...) that content parts of a
+    messages column hold as null beside parts holding them: one Arrow struct gives every
+    part every key."""
+    import pyarrow.compute as pc
+
+    from trlprep.columns.inlinemedia import INLINE_MEDIA_KEYS
+    from trlprep.columns.textparts import parts_content
+
+    keys = dict.fromkeys(k for ks in INLINE_MEDIA_KEYS.values() for k in ks)
+    out = []
+    for f in table.schema:
+        if not parts_content(f.type):
+            continue
+        part = f.type.value_type.field("content").type.value_type
+        held = [k for k in keys if part.get_field_index(k) >= 0]
+        if not held:
+            continue
+        parts = pc.list_flatten(pc.struct_field(pc.list_flatten(table.column(f.name)), "content"))
+        for k in held:
+            value = pc.struct_field(parts, k)
+            if value.null_count > parts.null_count and value.null_count < len(parts):
+                out.append((f.name, k))
+    return out
+
+
+def say_inline_images(table: pa.Table, output_kind: str = "") -> None:
     """A warning where images held inline in message parts stay there (`--inline-media
-    keep`): TRL's vision trainers read images from an `images` column."""
+    keep`): TRL's vision trainers read images from an `images` column; and, for an output
+    holding one struct per content part, that its other parts hold the media keys as null,
+    which templates testing a key's presence read as media."""
     from trlprep.columns.inlinemedia import inline_columns
     from trlprep.converters.base import ConversionWarning
 
@@ -33,16 +76,44 @@ def say_inline_images(table: pa.Table) -> None:
             "--inline-media move puts them there",
             ConversionWarning,
         )
+    if output_kind in TYPED_OUTPUTS:
+        nulls: dict[str, list[str]] = {}
+        for column, key in _null_media_keys(table):
+            nulls.setdefault(column, []).append(key)
+        for column, keys in nulls.items():
+            held = ", ".join(f'"{k}": null' for k in keys)
+            warn_user(
+                f"column {column!r}: {TYPED_OUTPUTS[output_kind]} gives every content part "
+                f"every key, so its text parts hold {held}, which templates that test a "
+                f"key's presence ('{keys[0]}' in content: Qwen2.5-VL, Qwen3-VL, Qwen3.5) "
+                "render as media when the file is loaded with datasets (as TRL loads it): "
+                "--inline-media move leaves no such key; JSON Lines keeps each part's keys",
+                ConversionWarning,
+            )
 
 
-def inline_images(table: pa.Table) -> pa.Table:
-    """Images held inline in message parts moved to `images` (`--inline-media move`)."""
-    from trlprep.columns.inlinemedia import move_inline_images
+MOVED = (
+    "media held inline in message parts were moved to images / videos / audios columns, "
+    'bare {{"type": "image"}} (video, audio) parts left where they stood (TRL\'s vision '
+    "layout), as {output} outputs get them by default: one struct gives every content part "
+    'every key, and a text part\'s "image": null reads as an image to templates that test '
+    "'image' in content (Qwen2.5-VL, Qwen3-VL, Qwen3.5); --inline-media keep keeps them"
+)
 
-    out, bad, reasons = move_inline_images(table)
+
+def inline_images(table: pa.Table, output_kind: str = "") -> pa.Table:
+    """Images, videos and audios held inline in message parts moved to `images`, `videos`
+    and `audios` (`--inline-media move`); `output_kind`: moved by default for that output,
+    said so."""
+    from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns, move_inline_media
+    from trlprep.converters.base import ConversionWarning
+
+    out, bad, reasons = move_inline_media(table)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="inline media")
+    if output_kind in TYPED_OUTPUTS and any(inline_columns(table, m) for m in MEDIA_COLUMN):
+        warn_user(MOVED.format(output=TYPED_OUTPUTS[output_kind]), ConversionWarning)
     return out
 
 
-__all__ = ["inline_images", "media_parts", "say_inline_images"]
+__all__ = ["TYPED_OUTPUTS", "inline_images", "inline_mode", "media_parts", "say_inline_images"]

@@ -52,6 +52,7 @@ class AgreeingBatches:
         self._one_schema = one_schema
         self._it: Iterator[Batch] | None = None
         self._kept: KeptBatches | None = None
+        self.schemas: list[pa.Schema] = []  # every batch's, once the first is given back
 
     @property
     def shards(self) -> Any:
@@ -76,6 +77,7 @@ class AgreeingBatches:
         first = next(it, None)
         if first is None:
             return
+        self.schemas = [first.data.schema]
         if self._one_schema and not any(is_json_field(f) for f in first.data.schema):
             yield first  # every batch has its schema, and no JSON text to count kinds in
             yield from it
@@ -98,6 +100,7 @@ class AgreeingBatches:
             schemas = [
                 _with_tagged_arguments(schema_with_parts(s, parts), arguments) for s in schemas
             ]
+            self.schemas = schemas
             names = conflicting_columns(schemas)
             majors = major_kinds([{n: c[n] for n in names if n in c} for c in counts])
             wider = widest_types(schemas, names)

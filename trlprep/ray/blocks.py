@@ -26,8 +26,9 @@ class _Stage:
     collect: bool = False  # refused rows stay as reject rows (else the block fails)
     halves: bool = False  # number each output row's half (--order blocks after unpairing)
     notes: Any = None  # the run's notebook actor (`trlprep.ray.notes`), or None
-    # --inline-media move: the messages columns holding inline images in some block (each
-    # block's rows then left as moving them over the whole input leaves them)
+    # --inline-media move: `medium:column` of the messages columns holding inline images
+    # (videos, audios) in some block (each block's rows then left as moving them over the
+    # whole input leaves them)
     images: tuple[str, ...] = ()
 
 
@@ -154,7 +155,11 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
             failures.append(missing)
             lines = None if lines is None else lines[keep]
     if stage.images and table.num_rows:
-        table = moved_elsewhere(table, list(stage.images))
+        by_medium: dict[str, list[str]] = {}
+        for moves in stage.images:
+            medium, column = moves.split(":", 1)
+            by_medium.setdefault(medium, []).append(column)
+        table = moved_elsewhere(table, by_medium)
     render = stage.plan.render
     if render is not None:  # this block's reports alone, merged on the driver
         render.report = render.token_report = None
@@ -192,9 +197,9 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
 
 
 def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
-    """One row: the messages columns whose rows in the block (reject rows left out, settled
-    as converted) hold images inline in message parts."""
-    from trlprep.columns.inlinemedia import inline_columns
+    """One row: `medium:column` of the messages columns whose rows in the block (reject rows
+    left out, settled as converted) hold images (videos, audios) inline in message parts."""
+    from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns
     from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
@@ -203,7 +208,8 @@ def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
     names = table.column_names
     carry, labels = carried_columns(names), label_columns(names)
     s = settle_kinds(table, coerce=coerce, carry=carry, labels=labels)
-    return pa.table({"inline": pa.array([inline_columns(s.table)], pa.list_(pa.string()))})
+    held = [f"{m}:{c}" for m in MEDIA_COLUMN for c in inline_columns(s.table, m)]
+    return pa.table({"inline": pa.array([held], pa.list_(pa.string()))})
 
 
 def _failed(failures: list[Any], rows: _BlockRows) -> DataError:

@@ -160,19 +160,21 @@ def convert_rows(
 
 
 def _moves_images(ds: ray.data.Dataset, coerce: bool) -> tuple[str, ...]:
-    """The messages columns `--inline-media move` moves images from (none where the input
-    has an `images` column already): those holding an image inline in some block."""
-    from trlprep.columns.inlinemedia import IMAGES
+    """What `--inline-media move` moves, as `medium:column` (the messages columns holding
+    an image, video or audio inline in some block; none for a medium whose column the input
+    has already)."""
+    from trlprep.columns.inlinemedia import MEDIA_COLUMN
     from trlprep.ray.blocks import holds_inline_images
 
     schema = ds.schema()
     schema = getattr(schema, "base_schema", schema)
-    if schema is None or IMAGES in schema.names:
+    if schema is None:
         return ()
     found = ds.map_batches(
         holds_inline_images, batch_format="pyarrow", batch_size=None, fn_args=(coerce,)
     )
-    return tuple(sorted({c for r in found.take_all() for c in r["inline"]}))
+    held = {c for r in found.take_all() for c in r["inline"]}
+    return tuple(sorted(c for c in held if MEDIA_COLUMN[c.split(":")[0]] not in schema.names))
 
 
 def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Table | None:

@@ -72,12 +72,18 @@ def check_batch(
     columns = set(data.schema.names)
     if marks:
         no_images = not columns & set(MEDIA_COLUMNS["image"])
-        check_placeholders(marks, names, images, sink, no_column=no_images)
+        # bare image parts beside the placeholders stand for images too
+        parts = {
+            r: i.images - (0 if i.inline_images is None else i.inline_images)
+            for r, i in infos.items()
+        }
+        check_placeholders(marks, names, images, sink, no_column=no_images, parts=parts)
     for kind, held in media.items():  # without their column they stay text: said so
         marks = {r: i.marks[kind] for r, i in infos.items() if kind in i.marks}
         no_column = not columns & set(MEDIA_COLUMNS[kind])
         if marks and (held is not None or no_column):
-            check_placeholders(marks, names, held, sink, kind, no_column=no_column)
+            parts = {r: i.media[kind] for r, i in infos.items() if kind in i.media}
+            check_placeholders(marks, names, held, sink, kind, no_column=no_column, parts=parts)
     return present
 
 

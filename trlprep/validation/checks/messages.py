@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.columns.placeholders import PLACEHOLDERS
+from trlprep.columns.textparts import MARK, flagged_text
 from trlprep.registry import MESSAGE_FIELD_TYPES
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.checks.msgarrays import (
@@ -237,7 +238,8 @@ def _check_content(
     """Check message content; returns the media parts per message by kind (`image`, and
     `VIDEO_AUDIO_PARTS`' kinds), for the kinds it holds (None: content is not parts).
 
-    String content is scanned for special tokens and NUL; its `Scan` goes into `scan`."""
+    String content is scanned for special tokens and NUL; its `Scan` goes into `scan` (for
+    parts, the strings of messages whose content was a string: `<image>` placeholders)."""
     content = struct_field(msgs, "content")
     no_images = None
     needs = present if has_calls is None else present & ~has_calls  # must carry content
@@ -270,6 +272,8 @@ def _check_content(
     if is_list(t) and (pa.types.is_struct(t.value_type) or pa.types.is_null(t.value_type)):
         nparts = list_lengths(content)
         sink.flag("missing-content", column, owners.rows(needs & ~null & (nparts == 0)))
+        if msgs.type.get_field_index(MARK) >= 0:  # strings among parts: placeholders count
+            scan.append(Scan(flagged_text(msgs)))  # (their text was checked as a part's)
         return check_parts(content, present, owners, column, sink, needs)
     wrong = present & ~null
     if is_list(t):  # an empty list is no content (not a wrong kind of content)

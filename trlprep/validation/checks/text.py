@@ -134,14 +134,19 @@ def check_placeholders(
     sink: BatchSink,
     kind: str = "image",
     no_column: bool = False,
+    parts: dict[str, np.ndarray] | None = None,
 ) -> None:
     """Rows whose `<image>` (`kind`: `<video>`, `<audio>`) placeholders (per message column
     role, the prompt counted with each completion column; `names`: role -> column name)
     differ from their images (videos, audios: `held`, None for none). `no_column`: the
-    data has no column of that medium, said so (the placeholders may be mere text)."""
+    data has no column of that medium, said so (the placeholders may be mere text).
+    `parts`: per role, the medium's bare parts, which stand for entries too (a row whose
+    placeholders and parts together number its media is not flagged)."""
     if not any(c.any() for c in per_column.values()):
         return
     n_held = held if held is not None else np.zeros(sink.num_rows, np.int64)
+    zero = np.zeros(sink.num_rows, np.int64)
+    given = {} if no_column or not parts else parts
     message = hint = column = None
     if no_column:  # its own issue, apart from counts that differ from a column's
         message, hint = _without_media(kind)
@@ -149,13 +154,15 @@ def check_placeholders(
     prompt = per_column.get("prompt")
     others = [c for c in per_column if c != "prompt"]
     if prompt is not None and others:
-        sequences = [(f"{names['prompt']}+{names[c]}", prompt + per_column[c]) for c in others]
+        sequences = [(f"{names['prompt']}+{names[c]}", ("prompt", c)) for c in others]
     else:
-        sequences = [(names[c], count) for c, count in per_column.items()]
-    for label, count in sequences:
-        bad = (count > 0) & (count != n_held)
+        sequences = [(names[c], (c,)) for c in per_column]
+    for label, roles in sequences:
+        count = sum(per_column[r] for r in roles)
+        shown = sum(given.get(r, zero) for r in roles)
+        bad = (count > 0) & (count + shown != n_held)
         if bad.any():
-            shown = np.flatnonzero(bad)[:3]
+            first = np.flatnonzero(bad)[:3]
             sink.flag(
                 "image-placeholder" if kind == "image" else "media-placeholder",
                 column,
@@ -164,8 +171,9 @@ def check_placeholders(
                 hint=hint,
                 details=[
                     f"{label}: {int(count[k])} {PLACEHOLDERS[kind]}"
+                    + (f" and {plural(int(shown[k]), f'{kind} part')}" if shown[k] else "")
                     + ("" if no_column else f", {plural(int(n_held[k]), kind)}")
-                    for k in shown
+                    for k in first
                 ],
             )
 
