@@ -334,3 +334,11 @@ def test_plain_query_response_is_no_swift_sign(tmp_path):
     assert run("convert", path, "--from", "swift", "-o", out).exit_code == 0
     assert rows_of(out)[0]["completion"] == [{"role": "assistant", "content": "4"}]
 
+
+@pytest.mark.parametrize("name", ["multi_modal_1.jsonl", "multi_modal_2.jsonl"])
+def test_report_reads_prompts_of_parts_beside_completions_of_strings(name):
+    res = run("report", DATA / name)
+    # was: a polars error (the prompt's parts and the completion's strings in one list)
+    assert res.exit_code == 0, res.output
+    assert "prompt-completion (conversational), 3 rows" in res.output
+    assert "images in" in res.output
