@@ -87,7 +87,7 @@ def test_convert_places_them_and_says_which_rows(tmp_path):
     code, said, out = _run(tmp_path, rows, "convert")
     assert code == 0, said
     assert "2 rows in, 0 rejected" in said
-    assert "line 1: images given with no `<image>` placeholder or image part were placed" in said
+    assert "1 row (line 1): images given with no `<image>` placeholder or image part" in said
     assert out[0]["messages"][1] == U([IMAGE, IMAGE, TEXT("hi")])
     assert out[1]["messages"][0] == U([TEXT("no image")])
 
@@ -149,7 +149,7 @@ def test_standard_text_beside_images_is_said_and_a_placeholder_is_not(tmp_path):
     assert "warning: media-unrendered: 1 row, line 1" in said
     code, said, out = _run(tmp_path, rows, "convert")
     assert code == 0, said
-    assert "line 1: give images beside standard (string) text" in said
+    assert "1 row (line 1): images given beside standard (string) text" in said
     assert out[0]["prompt"] == "What is it?"  # left as it is: said, not changed
 
 
@@ -180,3 +180,14 @@ def test_the_python_api_renders_as_transformers_renders_trls_messages(name):
         rendered = trlprep.apply_chat_template(Dataset.from_list([example] * 2), template)
     assert rendered[1]["prompt"] == want
     assert any("2 rows: images given with no `<image>`" in str(w.message) for w in caught)
+
+
+def test_the_counted_warning_adds_up_over_batches():
+    from trlprep.converters.common import counted_rows_text, merge_row_warnings
+
+    said = [f"{counted_rows_text(r)}: placed" for r in ([0, 2], [7], list(range(10, 16)))]
+    said.append("rows 3, 4: other")
+    assert merge_row_warnings(said) == [
+        "9 rows (rows 0, 2, 7, 10, 11 (and 4 more)): placed",
+        "rows 3, 4: other",
+    ]

@@ -150,8 +150,8 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "csv-all-refused-skip": (1, "every row was rejected (40)"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
         "move-real": (0, "4 rows in, 0 rejected"),
-        "unplaced": (0, "lines 1, 2, 3: images given with no `<image>` placeholder"),
-        "unplaced-standard": (0, "line 2: give images beside standard (string) text"),
+        "unplaced": (0, "3 rows (lines 1, 2, 3): images given with no `<image>` placeholder"),
+        "unplaced-standard": (0, "1 row (line 2): images given beside standard (string) text"),
         "masks": (0, "12 rows in, 0 rejected"),
         "masks-not-lm": (2, "--assistant-masks marks the assistant messages"),
     }[case]

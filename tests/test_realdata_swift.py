@@ -169,7 +169,7 @@ def test_images_with_no_placeholder_go_before_the_first_user_message_as_trl_puts
     res = run("convert", MM2, "-o", out)
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (3, 0, 3, 3)
-    assert f"lines 1, 2, 3: {PLACED}" in _said(res)
+    assert f"3 rows (lines 1, 2, 3): {PLACED}" in _said(res)
     image, text = {"type": "image"}, lambda t: {"type": "text", "text": t}
     got = rows_of(out)
     assert got[0]["prompt"] == [{"role": "user", "content": [image, text("55555")]}]

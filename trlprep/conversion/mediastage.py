@@ -34,7 +34,7 @@ def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
     from trlprep.columns.arrowtypes import is_string
     from trlprep.columns.placeholders import PLACEHOLDERS, media_counts
     from trlprep.converters.base import ConversionWarning
-    from trlprep.converters.common import rows_text
+    from trlprep.converters.common import counted_rows_text
 
     texts = [table.column(c) for c in columns if c in table.column_names]
     texts = [t for t in texts if is_string(t.type)]
@@ -49,11 +49,11 @@ def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
         rows = np.flatnonzero((n > 0) & (marks == 0))
         if len(rows):
             warn_user(
-                f"{rows_text(rows, len(rows))}: give {kind}s beside standard (string) text "
-                f"with no `{mark}` placeholder: nothing in the text stands for them, and "
-                "TRL's trainers give the text to the processor as it is; --conversational "
-                f"makes the text messages and places the {kind}s at the start of the first "
-                "user message, as TRL's prepare_multimodal_messages places images",
+                f"{counted_rows_text(rows)}: {kind}s given beside standard (string) text "
+                f"with no `{mark}` placeholder: nothing in the text stands for them (TRL's "
+                "trainers give it to the processor as it is); --conversational makes the "
+                f"text messages and places the {kind}s at the start of the first user message, "
+                "as TRL's prepare_multimodal_messages places images",
                 ConversionWarning,
             )
 
@@ -62,9 +62,9 @@ def say_placed(kind: str, rows: np.ndarray) -> None:
     """The warning naming the rows whose `kind` media were placed (merged over batches)."""
     from trlprep.columns.unmarked import placed_text
     from trlprep.converters.base import ConversionWarning
-    from trlprep.converters.common import rows_text
+    from trlprep.converters.common import counted_rows_text
 
-    warn_user(f"{rows_text(rows, len(rows))}: {placed_text(kind)}", ConversionWarning)
+    warn_user(f"{counted_rows_text(rows)}: {placed_text(kind)}", ConversionWarning)
 
 
 # outputs whose content parts are one Arrow struct, every part holding every key
