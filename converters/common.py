@@ -71,6 +71,16 @@ def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str
 _ROWS_RE = r"(?P<word>rows?|lines?) (?P<shown>\d+(?:, \d+)*)(?: \(and (?P<more>\d+) more\))?"
 _ROWS = re.compile(f"^{_ROWS_RE}$")
 _NAMED = re.compile(f"^(?P<rows>{_ROWS_RE}): (?P<rest>.+)$", re.S)
+# `counted_rows_text`: '3 rows (lines 1, 2, 3): ...', the count summed when merged
+_COUNTED = re.compile(f"^\\d+ rows? \\((?P<rows>{_ROWS_RE})\\): (?P<rest>.+)$", re.S)
+
+
+def counted_rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str:
+    """'3 rows (lines 1, 2, 3)': `rows_text` after the number of rows, which
+    `merge_row_warnings` adds up over batches."""
+    rows = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
+    total = len(rows) if total is None else total
+    return f"{total} row{'s' if total != 1 else ''} ({rows_text(rows, total)})"
 
 
 def merge_rows_texts(texts: Iterable[str]) -> str:
@@ -95,17 +105,31 @@ def merge_row_warnings(messages: Iterable[str]) -> list[str]:
     a stage warns once per batch (or Ray block), and the reader wants one line per problem
     naming its first rows in order (`rows 0, 3, 9000 (and 12 more)`). Each distinct
     message once, merged ones where the first of them was."""
-    merged: dict[tuple[str, str] | str, list[str]] = {}
+    merged: dict[tuple[str, str, bool] | str, list[str]] = {}
     for message in messages:
-        m = _NAMED.match(message)
+        m = _COUNTED.match(message) or _NAMED.match(message)
         if m is None:
             merged.setdefault(message, [])
         else:
-            merged.setdefault((m["word"].rstrip("s"), m["rest"]), []).append(m["rows"])
-    return [
-        key if isinstance(key, str) else f"{merge_rows_texts(texts)}: {key[1]}"
-        for key, texts in merged.items()
-    ]
+            key = (m["word"].rstrip("s"), m["rest"], m.re is _COUNTED)
+            merged.setdefault(key, []).append(m["rows"])
+    out = []
+    for key, texts in merged.items():
+        if isinstance(key, str):
+            out.append(key)
+            continue
+        rows = merge_rows_texts(texts)
+        if key[2]:  # counted: the rows of every batch
+            total = sum(_rows_count(t) for t in texts)
+            rows = f"{total} row{'s' if total != 1 else ''} ({rows})"
+        out.append(f"{rows}: {key[1]}")
+    return out
+
+
+def _rows_count(text: str) -> int:
+    """The rows a `rows_text` names (shown and more)."""
+    m = _ROWS.match(text)
+    return len(m["shown"].split(", ")) + int(m["more"] or 0)
 
 
 def choice(value: str, allowed: tuple[str, ...], flag: str) -> str:

@@ -1,7 +1,8 @@
 """`--engine ray` gives the local engine's results on today's features, byte for byte:
 `--assistant-masks`, `--inline-media move` on mixed string/part-list content, the unused
 `--role-map` key refused, the answer-only-file hint, CSV rows every one refused while read
-with `--map ... --coerce`. Each case runs the CLI with both engines on the session's local
+with `--map ... --coerce`, images given with no placeholder placed (and said beside
+standard text). Each case runs the CLI with both engines on the session's local
 Ray instance (`ray_support`) and compares the output file (Ray's one shard), the rejects
 file, the exit code and the messages."""
 
@@ -29,6 +30,8 @@ INLINE = REAL / "xtuner_inline_media" / "qwen35_tokenize_data.lines13-16.jsonl"
 TOOLCALLS = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
 TOOLBENCH = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
 REVIEW = REAL / "truthfulqa_multi_review" / "en.first40.csv"
+UNMARKED = REAL / "swift_llm_data" / "multi_modal_2.jsonl"  # images, no placeholder
+VQA = REAL / "torchtune_assets" / "vqa_tiny.json"
 LABELS = "prompt=question,completion=model_answer,label=truthfulness"  # yes/no: every row fails
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 USER, BOT = "user", "assistant"
@@ -74,6 +77,15 @@ CASES = {
         "skip",
     ],  # fmt: skip
     "move-mixed": ["convert", "MIXED", "--to", "pc", "--inline-media", "move", "-o", "OUT/x.jsonl"],
+    "unplaced": ["convert", UNMARKED, "-o", "OUT/x.jsonl"],
+    "unplaced-standard": [
+        "convert",
+        VQA,
+        "--map",
+        "prompt=input,completion=output",
+        "-o",
+        "OUT/x.jsonl",
+    ],
     "move-real": ["convert", INLINE, "--to", "lm", "--inline-media", "move", "-o", "OUT/x.jsonl"],
     "masks": [
         "convert",
@@ -138,12 +150,17 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "csv-all-refused-skip": (1, "every row was rejected (40)"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
         "move-real": (0, "4 rows in, 0 rejected"),
+        "unplaced": (0, "3 rows (lines 1, 2, 3): images given with no `<image>` placeholder"),
+        "unplaced-standard": (0, "1 row (line 2): images given beside standard (string) text"),
         "masks": (0, "12 rows in, 0 rejected"),
         "masks-not-lm": (2, "--assistant-masks marks the assistant messages"),
     }[case]
     assert (code, expect[1] in said) == (expect[0], True), said
     if case == "csv-all-refused-skip":
         assert rejects is not None and len(rejects.splitlines()) == 40
+    if case == "unplaced":
+        rows = [json.loads(x) for x in out.decode().splitlines()]
+        assert rows[2]["prompt"][0]["content"][:3] == [{"type": "image"}] * 3
     if case == "move-mixed":
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert [r["images"] for r in rows] == [[], [IMAGE], []]

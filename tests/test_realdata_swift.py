@@ -151,15 +151,67 @@ def test_rejected_response_lands_on_preference(tmp_path):
     ]
 
 
-def test_images_with_no_placeholder_are_refused_naming_the_count(tmp_path):
+MM2 = DATA / "multi_modal_2.jsonl"
+PLACED = "images given with no `<image>` placeholder or image part were placed at the start"
+
+
+def _conversation(row: dict) -> tuple[list[dict], list[dict]]:
+    """ms-swift's row as its own string messages (prompt, completion), no image placed."""
+    prompt = []
+    for query, response in row.get("history") or []:
+        prompt += [{"role": "user", "content": query}, {"role": "assistant", "content": response}]
+    prompt.append({"role": "user", "content": row["query"]})
+    return prompt, [{"role": "assistant", "content": row["response"]}]
+
+
+def test_images_with_no_placeholder_go_before_the_first_user_message_as_trl_puts_them(tmp_path):
     out = tmp_path / "o.jsonl"
-    res = run("convert", DATA / "multi_modal_2.jsonl", "--on-error", "skip", "-o", out)
-    assert res.exit_code == 1, res.output
+    res = run("convert", MM2, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 3)
+    assert f"3 rows (lines 1, 2, 3): {PLACED}" in _said(res)
+    image, text = {"type": "image"}, lambda t: {"type": "text", "text": t}
+    got = rows_of(out)
+    assert got[0]["prompt"] == [{"role": "user", "content": [image, text("55555")]}]
+    # three images, all before the first question (ms-swift puts its tags there too)
+    assert got[2]["prompt"][0] == {"role": "user", "content": [image, image, image, text("AAAAA")]}
+    assert [m["content"] for m in got[2]["prompt"][1:]] == [
+        [text("BBBBB")],
+        [text("CCCCC")],
+        [text("DDDDD")],
+        [text("EEEEE")],
+    ]
+    assert [len(r["images"]) for r in got] == [1, 1, 3]
+
+
+def test_validate_says_where_the_images_will_go():
+    res = run("validate", MM2, "--from", "swift")
+    assert res.exit_code == 0, res.output
     text = _said(res)
-    assert "multi_modal_2.jsonl:1: every row was rejected (3)" in text
-    assert "no `<image>` placeholder or image part, 1 image" in text
-    rejects = rows_of(tmp_path / "o.rejects.jsonl")
-    assert [r["line"] for r in rejects] == [1, 2, 3]
+    assert "warning: media-unplaced: 3 rows, lines 1, 2, 3" in text
+    assert "as TRL's prepare_multimodal_messages does" in text
+
+
+@pytest.mark.parametrize("template", ["qwen2_5_vl", "qwen3_vl", "llava_next", "idefics3"])
+def test_placed_images_render_as_the_original_template_of_trls_messages(tmp_path, template):
+    from realdata.support import original_template_args
+
+    from trlprep import prepare_multimodal_messages  # TRL's, mirrored (test_trl_data_utils)
+
+    out = tmp_path / "r.jsonl"
+    res = run("convert", MM2, *original_template_args(template), "-o", out, "--num-proc", "1")
+    assert res.exit_code == 0, res.output
+    raw = rows_of(MM2)
+    for got, row in zip(rows_of(out), raw, strict=True):
+        prompt, completion = _conversation(row)
+        prompt = prepare_multimodal_messages(prompt, images=row["images"])
+        completion = prepare_multimodal_messages(completion)
+        assert got["prompt"] == original_render(template, prompt, add_generation_prompt=True)
+        whole = original_render(template, prompt + completion)
+        assert got["prompt"] + got["completion"] == whole
+    # the images stand in the text: the render without them differs
+    bare = prepare_multimodal_messages(_conversation(row)[0])
+    assert got["prompt"] != original_render(template, bare, add_generation_prompt=True)
 
 
 @pytest.mark.parametrize("template", ["qwen2_5", "llama3_1"])
@@ -281,3 +333,12 @@ def test_plain_query_response_is_no_swift_sign(tmp_path):
     out = tmp_path / "o.jsonl"
     assert run("convert", path, "--from", "swift", "-o", out).exit_code == 0
     assert rows_of(out)[0]["completion"] == [{"role": "assistant", "content": "4"}]
+
+
+@pytest.mark.parametrize("name", ["multi_modal_1.jsonl", "multi_modal_2.jsonl"])
+def test_report_reads_prompts_of_parts_beside_completions_of_strings(name):
+    res = run("report", DATA / name)
+    # was: a polars error (the prompt's parts and the completion's strings in one list)
+    assert res.exit_code == 0, res.output
+    assert "prompt-completion (conversational), 3 rows" in res.output
+    assert "images in" in res.output

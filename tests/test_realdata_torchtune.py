@@ -58,12 +58,55 @@ def test_instruct_columns_are_named_by_detect_and_map(tmp_path):
     }
 
 
-def test_a_visual_question_with_no_placeholder_is_refused_as_conversation(tmp_path):
-    args = ["--map", "prompt=input,completion=output", "--conversational"]
-    res = run("convert", VQA, *args, "-o", tmp_path / "c.jsonl")
-    assert res.exit_code == 1, res.output
-    assert "vqa_tiny.json:2: import: the number of image parts differs" in _said(res)
-    assert "no `<image>` placeholder or image part, 1 image" in _said(res)
+VQA_MAP = ["--map", "prompt=input,completion=output"]
+
+
+def test_a_visual_question_made_conversational_gets_its_image_before_the_question(tmp_path):
+    out = tmp_path / "c.jsonl"
+    res = run("convert", VQA, *VQA_MAP, "--conversational", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (1, 0, 1, 1)
+    said = _said(res)
+    assert "1 row (line 2): images given with no `<image>` placeholder or image part" in said
+    (row,) = rows_of(out)
+    # torchtune's InputOutputToMessages puts its image there too
+    assert row["prompt"] == [
+        {
+            "role": "user",
+            "content": [{"type": "image"}, {"type": "text", "text": "What is presented on image?"}],
+        }
+    ]
+    assert row["image"] == "tests/assets/rgb_pytorch.png"
+
+
+def test_the_placed_image_renders_as_the_original_template(tmp_path):
+    from realdata.support import original_template_args
+
+    from trlprep import prepare_multimodal_messages
+
+    out = tmp_path / "r.jsonl"
+    args = [*VQA_MAP, "--conversational", *original_template_args("qwen2_5_vl")]
+    res = run("convert", VQA, *args, "-o", out)
+    assert res.exit_code == 0, res.output
+    (got,) = rows_of(out)
+    prompt = [{"role": "user", "content": "What is presented on image?"}]
+    prompt = prepare_multimodal_messages(prompt, images=["tests/assets/rgb_pytorch.png"])
+    assert got["prompt"] == original_render("qwen2_5_vl", prompt, add_generation_prompt=True)
+    assert "<|vision_start|><|image_pad|><|vision_end|>What is presented" in got["prompt"]
+
+
+def test_standard_text_beside_an_image_is_said_to_leave_it_out(tmp_path):
+    res = run("validate", VQA, *VQA_MAP)
+    assert res.exit_code == 0, res.output
+    text = _said(res)
+    assert "warning: media-unrendered: 1 row, line 2" in text
+    assert "hint media-unrendered: pass --conversational" in text
+    res = run("convert", VQA, *VQA_MAP, "-o", tmp_path / "s.jsonl")
+    assert res.exit_code == 0, res.output
+    # was: converted with nothing said, the image reaching no template
+    said = _said(res)
+    assert "1 row (line 2): images given beside standard (string) text with no `<image>`" in said
+    assert "--conversational makes the text messages" in _said(res)
 
 
 # Stanford Alpaca as torchtune's `alpaca_tiny.json` and the Hub's tatsu-lab/alpaca hold it

@@ -289,7 +289,31 @@ CASES = [
         None,
         [0],
     ),
-    ("image-count", [{"messages": [U, A], "images": ["a.png"]}], {}, None, [0]),
+    # parts but no image part: TRL places no image in them (`media-unplaced` for strings)
+    (
+        "image-count",
+        [{"messages": [_m("user", [{"type": "text", "text": "q"}]), A], "images": ["a.png"]}],
+        {},
+        None,
+        [0],
+    ),
+    (
+        "media-unplaced",
+        [{"messages": [U, A], "images": ["a.png"]}, {"messages": [U, A], "images": []}],
+        {},
+        None,
+        [0],
+    ),
+    (
+        "media-unrendered",
+        [
+            {"prompt": "q", "completion": "a", "images": ["a.png"]},
+            {"prompt": "<image> q", "completion": "a", "images": ["b.png"]},
+        ],
+        {},
+        None,
+        [0],
+    ),
     ("image-count", [{"messages": [_m("user", [{"type": "image"}]), A]}], {}, None, [0]),
     (
         "media-count",

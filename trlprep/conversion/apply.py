@@ -23,8 +23,14 @@ from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
     split_missing,
 )
 from trlprep.conversion.masks import keep_turns, masked
-from trlprep.conversion.mediastage import inline_images, media_parts, say_inline_images
+from trlprep.conversion.mediastage import (
+    inline_images,
+    media_parts,
+    say_inline_images,
+    say_unrendered,
+)
 from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
+from trlprep.registry import Format
 from trlprep.wording import plural
 
 if TYPE_CHECKING:
@@ -128,6 +134,9 @@ def apply_steps(
 
     opts = options or plan.options
     table = _stage(table, media_parts, offset, source)
+    if plan.fmt is Format.STANDARD:
+        columns = plan.source_columns
+        table = _stage(table, lambda t: say_unrendered(t, columns) or t, offset, source)
     kind = getattr(opts, "output_kind", "")
     if getattr(opts, "inline_media", "keep") == "move":
         said = kind if getattr(opts, "moved_by_default", False) else ""

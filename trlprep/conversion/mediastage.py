@@ -4,6 +4,7 @@ placeholders made media parts, and images held inline in message parts moved to 
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import RowFailures, warn_user
@@ -11,13 +12,59 @@ from trlprep.errors import RowFailures, warn_user
 
 def media_parts(table: pa.Table) -> pa.Table:
     """`<image>` / `<video>` / `<audio>` placeholders of rows with images / videos / audios
-    made media parts (TRL's vision format)."""
+    made media parts (TRL's vision format); media given with no placeholder or part placed
+    at the start of the first user message first (`columns.unmarked`), said so."""
     from trlprep.columns.placeholders import map_placeholders
+    from trlprep.columns.unmarked import place_unmarked
 
+    table, placed = place_unmarked(table)
     out, bad, reasons = map_placeholders(table)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="media placeholders")
+    for kind, rows in placed.items():
+        say_placed(kind, np.flatnonzero(rows))
     return out
+
+
+def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
+    """A warning naming standard rows that give media and hold no placeholder of them in
+    their text `columns`: nothing stands for them (`media-unrendered` in validate)."""
+    import pyarrow.compute as pc
+
+    from trlprep.columns.arrowtypes import is_string
+    from trlprep.columns.placeholders import PLACEHOLDERS, media_counts
+    from trlprep.converters.base import ConversionWarning
+    from trlprep.converters.common import counted_rows_text
+
+    texts = [table.column(c) for c in columns if c in table.column_names]
+    texts = [t for t in texts if is_string(t.type)]
+    if not texts:
+        return
+    for kind, n in media_counts(table).items():
+        mark = PLACEHOLDERS[kind]
+        marks = sum(
+            np.asarray(pc.fill_null(pc.count_substring(t, mark), 0).to_numpy(), np.int64)
+            for t in texts
+        )
+        rows = np.flatnonzero((n > 0) & (marks == 0))
+        if len(rows):
+            warn_user(
+                f"{counted_rows_text(rows)}: {kind}s given beside standard (string) text "
+                f"with no `{mark}` placeholder: nothing in the text stands for them (TRL's "
+                "trainers give it to the processor as it is); --conversational makes the "
+                f"text messages and places the {kind}s at the start of the first user message, "
+                "as TRL's prepare_multimodal_messages places images",
+                ConversionWarning,
+            )
+
+
+def say_placed(kind: str, rows: np.ndarray) -> None:
+    """The warning naming the rows whose `kind` media were placed (merged over batches)."""
+    from trlprep.columns.unmarked import placed_text
+    from trlprep.converters.base import ConversionWarning
+    from trlprep.converters.common import counted_rows_text
+
+    warn_user(f"{counted_rows_text(rows)}: {placed_text(kind)}", ConversionWarning)
 
 
 # outputs whose content parts are one Arrow struct, every part holding every key
@@ -116,4 +163,12 @@ def inline_images(table: pa.Table, output_kind: str = "") -> pa.Table:
     return out
 
 
-__all__ = ["TYPED_OUTPUTS", "inline_images", "inline_mode", "media_parts", "say_inline_images"]
+__all__ = [
+    "TYPED_OUTPUTS",
+    "inline_images",
+    "inline_mode",
+    "media_parts",
+    "say_inline_images",
+    "say_placed",
+    "say_unrendered",
+]

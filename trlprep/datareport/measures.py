@@ -114,6 +114,7 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
     cols = [c for c in cols if is_messages(canon.schema.field(c).type)]
     if not cols:
         return
+    canon = _one_content_kind(canon, cols)
     frame = pl.from_arrow(canon.select(cols))
     conv = pl.concat_list([pl.col(c) for c in cols]) if len(cols) > 1 else pl.col(cols[0])
     roles = conv.list.eval(pl.element().struct.field("role"))
@@ -158,6 +159,30 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
         setattr(d, col, getattr(d, col) + total)
         setattr(d, f"{medium}_rows", getattr(d, f"{medium}_rows") + rows)
     _keep_placeholders(d, canon, frame)
+
+
+def _one_content_kind(canon: pa.Table, cols: list[str]) -> pa.Table:
+    """`canon` with the string contents of `cols` made text parts where another of them
+    holds parts of that one type (a prompt whose media were placed beside a completion of
+    strings): one list of the row's messages holds one struct type."""
+    from trlprep.columns.textparts import (
+        parts_content,
+        string_content,
+        strings_as_parts,
+        without_marks,
+    )
+
+    types = {c: canon.schema.field(c).type for c in cols}
+    parts = [t for t in types.values() if parts_content(t)]
+    if not parts or not any(string_content(t) for t in types.values()):
+        return canon
+    for c, t in types.items():
+        if string_content(t):
+            arr = without_marks(strings_as_parts(canon.column(c)))
+            if arr.type == parts[0]:
+                i = canon.schema.get_field_index(c)
+                canon = canon.set_column(i, canon.schema.field(i).with_type(arr.type), arr)
+    return canon
 
 
 def _keep_weights(d: Collected, frame: pl.DataFrame, conv: pl.Expr, fields: set[str]) -> None:

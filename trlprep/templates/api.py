@@ -176,6 +176,7 @@ def _apply_dataset(
         raise UsageError(
             "cannot tell the dataset type from the columns " + ", ".join(table.column_names)
         )
+    table = _placed(table)
     out, report = render_table(
         table,
         dtype,
@@ -186,3 +187,18 @@ def _apply_dataset(
         lines=inp.source.lines,
     )
     return inp.restore(out), report
+
+
+def _placed(table: Any) -> Any:
+    """`table` with media given with no placeholder placed at the start of the first user
+    message (`columns.unmarked`), as TRL's trainers place images, said so."""
+    import numpy as np
+
+    from trlprep.columns.unmarked import place_unmarked, placed_text
+    from trlprep.errors import warn_user
+    from trlprep.wording import plural
+
+    table, placed = place_unmarked(table)
+    for kind, rows in placed.items():
+        warn_user(f"{plural(int(np.count_nonzero(rows)), 'row')}: {placed_text(kind)}")
+    return table

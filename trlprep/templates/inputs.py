@@ -255,6 +255,7 @@ def prepare_example(
     RowError."""
     from trlprep.columns.placeholders import mismatch as media_mismatch
     from trlprep.columns.placeholders import sequences
+    from trlprep.columns.unmarked import placed_in_example
 
     roles = parts_roles(template)
     convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
@@ -262,6 +263,7 @@ def prepare_example(
     for kind in ("video", "audio"):  # checked where the example has the column
         value = example.get(f"{kind}s")
         held[kind] = len(value) if isinstance(value, list) else None
+    convs = placed_in_example(convs, held)  # media with no placeholder: as TRL places them
     seqs = sequences(convs)
     for kind, n in held.items():
         if n is None:

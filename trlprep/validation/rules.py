@@ -37,6 +37,8 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | empty-steps              | error   | `completions` is an empty list                            |
 | image-count              | error   | image parts in a sequence != images in the row            |
 | media-count              | error   | video/audio parts+placeholders != videos/audios entries   |
+| media-unplaced           | warning | media given with no placeholder or part: convert places   |
+| media-unrendered         | warning | standard text with no placeholder of the row's media      |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
 | unknown-tool             | warning | a tool call names a function the row's `tools` lack       |
 | import-failed            | error   | `--from LAYOUT`: the layout's import refuses the row      |
@@ -293,6 +295,22 @@ RULES: dict[str, Rule] = {
             "from the entries of the videos or audios column",
             'put one <video> placeholder or {"type": "video"} part (<audio>, {"type": '
             '"audio"}) in the messages per entry of the videos (audios) column',
+        ),
+        Rule(
+            "media-unplaced",
+            W,
+            "images (videos, audios) are given with no placeholder or media part: convert "
+            "places them at the start of the first user message, as TRL does",
+            "nothing to do where the media go before the first question; else write <image> "
+            "(<video>, <audio>) where each stands",
+        ),
+        Rule(
+            "media-unrendered",
+            W,
+            "images (videos, audios) are given beside standard text with no placeholder: "
+            "nothing in the text stands for them",
+            "pass --conversational (the media are then placed at the start of the first user "
+            "message, as TRL does), or write the model's own media token where each stands",
         ),
         Rule(
             "invalid-tools",

@@ -59,6 +59,9 @@ def cross_checks(
     if fmt is Format.CONVERSATIONAL:
         _image_counts(roles, infos, images, sink)
         _media_counts(roles, infos, media or {}, sink)
+    elif fmt is Format.STANDARD:
+        held = {"image": images, **(media or {})}
+        unrendered_media(roles, typed, {k: v for k, v in held.items() if v is not None}, sink)
 
 
 def _prompt_ending(info: MessagesInfo, column: str, sink: BatchSink) -> None:
@@ -177,10 +180,11 @@ def _media_counts(
         zeros = np.zeros(sink.num_rows, np.int64)
         full = {r: parts.get(r, zeros) for r in infos}
         marks = {r: infos[r].marks.get(kind, zeros) for r in infos}
+        placed = _unplaced(infos, {r: full[r] + marks[r] for r in infos}, held, kind, sink)
         for label, which in _sequences(roles, list(full)):
             shown = sum(full[r] for r in which)
             holders = sum(marks[r] for r in which)
-            bad = shown + holders != held
+            bad = (shown + holders != held) & ~placed
             if bad.any():
                 sink.flag(
                     "media-count",
@@ -244,11 +248,13 @@ def _image_counts(
         return
     n_images = images if images is not None else np.zeros(sink.num_rows, dtype=np.int64)
     counted = images is not None  # placeholders counted too
+    given = {r: parts[r] + inline.get(r, 0) for r in parts}
+    placed = _unplaced(infos, given, n_images, "image", sink) & ~beside
     for label, which in _sequences(roles, list(parts)):
         count = sum(parts[r] for r in which)
         held = sum(np.broadcast_to(holders[r], count.shape) for r in which)
         shown = sum(np.broadcast_to(only[r], count.shape) for r in which)
-        bad = (count != n_images) & ~beside  # those said already
+        bad = (count != n_images) & ~beside & ~placed  # those said already, or placed
         if bad.any():
             i = np.flatnonzero(bad)[:3]
             sink.flag(
@@ -262,3 +268,87 @@ def _image_counts(
                     for k in i
                 ],
             )
+
+
+def _unplaced(
+    infos: dict[str, MessagesInfo],
+    given: dict[str, np.ndarray],
+    held: np.ndarray,
+    kind: str,
+    sink: BatchSink,
+) -> np.ndarray:
+    """Rows holding `kind` media with no placeholder or part of it in any conversation
+    (`given`: per role, its placeholders and parts) and a user message of string content
+    where they go: convert places them at the start of that message, as TRL does
+    (`columns.unmarked`); flagged `media-unplaced` and returned."""
+    from trlprep.columns.placeholders import PLACEHOLDERS
+    from trlprep.columns.unmarked import targets
+    from trlprep.wording import plural
+
+    rows = held > 0
+    for count in given.values():
+        rows = rows & (np.broadcast_to(count, rows.shape) == 0)
+    for role in targets(list(infos)):
+        reach = infos[role].string_user
+        rows = rows & (reach if reach is not None else False)
+    if rows.any():
+        mark = PLACEHOLDERS[kind]
+        how = (
+            "as TRL's prepare_multimodal_messages does"
+            if kind == "image"
+            else "as ms-swift does (TRL places images only)"
+        )
+        sink.flag(
+            "media-unplaced",
+            None,
+            rows,
+            message=f"the row gives {kind}s and no `{mark}` placeholder or {kind} part: "
+            f"convert places them at the start of the first user message, {how}",
+            hint=f"nothing to do where the {kind}s go before the first question; else "
+            f"write `{mark}` where each stands",
+            details=[plural(int(held[k]), kind) for k in np.flatnonzero(rows)[:3]],
+        )
+    return rows
+
+
+def unrendered_media(
+    roles: dict[str, str],
+    typed: dict[str, pa.Array],
+    held: dict[str, np.ndarray],
+    sink: BatchSink,
+) -> None:
+    """Standard (string) rows giving media and no placeholder of them in their text
+    (`media-unrendered`): no template renders them, and TRL's trainers give the text to the
+    processor as it is, so nothing in it stands for the media."""
+    from trlprep.columns.placeholders import PLACEHOLDERS
+    from trlprep.wording import plural
+
+    texts = [a for a in typed.values() if value_kind(a.type) is ValueKind.STRING]
+    if not texts:
+        return
+    for kind, n in held.items():
+        marks = sum(
+            np.asarray(
+                pc.fill_null(pc.count_substring(a, PLACEHOLDERS[kind]), 0).to_numpy(
+                    zero_copy_only=False
+                ),
+                np.int64,
+            )
+            for a in texts
+        )
+        rows = (n > 0) & (marks == 0)
+        if not rows.any():
+            continue
+        mark = PLACEHOLDERS[kind]
+        sink.flag(
+            "media-unrendered",
+            None,
+            rows,
+            message=f"the row gives {kind}s beside standard (string) text with no `{mark}` "
+            f"placeholder: nothing renders them, and TRL's trainers give the text to the "
+            f"processor as it is, so nothing in it stands for them",
+            hint=f"pass --conversational: the text becomes messages and the {kind}s are placed "
+            "at the start of the first user message, as TRL's prepare_multimodal_messages "
+            f"places images; or write the model's own {kind} token where each stands",
+            details=[plural(int(n[k]), kind) for k in np.flatnonzero(rows)[:3]],
+        )

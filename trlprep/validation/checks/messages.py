@@ -20,6 +20,7 @@ from trlprep.columns.arrays import list_layout, list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.columns.placeholders import PLACEHOLDERS
 from trlprep.columns.textparts import MARK, flagged_text
+from trlprep.columns.unmarked import string_messages
 from trlprep.registry import MESSAGE_FIELD_TYPES
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.checks.msgarrays import (
@@ -53,6 +54,9 @@ class MessagesInfo:
     marks: dict[str, np.ndarray] = field(default_factory=dict)
     # video / audio parts per row (`VIDEO_AUDIO_PARTS`), for the kinds the column holds
     media: dict[str, np.ndarray] = field(default_factory=dict)
+    # per row: a user message whose content is a string (where media given with no
+    # placeholder are placed, `columns.unmarked`)
+    string_user: np.ndarray | None = None
 
 
 _EXPECTED_FIELD = {
@@ -152,7 +156,12 @@ def check_messages(
         kind: np.bincount(owners.parent, weights=counts, minlength=n).astype(np.int64)
         for kind, counts in parts.items()
     }
+    string_user = None
+    if m:
+        user = roles.where(ROLE_CODES["user"]) & string_messages(arr) & present
+        string_user = owners.rows(user)
     return MessagesInfo(
+        string_user=string_user,
         lengths=lengths,
         first_role=first,
         last_role=last,
