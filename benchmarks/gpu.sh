@@ -60,9 +60,11 @@
 # a process of its own; on the H200 (2026-12-04 log) such a process took about 21 s (the
 # train benchmark, 6 sides and a model build, 143 s; the baseline's, 2 sides and a build,
 # 59 s), of which the timed steps are little: 8 x 1024 tokens a step at the 55k to
-# 115k tokens/s is 0.07 to 0.3 s a step. The parent process no longer imports torch,
-# transformers or trl unless it builds the model (about 10 s). Every benchmark now prints
-# `time spent:` per side (imports and setup, training, timed steps): re-plan from those.
+# 115k tokens/s is 0.07 to 0.3 s a step. On 2 shared CPU cores (2026-12-06) building the
+# 390M model took 18.7 s, a side's process at tiny sizes 4 to 19 s (imports and setup 3 to
+# 8 s), and the parent process, which imported torch, transformers and trl (9 to 12 s there),
+# now takes 0.2 s unless it builds the model. Every benchmark prints `time spent:` per side
+# (process, imports and setup, training, timed steps): re-plan from those.
 #   preamble  30 s: installs (about 10 s), versions and CUDA (one process importing the
 #      stack), pip check
 #   1. train, after       150 s: SFT, DPO, KTO, trlprep vs TRL (tokens/s, TFLOP/s, MFU, peak
