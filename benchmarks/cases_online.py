@@ -22,11 +22,20 @@ import json
 import random
 import statistics
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cases_train import _build, _option, _peak_cuda, _reset_peak_rss
-from benchmarks.measure import exit_if_failed, print_row, print_table, step_timer, tried
+from benchmarks.cases_train import _build, _option, _peak_cuda, _reset_peak_rss, phases
+from benchmarks.measure import (
+    device_name,
+    exit_if_failed,
+    print_row,
+    print_table,
+    print_time_spent,
+    step_timer,
+    tried,
+)
 
 
 def length_reward(completions: list, **kwargs: Any) -> list[float]:
@@ -54,13 +63,23 @@ def _summary(times: list[float], gen: list[float], tokens: list[float]) -> dict[
         "gen_share": gen_share,
         "tokens_per_s": per_step_tokens / step,
         "cuda_peak_mb": _peak_cuda(),
+        "device": device_name(),
     }
 
 
 def run_trlprep(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
+    started = time.perf_counter()
     import torch
+    import trlprep.trainers
     from trlprep.trainers.loop import Trainer
-    from trlprep.trainers.online import rollout
+
+    # the module whose `generate` the trainer calls: trainers/online/ since the online
+    # algorithms moved there; gpu.sh's baseline (04dfc56^) has it in trainers/. Looked up on
+    # disk rather than tried: an editable install of today's tree would answer the import.
+    if (Path(trlprep.trainers.__file__).parent / "online").is_dir():
+        from trlprep.trainers.online import rollout
+    else:
+        from trlprep.trainers import rollout  # type: ignore[no-redef]
 
     gpu = torch.cuda.is_available()
     options: dict[str, Any] = {"reward_fn": [length_reward], "max_new_tokens": a["new_tokens"]}
@@ -113,16 +132,19 @@ def run_trlprep(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     _reset_peak_rss()
+    training = time.perf_counter()
     history = t.train().history
+    spent = phases(started, training)
     # generations per step (Online DPO and XPO call generate twice a step)
     per_step = len(gen) // a["steps"]
     gen = [sum(gen[i : i + per_step]) for i in range(0, len(gen), per_step)]
     key = "tokens/responses_len_mean" if algo == "ppo" else "completions/mean_length"
     tokens = [r[key] * a["batch"] for r in history if key in r]
-    return sum(times[1:]) - times[0], a["steps"], _summary(times, gen, tokens)
+    return times[-1] - times[0], a["steps"], {**_summary(times, gen, tokens), **spent}
 
 
 def run_trl(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
+    started = time.perf_counter()
     import torch
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -169,10 +191,12 @@ def run_trl(algo: str, model: str, data: str, out: str, a: dict) -> tuple:
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     _reset_peak_rss()
+    training = time.perf_counter()
     trainer.train()
+    spent = phases(started, training)
     key = "completions/mean_length"
     tokens = [r[key] * a["batch"] for r in trainer.state.log_history if key in r]
-    return sum(times[1:]) - times[0], a["steps"], _summary(times, gen, tokens)
+    return times[-1] - times[0], a["steps"], {**_summary(times, gen, tokens), **spent}
 
 
 def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
@@ -205,15 +229,11 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
         "steps": args.steps, "batch": args.batch, "generations": args.generations,
         "new_tokens": args.new_tokens, "set": dict(_option(o) for o in args.set),
     }  # fmt: skip
-    has_trl = False
-    if not args.no_trl:
-        try:
-            import trl  # noqa: F401
-
-            has_trl = True
-        except ImportError:
-            print("trl is not installed: trlprep only")
-    rows, failures = [], []
+    # found, not imported (each side's own process imports it)
+    has_trl = not args.no_trl and find_spec("trl") is not None
+    if not args.no_trl and not has_trl:
+        print("trl is not installed: trlprep only")
+    rows, failures, spent = [], [], []
     for algo in args.algos.split(","):
         impls = [("trlprep", run_trlprep)]
         if has_trl and algo in ("grpo", "rloo"):
@@ -226,6 +246,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
                 for _ in range(args.repeat)
             ]
             runs = [r for r in runs if r is not None]
+            spent += runs
             if not runs:
                 rows.append((algo, name, "failed", "", "", ""))
                 print_row(rows[-1])
@@ -244,15 +265,14 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
             speed = a.extra["tokens_per_s"] / b.extra["tokens_per_s"]
             rows.append((algo, "ratio", "", "", f"{speed:.2f}x", f"{pa / pb:.2f}x"))
             print_row(rows[-1])
-    import torch
-
-    where = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    where = spent[0].extra["device"] if spent else "device unknown (no side ran)"
     print(
         f"{where}; vocab {args.vocab}, hidden {args.hidden}, {args.layers} layers, prompts "
         f"{args.prompt_len} tokens, up to {args.new_tokens} new tokens, {args.batch} "
         f"completions a step, {args.steps} steps"
     )
     print_table(rows, ("algo", "trainer", "step s", "generate", "gen tokens/s", "peak MiB"))
+    print_time_spent(spent)
     exit_if_failed(failures)
 
 

@@ -22,16 +22,19 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
 from benchmarks.measure import (
     Profile,
+    device_name,
     exit_if_failed,
     model_flops_per_token,
     peak_flops,
     print_row,
     print_table,
+    print_time_spent,
     step_timer,
     tried,
 )
@@ -50,12 +53,14 @@ def _build(workdir: Path, vocab: int, hidden: int, layers: int, seq_len: int, ro
     import json
     import random
 
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
     model_dir = workdir / f"model-v{vocab}-h{hidden}-l{layers}"
     if not (model_dir / "config.json").is_file():
+        # imported only to build: a run that finds the model spares this process the
+        # seconds of importing torch and transformers (each side imports them in its own)
+        import torch
+        from tokenizers import Tokenizer, models, pre_tokenizers
+        from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
         words = ["<pad>", "<bos>", "<eos>", "<unk>"] + [f"w{i}" for i in range(vocab - 4)]
         tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(words)}, unk_token="<unk>"))
         tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
@@ -99,7 +104,12 @@ def _peak_cuda() -> float:
 
 
 def _result(
-    times: list[float], tokens: float, steps: int, flops_per_token: float, prof: Profile | None
+    times: list[float],
+    tokens: float,
+    steps: int,
+    flops_per_token: float,
+    prof: Profile | None,
+    phases: dict[str, float],
 ) -> tuple[float, int, dict[str, Any]]:
     diffs = [b - a for a, b in zip(times, times[1:], strict=False)]
     step = statistics.median(diffs) if diffs else float("nan")
@@ -112,8 +122,18 @@ def _result(
         "tflops": achieved / 1e12,
         "mfu": achieved / peak if peak else None,
         "profile": prof.report() if prof else None,
+        "device": device_name(),
+        **phases,
     }
     return sum(diffs), steps, extra
+
+
+def phases(started: float, training: float) -> dict[str, float]:
+    """Where a side's process spent its time, for planning gpu.sh's shares: `setup_s` from
+    the side's first line (imports included) to `train()`, `train_s` in `train()` (the
+    first, untimed step with its compilation, and the timed steps)."""
+    now = time.perf_counter()
+    return {"setup_s": training - started, "train_s": now - training}
 
 
 def _setup(opts: dict) -> Any:
@@ -136,6 +156,7 @@ def _per_row_tokens(algo: str, first: dict[str, Any]) -> int:
 def run_trlprep(
     algo: str, model: str, data: str, out: str, steps: int, batch: int, opts: dict
 ) -> tuple:
+    started = time.perf_counter()
     import torch
     from trlprep.trainers.loop import Trainer
 
@@ -177,7 +198,9 @@ def run_trlprep(
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     _reset_peak_rss()
+    training = time.perf_counter()
     t.train()
+    spent = phases(started, training)
     rows = t.train_data.rows
     if algo == "dpo":
         per_row = [
@@ -189,12 +212,13 @@ def run_trlprep(
     else:
         per_row = [len(ids) for ids in rows["ids"]]
     flops = model_flops_per_token(t._unwrapped())
-    return _result(times, sum(per_row[:batch]), steps, flops, prof)
+    return _result(times, sum(per_row[:batch]), steps, flops, prof, spent)
 
 
 def run_trl(
     algo: str, model: str, data: str, out: str, steps: int, batch: int, opts: dict
 ) -> tuple:
+    started = time.perf_counter()
     import torch
     from datasets import load_dataset
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -238,8 +262,10 @@ def run_trl(
     if gpu:
         torch.cuda.reset_peak_memory_stats()
     _reset_peak_rss()
+    training = time.perf_counter()
     trainer.train()
-    return _result(times, tokens, steps, model_flops_per_token(trainer.model), prof)
+    spent = phases(started, training)
+    return _result(times, tokens, steps, model_flops_per_token(trainer.model), prof, spent)
 
 
 def _option(text: str) -> tuple[str, Any]:
@@ -294,13 +320,13 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     }
     impls = [("trlprep", run_trlprep)]
     if not args.no_trl:
-        try:
-            import trl  # noqa: F401
-
+        # found, not imported: importing trl here would cost this process seconds that
+        # each side's own process spends again
+        if find_spec("trl") is not None:
             impls.append(("trl", run_trl))
-        except ImportError:
+        else:
             print("trl is not installed: trlprep only")
-    rows, profiles, failures = [], [], []
+    rows, profiles, failures, spent = [], [], [], []
     for algo in args.algos.split(","):
         data = str(wd / f"{algo}.jsonl")
         measured = {}
@@ -315,6 +341,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
                 print_row(rows[-1])
                 continue
             measured[name] = m
+            spent.append(m)
             peak = m.extra["cuda_peak_mb"] or m.peak_rss_mb
             mfu = m.extra["mfu"]
             rows.append(
@@ -332,9 +359,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
             speed = a.extra["tokens_per_s"] / b.extra["tokens_per_s"]
             rows.append((algo, "ratio", "", f"{speed:.2f}x", "", "", f"{pa / pb:.2f}x"))
             print_row(rows[-1])
-    import torch
-
-    where = torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
+    where = spent[0].extra["device"] if spent else "device unknown (no side ran)"
     print(
         f"{where}; vocab {args.vocab}, seq {args.seq_len}, hidden {args.hidden}, "
         f"{args.layers} layers, batch {args.batch}, {args.steps} steps, checkpointing "
@@ -346,6 +371,7 @@ def main(argv: list[str] | None = None, workdir: Path | None = None) -> None:
     print_table(rows, ("algo", "trainer", "step s", "tokens/s", "TFLOP/s", "MFU", "peak MiB"))
     for text in profiles:
         print(text)
+    print_time_spent(spent)
     exit_if_failed(failures)
 
 

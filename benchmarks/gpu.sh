@@ -1,15 +1,15 @@
 #!/usr/bin/env bash
-# Every GPU figure of the trainer in one log, in under 10 minutes (one device call), on a CUDA
-# machine without network that has torch, transformers, accelerate, pyarrow, peft, typer and
-# jinja2 (and pandas, psutil, pyyaml, which datasets and trl need besides).
+# Every GPU figure of the trainer in one log, in 8 minutes (one device call, installs
+# included), on a CUDA machine without network that has torch, transformers, accelerate,
+# pyarrow, peft, typer and jinja2 (and pandas, psutil, pyyaml, which datasets and trl need).
 #
 #   benchmarks/gpu.sh [WHEELS_DIR [BASELINE_DIR]]   (or WHEELS=... BASELINE=... benchmarks/gpu.sh)
-#   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 540; SMOKE 900), SHARE_SCALE=
-#   (each step's share of the budget times this; default 1, SMOKE 3), ONLY=words (some steps),
-#   TRAIN=/ONLINE=/PROFILE_SIZES= (the benchmarks' sizes), ALGOS_TRAIN=sft,dpo,kto (narrows
-#   every train step), ALGOS_ONLINE=grpo,rloo, ALGOS_PROFILE=sft, PROFILE_ARGS=, BEFORE_ARGS=
-#   (the baseline's extra train options; default --checkpointing on, as 04dfc56^ defaulted),
-#   WORKDIR= (models and data; default /tmp/trlprep-gpu-bench), PYTHON= (default python3)
+#   LOG=path (default build/gpu-bench.log), BUDGET=seconds (default 480; SMOKE 900: every
+#   share below is scaled by BUDGET/480), ONLY=words (some steps), TRAIN=/ONLINE=/
+#   PROFILE_SIZES= (the benchmarks' sizes), ALGOS_TRAIN=sft,dpo,kto (narrows every train
+#   step), ALGOS_ONLINE=grpo,rloo, ALGOS_ONLINE_BEFORE=grpo, ALGOS_PROFILE=sft, PROFILE_ARGS=,
+#   BEFORE_ARGS= (the baseline's extra train options; default --checkpointing on, as 04dfc56^
+#   defaulted), WORKDIR= (models and data; default /tmp/trlprep-gpu-bench), PYTHON= (python3)
 #
 #   SMOKE=1 benchmarks/gpu.sh [WHEELS_DIR [BASELINE_DIR]]: the same steps and command lines on
 #   CPU with tiny sizes (a 64-wide Llama, vocabulary 1024, a few steps), in 3 to 5 minutes
@@ -19,57 +19,75 @@
 #   which, and the steps after it still run), 2 for a usage error (a missing folder, no CUDA
 #   without SMOKE).
 #
-# Prepare on a machine with network, in the repository root (build/ is git-ignored; carry it):
+# Prepare on a machine with network, in the repository root (build/ is git-ignored):
 #
 #   pip download --no-deps --only-binary=:all: --python-version 3.12 \
 #       --platform manylinux2014_x86_64 -d build/gpu-wheels \
 #       polars polars-runtime-32 datasets dill multiprocess trl jsonschema \
 #       jsonschema-specifications referencing rpds-py attrs xxhash liger-kernel \
 #       pytest pluggy iniconfig
-#   pip download ... -d build/gpu-wheels-liger-nightly liger-kernel-nightly   (optional: tried
-#       when the liger-kernel release does not import; LIGER_NIGHTLY=dir names another folder;
-#       0.8.5 did import on the H200, so this is only a fallback, and it does not fit, below)
+#   python3 benchmarks/carry.py repack build/gpu-wheels     (2 to 5 minutes of one core)
 #   # optional, the "before" side: the packages of the commit to compare with, measured by
 #   # today's harness (older harnesses lack --no-trl); 04dfc56^ is the trainer before the GPU work
 #   mkdir -p build/gpu-before && git archive BASE_COMMIT trlprep trainers converters \
 #       schemas pyproject.toml | tar -x -C build/gpu-before && cp -r benchmarks build/gpu-before/
+#   python3 benchmarks/carry.py check build/gpu-wheels build/gpu-before    (exit 0: it fits)
 #
-# Those are all the packages the code imports at run time beyond the machine's own (checked
-# in a clean environment holding only the packages above plus pandas: `pip check` then
-# misses only triton, which CUDA torch brings). Only the wheels whose distribution is not
-# installed are installed (`benchmarks/wheels.py`; --no-deps, from the folder): the
-# machine's own torch stack and pytest stay; `pip check` then logs any requirement still
-# missing. Sizes (2026-12-06): the wheels 56.3 MiB (polars-runtime-32 alone 51.4), the
-# nightly 0.9 MiB, the repository's tracked files 7.5 MiB. A device call carries at most
-# 64 MiB with the tree: the tree and build/gpu-wheels make 63.7 MiB and fit; the nightly or
-# the baseline tree do not fit beside them. Check before the call:
-#   { git ls-files -z | xargs -0 cat; cat build/gpu-wheels/*.whl; } | wc -c   (< 67108864)
-# Should it not fit, move polars_runtime_32-*.whl to build/gpu-wheels-runtime and install it
-# in a first, short call (carry that folder; `python3 -m pip install --no-index --no-deps
-# build/gpu-wheels-runtime/*.whl`): the machine stays warm, and this script then finds it
-# installed. The same route serves a machine without pandas (datasets and trl import it;
-# the H200 image had it; its cp312 wheel is 11.4 MiB). With this workplace's device tool:
-# carry build/gpu-wheels and run
-#   LOG=$OUT/gpu-bench.log bash benchmarks/gpu.sh build/gpu-wheels     (timeout_s 600)
+# What travels: a device call carries the tracked files (and untracked ones git does not
+# ignore) always, and the ignored folders it names, 64 MiB in all. Sizes (2026-12-06): the
+# tracked tree 8.3 MiB; the wheels 56.3 MiB as downloaded, polars-runtime-32 alone 51.4:
+# 64.5 MiB, over the limit. `carry.py repack` rewrites each wheel with the same files, byte
+# for byte, LZMA-compressed instead of deflate (pip reads such a wheel as any other; the
+# installed polars is the same): the runtime becomes 31.4 MiB, the folder 35.8, and the
+# tree, the wheels and the baseline tree (1.2 MiB) make 45.3 MiB, 18 to spare for test data.
+# (Kept from the alternatives: polars 1.20's single wheel is 31.3 MiB but is not the polars
+# the code is tested with; polars-runtime-compat is 50.7; stripping the runtime's symbols
+# saves 4.) This script logs the same check at its start. The wheels are all the packages
+# the code imports at run time beyond the machine's own (checked in a clean environment
+# holding only them plus pandas: `pip check` then misses only triton, which CUDA torch
+# brings). Only the wheels whose distribution is not installed are installed
+# (`benchmarks/wheels.py`; --no-deps, from the folder): the machine's own torch stack and
+# pytest stay; `pip check` then logs any requirement still missing. Should the
+# liger-kernel release not import there, a nightly (pip download ... -d
+# build/gpu-wheels-liger-nightly liger-kernel-nightly; LIGER_NIGHTLY=dir names another
+# folder) is tried; 0.8.5 did import on the H200. With this workplace's device tool: carry
+# build/gpu-wheels (and build/gpu-before) and run
+#   LOG=$OUT/gpu-bench.log bash benchmarks/gpu.sh build/gpu-wheels build/gpu-before  (timeout_s 600)
 # trlprep itself is not installed: a folder of links lays out its packages as pyproject.toml
 # maps them.
 #
-# What runs, most valuable first, each under a share of the budget (a step that fails or
-# runs out of time is logged as such and the next one runs):
-#   1. train, after:  SFT, DPO, KTO, trlprep vs TRL (tokens/s, TFLOP/s, MFU, peak memory)
-#   2. pytest -m gpu (bf16 vs fp32, the fused log-prob kernels and Liger against the eager
-#      ones, SFT's NLL, padding-free, fused AdamW, compile, static cache)
-#   3. train with the eager log-prob kernel (--logps-kernel torch) instead of the default
-#      fused one on CUDA: keep `auto` = fused only if it is the faster; then DPO and KTO with
-#      the logits recomputed in backward (--no-loss-in-forward) instead of the head's
-#      gradients computed with the loss in the forward: keep the default only if faster
-#   4. online, after: GRPO, RLOO, trlprep vs TRL (step time, share in generate)
-#   5. train, before: the baseline tree's trlprep (same settings), when given
-#   6. the profile: SFT, trlprep and TRL side by side (top kernels, host/device time a step)
-#   7. train with gradient checkpointing forced on (automatic turns it off on a large GPU:
-#      this shows the memory side of that trade)
-#   8. train with --logps-kernel liger (keep Liger as the default only if it is faster)
-#   9. online, before (the baseline's GRPO and RLOO), when given and time is left
+# The plan, most valuable first, in seconds of the 480 s budget. Each benchmark side runs in
+# a process of its own; on the H200 (2026-12-04 log) such a process took about 21 s (the
+# train benchmark, 6 sides and a model build, 143 s; the baseline's, 2 sides and a build,
+# 59 s), of which the timed steps are little: 8 x 1024 tokens a step at the issue's 55k to
+# 115k tokens/s is 0.07 to 0.3 s a step. On 2 shared CPU cores (2026-12-06) building the
+# 390M model took 18.7 s, a side's process at tiny sizes 4 to 19 s (imports and setup 3 to
+# 8 s), and the parent process, which imported torch, transformers and trl (9 to 12 s there),
+# now takes 0.2 s unless it builds the model. Every benchmark prints `time spent:` per side
+# (process, imports and setup, training, timed steps): re-plan from those.
+#   preamble  30 s: installs (about 10 s), versions and CUDA (one process importing the
+#      stack), pip check
+#   1. train, after       150 s: SFT, DPO, KTO, trlprep vs TRL (tokens/s, TFLOP/s, MFU, peak
+#      memory): a model build (12 s) + 6 sides x 21 s + 6 s of steps
+#   2. pytest -m gpu       45 s: bf16 vs fp32, the fused log-prob kernels and Liger against
+#      the eager ones, SFT's NLL, padding-free, fused AdamW, compile, static cache (42 s)
+#   3. online, after      145 s: GRPO, RLOO, trlprep vs TRL (step time, share in generate);
+#      GRPO alone took 86 s (a build, trlprep compiling its decode step, TRL 1.3 s a step)
+#   4. profile             60 s: SFT, trlprep and TRL side by side, 3 steps (top kernels,
+#      host/device time a step): 2 sides x (21 s + the profiler's tables)
+#   5. train, before       50 s: SFT and DPO of the baseline tree, same model (linked, not
+#      built again): 2 sides x 21 s
+#   = 480 s. A step may also use the time the steps before it left unused (its deadline is
+#   the sum of the shares up to it); a step that fails or reaches its deadline is logged
+#   as such and the next one runs. Then, only on the time still left, each at most:
+#   6. train, eager kernel  50 s: SFT, DPO with --logps-kernel torch instead of the fused
+#      default on CUDA (keep `auto` = fused only if it is the faster)
+#   7. train, liger         50 s: SFT, DPO with --logps-kernel liger (default only if faster)
+#   8. train, logits recomputed 30 s: DPO with --no-loss-in-forward (keep the default only
+#      if faster)
+#   9. train, checkpointing on 30 s: DPO with gradient checkpointing forced on (automatic
+#      turns it off on a large GPU: the memory side of that trade)
+#   10. online, before      60 s: the baseline's GRPO
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -77,9 +95,10 @@ WHEELS=${1:-${WHEELS:-}}
 BASELINE=${2:-${BASELINE:-}}
 SMOKE=${SMOKE:-}
 LOG=${LOG:-$ROOT/build/gpu-bench.log}
+PLANNED=480  # the budget the shares below are planned for, in seconds
 # on CPU a step's time goes to starting processes (torch, transformers, TRL imported in each):
-# the smoke run gives every step three times its GPU share
-if [[ -n $SMOKE ]]; then BUDGET=${BUDGET:-900} SCALE=${SHARE_SCALE:-3}; else BUDGET=${BUDGET:-540} SCALE=${SHARE_SCALE:-1}; fi
+# the smoke run scales every share to its larger budget
+if [[ -n $SMOKE ]]; then BUDGET=${BUDGET:-900}; else BUDGET=${BUDGET:-$PLANNED}; fi
 PY=${PYTHON:-python3}  # a GPU image may have no plain `python`
 START=$(date +%s)
 mkdir -p "$(dirname "$LOG")"
@@ -89,8 +108,48 @@ trap 'rm -rf "$SHIMS"' EXIT
 OK=() FAILED=() SKIPPED=()
 RAN=  # the last step whose command ran
 
+# The plan (see the header): NAME:SECONDS, the planned steps first (their shares sum to
+# PLANNED; each ends by the sum of the shares up to it), then the extras after "+", which run
+# on the time the planned ones left, each for at most its share.
+PLAN=("preamble:30" "train, after:150" "pytest -m gpu:45" "online, after:145" "profile:60"
+    "train, before:50" + "train, eager kernel:50" "train, liger:50"
+    "train, logits recomputed:30" "train, checkpointing on:30" "online, before:60")
+declare -A SHARE=() DEADLINE=()
+plan() {
+    local item name secs planned=0 sum=0 extra= core=() more=()
+    for item in "${PLAN[@]}"; do
+        if [[ $item == + ]]; then extra=1; continue; fi
+        name=${item%:*}
+        if [[ -z $extra ]]; then
+            # scaled as running sums, so that the shares add up to the budget exactly
+            planned=$((planned + ${item##*:}))
+            secs=$((planned * BUDGET / PLANNED - sum))
+            sum=$((sum + secs))
+            SHARE[$name]=$secs DEADLINE[$name]=$sum
+            core+=("$name ${secs}s")
+        else
+            secs=$((${item##*:} * BUDGET / PLANNED))
+            SHARE[$name]=$secs
+            more+=("$name ${secs}s")
+        fi
+    done
+    local scaled=
+    ((BUDGET != PLANNED)) && scaled=" (the ${PLANNED}s plan scaled by ${BUDGET}/${PLANNED})"
+    log "# plan, ${BUDGET}s${scaled}: $(join "${core[@]}") = ${sum}s; a step may also use" \
+        "what the steps before it left unused; then, on the time still left, each at most:" \
+        "$(join "${more[@]}")"
+}
+
+join() {
+    local out
+    out=$(printf '%s; ' "$@")
+    out=${out%; }
+    echo "${out:-none}"
+}
+
 log() { echo "$*" | tee -a "$LOG"; }
-left() { echo $((BUDGET - ($(date +%s) - START))); }
+elapsed() { echo $(($(date +%s) - START)); }
+left() { echo $((BUDGET - $(elapsed))); }
 usage_error() {
     log "gpu.sh: $*"
     exit 2
@@ -110,13 +169,19 @@ skip() {
     log "=== $1: skipped: $2"
 }
 
-# run NAME MAX_SECONDS DIR COMMAND...: COMMAND in DIR with that tree's packages, output to the
-# log, at most MAX_SECONDS (less when the budget has less left; skipped under 20 s)
+# run NAME DIR COMMAND...: COMMAND in DIR with that tree's packages, output to the log, until
+# the step's deadline (a planned step) or for at most its share (an extra), never past the
+# budget; skipped when that leaves under 20 s
 run() {
-    local name=$1 max=$(($2 * SCALE)) dir=$3 t t0 rc took
-    shift 3
+    local name=$1 dir=$2 t max t0 rc took
+    shift 2
     selected "$name" || return 0
     t=$(left)
+    if [[ -n ${DEADLINE[$name]:-} ]]; then
+        max=$((DEADLINE[$name] - $(elapsed)))
+    else
+        max=${SHARE[$name]}
+    fi
     ((t < max)) && max=$t
     if ((max < 20)); then
         skip "$name" "out of time budget (${t}s left of ${BUDGET}s)"
@@ -165,21 +230,23 @@ pick() {
     (IFS=,; echo "${out[*]}")
 }
 
-# train NAME MAX DIR WORKDIR ALGOS [OPTIONS...]: the train benchmark on ALGOS as pick keeps them
+# train NAME DIR WORKDIR ALGOS [OPTIONS...]: the train benchmark on ALGOS as pick keeps them
 train() {
-    local name=$1 max=$2 dir=$3 wd=$4 algos
-    algos=$(pick "$5")
-    shift 5
+    local name=$1 dir=$2 wd=$3 algos
+    algos=$(pick "$4")
+    shift 4
     if [[ -z $algos ]]; then
         skip "$name" "ALGOS_TRAIN=$ALGOS_TRAIN keeps none of its algorithms"
         return
     fi
-    run "$name" "$max" "$dir" $PY -m benchmarks --workdir "$wd" train -- --algos "$algos" "$@"
+    run "$name" "$dir" $PY -m benchmarks --workdir "$wd" train -- --algos "$algos" "$@"
 }
 
 log "# trlprep GPU benchmarks${SMOKE:+ (SMOKE: tiny sizes, CPU allowed)}, $(date -u '+%Y-%m-%d %H:%M UTC')"
 [[ -z $WHEELS || -d $WHEELS ]] || usage_error "$WHEELS: no such folder (the wheels; see this script's header)"
 [[ -z $BASELINE || -d $BASELINE ]] || usage_error "$BASELINE: no such folder (the baseline tree; see this script's header)"
+plan
+$PY "$ROOT/benchmarks/carry.py" check $WHEELS $BASELINE 2>&1 | tee -a "$LOG"
 if command -v nvidia-smi >/dev/null; then
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>&1 | tee -a "$LOG"
 else
@@ -195,17 +262,15 @@ if [[ -n $WHEELS ]]; then
         log "pip check: $($PY -m pip check 2>&1 | tail -8)"
     fi
 fi
-CUDA=$($PY -c "import torch; print('yes' if torch.cuda.is_available() else '')" 2>/dev/null)
-if [[ -z $CUDA && -z $SMOKE ]]; then
-    usage_error "no CUDA device here: SMOKE=1 runs the same steps with tiny sizes on CPU"
-fi
 # should the liger-kernel release not import against this torch / Triton, try a nightly
 NIGHTLY=${LIGER_NIGHTLY:-${WHEELS:+$WHEELS-liger-nightly}}
-if ! $PY -c "import liger_kernel.transformers.functional" 2>/dev/null && [[ -d ${NIGHTLY:-/nonexistent} ]]; then
+if [[ -d ${NIGHTLY:-/nonexistent} ]] && ! $PY -c "import liger_kernel.transformers.functional" 2>/dev/null; then
     log "liger_kernel does not import; installing $NIGHTLY"
     $PY -m pip install -q --no-index --no-deps "$NIGHTLY"/*.whl 2>&1 | tail -3 | tee -a "$LOG"
 fi
-$PY - <<'PYEOF' 2>&1 | tee -a "$LOG"
+# the versions, whether each module imports, and CUDA, in one process (each import of the
+# stack costs seconds)
+$PY - <<'PYEOF' >"$SHIMS/versions" 2>&1
 import importlib
 import sys
 from importlib import metadata
@@ -228,7 +293,20 @@ for dist, module in (("torch", "torch"), ("transformers", "transformers"),
         print(f"{dist} {version}")
     except Exception as e:  # noqa: BLE001
         print(f"{dist} {version}: {module} does not import ({type(e).__name__}: {str(e)[:300]})")
+try:
+    import torch
+
+    print(f"CUDA: {'yes' if torch.cuda.is_available() else 'no'}")
+except Exception as e:  # noqa: BLE001
+    print(f"CUDA: no (torch does not import: {e})")
 PYEOF
+tee -a "$LOG" <"$SHIMS/versions"
+LIGER_ERROR=$(grep -E "^liger-kernel" "$SHIMS/versions" | grep -E "not installed|does not import")
+CUDA=$(grep -qx "CUDA: yes" "$SHIMS/versions" && echo yes)
+if [[ -z $CUDA && -z $SMOKE ]]; then
+    usage_error "no CUDA device here: SMOKE=1 runs the same steps with tiny sizes on CPU"
+fi
+log "# preamble done after $(elapsed)s (its share: ${SHARE[preamble]}s)"
 
 if [[ -n $SMOKE ]]; then
     TRAIN=${TRAIN:-"--steps 3 --batch 2 --vocab 1024 --seq-len 64 --hidden 64 --layers 2"}
@@ -237,7 +315,8 @@ if [[ -n $SMOKE ]]; then
     WD=${WORKDIR:-/tmp/trlprep-gpu-smoke}
 else
     TRAIN=${TRAIN:-"--steps 6 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8"}
-    PROFILE_SIZES=${PROFILE_SIZES:-"--steps 4 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8"}
+    # 3 steps: the first (compilation, warm-up) is left out, 2 are recorded
+    PROFILE_SIZES=${PROFILE_SIZES:-"--steps 3 --batch 8 --vocab 128256 --seq-len 1024 --hidden 1024 --layers 8"}
     ONLINE=${ONLINE:-"--steps 3 --batch 16 --generations 4 --vocab 32000 --hidden 1024 --layers 8 --new-tokens 128"}
     WD=${WORKDIR:-/tmp/trlprep-gpu-bench}
 fi
@@ -245,41 +324,40 @@ BASE=
 [[ -n $BASELINE ]] && BASE=$(cd "$BASELINE" && pwd)
 NO_BASE="no baseline folder given (see the header of this script)"
 
-# maxima from one H200 run (2026-12-04): train 143 s, GRPO alone 86 s, pytest 42 s, the
-# before tree's train 59 s, a one-sided DPO profile 45 s
-train "train, after" 170 "$ROOT" "$WD" sft,dpo,kto $TRAIN
-run "pytest -m gpu" 60 "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
+# the planned steps
+train "train, after" "$ROOT" "$WD" sft,dpo,kto $TRAIN
+run "pytest -m gpu" "$ROOT" $PY -m pytest -q -m gpu tests/test_gpu.py -p no:cacheprovider
 [[ -z $CUDA && $RAN == "pytest -m gpu" ]] && log "(no CUDA here: its tests skip; it ran for its imports)"
-train "train, eager kernel" 80 "$ROOT" "$WD" sft,dpo,kto $TRAIN --no-trl --set logps_kernel=torch
-train "train, logits recomputed" 50 "$ROOT" "$WD" dpo,kto $TRAIN --no-trl --set loss_in_forward=false
-run "online, after" 160 "$ROOT" $PY -m benchmarks --workdir "$WD" online -- --algos "${ALGOS_ONLINE:-grpo,rloo}" $ONLINE
+run "online, after" "$ROOT" $PY -m benchmarks --workdir "$WD" online -- --algos "${ALGOS_ONLINE:-grpo,rloo}" $ONLINE
+run "profile" "$ROOT" $PY -m benchmarks --workdir "$WD" train -- --algos "${ALGOS_PROFILE:-sft}" ${PROFILE_ARGS:-} \
+    $PROFILE_SIZES --profile
 if [[ -n $BASE ]]; then
-    train "train, before" 75 "$BASE" "$WD-base" sft,dpo $TRAIN --no-trl ${BEFORE_ARGS---checkpointing on}
+    # the same model files as the after side (built above), not built again
+    mkdir -p "$WD-base/train" "$WD-base/online"
+    for m in "$WD"/train/model-* "$WD"/online/model-*; do
+        [[ -e $m ]] && ln -sfn "$m" "$WD-base/${m#"$WD"/}"
+    done
+    train "train, before" "$BASE" "$WD-base" sft,dpo $TRAIN --no-trl ${BEFORE_ARGS---checkpointing on}
 else
     skip "train, before" "$NO_BASE"
 fi
-run "profile" 100 "$ROOT" $PY -m benchmarks --workdir "$WD" train -- --algos "${ALGOS_PROFILE:-sft}" ${PROFILE_ARGS:-} \
-    $PROFILE_SIZES --profile
-train "train, checkpointing on" 40 "$ROOT" "$WD" sft,dpo $TRAIN --no-trl --checkpointing on
+# the extras, on the time left
+train "train, eager kernel" "$ROOT" "$WD" sft,dpo $TRAIN --no-trl --set logps_kernel=torch
 if [[ -z $CUDA ]]; then
     skip "train, liger" "Liger's kernels need CUDA (--logps-kernel liger refuses a CPU run)"
-elif LIGER_ERROR=$($PY -c 'import liger_kernel.transformers.functional' 2>&1); then
-    train "train, liger" 40 "$ROOT" "$WD" sft,dpo $TRAIN --no-trl --set logps_kernel=liger
+elif [[ -z $LIGER_ERROR ]]; then
+    train "train, liger" "$ROOT" "$WD" sft,dpo $TRAIN --no-trl --set logps_kernel=liger
 else
-    skip "train, liger" "liger_kernel does not import: $(tail -1 <<<"$LIGER_ERROR")"
+    skip "train, liger" "liger_kernel: $LIGER_ERROR"
 fi
+train "train, logits recomputed" "$ROOT" "$WD" dpo $TRAIN --no-trl --set loss_in_forward=false
+train "train, checkpointing on" "$ROOT" "$WD" dpo $TRAIN --no-trl --checkpointing on
 if [[ -n $BASE ]]; then
-    run "online, before" 100 "$BASE" $PY -m benchmarks --workdir "$WD-base" online -- --algos "${ALGOS_ONLINE:-grpo,rloo}" $ONLINE --no-trl
+    run "online, before" "$BASE" $PY -m benchmarks --workdir "$WD-base" online -- --algos "${ALGOS_ONLINE_BEFORE:-grpo}" $ONLINE --no-trl
 else
     skip "online, before" "$NO_BASE"
 fi
 
-join() {
-    local out
-    out=$(printf '%s; ' "$@")
-    out=${out%; }
-    echo "${out:-none}"
-}
 log "# summary: ${#OK[@]} steps passed; failed: $(join "${FAILED[@]}"); skipped: $(join "${SKIPPED[@]}")"
-log "# done in $(($(date +%s) - START))s; log: $LOG"
+log "# done in $(elapsed)s of ${BUDGET}s; log: $LOG"
 ((${#FAILED[@]} == 0)) || exit 1

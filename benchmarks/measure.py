@@ -78,6 +78,7 @@ def in_process(name: str, fn: Callable, *args: Any, threads: int | None = None) 
     ctx = mp.get_context("spawn")
     q = ctx.Queue()
     p = ctx.Process(target=_child, args=(fn, args, env, threads, q))
+    t0 = time.perf_counter()
     p.start()
     while True:
         try:
@@ -93,7 +94,9 @@ def in_process(name: str, fn: Callable, *args: Any, threads: int | None = None) 
     if status != "ok":
         raise RuntimeError(f"{name} failed: {result}")
     seconds, rows, extra = result
-    return Measurement(name, seconds, rows, rss, extra or {})
+    # the whole process, start and exit included: what a time budget has to plan for
+    extra = {**(extra or {}), "process_s": time.perf_counter() - t0}
+    return Measurement(name, seconds, rows, rss, extra)
 
 
 def tried(failures: list[str], name: str, fn: Callable, *args: Any) -> Measurement | None:
@@ -111,6 +114,30 @@ def print_row(row: tuple[str, ...]) -> None:
     """Print a table row as soon as it is measured: a benchmark stopped by its time limit
     keeps the figures it had (the full table follows at the end)."""
     print("measured: " + "  ".join(c for c in row if c), flush=True)
+
+
+def print_time_spent(measured: list[Measurement]) -> None:
+    """One line per side saying where its process's wall time went (`process_s` from
+    `in_process`; `setup_s`, `train_s` when the side measured them): the figures a time
+    budget such as benchmarks/gpu.sh's is planned from."""
+    for m in measured:
+        e = m.extra
+        parts = [f"{e[k]:.1f} s {what}" for k, what in PHASES if e.get(k) is not None]
+        if "train_s" in e:
+            parts.append(f"of which timed steps {m.seconds:.1f} s")
+        inside = f" ({', '.join(parts)})" if parts else ""
+        print(f"time spent: {m.name}: process {e['process_s']:.1f} s{inside}", flush=True)
+
+
+# the phases a side may report, in the order they happen
+PHASES = (("setup_s", "imports and setup"), ("train_s", "training"))
+
+
+def device_name() -> str:
+    """The CUDA device's name, or CPU."""
+    import torch
+
+    return torch.cuda.get_device_name() if torch.cuda.is_available() else "CPU"
 
 
 def exit_if_failed(failures: list[str]) -> None:

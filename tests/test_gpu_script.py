@@ -20,18 +20,19 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.wheels import plan  # noqa: E402
 
-STEPS = (
+STEPS = (  # the planned ones, then the extras
     "train, after",
     "pytest -m gpu",
-    "train, eager kernel",
-    "train, logits recomputed",
     "online, after",
-    "train, before",
     "profile",
-    "train, checkpointing on",
+    "train, before",
+    "train, eager kernel",
     "train, liger",
+    "train, logits recomputed",
+    "train, checkpointing on",
     "online, before",
 )
+PLANNED = STEPS[:5]
 TRAIN_STEPS = [s for s in STEPS if s.startswith("train")]
 needs_shell = pytest.mark.skipif(
     not (shutil.which("bash") and shutil.which("timeout") and shutil.which("md5sum")),
@@ -94,7 +95,7 @@ def test_smoke_run_logs_every_steps_figures_or_why_it_was_skipped(tmp_path):
     wheels = _installed_wheels(tmp_path / "wheels")
     rc, log, out = _gpu_sh(
         tmp_path, str(wheels), SMOKE="1", ALGOS_TRAIN="dpo", ALGOS_ONLINE="grpo",
-        ALGOS_PROFILE="dpo", PROFILE_ARGS="--no-trl",
+        ALGOS_PROFILE="dpo", PROFILE_ARGS="--no-trl", timeout=400,
     )  # fmt: skip
     assert rc == 0, out[-3000:]
     assert f"wheels in {wheels}: 0 to install" in log
@@ -120,14 +121,17 @@ def test_smoke_run_logs_every_steps_figures_or_why_it_was_skipped(tmp_path):
     assert re.search(r"^=== train, liger: skipped: .*CUDA", log, re.M)
     assert "=== train, before: skipped: no baseline folder given" in log
     assert "# summary: 7 steps passed; failed: none" in log
+    # where each side's process spent its time, for the next plan
+    spent = r"^time spent: trlprep dpo: process \d+\.\d s \(\d"
+    assert re.search(spent, steps["train, after"], re.M)
+    assert re.search(r"^time spent: trl grpo: process ", steps["online, after"], re.M)
+    assert "what travels with the device call:" in log and "# preamble done after" in log
 
 
 @needs_shell
 def test_a_failing_step_is_logged_and_the_next_one_runs_within_its_share(tmp_path):
     pytest.importorskip("torch")
-    rc, log, out = _gpu_sh(
-        tmp_path, SMOKE="1", ONLY="train", TRAIN="--no-such-flag", BUDGET="400", SHARE_SCALE="1"
-    )
+    rc, log, out = _gpu_sh(tmp_path, SMOKE="1", ONLY="train", TRAIN="--no-such-flag", BUDGET="400")
     assert rc == 1, out[-3000:]
     failed = [s for s in TRAIN_STEPS if f"=== {s}: FAILED, exit 2 after" in log]
     assert failed == ["train, after", "train, eager kernel", "train, logits recomputed",
@@ -136,9 +140,12 @@ def test_a_failing_step_is_logged_and_the_next_one_runs_within_its_share(tmp_pat
     assert "=== train, before: skipped: no baseline folder given" in log
     assert "=== online, after" not in log and "=== profile" not in log  # ONLY=train
     assert "failed: train, after (exit 2); train, eager kernel (exit 2)" in log
-    # each step gets its share (the budget has more left than these)
-    assert "=== train, after (at most 170s)" in log
-    assert "=== train, logits recomputed (at most 50s)" in log
+    # a planned step runs until its deadline: the preamble's share (25 s of 400) and its own
+    # (125 s), less the seconds the preamble took; an extra gets its share (30 s x 400/480)
+    # as the budget has more left
+    cap = int(re.search(r"^=== train, after \(at most (\d+)s\)", log, re.M).group(1))
+    assert 90 <= cap <= 150  # not the 375 s the budget had left
+    assert "=== train, logits recomputed (at most 25s)" in log
 
 
 @needs_shell
@@ -175,6 +182,34 @@ def test_without_cuda_the_full_run_refuses_and_points_to_smoke(tmp_path):
     assert rc == 2
     assert "no CUDA device here: SMOKE=1 runs the same steps" in log
     assert "=== train" not in log
+
+
+def _plan(log: str) -> tuple[dict[str, int], int, dict[str, int]]:
+    """The logged plan: the planned steps' shares, their sum, the extras' shares."""
+    m = re.search(r"^# plan, \d+s[^:]*: (.+?) = (\d+)s; .*each at most: (.+)$", log, re.M)
+    assert m, log[:2000]
+
+    def shares(text: str) -> dict[str, int]:
+        return {k: int(v) for k, v in re.findall(r"([a-z][^;]*?) (\d+)s(?:;|$)", text)}
+
+    return shares(m.group(1)), int(m.group(2)), shares(m.group(3))
+
+
+@needs_shell
+def test_the_plan_is_logged_first_and_its_shares_sum_to_the_budget(tmp_path):
+    # without CUDA the full run stops at its CUDA check, after logging the plan and sizes
+    rc, log, _ = _gpu_sh(tmp_path, PYTHON="false")  # no Python: no CUDA either
+    assert rc == 2
+    planned, total, extras = _plan(log)
+    assert list(planned) == ["preamble", *PLANNED]
+    assert sum(planned.values()) == total == 480
+    assert list(extras) == list(STEPS[5:]) and all(v > 0 for v in extras.values())
+    # another budget scales every share; the planned ones still sum to it exactly
+    rc, log, _ = _gpu_sh(tmp_path, PYTHON="false", BUDGET="900")
+    planned, total, extras = _plan(log)
+    assert sum(planned.values()) == total == 900
+    assert planned["train, after"] in (281, 282) and extras["train, liger"] == 93
+    assert "(the 480s plan scaled by 900/480)" in log
 
 
 def test_wheels_plan_installs_only_what_is_missing(tmp_path):
@@ -221,7 +256,8 @@ def test_a_benchmark_side_that_dies_or_raises_is_reported_and_the_others_go_on(c
     failures: list[str] = []
     assert tried(failures, "raises", int, "not a number") is None
     ok = tried(failures, "runs", tuple, [1.5, 2, {"k": 1}])  # (seconds, rows, extra)
-    assert (ok.seconds, ok.rows, ok.extra) == (1.5, 2, {"k": 1})
+    assert (ok.seconds, ok.rows, ok.extra["k"]) == (1.5, 2, 1)
+    assert ok.extra["process_s"] > 0  # the whole process's wall time, for gpu.sh's plan
     assert failures == ["raises"]
     out = capsys.readouterr().out
     assert "FAILED: raises failed: ValueError" in out and "invalid literal for int()" in out
