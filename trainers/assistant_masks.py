@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trlprep.errors import DataError, UsageError
 from trlprep.templates.assistant_tokens import (
@@ -31,6 +30,7 @@ from trlprep.templates.assistant_tokens import (
     MASKS,
     carried_conversation,
     carried_turns,
+    rendered_texts,
 )
 from trlprep.wording import plural
 
@@ -106,11 +106,7 @@ def _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path
     template = load_template(chat_template if chat_template is not None else tokenizer, tokenizer)
     turns = carried_turns(table)
     whole = conversation == ("messages",)  # else prompt-completion: its text is theirs together
-    if whole:
-        texts = table.column("text").to_pylist() if "text" in table.column_names else None
-    else:
-        joined = pc.binary_join_element_wise(table["prompt"], table["completion"], "")
-        texts = joined.to_pylist()
+    texts = rendered_texts(table, conversation)
     masked = mask_conversations(turns, template, tokenizer, messages=conversation, texts=texts)
     lines = made.input_lines
     refused = sorted(masked.refused)

@@ -89,17 +89,20 @@ def with_assistant_masks(
     truncation: str = "keep_start",
     num_proc: int | None = None,
 ) -> pa.Table:
-    """A tokenised language-modeling table (`input_ids`, cut by `max_length` as
-    `truncation` says) carrying its conversations (`carry_turns`) with `assistant_masks`
-    beside its ids and the hidden columns dropped. Rows whose masks cannot be found
-    exactly raise one `RowFailures` (stage `assistant masks`)."""
+    """A tokenised language-modeling or prompt-completion table (`input_ids`, cut by
+    `max_length` as `truncation` says) carrying its conversations (`carry_turns`) with
+    `assistant_masks` beside its ids and the hidden columns dropped (prompt-completion: the
+    masks of prompt + completion, over the same ids as `completion_mask`, as TRL's
+    SFTTrainer tokenises them). Rows whose masks cannot be found exactly raise one
+    `RowFailures` (stage `assistant masks`)."""
     from trlprep.errors import RowFailures
 
     hidden = [c for c in CARRIED.values() if c in table.column_names]
-    texts = table.column("text").to_pylist() if "text" in table.column_names else None
+    conversation = carried_conversation(table) or ("messages",)
     masked = mask_conversations(
-        carried_turns(table), template, tokenizer, texts=texts, num_proc=num_proc
-    )
+        carried_turns(table), template, tokenizer, messages=conversation,
+        texts=rendered_texts(table, conversation), num_proc=num_proc,
+    )  # fmt: skip
     given = table.column("input_ids").to_pylist()
     masks = []
     for i, (ids, whole, mask) in enumerate(
@@ -123,6 +126,19 @@ def with_assistant_masks(
         )
     out = table.drop_columns(hidden)
     return out.append_column(MASKS, pa.array(masks, pa.list_(pa.int8())))
+
+
+def rendered_texts(table: pa.Table, conversation: tuple[str, ...]) -> list[str | None] | None:
+    """Each row's conversation as the conversion rendered it: language modeling's `text`,
+    prompt-completion's prompt and completion text one after the other (None: not there)."""
+    import pyarrow.compute as pc
+
+    names = ["text"] if conversation == ("messages",) else list(conversation)
+    if any(c not in table.column_names for c in names):
+        return None
+    if len(names) == 1:
+        return table.column(names[0]).to_pylist()
+    return pc.binary_join_element_wise(*(table[c] for c in names), "").to_pylist()
 
 
 def has_weights(column: pa.ChunkedArray | pa.Array) -> bool:
@@ -325,5 +341,6 @@ __all__ = [
     "carry_turns",
     "has_weights",
     "mask_conversations",
+    "rendered_texts",
     "with_assistant_masks",
 ]
