@@ -167,7 +167,8 @@ def test_weights_survive_convert_to_prompt_completion_and_train_reads_them(tok, 
         "Paris.<|im_end|>",
         "Blue.<|im_end|>",
     ]
-    assert "data: 2 of 4 assistant messages have weight 0: left out of the loss" in said
+    # counted where the loss can reach: the completions (row 1's weight-0 answer is in a prompt)
+    assert "data: 1 of 3 assistant messages have weight 0: left out of the loss" in said
     assert (
         "data: dropped 1 row (line 2) with nothing left to train on (no tokens of assistant "
         "messages with weight 1 in the completion)" in said
@@ -175,6 +176,9 @@ def test_weights_survive_convert_to_prompt_completion_and_train_reads_them(tok, 
     assert (
         "data: loss on assistant messages with weight 1 in the completion: 9 of 75 tokens" in said
     )
+    said.clear()
+    _prepare(out, tok, said, options=SFTOptions(completion_only_loss=False))
+    assert "data: 2 of 4 assistant messages have weight 0: left out of the loss" in said
     said.clear()
     every = _prepare(out, tok, said, options=SFTOptions(assistant_only_loss=False))
     assert _masked(tok, every.rows["ids"][1], every.rows["mask"][1]) == "Five.<|im_end|>\n"

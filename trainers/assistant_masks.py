@@ -77,7 +77,8 @@ def apply(
             "messages whose weight is not 0, as OpenAI's fine-tuning trains them (pass "
             "--no-assistant-only-loss to train on every token)"
         )
-    return _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path, log)
+    args = (tokenizer, chat_template, on_error, path, log)
+    return _masked(made, options, conversation, hidden, *args)
 
 
 def _unmaskable(made: Any) -> UsageError:
@@ -98,7 +99,7 @@ def _unmaskable(made: Any) -> UsageError:
     )
 
 
-def _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path, log):
+def _masked(made, options, conversation, hidden, tokenizer, chat_template, on_error, path, log):
     from trlprep.templates.assistant_tokens import mask_conversations
     from trlprep.templates.sources import load_template
 
@@ -107,7 +108,13 @@ def _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path
     turns = carried_turns(table)
     whole = conversation == ("messages",)  # else prompt-completion: its text is theirs together
     texts = rendered_texts(table, conversation)
-    masked = mask_conversations(turns, template, tokenizer, messages=conversation, texts=texts)
+    # the weight-0 messages counted are those the loss could reach: the completion's only,
+    # unless the whole conversation is trained
+    everything = whole or getattr(options, "completion_only_loss", None) is False
+    masked = mask_conversations(
+        turns, template, tokenizer, messages=conversation, texts=texts,
+        counted=None if everything else "completion",
+    )  # fmt: skip
     lines = made.input_lines
     refused = sorted(masked.refused)
     if refused and on_error != "skip":
