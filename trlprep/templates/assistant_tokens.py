@@ -235,7 +235,11 @@ def _label(messages: str | tuple[str, ...]) -> str:
 
 
 def trained_spans(
-    table: pa.Table, template: ChatTemplate, tokenizer: Any = None, *, messages: str = "messages"
+    table: pa.Table,
+    template: ChatTemplate,
+    tokenizer: Any = None,
+    *,
+    messages: str | tuple[str, ...] = "messages",
 ) -> list[tuple[str, list[tuple[int, int]] | None]]:
     """Per row of `table` (a few rows: rendered here, one by one): its render and the
     character spans SFT's weighted loss trains on (`mask_conversations`' spans), or why the
