@@ -200,3 +200,61 @@ def test_counts_and_cut_examples_the_same_over_processes(tmp_path, monkeypatch):
     assert [p["text"] for p in first if p["trained"]] == ["b0<|im_end|>"]
     second = got[0][1][1]["loss_parts"]
     assert [p["text"] for p in second if p["trained"]] == ["a1<|im_end|>", "b1<|im_end|>"]
+
+
+def test_prompt_completion_counts_the_completion_and_cuts_its_examples(tmp_path):
+    """xtuner's rows converted to prompt-completion: the `loss: false` answers land in the
+    prompts, which SFT never trains, so the figures count the completions' assistant messages
+    (12, none weighted 0), and each example is cut where the loss starts and stops, the
+    newline after <|im_end|> and the prompt's answers out (before: no loss line, the whole
+    completion starred)."""
+    pc = tmp_path / "x_pc.jsonl"
+    res = CliRunner().invoke(app, ["convert", str(XTUNER), "--to", "pc", "-o", str(pc)])
+    assert res.exit_code == 0, res.output
+    completions = pl.read_ndjson(pc, infer_schema_length=None)["completion"].explode()
+    assert completions.struct.field("role").to_list().count("assistant") == 12
+    w = _json(pc)["conversation"]["weights"]
+    assert w == {
+        "rows_with_weights": 2,
+        "assistant_messages": 12,
+        "assistant_messages_trained": 12,
+        "assistant_messages_weight_0": 0,
+        "rows_with_weight_0": 0,
+        "fractional_weights": 0,
+    }
+    res = _run(pc, "--examples", "4", "--chat-template", "qwen2.5", "--no-validate")
+    lines = res.stdout.splitlines()
+    loss = next(x for x in lines if x.startswith("loss:"))
+    assert loss.startswith("loss: per-message weights in 2 rows: SFT trains only on the ")
+    assert "(12 of 12)" in loss
+    at = lines.index("  line 4:")
+    shown = lines[at + 1 : at + 4]
+    assert [x for x in shown if x.startswith("   *")] == [
+        "   *text       '好的，我知道这是第二个问题<|im_end|>'"
+    ]
+    assert "我需要先调用一些工具才能知道" in shown[0] and shown[2] == "    text       '\\n'"
+
+
+def test_prompt_completion_weight_0_and_fractional_completions_are_named(tmp_path):
+    def say(role, weight=None):
+        return {"role": role, "content": "x", **({"weight": weight} if weight is not None else {})}
+
+    rows = [
+        {"prompt": [say("user"), say("assistant", 0), say("user")],
+         "completion": [say("assistant", 1)]},
+        {"prompt": [say("user")], "completion": [say("assistant", 0)]},
+        {"prompt": [say("user")], "completion": [say("assistant", 0.5)]},
+    ]  # fmt: skip
+    path = tmp_path / "pc.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    w = _json(path)["conversation"]["weights"]
+    assert w == {
+        "rows_with_weights": 3,
+        "assistant_messages": 3,  # the completions' (the prompt's weight-0 answer is not one)
+        "assistant_messages_trained": 2,
+        "assistant_messages_weight_0": 1,
+        "rows_with_weight_0": 1,
+        "fractional_weights": 1,
+    }
+    res = _run(path, "--examples", "0")
+    assert "; 1 assistant message with weight 0 (or loss: false) in 1 row left out" in res.stdout

@@ -1,10 +1,10 @@
 """`--engine ray` gives the local engine's results on today's features, byte for byte:
-`--assistant-masks`, `--inline-media move` on mixed string/part-list content, the unused
-`--role-map` key refused, the answer-only-file hint, CSV rows every one refused while read
-with `--map ... --coerce`, images given with no placeholder placed (and said beside
-standard text). Each case runs the CLI with both engines on the session's local
-Ray instance (`ray_support`) and compares the output file (Ray's one shard), the rejects
-file, the exit code and the messages."""
+`--assistant-masks` (language modeling, prompt-completion), `--inline-media move` on mixed
+string/part-list content, the unused `--role-map` key refused, the answer-only-file hint, CSV
+rows every one refused while read with `--map ... --coerce`, images given with no
+placeholder placed (and said beside standard text). Each case runs the CLI with both engines
+on the session's local Ray instance (`ray_support`) and compares the output file (Ray's one
+shard), the rejects file, the exit code and the messages."""
 
 from __future__ import annotations
 
@@ -97,11 +97,23 @@ CASES = {
         "-o",
         "OUT/x.jsonl",
     ],  # fmt: skip
+    "masks-pc": [
+        "convert",
+        TOOLCALLS,
+        "--to",
+        "pc",
+        "--tokenize",
+        "--tokenizer",
+        TINY,
+        "--assistant-masks",
+        "-o",
+        "OUT/x.jsonl",
+    ],  # fmt: skip
     "masks-not-lm": [
         "convert",
         "MIXED",
         "--to",
-        "pc",
+        "prompt-only",
         "--tokenize",
         "--tokenizer",
         TINY,
@@ -153,6 +165,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "unplaced": (0, "3 rows (lines 1, 2, 3): images given with no `<image>` placeholder"),
         "unplaced-standard": (0, "1 row (line 2): images given beside standard (string) text"),
         "masks": (0, "12 rows in, 0 rejected"),
+        "masks-pc": (0, "12 rows in, 0 rejected"),
         "masks-not-lm": (2, "--assistant-masks marks the assistant messages"),
     }[case]
     assert (code, expect[1] in said) == (expect[0], True), said
@@ -164,7 +177,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
     if case == "move-mixed":
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert [r["images"] for r in rows] == [[], [IMAGE], []]
-    if case == "masks":
+    if case in ("masks", "masks-pc"):
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert all(len(r["assistant_masks"]) == len(r["input_ids"]) for r in rows)
         assert sum(map(sum, (r["assistant_masks"] for r in rows))) > 0

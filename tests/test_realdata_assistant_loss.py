@@ -215,16 +215,19 @@ def test_convert_assistant_masks_refuses_rows_by_line_and_other_types(tmp_path):
 
 
 def test_resume_refuses_another_assistant_only_loss(tmp_path):
+    """A run saved with --no-assistant-only-loss (no loss_mask record: an older version)
+    refuses --assistant-only-loss on resume, naming both."""
     from trlprep.trainers.resume import check_resume
 
     from trlprep.errors import UsageError
 
     saved = tmp_path / "train_config.json"
-    saved.write_text(json.dumps({"algo": "sft", "options": {"assistant_only_loss": None}}))
+    saved.write_text(json.dumps({"algo": "sft", "options": {"assistant_only_loss": False}}))
     new = {"algo": "sft", "options": {"assistant_only_loss": True}}
     with pytest.raises(UsageError) as refused:
         check_resume(saved, new, log=lambda _m: None)
-    assert "options.assistant_only_loss: null -> true" in refused.value.message
+    assert "trained without assistant masks" in refused.value.message
+    assert "this run asks for --assistant-only-loss" in refused.value.message
 
 
 def test_openai_tool_calls_given_as_json_text_are_masked_as_rendered(tok):

@@ -167,7 +167,8 @@ def test_weights_survive_convert_to_prompt_completion_and_train_reads_them(tok, 
         "Paris.<|im_end|>",
         "Blue.<|im_end|>",
     ]
-    assert "data: 2 of 4 assistant messages have weight 0: left out of the loss" in said
+    # counted where the loss can reach: the completions (row 1's weight-0 answer is in a prompt)
+    assert "data: 1 of 3 assistant messages have weight 0: left out of the loss" in said
     assert (
         "data: dropped 1 row (line 2) with nothing left to train on (no tokens of assistant "
         "messages with weight 1 in the completion)" in said
@@ -175,6 +176,9 @@ def test_weights_survive_convert_to_prompt_completion_and_train_reads_them(tok, 
     assert (
         "data: loss on assistant messages with weight 1 in the completion: 9 of 75 tokens" in said
     )
+    said.clear()
+    _prepare(out, tok, said, options=SFTOptions(completion_only_loss=False))
+    assert "data: 2 of 4 assistant messages have weight 0: left out of the loss" in said
     said.clear()
     every = _prepare(out, tok, said, options=SFTOptions(assistant_only_loss=False))
     assert _masked(tok, every.rows["ids"][1], every.rows["mask"][1]) == "Five.<|im_end|>\n"
@@ -243,6 +247,83 @@ def test_the_recorded_mask_is_kept_and_another_refused(tmp_path):
     assert "trained its loss on assistant messages with weight 1 only" in refused.value.message
     assert "this run asks for --no-assistant-only-loss" in refused.value.message
     assert refused.value.hint.startswith("resume with --assistant-only-loss or without it")
+
+
+def test_a_run_saved_before_the_record_is_read_by_its_option(tmp_path):
+    """Saved with assistant_only_loss but no loss_mask: a set option is the mask; unset, the
+    mask is the data's (BY_DATA), judged once the data is read, never refused here as an
+    option that changed (`null -> true`)."""
+    from trlprep.trainers.resume import BY_DATA, check_data_mask
+
+    asked_true = _saved(tmp_path, {"options": {"assistant_only_loss": True}})
+    assert _check(asked_true, None) is True and _check(asked_true, True) is True
+    with pytest.raises(UsageError) as refused:
+        _check(asked_true, False)
+    assert "trained its loss on assistant messages only" in refused.value.message
+    assert "started before" not in refused.value.message
+    unset = _saved(tmp_path, {"options": {"assistant_only_loss": None}})
+    assert _check(unset, True) == BY_DATA and _check(unset, False) == BY_DATA
+    check_data_mask(unset, True, "assistant messages with weight 1", True)  # the same mask
+    with pytest.raises(UsageError) as refused:
+        check_data_mask(unset, False, None, True)
+    assert "trained without assistant masks (the loss on every token" in refused.value.message
+    assert "this run asks for --assistant-only-loss" in refused.value.message
+
+
+def test_resuming_a_run_saved_before_the_record_goes_by_its_data(tmp_path):
+    """Weighted language modeling trained 1 step, its config made as the previous version
+    saved it (options.assistant_only_loss null, no loss_mask): resumed with
+    --assistant-only-loss it goes on (the same mask the weights made; before, refused as
+    `null -> true`); with --no-assistant-only-loss it is refused (exit 2)."""
+    from trlprep.trainers import train
+
+    data = _write(tmp_path / "w.jsonl", WEIGHTED * 2)
+    out = tmp_path / "run"
+    base = {"algo": "sft", "model": TINY_MODEL, "data": str(data), "output_dir": str(out),
+            "batch_size": 2, "bf16": False, "seed": 0, "progress": False}  # fmt: skip
+    train({**base, "max_steps": 1, "save_steps": 1}, log=lambda _m: None)
+    config = out / "train_config.json"
+    saved = json.loads(config.read_text())
+    assert saved["options"]["assistant_only_loss"] is None
+    del saved["loss_mask"]
+    config.write_text(json.dumps(saved))
+    with pytest.raises(UsageError) as refused:
+        train({**base, "max_steps": 2, "resume": True, "assistant_only_loss": False}, log=str)
+    assert "trained its loss on assistant messages with weight 1 only" in refused.value.message
+    said: list[str] = []
+    train({**base, "max_steps": 2, "resume": True, "assistant_only_loss": True}, log=said.append)
+    assert any(s.startswith("data: loss on assistant messages with weight 1: ") for s in said)
+    assert json.loads(config.read_text())["loss_mask"]["assistant_only_loss"] is True
+
+
+def test_a_prompt_completion_run_saved_before_the_record_keeps_its_completion_loss(tok, tmp_path):
+    """The previous version trained prompt-completion rows on their completion whatever
+    their weights: resumed without the flag, they are trained so still (not by the masks the
+    weights now make), and --assistant-only-loss is refused."""
+    from trlprep.trainers import train
+
+    pc = tmp_path / "pc.jsonl"
+    assert (
+        run("convert", _write(tmp_path / "w.jsonl", WEIGHTED), "--to", "pc", "-o", pc).exit_code
+        == 0
+    )
+    out = tmp_path / "run"
+    base = {"algo": "sft", "model": TINY_MODEL, "data": str(pc), "output_dir": str(out),
+            "batch_size": 1, "bf16": False, "seed": 0, "progress": False}  # fmt: skip
+    train({**base, "max_steps": 1, "save_steps": 1, "assistant_only_loss": False}, log=str)
+    config = out / "train_config.json"
+    saved = json.loads(config.read_text())
+    del saved["loss_mask"]
+    saved["options"]["assistant_only_loss"] = None
+    config.write_text(json.dumps(saved))
+    with pytest.raises(UsageError) as refused:
+        train({**base, "max_steps": 2, "resume": True, "assistant_only_loss": True}, log=str)
+    assert "trained without assistant masks" in refused.value.message
+    said: list[str] = []
+    train({**base, "max_steps": 2, "resume": True}, log=said.append)
+    assert "resume: assistant_only_loss=False, as the run being resumed was trained" in said
+    assert any(s.endswith("3 rows in; loss on the completion only") for s in said), said
+    assert json.loads(config.read_text())["loss_mask"]["assistant_only_loss"] is False
 
 
 def test_resuming_a_run_older_than_weights_trains_what_it_started_training(tmp_path):

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trlprep.errors import DataError, UsageError
 from trlprep.templates.assistant_tokens import (
@@ -31,6 +30,7 @@ from trlprep.templates.assistant_tokens import (
     MASKS,
     carried_conversation,
     carried_turns,
+    rendered_texts,
 )
 from trlprep.wording import plural
 
@@ -77,7 +77,8 @@ def apply(
             "messages whose weight is not 0, as OpenAI's fine-tuning trains them (pass "
             "--no-assistant-only-loss to train on every token)"
         )
-    return _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path, log)
+    args = (tokenizer, chat_template, on_error, path, log)
+    return _masked(made, options, conversation, hidden, *args)
 
 
 def _unmaskable(made: Any) -> UsageError:
@@ -98,7 +99,7 @@ def _unmaskable(made: Any) -> UsageError:
     )
 
 
-def _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path, log):
+def _masked(made, options, conversation, hidden, tokenizer, chat_template, on_error, path, log):
     from trlprep.templates.assistant_tokens import mask_conversations
     from trlprep.templates.sources import load_template
 
@@ -106,12 +107,14 @@ def _masked(made, conversation, hidden, tokenizer, chat_template, on_error, path
     template = load_template(chat_template if chat_template is not None else tokenizer, tokenizer)
     turns = carried_turns(table)
     whole = conversation == ("messages",)  # else prompt-completion: its text is theirs together
-    if whole:
-        texts = table.column("text").to_pylist() if "text" in table.column_names else None
-    else:
-        joined = pc.binary_join_element_wise(table["prompt"], table["completion"], "")
-        texts = joined.to_pylist()
-    masked = mask_conversations(turns, template, tokenizer, messages=conversation, texts=texts)
+    texts = rendered_texts(table, conversation)
+    # the weight-0 messages counted are those the loss could reach: the completion's only,
+    # unless the whole conversation is trained
+    everything = whole or getattr(options, "completion_only_loss", None) is False
+    masked = mask_conversations(
+        turns, template, tokenizer, messages=conversation, texts=texts,
+        counted=None if everything else "completion",
+    )  # fmt: skip
     lines = made.input_lines
     refused = sorted(masked.refused)
     if refused and on_error != "skip":

@@ -38,6 +38,9 @@ def _ids(table: pa.Table, name: str) -> list[list[int]]:
 
 
 def _lm_rows(table: pa.Table, options: Any, truncation: str) -> dict[str, list]:
+    """Ids and the loss mask: where every mask that applies is 1, as TRL's SFTTrainer builds
+    its labels (`completion_mask` unless `completion_only_loss=False`, `assistant_masks`
+    unless `assistant_only_loss=False`)."""
     ids = _ids(table, "input_ids")
     completion = None
     if "completion_mask" in table.column_names and (
@@ -46,16 +49,19 @@ def _lm_rows(table: pa.Table, options: Any, truncation: str) -> dict[str, list]:
         completion = _ids(table, "completion_mask")
     if WHOLE_MASKS in table.column_names:  # prompt-completion rows' assistant masks
         return {"ids": ids, "mask": onto_ids(table, ids, completion, truncation)}
-    if completion is not None:
-        return {"ids": ids, "mask": completion}
+    assistant = None
     if _MASKS in table.column_names and getattr(options, "assistant_only_loss", None) is not False:
         # the file's masks, cut from the side its ids were cut from
         keep_end = truncation == "keep_end"
-        masks = [
+        assistant = [
             list(m)[len(m) - len(x) :] if keep_end else list(m)[: len(x)]
             for x, m in zip(ids, _ids(table, _MASKS), strict=True)
         ]
-        return {"ids": ids, "mask": masks}
+    if assistant is not None and completion is not None:
+        both = zip(assistant, completion, strict=True)
+        return {"ids": ids, "mask": [[a & c for a, c in zip(*m, strict=True)] for m in both]}
+    if assistant is not None or completion is not None:
+        return {"ids": ids, "mask": assistant if assistant is not None else completion}
     return {"ids": ids, "mask": [[1] * len(x) for x in ids]}
 
 

@@ -8,7 +8,10 @@ from the checkpoint anyway, so a new value would be recorded without being used.
 how the run is logged, saved, evaluated or computed (logging/save/eval steps, max_steps and
 num_epochs to extend it, trackers, kernels, checkpointing) may change, and are logged.
 SFT's loss mask (whether the loss went by assistant masks, `LOSS_MASK`) is recorded, kept
-when the resumed run does not name it, and refused when it names another."""
+when the resumed run does not name it, and refused when it names another; a run saved before
+the record was kept says it by its `assistant_only_loss` option, and where that was unset
+(`BY_DATA`) the mask is what the data made of it, judged once the data is read
+(`check_data_mask`)."""
 
 from __future__ import annotations
 
@@ -55,11 +58,12 @@ _PATHS = ("data", "model")
 
 def check_resume(
     saved_file: Path, new: dict[str, Any], log: Callable[[str], None] = print
-) -> bool | None:
+) -> bool | str | None:
     """Refuse (UsageError) a resumed run whose resolved configuration `new` differs from the
     one in `saved_file` in an option that must stay, or asks for another SFT loss mask
     (`saved_mask`); log the changes that may. Returns the resumed run's loss mask: whether
-    its loss went by assistant masks (None: not known, or not SFT)."""
+    its loss went by assistant masks, `BY_DATA` (as its data made it: see
+    `check_data_mask`) or None (not SFT)."""
     if not saved_file.is_file():
         log(f"note: no {saved_file.name} beside the checkpoint; the options are not compared")
         return None
@@ -69,7 +73,7 @@ def check_resume(
         log(f"note: cannot read {saved_file} ({e}); the options are not compared")
         return None
     mask = saved_mask(saved)
-    if mask is not None:
+    if isinstance(mask, bool):
         _check_mask(saved_file, saved, mask, (new.get("options") or {}).get(_MASK_OPTION))
     refused, allowed = [], []
     for key, old, now in _differences(saved, new):
@@ -104,17 +108,35 @@ def loss_mask_record(assistant_masks: bool, loss_on: str | None) -> dict[str, An
     return {_MASK_OPTION: assistant_masks, "loss_on": loss_on}
 
 
-def saved_mask(saved: dict[str, Any]) -> bool | None:
+# the mask of a run saved without a record, with assistant_only_loss unset: what its data
+# made of it (the masks of weighted conversational language modeling, nothing else)
+BY_DATA = "by-data"
+
+
+def saved_mask(saved: dict[str, Any]) -> bool | str | None:
     """Whether the SFT run of `saved` (its train_config.json) trained by assistant masks:
-    its record; False for a run started before per-message weights were read (its options
-    have no assistant_only_loss: it trained every token, or its completions); None when not
-    known (a run of the version that read weights before recording this) or not SFT."""
+    its record; else (a run saved before the record was kept) its `assistant_only_loss`
+    where it was set (the run trained as it asked), `BY_DATA` where it was unset; False for
+    a run started before per-message weights were read (its options have no
+    assistant_only_loss: it trained every token, or its completions); None: not SFT."""
     if saved.get("algo") != "sft":
         return None
     record = saved.get(LOSS_MASK)
     if isinstance(record, dict) and isinstance(record.get(_MASK_OPTION), bool):
         return record[_MASK_OPTION]
-    return False if _MASK_OPTION not in (saved.get("options") or {}) else None
+    options = saved.get("options") or {}
+    if _MASK_OPTION not in options:
+        return False
+    asked = options[_MASK_OPTION]
+    return asked if isinstance(asked, bool) else BY_DATA
+
+
+def check_data_mask(saved_file: Path, mask: bool, loss_on: str | None, asked: bool | None) -> None:
+    """For a resumed run whose mask was `BY_DATA`: a UsageError where the run asks
+    (`asked`) for another loss mask than the one its data made (`mask`, on `loss_on`: read
+    with assistant_only_loss unset, as the run was started)."""
+    was = {"assistant_only_loss": mask, "loss_on": loss_on}
+    _check_mask(saved_file, {LOSS_MASK: was, "options": {_MASK_OPTION: None}}, mask, asked)
 
 
 def _check_mask(saved_file: Path, saved: dict[str, Any], mask: bool, asked: bool | None) -> None:
@@ -130,7 +152,7 @@ def _check_mask(saved_file: Path, saved: dict[str, Any], mask: bool, asked: bool
             "without assistant masks (the loss on every token, or on the completion of "
             "prompt-completion rows; the messages' weights not used)"
         )
-        if not isinstance(record, dict):
+        if _MASK_OPTION not in (saved.get("options") or {}):
             was += ", as it was started before the trainer read per-message weights"
     flag, other = ("--assistant-only-loss", "--no-assistant-only-loss")[:: 1 if mask else -1]
     now = "the loss on assistant messages only" if asked else "no assistant masks"

@@ -32,7 +32,7 @@ from trlprep.trainers.models import (
 from trlprep.trainers.online.source import Rollouts, make_rollouts
 from trlprep.trainers.optim import make_optimizer, make_scheduler
 from trlprep.trainers.preflight import check_trackers
-from trlprep.trainers.resume import check_resume
+from trlprep.trainers.resume import BY_DATA, check_data_mask, check_resume
 from trlprep.trainers.sampling import BatchStream
 from trlprep.trainers.shares import gather_rows
 from trlprep.trainers.steps import StepContext
@@ -235,13 +235,42 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
 def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
     """`data` detected, converted, templated and tokenised for `t`'s algorithm (a resumed
     SFT run's training data with the loss mask the run was started with)."""
-    a, cfg = t.algo, t.cfg
     options = t.options
     kept = getattr(t, "resumed_mask", None)  # set by `set_up` (None: not resuming)
+    if training and kept == BY_DATA:
+        return _as_data_made_it(t, data)
     if training and kept is not None and getattr(options, "assistant_only_loss", True) is None:
         options = replace(options, assistant_only_loss=kept)
         flag = "--assistant-only-loss" if kept else "--no-assistant-only-loss"
         t.log(in_callers_words(f"resume: {flag}, as the run being resumed was trained"))
+    return _prepare(t, data, training, options, t.log)
+
+
+def _as_data_made_it(t: Trainer, data: Any) -> Prepared:
+    """The training data of a resumed SFT run saved before its loss mask was recorded and
+    started without --[no-]assistant-only-loss: read so, its mask is the one the run
+    trained with, except on prompt-completion rows (trained on their completion then, their
+    messages' weights not read); a run asking for another mask is refused."""
+    said: list[str] = []
+    unset = replace(t.options, assistant_only_loss=None)
+    got = _prepare(t, data, True, unset, said.append)
+    if got.assistant_masks and got.route[-1] == "prompt-completion":
+        said.clear()
+        got = _prepare(t, data, True, replace(t.options, assistant_only_loss=False), said.append)
+    asked = t.options.assistant_only_loss
+    check_data_mask(t.resume_from.parent / CONFIG_FILE, got.assistant_masks, got.loss_on, asked)
+    if asked is None:
+        flag = "--assistant-only-loss" if got.assistant_masks else "--no-assistant-only-loss"
+        t.log(in_callers_words(f"resume: {flag}, as the run being resumed was trained"))
+    for line in said:
+        t.log(line)
+    return got
+
+
+def _prepare(
+    t: Trainer, data: Any, training: bool, options: Any, log: Callable[[str], None]
+) -> Prepared:
+    a, cfg = t.algo, t.cfg
     return prepare(
         data,
         a.layout,
@@ -258,7 +287,7 @@ def prepare_data(t: Trainer, data: Any, training: bool) -> Prepared:
         algo=a.name,
         options=options,
         training=training,
-        log=t.log,
+        log=log,
         split=cfg.split if training else cfg.eval_split,
         progress=data_progress(cfg.progress) and t.acc.is_main_process,
     )

@@ -113,8 +113,9 @@ def convert(
     .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
     result to standard text after the route, with `tools` and `template_kwargs`;
     `tokenize=True` adds token ids with `tokenizer`; with `assistant_masks=True`,
-    conversational language modeling also gets TRL's `assistant_masks` (1 on the tokens of
-    assistant messages whose `weight` is not 0). A DatasetDict is converted split by
+    conversational language modeling and prompt-completion also get TRL's `assistant_masks`
+    (1 on the tokens of assistant messages whose `weight` is not 0; prompt-completion: over
+    prompt + completion, as `input_ids` and `completion_mask`). A DatasetDict is converted split by
     split, or only its split `split` (that split's Dataset comes back). `input_format`
     reads a path as that format (`"jsonl"`, ...) whatever its name. A JSON Lines line
     that holds no JSON object raises a DataError naming it; `on_bad_lines="skip"` leaves it

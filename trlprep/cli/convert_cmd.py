@@ -113,7 +113,8 @@ def convert_command(
         False,
         "--assistant-masks",
         help="With --tokenize: TRL's assistant_masks column for conversational language "
-        "modeling (1 on assistant messages, not those with weight 0).",
+        "modeling or prompt-completion (over prompt + completion, beside completion_mask; "
+        "1 on assistant messages, not those with weight 0).",
     ),
     on_error: str = opt.ON_ERROR,
     on_bad_lines: str = opt.ON_BAD_LINES,

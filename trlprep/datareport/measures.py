@@ -140,7 +140,7 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
     d.tool_rows += int(
         ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
     )
-    _keep_weights(d, frame, conv, fields)
+    _keep_weights(d, canon, frame, cols)
     for medium in MEDIA:
         col = f"{medium}s"
         # parts holding their medium inline (a URL or path in the part), beside the column's
@@ -185,9 +185,40 @@ def _one_content_kind(canon: pa.Table, cols: list[str]) -> pa.Table:
     return canon
 
 
-def _keep_weights(d: Collected, frame: pl.DataFrame, conv: pl.Expr, fields: set[str]) -> None:
+def _keep_weights(d: Collected, canon: pa.Table, frame: pl.DataFrame, cols: list[str]) -> None:
     """Per-message weights as SFT reads them (`trainers.assistant_masks`): `weight`, else
-    xtuner's `loss` true/false as 1/0; only assistant messages' weights count."""
+    xtuner's `loss` true/false as 1/0; only assistant messages' weights count, and of
+    prompt-completion rows only the completion's (prompt messages are never trained; a
+    weight anywhere still makes SFT mask, and a fractional one anywhere refuses the row)."""
+    trained = ["completion"] if "completion" in cols and "messages" not in cols else cols
+    bot = pl.element().struct.field("role") == "assistant"
+    n = frame.height
+    weighted = np.zeros(n, bool)
+    bots, zero, frac = (np.zeros(n, np.int64) for _ in range(3))
+    for c in cols:
+        w = _weight({f.name for f in canon.schema.field(c).type.value_type})
+        conv = pl.col(c)
+        stats = frame.select(
+            conv.list.eval(w.is_not_null()).list.any().alias("set"),
+            conv.list.eval(bot).list.sum().alias("bots"),
+            conv.list.eval(bot & (w == 0)).list.sum().alias("zero"),
+            conv.list.eval(bot & w.is_not_null() & (w != 0) & (w != 1)).list.sum().alias("frac"),
+        ).fill_null(0)
+        weighted |= stats["set"].cast(pl.Boolean).to_numpy()
+        frac += stats["frac"].to_numpy()
+        if c in trained:
+            bots += stats["bots"].to_numpy()
+            zero += stats["zero"].to_numpy()
+    d.weighted_rows += int(weighted.sum())
+    d.assistant_messages += int(bots.sum())
+    d.weight_0_messages += int(zero.sum())
+    d.weight_0_rows += int((zero > 0).sum())
+    d.fractional_weights += int(frac.sum())
+
+
+def _weight(fields: set[str]) -> pl.Expr:
+    """A message's weight, of a list element with `fields`: `weight`, else `loss`
+    true/false as 1/0."""
     el = pl.element().struct
     w = el.field("weight").cast(pl.Float64, strict=False) if "weight" in fields else None
     if "loss" in fields:
@@ -196,21 +227,7 @@ def _keep_weights(d: Collected, frame: pl.DataFrame, conv: pl.Expr, fields: set[
             (loss.cast(pl.String, strict=False) == "true").cast(pl.Float64)
         )
         w = loss if w is None else w.fill_null(loss)
-    if w is None:
-        w = pl.lit(None, pl.Float64)
-    bot = el.field("role") == "assistant"
-    stats = frame.select(
-        conv.list.eval(w.is_not_null()).list.any().alias("set"),
-        conv.list.eval(bot).list.sum().alias("bots"),
-        conv.list.eval(bot & (w == 0)).list.sum().alias("zero"),
-        conv.list.eval(bot & w.is_not_null() & (w != 0) & (w != 1)).list.sum().alias("frac"),
-    ).fill_null(0)
-    weighted = stats["set"].cast(pl.Boolean)
-    d.weighted_rows += int(weighted.sum())
-    d.assistant_messages += int(stats["bots"].sum())
-    d.weight_0_messages += int(stats["zero"].sum())
-    d.weight_0_rows += int((stats["zero"] > 0).sum())
-    d.fractional_weights += int(stats["frac"].sum())
+    return pl.lit(None, pl.Float64) if w is None else w
 
 
 def _keep_placeholders(d: Collected, canon: pa.Table, frame: pl.DataFrame) -> None:
@@ -292,22 +309,33 @@ def keep_examples(
         d.examples.append(ex)
 
 
+_PC = ("prompt", "completion")
+
+
 def loss_parts(
     examples: list[dict], dtype: DatasetType, canon: pa.Table, template, tokenizer
 ) -> None:
-    """Each rendered language-modeling example's text cut where SFT's weighted loss starts
-    and stops (`loss_parts`: [{"text", "trained"}], shown where the messages carry weights);
-    none where the row renders otherwise alone or its spans cannot be found."""
-    if dtype.name != "language-modeling" or "messages" not in canon.column_names:
+    """Each rendered language-modeling or prompt-completion example's text cut where SFT's
+    weighted loss starts and stops (`loss_parts`: [{"text", "trained"}], shown where the
+    messages carry weights; prompt-completion: prompt and completion as one text, the loss
+    in the completion only); none where the row renders otherwise alone or its spans
+    cannot be found."""
+    conversation = {"language-modeling": ("messages",), "prompt-completion": _PC}.get(dtype.name)
+    if conversation is None or any(c not in canon.column_names for c in conversation):
         return
     from trlprep.templates.assistant_tokens import trained_spans
 
     for ex in examples:
-        text = ex["parts"][0]["text"] if ex.get("parts") else None
-        found = trained_spans(canon.slice(ex[INDEX], 1), template, tokenizer)
+        given = [p["text"] for p in ex.get("parts") or []]
+        if len(given) != len(conversation) or not all(isinstance(t, str) for t in given):
+            continue
+        text = "".join(given)
+        found = trained_spans(canon.slice(ex[INDEX], 1), template, tokenizer, messages=conversation)
         whole, spans = found[0]
         if spans is None or whole != text:
             continue
+        if conversation == _PC:  # the prompt's messages are never trained
+            spans = [(a, b) for a, b in spans if a >= len(given[0])]
         parts, at = [], 0
         for start, end in spans:
             if start > at:

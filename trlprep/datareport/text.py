@@ -205,9 +205,11 @@ SHOWN_CHARS = 160  # of each rendered part, escaped; the JSON and HTML reports h
 
 
 def sft_weighted(r: dict[str, Any]) -> bool:
-    """Language-modeling conversations whose messages carry weights: SFT masks them."""
+    """Language-modeling or prompt-completion conversations whose messages carry weights:
+    SFT masks them."""
     w = (r.get("conversation") or {}).get("weights") or {}
-    return bool(w.get("rows_with_weights")) and r["report"]["type"] == "language-modeling"
+    sft = r["report"]["type"] in ("language-modeling", "prompt-completion")
+    return bool(w.get("rows_with_weights")) and sft
 
 
 def weights_line(w: dict[str, Any]) -> str:

@@ -89,17 +89,20 @@ def with_assistant_masks(
     truncation: str = "keep_start",
     num_proc: int | None = None,
 ) -> pa.Table:
-    """A tokenised language-modeling table (`input_ids`, cut by `max_length` as
-    `truncation` says) carrying its conversations (`carry_turns`) with `assistant_masks`
-    beside its ids and the hidden columns dropped. Rows whose masks cannot be found
-    exactly raise one `RowFailures` (stage `assistant masks`)."""
+    """A tokenised language-modeling or prompt-completion table (`input_ids`, cut by
+    `max_length` as `truncation` says) carrying its conversations (`carry_turns`) with
+    `assistant_masks` beside its ids and the hidden columns dropped (prompt-completion: the
+    masks of prompt + completion, over the same ids as `completion_mask`, as TRL's
+    SFTTrainer tokenises them). Rows whose masks cannot be found exactly raise one
+    `RowFailures` (stage `assistant masks`)."""
     from trlprep.errors import RowFailures
 
     hidden = [c for c in CARRIED.values() if c in table.column_names]
-    texts = table.column("text").to_pylist() if "text" in table.column_names else None
+    conversation = carried_conversation(table) or ("messages",)
     masked = mask_conversations(
-        carried_turns(table), template, tokenizer, texts=texts, num_proc=num_proc
-    )
+        carried_turns(table), template, tokenizer, messages=conversation,
+        texts=rendered_texts(table, conversation), num_proc=num_proc,
+    )  # fmt: skip
     given = table.column("input_ids").to_pylist()
     masks = []
     for i, (ids, whole, mask) in enumerate(
@@ -123,6 +126,19 @@ def with_assistant_masks(
         )
     out = table.drop_columns(hidden)
     return out.append_column(MASKS, pa.array(masks, pa.list_(pa.int8())))
+
+
+def rendered_texts(table: pa.Table, conversation: tuple[str, ...]) -> list[str | None] | None:
+    """Each row's conversation as the conversion rendered it: language modeling's `text`,
+    prompt-completion's prompt and completion text one after the other (None: not there)."""
+    import pyarrow.compute as pc
+
+    names = ["text"] if conversation == ("messages",) else list(conversation)
+    if any(c not in table.column_names for c in names):
+        return None
+    if len(names) == 1:
+        return table.column(names[0]).to_pylist()
+    return pc.binary_join_element_wise(*(table[c] for c in names), "").to_pylist()
 
 
 def has_weights(column: pa.ChunkedArray | pa.Array) -> bool:
@@ -157,12 +173,15 @@ def mask_conversations(
     messages: str | tuple[str, ...] = "messages",
     texts: list[str | None] | None = None,
     num_proc: int | None = None,
+    counted: str | None = None,
 ) -> Masked:
     """Render and tokenise the conversations of column `messages` (several columns: each
     row's conversation is theirs one after the other, as `prompt` + `completion`; with the
     row's `tools` and `chat_template_kwargs` columns, as the table renderer reads them) with
     their assistant masks. `texts`: each row's text as the conversion rendered it; a row whose
     conversation renders otherwise here is refused rather than masked on other text.
+    `counted`: the column whose assistant messages `Masked` counts (those the loss can
+    reach: a prompt-completion row's completion); None: every column's.
     Large tables are rendered in `num_proc` worker processes (default: the cores), as the
     table renderer does; the tokenizer runs once, batched, here."""
     from trlprep.templates.table import MIN_ROWS_PER_WORKER, available_cores
@@ -171,7 +190,7 @@ def mask_conversations(
     ends = [str(t) for t in getattr(tok, "all_special_tokens", [])]
     ends += [t.content for t in getattr(tok, "added_tokens_decoder", {}).values()]
     n = table.num_rows
-    job = (template, tuple(dict.fromkeys(ends)), messages)
+    job = (template, tuple(dict.fromkeys(ends)), messages, counted)
     workers = max(1, min(num_proc or available_cores(), n // MIN_ROWS_PER_WORKER))
     if workers > 1:
         from trlprep.templates.parallel import run_parallel
@@ -216,7 +235,11 @@ def _label(messages: str | tuple[str, ...]) -> str:
 
 
 def trained_spans(
-    table: pa.Table, template: ChatTemplate, tokenizer: Any = None, *, messages: str = "messages"
+    table: pa.Table,
+    template: ChatTemplate,
+    tokenizer: Any = None,
+    *,
+    messages: str | tuple[str, ...] = "messages",
 ) -> list[tuple[str, list[tuple[int, int]] | None]]:
     """Per row of `table` (a few rows: rendered here, one by one): its render and the
     character spans SFT's weighted loss trains on (`mask_conversations`' spans), or why the
@@ -225,7 +248,7 @@ def trained_spans(
     if tokenizer is not None:
         ends = [str(t) for t in getattr(tokenizer, "all_special_tokens", [])]
         ends += [t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()]
-    job = (template, tuple(dict.fromkeys(ends)), messages)
+    job = (template, tuple(dict.fromkeys(ends)), messages, None)
     return _spans_batch(job, table, 0)[0]
 
 
@@ -235,7 +258,7 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
     from trlprep.io.jsonargs import has_tagged_arguments
     from trlprep.templates.inputs import parts_roles, prepare
 
-    template, ends, messages = job
+    template, ends, messages, counted = job
     columns = (messages,) if isinstance(messages, str) else tuple(messages)
     label = _label(messages)
     n = batch.num_rows
@@ -250,7 +273,10 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
         try:
             check_read(*(convs[c][i] for c in columns), tools[i], kwargs[i])
             chat: list = []
+            first = 0  # the first message counted
             for c in columns:
+                if c == counted:
+                    first = len(chat)
                 if not isinstance(convs[c][i], list):
                     raise RowError("the conversation is missing", c)
                 part, _ = prepare(
@@ -262,16 +288,19 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
             text, spans = assistant_spans(
                 template, chat, tools[i], kwargs[i], end_tokens=ends, column=label
             )
-            found.append((text, _weighted(chat, spans, tally, label)))
+            found.append((text, _weighted(chat, spans, tally, label, first)))
         except RowError as e:
             hint = f" ({e.hint})" if e.hint else ""
             found.append((f"{e.column or label}: {e.message}{hint}", None))
     return found, (tally.weighted_out, tally.assistant_messages)
 
 
-def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[int, int]]:
+def _weighted(
+    chat: list, found: list, out: Masked, column: str, first: int = 0
+) -> list[tuple[int, int]]:
     """The spans trained on: those of messages whose weight is not 0; a fractional weight is
-    refused (RowError), and so are weights that the marked spans cannot be put on."""
+    refused (RowError), and so are weights that the marked spans cannot be put on. `out`
+    counts the assistant messages from `first` on, and those of them with weight 0."""
     weights = {}
     for i, m in enumerate(chat):
         w = m.get(WEIGHT) if isinstance(m, dict) else None
@@ -288,7 +317,7 @@ def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[i
                 "tokens in the loss, which this trainer does not do)",
             )
         weights[i] = int(w)
-    out.assistant_messages += sum(1 for m in chat if m.get("role") == "assistant")
+    out.assistant_messages += sum(1 for m in chat[first:] if m.get("role") == "assistant")
     if any(s.message is None for s in found):
         if any(w == 0 for w in weights.values()):
             raise RowError(
@@ -298,7 +327,7 @@ def _weighted(chat: list, found: list, out: Masked, column: str) -> list[tuple[i
                 column,
                 hint="use a template that marks each assistant message once",
             )
-    out.weighted_out += sum(1 for w in weights.values() if w == 0)
+    out.weighted_out += sum(1 for i, w in weights.items() if w == 0 and i >= first)
     return [(s.start, s.end) for s in found if weights.get(s.message, 1)]
 
 
@@ -325,5 +354,6 @@ __all__ = [
     "carry_turns",
     "has_weights",
     "mask_conversations",
+    "rendered_texts",
     "with_assistant_masks",
 ]

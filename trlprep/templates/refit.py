@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 
 from trlprep.errors import DataError
 from trlprep.registry import DatasetType, get_type
-from trlprep.templates.refitcut import cut_masked, cut_sides, cut_steps, cut_whole
+from trlprep.templates.refitcut import MASKS, cut_masked, cut_sides, cut_steps, cut_whole
 from trlprep.templates.tokenize import _START, TokenizeReport, token_columns
 from trlprep.templates.tokenrecord import longest_sequence
 
@@ -117,6 +117,7 @@ def refit_table(
     if dtype.name == "stepwise-supervision":
         cut = functools.partial(cut_steps, max_length=max_length, mode=truncation)
     elif dtype.name == "prompt-completion":
+        names += [MASKS] if MASKS in table.column_names else []
         cut = functools.partial(cut_masked, max_length=max_length, mode=truncation)
     elif "prompt_ids" in names and len(names) > 1:  # prompt + completion(s)
         sides = [c for c in names if c != "prompt_ids"]

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 IDS = pa.list_(pa.int32())
 STEP_IDS = pa.list_(IDS)
 START = "_prompt_start"
+MASKS = "assistant_masks"  # TRL's column, beside prompt-completion ids
+MASK_BITS = pa.list_(pa.int8())
 
 
 def _kept(length: np.ndarray, max_length: int | None, mode: str) -> tuple[np.ndarray, ...]:
@@ -57,20 +59,24 @@ def cut_whole(
 def cut_masked(
     batch: pa.RecordBatch, max_length: int | None, mode: str, report: TokenizeReport
 ) -> dict[str, pa.Array]:
-    """Prompt-completion `input_ids` cut as a whole sequence and `completion_mask` by as
-    many entries, from the same end."""
-    ids, mask = batch.column("input_ids"), batch.column("completion_mask")
+    """Prompt-completion `input_ids` cut as a whole sequence, and `completion_mask` (and
+    TRL's `assistant_masks` where the batch has them) by as many entries, from the same end."""
+    ids = batch.column("input_ids")
     begin, end, cut = _kept(spans(ids)[2], max_length, mode)
     report.truncated += int(cut.sum())
-    size, kept = spans(mask)[2], end - begin
-    if mode == "keep_start":
-        mask_range = (np.zeros_like(size), np.minimum(kept, size))
-    else:
-        mask_range = (np.maximum(size - kept, 0), size)
-    return {
-        "input_ids": cut_lists(ids, begin, end, IDS),
-        "completion_mask": cut_lists(mask, *mask_range, IDS),
-    }
+    kept = end - begin
+    out = {"input_ids": cut_lists(ids, begin, end, IDS)}
+    for name in ("completion_mask", MASKS):
+        if name not in batch.schema.names:
+            continue
+        mask = batch.column(name)
+        size = spans(mask)[2]
+        if mode == "keep_start":
+            mask_range = (np.zeros_like(size), np.minimum(kept, size))
+        else:
+            mask_range = (np.maximum(size - kept, 0), size)
+        out[name] = cut_lists(mask, *mask_range, IDS if name != MASKS else MASK_BITS)
+    return out
 
 
 def cut_sides(
