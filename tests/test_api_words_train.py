@@ -4,6 +4,7 @@ whole commands said as calls, and real errors on real samples."""
 
 from __future__ import annotations
 
+import json
 import re
 import warnings
 from pathlib import Path
@@ -226,3 +227,26 @@ def test_train_s_log_says_its_keys(train, tmp_path):
         "as booleans (coerce=True)",
         "overwrite=True: removed metrics.jsonl",
     ], lines
+
+
+def test_train_s_weight_notes_say_its_keys(train, tmp_path):
+    say = lambda role, text, w: {"role": role, "content": text, "weight": w}  # noqa: E731
+    rows = [
+        {"messages": [say("user", "2+2?", 0), say("assistant", f"{n}.", n % 2)]} for n in (3, 4)
+    ]
+    data = tmp_path / "weighted.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    for flag, words in (
+        (None, "assistant_only_loss=False to train"),
+        (False, "assistant_only_loss=False trains"),
+    ):
+        lines: list[str] = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            train(
+                algo="sft", model="examples/tiny-chat-model", data=str(data), max_steps=1,
+                output_dir=str(tmp_path / f"out{flag}"), log=lines.append,
+                **({} if flag is None else {"assistant_only_loss": flag}),
+            )  # fmt: skip
+        said = [line for line in lines if "weights" in line]
+        assert said and all(words in s and not NO_FLAG.search(s) for s in said), lines

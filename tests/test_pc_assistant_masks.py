@@ -80,6 +80,9 @@ def test_training_the_tokenised_file_trains_what_the_messages_train(tok, tmp_pat
         assert (ids["ids"], ids["mask"]) == (text["ids"], text["mask"]), cut
         masked = options.assistant_only_loss is not False
         assert any("loss on assistant messages" in s for s in said) == masked, said
+        assert any(
+            "token ids read from input_ids, completion_mask, assistant_masks" in s for s in said
+        ), said
     # the masks leave out what the completion mask alone trains: the newline after <|im_end|>
     whole = _prepare(tokenised, tok, options=SFTOptions(assistant_only_loss=False)).rows
     masked = _prepare(tokenised, tok).rows

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, UsageError, in_callers_words
 from trlprep.templates.assistant_tokens import (
     CARRIED,
     MASKS,
@@ -66,16 +66,20 @@ def apply(
     if asked is False or (asked is None and not weighted):
         if weighted:
             log(
-                "warning: the messages carry per-message weights, not used: "
-                "--no-assistant-only-loss trains on every token"
-                + (" of the completion" if conversation != ("messages",) else "")
+                in_callers_words(
+                    "warning: the messages carry per-message weights, not used: "
+                    "--no-assistant-only-loss trains on every token"
+                    + (" of the completion" if conversation != ("messages",) else "")
+                )
             )
         return made._replace(table=table.drop_columns(hidden)), None, None
     if asked is None:
         log(
-            "note: the messages carry per-message weights: the loss goes on the assistant "
-            "messages whose weight is not 0, as OpenAI's fine-tuning trains them (pass "
-            "--no-assistant-only-loss to train on every token)"
+            in_callers_words(
+                "note: the messages carry per-message weights: the loss goes on the assistant "
+                "messages whose weight is not 0, as OpenAI's fine-tuning trains them (pass "
+                "--no-assistant-only-loss to train on every token)"
+            )
         )
     args = (tokenizer, chat_template, on_error, path, log)
     return _masked(made, options, conversation, hidden, *args)

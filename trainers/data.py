@@ -213,7 +213,8 @@ def prepare(
     )  # fmt: skip
     table, given, templated = picked.table, picked.given, picked.templated
     if given:
-        log(f"{label}: token ids read from {', '.join(given)} (the text is not tokenised again)")
+        read = given + (("assistant_masks",) if "assistant_masks" in table.column_names else ())
+        log(f"{label}: token ids read from {', '.join(read)} (the text is not tokenised again)")
     with showing(console, f"tokenising {label}", progress):
         rows, report = tokenise(
             table,
