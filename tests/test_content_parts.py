@@ -15,7 +15,7 @@ from trlprep.detection.detect import detect_batches
 from trlprep.errors import RowFailures
 from trlprep.io.readers import Batch, table_from_records
 from trlprep.templates import load_template, render_table
-from trlprep.templates.inputs import parts_roles
+from trlprep.templates.probes import parts_roles
 
 STRING_ONLY = ["qwen2_5", "llama3", "llama3_1"]
 WITH_PARTS = ["qwen2_5_vl", "llava_next", "idefics3"]

@@ -23,8 +23,8 @@ def tok():
     return AutoTokenizer.from_pretrained(str(TINY))
 
 
-def _higher(values: list[int], q: float) -> int:
-    return int(np.quantile(np.asarray(values), q, method="higher"))
+def _nearest_rank(values: list[int], q: float) -> int:
+    return int(np.quantile(np.asarray(values), q, method="inverted_cdf"))
 
 
 def _write(path: Path, rows: list[dict]) -> Path:
@@ -92,7 +92,7 @@ def test_lengths_equal_the_tokenizer_directly(pref_report, tok):
         assert got["min"] == min(values) and got["max"] == max(values)
         assert got["total"] == sum(values)
         for name, q in (("p50", 0.5), ("p90", 0.9), ("p99", 0.99)):
-            assert got[name] == _higher(values, q), (role, name)
+            assert got[name] == _nearest_rank(values, q), (role, name)
         assert sum(got["histogram"]["counts"]) == len(values)
     seq = [
         p + max(c, r) for p, c, r in zip(ref["prompt"], ref["chosen"], ref["rejected"], strict=True)

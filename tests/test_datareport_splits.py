@@ -121,6 +121,10 @@ def test_page_and_text_show_every_split(split_report):
     for key, shown in page.keys.items():
         assert shown == _fmt(rep.value(key)), key
     assert "splits.test.lengths.sequence.p99" in page.keys
+    # a split of 3 rows: its p99 is its max (nearest rank), marked in the splits table
+    assert rep.value("splits.test.lengths.sequence.quantiles_at_max") == ["p90", "p99"]
+    html = rep.to_html()
+    assert html.count('title="p90 and p99 are the max with 3 rows') == 1
     text = rep.to_text()
     assert "== split train ==" in text and "== split test ==" in text
     assert "test: 1 row also in another split" in text

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from trlprep.columns.arrowtypes import ValueKind, is_json_field, json_kinds, value_kind
 from trlprep.errors import InputError, UsageError
-from trlprep.io import jsonencode, jsonl, jsontext, readers, writers
+from trlprep.io import joining, jsonencode, jsonl, jsontext, readers, writers
 from trlprep.io.readers import iter_batches, read, table_from_records
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[1] / "examples"
@@ -370,7 +370,7 @@ def test_concat_tags_every_disagreeing_column():
     a = table_from_records([{"p": "s", "q": 1, "r": [1]}])
     b = table_from_records([{"p": [1], "q": "x", "r": [2.5]}, {"p": "t", "q": None, "r": None}])
     c = table_from_records([{"p": "u", "q": 2}])  # "p" plain here, tagged in b
-    t = jsonl.concat_tables([a, b, c])
+    t = joining.concat_tables([a, b, c])
     assert [is_json_field(t.schema.field(n)) for n in "pqr"] == [True, True, False]
     assert [json.loads(v) for v in t.column("p").to_pylist()] == ["s", [1], "t", "u"]
     assert t.column("q").to_pylist() == ["1", '"x"', None, "2"]

@@ -4,6 +4,9 @@ removed on exit."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -45,3 +48,34 @@ def test_batches_come_back_as_kept(tmp_path, budget):
         if kept.spilled:
             assert len(list(tmp_path.iterdir())) == 1  # the scratch folder
     assert list(tmp_path.iterdir()) == []
+
+
+def _resident_bytes(path: Path) -> int:
+    """Bytes of `path` resident in this process's memory maps (/proc/self/smaps)."""
+    total, inside = 0, False
+    for line in Path("/proc/self/smaps").read_text().splitlines():
+        if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+            inside = line.endswith(str(path))
+        elif inside and line.startswith("Rss:"):
+            total += int(line.split()[1]) * 1024
+    return total
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists(), reason="reads Linux's /proc")
+def test_replay_from_the_scratch_file_holds_one_batch_at_a_time(tmp_path):
+    """8 batches of 8 MB replayed from the scratch file, each dropped once used: no more
+    than one batch of the file is resident in the process's maps at a time (one map of the
+    whole file kept every page read, so the process grew with the input: 64 MB here)."""
+    size = 1 << 20  # int64 rows per batch: 8 MB
+    given = [Batch(pa.table({"x": np.full(size, i, np.int64)}), i * size) for i in range(8)]
+    with KeptBatches(str(tmp_path), budget=0) as kept:
+        list(kept.keep(iter(given)))
+        given.clear()
+        (scratch,) = tmp_path.rglob("kept.arrows")
+        peak, seen = 0, 0
+        for b in kept.replay():
+            assert b.data.column("x")[0].as_py() == b.offset // size
+            peak = max(peak, _resident_bytes(scratch))
+            seen += 1
+            del b
+    assert seen == 8 and peak <= 8 * size

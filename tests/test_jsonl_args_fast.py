@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from trlprep.io import jsonl, jsontext
+from trlprep.io import joining, jsonl, jsontext
 
 REAL = Path(__file__).parent / "realdata"
 
@@ -53,10 +53,10 @@ def _same_as_line_by_line(path: Path, fast_path: bool = True) -> pa.Table:
     assert fast.lines.tolist() == slow.lines.tolist()
     _assert_same(fast.data, slow.data)
     for size in (1 << 20, 700):  # several chunks: objects in some, strings only in others
-        new = jsonl.concat_tables([b.data for b in jsonl.jsonl_chunks(str(path), size)])
+        new = joining.concat_tables([b.data for b in jsonl.jsonl_chunks(str(path), size)])
         with pytest.MonkeyPatch.context() as m:
             m.setattr(jsonl, "read_json_arguments", lambda *a: None)
-            old = jsonl.concat_tables([b.data for b in jsonl.jsonl_chunks(str(path), size)])
+            old = joining.concat_tables([b.data for b in jsonl.jsonl_chunks(str(path), size)])
         _assert_same(new, old)
     return fast.data
 

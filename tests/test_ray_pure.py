@@ -69,3 +69,39 @@ def test_only_the_refused_rows_counts_by_reason_leave_the_workers():
         {"reason": "worse", "count": 1, "rows": [2], "lines": [3], "first": 2},
     ]
     assert _refused(block.drop_columns([REJECT]), 2).num_rows == 0
+
+
+@pytest.mark.parametrize(
+    "sizes, pieces, want",
+    [
+        ([10] * 7, 4, [[0, 1], [2, 3], [4, 5], [6]]),
+        ([100, 1, 1, 1, 100], 2, [[0, 1, 2], [3, 4]]),  # by bytes, not by count
+        ([5, 5, 3], 4, [[0], [1], [2]]),  # at most one run per row group
+        ([0, 0, 0, 0], 2, [[0, 1], [2, 3]]),  # no sizes recorded: by count
+        ([7], 4, [[0]]),
+    ],
+)
+def test_row_groups_are_cut_into_runs_of_about_equal_bytes(sizes, pieces, want):
+    from trlprep.ray.rowgroups import runs
+
+    assert runs(sizes, pieces) == want
+
+
+def test_a_parquet_file_whose_columns_change_at_entry_is_read_whole(tmp_path):
+    """A `datasets` `Json` column (typed over all its rows) or a `tools` struct column: the
+    file is read in one task; plain columns: in runs of row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trlprep.ray.rowgroups import parquet_runs
+
+    plain = pa.table({"prompt": [f"p{i}" for i in range(8)], "completion": ["c"] * 8})
+    tools = plain.append_column("tools", pa.array([[{"name": "f"}]] * 8))
+    as_json = plain.append_column("meta", pa.array(['{"a": 1}'] * 8, pa.json_()))
+    got = {}
+    for name, table in (("plain", plain), ("tools", tools), ("json", as_json)):
+        pq.write_table(table, tmp_path / f"{name}.parquet", row_group_size=2)
+        got[name] = parquet_runs(str(tmp_path / f"{name}.parquet"), cpus=2)
+    assert got == {"plain": [[0], [1], [2], [3]], "tools": None, "json": None}
+    pq.write_table(plain, tmp_path / "one.parquet")  # one row group
+    assert parquet_runs(str(tmp_path / "one.parquet"), cpus=2) is None

@@ -20,7 +20,7 @@ from templates_support import TEMPLATES_DIR, examples, template_tokenizer
 from trlprep.errors import DataError
 from trlprep.io.readers import table_from_records
 from trlprep.templates import apply_chat_template, load_template, render_table
-from trlprep.templates.inputs import parts_roles
+from trlprep.templates.probes import parts_roles
 
 trl = pytest.importorskip("trl")
 

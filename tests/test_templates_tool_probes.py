@@ -14,7 +14,7 @@ from templates_support import TEMPLATES_DIR, template_tokenizer
 from trlprep.errors import RowFailures
 from trlprep.io.readers import table_from_records
 from trlprep.templates import load_template, render_table
-from trlprep.templates.inputs import parts_roles, tool_support
+from trlprep.templates.probes import parts_roles, tool_support
 
 CALL = {"type": "function", "function": {"name": "get_tip", "arguments": {"bill": 100}}}
 TOOL = {

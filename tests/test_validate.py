@@ -15,7 +15,8 @@ import trlprep
 from trlprep.errors import UsageError
 from trlprep.registry import TYPES, Format
 from trlprep.validation.report import Report
-from trlprep.validation.rules import RULES, Severity, parse_role_map
+from trlprep.validation.rolemap import parse_role_map
+from trlprep.validation.rules import RULES, Severity
 from trlprep.validation.validate import validate_path, validate_table
 
 

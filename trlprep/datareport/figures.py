@@ -11,9 +11,10 @@ import numpy as np
 import polars as pl
 
 from trlprep.datareport.collected import Collected
+from trlprep.wording import plural
 
 COMMON_MAX_LENGTHS = (512, 1024, 2048, 4096, 8192)
-QUANTILES = {"p50": 0.5, "p90": 0.9, "p99": 0.99}
+QUANTILES = {"p50": 50, "p90": 90, "p99": 99}  # percent
 BINS = 30
 TOP = 10  # patterns, shared prompts ... listed
 
@@ -23,18 +24,39 @@ def _cat(parts: list[np.ndarray], dtype=np.int64) -> np.ndarray:
 
 
 def length_stats(values: np.ndarray) -> dict[str, Any]:
-    """min / p50 / p90 / p99 / max / mean of token lengths; each quantile the value at or
-    above it (polars' "higher": the sorted value at index ceil(q * (n - 1)), so p99 is the
-    maximum for 100 rows or fewer)."""
-    if not len(values):
+    """min / p50 / p90 / p99 / max / mean of per-row figures. Each quantile is the nearest
+    rank: pN is the smallest value that N% of rows are at or below (the sorted value at
+    rank ceil(N/100 * n)). `quantiles_at_max` names the quantiles whose rank is the last
+    (too few rows for them to differ from the max: p99 under 100 rows, p90 under 10)."""
+    n = len(values)
+    if not n:
         return {"rows": 0}
-    s = pl.Series(values)
-    out: dict[str, Any] = {"rows": len(values), "min": int(s.min()), "mean": float(s.mean())}
-    for name, q in QUANTILES.items():
-        out[name] = int(s.quantile(q, interpolation="higher"))
-    out["max"] = int(s.max())
-    out["total"] = int(s.sum())
+    values = np.asarray(values)
+    ranks = {name: (pct * n + 99) // 100 for name, pct in QUANTILES.items()}  # exact ceil
+    picked = np.partition(values, sorted({r - 1 for r in ranks.values()} | {0, n - 1}))
+    out: dict[str, Any] = {"rows": n, "min": int(picked[0]), "mean": float(values.mean())}
+    for name, rank in ranks.items():
+        out[name] = int(picked[rank - 1])
+    out["max"] = int(picked[n - 1])
+    out["total"] = int(values.sum())
+    out["quantiles_at_max"] = [name for name, rank in ranks.items() if rank == n]
     return out
+
+
+def at_max_note(stats: dict[str, Any]) -> str | None:
+    """What `stats["quantiles_at_max"]` means, said once under a table (None: nothing)."""
+    names = stats.get("quantiles_at_max") or []
+    if not names:
+        return None
+    need = {name: 100 // (100 - QUANTILES[name]) for name in names}  # p99: 100 rows
+    first, *rest = names
+    more = "".join(f", {name} from {need[name]:,}" for name in rest)
+    said = names[0] if not rest else f"{', '.join(names[:-1])} and {names[-1]}"
+    verb = "is" if len(names) == 1 else "are"
+    return (
+        f"{said} {verb} the max with {plural(stats['rows'], 'row')}: a nearest-rank "
+        f"{first} can be below the max only from {need[first]:,} rows{more}"
+    )
 
 
 def histogram(values: np.ndarray, bins: int = BINS) -> dict[str, list]:
@@ -302,4 +324,13 @@ def _sequence(lengths: dict[str, np.ndarray]) -> np.ndarray:
     return a + (p if p is not None else 0)
 
 
-__all__ = ["COMMON_MAX_LENGTHS", "build", "compress", "histogram", "length_stats", "truncation"]
+__all__ = [
+    "COMMON_MAX_LENGTHS",
+    "QUANTILES",
+    "at_max_note",
+    "build",
+    "compress",
+    "histogram",
+    "length_stats",
+    "truncation",
+]

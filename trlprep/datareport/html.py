@@ -11,6 +11,7 @@ import re
 from html import escape
 from typing import Any
 
+from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.htmlparts import CSS, fig, table
 from trlprep.datareport.htmlsections import SECTION_HTML
 
@@ -81,7 +82,7 @@ def _splits(r: dict[str, Any], anchors: dict[str, str]) -> str:
         rows.append([
             f'<a href="#{anchors[name]}">{escape(name)}</a>',
             fig(f"{k}.rows", s.get("rows")), fig(f"{k}.rows_rejected", s.get("rows_rejected")),
-            fig(f"{k}.p99_tokens", s.get("p99_tokens")),
+            fig(f"{k}.p99_tokens", s.get("p99_tokens")) + _at_max(sub, "p99"),
             fig(f"{k}.max_tokens", s.get("max_tokens")),
             fig(f"{k}.truncated", s.get("truncated")),
             fig(f"{k}.duplicate_rows", s.get("duplicate_rows")),
@@ -95,6 +96,14 @@ def _splits(r: dict[str, Any], anchors: dict[str, str]) -> str:
         "<p class=muted>The sections below count every split's rows together; each split's "
         "own follow.</p>" + table(head, rows)
     )
+
+
+def _at_max(r: dict[str, Any], name: str) -> str:
+    """A mark after a split's quantile that is its max for want of rows (nearest rank)."""
+    seq = r.get("lengths", {}).get("sequence", {})
+    if name not in seq.get("quantiles_at_max", []):
+        return ""
+    return f' <span class="muted" title="{escape(at_max_note(seq))}">(max)</span>'
 
 
 def _has(r: dict[str, Any], sid: str) -> bool:

@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from trlprep.datareport import svg
+from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
 from trlprep.datareport.text import sft_weighted
 from trlprep.wording import noun
@@ -122,6 +123,9 @@ def _lengths(r: dict[str, Any]) -> str:
         "(sequence: prompt + the longer answer).</p>"
     )
     html += table(["", *keys], rows)
+    note = at_max_note(lengths.get("sequence") or next(iter(lengths.values())))
+    if note:
+        html += f"<p class=muted>{escape(note[0].upper() + note[1:])}.</p>"
     mark = r["report"]["max_length"]
     for role, s in lengths.items():
         hist = s.get("histogram") or {}

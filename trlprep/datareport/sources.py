@@ -84,7 +84,7 @@ def imported_table(
     batches = list(stream(path, split, input_format, layout, source_rows=rows, opts=opts))
     parts = [b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
              for b in batches]  # fmt: skip
-    from trlprep.io.jsonl import concat_tables
+    from trlprep.io.joining import concat_tables
 
     table = concat_tables(parts) if parts else pa.table({})
     known = batches and all(b.lines is not None for b in batches)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.measures import ANSWERS
 from trlprep.wording import noun, plural
 
@@ -99,6 +100,9 @@ def _render_one(r: dict[str, Any]) -> str:
                     f"  {role:<12}{s['min']:>7}{s['p50']:>7}{s['p90']:>7}{s['p99']:>7}"
                     f"{s['max']:>7}{s['mean']:>9.1f}"
                 )
+        note = at_max_note(lengths.get("sequence") or next(iter(lengths.values())))
+        if note:
+            out.append(f"  note: {note}")
         t = r["truncation"]
         out.append(f"truncated ({t['mode']}):")
         for lim in t["limits"]:

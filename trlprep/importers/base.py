@@ -25,7 +25,7 @@ from trlprep.io.jsontext import TOOLS
 from trlprep.io.kinds import Settled, settle_kinds
 from trlprep.io.labels import LABEL_KINDS, READ_AS
 from trlprep.registry import DatasetType, Format, Kind
-from trlprep.validation.rules import parse_role_map, unused_role_map_error
+from trlprep.validation.rolemap import parse_role_map, unused_role_map_error
 from trlprep.wording import plural
 
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")

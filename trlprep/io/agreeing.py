@@ -1,5 +1,5 @@
 """Streamed batches made to agree on every column's kind over the whole input, as the whole
-input read at once would (`trlprep.io.jsonl.concat_tables`, then `trlprep.io.kinds`).
+input read at once would (`trlprep.io.joining.concat_tables`, then `trlprep.io.kinds`).
 
 Batches of several files, or of one JSON Lines file's chunks, are typed apart: a column may
 hold text in one and numbers in the next. `agreeing` reads the input once, keeping its
@@ -21,13 +21,13 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string, json_kinds
 from trlprep.columns.textparts import parts_columns, same_content, schema_with_parts
-from trlprep.io.jsonargs import has_tagged_arguments, tagged
-from trlprep.io.jsonl import (
+from trlprep.io.joining import (
     argument_columns,
     conflicting_columns,
     same_arguments,
     tag_columns,
 )
+from trlprep.io.jsonargs import has_tagged_arguments, tagged
 from trlprep.io.keptbatches import KeptBatches
 from trlprep.io.kinds import kind_counts, major_kinds, with_major_kinds
 from trlprep.io.sources import Batch

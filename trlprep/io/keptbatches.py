@@ -2,8 +2,10 @@
 done again: in memory up to a budget, the rest in an Arrow IPC scratch file.
 
 Each batch is written as its own IPC stream (its own schema: a JSON Lines input's chunks
-may differ, a column null in one and filled in the next) and read back memory-mapped, so
-replaying costs no more memory than the batches kept in memory.
+may differ, a column null in one and filled in the next) and read back one at a time (no
+memory map: the pages of a map read so far stay resident until it is closed, so the
+process would grow with the input), so replaying holds one spilled batch at a time
+besides the batches kept in memory.
 """
 
 from __future__ import annotations
@@ -94,19 +96,20 @@ class KeptBatches:
         if self._file is not None:
             self._file.close()
             self._file = None
-        mapped = pa.memory_map(self._path) if self._path is not None else None
+        spilled = pa.OSFile(self._path, "rb") if self._path is not None else None
         try:
             for entry in self._kept:
                 if isinstance(entry, Batch):
                     yield entry
                     continue
                 start, size, whole, rest = entry
-                reader = ipc.open_stream(mapped.read_at(size, start))
+                reader = ipc.open_stream(spilled.read_at(size, start))
                 data = reader.read_all() if whole else reader.read_next_batch()
                 yield Batch(data, **rest)
+                del data, reader  # the caller holds the batch while it needs it, not this loop
         finally:
-            if mapped is not None:
-                mapped.close()
+            if spilled is not None:
+                spilled.close()
 
 
 __all__ = ["MEMORY_BUDGET", "KeptBatches"]

@@ -26,8 +26,9 @@ from trlprep.columns.arrowtypes import ValueKind, value_kind
 from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
 from trlprep.io.inputfiles import candidate_files, past_stop
+from trlprep.io.joining import concat_tables
 from trlprep.io.jsonext import at_entry
-from trlprep.io.jsonl import BadLines, concat_tables, jsonl_chunks, read_jsonl
+from trlprep.io.jsonl import BadLines, jsonl_chunks, read_jsonl
 from trlprep.io.jsontext import (
     table_from_columns,
     table_from_records,

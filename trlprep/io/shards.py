@@ -225,7 +225,7 @@ def whole(files: list[str], read_one: Callable[[str], object], fmt: str):
     `read_one` gives None for a file not to be read."""
     import numpy as np
 
-    from trlprep.io.jsonl import concat_tables
+    from trlprep.io.joining import concat_tables
     from trlprep.io.sources import Source
 
     def batches_of(f: str) -> Iterator[Batch] | None:

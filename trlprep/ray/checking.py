@@ -107,7 +107,7 @@ def _validate(
     from trlprep.validation.collect import Collector
     from trlprep.validation.dupes import DuplicateFinder
     from trlprep.validation.report import Report
-    from trlprep.validation.rules import unused_role_map_error
+    from trlprep.validation.rolemap import unused_role_map_error
     from trlprep.validation.validate import (
         _report_duplicates,
         _required,

@@ -47,14 +47,14 @@ def _number(block: Any, offset: int) -> pa.Table:
 
 def _joinable(refs: list[Any]) -> list[Any]:
     """`refs` made to join as the local engine joins pieces read apart
-    (`trlprep.io.jsonl.concat_tables`): tool-call arguments that are JSON text in one
+    (`trlprep.io.joining.concat_tables`): tool-call arguments that are JSON text in one
     block made so in all, and every column whose blocks hold kinds Arrow cannot merge
     (text in one, numbers in another), or that is JSON text in any block, made tagged
     JSON text in every block. `trlprep.io.kinds` then carries an extra as it is, and in a
     column it reads refuses the rows of another kind than most rows of the whole dataset
     hold (marked on each block's column: `with_major_kinds`), as the local engine does."""
     from trlprep.detection.columnroles import carried_columns
-    from trlprep.io.jsonl import argument_columns, conflicting_columns
+    from trlprep.io.joining import argument_columns, conflicting_columns
     from trlprep.io.kinds import major_kinds
 
     ray = _ray()
@@ -87,7 +87,7 @@ def _schema(block: Any) -> pa.Schema:
 
 
 def _same_arguments(block: Any, names: set[str]) -> pa.Table:
-    from trlprep.io.jsonl import same_arguments
+    from trlprep.io.joining import same_arguments
 
     return same_arguments(_arrow(block), names)
 
@@ -97,7 +97,7 @@ def _tag_columns(
 ) -> tuple[pa.Table, dict[str, dict[str, int]]]:
     """`block` with the columns `names` tagged JSON text, and the kinds its rows hold in
     the columns `read` (`kind_counts`)."""
-    from trlprep.io.jsonl import tag_columns
+    from trlprep.io.joining import tag_columns
     from trlprep.io.kinds import kind_counts
 
     t = tag_columns(_arrow(block), names)

@@ -20,9 +20,9 @@ import pyarrow as pa
 
 from trlprep.errors import TrlprepError, UsageError
 from trlprep.ray.base import LINE, _ray, unwrapped
+from trlprep.ray.rowgroups import BLOCK_BYTES, parquet_runs, read_groups
 
 NATIVE = {"parquet": "parquet", "jsonl": "json"}  # trlprep format -> Ray reader
-BLOCK_BYTES = 128 << 20  # a file's rows go to Ray in blocks of about this much (or 4 blocks)
 
 
 def _remote(paths: list[str]) -> bool:
@@ -106,9 +106,10 @@ def read_numbered(
 def _trlprep_read(
     paths: list[str], fmt: str, split: str | None, bad_lines: Any, tools_column: str | None
 ) -> tuple[Any, int, Any]:
-    """Read each file with trlprep's reader in a Ray task that hands back its rows (with
-    LINE) as blocks in order; files' columns checked as locally (the shard named); rows
-    numbered across files in file and block order, known in the driver."""
+    """Read each file with trlprep's reader in Ray tasks that hand back its rows (with
+    LINE) as blocks in order (a Parquet file of several row groups: one task per run of
+    them, `rowgroups`); files' columns checked as locally (the shard named); rows numbered
+    across files in file and block order, known in the driver."""
     from trlprep.io.inputfiles import file_bad_lines
     from trlprep.io.shards import Shards, _check_columns
     from trlprep.ray.numbering import numbered
@@ -117,12 +118,20 @@ def _trlprep_read(
     read_one = ray.remote(num_returns="streaming")(_read_file)
     skip = bad_lines is not None
     here = os.getcwd()  # a worker's folder is where Ray started, not where this run is
-    streams = [read_one.remote(p, fmt, split, skip, tools_column, here) for p in paths]
+    parts = _parts(paths, fmt, tools_column, here, int(ray.cluster_resources().get("CPU", 1)))
+    streams = [
+        [read_one.remote(p, fmt, split, skip, tools_column, here, g) for g in groups]
+        for p, groups in zip(paths, parts, strict=True)
+    ]
     first: tuple[str, list[str]] | None = None
     starts, counts, blocks, offset = [], [], [], 0
-    for p, stream in zip(paths, streams, strict=True):  # in file order: the first error
-        refs = list(stream)
-        rows, names, found, counted, named = ray.get(refs[0])
+    for p, file_streams in zip(paths, streams, strict=True):  # in file order: the first error
+        rows = 0
+        for stream in file_streams:
+            refs = list(stream)
+            part_rows, names, found, counted, named = ray.get(refs[0])
+            rows += part_rows
+            blocks += refs[1:]
         if counted is not None:  # a text file's lines, blank lines and rows, for the notes
             from trlprep.io.plaintext import remember
 
@@ -131,7 +140,6 @@ def _trlprep_read(
             from trlprep.io.jsonarray import remember as remember_naming
 
             remember_naming(p, named)
-        blocks += refs[1:]
         starts.append(offset)
         counts.append(rows)
         offset += rows
@@ -147,6 +155,19 @@ def _trlprep_read(
     return ds.materialize(), total, shards if len(paths) > 1 else None
 
 
+def _parts(
+    paths: list[str], fmt: str, tools_column: str | None, cwd: str, cpus: int
+) -> list[list[list[int] | None]]:
+    """Each file's reads: [None] (the whole file in one task) or its runs of row groups."""
+    if fmt != "parquet":
+        return [[None] for _ in paths]
+    from trlprep.io.jsontext import tools_from
+
+    with tools_from({"tools": tools_column} if tools_column else None):
+        found = [parquet_runs(os.path.join(cwd, p), cpus) for p in paths]
+    return [[None] if r is None else list(r) for r in found]
+
+
 def _read_file(
     path: str,
     fmt: str,
@@ -154,11 +175,13 @@ def _read_file(
     skip: bool,
     tools_column: str | None = None,
     cwd: str | None = None,
+    groups: list[int] | None = None,
 ) -> Iterator[Any]:
     """One file read by trlprep's reader: first (rows, columns, bad lines found as {line:
     (reason, text)}, a text file's `TextStats` or None, a JSON array's `naming_note`), then
     its rows with LINE in blocks (at least one, in order). A relative `path` is read from
-    `cwd` (the run's folder) and named as given."""
+    `cwd` (the run's folder) and named as given. `groups`: only these row groups of a
+    Parquet file (`rowgroups`), in blocks of about `BLOCK_BYTES`."""
     import math
 
     from trlprep.io.jsonargs import is_json_field
@@ -170,21 +193,24 @@ def _read_file(
     full = path if cwd is None or os.path.isabs(path) else os.path.join(cwd, path)
     try:
         with tools_from({"tools": tools_column} if tools_column else None):
-            src = read(full, split=split, input_format=fmt, bad_lines=bad)
+            if groups is None:
+                src = read(full, split=split, input_format=fmt, bad_lines=bad)
+                table, lines = src.table, src.lines
+            else:
+                table, lines = read_groups(full, groups), None
     except TrlprepError as e:  # named as the user gave it, as the local engine names it
         if e.path == full:
             e.path = path
         raise
-    table = src.table
     n = table.num_rows
-    line = pa.nulls(n, pa.int64()) if src.lines is None else pa.array(src.lines, pa.int64())
+    line = pa.nulls(n, pa.int64()) if lines is None else pa.array(lines, pa.int64())
     table = table.append_column(LINE, line)
     found = dict(bad.found) if bad is not None else {}
     from trlprep.io.jsonarray import naming_note
     from trlprep.io.plaintext import stats
 
     yield n, [c for c in table.column_names if c != LINE], found, stats(full), naming_note(full)
-    pieces = max(math.ceil(table.nbytes / BLOCK_BYTES), min(4, n), 1)
+    pieces = max(math.ceil(table.nbytes / BLOCK_BYTES), 1 if groups else min(4, n), 1)
     if any(is_json_field(f) for f in table.schema):  # a column whose rows mix kinds (JSON
         pieces = 1  # text): what its values become is decided over all of them at once
     per = max(math.ceil(n / pieces), 1)

@@ -256,7 +256,8 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
     """Per row of `batch`: (its render, the character spans trained on) or (why it is
     refused, None); and the counts of weight-0 and of assistant messages."""
     from trlprep.io.jsonargs import has_tagged_arguments
-    from trlprep.templates.inputs import parts_roles, prepare
+    from trlprep.templates.inputs import prepare
+    from trlprep.templates.probes import parts_roles
 
     template, ends, messages, counted = job
     columns = (messages,) if isinstance(messages, str) else tuple(messages)

@@ -22,14 +22,9 @@ from trlprep.columns.placeholders import mismatch as media_mismatch
 from trlprep.columns.placeholders import sequences
 from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
-from trlprep.templates.inputs import (
-    media_marks,
-    parts_roles,
-    prepare,
-    tool_call_error,
-    tool_support,
-)
+from trlprep.templates.inputs import media_marks, prepare, tool_call_error
 from trlprep.templates.mediaprobe import media_error, media_roles, unrendered
+from trlprep.templates.probes import parts_roles, tool_support
 from trlprep.templates.report import EXAMPLE_ROWS, TemplateReport
 from trlprep.templates.rowvalues import (
     KWARGS_COLUMN,

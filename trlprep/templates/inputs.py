@@ -7,13 +7,13 @@ to what the template renders, `<image>` placeholders turned into image parts.
   that is not the JSON of an object (invalid, or encoded twice) fails the row.
 - Content given as a list of text-only parts is joined into one string (no separator) on a
   template that renders only string content for that role (found once per template by
-  rendering a probe), instead of the template printing the list's Python repr or raising;
-  templates that render parts get them as they are (roles probed: system, user,
-  assistant, tool; other roles' text parts are joined). Image parts on a role the template
-  cannot render parts for fail the row.
+  rendering a probe: `probes.parts_roles`), instead of the template printing the list's
+  Python repr or raising; templates that render parts get them as they are (roles probed:
+  system, user, assistant, tool; other roles' text parts are joined). Image parts on a
+  role the template cannot render parts for fail the row.
 - Whether the template renders an assistant turn's tool calls and the `tools` it is given
-  is probed once per template too (`tool_support`: does the probe call's or tool's name
-  appear in the render?), so rows whose calls or tools a template drops can be counted.
+  is probed once per template too (`probes.tool_support`: does the probe call's or tool's
+  name appear in the render?), so rows whose calls or tools a template drops can be counted.
 - With media beside the conversation (`images`/`image`, `videos`, `audios`), each
   `<image>` (`<video>`, `<audio>`) in string content becomes an image (video, audio) part,
   the text around it text parts, and every other string content of the row one text part
@@ -26,22 +26,15 @@ to what the template renders, `<image>` placeholders turned into image parts.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from trlprep.columns.arrowtypes import is_media_part, media_kind
 from trlprep.columns.placeholders import PLACEHOLDERS, split_text
+from trlprep.templates.probes import TOOL_TEMPLATES, parts_roles, tool_support
 from trlprep.templates.rules import RowError
-from trlprep.templates.template import ChatTemplate, RenderError
+from trlprep.templates.template import ChatTemplate
 from trlprep.wording import article
-
-PROBE_TEXT = "trlprep-probe-4f1c"
-PROBE_ROLES = ("system", "user", "assistant", "tool")
-PROBE_TOOL = "trlprep_probe_tool_4f1c"
-TOOL_TEMPLATES = "qwen2.5, llama3.1"  # built-ins that render tool calls and tools
-_REPR = re.compile(r"""['"]type['"]\s*:""")
 
 
 @dataclass
@@ -51,105 +44,6 @@ class Prepared:
     joined: bool = False  # text-only parts joined into a string
     images: int = 0  # placeholders and image parts found
     tool_calls: int | None = None  # the first message holding tool calls, if any
-
-
-@dataclass(frozen=True)
-class ToolSupport:
-    """What a template does with tool calls and tools (found by rendering probes)."""
-
-    calls: bool  # an assistant turn's tool calls appear in the render (no tools given)
-    calls_with_tools: bool  # ... when the conversation is given tools
-    tools: bool  # the tools given appear in the render
-
-    def renders_calls(self, with_tools: bool) -> bool:
-        return self.calls_with_tools if with_tools else self.calls
-
-
-def tool_support(template: ChatTemplate) -> ToolSupport:
-    """Whether `template` renders tool calls and tools: probe conversations whose call and
-    tool carry a unique name, rendered once per template; the name must appear."""
-    return _tool_support(template.source, tuple(sorted(template.special_tokens.items())))
-
-
-@lru_cache(maxsize=64)
-def _tool_support(source: str, tokens: tuple) -> ToolSupport:
-    template = ChatTemplate(source, special_tokens=dict(tokens))
-    tool = {
-        "type": "function",
-        "function": {
-            "name": PROBE_TOOL,
-            "description": "probe",
-            "parameters": {"type": "object", "properties": {"x": {"type": "integer"}}},
-        },
-    }
-    call = {"type": "function", "function": {"name": PROBE_TOOL, "arguments": {"x": 1}}}
-
-    def shows(chat: list, tools: list | None, gen: bool) -> bool:
-        try:
-            text = template.render(chat, tools=tools, add_generation_prompt=gen, trusted=True)
-        except Exception:  # noqa: BLE001 - a template that refuses the probe does not render it
-            return False
-        return PROBE_TOOL in text
-
-    user = {"role": "user", "content": "x"}
-    turns = (
-        {"role": "assistant", "content": "", "tool_calls": [call]},
-        {"role": "assistant", "tool_calls": [call]},
-    )
-    return ToolSupport(
-        calls=any(shows([user, t], None, False) for t in turns),
-        calls_with_tools=any(shows([user, t], [tool], False) for t in turns),
-        tools=shows([user], [tool], True),
-    )
-
-
-def parts_roles(template: ChatTemplate) -> frozenset[str]:
-    """The roles whose content the template renders right when given as a list of text parts.
-
-    A role qualifies when a probe conversation with that role's content as one text part
-    renders the text without a Python or JSON dump of the part.
-    """
-    return _parts_roles(template.source, tuple(sorted(template.special_tokens.items())))
-
-
-@lru_cache(maxsize=64)
-def _parts_roles(source: str, tokens: tuple) -> frozenset[str]:
-    template = ChatTemplate(source, special_tokens=dict(tokens))
-    ok = set()
-    for role in PROBE_ROLES:
-        parts = _probe(template, role, [{"type": "text", "text": PROBE_TEXT}])
-        if parts is None or PROBE_TEXT not in parts:
-            continue
-        plain = _probe(template, role, PROBE_TEXT)
-        baseline = len(_REPR.findall(plain)) if plain is not None else 0
-        if len(_REPR.findall(parts)) <= baseline:
-            ok.add(role)
-    return frozenset(ok)
-
-
-def _probe(template: ChatTemplate, role: str, content: Any) -> str | None:
-    if role == "user":
-        chat, gen = [{"role": "user", "content": content}], True
-    elif role == "system":
-        chat, gen = [{"role": "system", "content": content}, {"role": "user", "content": "x"}], True
-    elif role == "tool":
-        chat, gen = (
-            [
-                {"role": "user", "content": "x"},
-                {"role": "assistant", "content": "y"},
-                {"role": "tool", "content": content},
-            ],
-            True,
-        )
-    else:
-        chat, gen = (
-            [{"role": "user", "content": "x"}, {"role": "assistant", "content": content}],
-            False,
-        )
-    try:
-        return template.render(chat, add_generation_prompt=gen, trusted=True)
-    except (RenderError, Exception):  # noqa: BLE001 - any failure means "not this way"
-        return None
 
 
 def count_images(messages: list) -> int:
@@ -389,14 +283,11 @@ def _with_parsed_arguments(m: dict, calls: Any, column: str, i: int, text: bool)
 
 __all__ = [
     "Prepared",
-    "ToolSupport",
     "count_images",
     "image_marks",
     "media_marks",
     "first_tool_call",
-    "parts_roles",
     "prepare",
     "prepare_example",
     "tool_call_error",
-    "tool_support",
 ]

@@ -1,7 +1,7 @@
 """Which video and audio parts a chat template renders, found by rendering probes.
 
 Per medium (`video`, `audio`) and per role whose list content the template renders
-(`inputs.parts_roles`): a probe message holding one text part is rendered with and without
+(`probes.parts_roles`): a probe message holding one text part is rendered with and without
 a `{"type": kind}` part before the text. A different render means the template renders
 that part, unless the difference is the part printed as data (its JSON or Python repr,
 as LFM2.5's template prints any part it does not know); the same render (it printed
@@ -17,7 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from trlprep.columns.arrowtypes import media_kind
-from trlprep.templates.inputs import _REPR, PROBE_TEXT, _probe, parts_roles
+from trlprep.templates.probes import _REPR, PROBE_TEXT, _probe, parts_roles
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from trlprep.templates.inputs import TOOL_TEMPLATES
+from trlprep.templates.probes import TOOL_TEMPLATES
 from trlprep.wording import article, noun, plural
 
 EXAMPLE_ROWS = 5

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from trlprep.detection.detect import Detection, Reading
 from trlprep.errors import UsageError
 from trlprep.registry import Column, DatasetType, Format, get_format, get_type
-from trlprep.validation.rules import parse_role_map
+from trlprep.validation.rolemap import parse_role_map
 
 
 @dataclass(frozen=True)

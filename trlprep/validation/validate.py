@@ -31,7 +31,8 @@ from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
 from trlprep.validation.report import Issue, Report, line_or_row, repeat_details
-from trlprep.validation.rules import RULES, Severity, unused_role_map_error
+from trlprep.validation.rolemap import unused_role_map_error
+from trlprep.validation.rules import RULES, Severity
 
 STREAMED = ("jsonl", "parquet")
 # the hint of lines --on-bad-lines skip skipped (the rule's own hint suggests that option)

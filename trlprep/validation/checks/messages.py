@@ -34,7 +34,8 @@ from trlprep.validation.checks.parts import check_parts
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
 from trlprep.validation.checks.text import Scan, check_text, placeholders
 from trlprep.validation.checks.toolcalls import check_tool_arguments, legacy_call_message
-from trlprep.validation.rules import ALLOWED_ROLES, role_map_hint
+from trlprep.validation.rolemap import role_map_hint
+from trlprep.validation.rules import ALLOWED_ROLES
 from trlprep.wording import article
 
 
