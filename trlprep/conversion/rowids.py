@@ -1,0 +1,51 @@
+"""Which input row each converted row came from: the hidden `ROW_ID` column, and rows
+named by their file lines (line-oriented inputs) or 0-based index."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.errors import ROW_ID
+
+__all__ = ["InputRows", "row_ids", "with_row_ids"]
+
+
+def with_row_ids(table: pa.Table, offset: int = 0) -> pa.Table:
+    """`table` with the hidden `ROW_ID` column (input row index), unless it has one."""
+    if ROW_ID in table.column_names:
+        return table
+    ids = pa.array(np.arange(offset, offset + table.num_rows, dtype=np.int64))
+    return table.append_column(ROW_ID, ids)
+
+
+def row_ids(table: pa.Table, rows: Any, offset: int = 0) -> np.ndarray:
+    """The input rows of positions `rows` of `table` (through `ROW_ID`, else `offset`)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if ROW_ID in table.column_names:
+        return np.asarray(table.column(ROW_ID).take(pa.array(rows)).to_numpy(), np.int64)
+    return rows + offset
+
+
+@dataclass
+class InputRows:
+    """Where the rows of a batch came from: the input's lines (line-oriented files) of the
+    input rows `offset`, `offset + 1`, ... (None: rows are named by 0-based index)."""
+
+    offset: int = 0
+    lines: Any = None
+
+    def numbers(self, ids: Any) -> tuple[str, list[int]]:
+        """("lines", their file lines) for input rows `ids`, else ("rows", the ids)."""
+        ids = np.asarray(ids, np.int64)
+        if self.lines is not None:
+            return "lines", [int(x) for x in np.asarray(self.lines)[ids - self.offset]]
+        return "rows", [int(x) for x in ids]
+
+    def name(self, ids: np.ndarray) -> str:
+        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`."""
+        word, shown = self.numbers(ids)
+        return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
