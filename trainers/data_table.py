@@ -121,10 +121,13 @@ def to_training_table(
     elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = layout_read_as(table)
     check_keep_empty(layout, accepts[0], import_options)
-    if layout is None and (import_options or {}).get("coerce"):  # an import reads its own
+    coerce = bool((import_options or {}).get("coerce"))
+    if layout is None and (coerce or on_error == "skip"):  # an import reads its own
         from trlprep.trainers.coerced import coerced
 
-        table, rows, lines = coerced(table, rows, lines, path=inp.source.path, on_error=on_error)
+        table, rows, lines = coerced(
+            table, rows, lines, path=inp.source.path, on_error=on_error, coerce=coerce
+        )
     if layout is not None:
         opts = ImportOptions.make(map=column_map, **(import_options or {}))
         try:
@@ -152,10 +155,20 @@ def to_training_table(
     problems = [p for p in det.problems if p.code != "ambiguous-prompt" and p.code not in ROW_LEVEL]
     if problems:
         p = problems[0]
+        at = [int(r) for r in p.rows or ()]
+        shown = at if lines is None else [int(lines[r]) for r in at]  # the file's lines
+        word = "row" if lines is None else "line"
+        hint = p.hint or "run `trlprep validate` on it for every problem"
+        if layout is None and on_error != "skip":
+            from trlprep.trainers.coerced import skip_would_leave_out
+
+            if skip_would_leave_out(table):
+                hint += "; or pass --on-error skip to leave those rows out (listed)"
         raise DataError(
             f"the data is not uniform: {p.message}"
-            + (f" (e.g. {noun(len(p.rows), 'row')} {', '.join(map(str, p.rows))})" * bool(p.rows)),
-            hint=p.hint or "run `trlprep validate` on it for every problem",
+            + (f" (e.g. {noun(len(shown), word)} {', '.join(map(str, shown))})" * bool(shown)),
+            hint=hint,
+            path=inp.source.path,
         )
     read_as = [f"{layout} layout"] if layout else []
     if (
