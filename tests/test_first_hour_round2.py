@@ -1,0 +1,20 @@
+"""What a new user hit in the first hour, round two: help texts that name every choice."""
+
+from __future__ import annotations
+
+import typer
+
+from trlprep.cli import app
+from trlprep.importers import layout_names
+
+
+def _option_help(command: str, flag: str) -> str:
+    cmd = typer.main.get_command(app).commands[command]
+    (param,) = [p for p in cmd.params if flag in getattr(p, "opts", ())]
+    return param.help
+
+
+def test_import_from_help_names_every_layout():
+    said = _option_help("import", "--from")
+    listed = said.removeprefix("Layout: ").split(" (detected")[0].split(" | ")
+    assert listed == layout_names()  # swift and binarized were missing
