@@ -220,8 +220,9 @@ def test_humaneval_needs_map_completion():
 
 def test_gsm8k_needs_map_prompt_and_completion():
     e = _api_error(lambda: trlprep.convert(GSM8K, "pc"))
-    assert "map={'prompt': 'question', 'completion': 'answer'}" in e.message
-    assert "from_=LAYOUT" in e.hint
+    # the advice is the hint, not a generic "import the layout with from_=LAYOUT" beside it
+    assert "map={'prompt': 'question', 'completion': 'answer'}" in e.hint
+    assert "from_=LAYOUT" not in e.hint
     _no_flags(e)
 
 

@@ -154,3 +154,16 @@ def test_train_on_error_skip_leaves_a_number_among_text_out(tmp_path):
     assert "1 row could not be read and was left out: column 'chosen' holds a number" in said
     assert "5 rows in, 1 left out, 4 converted -> 4 rows" in said
     assert prepared.rejects.num_rows == 1
+
+
+def test_train_on_question_answer_hints_the_data_map():
+    from trlprep.errors import DataError
+
+    a = get_algorithm("sft")
+    with pytest.raises(DataError) as e:
+        prepare(
+            [{"question": "2+2?", "answer": "4"}], a.layout, a.accepts, make_tokenizer(),
+            max_length=64, algo="sft", options=a.make_options({}),
+        )  # fmt: skip
+    assert "--data-map prompt=question,completion=answer" in e.value.hint
+    assert "run `trlprep detect`" not in e.value.hint  # it would only say the same again

@@ -79,7 +79,7 @@ def to_training_table(
     only where their messages carry weights.
     """
     from trlprep.api import convert
-    from trlprep.conversion.convert import unknown_reason, why_no_rows_left
+    from trlprep.conversion.convert import unknown_advice, why_no_rows_left
     from trlprep.conversion.graph import route
     from trlprep.detection import answerfiles as answers
     from trlprep.detection.answerfiles import answer_file_note
@@ -146,10 +146,13 @@ def to_training_table(
     if det.type is None and answer_file_note(det.notes):  # no flag of train makes a prompt
         raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
     if det.type is None:
+        reason, advice = unknown_advice(det)
+        prompts_only = accepts[0] == "prompt-only"
         raise DataError(
-            "cannot tell the dataset type: "
-            + train_words(unknown_reason(det), prompts_only=accepts[0] == "prompt-only"),
-            hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
+            "cannot tell the dataset type: " + train_words(reason, prompts_only=prompts_only),
+            hint=train_words(advice, prompts_only=prompts_only)
+            if advice
+            else f"{algo} trains on {' or '.join(accepts)} data; run `trlprep detect` on it",
         )
     # rows with a null required value are refused one by one by the conversion below
     problems = [p for p in det.problems if p.code != "ambiguous-prompt" and p.code not in ROW_LEVEL]
