@@ -280,7 +280,10 @@ def test_tokenize_without_tokenizer_names_tokenizer():
 def test_a_chat_template_on_text_names_chat_template():
     mapped = "prompt=question,completion=answer"
     e = _api_error(lambda: trlprep.convert(GSM8K, "pc", map=mapped, chat_template="qwen2.5"))
-    assert e.hint == "drop chat_template"
+    assert e.hint == (
+        "drop chat_template, or pass conversational=True to make the text messages (prompt: "
+        "user, answers: assistant) rendered with it"
+    )
     _no_flags(e)
 
 

@@ -32,3 +32,28 @@ def test_convert_of_question_answer_hints_the_map_not_a_layout(tmp_path):
     hint = res.output.split("hint:")[1]
     assert "pass `--map prompt=question,completion=answer`" in hint
     assert "--from LAYOUT" not in res.output  # no layout reads these columns
+
+
+def test_chat_template_on_standard_text_names_conversational_where_it_works(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    pc, lm = tmp_path / "pc.jsonl", tmp_path / "lm.jsonl"
+    pc.write_text(json.dumps({"prompt": "The sky is", "completion": " blue."}) + "\n")
+    lm.write_text(json.dumps({"text": "The sky is blue."}) + "\n")
+    runner = CliRunner()
+    out = str(tmp_path / "out.jsonl")
+    res = runner.invoke(app, ["convert", str(pc), "--chat-template", "chatml", "-o", out])
+    assert res.exit_code == 2
+    assert "hint: drop --chat-template, or pass --conversational" in res.output
+    # the advice works as said
+    res = runner.invoke(
+        app, ["convert", str(pc), "--chat-template", "chatml", "--conversational", "-o", out]
+    )
+    assert res.exit_code == 0, res.output
+    with open(out) as f:
+        assert json.loads(f.readline())["prompt"].startswith("<|im_start|>user\nThe sky is")
+    # language modeling has no turn to make a message of: --conversational is not advised
+    res = runner.invoke(app, ["convert", str(lm), "--chat-template", "chatml", "-o", out + "2"])
+    assert res.exit_code == 2 and "--conversational" not in res.output

@@ -185,9 +185,17 @@ def make_plan(
         )
     if render is not None and render.template is not None:
         if det.format is not Format.CONVERSATIONAL:
+            turns = src.name not in ("language-modeling", "preference-implicit")
+            turns = turns and src.name != "stepwise-supervision"  # --conversational refuses
             raise UsageError(
                 "--chat-template applies to conversational data; this data is standard text",
-                hint="drop --chat-template",
+                hint="drop --chat-template"
+                + (
+                    ", or pass --conversational to make the text messages (prompt: user, "
+                    "answers: assistant) rendered with it"
+                    if turns
+                    else ""
+                ),
             )
     elif render is not None and det.format is Format.CONVERSATIONAL:
         raise UsageError(
