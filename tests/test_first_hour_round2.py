@@ -57,3 +57,17 @@ def test_chat_template_on_standard_text_names_conversational_where_it_works(tmp_
     # language modeling has no turn to make a message of: --conversational is not advised
     res = runner.invoke(app, ["convert", str(lm), "--chat-template", "chatml", "-o", out + "2"])
     assert res.exit_code == 2 and "--conversational" not in res.output
+
+
+def test_import_of_hh_empty_turns_advises_no_to_flag_import_lacks(tmp_path):
+    from realdata.support import run, sample
+
+    hh = str(sample("hh_rlhf"))
+    res = run("import", hh, "--from", "hh", "-o", tmp_path / "pairs.jsonl")
+    assert res.exit_code == 1
+    assert "--keep-empty-turns keeps them as prompt-only rows" in res.output
+    assert "--to" not in res.output  # `import` has no --to: it was advised
+    # the advice works as said on import
+    res = run("import", hh, "--from", "hh", "--keep-empty-turns", "-o", tmp_path / "p.jsonl")
+    assert res.exit_code == 0, res.output
+    assert "hh -> prompt-only (conversational): 163 rows in, 0 rejected" in res.output
