@@ -71,3 +71,44 @@ def test_import_of_hh_empty_turns_advises_no_to_flag_import_lacks(tmp_path):
     res = run("import", hh, "--from", "hh", "--keep-empty-turns", "-o", tmp_path / "p.jsonl")
     assert res.exit_code == 0, res.output
     assert "hh -> prompt-only (conversational): 163 rows in, 0 rejected" in res.output
+
+
+SHAREGPT_ROLES = [
+    {"messages": [{"role": "human", "content": "hi"}, {"role": "gpt", "content": "yo"}]},
+    {"messages": [{"role": "human", "content": "a"}, {"role": "gpt", "content": "b"}]},
+]
+
+
+def _roles_file(tmp_path):
+    import json
+
+    path = tmp_path / "roles.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in SHAREGPT_ROLES))
+    return path
+
+
+def test_convert_of_unknown_roles_names_the_ready_role_map(tmp_path):
+    from realdata.support import run
+
+    src = _roles_file(tmp_path)
+    res = run("convert", src, "-o", tmp_path / "out.jsonl")
+    assert res.exit_code == 1
+    assert "try --role-map human=user,gpt=assistant (rule unknown-role)" in res.output
+    # the advice works as said
+    res = run("convert", src, "--role-map", "human=user,gpt=assistant", "-o", tmp_path / "o2.jsonl")
+    assert res.exit_code == 0, res.output
+
+
+def test_api_convert_renames_roles_with_role_map_alone(tmp_path):
+    import pytest
+
+    import trlprep
+
+    src = _roles_file(tmp_path)
+    with pytest.raises(trlprep.DataError) as e:
+        trlprep.convert(str(src))
+    assert "try role_map={'human': 'user', 'gpt': 'assistant'}" in str(e.value)
+    out = trlprep.convert(str(src), role_map={"human": "user", "gpt": "assistant"})
+    assert [m["role"] for m in out.to_pylist()[0]["messages"]] == ["user", "assistant"]
+    out = trlprep.convert(SHAREGPT_ROLES, role_map="human=user,gpt=assistant")
+    assert [m["role"] for m in out[1]["messages"]] == ["user", "assistant"]

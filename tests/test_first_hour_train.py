@@ -167,3 +167,15 @@ def test_train_on_question_answer_hints_the_data_map():
         )  # fmt: skip
     assert "--data-map prompt=question,completion=answer" in e.value.hint
     assert "run `trlprep detect`" not in e.value.hint  # it would only say the same again
+
+
+def test_train_role_map_alone_renames_the_roles_of_messages():
+    rows = [{"messages": [{"role": "human", "content": "hi"}, {"role": "gpt", "content": "yo"}]}]
+    logs: list[str] = []
+    a = get_algorithm("sft")
+    prepare(
+        rows, a.layout, a.accepts, make_tokenizer(), max_length=64, algo="sft",
+        options=a.make_options({}), import_options={"role_map": "human=user,gpt=assistant"},
+        chat_template="chatml", log=logs.append,
+    )  # fmt: skip
+    assert logs[0].startswith("data: map layout -> language-modeling")  # it was not read

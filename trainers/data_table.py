@@ -120,6 +120,8 @@ def to_training_table(
         layout = conversational_layout(table)  # as `trlprep convert --conversational` reads it
     elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = layout_read_as(table)
+    if layout is None and (import_options or {}).get("role_map"):
+        layout = "map"  # TRL messages whose roles --role-map renames, as convert reads them
     check_keep_empty(layout, accepts[0], import_options)
     coerce = bool((import_options or {}).get("coerce"))
     if layout is None and (coerce or on_error == "skip"):  # an import reads its own

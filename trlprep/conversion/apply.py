@@ -194,7 +194,7 @@ def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
 
     data = table.drop_columns([ROW_ID]) if ROW_ID in table.column_names else table
     try:
-        why = invalid_rows(data, plan.dst, plan.out_format, role_hint=False)
+        why = invalid_rows(data, plan.dst, plan.out_format)
     except DataError as e:
         raise DataError(f"converted {e.message}", hint="this is a bug: please report it") from None
     bad = np.flatnonzero(why != None)  # noqa: E711 (elementwise)
