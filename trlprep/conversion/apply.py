@@ -122,6 +122,9 @@ def apply_steps(
         from trlprep.templates import render_table
 
         def render(t: pa.Table) -> pa.Table:
+            from trlprep.templates.unknownroles import warn_unknown_roles
+
+            warn_unknown_roles(t)
             named = source is not None and ROW_ID in t.column_names
             out, report = render_table(
                 keep_turns(t, plan), plan.dst, r.template, tools=r.tools, lines=lines,
