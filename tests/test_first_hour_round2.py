@@ -131,3 +131,20 @@ def test_a_chat_template_over_unknown_roles_warns_with_the_role_map(tmp_path):
               "human=user,gpt=assistant", "-o", tmp_path / "o2.jsonl")  # fmt: skip
     assert res.exit_code == 0 and "warning:" not in res.output
     assert rows_of(tmp_path / "o2.jsonl")[0]["text"].startswith("<|im_start|>user\nhi")
+
+
+def test_pack_of_untokenised_data_names_the_file_and_the_command(tmp_path):
+    import json
+
+    from realdata.support import run
+
+    src = tmp_path / "pref.jsonl"
+    src.write_text(json.dumps({"prompt": "a", "chosen": " b", "rejected": " c"}) + "\n")
+    res = run("pack", src, "--seq-length", "8", "-o", tmp_path / "p.parquet")
+    assert res.exit_code == 2
+    assert f"{src}: packing needs the column 'input_ids'" in res.output
+    assert "its columns are prompt, chosen, rejected" in res.output
+    assert f"trlprep convert {src} [--to lm] --tokenize --tokenizer SRC -o OUT" in res.output
+    res = run("pack", src, "--seq-length", "8", "--strategy", "bfs", "-o", tmp_path / "q")
+    assert res.exit_code == 2 and "unknown --strategy 'bfs'" in res.output
+    assert not (tmp_path / "q").exists() and not (tmp_path / "p.parquet").exists()
