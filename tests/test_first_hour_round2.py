@@ -148,3 +148,20 @@ def test_pack_of_untokenised_data_names_the_file_and_the_command(tmp_path):
     res = run("pack", src, "--seq-length", "8", "--strategy", "bfs", "-o", tmp_path / "q")
     assert res.exit_code == 2 and "unknown --strategy 'bfs'" in res.output
     assert not (tmp_path / "q").exists() and not (tmp_path / "p.parquet").exists()
+
+
+def test_validate_says_which_column_mixes_kinds_in_its_majority_note(tmp_path):
+    import json
+
+    from realdata.support import run
+
+    rows = [{"prompt": f"p{i}", "chosen": f" c{i}", "rejected": " r"} for i in range(3)]
+    rows.append({"prompt": "p", "chosen": 5, "rejected": " r"})
+    src = tmp_path / "pref.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run("validate", src)
+    assert res.exit_code == 1
+    assert (
+        "note: rows mix formats (column 'chosen': 1 row holds number); checked as standard "
+        "(the majority)" in res.output
+    )
