@@ -186,12 +186,12 @@ def test_hh_rows_with_empty_turns_name_on_error():
     e = _api_error(lambda: trlprep.convert(HH, "preference", from_="hh"))
     said = _no_flags(e)
     assert e.line == 87 and "pass on_error='skip' to import the other rows" in e.hint
-    assert "keep_empty_turns=True keeps them for to='prompt-only'" in said
+    assert "keep_empty_turns=True keeps them as prompt-only rows" in said
     assert "Python:" not in said  # said once, not twice
     cli = run("convert", HH, "--from", "hh", "--to", "preference", "-o", "unused.jsonl")
     assert cli.exit_code == 1
     assert "or pass --on-error skip to write the other rows" in cli.output
-    assert "--keep-empty-turns keeps them for --to prompt-only" in cli.output
+    assert "--keep-empty-turns keeps them as prompt-only rows" in cli.output
     assert "on_error=" not in cli.output and "keep_empty_turns=" not in cli.output
 
 
@@ -200,7 +200,7 @@ def test_import_dataset_names_on_error():
 
     e = _api_error(lambda: import_dataset(HH, "hh"))
     assert "on_error='skip'" in _no_flags(e)
-    assert "keep_empty_turns=True keeps them for trlprep.convert(..., to='prompt-only')" in str(e)
+    assert "keep_empty_turns=True keeps them as prompt-only rows" in str(e)
 
 
 def test_sharegpt_read_with_another_layout_names_map_and_from_():
@@ -220,8 +220,9 @@ def test_humaneval_needs_map_completion():
 
 def test_gsm8k_needs_map_prompt_and_completion():
     e = _api_error(lambda: trlprep.convert(GSM8K, "pc"))
-    assert "map={'prompt': 'question', 'completion': 'answer'}" in e.message
-    assert "from_=LAYOUT" in e.hint
+    # the advice is the hint, not a generic "import the layout with from_=LAYOUT" beside it
+    assert "map={'prompt': 'question', 'completion': 'answer'}" in e.hint
+    assert "from_=LAYOUT" not in e.hint
     _no_flags(e)
 
 
@@ -279,7 +280,10 @@ def test_tokenize_without_tokenizer_names_tokenizer():
 def test_a_chat_template_on_text_names_chat_template():
     mapped = "prompt=question,completion=answer"
     e = _api_error(lambda: trlprep.convert(GSM8K, "pc", map=mapped, chat_template="qwen2.5"))
-    assert e.hint == "drop chat_template"
+    assert e.hint == (
+        "drop chat_template, or pass conversational=True to make the text messages (prompt: "
+        "user, answers: assistant) rendered with it"
+    )
     _no_flags(e)
 
 

@@ -104,7 +104,7 @@ def test_an_empty_text_file_is_a_dataset_without_rows_like_an_empty_jsonl(tmp_pa
         app, ["convert", str(path), "--to", "pc", "-o", str(out), "--allow-empty"]
     )
     assert res.exit_code == 0, res.output
-    assert "prompt-completion: 0 rows in, 0 rows out" in res.output
+    assert "prompt-completion: 0 rows in, 0 rejected, 0 converted -> 0 rows out" in res.output
     assert out.exists() and out.read_text() == ""
 
 

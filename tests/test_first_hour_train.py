@@ -115,3 +115,67 @@ def test_python_train_keeps_config_keys_in_its_words(tmp_path):
     with pytest.raises(UsageError) as err:
         train(base)
     assert "missing required option(s): output_dir" in str(err.value)
+
+
+def _mixed_kind_file(tmp_path):
+    import json
+
+    rows = [{"prompt": f"p{i}", "chosen": f" c{i}", "rejected": f" r{i}"} for i in range(4)]
+    rows.insert(2, {"prompt": "p", "chosen": 5, "rejected": " r"})  # line 3: a number
+    path = tmp_path / "pref.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_a_number_among_text_stops_train_naming_its_file_line(tmp_path):
+    from trlprep.errors import DataError
+
+    a = get_algorithm("dpo")
+    with pytest.raises(DataError) as e:
+        prepare(
+            str(_mixed_kind_file(tmp_path)), a.layout, a.accepts, make_tokenizer(),
+            max_length=64, algo="dpo", options=a.make_options({}),
+        )  # fmt: skip
+    said = str(e.value)
+    assert "pref.jsonl" in said and "column 'chosen'" in said and "(e.g. line 3)" in said
+    assert "row 2" not in said  # the 0-based index of old, read as a line
+    assert "--on-error skip" in (e.value.hint or "")
+
+
+def test_train_on_error_skip_leaves_a_number_among_text_out(tmp_path):
+    logs: list[str] = []
+    a = get_algorithm("dpo")
+    prepared = prepare(
+        str(_mixed_kind_file(tmp_path)), a.layout, a.accepts, make_tokenizer(),
+        max_length=64, algo="dpo", options=a.make_options({}), on_error="skip",
+        log=logs.append,
+    )  # fmt: skip
+    said = "\n".join(logs)
+    assert "1 row could not be read and was left out: column 'chosen' holds a number" in said
+    assert "5 rows in, 1 left out, 4 converted -> 4 rows" in said
+    assert prepared.rejects.num_rows == 1
+
+
+def test_train_on_question_answer_hints_the_data_map():
+    from trlprep.errors import DataError
+
+    a = get_algorithm("sft")
+    with pytest.raises(DataError) as e:
+        prepare(
+            [{"question": "2+2?", "answer": "4"}], a.layout, a.accepts, make_tokenizer(),
+            max_length=64, algo="sft", options=a.make_options({}),
+        )  # fmt: skip
+    assert "--data-map prompt=question,completion=answer" in e.value.hint
+    assert "run `trlprep detect`" not in e.value.hint  # it would only say the same again
+
+
+def test_train_role_map_alone_renames_the_roles_of_messages():
+    rows = [{"messages": [{"role": "human", "content": "hi"}, {"role": "gpt", "content": "yo"}]}]
+    logs: list[str] = []
+    a = get_algorithm("sft")
+    prepare(
+        rows, a.layout, a.accepts, make_tokenizer(), max_length=64, algo="sft",
+        options=a.make_options({}), import_options={"role_map": "human=user,gpt=assistant"},
+        chat_template="chatml", log=logs.append,
+    )  # fmt: skip
+    assert logs[0].startswith("data: map layout -> language-modeling")  # it was not read

@@ -46,7 +46,7 @@ def test_hh_rows_with_empty_turns_name_on_error():
     assert "(3 more in this batch)" in e.hint
     assert "on_error='skip'" in e.hint and "on_error" not in e.message
     # the importers' options go in trlprep.ray.convert's import_options
-    said = "import_options={'keep_empty_turns': True} keeps them for to='prompt-only'"
+    said = "import_options={'keep_empty_turns': True} keeps them as prompt-only rows"
     assert said in e.message and "--" not in e.message + e.hint, str(e)
     out = engine.convert(ray.data.from_items(rows), "preference", from_="hh", on_error="skip")
     assert 0 < out.count() < len(rows)

@@ -342,3 +342,38 @@ def test_report_reads_prompts_of_parts_beside_completions_of_strings(name):
     assert res.exit_code == 0, res.output
     assert "prompt-completion (conversational), 3 rows" in res.output
     assert "images in" in res.output
+
+
+def test_an_explicit_map_of_query_response_says_from_swift_reads_history_and_system(tmp_path):
+    mapped, plain = tmp_path / "mapped.jsonl", tmp_path / "plain.jsonl"
+    res = run("convert", MULTI, "--map", "prompt=query,completion=response", "-o", mapped)
+    assert res.exit_code == 0, res.output
+    text = _said(res)
+    assert "columns 'history', 'system' of ms-swift's layout are carried unread" in text
+    assert "--from swift reads them" in text
+    assert counts(res.output) == (3, 0, 3, 3)
+    # the output is the map's, as before: the columns carried as they were
+    assert rows_of(mapped)[2]["history"] == [["AAAAA", "BBBBB"], ["CCCCC", "DDDDD"]]
+    assert rows_of(mapped)[0]["system"] == "00000"
+    # --conversational reads `system`: only `history` is left unread
+    res = run(
+        "convert",
+        MULTI,
+        "--map",
+        "prompt=query,completion=response",
+        "--conversational",
+        "-o",
+        plain,
+    )
+    assert res.exit_code == 0, res.output
+    (warned,) = [line for line in res.output.splitlines() if line.startswith("warning:")]
+    assert "column 'history' of ms-swift's layout is carried unread" in warned
+    assert "'system'" not in warned
+
+
+def test_a_map_of_plain_query_response_warns_of_nothing(tmp_path):
+    src = tmp_path / "qa.jsonl"
+    src.write_text(json.dumps({"query": "q", "response": "r", "source": "x"}) + "\n")
+    res = run("convert", src, "--map", "prompt=query,completion=response", "-o", tmp_path / "o")
+    assert res.exit_code == 0, res.output
+    assert "ms-swift" not in res.output

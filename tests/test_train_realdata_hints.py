@@ -29,8 +29,8 @@ def test_gsm8k_for_grpo_is_told_to_map_the_prompt_only(tok):
     also drops `answer` on the way to prompt-only, so no reward function could read it."""
     with pytest.raises(DataError) as e:
         to_training_table(_gsm8k(), ["prompt-only"], tok, algo="grpo")
-    msg = e.value.message
-    assert "`--data-map prompt=question` (column 'answer' stays" in msg, msg
+    msg = e.value.message + " | " + e.value.hint  # the advice is the hint
+    assert "`--data-map prompt=question` (column 'answer' stays" in e.value.hint, msg
     assert "trlprep convert DATA" not in msg and "`--map" not in msg
     # the advice works: the answer is there for the reward
     table = to_training_table(
@@ -42,7 +42,7 @@ def test_gsm8k_for_grpo_is_told_to_map_the_prompt_only(tok):
 def test_gsm8k_for_sft_is_told_train_s_flag(tok):
     with pytest.raises(DataError) as e:
         to_training_table(_gsm8k(), ["language-modeling", "prompt-completion"], tok, algo="sft")
-    assert "pass `--data-map prompt=question,completion=answer`, or rename" in e.value.message
+    assert "pass `--data-map prompt=question,completion=answer`, or rename" in e.value.hint
 
 
 def test_kto_messages_with_0_1_labels_point_to_coerce(tok):

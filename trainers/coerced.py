@@ -2,7 +2,8 @@
 numbers among text read as text) before the type is detected, as `trlprep convert
 --coerce` reads them (`trlprep.io.kinds`, `trlprep.io.labels`). Rows with no such reading
 stop the run naming their file line or, with `on_error="skip"`, are left out with a
-`RejectedRowsWarning` holding them.
+`RejectedRowsWarning` holding them. Without --coerce the rows of another kind than most
+rows' (a number among text) are stopped at or left out the same way, as `convert` does.
 """
 
 from __future__ import annotations
@@ -17,9 +18,16 @@ from trlprep.errors import DataError
 
 
 def coerced(
-    table: pa.Table, rows: np.ndarray, lines: Any, *, path: str | None, on_error: str
+    table: pa.Table,
+    rows: np.ndarray,
+    lines: Any,
+    *,
+    path: str | None,
+    on_error: str,
+    coerce: bool = True,
 ) -> tuple[pa.Table, np.ndarray, Any]:
-    """`table` read with --coerce, less the rows that cannot be; their input rows and lines."""
+    """`table` read with --coerce (or, without it, as it is), less the rows that cannot be;
+    their input rows and lines."""
     from trlprep.conversion.apply import Failure, failures_table
     from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.importers.run import RejectedRowsWarning
@@ -28,15 +36,16 @@ def coerced(
     from trlprep.wording import plural
 
     names = table.column_names
-    s = settle_kinds(table, coerce=True, carry=carried_columns(names), labels=label_columns(names))
+    labels = label_columns(names)
+    s = settle_kinds(table, coerce=coerce, carry=carried_columns(names), labels=labels)
     for column, count in s.booleans.items():
         warnings.warn(
             f"column {column!r}: {plural(count, 'value')} ({READ_AS}) read as booleans (--coerce)",
             UserWarning,
             stacklevel=3,
         )
-    if not s.bad.any():
-        return s.table, rows, lines
+    if not s.bad.any():  # without --coerce the data trains as it was read
+        return (s.table if coerce else table), rows, lines
     idx = np.flatnonzero(s.bad)
     if on_error != "skip":
         n = len(idx) - 1
@@ -65,3 +74,12 @@ def coerced(
         rows[keep],
         None if lines is None else np.asarray(lines)[keep],
     )
+
+
+def skip_would_leave_out(table: pa.Table) -> bool:
+    """True when `on_error="skip"` would leave rows of `table` out as of another kind than
+    most rows' (so advising --on-error skip for a non-uniform column helps)."""
+    from trlprep.detection.columnroles import carried_columns
+    from trlprep.io.kinds import settle_kinds
+
+    return bool(settle_kinds(table, carry=carried_columns(table.column_names)).bad.any())

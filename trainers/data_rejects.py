@@ -75,7 +75,7 @@ def train_words(text: str, prompts_only: bool = False) -> str:
     `prompts_only` (an online algorithm): a prompt and its answer are mapped as the prompt
     alone, so the answer stays a column for the reward functions."""
     text = _CONVERT_EXAMPLE.sub(lambda m: f" ({m[1]})" if m[1] else "", text)
-    text = text.replace("keeps them for --to prompt-only", _KEEP_EMPTY)
+    text = text.replace("keeps them as prompt-only rows", _KEEP_EMPTY)
     if prompts_only:  # prompt-completion -> prompt-only would drop the answer
         text = re.sub(
             r"`--map prompt=([^,`]+),completion=([^,`]+)`",

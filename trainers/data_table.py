@@ -79,7 +79,7 @@ def to_training_table(
     only where their messages carry weights.
     """
     from trlprep.api import convert
-    from trlprep.conversion.convert import unknown_reason, why_no_rows_left
+    from trlprep.conversion.convert import unknown_advice, why_no_rows_left
     from trlprep.conversion.graph import route
     from trlprep.detection import answerfiles as answers
     from trlprep.detection.answerfiles import answer_file_note
@@ -120,11 +120,16 @@ def to_training_table(
         layout = conversational_layout(table)  # as `trlprep convert --conversational` reads it
     elif layout is None:  # as `trlprep convert` reads it (ShareGPT, Alpaca, ...)
         layout = layout_read_as(table)
+    if layout is None and (import_options or {}).get("role_map"):
+        layout = "map"  # TRL messages whose roles --role-map renames, as convert reads them
     check_keep_empty(layout, accepts[0], import_options)
-    if layout is None and (import_options or {}).get("coerce"):  # an import reads its own
+    coerce = bool((import_options or {}).get("coerce"))
+    if layout is None and (coerce or on_error == "skip"):  # an import reads its own
         from trlprep.trainers.coerced import coerced
 
-        table, rows, lines = coerced(table, rows, lines, path=inp.source.path, on_error=on_error)
+        table, rows, lines = coerced(
+            table, rows, lines, path=inp.source.path, on_error=on_error, coerce=coerce
+        )
     if layout is not None:
         opts = ImportOptions.make(map=column_map, **(import_options or {}))
         try:
@@ -143,19 +148,32 @@ def to_training_table(
     if det.type is None and answer_file_note(det.notes):  # no flag of train makes a prompt
         raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
     if det.type is None:
+        reason, advice = unknown_advice(det)
+        prompts_only = accepts[0] == "prompt-only"
         raise DataError(
-            "cannot tell the dataset type: "
-            + train_words(unknown_reason(det), prompts_only=accepts[0] == "prompt-only"),
-            hint=f"{algo} trains on {accepts[0]} data; run `trlprep detect` on it",
+            "cannot tell the dataset type: " + train_words(reason, prompts_only=prompts_only),
+            hint=train_words(advice, prompts_only=prompts_only)
+            if advice
+            else f"{algo} trains on {' or '.join(accepts)} data; run `trlprep detect` on it",
         )
     # rows with a null required value are refused one by one by the conversion below
     problems = [p for p in det.problems if p.code != "ambiguous-prompt" and p.code not in ROW_LEVEL]
     if problems:
         p = problems[0]
+        at = [int(r) for r in p.rows or ()]
+        shown = at if lines is None else [int(lines[r]) for r in at]  # the file's lines
+        word = "row" if lines is None else "line"
+        hint = p.hint or "run `trlprep validate` on it for every problem"
+        if layout is None and on_error != "skip":
+            from trlprep.trainers.coerced import skip_would_leave_out
+
+            if skip_would_leave_out(table):
+                hint += "; or pass --on-error skip to leave those rows out (listed)"
         raise DataError(
             f"the data is not uniform: {p.message}"
-            + (f" (e.g. {noun(len(p.rows), 'row')} {', '.join(map(str, p.rows))})" * bool(p.rows)),
-            hint=p.hint or "run `trlprep validate` on it for every problem",
+            + (f" (e.g. {noun(len(shown), word)} {', '.join(map(str, shown))})" * bool(shown)),
+            hint=hint,
+            path=inp.source.path,
         )
     read_as = [f"{layout} layout"] if layout else []
     if (

@@ -158,6 +158,8 @@ def convert(
         name = layout or (layout_read_as(table) if from_ is None else None)
         if name is None and from_ is None and import_opts.get("conversational"):
             name = conversational_layout(table, read_as=False)  # standard text: "map"
+        if name is None and from_ is None and _renames_roles(import_opts):
+            name = "map"  # TRL messages whose roles role_map renames, as `--role-map` does
         if name is not None:
             table, lines = _imported(table, lines, name, import_opts, coerce, on_error, inp)
         work, work_lines, _, _ = settle_table(table, lines, coerce=coerce)
@@ -216,6 +218,11 @@ def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -
         "layout": from_,
         "import_options": ImportOptions.make(role_map=role_map, **options),
     }
+
+
+def _renames_roles(import_opts: dict[str, Any]) -> bool:
+    """True when the importer options rename roles (`role_map=`, or its old name)."""
+    return bool(import_opts.get("role_map") or import_opts.get("map_role"))
 
 
 # `convert` keywords that go to the importer of a public layout (`from_="sharegpt"`)

@@ -66,7 +66,10 @@ def empty_input(req: Any, from_type: str | None, bad: Any = None) -> None:
         overwrite=req.overwrite, inputs=(req.path,),
     )  # fmt: skip
     err.print(f"note: {req.path} has no rows (--allow-empty)", markup=False)
-    err.print(f"{dtype.name}: 0 rows in, 0 rows out -> {req.output}", markup=False)
+    err.print(
+        f"{dtype.name}: 0 rows in, 0 rejected, 0 converted -> 0 rows out -> {req.output}",
+        markup=False,
+    )
     if rejects is not None:
         rejects.finish()
         rejects.rejects.commit()

@@ -23,9 +23,9 @@ def import_command(
         None,
         "--from",
         help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | generations | "
-        "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | alpacafarm | "
-        "saferlhf | arena | mt-bench | instances | map (detected when omitted, where the "
-        "columns tell).",
+        "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | swift | "
+        "binarized | alpacafarm | saferlhf | arena | mt-bench | instances | map (detected "
+        "when omitted, where the columns tell).",
     ),
     output: str = opt.OUTPUT,
     num_shards: int = opt.NUM_SHARDS,

@@ -33,12 +33,15 @@ def pack_command(
 
     path = inputs(path)  # several paths: one dataset
     opt.say_split(path, split, input_format)
-    from trlprep.columns.pack import pack_table
+    from trlprep.columns.pack import STRATEGIES, pack_table
+    from trlprep.errors import UsageError
     from trlprep.io.outputcheck import check_output
     from trlprep.io.readers import read
     from trlprep.io.writers import write
     from trlprep.wording import plural
 
+    if strategy not in STRATEGIES:  # refused before the data is read
+        raise UsageError(f"unknown --strategy {strategy!r}", hint="use bfd, bfd_split or wrapped")
     check_output(output, overwrite=overwrite, inputs=(path,), output_format=output_format)
     table = read(path, split=split, input_format=input_format).table
     if table.num_rows == 0:
@@ -51,6 +54,14 @@ def pack_command(
         write(empty, output, output_format=output_format, overwrite=overwrite, inputs=(path,))
         err.print(f"note: {path} has no rows (--allow-empty): 0 rows -> {output}", markup=False)
         return
+    if "input_ids" not in table.column_names:  # the file named, and the command that makes it
+        raise UsageError(
+            f"{path}: packing needs the column 'input_ids' of token ids; its columns are "
+            + ", ".join(table.column_names),
+            hint="tokenise it first as language modeling or prompt-completion, the types "
+            f"packed: trlprep convert {path} [--to lm] --tokenize --tokenizer SRC -o OUT "
+            "(messages need --chat-template SRC too), then pack OUT",
+        )
     packed, report = pack_table(table, seq_length, strategy)
     write(packed, output, output_format=output_format, overwrite=overwrite, inputs=(path,))
     if as_json:

@@ -122,6 +122,9 @@ def apply_steps(
         from trlprep.templates import render_table
 
         def render(t: pa.Table) -> pa.Table:
+            from trlprep.templates.unknownroles import warn_unknown_roles
+
+            warn_unknown_roles(t)
             named = source is not None and ROW_ID in t.column_names
             out, report = render_table(
                 keep_turns(t, plan), plan.dst, r.template, tools=r.tools, lines=lines,
@@ -194,7 +197,7 @@ def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
 
     data = table.drop_columns([ROW_ID]) if ROW_ID in table.column_names else table
     try:
-        why = invalid_rows(data, plan.dst, plan.out_format, role_hint=False)
+        why = invalid_rows(data, plan.dst, plan.out_format)
     except DataError as e:
         raise DataError(f"converted {e.message}", hint="this is a bug: please report it") from None
     bad = np.flatnonzero(why != None)  # noqa: E711 (elementwise)

@@ -185,9 +185,17 @@ def make_plan(
         )
     if render is not None and render.template is not None:
         if det.format is not Format.CONVERSATIONAL:
+            turns = src.name not in ("language-modeling", "preference-implicit")
+            turns = turns and src.name != "stepwise-supervision"  # --conversational refuses
             raise UsageError(
                 "--chat-template applies to conversational data; this data is standard text",
-                hint="drop --chat-template",
+                hint="drop --chat-template"
+                + (
+                    ", or pass --conversational to make the text messages (prompt: user, "
+                    "answers: assistant) rendered with it"
+                    if turns
+                    else ""
+                ),
             )
     elif render is not None and det.format is Format.CONVERSATIONAL:
         raise UsageError(
@@ -280,9 +288,10 @@ def _source_type(
     if det.type is None and from_ is None:
         if answer_file_note(det.notes) is not None:  # no renaming or layout makes a prompt
             raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
+        reason, advice = unknown_advice(det)
         raise DataError(
-            "cannot tell the dataset type: " + unknown_reason(det),
-            hint="rename the columns, or import the layout with `--from LAYOUT`",
+            "cannot tell the dataset type: " + reason,
+            hint=advice or "rename the columns, or import the layout with `--from LAYOUT`",
         )
     passable = PASSABLE | ROW_LEVEL if per_row else PASSABLE
     problems = [p for p in det.problems if p.code not in passable]
@@ -310,6 +319,15 @@ def _source_type(
             "drop --from to use the detected type",
         )
     return claimed
+
+
+def unknown_advice(det: Detection) -> tuple[str, str | None]:
+    """`unknown_reason` split in two: why no type fits, and the notes after the first that
+    advise a `--map` or `--from` (None when none does), for a hint that says what to do."""
+    advice = [n for n in det.notes[1:] if "`--map " in n or "`--from " in n]
+    if not advice:
+        return unknown_reason(det), None
+    return "; ".join(n for n in det.notes if n not in advice), "; ".join(advice)
 
 
 def unknown_reason(det: Detection) -> str:

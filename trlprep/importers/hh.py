@@ -172,7 +172,7 @@ _REASONS = {
     # a reason says what is wrong with the row, never "--on-error skip": with skip it was
     # said of rows already set aside (the stop error's hint names the option)
     "empty-last": "ends with an empty Assistant turn (real HH-RLHF files hold a few such rows; "
-    "--keep-empty-turns keeps them for --to prompt-only)",
+    "--keep-empty-turns keeps them as prompt-only rows)",
 }
 
 

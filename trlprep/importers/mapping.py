@@ -102,6 +102,7 @@ class ColumnMap(Importer):
         return lines or ["nothing to rename: the data is imported as detected"]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        warn_swift_unread(table.schema, opts)
         notes: list[str] = []
         if opts.conversational:
             table, folded = as_messages(table)
@@ -162,6 +163,48 @@ def _check_mapped_read(schema: pa.Schema, det: Detection, mapping: Any) -> None:
         + f", which has no column {name(c)}: it would only be carried as an extra column",
         hint=hint,
     )
+
+
+# ms-swift's columns a --map of query/response leaves unread (`system` is read by
+# --conversational); `--from swift` folds them into the prompt (or reads the rejected answer)
+_SWIFT_EXTRAS = ("history", "system", "rejected_response")
+_SWIFT_READS = {
+    "history": "history: the earlier turns of the prompt",
+    "system": "system: the prompt's system message",
+    "rejected_response": "rejected_response: the rejected answer",
+}
+
+
+def warn_swift_unread(schema: pa.Schema, opts: ImportOptions) -> None:
+    """Warn when the columns before --map are ms-swift's (query, response beside history,
+    system or rejected_response) and the map leaves some of those carried as extras."""
+    from trlprep.errors import warn_user
+    from trlprep.importers.swift import Swift
+
+    back = dict(opts.map or {})
+    if not back:
+        return
+    original = pa.schema([f.with_name(back.get(f.name, f.name)) for f in schema])
+    if not Swift().sniff(original):
+        return
+    unread = [
+        c
+        for c in _SWIFT_EXTRAS
+        if c in schema.names and c not in back and not (c == "system" and opts.conversational)
+    ]
+    if unread:
+        several = len(unread) > 1
+        warn_user(
+            ("columns " if several else "column ")
+            + ", ".join(repr(c) for c in unread)
+            + " of ms-swift's layout "
+            + ("are carried unread as extra columns" if several else "is carried unread")
+            + ": --from swift reads "
+            + ("them" if several else "it")
+            + " ("
+            + "; ".join(_SWIFT_READS[c] for c in unread)
+            + ") in place of --map"
+        )
 
 
 def _wrappable(schema: pa.Schema, det: Detection) -> bool:

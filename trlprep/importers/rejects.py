@@ -91,8 +91,8 @@ def invalid_rows(
             )
         if flag.details:
             msg += " (" + ", ".join(flag.details) + ")"
-        if rule == "unknown-role" and role_hint:
-            msg += "; map roles with --role-map FROM=TO"
+        if rule == "unknown-role" and role_hint:  # the ready map where the roles are usual
+            msg += "; " + (flag.hint or "map roles with --role-map FROM=TO")
         take = flag.mask & (why == None)  # noqa: E711 (elementwise)
         why[take] = f"{msg} (rule {rule})"
     return why

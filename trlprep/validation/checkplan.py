@@ -79,7 +79,9 @@ def make_plan(
     else:
         fmt = _infer_format(det, dtype)
         if type is None and det is not None and det.format is None:
-            notes.append(f"rows mix formats; checked as {fmt.value} (the majority)")
+            mixed = [p.message for p in det.problems if p.code == "mixed-format"]
+            what = f" ({'; '.join(mixed)})" if mixed else ""  # a number among text, say
+            notes.append(f"rows mix formats{what}; checked as {fmt.value} (the majority)")
     if type is None or format is None:
         notes.insert(
             0,
