@@ -15,10 +15,8 @@ MOVED = (
     "settle_table",
     "failures_table",
     "merge_reports",
-    "with_row_ids",
-    "row_ids",
-    "InputRows",
 )
+ROW_IDS = ("with_row_ids", "row_ids", "InputRows")  # which input row: a module of its own
 
 
 def test_the_applying_half_lives_in_apply():
@@ -29,10 +27,14 @@ def test_the_applying_half_lives_in_apply():
         assert not hasattr(convert, name), name  # one home per name
     source = Path(convert.__file__).read_text()
     assert "def apply_steps" not in source and "def make_plan" in source
+    rowids = importlib.import_module("trlprep.conversion.rowids")
+    for name in ROW_IDS:
+        assert getattr(apply, name) is getattr(rowids, name), name  # still importable from apply
+        assert getattr(rowids, name).__module__ == rowids.__name__, name
     failures = importlib.import_module("trlprep.conversion.failures")
     for name in ("Failure", "split_missing"):  # what a stage refuses: a module of its own
         assert getattr(failures, name).__module__ == failures.__name__, name
-    for module in (convert, apply, failures):
+    for module in (convert, apply, failures, rowids):
         assert len(Path(module.__file__).read_text().splitlines()) < 400
 
 
