@@ -128,3 +128,24 @@ def test_a_null_value_is_still_the_conversions_refusal(tmp_path):
     path = _file(tmp_path, good, {**good, "rejected": None})
     with pytest.raises(DataError, match=r":2: read: .*rule null-value"):
         _read(path, accepts, "dpo", "stop")
+
+
+def test_rows_left_out_are_listed_in_input_order_whichever_stage_refused_them(tmp_path):
+    pytest.importorskip("torch")
+    from train_support import make_tokenizer
+    from trlprep.trainers.data import prepare
+
+    rows = [
+        {"chosen": "the sky is blue", "rejected": "the sky is red"},
+        {"chosen": "x", "rejected": "x"},  # the conversion finds no prompt
+        {"chosen": "", "rejected": "the sea is red"},  # validation: empty chosen
+        {"chosen": "the sea is blue", "rejected": "the sea is green"},
+    ]
+    path = tmp_path / "implicit.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    prepared = prepare(
+        str(path), "pairs", ["preference"], make_tokenizer(), max_length=None, algo="dpo",
+        on_error="skip", log=[].append,
+    )  # fmt: skip
+    listed = [(r["line"], r["stage"]) for r in prepared.rejects.to_pylist()]
+    assert listed == [(2, "conversion"), (3, "validation")]
