@@ -165,7 +165,8 @@ def prepare(
             why = "; ".join(reason_lines(refused))
             log(f"{label}: {plural(refused.num_rows, 'row')} left out: {why}")
             rejects.append(refused)
-    rejected = pa.concat_tables(rejects) if rejects else None
+    # in input-row order whichever stage refused each row, as convert writes its rejects file
+    rejected = pa.concat_tables(rejects).sort_by("row") if rejects else None
     table, source, route, templated = made.table, made.source, made.route, made.templated
     left_out = 0 if rejected is None else rejected.num_rows
     if table.num_rows == 0 and left_out:  # on_error="skip" and every row refused

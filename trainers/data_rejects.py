@@ -15,8 +15,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trlprep.errors import DataError, UsageError
+from trlprep.wording import plural
 
 
 def write_rejects(rejects: pa.Table, path: os.PathLike) -> os.PathLike:
@@ -134,6 +136,70 @@ def as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any
         i = rejects.schema.get_field_index(name)
         rejects = rejects.set_column(i, rejects.schema.field(i), values)
     return rejects
+
+
+def refuse_invalid(
+    table: pa.Table,
+    dtype: Any,
+    fmt: Any,
+    raw: pa.Table,
+    rows: np.ndarray,
+    lines: Any,
+    *,
+    on_error: str,
+    path: str | None,
+) -> tuple[pa.Table, np.ndarray, Any]:
+    """`table` (read as `dtype` in `fmt`; its row i is `raw`'s row `rows[i]`, on file line
+    `lines[i]`) less the rows that break an error rule of `trlprep validate` (an empty
+    chosen, an empty assistant answer, ...), with their input rows and lines. Such rows stop
+    it (a DataError naming the first file line, in train's words) or, with
+    `on_error="skip"`, are left out with a `RejectedRowsWarning` listing them."""
+    import warnings
+
+    from trlprep.conversion.ledger import Ledger
+    from trlprep.importers.rejects import REJECTS_SCHEMA, invalid_rows
+    from trlprep.importers.run import RejectedRowsWarning
+
+    try:
+        why = invalid_rows(table, dtype, fmt)
+    except DataError:  # a column the type lacks (a reading of messages): the conversion's
+        return table, rows, lines
+    # null values are the conversion's own refusal (stage `read`), said as convert says them
+    said = pa.array(why, pa.string())
+    null_value = pc.fill_null(pc.ends_with(said, "(rule null-value)"), False)
+    bad = np.asarray(said.is_valid()) & ~np.asarray(null_value)
+    if not bad.any():
+        return table, rows, lines
+    at = np.flatnonzero(bad)
+    n = len(at)
+    rejects = pa.table(
+        [
+            pa.array(at, pa.int64()),
+            pa.nulls(n, pa.int64()),
+            pa.array(["validation"] * n, pa.string()),
+            pa.array([f"the row fails {dtype.name} validation: {w}" for w in why[at]]),
+            pa.nulls(n, pa.string()),
+        ],
+        schema=REJECTS_SCHEMA,
+    )
+    rejects = as_input_rows(rejects, raw, rows, lines)
+    ledger = Ledger(path=path, on_error=on_error)
+    ledger.rows_in = raw.num_rows
+    ledger.reject(rejects)
+    if on_error != "skip":
+        ledger.hints["validation"] = "fix the rows (`trlprep validate` lists every one)"
+        e = ledger.error()
+        raise DataError(e.message, hint=train_hint(e.hint), path=e.path, line=e.line, row=e.row)
+    message = f"{plural(n, 'row')} {'was' if n == 1 else 'were'} left out: " + "; ".join(
+        ledger.reason_lines(3)
+    )
+    warnings.warn(RejectedRowsWarning(message, rejects), stacklevel=3)
+    keep = ~bad
+    return (
+        table.filter(pa.array(keep)),
+        np.asarray(rows)[keep],
+        (None if lines is None else np.asarray(lines)[keep]),
+    )
 
 
 def check_keep_empty(layout: str | None, target: str, import_options: dict | None) -> None:

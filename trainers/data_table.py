@@ -1,8 +1,9 @@
 """A dataset as a table of the type an algorithm trains on, read as `trlprep convert` reads
 it: a public layout imported (`--from`, `--map`, or the layout its columns show), the type
 detected, converted through the graph, conversational rows rendered with the chat template
-(`trlprep.api.convert`). Rows the import or the conversion refuses stop it or, with
-`on_error="skip"`, are left out and listed by input row and file line (`data_rejects`).
+(`trlprep.api.convert`). Rows the import, `trlprep validate`'s row rules or the conversion
+refuse stop it or, with `on_error="skip"`, are left out and listed by input row and file line
+(`data_rejects`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from trlprep.trainers.data_rejects import (
     check_keep_empty,
     located,
     reason_lines,
+    refuse_invalid,
     sibling_layout,
     train_hint,
     train_words,
@@ -175,6 +177,11 @@ def to_training_table(
             hint=hint,
             path=inp.source.path,
         )
+    if layout is None:  # an import checks its rows against the type it lands on itself
+        table, rows, lines = refuse_invalid(
+            table, det.type, det.format, raw, rows, lines, on_error=on_error,
+            path=inp.source.path,
+        )  # fmt: skip
     read_as = [f"{layout} layout"] if layout else []
     if (
         chat_template is not None

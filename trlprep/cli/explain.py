@@ -41,7 +41,9 @@ def print_import(importer, first: Batch, opts) -> None:
     out.print(f"lands on: {dtype.name} ({fmt})", markup=False)
 
 
-def print_import_counts(stats, console, dry_run: bool = False, how: str | None = None) -> None:
+def print_import_counts(
+    stats, console, dry_run: bool = False, how: str | None = None, on_error: str = "stop"
+) -> None:
     from trlprep.importers.run import summary_lines
     from trlprep.wording import plural
 
@@ -54,8 +56,26 @@ def print_import_counts(stats, console, dry_run: bool = False, how: str | None =
         )
     for line in summary_lines(stats):
         console.print(f"  {line}", markup=False)
+    if dry_run and stats.rejected:
+        console.print(f"note: {_what_a_run_does(stats, on_error)}", markup=False)
     for note in stats.notes:
         console.print(f"note: {note}", markup=False)
+
+
+def _what_a_run_does(stats, on_error: str) -> str:
+    """What the real run does with the rows the import refuses: stop at the first, or with
+    `--on-error skip` set them aside."""
+    from trlprep.wording import plural
+
+    n = plural(stats.rejected, "row")
+    if on_error == "skip":
+        return f"the run sets these {n} aside in the rejects file (--on-error skip)"
+    first = min((e for ex in stats.examples.values() for e in ex), key=lambda e: e["row"])
+    at = f"line {first['line']}" if first["line"] is not None else f"row {first['row']}"
+    return (
+        f"the run stops at {at}, the first of these {n}, and writes nothing; pass "
+        "--on-error skip to write the other rows and set these aside in a rejects file"
+    )
 
 
 __all__ = ["print_import", "print_import_counts", "print_plan"]

@@ -93,6 +93,7 @@ def sniff_layout(first: Batch, *, required: bool) -> str | None:
             key=lambda t: len(t.columns),
             default=None,
         )
+        advice = "".join(f"; {a}" for a in _map_advice(first)) if typed else ""
         raise UsageError(
             "cannot tell the layout from the columns ("
             + ", ".join(first.data.column_names)
@@ -100,7 +101,7 @@ def sniff_layout(first: Batch, *, required: bool) -> str | None:
             + (f": {typed.name} data, a TRL type already" if typed else ""),
             hint=(
                 "nothing to import: `trlprep convert` converts it (--to TYPE), `trlprep "
-                "validate` checks it; for a public layout pass --from "
+                f"validate` checks it{advice}; for a public layout pass --from "
                 if typed
                 else (f"pass --map {mapped}, or --from " if mapped else "pass --from ")
             )
@@ -109,6 +110,20 @@ def sniff_layout(first: Batch, *, required: bool) -> str | None:
     if name is not None:
         err.print(f"note: read as the {name} layout (pass --from to choose)", markup=False)
     return name
+
+
+def _map_advice(first: Batch) -> list[str]:
+    """`detect`'s `--map` advice for a TRL type with a column beside it that may hold what
+    another type needs (an answer beside prompts: `--map completion=COLUMN`), as import
+    takes it."""
+    import pyarrow as pa
+
+    from trlprep.detection.detect import detect_table
+
+    data = first.data if isinstance(first.data, pa.Table) else pa.Table.from_batches([first.data])
+    notes = detect_table(data.slice(0, 1000)).notes
+    said = [n for n in notes if "`--map " in n]
+    return [n.replace("(trlprep convert DATA ", "(trlprep import DATA ") for n in said]
 
 
 def layout_for_conversational(first: Batch) -> str | None:

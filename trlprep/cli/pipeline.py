@@ -329,7 +329,7 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         from trlprep.importers import ImportOptions
 
         how = importer.expansion(req.import_options or ImportOptions())
-        print_import_counts(stats, out, dry_run=True, how=how)
+        print_import_counts(stats, out, dry_run=True, how=how, on_error=req.on_error)
     print_plan(plan, det.num_rows)
 
 

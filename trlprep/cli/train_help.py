@@ -28,8 +28,8 @@ HELP = {
     "conversational": "Standard text as messages (prompt: user, answers: assistant), as convert.",
     "coerce": 'Labels of 0/1 or "true"/"false" read as booleans (numbers among text as '
     "text), as in convert.",
-    "on_error": "Rows the import or conversion refuses: stop, or skip (listed in "
-    "data.rejects.jsonl).",
+    "on_error": "Rows the import, validation or conversion refuses: stop, or skip (listed "
+    "in data.rejects.jsonl).",
     # schedule
     "max_steps": "Stop after this many optimizer steps (> 0 overrides --num-epochs).",
     "num_epochs": "Passes over the data (fractions allowed).",

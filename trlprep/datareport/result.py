@@ -12,11 +12,16 @@ from typing import Any
 
 from trlprep.errors import UsageError
 
-# summary keys that exist only where token lengths were measured (a tokenizer given)
-_TOKEN_FIGURES = (
-    "truncated", "truncated_share", "max_tokens", "p99_tokens", "chosen_longer_share",
-    "identical_pairs",
-)  # fmt: skip
+# every `summary` key (the names `--fail-if` knows), with what a report needs to have it:
+# "tokens" (token lengths measured: a tokenizer given), "validate" (the validation summary)
+FIGURES: dict[str, str] = {
+    "rows": "", "rows_reported": "", "rows_rejected": "",
+    "truncated": "tokens", "truncated_share": "tokens", "max_tokens": "tokens",
+    "p99_tokens": "tokens", "duplicate_rows": "", "duplicate_share": "", "empty_answers": "",
+    "chosen_longer_share": "tokens", "identical_pairs": "tokens",
+    "valid": "validate", "validation_errors": "validate",
+}  # fmt: skip
+_TOKEN_FIGURES = tuple(k for k, needs in FIGURES.items() if needs == "tokens")
 _FAIL_IF = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
 
 
@@ -53,6 +58,11 @@ class DataReport:
     def _value(self, key: str) -> Any:
         if key in self.data["summary"]:
             return self.data["summary"][key]
+        if FIGURES.get(key) == "validate":  # the report was made without validation
+            raise UsageError(
+                f"{key!r} comes from the validation: this report has none",
+                hint="pass --validate (on by default)",
+            )
         if "lengths" not in self.data and (
             key in _TOKEN_FIGURES or key.split(".")[0] in ("lengths", "truncation", "preference")
         ):
@@ -67,11 +77,7 @@ class DataReport:
             elif isinstance(node, dict) and part in node:
                 node = node[part]
             else:
-                raise UsageError(
-                    f"no figure named {key!r} in the report",
-                    hint="use a summary key (" + ", ".join(self.data["summary"]) + ") or a "
-                    "dotted path of the JSON report (e.g. lengths.sequence.p99)",
-                )
+                raise UsageError(f"no figure named {key!r} in the report", hint=_keys_hint())
         return node
 
     def failed_as_flags(self, conditions: list[str]) -> list[str]:
@@ -112,6 +118,19 @@ def _in_report_words(method: Any, arg: Any) -> Any:
 
         _in_python_words(e, report)
         raise
+
+
+def _keys_hint() -> str:
+    """Every figure `--fail-if` takes (`FIGURES`), by what measures it."""
+
+    def keys(needs: str) -> str:
+        return ", ".join(k for k, n in FIGURES.items() if n == needs)
+
+    return (
+        f"use a summary key: {keys('')}; with --validate: {keys('validate')}; measured in "
+        f"tokens (with --tokenizer): {keys('tokens')}; or a dotted path of the JSON report "
+        "(e.g. lengths.sequence.p99)"
+    )
 
 
 def _compare(a: float, op: str, b: float) -> bool:

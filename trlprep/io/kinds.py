@@ -36,6 +36,8 @@ _NAMES = {
     "object": ("an object", "objects"),
 }
 PREVIEW = 40
+# what `--coerce` does for a text column holding numbers or booleans (validate says it too)
+COERCE_ADVICE = "pass --coerce to read numbers as text"
 # on a tagged column of one block of a larger dataset (`trlprep.ray.numbering`): the kind
 # most rows of the whole dataset hold, which a block's own count could not tell
 MAJOR_KIND_KEY = b"trlprep.major"
@@ -138,7 +140,7 @@ def settle_kinds(
                     reasons[j] = (
                         f"column {f.name!r} holds {_NAMES[kind][0]} ({value}) where the other "
                         f"rows hold {_NAMES[major][1]} (rule mixed-kind)"
-                        + ("; pass --coerce to read numbers as text" if scalar else "")
+                        + (f"; {COERCE_ADVICE}" if scalar else "")
                     )
             bad |= other
             text = pc.if_else(pa.array(other), pa.scalar(None, text.type), text)

@@ -161,6 +161,19 @@ def _mixed_label_hint(text: pa.Array, name: str) -> str:
     return _NO_COERCE_HINT if read_labels(tagged, text).bad.any() else _COERCE_HINT
 
 
+def _mixed_hint(seen: list[str], want: ValueKind) -> str | None:
+    """The hint for a text column holding numbers or booleans: `--coerce`, in convert's words
+    (`io.kinds.COERCE_ADVICE`); None (the rule's own) where it cannot help."""
+    from trlprep.io.kinds import COERCE_ADVICE
+
+    scalar = {"number", "bool"} & set(seen)
+    if want is not ValueKind.STRING or not scalar:
+        return None
+    if len(scalar) == len(seen):
+        return f"{COERCE_ADVICE} (as `trlprep convert --coerce` does), or make them strings"
+    return f"{COERCE_ADVICE} (not lists or objects: fix those rows)"
+
+
 def _decode_mixed(arr, c, name, want, want_json, sink):
     """Decode the JSON text of a mixed-kind column; rows of another kind are flagged."""
     kinds = np.asarray(json_kinds(arr).to_numpy(zero_copy_only=False), dtype=object)
@@ -174,7 +187,7 @@ def _decode_mixed(arr, c, name, want, want_json, sink):
             bad,
             message=f"column {name!r} mixes kinds: these rows hold a "
             f"{'/'.join(seen)} where {_WANT_TEXT[want]} are needed",
-            hint=_mixed_label_hint(arr, name) if c.kind is Kind.LABEL else None,
+            hint=_mixed_label_hint(arr, name) if c.kind is Kind.LABEL else _mixed_hint(seen, want),
         )
     good = kinds == want_json
     typed = _typed_from_json(arr, good, c.kind is Kind.CONTENT)
