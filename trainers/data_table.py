@@ -15,6 +15,17 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import pyarrow as pa
+from trlprep.trainers.data_carried import (
+    INPUT_ROW,
+    MESSAGES_COLUMN,
+    kept_turns,
+    numbered,
+    prompt_ids_as_queries,
+    prompt_messages,
+    rendered_by_template,
+    target_type,
+    with_record_of,
+)
 from trlprep.trainers.data_rejects import (
     as_input_rows,
     check_keep_empty,
@@ -26,14 +37,9 @@ from trlprep.trainers.data_rejects import (
     train_words,
 )
 
-from trlprep.errors import DataError, TrlprepError, UsageError
-from trlprep.registry import Format, get_type
+from trlprep.errors import DataError, UsageError
+from trlprep.registry import Format
 from trlprep.wording import noun, plural
-
-MESSAGES_COLUMN = "__trlprep_prompt_messages"  # carries conversational prompts through convert
-# carried through convert: each output row's position in the converted table, so rows of a
-# conversion that unpairs, splits or filters rows are still named by their input lines
-INPUT_ROW = "__trlprep_input_row"
 
 
 class TrainingTable(NamedTuple):
@@ -109,7 +115,7 @@ def to_training_table(
         where = f"{data}: " if isinstance(data, (str, os.PathLike)) else ""
         raise DataError(f"{where}the dataset has no rows", hint="check the file (and --split)")
     if keep_prompt_messages:
-        table = _prompt_ids_as_queries(table)
+        table = prompt_ids_as_queries(table)
     if layout is not None and not is_layout(layout):
         raise UsageError(
             f"--data-from takes a public layout here, not {layout!r}",
@@ -187,7 +193,7 @@ def to_training_table(
         chat_template is not None
         and det.format is Format.STANDARD
         and not template_may_go_unused
-        and not _rendered_by_template(raw)  # its template is checked against the flag's
+        and not rendered_by_template(raw)  # its template is checked against the flag's
     ):
         raise UsageError(
             f"--chat-template applies to conversational data; this data is standard text "
@@ -203,7 +209,7 @@ def to_training_table(
         if (
             chat_template is not None
             and not template_may_go_unused
-            and not _rendered_by_template(raw)
+            and not rendered_by_template(raw)
         ):
             raise UsageError(
                 f"--chat-template applies to conversational data; this data is token ids "
@@ -248,14 +254,14 @@ def to_training_table(
     if keep_prompt_messages and templated and prompt_col in table.column_names:
         table = table.append_column(MESSAGES_COLUMN, table.column(prompt_col))
     if templated and keep_turns is not False:
-        table = _kept_turns(table, dst.name, keep_turns)
+        table = kept_turns(table, dst.name, keep_turns)
     template = chat_template if chat_template is not None else tokenizer
     source = table  # what the conversion reads
     try:
         with warnings.catch_warnings(record=True) as caught, located(inp, rows, lines):
             warnings.simplefilter("always", RejectedRowsWarning)
             table = convert(
-                Source(_numbered(table), path=inp.source.path, lines=lines),  # names lines
+                Source(numbered(table), path=inp.source.path, lines=lines),  # names lines
                 to=dst.name if dst is not det.type else None,
                 chat_template=template if templated else None,
                 tokenizer=tokenizer if templated else None,
@@ -304,7 +310,7 @@ def to_training_table(
         )
     if keep_prompt_messages and templated and MESSAGES_COLUMN not in table.column_names:
         kept = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]))
-        messages, why = _prompt_messages(source.take(kept), dst, table.num_rows)
+        messages, why = prompt_messages(source.take(kept), dst, table.num_rows)
         if messages is not None:
             table = table.append_column(MESSAGES_COLUMN, messages)
         else:  # the run's log says so (prepare logs this module's warnings)
@@ -315,109 +321,10 @@ def to_training_table(
             )
     names = way.names()
     at = table.column(INPUT_ROW).to_numpy() if INPUT_ROW in table.column_names else None
-    table = _with_record_of(raw, table.drop_columns([INPUT_ROW] * (at is not None)))
+    table = with_record_of(raw, table.drop_columns([INPUT_ROW] * (at is not None)))
     if at is None or any(step.rows == "pairs" for step in way.steps):  # a row of two rows
         return TrainingTable(table, det.type.name, [*read_as, *names], templated, raw.num_rows)
     at_lines = None if lines is None else np.asarray(lines)[at]
     return TrainingTable(
         table, det.type.name, [*read_as, *names], templated, raw.num_rows, rows[at], at_lines
     )
-
-
-def _kept_turns(table: pa.Table, dst: str, keep: bool | None) -> pa.Table:
-    """`table` carrying its conversation (the messages of language modeling, the prompt and
-    completion of prompt-completion) hidden for its assistant masks, where `keep` asks for
-    them or, None, where its messages carry weights."""
-    from trlprep.templates.assistant_tokens import carry_turns, has_weights
-
-    pc = ("prompt", "completion")
-    conversation = {"language-modeling": ("messages",), "prompt-completion": pc}.get(dst)
-    if conversation is None or any(c not in table.column_names for c in conversation):
-        return table
-    if keep or any(has_weights(table[c]) for c in conversation):
-        return carry_turns(table, conversation)
-    return table
-
-
-def _numbered(table: pa.Table) -> pa.Table:
-    """`table` with `INPUT_ROW`: each row's position."""
-    return table.append_column(INPUT_ROW, pa.array(np.arange(table.num_rows), pa.int64()))
-
-
-def _rendered_by_template(raw: pa.Table) -> bool:
-    """Whether `raw` is `convert --chat-template --tokenize` output (its record names one)."""
-    from trlprep.templates.tokenrecord import read_record
-
-    record = read_record(raw.schema)
-    return record is not None and record.get("chat_template") is not None
-
-
-def _with_record_of(raw: pa.Table, table: pa.Table) -> pa.Table:
-    """`table` (converted) with the tokenisation record of the data it came from, if any
-    (`templates.tokenrecord`): its text was rendered by a chat template, or not."""
-    from trlprep.templates.tokenrecord import KEY
-
-    record = (raw.schema.metadata or {}).get(KEY)
-    if record is None or KEY in (table.schema.metadata or {}):
-        return table
-    return table.replace_schema_metadata({**(table.schema.metadata or {}), KEY: record})
-
-
-def _prompt_messages(source: pa.Table, dst: Any, rows: int) -> tuple[Any, str]:
-    """The conversational prompts of `source` (rows a conversion to `dst` kept) where its
-    prompt is no column of its own (messages + label, implicit preference): the same
-    conversion without the chat template. (None, why) if it does not give one prompt a
-    row of the `rows` the templated conversion gave."""
-    from trlprep.api import convert
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # said once already, by the conversion itself
-            plain = convert(source, to=dst.name)
-    except TrlprepError as e:
-        return None, f"converting the prompts without the chat template failed: {e.message}"
-    if "prompt" not in plain.column_names:
-        return None, f"the conversion to {dst.name} without the chat template gives no prompt"
-    if plain.num_rows != rows:
-        return None, (
-            f"the conversion without the chat template gives {plural(plain.num_rows, 'row')}, "
-            f"with it {plural(rows, 'row')}"
-        )
-    return plain.column("prompt"), ""
-
-
-def _has_prompt(dtype: Any) -> bool:
-    """Rows of this type hold a prompt apart from what is trained on (implicit preference
-    holds one inside chosen/rejected, which conversion extracts)."""
-    return dtype.name == "preference-implicit" or "prompt" in dtype.column_names(Format.STANDARD)
-
-
-def target_type(source: Any, accepts: Sequence[str]) -> Any:
-    """The type `source` data is converted to for an algorithm that trains on `accepts`.
-
-    Data already of an accepted type stays as it is. Otherwise the first accepted type,
-    except that data with a prompt goes to the first accepted type that keeps a prompt: SFT
-    on preference data trains on prompt-completion rows (chosen as the completion, the loss on
-    the completion only), not on language-modeling text that would train on the prompt too.
-    """
-    if source.name in accepts:
-        return source
-    if _has_prompt(source):
-        for name in accepts:
-            if _has_prompt(get_type(name)):
-                return get_type(name)
-    return get_type(accepts[0])
-
-
-def _prompt_ids_as_queries(table: pa.Table) -> pa.Table:
-    """Prompts given as token ids only (`trlprep convert --tokenize` output without its text
-    column) as the tokenized queries PPO takes: the ids become tokenized language modeling's."""
-    from trlprep.templates.tokenize import token_columns
-
-    (prompt_ids,) = token_columns("prompt-only")
-    (input_ids,) = token_columns("language-modeling")
-    names = table.column_names
-    text = get_type("prompt-only").column_names(Format.STANDARD)
-    if prompt_ids not in names or input_ids in names or any(c in names for c in text):
-        return table
-    return table.rename_columns([input_ids if n == prompt_ids else n for n in names])
