@@ -12,7 +12,7 @@ from realdata.support import run, sample
 
 import trlprep
 from trlprep.datareport.result import FIGURES, summary
-from trlprep.io.kinds import COERCE_ADVICE
+from trlprep.io.kinds import COERCE_ADVICE, coerce_advice
 
 
 def _jsonl(path, rows):
@@ -24,7 +24,7 @@ def _jsonl(path, rows):
     ("odd", "said"),
     [
         (5, f"{COERCE_ADVICE} (as `trlprep convert --coerce` does), or make them strings"),
-        (True, f"{COERCE_ADVICE} (as `trlprep convert --coerce` does)"),
+        (True, "pass --coerce to read booleans as text (as `trlprep convert --coerce` does)"),
     ],
 )
 def test_validate_hints_coerce_for_numbers_among_text_as_convert_does(tmp_path, odd, said):
@@ -36,7 +36,9 @@ def test_validate_hints_coerce_for_numbers_among_text_as_convert_does(tmp_path, 
     assert res.exit_code == 1
     assert f"hint mixed-kind: {said}" in " ".join(res.output.split())
     converted = run("convert", path, "-o", tmp_path / "out.jsonl")
-    assert COERCE_ADVICE in " ".join(converted.output.split())  # the same words
+    assert coerce_advice([type(odd).__name__.replace("int", "number")]) in " ".join(
+        converted.output.split()
+    )  # the same words
     assert run("validate", path, "--coerce").exit_code == 0  # and the flag does it
 
 
@@ -115,3 +117,11 @@ def test_fail_if_error_lists_every_figure_with_truncated_share(tmp_path):
         assert f" {key}," in said or f" {key};" in said, key
     off = run("report", path, "--no-validate", "--fail-if", "valid < 1")
     assert off.exit_code == 2 and "'valid' comes from the validation" in off.output
+
+
+def test_the_coerce_advice_names_what_the_rows_hold():
+    assert coerce_advice(["number"]) == COERCE_ADVICE
+    assert coerce_advice(["bool", "string"]) == "pass --coerce to read booleans as text"
+    assert coerce_advice(["bool", "number"]) == (
+        "pass --coerce to read numbers and booleans as text"
+    )

@@ -16,7 +16,7 @@ not read.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -38,6 +38,20 @@ _NAMES = {
 PREVIEW = 40
 # what `--coerce` does for a text column holding numbers or booleans (validate says it too)
 COERCE_ADVICE = "pass --coerce to read numbers as text"
+
+
+def coerce_advice(kinds: Iterable[str]) -> str:
+    """`COERCE_ADVICE` naming what the rows hold: numbers, booleans, or both."""
+    held = {"number", "bool"} & set(kinds)
+    if held == {"bool"}:
+        return COERCE_ADVICE.replace("numbers", "booleans")
+    return (
+        COERCE_ADVICE.replace("numbers", "numbers and booleans")
+        if len(held) == 2
+        else COERCE_ADVICE
+    )
+
+
 # on a tagged column of one block of a larger dataset (`trlprep.ray.numbering`): the kind
 # most rows of the whole dataset hold, which a block's own count could not tell
 MAJOR_KIND_KEY = b"trlprep.major"
@@ -140,7 +154,7 @@ def settle_kinds(
                     reasons[j] = (
                         f"column {f.name!r} holds {_NAMES[kind][0]} ({value}) where the other "
                         f"rows hold {_NAMES[major][1]} (rule mixed-kind)"
-                        + (f"; {COERCE_ADVICE}" if scalar else "")
+                        + (f"; {coerce_advice([kind])}" if scalar else "")
                     )
             bad |= other
             text = pc.if_else(pa.array(other), pa.scalar(None, text.type), text)

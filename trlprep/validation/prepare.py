@@ -163,15 +163,15 @@ def _mixed_label_hint(text: pa.Array, name: str) -> str:
 
 def _mixed_hint(seen: list[str], want: ValueKind) -> str | None:
     """The hint for a text column holding numbers or booleans: `--coerce`, in convert's words
-    (`io.kinds.COERCE_ADVICE`); None (the rule's own) where it cannot help."""
-    from trlprep.io.kinds import COERCE_ADVICE
+    (`io.kinds.coerce_advice`); None (the rule's own) where it cannot help."""
+    from trlprep.io.kinds import coerce_advice
 
     scalar = {"number", "bool"} & set(seen)
     if want is not ValueKind.STRING or not scalar:
         return None
     if len(scalar) == len(seen):
-        return f"{COERCE_ADVICE} (as `trlprep convert --coerce` does), or make them strings"
-    return f"{COERCE_ADVICE} (not lists or objects: fix those rows)"
+        return f"{coerce_advice(scalar)} (as `trlprep convert --coerce` does), or make them strings"
+    return f"{coerce_advice(scalar)} (not lists or objects: fix those rows)"
 
 
 def _decode_mixed(arr, c, name, want, want_json, sink):
