@@ -552,3 +552,21 @@ def test_an_extra_column_of_several_kinds_is_not_warned_about_in_training(tok, t
         logs[0] == "data: preference -> prompt-completion: 2 rows in; loss on the completion only"
     )
     assert not any("JSON text" in line or "'meta'" in line for line in logs), logs
+
+
+def test_boundary_merges_are_named_by_their_file_lines(tmp_path):
+    from templates_support import tiny_tokenizer
+    from trlprep.trainers.offline_options import SFTOptions
+
+    merging = tiny_tokenizer(None, words=["ab", "abc", "c", "x"])
+    data = tmp_path / "pc.jsonl"  # a blank line first: positions and file lines differ
+    data.write_text(
+        '\n{"prompt": "x ab ", "completion": "c"}\n{"prompt": "x ab", "completion": "c"}\n'
+    )
+    said: list[str] = []
+    prepare(
+        str(data), "lm", ("prompt-completion",), merging, algo="sft", max_length=None,
+        options=SFTOptions(), log=said.append,
+    )  # fmt: skip
+    (note,) = [s for s in said if "merges tokens across" in s]
+    assert "(e.g. line 3)" in note, note

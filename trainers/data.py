@@ -231,11 +231,14 @@ def prepare(
         )
     notes = []
     if report is not None and report.boundary_merges:
+        examples = set(report.boundary_examples)
+        n = len(next(iter(rows.values()), ()))
+        at = _where(made, [i not in examples for i in range(n)]).replace(" (", " (e.g. ", 1)
         notes.append(
             f"{plural(report.boundary_merges, 'row')} where the tokenizer merges tokens across the "
-            "prompt/completion boundary (e.g. rows "
-            f"{', '.join(map(str, report.boundary_examples))}); their "
-            "completion starts where the two tokenisations diverge"
+            "prompt/completion boundary"
+            + (at or f" (e.g. rows {', '.join(map(str, report.boundary_examples))})")
+            + "; their completion starts where the two tokenisations diverge"
         )
     if report is not None and report.truncated and layout == "prompts":
         notes.append(
