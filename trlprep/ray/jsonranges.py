@@ -106,29 +106,35 @@ def line_breaks(path: str, start: int, end: int) -> int:
 
 
 def span_chunks(path: str, span: Span) -> Iterator[bytes]:
-    """The local reader's chunks that make up `span` (its `_line_chunks`, where the span
-    starts the file: the encoding checked and a byte-order mark dropped)."""
+    """The local reader's chunks that make up `span`, read as `jsonl._line_chunks` reads
+    them (its reads end where the local reader's do; where the span starts the file, the
+    encoding checked and a byte-order mark dropped): a few chunks in memory, not the span."""
     from trlprep.io import textfaults
     from trlprep.io.sources import check_encoding
 
+    held, rest, at = b"", b"", span.start
     with open(path, "rb") as f:
-        f.seek(span.start)
-        buf = guard(path, lambda: f.read(span.end - span.start))
-    begin = 0
-    if span.start == 0:
-        check_encoding(path, buf[: textfaults.HEAD_BYTES])
-        begin = len(BOM) if buf.startswith(BOM) else 0
-    chunk_bytes = span.chunk
-    at = (span.start // chunk_bytes + 1) * chunk_bytes
-    while at < span.end:
-        here = at - span.start
-        cut = buf.rfind(b"\n", 0, here) + 1
-        if cut > begin and buf.find(b"\n", here) >= 0:  # a cut the local reader makes
-            yield buf[begin:cut]
-            begin = cut
-        at += chunk_bytes
-    if begin < len(buf):
-        yield buf[begin:]
+        f.seek(at)
+        while at < span.end:
+            n = min((at // span.chunk + 1) * span.chunk, span.end) - at
+            data = guard(path, lambda n=n: f.read(n))
+            if not data:
+                break
+            if at == span.start == 0:
+                check_encoding(path, data[: textfaults.HEAD_BYTES])
+            at += len(data)
+            if at == len(data) and data.startswith(BOM):
+                data = data[len(BOM) :]
+            buf = rest + data
+            cut = buf.rfind(b"\n")
+            if cut < 0:
+                rest = buf
+                continue
+            if held:  # a line break read after it: a cut the local reader makes
+                yield held
+            held, rest = buf[: cut + 1], buf[cut + 1 :]
+    if held or rest:
+        yield held + rest
 
 
 @dataclass(frozen=True)

@@ -127,15 +127,17 @@ def _trlprep_read(
     ]
     first: tuple[str, list[str]] | None = None
     starts, counts, blocks, offset = [], [], [], 0
-    for p, file_streams in zip(paths, streams, strict=True):  # in file order: the first error
+    # in file order, and each file's parts in order: the first error is the first raised
+    for p, file_streams, file_parts in zip(paths, streams, parts, strict=True):
         rows, found, names, cut, schemas = 0, {}, {}, [], []
-        for stream in file_streams:
+        for stream, part in zip(file_streams, file_parts, strict=True):
             refs = list(stream)
-            part_rows, part_names, part_found, counted, named, part_schemas = ray.get(refs[0])
+            head, body = (refs[-1], refs[:-1]) if isinstance(part, Span) else (refs[0], refs[1:])
+            part_rows, part_names, part_found, counted, named, part_schemas = ray.get(head)
             rows += part_rows
             found.update(part_found)
             names.update(dict.fromkeys(part_names))  # a cut file's columns, first seen first
-            cut += refs[1:]
+            cut += body
             schemas += part_schemas or []
         blocks += joined(cut, schemas) if schemas else cut  # schemas: a cut JSONL file
         names = list(names)
@@ -235,24 +237,28 @@ def _read_file(
 
 
 def _read_span(path: str, cwd: str | None, span: Span, skip: bool) -> Iterator[Any]:
-    """The rows of the range `span` of a JSON Lines file, as `_read_file` hands them back."""
+    """The rows of the range `span` of a JSON Lines file: a block per chunk as it is parsed
+    (a worker holds a chunk or two, not the range), then what `_read_file` hands back first
+    (with the blocks' schemas), last."""
     from trlprep.io.jsonl import BadLines, line_batches
 
     bad = BadLines() if skip else None
     full = path if cwd is None or os.path.isabs(path) else os.path.join(cwd, path)
+    rows, names, schemas = 0, {}, []
     try:
-        batches = list(line_batches(full, span_chunks(full, span), span.line, bad))
+        for b in line_batches(full, span_chunks(full, span), span.line, bad):
+            table = b.data.append_column(LINE, pa.array(b.lines, pa.int64()))
+            rows += table.num_rows
+            names.update(dict.fromkeys(c for c in table.column_names if c != LINE))
+            schemas.append(table.schema)
+            yield table
     except TrlprepError as e:  # named as the user gave it, as the local engine names it
         if e.path == full:
             e.path = path
         raise
-    tables = [b.data.append_column(LINE, pa.array(b.lines, pa.int64())) for b in batches]
-    tables = tables or [pa.table({LINE: pa.array([], pa.int64())})]
-    names = list(dict.fromkeys(c for t in tables for c in t.column_names if c != LINE))
+    if not schemas:  # no rows: one empty block, as a file read whole with no rows hands back
+        empty = pa.table({LINE: pa.array([], pa.int64())})
+        schemas.append(empty.schema)
+        yield empty
     found = dict(bad.found) if bad is not None else {}
-    yield sum(t.num_rows for t in tables), names, found, None, None, [t.schema for t in tables]
-    for table in tables:  # noqa: UP028 (Ray sends into the generator; a list takes no send)
-        yield table
-
-
-__all__ = ["input_format_of", "input_paths", "read", "read_numbered"]
+    yield rows, list(names), found, None, None, schemas
