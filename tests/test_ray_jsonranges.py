@@ -76,6 +76,26 @@ def _mixed(tmp: Path) -> Path:
     return path
 
 
+def _functions(tmp: Path) -> Path:
+    """BFCL's rows with their schemas under `functions` (read as `tools` with `--map`),
+    every third row's first schema given a key of its own (typed as one struct, the other
+    rows would gain it as null)."""
+    lines = (REAL / "bfcl/bfcl_v4.sample.jsonl").read_text().splitlines()
+    rows = [json.loads(x) for x in lines]
+    for i, r in enumerate(rows):
+        if i % 3 == 0 and r["function"]:
+            r["function"][0] = {"x_origin": f"bfcl {i}", **r["function"][0]}
+    path = tmp / "functions.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"id": r["id"], "prompt": r["question"][0], "functions": r["function"]})
+            + "\n"
+            for r in rows
+        )
+    )
+    return path
+
+
 def test_one_jsonl_file_is_read_in_several_tasks_with_the_local_rows_and_lines(tmp_path, small):
     from trlprep.errors import ROW_ID
     from trlprep.io.readers import read
@@ -120,6 +140,8 @@ CASES = {
     "awkward-skip": ["convert", "AWKWARD", "--on-bad-lines", "skip", "--on-error", "skip"],
     "awkward-stop": ["convert", "AWKWARD"],
     "mixed-kinds": ["convert", "MIXED", "--to", "prompt-completion", "--on-error", "skip"],
+    "map-tools": ["convert", "FUNCTIONS", "--map", "tools=functions"]
+    + ["--chat-template", "qwen2.5"],
     "hh": ["convert", REAL / "hh_rlhf/harmless-base-test.sample.jsonl", "--from", "hh"]
     + ["--to", "preference", "--on-error", "skip"],
     "toolbench": ["convert", TOOLBENCH, "--from", "openai-chat", "--on-error", "skip"],
@@ -138,7 +160,7 @@ def test_cli_ray_over_ranges_of_one_jsonl_file_equals_local(tmp_path, monkeypatc
     are the file read at once. (The local engine run on chunks this small is no reference:
     its convert streams each chunk apart, so a struct field absent from one chunk is
     written absent there, null elsewhere.)"""
-    made = {"AWKWARD": _awkward, "MIXED": _mixed}
+    made = {"AWKWARD": _awkward, "MIXED": _mixed, "FUNCTIONS": _functions}
     args = [str(made[a](tmp_path)) if a in made else str(a) for a in CASES[case]]
     if not Path(args[1]).exists():
         pytest.skip(f"{args[1]} is missing")

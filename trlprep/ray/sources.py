@@ -197,7 +197,7 @@ def _read_file(
     a JSON Lines file (`jsonranges`), a block per chunk the local reader parses, their
     schemas handed back last in the first item (to be joined in the driver)."""
     if isinstance(groups, Span):
-        yield from _read_span(path, cwd, groups, skip)
+        yield from _read_span(path, cwd, groups, skip, tools_column)
         return
     import math
 
@@ -236,17 +236,25 @@ def _read_file(
         yield table.slice(start, per)
 
 
-def _read_span(path: str, cwd: str | None, span: Span, skip: bool) -> Iterator[Any]:
+def _read_span(
+    path: str, cwd: str | None, span: Span, skip: bool, tools_column: str | None = None
+) -> Iterator[Any]:
     """The rows of the range `span` of a JSON Lines file: a block per chunk as it is parsed
     (a worker holds a chunk or two, not the range), then what `_read_file` hands back first
     (with the blocks' schemas), last."""
     from trlprep.io.jsonl import BadLines, line_batches
+    from trlprep.io.jsontext import tools_from
 
     bad = BadLines() if skip else None
     full = path if cwd is None or os.path.isabs(path) else os.path.join(cwd, path)
     rows, names, schemas = 0, {}, []
+    batches = line_batches(full, span_chunks(full, span), span.line, bad)
     try:
-        for b in line_batches(full, span_chunks(full, span), span.line, bad):
+        while True:
+            with tools_from({"tools": tools_column} if tools_column else None):
+                b = next(batches, None)  # not held across a yield: set while parsing only
+            if b is None:
+                break
             table = b.data.append_column(LINE, pa.array(b.lines, pa.int64()))
             rows += table.num_rows
             names.update(dict.fromkeys(c for c in table.column_names if c != LINE))
