@@ -24,7 +24,8 @@ from trlprep.io.jsonl import CHUNK_BYTES
 from trlprep.io.sources import BOM, guard
 from trlprep.ray.base import LINE
 
-_WINDOW = 1 << 20  # bytes looked at once when searching for a line break
+_WINDOW = 64 << 10  # bytes looked at once when searching for a line break
+_COUNT_BYTES = 16 << 20  # bytes read at once when counting line breaks
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,7 @@ def line_breaks(path: str, start: int, end: int) -> int:
     with open(path, "rb") as f:
         f.seek(start)
         while start < end:
-            data = guard(path, lambda n=min(_WINDOW * 16, end - start): f.read(n))
+            data = guard(path, lambda n=min(_COUNT_BYTES, end - start): f.read(n))
             if not data:
                 break
             n += data.count(b"\n")
