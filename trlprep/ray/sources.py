@@ -270,3 +270,6 @@ def _read_span(
         yield empty
     found = dict(bad.found) if bad is not None else {}
     yield rows, list(names), found, None, None, schemas
+
+
+__all__ = ["input_format_of", "input_paths", "read", "read_numbered"]
