@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -131,8 +131,16 @@ def jsonl_chunks(
     A line that holds no JSON object raises a DataError, or goes to `bad` when given. A
     chunk whose every line went to `bad` yields no batch.
     """
-    offset, first_line, read = 0, 1, 0
-    for chunk in _line_chunks(path, chunk_bytes or CHUNK_BYTES):
+    yield from line_batches(path, _line_chunks(path, chunk_bytes or CHUNK_BYTES), 1, bad)
+
+
+def line_batches(
+    path: str, chunks: Iterable[bytes], first_line: int, bad: BadLines | None = None
+) -> Iterator[Batch]:
+    """The record batches of `chunks` (whole lines of `path`, the first being file line
+    `first_line`), as `jsonl_chunks` yields them; a chunk is parsed as one piece."""
+    offset, read = 0, 0
+    for chunk in chunks:
         read += len(chunk)
         if chunk.strip():
             batch = _jsonl_block(path, chunk, first_line, bad)

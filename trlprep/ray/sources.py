@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from trlprep.errors import TrlprepError, UsageError
 from trlprep.ray.base import LINE, _ray, unwrapped
+from trlprep.ray.jsonranges import Span, file_spans, joined, span_chunks
 from trlprep.ray.rowgroups import BLOCK_BYTES, parquet_runs, read_groups
 
 NATIVE = {"parquet": "parquet", "jsonl": "json"}  # trlprep format -> Ray reader
@@ -118,20 +119,28 @@ def _trlprep_read(
     read_one = ray.remote(num_returns="streaming")(_read_file)
     skip = bad_lines is not None
     here = os.getcwd()  # a worker's folder is where Ray started, not where this run is
-    parts = _parts(paths, fmt, tools_column, here, int(ray.cluster_resources().get("CPU", 1)))
+    cpus = int(ray.cluster_resources().get("CPU", 1))
+    parts = _parts([os.path.join(here, p) for p in paths], fmt, tools_column, cpus)
     streams = [
         [read_one.remote(p, fmt, split, skip, tools_column, here, g) for g in groups]
         for p, groups in zip(paths, parts, strict=True)
     ]
     first: tuple[str, list[str]] | None = None
     starts, counts, blocks, offset = [], [], [], 0
-    for p, file_streams in zip(paths, streams, strict=True):  # in file order: the first error
-        rows = 0
-        for stream in file_streams:
+    # in file order, and each file's parts in order: the first error is the first raised
+    for p, file_streams, file_parts in zip(paths, streams, parts, strict=True):
+        rows, found, names, cut, schemas = 0, {}, {}, [], []
+        for stream, part in zip(file_streams, file_parts, strict=True):
             refs = list(stream)
-            part_rows, names, found, counted, named = ray.get(refs[0])
+            head, body = (refs[-1], refs[:-1]) if isinstance(part, Span) else (refs[0], refs[1:])
+            part_rows, part_names, part_found, counted, named, part_schemas = ray.get(head)
             rows += part_rows
-            blocks += refs[1:]
+            found.update(part_found)
+            names.update(dict.fromkeys(part_names))  # a cut file's columns, first seen first
+            cut += body
+            schemas += part_schemas or []
+        blocks += joined(cut, schemas) if schemas else cut  # schemas: a cut JSONL file
+        names = list(names)
         if counted is not None:  # a text file's lines, blank lines and rows, for the notes
             from trlprep.io.plaintext import remember
 
@@ -156,15 +165,18 @@ def _trlprep_read(
 
 
 def _parts(
-    paths: list[str], fmt: str, tools_column: str | None, cwd: str, cpus: int
-) -> list[list[list[int] | None]]:
-    """Each file's reads: [None] (the whole file in one task) or its runs of row groups."""
+    paths: list[str], fmt: str, tools_column: str | None, cpus: int
+) -> list[list[list[int] | Span | None]]:
+    """Each file's reads: [None] (the whole file in one task), its runs of row groups
+    (Parquet) or its ranges of lines (JSON Lines, `jsonranges`)."""
+    if fmt == "jsonl":
+        return [[None] if s is None else s for s in file_spans(paths, cpus)]
     if fmt != "parquet":
         return [[None] for _ in paths]
     from trlprep.io.jsontext import tools_from
 
     with tools_from({"tools": tools_column} if tools_column else None):
-        found = [parquet_runs(os.path.join(cwd, p), cpus) for p in paths]
+        found = [parquet_runs(p, cpus) for p in paths]
     return [[None] if r is None else list(r) for r in found]
 
 
@@ -175,13 +187,18 @@ def _read_file(
     skip: bool,
     tools_column: str | None = None,
     cwd: str | None = None,
-    groups: list[int] | None = None,
+    groups: list[int] | Span | None = None,
 ) -> Iterator[Any]:
     """One file read by trlprep's reader: first (rows, columns, bad lines found as {line:
     (reason, text)}, a text file's `TextStats` or None, a JSON array's `naming_note`), then
     its rows with LINE in blocks (at least one, in order). A relative `path` is read from
     `cwd` (the run's folder) and named as given. `groups`: only these row groups of a
-    Parquet file (`rowgroups`), in blocks of about `BLOCK_BYTES`."""
+    Parquet file (`rowgroups`), in blocks of about `BLOCK_BYTES`; or only this range of
+    a JSON Lines file (`jsonranges`), a block per chunk the local reader parses, their
+    schemas handed back last in the first item (to be joined in the driver)."""
+    if isinstance(groups, Span):
+        yield from _read_span(path, cwd, groups, skip, tools_column)
+        return
     import math
 
     from trlprep.io.jsonargs import is_json_field
@@ -209,13 +226,50 @@ def _read_file(
     from trlprep.io.jsonarray import naming_note
     from trlprep.io.plaintext import stats
 
-    yield n, [c for c in table.column_names if c != LINE], found, stats(full), naming_note(full)
+    names = [c for c in table.column_names if c != LINE]
+    yield n, names, found, stats(full), naming_note(full), None
     pieces = max(math.ceil(table.nbytes / BLOCK_BYTES), 1 if groups else min(4, n), 1)
     if any(is_json_field(f) for f in table.schema):  # a column whose rows mix kinds (JSON
         pieces = 1  # text): what its values become is decided over all of them at once
     per = max(math.ceil(n / pieces), 1)
     for start in range(0, max(n, 1), per):
         yield table.slice(start, per)
+
+
+def _read_span(
+    path: str, cwd: str | None, span: Span, skip: bool, tools_column: str | None = None
+) -> Iterator[Any]:
+    """The rows of the range `span` of a JSON Lines file: a block per chunk as it is parsed
+    (a worker holds a chunk or two, not the range), then what `_read_file` hands back first
+    (with the blocks' schemas), last."""
+    from trlprep.io.jsonl import BadLines, line_batches
+    from trlprep.io.jsontext import tools_from
+
+    bad = BadLines() if skip else None
+    full = path if cwd is None or os.path.isabs(path) else os.path.join(cwd, path)
+    rows, names, schemas = 0, {}, []
+    batches = line_batches(full, span_chunks(full, span), span.line, bad)
+    try:
+        while True:
+            with tools_from({"tools": tools_column} if tools_column else None):
+                b = next(batches, None)  # not held across a yield: set while parsing only
+            if b is None:
+                break
+            table = b.data.append_column(LINE, pa.array(b.lines, pa.int64()))
+            rows += table.num_rows
+            names.update(dict.fromkeys(c for c in table.column_names if c != LINE))
+            schemas.append(table.schema)
+            yield table
+    except TrlprepError as e:  # named as the user gave it, as the local engine names it
+        if e.path == full:
+            e.path = path
+        raise
+    if not schemas:  # no rows: one empty block, as a file read whole with no rows hands back
+        empty = pa.table({LINE: pa.array([], pa.int64())})
+        schemas.append(empty.schema)
+        yield empty
+    found = dict(bad.found) if bad is not None else {}
+    yield rows, list(names), found, None, None, schemas
 
 
 __all__ = ["input_format_of", "input_paths", "read", "read_numbered"]
