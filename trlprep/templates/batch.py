@@ -24,6 +24,7 @@ from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import (
     media_marks,
+    parts_only_roles,
     parts_roles,
     prepare,
     tool_call_error,
@@ -126,6 +127,7 @@ class _Preparer:
     def __init__(self, job: Job, schema: pa.Schema) -> None:
         self.template = job.template
         self.roles = parts_roles(job.template)
+        self.parts_only = parts_only_roles(job.template)
         self.args_text = {f.name for f in schema if has_tagged_arguments(f.type)}
 
     def __call__(self, messages: Any, column: str, vision: bool, media: tuple[str, ...] = ()):
@@ -139,6 +141,7 @@ class _Preparer:
             template_name=self.template.name,
             args_text=column in self.args_text,
             media=media,
+            parts_only=self.parts_only,
         )
 
 

@@ -10,7 +10,9 @@ to what the template renders, `<image>` placeholders turned into image parts.
   rendering a probe), instead of the template printing the list's Python repr or raising;
   templates that render parts get them as they are (roles probed: system, user,
   assistant, tool; other roles' text parts are joined). Image parts on a role the template
-  cannot render parts for fail the row.
+  cannot render parts for fail the row. String content on a role the template renders
+  only as parts (Idefics3, LLaVA-Next: a string renders as nothing or raises) becomes one
+  text part, as TRL's vision format gives it.
 - Whether the template renders an assistant turn's tool calls and the `tools` it is given
   is probed once per template too (`tool_support`: does the probe call's or tool's name
   appear in the render?), so rows whose calls or tools a template drops can be counted.
@@ -127,6 +129,25 @@ def _parts_roles(source: str, tokens: tuple) -> frozenset[str]:
     return frozenset(ok)
 
 
+def parts_only_roles(template: ChatTemplate) -> frozenset[str]:
+    """The roles whose content the template renders only when given as parts: a string
+    content renders without its text (Idefics3 iterates it character by character) or
+    raises (LLaVA-Next reads `content[0]['text']`), while one text part renders it."""
+    return _parts_only_roles(template.source, tuple(sorted(template.special_tokens.items())))
+
+
+@lru_cache(maxsize=64)
+def _parts_only_roles(source: str, tokens: tuple) -> frozenset[str]:
+    template = ChatTemplate(source, special_tokens=dict(tokens))
+    parts = _parts_roles(source, tokens)
+    out = set()
+    for role in parts:
+        plain = _probe(template, role, PROBE_TEXT)
+        if plain is None or PROBE_TEXT not in plain:
+            out.add(role)
+    return frozenset(out)
+
+
 def _probe(template: ChatTemplate, role: str, content: Any) -> str | None:
     if role == "user":
         chat, gen = [{"role": "user", "content": content}], True
@@ -188,12 +209,15 @@ def prepare(
     template_name: str = "the template",
     args_text: bool = False,
     media: tuple[str, ...] = (),
+    parts_only: frozenset[str] = frozenset(),
 ) -> tuple[list, Prepared]:
     """`messages` ready for the template (new dicts where changed; see the module doc).
 
     `roles`: the roles the template renders parts for (`parts_roles`); `vision`: the row has
     images, so `<image>` placeholders become image parts; `media`: other media the row has
-    (`video`, `audio`), whose placeholders become their parts; `args_text`: tool-call
+    (`video`, `audio`), whose placeholders become their parts; `parts_only`: the roles the
+    template renders only as parts (`parts_only_roles`), whose string content becomes one
+    text part, as TRL's vision format gives it; `args_text`: tool-call
     arguments are tagged JSON text of the user's values (`jsonargs`). Raises RowError naming
     the message.
     """
@@ -212,7 +236,7 @@ def prepare(
         content = new.get("content")
         if vision:
             info.images += count_images([new])
-        if kinds and isinstance(content, str):
+        if isinstance(content, str) and (kinds or new.get("role") in parts_only):
             new = {**new, "content": split_text(content, kinds)}
             content = new["content"]
         if isinstance(content, list) and content and _is_parts(content):
@@ -278,8 +302,9 @@ def prepare_example(
     out = dict(example)
     for c, value in convs.items():
         out[c], _ = prepare(
-            value, c, roles, vision=bool(images), template_name=template.name, media=media
-        )
+            value, c, roles, vision=bool(images), template_name=template.name, media=media,
+            parts_only=parts_only_roles(template),
+        )  # fmt: skip
     return out
 
 
@@ -394,6 +419,7 @@ __all__ = [
     "image_marks",
     "media_marks",
     "first_tool_call",
+    "parts_only_roles",
     "parts_roles",
     "prepare",
     "prepare_example",
