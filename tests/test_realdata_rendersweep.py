@@ -15,6 +15,7 @@ import pytest
 from realdata.support import HERE, TEMPLATES, counts, original_render, rows_of, run, sample
 
 from trlprep.templates.inputs import parts_only_roles, parts_roles, prepare
+from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate
 
 CHAT = HERE / "torchtune_assets" / "chat_tiny.json"  # a ShareGPT conversation of string contents
@@ -93,6 +94,33 @@ def test_content_of_two_kinds_renders_the_strings_on_idefics3(tmp_path):
     for raw, row in zip(raws, rows_of(out), strict=True):
         assert row["text"] == original_render("idefics3", _as_parts(raw["messages"]))
     assert "System: 你是一个专业的图像分析助手" in rows_of(out)[0]["text"]
+
+
+def test_malformed_parts_are_refused_with_a_template_as_without(tmp_path):
+    """xtuner's lines 3 and 4 nest the conversation inside a part (validate: invalid-part):
+    `convert` refused them, `convert --chat-template` rendered them (the user's video and
+    nothing else, as transformers does), silently."""
+    if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    videos = sample("xtuner_video_paths")
+    out = tmp_path / "o.jsonl"
+    res = run("convert", videos, "--chat-template", TEMPLATES / "qwen2_5_vl.jinja",
+              "--on-error", "skip", "-o", out)  # fmt: skip
+    assert res.exit_code == 0 and counts(res.output) == (10, 2, 8, 8), res.output
+    rejects = [json.loads(x) for x in out.with_suffix(".rejects.jsonl").open()]
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (3, "messages: message 0: a content part has no type (a part needs a `type` string: "
+            "text, image, ...)"),
+        (4, "messages: message 0: a text part has no `text` string"),
+    ]  # fmt: skip
+
+
+def test_an_untyped_part_is_refused_on_any_template():
+    chat = [{"role": "user", "content": [{"type": "text", "text": "a"}, {"role": "user"}]}]
+    for source in (PARTS_ONLY, STRINGS):
+        template = ChatTemplate(source, special_tokens=TOKENS)
+        with pytest.raises(RowError, match="message 0: a content part has no type"):
+            prepare(chat, "messages", parts_roles(template))
 
 
 def test_the_sweep_finds_no_defect_on_a_case(capsys):

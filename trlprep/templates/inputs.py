@@ -239,6 +239,14 @@ def prepare(
         if isinstance(content, str) and (kinds or new.get("role") in parts_only):
             new = {**new, "content": split_text(content, kinds)}
             content = new["content"]
+        if isinstance(content, list) and any(_untyped(p) for p in content):
+            raise RowError(
+                f"message {i}: a content part has no type (a part needs a `type` string: "
+                "text, image, ...)",
+                column,
+                hint='write each part as {"type": "text", "text": ...} (or an image, '
+                "video, audio part); rule invalid-part",
+            )
         if isinstance(content, list) and content and _is_parts(content):
             role = new.get("role")
             if role not in roles:
@@ -263,6 +271,10 @@ def prepare(
                     )
                 new = {**new, "content": "".join(_text(p, column, i) for p in content)}
                 info.joined = info.joined or isinstance(m.get("content"), list)
+            else:  # a text part without text renders as nothing: refused as validate does
+                for p in content:
+                    if p["type"] == "text":
+                        _text(p, column, i)
         if new is not m:
             if out is messages:
                 out = list(messages)
@@ -339,6 +351,10 @@ def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool)
             "these rows aside (--on-error skip)".format(*TOOL_TEMPLATES.split(", ", 1)),
         )
     return e
+
+
+def _untyped(part: Any) -> bool:
+    return isinstance(part, dict) and not isinstance(part.get("type"), str)
 
 
 def _is_parts(content: list) -> bool:
