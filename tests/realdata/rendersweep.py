@@ -74,7 +74,11 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--map", "messages=body.messages"],
         [],
     ),  # fmt: skip
-    "arena_hard": ("arena_hard_questions/question.first60.jsonl", ["--from", "mt-bench"], []),
+    "arena_hard": (
+        "arena_hard_questions/question.first60.jsonl",
+        ["--from", "mt-bench", "--conversational"],
+        [],
+    ),  # fmt: skip
     "swift_multi": ("swift_llm_data/swift_multi.jsonl", [], []),
     "swift_sharegpt": ("swift_llm_data/sharegpt.jsonl", [], []),
     "torchtune_chat": ("torchtune_assets/chat_tiny.json", [], []),
