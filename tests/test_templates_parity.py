@@ -4,10 +4,12 @@
 reasoning, vision parts) — one example at a time and through the table renderer.
 Skipped without trl or ../shared.
 
-One deliberate difference: content given as text-only parts, on a role whose content the
+Two deliberate differences: content given as text-only parts, on a role whose content the
 template renders only as a string, is joined into that string (TRL hands the list over and
-the template prints its repr or raises); image parts there are refused. The expected render
-is TRL's on the example so fitted.
+the template prints its repr or raises); image parts there are refused. String content, on a
+role whose content the template renders only as parts (Idefics3 renders a string as
+nothing, LLaVA-Next raises), is one text part, as TRL's vision format gives it. The expected
+render is TRL's on the example so fitted.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from templates_support import TEMPLATES_DIR, examples, template_tokenizer
 from trlprep.errors import DataError
 from trlprep.io.readers import table_from_records
 from trlprep.templates import apply_chat_template, load_template, render_table
-from trlprep.templates.probes import parts_roles
+from trlprep.templates.probes import parts_only_roles, parts_roles
 
 trl = pytest.importorskip("trl")
 
@@ -33,8 +35,9 @@ class Refused(Exception):
     """Image parts on a role the template renders only as text."""
 
 
-def fitted(example, roles):
-    """The example as trlprep hands it to a template rendering parts for `roles` only."""
+def fitted(example, roles, parts_only=frozenset()):
+    """The example as trlprep hands it to a template rendering parts for `roles` only (and
+    only parts for `parts_only`)."""
     out = dict(example)
     for key, value in example.items():
         if not (isinstance(value, list) and value and isinstance(value[0], dict)):
@@ -46,6 +49,8 @@ def fitted(example, roles):
                 if any(p["type"] != "text" for p in content):
                     raise Refused(m["role"])
                 m = {**m, "content": "".join(p["text"] for p in content)}
+            elif isinstance(content, str) and m["role"] in parts_only:
+                m = {**m, "content": [{"type": "text", "text": content}]}
             msgs.append(m)
         out[key] = msgs
     return out
@@ -53,7 +58,8 @@ def fitted(example, roles):
 
 def trl_outcome(example, tokenizer, tools):
     try:
-        example = fitted(example, parts_roles(load_template(tokenizer)))
+        template = load_template(tokenizer)
+        example = fitted(example, parts_roles(template), parts_only_roles(template))
         return trl.apply_chat_template(example, tokenizer, tools=tools), None
     except Exception as e:  # the template's own error, or transformers' checks
         return None, e

@@ -257,7 +257,7 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
     refused, None); and the counts of weight-0 and of assistant messages."""
     from trlprep.io.jsonargs import has_tagged_arguments
     from trlprep.templates.inputs import prepare
-    from trlprep.templates.probes import parts_roles
+    from trlprep.templates.probes import parts_only_roles, parts_roles
 
     template, ends, messages, counted = job
     columns = (messages,) if isinstance(messages, str) else tuple(messages)
@@ -268,6 +268,7 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
     convs = {c: column_values(batch, c, start) for c in columns}
     tools, kwargs = side_values(batch, start, np.arange(n), None, {})
     roles = parts_roles(template)
+    parts_only = parts_only_roles(template)
     tally = Masked([], [])
     found: list[tuple[str, list | None]] = []
     for i in range(n):
@@ -281,8 +282,9 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
                 if not isinstance(convs[c][i], list):
                     raise RowError("the conversation is missing", c)
                 part, _ = prepare(
-                    convs[c][i], c, roles, template_name=template.name, args_text=args_text[c]
-                )
+                    convs[c][i], c, roles, template_name=template.name,
+                    args_text=args_text[c], parts_only=parts_only,
+                )  # fmt: skip
                 chat += part
             if not chat:
                 raise RowError("the conversation is empty", label)

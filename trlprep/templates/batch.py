@@ -24,7 +24,7 @@ from trlprep.errors import TrlprepError
 from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import media_marks, prepare, tool_call_error
 from trlprep.templates.mediaprobe import media_error, media_roles, unrendered
-from trlprep.templates.probes import parts_roles, tool_support
+from trlprep.templates.probes import parts_only_roles, parts_roles, tool_support
 from trlprep.templates.report import EXAMPLE_ROWS, TemplateReport
 from trlprep.templates.rowvalues import (
     KWARGS_COLUMN,
@@ -121,6 +121,7 @@ class _Preparer:
     def __init__(self, job: Job, schema: pa.Schema) -> None:
         self.template = job.template
         self.roles = parts_roles(job.template)
+        self.parts_only = parts_only_roles(job.template)
         self.args_text = {f.name for f in schema if has_tagged_arguments(f.type)}
 
     def __call__(self, messages: Any, column: str, vision: bool, media: tuple[str, ...] = ()):
@@ -134,6 +135,7 @@ class _Preparer:
             template_name=self.template.name,
             args_text=column in self.args_text,
             media=media,
+            parts_only=self.parts_only,
         )
 
 

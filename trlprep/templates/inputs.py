@@ -10,7 +10,9 @@ to what the template renders, `<image>` placeholders turned into image parts.
   rendering a probe: `probes.parts_roles`), instead of the template printing the list's
   Python repr or raising; templates that render parts get them as they are (roles probed:
   system, user, assistant, tool; other roles' text parts are joined). Image parts on a
-  role the template cannot render parts for fail the row.
+  role the template cannot render parts for fail the row. String content on a role the
+  template renders only as parts (Idefics3, LLaVA-Next: a string renders as nothing or
+  raises; `probes.parts_only_roles`) becomes one text part, as TRL's vision format gives it.
 - Whether the template renders an assistant turn's tool calls and the `tools` it is given
   is probed once per template too (`probes.tool_support`: does the probe call's or tool's
   name appear in the render?), so rows whose calls or tools a template drops can be counted.
@@ -31,7 +33,7 @@ from typing import Any
 
 from trlprep.columns.arrowtypes import is_media_part, media_kind
 from trlprep.columns.placeholders import PLACEHOLDERS, split_text
-from trlprep.templates.probes import TOOL_TEMPLATES, parts_roles, tool_support
+from trlprep.templates.probes import TOOL_TEMPLATES, parts_only_roles, parts_roles, tool_support
 from trlprep.templates.rules import RowError
 from trlprep.templates.template import ChatTemplate
 from trlprep.wording import article
@@ -82,12 +84,15 @@ def prepare(
     template_name: str = "the template",
     args_text: bool = False,
     media: tuple[str, ...] = (),
+    parts_only: frozenset[str] = frozenset(),
 ) -> tuple[list, Prepared]:
     """`messages` ready for the template (new dicts where changed; see the module doc).
 
     `roles`: the roles the template renders parts for (`parts_roles`); `vision`: the row has
     images, so `<image>` placeholders become image parts; `media`: other media the row has
-    (`video`, `audio`), whose placeholders become their parts; `args_text`: tool-call
+    (`video`, `audio`), whose placeholders become their parts; `parts_only`: the roles the
+    template renders only as parts (`parts_only_roles`), whose string content becomes one
+    text part, as TRL's vision format gives it; `args_text`: tool-call
     arguments are tagged JSON text of the user's values (`jsonargs`). Raises RowError naming
     the message.
     """
@@ -106,9 +111,17 @@ def prepare(
         content = new.get("content")
         if vision:
             info.images += count_images([new])
-        if kinds and isinstance(content, str):
+        if isinstance(content, str) and (kinds or new.get("role") in parts_only):
             new = {**new, "content": split_text(content, kinds)}
             content = new["content"]
+        if isinstance(content, list) and any(_untyped(p) for p in content):
+            raise RowError(
+                f"message {i}: a content part has no type (a part needs a `type` string: "
+                "text, image, ...)",
+                column,
+                hint='write each part as {"type": "text", "text": ...} (or an image, '
+                "video, audio part); rule invalid-part",
+            )
         if isinstance(content, list) and content and _is_parts(content):
             role = new.get("role")
             if role not in roles:
@@ -133,6 +146,10 @@ def prepare(
                     )
                 new = {**new, "content": "".join(_text(p, column, i) for p in content)}
                 info.joined = info.joined or isinstance(m.get("content"), list)
+            else:  # a text part without text renders as nothing: refused as validate does
+                for p in content:
+                    if p["type"] == "text":
+                        _text(p, column, i)
         if new is not m:
             if out is messages:
                 out = list(messages)
@@ -172,8 +189,9 @@ def prepare_example(
     out = dict(example)
     for c, value in convs.items():
         out[c], _ = prepare(
-            value, c, roles, vision=bool(images), template_name=template.name, media=media
-        )
+            value, c, roles, vision=bool(images), template_name=template.name, media=media,
+            parts_only=parts_only_roles(template),
+        )  # fmt: skip
     return out
 
 
@@ -208,6 +226,10 @@ def tool_call_error(e: RowError, template: ChatTemplate, row: dict, tools: bool)
             "these rows aside (--on-error skip)".format(*TOOL_TEMPLATES.split(", ", 1)),
         )
     return e
+
+
+def _untyped(part: Any) -> bool:
+    return isinstance(part, dict) and not isinstance(part.get("type"), str)
 
 
 def _is_parts(content: list) -> bool:

@@ -93,6 +93,25 @@ def _parts_roles(source: str, tokens: tuple) -> frozenset[str]:
     return frozenset(ok)
 
 
+def parts_only_roles(template: ChatTemplate) -> frozenset[str]:
+    """The roles whose content the template renders only when given as parts: a string
+    content renders without its text (Idefics3 iterates it character by character) or
+    raises (LLaVA-Next reads `content[0]['text']`), while one text part renders it."""
+    return _parts_only_roles(template.source, tuple(sorted(template.special_tokens.items())))
+
+
+@lru_cache(maxsize=64)
+def _parts_only_roles(source: str, tokens: tuple) -> frozenset[str]:
+    template = ChatTemplate(source, special_tokens=dict(tokens))
+    parts = _parts_roles(source, tokens)
+    out = set()
+    for role in parts:
+        plain = _probe(template, role, PROBE_TEXT)
+        if plain is None or PROBE_TEXT not in plain:
+            out.add(role)
+    return frozenset(out)
+
+
 def _probe(template: ChatTemplate, role: str, content: Any) -> str | None:
     if role == "user":
         chat, gen = [{"role": "user", "content": content}], True
@@ -118,4 +137,11 @@ def _probe(template: ChatTemplate, role: str, content: Any) -> str | None:
         return None
 
 
-__all__ = ["PROBE_TEXT", "TOOL_TEMPLATES", "ToolSupport", "parts_roles", "tool_support"]
+__all__ = [
+    "PROBE_TEXT",
+    "TOOL_TEMPLATES",
+    "ToolSupport",
+    "parts_only_roles",
+    "parts_roles",
+    "tool_support",
+]
