@@ -432,7 +432,7 @@ def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
     logs.clear()  # rows numbered as convert numbers them, not as a Python list
     merged = {"prompt": "the sky", "chosen": "is blue", "rejected": "is red"}  # "skyis"
     _prep(tok, "dpo", [fits, merged], logs)
-    assert any("boundary (e.g. rows 1); their" in line for line in logs), logs
+    assert any("boundary (e.g. row 1); their" in line for line in logs), logs
     with pytest.raises(DataError, match="no evaluation rows left after tokenisation of --eval"):
         _prep(tok, "kto", [long_prompt], max_length=6, training=False, label="eval data")
 
