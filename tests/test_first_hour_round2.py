@@ -114,19 +114,15 @@ def test_api_convert_renames_roles_with_role_map_alone(tmp_path):
     assert [m["role"] for m in out[1]["messages"]] == ["user", "assistant"]
 
 
-def test_a_chat_template_over_unknown_roles_warns_with_the_role_map(tmp_path):
+def test_a_chat_template_over_unknown_roles_refuses_them_with_the_role_map(tmp_path):
+    """As convert without a template (and train) does: the rows are refused naming the ready
+    --role-map (were rendered as written, `<|im_start|>human`, with a warning)."""
     from realdata.support import rows_of, run
 
     src = _roles_file(tmp_path)
-    out = tmp_path / "out.jsonl"
-    res = run("convert", src, "--chat-template", "chatml", "-o", out)
-    assert res.exit_code == 0, res.output
-    warned = [line for line in res.output.splitlines() if line.startswith("warning:")]
-    assert warned == [
-        "warning: messages hold roles that are no chat role ('human', 'gpt'): the chat "
-        "template renders them as written; try --role-map human=user,gpt=assistant"
-    ]
-    assert rows_of(out)[0]["text"].startswith("<|im_start|>human\nhi")  # as said
+    res = run("convert", src, "--chat-template", "chatml", "-o", tmp_path / "out.jsonl")
+    assert res.exit_code == 1
+    assert "try --role-map human=user,gpt=assistant (rule unknown-role)" in res.output
     res = run("convert", src, "--chat-template", "chatml", "--role-map",
               "human=user,gpt=assistant", "-o", tmp_path / "o2.jsonl")  # fmt: skip
     assert res.exit_code == 0 and "warning:" not in res.output

@@ -78,12 +78,15 @@ def test_video_parts_are_counted_against_a_videos_column(tmp_path):
     assert counts(res.output) == (3, 2, 1, 1)
     _render_as_original(rows[:1], rows_of(out))
     rejects = [json.loads(x) for x in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
-    reasons = [r["reason"] for r in rejects]
-    assert reasons == [
-        "the conversation holds 1 video part but the row has 0 videos (column videos)",
-        "the conversation holds no `<video>` placeholder or video part but the row has 1 video "
-        "(column videos)",
-    ], reasons
+    said = [(r["line"], r["stage"], r["reason"]) for r in rejects]
+    assert [(line, stage) for line, stage, _ in said] == [(2, "validation"), (3, "validation")]
+    assert all(reason.endswith("(rule media-count)") for *_, reason in said), said
+    # refused as convert without a template refuses them, with the same reasons
+    plain = tmp_path / "plain.jsonl"
+    res = run("convert", src, "--on-error", "skip", "-o", plain)
+    assert res.exit_code == 0 and counts(res.output) == (3, 2, 1, 1), res.output
+    got = [json.loads(x) for x in (tmp_path / "plain.rejects.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["stage"], r["reason"]) for r in got] == said
     assert "has no videos column" not in " ".join(res.output.split())
 
 

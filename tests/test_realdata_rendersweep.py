@@ -100,20 +100,27 @@ def test_content_of_two_kinds_renders_the_strings_on_idefics3(tmp_path):
 def test_malformed_parts_are_refused_with_a_template_as_without(tmp_path):
     """xtuner's lines 3 and 4 nest the conversation inside a part (validate: invalid-part):
     `convert` refused them, `convert --chat-template` rendered them (the user's video and
-    nothing else, as transformers does), silently."""
+    nothing else, as transformers does), silently; now both refuse them alike."""
     if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
         pytest.skip("../shared (original chat templates) is absent")
     videos = sample("xtuner_video_paths")
-    out = tmp_path / "o.jsonl"
-    res = run("convert", videos, "--chat-template", TEMPLATES / "qwen2_5_vl.jinja",
-              "--on-error", "skip", "-o", out)  # fmt: skip
-    assert res.exit_code == 0 and counts(res.output) == (10, 2, 8, 8), res.output
-    rejects = [json.loads(x) for x in out.with_suffix(".rejects.jsonl").open()]
-    assert [(r["line"], r["reason"]) for r in rejects] == [
-        (3, "messages: message 0: a content part has no type (a part needs a `type` string: "
-            "text, image, ...)"),
-        (4, "messages: message 0: a text part has no `text` string"),
-    ]  # fmt: skip
+    refused = {}
+    for name, args in {
+        "plain": [],
+        "template": ["--chat-template", TEMPLATES / "qwen2_5_vl.jinja"],
+    }.items():
+        out = tmp_path / f"{name}.jsonl"
+        res = run("convert", videos, *args, "--on-error", "skip", "-o", out)
+        assert res.exit_code == 0 and counts(res.output) == (10, 2, 8, 8), res.output
+        rejects = [json.loads(x) for x in out.with_suffix(".rejects.jsonl").open()]
+        refused[name] = [(r["line"], r["stage"], r["reason"]) for r in rejects]
+    assert refused["template"] == refused["plain"]
+    assert [
+        (line, reason.endswith("(rule invalid-part)")) for line, _, reason in refused["plain"]
+    ] == [
+        (3, True),
+        (4, True),
+    ]
 
 
 def test_an_untyped_part_is_refused_on_any_template():

@@ -84,7 +84,8 @@ def apply_steps(
     source: InputRows | None = None,
     reports: list[tuple[str, Any]] | None = None,
 ) -> pa.Table:
-    """Run the route's edges, then the chat template and tokenizer, over one table or batch.
+    """Run the route's edges, then the chat template and tokenizer, over one table or batch;
+    conversations a template renders are validated first (`check_output`).
 
     `offset` is the index of the batch's first row (and `lines` its file lines), so errors
     name rows of the whole input. A `RowFailures` from any stage leaves with `input_rows`:
@@ -115,6 +116,10 @@ def apply_steps(
     r = plan.render
     if r is None:
         return table
+    if r.template is not None and plan.fmt is Format.CONVERSATIONAL:
+        # the conversations are checked as convert without a template checks its output:
+        # the rendered text cannot show an empty answer or a missing role any more
+        table = _stage(table, lambda t: check_output(t, plan, offset, plan.fmt) or t, offset)
     if plan.route.steps:
         lines = None  # rows no longer map one to one onto input lines
     found: list[tuple[str, Any]] = []
@@ -122,9 +127,6 @@ def apply_steps(
         from trlprep.templates import render_table
 
         def render(t: pa.Table) -> pa.Table:
-            from trlprep.templates.unknownroles import warn_unknown_roles
-
-            warn_unknown_roles(t)
             named = source is not None and ROW_ID in t.column_names
             out, report = render_table(
                 keep_turns(t, plan), plan.dst, r.template, tools=r.tools, lines=lines,
@@ -187,8 +189,9 @@ def merge_reports(plan: Plan, found: list[tuple[str, Any]]) -> None:
             getattr(r, name).merge(report)
 
 
-def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
-    """Validate converted rows against the target type.
+def check_output(table: pa.Table, plan: Plan, offset: int = 0, fmt: Format | None = None) -> None:
+    """Validate converted rows against the target type, in `fmt` (default: the output's
+    format; a template's conversations are checked before they are rendered).
 
     Rows that fail raise one `RowFailures` (stage `validation`, `input_rows` set through
     `ROW_ID`); a missing column of the target type is a DataError (a bug, not a row).
@@ -197,7 +200,7 @@ def check_output(table: pa.Table, plan: Plan, offset: int = 0) -> None:
 
     data = table.drop_columns([ROW_ID]) if ROW_ID in table.column_names else table
     try:
-        why = invalid_rows(data, plan.dst, plan.out_format)
+        why = invalid_rows(data, plan.dst, fmt or plan.out_format)
     except DataError as e:
         raise DataError(f"converted {e.message}", hint="this is a bug: please report it") from None
     bad = np.flatnonzero(why != None)  # noqa: E711 (elementwise)

@@ -23,6 +23,21 @@ VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
+def _no_text(parts: pa.Array, where: np.ndarray) -> str:
+    """How text parts without text are described: LLaMA-Factory v1's parts hold `value`."""
+    value = struct_field(parts, "value")
+    if (
+        value is not None
+        and is_string(value.type)
+        and (where & to_numpy_bool(value.is_valid())).any()
+    ):
+        return (
+            "text part without text: it holds `value`, LLaMA-Factory's v1 layout "
+            "(--from llamafactory-v1)"
+        )
+    return "text part without text"
+
+
 def check_parts(
     content, present, owners: Owners, column, sink, needs: np.ndarray | None = None
 ) -> dict[str, np.ndarray]:
@@ -50,7 +65,7 @@ def check_parts(
     is_text = live & to_numpy_bool(pc.equal(ptype, "text"))
     text = struct_field(parts, "text")
     if text is None or pa.types.is_null(text.type):
-        sink.flag("invalid-part", column, rows.rows(is_text), details=["text part without text"])
+        sink.flag("invalid-part", column, rows.rows(is_text), details=[_no_text(parts, is_text)])
     elif not is_string(text.type):
         sink.flag(
             "invalid-part",
@@ -65,7 +80,7 @@ def check_parts(
             "invalid-part",
             column,
             rows.rows(is_text & t_null),
-            details=["text part without text"],
+            details=[_no_text(parts, is_text & t_null)],
         )
         empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
         if needs is not None:
