@@ -9,6 +9,9 @@ column). It then gives the batches back with every column that the batches disag
 (`conflicting_columns`) tagged JSON text in all of them, marked with the kind most rows of
 the whole input hold (`kinds.MAJOR_KIND_KEY`): `kinds.settle_kinds` refuses each batch's
 rows of another kind as the whole input's minority, wherever in the input they lie.
+Every batch is also given the whole input's columns and struct fields, in the order the
+input first holds them (nulls where a batch lacks them), so that what a batch is converted
+to does not depend on where the input was cut.
 """
 
 from __future__ import annotations
