@@ -153,3 +153,20 @@ def test_any_chunk_size_converts_as_the_whole_read(tmp_path_factory, whole_reads
     src, args = SAMPLES[sample]
     tmp = tmp_path_factory.mktemp("chunked")
     assert _convert(src, tmp, chunk, *args) == whole_reads[sample]
+
+
+def test_media_counts_are_listed_by_first_row_whatever_the_chunks(tmp_path):
+    """Rows giving images and no placeholder: each distinct count is said once, in the
+    order of the first row giving it, not the first three rows of each chunk."""
+    src = tmp_path / "media.jsonl"
+    counts = [1, 1, 1, 2, 2, 3, 1, 4, 2, 5, 3]
+    rows = [
+        {"prompt": f"Describe {i}.", "completion": "A cat.", "images": [f"{i}-{k}.png"] * k}
+        for i, k in enumerate(counts)
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    whole = _run(["validate", str(src)], WHOLE)
+    small = _run(["validate", str(src)], 150)
+    assert small.output == whole.output
+    said = " ".join(whole.output.split())
+    assert "(1 image, 2 images, 3 images, 4 images, 5 images)" in said
