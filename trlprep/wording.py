@@ -306,3 +306,61 @@ def _is_name(value: str) -> bool:
     except UsageError:
         return is_layout(value)
     return True
+
+
+# notes that count things, said once per batch, merged (the input read whole says one):
+# a count and the noun it counts (`80 rows`, `1 row`, `2,016 answers`), then an optional verb
+_COUNT = re.compile(
+    r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+) ([a-z]+)(?: (has|have|was|were|is|are)\b)?"
+)
+_SINGULAR = {many: one for one, many in IRREGULAR.items()}
+
+
+def add_note(notes: list[str], note: str) -> None:
+    """`note` added to `notes`: one saying the same with other counts is replaced by their
+    sum; a note that counts nothing is added once."""
+    key = _key(note)
+    if key is None:
+        if note not in notes:
+            notes.append(note)
+        return
+    for i, seen in enumerate(notes):
+        if _key(seen) == key:
+            notes[i] = _summed(seen, note)
+            return
+    notes.append(note)
+
+
+def _singular(n: int, word: str) -> str:
+    if n == 1:
+        return word
+    return _SINGULAR.get(word) or (word[:-3] + "y" if word.endswith("ies") else word[:-1])
+
+
+def _key(note: str) -> str | None:
+    """The note with every count as N and its noun and verb singular (None: no count)."""
+    if not _COUNT.search(note):
+        return None
+
+    def one(m: re.Match) -> str:
+        n = int(m[1].replace(",", ""))
+        verb = f" {_singular(n, m[3])}" if m[3] else ""
+        return f"N {_singular(n, m[2])}{verb}"
+
+    return _COUNT.sub(one, note)
+
+
+def _summed(a: str, b: str) -> str:
+    """`a` with each count the sum of its count and `b`'s (same `_key`)."""
+    counts = [int(m[1].replace(",", "")) for m in _COUNT.finditer(b)]
+    it = iter(counts)
+
+    def add(m: re.Match) -> str:
+        n = int(m[1].replace(",", ""))
+        total = n + next(it)
+        said = plural(total, _singular(n, m[2]))
+        if m[3]:
+            said += " " + (_singular(n, m[3]) if total == 1 else plural(2, _singular(n, m[3]))[2:])
+        return said
+
+    return _COUNT.sub(add, a)

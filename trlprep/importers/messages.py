@@ -8,7 +8,7 @@ are left out of the struct when no message of the batch has them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -78,15 +78,21 @@ def field_of(struct: pa.Array, name: str) -> pa.Array | None:
     return struct.flatten()[t.get_field_index(name)]
 
 
-def message_struct(fields: Mapping[str, pa.Array | None]) -> pa.StructArray:
+def message_struct(
+    fields: Mapping[str, pa.Array | None], declared: Collection[str] = ()
+) -> pa.StructArray:
     """Messages from per-message field columns, in registry order; all-null optional
-    fields are left out."""
+    fields are left out, but for those of `declared` (fields the input's own type holds)."""
     names, arrays = [], []
     for name in MESSAGE_FIELDS:
         arr = fields.get(name)
         if arr is None:
             continue
-        if name not in REQUIRED_FIELDS and arr.null_count == len(arr):
+        # a declared field is kept by its type, not its values: null in one batch of a file
+        # that holds it elsewhere, it is kept (null) as in the file read whole
+        if name in declared and not pa.types.is_null(arr.type):
+            pass
+        elif name not in REQUIRED_FIELDS and arr.null_count == len(arr):
             continue
         names.append(name)
         arrays.append(as_array(arr))
@@ -98,15 +104,16 @@ def messages_from(
     parent: np.ndarray,
     n_rows: int,
     valid: np.ndarray | None = None,
+    declared: Collection[str] = (),
 ) -> pa.Array:
     """`list<struct>` rows from per-message fields; `parent` (non-decreasing) gives each
-    message's row."""
+    message's row; `declared`: as `message_struct`."""
     lengths = (
         np.bincount(parent, minlength=n_rows).astype(np.int64)
         if len(parent)
         else (np.zeros(n_rows, np.int64))
     )
-    return lists_from(message_struct(fields), lengths, valid)
+    return lists_from(message_struct(fields, declared), lengths, valid)
 
 
 def flatten_lists(arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:

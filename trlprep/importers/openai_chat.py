@@ -229,7 +229,13 @@ def normalise_messages(
             calls = pc.if_else(pc.is_null(calls), old, calls)
     fields["tool_calls"] = calls
     valid = np.asarray(msgs.is_valid().to_numpy(zero_copy_only=False), bool)
-    return messages_from(fields, parent, n, valid)
+    # the fields the input's messages are typed with (over the whole input: `io.agreeing`)
+    declared = {f.name for f in items.type if not pa.types.is_null(f.type)}
+    if "function_call" in declared:
+        declared.add("tool_calls")
+    if _LOSS_FLAG[0] in declared:
+        declared.add("weight")
+    return messages_from(fields, parent, n, valid, declared)
 
 
 def _loss_as_weight(

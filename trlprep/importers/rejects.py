@@ -18,7 +18,7 @@ from trlprep.io.jsonencode import to_jsonl
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.batchcheck import check_batch
 from trlprep.validation.checkplan import Plan
-from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.common import BatchSink, row_details
 from trlprep.validation.rules import RULES, Severity
 
 
@@ -89,12 +89,18 @@ def invalid_rows(
             msg = msg.replace(
                 f"column {column!r}", f"column {named[column]!r} (imported as {column!r})"
             )
-        if flag.details:
-            msg += " (" + ", ".join(flag.details) + ")"
+        tail = f" (rule {rule})"
         if rule == "unknown-role" and role_hint:  # the ready map where the roles are usual
-            msg += "; " + (flag.hint or "map roles with --role-map FROM=TO")
+            tail = "; " + (flag.hint or "map roles with --role-map FROM=TO") + tail
         take = flag.mask & (why == None)  # noqa: E711 (elementwise)
-        why[take] = f"{msg} (rule {rule})"
+        if not flag.details:
+            why[take] = msg + tail
+            continue
+        # each row's own details (a batch's would name other rows' values, and differ as
+        # the input is cut into batches)
+        own = row_details(flag, n)
+        at = np.flatnonzero(take)
+        why[at] = [msg + tail if d is None else f"{msg} ({d}){tail}" for d in own[at]]
     return why
 
 

@@ -30,7 +30,7 @@ from trlprep.importers.columnmap import rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejectsfile import RejectsWriter
 from trlprep.io.sources import Batch
-from trlprep.wording import plural
+from trlprep.wording import add_note, plural
 
 
 class RejectedRowsWarning(TrlprepWarning):
@@ -71,9 +71,8 @@ class ImportStats:
                 ex = self.examples.setdefault(text, [])
                 for j in np.flatnonzero(code == i)[: max(0, keep - len(ex))]:
                     ex.append({"row": int(rows[j]), "line": lines[j]})
-        for note in result.notes:
-            if note not in self.notes:
-                self.notes.append(note)
+        for note in result.notes:  # counts summed over batches (`80 rows have ...`)
+            add_note(self.notes, note)
         self.roles_seen |= result.roles_seen
 
 

@@ -9,6 +9,9 @@ column). It then gives the batches back with every column that the batches disag
 (`conflicting_columns`) tagged JSON text in all of them, marked with the kind most rows of
 the whole input hold (`kinds.MAJOR_KIND_KEY`): `kinds.settle_kinds` refuses each batch's
 rows of another kind as the whole input's minority, wherever in the input they lie.
+Every batch is also given the whole input's columns and struct fields, in the order the
+input first holds them (nulls where a batch lacks them), so that what a batch is converted
+to does not depend on where the input was cut.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from trlprep.io.joining import (
     tag_columns,
 )
 from trlprep.io.jsonargs import has_tagged_arguments, tagged
+from trlprep.io.jsontext import json_field
 from trlprep.io.keptbatches import KeptBatches
 from trlprep.io.kinds import kind_counts, major_kinds, with_major_kinds
 from trlprep.io.sources import Batch
@@ -104,6 +108,7 @@ class AgreeingBatches:
             names = conflicting_columns(schemas)
             majors = major_kinds([{n: c[n] for n in names if n in c} for c in counts])
             wider = widest_types(schemas, names)
+            columns = whole_columns(schemas, names, wider)
             for b in _counted(kept.replay(), self._name, total):
                 if parts:
                     b.data = same_content(b.data, parts)
@@ -111,6 +116,7 @@ class AgreeingBatches:
                     b.data = agreeing_table(b.data, arguments, names, majors)
                 if wider:
                     b.data = widened(b.data, wider)
+                b.data = with_columns(b.data, columns)
                 yield b
         finally:
             self.close()
@@ -220,11 +226,13 @@ def widest_types(schemas: list[pa.Schema], skip: set[str]) -> dict[str, pa.DataT
     """Per column (but `skip`) whose pieces' types differ and unify (a struct field in some
     pieces only: a message's `name`, an image part's `image`): the type every piece is cast
     to, so that a writer typed by the first piece drops no field of a later one."""
-    types: dict[str, set[pa.DataType]] = {}
+    # in the order the batches hold them: fields first met later come later, as in the
+    # input read whole (a set's order would vary from run to run)
+    types: dict[str, dict[pa.DataType, None]] = {}
     for s in schemas:
         for f in s:
             if f.name not in skip and not is_json_field(f):
-                types.setdefault(f.name, set()).add(f.type)
+                types.setdefault(f.name, {}).setdefault(f.type, None)
     out = {}
     for name, ts in types.items():
         if len(ts) < 2:
@@ -240,6 +248,50 @@ def widest_types(schemas: list[pa.Schema], skip: set[str]) -> dict[str, pa.DataT
     return out
 
 
+def whole_columns(
+    schemas: list[pa.Schema], tagged_names: set[str], wider: dict[str, pa.DataType]
+) -> list[pa.Field]:
+    """Every column of the input in the order the batches first hold them, as the input
+    read whole has them: a column a batch lacks is one it is given (null)."""
+    out: dict[str, pa.Field] = {}
+    for s in schemas:
+        for f in s:
+            if f.name in out:
+                continue
+            if f.name in tagged_names:
+                f = json_field(f.name)
+            elif f.name in wider:
+                f = f.with_type(wider[f.name])
+            out[f.name] = f
+    return list(out.values())
+
+
+def with_columns(
+    data: pa.Table | pa.RecordBatch, columns: list[pa.Field]
+) -> pa.Table | pa.RecordBatch:
+    """`data` with every column of `columns` (those it lacks null), in their order."""
+    names = data.schema.names
+    if names == [f.name for f in columns]:
+        return data
+    arrays, fields = [], []
+    for f in columns:
+        i = data.schema.get_field_index(f.name)
+        if i >= 0:
+            arrays.append(data.column(i))
+            fields.append(data.schema.field(i))
+        else:
+            arrays.append(pa.nulls(data.num_rows, f.type))
+            fields.append(f)
+    extra = [n for n in names if n not in {f.name for f in columns}]
+    for n in extra:  # (none: `columns` holds every batch's)
+        arrays.append(data.column(n))
+        fields.append(data.schema.field(n))
+    schema = pa.schema(fields, data.schema.metadata)
+    if isinstance(data, pa.RecordBatch):
+        return pa.RecordBatch.from_arrays(arrays, schema=schema)
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def widened(
     data: pa.Table | pa.RecordBatch, types: dict[str, pa.DataType]
 ) -> pa.Table | pa.RecordBatch:
@@ -250,8 +302,14 @@ def widened(
             continue
         try:
             col = data.column(i).cast(t)
+            col.validate()
         except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            continue
+            # Arrow's cast of deeply nested structs with null-typed fields can build an
+            # invalid array (OASST message trees): the values converted through Python
+            try:
+                col = pa.array(data.column(i).to_pylist(), type=t)
+            except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+                continue
         data = data.set_column(i, data.schema.field(i).with_type(t), col)
     return data
 

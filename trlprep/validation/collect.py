@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.common import BatchSink, add_detail, ordered_details
 from trlprep.validation.report import Issue
 from trlprep.validation.rules import RULES
 
@@ -22,7 +22,7 @@ class _Acc:
     lines: list[int] = field(default_factory=list)
     message: str | None = None
     hint: str | None = None
-    details: dict[str, None] = field(default_factory=dict)
+    details: dict[str, int] = field(default_factory=dict)  # detail -> its first row
     repeats: list | None = None
 
 
@@ -50,7 +50,7 @@ class Collector:
                 lines=None if lines is None else lines[idx[: self.max_examples]],
                 message=f.message,
                 hint=f.hint,
-                details=list(f.details),
+                details={d: row + offset for d, row in f.details.items()},
             )
 
     def media_notes(self) -> list[str]:
@@ -76,7 +76,7 @@ class Collector:
         lines: np.ndarray | None = None,
         message: str | None = None,
         hint: str | None = None,
-        details: list[str] | None = None,
+        details: list[str] | dict[str, int] | None = None,
         repeats: list[tuple[int, int | None, int, int | None]] | None = None,
     ) -> None:
         acc = self._acc.setdefault((rule, column), _Acc(rule, column))
@@ -90,9 +90,11 @@ class Collector:
                 acc.lines.extend(int(x) for x in lines[:room])
         acc.message = acc.message or message
         acc.hint = acc.hint or hint
-        for d in details or ():
-            if len(acc.details) < 5:
-                acc.details.setdefault(d, None)
+        # details listed by their first row, so batches cut anywhere list them alike
+        first = int(rows[0]) if len(rows) else 0
+        at = details if isinstance(details, dict) else dict.fromkeys(details or (), first)
+        for d, row in at.items():
+            add_detail(acc.details, d, row)
 
     def issues(self, required: list[str] = (), needs: str = "") -> list[Issue]:
         """The merged issues; `required` columns never seen become `missing-column` issues.
@@ -116,7 +118,7 @@ class Collector:
                 f"column {acc.column!r}: {rule.summary}" if acc.column else rule.summary
             )
             if acc.details:
-                msg += " (" + ", ".join(acc.details) + ")"
+                msg += " (" + ", ".join(ordered_details(acc.details)) + ")"
             out.append(
                 Issue(
                     rule=acc.rule,

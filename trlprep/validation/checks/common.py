@@ -11,9 +11,13 @@ as another type).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 MAX_DETAILS = 5
 
@@ -23,7 +27,31 @@ class _Flag:
     mask: np.ndarray
     message: str | None = None
     hint: str | None = None
-    details: dict[str, None] = field(default_factory=dict)
+    details: dict[str, int] = field(default_factory=dict)  # detail -> its first row
+    # detail -> the rows it is said of (a mask or row indices): each row's own details
+    rows_of: dict[str, list[np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def shown(self) -> list[str]:
+        """The details in the order of their first rows (as the input read whole gives
+        them, wherever its batches are cut)."""
+        return ordered_details(self.details)
+
+
+def ordered_details(details: dict[str, int], limit: int = MAX_DETAILS) -> list[str]:
+    """The `limit` details (detail -> first row) of the earliest rows, in row order."""
+    return [d for d, _ in sorted(details.items(), key=lambda kv: kv[1])[:limit]]
+
+
+def add_detail(details: dict[str, int], detail: str, row: int, limit: int = MAX_DETAILS) -> None:
+    """`detail` first met at `row` added to `details`, keeping the `limit` of the earliest
+    rows (which batches were met first does not decide which are kept)."""
+    if detail in details:
+        details[detail] = min(details[detail], row)
+        return
+    details[detail] = row
+    if len(details) > limit:
+        del details[max(details, key=lambda d: (details[d], d))]
 
 
 class BatchSink:
@@ -45,8 +73,11 @@ class BatchSink:
         message: str | None = None,
         hint: str | None = None,
         details: list[str] | tuple[str, ...] = (),
+        detail_rows: list[np.ndarray] | None = None,
     ) -> np.ndarray:
-        """Mark rows (a boolean mask or row indices) as breaking `rule`; returns the mask."""
+        """Mark rows (a boolean mask or row indices) as breaking `rule`; returns the mask.
+        `detail_rows`: the rows (indices) each detail is said of; by default every row
+        of `where`."""
         if where.dtype != bool:
             mask = np.zeros(self.num_rows, dtype=bool)
             mask[where] = True
@@ -61,7 +92,69 @@ class BatchSink:
             f.mask |= mask
             f.message = f.message or message
             f.hint = f.hint or hint
-        for d in details:
-            if len(f.details) < MAX_DETAILS:
-                f.details.setdefault(d, None)
+        first = int(np.argmax(mask))  # the row each detail of this call is said at
+        for i, d in enumerate(details):
+            rows = detail_rows[i] if detail_rows is not None else mask
+            f.rows_of.setdefault(d, []).append(rows)
+            at = first if detail_rows is None else int(rows[0]) if len(rows) else first
+            add_detail(f.details, d, at)
         return mask
+
+    def flag_values(
+        self,
+        rule: str,
+        column: str | None,
+        values: pa.Array | list[str],
+        rows: np.ndarray,
+        *,
+        label: Callable[[Any], str] = str,
+        message: str | None = None,
+        hint: str | None = None,
+    ) -> np.ndarray:
+        """Flag `rows` (the row of each flagged value) with each distinct value, as
+        `label` says it, as a detail said of the rows holding it (a rejected row names its
+        own values, and details are listed by their first row wherever batches are cut)."""
+        if not len(values):
+            return np.zeros(self.num_rows, dtype=bool)
+        rows = np.asarray(rows, dtype=np.int64)
+        values = pa.array(values, pa.string()) if isinstance(values, list) else values
+        if pa.types.is_dictionary(values.type):
+            values = values.cast(values.type.value_type)
+        encoded = pc.dictionary_encode(values)
+        codes = np.asarray(encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False))
+        names = encoded.dictionary.to_pylist()
+        codes = np.where(codes < 0, len(names), codes)  # a null value: said as null
+        names.append(None)
+        sort = np.argsort(codes, kind="stable")
+        cuts = np.flatnonzero(np.diff(codes[sort])) + 1
+        groups = np.split(rows[sort], cuts)
+        keys = codes[sort][np.concatenate(([0], cuts))]
+        order = np.argsort([g[0] for g in groups], kind="stable")  # by first value's row
+        return self.flag(
+            rule,
+            column,
+            np.unique(rows),
+            message=message,
+            hint=hint,
+            details=[label(names[keys[k]]) for k in order],
+            detail_rows=[np.unique(groups[k]) for k in order],
+        )
+
+
+def row_details(flag: _Flag, num_rows: int, limit: int = MAX_DETAILS) -> np.ndarray:
+    """Per row of a batch: the details its flag says of that row, as one text (sorted, at
+    most `limit`; None for a row with none): a row's own, wherever batches are cut."""
+    each: dict[int, dict[str, None]] = {}
+    for d in sorted(flag.rows_of):
+        for rows in flag.rows_of[d]:
+            idx = np.flatnonzero(rows) if rows.dtype == bool else rows
+            for r in idx.tolist():
+                said = each.setdefault(r, {})
+                if len(said) < limit:
+                    said[d] = None
+    out = np.full(num_rows, None, dtype=object)
+    texts: dict[tuple[str, ...], str] = {}
+    for r, ds in each.items():
+        key = tuple(ds)
+        out[r] = texts.get(key) or texts.setdefault(key, ", ".join(key))
+    return out

@@ -298,15 +298,17 @@ def _unplaced(
             if kind == "image"
             else "as ms-swift does (TRL places images only)"
         )
-        sink.flag(
+        at = np.flatnonzero(rows)  # each row's count of media, a detail at its first row
+        sink.flag_values(
             "media-unplaced",
             None,
-            rows,
+            pa.array(held[at]),
+            at,
+            label=lambda v, kind=kind: plural(int(v), kind),
             message=f"the row gives {kind}s and no `{mark}` placeholder or {kind} part: "
             f"convert places them at the start of the first user message, {how}",
             hint=f"nothing to do where the {kind}s go before the first question; else "
             f"write `{mark}` where each stands",
-            details=[plural(int(held[k]), kind) for k in np.flatnonzero(rows)[:3]],
         )
     return rows
 
@@ -340,15 +342,17 @@ def unrendered_media(
         if not rows.any():
             continue
         mark = PLACEHOLDERS[kind]
-        sink.flag(
+        at = np.flatnonzero(rows)  # each row's count of media, a detail at its first row
+        sink.flag_values(
             "media-unrendered",
             None,
-            rows,
+            pa.array(n[at]),
+            at,
+            label=lambda v, kind=kind: plural(int(v), kind),
             message=f"the row gives {kind}s beside standard (string) text with no `{mark}` "
             f"placeholder: nothing renders them, and TRL's trainers give the text to the "
             f"processor as it is, so nothing in it stands for them",
             hint=f"pass --conversational: the text becomes messages and the {kind}s are placed "
             "at the start of the first user message, as TRL's prepare_multimodal_messages "
             f"places images; or write the model's own {kind} token where each stands",
-            details=[plural(int(n[k]), kind) for k in np.flatnonzero(rows)[:3]],
         )

@@ -150,7 +150,7 @@ def check_messages(
     _check_message_fields(msgs, present, owners, column, sink)
     has_calls = _has_tool_calls(msgs)
     if has_calls is not None:
-        check_tool_arguments(msgs, owners.rows, column, sink)
+        check_tool_arguments(msgs, owners.parent, column, sink)
     scan: list[Scan] = []
     parts = _check_content(msgs, present, has_calls, owners, column, sink, scan) or {}
     per_row = {
@@ -195,14 +195,14 @@ def _check_alternation(
     repeat = np.zeros(m, dtype=bool)
     repeat[1:] = same
     repeat[starts[lengths > 0]] = False  # the first message of a list repeats nothing
-    if repeat.any():
-        twice = [ALLOWED_ROLES[c] for c in np.unique(codes[repeat])]
+    for c in np.unique(codes[repeat]):  # one flag per role: each detail at its first row
+        r = ALLOWED_ROLES[c]
         sink.flag(
             "role-alternation",
             column,
-            owners.rows(repeat),
+            owners.rows(repeat & (codes == c)),
             message=f"column {column!r}: two consecutive messages have the same role",
-            details=[f"{r} after {r}" for r in twice],
+            details=[f"{r} after {r}"],
         )
 
 

@@ -12,7 +12,7 @@ from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_string
 from trlprep.columns.inlinemedia import IMAGE_PARTS, INLINE_MEDIA_KEYS, inline_parts
 from trlprep.registry import PART_TYPES
-from trlprep.validation.checks.msgarrays import Owners, distinct, struct_field
+from trlprep.validation.checks.msgarrays import Owners, struct_field
 from trlprep.validation.checks.text import Scan, check_text
 
 # Part types counted against a `videos` / `audios` column (image parts: `image` only, as the
@@ -56,11 +56,14 @@ def check_parts(
     known = to_numpy_bool(pc.is_in(ptype, pa.array(PART_TYPES)))
     bad = live & (p_null | ~known)
     if bad.any():
-        sink.flag(
+        sink.flag("invalid-part", column, rows.rows(bad))
+        typed = np.flatnonzero(bad & ~p_null)  # each type said of the rows holding it
+        sink.flag_values(
             "invalid-part",
             column,
-            rows.rows(bad),
-            details=[f"type {v}" for v in distinct(ptype, bad & ~p_null)],
+            ptype.take(pa.array(typed)),
+            rows.parent[typed],
+            label=lambda v: "type null" if v is None else f"type {v!r}",
         )
     is_text = live & to_numpy_bool(pc.equal(ptype, "text"))
     text = struct_field(parts, "text")

@@ -92,4 +92,4 @@ def merge_findings(found: BatchSink, into: BatchSink, rows: np.ndarray, reading:
             name = f"{column} ({PARTS[col][4:]})"
             if message:
                 message = message.replace(f"column {col!r}", f"column {column!r} ({PARTS[col]})")
-        into.flag(rule, name, mask, message=message, hint=f.hint, details=list(f.details))
+        into.flag(rule, name, mask, message=message, hint=f.hint, details=f.shown)

@@ -14,7 +14,6 @@ they hold.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 
 import numpy as np
 import pyarrow as pa
@@ -22,7 +21,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
-from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
+from trlprep.validation.checks.common import BatchSink
 
 RULE = "double-encoded-arguments"
 INVALID = "invalid-arguments"
@@ -32,17 +31,16 @@ _PLAIN = r'^\s*"'
 _TAGGED = r'^\s*"(?:\s|\\[nrt])*\\"'
 
 
-def check_tool_arguments(
-    msgs: pa.Array, rows_of: Callable[[np.ndarray], np.ndarray], column: str, sink: BatchSink
-) -> None:
-    """Flag rows whose tool-call arguments are JSON text of a string (`rows_of`: a mask
-    over `msgs` -> the rows owning those messages)."""
-    for args, field, owner in _arguments(msgs):
+def check_tool_arguments(msgs: pa.Array, row_of: np.ndarray, column: str, sink: BatchSink) -> None:
+    """Flag rows whose tool-call arguments are JSON text of a string (`row_of`: the row
+    owning each message of `msgs`)."""
+    for args, field, message_of in _arguments(msgs):
+        owner = row_of[message_of]  # the row of each call's arguments
         texts = args if is_string(args.type) else None
         if texts is None or len(texts) == 0:
             continue
         tagged = is_json_field(field)
-        _check_objects(texts, tagged, rows_of, owner, column, sink)
+        _check_objects(texts, tagged, owner, column, sink)
         hit = to_numpy_bool(pc.match_substring_regex(texts, _TAGGED if tagged else _PLAIN))
         if not hit.any():
             continue
@@ -52,22 +50,20 @@ def check_tool_arguments(
         keep = np.array([k is not None for k in kinds])
         if not keep.any():
             continue
-        item = np.zeros(len(texts), dtype=bool)
-        item[idx[keep]] = True
         shown = [
             f"{_preview(v, tagged)} holds {k}" for v, k in zip(values, kinds, strict=True) if k
-        ][:MAX_DETAILS]
-        sink.flag(
+        ]
+        sink.flag_values(
             RULE,
             column,
-            rows_of(owner(item)),
+            shown,
+            owner[idx[keep]],
             message=f"column {column!r}: a tool call's arguments are JSON text of a string "
             "(encoded twice), not of an object",
-            details=list(dict.fromkeys(shown)),
         )
 
 
-def _check_objects(texts: pa.Array, tagged: bool, rows_of, owner, column: str, sink) -> None:
+def _check_objects(texts: pa.Array, tagged: bool, owner: np.ndarray, column: str, sink) -> None:
     """Flag arguments whose text is no JSON, or JSON of neither an object nor a string (a
     string is the double encoding's case). Tagged JSON text holds the JSON literal of the
     user's value: an object is fine, a string is checked as the text it holds."""
@@ -85,12 +81,12 @@ def _check_objects(texts: pa.Array, tagged: bool, rows_of, owner, column: str, s
     if not bad.any():
         return
     shown = [_preview_text(v) for v in values.filter(pl.Series(bad)).to_list()]
-    sink.flag(
+    sink.flag_values(
         INVALID,
         column,
-        rows_of(owner(bad)),
+        shown,
+        owner[np.flatnonzero(bad)],
         message=f"column {column!r}: a tool call's arguments are not the JSON text of an object",
-        details=list(dict.fromkeys(shown))[:MAX_DETAILS],
     )
 
 
@@ -140,17 +136,16 @@ def _preview(value: str, tagged: bool, limit: int = 48) -> str:
 
 
 def _arguments(msgs: pa.Array):
-    """(arguments array, its field, item mask -> message mask) of every arguments field of
-    the messages' tool calls: `tool_calls[].function.arguments`, `tool_calls[].arguments`."""
+    """(arguments array, its field, the message of each) of every arguments field of the
+    messages' tool calls: `tool_calls[].function.arguments`, `tool_calls[].arguments`."""
     if not pa.types.is_struct(msgs.type) or msgs.type.get_field_index("tool_calls") < 0:
         return
     calls = pc.struct_field(msgs, "tool_calls")
     if not (is_list(calls.type) and pa.types.is_struct(calls.type.value_type)):
         return
-    n = len(msgs)
-    parent = np.repeat(np.arange(n, dtype=np.int64), list_lengths(calls))
+    parent = np.repeat(np.arange(len(msgs), dtype=np.int64), list_lengths(calls))
     for args, field in _call_arguments(pc.list_flatten(calls)):
-        yield args, field, _owner(parent, n)
+        yield args, field, parent
 
 
 def _call_arguments(calls: pa.Array):
@@ -166,12 +161,3 @@ def _function(calls: pa.Array):
     if j >= 0 and pa.types.is_struct(calls.type.field(j).type):
         fn = pc.struct_field(calls, "function")
         yield fn, fn.type
-
-
-def _owner(parent: np.ndarray, n: int) -> Callable[[np.ndarray], np.ndarray]:
-    def messages(item: np.ndarray) -> np.ndarray:
-        out = np.zeros(n, dtype=bool)
-        out[parent[item]] = True
-        return out
-
-    return messages

@@ -1,0 +1,172 @@
+"""A file's output, rejects and messages do not depend on where the JSON Lines reader cuts
+it into chunks (`jsonl.CHUNK_BYTES`, ~32 MB; shrunk here to a few KB, so the real samples
+are read in many chunks): each equals the file read in one chunk, as
+`datasets.load_dataset("json")` reads it (one schema over the file)."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from trlprep.cli import app
+from trlprep.io import jsonl
+from trlprep.wording import add_note
+
+REAL = Path(__file__).parent / "realdata"
+TOOLBENCH = REAL / "toolbench_trajectories/toolbench_train_messages.jsonl"
+DRONE = REAL / "openai_drone_toolcalls/drone_training.first6.jsonl"
+MT_BENCH = REAL / "mt_bench/question.jsonl"
+QWEN_TOOLS = REAL / "xtuner_qwen35_toolcalls/qwen35_tokenize_data.first12.jsonl"
+OASST = REAL / "oasst_messages/en_100_message.first8.jsonl"
+WHOLE = 1 << 30  # one chunk for every sample
+
+
+def _run(args: list[str], chunk: int):
+    was, jsonl.CHUNK_BYTES = jsonl.CHUNK_BYTES, chunk
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return CliRunner().invoke(app, args)
+    finally:
+        jsonl.CHUNK_BYTES = was
+
+
+def _convert(src: Path, folder: Path, chunk: int, *args: str) -> tuple[str, bytes, bytes | None]:
+    """(what the run printed, the output's bytes, the rejects file's bytes or None), the
+    output written to `folder`/out.jsonl."""
+    folder.mkdir(exist_ok=True)
+    out = folder / "out.jsonl"
+    r = _run(
+        ["convert", str(src), "-o", str(out), "--overwrite", "--on-error", "skip", *args], chunk
+    )
+    assert r.exit_code == 0, r.output
+    rejects = out.with_name(out.name.replace(".jsonl", ".rejects.jsonl"))
+    said = r.output.replace(str(folder), "DIR")
+    return said, out.read_bytes(), rejects.read_bytes() if rejects.exists() else None
+
+
+def test_message_fields_a_chunk_lacks_are_null_as_in_the_whole_read(tmp_path):
+    """ToolBench: only some messages have `name`; a chunk where none has it writes them
+    `"name": null` too, as the whole file does (it left the key out)."""
+    whole = _convert(TOOLBENCH, tmp_path / "w", WHOLE, "--from", "openai-chat")
+    small = _convert(TOOLBENCH, tmp_path / "c", 2000, "--from", "openai-chat")
+    assert small[1] == whole[1]
+    rows = [json.loads(x) for x in whole[1].splitlines()]
+    assert len(rows) == 34 and all("name" in m for r in rows for m in r["messages"])
+
+
+def test_parquet_output_of_chunks_that_differ_in_message_fields(tmp_path):
+    """The Parquet writer, typed by the first chunk's rows, took the later chunks' `name`
+    as fields it would drop (exit 2); it now gets the whole read's table."""
+    for chunk, name in ((WHOLE, "w.parquet"), (2000, "c.parquet")):
+        r = _run(
+            ["convert", str(TOOLBENCH), "--from", "openai-chat", "-o", str(tmp_path / name)], chunk
+        )
+        assert r.exit_code == 0, r.output
+    assert pq.read_table(tmp_path / "c.parquet").equals(pq.read_table(tmp_path / "w.parquet"))
+
+
+def test_reasons_name_each_rows_own_values_whatever_the_chunks(tmp_path):
+    """Drone sample: rows 3-6 hold doubly encoded arguments ("current" in lines 3-4,
+    "home_base" in 5-6). Each rejected row's reason names its own value, so chunks of one
+    line count and word them as the whole read does."""
+    whole = _convert(DRONE, tmp_path / "w", WHOLE, "--from", "openai-chat")
+    small = _convert(DRONE, tmp_path / "c", 3000, "--from", "openai-chat")
+    assert small == whole
+    rejects = [json.loads(x) for x in whole[2].splitlines()]
+    assert [r["line"] for r in rejects] == [3, 4, 5, 6]
+    assert ["current" in r["reason"] and "home_base" not in r["reason"] for r in rejects] == [
+        True, True, False, False,
+    ]  # fmt: skip
+    assert "2 x import" in whole[0] and "(e.g. line 5, line 6)" in whole[0]
+
+
+def test_validate_lists_details_by_their_first_row(tmp_path):
+    """ToolBench: two assistant turns in a row first at line 12, two user turns at 26."""
+    whole = _run(["validate", str(TOOLBENCH)], WHOLE)
+    small = _run(["validate", str(TOOLBENCH)], 700)
+    assert whole.exit_code == small.exit_code == 1
+    assert small.output == whole.output
+    said = " ".join(whole.output.split())
+    assert "(assistant after assistant, user after user)" in said
+
+
+def test_import_notes_count_over_every_chunk(tmp_path):
+    """MT-Bench: every row has a second turn (80 rows); `reference` is in 39 rows only."""
+    whole = _convert(MT_BENCH, tmp_path / "w", WHOLE)
+    small = _convert(MT_BENCH, tmp_path / "c", 1500)
+    assert small == whole
+    assert whole[0].count("later turns") == 1 and "80 rows have later turns" in whole[0]
+    rows = [json.loads(x) for x in whole[1].splitlines()]
+    assert all("reference" in r for r in rows)
+    assert sum(r["reference"] is not None for r in rows) == 39
+
+
+def test_counted_notes_are_summed_and_others_said_once():
+    notes: list[str] = []
+    for n in [
+        "4 rows have later turns",
+        "1 row has later turns",
+        "4 messages -> 3 threads",
+        "9 messages -> 4 threads",
+        "message field loss -> weight (false: 0, true: 1)",
+        "message field loss -> weight (false: 0, true: 1)",
+        "1 entry was odd",
+        "1,500 entries were odd",
+    ]:
+        add_note(notes, n)
+    assert notes == [
+        "5 rows have later turns",
+        "13 messages -> 7 threads",
+        "message field loss -> weight (false: 0, true: 1)",
+        "1,501 entries were odd",
+    ]
+
+
+SAMPLES = [
+    (TOOLBENCH, ("--from", "openai-chat")),
+    (DRONE, ("--from", "openai-chat")),
+    (MT_BENCH, ()),
+    (QWEN_TOOLS, ()),
+    (OASST, ()),
+]
+
+
+@pytest.fixture(scope="module")
+def whole_reads(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("whole")
+    return [_convert(src, tmp / str(i), WHOLE, *args) for i, (src, args) in enumerate(SAMPLES)]
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(sample=st.integers(0, len(SAMPLES) - 1), chunk=st.integers(300, 60_000))
+def test_any_chunk_size_converts_as_the_whole_read(tmp_path_factory, whole_reads, sample, chunk):
+    src, args = SAMPLES[sample]
+    tmp = tmp_path_factory.mktemp("chunked")
+    assert _convert(src, tmp, chunk, *args) == whole_reads[sample]
+
+
+def test_media_counts_are_listed_by_first_row_whatever_the_chunks(tmp_path):
+    """Rows giving images and no placeholder: each distinct count is said once, in the
+    order of the first row giving it, not the first three rows of each chunk."""
+    src = tmp_path / "media.jsonl"
+    counts = [1, 1, 1, 2, 2, 3, 1, 4, 2, 5, 3]
+    rows = [
+        {"prompt": f"Describe {i}.", "completion": "A cat.", "images": [f"{i}-{k}.png"] * k}
+        for i, k in enumerate(counts)
+    ]
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    whole = _run(["validate", str(src)], WHOLE)
+    small = _run(["validate", str(src)], 150)
+    assert small.output == whole.output
+    said = " ".join(whole.output.split())
+    assert "(1 image, 2 images, 3 images, 4 images, 5 images)" in said
