@@ -111,12 +111,14 @@ def check_messages(
         bad_role &= present
     if bad_role.any():
         seen = distinct(roles.raw, bad_role)
-        sink.flag(
+        at = np.flatnonzero(bad_role)  # each role said of the rows holding it
+        sink.flag_values(
             "unknown-role",
             column,
-            owners.rows(bad_role),
+            roles.raw.take(pa.array(at)),
+            owners.parent[at],
+            label=lambda v: "null" if v is None else repr(v),
             hint=role_map_hint([s.strip("'\"") for s in seen]),
-            details=seen,
         )
     first = last = np.full(n, EMPTY, dtype=np.int8)
     if m:
