@@ -231,3 +231,15 @@ def test_ray_tells_each_row_its_own_reason_as_local_does(tmp_path):
     assert code == 0, said
     _check(ray)
     assert [r["reason"] for r in ray] == [r["reason"] for r in local]
+
+
+def test_only_the_row_holding_a_legacy_function_call_is_told_of_it():
+    legacy = {"role": "assistant", "content": None, "function_call": {"name": "f"}}
+    rows = [_chat(U("q"), legacy), _chat(U("q"), {"role": "assistant", "content": None})]
+    why = invalid_rows(
+        pa.Table.from_pylist(rows), get_type("language-modeling"), Format.CONVERSATIONAL
+    )
+    assert "legacy function_call: --from openai-chat" in why[0]
+    assert why[1] == (
+        "column 'messages': a message has no content and no tool_calls (rule missing-content)"
+    )
