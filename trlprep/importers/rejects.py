@@ -18,7 +18,8 @@ from trlprep.io.jsonencode import to_jsonl
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.batchcheck import check_batch
 from trlprep.validation.checkplan import Plan
-from trlprep.validation.checks.common import BatchSink, row_details
+from trlprep.validation.checks.common import BatchSink, row_details, row_messages
+from trlprep.validation.rolemap import role_map_hint
 from trlprep.validation.rules import RULES, Severity
 
 
@@ -84,24 +85,44 @@ def invalid_rows(
         r = RULES[rule]
         if r.severity is not Severity.ERROR:
             continue
-        msg = flag.message or (f"column {column!r}: {r.summary}" if column else r.summary)
-        if column in (named or {}):  # `column 'conversations' (imported as 'messages')`
-            msg = msg.replace(
-                f"column {column!r}", f"column {named[column]!r} (imported as {column!r})"
-            )
-        tail = f" (rule {rule})"
-        if rule == "unknown-role" and role_hint:  # the ready map where the roles are usual
-            tail = "; " + (flag.hint or "map roles with --role-map FROM=TO") + tail
-        take = flag.mask & (why == None)  # noqa: E711 (elementwise)
-        if not flag.details:
-            why[take] = msg + tail
+        at = np.flatnonzero(flag.mask & (why == None))  # noqa: E711 (elementwise)
+        if not len(at):
             continue
-        # each row's own details (a batch's would name other rows' values, and differ as
-        # the input is cut into batches)
-        own = row_details(flag, n)
-        at = np.flatnonzero(take)
-        why[at] = [msg + tail if d is None else f"{msg} ({d}){tail}" for d in own[at]]
+        # each row told its own call's message and its own details (a batch's would name
+        # other rows' values, and differ as the input is cut into batches)
+        messages = row_messages(flag, at)
+        own = row_details(flag, n)[at] if flag.details else np.full(len(at), None, object)
+        told: dict[tuple[str | None, str | None], str] = {}
+        why[at] = [
+            told.get((m, d))
+            or told.setdefault((m, d), _reason(rule, column, m, d, named, role_hint))
+            for m, d in zip(messages, own, strict=True)
+        ]
     return why
+
+
+def _reason(
+    rule: str,
+    column: str | None,
+    message: str | None,
+    details: str | None,
+    named: dict[str, str] | None,
+    role_hint: bool,
+) -> str:
+    """One row's reason: its message, its own details, the ready --role-map for its own
+    roles (unknown-role), the rule id."""
+    r = RULES[rule]
+    msg = message or (f"column {column!r}: {r.summary}" if column else r.summary)
+    if column in (named or {}):  # `column 'conversations' (imported as 'messages')`
+        msg = msg.replace(
+            f"column {column!r}", f"column {named[column]!r} (imported as {column!r})"
+        )
+    if details is not None:
+        msg += f" ({details})"
+    if rule == "unknown-role" and role_hint:  # the ready map where the roles are usual
+        roles = [] if details is None else [d.strip("'\"") for d in details.split(", ")]
+        msg += "; " + (role_map_hint(roles) or "map roles with --role-map FROM=TO")
+    return f"{msg} (rule {rule})"
 
 
 def reject_invalid(

@@ -181,12 +181,14 @@ def _decode_mixed(arr, c, name, want, want_json, sink):
     rule = "label-type" if c.kind is Kind.LABEL else "mixed-kind"
     if bad.any():
         seen = sorted(set(kinds[bad]))
-        sink.flag(
+        at = np.flatnonzero(bad)  # each row said with its own kind
+        sink.flag_values(
             rule,
             name,
-            bad,
-            message=f"column {name!r} mixes kinds: these rows hold a "
-            f"{'/'.join(seen)} where {_WANT_TEXT[want]} are needed",
+            pa.array(kinds[at], pa.string()),
+            at,
+            label=lambda k: f"holds a {k}",
+            message=f"column {name!r} mixes kinds: {_WANT_TEXT[want]} are needed",
             hint=_mixed_label_hint(arr, name) if c.kind is Kind.LABEL else _mixed_hint(seen, want),
         )
     good = kinds == want_json

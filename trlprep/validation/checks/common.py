@@ -30,6 +30,11 @@ class _Flag:
     details: dict[str, int] = field(default_factory=dict)  # detail -> its first row
     # detail -> the rows it is said of (a mask or row indices): each row's own details
     rows_of: dict[str, list[np.ndarray]] = field(default_factory=dict)
+    # detail -> where in each of its rows it stands (aligned with `rows_of`; None: unknown),
+    # so a row's own details are told in the order the row holds them
+    place_of: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
+    # (rows, message) of each flagging call: a row is told its own call's message
+    said: list[tuple[np.ndarray, str | None]] = field(default_factory=list)
 
     @property
     def shown(self) -> list[str]:
@@ -74,6 +79,7 @@ class BatchSink:
         hint: str | None = None,
         details: list[str] | tuple[str, ...] = (),
         detail_rows: list[np.ndarray] | None = None,
+        detail_places: list[np.ndarray] | None = None,
     ) -> np.ndarray:
         """Mark rows (a boolean mask or row indices) as breaking `rule`; returns the mask.
         `detail_rows`: the rows (indices) each detail is said of; by default every row
@@ -89,6 +95,10 @@ class BatchSink:
         if f is None:
             f = self.flags[(rule, column)] = _Flag(mask.copy(), message, hint)
         else:
+            if f.said or message != f.message:  # calls with messages of their own
+                if not f.said:  # the calls so far, all with the flag's message
+                    f.said.append((f.mask.copy(), f.message))
+                f.said.append((mask.copy(), message))
             f.mask |= mask
             f.message = f.message or message
             f.hint = f.hint or hint
@@ -96,6 +106,7 @@ class BatchSink:
         for i, d in enumerate(details):
             rows = detail_rows[i] if detail_rows is not None else mask
             f.rows_of.setdefault(d, []).append(rows)
+            f.place_of.setdefault(d, []).append(detail_places[i] if detail_places else None)
             at = first if detail_rows is None else int(rows[0]) if len(rows) else first
             add_detail(f.details, d, at)
         return mask
@@ -130,6 +141,9 @@ class BatchSink:
         groups = np.split(rows[sort], cuts)
         keys = codes[sort][np.concatenate(([0], cuts))]
         order = np.argsort([g[0] for g in groups], kind="stable")  # by first value's row
+        # each group's rows, and where each row first holds the value (its item's place)
+        firsts = [np.unique(g, return_index=True) for g in groups]
+        places = np.split(sort, cuts)
         return self.flag(
             rule,
             column,
@@ -137,24 +151,50 @@ class BatchSink:
             message=message,
             hint=hint,
             details=[label(names[keys[k]]) for k in order],
-            detail_rows=[np.unique(groups[k]) for k in order],
+            detail_rows=[firsts[k][0] for k in order],
+            detail_places=[places[k][firsts[k][1]] for k in order],
         )
 
 
+def counts_key(at: np.ndarray, *counts: np.ndarray) -> pa.Array:
+    """The counts of each row of `at` as one text value ("2,0,5"), for `flag_values`: rows
+    with the same counts share a detail (its `label` reads them with `counts_of`)."""
+    cols = [pa.array(np.broadcast_to(c, (len(at),)) if np.ndim(c) == 0 else np.asarray(c)[at])
+            for c in counts]  # fmt: skip
+    return pc.binary_join_element_wise(*[pc.cast(c, pa.string()) for c in cols], ",")
+
+
+def counts_of(key: str) -> list[int]:
+    """The counts a `counts_key` value holds."""
+    return [int(x) for x in key.split(",")]
+
+
+def row_messages(flag: _Flag, at: np.ndarray) -> np.ndarray:
+    """The message of each row of `at` (indices): that of the first call that flagged it
+    (None: the rule's own), so a row is not told another row's message."""
+    out = np.full(len(at), flag.message, dtype=object)
+    if not flag.said:
+        return out
+    for mask, message in reversed(flag.said):
+        out[mask[at]] = message
+    return out
+
+
 def row_details(flag: _Flag, num_rows: int, limit: int = MAX_DETAILS) -> np.ndarray:
-    """Per row of a batch: the details its flag says of that row, as one text (sorted, at
-    most `limit`; None for a row with none): a row's own, wherever batches are cut."""
-    each: dict[int, dict[str, None]] = {}
-    for d in sorted(flag.rows_of):
-        for rows in flag.rows_of[d]:
+    """Per row of a batch: the details its flag says of that row, as one text (at most
+    `limit`; None for a row with none): a row's own, in the order the row holds them (by
+    name where that is not known), wherever batches are cut."""
+    each: dict[int, dict[str, float]] = {}
+    for d, all_rows in flag.rows_of.items():
+        for rows, places in zip(all_rows, flag.place_of.get(d, ()), strict=False):
             idx = np.flatnonzero(rows) if rows.dtype == bool else rows
-            for r in idx.tolist():
+            at = [np.inf] * len(idx) if places is None else places.tolist()
+            for r, p in zip(idx.tolist(), at, strict=True):
                 said = each.setdefault(r, {})
-                if len(said) < limit:
-                    said[d] = None
+                said[d] = min(said.get(d, np.inf), p)
     out = np.full(num_rows, None, dtype=object)
     texts: dict[tuple[str, ...], str] = {}
     for r, ds in each.items():
-        key = tuple(ds)
+        key = tuple(sorted(ds, key=lambda d, ds=ds: (ds[d], d))[:limit])
         out[r] = texts.get(key) or texts.setdefault(key, ", ".join(key))
     return out

@@ -12,7 +12,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import ValueKind, value_kind
 from trlprep.registry import DatasetType, Format
-from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.common import BatchSink, counts_key, counts_of
 from trlprep.validation.checks.messages import MessagesInfo
 from trlprep.validation.checks.rolecodes import EMPTY, ROLE_CODES
 
@@ -70,8 +70,14 @@ def _prompt_ending(info: MessagesInfo, column: str, sink: BatchSink) -> None:
     bad_ends = ("system", "developer")
     ends_on = {r: last == ROLE_CODES[r] for r in bad_ends}
     ends_badly = ends_on["system"] | ends_on["developer"]
-    seen = [r for r in bad_ends if ends_on[r].any()]
-    sink.flag("prompt-ending", column, ends_badly, details=[f"ends on {r}" for r in seen])
+    at = np.flatnonzero(ends_badly)  # each row said to end on its own last role
+    sink.flag_values(
+        "prompt-ending",
+        column,
+        pa.array(np.where(ends_on["system"][at], "system", "developer"), pa.string()),
+        at,
+        label=lambda r: f"ends on {r}",
+    )
 
 
 def _equal(a: pa.Array, b: pa.Array, candidates: np.ndarray | None = None) -> np.ndarray:
@@ -186,15 +192,14 @@ def _media_counts(
             holders = sum(marks[r] for r in which)
             bad = (shown + holders != held) & ~placed
             if bad.any():
-                sink.flag(
-                    "media-count",
-                    None,
-                    bad,
-                    details=[
-                        f"{label}: {counted(kind, int(holders[k]), int(shown[k]))}, "
-                        + held_text(kind, int(held[k]))
-                        for k in np.flatnonzero(bad)[:3]
-                    ],
+                at = np.flatnonzero(bad)  # each row said with its own counts
+
+                def said(key: str, label=label, kind=kind) -> str:
+                    holders, shown, held = counts_of(key)
+                    return f"{label}: {counted(kind, holders, shown)}, " + held_text(kind, held)
+
+                sink.flag_values(
+                    "media-count", None, counts_key(at, holders, shown, held), at, label=said
                 )
 
 
@@ -209,18 +214,17 @@ def _inline_beside_images(
         return bad
     bad = (n_inline > 0) & (images > 0)
     if bad.any():
-        sink.flag(
+        at = np.flatnonzero(bad)  # each row said with its own counts
+        sink.flag_values(
             "image-count",
             None,
-            bad,
+            counts_key(at, n_inline, images),
+            at,
+            label=lambda key: "{} inline, {} in images".format(*counts_of(key)),
             message="a row holds images both inline in its message parts and in its images "
             "column, so the entries cannot be matched to the parts",
             hint="keep each row's images in one place: every image part inline (and no "
             'images entries), or bare {"type": "image"} parts, one per entry of images',
-            details=[
-                f"{int(n_inline[k])} inline, {int(images[k])} in images"
-                for k in np.flatnonzero(bad)[:3]
-            ],
         )
     return bad
 
@@ -256,17 +260,21 @@ def _image_counts(
         shown = sum(np.broadcast_to(only[r], count.shape) for r in which)
         bad = (count != n_images) & ~beside & ~placed  # those said already, or placed
         if bad.any():
-            i = np.flatnonzero(bad)[:3]
-            sink.flag(
+            at = np.flatnonzero(bad)  # each row said with its own counts
+
+            def said(key: str, label=label) -> str:
+                held, shown, n = counts_of(key)
+                return (
+                    f"{label}: {counted_images(held, shown, with_placeholders=counted)}"
+                    + f", {plural(n, 'image')}"
+                )
+
+            sink.flag_values(
                 "image-count",
                 None,
-                bad,
-                details=[
-                    f"{label}: "
-                    + counted_images(int(held[k]), int(shown[k]), with_placeholders=counted)
-                    + f", {plural(int(n_images[k]), 'image')}"
-                    for k in i
-                ],
+                counts_key(at, held, shown, n_images),
+                at,
+                label=said,
             )
 
 

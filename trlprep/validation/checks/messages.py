@@ -33,7 +33,7 @@ from trlprep.validation.checks.msgarrays import (
 from trlprep.validation.checks.parts import check_parts
 from trlprep.validation.checks.rolecodes import EMPTY, NO_ROLE, ROLE_CODES, Roles, role_codes
 from trlprep.validation.checks.text import Scan, check_text, placeholders
-from trlprep.validation.checks.toolcalls import check_tool_arguments, legacy_call_message
+from trlprep.validation.checks.toolcalls import check_tool_arguments, flag_missing_content
 from trlprep.validation.rolemap import role_map_hint
 from trlprep.validation.rules import ALLOWED_ROLES
 from trlprep.wording import article
@@ -111,12 +111,14 @@ def check_messages(
         bad_role &= present
     if bad_role.any():
         seen = distinct(roles.raw, bad_role)
-        sink.flag(
+        at = np.flatnonzero(bad_role)  # each role said of the rows holding it
+        sink.flag_values(
             "unknown-role",
             column,
-            owners.rows(bad_role),
+            roles.raw.take(pa.array(at)),
+            owners.parent[at],
+            label=lambda v: "null" if v is None else repr(v),
             hint=role_map_hint([s.strip("'\"") for s in seen]),
-            details=seen,
         )
     first = last = np.full(n, EMPTY, dtype=np.int8)
     if m:
@@ -254,14 +256,12 @@ def _check_content(
     no_images = None
     needs = present if has_calls is None else present & ~has_calls  # must carry content
     if content is None or pa.types.is_null(content.type):
-        legacy = legacy_call_message(msgs, needs, column)
-        sink.flag("missing-content", column, owners.rows(needs), message=legacy)
+        flag_missing_content(msgs, needs, owners, column, sink)
         return no_images
     t = content.type
     null = null_mask(content)
     if content.null_count:
-        legacy = legacy_call_message(msgs, needs & null, column)
-        sink.flag("missing-content", column, owners.rows(needs & null), message=legacy)
+        flag_missing_content(msgs, needs & null, owners, column, sink)
     if is_string(t):
         scan.append(Scan(content))
         check_text(scan[0], owners.rows, column, sink, "a message's content")

@@ -10,12 +10,14 @@ are mapped back to the batch's rows and to the `messages` column (`merge_finding
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrays import to_numpy_bool
 from trlprep.detection.detect import Reading
-from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.common import BatchSink, _Flag
 
 PARTS = {"prompt": "the prompt part", "completion": "the completion part"}
 
@@ -52,12 +54,12 @@ def read_batch(
         why = lambda i: f"the conversation ends on {last.role(i) or 'nothing'!r}, not a user turn"  # noqa: E731
         what = "the conversation is no prompt (a prompt ends on a user turn)"
     bad = np.flatnonzero(valid & ~ok)
-    sink.flag(
+    sink.flag_values(  # each row said with its own ending (a loop over these rows only)
         "conversation-ending",
         reading.column,
+        [why(i) for i in bad.tolist()],
         bad,
         message=f"column {reading.column!r}: {what}",
-        details=sorted({why(i) for i in bad[:50].tolist()}),
     )
     rows = np.flatnonzero(valid & ok)
     taken = table.take(pa.array(rows, pa.int64())).drop_columns([reading.column])
@@ -81,15 +83,43 @@ def merge_findings(found: BatchSink, into: BatchSink, rows: np.ndarray, reading:
     part; the whole column where all of it is the prompt)."""
     column = reading.column
     for (rule, col), f in found.flags.items():
-        mask = np.zeros(into.num_rows, dtype=bool)
-        mask[rows[f.mask]] = True
-        name, message = col, f.message
+        name, old, new = col, f"column {col!r}", None
         if col == "prompt" and reading.kind == "prompt":
-            name = column
-            if message:
-                message = message.replace(f"column {col!r}", f"column {column!r}")
+            name, new = column, f"column {column!r}"
         elif col in PARTS:
-            name = f"{column} ({PARTS[col][4:]})"
-            if message:
-                message = message.replace(f"column {col!r}", f"column {column!r} ({PARTS[col]})")
-        into.flag(rule, name, mask, message=message, hint=f.hint, details=f.shown)
+            name, new = f"{column} ({PARTS[col][4:]})", f"column {column!r} ({PARTS[col]})"
+        renamed = (lambda m, old=old, new=new: m and m.replace(old, new)) if new else None
+        _moved(f, into, rule, name, rows, renamed or (lambda m: m))
+
+
+def _moved(
+    f: _Flag,
+    into: BatchSink,
+    rule: str,
+    name: str,
+    rows: np.ndarray,
+    renamed: Callable[[str | None], str | None],
+) -> None:
+    """Flag `f` of the read rows moved onto their `rows` of the batch, each row keeping its
+    own call's message and its own details."""
+
+    def where(mask_or_rows: np.ndarray) -> np.ndarray:
+        idx = np.flatnonzero(mask_or_rows) if mask_or_rows.dtype == bool else mask_or_rows
+        return rows[idx]
+
+    details = list(f.rows_of)  # said once, with their own rows
+    for mask, message in f.said or [(f.mask, f.message)]:
+        if not (mask & f.mask).any():
+            continue
+        into.flag(
+            rule,
+            name,
+            where(mask & f.mask),
+            message=renamed(message),
+            hint=f.hint,
+            details=details,
+            detail_rows=[
+                np.unique(np.concatenate([where(r) for r in f.rows_of[d]])) for d in details
+            ],
+        )
+        details = []

@@ -110,7 +110,8 @@ def _check_tools(f: pa.Field, arr: pa.Array, sink: BatchSink) -> None:
     problems = _per_distinct(arr, lambda v: _tools_problem(v, mixed))
     bad = problems != None  # noqa: E711 (elementwise on an object array)
     if bad.any():
-        sink.flag("invalid-tools", f.name, bad, details=sorted(set(problems[bad]))[:5])
+        at = np.flatnonzero(bad)  # each row said with its own problem
+        sink.flag_values("invalid-tools", f.name, pa.array(problems[at], pa.string()), at)
 
 
 def _tools_problem(value: Any, mixed: bool) -> str | None:

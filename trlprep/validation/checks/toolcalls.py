@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
 from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.msgarrays import Owners
 
 RULE = "double-encoded-arguments"
 INVALID = "invalid-arguments"
@@ -90,18 +91,23 @@ def _check_objects(texts: pa.Array, tagged: bool, owner: np.ndarray, column: str
     )
 
 
-def legacy_call_message(msgs: pa.Array, where: np.ndarray, column: str) -> str | None:
-    """The `missing-content` message where a message of `where` (a mask over `msgs`) holds
-    OpenAI's legacy `function_call` instead of content: the layout that reads it named;
-    else None (the rule's own message)."""
-    if not pa.types.is_struct(msgs.type) or msgs.type.get_field_index("function_call") < 0:
-        return None
-    if not (where & to_numpy_bool(pc.struct_field(msgs, "function_call").is_valid())).any():
-        return None
-    return (
-        f"column {column!r}: a message has no content and no tool_calls (it holds OpenAI's "
-        "legacy function_call: --from openai-chat reads it as a tool call)"
+def flag_missing_content(
+    msgs: pa.Array, where: np.ndarray, owners: Owners, column: str, sink: BatchSink
+) -> None:
+    """Flag `missing-content` on the rows owning the messages of `where` (a mask over
+    `msgs`); those holding OpenAI's legacy `function_call` instead of content are told the
+    layout that reads it (only they: another row's reason names no function_call)."""
+    legacy = np.zeros(len(msgs), dtype=bool)
+    if pa.types.is_struct(msgs.type) and msgs.type.get_field_index("function_call") >= 0:
+        legacy = where & to_numpy_bool(pc.struct_field(msgs, "function_call").is_valid())
+    sink.flag(
+        "missing-content",
+        column,
+        owners.rows(legacy),
+        message=f"column {column!r}: a message has no content and no tool_calls (it holds "
+        "OpenAI's legacy function_call: --from openai-chat reads it as a tool call)",
     )
+    sink.flag("missing-content", column, owners.rows(where & ~legacy))
 
 
 def _preview_text(text: str, limit: int = 48) -> str:
