@@ -215,18 +215,7 @@ def _conversational(instruction, inp, has_input, system, has_system, history, ou
     rows = np.arange(n, dtype=np.int64)
     user = pc.if_else(has_input, _join(instruction, inp, sep=PLAIN_JOIN), instruction)
     parts = [({"role": _const("user", n), "content": user}, rows, np.full(n, 1 << 40))]
-    sys_rows = np.flatnonzero(np.asarray(has_system.to_numpy(zero_copy_only=False), bool))
-    if len(sys_rows):
-        parts.append(
-            (
-                {
-                    "role": _const("system", len(sys_rows)),
-                    "content": system.take(pa.array(sys_rows, pa.int64())),
-                },
-                sys_rows,
-                np.full(len(sys_rows), -1, np.int64),
-            )
-        )
+    parts += system_turns(system, has_system)
     if history is not None:
         pairs = pc.list_flatten(history)
         parent = np.asarray(
@@ -252,6 +241,17 @@ def _conversational(instruction, inp, has_input, system, has_system, history, ou
     completion_struct = {"role": _const("assistant", n), "content": output}
     completion = messages_from(completion_struct, rows, n)
     return prompt, completion
+
+
+def system_turns(system: pa.Array, has_system: pa.Array) -> list[tuple]:
+    """The system messages of the rows `has_system` marks, as an `interleave` part placed
+    before every other message of its row ([] when no row has one)."""
+    rows = np.flatnonzero(np.asarray(has_system.to_numpy(zero_copy_only=False), bool))
+    if not len(rows):
+        return []
+    content = system.take(pa.array(rows, pa.int64()))
+    fields = {"role": _const("system", len(rows)), "content": content}
+    return [(fields, rows, np.full(len(rows), -1, np.int64))]
 
 
 def _const(value: str, n: int) -> pa.Array:

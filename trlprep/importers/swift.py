@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
-from trlprep.importers.alpaca import _conversational, _history, _nonempty, _text
+from trlprep.importers.alpaca import _conversational, _history, _nonempty, _text, system_turns
 from trlprep.importers.base import (
     Converted,
     Importer,
@@ -219,18 +219,7 @@ def _pairs(table: pa.Table, bad: Rejections) -> Converted:
         )
     ]
     system = _text(table, "system", bad)
-    sys_rows = np.flatnonzero(np.asarray(_nonempty(system).to_numpy(zero_copy_only=False), bool))
-    if len(sys_rows):
-        parts.append(
-            (
-                {
-                    "role": _const("system", len(sys_rows)),
-                    "content": system.take(pa.array(sys_rows, pa.int64())),
-                },
-                sys_rows,
-                np.full(len(sys_rows), -1, np.int64),
-            )
-        )
+    parts += system_turns(system, _nonempty(system))
     fields, order = interleave(parts)
     return Converted(assemble(table, {"messages": messages_from(fields, order, n)}, CONSUMED))
 
