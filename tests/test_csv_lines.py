@@ -157,7 +157,7 @@ def test_every_command_names_csv_rows_by_line(tmp_path, monkeypatch):
     assert stopped.exit_code == 1 and "d.csv:5:" in stopped.output, stopped.output
     (tmp_path / "u.csv").write_bytes(b'prompt,completion,label\n"a\nb",c,true\n\nd,e,maybe\n')
     found = runner.invoke(app, ["detect", "u.csv"])
-    assert "expected bool (e.g. lines 2, 5)" in found.output, found.output
+    assert "expected boolean (e.g. lines 2, 5)" in found.output, found.output
 
 
 def test_train_names_a_dropped_csv_row_by_its_line(tmp_path):

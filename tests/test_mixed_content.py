@@ -373,3 +373,30 @@ def test_the_typed_form_renders_as_the_strings_only_where_the_readme_says(templa
             return f"raised {type(e).__name__}"
 
     assert (render(strings) == render(parts)) is (template in _SAME)
+
+
+def test_an_empty_content_string_among_parts_is_said_as_written(tmp_path):
+    """A file mixing string content and parts: `""` was refused as "a text part is empty"
+    (the internal form it is read into); it is said as the empty content string it is,
+    while an empty text part is still said as one."""
+    src = tmp_path / "mix.jsonl"
+    rows = [
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": "Hi"}]},
+                      {"role": "assistant", "content": "Hello"}]},
+        {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": ""}]},
+                      {"role": "assistant", "content": "x"}]},
+    ]  # fmt: skip
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    checked = run("validate", src)
+    said = " ".join(checked.output.split())
+    assert checked.exit_code == 1
+    assert "column 'messages': a message's content is empty; a text part is empty" in said
+    out = tmp_path / "out.jsonl"
+    res = run("convert", src, "-o", out, "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    rejects = [json.loads(x) for x in out.with_name("out.rejects.jsonl").read_text().splitlines()]
+    assert [r["line"] for r in rejects] == [2, 3]
+    assert "a message's content is empty" in rejects[0]["reason"]
+    assert "text part" not in rejects[0]["reason"]
+    assert "a text part is empty" in rejects[1]["reason"]

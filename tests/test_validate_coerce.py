@@ -6,6 +6,7 @@ tests/test_ray_inputs.py)."""
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import warnings
 from pathlib import Path
@@ -193,3 +194,18 @@ def test_from_layout_numbers_read_as_text_as_convert(tmp_path):
     assert _error_lines(report) == _rejected_lines(tmp_path / "o.rejects.jsonl") == [6]
     said = "column 'output': 1 value of another kind (numbers, booleans) read as text (--coerce)"
     assert said in report["notes"] and f"note: {said}" in conv.output
+
+
+def test_validate_says_boolean_as_convert_does(tmp_path):
+    """validate named the kind `bool` where convert's read stage says `boolean`."""
+    src = tmp_path / "mix.jsonl"
+    _jsonl(src, [{"prompt": "a", "completion": "b"}, {"prompt": True, "completion": "c"}])
+    checked = _flat(_run("validate", str(src)).output)
+    converted = _flat(_run("convert", str(src), "-o", str(tmp_path / "o.jsonl")).output)
+    assert "holds a boolean" in checked and "holds a boolean (true)" in converted
+    assert "1 row holds boolean" in checked
+    assert not re.search(r"\bbool\b", checked)
+    labels = tmp_path / "labels.jsonl"
+    _jsonl(labels, [{"prompt": "a", "completion": "b", "label": x} for x in (True, 1)])
+    detected = _flat(_run("detect", str(labels)).output)
+    assert "1 row holds number, expected boolean" in detected

@@ -51,6 +51,16 @@ def article(word: str) -> str:
     return f"{'an' if an else 'a'} {word}"
 
 
+# the JSON kinds as messages name them (convert's read stage says "boolean"; the short
+# names stay in JSON reports' keys)
+_KIND_WORDS = {"bool": "boolean", "list<bool>": "list<boolean>"}
+
+
+def kind_word(kind: str) -> str:
+    """A value kind (`bool`, `number`, `list<bool>`, ...) as messages say it: `boolean`."""
+    return _KIND_WORDS.get(kind, kind)
+
+
 _PLACEHOLDER = re.compile(r"[A-Z][A-Z0-9_]*")  # FILE, LAYOUT, PATH_OR_ID, N
 # a flag and at most one value (a word that is not itself a flag: `-1` is a value)
 _FLAG = re.compile(r"(?<![\w-])--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`]+))?")

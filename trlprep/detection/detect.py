@@ -37,7 +37,7 @@ from trlprep.registry import (
     Kind,
     signature,
 )
-from trlprep.wording import noun, plural
+from trlprep.wording import kind_word, noun, plural
 
 # Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
 # conversations without a completion to read (the conversion refuses those rows one by one).
@@ -198,7 +198,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
                         continue
                     problem(
                         "mixed-format",
-                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind}",
+                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind_word(kind)}",
                         count,
                         cols[name].examples.get(kind, []),
                     )
@@ -249,8 +249,8 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
             for kind, count in wrong.items():
                 problem(
                     "wrong-kind",
-                    f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind}, "
-                    f"expected {want}",
+                    f"column {name!r}: {plural(count, 'row')} {_hold(count)} "
+                    f"{kind_word(kind)}, expected {kind_word(want)}",
                     count,
                     cols[name].examples.get(kind, []),
                     COERCE_LABELS_HINT if c.kind in (Kind.LABEL, Kind.LABELS) else None,

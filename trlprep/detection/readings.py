@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from trlprep.detection.profile import MESSAGES, Kinds, content_kinds
 from trlprep.io.labels import COERCE_LABELS_HINT
 from trlprep.registry import LANGUAGE_MODELING, PROMPT_ONLY, UNPAIRED_PREFERENCE, DatasetType
-from trlprep.wording import noun, plural
+from trlprep.wording import kind_word, noun, plural
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -77,8 +77,8 @@ def read_turns(det: Detection, cols: dict, num_rows: int, problem) -> DatasetTyp
             count = label.kinds[kind]
             problem(
                 "wrong-kind",
-                f"column 'label': {plural(count, 'row')} {noun(count, 'holds', 'hold')} {kind}, "
-                "expected bool",
+                f"column 'label': {plural(count, 'row')} {noun(count, 'holds', 'hold')} "
+                f"{kind_word(kind)}, expected boolean",
                 count,
                 label.examples.get(kind, []),
                 COERCE_LABELS_HINT,

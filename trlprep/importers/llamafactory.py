@@ -14,7 +14,8 @@ content: [parts], loss_weight?}` and each part `{"type": ..., "value": ...}`:
 - `reasoning`: the message's `reasoning_content` (the field Qwen3-style templates read).
 - `tool_call`: value `{"name": ..., "arguments": {...}}` as JSON text -> one entry of the
   message's `tool_calls` (`{type: function, function: {name, arguments}}`, the arguments
-  kept as the JSON the row holds, as the openai-chat layout keeps them).
+  kept as the JSON the row holds, as the openai-chat layout keeps them). With a `tools`
+  column every message has `tool_calls` (null where it has none), in every batch.
 Per-message `loss_weight` is kept as the message's `weight` (the field OpenAI's fine-tuning
 format and trlprep use to mark turns not to train on), value unchanged. Rows with a part
 of another type, a tool call that is not such JSON, or no messages are reported.
@@ -117,10 +118,15 @@ class LlamaFactoryV1(Importer):
                     column=name,
                 )
         media = _media_kinds(table, sources)
+        # `tool_calls` on every message (null where it has none) when the rows give tools:
+        # whether a batch holds a tool_call part would otherwise decide the field's presence
+        declared = {"tool_calls"} if "tools" in table.column_names else set()
         produced: dict[str, pa.Array] = {}
         columns: dict[str, pa.Array] = {}
         for name, out in sources.items():
-            messages, found = _convert_column(as_array(table.column(name)), name, media, opts, bad)
+            messages, found = _convert_column(
+                as_array(table.column(name)), name, media, opts, bad, declared
+            )
             produced[out] = messages
             for column, values in found.items():
                 columns.setdefault(column, values)  # preference sides: the chosen side's
@@ -156,8 +162,9 @@ def _join_per(values: pa.Array, owner: np.ndarray, n: int) -> pa.Array:
     return pc.if_else(pa.array(counts > 0), joined, pa.scalar(None, pa.string()))
 
 
-def _convert_column(col, name, media: tuple[str, ...], opts, bad: Rejections):
-    """One messages column as TRL messages, and each medium's per-row references."""
+def _convert_column(col, name, media: tuple[str, ...], opts, bad: Rejections, declared=()):
+    """One messages column as TRL messages, and each medium's per-row references;
+    `declared`: as `messages.message_struct`."""
     n = len(col)
     valid = np.asarray(col.is_valid().to_numpy(zero_copy_only=False), bool)
     lengths = row_lengths(col)
@@ -223,7 +230,7 @@ def _convert_column(col, name, media: tuple[str, ...], opts, bad: Rejections):
         "reasoning_content": reasoning,
         "weight": weight.cast(pa.float64()) if weight is not None else None,
     }
-    return lists_from(message_struct(fields), lengths, valid), found
+    return lists_from(message_struct(fields, declared), lengths, valid), found
 
 
 def _tool_calls(values: pa.Array, owner: np.ndarray, m: int) -> tuple[pa.Array, np.ndarray]:

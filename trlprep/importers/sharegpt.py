@@ -6,10 +6,12 @@ them. A `function_call` turn holds the JSON of a call (`{"name", "arguments"}`, 
 of them); it becomes an assistant message with no content and `tool_calls` of
 `{"type": "function", "function": {"name", "arguments"}}`, arguments kept as the JSON
 text of the user's value in a tagged field (`jsonargs`): written back as the object (or the
-exact string) the turn held, handed to templates parsed. An optional `system` column
-becomes a first system message; `tools` is kept as JSON text. Conversations are kept as
-they are otherwise: one that opens with the assistant stays that way (chat templates that
-demand a user turn first refuse it when rendering).
+exact string) the turn held, handed to templates parsed. With a `tools` column every
+message has `tool_calls` (null where it has none), and a turn field of the input's type
+(`name`, `weight`, ...) is kept in every batch, null where a batch has no value of it. An
+optional `system` column becomes a first system message; `tools` is kept as JSON text.
+Conversations are kept as they are otherwise: one that opens with the assistant stays that
+way (chat templates that demand a user turn first refuse it when rendering).
 
 Layouts: `conversations` alone -> language modeling (`messages`); `conversations` with
 `chosen` and `rejected` single turns (or turn lists), LLaMA-Factory's preference layout ->
@@ -71,6 +73,13 @@ DEFAULT_ROLES: dict[str, str] = {
     CALL: CALL,
 }
 CONSUMED = ("conversations", "system", "chosen", "rejected")
+# a function_call turn's `tool_calls` (arguments tagged later, with the whole column)
+CALLS_TYPE = pa.list_(
+    pa.struct(
+        [("type", pa.string()),
+         ("function", pa.struct([("name", pa.string()), ("arguments", pa.string())]))]
+    )
+)  # fmt: skip
 
 
 class ShareGPT(Importer):
@@ -133,14 +142,15 @@ class ShareGPT(Importer):
         conv = _turn_lists(table, "conversations", bad)
         items, parent, pos = flatten_lists(conv)
         notes = _dropped_fields(items, "conversations")
-        fields = _messages(items, parent, roles, bad, "conversations", n)
+        declared = _declared(items, table)
+        fields = _messages(items, parent, roles, bad, "conversations", n, declared)
         parts = [(fields, parent, pos)]
         system = _system_messages(table, bad)
         if system is not None:
             parts.append(system)
         fields, parent = interleave(parts)
         valid = np.asarray(conv.is_valid().to_numpy(zero_copy_only=False), bool)
-        messages = messages_from(fields, parent, n, valid)
+        messages = messages_from(fields, parent, n, valid, declared)
         produced: dict[str, pa.Array] = {}
         if dtype is PREFERENCE:
             produced["prompt"] = messages
@@ -154,6 +164,19 @@ class ShareGPT(Importer):
 
 
 TURN_KEYS = ("from", "value")
+
+
+def _declared(items: pa.Array, table: pa.Table) -> set[str]:
+    """The message fields kept even where a batch's values are all null: those the turns
+    are typed with, and `tool_calls` where the input has a `tools` column. Both hold over
+    the whole input (`io.agreeing`), so each batch's messages have the fields the input
+    read whole gives them, wherever it is cut."""
+    declared = set()
+    if pa.types.is_struct(items.type):
+        declared = {f.name for f in items.type if not pa.types.is_null(f.type)}
+    if "tools" in table.column_names:
+        declared.add("tool_calls")
+    return declared & set(MESSAGE_FIELDS)
 
 
 def _dropped_fields(items: pa.Array, col: str) -> list[str]:
@@ -201,9 +224,16 @@ def _row_mask(parent: np.ndarray, where: np.ndarray, n: int) -> np.ndarray:
 
 
 def _messages(
-    items: pa.Array, parent: np.ndarray, roles: dict[str, str], bad: Rejections, col: str, n: int
+    items: pa.Array,
+    parent: np.ndarray,
+    roles: dict[str, str],
+    bad: Rejections,
+    col: str,
+    n: int,
+    declared: set[str],
 ) -> dict[str, pa.Array]:
-    """Message fields of flat {from, value} turns."""
+    """Message fields of flat {from, value} turns; `tool_calls` (null where a turn is no
+    function_call) wherever a turn is one or the field is `declared`."""
     m = len(items)
     src = field_of(items, "from")
     value = field_of(items, "value")
@@ -241,7 +271,11 @@ def _messages(
         bad.add_per_row(_row_mask(parent, broken, n), reasons)
         idx = np.full(m, -1, np.int64)
         idx[where] = np.arange(len(where))
+        if pa.types.is_null(calls.type):  # every call of the batch refused
+            calls = calls.cast(CALLS_TYPE)
         fields["tool_calls"] = calls.take(pa.array(idx, mask=idx < 0))
+    elif "tool_calls" in declared and fields["tool_calls"] is None:
+        fields["tool_calls"] = pa.nulls(m, CALLS_TYPE)
     return fields
 
 
@@ -303,5 +337,6 @@ def _single_turns(table: pa.Table, name: str, roles: dict[str, str], bad: Reject
             column=name,
             hint="ShareGPT preference rows hold chosen/rejected as single turns",
         )
-    fields = _messages(items, parent, roles, bad, name, n)
-    return messages_from(fields, parent, n, valid)
+    declared = _declared(items, table)
+    fields = _messages(items, parent, roles, bad, name, n, declared)
+    return messages_from(fields, parent, n, valid, declared)

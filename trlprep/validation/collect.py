@@ -23,6 +23,7 @@ class _Acc:
     message: str | None = None
     hint: str | None = None
     details: dict[str, int] = field(default_factory=dict)  # detail -> its first row
+    said: dict[str, int] = field(default_factory=dict)  # each message -> its first row
     repeats: list | None = None
 
 
@@ -42,6 +43,10 @@ class Collector:
             self.unchecked_media[kind] = self.unchecked_media.get(kind, 0) + n
         for (rule, column), f in sink.flags.items():
             idx = np.flatnonzero(f.mask)
+            said = {}  # the rows' own messages, where the flag's calls had several
+            for mask, message in f.said:
+                if message is not None and mask.any():
+                    said.setdefault(message, int(np.argmax(mask)) + offset)
             self.add(
                 rule,
                 column,
@@ -51,6 +56,7 @@ class Collector:
                 message=f.message,
                 hint=f.hint,
                 details={d: row + offset for d, row in f.details.items()},
+                said=said,
             )
 
     def media_notes(self) -> list[str]:
@@ -78,6 +84,7 @@ class Collector:
         hint: str | None = None,
         details: list[str] | dict[str, int] | None = None,
         repeats: list[tuple[int, int | None, int, int | None]] | None = None,
+        said: dict[str, int] | None = None,
     ) -> None:
         acc = self._acc.setdefault((rule, column), _Acc(rule, column))
         if repeats is not None:
@@ -92,6 +99,8 @@ class Collector:
         acc.hint = acc.hint or hint
         # details listed by their first row, so batches cut anywhere list them alike
         first = int(rows[0]) if len(rows) else 0
+        for text, row in (said or ({message: first} if message else {})).items():
+            acc.said[text] = min(acc.said.get(text, row), row)
         at = details if isinstance(details, dict) else dict.fromkeys(details or (), first)
         for d, row in at.items():
             add_detail(acc.details, d, row)
@@ -114,7 +123,7 @@ class Collector:
         out = []
         for acc in accs.values():
             rule = RULES[acc.rule]
-            msg = acc.message or (
+            msg = _messages(acc) or (
                 f"column {acc.column!r}: {rule.summary}" if acc.column else rule.summary
             )
             if acc.details:
@@ -134,3 +143,14 @@ class Collector:
             )
         out.sort(key=lambda i: (i.severity.rank, i.rows[0] if i.rows else -1, i.rule))
         return out
+
+
+def _messages(acc: _Acc) -> str | None:
+    """The issue's message: each distinct one its rows were flagged with, by first row (a
+    column named once), so every row is said in its own words whatever the batches."""
+    if len(acc.said) < 2:
+        return acc.message or next(iter(acc.said), None)
+    texts = [t for t, _ in sorted(acc.said.items(), key=lambda kv: kv[1])]
+    head = f"column {acc.column!r}: " if acc.column else ""
+    rest = [t[len(head) :] if head and t.startswith(head) else t for t in texts[1:]]
+    return "; ".join([texts[0], *rest])

@@ -18,6 +18,7 @@ from trlprep.columns.arrays import to_numpy_bool
 from trlprep.columns.arrowtypes import ValueKind, is_json_field, is_list, json_kinds, value_kind
 from trlprep.registry import Column, Format, Kind
 from trlprep.validation.checks.common import BatchSink
+from trlprep.wording import article, kind_word
 
 _MSG_TYPE = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
 # (ValueKind wanted, Arrow type that all-null data is cast to, JSON kind wanted)
@@ -187,7 +188,7 @@ def _decode_mixed(arr, c, name, want, want_json, sink):
             name,
             pa.array(kinds[at], pa.string()),
             at,
-            label=lambda k: f"holds a {k}",
+            label=lambda k: f"holds {article(kind_word(k))}",
             message=f"column {name!r} mixes kinds: {_WANT_TEXT[want]} are needed",
             hint=_mixed_label_hint(arr, name) if c.kind is Kind.LABEL else _mixed_hint(seen, want),
         )

@@ -282,9 +282,11 @@ def _check_content(
     if is_list(t) and (pa.types.is_struct(t.value_type) or pa.types.is_null(t.value_type)):
         nparts = list_lengths(content)
         sink.flag("missing-content", column, owners.rows(needs & ~null & (nparts == 0)))
+        was_string = None
         if msgs.type.get_field_index(MARK) >= 0:  # strings among parts: placeholders count
             scan.append(Scan(flagged_text(msgs)))  # (their text was checked as a part's)
-        return check_parts(content, present, owners, column, sink, needs)
+            was_string = to_numpy_bool(pc.fill_null(struct_field(msgs, MARK), False))
+        return check_parts(content, present, owners, column, sink, needs, was_string)
     wrong = present & ~null
     if is_list(t):  # an empty list is no content (not a wrong kind of content)
         empty = list_lengths(content) == 0

@@ -39,10 +39,18 @@ def _no_text(parts: pa.Array, where: np.ndarray) -> str:
 
 
 def check_parts(
-    content, present, owners: Owners, column, sink, needs: np.ndarray | None = None
+    content,
+    present,
+    owners: Owners,
+    column,
+    sink,
+    needs: np.ndarray | None = None,
+    was_string: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """Parts: known types, text parts' text; `needs`: per message, it must carry content (a
-    message with tool calls may have an empty text part, as it may have `""`)."""
+    message with tool calls may have an empty text part, as it may have `""`);
+    `was_string`: per message, its content was a string (made a text part to sit beside
+    parts), said as the user wrote it."""
     m = len(content)
     parts = pc.list_flatten(content)
     # part -> message -> row
@@ -88,18 +96,18 @@ def check_parts(
         empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
         if needs is not None:
             empty &= needs[pmsg]
-        sink.flag(
-            "empty-string",
-            column,
-            rows.rows(is_text & empty),
-            message=f"column {column!r}: a text part is empty",
-        )
-        sink.flag(
-            "whitespace-only",
-            column,
-            rows.rows(is_text & to_numpy_bool(pc.utf8_is_space(text))),
-            message=f"column {column!r}: a text part holds only whitespace",
-        )
+        space = to_numpy_bool(pc.utf8_is_space(text))
+        string = np.zeros(len(parts), bool) if was_string is None else was_string[pmsg]
+        said = (("a message's content", string), ("a text part", ~string))
+        for rule, hit, what in (("empty-string", empty, "is empty"),
+                                ("whitespace-only", space, "holds only whitespace")):  # fmt: skip
+            for whose, mine in said:
+                sink.flag(
+                    rule,
+                    column,
+                    rows.rows(is_text & hit & mine),
+                    message=f"column {column!r}: {whose} {what}",
+                )
     out = {}
     for kind, types in (("image", IMAGE_PARTS), *VIDEO_AUDIO_PARTS.items()):
         hit = live & to_numpy_bool(pc.is_in(ptype, pa.array(types)))
