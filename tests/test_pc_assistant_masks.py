@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 from realdata.support import TINY_MODEL, rows_of, run
-from test_train_loss_masks import LF_SFT, MARKED, ROWS, _prepare, _write
+from test_train_loss_masks import LF_SFT, ROWS, _prepare, _write, trl_columns
 from trlprep.trainers.offline_options import SFTOptions
 
 TOKENISE = ["--tokenizer", TINY_MODEL, "--tokenize", "--assistant-masks"]
@@ -21,26 +21,6 @@ def tok():
     return AutoTokenizer.from_pretrained(TINY_MODEL)
 
 
-def _trl_columns(tok, row: dict) -> dict[str, list[int]]:
-    """TRL 1.16's `SFTTrainer._prepare_dataset` on a conversational prompt-completion row:
-    prompt + completion tokenised with transformers' assistant masks (`{% generation %}`),
-    the completion mask after the prompt tokenised with its generation prompt."""
-    whole = tok.apply_chat_template(
-        row["prompt"] + row["completion"], chat_template=MARKED, tokenize=True,
-        return_dict=True, return_assistant_tokens_mask=True,
-    )  # fmt: skip
-    prompt = tok.apply_chat_template(
-        row["prompt"], chat_template=MARKED, tokenize=True, add_generation_prompt=True,
-        return_dict=True,
-    )["input_ids"]  # fmt: skip
-    ids = list(whole["input_ids"])
-    return {
-        "input_ids": ids,
-        "completion_mask": [0] * len(prompt) + [1] * (len(ids) - len(prompt)),
-        "assistant_masks": list(whole["assistant_masks"]),
-    }
-
-
 def test_convert_writes_trls_prompt_completion_columns(tok, tmp_path):
     """The three columns equal TRL's, the assistant mask over the prompt's assistant turns
     too (TRL's labels keep a token where both masks are 1)."""
@@ -50,7 +30,7 @@ def test_convert_writes_trls_prompt_completion_columns(tok, tmp_path):
     assert "2 rows in, 0 rejected, 2 converted -> 2 rows out" in res.output
     written = rows_of(out)
     for row, got in zip(ROWS, written, strict=True):
-        want = _trl_columns(tok, row)
+        want = trl_columns(tok, row)
         assert {k: got[k] for k in want} == want
     second = zip(written[1]["input_ids"], written[1]["assistant_masks"], strict=True)
     assert tok.decode([i for i, m in second if m]).startswith("Hello!<|im_end|>")  # the prompt's

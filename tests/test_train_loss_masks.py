@@ -9,12 +9,11 @@ import json
 
 import pytest
 from realdata.support import TINY_MODEL, rows_of, run, sample, template_file
-from trlprep.trainers.data import prepare
+from test_realdata_assistant_loss import _masked, _prepare
 from trlprep.trainers.offline_options import SFTOptions
 
 from trlprep.errors import UsageError
 
-SFT = ["language-modeling", "prompt-completion"]
 XTUNER = sample("xtuner_qwen35_toolcalls")
 LF_SFT = XTUNER.parents[1] / "llamafactory_v1" / "v1_sft_demo.first100.jsonl"
 
@@ -66,22 +65,10 @@ def _write(path, rows: list[dict]):
     return path
 
 
-def _prepare(data, tok, said=None, **kw):
-    kw.setdefault("options", SFTOptions())
-    kw.setdefault("max_length", None)
-    return prepare(
-        str(data), "lm", SFT, tok, algo="sft",
-        log=(said.append if said is not None else lambda _: None), **kw,
-    )  # fmt: skip
-
-
-def _masked(tok, ids, mask) -> str:
-    return tok.decode([i for i, m in zip(ids, mask, strict=True) if m])
-
-
-def _trl_labels(tok, row: dict, completion_only: bool) -> tuple[list[int], list[int]]:
-    """TRL 1.16's rule: prompt + completion tokenised with transformers' assistant masks, the
-    loss where every mask that applies is 1 (the completion mask with completion_only_loss)."""
+def trl_columns(tok, row: dict) -> dict[str, list[int]]:
+    """TRL 1.16's `SFTTrainer._prepare_dataset` on a conversational prompt-completion row:
+    prompt + completion tokenised with transformers' assistant masks (`{% generation %}`),
+    the completion mask after the prompt tokenised with its generation prompt."""
     whole = tok.apply_chat_template(
         row["prompt"] + row["completion"], chat_template=MARKED, tokenize=True,
         return_dict=True, return_assistant_tokens_mask=True,
@@ -90,9 +77,20 @@ def _trl_labels(tok, row: dict, completion_only: bool) -> tuple[list[int], list[
         row["prompt"], chat_template=MARKED, tokenize=True, add_generation_prompt=True,
         return_dict=True,
     )["input_ids"]  # fmt: skip
-    ids, masks = list(whole["input_ids"]), list(whole["assistant_masks"])
-    completion = [0] * len(prompt) + [1] * (len(ids) - len(prompt))
-    return ids, [a & (c or not completion_only) for a, c in zip(masks, completion, strict=True)]
+    ids = list(whole["input_ids"])
+    return {
+        "input_ids": ids,
+        "completion_mask": [0] * len(prompt) + [1] * (len(ids) - len(prompt)),
+        "assistant_masks": list(whole["assistant_masks"]),
+    }
+
+
+def _trl_labels(tok, row: dict, completion_only: bool) -> tuple[list[int], list[int]]:
+    """TRL 1.16's labels: the loss where every mask that applies is 1 (the completion mask
+    with completion_only_loss)."""
+    got = trl_columns(tok, row)
+    masks = zip(got["assistant_masks"], got["completion_mask"], strict=True)
+    return got["input_ids"], [a & (c or not completion_only) for a, c in masks]
 
 
 @pytest.mark.parametrize("completion_only", [True, False])
