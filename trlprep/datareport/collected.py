@@ -121,19 +121,31 @@ _LISTED = re.compile(r"^(row|line)s? (\d+(?:, \d+)*)(?: \(and (\d+) more\))?(: .
 
 def _add_remark(remarks: list[str], remark: str) -> None:
     """Keep `remark`; one naming rows joins the remark of the same words from earlier
-    batches, as if their rows had been one batch."""
+    batches, as if their rows had been one batch; remarks naming rows stand in the order of
+    their first row, before those naming none, however the input was cut into batches."""
     new = _LISTED.match(remark)
     for i, old in enumerate(remarks):
         was = _LISTED.match(old) if new else None
         if was and (was.group(1), was.group(4)) == (new.group(1), new.group(4)):
             remarks[i] = _joined(was, new)
             return
-    if len(remarks) < REMARKS and remark not in remarks:
-        remarks.append(remark)
+    if len(remarks) >= REMARKS or remark in remarks:
+        return
+    at = len(remarks)
+    if new:  # before the remarks naming later rows: as read whole, whatever the batches
+        later = (i for i, old in enumerate(remarks) if _first_row(old) > _first_row(remark))
+        at = next(later, at)
+    remarks.insert(at, remark)
+
+
+def _first_row(remark: str) -> float:
+    """The first row (or line) a remark names (infinity for one naming none)."""
+    m = _LISTED.match(remark)
+    return int(m.group(2).split(", ")[0]) if m else float("inf")
 
 
 def _joined(a: re.Match, b: re.Match) -> str:
-    from converters.common import MAX_ROWS_SHOWN
+    from trlprep.converters.common import MAX_ROWS_SHOWN
 
     rows = a.group(2).split(", ") + b.group(2).split(", ")
     total = sum(len(m.group(2).split(", ")) + int(m.group(3) or 0) for m in (a, b))
