@@ -189,7 +189,7 @@ def _run(req: Request) -> None:
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
         if plan.options.inline_media == "move" and importer is None:
-            units = _moving_apart(units, getattr(batches, "schemas", []))
+            units = _moving_apart(units, batches)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
@@ -333,19 +333,30 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
     print_plan(plan, det.num_rows)
 
 
-def _moving_apart(units: Iterator[Unit], schemas: list) -> Iterator[Unit]:
-    """`units` each given the media columns `--inline-media move` gives any batch of the
-    input (its batches are moved apart: one without inline media would lack them)."""
+def _moving_apart(units: Iterator[Unit], batches: Any) -> Iterator[Unit]:
+    """`units` each given the media columns `--inline-media move` gives the input read
+    whole (its batches are moved apart: one without inline media would lack them): those of
+    the media some batch holds inline (`AgreeingBatches.survey`), else of every medium
+    the parts' keys may hold (batches passed through unkept: their schemas tell)."""
     import dataclasses
 
-    from trlprep.columns.inlinemedia import media_columns_of, moved_elsewhere
+    from trlprep.columns.inlinemedia import inline_held, media_columns_of, moved_elsewhere
 
+    survey = getattr(batches, "survey", None)
+    held = survey(inline_held) if survey is not None else None
     units = iter(units)
     head = list(itertools.islice(units, 2))
     if len(head) < 2:  # one batch: moved whole, it lacks nothing
         yield from head
         return
-    by_medium = media_columns_of(schemas)
+    if held is not None:
+        by_medium: dict[str, list[str]] = {}
+        for got in held:
+            for medium, names in got.items():
+                have = by_medium.setdefault(medium, [])
+                have += [n for n in names if n not in have]
+    else:
+        by_medium = media_columns_of(getattr(batches, "schemas", []))
     for u in itertools.chain(head, units):
         if by_medium and u.table.num_rows:
             u = dataclasses.replace(u, table=moved_elsewhere(u.table, by_medium))

@@ -114,6 +114,14 @@ def inline_columns(table: pa.Table, medium: str = "image") -> list[str]:
     ]
 
 
+def inline_held(data: pa.Table | pa.RecordBatch) -> dict[str, list[str]]:
+    """Per medium, the messages columns of `data` holding a part of it inline (the media
+    `move_inline_media` moves out of them)."""
+    table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+    out = {m: inline_columns(table, m) for m in MEDIA_COLUMN}
+    return {m: names for m, names in out.items() if names}
+
+
 def media_columns_of(schemas: list[pa.Schema]) -> dict[str, list[str]]:
     """Per medium, the messages columns whose content parts have a key that may hold it
     inline in some of `schemas` (the batches of one input): the columns `moved_elsewhere`

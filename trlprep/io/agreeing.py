@@ -17,7 +17,7 @@ to does not depend on where the input was cut.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -69,6 +69,15 @@ class AgreeingBatches:
         if self._it is None:
             self._it = self._run()
         return next(self._it)
+
+    def survey(self, fn: Callable[[Any], Any]) -> list[Any] | None:
+        """`fn` of every batch's data as read (before the batches were made to agree), in
+        input order, once the first batch was given back: what the whole input holds, with
+        no second read of it; None where the batches were not kept (one batch, or one
+        schema passed through) or are given back already."""
+        if self._kept is None:
+            return None
+        return [fn(b.data) for b in self._kept.replay()]
 
     def close(self) -> None:
         if self._kept is not None:
