@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from realdata.support import mixed_file, mixed_rows
 from typer.testing import CliRunner
 
 from trlprep.cli import app
@@ -29,7 +30,6 @@ OASST = REAL / "oasst_messages/en_100_message.first8.jsonl"
 LF_TOOLS = REAL / "llamafactory_v1/reason_tool_use_demo.first20.jsonl"
 LF_SFT = REAL / "llamafactory_v1/v1_sft_demo.first100.jsonl"
 LF_DPO = REAL / "llamafactory_v1/v1_dpo_demo.jsonl"
-LF_MEDIA = REAL / "llamafactory_v1/v1_multimodal_demo.jsonl"
 FASTCHAT = REAL / "fastchat_dummy/dummy_conversation.json"
 VIDEO_PATHS = REAL / "xtuner_video_paths/mllm_sft_video_hf_example_data.jsonl"
 HH = REAL / "hh_rlhf/harmless-base-test.sample.jsonl"
@@ -150,43 +150,6 @@ def _lines(src: Path, folder: Path) -> Path:
     return out
 
 
-def _records(src: Path) -> list[dict]:
-    """The JSON records of a `.json` array or a JSON Lines file (blank lines between)."""
-    text = src.read_text(encoding="utf-8")
-    if src.suffix == ".json":
-        return json.loads(text)
-    decoder, at, out = json.JSONDecoder(), 0, []
-    while (at := len(text) - len(text[at:].lstrip())) < len(text):
-        record, at = decoder.raw_decode(text, at)
-        out.append(record)
-    return out
-
-
-def _without(records: list[dict], key: str) -> list[dict]:
-    return [{k: v for k, v in r.items() if k != key} for r in records]
-
-
-def _mixed(name: str) -> list[dict]:
-    """Real rows of two kinds, the few of the second kind in the middle of the others, so
-    that most chunks hold none of them (what a file of mixed sources looks like)."""
-    sft = _records(LF_SFT)
-    if name == "lf_media":  # text-only rows, 6 with images
-        return sft[:30] + _records(LF_MEDIA)[:6] + sft[30:60]
-    if name == "lf_calls":  # 5 rows with reasoning and tool_call parts, no tools column
-        return sft[:30] + _without(_records(LF_TOOLS)[:5], "tools") + sft[30:60]
-    if name == "sg_calls":  # ShareGPT chat, 4 rows with function_call turns, no tools
-        chat = _without(_records(FASTCHAT), "id")
-        calls = [r for r in _records(GLAIVE) if "function_call" in str(r["conversations"])]
-        return chat[:40] + _without(calls[:4], "tools") + chat[40:80]
-    raise KeyError(name)
-
-
-def _mixed_file(name: str, folder: Path) -> Path:
-    out = folder / f"{name}.jsonl"
-    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in _mixed(name)))
-    return out
-
-
 SAMPLES = [
     (TOOLBENCH, ("--from", "openai-chat")),
     (DRONE, ("--from", "openai-chat")),
@@ -210,7 +173,7 @@ def whole_reads(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("whole")
     out = []
     for i, (src, args) in enumerate(SAMPLES):
-        src = _mixed_file(src, tmp) if isinstance(src, str) else _lines(src, tmp)
+        src = mixed_file(src, tmp) if isinstance(src, str) else _lines(src, tmp)
         out.append((src, _convert(src, tmp / str(i), WHOLE, *args)))
     return out
 
@@ -340,7 +303,7 @@ def test_llamafactory_content_is_parts_in_every_chunk_of_a_file_with_images(tmp_
     """6 image rows among 60 text-only ones: chunks without them wrote string content and no
     `images` column (JSON Lines differed, Parquet stopped with exit 2). The whole file's
     content kind now holds in every chunk: parts everywhere, `images` [] on text rows."""
-    rows, table = _both(_mixed_file("lf_media", tmp_path), tmp_path, 1024)
+    rows, table = _both(mixed_file("lf_media", tmp_path), tmp_path, 1024)
     assert all(isinstance(m["content"], list) for r in rows for m in r["messages"])
     assert [len(r["images"]) > 0 for r in rows] == [False] * 30 + [True] * 6 + [False] * 30
     assert table.num_rows == 66 and "images" in table.column_names
@@ -350,7 +313,7 @@ def test_llamafactory_reasoning_and_tool_calls_in_every_chunk_without_tools(tmp_
     """5 rows with reasoning and tool_call parts and no `tools` column among 60 others:
     every message now has `reasoning_content` and `tool_calls`, null where it has none,
     in every chunk (a chunk without such parts left them out)."""
-    rows, _ = _both(_mixed_file("lf_calls", tmp_path), tmp_path, 1024)
+    rows, _ = _both(mixed_file("lf_calls", tmp_path), tmp_path, 1024)
     msgs = [m for r in rows for m in r["messages"]]
     assert all("reasoning_content" in m and "tool_calls" in m for m in msgs)
     reasoned = [m["reasoning_content"] is not None for r in rows for m in r["messages"]]
@@ -361,7 +324,7 @@ def test_llamafactory_reasoning_and_tool_calls_in_every_chunk_without_tools(tmp_
 def test_sharegpt_tool_calls_in_every_chunk_without_tools(tmp_path):
     """FastChat conversations with 4 Glaive rows holding function_call turns (their `tools`
     left out) in the middle: `tool_calls` on every message of every chunk."""
-    rows, _ = _both(_mixed_file("sg_calls", tmp_path), tmp_path, 1024, "--from", "sharegpt")
+    rows, _ = _both(mixed_file("sg_calls", tmp_path), tmp_path, 1024, "--from", "sharegpt")
     msgs = [m for r in rows for m in r["messages"]]
     assert all("tool_calls" in m for m in msgs)
     assert sum(m["tool_calls"] is not None for m in msgs) >= 4
@@ -377,12 +340,12 @@ def test_chunked_reasoning_rows_render_as_the_original_template(tmp_path, templa
     (Qwen3 tests `reasoning_content is string`, Llama 3.1 `'tool_calls' in message`)."""
     from realdata.support import original_render, original_template_args
 
-    src = _mixed_file("lf_calls", tmp_path)
+    src = mixed_file("lf_calls", tmp_path)
     args = [str(a) for a in original_template_args(template)]
     _, out, _ = _convert(src, tmp_path, 400, *args)
     texts = iter(json.loads(x)["text"] for x in out.splitlines())
     compared = 0
-    for rec in _mixed("lf_calls"):
+    for rec in mixed_rows("lf_calls"):
         try:
             want = original_render(template, _lf_messages(rec))
         except Exception as e:  # the template's own refusal (several calls on Llama 3.1)

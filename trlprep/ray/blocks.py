@@ -227,17 +227,40 @@ def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
 
 
 def _import(
-    table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool, notes: Any = None
+    table: pa.Table,
+    importer: Any,
+    opts: Any,
+    coerce: bool,
+    collect: bool,
+    notes: Any = None,
+    seen: frozenset[str] | None = None,
 ) -> pa.Table:
     """Import one block of a public layout (the importer's Arrow -> Arrow pass): imported
     rows carry their input row's ROW_ID and LINE; refused rows become reject rows. The
-    importer's notes and warnings go to `notes` (a notebook actor)."""
+    importer's notes and warnings go to `notes` (a notebook actor); `seen`: the whole
+    input's survey (`importers.survey`)."""
     with recording(notes) as got:
-        return _import_block(table, importer, opts, coerce, collect, got)
+        return _import_block(table, importer, opts, coerce, collect, got, seen)
+
+
+def surveyed_block(table: pa.Table, importer: Any, opts: Any) -> pa.Table:
+    """One row: the block's `Importer.survey` (its input rows, reject rows left out)."""
+    from trlprep.importers.survey import survey_of
+
+    table = _held(table)[0]
+    table = table.drop_columns([c for c in (ROW_ID, LINE, HALF) if c in table.column_names])
+    got = survey_of(importer, table, opts) or set()
+    return pa.table({"seen": pa.array([sorted(got)], pa.list_(pa.string()))})
 
 
 def _import_block(
-    table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool, got: Notes
+    table: pa.Table,
+    importer: Any,
+    opts: Any,
+    coerce: bool,
+    collect: bool,
+    got: Notes,
+    seen: frozenset[str] | None = None,
 ) -> pa.Table:
     from trlprep.conversion.apply import Failure
     from trlprep.io.kinds import settle_kinds
@@ -267,7 +290,7 @@ def _import_block(
         from trlprep.importers import ImportOptions
 
         opts = dataclasses.replace(opts or ImportOptions(), coerce=True)
-    result = importer.apply(settled, opts, 0, kept_lines)
+    result = importer.apply(settled, opts, 0, kept_lines, seen=seen)
     got.notes += [n for n in result.notes if n not in got.notes]
     got.roles |= result.roles_seen
     got.steps["import"] = [settled.num_rows - result.num_rejected, result.table.num_rows]

@@ -65,14 +65,27 @@ def import_layout(
     schema = getattr(schema, "base_schema", schema)
     names = [n for n in schema.names if n not in (ROW_ID, LINE)]
     schema = rename(pa.schema([schema.field(n) for n in names]).empty_table(), opts.map).schema
+    seen = None
     if importer.needs_whole_input(schema):
         ds = ds.repartition(1)  # records span rows anywhere in the input
+    elif importer.survey(schema.empty_table(), opts) is not None:
+        seen = _survey(ds, importer, opts)  # every block as the whole input decides
     return ds.map_batches(
         _import,
         batch_format="pyarrow",
         batch_size=None,
-        fn_args=(importer, opts, coerce, collect, notes),
+        fn_args=(importer, opts, coerce, collect, notes, seen),
     )
+
+
+def _survey(ds: ray.data.Dataset, importer: Any, opts: Any) -> frozenset[str]:
+    """The union of every block's `Importer.survey` (`importers.survey`)."""
+    from trlprep.ray.blocks import surveyed_block
+
+    found = ds.map_batches(
+        surveyed_block, batch_format="pyarrow", batch_size=None, fn_args=(importer, opts)
+    )
+    return frozenset(k for r in found.take_all() for k in r["seen"])
 
 
 def convert_rows(
