@@ -392,3 +392,20 @@ def test_inline_media_moved_to_the_columns_the_whole_read_has(tmp_path):
         tables.append(pq.read_table(tmp_path / name))
     assert tables[1].equals(tables[0])
     assert "videos" in tables[0].column_names and "images" not in tables[0].column_names
+
+
+@pytest.mark.parametrize("name", ["multi_modal_1.jsonl", "multi_modal_2.jsonl"])
+def test_report_of_swift_rows_whatever_the_chunks(name):
+    """ms-swift rows read a line per chunk. multi_modal_1: only lines 2-3 hold `history`,
+    the report took its layout from the first chunk (exit 1, no type); multi_modal_2: the
+    remark on images placed without a placeholder was said once per chunk ('2 rows (lines
+    1, 2)', '1 row (line 3)'), not once for the 3 rows."""
+    args = ["report", str(REAL / "swift_llm_data" / name), "-f", "json"]
+    whole = _run(args, WHOLE)
+    small = _run(args, 300)
+    assert small.exit_code == whole.exit_code == 0, small.output
+    assert small.output == whole.output
+    said = json.loads(whole.output)
+    assert said["summary"]["rows"] == 3
+    if name == "multi_modal_2.jsonl":
+        assert said["rows"]["remarks"][0].startswith("3 rows (lines 1, 2, 3): images given")
