@@ -164,6 +164,7 @@ SAMPLES = [
     ("lf_media", ()),
     ("lf_calls", ()),
     ("sg_calls", ("--from", "sharegpt")),
+    ("media", ()),
 ]
 
 
@@ -409,3 +410,55 @@ def test_report_of_swift_rows_whatever_the_chunks(name):
     assert said["summary"]["rows"] == 3
     if name == "multi_modal_2.jsonl":
         assert said["rows"]["remarks"][0].startswith("3 rows (lines 1, 2, 3): images given")
+
+
+def _vision(messages: list[dict]) -> list[dict]:
+    """TRL's vision format of string messages, written independently: `<image>` an image
+    part where it stands, the text around it text parts (empty ones left out)."""
+    out = []
+    for m in messages:
+        parts = []
+        for k, piece in enumerate(m["content"].split("<image>")):
+            parts += [{"type": "image"}] if k else []
+            parts += (
+                [{"type": "text", "text": piece}] if piece or "<image>" not in m["content"] else []
+            )
+        out.append({"role": m["role"], "content": parts})
+    return out
+
+
+def test_placeholders_beside_images_make_parts_in_every_chunk(tmp_path):
+    """TRL messages with 6 LLaMA-Factory `<image>` rows among 40 text rows: chunks without
+    a placeholder kept string content (JSON Lines differed, Parquet stopped with exit 2).
+    Beside an `images` column every content is now parts, and Qwen2.5-VL renders the
+    chunked output as transformers renders TRL's vision format of the raw rows."""
+    from realdata.support import original_render, original_template_args
+
+    rows, _ = _both(mixed_file("media", tmp_path), tmp_path, 1024)
+    assert all(isinstance(m["content"], list) for r in rows for m in r["messages"])
+    assert sum(any(p["type"] == "image" for m in r["messages"] for p in m["content"])
+               for r in rows) == 6  # fmt: skip
+    args = [str(a) for a in original_template_args("qwen2_5_vl")]
+    _, out, _ = _convert(mixed_file("media", tmp_path), tmp_path / "r", 1024, *args)
+    texts = [json.loads(x)["text"] for x in out.splitlines()]
+    want = [original_render("qwen2_5_vl", _vision(r["messages"])) for r in mixed_rows("media")]
+    assert texts == want
+
+
+def test_inline_media_moved_after_placeholders_in_every_chunk(tmp_path):
+    """Content of two kinds, one image inline in the second of three rows, read a row per
+    chunk: the `images` column the move gives the other chunks was added before the
+    placeholder stage, which then made their strings parts (the whole read keeps them)."""
+    rows = [
+        [{"role": "user", "content": "Hi"},
+         {"role": "assistant", "content": [{"type": "text", "text": "Yo"}]}],
+        [{"role": "user", "content": [{"type": "text", "text": "What?"},
+                                      {"type": "image", "image": "cat.png"}]},
+         {"role": "assistant", "content": "A picture."}],
+        [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+    ]  # fmt: skip
+    src = tmp_path / "inline.jsonl"
+    src.write_text("".join(json.dumps({"messages": m}) + "\n" for m in rows))
+    got, _ = _both(src, tmp_path, 60, "--to", "pc", "--inline-media", "move")
+    assert [r["images"] for r in got] == [[], ["cat.png"], []]
+    assert [r["prompt"][0]["content"] for r in got][::2] == ["Hi", "2+2?"]

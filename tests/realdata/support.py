@@ -143,7 +143,8 @@ def mixed_rows(name: str) -> list[dict]:
     that most chunks of a file of them hold none (a file of mixed sources):
     `lf_media`: LLaMA-Factory v1 text rows, 6 with images; `lf_calls`: the same text rows,
     5 with reasoning and tool_call parts and no `tools` column; `sg_calls`: ShareGPT chats
-    (FastChat), 4 Glaive rows with function_call turns and no `tools` column."""
+    (FastChat), 4 Glaive rows with function_call turns and no `tools` column; `media`: TRL
+    messages (KTO demo's, label left out), LLaMA-Factory's 6 `<image>` rows with `images`."""
     lf = HERE / "llamafactory_v1"
     sft = records(lf / "v1_sft_demo.first100.jsonl")
     if name == "lf_media":
@@ -156,6 +157,9 @@ def mixed_rows(name: str) -> list[dict]:
         glaive = records(HERE / "glaive_toolcall/glaive_toolcall_en_demo.json")
         calls = [r for r in glaive if "function_call" in str(r["conversations"])]
         return chat[:40] + _without(calls[:4], "tools") + chat[40:80]
+    if name == "media":
+        chat = [{"messages": r["messages"]} for r in records(HERE / "kto_demo/kto_en_demo.json")]
+        return chat[:20] + records(HERE / "mllm_demo/mllm_demo.json") + chat[20:40]
     raise KeyError(name)
 
 

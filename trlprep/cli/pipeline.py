@@ -79,6 +79,7 @@ def run(req: Request) -> None:
 
 def _run(req: Request) -> None:
     from trlprep.conversion.ledger import Ledger
+    from trlprep.conversion.mediastage import moving_elsewhere
     from trlprep.conversion.stream import plain_units, scratch_folder, stream_to_file
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import merge_row_warnings
@@ -188,12 +189,14 @@ def _run(req: Request) -> None:
         _name_file(det, head.path)
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
+        elsewhere = None
         if plan.options.inline_media == "move" and importer is None:
-            units = _moving_apart(units, batches)
+            units, elsewhere = _moving_apart(units, batches)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
-                with showing(err.console, "converting", show):  # on stderr only
+                # on stderr only
+                with showing(err.console, "converting", show), moving_elsewhere(elsewhere):
                     stream_to_file(units, plan, req.output, ledger, output_format=req.output_format)
             except DataError:
                 for w in merge_row_warnings(
@@ -333,34 +336,31 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
     print_plan(plan, det.num_rows)
 
 
-def _moving_apart(units: Iterator[Unit], batches: Any) -> Iterator[Unit]:
-    """`units` each given the media columns `--inline-media move` gives the input read
-    whole (its batches are moved apart: one without inline media would lack them): those of
-    the media some batch holds inline (`AgreeingBatches.survey`), else of every medium
-    the parts' keys may hold (batches passed through unkept: their schemas tell)."""
-    import dataclasses
-
-    from trlprep.columns.inlinemedia import inline_held, media_columns_of, moved_elsewhere
+def _moving_apart(
+    units: Iterator[Unit], batches: Any
+) -> tuple[Iterator[Unit], dict[str, list[str]] | None]:
+    """(`units`, the media columns `--inline-media move` gives the input read whole, per
+    medium, for `mediastage.moving_elsewhere`; None for an input of one batch, moved
+    whole). They are the columns of the media some batch holds inline
+    (`AgreeingBatches.survey`), else of every medium the parts' keys may hold (batches
+    passed through unkept: their schemas tell)."""
+    from trlprep.columns.inlinemedia import inline_held, media_columns_of
 
     survey = getattr(batches, "survey", None)
     held = survey(inline_held) if survey is not None else None
     units = iter(units)
     head = list(itertools.islice(units, 2))
-    if len(head) < 2:  # one batch: moved whole, it lacks nothing
-        yield from head
-        return
-    if held is not None:
-        by_medium: dict[str, list[str]] = {}
-        for got in held:
-            for medium, names in got.items():
-                have = by_medium.setdefault(medium, [])
-                have += [n for n in names if n not in have]
-    else:
-        by_medium = media_columns_of(getattr(batches, "schemas", []))
-    for u in itertools.chain(head, units):
-        if by_medium and u.table.num_rows:
-            u = dataclasses.replace(u, table=moved_elsewhere(u.table, by_medium))
-        yield u
+    units = itertools.chain(head, units)
+    if len(head) < 2:
+        return units, None
+    if held is None:
+        return units, media_columns_of(getattr(batches, "schemas", []))
+    by_medium: dict[str, list[str]] = {}
+    for got in held:
+        for medium, names in got.items():
+            have = by_medium.setdefault(medium, [])
+            have += [n for n in names if n not in have]
+    return units, by_medium
 
 
 def _chain(first, rest):

@@ -4,10 +4,33 @@ placeholders made media parts, and images held inline in message parts moved to 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import RowFailures, warn_user
+
+# per medium, the messages columns some batch of the input moves inline media out of
+# (`columns.inlinemedia.moved_elsewhere`), while an input read in batches is converted
+_ELSEWHERE: ContextVar[dict[str, list[str]] | None] = ContextVar(
+    "trlprep_moved_elsewhere", default=None
+)
+
+
+@contextmanager
+def moving_elsewhere(by_medium: dict[str, list[str]] | None) -> Iterator[None]:
+    """Inside the block, `inline_images` gives every batch the media columns (and part keys)
+    that moving `by_medium` gives the input read whole: a batch holding none of a medium
+    inline would lack its column. Given in the inline stage, after the placeholder stage,
+    as moving adds them to the input read whole: no placeholder is mapped beside them."""
+    token = _ELSEWHERE.set(by_medium or None)
+    try:
+        yield
+    finally:
+        _ELSEWHERE.reset(token)
 
 
 def media_parts(table: pa.Table) -> pa.Table:
@@ -158,6 +181,11 @@ def inline_images(table: pa.Table, output_kind: str = "") -> pa.Table:
     out, bad, reasons = move_inline_media(table)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="inline media")
+    elsewhere = _ELSEWHERE.get()
+    if elsewhere and out.num_rows:
+        from trlprep.columns.inlinemedia import moved_elsewhere
+
+        out = moved_elsewhere(out, elsewhere)
     if output_kind in TYPED_OUTPUTS and any(inline_columns(table, m) for m in MEDIA_COLUMN):
         warn_user(MOVED.format(output=TYPED_OUTPUTS[output_kind]), ConversionWarning)
     return out
@@ -168,6 +196,7 @@ __all__ = [
     "inline_images",
     "inline_mode",
     "media_parts",
+    "moving_elsewhere",
     "say_inline_images",
     "say_placed",
     "say_unrendered",

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.columns.inlinemedia import moved_elsewhere
+from trlprep.conversion.mediastage import moving_elsewhere
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ray.base import HALF, LINE, REJECT, REJECT_TYPE
 from trlprep.ray.notes import Notes, recording
@@ -154,19 +154,18 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
         if missing is not None:
             failures.append(missing)
             lines = None if lines is None else lines[keep]
-    if stage.images and table.num_rows:
-        by_medium: dict[str, list[str]] = {}
-        for moves in stage.images:
-            medium, column = moves.split(":", 1)
-            by_medium.setdefault(medium, []).append(column)
-        table = moved_elsewhere(table, by_medium)
+    by_medium: dict[str, list[str]] = {}  # given by the inline stage, after placeholders
+    for moves in stage.images:
+        medium, column = moves.split(":", 1)
+        by_medium.setdefault(medium, []).append(column)
     render = stage.plan.render
     if render is not None:  # this block's reports alone, merged on the driver
         render.report = render.token_report = None
     counts: list[tuple[str, int, int]] = []
-    out, more = apply_checked(
-        table, stage.plan, offset=first, lines=lines, counts=counts, source=rows
-    )
+    with moving_elsewhere(by_medium):
+        out, more = apply_checked(
+            table, stage.plan, offset=first, lines=lines, counts=counts, source=rows
+        )
     if render is not None:
         got.reports += [
             (name, getattr(render, name))
