@@ -238,6 +238,8 @@ def to_training_table(
     except UsageError as e:
         label = next(  # detect's advice on a label column that did not read as one
             (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
+        ) or next(  # or on two answer columns named for the chosen and the rejected one
+            (train_words(n) for n in det.notes if "chosen=" in n and "rejected=" in n), None
         )
         hint = e.hint or "convert it with `trlprep convert` first"
         sibling = sibling_layout(layout, dst, import_options)

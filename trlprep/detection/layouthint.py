@@ -31,6 +31,7 @@ from trlprep.detection.mapnames import (
     alpaca_suggestion,
     map_suggestion,
     paired_suggestion,
+    paired_why,
 )
 
 if TYPE_CHECKING:
@@ -236,8 +237,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             )
         elif (paired := paired_suggestion(table.column_names)) is not None:
             det.notes.append(
-                f"the columns look like a prompt and two answers, the `_j` one preferred (as "
-                f"Stack Exchange Paired ranks them): for preference pass `--map {paired}` "
+                f"the columns look like a prompt and two answers, {paired_why(paired)}: "
+                f"for preference pass `--map {paired}` "
                 f"(trlprep convert DATA --map {paired} -o OUT)"
             )
         else:
