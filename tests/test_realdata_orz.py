@@ -48,6 +48,10 @@ def test_convert_makes_conversational_prompts_keeping_the_answer(tmp_path):
 
 
 def test_validate_and_report_read_it_as_imported():
+    plain = run("validate", DATA)  # the columns as they are: refused, the layout named
+    assert plain.exit_code == 1, plain.output
+    assert "reads this as the sharegpt layout (prompt-only, conversational)" in plain.output
+    assert "--from sharegpt" in plain.output
     val = run("validate", DATA, "--from", "sharegpt")
     assert val.exit_code == 0, val.output
     assert "valid: 30 rows of prompt-only (conversational)" in val.output
@@ -89,6 +93,23 @@ def test_prompts_render_as_the_original_template(tmp_path, template):
     for i, record in enumerate(_src()):  # LaTeX, `\[`, a typographic apostrophe (17)
         want = original_render(template, _user(record), add_generation_prompt=True)
         assert got[i]["prompt"] == want, i
+
+
+def test_train_sft_names_the_layout_and_map_in_train_s_words():
+    from transformers import AutoTokenizer
+
+    from trainers.data_table import to_training_table
+    from trlprep.errors import UsageError
+
+    tok = AutoTokenizer.from_pretrained(TINY_MODEL)
+    kinds = ["language-modeling", "prompt-completion"]
+    with pytest.raises(UsageError) as e:  # was: "prompt-only converts to nothing" alone
+        to_training_table(str(DATA), kinds, tok, algo="sft")
+    assert "`--data-from sharegpt --data-map completion=final_answer" in e.value.hint
+    table = to_training_table(
+        str(DATA), kinds, tok, algo="sft", layout="sharegpt", column_map="completion=final_answer"
+    ).table
+    assert table.num_rows == 30 and table.column("completion")[0].as_py().startswith("73")
 
 
 def test_exact_reward_checks_final_answer():

@@ -122,6 +122,7 @@ def to_training_table(
             hint="train reads the dataset type from the columns; layouts: "
             + ", ".join(layout_names()),
         )
+    sniffed = layout is None and not column_map  # a layout read as convert reads it, unnamed
     if layout is None and column_map:
         layout = "map"
     elif layout is None and (import_options or {}).get("conversational"):
@@ -241,6 +242,13 @@ def to_training_table(
         ) or next(  # or on two answer columns named for the chosen and the rejected one
             (train_words(n) for n in det.notes if "chosen=" in n and "rejected=" in n), None
         )
+        if label is None and det.type.name == "prompt-only":  # an answer column beside it
+            from trlprep.detection.besidehints import route_advice
+
+            label = route_advice(det.type.name, det)
+            if label is not None and sniffed and layout not in (None, "map"):
+                label = label.replace("--map ", f"--from {layout} --map ")  # else read as is
+            label = None if label is None else train_words(label)
         hint = e.hint or "convert it with `trlprep convert` first"
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:
