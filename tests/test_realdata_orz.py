@@ -69,6 +69,19 @@ def test_a_refused_sft_conversion_names_the_layout_with_the_map(tmp_path):
     assert "prompt=messages" not in res.output
 
 
+def test_the_python_api_names_the_layout_in_its_words():
+    import trlprep
+
+    with pytest.raises(trlprep.UsageError) as e:
+        trlprep.convert(str(DATA), to="prompt-completion")
+    advised = "from_='sharegpt', map={'completion': 'final_answer'}, conversational=True"
+    assert advised in e.value.hint, e.value.hint
+    out = trlprep.convert(
+        str(DATA), from_="sharegpt", map={"completion": "final_answer"}, conversational=True
+    )
+    assert out.column("completion")[0].as_py() == [{"role": "assistant", "content": "73"}]
+
+
 def test_the_advised_map_makes_the_answer_an_assistant_message(tmp_path):
     out = tmp_path / "sft.jsonl"
     res = run("convert", DATA, "--from", "sharegpt", "--map", "completion=final_answer", "-o", out)

@@ -244,11 +244,11 @@ def to_training_table(
         )
         if label is None and det.type.name == "prompt-only":  # an answer column beside it
             from trlprep.detection.besidehints import route_advice
+            from trlprep.importers import layout_in_hint
 
-            label = route_advice(det.type.name, det)
-            if label is not None and sniffed and layout not in (None, "map"):
-                label = label.replace("--map ", f"--from {layout} --map ")  # else read as is
-            label = None if label is None else train_words(label)
+            advice = UsageError("", hint=route_advice(det.type.name, det))
+            label = layout_in_hint(advice, layout if sniffed else None).hint
+            label = train_words(label) if label else None
         hint = e.hint or "convert it with `trlprep convert` first"
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:

@@ -280,19 +280,13 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
             guide_only=req.guide_only,
         )  # fmt: skip
     except UsageError as e:
-        raise _sibling_hint(_named_layout(e, importer, req), importer, req) from None
+        from trlprep.importers import layout_in_hint
+
+        sniffed = importer.name if importer is not None and req.from_ is None else None
+        raise _sibling_hint(layout_in_hint(e, sniffed), importer, req) from None
     if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
         err.print(f"warning: {UNPAIR_WARNING}", markup=False)
     return plan
-
-
-def _named_layout(error: UsageError, importer, req: Request) -> UsageError:
-    """`error` with its `--map` advice naming the layout the data was read as, when it was
-    sniffed (not named): `--map` alone would read the columns as they are instead."""
-    if importer is None or importer.name == "map" or req.from_ is not None or not error.hint:
-        return error
-    error.hint = error.hint.replace("--map ", f"--from {importer.name} --map ")
-    return error
 
 
 def _sibling_hint(error: UsageError, importer, req: Request) -> UsageError:

@@ -129,3 +129,12 @@ def layout_read_as(data: pa.Table | pa.RecordBatch) -> str | None:
     if any(p.code != "ambiguous-prompt" for p in det.problems):
         return name
     return None
+
+
+def layout_in_hint(error: UsageError, layout: str | None) -> UsageError:
+    """`error` with its `--map` advice naming `layout`, the layout the data was read as
+    without being named: `--map` alone reads the columns as they are instead."""
+    if layout is None or layout == "map" or not error.hint:
+        return error
+    error.hint = error.hint.replace("--map ", f"--from {layout} --map ")
+    return error
