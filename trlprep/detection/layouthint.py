@@ -159,11 +159,16 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
 
 
 def _transcripts(head: pa.Table | pa.RecordBatch) -> bool:
-    """A cheap sign of HH-style transcripts: a text `chosen` column holding `Human:`."""
-    i = head.schema.get_field_index("chosen")
-    if i < 0 or not pa.types.is_string(head.schema.field(i).type):
+    """A cheap sign of HH-style transcripts: a text `chosen` column holding `Human:`, or a
+    text `prompt` holding them beside it (Dahoas/rm-static)."""
+    if head.schema.get_field_index("chosen") < 0:
         return False
-    return bool(pc.any(pc.match_substring(head.column(i), "Human:")).as_py())
+    for name in ("chosen", "prompt"):
+        i = head.schema.get_field_index(name)
+        if i >= 0 and pa.types.is_string(head.schema.field(i).type):
+            if pc.any(pc.match_substring(head.column(i), "Human:")).as_py():
+                return True
+    return False
 
 
 def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
