@@ -122,6 +122,7 @@ def to_training_table(
             hint="train reads the dataset type from the columns; layouts: "
             + ", ".join(layout_names()),
         )
+    sniffed = layout is None and not column_map  # a layout read as convert reads it, unnamed
     if layout is None and column_map:
         layout = "map"
     elif layout is None and (import_options or {}).get("conversational"):
@@ -238,7 +239,16 @@ def to_training_table(
     except UsageError as e:
         label = next(  # detect's advice on a label column that did not read as one
             (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
+        ) or next(  # or on two answer columns named for the chosen and the rejected one
+            (train_words(n) for n in det.notes if "chosen=" in n and "rejected=" in n), None
         )
+        if label is None and det.type.name == "prompt-only":  # an answer column beside it
+            from trlprep.detection.besidehints import route_advice
+            from trlprep.importers import layout_in_hint
+
+            advice = UsageError("", hint=route_advice(det.type.name, det))
+            label = layout_in_hint(advice, layout if sniffed else None).hint
+            label = train_words(label) if label else None
         hint = e.hint or "convert it with `trlprep convert` first"
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:

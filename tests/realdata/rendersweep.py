@@ -83,6 +83,12 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "swift_sharegpt": ("swift_llm_data/sharegpt.jsonl", [], []),
     "torchtune_chat": ("torchtune_assets/chat_tiny.json", [], []),
     "axolotl": ("axolotl_fixtures/conversation.json", [], []),
+    "orz_aime": ("orz_aime_prompts/aime2024.json", [], []),
+    "orz_aime_sft": (
+        "orz_aime_prompts/aime2024.json",
+        ["--from", "sharegpt", "--map", "completion=final_answer"],
+        [],
+    ),  # fmt: skip
     "acecode_ranked": (
         "open_instruct_acecode/acecode_sample.jsonl",
         [

@@ -280,7 +280,10 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
             guide_only=req.guide_only,
         )  # fmt: skip
     except UsageError as e:
-        raise _sibling_hint(e, importer, req) from None
+        from trlprep.importers import layout_in_hint
+
+        sniffed = importer.name if importer is not None and req.from_ is None else None
+        raise _sibling_hint(layout_in_hint(e, sniffed), importer, req) from None
     if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
         err.print(f"warning: {UNPAIR_WARNING}", markup=False)
     return plan

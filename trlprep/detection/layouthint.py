@@ -31,6 +31,7 @@ from trlprep.detection.mapnames import (
     alpaca_suggestion,
     map_suggestion,
     paired_suggestion,
+    paired_why,
 )
 
 if TYPE_CHECKING:
@@ -158,11 +159,16 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
 
 
 def _transcripts(head: pa.Table | pa.RecordBatch) -> bool:
-    """A cheap sign of HH-style transcripts: a text `chosen` column holding `Human:`."""
-    i = head.schema.get_field_index("chosen")
-    if i < 0 or not pa.types.is_string(head.schema.field(i).type):
+    """A cheap sign of HH-style transcripts: a text `chosen` column holding `Human:`, or a
+    text `prompt` holding them beside it (Dahoas/rm-static)."""
+    if head.schema.get_field_index("chosen") < 0:
         return False
-    return bool(pc.any(pc.match_substring(head.column(i), "Human:")).as_py())
+    for name in ("chosen", "prompt"):
+        i = head.schema.get_field_index(name)
+        if i >= 0 and pa.types.is_string(head.schema.field(i).type):
+            if pc.any(pc.match_substring(head.column(i), "Human:")).as_py():
+                return True
+    return False
 
 
 def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
@@ -236,8 +242,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             )
         elif (paired := paired_suggestion(table.column_names)) is not None:
             det.notes.append(
-                f"the columns look like a prompt and two answers, the `_j` one preferred (as "
-                f"Stack Exchange Paired ranks them): for preference pass `--map {paired}` "
+                f"the columns look like a prompt and two answers, {paired_why(paired)}: "
+                f"for preference pass `--map {paired}` "
                 f"(trlprep convert DATA --map {paired} -o OUT)"
             )
         else:

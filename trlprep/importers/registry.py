@@ -97,14 +97,18 @@ def detect_layout(schema: pa.Schema, sample: pa.Table | None = None) -> str | No
 def conversational_layout(data: pa.Table | pa.RecordBatch, *, read_as: bool = True) -> str | None:
     """`--conversational` with no layout named: the layout that makes `data`'s rows messages,
     the public layout convert reads it as (`layout_read_as`, unless `read_as` is False: the
-    caller sniffed it already), else "map" when the first rows are standard text; None for
-    data that is messages already (or undecided)."""
+    caller sniffed it already), else `hh` for HH transcripts (split into turns at their
+    markers, not wrapped whole in one message), else "map" when the first rows are standard
+    text; None for data that is messages already (or undecided)."""
     from trlprep.detection.detect import detect_table
     from trlprep.registry import Format
 
     layout = layout_read_as(data) if read_as else None
     if layout is not None:
         return layout
+    head = data.slice(0, 1000)
+    if detect_layout(data.schema, head if isinstance(head, pa.Table) else None) == "hh":
+        return "hh"
     standard = detect_table(data.slice(0, 1000)).format is Format.STANDARD
     return "map" if standard else None
 
@@ -129,3 +133,12 @@ def layout_read_as(data: pa.Table | pa.RecordBatch) -> str | None:
     if any(p.code != "ambiguous-prompt" for p in det.problems):
         return name
     return None
+
+
+def layout_in_hint(error: UsageError, layout: str | None) -> UsageError:
+    """`error` with its `--map` advice naming `layout`, the layout the data was read as
+    without being named: `--map` alone reads the columns as they are instead."""
+    if layout is None or layout == "map" or not error.hint:
+        return error
+    error.hint = error.hint.replace("--map ", f"--from {layout} --map ")
+    return error

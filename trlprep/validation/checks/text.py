@@ -47,6 +47,10 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<|END_OF_TURN_TOKEN|>",
     "<｜begin▁of▁sentence｜>",
     "<｜end▁of▁sentence｜>",
+    # NeMo-Aligner / Nemotron-4 turns (`<extra_id_0>System`, `<extra_id_1>User`, ...)
+    "<extra_id_0>",
+    "<extra_id_1>",
+    "<extra_id_2>",
 )
 _SPECIAL = "|".join(re.escape(t) for t in SPECIAL_TOKENS)
 _SUSPECT = [*SPECIAL_TOKENS, "\x00", *PLACEHOLDERS.values()]
