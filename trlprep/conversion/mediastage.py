@@ -30,11 +30,18 @@ def media_parts(table: pa.Table) -> pa.Table:
 
 def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
     """A warning naming standard rows that give media and hold no placeholder of them in
-    their text `columns`: nothing stands for them (`media-unrendered` in validate)."""
+    their text `columns`: nothing stands for them (`media-unrendered` in validate); and one
+    naming those whose text holds placeholders, which only a processor whose own media
+    token they are reads (`media-standard-text`)."""
     import pyarrow.compute as pc
 
     from trlprep.columns.arrowtypes import is_string
-    from trlprep.columns.placeholders import PLACEHOLDERS, media_counts
+    from trlprep.columns.placeholders import (
+        PLACEHOLDERS,
+        media_counts,
+        standard_marks_hint,
+        standard_marks_text,
+    )
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import counted_rows_text
 
@@ -48,6 +55,13 @@ def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
             np.asarray(pc.fill_null(pc.count_substring(t, mark), 0).to_numpy(), np.int64)
             for t in texts
         )
+        marked = np.flatnonzero((n > 0) & (marks > 0))
+        if len(marked):
+            warn_user(
+                f"{counted_rows_text(marked)}: {standard_marks_text(kind)}; "
+                + standard_marks_hint(kind, tuple(columns) == ("text",)),
+                ConversionWarning,
+            )
         rows = np.flatnonzero((n > 0) & (marks == 0))
         if len(rows):
             warn_user(
