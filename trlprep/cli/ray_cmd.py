@@ -306,6 +306,9 @@ def validate_ray(
             import_options=import_options, **kwargs,
         )  # fmt: skip
     report.path = str(path)
+    empty = report.issue("empty-dataset")
+    if empty is not None and empty.message == "the dataset has no rows":  # named as locally
+        empty.message = f"{report.path}: the dataset has no rows"
     if shards is not None:  # several files: each one's rows, each example's file:line
         from trlprep.io.shards import annotate_shards
 

@@ -156,7 +156,11 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     det.roles = sorted(set().union(*(cp.roles for cp in cols.values())) if cols else set())
 
     if dtype is None:
-        if prof.num_rows or cols:
+        if not prof.num_rows and cols:  # names alone are not read as a type: say why
+            det.notes.append(
+                "no rows to detect the type from (the columns: " + ", ".join(sorted(cols)) + ")"
+            )
+        elif prof.num_rows or cols:
             det.notes.append(
                 "no dataset type matches the columns "
                 + (", ".join(sorted(cols)) or "(none)")

@@ -92,7 +92,8 @@ def validate_batches(
     elif duplicates:
         notes.append("duplicate rows were not checked (a column type polars cannot hash)")
     if col.num_rows == 0:
-        col.add("empty-dataset", None, [], count=0)
+        said = f"{path}: the dataset has no rows" if path else None
+        col.add("empty-dataset", None, [], count=0, message=said)
     elif plan is None:
         notes = add_unknown_type(col, columns, notes)
     return Report(
