@@ -59,3 +59,13 @@ def test_import_from_a_type_or_a_typo_says_what_it_is(tmp_path):
     assert "unknown layout 'alpacca' (did you mean 'alpaca'?)" in said
     assert "--from LAYOUT" in _said(run("import", "--help"))
     assert not out.exists()
+
+
+def test_validate_of_a_layout_says_in_the_error_how_to_check_it_as_imported():
+    res = run("validate", ALPACA)
+    said = _said(res)
+    assert res.exit_code == 1
+    assert "hint unknown-type: the columns are the alpaca layout: --from alpaca checks" in said
+    assert "rename the columns to a TRL type's" in said
+    assert said.count("alpaca layout") == 1  # the note is said as the hint, not twice
+    assert run("validate", ALPACA, "--from", "alpaca").exit_code == 0
