@@ -69,3 +69,15 @@ def test_validate_of_a_layout_says_in_the_error_how_to_check_it_as_imported():
     assert "rename the columns to a TRL type's" in said
     assert said.count("alpaca layout") == 1  # the note is said as the hint, not twice
     assert run("validate", ALPACA, "--from", "alpaca").exit_code == 0
+
+
+def test_an_output_given_without_o_is_said_to_be_read_as_an_input(tmp_path):
+    out = tmp_path / "out.jsonl"
+    for command in ("convert", "import"):
+        res = run(command, ALPACA, out)
+        said = _said(res)
+        assert res.exit_code == 2
+        assert f"missing output (-o): {out}, the last path given, is read as another input" in said
+        assert f"hint: to write the output there, pass -o {out}" in said
+    said = _said(run("convert", ALPACA, ALPACA))  # two inputs that exist: no guess
+    assert "error: missing output hint: pass -o OUT" in said

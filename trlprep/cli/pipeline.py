@@ -109,7 +109,9 @@ def _run(req: Request) -> None:
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     if not req.explain:
         if req.output is None:
-            raise UsageError("missing output", hint="pass -o OUT (or --explain to only plan)")
+            from trlprep.cli.options import missing_output
+
+            raise missing_output(req.path, "pass -o OUT (or --explain to only plan)")
         check_output(
             req.output,
             overwrite=req.overwrite,

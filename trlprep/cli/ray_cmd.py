@@ -85,7 +85,9 @@ def convert_ray(
     check_on_error(on_error)
     choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     if output is None:
-        raise UsageError("missing output", hint="pass -o OUT_FOLDER")
+        from trlprep.cli.options import missing_output
+
+        raise missing_output(path, "pass -o OUT_FOLDER")
     if rejects is not None and on_error != "skip":
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     layout = from_ if from_ is not None and is_layout(from_) else None
