@@ -107,3 +107,12 @@ def test_video_only_input_gets_only_a_videos_column_however_chunked(tmp_path, fm
             with open(out, "rb") as f:
                 names.append(ipc.open_file(f).read_all().column_names)
     assert names[0] == names[1] == ["id", "messages", "videos"]
+
+
+def test_an_import_keeps_unmovable_audio_too(tmp_path):
+    out = tmp_path / "imported.parquet"
+    res = run("convert", _with_audio(tmp_path), "--from", "openai-chat", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (5, 0, 5, 5)
+    assert "inline audio parts holding their audio as data" in " ".join(res.output.split())
+    assert len(pq.read_table(out).column("images")[0].as_py()) == 3

@@ -190,11 +190,13 @@ def _run(req: Request) -> None:
         _name_file(det, head.path)
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
-        if plan.options.inline_media == "move" and importer is None:
+        if plan.options.inline_media == "move":
             from trlprep.conversion.mediastage import kept_by_default, unmovable_keys
 
+            # the input's part keys, imported or not (an import keeps the parts as they are)
             schemas = [*getattr(batches, "schemas", []), head.table.schema]
             plan.options = kept_by_default(plan.options, unmovable_keys(schemas))
+        if plan.options.inline_media == "move" and importer is None:
             inline = getattr(batches, "inline_media", None)
             units = _moving_apart(units, schemas, plan.options.kept_media, inline)
         with warnings.catch_warnings(record=True) as caught:
