@@ -36,12 +36,8 @@ def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
     import pyarrow.compute as pc
 
     from trlprep.columns.arrowtypes import is_string
-    from trlprep.columns.placeholders import (
-        PLACEHOLDERS,
-        media_counts,
-        standard_marks_hint,
-        standard_marks_text,
-    )
+    from trlprep.columns.placeholders import PLACEHOLDERS, media_counts
+    from trlprep.columns.standardmarks import standard_marks_hint, standard_marks_text
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import counted_rows_text
 

@@ -332,11 +332,8 @@ def unrendered_media(
     processor as it is, so nothing in it stands for the media; rows whose text holds
     placeholders (`media-standard-text`): given as they are, they stand for the media only
     where a placeholder is the processor's own media token."""
-    from trlprep.columns.placeholders import (
-        PLACEHOLDERS,
-        standard_marks_hint,
-        standard_marks_text,
-    )
+    from trlprep.columns.placeholders import PLACEHOLDERS
+    from trlprep.columns.standardmarks import standard_marks_hint, standard_marks_text
     from trlprep.wording import plural
 
     texts = [a for a in typed.values() if value_kind(a.type) is ValueKind.STRING]
