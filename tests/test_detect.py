@@ -68,7 +68,13 @@ def test_a_column_all_of_one_kind_is_not_blamed_for_another_columns_mix():
     det = trlprep.detect(rows)
     assert det.type.name == "prompt-completion"
     assert [(p.code, p.message, p.rows) for p in det.problems] == [
-        ("mixed-format", "column 'completion': 1 row holds messages", [2]),
+        (
+            "mixed-format",
+            "column 'completion': 1 row holds a list of strings, not messages (a message is "
+            'an object with "role" and "content"): join the strings into one text, or give '
+            "each as a message",
+            [2],
+        ),
         ("mixed-format", "column 'completion': 1 row holds number", [1]),
         (
             "missing-value",

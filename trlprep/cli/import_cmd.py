@@ -22,6 +22,7 @@ def import_command(
     from_: str = typer.Option(
         None,
         "--from",
+        metavar="LAYOUT",
         help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | generations | "
         "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | swift | "
         "binarized | alpacafarm | saferlhf | arena | mt-bench | instances | map (detected "

@@ -109,7 +109,9 @@ def _run(req: Request) -> None:
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     if not req.explain:
         if req.output is None:
-            raise UsageError("missing output", hint="pass -o OUT (or --explain to only plan)")
+            from trlprep.cli.options import missing_output
+
+            raise missing_output(req.path, "pass -o OUT (or --explain to only plan)")
         check_output(
             req.output,
             overwrite=req.overwrite,
@@ -188,8 +190,15 @@ def _run(req: Request) -> None:
         _name_file(det, head.path)
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
+        if plan.options.inline_media == "move":
+            from trlprep.conversion.mediastage import kept_by_default, unmovable_keys
+
+            # the input's part keys, imported or not (an import keeps the parts as they are)
+            schemas = [*getattr(batches, "schemas", []), head.table.schema]
+            plan.options = kept_by_default(plan.options, unmovable_keys(schemas))
         if plan.options.inline_media == "move" and importer is None:
-            units = _moving_apart(units, getattr(batches, "schemas", []))
+            inline = getattr(batches, "inline_media", None)
+            units = _moving_apart(units, schemas, plan.options.kept_media, inline)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
@@ -336,9 +345,15 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
     print_plan(plan, det.num_rows)
 
 
-def _moving_apart(units: Iterator[Unit], schemas: list) -> Iterator[Unit]:
+def _moving_apart(
+    units: Iterator[Unit], schemas: list, kept: tuple[str, ...], inline: dict | None = None
+) -> Iterator[Unit]:
     """`units` each given the media columns `--inline-media move` gives any batch of the
-    input (its batches are moved apart: one without inline media would lack them)."""
+    input (its batches are moved apart: one without inline media would lack them), but
+    those of the media `kept` (`medium:key`) in their parts. `inline`: per medium, the
+    columns holding it inline in the whole input, where read ahead (a shared key such as
+    `path` tells no medium by the schema alone); else the columns whose parts have a key
+    that may hold it."""
     import dataclasses
 
     from trlprep.columns.inlinemedia import media_columns_of, moved_elsewhere
@@ -348,7 +363,9 @@ def _moving_apart(units: Iterator[Unit], schemas: list) -> Iterator[Unit]:
     if len(head) < 2:  # one batch: moved whole, it lacks nothing
         yield from head
         return
-    by_medium = media_columns_of(schemas)
+    media = {k.split(":", 1)[0] for k in kept}
+    found = media_columns_of(schemas) if inline is None else inline
+    by_medium = {m: c for m, c in found.items() if m not in media}
     for u in itertools.chain(head, units):
         if by_medium and u.table.num_rows:
             u = dataclasses.replace(u, table=moved_elsewhere(u.table, by_medium))

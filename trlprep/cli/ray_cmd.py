@@ -85,7 +85,9 @@ def convert_ray(
     check_on_error(on_error)
     choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     if output is None:
-        raise UsageError("missing output", hint="pass -o OUT_FOLDER")
+        from trlprep.cli.options import missing_output
+
+        raise missing_output(path, "pass -o OUT_FOLDER")
     if rejects is not None and on_error != "skip":
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     layout = from_ if from_ is not None and is_layout(from_) else None
@@ -306,6 +308,9 @@ def validate_ray(
             import_options=import_options, **kwargs,
         )  # fmt: skip
     report.path = str(path)
+    empty = report.issue("empty-dataset")
+    if empty is not None and empty.message == "the dataset has no rows":  # named as locally
+        empty.message = f"{report.path}: the dataset has no rows"
     if shards is not None:  # several files: each one's rows, each example's file:line
         from trlprep.io.shards import annotate_shards
 

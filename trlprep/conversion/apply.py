@@ -104,7 +104,8 @@ def apply_steps(
     kind = getattr(opts, "output_kind", "")
     if getattr(opts, "inline_media", "keep") == "move":
         said = kind if getattr(opts, "moved_by_default", False) else ""
-        table = _stage(table, lambda t: inline_images(t, said), offset, source)
+        kept = getattr(opts, "kept_media", ())
+        table = _stage(table, lambda t: inline_images(t, said, kept), offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
         say_inline_images(table, kind)
     with row_offset(offset):

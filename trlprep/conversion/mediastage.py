@@ -4,6 +4,8 @@ placeholders made media parts, and images held inline in message parts moved to 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
 
@@ -28,11 +30,14 @@ def media_parts(table: pa.Table) -> pa.Table:
 
 def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
     """A warning naming standard rows that give media and hold no placeholder of them in
-    their text `columns`: nothing stands for them (`media-unrendered` in validate)."""
+    their text `columns`: nothing stands for them (`media-unrendered` in validate); and one
+    naming those whose text holds placeholders, which only a processor whose own media
+    token they are reads (`media-standard-text`)."""
     import pyarrow.compute as pc
 
     from trlprep.columns.arrowtypes import is_string
     from trlprep.columns.placeholders import PLACEHOLDERS, media_counts
+    from trlprep.columns.standardmarks import standard_marks_hint, standard_marks_text
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import counted_rows_text
 
@@ -46,6 +51,13 @@ def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
             np.asarray(pc.fill_null(pc.count_substring(t, mark), 0).to_numpy(), np.int64)
             for t in texts
         )
+        marked = np.flatnonzero((n > 0) & (marks > 0))
+        if len(marked):
+            warn_user(
+                f"{counted_rows_text(marked)}: {standard_marks_text(kind)}; "
+                + standard_marks_hint(kind, tuple(columns) == ("text",)),
+                ConversionWarning,
+            )
         rows = np.flatnonzero((n > 0) & (marks == 0))
         if len(rows):
             warn_user(
@@ -148,18 +160,57 @@ MOVED = (
 )
 
 
-def inline_images(table: pa.Table, output_kind: str = "") -> pa.Table:
+KEPT = (
+    "inline {medium} parts holding their {medium} as data that no URL or path names "
+    "({keys}) are kept in their parts, in every row: {output} outputs move inline media to "
+    "images / videos / audios by default, and the {column} column holds URLs or paths; "
+    "--inline-media keep keeps every medium in its parts (this warning goes), "
+    "--inline-media move refuses these rows; to move them, write each {medium} to a file "
+    "and name its path in its part"
+)
+
+
+def unmovable_keys(schemas: list[pa.Schema]) -> tuple[str, ...]:
+    """`medium:key` of the part keys under which `schemas` hold media inline as data that
+    no URL or path names (`columns.inlinemedia.unmovable_media`)."""
+    from trlprep.columns.inlinemedia import unmovable_media
+
+    return tuple(f"{m}:{k}" for m, names in unmovable_media(schemas).items() for k in names)
+
+
+def kept_by_default(options: Any, keys: tuple[str, ...]) -> Any:
+    """`options` (`ConvertOptions`) with `kept_media` set to `keys` (`unmovable_keys` of the
+    whole input) where `move` was chosen by default: a default must not refuse valid rows
+    (`--inline-media move` given still refuses them)."""
+    import dataclasses
+
+    if options.inline_media != "move" or not options.moved_by_default or not keys:
+        return options
+    return dataclasses.replace(options, kept_media=tuple(dict.fromkeys(keys)))
+
+
+def inline_images(table: pa.Table, output_kind: str = "", kept: tuple[str, ...] = ()) -> pa.Table:
     """Images, videos and audios held inline in message parts moved to `images`, `videos`
-    and `audios` (`--inline-media move`); `output_kind`: moved by default for that output,
+    and `audios` (`--inline-media move`), but the media of `kept` (`medium:key`, left
+    inline by `kept_by_default`, said so); `output_kind`: moved by default for that output,
     said so."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns, move_inline_media
     from trlprep.converters.base import ConversionWarning
 
-    out, bad, reasons = move_inline_media(table)
+    media = tuple(dict.fromkeys(k.split(":", 1)[0] for k in kept))
+    out, bad, reasons = move_inline_media(table, media)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="inline media")
-    if output_kind in TYPED_OUTPUTS and any(inline_columns(table, m) for m in MEDIA_COLUMN):
-        warn_user(MOVED.format(output=TYPED_OUTPUTS[output_kind]), ConversionWarning)
+    output = TYPED_OUTPUTS.get(output_kind, "these")
+    moved = [m for m in MEDIA_COLUMN if m not in media]
+    if output_kind in TYPED_OUTPUTS and any(inline_columns(table, m) for m in moved):
+        warn_user(MOVED.format(output=output), ConversionWarning)
+    for medium in media:
+        if inline_columns(table, medium):
+            keys = ", ".join(f'"{k.split(":", 1)[1]}"' for k in kept if k.startswith(medium + ":"))
+            column = MEDIA_COLUMN[medium]
+            said = KEPT.format(medium=medium, keys=keys, output=output, column=column)
+            warn_user(said, ConversionWarning)
     return out
 
 
@@ -167,6 +218,8 @@ __all__ = [
     "TYPED_OUTPUTS",
     "inline_images",
     "inline_mode",
+    "kept_by_default",
+    "unmovable_keys",
     "media_parts",
     "say_inline_images",
     "say_placed",

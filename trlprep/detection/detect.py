@@ -156,7 +156,11 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     det.roles = sorted(set().union(*(cp.roles for cp in cols.values())) if cols else set())
 
     if dtype is None:
-        if prof.num_rows or cols:
+        if not prof.num_rows and cols:  # names alone are not read as a type: say why
+            det.notes.append(
+                "no rows to detect the type from (the columns: " + ", ".join(sorted(cols)) + ")"
+            )
+        elif prof.num_rows or cols:
             det.notes.append(
                 "no dataset type matches the columns "
                 + (", ".join(sorted(cols)) or "(none)")
@@ -198,7 +202,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
                         continue
                     problem(
                         "mixed-format",
-                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind_word(kind)}",
+                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {_held(kind)}",
                         count,
                         cols[name].examples.get(kind, []),
                     )
@@ -354,3 +358,19 @@ _CONTENT_NAMES = {
 
 def _hold(count: int) -> str:
     return noun(count, "holds", "hold")
+
+
+# what a row of a content column holds, said where it is neither text nor messages
+_HELD = {
+    "list<string>": (
+        'a list of strings, not messages (a message is an object with "role" and "content"): '
+        "join the strings into one text, or give each as a message"
+    ),
+    "empty-list": "an empty list",
+    "list": "a list of neither strings nor messages",
+}
+
+
+def _held(kind: str) -> str:
+    """`kind` (a profile's row kind) as a mixed-format problem says what rows hold."""
+    return _HELD.get(kind, kind_word(kind))

@@ -73,15 +73,31 @@ def get_importer(name: str | Importer) -> Importer:
         return name
     canonical = _ALIASES.get(_key(name))
     if canonical is None:
+        layouts = ", ".join(
+            f"{i.name}" + (f" ({', '.join(i.aliases)})" if i.aliases else "")
+            for i in IMPORTERS.values()
+        )
         raise UsageError(
-            f"unknown layout {name!r}",
-            hint="use one of: "
-            + ", ".join(
-                f"{i.name}" + (f" ({', '.join(i.aliases)})" if i.aliases else "")
-                for i in IMPORTERS.values()
-            ),
+            f"unknown layout {name!r}{_not_a_layout(name)}", hint="use one of: " + layouts
         )
     return IMPORTERS[canonical]
+
+
+def _not_a_layout(name: str) -> str:
+    """What `name`, which no layout has, is instead: a dataset type, or a misspelt layout."""
+    import difflib
+
+    from trlprep.registry import get_type
+
+    try:
+        dtype = get_type(name)
+    except Exception:  # not a type either: the closest layout name, if any
+        close = difflib.get_close_matches(_key(name), list(_ALIASES), n=1, cutoff=0.75)
+        return f" (did you mean {_ALIASES[close[0]]!r}?)" if close else ""
+    return (
+        f": {dtype.name} is a dataset type; `trlprep import` reads public layouts, and "
+        f"`trlprep convert DATA --from {name} ...` converts data of that type"
+    )
 
 
 def detect_layout(schema: pa.Schema, sample: pa.Table | None = None) -> str | None:

@@ -57,6 +57,9 @@ class AgreeingBatches:
         self._it: Iterator[Batch] | None = None
         self._kept: KeptBatches | None = None
         self.schemas: list[pa.Schema] = []  # every batch's, once the first is given back
+        # per medium, the messages columns holding it inline in some batch (`inline_columns`),
+        # once the first is given back; None where the batches were not read ahead
+        self.inline_media: dict[str, list[str]] | None = None
 
     @property
     def shards(self) -> Any:
@@ -95,10 +98,13 @@ class AgreeingBatches:
             schemas: list[pa.Schema] = []
             counts: list[Counts] = []
             total = 0
+            inline: dict[str, list[str]] = {}
             for b in kept.keep(_chain(first, second, it)):
                 total += b.data.num_rows
                 schemas.append(b.data.schema)
                 counts.append(batch_kinds(b.data))
+                _add_inline(inline, b.data)
+            self.inline_media = {m: names for m, names in inline.items() if names}
             arguments = argument_columns(schemas)
             parts = parts_columns(schemas)
             schemas = [
@@ -120,6 +126,18 @@ class AgreeingBatches:
                 yield b
         finally:
             self.close()
+
+
+def _add_inline(found: dict[str, list[str]], data: pa.Table | pa.RecordBatch) -> None:
+    """The messages columns of `data` holding each medium inline added to `found`."""
+    from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns, media_columns_of
+
+    if not media_columns_of([data.schema]):
+        return  # no content part of `data` has a key that may hold a medium
+    table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+    for medium in MEDIA_COLUMN:
+        names = found.setdefault(medium, [])
+        names += [c for c in inline_columns(table, medium) if c not in names]
 
 
 def agreeing(

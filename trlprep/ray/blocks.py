@@ -198,8 +198,11 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
 
 def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
     """One row: `medium:column` of the messages columns whose rows in the block (reject rows
-    left out, settled as converted) hold images (videos, audios) inline in message parts."""
+    left out, settled as converted) hold images (videos, audios) inline in message parts
+    (`inline`), and `medium:key` of the keys holding media no URL or path names (`unmovable`,
+    `conversion.mediastage.unmovable_keys`)."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns
+    from trlprep.conversion.mediastage import unmovable_keys
     from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
@@ -209,7 +212,13 @@ def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
     carry, labels = carried_columns(names), label_columns(names)
     s = settle_kinds(table, coerce=coerce, carry=carry, labels=labels)
     held = [f"{m}:{c}" for m in MEDIA_COLUMN for c in inline_columns(s.table, m)]
-    return pa.table({"inline": pa.array([held], pa.list_(pa.string()))})
+    kept = list(unmovable_keys([s.table.schema]))
+    return pa.table(
+        {
+            "inline": pa.array([held], pa.list_(pa.string())),
+            "unmovable": pa.array([kept], pa.list_(pa.string())),
+        }
+    )
 
 
 def _failed(failures: list[Any], rows: _BlockRows) -> DataError:

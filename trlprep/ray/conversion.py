@@ -100,6 +100,7 @@ def convert_rows(
     notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to."""
     from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan
+    from trlprep.conversion.mediastage import kept_by_default
     from trlprep.conversion.render import make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.detect import detect_table
@@ -124,7 +125,12 @@ def convert_rows(
     masks.check_maskable(plan)
     render_args["assistant_masks"] = assistant_masks  # set in each actor's render
     steps = plan.route.steps
-    images = _moves_images(ds, coerce) if opts.inline_media == "move" else ()
+    images: tuple[str, ...] = ()
+    if opts.inline_media == "move":
+        images, unmovable = _moves_images(ds, coerce)
+        plan.options = opts = kept_by_default(opts, unmovable)
+        kept = {k.split(":", 1)[0] for k in opts.kept_media}
+        images = tuple(c for c in images if c.split(":", 1)[0] not in kept)
     blocks = bool(steps) and steps[-1].rows == "doubles" and opts.order == "blocks"
     bare = dataclasses.replace(plan, render=None)
     if blocks:  # interleaved in each block, then every first half before any second one
@@ -159,22 +165,25 @@ def convert_rows(
     return Converted(ds, plan, blocks)
 
 
-def _moves_images(ds: ray.data.Dataset, coerce: bool) -> tuple[str, ...]:
+def _moves_images(ds: ray.data.Dataset, coerce: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What `--inline-media move` moves, as `medium:column` (the messages columns holding
     an image, video or audio inline in some block; none for a medium whose column the input
-    has already)."""
+    has already), and the `medium:key` of the part keys of any block holding media no URL
+    or path names (`conversion.mediastage.unmovable_keys`)."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN
     from trlprep.ray.blocks import holds_inline_images
 
     schema = ds.schema()
     schema = getattr(schema, "base_schema", schema)
     if schema is None:
-        return ()
+        return (), ()
     found = ds.map_batches(
         holds_inline_images, batch_format="pyarrow", batch_size=None, fn_args=(coerce,)
-    )
-    held = {c for r in found.take_all() for c in r["inline"]}
-    return tuple(sorted(c for c in held if MEDIA_COLUMN[c.split(":")[0]] not in schema.names))
+    ).take_all()
+    held = {c for r in found for c in r["inline"]}
+    unmovable = tuple(sorted({k for r in found for k in r["unmovable"]}))
+    moved = sorted(c for c in held if MEDIA_COLUMN[c.split(":")[0]] not in schema.names)
+    return tuple(moved), unmovable
 
 
 def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Table | None:
