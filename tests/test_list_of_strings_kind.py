@@ -44,3 +44,29 @@ def test_detect_counts_lists_of_objects_as_messages_and_strings_apart(tmp_path):
     assert "column 'prompt': 1 row holds messages" in said
     assert "column 'prompt': 1 row holds an empty list" in said
     assert any("2 rows hold a list of strings" in m for m in said)
+
+
+def _csv_of_lists(tmp_path):
+    path = tmp_path / "pc.csv"
+    path.write_text('prompt,completion\nq1,"[""a"",""b""]"\nq2,"[""c""]"\n', encoding="utf-8")
+    return path
+
+
+def test_a_csv_column_of_lists_in_every_row_is_not_said_mixed(tmp_path):
+    res = run("validate", _csv_of_lists(tmp_path))
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1
+    assert "rows mix formats" not in said and "the majority" not in said
+    assert "every row of column 'completion' holds a list of strings, not messages" in said
+
+
+def test_convert_says_what_the_column_holds_not_that_it_is_not_uniform(tmp_path):
+    res = run("convert", _csv_of_lists(tmp_path), "--to", "lm", "-o", tmp_path / "o.jsonl")
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and "not uniform" not in said
+    assert "every row of column 'completion' holds a list of strings" in said
+
+
+def test_a_real_mix_keeps_its_majority_note(tmp_path):
+    res = run("validate", _mixed(tmp_path))
+    assert "rows mix formats" in " ".join(res.output.split())

@@ -116,3 +116,46 @@ def test_an_import_keeps_unmovable_audio_too(tmp_path):
     assert counts(res.output) == (5, 0, 5, 5)
     assert "inline audio parts holding their audio as data" in " ".join(res.output.split())
     assert len(pq.read_table(out).column("images")[0].as_py()) == 3
+
+
+def _kept_then_cut(tmp_path, fmt: str):
+    """The video rows converted with `--inline-media keep` (their parts keep the `path`
+    key, which may hold any medium), written after text-only rows in several batches: a
+    Parquet file past one read batch (65,536 rows, row groups of 8,192), an Arrow file of
+    record batches of 2 rows."""
+    import pyarrow as pa
+
+    keep = tmp_path / "keep.parquet"
+    res = run("convert", VIDEOS, "--inline-media", "keep", "--on-error", "skip", "-o", keep)
+    assert res.exit_code == 0, res.output
+    videos = pq.read_table(keep)
+    hi = [{"type": "text", "text": "Hi"}]
+    turns = [{"role": r, "content": hi} for r in ("user", "assistant")]
+    text = pa.Table.from_pylist([{"id": 0, "messages": turns}], schema=videos.schema)
+    many = 65_536 if fmt == "parquet" else 6
+    table = pa.concat_tables([text] * many + [videos])
+    path = tmp_path / f"cut.{fmt}"
+    if fmt == "parquet":
+        pq.write_table(table, path, row_group_size=8_192)
+    else:
+        import pyarrow.ipc as ipc
+
+        with ipc.new_file(path, table.schema) as w:
+            for b in table.to_batches(max_chunksize=2):
+                w.write_batch(b)
+    return path, many, videos
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow"])
+def test_a_kept_file_read_in_several_batches_gets_the_media_columns_of_its_data(tmp_path, fmt):
+    """Media columns come from which media the input holds, not from its one schema (whose
+    `path` key may hold images, videos or audios): as for the JSON Lines it came from."""
+    src, many, videos = _kept_then_cut(tmp_path, fmt)
+    out, direct = tmp_path / "out.parquet", tmp_path / "direct.parquet"
+    res = run("convert", src, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert run("convert", VIDEOS, "--on-error", "skip", "-o", direct).exit_code == 0
+    got, want = pq.read_table(out), pq.read_table(direct)
+    assert got.column_names == want.column_names == ["id", "messages", "videos"]
+    assert got.slice(many).column("videos").to_pylist() == want.column("videos").to_pylist()
+    assert got.num_rows == many + videos.num_rows

@@ -105,3 +105,27 @@ def test_preference_renders_as_the_original_template(files, tmp_path):
         prompt = original_render("qwen2_5", msgs["prompt"], add_generation_prompt=True)
         whole = original_render("qwen2_5", msgs["prompt"] + msgs["chosen"])
         assert got["prompt"] == prompt and prompt + got["chosen"] == whole
+
+
+def test_train_without_data_from_hh_says_it_trains_the_raw_transcripts(files):
+    """`train --algo dpo` on rm-static rows without `--data-from hh` trained on the raw
+    `Human:` text silently; now a warning names `--data-from hh`, as detect names `--from hh`."""
+    import warnings
+
+    from realdata.support import TINY_MODEL
+    from transformers import AutoTokenizer
+
+    from trainers.data_table import to_training_table
+
+    tok = AutoTokenizer.from_pretrained(TINY_MODEL)
+    for layout in (None, "hh"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            made = to_training_table(str(files[0]), ["preference"], tok, algo="dpo", layout=layout)
+        said = [str(w.message) for w in caught if "HH transcripts" in str(w.message)]
+        assert made.table.num_rows == ROWS
+        if layout is None:
+            assert len(said) == 1 and "`--data-from hh` splits them into turns" in said[0]
+            assert made.table.column("prompt")[0].as_py().startswith("\n\nHuman: ")
+        else:
+            assert not said

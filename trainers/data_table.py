@@ -37,7 +37,7 @@ from trlprep.trainers.data_rejects import (
     train_words,
 )
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.registry import Format
 from trlprep.wording import noun, plural
 
@@ -53,6 +53,15 @@ class TrainingTable(NamedTuple):
     # each row's input row and 1-based file line (None: unknown, e.g. rows a conversion made)
     input_rows: np.ndarray | None = None
     input_lines: np.ndarray | None = None
+
+
+# HH transcripts in TRL's columns (Dahoas/rm-static: the transcript up to its last
+# "Assistant:" in `prompt`): detect names `--from hh` for them
+HH_AS_TEXT = (
+    'the rows hold HH transcripts ("\\n\\nHuman: ... \\n\\nAssistant:"), trained on as '
+    "standard text: the model learns the raw `Human:` / `Assistant:` markers; `--data-from hh` "
+    "splits them into turns (messages rendered with the chat template)"
+)
 
 
 def to_training_table(
@@ -154,6 +163,8 @@ def to_training_table(
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)
     det = detect_table(table)
+    if sniffed and layout is None and det.layout == "hh" and det.layout_landing is None:
+        warn_user(HH_AS_TEXT)  # trained as they are, the turns' markers are text to learn
     if det.type is None and answer_file_note(det.notes):  # no flag of train makes a prompt
         raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
     if det.type is None:

@@ -125,6 +125,7 @@ def _run(req: Request) -> None:
     batches = agreeing_batches(
         req.path, split=req.split, input_format=req.input_format, bad_lines=bad,
         folder=None if req.output is None else scratch_folder(req.output),
+        media=getattr(req.convert_options, "inline_media", None) == "move",
     )  # fmt: skip
     show = sys.stderr.isatty() if req.progress is None else req.progress
     with showing(err.console, "reading", show and not req.explain):  # (the whole input)

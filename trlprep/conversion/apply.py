@@ -28,6 +28,7 @@ from trlprep.conversion.mediastage import (
     say_inline_images,
     say_unrendered,
 )
+from trlprep.conversion.prerender import say_prerendered
 from trlprep.conversion.rowids import InputRows, row_ids, with_row_ids
 from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
 from trlprep.registry import Format
@@ -117,6 +118,9 @@ def apply_steps(
     r = plan.render
     if r is None:
         return table
+    if r.template is not None:
+        columns = plan.source_columns
+        table = _stage(table, lambda t: say_prerendered(t, columns) or t, offset, source)
     if r.template is not None and plan.fmt is Format.CONVERSATIONAL:
         # the conversations are checked as convert without a template checks its output:
         # the rendered text cannot show an empty answer or a missing role any more

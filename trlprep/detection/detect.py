@@ -202,7 +202,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
                         continue
                     problem(
                         "mixed-format",
-                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {_held(kind)}",
+                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {held(kind)}",
                         count,
                         cols[name].examples.get(kind, []),
                     )
@@ -371,6 +371,22 @@ _HELD = {
 }
 
 
-def _held(kind: str) -> str:
+def unmixed_kinds(det: Detection, dtype: DatasetType) -> list[str] | None:
+    """What `dtype`'s content columns hold where no format was found, though no column
+    mixes kinds (every row of a column holds a list of strings, say: a CSV's JSON text):
+    one phrase per such column; None where a column's rows do mix kinds."""
+    names = {c for f in dtype.all_formats for c in dtype.content_columns(f)}
+    kinds = {n: k for n, k in det.column_kinds.items() if n in names}
+    if any(len(set(k) - {"null"}) > 1 for k in kinds.values()):
+        return None
+    return [
+        f"every row of column {n!r} holds {held(kind)}"
+        for n, k in kinds.items()
+        for kind in k
+        if kind not in ("string", "messages", "null")
+    ]
+
+
+def held(kind: str) -> str:
     """`kind` (a profile's row kind) as a mixed-format problem says what rows hold."""
     return _HELD.get(kind, kind_word(kind))

@@ -49,8 +49,10 @@ class AgreeingBatches:
         folder: str | None = None,
         one_schema: bool = False,
         name: str = "",
+        media: bool = False,
     ) -> None:
         self._inner = batches
+        self._media = media  # find which media the input holds inline (`inline_media`)
         self._name = name  # the input, as a progress bar names it
         self._folder = folder
         self._one_schema = one_schema
@@ -85,7 +87,11 @@ class AgreeingBatches:
         if first is None:
             return
         self.schemas = [first.data.schema]
-        if self._one_schema and not any(is_json_field(f) for f in first.data.schema):
+        if (
+            self._one_schema
+            and not any(is_json_field(f) for f in first.data.schema)
+            and not (self._media and _may_hold_media(first.data.schema))
+        ):
             yield first  # every batch has its schema, and no JSON text to count kinds in
             yield from it
             return
@@ -128,6 +134,14 @@ class AgreeingBatches:
             self.close()
 
 
+def _may_hold_media(schema: pa.Schema) -> bool:
+    """Whether a content part of `schema` has a key that may hold a medium: one schema tells
+    which media some row may hold, not which the rows do (Parquet's `path` holds any)."""
+    from trlprep.columns.inlinemedia import media_columns_of
+
+    return bool(media_columns_of([schema]))
+
+
 def _add_inline(found: dict[str, list[str]], data: pa.Table | pa.RecordBatch) -> None:
     """The messages columns of `data` holding each medium inline added to `found`."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns, media_columns_of
@@ -141,15 +155,21 @@ def _add_inline(found: dict[str, list[str]], data: pa.Table | pa.RecordBatch) ->
 
 
 def agreeing(
-    batches: Iterable[Batch], folder: str | None = None, one_schema: bool = False, name: str = ""
+    batches: Iterable[Batch],
+    folder: str | None = None,
+    one_schema: bool = False,
+    name: str = "",
+    media: bool = False,
 ) -> AgreeingBatches:
     """`batches` made to agree on every column's kind over the whole input (see the module
     docstring); `folder`: where a scratch file goes when they outgrow memory; `one_schema`:
     every batch has the first's schema (`one_schema`), so only JSON text needs counting;
-    `name`: the input, as the progress bar of the kept batches given back names it."""
+    `name`: the input, as the progress bar of the kept batches given back names it;
+    `media`: batches of one schema whose parts may hold media are read ahead too, to find
+    which media the input holds inline (`AgreeingBatches.inline_media`)."""
     if isinstance(batches, AgreeingBatches):
         return batches
-    return AgreeingBatches(batches, folder, one_schema, name)
+    return AgreeingBatches(batches, folder, one_schema, name, media)
 
 
 def agreeing_batches(
@@ -158,6 +178,7 @@ def agreeing_batches(
     split: str | None = None,
     input_format: str | None = None,
     folder: str | None = None,
+    media: bool = False,
     **options: Any,
 ) -> AgreeingBatches:
     """`trlprep.io.readers.iter_batches(path, ...)` made to agree (`agreeing`; `folder`:
@@ -165,7 +186,7 @@ def agreeing_batches(
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format, **options)
-    return agreeing(batches, folder, one_schema(path, split, input_format), str(path))
+    return agreeing(batches, folder, one_schema(path, split, input_format), str(path), media)
 
 
 def one_schema(

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import to_numpy_bool
 from trlprep.columns.placeholders import PLACEHOLDER, PLACEHOLDERS
+from trlprep.columns.prerendered import PRERENDERED_HINT, TURN_MARKERS, prerendered_text
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.wording import plural
 
@@ -91,9 +92,12 @@ class Scan:
         return out
 
 
-def check_text(scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str) -> None:
+def check_text(
+    scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str, rendered: bool = False
+) -> None:
     """Flag rows whose strings (items mapped to rows by `rows`) hold a literal special
-    token or a NUL character."""
+    token or a NUL character. `rendered`: the strings are message contents a chat template
+    renders; a template's turn markers there say the text was rendered already."""
     if not len(scan.idx):
         return
     texts = scan.suspects()
@@ -101,12 +105,14 @@ def check_text(scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str) 
     if hit.any():
         found = pc.extract_regex(texts.filter(pa.array(hit)), f"(?P<token>{_SPECIAL})")
         tokens = list(dict.fromkeys(found.field("token").to_pylist()))[:MAX_DETAILS]
+        turns = [t for t in tokens if t in TURN_MARKERS] if rendered else []
         sink.flag(
             "special-token",
             column,
             rows(scan.mask(hit)),
             message=f"column {column!r}: {what} holds a literal special token",
             details=tokens,
+            hint=f"{prerendered_text(turns)}: {PRERENDERED_HINT}" if turns else None,
         )
     nul = to_numpy_bool(pc.match_substring(texts, "\x00"))
     if nul.any():
