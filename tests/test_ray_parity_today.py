@@ -51,6 +51,21 @@ MIXED = [  # content of two kinds; one image inline, in the second of three rows
     ],
 ]
 
+# `--split-turns all` with a template that raises on FORBIDDEN: turns 2 and 3 of the first row
+# are refused, its turn 1 and the second row's turn kept
+SAID = "Hi Hello Say FORBIDDEN Again No".split()
+SPLIT_ROWS = [
+    [{"role": r, "content": c} for r, c in zip([USER, BOT] * 3, SAID, strict=True)],
+    [{"role": USER, "content": "Q"}, {"role": BOT, "content": "A"}],
+]
+SPLIT_TEMPLATE = (
+    "{%- for m in messages %}{%- if 'FORBIDDEN' in m['content'] %}"
+    "{{ raise_exception('this model may not say FORBIDDEN') }}{%- endif %}"
+    "<|{{ m['role'] }}|>{{ m['content'] }}<|end|>\n"
+    "{% endfor %}{%- if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+ALL_TURNS = ["--to", "pc", "--split-turns", "all", "--chat-template", "TEMPLATE"]
+
 CASES = {
     "answers-hint": ["validate", ANSWERS],
     "role-map-unused": ["convert", "MIXED", "--role-map", "human=user", "-o", "OUT/x.jsonl"],
@@ -76,6 +91,16 @@ CASES = {
         "--on-error",
         "skip",
     ],  # fmt: skip
+    "split-turns-refused": [
+        "convert",
+        "SPLIT",
+        *ALL_TURNS,
+        "-o",
+        "OUT/x.jsonl",
+        "--on-error",
+        "skip",
+    ],  # fmt: skip
+    "split-turns-refused-stop": ["convert", "SPLIT", *ALL_TURNS, "-o", "OUT/x.jsonl"],
     "move-mixed": ["convert", "MIXED", "--to", "pc", "--inline-media", "move", "-o", "OUT/x.jsonl"],
     "unplaced": ["convert", UNMARKED, "-o", "OUT/x.jsonl"],
     "unplaced-standard": [
@@ -130,7 +155,11 @@ def _engine_run(args: list, tmp: Path, engine: str) -> tuple[int, str, bytes | N
     out.mkdir()
     mixed = tmp / "mixed.jsonl"
     mixed.write_text("".join(json.dumps({"messages": m}) + "\n" for m in MIXED))
-    argv = [str(a).replace("OUT", str(out)).replace("MIXED", str(mixed)) for a in args]
+    split, template = tmp / "split.jsonl", tmp / "t.jinja"
+    split.write_text("".join(json.dumps({"messages": m}) + "\n" for m in SPLIT_ROWS))
+    template.write_text(SPLIT_TEMPLATE)
+    named = {"MIXED": mixed, "SPLIT": split, "TEMPLATE": template}  # whole arguments
+    argv = [str(named.get(str(a), a)).replace("OUT", str(out)) for a in args]
     res = CliRunner().invoke(app, [*argv, "--engine", engine])
     said = " ".join(res.output.replace(str(out), "OUT").split())
     said = said.replace("ray: ", "").replace(" (1 shard)", "")  # Ray's own counts line
@@ -160,6 +189,8 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "role-map-used": (0, "3 rows in, 0 rejected"),
         "csv-all-refused": (1, 'holds "no" where a boolean is needed'),
         "csv-all-refused-skip": (1, "every row was rejected (40)"),
+        "split-turns-refused": (0, "2 rows -> 4, one per assistant turn; 2 turns of 1 row"),
+        "split-turns-refused-stop": (1, "turn 2 of line 1: chat template: completion: t.jinja"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
         "move-real": (0, "4 rows in, 0 rejected"),
         "unplaced": (0, "3 rows (lines 1, 2, 3): images given with no `<image>` placeholder"),
@@ -169,6 +200,9 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "masks-not-lm": (2, "--assistant-masks marks the assistant messages"),
     }[case]
     assert (code, expect[1] in said) == (expect[0], True), said
+    if case == "split-turns-refused":
+        assert [json.loads(x)["turn"] for x in rejects.splitlines()] == [2, 3]
+        assert len(out.decode().splitlines()) == 2
     if case == "csv-all-refused-skip":
         assert rejects is not None and len(rejects.splitlines()) == 40
     if case == "unplaced":

@@ -246,7 +246,8 @@ def _run(req: Request) -> None:
         markup=False,
     )
     if ledger.rejects is not None:
-        err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
+        said = ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0, ledger.turns_refused)
+        err.print(said, markup=False)
     else:
         from trlprep.importers.rejectsfile import stale_rejects_note
 

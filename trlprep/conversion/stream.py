@@ -126,6 +126,9 @@ def convert_batches(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from trlprep.conversion.byturn import by_turn, splitting_step
+
+    ledger.split_step, ledger.turned = splitting_step(plan), by_turn(plan)
     blocks = _interleaved(plan)
     opts = dataclasses.replace(plan.options, order="interleaved") if blocks else plan.options
     if any(e.rows == "pairs" for e in plan.route.steps):

@@ -70,10 +70,15 @@ def _held(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
 
 
 def _reject_rows(failures: list[Any], rows: _BlockRows) -> pa.Table:
-    """Refused input rows as ROW_ID / LINE / REJECT (stage, reason) rows."""
+    """Refused input rows (or turns) as ROW_ID / LINE / REJECT (stage, reason, turn) rows."""
     ids = np.concatenate([np.asarray(f.rows, np.int64) for f in failures])
     stage = [f.stage for f in failures for _ in f.rows]
     reason = [str(r) for f in failures for r in f.reasons]
+    turns = np.concatenate(
+        [f.turns if f.turns is not None else np.zeros(len(f.rows), np.int64) for f in failures]
+    )
+    order = np.lexsort((turns, ids))  # a row's turns in their order
+    ids, turns = ids[order], turns[order]
     lines = rows.line_of(ids)
     return pa.table(
         {
@@ -82,7 +87,11 @@ def _reject_rows(failures: list[Any], rows: _BlockRows) -> pa.Table:
             if lines is not None
             else pa.nulls(len(ids), pa.int64()),
             REJECT: pa.StructArray.from_arrays(
-                [pa.array(stage, pa.string()), pa.array(reason, pa.string())],
+                [
+                    pa.array([stage[i] for i in order], pa.string()),
+                    pa.array([reason[i] for i in order], pa.string()),
+                    pa.array(turns, pa.int64(), mask=turns == 0),
+                ],
                 fields=list(REJECT_TYPE),
             ),
         }
@@ -91,12 +100,17 @@ def _reject_rows(failures: list[Any], rows: _BlockRows) -> pa.Table:
 
 def _with_rejects(out: pa.Table, parts: list[pa.Table]) -> pa.Table:
     """`out` (REJECT null) followed by the reject rows of `parts`, in `out`'s schema."""
+    import pyarrow.compute as pc
+
     n = out.num_rows
     out = out.append_column(REJECT, pa.nulls(n, REJECT_TYPE))
     parts = [p for p in parts if p is not None and p.num_rows]
     if not parts:
         return out
     rej = pa.concat_tables(parts, promote_options="permissive")
+    if len(parts) > 1:  # (rows refused earlier, then here): in row order, a row's turns in theirs
+        turn = pc.struct_field(rej.column(REJECT), "turn").fill_null(0)
+        rej = rej.take(pa.array(np.lexsort((turn.to_numpy(), rej.column(ROW_ID).to_numpy()))))
     k = rej.num_rows
     cols = [
         rej.column(f.name).cast(f.type) if f.name in rej.column_names else pa.nulls(k, f.type)
@@ -228,9 +242,14 @@ def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
     f = min(failures, key=lambda f: int(f.rows.min()))
     i = int(np.argmin(f.rows))
     more = len(ids) - 1
+    name = rows.name([int(f.rows[i])])
+    if f.turns is not None:  # a refused turn of a `--split-turns all` row
+        name = f"turn {int(f.turns[i])} of {name}"
+    turned = any(g.turns is not None for g in failures)
+    what = plural(more, "more row or turn", "more rows or turns") if turned else None
     return DataError(
-        f"{rows.name([int(f.rows[i])])} (stage {f.stage}): {f.reasons[i]}"
-        + (f" (and {plural(more, 'more row')} in the same block)" if more else ""),
+        f"{name} (stage {f.stage}): {f.reasons[i]}"
+        + (f" (and {what or plural(more, 'more row')} in the same block)" if more else ""),
         hint=f.hint or "fix the rows, or pass --on-error skip",  # trlprep.ray: on_error='skip'
     )
 

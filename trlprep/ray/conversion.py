@@ -39,7 +39,7 @@ class Converted:
         return finish(settings(ds).sort([HALF, ROW_ID]).drop_columns([HALF])).materialize()
 
     def rejects(self) -> ray.data.Dataset:
-        """The refused input rows: ROW_ID, LINE and REJECT (stage, reason)."""
+        """The refused input rows (and turns): ROW_ID, LINE and REJECT (stage, reason, turn)."""
         return self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(True,))
 
 
