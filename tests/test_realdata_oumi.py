@@ -120,6 +120,7 @@ def test_oumi_renders_equal_the_originals(tmp_path, template):
                 for m in messages
             ]
         assert got["text"] == original_render(template, messages, **kwargs)
+        assert got["images"] == row["images"]  # the render keeps no part: moved first
 
 
 def test_prompt_answers_make_an_explicit_prompt(tmp_path):

@@ -24,6 +24,7 @@ from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
 )
 from trlprep.conversion.masks import keep_turns, masked
 from trlprep.conversion.mediastage import (
+    RENDERED,
     inline_images,
     media_parts,
     say_inline_images,
@@ -108,6 +109,8 @@ def apply_steps(
     kind = getattr(opts, "output_kind", "")
     if getattr(opts, "inline_media", "keep") == "move":
         said = kind if getattr(opts, "moved_by_default", False) else ""
+        if said and plan.render is not None:
+            said = RENDERED
         kept = getattr(opts, "kept_media", ())
         table = _stage(table, lambda t: inline_images(t, said, kept), offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
