@@ -185,7 +185,7 @@ def test_an_image_list_becomes_images(tmp_path, mixed):
     assert ("4 images in 3 rows" if mixed else "2 images in 1 row") in res.output
 
 
-def test_messages_with_an_image_list_validate_as_two_images(tmp_path):
+def test_messages_with_an_image_list_validate_and_convert_as_images(tmp_path):
     rows = [
         {"messages": [{"role": "user", "content": "<image>\nWhat?"},
                       {"role": "assistant", "content": "A chart."}], "image": "a.png"},
@@ -197,6 +197,24 @@ def test_messages_with_an_image_list_validate_as_two_images(tmp_path):
     res = run("validate", src)
     assert res.exit_code == 0, res.output
     assert "image-count" not in res.output
+    out = tmp_path / "lm.jsonl"
+    res = run("convert", src, "-o", out)
+    assert res.exit_code == 0, res.output
+    assert [r["images"] for r in rows_of(out)] == [["a.png"], ["a.png", "b.png"]]
+    import pyarrow as pa
+
+    import trlprep
+
+    got = trlprep.convert(pa.Table.from_pylist(rows[1:] + rows[1:]))
+    assert "images" in got.column_names and "image" not in got.column_names
+    assert got.column("images").to_pylist() == [["a.png", "b.png"]] * 2
+    video = [{"messages": rows[0]["messages"], "video": "v.mp4"}]
+    video[0]["messages"][0]["content"] = "<video>\nWhat?"
+    got = trlprep.convert(video)
+    assert got[0]["videos"] == ["v.mp4"] and got[0]["messages"][0]["content"][0] == {
+        "type": "video",
+        "text": None,
+    }
 
 
 def test_train_sft_on_the_videos(tmp_path):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
     Failure,
     failures_table,
@@ -381,7 +382,8 @@ def settle_table(
 def _settled(table: pa.Table, lines: Any, coerce: bool):
     """(the `Settled` reading, then `settle_table`'s table, lines and failures)."""
     s, failed = settled_rows(table, coerce)
-    work, keep = with_row_ids(s.table), ~s.bad  # row ids: positions in `table`
+    lists, _ = as_media_lists(s.table)  # Qwen-VL's `image` lists, `video` -> `videos`
+    work, keep = with_row_ids(lists), ~s.bad  # row ids: positions in `table`
     if not failed:
         return s, work, lines, failed
     return (
