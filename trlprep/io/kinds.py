@@ -178,10 +178,16 @@ def _paths_as_lists(
     name: str, text: pa.Array, kinds: pa.Array, given: bytes | None
 ) -> tuple[pa.Field, pa.Array] | None:
     """A media column holding one path (a string) in some rows and a list of them in others
-    (Qwen-VL's `image`) as lists, each lone path a list of one, so no row is refused; None
-    where it holds other kinds. `given`: the whole input's major kind, where this is one
-    batch of it (whose rows may hold strings only, the lists being in other batches)."""
+    (Qwen-VL's `image`) as lists, each lone path a list of one, so no row is refused; an
+    `image` of paths and objects (MiniCPM-V's named images) as objects, a lone path
+    `{"<image>": PATH}` (`importers.namedimages`); None where it holds other kinds.
+    `given`: the whole input's major kind, where this is one batch of it (whose rows may
+    hold strings only, the lists being in other batches)."""
     held = set(pc.unique(kinds).to_pylist()) - {"null"}
+    if name == "image" and (held == {"string", "object"} or (given == b"object" and held)):
+        if held <= {"string", "object"}:  # MiniCPM-V: one path, or an object of named ones
+            wrapped = pc.binary_join_element_wise('{"<image>":', text, "}", "")
+            return decode_json_texts(name, pc.if_else(pc.equal(kinds, "string"), wrapped, text))
     mixed = held == {"string", "list"} or (given in (b"string", b"list") and held)
     if not mixed or not held <= {"string", "list"}:
         return None
