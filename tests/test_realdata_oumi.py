@@ -186,3 +186,14 @@ def test_train_dpo_on_the_prompt_answers(tmp_path):
     assert "prompt-answers layout -> preference" in res.output
     record = json.loads((tmp_path / "o/metrics.jsonl").read_text().splitlines()[0])
     assert record["loss"] > 0
+
+
+def test_python_api_render_keeps_the_images():
+    """`trlprep.convert(..., chat_template=...)` rendered the inline images away too."""
+    import trlprep
+
+    template = original_template_args("qwen2_5_vl")[1]
+    with pytest.warns(UserWarning, match="moved to images / videos / audios columns before"):
+        out = trlprep.convert(VL, chat_template=template)
+    assert out.column("images").to_pylist() == [[DOG], [BRIDGE]]
+    assert out.column("text")[0].as_py().count("<|image_pad|>") == 1

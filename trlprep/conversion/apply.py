@@ -110,7 +110,7 @@ def apply_steps(
     kind = getattr(opts, "output_kind", "")
     if getattr(opts, "inline_media", "keep") == "move":
         said = kind if getattr(opts, "moved_by_default", False) else ""
-        if said and plan.render is not None:
+        if getattr(opts, "moved_by_default", False) and plan.render is not None:
             said = RENDERED
         kept = getattr(opts, "kept_media", ())
         table = _stage(table, lambda t: inline_images(t, said, kept), offset, source)
