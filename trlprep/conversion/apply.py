@@ -108,7 +108,7 @@ def apply_steps(
         columns = plan.source_columns
         table = _stage(table, lambda t: say_unrendered(t, columns) or t, offset, source)
     kind = getattr(opts, "output_kind", "")
-    if getattr(opts, "inline_media", "keep") == "move":
+    if getattr(opts, "inline_media", "keep") == "move" and _moves(plan, opts):
         said = kind if getattr(opts, "moved_by_default", False) else ""
         if getattr(opts, "moved_by_default", False) and plan.render is not None:
             said = RENDERED
@@ -367,6 +367,17 @@ def convert_table(
     message += "; ".join(ledger.reason_lines(3))
     warn_user(RejectedRowsWarning(message, rejected))
     return out
+
+
+def _moves(plan: Plan, opts: Any) -> bool:
+    """False where inline media were to be moved by default before a render that prints
+    the parts as data (their URLs in the text): moving them would change the render."""
+    r = plan.render
+    if not getattr(opts, "moved_by_default", False) or r is None or r.template is None:
+        return True
+    from trlprep.templates.mediaprobe import renders_bare_as_inline
+
+    return renders_bare_as_inline(r.template)
 
 
 def settle_table(
