@@ -1,4 +1,5 @@
-"""ShareGPT: `conversations` of `{from, value}` turns -> conversational messages.
+"""ShareGPT: `conversations` of `{from, value}` turns (or `{role, content}` turns of text, as
+MiniCPM-V writes them) -> conversational messages.
 
 Roles: human -> user, gpt -> assistant, system -> system, observation/tool -> tool, plus
 the usual aliases (`registry.COMMON_ROLE_MAP`); `ImportOptions.role_map` overrides any of
@@ -12,6 +13,9 @@ message has `tool_calls` (null where it has none), and a turn field of the input
 optional `system` column becomes a first system message; `tools` is kept as JSON text.
 Conversations are kept as they are otherwise: one that opens with the assistant stays that
 way (chat templates that demand a user turn first refuse it when rendering).
+
+MiniCPM-V's named images (`image` an object of `<image_NN>` names) become `<image>`
+placeholders and `images` (`namedimages`).
 
 Layouts: `conversations` alone -> language modeling (`messages`); `conversations` with
 `chosen` and `rejected` single turns (or turn lists), LLaMA-Factory's preference layout ->
