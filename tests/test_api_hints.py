@@ -396,7 +396,8 @@ HINTS = [
     "name their file with --rejects FILE (it may be a device or FIFO too)",
     "pass --rejects with another path, or leave it out (default: out.rejects.jsonl)",
     "pass the layout that matches the data to --from",
-    "for {role, content} messages use --from openai-chat",
+    "for {role, content} messages whose content is a list of parts, --map "
+    "messages=conversations reads them as they are",
     "with --allow-empty, pass --to TYPE (the empty output's columns)",
     "`trlprep convert DATA --from LAYOUT --to TYPE --allow-empty` writes an empty output with "
     "TYPE's columns",

@@ -32,6 +32,8 @@ TOOLBENCH = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
 REVIEW = REAL / "truthfulqa_multi_review" / "en.first40.csv"
 UNMARKED = REAL / "swift_llm_data" / "multi_modal_2.jsonl"  # images, no placeholder
 VQA = REAL / "torchtune_assets" / "vqa_tiny.json"
+QWENVL = REAL / "qwenvl_finetune_demo" / "video.json"  # `video` read as `videos`
+OUMI = REAL / "oumi_dataset_examples"
 LABELS = "prompt=question,completion=model_answer,label=truthfulness"  # yes/no: every row fails
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 USER, BOT = "user", "assistant"
@@ -112,6 +114,9 @@ CASES = {
         "OUT/x.jsonl",
     ],
     "move-real": ["convert", INLINE, "--to", "lm", "--inline-media", "move", "-o", "OUT/x.jsonl"],
+    "qwenvl-video": ["convert", QWENVL, "-o", "OUT/x.jsonl"],
+    "oumi-items": ["convert", OUMI / "vision_language_oumi_format.jsonl", "-o", "OUT/x.jsonl"],
+    "prompt-answers": ["convert", OUMI / "vision_language_dpo_format.jsonl", "-o", "OUT/x.jsonl"],
     "masks": [
         "convert",
         TOOLCALLS,
@@ -198,6 +203,9 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "masks": (0, "12 rows in, 0 rejected"),
         "masks-pc": (0, "12 rows in, 0 rejected"),
         "masks-not-lm": (2, "--assistant-masks marks the assistant messages"),
+        "qwenvl-video": (0, "sharegpt -> language-modeling (conversational): 3 rows in"),
+        "oumi-items": (0, "oumi -> language-modeling (conversational): 2 rows in"),
+        "prompt-answers": (0, "prompt-answers -> preference (conversational): 3 rows in"),
     }[case]
     assert (code, expect[1] in said) == (expect[0], True), said
     if case == "split-turns-refused":
@@ -215,5 +223,8 @@ def test_ray_run_equals_local_run(tmp_path, case):
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert all(len(r["assistant_masks"]) == len(r["input_ids"]) for r in rows)
         assert sum(map(sum, (r["assistant_masks"] for r in rows))) > 0
+    if case in ("qwenvl-video", "prompt-answers"):
+        rows = [json.loads(x) for x in out.decode().splitlines()]
+        assert all(len(r["videos" if case == "qwenvl-video" else "images"]) == 1 for r in rows)
     if case == "role-map-used":
         assert re.search(rb'"role":\s*"user",\s*"content":\s*"Be brief."', out)

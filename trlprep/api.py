@@ -146,6 +146,9 @@ def convert(
     if layout is None and import_opts.get("map"):
         layout = "map"
     _refuse_unknown(options, ConvertOptions)
+    if "inline_media" not in options and (chat_template is not None or tokenize):
+        # the render keeps no part: media held inline go to their columns first (said so)
+        options.update(inline_media="move", moved_by_default=True)
     opts = ConvertOptions(**options)
 
     def one(d: Any) -> Any:

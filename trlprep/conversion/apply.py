@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
     Failure,
     failures_table,
@@ -24,6 +25,7 @@ from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
 )
 from trlprep.conversion.masks import keep_turns, masked
 from trlprep.conversion.mediastage import (
+    RENDERED,
     inline_images,
     media_parts,
     say_inline_images,
@@ -106,8 +108,10 @@ def apply_steps(
         columns = plan.source_columns
         table = _stage(table, lambda t: say_unrendered(t, columns) or t, offset, source)
     kind = getattr(opts, "output_kind", "")
-    if getattr(opts, "inline_media", "keep") == "move":
+    if getattr(opts, "inline_media", "keep") == "move" and _moves(plan, opts):
         said = kind if getattr(opts, "moved_by_default", False) else ""
+        if getattr(opts, "moved_by_default", False) and plan.render is not None:
+            said = RENDERED
         kept = getattr(opts, "kept_media", ())
         table = _stage(table, lambda t: inline_images(t, said, kept), offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
@@ -365,6 +369,17 @@ def convert_table(
     return out
 
 
+def _moves(plan: Plan, opts: Any) -> bool:
+    """False where inline media were to be moved by default before a render that prints
+    the parts as data (their URLs in the text): moving them would change the render."""
+    r = plan.render
+    if not getattr(opts, "moved_by_default", False) or r is None or r.template is None:
+        return True
+    from trlprep.templates.mediaprobe import renders_bare_as_inline
+
+    return renders_bare_as_inline(r.template)
+
+
 def settle_table(
     table: pa.Table, lines: Any = None, *, coerce: bool = False
 ) -> tuple[pa.Table, Any, list[Failure], list[str]]:
@@ -378,7 +393,8 @@ def settle_table(
 def _settled(table: pa.Table, lines: Any, coerce: bool):
     """(the `Settled` reading, then `settle_table`'s table, lines and failures)."""
     s, failed = settled_rows(table, coerce)
-    work, keep = with_row_ids(s.table), ~s.bad  # row ids: positions in `table`
+    lists, _ = as_media_lists(s.table)  # Qwen-VL's `image` lists, `video` -> `videos`
+    work, keep = with_row_ids(lists), ~s.bad  # row ids: positions in `table`
     if not failed:
         return s, work, lines, failed
     return (

@@ -85,11 +85,12 @@ TYPED_OUTPUTS: dict[str, str] = {"parquet": "Parquet", "arrow": "Arrow", "disk":
 
 def inline_mode(given: str | None, output_kind: str, rendered: bool) -> tuple[str, bool]:
     """(`keep` or `move`, chosen by default): `given`, or where it is None, `move` for an
-    output holding one struct per content part (Parquet, Arrow, save_to_disk) that no
-    template renders, else `keep`."""
+    output holding one struct per content part (Parquet, Arrow, save_to_disk) and for a
+    rendered one (the render keeps no part, so media held inline would be lost), else
+    `keep`."""
     if given is not None:
         return given, False
-    if output_kind in TYPED_OUTPUTS and not rendered:
+    if output_kind in TYPED_OUTPUTS or rendered:
         return "move", True
     return "keep", False
 
@@ -159,6 +160,15 @@ MOVED = (
     "'image' in content (Qwen2.5-VL, Qwen3-VL, Qwen3.5); --inline-media keep keeps them"
 )
 
+# `inline_images`' output kind for a rendered output (`--chat-template`, `--tokenize`)
+RENDERED = "rendered"
+MOVED_RENDERED = (
+    "media held inline in message parts were moved to images / videos / audios columns "
+    "before the render, bare parts left where they stood: the rendered text keeps no part, "
+    "so their URLs or paths would be lost; --inline-media keep keeps them in the parts "
+    "(and out of the output)"
+)
+
 
 KEPT = (
     "inline {medium} parts holding their {medium} as data that no URL or path names "
@@ -203,8 +213,11 @@ def inline_images(table: pa.Table, output_kind: str = "", kept: tuple[str, ...] 
         raise RowFailures(bad.tolist(), reasons, stage="inline media")
     output = TYPED_OUTPUTS.get(output_kind, "these")
     moved = [m for m in MEDIA_COLUMN if m not in media]
-    if output_kind in TYPED_OUTPUTS and any(inline_columns(table, m) for m in moved):
-        warn_user(MOVED.format(output=output), ConversionWarning)
+    said = MOVED.format(output=output) if output_kind in TYPED_OUTPUTS else None
+    if output_kind == RENDERED:
+        said = MOVED_RENDERED
+    if said and any(inline_columns(table, m) for m in moved):
+        warn_user(said, ConversionWarning)
     for medium in media:
         if inline_columns(table, medium):
             keys = ", ".join(f'"{k.split(":", 1)[1]}"' for k in kept if k.startswith(medium + ":"))
@@ -215,6 +228,7 @@ def inline_images(table: pa.Table, output_kind: str = "", kept: tuple[str, ...] 
 
 
 __all__ = [
+    "RENDERED",
     "TYPED_OUTPUTS",
     "inline_images",
     "inline_mode",

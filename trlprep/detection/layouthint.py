@@ -122,6 +122,16 @@ def inner_messages(schema: pa.Schema) -> str | None:
     return None
 
 
+def renamed_messages(schema: pa.Schema) -> str | None:
+    """The one column holding `{role, content}` messages under another name than a TRL
+    type's (MiniCPM-V's `conversations` of content parts, `dialog`, `chat`), else None."""
+    from trlprep.columns.arrowtypes import is_messages
+    from trlprep.detection.columnroles import trl_column_names
+
+    found = [f.name for f in schema if f.name not in trl_column_names() and is_messages(f.type)]
+    return found[0] if len(found) == 1 else None
+
+
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), content parts holding
@@ -239,6 +249,11 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"column {head!r} holds a list of messages in its field {field_name!r} (as "
                 f"OpenAI Batch API requests do): pass `--map messages={inner}` (trlprep "
                 f"convert DATA --map messages={inner} -o OUT)"
+            )
+        elif (renamed := renamed_messages(table.schema)) is not None:
+            det.notes.append(
+                f"column {renamed!r} holds {{role, content}} messages: pass `--map "
+                f"messages={renamed}` (trlprep convert DATA --map messages={renamed} -o OUT)"
             )
         elif (paired := paired_suggestion(table.column_names)) is not None:
             det.notes.append(

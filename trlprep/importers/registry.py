@@ -18,7 +18,9 @@ from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.math_shepherd import MathShepherd
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
+from trlprep.importers.oumi import Oumi
 from trlprep.importers.prm800k import PRM800K
+from trlprep.importers.promptanswers import PromptAnswers
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
@@ -38,8 +40,10 @@ IMPORTERS: dict[str, Importer] = {
         OASST(),
         OASSTRanked(),
         LlamaFactoryV1(),
+        Oumi(),
         Swift(),
         Binarized(),
+        PromptAnswers(),
         AlpacaFarm(),
         SafeRLHF(),
         Arena(),

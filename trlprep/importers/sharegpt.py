@@ -1,4 +1,5 @@
-"""ShareGPT: `conversations` of `{from, value}` turns -> conversational messages.
+"""ShareGPT: `conversations` of `{from, value}` turns (or `{role, content}` turns of text, as
+MiniCPM-V writes them) -> conversational messages.
 
 Roles: human -> user, gpt -> assistant, system -> system, observation/tool -> tool, plus
 the usual aliases (`registry.COMMON_ROLE_MAP`); `ImportOptions.role_map` overrides any of
@@ -12,6 +13,9 @@ message has `tool_calls` (null where it has none), and a turn field of the input
 optional `system` column becomes a first system message; `tools` is kept as JSON text.
 Conversations are kept as they are otherwise: one that opens with the assistant stays that
 way (chat templates that demand a user turn first refuse it when rendering).
+
+MiniCPM-V's named images (`image` an object of `<image_NN>` names) become `<image>`
+placeholders and `images` (`namedimages`).
 
 Layouts: `conversations` alone -> language modeling (`messages`); `conversations` with
 `chosen` and `rejected` single turns (or turn lists), LLaMA-Factory's preference layout ->
@@ -53,6 +57,7 @@ from trlprep.importers.messages import (
     tools_as_text,
     typed_messages,
 )
+from trlprep.importers.namedimages import named, named_as_images
 from trlprep.io.jsonargs import tagged
 from trlprep.io.jsontext import dumps
 from trlprep.registry import (
@@ -159,8 +164,14 @@ class ShareGPT(Importer):
                 produced[name] = _single_turns(table, name, roles, bad)
         else:
             produced[_output(dtype)] = messages
+        consumed = (*CONSUMED, col)
+        if "image" in table.column_names and named(image := as_array(table.column("image"))):
+            key = "prompt" if dtype is PREFERENCE else _output(dtype)
+            produced[key], produced["images"] = named_as_images(produced[key], image, bad)
+            consumed = (*consumed, "image")
+            notes.append(NAMED_NOTE)
         produced = {k: v.cast(tagged(v.type)) for k, v in produced.items()}
-        out = assemble(tools_as_text(table), produced, (*CONSUMED, col))
+        out = assemble(tools_as_text(table), produced, consumed)
         if dtype is PROMPT_COMPLETION:  # a text answer beside the turns: one assistant message
             out, _ = as_messages(out)
         return Converted(out, notes=notes)
@@ -189,17 +200,31 @@ def turns_column(schema: pa.Schema) -> str | None:
         if name == TURNS and is_json_field(schema.field(i)):
             return name
         t = schema.field(i).type
-        if (
-            is_list(t)
-            and pa.types.is_struct(t.value_type)
-            and t.value_type.get_field_index("from") >= 0
-            and t.value_type.get_field_index("value") >= 0
-        ):
+        if not (is_list(t) and pa.types.is_struct(t.value_type)):
+            continue
+        turn = t.value_type
+        if turn.get_field_index("from") >= 0 and turn.get_field_index("value") >= 0:
+            return name
+        # `conversations` of `{role, content}` turns of text (MiniCPM-V's fine-tuning data,
+        # LLaMA-Factory's sharegpt with role/content tags)
+        if name == TURNS and turn.get_field_index("role") >= 0 and _text_content(turn):
             return name
     return None
 
 
 TURN_KEYS = ("from", "value")
+NAMED_NOTE = (
+    "column 'image' (MiniCPM-V's named images): `<image_NN>` made `<image>`, the images "
+    "listed in `images` in the order they stand"
+)
+# the same turns written as messages (`{role, content}`, content text)
+MESSAGE_KEYS = ("role", "content")
+
+
+def _text_content(turn: pa.StructType) -> bool:
+    """True when `turn` has a `content` field of text (or only nulls)."""
+    i = turn.get_field_index("content")
+    return i >= 0 and (is_string(turn.field(i).type) or pa.types.is_null(turn.field(i).type))
 
 
 def _declared(items: pa.Array, table: pa.Table) -> set[str]:
@@ -273,14 +298,18 @@ def _messages(
     m = len(items)
     src = field_of(items, "from")
     value = field_of(items, "value")
+    if (src is None or value is None) and pa.types.is_struct(items.type):
+        if field_of(items, "role") is not None and _text_content(items.type):
+            src, value = field_of(items, "role"), field_of(items, "content")
     if src is None or value is None:
         if m:
             raise DataError(
-                "turns need `from` and `value` keys (found "
+                "turns need `from` and `value` keys, or `role` and `content` of text (found "
                 + ", ".join(f.name for f in items.type)
                 + ")",
                 column=col,
-                hint="for {role, content} messages use --from openai-chat",
+                hint=f"for {{role, content}} messages whose content is a list of parts, "
+                f"--map messages={col} reads them as they are",
             )
         src = value = pa.nulls(0, pa.string())
     no_turn = np.asarray(items.is_null().to_numpy(zero_copy_only=False), bool)

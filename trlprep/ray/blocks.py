@@ -128,6 +128,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 
 
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
+    from trlprep.columns.mediacolumns import as_media_lists
     from trlprep.conversion.apply import Failure, apply_checked, split_missing
     from trlprep.conversion.stream import _check_batch
     from trlprep.detection.columnroles import carried_columns, label_columns
@@ -162,6 +163,7 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
             lines = None if lines is None else lines[~s.bad]
         else:
             table = s.table
+    table, _ = as_media_lists(table)  # Qwen-VL's `image` lists, `video` -> `videos`
     if stage.check and table.num_rows:
         _check_batch(table, stage.plan, first, lines)
         table, keep, missing = split_missing(table, stage.plan)
