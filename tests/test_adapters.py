@@ -159,11 +159,15 @@ def test_mixed_rows_come_back_as_given():
     assert as_input(cols).restore(as_input(cols).table) == cols
 
 
+def test_a_dict_of_scalars_is_one_example_given_back_as_one():
+    inp = as_input({"a": 1})
+    assert inp.table.num_rows == 1 and inp.restore(inp.table) == {"a": 1}
+
+
 @pytest.mark.parametrize(
     "data, message",
     [
         ([1, 2], "row dicts"),
-        ({"a": 1}, "lists of values"),
         ({"a": [1, 2], "b": [1]}, "different lengths"),
         (object(), "unsupported dataset kind object"),
         (pl.Series([1]), "unsupported dataset kind polars.Series"),

@@ -396,7 +396,8 @@ HINTS = [
     "name their file with --rejects FILE (it may be a device or FIFO too)",
     "pass --rejects with another path, or leave it out (default: out.rejects.jsonl)",
     "pass the layout that matches the data to --from",
-    "for {role, content} messages use --from openai-chat",
+    "for {role, content} messages whose content is a list of parts, --map "
+    "messages=conversations reads them as they are",
     "with --allow-empty, pass --to TYPE (the empty output's columns)",
     "`trlprep convert DATA --from LAYOUT --to TYPE --allow-empty` writes an empty output with "
     "TYPE's columns",
@@ -468,3 +469,21 @@ def test_a_command_with_a_file_s_name_and_three_dots():
         "import it with `OUT = trlprep.importers.import_dataset('x.jsonl', layout='alpaca')`, "
         "or `trlprep.convert(..., from_='alpaca')`"
     )
+
+
+def test_a_type_s_columns_are_named_by_the_python_call(tmp_path):
+    report = trlprep.validate([{"foo": "x", "bar": "y"}])
+    hint = report.issues[0].hint
+    assert "`trlprep.get_type('TYPE').columns`" in hint and "trlprep schema" not in hint
+    with pytest.raises(TrlprepError) as e:
+        trlprep.convert([{"foo": "x", "bar": "y"}], to="lm", map={"prompt": "foo", "chosen": "bar"})
+    assert "trlprep.get_type('TYPE').columns" in str(e.value)
+    assert "trlprep schema" not in str(e.value)
+    # the call said names real columns
+    names = [c.name for c in trlprep.get_type("preference").columns]
+    assert names == ["prompt", "chosen", "rejected"]
+    # the CLI keeps its command
+    src = tmp_path / "odd.jsonl"
+    src.write_text('{"foo": "x", "bar": "y"}\n')
+    res = run("validate", src)
+    assert "`trlprep schema TYPE`" in res.output and "trlprep.get_type" not in res.output

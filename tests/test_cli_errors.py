@@ -76,7 +76,7 @@ def _bad_json_array(d: Path) -> str:
 
 CASES = {
     "missing-file": (lambda d: "missing.jsonl", [], "missing.jsonl: no such file or folder"),
-    "not-a-dataset-folder": (_folder, [], "folder: not a dataset folder"),
+    "not-a-dataset-folder": (_folder, [], "folder: no data files to read, and not a save_to_disk"),
     "unknown-suffix": (_suffix, [], "notes.md: cannot tell the file format from its name"),
     "unknown-input-format": (_suffix, ["--input-format", "yaml"], "unknown input format 'yaml'"),
     "bad-gzip": (_bad_gzip, [], "data.jsonl.gz: cannot read"),

@@ -33,7 +33,7 @@ def test_unrendered_conversations_show_their_messages_and_say_so():
     assert "not rendered: pass --chat-template MODEL" in head, head
     assert "rendered as trained" not in head.split(":")[0]
     shown = lines[lines.index(head) + 2]
-    assert shown.startswith('   *text       \'[{"role": "user"') and "None" not in shown
+    assert shown.startswith('   *text       [{"role": "user"') and "None" not in shown
     assert _line(lines, "conversation:").startswith("conversation: 2-4 turns (p50 4) per row,")
 
 
@@ -200,7 +200,7 @@ def test_unrendered_messages_shown_without_the_nulls_arrow_adds():
     first = json.loads(path.read_text().splitlines()[0])["messages"]
     lines = _report(path, "--examples", "1")
     shown = lines[lines.index("  line 1:") + 1]
-    assert shown == "    text       " + repr(json.dumps(first, ensure_ascii=False))
+    assert shown == "    text       " + json.dumps(first, ensure_ascii=False)
     tool = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
     data = json.loads(CliRunner().invoke(app, ["report", str(tool), "-f", "json"]).stdout)
     text = data["examples"][0]["parts"][0]["text"]

@@ -68,7 +68,13 @@ def test_a_column_all_of_one_kind_is_not_blamed_for_another_columns_mix():
     det = trlprep.detect(rows)
     assert det.type.name == "prompt-completion"
     assert [(p.code, p.message, p.rows) for p in det.problems] == [
-        ("mixed-format", "column 'completion': 1 row holds messages", [2]),
+        (
+            "mixed-format",
+            "column 'completion': 1 row holds a list of strings, not messages (a message is "
+            'an object with "role" and "content"): join the strings into one text, or give '
+            "each as a message",
+            [2],
+        ),
         ("mixed-format", "column 'completion': 1 row holds number", [1]),
         (
             "missing-value",
@@ -78,11 +84,18 @@ def test_a_column_all_of_one_kind_is_not_blamed_for_another_columns_mix():
         ),
     ]
     # no majority (as many text values as message lists): every kind is listed
-    tie = trlprep.detect([{"prompt": "a", "completion": [{"role": "assistant", "content": "b"}]}])
+    tie = trlprep.detect([{"prompt": [{"role": "user", "content": "a"}], "completion": "b"}])
     assert {p.message for p in tie.problems} == {
-        "column 'prompt': 1 row holds string",
-        "column 'completion': 1 row holds messages",
+        "column 'prompt': 1 row holds messages",
+        "column 'completion': 1 row holds string",
     }
+    # a text prompt beside an answer of assistant messages: the prompt-answers layout
+    read = trlprep.detect([{"prompt": "a", "completion": [{"role": "assistant", "content": "b"}]}])
+    assert (read.type.name, read.layout, read.problems) == (
+        "prompt-completion",
+        "prompt-answers",
+        [],
+    )
 
 
 def test_rows_of_another_type_are_reported_not_guessed():

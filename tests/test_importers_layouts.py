@@ -626,3 +626,17 @@ def test_prm800k_columnar_walk_equals_the_per_row_statement():
             items = np.flatnonzero(tr.owner == t)
             got.append(([texts[k] for k in items], tr.ratings[items].tolist()))
         assert got == ref, i
+
+
+def test_mt_bench_turns_mapped_onto_prompt_name_from_mt_bench(tmp_path):
+    """`--map prompt=turns` on MT-Bench questions: a list of turns is no prompt; the
+    refusal names the import that reads them (`--from mt-bench`)."""
+    from realdata.support import run, sample
+
+    src = sample("mt_bench")
+    res = run("convert", src, "--map", "prompt=turns", "-o", tmp_path / "o.jsonl")
+    said = " ".join(res.output.split())
+    assert res.exit_code == 2
+    assert "pass `--from mt-bench` in place of --map" in said
+    res = run("validate", src, "--map", "prompt=turns")
+    assert "--from mt-bench" in " ".join(res.output.split())

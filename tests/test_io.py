@@ -657,7 +657,7 @@ def test_missing_unknown_and_corrupt_inputs(tmp_path):
     folder = tmp_path / "folder"
     folder.mkdir()
     (folder / "notes.md").write_text("hi")
-    with pytest.raises(InputError, match="not a dataset folder"):
+    with pytest.raises(InputError, match="no data files to read, and not a save_to_disk folder"):
         read(folder)  # no data files (a folder of data files is read: tests/test_shards.py)
     (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
     with pytest.raises(InputError, match="cannot read"):
@@ -693,7 +693,7 @@ def test_existing_output_needs_overwrite_and_input_is_never_output(tmp_path):
 
 def test_output_path_errors(tmp_path):
     table = TABLES["standard"]()
-    with pytest.raises(InputError, match="no such folder"):
+    with pytest.raises(InputError, match="the folder to write it in, .*missing, does not exist"):
         writers.write(table, tmp_path / "missing" / "o.parquet")
     with pytest.raises(UsageError, match="cannot tell the output format"):
         writers.write(table, tmp_path / "o.csv")

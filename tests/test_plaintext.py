@@ -129,7 +129,8 @@ def test_empty_file_and_only_blank_lines(tmp_path):
         assert list(src.lines) == []
     assert (plaintext.stats(str(blank)).lines, plaintext.stats(str(blank)).blank) == (4, 4)
     result = CliRunner().invoke(app, ["validate", str(blank)])
-    assert result.exit_code == 1 and "the dataset has no rows" in result.output
+    said = " ".join(result.output.split())
+    assert result.exit_code == 1 and f"{blank}: the dataset has no rows" in said
     result = CliRunner().invoke(app, ["validate", str(blank), "--allow-empty"])
     assert result.exit_code == 0, result.output
     assert "4 lines read: 0 rows, 4 blank lines skipped" in result.output

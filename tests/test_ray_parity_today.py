@@ -32,6 +32,8 @@ TOOLBENCH = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
 REVIEW = REAL / "truthfulqa_multi_review" / "en.first40.csv"
 UNMARKED = REAL / "swift_llm_data" / "multi_modal_2.jsonl"  # images, no placeholder
 VQA = REAL / "torchtune_assets" / "vqa_tiny.json"
+QWENVL = REAL / "qwenvl_finetune_demo" / "video.json"  # `video` read as `videos`
+OUMI = REAL / "oumi_dataset_examples"
 LABELS = "prompt=question,completion=model_answer,label=truthfulness"  # yes/no: every row fails
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 USER, BOT = "user", "assistant"
@@ -50,6 +52,21 @@ MIXED = [  # content of two kinds; one image inline, in the second of three rows
         {"role": BOT, "content": "4"},
     ],
 ]
+
+# `--split-turns all` with a template that raises on FORBIDDEN: turns 2 and 3 of the first row
+# are refused, its turn 1 and the second row's turn kept
+SAID = "Hi Hello Say FORBIDDEN Again No".split()
+SPLIT_ROWS = [
+    [{"role": r, "content": c} for r, c in zip([USER, BOT] * 3, SAID, strict=True)],
+    [{"role": USER, "content": "Q"}, {"role": BOT, "content": "A"}],
+]
+SPLIT_TEMPLATE = (
+    "{%- for m in messages %}{%- if 'FORBIDDEN' in m['content'] %}"
+    "{{ raise_exception('this model may not say FORBIDDEN') }}{%- endif %}"
+    "<|{{ m['role'] }}|>{{ m['content'] }}<|end|>\n"
+    "{% endfor %}{%- if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+ALL_TURNS = ["--to", "pc", "--split-turns", "all", "--chat-template", "TEMPLATE"]
 
 CASES = {
     "answers-hint": ["validate", ANSWERS],
@@ -76,6 +93,16 @@ CASES = {
         "--on-error",
         "skip",
     ],  # fmt: skip
+    "split-turns-refused": [
+        "convert",
+        "SPLIT",
+        *ALL_TURNS,
+        "-o",
+        "OUT/x.jsonl",
+        "--on-error",
+        "skip",
+    ],  # fmt: skip
+    "split-turns-refused-stop": ["convert", "SPLIT", *ALL_TURNS, "-o", "OUT/x.jsonl"],
     "move-mixed": ["convert", "MIXED", "--to", "pc", "--inline-media", "move", "-o", "OUT/x.jsonl"],
     "unplaced": ["convert", UNMARKED, "-o", "OUT/x.jsonl"],
     "unplaced-standard": [
@@ -87,6 +114,9 @@ CASES = {
         "OUT/x.jsonl",
     ],
     "move-real": ["convert", INLINE, "--to", "lm", "--inline-media", "move", "-o", "OUT/x.jsonl"],
+    "qwenvl-video": ["convert", QWENVL, "-o", "OUT/x.jsonl"],
+    "oumi-items": ["convert", OUMI / "vision_language_oumi_format.jsonl", "-o", "OUT/x.jsonl"],
+    "prompt-answers": ["convert", OUMI / "vision_language_dpo_format.jsonl", "-o", "OUT/x.jsonl"],
     "masks": [
         "convert",
         TOOLCALLS,
@@ -130,7 +160,11 @@ def _engine_run(args: list, tmp: Path, engine: str) -> tuple[int, str, bytes | N
     out.mkdir()
     mixed = tmp / "mixed.jsonl"
     mixed.write_text("".join(json.dumps({"messages": m}) + "\n" for m in MIXED))
-    argv = [str(a).replace("OUT", str(out)).replace("MIXED", str(mixed)) for a in args]
+    split, template = tmp / "split.jsonl", tmp / "t.jinja"
+    split.write_text("".join(json.dumps({"messages": m}) + "\n" for m in SPLIT_ROWS))
+    template.write_text(SPLIT_TEMPLATE)
+    named = {"MIXED": mixed, "SPLIT": split, "TEMPLATE": template}  # whole arguments
+    argv = [str(named.get(str(a), a)).replace("OUT", str(out)) for a in args]
     res = CliRunner().invoke(app, [*argv, "--engine", engine])
     said = " ".join(res.output.replace(str(out), "OUT").split())
     said = said.replace("ray: ", "").replace(" (1 shard)", "")  # Ray's own counts line
@@ -160,6 +194,8 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "role-map-used": (0, "3 rows in, 0 rejected"),
         "csv-all-refused": (1, 'holds "no" where a boolean is needed'),
         "csv-all-refused-skip": (1, "every row was rejected (40)"),
+        "split-turns-refused": (0, "2 rows -> 4, one per assistant turn; 2 turns of 1 row"),
+        "split-turns-refused-stop": (1, "turn 2 of line 1: chat template: completion: t.jinja"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
         "move-real": (0, "4 rows in, 0 rejected"),
         "unplaced": (0, "3 rows (lines 1, 2, 3): images given with no `<image>` placeholder"),
@@ -167,8 +203,14 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "masks": (0, "12 rows in, 0 rejected"),
         "masks-pc": (0, "12 rows in, 0 rejected"),
         "masks-not-lm": (2, "--assistant-masks marks the assistant messages"),
+        "qwenvl-video": (0, "sharegpt -> language-modeling (conversational): 3 rows in"),
+        "oumi-items": (0, "oumi -> language-modeling (conversational): 2 rows in"),
+        "prompt-answers": (0, "prompt-answers -> preference (conversational): 3 rows in"),
     }[case]
     assert (code, expect[1] in said) == (expect[0], True), said
+    if case == "split-turns-refused":
+        assert [json.loads(x)["turn"] for x in rejects.splitlines()] == [2, 3]
+        assert len(out.decode().splitlines()) == 2
     if case == "csv-all-refused-skip":
         assert rejects is not None and len(rejects.splitlines()) == 40
     if case == "unplaced":
@@ -181,5 +223,8 @@ def test_ray_run_equals_local_run(tmp_path, case):
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert all(len(r["assistant_masks"]) == len(r["input_ids"]) for r in rows)
         assert sum(map(sum, (r["assistant_masks"] for r in rows))) > 0
+    if case in ("qwenvl-video", "prompt-answers"):
+        rows = [json.loads(x) for x in out.decode().splitlines()]
+        assert all(len(r["videos" if case == "qwenvl-video" else "images"]) == 1 for r in rows)
     if case == "role-map-used":
         assert re.search(rb'"role":\s*"user",\s*"content":\s*"Be brief."', out)

@@ -155,7 +155,7 @@ def test_trlprep_renders_a_kept_parquet_file_as_the_original(tmp_path):
         assert got["text"] == original_render("qwen2_5_vl", src["messages"])
 
 
-def test_only_unrendered_typed_outputs_move_by_default(tmp_path):
+def test_typed_and_rendered_outputs_move_by_default(tmp_path):
     out = tmp_path / "lm.jsonl"  # JSON Lines keeps each part's keys: kept as written
     res = run("convert", QWEN35, "--to", "lm", "-o", out)
     assert res.exit_code == 0 and "moved to images" not in res.output
@@ -164,11 +164,19 @@ def test_only_unrendered_typed_outputs_move_by_default(tmp_path):
     assert "image" in rows_of(out)[0]["messages"][1]["content"][0]
     if not (TEMPLATES / "qwen2_5_vl.jinja").exists():
         return
-    out = tmp_path / "text.parquet"  # rendered: no parts written, nothing moved
-    res = run("convert", QWEN35, "--to", "lm", "--chat-template",
-              TEMPLATES / "qwen2_5_vl.jinja", "-o", out)  # fmt: skip
-    assert res.exit_code == 0 and "moved to images" not in res.output
-    assert "images" not in rows_of(out)[0]
+    # rendered: the text keeps no part, so the media are moved to their columns first (they
+    # were lost: the rendered rows named no image or video any more)
+    for suffix in ("parquet", "jsonl"):
+        out = tmp_path / f"text.{suffix}"
+        res = run("convert", QWEN35, "--to", "lm", "--chat-template",
+                  TEMPLATES / "qwen2_5_vl.jinja", "-o", out)  # fmt: skip
+        assert res.exit_code == 0, res.output
+        assert "moved to images / videos / audios columns before the render" in res.output
+        rows = rows_of(out)
+        assert [len(r["images"]) for r in rows] == [3, 0, 0, 0]
+        assert [len(r["videos"]) for r in rows] == [0, 1, 3, 1]
+        assert rows[0]["text"].count("<|image_pad|>") == 3
+        assert rows[2]["text"].count("<|video_pad|>") == 3
 
 
 VIDEOS = sample("xtuner_video_paths")  # 10 rows: video parts holding a path; 2 malformed

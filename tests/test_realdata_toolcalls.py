@@ -9,7 +9,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from realdata.support import counts, original_render, rows_of, run, sample
+from realdata.support import (
+    counts,
+    original_render,
+    original_template_args,
+    rows_of,
+    run,
+    sample,
+)
 
 GLAIVE = sample("glaive_toolcall")
 DRONE = sample("openai_drone_toolcalls")
@@ -334,3 +341,25 @@ def test_glaive_prompt_completion_with_qwen_splits_after_the_tool_turn(tmp_path)
     tools = [json.loads(TIP_TOOL)]
     prompt = original_render("qwen2_5", ROW11[:3], tools=tools, add_generation_prompt=True)
     assert row["prompt"] == prompt
+
+
+def test_glaive_split_turns_with_cohere_keeps_every_turn_that_renders(tmp_path):
+    """Cohere cannot print a tool call: one run (`--split-turns all --chat-template`) refuses
+    those turns alone and writes what splitting into a file, then rendering it, writes."""
+    template = original_template_args("cohere")
+    one, split, two = (tmp_path / f"{n}.jsonl" for n in ("one", "split", "two"))
+    turns = ["--to", "prompt-completion", "--split-turns", "all", "--on-error", "skip"]
+    res = run("convert", GLAIVE, *turns, *template, "-o", one)
+    assert res.exit_code == 0, res.output
+    assert run("convert", GLAIVE, *turns, "-o", split).exit_code == 0
+    res2 = run("convert", split, *template, "--on-error", "skip", "-o", two)
+    assert res2.exit_code == 0, res2.output
+    assert one.read_bytes() == two.read_bytes()
+    assert counts(res.output) == (50, 0, 50, 87) and counts(res2.output) == (167, 80, 87, 87)
+    said = " ".join(res.output.split())
+    assert "50 rows -> 167, one per assistant turn; 80 turns of 26 rows refused)" in said
+    assert "(e.g. turn 2 of line 2, turn 1 of line 121, turn 3 of line 121)" in said
+    assert "cohere.jinja raised: 'dict object' has no attribute 'content'" in said
+    refused = rows_of(tmp_path / "one.rejects.jsonl")
+    assert [(r["line"], r["turn"]) for r in refused[:3]] == [(2, 2), (2, 3), (2, 4)]
+    assert len(refused) == 80 and refused[0]["record"] == json.loads(GLAIVE.read_text())[0]

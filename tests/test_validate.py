@@ -315,6 +315,17 @@ CASES = [
         None,
         [0],
     ),
+    (
+        "media-standard-text",
+        [
+            {"prompt": "q", "completion": "a", "images": ["a.png"]},
+            {"prompt": "<image> q", "completion": "a", "images": ["b.png"]},
+            {"prompt": "<image> q", "completion": "a", "images": []},
+        ],
+        {},
+        None,
+        [1],
+    ),
     ("image-count", [{"messages": [_m("user", [{"type": "image"}]), A]}], {}, None, [0]),
     (
         "media-count",

@@ -37,7 +37,7 @@ from trlprep.trainers.data_rejects import (
     train_words,
 )
 
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.registry import Format
 from trlprep.wording import noun, plural
 
@@ -53,6 +53,15 @@ class TrainingTable(NamedTuple):
     # each row's input row and 1-based file line (None: unknown, e.g. rows a conversion made)
     input_rows: np.ndarray | None = None
     input_lines: np.ndarray | None = None
+
+
+# HH transcripts in TRL's columns (Dahoas/rm-static: the transcript up to its last
+# "Assistant:" in `prompt`): detect names `--from hh` for them
+HH_AS_TEXT = (
+    'the rows hold HH transcripts ("\\n\\nHuman: ... \\n\\nAssistant:"), trained on as '
+    "standard text: the model learns the raw `Human:` / `Assistant:` markers; `--data-from hh` "
+    "splits them into turns (messages rendered with the chat template)"
+)
 
 
 def to_training_table(
@@ -122,6 +131,7 @@ def to_training_table(
             hint="train reads the dataset type from the columns; layouts: "
             + ", ".join(layout_names()),
         )
+    sniffed = layout is None and not column_map  # a layout read as convert reads it, unnamed
     if layout is None and column_map:
         layout = "map"
     elif layout is None and (import_options or {}).get("conversational"):
@@ -153,6 +163,8 @@ def to_training_table(
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)
     det = detect_table(table)
+    if sniffed and layout is None and det.layout == "hh" and det.layout_landing is None:
+        warn_user(HH_AS_TEXT)  # trained as they are, the turns' markers are text to learn
     if det.type is None and answer_file_note(det.notes):  # no flag of train makes a prompt
         raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
     if det.type is None:
@@ -238,7 +250,16 @@ def to_training_table(
     except UsageError as e:
         label = next(  # detect's advice on a label column that did not read as one
             (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
+        ) or next(  # or on two answer columns named for the chosen and the rejected one
+            (train_words(n) for n in det.notes if "chosen=" in n and "rejected=" in n), None
         )
+        if label is None and det.type.name == "prompt-only":  # an answer column beside it
+            from trlprep.detection.besidehints import route_advice
+            from trlprep.importers import layout_in_hint
+
+            advice = UsageError("", hint=route_advice(det.type.name, det))
+            label = layout_in_hint(advice, layout if sniffed else None).hint
+            label = train_words(label) if label else None
         hint = e.hint or "convert it with `trlprep convert` first"
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:

@@ -128,7 +128,12 @@ def convert(
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.columnroles import carried_columns
     from trlprep.detection.detect import detect_table
-    from trlprep.importers import conversational_layout, is_layout, layout_read_as
+    from trlprep.importers import (
+        conversational_layout,
+        is_layout,
+        layout_in_hint,
+        layout_read_as,
+    )
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning
     from trlprep.io.skipped import bad_lines_for, read_keeping, warn_bad_lines
@@ -141,6 +146,9 @@ def convert(
     if layout is None and import_opts.get("map"):
         layout = "map"
     _refuse_unknown(options, ConvertOptions)
+    if "inline_media" not in options and (chat_template is not None or tokenize):
+        # the render keeps no part: media held inline go to their columns first (said so)
+        options.update(inline_media="move", moved_by_default=True)
     opts = ConvertOptions(**options)
 
     def one(d: Any) -> Any:
@@ -171,10 +179,13 @@ def convert(
             conversational=det.format is Format.CONVERSATIONAL,
         )  # fmt: skip
         render = masks.asked(render, assistant_masks, tokenize)
-        plan = make_plan(
-            det, to=to, from_=None if name else from_, options=opts, render=render,
-            guide_only=guide_only,
-        )  # fmt: skip
+        try:
+            plan = make_plan(
+                det, to=to, from_=None if name else from_, options=opts, render=render,
+                guide_only=guide_only,
+            )  # fmt: skip
+        except UsageError as e:  # advice to map columns names the layout read unnamed
+            raise layout_in_hint(e, name if layout is None and from_ is None else None) from None
         shards = getattr(inp.source, "shards", None) if name is None else None  # as read
         out = convert_table(
             table, plan, lines, on_error=on_error, path=inp.source.path, coerce=coerce,

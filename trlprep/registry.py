@@ -224,16 +224,20 @@ MESSAGE_FIELD_TYPES: dict[str, str] = {
 PART_TYPES: tuple[str, ...] = ("text", "image", "image_url", "video", "audio", "input_audio")
 # Per-row side columns trlprep understands (anything else is an extra, carried along).
 SIDE_COLUMNS: tuple[str, ...] = (
-    "tools", "chat_template_kwargs", "images", "image", "videos", "audios", "margin",
+    "tools", "chat_template_kwargs", "images", "image", "videos", "video", "audios", "margin",
 )  # fmt: skip
 IMAGE_COLUMNS: tuple[str, ...] = ("images", "image")
 # The columns holding each medium beside the conversation (`<image>`, `<video>`, `<audio>`
 # placeholders and image / video / audio parts are counted against them).
 MEDIA_COLUMNS: dict[str, tuple[str, ...]] = {
     "image": IMAGE_COLUMNS,
-    "video": ("videos",),
+    "video": ("videos", "video"),
     "audio": ("audios",),
 }
+# Columns of one medium entry per row (LLaVA's and Qwen-VL's `image`, `video`); Qwen-VL also
+# gives a list there (several images): `columns.mediacolumns` makes those lists `images` /
+# `videos`, as TRL reads `image` as one image.
+SINGLE_MEDIA_COLUMNS: dict[str, str] = {"image": "images", "video": "videos"}
 # Role names other tools use, mapped when asked (--role-map, importers, maybe_convert_to_chatml).
 COMMON_ROLE_MAP: dict[str, str] = {
     "human": "user",

@@ -75,6 +75,8 @@ _ARG = re.compile(
     r"|--([a-z][a-z0-9-]*)(?: (?!-[a-z-])([^\s`();]+))?)"
 )
 _TRAILING = "`),;:"
+# CLI commands no API function mirrors, said as the Python call that tells the same
+_CLI_ONLY = {"`trlprep schema TYPE`": "`trlprep.get_type('TYPE').columns`"}
 # `--template-kwarg a=1 --template-kwarg b=2`: one dict, as the keyword takes them (only
 # when nothing or a comma is between them: `(--map a=b) --map c=d` keeps its parenthesis)
 _REPEATED = re.compile(r"(--(map|role-map|template-kwarg) [^\s`(),;:]+?),? --\2 ")
@@ -86,10 +88,13 @@ def python_words(text: str | None, func: Callable | None = None) -> str | None:
     argument said as that keyword (`--on-error skip` -> `on_error='skip'`, `--map a=b` ->
     `map={'a': 'b'}`, a run of flags as keywords joined by commas), one only
     `trlprep.convert` takes as that call, and `trlprep convert DATA ... -o OUT` as
-    `OUT = trlprep.convert(DATA, ...)`; flags no API function takes are left as they are,
+    `OUT = trlprep.convert(DATA, ...)`, `trlprep schema TYPE` as `trlprep.get_type('TYPE')
+    .columns`; flags no API function takes are left as they are,
     and every other word of `text` too. `func` None: every keyword of the table."""
     if not text or "--" not in text and "trlprep " not in text:
         return text
+    for cli, call in _CLI_ONLY.items():
+        text = text.replace(cli, call)
     while _REPEATED.search(text):
         text = _REPEATED.sub(r"\1,", text)
     out, at = [], 0

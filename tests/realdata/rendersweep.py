@@ -83,6 +83,12 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
     "swift_sharegpt": ("swift_llm_data/sharegpt.jsonl", [], []),
     "torchtune_chat": ("torchtune_assets/chat_tiny.json", [], []),
     "axolotl": ("axolotl_fixtures/conversation.json", [], []),
+    "orz_aime": ("orz_aime_prompts/aime2024.json", [], []),
+    "orz_aime_sft": (
+        "orz_aime_prompts/aime2024.json",
+        ["--from", "sharegpt", "--map", "completion=final_answer"],
+        [],
+    ),  # fmt: skip
     "acecode_ranked": (
         "open_instruct_acecode/acecode_sample.jsonl",
         [
@@ -113,6 +119,22 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
     ),  # fmt: skip
 }
+# each sample that `--split-turns all` splits (language modeling -> prompt-completion), read so
+ALL_TURNS = ("openai_drone", "fastchat_dummy", "mllm_demo", "mllm_video", "xtuner_inline_media",
+             "xtuner_mllm_image", "lf_v1_sft", "lf_v1_reason_tools", "oasst_trees",
+             "oasst_messages", "toolbench", "xtuner_qwen35_tools", "swift_sharegpt",
+             "torchtune_chat", "axolotl", "mllm_audio", "mllm_video_audio", "xtuner_video_paths",
+             "oasst_flat")  # fmt: skip
+CASES.update(
+    {
+        f"{name}_all_turns": (
+            CASES[name][0],
+            [*CASES[name][1], "--to", "prompt-completion", "--split-turns", "all"],
+            [],
+        )
+        for name in ALL_TURNS
+    }
+)
 # the options each original template reads, swept on top of its defaults (`--kwargs`)
 KWARGS: dict[str, list[dict]] = {
     "diffusion_gemma": [{"enable_thinking": True}, {"preserve_thinking": True}],

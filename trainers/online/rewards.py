@@ -10,8 +10,8 @@ ids and every other column of the dataset. It returns one float per completion, 
 - `length` (the completion's length in characters; `length=N`: minus its distance to N),
 - `regex=PATTERN` (1.0 when the completion matches PATTERN from its start, else 0.0),
 - `exact` / `exact=COLUMN` (1.0 when the stripped completion equals the row's COLUMN,
-  default the first of `answer`, `ground_truth`, `solution` the data has; None where the
-  column is empty).
+  default the first of `answer`, `ground_truth`, `solution`, `final_answer` the data has;
+  None where the column is empty).
 
 A reward model (`--reward-model PATH`, a sequence-classification model such as one trained
 by `trlprep train --algo reward`) scores prompt + completion as it was trained: the same
@@ -75,8 +75,8 @@ def regex_reward(pattern: str) -> RewardFn:
 
 
 # the columns plain `exact` reads, the first the data has: GSM8K's `answer`, the Tulu 3 /
-# open-instruct RLVR `ground_truth`, `solution`
-EXACT_COLUMNS = ("answer", "ground_truth", "solution")
+# open-instruct RLVR `ground_truth`, `solution`, Open-Reasoner-Zero's `final_answer`
+EXACT_COLUMNS = ("answer", "ground_truth", "solution", "final_answer")
 # what every reward function is called with beside the data's columns
 _CALL_ARGS = ("prompts", "completions", "completion_ids")
 

@@ -65,7 +65,9 @@ def convert_command(
         help='Images, videos, audios held inline in message parts ({"type": "image", '
         '"image": URL}, OpenAI\'s image_url): keep (as they are) | move (to images / videos '
         '/ audios columns, with bare {"type": "image"} ... parts: TRL\'s vision layout). '
-        "Default: move for Parquet, Arrow and save_to_disk outputs not rendered, else keep.",
+        "Default: move for Parquet, Arrow and save_to_disk outputs and rendered ones (the render "
+        "keeps no part; a medium held as data no URL or path names, OpenAI's input_audio, "
+        "kept), else keep.",
     ),
     label_merge: str = typer.Option(
         "all",

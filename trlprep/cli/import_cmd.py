@@ -22,10 +22,11 @@ def import_command(
     from_: str = typer.Option(
         None,
         "--from",
+        metavar="LAYOUT",
         help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | generations | "
-        "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | swift | "
-        "binarized | alpacafarm | saferlhf | arena | mt-bench | instances | map (detected "
-        "when omitted, where the columns tell).",
+        "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | oumi | swift | "
+        "binarized | prompt-answers | alpacafarm | saferlhf | arena | mt-bench | instances | "
+        "map (detected when omitted, where the columns tell).",
     ),
     output: str = opt.OUTPUT,
     num_shards: int = opt.NUM_SHARDS,

@@ -204,3 +204,22 @@ def shard_output(
     if num_shards is None and max_shard_size is None and not (split and sharded(output)):
         return output
     return ShardedOutput(output, num_shards=num_shards, max_shard_size=max_shard_size, split=split)
+
+
+def missing_output(path: object, hint: str):
+    """The error of a run given no `-o`: where the last of several paths named is a data
+    file that does not exist, it was meant as the output (`convert in.jsonl out.jsonl`)."""
+    from pathlib import Path
+
+    from trlprep.errors import UsageError
+    from trlprep.io.sources import split_suffix
+
+    paths = getattr(path, "paths", ())
+    last = paths[-1] if len(paths) > 1 else ""
+    if last and split_suffix(last)[0] and not Path(last).exists() and "*" not in last:
+        return UsageError(
+            f"missing output (-o): {last}, the last path given, is read as another input, "
+            "and there is no such file",
+            hint=f"to write the output there, pass -o {last}",
+        )
+    return UsageError("missing output", hint=hint)

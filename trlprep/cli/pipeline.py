@@ -79,7 +79,6 @@ def run(req: Request) -> None:
 
 def _run(req: Request) -> None:
     from trlprep.conversion.ledger import Ledger
-    from trlprep.conversion.mediastage import moving_elsewhere
     from trlprep.conversion.stream import plain_units, scratch_folder, stream_to_file
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import merge_row_warnings
@@ -110,7 +109,9 @@ def _run(req: Request) -> None:
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     if not req.explain:
         if req.output is None:
-            raise UsageError("missing output", hint="pass -o OUT (or --explain to only plan)")
+            from trlprep.cli.options import missing_output
+
+            raise missing_output(req.path, "pass -o OUT (or --explain to only plan)")
         check_output(
             req.output,
             overwrite=req.overwrite,
@@ -124,6 +125,7 @@ def _run(req: Request) -> None:
     batches = agreeing_batches(
         req.path, split=req.split, input_format=req.input_format, bad_lines=bad,
         folder=None if req.output is None else scratch_folder(req.output),
+        media=getattr(req.convert_options, "inline_media", None) == "move",
     )  # fmt: skip
     show = sys.stderr.isatty() if req.progress is None else req.progress
     with showing(err.console, "reading", show and not req.explain):  # (the whole input)
@@ -189,14 +191,19 @@ def _run(req: Request) -> None:
         _name_file(det, head.path)
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
-        elsewhere = None
-        if plan.options.inline_media == "move" and importer is None:
-            units, elsewhere = _moving_apart(units, batches)
+        if plan.options.inline_media == "move":
+            from trlprep.conversion.mediastage import moving_whole, unmovable_keys
+
+            # the input's part keys, imported or not (an import keeps the parts as they are);
+            # the media columns of a plain convert: those the whole input holds media for
+            schemas = [*getattr(batches, "schemas", []), head.table.schema]
+            held = getattr(batches, "inline_media", None) if importer is None else None
+            columns = [f"{m}:{c}" for m, names in (held or {}).items() for c in names]
+            plan.options = moving_whole(plan.options, unmovable_keys(schemas), columns)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
-                # on stderr only
-                with showing(err.console, "converting", show), moving_elsewhere(elsewhere):
+                with showing(err.console, "converting", show):  # on stderr only
                     stream_to_file(units, plan, req.output, ledger, output_format=req.output_format)
             except DataError:
                 for w in merge_row_warnings(
@@ -239,7 +246,8 @@ def _run(req: Request) -> None:
         markup=False,
     )
     if ledger.rejects is not None:
-        err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
+        said = ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0, ledger.turns_refused)
+        err.print(said, markup=False)
     else:
         from trlprep.importers.rejectsfile import stale_rejects_note
 
@@ -283,7 +291,10 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
             guide_only=req.guide_only,
         )  # fmt: skip
     except UsageError as e:
-        raise _sibling_hint(e, importer, req) from None
+        from trlprep.importers import layout_in_hint
+
+        sniffed = importer.name if importer is not None and req.from_ is None else None
+        raise _sibling_hint(layout_in_hint(e, sniffed), importer, req) from None
     if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
         err.print(f"warning: {UNPAIR_WARNING}", markup=False)
     return plan
@@ -334,33 +345,6 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         how = importer.expansion(req.import_options or ImportOptions())
         print_import_counts(stats, out, dry_run=True, how=how, on_error=req.on_error)
     print_plan(plan, det.num_rows)
-
-
-def _moving_apart(
-    units: Iterator[Unit], batches: Any
-) -> tuple[Iterator[Unit], dict[str, list[str]] | None]:
-    """(`units`, the media columns `--inline-media move` gives the input read whole, per
-    medium, for `mediastage.moving_elsewhere`; None for an input of one batch, moved
-    whole). They are the columns of the media some batch holds inline
-    (`AgreeingBatches.survey`), else of every medium the parts' keys may hold (batches
-    passed through unkept: their schemas tell)."""
-    from trlprep.columns.inlinemedia import inline_held, media_columns_of
-
-    survey = getattr(batches, "survey", None)
-    held = survey(inline_held) if survey is not None else None
-    units = iter(units)
-    head = list(itertools.islice(units, 2))
-    units = itertools.chain(head, units)
-    if len(head) < 2:
-        return units, None
-    if held is None:
-        return units, media_columns_of(getattr(batches, "schemas", []))
-    by_medium: dict[str, list[str]] = {}
-    for got in held:
-        for medium, names in got.items():
-            have = by_medium.setdefault(medium, [])
-            have += [n for n in names if n not in have]
-    return units, by_medium
 
 
 def _chain(first, rest):

@@ -85,7 +85,9 @@ def convert_ray(
     check_on_error(on_error)
     choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     if output is None:
-        raise UsageError("missing output", hint="pass -o OUT_FOLDER")
+        from trlprep.cli.options import missing_output
+
+        raise missing_output(path, "pass -o OUT_FOLDER")
     if rejects is not None and on_error != "skip":
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     layout = from_ if from_ is not None and is_layout(from_) else None
@@ -148,6 +150,11 @@ def convert_ray(
             ledger.hints.update(found.hints)
             for name, (n_in, n_out) in found.steps.items():
                 ledger.count_step(name, n_in, n_out)
+            if conv.plan is not None:  # `--split-turns all` rendered: turns refused alone
+                from trlprep.conversion.byturn import by_turn, splitting_step
+
+                ledger.split_step = splitting_step(conv.plan)
+                ledger.turned = by_turn(conv.plan)
             _reject(ledger, conv.rejects(), ds)
             if ledger.stopping or ledger.all_rejected:  # (the output rows not gathered)
                 shown = True
@@ -198,7 +205,8 @@ def convert_ray(
         markup=False,
     )
     if ledger.rejects is not None:
-        err.print(ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0), markup=False)
+        said = ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0, ledger.turns_refused)
+        err.print(said, markup=False)
     else:
         from trlprep.importers.rejectsfile import stale_rejects_note
 
@@ -253,9 +261,9 @@ def _reject(ledger: Any, rejected: Any, numbered: Any) -> None:
 
     rejected = rejected.materialize()
     ledger.absorb(refused.summaries(rejected))
-    if ledger.rejects is None or not ledger.rejected:
+    if ledger.rejects is None or not (ledger.rejected or ledger.turns_refused):
         return
-    for batch in refused.records(rejected, numbered):
+    for batch in refused.records(rejected, numbered, turned=ledger.turned):
         ledger.write(batch)
 
 
@@ -306,6 +314,9 @@ def validate_ray(
             import_options=import_options, **kwargs,
         )  # fmt: skip
     report.path = str(path)
+    empty = report.issue("empty-dataset")
+    if empty is not None and empty.message == "the dataset has no rows":  # named as locally
+        empty.message = f"{report.path}: the dataset has no rows"
     if shards is not None:  # several files: each one's rows, each example's file:line
         from trlprep.io.shards import annotate_shards
 

@@ -31,7 +31,7 @@ IMAGES = "images"
 MEDIA_COLUMN: dict[str, str] = {"image": IMAGES, "video": "videos", "audio": "audios"}
 UNNAMED_AUDIO = (
     " (OpenAI's input_audio holds the audio's data itself, and the audios column holds URLs "
-    "or paths: write it to a file and name its path, or keep inline media in their parts)"
+    "or paths: write it to a file and name its path, or pass --inline-media keep)"
 )
 
 # Image part types, and the keys that hold an image inline in the part itself:
@@ -114,18 +114,10 @@ def inline_columns(table: pa.Table, medium: str = "image") -> list[str]:
     ]
 
 
-def inline_held(data: pa.Table | pa.RecordBatch) -> dict[str, list[str]]:
-    """Per medium, the messages columns of `data` holding a part of it inline (the media
-    `move_inline_media` moves out of them)."""
-    table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
-    out = {m: inline_columns(table, m) for m in MEDIA_COLUMN}
-    return {m: names for m, names in out.items() if names}
-
-
 def media_columns_of(schemas: list[pa.Schema]) -> dict[str, list[str]]:
     """Per medium, the messages columns whose content parts have a key that may hold it
-    inline in some of `schemas` (the batches of one input): the columns `moved_elsewhere`
-    gives every batch, so that batches moved apart share the moved columns."""
+    inline in some of `schemas` (the batches of one input): which media its rows may hold,
+    not which they do (a `path` key may hold any)."""
     out: dict[str, list[str]] = {}
     for schema in schemas:
         for f in schema:
@@ -137,6 +129,35 @@ def media_columns_of(schemas: list[pa.Schema]) -> dict[str, list[str]]:
                 if f.name not in names and any(part.get_field_index(k) >= 0 for k in keys):
                     names.append(f.name)
     return {m: names for m, names in out.items() if names}
+
+
+def unmovable_media(schemas: list[pa.Schema]) -> dict[str, list[str]]:
+    """Per medium, the part keys under which messages columns of `schemas` (the batches of
+    one input) hold it inline as something no URL or path names (OpenAI's `input_audio`
+    data, an image's bytes): parts its column, which holds URLs or paths, cannot take."""
+    out: dict[str, list[str]] = {}
+    for schema in schemas:
+        for f in schema:
+            if not (is_messages(f.type) and parts_content(f.type)):
+                continue
+            part = f.type.value_type.field("content").type.value_type
+            for medium, keys in INLINE_MEDIA_KEYS.items():
+                for key in keys:
+                    i = part.get_field_index(key)
+                    if i < 0 or _names_reference(part.field(i).type):
+                        continue
+                    names = out.setdefault(medium, [])
+                    if key not in names:
+                        names.append(key)
+    return out
+
+
+def _names_reference(t: pa.DataType) -> bool:
+    """Whether a part key of type `t` holds a URL or path `_ref` reads (or nothing)."""
+    if pa.types.is_null(t) or is_string(t):
+        return True
+    url = t.get_field_index("url") if pa.types.is_struct(t) else -1
+    return url >= 0 and is_string(t.field(url).type)
 
 
 def _ref(parts: pa.Array, key: str) -> pa.Array | None:
@@ -251,15 +272,19 @@ def move_inline_images(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]
     return move_inline_media(table)
 
 
-def move_inline_media(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
-    """`table` with inline image, video and audio parts made bare (`{"type": "image"}`,
-    `"video"`, `"audio"`) and their URLs or paths in `images`, `videos`, `audios` (see the
-    module docstring). Returns (table, failing row positions, a reason per failing row); the
-    caller sets the failing rows aside and runs it again (the table comes back unchanged
-    when a row fails)."""
+def move_inline_media(
+    table: pa.Table, kept: tuple[str, ...] = ()
+) -> tuple[pa.Table, np.ndarray, list[str]]:
+    """`table` with inline image, video and audio parts (but those of the media `kept`) made
+    bare (`{"type": "image"}`, `"video"`, `"audio"`) and their URLs or paths in `images`,
+    `videos`, `audios` (see the module docstring). Returns (table, failing row positions, a
+    reason per failing row); the caller sets the failing rows aside and runs it again (the
+    table comes back unchanged when a row fails)."""
     out = table
     why: dict[int, list[str]] = {}
     for medium in MEDIA_COLUMN:
+        if medium in kept:
+            continue
         moved, bad, reasons = _move(out, medium)
         for r, reason in zip(bad.tolist(), reasons, strict=True):
             why.setdefault(r, []).append(reason)

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import json_list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_list
+from trlprep.columns.mediacolumns import single_media_counts
 from trlprep.columns.textparts import (
     MARK,
     flagged_text,
@@ -30,7 +31,7 @@ from trlprep.columns.textparts import (
     parts_content,
     string_content,
 )
-from trlprep.registry import MEDIA_COLUMNS
+from trlprep.registry import MEDIA_COLUMNS, SINGLE_MEDIA_COLUMNS
 from trlprep.wording import plural
 
 PLACEHOLDER = "<image>"
@@ -41,20 +42,20 @@ PART = pa.struct([("type", pa.string()), ("text", pa.string())])
 
 def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
     """Per medium whose column `table` has (`image`, `video`, `audio`): its entries per row
-    (list lengths, of JSON text too, as validate reads them; 1 for a single non-null
-    `image`; null counts 0). `videos` / `audios` count as lists only."""
+    (list lengths, of JSON text too, as validate reads them; an `image` / `video` column 1
+    per path, or its list's length; null counts 0). `videos` / `audios` count as lists only."""
     out: dict[str, np.ndarray] = {}
     for kind, names in MEDIA_COLUMNS.items():
         for name in names:
             if name not in table.column_names or pa.types.is_null(table.column(name).type):
                 continue
             col = table.column(name)
-            if is_list(col.type):
+            if name in SINGLE_MEDIA_COLUMNS:
+                k = single_media_counts(table.schema.field(name), col)
+            elif is_list(col.type):
                 k = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
-            elif name != "image" and is_json_field(table.schema.field(name)):
+            elif is_json_field(table.schema.field(name)):
                 k = json_list_lengths(col)  # lists of different shapes (a video's frames)
-            elif kind == "image":
-                k = pc.cast(col.is_valid(), pa.int64()).to_numpy()
             else:
                 continue
             k = np.asarray(k, np.int64)

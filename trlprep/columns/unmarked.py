@@ -139,10 +139,13 @@ def place_unmarked(table: pa.Table) -> tuple[pa.Table, dict[str, np.ndarray]]:
     return table, found
 
 
-def placed_in_example(convs: dict[str, list], held: dict[str, int | None]) -> dict[str, list]:
-    """One example's conversations with the media of `held` (entries per kind, None: no
+def placed_in_example(
+    convs: dict[str, list], held: dict[str, int | None]
+) -> tuple[dict[str, list], list[str]]:
+    """(one example's conversations with the media of `held` (entries per kind, None: no
     such column) that none of them marks written before its first user message with string
-    content, as `place_unmarked` writes them in a table (the per-example twin)."""
+    content, as `place_unmarked` writes them in a table (the per-example twin); the kinds
+    placed, for `placed_text`)."""
     from trlprep.columns.placeholders import PLACEHOLDERS
 
     def marked(messages: list, kind: str) -> bool:
@@ -156,21 +159,18 @@ def placed_in_example(convs: dict[str, list], held: dict[str, int | None]) -> di
                 return True
         return False
 
-    prefix = "".join(
-        PLACEHOLDERS[k] * held[k]
-        for k in ORDER
-        if held.get(k) and not any(marked(v, k) for v in convs.values())
-    )
+    kinds = [k for k in ORDER if held.get(k) and not any(marked(v, k) for v in convs.values())]
+    prefix = "".join(PLACEHOLDERS[k] * held[k] for k in kinds)
     where = targets(list(convs))
     at = {c: _first_user_text(convs.get(c)) for c in where}
     if not prefix or any(i is None for i in at.values()):
-        return convs
+        return convs, []
     out = dict(convs)
     for c, i in at.items():
         messages = list(out[c])
         messages[i] = {**messages[i], "content": prefix + messages[i]["content"]}
         out[c] = messages
-    return out
+    return out, kinds
 
 
 def _first_user_text(messages: list | None) -> int | None:

@@ -15,19 +15,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pyarrow as pa
 
+from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
     Failure,
+    failures_table,
     read_notes,
     settled_rows,
     split_missing,
 )
 from trlprep.conversion.masks import keep_turns, masked
 from trlprep.conversion.mediastage import (
+    RENDERED,
     inline_images,
     media_parts,
     say_inline_images,
     say_unrendered,
 )
+from trlprep.conversion.prerender import say_prerendered
 from trlprep.conversion.rowids import InputRows, row_ids, with_row_ids
 from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
 from trlprep.registry import Format
@@ -83,9 +87,11 @@ def apply_steps(
     counts: list[tuple[str, int, int]] | None = None,
     source: InputRows | None = None,
     reports: list[tuple[str, Any]] | None = None,
+    rendering: bool = True,
 ) -> pa.Table:
     """Run the route's edges, then the chat template and tokenizer, over one table or batch;
-    conversations a template renders are validated first (`check_output`).
+    conversations a template renders are validated first (`check_output`). `rendering`
+    False: stop before the template (`render_steps` runs the rest).
 
     `offset` is the index of the batch's first row (and `lines` its file lines), so errors
     name rows of the whole input. A `RowFailures` from any stage leaves with `input_rows`:
@@ -102,9 +108,13 @@ def apply_steps(
         columns = plan.source_columns
         table = _stage(table, lambda t: say_unrendered(t, columns) or t, offset, source)
     kind = getattr(opts, "output_kind", "")
-    if getattr(opts, "inline_media", "keep") == "move":
+    if getattr(opts, "inline_media", "keep") == "move" and _moves(plan, opts):
         said = kind if getattr(opts, "moved_by_default", False) else ""
-        table = _stage(table, lambda t: inline_images(t, said), offset, source)
+        if getattr(opts, "moved_by_default", False) and plan.render is not None:
+            said = RENDERED
+        kept = getattr(opts, "kept_media", ())
+        whole = getattr(opts, "media_columns", ())
+        table = _stage(table, lambda t: inline_images(t, said, kept, whole), offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
         say_inline_images(table, kind)
     with row_offset(offset):
@@ -116,10 +126,29 @@ def apply_steps(
     r = plan.render
     if r is None:
         return table
+    if r.template is not None:
+        columns = plan.source_columns
+        table = _stage(table, lambda t: say_prerendered(t, columns) or t, offset, source)
     if r.template is not None and plan.fmt is Format.CONVERSATIONAL:
         # the conversations are checked as convert without a template checks its output:
         # the rendered text cannot show an empty answer or a missing role any more
         table = _stage(table, lambda t: check_output(t, plan, offset, plan.fmt) or t, offset)
+    if rendering:
+        return render_steps(table, plan, opts, offset, lines, source, reports)
+    return table
+
+
+def render_steps(
+    table: pa.Table,
+    plan: Plan,
+    opts: Any,
+    offset: int = 0,
+    lines: Any = None,
+    source: InputRows | None = None,
+    reports: list[tuple[str, Any]] | None = None,
+) -> pa.Table:
+    """The chat template and tokenizer of `apply_steps`, over the route's output."""
+    r = plan.render
     if plan.route.steps:
         lines = None  # rows no longer map one to one onto input lines
     found: list[tuple[str, Any]] = []
@@ -229,18 +258,27 @@ def apply_checked(
     without the refused input rows (the rare path). `counts`: as in `apply_steps`, for the
     run that succeeded; `source`: as in `apply_steps`.
     """
+    from trlprep.conversion.byturn import by_turn, render_by_turn
+
     table = with_row_ids(table, offset)
     failures: list[Failure] = []
+    split = by_turn(plan, options)
+    if split and source is None:  # the render then names rows by their place in the table
+        source = InputRows(offset, None)
     while True:
         step_counts: list[tuple[str, int, int]] = []
         reports: list[tuple[str, Any]] = []
+        turned: list[Failure] = []
         try:
             with holding_warnings() as held:  # a run redone on fewer rows says them again
                 out = apply_steps(
                     table, plan, options, offset, lines, counts=step_counts, source=source,
-                    reports=reports,
+                    reports=reports, rendering=not split,
                 )  # fmt: skip
-                check_output(out, plan, offset)
+                if split:  # the render refuses single turns, not their input rows
+                    out, turned = render_by_turn(out, plan, options, offset, lines, source, reports)
+                else:
+                    check_output(out, plan, offset)
         except RowFailures as e:
             ids = np.asarray(getattr(e, "input_rows", e.rows), dtype=np.int64)
             ids, first = np.unique(ids, return_index=True)
@@ -261,7 +299,7 @@ def apply_checked(
         if counts is not None:
             counts.extend(step_counts)
         merge_reports(plan, reports)
-        return out, failures
+        return out, failures + turned
 
 
 def convert_table(
@@ -300,9 +338,12 @@ def convert_table(
     out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
     if not failures:
         return out
+    from trlprep.conversion.byturn import by_turn, splitting_step
+
     ledger = Ledger(path=path, on_error=on_error)
     ledger.shards = shards
     ledger.rows_in = table.num_rows
+    ledger.split_step, ledger.turned = splitting_step(plan), by_turn(plan)
     rejected = failures_table(failures, table, 0, lines)
     ledger.reject(rejected)
     for f in failures:
@@ -316,10 +357,28 @@ def convert_table(
         f"{plural(ledger.rejected, 'row')} could not be converted and "
         + ("was" if ledger.rejected == 1 else "were")
         + " left out: "
-        + "; ".join(ledger.reason_lines(3))
     )
+    if ledger.turns_refused:  # the rows' other turns are kept
+        message = (
+            f"{plural(ledger.turns_refused, 'turn')} of {plural(ledger.turn_rows, 'row')} could "
+            "not be rendered and " + ("was" if ledger.turns_refused == 1 else "were")
+            + " left out (the other turns of those rows are kept)"
+            + (f", and {message[:-2]}" if ledger.rejected else "") + ": "
+        )  # fmt: skip
+    message += "; ".join(ledger.reason_lines(3))
     warn_user(RejectedRowsWarning(message, rejected))
     return out
+
+
+def _moves(plan: Plan, opts: Any) -> bool:
+    """False where inline media were to be moved by default before a render that prints
+    the parts as data (their URLs in the text): moving them would change the render."""
+    r = plan.render
+    if not getattr(opts, "moved_by_default", False) or r is None or r.template is None:
+        return True
+    from trlprep.templates.mediaprobe import renders_bare_as_inline
+
+    return renders_bare_as_inline(r.template)
 
 
 def settle_table(
@@ -335,7 +394,8 @@ def settle_table(
 def _settled(table: pa.Table, lines: Any, coerce: bool):
     """(the `Settled` reading, then `settle_table`'s table, lines and failures)."""
     s, failed = settled_rows(table, coerce)
-    work, keep = with_row_ids(s.table), ~s.bad  # row ids: positions in `table`
+    lists, _ = as_media_lists(s.table)  # Qwen-VL's `image` lists, `video` -> `videos`
+    work, keep = with_row_ids(lists), ~s.bad  # row ids: positions in `table`
     if not failed:
         return s, work, lines, failed
     return (
@@ -343,31 +403,4 @@ def _settled(table: pa.Table, lines: Any, coerce: bool):
         work.filter(pa.array(keep)),
         None if lines is None else np.asarray(lines)[keep],
         failed,
-    )
-
-
-def failures_table(
-    failures: list[Failure], original: pa.Table, offset: int, lines: Any
-) -> pa.Table:
-    """The refused input rows as a rejects table (row, line, stage, reason, record)."""
-    from trlprep.importers.rejects import REJECTS_SCHEMA, records
-
-    if not failures:
-        return REJECTS_SCHEMA.empty_table()
-    ids = np.concatenate([f.rows for f in failures])
-    stage = [f.stage for f in failures for _ in f.rows]
-    reasons = [r for f in failures for r in f.reasons]
-    order = np.argsort(ids, kind="stable")
-    ids = ids[order]
-    local = ids - offset
-    line = np.asarray(lines)[local].astype(np.int64) if lines is not None else None
-    return pa.Table.from_arrays(
-        [
-            pa.array(ids, pa.int64()),
-            pa.array(line, pa.int64()) if line is not None else pa.nulls(len(ids), pa.int64()),
-            pa.array([stage[i] for i in order], pa.string()),
-            pa.array([reasons[i] for i in order], pa.string()),
-            pa.array(records(original.take(pa.array(local))), pa.string()),
-        ],
-        schema=REJECTS_SCHEMA,
     )

@@ -15,7 +15,7 @@ from trlprep.conversion.graph import Route, route
 from trlprep.conversion.render import Render
 from trlprep.detection import answerfiles as answers
 from trlprep.detection.answerfiles import answer_file_note
-from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Detection
+from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Detection, unmixed_kinds
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import DatasetType, Format, get_type
 
@@ -301,6 +301,10 @@ def _source_type(
         word = word if len(shown or ()) == 1 else word + "s"
         word = "" if getattr(shown[0] if shown else None, "file", None) else word + " "
         where = f" (e.g. {word}{', '.join(map(str, shown))})" if shown else ""
+        unmixed = unmixed_kinds(det, det.type) if det.type and p.code == "mixed-format" else None
+        if unmixed:  # nothing mixes: say what the columns hold
+            hint = p.hint or "run `trlprep validate` for every problem"
+            raise DataError(f"{'; '.join(unmixed)}{where}", hint=hint)
         raise DataError(
             f"the data is not uniform: {p.message}{where}",
             hint=p.hint or "run `trlprep validate` for every problem",

@@ -1,5 +1,6 @@
-"""Rows a conversion stage refuses (`Failure`), and the rows that hold no value in a
-column the plan reads, set aside before the route runs (`split_missing`)."""
+"""Rows a conversion stage refuses (`Failure`), as a rejects table (`failures_table`), and
+the rows that hold no value in a column the plan reads, set aside before the route runs
+(`split_missing`)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class Failure:
     stage: str
     reasons: list[str]
     hint: str | None = None  # the stage's advice on such rows
+    # `--split-turns all`: the turn of each refused row (its input row's others are kept)
+    turns: np.ndarray | None = None
 
 
 def split_missing(table: pa.Table, plan: Plan) -> tuple[pa.Table, np.ndarray, Failure | None]:
@@ -85,3 +88,42 @@ def read_notes(s: Any, kept: np.ndarray) -> list[str]:
         f"column {column!r}: {plural(count, 'value')} ({READ_AS}) read as booleans (coerce)"
         for column, count in s.booleans_in(kept).items()
     ]
+
+
+def failures_table(
+    failures: list[Failure], original: pa.Table, offset: int, lines: Any
+) -> pa.Table:
+    """The refused input rows as a rejects table (row, line, stage, reason, record; and
+    `turn` where a failure holds refused turns: null for rows refused whole)."""
+    from trlprep.importers.rejects import REJECTS_SCHEMA, records
+
+    if not failures:
+        return REJECTS_SCHEMA.empty_table()
+    ids = np.concatenate([f.rows for f in failures])
+    stage = [f.stage for f in failures for _ in f.rows]
+    reasons = [r for f in failures for r in f.reasons]
+    turns = None
+    if any(f.turns is not None for f in failures):
+        turns = np.concatenate(
+            [f.turns if f.turns is not None else np.zeros(len(f.rows), np.int64) for f in failures]
+        )
+        order = np.lexsort((turns, ids))
+    else:
+        order = np.argsort(ids, kind="stable")
+    ids = ids[order]
+    local = ids - offset
+    line = np.asarray(lines)[local].astype(np.int64) if lines is not None else None
+    table = pa.Table.from_arrays(
+        [
+            pa.array(ids, pa.int64()),
+            pa.array(line, pa.int64()) if line is not None else pa.nulls(len(ids), pa.int64()),
+            pa.array([stage[i] for i in order], pa.string()),
+            pa.array([reasons[i] for i in order], pa.string()),
+            pa.array(records(original.take(pa.array(local))), pa.string()),
+        ],
+        schema=REJECTS_SCHEMA,
+    )
+    if turns is None:
+        return table
+    turns = turns[order]
+    return table.append_column("turn", pa.array(turns, pa.int64(), mask=turns == 0))

@@ -8,24 +8,29 @@ in the ledger until `settle` says no stage can refuse an earlier row any more (t
 path settles each batch before reading the next); with `"stop"` nothing is written and,
 once the input has been read through, `error()` names the first failing input row and how
 many more fail.
+
+`--split-turns all` with a chat template or tokenizer (`turned`): the render refuses single
+turns (output rows), not their input row (`trlprep.conversion.byturn`); rows in / rejected /
+converted stay about input rows, and the refused turns are counted apart (`turns_refused`,
+of `turn_rows` input rows), each a line of the rejects file with its `turn`.
 """
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from trlprep.conversion.reasons import EXAMPLES, SUMMARY_SCHEMA, _joined, summarize
 from trlprep.errors import DataError
 from trlprep.io.labels import READ_AS
 from trlprep.wording import plural
 
 MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file has them all)
-EXAMPLES = 3  # rows named for each reason
 
 
 @dataclass
@@ -60,11 +65,20 @@ class Ledger:
     hold: bool = False  # True while a later stage may still refuse rows of any batch
     # values read as booleans in rows a stage may still refuse: (column, rows, their counts)
     boolean_rows: list[tuple[str, np.ndarray, np.ndarray]] = field(default_factory=list)
+    turned: bool = False  # the render refuses single turns (the rejects file has `turn`)
+    split_step: str | None = None  # the edge making one row per assistant turn
+    turns_refused: int = 0  # turns (output rows) the render refused
+    turn_rows: int = 0  # the input rows of those turns
 
     @property
     def stopping(self) -> bool:
         """True once a row failed without --on-error skip: nothing more is written."""
-        return self.on_error != "skip" and self.rejected > 0
+        return self.on_error != "skip" and (self.rejected > 0 or self.turns_refused > 0)
+
+    @property
+    def turns_made(self) -> int:
+        """Rows the splitting edge made (one per assistant turn), before the render."""
+        return self.steps.get(self.split_step, [0, 0])[1] if self.split_step else 0
 
     @property
     def converted(self) -> int:
@@ -92,7 +106,12 @@ class Ledger:
         if not table.num_rows:
             return
         if self.boolean_rows:
-            self._unread_booleans(np.asarray(table.column("row").to_numpy(zero_copy_only=False)))
+            whole = (
+                table
+                if "turn" not in table.column_names
+                else table.filter(pc.is_null(table.column("turn")))
+            )  # a row some of whose turns were refused is still converted
+            self._unread_booleans(np.asarray(whole.column("row").to_numpy(zero_copy_only=False)))
         self.absorb(summarize(table))
         if self.rejects is not None:
             self.pending.append(table)
@@ -106,11 +125,15 @@ class Ledger:
             self.boolean_rows = [(c, r, n) for c, r, n in kept if len(r)]
         if not self.pending or self.hold:
             return
-        from trlprep.importers.rejects import REJECTS_SCHEMA
+        from trlprep.conversion.byturn import as_rejects
 
-        table = pa.concat_tables([t.cast(REJECTS_SCHEMA) for t in self.pending])
+        table = pa.concat_tables([as_rejects(t, self.turned) for t in self.pending])
         rows = np.asarray(table.column("row").to_numpy(zero_copy_only=False), np.int64)
-        order = np.argsort(rows, kind="stable")
+        if self.turned:  # a row's turns in their order
+            turn = table.column("turn").fill_null(0).to_numpy(zero_copy_only=False)
+            order = np.lexsort((np.asarray(turn, np.int64), rows))
+        else:
+            order = np.argsort(rows, kind="stable")
         table = table.take(pa.array(order))
         ready = len(rows) if before is None else int(np.searchsorted(rows[order], before))
         self.pending = [table.slice(ready)] if ready < len(rows) else []
@@ -128,18 +151,26 @@ class Ledger:
             return
         summary = summary.sort_by([("first", "ascending")])  # keys in order of first row
         cols = [summary.column(n).to_pylist() for n in SUMMARY_SCHEMA.names]
-        for stage, shape, count, parts, rows, lines, reason, first in zip(*cols, strict=True):
-            self.rejected += count
+        for stage, shape, count, parts, rows, lines, reason, first, *by_turn in zip(
+            *cols, strict=True
+        ):
+            turns, turn_rows, shown_turns, first_turn = by_turn
+            self.rejected += count - turns
+            self.turns_refused += turns
+            self.turn_rows += turn_rows
             self.by_stage[stage] += count
-            if self.first is None or first < self.first["row"]:
+            at = (first, first_turn or 0)
+            if self.first is None or at < (self.first["row"], self.first.get("turn") or 0):
                 self.first = {"row": first, "line": lines[0], "stage": stage, "reason": reason}
+                if first_turn is not None:  # a refused turn (`turn 3 of line 12`)
+                    self.first["turn"] = first_turn
             key = (stage, shape)
             if key in self.reasons or len(self.reasons) < MAX_REASONS:
                 self.reasons[key] += count
                 seen = self.wording.get(key)
                 self.wording[key] = parts if seen is None else _joined(seen, parts)
-                ex = self._examples.get(key, []) + list(zip(rows, lines, strict=True))
-                self._examples[key] = sorted(ex, key=lambda e: e[0])[:EXAMPLES]
+                ex = self._examples.get(key, []) + list(zip(rows, lines, shown_turns, strict=True))
+                self._examples[key] = sorted(ex, key=lambda e: (e[0], e[2] or 0))[:EXAMPLES]
 
     def _first_row(self, key: tuple[str, str]) -> int:
         ex = self._examples.get(key)
@@ -149,7 +180,10 @@ class Ledger:
     def examples(self) -> dict[tuple[str, str], list[str]]:
         """(stage, reason shape) -> its first rows, named (`line N`, `file:line`, ...)."""
         name = self.shards.where if self.shards else where
-        return {k: [name(row, line) for row, line in ex] for k, ex in self._examples.items()}
+        return {
+            k: [_of_turn(turn, name(row, line)) for row, line, turn in ex]
+            for k, ex in self._examples.items()
+        }
 
     def _with_files(self, table: pa.Table) -> pa.Table:
         """`table` with the file of each row after its line, for an input of several files."""
@@ -196,19 +230,29 @@ class Ledger:
     @property
     def all_rejected(self) -> bool:
         """Every input row was rejected (with --on-error skip: nothing left to write)."""
-        return self.on_error == "skip" and self.rows_in > 0 and self.converted == 0
+        if self.on_error != "skip" or not self.rows_in:
+            return False
+        every_turn = self.turns_refused > 0 and self.turns_refused >= self.turns_made
+        return self.converted == 0 or every_turn
 
     def error(self) -> DataError:
-        """The error of a stopped run: the first failing input row, and how many more."""
+        """The error of a stopped run: the first failing input row (or turn: `turn 3 of line
+        12`), and how many more."""
         f = dict(self.first or {})
-        more = self.rejected - 1
         path = self.path
         if self.shards is not None and f.get("row") is not None:  # name the shard
             path, f["row"] = self.shards.locate(f["row"])
+        said = f"{f.get('stage')}: {f.get('reason')}"
+        if f.get("turn") is not None:  # the turn named in the message, with its row
+            said = f"{_of_turn(f['turn'], where(f.get('row'), f.get('line')))}: {said}"
+            f["line"] = f["row"] = None
         if self.all_rejected:
+            what = f"every row was rejected ({self.rejected:,})"
+            if self.turns_refused:
+                what = f"every turn was refused ({self.turns_refused:,} of {self.turn_rows:,} rows)"
+                what += f", {plural(self.rejected, 'row')} rejected whole" if self.rejected else ""
             return DataError(
-                f"every row was rejected ({self.rejected:,}); the first: {f.get('stage')}: "
-                f"{f.get('reason')}",
+                f"{what}; the first: {said}",
                 path=path,
                 line=f.get("line"),
                 row=f.get("row") if f.get("line") is None else None,
@@ -216,10 +260,14 @@ class Ledger:
                 if self.rejects is not None
                 else "nothing was written",
             )
+        more = self.rejected + self.turns_refused - 1
+        what = plural(more, "more row")
+        if self.turns_refused:
+            both = "row or turn" if more == 1 else "rows or turns"
+            what = f"{more:,} more {both}" if self.rejected else plural(more, "more turn")
         fail = "fails" if more == 1 else "fail"
         return DataError(
-            f"{f.get('stage')}: {f.get('reason')}"
-            + (f" ({plural(more, 'more row')} {fail})" if more else ""),
+            said + (f" ({what} {fail})" if more else ""),
             path=path,
             line=f.get("line"),
             row=f.get("row") if f.get("line") is None else None,
@@ -246,11 +294,17 @@ class Ledger:
                 effects.append("unpairing: 2 per row")
             elif kind == "filters":
                 effects.append(f"filter: {n_in - n_out:,} dropped by the conversion itself")
-            elif n_in != n_out:
+            elif n_in != n_out or name == self.split_step:
                 how = self.expansions.get(name)
+                if name == self.split_step:
+                    how = "one per assistant turn"
                 effects.append(
                     f"{name}: {plural(n_in, 'row')} -> {n_out:,}" + (f", {how}" if how else "")
                 )
+        if self.turns_refused:  # the render's refusals: rows out = turns made - these
+            effects.append(
+                f"{plural(self.turns_refused, 'turn')} of {plural(self.turn_rows, 'row')} refused"
+            )
         text += f" ({'; '.join(effects)})" if effects else ""
         if self.bad_lines:
             text += f"; {self.bad_lines.summary(3)}"
@@ -280,69 +334,9 @@ class Ledger:
         return out
 
 
-_NUMBER = re.compile(r"(\d[\d,.]*\d|\d)")
-
-SUMMARY_SCHEMA = pa.schema(
-    [
-        pa.field("stage", pa.string()),
-        pa.field("shape", pa.string()),  # the reason, every number as N
-        pa.field("count", pa.int64()),
-        pa.field("parts", pa.list_(pa.string())),  # text and numbers; numbers that vary: N
-        pa.field("rows", pa.list_(pa.int64())),  # the first EXAMPLES rows
-        pa.field("lines", pa.list_(pa.int64())),  # their lines
-        pa.field("reason", pa.string()),  # the reason of the first row
-        pa.field("first", pa.int64()),  # the first row
-    ]
-)
-
-
-def summarize(table: pa.Table) -> pa.Table:
-    """Rejected rows (`row`, `line`, `stage`, `reason`) by stage and reason shape (reasons
-    that differ only in their numbers), one `SUMMARY_SCHEMA` row each, in order of their
-    first row: what `Ledger.absorb` counts. Summaries of parts of the rows, concatenated,
-    count as the whole."""
-    import polars as pl
-
-    if not table.num_rows:
-        return SUMMARY_SCHEMA.empty_table()
-    number = _NUMBER.pattern
-    df = pl.from_arrow(table.select(["row", "line", "stage", "reason"]))
-    df = df.sort("row", maintain_order=True).with_columns(
-        shape=pl.col("reason").str.replace_all(number, "N"),
-        nums=pl.col("reason").str.extract_all(number),
-    )
-    keys = ["stage", "shape"]
-    groups = df.group_by(keys, maintain_order=True).agg(
-        count=pl.len(),
-        rows=pl.col("row").head(EXAMPLES),
-        lines=pl.col("line").head(EXAMPLES),
-        reason=pl.col("reason").first(),
-        first=pl.col("row").first(),
-    )
-    # the numbers that differ between the reasons of a shape are shown as N
-    each = df.select(*keys, "nums").with_row_index("at").explode("nums")
-    each = each.with_columns(pos=pl.int_range(pl.len()).over("at"))
-    varies = each.group_by([*keys, "pos"]).agg(n=pl.col("nums").n_unique()).filter(pl.col("n") > 1)
-    varies = varies.group_by(keys).agg(pl.col("pos"))
-    groups = groups.join(varies, on=keys, how="left", maintain_order="left")
-    parts = []
-    for reason, pos in zip(groups["reason"].to_list(), groups["pos"].to_list(), strict=True):
-        p = _NUMBER.split(reason)
-        for i in pos or ():
-            if 2 * i + 1 < len(p):  # (a reason holding a letter N has a shape of its own)
-                p[2 * i + 1] = "N"
-        parts.append(p)
-    out = groups.drop("pos").with_columns(parts=pl.Series(parts, dtype=pl.List(pl.String)))
-    return out.to_arrow().select(SUMMARY_SCHEMA.names).cast(SUMMARY_SCHEMA)
-
-
-def _joined(seen: list[str], parts: list[str]) -> list[str]:
-    """Two reasons' parts (text and numbers alternating) as one: numbers that differ as N."""
-    if len(seen) != len(parts):
-        return seen
-    return [
-        a if a == b or i % 2 == 0 else "N" for i, (a, b) in enumerate(zip(seen, parts, strict=True))
-    ]
+def _of_turn(turn: int | None, row: str) -> str:
+    """`turn 3 of line 12` (a refused turn of a `--split-turns all` row), else `row`."""
+    return row if turn is None else f"turn {turn} of {row}"
 
 
 def where(row: int, line: int | None) -> str:

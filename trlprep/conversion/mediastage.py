@@ -4,33 +4,13 @@ placeholders made media parts, and images held inline in message parts moved to 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import RowFailures, warn_user
-
-# per medium, the messages columns some batch of the input moves inline media out of
-# (`columns.inlinemedia.moved_elsewhere`), while an input read in batches is converted
-_ELSEWHERE: ContextVar[dict[str, list[str]] | None] = ContextVar(
-    "trlprep_moved_elsewhere", default=None
-)
-
-
-@contextmanager
-def moving_elsewhere(by_medium: dict[str, list[str]] | None) -> Iterator[None]:
-    """Inside the block, `inline_images` gives every batch the media columns (and part keys)
-    that moving `by_medium` gives the input read whole: a batch holding none of a medium
-    inline would lack its column. Given in the inline stage, after the placeholder stage,
-    as moving adds them to the input read whole: no placeholder is mapped beside them."""
-    token = _ELSEWHERE.set(by_medium or None)
-    try:
-        yield
-    finally:
-        _ELSEWHERE.reset(token)
 
 
 def media_parts(table: pa.Table) -> pa.Table:
@@ -51,11 +31,14 @@ def media_parts(table: pa.Table) -> pa.Table:
 
 def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
     """A warning naming standard rows that give media and hold no placeholder of them in
-    their text `columns`: nothing stands for them (`media-unrendered` in validate)."""
+    their text `columns`: nothing stands for them (`media-unrendered` in validate); and one
+    naming those whose text holds placeholders, which only a processor whose own media
+    token they are reads (`media-standard-text`)."""
     import pyarrow.compute as pc
 
     from trlprep.columns.arrowtypes import is_string
     from trlprep.columns.placeholders import PLACEHOLDERS, media_counts
+    from trlprep.columns.standardmarks import standard_marks_hint, standard_marks_text
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import counted_rows_text
 
@@ -69,6 +52,13 @@ def say_unrendered(table: pa.Table, columns: tuple[str, ...]) -> None:
             np.asarray(pc.fill_null(pc.count_substring(t, mark), 0).to_numpy(), np.int64)
             for t in texts
         )
+        marked = np.flatnonzero((n > 0) & (marks > 0))
+        if len(marked):
+            warn_user(
+                f"{counted_rows_text(marked)}: {standard_marks_text(kind)}; "
+                + standard_marks_hint(kind, tuple(columns) == ("text",)),
+                ConversionWarning,
+            )
         rows = np.flatnonzero((n > 0) & (marks == 0))
         if len(rows):
             warn_user(
@@ -96,11 +86,12 @@ TYPED_OUTPUTS: dict[str, str] = {"parquet": "Parquet", "arrow": "Arrow", "disk":
 
 def inline_mode(given: str | None, output_kind: str, rendered: bool) -> tuple[str, bool]:
     """(`keep` or `move`, chosen by default): `given`, or where it is None, `move` for an
-    output holding one struct per content part (Parquet, Arrow, save_to_disk) that no
-    template renders, else `keep`."""
+    output holding one struct per content part (Parquet, Arrow, save_to_disk) and for a
+    rendered one (the render keeps no part, so media held inline would be lost), else
+    `keep`."""
     if given is not None:
         return given, False
-    if output_kind in TYPED_OUTPUTS and not rendered:
+    if output_kind in TYPED_OUTPUTS or rendered:
         return "move", True
     return "keep", False
 
@@ -170,33 +161,110 @@ MOVED = (
     "'image' in content (Qwen2.5-VL, Qwen3-VL, Qwen3.5); --inline-media keep keeps them"
 )
 
+# `inline_images`' output kind for a rendered output (`--chat-template`, `--tokenize`)
+RENDERED = "rendered"
+MOVED_RENDERED = (
+    "media held inline in message parts were moved to images / videos / audios columns "
+    "before the render, bare parts left where they stood: the rendered text keeps no part, "
+    "so their URLs or paths would be lost; --inline-media keep keeps them in the parts "
+    "(and out of the output)"
+)
 
-def inline_images(table: pa.Table, output_kind: str = "") -> pa.Table:
+
+KEPT = (
+    "inline {medium} parts holding their {medium} as data that no URL or path names "
+    "({keys}) are kept in their parts, in every row: {output} outputs move inline media to "
+    "images / videos / audios by default, and the {column} column holds URLs or paths; "
+    "--inline-media keep keeps every medium in its parts (this warning goes), "
+    "--inline-media move refuses these rows; to move them, write each {medium} to a file "
+    "and name its path in its part"
+)
+
+
+def unmovable_keys(schemas: list[pa.Schema]) -> tuple[str, ...]:
+    """`medium:key` of the part keys under which `schemas` hold media inline as data that
+    no URL or path names (`columns.inlinemedia.unmovable_media`)."""
+    from trlprep.columns.inlinemedia import unmovable_media
+
+    return tuple(f"{m}:{k}" for m, names in unmovable_media(schemas).items() for k in names)
+
+
+def kept_by_default(options: Any, keys: tuple[str, ...]) -> Any:
+    """`options` (`ConvertOptions`) with `kept_media` set to `keys` (`unmovable_keys` of the
+    whole input) where `move` was chosen by default: a default must not refuse valid rows
+    (`--inline-media move` given still refuses them)."""
+    import dataclasses
+
+    if options.inline_media != "move" or not options.moved_by_default or not keys:
+        return options
+    return dataclasses.replace(options, kept_media=tuple(dict.fromkeys(keys)))
+
+
+def moving_whole(options: Any, keys: tuple[str, ...], held: Iterable[str]) -> Any:
+    """`options` (`ConvertOptions`, `move`) of an input converted in chunks (or blocks):
+    `kept_by_default(options, keys)`, with `media_columns` set to `held` (`medium:column`
+    of the messages columns the whole input holds a medium inline in), but those of kept
+    media: each chunk then gets the media columns the input moved whole gets."""
+    import dataclasses
+
+    options = kept_by_default(options, keys)
+    kept = {k.split(":", 1)[0] for k in options.kept_media}
+    columns = tuple(dict.fromkeys(c for c in held if c.split(":", 1)[0] not in kept))
+    return dataclasses.replace(options, media_columns=columns)
+
+
+def inline_images(
+    table: pa.Table,
+    output_kind: str = "",
+    kept: tuple[str, ...] = (),
+    columns: tuple[str, ...] = (),
+) -> pa.Table:
     """Images, videos and audios held inline in message parts moved to `images`, `videos`
-    and `audios` (`--inline-media move`); `output_kind`: moved by default for that output,
-    said so."""
+    and `audios` (`--inline-media move`), but the media of `kept` (`medium:key`, left
+    inline by `kept_by_default`, said so); `output_kind`: moved by default for that output,
+    said so. `columns` (`medium:column`, `moving_whole`): the media columns the whole input
+    gets, given to a chunk holding none of a medium inline too (after the placeholder
+    stage, as moving the input whole adds them: no placeholder is mapped beside them)."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns, move_inline_media
     from trlprep.converters.base import ConversionWarning
 
-    out, bad, reasons = move_inline_media(table)
+    media = tuple(dict.fromkeys(k.split(":", 1)[0] for k in kept))
+    out, bad, reasons = move_inline_media(table, media)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="inline media")
-    elsewhere = _ELSEWHERE.get()
-    if elsewhere and out.num_rows:
+    if columns and out.num_rows:
         from trlprep.columns.inlinemedia import moved_elsewhere
 
-        out = moved_elsewhere(out, elsewhere)
-    if output_kind in TYPED_OUTPUTS and any(inline_columns(table, m) for m in MEDIA_COLUMN):
-        warn_user(MOVED.format(output=TYPED_OUTPUTS[output_kind]), ConversionWarning)
+        by_medium: dict[str, list[str]] = {}
+        for c in columns:
+            medium, name = c.split(":", 1)
+            by_medium.setdefault(medium, []).append(name)
+        out = moved_elsewhere(out, by_medium)
+    output = TYPED_OUTPUTS.get(output_kind, "these")
+    moved = [m for m in MEDIA_COLUMN if m not in media]
+    said = MOVED.format(output=output) if output_kind in TYPED_OUTPUTS else None
+    if output_kind == RENDERED:
+        said = MOVED_RENDERED
+    if said and any(inline_columns(table, m) for m in moved):
+        warn_user(said, ConversionWarning)
+    for medium in media:
+        if inline_columns(table, medium):
+            keys = ", ".join(f'"{k.split(":", 1)[1]}"' for k in kept if k.startswith(medium + ":"))
+            column = MEDIA_COLUMN[medium]
+            said = KEPT.format(medium=medium, keys=keys, output=output, column=column)
+            warn_user(said, ConversionWarning)
     return out
 
 
 __all__ = [
+    "RENDERED",
     "TYPED_OUTPUTS",
     "inline_images",
     "inline_mode",
+    "kept_by_default",
     "media_parts",
-    "moving_elsewhere",
+    "moving_whole",
+    "unmovable_keys",
     "say_inline_images",
     "say_placed",
     "say_unrendered",

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.conversion.apply import (
     Failure,
     InputRows,
@@ -56,6 +57,7 @@ def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) 
         raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += raw.num_rows
         table, keep = read_stage(raw, b.offset, b.lines, ledger, coerce)
+        table, _ = as_media_lists(table)  # Qwen-VL's `image` lists, `video` -> `videos`
         if keep is None:
             yield Unit(raw, b.offset, b.lines, with_row_ids(table, b.offset), b.lines, b.path)
             continue
@@ -126,6 +128,9 @@ def convert_batches(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
+    from trlprep.conversion.byturn import by_turn, splitting_step
+
+    ledger.split_step, ledger.turned = splitting_step(plan), by_turn(plan)
     blocks = _interleaved(plan)
     opts = dataclasses.replace(plan.options, order="interleaved") if blocks else plan.options
     if any(e.rows == "pairs" for e in plan.route.steps):

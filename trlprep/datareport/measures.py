@@ -14,8 +14,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_list, is_messages
+from trlprep.columns.arrowtypes import is_messages
 from trlprep.columns.inlinemedia import inline_media_per_row
+from trlprep.columns.placeholders import media_counts
 from trlprep.columns.textparts import has_marks, restored
 from trlprep.datareport.collected import INDEX, Collected
 from trlprep.datareport.plaintext import plain_text
@@ -141,6 +142,7 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
         ((stats["tools"].fill_null(0) > 0) | stats["tool_role"].fill_null(False)).sum()
     )
     _keep_weights(d, canon, frame, cols)
+    held = media_counts(canon)  # `images`, `videos`, `audios`; LLaVA's `image`, `video`
     for medium in MEDIA:
         col = f"{medium}s"
         # parts holding their medium inline (a URL or path in the part), beside the column's
@@ -148,8 +150,8 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
         setattr(d, f"inline_{col}", getattr(d, f"inline_{col}") + int(inline.sum()))
         rows_key = f"inline_{medium}_rows"
         setattr(d, rows_key, getattr(d, rows_key) + int((inline > 0).sum()))
-        if col in canon.column_names and is_list(canon.schema.field(col).type):
-            n = pc.add(pc.list_value_length(canon.column(col)).fill_null(0), pa.array(inline))
+        if medium in held:
+            n = pa.array(held[medium] + inline)
         elif inline.any():  # held inline only
             n = pa.array(inline)
         else:

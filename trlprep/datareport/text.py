@@ -264,7 +264,8 @@ def _examples(
         if weighted and ex.get("loss_parts"):  # the render cut where the loss starts, stops
             parts = [{**p, "role": "text"} for p in ex["loss_parts"]]
         for part in parts:
-            text = repr(part["text"])
+            # JSON is one escaped line already: repr would escape its backslashes twice
+            text = repr(part["text"]) if rendered else part["text"]
             if len(text) > SHOWN_CHARS:
                 text = f"{text[:SHOWN_CHARS]}... ({len(part['text']):,} chars)"
             mark = "*" if part.get("trained") and (not weighted or "loss_parts" in ex) else " "

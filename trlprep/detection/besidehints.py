@@ -15,6 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.detection.mapnames import chosen_rejected
+
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
 
@@ -137,11 +139,34 @@ def label_advice(head: pa.Table | pa.RecordBatch, columns: list[str]) -> str | N
     )
 
 
+def pair_advice(
+    columns: list[str], prompt: str = "prompt", conversational: bool = False
+) -> str | None:
+    """The `--map chosen=X,rejected=Y` advice for prompt-only data with two answer columns
+    named for the chosen and the rejected one (NeMo-Aligner's `chosen_response`,
+    `rejected_response`), else None."""
+    pair = chosen_rejected(columns)
+    if pair is None:
+        return None
+    chosen, rejected = pair
+    args = f"--map {'' if prompt == 'prompt' else f'prompt={prompt},'}chosen={chosen},"
+    args += f"rejected={rejected}" + (" --conversational" if conversational else "")
+    return (
+        f"columns {chosen!r} and {rejected!r} may hold each prompt's preferred and rejected "
+        f"answers: for preference (DPO, reward modeling) pass `{args}` (trlprep convert DATA "
+        f"{args} -o OUT); as it is, the data is prompt-only with both carried as extra columns"
+    )
+
+
 def answer_advice_of(det: Detection, schema: pa.Schema | None = None) -> str | None:
-    """`answer_advice` for a prompt-only `Detection` (its prompt column and format); with
-    the data's `schema`, an answer field inside an object column too (`extra_info.answer`)."""
+    """`pair_advice`, else `answer_advice`, for a prompt-only `Detection` (its prompt column
+    and format); with the data's `schema`, an answer field inside an object column too
+    (`extra_info.answer`)."""
     conversational = det.format is not None and det.format.value == "conversational"
     prompt = det.columns.get("prompt", "prompt")
+    pair = pair_advice(list(det.extra_columns), prompt, conversational)
+    if pair is not None:
+        return pair
     advice = answer_advice(list(det.extra_columns), prompt, conversational)
     if advice is None and schema is not None:
         nested = nested_answer_column(schema, list(det.extra_columns))

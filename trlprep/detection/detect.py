@@ -156,7 +156,11 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     det.roles = sorted(set().union(*(cp.roles for cp in cols.values())) if cols else set())
 
     if dtype is None:
-        if prof.num_rows or cols:
+        if not prof.num_rows and cols:  # names alone are not read as a type: say why
+            det.notes.append(
+                "no rows to detect the type from (the columns: " + ", ".join(sorted(cols)) + ")"
+            )
+        elif prof.num_rows or cols:
             det.notes.append(
                 "no dataset type matches the columns "
                 + (", ".join(sorted(cols)) or "(none)")
@@ -198,7 +202,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
                         continue
                     problem(
                         "mixed-format",
-                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {kind_word(kind)}",
+                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {held(kind)}",
                         count,
                         cols[name].examples.get(kind, []),
                     )
@@ -378,3 +382,35 @@ _CONTENT_NAMES = {
 
 def _hold(count: int) -> str:
     return noun(count, "holds", "hold")
+
+
+# what a row of a content column holds, said where it is neither text nor messages
+_HELD = {
+    "list<string>": (
+        'a list of strings, not messages (a message is an object with "role" and "content"): '
+        "join the strings into one text, or give each as a message"
+    ),
+    "empty-list": "an empty list",
+    "list": "a list of neither strings nor messages",
+}
+
+
+def unmixed_kinds(det: Detection, dtype: DatasetType) -> list[str] | None:
+    """What `dtype`'s content columns hold where no format was found, though no column
+    mixes kinds (every row of a column holds a list of strings, say: a CSV's JSON text):
+    one phrase per such column; None where a column's rows do mix kinds."""
+    names = {c for f in dtype.all_formats for c in dtype.content_columns(f)}
+    kinds = {n: k for n, k in det.column_kinds.items() if n in names}
+    if any(len(set(k) - {"null"}) > 1 for k in kinds.values()):
+        return None
+    return [
+        f"every row of column {n!r} holds {held(kind)}"
+        for n, k in kinds.items()
+        for kind in k
+        if kind not in ("string", "messages", "null")
+    ]
+
+
+def held(kind: str) -> str:
+    """`kind` (a profile's row kind) as a mixed-format problem says what rows hold."""
+    return _HELD.get(kind, kind_word(kind))

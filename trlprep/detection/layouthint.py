@@ -31,6 +31,7 @@ from trlprep.detection.mapnames import (
     alpaca_suggestion,
     map_suggestion,
     paired_suggestion,
+    paired_why,
 )
 
 if TYPE_CHECKING:
@@ -121,6 +122,16 @@ def inner_messages(schema: pa.Schema) -> str | None:
     return None
 
 
+def renamed_messages(schema: pa.Schema) -> str | None:
+    """The one column holding `{role, content}` messages under another name than a TRL
+    type's (MiniCPM-V's `conversations` of content parts, `dialog`, `chat`), else None."""
+    from trlprep.columns.arrowtypes import is_messages
+    from trlprep.detection.columnroles import trl_column_names
+
+    found = [f.name for f in schema if f.name not in trl_column_names() and is_messages(f.type)]
+    return found[0] if len(found) == 1 else None
+
+
 def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), content parts holding
@@ -158,11 +169,16 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
 
 
 def _transcripts(head: pa.Table | pa.RecordBatch) -> bool:
-    """A cheap sign of HH-style transcripts: a text `chosen` column holding `Human:`."""
-    i = head.schema.get_field_index("chosen")
-    if i < 0 or not pa.types.is_string(head.schema.field(i).type):
+    """A cheap sign of HH-style transcripts: a text `chosen` column holding `Human:`, or a
+    text `prompt` holding them beside it (Dahoas/rm-static)."""
+    if head.schema.get_field_index("chosen") < 0:
         return False
-    return bool(pc.any(pc.match_substring(head.column(i), "Human:")).as_py())
+    for name in ("chosen", "prompt"):
+        i = head.schema.get_field_index(name)
+        if i >= 0 and pa.types.is_string(head.schema.field(i).type):
+            if pc.any(pc.match_substring(head.column(i), "Human:")).as_py():
+                return True
+    return False
 
 
 def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
@@ -234,10 +250,15 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"OpenAI Batch API requests do): pass `--map messages={inner}` (trlprep "
                 f"convert DATA --map messages={inner} -o OUT)"
             )
+        elif (renamed := renamed_messages(table.schema)) is not None:
+            det.notes.append(
+                f"column {renamed!r} holds {{role, content}} messages: pass `--map "
+                f"messages={renamed}` (trlprep convert DATA --map messages={renamed} -o OUT)"
+            )
         elif (paired := paired_suggestion(table.column_names)) is not None:
             det.notes.append(
-                f"the columns look like a prompt and two answers, the `_j` one preferred (as "
-                f"Stack Exchange Paired ranks them): for preference pass `--map {paired}` "
+                f"the columns look like a prompt and two answers, {paired_why(paired)}: "
+                f"for preference pass `--map {paired}` "
                 f"(trlprep convert DATA --map {paired} -o OUT)"
             )
         else:

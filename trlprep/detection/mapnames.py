@@ -1,6 +1,6 @@
 """The `--map` (or `--from alpaca --map`) that columns no TRL type reads fit, told by their
 names alone: a prompt and its answer, an instruction with a context passage, a prompt and
-two ranked answers."""
+two ranked answers (`response_j` / `response_k`, `chosen_response` / `rejected_response`)."""
 
 from __future__ import annotations
 
@@ -74,13 +74,26 @@ def map_suggestion(columns: list[str]) -> str | None:
     return f"prompt={prompt},completion={answers[0]}"
 
 
+def chosen_rejected(columns: list[str]) -> tuple[str, str] | None:
+    """(chosen, rejected): two columns named alike but for `chosen` / `rejected`
+    (NeMo-Aligner's DPO data: `chosen_response`, `rejected_response`; case-insensitive),
+    other than TRL's own `chosen` and `rejected`; else None."""
+    lower = {c.lower(): c for c in columns}
+    for name, column in lower.items():
+        if "chosen" in name and name != "chosen":
+            other = lower.get(name.replace("chosen", "rejected"))
+            if other is not None:
+                return column, other
+    return None
+
+
 def paired_suggestion(columns: list[str]) -> str | None:
     """`prompt=P,chosen=X_j,rejected=X_k` for a prompt beside two answers named as Stack
     Exchange Paired names them (`response_j`, the answer with the higher score, and
-    `response_k`), else None."""
+    `response_k`) or alike but for `chosen` / `rejected` (`chosen_rejected`), else None."""
     lower = {c.lower(): c for c in columns}
     prompt = next((lower[p] for p in _PROMPTS if p in lower), None)
-    pair = next(
+    pair = chosen_rejected(columns) or next(
         (
             (lower[c], lower[c[:-1] + "k"])
             for c in lower
@@ -91,3 +104,11 @@ def paired_suggestion(columns: list[str]) -> str | None:
     if prompt is None or pair is None:
         return None
     return f"prompt={prompt},chosen={pair[0]},rejected={pair[1]}"
+
+
+def paired_why(paired: str) -> str:
+    """How `paired_suggestion`'s two answers were told apart, said in its advice."""
+    chosen = paired.split("chosen=", 1)[1].split(",", 1)[0]
+    if "chosen" in chosen.lower():
+        return f"named for the chosen and the rejected one ({chosen!r} preferred)"
+    return "the `_j` one preferred (as Stack Exchange Paired ranks them)"

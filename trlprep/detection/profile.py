@@ -98,6 +98,29 @@ def _row_kind(kind: ValueKind) -> str:
     return {ValueKind.MESSAGES: "messages", ValueKind.STRING: "string"}.get(kind, kind.value)
 
 
+def _json_list_kinds(kinds: pa.Array, text: pa.Array, side: bool) -> pa.Array:
+    """`kinds` (`json_kinds` of the JSON text `text`) with each list told by its first item:
+    objects `messages`, strings `list<string>` (no conversation), `empty-list`, else `list`;
+    every list of a side column (videos, images, tools ...) `list`."""
+    if side:
+        return kinds
+    is_list = pc.fill_null(pc.equal(kinds, "list"), False)
+    if not pc.any(is_list).as_py():
+        return kinds
+    told = pc.case_when(
+        pc.make_struct(
+            pc.match_substring_regex(text, r"^\[\s*\{"),
+            pc.match_substring_regex(text, r"^\[\s*\]"),
+            pc.match_substring_regex(text, r'^\[\s*"'),
+        ),
+        "messages",
+        "empty-list",
+        ValueKind.STRINGS.value,
+        "list",
+    )
+    return pc.if_else(is_list, told, kinds)
+
+
 def profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: Profile) -> None:
     n = batch.num_rows
     prof.num_rows += n
@@ -113,17 +136,13 @@ def profile_batch(batch: pa.Table | pa.RecordBatch, offset: int, prof: Profile) 
         if nulls:
             cp.add("null", nulls, pc.is_null(col), offset)
         if kind is ValueKind.MIXED:
-            kinds = json_kinds(col)
-            # a list in a side column (videos, images, tools ...) is no conversation
-            for k, name in (
-                ("string", "string"),
-                ("list", "list" if f.name in SIDE_COLUMNS else "messages"),
-                ("object", "object"),
-                ("bool", "bool"),
-                ("number", "number"),
-            ):
+            kinds = _json_list_kinds(json_kinds(col), col, f.name in SIDE_COLUMNS)
+            for k in ("string", "messages", "empty-list", ValueKind.STRINGS.value, "list"):
                 mask = pc.equal(kinds, k)
-                cp.add(name, pc.sum(mask).as_py() or 0, mask, offset)
+                cp.add(k, pc.sum(mask).as_py() or 0, mask, offset)
+            for k in ("object", "bool", "number"):
+                mask = pc.equal(kinds, k)
+                cp.add(k, pc.sum(mask).as_py() or 0, mask, offset)
             continue
         if kind is ValueKind.NULL and is_list(f.type):
             cp.add("empty-list", n - nulls, pc.is_valid(col), offset)

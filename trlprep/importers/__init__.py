@@ -26,6 +26,7 @@ from trlprep.importers.registry import (
     detect_layout,
     get_importer,
     is_layout,
+    layout_in_hint,
     layout_names,
     layout_read_as,
 )
@@ -58,6 +59,7 @@ __all__ = [
     "import_dataset",
     "import_table",
     "is_layout",
+    "layout_in_hint",
     "layout_names",
     "conversational_layout",
     "layout_read_as",

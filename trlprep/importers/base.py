@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pyarrow as pa
 
+from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.columnmap import parse_column_map, rename
 from trlprep.importers.messages import roles_read
@@ -238,6 +239,7 @@ class Importer:
         # a `tools` column renamed from one Arrow typed as one struct (read before the
         # renaming was known: a polars frame, Ray): each row's own schemas, null keys left out
         table = settle_tools(rename(settled.table, opts.map), [TOOLS])
+        table, _ = as_media_lists(table)  # Qwen-VL's `image` lists, `video` -> `videos`
         dtype, fmt = self.landing(table.schema, opts)
         bad = Rejections(table.num_rows)
         bad.add_per_row(settled.bad, settled.reasons)

@@ -22,6 +22,7 @@ from trlprep.columns.arrowtypes import ValueKind, is_string, value_kind
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
+from trlprep.importers.promptanswers import answers_only
 from trlprep.registry import PREFERENCE_IMPLICIT, DatasetType, Format
 from trlprep.wording import plural
 
@@ -50,7 +51,10 @@ class Binarized(Importer):
             return False
         if not is_string(schema.field("prompt").type):
             return False
-        return all(value_kind(schema.field(c)) is ValueKind.MESSAGES for c in COLUMNS)
+        if not all(value_kind(schema.field(c)) is ValueKind.MESSAGES for c in COLUMNS):
+            return False
+        # conversations of the answers alone do not hold the prompt: `prompt-answers`
+        return not answers_only(sample, COLUMNS)
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         return PREFERENCE_IMPLICIT, Format.CONVERSATIONAL

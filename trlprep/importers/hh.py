@@ -26,6 +26,10 @@ so `keep_empty_turns` (`--keep-empty-turns`) keeps those rows by landing on prom
 the prompt is extracted from chosen and rejected with the empty turn still in place (as
 `preference-implicit -> prompt-only` does for every other row), then the answers go.
 
+Dahoas/rm-static's layout (DeepSpeed-Chat's reward data) splits each pair differently: the
+transcript up to the final `"\n\nAssistant:"` in `prompt`, the answers alone in `chosen` and
+`rejected`; prompt and answer are joined back into whole transcripts, then read as above.
+
 The parse is columnar: markers are replaced by a sentinel character that the batch does not
 contain, and the text is split on it with Arrow compute.
 """
@@ -67,16 +71,19 @@ class HH(Importer):
         "is dropped); rows without a final Assistant turn, with text before the first "
         "turn or with an empty turn are reported."
     )
-    reads = "chosen, rejected (text transcripts)"
+    reads = "chosen, rejected (text transcripts) [or prompt transcript + chosen, rejected answers]"
     columns = COLUMNS
     keeps_empty_turns = True
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         if not all(c in schema.names and is_string(schema.field(c).type) for c in COLUMNS):
             return False
-        if "prompt" in schema.names or sample is None or sample.num_rows == 0:
+        if sample is None or sample.num_rows == 0:
             return False
-        text = as_array(sample.column("chosen")).drop_null()
+        if "prompt" in schema.names and not _text_prompt(schema):
+            return False
+        # the transcripts: in chosen, or in the prompt the answers follow (Dahoas/rm-static)
+        text = as_array(sample.column("prompt" if _text_prompt(schema) else "chosen")).drop_null()
         human = pc.or_(pc.match_substring(text, "\n\nHuman:"), pc.starts_with(text, "Human:"))
         ok = pc.and_(human, pc.match_substring(text, "\n\nAssistant:"))
         return len(text) > 0 and bool(pc.all(ok).as_py())
@@ -104,11 +111,32 @@ class HH(Importer):
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         require(table, *COLUMNS, layout="hh")
         keep = opts.keep_empty_turns
+        consumed = COLUMNS
+        if _text_prompt(table.schema):  # rm-static: the answers follow the prompt's transcript
+            table, consumed = _whole_transcripts(table), (*COLUMNS, "prompt")
         produced = {name: parse_column(table, name, bad, keep) for name in COLUMNS}
-        pairs = assemble(table, produced, COLUMNS)
+        pairs = assemble(table, produced, consumed)
         if not keep:
             return Converted(pairs)
         return _prompt_only(pairs, bad)
+
+
+def _text_prompt(schema: pa.Schema) -> bool:
+    return "prompt" in schema.names and is_string(schema.field("prompt").type)
+
+
+def _whole_transcripts(table: pa.Table) -> pa.Table:
+    """Dahoas/rm-static's rows (DeepSpeed-Chat): a `prompt` transcript ending on
+    `"\n\nAssistant:"` and the answers that follow it, made whole transcripts (prompt +
+    answer) in chosen and rejected; an answer that holds its own transcript stays as it is."""
+    prompt = as_array(table.column("prompt")).cast(pa.large_string())
+    for name in COLUMNS:
+        answer = as_array(table.column(name)).cast(pa.large_string())
+        whole = pc.binary_join_element_wise(prompt, answer, pa.scalar("", pa.large_string()))
+        own = pc.fill_null(pc.match_substring(answer, f"\n\n{HUMAN}:"), False)
+        column = pc.if_else(own, answer, whole)
+        table = table.set_column(table.column_names.index(name), name, column)
+    return table
 
 
 def _prompt_only(pairs: pa.Table, bad: Rejections) -> Converted:

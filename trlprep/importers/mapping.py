@@ -248,13 +248,30 @@ def _unreadable(
             if _wrappable(schema, det) and not conversational
             else "map columns that are all text or all messages",
         )
+    layout = _layout_before_map(schema, back)
     return UsageError(
         f"after --map the columns read as {det.type.name}, but column "
         + ("; ".join(odd) or "values of no known format")
         + ": neither text nor a list of messages",
-        hint="each row needs a string or one list of {role, content} messages there (a list "
+        hint=f"the columns before --map are the {layout} layout: pass `--from {layout}` in "
+        f"place of --map (trlprep convert DATA --from {layout} -o OUT)"
+        if layout
+        else "each row needs a string or one list of {role, content} messages there (a list "
         "of several conversations is one row per conversation: split it first)",
     )
+
+
+def _layout_before_map(schema: pa.Schema, back: dict[str, str]) -> str | None:
+    """The public layout the columns are before `--map` renamed them (`back`: new -> old
+    name; MT-Bench's `turns` mapped onto `prompt`), else None."""
+    from trlprep.importers.registry import detect_layout
+
+    if any("." in old for old in back.values()):  # a field taken out of an object
+        return None
+    names = [back.get(n, n) for n in schema.names]
+    if len(set(names)) < len(names):
+        return None
+    return detect_layout(pa.schema([f.with_name(n) for f, n in zip(schema, names, strict=True)]))
 
 
 def _is_text(t: pa.DataType) -> bool:

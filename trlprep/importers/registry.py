@@ -18,7 +18,9 @@ from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.math_shepherd import MathShepherd
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
+from trlprep.importers.oumi import Oumi
 from trlprep.importers.prm800k import PRM800K
+from trlprep.importers.promptanswers import PromptAnswers
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
@@ -38,8 +40,10 @@ IMPORTERS: dict[str, Importer] = {
         OASST(),
         OASSTRanked(),
         LlamaFactoryV1(),
+        Oumi(),
         Swift(),
         Binarized(),
+        PromptAnswers(),
         AlpacaFarm(),
         SafeRLHF(),
         Arena(),
@@ -73,15 +77,31 @@ def get_importer(name: str | Importer) -> Importer:
         return name
     canonical = _ALIASES.get(_key(name))
     if canonical is None:
+        layouts = ", ".join(
+            f"{i.name}" + (f" ({', '.join(i.aliases)})" if i.aliases else "")
+            for i in IMPORTERS.values()
+        )
         raise UsageError(
-            f"unknown layout {name!r}",
-            hint="use one of: "
-            + ", ".join(
-                f"{i.name}" + (f" ({', '.join(i.aliases)})" if i.aliases else "")
-                for i in IMPORTERS.values()
-            ),
+            f"unknown layout {name!r}{_not_a_layout(name)}", hint="use one of: " + layouts
         )
     return IMPORTERS[canonical]
+
+
+def _not_a_layout(name: str) -> str:
+    """What `name`, which no layout has, is instead: a dataset type, or a misspelt layout."""
+    import difflib
+
+    from trlprep.registry import get_type
+
+    try:
+        dtype = get_type(name)
+    except Exception:  # not a type either: the closest layout name, if any
+        close = difflib.get_close_matches(_key(name), list(_ALIASES), n=1, cutoff=0.75)
+        return f" (did you mean {_ALIASES[close[0]]!r}?)" if close else ""
+    return (
+        f": {dtype.name} is a dataset type; `trlprep import` reads public layouts, and "
+        f"`trlprep convert DATA --from {name} ...` converts data of that type"
+    )
 
 
 def detect_layout(schema: pa.Schema, sample: pa.Table | None = None) -> str | None:
@@ -97,14 +117,18 @@ def detect_layout(schema: pa.Schema, sample: pa.Table | None = None) -> str | No
 def conversational_layout(data: pa.Table | pa.RecordBatch, *, read_as: bool = True) -> str | None:
     """`--conversational` with no layout named: the layout that makes `data`'s rows messages,
     the public layout convert reads it as (`layout_read_as`, unless `read_as` is False: the
-    caller sniffed it already), else "map" when the first rows are standard text; None for
-    data that is messages already (or undecided)."""
+    caller sniffed it already), else `hh` for HH transcripts (split into turns at their
+    markers, not wrapped whole in one message), else "map" when the first rows are standard
+    text; None for data that is messages already (or undecided)."""
     from trlprep.detection.detect import detect_table
     from trlprep.registry import Format
 
     layout = layout_read_as(data) if read_as else None
     if layout is not None:
         return layout
+    head = data.slice(0, 1000)
+    if detect_layout(data.schema, head if isinstance(head, pa.Table) else None) == "hh":
+        return "hh"
     standard = detect_table(data.slice(0, 1000)).format is Format.STANDARD
     return "map" if standard else None
 
@@ -129,3 +153,12 @@ def layout_read_as(data: pa.Table | pa.RecordBatch) -> str | None:
     if any(p.code != "ambiguous-prompt" for p in det.problems):
         return name
     return None
+
+
+def layout_in_hint(error: UsageError, layout: str | None) -> UsageError:
+    """`error` with its `--map` advice naming `layout`, the layout the data was read as
+    without being named: `--map` alone reads the columns as they are instead."""
+    if layout is None or layout == "map" or not error.hint:
+        return error
+    error.hint = error.hint.replace("--map ", f"--from {layout} --map ")
+    return error

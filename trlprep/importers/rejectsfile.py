@@ -75,10 +75,11 @@ class RejectsWriter:
         self.outcome = "written"
         return self.outcome
 
-    def summary(self, rejected: int, bad_lines: int = 0) -> str:
-        """The line a command prints after `commit`: how many rows were rejected (and bad
-        lines skipped), and where they went or that no file was written."""
+    def summary(self, rejected: int, bad_lines: int = 0, turns: int = 0) -> str:
+        """The line a command prints after `commit`: how many rows were rejected (and turns
+        refused, bad lines skipped), and where they went or that no file was written."""
         what = plural(rejected, "rejected row")
+        what += f", {plural(turns, 'refused turn')}" if turns else ""
         what += f" and {plural(bad_lines, 'bad line')}" if bad_lines else ""
         if self.outcome == "none":
             return f"{what}: no rejects file written"

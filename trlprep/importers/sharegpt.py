@@ -1,4 +1,5 @@
-"""ShareGPT: `conversations` of `{from, value}` turns -> conversational messages.
+"""ShareGPT: `conversations` of `{from, value}` turns (or `{role, content}` turns of text, as
+MiniCPM-V writes them) -> conversational messages.
 
 Roles: human -> user, gpt -> assistant, system -> system, observation/tool -> tool, plus
 the usual aliases (`registry.COMMON_ROLE_MAP`); `ImportOptions.role_map` overrides any of
@@ -15,9 +16,15 @@ optional `system` column becomes a first system message; `tools` is kept as JSON
 Conversations are kept as they are otherwise: one that opens with the assistant stays that
 way (chat templates that demand a user turn first refuse it when rendering).
 
+MiniCPM-V's named images (`image` an object of `<image_NN>` names) become `<image>`
+placeholders and `images` (`namedimages`).
+
 Layouts: `conversations` alone -> language modeling (`messages`); `conversations` with
 `chosen` and `rejected` single turns (or turn lists), LLaMA-Factory's preference layout ->
-preference with explicit prompt.
+preference with explicit prompt. Turns under `messages` instead are read the same way; under
+`prompt` (Open-Reasoner-Zero's RL prompts beside `final_answer`) they land on prompt-only
+(`prompt`), prompt-completion with a text `completion` (one assistant message; `--map
+completion=final_answer`), or preference with `chosen` and `rejected`.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from trlprep.importers.base import (
     require,
 )
 from trlprep.importers.jsonarrow import as_json_strings, decode_json_column
+from trlprep.importers.mapping import as_messages
 from trlprep.importers.messages import (
     field_of,
     flatten_lists,
@@ -51,6 +59,7 @@ from trlprep.importers.messages import (
     tools_as_text,
     typed_messages,
 )
+from trlprep.importers.namedimages import named, named_as_images
 from trlprep.importers.survey import whole_input
 from trlprep.io.jsonargs import tagged
 from trlprep.io.jsontext import dumps
@@ -59,6 +68,8 @@ from trlprep.registry import (
     LANGUAGE_MODELING,
     MESSAGE_FIELDS,
     PREFERENCE,
+    PROMPT_COMPLETION,
+    PROMPT_ONLY,
     DatasetType,
     Format,
 )
@@ -76,6 +87,8 @@ DEFAULT_ROLES: dict[str, str] = {
     CALL: CALL,
 }
 CONSUMED = ("conversations", "system", "chosen", "rejected")
+# the columns that may hold the turns, `conversations` first (the others only as turn lists)
+TURN_COLUMNS = ("conversations", "messages", "prompt")
 # a function_call turn's `tool_calls` (arguments tagged later, with the whole column)
 CALLS_TYPE = pa.list_(
     pa.struct(
@@ -99,24 +112,15 @@ class ShareGPT(Importer):
     columns = (*CONSUMED, "tools")
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
-        i = schema.get_field_index("conversations")
-        if i < 0:
-            return False
-        if is_json_field(schema.field(i)):  # turns whose values differ in kind
-            return True
-        t = schema.field(i).type
-        return (
-            is_list(t)
-            and pa.types.is_struct(t.value_type)
-            and (
-                t.value_type.get_field_index("from") >= 0
-                and t.value_type.get_field_index("value") >= 0
-            )
-        )
+        return turns_column(schema) is not None
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
-        pref = "chosen" in schema.names and "rejected" in schema.names
-        return (PREFERENCE if pref else LANGUAGE_MODELING), Format.CONVERSATIONAL
+        if "chosen" in schema.names and "rejected" in schema.names:
+            return PREFERENCE, Format.CONVERSATIONAL
+        if turns_column(schema) == "prompt":  # RL prompts (Open-Reasoner-Zero), answered or not
+            answered = _text(schema, "completion")
+            return (PROMPT_COMPLETION if answered else PROMPT_ONLY), Format.CONVERSATIONAL
+        return LANGUAGE_MODELING, Format.CONVERSATIONAL
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
         roles = merged_roles(DEFAULT_ROLES, opts.role_map)
@@ -127,34 +131,36 @@ class ShareGPT(Importer):
         lines = [f"roles: {shown}"]
         if "system" in schema.names:
             lines.append("column `system`: prepended as a system message where not empty")
+        col = turns_column(schema) or TURNS
         if dtype is PREFERENCE:
-            lines.append("conversations -> prompt; chosen/rejected turns -> chosen/rejected")
+            lines.append(f"{col} -> prompt; chosen/rejected turns -> chosen/rejected")
         else:
-            lines.append("conversations -> messages")
+            lines.append(f"{col} -> {_output(dtype)}")
         return lines
 
     def sources(self, schema: pa.Schema, opts: ImportOptions) -> dict[str, str]:
         dtype, _ = self.landing(schema, opts)
-        return {("prompt" if dtype is PREFERENCE else "messages"): "conversations"}
+        return {_output(dtype): turns_column(schema) or TURNS}
 
     def survey(self, table: pa.Table, opts: ImportOptions) -> set[str]:
         """`{"function_call"}` where a turn of the batch is one (after --role-map)."""
         roles = merged_roles(DEFAULT_ROLES, opts.role_map)
-        for name in ("conversations", "chosen", "rejected"):
+        for name in (turns_column(table.schema) or TURNS, "chosen", "rejected"):
             if name in table.column_names and _has_calls(table, name, roles):
                 return {CALL}
         return set()
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
-        require(table, "conversations", layout="sharegpt")
+        col = turns_column(table.schema) or TURNS
+        require(table, col, layout="sharegpt")
         n = table.num_rows
         roles = merged_roles(DEFAULT_ROLES, opts.role_map)
         dtype, _ = self.landing(table.schema, opts)
-        conv = _turn_lists(table, "conversations", bad)
+        conv = _turn_lists(table, col, bad)
         items, parent, pos = flatten_lists(conv)
-        notes = _dropped_fields(items, "conversations")
+        notes = _dropped_fields(items, col)
         declared = _declared(items, table)
-        fields = _messages(items, parent, roles, bad, "conversations", n, declared)
+        fields = _messages(items, parent, roles, bad, col, n, declared)
         parts = [(fields, parent, pos)]
         system = _system_messages(table, bad)
         if system is not None:
@@ -168,13 +174,68 @@ class ShareGPT(Importer):
             for name in ("chosen", "rejected"):
                 produced[name] = _single_turns(table, name, roles, bad)
         else:
-            produced["messages"] = messages
+            produced[_output(dtype)] = messages
+        consumed = (*CONSUMED, col)
+        if "image" in table.column_names and named(image := as_array(table.column("image"))):
+            key = "prompt" if dtype is PREFERENCE else _output(dtype)
+            produced[key], produced["images"] = named_as_images(produced[key], image, bad)
+            consumed = (*consumed, "image")
+            notes.append(NAMED_NOTE)
         produced = {k: v.cast(tagged(v.type)) for k, v in produced.items()}
-        out = assemble(tools_as_text(table), produced, CONSUMED)
+        out = assemble(tools_as_text(table), produced, consumed)
+        if dtype is PROMPT_COMPLETION:  # a text answer beside the turns: one assistant message
+            out, _ = as_messages(out)
         return Converted(out, notes=notes)
 
 
+TURNS = "conversations"
+
+
+def _text(schema: pa.Schema, name: str) -> bool:
+    return name in schema.names and is_string(schema.field(name).type)
+
+
+def _output(dtype: DatasetType) -> str:
+    """The column the conversations land in: `prompt` (preference, prompt-only) or `messages`."""
+    return "messages" if dtype is LANGUAGE_MODELING else "prompt"
+
+
+def turns_column(schema: pa.Schema) -> str | None:
+    """The column holding the conversations' `{from, value}` turns: `conversations`
+    (turn lists, or JSON-typed turns whose values differ in kind), else `messages` or
+    `prompt` holding turn lists; None when no column does."""
+    for name in TURN_COLUMNS:
+        i = schema.get_field_index(name)
+        if i < 0:
+            continue
+        if name == TURNS and is_json_field(schema.field(i)):
+            return name
+        t = schema.field(i).type
+        if not (is_list(t) and pa.types.is_struct(t.value_type)):
+            continue
+        turn = t.value_type
+        if turn.get_field_index("from") >= 0 and turn.get_field_index("value") >= 0:
+            return name
+        # `conversations` of `{role, content}` turns of text (MiniCPM-V's fine-tuning data,
+        # LLaMA-Factory's sharegpt with role/content tags)
+        if name == TURNS and turn.get_field_index("role") >= 0 and _text_content(turn):
+            return name
+    return None
+
+
 TURN_KEYS = ("from", "value")
+NAMED_NOTE = (
+    "column 'image' (MiniCPM-V's named images): `<image_NN>` made `<image>`, the images "
+    "listed in `images` in the order they stand"
+)
+# the same turns written as messages (`{role, content}`, content text)
+MESSAGE_KEYS = ("role", "content")
+
+
+def _text_content(turn: pa.StructType) -> bool:
+    """True when `turn` has a `content` field of text (or only nulls)."""
+    i = turn.get_field_index("content")
+    return i >= 0 and (is_string(turn.field(i).type) or pa.types.is_null(turn.field(i).type))
 
 
 def _declared(items: pa.Array, table: pa.Table) -> set[str]:
@@ -262,14 +323,18 @@ def _messages(
     m = len(items)
     src = field_of(items, "from")
     value = field_of(items, "value")
+    if (src is None or value is None) and pa.types.is_struct(items.type):
+        if field_of(items, "role") is not None and _text_content(items.type):
+            src, value = field_of(items, "role"), field_of(items, "content")
     if src is None or value is None:
         if m:
             raise DataError(
-                "turns need `from` and `value` keys (found "
+                "turns need `from` and `value` keys, or `role` and `content` of text (found "
                 + ", ".join(f.name for f in items.type)
                 + ")",
                 column=col,
-                hint="for {role, content} messages use --from openai-chat",
+                hint=f"for {{role, content}} messages whose content is a list of parts, "
+                f"--map messages={col} reads them as they are",
             )
         src = value = pa.nulls(0, pa.string())
     no_turn = np.asarray(items.is_null().to_numpy(zero_copy_only=False), bool)

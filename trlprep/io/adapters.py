@@ -2,9 +2,10 @@
 
 Kinds: `datasets.Dataset` (a filtered or selected view included), `datasets.DatasetDict`
 (each split, through `map_splits`), `pyarrow.Table`, `pyarrow.RecordBatch`,
-`polars.DataFrame`/`LazyFrame`, `pandas.DataFrame`, a list of row dicts, a dict of columns,
-any object exporting an Arrow stream, or a path (read with `trlprep.io.readers`; results come
-back as a `pyarrow.Table`). Row dicts come back with every column and message field present
+`polars.DataFrame`/`LazyFrame`, `pandas.DataFrame`, a list of row dicts, a dict of columns
+or one example as a dict (`trlprep.io.dictinput`: given back as a dict), any object
+exporting an Arrow stream, or a path (read with `trlprep.io.readers`; results come back as
+a `pyarrow.Table`). Row dicts come back with every column and message field present
 (null where a row had none), as Arrow stores them. Columns of `datasets`' `Json` type are
 decoded on the way in (`trlprep.io.jsonext`); a Dataset that had `Json` features gets its
 values of several kinds (and tool-call arguments) back as `Json`.
@@ -23,6 +24,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.columns.textparts import has_marks, restored, table_without_marks
 from trlprep.errors import UsageError
+from trlprep.io.dictinput import EXAMPLE, dict_kind, example_back
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
 from trlprep.io.jsonencode import has_struct
 from trlprep.io.jsonext import at_entry, has_json_features, with_json_types
@@ -37,7 +39,7 @@ from trlprep.wording import article
 
 _KINDS_HINT = (
     "pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, pandas.DataFrame, "
-    "a list of row dicts, a dict of columns or a path"
+    "a list of row dicts, a dict of columns, one example as a dict or a path"
 )
 
 
@@ -135,10 +137,9 @@ def _input(data: Any, split: str | None) -> Input:
         rows = Source(table_from_records(data))
         return Input(rows, lambda t: _py_columns(t, rows=True), values_back=True)
     if isinstance(data, dict):
-        if not all(isinstance(v, (list, tuple)) for v in data.values()):
-            raise UsageError(
-                "a dict dataset must map column names to lists of values", hint=_KINDS_HINT
-            )
+        if dict_kind(data) == EXAMPLE:  # `{"prompt": ..., "completion": ...}`: one example
+            row = Source(table_from_records([data]))
+            return Input(row, lambda t: example_back(_py_columns(t, rows=True)), values_back=True)
         columns = Source(table_from_columns(data))
         return Input(columns, lambda t: _py_columns(t, rows=False), values_back=True)
     if mod == "polars":

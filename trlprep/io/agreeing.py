@@ -17,7 +17,7 @@ to does not depend on where the input was cut.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -49,14 +49,19 @@ class AgreeingBatches:
         folder: str | None = None,
         one_schema: bool = False,
         name: str = "",
+        media: bool = False,
     ) -> None:
         self._inner = batches
+        self._media = media  # find which media the input holds inline (`inline_media`)
         self._name = name  # the input, as a progress bar names it
         self._folder = folder
         self._one_schema = one_schema
         self._it: Iterator[Batch] | None = None
         self._kept: KeptBatches | None = None
         self.schemas: list[pa.Schema] = []  # every batch's, once the first is given back
+        # per medium, the messages columns holding it inline in some batch (`inline_columns`),
+        # once the first is given back; None where the batches were not read ahead
+        self.inline_media: dict[str, list[str]] | None = None
 
     @property
     def shards(self) -> Any:
@@ -70,15 +75,6 @@ class AgreeingBatches:
             self._it = self._run()
         return next(self._it)
 
-    def survey(self, fn: Callable[[Any], Any]) -> list[Any] | None:
-        """`fn` of every batch's data as read (before the batches were made to agree), in
-        input order, once the first batch was given back: what the whole input holds, with
-        no second read of it; None where the batches were not kept (one batch, or one
-        schema passed through) or are given back already."""
-        if self._kept is None:
-            return None
-        return [fn(b.data) for b in self._kept.replay()]
-
     def close(self) -> None:
         if self._kept is not None:
             self._kept.close()
@@ -91,7 +87,11 @@ class AgreeingBatches:
         if first is None:
             return
         self.schemas = [first.data.schema]
-        if self._one_schema and not any(is_json_field(f) for f in first.data.schema):
+        if (
+            self._one_schema
+            and not any(is_json_field(f) for f in first.data.schema)
+            and not (self._media and _may_hold_media(first.data.schema))
+        ):
             yield first  # every batch has its schema, and no JSON text to count kinds in
             yield from it
             return
@@ -104,10 +104,13 @@ class AgreeingBatches:
             schemas: list[pa.Schema] = []
             counts: list[Counts] = []
             total = 0
+            inline: dict[str, list[str]] = {}
             for b in kept.keep(_chain(first, second, it)):
                 total += b.data.num_rows
                 schemas.append(b.data.schema)
                 counts.append(batch_kinds(b.data))
+                _add_inline(inline, b.data)
+            self.inline_media = {m: names for m, names in inline.items() if names}
             arguments = argument_columns(schemas)
             parts = parts_columns(schemas)
             schemas = [
@@ -131,16 +134,42 @@ class AgreeingBatches:
             self.close()
 
 
+def _may_hold_media(schema: pa.Schema) -> bool:
+    """Whether a content part of `schema` has a key that may hold a medium: one schema tells
+    which media some row may hold, not which the rows do (Parquet's `path` holds any)."""
+    from trlprep.columns.inlinemedia import media_columns_of
+
+    return bool(media_columns_of([schema]))
+
+
+def _add_inline(found: dict[str, list[str]], data: pa.Table | pa.RecordBatch) -> None:
+    """The messages columns of `data` holding each medium inline added to `found`."""
+    from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns, media_columns_of
+
+    if not media_columns_of([data.schema]):
+        return  # no content part of `data` has a key that may hold a medium
+    table = pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data
+    for medium in MEDIA_COLUMN:
+        names = found.setdefault(medium, [])
+        names += [c for c in inline_columns(table, medium) if c not in names]
+
+
 def agreeing(
-    batches: Iterable[Batch], folder: str | None = None, one_schema: bool = False, name: str = ""
+    batches: Iterable[Batch],
+    folder: str | None = None,
+    one_schema: bool = False,
+    name: str = "",
+    media: bool = False,
 ) -> AgreeingBatches:
     """`batches` made to agree on every column's kind over the whole input (see the module
     docstring); `folder`: where a scratch file goes when they outgrow memory; `one_schema`:
     every batch has the first's schema (`one_schema`), so only JSON text needs counting;
-    `name`: the input, as the progress bar of the kept batches given back names it."""
+    `name`: the input, as the progress bar of the kept batches given back names it;
+    `media`: batches of one schema whose parts may hold media are read ahead too, to find
+    which media the input holds inline (`AgreeingBatches.inline_media`)."""
     if isinstance(batches, AgreeingBatches):
         return batches
-    return AgreeingBatches(batches, folder, one_schema, name)
+    return AgreeingBatches(batches, folder, one_schema, name, media)
 
 
 def agreeing_batches(
@@ -149,6 +178,7 @@ def agreeing_batches(
     split: str | None = None,
     input_format: str | None = None,
     folder: str | None = None,
+    media: bool = False,
     **options: Any,
 ) -> AgreeingBatches:
     """`trlprep.io.readers.iter_batches(path, ...)` made to agree (`agreeing`; `folder`:
@@ -156,7 +186,7 @@ def agreeing_batches(
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format, **options)
-    return agreeing(batches, folder, one_schema(path, split, input_format), str(path))
+    return agreeing(batches, folder, one_schema(path, split, input_format), str(path), media)
 
 
 def one_schema(

@@ -62,8 +62,12 @@ def read_disk(path: str, split: str | None) -> pa.Table:
     if not p.is_dir():
         raise InputError(f"{path}: not a dataset folder (it is a file)", hint=format_hint())
     if not ((p / "state.json").is_file() or (p / "dataset_dict.json").is_file()):
+        held = sorted(e.name for e in p.iterdir())
+        shown = ", ".join(held[:3]) + (f", ... ({len(held) - 3} more)" if len(held) > 3 else "")
+        what = f"it holds only {shown}" if held else "the folder is empty"
         raise InputError(
-            f"{path}: not a dataset folder (no state.json or dataset_dict.json)",
+            f"{path}: no data files to read, and not a save_to_disk folder (no state.json or "
+            f"dataset_dict.json): {what}",
             hint=folder_hint(p),
         )
     import datasets
@@ -85,7 +89,13 @@ def format_hint() -> str:
 
 
 def folder_hint(p: Path) -> str:
-    files = sorted(f.name for f in p.iterdir() if f.is_file() and split_suffix(f)[0])
+    from trlprep.io.inputfiles import _NOTES
+
+    files = sorted(
+        f.name
+        for f in p.iterdir()
+        if f.is_file() and split_suffix(f)[0] and not _NOTES.match(f.name)
+    )
     if files:
         shown = ", ".join(files[:3]) + (", ..." if len(files) > 3 else "")
         return f"it holds data files ({shown}): pass one of them"

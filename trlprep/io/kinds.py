@@ -27,6 +27,7 @@ from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
 from trlprep.columns.textparts import has_marks
 from trlprep.errors import TrlprepWarning
 from trlprep.io.jsontext import decode_json_texts, tools_names
+from trlprep.registry import SINGLE_MEDIA_COLUMNS
 
 _NAMES = {
     "string": ("a string", "strings"),
@@ -36,6 +37,9 @@ _NAMES = {
     "object": ("an object", "objects"),
 }
 PREVIEW = 40
+# LLaVA's and Qwen-VL's `image` / `video`: one path, or a list of them (`_paths_as_lists`);
+# a string among the lists of `images` / `videos` stays a row failure
+MEDIA_NAMES = frozenset(SINGLE_MEDIA_COLUMNS)
 # what `--coerce` does for a text column holding numbers or booleans (validate says it too)
 COERCE_ADVICE = "pass --coerce to read numbers as text"
 
@@ -112,6 +116,9 @@ def settle_kinds(
             continue
         text = table.column(i).combine_chunks()
         kinds = json_kinds(text)
+        if f.name in MEDIA_NAMES and (lists := _paths_as_lists(f.name, text, kinds, given)):
+            table = table.set_column(i, lists[0].with_metadata(None), lists[1])
+            continue
         counts = pc.value_counts(pc.filter(kinds, pc.not_equal(kinds, "null")))
         if given is not None:
             major = given.decode()  # the whole dataset's, of which `table` is one block
@@ -165,6 +172,27 @@ def settle_kinds(
         else:
             table = table.set_column(i, f, text)
     return Settled(table, bad, reasons, coerced, booleans, carried, per_row)
+
+
+def _paths_as_lists(
+    name: str, text: pa.Array, kinds: pa.Array, given: bytes | None
+) -> tuple[pa.Field, pa.Array] | None:
+    """A media column holding one path (a string) in some rows and a list of them in others
+    (Qwen-VL's `image`) as lists, each lone path a list of one, so no row is refused; an
+    `image` of paths and objects (MiniCPM-V's named images) as objects, a lone path
+    `{"<image>": PATH}` (`importers.namedimages`); None where it holds other kinds.
+    `given`: the whole input's major kind, where this is one batch of it (whose rows may
+    hold strings only, the lists being in other batches)."""
+    held = set(pc.unique(kinds).to_pylist()) - {"null"}
+    if name == "image" and (held == {"string", "object"} or (given == b"object" and held)):
+        if held <= {"string", "object"}:  # MiniCPM-V: one path, or an object of named ones
+            wrapped = pc.binary_join_element_wise('{"<image>":', text, "}", "")
+            return decode_json_texts(name, pc.if_else(pc.equal(kinds, "string"), wrapped, text))
+    mixed = held == {"string", "list"} or (given in (b"string", b"list") and held)
+    if not mixed or not held <= {"string", "list"}:
+        return None
+    wrapped = pc.binary_join_element_wise("[", text, "]", "")
+    return decode_json_texts(name, pc.if_else(pc.equal(kinds, "string"), wrapped, text))
 
 
 def _read_labels(

@@ -5,6 +5,7 @@ a place a file can be created in."""
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 
 from trlprep.errors import InputError, UsageError
@@ -98,7 +99,10 @@ def check_output(
         link = f" (a link to {target})" if target != Path(path) else ""
         raise UsageError(f"{path}{link}: already exists", hint="pass --overwrite to replace it")
     if not p.parent.is_dir():
-        raise InputError(f"{p.parent}: no such folder", hint="create it first")
+        raise InputError(
+            f"{path}: the folder to write it in, {p.parent}, does not exist",
+            hint=f"create it first (mkdir -p {shlex.quote(str(p.parent))})",
+        )
     try:  # can a file be created there at all (permissions, read-only or special folders)?
         remove(create_file(p))
     except OSError as e:

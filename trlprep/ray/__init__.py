@@ -5,7 +5,8 @@ the same importers, Arrow -> Arrow edges and checks as the local engine, as
 `map_batches(..., batch_format="pyarrow")` tasks. Chat templates and tokenizers run in an
 actor pool (each actor loads them once). Rows carry hidden columns: `ROW_ID` (their row in
 the whole input), `LINE` (their file line, for local JSON Lines files) and, once a stage
-refused them, `REJECT` (stage, reason): reject rows travel on past later stages, so the
+refused them, `REJECT` (stage, reason; `turn`: a refused turn of a `--split-turns all` row,
+its other turns kept): reject rows travel on past later stages, so the
 driver can stop naming the first (as the local engine) or write them to a rejects file.
 Validation merges per-block results into one report with global rows and lines.
 

@@ -20,7 +20,8 @@ PAIR_KEY = "__trlprep_pair_key__"
 LINE = "__trlprep_line__"  # each row's 1-based file line (null: not a line-based file)
 REJECT = "__trlprep_reject__"  # (stage, reason) of a row a stage refused; null otherwise
 HALF = "__trlprep_half__"  # 0/1: first or second row of an unpaired pair (--order blocks)
-REJECT_TYPE = pa.struct([("stage", pa.string()), ("reason", pa.string())])
+# turn: a `--split-turns all` row's refused turn (`trlprep.conversion.byturn`); null: whole row
+REJECT_TYPE = pa.struct([("stage", pa.string()), ("reason", pa.string()), ("turn", pa.int64())])
 
 
 def _ray() -> Any:

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.conversion.mediastage import moving_elsewhere
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ray.base import HALF, LINE, REJECT, REJECT_TYPE
 from trlprep.ray.notes import Notes, recording
@@ -26,10 +25,6 @@ class _Stage:
     collect: bool = False  # refused rows stay as reject rows (else the block fails)
     halves: bool = False  # number each output row's half (--order blocks after unpairing)
     notes: Any = None  # the run's notebook actor (`trlprep.ray.notes`), or None
-    # --inline-media move: `medium:column` of the messages columns holding inline images
-    # (videos, audios) in some block (each block's rows then left as moving them over the
-    # whole input leaves them)
-    images: tuple[str, ...] = ()
 
 
 class _BlockRows:
@@ -70,10 +65,15 @@ def _held(table: pa.Table) -> tuple[pa.Table, pa.Table | None]:
 
 
 def _reject_rows(failures: list[Any], rows: _BlockRows) -> pa.Table:
-    """Refused input rows as ROW_ID / LINE / REJECT (stage, reason) rows."""
+    """Refused input rows (or turns) as ROW_ID / LINE / REJECT (stage, reason, turn) rows."""
     ids = np.concatenate([np.asarray(f.rows, np.int64) for f in failures])
     stage = [f.stage for f in failures for _ in f.rows]
     reason = [str(r) for f in failures for r in f.reasons]
+    turns = np.concatenate(
+        [f.turns if f.turns is not None else np.zeros(len(f.rows), np.int64) for f in failures]
+    )
+    order = np.lexsort((turns, ids))  # a row's turns in their order
+    ids, turns = ids[order], turns[order]
     lines = rows.line_of(ids)
     return pa.table(
         {
@@ -82,7 +82,11 @@ def _reject_rows(failures: list[Any], rows: _BlockRows) -> pa.Table:
             if lines is not None
             else pa.nulls(len(ids), pa.int64()),
             REJECT: pa.StructArray.from_arrays(
-                [pa.array(stage, pa.string()), pa.array(reason, pa.string())],
+                [
+                    pa.array([stage[i] for i in order], pa.string()),
+                    pa.array([reason[i] for i in order], pa.string()),
+                    pa.array(turns, pa.int64(), mask=turns == 0),
+                ],
                 fields=list(REJECT_TYPE),
             ),
         }
@@ -91,12 +95,17 @@ def _reject_rows(failures: list[Any], rows: _BlockRows) -> pa.Table:
 
 def _with_rejects(out: pa.Table, parts: list[pa.Table]) -> pa.Table:
     """`out` (REJECT null) followed by the reject rows of `parts`, in `out`'s schema."""
+    import pyarrow.compute as pc
+
     n = out.num_rows
     out = out.append_column(REJECT, pa.nulls(n, REJECT_TYPE))
     parts = [p for p in parts if p is not None and p.num_rows]
     if not parts:
         return out
     rej = pa.concat_tables(parts, promote_options="permissive")
+    if len(parts) > 1:  # (rows refused earlier, then here): in row order, a row's turns in theirs
+        turn = pc.struct_field(rej.column(REJECT), "turn").fill_null(0)
+        rej = rej.take(pa.array(np.lexsort((turn.to_numpy(), rej.column(ROW_ID).to_numpy()))))
     k = rej.num_rows
     cols = [
         rej.column(f.name).cast(f.type) if f.name in rej.column_names else pa.nulls(k, f.type)
@@ -114,6 +123,7 @@ def _run(table: pa.Table, stage: _Stage) -> pa.Table:
 
 
 def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
+    from trlprep.columns.mediacolumns import as_media_lists
     from trlprep.conversion.apply import Failure, apply_checked, split_missing
     from trlprep.conversion.stream import _check_batch
     from trlprep.detection.columnroles import carried_columns, label_columns
@@ -148,24 +158,20 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
             lines = None if lines is None else lines[~s.bad]
         else:
             table = s.table
+    table, _ = as_media_lists(table)  # Qwen-VL's `image` lists, `video` -> `videos`
     if stage.check and table.num_rows:
         _check_batch(table, stage.plan, first, lines)
         table, keep, missing = split_missing(table, stage.plan)
         if missing is not None:
             failures.append(missing)
             lines = None if lines is None else lines[keep]
-    by_medium: dict[str, list[str]] = {}  # given by the inline stage, after placeholders
-    for moves in stage.images:
-        medium, column = moves.split(":", 1)
-        by_medium.setdefault(medium, []).append(column)
     render = stage.plan.render
     if render is not None:  # this block's reports alone, merged on the driver
         render.report = render.token_report = None
     counts: list[tuple[str, int, int]] = []
-    with moving_elsewhere(by_medium):
-        out, more = apply_checked(
-            table, stage.plan, offset=first, lines=lines, counts=counts, source=rows
-        )
+    out, more = apply_checked(
+        table, stage.plan, offset=first, lines=lines, counts=counts, source=rows
+    )
     if render is not None:
         got.reports += [
             (name, getattr(render, name))
@@ -197,8 +203,11 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
 
 def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
     """One row: `medium:column` of the messages columns whose rows in the block (reject rows
-    left out, settled as converted) hold images (videos, audios) inline in message parts."""
+    left out, settled as converted) hold images (videos, audios) inline in message parts
+    (`inline`), and `medium:key` of the keys holding media no URL or path names (`unmovable`,
+    `conversion.mediastage.unmovable_keys`)."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns
+    from trlprep.conversion.mediastage import unmovable_keys
     from trlprep.detection.columnroles import carried_columns, label_columns
     from trlprep.io.kinds import settle_kinds
 
@@ -208,7 +217,13 @@ def holds_inline_images(table: pa.Table, coerce: bool) -> pa.Table:
     carry, labels = carried_columns(names), label_columns(names)
     s = settle_kinds(table, coerce=coerce, carry=carry, labels=labels)
     held = [f"{m}:{c}" for m in MEDIA_COLUMN for c in inline_columns(s.table, m)]
-    return pa.table({"inline": pa.array([held], pa.list_(pa.string()))})
+    kept = list(unmovable_keys([s.table.schema]))
+    return pa.table(
+        {
+            "inline": pa.array([held], pa.list_(pa.string())),
+            "unmovable": pa.array([kept], pa.list_(pa.string())),
+        }
+    )
 
 
 def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
@@ -218,9 +233,14 @@ def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
     f = min(failures, key=lambda f: int(f.rows.min()))
     i = int(np.argmin(f.rows))
     more = len(ids) - 1
+    name = rows.name([int(f.rows[i])])
+    if f.turns is not None:  # a refused turn of a `--split-turns all` row
+        name = f"turn {int(f.turns[i])} of {name}"
+    turned = any(g.turns is not None for g in failures)
+    what = plural(more, "more row or turn", "more rows or turns") if turned else None
     return DataError(
-        f"{rows.name([int(f.rows[i])])} (stage {f.stage}): {f.reasons[i]}"
-        + (f" (and {plural(more, 'more row')} in the same block)" if more else ""),
+        f"{name} (stage {f.stage}): {f.reasons[i]}"
+        + (f" (and {what or plural(more, 'more row')} in the same block)" if more else ""),
         hint=f.hint or "fix the rows, or pass --on-error skip",  # trlprep.ray: on_error='skip'
     )
 

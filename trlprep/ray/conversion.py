@@ -39,7 +39,7 @@ class Converted:
         return finish(settings(ds).sort([HALF, ROW_ID]).drop_columns([HALF])).materialize()
 
     def rejects(self) -> ray.data.Dataset:
-        """The refused input rows: ROW_ID, LINE and REJECT (stage, reason)."""
+        """The refused input rows (and turns): ROW_ID, LINE and REJECT (stage, reason, turn)."""
         return self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(True,))
 
 
@@ -113,6 +113,7 @@ def convert_rows(
     notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to."""
     from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan
+    from trlprep.conversion.mediastage import moving_whole
     from trlprep.conversion.render import make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.detect import detect_table
@@ -137,7 +138,9 @@ def convert_rows(
     masks.check_maskable(plan)
     render_args["assistant_masks"] = assistant_masks  # set in each actor's render
     steps = plan.route.steps
-    images = _moves_images(ds, coerce) if opts.inline_media == "move" else ()
+    if opts.inline_media == "move":  # each block gets the media columns of the whole input
+        images, unmovable = _moves_images(ds, coerce)
+        plan.options = opts = moving_whole(opts, unmovable, images)
     blocks = bool(steps) and steps[-1].rows == "doubles" and opts.order == "blocks"
     bare = dataclasses.replace(plan, render=None)
     if blocks:  # interleaved in each block, then every first half before any second one
@@ -145,14 +148,12 @@ def convert_rows(
     at = next((i for i, e in enumerate(steps) if e.rows == "pairs"), None)
     if at is None:
         stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks, notes)
-        stage.images = images
         return Converted(_map(ds, stage, concurrency), plan, blocks)
     before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
     # the keys are the prompts of read rows: the rows are settled (mixed kinds, over whole
     # blocks as locally, not over buckets of prompts) and read (messages -> prompt and
     # completion) before pairing, even when no edge runs before it
     first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
-    first.images = images
     ds = _map(ds, first, concurrency)
     seg = _segment(bare, pairing, first=False)
     # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
@@ -172,22 +173,25 @@ def convert_rows(
     return Converted(ds, plan, blocks)
 
 
-def _moves_images(ds: ray.data.Dataset, coerce: bool) -> tuple[str, ...]:
+def _moves_images(ds: ray.data.Dataset, coerce: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """What `--inline-media move` moves, as `medium:column` (the messages columns holding
     an image, video or audio inline in some block; none for a medium whose column the input
-    has already)."""
+    has already), and the `medium:key` of the part keys of any block holding media no URL
+    or path names (`conversion.mediastage.unmovable_keys`)."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN
     from trlprep.ray.blocks import holds_inline_images
 
     schema = ds.schema()
     schema = getattr(schema, "base_schema", schema)
     if schema is None:
-        return ()
+        return (), ()
     found = ds.map_batches(
         holds_inline_images, batch_format="pyarrow", batch_size=None, fn_args=(coerce,)
-    )
-    held = {c for r in found.take_all() for c in r["inline"]}
-    return tuple(sorted(c for c in held if MEDIA_COLUMN[c.split(":")[0]] not in schema.names))
+    ).take_all()
+    held = {c for r in found for c in r["inline"]}
+    unmovable = tuple(sorted({k for r in found for k in r["unmovable"]}))
+    moved = sorted(c for c in held if MEDIA_COLUMN[c.split(":")[0]] not in schema.names)
+    return tuple(moved), unmovable
 
 
 def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Table | None:

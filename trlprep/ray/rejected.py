@@ -23,7 +23,7 @@ BATCH_ROWS = 1_000  # rejected rows the driver holds at once (records may be lon
 def summaries(rejected: ray.data.Dataset) -> pa.Table:
     """The reject rows (ROW_ID, LINE, REJECT) counted by stage and reason shape in each
     block (`trlprep.conversion.ledger.summarize`), for `Ledger.absorb`."""
-    from trlprep.conversion.ledger import SUMMARY_SCHEMA
+    from trlprep.conversion.reasons import SUMMARY_SCHEMA
 
     ds = rejected.map_batches(_summarize, batch_format="pyarrow", batch_size=None)
     parts = [t for t in ds.iter_batches(batch_size=None, batch_format="pyarrow") if t.num_rows]
@@ -33,7 +33,7 @@ def summaries(rejected: ray.data.Dataset) -> pa.Table:
 
 
 def _summarize(table: pa.Table) -> pa.Table:
-    from trlprep.conversion.ledger import summarize
+    from trlprep.conversion.reasons import summarize
 
     return summarize(_named(table))
 
@@ -49,21 +49,26 @@ def _named(table: pa.Table) -> pa.Table:
             "line": table.column(LINE).cast(pa.int64()),
             "stage": pc.struct_field(reject, "stage"),
             "reason": pc.struct_field(reject, "reason"),
+            "turn": pc.struct_field(reject, "turn"),
         }
     )
 
 
 def records(
-    rejected: ray.data.Dataset, numbered: ray.data.Dataset, batch_rows: int | None = None
+    rejected: ray.data.Dataset,
+    numbered: ray.data.Dataset,
+    batch_rows: int | None = None,
+    turned: bool = False,
 ) -> Iterator[pa.Table]:
-    """The rows of the rejects file (`REJECTS_SCHEMA`) in row order, `batch_rows` at a
+    """The rows of the rejects file (`REJECTS_SCHEMA`; `turn` too when `turned`) in row
+    order (a row's turns in theirs), `batch_rows` at a
     time: the reject blocks put in ROW_ID order on the cluster (`in_row_order`: sorted
     only when their rows are not in runs already), each matched with the input blocks whose
     rows it overlaps (one task per pair: no block meets the whole input), the records made
     there from the rows as read."""
     from ray.data.context import DataContext
 
-    from trlprep.importers.rejects import REJECTS_SCHEMA
+    from trlprep.conversion.byturn import as_rejects
     from trlprep.ray.numbering import in_row_order
 
     ray = _ray()
@@ -90,10 +95,10 @@ def records(
         ]
         ds = ray.data.from_arrow_refs(refs)
         if not apart:  # (rows numbered otherwise than in runs): sorted again, on the cluster
-            ds = ds.sort("row")
+            ds = ds.sort(["row", "turn"] if turned else "row")
         for batch in ds.iter_batches(batch_size=batch_rows or BATCH_ROWS, batch_format="pyarrow"):
             if batch.num_rows:
-                yield batch.cast(REJECTS_SCHEMA)  # (the record's JSON tag kept)
+                yield as_rejects(batch, turned)  # (the record's JSON tag kept)
     finally:
         ctx.execution_options.preserve_order = kept
 
@@ -111,6 +116,7 @@ def _match(rejected: Any, block: Any) -> pa.Table:
     with its record (the row as read, as JSON text)."""
     import pyarrow.compute as pc
 
+    from trlprep.conversion.byturn import as_rejects
     from trlprep.importers.rejects import REJECTS_SCHEMA
     from trlprep.importers.rejects import records as as_json
 
@@ -118,7 +124,7 @@ def _match(rejected: Any, block: Any) -> pa.Table:
     ids = block.column(ROW_ID).cast(pa.int64())
     rej = rej.filter(pc.is_in(rej.column(ROW_ID).cast(pa.int64()), value_set=ids))
     if not rej.num_rows:
-        return REJECTS_SCHEMA.empty_table()
+        return as_rejects(REJECTS_SCHEMA.empty_table(), True)
     have = ids.to_numpy()
     by_id = np.argsort(have, kind="stable")
     want = rej.column(ROW_ID).to_numpy()
@@ -127,6 +133,4 @@ def _match(rejected: Any, block: Any) -> pa.Table:
         [c for c in (LINE,) if c in block.column_names]
     )
     named = _named(rej)
-    return pa.Table.from_arrays(
-        [*named.columns, pa.array(as_json(original), pa.string())], schema=REJECTS_SCHEMA
-    )
+    return named.append_column("record", pa.array(as_json(original), pa.string()))

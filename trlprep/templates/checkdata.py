@@ -181,6 +181,7 @@ def _import_advice(table: pa.Table) -> str:
         inner_messages,
         map_suggestion,
         paired_suggestion,
+        paired_why,
         ranked_args,
     )
     from trlprep.importers import ImportOptions, detect_layout, get_importer
@@ -217,7 +218,7 @@ def _import_advice(table: pa.Table) -> str:
     paired = paired_suggestion(table.column_names)
     if paired is not None:
         return (
-            f"; the columns look like a prompt and two answers, the `_j` one preferred: convert "
+            f"; the columns look like a prompt and two answers, {paired_why(paired)}: convert "
             f"it first with `trlprep convert DATA --map {paired} --conversational -o OUT` and "
             "check OUT"
         )

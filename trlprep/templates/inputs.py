@@ -166,7 +166,8 @@ def prepare_example(
     RowError."""
     from trlprep.columns.placeholders import mismatch as media_mismatch
     from trlprep.columns.placeholders import sequences
-    from trlprep.columns.unmarked import placed_in_example
+    from trlprep.columns.unmarked import placed_in_example, placed_text
+    from trlprep.errors import warn_user
 
     roles = parts_roles(template)
     convs = {c: example[c] for c in columns if isinstance(example.get(c), list)}
@@ -174,7 +175,9 @@ def prepare_example(
     for kind in ("video", "audio"):  # checked where the example has the column
         value = example.get(f"{kind}s")
         held[kind] = len(value) if isinstance(value, list) else None
-    convs = placed_in_example(convs, held)  # media with no placeholder: as TRL places them
+    convs, placed = placed_in_example(convs, held)  # media with no placeholder: as TRL does
+    for kind in placed:  # said as a dataset's rows are (`templates.api._placed`)
+        warn_user(f"the example: {placed_text(kind)}")
     seqs = sequences(convs)
     for kind, n in held.items():
         if n is None:

@@ -48,6 +48,28 @@ def _media_roles(source: str, tokens: tuple) -> dict[str, frozenset[str]]:
     return out
 
 
+def renders_bare_as_inline(template: ChatTemplate) -> bool:
+    """Whether `template` renders a bare media part (`{"type": "image"}`) as it renders the
+    same part holding its medium inline (`{"type": "image", "image": URL}`), for each of
+    image, video and audio in a user message: then moving inline media to their columns
+    leaves the render as it was (vision templates); not where the template prints the part
+    as data (LFM2.5), URL included."""
+    return _bare_as_inline(template.source, tuple(sorted(template.special_tokens.items())))
+
+
+@lru_cache(maxsize=64)
+def _bare_as_inline(source: str, tokens: tuple) -> bool:
+    template = ChatTemplate(source, special_tokens=dict(tokens))
+    text = {"type": "text", "text": PROBE_TEXT}
+    for kind in ("image", *MEDIA):
+        inline = {"type": kind, kind: "https://example.com/trlprep-probe"}
+        if _probe(template, "user", [inline, text]) != _probe(
+            template, "user", [{"type": kind}, text]
+        ):
+            return False
+    return True
+
+
 def unrendered(messages: Any, kind: str, roles: frozenset[str]) -> bool:
     """Whether `messages` hold a `kind` part in a message of a role not in `roles` (the
     roles the template renders such parts for)."""

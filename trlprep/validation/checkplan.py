@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trlprep.detection.detect import Detection, Reading
+from trlprep.detection.detect import Detection, Reading, unmixed_kinds
 from trlprep.errors import UsageError
 from trlprep.registry import Column, DatasetType, Format, get_format, get_type
 from trlprep.validation.rolemap import parse_role_map
@@ -79,9 +79,7 @@ def make_plan(
     else:
         fmt = _infer_format(det, dtype)
         if type is None and det is not None and det.format is None:
-            mixed = [p.message for p in det.problems if p.code == "mixed-format"]
-            what = f" ({'; '.join(mixed)})" if mixed else ""  # a number among text, say
-            notes.append(f"rows mix formats{what}; checked as {fmt.value} (the majority)")
+            notes.append(_undecided_format_note(det, dtype, fmt))
     if type is None or format is None:
         notes.insert(
             0,
@@ -117,6 +115,17 @@ def _needs_detection(type: str | DatasetType | None, format: str | Format | None
     if type is None or format is None:
         return True
     return get_type(type).name in ("unpaired-preference", "prompt-only")
+
+
+def _undecided_format_note(det: Detection, dtype: DatasetType, fmt: Format) -> str:
+    """Why no format was detected: rows of a column holding several kinds (text and a
+    number, say), or columns each holding one kind that is neither text nor messages."""
+    unmixed = unmixed_kinds(det, dtype)
+    if unmixed:
+        return f"{'; '.join(unmixed)}; checked as {fmt.value}"
+    mixed = [p.message for p in det.problems if p.code == "mixed-format"]
+    what = f" ({'; '.join(mixed)})" if mixed else ""  # a number among text, say
+    return f"rows mix formats{what}; checked as {fmt.value} (the majority)"
 
 
 def _infer_format(det: Detection | None, dtype: DatasetType) -> Format:

@@ -39,6 +39,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | media-count              | error   | video/audio parts+placeholders != videos/audios entries   |
 | media-unplaced           | warning | media given with no placeholder or part: convert places   |
 | media-unrendered         | warning | standard text with no placeholder of the row's media      |
+| media-standard-text      | warning | `<image>` in standard text: TRL renders no image from it  |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
 | unknown-tool             | warning | a tool call names a function the row's `tools` lack       |
 | import-failed            | error   | `--from LAYOUT`: the layout's import refuses the row      |
@@ -310,6 +311,17 @@ RULES: dict[str, Rule] = {
             "nothing in the text stands for them",
             "pass --conversational (the media are then placed at the start of the first user "
             "message, as TRL does), or write the model's own media token where each stands",
+        ),
+        Rule(
+            "media-standard-text",
+            W,
+            "standard (string) text holds <image> (<video>, <audio>) placeholders beside the "
+            "row's media: no chat template renders standard text, and TRL's trainers give it "
+            "to the processor as it is, which reads <image> as an image only where that is "
+            "its own image token (LLaVA's, Idefics3's), not Qwen-VL's or Gemma 3's",
+            "pass --conversational: the text becomes messages with an image (video, audio) "
+            "part where each placeholder stands, which the model's own template renders; or "
+            "write the model's own media token in place of each placeholder",
         ),
         Rule(
             "invalid-tools",

@@ -173,7 +173,11 @@ _SIDE: dict[str, Any] = {
         "type": ["object", "string", "null"],
     },
     "images": {"description": "The row's images, in placeholder order.", "type": ["array", "null"]},
-    "image": {"description": "The row's single image."},
+    "image": {
+        "description": "The row's single image (Qwen-VL: or a list of them; MiniCPM-V: or an "
+        "object of named images)."
+    },
+    "video": {"description": "The row's video (Qwen-VL: or a list of them), read as videos."},
     "videos": {
         "description": "The row's videos, in the order of their placeholders and video parts.",
         "type": ["array", "null"],

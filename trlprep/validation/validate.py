@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -92,7 +93,8 @@ def validate_batches(
     elif duplicates:
         notes.append("duplicate rows were not checked (a column type polars cannot hash)")
     if col.num_rows == 0:
-        col.add("empty-dataset", None, [], count=0)
+        said = f"{path}: the dataset has no rows" if path else None
+        col.add("empty-dataset", None, [], count=0, message=said)
     elif plan is None:
         notes = add_unknown_type(col, columns, notes)
     return Report(
@@ -106,18 +108,31 @@ def validate_batches(
     )
 
 
+# the note `checkplan.make_plan` writes where convert reads the columns as a layout
+LAYOUT_NOTE = "`trlprep convert` reads this as the "
+
+
 def add_unknown_type(col: Collector, columns: Any, notes: list[str]) -> list[str]:
     """Add the unknown-type error for rows no type matches (its hint: the advice among
     `notes` on such columns, taken out of the notes returned)."""
-    said = ("the columns are the", "the columns look", answerfiles.WHAT)
+    said = ("the columns are the", "the columns look", answerfiles.WHAT, LAYOUT_NOTE)
     advice = [n for n in notes if n.startswith(said)]
+    hint = advice[0] if advice else None
+    layout = re.match(LAYOUT_NOTE + r"(\S+) layout", hint or "")
+    if layout:  # the layout convert reads: validate checks it as imported with --from
+        name = layout[1]
+        hint = (
+            f"the columns are the {name} layout: --from {name} checks the rows as imported, "
+            f"and `trlprep convert DATA --from {name} -o OUT` writes them as TRL reads them; "
+            "or rename the columns to a TRL type's (see `trlprep schema TYPE`)"
+        )
     col.add(
         "unknown-type",
         None,
         [],
         count=col.num_rows,
         message="no dataset type matches the columns " + (", ".join(columns) or "(none)"),
-        hint=advice[0] if advice else None,
+        hint=hint,
     )
     return [n for n in notes if n not in advice]  # said as the error's hint
 

@@ -329,8 +329,11 @@ def unrendered_media(
 ) -> None:
     """Standard (string) rows giving media and no placeholder of them in their text
     (`media-unrendered`): no template renders them, and TRL's trainers give the text to the
-    processor as it is, so nothing in it stands for the media."""
+    processor as it is, so nothing in it stands for the media; rows whose text holds
+    placeholders (`media-standard-text`): given as they are, they stand for the media only
+    where a placeholder is the processor's own media token."""
     from trlprep.columns.placeholders import PLACEHOLDERS
+    from trlprep.columns.standardmarks import standard_marks_hint, standard_marks_text
     from trlprep.wording import plural
 
     texts = [a for a in typed.values() if value_kind(a.type) is ValueKind.STRING]
@@ -346,10 +349,21 @@ def unrendered_media(
             )
             for a in texts
         )
+        mark = PLACEHOLDERS[kind]
+        marked = np.flatnonzero((n > 0) & (marks > 0))
+        if len(marked):
+            sink.flag_values(
+                "media-standard-text",
+                None,
+                pa.array(marks[marked]),
+                marked,
+                label=lambda v, mark=mark: plural(int(v), f"`{mark}`"),
+                message=standard_marks_text(kind),
+                hint=standard_marks_hint(kind, set(roles) == {"text"}),
+            )
         rows = (n > 0) & (marks == 0)
         if not rows.any():
             continue
-        mark = PLACEHOLDERS[kind]
         at = np.flatnonzero(rows)  # each row's count of media, a detail at its first row
         sink.flag_values(
             "media-unrendered",

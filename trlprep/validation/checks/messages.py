@@ -264,7 +264,7 @@ def _check_content(
         flag_missing_content(msgs, needs & null, owners, column, sink)
     if is_string(t):
         scan.append(Scan(content))
-        check_text(scan[0], owners.rows, column, sink, "a message's content")
+        check_text(scan[0], owners.rows, column, sink, "a message's content", True)
         empty, space = empty_and_space(content)
         sink.flag(
             "empty-string",

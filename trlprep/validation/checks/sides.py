@@ -43,14 +43,22 @@ def check_side_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> np.n
         if _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
             images = _count_images(f, arr)
     if (got := get_column(data, "image")) is not None:
-        one = to_numpy_bool(got[1].is_valid()).astype(np.int64)
+        one = _single_media(*got)
         images = one if images is None else images + one
     return images
 
 
+def _single_media(f: pa.Field, arr: pa.Array) -> np.ndarray:
+    """Entries per row of an `image` / `video` column (`columns.mediacolumns`)."""
+    from trlprep.columns.mediacolumns import single_media_counts
+
+    return single_media_counts(f, arr)
+
+
 def media_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> dict[str, np.ndarray | None]:
-    """Entries per row of the `videos` / `audios` list columns, by kind (`video`, `audio`;
-    None: the data has no such column, or not of lists)."""
+    """Entries per row of the `videos` / `audios` list columns (and a `video` column: one
+    path or a list), by kind (`video`, `audio`; None: the data has no such column, or not of
+    lists)."""
     out: dict[str, np.ndarray | None] = {}
     for kind in ("video", "audio"):
         out[kind] = None
@@ -58,6 +66,9 @@ def media_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> dict[str,
             f, arr = got
             if _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
                 out[kind] = _count_images(f, arr)  # list lengths (of JSON text too)
+        if kind == "video" and (got := get_column(data, kind)) is not None:
+            one = _single_media(*got)
+            out[kind] = one if out[kind] is None else out[kind] + one
     return out
 
 

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import to_numpy_bool
 from trlprep.columns.placeholders import PLACEHOLDER, PLACEHOLDERS
+from trlprep.columns.prerendered import PRERENDERED_HINT, TURN_MARKERS, prerendered_text
 from trlprep.validation.checks.common import MAX_DETAILS, BatchSink
 from trlprep.wording import plural
 
@@ -47,6 +48,10 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<|END_OF_TURN_TOKEN|>",
     "<｜begin▁of▁sentence｜>",
     "<｜end▁of▁sentence｜>",
+    # NeMo-Aligner / Nemotron-4 turns (`<extra_id_0>System`, `<extra_id_1>User`, ...)
+    "<extra_id_0>",
+    "<extra_id_1>",
+    "<extra_id_2>",
 )
 _SPECIAL = "|".join(re.escape(t) for t in SPECIAL_TOKENS)
 _SUSPECT = [*SPECIAL_TOKENS, "\x00", *PLACEHOLDERS.values()]
@@ -87,9 +92,12 @@ class Scan:
         return out
 
 
-def check_text(scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str) -> None:
+def check_text(
+    scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str, rendered: bool = False
+) -> None:
     """Flag rows whose strings (items mapped to rows by `rows`) hold a literal special
-    token or a NUL character."""
+    token or a NUL character. `rendered`: the strings are message contents a chat template
+    renders; a template's turn markers there say the text was rendered already."""
     if not len(scan.idx):
         return
     texts = scan.suspects()
@@ -97,12 +105,14 @@ def check_text(scan: Scan, rows: Rows, column: str, sink: BatchSink, what: str) 
     if hit.any():
         found = pc.extract_regex(texts.filter(pa.array(hit)), f"(?P<token>{_SPECIAL})")
         tokens = list(dict.fromkeys(found.field("token").to_pylist()))[:MAX_DETAILS]
+        turns = [t for t in tokens if t in TURN_MARKERS] if rendered else []
         sink.flag(
             "special-token",
             column,
             rows(scan.mask(hit)),
             message=f"column {column!r}: {what} holds a literal special token",
             details=tokens,
+            hint=f"{prerendered_text(turns)}: {PRERENDERED_HINT}" if turns else None,
         )
     nul = to_numpy_bool(pc.match_substring(texts, "\x00"))
     if nul.any():

@@ -1,0 +1,119 @@
+"""Oumi's conversation format with content items -> TRL's conversational messages.
+
+Oumi (`oumi.core.types.Conversation`) gives `messages` whose content is a string or a list
+of content items `{"type": ..., "content": ...}`: `text` items hold their text in
+`content`, `image_url` / `image_path` items the image's URL or path (`image_binary` items
+hold bytes in `binary`). Read as TRL's parts, every item lacks its `text` (or names no
+image), so every row was refused. Here a `text` item becomes `{"type": "text", "text": ...}`
+and an image item `{"type": "image", "image": URL or path}`: an image held inline, which
+convert moves to `images` (`--inline-media move`) or keeps, as it does transformers' own
+parts. String contents stay strings; other items (`image_binary`) are kept as they are and
+refused by validation (`invalid-part`). The `metadata` object rows carry is kept.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.columns.arrowtypes import is_list, is_string
+from trlprep.converters.arrowops import as_array
+from trlprep.errors import DataError
+from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
+from trlprep.registry import LANGUAGE_MODELING, DatasetType, Format
+
+# Oumi's image item types, whose `content` is the image's URL or path
+IMAGE_ITEMS = ("image_url", "image_path")
+
+
+def _items_type(t: pa.DataType) -> bool:
+    """list<struct<role, content: list<struct<type, content, ...>>>> (no LLaMA-Factory
+    `value`)."""
+    if not (is_list(t) and pa.types.is_struct(t.value_type)):
+        return False
+    m = t.value_type
+    if m.get_field_index("content") < 0 or m.get_field_index("role") < 0:
+        return False
+    c = m.field("content").type
+    if not (is_list(c) and pa.types.is_struct(c.value_type)):
+        return False
+    item = c.value_type
+    if any(item.get_field_index(k) < 0 for k in ("type", "content")):
+        return False
+    # Oumi's items hold text in `content` (xtuner's odd parts nest messages there)
+    return item.get_field_index("value") < 0 and is_string(item.field("content").type)
+
+
+class Oumi(Importer):
+    looks_like_trl = True  # messages, but items TRL cannot read
+
+    name = "oumi"
+    aliases = ("oumi-conversation",)
+    description = (
+        "Oumi conversations (messages whose content is a string or a list of items "
+        "{type: text|image_url|image_path, content}) -> conversational language modeling: "
+        "text items as text parts, image items as inline image parts (moved to `images` by "
+        "--inline-media move); `metadata` kept."
+    )
+    reads = "messages (content items {type, content})"
+    columns = ("messages",)
+
+    def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
+        return "messages" in schema.names and _items_type(schema.field("messages").type)
+
+    def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
+        return LANGUAGE_MODELING, Format.CONVERSATIONAL
+
+    def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        return [
+            'messages: {"type": "text", "content": T} -> {"type": "text", "text": T}; '
+            '{"type": "image_url" | "image_path", "content": P} -> {"type": "image", "image": P}'
+        ]
+
+    def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
+        require(table, "messages", layout=self.name)
+        field = table.schema.field("messages")
+        if not _items_type(field.type):
+            raise DataError(
+                "must hold messages whose content is a list of {type, content} items",
+                column="messages",
+            )
+        i = table.column_names.index("messages")
+        table = table.set_column(i, "messages", trl_parts(as_array(table.column("messages"))))
+        return Converted(table)
+
+
+def trl_parts(messages: pa.Array) -> pa.Array:
+    """`messages` with each content item made TRL's part (see the module docstring), as
+    whole columns: the lists' offsets and the messages' other fields unchanged."""
+    flat = messages.values  # with `.offsets`, as they stand in a slice too
+    content = flat.field("content")
+    items = content.values
+    kind = items.field("type")
+    value = items.field("content")
+    is_text = pc.fill_null(pc.equal(kind, "text"), False)
+    is_image = pc.fill_null(pc.is_in(kind, pa.array(IMAGE_ITEMS)), False)
+    names = [f.name for f in items.type]
+    text = items.field("text") if "text" in names else pa.nulls(len(items), pa.string())
+    fields = {
+        "type": pc.if_else(is_image, pa.scalar("image"), kind),
+        "text": pc.coalesce(text, pc.if_else(is_text, value, pa.scalar(None, pa.string()))),
+        "image": pc.if_else(is_image, value, pa.scalar(None, pa.string())),
+    }
+    # other keys (Oumi's `binary`) kept; `content` given back where nothing above took it
+    for name in names:
+        if name not in fields and name != "content":
+            fields[name] = items.field(name)
+    fields["content"] = pc.if_else(pc.or_(is_text, is_image), pa.scalar(None, value.type), value)
+    if pc.all(pc.is_null(fields["content"])).as_py():
+        del fields["content"]
+    parts = pa.StructArray.from_arrays(
+        list(fields.values()), names=list(fields), mask=pc.invert(items.is_valid())
+    )
+    new_content = pa.ListArray.from_arrays(
+        content.offsets, parts, mask=pc.invert(content.is_valid())
+    )
+    msg_names = [f.name for f in flat.type]
+    arrays = [new_content if n == "content" else flat.field(n) for n in msg_names]
+    new_flat = pa.StructArray.from_arrays(arrays, names=msg_names, mask=pc.invert(flat.is_valid()))
+    return pa.ListArray.from_arrays(messages.offsets, new_flat, mask=pc.invert(messages.is_valid()))
