@@ -50,6 +50,10 @@ class ConvertOptions:
     # media that a default `move` leaves in their parts: the whole input holds some of them
     # as data no URL or path names (`columns.inlinemedia.unmovable_media`)
     kept_media: tuple[str, ...] = ()
+    # `medium:column` of the messages columns an input converted in chunks holds media inline
+    # in, over the whole input: every chunk gets their media columns
+    # (`conversion.mediastage.moving_whole`)
+    media_columns: tuple[str, ...] = ()
 
 
 def step_separator(opts: ConvertOptions) -> str:

@@ -126,6 +126,12 @@ def merge_row_warnings(messages: Iterable[str]) -> list[str]:
     return out
 
 
+def first_row_named(message: str) -> int | None:
+    """The first row (or line) a warning starting with its rows names (None: it names none)."""
+    m = _COUNTED.match(message) or _NAMED.match(message)
+    return int(m["shown"].split(", ")[0]) if m else None
+
+
 def _rows_count(text: str) -> int:
     """The rows a `rows_text` names (shown and more)."""
     m = _ROWS.match(text)

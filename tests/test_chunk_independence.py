@@ -9,10 +9,12 @@ import json
 import warnings
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from realdata.support import mixed_file, mixed_rows
 from typer.testing import CliRunner
 
 from trlprep.cli import app
@@ -28,6 +30,9 @@ OASST = REAL / "oasst_messages/en_100_message.first8.jsonl"
 LF_TOOLS = REAL / "llamafactory_v1/reason_tool_use_demo.first20.jsonl"
 LF_SFT = REAL / "llamafactory_v1/v1_sft_demo.first100.jsonl"
 LF_DPO = REAL / "llamafactory_v1/v1_dpo_demo.jsonl"
+FASTCHAT = REAL / "fastchat_dummy/dummy_conversation.json"
+VIDEO_PATHS = REAL / "xtuner_video_paths/mllm_sft_video_hf_example_data.jsonl"
+HH = REAL / "hh_rlhf/harmless-base-test.sample.jsonl"
 GLAIVE = REAL / "glaive_toolcall/glaive_toolcall_en_demo.json"  # a JSON array: as JSON Lines
 SHAREGPT_DPO = REAL / "dpo_demo/dpo_en_demo.json"
 WHOLE = 1 << 30  # one chunk for every sample
@@ -156,6 +161,10 @@ SAMPLES = [
     (LF_DPO, ()),
     (GLAIVE, ("--from", "sharegpt")),
     (SHAREGPT_DPO, ()),
+    ("lf_media", ()),
+    ("lf_calls", ()),
+    ("sg_calls", ("--from", "sharegpt")),
+    ("media", ()),
 ]
 
 
@@ -165,7 +174,7 @@ def whole_reads(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("whole")
     out = []
     for i, (src, args) in enumerate(SAMPLES):
-        src = _lines(src, tmp)
+        src = mixed_file(src, tmp) if isinstance(src, str) else _lines(src, tmp)
         out.append((src, _convert(src, tmp / str(i), WHOLE, *args)))
     return out
 
@@ -274,3 +283,182 @@ def test_media_counts_are_listed_by_first_row_whatever_the_chunks(tmp_path):
     assert small.output == whole.output
     said = " ".join(whole.output.split())
     assert "(1 image, 2 images, 3 images, 4 images, 5 images)" in said
+
+
+def _both(src: Path, folder: Path, chunk: int, *args: str) -> tuple[list[dict], pa.Table]:
+    """The rows of `src` converted to JSON Lines and the table converted to Parquet, both
+    read in chunks of `chunk` bytes and checked equal to the whole read's."""
+    folder.mkdir(exist_ok=True)
+    whole = _convert(src, folder / "w", WHOLE, *args)
+    assert _convert(src, folder / "c", chunk, *args) == whole
+    tables = []
+    for size, name in ((WHOLE, "w.parquet"), (chunk, "c.parquet")):
+        r = _run(["convert", str(src), *args, "-o", str(folder / name), "--overwrite"], size)
+        assert r.exit_code == 0, r.output  # was exit 2: a later chunk's fields or columns
+        tables.append(pq.read_table(folder / name))
+    assert tables[1].equals(tables[0])
+    return [json.loads(x) for x in whole[1].splitlines()], tables[0]
+
+
+def test_llamafactory_content_is_parts_in_every_chunk_of_a_file_with_images(tmp_path):
+    """6 image rows among 60 text-only ones: chunks without them wrote string content and no
+    `images` column (JSON Lines differed, Parquet stopped with exit 2). The whole file's
+    content kind now holds in every chunk: parts everywhere, `images` [] on text rows."""
+    rows, table = _both(mixed_file("lf_media", tmp_path), tmp_path, 1024)
+    assert all(isinstance(m["content"], list) for r in rows for m in r["messages"])
+    assert [len(r["images"]) > 0 for r in rows] == [False] * 30 + [True] * 6 + [False] * 30
+    assert table.num_rows == 66 and "images" in table.column_names
+
+
+def test_llamafactory_reasoning_and_tool_calls_in_every_chunk_without_tools(tmp_path):
+    """5 rows with reasoning and tool_call parts and no `tools` column among 60 others:
+    every message now has `reasoning_content` and `tool_calls`, null where it has none,
+    in every chunk (a chunk without such parts left them out)."""
+    rows, _ = _both(mixed_file("lf_calls", tmp_path), tmp_path, 1024)
+    msgs = [m for r in rows for m in r["messages"]]
+    assert all("reasoning_content" in m and "tool_calls" in m for m in msgs)
+    reasoned = [m["reasoning_content"] is not None for r in rows for m in r["messages"]]
+    assert 0 < sum(reasoned) < len(msgs)
+    assert all(m["content"] for r in rows[:30] for m in r["messages"])  # strings, as given
+
+
+def test_sharegpt_tool_calls_in_every_chunk_without_tools(tmp_path):
+    """FastChat conversations with 4 Glaive rows holding function_call turns (their `tools`
+    left out) in the middle: `tool_calls` on every message of every chunk."""
+    rows, _ = _both(mixed_file("sg_calls", tmp_path), tmp_path, 1024, "--from", "sharegpt")
+    msgs = [m for r in rows for m in r["messages"]]
+    assert all("tool_calls" in m for m in msgs)
+    assert sum(m["tool_calls"] is not None for m in msgs) >= 4
+    plain = _lines(FASTCHAT, tmp_path)  # no function_call anywhere: no field
+    rows, _ = _both(plain, tmp_path / "plain", 1024, "--from", "sharegpt")
+    assert not any("tool_calls" in m for r in rows for m in r["messages"])
+
+
+@pytest.mark.parametrize("template", ["qwen3", "qwen2_5", "llama3_1"])
+def test_chunked_reasoning_rows_render_as_the_original_template(tmp_path, template):
+    """The `lf_calls` file in chunks of 400 bytes, rendered: null `reasoning_content` and
+    `tool_calls` render as absent, so every render equals transformers' on the raw rows
+    (Qwen3 tests `reasoning_content is string`, Llama 3.1 `'tool_calls' in message`)."""
+    from realdata.support import original_render, original_template_args
+
+    src = mixed_file("lf_calls", tmp_path)
+    args = [str(a) for a in original_template_args(template)]
+    _, out, _ = _convert(src, tmp_path, 400, *args)
+    texts = iter(json.loads(x)["text"] for x in out.splitlines())
+    compared = 0
+    for rec in mixed_rows("lf_calls"):
+        try:
+            want = original_render(template, _lf_messages(rec))
+        except Exception as e:  # the template's own refusal (several calls on Llama 3.1)
+            assert "tool" in str(e).lower()
+            continue
+        assert next(texts) == want
+        compared += 1
+    assert next(texts, None) is None and compared >= 62
+
+
+def test_detect_reads_the_layout_off_the_first_rows_of_every_chunk(tmp_path):
+    """`detect` named the layout's roles and counted the import on the first chunk only
+    ("in 3 of the first 3 rows"); now on the first rows whichever chunks hold them. A
+    column's kinds are listed in one order (OASST's `model_name`: null before string)."""
+    for src in (LF_TOOLS, OASST):
+        whole = _run(["detect", str(src), "--json"], WHOLE)
+        assert _run(["detect", str(src), "--json"], 1024).output == whole.output
+    said = json.loads(whole.output)
+    assert list(said["column_kinds"]["model_name"]) == ["null", "string"]
+    said = json.loads(_run(["detect", str(LF_TOOLS), "--json"], 1024).output)
+    assert said["imported_rows"] == 20 and "tool" in said["roles"]
+
+
+def test_report_remarks_whatever_the_chunks(tmp_path):
+    """HH: two batches' remarks naming rows were joined by a function that could not be
+    imported where the package is installed (report: exit 2); remarks are listed by their
+    first line as the whole read lists them."""
+    args = ["report", str(HH), "-f", "json", "--no-validate"]
+    whole = _run(args, WHOLE)
+    small = _run(args, 1024)
+    assert small.exit_code == whole.exit_code == 0
+    assert small.output == whole.output
+    remarks = json.loads(whole.output)["rows"]["remarks"]
+    assert remarks[0].startswith("lines 87, 151") and remarks[1].startswith("line 158")
+
+
+def test_inline_media_moved_to_the_columns_the_whole_read_has(tmp_path):
+    """xtuner's video parts hold a `path`, a key images and audios may use too: chunks
+    were given empty `images` and `audios` columns the whole read (videos only) lacks."""
+    tables = []
+    for size, name in ((WHOLE, "w.parquet"), (1024, "c.parquet")):
+        args = ["convert", str(VIDEO_PATHS), "-o", str(tmp_path / name), "--on-error", "skip"]
+        assert _run(args, size).exit_code == 0
+        tables.append(pq.read_table(tmp_path / name))
+    assert tables[1].equals(tables[0])
+    assert "videos" in tables[0].column_names and "images" not in tables[0].column_names
+
+
+@pytest.mark.parametrize("name", ["multi_modal_1.jsonl", "multi_modal_2.jsonl"])
+def test_report_of_swift_rows_whatever_the_chunks(name):
+    """ms-swift rows read a line per chunk. multi_modal_1: only lines 2-3 hold `history`,
+    the report took its layout from the first chunk (exit 1, no type); multi_modal_2: the
+    remark on images placed without a placeholder was said once per chunk ('2 rows (lines
+    1, 2)', '1 row (line 3)'), not once for the 3 rows."""
+    args = ["report", str(REAL / "swift_llm_data" / name), "-f", "json"]
+    whole = _run(args, WHOLE)
+    small = _run(args, 300)
+    assert small.exit_code == whole.exit_code == 0, small.output
+    assert small.output == whole.output
+    said = json.loads(whole.output)
+    assert said["summary"]["rows"] == 3
+    if name == "multi_modal_2.jsonl":
+        assert said["rows"]["remarks"][0].startswith("3 rows (lines 1, 2, 3): images given")
+
+
+def _vision(messages: list[dict]) -> list[dict]:
+    """TRL's vision format of string messages, written independently: `<image>` an image
+    part where it stands, the text around it text parts (empty ones left out)."""
+    out = []
+    for m in messages:
+        parts = []
+        for k, piece in enumerate(m["content"].split("<image>")):
+            parts += [{"type": "image"}] if k else []
+            parts += (
+                [{"type": "text", "text": piece}] if piece or "<image>" not in m["content"] else []
+            )
+        out.append({"role": m["role"], "content": parts})
+    return out
+
+
+def test_placeholders_beside_images_make_parts_in_every_chunk(tmp_path):
+    """TRL messages with 6 LLaMA-Factory `<image>` rows among 40 text rows: chunks without
+    a placeholder kept string content (JSON Lines differed, Parquet stopped with exit 2).
+    Beside an `images` column every content is now parts, and Qwen2.5-VL renders the
+    chunked output as transformers renders TRL's vision format of the raw rows."""
+    from realdata.support import original_render, original_template_args
+
+    rows, _ = _both(mixed_file("media", tmp_path), tmp_path, 1024)
+    assert all(isinstance(m["content"], list) for r in rows for m in r["messages"])
+    assert sum(any(p["type"] == "image" for m in r["messages"] for p in m["content"])
+               for r in rows) == 6  # fmt: skip
+    args = [str(a) for a in original_template_args("qwen2_5_vl")]
+    _, out, _ = _convert(mixed_file("media", tmp_path), tmp_path / "r", 1024, *args)
+    texts = [json.loads(x)["text"] for x in out.splitlines()]
+    want = [original_render("qwen2_5_vl", _vision(r["messages"])) for r in mixed_rows("media")]
+    assert texts == want
+
+
+def test_inline_media_moved_after_placeholders_in_every_chunk(tmp_path):
+    """Content of two kinds, one image inline in the second of three rows, read a row per
+    chunk: the `images` column the move gives the other chunks was added before the
+    placeholder stage, which then made their strings parts (the whole read keeps them)."""
+    rows = [
+        [{"role": "user", "content": "Hi"},
+         {"role": "assistant", "content": [{"type": "text", "text": "Yo"}]}],
+        [{"role": "user", "content": [{"type": "text", "text": "What?"},
+                                      {"type": "image", "image": "cat.png"}]},
+         {"role": "assistant", "content": "A picture."}],
+        [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "4"}],
+    ]  # fmt: skip
+    src = tmp_path / "inline.jsonl"
+    src.write_text("".join(json.dumps({"messages": m}) + "\n" for m in rows))
+    got, _ = _both(src, tmp_path, 60, "--to", "pc", "--inline-media", "move")
+    assert [r["images"] for r in got] == [[], ["cat.png"], []]
+    assert [r["prompt"][0]["content"] for r in got][::2] == ["Hi", "2+2?"]

@@ -6,6 +6,7 @@ tests run on the session's local Ray instance with 2 CPUs (`ray_support`)."""
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -19,11 +20,13 @@ from trlprep.ray.jsonranges import cut_points
 REAL = Path(__file__).parent / "realdata"
 BOM = b"\xef\xbb\xbf"
 TOOLBENCH = REAL / "toolbench_trajectories/toolbench_train_messages.jsonl"
+MIXED_FILES = ("LF_MEDIA", "LF_CALLS", "SG_CALLS")  # `realdata.support.mixed_rows`
 
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from realdata.support import mixed_file  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
@@ -150,6 +153,10 @@ CASES = {
     "llamafactory": ["convert", REAL / "llamafactory_v1/v1_sft_demo.first100.jsonl"]
     + ["--from", "llamafactory-v1", "--on-error", "skip"],
     "validate-toolbench": ["validate", TOOLBENCH],
+    # a few rows of another kind in the middle: what they need is written in every range
+    "llamafactory-media": ["convert", "LF_MEDIA", "--on-error", "skip"],
+    "llamafactory-calls": ["convert", "LF_CALLS", "--on-error", "skip"],
+    "sharegpt-calls": ["convert", "SG_CALLS", "--from", "sharegpt", "--on-error", "skip"],
 }
 
 
@@ -161,6 +168,7 @@ def test_cli_ray_over_ranges_of_one_jsonl_file_equals_local(tmp_path, monkeypatc
     its convert streams each chunk apart, so a struct field absent from one chunk is
     written absent there, null elsewhere.)"""
     made = {"AWKWARD": _awkward, "MIXED": _mixed, "FUNCTIONS": _functions}
+    made.update({k: functools.partial(mixed_file, k.lower()) for k in MIXED_FILES})
     args = [str(made[a](tmp_path)) if a in made else str(a) for a in CASES[case]]
     if not Path(args[1]).exists():
         pytest.skip(f"{args[1]} is missing")

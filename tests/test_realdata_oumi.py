@@ -132,8 +132,12 @@ def test_prompt_answers_make_an_explicit_prompt(tmp_path):
     rows = rows_of(out)
     assert _bare(rows[0]["prompt"]) == DPO_PROMPT0
     assert rows[0]["images"] == [PICSUM]
+    # beside images every string content is parts (TRL's vision format), answers too
     assert rows[0]["rejected"] == [
-        {"role": "assistant", "content": "I see a car driving on a road."}
+        {
+            "role": "assistant",
+            "content": [{"type": "text", "text": "I see a car driving on a road."}],
+        }
     ]
     assert "prompt_text" not in rows[0]
     res = run("validate", DPO, "--from", "prompt-answers")

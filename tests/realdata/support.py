@@ -117,3 +117,54 @@ def _tokenizer(path: Path):
     from templates_support import template_tokenizer
 
     return template_tokenizer(path)
+
+
+# ---------------------------------------------------------------- real rows of two kinds
+
+
+def records(src: Path) -> list[dict]:
+    """The JSON records of a `.json` array or a JSON Lines file (blank lines between)."""
+    text = src.read_text(encoding="utf-8")
+    if src.suffix == ".json":
+        return json.loads(text)
+    decoder, at, out = json.JSONDecoder(), 0, []
+    while (at := len(text) - len(text[at:].lstrip())) < len(text):
+        record, at = decoder.raw_decode(text, at)
+        out.append(record)
+    return out
+
+
+def _without(rows: list[dict], key: str) -> list[dict]:
+    return [{k: v for k, v in r.items() if k != key} for r in rows]
+
+
+def mixed_rows(name: str) -> list[dict]:
+    """Real rows of two kinds, the few of the second kind in the middle of the others, so
+    that most chunks of a file of them hold none (a file of mixed sources):
+    `lf_media`: LLaMA-Factory v1 text rows, 6 with images; `lf_calls`: the same text rows,
+    5 with reasoning and tool_call parts and no `tools` column; `sg_calls`: ShareGPT chats
+    (FastChat), 4 Glaive rows with function_call turns and no `tools` column; `media`: TRL
+    messages (KTO demo's, label left out), LLaMA-Factory's 6 `<image>` rows with `images`."""
+    lf = HERE / "llamafactory_v1"
+    sft = records(lf / "v1_sft_demo.first100.jsonl")
+    if name == "lf_media":
+        return sft[:30] + records(lf / "v1_multimodal_demo.jsonl")[:6] + sft[30:60]
+    if name == "lf_calls":
+        calls = _without(records(lf / "reason_tool_use_demo.first20.jsonl")[:5], "tools")
+        return sft[:30] + calls + sft[30:60]
+    if name == "sg_calls":
+        chat = _without(records(HERE / "fastchat_dummy/dummy_conversation.json"), "id")
+        glaive = records(HERE / "glaive_toolcall/glaive_toolcall_en_demo.json")
+        calls = [r for r in glaive if "function_call" in str(r["conversations"])]
+        return chat[:40] + _without(calls[:4], "tools") + chat[40:80]
+    if name == "media":
+        chat = [{"messages": r["messages"]} for r in records(HERE / "kto_demo/kto_en_demo.json")]
+        return chat[:20] + records(HERE / "mllm_demo/mllm_demo.json") + chat[20:40]
+    raise KeyError(name)
+
+
+def mixed_file(name: str, folder: Path) -> Path:
+    """`mixed_rows(name)` written as `folder/NAME.jsonl`."""
+    out = folder / f"{name}.jsonl"
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in mixed_rows(name)))
+    return out

@@ -157,7 +157,7 @@ def import_units(
     from trlprep.conversion.stream import Unit, read_stage
     from trlprep.importers import ImportOptions
     from trlprep.importers.base import check_roles_used, mapped_labels
-    from trlprep.importers.run import whole_if_needed
+    from trlprep.importers.run import batches_to_import
 
     opts = opts or ImportOptions()
     if coerce and not opts.coerce:  # the importer reads the landing labels as booleans
@@ -165,7 +165,10 @@ def import_units(
     how = importer.expansion(opts)
     if how:
         ledger.expansions["import"] = how  # said with the counts when rows multiply
-    for b in whole_if_needed(raw, importer, opts):  # OASST messages: the file at once
+    # OASST messages: the file at once; LLaMA-Factory v1, ShareGPT: each batch with what
+    # the whole input holds (`importers.survey`)
+    stream, seen = batches_to_import(raw, importer, opts)
+    for b in stream:
         ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
         ledger.rows_in += data.num_rows
@@ -176,11 +179,11 @@ def import_units(
             stats.rows_in += data.num_rows  # (its columns hold no type the import could read)
             continue
         if keep is None:
-            result = importer.apply(settled, opts, b.offset, b.lines)
+            result = importer.apply(settled, opts, b.offset, b.lines, seen=seen)
             rows = b.offset + np.asarray(result.rows, np.int64)
         else:  # the importer sees the kept rows: its row numbers map back through `keep`
             lines = None if b.lines is None else np.asarray(b.lines)[keep]
-            result = importer.apply(settled, opts, 0, lines)
+            result = importer.apply(settled, opts, 0, lines, seen=seen)
             rows = b.offset + keep[np.asarray(result.rows, np.int64)]
             if result.num_rejected:
                 local = keep[result.rejects.column("row").to_numpy()]

@@ -192,14 +192,14 @@ def _run(req: Request) -> None:
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer)
         if plan.options.inline_media == "move":
-            from trlprep.conversion.mediastage import kept_by_default, unmovable_keys
+            from trlprep.conversion.mediastage import moving_whole, unmovable_keys
 
-            # the input's part keys, imported or not (an import keeps the parts as they are)
+            # the input's part keys, imported or not (an import keeps the parts as they are);
+            # the media columns of a plain convert: those the whole input holds media for
             schemas = [*getattr(batches, "schemas", []), head.table.schema]
-            plan.options = kept_by_default(plan.options, unmovable_keys(schemas))
-        if plan.options.inline_media == "move" and importer is None:
-            inline = getattr(batches, "inline_media", None)
-            units = _moving_apart(units, schemas, plan.options.kept_media, inline)
+            held = getattr(batches, "inline_media", None) if importer is None else None
+            columns = [f"{m}:{c}" for m, names in (held or {}).items() for c in names]
+            plan.options = moving_whole(plan.options, unmovable_keys(schemas), columns)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
@@ -345,33 +345,6 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         how = importer.expansion(req.import_options or ImportOptions())
         print_import_counts(stats, out, dry_run=True, how=how, on_error=req.on_error)
     print_plan(plan, det.num_rows)
-
-
-def _moving_apart(
-    units: Iterator[Unit], schemas: list, kept: tuple[str, ...], inline: dict | None = None
-) -> Iterator[Unit]:
-    """`units` each given the media columns `--inline-media move` gives any batch of the
-    input (its batches are moved apart: one without inline media would lack them), but
-    those of the media `kept` (`medium:key`) in their parts. `inline`: per medium, the
-    columns holding it inline in the whole input, where read ahead (a shared key such as
-    `path` tells no medium by the schema alone); else the columns whose parts have a key
-    that may hold it."""
-    import dataclasses
-
-    from trlprep.columns.inlinemedia import media_columns_of, moved_elsewhere
-
-    units = iter(units)
-    head = list(itertools.islice(units, 2))
-    if len(head) < 2:  # one batch: moved whole, it lacks nothing
-        yield from head
-        return
-    media = {k.split(":", 1)[0] for k in kept}
-    found = media_columns_of(schemas) if inline is None else inline
-    by_medium = {m: c for m, c in found.items() if m not in media}
-    for u in itertools.chain(head, units):
-        if by_medium and u.table.num_rows:
-            u = dataclasses.replace(u, table=moved_elsewhere(u.table, by_medium))
-        yield u
 
 
 def _chain(first, rest):

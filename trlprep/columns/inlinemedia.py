@@ -116,8 +116,8 @@ def inline_columns(table: pa.Table, medium: str = "image") -> list[str]:
 
 def media_columns_of(schemas: list[pa.Schema]) -> dict[str, list[str]]:
     """Per medium, the messages columns whose content parts have a key that may hold it
-    inline in some of `schemas` (the batches of one input): the columns `moved_elsewhere`
-    gives every batch, so that batches moved apart share the moved columns."""
+    inline in some of `schemas` (the batches of one input): which media its rows may hold,
+    not which they do (a `path` key may hold any)."""
     out: dict[str, list[str]] = {}
     for schema in schemas:
         for f in schema:

@@ -208,28 +208,37 @@ def part_counts(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
 def map_placeholders(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
     """`table` with the placeholders of its messages columns made media parts, for each
     medium whose column the table has (`<video>` beside `videos`, ...), in messages whose
-    content is a string, also where other messages of the row hold parts.
+    content is a string, also where other messages of the row hold parts. Beside a media
+    column every string content becomes parts, in rows with no placeholder too (TRL's
+    vision format), so that whether a batch holds a placeholder does not decide its
+    content kind: a file read in chunks converts as read whole.
 
     Returns (table, failing row positions, a reason per failing row); the table is unchanged
-    when it has no media column or no placeholder of one. Failing rows (placeholders plus
-    parts of a medium, in a sequence, differ from the row's media of it) are left as they
-    are.
+    when it has no media column. Failing rows (placeholders plus parts of a medium, in a
+    sequence, differ from the row's media of it) are left as they are.
     """
     media = media_counts(table)
-    columns = placeholder_columns(table, [PLACEHOLDERS[k] for k in media])
+    # every string content beside a media column, not only the columns holding a
+    # placeholder: a batch holding none would keep strings where the others give parts
+    columns = _string_messages(table) if media else []
     if not columns:
         return table, np.zeros(0, np.int64), []
     seqs = sequences(_message_columns(table))
     wrong = np.zeros(table.num_rows, bool)
     why: dict[str, list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    from trlprep.columns.inlinemedia import inline_media_per_row
+
     for k, n in media.items():
         names = set().union(*seqs)
         found = {c: placeholder_counts(table, [c], PLACEHOLDERS[k]) for c in names}
         parts = {c: part_counts(table.column(c), k) for c in names}
+        inline = {c: inline_media_per_row(table.column(c), k) for c in names}
         for seq in seqs:
             count = sum(found[c] for c in seq)
             shown = sum(parts[c] for c in seq)
-            off = count + shown != n
+            # a row giving the medium inline and no placeholder of it: the inline media
+            # stage moves it, or says why it cannot (its column holding entries too)
+            off = (count + shown != n) & ~((sum(inline[c] for c in seq) > 0) & (count == 0))
             if off.any():
                 label = "+".join(seq) if len(seqs) > 1 else ""
                 why.setdefault(k, []).append((label, count, shown, off))

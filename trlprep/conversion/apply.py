@@ -113,7 +113,8 @@ def apply_steps(
         if getattr(opts, "moved_by_default", False) and plan.render is not None:
             said = RENDERED
         kept = getattr(opts, "kept_media", ())
-        table = _stage(table, lambda t: inline_images(t, said, kept), offset, source)
+        whole = getattr(opts, "media_columns", ())
+        table = _stage(table, lambda t: inline_images(t, said, kept, whole), offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
         say_inline_images(table, kind)
     with row_offset(offset):

@@ -4,6 +4,7 @@ placeholders made media parts, and images held inline in message parts moved to 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -199,11 +200,31 @@ def kept_by_default(options: Any, keys: tuple[str, ...]) -> Any:
     return dataclasses.replace(options, kept_media=tuple(dict.fromkeys(keys)))
 
 
-def inline_images(table: pa.Table, output_kind: str = "", kept: tuple[str, ...] = ()) -> pa.Table:
+def moving_whole(options: Any, keys: tuple[str, ...], held: Iterable[str]) -> Any:
+    """`options` (`ConvertOptions`, `move`) of an input converted in chunks (or blocks):
+    `kept_by_default(options, keys)`, with `media_columns` set to `held` (`medium:column`
+    of the messages columns the whole input holds a medium inline in), but those of kept
+    media: each chunk then gets the media columns the input moved whole gets."""
+    import dataclasses
+
+    options = kept_by_default(options, keys)
+    kept = {k.split(":", 1)[0] for k in options.kept_media}
+    columns = tuple(dict.fromkeys(c for c in held if c.split(":", 1)[0] not in kept))
+    return dataclasses.replace(options, media_columns=columns)
+
+
+def inline_images(
+    table: pa.Table,
+    output_kind: str = "",
+    kept: tuple[str, ...] = (),
+    columns: tuple[str, ...] = (),
+) -> pa.Table:
     """Images, videos and audios held inline in message parts moved to `images`, `videos`
     and `audios` (`--inline-media move`), but the media of `kept` (`medium:key`, left
     inline by `kept_by_default`, said so); `output_kind`: moved by default for that output,
-    said so."""
+    said so. `columns` (`medium:column`, `moving_whole`): the media columns the whole input
+    gets, given to a chunk holding none of a medium inline too (after the placeholder
+    stage, as moving the input whole adds them: no placeholder is mapped beside them)."""
     from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns, move_inline_media
     from trlprep.converters.base import ConversionWarning
 
@@ -211,6 +232,14 @@ def inline_images(table: pa.Table, output_kind: str = "", kept: tuple[str, ...] 
     out, bad, reasons = move_inline_media(table, media)
     if len(bad):
         raise RowFailures(bad.tolist(), reasons, stage="inline media")
+    if columns and out.num_rows:
+        from trlprep.columns.inlinemedia import moved_elsewhere
+
+        by_medium: dict[str, list[str]] = {}
+        for c in columns:
+            medium, name = c.split(":", 1)
+            by_medium.setdefault(medium, []).append(name)
+        out = moved_elsewhere(out, by_medium)
     output = TYPED_OUTPUTS.get(output_kind, "these")
     moved = [m for m in MEDIA_COLUMN if m not in media]
     said = MOVED.format(output=output) if output_kind in TYPED_OUTPUTS else None
@@ -233,8 +262,9 @@ __all__ = [
     "inline_images",
     "inline_mode",
     "kept_by_default",
-    "unmovable_keys",
     "media_parts",
+    "moving_whole",
+    "unmovable_keys",
     "say_inline_images",
     "say_placed",
     "say_unrendered",

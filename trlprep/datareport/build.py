@@ -153,6 +153,13 @@ def measure(
     streamed = layout if imported is None else None  # a table is imported already
     seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
     path, batches, det = source(data, split, input_format, streamed, stats, seen, import_options)
+    if layout is None and type is None and path is not None and det.layout_landing is not None:
+        # the file's first chunk showed no layout, its whole columns do (ms-swift's `history`
+        # first met in a later chunk): read as `trlprep convert` reads it
+        from trlprep.importers import ImportStats
+
+        layout, stats, seen = det.layout, ImportStats(), []
+        path, batches, det = source(data, split, input_format, layout, stats, seen, import_options)
     if not det.num_rows and not (stats is not None and stats.rejected):
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"

@@ -3,7 +3,6 @@ previous batches' (`merge`): one process or many, the same figures."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,31 +114,24 @@ def add_figures(into: Collected, part: Collected) -> None:
             mine[key] = mine.get(key, 0) + n
 
 
-# a conversion's remark naming its rows: 'rows 3, 7, 9, 12, 15 (and 40 more): what'
-_LISTED = re.compile(r"^(row|line)s? (\d+(?:, \d+)*)(?: \(and (\d+) more\))?(: .*)$", re.S)
-
-
 def _add_remark(remarks: list[str], remark: str) -> None:
     """Keep `remark`; one naming rows joins the remark of the same words from earlier
-    batches, as if their rows had been one batch."""
-    new = _LISTED.match(remark)
-    for i, old in enumerate(remarks):
-        was = _LISTED.match(old) if new else None
-        if was and (was.group(1), was.group(4)) == (new.group(1), new.group(4)):
-            remarks[i] = _joined(was, new)
-            return
-    if len(remarks) < REMARKS and remark not in remarks:
-        remarks.append(remark)
+    batches, as if their rows had been one batch (`merge_row_warnings`); remarks naming rows
+    stand in the order of their first row, before those naming none, however the input was
+    cut into batches."""
+    from trlprep.converters.common import first_row_named, merge_row_warnings
 
+    if remark in remarks:
+        return
+    merged = merge_row_warnings([*remarks, remark])
+    if len(merged) > len(remarks) and len(remarks) >= REMARKS:
+        return  # a new kind of remark, and no room left for it
 
-def _joined(a: re.Match, b: re.Match) -> str:
-    from converters.common import MAX_ROWS_SHOWN
+    def first(text: str) -> float:
+        row = first_row_named(text)
+        return float("inf") if row is None else row
 
-    rows = a.group(2).split(", ") + b.group(2).split(", ")
-    total = sum(len(m.group(2).split(", ")) + int(m.group(3) or 0) for m in (a, b))
-    more = f" (and {total - MAX_ROWS_SHOWN} more)" if total > MAX_ROWS_SHOWN else ""
-    plural = "s" if total != 1 else ""
-    return f"{a.group(1)}{plural} {', '.join(rows[:MAX_ROWS_SHOWN])}{more}{a.group(4)}"
+    remarks[:] = sorted(merged, key=first)
 
 
 _FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")

@@ -149,7 +149,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
             )
         )
 
-    det.column_kinds = {n: dict(cp.kinds) for n, cp in cols.items()}
+    det.column_kinds = {n: _in_order(cp.kinds) for n, cp in cols.items()}
     det.side_columns = [n for n in cols if n in SIDE_COLUMNS]
     media = {n for names in MEDIA_COLUMNS.values() for n in names}
     det.vision = any(n in cols for n in media) or any(cp.parts for cp in cols.values())
@@ -291,6 +291,16 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     return det
 
 
+# the order one batch counts a column's kinds in (`profile_batch`): the kinds of an input
+# read in batches listed as read whole, not in the order the batches first met them
+KIND_ORDER = ("null", "string", "messages", "list", "object", "bool", "number")
+
+
+def _in_order(kinds: Counter) -> dict[str, int]:
+    rank = {k: i for i, k in enumerate(KIND_ORDER)}
+    return dict(sorted(kinds.items(), key=lambda kv: rank.get(kv[0], len(rank))))
+
+
 def _text_under_a_chat_name(role_cols, det: Detection, cols, problem) -> None:
     """A `messages` column holding text read as standard language modeling, whose column
     is `text`: validate and convert read `text`, so it is a problem here too (a CSV
@@ -316,10 +326,12 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
     prof = Profile()
     line_of: dict[int, int] = {}
     has_lines = False
-    head = None
+    heads: list = []  # the first LAYOUT_ROWS rows, whichever batches hold them
+    held = 0
     for b in batches:
-        if head is None:
-            head = b.data.slice(0, LAYOUT_ROWS)
+        if held < LAYOUT_ROWS or not heads:
+            heads.append(b.data.slice(0, LAYOUT_ROWS - held))
+            held += heads[-1].num_rows
         profile_batch(b.data, b.offset, prof)
         if b.lines is not None:
             has_lines = True
@@ -328,11 +340,23 @@ def detect_batches(batches: Iterable[Batch]) -> Detection:
                 if b.offset <= r < end and r not in line_of:
                     line_of[r] = int(b.lines[r - b.offset])
     det = _summarise(prof, line_of if has_lines else None)
-    if head is not None:
+    if heads:
         from trlprep.detection.layouthint import suggest_import
 
-        suggest_import(det, head)
+        suggest_import(det, _joined(heads))
     return det
+
+
+def _joined(parts: list) -> pa.Table | pa.RecordBatch:
+    """The head's pieces as one table (one piece as it is); pieces whose types cannot be
+    joined (batches not made to agree) leave the first piece alone."""
+    if len(parts) == 1:
+        return parts[0]
+    tables = [p if isinstance(p, pa.Table) else pa.Table.from_batches([p]) for p in parts]
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return parts[0]
 
 
 def _example_rows(prof: Profile) -> set[int]:

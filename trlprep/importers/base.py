@@ -21,6 +21,7 @@ from trlprep.errors import DataError, UsageError
 from trlprep.importers.columnmap import parse_column_map, rename
 from trlprep.importers.messages import roles_read
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
+from trlprep.importers.survey import seeing
 from trlprep.io.jsonencode import settle_tools
 from trlprep.io.jsontext import TOOLS
 from trlprep.io.kinds import Settled, settle_kinds
@@ -184,6 +185,11 @@ class Importer:
         """True when rows of one record depend on rows of other batches (imported at once)."""
         return False
 
+    def survey(self, table: pa.Table, opts: ImportOptions) -> set[str] | None:
+        """What of a batch (renamed) decides the fields or content kinds every batch of the
+        input is given (`importers.survey`); None: each batch is imported alone."""
+        return None
+
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         """The TRL type and format that data of `schema` lands on (after `opts.map`)."""
         raise NotImplementedError
@@ -212,9 +218,11 @@ class Importer:
         opts: ImportOptions | None = None,
         offset: int = 0,
         lines: np.ndarray | None = None,
+        seen: frozenset[str] | None = None,
     ) -> ImportResult:
         """Import one batch (`offset`: its first row's index in the dataset; `lines`: the
-        1-based file line of each row, when the input has them)."""
+        1-based file line of each row, when the input has them; `seen`: the whole input's
+        `survey`, None where the batch is the whole input)."""
         opts = opts or ImportOptions()
         if opts.keep_empty_turns and not self.keeps_empty_turns:
             raise UsageError(
@@ -235,7 +243,7 @@ class Importer:
         dtype, fmt = self.landing(table.schema, opts)
         bad = Rejections(table.num_rows)
         bad.add_per_row(settled.bad, settled.reasons)
-        with roles_read() as roles_seen:
+        with roles_read() as roles_seen, seeing(seen):
             conv = self.convert(table, opts, bad)
         out = conv.table
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)

@@ -3,19 +3,23 @@
 Rows hold `messages` (SFT) or `chosen_messages` + `rejected_messages` (DPO), and
 optionally `tools` (JSON text, kept as the `tools` column). Each message is `{role,
 content: [parts], loss_weight?}` and each part `{"type": ..., "value": ...}`:
-- `text`: the message text. Text-only messages get string content (the parts' values
-  joined with nothing between them); when any message of the batch has an image, video or
+- `text`: the message text. Text-only inputs get string content (the parts' values
+  joined with nothing between them); when any message of the input has an image, video or
   audio, every content becomes a list of parts (`{"type": "text", "text": ...}` /
   `{"type": "image"}` / `{"type": "video"}` / `{"type": "audio"}`), TRL's vision format,
   and the media references go, in order, to the row's `images` / `videos` / `audios`.
 - `image_url`, `video_url`, `audio_url`: a media part; its value (a path or URL) goes to
-  `images`, `videos` or `audios` (the column only where the batch has that medium), as
+  `images`, `videos` or `audios` (the column only where the input has that medium), as
   LLaMA-Factory's v1 renderer passes them to the processor.
 - `reasoning`: the message's `reasoning_content` (the field Qwen3-style templates read).
 - `tool_call`: value `{"name": ..., "arguments": {...}}` as JSON text -> one entry of the
   message's `tool_calls` (`{type: function, function: {name, arguments}}`, the arguments
-  kept as the JSON the row holds, as the openai-chat layout keeps them). With a `tools`
-  column every message has `tool_calls` (null where it has none), in every batch.
+  kept as the JSON the row holds, as the openai-chat layout keeps them).
+Where the input holds a reasoning part, every message has `reasoning_content`; where it
+holds a tool_call part or a `tools` column, every message has `tool_calls`; where a message
+holds `loss_weight`, every message has `weight` (each null where a message has none). "The
+input" is the whole file however it is read in batches (`importers.survey`), so the output
+is the same wherever a big file is cut.
 Per-message `loss_weight` is kept as the message's `weight` (the field OpenAI's fine-tuning
 format and trlprep use to mark turns not to train on), value unchanged. Rows with a part
 of another type, a tool call that is not such JSON, or no messages are reported.
@@ -42,6 +46,7 @@ from trlprep.importers.base import (
 )
 from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import field_of, map_roles, merged_roles, message_struct
+from trlprep.importers.survey import whole_input
 from trlprep.registry import LANGUAGE_MODELING, PREFERENCE_IMPLICIT, DatasetType, Format
 
 # LLaMA-Factory v1 media part type -> (TRL content part type, side column)
@@ -103,6 +108,10 @@ class LlamaFactoryV1(Importer):
             "reasoning_content, tool_call -> tool_calls, loss_weight -> weight",
         ]
 
+    def survey(self, table: pa.Table, opts: ImportOptions) -> set[str]:
+        """The part types the batch holds (see the module docstring)."""
+        return _part_kinds(table, ("messages", *PAIR))
+
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         if "messages" in table.column_names:
             sources = {"messages": "messages"}
@@ -117,10 +126,13 @@ class LlamaFactoryV1(Importer):
                     + (" (rows disagree in kind)" if is_json_field(field) else ""),
                     column=name,
                 )
-        media = _media_kinds(table, sources)
-        # `tool_calls` on every message (null where it has none) when the rows give tools:
-        # whether a batch holds a tool_call part would otherwise decide the field's presence
-        declared = {"tool_calls"} if "tools" in table.column_names else set()
+        # what the whole input holds decides the content kind and the message fields of
+        # every batch (a batch alone would decide them by where the file was cut)
+        kinds = whole_input()
+        if kinds is None:
+            kinds = _part_kinds(table, sources)
+        media = tuple(k for k in MEDIA_PARTS if k in kinds)
+        declared = _declared(table, sources, kinds)
         produced: dict[str, pa.Array] = {}
         columns: dict[str, pa.Array] = {}
         for name, out in sources.items():
@@ -141,16 +153,36 @@ class LlamaFactoryV1(Importer):
         return Converted(assemble(table, produced, tuple(sources)))
 
 
-def _media_kinds(table: pa.Table, sources) -> tuple[str, ...]:
-    """The media part types (`image_url`, ...) any row of the table holds, in MEDIA_PARTS order."""
+def _part_kinds(table: pa.Table, sources) -> set[str]:
+    """The part types (`text`, `image_url`, `reasoning`, ...) any message of the table
+    holds (columns that hold no parts are left to `convert` to refuse)."""
     seen: set[str] = set()
     for name in sources:
+        if name not in table.column_names or not _parts_type(table.schema.field(name).type):
+            continue
         col = as_array(table.column(name))
         parts = pc.list_flatten(field_of(pc.list_flatten(col), "content"))
         kind = field_of(parts, "type")
         if len(kind):
             seen.update(k for k in pc.unique(kind.cast(pa.string())).to_pylist() if k)
-    return tuple(k for k in MEDIA_PARTS if k in seen)
+    return seen
+
+
+def _declared(table: pa.Table, sources, kinds: set[str] | frozenset[str]) -> set[str]:
+    """The message fields every message is given (null where it has none): `tool_calls`
+    where the input holds a tool_call part or a `tools` column, `reasoning_content` where
+    it holds a reasoning part, `weight` where its messages are typed with `loss_weight`."""
+    declared = set()
+    if "tool_call" in kinds or "tools" in table.column_names:
+        declared.add("tool_calls")
+    if "reasoning" in kinds:
+        declared.add("reasoning_content")
+    for name in sources:
+        t = table.schema.field(name).type
+        i = t.value_type.get_field_index("loss_weight")
+        if i >= 0 and not pa.types.is_null(t.value_type.field(i).type):
+            declared.add("weight")
+    return declared
 
 
 def _join_per(values: pa.Array, owner: np.ndarray, n: int) -> pa.Array:

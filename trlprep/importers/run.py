@@ -29,6 +29,7 @@ from trlprep.importers.base import (
 from trlprep.importers.columnmap import rename
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejectsfile import RejectsWriter
+from trlprep.importers.survey import surveyed
 from trlprep.io.sources import Batch
 from trlprep.wording import add_note, plural
 
@@ -127,8 +128,9 @@ def import_batches(
     out_offset = 0
     roles: set[str] = set()
     rows_in = 0
-    for b in whole_if_needed(batches, importer, opts):
-        result = importer.apply(b.data, opts, b.offset, b.lines)
+    stream, seen = batches_to_import(batches, importer, opts)
+    for b in stream:
+        result = importer.apply(b.data, opts, b.offset, b.lines, seen=seen)
         roles |= result.roles_seen
         rows_in += b.data.num_rows
         if result.num_rejected and on_error == "stop":
@@ -144,6 +146,14 @@ def import_batches(
             out_offset += result.table.num_rows
     if rows_in:
         check_roles_used(opts, roles, importer.name)
+
+
+def batches_to_import(
+    batches: Iterable[Batch], importer: Importer, opts: ImportOptions
+) -> tuple[Iterator[Batch], frozenset[str] | None]:
+    """(the batches to import, one by one, the whole input's survey to import each with):
+    `whole_if_needed`, then `survey.surveyed`."""
+    return surveyed(whole_if_needed(batches, importer, opts), importer, opts)
 
 
 def whole_if_needed(

@@ -7,9 +7,11 @@ them. A `function_call` turn holds the JSON of a call (`{"name", "arguments"}`, 
 of them); it becomes an assistant message with no content and `tool_calls` of
 `{"type": "function", "function": {"name", "arguments"}}`, arguments kept as the JSON
 text of the user's value in a tagged field (`jsonargs`): written back as the object (or the
-exact string) the turn held, handed to templates parsed. With a `tools` column every
-message has `tool_calls` (null where it has none), and a turn field of the input's type
-(`name`, `weight`, ...) is kept in every batch, null where a batch has no value of it. An
+exact string) the turn held, handed to templates parsed. With a `tools` column, or where
+any turn of the input is a function_call (the whole file, however it is read in batches:
+`importers.survey`), every message has `tool_calls` (null where it has none), and a turn
+field of the input's type (`name`, `weight`, ...) is kept in every batch, null where a
+batch has no value of it. An
 optional `system` column becomes a first system message; `tools` is kept as JSON text.
 Conversations are kept as they are otherwise: one that opens with the assistant stays that
 way (chat templates that demand a user turn first refuse it when rendering).
@@ -58,6 +60,7 @@ from trlprep.importers.messages import (
     typed_messages,
 )
 from trlprep.importers.namedimages import named, named_as_images
+from trlprep.importers.survey import whole_input
 from trlprep.io.jsonargs import tagged
 from trlprep.io.jsontext import dumps
 from trlprep.registry import (
@@ -138,6 +141,14 @@ class ShareGPT(Importer):
     def sources(self, schema: pa.Schema, opts: ImportOptions) -> dict[str, str]:
         dtype, _ = self.landing(schema, opts)
         return {_output(dtype): turns_column(schema) or TURNS}
+
+    def survey(self, table: pa.Table, opts: ImportOptions) -> set[str]:
+        """`{"function_call"}` where a turn of the batch is one (after --role-map)."""
+        roles = merged_roles(DEFAULT_ROLES, opts.role_map)
+        for name in (turns_column(table.schema) or TURNS, "chosen", "rejected"):
+            if name in table.column_names and _has_calls(table, name, roles):
+                return {CALL}
+        return set()
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         col = turns_column(table.schema) or TURNS
@@ -229,15 +240,29 @@ def _text_content(turn: pa.StructType) -> bool:
 
 def _declared(items: pa.Array, table: pa.Table) -> set[str]:
     """The message fields kept even where a batch's values are all null: those the turns
-    are typed with, and `tool_calls` where the input has a `tools` column. Both hold over
-    the whole input (`io.agreeing`), so each batch's messages have the fields the input
-    read whole gives them, wherever it is cut."""
+    are typed with, and `tool_calls` where the input has a `tools` column or a
+    function_call turn. All hold over the whole input (`io.agreeing`, `whole_input`), so
+    each batch's messages have the fields the input read whole gives them, wherever it is
+    cut."""
     declared = set()
     if pa.types.is_struct(items.type):
         declared = {f.name for f in items.type if not pa.types.is_null(f.type)}
-    if "tools" in table.column_names:
+    if "tools" in table.column_names or CALL in (whole_input() or ()):
         declared.add("tool_calls")
     return declared & set(MESSAGE_FIELDS)
+
+
+def _has_calls(table: pa.Table, name: str, roles: dict[str, str]) -> bool:
+    """Whether a turn of column `name` (turn lists or single turns) is a function_call."""
+    col = as_array(table.column(name))
+    if is_json_field(table.schema.field(name)):
+        col, _ = typed_messages(table, name, _sharegpt_turn)
+    if is_list(col.type):
+        col = pc.list_flatten(col)
+    src = field_of(col, "from")
+    if src is None or not len(src):
+        return False
+    return bool(pc.any(pc.equal(map_roles(src, roles), CALL)).as_py())
 
 
 def _dropped_fields(items: pa.Array, col: str) -> list[str]:

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.columns.inlinemedia import moved_elsewhere
 from trlprep.errors import ROW_ID, DataError
 from trlprep.ray.base import HALF, LINE, REJECT, REJECT_TYPE
 from trlprep.ray.notes import Notes, recording
@@ -26,10 +25,6 @@ class _Stage:
     collect: bool = False  # refused rows stay as reject rows (else the block fails)
     halves: bool = False  # number each output row's half (--order blocks after unpairing)
     notes: Any = None  # the run's notebook actor (`trlprep.ray.notes`), or None
-    # --inline-media move: `medium:column` of the messages columns holding inline images
-    # (videos, audios) in some block (each block's rows then left as moving them over the
-    # whole input leaves them)
-    images: tuple[str, ...] = ()
 
 
 class _BlockRows:
@@ -170,12 +165,6 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
         if missing is not None:
             failures.append(missing)
             lines = None if lines is None else lines[keep]
-    if stage.images and table.num_rows:
-        by_medium: dict[str, list[str]] = {}
-        for moves in stage.images:
-            medium, column = moves.split(":", 1)
-            by_medium.setdefault(medium, []).append(column)
-        table = moved_elsewhere(table, by_medium)
     render = stage.plan.render
     if render is not None:  # this block's reports alone, merged on the driver
         render.report = render.token_report = None
@@ -257,17 +246,40 @@ def _failed(failures: list[Any], rows: _BlockRows) -> DataError:
 
 
 def _import(
-    table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool, notes: Any = None
+    table: pa.Table,
+    importer: Any,
+    opts: Any,
+    coerce: bool,
+    collect: bool,
+    notes: Any = None,
+    seen: frozenset[str] | None = None,
 ) -> pa.Table:
     """Import one block of a public layout (the importer's Arrow -> Arrow pass): imported
     rows carry their input row's ROW_ID and LINE; refused rows become reject rows. The
-    importer's notes and warnings go to `notes` (a notebook actor)."""
+    importer's notes and warnings go to `notes` (a notebook actor); `seen`: the whole
+    input's survey (`importers.survey`)."""
     with recording(notes) as got:
-        return _import_block(table, importer, opts, coerce, collect, got)
+        return _import_block(table, importer, opts, coerce, collect, got, seen)
+
+
+def surveyed_block(table: pa.Table, importer: Any, opts: Any) -> pa.Table:
+    """One row: the block's `Importer.survey` (its input rows, reject rows left out)."""
+    from trlprep.importers.survey import survey_of
+
+    table = _held(table)[0]
+    table = table.drop_columns([c for c in (ROW_ID, LINE, HALF) if c in table.column_names])
+    got = survey_of(importer, table, opts) or set()
+    return pa.table({"seen": pa.array([sorted(got)], pa.list_(pa.string()))})
 
 
 def _import_block(
-    table: pa.Table, importer: Any, opts: Any, coerce: bool, collect: bool, got: Notes
+    table: pa.Table,
+    importer: Any,
+    opts: Any,
+    coerce: bool,
+    collect: bool,
+    got: Notes,
+    seen: frozenset[str] | None = None,
 ) -> pa.Table:
     from trlprep.conversion.apply import Failure
     from trlprep.io.kinds import settle_kinds
@@ -297,7 +309,7 @@ def _import_block(
         from trlprep.importers import ImportOptions
 
         opts = dataclasses.replace(opts or ImportOptions(), coerce=True)
-    result = importer.apply(settled, opts, 0, kept_lines)
+    result = importer.apply(settled, opts, 0, kept_lines, seen=seen)
     got.notes += [n for n in result.notes if n not in got.notes]
     got.roles |= result.roles_seen
     got.steps["import"] = [settled.num_rows - result.num_rejected, result.table.num_rows]

@@ -65,14 +65,27 @@ def import_layout(
     schema = getattr(schema, "base_schema", schema)
     names = [n for n in schema.names if n not in (ROW_ID, LINE)]
     schema = rename(pa.schema([schema.field(n) for n in names]).empty_table(), opts.map).schema
+    seen = None
     if importer.needs_whole_input(schema):
         ds = ds.repartition(1)  # records span rows anywhere in the input
+    elif importer.survey(schema.empty_table(), opts) is not None:
+        seen = _survey(ds, importer, opts)  # every block as the whole input decides
     return ds.map_batches(
         _import,
         batch_format="pyarrow",
         batch_size=None,
-        fn_args=(importer, opts, coerce, collect, notes),
+        fn_args=(importer, opts, coerce, collect, notes, seen),
     )
+
+
+def _survey(ds: ray.data.Dataset, importer: Any, opts: Any) -> frozenset[str]:
+    """The union of every block's `Importer.survey` (`importers.survey`)."""
+    from trlprep.ray.blocks import surveyed_block
+
+    found = ds.map_batches(
+        surveyed_block, batch_format="pyarrow", batch_size=None, fn_args=(importer, opts)
+    )
+    return frozenset(k for r in found.take_all() for k in r["seen"])
 
 
 def convert_rows(
@@ -100,7 +113,7 @@ def convert_rows(
     notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to."""
     from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan
-    from trlprep.conversion.mediastage import kept_by_default
+    from trlprep.conversion.mediastage import moving_whole
     from trlprep.conversion.render import make_render
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.detect import detect_table
@@ -125,12 +138,9 @@ def convert_rows(
     masks.check_maskable(plan)
     render_args["assistant_masks"] = assistant_masks  # set in each actor's render
     steps = plan.route.steps
-    images: tuple[str, ...] = ()
-    if opts.inline_media == "move":
+    if opts.inline_media == "move":  # each block gets the media columns of the whole input
         images, unmovable = _moves_images(ds, coerce)
-        plan.options = opts = kept_by_default(opts, unmovable)
-        kept = {k.split(":", 1)[0] for k in opts.kept_media}
-        images = tuple(c for c in images if c.split(":", 1)[0] not in kept)
+        plan.options = opts = moving_whole(opts, unmovable, images)
     blocks = bool(steps) and steps[-1].rows == "doubles" and opts.order == "blocks"
     bare = dataclasses.replace(plan, render=None)
     if blocks:  # interleaved in each block, then every first half before any second one
@@ -138,14 +148,12 @@ def convert_rows(
     at = next((i for i, e in enumerate(steps) if e.rows == "pairs"), None)
     if at is None:
         stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks, notes)
-        stage.images = images
         return Converted(_map(ds, stage, concurrency), plan, blocks)
     before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
     # the keys are the prompts of read rows: the rows are settled (mixed kinds, over whole
     # blocks as locally, not over buckets of prompts) and read (messages -> prompt and
     # completion) before pairing, even when no edge runs before it
     first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
-    first.images = images
     ds = _map(ds, first, concurrency)
     seg = _segment(bare, pairing, first=False)
     # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)

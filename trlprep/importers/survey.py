@@ -1,0 +1,84 @@
+"""What the whole input holds, for importers whose output shape depends on it.
+
+A layout may write a field or a kind of content only where the input needs it (LLaMA-Factory
+v1: content as parts where some row holds an image, `reasoning_content` where some part is
+reasoning; ShareGPT: `tool_calls` where some turn is a function call). Decided on each
+batch alone, that would depend on where a big file is cut into batches. `surveyed` reads
+the streamed batches once, keeping them (`io.keptbatches`: memory, then a scratch file)
+while it collects each batch's `Importer.survey`, and gives them back with the union:
+`Importer.apply(..., seen=...)` makes it `whole_input()` for the importer's `convert`.
+An input read in one batch (and a table imported alone) is its own survey: `whole_input()`
+is None there, and the importer looks at the batch it has.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from trlprep.importers.columnmap import rename
+from trlprep.io.keptbatches import KeptBatches
+from trlprep.io.sources import Batch
+
+if TYPE_CHECKING:
+    from trlprep.importers.base import Importer, ImportOptions
+
+_SEEN: ContextVar[frozenset[str] | None] = ContextVar("trlprep_import_seen", default=None)
+
+
+def whole_input() -> frozenset[str] | None:
+    """The whole input's survey while a batch of it is imported (None: the batch alone)."""
+    return _SEEN.get()
+
+
+@contextmanager
+def seeing(seen: frozenset[str] | None) -> Iterator[None]:
+    """`whole_input()` is `seen` inside the block."""
+    token = _SEEN.set(seen)
+    try:
+        yield
+    finally:
+        _SEEN.reset(token)
+
+
+def survey_of(importer: Importer, data: Any, opts: ImportOptions) -> set[str] | None:
+    """`importer.survey` of one batch (a table or record batch, columns as the input
+    names them: renamed by `opts.map` first)."""
+    table = data if isinstance(data, pa.Table) else pa.Table.from_batches([data])
+    return importer.survey(rename(table, opts.map), opts)
+
+
+def surveyed(
+    batches: Iterable[Batch], importer: Importer, opts: ImportOptions
+) -> tuple[Iterator[Batch], frozenset[str] | None]:
+    """(`batches` again, the union of their surveys); the surveys are None, and the batches
+    are passed through unkept, for an importer that surveys nothing or an input of one
+    batch."""
+    it = iter(batches)
+    head = list(itertools.islice(it, 2))
+    if len(head) < 2 or survey_of(importer, head[0].data, opts) is None:
+        return itertools.chain(head, it), None
+    kept = KeptBatches()
+    seen: set[str] = set()
+    try:
+        for b in kept.keep(itertools.chain(head, it)):
+            seen |= survey_of(importer, b.data, opts) or set()
+    except BaseException:
+        kept.close()
+        raise
+    return _replayed(kept), frozenset(seen)
+
+
+def _replayed(kept: KeptBatches) -> Iterator[Batch]:
+    try:
+        yield from kept.replay()
+    finally:
+        kept.close()
+
+
+__all__ = ["seeing", "survey_of", "surveyed", "whole_input"]
