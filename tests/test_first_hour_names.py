@@ -186,3 +186,11 @@ def test_from_a_trainer_name_says_which_type_it_reads(tmp_path):
     assert res.exit_code == 2
     assert "unknown --from 'dpo': not a dataset type or a public layout" in res.stderr
     assert "(dpo is a trainer: it reads preference)" in res.stderr
+
+
+@pytest.mark.parametrize("name", ["output_kind", "moved_by_default", "kept_media", "media_columns"])
+def test_python_convert_refuses_the_pipelines_own_options(name):
+    with pytest.raises(UsageError) as err:
+        trlprep.convert(str(EXAMPLES / "preference.jsonl"), "unpaired", **{name: ()})
+    assert f"convert() got an unexpected keyword argument {name!r}" in str(err.value)
+    assert name not in err.value.hint and "split_turns" in err.value.hint

@@ -243,7 +243,8 @@ def _refuse_unknown(options: dict[str, Any], options_class: type) -> None:
     import dataclasses
     import difflib
 
-    known = sorted({f.name for f in dataclasses.fields(options_class)} | IMPORT_OPTIONS)
+    fields = {f.name for f in dataclasses.fields(options_class)} - INTERNAL_OPTIONS
+    known = sorted(fields | IMPORT_OPTIONS)
     for name in options:
         if name in known:
             continue
@@ -255,6 +256,8 @@ def _refuse_unknown(options: dict[str, Any], options_class: type) -> None:
         raise UsageError(f"convert() got an unexpected keyword argument {name!r}", hint=hint)
 
 
+# ConvertOptions fields the CLI and the pipeline set, never a caller
+INTERNAL_OPTIONS = frozenset(("output_kind", "moved_by_default", "kept_media", "media_columns"))
 IMPORT_OPTIONS = frozenset(
     ("map", "role_map", "map_role", "conversational", "prompt_style", "pairing", "threshold")
     + ("margin", "neutral", "keep_empty_turns")
