@@ -118,3 +118,20 @@ def test_conversations_of_parts_name_the_map(tmp_path):
     res = run("convert", src, "--map", "messages=conversations", "-o", tmp_path / "lm.jsonl")
     assert res.exit_code == 0, res.output
     assert rows_of(tmp_path / "lm.jsonl")[0]["messages"][1]["content"][0]["text"] == "Hello."
+
+
+def test_a_row_without_an_image_object_has_no_images_not_null(tmp_path):
+    text_only = {
+        "id": "2",
+        "conversations": [
+            {"role": "user", "content": "Hello"},
+            {"role": "assistant", "content": "Hi."},
+        ],
+    }
+    src = _write(tmp_path, [TWO, text_only])
+    out = tmp_path / "lm.jsonl"
+    res = run("convert", src, "--from", "sharegpt", "-o", out)
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    assert rows[0]["images"] == ["cats/c.jpg", "cats/b.jpg"]
+    assert rows[1]["images"] == []
