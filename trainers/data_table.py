@@ -64,6 +64,28 @@ HH_AS_TEXT = (
 )
 
 
+def _say_unread(import_options: dict[str, Any] | None, layout: str | None, lands: str) -> None:
+    """A warning per layout option given (`--pairing`, `--neutral` ...) that the import of
+    `layout` (None: none) does not read, in train's words."""
+    from trlprep.conversion.unread import (
+        LAYOUT_OPTIONS,
+        UnreadOptionWarning,
+        layout_reads,
+        said_unread,
+    )
+    from trlprep.importers import ImportOptions, get_importer
+
+    given = {k: v for k, v in (import_options or {}).items() if k in LAYOUT_OPTIONS}
+    if not given:
+        return
+    importer = get_importer(layout) if layout is not None else None
+    read = layout_reads(importer, ImportOptions.make(**(import_options or {})))
+    route = f"{importer.name} -> {lands}" if importer is not None else lands
+    unread = {k: v for k, v in given.items() if k not in read}
+    for message in said_unread(unread, route):
+        warn_user(train_words(message), UnreadOptionWarning)
+
+
 def to_training_table(
     data: Any,
     accepts: Sequence[str],
@@ -176,6 +198,7 @@ def to_training_table(
             if advice
             else f"{algo} trains on {' or '.join(accepts)} data; run `trlprep detect` on it",
         )
+    _say_unread(import_options, layout, det.type.name)
     # rows with a null required value are refused one by one by the conversion below
     problems = [p for p in det.problems if p.code != "ambiguous-prompt" and p.code not in ROW_LEVEL]
     if problems:
