@@ -128,6 +128,7 @@ def convert(
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.columnroles import carried_columns
     from trlprep.detection.detect import detect_table
+    from trlprep.detection.layouthint import hh_as_text
     from trlprep.importers import (
         conversational_layout,
         is_layout,
@@ -188,6 +189,8 @@ def convert(
         except UsageError as e:  # advice to map columns names the layout read unnamed
             raise layout_in_hint(e, name if layout is None and from_ is None else None) from None
         _say_unread(plan, given, name, import_opts)
+        if hh_as_text(det) is not None:  # HH transcripts kept as text: said as the CLI says it
+            warn_user(hh_as_text(det), UserWarning)
         shards = getattr(inp.source, "shards", None) if name is None else None  # as read
         out = convert_table(
             table, plan, lines, on_error=on_error, path=inp.source.path, coerce=coerce,
