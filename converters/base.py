@@ -83,10 +83,18 @@ class Edge:
     joins: str = ""  # the texts it concatenates in standard format ("" = none)
     # the formats it converts (standard text has no turns: some edges are conversational only)
     formats: tuple[Format, ...] = (Format.STANDARD, Format.CONVERSATIONAL)
+    # the ConvertOptions fields it reads, in every format / on standard text only (an option
+    # that no step of a plan reads is said to do nothing: `conversion.unread`)
+    reads: tuple[str, ...] = ()
+    standard_reads: tuple[str, ...] = ()
 
     @property
     def lossy(self) -> bool:
         return bool(self.drops)
+
+    def reads_in(self, fmt: Format) -> tuple[str, ...]:
+        """The options this edge reads converting `fmt` data."""
+        return self.reads + (self.standard_reads if fmt is Format.STANDARD else ())
 
 
 EDGES: dict[tuple[str, str], Edge] = {}
@@ -102,16 +110,23 @@ def edge(
     description: str = "",
     formats: tuple[Format, ...] = (Format.STANDARD, Format.CONVERSATIONAL),
     joins: str = "",
+    reads: tuple[str, ...] = (),
+    standard_reads: tuple[str, ...] = (),
 ) -> Callable[[ConvertFn], ConvertFn]:
-    """Register `fn` as the conversion from type `src` to type `dst` (names or aliases)."""
+    """Register `fn` as the conversion from type `src` to type `dst` (names or aliases);
+    `reads`: the `ConvertOptions` fields it reads (`standard_reads`: on standard text only)."""
     s, d = get_type(src), get_type(dst)
+    unknown = set(reads + standard_reads) - set(ConvertOptions.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"edge {s.name} -> {d.name} reads unknown options {sorted(unknown)}")
 
     def deco(fn: ConvertFn) -> ConvertFn:
         needs = s.column_names(formats[0])
         doc = description or (fn.__doc__ or "").strip()
         EDGES[(s.name, d.name)] = Edge(
-            s.name, d.name, fn, drops, rows, guide, doc, needs, joins, tuple(formats)
-        )
+            s.name, d.name, fn, drops, rows, guide, doc, needs, joins, tuple(formats),
+            tuple(reads), tuple(standard_reads),
+        )  # fmt: skip
         return fn
 
     return deco

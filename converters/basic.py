@@ -50,6 +50,7 @@ def _concat(
 @edge(
     "prompt-completion",
     "language-modeling",
+    standard_reads=("separator",),
     joins="the prompt and the completion",
     drops="the prompt/completion boundary",
     description="Concatenate the prompt and the completion into `text` (`messages`).",
@@ -105,6 +106,7 @@ def implicit_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Tab
 @edge(
     "preference",
     "language-modeling",
+    standard_reads=("separator",),
     joins="the prompt and the chosen",
     drops="rejected completions, the prompt/completion boundary (and a `margin` column)",
     description="Remove the rejected; concatenate the prompt and the chosen into `text`.",
@@ -171,6 +173,7 @@ def preference_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions
 @edge(
     "preference",
     "preference-implicit",
+    standard_reads=("separator",),
     joins="the prompt and each completion",
     description="Concatenate the prompt to both the chosen and the rejected; remove the prompt.",
 )
@@ -199,6 +202,7 @@ def _good_rows(table: pa.Table) -> pa.Table:
 @edge(
     "unpaired-preference",
     "language-modeling",
+    standard_reads=("separator",),
     joins="the prompt and the completion",
     drops="rows labelled false, the prompt/completion boundary, and labels",
     rows="filters",

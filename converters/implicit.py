@@ -163,6 +163,8 @@ def _refuse(no_prompt: np.ndarray | None, failed: np.ndarray, reason: str, conv:
 @edge(
     "preference-implicit",
     "preference",
+    reads=("no_prompt",),
+    standard_reads=("split_mode",),
     description="Extract the shared prompt from the chosen and the rejected.",
 )
 def implicit_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
@@ -174,6 +176,8 @@ def implicit_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -
 @edge(
     "preference-implicit",
     "prompt-completion",
+    reads=("no_prompt",),
+    standard_reads=("split_mode",),
     drops="rejected completions (and a `margin` column)",
     description="Extract the prompt; remove the rejected; rename `chosen` to `completion`.",
 )
@@ -193,6 +197,8 @@ def implicit_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOpt
 @edge(
     "preference-implicit",
     "prompt-only",
+    reads=("no_prompt",),
+    standard_reads=("split_mode",),
     drops="chosen and rejected completions (and a `margin` column)",
     description="Extract the prompt; remove the chosen and the rejected.",
 )

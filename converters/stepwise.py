@@ -156,6 +156,7 @@ def _all_true(table: pa.Table, opts: ConvertOptions) -> tuple[pa.Table, pa.Array
 @edge(
     "stepwise-supervision",
     "language-modeling",
+    reads=("separator", "step_separator"),
     joins="the prompt and the steps",
     drops="rows with a false step label, step labels, step and prompt boundaries",
     rows="filters",
@@ -180,6 +181,7 @@ def stepwise_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Tab
 @edge(
     "stepwise-supervision",
     "prompt-completion",
+    reads=("separator", "step_separator"),
     joins="the steps",
     drops="rows with a false step label, step labels and step boundaries",
     rows="filters",
@@ -235,6 +237,7 @@ def merge_labels(labels: pa.Array, how: str) -> tuple[np.ndarray, np.ndarray | N
 @edge(
     "stepwise-supervision",
     "unpaired-preference",
+    reads=("separator", "step_separator", "label_merge"),
     joins="the steps",
     drops="step labels (merged into one label per row) and step boundaries",
     description="Join the steps into the completion and merge the step labels into one "

@@ -108,6 +108,7 @@ def _conversational(fmt: Format, what: str) -> None:
 @edge(
     "language-modeling",
     "prompt-completion",
+    reads=("split_turns",),
     guide=False,
     formats=_CONV,
     description="Split each conversation at its last assistant turn: the turns before it "

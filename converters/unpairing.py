@@ -124,6 +124,7 @@ def _unpaired(
 @edge(
     "preference",
     "unpaired-preference",
+    reads=("order", "block_rows"),
     drops="the pairing (which completion was preferred to which), and a `margin` column",
     rows="doubles",
     description="Unpair: the chosen labelled true and the rejected labelled false, "
@@ -136,6 +137,8 @@ def preference_to_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -
 @edge(
     "preference-implicit",
     "unpaired-preference",
+    reads=("order", "block_rows", "no_prompt"),
+    standard_reads=("split_mode",),
     drops="the pairing (which completion was preferred to which), and a `margin` column",
     rows="doubles",
     description="Extract the prompt, then unpair (the guide's two steps in one).",

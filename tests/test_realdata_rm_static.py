@@ -129,3 +129,27 @@ def test_train_without_data_from_hh_says_it_trains_the_raw_transcripts(files):
             assert made.table.column("prompt")[0].as_py().startswith("\n\nHuman: ")
         else:
             assert not said
+
+
+def test_convert_without_from_hh_says_it_keeps_the_raw_transcripts(files, tmp_path):
+    """`convert` of rm-static rows without `--from hh` wrote standard preference holding the
+    raw `Human:` text with no word; now a note names `--from hh`, as train's warning names
+    `--data-from hh` (one helper says both)."""
+    import warnings
+
+    import trlprep
+
+    said = "converted as standard text: the output keeps the raw `Human:` / `Assistant:`"
+    res = run("convert", files[0], "-o", tmp_path / "a.jsonl")
+    assert res.exit_code == 0 and counts(res.output) == (ROWS, 0, ROWS, ROWS), res.output
+    notes = [line for line in res.output.splitlines() if said in line]
+    assert len(notes) == 1 and notes[0].startswith("note: the rows hold HH transcripts")
+    assert "`--from hh` splits them into turns" in notes[0]
+    res = run("convert", files[0], "--from", "hh", "-o", tmp_path / "b.jsonl")
+    assert res.exit_code == 0 and said not in res.output, res.output
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trlprep.convert(str(files[0]))
+        trlprep.convert(str(files[0]), from_="hh")
+    api = [str(w.message) for w in caught if said in str(w.message)]
+    assert len(api) == 1 and "`from_='hh'` splits them" in api[0]

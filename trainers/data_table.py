@@ -55,13 +55,26 @@ class TrainingTable(NamedTuple):
     input_lines: np.ndarray | None = None
 
 
-# HH transcripts in TRL's columns (Dahoas/rm-static: the transcript up to its last
-# "Assistant:" in `prompt`): detect names `--from hh` for them
-HH_AS_TEXT = (
-    'the rows hold HH transcripts ("\\n\\nHuman: ... \\n\\nAssistant:"), trained on as '
-    "standard text: the model learns the raw `Human:` / `Assistant:` markers; `--data-from hh` "
-    "splits them into turns (messages rendered with the chat template)"
-)
+def _say_unread(import_options: dict[str, Any] | None, layout: str | None, lands: str) -> None:
+    """A warning per layout option given (`--pairing`, `--neutral` ...) that the import of
+    `layout` (None: none) does not read, in train's words."""
+    from trlprep.conversion.unread import (
+        LAYOUT_OPTIONS,
+        UnreadOptionWarning,
+        layout_reads,
+        said_unread,
+    )
+    from trlprep.importers import ImportOptions, get_importer
+
+    given = {k: v for k, v in (import_options or {}).items() if k in LAYOUT_OPTIONS}
+    if not given:
+        return
+    importer = get_importer(layout) if layout is not None else None
+    read = layout_reads(importer, ImportOptions.make(**(import_options or {})))
+    route = f"{importer.name} -> {lands}" if importer is not None else lands
+    unread = {k: v for k, v in given.items() if k not in read}
+    for message in said_unread(unread, route):
+        warn_user(train_words(message), UnreadOptionWarning)
 
 
 def to_training_table(
@@ -101,6 +114,7 @@ def to_training_table(
     from trlprep.detection import answerfiles as answers
     from trlprep.detection.answerfiles import answer_file_note
     from trlprep.detection.detect import ROW_LEVEL, detect_table
+    from trlprep.detection.layouthint import HH_TEXT, hh_as_text
     from trlprep.importers import (
         ImportOptions,
         conversational_layout,
@@ -163,8 +177,8 @@ def to_training_table(
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)
     det = detect_table(table)
-    if sniffed and layout is None and det.layout == "hh" and det.layout_landing is None:
-        warn_user(HH_AS_TEXT)  # trained as they are, the turns' markers are text to learn
+    if sniffed and layout is None and (hh := hh_as_text(det, train=True)) is not None:
+        warn_user(hh)  # trained as they are, the turns' markers are text to learn
     if det.type is None and answer_file_note(det.notes):  # no flag of train makes a prompt
         raise DataError("cannot tell the dataset type: " + answers.WHAT, hint=answers.JOIN)
     if det.type is None:
@@ -176,6 +190,7 @@ def to_training_table(
             if advice
             else f"{algo} trains on {' or '.join(accepts)} data; run `trlprep detect` on it",
         )
+    _say_unread(import_options, layout, det.type.name)
     # rows with a null required value are refused one by one by the conversion below
     problems = [p for p in det.problems if p.code != "ambiguous-prompt" and p.code not in ROW_LEVEL]
     if problems:
@@ -319,7 +334,7 @@ def to_training_table(
                 "left out: " + "; ".join(reason_lines(rejects))
             )  # named by the input's lines, not the imported table's rows
             warnings.warn(RejectedRowsWarning(message, rejects), stacklevel=2)
-        else:
+        elif not str(w.message).startswith(HH_TEXT):  # (said above, in train's words)
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     if table.num_rows == 0 and converted > 0:  # a filtering step dropped every row
         why, hint = why_no_rows_left(way.steps)

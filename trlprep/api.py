@@ -128,6 +128,7 @@ def convert(
     from trlprep.converters.base import ConvertOptions
     from trlprep.detection.columnroles import carried_columns
     from trlprep.detection.detect import detect_table
+    from trlprep.detection.layouthint import hh_as_text
     from trlprep.importers import (
         conversational_layout,
         is_layout,
@@ -150,6 +151,10 @@ def convert(
         # the render keeps no part: media held inline go to their columns first (said so)
         options.update(inline_media="move", moved_by_default=True)
     opts = ConvertOptions(**options)
+    given = _given(
+        {**options, **import_opts}, tools=tools, template_kwargs=template_kwargs,
+        max_length=max_length, truncation=truncation,
+    )  # fmt: skip
 
     def one(d: Any) -> Any:
         from trlprep.errors import ROW_ID
@@ -186,6 +191,9 @@ def convert(
             )  # fmt: skip
         except UsageError as e:  # advice to map columns names the layout read unnamed
             raise layout_in_hint(e, name if layout is None and from_ is None else None) from None
+        _say_unread(plan, given, name, import_opts)
+        if hh_as_text(det) is not None:  # HH transcripts kept as text: said as the CLI says it
+            warn_user(hh_as_text(det), UserWarning)
         shards = getattr(inp.source, "shards", None) if name is None else None  # as read
         out = convert_table(
             table, plan, lines, on_error=on_error, path=inp.source.path, coerce=coerce,
@@ -205,6 +213,28 @@ def convert(
         return result
 
     return map_splits(data, one, split)
+
+
+def _given(options: dict[str, Any], **keywords: Any) -> dict[str, Any]:
+    """The options only some steps read that the call gave: its `**options` as written,
+    its keywords where they differ from their defaults."""
+    from trlprep.conversion.unread import CHECKED
+
+    defaults = {"truncation": "keep_start"}
+    given = {k: v for k, v in keywords.items() if v is not None and v != defaults.get(k)}
+    return {k: v for k, v in {**options, **given}.items() if k in CHECKED}
+
+
+def _say_unread(plan: Any, given: dict[str, Any], layout: str | None, import_opts: dict) -> None:
+    """A warning per option given that no step of `plan` (nor the import of `layout`) reads."""
+    from trlprep.conversion.unread import warn_unread
+    from trlprep.importers import ImportOptions, get_importer
+
+    if not given:
+        return
+    importer = get_importer(layout) if layout is not None else None
+    opts = ImportOptions.make(**import_opts) if importer is not None else None
+    warn_unread(plan, given, importer=importer, import_options=opts)
 
 
 def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -> dict:

@@ -76,6 +76,7 @@ FLAG_KEYWORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "examples": ("examples", NUMBER, ()),
     "chat-template": ("chat_template", SOURCE, ()),
     "tokenizer": ("tokenizer", SOURCE, ()),
+    "tools": ("tools", SOURCE, ()),
     "split": ("split", SOURCE, ()),
     "separator": ("separator", SOURCE, ()),
     "step-separator": ("step_separator", SOURCE, ()),

@@ -18,6 +18,7 @@ from trlprep.registry import TYPES
 
 @command("convert")
 def convert_command(
+    ctx: typer.Context,
     path: list[str] = typer.Argument(
         ..., help="Input dataset: file(s), a folder of files, a glob, save_to_disk folder, Hub id."
     ),
@@ -184,6 +185,7 @@ def convert_command(
                 map_, role_map, map_role, conversational, prompt_style, pairing, threshold,
                 margin, neutral, keep_empty_turns,
             ),
+            given=opt.given_options(ctx),
             **vars(convert_options),
         )  # fmt: skip
     imports = opt.import_options(
@@ -200,6 +202,7 @@ def convert_command(
             max_length=max_length, truncation=truncation, import_options=imports,
             on_error=on_error, rejects=rejects, on_bad_lines=on_bad_lines, coerce=coerce,
             allow_empty=allow_empty, assistant_masks=assistant_masks,
+            given=opt.given_options(ctx),
         )
     )  # fmt: skip
 

@@ -16,6 +16,7 @@ from trlprep.cli.pipeline import Request, run
 
 @command("import")
 def import_command(
+    ctx: typer.Context,
     path: list[str] = typer.Argument(
         ..., help="Input dataset: file(s), a folder of files, a glob, save_to_disk folder, Hub id."
     ),
@@ -73,5 +74,6 @@ def import_command(
             output_format=output_format, input_format=input_format, split=split,
             progress=progress, import_options=imports, on_error=on_error, rejects=rejects,
             layout_required=True, on_bad_lines=on_bad_lines, coerce=coerce, allow_empty=allow_empty,
+            given=opt.given_options(ctx),
         )
     )  # fmt: skip

@@ -138,6 +138,21 @@ def given_import_options(imports) -> list[str]:
     ]
 
 
+def given_options(ctx: typer.Context) -> dict[str, object]:
+    """The options only some conversion steps read (`conversion.unread.CHECKED`) that the
+    command line `ctx` parsed wrote (by option name, with their values): those left at
+    their defaults unwritten are never said to be unread."""
+    from trlprep.conversion.unread import CHECKED
+
+    given = {}
+    for param, value in ctx.params.items():
+        name = "template_kwargs" if param == "template_kwarg" else param
+        source = ctx.get_parameter_source(param)
+        if name in CHECKED and source is not None and source.name != "DEFAULT":
+            given[name] = value
+    return given
+
+
 # sharded outputs (-o DIR/)
 NUM_SHARDS = typer.Option(
     None, "--num-shards", help="Write -o DIR as N shards of equal rows (SPLIT-0000i-of-N)."

@@ -11,7 +11,7 @@ import itertools
 import sys
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -61,6 +61,8 @@ class Request:
     on_bad_lines: str = "error"  # JSONL lines that hold no JSON object: error | skip
     coerce: bool = False  # numbers/booleans in a text column read as text
     assistant_masks: bool = False  # TRL's assistant_masks beside conversations' ids
+    # the options written on the command line that only some steps read (option -> value)
+    given: dict[str, Any] = field(default_factory=dict)
 
 
 def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
@@ -275,6 +277,7 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
     from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan
     from trlprep.conversion.render import make_render
+    from trlprep.conversion.unread import unread_warnings
     from trlprep.converters import UNPAIR_WARNING
     from trlprep.registry import Format
 
@@ -297,6 +300,10 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
         raise _sibling_hint(layout_in_hint(e, sniffed), importer, req) from None
     if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
         err.print(f"warning: {UNPAIR_WARNING}", markup=False)
+    for message in unread_warnings(
+        plan, req.given, importer=importer, import_options=req.import_options, name=str(req.path)
+    ):
+        (out if req.explain else err).print(f"warning: {message}", markup=False)
     return plan
 
 

@@ -65,9 +65,11 @@ def convert_ray(
     on_bad_lines: str = "error",
     rejects: str | None = None,
     coerce: bool = False,
+    given: dict[str, Any] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Run `trlprep convert` on Ray; kwargs go to `trlprep.ray.convert_rows`. Every row
+    """Run `trlprep convert` on Ray; kwargs go to `trlprep.ray.convert_rows` (`given`: the
+    options written on the command line that only some steps read). Every row
     is accounted for as the local engine does (`trlprep.conversion.ledger`): refused rows stop the
     run naming the first (file and line) or, with `--on-error skip`, go to the rejects
     file (row, line, stage, reason, record); `--on-bad-lines skip` skips broken JSON Lines
@@ -139,6 +141,7 @@ def convert_ray(
                     **kwargs,
                 )  # fmt: skip
                 _plan_warning(conv.plan)
+                _unread_warnings(conv.plan, given, layout, import_options, path)
             conv.rows = conv.rows.materialize()
             found, book = worker_notes.take(book), None
             if conv.plan is not None and conv.plan.render is not None:
@@ -232,6 +235,18 @@ def _plan_warning(plan: Any) -> None:
 
     if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
         err.print(f"warning: {UNPAIR_WARNING}", markup=False)
+
+
+def _unread_warnings(plan: Any, given: Any, layout: Any, import_options: Any, path: Any) -> None:
+    """The options given that no step reads, said once here on the driver, as locally."""
+    from trlprep.conversion.unread import unread_warnings
+    from trlprep.importers import get_importer
+
+    importer = get_importer(layout) if layout is not None else None
+    for message in unread_warnings(
+        plan, given or {}, importer=importer, import_options=import_options, name=str(path)
+    ):
+        err.print(f"warning: {message}", markup=False)
 
 
 def _print_warnings(found: Any) -> None:

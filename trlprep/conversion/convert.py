@@ -214,6 +214,10 @@ def make_plan(
     opts = options or ConvertOptions()
     if det.format is Format.STANDARD:
         remarks += _join_remarks(r, opts)
+    from trlprep.detection.layouthint import hh_as_text
+
+    hh = hh_as_text(det)  # HH transcripts (Dahoas/rm-static's too) kept as text, not imported
+    remarks += [hh] if hh is not None else []
     return Plan(src, det.format, r, opts, render, _reading(det, src), remarks)
 
 

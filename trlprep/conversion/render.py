@@ -32,6 +32,15 @@ class Render:
     def name(self) -> str:
         return getattr(self.template, "name", "") if self.template is not None else ""
 
+    def options_used(self, dst: str) -> set[str]:
+        """The options this step reads rendering and tokenising rows of type `dst` (an
+        option given that no step reads is said to do nothing: `conversion.unread`)."""
+        used = {"tools", "template_kwargs"} if self.template is not None else set()
+        if self.tokenizer is not None:
+            used |= {"max_length"} | ({"truncation"} if self.max_length is not None else set())
+            used |= {"step_separator"} if dst == "stepwise-supervision" else set()
+        return used
+
 
 def make_render(
     *,

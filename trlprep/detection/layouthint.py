@@ -38,6 +38,25 @@ if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
 
 AS_IS_ROWS = 4096  # the first rows checked as the type their columns look like
+# how `hh_as_text` begins
+HH_TEXT = 'the rows hold HH transcripts ("\\n\\nHuman: ... \\n\\nAssistant:")'
+
+
+def hh_as_text(det: Detection, *, train: bool = False) -> str | None:
+    """What to say of HH transcripts (`"\\n\\nHuman: ... \\n\\nAssistant:"`, whole or as
+    Dahoas/rm-static cuts them: the transcript up to its last `Assistant:` in `prompt`) in
+    TRL's own columns, used as the standard text they are rather than imported with `--from
+    hh` (`train`: trained on, in train's flags; else converted); None for other data."""
+    if det.layout != "hh" or det.layout_landing is not None:
+        return None
+    done, kept = ("trained on", "the model learns") if train else ("converted", "the output keeps")
+    flag = "--data-from hh" if train else "--from hh"
+    turns = "rendered with the chat template" if train else "a --chat-template renders"
+    return (
+        f"{HH_TEXT}, {done} as standard text: {kept} the raw `Human:` / `Assistant:` "
+        f"markers; `{flag}` splits them into turns (messages {turns})"
+    )
+
 
 # list columns beside a `prompt` that hold several generated answers to it (vLLM's
 # `outputs`, answers of several models): the `generations` layout when none is scored

@@ -74,6 +74,10 @@ class Alpaca(Importer):
     )
     reads = "instruction, output [+ input, system, history]"
     columns = CONSUMED
+    options_read = ("prompt_style",)
+
+    def options_used(self, opts: ImportOptions) -> set[str]:
+        return set() if opts.conversational else {"prompt_style"}  # messages: no template
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return all(

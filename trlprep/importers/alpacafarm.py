@@ -49,6 +49,10 @@ class AlpacaFarm(Importer):
     )
     reads = "instruction, output_1, output_2, preference [+ input]"
     columns = CONSUMED
+    options_read = ("prompt_style",)
+
+    def options_used(self, opts: ImportOptions) -> set[str]:
+        return set() if opts.conversational else {"prompt_style"}  # messages: no template
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return {"instruction", "output_1", "output_2", "preference"} <= set(schema.names)

@@ -157,6 +157,13 @@ class Importer:
     # extras, carried along unread: one whose rows mix kinds stays JSON text (`carried`).
     # None: any column may be read, so every column is settled to one kind.
     columns: ClassVar[tuple[str, ...] | None] = None
+    # of the options only some layouts read (`conversion.unread.LAYOUT_OPTIONS`), those this
+    # one reads: one given that no step of a conversion reads is said to do nothing
+    options_read: ClassVar[tuple[str, ...]] = ()
+
+    def options_used(self, opts: ImportOptions) -> set[str]:
+        """The options of `LAYOUT_OPTIONS` this layout reads under `opts`."""
+        return set(self.options_read)
 
     def carried(self, names: Iterable[str], opts: ImportOptions | None = None) -> set[str]:
         """Which input columns (`names`, as the user wrote them) are extras the layout

@@ -42,7 +42,7 @@ from trlprep.errors import DataError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections
 from trlprep.importers.jsonarrow import lists_from
 from trlprep.importers.messages import field_of, map_roles, merged_roles, message_struct
-from trlprep.importers.ranked import Ranked, ranked_expansion
+from trlprep.importers.ranked import Ranked, ranked_expansion, ranked_options
 from trlprep.registry import (
     LANGUAGE_MODELING,
     PREFERENCE,
@@ -332,6 +332,11 @@ class OASSTRanked(_OASSTBase):
         "prompt {text, role, replies [{rank, ...}]} (trees) or message_id, parent_id, text, "
         "role, rank"
     )
+
+    options_read = ("pairing", "margin", "threshold")
+
+    def options_used(self, opts: ImportOptions) -> set[str]:
+        return ranked_options(opts)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return False  # the same data as `oasst`: chosen with --from only

@@ -56,6 +56,7 @@ class PRM800K(Importer):
     )
     reads = "question {problem}, label {steps [{completions [{text, rating}], ...}]}"
     columns = ("question", "label")
+    options_read = ("neutral",)
 
     def expansion(self, opts: ImportOptions) -> str | None:
         return "one row per trajectory, as TRL's prm800k script"

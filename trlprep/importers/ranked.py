@@ -42,6 +42,12 @@ RANK_FIELDS = ("rank",)
 ROW = "__trlprep_import_row"
 
 
+def ranked_options(opts: ImportOptions) -> set[str]:
+    """What ranked completions are read with: --threshold (unpaired preference), else
+    --pairing and --margin."""
+    return {"threshold"} if opts.threshold is not None else {"pairing", "margin"}
+
+
 def ranked_expansion(opts: ImportOptions, item: str) -> str:
     """How ranked completions become rows: pairs, or one row per completion."""
     if opts.threshold is not None:
@@ -60,6 +66,10 @@ class Ranked(Importer):
     )
     reads = "prompt (or instruction), completions + scores|ranks (or [{response, score}])"
     columns = ("prompt", "instruction", "completions", "scores", "ranks")
+    options_read = ("pairing", "margin", "threshold")
+
+    def options_used(self, opts: ImportOptions) -> set[str]:
+        return ranked_options(opts)
 
     def expansion(self, opts: ImportOptions) -> str | None:
         return ranked_expansion(opts, "completion")

@@ -261,7 +261,8 @@ def convert(
     book = worker_notes.notebook()  # the workers' warnings, raised here once each
     try:
         conv, left, stopped, layout = None, True, None, None
-        if from_ is not None and is_layout(from_):
+        imported = from_ if from_ is not None and is_layout(from_) else None
+        if imported is not None:
             ds = import_layout(ds, from_, import_options, coerce=coerce, notes=book)
             ds, layout, from_ = ds.materialize(), from_, None
             # as `trlprep.convert`: rows the import refuses stop the run before converting
@@ -272,6 +273,7 @@ def convert(
             layout = layout if stopped is not None else None  # the import stopped it
         if left:
             conv = convert_rows(ds, to, from_=from_, coerce=coerce, notes=book, **kwargs)
+            _say_unread(conv.plan, kwargs, imported, import_options)
             if on_error == "stop":
                 ds = conv.rows = conv.rows.materialize()
             stopped = _stopped(ds, n_in) if on_error == "stop" else None
@@ -298,6 +300,18 @@ def convert(
     for column, kinds in found.carried.items():  # as `trlprep.convert` says it of a Table
         warn_user(carried_warning(column, kinds, "returned"), UserWarning)
     return out
+
+
+def _say_unread(plan: Any, kwargs: dict[str, Any], layout: str | None, imports: Any) -> None:
+    """A warning per option given (`kwargs` as written, the layout's options away from their
+    defaults) that no step reads, said once, here on the driver."""
+    from trlprep.conversion.unread import CHECKED, given_import_options, warn_unread
+    from trlprep.importers import get_importer
+
+    given = {k: v for k, v in kwargs.items() if k in CHECKED} | given_import_options(imports)
+    if given:
+        importer = get_importer(layout) if layout is not None else None
+        warn_unread(plan, given, importer=importer, import_options=imports)
 
 
 def _template_warnings(plan: Any, reports: list[tuple[str, Any]]) -> None:
