@@ -1,0 +1,393 @@
+"""One CSV / TSV file read by several Ray tasks, each its own range of whole records
+(`csvcuts`), with the local engine's rows, column types and file lines.
+
+The local engine reads a CSV file whole and Arrow decides each column's type over all of
+its values; ranges read apart would each decide their own. So a first pass reads every
+range (the header's bytes put before it) and says what it found: each column's inferred
+type, integers written so that their numbers do not give the text back (`csvnumbers`),
+integers that are all 0 / 1, string columns that look like JSON. The driver then decides
+each column once, as Arrow's inference over the whole file ends (`decide`): integers and
+floats are floats, integers of 0 / 1 and booleans are booleans, dates stay text, any other
+mix is text. A range that read a column otherwise reads that column again with the type
+decided (`settle`), and JSON text columns are decoded. Each range's records are numbered
+by the file line they start on (`csvlines.RecordLines`, from the range's first line).
+
+Where a range cannot be read as its part of the file read whole (quotes that do not read
+as CSV quoting, rows Arrow reads otherwise than counted, bytes that are not UTF-8, JSON
+columns decoded to different types in different ranges, any other read error), the file
+is read whole instead, as the local engine reads it (and fails as it fails).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.errors import TrlprepError
+from trlprep.ray.base import LINE
+from trlprep.ray.csvcuts import Cut, Range
+
+_LOOKS = ("json", "none", "no", "null")  # a column's values: JSON text, empty, other, untyped
+
+
+@dataclass
+class Seen:
+    """What the first pass found in one range (columns by position); `whole`: why the file
+    must be read whole instead (None: it can be read in ranges)."""
+
+    rows: int = 0
+    names: list[str] = field(default_factory=list)
+    raw_names: list[str] = field(default_factory=list)
+    kinds: list[pa.DataType] = field(default_factory=list)  # as Arrow inferred them
+    types: list[pa.DataType] = field(default_factory=list)  # as read (dates as text)
+    texts: set[int] = field(default_factory=set)  # integers whose text they do not give back
+    bits: set[int] = field(default_factory=set)  # integers all 0 / 1, written so
+    looks: list[str] = field(default_factory=list)  # one of `_LOOKS`
+    whole: str | None = None
+    error: Exception | None = None  # the range's error, raised in the driver
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Each column's type for the whole file (`types`), integer columns kept as their text
+    (`texts`), JSON text columns decoded (`json`)."""
+
+    types: list[pa.DataType]
+    texts: frozenset[int]
+    json: frozenset[int]
+
+
+def _parse(
+    source: bytes,
+    delimiter: str,
+    invalid: list | None = None,
+    column_types: dict[str, pa.DataType] | None = None,
+    include: list[str] | None = None,
+) -> pa.Table:
+    """CSV bytes read as the local engine reads a file (`wholeformats.read_csv`)."""
+    import pyarrow.csv as pcsv
+
+    def stop(row) -> str:
+        if invalid is not None:
+            invalid.append(row)
+        return "error"
+
+    return pcsv.read_csv(
+        pa.BufferReader(source),
+        parse_options=pcsv.ParseOptions(
+            delimiter=delimiter, newlines_in_values=True, invalid_row_handler=stop
+        ),
+        convert_options=pcsv.ConvertOptions(
+            column_types=column_types or {}, include_columns=include or []
+        ),
+    )
+
+
+def _range_bytes(path: str, rng: Range, data: bytes | None) -> bytes:
+    from trlprep.io.sources import guard
+
+    if data is not None:
+        return data
+    with open(path, "rb") as f:
+        f.seek(rng.start)
+        return guard(path, lambda: f.read(rng.end - rng.start))
+
+
+def first_pass(
+    path: str, name: str, rng: Range, header: bytes, delimiter: str, data: bytes | None = None
+) -> tuple[pa.Table, Seen]:
+    """One range read, its rows with LINE, and what it found (`Seen`). `path`: the file;
+    `name`: as the user gave it (in errors); `header`: put before a range after the first;
+    `data`: a compressed file's range."""
+    from trlprep.io import textfaults
+    from trlprep.io.csvlines import RecordLines
+    from trlprep.io.jsontext import looks_like_json_container
+
+    data = _range_bytes(path, rng, data)
+    first = rng.start == 0
+    source = data if first else header + data
+    invalid: list = []
+    try:
+        table = _parse(source, delimiter, invalid)
+    except (pa.ArrowException, OSError):
+        if not invalid:
+            return pa.table({}), Seen(whole="Arrow could not read a range")
+        r = invalid[0]
+        error = textfaults.csv_row_error(
+            name, data, r.expected_columns, r.actual_columns, r.text, rng.line
+        )
+        return pa.table({}), Seen(error=error)  # raised by the driver, in file order
+    if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
+        return pa.table({}), Seen(whole="bytes that are not UTF-8")
+    counter = RecordLines(delimiter.encode())
+    counter.feed(data)
+    lines = counter.finish()
+    lines = lines[1:] if first else lines + (rng.line - 1)
+    if not counter.quoting_ok or len(lines) != table.num_rows:
+        return pa.table({}), Seen(whole="records counted otherwise than Arrow read them")
+    seen = Seen(rows=table.num_rows, raw_names=list(table.column_names))
+    seen.kinds = [f.type for f in table.schema]
+    dates = [f.name for f in table.schema if pa.types.is_temporal(f.type)]
+    if dates:  # date-like text kept as written, as the local engine keeps it
+        table = _reread(table, source, delimiter, dict.fromkeys(dates, pa.string()))
+    ints = [f.name for f in table.schema if pa.types.is_integer(f.type)]
+    if ints:
+        written = _parse(source, delimiter, None, dict.fromkeys(ints, pa.string()), ints)
+        for name_ in ints:
+            i = table.column_names.index(name_)
+            numbers = table.column(i)
+            same = pc.fill_null(pc.equal(pc.cast(numbers, pa.string()), written[name_]), True)
+            if not pc.all(same).as_py():
+                seen.texts.add(i)
+            elif pc.all(pc.is_in(numbers.drop_null(), pa.array([0, 1]))).as_py():
+                seen.bits.add(i)
+    names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]
+    table = table.rename_columns(names)
+    seen.names, seen.types = names, [f.type for f in table.schema]
+    for col, kind in zip(table.columns, seen.types, strict=True):
+        if pa.types.is_null(kind):
+            seen.looks.append("null")
+        elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            present = pc.any(pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(col), ""), False))
+            looks = looks_like_json_container(col)
+            seen.looks.append("json" if looks else "no" if present.as_py() else "none")
+        else:
+            seen.looks.append("no" if table.num_rows and col.null_count < len(col) else "none")
+    return table.append_column(LINE, pa.array(lines, pa.int64())), seen
+
+
+def _reread(
+    table: pa.Table, source: bytes, delimiter: str, types: dict[str, pa.DataType]
+) -> pa.Table:
+    """`table` with the columns `types` names read again from `source` with those types."""
+    again = _parse(source, delimiter, None, types, list(types))
+    for name in types:
+        table = table.set_column(table.column_names.index(name), name, again[name])
+    return table
+
+
+def decide(seen: list[Seen]) -> Plan | None:
+    """Each column's type over the whole file, as Arrow's inference over all its values
+    ends (None: the file is read whole: its header names a column twice, or a JSON
+    column's values cannot be told apart from untyped empty ones in some range)."""
+    names = seen[0].raw_names
+    if len(set(names)) < len(names) or any(s.raw_names != names for s in seen):
+        return None
+    types, texts, json = [], set(), set()
+    for i in range(len(names)):
+        kinds = {s.kinds[i] for s in seen} - {pa.null()}
+        if len(kinds) == 1:
+            (kind,) = kinds
+        elif not kinds:
+            kind = pa.null()
+        elif kinds == {pa.int64(), pa.float64()}:
+            kind = pa.float64()
+        elif kinds == {pa.int64(), pa.bool_()}:  # "1"/"0" read as booleans by then
+            ints = [s for s in seen if s.kinds[i] == pa.int64()]
+            kind = pa.bool_() if all(i in s.bits for s in ints) else pa.string()
+        else:
+            kind = pa.string()
+        if pa.types.is_temporal(kind):
+            kind = pa.string()
+        if pa.types.is_integer(kind) and any(i in s.texts for s in seen):
+            texts.add(i)
+        types.append(kind)
+        looks = {s.looks[i] for s in seen}  # a range that read numbers: "no"
+        if kind == pa.string() and i not in texts and "json" in looks:
+            if "null" in looks and looks <= {"json", "none", "null"}:
+                return None  # untyped ranges might hold "NA" (no JSON) or nothing
+            if looks <= {"json", "none"}:
+                json.add(i)
+    return Plan(types, frozenset(texts), frozenset(json))
+
+
+def settle(
+    path: str,
+    rng: Range,
+    header: bytes,
+    delimiter: str,
+    table: pa.Table,
+    plan: Plan,
+    raw_names: list[str],
+    data: bytes | None = None,
+) -> tuple[pa.Table, list[pa.Field | None]]:
+    """One range's table (LINE last) with the plan's column types: columns read again
+    with the type decided, integers kept as their text, JSON text decoded; also each
+    JSON column's decoded field (None: not decoded)."""
+    from trlprep.io.jsontext import decode_json_texts
+
+    types = {}
+    for i, kind in enumerate(plan.types):
+        have, target = table.schema.field(i).type, pa.string() if i in plan.texts else kind
+        if pa.types.is_null(have) and (i in plan.texts or not pa.types.is_string(kind)):
+            column = table.column(i).cast(target)  # all null
+            table = table.set_column(i, table.field(i).with_type(target), column)
+        elif have != kind or i in plan.texts:
+            types[raw_names[i]] = target  # "NA" read as null untyped is text as a string
+    if types:
+        data = _range_bytes(path, rng, data)
+        first = rng.start == 0
+        again = _parse(data if first else header + data, delimiter, None, types, list(types))
+        for i, raw in enumerate(raw_names):
+            if raw not in types:
+                continue
+            col = again[raw]
+            if i in plan.texts:  # as text, null where the number was null
+                numbers = table.column(i)
+                col = pc.if_else(numbers.is_null(), pa.scalar(None, pa.string()), col)
+            table = table.set_column(i, table.schema.field(i).name, col)
+    decoded: list[pa.Field | None] = []
+    for i in sorted(plan.json):
+        name = table.schema.field(i).name
+        found = decode_json_texts(name, table.column(i))
+        decoded.append(None if found is None else found[0])
+        if found is not None:
+            table = table.set_column(i, *found)
+    return table, decoded
+
+
+def _same_decoding(found: list[list[pa.Field | None]]) -> bool:
+    """Whether every range decoded each JSON column to one field (a type every range
+    shares is what the column decodes to read whole), none of them JSON text."""
+    from trlprep.columns.arrowtypes import is_json_field
+
+    for fields in zip(*found, strict=True):
+        if any(f is None or is_json_field(f) for f in fields):
+            return False
+        if not all(f.equals(fields[0], check_metadata=True) for f in fields):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class CsvParts:
+    """How a CSV file is read in ranges: `cut` (an uncompressed file's) or `compressed`
+    (ranges handed out as it is decompressed); `path`: the file, from the run's folder."""
+
+    path: str
+    cut: Cut | None = None
+    compressed: bool = False
+
+
+def csv_parts(path: str, cpus: int) -> CsvParts | None:
+    """How the CSV file `path` is read in ranges (None: whole, in one task: a small file,
+    or one the cuts cannot be found in)."""
+    import os
+
+    from trlprep.io.sources import check_text_file, is_tab_separated, sniff, split_suffix
+    from trlprep.ray import csvcuts
+
+    try:
+        size = os.path.getsize(path)
+        check_text_file(path)
+    except (OSError, TrlprepError):  # the whole read names it as the local engine does
+        return None
+    if sniff(path) is not None or split_suffix(path)[1]:  # compressed
+        return CsvParts(path, compressed=True) if size > csvcuts.RANGE_BYTES // 8 else None
+    cut = csvcuts.file_cut(path, cpus, "\t" if is_tab_separated(path) else ",")
+    return None if cut is None else CsvParts(path, cut)
+
+
+@dataclass
+class Read:
+    """A CSV file read in ranges: its rows, columns and blocks (in order)."""
+
+    rows: int
+    names: list[str]
+    blocks: list[Any]
+
+
+def read_ranges(path: str, name: str, cut: Cut | None, compressed: bool) -> Read | None:
+    """The CSV file `path` (named `name` in errors) read in ranges, one Ray task each:
+    those of `cut`, or (`compressed`) those one task hands out as it decompresses the file.
+    None: read it whole instead (why: `Seen.whole`, `decide`)."""
+    from trlprep.ray.base import _ray
+    from trlprep.ray.numbering import _remote
+
+    ray = _ray()
+    if compressed:
+        from trlprep.io.sources import is_tab_separated
+        from trlprep.ray.csvcuts import RANGE_BYTES, cut_stream
+
+        delimiter = "\t" if is_tab_separated(path) else ","
+        stream = (
+            _remote(cut_stream)
+            .options(num_returns="streaming")
+            .remote(path, delimiter, RANGE_BYTES)
+        )
+        ranges, header, ok = [], b"", False
+        refs = iter(stream)
+        for ref in refs:
+            meta = ray.get(ref)
+            if isinstance(meta, bool):
+                ok = meta
+                break
+            line, header, start = meta
+            ranges.append(Range(start, start, line, next(refs)))
+        if not ok or len(ranges) < 2:
+            return None
+    else:
+        ranges, delimiter = cut.ranges, cut.delimiter
+        with open(path, "rb") as f:
+            f.seek(cut.header[0])
+            header = f.read(cut.header[1] - cut.header[0])
+    first = _remote(first_pass).options(num_returns=2)
+    passes = [
+        first.remote(path, name, replace(r, data=None), header, delimiter, r.data) for r in ranges
+    ]
+    seen = []
+    for _, ref in passes:  # in order: the first error is the first raised
+        seen.append(ray.get(ref))
+        if seen[-1].error is not None:
+            raise seen[-1].error
+        if seen[-1].whole:
+            return None
+    plan = decide(seen)
+    if plan is None:
+        return None
+    settled = [
+        _settle_if_needed(path, r, header, delimiter, t, plan, s)
+        for r, (t, _), s in zip(ranges, passes, seen, strict=True)
+    ]
+    if plan.json:
+        found = [f for f, s in zip(ray.get([d for _, d in settled]), seen, strict=True) if s.rows]
+        columns = sorted(plan.json)
+        failed = {c for k, c in enumerate(columns) if any(f[k] is None for f in found)}
+        if failed:  # JSON text that does not parse in some range is not decoded anywhere
+            plan = replace(plan, json=plan.json - failed)
+            settled = [
+                _settle_if_needed(path, r, header, delimiter, t, plan, s)
+                for r, (t, _), s in zip(ranges, passes, seen, strict=True)
+            ]
+            kept = [k for k, c in enumerate(columns) if c not in failed]
+            found = [[f[k] for k in kept] for f in found]
+        if not _same_decoding(found):
+            return None
+    blocks = [t for (t, _), s in zip(settled, seen, strict=True) if s.rows]
+    return Read(sum(s.rows for s in seen), seen[0].names, blocks or [settled[0][0]])
+
+
+def _settle_if_needed(path, rng, header, delimiter, table_ref, plan, seen) -> tuple:
+    """The range's table ref as it is when the plan changes none of its columns, else the
+    refs of `settle`'s table and decoded types."""
+    from trlprep.ray.numbering import _remote
+
+    if not (plan.json or plan.texts or seen.types != plan.types):
+        return table_ref, None
+    return (
+        _remote(settle)
+        .options(num_returns=2)
+        .remote(
+            path,
+            replace(rng, data=None),
+            header,
+            delimiter,
+            table_ref,
+            plan,
+            seen.raw_names,
+            rng.data,
+        )
+    )
