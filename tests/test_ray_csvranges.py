@@ -153,16 +153,16 @@ def small(monkeypatch):
 
 def _count_ranges(monkeypatch) -> list[int]:
     """Filled, as files are read, with the ranges each CSV file was read in (0: whole)."""
-    from trlprep.ray import csvranges, sources
+    from trlprep.ray import csvread, sources
 
     ranged = []
 
     def counted(*args):
-        done = csvranges.read_ranges(*args)
+        done = csvread.finish_ranges(*args)
         ranged.append(0 if done is None else len(done.blocks))
         return done
 
-    monkeypatch.setattr(sources, "read_ranges", counted)
+    monkeypatch.setattr(sources, "finish_ranges", counted)
     return ranged
 
 
@@ -269,3 +269,25 @@ def test_cli_ray_names_a_bad_record_in_a_late_range_as_local(tmp_path, monkeypat
     line = data[: data.index(b"question 80,")].count(b"\n") + 1
     assert f"bad.csv:{line}: expected 8 fields (as the header), got 9" in local[1]
     assert got[1] == local[1]
+
+
+def test_cli_ray_reads_several_csv_files_in_ranges_as_local(tmp_path, monkeypatch, small):
+    """Two files, each cut (their pieces scanned and first passes started together): rows,
+    rejects (an empty completion, by file and line) and counts as the local engine's."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for k in range(2):
+        rows = [b"prompt,completion,zip\r\n"]
+        for i in range(70):
+            answer = "" if i % 23 == 5 + k else f'"answer {i},\r\nmore"'
+            rows.append(f'"q {k} {i}\nnext",{answer},{i:04d}\r\n'.encode())
+        (folder / f"part{k}.csv").write_bytes(b"".join(rows))
+    args = ["convert", str(folder / "*.csv"), "--map", "prompt=prompt,completion=completion"]
+    args += ["--on-error", "skip"]
+    local = _run(args, "local", tmp_path / "local.jsonl")
+    ranged = _count_ranges(monkeypatch)
+    got = _run(args, "ray", tmp_path / "ray_out")
+    assert len(ranged) == 2 and min(ranged) > 3
+    assert local[0] == 0 and local[3].count("\n") == 6
+    assert got == local
+    assert "part1.csv" in local[3] and '"zip":"0006"' in local[2].decode()

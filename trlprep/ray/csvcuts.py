@@ -127,11 +127,10 @@ def chained(scans: list[PieceScan], size: int) -> list[Range] | None:
     return [Range(a, b, n) for a, b, n in ranges]
 
 
-def file_cut(path: str, cpus: int, delimiter: str) -> Cut | None:
-    """The ranges of the uncompressed CSV file `path` (None: read it whole, in one task:
-    no bigger than a range, its header not in the first piece, or quotes that do not read
-    as CSV quoting). The pieces are scanned in parallel, one Ray task each."""
-    from trlprep.ray.base import _ray
+def scan_pieces(path: str, cpus: int, delimiter: str) -> list | None:
+    """The Ray tasks (refs of `PieceScan`s) scanning the pieces of the uncompressed CSV file
+    `path`, about `RANGE_BYTES` each, at least one per CPU for a file of 8 MB a CPU or more
+    (None: no bigger than a range, read whole)."""
     from trlprep.ray.numbering import _remote
 
     size = os.path.getsize(path)
@@ -141,10 +140,14 @@ def file_cut(path: str, cpus: int, delimiter: str) -> Cut | None:
     pieces = max(pieces, min(cpus, size // (8 << 20)))
     bounds = sorted({round(j * size / pieces) for j in range(pieces + 1)})
     scan = _remote(scan_piece)
-    scans = _ray().get(
-        [scan.remote(path, a, b, delimiter) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-    )
-    ranges = chained(scans, size)
+    return [scan.remote(path, a, b, delimiter) for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
+def file_cut(path: str, delimiter: str, scans: list[PieceScan]) -> Cut | None:
+    """The ranges of the uncompressed CSV file `path` from its pieces' `scans` (None: read
+    it whole, in one task: its header not in the first piece, or quotes that do not read
+    as CSV quoting)."""
+    ranges = chained(scans, os.path.getsize(path))
     head = len(BOM) if _starts_with_bom(path) else 0
     header_end = scans[0].first[0]
     if ranges is None or len(ranges) < 2 or header_end is None:

@@ -20,15 +20,15 @@ is read whole instead, as the local engine reads it (and fails as it fails).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import TrlprepError
 from trlprep.ray.base import LINE
-from trlprep.ray.csvcuts import Cut, Range
+from trlprep.ray.csvcuts import Range
 
 _LOOKS = ("json", "none", "no", "null")  # a column's values: JSON text, empty, other, untyped
 
@@ -86,14 +86,31 @@ def _parse(
     )
 
 
-def _range_bytes(path: str, rng: Range, data: bytes | None) -> bytes:
+def _source(path: str, rng: Range, header: bytes, data: bytes | None) -> tuple[Any, Any]:
+    """(the bytes Arrow reads: the header's put before a range after the first; the range's
+    own bytes, a view of them) from the file, or `data` (a compressed file's range)."""
     from trlprep.io.sources import guard
 
+    head = b"" if rng.start == 0 else header
     if data is not None:
-        return data
-    with open(path, "rb") as f:
+        source = data if not head else head + data
+        return source, memoryview(source)[len(head) :]
+    source = bytearray(len(head) + rng.end - rng.start)
+    source[: len(head)] = head
+    with open(path, "rb") as f:  # read in place: no second copy of a range
         f.seek(rng.start)
-        return guard(path, lambda: f.read(rng.end - rng.start))
+        guard(path, lambda: f.readinto(memoryview(source)[len(head) :]))
+    return source, memoryview(source)[len(head) :]
+
+
+def _record_lines(data: Any, delimiter: str) -> tuple[np.ndarray, bool]:
+    """`csvlines.record_lines` over a range's bytes, fed a piece at a time."""
+    from trlprep.io.csvlines import CHUNK_BYTES, RecordLines
+
+    counter = RecordLines(delimiter.encode())
+    for at in range(0, len(data), CHUNK_BYTES):
+        counter.feed(bytes(data[at : at + CHUNK_BYTES]))
+    return counter.finish(), counter.quoting_ok
 
 
 def first_pass(
@@ -103,12 +120,10 @@ def first_pass(
     `name`: as the user gave it (in errors); `header`: put before a range after the first;
     `data`: a compressed file's range."""
     from trlprep.io import textfaults
-    from trlprep.io.csvlines import RecordLines
     from trlprep.io.jsontext import looks_like_json_container
 
-    data = _range_bytes(path, rng, data)
+    source, data = _source(path, rng, header, data)
     first = rng.start == 0
-    source = data if first else header + data
     invalid: list = []
     try:
         table = _parse(source, delimiter, invalid)
@@ -117,16 +132,14 @@ def first_pass(
             return pa.table({}), Seen(whole="Arrow could not read a range")
         r = invalid[0]
         error = textfaults.csv_row_error(
-            name, data, r.expected_columns, r.actual_columns, r.text, rng.line
+            name, bytes(data), r.expected_columns, r.actual_columns, r.text, rng.line
         )
         return pa.table({}), Seen(error=error)  # raised by the driver, in file order
     if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
         return pa.table({}), Seen(whole="bytes that are not UTF-8")
-    counter = RecordLines(delimiter.encode())
-    counter.feed(data)
-    lines = counter.finish()
+    lines, quoting_ok = _record_lines(data, delimiter)
     lines = lines[1:] if first else lines + (rng.line - 1)
-    if not counter.quoting_ok or len(lines) != table.num_rows:
+    if not quoting_ok or len(lines) != table.num_rows:
         return pa.table({}), Seen(whole="records counted otherwise than Arrow read them")
     seen = Seen(rows=table.num_rows, raw_names=list(table.column_names))
     seen.kinds = [f.type for f in table.schema]
@@ -228,9 +241,8 @@ def settle(
         elif have != kind or i in plan.texts:
             types[raw_names[i]] = target  # "NA" read as null untyped is text as a string
     if types:
-        data = _range_bytes(path, rng, data)
-        first = rng.start == 0
-        again = _parse(data if first else header + data, delimiter, None, types, list(types))
+        source, _ = _source(path, rng, header, data)
+        again = _parse(source, delimiter, None, types, list(types))
         for i, raw in enumerate(raw_names):
             if raw not in types:
                 continue
@@ -247,147 +259,3 @@ def settle(
         if found is not None:
             table = table.set_column(i, *found)
     return table, decoded
-
-
-def _same_decoding(found: list[list[pa.Field | None]]) -> bool:
-    """Whether every range decoded each JSON column to one field (a type every range
-    shares is what the column decodes to read whole), none of them JSON text."""
-    from trlprep.columns.arrowtypes import is_json_field
-
-    for fields in zip(*found, strict=True):
-        if any(f is None or is_json_field(f) for f in fields):
-            return False
-        if not all(f.equals(fields[0], check_metadata=True) for f in fields):
-            return False
-    return True
-
-
-@dataclass(frozen=True)
-class CsvParts:
-    """How a CSV file is read in ranges: `cut` (an uncompressed file's) or `compressed`
-    (ranges handed out as it is decompressed); `path`: the file, from the run's folder."""
-
-    path: str
-    cut: Cut | None = None
-    compressed: bool = False
-
-
-def csv_parts(path: str, cpus: int) -> CsvParts | None:
-    """How the CSV file `path` is read in ranges (None: whole, in one task: a small file,
-    or one the cuts cannot be found in)."""
-    import os
-
-    from trlprep.io.sources import check_text_file, is_tab_separated, sniff, split_suffix
-    from trlprep.ray import csvcuts
-
-    try:
-        size = os.path.getsize(path)
-        check_text_file(path)
-    except (OSError, TrlprepError):  # the whole read names it as the local engine does
-        return None
-    if sniff(path) is not None or split_suffix(path)[1]:  # compressed
-        return CsvParts(path, compressed=True) if size > csvcuts.RANGE_BYTES // 8 else None
-    cut = csvcuts.file_cut(path, cpus, "\t" if is_tab_separated(path) else ",")
-    return None if cut is None else CsvParts(path, cut)
-
-
-@dataclass
-class Read:
-    """A CSV file read in ranges: its rows, columns and blocks (in order)."""
-
-    rows: int
-    names: list[str]
-    blocks: list[Any]
-
-
-def read_ranges(path: str, name: str, cut: Cut | None, compressed: bool) -> Read | None:
-    """The CSV file `path` (named `name` in errors) read in ranges, one Ray task each:
-    those of `cut`, or (`compressed`) those one task hands out as it decompresses the file.
-    None: read it whole instead (why: `Seen.whole`, `decide`)."""
-    from trlprep.ray.base import _ray
-    from trlprep.ray.numbering import _remote
-
-    ray = _ray()
-    if compressed:
-        from trlprep.io.sources import is_tab_separated
-        from trlprep.ray.csvcuts import RANGE_BYTES, cut_stream
-
-        delimiter = "\t" if is_tab_separated(path) else ","
-        stream = (
-            _remote(cut_stream)
-            .options(num_returns="streaming")
-            .remote(path, delimiter, RANGE_BYTES)
-        )
-        ranges, header, ok = [], b"", False
-        refs = iter(stream)
-        for ref in refs:
-            meta = ray.get(ref)
-            if isinstance(meta, bool):
-                ok = meta
-                break
-            line, header, start = meta
-            ranges.append(Range(start, start, line, next(refs)))
-        if not ok or len(ranges) < 2:
-            return None
-    else:
-        ranges, delimiter = cut.ranges, cut.delimiter
-        with open(path, "rb") as f:
-            f.seek(cut.header[0])
-            header = f.read(cut.header[1] - cut.header[0])
-    first = _remote(first_pass).options(num_returns=2)
-    passes = [
-        first.remote(path, name, replace(r, data=None), header, delimiter, r.data) for r in ranges
-    ]
-    seen = []
-    for _, ref in passes:  # in order: the first error is the first raised
-        seen.append(ray.get(ref))
-        if seen[-1].error is not None:
-            raise seen[-1].error
-        if seen[-1].whole:
-            return None
-    plan = decide(seen)
-    if plan is None:
-        return None
-    settled = [
-        _settle_if_needed(path, r, header, delimiter, t, plan, s)
-        for r, (t, _), s in zip(ranges, passes, seen, strict=True)
-    ]
-    if plan.json:
-        found = [f for f, s in zip(ray.get([d for _, d in settled]), seen, strict=True) if s.rows]
-        columns = sorted(plan.json)
-        failed = {c for k, c in enumerate(columns) if any(f[k] is None for f in found)}
-        if failed:  # JSON text that does not parse in some range is not decoded anywhere
-            plan = replace(plan, json=plan.json - failed)
-            settled = [
-                _settle_if_needed(path, r, header, delimiter, t, plan, s)
-                for r, (t, _), s in zip(ranges, passes, seen, strict=True)
-            ]
-            kept = [k for k, c in enumerate(columns) if c not in failed]
-            found = [[f[k] for k in kept] for f in found]
-        if not _same_decoding(found):
-            return None
-    blocks = [t for (t, _), s in zip(settled, seen, strict=True) if s.rows]
-    return Read(sum(s.rows for s in seen), seen[0].names, blocks or [settled[0][0]])
-
-
-def _settle_if_needed(path, rng, header, delimiter, table_ref, plan, seen) -> tuple:
-    """The range's table ref as it is when the plan changes none of its columns, else the
-    refs of `settle`'s table and decoded types."""
-    from trlprep.ray.numbering import _remote
-
-    if not (plan.json or plan.texts or seen.types != plan.types):
-        return table_ref, None
-    return (
-        _remote(settle)
-        .options(num_returns=2)
-        .remote(
-            path,
-            replace(rng, data=None),
-            header,
-            delimiter,
-            table_ref,
-            plan,
-            seen.raw_names,
-            rng.data,
-        )
-    )

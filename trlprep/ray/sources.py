@@ -20,7 +20,7 @@ import pyarrow as pa
 
 from trlprep.errors import TrlprepError, UsageError
 from trlprep.ray.base import LINE, _ray, unwrapped
-from trlprep.ray.csvranges import CsvParts, csv_parts, read_ranges
+from trlprep.ray.csvread import CsvParts, csv_parts, finish_ranges, start_ranges
 from trlprep.ray.jsonranges import Span, file_spans, joined, span_chunks
 from trlprep.ray.rowgroups import BLOCK_BYTES, parquet_runs, read_groups
 
@@ -124,7 +124,7 @@ def _trlprep_read(
     parts = _parts([os.path.join(here, p) for p in paths], fmt, tools_column, cpus)
     streams = [
         [
-            g
+            start_ranges(g, p)
             if isinstance(g, CsvParts)
             else read_one.remote(p, fmt, split, skip, tools_column, here, g)
             for g in groups
@@ -138,7 +138,7 @@ def _trlprep_read(
         rows, found, names, cut, schemas = 0, {}, {}, [], []
         for stream, part in zip(file_streams, file_parts, strict=True):
             if isinstance(part, CsvParts):  # a CSV file read in ranges (or, failing, whole)
-                done = read_ranges(part.path, p, part.cut, part.compressed)
+                done = finish_ranges(stream)
                 if done is not None:
                     rows, names, cut = done.rows, dict.fromkeys(done.names), done.blocks
                     counted = named = None
@@ -186,7 +186,7 @@ def _parts(
     if fmt == "jsonl":
         return [[None] if s is None else s for s in file_spans(paths, cpus)]
     if fmt == "csv":
-        return [[csv_parts(p, cpus)] for p in paths]
+        return [[p] for p in csv_parts(paths, cpus)]
     if fmt != "parquet":
         return [[None] for _ in paths]
     from trlprep.io.jsontext import tools_from
