@@ -110,12 +110,13 @@ def start_ranges(parts: CsvParts, name: str) -> Pending:
 
 
 def _first_passes(pending: Pending, ranges: list[Range]) -> None:
+    """The first pass over `ranges` started (added to the pending ones)."""
     from trlprep.ray.numbering import _remote
 
     first = _remote(first_pass).options(num_returns=2)
-    pending.ranges = ranges
     delimiter, path = _delimiter(pending.parts.path), pending.parts.path
-    pending.passes = [
+    pending.ranges += ranges
+    pending.passes += [
         first.remote(path, pending.name, replace(r, data=None), pending.header, delimiter, r.data)
         for r in ranges
     ]
@@ -126,7 +127,7 @@ def _handed_out(pending: Pending) -> bool:
     False: the file is to be read whole (its quotes do not read as CSV quoting)."""
     from trlprep.ray.base import _ray
 
-    ray, ranges, ok = _ray(), [], False
+    ray, ok = _ray(), False
     refs = iter(pending.stream)
     for ref in refs:
         meta = ray.get(ref)
@@ -134,10 +135,8 @@ def _handed_out(pending: Pending) -> bool:
             ok = meta
             break
         line, pending.header, start = meta
-        ranges.append(Range(start, start, line, next(refs)))
-    if ok and len(ranges) > 1:
-        _first_passes(pending, ranges)
-    return ok and len(ranges) > 1
+        _first_passes(pending, [Range(start, start, line, next(refs))])
+    return ok and len(pending.ranges) > 1
 
 
 def finish_ranges(pending: Pending) -> Read | None:
