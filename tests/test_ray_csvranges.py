@@ -134,6 +134,28 @@ def test_json_text_is_decoded_only_where_every_range_holds_it():
     assert decide([_seen([s], looks=["json"]), _seen([pa.null()], looks=["null"])]) is None
 
 
+def test_a_range_casts_only_where_a_cast_gives_what_reading_gives():
+    from trlprep.ray.csvranges import Plan, change
+
+    def how(have, final, nulls=0, converted=(), texts=()):
+        seen = _seen([have], texts=converted)
+        seen.nulls = [nulls]
+        return change(seen, Plan([final], frozenset(texts), frozenset()), 0)
+
+    assert how(pa.int64(), pa.float64(), nulls=3) == "cast"  # "" is null as a float too
+    assert how(pa.int64(), pa.bool_()) == "cast"  # 0 / 1 read as booleans
+    assert how(pa.int64(), pa.string()) == "cast"  # its text, given back
+    assert how(pa.int64(), pa.string(), nulls=2) == "read"  # "" and "NA" are text there
+    assert how(pa.int64(), pa.int64(), nulls=2, texts=(0,)) == "cast"  # null stays null
+    assert how(pa.string(), pa.float64(), converted=(0,)) == "read"  # "-0", "007" as floats
+    assert how(pa.string(), pa.string(), nulls=1, converted=(0,)) == "read"
+    assert how(pa.string(), pa.int64(), nulls=1, converted=(0,), texts=(0,)) is None
+    assert how(pa.null(), pa.string()) == "read"  # "NA" is text
+    assert how(pa.null(), pa.int64(), texts=(0,)) == "cast"
+    assert how(pa.bool_(), pa.string()) == "read"  # "True" as written
+    assert how(pa.float64(), pa.float64()) is None
+
+
 # ------------------------------------------------------------------ on Ray
 
 ray = pytest.importorskip("ray")

@@ -43,9 +43,11 @@ class Seen:
     raw_names: list[str] = field(default_factory=list)
     kinds: list[pa.DataType] = field(default_factory=list)  # as Arrow inferred them
     types: list[pa.DataType] = field(default_factory=list)  # as read (dates as text)
-    texts: set[int] = field(default_factory=set)  # integers whose text they do not give back
+    texts: set[int] = field(default_factory=set)  # integers whose text they do not give
+    # back: read as that text (null where the number is), as the local engine reads them
     bits: set[int] = field(default_factory=set)  # integers all 0 / 1, written so
     looks: list[str] = field(default_factory=list)  # one of `_LOOKS`
+    nulls: list[int] = field(default_factory=list)  # each column's nulls
     whole: str | None = None
     error: Exception | None = None  # the range's error, raised in the driver
 
@@ -153,13 +155,16 @@ def first_pass(
             i = table.column_names.index(name_)
             numbers = table.column(i)
             same = pc.fill_null(pc.equal(pc.cast(numbers, pa.string()), written[name_]), True)
-            if not pc.all(same).as_py():
+            if not pc.all(same).as_py():  # as text, null where the number was null
                 seen.texts.add(i)
+                text = pc.if_else(numbers.is_null(), pa.scalar(None, pa.string()), written[name_])
+                table = table.set_column(i, name_, text)
             elif pc.all(pc.is_in(numbers.drop_null(), pa.array([0, 1]))).as_py():
                 seen.bits.add(i)
     names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]
     table = table.rename_columns(names)
     seen.names, seen.types = names, [f.type for f in table.schema]
+    seen.nulls = [c.null_count for c in table.columns]
     for col, kind in zip(table.columns, seen.types, strict=True):
         if pa.types.is_null(kind):
             seen.looks.append("null")
@@ -217,6 +222,25 @@ def decide(seen: list[Seen]) -> Plan | None:
     return Plan(types, frozenset(texts), frozenset(json))
 
 
+def change(seen: Seen, plan: Plan, i: int) -> str | None:
+    """How a range's column `i` becomes the plan's: None (as it is), "cast" (its values
+    cast, where that gives what reading them as the type gives) or "read" (read again).
+    Integers whose text they give back cast to floats, booleans (all 0 / 1) and their
+    text; where text is decided, an empty or "NA" field of an untyped or integer column
+    is text, not null."""
+    have, texts = seen.types[i], i in plan.texts
+    target = pa.string() if texts else plan.types[i]
+    nulls = seen.nulls[i] > 0
+    if have == target:
+        return "read" if i in seen.texts and not texts and nulls else None
+    if pa.types.is_null(have):
+        return "cast" if texts or not pa.types.is_string(target) else "read"
+    if pa.types.is_integer(have):
+        if target in (pa.float64(), pa.bool_()) or (texts or not nulls):
+            return "cast"
+    return "read"
+
+
 def settle(
     path: str,
     rng: Range,
@@ -224,33 +248,29 @@ def settle(
     delimiter: str,
     table: pa.Table,
     plan: Plan,
-    raw_names: list[str],
+    seen: Seen,
     data: bytes | None = None,
 ) -> tuple[pa.Table, list[pa.Field | None]]:
-    """One range's table (LINE last) with the plan's column types: columns read again
-    with the type decided, integers kept as their text, JSON text decoded; also each
-    JSON column's decoded field (None: not decoded)."""
+    """One range's table (LINE last) with the plan's column types (`change`: cast or read
+    again from the range's bytes, `data` for a compressed file's), JSON text decoded; also
+    each JSON column's decoded field (None: not decoded)."""
     from trlprep.io.jsontext import decode_json_texts
 
     types = {}
     for i, kind in enumerate(plan.types):
-        have, target = table.schema.field(i).type, pa.string() if i in plan.texts else kind
-        if pa.types.is_null(have) and (i in plan.texts or not pa.types.is_string(kind)):
-            column = table.column(i).cast(target)  # all null
+        target = pa.string() if i in plan.texts else kind
+        how = change(seen, plan, i)
+        if how == "cast":
+            column = table.column(i).cast(target, safe=False)
             table = table.set_column(i, table.field(i).with_type(target), column)
-        elif have != kind or i in plan.texts:
-            types[raw_names[i]] = target  # "NA" read as null untyped is text as a string
+        elif how == "read":
+            types[seen.raw_names[i]] = target
     if types:
         source, _ = _source(path, rng, header, data)
         again = _parse(source, delimiter, None, types, list(types))
-        for i, raw in enumerate(raw_names):
-            if raw not in types:
-                continue
-            col = again[raw]
-            if i in plan.texts:  # as text, null where the number was null
-                numbers = table.column(i)
-                col = pc.if_else(numbers.is_null(), pa.scalar(None, pa.string()), col)
-            table = table.set_column(i, table.schema.field(i).name, col)
+        for i, raw in enumerate(seen.raw_names):
+            if raw in types:
+                table = table.set_column(i, table.schema.field(i).name, again[raw])
     decoded: list[pa.Field | None] = []
     for i in sorted(plan.json):
         name = table.schema.field(i).name

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from trlprep.errors import TrlprepError
 from trlprep.ray.csvcuts import Cut, Range
-from trlprep.ray.csvranges import Plan, Seen, decide, first_pass, settle
+from trlprep.ray.csvranges import Plan, Seen, change, decide, first_pass, settle
 
 
 @dataclass(frozen=True)
@@ -169,26 +169,28 @@ def finish_ranges(pending: Pending) -> Read | None:
             found = [[f[k] for k in kept] for f in found]
         if not _same_decoding(found):
             return None
+    pending.ranges = [replace(r, data=None) for r in pending.ranges]  # bytes let go
     blocks = [t for (t, _), s in zip(settled, seen, strict=True) if s.rows]
     return Read(sum(s.rows for s in seen), seen[0].names, blocks or [settled[0][0]])
 
 
 def _settled(pending: Pending, plan: Plan, seen: list[Seen]) -> list[tuple]:
     """Each range's (table ref, decoded JSON fields ref or None): its first pass's table
-    where the plan changes none of its columns, else `settle`'s."""
+    where the plan changes none of its columns, else `settle`'s (handed the range's bytes
+    only where a column is read again: a compressed file's are let go otherwise)."""
     from trlprep.ray.numbering import _remote
 
     task = _remote(settle).options(num_returns=2)
     path, delimiter = pending.parts.path, _delimiter(pending.parts.path)
     out = []
     for r, (table, _), s in zip(pending.ranges, pending.passes, seen, strict=True):
-        if not (plan.json or plan.texts or s.types != plan.types):
+        how = {change(s, plan, i) for i in range(len(plan.types))}
+        if not plan.json and how == {None}:
             out.append((table, None))
             continue
+        data = r.data if "read" in how else None
         bare = replace(r, data=None)
-        out.append(
-            task.remote(path, bare, pending.header, delimiter, table, plan, s.raw_names, r.data)
-        )
+        out.append(task.remote(path, bare, pending.header, delimiter, table, plan, s, data))
     return out
 
 
