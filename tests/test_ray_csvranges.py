@@ -333,3 +333,25 @@ def test_a_quoted_crlf_keeps_its_line_feed_in_every_range(tmp_path, monkeypatch)
     lost = [i for i, v in enumerate(want.table["a"].to_pylist()) if "\r\n" not in v]
     assert len(lost) <= 1  # where the local engine's blocks fall
     assert got[LINE].to_pylist() == want.lines.tolist()
+
+
+def test_cli_ray_names_a_cut_short_gzip_csv_as_local(tmp_path, monkeypatch, small):
+    """The error met while one task decompresses the file, named as the user gave it."""
+    data = b"prompt,completion\n" + b"".join(b'"q %d\r\nx",a %d\n' % (i, i) for i in range(900))
+    whole = gzip.compress(data)
+    (tmp_path / "cut.csv.gz").write_bytes(whole[: len(whole) * 2 // 3])
+    monkeypatch.chdir(tmp_path)
+    args = ["convert", "cut.csv.gz", "--to", "prompt-completion"]
+    local = _run(args, "local", tmp_path / "local.jsonl")
+    from trlprep.ray import csvread, sources
+
+    started, ranged = [], _count_ranges(monkeypatch)
+    monkeypatch.setattr(
+        sources, "start_ranges", lambda *a: started.append(a) or csvread.start_ranges(*a)
+    )
+    got = _run(args, "ray", tmp_path / "ray_out")
+    assert len(started) == 1 and started[0][0].compressed
+    assert ranged == []  # raised from the decompressing task, not read whole
+    assert local[0] == got[0] == 2
+    assert "cut.csv.gz: cannot read: Truncated compressed stream" in local[1]
+    assert got[1] == local[1]

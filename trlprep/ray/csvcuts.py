@@ -252,18 +252,25 @@ class _Cutter:
         return out
 
 
-def cut_stream(path: str, delimiter: str, range_bytes: int) -> Iterator[object]:
+def cut_stream(path: str, delimiter: str, range_bytes: int, name: str) -> Iterator[object]:
     """A compressed CSV file decompressed as a stream and handed out as ranges of whole
     records: for each, (its file line, the header's bytes, its offset), then its bytes;
-    last, whether the quotes read as CSV quoting (else the ranges are not used)."""
+    last, whether the quotes read as CSV quoting (else the ranges are not used). `name`:
+    the file as the user gave it, in errors."""
+    from trlprep.errors import TrlprepError
     from trlprep.io.sources import open_stream
 
     cutter = _Cutter(delimiter, range_bytes)
-    with open_stream(path) as f:
-        while data := guard(path, lambda: f.read(min(_SCAN_BYTES, range_bytes))):
-            for line, start, chunk in cutter.feed(data):
-                yield line, cutter.header, start
-                yield chunk
+    try:
+        with open_stream(path) as f:
+            while data := guard(path, lambda: f.read(min(_SCAN_BYTES, range_bytes))):
+                for line, start, chunk in cutter.feed(data):
+                    yield line, cutter.header, start
+                    yield chunk
+    except TrlprepError as e:  # named as the local engine names it
+        if e.path == path:
+            e.path = name
+        raise
     for line, start, chunk in cutter.finish():
         yield line, cutter.header, start
         yield chunk

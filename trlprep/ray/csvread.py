@@ -99,7 +99,7 @@ def start_ranges(parts: CsvParts, name: str) -> Pending:
         from trlprep.ray.csvcuts import RANGE_BYTES, cut_stream
 
         task = _remote(cut_stream).options(num_returns="streaming")
-        pending.stream = task.remote(parts.path, _delimiter(parts.path), RANGE_BYTES)
+        pending.stream = task.remote(parts.path, _delimiter(parts.path), RANGE_BYTES, name)
         return pending
     cut = parts.cut
     with open(parts.path, "rb") as f:
