@@ -3,7 +3,7 @@
 python -m benchmarks validate --rows 1000000
 python -m benchmarks read --rows 100000 [--variant tools|arguments|content|all]
 python -m benchmarks stream --gb 5 [--convert]
-python -m benchmarks rayread --gb 1 [--cpus 2]
+python -m benchmarks rayread --gb 1 [--cpus 2] [--format csv]
 python -m benchmarks convert --rows 1000000
 python -m benchmarks report --rows 100000 [--ref-rows 2000]
 python -m benchmarks train -- [--algos sft,dpo] [--steps 4]
@@ -43,8 +43,9 @@ def main() -> None:
     s = sub.add_parser("stream", help="peak RSS on a JSONL larger than memory budget")
     s.add_argument("--gb", type=float, default=1.0)
     s.add_argument("--convert", action="store_true", help="also stream a conversion")
-    rr = sub.add_parser("rayread", help="--engine ray on one big JSONL: whole vs byte ranges")
+    rr = sub.add_parser("rayread", help="--engine ray on one big JSONL/CSV: whole vs ranges")
     rr.add_argument("--gb", type=float, default=1.0)
+    rr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
     rr.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
     c = sub.add_parser("convert", help="every conversion vs the guide's datasets recipe")
     c.add_argument("--rows", type=int, default=1_000_000)
@@ -83,7 +84,7 @@ def main() -> None:
     elif args.case == "rayread":
         from benchmarks.cases_rayread import main as run
 
-        run(args.workdir, args.gb, args.cpus)
+        run(args.workdir, args.gb, args.cpus, args.format)
     elif args.case == "templates":
         from benchmarks.cases_templates import main as run
 

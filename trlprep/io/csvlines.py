@@ -72,26 +72,11 @@ class RecordLines:
             return
         arr = np.frombuffer(data, np.uint8)
         n = len(arr)
-        before = np.empty(n, np.uint8)  # each byte's previous byte
-        before[0] = self._prev
-        before[1:] = arr[:-1]
-        quotes = np.flatnonzero(arr == _QUOTE)
-        if len(quotes):
-            after = np.full(len(quotes), _LF, np.uint8)  # the file's end acts as a line end
-            inner = quotes < n - 1
-            after[inner] = arr[quotes[inner] + 1]
-            ordinary = ~np.isin(before[quotes], self._structural) & ~np.isin(
-                after, self._structural
-            )
-            quotes = quotes[~ordinary]
-            opening = quotes[(self._quotes + np.arange(len(quotes))) % 2 == 0]
-            if not np.isin(before[opening], self._structural).all():
-                self.quoting_ok = False
-        crs = np.flatnonzero(arr == _CR)
-        lone = np.ones(len(crs), bool)  # a `\r` ending the file is a line end
-        inner = crs < n - 1
-        lone[inner] = arr[crs[inner] + 1] != _LF
-        breaks = np.sort(np.concatenate([np.flatnonzero(arr == _LF), crs[lone]]))
+        before = previous_bytes(arr, self._prev)
+        quotes, loose, breaks = marks(arr, before, None, self._structural)
+        opening = (self._quotes + np.arange(len(quotes))) % 2 == 0
+        if loose[opening].any():
+            self.quoting_ok = False
         outside = (self._quotes + np.searchsorted(quotes, breaks)) % 2 == 0
         which = np.flatnonzero(outside)
         if len(which):
@@ -111,6 +96,59 @@ class RecordLines:
         self._quotes += len(quotes)
         self._pos += n
         self._prev = int(arr[-1])
+
+
+def previous_bytes(arr: np.ndarray, prev: int) -> np.ndarray:
+    """Each byte's previous byte (`prev` before the first)."""
+    before = np.empty(len(arr), np.uint8)
+    if len(arr):
+        before[0] = prev
+        before[1:] = arr[:-1]
+    return before
+
+
+def marks(
+    arr: np.ndarray, before: np.ndarray, after_last: int | None, structural: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(the positions in the CSV bytes `arr` of the quotes that CSV quoting counts; for
+    each, whether it follows an ordinary byte (an opening quote there is not CSV quoting);
+    the positions of the line breaks: `\\n`, the `\\n` of `\\r\\n`, a lone `\\r`).
+    `before`: `previous_bytes`; `after_last`: the byte after `arr` (None: the data's end,
+    which acts as a line end); `structural`: line breaks, the quote and the delimiter."""
+    n = len(arr)
+    quotes = np.flatnonzero(arr == _QUOTE)
+    if len(quotes):
+        after = np.full(len(quotes), _LF if after_last is None else after_last, np.uint8)
+        inner = quotes < n - 1
+        after[inner] = arr[quotes[inner] + 1]
+        ordinary = ~np.isin(before[quotes], structural) & ~np.isin(after, structural)
+        quotes = quotes[~ordinary]
+    loose = ~np.isin(before[quotes], structural)
+    crs = np.flatnonzero(arr == _CR)
+    lone = np.full(len(crs), after_last != _LF)  # a `\r` ending the data: a line end
+    inner = crs < n - 1
+    lone[inner] = arr[crs[inner] + 1] != _LF
+    breaks = np.sort(np.concatenate([np.flatnonzero(arr == _LF), crs[lone]]))
+    return quotes, loose, breaks
+
+
+def line_of_record(data: bytes, raw: bytes, delimiter: bytes = b",") -> int | None:
+    """The 1-based line (counted as `RecordLines` counts) of the first record of the CSV
+    bytes `data` (a byte-order mark skipped) that starts with `raw`; None: none does."""
+    skip = len(BOM) if data.startswith(BOM) else 0
+    arr = np.frombuffer(data, np.uint8)[skip:]
+    structural = np.array([_LF, _CR, _QUOTE, delimiter[0]], np.uint8)
+    quotes, _, breaks = marks(arr, previous_bytes(arr, _LF), None, structural)
+    outside = breaks[np.searchsorted(quotes, breaks) % 2 == 0]
+    starts = np.concatenate([np.zeros(1, np.int64), outside + 1])
+    pos = data.find(raw, skip) if raw else -1
+    while pos >= 0:
+        at = pos - skip
+        k = int(np.searchsorted(starts, at))
+        if k < len(starts) and starts[k] == at:
+            return int(np.searchsorted(breaks, at)) + 1
+        pos = data.find(raw, pos + 1)
+    return None
 
 
 def record_lines(chunks: Iterable[bytes], delimiter: str = ",") -> tuple[np.ndarray, bool]:

@@ -41,16 +41,20 @@ def utf8_error(path: str, data: bytes) -> TextFaultError | None:
     return None
 
 
-def csv_row_error(path: str, data: bytes, expected: int, actual: int, text: str) -> TextFaultError:
-    """A CSV row with another number of fields than the header, named by its file line."""
-    raw = text.encode("utf-8", "replace")
-    pos = 0 if data.startswith(raw) else data.find(b"\n" + raw)
-    while pos > 0 and data.count(b'"', 0, pos) % 2:  # inside a quoted value: not a record
-        pos = data.find(b"\n" + raw, pos + 1)
-    line = None if pos < 0 else line_at(data, pos + (pos > 0))
+def csv_row_error(
+    path: str, data: bytes, expected: int, actual: int, text: str, first_line: int = 1
+) -> TextFaultError:
+    """A CSV row with another number of fields than the header, named by the file line
+    its record starts on (`data`: the file's bytes, or a part of it starting a record on
+    line `first_line`)."""
+    from trlprep.io.csvlines import line_of_record
+    from trlprep.io.sources import is_tab_separated
+
+    delimiter = b"\t" if is_tab_separated(path) else b","
+    line = line_of_record(data, text.encode("utf-8", "replace"), delimiter)
+    line = None if line is None else line + first_line - 1
     shown = text.replace("\r", "").replace("\n", "\\n")
     shown = shown if len(shown) <= 80 else shown[:80] + "..."
-    from trlprep.io.sources import is_tab_separated
     from trlprep.wording import plural
 
     hint = (

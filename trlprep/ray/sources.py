@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from trlprep.errors import TrlprepError, UsageError
 from trlprep.ray.base import LINE, _ray, unwrapped
+from trlprep.ray.csvread import CsvParts, csv_parts, finish_ranges, start_ranges
 from trlprep.ray.jsonranges import Span, file_spans, joined, span_chunks
 from trlprep.ray.rowgroups import BLOCK_BYTES, parquet_runs, read_groups
 
@@ -122,7 +123,12 @@ def _trlprep_read(
     cpus = int(ray.cluster_resources().get("CPU", 1))
     parts = _parts([os.path.join(here, p) for p in paths], fmt, tools_column, cpus)
     streams = [
-        [read_one.remote(p, fmt, split, skip, tools_column, here, g) for g in groups]
+        [
+            start_ranges(g, p)
+            if isinstance(g, CsvParts)
+            else read_one.remote(p, fmt, split, skip, tools_column, here, g)
+            for g in groups
+        ]
         for p, groups in zip(paths, parts, strict=True)
     ]
     first: tuple[str, list[str]] | None = None
@@ -131,6 +137,13 @@ def _trlprep_read(
     for p, file_streams, file_parts in zip(paths, streams, parts, strict=True):
         rows, found, names, cut, schemas = 0, {}, {}, [], []
         for stream, part in zip(file_streams, file_parts, strict=True):
+            if isinstance(part, CsvParts):  # a CSV file read in ranges (or, failing, whole)
+                done = finish_ranges(stream)
+                if done is not None:
+                    rows, names, cut = done.rows, dict.fromkeys(done.names), done.blocks
+                    counted = named = None
+                    continue
+                stream, part = read_one.remote(p, fmt, split, skip, tools_column, here), None
             refs = list(stream)
             head, body = (refs[-1], refs[:-1]) if isinstance(part, Span) else (refs[0], refs[1:])
             part_rows, part_names, part_found, counted, named, part_schemas = ray.get(head)
@@ -168,9 +181,12 @@ def _parts(
     paths: list[str], fmt: str, tools_column: str | None, cpus: int
 ) -> list[list[list[int] | Span | None]]:
     """Each file's reads: [None] (the whole file in one task), its runs of row groups
-    (Parquet) or its ranges of lines (JSON Lines, `jsonranges`)."""
+    (Parquet), its ranges of lines (JSON Lines, `jsonranges`) or [its ranges of records]
+    (CSV, `csvranges`)."""
     if fmt == "jsonl":
         return [[None] if s is None else s for s in file_spans(paths, cpus)]
+    if fmt == "csv":
+        return [[p] for p in csv_parts(paths, cpus)]
     if fmt != "parquet":
         return [[None] for _ in paths]
     from trlprep.io.jsontext import tools_from
