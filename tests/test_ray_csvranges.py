@@ -1,5 +1,5 @@
 """`--engine ray` reads one CSV / TSV file in several Ray tasks, each its own range of
-whole records (`trlprep.ray.csvcuts`, `trlprep.ray.csvranges`), and a compressed one as
+whole records (`trlprep.io.csvcuts`, `trlprep.io.csvranges`), and a compressed one as
 ranges one task hands out while decompressing it, with the local engine's rows, column
 types (decided once over the whole file), file lines, errors, outputs and rejects.
 Ranges are shrunk (`RANGE_BYTES`) so a file of a few KB is cut into many tasks; Ray tests
@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from trlprep.io import csvcuts
 from trlprep.io.csvlines import record_lines
-from trlprep.ray import csvcuts
-from trlprep.ray.csvranges import Seen, decide
+from trlprep.io.csvranges import Seen, decide
 
 REVIEW = Path(__file__).parent / "realdata" / "truthfulqa_multi_review" / "en.first40.csv"
 BOM = b"\xef\xbb\xbf"
@@ -135,7 +135,7 @@ def test_json_text_is_decoded_only_where_every_range_holds_it():
 
 
 def test_a_range_casts_only_where_a_cast_gives_what_reading_gives():
-    from trlprep.ray.csvranges import Plan, change
+    from trlprep.io.csvranges import Plan, change
 
     def how(have, final, nulls=0, converted=(), texts=()):
         seen = _seen([have], texts=converted)
