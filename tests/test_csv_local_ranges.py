@@ -45,6 +45,15 @@ CASES = {
     "na_then_text.csv": b"a,b\n" + _rows(lambda i: b"%s,x\n" % (b"NA" if i < 150 else b"s%d" % i)),
     "empty_then_zeros.csv": b"a,b\n"
     + _rows(lambda i: b"%s,x\n" % (b"" if i < 150 else b"0%d" % i)),
+    "zeros_na_quoted.csv": b"id,b\n"
+    + _rows(
+        lambda i: (
+            b"%s,x\n"
+            % (b"007" if i == 180 else b"NA" if i % 7 == 2 else b'""' if i % 11 == 4 else b"%d" % i)
+        )
+    ),
+    "big_then_float.csv": b"a,b\n"
+    + _rows(lambda i: b"%s,x\n" % (b"1.5" if i == 190 else b"900719925474099%d" % (i % 10))),
     "minus_zero.csv": b"a,b\n" + _rows(lambda i: b"%s,x\n" % (b"-0" if i == 120 else b"%d" % i)),
     "pandas_index.csv": b",prompt\n" + _rows(lambda i: b"%d,q%d\n" % (i, i)),
     "blank_lines.csv": b"a,b\n" + _rows(lambda i: b"%d,x\n\n" % i),
@@ -142,16 +151,19 @@ def test_ranges_are_read_one_at_a_time(tmp_path, monkeypatch, small):
     """The second pass reads a range only as its rows are asked for (bounded memory)."""
     path = tmp_path / "big.csv.gz"
     path.write_bytes(gzip.compress(CASES["late_float.csv"]))
-    reads = []
-    real = csvlocal.first_pass
-    monkeypatch.setattr(csvlocal, "first_pass", lambda *a: reads.append(a[2]) or real(*a))
+    firsts, seconds = [], []
+    first_pass, read_planned = csvlocal.first_pass, csvlocal.read_planned
+    monkeypatch.setattr(csvlocal, "first_pass", lambda *a: firsts.append(a) or first_pass(*a))
+    monkeypatch.setattr(
+        csvlocal, "read_planned", lambda *a: seconds.append(a[1]) or read_planned(*a)
+    )
     batches = iter_batches(str(path))
     first = next(batches)
-    ranges = len(reads) - 1  # the first pass over every range, then the first range again
-    assert ranges > 3 and reads[-1] == reads[0]
+    assert len(firsts) > 3 and len(seconds) == 1  # every range's first pass, then one range
     assert first.data.schema.field("b").type == pa.float64()  # typed over the whole file
     rest = list(batches)
-    assert len(reads) == 2 * ranges and len(rest) == ranges - 1
+    assert len(seconds) == len(firsts) and len(rest) == len(firsts) - 1
+    assert seconds == [a[2] for a in firsts]  # the same ranges, in order
 
 
 def test_a_bad_record_in_a_late_range_is_named_by_its_line(tmp_path, small):

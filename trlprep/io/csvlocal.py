@@ -4,11 +4,11 @@ types them (`csvranges`), in bounded memory.
 
 A first pass reads every range and keeps only what it found (`Seen`; for a file of several
 ranges, also what each JSON-looking column decodes to, which the decision needs before any
-row is handed out); the types are decided; a second pass reads each range again with them
-and hands its rows out, a range at a time. A file of one range is read once. A compressed
-file is decompressed as a stream, once per pass, so it is never held whole. Where a range
-cannot be read as its part of the file (`Seen.whole`, `decide`, `json_plan`), None: the
-caller reads the file whole.
+row is handed out); the types are decided; a second pass reads each range once more with
+them (`read_planned`) and hands its rows out, a range at a time. A file of one range is
+read once. A compressed file is decompressed as a stream, once per pass, so it is never
+held whole. Where a range cannot be read as its part of the file (`Seen.whole`, `decide`,
+`json_plan`), None: the caller reads the file whole.
 """
 
 from __future__ import annotations
@@ -21,8 +21,17 @@ import pyarrow as pa
 
 from trlprep.io import csvcuts
 from trlprep.io.csvcuts import Range
-from trlprep.io.csvranges import LINE, Plan, Seen, decide, first_pass, json_plan, settle
-from trlprep.io.sources import is_tab_separated, sniff, split_suffix
+from trlprep.io.csvranges import (
+    LINE,
+    Plan,
+    Seen,
+    decide,
+    first_pass,
+    json_plan,
+    read_planned,
+    settle,
+)
+from trlprep.io.sources import guard, is_tab_separated, open_stream, sniff, split_suffix
 
 _Ranges = Callable[[], Iterator[tuple[Range, bytes, bytes | None]]]
 
@@ -59,18 +68,32 @@ def read_ranges(path: str) -> Ranged | None:
     rows = sum(s.rows for s in seen)
     if only is not None:  # one range, read once
         return Ranged(rows, iter([_split(only)]))
-    return Ranged(rows, _second_pass(path, delimiter, ranges, plan))
+    return Ranged(rows, _second_pass(path, delimiter, ranges, plan, seen[0].raw_names))
 
 
 def _stream(path: str, delimiter: str) -> tuple[_Ranges, list[bool]]:
-    """A compressed file's ranges, decompressed anew each time they are asked for; whether
-    its quotes read as CSV quoting, known once the first pass has read them all."""
+    """A compressed file's ranges, decompressed anew each time they are asked for (cut by
+    `csvcuts.stream_ranges` the first time, then by the sizes it found); whether its quotes
+    read as CSV quoting, known once the first pass has read them all."""
     ok: list[bool] = []
+    found: list[tuple[Range, bytes]] = []
 
     def ranges() -> Iterator[tuple[Range, bytes, bytes | None]]:
-        return csvcuts.stream_ranges(path, delimiter, path, ok)
+        if ok:
+            yield from _again(path, found)
+            return
+        for rng, header, data in csvcuts.stream_ranges(path, delimiter, path, ok):
+            found.append((rng, header))
+            yield rng, header, data
 
     return ranges, ok
+
+
+def _again(path: str, found: list[tuple[Range, bytes]]) -> Iterator[tuple[Range, bytes, bytes]]:
+    """The ranges `found` in a compressed file, read again by their sizes."""
+    with open_stream(path) as f:
+        for rng, header in found:
+            yield rng, header, guard(path, lambda n=rng.end - rng.start: f.read(n))
 
 
 def _first_pass(
@@ -131,16 +154,11 @@ def _decoded(table: pa.Table, seen: Seen, decode: Callable) -> dict[int, pa.Fiel
 
 
 def _second_pass(
-    path: str, delimiter: str, ranges: _Ranges, plan: Plan
+    path: str, delimiter: str, ranges: _Ranges, plan: Plan, names: list[str]
 ) -> Iterator[tuple[pa.Table, np.ndarray]]:
-    """Each range read again and given the plan's types, in order."""
+    """Each range read again, once, with the plan's types, in order."""
     for rng, header, data in ranges():
-        table, s = first_pass(path, path, rng, header, delimiter, data)
-        if s.whole or s.error is not None:  # the first pass read it: the file changed
-            raise OSError(f"{path}: changed while it was read")
-        table, _ = settle(path, rng, header, delimiter, table, plan, s, data)
-        if s.rows:
-            yield _split(table)
+        yield _split(read_planned(path, rng, header, delimiter, plan, names, data))
 
 
 def _split(table: pa.Table) -> tuple[pa.Table, np.ndarray]:

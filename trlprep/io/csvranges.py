@@ -289,6 +289,45 @@ def settle(
     return table, decoded
 
 
+def read_planned(
+    path: str,
+    rng: Range,
+    header: bytes,
+    delimiter: str,
+    plan: Plan,
+    names: list[str],
+    data: bytes | None = None,
+) -> pa.Table:
+    """One range whose first pass is done read once more, with the plan's types, as
+    `settle` gives it after `first_pass` (`names`: the header's, `Seen.raw_names`):
+    integers kept as text are their text, null where Arrow reads no number (an empty field,
+    "NA" ...); JSON text decoded; LINE last."""
+    import pyarrow.csv as pcsv
+
+    from trlprep.io.jsontext import decode_json_texts
+
+    source, own = _source(path, rng, header, data)
+    types = {
+        names[i]: pa.string() if i in plan.texts else kind
+        for i, kind in enumerate(plan.types)
+        if i in plan.texts or not pa.types.is_null(kind)
+    }
+    table = _parse(source, delimiter, None, types)
+    nulls = pa.array(pcsv.ConvertOptions().null_values, pa.string())
+    for i in sorted(plan.texts):
+        text = table.column(i)
+        none = pa.scalar(None, pa.string())
+        table = table.set_column(i, table.field(i), pc.if_else(pc.is_in(text, nulls), none, text))
+    table = table.rename_columns([n or f"Unnamed: {i}" for i, n in enumerate(names)])
+    for i in sorted(plan.json):
+        found = decode_json_texts(table.schema.field(i).name, table.column(i))
+        if found is not None:
+            table = table.set_column(i, *found)
+    lines, _ = _record_lines(own, delimiter)
+    lines = lines[1:] if rng.start == 0 else lines + (rng.line - 1)
+    return table.append_column(LINE, pa.array(lines, pa.int64()))
+
+
 def json_plan(plan: Plan, found: list[list[pa.Field | None]]) -> Plan | None:
     """`plan` with the JSON columns some range could not decode left as text (`found`: each
     range's decoded field of each of `sorted(plan.json)`, None: not decoded, from `settle`);
