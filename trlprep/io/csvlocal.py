@@ -14,7 +14,6 @@ held whole. Where a range cannot be read as its part of the file (`Seen.whole`, 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 import pyarrow as pa
@@ -36,18 +35,10 @@ from trlprep.io.sources import guard, is_tab_separated, open_stream, sniff, spli
 _Ranges = Callable[[], Iterator[tuple[Range, bytes, bytes | None]]]
 
 
-@dataclass
-class Ranged:
-    """A CSV file read in ranges: its row count and its rows, a table per range (each
-    with the file line of every row), read as they are asked for."""
-
-    rows: int
-    tables: Iterator[tuple[pa.Table, np.ndarray]]
-
-
-def read_ranges(path: str) -> Ranged | None:
-    """The CSV / TSV file `path` read in ranges (the first pass done, the rows read as the
-    tables are asked for); None: read it whole instead. A bad record raises its error."""
+def read_ranges(path: str) -> Iterator[tuple[pa.Table, np.ndarray]] | None:
+    """The CSV / TSV file `path` read in ranges: the first pass done, then each range's rows
+    and the file line of each, read as they are asked for; None: read it whole instead. A
+    bad record raises its error."""
     delimiter = "\t" if is_tab_separated(path) else ","
     if sniff(path) is not None or split_suffix(path)[1]:
         ranges, ok = _stream(path, delimiter)
@@ -65,10 +56,9 @@ def read_ranges(path: str) -> Ranged | None:
     if found is None or not ok[-1]:
         return None
     seen, plan, only = found
-    rows = sum(s.rows for s in seen)
     if only is not None:  # one range, read once
-        return Ranged(rows, iter([_split(only)]))
-    return Ranged(rows, _second_pass(path, delimiter, ranges, plan, seen[0].raw_names))
+        return iter([_split(only)])
+    return _second_pass(path, delimiter, ranges, plan, seen[0].raw_names)
 
 
 def _stream(path: str, delimiter: str) -> tuple[_Ranges, list[bool]]:

@@ -132,7 +132,7 @@ def csv_tables(path: str) -> Iterator[tuple[pa.Table, np.ndarray | None]]:
         return
     ranged = read_ranges(path)
     if ranged is not None:
-        yield from ranged.tables
+        yield from ranged
         return
     whole = _read_csv_whole(path)
     yield whole.table, whole.lines
