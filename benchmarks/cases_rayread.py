@@ -126,19 +126,20 @@ def make_csv(workdir: Path, gigabytes: float) -> Path:
 
 
 def _local(path: Path) -> tuple[float, int, int]:
-    """(seconds, rows, peak RSS bytes) of the local engine's read, in a fresh process."""
+    """(seconds, rows, peak RSS bytes) of the local engine's read, every batch streamed as
+    `convert` streams them, in a fresh process."""
     import json
     import subprocess
     import sys
 
     code = (
         "import json, resource, time\n"
-        "from trlprep.io.readers import read\n"
+        "from trlprep.io.readers import iter_batches\n"
         "t = time.perf_counter()\n"
-        f"s = read({str(path)!r})\n"
+        f"rows = sum(b.data.num_rows for b in iter_batches({str(path)!r}))\n"
         "took = time.perf_counter() - t\n"
         "rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print(json.dumps([took, s.table.num_rows, rss]))\n"
+        "print(json.dumps([took, rows, rss]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     took, rows, rss = json.loads(out.stdout.strip().splitlines()[-1])

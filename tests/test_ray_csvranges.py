@@ -1,5 +1,5 @@
 """`--engine ray` reads one CSV / TSV file in several Ray tasks, each its own range of
-whole records (`trlprep.ray.csvcuts`, `trlprep.ray.csvranges`), and a compressed one as
+whole records (`trlprep.io.csvcuts`, `trlprep.io.csvranges`), and a compressed one as
 ranges one task hands out while decompressing it, with the local engine's rows, column
 types (decided once over the whole file), file lines, errors, outputs and rejects.
 Ranges are shrunk (`RANGE_BYTES`) so a file of a few KB is cut into many tasks; Ray tests
@@ -15,9 +15,9 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from trlprep.io import csvcuts
 from trlprep.io.csvlines import record_lines
-from trlprep.ray import csvcuts
-from trlprep.ray.csvranges import Seen, decide
+from trlprep.io.csvranges import Seen, decide
 
 REVIEW = Path(__file__).parent / "realdata" / "truthfulqa_multi_review" / "en.first40.csv"
 BOM = b"\xef\xbb\xbf"
@@ -135,7 +135,7 @@ def test_json_text_is_decoded_only_where_every_range_holds_it():
 
 
 def test_a_range_casts_only_where_a_cast_gives_what_reading_gives():
-    from trlprep.ray.csvranges import Plan, change
+    from trlprep.io.csvranges import Plan, change
 
     def how(have, final, nulls=0, converted=(), texts=()):
         seen = _seen([have], texts=converted)
@@ -317,8 +317,7 @@ def test_cli_ray_reads_several_csv_files_in_ranges_as_local(tmp_path, monkeypatc
 
 def test_a_quoted_crlf_keeps_its_line_feed_in_every_range(tmp_path, monkeypatch):
     """Arrow's CSV reader (pyarrow 26) drops the `\\n` of a quoted value's `\\r\\n` at some of
-    its block bounds (1 MB apart): each range is read as one block, so none is lost (the
-    local engine, reading the file in 1 MB blocks, may lose one: there it differs)."""
+    its block bounds (1 MB apart): each range is read as one block, so none is lost."""
     from trlprep.io.readers import read
     from trlprep.ray.base import LINE
 
@@ -329,9 +328,8 @@ def test_a_quoted_crlf_keeps_its_line_feed_in_every_range(tmp_path, monkeypatch)
     assert ranges == 2
     values = got["a"].to_pylist()
     assert values == [f"x{i}\r\ny" for i in range(150_000)]
-    want = read(str(path))
-    lost = [i for i, v in enumerate(want.table["a"].to_pylist()) if "\r\n" not in v]
-    assert len(lost) <= 1  # where the local engine's blocks fall
+    want = read(str(path))  # the local engine reads its ranges as one block each too
+    assert want.table["a"].to_pylist() == values
     assert got[LINE].to_pylist() == want.lines.tolist()
 
 

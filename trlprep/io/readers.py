@@ -4,7 +4,8 @@ Formats: JSON Lines (also .gz/.zst/.bz2), plain text (`trlprep.io.plaintext`: on
 row per line, paragraph or file), JSON (an array of records, a one-key wrapper
 such as `{"data": [...]}`, a dict of equally long columns, or any other object as one row,
 such as a Super-NaturalInstructions task file), Parquet, CSV, Arrow IPC file/stream and
-Feather (JSON, CSV and Arrow read whole: `trlprep.io.wholeformats`), `datasets`
+Feather (JSON and Arrow read whole: `trlprep.io.wholeformats`; CSV in ranges of whole
+records, `trlprep.io.csvlocal`), `datasets`
 `save_to_disk` folders and Hub dataset ids. Columns of `datasets`'
 `Json` type (Arrow's JSON extension) are decoded as they are read (`trlprep.io.jsonext`).
 
@@ -51,7 +52,7 @@ from trlprep.io.sources import (
     open_stream,
     split_suffix,
 )
-from trlprep.io.wholeformats import read_csv, read_ipc, read_json
+from trlprep.io.wholeformats import csv_tables, read_csv, read_ipc, read_json
 
 __all__ = [
     "FORMATS",
@@ -224,7 +225,8 @@ def iter_batches(
 ) -> Iterator[Batch]:
     """Stream a dataset in record batches.
 
-    JSONL, plain text and Parquet stream with bounded memory; other formats are read whole
+    JSONL, plain text, Parquet and CSV / TSV stream with bounded memory (CSV in ranges of
+    whole records: `trlprep.io.csvlocal`); other formats are read whole
     (Arrow files and `datasets` folders are memory-mapped) and sliced. JSONL batches may
     differ in schema (types are inferred per chunk; a column can hold strings in one and
     messages in another).
@@ -262,6 +264,15 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
         yield from jsonl_chunks(path, bad=bad_lines)
     elif fmt in SAMPLINGS:
         yield from text_chunks(path, fmt, bad=bad_lines)
+    elif fmt == "csv":
+        offset = 0
+        for table, lines in csv_tables(path):  # a range of whole records at a time
+            at = 0
+            for rb in table.to_batches(max_chunksize=batch_rows):
+                part = None if lines is None else lines[at : at + rb.num_rows]
+                yield Batch(rb, offset + at, part)
+                at += rb.num_rows
+            offset += table.num_rows
     elif fmt == "parquet":
         pf = guard(path, lambda: _pq().ParquetFile(path))
         offset = 0

@@ -6,13 +6,17 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_string
 from trlprep.errors import InputError
 from trlprep.io import textfaults
 from trlprep.io.csvlines import row_lines
+from trlprep.io.csvlocal import read_ranges
 from trlprep.io.csvnumbers import integers_written_as_text
 from trlprep.io.jsonarray import array_rows, check_not_splits, holds_turns
 from trlprep.io.jsonl import BadLines, is_bare_messages, json_kind, read_jsonl
@@ -29,6 +33,8 @@ from trlprep.io.sources import (
     is_tab_separated,
     open_stream,
     read_bytes,
+    sniff,
+    split_suffix,
 )
 
 
@@ -105,6 +111,37 @@ def _json_kind(data: object) -> str:
 def read_csv(path: str) -> Source:
     """CSV; columns of JSON text (messages, lists) are decoded, true/false become booleans.
     Each row keeps the file line its record starts on (`trlprep.io.csvlines`)."""
+    tables = list(csv_tables(path))
+    if len(tables) == 1:
+        table, lines = tables[0]
+    else:
+        table = pa.concat_tables([t for t, _ in tables])
+        lines = np.concatenate([x for _, x in tables])
+    return Source(table, path, "csv", lines)
+
+
+def csv_tables(path: str) -> Iterator[tuple[pa.Table, np.ndarray | None]]:
+    """A CSV / TSV file's rows as `read_csv` reads them, a table per range of whole records
+    in bounded memory (`csvlocal`), or one table of the whole file where it cannot be read
+    in ranges; with the file line each row starts on (None: rows named by index)."""
+    check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
+    with open_stream(path) as f:
+        head = f.read(4096)
+    if len(head) < 4096 and not head.strip(b" \t\r\n\xef\xbb\xbf"):
+        yield pa.table({}), None  # no rows (Arrow: "Empty CSV file")
+        return
+    ranged = read_ranges(path)
+    if ranged is not None:
+        yield from ranged
+        return
+    whole = _read_csv_whole(path)
+    yield whole.table, whole.lines
+
+
+def _read_csv_whole(path: str) -> Source:
+    """A CSV file Arrow reads at once (its quotes not CSV quoting, a header naming a column
+    twice, ...), as one block: Arrow (pyarrow 26) drops the `\\n` of a quoted value's
+    `\\r\\n` at some of its block bounds."""
     import pyarrow.csv as pcsv
 
     invalid: list = []  # a row with another number of fields than the header
@@ -113,12 +150,19 @@ def read_csv(path: str) -> Source:
         invalid.append(row)
         return "error"
 
+    data: bytes | None = None
+    if sniff(path) is not None or split_suffix(path)[1]:
+        with open_stream(path) as f:  # compressed: its size is known once read
+            data = guard(path, f.read)
+
     def _read(
         column_types: dict[str, pa.DataType] | None = None, include: list[str] | None = None
     ) -> pa.Table:
-        with open_stream(path) as f:
+        size = len(data) if data is not None else os.path.getsize(path)
+        with pa.BufferReader(data) if data is not None else open_stream(path) as f:
             return pcsv.read_csv(
                 f,
+                read_options=pcsv.ReadOptions(block_size=min(size + 1, (1 << 31) - 1)),
                 parse_options=pcsv.ParseOptions(
                     delimiter="\t" if is_tab_separated(path) else ",",
                     newlines_in_values=True,
@@ -129,11 +173,6 @@ def read_csv(path: str) -> Source:
                 ),
             )
 
-    check_text_file(path)  # a UTF-16/32 file: one error before Arrow reads a row
-    with open_stream(path) as f:
-        head = f.read(4096)
-    if len(head) < 4096 and not head.strip(b" \t\r\n\xef\xbb\xbf"):
-        return Source(pa.table({}), path, "csv")  # no rows (Arrow: "Empty CSV file")
     try:
         table = guard(path, _read)
     except InputError:

@@ -13,11 +13,13 @@ import pyarrow as pa
 
 from trlprep.errors import TrlprepError, UsageError
 
+# LINE: each row's 1-based file line (null: not a line-based file)
+from trlprep.io.csvranges import LINE  # noqa: F401
+
 if TYPE_CHECKING:
     import ray.data
 
 PAIR_KEY = "__trlprep_pair_key__"
-LINE = "__trlprep_line__"  # each row's 1-based file line (null: not a line-based file)
 REJECT = "__trlprep_reject__"  # (stage, reason) of a row a stage refused; null otherwise
 HALF = "__trlprep_half__"  # 0/1: first or second row of an unpaired pair (--order blocks)
 # turn: a `--split-turns all` row's refused turn (`trlprep.conversion.byturn`); null: whole row

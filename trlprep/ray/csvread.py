@@ -10,11 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import pyarrow as pa
-
 from trlprep.errors import TrlprepError
-from trlprep.ray.csvcuts import Cut, Range
-from trlprep.ray.csvranges import Plan, Seen, change, decide, first_pass, settle
+from trlprep.io import csvcuts
+from trlprep.io.csvcuts import Cut, Range
+from trlprep.io.csvranges import Plan, Seen, change, decide, first_pass, json_plan, settle
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,6 @@ def csv_parts(paths: list[str], cpus: int) -> list[CsvParts | None]:
     import os
 
     from trlprep.io.sources import check_text_file, sniff, split_suffix
-    from trlprep.ray import csvcuts
     from trlprep.ray.base import _ray
 
     found: list[CsvParts | list | None] = []
@@ -46,7 +44,7 @@ def csv_parts(paths: list[str], cpus: int) -> list[CsvParts | None]:
                 big = size > csvcuts.RANGE_BYTES // 8
                 found.append(CsvParts(path, compressed=True) if big else None)
             else:
-                found.append(csvcuts.scan_pieces(path, cpus, _delimiter(path)))
+                found.append(scan_pieces(path, cpus, _delimiter(path)))
         except (OSError, TrlprepError):  # the whole read names it as the local engine does
             found.append(None)
     out: list[CsvParts | None] = []
@@ -59,6 +57,26 @@ def csv_parts(paths: list[str], cpus: int) -> list[CsvParts | None]:
             f = None if cut is None else CsvParts(path, cut)
         out.append(f)
     return out
+
+
+def scan_pieces(path: str, cpus: int, delimiter: str) -> list | None:
+    """The Ray tasks (refs of `PieceScan`s) scanning the pieces of the uncompressed CSV file
+    `path`, about `csvcuts.RANGE_BYTES` each, at least one per CPU for a file of 8 MB a CPU or more
+    (None: no bigger than a range, read whole)."""
+    import math
+    import os
+
+    from trlprep.io.csvcuts import scan_piece
+    from trlprep.ray.numbering import _remote
+
+    size = os.path.getsize(path)
+    pieces = math.ceil(size / csvcuts.RANGE_BYTES)
+    if pieces < 2:
+        return None
+    pieces = max(pieces, min(cpus, size // (8 << 20)))
+    bounds = sorted({round(j * size / pieces) for j in range(pieces + 1)})
+    scan = _remote(scan_piece)
+    return [scan.remote(path, a, b, delimiter) for a, b in zip(bounds, bounds[1:], strict=False)]
 
 
 def _delimiter(path: str) -> str:
@@ -96,16 +114,12 @@ def start_ranges(parts: CsvParts, name: str) -> Pending:
 
     pending = Pending(parts, name)
     if parts.compressed:
-        from trlprep.ray.csvcuts import RANGE_BYTES, cut_stream
-
-        task = _remote(cut_stream).options(num_returns="streaming")
-        pending.stream = task.remote(parts.path, _delimiter(parts.path), RANGE_BYTES, name)
+        task = _remote(csvcuts.cut_stream).options(num_returns="streaming")
+        path, delimiter = parts.path, _delimiter(parts.path)
+        pending.stream = task.remote(path, delimiter, csvcuts.RANGE_BYTES, name)
         return pending
-    cut = parts.cut
-    with open(parts.path, "rb") as f:
-        f.seek(cut.header[0])
-        pending.header = f.read(cut.header[1] - cut.header[0])
-    _first_passes(pending, cut.ranges)
+    pending.header = csvcuts.header_bytes(parts.path, parts.cut)
+    _first_passes(pending, parts.cut.ranges)
     return pending
 
 
@@ -160,15 +174,11 @@ def finish_ranges(pending: Pending) -> Read | None:
     settled = _settled(pending, plan, seen)
     if plan.json:
         found = [f for f, s in zip(ray.get([d for _, d in settled]), seen, strict=True) if s.rows]
-        columns = sorted(plan.json)
-        failed = {c for k, c in enumerate(columns) if any(f[k] is None for f in found)}
-        if failed:  # JSON text that does not parse in some range is not decoded anywhere
-            plan = replace(plan, json=plan.json - failed)
-            settled = _settled(pending, plan, seen)
-            kept = [k for k, c in enumerate(columns) if c not in failed]
-            found = [[f[k] for k in kept] for f in found]
-        if not _same_decoding(found):
+        final = json_plan(plan, found)
+        if final is None:
             return None
+        if final != plan:  # JSON text that does not parse in some range: decoded nowhere
+            plan, settled = final, _settled(pending, final, seen)
     pending.ranges = [replace(r, data=None) for r in pending.ranges]  # bytes let go
     blocks = [t for (t, _), s in zip(settled, seen, strict=True) if s.rows]
     return Read(sum(s.rows for s in seen), seen[0].names, blocks or [settled[0][0]])
@@ -192,16 +202,3 @@ def _settled(pending: Pending, plan: Plan, seen: list[Seen]) -> list[tuple]:
         bare = replace(r, data=None)
         out.append(task.remote(path, bare, pending.header, delimiter, table, plan, s, data))
     return out
-
-
-def _same_decoding(found: list[list[pa.Field | None]]) -> bool:
-    """Whether every range decoded each JSON column to one field (a type every range
-    shares is what the column decodes to read whole), none of them JSON text."""
-    from trlprep.columns.arrowtypes import is_json_field
-
-    for fields in zip(*found, strict=True):
-        if any(f is None or is_json_field(f) for f in fields):
-            return False
-        if not all(f.equals(fields[0], check_metadata=True) for f in fields):
-            return False
-    return True

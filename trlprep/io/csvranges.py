@@ -1,8 +1,9 @@
-"""One CSV / TSV file read by several Ray tasks, each its own range of whole records
-(`csvcuts`), with the local engine's rows, column types and file lines.
+"""One CSV / TSV file read in ranges of whole records (`csvcuts`), each parsed as one Arrow
+block, with the column types and file lines of the file read at once: by Ray tasks
+(`trlprep.ray.csvread`) and by the local engine, a range at a time (`csvlocal`).
 
-The local engine reads a CSV file whole and Arrow decides each column's type over all of
-its values; ranges read apart would each decide their own. So a first pass reads every
+Arrow decides each column's type over all the values it reads; ranges read apart would
+each decide their own. So a first pass reads every
 range (the header's bytes put before it) and says what it found: each column's inferred
 type, integers written so that their numbers do not give the text back (`csvnumbers`),
 integers that are all 0 / 1, string columns that look like JSON. The driver then decides
@@ -20,16 +21,16 @@ is read whole instead, as the local engine reads it (and fails as it fails).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.ray.base import LINE
-from trlprep.ray.csvcuts import Range
+from trlprep.io.csvcuts import Range
 
+LINE = "__trlprep_line__"  # each row's 1-based file line (Ray's hidden column of that name)
 _LOOKS = ("json", "none", "no", "null")  # a column's values: JSON text, empty, other, untyped
 
 
@@ -69,7 +70,8 @@ def _parse(
     column_types: dict[str, pa.DataType] | None = None,
     include: list[str] | None = None,
 ) -> pa.Table:
-    """CSV bytes read as the local engine reads a file (`wholeformats.read_csv`)."""
+    """CSV bytes read as one Arrow block (`delimiter`, `column_types`, `include` as Arrow's
+    options; `invalid`: gets the rows with another number of fields, the read stopped)."""
     import pyarrow.csv as pcsv
 
     def stop(row) -> str:
@@ -143,6 +145,8 @@ def first_pass(
         return pa.table({}), Seen(error=error)  # raised by the driver, in file order
     if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
         return pa.table({}), Seen(whole="bytes that are not UTF-8")
+    if len(set(table.column_names)) < table.num_columns:  # read by name below
+        return pa.table({}), Seen(whole="a column named twice")
     lines, quoting_ok = _record_lines(data, delimiter)
     lines = lines[1:] if first else lines + (rng.line - 1)
     if not quoting_ok or len(lines) != table.num_rows:
@@ -283,3 +287,68 @@ def settle(
         if found is not None:
             table = table.set_column(i, *found)
     return table, decoded
+
+
+def read_planned(
+    path: str,
+    rng: Range,
+    header: bytes,
+    delimiter: str,
+    plan: Plan,
+    names: list[str],
+    data: bytes | None = None,
+) -> pa.Table:
+    """One range whose first pass is done read once more, with the plan's types, as
+    `settle` gives it after `first_pass` (`names`: the header's, `Seen.raw_names`):
+    integers kept as text are their text, null where Arrow reads no number (an empty field,
+    "NA" ...); JSON text decoded; LINE last."""
+    import pyarrow.csv as pcsv
+
+    from trlprep.io.jsontext import decode_json_texts
+
+    source, own = _source(path, rng, header, data)
+    types = {
+        names[i]: pa.string() if i in plan.texts else kind
+        for i, kind in enumerate(plan.types)
+        if i in plan.texts or not pa.types.is_null(kind)
+    }
+    table = _parse(source, delimiter, None, types)
+    nulls = pa.array(pcsv.ConvertOptions().null_values, pa.string())
+    for i in sorted(plan.texts):
+        text = table.column(i)
+        none = pa.scalar(None, pa.string())
+        table = table.set_column(i, table.field(i), pc.if_else(pc.is_in(text, nulls), none, text))
+    table = table.rename_columns([n or f"Unnamed: {i}" for i, n in enumerate(names)])
+    for i in sorted(plan.json):
+        found = decode_json_texts(table.schema.field(i).name, table.column(i))
+        if found is not None:
+            table = table.set_column(i, *found)
+    lines, _ = _record_lines(own, delimiter)
+    lines = lines[1:] if rng.start == 0 else lines + (rng.line - 1)
+    return table.append_column(LINE, pa.array(lines, pa.int64()))
+
+
+def json_plan(plan: Plan, found: list[list[pa.Field | None]]) -> Plan | None:
+    """`plan` with the JSON columns some range could not decode left as text (`found`: each
+    range's decoded field of each of `sorted(plan.json)`, None: not decoded, from `settle`);
+    None: read the file whole (the ranges decoded a column to different types, or to JSON
+    text)."""
+    columns = sorted(plan.json)
+    failed = {c for k, c in enumerate(columns) if any(f[k] is None for f in found)}
+    kept = [k for k, c in enumerate(columns) if c not in failed]
+    if not _same_decoding([[f[k] for k in kept] for f in found]):
+        return None
+    return replace(plan, json=plan.json - failed) if failed else plan
+
+
+def _same_decoding(found: list[list[pa.Field | None]]) -> bool:
+    """Whether every range decoded each JSON column to one field (a type every range
+    shares is what the column decodes to read whole), none of them JSON text."""
+    from trlprep.columns.arrowtypes import is_json_field
+
+    for fields in zip(*found, strict=True):
+        if any(f is None or is_json_field(f) for f in fields):
+            return False
+        if not all(f.equals(fields[0], check_metadata=True) for f in fields):
+            return False
+    return True

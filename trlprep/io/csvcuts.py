@@ -1,14 +1,16 @@
-"""Where one CSV / TSV file is cut into ranges of whole records, one Ray task each.
+"""Where one CSV / TSV file is cut into ranges of whole records: one Ray task each with
+`--engine ray`, one after another (one Arrow block each) in the local engine.
 
 A line break ends a record only outside quotes: outside when the quotes CSV quoting counts
-before it are even in number (`trlprep.io.csvlines.marks`, the rules the local engine
-numbers rows by). An uncompressed file is scanned in parallel, a task per piece of about
-`RANGE_BYTES`: each counts its quotes and line breaks and finds its first record end for
-either parity at its start; the driver chains the parities and cuts there, so every range
-starts a record and knows its file line. A compressed file (gzip, bz2, zstd) cannot be
-cut: one task decompresses it as a stream and hands out ranges of whole records as bytes
-(`cut_stream`), so it is never held whole. Where the quotes do not read as CSV quoting
-(the local engine then counts lines another way) nothing is cut: the file is read whole.
+before it are even in number (`trlprep.io.csvlines.marks`, the rules rows are numbered
+by). An uncompressed file is scanned in pieces of about `RANGE_BYTES` (in parallel on Ray,
+`trlprep.ray.csvread`; one after another locally, `scanned_cut`): each piece's quotes and
+line breaks are counted and its first record end found for either parity at its start;
+the parities are chained and the file cut there, so every range starts a record and knows
+its file line. A compressed file (gzip, bz2, zstd) cannot be cut: it is decompressed as a
+stream and handed out as ranges of whole records (`cut_stream`), so it is never held
+whole. Where the quotes do not read as CSV quoting (lines are then counted another way)
+nothing is cut: the file is read whole.
 """
 
 from __future__ import annotations
@@ -127,34 +129,36 @@ def chained(scans: list[PieceScan], size: int) -> list[Range] | None:
     return [Range(a, b, n) for a, b, n in ranges]
 
 
-def scan_pieces(path: str, cpus: int, delimiter: str) -> list | None:
-    """The Ray tasks (refs of `PieceScan`s) scanning the pieces of the uncompressed CSV file
-    `path`, about `RANGE_BYTES` each, at least one per CPU for a file of 8 MB a CPU or more
-    (None: no bigger than a range, read whole)."""
-    from trlprep.ray.numbering import _remote
-
-    size = os.path.getsize(path)
-    pieces = math.ceil(size / RANGE_BYTES)
-    if pieces < 2:
-        return None
-    pieces = max(pieces, min(cpus, size // (8 << 20)))
-    bounds = sorted({round(j * size / pieces) for j in range(pieces + 1)})
-    scan = _remote(scan_piece)
-    return [scan.remote(path, a, b, delimiter) for a, b in zip(bounds, bounds[1:], strict=False)]
-
-
-def file_cut(path: str, delimiter: str, scans: list[PieceScan]) -> Cut | None:
+def file_cut(path: str, delimiter: str, scans: list[PieceScan], least: int = 2) -> Cut | None:
     """The ranges of the uncompressed CSV file `path` from its pieces' `scans` (None: read
-    it whole, in one task: its header not in the first piece, or quotes that do not read
-    as CSV quoting)."""
+    it whole: fewer than `least` ranges, its header not in the first piece, or quotes that
+    do not read as CSV quoting)."""
     ranges = chained(scans, os.path.getsize(path))
     head = len(BOM) if _starts_with_bom(path) else 0
     header_end = scans[0].first[0]
-    if ranges is None or len(ranges) < 2 or header_end is None:
+    if ranges is None or len(ranges) < least or header_end is None:
         return None
     if not _filled(path, head, header_end):  # empty lines before the header: read whole
         return None
     return Cut(ranges, (head, header_end), delimiter)
+
+
+def scanned_cut(path: str, delimiter: str) -> Cut | None:
+    """The ranges of the uncompressed CSV file `path`, its pieces of about `RANGE_BYTES`
+    scanned one after another (the local engine's cut; one range for a small file; None:
+    read it whole, as `file_cut` says)."""
+    size = os.path.getsize(path)
+    pieces = max(math.ceil(size / RANGE_BYTES), 1)
+    bounds = sorted({round(j * size / pieces) for j in range(pieces + 1)})
+    scans = [scan_piece(path, a, b, delimiter) for a, b in zip(bounds, bounds[1:], strict=False)]
+    return file_cut(path, delimiter, scans, least=1) if scans else None
+
+
+def header_bytes(path: str, cut: Cut) -> bytes:
+    """The bytes of the header record of `cut`'s file, put before each later range."""
+    with open(path, "rb") as f:
+        f.seek(cut.header[0])
+        return guard(path, lambda: f.read(cut.header[1] - cut.header[0]))
 
 
 def _starts_with_bom(path: str) -> bool:
@@ -250,6 +254,21 @@ class _Cutter:
         self.line += self._cut_breaks
         self._cut, self._cut_breaks = -1, 0
         return out
+
+
+def stream_ranges(
+    path: str, delimiter: str, name: str, ok: list[bool]
+) -> Iterator[tuple[Range, bytes, bytes]]:
+    """`cut_stream`'s ranges of about `RANGE_BYTES` as (range, header bytes, its bytes); once
+    they are all handed out, `ok` gets whether the quotes read as CSV quoting."""
+    items = cut_stream(path, delimiter, RANGE_BYTES, name)
+    for meta in items:
+        if isinstance(meta, bool):
+            ok.append(meta)
+            return
+        line, header, start = meta
+        data = next(items)
+        yield Range(start, start + len(data), line), header, data
 
 
 def cut_stream(path: str, delimiter: str, range_bytes: int, name: str) -> Iterator[object]:
