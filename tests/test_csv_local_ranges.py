@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pytest
 
+from trlprep.errors import InputError
 from trlprep.io import csvcuts, csvlocal, wholeformats
 from trlprep.io.readers import iter_batches, read
 
@@ -142,9 +143,13 @@ def test_a_quoted_crlf_keeps_its_line_feed(tmp_path, monkeypatch):
         got = read(str(path))
         assert got.table["a"].to_pylist() == want
         assert got.lines.tolist() == list(range(2, 4001, 2))
-    dup = tmp_path / "dup.csv"  # a header naming a column twice: read whole, one block too
+    blank = tmp_path / "blank.csv"  # blank lines before the header: read whole, one block too
+    blank.write_bytes(b"\n\n" + data)
+    assert read(str(blank)).table.column(0).to_pylist() == want
+    dup = tmp_path / "dup.csv"  # a header naming a column twice: refused, naming it
     dup.write_bytes(b"a,a\n" + _rows(lambda i: b'"x%d\r\ny",v%d\n' % (i, i), 2000))
-    assert read(str(dup)).table.column(0).to_pylist() == want
+    with pytest.raises(InputError, match="names the column 'a' 2 times"):
+        read(str(dup))
 
 
 def test_ranges_are_read_one_at_a_time(tmp_path, monkeypatch, small):

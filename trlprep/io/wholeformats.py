@@ -138,6 +138,20 @@ def csv_tables(path: str) -> Iterator[tuple[pa.Table, np.ndarray | None]]:
     yield whole.table, whole.lines
 
 
+def _refuse_repeated_names(path: str, names: list[str]) -> None:
+    """A header naming a column twice, refused naming the name and its columns (a row's
+    value under that name would be ambiguous)."""
+    for name in dict.fromkeys(names):
+        at = [i + 1 for i, n in enumerate(names) if n == name]
+        if len(at) > 1 and name != "":
+            where = ", ".join(map(str, at))
+            raise InputError(
+                f"{path}: line 1: the header names the column {name!r} {len(at)} times "
+                f"(columns {where})",
+                hint="give each column its own name in the header line",
+            )
+
+
 def _read_csv_whole(path: str) -> Source:
     """A CSV file Arrow reads at once (its quotes not CSV quoting, a header naming a column
     twice, ...), as one block: Arrow (pyarrow 26) drops the `\\n` of a quoted value's
@@ -182,6 +196,7 @@ def _read_csv_whole(path: str) -> Source:
         raise textfaults.csv_row_error(
             path, read_bytes(path), r.expected_columns, r.actual_columns, r.text
         ) from None
+    _refuse_repeated_names(path, table.column_names)
     if any(pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type) for f in table.schema):
         error = textfaults.utf8_error(path, read_bytes(path))  # Arrow reads bad bytes as binary
         if error is not None:
