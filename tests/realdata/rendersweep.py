@@ -197,6 +197,22 @@ def reference(template: str, row: dict, kwargs: dict) -> dict:
     return first
 
 
+def _moved_media(base: list[dict], rendered: list[dict]) -> bool:
+    """The render moved media held inline to `images` / `videos` columns the read rows have
+    not (a rendered row carries them)."""
+    have = {k for r in base for k in r}
+    return any(k in r and k not in have for r in rendered for k in ("images", "videos"))
+
+
+def _trl_vision(row: dict) -> dict:
+    """`row` as TRL's trainers hand a dataset with an `images` column to the template:
+    each conversation through `prepare_multimodal_messages` (every string content one text
+    part; a part holding its medium inline is what filling a bare part from `images` gives)."""
+    from trl.data_utils import prepare_multimodal_messages
+
+    return {**row, **{k: prepare_multimodal_messages(v) for k, v in _trl_example(row).items()}}
+
+
 def _as_parts(message: dict) -> dict:
     content = message.get("content")
     if isinstance(content, str):
@@ -325,8 +341,11 @@ def sweep_one(
         examples.append(res.output.strip()[-600:])
         return {"tally": tally, "examples": examples}
     refused = {r["line"]: r.get("reason", "") for r in rows_of(rejects)} if rejects.exists() else {}
-    got = iter([] if all_refused else rows_of(out))
+    rendered = [] if all_refused else rows_of(out)
+    moved = _moved_media(rows, rendered)
+    got = iter(rendered)
     for line, row in enumerate(rows, 1):
+        row = _trl_vision(row) if moved else row
         try:
             want, why = reference(template, row, kwargs), None
         except Exception as e:  # noqa: BLE001 - the template's own refusal
