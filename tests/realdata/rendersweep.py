@@ -6,7 +6,9 @@ Not a test (it runs hundreds of conversions): `python tests/realdata/rendersweep
 file is then converted with `--chat-template` for each original template (its model's
 bos/eos as `--template-kwarg`s, `--on-error skip`), and each output row is compared with
 TRL's `apply_chat_template` over transformers on a tiny tokenizer carrying the same
-template (the reference). Each row is counted as one of:
+template (the reference; where the render moved media held inline to `images` / `videos`,
+of the messages TRL's trainers prepare for such a dataset, `prepare_multimodal_messages`).
+Each row is counted as one of:
 
 - equal: the render equals the reference;
 - refused-ok: trlprep refused the row and the reference raises too;
