@@ -27,9 +27,18 @@ from trlprep.converters.common import (
     warn,
 )
 
+from trlprep.columns.placeholders import PLACEHOLDERS, part_counts
+from trlprep.columns.textparts import string_content
 from trlprep.columns.turnends import LastTurns  # kept importable from here
 from trlprep.errors import RowFailures, UsageError
-from trlprep.registry import PROMPT_COMPLETION, PROMPT_ONLY, UNPAIRED_PREFERENCE, Format
+from trlprep.registry import (
+    MEDIA_COLUMNS,
+    PROMPT_COMPLETION,
+    PROMPT_ONLY,
+    SINGLE_MEDIA_COLUMNS,
+    UNPAIRED_PREFERENCE,
+    Format,
+)
 from trlprep.wording import noun
 
 SPLIT_TURNS = ("last", "all")
@@ -91,6 +100,41 @@ def split_every_turn(messages: pa.Array | pa.ChunkedArray) -> tuple[pa.Array, pa
     return slice_lists(rows, 0, pos), slice_lists(rows, pos, pos + 1), row
 
 
+def media_of_turns(out: pa.Table, msgs: pa.Array, rows: np.ndarray) -> pa.Table:
+    """`out` (one row per assistant turn of `msgs`' rows `rows`) with each `images`,
+    `videos` and `audios` list cut to the entries its prompt and completion show: media
+    parts stand for entries in order, so a turn's row keeps the first ones (TRL counts a
+    row's parts against its images). Only where the whole conversation's parts number its
+    entries (else validation says so)."""
+    for kind, names in MEDIA_COLUMNS.items():
+        for name in (n for n in names if n in out.column_names and n not in SINGLE_MEDIA_COLUMNS):
+            col = as_array(out.column(name))
+            if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)):
+                continue
+            held = np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
+            whole = _shown(msgs, kind)[rows]
+            shown = _shown(out.column("prompt"), kind) + _shown(out.column("completion"), kind)
+            cut = (whole == held) & (shown < held)
+            if cut.any():
+                keep = np.where(cut, shown, held)
+                i = out.column_names.index(name)
+                out = out.set_column(i, out.schema.field(name), slice_lists(col, 0, keep))
+    return out
+
+
+def _shown(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
+    """Per row of a messages column: its `kind` parts and placeholders (`<image>`)."""
+    arr = as_array(arr)
+    n = part_counts(arr, kind)
+    if string_content(arr.type):
+        text = pc.struct_field(pc.list_flatten(arr), "content").cast(pa.string())
+        per = pc.fill_null(pc.count_substring(text, PLACEHOLDERS[kind]), 0)
+        per = np.asarray(per, np.int64)
+        parent = np.asarray(pc.list_parent_indices(arr))
+        n = n + np.bincount(parent, weights=per, minlength=len(arr)).astype(np.int64)
+    return n
+
+
 def _messages(table: pa.Table) -> pa.Array:
     msgs = content(table, MESSAGES, Format.CONVERSATIONAL)
     no_nulls(msgs, MESSAGES)
@@ -122,7 +166,8 @@ def lm_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOptions) 
     if how == "all":
         prompt, completion, rows = split_every_turn(msgs)
         produced = {"prompt": prompt, "completion": completion}
-        return output(table, PROMPT_COMPLETION, fmt, produced, {MESSAGES}, rows=rows)
+        out = output(table, PROMPT_COMPLETION, fmt, produced, {MESSAGES}, rows=rows)
+        return media_of_turns(out, msgs, rows)
     prompt, completion = split_last_turn(msgs)
     produced = {"prompt": prompt, "completion": completion}
     return output(table, PROMPT_COMPLETION, fmt, produced, {MESSAGES})

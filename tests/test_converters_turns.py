@@ -143,3 +143,25 @@ def test_step_separator_defaults_to_the_separator():
     both = ConvertOptions(separator="\n", step_separator=" ")
     assert lm(sw, S, both).column("text").to_pylist() == ["Q\na b"]
     assert lm(sw, S, ConvertOptions()).column("text").to_pylist() == ["Qab"]
+
+
+def _img_turn(text: str, n: int) -> dict:
+    return {"role": "user", "content": [{"type": "image"}] * n + [{"type": "text", "text": text}]}
+
+
+def test_split_every_turn_keeps_the_media_each_turn_shows():
+    # images of a later turn belong to that turn's row only (TRL counts a row's parts
+    # against its images); a conversation whose parts do not number its entries is kept
+    said = {"role": "assistant", "content": [{"type": "text", "text": "x"}]}
+    conv = [_img_turn("a", 2), said, _img_turn("b", 1), said]
+    placed = [m("user", "<image>hi"), m("assistant", "x"), m("user", "<image>"), A2]
+    unplaced = [U1, A1, U2, A2]
+    t = pa.Table.from_pydict(
+        {"messages": [conv], "images": [["i1", "i2", "i3"]], "videos": [["v"]]}
+    )
+    out = TO_PC(t, C, ConvertOptions(split_turns="all"))
+    assert out.column("images").to_pylist() == [["i1", "i2"], ["i1", "i2", "i3"]]
+    assert out.column("videos").to_pylist() == [["v"], ["v"]]  # no video part: as given
+    strings = pa.Table.from_pydict({"messages": [placed, unplaced], "images": [["p", "q"], ["r"]]})
+    out = TO_PC(strings, C, ConvertOptions(split_turns="all"))
+    assert out.column("images").to_pylist() == [["p"], ["p", "q"], ["r"], ["r"]]

@@ -143,3 +143,46 @@ def test_the_sweep_finds_no_defect_on_a_case(capsys):
     assert main(["--cases", "torchtune_chat,swift_mm1", "--templates", "idefics3,qwen3"]) == 0
     table = capsys.readouterr().out
     assert "| idefics3 | 2 | 4 | 0 | 0 | 0 | 0 | 0 |" in table, table
+
+
+def test_split_turns_of_inline_media_render_in_one_run_as_in_two(tmp_path):
+    """xtuner's rows show images and videos in later turns too: one run splitting and
+    rendering moved every medium of the conversation to each turn's row, so the first
+    turns' rows held more images than parts and were refused (4 rows -> 2); now each turn's
+    row keeps the media its turns show, and renders as the original renders what TRL's
+    trainers hand it (`prepare_multimodal_messages`: the system string one text part)."""
+    from trl.data_utils import prepare_multimodal_messages
+
+    template = TEMPLATES / "diffusion_gemma.jinja"
+    if not template.exists():
+        pytest.skip("../shared (original chat templates) is absent")
+    kw = ["--template-kwarg", "bos_token=<bos>", "--template-kwarg", "eos_token=<eos>"]
+    split = ["--to", "prompt-completion", "--split-turns", "all"]
+    one, read, two = (tmp_path / f"{n}.jsonl" for n in ("one", "read", "two"))
+    res = run("convert", MIXED, *split, "--chat-template", template, *kw, "-o", one)
+    assert res.exit_code == 0 and counts(res.output) == (4, 0, 4, 8), res.output
+    assert run("convert", MIXED, *split, "-o", read).exit_code == 0
+    assert run("convert", read, "--chat-template", template, *kw, "-o", two).exit_code == 0
+    rendered = rows_of(one)
+    assert [(len(r["images"]), len(r["videos"])) for r in rendered[:3]] == [(2, 0), (3, 0), (3, 0)]
+    assert [r["prompt"] for r in rendered] == [r["prompt"] for r in rows_of(two)]
+    first = rows_of(read)[0]
+    want = original_render(
+        "diffusion_gemma", prepare_multimodal_messages(first["prompt"]), add_generation_prompt=True
+    )
+    assert rendered[0]["prompt"] == want
+
+
+def test_the_sweep_renders_moved_media_as_trl_hands_them(capsys):
+    """Where the render moved inline media to their columns, the sweep's reference is the
+    original's render of the messages TRL's trainers prepare (the system string one text
+    part, which Gemma's diffusion template ends with a space): no DIFFERENT row."""
+    import sys
+
+    if not TEMPLATES.is_dir():
+        pytest.skip("../shared (original chat templates) is absent")
+    sys.path.insert(0, str(HERE))
+    from rendersweep import main
+
+    assert main(["--cases", "xtuner_inline_media", "--templates", "diffusion_gemma"]) == 0
+    assert "| diffusion_gemma | 1 | 4 | 0 | 0 | 0 | 0 | 0 |" in capsys.readouterr().out
