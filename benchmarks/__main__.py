@@ -2,7 +2,7 @@
 
 python -m benchmarks validate --rows 1000000
 python -m benchmarks read --rows 100000 [--variant tools|arguments|content|all]
-python -m benchmarks stream --gb 5 [--convert]
+python -m benchmarks stream --gb 5 [--convert] [--media]
 python -m benchmarks rayread --gb 1 [--cpus 2] [--format csv]
 python -m benchmarks convert --rows 1000000
 python -m benchmarks report --rows 100000 [--ref-rows 2000]
@@ -43,6 +43,7 @@ def main() -> None:
     s = sub.add_parser("stream", help="peak RSS on a JSONL larger than memory budget")
     s.add_argument("--gb", type=float, default=1.0)
     s.add_argument("--convert", action="store_true", help="also stream a conversion")
+    s.add_argument("--media", action="store_true", help="also JSONL with inline images -> Parquet")
     rr = sub.add_parser("rayread", help="--engine ray on one big JSONL/CSV: whole vs ranges")
     rr.add_argument("--gb", type=float, default=1.0)
     rr.add_argument("--format", choices=("jsonl", "csv"), default="jsonl")
@@ -80,7 +81,7 @@ def main() -> None:
     elif args.case == "stream":
         from benchmarks.cases_stream import main as run
 
-        run(args.workdir, args.gb, args.convert)
+        run(args.workdir, args.gb, args.convert, args.media)
     elif args.case == "rayread":
         from benchmarks.cases_rayread import main as run
 

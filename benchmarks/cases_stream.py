@@ -38,7 +38,45 @@ def make_jsonl(workdir: Path, gigabytes: float) -> tuple[Path, int]:
     return path, rows
 
 
-def main(workdir: Path, gigabytes: float, convert: bool) -> None:
+def make_media_jsonl(workdir: Path, gigabytes: float) -> tuple[Path, int]:
+    """Write conversational JSONL of about `gigabytes` GB whose user turns hold an image
+    URL in a content part (each row its own image), cached."""
+    from benchmarks.synth import image_conversations
+    from trlprep.io.writers import to_jsonl_bytes
+
+    target = int(gigabytes * (1 << 30))
+    path = workdir / f"image_parts_conv_{gigabytes:g}GB.jsonl"
+    meta = path.with_suffix(".rows")
+    if path.exists() and meta.exists():
+        return path, int(meta.read_text())
+    written = rows = 0
+    with open(path, "wb") as f:
+        while written < target:
+            data = to_jsonl_bytes(image_conversations(100_000, rows))
+            f.write(data)
+            written += len(data)
+            rows += 100_000
+    meta.write_text(str(rows))
+    return path, rows
+
+
+def _media_runs(workdir: Path, gigabytes: float) -> list:
+    """JSONL with inline images -> Parquet: the default (images moved to TRL's `images`
+    column, decided over the whole input) beside `--inline-media keep` (no media pass)."""
+    path, rows = make_media_jsonl(workdir, gigabytes)
+    out = workdir / "stream_media_out.parquet"
+    base = [sys.executable, "-m", "trlprep", "convert", str(path), "-o", str(out)]
+    results = []
+    for name, extra in (
+        ("trlprep convert -> Parquet (images moved)", []),
+        ("trlprep convert -> Parquet --inline-media keep", ["--inline-media", "keep"]),
+    ):
+        out.unlink(missing_ok=True)
+        results.append(command(name, [*base, *extra, "--no-progress"], rows))
+    return results
+
+
+def main(workdir: Path, gigabytes: float, convert: bool, media: bool = False) -> None:
     path, rows = make_jsonl(workdir, gigabytes)
     size = path.stat().st_size / (1 << 30)
     results = [
@@ -69,7 +107,9 @@ def main(workdir: Path, gigabytes: float, convert: bool) -> None:
                 rows,
             )
         )
-    print(f"\nstreaming: {size:.2f} GB JSONL, {rows:,} rows")
+    if media:
+        results += _media_runs(workdir, gigabytes)
+    print(f"\nstreaming: {size:.2f} GB JSONL, {rows:,} rows (media: {gigabytes:g} GB)")
     print_table(
         [
             (

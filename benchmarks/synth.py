@@ -101,3 +101,35 @@ def stepwise(n: int, *, seed: int = 0) -> pa.Table:
             "labels": pa.ListArray.from_arrays(pa.array(offsets), labels),
         }
     )
+
+
+def _parts(kinds: pa.Array, images: pa.Array, texts: pa.Array) -> pa.StructArray:
+    return pa.StructArray.from_arrays([kinds, images, texts], ["type", "image", "text"])
+
+
+def image_conversations(n: int, first_id: int = 0, *, seed: int = 0) -> pa.Table:
+    """Conversational language-modeling rows in transformers' content-part format: a user
+    turn of an inline image URL part and a text part, an assistant turn of a text part."""
+    rng = np.random.default_rng(seed)
+    question = _sentences(rng, n, 5, 30, max(1, n // 3))
+    answer = _sentences(rng, n, 10, 40, max(1, n // 2))
+    ids = pa.array(np.arange(first_id, first_id + n).astype(str))
+    urls = pc.binary_join_element_wise("https://example.com/img/", ids, ".png", "")
+    word = {k: pa.array(np.full(n, k, dtype=object), pa.string()) for k in ("image", "text")}
+    none = pa.nulls(n, pa.string())
+    pairs = np.empty(2 * n, dtype=np.int64)
+    pairs[0::2] = np.arange(n)
+    pairs[1::2] = np.arange(n) + n
+    pairs = pa.array(pairs)
+    two = pa.array(np.arange(0, 2 * n + 1, 2, dtype=np.int32))
+    user = pa.concat_arrays(
+        [_parts(word["image"], urls, none), _parts(word["text"], none, question)]
+    ).take(pairs)
+    user = pa.ListArray.from_arrays(two, user)
+    assistant = pa.ListArray.from_arrays(
+        pa.array(np.arange(n + 1, dtype=np.int32)), _parts(word["text"], none, answer)
+    )
+    roles = pa.array(np.tile(np.array(["user", "assistant"], dtype=object), n), pa.string())
+    content = pa.concat_arrays([user, assistant]).take(pairs)
+    messages = pa.StructArray.from_arrays([roles, content], ["role", "content"])
+    return pa.table({"messages": pa.ListArray.from_arrays(two, messages)})
