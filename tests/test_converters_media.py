@@ -100,3 +100,22 @@ def test_edges_keeping_every_part_keep_every_entry():
     )
     for dst in ("prompt-completion", "language-modeling", "preference-implicit"):
         assert _to("preference", dst, t).column("images").to_pylist() == [["p", "c"]], dst
+
+
+def test_pairing_tells_apart_the_same_question_of_other_images():
+    ask = _user("What is this?", 1)
+    t = pa.Table.from_pydict(
+        {
+            "prompt": [ask, ask, ask, ask],
+            "completion": [_said("a cat"), _said("a dog"), _said("no cat"), _said("no dog")],
+            "label": [True, True, False, False],
+            "images": [["cat.jpg"], ["dog.jpg"], ["dog.jpg"], ["cat.jpg"]],
+        }
+    )
+    out = _to("unpaired-preference", "preference", t)
+    chosen = [r[0]["content"][0]["text"] for r in out.column("chosen").to_pylist()]
+    rejected = [r[0]["content"][0]["text"] for r in out.column("rejected").to_pylist()]
+    assert list(zip(chosen, rejected, out.column("images").to_pylist(), strict=True)) == [
+        ("a cat", "no dog", ["cat.jpg"]),
+        ("a dog", "no cat", ["dog.jpg"]),
+    ]
