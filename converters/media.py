@@ -69,9 +69,17 @@ def keep_shown(out: pa.Table, before: pa.Table) -> pa.Table:
             cut = (whole == held) & (now >= 0) & (now < held)
             if cut.any():
                 i = out.column_names.index(name)
-                kept = slice_lists(col, 0, np.where(cut, now, held))
+                kept = cut_lists(col, np.where(cut, now, held))
                 out = out.set_column(i, out.schema.field(name), kept)
     return out
+
+
+def cut_lists(col: pa.Array, keep: np.ndarray) -> pa.Array:
+    """Each list of `col` cut to its first `keep` entries; null lists stay null."""
+    kept = slice_lists(col, 0, keep)
+    if col.null_count:
+        kept = pc.if_else(pc.is_valid(col), kept, pa.nulls(len(col), kept.type))
+    return kept
 
 
 def _conversational(table: pa.Table, name: str) -> bool:

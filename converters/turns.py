@@ -26,7 +26,7 @@ from trlprep.converters.common import (
     rows_text,
     warn,
 )
-from trlprep.converters.media import keep_shown, shown
+from trlprep.converters.media import cut_lists, keep_shown, shown
 
 from trlprep.columns.turnends import LastTurns  # kept importable from here
 from trlprep.errors import RowFailures, UsageError
@@ -117,7 +117,7 @@ def media_of_turns(out: pa.Table, msgs: pa.Array, rows: np.ndarray) -> pa.Table:
             if cut.any():
                 keep = np.where(cut, seen, held)
                 i = out.column_names.index(name)
-                out = out.set_column(i, out.schema.field(name), slice_lists(col, 0, keep))
+                out = out.set_column(i, out.schema.field(name), cut_lists(col, keep))
     return out
 
 

@@ -37,6 +37,9 @@ def test_prompt_only_from_prompt_completion_drops_the_completions_images():
     )
     out = _to("prompt-completion", "prompt-only", t)
     assert out.column("images").to_pylist() == [["p"], ["r"], ["s"]]
+    nulls = t.set_column(2, "images", pa.array([["p", "q"], None, ["s"]]))
+    out = _to("prompt-completion", "prompt-only", nulls)
+    assert out.column("images").to_pylist() == [["p"], None, ["s"]]  # null stays null
     assert out.column("videos").to_pylist() == [["v"], [], None]  # no video parts: as given
 
 
@@ -100,6 +103,9 @@ def test_edges_keeping_every_part_keep_every_entry():
     )
     for dst in ("prompt-completion", "language-modeling", "preference-implicit"):
         assert _to("preference", dst, t).column("images").to_pylist() == [["p", "c"]], dst
+    # each unpaired row: the prompt's entry and its own completion's (validate's count)
+    two = [["p", "c"], ["p", "c"]]
+    assert _to("preference", "unpaired-preference", t).column("images").to_pylist() == two
 
 
 def test_pairing_tells_apart_the_same_question_of_other_images():
@@ -119,3 +125,12 @@ def test_pairing_tells_apart_the_same_question_of_other_images():
         ("a cat", "no dog", ["cat.jpg"]),
         ("a dog", "no cat", ["dog.jpg"]),
     ]
+
+
+def test_split_every_turn_keeps_a_null_media_list_null():
+    conv = _user("a", 1) + _said("x") + _user("b", 1) + _said("y")
+    t = pa.Table.from_pydict({"messages": [conv, conv], "images": [["1", "2"], None]})
+    out = EDGES[("language-modeling", "prompt-completion")].fn(
+        t, C, ConvertOptions(split_turns="all")
+    )
+    assert out.column("images").to_pylist() == [["1"], ["1", "2"], None, None]
