@@ -20,6 +20,7 @@ from trlprep.converters.common import (
     no_nulls,
     output,
 )
+from trlprep.converters.media import keep_shown
 
 from trlprep.registry import (
     LANGUAGE_MODELING,
@@ -73,7 +74,8 @@ def prompt_completion_to_prompt_only(
     fmt = check_format(fmt)
     content(table, "completion", fmt)
     prompt = content(table, "prompt", fmt)
-    return output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {"prompt", "completion"})
+    out = output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {"prompt", "completion"})
+    return keep_shown(out, table)
 
 
 # ---------------------------------------------------------------- preference, implicit prompt
@@ -160,7 +162,7 @@ def preference_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions
     content(table, "chosen", fmt)
     content(table, "rejected", fmt)
     prompt = content(table, "prompt", fmt)
-    return output(
+    out = output(
         table,
         PROMPT_ONLY,
         fmt,
@@ -168,6 +170,7 @@ def preference_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions
         {"prompt", "chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
     )
+    return keep_shown(out, table)
 
 
 @edge(
@@ -245,4 +248,5 @@ def unpaired_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) 
     content(table, "completion", fmt)
     bools_column(table, "label", listed=False)
     prompt = content(table, "prompt", fmt)
-    return output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {"prompt", "completion", "label"})
+    out = output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {"prompt", "completion", "label"})
+    return keep_shown(out, table)

@@ -32,6 +32,7 @@ from trlprep.converters.common import (
     rows_text,
     warn,
 )
+from trlprep.converters.media import keep_shown
 from trlprep.converters.prefix import (
     NO_SPLIT,
     NO_SPLIT_MESSAGES,
@@ -204,7 +205,7 @@ def implicit_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOpt
 )
 def implicit_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     x = extract(table, fmt, opts, keeps=())
-    return output(
+    out = output(
         x.table,
         PROMPT_ONLY,
         fmt,
@@ -212,3 +213,4 @@ def implicit_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) 
         {"chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
     )
+    return keep_shown(out, x.table)

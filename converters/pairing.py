@@ -1,6 +1,7 @@
 """Beyond the guide: unpaired preference -> preference, pairing completions of the same prompt.
 
-Within each prompt (compared exactly: the same text, or the same messages), the k-th row
+Within each prompt (compared exactly: the same text, or the same messages, showing the same
+media entries), the k-th row
 labelled true is paired with the k-th row labelled false, in input order: the true
 completion becomes `chosen`, the false one `rejected`. Rows left without a partner (a
 prompt with more true than false rows, or the reverse) are reported, and returned by
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
-from trlprep.converters.arrowops import as_array, take_rows
+from trlprep.converters.arrowops import as_array, slice_lists, take_rows
 from trlprep.converters.base import ConvertOptions, edge
 from trlprep.converters.common import (
     bools_column,
@@ -27,8 +28,10 @@ from trlprep.converters.common import (
     rows_text,
     warn,
 )
+from trlprep.converters.media import shown
 
-from trlprep.registry import PREFERENCE, Format
+from trlprep.columns.arrowtypes import is_list
+from trlprep.registry import MEDIA_COLUMNS, PREFERENCE, SINGLE_MEDIA_COLUMNS, Format
 
 
 @dataclass
@@ -56,6 +59,25 @@ def group_ids(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return groups["g"].to_numpy().astype(np.int64)
 
 
+def prompt_groups(table: pa.Table, prompt: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """`group_ids` of the prompts, told apart by the media their parts stand for too (the
+    first entries of `images` / `videos` / `audios`): the same question of another image is
+    another prompt."""
+    group = group_ids(prompt)
+    for kind, names in MEDIA_COLUMNS.items():
+        for name in names:
+            col = table.column(name) if name in table.column_names else None
+            if col is None or name in SINGLE_MEDIA_COLUMNS or not is_list(col.type):
+                continue
+            n = shown(prompt, kind)
+            if not n.any():
+                continue
+            media = group_ids(slice_lists(as_array(col), 0, n))
+            both = pa.StructArray.from_arrays([pa.array(group), pa.array(media)], ["p", "m"])
+            group = group_ids(both)
+    return group
+
+
 def _rank_within(group: np.ndarray, label: np.ndarray) -> np.ndarray:
     """0, 1, 2, ... for the rows of each (group, label), in row order."""
     n = len(group)
@@ -80,7 +102,7 @@ def pair_by_prompt(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Pairin
     no_nulls(label_col, "label")
     n = table.num_rows
     label = label_col.to_numpy(zero_copy_only=False).astype(bool) if n else np.zeros(0, bool)
-    group = group_ids(prompt)
+    group = prompt_groups(table, prompt)
     key = group * max(n, 1) + _rank_within(group, label)
     trues, falses = np.flatnonzero(label), np.flatnonzero(~label)
     _, it, jf = np.intersect1d(key[trues], key[falses], assume_unique=True, return_indices=True)
@@ -174,7 +196,7 @@ def merge_pairing_warnings(messages: list[str], paired: bool = False) -> list[st
 
 def _one_label_prompts(table: pa.Table, fmt: Format) -> tuple[int, int]:
     """How many prompts have completions of true or false labels only (none can pair)."""
-    groups = group_ids(content(table, "prompt", fmt))
+    groups = prompt_groups(table, content(table, "prompt", fmt))
     label = table.column("label").to_numpy(zero_copy_only=False).astype(bool)
     with_true = np.unique(groups[label])
     with_false = np.unique(groups[~label])

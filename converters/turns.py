@@ -26,9 +26,8 @@ from trlprep.converters.common import (
     rows_text,
     warn,
 )
+from trlprep.converters.media import cut_lists, keep_shown, shown
 
-from trlprep.columns.placeholders import PLACEHOLDERS, part_counts
-from trlprep.columns.textparts import string_content
 from trlprep.columns.turnends import LastTurns  # kept importable from here
 from trlprep.errors import RowFailures, UsageError
 from trlprep.registry import (
@@ -112,27 +111,14 @@ def media_of_turns(out: pa.Table, msgs: pa.Array, rows: np.ndarray) -> pa.Table:
             if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)):
                 continue
             held = np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
-            whole = _shown(msgs, kind)[rows]
-            shown = _shown(out.column("prompt"), kind) + _shown(out.column("completion"), kind)
-            cut = (whole == held) & (shown < held)
+            whole = shown(msgs, kind)[rows]
+            seen = shown(out.column("prompt"), kind) + shown(out.column("completion"), kind)
+            cut = (whole == held) & (seen < held)
             if cut.any():
-                keep = np.where(cut, shown, held)
+                keep = np.where(cut, seen, held)
                 i = out.column_names.index(name)
-                out = out.set_column(i, out.schema.field(name), slice_lists(col, 0, keep))
+                out = out.set_column(i, out.schema.field(name), cut_lists(col, keep))
     return out
-
-
-def _shown(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
-    """Per row of a messages column: its `kind` parts and placeholders (`<image>`)."""
-    arr = as_array(arr)
-    n = part_counts(arr, kind)
-    if string_content(arr.type):
-        text = pc.struct_field(pc.list_flatten(arr), "content").cast(pa.string())
-        per = pc.fill_null(pc.count_substring(text, PLACEHOLDERS[kind]), 0)
-        per = np.asarray(per, np.int64)
-        parent = np.asarray(pc.list_parent_indices(arr))
-        n = n + np.bincount(parent, weights=per, minlength=len(arr)).astype(np.int64)
-    return n
 
 
 def _messages(table: pa.Table) -> pa.Array:
@@ -206,7 +192,8 @@ def lm_to_prompt_only(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.
             f"{rows_text(kept, len(kept))} already {noun(len(kept), 'ends', 'end')} on a user "
             "turn: kept whole as the prompt"
         )
-    return output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {MESSAGES})
+    out = output(table, PROMPT_ONLY, fmt, {"prompt": prompt}, {MESSAGES})
+    return keep_shown(out, table)
 
 
 # ---------------------------------------------------------------- readings of `messages`
