@@ -39,8 +39,14 @@ class Converted:
         return finish(settings(ds).sort([HALF, ROW_ID]).drop_columns([HALF])).materialize()
 
     def rejects(self) -> ray.data.Dataset:
-        """The refused input rows (and turns): ROW_ID, LINE and REJECT (stage, reason, turn)."""
-        return self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(True,))
+        """The refused input rows (and turns): ROW_ID, LINE and REJECT (stage, reason; and
+        turn where the local rejects file has it: `--split-turns all` rendered)."""
+        from trlprep.conversion.byturn import by_turn
+
+        turned = self.plan is not None and by_turn(self.plan)
+        return self.rows.map_batches(
+            _keep, batch_format="pyarrow", fn_args=(True,), fn_kwargs={"turned": turned}
+        )
 
 
 def import_layout(
