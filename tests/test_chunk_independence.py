@@ -285,6 +285,32 @@ def test_media_counts_are_listed_by_first_row_whatever_the_chunks(tmp_path):
     assert "(1 image, 2 images, 3 images, 4 images, 5 images)" in said
 
 
+def test_image_parts_alone_are_refused_by_validation_whatever_the_chunks(tmp_path):
+    """A row whose image parts differ from its images and which holds no `<image>` is
+    refused by validation (rule image-count, as `validate` says it), whether or not its
+    chunk holds a placeholder row; a row holding placeholders that differ is the
+    placeholder stage's."""
+    parts = {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "x"}]}
+    answer = {"role": "assistant", "content": "y"}
+    rows = [
+        {"messages": [{"role": "user", "content": "<image><image>x"}, answer], "images": ["a"]},
+        {"messages": [{"role": "user", "content": "<image>x"}, answer], "images": ["a"]},
+        {"messages": [parts, answer], "images": []},
+    ]
+    src = tmp_path / "parts.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    whole = _convert(src, tmp_path / "w", WHOLE)
+    assert _convert(src, tmp_path / "c", 100) == whole  # a chunk per line
+    got = [json.loads(x) for x in whole[2].splitlines()]
+    assert [(r["line"], r["stage"]) for r in got] == [(1, "media placeholders"), (3, "validation")]
+    assert (
+        got[0]["reason"]
+        == "the conversation holds 2 `<image>` placeholders but the row has 1 image"
+    )
+    assert "(messages: 1 image part, 0 images)" in got[1]["reason"]
+    assert got[1]["reason"].endswith("(rule image-count)")
+
+
 def _both(src: Path, folder: Path, chunk: int, *args: str) -> tuple[list[dict], pa.Table]:
     """The rows of `src` converted to JSON Lines and the table converted to Parquet, both
     read in chunks of `chunk` bytes and checked equal to the whole read's."""

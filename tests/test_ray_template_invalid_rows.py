@@ -42,3 +42,17 @@ def test_ray_refuses_the_rows_local_refuses_with_and_without_a_template(tmp_path
     assert len(out.splitlines()) == 3
     assert rejects == _engine_run(path, tmp_path, "local")[3]  # as without the template
     assert "(rule empty-string)" in rejects and "(rule unknown-role)" in rejects
+
+
+def test_a_render_starts_no_more_actors_than_blocks():
+    """Ray kills a render actor still loading when the last block is done, and prints
+    '(raylet) A worker died' into the run's output (a second actor for this file's one
+    block did so, under load): the pool is at most one actor per block."""
+    from trlprep.ray.conversion import actor_pool
+
+    one = actor_pool(None, cpus=2, blocks=1)
+    assert (one.min_size, one.max_size) == (1, 1)
+    many = actor_pool(None, cpus=2, blocks=40)
+    assert (many.min_size, many.max_size) == (1, 2)
+    asked = actor_pool(3, cpus=2, blocks=1)  # as the caller asks
+    assert (asked.min_size, asked.max_size) == (3, 3)

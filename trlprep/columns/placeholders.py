@@ -214,8 +214,9 @@ def map_placeholders(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
     content kind: a file read in chunks converts as read whole.
 
     Returns (table, failing row positions, a reason per failing row); the table is unchanged
-    when it has no media column. Failing rows (placeholders plus parts of a medium, in a
-    sequence, differ from the row's media of it) are left as they are.
+    when it has no media column. Failing rows: rows holding a placeholder whose placeholders
+    plus parts of a medium, in a sequence, differ from the row's media of it (a row of parts
+    alone is left to validation, which names the rule).
     """
     media = media_counts(table)
     # every string content beside a media column, not only the columns holding a
@@ -226,19 +227,23 @@ def map_placeholders(table: pa.Table) -> tuple[pa.Table, np.ndarray, list[str]]:
     seqs = sequences(_message_columns(table))
     wrong = np.zeros(table.num_rows, bool)
     why: dict[str, list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]] = {}
+    names = set().union(*seqs)
+    found = {k: {c: placeholder_counts(table, [c], PLACEHOLDERS[k]) for c in names} for k in media}
+    # only a row holding a placeholder is this stage's to refuse: parts alone are
+    # validation's (rule image-count / media-count, as validate says them)
+    marked = sum(n for by_column in found.values() for n in by_column.values()) > 0
     from trlprep.columns.inlinemedia import inline_media_per_row
 
     for k, n in media.items():
-        names = set().union(*seqs)
-        found = {c: placeholder_counts(table, [c], PLACEHOLDERS[k]) for c in names}
         parts = {c: part_counts(table.column(c), k) for c in names}
         inline = {c: inline_media_per_row(table.column(c), k) for c in names}
         for seq in seqs:
-            count = sum(found[c] for c in seq)
+            count = sum(found[k][c] for c in seq)
             shown = sum(parts[c] for c in seq)
-            # a row giving the medium inline and no placeholder of it: the inline media
+            # a sequence giving the medium inline and no placeholder of it: the inline media
             # stage moves it, or says why it cannot (its column holding entries too)
-            off = (count + shown != n) & ~((sum(inline[c] for c in seq) > 0) & (count == 0))
+            moved = (sum(inline[c] for c in seq) > 0) & (count == 0)
+            off = (count + shown != n) & marked & ~moved
             if off.any():
                 label = "+".join(seq) if len(seqs) > 1 else ""
                 why.setdefault(k, []).append((label, count, shown, off))

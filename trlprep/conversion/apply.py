@@ -1,5 +1,6 @@
-"""Apply a conversion plan to a table or batch: the route's edges, the chat template and
-tokenizer, the output check against the target type, and the rows any stage refuses.
+"""Apply a conversion plan to a table or batch: the media stages and the route's edges,
+then the chat template and tokenizer (`rendering`), the output check against the target
+type, and the rows any stage refuses.
 
 `trlprep.conversion.convert` makes the plan; `trlprep.conversion.stream` (files) and the Python API
 (`convert_table`) run it through here. Rows a stage refuses (`RowFailures`) are mapped
@@ -23,7 +24,6 @@ from trlprep.conversion.failures import (  # noqa: F401 (re-exported)
     settled_rows,
     split_missing,
 )
-from trlprep.conversion.masks import keep_turns, masked
 from trlprep.conversion.mediastage import (
     RENDERED,
     inline_images,
@@ -32,7 +32,8 @@ from trlprep.conversion.mediastage import (
     say_unrendered,
 )
 from trlprep.conversion.prerender import say_prerendered
-from trlprep.conversion.rowids import InputRows, row_ids, with_row_ids
+from trlprep.conversion.rendering import render_steps
+from trlprep.conversion.rowids import InputRows, row_ids, run_stage, with_row_ids
 from trlprep.errors import ROW_ID, DataError, RowFailures, holding_warnings, show_held, warn_user
 from trlprep.registry import Format
 from trlprep.wording import plural
@@ -54,28 +55,6 @@ __all__ = [
     "split_missing",
     "with_row_ids",
 ]
-
-
-def _stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
-    """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
-
-    Rows the stage names in its messages (`converters.common.rows_text`) are named by
-    their input lines (or rows) when the table carries ROW_ID and `source` is given.
-    """
-    from trlprep.converters.common import ROW_NAMER
-
-    token = None
-    if source is not None and ROW_ID in table.column_names:
-        token = ROW_NAMER.set(lambda rows: source.name(row_ids(table, rows, offset)))
-    try:
-        return fn(table)
-    except RowFailures as e:
-        if getattr(e, "input_rows", None) is None:
-            e.input_rows = row_ids(table, e.rows, offset)
-        raise
-    finally:
-        if token is not None:
-            ROW_NAMER.reset(token)
 
 
 def apply_steps(
@@ -103,10 +82,10 @@ def apply_steps(
     from trlprep.converters import row_offset
 
     opts = options or plan.options
-    table = _stage(table, media_parts, offset, source)
+    table = run_stage(table, media_parts, offset, source)
     if plan.fmt is Format.STANDARD:
         columns = plan.source_columns
-        table = _stage(table, lambda t: say_unrendered(t, columns) or t, offset, source)
+        table = run_stage(table, lambda t: say_unrendered(t, columns) or t, offset, source)
     kind = getattr(opts, "output_kind", "")
     if getattr(opts, "inline_media", "keep") == "move" and _moves(plan, opts):
         said = kind if getattr(opts, "moved_by_default", False) else ""
@@ -114,13 +93,13 @@ def apply_steps(
             said = RENDERED
         kept = getattr(opts, "kept_media", ())
         whole = getattr(opts, "media_columns", ())
-        table = _stage(table, lambda t: inline_images(t, said, kept, whole), offset, source)
+        table = run_stage(table, lambda t: inline_images(t, said, kept, whole), offset, source)
     elif plan.render is None:  # conversational output, as TRL's trainers take it
         say_inline_images(table, kind)
     with row_offset(offset):
         for e in plan.steps:
             n = table.num_rows
-            table = _stage(table, lambda t, e=e: e.fn(t, plan.fmt, opts), offset, source)
+            table = run_stage(table, lambda t, e=e: e.fn(t, plan.fmt, opts), offset, source)
             if counts is not None:
                 counts.append((f"{e.src} -> {e.dst}", n, table.num_rows))
     r = plan.render
@@ -128,83 +107,17 @@ def apply_steps(
         return table
     if r.template is not None:
         columns = plan.source_columns
-        table = _stage(table, lambda t: say_prerendered(t, columns) or t, offset, source)
+        table = run_stage(table, lambda t: say_prerendered(t, columns) or t, offset, source)
     if r.template is not None and plan.fmt is Format.CONVERSATIONAL:
         # the conversations are checked as convert without a template checks its output:
         # the rendered text cannot show an empty answer or a missing role any more
-        table = _stage(table, lambda t: check_output(t, plan, offset, plan.fmt) or t, offset)
-    if rendering:
-        return render_steps(table, plan, opts, offset, lines, source, reports)
-    return table
-
-
-def render_steps(
-    table: pa.Table,
-    plan: Plan,
-    opts: Any,
-    offset: int = 0,
-    lines: Any = None,
-    source: InputRows | None = None,
-    reports: list[tuple[str, Any]] | None = None,
-) -> pa.Table:
-    """The chat template and tokenizer of `apply_steps`, over the route's output."""
-    r = plan.render
-    if plan.route.steps:
-        lines = None  # rows no longer map one to one onto input lines
-    found: list[tuple[str, Any]] = []
-    if r.template is not None:
-        from trlprep.templates import render_table
-
-        def render(t: pa.Table) -> pa.Table:
-            named = source is not None and ROW_ID in t.column_names
-            out, report = render_table(
-                keep_turns(t, plan), plan.dst, r.template, tools=r.tools, lines=lines,
-                template_kwargs=r.template_kwargs, num_proc=r.num_proc,
-                row_offset=0 if named else offset,
-            )  # fmt: skip
-            if named:
-                ex = report.prefix_mismatch_examples
-                report.example_label, report.prefix_mismatch_examples = source.numbers(
-                    row_ids(t, ex)
-                )
-            found.append(("report", report))
-            return out
-
-        table = _stage(table, render, offset)
-    if r.tokenizer is not None:
-        from trlprep.templates import tokenize_table
-        from trlprep.templates.tokenrecord import make_record, step_separator_of, with_record
-
-        # standard text gets the EOS TRL's trainers append (`train` too); rendered chat text
-        # ends with its template's end of turn, and PRM's steps with their separator
-        add_eos = r.template is None and plan.dst.name != "stepwise-supervision"
-        step_sep = step_separator_of(plan.dst.name, opts)
-        if r.token_record is None:  # the options the ids are cut with, made once per render
-            r.token_record = make_record(
-                plan.dst.name, r.tokenizer, r.template, add_eos=add_eos, max_length=r.max_length,
-                truncation=r.truncation, step_separator=step_sep, tokenizer_name=r.tokenizer_name,
-            )  # fmt: skip
-        record = r.token_record
-
-        def tokenize(t: pa.Table) -> pa.Table:
-            named = source is not None and ROW_ID in t.column_names
-            out, tokens = tokenize_table(
-                t, plan.dst, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
-                row_offset=0 if named else offset, add_eos=add_eos,
-                templated=r.template is not None, step_separator=step_sep,
-            )  # fmt: skip
-            out = masked(with_record(out, record), plan)  # the options ids were cut with; masks
-            if named:
-                ex = tokens.boundary_examples
-                tokens.example_label, tokens.boundary_examples = source.numbers(row_ids(t, ex))
-            found.append(("token_report", tokens))
-            return out
-
-        table = _stage(table, tokenize, offset)
+        table = run_stage(table, lambda t: check_output(t, plan, offset, plan.fmt) or t, offset)
+    if not rendering:
+        return table
+    found: list[tuple[str, Any]] = [] if reports is None else reports
+    table = render_steps(table, plan, opts, offset, lines, source, found)
     if reports is None:
         merge_reports(plan, found)
-    else:
-        reports.extend(found)
     return table
 
 

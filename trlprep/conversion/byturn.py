@@ -109,7 +109,8 @@ def render_by_turn(
 ) -> tuple[pa.Table, list[Failure]]:
     """The render and output check of a split `table`, less the turns they refuse
     (`rendered_by_turn`); the kept attempt's reports go to `reports`."""
-    from trlprep.conversion.apply import check_output, render_steps
+    from trlprep.conversion.apply import check_output
+    from trlprep.conversion.rendering import render_steps
 
     kept: list[tuple[str, Any]] = []
 

@@ -1,5 +1,6 @@
-"""Which input row each converted row came from: the hidden `ROW_ID` column, and rows
-named by their file lines (line-oriented inputs) or 0-based index."""
+"""Which input row each converted row came from: the hidden `ROW_ID` column, rows named by
+their file lines (line-oriented inputs) or 0-based index, and a stage run so that the rows
+it refuses or names are input rows (`run_stage`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import ROW_ID
+from trlprep.errors import ROW_ID, RowFailures
 
-__all__ = ["InputRows", "row_ids", "with_row_ids"]
+__all__ = ["InputRows", "row_ids", "run_stage", "with_row_ids"]
 
 
 def with_row_ids(table: pa.Table, offset: int = 0) -> pa.Table:
@@ -49,3 +50,25 @@ class InputRows:
         """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`."""
         word, shown = self.numbers(ids)
         return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
+
+
+def run_stage(table: pa.Table, fn: Any, offset: int, source: InputRows | None = None) -> pa.Table:
+    """Run one stage; a RowFailures it raises gets `input_rows` (mapped through ROW_ID).
+
+    Rows the stage names in its messages (`converters.common.rows_text`) are named by
+    their input lines (or rows) when the table carries ROW_ID and `source` is given.
+    """
+    from trlprep.converters.common import ROW_NAMER
+
+    token = None
+    if source is not None and ROW_ID in table.column_names:
+        token = ROW_NAMER.set(lambda rows: source.name(row_ids(table, rows, offset)))
+    try:
+        return fn(table)
+    except RowFailures as e:
+        if getattr(e, "input_rows", None) is None:
+            e.input_rows = row_ids(table, e.rows, offset)
+        raise
+    finally:
+        if token is not None:
+            ROW_NAMER.reset(token)

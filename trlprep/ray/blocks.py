@@ -357,23 +357,31 @@ class _Converter:
         return _run(table, self.stage)
 
 
-def _keep(table: pa.Table, rejects: bool, halves: bool = False) -> pa.Table:
-    """The reject rows (hidden columns only), or the output rows (with HALF: `halves`)."""
+def _keep(table: pa.Table, rejects: bool, halves: bool = False, turned: bool = True) -> pa.Table:
+    """The reject rows (hidden columns only; REJECT without `turn` unless `turned`), or the
+    output rows (with HALF: `halves`)."""
     import pyarrow.compute as pc
 
     hidden = [c for c in (LINE, REJECT, HALF) if c in table.column_names]
     if halves:
         hidden = [c for c in hidden if c != HALF]
     if REJECT not in table.column_names:
-        return _no_rejects(table) if rejects else table.drop_columns(hidden)
+        return _no_rejects(turned) if rejects else table.drop_columns(hidden)
     refused = pc.is_valid(table.column(REJECT))
-    if rejects:
-        return table.filter(refused).select([ROW_ID, LINE, REJECT])
-    return table.filter(pc.invert(refused)).drop_columns(hidden)
+    if not rejects:
+        return table.filter(pc.invert(refused)).drop_columns(hidden)
+    held = table.filter(refused).select([ROW_ID, LINE, REJECT])
+    if turned:
+        return held
+    reject = held.column(REJECT).combine_chunks()
+    kept = [f.name for f in REJECT_TYPE if f.name != "turn"]
+    untimed = pa.StructArray.from_arrays([pc.struct_field(reject, n) for n in kept], names=kept)
+    return held.set_column(2, REJECT, untimed)
 
 
-def _no_rejects(table: pa.Table) -> pa.Table:
+def _no_rejects(turned: bool = True) -> pa.Table:
+    kind = REJECT_TYPE if turned else pa.struct([f for f in REJECT_TYPE if f.name != "turn"])
     return pa.table(
         {ROW_ID: pa.array([], pa.int64()), LINE: pa.array([], pa.int64()),
-         REJECT: pa.array([], REJECT_TYPE)}
+         REJECT: pa.array([], kind)}
     )  # fmt: skip

@@ -39,8 +39,14 @@ class Converted:
         return finish(settings(ds).sort([HALF, ROW_ID]).drop_columns([HALF])).materialize()
 
     def rejects(self) -> ray.data.Dataset:
-        """The refused input rows (and turns): ROW_ID, LINE and REJECT (stage, reason, turn)."""
-        return self.rows.map_batches(_keep, batch_format="pyarrow", fn_args=(True,))
+        """The refused input rows (and turns): ROW_ID, LINE and REJECT (stage, reason; and
+        turn where the local rejects file has it: `--split-turns all` rendered)."""
+        from trlprep.conversion.byturn import by_turn
+
+        turned = self.plan is not None and by_turn(self.plan)
+        return self.rows.map_batches(
+            _keep, batch_format="pyarrow", fn_args=(True,), fn_kwargs={"turned": turned}
+        )
 
 
 def import_layout(
@@ -148,13 +154,13 @@ def convert_rows(
     at = next((i for i, e in enumerate(steps) if e.rows == "pairs"), None)
     if at is None:
         stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks, notes)
-        return Converted(_map(ds, stage, concurrency), plan, blocks)
+        return Converted(_map(ds, stage, concurrency, parts), plan, blocks)
     before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
     # the keys are the prompts of read rows: the rows are settled (mixed kinds, over whole
     # blocks as locally, not over buckets of prompts) and read (messages -> prompt and
     # completion) before pairing, even when no edge runs before it
     first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
-    ds = _map(ds, first, concurrency)
+    ds = _map(ds, first, concurrency, parts)
     seg = _segment(bare, pairing, first=False)
     # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
     cpus = int(_ray().cluster_resources().get("CPU", 1))
@@ -169,7 +175,7 @@ def convert_rows(
     if after or render is not None:
         seg = _segment(bare, after, first=False, src=pairing[-1].dst)
         last = _Stage(seg, False, coerce, render_args if render else None, collect, blocks, notes)
-        ds = _map(ds, last, concurrency)
+        ds = _map(ds, last, concurrency, parts)  # (groupby's partitions: at most `parts`)
     return Converted(ds, plan, blocks)
 
 
@@ -347,20 +353,31 @@ def _stopped(rows: ray.data.Dataset, rows_in: int) -> Any:
     return ledger
 
 
-def _map(ds: ray.data.Dataset, stage: _Stage, concurrency: int | None) -> ray.data.Dataset:
+def _map(
+    ds: ray.data.Dataset, stage: _Stage, concurrency: int | None, blocks: int
+) -> ray.data.Dataset:
+    """`stage` over `ds` (of at most `blocks` blocks): tasks, or an actor pool where it
+    renders (each actor loads the template and tokenizer once)."""
     if stage.render_args is None:
         return ds.map_batches(_run, batch_format="pyarrow", fn_args=(stage,))
+    cpus = max(1, int(_ray().cluster_resources().get("CPU", 1)))
+    return ds.map_batches(
+        _Converter,
+        batch_format="pyarrow",
+        fn_constructor_args=(stage,),
+        compute=actor_pool(concurrency, cpus, blocks),
+    )
+
+
+def actor_pool(concurrency: int | None, cpus: int, blocks: int) -> Any:
+    """The render's actor pool: `concurrency` actors, else from one up to one per CPU and
+    no more than the blocks to render: Ray kills an actor still starting when the last
+    block is done, and prints that a worker died (a second actor for one block did so)."""
     from ray.data import ActorPoolStrategy
 
-    cpus = max(1, int(_ray().cluster_resources().get("CPU", 1)))
-    pool = (
-        ActorPoolStrategy(size=concurrency)
-        if concurrency
-        else ActorPoolStrategy(min_size=1, max_size=cpus)
-    )  # (`concurrency=` is deprecated since Ray 2.51 and says so on every run)
-    return ds.map_batches(
-        _Converter, batch_format="pyarrow", fn_constructor_args=(stage,), compute=pool
-    )
+    if concurrency:  # (`concurrency=` is deprecated since Ray 2.51 and says so on every run)
+        return ActorPoolStrategy(size=concurrency)
+    return ActorPoolStrategy(min_size=1, max_size=max(1, min(cpus, blocks)))
 
 
 def finish(ds: ray.data.Dataset) -> ray.data.Dataset:

@@ -43,13 +43,16 @@ def _named(table: pa.Table) -> pa.Table:
     import pyarrow.compute as pc
 
     reject = table.column(REJECT)
+    turned = reject.type.get_field_index("turn") >= 0  # (`Converted.rejects`: when turned)
     return pa.table(
         {
             "row": table.column(ROW_ID).cast(pa.int64()),
             "line": table.column(LINE).cast(pa.int64()),
             "stage": pc.struct_field(reject, "stage"),
             "reason": pc.struct_field(reject, "reason"),
-            "turn": pc.struct_field(reject, "turn"),
+            "turn": pc.struct_field(reject, "turn")
+            if turned
+            else pa.nulls(table.num_rows, pa.int64()),
         }
     )
 
