@@ -15,6 +15,8 @@ holds entries already (which part each entry belongs to cannot be told), whose s
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -119,16 +121,20 @@ def media_columns_of(schemas: list[pa.Schema]) -> dict[str, list[str]]:
     inline in some of `schemas` (the batches of one input): which media its rows may hold,
     not which they do (a `path` key may hold any)."""
     out: dict[str, list[str]] = {}
+    for name, part in _part_types(schemas):
+        for medium, keys in INLINE_MEDIA_KEYS.items():
+            names = out.setdefault(medium, [])
+            if name not in names and any(part.get_field_index(k) >= 0 for k in keys):
+                names.append(name)
+    return {m: names for m, names in out.items() if names}
+
+
+def _part_types(schemas: list[pa.Schema]) -> Iterator[tuple[str, pa.StructType]]:
+    """(column, its content parts' struct type) of each messages column of parts."""
     for schema in schemas:
         for f in schema:
-            if not (is_messages(f.type) and parts_content(f.type)):
-                continue
-            part = f.type.value_type.field("content").type.value_type
-            for medium, keys in INLINE_MEDIA_KEYS.items():
-                names = out.setdefault(medium, [])
-                if f.name not in names and any(part.get_field_index(k) >= 0 for k in keys):
-                    names.append(f.name)
-    return {m: names for m, names in out.items() if names}
+            if is_messages(f.type) and parts_content(f.type):
+                yield f.name, f.type.value_type.field("content").type.value_type
 
 
 def unmovable_media(schemas: list[pa.Schema]) -> dict[str, list[str]]:
@@ -136,19 +142,15 @@ def unmovable_media(schemas: list[pa.Schema]) -> dict[str, list[str]]:
     one input) hold it inline as something no URL or path names (OpenAI's `input_audio`
     data, an image's bytes): parts its column, which holds URLs or paths, cannot take."""
     out: dict[str, list[str]] = {}
-    for schema in schemas:
-        for f in schema:
-            if not (is_messages(f.type) and parts_content(f.type)):
-                continue
-            part = f.type.value_type.field("content").type.value_type
-            for medium, keys in INLINE_MEDIA_KEYS.items():
-                for key in keys:
-                    i = part.get_field_index(key)
-                    if i < 0 or _names_reference(part.field(i).type):
-                        continue
-                    names = out.setdefault(medium, [])
-                    if key not in names:
-                        names.append(key)
+    for _, part in _part_types(schemas):
+        for medium, keys in INLINE_MEDIA_KEYS.items():
+            for key in keys:
+                i = part.get_field_index(key)
+                if i < 0 or _names_reference(part.field(i).type):
+                    continue
+                names = out.setdefault(medium, [])
+                if key not in names:
+                    names.append(key)
     return out
 
 
