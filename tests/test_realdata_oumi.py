@@ -19,12 +19,12 @@ import json
 import pytest
 from realdata.support import (
     HERE,
-    TINY_MODEL,
     counts,
     original_render,
     original_template_args,
     rows_of,
     run,
+    train_one_step,
 )
 
 DIR = HERE / "oumi_dataset_examples"
@@ -180,15 +180,9 @@ def test_prompt_answers_render_equal_the_originals(tmp_path, template):
 
 
 def test_train_dpo_on_the_prompt_answers(tmp_path):
-    args = original_template_args("qwen2_5_vl")[:2]
-    res = run(
-        "train", "--algo", "dpo", "--model", TINY_MODEL, "--data", DPO, *args,
-        "--output-dir", tmp_path / "o", "--max-steps", 1, "--batch-size", 2,
-        "--max-length", 256,
-    )  # fmt: skip
+    res, record = train_one_step("dpo", DPO, tmp_path / "o")
     assert res.exit_code == 0, res.output
     assert "prompt-answers layout -> preference" in res.output
-    record = json.loads((tmp_path / "o/metrics.jsonl").read_text().splitlines()[0])
     assert record["loss"] > 0
 
 

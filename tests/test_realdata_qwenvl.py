@@ -15,12 +15,12 @@ import json
 import pytest
 from realdata.support import (
     HERE,
-    TINY_MODEL,
     counts,
     original_render,
     original_template_args,
     rows_of,
     run,
+    train_one_step,
 )
 
 DIR = HERE / "qwenvl_finetune_demo"
@@ -218,15 +218,9 @@ def test_messages_with_an_image_list_validate_and_convert_as_images(tmp_path):
 
 
 def test_train_sft_on_the_videos(tmp_path):
-    args = original_template_args("qwen2_5_vl")[:2]
-    res = run(
-        "train", "--algo", "sft", "--model", TINY_MODEL, "--data", VIDEO, *args,
-        "--output-dir", tmp_path / "o", "--max-steps", 1, "--batch-size", 2,
-        "--max-length", 256,
-    )  # fmt: skip
+    res, record = train_one_step("sft", VIDEO, tmp_path / "o")
     assert res.exit_code == 0, res.output
     assert "3 rows in" in res.output
-    record = json.loads((tmp_path / "o/metrics.jsonl").read_text().splitlines()[0])
     assert record["loss"] > 0
 
 

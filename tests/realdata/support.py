@@ -65,6 +65,19 @@ def run(*args: object):
     return CliRunner().invoke(app, [str(a) for a in args])
 
 
+def train_one_step(algo: str, data: Path, out: Path, template: str = "qwen2_5_vl"):
+    """`trlprep train --algo ALGO` for one step of 2 rows on the tiny model with an original
+    `template`: (the result, the first metrics record: None where nothing was written)."""
+    res = run(
+        "train", "--algo", algo, "--model", TINY_MODEL, "--data", data,
+        *original_template_args(template)[:2], "--output-dir", out, "--max-steps", 1,
+        "--batch-size", 2, "--max-length", 256,
+    )  # fmt: skip
+    metrics = Path(out) / "metrics.jsonl"
+    first = json.loads(metrics.read_text().splitlines()[0]) if metrics.exists() else None
+    return res, first
+
+
 def rows_of(path: Path) -> list[dict]:
     """The records of a JSON Lines, JSON or Parquet file, as Python dicts."""
     if path.suffix == ".parquet":
