@@ -92,7 +92,7 @@ def test_each_cli_option_of_an_api_keyword_is_in_the_table(command):
 
 
 def test_the_choices_are_the_code_s():
-    from trlprep.importers.base import NEUTRAL, PAIRINGS, PROMPT_STYLES
+    from trlprep.importers.options import NEUTRAL, PAIRINGS, PROMPT_STYLES
     from trlprep.io.outputcheck import OUTPUT_FORMATS
     from trlprep.io.readers import FORMATS
 

@@ -12,7 +12,7 @@ from typing import Any
 from trlprep.trainers.fieldtypes import coerce_fields
 
 from trlprep.errors import InputError, UsageError
-from trlprep.importers.base import ON_ERROR
+from trlprep.importers.options import ON_ERROR
 from trlprep.templates.tokenize import TRUNCATION
 
 SCHEDULERS = ("linear", "cosine", "constant", "constant_with_warmup")

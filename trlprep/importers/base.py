@@ -1,4 +1,5 @@
-"""What every importer shares: its options, its result, and the per-batch pass around it.
+"""What every importer shares: its interface, its result, and the per-batch pass around it
+(its options: `importers.options`).
 
 An importer turns one record batch of a public layout (ShareGPT, Alpaca, ...) into a batch
 of a TRL dataset type (its landing). `Importer.apply` runs the same steps for all of them:
@@ -18,8 +19,9 @@ import pyarrow as pa
 
 from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.errors import DataError, UsageError
-from trlprep.importers.columnmap import parse_column_map, rename
+from trlprep.importers.columnmap import rename
 from trlprep.importers.messages import roles_read
+from trlprep.importers.options import ImportOptions
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
 from trlprep.importers.survey import seeing
 from trlprep.io.jsonencode import settle_tools
@@ -27,68 +29,8 @@ from trlprep.io.jsontext import TOOLS
 from trlprep.io.kinds import Settled, settle_kinds
 from trlprep.io.labels import LABEL_KINDS, READ_AS
 from trlprep.registry import DatasetType, Format, Kind
-from trlprep.validation.rolemap import parse_role_map, unused_role_map_error
+from trlprep.validation.rolemap import unused_role_map_error
 from trlprep.wording import plural
-
-PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
-PROMPT_STYLES = ("alpaca", "plain")
-ON_ERROR = ("stop", "skip")
-NEUTRAL = ("negative", "positive", "drop")
-
-
-@dataclass(frozen=True)
-class ImportOptions:
-    """Knobs of the importers (CLI flags of `trlprep import` / `trlprep convert --from`).
-
-    `map`: output column -> input column, applied first by every importer (`prompt=question`).
-    `role_map`: input role -> TRL role, over the importer's own defaults (`human=user`).
-    """
-
-    map: Mapping[str, str] = field(default_factory=dict)
-    role_map: Mapping[str, str] = field(default_factory=dict)
-    conversational: bool = False  # alpaca: conversational prompt-completion
-    prompt_style: str = "alpaca"  # alpaca, standard format: alpaca (Stanford template) | plain
-    pairing: str = "best-vs-rest"  # ranked -> preference
-    threshold: float | None = None  # ranked -> unpaired preference (set = unpaired)
-    margin: bool = False  # ranked -> preference: add the score difference as `margin`
-    neutral: str = "negative"  # prm800k: a step rated 0 is negative | positive | drop
-    coerce: bool = False  # numbers/booleans in a text column are read as their text
-    keep_empty_turns: bool = False  # hh: keep empty final answers, landing on prompt-only
-
-    @classmethod
-    def make(
-        cls,
-        *,
-        map: str | Mapping[str, str] | None = None,
-        role_map: str | Mapping[str, str] | None = None,
-        map_role: str | Mapping[str, str] | None = None,
-        **kwargs: Any,
-    ) -> ImportOptions:
-        """Options from CLI-style values: `map="prompt=question"`, `role_map="human=user"`.
-
-        `map_role` is another name for `role_map` (both may be given; `map_role` wins).
-        """
-        unknown = set(kwargs) - {f for f in cls.__dataclass_fields__}
-        if unknown:
-            raise UsageError(
-                f"unknown import option {sorted(unknown)[0]!r}",
-                hint="options: " + ", ".join(sorted(cls.__dataclass_fields__) + ["map_role"]),
-            )
-        roles = {**parse_role_map(_as_dict(role_map)), **parse_role_map(_as_dict(map_role))}
-        opts = cls(map=parse_column_map(map), role_map=roles, **kwargs)
-        if opts.pairing not in PAIRINGS:
-            raise UsageError(f"unknown --pairing {opts.pairing!r}", hint=", ".join(PAIRINGS))
-        if opts.neutral not in NEUTRAL:
-            raise UsageError(f"unknown --neutral {opts.neutral!r}", hint=", ".join(NEUTRAL))
-        if opts.prompt_style not in PROMPT_STYLES:
-            raise UsageError(
-                f"unknown --prompt-style {opts.prompt_style!r}", hint=", ".join(PROMPT_STYLES)
-            )
-        return opts
-
-
-def _as_dict(spec: str | Mapping[str, str] | None) -> str | dict[str, str] | None:
-    return dict(spec) if isinstance(spec, Mapping) else spec
 
 
 @dataclass

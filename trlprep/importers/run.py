@@ -20,13 +20,13 @@ import pyarrow.compute as pc
 
 from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python, warn_user
 from trlprep.importers.base import (
-    ON_ERROR,
     Importer,
     ImportOptions,
     ImportResult,
     check_roles_used,
 )
 from trlprep.importers.columnmap import rename
+from trlprep.importers.options import ON_ERROR
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejectsfile import RejectsWriter
 from trlprep.importers.survey import surveyed

@@ -1,0 +1,72 @@
+"""The importers' options (`ImportOptions`): the knobs of `trlprep import` and
+`trlprep convert --from`, made from CLI-style values and checked against their choices."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trlprep.errors import UsageError
+from trlprep.importers.columnmap import parse_column_map
+from trlprep.validation.rolemap import parse_role_map
+
+PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
+PROMPT_STYLES = ("alpaca", "plain")
+ON_ERROR = ("stop", "skip")
+NEUTRAL = ("negative", "positive", "drop")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """Knobs of the importers (CLI flags of `trlprep import` / `trlprep convert --from`).
+
+    `map`: output column -> input column, applied first by every importer (`prompt=question`).
+    `role_map`: input role -> TRL role, over the importer's own defaults (`human=user`).
+    """
+
+    map: Mapping[str, str] = field(default_factory=dict)
+    role_map: Mapping[str, str] = field(default_factory=dict)
+    conversational: bool = False  # alpaca: conversational prompt-completion
+    prompt_style: str = "alpaca"  # alpaca, standard format: alpaca (Stanford template) | plain
+    pairing: str = "best-vs-rest"  # ranked -> preference
+    threshold: float | None = None  # ranked -> unpaired preference (set = unpaired)
+    margin: bool = False  # ranked -> preference: add the score difference as `margin`
+    neutral: str = "negative"  # prm800k: a step rated 0 is negative | positive | drop
+    coerce: bool = False  # numbers/booleans in a text column are read as their text
+    keep_empty_turns: bool = False  # hh: keep empty final answers, landing on prompt-only
+
+    @classmethod
+    def make(
+        cls,
+        *,
+        map: str | Mapping[str, str] | None = None,
+        role_map: str | Mapping[str, str] | None = None,
+        map_role: str | Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> ImportOptions:
+        """Options from CLI-style values: `map="prompt=question"`, `role_map="human=user"`.
+
+        `map_role` is another name for `role_map` (both may be given; `map_role` wins).
+        """
+        unknown = set(kwargs) - {f for f in cls.__dataclass_fields__}
+        if unknown:
+            raise UsageError(
+                f"unknown import option {sorted(unknown)[0]!r}",
+                hint="options: " + ", ".join(sorted(cls.__dataclass_fields__) + ["map_role"]),
+            )
+        roles = {**parse_role_map(_as_dict(role_map)), **parse_role_map(_as_dict(map_role))}
+        opts = cls(map=parse_column_map(map), role_map=roles, **kwargs)
+        if opts.pairing not in PAIRINGS:
+            raise UsageError(f"unknown --pairing {opts.pairing!r}", hint=", ".join(PAIRINGS))
+        if opts.neutral not in NEUTRAL:
+            raise UsageError(f"unknown --neutral {opts.neutral!r}", hint=", ".join(NEUTRAL))
+        if opts.prompt_style not in PROMPT_STYLES:
+            raise UsageError(
+                f"unknown --prompt-style {opts.prompt_style!r}", hint=", ".join(PROMPT_STYLES)
+            )
+        return opts
+
+
+def _as_dict(spec: str | Mapping[str, str] | None) -> str | dict[str, str] | None:
+    return dict(spec) if isinstance(spec, Mapping) else spec
