@@ -218,5 +218,3 @@ NAMED_NOTE = (
     "column 'image' (MiniCPM-V's named images): `<image_NN>` made `<image>`, the images "
     "listed in `images` in the order they stand"
 )
-# the same turns written as messages (`{role, content}`, content text)
-MESSAGE_KEYS = ("role", "content")
