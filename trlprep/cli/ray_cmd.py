@@ -224,9 +224,9 @@ def convert_ray(
 
 def _every_row_refused(rows: Any, coerce: bool) -> bool:
     """Whether the import refused every row (nothing left to plan a conversion from)."""
-    from trlprep.ray.conversion import _head
+    from trlprep.ray.surveys import head_rows
 
-    return _head(rows, 1, coerce=coerce) is None
+    return head_rows(rows, 1, coerce=coerce) is None
 
 
 def _plan_warning(plan: Any) -> None:
@@ -337,7 +337,7 @@ def validate_ray(
 
         annotate_shards(report, str(path), shards)
     if bad:  # the skipped broken lines first in `report`, as locally
-        from trlprep.validation.validate import skipped_line_issues
+        from trlprep.validation.wholeissues import skipped_line_issues
 
         report.issues[:0] = skipped_line_issues(bad, kwargs.get("max_errors", 10))
     return report

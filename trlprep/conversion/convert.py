@@ -15,7 +15,8 @@ from trlprep.conversion.graph import Route, route
 from trlprep.conversion.render import Render
 from trlprep.detection import answerfiles as answers
 from trlprep.detection.answerfiles import answer_file_note
-from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Detection, unmixed_kinds
+from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Detection
+from trlprep.detection.heldwords import unmixed_kinds
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import DatasetType, Format, get_type
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import is_messages
 from trlprep.detection.columnroles import pick_type
+from trlprep.detection.heldwords import held, holds, text_under_a_chat_name
 from trlprep.detection.profile import (
     MESSAGES,
     Profile,
@@ -37,7 +38,7 @@ from trlprep.registry import (
     Kind,
     signature,
 )
-from trlprep.wording import kind_word, noun, plural
+from trlprep.wording import kind_word, plural
 
 # Problems that do not stop a conversion: an ambiguity resolved by a stated reading, and
 # conversations without a completion to read (the conversion refuses those rows one by one).
@@ -202,7 +203,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
                         continue
                     problem(
                         "mixed-format",
-                        f"column {name!r}: {plural(count, 'row')} {_hold(count)} {held(kind)}",
+                        f"column {name!r}: {plural(count, 'row')} {holds(count)} {held(kind)}",
                         count,
                         cols[name].examples.get(kind, []),
                     )
@@ -223,7 +224,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
     type_cols = set(det.columns.values())
     det.extra_columns = [n for n in cols if n not in type_cols and n not in SIDE_COLUMNS]
     if used_fmt is Format.STANDARD:
-        _text_under_a_chat_name(role_cols, det, cols, problem)
+        text_under_a_chat_name(role_cols, det, cols, problem)
 
     # rows missing a required column (null there, present elsewhere)
     for c in role_cols:
@@ -253,7 +254,7 @@ def _summarise(prof: Profile, lines: dict[int, int] | None) -> Detection:
             for kind, count in wrong.items():
                 problem(
                     "wrong-kind",
-                    f"column {name!r}: {plural(count, 'row')} {_hold(count)} "
+                    f"column {name!r}: {plural(count, 'row')} {holds(count)} "
                     f"{kind_word(kind)}, expected {kind_word(want)}",
                     count,
                     cols[name].examples.get(kind, []),
@@ -299,26 +300,6 @@ KIND_ORDER = ("null", "string", "messages", "list", "object", "bool", "number")
 def _in_order(kinds: Counter) -> dict[str, int]:
     rank = {k: i for i, k in enumerate(KIND_ORDER)}
     return dict(sorted(kinds.items(), key=lambda kv: rank.get(kv[0], len(rank))))
-
-
-def _text_under_a_chat_name(role_cols, det: Detection, cols, problem) -> None:
-    """A `messages` column holding text read as standard language modeling, whose column
-    is `text`: validate and convert read `text`, so it is a problem here too (a CSV
-    column of chats is decoded only when every row holds a JSON list)."""
-    for c in role_cols:
-        name = det.columns.get(c.role)
-        if name is None or name == c.name_in(Format.STANDARD):
-            continue
-        count = content_kinds(cols[name]).get("string", 0)
-        problem(
-            "misnamed-column",
-            f"column {name!r} holds text in {plural(count, 'row')}, not message lists; "
-            f"standard {det.type.name} reads its text from a column {c.name_in(Format.STANDARD)!r}",
-            count,
-            cols[name].examples.get("string", []),
-            f"plain text: rename it (--map {c.name_in(Format.STANDARD)}={name}); chats: every "
-            f"row of {name!r} must hold a list of messages (in CSV, a JSON list in each row)",
-        )
 
 
 def detect_batches(batches: Iterable[Batch]) -> Detection:
@@ -378,39 +359,3 @@ def is_conversational_table(table: pa.Table) -> bool:
 _CONTENT_NAMES = {
     c for t in TYPES.values() for f in t.all_formats for c in t.content_columns(f)
 } | {"messages"}
-
-
-def _hold(count: int) -> str:
-    return noun(count, "holds", "hold")
-
-
-# what a row of a content column holds, said where it is neither text nor messages
-_HELD = {
-    "list<string>": (
-        'a list of strings, not messages (a message is an object with "role" and "content"): '
-        "join the strings into one text, or give each as a message"
-    ),
-    "empty-list": "an empty list",
-    "list": "a list of neither strings nor messages",
-}
-
-
-def unmixed_kinds(det: Detection, dtype: DatasetType) -> list[str] | None:
-    """What `dtype`'s content columns hold where no format was found, though no column
-    mixes kinds (every row of a column holds a list of strings, say: a CSV's JSON text):
-    one phrase per such column; None where a column's rows do mix kinds."""
-    names = {c for f in dtype.all_formats for c in dtype.content_columns(f)}
-    kinds = {n: k for n, k in det.column_kinds.items() if n in names}
-    if any(len(set(k) - {"null"}) > 1 for k in kinds.values()):
-        return None
-    return [
-        f"every row of column {n!r} holds {held(kind)}"
-        for n, k in kinds.items()
-        for kind in k
-        if kind not in ("string", "messages", "null")
-    ]
-
-
-def held(kind: str) -> str:
-    """`kind` (a profile's row kind) as a mixed-format problem says what rows hold."""
-    return _HELD.get(kind, kind_word(kind))

@@ -103,16 +103,16 @@ def _validate(
 ) -> tuple[Report, list[tuple[Any, int, int]]]:
     """`validate`, and (block ref, position of its first checked row, rows checked) of every
     block: reject rows (an import's, `validate_imported`) are not checked nor counted."""
+    from trlprep.validation.checkplan import make_plan
     from trlprep.validation.coerced import Coerced
     from trlprep.validation.collect import Collector
     from trlprep.validation.dupes import DuplicateFinder
     from trlprep.validation.report import Report
     from trlprep.validation.rolemap import unused_role_map_error
-    from trlprep.validation.validate import (
-        _report_duplicates,
-        _required,
+    from trlprep.validation.wholeissues import (
         add_unknown_type,
-        make_plan,
+        report_duplicates,
+        required_columns,
     )
 
     ray = _ray()
@@ -151,7 +151,7 @@ def _validate(
             raise unused
     notes = notes + coerced.notes() + col.media_notes()
     if finder is not None:
-        _report_duplicates(finder, col)
+        report_duplicates(finder, col)
     else:
         notes.append("duplicate rows were not checked (a column type polars cannot hash)")
     if col.num_rows == 0:
@@ -162,7 +162,7 @@ def _validate(
         type=plan.dtype.name if plan else None,
         format=plan.fmt.value if plan else None,
         num_rows=col.num_rows,
-        issues=col.issues(*_required(plan) if plan and col.num_rows else ()),
+        issues=col.issues(*required_columns(plan) if plan and col.num_rows else ()),
         strict=strict,
         notes=notes,
     )

@@ -14,6 +14,7 @@ from trlprep.ray.base import HALF, LINE, PAIR_KEY, _context, _ray, unwrapped
 from trlprep.ray.blocks import _Converter, _import, _keep, _run, _Stage
 from trlprep.ray.numbering import in_row_order, numbered
 from trlprep.ray.pairing import _pair_group, _pair_keys, _segment
+from trlprep.ray.surveys import head_rows, import_survey, media_to_move, refused_ledger
 
 if TYPE_CHECKING:
     import ray.data
@@ -75,23 +76,13 @@ def import_layout(
     if importer.needs_whole_input(schema):
         ds = ds.repartition(1)  # records span rows anywhere in the input
     elif importer.survey(schema.empty_table(), opts) is not None:
-        seen = _survey(ds, importer, opts)  # every block as the whole input decides
+        seen = import_survey(ds, importer, opts)  # every block as the whole input decides
     return ds.map_batches(
         _import,
         batch_format="pyarrow",
         batch_size=None,
         fn_args=(importer, opts, coerce, collect, notes, seen),
     )
-
-
-def _survey(ds: ray.data.Dataset, importer: Any, opts: Any) -> frozenset[str]:
-    """The union of every block's `Importer.survey` (`importers.survey`)."""
-    from trlprep.ray.blocks import surveyed_block
-
-    found = ds.map_batches(
-        surveyed_block, batch_format="pyarrow", batch_size=None, fn_args=(importer, opts)
-    )
-    return frozenset(k for r in found.take_all() for k in r["seen"])
 
 
 def convert_rows(
@@ -127,7 +118,7 @@ def convert_rows(
 
     opts = ConvertOptions(**options)
     parts = max(1, ds.num_blocks())
-    head = _head(ds, coerce=coerce)
+    head = head_rows(ds, coerce=coerce)
     if head is None:
         raise DataError("no rows to convert", hint="the Ray dataset is empty")
     lines = None
@@ -145,7 +136,7 @@ def convert_rows(
     render_args["assistant_masks"] = assistant_masks  # set in each actor's render
     steps = plan.route.steps
     if opts.inline_media == "move":  # each block gets the media columns of the whole input
-        images, unmovable = _moves_images(ds, coerce)
+        images, unmovable = media_to_move(ds, coerce)
         plan.options = opts = moving_whole(opts, unmovable, images)
     blocks = bool(steps) and steps[-1].rows == "doubles" and opts.order == "blocks"
     bare = dataclasses.replace(plan, render=None)
@@ -177,51 +168,6 @@ def convert_rows(
         last = _Stage(seg, False, coerce, render_args if render else None, collect, blocks, notes)
         ds = _map(ds, last, concurrency, parts)  # (groupby's partitions: at most `parts`)
     return Converted(ds, plan, blocks)
-
-
-def _moves_images(ds: ray.data.Dataset, coerce: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """What `--inline-media move` moves, as `medium:column` (the messages columns holding
-    an image, video or audio inline in some block; none for a medium whose column the input
-    has already), and the `medium:key` of the part keys of any block holding media no URL
-    or path names (`conversion.mediastage.unmovable_keys`)."""
-    from trlprep.columns.inlinemedia import MEDIA_COLUMN
-    from trlprep.ray.blocks import holds_inline_images
-
-    schema = ds.schema()
-    schema = getattr(schema, "base_schema", schema)
-    if schema is None:
-        return (), ()
-    found = ds.map_batches(
-        holds_inline_images, batch_format="pyarrow", batch_size=None, fn_args=(coerce,)
-    ).take_all()
-    held = {c for r in found for c in r["inline"]}
-    unmovable = tuple(sorted({k for r in found for k in r["unmovable"]}))
-    moved = sorted(c for c in held if MEDIA_COLUMN[c.split(":")[0]] not in schema.names)
-    return tuple(moved), unmovable
-
-
-def _head(ds: ray.data.Dataset, n: int = 10_000, coerce: bool = False) -> pa.Table | None:
-    """The first `n` rows that are not reject rows, without hidden columns (None: no rows),
-    their mixed-kind columns settled as the blocks settle them (rows of another kind left
-    out, extras of several kinds kept as JSON text): what the plan is made from."""
-    from trlprep.detection.columnroles import carried_columns, label_columns
-    from trlprep.io.kinds import settle_kinds
-
-    parts, got = [], 0
-    for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
-        b = _keep(b, False)
-        b = b.drop_columns([ROW_ID]) if ROW_ID in b.column_names else b
-        names = b.column_names
-        s = settle_kinds(
-            b, coerce=coerce, carry=carried_columns(names), labels=label_columns(names)
-        )
-        b = s.table.filter(pa.array(~s.bad)) if s.bad.any() else s.table
-        if b.num_rows:
-            parts.append(b.slice(0, n - got))
-            got += parts[-1].num_rows
-        if got >= n:
-            break
-    return pa.concat_tables(parts, promote_options="permissive") if parts else None
 
 
 @unwrapped()
@@ -272,17 +218,17 @@ def convert(
             ds = import_layout(ds, from_, import_options, coerce=coerce, notes=book)
             ds, layout, from_ = ds.materialize(), from_, None
             # as `trlprep.convert`: rows the import refuses stop the run before converting
-            stopped = _stopped(ds, n_in) if on_error == "stop" else None
+            stopped = refused_ledger(ds, n_in) if on_error == "stop" else None
             if stopped is None and n_in:  # a --role-map key no message has, as locally
                 check_roles_used(import_options, worker_notes.peek(book).roles, layout)
-            left = stopped is None and _head(ds, 1) is not None  # (else every row refused)
+            left = stopped is None and head_rows(ds, 1) is not None  # (else every row refused)
             layout = layout if stopped is not None else None  # the import stopped it
         if left:
             conv = convert_rows(ds, to, from_=from_, coerce=coerce, notes=book, **kwargs)
             _say_unread(conv.plan, kwargs, imported, import_options)
             if on_error == "stop":
                 ds = conv.rows = conv.rows.materialize()
-            stopped = _stopped(ds, n_in) if on_error == "stop" else None
+            stopped = refused_ledger(ds, n_in) if on_error == "stop" else None
         out = conv.output() if conv is not None and stopped is None else None
     finally:
         found = worker_notes.take(book)
@@ -334,23 +280,6 @@ def _template_warnings(plan: Any, reports: list[tuple[str, Any]]) -> None:
     if plan.render.report is not None:
         for message in plan.render.report.notes():
             warn_user(message, TemplateNote)
-
-
-def _stopped(rows: ray.data.Dataset, rows_in: int) -> Any:
-    """A `Ledger` of the reject rows among `rows` (None: there are none), counted by
-    reason on the cluster (only the counts reach the driver): its `error()` is the local
-    engine's (the first refused row, how many more)."""
-    from trlprep.conversion.ledger import Ledger
-    from trlprep.ray import rejected as refused
-    from trlprep.ray.blocks import _keep
-
-    summary = refused.summaries(rows.map_batches(_keep, batch_format="pyarrow", fn_args=(True,)))
-    if not summary.num_rows:
-        return None
-    ledger = Ledger(on_error="stop")
-    ledger.rows_in = rows_in
-    ledger.absorb(summary)
-    return ledger
 
 
 def _map(

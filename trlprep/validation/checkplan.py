@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from trlprep.detection.detect import Detection, Reading, unmixed_kinds
+from trlprep.detection.detect import Detection, Reading
+from trlprep.detection.heldwords import unmixed_kinds
 from trlprep.errors import UsageError
 from trlprep.registry import Column, DatasetType, Format, get_format, get_type
 from trlprep.validation.rolemap import parse_role_map

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import itertools
 import os
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
-from trlprep.detection import answerfiles
 from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
 from trlprep.io.agreeing import agreeing_batches
@@ -31,13 +29,17 @@ from trlprep.validation.checkplan import Plan, _needs_detection, make_plan
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.collect import DEFAULT_MAX_ERRORS, Collector
 from trlprep.validation.dupes import DuplicateFinder, column_hashes, row_hash
-from trlprep.validation.report import Issue, Report, line_or_row, repeat_details
+from trlprep.validation.report import Issue, Report
 from trlprep.validation.rolemap import unused_role_map_error
-from trlprep.validation.rules import RULES, Severity
+from trlprep.validation.rules import Severity
+from trlprep.validation.wholeissues import (
+    add_unknown_type,
+    report_duplicates,
+    required_columns,
+    skipped_line_issues,
+)
 
 STREAMED = ("jsonl", "parquet")
-# the hint of lines --on-bad-lines skip skipped (the rule's own hint suggests that option)
-SKIPPED_HINT = "fix or remove the line; the other lines were checked"
 
 
 def validate_batches(
@@ -89,7 +91,7 @@ def validate_batches(
             raise unused
     notes = list(notes or []) + (coerced.notes() if coerced else []) + col.media_notes()
     if finder is not None:
-        _report_duplicates(finder, col)
+        report_duplicates(finder, col)
     elif duplicates:
         notes.append("duplicate rows were not checked (a column type polars cannot hash)")
     if col.num_rows == 0:
@@ -101,65 +103,10 @@ def validate_batches(
         type=plan.dtype.name if plan else None,
         format=plan.fmt.value if plan else None,
         num_rows=col.num_rows,
-        issues=col.issues(*_required(plan) if plan and col.num_rows else ()),
+        issues=col.issues(*required_columns(plan) if plan and col.num_rows else ()),
         path=path,
         strict=strict,
         notes=notes,
-    )
-
-
-# the note `checkplan.make_plan` writes where convert reads the columns as a layout
-LAYOUT_NOTE = "`trlprep convert` reads this as the "
-
-
-def add_unknown_type(col: Collector, columns: Any, notes: list[str]) -> list[str]:
-    """Add the unknown-type error for rows no type matches (its hint: the advice among
-    `notes` on such columns, taken out of the notes returned)."""
-    said = ("the columns are the", "the columns look", answerfiles.WHAT, LAYOUT_NOTE)
-    advice = [n for n in notes if n.startswith(said)]
-    hint = advice[0] if advice else None
-    layout = re.match(LAYOUT_NOTE + r"(\S+) layout", hint or "")
-    if layout:  # the layout convert reads: validate checks it as imported with --from
-        name = layout[1]
-        hint = (
-            f"the columns are the {name} layout: --from {name} checks the rows as imported, "
-            f"and `trlprep convert DATA --from {name} -o OUT` writes them as TRL reads them; "
-            "or rename the columns to a TRL type's (see `trlprep schema TYPE`)"
-        )
-    col.add(
-        "unknown-type",
-        None,
-        [],
-        count=col.num_rows,
-        message="no dataset type matches the columns " + (", ".join(columns) or "(none)"),
-        hint=hint,
-    )
-    return [n for n in notes if n not in advice]  # said as the error's hint
-
-
-def _required(plan: Plan) -> tuple[list[str], str]:
-    names = list(plan.dtype.column_names(plan.fmt))
-    return names, f"{plan.dtype.name} ({plan.fmt.value}) needs " + ", ".join(names)
-
-
-def _report_duplicates(finder: DuplicateFinder, col: Collector) -> None:
-    count, dup, first, lines = finder.finish(limit=max(col.max_examples, 3))
-    if not count:
-        return
-
-    def line(row: int) -> int | None:
-        return int(lines[row]) if lines is not None else None
-
-    shown = dup[: col.max_examples]
-    repeats = [(int(d), line(d), int(f), line(f)) for d, f in zip(dup[:3], first[:3], strict=True)]
-    col.add(
-        "duplicate-row",
-        None,
-        shown,
-        count=count,
-        lines=lines[shown] if lines is not None else None,
-        details=[repeat_details(repeats, line_or_row)],
-        repeats=repeats,
     )
 
 
@@ -284,18 +231,6 @@ def validate_path(
         return report
     report.issues[:0] = skipped_line_issues(bad, max_errors)
     return report
-
-
-def skipped_line_issues(bad: BadLines, max_errors: int) -> list[Issue]:
-    """The lines skipped as broken, as `invalid-line` issues (one per reason)."""
-    rule = RULES["invalid-line"]
-    return [
-        Issue(
-            "invalid-line", rule.severity, f"{reason} (skipped)", SKIPPED_HINT, count=len(lines),
-            lines=lines[: max(max_errors, 1)],
-        ).name_line_files()
-        for reason, lines in bad.by_reason().items()
-    ]  # fmt: skip
 
 
 def _validate_path(
