@@ -41,12 +41,37 @@ def init(address: str | None = None, num_cpus: int | None = None) -> None:
     for name in ("ray", "ray.data"):  # Ray Data logs each dataset's execution at INFO
         logging.getLogger(name).setLevel(logging.WARNING)
     _context()
+    _quiet_worker_deaths()
     if ray.is_initialized():
         return
     kwargs: dict[str, Any] = dict(include_dashboard=False, log_to_driver=False)
     if address is None:
         kwargs["num_cpus"] = num_cpus
     ray.init(address=address, logging_level="ERROR", **kwargs)
+
+
+def _quiet_worker_deaths() -> None:
+    """Ray's driver prints a raylet's "A worker died or was killed" into the command's
+    stdout (even with `log_to_driver=False`), also for an idle actor stopped as a run ends;
+    a task that really lost its worker is retried or raises, and says so. Those lines go to
+    the `trlprep.ray` logger (debug) instead; Ray's other lines are printed as before."""
+    try:
+        from ray._private import worker
+    except ImportError:  # another Ray layout: its lines stay as they are
+        return
+    printer = getattr(worker, "print_to_stdstream", None)
+    if printer is None or getattr(printer, "_trlprep", False):
+        return
+
+    def printing(data: dict, *args: Any, **kwargs: Any) -> None:
+        lines = data.get("lines") or []
+        if data.get("pid") == "raylet" and all("A worker died" in str(x) for x in lines):
+            logging.getLogger("trlprep.ray").debug("%s", " ".join(map(str, lines)))
+            return
+        printer(data, *args, **kwargs)
+
+    printing._trlprep = True  # type: ignore[attr-defined]
+    worker.print_to_stdstream = printing
 
 
 @contextlib.contextmanager
