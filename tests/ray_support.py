@@ -22,3 +22,22 @@ def local_ray():
     yield
     if started:
         ray.shutdown()
+
+
+def run_outcome(res, out) -> tuple[int, str, bytes, str | None]:
+    """(exit code, messages, output bytes, rejects text) of a CLI run that wrote `out`
+    (a file, or Ray's folder of one shard): the output names written OUT and Ray's own
+    `ray: ` prefix dropped, so both engines' runs compare equal."""
+    import re
+
+    written = b""
+    if out.is_dir():
+        (shard,) = out.iterdir()
+        written = shard.read_bytes()
+    elif out.exists():
+        written = out.read_bytes()
+    rej = out.parent / f"{out.stem}.rejects.jsonl"
+    rejects = rej.read_text() if rej.exists() else None
+    said = re.sub(r"(ray_out|local)(\.jsonl)?( \(1 shard\))?", "OUT", res.output)
+    said = "\n".join(x.removeprefix("ray: ") for x in said.splitlines())
+    return res.exit_code, said, written, rejects

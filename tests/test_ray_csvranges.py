@@ -161,7 +161,7 @@ def test_a_range_casts_only_where_a_cast_gives_what_reading_gives():
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from ray_support import local_ray, run_outcome  # noqa: E402, F401  (the session's Ray)
 from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
@@ -247,17 +247,7 @@ def _run(args: list[str], engine: str, out: Path) -> tuple[int, str, bytes, str 
     """(exit code, messages, output bytes, rejects) of a convert run with `engine`."""
     argv = [*args, "--engine", engine, "-o", str(out), "--output-format", "jsonl"]
     res = CliRunner().invoke(app, [*argv, "--overwrite"])
-    written = b""
-    if out.is_dir():
-        (shard,) = out.iterdir()
-        written = shard.read_bytes()
-    elif out.exists():
-        written = out.read_bytes()
-    rej = out.parent / f"{out.stem}.rejects.jsonl"
-    rejects = rej.read_text() if rej.exists() else None
-    said = re.sub(r"(ray_out|local)(\.jsonl)?( \(1 shard\))?", "OUT", res.output)
-    said = "\n".join(x.removeprefix("ray: ") for x in said.splitlines())
-    return res.exit_code, said, written, rejects
+    return run_outcome(res, out)
 
 
 def test_cli_ray_rejects_a_late_record_by_its_line_as_local(tmp_path, monkeypatch):

@@ -25,7 +25,7 @@ MIXED_FILES = ("LF_MEDIA", "LF_CALLS", "SG_CALLS")  # `realdata.support.mixed_ro
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from ray_support import local_ray, run_outcome  # noqa: E402, F401  (the session's Ray)
 from realdata.support import mixed_file  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
@@ -126,17 +126,7 @@ def _run(args: list[str], engine: str, out: Path) -> tuple[int, str, bytes, str 
     if args[0] == "convert":
         argv += ["-o", str(out), "--output-format", "jsonl", "--overwrite"]
     res = CliRunner().invoke(app, argv)
-    written = b""
-    if out.is_dir():
-        (shard,) = out.iterdir()
-        written = shard.read_bytes()
-    elif out.exists():
-        written = out.read_bytes()
-    rej = out.parent / f"{out.stem}.rejects.jsonl"
-    rejects = rej.read_text() if rej.exists() else None
-    said = re.sub(r"(ray_out|local)(\.jsonl)?( \(1 shard\))?", "OUT", res.output)
-    said = "\n".join(x.removeprefix("ray: ") for x in said.splitlines())
-    return res.exit_code, said, written, rejects
+    return run_outcome(res, out)
 
 
 CASES = {
