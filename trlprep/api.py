@@ -237,6 +237,20 @@ def _say_unread(plan: Any, given: dict[str, Any], layout: str | None, import_opt
     warn_unread(plan, given, importer=importer, import_options=opts)
 
 
+def _say_unread_layout(given: dict[str, Any], opts: dict[str, Any], doing: str, data: Any) -> None:
+    """A warning per layout option in `given` (as written) that the import of `opts`'
+    layout does not read (`doing`: what the function does with the imported rows)."""
+    from trlprep.conversion.unread import UnreadOptionWarning, layout_unread_warnings
+    from trlprep.importers import get_importer
+
+    name = str(data) if isinstance(data, (str, os.PathLike)) else None
+    importer = get_importer(opts["layout"])
+    for message in layout_unread_warnings(
+        given, importer, opts["import_options"], doing=doing, name=name
+    ):
+        warn_user(message, UnreadOptionWarning)
+
+
 def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -> dict:
     """validate's `layout` and `import_options` for `from_` (a public layout)."""
     from trlprep.errors import UsageError
@@ -347,6 +361,7 @@ def validate(
     )  # fmt: skip
     if from_ is not None or import_options:
         opts.update(_layout_options(from_, role_map, import_options))
+        _say_unread_layout(import_options, opts, "validation", data)
 
     def checked(report: Report) -> Report:
         if allow_empty:

@@ -156,7 +156,8 @@ def import_units(
 
     from trlprep.conversion.stream import Unit, read_stage
     from trlprep.importers import ImportOptions
-    from trlprep.importers.base import check_roles_used, mapped_labels
+    from trlprep.importers.base import check_roles_used
+    from trlprep.importers.labelcoercion import mapped_labels
     from trlprep.importers.run import batches_to_import
 
     opts = opts or ImportOptions()

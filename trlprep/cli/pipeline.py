@@ -352,6 +352,8 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
         how = importer.expansion(req.import_options or ImportOptions())
         print_import_counts(stats, out, dry_run=True, how=how, on_error=req.on_error)
     print_plan(plan, det.num_rows)
+    for note in plan.remarks:  # what planning says of the data, as a run's notes say it
+        out.print(f"note: {note}", markup=False)
 
 
 def _chain(first, rest):

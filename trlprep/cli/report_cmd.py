@@ -45,7 +45,9 @@ def report_command(
     type: str = typer.Option(None, "--type", "-t", help="Dataset type (default: detected)."),
     from_: str = typer.Option(None, "--from", help="Import a public layout first (sharegpt ...)."),
     split_mode: str = typer.Option(
-        "word", "--split-mode", help="Implicit pairs' prompt extraction: word | char (TRL)."
+        None,
+        "--split-mode",
+        help="Implicit pairs' prompt extraction: word | char (TRL; default: word).",
     ),
     examples: int = typer.Option(3, "--examples", min=0, help="Rows shown rendered."),
     validate: bool = typer.Option(True, "--validate", help="Include the validation summary."),

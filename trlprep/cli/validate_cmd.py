@@ -20,6 +20,7 @@ DATA_FORMATS = ("standard", "conversational", "tokenized")
 
 @command("validate")
 def validate_command(
+    ctx: typer.Context,
     path: list[str] = typer.Argument(
         ..., help="Dataset: file(s), a folder of files, a glob, save_to_disk folder or Hub id."
     ),
@@ -103,6 +104,7 @@ def validate_command(
             neutral, keep_empty_turns,
         ),
     )  # fmt: skip
+    _say_unread(opt.given_options(ctx), layout, path)
     if check_engine(engine):  # the same call, run on Ray
         validate_path = functools.partial(validate_ray, address=ray_address)
     with showing(err.console if shown else None, "validating", shown):
@@ -210,6 +212,20 @@ def _refuse_import_flags(imports) -> None:
                 f"{flag} is an option of the import from a layout, and there is no --from",
                 hint=f"pass --from LAYOUT to import the rows first, or drop {flag}",
             )
+
+
+def _say_unread(given: dict, layout: dict, path: str) -> None:
+    """A warning per layout option given that the import of `layout` does not read."""
+    if not given or not layout:
+        return
+    from trlprep.conversion.unread import layout_unread_warnings
+    from trlprep.importers import get_importer
+
+    importer, imports = get_importer(layout["layout"]), layout["import_options"]
+    for message in layout_unread_warnings(
+        given, importer, imports, doing="validation", name=str(path)
+    ):
+        err.print(f"warning: {message}", markup=False)
 
 
 def _layout(from_: str | None, imports) -> dict:

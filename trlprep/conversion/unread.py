@@ -87,11 +87,28 @@ def unread_warnings(
     return said_unread(unread, f"{name}: {route}" if name else route)
 
 
-def said_unread(unread: Mapping[str, Any], route: str) -> list[str]:
+def layout_unread_warnings(
+    given: Mapping[str, Any],
+    importer: Any,
+    import_options: Any = None,
+    *,
+    doing: str,
+    name: str | None = None,
+) -> list[str]:
+    """One warning per layout option in `given` (option -> the value given) that the import
+    with `importer` (None: none) does not read, for a command that converts nothing after
+    the import (`doing`: "validation", "report"); `name`: the input, as the user named it."""
+    read = layout_reads(importer, import_options)
+    unread = {k: v for k, v in given.items() if k in LAYOUT_OPTIONS and k not in read}
+    route = f"the {importer.name} layout" if importer is not None else "no layout"
+    return said_unread(unread, f"{name}: {route}" if name else route, doing)
+
+
+def said_unread(unread: Mapping[str, Any], route: str, doing: str = "conversion") -> list[str]:
     """The warning of each option of `unread` (option -> value) that no step of `route` (in
-    words) read."""
+    words) read; `doing`: what the command does ("conversion", "validation", "report")."""
     return [
-        f"{_said(k, v)} is read by no step of this conversion ({route}), so it changes "
+        f"{_said(k, v)} is read by no step of this {doing} ({route}), so it changes "
         f"nothing: {flag(k)} applies to {applies_to(k)}"
         for k, v in unread.items()
     ]
@@ -158,6 +175,7 @@ __all__ = [
     "UnreadOptionWarning",
     "applies_to",
     "layout_reads",
+    "layout_unread_warnings",
     "options_read",
     "said_unread",
     "unread_warnings",

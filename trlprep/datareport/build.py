@@ -30,7 +30,7 @@ def report(
     examples: int = DEFAULT_EXAMPLES,
     validate: bool = True,
     layout: str | None = None,
-    split_mode: str = "word",
+    split_mode: str | None = None,
     num_proc: int | None = None,
     **import_options: Any,
 ) -> DataReport:
@@ -43,7 +43,9 @@ def report(
     public layout first (`trlprep import`'s names: sharegpt, hh, alpaca ...); rows it
     refuses are counted, and validation then checks the imported rows. Implicit preference
     pairs are measured after extracting their shared prompt, as `trlprep convert` and the
-    trainers do (`split_mode`: "word", the default, or "char", TRL's cut).
+    trainers do (`split_mode`: "word", the default, or "char", TRL's cut). An option given
+    that nothing reads (`split_mode` of data that is no implicit pairs, `pairing=` of a
+    layout that has no ranks) is said to change nothing, in a warning.
 
     Data of several splits (a DatasetDict, a `save_to_disk` folder of one, a folder or glob
     of `train`/`test` files), given without `split`, is reported per split under `splits`,
@@ -57,6 +59,8 @@ def report(
     `map` without `layout` imports the `map` layout, as `trlprep convert --map` does.
     """
     layout, opts = _import_options(layout, import_options)
+    if layout is not None and import_options:
+        _say_unread(import_options, layout, opts, data)
     options = dict(
         chat_template=chat_template, tokenizer=tokenizer, max_length=max_length,
         truncation=truncation, type=type, input_format=input_format, examples=examples,
@@ -89,6 +93,19 @@ def _import_options(layout: str | None, options: dict[str, Any]) -> tuple[str | 
     return layout, opts
 
 
+def _say_unread(given: dict[str, Any], layout: str, opts: Any, data: Any) -> None:
+    """A warning per layout option in `given` that the import of `layout` does not read."""
+    from trlprep.conversion.unread import UnreadOptionWarning, layout_unread_warnings
+    from trlprep.errors import warn_user
+    from trlprep.importers import get_importer
+
+    name = str(data) if isinstance(data, (str, os.PathLike)) else None
+    for message in layout_unread_warnings(
+        given, get_importer(layout), opts, doing="report", name=name
+    ):
+        warn_user(message, UnreadOptionWarning)
+
+
 def _one_split(data: Any, split: str | None) -> Any:
     """The split `split` of an in-memory DatasetDict (every reader below takes one dataset);
     anything else as it is."""
@@ -116,7 +133,7 @@ def measure(
     examples: int = DEFAULT_EXAMPLES,
     validate: bool = True,
     layout: str | None = None,
-    split_mode: str = "word",
+    split_mode: str | None = None,
     loaded: tuple[Any, Any] | None = None,
     num_proc: int | None = None,
     import_options: Any = None,
@@ -174,6 +191,7 @@ def measure(
         template = _template(None, tok, det.format)[0]
     plan = make_plan(det, from_=type, per_row=False)  # no conversion refuses rows here
     read_as = plan.dst.name
+    given_mode, split_mode = split_mode, split_mode or "word"
     if plan.dst.name == "preference-implicit":  # trainers extract the shared prompt first
         from trlprep.converters.base import ConvertOptions
 
@@ -181,6 +199,8 @@ def measure(
             raise UsageError(f"unknown split mode {split_mode!r}", hint="use word or char")
         opts = ConvertOptions(split_mode=split_mode)
         plan = make_plan(det, from_=type, to="preference", options=opts, per_row=False)
+    if given_mode is not None:
+        _say_unread_split_mode(plan, given_mode)
     val, flagged = None, set()
     if validate and layout is not None and imported is not None:
         val = _validation(data, None, type, None, None)
@@ -228,6 +248,18 @@ def measure(
     out["summary"] = summary(out, max_length)
     rep = DataReport({"summary": out.pop("summary"), **out})
     return rep, collector.data, (template, tok)
+
+
+def _say_unread_split_mode(plan: Any, split_mode: str) -> None:
+    """`split_mode` given where no step of `plan` reads it (no implicit pairs of standard
+    text, whose shared prompt is extracted): said to change nothing."""
+    from trlprep.conversion.unread import UnreadOptionWarning, options_read, said_unread
+    from trlprep.errors import warn_user
+
+    if "split_mode" in options_read(plan):
+        return
+    for message in said_unread({"split_mode": split_mode}, f"{plan.route} ({plan.fmt})", "report"):
+        warn_user(message, UnreadOptionWarning)
 
 
 def _template(

@@ -1,6 +1,7 @@
-"""Each topic's section of the HTML data report (overview, validation, token lengths,
-truncation, chosen vs rejected, labels, conversations, duplicates, text, rendered examples),
-made from the JSON report's figures, each figure tagged with its JSON path (`htmlparts.fig`).
+"""Each topic's section of the HTML data report (overview, validation, conversations,
+duplicates, text, rendered examples; token lengths, truncation, chosen vs rejected and labels
+from `htmlmeasures`), made from the JSON report's figures, each figure tagged with its JSON
+path (`htmlparts.fig`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,12 @@ from html import escape
 from typing import Any
 
 from trlprep.datareport import svg
-from trlprep.datareport.figures import at_max_note
+from trlprep.datareport.htmlmeasures import (
+    labels_section,
+    lengths_section,
+    preference_section,
+    truncation_section,
+)
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
 from trlprep.datareport.text import sft_weighted
 from trlprep.wording import noun
@@ -109,123 +115,6 @@ def _validation(r: dict[str, Any]) -> str:
         ])  # fmt: skip
     listing = table(["rule", "severity", "rows", "message", "first rows"], rows) if rows else ""
     return verdict + listing
-
-
-def _lengths(r: dict[str, Any]) -> str:
-    lengths = r["lengths"]
-    keys = ("min", "p50", "p90", "p99", "max", "mean")
-    rows = [
-        [escape(role)] + [fig(f"lengths.{role}.{k}", s.get(k)) for k in keys]
-        for role, s in lengths.items()
-    ]
-    html = (
-        "<p class=muted>Tokens per row after the chat template, as the trainer tokenises "
-        "(sequence: prompt + the longer answer).</p>"
-    )
-    html += table(["", *keys], rows)
-    note = at_max_note(lengths.get("sequence") or next(iter(lengths.values())))
-    if note:
-        html += f"<p class=muted>{escape(note[0].upper() + note[1:])}.</p>"
-    mark = r["report"]["max_length"]
-    for role, s in lengths.items():
-        hist = s.get("histogram") or {}
-        chart = svg.histogram(
-            hist.get("edges", []),
-            hist.get("counts", []),
-            f"{role} length (tokens)",
-            mark if role == "sequence" else None,
-        )
-        if chart:
-            html += f"<h3>{escape(role)}</h3>{chart}"
-    return html
-
-
-def _truncation(r: dict[str, Any]) -> str:
-    t = r["truncation"]
-    rows = []
-    for i, lim in enumerate(t["limits"]):
-        label = str(lim["max_length"]) + (
-            " (--max-length)" if lim["max_length"] == t["max_length"] else ""
-        )
-        k = f"truncation.limits.{i}"
-        rows.append([
-            escape(label), fig(f"{k}.truncated", lim["truncated"]), pct(lim["truncated_share"]),
-            *(fig_of(k, lim, f) for f in ("prompt_cut", "completion_cut", "completion_lost")),
-            fig_of(k, lim, "tokens_cut"),
-        ])  # fmt: skip
-    html = f"<p class=muted>Truncation mode: {escape(t['mode'])}.</p>"
-    html += table(["max length", "rows", "share", "prompt cut", "completion cut",
-                    "completion lost", "tokens cut"], rows)  # fmt: skip
-    html += svg.bars(
-        [
-            (str(x["max_length"]), x["truncated_share"], pct(x["truncated_share"]))
-            for x in t["limits"]
-        ],
-        "share of rows truncated per max length",
-    )
-    return html
-
-
-def _preference(r: dict[str, Any]) -> str:
-    p = r["preference"]
-    rows = [
-        ["pairs", fig("preference.pairs", p["pairs"])],
-        [
-            "chosen longer",
-            fig("preference.chosen_longer", p["chosen_longer"])
-            + f" ({pct(p['chosen_longer_share'])})",
-        ],
-        ["rejected longer", fig("preference.rejected_longer", p["rejected_longer"])],
-        ["same length", fig("preference.same_length", p["same_length"])],
-        ["identical pairs", fig("preference.identical_pairs", p["identical_pairs"])],
-        [
-            "mean tokens chosen / rejected",
-            fig("preference.chosen_mean", p["chosen_mean"])
-            + " / "
-            + fig("preference.rejected_mean", p["rejected_mean"]),
-        ],
-    ]
-    if "margin" in p:
-        m = p["margin"]
-        rows.append(
-            [
-                "margin min / mean / max",
-                " / ".join(fig(f"preference.margin.{k}", m[k]) for k in ("min", "mean", "max")),
-            ]
-        )
-    html = (
-        "<p class=muted>A DPO run learns any length bias: compare how often chosen is longer.</p>"
-    )
-    html += table(["", ""], rows)
-    html += svg.bars(
-        [("chosen longer", p["chosen_longer"], str(p["chosen_longer"])),
-         ("rejected longer", p["rejected_longer"], str(p["rejected_longer"])),
-         ("same length", p["same_length"], str(p["same_length"]))],
-        "pairs by which answer is longer",
-    )  # fmt: skip
-    return html
-
-
-def _labels(r: dict[str, Any]) -> str:
-    lab = r["labels"]
-    if "true" in lab:
-        return table(["", ""], [
-            ["rows", fig("labels.rows", lab["rows"])],
-            ["true (desirable)", fig("labels.true", lab["true"]) + f" ({pct(lab['true_share'])})"],
-            ["false (undesirable)", fig("labels.false", lab["false"])],
-        ])  # fmt: skip
-    steps = lab["steps"]
-    html = (
-        "<p>Steps per row: "
-        + ", ".join(f"{k} {fig(f'labels.steps.{k}', steps.get(k))}" for k in ("min", "p50", "max"))
-        + "</p>"
-    )
-    rows = [
-        [str(x["position"]), fig(f"labels.by_position.{i}.steps", x["steps"]),
-         fig(f"labels.by_position.{i}.true", x["true"]), pct(x["true_share"])]
-        for i, x in enumerate(lab["by_position"])
-    ]  # fmt: skip
-    return html + table(["step", "rows", "true", "share true"], rows)
 
 
 def _weights(w: dict[str, Any]) -> str:
@@ -388,10 +277,10 @@ def _examples(r: dict[str, Any]) -> str:
 SECTION_HTML = {
     "overview": _overview,
     "validation": _validation,
-    "lengths": _lengths,
-    "truncation": _truncation,
-    "preference": _preference,
-    "labels": _labels,
+    "lengths": lengths_section,
+    "truncation": truncation_section,
+    "preference": preference_section,
+    "labels": labels_section,
     "conversation": _conversation,
     "duplicates": _duplicates,
     "text": _text,

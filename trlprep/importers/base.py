@@ -1,5 +1,6 @@
 """What every importer shares: its interface, its result, and the per-batch pass around it
-(its options: `importers.options`).
+(its options: `importers.options`; label columns read as booleans with `--coerce`:
+`importers.labelcoercion`).
 
 An importer turns one record batch of a public layout (ShareGPT, Alpaca, ...) into a batch
 of a TRL dataset type (its landing). `Importer.apply` runs the same steps for all of them:
@@ -10,7 +11,7 @@ reason, its row index, its file line and the original row, so nothing is lost si
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -20,6 +21,7 @@ import pyarrow as pa
 from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.columnmap import rename
+from trlprep.importers.labelcoercion import coercion_notes, labels_read, mapped_labels
 from trlprep.importers.messages import roles_read
 from trlprep.importers.options import ImportOptions
 from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
@@ -27,10 +29,8 @@ from trlprep.importers.survey import seeing
 from trlprep.io.jsonencode import settle_tools
 from trlprep.io.jsontext import TOOLS
 from trlprep.io.kinds import Settled, settle_kinds
-from trlprep.io.labels import LABEL_KINDS, READ_AS
-from trlprep.registry import DatasetType, Format, Kind
+from trlprep.registry import DatasetType, Format
 from trlprep.validation.rolemap import unused_role_map_error
-from trlprep.wording import plural
 
 
 @dataclass
@@ -198,7 +198,7 @@ class Importer:
         rows = np.arange(out.num_rows) if conv.rows is None else np.asarray(conv.rows, np.int64)
         landing = None  # the landing rows' label columns read as booleans
         if opts.coerce:
-            out, landing = _labels_read(out, rows, dtype, fmt, bad, opts.map)
+            out, landing = labels_read(out, rows, dtype, fmt, bad, opts.map)
         at = np.arange(len(rows))  # the landing rows kept, as positions in `landing`
         keep = ~bad.mask[rows] if len(rows) else np.zeros(0, bool)
         out, rows, at = out.filter(pa.array(keep)), rows[keep], at[keep]
@@ -209,20 +209,7 @@ class Importer:
         )
         if not ok.all():
             out, rows, at = out.filter(pa.array(ok)), rows[ok], at[ok]
-        notes = (  # values read as booleans: counted in the rows imported only
-            [
-                f"column {name!r}: {plural(count, 'value')} of another kind (numbers, "
-                "booleans) read as text (--coerce)"
-                for name, count in settled.coerced.items()
-            ]
-            + [
-                f"column {name!r} (imported as {labels[name]!r}): {plural(count, 'value')} "
-                f"({READ_AS}) read as booleans (--coerce)"
-                for name, count in settled.booleans_in(rows).items()
-            ]
-            + conv.notes
-            + _booleans_notes(landing, at, opts.map)
-        )
+        notes = coercion_notes(settled, labels, rows, landing, at, opts.map, conv.notes)
         return ImportResult(
             table=out,
             rejects=rejects_table(original, bad, offset, lines),
@@ -261,60 +248,6 @@ def check_roles_used(opts: ImportOptions | None, seen: set[str], layout: str) ->
         error = unused_role_map_error(dict(opts.role_map), seen, fold_case=True, layout=said)
         if error is not None:
             raise error
-
-
-def mapped_labels(opts: ImportOptions | None) -> dict[str, str]:
-    """The input columns `--map` renames to a type's `label`/`labels` (input -> that
-    name): read as booleans before the import with --coerce (`trlprep.io.labels`)."""
-    return {src: dst for dst, src in (opts.map if opts else {}).items() if dst in LABEL_KINDS}
-
-
-def _labels_read(
-    out: pa.Table,
-    rows: np.ndarray,
-    dtype: DatasetType,
-    fmt: Format,
-    bad: Rejections,
-    renamed: Mapping[str, str],
-) -> tuple[pa.Table, Settled | None]:
-    """The landing rows with the type's label columns read as booleans (--coerce,
-    `trlprep.io.labels`), and that reading (its values read per row: `_booleans_notes`);
-    rows with no boolean reading are marked in `bad`, the reason naming a column by the
-    input's name (`renamed`: --map)."""
-    names = {c.name_in(fmt) for c in dtype.columns_in(fmt) if c.kind in (Kind.LABEL, Kind.LABELS)}
-    if not names & set(out.column_names):
-        return out, None
-    s = settle_kinds(out, coerce=True, carry=set(out.column_names) - names, labels=names)
-    if s.bad.any():
-        mask = np.zeros(len(bad.reason), bool)
-        reasons = np.full(len(bad.reason), None, dtype=object)
-        at = np.flatnonzero(s.bad)
-        mask[rows[at]] = True
-        for name in names:
-            said = [
-                r.replace(f"column {name!r}", f"column {_named(name, renamed)}")
-                for r in s.reasons[at]
-            ]
-            s.reasons[at] = np.asarray(said, dtype=object)
-        reasons[rows[at]] = s.reasons[at]
-        bad.add_per_row(mask, reasons)
-    return s.table, s
-
-
-def _named(name: str, renamed: Mapping[str, str]) -> str:
-    """A landing column as the input names it: `'label'`, `'ok' (imported as 'label')`."""
-    src = renamed.get(name, name)
-    return repr(name) if src == name else f"{src!r} (imported as {name!r})"
-
-
-def _booleans_notes(s: Settled | None, kept: np.ndarray, renamed: Mapping[str, str]) -> list[str]:
-    """The notes of the landing values read as booleans in the `kept` rows, each column
-    named by the input's name (`renamed`: --map)."""
-    return [
-        f"column {_named(name, renamed)}: {plural(count, 'value')} ({READ_AS}) read as "
-        "booleans (--coerce)"
-        for name, count in ({} if s is None else s.booleans_in(kept)).items()
-    ]
 
 
 def require(table: pa.Table, *names: str, layout: str) -> None:

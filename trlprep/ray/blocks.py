@@ -292,7 +292,7 @@ def _import_block(
         lines = np.asarray(table.column(LINE).to_numpy(), np.int64)
     rows = _BlockRows(ids, lines)
     data = table.drop_columns([c for c in (ROW_ID, LINE) if c in table.column_names])
-    from trlprep.importers.base import mapped_labels
+    from trlprep.importers.labelcoercion import mapped_labels
 
     carry = importer.carried(data.column_names, opts)
     s = settle_kinds(data, coerce=coerce, carry=carry, labels=mapped_labels(opts))

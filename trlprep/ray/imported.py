@@ -127,7 +127,7 @@ def validate_import(imported: Imported, *, max_errors: int = 10, **kwargs: Any) 
     report.notes.insert(0, imported_note(imported.layout, stats, imported.options))
     if imported.book is not None:
         got = worker_notes.take(imported.book)
-        from trlprep.importers.base import mapped_labels
+        from trlprep.importers.labelcoercion import mapped_labels
 
         labels = mapped_labels(imported.options)
         said = Coerced(got.coerced, got.booleans).notes(labels) + got.notes
