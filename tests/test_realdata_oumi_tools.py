@@ -2,9 +2,11 @@
 `data/dataset_examples/tool_calling_oumi_format.jsonl`): `tool` results with an `id`, after
 assistant turns that wrote no call, and a `metadata` object.
 
-Read as conversational language modeling; the turn before the last answer (a tool result)
-ends the prompt of prompt-completion rows; the renders equal the original templates' where
-these render a tool turn, and templates that refuse it refuse each row with their own message.
+Read as conversational language modeling, `validate` warning that each result answers no
+call (`tool-result-without-call`; was: valid, nothing said); the turn before the last answer
+(a tool result) ends the prompt of prompt-completion rows; the renders equal the original
+templates' where these render a tool turn, and templates that refuse it refuse each row with
+their own message.
 """
 
 from __future__ import annotations
@@ -40,6 +42,16 @@ def test_detect_reads_conversations_with_tool_turns():
     assert "language-modeling" in res.output and "conversational" in res.output
     assert "assistant, system, tool, user" in res.output
     assert "extra columns  metadata" in res.output
+
+
+def test_validate_warns_that_each_result_answers_no_call():
+    """Before: "valid: 6 rows", nothing said of the missing calls."""
+    res = run("validate", DATA)
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "warning: tool-result-without-call (messages): 6 rows, lines 1, 2, 3, 4, 5" in said
+    assert "hint tool-result-without-call: add the assistant's tool_calls" in said
+    assert "valid: 6 rows of language-modeling (conversational); 1 warning" in said
 
 
 def test_prompt_completion_ends_the_prompt_on_the_tool_result(tmp_path):
