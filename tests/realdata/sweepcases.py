@@ -100,6 +100,7 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["prompt-completion", "prompt-only"],
     ),  # fmt: skip
+    "swift_sampling_dpo": ("swift_sampling_dpo/sampling.jsonl", [], ["unpaired", "prompt-only"]),
     "nemo_aligner_dpo": (
         "nemo_aligner_dpo/dummy-dpo.jsonl",
         ["--map", "chosen=chosen_response,rejected=rejected_response", "--conversational"],
