@@ -100,11 +100,17 @@ def test_the_advised_map_keeps_every_rollout_byte_for_byte(lines_file, tmp_path)
     assert "</think>" not in rows[9]["completion"] and rows[9]["reward"] == -2.0
 
 
-def test_the_map_alone_still_reads_label_as_kto_label(lines_file, tmp_path):
-    """What the old advice led to: every row refused, the reason naming `label`."""
+def test_the_map_alone_reads_label_as_kto_label_and_says_how_to_rename_it(lines_file, tmp_path):
+    """What the old advice led to: every row refused (`label-type`); the reason now says the
+    column is no true/false label and how to keep it apart."""
     res = run("convert", lines_file, "--map", "completion=response", "-o", tmp_path / "x.jsonl")
     assert res.exit_code == 1
-    assert "column 'label' holds string values; booleans are needed" in " ".join(res.output.split())
+    said = " ".join(res.output.split())
+    assert "column 'label' holds string values; booleans are needed" in said
+    assert (
+        "(it holds 5 distinct values, such as '33', '204', '55': no true/false label; if it is "
+        "something else, such as a reference answer, rename it: add label_value=label to --map)"
+    ) in said
 
 
 def test_a_chat_template_over_rendered_text_is_refused_as_rendered(lines_file, tmp_path):
