@@ -138,6 +138,9 @@ def test_python_convert_says_the_same_in_keywords(lines_file):
         )
     said = str(e.value)
     assert said.startswith("chat_template applies to conversational data; this data is")
+    with pytest.raises(UsageError) as refused:
+        trlprep.convert(str(lines_file), to="prompt-completion")
+    assert "map={'completion': 'response', 'label_value': 'label'}" in refused.value.hint
     assert "already rendered with a chat template" in said
     assert "hint: drop chat_template and" in said and "conversational=True would" in said
 
