@@ -359,6 +359,18 @@ CASES = [
         [1, 4],
     ),
     (
+        "tool-result-without-call",
+        [
+            {"messages": [U, _named_call("f"), _m("tool", "1"), A]},
+            {"messages": [U, _m("assistant", "I'll look."), _m("tool", "1"), A]},  # no call
+            {"messages": [U, _m("tool", "1"), A, _named_call("f"), _m("tool", "2"), A]},
+            {"messages": [U, A]},
+        ],
+        {},
+        "messages",
+        [1, 2],
+    ),
+    (
         "import-failed",
         [
             {"conversations": [{"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Yo"}]},

@@ -222,6 +222,9 @@ def to_training_table(
         and not template_may_go_unused
         and not rendered_by_template(raw)  # its template is checked against the flag's
     ):
+        from trlprep.conversion.convert import refuse_prerendered
+
+        refuse_prerendered(det, table)
         raise UsageError(
             f"--chat-template applies to conversational data; this data is standard text "
             f"({det.type.name}), trained on as it is, so no template would be applied",

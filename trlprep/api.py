@@ -187,7 +187,7 @@ def convert(
         try:
             plan = make_plan(
                 det, to=to, from_=None if name else from_, options=opts, render=render,
-                guide_only=guide_only,
+                guide_only=guide_only, head=work,
             )  # fmt: skip
         except UsageError as e:  # advice to map columns names the layout read unnamed
             raise layout_in_hint(e, name if layout is None and from_ is None else None) from None

@@ -95,6 +95,12 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["unpaired", "prompt-only"],
     ),  # fmt: skip
+    "oumi_tool_calling": (
+        "oumi_tool_calling/tool_calling_oumi_format.jsonl",
+        [],
+        ["prompt-completion", "prompt-only"],
+    ),  # fmt: skip
+    "swift_sampling_dpo": ("swift_sampling_dpo/sampling.jsonl", [], ["unpaired", "prompt-only"]),
     "nemo_aligner_dpo": (
         "nemo_aligner_dpo/dummy-dpo.jsonl",
         ["--map", "chosen=chosen_response,rejected=rejected_response", "--conversational"],
@@ -111,7 +117,7 @@ ALL_TURNS = ("openai_drone", "fastchat_dummy", "mllm_demo", "mllm_video", "xtune
              "xtuner_mllm_image", "lf_v1_sft", "lf_v1_reason_tools", "oasst_trees",
              "oasst_messages", "toolbench", "xtuner_qwen35_tools", "swift_sharegpt",
              "torchtune_chat", "axolotl", "mllm_audio", "mllm_video_audio", "xtuner_video_paths",
-             "oasst_flat", "oumi_chat", "oumi_vision")  # fmt: skip
+             "oasst_flat", "oumi_chat", "oumi_vision", "oumi_tool_calling")  # fmt: skip
 CASES.update(
     {
         f"{name}_all_turns": (

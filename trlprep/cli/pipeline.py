@@ -192,7 +192,7 @@ def _run(req: Request) -> None:
         det = detect_table(head.table.drop_columns([ROW_ID]), head.lines)
         _name_file(det, head.path)
         units = itertools.chain(empty, [head], units)
-        plan = _plan(req, det, from_type, tools, template_kwargs, importer)
+        plan = _plan(req, det, from_type, tools, template_kwargs, importer, head.table)
         if plan.options.inline_media == "move":
             from trlprep.conversion.mediastage import moving_whole, unmovable_keys
 
@@ -272,8 +272,9 @@ def _name_file(det, path: str | None) -> None:
             p.lines = [FileLine(line, path) for line in p.lines] if p.lines else p.lines
 
 
-def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
-    """The conversion plan (route, template, tokenizer) for detected data."""
+def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None, head=None):
+    """The conversion plan (route, template, tokenizer) for detected data (`head`: the rows
+    it was detected on)."""
     from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan
     from trlprep.conversion.render import make_render
@@ -291,7 +292,7 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None):
     try:
         plan = make_plan(
             det, to=req.to, from_=from_type, options=req.convert_options, render=render,
-            guide_only=req.guide_only,
+            guide_only=req.guide_only, head=head,
         )  # fmt: skip
     except UsageError as e:
         from trlprep.importers import layout_in_hint

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trlprep.conversion.graph import Route, route
 from trlprep.conversion.render import Render
@@ -19,6 +19,9 @@ from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Detection
 from trlprep.detection.heldwords import unmixed_kinds
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import DatasetType, Format, get_type
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 _ROW_EFFECT = {
     "same": "same rows",
@@ -145,6 +148,23 @@ class Plan:
         return steps
 
 
+def refuse_prerendered(det: Detection, head: pa.Table | None) -> None:
+    """Refuse `--chat-template` on standard text that `head` shows rendered with a chat
+    template already, saying so (not advising `--conversational`, which templates it twice)."""
+    from trlprep.columns.prerendered import prerendered_rows, prerendered_text
+
+    if head is None:
+        return
+    rows, markers = prerendered_rows(head, tuple(det.columns.values()))
+    if len(rows):
+        raise UsageError(
+            "--chat-template applies to conversational data; this data is standard text and "
+            + prerendered_text(markers),
+            hint="drop --chat-template and convert or train on the text as it is; "
+            "--conversational would make it messages and template it twice",
+        )
+
+
 def _rows_effect(e: Any, options: Any) -> str:
     """An edge's effect on the row count under `options` (--split-turns all expands)."""
     if (e.src, e.dst) == ("language-modeling", "prompt-completion"):
@@ -162,11 +182,14 @@ def make_plan(
     render: Render | None = None,
     guide_only: bool = False,
     per_row: bool = True,
+    head: pa.Table | None = None,
 ) -> Plan:
     """Check the detected source against `from_` and route it to `to`.
 
     `per_row`: problems of single rows (a null required value, `ROW_LEVEL`) are left to
-    the conversion, which refuses those rows one by one; False: they are errors here."""
+    the conversion, which refuses those rows one by one; False: they are errors here.
+    `head`: the rows `det` was detected on, to tell text already rendered with a chat
+    template where `--chat-template` meets standard text."""
     from trlprep.converters.base import ConvertOptions
 
     src = _source_type(det, from_, per_row)
@@ -188,6 +211,7 @@ def make_plan(
         if det.format is not Format.CONVERSATIONAL:
             turns = src.name not in ("language-modeling", "preference-implicit")
             turns = turns and src.name != "stepwise-supervision"  # --conversational refuses
+            refuse_prerendered(det, head)
             raise UsageError(
                 "--chat-template applies to conversational data; this data is standard text",
                 hint="drop --chat-template"

@@ -61,23 +61,56 @@ def answer_advice(
     prompt: str = "prompt",
     conversational: bool = False,
     column: str | None = None,
+    label: str | None = None,
 ) -> str | None:
     """The `--map completion=COLUMN` advice for prompt-only data with an answer column
     (`prompt`: the column read as the prompt; a conversational one, `messages` above all,
-    needs `prompt=` mapped too and `--conversational` to make a text answer a message)."""
+    needs `prompt=` mapped too and `--conversational` to make a text answer a message;
+    `label`: the new name for an extra `label` column holding no true/false values, which
+    beside prompt and completion would be read as KTO's label)."""
     column = column or answer_column(columns)
     if column is None:
         return None
     args = f"--map {'' if prompt == 'prompt' else f'prompt={prompt},'}completion={column}"
+    if label is not None:
+        args += f",{label}={LABEL}"
     if conversational:
         args += " --conversational"
     head, _, field = column.partition(".")
     what = f"field {field!r} of column {head!r}" if field else f"column {column!r}"
+    renamed = (
+        ""
+        if label is None
+        else f" ({LABEL!r} renamed: it holds no true/false values, and beside a prompt and a "
+        "completion it would be read as the label of unpaired preference)"
+    )
     return (
         f"{what} may hold each prompt's answer: for prompt-completion (SFT) pass "
-        f"`{args}` (trlprep convert DATA {args} -o OUT); "
+        f"`{args}` (trlprep convert DATA {args} -o OUT){renamed}; "
         f"as it is, the data is prompt-only with {head!r} carried as an extra column"
     )
+
+
+LABEL = "label"  # unpaired preference's label column
+
+
+def label_rename(det: Detection, head: pa.Table | pa.RecordBatch | None = None) -> str | None:
+    """A free name for the extra `label` column of prompt-only `det` when it holds no
+    true/false values (DAPO rollouts: the reference answer), else None: mapping a completion
+    beside it would make the rows unpaired preference and refuse them all (`label-type`)."""
+    if LABEL not in det.extra_columns:
+        return None
+    if head is not None and LABEL in head.schema.names:
+        if _boolean_like(head.column(LABEL)) is not None:
+            return None
+    elif set(det.column_kinds.get(LABEL, {})) <= {"bool", "null"}:
+        return None
+    taken = set(det.extra_columns) | set(det.columns.values())
+    name = "label_value"
+    n = 2
+    while name in taken:
+        name, n = f"label_value{n}", n + 1
+    return name
 
 
 # names of a column beside prompt and completion that holds each completion's label (KTO's
@@ -158,20 +191,23 @@ def pair_advice(
     )
 
 
-def answer_advice_of(det: Detection, schema: pa.Schema | None = None) -> str | None:
+def answer_advice_of(
+    det: Detection, schema: pa.Schema | None = None, head: pa.Table | pa.RecordBatch | None = None
+) -> str | None:
     """`pair_advice`, else `answer_advice`, for a prompt-only `Detection` (its prompt column
     and format); with the data's `schema`, an answer field inside an object column too
-    (`extra_info.answer`)."""
+    (`extra_info.answer`); `head`: the first rows, to tell a true/false `label` column."""
     conversational = det.format is not None and det.format.value == "conversational"
     prompt = det.columns.get("prompt", "prompt")
     pair = pair_advice(list(det.extra_columns), prompt, conversational)
     if pair is not None:
         return pair
-    advice = answer_advice(list(det.extra_columns), prompt, conversational)
+    label = label_rename(det, head)
+    advice = answer_advice(list(det.extra_columns), prompt, conversational, label=label)
     if advice is None and schema is not None:
         nested = nested_answer_column(schema, list(det.extra_columns))
         if nested is not None:
-            advice = answer_advice([], prompt, conversational, column=nested)
+            advice = answer_advice([], prompt, conversational, column=nested, label=label)
     return advice
 
 

@@ -208,7 +208,7 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             det.notes.append(advice)
     if det.type is not None and det.type.name == "prompt-only" and not det.problems:
         advice = (
-            answer_advice_of(det, head.schema)
+            answer_advice_of(det, head.schema, head)
             or generations_advice(head.schema)
             or ranked_suggestion(head.schema)
         )

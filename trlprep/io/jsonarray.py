@@ -188,3 +188,32 @@ def check_not_splits(data: object, path: str) -> None:
         hint=f"save each split to a file of its own, e.g. `jq '.{first}' {shlex.quote(path)} "
         f"> {first}.json`, and pass that file",
     )
+
+
+def check_not_keyed_records(data: object, path: str, names: frozenset[str]) -> None:
+    """Refuse an object of records keyed by name or id (`{"algebra_419.json": {"problem":
+    ...}, ...}`, pandas' `orient="index"`), which would otherwise be read as one row with a
+    column per record. `names`: column names trlprep reads (an object keyed by them, such as
+    a row of single-turn `chosen` / `rejected` objects, is one row)."""
+    if not isinstance(data, dict) or len(data) < 2 or set(data) & names:
+        return
+    records = list(data.values())
+    if not all(isinstance(r, dict) and r for r in records):
+        return
+    keys = set(records[0])
+    if any(set(r) != keys for r in records[1:]):
+        return
+    column = "key" if "id" in keys else "id"
+    shown = ", ".join(repr(k) for k in list(data)[:2])
+    from trlprep.io import textfaults
+
+    command = textfaults.file_command(
+        path, f"jq -c 'to_entries[] | {{{column}: .key}} + .value'", ".rows.jsonl"
+    )
+    raise InputError(
+        f"the file holds one object of {plural(len(records), 'record')} keyed by name "
+        f"({shown}, ...), each holding {', '.join(sorted(keys))}; trlprep reads an array of "
+        "rows (or JSON Lines), so it would read one row with a column per record",
+        path=path,
+        hint=f"make each record a row, its key kept as {column!r}: `{command}`",
+    )

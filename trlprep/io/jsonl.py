@@ -281,6 +281,8 @@ def _parse_line(
         hint = "fix or remove that line; each line must hold one JSON object"
         if first and line.lstrip().startswith(b"["):
             hint = "this looks like one JSON array: name it .json or pass --input-format json"
+        elif _object_goes_on(e):
+            return None, _pretty_printed(e, path)
         return None, (f"invalid JSON: {e.msg} (column {e.colno})", hint)
     if not isinstance(rec, dict):
         if is_bare_messages(rec):
@@ -300,6 +302,23 @@ def _parse_line(
             "fix the escaped characters on that line (a surrogate pair needs both halves)",
         )
     return rec, None
+
+
+def _object_goes_on(e: json.JSONDecodeError) -> bool:
+    """Whether the line `e` failed on holds `{` alone: the first line of an object written
+    over several lines (pretty-printed, as `json.dumps(indent=...)` and `jq .` write it)."""
+    return e.doc.strip() == "{"
+
+
+def _pretty_printed(e: json.JSONDecodeError, path: str | None) -> tuple[str, str]:
+    """What is wrong with a line opening a JSON object that goes on over the next lines, and
+    the jq command that writes each object of the file on one line."""
+    command = "jq -c . IN > OUT.jsonl" if path is None else textfaults.compact_json_command(path)
+    return (
+        f"invalid JSON: the object opened on this line does not end on it ({e.msg}, column "
+        f"{e.colno}): JSON written over several lines (pretty-printed), not JSON Lines",
+        f"write each object on one line: `{command}`",
+    )
 
 
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")  # pairs (emoji) decode to one character

@@ -224,3 +224,9 @@ def wrap_messages_hint(path: str | None, array: bool) -> str:
     jq = "jq -c '.[] | {messages: .}'" if array else "jq -c '{messages: .}'"
     command = f"{jq} IN > OUT.jsonl" if path is None else file_command(path, jq, ".messages.jsonl")
     return f'{{"messages": [...]}} (e.g. {command})'
+
+
+def compact_json_command(path: str) -> str:
+    """A jq command writing each JSON value of the file `path` (objects written over several
+    lines, one after another) on a line of its own: JSON Lines."""
+    return file_command(path, "jq -c .", ".lines{}")

@@ -18,7 +18,13 @@ from trlprep.io import textfaults
 from trlprep.io.csvlines import row_lines
 from trlprep.io.csvlocal import read_ranges
 from trlprep.io.csvnumbers import integers_written_as_text
-from trlprep.io.jsonarray import array_rows, check_not_splits, holds_turns
+from trlprep.io.jsonarray import (
+    TURN_KEYS,
+    array_rows,
+    check_not_keyed_records,
+    check_not_splits,
+    holds_turns,
+)
 from trlprep.io.jsonl import BadLines, is_bare_messages, json_kind, read_jsonl
 from trlprep.io.jsontext import (
     decode_json_texts,
@@ -56,6 +62,7 @@ def read_json(path: str, bad_lines: BadLines | None = None) -> Source:
             return read_jsonl(path, bad_lines)  # JSON Lines in a .json file, as `datasets` does
         raise textfaults.json_error(path, e) from None
     check_not_splits(data, path)
+    check_not_keyed_records(data, path, _read_names())
     if isinstance(data, dict) and len(data) == 1:
         (inner,) = data.values()
         (key,) = data
@@ -82,6 +89,14 @@ def read_json(path: str, bad_lines: BadLines | None = None) -> Source:
         path=path,
         hint=hint,
     )
+
+
+def _read_names() -> frozenset[str]:
+    """The column names trlprep reads (a type's, a side column, `messages`) and the turn
+    columns of an object that is one conversation."""
+    from trlprep.detection.columnroles import trl_column_names
+
+    return trl_column_names() | TURN_KEYS
 
 
 def _equal_columns(data: dict) -> bool:

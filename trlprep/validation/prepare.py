@@ -15,7 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrays import to_numpy_bool
-from trlprep.columns.arrowtypes import ValueKind, is_json_field, is_list, json_kinds, value_kind
+from trlprep.columns.arrowtypes import (
+    ValueKind,
+    is_json_field,
+    is_list,
+    is_string,
+    json_kinds,
+    value_kind,
+)
 from trlprep.registry import Column, Format, Kind
 from trlprep.validation.checks.common import BatchSink
 from trlprep.wording import article, kind_word
@@ -118,7 +125,7 @@ def prepare_column(
             valid,
             message=f"column {name!r} holds {plain_type(arr.type)} values; "
             f"{_WANT_TEXT[want]} are needed "
-            f"in {fmt.value} format",
+            f"in {fmt.value} format" + _not_a_label(c, arr),
             hint=_wrong_hint(c, fmt, arr, kind),
         )
         if c.required:
@@ -127,6 +134,22 @@ def prepare_column(
     if c.required and arr.null_count:
         sink.flag("null-value", name, to_numpy_bool(arr.is_null()) & ~flagged)
     return arr
+
+
+def _not_a_label(c: Column, arr: pa.Array) -> str:
+    """Where a `label` column holds more than two distinct texts or numbers (DAPO's reference
+    answers: "33", "204"), what it may be instead and how to keep it apart; else ""."""
+    if c.kind is not Kind.LABEL or not (is_string(arr.type) or pa.types.is_integer(arr.type)):
+        return ""
+    distinct = pc.unique(arr.drop_null())
+    if len(distinct) <= 2:
+        return ""
+    shown = ", ".join(repr(v) for v in distinct.slice(0, 3).to_pylist())
+    return (
+        f" (it holds {len(distinct)} distinct values, such as {shown}: no true/false label; "
+        f"if it is something else, such as a reference answer, rename it: add "
+        f"label_value={c.name} to --map)"
+    )
 
 
 def _wrong_hint(c: Column, fmt: Format, arr: pa.Array, kind: ValueKind) -> str | None:

@@ -42,6 +42,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | media-standard-text      | warning | `<image>` in standard text: TRL renders no image from it  |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
 | unknown-tool             | warning | a tool call names a function the row's `tools` lack       |
+| tool-result-without-call | warning | a `tool` message with no assistant tool call before it    |
 | import-failed            | error   | `--from LAYOUT`: the layout's import refuses the row      |
 | invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
 | double-encoded-arguments | error   | tool-call arguments: a string's JSON text (encoded twice) |
@@ -105,6 +106,7 @@ BEYOND_SCHEMA: tuple[str, ...] = (
     "invalid-arguments",
     "double-encoded-arguments",
     "unknown-tool",
+    "tool-result-without-call",
     "wrong-type (chat_template_kwargs JSON text)",
     "whitespace-only",
     "duplicate-row",
@@ -336,6 +338,14 @@ RULES: dict[str, Rule] = {
             "a tool call names a function that the row's tools do not list: a model trained on "
             "the row learns to call a function it was not offered",
             "add the function's schema to the row's tools, or fix the call's name",
+        ),
+        Rule(
+            "tool-result-without-call",
+            W,
+            "a tool result follows no assistant tool call: the call it answers is missing, so "
+            "a model trained on the row learns that results arrive unasked, and templates that "
+            "pair a result with its call (GPT-OSS) refuse the row",
+            "add the assistant's tool_calls that the result answers, or drop the result",
         ),
         Rule(
             "import-failed",

@@ -1,0 +1,107 @@
+"""Real Oumi tool-calling examples (oumi-ai/oumi
+`data/dataset_examples/tool_calling_oumi_format.jsonl`): `tool` results with an `id`, after
+assistant turns that wrote no call, and a `metadata` object.
+
+Read as conversational language modeling, `validate` warning that each result answers no
+call (`tool-result-without-call`; was: valid, nothing said); the turn before the last answer
+(a tool result) ends the prompt of prompt-completion rows; the renders equal the original
+templates' where these render a tool turn, and templates that refuse it refuse each row with
+their own message.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import (
+    counts,
+    original_render,
+    original_template_args,
+    rows_of,
+    run,
+    sample,
+    train_one_step,
+)
+
+DATA = sample("oumi_tool_calling")
+
+
+def _src() -> list[dict]:
+    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
+
+
+def _plain(messages: list[dict]) -> list[dict]:
+    """`messages` without the keys written as null (keys other messages of the file have)."""
+    return [{k: v for k, v in m.items() if v is not None} for m in messages]
+
+
+def test_detect_reads_conversations_with_tool_turns():
+    res = run("detect", DATA)
+    assert res.exit_code == 0, res.output
+    assert "language-modeling" in res.output and "conversational" in res.output
+    assert "assistant, system, tool, user" in res.output
+    assert "extra columns  metadata" in res.output
+
+
+def test_validate_warns_that_each_result_answers_no_call():
+    """Before: "valid: 6 rows", nothing said of the missing calls."""
+    res = run("validate", DATA)
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "warning: tool-result-without-call (messages): 6 rows, lines 1, 2, 3, 4, 5" in said
+    assert "hint tool-result-without-call: add the assistant's tool_calls" in said
+    assert "valid: 6 rows of language-modeling (conversational); 1 warning" in said
+
+
+def test_prompt_completion_ends_the_prompt_on_the_tool_result(tmp_path):
+    out = tmp_path / "pc.jsonl"
+    res = run("convert", DATA, "--to", "prompt-completion", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (6, 0, 6, 6)
+    rows = rows_of(out)
+    first = _src()[0]["messages"]
+    assert _plain(rows[0]["prompt"]) == first[:3]
+    assert first[2] == {"role": "tool", "id": "call_abc123", "content": first[2]["content"]}
+    assert _plain(rows[0]["completion"]) == [first[3]]
+    described = "Multi-tool example - file write and code execution"
+    assert rows[3]["metadata"] == {"description": described}
+    assert [m["role"] for m in rows[3]["prompt"]] == [
+        "system", "user", "assistant", "tool", "assistant", "tool"
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("template", ["qwen2_5", "qwen3", "llama3_1"])
+def test_renders_equal_the_original_template(tmp_path, template):
+    out = tmp_path / "out.jsonl"
+    res = run("convert", DATA, *original_template_args(template), "-o", out, "--num-proc", "1")
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (6, 0, 6, 6)
+    got = rows_of(out)
+    for i, record in enumerate(_src()):
+        assert got[i]["text"] == original_render(template, record["messages"]), i
+    assert "<tool_response>" in got[0]["text"] or "ipython" in got[0]["text"]
+
+
+def test_gpt_oss_refuses_each_result_with_no_call_in_its_own_words(tmp_path):
+    out = tmp_path / "out.jsonl"
+    res = run("convert", DATA, *original_template_args("gptoss"), "--on-error", "skip",
+              "-o", out)  # fmt: skip
+    assert res.exit_code == 1
+    said = " ".join(res.output.split())
+    refused = (
+        "6 x chat template: messages: gptoss.jinja raised: Message has tool role, but there "
+        "was no previous assistant message with a tool call!"
+    )
+    assert refused in said
+    reasons = [json.loads(x)["reason"] for x in (tmp_path / "out.rejects.jsonl").open()]
+    assert len(reasons) == 6 and all("no previous assistant message with a tool call" in r
+                                     for r in reasons)  # fmt: skip
+
+
+def test_sft_trains_one_step_on_the_rendered_tool_turns(tmp_path):
+    pytest.importorskip("torch")
+    res, metrics = train_one_step("sft", DATA, tmp_path / "sft", template="qwen2_5")
+    assert res.exit_code == 0, res.output
+    assert "trained 1 step" in res.output
+    assert metrics is not None and metrics["loss"] > 0
