@@ -113,8 +113,8 @@ def _uncut(name: str, kind: str, held: int, kept: int) -> str:
     return (
         f"its kept messages show {kept} of the {held} {kind}s of its {name!r} column, which "
         "holds JSON text (rows of several shapes) that cannot be cut to the first ones: make "
-        f"{name!r} a list in every row, or pass --map to move it out of the media columns "
-        f"(--map {name}_given={name}) to keep it as it is"
+        f"{name!r} a list in every row, or rename it out of the media columns to keep it as "
+        f"it is (--map {name}_given={name})"
     )
 
 
