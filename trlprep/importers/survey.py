@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from trlprep.columns.arrowtypes import is_messages
 from trlprep.importers.columnmap import rename
 from trlprep.io.keptbatches import KeptBatches
 from trlprep.io.sources import Batch
@@ -100,29 +101,43 @@ def media_surveyed(
 ) -> Iterator[Batch]:
     """`batches` again, `found` filled before the first one comes: the media each batch
     holds inline once `imported` (as the import will import it, nothing counted). An input
-    of one batch passes through (it is its own survey); a batch the import refuses is left
-    for the import to say so."""
-    from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns
-
+    of one batch passes through (it is its own survey), as does one whose first batch
+    imports to no messages column (standard text holds no parts); a batch the import
+    refuses is left for the import to say so."""
     it = iter(batches)
     head = list(itertools.islice(it, 2))
-    if len(head) < 2:
+    first = _imported_quietly(imported, head[0]) if len(head) == 2 else None
+    if first is None or not any(is_messages(f.type) for f in first.schema):
         yield from itertools.chain(head, it)
         return
     with KeptBatches() as kept:
-        with warnings.catch_warnings():  # said by the import itself, once
-            warnings.simplefilter("ignore")
-            for b in kept.keep(itertools.chain(head, it)):
-                try:
-                    table = imported(b)
-                except Exception:
-                    continue
-                found.schemas.append(table.schema)
-                for medium in MEDIA_COLUMN:
-                    names = found.held.setdefault(medium, [])
-                    names += [c for c in inline_columns(table, medium) if c not in names]
+        for i, b in enumerate(kept.keep(itertools.chain(head, it))):
+            table = first if i == 0 else _imported_quietly(imported, b)
+            if table is not None:
+                _add_media(found, table)
         found.held = {m: names for m, names in found.held.items() if names}
         yield from kept.replay()
+
+
+def _imported_quietly(imported: Callable[[Batch], pa.Table], b: Batch) -> pa.Table | None:
+    """`imported(b)`, its warnings unsaid (the import says them once); None where it fails
+    (the import says why)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return imported(b)
+        except Exception:
+            return None
+
+
+def _add_media(found: InlineMedia, table: pa.Table) -> None:
+    """The messages columns of `table` holding each medium inline added to `found`."""
+    from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns
+
+    found.schemas.append(table.schema)
+    for medium in MEDIA_COLUMN:
+        names = found.held.setdefault(medium, [])
+        names += [c for c in inline_columns(table, medium) if c not in names]
 
 
 __all__ = [
