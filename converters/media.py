@@ -5,6 +5,13 @@ the row's `images` list in order; validate counts each conversation of a row (th
 with each completion, `columns.placeholders.sequences`) against the whole list. An edge
 that drops parts (the completion of `--to prompt-only`, a later turn) must drop the entries
 they stand for too: the kept parts come first, so the kept entries are the first ones.
+
+A single `image` (one path or object per row, as LLaVA and Qwen-VL give it; TRL reads it as
+one image) cannot be cut: a row whose kept messages no longer show it gets null there (TRL's
+GRPO and RLOO read a null `image` as no image), said in a warning. A media column held as
+JSON text (its rows of several shapes: a path in some, a list in others) is set null where
+nothing kept shows its media; a row keeping some of several of its entries is refused,
+naming the column.
 """
 
 from __future__ import annotations
@@ -14,8 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, slice_lists
 
+from trlprep.columns.arrays import json_list_lengths
+from trlprep.columns.arrowtypes import is_json_field, is_list
+from trlprep.columns.mediacolumns import single_media_counts
 from trlprep.columns.placeholders import PLACEHOLDERS, part_counts, sequences
 from trlprep.columns.textparts import string_content
+from trlprep.errors import RowFailures
 from trlprep.registry import MEDIA_COLUMNS, SINGLE_MEDIA_COLUMNS
 
 _CONVERSATIONS = ("prompt", "completion", "chosen", "rejected", "messages")
@@ -47,31 +58,74 @@ def agreed(table: pa.Table, kind: str) -> np.ndarray | None:
 
 
 def keep_shown(out: pa.Table, before: pa.Table) -> pa.Table:
-    """`out` with each `images` / `videos` / `audios` list cut to the first entries its
-    conversations still show, in rows where `before` (the edge's input, row for row) showed
-    exactly its entries; rows that did not match are left for validate to report."""
+    """`out` with each media column cut to the entries its conversations still show, in
+    rows where `before` (the edge's input, row for row) showed exactly its entries: a list
+    cut to its first entries, a single `image` or a JSON text column set null where nothing
+    kept shows it (said in a warning); a JSON text row keeping some of several entries is
+    refused. Rows that did not match are left for validate to report."""
+    refused: dict[int, str] = {}
     for kind, names in MEDIA_COLUMNS.items():
-        lists = [
-            n
-            for n in names
-            if n in out.column_names
-            and n not in SINGLE_MEDIA_COLUMNS
-            and pa.types.is_list(out.column(n).type) | pa.types.is_large_list(out.column(n).type)
-        ]
-        if not lists:
+        present = [n for n in names if n in out.column_names]
+        if not present:
             continue
         whole, now = agreed(before, kind), agreed(out, kind)
         if whole is None or now is None:
             continue
-        for name in lists:
-            col = as_array(out.column(name))
-            held = np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
+        for name in present:
+            col, field = as_array(out.column(name)), out.schema.field(name)
+            held = _entries(field, col)
+            if held is None:
+                continue
             cut = (whole == held) & (now >= 0) & (now < held)
-            if cut.any():
-                i = out.column_names.index(name)
+            if not cut.any():
+                continue
+            if is_list(col.type):
                 kept = cut_lists(col, np.where(cut, now, held))
-                out = out.set_column(i, out.schema.field(name), kept)
+            else:  # one entry, or JSON text: only all of it can go
+                for r in np.flatnonzero(cut & (now > 0)):
+                    refused.setdefault(int(r), _uncut(name, kind, int(held[r]), int(now[r])))
+                gone = cut & (now == 0)
+                if not gone.any():
+                    continue
+                kept = pc.if_else(pa.array(gone), pa.nulls(len(col), col.type), col)
+                _say_dropped(name, kind, np.flatnonzero(gone))
+            out = out.set_column(out.column_names.index(name), field, kept)
+    if refused:
+        rows = sorted(refused)
+        raise RowFailures(rows, [refused[r] for r in rows], stage="conversion")
     return out
+
+
+def _entries(field: pa.Field, col: pa.Array) -> np.ndarray | None:
+    """Per row, the entries a media column holds as validate counts them (None: a column
+    of no kind it counts)."""
+    if field.name in SINGLE_MEDIA_COLUMNS:
+        return single_media_counts(field, col)
+    if is_list(col.type):
+        return np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
+    if is_json_field(field):
+        return np.asarray(json_list_lengths(col), np.int64)
+    return None
+
+
+def _uncut(name: str, kind: str, held: int, kept: int) -> str:
+    """Why a row whose kept messages show some of its `held` entries of `name` is refused."""
+    return (
+        f"its kept messages show {kept} of the {held} {kind}s of its {name!r} column, which "
+        "holds JSON text (rows of several shapes) that cannot be cut to the first ones: make "
+        f"{name!r} a list in every row, or rename it out of the media columns to keep it as "
+        f"it is (--map {name}_given={name})"
+    )
+
+
+def _say_dropped(name: str, kind: str, rows: np.ndarray) -> None:
+    from trlprep.converters.common import counted_rows_text, warn
+
+    trl = f", and TRL reads a null {name!r} as no {kind}" if name in SINGLE_MEDIA_COLUMNS else ""
+    warn(
+        f"{counted_rows_text(rows)}: the {name!r} column's {kind} entries were shown only by "
+        f"the messages this conversion drops: set to null (no kept message shows them{trl})"
+    )
 
 
 def cut_lists(col: pa.Array, keep: np.ndarray) -> pa.Array:

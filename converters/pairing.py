@@ -7,6 +7,12 @@ completion becomes `chosen`, the false one `rejected`. Rows left without a partn
 prompt with more true than false rows, or the reverse) are reported, and returned by
 `pair_by_prompt`. Output rows follow the order of their chosen rows; extra columns come
 from the chosen row.
+
+Media columns come from the chosen row too: one `images` list per row holds the prompt's
+entries, then the completion's (TRL's DPO collator reads one `images` list for prompt,
+chosen and rejected; validate counts the prompt with each completion against it). A pair
+whose completions show media of their own that differ (another image, or one where the other
+shows none) cannot be written so: both of its rows are refused, each saying why.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, slice_lists, take_rows
 from trlprep.converters.base import ConvertOptions, edge
 from trlprep.converters.common import (
@@ -30,7 +37,8 @@ from trlprep.converters.common import (
 )
 from trlprep.converters.media import shown
 
-from trlprep.columns.arrowtypes import is_list
+from trlprep.columns.arrowtypes import is_json_field, is_list
+from trlprep.errors import RowFailures
 from trlprep.registry import MEDIA_COLUMNS, PREFERENCE, SINGLE_MEDIA_COLUMNS, Format
 
 
@@ -41,6 +49,8 @@ class Pairing:
     table: pa.Table
     leftovers: pa.Table
     leftover_rows: np.ndarray
+    chosen_rows: np.ndarray | None = None  # the input row of each pair's chosen, rejected
+    rejected_rows: np.ndarray | None = None
 
 
 def group_ids(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -61,18 +71,23 @@ def group_ids(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
 
 def prompt_groups(table: pa.Table, prompt: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """`group_ids` of the prompts, told apart by the media their parts stand for too (the
-    first entries of `images` / `videos` / `audios`): the same question of another image is
-    another prompt."""
+    first entries of `images` / `videos` / `audios`, a single `image` the prompt shows): the
+    same question of another image is another prompt."""
     group = group_ids(prompt)
     for kind, names in MEDIA_COLUMNS.items():
         for name in names:
             col = table.column(name) if name in table.column_names else None
-            if col is None or name in SINGLE_MEDIA_COLUMNS or not is_list(col.type):
+            if col is None or is_json_field(table.schema.field(name)):
+                continue
+            if not is_list(col.type) and name not in SINGLE_MEDIA_COLUMNS:
                 continue
             n = shown(prompt, kind)
             if not n.any():
                 continue
-            media = group_ids(slice_lists(as_array(col), 0, n))
+            if is_list(col.type):
+                media = group_ids(slice_lists(as_array(col), 0, n))
+            else:  # one entry (`image`), the prompt's where it shows one
+                media = np.where(n > 0, group_ids(col), -1)
             both = pa.StructArray.from_arrays([pa.array(group), pa.array(media)], ["p", "m"])
             group = group_ids(both)
     return group
@@ -120,7 +135,8 @@ def pair_by_prompt(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Pairin
     out = output(
         table, PREFERENCE, fmt, produced, {"prompt", "completion", "label"}, rows=chosen_rows
     )
-    return Pairing(out, table.take(pa.array(left, pa.int64())), left)
+    left_table = table.take(pa.array(left, pa.int64()))
+    return Pairing(out, left_table, left, chosen_rows, rejected_rows)
 
 
 @edge(
@@ -133,6 +149,8 @@ def pair_by_prompt(table: pa.Table, fmt: Format, opts: ConvertOptions) -> Pairin
 )
 def unpaired_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     result = pair_by_prompt(table, fmt, opts)
+    if fmt is Format.CONVERSATIONAL:
+        refuse_differing_media(table, result.chosen_rows, result.rejected_rows)
     left = result.leftover_rows
     if len(left):
         label = table.column("label").to_numpy(zero_copy_only=False)[left].astype(bool)
@@ -203,3 +221,74 @@ def _one_label_prompts(table: pa.Table, fmt: Format) -> tuple[int, int]:
     only_true = len(np.setdiff1d(with_true, with_false))
     only_false = len(np.setdiff1d(with_false, with_true))
     return only_true, only_false
+
+
+def refuse_differing_media(table: pa.Table, chosen: np.ndarray, rejected: np.ndarray) -> None:
+    """Refuse (`RowFailures`, both rows of each pair) the pairs of `table`'s rows `chosen`
+    and `rejected` whose completions show media of their own that differ (see the module
+    docstring); rows whose media column does not hold exactly what they show are left for
+    validate."""
+    if not len(chosen):
+        return
+    prompt, completion = table.column("prompt"), table.column("completion")
+    why: dict[int, str] = {}
+    for kind, names in MEDIA_COLUMNS.items():
+        present = [n for n in names if n in table.column_names]
+        if not present:
+            continue
+        p, c = shown(prompt, kind), shown(completion, kind)
+        for name in present:
+            own = _own_entries(table, name, p, c)
+            if own is None:
+                continue
+            ids, exact = own
+            differ = (c[chosen] != c[rejected]) | (ids[chosen] != ids[rejected])
+            differ &= exact[chosen] & exact[rejected]
+            for i in np.flatnonzero(differ):
+                t, f = int(chosen[i]), int(rejected[i])
+                why.setdefault(t, _differing(kind, name, ("true", c[t]), ("false", c[f])))
+                why.setdefault(f, _differing(kind, name, ("false", c[f]), ("true", c[t])))
+    if not why:
+        return
+    rows = sorted(why)
+    raise RowFailures(
+        rows,
+        [why[r] for r in rows],
+        stage="conversion",
+        hint="pair completions that show the same media (or none of their own), or keep these "
+        "rows unpaired (--to unpaired-preference)",
+    )
+
+
+def _own_entries(
+    table: pa.Table, name: str, p: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """(per row, an id of the entries of media column `name` its completion shows, equal
+    for equal entries; whether the column holds exactly the prompt's and the completion's
+    entries), given each row's entries shown by its prompt `p` and completion `c`; None for
+    a column of JSON text or of no kind validate counts."""
+    col = as_array(table.column(name))
+    if is_json_field(table.schema.field(name)):
+        return None
+    if is_list(col.type):
+        held = np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
+        return group_ids(slice_lists(col, p)), held == p + c
+    if name not in SINGLE_MEDIA_COLUMNS:
+        return None
+    valid = np.asarray(col.is_valid(), dtype=bool)
+    mine = pa.array(valid & (p == 0) & (c == 1))  # the one entry, shown by the completion
+    ids = group_ids(pa.StructArray.from_arrays([mine, col], ["own", "v"]))
+    return np.where(np.asarray(mine), ids, -1), valid.astype(np.int64) == p + c
+
+
+def _differing(kind: str, name: str, this: tuple[str, int], other: tuple[str, int]) -> str:
+    """Why a row of a pair is refused: its completion (`this`: its label, the entries of
+    its own it shows) and its partner's (`other`) show different media."""
+    counts = f"this {this[0]} one shows {this[1]} of its own, the {other[0]} one {other[1]}"
+    if this[1] == other[1]:
+        counts += ", other entries"
+    return (
+        f"paired with the {other[0]} completion of the same prompt, which shows other "
+        f"{kind}s ({counts}): the pair's one {name!r} column holds the prompt's entries and "
+        f"one completion's (TRL's DPO reads one {name!r} for prompt, chosen and rejected)"
+    )

@@ -6,7 +6,7 @@ Not a test (it runs hundreds of conversions): `python tests/realdata/rendersweep
 file is then converted with `--chat-template` for each original template (its model's
 bos/eos as `--template-kwarg`s, `--on-error skip`), and each output row is compared with
 TRL's `apply_chat_template` over transformers on a tiny tokenizer carrying the same
-template (the reference; where the render moved media held inline to `images` / `videos`,
+template (the reference; where the render moved images held inline to an `images` column,
 of the messages TRL's trainers prepare for such a dataset, `prepare_multimodal_messages`).
 Each row is counted as one of:
 
@@ -78,10 +78,11 @@ def reference(template: str, row: dict, kwargs: dict) -> dict:
 
 
 def _moved_media(base: list[dict], rendered: list[dict]) -> bool:
-    """The render moved media held inline to `images` / `videos` columns the read rows have
-    not (a rendered row carries them)."""
+    """The render moved images held inline to an `images` column the read rows have not (a
+    rendered row carries it): TRL takes such data as vision data (moved videos alone are
+    not: TRL hands their rows to the template as written)."""
     have = {k for r in base for k in r}
-    return any(k in r and k not in have for r in rendered for k in ("images", "videos"))
+    return any("images" in r and "images" not in have for r in rendered)
 
 
 def _trl_vision(row: dict) -> dict:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import Unit
     from trlprep.importers import Importer, ImportOptions, ImportStats
+    from trlprep.importers.survey import InlineMedia
     from trlprep.io.readers import Batch
 
 from trlprep.cli.app import err
@@ -146,19 +147,24 @@ def import_units(
     stats: ImportStats,
     ledger: Ledger,
     coerce: bool = False,
+    media: InlineMedia | None = None,
 ) -> Iterator[Unit]:
     """Import each input batch; rows the importer refuses go to the ledger (stage import),
-    as do rows holding a value of another kind than their column's (stage read)."""
+    as do rows holding a value of another kind than their column's (stage read). `media`
+    (a convert moving media held inline): filled with the media the whole imported input
+    holds inline before the first unit comes (`importers.survey.media_surveyed`)."""
     import dataclasses
 
     import numpy as np
     import pyarrow as pa
 
+    from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import Unit, read_stage
     from trlprep.importers import ImportOptions
     from trlprep.importers.base import check_roles_used
     from trlprep.importers.labelcoercion import mapped_labels
     from trlprep.importers.run import batches_to_import
+    from trlprep.importers.survey import media_surveyed
 
     opts = opts or ImportOptions()
     if coerce and not opts.coerce:  # the importer reads the landing labels as booleans
@@ -169,13 +175,27 @@ def import_units(
     # OASST messages: the file at once; LLaMA-Factory v1, ShareGPT: each batch with what
     # the whole input holds (`importers.survey`)
     stream, seen = batches_to_import(raw, importer, opts)
-    for b in stream:
-        ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
+
+    def read(b: Batch, into: Ledger) -> tuple[pa.Table, pa.Table, np.ndarray | None]:
         data = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
-        ledger.rows_in += data.num_rows
         carry = importer.carried(data.column_names, opts)  # the extras the layout leaves
         labels = mapped_labels(opts)  # --map label=COLUMN: read as booleans with --coerce
-        settled, keep = read_stage(data, b.offset, b.lines, ledger, coerce, carry, labels)
+        return (data, *read_stage(data, b.offset, b.lines, into, coerce, carry, labels))
+
+    if media is not None:
+
+        def imported(b: Batch) -> pa.Table:
+            _, settled, keep = read(b, Ledger())  # nothing counted: the import counts
+            if keep is None:
+                return importer.apply(settled, opts, b.offset, b.lines, seen=seen).table
+            lines = None if b.lines is None else np.asarray(b.lines)[keep]
+            return importer.apply(settled, opts, 0, lines, seen=seen).table
+
+        stream = media_surveyed(stream, imported, media)
+    for b in stream:
+        ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
+        data, settled, keep = read(b, ledger)
+        ledger.rows_in += data.num_rows
         if keep is not None and not len(keep):  # every row of another kind than most rows'
             stats.rows_in += data.num_rows  # (its columns hold no type the import could read)
             continue

@@ -150,7 +150,7 @@ def _run(req: Request) -> None:
         layout = "map"  # TRL messages whose roles --role-map renames
     check_keep_empty(req, layout)
 
-    importer = stats = None
+    importer = stats = media = None
     ledger = Ledger(path=req.path, on_error=req.on_error, bad_lines=bad)
     ledger.shards = getattr(batches, "shards", None)  # several files: name the file
     if req.on_error == "skip" and not req.explain:
@@ -175,7 +175,11 @@ def _run(req: Request) -> None:
         return
     raw = _chain(first, batches)
     if importer is not None:
-        units = import_units(raw, importer, req.import_options, stats, ledger, req.coerce)
+        from trlprep.importers.survey import InlineMedia
+
+        moves = getattr(req.convert_options, "inline_media", None) == "move"
+        media = InlineMedia() if moves else None  # the whole imported input's, for chunks
+        units = import_units(raw, importer, req.import_options, stats, ledger, req.coerce, media)
     else:
         units = plain_units(raw, ledger, req.coerce)
 
@@ -199,7 +203,10 @@ def _run(req: Request) -> None:
             # the input's part keys, imported or not (an import keeps the parts as they are);
             # the media columns of a plain convert: those the whole input holds media for
             schemas = [*getattr(batches, "schemas", []), head.table.schema]
-            held = getattr(batches, "inline_media", None) if importer is None else None
+            held = getattr(batches, "inline_media", None)
+            if importer is not None:  # the media of the imported input, not of its layout
+                held = media.held if media is not None else None
+                schemas += media.schemas if media is not None else []
             columns = [f"{m}:{c}" for m, names in (held or {}).items() for c in names]
             plan.options = moving_whole(plan.options, unmovable_keys(schemas), columns)
         with warnings.catch_warnings(record=True) as caught:

@@ -240,6 +240,11 @@ def inline_images(
             medium, name = c.split(":", 1)
             by_medium.setdefault(medium, []).append(name)
         out = moved_elsewhere(out, by_medium)
+        # the columns added in the order moving the whole input adds them, whichever
+        # media this chunk held inline (JSON Lines writes columns as they stand)
+        added = [MEDIA_COLUMN[m] for m in MEDIA_COLUMN if MEDIA_COLUMN[m] in out.column_names]
+        added = [c for c in added if c not in table.column_names]
+        out = out.select([c for c in out.column_names if c not in added] + added)
     output = TYPED_OUTPUTS.get(output_kind, "these")
     moved = [m for m in MEDIA_COLUMN if m not in media]
     said = MOVED.format(output=output) if output_kind in TYPED_OUTPUTS else None

@@ -9,18 +9,25 @@ while it collects each batch's `Importer.survey`, and gives them back with the u
 `Importer.apply(..., seen=...)` makes it `whole_input()` for the importer's `convert`.
 An input read in one batch (and a table imported alone) is its own survey: `whole_input()`
 is None there, and the importer looks at the batch it has.
+
+`media_surveyed` does the same for a convert moving media held inline (`--inline-media
+move`): each batch imported once ahead, the messages columns holding each medium inline
+found, so that every chunk gets the media columns of the whole imported input.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from trlprep.columns.arrowtypes import is_messages
 from trlprep.importers.columnmap import rename
 from trlprep.io.keptbatches import KeptBatches
 from trlprep.io.sources import Batch
@@ -81,4 +88,63 @@ def _replayed(kept: KeptBatches) -> Iterator[Batch]:
         kept.close()
 
 
-__all__ = ["seeing", "survey_of", "surveyed", "whole_input"]
+@dataclass
+class InlineMedia:
+    """What an imported whole input holds inline (filled by `media_surveyed`)."""
+
+    held: dict[str, list[str]] = field(default_factory=dict)  # medium -> messages columns
+    schemas: list[pa.Schema] = field(default_factory=list)  # each imported batch's schema
+
+
+def media_surveyed(
+    batches: Iterable[Batch], imported: Callable[[Batch], pa.Table], found: InlineMedia
+) -> Iterator[Batch]:
+    """`batches` again, `found` filled before the first one comes: the media each batch
+    holds inline once `imported` (as the import will import it, nothing counted). An input
+    of one batch passes through (it is its own survey), as does one whose first batch
+    imports to no messages column (standard text holds no parts); a batch the import
+    refuses is left for the import to say so."""
+    it = iter(batches)
+    head = list(itertools.islice(it, 2))
+    first = _imported_quietly(imported, head[0]) if len(head) == 2 else None
+    if first is None or not any(is_messages(f.type) for f in first.schema):
+        yield from itertools.chain(head, it)
+        return
+    with KeptBatches() as kept:
+        for i, b in enumerate(kept.keep(itertools.chain(head, it))):
+            table = first if i == 0 else _imported_quietly(imported, b)
+            if table is not None:
+                _add_media(found, table)
+        found.held = {m: names for m, names in found.held.items() if names}
+        yield from kept.replay()
+
+
+def _imported_quietly(imported: Callable[[Batch], pa.Table], b: Batch) -> pa.Table | None:
+    """`imported(b)`, its warnings unsaid (the import says them once); None where it fails
+    (the import says why)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            return imported(b)
+        except Exception:
+            return None
+
+
+def _add_media(found: InlineMedia, table: pa.Table) -> None:
+    """The messages columns of `table` holding each medium inline added to `found`."""
+    from trlprep.columns.inlinemedia import MEDIA_COLUMN, inline_columns
+
+    found.schemas.append(table.schema)
+    for medium in MEDIA_COLUMN:
+        names = found.held.setdefault(medium, [])
+        names += [c for c in inline_columns(table, medium) if c not in names]
+
+
+__all__ = [
+    "InlineMedia",
+    "media_surveyed",
+    "seeing",
+    "survey_of",
+    "surveyed",
+    "whole_input",
+]

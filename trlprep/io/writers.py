@@ -45,6 +45,9 @@ from trlprep.io.tempfiles import (
 )
 
 WRITE_BATCH_ROWS = 65_536  # JSONL rows serialised at once
+# rows per Parquet row group and Arrow record batch: the rows are regrouped as written, so a
+# file does not show where the reader cut the input (read whole or in chunks: one file)
+ROW_GROUP_ROWS = 65_536
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
@@ -118,6 +121,8 @@ class _Writer:
             schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
+        self._held: list[pa.Table | pa.RecordBatch] = []  # rows not yet in a row group
+        self._held_rows = 0
         self._w = self._sink = None
         self.tmp: Path | None = None
         if stream_kind(path) is not None:  # a device or FIFO: written through, never replaced
@@ -162,14 +167,30 @@ class _Writer:
                 with _io(self.path):
                     self._sink.write(chunk)
         else:
-            conformed = _conform(table_without_marks(data), self.schema)
-            with _io(self.path):
-                self._w.write(conformed)
+            self._held.append(_conform(table_without_marks(data), self.schema))
+            self._held_rows += data.num_rows
+            while self._held_rows >= ROW_GROUP_ROWS:
+                self._write_group(ROW_GROUP_ROWS)
         self.rows += data.num_rows
+
+    def _write_group(self, rows: int) -> None:
+        """The first `rows` held rows written as one row group (record batch)."""
+        held = pa.concat_tables(
+            [t if isinstance(t, pa.Table) else pa.Table.from_batches([t]) for t in self._held]
+        )
+        group, rest = held.slice(0, rows).combine_chunks(), held.slice(rows)
+        self._held, self._held_rows = ([rest] if rest.num_rows else []), rest.num_rows
+        with _io(self.path):
+            if self.fmt == "parquet":
+                self._w.write_table(group, row_group_size=rows)
+            else:
+                self._w.write_table(group, max_chunksize=rows)
 
     def commit(self) -> None:
         """Finish the file and move it into place."""
         try:
+            if self._held_rows:
+                self._write_group(self._held_rows)
             with _io(self.path):
                 if self._w is not None:
                     self._w.close()

@@ -102,7 +102,7 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
     tools, kwargs = side_values(batch, offset, rows, job.tools, job.kwargs)
     images = _image_counts(batch)
     media = _media_counts(batch, plan)
-    prep = _Preparer(job, batch.schema)
+    prep = _Preparer(job, batch.schema, images is not None)
     out: list[str | None] = []
     for i, (prompt, t, k) in enumerate(zip(prompts, tools, kwargs, strict=True)):
         try:
@@ -118,8 +118,9 @@ def render_prompts(job: Job, batch: pa.Table | pa.RecordBatch, offset: int) -> p
 class _Preparer:
     """`inputs.prepare` with the job's template and the roles it renders parts for."""
 
-    def __init__(self, job: Job, schema: pa.Schema) -> None:
+    def __init__(self, job: Job, schema: pa.Schema, vision_data: bool = False) -> None:
         self.template = job.template
+        self.vision_data = vision_data  # an image column: TRL's vision data
         self.roles = parts_roles(job.template)
         self.parts_only = parts_only_roles(job.template)
         self.args_text = {f.name for f in schema if has_tagged_arguments(f.type)}
@@ -136,6 +137,7 @@ class _Preparer:
             args_text=column in self.args_text,
             media=media,
             parts_only=self.parts_only,
+            vision_data=self.vision_data,
         )
 
 
@@ -189,7 +191,7 @@ def _render(
     tools_g, kwargs_g = side_values(batch, offset, first, job.tools, job.kwargs)
     images = _image_counts(batch)
     media = _media_counts(batch, plan)
-    prep = _Preparer(job, batch.schema)
+    prep = _Preparer(job, batch.schema, images is not None)
     support = tool_support(job.template)
     counted = {"image": images, **media} if images is not None else media
     shown = media_roles(job.template) if media else {}

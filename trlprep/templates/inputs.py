@@ -18,11 +18,18 @@ to what the template renders, `<image>` placeholders turned into image parts.
   name appear in the render?), so rows whose calls or tools a template drops can be counted.
 - With media beside the conversation (`images`/`image`, `videos`, `audios`), each
   `<image>` (`<video>`, `<audio>`) in string content becomes an image (video, audio) part,
-  the text around it text parts, and every other string content of the row one text part
-  (TRL's vision format); the placeholders plus the parts of each medium must number as
-  many as the row's entries of its column, else the row fails. A placeholder whose medium
-  has no column stays text; media parts without their column are not counted (the render
-  report says so for video and audio).
+  the text around it text parts; the placeholders plus the parts of each medium must
+  number as many as the row's entries of its column, else the row fails. A placeholder
+  whose medium has no column stays text; media parts without their column are not counted
+  (the render report says so for video and audio).
+- Every other string content of data with an image column (`image` / `images`, even in a
+  row of none) becomes one text part, and of data with only videos or audios stays a
+  string: TRL's trainers take a dataset as vision data only with an `image` / `images`
+  column, and only then make string contents text parts (`prepare_multimodal_messages`);
+  other data reaches the template as written. Templates mostly render the two alike
+  (Qwen2.5-VL, Qwen3-VL, Qwen3.5); diffusion_gemma does not (a system text part ends with
+  a space). `columns.placeholders.map_placeholders` writes the data by the same rule, so
+  the render equals the original template's render of the written rows as TRL passes them.
 """
 
 from __future__ import annotations
@@ -85,6 +92,7 @@ def prepare(
     args_text: bool = False,
     media: tuple[str, ...] = (),
     parts_only: frozenset[str] = frozenset(),
+    vision_data: bool = False,
 ) -> tuple[list, Prepared]:
     """`messages` ready for the template (new dicts where changed; see the module doc).
 
@@ -92,7 +100,8 @@ def prepare(
     images, so `<image>` placeholders become image parts; `media`: other media the row has
     (`video`, `audio`), whose placeholders become their parts; `parts_only`: the roles the
     template renders only as parts (`parts_only_roles`), whose string content becomes one
-    text part, as TRL's vision format gives it; `args_text`: tool-call
+    text part, as TRL's vision format gives it; `vision_data`: the data has an image column
+    (TRL's vision data: every string content becomes text parts); `args_text`: tool-call
     arguments are tagged JSON text of the user's values (`jsonargs`). Raises RowError naming
     the message.
     """
@@ -111,7 +120,9 @@ def prepare(
         content = new.get("content")
         if vision:
             info.images += count_images([new])
-        if isinstance(content, str) and (kinds or new.get("role") in parts_only):
+        if isinstance(content, str) and (
+            vision or vision_data or new.get("role") in parts_only or _marks_any(content, kinds)
+        ):
             new = {**new, "content": split_text(content, kinds)}
             content = new["content"]
         if isinstance(content, list) and any(_untyped(p) for p in content):
@@ -157,6 +168,11 @@ def prepare(
     return out, info
 
 
+def _marks_any(content: str, kinds: tuple[str, ...]) -> bool:
+    """Whether `content` holds a placeholder of one of `kinds`."""
+    return any(PLACEHOLDERS[k] in content for k in kinds)
+
+
 def prepare_example(
     example: dict, columns: tuple[str, ...], template: ChatTemplate, images: int | None
 ) -> dict:
@@ -193,7 +209,7 @@ def prepare_example(
     for c, value in convs.items():
         out[c], _ = prepare(
             value, c, roles, vision=bool(images), template_name=template.name, media=media,
-            parts_only=parts_only_roles(template),
+            parts_only=parts_only_roles(template), vision_data=images is not None,
         )  # fmt: skip
     return out
 
