@@ -205,6 +205,23 @@ def test_quotes_are_counted_once_for_the_cuts_and_the_lines(tmp_path, monkeypatc
     assert small == []
 
 
+@pytest.mark.parametrize("data", [b"a,b", b"a,b\n", b"a,b\r\n", BOM + b"a,b", b"\n\na,b\n1,2\n"])
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_file_of_a_header_or_less_is_read_as_at_once(tmp_path, small, data, gz):
+    """Rows, lines or the error ("a,b" with no line end is no CSV to Arrow) as read whole."""
+    path = tmp_path / ("d.csv.gz" if gz else "d.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+    def outcome(reader) -> object:
+        try:
+            got = reader(str(path))
+        except InputError as e:
+            return str(e)
+        return got.table.schema, got.table.to_pylist(), got.lines.tolist()
+
+    assert outcome(read) == outcome(WHOLE)
+
+
 def test_lines_not_kept_between_the_passes_are_counted_again(tmp_path, monkeypatch, small):
     monkeypatch.setattr(csvlocal, "_KEPT_LINES", 0)
     for name in ("bom_crlf.csv", "lone_cr.csv", "blank_lines.csv", "no_last_line_end.csv"):

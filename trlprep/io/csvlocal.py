@@ -105,8 +105,12 @@ def _counted(path: str, delimiter: str, compressed: bool) -> tuple[_Ranges, list
 
 
 def _header(path: str, counter: RangeCounter) -> bytes:
-    """The header record's bytes, read from the file `path`."""
-    start, end = counter.header_span()
+    """The header record's bytes, read from the file `path` (none where no record ends:
+    such a file is read whole)."""
+    span = counter.header_span()
+    if span is None:
+        return b""
+    start, end = span
     with open(path, "rb") as f:
         f.seek(start)
         return guard(path, lambda: f.read(end - start))
