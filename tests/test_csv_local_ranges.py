@@ -40,6 +40,13 @@ CASES = {
     "dates.csv": b"d,t\n"
     + _rows(lambda i: b"2024-01-%02d,2024-01-01 10:00:%02d\n" % (i % 28 + 1, i % 60)),
     "json_blanks.csv": b"messages,x\n" + _rows(lambda i: MSG % (i, i) if i % 3 else b",%d\n" % i),
+    # ranges whose JSON column is empty throughout: nulls of the others' type, no whole read
+    "json_blank_range.csv": b"messages,x\n"
+    + _rows(lambda i: MSG % (i, i) if not 50 <= i < 150 else b",%d\n" % i),
+    "json_spaces_range.csv": b"messages,x\n"
+    + _rows(lambda i: MSG % (i, i) if not 50 <= i < 150 else b'" ",%d\n' % i),
+    "json_na_range.csv": b"messages,x\n"  # "NA" is no JSON: the column stays text
+    + _rows(lambda i: MSG % (i, i) if not 50 <= i < 150 else b"NA,%d\n" % i),
     "json_bad_late.csv": b"messages,x\n"
     + _rows(lambda i: MSG % (i, i) if i != 150 else b'"[oops",%d\n' % i),
     "empty_then_text.csv": b"a,b\n" + _rows(lambda i: b"%d,%s\n" % (i, b"x" if i > 190 else b"")),
@@ -111,6 +118,14 @@ def test_leading_zeros_json_and_late_types_kept_across_ranges(tmp_path, small):
     assert read(str(path)).table["messages"][150].as_py() == "[oops"  # left as written
     path.write_bytes(CASES["late_float.csv"])
     assert read(str(path)).table.schema.field("b").type == pa.float64()
+    path.write_bytes(CASES["json_blank_range.csv"])
+    got = read(str(path)).table["messages"]
+    assert pa.types.is_list(got.type) and got[100].as_py() is None
+    assert got[151].as_py() == [{"role": "user", "content": "hi 151"}]
+    path.write_bytes(CASES["json_na_range.csv"])
+    got = read(str(path)).table["messages"]
+    assert got.type == pa.string() and got[100].as_py() == "NA"
+    assert small == []  # each read in ranges
 
 
 def _small_blocks(monkeypatch) -> None:
@@ -169,6 +184,51 @@ def test_ranges_are_read_one_at_a_time(tmp_path, monkeypatch, small):
     rest = list(batches)
     assert len(seconds) == len(firsts) and len(rest) == len(firsts) - 1
     assert seconds == [a[2] for a in firsts]  # the same ranges, in order
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_quotes_are_counted_once_for_the_cuts_and_the_lines(tmp_path, monkeypatch, small, gz):
+    """Neither pass counts a range's quotes again: the count that cuts the file gives each
+    record's line (kept small between the passes)."""
+    from trlprep.io import csvlines
+
+    data = CASES["bom_crlf.csv"]
+    path = tmp_path / ("d.csv.gz" if gz else "d.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    want = WHOLE(str(path))
+
+    def counted_again(*args):
+        raise AssertionError("a range's lines counted again")
+
+    monkeypatch.setattr(csvlines, "RecordLines", counted_again)
+    _same(read(str(path)), want)
+    assert small == []
+
+
+@pytest.mark.parametrize("data", [b"a,b", b"a,b\n", b"a,b\r\n", BOM + b"a,b", b"\n\na,b\n1,2\n"])
+@pytest.mark.parametrize("gz", [False, True])
+def test_a_file_of_a_header_or_less_is_read_as_at_once(tmp_path, small, data, gz):
+    """Rows, lines or the error ("a,b" with no line end is no CSV to Arrow) as read whole."""
+    path = tmp_path / ("d.csv.gz" if gz else "d.csv")
+    path.write_bytes(gzip.compress(data) if gz else data)
+
+    def outcome(reader) -> object:
+        try:
+            got = reader(str(path))
+        except InputError as e:
+            return str(e)
+        return got.table.schema, got.table.to_pylist(), got.lines.tolist()
+
+    assert outcome(read) == outcome(WHOLE)
+
+
+def test_lines_not_kept_between_the_passes_are_counted_again(tmp_path, monkeypatch, small):
+    monkeypatch.setattr(csvlocal, "_KEPT_LINES", 0)
+    for name in ("bom_crlf.csv", "lone_cr.csv", "blank_lines.csv", "no_last_line_end.csv"):
+        path = tmp_path / name
+        path.write_bytes(CASES[name])
+        _same(read(str(path)), WHOLE(str(path)))
+    assert small == []
 
 
 def test_a_bad_record_in_a_late_range_is_named_by_its_line(tmp_path, small):

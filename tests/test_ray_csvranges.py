@@ -16,6 +16,7 @@ import pyarrow as pa
 import pytest
 
 from trlprep.io import csvcuts
+from trlprep.io.csvcount import RangeCounter
 from trlprep.io.csvlines import record_lines
 from trlprep.io.csvranges import Seen, decide
 
@@ -75,20 +76,45 @@ def test_pieces_cut_at_record_starts_whatever_their_bounds(tmp_path):
 
 
 def test_a_compressed_files_ranges_are_whole_records_on_their_lines():
+    """Counted in order and cut as it goes (as a compressed file is, and the local engine
+    reads every file): whole records, each record's line counted once, in its range."""
     data = _awkward(40)
-    cutter = csvcuts._Cutter(",", 300)
+    counter = RangeCounter(",", 300, keep=True)
     got = []
     for i in range(0, len(data), 97):  # fed in pieces that split CRLF and quotes
-        got += list(cutter.feed(data[i : i + 97]))
-    got += list(cutter.finish())
-    assert cutter.ok and len(got) > 5
-    assert b"".join(chunk for _, _, chunk in got) == data
-    assert cutter.header == data[len(BOM) : data.index(b"\r\n") + 2]
+        got += list(counter.feed(data[i : i + 97]))
+    got += list(counter.finish())
+    assert counter.ok and len(got) > 5
+    assert b"".join(c.data for c in got) == data
+    assert counter.header == data[len(BOM) : data.index(b"\r\n") + 2]
     lines = record_lines([data])[0].tolist()
-    for line, start, chunk in got:
-        assert data[start : start + len(chunk)] == chunk
-        assert line in lines or start == 0
-        assert record_lines([chunk])[1]  # the quotes of each range read on their own
+    assert [x for c in got for x in c.lines.tolist()] == lines
+    for c in got:
+        assert data[c.rng.start : c.rng.end] == c.data
+        assert c.rng.line in lines or c.rng.start == 0
+        assert record_lines([c.data])[1]  # the quotes of each range read on their own
+
+
+@pytest.mark.parametrize("pieces", [2, 3, 7, 20])
+def test_a_file_counted_in_order_is_cut_where_its_scanned_pieces_cut_it(tmp_path, pieces):
+    """The local engine's cut (counted once, in order) is the cut of the file's pieces
+    scanned apart (Ray's): the same ranges, so the same batches; each range's records'
+    lines those of the file."""
+    data = _awkward(60)
+    path = tmp_path / "a.csv"
+    path.write_bytes(data)
+    bounds = csvcuts.piece_bounds(len(data), pieces)
+    pairs = zip(bounds, bounds[1:], strict=False)
+    scans = [csvcuts.scan_piece(str(path), x, y, ",") for x, y in pairs]
+    want = csvcuts.chained(scans, len(data))
+    counter = RangeCounter(",", 1 << 30, bounds=bounds[1:-1], size=len(data))
+    got = []
+    for i in range(0, len(data), 53):  # fed in pieces that split CRLF and quotes
+        got += list(counter.feed(data[i : i + 53]))
+    got += list(counter.finish())
+    assert counter.ok and len(want) > 1
+    assert [c.rng for c in got] == want
+    assert [x for c in got for x in c.lines.tolist()] == record_lines([data])[0].tolist()
 
 
 def test_quotes_that_are_no_csv_quoting_are_not_cut(tmp_path):
@@ -130,8 +156,23 @@ def test_json_text_is_decoded_only_where_every_range_holds_it():
     s = pa.string()
     assert decide([_seen([s], looks=["json"]), _seen([s], looks=["none"])]).json == {0}
     assert decide([_seen([s], looks=["json"]), _seen([s], looks=["no"])]).json == set()
-    # an untyped range may hold "NA" (no JSON) or nothing: the file is read whole
-    assert decide([_seen([s], looks=["json"]), _seen([pa.null()], looks=["null"])]) is None
+    # an untyped range read as text: empty throughout (JSON elsewhere), or "NA" (no JSON)
+    assert decide([_seen([s], looks=["json"]), _seen([pa.null()], looks=["none"])]).json == {0}
+    assert decide([_seen([s], looks=["json"]), _seen([pa.null()], looks=["no"])]).json == set()
+
+
+def test_a_range_of_empty_json_values_takes_the_type_the_others_decode_to():
+    from trlprep.io.csvjson import blank_ranges, json_plan
+
+    msgs = pa.list_(pa.struct([("role", pa.string())]))
+    s = pa.string()
+    plan = decide([_seen([s], looks=["json"]), _seen([pa.null()], looks=["none"])])
+    typed, blank = pa.field("c0", msgs), pa.field("c0", pa.null())
+    final = json_plan(plan, [[typed], [blank], [typed]])
+    assert final.decoded == ((0, msgs),) and blank_ranges(final, [[typed], [blank]]) == {1}
+    assert json_plan(plan, [[typed], [typed]]) is plan  # nothing to type: settled once
+    other = pa.field("c0", pa.list_(pa.struct([("content", pa.string())])))
+    assert json_plan(plan, [[typed], [blank], [other]]) is None  # ranges disagree: whole
 
 
 def test_a_range_casts_only_where_a_cast_gives_what_reading_gives():
@@ -226,6 +267,28 @@ def test_one_csv_file_is_read_in_ranges_with_the_local_rows_types_and_lines(
     assert got[LINE].to_pylist() == want.lines.tolist()
     assert got["zip"][:2].to_pylist() == ["00000", "00001"]
     assert pa.types.is_list(want.table.schema.field("messages").type)  # JSON text decoded
+
+
+@pytest.mark.parametrize("name", ["blank.csv", "blank.csv.gz"])
+def test_a_range_of_empty_json_values_is_read_in_ranges_as_local(
+    tmp_path, monkeypatch, small, name
+):
+    from trlprep.io.readers import read
+    from trlprep.ray.base import LINE
+
+    msg = b'"[{""role"": ""user"", ""content"": ""hi %d""}]",%d\n'
+    rows = [msg % (i, i) if not 100 <= i < 250 else b",%d\n" % i for i in range(300)]
+    data = b"messages,x\n" + b"".join(rows)
+    path = tmp_path / name
+    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
+    want = read(str(path))
+    got, _, ranges = _ray_read(path, monkeypatch)
+    assert ranges > 5  # not read whole
+    assert got.drop_columns([LINE]).schema == want.table.schema
+    assert got.drop_columns([LINE]).to_pylist() == want.table.to_pylist()
+    assert got[LINE].to_pylist() == want.lines.tolist()
+    assert pa.types.is_list(want.table.schema.field("messages").type)
+    assert want.table["messages"][200].as_py() is None
 
 
 def test_a_file_whose_quotes_are_no_csv_quoting_is_read_whole_as_local(

@@ -71,65 +71,94 @@ class RecordLines:
         if not data:
             return
         arr = np.frombuffer(data, np.uint8)
-        n = len(arr)
-        before = previous_bytes(arr, self._prev)
-        quotes, loose, breaks = marks(arr, before, None, self._structural)
-        opening = (self._quotes + np.arange(len(quotes))) % 2 == 0
-        if loose[opening].any():
+        quotes, loose, breaks = marks(arr, self._prev, None, self._structural)
+        if loose[self._quotes % 2 :: 2].any():  # an opening quote after an ordinary byte
             self.quoting_ok = False
-        outside = (self._quotes + np.searchsorted(quotes, breaks)) % 2 == 0
-        which = np.flatnonzero(outside)
+        which = np.flatnonzero(parity_outside(quotes, breaks, self._quotes % 2))
         if len(which):
             ends = breaks[which]
-            starts = np.empty(len(ends), np.int64)
-            starts[0] = self._record_start - self._pos  # may lie in an earlier chunk
-            starts[1:] = ends[:-1] + 1
-            lines = np.empty(len(ends), np.int64)
-            lines[0] = self._record_line
-            lines[1:] = self._lines + which[:-1] + 2
-            crlf = (arr[ends] == _LF) & (before[ends] == _CR)
-            filled = ends - starts - crlf > 0
-            self._found.append(lines[filled])
+            first = self._record_start - self._pos
+            _, lines = filled_records(
+                arr, ends, which, self._prev, first, self._record_line, self._lines
+            )
+            self._found.append(lines)
             self._record_start = self._pos + int(ends[-1]) + 1
             self._record_line = self._lines + int(which[-1]) + 2
         self._lines += len(breaks)
         self._quotes += len(quotes)
-        self._pos += n
+        self._pos += len(arr)
         self._prev = int(arr[-1])
 
 
-def previous_bytes(arr: np.ndarray, prev: int) -> np.ndarray:
-    """Each byte's previous byte (`prev` before the first)."""
-    before = np.empty(len(arr), np.uint8)
-    if len(arr):
-        before[0] = prev
-        before[1:] = arr[:-1]
-    return before
+def filled_records(
+    arr: np.ndarray,
+    ends: np.ndarray,
+    which: np.ndarray,
+    prev: int,
+    first_start: int,
+    first_line: int,
+    lines_before: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the start, the start line) of each record that the record ends `ends` close (less
+    the empty ones): `ends` are positions in `arr` of the line breaks outside quotes,
+    `which` their index among all its line breaks. `first_start`: where the first record
+    starts (negative: before `arr`), `first_line`: its line; `lines_before`: the line
+    breaks before `arr`; `prev`: the byte before `arr`."""
+    starts = np.empty(len(ends), np.int64)
+    starts[0] = first_start
+    starts[1:] = ends[:-1] + 1
+    lines = np.empty(len(ends), np.int64)
+    lines[0] = first_line
+    lines[1:] = lines_before + which[:-1] + 2
+    crlf = (arr[ends] == _LF) & (neighbours(arr, ends, prev, None)[0] == _CR)
+    filled = ends - starts - crlf > 0
+    return starts[filled], lines[filled]
+
+
+def neighbours(
+    arr: np.ndarray, at: np.ndarray, prev: int, after_last: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(the byte before, the byte after) each of the increasing positions `at` in `arr`:
+    `prev` before the first byte, `after_last` after the last (None: a line end)."""
+    n = len(arr)
+    before = arr[at - 1]  # position 0 wraps to the last byte: set below
+    after = arr[np.minimum(at + 1, n - 1)]
+    if len(at):
+        if at[0] == 0:
+            before[0] = prev
+        if at[-1] == n - 1:
+            after[-1] = _LF if after_last is None else after_last
+    return before, after
 
 
 def marks(
-    arr: np.ndarray, before: np.ndarray, after_last: int | None, structural: np.ndarray
+    arr: np.ndarray, prev: int, after_last: int | None, structural: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(the positions in the CSV bytes `arr` of the quotes that CSV quoting counts; for
     each, whether it follows an ordinary byte (an opening quote there is not CSV quoting);
     the positions of the line breaks: `\\n`, the `\\n` of `\\r\\n`, a lone `\\r`).
-    `before`: `previous_bytes`; `after_last`: the byte after `arr` (None: the data's end,
+    `prev`: the byte before `arr`; `after_last`: the byte after it (None: the data's end,
     which acts as a line end); `structural`: line breaks, the quote and the delimiter."""
-    n = len(arr)
+    special = np.zeros(256, bool)
+    special[structural] = True
     quotes = np.flatnonzero(arr == _QUOTE)
-    if len(quotes):
-        after = np.full(len(quotes), _LF if after_last is None else after_last, np.uint8)
-        inner = quotes < n - 1
-        after[inner] = arr[quotes[inner] + 1]
-        ordinary = ~np.isin(before[quotes], structural) & ~np.isin(after, structural)
-        quotes = quotes[~ordinary]
-    loose = ~np.isin(before[quotes], structural)
-    crs = np.flatnonzero(arr == _CR)
-    lone = np.full(len(crs), after_last != _LF)  # a `\r` ending the data: a line end
-    inner = crs < n - 1
-    lone[inner] = arr[crs[inner] + 1] != _LF
-    breaks = np.sort(np.concatenate([np.flatnonzero(arr == _LF), crs[lone]]))
-    return quotes, loose, breaks
+    before, after = neighbours(arr, quotes, prev, after_last)
+    counted = special[before] | special[after]  # else a literal quote mid-value
+    if not counted.all():
+        quotes, before = quotes[counted], before[counted]
+    breaks = np.flatnonzero(arr == _LF)
+    crs = np.flatnonzero(arr == _CR) if len(arr) and np.count_nonzero(arr == _CR) else None
+    if crs is not None:
+        _, next_byte = neighbours(arr, crs, prev, _CR if after_last is None else after_last)
+        lone = crs[next_byte != _LF]  # a `\r` ending the data: a line end
+        if len(lone):
+            breaks = np.sort(np.concatenate([breaks, lone]))
+    return quotes, ~special[before], breaks
+
+
+def parity_outside(quotes: np.ndarray, breaks: np.ndarray, parity: int) -> np.ndarray:
+    """Which `breaks` lie outside quotes, the quotes before the data `parity` (0: even)."""
+    return (np.searchsorted(quotes, breaks) + parity) % 2 == 0
 
 
 def line_of_record(data: bytes, raw: bytes, delimiter: bytes = b",") -> int | None:
@@ -138,8 +167,8 @@ def line_of_record(data: bytes, raw: bytes, delimiter: bytes = b",") -> int | No
     skip = len(BOM) if data.startswith(BOM) else 0
     arr = np.frombuffer(data, np.uint8)[skip:]
     structural = np.array([_LF, _CR, _QUOTE, delimiter[0]], np.uint8)
-    quotes, _, breaks = marks(arr, previous_bytes(arr, _LF), None, structural)
-    outside = breaks[np.searchsorted(quotes, breaks) % 2 == 0]
+    quotes, _, breaks = marks(arr, _LF, None, structural)
+    outside = breaks[parity_outside(quotes, breaks, 0)]
     starts = np.concatenate([np.zeros(1, np.int64), outside + 1])
     pos = data.find(raw, skip) if raw else -1
     while pos >= 0:

@@ -10,9 +10,12 @@ integers that are all 0 / 1, string columns that look like JSON. The driver then
 each column once, as Arrow's inference over the whole file ends (`decide`): integers and
 floats are floats, integers of 0 / 1 and booleans are booleans, dates stay text, any other
 mix is text. A range that read a column otherwise reads that column again with the type
-decided (`settle`), and JSON text columns are decoded. Each range's records are numbered
-by the file line they start on (`csvlines.RecordLines`, from the range's first line).
+decided (`settle`), and JSON text columns are decoded (`csvjson`). Each range's records are
+numbered by the file line they start on (`csvlines.RecordLines`, from the range's first
+line; or as they were counted while the file was cut, `csvcount`).
 
+A column no range types (every value empty, "NA" ...) is read as text where another range
+holds text: a range whose values there are all empty holds no text that is not JSON.
 Where a range cannot be read as its part of the file read whole (quotes that do not read
 as CSV quoting, rows Arrow reads otherwise than counted, bytes that are not UTF-8, JSON
 columns decoded to different types in different ranges, any other read error), the file
@@ -21,7 +24,7 @@ is read whole instead, as the local engine reads it (and fails as it fails).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,9 +32,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.io.csvcuts import Range
+from trlprep.io.csvjson import decoded_column
 
 LINE = "__trlprep_line__"  # each row's 1-based file line (Ray's hidden column of that name)
-_LOOKS = ("json", "none", "no", "null")  # a column's values: JSON text, empty, other, untyped
+_LOOKS = ("json", "none", "no")  # a column's values: JSON text, empty, other
 
 
 @dataclass
@@ -56,11 +60,13 @@ class Seen:
 @dataclass(frozen=True)
 class Plan:
     """Each column's type for the whole file (`types`), integer columns kept as their text
-    (`texts`), JSON text columns decoded (`json`)."""
+    (`texts`), JSON text columns decoded (`json`) and, once the ranges agree on it, the
+    type each decodes to (`decoded`, `csvjson.json_plan`)."""
 
     types: list[pa.DataType]
     texts: frozenset[int]
     json: frozenset[int]
+    decoded: tuple[tuple[int, pa.DataType], ...] = ()  # a JSON column's type, where known
 
 
 def _parse(
@@ -94,16 +100,35 @@ def _parse(
     )
 
 
-def _source(path: str, rng: Range, header: bytes, data: bytes | None) -> tuple[Any, Any]:
+class Scratch:
+    """One buffer the ranges read one after another are read into (the local engine's):
+    its memory is taken from the system once, not again for each range. Arrow's tables
+    hold copies of the values they read, never the buffer."""
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def view(self, size: int) -> memoryview:
+        """The buffer's first `size` bytes (what they held before, overwritten next)."""
+        if len(self._buf) < size:
+            self._buf = bytearray(size + (size >> 4))
+        return memoryview(self._buf)[:size]
+
+
+def _source(
+    path: str, rng: Range, header: bytes, data: bytes | None, scratch: Scratch | None = None
+) -> tuple[Any, Any]:
     """(the bytes Arrow reads: the header's put before a range after the first; the range's
-    own bytes, a view of them) from the file, or `data` (a compressed file's range)."""
+    own bytes, a view of them) from the file (into `scratch` where given), or `data` (a
+    compressed file's range)."""
     from trlprep.io.sources import guard
 
     head = b"" if rng.start == 0 else header
     if data is not None:
         source = data if not head else head + data
         return source, memoryview(source)[len(head) :]
-    source = bytearray(len(head) + rng.end - rng.start)
+    size = len(head) + rng.end - rng.start
+    source = bytearray(size) if scratch is None else scratch.view(size)
     source[: len(head)] = head
     with open(path, "rb") as f:  # read in place: no second copy of a range
         f.seek(rng.start)
@@ -111,27 +136,42 @@ def _source(path: str, rng: Range, header: bytes, data: bytes | None) -> tuple[A
     return source, memoryview(source)[len(head) :]
 
 
-def _record_lines(data: Any, delimiter: str) -> tuple[np.ndarray, bool]:
-    """`csvlines.record_lines` over a range's bytes, fed a piece at a time."""
+def _lines(
+    data: Any, delimiter: str, rng: Range, counted: np.ndarray | None
+) -> tuple[np.ndarray, bool]:
+    """(the file line of each of a range's rows, whether its quotes read as CSV quoting):
+    `counted` (its records' lines, the header's first in the first range) or counted over
+    the range's bytes `data` (`csvlines.RecordLines`, a piece at a time)."""
     from trlprep.io.csvlines import CHUNK_BYTES, RecordLines
 
+    if counted is not None:
+        return (counted[1:] if rng.start == 0 else counted), True
     counter = RecordLines(delimiter.encode())
     for at in range(0, len(data), CHUNK_BYTES):
         counter.feed(bytes(data[at : at + CHUNK_BYTES]))
-    return counter.finish(), counter.quoting_ok
+    lines = counter.finish()
+    return (lines[1:] if rng.start == 0 else lines + (rng.line - 1)), counter.quoting_ok
 
 
 def first_pass(
-    path: str, name: str, rng: Range, header: bytes, delimiter: str, data: bytes | None = None
+    path: str,
+    name: str,
+    rng: Range,
+    header: bytes,
+    delimiter: str,
+    data: bytes | None = None,
+    lines: np.ndarray | None = None,
+    scratch: Scratch | None = None,
 ) -> tuple[pa.Table, Seen]:
     """One range read, its rows with LINE, and what it found (`Seen`). `path`: the file;
     `name`: as the user gave it (in errors); `header`: put before a range after the first;
-    `data`: a compressed file's range."""
+    `data`: a compressed file's range; `lines`: its records' file lines where they were
+    counted already (`csvcount`; the first range's header's first); `scratch`: where an
+    uncompressed range is read into."""
     from trlprep.io import textfaults
     from trlprep.io.jsontext import looks_like_json_container
 
-    source, data = _source(path, rng, header, data)
-    first = rng.start == 0
+    source, data = _source(path, rng, header, data, scratch)
     invalid: list = []
     try:
         table = _parse(source, delimiter, invalid)
@@ -147,8 +187,7 @@ def first_pass(
         return pa.table({}), Seen(whole="bytes that are not UTF-8")
     if len(set(table.column_names)) < table.num_columns:  # read by name below
         return pa.table({}), Seen(whole="a column named twice")
-    lines, quoting_ok = _record_lines(data, delimiter)
-    lines = lines[1:] if first else lines + (rng.line - 1)
+    lines, quoting_ok = _lines(data, delimiter, rng, lines)
     if not quoting_ok or len(lines) != table.num_rows:
         return pa.table({}), Seen(whole="records counted otherwise than Arrow read them")
     seen = Seen(rows=table.num_rows, raw_names=list(table.column_names))
@@ -169,13 +208,14 @@ def first_pass(
                 table = table.set_column(i, name_, text)
             elif pc.all(pc.is_in(numbers.drop_null(), pa.array([0, 1]))).as_py():
                 seen.bits.add(i)
+    blank = _blank(table, source, delimiter)
     names = [n or f"Unnamed: {i}" for i, n in enumerate(table.column_names)]
     table = table.rename_columns(names)
     seen.names, seen.types = names, [f.type for f in table.schema]
     seen.nulls = [c.null_count for c in table.columns]
-    for col, kind in zip(table.columns, seen.types, strict=True):
+    for i, (col, kind) in enumerate(zip(table.columns, seen.types, strict=True)):
         if pa.types.is_null(kind):
-            seen.looks.append("null")
+            seen.looks.append("none" if i in blank else "no")
         elif pa.types.is_string(kind) or pa.types.is_large_string(kind):
             present = pc.any(pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(col), ""), False))
             looks = looks_like_json_container(col)
@@ -183,6 +223,21 @@ def first_pass(
         else:
             seen.looks.append("no" if table.num_rows and col.null_count < len(col) else "none")
     return table.append_column(LINE, pa.array(lines, pa.int64())), seen
+
+
+def _blank(table: pa.Table, source: Any, delimiter: str) -> set[int]:
+    """The untyped columns of `table` (every value one of Arrow's null values) whose values
+    are all empty: as text, which they are where another range holds text, "NA" or "null"
+    is not empty (and no JSON)."""
+    untyped = [f.name for f in table.schema if pa.types.is_null(f.type)]
+    if not untyped or not table.num_rows:
+        return {table.column_names.index(n) for n in untyped}
+    text = _parse(source, delimiter, None, dict.fromkeys(untyped, pa.string()), untyped)
+    return {
+        table.column_names.index(n)
+        for n in untyped
+        if pc.all(pc.equal(pc.utf8_trim_whitespace(text[n]), "")).as_py()
+    }
 
 
 def _reread(
@@ -197,8 +252,7 @@ def _reread(
 
 def decide(seen: list[Seen]) -> Plan | None:
     """Each column's type over the whole file, as Arrow's inference over all its values
-    ends (None: the file is read whole: its header names a column twice, or a JSON
-    column's values cannot be told apart from untyped empty ones in some range)."""
+    ends (None: the file is read whole: its header names a column twice)."""
     names = seen[0].raw_names
     if len(set(names)) < len(names) or any(s.raw_names != names for s in seen):
         return None
@@ -221,11 +275,9 @@ def decide(seen: list[Seen]) -> Plan | None:
         if pa.types.is_integer(kind) and any(i in s.texts for s in seen):
             texts.add(i)
         types.append(kind)
-        looks = {s.looks[i] for s in seen}  # a range that read numbers: "no"
-        if kind == pa.string() and i not in texts and "json" in looks:
-            if "null" in looks and looks <= {"json", "none", "null"}:
-                return None  # untyped ranges might hold "NA" (no JSON) or nothing
-            if looks <= {"json", "none"}:
+        looks = {s.looks[i] for s in seen}  # a range that read numbers or "NA": "no"
+        if kind == pa.string() and i not in texts and looks <= {"json", "none"}:
+            if "json" in looks:
                 json.add(i)
     return Plan(types, frozenset(texts), frozenset(json))
 
@@ -285,7 +337,7 @@ def settle(
         found = decode_json_texts(name, table.column(i))
         decoded.append(None if found is None else found[0])
         if found is not None:
-            table = table.set_column(i, *found)
+            table = table.set_column(i, *decoded_column(plan, i, found))
     return table, decoded
 
 
@@ -297,16 +349,19 @@ def read_planned(
     plan: Plan,
     names: list[str],
     data: bytes | None = None,
+    lines: np.ndarray | None = None,
+    scratch: Scratch | None = None,
 ) -> pa.Table:
     """One range whose first pass is done read once more, with the plan's types, as
-    `settle` gives it after `first_pass` (`names`: the header's, `Seen.raw_names`):
+    `settle` gives it after `first_pass` (`names`: the header's, `Seen.raw_names`; `lines`
+    and `scratch` as `first_pass` takes them):
     integers kept as text are their text, null where Arrow reads no number (an empty field,
     "NA" ...); JSON text decoded; LINE last."""
     import pyarrow.csv as pcsv
 
     from trlprep.io.jsontext import decode_json_texts
 
-    source, own = _source(path, rng, header, data)
+    source, own = _source(path, rng, header, data, scratch)
     types = {
         names[i]: pa.string() if i in plan.texts else kind
         for i, kind in enumerate(plan.types)
@@ -322,33 +377,6 @@ def read_planned(
     for i in sorted(plan.json):
         found = decode_json_texts(table.schema.field(i).name, table.column(i))
         if found is not None:
-            table = table.set_column(i, *found)
-    lines, _ = _record_lines(own, delimiter)
-    lines = lines[1:] if rng.start == 0 else lines + (rng.line - 1)
+            table = table.set_column(i, *decoded_column(plan, i, found))
+    lines, _ = _lines(own, delimiter, rng, lines)
     return table.append_column(LINE, pa.array(lines, pa.int64()))
-
-
-def json_plan(plan: Plan, found: list[list[pa.Field | None]]) -> Plan | None:
-    """`plan` with the JSON columns some range could not decode left as text (`found`: each
-    range's decoded field of each of `sorted(plan.json)`, None: not decoded, from `settle`);
-    None: read the file whole (the ranges decoded a column to different types, or to JSON
-    text)."""
-    columns = sorted(plan.json)
-    failed = {c for k, c in enumerate(columns) if any(f[k] is None for f in found)}
-    kept = [k for k, c in enumerate(columns) if c not in failed]
-    if not _same_decoding([[f[k] for k in kept] for f in found]):
-        return None
-    return replace(plan, json=plan.json - failed) if failed else plan
-
-
-def _same_decoding(found: list[list[pa.Field | None]]) -> bool:
-    """Whether every range decoded each JSON column to one field (a type every range
-    shares is what the column decodes to read whole), none of them JSON text."""
-    from trlprep.columns.arrowtypes import is_json_field
-
-    for fields in zip(*found, strict=True):
-        if any(f is None or is_json_field(f) for f in fields):
-            return False
-        if not all(f.equals(fields[0], check_metadata=True) for f in fields):
-            return False
-    return True

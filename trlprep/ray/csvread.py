@@ -13,7 +13,8 @@ from typing import Any
 from trlprep.errors import TrlprepError
 from trlprep.io import csvcuts
 from trlprep.io.csvcuts import Cut, Range
-from trlprep.io.csvranges import Plan, Seen, change, decide, first_pass, json_plan, settle
+from trlprep.io.csvjson import blank_ranges, json_plan
+from trlprep.io.csvranges import Plan, Seen, change, decide, first_pass, settle
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ def scan_pieces(path: str, cpus: int, delimiter: str) -> list | None:
     if pieces < 2:
         return None
     pieces = max(pieces, min(cpus, size // (8 << 20)))
-    bounds = sorted({round(j * size / pieces) for j in range(pieces + 1)})
+    bounds = csvcuts.piece_bounds(size, pieces)
     scan = _remote(scan_piece)
     return [scan.remote(path, a, b, delimiter) for a, b in zip(bounds, bounds[1:], strict=False)]
 
@@ -110,11 +111,12 @@ class Read:
 def start_ranges(parts: CsvParts, name: str) -> Pending:
     """The first pass over the ranges of `parts` started (`name`: the file as the user
     gave it, in errors); a compressed file's decompressing task started."""
+    from trlprep.io.csvcount import cut_stream
     from trlprep.ray.numbering import _remote
 
     pending = Pending(parts, name)
     if parts.compressed:
-        task = _remote(csvcuts.cut_stream).options(num_returns="streaming")
+        task = _remote(cut_stream).options(num_returns="streaming")
         path, delimiter = parts.path, _delimiter(parts.path)
         pending.stream = task.remote(path, delimiter, csvcuts.RANGE_BYTES, name)
         return pending
@@ -123,15 +125,18 @@ def start_ranges(parts: CsvParts, name: str) -> Pending:
     return pending
 
 
-def _first_passes(pending: Pending, ranges: list[Range]) -> None:
-    """The first pass over `ranges` started (added to the pending ones)."""
+def _first_passes(pending: Pending, ranges: list[Range], lines: Any = None) -> None:
+    """The first pass over `ranges` started (added to the pending ones); `lines`: a range's
+    records' lines, counted as it was cut (one range)."""
     from trlprep.ray.numbering import _remote
 
     first = _remote(first_pass).options(num_returns=2)
     delimiter, path = _delimiter(pending.parts.path), pending.parts.path
     pending.ranges += ranges
     pending.passes += [
-        first.remote(path, pending.name, replace(r, data=None), pending.header, delimiter, r.data)
+        first.remote(
+            path, pending.name, replace(r, data=None), pending.header, delimiter, r.data, lines
+        )
         for r in ranges
     ]
 
@@ -148,8 +153,8 @@ def _handed_out(pending: Pending) -> bool:
         if isinstance(meta, bool):
             ok = meta
             break
-        line, pending.header, start = meta
-        _first_passes(pending, [Range(start, start, line, next(refs))])
+        line, pending.header, start, lines = meta
+        _first_passes(pending, [Range(start, start, line, next(refs))], lines)
     return ok and len(pending.ranges) > 1
 
 
@@ -173,27 +178,40 @@ def finish_ranges(pending: Pending) -> Read | None:
         return None
     settled = _settled(pending, plan, seen)
     if plan.json:
-        found = [f for f, s in zip(ray.get([d for _, d in settled]), seen, strict=True) if s.rows]
-        final = json_plan(plan, found)
+        fields = ray.get([d for _, d in settled])
+        final = json_plan(plan, [f for f, s in zip(fields, seen, strict=True) if s.rows])
         if final is None:
             return None
-        if final != plan:  # JSON text that does not parse in some range: decoded nowhere
+        if final.json != plan.json:  # JSON text that does not parse in some range: decoded nowhere
             plan, settled = final, _settled(pending, final, seen)
+        elif final != plan:  # ranges of empty values only: their nulls typed as the others'
+            again = blank_ranges(final, fields)
+            plan, settled = final, _settled(pending, final, seen, settled, again)
     pending.ranges = [replace(r, data=None) for r in pending.ranges]  # bytes let go
     blocks = [t for (t, _), s in zip(settled, seen, strict=True) if s.rows]
     return Read(sum(s.rows for s in seen), seen[0].names, blocks or [settled[0][0]])
 
 
-def _settled(pending: Pending, plan: Plan, seen: list[Seen]) -> list[tuple]:
+def _settled(
+    pending: Pending,
+    plan: Plan,
+    seen: list[Seen],
+    before: list[tuple] | None = None,
+    again: set[int] | None = None,
+) -> list[tuple]:
     """Each range's (table ref, decoded JSON fields ref or None): its first pass's table
     where the plan changes none of its columns, else `settle`'s (handed the range's bytes
-    only where a column is read again: a compressed file's are let go otherwise)."""
+    only where a column is read again: a compressed file's are let go otherwise); with
+    `again`, only those ranges settled anew, the others' kept from `before`."""
     from trlprep.ray.numbering import _remote
 
     task = _remote(settle).options(num_returns=2)
     path, delimiter = pending.parts.path, _delimiter(pending.parts.path)
     out = []
-    for r, (table, _), s in zip(pending.ranges, pending.passes, seen, strict=True):
+    for k, (r, (table, _), s) in enumerate(zip(pending.ranges, pending.passes, seen, strict=True)):
+        if before is not None and again is not None and k not in again:
+            out.append(before[k])
+            continue
         how = {change(s, plan, i) for i in range(len(plan.types))}
         if not plan.json and how == {None}:
             out.append((table, None))
