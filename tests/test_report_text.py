@@ -7,6 +7,7 @@ import io
 import pytest
 from rich.console import Console
 
+from tests.realdata.support import run
 from trlprep.validation.report import Issue, Report
 from trlprep.validation.rules import Severity
 from trlprep.wording import noun, plural
@@ -58,3 +59,13 @@ def test_noun_and_where():
     one = Issue("r", Severity.ERROR, "m", count=1, rows=[0], lines=[1])
     assert one.where() == "line 1"
     assert Report("lm", "standard", 1).summary() == "valid: 1 row of lm (standard)"
+
+
+def test_a_path_longer_than_a_line_stays_whole_so_it_can_be_copied(tmp_path):
+    folder = tmp_path / ("a" * 90) / "in"
+    folder.mkdir(parents=True)
+    (folder / "00.jsonl").write_text('{"prompt": "p", "completion": "c"}\n' * 3)
+    (folder / "01.jsonl").write_text('{"prompt": "p", "completion": 1}\n')
+    res = run("validate", folder)
+    assert res.exit_code == 1, res.output
+    assert any(line.strip().startswith(f"{folder}/01.jsonl:1") for line in res.output.splitlines())

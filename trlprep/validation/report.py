@@ -285,9 +285,15 @@ def repeat_details(repeats: list[tuple[int, int | None, int, int | None]], name:
 
 
 def _fill(text: str, width: int, first: str, rest: str) -> str:
-    """`text` wrapped at spaces to `width` (a word longer than a line is split, never cut)."""
+    """`text` wrapped at spaces to `width`; a word longer than a line (a long path) stays
+    whole on a line of its own, so it can be copied."""
     return textwrap.fill(
-        text, width, initial_indent=first, subsequent_indent=rest, break_on_hyphens=False
+        text,
+        width,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_on_hyphens=False,
+        break_long_words=False,
     )
 
 
