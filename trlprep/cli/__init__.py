@@ -59,7 +59,7 @@ def main() -> None:
     from trlprep.cli.app import main as run
 
     command = _command_in(sys.argv[1:])
-    if command != "train":  # (torch's CPU tensors reuse the blocks glibc keeps)
+    if command not in (None, "train"):  # (torch's CPU tensors reuse the blocks glibc keeps)
         return_freed_memory()  # before any data library loads
     if command is not None:
         load_commands([command])
