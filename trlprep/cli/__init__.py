@@ -55,9 +55,12 @@ def main() -> None:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(141)
         return
+    from trlprep.cli.allocators import return_freed_memory
     from trlprep.cli.app import main as run
 
     command = _command_in(sys.argv[1:])
+    if command not in (None, "train"):  # (torch's CPU tensors reuse the blocks glibc keeps)
+        return_freed_memory()  # before any data library loads
     if command is not None:
         load_commands([command])
     elif sys.argv[1:2] != ["--version"]:

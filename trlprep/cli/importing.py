@@ -217,6 +217,9 @@ def import_units(
         ledger.count_step("import", settled.num_rows - result.num_rejected, result.table.num_rows)
         if result.table.num_rows:
             table = result.table.append_column(ROW_ID, pa.array(rows))
-            yield Unit(data, b.offset, b.lines, table, result.lines, b.path)
+            unit = Unit(data, b.offset, b.lines, table, result.lines, b.path)
+            del b, data, settled, result, table  # the unit's, not held here past its yield
+            yield unit
+            del unit
     if ledger.rows_in:  # an empty input reads no role: --allow-empty says what it does
         check_roles_used(opts, stats.roles_seen, importer.name)

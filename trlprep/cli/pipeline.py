@@ -174,6 +174,7 @@ def _run(req: Request) -> None:
         _explain(req, first, batches, importer, stats, from_type, tools, template_kwargs)
         return
     raw = _chain(first, batches)
+    del first  # (not held until the run ends)
     if importer is not None:
         from trlprep.importers.survey import InlineMedia
 
@@ -195,14 +196,16 @@ def _run(req: Request) -> None:
             raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
         det = detect_table(head.table.drop_columns([ROW_ID]), head.lines)
         _name_file(det, head.path)
+        first_schema = head.table.schema
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer, head.table)
+        del empty, head  # each unit held only while it is converted
         if plan.options.inline_media == "move":
             from trlprep.conversion.mediastage import moving_whole, unmovable_keys
 
             # the input's part keys, imported or not (an import keeps the parts as they are);
             # the media columns of a plain convert: those the whole input holds media for
-            schemas = [*getattr(batches, "schemas", []), head.table.schema]
+            schemas = [*getattr(batches, "schemas", []), first_schema]
             held = getattr(batches, "inline_media", None)
             if importer is not None:  # the media of the imported input, not of its layout
                 held = media.held if media is not None else None
@@ -365,6 +368,8 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
 
 
 def _chain(first, rest):
-    if first is not None:
-        yield first
+    head = [] if first is None else [first]
+    del first  # given, then held by the caller only
+    while head:
+        yield head.pop()
     yield from rest

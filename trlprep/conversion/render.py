@@ -62,9 +62,6 @@ def make_render(
     `as_given`: paths the template and tokenizer are loaded from -> the names the user gave
     them, which messages and the token record say (Ray's workers load by absolute paths).
     """
-    from trlprep.templates import load_template
-    from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
-
     if chat_template is None and not tokenize:
         if tokenizer is not None or max_length is not None:
             given = "--tokenizer" if max_length is None else "--max-length"
@@ -74,6 +71,9 @@ def make_render(
                 "SRC (conversational data rendered as text), or leave " + given + " out",
             )
         return None
+    from trlprep.templates import load_template
+    from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
+
     kwargs = dict(template_kwargs or {})
     template, tok = None, None
     if chat_template is not None:

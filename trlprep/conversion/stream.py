@@ -53,17 +53,21 @@ class Unit:
 def plain_units(batches: Iterator[Batch], ledger: Ledger, coerce: bool = False) -> Iterator[Unit]:
     """Units of batches converted as read (no importer)."""
     for b in batches:
-        ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
-        raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
-        ledger.rows_in += raw.num_rows
-        table, keep = read_stage(raw, b.offset, b.lines, ledger, coerce)
-        table, _ = as_media_lists(table)  # Qwen-VL's `image` lists, `video` -> `videos`
-        if keep is None:
-            yield Unit(raw, b.offset, b.lines, with_row_ids(table, b.offset), b.lines, b.path)
-            continue
-        ids = pa.array(b.offset + keep)
-        lines = None if b.lines is None else np.asarray(b.lines)[keep]
-        yield Unit(raw, b.offset, b.lines, table.append_column(ROW_ID, ids), lines, b.path)
+        yield _plain_unit(b, ledger, coerce)
+        del b  # the unit is the consumer's: nothing of it held here while the next is read
+
+
+def _plain_unit(b: Batch, ledger: Ledger, coerce: bool) -> Unit:
+    ledger.settle(before=b.offset)  # the rows of earlier batches went through every stage
+    raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+    ledger.rows_in += raw.num_rows
+    table, keep = read_stage(raw, b.offset, b.lines, ledger, coerce)
+    table, _ = as_media_lists(table)  # Qwen-VL's `image` lists, `video` -> `videos`
+    if keep is None:
+        return Unit(raw, b.offset, b.lines, with_row_ids(table, b.offset), b.lines, b.path)
+    ids = pa.array(b.offset + keep)
+    lines = None if b.lines is None else np.asarray(b.lines)[keep]
+    return Unit(raw, b.offset, b.lines, table.append_column(ROW_ID, ids), lines, b.path)
 
 
 def read_stage(
@@ -125,7 +129,6 @@ def convert_batches(
     first-of-pair row before any second one: the seconds are spilled to a temporary
     Parquet file and appended at the end.
     """
-    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
     from trlprep.conversion.byturn import by_turn, splitting_step
@@ -140,51 +143,60 @@ def convert_batches(
         finally:
             ledger.hold = False
     spill_path = os.path.join(spill_dir, "second-half.parquet")
-    spill = None
+    spill: list = []  # the writer of the seconds (`--order blocks`), once opened
     try:
         for u in units:
-            ledger.settle(before=u.offset)  # rows of batches that left no row to convert
-            u = _without_missing(u, plan, ledger)
-            if not u.table.num_rows:
-                continue
-            _check_batch(u.table, plan, u.offset, u.lines, u.path)
-            counts: list[tuple[str, int, int]] = []
-            source = InputRows(u.offset, u.raw_lines)
-            out, failures = apply_checked(
-                u.table, plan, opts, u.offset, u.lines, counts, source=source
-            )
-            if failures:
-                ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))
-                for f in failures:
-                    if f.hint:
-                        ledger.hints.setdefault(f.stage, f.hint)
-            for name, n_in, n_out in counts:
-                ledger.count_step(name, n_in, n_out)
-            if ledger.stopping:
-                continue  # counting mode: nothing is written
-            out = out.drop_columns([ROW_ID])
-            if blocks:
-                idx = pa.array(range(out.num_rows))
-                even = pc.equal(pc.bit_wise_and(idx, 1), 0)
-                writer.write(out.filter(even))
-                second = out.filter(pc.invert(even))
-                if spill is None:
-                    spill = pq.ParquetWriter(spill_path, second.schema)
-                spill.write_table(second)
-            else:
-                writer.write(out)
-            ledger.rows_out += out.num_rows
+            _convert_unit(u, plan, opts, writer, ledger, spill if blocks else None, spill_path)
+            del u  # not held while the next unit is read
         if ledger.stopping or ledger.all_rejected:
             raise ledger.error()
         check_rows_left(plan, ledger.converted, ledger.rows_out)
-        if spill is not None:
-            spill.close()
-            spill = None
+        if spill:
+            spill.pop().close()
             for rb in pq.ParquetFile(spill_path).iter_batches():
                 writer.write(pa.Table.from_batches([rb]))
     finally:
-        if spill is not None:
-            spill.close()
+        if spill:
+            spill.pop().close()
+
+
+def _convert_unit(
+    u: Unit, plan: Plan, opts, writer, ledger: Ledger, spill: list | None, spill_path: str
+) -> None:
+    """One unit converted and written (`spill`: with `--order blocks`, the seconds go to a
+    Parquet writer at `spill_path`, opened into the list on the first unit)."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ledger.settle(before=u.offset)  # rows of batches that left no row to convert
+    u = _without_missing(u, plan, ledger)
+    if not u.table.num_rows:
+        return
+    _check_batch(u.table, plan, u.offset, u.lines, u.path)
+    counts: list[tuple[str, int, int]] = []
+    source = InputRows(u.offset, u.raw_lines)
+    out, failures = apply_checked(u.table, plan, opts, u.offset, u.lines, counts, source=source)
+    if failures:
+        ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))
+        for f in failures:
+            if f.hint:
+                ledger.hints.setdefault(f.stage, f.hint)
+    for name, n_in, n_out in counts:
+        ledger.count_step(name, n_in, n_out)
+    if ledger.stopping:
+        return  # counting mode: nothing is written
+    out = out.drop_columns([ROW_ID])
+    if spill is not None:
+        idx = pa.array(range(out.num_rows))
+        even = pc.equal(pc.bit_wise_and(idx, 1), 0)
+        writer.write(out.filter(even))
+        second = out.filter(pc.invert(even))
+        if not spill:
+            spill.append(pq.ParquetWriter(spill_path, second.schema))
+        spill[0].write_table(second)
+    else:
+        writer.write(out)
+    ledger.rows_out += out.num_rows
 
 
 def _without_missing(u: Unit, plan: Plan, ledger: Ledger) -> Unit:

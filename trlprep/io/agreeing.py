@@ -93,23 +93,27 @@ class AgreeingBatches:
             and not (self._media and _may_hold_media(first.data.schema))
         ):
             yield first  # every batch has its schema, and no JSON text to count kinds in
+            del first
             yield from it
             return
         second = next(it, None)
         if second is None:  # one batch: `settle_kinds` counts its kinds itself
             yield first
             return
+        head = [first, second]
+        del first, second  # (kept or spilled, not held here until the input is given back)
         self._kept = kept = KeptBatches(self._folder)
         try:
             schemas: list[pa.Schema] = []
             counts: list[Counts] = []
             total = 0
             inline: dict[str, list[str]] = {}
-            for b in kept.keep(_chain(first, second, it)):
+            for b in kept.keep(_chain(head, it)):
                 total += b.data.num_rows
                 schemas.append(b.data.schema)
                 counts.append(batch_kinds(b.data))
                 _add_inline(inline, b.data)
+                del b
             self.inline_media = {m: names for m, names in inline.items() if names}
             arguments = argument_columns(schemas)
             parts = parts_columns(schemas)
@@ -130,6 +134,7 @@ class AgreeingBatches:
                     b.data = widened(b.data, wider)
                 b.data = with_columns(b.data, columns)
                 yield b
+                del b  # not held while the next batch is read back
         finally:
             self.close()
 
@@ -284,14 +289,17 @@ def _counted(batches: Iterator[Batch], name: str, total: int) -> Iterator[Batch]
         for b in batches:
             held.append(b)
             yield b.data
+            del b
 
-    for _ in tally(tables(), name, total):
+    for data in tally(tables(), name, total):
+        del data
         yield held.pop()
 
 
-def _chain(first: Batch, second: Batch, rest: Iterator[Batch]) -> Iterator[Batch]:
-    yield first
-    yield second
+def _chain(head: list[Batch], rest: Iterator[Batch]) -> Iterator[Batch]:
+    """The batches of `head` (taken out of it as given), then `rest`."""
+    while head:
+        yield head.pop(0)
     yield from rest
 
 

@@ -31,14 +31,11 @@ from trlprep.io.jsontext import (
     table_from_records,
     tools_names,
 )
+from trlprep.io.linechunks import line_chunks as _line_chunks
 from trlprep.io.sources import (
     ARROW_ERRORS,
-    BOM,
     Batch,
     Source,
-    check_encoding,
-    guard,
-    open_stream,
 )
 from trlprep.io.toolstexts import tools_texts
 
@@ -142,15 +139,18 @@ def line_batches(
     offset, read = 0, 0
     for chunk in chunks:
         read += len(chunk)
-        if chunk.strip():
-            batch = _jsonl_block(path, chunk, first_line, bad)
-            if batch.data.num_rows:
-                batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
-                batch.offset = offset
-                batch.byte_end = read
-                offset += batch.data.num_rows
-                yield batch
-        first_line += chunk.count(b"\n")
+        lines = chunk.count(b"\n")
+        # `isspace` stops at the first other byte; `strip` would copy the chunk
+        batch = None if chunk.isspace() or not chunk else _jsonl_block(path, chunk, first_line, bad)
+        del chunk  # parsed: not held while the batch is used, nor while the next is read
+        if batch is not None and batch.data.num_rows:
+            batch.data = tag_arguments(batch.data)  # same arguments type in every chunk
+            batch.offset = offset
+            batch.byte_end = read
+            offset += batch.data.num_rows
+            yield batch
+        del batch
+        first_line += lines
         if _stopped_before(bad, path, first_line):
             return
 
@@ -160,34 +160,6 @@ def _stopped_before(bad: BadLines | None, path: str, line: int) -> bool:
     a second read of the file (detect, then validate) stops at the same line."""
     stopped = getattr(bad, "stopped", None) if bad is not None and bad.stop else None
     return stopped is not None and stopped.path == path and stopped.line < line
-
-
-def _line_chunks(path: str, chunk_bytes: int, lone_cr: bool = False) -> Iterator[bytes]:
-    """The file's bytes in chunks of whole lines. An unterminated last line (a download cut
-    short) is one more line of the last chunk, never a chunk of its own. `lone_cr`: a `\r`
-    not followed by `\n` ends a line too (plain text), so a chunk may end after one."""
-    held, rest, start = b"", b"", True
-    with open_stream(path) as f:
-        while True:
-            data = guard(path, lambda: f.read(chunk_bytes))
-            if start:  # a UTF-16/32 file fails here, before any row is read
-                check_encoding(path, data[: textfaults.HEAD_BYTES])
-                data = data[3:] if data.startswith(BOM) else data
-                start = False
-            if not data:
-                if held or rest:
-                    yield held + rest
-                return
-            buf = rest + data
-            cut = buf.rfind(b"\n")
-            if lone_cr:  # a `\r` as the last byte may be the first of a `\r\n`: not cut there
-                cut = max(cut, buf.rfind(b"\r", 0, len(buf) - 1))
-            if cut < 0:
-                rest = buf
-                continue
-            if held:
-                yield held
-            held, rest = buf[: cut + 1], buf[cut + 1 :]
 
 
 def _line_spans(chunk: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

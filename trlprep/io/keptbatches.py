@@ -22,7 +22,10 @@ import pyarrow.ipc as ipc
 from trlprep.io.sources import Batch
 from trlprep.io.tempfiles import cannot_write, scratch_dir
 
-MEMORY_BUDGET = 256 << 20  # bytes of batches kept in memory before the rest is spilled
+# bytes of batches kept in memory before the rest is spilled: about one JSON Lines chunk's
+# table, so a small input never touches the disk and a large one holds a batch, not a share
+# of the input (the scratch file is written and read back at the speed of the page cache)
+MEMORY_BUDGET = 32 << 20
 
 
 class KeptBatches:
@@ -63,6 +66,7 @@ class KeptBatches:
         for b in batches:
             self._add(b)
             yield b
+            del b  # one spilled is not held while the next is read
 
     def _add(self, b: Batch) -> None:
         size = b.data.nbytes

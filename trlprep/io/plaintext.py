@@ -136,7 +136,10 @@ def text_chunks(
             batch = pa.RecordBatch.from_arrays([texts], schema=SCHEMA)
             if not offset and sample_by == "line":
                 found.json_lines = _json_objects(texts)
-            yield Batch(batch, offset, first.astype(np.int64) + first_line, byte_end=read)
+            out = Batch(batch, offset, first.astype(np.int64) + first_line, byte_end=read)
+            del chunk, texts, batch  # none held here while the next chunk is read
+            yield out
+            del out
             offset += len(first)
         first_line += len(starts)
         if _stopped_before(bad, path, first_line):

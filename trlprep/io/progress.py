@@ -63,9 +63,11 @@ def track(batches: Iterator[Any], path: str, fmt: str = "") -> Iterator[Any]:
     bar = task = size = None
     try:
         for b in batches:
+            rows, end = b.data.num_rows, getattr(b, "byte_end", None)
             yield b
-            done += b.data.num_rows
-            at = getattr(b, "byte_end", None) or at
+            del b  # not held while the next batch is read
+            done += rows
+            at = end or at
             if not _ACTIVE:
                 continue
             if bar is not _ACTIVE[-1][0]:
@@ -88,8 +90,10 @@ def tally(pieces: Iterator[Any], what: str, total: int) -> Iterator[Any]:
     bar = task = None
     try:
         for piece in pieces:
+            rows = piece.num_rows
             yield piece
-            done += piece.num_rows
+            del piece  # not held while the next piece is made
+            done += rows
             if not _ACTIVE:
                 continue
             if bar is not _ACTIVE[-1][0]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -75,6 +76,9 @@ FORMATS = (
     "disk", "hub",
 )  # fmt: skip
 BATCH_ROWS = 65_536
+# a Parquet batch's uncompressed bytes at most (its row groups' average row size says how
+# many rows): long rows (documents, images) come in fewer rows, not in larger batches
+BATCH_BYTES = 64 << 20
 TEXT_FORMATS = ("jsonl", "json", "csv", *SAMPLINGS)
 
 
@@ -275,6 +279,7 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
             offset += table.num_rows
     elif fmt == "parquet":
         pf = guard(path, lambda: _pq().ParquetFile(path))
+        batch_rows = parquet_batch_rows(pf.metadata, batch_rows)
         offset = 0
         if dictionaries:
             from trlprep.io.parquet_dict import parquet_batches
@@ -297,6 +302,17 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
             lines = src.lines[offset : offset + rb.num_rows] if src.lines is not None else None
             yield Batch(rb, offset, lines)
             offset += rb.num_rows
+
+
+def parquet_batch_rows(metadata: Any, batch_rows: int = BATCH_ROWS) -> int:
+    """Rows per batch of a Parquet file (its `FileMetaData`): `batch_rows`, fewer where its
+    rows average more than `BATCH_BYTES / batch_rows` uncompressed bytes."""
+    groups = [metadata.row_group(i) for i in range(metadata.num_row_groups)]
+    rows = sum(g.num_rows for g in groups)
+    size = sum(g.total_byte_size for g in groups)
+    if not rows or size <= 0:
+        return batch_rows
+    return max(1, min(batch_rows, int(BATCH_BYTES * rows // size)))
 
 
 def _concat(tables: list[pa.Table | pa.RecordBatch], path: str | None = None) -> pa.Table:

@@ -85,6 +85,7 @@ def validate_batches(
             else:
                 finder.add(row_hash(hashes), b.lines)
         col.add_sink(sink, b.offset, b.lines)
+        del b, data, settled, hashes, sink  # none held while the next batch is read
     if plan is not None and plan.role_map and col.num_rows:
         unused = unused_role_map_error(plan.role_map, roles)
         if unused is not None:
