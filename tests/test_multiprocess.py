@@ -47,6 +47,21 @@ UNPAIRED = [
     for i, (a, b, _) in enumerate(COLORS)
     for c, ok in ((b, i % 3 != 1), (b + " no", i % 3 == 1))
 ][:10]  # 10 rows: 4, 4, 2
+STEPS = [
+    ("two plus two equals four", "so four", "hence four"),
+    ("two plus three equals five",),
+    ("two plus two equals five", "so five"),
+    ("two plus three equals six", "so six", "hence six", "wrong"),
+    ("three plus four equals seven",),
+]
+STEPWISE = [
+    {
+        "prompt": "what is the answer ?",
+        "completions": list(steps),
+        "labels": [("five" in x) == (i % 2 == 1) for x in steps],
+    }
+    for i, steps in enumerate(STEPS * 2)
+][:9]  # 9 rows of 1 to 4 labelled steps: a mean over each process's rows is not the step's
 TEXT = [{"text": " ".join(["the sky is blue ."] * (1 + i % 3) + ["so"] * i)} for i in range(5)]
 # 5 rows: global micro-batches of 4 and 1 (a filler on the second process)
 
@@ -73,6 +88,13 @@ CASES = {
         (dict(batch_size=4), dict(batch_size=1, gradient_accumulation_steps=2)),
     ),
     "bco": (dict(algo="bco", data=UNPAIRED[:9], eval_data=UNPAIRED[:5], max_steps=4), (4, 2)),
+    # PRM's loss and accuracy: over the labelled tokens of the whole step; the reward
+    # model's min/max: of the global micro-batch (both were means of each process's)
+    "prm": (
+        dict(algo="prm", data=STEPWISE, eval_data=STEPWISE[:5], max_steps=3, step_separator=" ."),
+        (4, 2),
+    ),
+    "reward": (dict(algo="reward", data=PREFERENCE, max_steps=3), (4, 2)),
 }
 # run on this process only, compared with a case's one-process run
 ONE_PROCESS = {"kto-accum": ("kto-steps", dict(batch_size=2, gradient_accumulation_steps=2))}

@@ -198,6 +198,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             steps.prm_step,
             learning_rate=1e-5,
             paper="arXiv:2305.20050",
+            token_normalised=lambda o: True,  # over the labelled tokens (as transformers')
             metrics=("accuracy",),
         ),
         # ---------------------------------------------------------- online (generating)
