@@ -276,6 +276,7 @@ def to_training_table(
             label = layout_in_hint(advice, layout if sniffed else None).hint
             label = train_words(label) if label else None
         hint = e.hint or "convert it with `trlprep convert` first"
+        hint += "; " + _algorithms_hint(det.type.name)
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:
             hint += f"; {sibling}"
@@ -364,3 +365,19 @@ def to_training_table(
     return TrainingTable(
         table, det.type.name, [*read_as, *names], templated, raw.num_rows, rows[at], at_lines
     )
+
+
+def _algorithms_hint(data_type: str) -> str:
+    """Which --algo trains on `data_type` data (as it is, or converted on the way in)."""
+    from trlprep.trainers.algorithms import algorithms_for
+
+    as_is, converted = algorithms_for(data_type)
+    said = []
+    if as_is:
+        said.append(f"{', '.join(as_is)} as it is")
+    if converted:
+        said.append(
+            f"{', '.join(converted)} converted on the way in "
+            "(`trlprep convert DATA --to TYPE` writes what they train on)"
+        )
+    return f"{data_type} data trains with --algo " + (" or ".join(said) or "none")

@@ -8,7 +8,10 @@ imported only when the command runs.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+from collections.abc import Iterator
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -84,6 +87,21 @@ def _said_as_flags(e: UsageError) -> UsageError:
         e.hint = re.sub(
             r"did you mean ([a-z][a-z0-9_]*)\?", lambda m: f"did you mean {_flag(m[1])}?", e.hint
         )
+    e.args = (e.message, *e.args[1:])
+    return e
+
+
+def _unknown_for(e: UsageError, algo: str) -> UsageError:
+    """An unknown option's error naming the algorithms that take it, and this one's help."""
+    from trlprep.trainers.algorithms import algorithms_taking
+
+    if not e.message.startswith("unknown option --"):
+        return e
+    name = e.message.removeprefix("unknown option --").replace("-", "_")
+    takers = algorithms_taking(name)
+    if takers:
+        e.message += f" for --algo {algo}: it is an option of {', '.join(takers)}"
+    e.hint = f"`trlprep train --algo {algo} --help` lists {algo}'s options"
     e.args = (e.message, *e.args[1:])
     return e
 
@@ -246,6 +264,23 @@ def _default(f: Any) -> str:
     return repr(d) if isinstance(d, str) else str(d)
 
 
+@contextlib.contextmanager
+def _hub_bars(shown: bool) -> Iterator[None]:
+    """transformers' bars (loading the model, writing its shards) shown as the data bars
+    are: not with --no-progress, not in a log file, not from every process of a
+    multi-process run; as they were afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    was = hf_logging.is_progress_bar_enabled()
+    if not shown:
+        hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was and not shown:
+            hf_logging.enable_progress_bar()
+
+
 def _probe_output_dir(folder: Path) -> None:
     """Before any data or model is loaded, make and remove a folder where the run will write
     (the output folder, or its nearest existing parent): a place that takes none (`/proc`, a
@@ -310,8 +345,12 @@ def train_command(ctx: typer.Context) -> None:
         raise UsageError("--algo is required", hint="one of: sft, dpo, cpo, orpo, kto, bco, ...")
     algo = get_algorithm(str(algo_name))
     ignored: list[str] = []
-    config.update(parse_args(args, _specs(algo.options), ignored))
-    for name in ignored:
+    try:
+        config.update(parse_args(args, _specs(algo.options), ignored))
+    except UsageError as e:
+        raise _unknown_for(e, algo.name) from None
+    main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one speaks
+    for name in ignored if main_process else ():
         out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
     overwrite = coerce("overwrite", config.pop("overwrite", False), "bool")
     try:
@@ -320,18 +359,21 @@ def train_command(ctx: typer.Context) -> None:
         raise _said_as_flags(e) from None
     # before any data or model is loaded: trackers, and the output folder policy
     check_trackers(cfg.report_to, cfg.output_dir)
-    main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one judges
-    if main_process:
+    if main_process:  # `accelerate launch`: one judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
         _probe_output_dir(Path(cfg.output_dir))
+    bars = main_process and (sys.stderr.isatty() if cfg.progress is None else cfg.progress)
     metrics = Path(cfg.output_dir) / METRICS_FILE
     log = lambda msg: out.print(msg, markup=False)  # noqa: E731
-    # checked above; --overwrite clears the previous run once the data and model are ready
-    try:
-        trainer = Trainer(cfg, log=log, overwrite=overwrite)
-    except UsageError as e:
-        raise _said_as_flags(e) from None
-    result = trainer.train()
+    with _hub_bars(bars):
+        # checked above; --overwrite clears the previous run once the data and model are ready
+        try:
+            trainer = Trainer(cfg, log=log, overwrite=overwrite)
+        except UsageError as e:
+            raise _said_as_flags(e) from None
+        result = trainer.train()
+    if not result.main_process:  # the main process says the summary, once
+        return
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
     steps = result.global_step
     out.print(

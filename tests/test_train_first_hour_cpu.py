@@ -1,0 +1,105 @@
+"""A first hour of `trlprep train` on CPU: what a user meets before training goes well. An
+option of another algorithm names the algorithms that take it; data no option can train
+the algorithm on names the algorithms that can; the log's lines about the evaluation data
+start `eval data:`; transformers' loading and saving bars stay off with `--no-progress`
+(and the setting is as it was afterwards); PRM's loss over accumulated micro-batches is
+that of the whole step."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("accelerate")
+
+from test_multiprocess import PREFERENCE, STEPWISE  # noqa: E402
+from train_support import save_tiny_model  # noqa: E402
+from typer.testing import CliRunner  # noqa: E402
+
+from trlprep.cli import app  # noqa: E402
+from trlprep.errors import UsageError  # noqa: E402
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    return save_tiny_model(tmp_path_factory.mktemp("model"))
+
+
+def _jsonl(path, rows):
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_an_option_of_another_algorithm_names_the_algorithms_that_take_it():
+    r = runner.invoke(app, ["train", "--algo", "online-dpo", "--num-generations", "2"])
+    assert r.exit_code == 2
+    assert "unknown option --num-generations for --algo online-dpo" in r.output
+    assert "it is an option of grpo, rloo" in r.output
+    assert "`trlprep train --algo online-dpo --help` lists online-dpo's options" in r.output
+    r = runner.invoke(app, ["train", "--algo", "dpo", "--bogus", "1"])
+    assert r.exit_code == 2 and "unknown option --bogus\n" in r.output
+    assert "an option of" not in r.output
+
+    from trlprep.trainers.algorithms import get_algorithm
+
+    with pytest.raises(UsageError, match=r"dpo has no option num_generations \(an option of grpo"):
+        get_algorithm("dpo").make_options({"num_generations": 2})
+
+
+def test_data_the_algorithm_cannot_train_on_names_the_algorithms_that_can(model, tmp_path):
+    data = _jsonl(tmp_path / "pref.jsonl", PREFERENCE)
+    r = runner.invoke(
+        app,
+        ["train", "--algo", "prm", "--model", str(model), "--data", str(data),
+         "--output-dir", str(tmp_path / "out"), "--max-steps", "1"],
+    )  # fmt: skip
+    assert r.exit_code == 2, r.output
+    assert "prm trains on stepwise-supervision data; this data is preference" in r.output
+    assert "preference data trains with --algo dpo, cpo, orpo as it is" in r.output
+    assert "sft, kto, bco, reward, grpo" in r.output
+    assert "`trlprep convert DATA --to TYPE`" in r.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_eval_data_lines_and_no_hub_bars_with_no_progress(model, tmp_path):
+    from transformers.utils import logging as hf_logging
+
+    data = _jsonl(tmp_path / "pref.jsonl", PREFERENCE)
+    bad = {"prompt": "what color is the sky ?", "chosen": "", "rejected": " red ."}
+    evals = _jsonl(tmp_path / "eval.jsonl", [*PREFERENCE[:3], bad])
+    out = tmp_path / "out"
+    assert hf_logging.is_progress_bar_enabled()
+    r = runner.invoke(
+        app,
+        ["train", "--algo", "dpo", "--model", str(model), "--data", str(data),
+         "--eval-data", str(evals), "--on-error", "skip", "--output-dir", str(out),
+         "--max-steps", "1", "--batch-size", "4", "--no-progress"],
+    )  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert f"eval data: the rows left out are listed in {out / 'eval_data.rejects.jsonl'}" in (
+        r.output
+    )
+    assert "eval_data:" not in r.output
+    assert "Loading weights" not in r.output and "Writing model shards" not in r.output
+    assert hf_logging.is_progress_bar_enabled()  # as it was before the run
+
+
+def test_prm_loss_over_accumulated_micro_batches_is_the_whole_steps(model, tmp_path):
+    """4 rows of 3, 1, 2 and 4 labelled steps: one batch of 4, or 2 micro-batches of 2."""
+    from trlprep.trainers import train
+
+    logged = []
+    for name, batch, accumulation in (("whole", 4, 1), ("accum", 2, 2)):
+        result = train(
+            algo="prm", model=str(model), data=STEPWISE[:4], output_dir=str(tmp_path / name),
+            step_separator=" .", batch_size=batch, gradient_accumulation_steps=accumulation,
+            max_steps=1, logging_steps=1, progress=False, log=lambda *_: None,
+        )  # fmt: skip
+        logged.append(result.history[0])
+    whole, accum = logged
+    for key in ("loss", "accuracy", "grad_norm"):
+        assert accum[key] == pytest.approx(whole[key], rel=1e-5), key
