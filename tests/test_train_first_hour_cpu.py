@@ -103,3 +103,19 @@ def test_prm_loss_over_accumulated_micro_batches_is_the_whole_steps(model, tmp_p
     whole, accum = logged
     for key in ("loss", "accuracy", "grad_norm"):
         assert accum[key] == pytest.approx(whole[key], rel=1e-5), key
+
+
+def test_other_processes_keep_transformers_warnings_to_themselves():
+    """A reward or PRM model's new head makes transformers print a load report: once, from
+    the main process (every process printed it), and the logging is as it was afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    from trlprep.cli.train_cmd import _hub_output
+
+    level = hf_logging.get_verbosity()
+    with _hub_output(bars=False, main_process=False):
+        assert hf_logging.get_verbosity() == hf_logging.ERROR
+        assert not hf_logging.is_progress_bar_enabled()
+    assert hf_logging.get_verbosity() == level and hf_logging.is_progress_bar_enabled()
+    with _hub_output(bars=True, main_process=True):
+        assert hf_logging.get_verbosity() == level and hf_logging.is_progress_bar_enabled()

@@ -265,20 +265,24 @@ def _default(f: Any) -> str:
 
 
 @contextlib.contextmanager
-def _hub_bars(shown: bool) -> Iterator[None]:
+def _hub_output(bars: bool, main_process: bool) -> Iterator[None]:
     """transformers' bars (loading the model, writing its shards) shown as the data bars
     are: not with --no-progress, not in a log file, not from every process of a
-    multi-process run; as they were afterwards."""
+    multi-process run; its warnings (a new head's load report) from the main process only;
+    both as they were afterwards."""
     from transformers.utils import logging as hf_logging
 
-    was = hf_logging.is_progress_bar_enabled()
-    if not shown:
+    was_shown, was_level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
+    if not bars:
         hf_logging.disable_progress_bar()
+    if not main_process:
+        hf_logging.set_verbosity_error()
     try:
         yield
     finally:
-        if was and not shown:
+        if was_shown and not bars:
             hf_logging.enable_progress_bar()
+        hf_logging.set_verbosity(was_level)
 
 
 def _probe_output_dir(folder: Path) -> None:
@@ -365,7 +369,7 @@ def train_command(ctx: typer.Context) -> None:
     bars = main_process and (sys.stderr.isatty() if cfg.progress is None else cfg.progress)
     metrics = Path(cfg.output_dir) / METRICS_FILE
     log = lambda msg: out.print(msg, markup=False)  # noqa: E731
-    with _hub_bars(bars):
+    with _hub_output(bars, main_process):
         # checked above; --overwrite clears the previous run once the data and model are ready
         try:
             trainer = Trainer(cfg, log=log, overwrite=overwrite)
