@@ -61,3 +61,20 @@ def test_two_processes_say_everything_once_and_log_as_one(tmp_path):
         for key in a:
             if key != "train_steps_per_second":
                 assert b[key] == pytest.approx(a[key], rel=1e-5, abs=1e-6), key
+
+
+def test_an_error_setting_up_is_said_once(tmp_path):
+    """Data every process refuses: the main process says why, the others exit quietly (each
+    said it, in a race with the launcher stopping the others)."""
+    model = save_tiny_model(tmp_path / "model")
+    data = tmp_path / "pref.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))  # line 9 is refused
+    proc = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "-m", "trlprep", "train", "--model", str(model), "--data", str(data), "--algo", "dpo",
+         "--output-dir", str(tmp_path / "out"), "--max-steps", "1"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )  # fmt: skip
+    said = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert said.count("pref.jsonl:9: validation: the row fails preference validation") == 1, said

@@ -19,9 +19,10 @@ from typing import Any
 import typer
 
 from trlprep.cli.app import command, out
-from trlprep.errors import UsageError
+from trlprep.errors import TrlprepError, UsageError
 
 _REQUIRED = ("algo", "model", "data", "output_dir")
+QUIET_EXIT_DELAY_S = 3.0  # (see `_quiet_unless`)
 _HIDDEN = ("options",)
 # options of the command itself, not of the run (TrainConfig does not hold them)
 _COMMAND_OPTIONS = {"overwrite": "bool"}
@@ -264,6 +265,19 @@ def _default(f: Any) -> str:
     return repr(d) if isinstance(d, str) else str(d)
 
 
+def _quiet_unless(main_process: bool, e: TrlprepError) -> Exception:
+    """`e`, said by the main process; another process of a multi-process run, which met the
+    same error setting up (data, model, options), exits with its code saying nothing, a
+    moment later: a launcher stops every process once one exits, which must not stop the
+    main process before it has said the error."""
+    if main_process:
+        return e
+    import time
+
+    time.sleep(QUIET_EXIT_DELAY_S)
+    return typer.Exit(e.exit_code)
+
+
 @contextlib.contextmanager
 def _hub_output(bars: bool, main_process: bool) -> Iterator[None]:
     """transformers' bars (loading the model, writing its shards) shown as the data bars
@@ -374,7 +388,9 @@ def train_command(ctx: typer.Context) -> None:
         try:
             trainer = Trainer(cfg, log=log, overwrite=overwrite)
         except UsageError as e:
-            raise _said_as_flags(e) from None
+            raise _quiet_unless(main_process, _said_as_flags(e)) from None
+        except TrlprepError as e:  # the data's and the model's: the same in every process
+            raise _quiet_unless(main_process, e) from None
         result = trainer.train()
     if not result.main_process:  # the main process says the summary, once
         return
