@@ -119,3 +119,22 @@ def test_other_processes_keep_transformers_warnings_to_themselves():
     assert hf_logging.get_verbosity() == level and hf_logging.is_progress_bar_enabled()
     with _hub_output(bars=True, main_process=True):
         assert hf_logging.get_verbosity() == level and hf_logging.is_progress_bar_enabled()
+
+
+def test_a_finished_command_gives_sigterm_back(monkeypatch):
+    """Once a command is over, a SIGTERM (a launcher stopping every process as one exits)
+    ends the interpreter as the default does: raised inside its atexit handlers instead,
+    it printed tracebacks after the run had said everything."""
+    import signal
+    import sys
+
+    from trlprep.cli.app import main
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(sys, "argv", ["trlprep", "schema", "preference"])
+    try:
+        with pytest.raises(SystemExit):
+            main()
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
+    finally:
+        signal.signal(signal.SIGTERM, before)
