@@ -138,3 +138,14 @@ def test_a_finished_command_gives_sigterm_back(monkeypatch):
         assert signal.getsignal(signal.SIGTERM) == signal.SIG_DFL
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+def test_help_says_how_to_run_several_cpu_processes():
+    """`accelerate launch --cpu --num_processes 2` starts one process and is refused: the
+    help names the launch that works on CPU (the README's), and that the batch is per
+    process."""
+    r = runner.invoke(app, ["train", "--help"])
+    assert r.exit_code == 0
+    assert "`torchrun --nproc_per_node N -m trlprep train ...` (--batch-size is per process)" in (
+        r.output
+    )

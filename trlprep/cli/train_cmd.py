@@ -60,7 +60,8 @@ Train a causal LM offline (sft, dpo, cpo, orpo, kto, bco) or online on its own g
 reward model (prm). The data is converted to the type the algorithm expects and rendered
 with the chat template when it is conversational. Every option can be set in the YAML
 config; flags override it; list options (--reward-fn, --reward-model) repeat.
-Multi-GPU: `accelerate launch -m trlprep train ...`.
+Multi-GPU: `accelerate launch -m trlprep train ...`; several CPU processes:
+`torchrun --nproc_per_node N -m trlprep train ...` (--batch-size is per process).
 """
 
 
