@@ -149,3 +149,25 @@ def test_help_says_how_to_run_several_cpu_processes():
     assert "`torchrun --nproc_per_node N -m trlprep train ...` (--batch-size is per process)" in (
         r.output
     )
+
+
+def test_evaluating_on_the_training_rows_is_warned(model, tmp_path):
+    """`--eval-data` the same as `--data` (no --eval-split): said, with the flag that reads
+    held-out rows; another split of the same folder is not."""
+    import datasets
+    from trlprep.trainers import train
+
+    folder = tmp_path / "pref"
+    datasets.DatasetDict(
+        train=datasets.Dataset.from_list(PREFERENCE[:6]),
+        test=datasets.Dataset.from_list(PREFERENCE[6:]),
+    ).save_to_disk(str(folder))
+    common = dict(algo="dpo", model=str(model), data=str(folder), eval_data=str(folder),
+                  max_steps=1, batch_size=4, progress=False)  # fmt: skip
+    said: list[str] = []
+    train(output_dir=str(tmp_path / "same"), log=said.append, **common)
+    warned = [s for s in said if "the evaluation rows are the training rows" in s]
+    assert len(warned) == 1 and "eval_split" in warned[0], said
+    said.clear()
+    train(output_dir=str(tmp_path / "held"), eval_split="test", log=said.append, **common)
+    assert not [s for s in said if "the evaluation rows are the training rows" in s]
