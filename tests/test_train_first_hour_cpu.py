@@ -171,3 +171,23 @@ def test_evaluating_on_the_training_rows_is_warned(model, tmp_path):
     said.clear()
     train(output_dir=str(tmp_path / "held"), eval_split="test", log=said.append, **common)
     assert not [s for s in said if "the evaluation rows are the training rows" in s]
+
+
+def test_unpaired_rows_no_prompt_can_pair_say_why_and_what_trains_on_them(model, tmp_path):
+    """Reward on LLaMA-Factory's KTO demo (no prompt has both labels): the pairing step is
+    named as what dropped the rows (was "the conversion dropped them"), and KTO/BCO as the
+    algorithms that train on the rows as they are."""
+    from pathlib import Path
+
+    data = Path(__file__).parent / "realdata" / "kto_demo" / "kto_en_demo.json"
+    r = runner.invoke(
+        app,
+        ["train", "--algo", "reward", "--model", str(model), "--data", str(data),
+         "--output-dir", str(tmp_path / "out"), "--max-steps", "1", "--chat-template", "chatml"],
+    )  # fmt: skip
+    assert r.exit_code == 1, r.output
+    assert "dropped all 50 rows (unpaired-preference -> preference drops rows without a " in (
+        r.output
+    )
+    assert "partner of the opposite label for the same prompt)" in r.output
+    assert "unpaired-preference data trains with --algo kto, bco as it is\n" in r.output

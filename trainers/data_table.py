@@ -276,7 +276,8 @@ def to_training_table(
             label = layout_in_hint(advice, layout if sniffed else None).hint
             label = train_words(label) if label else None
         hint = e.hint or "convert it with `trlprep convert` first"
-        hint += "; " + _algorithms_hint(det.type.name)
+        fits = _algorithms_hint(det.type.name)
+        hint += f"; {fits}" if fits else ""
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:
             hint += f"; {sibling}"
@@ -343,7 +344,8 @@ def to_training_table(
             f"no rows left to train on: the conversion to {dst.name} dropped "
             + (f"all {converted:,} rows" if converted > 1 else "the one row")
             + f" ({why})",
-            hint=f"{algo} trains on {' or '.join(accepts)} data; with `trlprep convert`: {hint}",
+            hint=f"{algo} trains on {' or '.join(accepts)} data; with `trlprep convert`: {hint}"
+            + (f"; {fits}" if (fits := _algorithms_hint(det.type.name, converted=False)) else ""),
         )
     if keep_prompt_messages and templated and MESSAGES_COLUMN not in table.column_names:
         kept = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]))
@@ -367,17 +369,16 @@ def to_training_table(
     )
 
 
-def _algorithms_hint(data_type: str) -> str:
-    """Which --algo trains on `data_type` data (as it is, or converted on the way in)."""
+def _algorithms_hint(data_type: str, converted: bool = True) -> str:
+    """Which --algo trains on `data_type` data: as it is, and (`converted`) converted on the
+    way in; empty when none does."""
     from trlprep.trainers.algorithms import algorithms_for
 
-    as_is, converted = algorithms_for(data_type)
-    said = []
-    if as_is:
-        said.append(f"{', '.join(as_is)} as it is")
-    if converted:
+    as_is, reached = algorithms_for(data_type)
+    said = [f"{', '.join(as_is)} as it is"] if as_is else []
+    if converted and reached:
         said.append(
-            f"{', '.join(converted)} converted on the way in "
+            f"{', '.join(reached)} converted on the way in "
             "(`trlprep convert DATA --to TYPE` writes what they train on)"
         )
-    return f"{data_type} data trains with --algo " + (" or ".join(said) or "none")
+    return f"{data_type} data trains with --algo " + " or ".join(said) if said else ""
