@@ -56,3 +56,34 @@ def test_an_interrupted_final_model_leaves_no_model_without_its_tokenizer(tmp_pa
         "model.safetensors",
         "tokenizer.json",
     ]
+
+
+def test_a_rotation_interrupted_while_deleting_leaves_no_checkpoint_without_weights(
+    tmp_path, monkeypatch
+):
+    """`--save-total-limit`: the oldest checkpoint stopped half-deleted (its weights gone, its
+    trainer state not yet) is no checkpoint any more, and the next rotation removes it."""
+    import shutil
+
+    from trlprep.trainers import checkpoint as ckpt
+
+    for step in (1, 2, 3):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / ckpt.STATE_FILE).write_bytes(b"state")
+        (folder / "model.safetensors").write_bytes(b"weights")
+    real_rmtree = shutil.rmtree
+
+    def stopped(path, *a, **kw):  # the weights deleted, then Ctrl-C
+        (path / "model.safetensors").unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ckpt.shutil, "rmtree", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.rotate(tmp_path, keep=2)
+    assert [p.name for p in ckpt.checkpoints(tmp_path)] == ["checkpoint-2", "checkpoint-3"]
+    monkeypatch.setattr(ckpt.shutil, "rmtree", real_rmtree)
+    (tmp_path / "checkpoint-4").mkdir()
+    (tmp_path / "checkpoint-4" / ckpt.STATE_FILE).write_bytes(b"state")
+    ckpt.rotate(tmp_path, keep=2)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint-3", "checkpoint-4"]

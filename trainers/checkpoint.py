@@ -300,11 +300,23 @@ def resolve_resume(resume: bool | str, output_dir: Path) -> Path | None:
 
 
 def rotate(output_dir: Path, keep: int | None) -> None:
-    """Delete the oldest checkpoints beyond `keep`."""
+    """Delete the oldest checkpoints beyond `keep`. Each is renamed `checkpoint-N.tmp` first,
+    so that a run stopped while deleting it leaves no checkpoint that looks whole without its
+    weights; such leftovers older than the newest checkpoint go at the next rotation."""
     if keep is None or keep < 1:
         return
-    for old in checkpoints(output_dir)[:-keep]:
-        shutil.rmtree(old)
+    kept = checkpoints(output_dir)
+    for old in kept[:-keep]:
+        gone = old.with_name(old.name + ".tmp")
+        if gone.exists():
+            shutil.rmtree(gone)
+        old.rename(gone)
+        shutil.rmtree(gone)
+    newest = int(kept[-1].name.split("-")[1]) if kept else 0
+    for p in output_dir.glob("checkpoint-*.tmp"):
+        m = _CHECKPOINT.match(p.name.removesuffix(".tmp"))
+        if m and int(m.group(1)) < newest and p.is_dir():
+            shutil.rmtree(p)
 
 
 # every file a run writes in its output folder (besides `checkpoint-N/`): what `--overwrite`
