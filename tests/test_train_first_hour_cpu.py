@@ -110,14 +110,14 @@ def test_other_processes_keep_transformers_warnings_to_themselves():
     the main process (every process printed it), and the logging is as it was afterwards."""
     from transformers.utils import logging as hf_logging
 
-    from trlprep.cli.train_cmd import _hub_output
+    from trlprep.cli.train_output import hub_output
 
     level = hf_logging.get_verbosity()
-    with _hub_output(bars=False, main_process=False):
+    with hub_output(bars=False, main_process=False):
         assert hf_logging.get_verbosity() == hf_logging.ERROR
         assert not hf_logging.is_progress_bar_enabled()
     assert hf_logging.get_verbosity() == level and hf_logging.is_progress_bar_enabled()
-    with _hub_output(bars=True, main_process=True):
+    with hub_output(bars=True, main_process=True):
         assert hf_logging.get_verbosity() == level and hf_logging.is_progress_bar_enabled()
 
 

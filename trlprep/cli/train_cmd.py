@@ -8,10 +8,8 @@ imported only when the command runs.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-from collections.abc import Iterator
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -19,10 +17,10 @@ from typing import Any
 import typer
 
 from trlprep.cli.app import command, out
+from trlprep.cli.train_output import hub_output, main_process_here, quiet_unless
 from trlprep.errors import TrlprepError, UsageError
 
 _REQUIRED = ("algo", "model", "data", "output_dir")
-QUIET_EXIT_DELAY_S = 3.0  # (see `_quiet_unless`)
 _HIDDEN = ("options",)
 # options of the command itself, not of the run (TrainConfig does not hold them)
 _COMMAND_OPTIONS = {"overwrite": "bool"}
@@ -266,40 +264,6 @@ def _default(f: Any) -> str:
     return repr(d) if isinstance(d, str) else str(d)
 
 
-def _quiet_unless(main_process: bool, e: TrlprepError) -> Exception:
-    """`e`, said by the main process; another process of a multi-process run, which met the
-    same error setting up (data, model, options), exits with its code saying nothing, a
-    moment later: a launcher stops every process once one exits, which must not stop the
-    main process before it has said the error."""
-    if main_process:
-        return e
-    import time
-
-    time.sleep(QUIET_EXIT_DELAY_S)
-    return typer.Exit(e.exit_code)
-
-
-@contextlib.contextmanager
-def _hub_output(bars: bool, main_process: bool) -> Iterator[None]:
-    """transformers' bars (loading the model, writing its shards) shown as the data bars
-    are: not with --no-progress, not in a log file, not from every process of a
-    multi-process run; its warnings (a new head's load report) from the main process only;
-    both as they were afterwards."""
-    from transformers.utils import logging as hf_logging
-
-    was_shown, was_level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    if not bars:
-        hf_logging.disable_progress_bar()
-    if not main_process:
-        hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        if was_shown and not bars:
-            hf_logging.enable_progress_bar()
-        hf_logging.set_verbosity(was_level)
-
-
 def _probe_output_dir(folder: Path) -> None:
     """Before any data or model is loaded, make and remove a folder where the run will write
     (the output folder, or its nearest existing parent): a place that takes none (`/proc`, a
@@ -368,7 +332,7 @@ def train_command(ctx: typer.Context) -> None:
         config.update(parse_args(args, _specs(algo.options), ignored))
     except UsageError as e:
         raise _unknown_for(e, algo.name) from None
-    main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one speaks
+    main_process = main_process_here()
     for name in ignored if main_process else ():
         out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
     overwrite = coerce("overwrite", config.pop("overwrite", False), "bool")
@@ -384,14 +348,14 @@ def train_command(ctx: typer.Context) -> None:
     bars = main_process and (sys.stderr.isatty() if cfg.progress is None else cfg.progress)
     metrics = Path(cfg.output_dir) / METRICS_FILE
     log = lambda msg: out.print(msg, markup=False)  # noqa: E731
-    with _hub_output(bars, main_process):
+    with hub_output(bars, main_process):
         # checked above; --overwrite clears the previous run once the data and model are ready
         try:
             trainer = Trainer(cfg, log=log, overwrite=overwrite)
         except UsageError as e:
-            raise _quiet_unless(main_process, _said_as_flags(e)) from None
+            raise quiet_unless(main_process, _said_as_flags(e)) from None
         except TrlprepError as e:  # the data's and the model's: the same in every process
-            raise _quiet_unless(main_process, e) from None
+            raise quiet_unless(main_process, e) from None
         result = trainer.train()
     if not result.main_process:  # the main process says the summary, once
         return
