@@ -191,3 +191,19 @@ def test_unpaired_rows_no_prompt_can_pair_say_why_and_what_trains_on_them(model,
     )
     assert "partner of the opposite label for the same prompt)" in r.output
     assert "unpaired-preference data trains with --algo kto, bco as it is\n" in r.output
+
+
+def test_resuming_a_finished_run_says_nothing_was_left_to_train(model, tmp_path):
+    """--resume on a run at its last step trains nothing: said so (it said "trained 1 step"
+    as if it had), with the options that would train on."""
+    data = _jsonl(tmp_path / "pref.jsonl", PREFERENCE)
+    out = str(tmp_path / "out")
+    args = ["train", "--algo", "dpo", "--model", str(model), "--data", str(data),
+            "--output-dir", out, "--max-steps", "1", "--batch-size", "4"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    r = runner.invoke(app, [*args, "--resume"])
+    assert r.exit_code == 0, r.output
+    assert "nothing left to train: the run was resumed at its last step, 1 (raise --max-steps" in (
+        r.output
+    )
+    assert "trained 1 step" not in r.output

@@ -62,6 +62,7 @@ class TrainResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     # False in every process of a multi-process run but the main one (which says the summary)
     main_process: bool = True
+    resumed_at: int | None = None  # the step a resumed run started from
 
 
 class Trainer(RunFiles):
@@ -120,6 +121,7 @@ class Trainer(RunFiles):
     def _train(self) -> TrainResult:
         cfg = self.cfg
         assert self.stream is not None
+        resumed_at = self.step if self.resume_from is not None else None
         self._begin()
         eval_every = cfg.eval_steps if self.eval_data is not None else None
         stream = self.stream.iterate(*self.position)
@@ -136,7 +138,8 @@ class Trainer(RunFiles):
             self.metrics.write({"step": self.step, **self.evaluate()})
         self.save_final()
         last, history = self.window.last, self.metrics.history
-        return TrainResult(self.out, self.step, last, history, self.acc.is_main_process)
+        main = self.acc.is_main_process
+        return TrainResult(self.out, self.step, last, history, main, resumed_at)
 
     def _begin(self) -> None:
         """Once per run: the output folder, the resolved configuration, the progress bar."""

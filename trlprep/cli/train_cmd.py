@@ -361,10 +361,13 @@ def train_command(ctx: typer.Context) -> None:
         return
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
     steps = result.global_step
-    out.print(
-        f"trained {steps} step{'' if steps == 1 else 's'}; model saved to {result.output_dir}",
-        markup=False,
-    )
+    said = f"trained {steps} step{'' if steps == 1 else 's'}"
+    if result.resumed_at == steps:  # a finished run resumed: nothing was trained
+        said = (
+            f"nothing left to train: the run was resumed at its last step, {steps} (raise "
+            "--max-steps or --num-epochs to train on)"
+        )
+    out.print(f"{said}; model saved to {result.output_dir}", markup=False)
     if last:
         out.print(last, markup=False)
     evals = [r for r in result.history if any(k.startswith("eval_") for k in r)]
