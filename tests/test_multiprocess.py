@@ -47,6 +47,21 @@ UNPAIRED = [
     for i, (a, b, _) in enumerate(COLORS)
     for c, ok in ((b, i % 3 != 1), (b + " no", i % 3 == 1))
 ][:10]  # 10 rows: 4, 4, 2
+STEPS = [
+    ("two plus two equals four", "so four", "hence four"),
+    ("two plus three equals five",),
+    ("two plus two equals five", "so five"),
+    ("two plus three equals six", "so six", "hence six", "wrong"),
+    ("three plus four equals seven",),
+]
+STEPWISE = [
+    {
+        "prompt": "what is the answer ?",
+        "completions": list(steps),
+        "labels": [("five" in x) == (i % 2 == 1) for x in steps],
+    }
+    for i, steps in enumerate(STEPS * 2)
+][:9]  # 9 rows of 1 to 4 labelled steps: a mean over each process's rows is not the step's
 TEXT = [{"text": " ".join(["the sky is blue ."] * (1 + i % 3) + ["so"] * i)} for i in range(5)]
 # 5 rows: global micro-batches of 4 and 1 (a filler on the second process)
 
@@ -73,7 +88,23 @@ CASES = {
         (dict(batch_size=4), dict(batch_size=1, gradient_accumulation_steps=2)),
     ),
     "bco": (dict(algo="bco", data=UNPAIRED[:9], eval_data=UNPAIRED[:5], max_steps=4), (4, 2)),
+    # PRM's loss and accuracy: over the labelled tokens of the whole step; the reward
+    # model's min/max: of the global micro-batch (both were means of each process's)
+    "prm": (
+        dict(algo="prm", data=STEPWISE, eval_data=STEPWISE[:5], max_steps=3, step_separator=" ."),
+        (4, 2),
+    ),
+    "reward": (dict(algo="reward", data=PREFERENCE, max_steps=3), (4, 2)),
 }
+# GRPO on 2 processes x 2 completions a step (its samples are random: no one-process twin)
+GRPO = dict(
+    BASE,
+    algo="grpo",
+    data=[{"prompt": f"what color is the {a} ?"} for a, _, _ in COLORS],
+    batch_size=2,
+    max_steps=2,
+    options={"reward_fn": ["length"], "num_generations": 2, "max_new_tokens": 3},
+)
 # run on this process only, compared with a case's one-process run
 ONE_PROCESS = {"kto-accum": ("kto-steps", dict(batch_size=2, gradient_accumulation_steps=2))}
 
@@ -110,6 +141,8 @@ def _worker(rank, world, port, model, root, q):
         torch.distributed.barrier()  # joined by the first Trainer's Accelerator
         cfg = _config(model, part, "dpo", world)
         Trainer({**cfg, "resume": True}, log=lambda *_: None).train()
+        grpo = {**GRPO, "model": str(model), "output_dir": f"{root}/grpo"}
+        Trainer(grpo, log=lambda *_: None).train()
         q.put((rank, None))
     except BaseException as e:  # noqa: BLE001 - reported to the parent
         import traceback
@@ -212,6 +245,14 @@ def test_checkpoints_are_written_once_and_resuming_is_exact(runs):
         for key in ("loss", "rewards/margins", "learning_rate", "num_tokens", "epoch"):
             assert r[key] == pytest.approx(want[r["step"]][key], rel=1e-6, abs=1e-9), key
     _assert_same_weights(full, part)
+
+
+def test_completions_of_every_process_are_written(runs):
+    """`completions.jsonl` holds each step's whole global batch (it held the main process's
+    half: 2 of 4 completions a step)."""
+    lines = (runs / "two" / "grpo" / "completions.jsonl").read_text().splitlines()
+    steps = [json.loads(line)["step"] for line in lines]
+    assert steps == [1] * 4 + [2] * 4
 
 
 def test_kto_kl_is_the_whole_steps_whatever_processes_and_accumulation(runs):

@@ -4,6 +4,7 @@ negative-KL check and the histograms sent to trackers."""
 from __future__ import annotations
 
 import math
+import warnings
 
 import pytest
 
@@ -90,7 +91,8 @@ def test_geometric_mixture_logits_step_by_step():
     ids, mask = left_pad([[1, 5, 6], [1, 8, 9, 10]], PAD)
     mix = GeometricMixture(reference, 0.25, mask)
     scores = torch.randn(2, reference.config.vocab_size)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # no deprecated cache keyword
         got = mix(ids, scores)
         want = reference(input_ids=ids, attention_mask=mask).logits[:, -1]
         torch.testing.assert_close(got, 0.75 * scores + 0.25 * want, atol=1e-4, rtol=1e-4)

@@ -74,8 +74,10 @@ class Algorithm:
             common = [f.name for f in fields(TrainConfig)]
             close = difflib.get_close_matches(unknown[0], [*known, *common], n=1)
             meant = f"did you mean {close[0]}? " if close else ""
+            takers = algorithms_taking(unknown[0])
+            elsewhere = f" (an option of {', '.join(takers)})" if takers else ""
             raise UsageError(
-                f"{self.name} has no option {', '.join(unknown)}",
+                f"{self.name} has no option {', '.join(unknown)}{elsewhere}",
                 hint=f"{meant}{self.name} options: {', '.join(sorted(known)) or 'none'}",
             )
         return self.options(**coerce_values(self.options, values))
@@ -198,6 +200,7 @@ ALGORITHMS: dict[str, Algorithm] = {
             steps.prm_step,
             learning_rate=1e-5,
             paper="arXiv:2305.20050",
+            token_normalised=lambda o: True,  # over the labelled tokens (as transformers')
             metrics=("accuracy",),
         ),
         # ---------------------------------------------------------- online (generating)
@@ -341,3 +344,19 @@ def get_algorithm(name: str) -> Algorithm:
             hint="use one of: " + ", ".join(ALGORITHMS),
         )
     return ALGORITHMS[key]
+
+
+def algorithms_taking(option: str) -> list[str]:
+    """The algorithms whose own options include `option` (a config key)."""
+    return [n for n, a in ALGORITHMS.items() if option in {f.name for f in fields(a.options)}]
+
+
+def algorithms_for(data_type: str) -> tuple[list[str], list[str]]:
+    """The algorithms that train on `data_type` data as it is, and those that train on it
+    converted on the way in."""
+    from trlprep.conversion.graph import reachable_from
+
+    reach = reachable_from(data_type)
+    as_is = [n for n, a in ALGORITHMS.items() if data_type in a.accepts]
+    converted = [n for n, a in ALGORITHMS.items() if n not in as_is and reach & set(a.accepts)]
+    return as_is, converted

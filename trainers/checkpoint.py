@@ -30,6 +30,7 @@ STATE_FILE = "trainer_state.pt"
 ACCELERATE_STATE = "accelerate_state"  # Accelerate's own checkpoint, for sharded runs
 SHARDED_TYPES = ("FSDP", "DEEPSPEED")
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
+FINAL_TMP = ".final.tmp"  # the final model being written, moved into the output folder
 
 
 def rng_state() -> dict[str, Any]:
@@ -117,13 +118,18 @@ def save_checkpoint(
     sharded = acc is not None and is_sharded(acc)
     main = acc is None or acc.is_main_process
     tmp = folder.with_name(folder.name + ".tmp")
-    if main:
-        opt = None if sharded else optimizer
-        _write_folder(tmp, model, tokenizer, opt, scheduler, state, extra, state_dict)
-    if sharded:
-        acc.wait_for_everyone()  # the folder exists before any process writes its shards
-        acc.save_state(str(tmp / ACCELERATE_STATE))
-        acc.wait_for_everyone()
+    try:
+        if main:
+            opt = None if sharded else optimizer
+            _write_folder(tmp, model, tokenizer, opt, scheduler, state, extra, state_dict)
+        if sharded:
+            acc.wait_for_everyone()  # the folder exists before any process writes its shards
+            acc.save_state(str(tmp / ACCELERATE_STATE))
+            acc.wait_for_everyone()
+    except BaseException:  # Ctrl-C, SIGTERM, a full disk: no half-written folder is left
+        if main:
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
     if main:
         if folder.exists():
             shutil.rmtree(folder)
@@ -187,18 +193,43 @@ def save_final(
     """The final model and tokenizer in `output_dir`: with LoRA the merged model, its adapters
     in `adapter/`; `extra` writes whatever else the trained module holds (PPO's value head).
     `state_dict`: the gathered weights of a sharded run (`full_state_dict`); with LoRA only
-    the adapters are written then (merging needs the whole model on one process)."""
+    the adapters are written then (merging needs the whole model on one process).
+
+    Written into a folder beside them first, then moved in: a run stopped while it writes
+    (Ctrl-C, SIGTERM) leaves no model without its tokenizer in `output_dir`."""
+    tmp = output_dir / FINAL_TMP
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    try:
+        tmp.mkdir()
+        _write_final(tmp, model, tokenizer, extra, state_dict)
+        for p in sorted(tmp.iterdir()):
+            target = output_dir / p.name
+            if target.is_dir():
+                shutil.rmtree(target)
+            p.replace(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_final(
+    folder: Path,
+    model: Any,
+    tokenizer: Any,
+    extra: Callable[[Path], None] | None,
+    state_dict: dict[str, Any] | None,
+) -> None:
     kw = {} if state_dict is None else {"state_dict": state_dict}
     if is_peft(model):  # keep the adapters, and save the merged model
-        model.save_pretrained(output_dir / "adapter", **kw)
+        model.save_pretrained(folder / "adapter", **kw)
         if state_dict is not None:
-            tokenizer.save_pretrained(output_dir / "adapter")
+            tokenizer.save_pretrained(folder / "adapter")
             return
         model = model.merge_and_unload()
-    model.save_pretrained(output_dir, **kw)
-    tokenizer.save_pretrained(output_dir)
+    model.save_pretrained(folder, **kw)
+    tokenizer.save_pretrained(folder)
     if extra is not None:
-        extra(output_dir)
+        extra(folder)
 
 
 def load_trainer_state(folder: Path) -> dict[str, Any]:
@@ -269,11 +300,23 @@ def resolve_resume(resume: bool | str, output_dir: Path) -> Path | None:
 
 
 def rotate(output_dir: Path, keep: int | None) -> None:
-    """Delete the oldest checkpoints beyond `keep`."""
+    """Delete the oldest checkpoints beyond `keep`. Each is renamed `checkpoint-N.tmp` first,
+    so that a run stopped while deleting it leaves no checkpoint that looks whole without its
+    weights; such leftovers older than the newest checkpoint go at the next rotation."""
     if keep is None or keep < 1:
         return
-    for old in checkpoints(output_dir)[:-keep]:
-        shutil.rmtree(old)
+    kept = checkpoints(output_dir)
+    for old in kept[:-keep]:
+        gone = old.with_name(old.name + ".tmp")
+        if gone.exists():
+            shutil.rmtree(gone)
+        old.rename(gone)
+        shutil.rmtree(gone)
+    newest = int(kept[-1].name.split("-")[1]) if kept else 0
+    for p in output_dir.glob("checkpoint-*.tmp"):
+        m = _CHECKPOINT.match(p.name.removesuffix(".tmp"))
+        if m and int(m.group(1)) < newest and p.is_dir():
+            shutil.rmtree(p)
 
 
 # every file a run writes in its output folder (besides `checkpoint-N/`): what `--overwrite`
@@ -321,7 +364,7 @@ def clear_previous_run(output_dir: Path) -> list[str]:
     removed = []
     for p in sorted(output_dir.iterdir()):
         name = p.name.removesuffix(".tmp")
-        if p.is_dir() and (_CHECKPOINT.match(name) or _run_folder(p)):
+        if p.is_dir() and (_CHECKPOINT.match(name) or _run_folder(p) or p.name == FINAL_TMP):
             shutil.rmtree(p)
         elif p.is_file() and any(fnmatch.fnmatchcase(p.name, f) for f in PREVIOUS_RUN_FILES):
             p.unlink()

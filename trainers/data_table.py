@@ -279,6 +279,8 @@ def to_training_table(
             label = layout_in_hint(advice, layout if sniffed else None).hint
             label = train_words(label) if label else None
         hint = e.hint or "convert it with `trlprep convert` first"
+        fits = _algorithms_hint(det.type.name)
+        hint += f"; {fits}" if fits else ""
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:
             hint += f"; {sibling}"
@@ -345,7 +347,8 @@ def to_training_table(
             f"no rows left to train on: the conversion to {dst.name} dropped "
             + (f"all {converted:,} rows" if converted > 1 else "the one row")
             + f" ({why})",
-            hint=f"{algo} trains on {' or '.join(accepts)} data; with `trlprep convert`: {hint}",
+            hint=f"{algo} trains on {' or '.join(accepts)} data; with `trlprep convert`: {hint}"
+            + (f"; {fits}" if (fits := _algorithms_hint(det.type.name, converted=False)) else ""),
         )
     if keep_prompt_messages and templated and MESSAGES_COLUMN not in table.column_names:
         kept = np.setdiff1d(np.arange(source.num_rows), np.concatenate([[], *refused]))
@@ -367,3 +370,18 @@ def to_training_table(
     return TrainingTable(
         table, det.type.name, [*read_as, *names], templated, raw.num_rows, rows[at], at_lines
     )
+
+
+def _algorithms_hint(data_type: str, converted: bool = True) -> str:
+    """Which --algo trains on `data_type` data: as it is, and (`converted`) converted on the
+    way in; empty when none does."""
+    from trlprep.trainers.algorithms import algorithms_for
+
+    as_is, reached = algorithms_for(data_type)
+    said = [f"{', '.join(as_is)} as it is"] if as_is else []
+    if converted and reached:
+        said.append(
+            f"{', '.join(reached)} converted on the way in "
+            "(`trlprep convert DATA --to TYPE` writes what they train on)"
+        )
+    return f"{data_type} data trains with --algo " + " or ".join(said) if said else ""

@@ -60,6 +60,9 @@ class TrainResult:
     global_step: int
     last_metrics: dict[str, float] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
+    # False in every process of a multi-process run but the main one (which says the summary)
+    main_process: bool = True
+    resumed_at: int | None = None  # the step a resumed run started from
 
 
 class Trainer(RunFiles):
@@ -118,6 +121,7 @@ class Trainer(RunFiles):
     def _train(self) -> TrainResult:
         cfg = self.cfg
         assert self.stream is not None
+        resumed_at = self.step if self.resume_from is not None else None
         self._begin()
         eval_every = cfg.eval_steps if self.eval_data is not None else None
         stream = self.stream.iterate(*self.position)
@@ -133,7 +137,9 @@ class Trainer(RunFiles):
         if self.eval_data is not None and not (eval_every and self.step % eval_every == 0):
             self.metrics.write({"step": self.step, **self.evaluate()})
         self.save_final()
-        return TrainResult(self.out, self.step, self.window.last, self.metrics.history)
+        last, history = self.window.last, self.metrics.history
+        main = self.acc.is_main_process
+        return TrainResult(self.out, self.step, last, history, main, resumed_at)
 
     def _begin(self) -> None:
         """Once per run: the output folder, the resolved configuration, the progress bar."""
@@ -154,7 +160,8 @@ class Trainer(RunFiles):
             for name, data in (("data", self.train_data), ("eval_data", self.eval_data)):
                 if data is not None and data.rejects is not None:
                     path = write_rejects(data.rejects, self.out / f"{name}.rejects.jsonl")
-                    self.log(f"{name}: the rows left out are listed in {path}")
+                    said = name.replace("_", " ")  # as the data's other lines start
+                    self.log(f"{said}: the rows left out are listed in {path}")
         enabled = self.cfg.progress is not False and self.acc.is_main_process
         self._bar = progress_bar(self.total_steps, self.step, enabled)
 

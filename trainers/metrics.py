@@ -95,10 +95,10 @@ class MetricsLog:
         """The mean of each metric over processes."""
         if self.acc.num_processes == 1 or not metrics:
             return metrics
-        keys = sorted(metrics)
+        keys = sorted(metrics)  # the same order in every process
         t = torch.tensor([metrics[k] for k in keys], device=self.acc.device)
-        t = self.acc.reduce(t, reduction="mean")
-        return dict(zip(keys, t.tolist(), strict=True))
+        means = dict(zip(keys, self.acc.reduce(t, reduction="mean").tolist(), strict=True))
+        return {k: means[k] for k in metrics}  # in the order one process logs them
 
     def pool(self, sums: dict[str, tuple[float, float]]) -> dict[str, float]:
         """Weighted means from each process's `weighted_sums`, pooled over processes (a
@@ -113,7 +113,7 @@ class MetricsLog:
                 for k, (s, w) in part.items():
                     s0, w0 = pooled.get(k, (0.0, 0.0))
                     pooled[k] = (s0 + s, w0 + w)
-            sums = {k: pooled[k] for k in sorted(pooled)}
+            sums = pooled  # in the main process's order (then the others'), as one logs
         return {k: s / w for k, (s, w) in sums.items()}
 
     def write(self, record: dict[str, Any]) -> None:

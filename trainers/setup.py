@@ -131,6 +131,14 @@ def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable
     t.eval_data = None
     if cfg.eval_data is not None:
         t.eval_data = prepare_data(t, cfg.eval_data, training=False)
+        if _same_rows(cfg):
+            t.log(
+                in_callers_words(
+                    "eval data: warning: the evaluation rows are the training rows (--eval-data "
+                    "is --data, split and layout alike): its metrics say how well the model "
+                    "fits them, not how it generalises; --eval-split NAME reads held-out rows"
+                )
+            )
     _keep_chat_template(t)
 
     seqs = cfg.batch_size * (2 if algo.layout == "pairs" else 1)
@@ -299,6 +307,18 @@ def data_progress(progress: bool | None) -> bool:
     from rich.console import Console
 
     return Console(stderr=True).is_terminal if progress is None else progress
+
+
+def _same_rows(cfg: TrainConfig) -> bool:
+    """Whether `eval_data` is `data` read alike (the same file or folder, split and import)."""
+    if not isinstance(cfg.data, (str, os.PathLike)) or not isinstance(
+        cfg.eval_data, (str, os.PathLike)
+    ):
+        return False
+    if os.path.realpath(cfg.data) != os.path.realpath(cfg.eval_data):
+        return False
+    layout = cfg.eval_data_from or cfg.data_from, cfg.eval_data_map or cfg.data_map
+    return cfg.split == cfg.eval_split and layout == (cfg.data_from, cfg.data_map)
 
 
 def logps_kernel(cfg: TrainConfig, device: torch.device) -> str:

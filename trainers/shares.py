@@ -10,8 +10,12 @@ from torch import Tensor
 
 
 def num_items(batches: list[Any]) -> int:
-    """Trained-on tokens in a list of batches (the divisor of token-normalised losses)."""
-    return sum(int(b.seqs.target_pos.numel()) for b in batches)
+    """Trained-on tokens in a list of batches (the divisor of token-normalised losses): a
+    classifier batch's labelled tokens (PRM)."""
+    return sum(
+        int(b.seqs.target_pos.numel()) if hasattr(b, "seqs") else int((b.labels != -100).sum())
+        for b in batches
+    )
 
 
 def step_shares(units: list[float], acc: Any) -> list[float]:

@@ -79,17 +79,24 @@ def _reward_metrics(chosen: Tensor, rejected: Tensor) -> Metrics:
     }
 
 
-def _token_metrics(out: CompletionLogps, n: int, seq_logps: Tensor) -> Metrics:
-    m = out.mask.float()
+def _token_mean(values: Tensor, mask: Tensor, filler: bool) -> tuple[Tensor, Tensor]:
+    """A mean over tokens with its tokens as its weight: pooled over micro-batches and
+    processes, the mean over the tokens of the whole batch, as one process computes it."""
+    return _masked_mean(values, mask), mask.sum() * (0.0 if filler else 1.0)
+
+
+def _token_metrics(ctx: StepContext, out: CompletionLogps, n: int, seq_logps: Tensor) -> Metrics:
+    m, filler = out.mask.float(), ctx.filler
     metrics: Metrics = {
         "logps/chosen": _mean(seq_logps[:n].detach()),
         "logps/rejected": _mean(seq_logps[n:].detach()),
     }
     if out.mean_logits is not None:
-        metrics["logits/chosen"] = _masked_mean(out.mean_logits[:n], m[:n])
-        metrics["logits/rejected"] = _masked_mean(out.mean_logits[n:], m[n:])
+        metrics["logits/chosen"] = _token_mean(out.mean_logits[:n], m[:n], filler)
+        metrics["logits/rejected"] = _token_mean(out.mean_logits[n:], m[n:], filler)
     if "is_top1" in out.stats:
-        metrics["mean_token_accuracy"] = _masked_mean(out.stats["is_top1"][:n].float(), m[:n])
+        is_top1 = out.stats["is_top1"][:n].float()
+        metrics["mean_token_accuracy"] = _token_mean(is_top1, m[:n], filler)
     return metrics
 
 
@@ -194,7 +201,7 @@ def dpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
         loss = objective(pairs, delta, weights)
 
     metrics = _reward_metrics(o.beta * pairs.chosen_logratios, o.beta * pairs.rejected_logratios)
-    metrics |= _token_metrics(out, n, logps)
+    metrics |= _token_metrics(ctx, out, n, logps)
     if o.rpo_alpha is not None or "sft" in o.loss_type:
         metrics["nll_loss"] = pairs.chosen_nll.detach()
     return loss, metrics
@@ -227,7 +234,7 @@ def cpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     logps = scores(out.sums.detach())
     nll = _chosen_nll(out.sums.detach(), lengths, n) if o.cpo_alpha != 0 else logps.new_zeros(())
     rewards = o.beta * alphapo_reward(logps, o.alpha)
-    metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, logps)
+    metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(ctx, out, n, logps)
     metrics["nll_loss"] = nll
     return out.loss, metrics
 
@@ -247,7 +254,7 @@ def orpo_step(ctx: StepContext, batch: PairBatch) -> tuple[Tensor, Metrics]:
     sums = out.sums.detach()
     avg = sums / lengths.clamp(min=1)
     rewards = o.beta * avg
-    metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(out, n, avg)
+    metrics = _reward_metrics(rewards[:n], rewards[n:]) | _token_metrics(ctx, out, n, avg)
     log_odds = orpo_log_odds(avg[:n], avg[n:])
     metrics["nll_loss"] = _chosen_nll(sums, lengths, n)
     metrics["log_odds_ratio"] = _mean(F.logsigmoid(log_odds))
@@ -268,10 +275,12 @@ def reward_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metri
     chosen, rejected = scores.chunk(2)
     loss = reward_loss(chosen, rejected, batch.margin, ctx.options.center_rewards_coefficient)
     s = scores.detach()
+    values, keep = gather_kept(ctx, [s])  # every process's rows: the global micro-batch's
+    every = values[keep > 0]  # extremes, as one process finds them
     return loss, {
-        "min_reward": s.min(),
+        "min_reward": every.min(),
         "mean_reward": s.mean(),
-        "max_reward": s.max(),
+        "max_reward": every.max(),
         "accuracy": _mean((chosen > rejected).float()),
         "margin": _mean((chosen - rejected).detach()),
     }
@@ -282,5 +291,7 @@ def prm_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metrics]
     logits = ctx.policy(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits
     loss = token_classification_loss(logits, batch.labels)
     sel = batch.labels != -100
+    if ctx.num_items is not None:  # a mean over the labelled tokens of every micro-batch and
+        loss = loss * sel.sum() / ctx.num_items  # process (transformers' num_items_in_batch)
     correct = (logits.detach().argmax(-1) == batch.labels) & sel
-    return loss, {"accuracy": correct.sum() / sel.sum().clamp(min=1)}
+    return loss, {"accuracy": _token_mean(correct.float(), sel.float(), ctx.filler)}

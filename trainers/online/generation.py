@@ -12,6 +12,7 @@ model's `generation_config.json` (often `top_k=50`) does not change the sampling
 from __future__ import annotations
 
 import contextlib
+import inspect
 import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -224,6 +225,9 @@ class GeometricMixture:
         self.mask = prompt_mask
         self.cache = None
         self.seen = 0
+        # transformers 5.x names the KV cache `cache` (`past_key_values` warns it is going)
+        forward = inspect.signature(getattr(reference, "module", reference).forward)
+        self.cache_name = "cache" if "cache" in forward.parameters else "past_key_values"
 
     def __call__(self, input_ids: Tensor, scores: Tensor) -> Tensor:
         new = input_ids[:, self.seen :]
@@ -234,9 +238,9 @@ class GeometricMixture:
             input_ids=new,
             attention_mask=self.mask,
             position_ids=positions,
-            past_key_values=self.cache,
             use_cache=True,
+            **{self.cache_name: self.cache},
         )
-        self.cache, self.seen = out.past_key_values, input_ids.shape[1]
+        self.cache, self.seen = out.get(self.cache_name), input_ids.shape[1]
         ref = out.logits[:, -1].to(scores.dtype)
         return (1 - self.coef) * scores + self.coef * ref

@@ -170,13 +170,28 @@ class Rollouts:
         due = self.every > 0 and (
             self.last_written is None or step - self.last_written >= self.every
         )
-        if not due or not samples or not self.is_main:
+        if not due:
             return
         self.last_written = step
+        samples = _every_process(samples)  # a collective: every process is here at this step
+        if not samples or not self.is_main:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a", encoding="utf-8") as f:
             for rec in samples:
                 f.write(json.dumps({"step": step, **rec}) + "\n")
+
+
+def _every_process(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The samples of every process in rank order (this process's alone when it is the only
+    one): the whole global batch's completions, as one process would write them."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return samples
+    parts: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, samples)
+    return [rec for part in parts for rec in part]
 
 
 def make_rollouts(

@@ -276,3 +276,5 @@ def main() -> None:
         if isinstance(code, int) and code != 0 and code not in (1, 2, 130, CLOSED_PIPE, TERMINATED):
             sys.exit(2)
         raise
+    finally:  # the command is over: a SIGTERM while the interpreter shuts down just ends it
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # (raised in atexit, it printed tracebacks)

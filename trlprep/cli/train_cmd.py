@@ -9,6 +9,7 @@ imported only when the command runs.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 import typer
 
 from trlprep.cli.app import command, out
-from trlprep.errors import UsageError
+from trlprep.cli.train_output import hub_output, main_process_here, quiet_unless
+from trlprep.errors import TrlprepError, UsageError
 
 _REQUIRED = ("algo", "model", "data", "output_dir")
 _HIDDEN = ("options",)
@@ -56,7 +58,8 @@ Train a causal LM offline (sft, dpo, cpo, orpo, kto, bco) or online on its own g
 reward model (prm). The data is converted to the type the algorithm expects and rendered
 with the chat template when it is conversational. Every option can be set in the YAML
 config; flags override it; list options (--reward-fn, --reward-model) repeat.
-Multi-GPU: `accelerate launch -m trlprep train ...`.
+Multi-GPU: `accelerate launch -m trlprep train ...`; several CPU processes:
+`torchrun --nproc_per_node N -m trlprep train ...` (--batch-size is per process).
 """
 
 
@@ -84,6 +87,21 @@ def _said_as_flags(e: UsageError) -> UsageError:
         e.hint = re.sub(
             r"did you mean ([a-z][a-z0-9_]*)\?", lambda m: f"did you mean {_flag(m[1])}?", e.hint
         )
+    e.args = (e.message, *e.args[1:])
+    return e
+
+
+def _unknown_for(e: UsageError, algo: str) -> UsageError:
+    """An unknown option's error naming the algorithms that take it, and this one's help."""
+    from trlprep.trainers.algorithms import algorithms_taking
+
+    if not e.message.startswith("unknown option --"):
+        return e
+    name = e.message.removeprefix("unknown option --").replace("-", "_")
+    takers = algorithms_taking(name)
+    if takers:
+        e.message += f" for --algo {algo}: it is an option of {', '.join(takers)}"
+    e.hint = f"`trlprep train --algo {algo} --help` lists {algo}'s options"
     e.args = (e.message, *e.args[1:])
     return e
 
@@ -310,8 +328,12 @@ def train_command(ctx: typer.Context) -> None:
         raise UsageError("--algo is required", hint="one of: sft, dpo, cpo, orpo, kto, bco, ...")
     algo = get_algorithm(str(algo_name))
     ignored: list[str] = []
-    config.update(parse_args(args, _specs(algo.options), ignored))
-    for name in ignored:
+    try:
+        config.update(parse_args(args, _specs(algo.options), ignored))
+    except UsageError as e:
+        raise _unknown_for(e, algo.name) from None
+    main_process = main_process_here()
+    for name in ignored if main_process else ():
         out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
     overwrite = coerce("overwrite", config.pop("overwrite", False), "bool")
     try:
@@ -320,24 +342,32 @@ def train_command(ctx: typer.Context) -> None:
         raise _said_as_flags(e) from None
     # before any data or model is loaded: trackers, and the output folder policy
     check_trackers(cfg.report_to, cfg.output_dir)
-    main_process = os.environ.get("RANK", "0") == "0"  # `accelerate launch`: one judges
-    if main_process:
+    if main_process:  # `accelerate launch`: one judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
         _probe_output_dir(Path(cfg.output_dir))
+    bars = main_process and (sys.stderr.isatty() if cfg.progress is None else cfg.progress)
     metrics = Path(cfg.output_dir) / METRICS_FILE
     log = lambda msg: out.print(msg, markup=False)  # noqa: E731
-    # checked above; --overwrite clears the previous run once the data and model are ready
-    try:
-        trainer = Trainer(cfg, log=log, overwrite=overwrite)
-    except UsageError as e:
-        raise _said_as_flags(e) from None
-    result = trainer.train()
+    with hub_output(bars, main_process):
+        # checked above; --overwrite clears the previous run once the data and model are ready
+        try:
+            trainer = Trainer(cfg, log=log, overwrite=overwrite)
+        except UsageError as e:
+            raise quiet_unless(main_process, _said_as_flags(e)) from None
+        except TrlprepError as e:  # the data's and the model's: the same in every process
+            raise quiet_unless(main_process, e) from None
+        result = trainer.train()
+    if not result.main_process:  # the main process says the summary, once
+        return
     last = ", ".join(f"{k} {v:.4g}" for k, v in result.last_metrics.items() if k != "epoch")
     steps = result.global_step
-    out.print(
-        f"trained {steps} step{'' if steps == 1 else 's'}; model saved to {result.output_dir}",
-        markup=False,
-    )
+    said = f"trained {steps} step{'' if steps == 1 else 's'}"
+    if result.resumed_at == steps:  # a finished run resumed: nothing was trained
+        said = (
+            f"nothing left to train: the run was resumed at its last step, {steps} (raise "
+            "--max-steps or --num-epochs to train on)"
+        )
+    out.print(f"{said}; model saved to {result.output_dir}", markup=False)
     if last:
         out.print(last, markup=False)
     evals = [r for r in result.history if any(k.startswith("eval_") for k in r)]

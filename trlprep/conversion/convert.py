@@ -262,7 +262,7 @@ def check_rows_left(plan: Plan, rows_converted: int, rows_out: int) -> None:
 
 def why_no_rows_left(steps: Sequence[Any]) -> tuple[str, str]:
     """Why a conversion through `steps` (a route's edges) left no rows, and what to do."""
-    filters = [e for e in steps if e.rows == "filters"]
+    filters = [e for e in steps if e.rows == "filters" or (e.rows == "pairs" and e.drops)]
     why = (
         f"{filters[0].src} -> {filters[0].dst} drops {filters[0].drops.split(',')[0]}"
         if filters
