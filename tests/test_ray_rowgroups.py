@@ -63,3 +63,26 @@ def test_cli_ray_over_row_groups_equals_local(tmp_path):
     assert [json.loads(x)["row"] for x in rejects["ray"].splitlines()] == [3, 11]
     counts = {e: re.search(r"\(standard\): (.*) -> ", line)[1] for e, line in said.items()}
     assert counts["ray"] == counts["local"] == "13 rows in, 2 rejected, 11 converted -> 11 rows out"
+
+
+def test_ray_parquet_output_has_the_local_row_groups(tmp_path, monkeypatch):
+    """Long rows in several Ray blocks: the driver's shard writer cuts row groups by bytes
+    as the local writer does (groups of the rows, not of the blocks): the same bytes."""
+    from trlprep.io import writers
+
+    monkeypatch.setattr(writers, "ROW_GROUP_BYTES", 12_000)
+    rows = [
+        {"chosen": f"Q {i}? " + "yes " * (300 + 40 * (i % 5)), "rejected": f"Q {i}? no"}
+        for i in range(40)
+    ]
+    src = tmp_path / "long.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), src, row_group_size=7)
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        args = ["convert", str(src), "--to", "preference", "-o", f"{out}/", "--engine", engine]
+        res = CliRunner().invoke(app, args)
+        assert res.exit_code == 0, res.output
+    (local,) = (tmp_path / "local").iterdir()
+    (ray,) = (tmp_path / "ray").iterdir()
+    assert pq.ParquetFile(local).metadata.num_row_groups > 3
+    assert ray.read_bytes() == local.read_bytes()

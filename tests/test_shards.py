@@ -475,3 +475,34 @@ def test_a_later_shard_of_another_kind_is_refused_as_the_minority(tmp_path):
     assert "(rule mixed-kind); pass --coerce" in said and "(2 more rows fail)" in said
     assert "'prompt'" not in said
     assert not (tmp_path / "o.jsonl").exists()
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_max_shard_size_shards_do_not_depend_on_the_batches(tmp_path, fmt):
+    """Shards are cut at rows measured from their values: a table written whole, in uneven
+    batches or a row at a time gives the same shards, byte for byte."""
+    import random
+    import string
+
+    from trlprep.io import writers
+
+    rng = random.Random(1)
+    table = pa.table(
+        {
+            "text": [
+                "".join(rng.choices(string.ascii_letters, k=rng.randrange(50, 900)))
+                for _ in range(600)
+            ]
+        }
+    )
+    found = []
+    for name, edges in (("whole", []), ("uneven", [1, 37, 38, 250, 599]), ("rows", range(600))):
+        bounds = [0, *edges, 600]
+        out = ShardedOutput(tmp_path / name, max_shard_size="40kB")
+        with writers.open_writer(out, table.schema, output_format=fmt) as w:
+            for a, b in zip(bounds, bounds[1:], strict=False):
+                w.write(table.slice(a, b - a))
+        files = sorted((tmp_path / name).iterdir())
+        found.append([(f.name, f.read_bytes()) for f in files])
+    assert len(found[0]) > 3
+    assert found[0] == found[1] == found[2]

@@ -6,7 +6,9 @@ been read so far (the line begun after it goes to the next chunk). An unterminat
 a chunk is given, the bytes after it are read up to the next line end (a line's worth, kept
 for the next block) to learn whether another chunk follows. The cuts are the ones a reader
 holding each chunk back until the next block is read would make (`ray.jsonranges` makes
-them too); only the memory differs: no chunk is held beside the next block.
+them too); only the memory differs: no chunk is held beside the next block. A range of the
+file (`start`..`end`, both cuts the whole file's read makes: a Ray task's share) is read in
+the same blocks, so its chunks are the whole read's chunks between those cuts.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ from trlprep.io.sources import BOM, check_encoding, guard, open_stream
 _PROBE_BYTES = 64 << 10  # bytes read at a time while looking for the next line end
 
 
-def line_chunks(path: str, chunk_bytes: int, lone_cr: bool = False) -> Iterator[bytes]:
+def line_chunks(
+    path: str, chunk_bytes: int, lone_cr: bool = False, start: int = 0, end: int | None = None
+) -> Iterator[bytes]:
     """The file's bytes in chunks of whole lines (see the module docstring). `lone_cr`: a
-    `\r` not followed by `\n` ends a line too (plain text), so a chunk may end after one."""
+    `\r` not followed by `\n` ends a line too (plain text), so a chunk may end after one.
+    `start`, `end`: only that byte range of an uncompressed file (see the module docstring)."""
     with open_stream(path) as f:
-        blocks = _Blocks(path, f, chunk_bytes)
+        if start:
+            f.seek(start)
+        blocks = _Blocks(path, f, chunk_bytes, start, end)
         rest = b""  # the bytes after the last cut: the start of a line
         while True:
             parts = blocks.next_block()
@@ -68,27 +75,36 @@ class _Blocks:
     """The file's blocks of `size` bytes (the first without a byte-order mark), each given
     as parts: bytes read ahead by `cut_ahead` (kept as `pending`), then the block's rest."""
 
-    def __init__(self, path: str, f: Any, size: int) -> None:
+    def __init__(self, path: str, f: Any, size: int, start: int = 0, end: int | None = None):
         self._path, self._f, self._size = path, f, size
         self._pending = b""  # bytes of the coming blocks read ahead
         self._eof = False
         self._start = True
+        self._first = (start // size + 1) * size - start  # blocks end where the file's do
+        self._left = end - start if end is not None else None  # bytes of the range unread
+        self._check = start == 0
 
     def _read(self, n: int) -> bytes:
+        if self._left is not None:
+            n = min(n, self._left)
+            self._eof = self._eof or not self._left  # the range's end: the end of what it reads
         if self._eof or n <= 0:
             return b""
         data = guard(self._path, lambda: self._f.read(n))
         self._eof = not data
+        if self._left is not None:
+            self._left -= len(data)
         return data
 
     def next_block(self) -> list[bytes] | None:
         """The next block's parts, None at the end of the file."""
-        ahead, self._pending = self._pending[: self._size], self._pending[self._size :]
-        data = self._read(self._size - len(ahead))
-        if self._start:  # a UTF-16/32 file fails here, before any row is read
-            self._start = False
+        size = self._first if self._start else self._size
+        ahead, self._pending = self._pending[:size], self._pending[size:]
+        data = self._read(size - len(ahead))
+        if self._start and self._check:  # a UTF-16/32 file fails here, before any row is read
             check_encoding(self._path, data[: textfaults.HEAD_BYTES])
             data = data[3:] if data.startswith(BOM) else data
+        self._start = False
         parts = [p for p in (ahead, data) if p]
         return parts if parts or not self._eof else None  # (a first block of a BOM alone)
 

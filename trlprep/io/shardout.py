@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 
 from trlprep.errors import UsageError
@@ -140,7 +141,7 @@ class ShardWriter:
             raise cannot_write(path, e) from None
         self.parts: list[Path] = []
         self._w = None
-        self._bytes_in = 0  # uncompressed bytes written to the open part
+        self._bytes_in = 0  # bytes of the rows written to the open part (`row_bytes`)
         self._ratio = 1.0  # bytes on disk per byte in memory (learnt from closed shards)
         self._made = 0  # parts created (their names stay unique while resharding)
 
@@ -154,29 +155,36 @@ class ShardWriter:
         return open_writer(part, schema, output_format=self.fmt)
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
-        """Append rows; a new shard starts when a slice of them would take the current one
-        past the size limit (on-disk size estimated from the shards closed so far;
-        the first one counts bytes in memory, so it stays under the limit)."""
+        """Append rows; a new shard starts at the first row that would take the current one
+        past the size limit (on-disk size estimated from the shards closed so far; the
+        first one counts bytes in memory, so it stays under the limit). Rows are measured
+        from their values (`groupcut.row_bytes`): the shards do not depend on the batches."""
+        from trlprep.io.groupcut import row_bytes
+
         if data.num_rows == 0:
             return
         if self.num_shards is not None:  # cut by rows at the end
-            self._write(data)
+            self._write(data, 0)
             return
-        per = data.num_rows  # slices of at most a quarter of a shard (uncompressed)
-        if data.nbytes > self.max_size // 4:
-            per = max(1, int(data.num_rows * (self.max_size // 4) / data.nbytes))
-        for start in range(0, data.num_rows, per):
-            chunk = data.slice(start, per)
-            if self._w is not None and self._bytes_in:
-                if (self._bytes_in + chunk.nbytes) * self._ratio > self.max_size:
-                    self._finish_part()
-            self._write(chunk)
+        sizes = row_bytes(data)
+        start = 0
+        while start < data.num_rows:
+            cum = np.cumsum(sizes[start:])
+            room = self.max_size / max(self._ratio, 1e-9) - self._bytes_in
+            fit = int(np.searchsorted(cum, room, side="right"))
+            if not self._bytes_in:
+                fit = max(fit, 1)  # a row past the limit: a shard of its own
+            if fit:
+                self._write(data.slice(start, fit), int(cum[fit - 1]))
+            start += fit
+            if start < data.num_rows:
+                self._finish_part()
 
-    def _write(self, data: pa.Table | pa.RecordBatch) -> None:
+    def _write(self, data: pa.Table | pa.RecordBatch, nbytes: int) -> None:
         if self._w is None:
             self._w = self._open(self.schema)
         self._w.write(data)
-        self._bytes_in += data.nbytes
+        self._bytes_in += nbytes
         self.rows += data.num_rows
 
     def _finish_part(self) -> None:
@@ -184,6 +192,7 @@ class ShardWriter:
         self._w = None
         if self._bytes_in:  # bytes on disk per byte in memory, for the next shards
             self._ratio = self.parts[-1].stat().st_size / self._bytes_in
+        self._bytes_in = 0
 
     def commit(self) -> None:
         """Close the last shard, name every shard, and move the folder into place."""

@@ -31,6 +31,7 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.columns.textparts import schema_without_marks, table_without_marks
 from trlprep.errors import InputError, UsageError
 from trlprep.io.datasetfolders import description_of
+from trlprep.io.groupcut import GroupCuts, cuts, row_bytes
 from trlprep.io.jsonencode import content_as_json, has_binary, has_struct, to_jsonl
 from trlprep.io.outputcheck import check_output, resolve_output_format
 from trlprep.io.readers import split_suffix
@@ -44,10 +45,13 @@ from trlprep.io.tempfiles import (
     temp_name,
 )
 
-WRITE_BATCH_ROWS = 65_536  # JSONL rows serialised at once
-# rows per Parquet row group and Arrow record batch: the rows are regrouped as written, so a
-# file does not show where the reader cut the input (read whole or in chunks: one file)
+WRITE_BATCH_ROWS = 65_536  # JSONL rows serialised at once, at most
+WRITE_BATCH_BYTES = 64 << 20  # and at most this much (Arrow bytes; a longer row alone)
+# rows per Parquet row group and Arrow record batch, at most, and bytes: the rows are
+# regrouped as written (`groupcut`), so a file does not show where the reader cut the input
+# (read whole or in chunks: one file) and the writer holds one group, not 65,536 long rows
 ROW_GROUP_ROWS = 65_536
+ROW_GROUP_BYTES = 64 << 20
 _ARROW_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError)
 
 
@@ -121,8 +125,8 @@ class _Writer:
             schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
-        self._held: list[pa.Table | pa.RecordBatch] = []  # rows not yet in a row group
-        self._held_rows = 0
+        self._held: list[pa.Table | pa.RecordBatch] = []  # the open row group's rows
+        self._groups = GroupCuts(ROW_GROUP_ROWS, ROW_GROUP_BYTES)
         self._w = self._sink = None
         self.tmp: Path | None = None
         if stream_kind(path) is not None:  # a device or FIFO: written through, never replaced
@@ -162,24 +166,35 @@ class _Writer:
                     f"column {column!r} holds raw bytes (images?), which JSON Lines cannot store",
                     hint="write .parquet, .arrow or a save_to_disk folder instead",
                 )
-            for start in range(0, data.num_rows, WRITE_BATCH_ROWS):
-                chunk = _jsonl_bytes(data.slice(start, WRITE_BATCH_ROWS))
+            start = 0
+            for end in cuts(row_bytes(data), WRITE_BATCH_ROWS, WRITE_BATCH_BYTES):
+                chunk = _jsonl_bytes(data.slice(start, end - start))
+                start = end
                 with _io(self.path):
                     self._sink.write(chunk)
         else:
-            self._held.append(_conform(table_without_marks(data), self.schema))
-            self._held_rows += data.num_rows
-            while self._held_rows >= ROW_GROUP_ROWS:
-                self._write_group(ROW_GROUP_ROWS)
+            data = _conform(table_without_marks(data), self.schema)
+            start = 0
+            for end in self._groups.feed(row_bytes(data)):
+                self._held.append(data.slice(start, end - start))
+                self._write_group()
+                start = end
+            if start < data.num_rows:  # a copy: a slice would keep the whole batch alive
+                self._held.append(_copied(data.slice(start)))
         self.rows += data.num_rows
 
-    def _write_group(self, rows: int) -> None:
-        """The first `rows` held rows written as one row group (record batch)."""
-        held = pa.concat_tables(
-            [t if isinstance(t, pa.Table) else pa.Table.from_batches([t]) for t in self._held]
-        )
-        group, rest = held.slice(0, rows).combine_chunks(), held.slice(rows)
-        self._held, self._held_rows = ([rest] if rest.num_rows else []), rest.num_rows
+    def _write_group(self) -> None:
+        """The held rows written as one row group (record batch)."""
+        parts = [t if isinstance(t, pa.Table) else pa.Table.from_batches([t]) for t in self._held]
+        self._held = []
+        if self.fmt == "arrow" and len(parts) == 1:  # one copy made as from several parts:
+            parts.append(parts[0].schema.empty_table())  # IPC buffers follow a slice's offset
+        # contiguous: the Parquet writer's pages (and so its bytes) follow the arrays' chunks
+        group = pa.concat_tables(parts).combine_chunks()
+        del parts
+        rows = group.num_rows
+        if not rows:
+            return
         with _io(self.path):
             if self.fmt == "parquet":
                 self._w.write_table(group, row_group_size=rows)
@@ -189,8 +204,8 @@ class _Writer:
     def commit(self) -> None:
         """Finish the file and move it into place."""
         try:
-            if self._held_rows:
-                self._write_group(self._held_rows)
+            if self._held:
+                self._write_group()
             with _io(self.path):
                 if self._w is not None:
                     self._w.close()
@@ -240,6 +255,13 @@ def _jsonl_bytes(data: pa.Table | pa.RecordBatch) -> bytes:
             f"cannot write these columns as JSON Lines: {str(e).splitlines()[0]}",
             hint="write .parquet, .arrow or a save_to_disk folder instead",
         ) from None
+
+
+def _copied(data: pa.Table | pa.RecordBatch) -> pa.Table:
+    """`data`'s rows in buffers of their own."""
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    return pa.concat_tables([data, data.schema.empty_table()]).combine_chunks()
 
 
 def _conform(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table | pa.RecordBatch:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from trlprep.io.jsonl import CHUNK_BYTES
-from trlprep.io.sources import BOM, guard
+from trlprep.io.sources import guard
 from trlprep.ray.base import LINE
 
 _WINDOW = 64 << 10  # bytes looked at once when searching for a line break
@@ -108,34 +108,12 @@ def line_breaks(path: str, start: int, end: int) -> int:
 
 def span_chunks(path: str, span: Span) -> Iterator[bytes]:
     """The local reader's chunks that make up `span`, read as `jsonl._line_chunks` reads
-    them (its reads end where the local reader's do; where the span starts the file, the
-    encoding checked and a byte-order mark dropped): a few chunks in memory, not the span."""
-    from trlprep.io import textfaults
-    from trlprep.io.sources import check_encoding
+    them (`linechunks.line_chunks` over the span's bytes: the same blocks, so the same
+    cuts; where the span starts the file, the encoding checked and a byte-order mark
+    dropped): about one chunk in memory, not the span."""
+    from trlprep.io.linechunks import line_chunks
 
-    held, rest, at = b"", b"", span.start
-    with open(path, "rb") as f:
-        f.seek(at)
-        while at < span.end:
-            n = min((at // span.chunk + 1) * span.chunk, span.end) - at
-            data = guard(path, lambda n=n: f.read(n))
-            if not data:
-                break
-            if at == span.start == 0:
-                check_encoding(path, data[: textfaults.HEAD_BYTES])
-            at += len(data)
-            if at == len(data) and data.startswith(BOM):
-                data = data[len(BOM) :]
-            buf = rest + data
-            cut = buf.rfind(b"\n")
-            if cut < 0:
-                rest = buf
-                continue
-            if held:  # a line break read after it: a cut the local reader makes
-                yield held
-            held, rest = buf[: cut + 1], buf[cut + 1 :]
-    if held or rest:
-        yield held + rest
+    return line_chunks(path, span.chunk, start=span.start, end=span.end)
 
 
 @dataclass(frozen=True)
