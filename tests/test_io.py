@@ -114,8 +114,8 @@ def test_jsonl_bytes_are_plain_json_lines(tmp_path):
     assert len(lines) == 3
     first = json.loads(lines[0])
     assert first["prompt"][1] == {"role": "user", "content": "What color is the sky?"}
-    # Arrow has no "absent" struct field: a field other rows have is written as null
-    assert first["chosen"] == [{"role": "assistant", "content": "It is blue.", "name": None}]
+    # a field other rows have (one Arrow struct) is left out where this row has none
+    assert first["chosen"] == [{"role": "assistant", "content": "It is blue."}]
     assert first["flags"] == [True, False]
     assert "🌍" in lines[1]  # unicode written as is, not \u escaped
 

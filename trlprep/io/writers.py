@@ -9,9 +9,9 @@ and nothing else (`trlprep.io.targets`).
 
 JSON Lines are written by Polars: strings (Unicode unescaped), booleans, integers, floats,
 nulls, nested messages and lists round-trip through `trlprep.io.readers` to an equal table.
-Where JSON and Arrow differ: a null struct field is written as `"field": null` (Arrow has
-no "absent" field, so every Arrow-based reader, `datasets` included, sees the same null
-either way; chat templates that test `is defined` would too); NaN and infinite floats
+Where JSON and Arrow differ: a message's (or its parts', tool calls') null struct field is
+left out, its `content` excepted (`trlprep.io.nullkeys`: one struct gives every message the
+keys of all; Parquet and Arrow keep them); NaN and infinite floats
 become null; timestamps and decimals become strings; raw bytes (image columns) are refused
 with a hint to write Parquet, Arrow or a folder. Tagged JSON-text columns are written as
 the JSON values they hold.

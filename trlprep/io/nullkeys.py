@@ -1,0 +1,140 @@
+"""Arrow -> JSON text with only the keys each object holds, vectorised.
+
+One Arrow struct gives every object the keys of all objects, null where one had none. JSON
+written from it would hold keys its input lacked (`"id": null` in every message when only
+the tool messages had an `id`), which templates that test `'tool_calls' in message` or
+`message.id is defined`, and APIs that refuse unknown keys, take for data. Here null-valued
+keys are left out at any depth, except the ones a caller keeps (a message's `content`:
+an OpenAI tool-call message's `content: null` is its own). Columnar: each field is encoded
+once for all rows and the pieces joined, lists through their offsets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages
+
+# a message's keys written even when null (its content: null beside tool calls)
+MESSAGE_KEEPS = frozenset({"content"})
+
+_LS = pa.large_string()
+
+
+def _text(text: str | None) -> pa.Scalar:
+    return pa.scalar(text, _LS)
+
+
+def has_null_fields(t: pa.DataType, arr: pa.Array, keep: Collection[str] = ()) -> bool:
+    """True when a struct inside `arr` (of type `t`) holds a null field not in `keep`
+    (`keep` applies to the outermost struct only)."""
+    if pa.types.is_dictionary(t):
+        return False
+    if pa.types.is_struct(t):
+        return any(
+            (f.name not in keep and child.null_count) or has_null_fields(f.type, child)
+            for f, child in zip(t, arr.flatten(), strict=True)
+        )
+    if is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        return has_null_fields(t.value_type, arr.flatten())
+    return False
+
+
+def encode_dropping_nulls(
+    arr: pa.Array,
+    leaf: Callable[[pa.Array], pa.Array],
+    keep: Collection[str] = (),
+    raw: bool = False,
+) -> pa.Array:
+    """The compact JSON text of each value of `arr` (large strings; null stays null), every
+    null-valued object key left out but those in `keep` (outermost objects only). Tagged
+    JSON-text fields and `datasets`' `Json` values are written as the JSON they hold; `leaf`
+    encodes the other scalars (a null inside a list stays `null`)."""
+    t = arr.type
+    if raw:
+        return arr.cast(_LS)
+    if isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.json":
+        return arr.storage.cast(_LS)
+    if pa.types.is_dictionary(t):
+        return encode_dropping_nulls(arr.dictionary_decode(), leaf, keep)
+    if pa.types.is_struct(t):
+        return _struct(arr, leaf, keep)
+    if is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        flat = arr.flatten()  # the values of non-null lists only, slice offsets applied
+        items = pc.fill_null(encode_dropping_nulls(flat, leaf), _text("null"))
+        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        lists = pa.LargeListArray.from_arrays(pa.array(offsets), items)
+        body = pc.binary_join(lists, _text(","))
+        out = pc.binary_join_element_wise(_text("["), body, _text("]"), _text(""))
+        return pc.if_else(arr.is_valid(), out, _text(None))
+    return leaf(arr).cast(_LS)  # scalars, maps: as they are
+
+
+def _struct(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], keep: Collection[str]):
+    # `,"key":value`, null where the field is null (left out) unless kept; joined, first
+    # comma cut (not `null_handling="skip"`: it drops the rows where every piece is null)
+    pieces = []
+    for f, child in _first_seen_order(arr, keep):
+        text = encode_dropping_nulls(child, leaf, raw=is_json_field(f))
+        if f.name in keep:
+            text = pc.fill_null(text, _text("null"))
+        key = _text("," + json.dumps(f.name, ensure_ascii=False) + ":")
+        pieces.append(pc.binary_join_element_wise(key, text, _text("")))
+    if pieces:
+        joined = pc.binary_join_element_wise(
+            *pieces, _text(""), null_handling="replace", null_replacement=""
+        )
+        inner = pc.utf8_slice_codeunits(joined, 1)
+    else:
+        inner = pa.array([""] * len(arr), _LS)
+    out = pc.binary_join_element_wise(_text("{"), inner, _text("}"), _text(""))
+    return pc.if_else(arr.is_valid(), out, _text(None))
+
+
+def _first_seen_order(arr: pa.Array, keep: Collection[str]) -> list[tuple[pa.Field, pa.Array]]:
+    """The fields of struct array `arr` with their values, in the order a reader meets them
+    in the written JSON (the first object holding each, then the struct's order), so that
+    the text read back and written again is the same: JSON readers order fields as first met,
+    and an object written without a null key no longer shows where the struct put it."""
+    valid = arr.is_valid()
+    fields = []
+    for k, (f, child) in enumerate(zip(arr.type, arr.flatten(), strict=True)):
+        present = valid if f.name in keep else child.is_valid()
+        first = pc.index(present, True).as_py()
+        fields.append((first if first >= 0 else len(arr), k, f, child))
+    return [(f, child) for _, _, f, child in sorted(fields, key=lambda x: x[:2])]
+
+
+def messages_needing_drop(field: pa.Field, arr: pa.Array) -> bool:
+    """True for a messages column some of whose messages (or their parts, tool calls) hold
+    null-valued keys that JSON output leaves out."""
+    return is_messages(field.type) and has_null_fields(
+        field.type.value_type, arr.flatten(), MESSAGE_KEEPS
+    )
+
+
+def encode_messages(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array]) -> pa.Array:
+    """Each row's messages as JSON text (strings), every message with the keys it holds
+    (its `content` always), parts and tool calls too."""
+    msgs = encode_dropping_nulls(arr.flatten(), leaf, MESSAGE_KEEPS)
+    msgs = pc.fill_null(msgs, _text("null"))
+    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    body = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), msgs), _text(","))
+    out = pc.binary_join_element_wise(_text("["), body, _text("]"), _text(""))
+    return pc.if_else(arr.is_valid(), out, _text(None)).cast(pa.string())
+
+
+__all__ = [
+    "MESSAGE_KEEPS",
+    "encode_dropping_nulls",
+    "encode_messages",
+    "has_null_fields",
+    "messages_needing_drop",
+]
