@@ -112,8 +112,20 @@ def test_the_map_alone_reads_label_as_kto_label_and_says_how_to_rename_it(lines_
     assert "column 'label' holds string values; booleans are needed" in said
     assert (
         "(it holds 5 distinct values, such as '33', '204', '55': no true/false label; if it is "
-        "something else, such as a reference answer, rename it: add label_value=label to --map)"
+        "something else, such as a reference answer, rename it, keeping the map's other "
+        "entries: --map ...,label_value=label)"
     ) in said
+
+
+def test_python_says_the_rename_as_a_map_entry(lines_file):
+    """Was: "add label_value=label to map", the flag's words with its dashes cut."""
+    import trlprep
+    from trlprep.errors import DataError
+
+    with pytest.raises(DataError) as e:
+        trlprep.convert(str(lines_file), map={"completion": "response"})
+    said = " ".join(str(e.value).split())
+    assert "rename it, keeping the map's other entries: map={..., 'label_value': 'label'})" in said
 
 
 def test_a_chat_template_over_rendered_text_is_refused_as_rendered(lines_file, tmp_path):
