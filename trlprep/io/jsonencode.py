@@ -95,6 +95,8 @@ def encode_json_texts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
             pass
     if texts is None:  # types Polars cannot write
         texts = pa.array([_dumps_any(v) for v in arr.to_pylist()], pa.string())
+    if not arr.null_count:
+        return texts
     return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), texts)
 
 
@@ -233,9 +235,12 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
     from trlprep.io.jsonargs import encode, has_tagged_arguments
 
     data = content_as_written(data)
-    columns = [c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c for c in data.columns]
+    columns = data.columns
     # messages written with the keys each holds (and tagged values as the JSON they hold)
-    own_keys = [messages_needing_drop(f, c) for f, c in zip(data.schema, columns, strict=True)]
+    own_keys = [
+        any(messages_needing_drop(f, chunk) for chunk in c.chunks)
+        for f, c in zip(data.schema, columns, strict=True)
+    ]
     nested = [
         has_tagged_arguments(f.type) or has_tagged_content(f.type) or own
         for f, own in zip(data.schema, own_keys, strict=True)
@@ -249,10 +254,10 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
             key = dumps(field.name) + ":"
             pieces.append(join_texts(key, pc.fill_null(col, "null")))
         elif inner and is_messages(field.type):
-            text = encode_messages(col, encode_json_texts)
+            text = encode_messages(col.combine_chunks(), encode_json_texts)
             pieces.append(join_texts(dumps(field.name) + ":", pc.fill_null(text, "null")))
         elif inner:  # arguments held as JSON text: written as the JSON they hold
-            text = encode(col, encode_json_texts)
+            text = encode(col.combine_chunks(), encode_json_texts)
             pieces.append(join_texts(dumps(field.name) + ":", pc.fill_null(text, "null")))
         else:
             lines = _line_array(_polars_ndjson(pa.table([col], names=[field.name])))

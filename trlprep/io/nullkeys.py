@@ -30,6 +30,15 @@ def _text(text: str | None) -> pa.Scalar:
     return pa.scalar(text, _LS)
 
 
+def _null_as_text(texts: pa.Array) -> pa.Array:
+    return pc.fill_null(texts, _text("null")) if texts.null_count else texts
+
+
+def _nulls_kept(arr: pa.Array, texts: pa.Array) -> pa.Array:
+    """`texts`, null where `arr` is (copied only where `arr` holds a null)."""
+    return pc.if_else(arr.is_valid(), texts, _text(None)) if arr.null_count else texts
+
+
 def has_null_fields(t: pa.DataType, arr: pa.Array, keep: Collection[str] = ()) -> bool:
     """True when a struct inside `arr` (of type `t`) holds a null field not in `keep`
     (`keep` applies to the outermost struct only)."""
@@ -66,26 +75,40 @@ def encode_dropping_nulls(
         return _struct(arr, leaf, keep)
     if is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
         flat = arr.flatten()  # the values of non-null lists only, slice offsets applied
-        items = pc.fill_null(encode_dropping_nulls(flat, leaf), _text("null"))
+        items = _null_as_text(encode_dropping_nulls(flat, leaf))
         lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         lists = pa.LargeListArray.from_arrays(pa.array(offsets), items)
         body = pc.binary_join(lists, _text(","))
         out = pc.binary_join_element_wise(_text("["), body, _text("]"), _text(""))
-        return pc.if_else(arr.is_valid(), out, _text(None))
+        return _nulls_kept(arr, out)
     return leaf(arr).cast(_LS)  # scalars, maps: as they are
 
 
 def _struct(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], keep: Collection[str]):
-    # `,"key":value`, null where the field is null (left out) unless kept; joined, first
-    # comma cut (not `null_handling="skip"`: it drops the rows where every piece is null)
-    pieces = []
+    # one join of the pieces: a field every object holds as its key and its values, one
+    # some objects lack as `,"key":value` (null where it lacks it: left out). Where the first
+    # field may be absent, each field leads with a comma and the first comma is cut (not
+    # `null_handling="skip"`: it drops the rows where every piece is null)
+    fields = []
     for f, child in _first_seen_order(arr, keep):
         text = encode_dropping_nulls(child, leaf, raw=is_json_field(f))
         if f.name in keep:
-            text = pc.fill_null(text, _text("null"))
-        key = _text("," + json.dumps(f.name, ensure_ascii=False) + ":")
-        pieces.append(pc.binary_join_element_wise(key, text, _text("")))
+            text = _null_as_text(text)
+        # a struct's children are null where it is: no more nulls than that, always held
+        fields.append(
+            (json.dumps(f.name, ensure_ascii=False), text, text.null_count <= arr.null_count)
+        )
+    lead = bool(fields) and fields[0][2]
+    pieces = []
+    for i, (name, text, always) in enumerate(fields):
+        key = _text(("," if i or not lead else "") + name + ":")
+        pieces += [key, text] if always else [pc.binary_join_element_wise(key, text, _text(""))]
+    if lead:
+        out = pc.binary_join_element_wise(
+            _text("{"), *pieces, _text("}"), _text(""), null_handling="replace", null_replacement=""
+        )
+        return _nulls_kept(arr, out)
     if pieces:
         joined = pc.binary_join_element_wise(
             *pieces, _text(""), null_handling="replace", null_replacement=""
@@ -94,7 +117,7 @@ def _struct(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], keep: Collectio
     else:
         inner = pa.array([""] * len(arr), _LS)
     out = pc.binary_join_element_wise(_text("{"), inner, _text("}"), _text(""))
-    return pc.if_else(arr.is_valid(), out, _text(None))
+    return _nulls_kept(arr, out)
 
 
 def _first_seen_order(arr: pa.Array, keep: Collection[str]) -> list[tuple[pa.Field, pa.Array]]:
@@ -122,13 +145,12 @@ def messages_needing_drop(field: pa.Field, arr: pa.Array) -> bool:
 def encode_messages(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array]) -> pa.Array:
     """Each row's messages as JSON text (strings), every message with the keys it holds
     (its `content` always), parts and tool calls too."""
-    msgs = encode_dropping_nulls(arr.flatten(), leaf, MESSAGE_KEEPS)
-    msgs = pc.fill_null(msgs, _text("null"))
+    msgs = _null_as_text(encode_dropping_nulls(arr.flatten(), leaf, MESSAGE_KEEPS))
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     body = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), msgs), _text(","))
     out = pc.binary_join_element_wise(_text("["), body, _text("]"), _text(""))
-    return pc.if_else(arr.is_valid(), out, _text(None)).cast(pa.string())
+    return _nulls_kept(arr, out).cast(pa.string())
 
 
 __all__ = [
