@@ -41,3 +41,11 @@ def test_explain_on_plain_text_keeps_the_plain_refusal(tmp_path):
     assert res.exit_code == 2
     assert "already rendered" not in res.output
     assert "this data is standard text" in res.output
+
+
+def test_the_ray_engine_gives_the_same_refusal(rendered, tmp_path):
+    pytest.importorskip("ray")
+    res = run("convert", rendered, "--engine", "ray", "--chat-template", "chatml",
+              "-o", tmp_path / "o.jsonl")  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "already rendered with a chat template" in " ".join(res.output.split())

@@ -114,3 +114,16 @@ def test_no_null_anywhere_writes_as_before():
     assert to_jsonl(table) == (
         b'{"messages":[{"role":"user","content":"x"}]}\n{"messages":[{"role":"a","content":"y"}]}\n'
     )
+
+
+def test_objects_whose_first_key_may_be_absent_and_null_objects_and_lists():
+    from trlprep.io.jsonencode import encode_json_texts
+    from trlprep.io.nullkeys import encode_dropping_nulls
+
+    calls = pa.array(
+        [[{"id": "a", "n": 1}, {"id": None, "n": 2}, None], None, [], [{"id": None, "n": None}]]
+    )
+    got = encode_dropping_nulls(calls, encode_json_texts).to_pylist()
+    assert got == ['[{"id":"a","n":1},{"n":2},null]', None, "[]", "[{}]"]
+    kept = encode_dropping_nulls(calls.flatten(), encode_json_texts, keep={"n"}).to_pylist()
+    assert kept == ['{"id":"a","n":1}', '{"n":2}', None, '{"n":null}']

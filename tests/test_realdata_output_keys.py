@@ -60,3 +60,13 @@ def test_an_openai_call_turn_keeps_content_null_and_no_other_turn_gets_tool_call
         assert set(call) == {"role", "content", "tool_calls"}
         assert all(set(m) == {"role", "content"} for m in row["messages"] if m is not call)
         assert not others
+
+
+def test_the_ray_engine_writes_shards_with_the_same_keys(tmp_path):
+    pytest.importorskip("ray")
+    res = run("convert", XTUNER, "--engine", "ray", "-o", f"{tmp_path}/out/",
+              "--output-format", "jsonl")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    shard = next((tmp_path / "out").glob("*.jsonl"))
+    for i, (raw, row) in enumerate(zip(_records(XTUNER), rows_of(shard), strict=True)):
+        assert row["messages"] == raw["messages"], i
