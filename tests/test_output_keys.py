@@ -127,3 +127,14 @@ def test_objects_whose_first_key_may_be_absent_and_null_objects_and_lists():
     assert got == ['[{"id":"a","n":1},{"n":2},null]', None, "[]", "[{}]"]
     kept = encode_dropping_nulls(calls.flatten(), encode_json_texts, keep={"n"}).to_pylist()
     assert kept == ['{"id":"a","n":1}', '{"n":2}', None, '{"n":null}']
+
+
+def test_list_views_are_written_row_by_row():
+    """A list view cast to a list loses rows after a null one (pyarrow 26): read as views."""
+    from trlprep.io.jsonencode import encode_without_null_keys
+
+    item = pa.struct([("a", pa.int64()), ("b", pa.int64())])
+    rows = [[{"a": 1, "b": None}], None, [], [{"a": 2, "b": 3}, {"a": None, "b": 4}]]
+    for kind in (pa.list_view, pa.large_list_view):
+        got = encode_without_null_keys(pa.array(rows, kind(item))).to_pylist()
+        assert got == ['[{"a":1}]', None, "[]", '[{"a":2,"b":3},{"b":4}]']

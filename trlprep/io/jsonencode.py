@@ -112,7 +112,7 @@ def has_struct(t: pa.DataType) -> bool:
 def encode_without_null_keys(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The compact JSON text of each value, leaving out every object key whose value is
     null, at any depth (null stays null; a null inside a list stays `null`): each row
-    gets back the keys it holds, in the struct's field order (`trlprep.io.nullkeys`)."""
+    gets back the keys it holds, in the order a reader meets them (`trlprep.io.nullkeys`)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
     return encode_dropping_nulls(arr, encode_json_texts).cast(pa.string())

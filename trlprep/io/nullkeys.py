@@ -26,6 +26,15 @@ MESSAGE_KEEPS = frozenset({"content"})
 _LS = pa.large_string()
 
 
+def _is_list(t: pa.DataType) -> bool:
+    return (
+        is_list(t)
+        or pa.types.is_large_list(t)
+        or pa.types.is_large_list_view(t)
+        or pa.types.is_fixed_size_list(t)
+    )
+
+
 def _text(text: str | None) -> pa.Scalar:
     return pa.scalar(text, _LS)
 
@@ -49,7 +58,7 @@ def has_null_fields(t: pa.DataType, arr: pa.Array, keep: Collection[str] = ()) -
             (f.name not in keep and child.null_count) or has_null_fields(f.type, child)
             for f, child in zip(t, arr.flatten(), strict=True)
         )
-    if is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+    if _is_list(t):
         return has_null_fields(t.value_type, arr.flatten())
     return False
 
@@ -73,7 +82,7 @@ def encode_dropping_nulls(
         return encode_dropping_nulls(arr.dictionary_decode(), leaf, keep)
     if pa.types.is_struct(t):
         return _struct(arr, leaf, keep)
-    if is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+    if _is_list(t):  # list views too: flattened in their order (their casts lose rows)
         flat = arr.flatten()  # the values of non-null lists only, slice offsets applied
         items = _null_as_text(encode_dropping_nulls(flat, leaf))
         lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
