@@ -718,11 +718,11 @@ def test_failed_jsonl_write_midway_leaves_nothing(tmp_path, monkeypatch):
     calls = []
     real = writers.to_jsonl
 
-    def flaky(data):
+    def flaky(data, orders=None):
         calls.append(data.num_rows)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real(data)
+        return real(data, orders)
 
     monkeypatch.setattr(writers, "to_jsonl", flaky)
     monkeypatch.setattr(writers, "WRITE_BATCH_ROWS", 1)

@@ -138,3 +138,30 @@ def test_list_views_are_written_row_by_row():
     for kind in (pa.list_view, pa.large_list_view):
         got = encode_without_null_keys(pa.array(rows, kind(item))).to_pylist()
         assert got == ['[{"a":1}]', None, "[]", '[{"a":2,"b":3},{"b":4}]']
+
+
+def test_written_in_batches_as_in_one(tmp_path, monkeypatch):
+    """Keys are ordered as a reader meets them in the whole output, not in each batch: the
+    second row meets `tool_calls` and `reasoning_content` at once (the struct's order), the
+    first met `reasoning_content` alone, so the file orders it first."""
+    from trlprep.io import writers
+
+    struct = pa.struct(
+        [("role", pa.string()), ("content", pa.string()), ("tool_calls", pa.list_(pa.struct(
+            [("id", pa.string())]))), ("reasoning_content", pa.string())]
+    )  # fmt: skip
+    said = {"role": "assistant", "content": "a"}
+    rows = [
+        [{**said, "reasoning_content": "r"}],
+        [{**said, "tool_calls": [{"id": "c"}], "reasoning_content": "s"}],
+        [{**said, "tool_calls": [{"id": "d"}], "reasoning_content": "t"}],
+    ]
+    table = pa.table({"messages": pa.array(rows, pa.list_(struct))})
+    writers.write(table, tmp_path / "one.jsonl")
+    monkeypatch.setattr(writers, "WRITE_BATCH_ROWS", 1)
+    writers.write(table, tmp_path / "three.jsonl")
+    one = (tmp_path / "one.jsonl").read_bytes()
+    assert (tmp_path / "three.jsonl").read_bytes() == one
+    assert [list(r["messages"][0]) for r in _lines(one)][1:] == [
+        ["role", "content", "reasoning_content", "tool_calls"]
+    ] * 2

@@ -26,7 +26,12 @@ from trlprep.io.jsontext import (
     json_field,
     tools_names,
 )
-from trlprep.io.nullkeys import encode_dropping_nulls, encode_messages, messages_needing_drop
+from trlprep.io.nullkeys import (
+    KeyOrders,
+    encode_dropping_nulls,
+    encode_messages,
+    messages_needing_drop,
+)
 from trlprep.io.sources import ARROW_ERRORS
 
 
@@ -225,9 +230,11 @@ def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordB
     return data
 
 
-def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
+def to_jsonl(data: pa.Table | pa.RecordBatch, orders: KeyOrders | None = None) -> bytes:
     """Rows as JSON Lines; tagged columns (and tagged tool-call arguments) are written as the
-    JSON values they hold."""
+    JSON values they hold; messages with the keys each holds, in the order a reader meets
+    them (`orders`: the output's so far, for an output written in several batches)."""
+    orders = {} if orders is None else orders
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if data.num_rows == 0:
@@ -238,7 +245,7 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
     columns = data.columns
     # messages written with the keys each holds (and tagged values as the JSON they hold)
     own_keys = [
-        any(messages_needing_drop(f, chunk) for chunk in c.chunks)
+        any([messages_needing_drop(f, chunk, orders) for chunk in c.chunks])
         for f, c in zip(data.schema, columns, strict=True)
     ]
     nested = [
@@ -254,7 +261,7 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
             key = dumps(field.name) + ":"
             pieces.append(join_texts(key, pc.fill_null(col, "null")))
         elif inner and is_messages(field.type):
-            text = encode_messages(col.combine_chunks(), encode_json_texts)
+            text = encode_messages(col.combine_chunks(), encode_json_texts, orders, field.name)
             pieces.append(join_texts(dumps(field.name) + ":", pc.fill_null(text, "null")))
         elif inner:  # arguments held as JSON text: written as the JSON they hold
             text = encode(col.combine_chunks(), encode_json_texts)

@@ -24,6 +24,8 @@ from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages
 MESSAGE_KEEPS = frozenset({"content"})
 
 _LS = pa.large_string()
+# per struct (a column and the fields down to it), its keys in the order a reader met them
+KeyOrders = dict[tuple[str, ...], list[str]]
 
 
 def _is_list(t: pa.DataType) -> bool:
@@ -68,23 +70,26 @@ def encode_dropping_nulls(
     leaf: Callable[[pa.Array], pa.Array],
     keep: Collection[str] = (),
     raw: bool = False,
+    orders: KeyOrders | None = None,
+    path: tuple[str, ...] = (),
 ) -> pa.Array:
     """The compact JSON text of each value of `arr` (large strings; null stays null), every
     null-valued object key left out but those in `keep` (outermost objects only). Tagged
     JSON-text fields and `datasets`' `Json` values are written as the JSON they hold; `leaf`
-    encodes the other scalars (a null inside a list stays `null`)."""
+    encodes the other scalars (a null inside a list stays `null`). Keys come in the struct's
+    order, or with `orders` in the order a reader meets them (`key_order`)."""
     t = arr.type
     if raw:
         return arr.cast(_LS)
     if isinstance(t, pa.BaseExtensionType) and t.extension_name == "arrow.json":
         return arr.storage.cast(_LS)
     if pa.types.is_dictionary(t):
-        return encode_dropping_nulls(arr.dictionary_decode(), leaf, keep)
+        return encode_dropping_nulls(arr.dictionary_decode(), leaf, keep, False, orders, path)
     if pa.types.is_struct(t):
-        return _struct(arr, leaf, keep)
+        return _struct(arr, leaf, keep, orders, path)
     if _is_list(t):  # list views too: flattened in their order (their casts lose rows)
         flat = arr.flatten()  # the values of non-null lists only, slice offsets applied
-        items = _null_as_text(encode_dropping_nulls(flat, leaf))
+        items = _null_as_text(encode_dropping_nulls(flat, leaf, (), False, orders, path))
         lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
         offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
         lists = pa.LargeListArray.from_arrays(pa.array(offsets), items)
@@ -94,14 +99,23 @@ def encode_dropping_nulls(
     return leaf(arr).cast(_LS)  # scalars, maps: as they are
 
 
-def _struct(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], keep: Collection[str]):
+def _struct(
+    arr: pa.Array,
+    leaf: Callable[[pa.Array], pa.Array],
+    keep: Collection[str],
+    orders: KeyOrders | None,
+    path: tuple[str, ...],
+) -> pa.Array:
     # one join of the pieces: a field every object holds as its key and its values, one
     # some objects lack as `,"key":value` (null where it lacks it: left out). Where the first
     # field may be absent, each field leads with a comma and the first comma is cut (not
     # `null_handling="skip"`: it drops the rows where every piece is null)
     fields = []
-    for f, child in _first_seen_order(arr, keep):
-        text = encode_dropping_nulls(child, leaf, raw=is_json_field(f))
+    named = list(zip(arr.type, arr.flatten(), strict=True))
+    for f, child in named if orders is None else key_order(arr, keep, orders, path):
+        text = encode_dropping_nulls(
+            child, leaf, raw=is_json_field(f), orders=orders, path=(*path, f.name)
+        )
         if f.name in keep:
             text = _null_as_text(text)
         # a struct's children are null where it is: no more nulls than that, always held
@@ -129,32 +143,65 @@ def _struct(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], keep: Collectio
     return _nulls_kept(arr, out)
 
 
-def _first_seen_order(arr: pa.Array, keep: Collection[str]) -> list[tuple[pa.Field, pa.Array]]:
-    """The fields of struct array `arr` with their values, in the order a reader meets them
-    in the written JSON (the first object holding each, then the struct's order), so that
-    the text read back and written again is the same: JSON readers order fields as first met,
-    and an object written without a null key no longer shows where the struct put it."""
+def key_order(
+    arr: pa.Array, keep: Collection[str], orders: KeyOrders, path: tuple[str, ...]
+) -> list[tuple[pa.Field, pa.Array]]:
+    """The fields of struct array `arr` with their values, in the order a JSON reader meets
+    them in the written text (readers order fields as first met, and an object written
+    without a null key no longer shows where the struct put it): those met in earlier
+    batches of the output (`orders[path]`, extended here), then those met first here, by
+    the first object holding each, then the struct's order; those never held last. So the
+    output read back and written again is the same text, whatever batches it was cut in."""
+    known = orders.setdefault(path, [])
+    rank = {name: i for i, name in enumerate(known)}
     valid = arr.is_valid()
-    fields = []
+    ranked, met = [], []
     for k, (f, child) in enumerate(zip(arr.type, arr.flatten(), strict=True)):
-        present = valid if f.name in keep else child.is_valid()
-        first = pc.index(present, True).as_py()
-        fields.append((first if first >= 0 else len(arr), k, f, child))
-    return [(f, child) for _, _, f, child in sorted(fields, key=lambda x: x[:2])]
+        if f.name in rank:
+            ranked.append(((0, rank[f.name], k), f, child))
+            continue
+        first = pc.index(valid if f.name in keep else child.is_valid(), True).as_py()
+        if first >= 0:
+            met.append((first, k, f.name))
+        ranked.append(((1, first, k) if first >= 0 else (2, k, k), f, child))
+    known.extend(name for _, _, name in sorted(met))
+    return [(f, child) for _, f, child in sorted(ranked, key=lambda r: r[0])]
 
 
-def messages_needing_drop(field: pa.Field, arr: pa.Array) -> bool:
+def _in_struct_order(t: pa.DataType, arr: pa.Array, keep, orders: KeyOrders, path) -> bool:
+    """True when every struct inside `arr` has its keys met in its own order (`key_order`,
+    noted in `orders`): written as Arrow's struct gives them, the reader's order."""
+    if pa.types.is_struct(t):
+        fields = key_order(arr, keep, orders, path)
+        if [f.name for f, _ in fields] != [f.name for f in t]:
+            return False
+        return all(_in_struct_order(f.type, c, (), orders, (*path, f.name)) for f, c in fields)
+    if _is_list(t):
+        return _in_struct_order(t.value_type, arr.flatten(), (), orders, path)
+    return True
+
+
+def messages_needing_drop(field: pa.Field, arr: pa.Array, orders: KeyOrders) -> bool:
     """True for a messages column some of whose messages (or their parts, tool calls) hold
-    null-valued keys that JSON output leaves out."""
-    return is_messages(field.type) and has_null_fields(
-        field.type.value_type, arr.flatten(), MESSAGE_KEEPS
+    null-valued keys that JSON output leaves out, or whose keys a reader meets in another
+    order than the struct's (`orders`: the output's so far, noted)."""
+    if not is_messages(field.type):
+        return False
+    msgs = arr.flatten()
+    t = field.type.value_type
+    return has_null_fields(t, msgs, MESSAGE_KEEPS) or not _in_struct_order(
+        t, msgs, MESSAGE_KEEPS, orders, (field.name,)
     )
 
 
-def encode_messages(arr: pa.Array, leaf: Callable[[pa.Array], pa.Array]) -> pa.Array:
-    """Each row's messages as JSON text (strings), every message with the keys it holds
-    (its `content` always), parts and tool calls too."""
-    msgs = _null_as_text(encode_dropping_nulls(arr.flatten(), leaf, MESSAGE_KEEPS))
+def encode_messages(
+    arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], orders: KeyOrders, name: str
+) -> pa.Array:
+    """Each row's messages (column `name`) as JSON text (strings), every message with the
+    keys it holds (its `content` always), parts and tool calls too, keys in the order a
+    reader meets them over the whole output (`orders`, kept by the writer)."""
+    msgs = arr.flatten()
+    msgs = _null_as_text(encode_dropping_nulls(msgs, leaf, MESSAGE_KEEPS, False, orders, (name,)))
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     body = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), msgs), _text(","))
@@ -167,5 +214,6 @@ __all__ = [
     "encode_dropping_nulls",
     "encode_messages",
     "has_null_fields",
+    "key_order",
     "messages_needing_drop",
 ]

@@ -121,6 +121,7 @@ class _Writer:
             schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
+        self._key_orders: dict = {}  # JSON Lines: message keys in the order a reader met them
         self._held: list[pa.Table | pa.RecordBatch] = []  # rows not yet in a row group
         self._held_rows = 0
         self._w = self._sink = None
@@ -163,7 +164,7 @@ class _Writer:
                     hint="write .parquet, .arrow or a save_to_disk folder instead",
                 )
             for start in range(0, data.num_rows, WRITE_BATCH_ROWS):
-                chunk = _jsonl_bytes(data.slice(start, WRITE_BATCH_ROWS))
+                chunk = _jsonl_bytes(data.slice(start, WRITE_BATCH_ROWS), self._key_orders)
                 with _io(self.path):
                     self._sink.write(chunk)
         else:
@@ -230,11 +231,11 @@ def _io(path: Path):
         raise cannot_write(path, e) from None
 
 
-def _jsonl_bytes(data: pa.Table | pa.RecordBatch) -> bytes:
+def _jsonl_bytes(data: pa.Table | pa.RecordBatch, orders: dict) -> bytes:
     from polars.exceptions import PolarsError
 
     try:
-        return to_jsonl(data)
+        return to_jsonl(data, orders)
     except (PolarsError, pa.ArrowNotImplementedError) as e:
         raise UsageError(
             f"cannot write these columns as JSON Lines: {str(e).splitlines()[0]}",
