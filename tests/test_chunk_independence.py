@@ -63,13 +63,15 @@ def _convert(src: Path, folder: Path, chunk: int, *args: str) -> tuple[str, byte
 
 
 def test_message_fields_a_chunk_lacks_are_null_as_in_the_whole_read(tmp_path):
-    """ToolBench: only some messages have `name`; a chunk where none has it writes them
-    `"name": null` too, as the whole file does (it left the key out)."""
+    """ToolBench: only some messages have `name`; a chunk where none has it writes them as
+    the whole file does: each message with the keys it holds (`name` where it has one)."""
     whole = _convert(TOOLBENCH, tmp_path / "w", WHOLE, "--from", "openai-chat")
     small = _convert(TOOLBENCH, tmp_path / "c", 2000, "--from", "openai-chat")
     assert small[1] == whole[1]
     rows = [json.loads(x) for x in whole[1].splitlines()]
-    assert len(rows) == 34 and all("name" in m for r in rows for m in r["messages"])
+    named = [m for r in rows for m in r["messages"] if "name" in m]
+    assert len(rows) == 34 and named and all(m["name"] is not None for m in named)
+    assert len(named) < sum(len(r["messages"]) for r in rows)
 
 
 def test_parquet_output_of_chunks_that_differ_in_message_fields(tmp_path):
@@ -191,15 +193,16 @@ def test_any_chunk_size_converts_as_the_whole_read(tmp_path_factory, whole_reads
 
 def test_sharegpt_keeps_tool_calls_and_turn_fields_in_every_chunk(tmp_path):
     """Glaive: a chunk with no function_call turn gave its messages no `tool_calls` (19 of
-    50 rows differed); now every message of a file with `tools` has it, null where it has
-    none. A turn field (`weight`) on line 3 only is kept (null) in every chunk too."""
+    50 rows differed); every chunk now writes its messages as the whole file does, each
+    with the keys it holds. A turn field (`weight`) on line 3 only is kept there."""
     glaive = _lines(GLAIVE, tmp_path)
     whole = _convert(glaive, tmp_path / "w", WHOLE, "--from", "sharegpt")
     small = _convert(glaive, tmp_path / "c", 2000, "--from", "sharegpt")
     assert small == whole
     rows = [json.loads(x) for x in whole[1].splitlines()]
-    assert all("tool_calls" in m for r in rows for m in r["messages"])
-    assert sum(m["tool_calls"] is not None for r in rows for m in r["messages"]) > 0
+    calls = [m for r in rows for m in r["messages"] if "tool_calls" in m]
+    assert calls and all(m["tool_calls"] for m in calls)
+    assert len(calls) < sum(len(r["messages"]) for r in rows)
     turns = [
         {"conversations": [{"from": "human", "value": f"q{i}"}, {"from": "gpt", "value": "a"}]}
         for i in range(6)
@@ -210,20 +213,20 @@ def test_sharegpt_keeps_tool_calls_and_turn_fields_in_every_chunk(tmp_path):
     whole = _convert(src, tmp_path / "w2", WHOLE, "--from", "sharegpt")
     assert _convert(src, tmp_path / "c2", 60, "--from", "sharegpt") == whole
     rows = [json.loads(x) for x in whole[1].splitlines()]
-    assert [m.get("weight", "absent") for r in rows for m in r["messages"]][4:6] == [None, 0.0]
-    assert all("weight" in m and "tool_calls" not in m for r in rows for m in r["messages"])
+    assert [m.get("weight", "absent") for r in rows for m in r["messages"]][4:6] == ["absent", 0.0]
+    assert all("tool_calls" not in m for r in rows for m in r["messages"])
 
 
 def test_llamafactory_tool_calls_in_every_chunk(tmp_path):
     """LLaMA-Factory's reason_tool_use sample: `tool_calls` comes from parts of type
-    `tool_call`; a chunk without one left the field out. Every message now has it."""
+    `tool_call`; a chunk without one wrote its messages as the whole file does."""
     whole = _convert(LF_TOOLS, tmp_path / "w", WHOLE)
     small = _convert(LF_TOOLS, tmp_path / "c", 400)
     assert small == whole
     rows = [json.loads(x) for x in whole[1].splitlines()]
     msgs = [m for r in rows for m in r["messages"]]
-    assert all("tool_calls" in m for m in msgs)
-    assert 0 < sum(m["tool_calls"] is not None for m in msgs) < len(msgs)
+    assert 0 < sum("tool_calls" in m for m in msgs) < len(msgs)
+    assert all(m["tool_calls"] for m in msgs if "tool_calls" in m)
 
 
 def _lf_messages(record: dict) -> list[dict]:
@@ -338,23 +341,23 @@ def test_llamafactory_content_is_parts_in_every_chunk_of_a_file_with_images(tmp_
 
 def test_llamafactory_reasoning_and_tool_calls_in_every_chunk_without_tools(tmp_path):
     """5 rows with reasoning and tool_call parts and no `tools` column among 60 others:
-    every message now has `reasoning_content` and `tool_calls`, null where it has none,
-    in every chunk (a chunk without such parts left them out)."""
+    every chunk writes `reasoning_content` and `tool_calls` on the messages holding them,
+    as the whole file does."""
     rows, _ = _both(mixed_file("lf_calls", tmp_path), tmp_path, 1024)
     msgs = [m for r in rows for m in r["messages"]]
-    assert all("reasoning_content" in m and "tool_calls" in m for m in msgs)
-    reasoned = [m["reasoning_content"] is not None for r in rows for m in r["messages"]]
+    reasoned = ["reasoning_content" in m for m in msgs]
     assert 0 < sum(reasoned) < len(msgs)
+    assert all(m.get("reasoning_content", "x") and m.get("tool_calls", [1]) for m in msgs)
     assert all(m["content"] for r in rows[:30] for m in r["messages"])  # strings, as given
 
 
 def test_sharegpt_tool_calls_in_every_chunk_without_tools(tmp_path):
     """FastChat conversations with 4 Glaive rows holding function_call turns (their `tools`
-    left out) in the middle: `tool_calls` on every message of every chunk."""
+    left out) in the middle: `tool_calls` on the messages holding calls, in every chunk."""
     rows, _ = _both(mixed_file("sg_calls", tmp_path), tmp_path, 1024, "--from", "sharegpt")
     msgs = [m for r in rows for m in r["messages"]]
-    assert all("tool_calls" in m for m in msgs)
-    assert sum(m["tool_calls"] is not None for m in msgs) >= 4
+    assert 4 <= sum("tool_calls" in m for m in msgs) < len(msgs)
+    assert all(m["tool_calls"] for m in msgs if "tool_calls" in m)
     plain = _lines(FASTCHAT, tmp_path)  # no function_call anywhere: no field
     rows, _ = _both(plain, tmp_path / "plain", 1024, "--from", "sharegpt")
     assert not any("tool_calls" in m for r in rows for m in r["messages"])

@@ -114,8 +114,8 @@ def test_jsonl_bytes_are_plain_json_lines(tmp_path):
     assert len(lines) == 3
     first = json.loads(lines[0])
     assert first["prompt"][1] == {"role": "user", "content": "What color is the sky?"}
-    # Arrow has no "absent" struct field: a field other rows have is written as null
-    assert first["chosen"] == [{"role": "assistant", "content": "It is blue.", "name": None}]
+    # a field other rows have (one Arrow struct) is left out where this row has none
+    assert first["chosen"] == [{"role": "assistant", "content": "It is blue."}]
     assert first["flags"] == [True, False]
     assert "🌍" in lines[1]  # unicode written as is, not \u escaped
 
@@ -718,11 +718,11 @@ def test_failed_jsonl_write_midway_leaves_nothing(tmp_path, monkeypatch):
     calls = []
     real = writers.to_jsonl
 
-    def flaky(data):
+    def flaky(data, orders=None):
         calls.append(data.num_rows)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real(data)
+        return real(data, orders)
 
     monkeypatch.setattr(writers, "to_jsonl", flaky)
     monkeypatch.setattr(writers, "WRITE_BATCH_ROWS", 1)

@@ -57,6 +57,8 @@ def test_pretty_printed_records_are_named_with_the_command_that_writes_json_line
     lines = DATA.with_name("dapo_math_response_data.sample.lines.jsonl")
     assert f"write each object on one line: `jq -c . {DATA} > {lines}`" in said
     assert "each line must hold one JSON object" not in said
+    # skipping would skip every line: neither the hint nor validate's note offers it
+    assert "--on-bad-lines skip" not in said
 
 
 def test_a_broken_line_of_json_lines_keeps_its_own_error(tmp_path):
@@ -66,6 +68,7 @@ def test_a_broken_line_of_json_lines_keeps_its_own_error(tmp_path):
     assert res.exit_code == 1
     assert ":2: invalid JSON: Expecting value (column 31)" in res.output
     assert "pretty-printed" not in res.output
+    assert "or pass --on-bad-lines skip" in " ".join(res.output.split())
 
 
 def test_detect_advises_a_map_that_moves_the_answer_label_out_of_the_way(lines_file):
@@ -109,8 +112,20 @@ def test_the_map_alone_reads_label_as_kto_label_and_says_how_to_rename_it(lines_
     assert "column 'label' holds string values; booleans are needed" in said
     assert (
         "(it holds 5 distinct values, such as '33', '204', '55': no true/false label; if it is "
-        "something else, such as a reference answer, rename it: add label_value=label to --map)"
+        "something else, such as a reference answer, rename it, keeping the map's other "
+        "entries: --map ...,label_value=label)"
     ) in said
+
+
+def test_python_says_the_rename_as_a_map_entry(lines_file):
+    """Was: "add label_value=label to map", the flag's words with its dashes cut."""
+    import trlprep
+    from trlprep.errors import DataError
+
+    with pytest.raises(DataError) as e:
+        trlprep.convert(str(lines_file), map={"completion": "response"})
+    said = " ".join(str(e.value).split())
+    assert "rename it, keeping the map's other entries: map={..., 'label_value': 'label'})" in said
 
 
 def test_a_chat_template_over_rendered_text_is_refused_as_rendered(lines_file, tmp_path):

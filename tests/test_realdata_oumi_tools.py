@@ -61,8 +61,12 @@ def test_prompt_completion_ends_the_prompt_on_the_tool_result(tmp_path):
     assert counts(res.output) == (6, 0, 6, 6)
     rows = rows_of(out)
     first = _src()[0]["messages"]
-    assert _plain(rows[0]["prompt"]) == first[:3]
+    assert rows[0]["prompt"][:2] == first[:2]
     assert first[2] == {"role": "tool", "id": "call_abc123", "content": first[2]["content"]}
+    # Oumi's `id` on a tool message is the call it answers: written as `tool_call_id`
+    assert rows[0]["prompt"][2] == {
+        "role": "tool", "content": first[2]["content"], "tool_call_id": "call_abc123"
+    }  # fmt: skip
     assert _plain(rows[0]["completion"]) == [first[3]]
     described = "Multi-tool example - file write and code execution"
     assert rows[3]["metadata"] == {"description": described}
@@ -105,3 +109,42 @@ def test_sft_trains_one_step_on_the_rendered_tool_turns(tmp_path):
     assert res.exit_code == 0, res.output
     assert "trained 1 step" in res.output
     assert metrics is not None and metrics["loss"] > 0
+
+
+def test_tool_messages_name_their_call_in_tool_call_id_with_from_or_without(tmp_path):
+    """Every message written with the keys it had (was: `"id": null` on every message)."""
+    for given in ((), ("--from", "oumi")):
+        out = tmp_path / f"out{len(given)}.jsonl"
+        res = run("convert", DATA, *given, "-o", out)
+        assert res.exit_code == 0, res.output
+        assert counts(res.output) == (6, 0, 6, 6)
+        for raw, row in zip(_src(), rows_of(out), strict=True):
+            want = [
+                {("tool_call_id" if k == "id" else k): v for k, v in m.items()}
+                for m in raw["messages"]
+            ]
+            assert row["messages"] == want
+
+
+def test_gemma_names_the_function_a_result_answers_from_its_id(tmp_path):
+    """Diffusion Gemma's original template matches a result's `tool_call_id` to the call
+    before it to name the function (was: `response:unknown`, Oumi's `id` unread)."""
+    call = {"id": "call_1", "type": "function",
+            "function": {"name": "get_weather", "arguments": {"city": "Paris"}}}  # fmt: skip
+    messages = [
+        {"role": "user", "content": "Weather in Paris?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "id": "call_1", "content": "sunny"},
+        {"role": "assistant", "content": "It is sunny."},
+    ]
+    src = tmp_path / "oumi.jsonl"
+    src.write_text(json.dumps({"messages": messages}) + "\n")
+    out = tmp_path / "out.jsonl"
+    res = run("convert", src, "--from", "oumi", *original_template_args("diffusion_gemma"),
+              "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    want = [dict(m) for m in messages]
+    want[2] = {"role": "tool", "tool_call_id": "call_1", "content": "sunny"}
+    text = rows_of(out)[0]["text"]
+    assert text == original_render("diffusion_gemma", want)
+    assert "response:get_weather{" in text

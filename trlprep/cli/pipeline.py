@@ -355,8 +355,9 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
             stream, importer, req.import_options, on_error="skip", stats=stats, path=req.path
         )
         print_import(importer, first, req.import_options)
-    det = detect_batches(stream)
-    plan = _plan(req, det, from_type, tools, kwargs, importer)
+    heads: list = []  # the first rows, as a run plans on them (text already rendered)
+    det = detect_batches(_keeping_first(stream, heads))
+    plan = _plan(req, det, from_type, tools, kwargs, importer, heads[0] if heads else None)
     if stats is not None:
         from trlprep.importers import ImportOptions
 
@@ -365,6 +366,17 @@ def _explain(req: Request, first, batches, importer, stats, from_type, tools, kw
     print_plan(plan, det.num_rows)
     for note in plan.remarks:  # what planning says of the data, as a run's notes say it
         out.print(f"note: {note}", markup=False)
+
+
+def _keeping_first(stream: Iterator[Batch], kept: list) -> Iterator[Batch]:
+    """`stream`, the table of its first batch holding rows put in `kept`."""
+    import pyarrow as pa
+
+    for batch in stream:
+        if not kept and batch.data.num_rows:
+            data = batch.data
+            kept.append(pa.Table.from_batches([data]) if isinstance(data, pa.RecordBatch) else data)
+        yield batch
 
 
 def _chain(first, rest):

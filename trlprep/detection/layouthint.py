@@ -155,8 +155,8 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
     """A cheap sign of a layout whose columns also read as a TRL type: an OASST message
     link (message_id + parent_id) or tree (a struct column), content parts holding
     `value` (LLaMA-Factory v1), OpenAI's legacy function calling (`function_call`,
-    `functions`), answers beside a prompt (PKU-SafeRLHF, Kaggle's Arena), a rejected answer
-    beside messages (ms-swift)."""
+    `functions`), messages with an `id` and no `tool_call_id` (Oumi), answers beside a
+    prompt (PKU-SafeRLHF, Kaggle's Arena), a rejected answer beside messages (ms-swift)."""
     names = set(schema.names)
     if {"message_id", "parent_id"} <= names:
         return True
@@ -179,6 +179,8 @@ def _may_look_like_trl(schema: pa.Schema) -> bool:
             i = m.get_field_index("content")
             if m.get_field_index("function_call") >= 0:  # OpenAI's legacy function calling
                 return True
+            if m.get_field_index("id") >= 0 and m.get_field_index("tool_call_id") < 0:
+                return True  # Oumi's tool messages naming their call in `id`
             if i >= 0:
                 c = m.field(i).type
                 if is_list(c) and pa.types.is_struct(c.value_type):

@@ -9,6 +9,11 @@ and an image item `{"type": "image", "image": URL or path}`: an image held inlin
 convert moves to `images` (`--inline-media move`) or keeps, as it does transformers' own
 parts. String contents stay strings; other items (`image_binary`) are kept as they are and
 refused by validation (`invalid-part`). The `metadata` object rows carry is kept.
+
+Oumi's tool messages carry the id of the call they answer as `id`; it becomes the
+`tool_call_id` that chat templates read (Gemma's matches it to the call to name the
+function). Messages of string content whose tool messages hold an `id` are read as this
+layout too, with `--from oumi` or without.
 """
 
 from __future__ import annotations
@@ -44,6 +49,27 @@ def _items_type(t: pa.DataType) -> bool:
     return item.get_field_index("value") < 0 and is_string(item.field("content").type)
 
 
+def _tool_ids_type(t: pa.DataType) -> bool:
+    """list<struct<role, id, ...>> with no `tool_call_id`: Oumi's tool messages naming the
+    call they answer in `id`."""
+    if not (is_list(t) and pa.types.is_struct(t.value_type)):
+        return False
+    m = t.value_type
+    return (
+        m.get_field_index("role") >= 0
+        and m.get_field_index("id") >= 0
+        and m.get_field_index("tool_call_id") < 0
+        and is_string(m.field("id").type)
+    )
+
+
+def _tool_ids_held(messages: pa.Array) -> bool:
+    """True when a tool message of `messages` holds an `id`."""
+    flat = pc.list_flatten(messages)
+    tool = pc.and_(pc.equal(flat.field("role"), "tool"), pc.is_valid(flat.field("id")))
+    return bool(pc.any(tool).as_py())
+
+
 class Oumi(Importer):
     looks_like_trl = True  # messages, but items TRL cannot read
 
@@ -53,13 +79,20 @@ class Oumi(Importer):
         "Oumi conversations (messages whose content is a string or a list of items "
         "{type: text|image_url|image_path, content}) -> conversational language modeling: "
         "text items as text parts, image items as inline image parts (moved to `images` by "
-        "--inline-media move); `metadata` kept."
+        "--inline-media move); a tool message's `id` as its `tool_call_id`; `metadata` kept."
     )
     reads = "messages (content items {type, content})"
     columns = ("messages",)
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
-        return "messages" in schema.names and _items_type(schema.field("messages").type)
+        if "messages" not in schema.names:
+            return False
+        t = schema.field("messages").type
+        if _items_type(t):
+            return True
+        if not _tool_ids_type(t) or sample is None or "messages" not in sample.schema.names:
+            return False
+        return _tool_ids_held(as_array(sample.column("messages")))
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         return LANGUAGE_MODELING, Format.CONVERSATIONAL
@@ -67,20 +100,51 @@ class Oumi(Importer):
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
         return [
             'messages: {"type": "text", "content": T} -> {"type": "text", "text": T}; '
-            '{"type": "image_url" | "image_path", "content": P} -> {"type": "image", "image": P}'
+            '{"type": "image_url" | "image_path", "content": P} -> {"type": "image", "image": P}',
+            'messages: a tool message\'s {"id": I} -> {"tool_call_id": I}',
         ]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         require(table, "messages", layout=self.name)
         field = table.schema.field("messages")
-        if not _items_type(field.type):
+        items, ids = _items_type(field.type), _tool_ids_type(field.type)
+        if not (items or ids):
             raise DataError(
-                "must hold messages whose content is a list of {type, content} items",
+                "must hold messages whose content is a list of {type, content} items, or "
+                "tool messages naming their call in `id`",
                 column="messages",
             )
+        messages = as_array(table.column("messages"))
+        if items:
+            messages = trl_parts(messages)
+        if ids:
+            messages = tool_call_ids(messages)
         i = table.column_names.index("messages")
-        table = table.set_column(i, "messages", trl_parts(as_array(table.column("messages"))))
+        table = table.set_column(i, "messages", messages)
         return Converted(table)
+
+
+def tool_call_ids(messages: pa.Array) -> pa.Array:
+    """`messages` with each tool message's `id` given as its `tool_call_id` (the `id` of
+    other messages kept; the field left out where no message keeps one), as whole columns."""
+    flat = messages.values  # with `.offsets`, as they stand in a slice too
+    ids = flat.field("id")
+    tool = pc.fill_null(pc.equal(flat.field("role"), "tool"), False)
+    call_ids = pc.if_else(tool, ids, pa.scalar(None, ids.type))
+    kept = pc.if_else(tool, pa.scalar(None, ids.type), ids)
+    names, arrays = [], []
+    for f in flat.type:
+        if f.name != "id":
+            names.append(f.name)
+            arrays.append(flat.field(f.name))
+            continue
+        if kept.null_count < len(kept):
+            names.append("id")
+            arrays.append(kept)
+        names.append("tool_call_id")
+        arrays.append(call_ids)
+    new_flat = pa.StructArray.from_arrays(arrays, names=names, mask=pc.invert(flat.is_valid()))
+    return pa.ListArray.from_arrays(messages.offsets, new_flat, mask=pc.invert(messages.is_valid()))
 
 
 def trl_parts(messages: pa.Array) -> pa.Array:

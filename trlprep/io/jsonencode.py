@@ -2,7 +2,8 @@
 
 Columns tagged as JSON text (`jsontext.json_field`) are written as the values they hold. A
 `tools` column typed as one Arrow struct is turned into each row's JSON text without the
-null-valued keys the struct gave it (`settle_tools`).
+null-valued keys the struct gave it (`settle_tools`); messages columns are written with the
+keys each message holds (`trlprep.io.nullkeys`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ from trlprep.io.jsontext import (
     join_texts,
     json_field,
     tools_names,
+)
+from trlprep.io.nullkeys import (
+    KeyOrders,
+    encode_dropping_nulls,
+    encode_messages,
+    messages_needing_drop,
 )
 from trlprep.io.sources import ARROW_ERRORS
 
@@ -93,6 +100,8 @@ def encode_json_texts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
             pass
     if texts is None:  # types Polars cannot write
         texts = pa.array([_dumps_any(v) for v in arr.to_pylist()], pa.string())
+    if not arr.null_count:
+        return texts
     return pc.if_else(pc.is_null(arr), pa.scalar(None, pa.string()), texts)
 
 
@@ -107,55 +116,11 @@ def has_struct(t: pa.DataType) -> bool:
 
 def encode_without_null_keys(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     """The compact JSON text of each value, leaving out every object key whose value is
-    null, at any depth (null stays null; a null inside a list stays `null`).
-
-    One Arrow struct gives every row the keys of all rows, null where a row had none: this
-    gives each row back the keys it holds, in the struct's field order. Columnar: each
-    field is encoded once for all rows and the pieces joined (the null ones left out),
-    lists through their offsets.
-    """
+    null, at any depth (null stays null; a null inside a list stays `null`): each row
+    gets back the keys it holds, in the order a reader meets them (`trlprep.io.nullkeys`)."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return _encode_dropping_nulls(arr).cast(pa.string())
-
-
-def _large(text: str | None) -> pa.Scalar:
-    return pa.scalar(text, pa.large_string())
-
-
-def _encode_dropping_nulls(arr: pa.Array) -> pa.Array:
-    t = arr.type
-    if pa.types.is_dictionary(t):
-        return _encode_dropping_nulls(arr.dictionary_decode())
-    if pa.types.is_struct(t):
-        # `,"key":value`, null where the field is null (left out); joined, first comma cut.
-        # (not `null_handling="skip"`: pyarrow 26 drops the rows where every piece is null)
-        pieces = [
-            pc.binary_join_element_wise(
-                _large("," + json.dumps(f.name, ensure_ascii=False) + ":"),
-                _encode_dropping_nulls(child),
-                _large(""),
-            )
-            for f, child in zip(t, arr.flatten(), strict=True)
-        ]
-        if pieces:
-            joined = pc.binary_join_element_wise(
-                *pieces, _large(""), null_handling="replace", null_replacement=""
-            )
-            inner = pc.utf8_slice_codeunits(joined, 1)
-        else:
-            inner = pa.array([""] * len(arr), pa.large_string())
-        out = pc.binary_join_element_wise(_large("{"), inner, _large("}"), _large(""))
-        return pc.if_else(pc.is_valid(arr), out, _large(None))
-    if pa.types.is_list_view(t) or pa.types.is_large_list_view(t) or pa.types.is_fixed_size_list(t):
-        return _encode_dropping_nulls(arr.cast(pa.large_list(t.value_field)))
-    if pa.types.is_list(t) or pa.types.is_large_list(t):
-        items = pc.fill_null(_encode_dropping_nulls(arr.values), _large("null"))
-        lists = pa.LargeListArray.from_arrays(arr.offsets.cast(pa.int64()), items)
-        joined = pc.binary_join(lists, _large(","))
-        out = pc.binary_join_element_wise(_large("["), joined, _large("]"), _large(""))
-        return pc.if_else(pc.is_valid(arr), out, _large(None))
-    return encode_json_texts(arr).cast(pa.large_string())  # scalars, maps: as they are
+    return encode_dropping_nulls(arr, encode_json_texts).cast(pa.string())
 
 
 def settle_tools(
@@ -265,9 +230,11 @@ def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordB
     return data
 
 
-def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
+def to_jsonl(data: pa.Table | pa.RecordBatch, orders: KeyOrders | None = None) -> bytes:
     """Rows as JSON Lines; tagged columns (and tagged tool-call arguments) are written as the
-    JSON values they hold."""
+    JSON values they hold; messages with the keys each holds, in the order a reader meets
+    them (`orders`: the output's so far, for an output written in several batches)."""
+    orders = {} if orders is None else orders
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if data.num_rows == 0:
@@ -275,16 +242,28 @@ def to_jsonl(data: pa.Table | pa.RecordBatch) -> bytes:
     from trlprep.io.jsonargs import encode, has_tagged_arguments
 
     data = content_as_written(data)
-    nested = [has_tagged_arguments(f.type) or has_tagged_content(f.type) for f in data.schema]
+    columns = data.columns
+    # messages written with the keys each holds (and tagged values as the JSON they hold)
+    own_keys = [
+        any([messages_needing_drop(f, chunk, orders) for chunk in c.chunks])
+        for f, c in zip(data.schema, columns, strict=True)
+    ]
+    nested = [
+        has_tagged_arguments(f.type) or has_tagged_content(f.type) or own
+        for f, own in zip(data.schema, own_keys, strict=True)
+    ]
     tagged = [is_json_field(f) for f in data.schema]
     if not any(tagged) and not any(nested):
         return _polars_ndjson(data)
     pieces = []
-    for field, col, is_tagged, inner in zip(data.schema, data.columns, tagged, nested, strict=True):
+    for field, col, is_tagged, inner in zip(data.schema, columns, tagged, nested, strict=True):
         if is_tagged:
             key = dumps(field.name) + ":"
             pieces.append(join_texts(key, pc.fill_null(col, "null")))
-        elif inner:  # arguments or content held as JSON text: written as the JSON they hold
+        elif inner and is_messages(field.type):
+            text = encode_messages(col.combine_chunks(), encode_json_texts, orders, field.name)
+            pieces.append(join_texts(dumps(field.name) + ":", pc.fill_null(text, "null")))
+        elif inner:  # arguments held as JSON text: written as the JSON they hold
             text = encode(col.combine_chunks(), encode_json_texts)
             pieces.append(join_texts(dumps(field.name) + ":", pc.fill_null(text, "null")))
         else:

@@ -228,9 +228,9 @@ def _jsonl_python(path: str, chunk: bytes, first_line: int, bad: BadLines | None
             lines.append(lineno)
             continue
         reason, hint = problem
-        error = BadLineError(
-            reason, path=path, line=lineno, hint=hint + "; or pass --on-bad-lines skip"
-        )
+        if not reason.endswith(PRETTY_PRINTED):  # skipping would skip every line of the file
+            hint += "; or pass --on-bad-lines skip"
+        error = BadLineError(reason, path=path, line=lineno, hint=hint)
         if bad is None:
             raise error
         if bad.stop:
@@ -276,6 +276,10 @@ def _parse_line(
     return rec, None
 
 
+# what a line opening an object written over several lines is said to be (its error's end)
+PRETTY_PRINTED = "JSON written over several lines (pretty-printed), not JSON Lines"
+
+
 def _object_goes_on(e: json.JSONDecodeError) -> bool:
     """Whether the line `e` failed on holds `{` alone: the first line of an object written
     over several lines (pretty-printed, as `json.dumps(indent=...)` and `jq .` write it)."""
@@ -288,7 +292,7 @@ def _pretty_printed(e: json.JSONDecodeError, path: str | None) -> tuple[str, str
     command = "jq -c . IN > OUT.jsonl" if path is None else textfaults.compact_json_command(path)
     return (
         f"invalid JSON: the object opened on this line does not end on it ({e.msg}, column "
-        f"{e.colno}): JSON written over several lines (pretty-printed), not JSON Lines",
+        f"{e.colno}): {PRETTY_PRINTED}",
         f"write each object on one line: `{command}`",
     )
 

@@ -9,9 +9,9 @@ and nothing else (`trlprep.io.targets`).
 
 JSON Lines are written by Polars: strings (Unicode unescaped), booleans, integers, floats,
 nulls, nested messages and lists round-trip through `trlprep.io.readers` to an equal table.
-Where JSON and Arrow differ: a null struct field is written as `"field": null` (Arrow has
-no "absent" field, so every Arrow-based reader, `datasets` included, sees the same null
-either way; chat templates that test `is defined` would too); NaN and infinite floats
+Where JSON and Arrow differ: a message's (or its parts', tool calls') null struct field is
+left out, its `content` excepted (`trlprep.io.nullkeys`: one struct gives every message the
+keys of all; Parquet and Arrow keep them); NaN and infinite floats
 become null; timestamps and decimals become strings; raw bytes (image columns) are refused
 with a hint to write Parquet, Arrow or a folder. Tagged JSON-text columns are written as
 the JSON values they hold.
@@ -125,6 +125,7 @@ class _Writer:
             schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
+        self._key_orders: dict = {}  # JSON Lines: message keys in the order a reader met them
         self._held: list[pa.Table | pa.RecordBatch] = []  # the open row group's rows
         self._groups = GroupCuts(ROW_GROUP_ROWS, ROW_GROUP_BYTES)
         self._w = self._sink = None
@@ -168,7 +169,7 @@ class _Writer:
                 )
             start = 0
             for end in cuts(row_bytes(data), WRITE_BATCH_ROWS, WRITE_BATCH_BYTES):
-                chunk = _jsonl_bytes(data.slice(start, end - start))
+                chunk = _jsonl_bytes(data.slice(start, end - start), self._key_orders)
                 start = end
                 with _io(self.path):
                     self._sink.write(chunk)
@@ -245,11 +246,11 @@ def _io(path: Path):
         raise cannot_write(path, e) from None
 
 
-def _jsonl_bytes(data: pa.Table | pa.RecordBatch) -> bytes:
+def _jsonl_bytes(data: pa.Table | pa.RecordBatch, orders: dict) -> bytes:
     from polars.exceptions import PolarsError
 
     try:
-        return to_jsonl(data)
+        return to_jsonl(data, orders)
     except (PolarsError, pa.ArrowNotImplementedError) as e:
         raise UsageError(
             f"cannot write these columns as JSON Lines: {str(e).splitlines()[0]}",

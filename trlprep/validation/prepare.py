@@ -147,8 +147,8 @@ def _not_a_label(c: Column, arr: pa.Array) -> str:
     shown = ", ".join(repr(v) for v in distinct.slice(0, 3).to_pylist())
     return (
         f" (it holds {len(distinct)} distinct values, such as {shown}: no true/false label; "
-        f"if it is something else, such as a reference answer, rename it: add "
-        f"label_value={c.name} to --map)"
+        f"if it is something else, such as a reference answer, rename it, keeping the map's "
+        f"other entries: --map ...,label_value={c.name})"
     )
 
 

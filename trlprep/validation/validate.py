@@ -216,7 +216,7 @@ def validate_path(
 
     note_shards(report, path, split, input_format, bad)  # several files: each one's rows
     if bad.stopped is not None:
-        from trlprep.io.jsonl import line_name
+        from trlprep.io.jsonl import PRETTY_PRINTED, line_name
 
         e = bad.stopped
         line = e.line
@@ -226,9 +226,10 @@ def validate_path(
             line = FileLine(e.line, str(e.path))
         issue = Issue("invalid-line", Severity.ERROR, e.message, e.hint, count=1, lines=[line])
         report.issues.insert(0, issue.name_line_files())
-        report.notes.append(
-            f"reading stopped at {line_name(line)}; pass --on-bad-lines skip to check the rest"
-        )
+        said = f"reading stopped at {line_name(line)}"
+        if PRETTY_PRINTED not in e.message:  # skipping would skip every line of the file
+            said += "; pass --on-bad-lines skip to check the rest"
+        report.notes.append(said)
         return report
     report.issues[:0] = skipped_line_issues(bad, max_errors)
     return report
