@@ -42,3 +42,23 @@ def test_short_rows_keep_the_row_count(tmp_path):
     _write(path, rows=10, width=5, row_group_size=10)
     assert parquet_batch_rows(pq.ParquetFile(path).metadata) == readers.BATCH_ROWS
     assert parquet_batch_rows(pq.ParquetFile(path).metadata, 7) == 7
+
+
+def test_plain_batches_hold_no_earlier_row_groups(tmp_path):
+    """Batches read as they come (convert's read) hold about one batch of Arrow memory, not
+    every row group read so far (pre-buffered column chunks stayed held)."""
+    path = tmp_path / "images.parquet"
+    blob = bytes(range(256)) * 400  # ~100 KB a row, incompressible enough to stay large
+    table = pa.table({"images": [[{"bytes": blob + bytes([i]), "path": None}] for i in range(200)]})
+    pq.write_table(table, path, row_group_size=20, compression="none")
+    del table
+    before = pa.total_allocated_bytes()
+    batch = 30  # batches straddle the row groups, as a byte-bounded batch does
+    held = []
+    for b in iter_batches(str(path), batch_rows=batch):
+        held.append(pa.total_allocated_bytes() - before - b.data.nbytes)
+        del b
+    assert len(held) == 7
+    # beyond the batch itself: at most a row group's pages, the same at the last batch
+    assert max(held) < 3 * batch * len(blob), held
+    assert held[-1] <= held[1] + len(blob) * batch, held

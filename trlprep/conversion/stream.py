@@ -153,7 +153,9 @@ def convert_batches(
         check_rows_left(plan, ledger.converted, ledger.rows_out)
         if spill:
             spill.pop().close()
-            for rb in pq.ParquetFile(spill_path).iter_batches():
+            from trlprep.io.parquet_dict import READ_OPTIONS
+
+            for rb in pq.ParquetFile(spill_path, **READ_OPTIONS).iter_batches():
                 writer.write(pa.Table.from_batches([rb]))
     finally:
         if spill:

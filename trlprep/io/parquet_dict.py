@@ -26,6 +26,9 @@ from trlprep.registry import SIDE_COLUMNS, all_type_columns
 
 _UNSUPPORTED = object()
 _BUFFER = 1 << 20  # bytes read from the file at a time
+# pages read as they are needed, not a whole row group's column chunks up front: memory then
+# follows the batch, not the row group (as fast, measured); pre-buffered chunks also stay held
+READ_OPTIONS = {"pre_buffer": False, "buffer_size": _BUFFER}
 # A plain (not dictionary) encoded string costs at least 5 bytes (length prefix + a byte);
 # dictionary indices of up to 65,536 distinct values cost at most 2 bytes per value.
 _INDEX_BYTES = 2
@@ -86,9 +89,7 @@ def parquet_batches(path: str, pf, batch_rows: int) -> Iterator[pa.RecordBatch]:
     leaves = dictionary_leaves(pf)
     # on one core, decode in this thread rather than hand each column to a pool thread
     kw = {"batch_size": batch_rows, "use_threads": pa.cpu_count() > 1}
-    # read pages as they are needed, not a whole row group's column chunks up front:
-    # memory then follows the batch, not the row group (as fast, measured)
-    opts = {"metadata": md, "pre_buffer": False, "buffer_size": _BUFFER}
+    opts = {"metadata": md, **READ_OPTIONS}
     plain = guard(path, lambda: pq.ParquetFile(path, **opts))
     if not leaves or any(s < batch_rows // 2 for s in sizes[:-1]):
         it = plain.iter_batches(**kw)

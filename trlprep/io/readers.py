@@ -278,7 +278,9 @@ def _batches(path, fmt, split, batch_rows, dictionaries, bad_lines) -> Iterator[
                 at += rb.num_rows
             offset += table.num_rows
     elif fmt == "parquet":
-        pf = guard(path, lambda: _pq().ParquetFile(path))
+        from trlprep.io.parquet_dict import READ_OPTIONS
+
+        pf = guard(path, lambda: _pq().ParquetFile(path, **READ_OPTIONS))
         batch_rows = parquet_batch_rows(pf.metadata, batch_rows)
         offset = 0
         if dictionaries:
