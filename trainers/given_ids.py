@@ -60,6 +60,7 @@ def choose(
     step_separator: str | None,
     path: str | None = None,
     chat_template: Any = None,
+    template_kwargs: dict[str, Any] | None = None,
     layout: str = "",
     log: Callable[[str], None] = lambda _: None,
     input_rows: Sequence[int] | None = None,
@@ -74,7 +75,8 @@ def choose(
     if record is not None and record.get("chat_template") is not None:
         templated = True  # the text was rendered: tokenised again, it gets no BOS/EOS added
         if chat_template is not None:
-            _same_template(record["chat_template"], chat_template, tokenizer, path or "the data")
+            made, name = record["chat_template"], path or "the data"
+            _same_template(made, chat_template, tokenizer, name, template_kwargs)
     if not given:
         return Choice((), templated, table)
     name = path or "the data"
@@ -146,12 +148,18 @@ def _same_tokenizer(record: dict[str, Any], tokenizer: Any, name: str) -> None:
     )
 
 
-def _same_template(made: dict[str, Any], chat_template: Any, tokenizer: Any, name: str) -> None:
+def _same_template(
+    made: dict[str, Any],
+    chat_template: Any,
+    tokenizer: Any,
+    name: str,
+    template_kwargs: dict[str, Any] | None = None,
+) -> None:
     """Refuse a `--chat-template` other than the one the file's text was rendered with: the
     text cannot be rendered again (it holds no messages)."""
     from trlprep.templates.sources import load_template
 
-    own = template_identity(load_template(chat_template, tokenizer))
+    own = template_identity(load_template(chat_template, tokenizer, template_kwargs))
     if own is None or own["sha256"] == made.get("sha256"):
         return
     raise UsageError(

@@ -1,0 +1,144 @@
+"""`trlprep train --template-kwarg KEY=VALUE` and `trlprep.train(template_kwargs=...)`: the
+chat template gets them as `trlprep convert` gives them (a bos_token the tokenizer lacks,
+a date_string), so train's ids are convert's; and `progress=False` hides transformers' bars
+from Python as `--no-progress` does from the command line."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("transformers")
+
+from trlprep.trainers.algorithms import get_algorithm  # noqa: E402
+from trlprep.trainers.config import TrainConfig  # noqa: E402
+from trlprep.trainers.data import prepare  # noqa: E402
+
+from trlprep.cli.train_cmd import _specs, parse_args  # noqa: E402
+from trlprep.errors import UsageError  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "examples" / "tiny-chat-model"
+LLAMA31 = ROOT.parent / "shared" / "data" / "chat_templates" / "llama3_1.jinja"
+ROWS = [
+    {"messages": [{"role": "user", "content": "what color is the sky ?"},
+                  {"role": "assistant", "content": "blue"}]},
+    {"messages": [{"role": "user", "content": "and the sun ?"},
+                  {"role": "assistant", "content": "yellow"}]},
+]  # fmt: skip
+# Llama 3.1's template needs a bos_token the tiny tokenizer lacks; date_string is its own switch
+KWARGS = {"bos_token": "<|begin_of_text|>", "date_string": "01 Jan 2025"}
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(TINY)
+
+
+@pytest.fixture()
+def llama31():
+    if not LLAMA31.is_file():
+        pytest.skip("../shared (original chat templates) is absent")
+    return str(LLAMA31)
+
+
+def _sft(tok, template, logs=None, **options):
+    a = get_algorithm("sft")
+    return prepare(
+        ROWS, a.layout, a.accepts, tok, algo="sft", options=a.make_options(options),
+        chat_template=template, max_length=None, log=(logs or []).append,
+        template_kwargs=KWARGS,
+    )  # fmt: skip
+
+
+def test_train_s_ids_are_convert_s_for_the_same_template_kwargs(tok, llama31):
+    from realdata.support import original_render
+
+    from trlprep.api import convert
+
+    made = convert(
+        ROWS, chat_template=llama31, tokenizer=tok, tokenize=True, template_kwargs=KWARGS
+    )
+    prepared = _sft(tok, llama31)
+    assert prepared.rows["ids"] == [r["input_ids"] for r in made]
+    text = tok.decode(prepared.rows["ids"][0])
+    assert "Today Date: 01 Jan 2025" in text
+    assert text == original_render("llama3_1", ROWS[0]["messages"], **KWARGS)
+
+
+def test_assistant_masks_are_found_on_the_render_with_the_kwargs(tok, llama31):
+    logs: list[str] = []
+    prepared = _sft(tok, llama31, logs, assistant_only_loss=True)
+    assert prepared.rejects is None, logs
+    assert prepared.loss_on == "assistant messages"
+    ids, mask = prepared.rows["ids"][0], prepared.rows["mask"][0]
+    trained = tok.decode([i for i, m in zip(ids, mask, strict=True) if m])
+    assert trained.startswith("blue") and "sky" not in trained
+
+
+def test_a_template_missing_a_token_names_the_template_kwarg(tok, llama31):
+    a = get_algorithm("sft")
+    with pytest.raises(UsageError) as e:
+        prepare(
+            ROWS, a.layout, a.accepts, tok, algo="sft", options=a.make_options({}),
+            chat_template=llama31, max_length=None,
+        )  # fmt: skip
+    assert "uses bos_token" in e.value.message
+    assert "--template-kwarg bos_token=TOKEN" in e.value.hint
+
+
+def test_the_flag_is_spelt_and_parsed_as_convert_s():
+    specs = _specs(None)
+    got = parse_args(
+        ["--template-kwarg", "enable_thinking=false", "--template-kwarg=bos_token=<s>"], specs
+    )
+    assert got == {"template_kwargs": {"enable_thinking": False, "bos_token": "<s>"}}
+    with pytest.raises(UsageError) as e:
+        parse_args(["--template-kwarg", "enable_thinking"], specs)
+    assert e.value.message == "--template-kwarg 'enable_thinking' is not key=value"
+
+
+def test_the_config_key_takes_a_mapping_of_names():
+    base = {"algo": "sft", "model": "m", "data": "d", "output_dir": "o"}
+    cfg = TrainConfig.from_any({**base, "template_kwargs": {"enable_thinking": False}})
+    assert cfg.template_kwargs == {"enable_thinking": False}
+    assert TrainConfig.from_any({**base, "template_kwargs": {}}).template_kwargs is None
+    with pytest.raises(UsageError, match="template_kwargs"):
+        TrainConfig.from_any({**base, "template_kwargs": ["enable_thinking=false"]})
+    with pytest.raises(UsageError, match="'enable-thinking' is not a name"):
+        TrainConfig.from_any({**base, "template_kwargs": {"enable-thinking": False}})
+
+
+def test_the_cli_help_lists_the_flag_as_convert_spells_it():
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    r = CliRunner().invoke(app, ["train", "--help"])
+    assert r.exit_code == 0
+    assert "  --template-kwarg " in r.output and "--template-kwargs" not in r.output
+
+
+@pytest.mark.parametrize("progress", [False, True])
+def test_progress_keyword_sets_transformers_bars_as_the_flag(monkeypatch, tmp_path, progress):
+    import trlprep.trainers.loop as loop
+    from transformers.utils import logging as hf_logging
+
+    seen = []
+
+    class Fake:
+        def __init__(self, cfg, log, overwrite):
+            pass
+
+        def train(self):
+            seen.append(hf_logging.is_progress_bar_enabled())
+
+    monkeypatch.setattr(loop, "Trainer", Fake)
+    assert hf_logging.is_progress_bar_enabled()
+    loop.train(algo="sft", model="m", data="d", output_dir=str(tmp_path / "o"), progress=progress)
+    assert seen == [progress]
+    assert hf_logging.is_progress_bar_enabled()  # as it was before the run
