@@ -37,6 +37,7 @@ from trlprep.trainers.data_rejects import write_rejects
 from trlprep.trainers.evaluate import evaluate
 from trlprep.trainers.fieldtypes import coerce
 from trlprep.trainers.hub_bars import hub_output, shown
+from trlprep.trainers.keys_doc import keys_help
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.metrics import MetricsLog, progress_bar
 from trlprep.trainers.preflight import check_trackers
@@ -360,6 +361,9 @@ def train(
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
     with hub_output(shown(cfg.progress), main_process):  # as `trlprep train --no-progress`
         return Trainer(cfg, log=log, overwrite=overwrite).train()
+
+
+train.__doc__ = (train.__doc__ or "") + keys_help(train)
 
 
 def _as_dict(config: TrainConfig | dict[str, Any] | str | None) -> dict[str, Any]:
