@@ -142,3 +142,55 @@ def test_progress_keyword_sets_transformers_bars_as_the_flag(monkeypatch, tmp_pa
     loop.train(algo="sft", model="m", data="d", output_dir=str(tmp_path / "o"), progress=progress)
     assert seen == [progress]
     assert hf_logging.is_progress_bar_enabled()  # as it was before the run
+
+
+def _tokenised(tmp_path, tok, template, **kwargs) -> Path:
+    """`trlprep convert ROWS --chat-template T --tokenize [--template-kwarg ...]` as a file."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from trlprep.api import convert
+
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    out = tmp_path / f"tok{len(kwargs)}.parquet"
+    made = convert(src, chat_template=template, tokenizer=tok, tokenize=True, **kwargs)
+    pq.write_table(made, out)
+    return out
+
+
+def test_a_tokenised_file_records_its_kwargs_and_trains_only_with_them(tok, llama31, tmp_path):
+    import pyarrow.parquet as pq
+
+    from trlprep.templates.tokenrecord import read_record
+
+    a = get_algorithm("sft")
+    path = _tokenised(tmp_path, tok, llama31, template_kwargs=KWARGS)
+    assert read_record(pq.read_schema(path))["chat_template"]["kwargs"] == KWARGS
+    logs: list[str] = []
+    given = prepare(
+        str(path), a.layout, a.accepts, tok, algo="sft", options=a.make_options({}),
+        chat_template=llama31, template_kwargs=KWARGS, max_length=None, log=logs.append,
+    )  # fmt: skip
+    assert any("token ids read from input_ids" in line for line in logs), logs
+    assert given.rows["ids"] == _sft(tok, llama31).rows["ids"]
+    other = {**KWARGS, "date_string": "02 Feb 2025"}
+    with pytest.raises(UsageError) as e:
+        prepare(
+            str(path), a.layout, a.accepts, tok, algo="sft", options=a.make_options({}),
+            template_kwargs=other, max_length=None,
+        )  # fmt: skip
+    assert "rendered with the template kwargs bos_token=<|begin_of_text|>" in e.value.message
+    assert "date_string=02 Feb 2025 differ" in e.value.message
+    assert "drop --template-kwarg" in e.value.hint
+
+
+def test_kwargs_given_for_a_file_rendered_without_any_are_refused(tok, tmp_path):
+    a = get_algorithm("sft")
+    path = _tokenised(tmp_path, tok, "chatml")
+    with pytest.raises(UsageError, match="rendered with the template kwargs none"):
+        prepare(
+            str(path), a.layout, a.accepts, tok, algo="sft", options=a.make_options({}),
+            template_kwargs={"enable_thinking": False}, max_length=None,
+        )  # fmt: skip
