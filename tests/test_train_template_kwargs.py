@@ -194,3 +194,26 @@ def test_kwargs_given_for_a_file_rendered_without_any_are_refused(tok, tmp_path)
             str(path), a.layout, a.accepts, tok, algo="sft", options=a.make_options({}),
             template_kwargs={"enable_thinking": False}, max_length=None,
         )  # fmt: skip
+
+
+def test_the_command_trains_with_a_template_its_tokenizer_lacks_a_token_for(llama31, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    args = ["train", "--algo", "sft", "--model", str(TINY), "--data", str(data),
+            "--chat-template", llama31, "--max-steps", "1", "--no-progress"]  # fmt: skip
+    refused = CliRunner().invoke(app, [*args, "--output-dir", str(tmp_path / "a")])
+    assert refused.exit_code == 2 and "--template-kwarg bos_token=TOKEN" in refused.output
+    out = tmp_path / "b"
+    r = CliRunner().invoke(
+        app, [*args, "--output-dir", str(out), "--template-kwarg", "bos_token=<|begin_of_text|>"]
+    )
+    assert r.exit_code == 0, r.output
+    assert "trained 1 step" in r.output
+    saved = json.loads((out / "train_config.json").read_text())
+    assert saved["template_kwargs"] == {"bos_token": "<|begin_of_text|>"}
