@@ -217,3 +217,15 @@ def test_the_command_trains_with_a_template_its_tokenizer_lacks_a_token_for(llam
     assert "trained 1 step" in r.output
     saved = json.loads((out / "train_config.json").read_text())
     assert saved["template_kwargs"] == {"bos_token": "<|begin_of_text|>"}
+
+
+def test_convert_s_assistant_masks_render_with_its_template_kwargs(tok, llama31):
+    """Every row was refused ("renders otherwise alone") when the masks' render lacked them."""
+    from trlprep.api import convert
+
+    made = convert(
+        ROWS, "language-modeling", chat_template=llama31, tokenizer=tok, tokenize=True,
+        assistant_masks=True, template_kwargs=KWARGS,
+    )  # fmt: skip
+    ids, mask = made[0]["input_ids"], made[0]["assistant_masks"]
+    assert tok.decode([i for i, m in zip(ids, mask, strict=True) if m]).startswith("blue")
