@@ -44,6 +44,7 @@ def apply(
     on_error: str = "stop",
     path: str | None = None,
     log: Callable[[str], None] = lambda _: None,
+    template_kwargs: dict[str, Any] | None = None,
 ) -> tuple[Any, pa.Table | None, str | None]:
     """`made` (a `TrainingTable` of language-modeling or prompt-completion rows) with the
     masks of its assistant messages where its loss goes on them (language modeling:
@@ -81,7 +82,7 @@ def apply(
                 "--no-assistant-only-loss to train on every token)"
             )
         )
-    args = (tokenizer, chat_template, on_error, path, log)
+    args = (tokenizer, chat_template, on_error, path, log, template_kwargs)
     return _masked(made, options, conversation, hidden, *args)
 
 
@@ -103,12 +104,15 @@ def _unmaskable(made: Any) -> UsageError:
     )
 
 
-def _masked(made, options, conversation, hidden, tokenizer, chat_template, on_error, path, log):
+def _masked(
+    made, options, conversation, hidden, tokenizer, chat_template, on_error, path, log, kwargs
+):
     from trlprep.templates.assistant_tokens import mask_conversations
     from trlprep.templates.sources import load_template
 
     table = made.table
-    template = load_template(chat_template if chat_template is not None else tokenizer, tokenizer)
+    src = chat_template if chat_template is not None else tokenizer
+    template = load_template(src, tokenizer, template_kwargs=kwargs)
     turns = carried_turns(table)
     whole = conversation == ("messages",)  # else prompt-completion: its text is theirs together
     texts = rendered_texts(table, conversation)
@@ -117,7 +121,7 @@ def _masked(made, options, conversation, hidden, tokenizer, chat_template, on_er
     everything = whole or getattr(options, "completion_only_loss", None) is False
     masked = mask_conversations(
         turns, template, tokenizer, messages=conversation, texts=texts,
-        counted=None if everything else "completion",
+        counted=None if everything else "completion", template_kwargs=kwargs,
     )  # fmt: skip
     lines = made.input_lines
     refused = sorted(masked.refused)

@@ -101,6 +101,9 @@ class TrainConfig:
     group_by_length: bool = False  # batches of similar lengths (within 50-batch groups)
     padding_free: bool | None = None  # None: when the attention kernel handles packed rows
     chat_template: str | None = None
+    # passed to the chat template (`enable_thinking`, a `bos_token` the tokenizer lacks), as
+    # convert's --template-kwarg / template_kwargs
+    template_kwargs: dict[str, Any] | None = None
     disable_dropout: bool = True
     resume: bool | str = False
     report_to: tuple[str, ...] = ()
@@ -138,6 +141,7 @@ class TrainConfig:
                 hint="use one of: " + ", ".join(ATTENTION),
             )
         self.import_options()  # refused here, before anything is loaded
+        self.template_kwargs = _template_kwargs(self.template_kwargs)
         given = [k for k in ("eval_split", "eval_data_from", "eval_data_map") if getattr(self, k)]
         if given and self.eval_data is None:
             flag = "--" + given[0].replace("_", "-")
@@ -210,6 +214,18 @@ class TrainConfig:
             if d[k] is not None and not isinstance(d[k], (str, Path)):
                 d[k] = f"<{type(d[k]).__name__}>"
         return json.loads(json.dumps(d, default=str))
+
+
+def _template_kwargs(value: dict[str, Any] | None) -> dict[str, Any] | None:
+    """`template_kwargs` (a mapping: `coerce_fields` refused anything else) with names as its
+    keys; None when empty."""
+    bad = [k for k in value or {} if not isinstance(k, str) or not k.isidentifier()]
+    if bad:
+        raise UsageError(
+            f"template_kwargs: {bad[0]!r} is not a name the template can read",
+            hint="give template_kwargs={'enable_thinking': False} (names as keys)",
+        )
+    return dict(value) if value else None
 
 
 def resolved(cfg: TrainConfig, learning_rate: float, options: Any) -> dict[str, Any]:

@@ -77,6 +77,7 @@ def prepare(
     max_length: int | None,
     truncation: str = "keep_start",
     chat_template: Any = None,
+    template_kwargs: dict[str, Any] | None = None,
     data_layout: str | None = None,
     column_map: str | None = None,
     algo: str = "",
@@ -129,6 +130,7 @@ def prepare(
             accepts,
             tokenizer,
             chat_template=chat_template,
+            template_kwargs=template_kwargs,
             algo=algo,
             keep_prompt_messages=layout == "prompts",
             layout=data_layout,
@@ -158,6 +160,7 @@ def prepare(
 
         made, refused, loss_what = assistant_masks.apply(
             made, options, tokenizer, chat_template, on_error=on_error,
+            template_kwargs=template_kwargs,
             path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
             log=lambda msg: log(f"{label}: {msg}"),
         )  # fmt: skip
@@ -208,6 +211,7 @@ def prepare(
         step_separator=getattr(options, "step_separator", None) if layout == "stepwise" else None,
         path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
         chat_template=chat_template,
+        template_kwargs=template_kwargs,
         layout=layout,
         log=lambda msg: log(f"{label}: {msg}"),
         input_rows=made.input_rows, input_lines=made.input_lines,

@@ -83,6 +83,7 @@ def to_training_table(
     tokenizer: Any,
     *,
     chat_template: Any = None,
+    template_kwargs: dict[str, Any] | None = None,
     algo: str = "",
     keep_prompt_messages: bool = False,
     layout: str | None = None,
@@ -94,7 +95,8 @@ def to_training_table(
     keep_turns: bool | None = False,
 ) -> TrainingTable:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
-    and render conversational rows with the chat template (the tokenizer's by default).
+    and render conversational rows with the chat template (the tokenizer's by default), given
+    `template_kwargs` as `trlprep convert --template-kwarg` gives them.
 
     With
     `keep_prompt_messages`, conversational prompts are also kept, unrendered, in the column
@@ -306,6 +308,7 @@ def to_training_table(
                 to=dst.name if dst is not det.type else None,
                 chat_template=template if templated else None,
                 tokenizer=tokenizer if templated else None,
+                template_kwargs=template_kwargs if templated else None,
                 on_error=on_error,
             )
     except MissingTokenError as e:  # convert's hint names flags train does not take
@@ -313,7 +316,8 @@ def to_training_table(
         names = " and ".join(e.missing)
         raise UsageError(
             f"{e.message}: the tokenizer of {name} has no {names}",
-            hint=f'give the tokenizer its {names} ("{e.missing[0]}" in {name}'
+            hint=f"pass --template-kwarg {e.missing[0]}=TOKEN (the model's {e.missing[0]}), "
+            f'give the tokenizer its {names} ("{e.missing[0]}" in {name}'
             "/tokenizer_config.json), or pass a --chat-template written for this model",
         ) from e
     except NoTemplateError as e:

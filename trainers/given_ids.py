@@ -2,7 +2,8 @@
 its text is tokenised again: the options the file records (`templates.tokenrecord`) against
 the run's.
 
-- a `--chat-template` other than the one the text was rendered with is refused (`UsageError`);
+- a `--chat-template`, or `--template-kwarg`s, other than those the text was rendered with
+  are refused (`UsageError`);
 - ids made by another tokenizer (another fingerprint, or an id beyond the vocabulary) are
   refused (`DataError`, exit 1): neither the ids nor text rendered for that tokenizer fit;
 - ids the run's `max_length` / `truncation_mode` cannot be cut from exactly (cut shorter,
@@ -60,6 +61,7 @@ def choose(
     step_separator: str | None,
     path: str | None = None,
     chat_template: Any = None,
+    template_kwargs: dict[str, Any] | None = None,
     layout: str = "",
     log: Callable[[str], None] = lambda _: None,
     input_rows: Sequence[int] | None = None,
@@ -74,7 +76,10 @@ def choose(
     if record is not None and record.get("chat_template") is not None:
         templated = True  # the text was rendered: tokenised again, it gets no BOS/EOS added
         if chat_template is not None:
-            _same_template(record["chat_template"], chat_template, tokenizer, path or "the data")
+            made, name = record["chat_template"], path or "the data"
+            _same_template(made, chat_template, tokenizer, name, template_kwargs)
+        if template_kwargs is not None:
+            _same_kwargs(record["chat_template"], template_kwargs, path or "the data")
     if not given:
         return Choice((), templated, table)
     name = path or "the data"
@@ -146,12 +151,18 @@ def _same_tokenizer(record: dict[str, Any], tokenizer: Any, name: str) -> None:
     )
 
 
-def _same_template(made: dict[str, Any], chat_template: Any, tokenizer: Any, name: str) -> None:
+def _same_template(
+    made: dict[str, Any],
+    chat_template: Any,
+    tokenizer: Any,
+    name: str,
+    template_kwargs: dict[str, Any] | None = None,
+) -> None:
     """Refuse a `--chat-template` other than the one the file's text was rendered with: the
     text cannot be rendered again (it holds no messages)."""
     from trlprep.templates.sources import load_template
 
-    own = template_identity(load_template(chat_template, tokenizer))
+    own = template_identity(load_template(chat_template, tokenizer, template_kwargs))
     if own is None or own["sha256"] == made.get("sha256"):
         return
     raise UsageError(
@@ -161,6 +172,25 @@ def _same_template(made: dict[str, Any], chat_template: Any, tokenizer: Any, nam
         hint="drop --chat-template to train on the text as it was rendered, or convert the "
         f"conversational data again with `trlprep convert --chat-template {chat_template} "
         "--tokenize`",
+    )
+
+
+def _same_kwargs(made: dict[str, Any], template_kwargs: dict[str, Any], name: str) -> None:
+    """Refuse `--template-kwarg`s other than those the file's text was rendered with (a file
+    recording none was rendered without): its text cannot be rendered again."""
+    import json
+
+    given = json.loads(json.dumps(template_kwargs, default=str))
+    if given == (made.get("kwargs") or {}):
+        return
+    said = lambda kw: ", ".join(f"{k}={v}" for k, v in kw.items()) or "none"  # noqa: E731
+    flags = " ".join(f"--template-kwarg {k}={v}" for k, v in given.items())
+    raise UsageError(
+        f"{name}: its text was rendered with the template kwargs {said(made.get('kwargs') or {})}; "
+        f"this run's --template-kwarg {said(given)} differ, and rendered text cannot be "
+        "rendered again",
+        hint="drop --template-kwarg to train on the text as it was rendered, or convert the "
+        f"conversational data again with `trlprep convert ... {flags} --tokenize`",
     )
 
 

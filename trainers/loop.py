@@ -36,6 +36,8 @@ from trlprep.trainers.data import Prepared
 from trlprep.trainers.data_rejects import write_rejects
 from trlprep.trainers.evaluate import evaluate
 from trlprep.trainers.fieldtypes import coerce
+from trlprep.trainers.hub_bars import hub_output, shown
+from trlprep.trainers.keys_doc import keys_help
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.metrics import MetricsLog, progress_bar
 from trlprep.trainers.preflight import check_trackers
@@ -354,9 +356,14 @@ def train(
         overwrite = coerce("overwrite", config.pop("overwrite"), "bool") or overwrite
     cfg = TrainConfig.from_any(config)
     check_trackers(cfg.report_to, cfg.output_dir)  # in the CLI's order: trackers first
-    if os.environ.get("RANK", "0") == "0":  # `accelerate launch`: the main process judges
+    main_process = os.environ.get("RANK", "0") == "0"
+    if main_process:  # `accelerate launch`: the main process judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
-    return Trainer(cfg, log=log, overwrite=overwrite).train()
+    with hub_output(shown(cfg.progress), main_process):  # as `trlprep train --no-progress`
+        return Trainer(cfg, log=log, overwrite=overwrite).train()
+
+
+train.__doc__ = (train.__doc__ or "") + keys_help(train)
 
 
 def _as_dict(config: TrainConfig | dict[str, Any] | str | None) -> dict[str, Any]:

@@ -85,7 +85,9 @@ def _keep_chat_template(t: Trainer) -> None:
         return
     from trlprep.templates.sources import load_template
 
-    t.tokenizer.chat_template = load_template(t.cfg.chat_template, tokenizer=t.tokenizer).source
+    kwargs = t.cfg.template_kwargs
+    template = load_template(t.cfg.chat_template, tokenizer=t.tokenizer, template_kwargs=kwargs)
+    t.tokenizer.chat_template = template.source
 
 
 def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable) -> None:
@@ -287,6 +289,7 @@ def _prepare(
         max_length=cfg.max_length,
         truncation=cfg.truncation_mode,
         chat_template=cfg.chat_template,
+        template_kwargs=cfg.template_kwargs,
         data_layout=cfg.data_from if training or cfg.eval_data_from is None else cfg.eval_data_from,
         column_map=cfg.data_map if training or cfg.eval_data_map is None else cfg.eval_data_map,
         import_options=cfg.import_options(),

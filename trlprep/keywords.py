@@ -98,7 +98,12 @@ RAY = "trlprep.ray."
 RENAMED = {
     REPORT: {"from": "layout"},
     "trlprep.importers.run.import_dataset": {"from": "layout"},
-    TRAIN: {"from": "data_from", "map": "data_map", "truncation": "truncation_mode"},
+    TRAIN: {
+        "from": "data_from",
+        "map": "data_map",
+        "truncation": "truncation_mode",
+        "template-kwarg": "template_kwargs",
+    },  # fmt: skip
 }
 # more kinds of value, for train's options: FALSE (`--no-x` -> `x=False`), WORD (a word that
 # looks like a value: `--algo prm`, `--loss-type apo_zero`), BOOL_OR (`--resume` or `--resume

@@ -9,7 +9,6 @@ imported only when the command runs.
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -39,7 +38,11 @@ TRL_ALIASES = {
     "response_length": "max_new_tokens",  # PPOConfig
 }
 # the names `trlprep convert` uses for the same options
-_ALIASES = {**TRL_ALIASES, "from": "data_from", "map": "data_map"}
+_ALIASES = {
+    **TRL_ALIASES, "from": "data_from", "map": "data_map", "template_kwarg": "template_kwargs"
+}  # fmt: skip
+# config keys whose flag is spelt otherwise (as `trlprep convert` spells it)
+_FLAGS = {"template_kwargs": "template-kwarg"}
 # TRL options that change nothing here (trlprep trains, logs and saves by steps anyway)
 TRL_IGNORED = (
     "do_train",
@@ -67,7 +70,7 @@ _BOOL_WORDS = ("true", "false", "yes", "no", "1", "0")
 
 
 def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
+    return "--" + _FLAGS.get(name, name.replace("_", "-"))
 
 
 def _said_as_flags(e: UsageError) -> UsageError:
@@ -199,7 +202,11 @@ def parse_args(
             value, i = _coerce(name, t, nxt), i + 2
         else:
             raise UsageError(f"{_flag(name)} needs a value")
-        if name in values and t.replace(" ", "").startswith("tuple"):  # a repeated list flag
+        if name == "template_kwargs":  # repeated key=value, parsed as convert parses them
+            from trlprep.templates.options import parse_template_kwargs
+
+            values[name] = {**values.get(name, {}), **parse_template_kwargs([value])}
+        elif name in values and t.replace(" ", "").startswith("tuple"):  # a repeated list flag
             before = values[name]
             values[name] = [*(before if isinstance(before, list) else [before]), value]
         else:
@@ -329,9 +336,12 @@ def train_command(ctx: typer.Context) -> None:
     algo = get_algorithm(str(algo_name))
     ignored: list[str] = []
     try:
-        config.update(parse_args(args, _specs(algo.options), ignored))
+        given = parse_args(args, _specs(algo.options), ignored)
     except UsageError as e:
         raise _unknown_for(e, algo.name) from None
+    if isinstance(config.get("template_kwargs"), dict) and "template_kwargs" in given:
+        given["template_kwargs"] = {**config["template_kwargs"], **given["template_kwargs"]}
+    config.update(given)
     main_process = main_process_here()
     for name in ignored if main_process else ():
         out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
@@ -345,7 +355,9 @@ def train_command(ctx: typer.Context) -> None:
     if main_process:  # `accelerate launch`: one judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
         _probe_output_dir(Path(cfg.output_dir))
-    bars = main_process and (sys.stderr.isatty() if cfg.progress is None else cfg.progress)
+    from trlprep.trainers.hub_bars import shown
+
+    bars = shown(cfg.progress)
     metrics = Path(cfg.output_dir) / METRICS_FILE
     log = lambda msg: out.print(msg, markup=False)  # noqa: E731
     with hub_output(bars, main_process):

@@ -5,13 +5,12 @@ data bars do."""
 
 from __future__ import annotations
 
-import contextlib
 import os
-from collections.abc import Iterator
 
 import typer
 
 from trlprep.errors import TrlprepError
+from trlprep.trainers.hub_bars import hub_output  # noqa: F401 (this module's, as before)
 
 QUIET_EXIT_DELAY_S = 3.0  # (see `quiet_unless`)
 
@@ -32,24 +31,3 @@ def quiet_unless(main_process: bool, e: TrlprepError) -> Exception:
 
     time.sleep(QUIET_EXIT_DELAY_S)
     return typer.Exit(e.exit_code)
-
-
-@contextlib.contextmanager
-def hub_output(bars: bool, main_process: bool) -> Iterator[None]:
-    """transformers' bars (loading the model, writing its shards) shown as the data bars
-    are: not with --no-progress, not in a log file, not from every process of a
-    multi-process run; its warnings (a new head's load report) from the main process only;
-    both as they were afterwards."""
-    from transformers.utils import logging as hf_logging
-
-    was_shown, was_level = hf_logging.is_progress_bar_enabled(), hf_logging.get_verbosity()
-    if not bars:
-        hf_logging.disable_progress_bar()
-    if not main_process:
-        hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        if was_shown and not bars:
-            hf_logging.enable_progress_bar()
-        hf_logging.set_verbosity(was_level)

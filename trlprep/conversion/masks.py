@@ -65,7 +65,7 @@ def masked(table: pa.Table, plan: Any) -> pa.Table:
         _refuse(plan)
     return with_assistant_masks(
         table, r.template, r.tokenizer, max_length=r.max_length, truncation=r.truncation,
-        num_proc=r.num_proc,
+        num_proc=r.num_proc, tools=r.tools, template_kwargs=r.template_kwargs,
     )  # fmt: skip
 
 

@@ -88,20 +88,23 @@ def with_assistant_masks(
     max_length: int | None = None,
     truncation: str = "keep_start",
     num_proc: int | None = None,
+    tools: list | None = None,
+    template_kwargs: dict[str, Any] | None = None,
 ) -> pa.Table:
     """A tokenised language-modeling or prompt-completion table (`input_ids`, cut by
     `max_length` as `truncation` says) carrying its conversations (`carry_turns`) with
     `assistant_masks` beside its ids and the hidden columns dropped (prompt-completion: the
     masks of prompt + completion, over the same ids as `completion_mask`, as TRL's
     SFTTrainer tokenises them). Rows whose masks cannot be found exactly raise one
-    `RowFailures` (stage `assistant masks`)."""
+    `RowFailures` (stage `assistant masks`). `tools`, `template_kwargs`: the render's."""
     from trlprep.errors import RowFailures
 
     hidden = [c for c in CARRIED.values() if c in table.column_names]
     conversation = carried_conversation(table) or ("messages",)
     masked = mask_conversations(
         carried_turns(table), template, tokenizer, messages=conversation,
-        texts=rendered_texts(table, conversation), num_proc=num_proc,
+        texts=rendered_texts(table, conversation), num_proc=num_proc, tools=tools,
+        template_kwargs=template_kwargs,
     )  # fmt: skip
     given = table.column("input_ids").to_pylist()
     masks = []
@@ -174,6 +177,8 @@ def mask_conversations(
     texts: list[str | None] | None = None,
     num_proc: int | None = None,
     counted: str | None = None,
+    tools: list | None = None,
+    template_kwargs: dict[str, Any] | None = None,
 ) -> Masked:
     """Render and tokenise the conversations of column `messages` (several columns: each
     row's conversation is theirs one after the other, as `prompt` + `completion`; with the
@@ -181,7 +186,8 @@ def mask_conversations(
     their assistant masks. `texts`: each row's text as the conversion rendered it; a row whose
     conversation renders otherwise here is refused rather than masked on other text.
     `counted`: the column whose assistant messages `Masked` counts (those the loss can
-    reach: a prompt-completion row's completion); None: every column's.
+    reach: a prompt-completion row's completion); None: every column's. `tools` and
+    `template_kwargs`: the job's, under each row's own `tools` and `chat_template_kwargs`.
     Large tables are rendered in `num_proc` worker processes (default: the cores), as the
     table renderer does; the tokenizer runs once, batched, here."""
     from trlprep.templates.table import MIN_ROWS_PER_WORKER, available_cores
@@ -190,7 +196,8 @@ def mask_conversations(
     ends = [str(t) for t in getattr(tok, "all_special_tokens", [])]
     ends += [t.content for t in getattr(tok, "added_tokens_decoder", {}).values()]
     n = table.num_rows
-    job = (template, tuple(dict.fromkeys(ends)), messages, counted)
+    side = (tools, dict(template_kwargs or {}))
+    job = (template, tuple(dict.fromkeys(ends)), messages, counted, side)
     workers = max(1, min(num_proc or available_cores(), n // MIN_ROWS_PER_WORKER))
     if workers > 1:
         from trlprep.templates.parallel import run_parallel
@@ -259,14 +266,14 @@ def _spans_batch(job: tuple, batch: pa.Table, start: int) -> tuple[list, tuple[i
     from trlprep.templates.inputs import prepare
     from trlprep.templates.probes import parts_only_roles, parts_roles
 
-    template, ends, messages, counted = job
+    template, ends, messages, counted, (job_tools, job_kwargs) = job
     columns = (messages,) if isinstance(messages, str) else tuple(messages)
     label = _label(messages)
     n = batch.num_rows
     # tool-call arguments as JSON text: read as the renderer reads them, column by column
     args_text = {c: has_tagged_arguments(batch.schema.field(c).type) for c in columns}
     convs = {c: column_values(batch, c, start) for c in columns}
-    tools, kwargs = side_values(batch, start, np.arange(n), None, {})
+    tools, kwargs = side_values(batch, start, np.arange(n), job_tools, job_kwargs)
     roles = parts_roles(template)
     parts_only = parts_only_roles(template)
     tally = Masked([], [])

@@ -3,7 +3,8 @@ schema metadata under the `trlprep` key, and compared with a training run's own.
 
 The record (JSON under `b"trlprep"`, `{"tokenize": {...}}`) names the dataset type, the
 tokenizer (its name, vocabulary size and a fingerprint of its vocabulary and special tokens),
-the chat template (name and a hash of its source, or none: standard text), whether the EOS
+the chat template (name and a hash of its source, and the template kwargs it rendered with
+where some were given; or none: standard text), whether the EOS
 was appended to completions, the step separator (stepwise supervision), `max_length` and
 `truncation`. Parquet and Arrow IPC files keep it; `save_to_disk` folders and
 `datasets.Dataset` objects keep it in their `DatasetInfo.description`
@@ -77,14 +78,19 @@ def make_record(
     truncation: str,
     step_separator: str | None = None,
     tokenizer_name: str | None = None,
+    template_kwargs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The record of one tokenisation (see the module docstring); `tokenizer_name`: the
-    tokenizer as the user named it, where it was loaded from another path."""
+    tokenizer as the user named it, where it was loaded from another path;
+    `template_kwargs`: those the template rendered with, kept beside its identity."""
+    made = template_identity(template)
+    if made is not None and template_kwargs:
+        made["kwargs"] = json.loads(json.dumps(dict(template_kwargs), default=str))
     return {
         "version": VERSION,
         "type": dtype,
         "tokenizer": tokenizer_identity(tokenizer, tokenizer_name),
-        "chat_template": template_identity(template),
+        "chat_template": made,
         "add_eos": add_eos,
         "step_separator": step_separator,
         "max_length": max_length,
