@@ -16,7 +16,6 @@ what a batch is converted to does not depend on where the input was cut.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -158,18 +157,25 @@ class AgreeingBatches:
             wider = widest_types(schemas, names)
             columns = whole_columns(schemas, names, wider)
 
+            # batches kept in memory are made to agree in place, once (`again` gives them
+            # as they are); a spilled one is read back as it was written, each time
+            held = {id(b) for b in kept.held}  # alive while kept: their ids stay theirs
+            agreed: set[int] = set()
+
             def shaped(batches: Iterator[Batch]) -> Iterator[Batch]:
                 for b in _counted(batches, self._name, total):
-                    data = b.data
-                    if parts:
-                        data = same_content(data, parts)
-                    if arguments or names:
-                        data = agreeing_table(data, arguments, names, majors)
-                    if wider:
-                        data = widened(data, wider)
-                    # a new batch: the kept one stays as read, for `again`
-                    yield dataclasses.replace(b, data=with_columns(data, columns))
-                    del b, data  # not held while the next batch is read back
+                    if id(b) not in agreed:
+                        if parts:
+                            b.data = same_content(b.data, parts)
+                        if arguments or names:
+                            b.data = agreeing_table(b.data, arguments, names, majors)
+                        if wider:
+                            b.data = widened(b.data, wider)
+                        b.data = with_columns(b.data, columns)
+                        if id(b) in held:
+                            agreed.add(id(b))
+                    yield b
+                    del b  # not held while the next batch is read back
 
             self._shaped = shaped
             yield from shaped(kept.replay())
