@@ -157,3 +157,19 @@ def test_again_gives_the_batches_once_more(tmp_path, monkeypatch, chunk):
     assert sum(len(b[1]) for b in first) == 80
     with pytest.raises(RuntimeError):
         next(iter(kept.again()))  # given once more only
+
+
+@pytest.mark.parametrize(
+    "name,data",
+    [("header.csv", b"prompt,completion\n"), ("tabs.tsv", b"a\tb\r\n"), ("blank.txt", b"\n\n")],
+)
+def test_a_file_without_rows_reports_its_columns_as_read_whole(tmp_path, name, data):
+    """No batch comes of it, so its columns are read whole: the report names them (a CSV
+    header) or detects from them (a text file's `text`) as before."""
+    path = tmp_path / name
+    path.write_bytes(data)
+    got = _report(path, whole=False)
+    assert got == _report(path, whole=True)
+    report = json.loads(got)
+    assert report["issues"][0]["rule"] == "empty-dataset"
+    assert report["notes"] or report["type"] == "language-modeling"

@@ -246,7 +246,8 @@ def _validate_path(
     files = input_files(path, split, input_format)  # a folder, a glob, several paths
     path = Inputs(files) if files is not None else path  # the files of the split, as one
     fmt = resolve_format(path, input_format)
-    if fmt not in STREAMED:
+
+    def whole() -> Report:
         src = read(path, split=split, input_format=fmt, bad_lines=bad)
         return validate_table(
             src.table,
@@ -259,6 +260,18 @@ def _validate_path(
             path=path,
             coerce=coerce,
         )
+
+    if fmt not in STREAMED:
+        return whole()
+    report = _validate_streamed(path, fmt, type, format, strict, max_errors, role_map, bad, coerce)
+    if report.num_rows == 0 and fmt not in ("jsonl", "parquet"):
+        # no batch comes of a file without rows: its columns (a CSV header, a text file's
+        # `text`), which the report names and detects from, are read whole (no rows: cheap)
+        return whole()
+    return report
+
+
+def _validate_streamed(path, fmt, type, format, strict, max_errors, role_map, bad, coerce):
     det = None
     if _needs_detection(type, format):
         det, batches = _detect_streamed(path, fmt, bad, coerce)
