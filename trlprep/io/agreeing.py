@@ -50,8 +50,12 @@ class AgreeingBatches:
         one_schema: bool = False,
         name: str = "",
         media: bool = False,
+        replayable: bool = False,
     ) -> None:
         self._inner = batches
+        self._replayable = replayable  # kept (one schema too) until `again` has given them
+        self._shaped: Any = None  # each kept batch made to agree, once the input is read
+        self._done = False  # the first pass given back to its end
         self._media = media  # find which media the input holds inline (`inline_media`)
         self._name = name  # the input, as a progress bar names it
         self._folder = folder
@@ -73,7 +77,23 @@ class AgreeingBatches:
     def __next__(self) -> Batch:
         if self._it is None:
             self._it = self._run()
-        return next(self._it)
+        try:
+            return next(self._it)
+        except StopIteration:
+            self._done = True
+            raise
+
+    def again(self) -> Iterator[Batch]:
+        """The batches given once more, from the kept ones, not read again (`replayable`
+        only, once the first pass has ended); the kept ones are dropped at its end."""
+        if not self._replayable or not self._done:
+            raise RuntimeError("again: the batches were not kept, or not all given yet")
+        kept, self._done = self._kept, False
+        try:
+            if kept is not None:
+                yield from self._shaped(kept.replay())
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self._kept is not None:
@@ -92,12 +112,23 @@ class AgreeingBatches:
             and not any(is_json_field(f) for f in first.data.schema)
             and not (self._media and _may_hold_media(first.data.schema))
         ):
-            yield first  # every batch has its schema, and no JSON text to count kinds in
+            # every batch has its schema, and no JSON text to count kinds in
+            if self._replayable:
+                self._kept = KeptBatches(self._folder)
+                self._shaped = iter
+                yield from self._kept.keep(_chain([first], it))
+                return
+            yield first
             del first
             yield from it
             return
         second = next(it, None)
         if second is None:  # one batch: `settle_kinds` counts its kinds itself
+            if self._replayable:
+                self._kept = KeptBatches(self._folder)
+                self._shaped = iter
+                yield from self._kept.keep(iter([first]))
+                return
             yield first
             return
         head = [first, second]
@@ -125,18 +156,32 @@ class AgreeingBatches:
             majors = major_kinds([{n: c[n] for n in names if n in c} for c in counts])
             wider = widest_types(schemas, names)
             columns = whole_columns(schemas, names, wider)
-            for b in _counted(kept.replay(), self._name, total):
-                if parts:
-                    b.data = same_content(b.data, parts)
-                if arguments or names:
-                    b.data = agreeing_table(b.data, arguments, names, majors)
-                if wider:
-                    b.data = widened(b.data, wider)
-                b.data = with_columns(b.data, columns)
-                yield b
-                del b  # not held while the next batch is read back
+
+            # batches kept in memory are made to agree in place, once (`again` gives them
+            # as they are); a spilled one is read back as it was written, each time
+            held = {id(b) for b in kept.held}  # alive while kept: their ids stay theirs
+            agreed: set[int] = set()
+
+            def shaped(batches: Iterator[Batch]) -> Iterator[Batch]:
+                for b in _counted(batches, self._name, total):
+                    if id(b) not in agreed:
+                        if parts:
+                            b.data = same_content(b.data, parts)
+                        if arguments or names:
+                            b.data = agreeing_table(b.data, arguments, names, majors)
+                        if wider:
+                            b.data = widened(b.data, wider)
+                        b.data = with_columns(b.data, columns)
+                        if id(b) in held:
+                            agreed.add(id(b))
+                    yield b
+                    del b  # not held while the next batch is read back
+
+            self._shaped = shaped
+            yield from shaped(kept.replay())
         finally:
-            self.close()
+            if not self._replayable:
+                self.close()
 
 
 def _may_hold_media(schema: pa.Schema) -> bool:
@@ -165,16 +210,18 @@ def agreeing(
     one_schema: bool = False,
     name: str = "",
     media: bool = False,
+    replayable: bool = False,
 ) -> AgreeingBatches:
     """`batches` made to agree on every column's kind over the whole input (see the module
     docstring); `folder`: where a scratch file goes when they outgrow memory; `one_schema`:
     every batch has the first's schema (`one_schema`), so only JSON text needs counting;
     `name`: the input, as the progress bar of the kept batches given back names it;
     `media`: batches of one schema whose parts may hold media are read ahead too, to find
-    which media the input holds inline (`AgreeingBatches.inline_media`)."""
+    which media the input holds inline (`AgreeingBatches.inline_media`); `replayable`: every
+    batch kept, so that `AgreeingBatches.again` gives them once more without reading again."""
     if isinstance(batches, AgreeingBatches):
         return batches
-    return AgreeingBatches(batches, folder, one_schema, name, media)
+    return AgreeingBatches(batches, folder, one_schema, name, media, replayable)
 
 
 def agreeing_batches(
@@ -184,6 +231,7 @@ def agreeing_batches(
     input_format: str | None = None,
     folder: str | None = None,
     media: bool = False,
+    replayable: bool = False,
     **options: Any,
 ) -> AgreeingBatches:
     """`trlprep.io.readers.iter_batches(path, ...)` made to agree (`agreeing`; `folder`:
@@ -191,7 +239,8 @@ def agreeing_batches(
     from trlprep.io.readers import iter_batches
 
     batches = iter_batches(path, split=split, input_format=input_format, **options)
-    return agreeing(batches, folder, one_schema(path, split, input_format), str(path), media)
+    one = one_schema(path, split, input_format)
+    return agreeing(batches, folder, one, str(path), media, replayable)
 
 
 def one_schema(

@@ -57,6 +57,11 @@ class KeptBatches:
         self._stack.close()
 
     @property
+    def held(self) -> list[Batch]:
+        """The batches kept in memory (`replay` gives these very objects back)."""
+        return [e for e in self._kept if isinstance(e, Batch)]
+
+    @property
     def spilled(self) -> bool:
         """Whether some batch went to the scratch file."""
         return self._path is not None

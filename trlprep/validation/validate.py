@@ -20,8 +20,9 @@ import pyarrow as pa
 
 from trlprep.detection.detect import Detection, detect_batches, detect_table
 from trlprep.errors import UsageError
-from trlprep.io.agreeing import agreeing_batches
+from trlprep.io.agreeing import AgreeingBatches, agreeing_batches
 from trlprep.io.jsonl import BadLines
+from trlprep.io.plaintext import SAMPLINGS
 from trlprep.io.readers import Batch, read, resolve_format
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.batchcheck import check_batch
@@ -39,7 +40,9 @@ from trlprep.validation.wholeissues import (
     skipped_line_issues,
 )
 
-STREAMED = ("jsonl", "parquet")
+# read in batches; the others are read whole: a JSON document is parsed at once, Arrow IPC
+# and `save_to_disk` folders are memory-mapped (their pages the file's cache, not the heap)
+STREAMED = ("jsonl", "parquet", "csv", *SAMPLINGS)
 
 
 def validate_batches(
@@ -175,7 +178,8 @@ def validate_path(
     import_options: Any = None,
     coerce: bool = False,
 ) -> Report:
-    """Validate a file, folder or Hub id; JSONL and Parquet are streamed in record batches.
+    """Validate a file, folder or Hub id; JSON Lines, Parquet, CSV / TSV and plain text are
+    streamed in record batches (`STREAMED`), the rest read whole.
 
     A JSONL line that holds no JSON object is an `invalid-line` error in the report:
     reading stops there, or (`on_bad_lines="skip"`) goes on and every such line is listed.
@@ -243,7 +247,8 @@ def _validate_path(
     files = input_files(path, split, input_format)  # a folder, a glob, several paths
     path = Inputs(files) if files is not None else path  # the files of the split, as one
     fmt = resolve_format(path, input_format)
-    if fmt not in STREAMED:
+
+    def whole() -> Report:
         src = read(path, split=split, input_format=fmt, bad_lines=bad)
         return validate_table(
             src.table,
@@ -256,12 +261,23 @@ def _validate_path(
             path=path,
             coerce=coerce,
         )
-    batches: Iterable[Batch] = agreeing_batches(
-        path, input_format=fmt, dictionaries=True, bad_lines=bad
-    )
+
+    if fmt not in STREAMED:
+        return whole()
+    report = _validate_streamed(path, fmt, type, format, strict, max_errors, role_map, bad, coerce)
+    if report.num_rows == 0 and fmt not in ("jsonl", "parquet"):
+        # no batch comes of a file without rows: its columns (a CSV header, a text file's
+        # `text`), which the report names and detects from, are read whole (no rows: cheap)
+        return whole()
+    return report
+
+
+def _validate_streamed(path, fmt, type, format, strict, max_errors, role_map, bad, coerce):
     det = None
     if _needs_detection(type, format):
-        det, batches = _detect_streamed(path, fmt, batches, bad, coerce)
+        det, batches = _detect_streamed(path, fmt, bad, coerce)
+    else:
+        batches = agreeing_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad)
     plan, notes = make_plan(det, type, format, role_map)
     return validate_batches(
         batches,
@@ -286,36 +302,44 @@ def head_decides(det: Detection, head: Batch) -> bool:
 
 
 def _detect_streamed(
-    path: str,
-    fmt: str,
-    batches: Iterator[Batch],
-    bad: BadLines | None = None,
-    coerce: bool = False,
+    path: str, fmt: str, bad: BadLines | None = None, coerce: bool = False
 ) -> tuple[Detection, Iterable[Batch]]:
-    """Detect, then give back batches to validate: one read where the first batch decides.
+    """Detect, then give back batches to validate, the input parsed once.
 
     A Parquet file has one schema, so when its first batch is uniform and every column
     that can hold values holds some there, the rest cannot change the type or format:
-    detection on that batch equals detection on all and the file is read once. Otherwise
-    (and for JSONL, whose chunks may differ) every row is detected first, then re-read.
+    detection on that batch equals detection on all and the file is read once (otherwise
+    read again: Parquet is read by bytes, faster than its batches are kept). A text input
+    (JSON Lines, CSV, plain text) is parsed once, its batches kept as detection reads them
+    (`trlprep.io.keptbatches`: memory, then a scratch file) and given back to validate.
     `coerce`: detected on the rows as `convert --coerce` reads them.
     """
     from trlprep.validation.coerced import settled_batches
 
     read = settled_batches if coerce else iter
+
+    def batches(replayable: bool = False) -> AgreeingBatches:
+        return agreeing_batches(
+            path, input_format=fmt, dictionaries=True, bad_lines=bad, replayable=replayable
+        )
+
     if fmt == "parquet":
-        head = next(batches, None)
+        first = batches()
+        head = next(first, None)
         if head is None:
             return detect_batches([]), []
         det = detect_batches(read([head]))
         if head_decides(det, next(read([head]))):
-            return det, itertools.chain([head], batches)
-    return (
-        detect_batches(
-            read(agreeing_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad))
-        ),
-        agreeing_batches(path, input_format=fmt, dictionaries=True, bad_lines=bad),
-    )
+            return det, itertools.chain([head], first)
+        first.close()
+        return detect_batches(read(batches())), batches()
+    kept = batches(replayable=True)
+    try:
+        det = detect_batches(read(kept))
+    except BaseException:
+        kept.close()
+        raise
+    return det, kept.again()
 
 
 def validate(data: Any, **kwargs: Any) -> Report:
