@@ -2,9 +2,11 @@
 `--assistant-masks` (language modeling, prompt-completion), `--inline-media move` on mixed
 string/part-list content, the unused `--role-map` key refused, the answer-only-file hint, CSV
 rows every one refused while read with `--map ... --coerce`, images given with no
-placeholder placed (and said beside standard text). Each case runs the CLI with both engines
-on the session's local Ray instance (`ray_support`) and compares the output file (Ray's one
-shard), the rejects file, the exit code and the messages."""
+placeholder placed (and said beside standard text), `--chat-template` on text rendered already
+refused as such, a folder of one shard naming its file as a folder of several does. Each case
+runs the CLI with both engines on the session's local Ray instance (`ray_support`) and
+compares the output file (Ray's one shard), the rejects file, the exit code and the
+messages."""
 
 from __future__ import annotations
 
@@ -67,6 +69,17 @@ SPLIT_TEMPLATE = (
     "{% endfor %}{%- if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 ALL_TURNS = ["--to", "pc", "--split-turns", "all", "--chat-template", "TEMPLATE"]
+# text a chat template rendered already (ChatML), in `text`: `--chat-template` refuses it
+RENDERED = [
+    f"<|im_start|>user\nq{i}<|im_end|>\n<|im_start|>assistant\na{i}<|im_end|>\n" for i in range(3)
+]
+# a folder of one shard: a tool result no call precedes, then a line that is no JSON
+SHARD = [
+    json.dumps({"messages": [{"role": USER, "content": "Q"}, {"role": "tool", "content": "42"},
+                             {"role": BOT, "content": "A"}]}),
+    json.dumps({"messages": [{"role": USER, "content": "Hi"}, {"role": BOT, "content": "Yo"}]}),
+    "not json",
+]  # fmt: skip
 
 CASES = {
     "answers-hint": ["validate", ANSWERS],
@@ -103,6 +116,18 @@ CASES = {
         "skip",
     ],  # fmt: skip
     "split-turns-refused-stop": ["convert", "SPLIT", *ALL_TURNS, "-o", "OUT/x.jsonl"],
+    "rendered-template": ["convert", "RENDERED", "--chat-template", "chatml", "-o", "OUT/x.jsonl"],
+    "one-shard": ["validate", "FOLDER", "--on-bad-lines", "skip"],
+    "one-shard-convert": [
+        "convert",
+        "FOLDER",
+        "--to",
+        "pc",
+        "--on-bad-lines",
+        "skip",
+        "-o",
+        "OUT/x.jsonl",
+    ],  # fmt: skip
     "move-mixed": ["convert", "MIXED", "--to", "pc", "--inline-media", "move", "-o", "OUT/x.jsonl"],
     "unplaced": ["convert", UNMARKED, "-o", "OUT/x.jsonl"],
     "unplaced-standard": [
@@ -163,7 +188,12 @@ def _engine_run(args: list, tmp: Path, engine: str) -> tuple[int, str, bytes | N
     split, template = tmp / "split.jsonl", tmp / "t.jinja"
     split.write_text("".join(json.dumps({"messages": m}) + "\n" for m in SPLIT_ROWS))
     template.write_text(SPLIT_TEMPLATE)
+    rendered, folder = tmp / "rendered.jsonl", tmp / "shards"
+    rendered.write_text("".join(json.dumps({"text": t}) + "\n" for t in RENDERED))
+    folder.mkdir(exist_ok=True)
+    (folder / "part-0.jsonl").write_text("".join(x + "\n" for x in SHARD))
     named = {"MIXED": mixed, "SPLIT": split, "TEMPLATE": template}  # whole arguments
+    named |= {"RENDERED": rendered, "FOLDER": folder}
     argv = [str(named.get(str(a), a)).replace("OUT", str(out)) for a in args]
     res = CliRunner().invoke(app, [*argv, "--engine", engine])
     said = " ".join(res.output.replace(str(out), "OUT").split())
@@ -197,6 +227,9 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "split-turns-refused": (0, "2 rows -> 4, one per assistant turn; 2 turns of 1 row"),
         "split-turns-refused-stop": (1, "turn 2 of line 1: chat template: completion: t.jinja"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
+        "rendered-template": (2, "already rendered with a chat template (it holds `<|im_start|>`)"),
+        "one-shard": (1, "shards/part-0.jsonl:1 column 'messages': a tool result follows no"),
+        "one-shard-convert": (0, "1 bad line skipped (/"),
         "move-real": (0, "4 rows in, 0 rejected"),
         "unplaced": (0, "3 rows (lines 1, 2, 3): images given with no `<image>` placeholder"),
         "unplaced-standard": (0, "1 row (line 2): images given beside standard (string) text"),
@@ -226,5 +259,9 @@ def test_ray_run_equals_local_run(tmp_path, case):
     if case in ("qwenvl-video", "prompt-answers"):
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert all(len(r["videos" if case == "qwenvl-video" else "images"]) == 1 for r in rows)
+    if case == "one-shard":  # the folder's files named, as for several
+        assert "note: shard shards/part-0.jsonl: rows 0-1 (2)" in said.replace(
+            str(tmp_path) + "/", ""
+        )
     if case == "role-map-used":
         assert re.search(rb'"role":\s*"user",\s*"content":\s*"Be brief."', out)

@@ -131,7 +131,9 @@ def convert_rows(
         conversational=det.format is Format.CONVERSATIONAL,
     )  # fmt: skip
     render = masks.asked(make_render(**render_args), assistant_masks, tokenize)
-    plan = make_plan(det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only)
+    plan = make_plan(
+        det, to=to, from_=from_, options=opts, render=render, guide_only=guide_only, head=head
+    )
     masks.check_maskable(plan)
     render_args["assistant_masks"] = assistant_masks  # set in each actor's render
     steps = plan.route.steps
