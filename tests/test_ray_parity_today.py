@@ -3,7 +3,8 @@
 string/part-list content, the unused `--role-map` key refused, the answer-only-file hint, CSV
 rows every one refused while read with `--map ... --coerce`, images given with no
 placeholder placed (and said beside standard text), `--chat-template` on text rendered already
-refused as such, a folder of one shard naming its file as a folder of several does. Each case
+refused as such, a folder of one shard naming its file as a folder of several does, a `label`
+of reference answers said to be no true/false label in every block. Each case
 runs the CLI with both engines on the session's local Ray instance (`ray_support`) and
 compares the output file (Ray's one shard), the rejects file, the exit code and the
 messages."""
@@ -20,6 +21,7 @@ pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from realdata.support import records  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
@@ -36,6 +38,7 @@ UNMARKED = REAL / "swift_llm_data" / "multi_modal_2.jsonl"  # images, no placeho
 VQA = REAL / "torchtune_assets" / "vqa_tiny.json"
 QWENVL = REAL / "qwenvl_finetune_demo" / "video.json"  # `video` read as `videos`
 OUMI = REAL / "oumi_dataset_examples"
+DAPO = REAL / "xtuner_dapo_rollouts" / "dapo_math_response_data.sample.jsonl"
 LABELS = "prompt=question,completion=model_answer,label=truthfulness"  # yes/no: every row fails
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 USER, BOT = "user", "assistant"
@@ -128,6 +131,7 @@ CASES = {
         "-o",
         "OUT/x.jsonl",
     ],  # fmt: skip
+    "label-not-boolean": ["convert", "DAPO", "--map", "completion=response", "-o", "OUT/x.jsonl"],
     "move-mixed": ["convert", "MIXED", "--to", "pc", "--inline-media", "move", "-o", "OUT/x.jsonl"],
     "unplaced": ["convert", UNMARKED, "-o", "OUT/x.jsonl"],
     "unplaced-standard": [
@@ -193,7 +197,9 @@ def _engine_run(args: list, tmp: Path, engine: str) -> tuple[int, str, bytes | N
     folder.mkdir(exist_ok=True)
     (folder / "part-0.jsonl").write_text("".join(x + "\n" for x in SHARD))
     named = {"MIXED": mixed, "SPLIT": split, "TEMPLATE": template}  # whole arguments
-    named |= {"RENDERED": rendered, "FOLDER": folder}
+    dapo = tmp / "dapo.jsonl"  # the pretty-printed DAPO records as JSON Lines
+    dapo.write_text("".join(json.dumps(r) + "\n" for r in records(DAPO)))
+    named |= {"RENDERED": rendered, "FOLDER": folder, "DAPO": dapo}
     argv = [str(named.get(str(a), a)).replace("OUT", str(out)) for a in args]
     res = CliRunner().invoke(app, [*argv, "--engine", engine])
     said = " ".join(res.output.replace(str(out), "OUT").split())
@@ -227,6 +233,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "split-turns-refused": (0, "2 rows -> 4, one per assistant turn; 2 turns of 1 row"),
         "split-turns-refused-stop": (1, "turn 2 of line 1: chat template: completion: t.jinja"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
+        "label-not-boolean": (1, "(11 more rows fail)"),
         "rendered-template": (2, "already rendered with a chat template (it holds `<|im_start|>`)"),
         "one-shard": (1, "shards/part-0.jsonl:1 column 'messages': a tool result follows no"),
         "one-shard-convert": (0, "1 bad line skipped (/"),
@@ -263,5 +270,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
         assert "note: shard shards/part-0.jsonl: rows 0-1 (2)" in said.replace(
             str(tmp_path) + "/", ""
         )
+    if case == "label-not-boolean":  # every Ray block of the rows says it, as the whole read
+        assert "rename it: add label_value=label to --map" in said
     if case == "role-map-used":
         assert re.search(rb'"role":\s*"user",\s*"content":\s*"Be brief."', out)
