@@ -75,3 +75,17 @@ def test_chunks_and_compressed_copies_say_what_the_whole_read_says(inputs, tmp_p
         subprocess.run(["zstd", "-qf", str(src), "-o", str(zst)], check=True)
         assert _said(zst, args, tmp_path) == whole
 
+
+def test_python_validate_names_the_map_keyword_in_the_issue_as_convert_does(inputs):
+    """A returned report's issue messages are said in keywords, as its hints and convert's
+    errors are (the label advice said `--map` in `trlprep.validate`'s issues)."""
+    import trlprep
+    from trlprep.errors import DataError
+
+    report = trlprep.validate(str(inputs["dapo"]), map={"completion": "response"})
+    (issue,) = [i for i in report.issues if i.rule == "import-failed"]
+    assert "rename it: add label_value=label to map)" in issue.message
+    assert "--" not in issue.message + (issue.hint or "")
+    with pytest.raises(DataError) as caught:
+        trlprep.convert(str(inputs["dapo"]), map={"completion": "response"})
+    assert "rename it: add label_value=label to map)" in str(caught.value)
