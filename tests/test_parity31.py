@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -89,3 +91,26 @@ def test_python_validate_names_the_map_keyword_in_the_issue_as_convert_does(inpu
     with pytest.raises(DataError) as caught:
         trlprep.convert(str(inputs["dapo"]), map={"completion": "response"})
     assert "rename it: add label_value=label to map)" in str(caught.value)
+
+
+PROBE = """
+import os, sys, warnings
+warnings.simplefilter("ignore")
+import trlprep
+trlprep.validate(sys.argv[1])
+trlprep.convert(sys.argv[1], to="prompt-completion")
+print("ENV", os.environ.get("MIMALLOC_PURGE_DELAY"), "cli.allocators" in str(list(sys.modules)))
+"""
+
+
+def test_the_python_api_leaves_the_allocators_as_its_caller_set_them():
+    """Only the CLI's data commands set the allocators (`trlprep.cli.allocators`): a program
+    calling `trlprep.validate` / `convert` keeps its environment (README: "The Python API
+    leaves your process's allocators alone")."""
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_PURGE_DELAY"}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(TOOLS)], capture_output=True, text=True, env=env,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "ENV None False"
