@@ -4,7 +4,8 @@ string/part-list content, the unused `--role-map` key refused, the answer-only-f
 rows every one refused while read with `--map ... --coerce`, images given with no
 placeholder placed (and said beside standard text), `--chat-template` on text rendered already
 refused as such, a folder of one shard naming its file as a folder of several does, a `label`
-of reference answers said to be no true/false label in every block. Each case
+of reference answers said to be no true/false label in every block (and, every row refused,
+no type detected of the blocks the import refused whole). Each case
 runs the CLI with both engines on the session's local Ray instance (`ray_support`) and
 compares the output file (Ray's one shard), the rejects file, the exit code and the
 messages."""
@@ -132,6 +133,7 @@ CASES = {
         "OUT/x.jsonl",
     ],  # fmt: skip
     "label-not-boolean": ["convert", "DAPO", "--map", "completion=response", "-o", "OUT/x.jsonl"],
+    "label-not-boolean-validate": ["validate", "DAPO", "--map", "completion=response"],
     "move-mixed": ["convert", "MIXED", "--to", "pc", "--inline-media", "move", "-o", "OUT/x.jsonl"],
     "unplaced": ["convert", UNMARKED, "-o", "OUT/x.jsonl"],
     "unplaced-standard": [
@@ -234,6 +236,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "split-turns-refused-stop": (1, "turn 2 of line 1: chat template: completion: t.jinja"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
         "label-not-boolean": (1, "(11 more rows fail)"),
+        "label-not-boolean-validate": (1, "INVALID: 0 rows of unknown type (unknown format)"),
         "rendered-template": (2, "already rendered with a chat template (it holds `<|im_start|>`)"),
         "one-shard": (1, "shards/part-0.jsonl:1 column 'messages': a tool result follows no"),
         "one-shard-convert": (0, "1 bad line skipped (/"),
@@ -270,7 +273,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
         assert "note: shard shards/part-0.jsonl: rows 0-1 (2)" in said.replace(
             str(tmp_path) + "/", ""
         )
-    if case == "label-not-boolean":  # every Ray block of the rows says it, as the whole read
+    if case.startswith("label-not-boolean"):  # every Ray block says it, as the whole read
         assert "rename it: add label_value=label to --map" in said
     if case == "role-map-used":
         assert re.search(rb'"role":\s*"user",\s*"content":\s*"Be brief."', out)
