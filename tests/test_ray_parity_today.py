@@ -2,9 +2,13 @@
 `--assistant-masks` (language modeling, prompt-completion), `--inline-media move` on mixed
 string/part-list content, the unused `--role-map` key refused, the answer-only-file hint, CSV
 rows every one refused while read with `--map ... --coerce`, images given with no
-placeholder placed (and said beside standard text). Each case runs the CLI with both engines
-on the session's local Ray instance (`ray_support`) and compares the output file (Ray's one
-shard), the rejects file, the exit code and the messages."""
+placeholder placed (and said beside standard text), `--chat-template` on text rendered already
+refused as such, a folder of one shard naming its file as a folder of several does, a `label`
+of reference answers said to be no true/false label in every block (and, every row refused,
+no type detected of the blocks the import refused whole). Each case
+runs the CLI with both engines on the session's local Ray instance (`ray_support`) and
+compares the output file (Ray's one shard), the rejects file, the exit code and the
+messages."""
 
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from realdata.support import records  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
@@ -34,6 +39,7 @@ UNMARKED = REAL / "swift_llm_data" / "multi_modal_2.jsonl"  # images, no placeho
 VQA = REAL / "torchtune_assets" / "vqa_tiny.json"
 QWENVL = REAL / "qwenvl_finetune_demo" / "video.json"  # `video` read as `videos`
 OUMI = REAL / "oumi_dataset_examples"
+DAPO = REAL / "xtuner_dapo_rollouts" / "dapo_math_response_data.sample.jsonl"
 LABELS = "prompt=question,completion=model_answer,label=truthfulness"  # yes/no: every row fails
 IMAGE = "data:image/png;base64,iVBORw0KGgo="
 USER, BOT = "user", "assistant"
@@ -67,6 +73,17 @@ SPLIT_TEMPLATE = (
     "{% endfor %}{%- if add_generation_prompt %}<|assistant|>{% endif %}"
 )
 ALL_TURNS = ["--to", "pc", "--split-turns", "all", "--chat-template", "TEMPLATE"]
+# text a chat template rendered already (ChatML), in `text`: `--chat-template` refuses it
+RENDERED = [
+    f"<|im_start|>user\nq{i}<|im_end|>\n<|im_start|>assistant\na{i}<|im_end|>\n" for i in range(3)
+]
+# a folder of one shard: a tool result no call precedes, then a line that is no JSON
+SHARD = [
+    json.dumps({"messages": [{"role": USER, "content": "Q"}, {"role": "tool", "content": "42"},
+                             {"role": BOT, "content": "A"}]}),
+    json.dumps({"messages": [{"role": USER, "content": "Hi"}, {"role": BOT, "content": "Yo"}]}),
+    "not json",
+]  # fmt: skip
 
 CASES = {
     "answers-hint": ["validate", ANSWERS],
@@ -103,6 +120,20 @@ CASES = {
         "skip",
     ],  # fmt: skip
     "split-turns-refused-stop": ["convert", "SPLIT", *ALL_TURNS, "-o", "OUT/x.jsonl"],
+    "rendered-template": ["convert", "RENDERED", "--chat-template", "chatml", "-o", "OUT/x.jsonl"],
+    "one-shard": ["validate", "FOLDER", "--on-bad-lines", "skip"],
+    "one-shard-convert": [
+        "convert",
+        "FOLDER",
+        "--to",
+        "pc",
+        "--on-bad-lines",
+        "skip",
+        "-o",
+        "OUT/x.jsonl",
+    ],  # fmt: skip
+    "label-not-boolean": ["convert", "DAPO", "--map", "completion=response", "-o", "OUT/x.jsonl"],
+    "label-not-boolean-validate": ["validate", "DAPO", "--map", "completion=response"],
     "move-mixed": ["convert", "MIXED", "--to", "pc", "--inline-media", "move", "-o", "OUT/x.jsonl"],
     "unplaced": ["convert", UNMARKED, "-o", "OUT/x.jsonl"],
     "unplaced-standard": [
@@ -163,7 +194,14 @@ def _engine_run(args: list, tmp: Path, engine: str) -> tuple[int, str, bytes | N
     split, template = tmp / "split.jsonl", tmp / "t.jinja"
     split.write_text("".join(json.dumps({"messages": m}) + "\n" for m in SPLIT_ROWS))
     template.write_text(SPLIT_TEMPLATE)
+    rendered, folder = tmp / "rendered.jsonl", tmp / "shards"
+    rendered.write_text("".join(json.dumps({"text": t}) + "\n" for t in RENDERED))
+    folder.mkdir(exist_ok=True)
+    (folder / "part-0.jsonl").write_text("".join(x + "\n" for x in SHARD))
     named = {"MIXED": mixed, "SPLIT": split, "TEMPLATE": template}  # whole arguments
+    dapo = tmp / "dapo.jsonl"  # the pretty-printed DAPO records as JSON Lines
+    dapo.write_text("".join(json.dumps(r) + "\n" for r in records(DAPO)))
+    named |= {"RENDERED": rendered, "FOLDER": folder, "DAPO": dapo}
     argv = [str(named.get(str(a), a)).replace("OUT", str(out)) for a in args]
     res = CliRunner().invoke(app, [*argv, "--engine", engine])
     said = " ".join(res.output.replace(str(out), "OUT").split())
@@ -197,6 +235,11 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "split-turns-refused": (0, "2 rows -> 4, one per assistant turn; 2 turns of 1 row"),
         "split-turns-refused-stop": (1, "turn 2 of line 1: chat template: completion: t.jinja"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
+        "label-not-boolean": (1, "(11 more rows fail)"),
+        "label-not-boolean-validate": (1, "INVALID: 0 rows of unknown type (unknown format)"),
+        "rendered-template": (2, "already rendered with a chat template (it holds `<|im_start|>`)"),
+        "one-shard": (1, "shards/part-0.jsonl:1 column 'messages': a tool result follows no"),
+        "one-shard-convert": (0, "1 bad line skipped (/"),
         "move-real": (0, "4 rows in, 0 rejected"),
         "unplaced": (0, "3 rows (lines 1, 2, 3): images given with no `<image>` placeholder"),
         "unplaced-standard": (0, "1 row (line 2): images given beside standard (string) text"),
@@ -226,5 +269,11 @@ def test_ray_run_equals_local_run(tmp_path, case):
     if case in ("qwenvl-video", "prompt-answers"):
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert all(len(r["videos" if case == "qwenvl-video" else "images"]) == 1 for r in rows)
+    if case == "one-shard":  # the folder's files named, as for several
+        assert "note: shard shards/part-0.jsonl: rows 0-1 (2)" in said.replace(
+            str(tmp_path) + "/", ""
+        )
+    if case.startswith("label-not-boolean"):  # every Ray block says it, as the whole read
+        assert "keeping the map's other entries: --map ...,label_value=label" in said
     if case == "role-map-used":
         assert re.search(rb'"role":\s*"user",\s*"content":\s*"Be brief."', out)

@@ -250,8 +250,8 @@ def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
 
 
 def _said_in_python(result: Any, func: Callable) -> None:
-    """The hints and notes of a returned validation `Report` or `Detection` (one per split in
-    a dict) said in `func`'s words, as its errors are."""
+    """The messages, hints and notes of a returned validation `Report` or `Detection` (one
+    per split in a dict) said in `func`'s words, as its errors are."""
     from trlprep.wording import python_words
 
     report = sys.modules.get("trlprep.validation.report")
@@ -266,6 +266,7 @@ def _said_in_python(result: Any, func: Callable) -> None:
         if not kinds or not isinstance(item, kinds):
             continue
         for said in getattr(item, "issues", None) or getattr(item, "problems", None) or ():
+            said.message = python_words(said.message, func) or said.message
             said.hint = python_words(said.hint, func)
         item.notes[:] = [python_words(n, func) or n for n in item.notes]
 

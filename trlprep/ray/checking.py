@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from trlprep.errors import ROW_ID
-from trlprep.ray.base import LINE, _blocks, _ray, entered, unwrapped
+from trlprep.ray.base import LINE, REJECT, _blocks, _ray, entered, unwrapped
 
 if TYPE_CHECKING:
     import ray.data
@@ -28,7 +28,10 @@ def detect(ds: ray.data.Dataset, coerce: bool = False) -> Detection:
     def batches():
         offset = 0
         for b in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            refused = REJECT in b.column_names and b.num_rows
             b = _accepted(entered(b))  # as the local engine reads them (`Json` decoded, ...)
+            if refused and not b.num_rows:  # the import gives no batch of a block it refused
+                continue
             lines = None
             if LINE in b.column_names and b.num_rows and not b.column(LINE).null_count:
                 lines = np.asarray(b.column(LINE).to_numpy(), np.int64)
@@ -173,8 +176,6 @@ def _validate(
 
 def _accepted(table: Any) -> Any:
     """The imported rows of a block (its reject rows left out), with ROW_ID and LINE."""
-    from trlprep.ray.base import REJECT
-
     if REJECT not in table.column_names:
         return table
     return table.filter(table.column(REJECT).is_null()).drop_columns([REJECT])

@@ -35,13 +35,21 @@ def input_paths(path: Any, input_format: str | None, split: str | None) -> list[
     """The files to read: local folders and globs resolved as the local engine does
     (`trlprep.io.inputfiles`); a `save_to_disk` folder or Hub id as itself; object-storage
     URIs passed to Ray as they are."""
-    given = list(getattr(path, "paths", None) or ([path] if isinstance(path, str) else path))
-    if _remote([str(p) for p in given]):
-        return [str(p) for p in given]
+    given = _given(path)
+    if _remote(given):
+        return given
     from trlprep.io.inputfiles import input_files
 
     files = input_files(path, split, input_format)
-    return [str(p) for p in (given if files is None else files)]
+    return given if files is None else [str(p) for p in files]
+
+
+def _given(path: Any) -> list[str]:
+    """The paths as given: one, or each of a list (`Inputs`)."""
+    given = getattr(path, "paths", None) or (
+        [path] if isinstance(path, (str, os.PathLike)) else path
+    )
+    return [str(p) for p in given]
 
 
 def input_format_of(paths: list[str], input_format: str | None) -> str:
@@ -100,13 +108,20 @@ def read_numbered(
     paths = input_paths(path, input_format, split)
     fmt = input_format_of(paths, input_format)
     if not _remote(paths):
-        return _trlprep_read(paths, fmt, split, bad_lines, tools_column)
+        # a folder or glob of one file is a multi-file input of one shard, as locally
+        many = len(paths) > 1 or paths != _given(path)
+        return _trlprep_read(paths, fmt, split, bad_lines, tools_column, many)
     ds, total = numbered(_ray_read(paths, fmt).materialize())
     return ds, total, None
 
 
 def _trlprep_read(
-    paths: list[str], fmt: str, split: str | None, bad_lines: Any, tools_column: str | None
+    paths: list[str],
+    fmt: str,
+    split: str | None,
+    bad_lines: Any,
+    tools_column: str | None,
+    many: bool,
 ) -> tuple[Any, int, Any]:
     """Read each file with trlprep's reader in Ray tasks that hand back its rows (with
     LINE) as blocks in order (a Parquet file of several row groups: one task per run of
@@ -169,12 +184,12 @@ def _trlprep_read(
             first = (p, names)
         elif rows:
             _check_columns(first[0], first[1], p, names)
-        sink = file_bad_lines(bad_lines, p, paths) if len(paths) > 1 else bad_lines
+        sink = file_bad_lines(bad_lines, p, paths) if many else bad_lines
         for line, (reason, text) in found.items():
             sink.add(line, reason, text.encode("utf-8"))
     shards = Shards(paths, starts, counts)
     ds, total = numbered(ray.data.from_arrow_refs(blocks))
-    return ds.materialize(), total, shards if len(paths) > 1 else None
+    return ds.materialize(), total, shards if many else None
 
 
 def _parts(

@@ -137,18 +137,21 @@ def prepare_column(
 
 
 def _not_a_label(c: Column, arr: pa.Array) -> str:
-    """Where a `label` column holds more than two distinct texts or numbers (DAPO's reference
-    answers: "33", "204"), what it may be instead and how to keep it apart; else ""."""
+    """Where no value of a `label` column of texts or numbers reads as true/false (DAPO's
+    reference answers: "33", "204"), what it may be instead and how to keep it apart; else
+    "". Said of what each value is, never of how many the batch holds, so every batch of a
+    stream (and every Ray block) says the same of the same values."""
     if c.kind is not Kind.LABEL or not (is_string(arr.type) or pa.types.is_integer(arr.type)):
         return ""
-    distinct = pc.unique(arr.drop_null())
-    if len(distinct) <= 2:
+    from trlprep.io.labels import read_labels
+
+    values = arr.drop_null()
+    if not len(values) or not read_labels(pa.field("label", values.type), values).bad.all():
         return ""
-    shown = ", ".join(repr(v) for v in distinct.slice(0, 3).to_pylist())
     return (
-        f" (it holds {len(distinct)} distinct values, such as {shown}: no true/false label; "
-        f"if it is something else, such as a reference answer, rename it, keeping the map's "
-        f"other entries: --map ...,label_value={c.name})"
+        " (no value reads as true or false: no true/false label; if it is something else, "
+        "such as a reference answer, rename it, keeping the map's other entries: "
+        f"--map ...,label_value={c.name})"
     )
 
 
