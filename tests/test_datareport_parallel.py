@@ -29,6 +29,14 @@ def small_pieces(monkeypatch):
     monkeypatch.setattr(parallel, "IN_FLIGHT", 2)
 
 
+@pytest.fixture
+def here(monkeypatch):
+    """The tokenizer loaded in this process (the helper process is tested on its own)."""
+    from trlprep.datareport import loading
+
+    monkeypatch.setattr(loading, "start", lambda *args, **kwargs: None)
+
+
 def _both(path: Path, **kw) -> tuple[dict, dict]:
     one = trlprep.report(str(path), num_proc=1, **kw).to_dict()
     many = trlprep.report(str(path), num_proc=2, **kw).to_dict()
@@ -48,7 +56,7 @@ def _conversational(tmp_path: Path) -> Path:
     return path
 
 
-def test_conversational_preference_workers_equal_one_process(tmp_path):
+def test_conversational_preference_workers_equal_one_process(tmp_path, here):
     one, many = _both(_conversational(tmp_path), chat_template=TINY, max_length=64, examples=4)
     assert one["rows"]["rejected"] >= 3  # the refused rows are counted ...
     assert one["rows"]["rejected_examples"][0]["row"] == 3  # ... and named in order
@@ -59,7 +67,7 @@ def test_conversational_preference_workers_equal_one_process(tmp_path):
     assert json.dumps(one, sort_keys=False) == json.dumps(many, sort_keys=False)
 
 
-def test_standard_jsonl_workers_equal_one_process(tmp_path):
+def test_standard_jsonl_workers_equal_one_process(tmp_path, here):
     rows = [
         {"prompt": f"Question {i % 37}?", "chosen": f" Yes, {i}.", "rejected": " No."}
         for i in range(ROWS)
@@ -76,7 +84,7 @@ def test_standard_jsonl_workers_equal_one_process(tmp_path):
     assert one == many
 
 
-def test_implicit_pairs_remarks_and_stepwise_equal(tmp_path):
+def test_implicit_pairs_remarks_and_stepwise_equal(tmp_path, here):
     from benchmarks.synth import implicit_preference, stepwise
 
     imp = tmp_path / "implicit.parquet"
@@ -109,17 +117,21 @@ def test_template_and_tokenizer_loaded_by_a_helper_process_equal_loaded_here(tmp
     from trlprep.datareport import loading
     from trlprep.errors import InputError
 
+    empty = tmp_path / "no-tokenizer"
+    empty.mkdir()
+    pending = loading.start(TINY, None, helper=True)
+    failing = loading.start(None, str(empty), helper=True)  # both helpers start at once
+    assert pending is not None and failing is not None
     here = loading.load(TINY, None)
-    there = loading.finish(loading.start(TINY, None, helper=True), TINY, None)
+    there = loading.finish(pending, TINY, None)
     assert there[0].source == here[0].source and there[0].name == here[0].name
     text = "<|im_start|>user\nCafé  naïve<|im_end|>\n"
     assert there[1](text)["input_ids"] == here[1](text)["input_ids"]
     assert there[1].all_special_tokens == here[1].all_special_tokens
     assert there[1].eos_token == here[1].eos_token
-    empty = tmp_path / "no-tokenizer"
-    empty.mkdir()
-    with pytest.raises(InputError) as err:  # the helper's error, raised here with its hint
-        loading.finish(loading.start(None, str(empty), helper=True), None, str(empty))
+    assert failing.result()[0] == "error"  # the helper's error ...
+    with pytest.raises(InputError) as err:  # ... raised here with its hint
+        loading.finish(failing, None, str(empty))
     assert err.value.hint
 
 
