@@ -17,7 +17,7 @@ from trlprep.datareport.htmlmeasures import (
     truncation_section,
 )
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
-from trlprep.datareport.text import sft_weighted
+from trlprep.datareport.text import sft_weighted, unlisted
 from trlprep.wording import noun
 
 
@@ -84,6 +84,9 @@ def _overview(r: dict[str, Any]) -> str:
     html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
     for ex in rows["rejected_examples"]:
         html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
+    if rows["rejected"] > len(rows["rejected_examples"]):
+        more = unlisted(rows["rejected"] - len(rows["rejected_examples"]))
+        html += f"<p class=muted>{escape(more)}</p>"
     for note in h.get("notes", []):  # how the input was read (a text file's blank lines)
         html += f"<p class=muted>note: {escape(note)}</p>"
     return html

@@ -9,6 +9,11 @@ from trlprep.datareport.measures import ANSWERS
 from trlprep.wording import noun, plural
 
 
+def unlisted(n: int) -> str:
+    """The line saying `n` rows left out of the report's list of rows it could not read."""
+    return f"and {plural(n, 'more row')} not listed (`trlprep validate` lists each)"
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -71,9 +76,12 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(f"  tokens: {h['tokenizer']}{tmpl}")
     for stage, n in rows["rejected_by_stage"].items():
         out.append(f"  {plural(n, 'row')} failed at {stage}")
-    for ex in rows.get("rejected_examples", [])[:3]:
+    shown = rows.get("rejected_examples", [])[:3]
+    for ex in shown:
         at = f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
         out.append(f"    {at} ({ex['stage']}): {ex['reason']}")
+    if rows["rejected"] > len(shown):
+        out.append(f"    {unlisted(rows['rejected'] - len(shown))}")
     for remark in rows.get("remarks", [])[:5]:
         out.append(f"  note: {remark}")
     val = r.get("validation")
