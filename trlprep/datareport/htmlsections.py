@@ -201,6 +201,9 @@ def _duplicates(r: dict[str, Any]) -> str:
             ["distinct prompts", fig("duplicates.distinct_prompts", d["distinct_prompts"])],
             ["rows sharing a prompt", fig_of("duplicates", d, "rows_with_shared_prompt")],
         ]  # fmt: skip
+    if "identical_pairs" in d:
+        same = fig("duplicates.identical_pairs", d["identical_pairs"])
+        rows.append(["pairs with chosen = rejected", same])
     html = table(["", ""], rows)
     top = d.get("top_shared_prompts") or []
     if top:

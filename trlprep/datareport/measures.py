@@ -84,6 +84,7 @@ def keep_pairs_and_labels(d: Collected, dtype: DatasetType, canon: pa.Table) -> 
         from trlprep.validation.dupes import value_hashes
 
         same = value_hashes(canon.column("chosen")) == value_hashes(canon.column("rejected"))
+        d.pairs += canon.num_rows
         d.identical_pairs += int(same.sum())
     if "margin" in canon.column_names:
         m = pc.cast(canon.column("margin"), pa.float64()).to_numpy(zero_copy_only=False)

@@ -196,6 +196,8 @@ def _render_one(r: dict[str, Any]) -> str:
                 f"; {plural(d['distinct_prompts'], 'distinct prompt')}, "
                 f"{plural(d['rows_with_shared_prompt'], 'row')} share a prompt"
             )
+        if "identical_pairs" in d:
+            line += f"; {plural(d['identical_pairs'], 'pair')} with chosen = rejected"
         out.append(line)
     txt = r.get("text", {})
     for role, cnt in txt.get("by_role", {}).items():
