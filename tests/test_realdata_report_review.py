@@ -60,3 +60,26 @@ def test_identical_pairs_not_said_of_data_without_pairs():
     rep = trlprep.report(REAL / "kto_demo" / "kto_en_demo.json")
     assert "identical_pairs" not in rep.data["duplicates"]
     assert "chosen = rejected" not in rep.to_text()
+
+
+def test_a_folder_of_shards_names_each_rows_file(tmp_path):
+    """HH cut into three shards, a row of the first repeated at the end of the last: the
+    report says the same as of the one file, and names the repeated row by file and line
+    (it said `(line 44)`: every shard has a line 44)."""
+    lines = HH.read_text().splitlines(keepends=True)
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    cuts = [lines[:60], lines[60:120], [*lines[120:], lines[0]]]
+    for k, part in enumerate(cuts):
+        (folder / f"train-0000{k}-of-00003.jsonl").write_text("".join(part))
+    one, shards = trlprep.report(HH), trlprep.report(folder)
+    assert shards.data["rows"]["in"] == one.data["rows"]["in"] + 1
+    for role, counts in one.data["text"]["by_role"].items():
+        assert shards.data["text"]["by_role"][role]["empty"] == counts["empty"]
+    issue = shards.data["validation"]["issues"][0]
+    last = f"{folder}/train-00002-of-00003.jsonl:44"
+    assert issue["rule"] == "duplicate-row" and issue["places"] == [last]
+    assert f"exactly ({last} repeats {folder}/train-00000-of-00003.jsonl:1) ({last})" in (
+        shards.to_text()
+    )
+    assert f"<td>{last}</td>" in shards.to_html()

@@ -111,6 +111,8 @@ def _validation(r: dict[str, Any]) -> str:
         where = []
         for x in (issue["lines"] or issue["rows"])[:10]:
             where.append(f'<a href="#ex-{x}">{word} {x}</a>' if x in examples else f"{word} {x}")
+        if issue.get("places"):  # several files: a line number alone names no row
+            where = [escape(p) for p in issue["places"][:10]]
         rows.append([
             escape(issue["rule"]), escape(issue["severity"]),
             fig(f"validation.issues.{i}.count", issue["count"]),

@@ -96,6 +96,8 @@ def _render_one(r: dict[str, Any]) -> str:
             at = i["lines"] if i["lines"] else i["rows"]
             word = ("line" if i["lines"] else "row") + ("s" if len(at) > 1 else "")
             where = f" ({word} {_list(at)})" if at else ""
+            if i.get("places"):  # several files: `a.jsonl:44`
+                where = f" ({_list(i['places'])})"
             out.append(f"  {i['rule']}, {plural(i['count'], 'row')}: {i['message']}{where}")
     lengths = r.get("lengths")
     if lengths:
