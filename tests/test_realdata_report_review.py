@@ -13,6 +13,7 @@ import trlprep
 from trlprep.wording import plural
 
 REAL = Path(__file__).resolve().parent / "realdata"
+TINY = str(REAL.parent.parent / "examples" / "tiny-chat-model")
 HH = REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl"
 pytestmark = pytest.mark.usefixtures("tokenizer_loaded_here")
 
@@ -83,3 +84,18 @@ def test_a_folder_of_shards_names_each_rows_file(tmp_path):
         shards.to_text()
     )
     assert f"<td>{last}</td>" in shards.to_html()
+
+
+def test_every_row_refused_by_the_template_says_so_not_pass_a_tokenizer():
+    """LLaMA-Factory's vision rows with a text-only template: all 6 refused. The report said
+    to pass --tokenizer (given) and showed an empty text table; it says every row failed,
+    and where each refused row is written (validate, which runs no template, lists none)."""
+    rep = trlprep.report(REAL / "mllm_demo" / "mllm_demo.json", tokenizer=TINY)
+    assert rep.data["rows"]["reported"] == 0 and rep.data["rows"]["rejected"] == 6
+    text = rep.to_text()
+    assert "token lengths: none measured: every row failed before it was tokenised" in text
+    assert "brings no tokenizer" not in text and "pass --tokenizer" not in text
+    more = "and 3 more rows not listed (`trlprep convert --on-error skip` writes each"
+    assert more in text
+    html = rep.to_html()
+    assert "No row reported: every row failed" in html and "and 1 more row not listed" in html

@@ -85,7 +85,7 @@ def _overview(r: dict[str, Any]) -> str:
     for ex in rows["rejected_examples"]:
         html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
     if rows["rejected"] > len(rows["rejected_examples"]):
-        more = unlisted(rows["rejected"] - len(rows["rejected_examples"]))
+        more = unlisted(rows, len(rows["rejected_examples"]))
         html += f"<p class=muted>{escape(more)}</p>"
     for note in h.get("notes", []):  # how the input was read (a text file's blank lines)
         html += f"<p class=muted>note: {escape(note)}</p>"
@@ -222,6 +222,8 @@ def _text(r: dict[str, Any]) -> str:
          fig_of(f"text.by_role.{role}", c, "empty"), fig_of(f"text.by_role.{role}", c, "non_ascii")]
         for role, c in t.get("by_role", {}).items()
     ]  # fmt: skip
+    if not rows:  # every row failed before its text was read
+        return "<p class=muted>No row reported: every row failed (see the overview).</p>"
     html = table(["column", "rows", "empty / whitespace", "rows with non-ASCII"], rows)
     toks = t.get("special_tokens_in_text") or {}
     if toks:

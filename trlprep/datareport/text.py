@@ -9,9 +9,15 @@ from trlprep.datareport.measures import ANSWERS
 from trlprep.wording import noun, plural
 
 
-def unlisted(n: int) -> str:
-    """The line saying `n` rows left out of the report's list of rows it could not read."""
-    return f"and {plural(n, 'more row')} not listed (`trlprep validate` lists each)"
+def unlisted(rows: dict[str, Any], shown: int) -> str:
+    """The line saying how many rows the report could not read it leaves out of its list
+    (`rows`: the JSON's `rows`; `shown`: those listed), and what lists every one."""
+    n = rows["rejected"] - shown
+    if set(rows["rejected_by_stage"]) == {"import"}:
+        where = "`trlprep validate` lists each"
+    else:  # refused by the template or the tokenizer, which validate does not run
+        where = "`trlprep convert --on-error skip` writes each to its rejects file"
+    return f"and {plural(n, 'more row')} not listed ({where})"
 
 
 def _pct(x: float | None) -> str:
@@ -81,7 +87,7 @@ def _render_one(r: dict[str, Any]) -> str:
         at = f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
         out.append(f"    {at} ({ex['stage']}): {ex['reason']}")
     if rows["rejected"] > len(shown):
-        out.append(f"    {unlisted(rows['rejected'] - len(shown))}")
+        out.append(f"    {unlisted(rows, len(shown))}")
     for remark in rows.get("remarks", [])[:5]:
         out.append(f"  note: {remark}")
     val = r.get("validation")
@@ -128,6 +134,8 @@ def _render_one(r: dict[str, Any]) -> str:
                 f"{noun(lim['truncated'], 'row'):<4} "
                 f"{_pct(lim['truncated_share']):>7}{parts}{mark}"
             )
+    elif h.get("tokenizer") and not rows["reported"]:
+        out.append("token lengths: none measured: every row failed before it was tokenised")
     elif h.get("chat_template"):  # a template file or built-in name: no tokenizer
         out.append(
             f"token lengths: the template {h['chat_template']} brings no tokenizer: "
