@@ -99,3 +99,23 @@ def test_every_row_refused_by_the_template_says_so_not_pass_a_tokenizer():
     assert more in text
     html = rep.to_html()
     assert "No row reported: every row failed" in html and "and 1 more row not listed" in html
+
+
+@pytest.mark.parametrize(
+    ("condition", "code"),
+    [
+        ("rows > 1E1", 1),
+        ("rows > 1e+3", 0),
+        ("rows >= .5", 1),
+        ("rows > 1.2.3", 2),
+        ("rows > .", 2),
+    ],  # fmt: skip
+)
+def test_fail_if_reads_numbers_as_written_and_refuses_the_rest(condition, code):
+    """Exponents as Python and JSON write them; a malformed number is the usage error
+    naming KEY OP NUMBER (it was an internal `ValueError: could not convert ...`)."""
+    dpo = REAL / "dpo_demo" / "dpo_en_demo.json"
+    res = run("report", dpo, "-f", "json", "--fail-if", condition)
+    assert res.exit_code == code, res.output
+    if code == 2:
+        assert "cannot read the condition" in res.stderr and "ValueError" not in res.stderr

@@ -22,7 +22,9 @@ FIGURES: dict[str, str] = {
     "valid": "validate", "validation_errors": "validate",
 }  # fmt: skip
 _TOKEN_FIGURES = tuple(k for k, needs in FIGURES.items() if needs == "tokens")
-_FAIL_IF = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
+_FAIL_IF = re.compile(
+    r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 
 
 @dataclass
