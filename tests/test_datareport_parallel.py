@@ -20,12 +20,12 @@ from trlprep.datareport import parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "examples" / "tiny-chat-model")
-ROWS = 1500
+ROWS = 600
 
 
 @pytest.fixture(autouse=True)
 def small_pieces(monkeypatch):
-    monkeypatch.setattr(parallel, "PIECE_ROWS", 97)  # ~16 pieces, not a divisor of anything
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 39)  # ~15 pieces, not a divisor of anything
     monkeypatch.setattr(parallel, "IN_FLIGHT", 2)
 
 
@@ -47,10 +47,10 @@ def _conversational(tmp_path: Path) -> Path:
     from benchmarks.synth import preference
 
     rows = preference(ROWS, conversational=True).to_pylist()
-    for i in (3, 700, 1499):  # the template cannot render a null content
+    for i in (3, 280, 599):  # the template cannot render a null content
         rows[i]["chosen"] = [{"role": "assistant", "content": None}]
-    rows[971] = dict(rows[10])  # a duplicate, 2nd row of a later piece: a flagged example
-    rows[1200]["prompt"] = []  # an empty prompt: validation names it
+    rows[352] = dict(rows[10])  # a duplicate, 2nd row of a later piece: a flagged example
+    rows[480]["prompt"] = []  # an empty prompt: validation names it
     path = tmp_path / "conv.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
@@ -61,7 +61,7 @@ def test_conversational_preference_workers_equal_one_process(tmp_path, here):
     assert one["rows"]["rejected"] >= 3  # the refused rows are counted ...
     assert one["rows"]["rejected_examples"][0]["row"] == 3  # ... and named in order
     assert one["duplicates"]["exact_rows"] >= 1
-    assert [e["row"] for e in one["examples"]] == [0, 1, 2, 4, 971]
+    assert [e["row"] for e in one["examples"]] == [0, 1, 2, 4, 352]
     assert one["examples"][-1]["flagged"] and "flagged" not in one["examples"][0]
     assert one["lengths"]["prompt"]["rows"] == ROWS - one["rows"]["rejected"]
     assert json.dumps(one, sort_keys=False) == json.dumps(many, sort_keys=False)
@@ -72,8 +72,8 @@ def test_standard_jsonl_workers_equal_one_process(tmp_path, here):
         {"prompt": f"Question {i % 37}?", "chosen": f" Yes, {i}.", "rejected": " No."}
         for i in range(ROWS)
     ]
-    rows[451]["rejected"] = rows[451]["chosen"]  # an identical pair
-    rows[1300]["chosen"] = "  "  # an empty answer
+    rows[181]["rejected"] = rows[181]["chosen"]  # an identical pair
+    rows[520]["chosen"] = "  "  # an empty answer
     path = tmp_path / "std.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     one, many = _both(path, tokenizer=TINY, max_length=8, examples=2)
@@ -93,9 +93,9 @@ def test_implicit_pairs_remarks_and_stepwise_equal(tmp_path, here):
     assert one["lengths"]["prompt"]["rows"] == ROWS
     assert one == many
     steps = tmp_path / "steps.parquet"
-    pq.write_table(stepwise(600), steps)
+    pq.write_table(stepwise(240), steps)
     one, many = _both(steps, tokenizer=TINY)
-    assert one["lengths"]["completion"]["rows"] == 600  # tokenize_table, in the workers
+    assert one["lengths"]["completion"]["rows"] == 240  # tokenize_table, in the workers
     assert one == many
 
 
