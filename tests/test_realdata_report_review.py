@@ -119,3 +119,17 @@ def test_fail_if_reads_numbers_as_written_and_refuses_the_rest(condition, code):
     assert res.exit_code == code, res.output
     if code == 2:
         assert "cannot read the condition" in res.stderr and "ValueError" not in res.stderr
+
+
+def test_an_answer_of_a_lone_zero_width_space_is_counted_empty():
+    """tulu_7B's answer on line 11 is only U+200B: nothing a reader sees, nothing to learn
+    from. It was '0 rows empty/whitespace' and `--fail-if 'empty_answers > 0'` passed."""
+    path = REAL / "open_instruct_human_eval" / "eval_instances_tulu_1.first60.jsonl"
+    rep = trlprep.report(path, layout="generations")
+    assert rep.data["text"]["by_role"]["completion"]["empty"] == 1
+    assert rep.value("empty_answers") == 1
+    assert "completion text: 1 row empty/whitespace" in rep.to_text()
+    res = run(
+        "report", path, "--from", "generations", "-f", "json", "--fail-if", "empty_answers > 0"
+    )
+    assert res.exit_code == 1 and "fail-if: empty_answers = 1" in res.stderr
