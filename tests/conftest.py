@@ -105,6 +105,18 @@ def needs_shared(part: str | None = None) -> Path:
     return SHARED
 
 
+@pytest.fixture(scope="module")
+def tokenizer_loaded_here():
+    """Reports load their tokenizer in the test's process (torch imported once), not in a
+    helper process each (a fresh torch import per report: ~10 s each on a shared machine);
+    `test_datareport_parallel.py` tests the helper itself."""
+    from trlprep.datareport import loading
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(loading, "start", lambda *args, **kwargs: None)
+        yield
+
+
 _TERSE = ("../shared", "sample is absent", "hh-rlhf sample")
 
 

@@ -17,6 +17,7 @@ from trlprep.datareport.htmlparts import fmt as _fmt
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "examples" / "tiny-chat-model")
 PREF = ROOT / "examples" / "preference_conversational.jsonl"
+pytestmark = pytest.mark.usefixtures("tokenizer_loaded_here")
 
 
 class Page(HTMLParser):
@@ -55,7 +56,7 @@ class Page(HTMLParser):
 
 
 @pytest.fixture(scope="module")
-def pref():
+def pref(tokenizer_loaded_here):
     rep = trlprep.report(PREF, chat_template=TINY, max_length=30)
     page = Page()
     page.feed(rep.to_html())

@@ -20,13 +20,21 @@ from trlprep.datareport import parallel
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = str(ROOT / "examples" / "tiny-chat-model")
-ROWS = 1500
+ROWS = 600
 
 
 @pytest.fixture(autouse=True)
 def small_pieces(monkeypatch):
-    monkeypatch.setattr(parallel, "PIECE_ROWS", 97)  # ~16 pieces, not a divisor of anything
+    monkeypatch.setattr(parallel, "PIECE_ROWS", 39)  # ~15 pieces, not a divisor of anything
     monkeypatch.setattr(parallel, "IN_FLIGHT", 2)
+
+
+@pytest.fixture
+def here(monkeypatch):
+    """The tokenizer loaded in this process (the helper process is tested on its own)."""
+    from trlprep.datareport import loading
+
+    monkeypatch.setattr(loading, "start", lambda *args, **kwargs: None)
 
 
 def _both(path: Path, **kw) -> tuple[dict, dict]:
@@ -39,33 +47,33 @@ def _conversational(tmp_path: Path) -> Path:
     from benchmarks.synth import preference
 
     rows = preference(ROWS, conversational=True).to_pylist()
-    for i in (3, 700, 1499):  # the template cannot render a null content
+    for i in (3, 280, 599):  # the template cannot render a null content
         rows[i]["chosen"] = [{"role": "assistant", "content": None}]
-    rows[971] = dict(rows[10])  # a duplicate, 2nd row of a later piece: a flagged example
-    rows[1200]["prompt"] = []  # an empty prompt: validation names it
+    rows[352] = dict(rows[10])  # a duplicate, 2nd row of a later piece: a flagged example
+    rows[480]["prompt"] = []  # an empty prompt: validation names it
     path = tmp_path / "conv.parquet"
     pq.write_table(pa.Table.from_pylist(rows), path)
     return path
 
 
-def test_conversational_preference_workers_equal_one_process(tmp_path):
+def test_conversational_preference_workers_equal_one_process(tmp_path, here):
     one, many = _both(_conversational(tmp_path), chat_template=TINY, max_length=64, examples=4)
     assert one["rows"]["rejected"] >= 3  # the refused rows are counted ...
     assert one["rows"]["rejected_examples"][0]["row"] == 3  # ... and named in order
     assert one["duplicates"]["exact_rows"] >= 1
-    assert [e["row"] for e in one["examples"]] == [0, 1, 2, 4, 971]
+    assert [e["row"] for e in one["examples"]] == [0, 1, 2, 4, 352]
     assert one["examples"][-1]["flagged"] and "flagged" not in one["examples"][0]
     assert one["lengths"]["prompt"]["rows"] == ROWS - one["rows"]["rejected"]
     assert json.dumps(one, sort_keys=False) == json.dumps(many, sort_keys=False)
 
 
-def test_standard_jsonl_workers_equal_one_process(tmp_path):
+def test_standard_jsonl_workers_equal_one_process(tmp_path, here):
     rows = [
         {"prompt": f"Question {i % 37}?", "chosen": f" Yes, {i}.", "rejected": " No."}
         for i in range(ROWS)
     ]
-    rows[451]["rejected"] = rows[451]["chosen"]  # an identical pair
-    rows[1300]["chosen"] = "  "  # an empty answer
+    rows[181]["rejected"] = rows[181]["chosen"]  # an identical pair
+    rows[520]["chosen"] = "  "  # an empty answer
     path = tmp_path / "std.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     one, many = _both(path, tokenizer=TINY, max_length=8, examples=2)
@@ -76,7 +84,7 @@ def test_standard_jsonl_workers_equal_one_process(tmp_path):
     assert one == many
 
 
-def test_implicit_pairs_remarks_and_stepwise_equal(tmp_path):
+def test_implicit_pairs_remarks_and_stepwise_equal(tmp_path, here):
     from benchmarks.synth import implicit_preference, stepwise
 
     imp = tmp_path / "implicit.parquet"
@@ -85,9 +93,9 @@ def test_implicit_pairs_remarks_and_stepwise_equal(tmp_path):
     assert one["lengths"]["prompt"]["rows"] == ROWS
     assert one == many
     steps = tmp_path / "steps.parquet"
-    pq.write_table(stepwise(600), steps)
+    pq.write_table(stepwise(240), steps)
     one, many = _both(steps, tokenizer=TINY)
-    assert one["lengths"]["completion"]["rows"] == 600  # tokenize_table, in the workers
+    assert one["lengths"]["completion"]["rows"] == 240  # tokenize_table, in the workers
     assert one == many
 
 
@@ -109,17 +117,21 @@ def test_template_and_tokenizer_loaded_by_a_helper_process_equal_loaded_here(tmp
     from trlprep.datareport import loading
     from trlprep.errors import InputError
 
+    empty = tmp_path / "no-tokenizer"
+    empty.mkdir()
+    pending = loading.start(TINY, None, helper=True)
+    failing = loading.start(None, str(empty), helper=True)  # both helpers start at once
+    assert pending is not None and failing is not None
     here = loading.load(TINY, None)
-    there = loading.finish(loading.start(TINY, None, helper=True), TINY, None)
+    there = loading.finish(pending, TINY, None)
     assert there[0].source == here[0].source and there[0].name == here[0].name
     text = "<|im_start|>user\nCafé  naïve<|im_end|>\n"
     assert there[1](text)["input_ids"] == here[1](text)["input_ids"]
     assert there[1].all_special_tokens == here[1].all_special_tokens
     assert there[1].eos_token == here[1].eos_token
-    empty = tmp_path / "no-tokenizer"
-    empty.mkdir()
-    with pytest.raises(InputError) as err:  # the helper's error, raised here with its hint
-        loading.finish(loading.start(None, str(empty), helper=True), None, str(empty))
+    assert failing.result()[0] == "error"  # the helper's error ...
+    with pytest.raises(InputError) as err:  # ... raised here with its hint
+        loading.finish(failing, None, str(empty))
     assert err.value.hint
 
 

@@ -99,7 +99,7 @@ def test_every_summary_figure_is_a_fail_if_key():
         "rows": {"in": 2, "reported": 2, "rejected": 0},
         "truncation": {"limits": [{"max_length": 8, "truncated": 0, "truncated_share": 0.0}]},
         "lengths": {"sequence": {"max": 5, "p99": 5}},
-        "duplicates": {"exact_rows": 0},
+        "duplicates": {"exact_rows": 0, "identical_pairs": 0},
         "text": {"by_role": {}},
         "preference": {"chosen_longer_share": 0.5, "identical_pairs": 0},
         "validation": {"valid": True, "errors": 0},

@@ -371,10 +371,21 @@ def _validation_dict(rep: Any) -> dict[str, Any]:
                 "message": i.message,
                 "rows": list(i.rows),
                 "lines": list(i.lines) if i.lines is not None else None,
+                **_places(i),
             }  # fmt: skip
             for i in rep.issues
         ],
     }
+
+
+def _places(issue: Any) -> dict[str, list[str]]:
+    """`places`: each row the issue names as `file:line` (`file row N`), where the input is
+    several files (a folder of shards), whose line numbers alone name no row."""
+    if issue.places:
+        return {"places": list(issue.places)}
+    if issue.files and issue.lines is not None and not issue.rows:
+        return {"places": [f"{f}:{int(x)}" for f, x in zip(issue.files, issue.lines, strict=False)]}
+    return {}
 
 
 __all__ = ["measure", "report"]

@@ -25,6 +25,7 @@ class Collected:
     lines: list[np.ndarray] = field(default_factory=list)
     row_hashes: list[np.ndarray] = field(default_factory=list)
     prompt_hashes: list[np.ndarray] = field(default_factory=list)
+    pairs: int = 0  # rows holding both a chosen and a rejected answer
     identical_pairs: int = 0
     labels: list[np.ndarray] = field(default_factory=list)
     step_labels: list[pl.Series] = field(default_factory=list)
@@ -136,7 +137,7 @@ def _add_remark(remarks: list[str], remark: str) -> None:
 
 _FIGURE_LISTS = ("row_hashes", "prompt_hashes", "labels", "step_labels", "margins", "turns")
 _SUMS = (
-    "identical_pairs", "same_role_rows", "tool_calls", "tool_rows",
+    "pairs", "identical_pairs", "same_role_rows", "tool_calls", "tool_rows",
     "weighted_rows", "assistant_messages", "weight_0_messages", "weight_0_rows",
     "fractional_weights",
     "images", "image_rows", "inline_images", "inline_image_rows",

@@ -279,6 +279,8 @@ def duplicates(data: Collected, where) -> dict[str, Any]:
         out["top_shared_prompts"] = [
             {"rows": int(counts[shared][i]), **where(int(first[shared][i]))} for i in order
         ]
+    if data.pairs:  # chosen equal to rejected: the pair teaches nothing (text, no tokens)
+        out["identical_pairs"] = data.identical_pairs
     return out
 
 

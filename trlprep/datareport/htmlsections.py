@@ -17,7 +17,7 @@ from trlprep.datareport.htmlmeasures import (
     truncation_section,
 )
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
-from trlprep.datareport.text import sft_weighted
+from trlprep.datareport.text import sft_weighted, unlisted
 from trlprep.wording import noun
 
 
@@ -84,6 +84,9 @@ def _overview(r: dict[str, Any]) -> str:
     html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
     for ex in rows["rejected_examples"]:
         html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
+    if rows["rejected"] > len(rows["rejected_examples"]):
+        more = unlisted(rows, len(rows["rejected_examples"]))
+        html += f"<p class=muted>{escape(more)}</p>"
     for note in h.get("notes", []):  # how the input was read (a text file's blank lines)
         html += f"<p class=muted>note: {escape(note)}</p>"
     return html
@@ -108,6 +111,8 @@ def _validation(r: dict[str, Any]) -> str:
         where = []
         for x in (issue["lines"] or issue["rows"])[:10]:
             where.append(f'<a href="#ex-{x}">{word} {x}</a>' if x in examples else f"{word} {x}")
+        if issue.get("places"):  # several files: a line number alone names no row
+            where = [escape(p) for p in issue["places"][:10]]
         rows.append([
             escape(issue["rule"]), escape(issue["severity"]),
             fig(f"validation.issues.{i}.count", issue["count"]),
@@ -198,6 +203,9 @@ def _duplicates(r: dict[str, Any]) -> str:
             ["distinct prompts", fig("duplicates.distinct_prompts", d["distinct_prompts"])],
             ["rows sharing a prompt", fig_of("duplicates", d, "rows_with_shared_prompt")],
         ]  # fmt: skip
+    if "identical_pairs" in d:
+        same = fig("duplicates.identical_pairs", d["identical_pairs"])
+        rows.append(["pairs with chosen = rejected", same])
     html = table(["", ""], rows)
     top = d.get("top_shared_prompts") or []
     if top:
@@ -214,6 +222,8 @@ def _text(r: dict[str, Any]) -> str:
          fig_of(f"text.by_role.{role}", c, "empty"), fig_of(f"text.by_role.{role}", c, "non_ascii")]
         for role, c in t.get("by_role", {}).items()
     ]  # fmt: skip
+    if not rows:  # every row failed before its text was read
+        return "<p class=muted>No row reported: every row failed (see the overview).</p>"
     html = table(["column", "rows", "empty / whitespace", "rows with non-ASCII"], rows)
     toks = t.get("special_tokens_in_text") or {}
     if toks:

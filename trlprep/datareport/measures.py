@@ -84,6 +84,7 @@ def keep_pairs_and_labels(d: Collected, dtype: DatasetType, canon: pa.Table) -> 
         from trlprep.validation.dupes import value_hashes
 
         same = value_hashes(canon.column("chosen")) == value_hashes(canon.column("rejected"))
+        d.pairs += canon.num_rows
         d.identical_pairs += int(same.sum())
     if "margin" in canon.column_names:
         m = pc.cast(canon.column("margin"), pa.float64()).to_numpy(zero_copy_only=False)
@@ -242,6 +243,11 @@ def _keep_placeholders(d: Collected, canon: pa.Table, frame: pl.DataFrame) -> No
         setattr(d, name, getattr(d, name) + rows)
 
 
+# nothing visible: whitespace, and the zero-width characters a reader cannot see either
+# (a lone U+200B answer trains the model to answer nothing)
+_BLANK = r"^[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]*$"
+
+
 def keep_text_checks(
     d: Collected, dtype: DatasetType, canon: pa.Table, specials: list[str]
 ) -> None:
@@ -257,7 +263,7 @@ def keep_text_checks(
         counter = d.text.setdefault(role, {"rows": 0, "empty": 0, "non_ascii": 0})
         counter["rows"] += len(text)
         if role in ANSWERS:
-            blank = pc.equal(pc.utf8_trim_whitespace(text), "").fill_null(True)
+            blank = pc.match_substring_regex(text, _BLANK).fill_null(True)
             counter["empty"] += int(pc.sum(pc.cast(blank, pa.int64())).as_py() or 0)
         non_ascii = pc.match_substring_regex(text, "[^\\x00-\\x7f]").fill_null(False)
         counter["non_ascii"] += int(pc.sum(pc.cast(non_ascii, pa.int64())).as_py() or 0)

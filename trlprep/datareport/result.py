@@ -18,11 +18,13 @@ FIGURES: dict[str, str] = {
     "rows": "", "rows_reported": "", "rows_rejected": "",
     "truncated": "tokens", "truncated_share": "tokens", "max_tokens": "tokens",
     "p99_tokens": "tokens", "duplicate_rows": "", "duplicate_share": "", "empty_answers": "",
-    "chosen_longer_share": "tokens", "identical_pairs": "tokens",
+    "chosen_longer_share": "tokens", "identical_pairs": "",
     "valid": "validate", "validation_errors": "validate",
 }  # fmt: skip
 _TOKEN_FIGURES = tuple(k for k, needs in FIGURES.items() if needs == "tokens")
-_FAIL_IF = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?[\d.]+(?:e-?\d+)?)\s*$")
+_FAIL_IF = re.compile(
+    r"^\s*([A-Za-z_][\w.]*)\s*(>=|<=|==|!=|>|<)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 
 
 @dataclass
@@ -162,10 +164,11 @@ def summary(out: dict[str, Any], max_length: int | None) -> dict[str, Any]:
     )
     text = out.get("text", {}).get("by_role", {})
     s["empty_answers"] = sum(c.get("empty", 0) for c in text.values())
+    if "identical_pairs" in dup:
+        s["identical_pairs"] = dup["identical_pairs"]
     pref = out.get("preference")
     if pref:
         s["chosen_longer_share"] = pref["chosen_longer_share"]
-        s["identical_pairs"] = pref["identical_pairs"]
     val = out.get("validation")
     if val is not None:
         s["valid"] = val["valid"]

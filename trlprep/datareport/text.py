@@ -9,6 +9,17 @@ from trlprep.datareport.measures import ANSWERS
 from trlprep.wording import noun, plural
 
 
+def unlisted(rows: dict[str, Any], shown: int) -> str:
+    """The line saying how many rows the report could not read it leaves out of its list
+    (`rows`: the JSON's `rows`; `shown`: those listed), and what lists every one."""
+    n = rows["rejected"] - shown
+    if set(rows["rejected_by_stage"]) == {"import"}:
+        where = "`trlprep validate` lists each"
+    else:  # refused by the template or the tokenizer, which validate does not run
+        where = "`trlprep convert --on-error skip` writes each to its rejects file"
+    return f"and {plural(n, 'more row')} not listed ({where})"
+
+
 def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}%"
 
@@ -71,9 +82,12 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(f"  tokens: {h['tokenizer']}{tmpl}")
     for stage, n in rows["rejected_by_stage"].items():
         out.append(f"  {plural(n, 'row')} failed at {stage}")
-    for ex in rows.get("rejected_examples", [])[:3]:
+    shown = rows.get("rejected_examples", [])[:3]
+    for ex in shown:
         at = f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
         out.append(f"    {at} ({ex['stage']}): {ex['reason']}")
+    if rows["rejected"] > len(shown):
+        out.append(f"    {unlisted(rows, len(shown))}")
     for remark in rows.get("remarks", [])[:5]:
         out.append(f"  note: {remark}")
     val = r.get("validation")
@@ -88,6 +102,8 @@ def _render_one(r: dict[str, Any]) -> str:
             at = i["lines"] if i["lines"] else i["rows"]
             word = ("line" if i["lines"] else "row") + ("s" if len(at) > 1 else "")
             where = f" ({word} {_list(at)})" if at else ""
+            if i.get("places"):  # several files: `a.jsonl:44`
+                where = f" ({_list(i['places'])})"
             out.append(f"  {i['rule']}, {plural(i['count'], 'row')}: {i['message']}{where}")
     lengths = r.get("lengths")
     if lengths:
@@ -118,6 +134,8 @@ def _render_one(r: dict[str, Any]) -> str:
                 f"{noun(lim['truncated'], 'row'):<4} "
                 f"{_pct(lim['truncated_share']):>7}{parts}{mark}"
             )
+    elif h.get("tokenizer") and not rows["reported"]:
+        out.append("token lengths: none measured: every row failed before it was tokenised")
     elif h.get("chat_template"):  # a template file or built-in name: no tokenizer
         out.append(
             f"token lengths: the template {h['chat_template']} brings no tokenizer: "
@@ -188,6 +206,8 @@ def _render_one(r: dict[str, Any]) -> str:
                 f"; {plural(d['distinct_prompts'], 'distinct prompt')}, "
                 f"{plural(d['rows_with_shared_prompt'], 'row')} share a prompt"
             )
+        if "identical_pairs" in d:
+            line += f"; {plural(d['identical_pairs'], 'pair')} with chosen = rejected"
         out.append(line)
     txt = r.get("text", {})
     for role, cnt in txt.get("by_role", {}).items():

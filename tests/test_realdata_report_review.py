@@ -1,0 +1,135 @@
+"""`trlprep report` on the real samples, read as a reviewer reads it: every figure it
+prints is the data's, and nothing it counts goes unaccounted for."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from realdata.support import run
+
+import trlprep
+from trlprep.wording import plural
+
+REAL = Path(__file__).resolve().parent / "realdata"
+TINY = str(REAL.parent.parent / "examples" / "tiny-chat-model")
+HH = REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl"
+pytestmark = pytest.mark.usefixtures("tokenizer_loaded_here")
+
+
+@pytest.fixture(scope="module")
+def hh():
+    return trlprep.report(HH, layout="hh")
+
+
+def test_rows_refused_at_import_are_all_accounted_for(hh):
+    """HH's 4 rows ending on an empty Assistant turn (lines 87, 151, 154, 155): the report
+    names the first and says how many more it does not list (it said '4 rows failed' over
+    3 lines, the 4th unmentioned)."""
+    rows = hh.data["rows"]
+    assert rows["rejected"] == 4 and rows["rejected_by_stage"] == {"import": 4}
+    listed = [e["line"] for e in rows["rejected_examples"]]
+    assert listed == [87, 151, 154]
+    text = hh.to_text()
+    assert "4 rows failed at import" in text
+    assert "and 1 more row not listed (`trlprep validate` lists each)" in text
+    assert "and 1 more row not listed" in hh.to_html()
+
+
+def test_identical_pairs_are_counted_without_a_tokenizer(tmp_path):
+    """Chosen equal to rejected is a text comparison: the report says it (text, HTML, JSON)
+    and `--fail-if 'identical_pairs > 0'` holds without a tokenizer (it was a usage error,
+    'measured in tokens: pass --tokenizer')."""
+    lines = HH.read_text().splitlines()
+    row = json.loads(lines[1])
+    row["rejected"] = row["chosen"]
+    lines[1] = json.dumps(row)
+    (same := tmp_path / "hh_same_pair.jsonl").write_text("\n".join(lines) + "\n")
+    for path, n in ((HH, 0), (same, 1)):
+        rep = trlprep.report(path)
+        assert rep.data["duplicates"]["identical_pairs"] == n
+        assert rep.value("identical_pairs") == n
+        assert f"{plural(n, 'pair')} with chosen = rejected" in rep.to_text()
+        assert f'data-key="duplicates.identical_pairs">{n}<' in rep.to_html()
+        res = run("report", path, "-f", "json", "--fail-if", "identical_pairs > 0")
+        assert res.exit_code == n, res.output
+    assert "fail-if: identical_pairs = 1 (> 0)" in res.stderr
+
+
+def test_identical_pairs_not_said_of_data_without_pairs():
+    rep = trlprep.report(REAL / "kto_demo" / "kto_en_demo.json")
+    assert "identical_pairs" not in rep.data["duplicates"]
+    assert "chosen = rejected" not in rep.to_text()
+
+
+def test_a_folder_of_shards_names_each_rows_file(tmp_path):
+    """HH cut into three shards, a row of the first repeated at the end of the last: the
+    report says the same as of the one file, and names the repeated row by file and line
+    (it said `(line 44)`: every shard has a line 44)."""
+    lines = HH.read_text().splitlines(keepends=True)
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    cuts = [lines[:60], lines[60:120], [*lines[120:], lines[0]]]
+    for k, part in enumerate(cuts):
+        (folder / f"train-0000{k}-of-00003.jsonl").write_text("".join(part))
+    one, shards = trlprep.report(HH), trlprep.report(folder)
+    assert shards.data["rows"]["in"] == one.data["rows"]["in"] + 1
+    for role, counts in one.data["text"]["by_role"].items():
+        assert shards.data["text"]["by_role"][role]["empty"] == counts["empty"]
+    issue = shards.data["validation"]["issues"][0]
+    last = f"{folder}/train-00002-of-00003.jsonl:44"
+    assert issue["rule"] == "duplicate-row" and issue["places"] == [last]
+    assert f"exactly ({last} repeats {folder}/train-00000-of-00003.jsonl:1) ({last})" in (
+        shards.to_text()
+    )
+    assert f"<td>{last}</td>" in shards.to_html()
+
+
+def test_every_row_refused_by_the_template_says_so_not_pass_a_tokenizer():
+    """LLaMA-Factory's vision rows with a text-only template: all 6 refused. The report said
+    to pass --tokenizer (given) and showed an empty text table; it says every row failed,
+    and where each refused row is written (validate, which runs no template, lists none)."""
+    rep = trlprep.report(REAL / "mllm_demo" / "mllm_demo.json", tokenizer=TINY)
+    assert rep.data["rows"]["reported"] == 0 and rep.data["rows"]["rejected"] == 6
+    text = rep.to_text()
+    assert "token lengths: none measured: every row failed before it was tokenised" in text
+    assert "brings no tokenizer" not in text and "pass --tokenizer" not in text
+    more = "and 3 more rows not listed (`trlprep convert --on-error skip` writes each"
+    assert more in text
+    html = rep.to_html()
+    assert "No row reported: every row failed" in html and "and 1 more row not listed" in html
+
+
+@pytest.mark.parametrize(
+    ("condition", "code"),
+    [
+        ("rows > 1E1", 1),
+        ("rows > 1e+3", 0),
+        ("rows >= .5", 1),
+        ("rows > 1.2.3", 2),
+        ("rows > .", 2),
+    ],  # fmt: skip
+)
+def test_fail_if_reads_numbers_as_written_and_refuses_the_rest(condition, code):
+    """Exponents as Python and JSON write them; a malformed number is the usage error
+    naming KEY OP NUMBER (it was an internal `ValueError: could not convert ...`)."""
+    dpo = REAL / "dpo_demo" / "dpo_en_demo.json"
+    res = run("report", dpo, "-f", "json", "--fail-if", condition)
+    assert res.exit_code == code, res.output
+    if code == 2:
+        assert "cannot read the condition" in res.stderr and "ValueError" not in res.stderr
+
+
+def test_an_answer_of_a_lone_zero_width_space_is_counted_empty():
+    """tulu_7B's answer on line 11 is only U+200B: nothing a reader sees, nothing to learn
+    from. It was '0 rows empty/whitespace' and `--fail-if 'empty_answers > 0'` passed."""
+    path = REAL / "open_instruct_human_eval" / "eval_instances_tulu_1.first60.jsonl"
+    rep = trlprep.report(path, layout="generations")
+    assert rep.data["text"]["by_role"]["completion"]["empty"] == 1
+    assert rep.value("empty_answers") == 1
+    assert "completion text: 1 row empty/whitespace" in rep.to_text()
+    res = run(
+        "report", path, "--from", "generations", "-f", "json", "--fail-if", "empty_answers > 0"
+    )
+    assert res.exit_code == 1 and "fail-if: empty_answers = 1" in res.stderr
