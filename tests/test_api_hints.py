@@ -355,6 +355,20 @@ def test_flags_side_by_side_are_one_call():
     )
 
 
+def test_a_built_in_template_name_is_the_chat_template_keyword_s_value():
+    """`--chat-template chatml` in a command was said `chat_template=...) chatml`: a built-in
+    name has no `/` or `.` to read as a path."""
+    said = python_words(
+        "convert it again (`trlprep convert DATA --chat-template chatml --tokenize --tokenizer "
+        "./m -o OUT`), or drop --chat-template to train on the text",
+        _api("convert"),
+    )
+    assert said == (
+        "convert it again (`OUT = trlprep.convert(DATA, chat_template='chatml', tokenize=True, "
+        "tokenizer='./m')`), or drop chat_template to train on the text"
+    )
+
+
 def test_a_repeated_flag_merges_only_across_a_comma():
     convert = _api("convert")
     said = python_words("rename (--map a=b) --map c=d first", convert)

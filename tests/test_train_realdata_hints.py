@@ -60,15 +60,16 @@ def test_kto_messages_with_0_1_labels_point_to_coerce(tok):
 
 
 def test_a_template_file_using_bos_with_a_model_without_one_says_what_to_do(tok, tmp_path):
-    """Before: 'pass --tokenizer SRC ... or --template-kwarg bos_token=...', flags of
-    convert that train does not take."""
+    """Before: 'pass --tokenizer SRC ...', a flag of convert that train does not take
+    (train takes --template-kwarg since it passes the template what convert passes it)."""
     template = tmp_path / "llama_like.jinja"
     template.write_text("{{ bos_token }}{% for m in messages %}{{ m['content'] }}{% endfor %}")
     data = pa.Table.from_pylist(json.loads(sample("kto_demo").read_text())[:2]).select(["messages"])
     with pytest.raises(UsageError) as e:
         to_training_table(data, ["language-modeling"], tok, chat_template=str(template))
     assert "has no bos_token" in e.value.message
-    assert "--tokenizer" not in e.value.hint and "--template-kwarg" not in e.value.hint
+    assert "--tokenizer" not in e.value.hint
+    assert "pass --template-kwarg bos_token=TOKEN" in e.value.hint
     assert "tokenizer_config.json" in e.value.hint
 
 
@@ -277,3 +278,36 @@ def test_converted_rows_keep_their_input_lines_when_a_conversion_unpairs_or_filt
     sft = to_training_table(str(path), ["language-modeling", "prompt-completion"], tok, algo="sft")
     assert sft.table.num_rows == labels.count(True) < len(labels)
     assert sft.input_lines.tolist() == [s for s, ok in zip(starts, labels, strict=True) if ok]
+
+
+def test_rows_cut_away_name_the_convert_command_that_refuses_them(tok, tmp_path):
+    """The note said "`trlprep convert --tokenize` refuses these rows", which it does only
+    with --max-length (and a tokenizer): it names the run's command, which refuses the same
+    lines of the real KTO sample."""
+    import re
+    import shlex
+
+    from trlprep.trainers.algorithms import get_algorithm
+    from typer.testing import CliRunner
+
+    from trainers.data import prepare
+    from trlprep.cli import app
+
+    a, said = get_algorithm("kto"), []
+    prepare(
+        str(sample("kto_demo")), a.layout, a.accepts, tok, max_length=32, algo="kto",
+        log=said.append, template_kwargs={"date_string": "01 Jan 2025"},
+    )  # fmt: skip
+    note = next(s for s in said if s.startswith("data: dropped 49 rows (lines 2, 15, 44, "))
+    command = re.search(r"`(trlprep convert [^`]*)` refuses these rows, listing each", note)
+    assert command is not None, note
+    args = shlex.split(command[1])[2:]
+    assert args[-2:] == ["-o", "OUT"]
+    assert args[1:] == [
+        "--tokenize", "--tokenizer", TINY_MODEL, "--template-kwarg", "date_string=01 Jan 2025",
+        "--max-length", "32", "-o", "OUT",
+    ]  # fmt: skip
+    r = CliRunner().invoke(app, ["convert", *args[:-1], str(tmp_path / "out.jsonl")])
+    assert r.exit_code == 1, r.output
+    assert "49 x tokenize: the completion is cut away by --max-length 32" in r.output
+    assert "(e.g. line 2, line 15, line 44)" in r.output

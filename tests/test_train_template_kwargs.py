@@ -229,3 +229,59 @@ def test_convert_s_assistant_masks_render_with_its_template_kwargs(tok, llama31)
     )  # fmt: skip
     ids, mask = made[0]["input_ids"], made[0]["assistant_masks"]
     assert tok.decode([i for i, m in zip(ids, mask, strict=True) if m]).startswith("blue")
+
+
+STANDARD = [{"prompt": "what color is the sky ?", "completion": "blue"}]
+UNREAD = (
+    "--template-kwarg is read by no step of this run ({}prompt-completion, {}, trained on as "
+    "it is), so it changes nothing: --template-kwarg applies to conversational data, rendered "
+    "with the chat template (the model's own, or --chat-template)"
+)
+
+
+def test_template_kwargs_no_template_reads_are_said_as_convert_says_them(tok):
+    """On standard text (or ids) no template renders anything: the kwargs went unused silently,
+    while `trlprep convert` warns of an option no step reads."""
+    from trlprep.api import convert
+
+    a = get_algorithm("sft")
+
+    def warned(data, training=True, **kw):
+        logs: list[str] = []
+        prepare(
+            data, a.layout, a.accepts, tok, algo="sft", options=a.make_options({}),
+            max_length=None, log=logs.append, training=training,
+            template_kwargs={"enable_thinking": False}, **kw,
+        )  # fmt: skip
+        return [line for line in logs if "read by no step" in line]
+
+    assert warned(STANDARD) == ["data: warning: " + UNREAD.format("", "standard text")]
+    ids = convert(STANDARD, tokenizer=tok, tokenize=True)  # ids of text no template rendered
+    assert warned(ids) == ["data: warning: " + UNREAD.format("", "standard text")]
+    assert warned(ROWS) == []  # rendered with the tokenizer's template, which reads them
+    assert warned(STANDARD, training=False) == []  # eval data beside conversational data
+
+
+def test_the_command_and_the_api_warn_of_template_kwargs_on_standard_text(tmp_path, capsys):
+    import json
+
+    from trlprep.trainers import train
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    data = tmp_path / "pc.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in STANDARD))
+    args = ["train", "--algo", "sft", "--model", str(TINY), "--data", str(data), "--max-steps",
+            "1", "--no-progress", "--template-kwarg", "enable_thinking=false"]  # fmt: skip
+    r = CliRunner().invoke(app, [*args, "--output-dir", str(tmp_path / "cli")])
+    assert r.exit_code == 0, r.output
+    assert "data: warning: " + UNREAD.format(f"{data}: ", "standard text") in r.output
+    capsys.readouterr()
+    train(
+        algo="sft", model=str(TINY), data=str(data), output_dir=str(tmp_path / "api"),
+        max_steps=1, progress=False, template_kwargs={"enable_thinking": False},
+    )  # fmt: skip
+    said = "".join(capsys.readouterr())
+    python = UNREAD.replace("--template-kwarg", "template_kwargs").replace("--chat-", "chat_")
+    assert "data: warning: " + python.format(f"{data}: ", "standard text") in said, said

@@ -328,3 +328,43 @@ def test_a_chat_template_on_token_ids_without_a_rendering_template_is_refused(to
     assert any("token ids read from input_ids" in line for line in logs), logs
     with pytest.raises(UsageError, match="rendered with the chat template chatml"):
         _prep(tok, "sft", rendered, max_length=64, chat_template="{{ messages }}")
+
+
+STANDARD_PREFERENCE = [
+    {k: r[k][0]["content"] for k in ("prompt", "chosen", "rejected")} for r in PREFERENCE
+]
+RENDER_AGAIN = "convert the conversational data again with this model's tokenizer"
+
+
+def _another_tokenizer(table: pa.Table) -> pa.Table:
+    meta = json.loads(table.schema.metadata[KEY])
+    meta["tokenize"]["tokenizer"].update(name="other/model", fingerprint="0123456789abcdef")
+    return table.replace_schema_metadata({KEY: json.dumps(meta).encode()})
+
+
+def _beyond_the_vocabulary(tok, table: pa.Table) -> pa.Table:
+    """`table` without its record (as JSON Lines), row 1's chosen ids ending past the vocab."""
+    ids = table.column("chosen_ids").to_pylist()
+    ids[1] = [*ids[1], len(tok) + 7]
+    at = table.column_names.index("chosen_ids")
+    table = table.set_column(at, "chosen_ids", pa.array(ids, table.schema.field(at).type))
+    return table.replace_schema_metadata(None)
+
+
+def test_chat_rendered_ids_of_another_tokenizer_say_to_render_the_conversations_again(tok):
+    """The hint said to drop the id columns and tokenise the text: but that text is rendered
+    with the other model's chat template, so it would train on the other model's rendering."""
+    rendered = _file(tok, PREFERENCE, None, "keep_start")
+    for table in (_another_tokenizer(rendered), _beyond_the_vocabulary(tok, rendered)):
+        with pytest.raises(DataError) as e:
+            _prep(tok, "dpo", table, max_length=64)
+        assert RENDER_AGAIN in e.value.hint and "drop the id columns" not in e.value.hint
+        assert "--tokenize --tokenizer" in e.value.hint
+        assert "train on the untokenised conversational file" in e.value.hint
+    plain = convert(pa.Table.from_pylist(STANDARD_PREFERENCE), tokenizer=tok, tokenize=True)
+    assert read_record(plain.schema)["chat_template"] is None  # standard text, not rendered
+    for table in (_another_tokenizer(plain), _beyond_the_vocabulary(tok, plain)):
+        with pytest.raises(DataError) as e:
+            _prep(tok, "dpo", table, max_length=64)
+        assert "drop the id columns to tokenise the text" in e.value.hint
+        assert RENDER_AGAIN not in e.value.hint

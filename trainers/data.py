@@ -256,7 +256,17 @@ def prepare(
     dropped = keep.count(False)
     if dropped:
         rows = {k: [v for v, ok in zip(col, keep, strict=True) if ok] for k, col in rows.items()}
-        why = why_dropped(layout, max_length)
+        from trlprep.trainers.convert_command import convert_command
+
+        refused_by = convert_command(
+            data, tokenizer, to=route[-1] if route[-1] != source else None,
+            max_length=max_length, truncation=truncation,
+            chat_template=chat_template if made.templated else None,
+            template_kwargs=template_kwargs if made.templated else None,
+            data_layout=data_layout, column_map=column_map, import_options=import_options,
+            split=split,
+        )  # fmt: skip
+        why = why_dropped(layout, max_length, route[-1], refused_by)
         if loss_what:  # the masks, not only max_length, can leave nothing
             within = f" within max_length={max_length}" if max_length else ""
             why = f"with nothing left to train on (no tokens of {loss_what}{within})"

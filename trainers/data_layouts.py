@@ -242,8 +242,11 @@ def trainable(rows: dict[str, list], layout: str, max_length: int | None) -> lis
     return [any(x != -100 for x in labels) for labels in rows["labels"]]
 
 
-def why_dropped(layout: str, max_length: int | None) -> str:
-    """Why `trainable` refused rows of `layout`."""
+def why_dropped(
+    layout: str, max_length: int | None, dtype: str = "", refused_by: str | None = None
+) -> str:
+    """Why `trainable` refused rows of `layout` (tokenised as `dtype` data); `refused_by`:
+    the `trlprep convert` command that refuses them too, for a note to name."""
     if layout == "scored-pairs":
         return f"longer than max_length={max_length}"
     if not max_length:
@@ -252,8 +255,10 @@ def why_dropped(layout: str, max_length: int | None) -> str:
         return f"with nothing left to train on (max_length={max_length} leaves no whole step)"
     if layout == "prompts":
         return "with an empty prompt"
+    if dtype == "language-modeling":  # no completion: a sequence of one token predicts none
+        return "with nothing left to train on (one token or none: nothing to predict)"
+    listed = f"; `{refused_by}` refuses these rows, listing each" if refused_by else ""
     return (
         f"with nothing left to train on (their completion is cut away by max_length="
-        f"{max_length}: the prompt fills it; `trlprep convert --tokenize` refuses these rows, "
-        "listing each)"
+        f"{max_length}: the prompt fills it{listed})"
     )

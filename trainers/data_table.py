@@ -36,6 +36,7 @@ from trlprep.trainers.data_rejects import (
     train_hint,
     train_words,
 )
+from trlprep.trainers.data_unread import say_unread_layout, say_unread_template_kwargs
 
 from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.registry import Format
@@ -53,28 +54,6 @@ class TrainingTable(NamedTuple):
     # each row's input row and 1-based file line (None: unknown, e.g. rows a conversion made)
     input_rows: np.ndarray | None = None
     input_lines: np.ndarray | None = None
-
-
-def _say_unread(import_options: dict[str, Any] | None, layout: str | None, lands: str) -> None:
-    """A warning per layout option given (`--pairing`, `--neutral` ...) that the import of
-    `layout` (None: none) does not read, in train's words."""
-    from trlprep.conversion.unread import (
-        LAYOUT_OPTIONS,
-        UnreadOptionWarning,
-        layout_reads,
-        said_unread,
-    )
-    from trlprep.importers import ImportOptions, get_importer
-
-    given = {k: v for k, v in (import_options or {}).items() if k in LAYOUT_OPTIONS}
-    if not given:
-        return
-    importer = get_importer(layout) if layout is not None else None
-    read = layout_reads(importer, ImportOptions.make(**(import_options or {})))
-    route = f"{importer.name} -> {lands}" if importer is not None else lands
-    unread = {k: v for k, v in given.items() if k not in read}
-    for message in said_unread(unread, route):
-        warn_user(train_words(message), UnreadOptionWarning)
 
 
 def to_training_table(
@@ -192,7 +171,7 @@ def to_training_table(
             if advice
             else f"{algo} trains on {' or '.join(accepts)} data; run `trlprep detect` on it",
         )
-    _say_unread(import_options, layout, det.type.name)
+    say_unread_layout(import_options, layout, det.type.name)
     # rows with a null required value are refused one by one by the conversion below
     problems = [p for p in det.problems if p.code != "ambiguous-prompt" and p.code not in ROW_LEVEL]
     if problems:
@@ -237,6 +216,11 @@ def to_training_table(
                 else ", or pass --conversational to make the rows messages rendered with it"
             ),
         )
+    if det.format is not Format.CONVERSATIONAL and not template_may_go_unused:
+        if not rendered_by_template(raw):  # else checked against the file's own (given_ids)
+            name = os.fspath(data) if isinstance(data, (str, os.PathLike)) else None
+            words = "token ids" if det.format is Format.TOKENIZED else "standard text"
+            say_unread_template_kwargs(template_kwargs, det.type.name, words, name)
     if det.format is Format.TOKENIZED:
         if (
             chat_template is not None

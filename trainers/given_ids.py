@@ -83,9 +83,19 @@ def choose(
     if not given:
         return Choice((), templated, table)
     name = path or "the data"
-    check_vocabulary(table, given, tokenizer, path, input_rows=input_rows, input_lines=input_lines)
-    if record is not None:
-        _same_tokenizer(record, tokenizer, name)
+    try:
+        check_vocabulary(
+            table, given, tokenizer, path, input_rows=input_rows, input_lines=input_lines
+        )
+        if record is not None:
+            _same_tokenizer(record, tokenizer, name)
+    except DataError as e:  # its text too was made for the other model, if a template rendered it
+        if not _chat_rendered(table, record):
+            raise
+        raise DataError(
+            e.message, hint=retokenise_hint(tokenizer, chat_template), path=e.path, line=e.line,
+            row=e.row, column=e.column,
+        ) from e  # fmt: skip
     why = _separator_problem(table, dtype, tokenizer, record, step_separator)
     if why is None and record is not None:
 
@@ -148,6 +158,31 @@ def _same_tokenizer(record: dict[str, Any], tokenizer: Any, name: str) -> None:
         f"{own['fingerprint']})",
         hint=f"tokenise it with the model's tokenizer (`trlprep convert --tokenize --tokenizer "
         f"{own['name'] or 'MODEL'}`), or drop the id columns to tokenise the text",
+    )
+
+
+def _chat_rendered(table: pa.Table, record: dict[str, Any] | None) -> bool:
+    """Whether `table`'s text was rendered with a chat template: its record says so, or
+    (without one) its text holds a template's turn markers."""
+    if record is not None:
+        return record.get("chat_template") is not None
+    from trlprep.columns.prerendered import prerendered_rows
+
+    return bool(len(prerendered_rows(table, tuple(table.column_names))[0]))
+
+
+def retokenise_hint(tokenizer: Any, chat_template: Any = None) -> str:
+    """What to do with ids, and text rendered with a chat template, both made for another
+    tokenizer than the model's: tokenising that text again would train on the other
+    model's rendering (its turn markers), so the conversations are rendered again."""
+    model = getattr(tokenizer, "name_or_path", "") or "MODEL"
+    template = f" --chat-template {chat_template}" if isinstance(chat_template, str) else ""
+    return (
+        "its text is rendered with a chat template for that tokenizer, so tokenising it again "
+        "would train on another model's rendering: convert the conversational data again "
+        f"with this model's tokenizer (`trlprep convert DATA{template} --tokenize --tokenizer "
+        f"{model} -o OUT`) and train on that, or train on the untokenised conversational file "
+        "(rendered with this model's chat template, or --chat-template)"
     )
 
 

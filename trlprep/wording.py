@@ -17,6 +17,7 @@ from trlprep.keywords import (  # noqa: F401  (FLAG_KEYWORDS, api_keywords, keyw
     NESTED,
     NUMBER,
     PAIRS,
+    SOURCE,
     WORD,
     api_keywords,
     fallback,
@@ -282,7 +283,15 @@ def _value(kind: str, value: str, choices: tuple[str, ...]) -> str | None:
         return repr(value) if "_" in value or value in train_words() else None
     if "/" in value or "." in value or value.startswith(("'", '"')):
         return value if value.startswith(("'", '"')) else repr(value)
+    if kind == SOURCE and _is_builtin_template(value):  # `--chat-template chatml`
+        return repr(value)
     return None
+
+
+def _is_builtin_template(value: str) -> bool:
+    from trlprep.templates.builtins import builtin_name
+
+    return builtin_name(value) is not None
 
 
 def _pairs(value: str) -> str | None:
