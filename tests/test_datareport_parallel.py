@@ -153,3 +153,71 @@ def test_remarks_naming_rows_join_across_pieces_as_one_batch_would():
         "row 9: the other note",
         "a note without rows",
     ]
+
+
+class _Rows:
+    """A collector that counts the rows it measures here (picklable: workers may take it)."""
+
+    want_examples = 0
+    flagged = ()
+
+    def __init__(self) -> None:
+        self.data = []
+
+    def add(self, table, offset, lines) -> None:
+        self.data.append((offset, table.num_rows))
+
+
+def _started(monkeypatch, rows: int, cores: int, num_proc=None) -> tuple[list, list]:
+    started: list = []
+    monkeypatch.setattr(parallel, "_run", lambda c, spec, pieces, w: started.append(w))
+    monkeypatch.setattr("trlprep.templates.table.available_cores", lambda: cores)
+    collector = _Rows()
+    batches = [(pa.table({"x": list(range(100))}), i * 100, None) for i in range(rows // 100)]
+    parallel.collect(collector, batches, num_proc)
+    return started, collector.data
+
+
+def test_workers_start_only_for_enough_rows_on_several_cores(monkeypatch, tmp_path):
+    from trlprep.datareport import loading
+
+    monkeypatch.setattr(parallel, "PARALLEL_ROWS", 1000)
+    started, here = _started(monkeypatch, 900, cores=2)  # small: measured here, all rows
+    assert started == [] and sum(n for _, n in here) == 900
+    assert [o for o, _ in here] == sorted(o for o, _ in here)
+    assert _started(monkeypatch, 1000, cores=2)[0] == [2]  # enough rows: 2 workers
+    assert _started(monkeypatch, 5000, cores=1)[0] == []  # one core: here, however many
+    assert _started(monkeypatch, 200, cores=2, num_proc=2)[0] == [2]  # asked for: workers
+    # the tokenizer's helper process: for a big input on several cores only
+    monkeypatch.setattr(loading, "HELPER_BYTES", 64)
+    small, big, shards = tmp_path / "s.jsonl", tmp_path / "b.jsonl", tmp_path / "shards"
+    small.write_bytes(b"x" * 63)
+    big.write_bytes(b"x" * 64)
+    shards.mkdir()
+    for i in range(2):
+        (shards / f"{i}.jsonl").write_bytes(b"x" * 40)
+    assert not loading.pays(str(small)) and loading.pays(str(big)) and loading.pays(shards)
+    assert not loading.pays(pa.table({"x": [1]}))  # rows in memory: loaded here
+    monkeypatch.setattr("trlprep.templates.table.available_cores", lambda: 1)
+    assert not loading.pays(str(big))
+
+
+def test_small_file_loads_its_tokenizer_here_with_the_same_figures(monkeypatch, tmp_path):
+    from trlprep.datareport import loading
+
+    path = tmp_path / "pc.jsonl"
+    rows = [{"prompt": f"Question {i}?", "completion": f" Answer {i}."} for i in range(50)]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    asked, real_start = [], loading.start
+
+    def start(chat_template, tokenizer, helper=None):
+        asked.append(helper)
+        return real_start(chat_template, tokenizer, helper=helper)
+
+    monkeypatch.setattr(loading, "start", start)
+    here = trlprep.report(str(path), tokenizer=TINY).to_dict()
+    assert asked == [False]  # 50 rows: no helper process
+    monkeypatch.setattr(loading, "HELPER_BYTES", 1)
+    helped = trlprep.report(str(path), tokenizer=TINY).to_dict()
+    assert asked[-1] is None  # a big input: the helper (where torch is not loaded yet)
+    assert json.dumps(here) == json.dumps(helped)

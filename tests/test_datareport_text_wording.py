@@ -53,7 +53,8 @@ def test_one_line_named_in_the_singular():
     path = REAL / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
     lines = _report(path, "--examples", "0")
     issue = _line(lines, "  duplicate-row, 1 row:")
-    assert issue.endswith("(line 216)"), issue
+    assert issue.endswith("(line 216 repeats line 174)"), issue
+    assert issue.count("216") == 1, issue  # each place said once
     assert _line(lines, "validation:") == "validation: valid (0 kinds of error, 1 kind of warning)"
 
 
@@ -206,3 +207,15 @@ def test_unrendered_messages_shown_without_the_nulls_arrow_adds():
     text = data["examples"][0]["parts"][0]["text"]
     assert '"content": null' in text  # the data's own null beside a function call
     assert '"tool_calls": null' not in text and '"name": null' not in text
+
+
+def test_repeated_rows_named_once_the_rest_listed_after(tmp_path):
+    src = (REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl").read_text().splitlines()
+    path = tmp_path / "dup.jsonl"
+    path.write_text("\n".join([*src, *src[:5]]) + "\n")  # lines 164-168 repeat lines 1-5
+    issue = _line(_report(path, "--examples", "0"), "  duplicate-row, 5 rows:")
+    assert issue.endswith(
+        "(line 164 repeats line 1, line 165 repeats line 2, line 166 repeats line 3)"
+        " (and lines 167, 168)"
+    ), issue
+    assert all(issue.count(str(n)) == 1 for n in range(164, 169)), issue

@@ -52,7 +52,8 @@ def report(
     with the totals (every split's rows together, rows shared across splits) at the top.
 
     `num_proc`: processes that read, render and tokenise (None: every core, for data of
-    more than a few thousand rows; 1: this process only). The figures do not depend on it.
+    100,000 rows or more, this process below; 1: this process only). The figures do not
+    depend on it.
 
     The importer's options go as keywords, as `convert` and `validate` take them (`map=
     "completion=canonical_solution"`, `role_map=`, `conversational=`, `pairing=` ...);
@@ -166,7 +167,11 @@ def measure(
             stats.rejected = imported
     from trlprep.datareport import loading
 
-    pending = None if loaded else loading.start(chat_template, tokenizer)  # while detecting
+    if loaded:
+        pending = None
+    else:  # a big input: loaded by a helper while detecting; small data: loaded here
+        helper = None if loading.pays(data) else False
+        pending = loading.start(chat_template, tokenizer, helper=helper)
     streamed = layout if imported is None else None  # a table is imported already
     seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
     path, batches, det = source(data, split, input_format, streamed, stats, seen, import_options)
@@ -372,6 +377,7 @@ def _validation_dict(rep: Any) -> dict[str, Any]:
                 "rows": list(i.rows),
                 "lines": list(i.lines) if i.lines is not None else None,
                 **_places(i),
+                **({"named": len(i.repeats)} if i.repeats else {}),
             }  # fmt: skip
             for i in rep.issues
         ],

@@ -99,12 +99,7 @@ def _render_one(r: dict[str, Any]) -> str:
             f"{val['warnings']} {noun(val['warnings'], 'kind')} of warning)"
         )
         for i in val["issues"][:8]:
-            at = i["lines"] if i["lines"] else i["rows"]
-            word = ("line" if i["lines"] else "row") + ("s" if len(at) > 1 else "")
-            where = f" ({word} {_list(at)})" if at else ""
-            if i.get("places"):  # several files: `a.jsonl:44`
-                where = f" ({_list(i['places'])})"
-            out.append(f"  {i['rule']}, {plural(i['count'], 'row')}: {i['message']}{where}")
+            out.append(f"  {i['rule']}, {plural(i['count'], 'row')}: {i['message']}{_where(i)}")
     lengths = r.get("lengths")
     if lengths:
         out.append("token lengths     min    p50    p90    p99    max     mean")
@@ -291,6 +286,24 @@ def _examples(
             mark = "*" if part.get("trained") and (not weighted or "loss_parts" in ex) else " "
             out.append(f"   {mark}{part['role']:<11}{text}")
     return out
+
+
+def _where(issue: dict[str, Any]) -> str:
+    """` (lines 3, 9)`: the issue's first places, less the `named` first ones its message
+    says already (`line 164 repeats line 5`): ` (and line 170)`, or nothing."""
+    named = issue.get("named", 0)
+    at = issue["lines"] if issue["lines"] else issue["rows"]
+    word = "line" if issue["lines"] else "row"
+    if issue.get("places"):  # several files: `a.jsonl:44`
+        at, word = issue["places"], ""
+    at = at[named:]
+    if not at:
+        return ""
+    word += "s" if word and len(at) > 1 else ""
+    listed = _list(at)
+    if issue["count"] > named + len(at) and not listed.endswith("..."):
+        listed += ", ..."  # more rows than the issue keeps
+    return f" ({'and ' if named else ''}{word + ' ' if word else ''}{listed})"
 
 
 def _list(xs: list[int], limit: int = 5) -> str:
