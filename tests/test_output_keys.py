@@ -165,3 +165,20 @@ def test_written_in_batches_as_in_one(tmp_path, monkeypatch):
     assert [list(r["messages"][0]) for r in _lines(one)][1:] == [
         ["role", "content", "reasoning_content", "tool_calls"]
     ] * 2
+
+
+def test_a_rejected_rows_record_does_not_depend_on_the_rows_refused_beside_it():
+    """Ray refuses rows block by block, the local engine over a whole batch: a record's key
+    order was the order met among the rows refused together (`content` before `role` when
+    the row's first message had no role)."""
+    from trlprep.importers.rejects import records
+
+    rows = [
+        {"messages": [{"role": "user", "content": "sky?"}, {"role": "assistant", "content": ""}]},
+        {"messages": [{"content": "sky?"}, {"role": "assistant", "content": "blue"}]},
+    ]
+    table = pa.Table.from_pylist(rows)
+    together = records(table)
+    alone = records(table.slice(1, 1))
+    assert alone == together[1:]
+    assert alone == ['{"messages":[{"content":"sky?"},{"role":"assistant","content":"blue"}]}']

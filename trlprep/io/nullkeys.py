@@ -168,6 +168,25 @@ def key_order(
     return [(f, child) for _, f, child in sorted(ranked, key=lambda r: r[0])]
 
 
+def struct_orders(schema: pa.Schema) -> KeyOrders:
+    """Key orders that write every struct's keys in the struct's own order: each row's text
+    then depends on that row alone, not on the rows written before it (a rejected row's
+    record)."""
+    orders: KeyOrders = {}
+
+    def walk(t: pa.DataType, path: tuple[str, ...]) -> None:
+        if pa.types.is_struct(t):
+            orders[path] = [f.name for f in t]
+            for f in t:
+                walk(f.type, (*path, f.name))
+        elif _is_list(t):
+            walk(t.value_type, path)
+
+    for f in schema:
+        walk(f.type, (f.name,))
+    return orders
+
+
 def _in_struct_order(t: pa.DataType, arr: pa.Array, keep, orders: KeyOrders, path) -> bool:
     """True when every struct inside `arr` has its keys met in its own order (`key_order`,
     noted in `orders`): written as Arrow's struct gives them, the reader's order."""

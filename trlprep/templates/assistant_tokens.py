@@ -247,6 +247,8 @@ def trained_spans(
     tokenizer: Any = None,
     *,
     messages: str | tuple[str, ...] = "messages",
+    tools: Any = None,
+    template_kwargs: dict | None = None,
 ) -> list[tuple[str, list[tuple[int, int]] | None]]:
     """Per row of `table` (a few rows: rendered here, one by one): its render and the
     character spans SFT's weighted loss trains on (`mask_conversations`' spans), or why the
@@ -255,7 +257,8 @@ def trained_spans(
     if tokenizer is not None:
         ends = [str(t) for t in getattr(tokenizer, "all_special_tokens", [])]
         ends += [t.content for t in getattr(tokenizer, "added_tokens_decoder", {}).values()]
-    job = (template, tuple(dict.fromkeys(ends)), messages, None)
+    side = (tools, dict(template_kwargs or {}))
+    job = (template, tuple(dict.fromkeys(ends)), messages, None, side)
     return _spans_batch(job, table, 0)[0]
 
 
