@@ -80,9 +80,9 @@ def test_a_folder_of_shards_names_each_rows_file(tmp_path):
     issue = shards.data["validation"]["issues"][0]
     last = f"{folder}/train-00002-of-00003.jsonl:44"
     assert issue["rule"] == "duplicate-row" and issue["places"] == [last]
-    assert f"exactly ({last} repeats {folder}/train-00000-of-00003.jsonl:1) ({last})" in (
-        shards.to_text()
-    )
+    text = " ".join(shards.to_text().split())
+    said = f"exactly ({last} repeats {folder}/train-00000-of-00003.jsonl:1)"
+    assert said in text and f"{said} ({last})" not in text  # each place said once
     assert f"<td>{last}</td>" in shards.to_html()
 
 
