@@ -136,7 +136,7 @@ def tokenize_table(
     `templated`: the text was rendered by a chat template, so no BOS is added to it (the
     template wrote its own, or none); standard text gets the BOS its tokenizer adds.
 
-    A row whose completion (every completion of a pair, every step) truncation cuts away
+    A row whose completion (either completion of a pair, every step) truncation cuts away
     entirely has nothing to train on: with `cut_away="fail"` those rows raise one
     `RowFailures` (stage `tokenize`); with "keep" they stay, with empty completion ids.
     """
@@ -272,8 +272,12 @@ def _split(
                 report.boundary_examples.append(i + row_offset)
         whole = [f[k:] for f in full]
         row = fit(full[0][:k] if full else p, whole, max_length, truncation, report)
-        if any(whole) and not any(row.tails):
-            cut[i] = _cut_reason(rest, k, max_length)
+        # a pair with either side left without a token has no log-ratio to train on: refused,
+        # as `trlprep train` drops it (`trainable`), whichever side it is
+        gone = [c for c, t in zip(rest, row.tails, strict=True) if not t]
+        if max_length is not None and any(whole) and gone:
+            empty = [c for c, w in zip(rest, whole, strict=True) if not w]
+            cut[i] = _cut_reason(rest, gone, k, max_length, empty)
         prompts.append(row.prompt)
         for c, tail, start in zip(rest, row.tails, row.starts, strict=True):
             parts[c].append(tail)
@@ -292,15 +296,28 @@ def _split(
     return out
 
 
-def _cut_reason(completions: list[str], prompt_tokens: int, max_length: int | None) -> str:
-    what = (
-        "the completion is"
-        if completions in (["completion"], [])
-        else f"the {' and '.join(completions)} completions are"
-    )
-    return (
-        f"{what} cut away by --max-length {max_length} (prompt is {plural(prompt_tokens, 'token')})"
-    )
+def _cut_reason(
+    completions: list[str],
+    gone: list[str],
+    prompt_tokens: int,
+    max_length: int | None,
+    empty: list[str],
+) -> str:
+    prompt = f"prompt is {plural(prompt_tokens, 'token')}"
+    cut = [c for c in gone if c not in empty]
+    if not cut:  # the other side fits: this one had no tokens before any cut
+        return (
+            f"the {' and '.join(empty)} completion has no tokens: the pair has nothing to "
+            f"compare ({prompt})"
+        )
+    if completions in (["completion"], []):
+        what = "the completion is"
+    elif len(cut) == 1:
+        what = f"the {cut[0]} completion is"
+    else:
+        what = f"the {' and '.join(cut)} completions are"
+    none = f"; the {' and '.join(empty)} had no tokens to begin with" if empty else ""
+    return f"{what} cut away by --max-length {max_length} ({prompt}{none})"
 
 
 def _check_rows(table: pa.Table, columns: list[str]) -> None:
