@@ -18,22 +18,15 @@ from realdata.support import (
     counts,
     original_render,
     original_template_args,
+    records,
     rows_of,
     run,
     sample,
     train_one_step,
+    without_nulls,
 )
 
 DATA = sample("oumi_tool_calling")
-
-
-def _src() -> list[dict]:
-    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-
-
-def _plain(messages: list[dict]) -> list[dict]:
-    """`messages` without the keys written as null (keys other messages of the file have)."""
-    return [{k: v for k, v in m.items() if v is not None} for m in messages]
 
 
 def test_detect_reads_conversations_with_tool_turns():
@@ -60,14 +53,14 @@ def test_prompt_completion_ends_the_prompt_on_the_tool_result(tmp_path):
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (6, 0, 6, 6)
     rows = rows_of(out)
-    first = _src()[0]["messages"]
+    first = records(DATA)[0]["messages"]
     assert rows[0]["prompt"][:2] == first[:2]
     assert first[2] == {"role": "tool", "id": "call_abc123", "content": first[2]["content"]}
     # Oumi's `id` on a tool message is the call it answers: written as `tool_call_id`
     assert rows[0]["prompt"][2] == {
         "role": "tool", "content": first[2]["content"], "tool_call_id": "call_abc123"
     }  # fmt: skip
-    assert _plain(rows[0]["completion"]) == [first[3]]
+    assert without_nulls(rows[0]["completion"]) == [first[3]]
     described = "Multi-tool example - file write and code execution"
     assert rows[3]["metadata"] == {"description": described}
     assert [m["role"] for m in rows[3]["prompt"]] == [
@@ -82,7 +75,7 @@ def test_renders_equal_the_original_template(tmp_path, template):
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (6, 0, 6, 6)
     got = rows_of(out)
-    for i, record in enumerate(_src()):
+    for i, record in enumerate(records(DATA)):
         assert got[i]["text"] == original_render(template, record["messages"]), i
     assert "<tool_response>" in got[0]["text"] or "ipython" in got[0]["text"]
 
@@ -118,7 +111,7 @@ def test_tool_messages_name_their_call_in_tool_call_id_with_from_or_without(tmp_
         res = run("convert", DATA, *given, "-o", out)
         assert res.exit_code == 0, res.output
         assert counts(res.output) == (6, 0, 6, 6)
-        for raw, row in zip(_src(), rows_of(out), strict=True):
+        for raw, row in zip(records(DATA), rows_of(out), strict=True):
             want = [
                 {("tool_call_id" if k == "id" else k): v for k, v in m.items()}
                 for m in raw["messages"]

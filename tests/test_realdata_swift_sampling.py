@@ -10,28 +10,20 @@ the rejected answer the lines of a question share, which `validate` names.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from realdata.support import (
     counts,
     original_render,
     original_template_args,
+    records,
     rows_of,
     run,
     sample,
     train_one_step,
+    without_nulls,
 )
 
 DATA = sample("swift_sampling_dpo")
-
-
-def _src() -> list[dict]:
-    return [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-
-
-def _plain(messages: list[dict]) -> list[dict]:
-    return [{k: v for k, v in m.items() if v is not None} for m in messages]
 
 
 def test_detect_reads_the_swift_layout_as_preference():
@@ -47,11 +39,11 @@ def test_convert_makes_the_rejected_text_an_assistant_message(tmp_path):
     assert res.exit_code == 0, res.output
     assert "swift -> preference (conversational)" in res.output
     assert counts(res.output) == (33, 0, 33, 33)
-    rows, src = rows_of(out), _src()
+    rows, src = rows_of(out), records(DATA)
     for row, record in zip(rows, src, strict=True):
-        user, answer = _plain(record["messages"])
-        assert _plain(row["prompt"]) == [user]
-        assert _plain(row["chosen"]) == [answer]
+        user, answer = without_nulls(record["messages"])
+        assert without_nulls(row["prompt"]) == [user]
+        assert without_nulls(row["chosen"]) == [answer]
         assert row["rejected"] == [{"role": "assistant", "content": record["rejected_response"]}]
         assert row["id"] == record["id"]
     assert rows[3]["chosen"][0]["content"].startswith("The midpoint of segment $s_1$ can be")
@@ -63,8 +55,8 @@ def test_pairs_render_as_the_original_template(tmp_path, template):
     res = run("convert", DATA, *original_template_args(template), "-o", out, "--num-proc", "1")
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (33, 0, 33, 33)
-    for row, record in zip(rows_of(out), _src(), strict=True):
-        user, answer = _plain(record["messages"])
+    for row, record in zip(rows_of(out), records(DATA), strict=True):
+        user, answer = without_nulls(record["messages"])
         rejected = {"role": "assistant", "content": record["rejected_response"]}
         assert row["prompt"] == original_render(template, [user], add_generation_prompt=True)
         assert row["prompt"] + row["chosen"] == original_render(template, [user, answer])

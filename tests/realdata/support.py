@@ -135,6 +135,11 @@ def _tokenizer(path: Path):
 # ---------------------------------------------------------------- real rows of two kinds
 
 
+def without_nulls(messages: list[dict]) -> list[dict]:
+    """`messages` without the keys held as null (keys other messages of a table have)."""
+    return [{k: v for k, v in m.items() if v is not None} for m in messages]
+
+
 def records(src: Path) -> list[dict]:
     """The JSON records of a `.json` array or a JSON Lines file (blank lines between)."""
     text = src.read_text(encoding="utf-8")
