@@ -64,10 +64,7 @@ def marked_parts(arr: pa.Array, kinds: list[str], marked_only: bool = False) -> 
         fields.append(f)
         children.append(child)
     out = pa.StructArray.from_arrays(children, fields=fields, mask=msgs.is_null())
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-    listed = pa.LargeListArray.from_arrays(offsets, out, mask=arr.is_null())
-    return listed.cast(pa.list_(listed.type.value_field)) if len(out) < 2**31 else listed
+    return _relisted(arr, out)
 
 
 def as_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
@@ -81,10 +78,16 @@ def as_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
         fields.append(pa.field("content", parts.type) if f.name == "content" else f)
         children.append(parts if f.name == "content" else pc.struct_field(flat, k))
     messages = pa.StructArray.from_arrays(children, fields=fields, mask=flat.is_null())
+    return _relisted(arr, messages)
+
+
+def _relisted(arr: pa.Array, values: pa.Array) -> pa.Array:
+    """`values` (the flattened items of list array `arr`, remade) as lists shaped as `arr`'s:
+    a plain list array while its offsets fit 32 bits."""
     lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-    out = pa.LargeListArray.from_arrays(offsets, messages, mask=arr.is_null())
-    return out.cast(pa.list_(out.type.value_field)) if len(messages) < 2**31 else out
+    out = pa.LargeListArray.from_arrays(offsets, values, mask=arr.is_null())
+    return out.cast(pa.list_(out.type.value_field)) if len(values) < 2**31 else out
 
 
 def _split(content: pa.Array, kinds: list[str]) -> pa.Array:
