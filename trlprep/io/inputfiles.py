@@ -145,7 +145,9 @@ def _refuse_model_folder(folder: Path) -> None:
     if found:
         raise UsageError(
             f"{folder}: a model or tokenizer folder ({', '.join(found[:2])}), not a dataset",
-            hint="give it as --model, --tokenizer or --chat-template; the data is another path",
+            hint="a model goes where a command takes one (`trlprep convert --tokenizer`, "
+            "`trlprep report --chat-template`, `trlprep train --model`); the data is another "
+            "path",
         )
 
 
