@@ -76,16 +76,19 @@ INPUTS = {
 }
 
 
-def _args(command: str, data: str, out: Path) -> list[str]:
+def _args(command: str, data: str, output: Path) -> list[str]:
+    """`command` run on `data`, writing `output` where it writes one."""
     extra = {
-        "convert": ["--to", "language-modeling", "-o", str(out / "c.jsonl")],
-        "import": ["--from", "alpaca", "-o", str(out / "i.jsonl")],
-        "pack": ["--seq-length", "8", "-o", str(out / "p.jsonl")],
+        "convert": ["--to", "language-modeling"],
+        "import": ["--from", "alpaca"],
+        "pack": ["--seq-length", "8"],
+        "report": [],
         "check-template": ["--chat-template", str(EXAMPLES / "tiny-chat-model")],
-    }
-    return [command, data, *extra.get(command, [])]
+    }.get(command, [])
+    return [command, data, *extra, *(["-o", str(output)] if command in WRITING else [])]
 
 
+WRITING = ("convert", "import", "pack", "report")  # (validate's --output is a report format)
 DATA_COMMANDS = ["detect", "validate", "report", "convert", "import", "pack", "check-template"]
 
 
@@ -96,12 +99,19 @@ def test_every_flag_an_input_error_advises_is_the_commands(command, tmp_path):
     for name, text in INPUTS.items():
         (data / name).write_text(text)
     paths = [*sorted(data.iterdir()), EXAMPLES / "tiny-chat-model", tmp_path / "missing.jsonl"]
-    said = {}
+    said, hinted = {}, 0
     for path in paths:
-        out = tmp_path / path.name.replace(".", "_")
-        out.mkdir()
+        out = tmp_path / f"{path.name}.out.jsonl"
         res = CliRunner().invoke(app, _args(command, str(path), out))
         said[path.name] = wrong_flags(command, res.output)
+        hinted += "hint" in res.output
+    assert hinted >= 4  # the inputs do raise the errors whose hints are checked
+    if command in WRITING:  # an output that exists already
+        taken = tmp_path / "taken.jsonl"
+        taken.write_text("")
+        res = CliRunner().invoke(app, _args(command, str(data / "labels.jsonl"), taken))
+        assert "exists" in res.output, res.output
+        said[taken.name] = wrong_flags(command, res.output)
     assert not any(said.values()), said
 
 
@@ -115,7 +125,7 @@ def test_an_unexpected_error_says_where_debug_goes(command, tmp_path, monkeypatc
     monkeypatch.setattr(inputfiles, "_model_files", broken)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.jsonl").write_text('{"prompt": "a", "completion": "b"}\n')
-    res = CliRunner().invoke(app, _args(command, str(tmp_path / "d"), tmp_path))
+    res = CliRunner().invoke(app, _args(command, str(tmp_path / "d"), tmp_path / "o.jsonl"))
     assert res.exit_code == 2, res.output
     assert "RuntimeError: a bug" in res.output
     assert f"rerun as `trlprep --debug {command} ...` for the traceback" in res.output
