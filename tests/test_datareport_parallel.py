@@ -14,6 +14,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from realdata.support import run
 
 import trlprep
 from trlprep.datareport import parallel
@@ -221,3 +222,17 @@ def test_small_file_loads_its_tokenizer_here_with_the_same_figures(monkeypatch, 
     helped = trlprep.report(str(path), tokenizer=TINY).to_dict()
     assert asked[-1] is None  # a big input: the helper (where torch is not loaded yet)
     assert json.dumps(here) == json.dumps(helped)
+
+
+def test_readme_and_help_say_when_workers_and_the_helper_start():
+    from trlprep.datareport.loading import HELPER_BYTES
+    from trlprep.datareport.parallel import PARALLEL_ROWS
+
+    rows, mb = f"{PARALLEL_ROWS:,} rows or more", f"{HELPER_BYTES >> 20} MB or more"
+    help_text = " ".join(run("report", "--help").output.split())
+    assert rows in help_text and "every core)" not in help_text
+    readme = ROOT / "README.md"
+    if not readme.is_file():
+        pytest.skip("no README.md beside tests/")
+    speed = " ".join(readme.read_text().split("**Speed**")[1].split("\n\n")[0].split())
+    assert rows in speed and mb in speed and "2 or more cores" in speed, speed

@@ -184,7 +184,7 @@ def test_a_model_folder_given_as_data_says_where_it_goes(command):
     res = CliRunner().invoke(app, [command, str(EXAMPLES / "tiny-chat-model")])
     assert res.exit_code == 2
     assert "a model or tokenizer folder (tokenizer_config.json" in res.stderr
-    assert "give it as --model, --tokenizer or --chat-template" in res.stderr
+    assert "`trlprep train --model`); the data is another path" in res.stderr
 
 
 @pytest.mark.parametrize("name", ["out.jsonl", "out.parquet"])

@@ -27,6 +27,26 @@ def test_a_header_only_csv_is_said_to_have_no_rows_not_to_match_no_type(tmp_path
     header.write_text("instruction,output\n")
     said = _said(run("validate", header))
     assert "note: no rows to detect the type from (the columns: instruction, output)" in said
+
+
+def test_a_parquet_file_without_rows_keeps_its_column_note_as_read_whole(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trlprep.io.readers import read
+    from trlprep.validation.validate import validate_table
+
+    empty = pa.array([], pa.string())
+    said = {}
+    for name, columns in (("io", ["instruction", "output"]), ("pc", ["prompt", "completion"])):
+        path = tmp_path / f"{name}.parquet"
+        pq.write_table(pa.table(dict.fromkeys(columns, empty)), path)
+        said[name] = _said(run("validate", path))  # streamed: no batch comes of no rows
+        src = read(str(path))
+        notes = validate_table(src.table, lines=src.lines, path=str(path)).notes
+        assert notes and all(f"note: {n}" in said[name] for n in notes), (said, notes)
+    assert "note: no rows to detect the type from (the columns: instruction, output)" in said["io"]
+    assert "0 rows of prompt-completion (standard)" in said["pc"]
     assert "no dataset type matches" not in said
 
 

@@ -178,3 +178,28 @@ def test_train_refuses_the_template_and_trains_one_step_on_the_text(lines_file, 
     assert res.exit_code == 0, res.output
     assert "map layout -> prompt-completion: 2 rows in" in res.output
     assert "trained 1 step" in res.output
+
+
+@pytest.mark.parametrize("given", ["folder", "glob"])
+def test_the_command_for_a_file_of_a_folder_writes_outside_the_folder(given, tmp_path):
+    """Inside the folder, the next run over it would read the written file as one more shard."""
+    import shutil
+
+    folder = tmp_path / "rollouts"
+    (folder / "part").mkdir(parents=True)
+    shard = folder / "part" / DATA.name
+    shutil.copy(DATA, shard)
+    res = run("detect", folder if given == "folder" else f"{folder}/**/*.jsonl")
+    assert res.exit_code == 1, res.output
+    said = " ".join(res.output.split())
+    lines = tmp_path / "dapo_math_response_data.sample.lines.jsonl"
+    assert f"write each object on one line: `jq -c . {shard} > {lines}`" in said
+
+
+def test_the_current_folder_given_writes_in_its_parent(tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copy(DATA, tmp_path / DATA.name)
+    monkeypatch.chdir(tmp_path)
+    said = " ".join(run("detect", ".").output.split())
+    assert f"`jq -c . ./{DATA.name} > ../dapo_math_response_data.sample.lines.jsonl`" in said

@@ -90,3 +90,19 @@ def test_conversational_rows_render_as_the_original_template(rows_file, tmp_path
         answer = {"role": "assistant", "content": record["solution"]}
         assert row["prompt"] == original_render("qwen2_5", user, add_generation_prompt=True)
         assert row["prompt"] + row["completion"] == original_render("qwen2_5", [*user, answer])
+
+
+def test_the_command_for_a_file_of_a_folder_writes_beside_the_folder(tmp_path):
+    import shutil
+
+    folder = tmp_path / "math"
+    folder.mkdir()
+    shutil.copy(DATA, folder / DATA.name)
+    res = run("detect", folder)
+    assert res.exit_code == 2, res.output
+    said = " ".join(res.output.split())
+    rows = tmp_path / "math.first40.rows.jsonl"
+    command_line = f"`jq -c 'to_entries[] | {{id: .key}} + .value' {folder / DATA.name} > {rows}`"
+    assert f"make each record a row, its key kept as 'id': {command_line}" in said
+    res = run("detect", DATA)  # given itself: beside it, as before
+    assert f"> {DATA.with_name('math.first40.rows.jsonl')}`" in " ".join(res.output.split())

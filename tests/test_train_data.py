@@ -331,9 +331,16 @@ def test_max_length_keeps_the_start_and_drops_prompt_only_rows(tok):
     assert p.rows["chosen"][0] == ids(tok, "is blue")
     assert any("dropped 1 row " in m for m in logs)
     # the same rows `convert --tokenize` refuses: one message says why they are dropped
-    assert any("their completion is cut away by max_length=5" in m for m in logs)
+    said = next(m for m in logs if "dropped 1 row " in m)
+    assert "(its completion is cut away by max_length=5" in said and "their" not in said
+    assert said.endswith("refuses this row, listing it)"), said
     with pytest.raises(DataError, match="no training rows"):
         _prep(tok, "dpo", rows[1:], max_length=3)
+    logs.clear()
+    _prep(tok, "dpo", [rows[0], rows[1], rows[1]], logs, max_length=5)
+    said = next(m for m in logs if "dropped 2 rows " in m)
+    assert "(their completion is cut away by max_length=5" in said, said
+    assert said.endswith("refuses these rows, listing each)"), said
 
 
 def test_stepwise_labels_sit_on_each_steps_last_token(tok):
@@ -432,7 +439,10 @@ def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
     logs.clear()  # rows numbered as convert numbers them, not as a Python list
     merged = {"prompt": "the sky", "chosen": "is blue", "rejected": "is red"}  # "skyis"
     _prep(tok, "dpo", [fits, merged], logs)
-    assert any("boundary (e.g. row 1); their" in line for line in logs), logs
+    assert any("1 row where" in line and "(e.g. row 1); its completion" in line for line in logs)
+    logs.clear()
+    _prep(tok, "dpo", [fits, merged, merged], logs)
+    assert any("2 rows where" in line and "; their completion" in line for line in logs), logs
     with pytest.raises(DataError, match="no evaluation rows left after tokenisation of --eval"):
         _prep(tok, "kto", [long_prompt], max_length=6, training=False, label="eval data")
 

@@ -13,7 +13,7 @@ import pytest
 from realdata.support import TINY_MODEL, run, sample
 
 import trlprep
-from trlprep.conversion.unread import UnreadOptionWarning, applies_to
+from trlprep.conversion.unread import CHECKED, UnreadOptionWarning, applies_to
 
 KTO = sample("kto_demo")
 HH = sample("hh_rlhf")
@@ -101,7 +101,8 @@ def test_separator_said_on_conversations_read_on_text(tmp_path):
     res = run("convert", conv, "--to", "lm", "--separator", " ", "-o", tmp_path / "o1.jsonl")
     said = _unread(res.output)
     assert res.exit_code == 0 and len(said) == 1 and "--separator " + UNREAD in said[0]
-    assert "on standard text, prompt-completion -> language-modeling" in said[0]
+    assert "prompt-completion -> language-modeling" in said[0]
+    assert said[0].endswith("(of standard text only)")
     res = run("convert", text, "--to", "lm", "--separator", " ", "-o", tmp_path / "o2.jsonl")
     assert res.exit_code == 0 and not _unread(res.output), res.output
 
@@ -177,4 +178,13 @@ def test_where_an_option_applies_comes_from_the_declarations():
     assert applies_to("order") == (
         "preference -> unpaired-preference, preference-implicit -> unpaired-preference"
     )
-    assert applies_to("split_mode").startswith("on standard text, preference-implicit -> ")
+    assert applies_to("split_mode").startswith("preference-implicit -> ")
+    assert applies_to("split_mode").endswith(" (of standard text only)")
+
+
+@pytest.mark.parametrize("name", CHECKED)
+def test_where_an_option_applies_reads_after_applies_to(name):
+    said = applies_to(name)
+    # "--x applies to <said>": a noun phrase, never a preposition or a dangling comma
+    assert said.split()[0] not in {"on", "with", "in", "for", "to"}, said
+    assert ", with " not in said and ": " not in said and not said.endswith(","), said

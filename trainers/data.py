@@ -23,7 +23,7 @@ from trlprep.trainers.data_rejects import reason_lines
 from trlprep.trainers.data_table import to_training_table
 
 from trlprep.errors import DataError, TemplateNote, in_callers_words
-from trlprep.wording import plural
+from trlprep.wording import noun, plural
 
 
 @dataclass
@@ -242,7 +242,8 @@ def prepare(
             f"{plural(report.boundary_merges, 'row')} where the tokenizer merges tokens across the "
             "prompt/completion boundary"
             + (at or f" (e.g. rows {', '.join(map(str, report.boundary_examples))})")
-            + "; their completion starts where the two tokenisations diverge"
+            + f"; {noun(report.boundary_merges, 'its', 'their')} completion starts where the "
+            "two tokenisations diverge"
         )
     if report is not None and report.truncated and layout == "prompts":
         notes.append(
@@ -266,7 +267,7 @@ def prepare(
             data_layout=data_layout, column_map=column_map, import_options=import_options,
             split=split,
         )  # fmt: skip
-        why = why_dropped(layout, max_length, route[-1], refused_by)
+        why = why_dropped(layout, max_length, route[-1], refused_by, rows=dropped)
         if loss_what:  # the masks, not only max_length, can leave nothing
             within = f" within max_length={max_length}" if max_length else ""
             why = f"with nothing left to train on (no tokens of {loss_what}{within})"

@@ -18,6 +18,7 @@ from trlprep.trainers.assistant_masks import WHOLE_MASKS, onto_ids
 from trlprep.trainers.data_table import MESSAGES_COLUMN
 
 from trlprep.errors import UsageError
+from trlprep.wording import noun
 
 # what each layout's tokenised rows hold (lists of token ids unless named otherwise)
 LAYOUTS = {
@@ -243,10 +244,14 @@ def trainable(rows: dict[str, list], layout: str, max_length: int | None) -> lis
 
 
 def why_dropped(
-    layout: str, max_length: int | None, dtype: str = "", refused_by: str | None = None
+    layout: str,
+    max_length: int | None,
+    dtype: str = "",
+    refused_by: str | None = None,
+    rows: int = 2,
 ) -> str:
-    """Why `trainable` refused rows of `layout` (tokenised as `dtype` data); `refused_by`:
-    the `trlprep convert` command that refuses them too, for a note to name."""
+    """Why `trainable` refused `rows` rows of `layout` (tokenised as `dtype` data);
+    `refused_by`: the `trlprep convert` command that refuses them too, for a note to name."""
     if layout == "scored-pairs":
         return f"longer than max_length={max_length}"
     if not max_length:
@@ -257,8 +262,10 @@ def why_dropped(
         return "with an empty prompt"
     if dtype == "language-modeling":  # no completion: a sequence of one token predicts none
         return "with nothing left to train on (one token or none: nothing to predict)"
-    listed = f"; `{refused_by}` refuses these rows, listing each" if refused_by else ""
+    these = f"{noun(rows, 'this')} {noun(rows, 'row')}"
+    each = noun(rows, "it", "each")
+    listed = f"; `{refused_by}` refuses {these}, listing {each}" if refused_by else ""
     return (
-        f"with nothing left to train on (their completion is cut away by max_length="
-        f"{max_length}: the prompt fills it{listed})"
+        f"with nothing left to train on ({noun(rows, 'its', 'their')} completion is cut away "
+        f"by max_length={max_length}: the prompt fills it{listed})"
     )

@@ -169,6 +169,12 @@ def fail(error: TrlprepError) -> typer.Exit:
     return typer.Exit(error.exit_code)
 
 
+def debug_hint(command: str) -> str:
+    """How to rerun `command` with the traceback shown: `--debug` is the root's option,
+    given before the command's name (`trlprep report --debug` is refused)."""
+    return f"rerun as `trlprep --debug {command} ...` for the traceback"
+
+
 def _quiet() -> None:
     """stdout and stderr sent to /dev/null (their reader is gone: nothing more can be said)."""
     devnull = os.open(os.devnull, os.O_WRONLY)
@@ -194,6 +200,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
         import inspect
 
         skips_bad_lines = "on_bad_lines" in inspect.signature(fn).parameters
+        name = args[0] if args else kwargs.get("name") or fn.__name__.replace("_", "-")
 
         @functools.wraps(fn)
         def wrapper(*a: Any, **kw: Any) -> Any:
@@ -226,7 +233,7 @@ def command(*args: Any, **kwargs: Any) -> Callable:
                 if _state["debug"]:
                     raise
                 err.print(f"error: {type(e).__name__}: {e}", markup=False)
-                err.print("  hint: rerun with --debug for the traceback", markup=False)
+                err.print(f"  hint: {debug_hint(name)}", markup=False)
                 raise typer.Exit(2) from None
 
         kwargs.setdefault("cls", Command)

@@ -52,7 +52,11 @@ def report_command(
     examples: int = typer.Option(3, "--examples", min=0, help="Rows shown rendered."),
     validate: bool = typer.Option(True, "--validate", help="Include the validation summary."),
     num_proc: int = typer.Option(
-        None, "--num-proc", min=1, help="Processes that render and tokenise (default: every core)."
+        None,
+        "--num-proc",
+        min=1,
+        help="Processes that render and tokenise (default: every core for 100,000 rows or "
+        "more, this process below; 1: this process only).",
     ),
     split: str = opt.SPLIT,
     input_format: str = opt.INPUT_FORMAT,

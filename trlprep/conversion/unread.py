@@ -25,11 +25,11 @@ CHECKED = EDGE_OPTIONS + RENDER_OPTIONS + LAYOUT_OPTIONS
 
 # where a render option applies, in words (the render is one step, not a family of edges)
 _RENDERING = {
-    "tools": "rendering with a chat template: --chat-template, or --tokenize of "
-    "conversational data",
-    "max_length": "token ids, with --tokenize",
-    "truncation": "token ids cut to --max-length (with --tokenize)",
-    "step_separator": "token ids of stepwise supervision, with --tokenize",
+    "tools": "rendering with a chat template (--chat-template, or --tokenize of "
+    "conversational data)",
+    "max_length": "token ids made with --tokenize",
+    "truncation": "token ids made with --tokenize and cut to --max-length",
+    "step_separator": "token ids of stepwise supervision made with --tokenize",
 }
 _RENDERING["template_kwargs"] = _RENDERING["tools"]
 # a layout reads these unless another option is given
@@ -133,7 +133,7 @@ def applies_to(name: str) -> str:
     if anywhere:
         said.append(", ".join(anywhere))
     if standard:
-        said.append(f"on {Format.STANDARD} text, {', '.join(standard)}")
+        said.append(f"{', '.join(standard)} (of {Format.STANDARD} text only)")
     if layouts:
         unless = f", without {_UNLESS[name]}" if name in _UNLESS else ""
         word = "layout" if len(layouts) == 1 else "layouts"

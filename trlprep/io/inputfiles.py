@@ -29,6 +29,10 @@ SPLIT_WORDS = {
 # a folder's notes (README.txt, LICENSE.txt): the whole name before the suffix, any case
 _NOTES = re.compile(r"(readme|licen[cs]e|notice|copying|changelog|authors)\.", re.IGNORECASE)
 _SKIP = {"state.json", "dataset_info.json", "dataset_infos.json", "dataset_dict.json"}
+# file -> the folder (or a glob's fixed folder) it was last read from, so that a hint's
+# command writes its output outside it, where the next run over that input does not read it
+# (kept for the process: a file's shards are read again by file, below the folder's read)
+_ROOTS: dict[str, str] = {}
 
 
 class Inputs(str):
@@ -145,7 +149,9 @@ def _refuse_model_folder(folder: Path) -> None:
     if found:
         raise UsageError(
             f"{folder}: a model or tokenizer folder ({', '.join(found[:2])}), not a dataset",
-            hint="give it as --model, --tokenizer or --chat-template; the data is another path",
+            hint="a model goes where a command takes one (`trlprep convert --tokenizer`, "
+            "`trlprep report --chat-template`, `trlprep train --model`); the data is another "
+            "path",
         )
 
 
@@ -251,6 +257,7 @@ def _candidates(
             return None
         _refuse_model_folder(p)
         files = _folder_files(p)
+        _ROOTS.update(dict.fromkeys(files, path))
         return (files, p) if files else None  # no files: the reader says what the folder lacks
     if is_glob(path):
         files = sorted(
@@ -260,8 +267,22 @@ def _candidates(
         )
         if not files:
             raise InputError(f"{path}: no files match", hint="check the pattern (quote it)")
+        _ROOTS.update(dict.fromkeys(files, _glob_root(path)))
         return files, None
     return None
+
+
+def _glob_root(pattern: str) -> str:
+    """The folder a glob's matches lie under: its parts before the first wildcard."""
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if GLOB_CHARS.search(part))
+    return str(Path(*parts[:fixed])) if fixed else "."
+
+
+def input_root(file: str | os.PathLike) -> str | None:
+    """The folder (or a glob's fixed folder) that `file` was read from as one of its files
+    (None: it was given itself), as the user named it."""
+    return _ROOTS.get(str(file))
 
 
 def default_split(

@@ -205,17 +205,33 @@ def file_command(path: str, tool: str, renamed: str, compression: str | None = N
     """A shell command running `tool` over the file `path` (named as given, so it runs where
     trlprep ran; decompressed first when `compression` says so, as it is sniffed when not
     given) into a file beside it: the name without compression suffix, its stem followed by
-    `renamed` (`{}` there stands for its suffix: `.utf8{}` -> `data.utf8.csv`)."""
+    `renamed` (`{}` there stands for its suffix: `.utf8{}` -> `data.utf8.csv`). A file read
+    from a folder (or a glob) gets its output beside that folder instead: inside it, the
+    next run over the folder would read the output as one more file of the data."""
+    from trlprep.io.inputfiles import input_root
     from trlprep.io.sources import COMPRESSION, sniff  # (sources reads this module at import)
 
     given = Path(path)
     plain = given.with_suffix("") if given.suffix.lower() in COMPRESSION else given
-    out = shlex.quote(str(plain.with_name(plain.stem + renamed.format(plain.suffix))))
+    out_path = plain.with_name(plain.stem + renamed.format(plain.suffix))
+    root = input_root(path)
+    if root is not None:
+        out_path = _beside(Path(root), out_path.name)
+    out = shlex.quote(str(out_path))
     name = shlex.quote(str(path))
     compression = compression if compression is not None else sniff(path)
     if compression in _DECOMPRESS:
         return f"{_DECOMPRESS[compression]} {name} | {tool} > {out}"
     return f"{tool} {name} > {out}"
+
+
+def _beside(folder: Path, name: str) -> Path:
+    """`name` in the folder holding `folder` (`..` for the current one), as the user named
+    `folder`: relative stays relative."""
+    if str(folder) in (".", ""):
+        return Path("..", name)
+    parent = folder.parent
+    return Path(name) if str(parent) == "." and not folder.is_absolute() else parent / name
 
 
 def wrap_messages_hint(path: str | None, array: bool) -> str:

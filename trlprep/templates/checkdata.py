@@ -71,7 +71,7 @@ def check_data(
         )
         text += advice or (
             ": make it messages first with `trlprep convert DATA --conversational -o OUT` "
-            "(with --map where the columns need it) and check OUT"
+            "(`trlprep convert --map` renames the columns where they need it) and check OUT"
         )
         return [*checks, Check("data format", FAIL, text)]
     n = table.num_rows

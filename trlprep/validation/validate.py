@@ -265,9 +265,10 @@ def _validate_path(
     if fmt not in STREAMED:
         return whole()
     report = _validate_streamed(path, fmt, type, format, strict, max_errors, role_map, bad, coerce)
-    if report.num_rows == 0 and fmt not in ("jsonl", "parquet"):
-        # no batch comes of a file without rows: its columns (a CSV header, a text file's
-        # `text`), which the report names and detects from, are read whole (no rows: cheap)
+    if report.num_rows == 0 and (fmt not in ("jsonl", "parquet") or not (bad.found or bad.stopped)):
+        # no batch comes of a file without rows: its columns (a CSV header, a Parquet
+        # schema, a text file's `text`), which the report names and detects from, are read
+        # whole (no rows: cheap; not a JSON Lines file whose every line was bad, read again)
         return whole()
     return report
 
