@@ -68,7 +68,13 @@ def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str
     return f"row{'s' if total != 1 else ''} {shown}{more}"
 
 
-_ROWS_RE = r"(?P<word>rows?|lines?) (?P<shown>\d+(?:, \d+)*)(?: \(and (?P<more>\d+) more\))?"
+# lines of one of several files are named `a.jsonl:4, b.jsonl:9` (no word before them)
+_PLACE = r"\S+:\d+"
+_ROWS_RE = (
+    r"(?:(?P<word>rows?|lines?) (?P<shown>\d+(?:, \d+)*)"
+    f"|(?P<placed>{_PLACE}(?:, {_PLACE})*))"
+    r"(?: \(and (?P<more>\d+) more\))?"
+)
 _ROWS = re.compile(f"^{_ROWS_RE}$")
 _NAMED = re.compile(f"^(?P<rows>{_ROWS_RE}): (?P<rest>.+)$", re.S)
 # `counted_rows_text`: '3 rows (lines 1, 2, 3): ...', the count summed when merged
@@ -86,14 +92,24 @@ def counted_rows_text(rows: np.ndarray | Iterable[int], total: int | None = None
 def merge_rows_texts(texts: Iterable[str]) -> str:
     """Several `rows_text` of one kind (`rows 3, 7 (and 2 more)`, `line 9`) as one, the
     first rows in order."""
-    word, numbers, hidden = "row", set(), 0
+    word, numbers, places, hidden = "row", set(), {}, 0
     for text in texts:
         m = _ROWS.match(text)
         if m is None:
             raise ValueError(f"not a rows_text: {text!r}")
-        word = m["word"].rstrip("s")
-        numbers |= {int(x) for x in m["shown"].split(", ")}
+        if m["placed"]:  # `a.jsonl:4`: in file order (as given), then line order
+            for p in m["placed"].split(", "):
+                file, line = p.rsplit(":", 1)
+                places.setdefault(file, set()).add(int(line))
+        else:
+            word = m["word"].rstrip("s")
+            numbers |= {int(x) for x in m["shown"].split(", ")}
         hidden += int(m["more"] or 0)
+    if places:
+        shown = [f"{f}:{x}" for f, xs in places.items() for x in sorted(xs)][:MAX_ROWS_SHOWN]
+        total = sum(map(len, places.values())) + hidden
+        more = f" (and {total - len(shown)} more)" if total > len(shown) else ""
+        return ", ".join(shown) + more
     first = sorted(numbers)[:MAX_ROWS_SHOWN]
     total = len(numbers) + hidden
     more = f" (and {total - len(first)} more)" if total > len(first) else ""
@@ -111,7 +127,7 @@ def merge_row_warnings(messages: Iterable[str]) -> list[str]:
         if m is None:
             merged.setdefault(message, [])
         else:
-            key = (m["word"].rstrip("s"), m["rest"], m.re is _COUNTED)
+            key = ((m["word"] or "place").rstrip("s"), m["rest"], m.re is _COUNTED)
             merged.setdefault(key, []).append(m["rows"])
     out = []
     for key, texts in merged.items():
@@ -129,13 +145,15 @@ def merge_row_warnings(messages: Iterable[str]) -> list[str]:
 def first_row_named(message: str) -> int | None:
     """The first row (or line) a warning starting with its rows names (None: it names none)."""
     m = _COUNTED.match(message) or _NAMED.match(message)
-    return int(m["shown"].split(", ")[0]) if m else None
+    if m is None:
+        return None
+    return int((m["shown"] or m["placed"]).split(", ")[0].rsplit(":", 1)[-1])
 
 
 def _rows_count(text: str) -> int:
     """The rows a `rows_text` names (shown and more)."""
     m = _ROWS.match(text)
-    return len(m["shown"].split(", ")) + int(m["more"] or 0)
+    return len((m["shown"] or m["placed"]).split(", ")) + int(m["more"] or 0)
 
 
 def choice(value: str, allowed: tuple[str, ...], flag: str) -> str:

@@ -165,7 +165,7 @@ class _Rows:
     def __init__(self) -> None:
         self.data = []
 
-    def add(self, table, offset, lines) -> None:
+    def add(self, table, offset, lines, path=None) -> None:
         self.data.append((offset, table.num_rows))
 
 

@@ -4,6 +4,7 @@ prints is the data's, and nothing it counts goes unaccounted for."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -83,7 +84,7 @@ def test_a_folder_of_shards_names_each_rows_file(tmp_path):
     text = " ".join(shards.to_text().split())
     said = f"exactly ({last} repeats {folder}/train-00000-of-00003.jsonl:1)"
     assert said in text and f"{said} ({last})" not in text  # each place said once
-    assert f"<td>{last}</td>" in shards.to_html()
+    assert f'<td><a href="#ex-r163">{last}</a></td>' in shards.to_html()  # its example
 
 
 def test_every_row_refused_by_the_template_says_so_not_pass_a_tokenizer():
@@ -133,3 +134,64 @@ def test_an_answer_of_a_lone_zero_width_space_is_counted_empty():
         "report", path, "--from", "generations", "-f", "json", "--fail-if", "empty_answers > 0"
     )
     assert res.exit_code == 1 and "fail-if: empty_answers = 1" in res.stderr
+
+
+def _hh_shards(tmp_path) -> Path:
+    """HH cut into three shards (lines 27, 31, 34 and 35 of the last two hold an empty
+    chosen answer), the first row repeated at the end of the last."""
+    lines = HH.read_text().splitlines(keepends=True)
+    folder = tmp_path / "shards"
+    folder.mkdir()
+    for k, part in enumerate([lines[:60], lines[60:120], [*lines[120:], lines[0]]]):
+        (folder / f"train-0000{k}-of-00003.jsonl").write_text("".join(part))
+    return folder
+
+
+EMPTY = "the chosen completion is only whitespace"
+
+
+def test_a_folder_of_shards_names_each_file_in_examples_remarks_and_anchors(tmp_path):
+    """The converter's remark, the examples and the HTML anchors of a folder of shards name
+    each row's file (they said `lines 27, 31, 34, 35`, of two files, `line 44:` and
+    `id="ex-1"` twice: every shard has a line 1)."""
+    folder = _hh_shards(tmp_path)
+    a, b, c = (f"{folder}/train-0000{k}-of-00003.jsonl" for k in range(3))
+    rep = trlprep.report(folder)
+    remark = f"{b}:27, {c}:31, {c}:34, {c}:35: {EMPTY}"
+    assert any(r.startswith(remark) for r in rep.data["rows"]["remarks"])
+    assert [e["place"] for e in rep.data["examples"]] == [f"{a}:1", f"{a}:2", f"{a}:3", f"{c}:44"]
+    text = rep.to_text()
+    assert f"  note: {remark}" in text and f"\n  {c}:44:\n" in text
+    html = rep.to_html()
+    ids = re.findall(r'<h3 id="([^"]+)"', html)
+    assert ids == ["ex-r0", "ex-r1", "ex-r2", "ex-r163"]  # one per row, unique
+    assert f'<a href="#ex-r163">{c}:44</a>' in html  # the issue links its example
+
+
+def test_a_folder_of_shards_imported_names_each_file(tmp_path):
+    """`--from hh` of a folder of shards: the rows refused at import and the imported rows'
+    validation issues name each row's file (they said `line 27 (import)`, `lines 32, 33`)."""
+    folder = _hh_shards(tmp_path)
+    b, c = (f"{folder}/train-0000{k}-of-00003.jsonl" for k in (1, 2))
+    rep = trlprep.report(folder, layout="hh")
+    refused = rep.data["rows"]["rejected_examples"]
+    assert [e["place"] for e in refused[:3]] == [f"{b}:27", f"{c}:31", f"{c}:34"]
+    issues = {i["rule"]: i for i in rep.data["validation"]["issues"]}
+    assert issues["role-alternation"]["places"][:2] == [f"{c}:32", f"{c}:33"]
+    assert issues["duplicate-row"]["places"] == [f"{c}:44"]
+    text = rep.to_text()
+    assert f"    {b}:27 (import): chosen: ends with an empty Assistant turn" in text
+    assert f'<a href="#ex-r151">{c}:32</a>' in rep.to_html()
+
+
+def test_convert_of_a_folder_of_shards_warns_by_file(tmp_path):
+    """`convert` (CLI and Python API) warns of a folder of shards' rows by file and line."""
+    folder = _hh_shards(tmp_path)
+    b, c = (f"{folder}/train-0000{k}-of-00003.jsonl" for k in (1, 2))
+    said = f"{b}:27, {c}:31, {c}:34, {c}:35: {EMPTY}"
+    res = run("convert", folder, "--to", "preference", "-o", tmp_path / "out.jsonl")
+    assert res.exit_code == 0, res.output
+    assert f"warning: {said}" in res.output
+    with pytest.warns(UserWarning) as caught:
+        trlprep.convert(folder, "preference")
+    assert any(str(w.message).startswith(said) for w in caught)

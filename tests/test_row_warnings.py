@@ -114,3 +114,19 @@ def test_a_batch_run_again_without_refused_rows_warns_once(tmp_path):
     assert [json.loads(x) for x in out.read_text().splitlines()] == [
         {"prompt": "a", "chosen": "x", "rejected": "y"}
     ]
+
+
+def test_lines_of_several_files_merge_by_file_then_line():
+    """Warnings of batches of several files name `file:line`: merged in file order, each
+    file's lines in order, counted as rows (a bare `lines 27, 31` spans two files)."""
+    said = [
+        "/d/a.jsonl:27: empty answer",
+        "/d/b.jsonl:31, /d/b.jsonl:34: empty answer",
+        "/d/b.jsonl:2: empty answer",
+        "3 rows (/d/a.jsonl:1, /d/b.jsonl:1, /d/b.jsonl:5): cut",
+        "1 row (/d/c.jsonl:9): cut",
+    ]
+    assert merge_row_warnings(said) == [
+        "/d/a.jsonl:27, /d/b.jsonl:2, /d/b.jsonl:31, /d/b.jsonl:34: empty answer",
+        "4 rows (/d/a.jsonl:1, /d/b.jsonl:1, /d/b.jsonl:5, /d/c.jsonl:9): cut",
+    ]

@@ -243,7 +243,8 @@ def convert_table(
     if missing is not None:
         failures.append(missing)
         work_lines = None if work_lines is None else np.asarray(work_lines)[keep]
-    out, more = apply_checked(work, plan, lines=work_lines, source=InputRows(0, lines))
+    source = InputRows(0, lines, shards=shards)  # several files: `a.jsonl:4`
+    out, more = apply_checked(work, plan, lines=work_lines, source=source)
     failures += more
     refused = np.concatenate([f.rows for f in failures]) if failures else np.zeros(0, np.int64)
     for note in read_notes(read, ~np.isin(np.arange(table.num_rows), refused)):

@@ -34,10 +34,14 @@ def row_ids(table: pa.Table, rows: Any, offset: int = 0) -> np.ndarray:
 @dataclass
 class InputRows:
     """Where the rows of a batch came from: the input's lines (line-oriented files) of the
-    input rows `offset`, `offset + 1`, ... (None: rows are named by 0-based index)."""
+    input rows `offset`, `offset + 1`, ... (None: rows are named by 0-based index). Where
+    the input is several files, lines say `file:line`: `path`, the one file of these rows,
+    or `shards` (`trlprep.io.shards.Shards`), the file of each row of the whole input."""
 
     offset: int = 0
     lines: Any = None
+    path: str | None = None
+    shards: Any = None
 
     def numbers(self, ids: Any) -> tuple[str, list[int]]:
         """("lines", their file lines) for input rows `ids`, else ("rows", the ids)."""
@@ -47,8 +51,16 @@ class InputRows:
         return "rows", [int(x) for x in ids]
 
     def name(self, ids: np.ndarray) -> str:
-        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`."""
+        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`; lines
+        of one of several files `a.jsonl:4, a.jsonl:8`."""
         word, shown = self.numbers(ids)
+        if self.shards is not None and word == "lines":
+            rows = np.asarray(ids, np.int64).tolist()
+            return ", ".join(self.shards.where(r, x) for r, x in zip(rows, shown, strict=True))
+        if self.path is not None and word == "lines":
+            from trlprep.io.shards import place
+
+            return ", ".join(place(self.path, x) for x in shown)
         return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
 
 

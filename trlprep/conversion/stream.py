@@ -176,7 +176,7 @@ def _convert_unit(
         return
     _check_batch(u.table, plan, u.offset, u.lines, u.path)
     counts: list[tuple[str, int, int]] = []
-    source = InputRows(u.offset, u.raw_lines)
+    source = InputRows(u.offset, u.raw_lines, u.path)
     out, failures = apply_checked(u.table, plan, opts, u.offset, u.lines, counts, source=source)
     if failures:
         ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))

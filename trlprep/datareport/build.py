@@ -146,6 +146,7 @@ def measure(
     from trlprep.datareport.collect import Collector
     from trlprep.datareport.figures import build
     from trlprep.datareport.parallel import collect
+    from trlprep.datareport.places import name_files
 
     if truncation not in TRUNCATION:
         raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
@@ -224,6 +225,7 @@ def measure(
         collector.data.rejected["import"] = stats.rejected
         collector.data.rows_in += stats.rejected
         _import_examples(collector.data, stats)
+    name_files(collector.data, path, split, input_format)  # several files: `a.jsonl:4`
     where = where_of(collector.data)
     figures = build(collector.data, max_length, truncation, where)
     notes = []
@@ -345,6 +347,9 @@ def _imported_validation(
     rep = validate_table(table, lines=lines, type=type, path=path)
     flagged = {i.rows[0] for i in rep.issues if i.rows}  # positions among the imported rows
     to_input_rows(rep, origin)
+    from trlprep.io.shards import note_shards
+
+    note_shards(rep, path, split, input_format)  # several files: each row's file
     return _validation_dict(rep), flagged
 
 

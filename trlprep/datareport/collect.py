@@ -87,28 +87,35 @@ class Collector:
             self.tokenizer = self.tokenizer.load()
         return self.tokenizer
 
-    def add(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
+    def add(
+        self, raw: pa.Table, offset: int, lines: np.ndarray | None, path: str | None = None
+    ) -> None:
         """Read one input batch as the report's type and keep its per-row numbers."""
-        merge(self.data, self.part(raw, offset, lines), self.want_examples, self.flagged)
+        merge(self.data, self.part(raw, offset, lines, path), self.want_examples, self.flagged)
 
-    def part(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> Collected:
+    def part(
+        self, raw: pa.Table, offset: int, lines: np.ndarray | None, path: str | None = None
+    ) -> Collected:
         """The numbers of one input batch alone (its example candidates: its first rows and
         the flagged ones; `merge` keeps those the batch's place in the stream leaves room for)."""
         self.data, kept = Collected(), self.data
         try:
-            self._measure(raw, offset, lines)
+            self._measure(raw, offset, lines, path)
             return self.data
         finally:
             self.data = kept
 
-    def _measure(self, raw: pa.Table, offset: int, lines: np.ndarray | None) -> None:
+    def _measure(
+        self, raw: pa.Table, offset: int, lines: np.ndarray | None, path: str | None = None
+    ) -> None:
         from trlprep.conversion.apply import InputRows, apply_checked
 
         d = self.data
         d.rows_in += raw.num_rows
         with warnings.catch_warnings(record=True) as caught:  # the conversion's remarks
             warnings.simplefilter("always")
-            source = InputRows(offset, lines) if lines is not None else None  # remarks: lines
+            # remarks name lines (`file:line` where the input is several files)
+            source = InputRows(offset, lines, path) if lines is not None else None
             canon, failures = apply_checked(
                 raw, self.plan, offset=offset, lines=lines, source=source
             )

@@ -17,6 +17,7 @@ from trlprep.datareport.htmlmeasures import (
     truncation_section,
 )
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
+from trlprep.datareport.places import anchor, said_at
 from trlprep.datareport.text import sft_weighted, unlisted
 from trlprep.wording import noun
 
@@ -93,7 +94,7 @@ def _overview(r: dict[str, Any]) -> str:
 
 
 def _at(ex: dict[str, Any]) -> str:
-    return f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
+    return escape(said_at(ex))
 
 
 def _validation(r: dict[str, Any]) -> str:
@@ -112,7 +113,11 @@ def _validation(r: dict[str, Any]) -> str:
         for x in (issue["lines"] or issue["rows"])[:10]:
             where.append(f'<a href="#ex-{x}">{word} {x}</a>' if x in examples else f"{word} {x}")
         if issue.get("places"):  # several files: a line number alone names no row
-            where = [escape(p) for p in issue["places"][:10]]
+            shown = {e["row"]: anchor(e) for e in r.get("examples", []) if e.get("place")}
+            where = [
+                f'<a href="#{shown[x]}">{escape(p)}</a>' if x in shown else escape(p)
+                for x, p in zip(issue["rows"] or [None] * 10, issue["places"][:10], strict=False)
+            ]
         rows.append([
             escape(issue["rule"]), escape(issue["severity"]),
             fig(f"validation.issues.{i}.count", issue["count"]),
@@ -259,12 +264,11 @@ def _examples(r: dict[str, Any]) -> str:
         f"{loss}</p>"
     )
     for ex in exs:
-        anchor = ex.get("line", ex["row"])
         trained = [p for p in ex["parts"] if p["trained"] and not weighted]
         head = "".join(escape(p["text"] or "") for p in ex["parts"] if p not in trained)
         answers = trained or [None]
         why = " <span class=muted>(named by validation)</span>" if ex.get("flagged") else ""
-        html += f'<h3 id="ex-{anchor}">{_at(ex)}{why}</h3>'
+        html += f'<h3 id="{anchor(ex)}">{_at(ex)}{why}</h3>'
         if weighted and ex.get("loss_parts"):  # the render cut where the loss starts, stops
             html += "<pre>" + "".join(
                 f'<mark class="trained">{escape(p["text"])}</mark>' if p["trained"]

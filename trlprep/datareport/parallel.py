@@ -85,11 +85,11 @@ def _run(collector: Any, spec: bytes, pieces: Iterator[Batch], workers: int) -> 
 
     try:
         for piece in pieces:
-            table, offset, lines = piece
+            table, offset, lines, path = piece
             future = None
             if not broken:
                 try:
-                    future = pool.submit(_work, _ipc(table), offset, lines)
+                    future = pool.submit(_work, _ipc(table), offset, lines, path)
                 except BrokenProcessPool:
                     broken = True
             pending.append((future, piece))
@@ -106,10 +106,11 @@ def _run(collector: Any, spec: bytes, pieces: Iterator[Batch], workers: int) -> 
 
 def _pieces(batches: Iterable[Batch]) -> Iterator[Batch]:
     """The batches cut into pieces of at most PIECE_ROWS rows (offsets and lines cut too)."""
-    for table, offset, lines in batches:
+    for table, offset, lines, *file in batches:  # (table, offset, lines[, file])
+        path = file[0] if file else None
         for start in range(0, max(table.num_rows, 1), PIECE_ROWS):
             sub = None if lines is None else np.asarray(lines)[start : start + PIECE_ROWS]
-            yield table.slice(start, PIECE_ROWS), offset + start, sub
+            yield table.slice(start, PIECE_ROWS), offset + start, sub, path
 
 
 def _chain(head: list[Batch], rest: Iterator[Batch]) -> Iterator[Batch]:
@@ -150,12 +151,12 @@ def _init(spec: bytes) -> None:
     _COLLECTOR.num_proc = 1  # no template workers of its own
 
 
-def _work(buf: pa.Buffer, offset: int, lines: np.ndarray | None) -> Any:
+def _work(buf: pa.Buffer, offset: int, lines: np.ndarray | None, path: str | None) -> Any:
     from trlprep.datareport.collected import Collected
 
     table = pa.ipc.open_stream(buf).read_all()
     try:
-        part: Collected = _COLLECTOR.part(table, offset, lines)
+        part: Collected = _COLLECTOR.part(table, offset, lines, path)
     except Exception:  # noqa: BLE001 - the main process measures the piece and raises it
         return None
     return part

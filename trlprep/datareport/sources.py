@@ -96,7 +96,8 @@ def source(
     data: Any, split: str | None, input_format: str | None, layout=None, stats=None,
     source_rows: list[np.ndarray] | None = None, opts=None,
 ):  # fmt: skip
-    """(path or None, a function giving (table, offset, lines) batches, the detection).
+    """(path or None, a function giving (table, offset, lines, file) batches, the detection;
+    file: of an input of several files, else None).
     `source_rows`: as in `stream`, filled as the batches are read."""
     from trlprep.detection.detect import detect_batches, detect_table
 
@@ -106,7 +107,7 @@ def source(
         def batches():
             for b in stream(path, split, input_format, layout, stats, source_rows, opts):
                 raw = b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
-                yield raw, b.offset, b.lines
+                yield raw, b.offset, b.lines, b.path
 
         det = detect_batches(stream(path, split, input_format, layout, opts=opts))
         return path, batches, det
@@ -119,7 +120,7 @@ def source(
 
     def one():
         for start in range(0, table.num_rows, 8192):
-            yield table.slice(start, 8192), start, None
+            yield table.slice(start, 8192), start, None, None
 
     return None, one, detect_table(table)
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.measures import ANSWERS
+from trlprep.datareport.places import said_at
 from trlprep.wording import noun, plural
 
 
@@ -84,8 +85,7 @@ def _render_one(r: dict[str, Any]) -> str:
         out.append(f"  {plural(n, 'row')} failed at {stage}")
     shown = rows.get("rejected_examples", [])[:3]
     for ex in shown:
-        at = f"line {ex['line']}" if "line" in ex else f"row {ex['row']}"
-        out.append(f"    {at} ({ex['stage']}): {ex['reason']}")
+        out.append(f"    {said_at(ex)} ({ex['stage']}): {ex['reason']}")
     if rows["rejected"] > len(shown):
         out.append(f"    {unlisted(rows, len(shown))}")
     for remark in rows.get("remarks", [])[:5]:
@@ -273,8 +273,7 @@ def _examples(
     )
     out = [f"examples ({how}; {loss}; -o report.html shows them whole):"]
     for ex in examples:
-        at = f"line {ex['line']}" if ex.get("line") is not None else f"row {ex['row']}"
-        out.append(f"  {at}:")
+        out.append(f"  {said_at(ex)}:")
         parts = ex.get("parts", [])
         if weighted and ex.get("loss_parts"):  # the render cut where the loss starts, stops
             parts = [{**p, "role": "text"} for p in ex["loss_parts"]]

@@ -142,7 +142,7 @@ def import_batches(
         if result.table.num_rows:
             if source_rows is not None:
                 source_rows.append(b.offset + np.asarray(result.rows, np.int64))
-            yield Batch(result.table, out_offset, result.lines)
+            yield Batch(result.table, out_offset, result.lines, b.path)
             out_offset += result.table.num_rows
     if rows_in:
         check_roles_used(opts, roles, importer.name)
@@ -180,7 +180,8 @@ def _whole(parts: list[Batch]) -> Batch:
     lines = None
     if all(p.lines is not None for p in parts):
         lines = np.concatenate([np.asarray(p.lines) for p in parts])
-    return Batch(table, parts[0].offset, lines)
+    paths = {p.path for p in parts}
+    return Batch(table, parts[0].offset, lines, paths.pop() if len(paths) == 1 else None)
 
 
 def import_table(

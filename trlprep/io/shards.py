@@ -45,10 +45,16 @@ __all__ = [  # the input side lives in trlprep.io.inputfiles; its names are impo
     "is_glob",
     "note_detection",
     "note_shards",
+    "place",
     "shards_dict",
     "total_line",
     "whole",
 ]
+
+
+def place(file: str, line: int | None, local: int | None = None) -> str:
+    """A row of one of several files: `file:line`, else `file row N` (0-based in the file)."""
+    return f"{file}:{line}" if line is not None else f"{file} row {local}"
 
 
 @dataclass
@@ -70,7 +76,7 @@ class Shards:
     def where(self, row: int, line: int | None) -> str:
         """`file:line` (line-oriented files) or `file row N` (0-based, within the file)."""
         file, local = self.locate(row)
-        return f"{file}:{line}" if line is not None else f"{file} row {local}"
+        return place(file, line, local)
 
     def offsets(self) -> list[str]:
         """One line per shard: its file, its first row in the whole dataset, its rows."""
