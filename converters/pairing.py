@@ -75,13 +75,14 @@ def prompt_groups(table: pa.Table, prompt: pa.ChunkedArray | pa.Array) -> np.nda
     same question of another image is another prompt."""
     group = group_ids(prompt)
     for kind, names in MEDIA_COLUMNS.items():
+        n = None  # the prompt's parts of this kind: counted once, for its first column
         for name in names:
             col = table.column(name) if name in table.column_names else None
             if col is None or is_json_field(table.schema.field(name)):
                 continue
             if not is_list(col.type) and name not in SINGLE_MEDIA_COLUMNS:
                 continue
-            n = shown(prompt, kind)
+            n = shown(prompt, kind) if n is None else n
             if not n.any():
                 continue
             if is_list(col.type):

@@ -48,7 +48,7 @@ def convert_command(
     if isinstance(chat_template, (str, os.PathLike)):
         args += ["--chat-template", shlex.quote(os.fspath(chat_template))]
     for key, value in (template_kwargs or {}).items():
-        args += ["--template-kwarg", shlex.quote(f"{key}={_value(value)}")]
+        args += ["--template-kwarg", shlex.quote(f"{key}={kwarg_text(value)}")]
     if max_length:
         args += ["--max-length", str(max_length)]
         if truncation != "keep_start":
@@ -63,11 +63,11 @@ def _pairs(value: Any) -> str:
     return str(value)
 
 
-def _value(value: Any) -> str:
+def kwarg_text(value: Any) -> str:
     """A template kwarg's value as `--template-kwarg` reads it back (JSON literals)."""
     import json
 
     return value if isinstance(value, str) else json.dumps(value)
 
 
-__all__ = ["convert_command"]
+__all__ = ["convert_command", "kwarg_text"]

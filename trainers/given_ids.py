@@ -218,8 +218,10 @@ def _same_kwargs(made: dict[str, Any], template_kwargs: dict[str, Any], name: st
     given = json.loads(json.dumps(template_kwargs, default=str))
     if given == (made.get("kwargs") or {}):
         return
-    said = lambda kw: ", ".join(f"{k}={v}" for k, v in kw.items()) or "none"  # noqa: E731
-    flags = " ".join(f"--template-kwarg {k}={v}" for k, v in given.items())
+    from trlprep.trainers.convert_command import kwarg_text
+
+    said = lambda kw: ", ".join(f"{k}={kwarg_text(v)}" for k, v in kw.items()) or "none"  # noqa: E731
+    flags = " ".join(f"--template-kwarg {k}={kwarg_text(v)}" for k, v in given.items())
     raise UsageError(
         f"{name}: its text was rendered with the template kwargs {said(made.get('kwargs') or {})}; "
         f"this run's --template-kwarg {said(given)} differ, and rendered text cannot be "

@@ -208,7 +208,7 @@ class Trainer(RunFiles):
         # micro-batch: the weight that makes means over processes and micro-batches those of
         # the step's whole global batch (uneven micro-batches and processes included)
         fillers, self._fillers = self._fillers, set()
-        share = [1.0] * len(micro)
+        share, units = [1.0] * len(micro), None
         if algo.online is None:
             units = [
                 0.0 if i in fillers else float(num_items([b]) if self.token_normalised else rows(b))
@@ -219,8 +219,9 @@ class Trainer(RunFiles):
                 with acc.no_sync(self.policy), acc.autocast():
                     self.ctx.kl = kto_kl(self.ctx, micro, fillers)
         if self.token_normalised:  # the loss divides by the tokens of every micro-batch
-            real = [b for i, b in enumerate(micro) if i not in fillers]
-            self.ctx.num_items = sum_over(self.acc, num_items(real)) / acc.num_processes
+            if units is None:  # (offline, counted above: fillers count 0)
+                units = [0 if i in fillers else num_items([b]) for i, b in enumerate(micro)]
+            self.ctx.num_items = sum_over(self.acc, sum(units)) / acc.num_processes
 
         step_loss = torch.zeros((), device=acc.device)
         for i, batch in enumerate(micro):

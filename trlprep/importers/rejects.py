@@ -176,14 +176,11 @@ def rejects_table(
 def records(rows: pa.Table) -> list[str]:
     """The JSON object text of each row, keys in the struct's order: the same text whichever
     rows are refused beside it (rows that JSON cannot hold are described)."""
-    from trlprep.io.nullkeys import struct_orders
-
     if ROW_ID in rows.column_names:
         rows = rows.drop_columns([ROW_ID])
     if rows.num_columns == 0:
         return ["{}"] * rows.num_rows
     try:
-        text = to_jsonl(rows, struct_orders(rows.schema))
-        return text.decode("utf-8").split("\n")[:-1]  # JSON escapes newlines
+        return to_jsonl(rows).decode("utf-8").split("\n")[:-1]  # JSON escapes newlines
     except Exception:  # noqa: BLE001 (raw bytes and other types JSON cannot store)
         return [json.dumps(r, ensure_ascii=False, default=str) for r in rows.to_pylist()]

@@ -233,8 +233,8 @@ def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordB
 def to_jsonl(data: pa.Table | pa.RecordBatch, orders: KeyOrders | None = None) -> bytes:
     """Rows as JSON Lines; tagged columns (and tagged tool-call arguments) are written as the
     JSON values they hold; messages with the keys each holds, in the order a reader meets
-    them (`orders`: the output's so far, for an output written in several batches)."""
-    orders = {} if orders is None else orders
+    them (`orders`: the output's so far, for an output written in several batches; None:
+    in the struct's order, each row's text its own alone)."""
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if data.num_rows == 0:

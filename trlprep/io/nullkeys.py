@@ -168,25 +168,6 @@ def key_order(
     return [(f, child) for _, f, child in sorted(ranked, key=lambda r: r[0])]
 
 
-def struct_orders(schema: pa.Schema) -> KeyOrders:
-    """Key orders that write every struct's keys in the struct's own order: each row's text
-    then depends on that row alone, not on the rows written before it (a rejected row's
-    record)."""
-    orders: KeyOrders = {}
-
-    def walk(t: pa.DataType, path: tuple[str, ...]) -> None:
-        if pa.types.is_struct(t):
-            orders[path] = [f.name for f in t]
-            for f in t:
-                walk(f.type, (*path, f.name))
-        elif _is_list(t):
-            walk(t.value_type, path)
-
-    for f in schema:
-        walk(f.type, (f.name,))
-    return orders
-
-
 def _in_struct_order(t: pa.DataType, arr: pa.Array, keep, orders: KeyOrders, path) -> bool:
     """True when every struct inside `arr` has its keys met in its own order (`key_order`,
     noted in `orders`): written as Arrow's struct gives them, the reader's order."""
@@ -200,21 +181,23 @@ def _in_struct_order(t: pa.DataType, arr: pa.Array, keep, orders: KeyOrders, pat
     return True
 
 
-def messages_needing_drop(field: pa.Field, arr: pa.Array, orders: KeyOrders) -> bool:
+def messages_needing_drop(field: pa.Field, arr: pa.Array, orders: KeyOrders | None) -> bool:
     """True for a messages column some of whose messages (or their parts, tool calls) hold
     null-valued keys that JSON output leaves out, or whose keys a reader meets in another
-    order than the struct's (`orders`: the output's so far, noted)."""
+    order than the struct's (`orders`: the output's so far, noted; None: the struct's)."""
     if not is_messages(field.type):
         return False
     msgs = arr.flatten()
     t = field.type.value_type
-    return has_null_fields(t, msgs, MESSAGE_KEEPS) or not _in_struct_order(
+    if has_null_fields(t, msgs, MESSAGE_KEEPS):
+        return True
+    return orders is not None and not _in_struct_order(
         t, msgs, MESSAGE_KEEPS, orders, (field.name,)
     )
 
 
 def encode_messages(
-    arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], orders: KeyOrders, name: str
+    arr: pa.Array, leaf: Callable[[pa.Array], pa.Array], orders: KeyOrders | None, name: str
 ) -> pa.Array:
     """Each row's messages (column `name`) as JSON text (strings), every message with the
     keys it holds (its `content` always), parts and tool calls too, keys in the order a
