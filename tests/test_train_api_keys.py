@@ -13,7 +13,8 @@ pytest.importorskip("torch")
 from trlprep.trainers.algorithms import ALGORITHMS  # noqa: E402
 from trlprep.trainers.loop import train  # noqa: E402
 
-from trlprep.cli.train_cmd import _flag, _specs  # noqa: E402
+from trlprep.cli.train_cmd import _specs  # noqa: E402
+from trlprep.conversion.unread import flag as _flag  # noqa: E402
 from trlprep.keywords import api_keywords, keyword_of  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,6 +17,7 @@ import typer
 
 from trlprep.cli.app import command, out
 from trlprep.cli.train_output import hub_output, main_process_here, quiet_unless
+from trlprep.conversion.unread import flag
 from trlprep.errors import TrlprepError, UsageError
 
 _REQUIRED = ("algo", "model", "data", "output_dir")
@@ -41,8 +42,6 @@ TRL_ALIASES = {
 _ALIASES = {
     **TRL_ALIASES, "from": "data_from", "map": "data_map", "template_kwarg": "template_kwargs"
 }  # fmt: skip
-# config keys whose flag is spelt otherwise (as `trlprep convert` spells it)
-_FLAGS = {"template_kwargs": "template-kwarg"}
 # TRL options that change nothing here (trlprep trains, logs and saves by steps anyway)
 TRL_IGNORED = (
     "do_train",
@@ -69,10 +68,6 @@ Multi-GPU: `accelerate launch -m trlprep train ...`; several CPU processes:
 _BOOL_WORDS = ("true", "false", "yes", "no", "1", "0")
 
 
-def _flag(name: str) -> str:
-    return "--" + _FLAGS.get(name, name.replace("_", "-"))
-
-
 def _said_as_flags(e: UsageError) -> UsageError:
     """A config check's error (written with config keys, as YAML and Python give them) with
     the keys it names said as this command's flags: `batch_size must be at least 1` ->
@@ -83,12 +78,12 @@ def _said_as_flags(e: UsageError) -> UsageError:
     missing = "missing required option(s): "
     if e.message.startswith(missing):
         names = e.message[len(missing) :].split(", ")
-        e.message = missing + ", ".join(_flag(n) for n in names)
+        e.message = missing + ", ".join(flag(n) for n in names)
     else:
-        e.message = re.sub(r"^([a-z][a-z0-9_]*) must ", lambda m: f"{_flag(m[1])} must ", e.message)
+        e.message = re.sub(r"^([a-z][a-z0-9_]*) must ", lambda m: f"{flag(m[1])} must ", e.message)
     if e.hint:
         e.hint = re.sub(
-            r"did you mean ([a-z][a-z0-9_]*)\?", lambda m: f"did you mean {_flag(m[1])}?", e.hint
+            r"did you mean ([a-z][a-z0-9_]*)\?", lambda m: f"did you mean {flag(m[1])}?", e.hint
         )
     e.args = (e.message, *e.args[1:])
     return e
@@ -123,7 +118,7 @@ def _coerce(name: str, type_str: str, raw: str) -> Any:
         if t.startswith("float"):
             return float(raw)
     except ValueError:
-        raise UsageError(f"{_flag(name)} takes a number, not {raw!r}") from None
+        raise UsageError(f"{flag(name)} takes a number, not {raw!r}") from None
     if t.startswith("bool"):
         if raw.lower() in ("true", "yes", "1"):
             return True
@@ -131,7 +126,7 @@ def _coerce(name: str, type_str: str, raw: str) -> Any:
             return False
         if "str" in t:  # bool | str: --resume PATH
             return raw
-        raise UsageError(f"{_flag(name)} takes true or false, not {raw!r}")
+        raise UsageError(f"{flag(name)} takes true or false, not {raw!r}")
     return raw
 
 
@@ -184,7 +179,7 @@ def parse_args(
             continue
         if name not in specs:
             raise UsageError(
-                f"unknown option {_flag(name)}",
+                f"unknown option {flag(name)}",
                 hint="see `trlprep train --algo ALGO --help` for the options",
             )
         t = specs[name]
@@ -201,7 +196,7 @@ def parse_args(
         elif takes_value:
             value, i = _coerce(name, t, nxt), i + 2
         else:
-            raise UsageError(f"{_flag(name)} needs a value")
+            raise UsageError(f"{flag(name)} needs a value")
         if name == "template_kwargs":  # repeated key=value, parsed as convert parses them
             from trlprep.templates.options import parse_template_kwargs
 
@@ -230,7 +225,7 @@ def _print_help(algo_name: str | None) -> None:
         if f.name in _HIDDEN:
             continue
         default = "required" if f.name in _REQUIRED else _default(f)
-        out.print(f"  {_flag(f.name):34} {help_for(f.name)} [{default}]", markup=False)
+        out.print(f"  {flag(f.name):34} {help_for(f.name)} [{default}]", markup=False)
     if algo_name:
         from trlprep.trainers.algorithms import get_algorithm
 
@@ -241,7 +236,7 @@ def _print_help(algo_name: str | None) -> None:
             markup=False,
         )
         for f in fields(a.options):
-            out.print(f"  {_flag(f.name):34} {help_for(f.name)} [{_default(f)}]", markup=False)
+            out.print(f"  {flag(f.name):34} {help_for(f.name)} [{_default(f)}]", markup=False)
     else:
         out.print("\nAdd --algo ALGO to --help for that algorithm's options.", markup=False)
     out.print(
