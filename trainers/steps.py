@@ -276,11 +276,11 @@ def reward_step(ctx: StepContext, batch: ClassifierBatch) -> tuple[Tensor, Metri
     loss = reward_loss(chosen, rejected, batch.margin, ctx.options.center_rewards_coefficient)
     s = scores.detach()
     values, keep = gather_kept(ctx, [s])  # every process's rows: the global micro-batch's
-    every = values[keep > 0]  # extremes, as one process finds them
+    real = keep > 0  # extremes, as one process finds them (masked: no host sync)
     return loss, {
-        "min_reward": every.min(),
+        "min_reward": torch.where(real, values, torch.inf).min(),
         "mean_reward": s.mean(),
-        "max_reward": every.max(),
+        "max_reward": torch.where(real, values, -torch.inf).max(),
         "accuracy": _mean((chosen > rejected).float()),
         "margin": _mean((chosen - rejected).detach()),
     }
