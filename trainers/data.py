@@ -21,6 +21,7 @@ import pyarrow as pa
 from trlprep.trainers.data_layouts import tokenise, trainable, why_dropped
 from trlprep.trainers.data_rejects import reason_lines
 from trlprep.trainers.data_table import to_training_table
+from trlprep.trainers.render_words import applied
 
 from trlprep.errors import DataError, TemplateNote, in_callers_words
 from trlprep.wording import noun, plural
@@ -78,6 +79,7 @@ def prepare(
     truncation: str = "keep_start",
     chat_template: Any = None,
     template_kwargs: dict[str, Any] | None = None,
+    tools: list | str | None = None,
     data_layout: str | None = None,
     column_map: str | None = None,
     algo: str = "",
@@ -97,7 +99,8 @@ def prepare(
     `label` leads every line logged ("eval data" for evaluation data). `split`: the split
     read of a DatasetDict (or its folder); the one it has, else `train` (said in the log),
     is read when none is named. `progress`: reading and tokenising show their
-    rows, rate, percentage and time left on stderr."""
+    rows, rate, percentage and time left on stderr. `tools` (schemas, or a JSON file of
+    them, as `trlprep convert --tools` reads it) render every row without its own."""
     from trlprep.trainers.given_ids import choose
 
     from trlprep.importers.run import RejectedRowsWarning
@@ -119,6 +122,10 @@ def prepare(
 
     from rich.console import Console
 
+    from trlprep.templates.options import load_tools
+
+    tools_file = os.fspath(tools) if isinstance(tools, (str, os.PathLike)) else None
+    tools = load_tools(tools_file) if tools_file else (list(tools) if tools else None)
     console = Console(stderr=True) if progress else None  # the progress bars' (transient)
     # conversations kept for SFT's assistant masks (None: where their messages carry weights)
     masks = layout == "lm" and (options is None or hasattr(options, "assistant_only_loss"))
@@ -131,6 +138,7 @@ def prepare(
             tokenizer,
             chat_template=chat_template,
             template_kwargs=template_kwargs,
+            tools=tools,
             algo=algo,
             keep_prompt_messages=layout == "prompts",
             layout=data_layout,
@@ -160,7 +168,7 @@ def prepare(
 
         made, refused, loss_what = assistant_masks.apply(
             made, options, tokenizer, chat_template, on_error=on_error,
-            template_kwargs=template_kwargs,
+            template_kwargs=template_kwargs, tools=tools,
             path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
             log=lambda msg: log(f"{label}: {msg}"),
         )  # fmt: skip
@@ -199,7 +207,7 @@ def prepare(
         counts += f" ({dropped:,} dropped by the conversion itself{_FILTERED.get(source, '')})"
     log(
         f"{label}: {' -> '.join(route)}"
-        + (" (chat template applied)" if templated else "")
+        + (f" ({applied(template_kwargs, tools)})" if templated else "")
         + f": {counts}{loss_on}"
     )
     given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
@@ -212,6 +220,8 @@ def prepare(
         path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
         chat_template=chat_template,
         template_kwargs=template_kwargs,
+        tools=tools,
+        tools_file=tools_file,
         layout=layout,
         log=lambda msg: log(f"{label}: {msg}"),
         input_rows=made.input_rows, input_lines=made.input_lines,
@@ -264,6 +274,7 @@ def prepare(
             max_length=max_length, truncation=truncation,
             chat_template=chat_template if made.templated else None,
             template_kwargs=template_kwargs if made.templated else None,
+            tools=(tools_file or tools) if made.templated else None,
             data_layout=data_layout, column_map=column_map, import_options=import_options,
             split=split,
         )  # fmt: skip

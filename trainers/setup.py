@@ -290,6 +290,7 @@ def _prepare(
         truncation=cfg.truncation_mode,
         chat_template=cfg.chat_template,
         template_kwargs=cfg.template_kwargs,
+        tools=cfg.tools,
         data_layout=cfg.data_from if training or cfg.eval_data_from is None else cfg.eval_data_from,
         column_map=cfg.data_map if training or cfg.eval_data_map is None else cfg.eval_data_map,
         import_options=cfg.import_options(),
