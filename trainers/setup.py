@@ -34,6 +34,7 @@ from trlprep.trainers.optim import make_optimizer, make_scheduler
 from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.resume import BY_DATA, check_data_mask, check_resume
 from trlprep.trainers.sampling import BatchStream
+from trlprep.trainers.saved_template import keep_chat_template
 from trlprep.trainers.shares import gather_rows
 from trlprep.trainers.steps import StepContext
 
@@ -78,16 +79,13 @@ def _check_online_options(t: Trainer) -> None:
 
 
 def _keep_chat_template(t: Trainer) -> None:
-    """The `--chat-template` the data was rendered with becomes the tokenizer's, so the saved
-    model renders conversations as it was trained on them (as TRL's SFT `chat_template_path`)."""
+    """The template the data was rendered with, kwargs and all, saved with the model."""
     templated = any(d is not None and d.templated for d in (t.train_data, t.eval_data))
-    if t.cfg.chat_template is None or not templated:
-        return
-    from trlprep.templates.sources import load_template
-
-    kwargs = t.cfg.template_kwargs
-    template = load_template(t.cfg.chat_template, tokenizer=t.tokenizer, template_kwargs=kwargs)
-    t.tokenizer.chat_template = template.source
+    if templated:
+        cfg = t.cfg
+        keep_chat_template(
+            t.tokenizer, cfg.chat_template, cfg.template_kwargs, cfg.tool_schemas(), t.log
+        )
 
 
 def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable) -> None:
