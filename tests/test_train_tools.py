@@ -161,13 +161,18 @@ def test_tools_on_standard_text_are_said_unread(tok):
 # ---------------------------------------------------------------- tokenised files
 
 
+def _rows_file(tmp_path) -> Path:
+    src = tmp_path / "rows.jsonl"
+    src.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    return src
+
+
 def _tokenised(tmp_path, tok, template, **kwargs) -> Path:
     import pyarrow.parquet as pq
 
     from trlprep.api import convert
 
-    src = tmp_path / "rows.jsonl"
-    src.write_text("".join(json.dumps(r) + "\n" for r in ROWS))
+    src = _rows_file(tmp_path)
     out = tmp_path / f"tok{len(kwargs)}.parquet"
     pq.write_table(
         convert(src, chat_template=template, tokenizer=tok, tokenize=True, **kwargs), out
@@ -312,8 +317,68 @@ def test_the_command_saves_the_kwargs_and_says_what_it_rendered_with(tmp_path):
         "data: language-modeling (chat template applied with template kwargs "
         "enable_thinking=false and 1 tool (get_weather) for rows without their own)"
     ) in r.output
-    assert "the --tools are not saved in it: pass them at inference" in r.output
+    assert (
+        "note: the chat template saved with the model holds no tools: pass the 1 tool "
+        "(get_weather) the data was rendered with at inference"
+    ) in r.output
     saved = json.loads((out / "train_config.json").read_text())
     assert saved["tools"] == [WEATHER] and saved["template_kwargs"] == {"enable_thinking": False}
     text = (out / "chat_template.jinja").read_text()
     assert text.startswith("{%- if enable_thinking is not defined %}")
+
+
+def test_a_tokenised_file_s_recorded_kwargs_are_saved_with_the_model(tmp_path):
+    """Trained on `convert --tokenize --template-kwarg enable_thinking=false` output with no
+    --template-kwarg (the file's are used): the saved template carried none."""
+    import pyarrow.parquet as pq
+    from typer.testing import CliRunner
+
+    from trlprep.api import convert
+    from trlprep.cli import app
+
+    qwen3 = _template("qwen3")
+    data = tmp_path / "tok.parquet"
+    kwargs = {"enable_thinking": False}
+    pq.write_table(
+        convert(_rows_file(tmp_path), chat_template=qwen3, tokenizer=str(TINY), tokenize=True,
+                template_kwargs=kwargs),
+        data,
+    )  # fmt: skip
+    out = tmp_path / "o"
+    r = CliRunner().invoke(app, [
+        "train", "--algo", "sft", "--model", str(TINY), "--data", str(data), "--max-steps", "1",
+        "--no-progress", "--chat-template", qwen3, "--output-dir", str(out),
+    ])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert "its text was rendered by qwen3.jinja with template kwargs enable_thinking=false" in (
+        r.output
+    )
+    assert "renders with --template-kwarg enable_thinking=false unless told otherwise" in r.output
+    assert "warning" not in r.output
+    from realdata.support import original_render
+    from transformers import AutoTokenizer
+
+    prompt = [{"role": "user", "content": "hi"}]
+    saved = AutoTokenizer.from_pretrained(out)
+    got = saved.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    assert got == original_render("qwen3", prompt, add_generation_prompt=True, **kwargs)
+
+
+def test_a_file_rendered_by_another_template_than_the_saved_one_is_said(tmp_path):
+    from transformers import AutoTokenizer
+    from trlprep.trainers.saved_template import keep_chat_template
+
+    tok = AutoTokenizer.from_pretrained(TINY)
+    own = tok.chat_template
+    logs: list[str] = []
+    made = {"name": "qwen3.jinja", "sha256": "0123456789abcdef"}
+    keep_chat_template(tok, None, None, [WEATHER], logs.append, made)
+    assert tok.chat_template == own
+    assert logs == [
+        "warning: the data's text was rendered by qwen3.jinja (as its file records), and the "
+        f"model is saved with {TINY}'s chat template: pass --chat-template qwen3.jinja (the "
+        "file it was rendered with) to save that one",
+        "note: the chat template saved with the model holds no tools: pass the 1 tool "
+        "(get_weather) the data was rendered with at inference, as the rows without their "
+        "own got them",
+    ]

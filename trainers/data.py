@@ -41,6 +41,9 @@ class Prepared:
     rejects: pa.Table | None = None
     assistant_masks: bool = False  # SFT's loss went by the assistant masks (and weights)
     loss_on: str | None = None  # what they put the loss on (None: every token, the completion)
+    # the chat template a `convert --tokenize` file records its text was rendered with (name,
+    # sha256, kwargs, tools); None: rendered here, or not rendered
+    rendered_by: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(next(iter(self.rows.values())))
@@ -109,6 +112,7 @@ def prepare(
     from trlprep.io.kinds import CarriedColumnWarning
     from trlprep.io.progress import showing
     from trlprep.templates.refit import given_id_columns
+    from trlprep.templates.tokenrecord import read_record
 
     if isinstance(data, (str, os.PathLike)):
         found = default_split(data, split)
@@ -212,6 +216,7 @@ def prepare(
     )
     given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
     # `trlprep convert --tokenize` output: its ids, unless its recorded options differ
+    recorded = read_record(table.schema)
     picked = choose(
         table, route[-1], given, tokenizer, templated=templated,
         max_length=None if layout == "scored-pairs" else max_length,
@@ -301,4 +306,5 @@ def prepare(
     return Prepared(
         rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected,
         assistant_masks=assistant, loss_on=loss_what,
+        rendered_by=recorded.get("chat_template") if recorded else None,
     )  # fmt: skip

@@ -79,13 +79,14 @@ def _check_online_options(t: Trainer) -> None:
 
 
 def _keep_chat_template(t: Trainer) -> None:
-    """The template the data was rendered with, kwargs and all, saved with the model."""
-    templated = any(d is not None and d.templated for d in (t.train_data, t.eval_data))
-    if templated:
-        cfg = t.cfg
-        keep_chat_template(
-            t.tokenizer, cfg.chat_template, cfg.template_kwargs, cfg.tool_schemas(), t.log
-        )
+    """The template the data was rendered with, kwargs and all, saved with the model (a
+    tokenised file's: those its record names, unless the run gives its own)."""
+    data = [d for d in (t.train_data, t.eval_data) if d is not None and d.templated]
+    if data:
+        cfg, made = t.cfg, data[0].rendered_by or {}
+        kwargs = cfg.template_kwargs if cfg.template_kwargs is not None else made.get("kwargs")
+        tools = cfg.tool_schemas() or made.get("tools")
+        keep_chat_template(t.tokenizer, cfg.chat_template, kwargs, tools, t.log, made or None)
 
 
 def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable) -> None:
