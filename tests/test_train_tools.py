@@ -382,3 +382,21 @@ def test_a_file_rendered_by_another_template_than_the_saved_one_is_said(tmp_path
         "(get_weather) the data was rendered with at inference, as the rows without their "
         "own got them",
     ]
+
+
+def test_the_convert_command_named_for_dropped_rows_gives_the_tools(tok, tmp_path):
+    from trlprep.trainers.convert_command import convert_command
+
+    file = tmp_path / "my t.json"
+    said = convert_command("d.jsonl", tok, to=None, max_length=8, tools=str(file))
+    assert f"--tools '{file}' --max-length 8" in said
+    listed = convert_command("d.jsonl", tok, to=None, max_length=8, tools=[WEATHER])
+    assert "--tools TOOLS.json" in listed
+
+
+def test_the_kwargs_refusal_quotes_the_values_it_names(tok, tmp_path):
+    """`--template-kwarg date_string=02 Feb 2025` unquoted read as three arguments."""
+    path = _tokenised(tmp_path, tok, _template("qwen2_5"))
+    with pytest.raises(UsageError) as e:
+        _sft(str(path), tok, None, template_kwargs={"date_string": "02 Feb 2025"})
+    assert "--template-kwarg 'date_string=02 Feb 2025' --tokenize`" in e.value.hint

@@ -222,6 +222,7 @@ def _same_kwargs(made: dict[str, Any], template_kwargs: dict[str, Any], name: st
     """Refuse `--template-kwarg`s other than those the file's text was rendered with (a file
     recording none was rendered without): its text cannot be rendered again."""
     import json
+    import shlex
 
     given = json.loads(json.dumps(template_kwargs, default=str))
     if given == (made.get("kwargs") or {}):
@@ -229,7 +230,9 @@ def _same_kwargs(made: dict[str, Any], template_kwargs: dict[str, Any], name: st
     from trlprep.trainers.convert_command import kwarg_text
 
     said = lambda kw: ", ".join(f"{k}={kwarg_text(v)}" for k, v in kw.items()) or "none"  # noqa: E731
-    flags = " ".join(f"--template-kwarg {k}={kwarg_text(v)}" for k, v in given.items())
+    flags = " ".join(
+        f"--template-kwarg {shlex.quote(f'{k}={kwarg_text(v)}')}" for k, v in given.items()
+    )
     raise UsageError(
         f"{name}: its text was rendered with the template kwargs {said(made.get('kwargs') or {})}; "
         f"this run's --template-kwarg {said(given)} differ, and rendered text cannot be "
