@@ -265,7 +265,7 @@ def test_the_saved_template_renders_alone_as_the_data_was_rendered(tmp_path):
         )
         assert load_template(str(src)).source.endswith(Path(_template("llama3_1")).read_text())
     assert logs == [
-        "note: the chat template saved with the model renders with --template-kwarg "
+        "note: the chat template saved with the model renders with the template kwargs "
         "bos_token=<|begin_of_text|>, date_string=01 Jan 2025 unless told otherwise, as the data "
         "was rendered (transformers keeps no template kwargs beside a tokenizer, so they are "
         "written into the template as its defaults; a caller's own kwargs still win over them, "
@@ -353,7 +353,7 @@ def test_a_tokenised_file_s_recorded_kwargs_are_saved_with_the_model(tmp_path):
     assert "its text was rendered by qwen3.jinja with template kwargs enable_thinking=false" in (
         r.output
     )
-    assert "renders with --template-kwarg enable_thinking=false unless told otherwise" in r.output
+    assert "renders with the template kwargs enable_thinking=false unless" in r.output
     assert "warning" not in r.output
     from realdata.support import original_render
     from transformers import AutoTokenizer

@@ -57,7 +57,7 @@ def keep_chat_template(
 
         log(
             in_callers_words(
-                "note: the chat template saved with the model renders with --template-kwarg "
+                "note: the chat template saved with the model renders with the template kwargs "
                 f"{kwargs_text(template_kwargs)} unless told otherwise, as the data was "
                 "rendered (transformers keeps no template kwargs beside a tokenizer, so they "
                 "are written into the template as its defaults; a caller's own kwargs still "
