@@ -139,7 +139,8 @@ def _config_tokens(cfg: dict) -> dict[str, str]:
 def _require_tokens(template: ChatTemplate) -> None:
     source = template.source
     used = [t for t in ("bos_token", "eos_token") if re.search(rf"\b{t}\b", source)]
-    # a template saved by `train` with a --template-kwarg token sets it itself
+    # a template saved by `train` with a --template-kwarg token sets it itself (imported
+    # here: kwargdefaults imports this module)
     from trlprep.templates.kwargdefaults import sets_itself
 
     used = [t for t in used if not sets_itself(source, t)]
