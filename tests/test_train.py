@@ -452,6 +452,7 @@ def test_every_option_is_classified_for_resume():
         "lora_r", "lora_alpha", "lora_dropout", "lora_target_modules", "group_by_length",
         "chat_template", "disable_dropout", "role_map", "keep_empty_turns", "neutral",
         "pairing", "threshold", "prompt_style", "conversational", "coerce", "template_kwargs",
+        "tools",
     }  # fmt: skip
 
 

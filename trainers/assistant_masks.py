@@ -45,6 +45,7 @@ def apply(
     path: str | None = None,
     log: Callable[[str], None] = lambda _: None,
     template_kwargs: dict[str, Any] | None = None,
+    tools: list | None = None,
 ) -> tuple[Any, pa.Table | None, str | None]:
     """`made` (a `TrainingTable` of language-modeling or prompt-completion rows) with the
     masks of its assistant messages where its loss goes on them (language modeling:
@@ -82,7 +83,7 @@ def apply(
                 "--no-assistant-only-loss to train on every token)"
             )
         )
-    args = (tokenizer, chat_template, on_error, path, log, template_kwargs)
+    args = (tokenizer, chat_template, on_error, path, log, template_kwargs, tools)
     return _masked(made, options, conversation, hidden, *args)
 
 
@@ -105,7 +106,17 @@ def _unmaskable(made: Any) -> UsageError:
 
 
 def _masked(
-    made, options, conversation, hidden, tokenizer, chat_template, on_error, path, log, kwargs
+    made,
+    options,
+    conversation,
+    hidden,
+    tokenizer,
+    chat_template,
+    on_error,
+    path,
+    log,
+    kwargs,
+    tools,
 ):
     from trlprep.templates.assistant_tokens import mask_conversations
     from trlprep.templates.sources import load_template
@@ -121,7 +132,7 @@ def _masked(
     everything = whole or getattr(options, "completion_only_loss", None) is False
     masked = mask_conversations(
         turns, template, tokenizer, messages=conversation, texts=texts,
-        counted=None if everything else "completion", template_kwargs=kwargs,
+        counted=None if everything else "completion", template_kwargs=kwargs, tools=tools,
     )  # fmt: skip
     lines = made.input_lines
     refused = sorted(masked.refused)

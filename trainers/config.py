@@ -104,6 +104,9 @@ class TrainConfig:
     # passed to the chat template (`enable_thinking`, a `bos_token` the tokenizer lacks), as
     # convert's --template-kwarg / template_kwargs
     template_kwargs: dict[str, Any] | None = None
+    # tool schemas for every row without its own `tools`, as convert's --tools FILE / tools=:
+    # a list of schemas, or the path of a JSON file holding them (read as convert reads it)
+    tools: list | str | None = None
     disable_dropout: bool = True
     resume: bool | str = False
     report_to: tuple[str, ...] = ()
@@ -142,6 +145,7 @@ class TrainConfig:
             )
         self.import_options()  # refused here, before anything is loaded
         self.template_kwargs = _template_kwargs(self.template_kwargs)
+        self.tool_schemas()  # a missing or malformed tools file refused before anything loads
         given = [k for k in ("eval_split", "eval_data_from", "eval_data_map") if getattr(self, k)]
         if given and self.eval_data is None:
             flag = "--" + given[0].replace("_", "-")
@@ -207,9 +211,26 @@ class TrainConfig:
             raise UsageError(f"missing required option(s): {', '.join(missing)}")
         return cls(**{k: v for k, v in values.items() if k in common}, options=options)
 
+    def tool_schemas(self) -> list[dict[str, Any]] | None:
+        """`tools` as the schemas themselves (a file read as `trlprep convert --tools` reads
+        it); None when none are given."""
+        if isinstance(self.tools, str):
+            from trlprep.templates.options import load_tools
+
+            return load_tools(self.tools) or None
+        if self.tools is not None and not all(isinstance(t, dict) for t in self.tools):
+            raise UsageError(
+                "tools must be a list of tool schemas (dicts) or the path of a JSON file",
+                hint='give tools=[{"type": "function", "function": {"name": ..., '
+                '"parameters": ...}}], as trlprep.convert takes them',
+            )
+        return list(self.tools) if self.tools else None
+
     def to_json(self) -> dict[str, Any]:
-        """A JSON-able snapshot (in-memory datasets are named by their type)."""
+        """A JSON-able snapshot (in-memory datasets are named by their type; `tools` as the
+        schemas the data was rendered with, whether a file or a list gave them)."""
         d = asdict(self)
+        d["tools"] = self.tool_schemas()
         for k in ("data", "eval_data"):
             if d[k] is not None and not isinstance(d[k], (str, Path)):
                 d[k] = f"<{type(d[k]).__name__}>"

@@ -20,6 +20,7 @@ def convert_command(
     truncation: str = "keep_start",
     chat_template: Any = None,
     template_kwargs: dict[str, Any] | None = None,
+    tools: Any = None,
     data_layout: str | None = None,
     column_map: Any = None,
     import_options: dict[str, Any] | None = None,
@@ -27,7 +28,8 @@ def convert_command(
 ) -> str:
     """`trlprep convert DATA ... --tokenize --tokenizer MODEL --max-length N -o OUT` for
     `data` (DATA unless a path) and the run's options; `to`: the type the run converted the
-    data to (None: it trained on the data's own type)."""
+    data to (None: it trained on the data's own type); `tools`: the tools file (a list of
+    schemas is named `TOOLS.json`, the file to write them to)."""
     path = os.fspath(data) if isinstance(data, (str, os.PathLike)) else None
     args = ["trlprep convert", shlex.quote(path) if path else "DATA"]
     if data_layout:
@@ -49,6 +51,9 @@ def convert_command(
         args += ["--chat-template", shlex.quote(os.fspath(chat_template))]
     for key, value in (template_kwargs or {}).items():
         args += ["--template-kwarg", shlex.quote(f"{key}={kwarg_text(value)}")]
+    if tools:
+        file = os.fspath(tools) if isinstance(tools, (str, os.PathLike)) else "TOOLS.json"
+        args += ["--tools", shlex.quote(file)]
     if max_length:
         args += ["--max-length", str(max_length)]
         if truncation != "keep_start":

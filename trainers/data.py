@@ -21,6 +21,7 @@ import pyarrow as pa
 from trlprep.trainers.data_layouts import tokenise, trainable, why_dropped
 from trlprep.trainers.data_rejects import reason_lines
 from trlprep.trainers.data_table import to_training_table
+from trlprep.trainers.render_words import applied
 
 from trlprep.errors import DataError, TemplateNote, in_callers_words
 from trlprep.wording import noun, plural
@@ -40,6 +41,9 @@ class Prepared:
     rejects: pa.Table | None = None
     assistant_masks: bool = False  # SFT's loss went by the assistant masks (and weights)
     loss_on: str | None = None  # what they put the loss on (None: every token, the completion)
+    # the chat template a `convert --tokenize` file records its text was rendered with (name,
+    # sha256, kwargs, tools); None: rendered here, or not rendered
+    rendered_by: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(next(iter(self.rows.values())))
@@ -78,6 +82,7 @@ def prepare(
     truncation: str = "keep_start",
     chat_template: Any = None,
     template_kwargs: dict[str, Any] | None = None,
+    tools: list | str | None = None,
     data_layout: str | None = None,
     column_map: str | None = None,
     algo: str = "",
@@ -97,7 +102,8 @@ def prepare(
     `label` leads every line logged ("eval data" for evaluation data). `split`: the split
     read of a DatasetDict (or its folder); the one it has, else `train` (said in the log),
     is read when none is named. `progress`: reading and tokenising show their
-    rows, rate, percentage and time left on stderr."""
+    rows, rate, percentage and time left on stderr. `tools` (schemas, or a JSON file of
+    them, as `trlprep convert --tools` reads it) render every row without its own."""
     from trlprep.trainers.given_ids import choose
 
     from trlprep.importers.run import RejectedRowsWarning
@@ -106,6 +112,7 @@ def prepare(
     from trlprep.io.kinds import CarriedColumnWarning
     from trlprep.io.progress import showing
     from trlprep.templates.refit import given_id_columns
+    from trlprep.templates.tokenrecord import read_record
 
     if isinstance(data, (str, os.PathLike)):
         found = default_split(data, split)
@@ -119,6 +126,10 @@ def prepare(
 
     from rich.console import Console
 
+    from trlprep.templates.options import load_tools
+
+    tools_file = os.fspath(tools) if isinstance(tools, (str, os.PathLike)) else None
+    tools = load_tools(tools_file) if tools_file else (list(tools) if tools else None)
     console = Console(stderr=True) if progress else None  # the progress bars' (transient)
     # conversations kept for SFT's assistant masks (None: where their messages carry weights)
     masks = layout == "lm" and (options is None or hasattr(options, "assistant_only_loss"))
@@ -131,6 +142,7 @@ def prepare(
             tokenizer,
             chat_template=chat_template,
             template_kwargs=template_kwargs,
+            tools=tools,
             algo=algo,
             keep_prompt_messages=layout == "prompts",
             layout=data_layout,
@@ -160,7 +172,7 @@ def prepare(
 
         made, refused, loss_what = assistant_masks.apply(
             made, options, tokenizer, chat_template, on_error=on_error,
-            template_kwargs=template_kwargs,
+            template_kwargs=template_kwargs, tools=tools,
             path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
             log=lambda msg: log(f"{label}: {msg}"),
         )  # fmt: skip
@@ -199,11 +211,12 @@ def prepare(
         counts += f" ({dropped:,} dropped by the conversion itself{_FILTERED.get(source, '')})"
     log(
         f"{label}: {' -> '.join(route)}"
-        + (" (chat template applied)" if templated else "")
+        + (f" ({applied(template_kwargs, tools)})" if templated else "")
         + f": {counts}{loss_on}"
     )
     given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
     # `trlprep convert --tokenize` output: its ids, unless its recorded options differ
+    recorded = read_record(table.schema)
     picked = choose(
         table, route[-1], given, tokenizer, templated=templated,
         max_length=None if layout == "scored-pairs" else max_length,
@@ -212,6 +225,8 @@ def prepare(
         path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
         chat_template=chat_template,
         template_kwargs=template_kwargs,
+        tools=tools,
+        tools_file=tools_file,
         layout=layout,
         log=lambda msg: log(f"{label}: {msg}"),
         input_rows=made.input_rows, input_lines=made.input_lines,
@@ -264,6 +279,7 @@ def prepare(
             max_length=max_length, truncation=truncation,
             chat_template=chat_template if made.templated else None,
             template_kwargs=template_kwargs if made.templated else None,
+            tools=(tools_file or tools) if made.templated else None,
             data_layout=data_layout, column_map=column_map, import_options=import_options,
             split=split,
         )  # fmt: skip
@@ -290,4 +306,5 @@ def prepare(
     return Prepared(
         rows, source, route, templated, dropped=dropped, notes=notes, rejects=rejected,
         assistant_masks=assistant, loss_on=loss_what,
+        rendered_by=recorded.get("chat_template") if recorded else None,
     )  # fmt: skip

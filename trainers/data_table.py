@@ -36,7 +36,11 @@ from trlprep.trainers.data_rejects import (
     train_hint,
     train_words,
 )
-from trlprep.trainers.data_unread import say_unread_layout, say_unread_template_kwargs
+from trlprep.trainers.data_unread import (
+    say_unread_layout,
+    say_unread_template_kwargs,
+    say_unread_tools,
+)
 
 from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.registry import Format
@@ -63,6 +67,7 @@ def to_training_table(
     *,
     chat_template: Any = None,
     template_kwargs: dict[str, Any] | None = None,
+    tools: list | None = None,
     algo: str = "",
     keep_prompt_messages: bool = False,
     layout: str | None = None,
@@ -75,7 +80,8 @@ def to_training_table(
 ) -> TrainingTable:
     """Detect `data`, convert it to the first of `accepts` unless it already is one of them,
     and render conversational rows with the chat template (the tokenizer's by default), given
-    `template_kwargs` as `trlprep convert --template-kwarg` gives them.
+    `template_kwargs` and `tools` (schemas for rows without their own) as `trlprep convert
+    --template-kwarg / --tools` gives them.
 
     With
     `keep_prompt_messages`, conversational prompts are also kept, unrendered, in the column
@@ -221,6 +227,7 @@ def to_training_table(
             name = os.fspath(data) if isinstance(data, (str, os.PathLike)) else None
             words = "token ids" if det.format is Format.TOKENIZED else "standard text"
             say_unread_template_kwargs(template_kwargs, det.type.name, words, name)
+            say_unread_tools(tools, det.type.name, words, name)
     if det.format is Format.TOKENIZED:
         if (
             chat_template is not None
@@ -293,6 +300,7 @@ def to_training_table(
                 chat_template=template if templated else None,
                 tokenizer=tokenizer if templated else None,
                 template_kwargs=template_kwargs if templated else None,
+                tools=tools if templated else None,
                 on_error=on_error,
             )
     except MissingTokenError as e:  # convert's hint names flags train does not take

@@ -45,10 +45,20 @@ def say_unread_template_kwargs(
 ) -> None:
     """The warning for `template_kwargs` given for data no chat template renders (standard
     text or token ids of `data_type`, trained on as they are); `name`: the data, as given."""
-    if not template_kwargs:
-        return
+    if template_kwargs:
+        _say_unread_render_option("template_kwargs", data_type, format_, name)
+
+
+def say_unread_tools(tools: list | None, data_type: str, format_: str, name: str | None) -> None:
+    """The warning for `tools` given for data no chat template renders, as
+    `say_unread_template_kwargs` says it."""
+    if tools:
+        _say_unread_render_option("tools", data_type, format_, name)
+
+
+def _say_unread_render_option(option: str, data_type: str, format_: str, name: str | None) -> None:
     route = f"{data_type}, {format_}, trained on as it is"
-    said = flag("template_kwargs")
+    said = flag(option)
     warn_user(
         f"{said} is read by no step of this run ({f'{name}: ' if name else ''}{route}), so it "
         f"changes nothing: {said} applies to {TEMPLATE_KWARGS_APPLY}",
@@ -56,4 +66,4 @@ def say_unread_template_kwargs(
     )
 
 
-__all__ = ["say_unread_layout", "say_unread_template_kwargs"]
+__all__ = ["say_unread_layout", "say_unread_template_kwargs", "say_unread_tools"]

@@ -20,6 +20,7 @@ _EXPECTED = {
     "bool": "true or false",
     "str": "text",
     "dict": "a mapping of option: value",
+    "list": "a list",
 }
 
 
@@ -87,6 +88,8 @@ def _as(kind: str, value: Any, exact: bool, name: str) -> Any:
             return os.fspath(value)
     elif base == "dict" and isinstance(value, dict):
         return value
+    elif base == "list" and isinstance(value, (list, tuple)):
+        return list(value)
     elif base == "tuple":
         if kind.startswith("tuple[float"):  # a number, comma-separated text or a list of either
             items = value if isinstance(value, (list, tuple)) else [value]

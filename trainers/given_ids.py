@@ -2,8 +2,8 @@
 its text is tokenised again: the options the file records (`templates.tokenrecord`) against
 the run's.
 
-- a `--chat-template`, or `--template-kwarg`s, other than those the text was rendered with
-  are refused (`UsageError`);
+- a `--chat-template`, `--template-kwarg`s or `--tools` other than those the text was rendered
+  with are refused (`UsageError`);
 - ids made by another tokenizer (another fingerprint, or an id beyond the vocabulary) are
   refused (`DataError`, exit 1): neither the ids nor text rendered for that tokenizer fit;
 - ids the run's `max_length` / `truncation_mode` cannot be cut from exactly (cut shorter,
@@ -62,6 +62,8 @@ def choose(
     path: str | None = None,
     chat_template: Any = None,
     template_kwargs: dict[str, Any] | None = None,
+    tools: list | None = None,
+    tools_file: str | None = None,
     layout: str = "",
     log: Callable[[str], None] = lambda _: None,
     input_rows: Sequence[int] | None = None,
@@ -70,7 +72,8 @@ def choose(
     """Judge a table's id columns `given` (see the module docstring); `max_length` and
     `truncation` are the cut the run will make (the layout's: None for reward rows, keep_end
     for prompts). `path` names the file in messages; `chat_template`: the run's
-    `--chat-template`, refused when the file's text was rendered with another;
+    `--chat-template`, refused when the file's text was rendered with another (so are
+    `template_kwargs` and `tools`: `tools_file` names the file they were read from);
     `input_rows`/`input_lines`: each row's input row and file line, for messages."""
     record = read_record(table.schema)
     if record is not None and record.get("chat_template") is not None:
@@ -80,6 +83,11 @@ def choose(
             _same_template(made, chat_template, tokenizer, name, template_kwargs)
         if template_kwargs is not None:
             _same_kwargs(record["chat_template"], template_kwargs, path or "the data")
+        if tools is not None:
+            _same_tools(record["chat_template"], tools, tools_file, path or "the data")
+        said = rendered_as_recorded(record["chat_template"])
+        if said:
+            log(f"note: {path + ': ' if path else ''}its text was {said} (as the file records)")
     if not given:
         return Choice((), templated, table)
     name = path or "the data"
@@ -214,6 +222,7 @@ def _same_kwargs(made: dict[str, Any], template_kwargs: dict[str, Any], name: st
     """Refuse `--template-kwarg`s other than those the file's text was rendered with (a file
     recording none was rendered without): its text cannot be rendered again."""
     import json
+    import shlex
 
     given = json.loads(json.dumps(template_kwargs, default=str))
     if given == (made.get("kwargs") or {}):
@@ -221,13 +230,51 @@ def _same_kwargs(made: dict[str, Any], template_kwargs: dict[str, Any], name: st
     from trlprep.trainers.convert_command import kwarg_text
 
     said = lambda kw: ", ".join(f"{k}={kwarg_text(v)}" for k, v in kw.items()) or "none"  # noqa: E731
-    flags = " ".join(f"--template-kwarg {k}={kwarg_text(v)}" for k, v in given.items())
+    flags = " ".join(
+        f"--template-kwarg {shlex.quote(f'{k}={kwarg_text(v)}')}" for k, v in given.items()
+    )
     raise UsageError(
         f"{name}: its text was rendered with the template kwargs {said(made.get('kwargs') or {})}; "
         f"this run's --template-kwarg {said(given)} differ, and rendered text cannot be "
         "rendered again",
         hint="drop --template-kwarg to train on the text as it was rendered, or convert the "
         f"conversational data again with `trlprep convert ... {flags} --tokenize`",
+    )
+
+
+def _same_tools(made: dict[str, Any], tools: list, tools_file: str | None, name: str) -> None:
+    """Refuse `--tools` other than those the file's text was rendered with (a file recording
+    none was rendered without): its text cannot be rendered again."""
+    import json
+    import shlex
+
+    from trlprep.trainers.render_words import tools_text
+
+    given = json.loads(json.dumps(tools, default=str))
+    if given == (made.get("tools") or []):
+        return
+    file = shlex.quote(tools_file) if tools_file else "TOOLS.json"
+    raise UsageError(
+        f"{name}: its text was rendered with {tools_text(made.get('tools'))}; this run's "
+        f"--tools{' ' + tools_file if tools_file else ''} gives {tools_text(given)} instead, "
+        "and rendered text cannot be rendered again",
+        hint="drop --tools to train on the text as it was rendered, or convert the "
+        f"conversational data again with `trlprep convert ... --tools {file} --tokenize`",
+    )
+
+
+def rendered_as_recorded(made: dict[str, Any]) -> str:
+    """`rendered with template kwargs ... and 2 tools (...)` as a tokenisation record's
+    chat template says (empty: rendered with neither)."""
+    from trlprep.trainers.render_words import applied
+
+    if not made.get("kwargs") and not made.get("tools"):
+        return ""
+    said = applied(made.get("kwargs"), made.get("tools"))
+    return (
+        "rendered by "
+        + (made.get("name") or "its chat template")
+        + said.removeprefix("chat template applied")
     )
 
 

@@ -10,6 +10,8 @@ from dataclasses import fields
 _PYTHON_LINES = {
     "template_kwargs": "Mapping passed to the chat template ({'enable_thinking': False}), as "
     "convert's template_kwargs.",
+    "tools": "Tool schemas (a list, or a JSON file's path) for every row without its own, as "
+    "convert's tools.",
     "overwrite": "Train into a non-empty output_dir (the previous run's files are removed once "
     "data and model load).",
 }

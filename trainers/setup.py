@@ -34,6 +34,7 @@ from trlprep.trainers.optim import make_optimizer, make_scheduler
 from trlprep.trainers.preflight import check_trackers
 from trlprep.trainers.resume import BY_DATA, check_data_mask, check_resume
 from trlprep.trainers.sampling import BatchStream
+from trlprep.trainers.saved_template import keep_chat_template
 from trlprep.trainers.shares import gather_rows
 from trlprep.trainers.steps import StepContext
 
@@ -78,16 +79,14 @@ def _check_online_options(t: Trainer) -> None:
 
 
 def _keep_chat_template(t: Trainer) -> None:
-    """The `--chat-template` the data was rendered with becomes the tokenizer's, so the saved
-    model renders conversations as it was trained on them (as TRL's SFT `chat_template_path`)."""
-    templated = any(d is not None and d.templated for d in (t.train_data, t.eval_data))
-    if t.cfg.chat_template is None or not templated:
-        return
-    from trlprep.templates.sources import load_template
-
-    kwargs = t.cfg.template_kwargs
-    template = load_template(t.cfg.chat_template, tokenizer=t.tokenizer, template_kwargs=kwargs)
-    t.tokenizer.chat_template = template.source
+    """The template the data was rendered with, kwargs and all, saved with the model (a
+    tokenised file's: those its record names, unless the run gives its own)."""
+    data = [d for d in (t.train_data, t.eval_data) if d is not None and d.templated]
+    if data:
+        cfg, made = t.cfg, data[0].rendered_by or {}
+        kwargs = cfg.template_kwargs if cfg.template_kwargs is not None else made.get("kwargs")
+        tools = cfg.tool_schemas() or made.get("tools")
+        keep_chat_template(t.tokenizer, cfg.chat_template, kwargs, tools, t.log, made or None)
 
 
 def set_up(t: Trainer, config: TrainConfig | dict[str, Any] | str, log: Callable) -> None:
@@ -290,6 +289,7 @@ def _prepare(
         truncation=cfg.truncation_mode,
         chat_template=cfg.chat_template,
         template_kwargs=cfg.template_kwargs,
+        tools=cfg.tools,
         data_layout=cfg.data_from if training or cfg.eval_data_from is None else cfg.eval_data_from,
         column_map=cfg.data_map if training or cfg.eval_data_map is None else cfg.eval_data_map,
         import_options=cfg.import_options(),

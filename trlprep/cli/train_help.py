@@ -63,6 +63,7 @@ HELP = {
     "padding_free": "Pack each batch's rows without padding (default: where attention allows).",
     "chat_template": "Chat template for conversational data (default: the model's own).",
     "template_kwargs": "KEY=VALUE passed to the chat template, as convert's (repeatable).",
+    "tools": "JSON file of tool schemas for every row without its own, as convert's --tools.",
     "disable_dropout": "Turn dropout off in the policy and reference models.",
     "resume": "Resume from the last checkpoint in --output-dir (or from the given one).",
     "report_to": "Trackers besides metrics.jsonl: tensorboard, wandb (comma-separated).",

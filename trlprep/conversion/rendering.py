@@ -64,7 +64,7 @@ def render_steps(
             r.token_record = make_record(
                 plan.dst.name, r.tokenizer, r.template, add_eos=add_eos, max_length=r.max_length,
                 truncation=r.truncation, step_separator=step_sep, tokenizer_name=r.tokenizer_name,
-                template_kwargs=r.template_kwargs,
+                template_kwargs=r.template_kwargs, tools=r.tools,
             )  # fmt: skip
         record = r.token_record
 

@@ -33,7 +33,7 @@ class NoTemplateError(InputError):
     exit_code = 2
 
 
-_TOKEN_VARS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token")
+TOKEN_VARS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token")
 
 
 def load_template(
@@ -51,7 +51,7 @@ def load_template(
     """
     template = _resolve(src, tokenizer)
     tokens = {
-        k: v for k, v in (template_kwargs or {}).items() if k in _TOKEN_VARS and isinstance(v, str)
+        k: v for k, v in (template_kwargs or {}).items() if k in TOKEN_VARS and isinstance(v, str)
     }
     if tokens:
         template = template.with_tokens(**tokens)
@@ -127,7 +127,7 @@ def _from_file(path: Path, tokens: dict[str, str]) -> ChatTemplate:
 
 def _config_tokens(cfg: dict) -> dict[str, str]:
     out = {}
-    for k in _TOKEN_VARS:
+    for k in TOKEN_VARS:
         v = cfg.get(k)
         if isinstance(v, dict):
             v = v.get("content")
@@ -137,7 +137,13 @@ def _config_tokens(cfg: dict) -> dict[str, str]:
 
 
 def _require_tokens(template: ChatTemplate) -> None:
-    used = [t for t in ("bos_token", "eos_token") if re.search(rf"\b{t}\b", template.source)]
+    source = template.source
+    used = [t for t in ("bos_token", "eos_token") if re.search(rf"\b{t}\b", source)]
+    # a template saved by `train` with a --template-kwarg token sets it itself (imported
+    # here: kwargdefaults imports this module)
+    from trlprep.templates.kwargdefaults import sets_itself
+
+    used = [t for t in used if not sets_itself(source, t)]
     missing = [t for t in used if t not in template.special_tokens]
     if missing:
         names = " and ".join(missing)

@@ -3,8 +3,8 @@ schema metadata under the `trlprep` key, and compared with a training run's own.
 
 The record (JSON under `b"trlprep"`, `{"tokenize": {...}}`) names the dataset type, the
 tokenizer (its name, vocabulary size and a fingerprint of its vocabulary and special tokens),
-the chat template (name and a hash of its source, and the template kwargs it rendered with
-where some were given; or none: standard text), whether the EOS
+the chat template (name and a hash of its source, and the template kwargs and `--tools`
+schemas it rendered with where some were given; or none: standard text), whether the EOS
 was appended to completions, the step separator (stepwise supervision), `max_length` and
 `truncation`. Parquet and Arrow IPC files keep it; `save_to_disk` folders and
 `datasets.Dataset` objects keep it in their `DatasetInfo.description`
@@ -79,13 +79,17 @@ def make_record(
     step_separator: str | None = None,
     tokenizer_name: str | None = None,
     template_kwargs: Mapping[str, Any] | None = None,
+    tools: list | None = None,
 ) -> dict[str, Any]:
     """The record of one tokenisation (see the module docstring); `tokenizer_name`: the
     tokenizer as the user named it, where it was loaded from another path;
-    `template_kwargs`: those the template rendered with, kept beside its identity."""
+    `template_kwargs`, `tools`: those the template rendered with (the tools given for rows
+    without their own), kept beside its identity."""
     made = template_identity(template)
     if made is not None and template_kwargs:
         made["kwargs"] = json.loads(json.dumps(dict(template_kwargs), default=str))
+    if made is not None and tools:
+        made["tools"] = json.loads(json.dumps(list(tools), default=str))
     return {
         "version": VERSION,
         "type": dtype,
