@@ -117,6 +117,11 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ],
         ["unpaired"],
     ),  # fmt: skip
+    "pandalm": (
+        "pandalm_testset/testset-v1.first180.json",
+        ["--coerce", "--conversational"],
+        ["unpaired"],
+    ),  # fmt: skip
     "glaive_all_turns": (
         "glaive_toolcall/glaive_toolcall_en_demo.json",
         ["--to", "prompt-completion", "--split-turns", "all"],
