@@ -156,3 +156,21 @@ def test_kto_trains_one_step_on_the_imported_rows(tmp_path):
     assert res.exit_code == 0, res.output
     assert "ranked layout -> unpaired-preference: 3 rows in -> 142 rows" in res.output
     assert "trained 1 step" in res.output
+
+
+def test_the_python_api_says_what_the_import_did():
+    """The import's notes (the prompt taken off, ties) were printed by the CLI only."""
+    import trlprep
+
+    with pytest.warns(UserWarning) as caught:
+        table = trlprep.convert(DATA, from_="ranked", map=MAP, threshold=0.5)
+    said = [str(w.message) for w in caught]
+    assert NOTE in said, said
+    assert table.num_rows == 142
+    answers = _answers(_src())
+    assert table.column("completion")[0].as_py() == answers[0][1][len(answers[0][0]) :]
+    with pytest.warns(UserWarning) as caught:
+        trlprep.convert(DATA, from_="ranked", map=MAP)
+    assert "120 pairs of completions with equal scores were not made (ties)" in [
+        str(w.message) for w in caught
+    ]
