@@ -36,6 +36,17 @@ def test_validate_warns_on_nemo_template_tokens():
     assert "valid: 8 rows of language-modeling (standard); 1 warning" in res.output
 
 
+def test_a_chat_template_is_refused_on_the_rendered_text(tmp_path):
+    from realdata.support import template_file
+
+    out = tmp_path / "x.jsonl"
+    res = run("convert", DATA, "--chat-template", template_file("qwen2_5"), "-o", out)
+    assert res.exit_code == 2, res.output
+    text = " ".join(res.output.split())
+    assert "the text is already rendered with a chat template (it holds `<extra_id_0>`" in text
+    assert not out.exists()
+
+
 @pytest.mark.parametrize(
     ("algo", "wants"), [("kto", "unpaired-preference"), ("reward", "preference-implicit")]
 )
