@@ -30,7 +30,7 @@ from trlprep.trainers.online import pairs as online_pairs
 from trlprep.trainers.online.rollout import OnlineSpec
 
 from trlprep.errors import UsageError
-from trlprep.registry import get_type
+from trlprep.registry import Format, get_type
 
 Head = Literal["causal-lm", "sequence-classification", "token-classification"]
 
@@ -351,12 +351,12 @@ def algorithms_taking(option: str) -> list[str]:
     return [n for n, a in ALGORITHMS.items() if option in {f.name for f in fields(a.options)}]
 
 
-def algorithms_for(data_type: str) -> tuple[list[str], list[str]]:
+def algorithms_for(data_type: str, fmt: Format | None = None) -> tuple[list[str], list[str]]:
     """The algorithms that train on `data_type` data as it is, and those that train on it
-    converted on the way in."""
+    converted on the way in (by edges that convert `fmt` data, when given)."""
     from trlprep.conversion.graph import reachable_from
 
-    reach = reachable_from(data_type)
+    reach = reachable_from(data_type, fmt=fmt)
     as_is = [n for n, a in ALGORITHMS.items() if data_type in a.accepts]
     converted = [n for n, a in ALGORITHMS.items() if n not in as_is and reach & set(a.accepts)]
     return as_is, converted

@@ -257,7 +257,7 @@ def to_training_table(
             table, det.type.name, [*read_as, det.type.name], False, raw.num_rows, rows, lines
         )
     try:
-        way = route(det.type, dst)
+        way = route(det.type, dst, fmt=det.format)  # as convert routes it
     except UsageError as e:
         label = next(  # detect's advice on a label column that did not read as one
             (n for n in det.notes if "`--map label=" in n or "--coerce reads them" in n), None
@@ -272,7 +272,7 @@ def to_training_table(
             label = layout_in_hint(advice, layout if sniffed else None).hint
             label = train_words(label) if label else None
         hint = e.hint or "convert it with `trlprep convert` first"
-        fits = _algorithms_hint(det.type.name)
+        fits = _algorithms_hint(det.type.name, fmt=det.format)
         hint += f"; {fits}" if fits else ""
         sibling = sibling_layout(layout, dst, import_options)
         if sibling is not None:
@@ -368,12 +368,12 @@ def to_training_table(
     )
 
 
-def _algorithms_hint(data_type: str, converted: bool = True) -> str:
-    """Which --algo trains on `data_type` data: as it is, and (`converted`) converted on the
-    way in; empty when none does."""
+def _algorithms_hint(data_type: str, converted: bool = True, fmt: Format | None = None) -> str:
+    """Which --algo trains on `data_type` data (of format `fmt`, when given): as it is, and
+    (`converted`) converted on the way in; empty when none does."""
     from trlprep.trainers.algorithms import algorithms_for
 
-    as_is, reached = algorithms_for(data_type)
+    as_is, reached = algorithms_for(data_type, fmt=fmt)
     said = [f"{', '.join(as_is)} as it is"] if as_is else []
     if converted and reached:
         said.append(

@@ -317,6 +317,8 @@ def _imported(table, lines, layout, import_opts, coerce, on_error, inp):
     result = import_table(table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path)
     if result.num_rejected:  # on_error="skip": said as import_dataset says it
         warn_user(rejected_warning(result, layout))
+    for note in result.notes:  # what the import did to some rows, as the CLI's notes say
+        warn_user(note, UserWarning)
     return result.table, result.lines
 
 

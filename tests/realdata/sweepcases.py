@@ -106,6 +106,22 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--map", "chosen=chosen_response,rejected=rejected_response", "--conversational"],
         ["unpaired"],
     ),  # fmt: skip
+    "openr_math_aps": (
+        "openr_math_aps/samples_math-aps.jsonl",
+        [
+            "--from",
+            "ranked",
+            "--map",
+            "prompt=question,completions=reasoning_steps",
+            "--conversational",
+        ],
+        ["unpaired"],
+    ),  # fmt: skip
+    "pandalm": (
+        "pandalm_testset/testset-v1.first180.json",
+        ["--coerce", "--conversational"],
+        ["unpaired"],
+    ),  # fmt: skip
     "glaive_all_turns": (
         "glaive_toolcall/glaive_toolcall_en_demo.json",
         ["--to", "prompt-completion", "--split-turns", "all"],

@@ -10,7 +10,8 @@ import pyarrow as pa
 
 EXAMPLES = 3  # rows named for each reason
 
-_NUMBER = re.compile(r"(\d[\d,.]*\d|\d)")
+# a number, not the digits ending a name (`response1`, `output_2`: a column, said as written)
+_NUMBER = re.compile(r"\b(\d[\d,.]*\d|\d)")
 
 SUMMARY_SCHEMA = pa.schema(
     [

@@ -1,5 +1,6 @@
 """AlpacaFarm / AlpacaEval pairs: `instruction`, `input`, `output_1`, `output_2`,
-`preference` (which output is better) -> preference.
+`preference` (which output is better) -> preference; PandaLM's pairs alike (`response1`,
+`response2` and the votes of its annotators).
 
 The prompt is built exactly as the `alpaca` layout builds it (Stanford Alpaca's template by
 default, `--prompt-style plain`, or `--conversational`: user turn -> one assistant message
@@ -11,11 +12,19 @@ chance that output_2 is better), so below 1.5 output_1 is chosen and above 1.5 o
 Exactly 1.5 is a tie (and so is 0, which older AlpacaEval files write for identical
 outputs): no pair, reported. So are a null preference and a number outside 1..2.
 
+PandaLM's test set names the outputs `response1` / `response2` and has no `preference`: each
+of `annotator1`, `annotator2`, ... votes 1 (response1 is better), 2 (response2) or 0 (a
+tie). The output with more votes is chosen; equal votes (all ties, or one each) give no
+pair, reported. A vote other than 0, 1 or 2 refuses its row. The votes are read into the
+choice (not carried: they name the outputs by position, which chosen / rejected replace).
+
 AlpacaEval's `generator_1` / `generator_2` (the model behind each output) become
 `chosen_generator` / `rejected_generator`, following the outputs they name.
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pyarrow as pa
@@ -35,27 +44,48 @@ from trlprep.importers.base import (
 from trlprep.importers.messages import messages_from
 from trlprep.registry import PREFERENCE, DatasetType, Format
 
-CONSUMED = ("instruction", "input", "output_1", "output_2", "preference", "system")
+CONSUMED = ("instruction", "input", "preference", "system")
+PAIRS = (("output_1", "output_2"), ("response1", "response2"))  # AlpacaFarm's, PandaLM's
+VOTE = re.compile(r"annotator(\d+)")  # PandaLM: one column per annotator
+
+
+def _pair(names: list[str]) -> tuple[str, str] | None:
+    """The two output columns (AlpacaFarm's or PandaLM's names), else None."""
+    return next((p for p in PAIRS if set(p) <= set(names)), None)
+
+
+def _votes(names: list[str]) -> list[str]:
+    """PandaLM's annotator columns, in their order."""
+    found = [(int(m.group(1)), n) for n in names if (m := VOTE.fullmatch(n))]
+    return [n for _, n in sorted(found)]
 
 
 class AlpacaFarm(Importer):
     name = "alpacafarm"
-    aliases = ("alpaca-farm", "alpaca-eval", "alpacaeval")
+    aliases = ("alpaca-farm", "alpaca-eval", "alpacaeval", "pandalm")
     description = (
         "AlpacaFarm / AlpacaEval pairs (instruction, input, output_1, output_2, preference "
         "1..2) -> preference: the prompt as the alpaca layout builds it (--prompt-style, "
         "--conversational), chosen = output_1 below 1.5, output_2 above (weighted "
-        "annotators' floats too); ties (1.5, 0) and missing preferences are reported."
+        "annotators' floats too); ties (1.5, 0) and missing preferences are reported. "
+        "PandaLM's response1, response2 and annotator1.. votes (0 tie, 1, 2): the output "
+        "with more votes chosen."
     )
-    reads = "instruction, output_1, output_2, preference [+ input]"
-    columns = CONSUMED
+    reads = (
+        "instruction, output_1, output_2, preference [+ input] (PandaLM: response1, "
+        "response2, annotator1..)"
+    )
+    columns = (*CONSUMED, *PAIRS[0], *PAIRS[1], "annotator1")
     options_read = ("prompt_style",)
 
     def options_used(self, opts: ImportOptions) -> set[str]:
         return set() if opts.conversational else {"prompt_style"}  # messages: no template
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
-        return {"instruction", "output_1", "output_2", "preference"} <= set(schema.names)
+        names = schema.names
+        if "instruction" not in names or _pair(names) is None:
+            return False
+        return "preference" in names or bool(_votes(names))
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         return PREFERENCE, Format.CONVERSATIONAL if opts.conversational else Format.STANDARD
@@ -66,23 +96,39 @@ class AlpacaFarm(Importer):
             if opts.conversational
             else (f"prompt style {opts.prompt_style} (as the alpaca layout)")
         )
+        one, two = _pair(schema.names) or PAIRS[0]
+        if "preference" not in schema.names and (votes := _votes(schema.names)):
+            choice = (
+                f"chosen: the output with more votes in {', '.join(votes)} (1: {one}, 2: "
+                f"{two}, 0: a tie), rejected: the other; equal votes -> reported"
+            )
+        else:
+            choice = (
+                f"chosen: {one} where preference < 1.5, {two} where > 1.5, rejected: the "
+                "other output; a tie (1.5, 0), null or a preference outside 1..2 -> reported"
+            )
         return [
             f"prompt: {how}",
-            "chosen: output_1 where preference < 1.5, output_2 where > 1.5, rejected: the "
-            "other output; a tie (1.5, 0), null or a preference outside 1..2 -> reported",
+            choice,
             "generator_1 / generator_2 (where both are present) -> chosen_generator / "
             "rejected_generator",
         ]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
-        require(table, "instruction", "output_1", "output_2", "preference", layout="alpacafarm")
+        one, two = _pair(table.column_names) or PAIRS[0]
+        votes = [] if "preference" in table.column_names else _votes(table.column_names)
+        chooser = votes[:1] or ["preference"]
+        require(table, "instruction", one, two, *chooser, layout="alpacafarm")
         n = table.num_rows
         instruction = _text(table, "instruction", bad, required=True)
-        out1 = _text(table, "output_1", bad, required=True)
-        out2 = _text(table, "output_2", bad, required=True)
+        out1 = _text(table, one, bad, required=True)
+        out2 = _text(table, two, bad, required=True)
         inp = _text(table, "input", bad)
         system = _text(table, "system", bad)
-        first = _output_1_better(as_array(table.column("preference")), bad)
+        if votes:
+            first = _more_votes_for_1(table, votes, (one, two), bad)
+        else:
+            first = _output_1_better(as_array(table.column("preference")), bad)
         chosen = pc.if_else(first, out1, out2)
         rejected = pc.if_else(first, out2, out1)
         has_input, has_system = _nonempty(inp), _nonempty(system)
@@ -97,7 +143,7 @@ class AlpacaFarm(Importer):
         else:
             prompt = _standard_prompt(instruction, inp, has_input, system, has_system, opts)
         produced = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
-        consumed = CONSUMED
+        consumed = (*CONSUMED, one, two, *votes)
         if {"generator_1", "generator_2"} <= set(table.schema.names):
             gen1 = as_array(table.column("generator_1"))
             gen2 = as_array(table.column("generator_2"))
@@ -129,3 +175,28 @@ def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
         "preference is outside 1..2 (1: output_1 is better, 2: output_2): no pair",
     )
     return pa.array(value < 1.5)
+
+
+def _more_votes_for_1(
+    table: pa.Table, votes: list[str], outputs: tuple[str, str], bad: Rejections
+) -> pa.Array:
+    """Whether the first output has more of the annotators' votes (1: the first output, 2:
+    the second, 0: a tie, null: none), per row; equal votes and other values go to `bad`."""
+    n = table.num_rows
+    ones, twos = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    for name in votes:
+        col = as_array(table.column(name))
+        if not (pa.types.is_integer(col.type) or pa.types.is_null(col.type)):
+            raise DataError(
+                f"must hold an annotator's vote: 1 ({outputs[0]} is better), 2 ({outputs[1]}) "
+                f"or 0 (a tie), not {col.type}",
+                column=name,
+            )
+        value = np.asarray(pc.fill_null(col.cast(pa.int64()), 0).to_numpy(), np.int64)
+        bad.add(~np.isin(value, (0, 1, 2)), f"{name} is not 0, 1 or 2 (a vote)")
+        ones += value == 1
+        twos += value == 2
+    said = np.char.add(f"the annotators' votes tie ({outputs[0]}: ", ones.astype(str))
+    said = np.char.add(np.char.add(said, f", {outputs[1]}: "), twos.astype(str))
+    bad.add_per_row(ones == twos, np.char.add(said, "): no pair").astype(object))
+    return pa.array(ones > twos)

@@ -7,7 +7,9 @@ Input: a `prompt` (UltraFeedback's `instruction` when there is no `prompt`), and
   does: text from the first of `response`, `text`, `completion`, `content`, `output`,
   `answer` (Nectar's `answers` [{answer, model, rank}]);
   score from the first of `overall_score`, `score`, `rating`, `reward`, `pass_rate`
-  (AceCode's share of unit tests passed), or `rank`.
+  (AceCode's share of unit tests passed), `mc_value` (MATH-APS's Monte-Carlo estimate that
+  a `solution_prefix` reaches the right answer), or `rank`. Completions that all begin with
+  their text prompt have it taken off (`promptstart`).
 
 The pairing itself is `trlprep.converters.ranked` (`--pairing best-vs-rest | best-vs-worst |
 all-pairs`, or `--threshold` for unpaired preference): ties are never paired and their count
@@ -34,10 +36,11 @@ from trlprep.errors import DataError, UsageError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
 from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import field_of, messages_from
+from trlprep.importers.promptstart import prompt_taken_off
 from trlprep.registry import PREFERENCE, UNPAIRED_PREFERENCE, DatasetType, Format
 
-TEXT_FIELDS = ("response", "text", "completion", "content", "output", "answer")
-SCORE_FIELDS = ("overall_score", "score", "rating", "reward", "pass_rate")
+TEXT_FIELDS = ("response", "text", "completion", "content", "output", "answer", "solution_prefix")
+SCORE_FIELDS = ("overall_score", "score", "rating", "reward", "pass_rate", "mc_value")
 RANK_FIELDS = ("rank",)
 ROW = "__trlprep_import_row"
 
@@ -104,6 +107,7 @@ class Ranked(Importer):
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         table = _normalise(table)
         require(table, "prompt", "completions", layout="ranked")
+        table, taken = prompt_taken_off(table, opts.conversational)
         table = _as_messages(table, opts)
         score_name = "scores" if "scores" in table.column_names else "ranks"
         _check_rows(table, score_name, opts, bad)
@@ -120,7 +124,7 @@ class Ranked(Importer):
             str(w.message)
             for w in caught
             if issubclass(w.category, ConversionWarning) and "(ties)" in str(w.message)
-        ]
+        ] + [taken] * (taken is not None)
         rows = np.asarray(out.column(ROW).to_numpy(), np.int64)
         out = out.drop_columns([ROW])
         if dtype is PREFERENCE:

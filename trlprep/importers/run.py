@@ -261,6 +261,8 @@ def import_dataset(
         )
         if result.num_rejected:
             warn_user(rejected_warning(result, importer.name))
+        for note in result.notes:  # what the import did to some rows, as the CLI's notes say
+            warn_user(note, UserWarning)
         restored = inp.restore(result.table)
         if not inp.values_back:  # Python rows and `Json` features hold the values themselves
             from trlprep.io.kinds import CarriedColumnWarning, carried_warning

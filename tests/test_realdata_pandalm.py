@@ -1,0 +1,138 @@
+"""Real PandaLM test-set records (WeOpenML/PandaLM `data/testset-v1.json`, first 180): an
+Alpaca-style `instruction` / `input`, two models' `response1` / `response2` and three
+annotators' votes (1, 2, or 0 for a tie).
+
+Before, `detect` said "unknown" and nothing more, and refused rows named a column
+'responseN' (the digits of `response1` read as a number). Now the pairs read as the
+`alpacafarm` layout without `--from`, the output with more votes chosen, ties reported.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from realdata.support import (
+    TINY_MODEL,
+    counts,
+    original_render,
+    original_template_args,
+    rows_of,
+    run,
+    sample,
+)
+
+DATA = sample("pandalm_testset")
+PROMPT_0 = (
+    "Below is an instruction that describes a task, paired with an input that provides "
+    "further context. Write a response that appropriately completes the request.\n\n"
+    "### Instruction:\nThe sentence you are given might be too wordy, complicated, or "
+    "unclear. Rewrite the sentence and make your writing clearer by keeping it concise. "
+    "Whenever possible, break complex sentences into multiple sentences and eliminate "
+    "unnecessary words.\n\n### Input:\nIf you have any questions about my rate or if you "
+    "find it necessary to increase or decrease the scope for this project, please let me "
+    "know.\n\n### Response:"
+)
+
+
+def _src() -> list[dict]:
+    return json.loads(DATA.read_text(encoding="utf-8"))
+
+
+def _winner(r: dict) -> int:
+    votes = [r["annotator1"], r["annotator2"], r["annotator3"]]
+    return 0 if votes.count(1) == votes.count(2) else 1 if votes.count(1) > votes.count(2) else 2
+
+
+def test_detect_reads_the_pairs_as_the_alpacafarm_layout():
+    res = run("detect", DATA)
+    assert res.exit_code == 0, res.output
+    assert "preference (the alpacafarm layout, imported as convert does)" in res.output
+    assert "180 (143 once imported)" in res.output
+    assert "extra columns  idx, motivation_app, cmp_key" in res.output
+
+
+def test_the_output_with_more_votes_is_chosen(tmp_path):
+    out = tmp_path / "pref.jsonl"
+    res = run("convert", DATA, "--coerce", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (180, 31, 149, 149)
+    assert "28 x import: the annotators' votes tie (response1: 0, response2: 0): no pair" in (
+        res.output
+    )
+    assert "3 x import: response1 is empty (e.g. line 218, line 230, line 302)" in res.output
+    rows = rows_of(out)
+    assert rows[0] == {
+        "prompt": PROMPT_0,
+        "chosen": "If you have any questions, please let me know.",
+        "rejected": "If you have any questions about my rate, please let me know.",
+        "idx": 0,
+        "motivation_app": "Grammarly",
+        "cmp_key": "bloom-7b_llama-7b",
+    }
+    src = {r["idx"]: r for r in _src()}
+    for row in rows:  # every pair as the votes say, split votes too
+        r = src[row["idx"]]
+        win, lose = ("response1", "response2")[:: 1 if _winner(r) == 1 else -1]
+        for side, name in (("chosen", win), ("rejected", lose)):
+            want = r[name] if isinstance(r[name], str) else json.dumps(r[name])
+            assert row[side] == want, (row["idx"], side)
+    split = {
+        r["idx"] for r in _src() if len({r["annotator1"], r["annotator2"], r["annotator3"]}) > 1
+    }
+    assert len(split & {row["idx"] for row in rows}) == 14
+    assert {"annotator1", "response1", "instruction"}.isdisjoint(rows[0])
+
+
+def test_refused_rows_name_the_response_columns_as_written(tmp_path):
+    res = run("convert", DATA, "--on-error", "skip", "-o", tmp_path / "x.jsonl")
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "4 x read: column 'response1' holds a boolean (true) where the other rows" in text
+    assert "2 x read: column 'response2' holds a boolean (true)" in text
+    assert "responseN" not in text
+
+
+def test_a_vote_outside_0_1_2_refuses_its_row(tmp_path):
+    """Rows written for the test: the first two records, the second with a vote of 3."""
+    first, second = _src()[:2]
+    second = dict(second, annotator2=3)
+    path = tmp_path / "votes.jsonl"
+    path.write_text(json.dumps(first) + "\n" + json.dumps(second) + "\n", encoding="utf-8")
+    out = tmp_path / "pref.jsonl"
+    res = run("convert", path, "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 1, 1, 1)
+    assert "import: annotator2 is not 0, 1 or 2 (a vote) (e.g. line 2)" in res.output
+    assert rows_of(out)[0]["chosen"] == first["response2"]
+
+
+def test_conversational_renders_equal_the_originals(tmp_path):
+    out = tmp_path / "conv.jsonl"
+    res = run("convert", DATA, "--coerce", "--on-error", "skip", "--conversational", "-o", out)
+    assert res.exit_code == 0, res.output
+    conv = rows_of(out)
+    first = _src()[0]
+    assert conv[0]["prompt"] == [
+        {"role": "user", "content": first["instruction"] + "\n\n" + first["input"]}
+    ]
+    assert conv[0]["chosen"] == [{"role": "assistant", "content": first["response2"]}]
+    for name in ("qwen2_5", "llama3_1"):
+        rendered = tmp_path / f"{name}.jsonl"
+        res = run("convert", out, *original_template_args(name), "-o", rendered)
+        assert res.exit_code == 0, res.output
+        for row, src in zip(rows_of(rendered), conv, strict=True):
+            assert row["prompt"] == original_render(name, src["prompt"], add_generation_prompt=True)
+            for side in ("chosen", "rejected"):
+                assert row["prompt"] + row[side] == original_render(name, src["prompt"] + src[side])
+
+
+def test_dpo_trains_one_step_on_the_voted_pairs(tmp_path):
+    pytest.importorskip("torch")
+    res = run(
+        "train", "--algo", "dpo", "--model", TINY_MODEL, "--data", DATA, "--coerce",
+        "--on-error", "skip", "--output-dir", tmp_path / "dpo", "--max-steps", 1,
+        "--batch-size", 2, "--max-length", 512,
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "trained 1 step" in res.output
