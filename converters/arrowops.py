@@ -2,7 +2,8 @@
 
 Per-row list concatenation and slicing, byte-offset string splitting, and the row orders
 of unpairing, all done by computing offsets and gather indices with numpy over whole
-columns. Null rows are read as empty; callers reject nulls before they get here.
+columns. Null rows are read as empty (callers reject nulls before they get here), except
+by `slice_lists`, which keeps a null list null.
 """
 
 from __future__ import annotations
@@ -105,26 +106,30 @@ def ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.arange(total, dtype=np.int64) + np.repeat(np.asarray(starts) - before, lengths)
 
 
-def _list_from(values: pa.Array, lengths: np.ndarray, like: pa.DataType) -> pa.Array:
+def _list_from(
+    values: pa.Array, lengths: np.ndarray, like: pa.DataType, null: pa.Array | None = None
+) -> pa.Array:
+    """A list array of consecutive runs of `values` (`null`: a mask of the null lists)."""
     off = np.zeros(len(lengths) + 1, dtype=np.int64)
     np.cumsum(lengths, out=off[1:])
-    if pa.types.is_large_list(like):
-        return pa.LargeListArray.from_arrays(pa.array(off, pa.int64()), values)
-    if off[-1] > np.iinfo(np.int32).max:
-        return pa.LargeListArray.from_arrays(pa.array(off, pa.int64()), values)
-    return pa.ListArray.from_arrays(pa.array(off.astype(np.int32), pa.int32()), values)
+    if pa.types.is_large_list(like) or off[-1] > np.iinfo(np.int32).max:
+        return pa.LargeListArray.from_arrays(pa.array(off, pa.int64()), values, mask=null)
+    return pa.ListArray.from_arrays(pa.array(off.astype(np.int32), pa.int32()), values, mask=null)
 
 
 def take_ranges(arr: pa.Array, starts: np.ndarray, lengths: np.ndarray) -> pa.Array:
-    """Per row, the sub-list `arr[i][starts[i] : starts[i] + lengths[i]]` (indices into row i)."""
+    """Per row, the sub-list `arr[i][starts[i] : starts[i] + lengths[i]]` (indices into row i);
+    a null list stays null (`lengths` 0 there)."""
     arr = as_array(arr)
     row_start, _ = offsets(arr)
     idx = ranges(row_start + starts, lengths)
-    return _list_from(arr.values.take(pa.array(idx, pa.int64())), lengths, arr.type)
+    null = arr.is_null() if arr.null_count else None
+    return _list_from(arr.values.take(pa.array(idx, pa.int64())), lengths, arr.type, null)
 
 
 def slice_lists(arr: pa.Array, start: np.ndarray | int, stop: np.ndarray | None = None) -> pa.Array:
-    """Per-row `row[start:stop]` (numpy vectors or scalars; stop None = to the end)."""
+    """Per-row `row[start:stop]` (numpy vectors or scalars; stop None = to the end); a null
+    list stays null."""
     arr = as_array(arr)
     _, length = offsets(arr)
     start = np.clip(np.broadcast_to(np.asarray(start, np.int64), length.shape), 0, length)

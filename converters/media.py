@@ -21,27 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, slice_lists
 
-from trlprep.columns.arrays import json_list_lengths
-from trlprep.columns.arrowtypes import is_json_field, is_list
-from trlprep.columns.mediacolumns import single_media_counts
-from trlprep.columns.placeholders import PLACEHOLDERS, part_counts, sequences
-from trlprep.columns.textparts import string_content
+from trlprep.columns.arrowtypes import is_list
+from trlprep.columns.placeholders import media_entries, sequences, shown_counts
 from trlprep.errors import RowFailures
 from trlprep.registry import MEDIA_COLUMNS, SINGLE_MEDIA_COLUMNS
 
 _CONVERSATIONS = ("prompt", "completion", "chosen", "rejected", "messages")
-
-
-def shown(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
-    """Per row of a messages column: its `kind` parts and placeholders (`<image>`)."""
-    arr = as_array(arr)
-    n = part_counts(arr, kind)
-    if string_content(arr.type):
-        text = pc.struct_field(pc.list_flatten(arr), "content").cast(pa.string())
-        per = np.asarray(pc.fill_null(pc.count_substring(text, PLACEHOLDERS[kind]), 0), np.int64)
-        parent = np.asarray(pc.list_parent_indices(arr))
-        n = n + np.bincount(parent, weights=per, minlength=len(arr)).astype(np.int64)
-    return n
 
 
 def agreed(table: pa.Table, kind: str) -> np.ndarray | None:
@@ -50,7 +35,7 @@ def agreed(table: pa.Table, kind: str) -> np.ndarray | None:
     names = [c for c in _CONVERSATIONS if c in table.column_names and _conversational(table, c)]
     if not names:
         return None
-    per = {c: shown(table.column(c), kind) for c in names}
+    per = {c: shown_counts(table.column(c), kind) for c in names}
     counts = [sum(per[c] for c in seq) for seq in sequences(names)]
     first = counts[0]
     same = np.logical_and.reduce([c == first for c in counts])
@@ -73,14 +58,14 @@ def keep_shown(out: pa.Table, before: pa.Table) -> pa.Table:
             continue
         for name in present:
             col, field = as_array(out.column(name)), out.schema.field(name)
-            held = _entries(field, col)
+            held = media_entries(field, col)
             if held is None:
                 continue
             cut = (whole == held) & (now >= 0) & (now < held)
             if not cut.any():
                 continue
             if is_list(col.type):
-                kept = cut_lists(col, np.where(cut, now, held))
+                kept = slice_lists(col, 0, np.where(cut, now, held))
             else:  # one entry, or JSON text: only all of it can go
                 for r in np.flatnonzero(cut & (now > 0)):
                     refused.setdefault(int(r), _uncut(name, kind, int(held[r]), int(now[r])))
@@ -94,18 +79,6 @@ def keep_shown(out: pa.Table, before: pa.Table) -> pa.Table:
         rows = sorted(refused)
         raise RowFailures(rows, [refused[r] for r in rows], stage="conversion")
     return out
-
-
-def _entries(field: pa.Field, col: pa.Array) -> np.ndarray | None:
-    """Per row, the entries a media column holds as validate counts them (None: a column
-    of no kind it counts)."""
-    if field.name in SINGLE_MEDIA_COLUMNS:
-        return single_media_counts(field, col)
-    if is_list(col.type):
-        return np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
-    if is_json_field(field):
-        return np.asarray(json_list_lengths(col), np.int64)
-    return None
 
 
 def _uncut(name: str, kind: str, held: int, kept: int) -> str:
@@ -126,14 +99,6 @@ def _say_dropped(name: str, kind: str, rows: np.ndarray) -> None:
         f"{counted_rows_text(rows)}: the {name!r} column's {kind} entries were shown only by "
         f"the messages this conversion drops: set to null (no kept message shows them{trl})"
     )
-
-
-def cut_lists(col: pa.Array, keep: np.ndarray) -> pa.Array:
-    """Each list of `col` cut to its first `keep` entries; null lists stay null."""
-    kept = slice_lists(col, 0, keep)
-    if col.null_count:
-        kept = pc.if_else(pc.is_valid(col), kept, pa.nulls(len(col), kept.type))
-    return kept
 
 
 def _conversational(table: pa.Table, name: str) -> bool:

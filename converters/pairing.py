@@ -35,9 +35,9 @@ from trlprep.converters.common import (
     rows_text,
     warn,
 )
-from trlprep.converters.media import shown
 
 from trlprep.columns.arrowtypes import is_json_field, is_list
+from trlprep.columns.placeholders import media_entries, shown_counts
 from trlprep.errors import RowFailures
 from trlprep.registry import MEDIA_COLUMNS, PREFERENCE, SINGLE_MEDIA_COLUMNS, Format
 
@@ -69,6 +69,16 @@ def group_ids(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     return groups["g"].to_numpy().astype(np.int64)
 
 
+def _entries_ids(
+    col: pa.Array, start: np.ndarray | int, stop: np.ndarray | None = None
+) -> np.ndarray:
+    """`group_ids` of each row's entries `col[start:stop]` of a media list column, a null
+    list's the same as an empty one's (neither shows an entry)."""
+    if col.null_count:
+        col = pc.fill_null(col, pa.scalar([], col.type))
+    return group_ids(slice_lists(col, start, stop))
+
+
 def prompt_groups(table: pa.Table, prompt: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """`group_ids` of the prompts, told apart by the media their parts stand for too (the
     first entries of `images` / `videos` / `audios`, a single `image` the prompt shows): the
@@ -82,11 +92,11 @@ def prompt_groups(table: pa.Table, prompt: pa.ChunkedArray | pa.Array) -> np.nda
                 continue
             if not is_list(col.type) and name not in SINGLE_MEDIA_COLUMNS:
                 continue
-            n = shown(prompt, kind) if n is None else n
+            n = shown_counts(prompt, kind) if n is None else n
             if not n.any():
                 continue
             if is_list(col.type):
-                media = group_ids(slice_lists(as_array(col), 0, n))
+                media = _entries_ids(as_array(col), 0, n)
             else:  # one entry (`image`), the prompt's where it shows one
                 media = np.where(n > 0, group_ids(col), -1)
             both = pa.StructArray.from_arrays([pa.array(group), pa.array(media)], ["p", "m"])
@@ -237,7 +247,7 @@ def refuse_differing_media(table: pa.Table, chosen: np.ndarray, rejected: np.nda
         present = [n for n in names if n in table.column_names]
         if not present:
             continue
-        p, c = shown(prompt, kind), shown(completion, kind)
+        p, c = shown_counts(prompt, kind), shown_counts(completion, kind)
         for name in present:
             own = _own_entries(table, name, p, c)
             if own is None:
@@ -268,18 +278,15 @@ def _own_entries(
     for equal entries; whether the column holds exactly the prompt's and the completion's
     entries), given each row's entries shown by its prompt `p` and completion `c`; None for
     a column of JSON text or of no kind validate counts."""
-    col = as_array(table.column(name))
-    if is_json_field(table.schema.field(name)):
+    col, field = as_array(table.column(name)), table.schema.field(name)
+    held = media_entries(field, col)
+    if held is None or is_json_field(field):
         return None
     if is_list(col.type):
-        held = np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
-        return group_ids(slice_lists(col, p)), held == p + c
-    if name not in SINGLE_MEDIA_COLUMNS:
-        return None
-    valid = np.asarray(col.is_valid(), dtype=bool)
-    mine = pa.array(valid & (p == 0) & (c == 1))  # the one entry, shown by the completion
+        return _entries_ids(col, p), held == p + c
+    mine = pa.array((held == 1) & (p == 0) & (c == 1))  # the one entry, shown by the completion
     ids = group_ids(pa.StructArray.from_arrays([mine, col], ["own", "v"]))
-    return np.where(np.asarray(mine), ids, -1), valid.astype(np.int64) == p + c
+    return np.where(np.asarray(mine), ids, -1), held == p + c
 
 
 def _differing(kind: str, name: str, this: tuple[str, int], other: tuple[str, int]) -> str:

@@ -26,8 +26,9 @@ from trlprep.converters.common import (
     rows_text,
     warn,
 )
-from trlprep.converters.media import cut_lists, keep_shown, shown
+from trlprep.converters.media import keep_shown
 
+from trlprep.columns.placeholders import media_entries, shown_counts
 from trlprep.columns.turnends import LastTurns  # kept importable from here
 from trlprep.errors import RowFailures, UsageError
 from trlprep.registry import (
@@ -110,14 +111,14 @@ def media_of_turns(out: pa.Table, msgs: pa.Array, rows: np.ndarray) -> pa.Table:
             col = as_array(out.column(name))
             if not (pa.types.is_list(col.type) or pa.types.is_large_list(col.type)):
                 continue
-            held = np.asarray(pc.fill_null(pc.list_value_length(col), 0), np.int64)
-            whole = shown(msgs, kind)[rows]
-            seen = shown(out.column("prompt"), kind) + shown(out.column("completion"), kind)
+            held = media_entries(out.schema.field(name), col)
+            whole = shown_counts(msgs, kind)[rows]
+            seen = sum(shown_counts(out.column(c), kind) for c in ("prompt", "completion"))
             cut = (whole == held) & (seen < held)
             if cut.any():
                 keep = np.where(cut, seen, held)
                 i = out.column_names.index(name)
-                out = out.set_column(i, out.schema.field(name), cut_lists(col, keep))
+                out = out.set_column(i, out.schema.field(name), slice_lists(col, 0, keep))
     return out
 
 

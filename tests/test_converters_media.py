@@ -134,3 +134,21 @@ def test_split_every_turn_keeps_a_null_media_list_null():
         t, C, ConvertOptions(split_turns="all")
     )
     assert out.column("images").to_pylist() == [["1"], ["1", "2"], None, None]
+
+
+def test_pairing_reads_a_null_media_list_as_an_empty_one():
+    """Neither a null `images` nor an empty one shows an entry: the prompt without an image
+    pairs its rows whichever they hold (a null list is kept null by the slice)."""
+    ask, shown = _user("Hi?"), _user("What is this?", 1)
+    t = pa.Table.from_pydict(
+        {
+            "prompt": [ask, ask, shown, shown],
+            "completion": [_said("a"), _said("b"), _said("c"), _said("d")],
+            "label": [True, False, True, False],
+            "images": [None, [], ["x.jpg"], ["x.jpg"]],
+        }
+    )
+    out = _to("unpaired-preference", "preference", t)
+    chosen = [r[0]["content"][0]["text"] for r in out.column("chosen").to_pylist()]
+    assert chosen == ["a", "c"]
+    assert out.column("images").to_pylist() == [None, ["x.jpg"]]

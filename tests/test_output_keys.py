@@ -182,3 +182,23 @@ def test_a_rejected_rows_record_does_not_depend_on_the_rows_refused_beside_it():
     alone = records(table.slice(1, 1))
     assert alone == together[1:]
     assert alone == ['{"messages":[{"content":"sky?"},{"role":"assistant","content":"blue"}]}']
+
+
+def test_a_column_in_chunks_is_written_as_one_chunk():
+    """Keys are ordered as met over the rows, whatever chunks hold them: the first chunk
+    (null keys in it) meets `id` before `name`, the second (every key held) in the struct's
+    order; `name` came first in the second chunk's rows when the first chunk was not noted."""
+    struct = pa.struct([(k, pa.string()) for k in ("role", "content", "name", "id")])
+    first = [
+        [{"role": "user", "content": "a", "id": "1"}],
+        [{"role": "user", "content": "b", "name": "n"}],
+    ]
+    second = [[{"role": "user", "content": "c", "name": "m", "id": "2"}]]
+    kind = pa.list_(struct)
+    chunked = pa.table(
+        {"messages": pa.chunked_array([pa.array(first, kind), pa.array(second, kind)])}
+    )
+    assert chunked.column("messages").num_chunks == 2
+    got = to_jsonl(chunked, {})
+    assert got == to_jsonl(chunked.combine_chunks(), {})
+    assert list(_lines(got)[2]["messages"][0]) == ["role", "content", "id", "name"]

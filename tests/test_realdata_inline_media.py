@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from realdata.support import TEMPLATES, counts, original_render, rows_of, run, sample
+from realdata.support import TEMPLATES, counts, original_render, records, rows_of, run, sample
 
 import trlprep
 
@@ -206,3 +206,55 @@ def test_video_paths_move_to_videos_and_render_as_the_original(tmp_path):
         assert original_render("qwen2_5_vl", row["messages"]) == original_render(
             "qwen2_5_vl", want["messages"]
         )
+
+
+def _with_placeholder_rows(tmp_path):
+    """xtuner's rows (content a string in some messages, parts in others) around
+    LLaMA-Factory's `<image>` rows (string contents, `images`): read as one column of parts
+    with the strings flagged, the placeholders in flagged strings."""
+    rows = _source(QWEN35)[:2] + records(sample("mllm_demo")) + _source(QWEN35)[2:]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    marks = [
+        sum(m["content"].count("<image>") for m in r["messages"] if isinstance(m["content"], str))
+        for r in rows
+    ]
+    return path, marks
+
+
+def test_placeholders_in_mixed_contents_are_shown_media(tmp_path):
+    """Validate counts `<image>` in the strings of mixed contents; the edges that cut media
+    lists to what their messages show missed them (0 shown in every row)."""
+    from trlprep.columns.placeholders import shown_counts
+    from trlprep.columns.textparts import has_marks
+    from trlprep.io.readers import read
+
+    path, marks = _with_placeholder_rows(tmp_path)
+    table = read(path).table
+    assert has_marks(table.schema.field("messages").type)
+    assert shown_counts(table.column("messages"), "image").tolist() == marks
+    assert sum(marks) == 8  # xtuner's inline images hold their image: not counted
+    res = run("validate", path)
+    assert res.exit_code == 0 and "image-count" not in res.output, res.output
+
+
+def test_each_turn_keeps_the_images_its_mixed_messages_show(tmp_path):
+    """A conversation split into turns (an edge run as it is, before any placeholder stage)
+    keeps in each turn's row the images its prompt and completion show: the first turn of
+    LLaMA-Factory's first row shows one of its two (was: both kept)."""
+    from trlprep.converters.base import ConvertOptions
+    from trlprep.converters.turns import lm_to_prompt_completion
+
+    from trlprep.io.readers import read
+    from trlprep.registry import Format
+
+    path, _ = _with_placeholder_rows(tmp_path)
+    table = read(path).table
+    out = lm_to_prompt_completion(table, Format.CONVERSATIONAL, ConvertOptions(split_turns="all"))
+    kept = [len(images) if images else 0 for images in out.column("images").to_pylist()]
+    shown = [
+        sum(str(m["content"]).count("<image>") for c in ("prompt", "completion") for m in row[c])
+        for row in out.select(["prompt", "completion"]).to_pylist()
+    ]
+    assert kept == shown
+    assert kept[4:6] == [1, 2]

@@ -7,7 +7,12 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trlprep.columns.textops import common_prefix_bytes, prefix_on_word_boundary, slice_bytes
+from trlprep.columns.textops import (
+    common_prefix_bytes,
+    join_lists,
+    prefix_on_word_boundary,
+    slice_bytes,
+)
 from trlprep.validation.dupes import DuplicateFinder, row_hash
 
 chars = st.text(st.sampled_from("ab é€😀\n"), max_size=30)
@@ -75,3 +80,16 @@ def test_row_hash_depends_on_every_column():
     out = row_hash(h)
     assert len(set(out.tolist())) == 3
     assert h["a"].tolist() == [1, 1, 2]  # inputs untouched
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.one_of(st.none(), st.lists(chars, max_size=4)), max_size=12),
+    st.integers(0, 3),
+    st.sampled_from(["", ",", "\n\n"]),
+)
+def test_join_lists_joins_each_lists_texts(rows, cut, sep):
+    lists = pa.array(rows, pa.list_(pa.string())).slice(min(cut, len(rows)))
+    got = join_lists(lists, lists.flatten(), sep)
+    assert got.type == pa.large_string()
+    assert got.to_pylist() == [sep.join(r or []) for r in rows[min(cut, len(rows)) :]]

@@ -165,3 +165,25 @@ def test_arguments_that_open_with_a_quote_but_are_no_json_are_invalid():
     assert forgot in report.issue("invalid-arguments", "messages").message.replace("\\", "")
     tagged = trlprep.validate(rows(ARGS, forgot))  # beside objects: tagged JSON text
     assert invalid(tagged) == [1]
+
+
+def test_tool_results_without_call_found_per_row_in_null_and_sliced_lists():
+    """`tool-result-without-call` per row of a messages column holding a null list, read
+    through a slice (its lists' offsets not starting at 0): only the row whose tool
+    message comes before any call is flagged."""
+    from trlprep.validation.checks.toolresults import _unanswered
+
+    call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    asked = {"role": "assistant", "content": None, "tool_calls": [call]}
+    result = {"role": "tool", "content": "ok"}
+    rows = [
+        [USER, asked, result],
+        [USER, result],  # no call before it
+        None,
+        [USER, asked, result, result],
+        [USER, result, asked],  # the call comes after
+    ]
+    msgs = pa.array(rows)
+    assert _unanswered(msgs).tolist() == [False, True, False, False, True]
+    assert _unanswered(msgs.slice(1)).tolist() == [True, False, False, True]
+    assert _unanswered(msgs.slice(2, 2)).tolist() == [False, False]

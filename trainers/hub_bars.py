@@ -1,19 +1,33 @@
-"""transformers' own bars and warnings during a run, as the run's `progress` and process
-say (`trlprep train --no-progress` and `trlprep.train(progress=False)` alike)."""
+"""Which process of a run speaks, and whether its bars show: the data bars and
+transformers' own bars and warnings, as the run's `progress` and process say (`trlprep
+train --no-progress` and `trlprep.train(progress=False)` alike)."""
 
 from __future__ import annotations
 
 import contextlib
 import os
-import sys
 from collections.abc import Iterator
 
 
+def main_process() -> bool:
+    """Whether this is the main process of the run (the only one, or rank 0 of a launch:
+    `torchrun`, `accelerate launch`)."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+def data_progress(progress: bool | None) -> bool:
+    """Whether reading and tokenising the data show progress: `--progress` / `--no-progress`,
+    else when stderr is a terminal (as rich tells it, as the other commands)."""
+    from rich.console import Console
+
+    return Console(stderr=True).is_terminal if progress is None else bool(progress)
+
+
 def shown(progress: bool | None) -> bool:
-    """Whether this process shows bars for a run's `progress` (None: on a terminal): never
-    another process than the main one of a multi-process run."""
-    main = os.environ.get("RANK", "0") == "0"
-    return main and (sys.stderr.isatty() if progress is None else bool(progress))
+    """Whether this process shows transformers' bars for a run's `progress` (None: on a
+    terminal, told as for the data bars): never another process than the main one of a
+    multi-process run."""
+    return main_process() and data_progress(progress)
 
 
 @contextlib.contextmanager

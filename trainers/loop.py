@@ -21,7 +21,6 @@ the final model (`checkpoint.py`; saving, resuming and cleaning up for the train
 from __future__ import annotations
 
 import contextlib
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,7 +35,7 @@ from trlprep.trainers.data import Prepared
 from trlprep.trainers.data_rejects import write_rejects
 from trlprep.trainers.evaluate import evaluate
 from trlprep.trainers.fieldtypes import coerce
-from trlprep.trainers.hub_bars import hub_output, shown
+from trlprep.trainers.hub_bars import hub_output, main_process, shown
 from trlprep.trainers.keys_doc import keys_help
 from trlprep.trainers.logps import LogpsModel
 from trlprep.trainers.metrics import MetricsLog, progress_bar
@@ -357,10 +356,10 @@ def train(
         overwrite = coerce("overwrite", config.pop("overwrite"), "bool") or overwrite
     cfg = TrainConfig.from_any(config)
     check_trackers(cfg.report_to, cfg.output_dir)  # in the CLI's order: trackers first
-    main_process = os.environ.get("RANK", "0") == "0"
-    if main_process:  # `accelerate launch`: the main process judges
+    main = main_process()
+    if main:  # `accelerate launch`: the main process judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
-    with hub_output(shown(cfg.progress), main_process):  # as `trlprep train --no-progress`
+    with hub_output(shown(cfg.progress), main):  # as `trlprep train --no-progress`
         return Trainer(cfg, log=log, overwrite=overwrite).train()
 
 

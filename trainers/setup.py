@@ -22,6 +22,7 @@ from trlprep.trainers.algorithms import Algorithm, get_algorithm
 from trlprep.trainers.collate import Collator
 from trlprep.trainers.config import CONFIG_FILE, TrainConfig, resolved
 from trlprep.trainers.data import Prepared, prepare
+from trlprep.trainers.hub_bars import data_progress
 from trlprep.trainers.logps import LogpsModel, chunk_tokens, liger_available, liger_import_error
 from trlprep.trainers.models import (
     build_model,
@@ -302,14 +303,6 @@ def _prepare(
         split=cfg.split if training else cfg.eval_split,
         progress=data_progress(cfg.progress) and t.acc.is_main_process,
     )
-
-
-def data_progress(progress: bool | None) -> bool:
-    """Whether reading and tokenising the data show progress: `--progress` / `--no-progress`,
-    else when stderr is a terminal (as rich tells it, as the other commands)."""
-    from rich.console import Console
-
-    return Console(stderr=True).is_terminal if progress is None else progress
 
 
 def _same_rows(cfg: TrainConfig) -> bool:

@@ -5,19 +5,13 @@ data bars do."""
 
 from __future__ import annotations
 
-import os
-
 import typer
 
 from trlprep.errors import TrlprepError
 from trlprep.trainers.hub_bars import hub_output  # noqa: F401 (this module's, as before)
+from trlprep.trainers.hub_bars import main_process as main_process_here  # noqa: F401 (as before)
 
 QUIET_EXIT_DELAY_S = 3.0  # (see `quiet_unless`)
-
-
-def main_process_here() -> bool:
-    """Whether this is the main process of the run (the only one, or rank 0 of a launch)."""
-    return os.environ.get("RANK", "0") == "0"
 
 
 def quiet_unless(main_process: bool, e: TrlprepError) -> Exception:

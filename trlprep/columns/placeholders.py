@@ -47,26 +47,35 @@ PLACEHOLDERS: dict[str, str] = {"image": "<image>", "video": "<video>", "audio":
 
 
 def media_counts(table: pa.Table) -> dict[str, np.ndarray]:
-    """Per medium whose column `table` has (`image`, `video`, `audio`): its entries per row
-    (list lengths, of JSON text too, as validate reads them; an `image` / `video` column 1
-    per path, or its list's length; null counts 0). `videos` / `audios` count as lists only."""
+    """Per medium whose column `table` has (`image`, `video`, `audio`): its entries per row,
+    summed over its columns (`media_entries`)."""
     out: dict[str, np.ndarray] = {}
     for kind, names in MEDIA_COLUMNS.items():
         for name in names:
-            if name not in table.column_names or pa.types.is_null(table.column(name).type):
+            if name not in table.column_names:
                 continue
-            col = table.column(name)
-            if name in SINGLE_MEDIA_COLUMNS:
-                k = single_media_counts(table.schema.field(name), col)
-            elif is_list(col.type):
-                k = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
-            elif is_json_field(table.schema.field(name)):
-                k = json_list_lengths(col)  # lists of different shapes (a video's frames)
-            else:
-                continue
-            k = np.asarray(k, np.int64)
-            out[kind] = k if kind not in out else out[kind] + k
+            k = media_entries(table.schema.field(name), table.column(name))
+            if k is not None:
+                out[kind] = k if kind not in out else out[kind] + k
     return out
+
+
+def media_entries(field: pa.Field, col: pa.Array | pa.ChunkedArray) -> np.ndarray | None:
+    """Per row, the entries media column `field` (`col`) holds, as validate reads them (list
+    lengths, of JSON text too; an `image` / `video` column 1 per path, or its list's length;
+    null counts 0); None for a column of nulls or of no shape counted (`videos` / `audios`
+    count as lists only)."""
+    if pa.types.is_null(col.type):
+        return None
+    if field.name in SINGLE_MEDIA_COLUMNS:
+        k = single_media_counts(field, col)
+    elif is_list(col.type):
+        k = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
+    elif is_json_field(field):
+        k = json_list_lengths(col)  # lists of different shapes (a video's frames)
+    else:
+        return None
+    return np.asarray(k, np.int64)
 
 
 def image_counts(table: pa.Table) -> np.ndarray | None:
@@ -181,11 +190,25 @@ def placeholder_counts(table: pa.Table, columns: list[str], mark: str = PLACEHOL
     """Per row, the `mark` placeholders in the string contents of `columns`."""
     total = np.zeros(table.num_rows, np.int64)
     for c in columns:
-        arr = table.column(c).combine_chunks()
-        n = pc.fill_null(pc.count_substring(_strings(arr), mark), 0)
-        parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
-        np.add.at(total, parent, np.asarray(n.to_numpy(zero_copy_only=False), np.int64))
+        total += _marks(table.column(c), mark)
     return total
+
+
+def _marks(arr: pa.Array | pa.ChunkedArray, mark: str) -> np.ndarray:
+    """Per row of a messages column, the `mark` placeholders in its string contents (those
+    among parts too, flagged)."""
+    arr = arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+    n = pc.fill_null(pc.count_substring(_strings(arr), mark), 0)
+    parent = np.asarray(pc.list_parent_indices(arr).to_numpy(zero_copy_only=False))
+    per = np.asarray(n.to_numpy(zero_copy_only=False), np.int64)
+    return np.bincount(parent, weights=per, minlength=len(arr)).astype(np.int64)
+
+
+def shown_counts(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
+    """Per row of a messages column, the `kind` media it shows, as validate counts them: its
+    parts standing for an entry of the media column (`part_counts`) and its placeholders
+    (`<image>`) in string contents, those among parts too."""
+    return part_counts(arr, kind) + _marks(arr, PLACEHOLDERS[kind])
 
 
 def part_counts(arr: pa.Array | pa.ChunkedArray, kind: str) -> np.ndarray:
@@ -290,10 +313,12 @@ __all__ = [
     "image_counts",
     "map_placeholders",
     "media_counts",
+    "media_entries",
     "mismatch",
     "part_counts",
     "placeholder_columns",
     "placeholder_counts",
     "sequences",
+    "shown_counts",
     "split_text",
 ]

@@ -2,7 +2,8 @@
 
 `common_prefix_bytes` finds, row by row, the longest common prefix of two string columns
 by comparing their UTF-8 buffers with numpy; validation uses it for implicit preference
-(shared prompt) and prompt extraction uses it to split chosen/rejected.
+(shared prompt) and prompt extraction uses it to split chosen/rejected. `join_lists` joins
+the texts of each list's items (JSON arrays, rendered turns).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from trlprep.columns.arrays import list_lengths
 
 # ASCII whitespace bytes: space, \t, \n, \v, \f, \r
 _WS = np.zeros(256, dtype=bool)
@@ -150,3 +153,12 @@ def slice_bytes(
     df = pl.DataFrame({"s": pl.from_arrow(arr.cast(pa.large_string())), "o": start, "n": length})
     out = df.select(pl.col("s").cast(pl.Binary).bin.slice(pl.col("o"), pl.col("n")))
     return out.to_series().cast(pl.String).to_arrow()
+
+
+def join_lists(lists: pa.Array, texts: pa.Array, sep: str) -> pa.Array:
+    """Per list of `lists`, the texts of its items joined by `sep` (large strings; "" for an
+    empty or null list). `texts` holds one text per item of `lists.flatten()`, in order."""
+    offsets = np.zeros(len(lists) + 1, np.int64)
+    np.cumsum(list_lengths(lists), out=offsets[1:])
+    grouped = pa.LargeListArray.from_arrays(pa.array(offsets), texts.cast(pa.large_string()))
+    return pc.binary_join(grouped, pa.scalar(sep, pa.large_string()))

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list, is_string
+from trlprep.columns.textops import join_lists
 from trlprep.converters.arrowops import as_array
 from trlprep.errors import DataError
 from trlprep.io.jsonencode import encode_json_texts
@@ -75,7 +76,7 @@ def to_json_text(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
         text = _join("{", pc.utf8_slice_codeunits(body, 1, np.iinfo(np.int32).max), "}")
     elif is_list(t):
         items = pc.fill_null(to_json_text(pc.list_flatten(arr)), "null")
-        body = pc.binary_join(lists_from(items, row_lengths(arr)), pa.scalar(",", items.type))
+        body = join_lists(arr, items, ",")
         text = _join("[", body, "]")
     else:
         text = encode_json_texts(arr)

@@ -66,19 +66,35 @@ def surveyed(
     """(`batches` again, the union of their surveys); the surveys are None, and the batches
     are passed through unkept, for an importer that surveys nothing or an input of one
     batch."""
+    seen: set[str] = set()
+
+    def add(b: Batch, survey: set[str] | None) -> None:
+        seen.update((survey if survey is not None else survey_of(importer, b.data, opts)) or ())
+
+    stream, read = _read_ahead(batches, lambda b: survey_of(importer, b.data, opts), add)
+    return stream, frozenset(seen) if read else None
+
+
+def _read_ahead(
+    batches: Iterable[Batch], first: Callable[[Batch], Any], each: Callable[[Batch, Any], None]
+) -> tuple[Iterator[Batch], bool]:
+    """(`batches` again, whether they were read ahead): each one given to `each` (with
+    `first`'s answer for the first batch, None for the others) and kept meanwhile
+    (`io.keptbatches`), all before the first comes back; passed through unkept for an input
+    of one batch, or where `first` answers None (nothing to survey)."""
     it = iter(batches)
     head = list(itertools.islice(it, 2))
-    if len(head) < 2 or survey_of(importer, head[0].data, opts) is None:
-        return itertools.chain(head, it), None
+    answer = first(head[0]) if len(head) == 2 else None
+    if answer is None:
+        return itertools.chain(head, it), False
     kept = KeptBatches()
-    seen: set[str] = set()
     try:
-        for b in kept.keep(itertools.chain(head, it)):
-            seen |= survey_of(importer, b.data, opts) or set()
+        for i, b in enumerate(kept.keep(itertools.chain(head, it))):
+            each(b, answer if i == 0 else None)
     except BaseException:
         kept.close()
         raise
-    return _replayed(kept), frozenset(seen)
+    return _replayed(kept), True
 
 
 def _replayed(kept: KeptBatches) -> Iterator[Batch]:
@@ -104,19 +120,21 @@ def media_surveyed(
     of one batch passes through (it is its own survey), as does one whose first batch
     imports to no messages column (standard text holds no parts); a batch the import
     refuses is left for the import to say so."""
-    it = iter(batches)
-    head = list(itertools.islice(it, 2))
-    first = _imported_quietly(imported, head[0]) if len(head) == 2 else None
-    if first is None or not any(is_messages(f.type) for f in first.schema):
-        yield from itertools.chain(head, it)
-        return
-    with KeptBatches() as kept:
-        for i, b in enumerate(kept.keep(itertools.chain(head, it))):
-            table = first if i == 0 else _imported_quietly(imported, b)
-            if table is not None:
-                _add_media(found, table)
+
+    def with_messages(b: Batch) -> pa.Table | None:
+        table = _imported_quietly(imported, b)
+        has = table is not None and any(is_messages(f.type) for f in table.schema)
+        return table if has else None
+
+    def add(b: Batch, table: pa.Table | None) -> None:
+        table = table if table is not None else _imported_quietly(imported, b)
+        if table is not None:
+            _add_media(found, table)
+
+    stream, read = _read_ahead(batches, with_messages, add)
+    if read:
         found.held = {m: names for m, names in found.held.items() if names}
-        yield from kept.replay()
+    return stream
 
 
 def _imported_quietly(imported: Callable[[Batch], pa.Table], b: Batch) -> pa.Table | None:

@@ -22,6 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
+from trlprep.columns.textops import join_lists
 
 ARGUMENTS = "arguments"
 CALL_FIELDS = ("tool_calls", "function_call")
@@ -293,10 +294,7 @@ def _encode(arr: pa.Array, leaf, raw: bool) -> pa.Array:
     elif is_list(t) or pa.types.is_large_list(t):
         flat = arr.flatten()  # the values of non-null lists only, slice offsets applied
         items = pc.fill_null(_encode(flat, leaf, raw=False).cast(ls), "null")
-        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        lists = pa.LargeListArray.from_arrays(pa.array(offsets), items)
-        body = pc.binary_join(lists, pa.scalar(",", ls))
+        body = join_lists(arr, items, ",")
         text = pc.binary_join_element_wise(
             pa.scalar("[", ls), body, pa.scalar("]", ls), pa.scalar("", ls)
         )

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Collection
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages
+from trlprep.columns.textops import join_lists
 
 # a message's keys written even when null (its content: null beside tool calls)
 MESSAGE_KEEPS = frozenset({"content"})
@@ -43,6 +43,12 @@ def _text(text: str | None) -> pa.Scalar:
 
 def _null_as_text(texts: pa.Array) -> pa.Array:
     return pc.fill_null(texts, _text("null")) if texts.null_count else texts
+
+
+def _json_array(lists: pa.Array, items: pa.Array) -> pa.Array:
+    """Per list, `[` its items' JSON texts joined by commas `]` (a null list too)."""
+    body = join_lists(lists, items, ",")
+    return pc.binary_join_element_wise(_text("["), body, _text("]"), _text(""))
 
 
 def _nulls_kept(arr: pa.Array, texts: pa.Array) -> pa.Array:
@@ -77,7 +83,7 @@ def encode_dropping_nulls(
     null-valued object key left out but those in `keep` (outermost objects only). Tagged
     JSON-text fields and `datasets`' `Json` values are written as the JSON they hold; `leaf`
     encodes the other scalars (a null inside a list stays `null`). Keys come in the struct's
-    order, or with `orders` in the order a reader meets them (`key_order`)."""
+    order, or with `orders` in the order noted there for these values (`key_order`)."""
     t = arr.type
     if raw:
         return arr.cast(_LS)
@@ -90,12 +96,7 @@ def encode_dropping_nulls(
     if _is_list(t):  # list views too: flattened in their order (their casts lose rows)
         flat = arr.flatten()  # the values of non-null lists only, slice offsets applied
         items = _null_as_text(encode_dropping_nulls(flat, leaf, (), False, orders, path))
-        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        lists = pa.LargeListArray.from_arrays(pa.array(offsets), items)
-        body = pc.binary_join(lists, _text(","))
-        out = pc.binary_join_element_wise(_text("["), body, _text("]"), _text(""))
-        return _nulls_kept(arr, out)
+        return _nulls_kept(arr, _json_array(arr, items))
     return leaf(arr).cast(_LS)  # scalars, maps: as they are
 
 
@@ -112,7 +113,7 @@ def _struct(
     # `null_handling="skip"`: it drops the rows where every piece is null)
     fields = []
     named = list(zip(arr.type, arr.flatten(), strict=True))
-    for f, child in named if orders is None else key_order(arr, keep, orders, path):
+    for f, child in named if orders is None else _noted_order(named, orders.get(path, ())):
         text = encode_dropping_nulls(
             child, leaf, raw=is_json_field(f), orders=orders, path=(*path, f.name)
         )
@@ -168,32 +169,45 @@ def key_order(
     return [(f, child) for _, f, child in sorted(ranked, key=lambda r: r[0])]
 
 
-def _in_struct_order(t: pa.DataType, arr: pa.Array, keep, orders: KeyOrders, path) -> bool:
-    """True when every struct inside `arr` has its keys met in its own order (`key_order`,
-    noted in `orders`): written as Arrow's struct gives them, the reader's order."""
+def _noted_order(
+    named: list[tuple[pa.Field, pa.Array]], known: Collection[str]
+) -> list[tuple[pa.Field, pa.Array]]:
+    """`named` (a struct's fields and values) in the order `key_order` noted (`known`), those
+    it never met (held by no object) last, in the struct's order: the order `key_order` gives
+    them again, without reading their values a second time."""
+    rank = {name: i for i, name in enumerate(known)}
+    last = len(rank)
+    ranked = sorted(range(len(named)), key=lambda k: (rank.get(named[k][0].name, last), k))
+    return [named[k] for k in ranked]
+
+
+def _note_orders(t: pa.DataType, arr: pa.Array, keep, orders: KeyOrders, path) -> bool:
+    """Notes in `orders` the order a reader meets the keys of every struct inside `arr`
+    (`key_order`, each struct once, for `encode_messages` to write them in); True when each
+    is its struct's own order (written as Arrow's struct gives them, the reader's order)."""
+    if pa.types.is_dictionary(t):
+        return _note_orders(t.value_type, arr.dictionary_decode(), keep, orders, path)
     if pa.types.is_struct(t):
         fields = key_order(arr, keep, orders, path)
-        if [f.name for f, _ in fields] != [f.name for f in t]:
-            return False
-        return all(_in_struct_order(f.type, c, (), orders, (*path, f.name)) for f, c in fields)
+        own = [f.name for f, _ in fields] == [f.name for f in t]
+        inner = [_note_orders(f.type, c, (), orders, (*path, f.name)) for f, c in fields]
+        return own and all(inner)
     if _is_list(t):
-        return _in_struct_order(t.value_type, arr.flatten(), (), orders, path)
+        return _note_orders(t.value_type, arr.flatten(), (), orders, path)
     return True
 
 
 def messages_needing_drop(field: pa.Field, arr: pa.Array, orders: KeyOrders | None) -> bool:
     """True for a messages column some of whose messages (or their parts, tool calls) hold
     null-valued keys that JSON output leaves out, or whose keys a reader meets in another
-    order than the struct's (`orders`: the output's so far, noted; None: the struct's)."""
+    order than the struct's (`orders`: the output's so far, each struct's noted here for
+    `encode_messages`; None: the struct's)."""
     if not is_messages(field.type):
         return False
     msgs = arr.flatten()
     t = field.type.value_type
-    if has_null_fields(t, msgs, MESSAGE_KEEPS):
-        return True
-    return orders is not None and not _in_struct_order(
-        t, msgs, MESSAGE_KEEPS, orders, (field.name,)
-    )
+    own_order = orders is None or _note_orders(t, msgs, MESSAGE_KEEPS, orders, (field.name,))
+    return not own_order or has_null_fields(t, msgs, MESSAGE_KEEPS)
 
 
 def encode_messages(
@@ -201,14 +215,11 @@ def encode_messages(
 ) -> pa.Array:
     """Each row's messages (column `name`) as JSON text (strings), every message with the
     keys it holds (its `content` always), parts and tool calls too, keys in the order a
-    reader meets them over the whole output (`orders`, kept by the writer)."""
+    reader meets them over the whole output (`orders`, kept by the writer: noted for these
+    rows by `messages_needing_drop`)."""
     msgs = arr.flatten()
     msgs = _null_as_text(encode_dropping_nulls(msgs, leaf, MESSAGE_KEEPS, False, orders, (name,)))
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    body = pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), msgs), _text(","))
-    out = pc.binary_join_element_wise(_text("["), body, _text("]"), _text(""))
-    return _nulls_kept(arr, out).cast(pa.string())
+    return _nulls_kept(arr, _json_array(arr, msgs)).cast(pa.string())
 
 
 __all__ = [

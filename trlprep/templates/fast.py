@@ -16,11 +16,11 @@ from __future__ import annotations
 import hashlib
 from functools import lru_cache
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_messages, is_string
+from trlprep.columns.textops import join_lists
 
 OPEN, CLOSE = "<|im_start|>", "<|im_end|>\n"
 HEADER = OPEN + "assistant\n"
@@ -132,10 +132,7 @@ class _Style:
             parts = (_L(L3_OPEN), role, _L(L3_CLOSE), content, _L(L3_END))
         else:
             parts = (_L(OPEN), role, _L("\n"), content, _L(CLOSE))
-        pieces = pc.binary_join_element_wise(*parts, _L(""))
-        lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        return pc.binary_join(pa.LargeListArray.from_arrays(pa.array(offsets), pieces), _L(""))
+        return join_lists(arr, pc.binary_join_element_wise(*parts, _L("")), "")
 
     def whole(self, arr: pa.ListArray) -> pa.Array:
         """Per row, the conversation rendered whole (no generation prompt)."""

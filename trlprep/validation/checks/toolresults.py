@@ -15,9 +15,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import list_lengths
+from trlprep.columns.arrays import list_layout, list_lengths
 from trlprep.columns.arrowtypes import is_list, is_messages
 from trlprep.validation.checks.common import BatchSink
+from trlprep.validation.checks.msgarrays import Owners
 
 RULE = "tool-result-without-call"
 STARTS = ("messages", "prompt")  # the columns a conversation starts in
@@ -69,15 +70,12 @@ def _unanswered(msgs: pa.Array) -> np.ndarray | None:
         if parts.type.value_type.get_field_index("type") >= 0:
             kinds = pc.struct_field(pc.list_flatten(parts), "type")
             is_call = pc.fill_null(pc.equal(kinds, "tool_call"), False)
-            owner = np.repeat(np.arange(len(items), dtype=np.int64), list_lengths(parts))
+            owner = Owners(list_lengths(parts)).parent
             calls += np.bincount(
                 owner, weights=np.asarray(is_call, np.float64), minlength=len(items)
             ).astype(np.int64)
-    lengths = list_lengths(msgs)
-    row_of = np.repeat(np.arange(len(msgs), dtype=np.int64), lengths)
+    lengths, starts = list_layout(msgs)
+    owners = Owners(lengths)
     total = np.cumsum(calls) - calls  # calls in the messages before each one, over all rows
-    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    before = total - total[np.minimum(starts, len(total) - 1)][row_of]
-    bad = np.zeros(len(msgs), bool)
-    bad[row_of[tool & (before == 0)]] = True
-    return bad
+    before = total - total[np.minimum(starts, len(total) - 1)][owners.parent]
+    return owners.rows(tool & (before == 0))
