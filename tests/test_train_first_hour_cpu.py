@@ -109,8 +109,7 @@ def test_other_processes_keep_transformers_warnings_to_themselves():
     """A reward or PRM model's new head makes transformers print a load report: once, from
     the main process (every process printed it), and the logging is as it was afterwards."""
     from transformers.utils import logging as hf_logging
-
-    from trlprep.cli.train_output import hub_output
+    from trlprep.trainers.hub_bars import hub_output
 
     level = hf_logging.get_verbosity()
     with hub_output(bars=False, main_process=False):

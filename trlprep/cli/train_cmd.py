@@ -16,9 +16,11 @@ from typing import Any
 import typer
 
 from trlprep.cli.app import command, out
-from trlprep.cli.train_output import hub_output, main_process_here, quiet_unless
+from trlprep.cli.train_output import quiet_unless
 from trlprep.conversion.unread import flag
 from trlprep.errors import TrlprepError, UsageError
+from trlprep.trainers.hub_bars import hub_output
+from trlprep.trainers.hub_bars import main_process as is_main_process
 
 _REQUIRED = ("algo", "model", "data", "output_dir")
 _HIDDEN = ("options",)
@@ -337,7 +339,7 @@ def train_command(ctx: typer.Context) -> None:
     if isinstance(config.get("template_kwargs"), dict) and "template_kwargs" in given:
         given["template_kwargs"] = {**config["template_kwargs"], **given["template_kwargs"]}
     config.update(given)
-    main_process = main_process_here()
+    main_process = is_main_process()
     for name in ignored if main_process else ():
         out.print(f"note: --{name} (a TRL option) changes nothing here; ignored", markup=False)
     overwrite = coerce("overwrite", config.pop("overwrite", False), "bool")

@@ -8,8 +8,6 @@ from __future__ import annotations
 import typer
 
 from trlprep.errors import TrlprepError
-from trlprep.trainers.hub_bars import hub_output  # noqa: F401 (this module's, as before)
-from trlprep.trainers.hub_bars import main_process as main_process_here  # noqa: F401 (as before)
 
 QUIET_EXIT_DELAY_S = 3.0  # (see `quiet_unless`)
 
