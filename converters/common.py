@@ -68,8 +68,10 @@ def rows_text(rows: np.ndarray | Iterable[int], total: int | None = None) -> str
     return f"row{'s' if total != 1 else ''} {shown}{more}"
 
 
-# lines of one of several files are named `a.jsonl:4, b.jsonl:9` (no word before them)
-_PLACE = r"\S+:\d+"
+# rows of one of several files are named `a.jsonl:4, b.jsonl:9` (no word before them), or
+# `a.parquet row 3` (a file without lines; 0-based in the file: `trlprep.io.shards.place`)
+_PLACE = r"\S+(?::\d+| row \d+)"
+_ONE_PLACE = re.compile(r"^(?P<file>\S+?)(?::(?P<line>\d+)| row (?P<row>\d+))$")
 _ROWS_RE = (
     r"(?:(?P<word>rows?|lines?) (?P<shown>\d+(?:, \d+)*)"
     f"|(?P<placed>{_PLACE}(?:, {_PLACE})*))"
@@ -97,16 +99,17 @@ def merge_rows_texts(texts: Iterable[str]) -> str:
         m = _ROWS.match(text)
         if m is None:
             raise ValueError(f"not a rows_text: {text!r}")
-        if m["placed"]:  # `a.jsonl:4`: in file order (as given), then line order
-            for p in m["placed"].split(", "):
-                file, line = p.rsplit(":", 1)
-                places.setdefault(file, set()).add(int(line))
+        if m["placed"]:  # `a.jsonl:4`, `a.parquet row 3`: in file order (as given), then
+            for p in m["placed"].split(", "):  # line (row) order
+                file, sep, number = _place(p)
+                places.setdefault(file, set()).add((number, sep))
         else:
             word = m["word"].rstrip("s")
             numbers |= {int(x) for x in m["shown"].split(", ")}
         hidden += int(m["more"] or 0)
     if places:
-        shown = [f"{f}:{x}" for f, xs in places.items() for x in sorted(xs)][:MAX_ROWS_SHOWN]
+        shown = [f"{f}{sep}{x}" for f, xs in places.items() for x, sep in sorted(xs)]
+        shown = shown[:MAX_ROWS_SHOWN]
         total = sum(map(len, places.values())) + hidden
         more = f" (and {total - len(shown)} more)" if total > len(shown) else ""
         return ", ".join(shown) + more
@@ -114,6 +117,14 @@ def merge_rows_texts(texts: Iterable[str]) -> str:
     total = len(numbers) + hidden
     more = f" (and {total - len(first)} more)" if total > len(first) else ""
     return f"{word}{'s' if total != 1 else ''} {', '.join(map(str, first))}{more}"
+
+
+def _place(text: str) -> tuple[str, str, int]:
+    """(file, what joins it to the number, the number) of `a.jsonl:4` or `a.parquet row 3`."""
+    m = _ONE_PLACE.match(text)
+    if m["line"] is not None:
+        return m["file"], ":", int(m["line"])
+    return m["file"], " row ", int(m["row"])
 
 
 def merge_row_warnings(messages: Iterable[str]) -> list[str]:
@@ -147,7 +158,9 @@ def first_row_named(message: str) -> int | None:
     m = _COUNTED.match(message) or _NAMED.match(message)
     if m is None:
         return None
-    return int((m["shown"] or m["placed"]).split(", ")[0].rsplit(":", 1)[-1])
+    if m["placed"]:
+        return _place(m["placed"].split(", ")[0])[2]
+    return int(m["shown"].split(", ")[0])
 
 
 def _rows_count(text: str) -> int:

@@ -138,7 +138,7 @@ def convert_ray(
                 conv = engine.convert_rows(
                     rows, from_=from_type, tools=load_tools(tools), coerce=coerce,
                     template_kwargs=parse_template_kwargs(template_kwargs), notes=book,
-                    **kwargs,
+                    shards=ledger.shards, **kwargs,
                 )  # fmt: skip
                 _plan_warning(conv.plan)
                 _unread_warnings(conv.plan, given, layout, import_options, path)

@@ -51,12 +51,13 @@ class InputRows:
         return "rows", [int(x) for x in ids]
 
     def name(self, ids: np.ndarray) -> str:
-        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`; lines
-        of one of several files `a.jsonl:4, a.jsonl:8`."""
+        """`line 4` / `lines 4, 8` (1-based file lines), else `row 3` / `rows 3, 7`; rows
+        of one of several files `a.jsonl:4, a.jsonl:8`, or `a.parquet row 3` (0-based in
+        its file), as `trlprep.io.shards.Shards.where` names them."""
         word, shown = self.numbers(ids)
-        if self.shards is not None and word == "lines":
+        if self.shards is not None:
             rows = np.asarray(ids, np.int64).tolist()
-            return ", ".join(self.shards.where(r, x) for r, x in zip(rows, shown, strict=True))
+            return self.shards.places(rows, shown if word == "lines" else None)
         if self.path is not None and word == "lines":
             from trlprep.io.shards import place
 

@@ -176,7 +176,8 @@ def _convert_unit(
         return
     _check_batch(u.table, plan, u.offset, u.lines, u.path)
     counts: list[tuple[str, int, int]] = []
-    source = InputRows(u.offset, u.raw_lines, u.path)
+    # several files: each row named by its own file (`a.jsonl:4`, `a.parquet row 3`)
+    source = InputRows(u.offset, u.raw_lines, u.path, ledger.shards)
     out, failures = apply_checked(u.table, plan, opts, u.offset, u.lines, counts, source=source)
     if failures:
         ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))

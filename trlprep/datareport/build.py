@@ -217,6 +217,10 @@ def measure(
     if val is not None and not flagged:
         flagged = {i["rows"][0] for i in val["issues"] if i["rows"]}
     collector = Collector(plan.dst, det.format, plan, template, tok, examples, flagged)
+    if seen is None and path is not None:  # input rows: of several files, named by their file
+        from trlprep.io.shards import describe
+
+        collector.shards = describe(path, split, input_format)  # (rows counted as detected)
     collect(collector, batches(), num_proc)
     origin = np.concatenate(seen) if seen else None
     if origin is not None:  # name the input's rows, not the imported rows' positions

@@ -62,6 +62,9 @@ class Collector:
         # rows validation names, shown beside the first rows (none where none is asked for)
         self.flagged = set(list(sorted(flagged or ()))[:FLAGGED]) if examples else set()
         self.data = Collected()
+        # the files of an input of several (`trlprep.io.shards.Shards`): remarks name rows by
+        # their file (`a.parquet row 3`, `a.jsonl:4`), as convert's warnings do
+        self.shards: Any = None
         self.num_proc: int | None = None  # the template renderer's processes (None: all)
         self.specials = _special_tokens(tokenizer)
         self.fast = None
@@ -114,8 +117,10 @@ class Collector:
         d.rows_in += raw.num_rows
         with warnings.catch_warnings(record=True) as caught:  # the conversion's remarks
             warnings.simplefilter("always")
-            # remarks name lines (`file:line` where the input is several files)
-            source = InputRows(offset, lines, path) if lines is not None else None
+            # remarks name lines (`file:line` where the input is several files, else
+            # `file row N`)
+            named = lines is not None or self.shards is not None
+            source = InputRows(offset, lines, path, self.shards) if named else None
             canon, failures = apply_checked(
                 raw, self.plan, offset=offset, lines=lines, source=source
             )

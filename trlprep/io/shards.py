@@ -78,6 +78,12 @@ class Shards:
         file, local = self.locate(row)
         return place(file, line, local)
 
+    def places(self, rows: list[int], lines: list[int] | None = None) -> str:
+        """`a.jsonl:4, b.parquet row 3`: rows of the whole dataset, each by its file (and
+        its line, `lines` given, else its row in the file)."""
+        at = [None] * len(rows) if lines is None else lines
+        return ", ".join(self.where(r, x) for r, x in zip(rows, at, strict=True))
+
     def offsets(self) -> list[str]:
         """One line per shard: its file, its first row in the whole dataset, its rows."""
         return [

@@ -118,9 +118,12 @@ def _binary_column(schema: pa.Schema) -> str | None:
 
 
 class _Writer:
-    """Batch-by-batch writer into a temporary file; `commit` renames it into place."""
+    """Batch-by-batch writer into a temporary file; `commit` renames it into place. Given
+    a `sink` (a stream of another file system: object storage), it writes through it."""
 
-    def __init__(self, path: Path, schema: pa.Schema, fmt: str) -> None:
+    def __init__(
+        self, path: Path, schema: pa.Schema, fmt: str, sink: pa.NativeFile | None = None
+    ) -> None:
         if fmt != "jsonl":  # typed: every content of mixed kinds a list of parts
             schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
@@ -130,6 +133,9 @@ class _Writer:
         self._groups = GroupCuts(ROW_GROUP_ROWS, ROW_GROUP_BYTES)
         self._w = self._sink = None
         self.tmp: Path | None = None
+        if sink is not None:
+            self._through(sink)
+            return
         if stream_kind(path) is not None:  # a device or FIFO: written through, never replaced
             check_stream(path, fmt, overwrite=True)
             _, compression = split_suffix(path)
@@ -155,6 +161,22 @@ class _Writer:
         except BaseException:
             self.abort()
             raise
+
+    def _through(self, sink: pa.NativeFile) -> None:
+        """Write into `sink` (closed by `commit` and `abort`), as into a file."""
+        self._sink = sink
+        if self.fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            self._w = pq.ParquetWriter(sink, self.schema, compression="zstd")
+        elif self.fmt == "arrow":
+            import pyarrow.ipc as ipc
+
+            self._w = ipc.new_file(sink, self.schema)
+        else:
+            _, compression = split_suffix(self.path)
+            if compression:
+                self._sink = pa.CompressedOutputStream(sink, compression)
 
     def write(self, data: pa.Table | pa.RecordBatch) -> None:
         """Append rows (a table or record batch with the writer's columns)."""
@@ -333,6 +355,14 @@ def open_writer(
         return _Writer(Path(path), schema, fmt)
     except OSError as e:
         raise cannot_write(path, e) from None
+
+
+def stream_writer(sink: pa.NativeFile, name: str, schema: pa.Schema, output_format: str) -> _Writer:
+    """A writer into the open stream `sink` (a file of object storage, named `name` in
+    errors) that writes exactly the bytes `open_writer` writes into a local file: row
+    groups cut as there (`groupcut`), JSON Lines as there (`nullkeys`). A context
+    manager; `sink` is closed when it exits."""
+    return _Writer(name, schema, output_format, sink=sink)
 
 
 def _write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:

@@ -25,14 +25,18 @@ class _Stage:
     collect: bool = False  # refused rows stay as reject rows (else the block fails)
     halves: bool = False  # number each output row's half (--order blocks after unpairing)
     notes: Any = None  # the run's notebook actor (`trlprep.ray.notes`), or None
+    shards: Any = None  # `trlprep.io.shards.Shards` of an input of several files, or None
 
 
 class _BlockRows:
-    """Names input rows of one block by their file line (LINE) or global row (ROW_ID)."""
+    """Names input rows of one block by their file line (LINE) or global row (ROW_ID); of
+    an input of several files (`shards`), by their file too, as the local engine names
+    them (`a.jsonl:4`, `a.parquet row 3`)."""
 
-    def __init__(self, ids: np.ndarray, lines: np.ndarray | None) -> None:
+    def __init__(self, ids: np.ndarray, lines: np.ndarray | None, shards: Any = None) -> None:
         order = np.argsort(ids, kind="stable")
         self.ids, self.lines = ids[order], None if lines is None else lines[order]
+        self.shards = shards
 
     def line_of(self, ids: Any) -> np.ndarray | None:
         if self.lines is None:
@@ -48,6 +52,9 @@ class _BlockRows:
 
     def name(self, ids: Any) -> str:
         word, shown = self.numbers(ids)
+        if self.shards is not None:
+            rows = np.asarray(ids, np.int64).tolist()
+            return self.shards.places(rows, shown if word == "lines" else None)
         return f"{word[:-1] if len(shown) == 1 else word} " + ", ".join(map(str, shown))
 
 
@@ -139,7 +146,7 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
         lines = None
     table = table.drop_columns([c for c in (LINE, HALF) if c in table.column_names])
     ids = np.asarray(table.column(ROW_ID).to_numpy(), np.int64)
-    rows = _BlockRows(ids, None if lines is None else np.asarray(lines, np.int64))
+    rows = _BlockRows(ids, None if lines is None else np.asarray(lines, np.int64), stage.shards)
     first = int(ids.min()) if len(ids) else 0
     failures: list[Failure] = []
     read = None

@@ -103,11 +103,14 @@ def convert_rows(
     concurrency: int | None = None,
     notes: Any = None,
     assistant_masks: bool = False,
+    shards: Any = None,
     **options: Any,
 ) -> Converted:
     """Plan and run a conversion on `ds` (numbered with `numbered`, perhaps imported);
     with `collect`, rows a stage refuses stay in the result as reject rows. `notes`: a
-    notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to."""
+    notebook actor (`trlprep.ray.notes.notebook`) the workers' warnings and notes go to.
+    `shards`: the files of an input of several (`read_numbered`'s), rows named in the
+    workers' warnings by their file as the local engine names them."""
     from trlprep.conversion import masks
     from trlprep.conversion.convert import make_plan
     from trlprep.conversion.mediastage import moving_whole
@@ -146,13 +149,17 @@ def convert_rows(
         bare = dataclasses.replace(bare, options=dataclasses.replace(opts, order="interleaved"))
     at = next((i for i, e in enumerate(steps) if e.rows == "pairs"), None)
     if at is None:
-        stage = _Stage(bare, True, coerce, render_args if render else None, collect, blocks, notes)
+        stage = _Stage(
+            bare, True, coerce, render_args if render else None, collect, blocks, notes, shards
+        )
         return Converted(_map(ds, stage, concurrency, parts), plan, blocks)
     before, pairing, after = steps[:at], steps[at : at + 1], steps[at + 1 :]
     # the keys are the prompts of read rows: the rows are settled (mixed kinds, over whole
     # blocks as locally, not over buckets of prompts) and read (messages -> prompt and
     # completion) before pairing, even when no edge runs before it
-    first = _Stage(_segment(bare, before, first=True), True, coerce, None, collect, notes=notes)
+    first = _Stage(
+        _segment(bare, before, first=True), True, coerce, None, collect, notes=notes, shards=shards
+    )
     ds = _map(ds, first, concurrency, parts)
     seg = _segment(bare, pairing, first=False)
     # one map_groups call per bucket, not per prompt (a call per prompt costs ~1 ms each)
@@ -160,14 +167,15 @@ def convert_rows(
     buckets = max(parts, 2 * cpus)
     ds = ds.map_batches(_pair_keys, batch_format="pyarrow", fn_args=(plan.fmt, buckets))
     halves = blocks and not after and not render
-    stage = _Stage(seg, False, coerce, None, collect, halves, notes)
+    stage = _Stage(seg, False, coerce, None, collect, halves, notes, shards)
     ds = ds.groupby(PAIR_KEY, num_partitions=min(parts, buckets)).map_groups(
         _pair_group, batch_format="pyarrow", fn_args=(stage,)
     )
     ds = ds.sort(ROW_ID)
     if after or render is not None:
         seg = _segment(bare, after, first=False, src=pairing[-1].dst)
-        last = _Stage(seg, False, coerce, render_args if render else None, collect, blocks, notes)
+        args = render_args if render else None
+        last = _Stage(seg, False, coerce, args, collect, blocks, notes, shards)
         ds = _map(ds, last, concurrency, parts)  # (groupby's partitions: at most `parts`)
     return Converted(ds, plan, blocks)
 

@@ -19,19 +19,14 @@ def write_shards(ds: Any, output: str, output_format: str | None, overwrite: boo
     one shard per `--max-shard-size` (500 MB) of data. A local folder is written by the
     driver, block after block in row order, with the local engine's shard writer (beside
     its final name, renamed into place as a whole: nothing left on failure); object storage
-    (`s3://...`) by Ray's writers on the workers. Returns the number of shards."""
+    (`s3://...`) by Ray tasks, a shard each, with the same writer (`trlprep.ray.remote`):
+    the same bytes either way. Returns the number of shards."""
     import pyarrow as pa
 
     from trlprep.io.shardout import ShardedOutput, ShardWriter
     from trlprep.ray.base import _arrow, _blocks, _ray
 
     fmt = output_format_of(output, output_format)
-    if "://" in output:
-        return _write_remote(ds, output, fmt)
-    final = out_dir(output)
-    if final.exists() and not overwrite:
-        raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
-    spec = output if isinstance(output, ShardedOutput) else ShardedOutput(str(final))
     ray = _ray()
     blocks = [ref for ref, _, rows in _blocks(ds) if rows]
     schemas = ray.get([ray.remote(_schema_of).remote(ref) for ref in blocks])
@@ -39,6 +34,14 @@ def write_shards(ds: Any, output: str, output_format: str | None, overwrite: boo
         schema = pa.unify_schemas(schemas, promote_options="permissive")
     else:
         schema = getattr(ds.schema(), "base_schema", None) or pa.schema([])
+    if "://" in output:
+        from trlprep.ray.remote import write_remote
+
+        return write_remote(ds, output, fmt, schema, overwrite)
+    final = out_dir(output)
+    if final.exists() and not overwrite:
+        raise UsageError(f"{output} exists", hint="pass --overwrite to replace it")
+    spec = output if isinstance(output, ShardedOutput) else ShardedOutput(str(final))
     with ShardWriter(spec, schema, fmt) as w:
         for ref in blocks:
             table = _arrow(ray.get(ref))
@@ -64,22 +67,6 @@ def _schema_of(block: Any) -> Any:
     from trlprep.ray.base import _arrow
 
     return _arrow(block).schema
-
-
-def _write_remote(ds: Any, output: str, fmt: str) -> int:
-    """Object storage: Ray's writers, one file per block after a repartition."""
-    import math
-
-    from trlprep.io.shardout import DEFAULT_MAX_SHARD_SIZE
-
-    n = getattr(output, "num_shards", None)
-    if n is None:
-        size = ds.size_bytes() or 0
-        limit = getattr(output, "max_shard_size", None) or DEFAULT_MAX_SHARD_SIZE
-        n = max(1, math.ceil(size / limit))
-    ds = ds.repartition(n)
-    (ds.write_parquet if fmt == "parquet" else ds.write_json)(output)
-    return n
 
 
 __all__ = ["out_dir", "output_format_of", "write_shards"]

@@ -1,0 +1,71 @@
+"""`--engine ray` writing to object storage (here `file://` URIs, written by Ray tasks as
+to `s3://`) writes the local engine's shards, byte for byte: JSON Lines without a message's
+null keys, Parquet row groups cut at 65,536 rows (not one a Ray block), `--num-shards` cut
+as locally. On the session's local Ray instance (`ray_support`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+pytest.importorskip("ray")
+pytest.importorskip("ray.data")
+
+from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from typer.testing import CliRunner  # noqa: E402
+
+from trlprep.cli import app  # noqa: E402
+
+REAL = Path(__file__).parent / "realdata"
+TOOLCALLS = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
+GLAIVE = REAL / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
+
+
+def _cli(*args: object) -> tuple[int, str]:
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    return res.exit_code, res.output
+
+
+@pytest.mark.parametrize("data", [TOOLCALLS, GLAIVE], ids=["xtuner", "glaive"])
+def test_ray_object_storage_jsonl_is_the_local_bytes(tmp_path, data):
+    """Messages with optional keys (reasoning, tool calls): no null key written, text as
+    written (not \\u-escaped), the local engine's shard name."""
+    local, remote = tmp_path / "local.jsonl", tmp_path / "remote"
+    code, said = _cli("convert", data, "-o", local)
+    assert code == 0, said
+    args = ["-o", remote.as_uri(), "--output-format", "jsonl", "--engine", "ray"]
+    code, said = _cli("convert", data, *args)
+    assert code == 0, said
+    assert [p.name for p in remote.iterdir()] == ["train-00000-of-00001.jsonl"]
+    written = (remote / "train-00000-of-00001.jsonl").read_bytes()
+    assert written == local.read_bytes()
+    assert b'"reasoning_content":null' not in written and b'"tool_calls":null' not in written
+    code, said = _cli("convert", data, *args)  # an existing output, as locally
+    assert code == 2 and "exists" in said and "--overwrite" in said
+
+
+def test_ray_object_storage_parquet_has_the_local_row_groups(tmp_path):
+    """66,000 rows in several Ray blocks, written by Ray tasks: row groups of at most 65,536
+    rows as the local writer cuts them (not one a Ray block), the local bytes; with
+    `--num-shards 2`, the local engine's two shards, byte for byte."""
+    src = tmp_path / "in.parquet"
+    n = 66_000
+    rows = pa.table({"prompt": [f"q{i}" for i in range(n)], "completion": ["a"] * n})
+    pq.write_table(rows, src, row_group_size=10_000)
+    for shards in ([], ["--num-shards", 2]):
+        local, remote = tmp_path / f"local{len(shards)}", tmp_path / f"remote{len(shards)}"
+        for engine, out in (("local", f"{local}/"), ("ray", remote.as_uri())):
+            code, said = _cli("convert", src, "--to", "lm", "-o", out, *shards, "--engine", engine)
+            assert code == 0, said
+        names = sorted(p.name for p in local.iterdir())
+        assert sorted(p.name for p in remote.iterdir()) == names
+        for name in names:
+            assert (remote / name).read_bytes() == (local / name).read_bytes()
+        groups = [
+            [md.row_group(i).num_rows for i in range(md.num_row_groups)]
+            for md in (pq.ParquetFile(remote / name).metadata for name in names)
+        ]
+        assert groups == ([[33_000], [33_000]] if shards else [[65_536, 464]])
