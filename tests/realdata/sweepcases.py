@@ -122,6 +122,16 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--coerce", "--conversational"],
         ["unpaired"],
     ),  # fmt: skip
+    "verifiers_prml": (
+        "verifiers_prml_think/results.jsonl",
+        [],
+        ["language-modeling", "prompt-only"],
+    ),  # fmt: skip
+    "sky_t1_amc23": (
+        "skythought_amc23/sky_t1_14b_amc23.jsonl",
+        ["--from", "generations", "--map", "prompt=question,completions=code", "--conversational"],
+        ["language-modeling"],
+    ),  # fmt: skip
     "glaive_all_turns": (
         "glaive_toolcall/glaive_toolcall_en_demo.json",
         ["--to", "prompt-completion", "--split-turns", "all"],

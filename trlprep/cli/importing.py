@@ -88,7 +88,7 @@ def sniff_layout(first: Batch, *, required: bool) -> str | None:
         from trlprep.registry import TYPES
 
         cols = set(first.data.column_names)
-        mapped = map_suggestion(first.data.column_names)
+        mapped = map_suggestion(first.data.column_names, first.data.schema)
         typed = max(  # the TRL type whose columns these are (the one reading most of them)
             (t for t in TYPES.values() for f in t.all_formats if set(t.column_names(f)) <= cols),
             key=lambda t: len(t.columns),

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list
+from trlprep.detection.answerlists import answer_list_advice
 from trlprep.detection.besidehints import (
     answer_advice_of,
     label_advice,
@@ -283,8 +284,11 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"(trlprep convert DATA --map {paired} -o OUT)"
             )
         else:
-            mapping = map_suggestion(table.column_names)
-            if mapping is not None:
+            mapping = map_suggestion(table.column_names, table.schema)
+            listed = answer_list_advice(table, mapping)  # a model's samples beside the prompt
+            if listed is not None:
+                det.notes.append(listed)
+            elif mapping is not None:
                 det.notes.append(
                     f"the columns look like a prompt and its answer: pass `--map {mapping}` "
                     "(trlprep convert DATA --map ... -o OUT), or rename them"

@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
+
+from trlprep.columns.arrowtypes import is_messages, is_string
+
 # (prompt, completion) column names that hold a prompt and its answer, most specific first
 PAIRS: tuple[tuple[str, str], ...] = (
     ("question", "answer"),
@@ -60,9 +64,13 @@ def alpaca_suggestion(columns: list[str]) -> str | None:
     return ",".join(parts) or None
 
 
-def map_suggestion(columns: list[str]) -> str | None:
+def map_suggestion(columns: list[str], schema: pa.Schema | None = None) -> str | None:
     """`prompt=X,completion=Y` for the first pair of `columns` that looks like a prompt and
-    its answer (names compared case-insensitively), else None."""
+    its answer (names compared case-insensitively), else None. Given the `schema`, only
+    columns holding text or messages are read so (an evaluation output's `answer` is often
+    the reference number, which no completion can be)."""
+    if schema is not None:
+        columns = [c for c in columns if c in schema.names and _text_like(schema.field(c).type)]
     lower = {c.lower(): c for c in columns}
     for p, c in PAIRS:
         if p in lower and c in lower:
@@ -72,6 +80,10 @@ def map_suggestion(columns: list[str]) -> str | None:
     if len(answers) != 1 or prompt is None or any(_COMPARES.search(c) for c in lower):
         return None  # several answers, or answers compared: preference data, not SFT pairs
     return f"prompt={prompt},completion={answers[0]}"
+
+
+def _text_like(t: pa.DataType) -> bool:
+    return is_string(t) or is_messages(t)
 
 
 def chosen_rejected(columns: list[str]) -> tuple[str, str] | None:

@@ -16,7 +16,8 @@ all-pairs`, or `--threshold` for unpaired preference): ties are never paired and
 is reported in the notes. Rows this importer sets aside, each with its reason: a null
 prompt, completions or scores; a null completion or score inside; different numbers of
 completions and scores; NaN scores; fewer than two completions (pairing) or none
-(threshold); and, for pairing, rows whose completions all tie (they give no pair).
+(threshold); and, for pairing, rows whose completions all tie (they give no pair). Boolean
+`scores` (each sample judged right or wrong) are the scores 1 and 0.
 """
 
 from __future__ import annotations
@@ -203,6 +204,7 @@ def _normalise(table: pa.Table) -> pa.Table:
     if "prompt" not in table.column_names and "instruction" in table.column_names:
         names = ["prompt" if n == "instruction" else n for n in table.column_names]
         table = table.rename_columns(names)
+    table = _verdicts_as_scores(table)
     if "completions" not in table.column_names:
         return table
     comps = as_array(table.column("completions"))
@@ -228,6 +230,18 @@ def _normalise(table: pa.Table) -> pa.Table:
     i = table.column_names.index("completions")
     table = table.set_column(i, "completions", lists_from(texts, lengths, valid))
     return table.append_column(target, lists_from(scores, lengths, valid))
+
+
+def _verdicts_as_scores(table: pa.Table) -> pa.Table:
+    """`scores` of booleans (each sample's answer judged correct or not, as reasoning
+    models' evaluation outputs keep them) as the scores 1 and 0."""
+    if "scores" not in table.column_names:
+        return table
+    t = table.schema.field("scores").type
+    if not (is_list(t) and pa.types.is_boolean(t.value_type)):
+        return table
+    to = pa.large_list(pa.float64()) if pa.types.is_large_list(t) else pa.list_(pa.float64())
+    return table.set_column(table.column_names.index("scores"), "scores", table["scores"].cast(to))
 
 
 def _check_rows(table: pa.Table, score_name: str, opts: ImportOptions, bad: Rejections) -> None:

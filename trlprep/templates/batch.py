@@ -25,6 +25,7 @@ from trlprep.io.jsonargs import has_tagged_arguments
 from trlprep.templates.inputs import media_marks, prepare, tool_call_error
 from trlprep.templates.mediaprobe import media_error, media_roles, unrendered
 from trlprep.templates.probes import parts_only_roles, parts_roles, tool_support
+from trlprep.templates.reasoningkept import reasoning_left_out
 from trlprep.templates.report import EXAMPLE_ROWS, TemplateReport
 from trlprep.templates.rowvalues import (
     KWARGS_COLUMN,
@@ -295,6 +296,9 @@ def _render(
             rep.prefix_mismatch_rows += 1
             if len(rep.prefix_mismatch_examples) < EXAMPLE_ROWS:
                 rep.prefix_mismatch_examples.append(offset + i)
+        # what is trained on: completions and whole conversations (a prompt is context)
+        trained = [row[c] for c in rows]
+        rep.dropped_reasoning_rows += reasoning_left_out(trained, "".join(texts.values()))
         for name, text in texts.items():
             out[name][i] = text
     return {name: pa.array(values, pa.string()) for name, values in out.items()}

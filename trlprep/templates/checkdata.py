@@ -175,6 +175,7 @@ def _read(table: pa.Table, reading: Any) -> tuple[pa.Table, Any]:
 
 def _import_advice(table: pa.Table) -> str:
     """How to import data that is a public layout (or needs --map) before rendering it."""
+    from trlprep.detection.answerlists import answer_list_args
     from trlprep.detection.detect import detect_table
     from trlprep.detection.layouthint import (
         alpaca_suggestion,
@@ -222,7 +223,14 @@ def _import_advice(table: pa.Table) -> str:
             f"it first with `trlprep convert DATA --map {paired} --conversational -o OUT` and "
             "check OUT"
         )
-    mapping = map_suggestion(table.column_names)
+    mapping = map_suggestion(table.column_names, table.schema)
+    listed = answer_list_args(head)
+    if listed is not None:
+        return (
+            f"; column {listed[1]!r} holds generated answers, a list of texts per row: convert "
+            f"it first with `trlprep convert DATA {listed[0]} --conversational -o OUT` and "
+            "check OUT"
+        )
     if mapping is not None:
         return (
             f"; the columns look like a prompt and its answer: convert it first with "

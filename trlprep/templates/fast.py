@@ -4,7 +4,8 @@ Three template families qualify: trlprep's `chatml`, `qwen2.5` and `llama3` buil
 the original texts they reproduce (recognised by hash). A batch takes the fast path only when
 every row is within the subset of inputs the renderer is proven byte-identical on (tests
 compare it with the Jinja render on the parity corpus and on random conversations): message
-lists with string contents, roles system/user/assistant, no tools or tool calls, no template
+lists with string contents, roles system/user/assistant, no tools or tool calls, no
+reasoning field (the Jinja path counts the rows whose reasoning a render drops), no template
 kwargs, prompts ending on a user turn (or, for ChatML and Qwen 2.5, an assistant turn to
 continue), completions starting with an assistant turn; for Llama 3 a BOS token, and no
 content that starts or ends with whitespace other than ASCII (its `trim` is Python's).
@@ -21,6 +22,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_messages, is_string
 from trlprep.columns.textops import join_lists
+from trlprep.templates.template import REASONING_FIELDS
 
 OPEN, CLOSE = "<|im_start|>", "<|im_end|>\n"
 HEADER = OPEN + "assistant\n"
@@ -192,6 +194,10 @@ def _plain_messages(field: pa.Field, arr: pa.Array) -> bool:
     roles, contents = pc.struct_field(flat, "role"), pc.struct_field(flat, "content")
     if contents.null_count or roles.null_count or not _all(pc.is_in(roles, ROLES)):
         return False
+    for key in REASONING_FIELDS:
+        if struct.get_field_index(key) >= 0:
+            if pc.struct_field(flat, key).null_count != len(flat):
+                return False
     if struct.get_field_index("tool_calls") >= 0:
         calls = pc.struct_field(flat, "tool_calls")
         if calls.null_count != len(calls):

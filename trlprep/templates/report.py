@@ -29,6 +29,7 @@ class TemplateReport:
     # rows whose `<video>` / `<audio>` placeholders became video / audio parts
     media_rows: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     dropped_calls_rows: int = 0  # rows with tool calls the template does not render
+    dropped_reasoning_rows: int = 0  # rows with reasoning the render leaves out (`reasoningkept`)
     ignored_tools_rows: int = 0  # rows given tools the template does not render
     # rows holding video / audio parts without a `videos` / `audios` column: count unchecked
     unchecked_media: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
@@ -45,6 +46,7 @@ class TemplateReport:
         self.joined_parts_rows += other.joined_parts_rows
         self.image_rows += other.image_rows
         self.dropped_calls_rows += other.dropped_calls_rows
+        self.dropped_reasoning_rows += other.dropped_reasoning_rows
         self.ignored_tools_rows += other.ignored_tools_rows
         for kind, n in other.media_rows.items():
             self.media_rows[kind] = self.media_rows.get(kind, 0) + n
@@ -93,7 +95,7 @@ class TemplateReport:
         return out
 
     def warnings(self) -> list[str]:
-        """What the template silently left out of the text: tool calls, tools, media."""
+        """What the template silently left out of the text: tool calls, reasoning, tools, media."""
         out = []
         n, name = self.dropped_calls_rows, self.template
         if n:
@@ -101,6 +103,18 @@ class TemplateReport:
                 f"{_rows(n, 'hold')} assistant tool calls that {name} does not "
                 "render (those turns come out without the call: nothing to train on for them); "
                 f"use a template that renders tool calls ({TOOL_TEMPLATES})"
+            )
+        n = self.dropped_reasoning_rows
+        if n:
+            out.append(
+                f"{_rows(n, 'hold')} assistant reasoning (a reasoning_content / thinking field "
+                f"or <think> blocks in the content) that {name} leaves out of the text, whole "
+                "or in part, as the model's own template does: it is not trained on (a template "
+                "without reasoning drops all of it; Qwen-style ones keep only the reasoning of "
+                "the turns after the last user message, and of several <think> blocks in one "
+                "answer the first); to train on it, split the turns (--to prompt-completion "
+                "--split-turns all), keep one <think> block per answer, or use a template that "
+                "renders reasoning"
             )
         n = self.ignored_tools_rows
         if n:
@@ -132,6 +146,7 @@ class TemplateReport:
             "joined_parts_rows": self.joined_parts_rows,
             "image_rows": self.image_rows,
             "dropped_calls_rows": self.dropped_calls_rows,
+            "dropped_reasoning_rows": self.dropped_reasoning_rows,
             "ignored_tools_rows": self.ignored_tools_rows,
             "unchecked_media_rows": dict(self.unchecked_media),
             "dropped_media_rows": dict(self.dropped_media),
