@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import json
 import tempfile
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -114,8 +115,8 @@ def test_kept_batches_dropped_when_the_report_stops(tmp_path, monkeypatch):
     assert not list(scratch.iterdir())
 
 
-def test_layout_still_read_through_its_import(tmp_path):
-    """The first batch decides the layout, before the rest is read or kept."""
+def test_layout_read_once_through_its_import(tmp_path, reads):
+    """The first batch decides the layout; the rows are imported once, then kept."""
     rows = [
         {"conversations": [{"from": "human", "value": f"Hi {i}"},
                            {"from": "gpt", "value": f"Hello {i}"}]}
@@ -126,6 +127,22 @@ def test_layout_still_read_through_its_import(tmp_path):
     rep = report(str(path)).to_dict()
     assert rep["report"]["layout"] == "sharegpt"
     assert rep["summary"]["rows"] == 10
+    assert reads == {str(path): 1}
+    reads.clear()
+    again = report(str(path), layout="sharegpt").to_dict()  # --from sharegpt
+    assert again["validation"] == rep["validation"] and reads == {str(path): 1}
+
+
+def test_every_row_refused_on_import_is_no_rows():
+    """Axolotl's fixture whose every conversation lacks turns: the import refuses each
+    row, counted on the one pass, and the dataset still has no rows (as before)."""
+    from trlprep.errors import DataError
+
+    path = (
+        Path(__file__).parent / "realdata" / "axolotl_fixtures" / "conversation.missingturns.json"
+    )
+    with pytest.raises(DataError, match="the dataset has no rows"):
+        report(str(path))
 
 
 def test_again_keep_gives_the_batches_twice(tmp_path, monkeypatch):

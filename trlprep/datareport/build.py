@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 
 from trlprep.datareport.result import DataReport, summary
-from trlprep.datareport.sources import import_in_memory, read_layout, read_once, source
+from trlprep.datareport.sources import (
+    import_in_memory,
+    kept_stream,
+    read_layout,
+    read_once,
+    source,
+    stream,
+)
 from trlprep.datareport.validating import (
     imported_validation,
     read_validation,
@@ -170,10 +177,12 @@ def _measure(
         raise UsageError("--max-length must be at least 1")
     data = _one_split(data, split)
     once = None  # a path's batches, read once: detected, validated and measured
+    read = None  # a path's batches being read, to import
     if layout is None and isinstance(data, (str, os.PathLike)):
         # a public layout is read as `trlprep convert` reads it, off the first batch
-        layout, once = read_once(str(data), split, input_format, layouts=type is None)
-        held += [once] if once is not None else []
+        layout, read = read_once(str(data), split, input_format, layouts=type is None)
+        held += [read] if read is not None else []
+        once, read = (read, None) if layout is None else (None, read)
         imported = None
     elif layout is None and type is None:
         data, layout, imported = read_layout(data, split, input_format)
@@ -197,6 +206,10 @@ def _measure(
         pending = loading.start(chat_template, tokenizer, helper=helper)
     streamed = layout if imported is None else None  # a table is imported already
     seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
+    if streamed and isinstance(data, (str, os.PathLike)):  # imported once, then kept
+        once = kept_stream(stream(str(data), split, input_format, streamed, stats, seen,
+                                  import_options, read))  # fmt: skip
+        held.append(once)
     path, batches, det = source(
         data, split, input_format, streamed, stats, seen, import_options, once
     )
@@ -207,9 +220,13 @@ def _measure(
 
         if once is not None:
             once.close()
-        layout, stats, seen, once = det.layout, ImportStats(), [], None
-        path, batches, det = source(data, split, input_format, layout, stats, seen, import_options)
-    if not det.num_rows and not (stats is not None and stats.rejected):
+        layout, stats, seen = det.layout, ImportStats(), []
+        once = kept_stream(stream(path, split, input_format, layout, stats, seen, import_options))
+        held.append(once)
+        path, batches, det = source(
+            data, split, input_format, layout, stats, seen, import_options, once
+        )
+    if not det.num_rows and not imported:  # (a table whose import refused every row: said)
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
         )
@@ -234,11 +251,13 @@ def _measure(
     if given_mode is not None:
         _say_unread_split_mode(plan, given_mode)
     val, flagged = None, set()
-    how = validated_as_read(path, split, input_format) if once is not None else None
+    how = validated_as_read(path, split, input_format) if once is not None and not layout else None
     if validate and layout is not None and imported is not None:
         val = validation(data, None, type, None, None)
     elif validate and layout is not None:  # the imported rows, as the conversion checks them
-        val, flagged = imported_validation(path, split, input_format, layout, type, import_options)
+        origin = np.concatenate(seen) if seen else np.zeros(0, np.int64)  # their input rows
+        rows = once.again(keep=True)
+        val, flagged = imported_validation(path, split, input_format, type, rows, origin)
     elif validate and how is not None:  # the batches read, as `validate` reads them
         val = read_validation(path, once.again(keep=True), det, type, split, input_format, how)
     elif validate:

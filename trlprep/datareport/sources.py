@@ -50,8 +50,9 @@ ONCE_FORMATS = ("jsonl", "json", "csv", "parquet")
 
 def read_once(path: str, split, input_format, layouts: bool = True) -> tuple[str | None, Any]:
     """(the public layout `trlprep convert` reads `path` as, when `layouts`, or None; the
-    batches of `path` to detect and then give again, `AgreeingBatches.again`, or None where
-    the input has a layout or is of no `ONCE_FORMATS`: read as `stream` reads it).
+    batches of `path`, read once: without a layout, kept to be detected and given again
+    (`AgreeingBatches.again`); with one, to be imported (`stream`); None where the input
+    is of no `ONCE_FORMATS`: read as `stream` reads it).
     The layout is read off the first batch, before the rest is read."""
     from trlprep.importers import layout_read_as
     from trlprep.io.agreeing import agreeing, one_schema
@@ -73,12 +74,9 @@ def read_once(path: str, split, input_format, layouts: bool = True) -> tuple[str
     except BaseException:
         getattr(raw, "close", lambda: None)()
         raise
-    if layout is not None:
-        getattr(raw, "close", lambda: None)()
-        return layout, None
     del head
     one = one_schema(path, split, input_format)
-    return None, agreeing(_Pushed(first, raw), None, one, path, replayable=True)
+    return layout, agreeing(_Pushed(first, raw), None, one, path, replayable=layout is None)
 
 
 class _Pushed:
@@ -107,14 +105,16 @@ class _Pushed:
 
 
 def stream(
-    path: str, split, input_format, layout: str | None, stats=None, source_rows=None, opts=None
-):
+    path: str, split, input_format, layout: str | None, stats=None, source_rows=None, opts=None,
+    batches: Any = None,
+):  # fmt: skip
     """The batches of `path`, imported from `layout` (with the importer's `opts`) when given
     (rows it refuses counted in `stats`; `source_rows` gets, batch by batch, the input row of
-    every imported row)."""
+    every imported row); `batches`: the path's, being read already (`read_once`)."""
     from trlprep.io.agreeing import agreeing_batches
 
-    batches = agreeing_batches(path, split=split, input_format=input_format)
+    if batches is None:
+        batches = agreeing_batches(path, split=split, input_format=input_format)
     if layout is None:
         return batches
     from trlprep.importers import import_batches
@@ -137,23 +137,48 @@ def import_in_memory(data: Any, layout: str, opts=None) -> tuple[pa.Table, int]:
     return result.table, result.num_rejected
 
 
-def imported_table(
-    path: str | None, split, input_format, layout: str, opts=None
-) -> tuple[pa.Table, np.ndarray | None, np.ndarray]:
-    """The rows of `path` imported from `layout`, whole: (table, the file line of each row
-    or None, the input row each came from)."""
-    if path is None:
-        raise UsageError("layout= needs a path")
-    rows: list[np.ndarray] = []
-    batches = list(stream(path, split, input_format, layout, source_rows=rows, opts=opts))
-    parts = [b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
-             for b in batches]  # fmt: skip
+def joined(batches: list[Any]) -> tuple[pa.Table, np.ndarray | None]:
+    """`batches` as one table, joined as if read at once, and the file line of each row
+    (None where some batch has none)."""
     from trlprep.io.joining import concat_tables
 
+    parts = [b.data if isinstance(b.data, pa.Table) else pa.Table.from_batches([b.data])
+             for b in batches]  # fmt: skip
     table = concat_tables(parts) if parts else pa.table({})
     known = batches and all(b.lines is not None for b in batches)
-    lines = np.concatenate([b.lines for b in batches]) if known else None
-    return table, lines, np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    return table, np.concatenate([b.lines for b in batches]) if known else None
+
+
+def kept_stream(batches: Any) -> KeptStream:
+    """`batches` (an import's) kept as they are read, to be given again (`again`)."""
+    return KeptStream(batches)
+
+
+class KeptStream:
+    """The batches of a stream, kept as it is read once (memory, then a scratch file:
+    `trlprep.io.keptbatches`) and given again by `again`, as `AgreeingBatches` gives them."""
+
+    def __init__(self, batches: Any) -> None:
+        from trlprep.io.keptbatches import KeptBatches
+
+        self._inner = batches
+        self._kept = KeptBatches()
+        self._it = self._kept.keep(iter(batches))
+
+    def __iter__(self) -> Any:
+        return self._it
+
+    def again(self, keep: bool = False) -> Any:
+        """The batches once more, from the kept ones; dropped at the end unless `keep`."""
+        try:
+            yield from self._kept.replay()
+        finally:
+            if not keep:
+                self.close()
+
+    def close(self) -> None:
+        self._kept.close()
+        getattr(self._inner, "close", lambda: None)()
 
 
 def source(
@@ -199,7 +224,8 @@ def source(
 __all__ = [
     "ONCE_FORMATS",
     "import_in_memory",
-    "imported_table",
+    "joined",
+    "kept_stream",
     "read_layout",
     "read_once",
     "source",

@@ -9,20 +9,22 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.datareport.sources import imported_table
+from trlprep.datareport.sources import joined
 
 
 def imported_validation(
-    path: str, split, input_format, layout: str, type, opts=None
+    path: str, split, input_format, type, batches: Iterable[Any], origin: np.ndarray
 ) -> tuple[dict[str, Any], set[int]]:
-    """The imported rows validated as the conversion checks them, their issues named by the
-    input's rows and file lines (as `validate --from LAYOUT` names them); and the imported
-    rows those issues name first (the examples shown beside them)."""
+    """The imported rows (`batches`, imported from the input's rows `origin`) validated as
+    the conversion checks them, their issues named by the input's rows and file lines (as
+    `validate --from LAYOUT` names them); and the imported rows those issues name first
+    (the examples shown beside them)."""
     from trlprep.validation.imported import to_input_rows
     from trlprep.validation.validate import validate_table
 
-    table, lines, origin = imported_table(path, split, input_format, layout, opts)
+    table, lines = joined(list(batches))
     rep = validate_table(table, lines=lines, type=type, path=path)
+    del table, lines
     flagged = {i.rows[0] for i in rep.issues if i.rows}  # positions among the imported rows
     to_input_rows(rep, origin)
     from trlprep.io.shards import note_shards
