@@ -321,10 +321,11 @@ def _template(
     chat_template: Any, tokenizer: Any, fmt: Format | None, pending: Any = None
 ) -> tuple[Any, Any]:
     from trlprep.datareport.loading import finish
-    from trlprep.templates import load_template
 
     template, tok = finish(pending, chat_template, tokenizer)
     if template is None and tok is not None and fmt is Format.CONVERSATIONAL:
+        from trlprep.templates import load_template
+
         template = load_template(tok)
     return template, tok
 

@@ -93,6 +93,8 @@ def finish(loading: Future | None, chat_template: Any, tokenizer: Any) -> tuple[
 
 
 def load(chat_template: Any, tokenizer: Any) -> tuple[Any, Any]:
+    if chat_template is None and tokenizer is None:
+        return None, None  # (no template module imported: the renderer's Jinja)
     from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
 
     template, tok = None, None
