@@ -1,6 +1,6 @@
-"""Bounded memory: validate (and convert) a JSONL file far larger than the RSS budget; the
-first row is validated alone too, so the table shows the fixed part of each peak (start-up,
-libraries) apart from what the data adds."""
+"""Bounded memory: validate and report (and convert) a JSONL file far larger than the RSS
+budget; the first row is validated alone too, so the table shows the fixed part of each peak
+(start-up, libraries) apart from what the data adds."""
 
 from __future__ import annotations
 
@@ -93,6 +93,11 @@ def main(workdir: Path, gigabytes: float, convert: bool, media: bool = False) ->
     results = [  # the first row: the fixed part of the peak, which the data adds to
         command("trlprep validate (1 row)", [*validate, str(_one_row(workdir, path))], 1),
         command("trlprep validate", [*validate, str(path), "--format", "json"], rows),
+        command(  # detection, validation and measurement on one parse of the file
+            "trlprep report",
+            [sys.executable, "-m", "trlprep", "report", str(path), "--format", "json"],
+            rows,
+        ),
     ]
     if convert:
         out = workdir / "stream_out.parquet"

@@ -6,10 +6,22 @@ import os
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
 from trlprep.datareport.result import DataReport, summary
-from trlprep.datareport.sources import import_in_memory, imported_table, read_layout, source
+from trlprep.datareport.sources import (
+    import_in_memory,
+    kept_stream,
+    read_layout,
+    read_once,
+    source,
+    stream,
+)
+from trlprep.datareport.validating import (
+    imported_validation,
+    read_validation,
+    validated_as_read,
+    validation,
+)
 from trlprep.errors import DataError, UsageError
 from trlprep.registry import Format
 
@@ -121,8 +133,22 @@ def _one_split(data: Any, split: str | None) -> Any:
     return data[split]
 
 
-def measure(
+def measure(data: Any, **options: Any) -> tuple[DataReport, Any, tuple[Any, Any]]:
+    """The report of one split, the per-row numbers behind it (`Collected`), and the
+    (template, tokenizer) it used; `options`: `report`'s keywords, and `loaded`: the
+    (template, tokenizer) already loaded for another split. A path is read once where its
+    format allows (`sources.read_once`), its batches kept until the report is made."""
+    held: list[Any] = []  # the batches kept, dropped however the report ends
+    try:
+        return _measure(data, held, **options)
+    finally:
+        for once in held:
+            once.close()
+
+
+def _measure(
     data: Any,
+    held: list[Any],
     *,
     chat_template: Any = None,
     tokenizer: Any = None,
@@ -139,9 +165,6 @@ def measure(
     num_proc: int | None = None,
     import_options: Any = None,
 ) -> tuple[DataReport, Any, tuple[Any, Any]]:
-    """The report of one split, the per-row numbers behind it (`Collected`), and the
-    (template, tokenizer) it used.
-    `loaded`: the (template, tokenizer) already loaded for another split."""
     from trlprep.conversion.convert import make_plan
     from trlprep.datareport.collect import Collector
     from trlprep.datareport.figures import build
@@ -153,7 +176,15 @@ def measure(
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
     data = _one_split(data, split)
-    if layout is None and type is None:  # a public layout is read as `trlprep convert` reads it
+    once = None  # a path's batches, read once: detected, validated and measured
+    read = None  # a path's batches being read, to import
+    if layout is None and isinstance(data, (str, os.PathLike)):
+        # a public layout is read as `trlprep convert` reads it, off the first batch
+        layout, read = read_once(str(data), split, input_format, layouts=type is None)
+        held += [read] if read is not None else []
+        once, read = (read, None) if layout is None else (None, read)
+        imported = None
+    elif layout is None and type is None:
         data, layout, imported = read_layout(data, split, input_format)
     elif layout is not None and not isinstance(data, (str, os.PathLike)):
         data, imported = import_in_memory(data, layout, import_options)  # rows held in memory
@@ -175,15 +206,27 @@ def measure(
         pending = loading.start(chat_template, tokenizer, helper=helper)
     streamed = layout if imported is None else None  # a table is imported already
     seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
-    path, batches, det = source(data, split, input_format, streamed, stats, seen, import_options)
+    if streamed and isinstance(data, (str, os.PathLike)):  # imported once, then kept
+        once = kept_stream(stream(str(data), split, input_format, streamed, stats, seen,
+                                  import_options, read))  # fmt: skip
+        held.append(once)
+    path, batches, det = source(
+        data, split, input_format, streamed, stats, seen, import_options, once
+    )
     if layout is None and type is None and path is not None and det.layout_landing is not None:
         # the file's first chunk showed no layout, its whole columns do (ms-swift's `history`
         # first met in a later chunk): read as `trlprep convert` reads it
         from trlprep.importers import ImportStats
 
+        if once is not None:
+            once.close()
         layout, stats, seen = det.layout, ImportStats(), []
-        path, batches, det = source(data, split, input_format, layout, stats, seen, import_options)
-    if not det.num_rows and not (stats is not None and stats.rejected):
+        once = kept_stream(stream(path, split, input_format, layout, stats, seen, import_options))
+        held.append(once)
+        path, batches, det = source(
+            data, split, input_format, layout, stats, seen, import_options, once
+        )
+    if not det.num_rows and not imported:  # (a table whose import refused every row: said)
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
         )
@@ -208,12 +251,17 @@ def measure(
     if given_mode is not None:
         _say_unread_split_mode(plan, given_mode)
     val, flagged = None, set()
+    how = validated_as_read(path, split, input_format) if once is not None and not layout else None
     if validate and layout is not None and imported is not None:
-        val = _validation(data, None, type, None, None)
+        val = validation(data, None, type, None, None)
     elif validate and layout is not None:  # the imported rows, as the conversion checks them
-        val, flagged = _imported_validation(path, split, input_format, layout, type, import_options)
+        origin = np.concatenate(seen) if seen else np.zeros(0, np.int64)  # their input rows
+        rows = once.again(keep=True)
+        val, flagged = imported_validation(path, split, input_format, type, rows, origin)
+    elif validate and how is not None:  # the batches read, as `validate` reads them
+        val = read_validation(path, once.again(keep=True), det, type, split, input_format, how)
     elif validate:
-        val = _validation(data, path, type, split, input_format)
+        val = validation(data, path, type, split, input_format)
     if val is not None and not flagged:
         flagged = {i["rows"][0] for i in val["issues"] if i["rows"]}
     collector = Collector(plan.dst, det.format, plan, template, tok, examples, flagged)
@@ -277,10 +325,11 @@ def _template(
     chat_template: Any, tokenizer: Any, fmt: Format | None, pending: Any = None
 ) -> tuple[Any, Any]:
     from trlprep.datareport.loading import finish
-    from trlprep.templates import load_template
 
     template, tok = finish(pending, chat_template, tokenizer)
     if template is None and tok is not None and fmt is Format.CONVERSATIONAL:
+        from trlprep.templates import load_template
+
         template = load_template(tok)
     return template, tok
 
@@ -336,71 +385,6 @@ def _import_examples(data: Any, stats: Any) -> None:
     ]  # fmt: skip
     data.rejected_examples[:0] = sorted(shown, key=lambda e: e["row"])[:5]
     del data.rejected_examples[5:]
-
-
-def _imported_validation(
-    path: str, split, input_format, layout: str, type, opts=None
-) -> tuple[dict[str, Any], set[int]]:
-    """The imported rows validated as the conversion checks them, their issues named by the
-    input's rows and file lines (as `validate --from LAYOUT` names them); and the imported
-    rows those issues name first (the examples shown beside them)."""
-    from trlprep.validation.imported import to_input_rows
-    from trlprep.validation.validate import validate_table
-
-    table, lines, origin = imported_table(path, split, input_format, layout, opts)
-    rep = validate_table(table, lines=lines, type=type, path=path)
-    flagged = {i.rows[0] for i in rep.issues if i.rows}  # positions among the imported rows
-    to_input_rows(rep, origin)
-    from trlprep.io.shards import note_shards
-
-    note_shards(rep, path, split, input_format)  # several files: each row's file
-    return _validation_dict(rep), flagged
-
-
-def _validation(data: Any, path: str | None, type, split, input_format) -> dict[str, Any]:
-    from trlprep.validation.validate import validate_path, validate_table
-
-    if path is not None:
-        rep = validate_path(path, type=type, split=split, input_format=input_format)
-    else:
-        from trlprep.io.adapters import as_input
-
-        table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
-        rep = validate_table(table, type=type)
-    return _validation_dict(rep)
-
-
-def _validation_dict(rep: Any) -> dict[str, Any]:
-    """A validation `Report` as the report's JSON gives it."""
-    return {
-        "valid": rep.valid,
-        "errors": len(rep.errors),
-        "warnings": len(rep.warnings),
-        "issues": [
-            {
-                "rule": i.rule,
-                "severity": str(getattr(i.severity, "value", i.severity)),
-                "column": i.column,
-                "count": i.count,
-                "message": i.message,
-                "rows": list(i.rows),
-                "lines": list(i.lines) if i.lines is not None else None,
-                **_places(i),
-                **({"named": len(i.repeats)} if i.repeats else {}),
-            }  # fmt: skip
-            for i in rep.issues
-        ],
-    }
-
-
-def _places(issue: Any) -> dict[str, list[str]]:
-    """`places`: each row the issue names as `file:line` (`file row N`), where the input is
-    several files (a folder of shards), whose line numbers alone name no row."""
-    if issue.places:
-        return {"places": list(issue.places)}
-    if issue.files and issue.lines is not None and not issue.rows:
-        return {"places": [f"{f}:{int(x)}" for f, x in zip(issue.files, issue.lines, strict=False)]}
-    return {}
 
 
 __all__ = ["measure", "report"]

@@ -48,11 +48,13 @@ def start(chat_template: Any, tokenizer: Any, *, helper: bool | None = None) -> 
 def pays(data: Any) -> bool:
     """Whether loading in a helper process is worth it for `data`: a file or folder of at
     least `HELPER_BYTES`, read on more than one core (anything else loads here)."""
+    if not isinstance(data, (str, os.PathLike)):
+        return False
+    if _size(Path(str(data)).expanduser(), HELPER_BYTES) < HELPER_BYTES:
+        return False  # (the cores asked after the size: that module imports the renderer)
     from trlprep.templates.table import available_cores
 
-    if available_cores() < 2 or not isinstance(data, (str, os.PathLike)):
-        return False
-    return _size(Path(str(data)).expanduser(), HELPER_BYTES) >= HELPER_BYTES
+    return available_cores() >= 2
 
 
 def _size(path: Path, enough: int) -> int:
@@ -91,6 +93,8 @@ def finish(loading: Future | None, chat_template: Any, tokenizer: Any) -> tuple[
 
 
 def load(chat_template: Any, tokenizer: Any) -> tuple[Any, Any]:
+    if chat_template is None and tokenizer is None:
+        return None, None  # (no template module imported: the renderer's Jinja)
     from trlprep.templates.sources import load_template_and_tokenizer, load_tokenizer
 
     template, tok = None, None

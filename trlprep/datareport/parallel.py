@@ -41,9 +41,6 @@ Batch = tuple[pa.Table, int, "np.ndarray | None"]
 def collect(collector: Any, batches: Iterable[Batch], num_proc: int | None = None) -> None:
     """Feed every batch to `collector` (its `data` ends as one `add` per batch would leave
     it), on `num_proc` processes (None: every available core; 1: this process only)."""
-    from trlprep.templates.table import available_cores
-
-    workers = available_cores() if num_proc is None else max(1, num_proc)
     stream = _pieces(batches)
     head: list[Batch] = []
     rows = 0
@@ -52,7 +49,12 @@ def collect(collector: Any, batches: Iterable[Batch], num_proc: int | None = Non
         rows += piece[0].num_rows
         if rows >= PARALLEL_ROWS:
             break
-    spec = _spec(collector) if workers > 1 and (rows >= PARALLEL_ROWS or num_proc) else None
+    spec = None
+    if rows >= PARALLEL_ROWS or num_proc:  # (the cores module imports the renderer)
+        from trlprep.templates.table import available_cores
+
+        workers = available_cores() if num_proc is None else max(1, num_proc)
+        spec = _spec(collector) if workers > 1 else None
     if spec is None:
         for piece in _chain(head, stream):
             collector.add(*piece)

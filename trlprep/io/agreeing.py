@@ -83,17 +83,20 @@ class AgreeingBatches:
             self._done = True
             raise
 
-    def again(self) -> Iterator[Batch]:
+    def again(self, keep: bool = False) -> Iterator[Batch]:
         """The batches given once more, from the kept ones, not read again (`replayable`
-        only, once the first pass has ended); the kept ones are dropped at its end."""
+        only, once the first pass has ended); the kept ones are dropped at its end, unless
+        `keep` (to be given yet again)."""
         if not self._replayable or not self._done:
             raise RuntimeError("again: the batches were not kept, or not all given yet")
-        kept, self._done = self._kept, False
+        kept = self._kept
+        self._done = keep
         try:
             if kept is not None:
                 yield from self._shaped(kept.replay())
         finally:
-            self.close()
+            if not keep:
+                self.close()
 
     def close(self) -> None:
         if self._kept is not None:

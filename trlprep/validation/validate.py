@@ -291,6 +291,27 @@ def _validate_streamed(path, fmt, type, format, strict, max_errors, role_map, ba
     )
 
 
+def validate_read(
+    path: str,
+    batches: Iterable[Batch],
+    det: Detection | None,
+    *,
+    type: str | DatasetType | None = None,
+    split: str | None = None,
+    input_format: str | None = None,
+) -> Report:
+    """`validate_path(path, type=type, ...)` of a streamed input whose batches another step
+    has read already (`batches`, given as `agreeing_batches` gives them, the input detected
+    as `det`): the input not read again. Lines that hold no JSON object raised as they
+    were read; the shards are not noted (`trlprep.io.shards.note_shards`)."""
+    from trlprep.io.shards import Inputs, input_files
+
+    files = input_files(path, split, input_format)
+    plan, notes = make_plan(det if _needs_detection(type, None) else None, type, None, None)
+    where = Inputs(files) if files is not None else path
+    return validate_batches(batches, plan, path=where, notes=notes)
+
+
 def head_decides(det: Detection, head: Batch) -> bool:
     """Whether detection on the first batch `head` equals detection on all (where the rest
     has its schema): a type and format found, uniform, every column that can hold values
@@ -359,5 +380,6 @@ __all__ = [
     "validate",
     "validate_batches",
     "validate_path",
+    "validate_read",
     "validate_table",
 ]
