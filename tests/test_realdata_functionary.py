@@ -67,6 +67,11 @@ def test_skipping_sets_the_row_aside_with_its_reason(tmp_path):
     said = _said(res.output)
     assert "row 0: every row was rejected (1)" in said and "(rule invalid-arguments)" in said
     assert not out.exists()
+    # the rejects file named where it is (was: "the rejects file lists every row", no path)
+    rejects = tmp_path / "out.rejects.jsonl"
+    assert f"the rejects file {rejects} lists every row and why" in said
+    (rejected,) = rows_of(rejects)
+    assert "invalid-arguments" in json.dumps(rejected)
 
 
 def test_legacy_functions_read_as_openai_chat(tmp_path):
