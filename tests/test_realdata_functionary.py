@@ -132,3 +132,12 @@ def test_legacy_trains_one_sft_step(tmp_path):
     res, first = train_one_step("sft", data, tmp_path / "sft", template="qwen2_5")
     assert res.exit_code == 0, res.output
     assert first is not None and first["loss"] > 0
+
+
+def test_report_counts_the_legacy_calls_and_names_the_refused_row():
+    legacy = run("report", LEGACY, "--from", "openai-chat")
+    assert legacy.exit_code == 0, legacy.output
+    assert "8 turns per row" in legacy.output and "2 tool calls" in legacy.output
+    refused = _said(run("report", TOOLS).output)
+    assert "1 row failed at validation" in refused
+    assert "invalid-tools, 1 row" in refused and "a built-in tool with no name" in refused

@@ -95,3 +95,19 @@ def test_the_python_api_names_the_keyword():
     assert "pass `map={'text': 'example'}` to read it as language modeling" in err.value.hint
     rows = trlprep.convert(DATA, to="language-modeling", map={"text": "example"})
     assert len(rows) == 2
+
+
+def test_report_and_a_chat_template_on_the_written_text(tmp_path):
+    from realdata.support import template_file
+
+    rep = run("report", DATA, "--map", "text=example")
+    assert rep.exit_code == 0, rep.output
+    assert "language-modeling (standard), 2 rows" in rep.output
+    res = run(
+        "convert", DATA, "--map", "text=example", "--chat-template", template_file("qwen2_5"),
+        "-o", tmp_path / "x.jsonl",
+    )  # fmt: skip
+    assert res.exit_code == 2, res.output
+    assert "--chat-template applies to conversational data; this data is standard text" in (
+        res.output
+    )
