@@ -65,6 +65,7 @@ def test_a_text_column_is_not_advised_beside_other_text():
     two = pa.table({"example": ["a"], "other": ["b"]})
     plain = pa.table({"doc": ["no calls here"]})
     assert text_column_suggestion(two) is None
+    assert text_column_suggestion(pa.table({"question": ["What is 2 + 2?"]})) is None
     assert "`<tool_call>`" in text_column_suggestion(one)
     assert text_column_suggestion(plain).endswith("-o OUT)")
 

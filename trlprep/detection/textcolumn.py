@@ -7,6 +7,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_string
+from trlprep.detection.mapnames import PROMPT_NAMES
 
 # markup models write a tool call with, inside the text (Hermes and Qwen, Mistral, Llama 3.1);
 # the text keeps it as written: no template renders such a call anew
@@ -19,6 +20,8 @@ def text_column_suggestion(table: pa.Table) -> str | None:
     strings = [f.name for f in table.schema if is_string(f.type)]
     nested = [f for f in table.schema if pa.types.is_nested(f.type)]
     if len(strings) != 1 or nested or strings[0] == "text":
+        return None
+    if strings[0].lower() in PROMPT_NAMES:  # a question alone is a prompt, not a document
         return None
     column = strings[0]
     note = (
