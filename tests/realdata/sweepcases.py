@@ -95,6 +95,11 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["unpaired", "prompt-only"],
     ),  # fmt: skip
+    "functionary_v1": (
+        "functionary_test_cases/test_case_v1.json",
+        ["--from", "openai-chat"],
+        ["prompt-completion"],
+    ),  # fmt: skip
     "oumi_tool_calling": (
         "oumi_tool_calling/tool_calling_oumi_format.jsonl",
         [],

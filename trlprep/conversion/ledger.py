@@ -256,7 +256,8 @@ class Ledger:
                 path=path,
                 line=f.get("line"),
                 row=f.get("row") if f.get("line") is None else None,
-                hint="nothing was written; the rejects file lists every row and why"
+                hint=f"nothing was written; the rejects file {_path_of(self.rejects)} lists "
+                "every row and why"
                 if self.rejects is not None
                 else "nothing was written",
             )
@@ -342,3 +343,9 @@ def _of_turn(turn: int | None, row: str) -> str:
 def where(row: int, line: int | None) -> str:
     """`line N` (1-based file line) for line-oriented input, else `row N` (0-based)."""
     return f"line {line}" if line is not None else f"row {row}"
+
+
+def _path_of(rejects: Any) -> str:
+    """The rejects file's path (`RejectsWriter.path`; an in-memory sink has none)."""
+    path = getattr(rejects, "path", None)
+    return str(path) if path else "(in memory)"

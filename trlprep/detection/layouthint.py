@@ -34,6 +34,7 @@ from trlprep.detection.mapnames import (
     paired_suggestion,
     paired_why,
 )
+from trlprep.detection.textcolumn import text_column_suggestion
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -293,6 +294,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                     f"the columns look like a prompt and its answer: pass `--map {mapping}` "
                     "(trlprep convert DATA --map ... -o OUT), or rename them"
                 )
+            elif (text := text_column_suggestion(table)) is not None:
+                det.notes.append(text)
         return
     if name is None:
         return

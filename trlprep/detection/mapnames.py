@@ -38,6 +38,7 @@ _ANSWERS = (
     "output_text", "generated_text", "best_answer", "target",
 )  # fmt: skip
 _PROMPTS = ("question", "query", "instruction", "problem", "prompt", "input", "input_text")
+PROMPT_NAMES = _PROMPTS  # a column of these names alone is a prompt (`textcolumn`)
 _COMPARES = re.compile(r"chosen|rejected|winner|prefer|rank|(^|_)[ab]$|_[12jk]$")
 
 

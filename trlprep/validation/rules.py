@@ -330,7 +330,8 @@ RULES: dict[str, Rule] = {
             E,
             "tools is not a list of function schemas",
             'use a list like [{"type": "function", "function": {"name": ..., "parameters": '
-            "{...}}}] (or its JSON text)",
+            '{...}}}] (or its JSON text); built-in tools (`{"type": "code_interpreter"}`) '
+            "have no schema: drop them or write them as one",
         ),
         Rule(
             "unknown-tool",
@@ -361,7 +362,8 @@ RULES: dict[str, Rule] = {
             "a tool call's arguments are not the JSON text of an object (no JSON, or JSON of "
             "a list, number or null): no chat template can render them as the call's arguments",
             'write each call\'s arguments as an object or its JSON text ({"city": "Paris"}; {} '
-            "for none), or set these rows aside (--on-error skip)",
+            "for none; code written bare, as code-interpreter calls write it, in an object "
+            'such as {"code": ...}), or set these rows aside (--on-error skip)',
         ),
         Rule(
             "double-encoded-arguments",

@@ -145,8 +145,17 @@ def _tools_problem(value: Any, mixed: bool) -> str | None:
         return f"{article(type(value).__name__)}, not a list"
     for i, item in enumerate(value):
         if not _is_tool(item):
-            return f"item {i} is not a function schema"
+            return f"item {i} is not a function schema" + _builtin(item)
     return None
+
+
+def _builtin(item: Any) -> str:
+    """`: a built-in tool {"type": ...}` for an item naming a type but no function (OpenAI's
+    and Functionary's `code_interpreter`), which no schema describes; else empty."""
+    kind = item.get("type") if isinstance(item, dict) else None
+    if not isinstance(kind, str) or kind == "function" or "function" in item:
+        return ""
+    return f": {json.dumps(item)[:60]}, a built-in tool with no name or parameters"
 
 
 def _is_function(obj: Any) -> bool:
