@@ -124,14 +124,15 @@ class Ranked(Importer):
             str(w.message)
             for w in caught
             if issubclass(w.category, ConversionWarning) and "(ties)" in str(w.message)
-        ] + [taken] * (taken is not None)
+        ]
         rows = np.asarray(out.column(ROW).to_numpy(), np.int64)
         out = out.drop_columns([ROW])
         if dtype is PREFERENCE:
             paired = np.zeros(table.num_rows, dtype=bool)
             paired[rows] = True
             bad.add(~paired, f"every completion has the same {score_name[:-1]}: no pair (ties)")
-        return Converted(out, rows=rows, notes=notes)
+        note = None if taken is None else taken.note(~bad.mask)
+        return Converted(out, rows=rows, notes=notes + [note] * (note is not None))
 
 
 def _struct_fields(t: pa.DataType) -> tuple[str, str, str] | None:
