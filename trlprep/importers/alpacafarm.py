@@ -120,15 +120,15 @@ class AlpacaFarm(Importer):
         chooser = votes[:1] or ["preference"]
         require(table, "instruction", one, two, *chooser, layout="alpacafarm")
         n = table.num_rows
+        if votes:
+            first = _more_votes_for_1(table, votes, (one, two), bad)
+        else:
+            first = _output_1_better(as_array(table.column("preference")), bad)
         instruction = _text(table, "instruction", bad, required=True)
         out1 = _text(table, one, bad, required=True)
         out2 = _text(table, two, bad, required=True)
         inp = _text(table, "input", bad)
         system = _text(table, "system", bad)
-        if votes:
-            first = _more_votes_for_1(table, votes, (one, two), bad)
-        else:
-            first = _output_1_better(as_array(table.column("preference")), bad)
         chosen = pc.if_else(first, out1, out2)
         rejected = pc.if_else(first, out2, out1)
         has_input, has_system = _nonempty(inp), _nonempty(system)
@@ -169,6 +169,7 @@ def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
     bad.add(
         (value == 1.5) | (value == 0.0),
         "preference is a tie (1.5, or 0 as older AlpacaEval files write it): no pair",
+        tie=True,
     )
     bad.add(
         ~missing & ((value < 1.0) | (value > 2.0)),
@@ -198,5 +199,5 @@ def _more_votes_for_1(
         twos += value == 2
     said = np.char.add(f"the annotators' votes tie ({outputs[0]}: ", ones.astype(str))
     said = np.char.add(np.char.add(said, f", {outputs[1]}: "), twos.astype(str))
-    bad.add_per_row(ones == twos, np.char.add(said, "): no pair").astype(object))
+    bad.add_per_row(ones == twos, np.char.add(said, "): no pair").astype(object), tie=True)
     return pa.array(ones > twos)

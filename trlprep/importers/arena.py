@@ -159,7 +159,7 @@ def _a_won(winner: pa.Array, bad: Rejections) -> pa.Array:
     tie = _mask(pc.is_in(w, pa.array(TIES)))
     known = _mask(pc.is_in(w, pa.array(["model_a", "model_b"])))
     bad.add(null, "winner is null: no pair")
-    bad.add(tie, "winner is a tie: no pair")
+    bad.add(tie, "winner is a tie: no pair", tie=True)
     bad.add(~(null | tie | known), "winner is not model_a, model_b or a tie: no pair")
     return pa.array(_mask(pc.equal(w, "model_a")))
 

@@ -130,7 +130,8 @@ class Ranked(Importer):
         if dtype is PREFERENCE:
             paired = np.zeros(table.num_rows, dtype=bool)
             paired[rows] = True
-            bad.add(~paired, f"every completion has the same {score_name[:-1]}: no pair (ties)")
+            same = f"every completion has the same {score_name[:-1]}: no pair (ties)"
+            bad.add(~paired, same, tie=True)
         note = None if taken is None else taken.note(~bad.mask)
         return Converted(out, rows=rows, notes=notes + [note] * (note is not None))
 
