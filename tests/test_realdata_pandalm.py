@@ -35,7 +35,10 @@ PROMPT_0 = (
 )
 
 
-EMPTY = "response1 is empty"
+EMPTY = (
+    "response1 is empty, the rejected answer (an empty answer gives no pair to learn from): "
+    "fill it, or set the row aside with --on-error skip"
+)
 TIE = "the annotators' votes tie (response1: 0, response2: 0): no pair"
 TIE_LINES = (1094, 1118, 1130)
 
@@ -205,6 +208,28 @@ def test_ties_stop_nothing_but_a_failing_row_still_stops(tmp_path):
     assert "error: import-failed: 3 rows, lines 218, 230, 302" in text
     assert "warning: import-not-paired: 28 rows" in text
     assert "180 input rows -> 149 rows checked, 28 ties not paired, 3 not importable" in text
+
+
+def test_an_empty_answer_is_refused_saying_which_side_and_what_to_do(tmp_path):
+    """The three rows with an empty response1 (every annotator preferred response2): an
+    empty rejected answer is an `empty-string` error, as the other pair importers refuse it;
+    the reason says it is the rejected side and how to go on."""
+    src = _src()
+    assert [i for i, r in enumerate(src) if r["response1"] == ""] == [18, 19, 25]
+    assert all(_winner(src[i]) == 2 for i in (18, 19, 25))
+    out = tmp_path / "pref.jsonl"
+    res = run("convert", DATA, "--coerce", "--on-error", "skip", "-o", out)
+    assert res.exit_code == 0, res.output
+    rejects = rows_of(out.with_name("pref.rejects.jsonl"))
+    empty = [(r["line"], r["stage"], r["reason"]) for r in rejects if r["stage"] == "import"]
+    assert empty == [(218, "import", EMPTY), (230, "import", EMPTY), (302, "import", EMPTY)]
+    assert {r["reason"] for r in rejects if r["stage"] == "not paired"} == {TIE}
+    swapped = dict(src[18], annotator1=1, annotator2=1, annotator3=1)  # response1 chosen
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps(swapped) + "\n", encoding="utf-8")
+    res = run("convert", path, "-o", tmp_path / "x.jsonl")
+    assert res.exit_code == 1
+    assert "response1 is empty, the chosen answer" in " ".join(res.output.split())
 
 
 def test_report_lists_every_reason_as_validate_and_convert_count_them():

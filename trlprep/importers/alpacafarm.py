@@ -125,6 +125,8 @@ class AlpacaFarm(Importer):
         else:
             first = _output_1_better(as_array(table.column("preference")), bad)
         instruction = _text(table, "instruction", bad, required=True)
+        for name, chosen_if in ((one, first), (two, pc.invert(first))):
+            _empty_answer(table, name, np.asarray(chosen_if.to_numpy(zero_copy_only=False)), bad)
         out1 = _text(table, one, bad, required=True)
         out2 = _text(table, two, bad, required=True)
         inp = _text(table, "input", bad)
@@ -152,6 +154,21 @@ class AlpacaFarm(Importer):
                 produced["rejected_generator"] = pc.if_else(first, gen2, gen1)
                 consumed += ("generator_1", "generator_2")
         return Converted(assemble(table, produced, consumed))
+
+
+def _empty_answer(table: pa.Table, name: str, chosen: np.ndarray, bad: Rejections) -> None:
+    """Refuse the rows whose output `name` is "" (an `empty-string` error as chosen or
+    rejected, as TRL's data would hold it), saying which side it is and what to do."""
+    col = as_array(table.column(name))
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        return  # other kinds are refused by `_text`
+    empty = np.asarray(pc.fill_null(pc.equal(col, ""), False).to_numpy(zero_copy_only=False))
+    for side, rows in (("chosen", chosen), ("rejected", ~chosen)):
+        bad.add(
+            empty & rows,
+            f"{name} is empty, the {side} answer (an empty answer gives no pair to learn "
+            "from): fill it, or set the row aside with --on-error skip",
+        )
 
 
 def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
