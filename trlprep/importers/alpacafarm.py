@@ -10,13 +10,15 @@ each); chosen is the preferred output, rejected the other.
 (output_2 is better). Its weighted annotators write a float in between (1 + the judge's
 chance that output_2 is better), so below 1.5 output_1 is chosen and above 1.5 output_2.
 Exactly 1.5 is a tie (and so is 0, which older AlpacaEval files write for identical
-outputs): no pair, reported. So are a null preference and a number outside 1..2.
+outputs): no pair, the row left out as `not paired` (no error: `NOT_PAIRED`). A null
+preference and a number outside 1..2 are refused.
 
 PandaLM's test set names the outputs `response1` / `response2` and has no `preference`: each
 of `annotator1`, `annotator2`, ... votes 1 (response1 is better), 2 (response2) or 0 (a
 tie). The output with more votes is chosen; equal votes (all ties, or one each) give no
-pair, reported. A vote other than 0, 1 or 2 refuses its row. The votes are read into the
-choice (not carried: they name the outputs by position, which chosen / rejected replace).
+pair: left out as `not paired`, as ties above. A vote other than 0, 1 or 2 refuses its
+row. The votes are read into the choice (not carried: they name the outputs by position,
+which chosen / rejected replace). An empty output is refused, the reason naming its side.
 
 AlpacaEval's `generator_1` / `generator_2` (the model behind each output) become
 `chosen_generator` / `rejected_generator`, following the outputs they name.

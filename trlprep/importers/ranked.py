@@ -16,7 +16,8 @@ all-pairs`, or `--threshold` for unpaired preference): ties are never paired and
 is reported in the notes. Rows this importer sets aside, each with its reason: a null
 prompt, completions or scores; a null completion or score inside; different numbers of
 completions and scores; NaN scores; fewer than two completions (pairing) or none
-(threshold); and, for pairing, rows whose completions all tie (they give no pair).
+(threshold); and, for pairing, rows whose completions all tie (they give no pair: left out
+as `not paired`, no error).
 """
 
 from __future__ import annotations
