@@ -148,8 +148,9 @@ def test_detect_and_validate_read_the_weighted_file_as_convert_does(weighted):
     assert det.exit_code == 0, det.output
     assert "preference (the alpacafarm layout" in det.output
     val = run("validate", weighted, "--from", "alpacafarm")
-    assert val.exit_code == 1  # the tie and the null preference are not importable
-    assert "6 input rows -> 4 rows checked, 2 not importable" in val.output
+    assert val.exit_code == 1  # the null preference is not importable; the tie is no error
+    assert "6 input rows -> 4 rows checked, 1 tie not paired, 1 not importable" in val.output
+    assert "warning: import-not-paired: 1 row" in val.output
 
 
 def test_kto_rows_label_the_judges_choice(weighted, tmp_path):

@@ -82,4 +82,5 @@ def test_report_of_a_layout_names_input_rows_and_file_lines_as_validate_does():
     assert flagged[0]["line"] == issues["chosen"]["lines"][0]
     text = CliRunner().invoke(app, ["report", src, "--from", "hh"]).output
     assert "(lines 152, 153, 156, 157, 159, ...)" in text
-    assert "line 87 (import): chosen: ends with an empty Assistant turn" in text
+    assert "4 x import: chosen: ends with an empty Assistant turn" in text
+    assert "(e.g. line 87, line 151, line 154)" in text

@@ -116,8 +116,9 @@ def test_winner_of_another_kind_is_refused_naming_the_column(tmp_path):
 
 def test_validate_reads_it_as_convert_does(battles):
     res = run("validate", battles, "--from", "arena")
-    assert res.exit_code == 1  # the ties are not importable
-    assert "7 input rows -> 3 rows checked, 4 not importable" in res.output
+    assert res.exit_code == 1  # the other rows are not importable; the ties are no error
+    assert "7 input rows -> 3 rows checked, 2 ties not paired, 2 not importable" in res.output
+    assert "warning: import-not-paired: 2 rows, lines 4, 5" in res.output
 
 
 def test_train_reads_battles_as_convert_writes_them():

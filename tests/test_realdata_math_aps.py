@@ -146,6 +146,36 @@ def test_rows_whose_scores_do_not_line_up_are_refused_as_before(tmp_path):
     assert rejects[0]["record"]["completions"] == texts  # as written, the prompt kept
 
 
+def test_the_prompt_note_counts_only_the_rows_written(tmp_path):
+    """Rows written for the test: the second record's prefixes beside `scores`, once as they
+    are and once with a null score (that row refused for it): the note counts one row and
+    its one prefix that is the question alone, not the refused row's (it counted both)."""
+    src = _src()[1]
+    texts = [s["solution_prefix"] for s in src["reasoning_steps"]]
+    scores = [s["mc_value"] for s in src["reasoning_steps"]]
+    rows = [
+        {"prompt": src["question"], "completions": texts, "scores": scores},
+        {"prompt": src["question"], "completions": texts, "scores": [*scores[:-1], None]},
+    ]
+    path = tmp_path / "two.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    out = tmp_path / "kto.jsonl"
+    res = run("convert", path, "--from", "ranked", "--threshold", "0.5", "--on-error", "skip",
+              "-o", out)  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (2, 1, 1, 12)
+    text = " ".join(res.output.split())
+    assert "the completions of 1 row began with the row's prompt" in text
+    assert "; 1 completion holding the prompt alone (no answer yet) left out" in text
+    assert "import: a score is null" in text
+    with pytest.warns(UserWarning) as caught:
+        import trlprep
+
+        trlprep.convert(path, from_="ranked", threshold=0.5, on_error="skip")
+    said = " ".join(str(w.message) for w in caught)
+    assert "the completions of 1 row began" in said and "of 2 rows" not in said
+
+
 def test_kto_trains_one_step_on_the_imported_rows(tmp_path):
     pytest.importorskip("torch")
     res = run(

@@ -381,6 +381,16 @@ CASES = [
         [1],
     ),
     (
+        "import-not-paired",
+        [
+            {"prompt": "Q", "completions": ["a", "b"], "scores": [1, 2]},
+            {"prompt": "Q", "completions": ["a", "b"], "scores": [3, 3]},  # a tie: no pair
+        ],
+        {"from_": "ranked"},
+        None,
+        [1],
+    ),
+    (
         "invalid-arguments",
         [{"messages": [U, _call('{"city": "Paris"}')]}, {"messages": [U, _call("{city: Paris")]}],
         {},

@@ -86,6 +86,10 @@ class DataError(TrlprepError):
 # Name of the hidden column that carries each row's input row index through conversion,
 # templating and tokenising, so a failure in any stage can name (and skip) the input row.
 ROW_ID = "__trlprep_row__"
+# The stage of rows a pairing import leaves out because they tie (the annotators or the
+# scores name no better answer): no error in the data, so they stop no run and fail no
+# validation; they are counted and listed with their reason as every set-aside row is.
+NOT_PAIRED = "not paired"
 
 
 class RowFailures(DataError):

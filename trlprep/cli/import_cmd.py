@@ -25,7 +25,8 @@ def import_command(
         "--from",
         metavar="LAYOUT",
         help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | generations | "
-        "prm800k | math-shepherd | oasst | oasst-ranked | llamafactory-v1 | oumi | swift | "
+        "prm800k | math-shepherd | math-aps-tree | oasst | oasst-ranked | llamafactory-v1 | "
+        "oumi | swift | "
         "binarized | prompt-answers | alpacafarm | saferlhf | arena | mt-bench | instances | "
         "map (detected when omitted, where the columns tell).",
     ),

@@ -26,7 +26,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.conversion.reasons import EXAMPLES, SUMMARY_SCHEMA, _joined, summarize
-from trlprep.errors import DataError
+from trlprep.errors import NOT_PAIRED, DataError
 from trlprep.io.labels import READ_AS
 from trlprep.wording import plural
 
@@ -43,6 +43,7 @@ class Ledger:
     rows_in: int = 0
     rows_out: int = 0
     rejected: int = 0
+    not_paired: int = 0  # of `rejected`: ties a pairing import left out (no error)
     by_stage: Counter = field(default_factory=Counter)
     reasons: Counter = field(default_factory=Counter)  # (stage, reason) -> rows
     # (stage, reason shape) -> its first rows as (row, line), named by `examples`
@@ -73,7 +74,12 @@ class Ledger:
     @property
     def stopping(self) -> bool:
         """True once a row failed without --on-error skip: nothing more is written."""
-        return self.on_error != "skip" and (self.rejected > 0 or self.turns_refused > 0)
+        return self.on_error != "skip" and (self.failed > 0 or self.turns_refused > 0)
+
+    @property
+    def failed(self) -> int:
+        """Rejected rows that are errors (ties left unpaired are not)."""
+        return self.rejected - self.not_paired
 
     @property
     def turns_made(self) -> int:
@@ -160,7 +166,9 @@ class Ledger:
             self.turn_rows += turn_rows
             self.by_stage[stage] += count
             at = (first, first_turn or 0)
-            if self.first is None or at < (self.first["row"], self.first.get("turn") or 0):
+            if stage == NOT_PAIRED:  # no error: never the row a stopped run names
+                self.not_paired += count
+            elif self.first is None or at < (self.first["row"], self.first.get("turn") or 0):
                 self.first = {"row": first, "line": lines[0], "stage": stage, "reason": reason}
                 if first_turn is not None:  # a refused turn (`turn 3 of line 12`)
                     self.first["turn"] = first_turn
@@ -261,7 +269,7 @@ class Ledger:
                 if self.rejects is not None
                 else "nothing was written",
             )
-        more = self.rejected + self.turns_refused - 1
+        more = self.failed + self.turns_refused - 1
         what = plural(more, "more row")
         if self.turns_refused:
             both = "row or turn" if more == 1 else "rows or turns"

@@ -22,7 +22,7 @@ from trlprep.datareport.validating import (
     validated_as_read,
     validation,
 )
-from trlprep.errors import DataError, UsageError
+from trlprep.errors import NOT_PAIRED, DataError, UsageError
 from trlprep.registry import Format
 
 DEFAULT_EXAMPLES = 3
@@ -274,7 +274,10 @@ def _measure(
     if origin is not None:  # name the input's rows, not the imported rows' positions
         _as_input_rows(collector.data, origin)
     if stats is not None and stats.rejected:
-        collector.data.rejected["import"] = stats.rejected
+        failed = stats.rejected - stats.not_paired
+        for stage, n in (("import", failed), (NOT_PAIRED, stats.not_paired)):
+            if n:
+                collector.data.rejected[stage] = n
         collector.data.rows_in += stats.rejected
         _import_examples(collector.data, stats)
     name_files(collector.data, path, split, input_format)  # several files: `a.jsonl:4`
@@ -376,13 +379,25 @@ def _as_input_rows(data: Any, origin: np.ndarray) -> None:
 
 
 def _import_examples(data: Any, stats: Any) -> None:
-    """The first rows the import refused (row, file line, reason) ahead of the others."""
+    """The rows the import left out, by reason (each one's count and first rows, as
+    validate and convert list them), and the first of them ahead of the other examples."""
+
+    def stage(reason: str) -> str:
+        return NOT_PAIRED if reason in stats.ties else "import"
+
+    def at(e: dict[str, Any]) -> dict[str, Any]:
+        return {"row": e["row"], **({"line": e["line"]} if e.get("line") is not None else {})}
+
+    data.rejected_reasons = [
+        {"stage": stage(reason), "reason": reason, "count": count,
+         "examples": [at(e) for e in stats.examples.get(reason, [])[:3]]}
+        for reason, count in stats.reasons.most_common()
+    ]  # fmt: skip
     shown = [
-        {"row": e["row"], **({"line": e["line"]} if e.get("line") is not None else {}),
-         "stage": "import", "reason": reason}
+        {**at(e), "stage": stage(reason), "reason": reason}
         for reason, _ in stats.reasons.most_common()
         for e in stats.examples.get(reason, [])
-    ]  # fmt: skip
+    ]
     data.rejected_examples[:0] = sorted(shown, key=lambda e: e["row"])[:5]
     del data.rejected_examples[5:]
 

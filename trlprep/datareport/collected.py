@@ -19,6 +19,8 @@ class Collected:
     rows_in: int = 0
     rejected: dict[str, int] = field(default_factory=dict)  # stage -> rows
     rejected_examples: list[dict[str, Any]] = field(default_factory=list)
+    # the rows an import left out, by reason: {stage, reason, count, examples (row, line)}
+    rejected_reasons: list[dict[str, Any]] = field(default_factory=list)
     remarks: list[str] = field(default_factory=list)
     lengths: dict[str, list[np.ndarray]] = field(default_factory=dict)
     row_ids: list[np.ndarray] = field(default_factory=list)

@@ -294,6 +294,7 @@ def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str
             "rejected": int(sum(data.rejected.values())),
             "rejected_by_stage": dict(data.rejected),
             "rejected_examples": list(data.rejected_examples),
+            "rejected_reasons": list(data.rejected_reasons),
             "remarks": list(data.remarks),
         },
     }

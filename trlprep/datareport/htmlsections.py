@@ -19,6 +19,7 @@ from trlprep.datareport.htmlmeasures import (
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
 from trlprep.datareport.places import anchor, said_at
 from trlprep.datareport.text import sft_weighted, unlisted
+from trlprep.errors import NOT_PAIRED
 from trlprep.wording import noun
 
 
@@ -81,7 +82,8 @@ def _overview(r: dict[str, Any]) -> str:
         ("rows not reportable", fig("rows.rejected", rows["rejected"])),
     ]
     for stage, n in rows["rejected_by_stage"].items():
-        facts.append((f"failed at {stage}", fig(f"rows.rejected_by_stage.{stage}", n)))
+        said = "not paired (ties)" if stage == NOT_PAIRED else f"failed at {stage}"
+        facts.append((said, fig(f"rows.rejected_by_stage.{stage}", n)))
     html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
     for ex in rows["rejected_examples"]:
         html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"

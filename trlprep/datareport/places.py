@@ -30,7 +30,8 @@ def name_files(data: Any, path: str | None, split: str | None, input_format: str
     shards = describe(path, split, input_format)
     if shards is None:
         return
-    for ex in [*data.examples, *data.rejected_examples]:
+    listed = [e for r in data.rejected_reasons for e in r["examples"]]
+    for ex in [*data.examples, *data.rejected_examples, *listed]:
         ex["place"] = shards.where(ex["row"], ex.get("line"))
 
 

@@ -7,6 +7,7 @@ from typing import Any
 from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.measures import ANSWERS
 from trlprep.datareport.places import said_at
+from trlprep.errors import NOT_PAIRED
 from trlprep.wording import noun, plural
 
 
@@ -19,6 +20,33 @@ def unlisted(rows: dict[str, Any], shown: int) -> str:
     else:  # refused by the template or the tokenizer, which validate does not run
         where = "`trlprep convert --on-error skip` writes each to its rejects file"
     return f"and {plural(n, 'more row')} not listed ({where})"
+
+
+def rejected_lines(rows: dict[str, Any], limit: int = 5) -> list[str]:
+    """The rows left out, by stage; those of an import by reason, as validate and convert
+    count them (`N x stage: reason (e.g. line 4, ...)`), the others' first rows."""
+    out = []
+    for stage, n in rows["rejected_by_stage"].items():
+        said = "not paired (ties: no pair)" if stage == NOT_PAIRED else f"failed at {stage}"
+        out.append(f"  {plural(n, 'row')} {said}")
+    reasons = rows.get("rejected_reasons", [])
+    for r in reasons[:limit]:
+        ex = ", ".join(said_at(e) for e in r["examples"])
+        out.append(
+            f"    {r['count']:,} x {r['stage']}: {r['reason']}" + (f" (e.g. {ex})" if ex else "")
+        )
+    if len(reasons) > limit:
+        out.append(
+            f"    ... and {len(reasons) - limit} more reasons (`trlprep validate` lists each)"
+        )
+    listed = sum(r["count"] for r in reasons)
+    stages = {r["stage"] for r in reasons}
+    shown = [e for e in rows.get("rejected_examples", []) if e["stage"] not in stages][:3]
+    for ex in shown:
+        out.append(f"    {said_at(ex)} ({ex['stage']}): {ex['reason']}")
+    if rows["rejected"] > listed + len(shown):
+        out.append(f"    {unlisted(rows, listed + len(shown))}")
+    return out
 
 
 def _pct(x: float | None) -> str:
@@ -81,13 +109,7 @@ def _render_one(r: dict[str, Any]) -> str:
     if h["tokenizer"]:
         tmpl = f", template {h['chat_template']}" if h["chat_template"] else ""
         out.append(f"  tokens: {h['tokenizer']}{tmpl}")
-    for stage, n in rows["rejected_by_stage"].items():
-        out.append(f"  {plural(n, 'row')} failed at {stage}")
-    shown = rows.get("rejected_examples", [])[:3]
-    for ex in shown:
-        out.append(f"    {said_at(ex)} ({ex['stage']}): {ex['reason']}")
-    if rows["rejected"] > len(shown):
-        out.append(f"    {unlisted(rows, len(shown))}")
+    out += rejected_lines(rows)
     for remark in rows.get("remarks", [])[:5]:
         out.append(f"  note: {remark}")
     val = r.get("validation")

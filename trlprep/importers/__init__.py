@@ -1,7 +1,8 @@
 """Importers: bring public dataset layouts onto a typed node of the conversion graph.
 
 Layouts (`IMPORTERS`, `--from LAYOUT`): `sharegpt`, `alpaca`, `hh`, `openai-chat`,
-`ranked`, `generations`, `prm800k`, `math-shepherd`, `oasst`, `oasst-ranked`, `llamafactory-v1`,
+`ranked`, `generations`, `prm800k`, `math-shepherd`, `math-aps-tree`, `oasst`, `oasst-ranked`,
+`llamafactory-v1`,
 `alpacafarm`, `saferlhf`, `arena`, `mt-bench`, `instances` and `map` (generic column and role
 renaming). Each
 importer works per record batch (`Importer.apply`), so files stream (a layout whose records

@@ -10,13 +10,15 @@ each); chosen is the preferred output, rejected the other.
 (output_2 is better). Its weighted annotators write a float in between (1 + the judge's
 chance that output_2 is better), so below 1.5 output_1 is chosen and above 1.5 output_2.
 Exactly 1.5 is a tie (and so is 0, which older AlpacaEval files write for identical
-outputs): no pair, reported. So are a null preference and a number outside 1..2.
+outputs): no pair, the row left out as `not paired` (no error: `NOT_PAIRED`). A null
+preference and a number outside 1..2 are refused.
 
 PandaLM's test set names the outputs `response1` / `response2` and has no `preference`: each
 of `annotator1`, `annotator2`, ... votes 1 (response1 is better), 2 (response2) or 0 (a
 tie). The output with more votes is chosen; equal votes (all ties, or one each) give no
-pair, reported. A vote other than 0, 1 or 2 refuses its row. The votes are read into the
-choice (not carried: they name the outputs by position, which chosen / rejected replace).
+pair: left out as `not paired`, as ties above. A vote other than 0, 1 or 2 refuses its
+row. The votes are read into the choice (not carried: they name the outputs by position,
+which chosen / rejected replace). An empty output is refused, the reason naming its side.
 
 AlpacaEval's `generator_1` / `generator_2` (the model behind each output) become
 `chosen_generator` / `rejected_generator`, following the outputs they name.
@@ -120,15 +122,17 @@ class AlpacaFarm(Importer):
         chooser = votes[:1] or ["preference"]
         require(table, "instruction", one, two, *chooser, layout="alpacafarm")
         n = table.num_rows
-        instruction = _text(table, "instruction", bad, required=True)
-        out1 = _text(table, one, bad, required=True)
-        out2 = _text(table, two, bad, required=True)
-        inp = _text(table, "input", bad)
-        system = _text(table, "system", bad)
         if votes:
             first = _more_votes_for_1(table, votes, (one, two), bad)
         else:
             first = _output_1_better(as_array(table.column("preference")), bad)
+        instruction = _text(table, "instruction", bad, required=True)
+        for name, chosen_if in ((one, first), (two, pc.invert(first))):
+            _empty_answer(table, name, np.asarray(chosen_if.to_numpy(zero_copy_only=False)), bad)
+        out1 = _text(table, one, bad, required=True)
+        out2 = _text(table, two, bad, required=True)
+        inp = _text(table, "input", bad)
+        system = _text(table, "system", bad)
         chosen = pc.if_else(first, out1, out2)
         rejected = pc.if_else(first, out2, out1)
         has_input, has_system = _nonempty(inp), _nonempty(system)
@@ -154,6 +158,21 @@ class AlpacaFarm(Importer):
         return Converted(assemble(table, produced, consumed))
 
 
+def _empty_answer(table: pa.Table, name: str, chosen: np.ndarray, bad: Rejections) -> None:
+    """Refuse the rows whose output `name` is "" (an `empty-string` error as chosen or
+    rejected, as TRL's data would hold it), saying which side it is and what to do."""
+    col = as_array(table.column(name))
+    if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
+        return  # other kinds are refused by `_text`
+    empty = np.asarray(pc.fill_null(pc.equal(col, ""), False).to_numpy(zero_copy_only=False))
+    for side, rows in (("chosen", chosen), ("rejected", ~chosen)):
+        bad.add(
+            empty & rows,
+            f"{name} is empty, the {side} answer (an empty answer gives no pair to learn "
+            "from): fill it, or set the row aside with --on-error skip",
+        )
+
+
 def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
     """Whether output_1 is the chosen one, per row; rows with no winner are added to `bad`."""
     if not (pa.types.is_integer(pref.type) or pa.types.is_floating(pref.type)):
@@ -169,6 +188,7 @@ def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
     bad.add(
         (value == 1.5) | (value == 0.0),
         "preference is a tie (1.5, or 0 as older AlpacaEval files write it): no pair",
+        tie=True,
     )
     bad.add(
         ~missing & ((value < 1.0) | (value > 2.0)),
@@ -198,5 +218,5 @@ def _more_votes_for_1(
         twos += value == 2
     said = np.char.add(f"the annotators' votes tie ({outputs[0]}: ", ones.astype(str))
     said = np.char.add(np.char.add(said, f", {outputs[1]}: "), twos.astype(str))
-    bad.add_per_row(ones == twos, np.char.add(said, "): no pair").astype(object))
+    bad.add_per_row(ones == twos, np.char.add(said, "): no pair").astype(object), tie=True)
     return pa.array(ones > twos)

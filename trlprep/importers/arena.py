@@ -3,12 +3,12 @@ judgments): `conversation_a`, `conversation_b` (message lists) and `winner` (`mo
 `model_b`, `tie`, `tie (bothbad)`) -> implicit preference, conversational.
 
 chosen is the winner's conversation, rejected the other's (the prompt is their shared start,
-as TRL reads implicit preference). A tie, a null winner or any other value gives no pair and
-is reported. Where a `turn` column says which turn was judged (MT-Bench judgments hold the
-whole two-turn conversation in rows judging turn 1), both conversations are cut after the
-answer to that user turn, so later, unjudged answers never count. `model_a` / `model_b`
-become `chosen_model` / `rejected_model`, following the conversations; other columns are
-carried along.
+as TRL reads implicit preference). A tie gives no pair and is left out as `not paired` (no
+error); a null winner or any other value is refused. Where a `turn` column says which turn
+was judged (MT-Bench judgments hold the whole two-turn conversation in rows judging turn 1),
+both conversations are cut after the answer to that user turn, so later, unjudged answers
+never count. `model_a` / `model_b` become `chosen_model` / `rejected_model`, following the
+conversations; other columns are carried along.
 
 The Kaggle form of the same battles (`prompt`, `response_a`, `response_b` as lists of turn
 texts, one-hot `winner_model_a` / `winner_model_b` / `winner_tie`) is read too, into the
@@ -159,7 +159,7 @@ def _a_won(winner: pa.Array, bad: Rejections) -> pa.Array:
     tie = _mask(pc.is_in(w, pa.array(TIES)))
     known = _mask(pc.is_in(w, pa.array(["model_a", "model_b"])))
     bad.add(null, "winner is null: no pair")
-    bad.add(tie, "winner is a tie: no pair")
+    bad.add(tie, "winner is a tie: no pair", tie=True)
     bad.add(~(null | tie | known), "winner is not model_a, model_b or a tie: no pair")
     return pa.array(_mask(pc.equal(w, "model_a")))
 

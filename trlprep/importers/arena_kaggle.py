@@ -158,7 +158,7 @@ def _a_won(table: pa.Table, bad: Rejections) -> pa.Array:
         )
 
     _per_row(bad, ~one_hot, said)
-    bad.add(one_hot & (values[2] == 1), "winner_tie is 1 (a tie): no pair")
+    bad.add(one_hot & (values[2] == 1), "winner_tie is 1 (a tie): no pair", tie=True)
     return pa.array(one_hot & (values[0] == 1))
 
 

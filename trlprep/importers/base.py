@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.errors import DataError, UsageError
@@ -24,7 +25,7 @@ from trlprep.importers.columnmap import rename
 from trlprep.importers.labelcoercion import coercion_notes, labels_read, mapped_labels
 from trlprep.importers.messages import roles_read
 from trlprep.importers.options import ImportOptions
-from trlprep.importers.rejects import Rejections, reject_invalid, rejects_table
+from trlprep.importers.rejects import NOT_PAIRED, Rejections, reject_invalid, rejects_table
 from trlprep.importers.survey import seeing
 from trlprep.io.jsonencode import settle_tools
 from trlprep.io.jsontext import TOOLS
@@ -70,6 +71,16 @@ class ImportResult:
     @property
     def num_rejected(self) -> int:
         return self.rejects.num_rows
+
+    @property
+    def failed(self) -> pa.Table:
+        """The rejected rows that are errors (not ties left unpaired: `NOT_PAIRED`)."""
+        stage = self.rejects.column("stage")
+        return self.rejects.filter(pc.not_equal(stage, NOT_PAIRED))
+
+    @property
+    def num_not_paired(self) -> int:
+        return self.num_rejected - self.failed.num_rows
 
 
 # ---------------------------------------------------------------- the importer interface

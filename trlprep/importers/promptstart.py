@@ -10,6 +10,8 @@ the template marking where the assistant's message starts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 import pyarrow as pa
@@ -23,12 +25,48 @@ from trlprep.wording import plural
 ALIGNED = ("scores", "ranks")  # lists aligned with `completions`
 
 
-def prompt_taken_off(table: pa.Table, conversational: bool = False) -> tuple[pa.Table, str | None]:
+@dataclass
+class Taken:
+    """Which rows had the prompt taken off, and how many completions of each were the prompt
+    alone (left out)."""
+
+    rows: np.ndarray
+    dropped: np.ndarray
+    conversational: bool
+
+    def note(self, written: np.ndarray) -> str | None:
+        """What was done to the rows `written` (a mask: the rows the import keeps; rows it
+        refuses for another reason are not counted), None where none of them was touched."""
+        rows = self.rows & written
+        if not rows.any():
+            return None
+        n, dropped = int(rows.sum()), int(self.dropped[rows].sum())
+        gone = (
+            f"; {plural(dropped, 'completion')} holding the prompt alone (no answer yet) left out"
+            if dropped
+            else ""
+        )
+        how = (
+            "taken off their start with the whitespace after it (each answer is one assistant "
+            "message)"
+            if self.conversational
+            else "taken off their start, so prompt + completion is each text as written"
+        )
+        return (
+            f"the completions of {plural(n, 'row')} began with the row's prompt (each the whole "
+            f"text so far, as MATH-APS's `solution_prefix`): {how}{gone}"
+        )
+
+
+def prompt_taken_off(
+    table: pa.Table, conversational: bool = False
+) -> tuple[pa.Table, Taken | None]:
     """`table` with the prompt taken off the start of the completions of each row whose
     every completion begins with its (non-empty) text prompt (a completion that was the
-    prompt alone left out, with its score), and the note saying how many rows; `table` and
-    None where no row does. `conversational` (each completion to be one assistant message,
-    the template marking where it starts): the whitespace after the prompt taken off too."""
+    prompt alone left out, with its score), and which rows were (`Taken`, whose `note` says
+    it of the rows written); `table` and None where no row does. `conversational` (each
+    completion to be one assistant message, the template marking where it starts): the
+    whitespace after the prompt taken off too."""
     prompt_t = table.schema.field("prompt").type
     comps_t = table.schema.field("completions").type
     if not (is_string(prompt_t) and is_list(comps_t) and is_string(comps_t.value_type)):
@@ -70,21 +108,8 @@ def prompt_taken_off(table: pa.Table, conversational: bool = False) -> tuple[pa.
         gone = rows[at] & drop[np.minimum(starts_at[at] + local, max(len(drop) - 1, 0))]
         j = table.column_names.index(name)
         table = table.set_column(j, name, _kept(col, pc.list_flatten(col), gone))
-    n, dropped = int(rows.sum()), int(drop.sum())
-    gone = (
-        f"; {plural(dropped, 'completion')} holding the prompt alone (no answer yet) left out"
-        if dropped
-        else ""
-    )
-    how = (
-        "taken off their start with the whitespace after it (each answer is one assistant message)"
-        if conversational
-        else "taken off their start, so prompt + completion is each text as written"
-    )
-    return table, (
-        f"the completions of {plural(n, 'row')} began with the row's prompt (each the whole "
-        f"text so far, as MATH-APS's `solution_prefix`): {how}{gone}"
-    )
+    per_row = np.bincount(parents, weights=drop, minlength=table.num_rows).astype(np.int64)
+    return table, Taken(rows, per_row, conversational)
 
 
 def _kept(lists: pa.Array, values: pa.Array, drop: np.ndarray) -> pa.Array:

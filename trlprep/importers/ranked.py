@@ -16,8 +16,9 @@ all-pairs`, or `--threshold` for unpaired preference): ties are never paired and
 is reported in the notes. Rows this importer sets aside, each with its reason: a null
 prompt, completions or scores; a null completion or score inside; different numbers of
 completions and scores; NaN scores; fewer than two completions (pairing) or none
-(threshold); and, for pairing, rows whose completions all tie (they give no pair). Boolean
-`scores` (each sample judged right or wrong) are the scores 1 and 0.
+(threshold); and, for pairing, rows whose completions all tie (they give no pair: left out
+as `not paired`, no error). Boolean `scores` (each sample judged right or wrong) are the
+scores 1 and 0.
 """
 
 from __future__ import annotations
@@ -125,14 +126,16 @@ class Ranked(Importer):
             str(w.message)
             for w in caught
             if issubclass(w.category, ConversionWarning) and "(ties)" in str(w.message)
-        ] + [taken] * (taken is not None)
+        ]
         rows = np.asarray(out.column(ROW).to_numpy(), np.int64)
         out = out.drop_columns([ROW])
         if dtype is PREFERENCE:
             paired = np.zeros(table.num_rows, dtype=bool)
             paired[rows] = True
-            bad.add(~paired, f"every completion has the same {score_name[:-1]}: no pair (ties)")
-        return Converted(out, rows=rows, notes=notes)
+            same = f"every completion has the same {score_name[:-1]}: no pair (ties)"
+            bad.add(~paired, same, tie=True)
+        note = None if taken is None else taken.note(~bad.mask)
+        return Converted(out, rows=rows, notes=notes + [note] * (note is not None))
 
 
 def _struct_fields(t: pa.DataType) -> tuple[str, str, str] | None:

@@ -16,6 +16,7 @@ from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
 from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.math_shepherd import MathShepherd
+from trlprep.importers.mathapstree import MathAPSTree
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
 from trlprep.importers.oumi import Oumi
@@ -37,6 +38,7 @@ IMPORTERS: dict[str, Importer] = {
         Generations(),
         PRM800K(),
         MathShepherd(),
+        MathAPSTree(),
         OASST(),
         OASSTRanked(),
         LlamaFactoryV1(),

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
-from trlprep.errors import ROW_ID, DataError
+from trlprep.errors import NOT_PAIRED, ROW_ID, DataError
 from trlprep.io.jsonencode import to_jsonl
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.batchcheck import check_batch
@@ -24,19 +24,23 @@ from trlprep.validation.rules import RULES, Severity
 
 
 class Rejections:
-    """Why each input row of a batch cannot be imported (the first reason found wins)."""
+    """Why each input row of a batch cannot be imported (the first reason found wins), and
+    which of them are ties (`tie`: stage `NOT_PAIRED`, not an error)."""
 
     def __init__(self, n: int) -> None:
         self.reason = np.full(n, None, dtype=object)
+        self.tie = np.zeros(n, dtype=bool)
 
-    def add(self, mask: np.ndarray, reason: str) -> None:
-        mask = np.asarray(mask, dtype=bool)
-        self.reason[mask & (self.reason == None)] = reason  # noqa: E711 (elementwise)
+    def add(self, mask: np.ndarray, reason: str, *, tie: bool = False) -> None:
+        take = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711 (elementwise)
+        self.reason[take] = reason
+        self.tie[take] = tie
 
-    def add_per_row(self, mask: np.ndarray, reasons: np.ndarray) -> None:
+    def add_per_row(self, mask: np.ndarray, reasons: np.ndarray, *, tie: bool = False) -> None:
         """Like `add`, with one reason per row (`reasons` aligned with the batch)."""
         take = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
         self.reason[take] = reasons[take]
+        self.tie[take] = tie
 
     @property
     def mask(self) -> np.ndarray:
@@ -165,7 +169,7 @@ def rejects_table(
         [
             pa.array(idx + offset, pa.int64()),
             pa.array(line, pa.int64()) if line is not None else pa.nulls(len(idx), pa.int64()),
-            pa.array(["import"] * len(idx), pa.string()),
+            pa.array(np.where(bad.tie[idx], NOT_PAIRED, "import").tolist(), pa.string()),
             pa.array(bad.reason[idx].tolist(), pa.string()),
             pa.array(records(original.take(pa.array(idx, pa.int64()))), pa.string()),
         ],

@@ -28,6 +28,7 @@ from trlprep.importers.base import (
 from trlprep.importers.columnmap import rename
 from trlprep.importers.options import ON_ERROR
 from trlprep.importers.registry import get_importer
+from trlprep.importers.rejects import NOT_PAIRED
 from trlprep.importers.rejectsfile import RejectsWriter
 from trlprep.importers.survey import surveyed
 from trlprep.io.sources import Batch
@@ -49,8 +50,10 @@ class ImportStats:
 
     rows_in: int = 0
     rows_out: int = 0
-    rejected: int = 0
+    rejected: int = 0  # ties left unpaired included (`not_paired`)
+    not_paired: int = 0
     reasons: Counter = field(default_factory=Counter)
+    ties: set[str] = field(default_factory=set)  # the reasons of rows left unpaired
     notes: list[str] = field(default_factory=list)
     # reason -> the first few rejected rows ({"row", "line"}) with that reason
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
@@ -60,6 +63,11 @@ class ImportStats:
         self.rows_in += n_in
         self.rows_out += result.table.num_rows
         self.rejected += result.num_rejected
+        self.not_paired += result.num_not_paired
+        if result.num_not_paired:
+            stage = result.rejects.column("stage").to_pylist()
+            said = result.rejects.column("reason").to_pylist()
+            self.ties |= {r for r, st in zip(said, stage, strict=True) if st == NOT_PAIRED}
         if result.num_rejected:
             reason = result.rejects.column("reason").combine_chunks()
             distinct = pc.unique(reason)
@@ -84,9 +92,11 @@ def check_on_error(on_error: str) -> str:
 
 
 def reject_error(result: ImportResult, layout: str, path: str | None = None) -> DataError:
-    """The DataError for the first rejected row of `result`."""
-    first = result.rejects.slice(0, 1).to_pylist()[0]
-    return first_reject_error(first, result.num_rejected - 1, layout, path)
+    """The DataError for the first row of `result` that failed (ties left unpaired are no
+    error: `NOT_PAIRED`)."""
+    failed = result.failed
+    first = failed.slice(0, 1).to_pylist()[0]
+    return first_reject_error(first, failed.num_rows - 1, layout, path)
 
 
 def first_reject_error(
@@ -133,7 +143,7 @@ def import_batches(
         result = importer.apply(b.data, opts, b.offset, b.lines, seen=seen)
         roles |= result.roles_seen
         rows_in += b.data.num_rows
-        if result.num_rejected and on_error == "stop":
+        if result.num_rejected > result.num_not_paired and on_error == "stop":
             raise reject_error(result, importer.name, path)
         if stats is not None:
             stats.add(b.data.num_rows, result)
@@ -199,7 +209,7 @@ def import_table(
     result = importer.apply(table, opts or ImportOptions(), 0, lines)
     if table.num_rows:
         check_roles_used(opts, result.roles_seen, importer.name)
-    if result.num_rejected and on_error == "stop":
+    if result.num_rejected > result.num_not_paired and on_error == "stop":
         raise reject_error(result, importer.name, path)
     return result
 

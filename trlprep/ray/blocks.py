@@ -320,15 +320,13 @@ def _import_block(
     got.notes += [n for n in result.notes if n not in got.notes]
     got.roles |= result.roles_seen
     got.steps["import"] = [settled.num_rows - result.num_rejected, result.table.num_rows]
-    if result.num_rejected:
+    if result.num_rejected:  # ties left unpaired keep their own stage (`NOT_PAIRED`)
         at = result.rejects.column("row").to_numpy()
-        failures.append(
-            Failure(
-                ids[keep[at]],
-                "import",
-                result.rejects.column("reason").to_pylist(),
-            )
-        )
+        stages = np.asarray(result.rejects.column("stage").to_pylist(), dtype=object)
+        reasons = np.asarray(result.rejects.column("reason").to_pylist(), dtype=object)
+        for stage in dict.fromkeys(stages):
+            mine = stages == stage
+            failures.append(Failure(ids[keep[at[mine]]], stage, list(reasons[mine])))
     if failures and not collect:
         raise _failed(failures, rows)
     imported = keep[np.asarray(result.rows, np.int64)]

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import ROW_ID
+from trlprep.errors import NOT_PAIRED, ROW_ID
 from trlprep.ray.base import LINE, REJECT, _arrow, _blocks, _ray, unwrapped
 from trlprep.ray.checking import _accepted, _validate
 
@@ -115,9 +115,12 @@ def validate_import(imported: Imported, *, max_errors: int = 10, **kwargs: Any) 
     found = [t for t in refused if t.num_rows]
     if found:  # reasons in order of their first row, as the local import meets them
         table = pa.concat_tables(found).sort_by([("first", "ascending")])
-        cols = [table.column(n).to_pylist() for n in ("reason", "count", "rows", "lines")]
-        for reason, count, row_ids, lines in zip(*cols, strict=True):
+        cols = [table.column(n).to_pylist() for n in ("reason", "count", "rows", "lines", "tie")]
+        for reason, count, row_ids, lines, tie in zip(*cols, strict=True):
             stats.reasons[reason] += count
+            if tie:
+                stats.ties.add(reason)
+                stats.not_paired += count
             shown = stats.examples.setdefault(reason, [])
             shown += [{"row": r, "line": n} for r, n in zip(row_ids, lines, strict=True)]
     for reason, shown in stats.examples.items():
@@ -142,6 +145,8 @@ class _Counts:
     def __init__(self, rows_in: int, rows_out: int, reasons: Any, examples: dict) -> None:
         self.rows_in, self.rows_out, self.rejected = rows_in, rows_out, 0
         self.reasons, self.examples = reasons, examples
+        self.ties: set[str] = set()  # reasons of rows left unpaired (`NOT_PAIRED`)
+        self.not_paired = 0
 
 
 def _named(report: Report) -> set[int]:
@@ -193,6 +198,7 @@ _REFUSED = pa.schema(
         ("rows", pa.list_(pa.int64())),  # the first rows refused for it
         ("lines", pa.list_(pa.int64())),
         ("first", pa.int64()),
+        ("tie", pa.bool_()),  # the rows were left unpaired (`NOT_PAIRED`), not refused
     ]
 )
 
@@ -213,6 +219,7 @@ def _refused(table: pa.Table, keep: int) -> pa.Table:
                 "row": t.column(ROW_ID).cast(pa.int64()),
                 "line": line.cast(pa.int64()),
                 "reason": pc.struct_field(t.column(REJECT), "reason").cast(pa.string()),
+                "tie": pc.equal(pc.struct_field(t.column(REJECT), "stage"), NOT_PAIRED),
             }
         )
     )
@@ -222,5 +229,6 @@ def _refused(table: pa.Table, keep: int) -> pa.Table:
         rows=pl.col("row").head(keep),
         lines=pl.col("line").head(keep),
         first=pl.col("row").first(),
+        tie=pl.col("tie").first(),
     )
     return out.to_arrow().select(_REFUSED.names).cast(_REFUSED)

@@ -22,6 +22,7 @@ from trlprep.validation.report import Issue, Report, line_or_row
 from trlprep.validation.rules import RULES
 
 RULE = "import-failed"
+NOT_PAIRED_RULE = "import-not-paired"
 
 
 def validate_imported(
@@ -137,12 +138,15 @@ def imported_note(layout: str, stats: Any, options: Any = None) -> str:
     from trlprep.wording import plural
 
     flags = import_flags(layout, options)
+    unpaired = getattr(stats, "not_paired", 0)
+    failed = stats.rejected - unpaired
     source = f" from the {layout} layout" if flags.startswith("--from") else ""  # --map alone
     return (
         f"imported{source} as `trlprep convert {flags}` and "
         f"`train {import_flags(layout, options, train=True)}` import it: "
         f"{plural(stats.rows_in, 'input row')} -> {plural(stats.rows_out, 'row')} checked"
-        + (f", {stats.rejected:,} not importable" if stats.rejected else "")
+        + (f", {plural(unpaired, 'tie')} not paired" if unpaired else "")
+        + (f", {failed:,} not importable" if failed else "")
     )
 
 
@@ -192,18 +196,21 @@ def to_input_rows(report: Report, source: np.ndarray) -> None:
 
 def import_issues(stats: Any, layout: str, max_errors: int, options: Any = None) -> list[Issue]:
     """One `import-failed` error per reason (`stats`: `reasons` counts, `examples` rows),
-    its hint naming the flags of this import (`import_flags`)."""
-    rule = RULES[RULE]
-    hint = rule.hint.replace("--from LAYOUT", import_flags(layout, options))
+    its hint naming the flags of this import (`import_flags`); rows that tie, which the
+    import leaves unpaired (`stats.ties`), an `import-not-paired` warning per reason."""
     issues = []
     for reason, count in stats.reasons.most_common():
+        tie = reason in getattr(stats, "ties", ())
+        rule = RULES[NOT_PAIRED_RULE if tie else RULE]
+        hint = rule.hint.replace("--from LAYOUT", import_flags(layout, options))
         shown = stats.examples.get(reason, [])[: max(max_errors, 1)]
         lines = [e["line"] for e in shown]
+        said = "not paired by" if tie else "cannot be imported from"
         issues.append(
             Issue(
-                RULE,
+                rule.id,
                 rule.severity,
-                f"cannot be imported from the {layout} layout: {reason}",
+                f"{said} the {layout} layout: {reason}",
                 hint,
                 count=count,
                 rows=[e["row"] for e in shown],

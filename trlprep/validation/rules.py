@@ -44,6 +44,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | unknown-tool             | warning | a tool call names a function the row's `tools` lack       |
 | tool-result-without-call | warning | a `tool` message with no assistant tool call before it    |
 | import-failed            | error   | `--from LAYOUT`: the layout's import refuses the row      |
+| import-not-paired        | warning | `--from LAYOUT`: the row ties (votes, scores): no pair    |
 | invalid-arguments        | error   | tool-call arguments: not the JSON text of an object       |
 | double-encoded-arguments | error   | tool-call arguments: a string's JSON text (encoded twice) |
 | invalid-tokens           | error   | `input_ids` is empty or holds a negative id               |
@@ -355,6 +356,15 @@ RULES: dict[str, Rule] = {
             "message says why): convert and train would leave it out",
             "fix the rows (see the reason), or set them aside: trlprep convert DATA --from "
             "LAYOUT --on-error skip -o OUT writes the others and a rejects file",
+        ),
+        Rule(
+            "import-not-paired",
+            W,
+            "the row ties (its annotators' votes or its answers' scores name no better "
+            "answer), so the import of the public layout given with --from makes no pair of "
+            "it: convert and train leave it out and count it",
+            "nothing to fix: a tie is no preference; convert lists these rows under "
+            "'not paired' (and, with --on-error skip, in its rejects file)",
         ),
         Rule(
             "invalid-arguments",
