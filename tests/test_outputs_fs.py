@@ -327,6 +327,23 @@ def test_an_output_without_a_name_is_a_usage_error(tmp_path, monkeypatch, data, 
         writers.write(TABLE, bad)
 
 
+def test_dash_output_is_refused_not_written_as_a_file_named_dash(tmp_path, monkeypatch, data):
+    monkeypatch.chdir(tmp_path)
+    commands = (
+        ["convert", data, "--to", "lm", "-o", "-"],
+        ["validate", data, "-o", "-"],
+        ["report", data, "-o", "-"],
+        ["convert", data, "--to", "lm", "-o", "out.jsonl", "--on-error", "skip", "--rejects", "-"],
+    )
+    for cmd in commands:
+        r = _cli(*cmd)
+        assert r.exit_code == 2, r.output
+        assert "does not take `-` for standard output" in r.stderr
+        assert "-o /dev/stdout" in r.stderr
+        assert not (tmp_path / "-").exists()
+        assert not (tmp_path / "out.jsonl").exists()
+
+
 @pytest.mark.parametrize(
     "output, rejects",
     [
