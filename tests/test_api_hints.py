@@ -205,7 +205,8 @@ def test_import_dataset_names_on_error():
 
 def test_sharegpt_read_with_another_layout_names_map_and_from_():
     e = _api_error(lambda: trlprep.convert(SHAREGPT, "pc", from_="alpaca"))
-    assert e.hint == "rename a column with map={'instruction': NAME}, or pick another from_"
+    assert e.hint == "pass from_='sharegpt', or rename a column with map={'instruction': NAME}"
+    assert isinstance(e, trlprep.UsageError) and "looks like the sharegpt layout" in str(e)
     _no_flags(e)
 
 

@@ -226,6 +226,11 @@ def _measure(
         path, batches, det = source(
             data, split, input_format, layout, stats, seen, import_options, once
         )
+    if not det.num_rows and streamed and stats is not None and not stats.rejected:
+        for _ in batches():  # detection counted no refused rows: count them
+            pass
+    if not det.num_rows and stats is not None and stats.rejected:
+        raise _all_refused(path, layout, stats)
     if not det.num_rows and not imported:  # (a table whose import refused every row: said)
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
@@ -307,6 +312,25 @@ def _measure(
     out["summary"] = summary(out, max_length)
     rep = DataReport({"summary": out.pop("summary"), **out})
     return rep, collector.data, (template, tok)
+
+
+def _all_refused(path: str | None, layout: str, stats: Any) -> DataError:
+    """An import that refused every row: said so (with the first reason), not "no rows"."""
+    from trlprep.wording import plural
+
+    said = ""
+    for reason, examples in stats.examples.items():
+        first = examples[0] if examples else {}
+        line, row = first.get("line"), first.get("row")
+        where = f"line {line}: " if line is not None else f"row {row}: " if row is not None else ""
+        said = f" ({where}{reason})"
+        break
+    return DataError(
+        f"{path or 'data'}: no row could be imported as the {layout} layout: the input's "
+        f"{plural(stats.rejected, 'row')} were all refused{said}",
+        hint=f"check --from {layout} (`trlprep detect DATA` says what the data looks like); "
+        f"`trlprep validate DATA --from {layout}` lists the refused rows",
+    )
 
 
 def _say_unread_split_mode(plan: Any, split_mode: str) -> None:
