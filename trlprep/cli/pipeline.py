@@ -67,7 +67,9 @@ class Request:
 
 def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise UsageError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice(flag, value, choices)
 
 
 def run(req: Request) -> None:

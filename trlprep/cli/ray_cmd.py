@@ -15,7 +15,9 @@ ENGINES = ("local", "ray")
 def check_engine(engine: str) -> bool:
     """True for `--engine ray` (after checking the name)."""
     if engine not in ENGINES:
-        raise UsageError(f"--engine {engine!r} is not one of: {', '.join(ENGINES)}")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--engine", engine, ENGINES)
     return engine == "ray"
 
 
@@ -301,7 +303,9 @@ def validate_ray(
     from trlprep.io.jsonl import BadLineError, BadLines
 
     if on_bad_lines not in ("error", "skip"):
-        raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     engine.init(address)
     bad = BadLines() if on_bad_lines == "skip" else None
     try:

@@ -172,7 +172,9 @@ def _measure(
     from trlprep.datareport.places import name_files
 
     if truncation not in TRUNCATION:
-        raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--truncation", truncation, TRUNCATION)
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
     data = _one_split(data, split)
@@ -250,7 +252,9 @@ def _measure(
         from trlprep.converters.base import ConvertOptions
 
         if split_mode not in ("word", "char"):
-            raise UsageError(f"unknown split mode {split_mode!r}", hint="use word or char")
+            from trlprep.choices import unknown_choice
+
+            raise unknown_choice("--split-mode", split_mode, ("word", "char"))
         opts = ConvertOptions(split_mode=split_mode)
         plan = make_plan(det, from_=type, to="preference", options=opts, per_row=False)
     if given_mode is not None:

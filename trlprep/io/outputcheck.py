@@ -8,6 +8,7 @@ import os
 import shlex
 from pathlib import Path
 
+from trlprep.choices import did_you_mean
 from trlprep.errors import InputError, UsageError
 from trlprep.io.shardout import shard_format, sharded
 from trlprep.io.sources import split_suffix
@@ -31,7 +32,7 @@ def resolve_output_format(path: str | os.PathLike, output_format: str | None = N
         fmt = _ALIASES.get(fmt, fmt)
         if fmt not in OUTPUT_FORMATS:
             raise UsageError(
-                f"unknown output format {output_format!r}",
+                f"unknown output format {output_format!r}" + did_you_mean(fmt, OUTPUT_FORMATS),
                 hint="use one of: " + ", ".join(OUTPUT_FORMATS),
             )
         return fmt
