@@ -13,7 +13,11 @@ FORMATS = ("text", "json", "html")
 
 @command("report")
 def report_command(
-    path: str = typer.Argument(..., help="Dataset file, save_to_disk folder or Hub id."),
+    path: str = typer.Argument(
+        ...,
+        help="Dataset: a file, a folder of files, a glob, save_to_disk folder or Hub id "
+        "(one PATH: several files as a folder or a glob).",
+    ),
     chat_template: str = typer.Option(
         None, "--chat-template", help="Template (and tokenizer, for a model folder or Hub id)."
     ),
