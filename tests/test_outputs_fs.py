@@ -345,6 +345,23 @@ def test_dash_output_is_refused_not_written_as_a_file_named_dash(tmp_path, monke
 
 
 @pytest.mark.parametrize(
+    "name, what",
+    [
+        ("out.json", "JSON (.json)"),
+        ("out.csv", "CSV"),
+        ("o.tsv.gz", "CSV"),
+        ("o.txt", "plain text"),
+    ],
+)
+def test_an_input_only_suffix_says_so_and_names_jsonl(tmp_path, data, name, what):
+    r = _cli("convert", data, "--to", "lm", "-o", str(tmp_path / name))
+    assert r.exit_code == 2, r.output
+    assert f"{what} is an input format only" in r.stderr
+    assert "hint: name it .jsonl" in r.stderr
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.parametrize(
     "output, rejects",
     [
         ("train.v1.jsonl", "train.v1.rejects.jsonl"),
