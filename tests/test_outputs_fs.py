@@ -323,8 +323,9 @@ def test_an_output_without_a_name_is_a_usage_error(tmp_path, monkeypatch, data, 
         assert r.exit_code == 2, r.output
         assert "Error" not in r.stderr and "traceback" not in r.stderr
         assert ("empty" if not bad.strip() else "not an output") in r.stderr
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as info:
         writers.write(TABLE, bad)
+    assert "-o" not in info.value.hint  # said alike to the CLI and the Python API
 
 
 def test_dash_output_is_refused_not_written_as_a_file_named_dash(tmp_path, monkeypatch, data):
@@ -339,7 +340,7 @@ def test_dash_output_is_refused_not_written_as_a_file_named_dash(tmp_path, monke
         r = _cli(*cmd)
         assert r.exit_code == 2, r.output
         assert "does not take `-` for standard output" in r.stderr
-        assert "-o /dev/stdout" in r.stderr
+        assert "standard output is /dev/stdout" in r.stderr
         assert not (tmp_path / "-").exists()
         assert not (tmp_path / "out.jsonl").exists()
 

@@ -40,18 +40,18 @@ def check_name(path: str | os.PathLike) -> None:
     text = os.fspath(path)
     if not text.strip():
         raise UsageError(
-            "the output path is empty", hint="give -o a file or folder name (-o out.jsonl)"
+            "the output path is empty", hint="give the output a file or folder name (out.jsonl)"
         )
     if text.strip() == "-":  # not standard output: it would be written as a file named `-`
         raise UsageError(
             "-: names no output (trlprep does not take `-` for standard output)",
-            hint="-o /dev/stdout writes to standard output (a report, or JSON Lines with "
+            hint="standard output is /dev/stdout (for a report, or JSON Lines with "
             "--output-format jsonl), or give the output a file name",
         )
     if Path(text).name in ("", ".", ".."):
         raise UsageError(
             f"{text}: names an existing folder (the current, parent or root one), not an output",
-            hint="give the output a name of its own, e.g. -o out.parquet or -o out/ for shards",
+            hint="give the output a name of its own, e.g. out.parquet (or out/ for shards)",
         )
 
 
