@@ -268,7 +268,7 @@ def test_a_number_among_text_names_coerce_and_on_error(number_answer):
     e = _api_error(lambda: trlprep.convert(number_answer, "pc"))
     said = _no_flags(e)
     assert "pass coerce=True to read numbers as text" in said
-    assert "or pass on_error='skip' to write the other rows" in said
+    assert "or pass on_error='skip' to get the other rows back" in said
     cli = run("convert", number_answer, "--to", "pc", "-o", number_answer.with_suffix(".o.jsonl"))
     assert cli.exit_code == 1 and "--coerce" in cli.output and "--on-error skip" in cli.output
 

@@ -1,7 +1,8 @@
 """`trlprep.write` takes what the Python API's functions give back: `convert` returns the
 caller's kind (rows, a dict of columns, a pandas or polars frame, a `datasets.Dataset` or
 `DatasetDict`) and says "write it with trlprep.write(result, PATH)", but `write` took only
-Arrow tables (an AttributeError on `.schema` for everything else)."""
+Arrow tables (an AttributeError on `.schema` for everything else). A stopped conversion told
+API callers of "a rejects file" the API never writes."""
 
 from __future__ import annotations
 
@@ -78,3 +79,19 @@ def test_something_else_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="unsupported dataset kind int"):
         trlprep.write(42, tmp_path / "o.jsonl")
     assert not (tmp_path / "o.jsonl").exists()
+
+
+def test_a_stopped_conversion_says_what_the_api_does_not_a_rejects_file():
+    rows = [{"prompt": "a", "completion": "x"}, {"prompt": "b", "completion": None}]
+    with pytest.raises(trlprep.DataError) as info:
+        trlprep.convert(rows, "lm")
+    hint = info.value.hint
+    assert "rejects file" not in hint and "nothing was written" not in hint
+    assert hint == (
+        "fix the rows, or pass on_error='skip' to get the other rows back (these are in the "
+        "RejectedRowsWarning's .rejects table)"
+    )
+    with pytest.warns(trlprep.RejectedRowsWarning) as caught:
+        back = trlprep.convert(rows, "lm", on_error="skip")
+    assert back == [{"text": "ax"}]
+    assert caught[0].message.rejects.num_rows == 1
