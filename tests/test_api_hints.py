@@ -205,7 +205,8 @@ def test_import_dataset_names_on_error():
 
 def test_sharegpt_read_with_another_layout_names_map_and_from_():
     e = _api_error(lambda: trlprep.convert(SHAREGPT, "pc", from_="alpaca"))
-    assert e.hint == "rename a column with map={'instruction': NAME}, or pick another from_"
+    assert e.hint == "pass from_='sharegpt', or rename a column with map={'instruction': NAME}"
+    assert isinstance(e, trlprep.UsageError) and "looks like the sharegpt layout" in str(e)
     _no_flags(e)
 
 
@@ -267,7 +268,7 @@ def test_a_number_among_text_names_coerce_and_on_error(number_answer):
     e = _api_error(lambda: trlprep.convert(number_answer, "pc"))
     said = _no_flags(e)
     assert "pass coerce=True to read numbers as text" in said
-    assert "or pass on_error='skip' to write the other rows" in said
+    assert "or pass on_error='skip' to get the other rows back" in said
     cli = run("convert", number_answer, "--to", "pc", "-o", number_answer.with_suffix(".o.jsonl"))
     assert cli.exit_code == 1 and "--coerce" in cli.output and "--on-error skip" in cli.output
 

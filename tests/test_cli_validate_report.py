@@ -66,7 +66,7 @@ def test_old_spellings_still_work_with_a_warning(bad, tmp_path):
 
 def test_unknown_report_format_is_a_usage_error(bad):
     r = runner.invoke(app, ["validate", bad, "--format", "xml"])
-    assert r.exit_code == 2 and "text, json or github" in r.output
+    assert r.exit_code == 2 and "use one of: text, json, github" in r.output
 
 
 @pytest.mark.parametrize("content", ["", "\n\n"])

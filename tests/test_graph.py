@@ -74,6 +74,14 @@ def test_unreachable_target_lists_what_is_reachable():
     assert "language-modeling" in exc.value.hint and "prompt-only" in exc.value.hint
 
 
+def test_nothing_reachable_in_one_format_names_that_format():
+    from trlprep.registry import Format
+
+    with pytest.raises(UsageError) as exc:  # conversational language modeling reaches two types
+        route("lm", "pref", fmt=Format.STANDARD)
+    assert exc.value.hint.startswith("standard language-modeling converts to nothing")
+
+
 def test_matrix_guide_only_reaches_exactly_the_guide_cells_plus_compositions():
     m = matrix(guide_only=True)
     direct = {(s, d) for s, row in m.items() for d, r in row.items() if r and len(r.steps) == 1}

@@ -394,7 +394,7 @@ def test_openai_chat_typed_arguments_and_legacy_function_call():
         {"type": "function", "function": {"name": "f", "arguments": "{}"}}
     ]
     assert msgs[2] == {"role": "tool", "name": "f", "content": "done"}
-    assert r.notes == ["messages: message fields dropped: refusal"]
+    assert r.notes == ["messages: message fields dropped (no TRL message field): 'refusal'"]
 
 
 def api_table(rows: list[dict]) -> pa.Table:

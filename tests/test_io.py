@@ -695,8 +695,10 @@ def test_output_path_errors(tmp_path):
     table = TABLES["standard"]()
     with pytest.raises(InputError, match="the folder to write it in, .*missing, does not exist"):
         writers.write(table, tmp_path / "missing" / "o.parquet")
-    with pytest.raises(UsageError, match="cannot tell the output format"):
+    with pytest.raises(UsageError, match="CSV is an input format only"):
         writers.write(table, tmp_path / "o.csv")
+    with pytest.raises(UsageError, match="cannot tell the output format"):
+        writers.write(table, tmp_path / "o.xlsx")
     with pytest.raises(UsageError, match="unknown output format"):
         writers.write(table, tmp_path / "o.parquet", output_format="xlsx")
     with pytest.raises(UsageError, match="save_to_disk folder"):

@@ -323,8 +323,43 @@ def test_an_output_without_a_name_is_a_usage_error(tmp_path, monkeypatch, data, 
         assert r.exit_code == 2, r.output
         assert "Error" not in r.stderr and "traceback" not in r.stderr
         assert ("empty" if not bad.strip() else "not an output") in r.stderr
-    with pytest.raises(UsageError):
+    with pytest.raises(UsageError) as info:
         writers.write(TABLE, bad)
+    assert "-o" not in info.value.hint  # said alike to the CLI and the Python API
+
+
+def test_dash_output_is_refused_not_written_as_a_file_named_dash(tmp_path, monkeypatch, data):
+    monkeypatch.chdir(tmp_path)
+    commands = (
+        ["convert", data, "--to", "lm", "-o", "-"],
+        ["validate", data, "-o", "-"],
+        ["report", data, "-o", "-"],
+        ["convert", data, "--to", "lm", "-o", "out.jsonl", "--on-error", "skip", "--rejects", "-"],
+    )
+    for cmd in commands:
+        r = _cli(*cmd)
+        assert r.exit_code == 2, r.output
+        assert "does not take `-` for standard output" in r.stderr
+        assert "standard output is /dev/stdout" in r.stderr
+        assert not (tmp_path / "-").exists()
+        assert not (tmp_path / "out.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "name, what",
+    [
+        ("out.json", "JSON (.json)"),
+        ("out.csv", "CSV"),
+        ("o.tsv.gz", "CSV"),
+        ("o.txt", "plain text"),
+    ],
+)
+def test_an_input_only_suffix_says_so_and_names_jsonl(tmp_path, data, name, what):
+    r = _cli("convert", data, "--to", "lm", "-o", str(tmp_path / name))
+    assert r.exit_code == 2, r.output
+    assert f"{what} is an input format only" in r.stderr
+    assert "hint: name it .jsonl" in r.stderr
+    assert not (tmp_path / name).exists()
 
 
 @pytest.mark.parametrize(

@@ -28,6 +28,10 @@ _PUBLIC = {
     "InputError": "trlprep.errors",
     "TrlprepError": "trlprep.errors",
     "UsageError": "trlprep.errors",
+    # the warnings the functions give (README: Python API), caught by class
+    "TrlprepWarning": "trlprep.errors",
+    "ConversionWarning": "trlprep.converters.base",
+    "RejectedRowsWarning": "trlprep.importers.run",
     "read": "trlprep.io.readers",
     "Inputs": "trlprep.io.shards",
     "ShardedOutput": "trlprep.io.shardout",
@@ -69,7 +73,10 @@ __all__ = [
     "Report",
     "ShardedOutput",
     "TYPES",
+    "ConversionWarning",
+    "RejectedRowsWarning",
     "TrlprepError",
+    "TrlprepWarning",
     "UsageError",
     "apply_chat_template",
     "common_prefix_length",
@@ -106,9 +113,11 @@ if TYPE_CHECKING:
         unpair_preference_dataset,
     )
     from trlprep.compat.templates import apply_chat_template, maybe_apply_chat_template
+    from trlprep.converters.base import ConversionWarning
     from trlprep.datareport import DataReport, report
     from trlprep.detection.detect import Detection, Problem
-    from trlprep.errors import DataError, InputError, TrlprepError, UsageError
+    from trlprep.errors import DataError, InputError, TrlprepError, TrlprepWarning, UsageError
+    from trlprep.importers.run import RejectedRowsWarning
     from trlprep.io.readers import read
     from trlprep.io.writers import write
     from trlprep.registry import TYPES, DatasetType, Format, get_type

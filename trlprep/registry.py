@@ -286,8 +286,12 @@ def get_format(name: str | Format) -> Format:
     try:
         return Format(name.strip().lower())
     except ValueError:
+        from trlprep.choices import did_you_mean
+
+        values = [f.value for f in Format]
         raise UsageError(
-            f"unknown format {name!r}", hint="use one of: " + ", ".join(f.value for f in Format)
+            f"unknown format {name!r}" + did_you_mean(name, values),
+            hint="use one of: " + ", ".join(values),
         ) from None
 
 

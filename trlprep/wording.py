@@ -77,7 +77,13 @@ _ARG = re.compile(
 )
 _TRAILING = "`),;:"
 # CLI commands no API function mirrors, said as the Python call that tells the same
-_CLI_ONLY = {"`trlprep schema TYPE`": "`trlprep.get_type('TYPE').columns`"}
+_CLI_ONLY = {
+    "`trlprep schema TYPE`": "`trlprep.get_type('TYPE').columns`",
+    # a stopped conversion: the API writes no file, it returns the rows and warns of the rest
+    "nothing was written; ": "",
+    "to write the other rows and set these aside in a rejects file": "to get the other rows "
+    "back (these are in the RejectedRowsWarning's .rejects table)",
+}
 # `--template-kwarg a=1 --template-kwarg b=2`: one dict, as the keyword takes them (only
 # when nothing or a comma is between them: `(--map a=b) --map c=d` keeps its parenthesis)
 _REPEATED = re.compile(r"(--(map|role-map|template-kwarg) [^\s`(),;:]+?),? --\2 ")

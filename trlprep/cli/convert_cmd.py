@@ -12,7 +12,6 @@ from trlprep.cli import options as opt
 from trlprep.cli.app import command, out
 from trlprep.cli.empty import ALLOW_EMPTY
 from trlprep.cli.pipeline import Request, choice, run
-from trlprep.errors import UsageError
 from trlprep.registry import TYPES
 
 
@@ -252,7 +251,9 @@ def graph_command(
         )
         return
     if fmt != "table":
-        raise UsageError(f"--format {fmt!r} is not one of: table, mermaid, json")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--format", fmt, ("table", "mermaid", "json"))
     short = {name: t.aliases[0] for name, t in TYPES.items()}
     t = Table(
         title="From \\ To  (- same type, N/A unreachable, conv. = conversational data only)",

@@ -10,7 +10,6 @@ import typer
 from trlprep.cli import options as opt
 from trlprep.cli.app import command, err, out
 from trlprep.cli.empty import ALLOW_EMPTY, empty_error
-from trlprep.errors import UsageError
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -43,7 +42,9 @@ def detect_command(
     from trlprep.io.progress import showing
 
     if on_bad_lines not in ("error", "skip"):
-        raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     bad = BadLines() if on_bad_lines == "skip" else None
     shown = err.is_terminal if progress is None else progress
     try:

@@ -41,7 +41,9 @@ def pack_command(
     from trlprep.wording import plural
 
     if strategy not in STRATEGIES:  # refused before the data is read
-        raise UsageError(f"unknown --strategy {strategy!r}", hint="use bfd, bfd_split or wrapped")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--strategy", strategy, STRATEGIES)
     check_output(output, overwrite=overwrite, inputs=(path,), output_format=output_format)
     table = read(path, split=split, input_format=input_format).table
     if table.num_rows == 0:

@@ -67,7 +67,9 @@ class Request:
 
 def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise UsageError(f"{flag} {value!r} is not one of: {', '.join(choices)}")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice(flag, value, choices)
 
 
 def run(req: Request) -> None:
@@ -248,8 +250,8 @@ def _run(req: Request) -> None:
         for column, kinds in ledger.carried.items():
             said = carried_warning(column, kinds, f"written to {req.output}", out_format != "disk")
             err.print(f"warning: {said}", markup=False)
-    for note in ledger.notes() + plan.notes():
-        err.print(f"note: {note}", markup=False)
+    for note in ledger.notes() + plan.notes() + (stats.notes if stats is not None else []):
+        err.print(f"note: {note}", markup=False)  # before the counts, which end the run
     source = f"{importer.name} -> " if importer else ""
     rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
     kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
@@ -268,9 +270,6 @@ def _run(req: Request) -> None:
             err.print(f"note: {stale}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
-    if stats is not None:
-        for note in stats.notes:
-            err.print(f"note: {note}", markup=False)
 
 
 def _name_file(det, path: str | None) -> None:

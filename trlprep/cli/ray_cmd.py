@@ -15,7 +15,9 @@ ENGINES = ("local", "ray")
 def check_engine(engine: str) -> bool:
     """True for `--engine ray` (after checking the name)."""
     if engine not in ENGINES:
-        raise UsageError(f"--engine {engine!r} is not one of: {', '.join(ENGINES)}")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--engine", engine, ENGINES)
     return engine == "ray"
 
 
@@ -197,8 +199,8 @@ def convert_ray(
         for column, kinds in found.carried.items():  # JSON Lines holds the values themselves
             said = carried_warning(column, kinds, f"written to {output}")
             err.print(f"warning: {said}", markup=False)
-    for note in ledger.notes() + plan.notes():
-        err.print(f"note: {note}", markup=False)
+    for note in ledger.notes() + plan.notes() + list(found.notes):  # the importer's too:
+        err.print(f"note: {note}", markup=False)  # before the counts, as locally
     source = f"{layout} -> " if layout else ""
     kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
     rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
@@ -218,8 +220,6 @@ def convert_ray(
             err.print(f"note: {stale}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
-    for note in found.notes:  # the importer's, as locally after the counts
-        err.print(f"note: {note}", markup=False)
 
 
 def _every_row_refused(rows: Any, coerce: bool) -> bool:
@@ -301,7 +301,9 @@ def validate_ray(
     from trlprep.io.jsonl import BadLineError, BadLines
 
     if on_bad_lines not in ("error", "skip"):
-        raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     engine.init(address)
     bad = BadLines() if on_bad_lines == "skip" else None
     try:

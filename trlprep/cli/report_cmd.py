@@ -13,7 +13,11 @@ FORMATS = ("text", "json", "html")
 
 @command("report")
 def report_command(
-    path: str = typer.Argument(..., help="Dataset file, save_to_disk folder or Hub id."),
+    path: str = typer.Argument(
+        ...,
+        help="Dataset: a file, a folder of files, a glob, save_to_disk folder or Hub id "
+        "(one PATH: several files as a folder or a glob).",
+    ),
     chat_template: str = typer.Option(
         None, "--chat-template", help="Template (and tokenizer, for a model folder or Hub id)."
     ),
@@ -135,5 +139,7 @@ def _format(report_format: str | None, output: str | None) -> str:
         report_format = {"json": "json", "html": "html", "htm": "html"}.get(suffix, "text")
     report_format = report_format.lower()
     if report_format not in FORMATS:
-        raise UsageError(f"unknown --format {report_format!r}", hint="use text, json or html")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--format", report_format, ("text", "json", "html"))
     return report_format

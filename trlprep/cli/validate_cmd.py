@@ -166,7 +166,9 @@ def _formats(
         report_format = "json" if output and output.lower().endswith(".json") else "text"
     report_format = report_format.lower()
     if report_format not in OUTPUTS:
-        raise UsageError(f"unknown --format {report_format!r}", hint="use text, json or github")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--format", report_format, OUTPUTS)
     return report_format, data_format, output
 
 

@@ -84,7 +84,8 @@ def route(
         if reachable and fmt is not None
         else f"from {s.name} you can reach: {', '.join(reachable)}"
         if reachable
-        else f"{s.name} converts to nothing (it holds no more than any other type)"
+        else f"{'' if fmt is None else f'{fmt} '}{s.name} converts to nothing (it holds no more "
+        "than any other type)"
     )
     if fmt is not None and direct is not None and fmt not in direct.formats:
         hint = (

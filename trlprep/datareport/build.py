@@ -172,7 +172,9 @@ def _measure(
     from trlprep.datareport.places import name_files
 
     if truncation not in TRUNCATION:
-        raise UsageError(f"unknown truncation {truncation!r}", hint="use keep_start or keep_end")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--truncation", truncation, TRUNCATION)
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
     data = _one_split(data, split)
@@ -226,6 +228,11 @@ def _measure(
         path, batches, det = source(
             data, split, input_format, layout, stats, seen, import_options, once
         )
+    if not det.num_rows and streamed and stats is not None and not stats.rejected:
+        for _ in batches():  # detection counted no refused rows: count them
+            pass
+    if not det.num_rows and stats is not None and stats.rejected:
+        raise _all_refused(path, layout, stats)
     if not det.num_rows and not imported:  # (a table whose import refused every row: said)
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
@@ -245,7 +252,9 @@ def _measure(
         from trlprep.converters.base import ConvertOptions
 
         if split_mode not in ("word", "char"):
-            raise UsageError(f"unknown split mode {split_mode!r}", hint="use word or char")
+            from trlprep.choices import unknown_choice
+
+            raise unknown_choice("--split-mode", split_mode, ("word", "char"))
         opts = ConvertOptions(split_mode=split_mode)
         plan = make_plan(det, from_=type, to="preference", options=opts, per_row=False)
     if given_mode is not None:
@@ -310,6 +319,25 @@ def _measure(
     out["summary"] = summary(out, max_length)
     rep = DataReport({"summary": out.pop("summary"), **out})
     return rep, collector.data, (template, tok)
+
+
+def _all_refused(path: str | None, layout: str, stats: Any) -> DataError:
+    """An import that refused every row: said so (with the first reason), not "no rows"."""
+    from trlprep.wording import plural
+
+    said = ""
+    for reason, examples in stats.examples.items():
+        first = examples[0] if examples else {}
+        line, row = first.get("line"), first.get("row")
+        where = f"line {line}: " if line is not None else f"row {row}: " if row is not None else ""
+        said = f" ({where}{reason})"
+        break
+    return DataError(
+        f"{path or 'data'}: no row could be imported as the {layout} layout: the input's "
+        f"{plural(stats.rejected, 'row')} were all refused{said}",
+        hint=f"check --from {layout} (`trlprep detect DATA` says what the data looks like); "
+        f"`trlprep validate DATA --from {layout}` lists the refused rows",
+    )
 
 
 def _say_unread_split_mode(plan: Any, split_mode: str) -> None:

@@ -27,6 +27,7 @@ _HELD = {
     ),
     "empty-list": "an empty list",
     "list": "a list of neither strings nor messages",
+    "other": "neither text nor a list of messages (an object, say)",
 }
 
 

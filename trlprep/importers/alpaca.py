@@ -141,9 +141,17 @@ def _text(table: pa.Table, name: str, bad: Rejections, *, required: bool = False
     if pa.types.is_null(col.type):
         col = col.cast(pa.string())
     if is_json_field(field) or not is_string(col.type):
+        numbers = pa.types.is_integer(col.type) or pa.types.is_floating(col.type)
         raise DataError(
             f"must hold text, not {'values of mixed kinds' if is_json_field(field) else col.type}",
             column=name,
+            hint="write its values as text"
+            + (
+                " (pandas.read_csv reads a column of digits or empty cells as numbers, "
+                "dropping leading zeros: read the file with dtype=str)"
+                if numbers
+                else ""
+            ),
         )
     col = col.cast(pa.string())
     if required:

@@ -264,13 +264,40 @@ def check_roles_used(opts: ImportOptions | None, seen: set[str], layout: str) ->
 def require(table: pa.Table, *names: str, layout: str) -> None:
     """Raise DataError when a column the layout needs is missing."""
     missing = [n for n in names if n not in table.column_names]
-    if missing:
-        raise DataError(
-            f"{layout} data needs a column {missing[0]!r} "
-            f"(the data has {', '.join(table.column_names) or 'no columns'})",
+    if not missing:
+        return
+    what = (
+        f"{layout} data needs a column {missing[0]!r} "
+        f"(the data has {', '.join(table.column_names) or 'no columns'})"
+    )
+    other = _reads_as(table, layout)
+    if other is not None:  # the flag is wrong, not the data: a usage error, as --from TYPE
+        raise UsageError(
+            f"{what}; the data looks like {other[0]}",
             column=missing[0],
-            hint=f"rename a column with --map {missing[0]}=NAME, or pick another --from",
+            hint=f"{other[1]}, or rename a column with --map {missing[0]}=NAME",
         )
+    raise DataError(
+        what,
+        column=missing[0],
+        hint=f"rename a column with --map {missing[0]}=NAME, or pick another --from",
+    )
+
+
+def _reads_as(table: pa.Table, layout: str) -> tuple[str, str] | None:
+    """What `table` reads as when `--from layout` does not fit it: another public layout,
+    else one TRL type (with the advice to give), else None."""
+    from trlprep.detection.detect import detect_table
+    from trlprep.importers.registry import detect_layout
+
+    head = table.slice(0, 1000)
+    other = detect_layout(table.schema, head)
+    if other is not None and other != layout:
+        return f"the {other} layout", f"pass --from {other}"
+    det = detect_table(head)
+    if det.type is not None and det.format is not None and not det.problems:
+        return f"{det.type.name} ({det.format.value})", "drop --from to read it as it is"
+    return None
 
 
 def assemble(table: pa.Table, produced: dict[str, pa.Array], consumed: tuple[str, ...]) -> pa.Table:

@@ -212,7 +212,8 @@ def normalise_messages(
     known = (*MESSAGE_FIELDS, "function_call", *_LOSS_FLAG)
     dropped = [f.name for f in items.type if f.name not in known]
     if dropped:
-        notes.append(f"{name}: message fields dropped: {', '.join(dropped)}")
+        said = ", ".join(repr(d) for d in dropped)  # quoted: a field named `valid` reads as a word
+        notes.append(f"{name}: message fields dropped (no TRL message field): {said}")
     fields: dict[str, Any] = {f: field_of(items, f) for f in MESSAGE_FIELDS}
     fields["weight"] = _loss_as_weight(items, fields.get("weight"), notes, name)
     fields["role"] = map_roles(fields["role"], roles)

@@ -57,14 +57,14 @@ class ImportOptions:
             )
         roles = {**parse_role_map(_as_dict(role_map)), **parse_role_map(_as_dict(map_role))}
         opts = cls(map=parse_column_map(map), role_map=roles, **kwargs)
+        from trlprep.choices import unknown_choice
+
         if opts.pairing not in PAIRINGS:
-            raise UsageError(f"unknown --pairing {opts.pairing!r}", hint=", ".join(PAIRINGS))
+            raise unknown_choice("--pairing", opts.pairing, PAIRINGS)
         if opts.neutral not in NEUTRAL:
-            raise UsageError(f"unknown --neutral {opts.neutral!r}", hint=", ".join(NEUTRAL))
+            raise unknown_choice("--neutral", opts.neutral, NEUTRAL)
         if opts.prompt_style not in PROMPT_STYLES:
-            raise UsageError(
-                f"unknown --prompt-style {opts.prompt_style!r}", hint=", ".join(PROMPT_STYLES)
-            )
+            raise unknown_choice("--prompt-style", opts.prompt_style, PROMPT_STYLES)
         return opts
 
 

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python, warn_user
+from trlprep.errors import DataError, TrlprepWarning, speaks_python, warn_user
 from trlprep.importers.base import (
     Importer,
     ImportOptions,
@@ -87,7 +87,9 @@ class ImportStats:
 
 def check_on_error(on_error: str) -> str:
     if on_error not in ON_ERROR:
-        raise UsageError(f"unknown --on-error {on_error!r}", hint="use one of: stop, skip")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--on-error", on_error, ON_ERROR)
     return on_error
 
 

@@ -8,6 +8,7 @@ import os
 import shlex
 from pathlib import Path
 
+from trlprep.choices import did_you_mean
 from trlprep.errors import InputError, UsageError
 from trlprep.io.shardout import shard_format, sharded
 from trlprep.io.sources import split_suffix
@@ -16,6 +17,7 @@ from trlprep.io.tempfiles import cannot_write, create_file, remove, remove_stale
 
 OUTPUT_FORMATS = ("parquet", "jsonl", "arrow", "disk")
 _ALIASES = {"ndjson": "jsonl", "ipc": "arrow", "feather": "arrow", "pq": "parquet"}
+_READ_ONLY = {"json": "JSON (.json)", "csv": "CSV", "text": "plain text"}
 
 
 def resolve_output_format(path: str | os.PathLike, output_format: str | None = None) -> str:
@@ -31,7 +33,7 @@ def resolve_output_format(path: str | os.PathLike, output_format: str | None = N
         fmt = _ALIASES.get(fmt, fmt)
         if fmt not in OUTPUT_FORMATS:
             raise UsageError(
-                f"unknown output format {output_format!r}",
+                f"unknown output format {output_format!r}" + did_you_mean(fmt, OUTPUT_FORMATS),
                 hint="use one of: " + ", ".join(OUTPUT_FORMATS),
             )
         return fmt
@@ -40,6 +42,14 @@ def resolve_output_format(path: str | os.PathLike, output_format: str | None = N
         return fmt
     if not Path(path).suffix:
         return "disk"
+    if fmt in _READ_ONLY:  # a format trlprep reads: said as such, not as an unknown name
+        raise UsageError(
+            f"{path}: {_READ_ONLY[fmt]} is an input format only; outputs are JSON Lines, "
+            "Parquet, Arrow or a save_to_disk folder",
+            hint="name it .jsonl (JSON Lines, which datasets.load_dataset('json') "
+            "reads too), .parquet, .arrow or a folder (no suffix), or pass --output-format "
+            + "|".join(OUTPUT_FORMATS),
+        )
     raise UsageError(
         f"{path}: cannot tell the output format from its name",
         hint="name it .parquet, .jsonl, .jsonl.gz, .arrow or a folder (no suffix), "

@@ -103,7 +103,10 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
             if fmt in ("gzip", "gz", "zstd", "zst", "bz2"):
                 hint = "compression is read from the file's bytes; pass the format of the data "
                 hint += "inside (" + ", ".join(FORMATS[:6]) + ")"
-            raise UsageError(f"unknown input format {input_format!r}", hint=hint)
+            from trlprep.choices import did_you_mean
+
+            said = f"unknown input format {input_format!r}" + did_you_mean(fmt, FORMATS)
+            raise UsageError(said, hint=hint)
         if fmt != "hub" and not Path(path).exists():
             raise InputError(f"{path}: no such file or folder")
         if fmt in TEXT_FORMATS and Path(path).is_file():

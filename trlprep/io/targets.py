@@ -8,7 +8,8 @@ three kinds of path, which this module recognises:
 - a character or block device, a FIFO, or an open descriptor (`/dev/stdout`,
   `/dev/fd/N`, `/proc/self/fd/N`): a *stream*, opened and written through as it is; only
   a single JSON Lines file or a report can be written that way, never renamed over;
-- an empty name, `.`, `..` or `/`: nothing to name an output, refused.
+- an empty name, `.`, `..`, `/` or `-` (standard output is `/dev/stdout`): nothing to name
+  an output, refused.
 """
 
 from __future__ import annotations
@@ -34,16 +35,23 @@ _WHAT = {
 
 
 def check_name(path: str | os.PathLike) -> None:
-    """Refuse a path that names no file or folder of its own (``''``, ``.``, ``..``, ``/``)."""
+    """Refuse a path that names no file or folder of its own (``''``, ``.``, ``..``, ``/``,
+    ``-``)."""
     text = os.fspath(path)
     if not text.strip():
         raise UsageError(
-            "the output path is empty", hint="give -o a file or folder name (-o out.jsonl)"
+            "the output path is empty", hint="give the output a file or folder name (out.jsonl)"
+        )
+    if text.strip() == "-":  # not standard output: it would be written as a file named `-`
+        raise UsageError(
+            "-: names no output (trlprep does not take `-` for standard output)",
+            hint="standard output is /dev/stdout (for a report, or JSON Lines with "
+            "--output-format jsonl), or give the output a file name",
         )
     if Path(text).name in ("", ".", ".."):
         raise UsageError(
             f"{text}: names an existing folder (the current, parent or root one), not an output",
-            hint="give the output a name of its own, e.g. -o out.parquet or -o out/ for shards",
+            hint="give the output a name of its own, e.g. out.parquet (or out/ for shards)",
         )
 
 

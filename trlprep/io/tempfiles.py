@@ -39,13 +39,13 @@ def cannot_write(path: str | os.PathLike, e: OSError) -> InputError:
     reason = e.strerror or str(e) or type(e).__name__
     folder = Path(path).absolute().parent
     if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        hint = f"{folder} is not writable here: write to a folder you can write to (-o PATH)"
+        hint = f"{folder} is not writable here: write to a folder you can write to"
     elif e.errno == errno.EPIPE:
         hint = "the program reading the pipe stopped before the end (`| head`?): output cut short"
     elif e.errno == errno.ENOSPC or e.errno == errno.EDQUOT:
-        hint = f"free some space on the disk holding {folder}, or write elsewhere (-o PATH)"
+        hint = f"free some space on the disk holding {folder}, or write elsewhere"
     else:
-        hint = f"{folder} does not take new files: write to a regular folder (-o PATH)"
+        hint = f"{folder} does not take new files: write to a regular folder"
     return InputError(f"{path}: cannot write the output: {reason}", hint=hint)
 
 

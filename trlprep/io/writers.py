@@ -24,6 +24,7 @@ import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -88,9 +89,12 @@ def write(
 ) -> str:
     """Write a table (or, to a folder, a dict of split tables) to `path` atomically.
 
-    Returns the format used. Raises UsageError when `path` exists and `overwrite` is not set,
-    or when it is one of `inputs`.
+    `data` may also be what the Python API's functions return: a `datasets.Dataset` (a
+    `DatasetDict`: its splits), a pandas or polars frame, a list of row dicts or a dict of
+    columns. Returns the format used. Raises UsageError when `path` exists and `overwrite`
+    is not set, or when it is one of `inputs`.
     """
+    data = _as_tables(data)
     fmt = resolve_output_format(path, output_format)
     if isinstance(data, Mapping) and fmt != "disk" and not sharded(path, output_format):
         raise UsageError(
@@ -110,6 +114,30 @@ def write(
     with open_writer(path, data.schema, output_format=fmt) as w:
         w.write(data)
     return fmt
+
+
+def _as_tables(data: Any) -> pa.Table | pa.RecordBatch | Mapping[str, pa.Table]:
+    """`data` as the Arrow table `write` writes, or a dict of split tables (a `DatasetDict`,
+    or a dict whose values are datasets rather than columns)."""
+    if isinstance(data, (pa.Table, pa.RecordBatch)):
+        return data
+    from trlprep.io.adapters import as_input, is_dataset_dict
+
+    if is_dataset_dict(data) or (
+        isinstance(data, Mapping) and data and not any(_column_like(v) for v in data.values())
+        and all(_dataset_like(v) for v in data.values())
+    ):  # fmt: skip
+        return {str(k): _as_tables(v) for k, v in data.items()}
+    return as_input(data).table
+
+
+def _column_like(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) or type(value).__module__.split(".")[0] == "numpy"
+
+
+def _dataset_like(value: Any) -> bool:
+    mod = type(value).__module__.split(".")[0]
+    return isinstance(value, (pa.Table, pa.RecordBatch)) or mod in ("datasets", "pandas", "polars")
 
 
 def _binary_column(schema: pa.Schema) -> str | None:

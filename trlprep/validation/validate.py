@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.detection.detect import Detection, detect_batches, detect_table
-from trlprep.errors import UsageError
 from trlprep.io.agreeing import AgreeingBatches, agreeing_batches
 from trlprep.io.jsonl import BadLines
 from trlprep.io.plaintext import SAMPLINGS
@@ -189,7 +188,9 @@ def validate_path(
     """
     path = path if isinstance(path, str) else str(path)  # a trlprep.io.shards.Inputs stays one
     if on_bad_lines not in ("error", "skip"):
-        raise UsageError(f"unknown --on-bad-lines {on_bad_lines!r}", hint="use error or skip")
+        from trlprep.choices import unknown_choice
+
+        raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     # without skip, reading stops at the first bad line; the rows before it are checked
     bad = BadLines(stop=on_bad_lines != "skip")
     if layout is not None:
