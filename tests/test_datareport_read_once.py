@@ -135,14 +135,15 @@ def test_layout_read_once_through_its_import(tmp_path, reads):
 
 def test_every_row_refused_on_import_is_no_rows():
     """Axolotl's fixture whose every conversation lacks turns: the import refuses each
-    row, counted on the one pass, and the dataset still has no rows (as before)."""
+    row, counted on the one pass, and the report says so (not "no rows")."""
     from trlprep.errors import DataError
 
     path = (
         Path(__file__).parent / "realdata" / "axolotl_fixtures" / "conversation.missingturns.json"
     )
-    with pytest.raises(DataError, match="the dataset has no rows"):
+    with pytest.raises(DataError, match="the input's only row was refused") as caught:
         report(str(path))
+    assert "line 1" in str(caught.value) or "row 0" in str(caught.value)
 
 
 def test_again_keep_gives_the_batches_twice(tmp_path, monkeypatch):

@@ -394,3 +394,10 @@ def _summed(a: str, b: str) -> str:
         return said
 
     return _COUNT.sub(add, a)
+
+
+def all_refused(rows: int) -> str:
+    """`the input's N rows were all refused` (its only row, for one)."""
+    if rows == 1:
+        return "the input's only row was refused"
+    return f"the input's {plural(rows, 'row')} were all refused"

@@ -323,7 +323,7 @@ def _measure(
 
 def _all_refused(path: str | None, layout: str, stats: Any) -> DataError:
     """An import that refused every row: said so (with the first reason), not "no rows"."""
-    from trlprep.wording import plural
+    from trlprep.wording import all_refused
 
     said = ""
     for reason, examples in stats.examples.items():
@@ -333,8 +333,8 @@ def _all_refused(path: str | None, layout: str, stats: Any) -> DataError:
         said = f" ({where}{reason})"
         break
     return DataError(
-        f"{path or 'data'}: no row could be imported as the {layout} layout: the input's "
-        f"{plural(stats.rejected, 'row')} were all refused{said}",
+        f"{path or 'data'}: no row could be imported as the {layout} layout: "
+        f"{all_refused(stats.rejected)}{said}",
         hint=f"check --from {layout} (`trlprep detect DATA` says what the data looks like); "
         f"`trlprep validate DATA --from {layout}` lists the refused rows",
     )

@@ -105,14 +105,14 @@ def _detect_head(
 
 def say_none_imported(report: Report, stats: Any) -> None:
     """`empty-dataset` said as `no row could be imported` where the input has rows."""
-    from trlprep.wording import plural
+    from trlprep.wording import all_refused, plural
 
     empty = report.issue("empty-dataset")
     if empty is None or not stats.rows_in:
         return
     rows = plural(stats.rows_in, "row")
     empty.message = (
-        f"no row could be imported: the input's {rows} were all refused (see import-failed)"
+        f"no row could be imported: {all_refused(stats.rows_in)} (see import-failed)"
         if stats.rejected == stats.rows_in
         else f"no row could be imported from the input's {rows}"
     )
