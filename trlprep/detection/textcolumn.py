@@ -17,9 +17,13 @@ TOOL_MARKUP = ("<tool_call>", "[TOOL_CALLS]", "<|python_tag|>")
 def text_column_suggestion(table: pa.Table) -> str | None:
     """A note naming `--map text=COLUMN` when `table` holds one text column and nothing
     nested (language modeling is the one type that reads a single text), else None."""
-    strings = [f.name for f in table.schema if is_string(f.type)]
+    from trlprep.detection.columnroles import trl_column_names
+
+    strings = [f.name for f in table.schema if is_string(_values_type(f.type))]
     nested = [f for f in table.schema if pa.types.is_nested(f.type)]
     if len(strings) != 1 or nested or strings[0] == "text":
+        return None
+    if trl_column_names().intersection(table.column_names):  # a TRL type's columns, unfilled
         return None
     if strings[0].lower() in PROMPT_NAMES:  # a question alone is a prompt, not a document
         return None
@@ -38,5 +42,11 @@ def text_column_suggestion(table: pa.Table) -> str | None:
     return note
 
 
+def _values_type(type_: pa.DataType) -> pa.DataType:
+    """A dictionary-encoded column's value type (Parquet keeps strings so), else the type."""
+    return type_.value_type if pa.types.is_dictionary(type_) else type_
+
+
 def _holds(col: pa.ChunkedArray, needle: str) -> bool:
+    col = col.cast(_values_type(col.type))
     return bool(pc.any(pc.match_substring(col, needle)).as_py())
