@@ -140,6 +140,8 @@ def test_sft_trains_one_step_on_the_advised_reading(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "generations layout -> prompt-completion" in res.output, res.output
+    said = _said(res.output)  # both traces close their thought past 512 tokens
+    assert "warning: 2 rows cut to max_length=512 before the end of their reasoning" in said
     first = json.loads((tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()[0])
     assert first["loss"] > 0
 
@@ -189,3 +191,33 @@ def test_kto_rows_of_sampled_traces_keep_their_own_predictions(tmp_path):
     assert [(r["completion"], r["label"], r["pred"]) for r in rows] == [
         (s["code"][k], s["score"][k], s["pred"][k]) for s in src for k in range(2)
     ]
+
+
+def test_a_cut_before_the_end_of_thought_is_warned_and_the_answer_is_gone(tmp_path):
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "ids.jsonl"
+    args = ["--tokenize", "--tokenizer", TINY_MODEL, "--max-length", 3000]
+    res = run("convert", DATA, *SFT.split(), *args, "-o", out)
+    assert res.exit_code == 0, res.output
+    said = _said(res.output)
+    warned = (
+        "warning: 2 rows cut to --max-length 3000 before the end of their reasoning (`</think>` "
+        "or `<|end_of_thought|>`): the answer after it is cut away, so the model trains on "
+        "reasoning with no answer; --max-length 3703 keeps these answers"
+    )
+    assert warned in said
+    assert "4 rows truncated to --max-length 3000" in said  # record 4 (3360 tokens) keeps its end
+    tok = AutoTokenizer.from_pretrained(TINY_MODEL)
+    kept = [tok.decode(r["input_ids"]) for r in rows_of(out)]
+    ends = ["<|end_of_thought|>" in k for k in kept]
+    assert ends == [True, False, True, True, False, False]  # record 5 never closed its thought
+    assert all("<|end_of_thought|>" in s["code"][0] for i, s in enumerate(_src()) if i != CUT)
+    res = run(
+        "report", DATA, *SFT.split(), "--tokenizer", TINY_MODEL, "--max-length", 3000
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert warned in _said(res.output)
+    assert "reasoning end cut 2) <- --max-length" in res.output
+    res = run("convert", DATA, *SFT.split(), *args[:-1], 3703, "-o", tmp_path / "b.jsonl")
+    assert res.exit_code == 0 and "before the end of" not in res.output
