@@ -133,9 +133,12 @@ def test_ray_surveys_the_blocks_as_the_local_engine_does():
         assert get_importer(layout).survey(empty, ImportOptions()) == set()
 
 
-def test_chunked_cli_run_splits_as_the_whole_file(tmp_path):
-    from realdata.support import rows_of
-    from test_realdata_inline_media_default import _run_chunked
+def test_chunked_cli_run_splits_as_the_whole_file(tmp_path, monkeypatch):
+    from realdata.support import rows_of, run
+
+    from trlprep.io import jsonl
+
+    monkeypatch.setattr(jsonl, "CHUNK_BYTES", 60)  # a chunk of one or two lines
 
     src = tmp_path / "g.jsonl"
     lines = [
@@ -148,6 +151,6 @@ def test_chunked_cli_run_splits_as_the_whole_file(tmp_path):
     ]
     src.write_text("".join(json.dumps(r) + "\n" for r in lines))
     out = tmp_path / "o.jsonl"
-    res = _run_chunked(60, "convert", src, "--from", "generations", "-o", out)
+    res = run("convert", src, "--from", "generations", "-o", out)
     assert res.exit_code == 0, res.output
     assert [r["pred"] for r in rows_of(out)] == ["0", "1", "2", "3", "4", "5", "5"]
