@@ -158,6 +158,14 @@ def _pairs(rk: _Ranked, n: int, how: str) -> tuple[np.ndarray, np.ndarray, int]:
 
 def ranked_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:
     """Pair the completions of each row by score (see module doc)."""
+    return ranked_pairs(table, fmt, opts)[0]
+
+
+def ranked_pairs(
+    table: pa.Table, fmt: Format, opts: ConvertOptions
+) -> tuple[pa.Table, np.ndarray, np.ndarray]:
+    """(`ranked_to_preference`'s table, each pair's chosen completion's index in its row,
+    its rejected one's)."""
     how = choice(opts.pairing, PAIRINGS, "pairing")
     rk = _Ranked(table, fmt)
     n = table.num_rows
@@ -178,7 +186,8 @@ def ranked_to_preference(table: pa.Table, fmt: Format, opts: ConvertOptions) -> 
         margin = rk.score[chosen] - rk.score[rejected]
         produced["margin"] = pa.array(margin, pa.float64())
     consumed = {"prompt", COMPLETIONS, rk.score_name}
-    return output(table, PREFERENCE, fmt, produced, consumed, rows=row, types_first=True)
+    out = output(table, PREFERENCE, fmt, produced, consumed, rows=row, types_first=True)
+    return out, chosen - rk.start[row], rejected - rk.start[row]
 
 
 def ranked_to_unpaired(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Table:

@@ -140,5 +140,84 @@ def test_sft_trains_one_step_on_the_advised_reading(tmp_path):
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert "generations layout -> prompt-completion" in res.output, res.output
+    said = _said(res.output)  # both traces close their thought past 512 tokens
+    assert "warning: 2 rows cut to max_length=512 before the end of their reasoning" in said
     first = json.loads((tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()[0])
     assert first["loss"] > 0
+
+
+def _sampled(tmp_path) -> tuple[object, list[dict]]:
+    """The records regrouped as a sampling run of two per prompt writes them: record i's
+    question with the traces, predictions and verdicts of records i and i + 3 (each list
+    one entry per sample, as the evaluation script writes them for n > 1)."""
+    src, rows = _src(), []
+    for a, b in zip(src[:3], src[3:], strict=True):
+        rows.append({**a, **{k: a[k] + b[k] for k in ("code", "pred", "report", "score")}})
+    path = tmp_path / "two_samples.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return path, rows
+
+
+def test_one_sample_per_prompt_keeps_its_lists_of_one_and_says_so(tmp_path):
+    res = run("convert", DATA, *SFT.split(), "-o", tmp_path / "sft.jsonl")
+    assert res.exit_code == 0, res.output
+    said = _said(res.output)
+    assert "copied whole, one entry beside one answer of `code`" in said
+    assert "(nothing says it is per answer): pred, report, score" in said
+
+
+def test_each_sampled_trace_gets_its_own_prediction_and_verdict(tmp_path):
+    data, src = _sampled(tmp_path)
+    out = tmp_path / "sft.jsonl"
+    res = run("convert", data, *SFT.split(), "-o", out)
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (3, 0, 3, 6)
+    said = _said(res.output)
+    assert "split with the answers of `code`, each row given its own answer's entry: " in said
+    rows = rows_of(out)
+    want = [(s["code"][k], s["pred"][k], s["score"][k]) for s in src for k in range(2)]
+    assert [(r["completion"], r["pred"], r["score"]) for r in rows] == want
+    assert [r["score"] for r in rows] == [True, True, True, False, True, False]
+    # the cut trace (record 5) keeps its own wrong verdict, not its prompt's other sample's
+    assert rows[3]["completion"] == _src()[CUT]["code"][0] and rows[3]["pred"] == "27.5"
+
+
+def test_kto_rows_of_sampled_traces_keep_their_own_predictions(tmp_path):
+    data, src = _sampled(tmp_path)
+    out = tmp_path / "kto.jsonl"
+    res = run("convert", data, *KTO.split(), "-o", out)
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    assert [(r["completion"], r["label"], r["pred"]) for r in rows] == [
+        (s["code"][k], s["score"][k], s["pred"][k]) for s in src for k in range(2)
+    ]
+
+
+def test_a_cut_before_the_end_of_thought_is_warned_and_the_answer_is_gone(tmp_path):
+    from transformers import AutoTokenizer
+
+    out = tmp_path / "ids.jsonl"
+    args = ["--tokenize", "--tokenizer", TINY_MODEL, "--max-length", 3000]
+    res = run("convert", DATA, *SFT.split(), *args, "-o", out)
+    assert res.exit_code == 0, res.output
+    said = _said(res.output)
+    warned = (
+        "warning: 2 rows cut to --max-length 3000 before the end of their reasoning (`</think>` "
+        "or `<|end_of_thought|>`): the answer after it is cut away, so the model trains on "
+        "reasoning with no answer; --max-length 3703 keeps these answers"
+    )
+    assert warned in said
+    assert "4 rows truncated to --max-length 3000" in said  # record 4 (3360 tokens) keeps its end
+    tok = AutoTokenizer.from_pretrained(TINY_MODEL)
+    kept = [tok.decode(r["input_ids"]) for r in rows_of(out)]
+    ends = ["<|end_of_thought|>" in k for k in kept]
+    assert ends == [True, False, True, True, False, False]  # record 5 never closed its thought
+    assert all("<|end_of_thought|>" in s["code"][0] for i, s in enumerate(_src()) if i != CUT)
+    res = run(
+        "report", DATA, *SFT.split(), "--tokenizer", TINY_MODEL, "--max-length", 3000
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert warned in _said(res.output)
+    assert "reasoning end cut 2) <- --max-length" in res.output
+    res = run("convert", DATA, *SFT.split(), *args[:-1], 3703, "-o", tmp_path / "b.jsonl")
+    assert res.exit_code == 0 and "before the end of" not in res.output

@@ -268,6 +268,9 @@ def prepare(
         )
     elif report is not None and report.truncated:
         notes.append(f"{plural(report.truncated, 'row')} truncated to max_length={max_length}")
+        cut = report.answer_cut_warning(lambda n: f"max_length={n}")
+        if cut:
+            notes.append(f"warning: {cut}")
     keep = trainable(rows, layout, max_length)
     dropped = keep.count(False)
     if dropped:

@@ -87,9 +87,12 @@ class Plan:
         return out
 
     def warnings(self) -> list[str]:
-        """What the chat template silently left out of the text (tool calls, tools)."""
+        """What the chat template silently left out of the text (tool calls, tools), and
+        answers a cut to --max-length left out (`answercut`)."""
         r = self.render
-        return r.report.warnings() if r is not None and r.report is not None else []
+        out = r.report.warnings() if r is not None and r.report is not None else []
+        cut = r.token_report.answer_cut_warning() if r is not None and r.token_report else None
+        return out + [cut] * (cut is not None)
 
     def explain(self) -> list[dict[str, Any]]:
         """One entry per step: the edge, its columns in and out, rows, and what is lost."""

@@ -274,6 +274,10 @@ def _measure(
     if val is not None and not flagged:
         flagged = {i["rows"][0] for i in val["issues"] if i["rows"]}
     collector = Collector(plan.dst, det.format, plan, template, tok, examples, flagged)
+    if truncation == "keep_end":
+        collector.cut_from = None
+    elif max_length:
+        collector.cut_from = min(512, max_length)
     if seen is None and path is not None:  # input rows: of several files, named by their file
         from trlprep.io.shards import describe
 

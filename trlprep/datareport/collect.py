@@ -35,6 +35,7 @@ from trlprep.datareport.measures import (
     loss_parts,
     row_where,
 )
+from trlprep.datareport.reasoningneed import NEED, reasoning_needs
 from trlprep.errors import ROW_ID, RowFailures
 from trlprep.registry import DatasetType, Format
 
@@ -68,6 +69,9 @@ class Collector:
         self.num_proc: int | None = None  # the template renderer's processes (None: all)
         self.specials = _special_tokens(tokenizer)
         self.fast = None
+        # rows longer than this are measured for a cut before their reasoning's end
+        # (`reasoningneed`); None: not measured (keep_end keeps the end)
+        self.cut_from: int | None = 512
         if tokenizer is not None:
             from trlprep.datareport.tokens import FastLengths
 
@@ -147,11 +151,13 @@ class Collector:
                 fast = self.fast.lengths(part, self.dtype) if self.fast else None
                 if fast is not None:  # the Rust backend, lengths only
                     keep_lengths(d, fast)
+                    self._keep_needs(part, fast)
                     kept.append(part.column(ROW_ID).combine_chunks())
                     continue
                 ids = self._retry(part, self._tokenize, "tokenize", offset, lines)
                 if ids is not None:
                     keep_token_lengths(d, self.dtype, ids)
+                    self._keep_needs(ids, {r: v[-1] for r, v in d.lengths.items() if r != NEED})
                     kept.append(ids.column(ROW_ID).combine_chunks())
             if not kept:
                 return
@@ -202,6 +208,23 @@ class Collector:
             step_separator=STEP_SEPARATOR, templated=self.fmt is Format.CONVERSATIONAL,
         )  # fmt: skip
         return out
+
+    def _keep_needs(self, part: pa.Table, lengths: dict[str, np.ndarray]) -> None:
+        """The rows' reasoning needs (`reasoningneed`), kept beside their lengths."""
+        if self.cut_from is None:
+            return
+        need = reasoning_needs(self.dtype, part, lengths, self.cut_from, self._count)
+        if need is not None:
+            keep_lengths(self.data, {NEED: need})
+
+    def _count(self, texts: list[str]) -> np.ndarray:
+        """Token lengths of `texts` as the report measures its rows."""
+        if self.fast is not None and self.fast.backend is not None:
+            return self.fast.count(pa.array(texts, pa.large_string()))
+        from trlprep.templates.encoder import Encoder
+
+        enc = Encoder(self._whole_tokenizer(), templated=self.fmt is Format.CONVERSATIONAL)
+        return np.array([len(x) for x in enc.many(texts)], np.int64)
 
     def _reject(self, stage: str, ids, reasons: list[str], offset: int, lines) -> None:
         d = self.data

@@ -11,6 +11,7 @@ import numpy as np
 import polars as pl
 
 from trlprep.datareport.collected import Collected
+from trlprep.datareport.reasoningneed import NEED, answers_cut
 from trlprep.wording import plural
 
 COMMON_MAX_LENGTHS = (512, 1024, 2048, 4096, 8192)
@@ -73,7 +74,10 @@ def histogram(values: np.ndarray, bins: int = BINS) -> dict[str, list]:
 
 
 def truncation(
-    lengths: dict[str, np.ndarray], max_lengths: list[int], mode: str
+    lengths: dict[str, np.ndarray],
+    max_lengths: list[int],
+    mode: str,
+    need: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Per max length: rows truncated, and what the trainer's truncation `mode` cuts.
 
@@ -82,6 +86,8 @@ def truncation(
     keeps the last tokens: the prompt's start goes first, the completion's start only when
     it alone is too long.
     A pair counts its longer answer (prompt + answer must fit, as `tokenize_table` cuts).
+    `need` (`reasoningneed`): with it, `reasoning_end_cut` counts the rows cut before the
+    end of their reasoning, and `reasoning_end_need` is the most tokens one of them needs.
     """
     answers = [lengths[r] for r in ("completion", "chosen", "rejected", "text") if r in lengths]
     prompt = lengths.get("prompt")
@@ -114,6 +120,10 @@ def truncation(
                 "tokens_cut": int(np.maximum(total - limit, 0).sum()),
             }
         )
+        if need is not None:
+            cut = answers_cut(need, limit, mode)
+            out[-1]["reasoning_end_cut"] = int(cut.sum())
+            out[-1]["reasoning_end_need"] = int(need[cut].max()) if cut.any() else 0
     return out
 
 
@@ -287,6 +297,7 @@ def duplicates(data: Collected, where) -> dict[str, Any]:
 def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str, Any]:
     """The figures of the report (every key the JSON carries besides the header)."""
     lengths = {role: _cat(parts) for role, parts in data.lengths.items()}
+    need = lengths.pop(NEED, None)
     figures: dict[str, Any] = {
         "rows": {
             "in": data.rows_in,
@@ -306,7 +317,7 @@ def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str
         }
         limits = sorted({*COMMON_MAX_LENGTHS, *([max_length] if max_length else [])})
         figures["truncation"] = {"mode": mode, "max_length": max_length,
-                                 "limits": truncation(lengths, limits, mode)}  # fmt: skip
+                                 "limits": truncation(lengths, limits, mode, need)}  # fmt: skip
     figures["preference"] = preference(lengths, data)
     figures["labels"] = labels(data)
     figures["conversation"] = conversation(data)

@@ -7,6 +7,7 @@ from typing import Any
 from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.measures import ANSWERS
 from trlprep.datareport.places import said_at
+from trlprep.datareport.reasoningneed import reasoning_end_warning
 from trlprep.errors import NOT_PAIRED
 from trlprep.wording import noun, plural
 
@@ -144,13 +145,20 @@ def _render_one(r: dict[str, Any]) -> str:
                 ""  # one text per row: no prompt or completion to cut
                 if h["type"] == "language-modeling"
                 else f"  (prompt cut {lim['prompt_cut']}, completion cut "
-                f"{lim['completion_cut']}, completion lost {lim['completion_lost']})"
+                f"{lim['completion_cut']}, completion lost {lim['completion_lost']}"
+                + (
+                    f", reasoning end cut {lim['reasoning_end_cut']}"
+                    if "reasoning_end_cut" in lim
+                    else ""
+                )
+                + ")"
             )
             out.append(
                 f"  {lim['max_length']:>6}: {lim['truncated']:>8} "
                 f"{noun(lim['truncated'], 'row'):<4} "
                 f"{_pct(lim['truncated_share']):>7}{parts}{mark}"
             )
+        out += reasoning_end_warning(t)
     elif h.get("tokenizer") and not rows["reported"]:
         out.append("token lengths: none measured: every row failed before it was tokenised")
     elif h.get("chat_template"):  # a template file or built-in name: no tokenizer

@@ -92,6 +92,10 @@ class FastLengths:
         starts = pc.starts_with(texts, self.bos).to_numpy(zero_copy_only=False)
         return (~starts).astype(np.int64)
 
+    def count(self, texts: pa.Array) -> np.ndarray:
+        """Token lengths of `texts` (answers: no EOS added), the BOS counted where added."""
+        return self._count(texts)
+
     def _count(self, texts: pa.Array) -> np.ndarray:
         encs = self._encode(texts)
         n = np.fromiter((len(e) for e in encs), np.int64, count=len(encs))

@@ -8,7 +8,9 @@ or plain lists of texts (`prompt`, `responses` [...]). The answers column is the
 is a text, or an object whose text is the first of `TEXT_FIELDS`. The object's other
 fields of one plain value (text, number, boolean: `model`, `finish_reason`, `index`) become
 columns of the answer's row; lists and objects (`token_ids`, `logprobs`) are left out, and a
-note names them.
+note names them. Other list columns with one entry per answer (an evaluation's `pred`,
+`score`) are split with the answers, each row given its own answer's entry
+(`alignedlists`); other columns are copied onto every answer's row.
 
 Without scores the answers cannot be paired: scored answers are the `ranked` layout. Rows
 set aside, each with its reason: a null prompt, no answers column value or an empty list,
@@ -27,6 +29,12 @@ from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_s
 from trlprep.converters.arrowops import as_array
 from trlprep.detection.layouthint import GENERATION_COLUMNS
 from trlprep.errors import DataError
+from trlprep.importers.alignedlists import (
+    aligned_columns,
+    aligned_notes,
+    aligned_survey,
+    split_entries,
+)
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, assemble
 from trlprep.importers.jsonarrow import row_lengths
 from trlprep.importers.messages import field_of, messages_from
@@ -94,6 +102,11 @@ class Generations(Importer):
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         return answers_column(schema) is not None
+
+    def survey(self, table: pa.Table, opts: ImportOptions) -> set[str]:
+        """Which list columns hold one entry per answer (`alignedlists`)."""
+        found = answers_column(table.schema)
+        return aligned_survey(table, found[0], (prompt_name(table.schema),)) if found else set()
 
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         name = prompt_name(schema)
@@ -179,7 +192,14 @@ class Generations(Importer):
                 "fields of the answers left out (lists, objects, null in every row, or named "
                 "prompt/completion): " + ", ".join(dropped)
             )
+        found = aligned_columns(table, column, ("prompt",))
+        notes += aligned_notes(found, column, opts.map)
+        split = found[0]
+        first = np.cumsum(row_lengths(lists)) - row_lengths(lists)
         rest = table.drop_columns([column]).take(pa.array(rows, pa.int64()))
+        entries = split_entries(table, split, rows, np.flatnonzero(ok) - first[rows])
+        for name, entry in entries.items():  # in the column's place
+            rest = rest.set_column(rest.column_names.index(name), name, entry)
         prompt_col = as_array(rest.column("prompt"))
         conversational = opts.conversational or is_messages(prompt_col.type)
         if conversational:

@@ -18,7 +18,9 @@ prompt, completions or scores; a null completion or score inside; different numb
 completions and scores; NaN scores; fewer than two completions (pairing) or none
 (threshold); and, for pairing, rows whose completions all tie (they give no pair: left out
 as `not paired`, no error). Boolean `scores` (each sample judged right or wrong) are the
-scores 1 and 0.
+scores 1 and 0. Other list columns with one entry per completion (`alignedlists`) are
+split with them: each unpaired row gets its completion's entry, each pair `chosen_NAME`
+and `rejected_NAME`.
 """
 
 from __future__ import annotations
@@ -33,8 +35,14 @@ from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_s
 from trlprep.converters.arrowops import as_array
 from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.converters.common import DEFAULT_MESSAGES
-from trlprep.converters.ranked import ranked_to_preference, ranked_to_unpaired
+from trlprep.converters.ranked import ranked_pairs, ranked_to_unpaired
 from trlprep.errors import DataError, UsageError
+from trlprep.importers.alignedlists import (
+    aligned_columns,
+    aligned_notes,
+    aligned_survey,
+    split_entries,
+)
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
 from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import field_of, messages_from
@@ -45,6 +53,7 @@ TEXT_FIELDS = ("response", "text", "completion", "content", "output", "answer", 
 SCORE_FIELDS = ("overall_score", "score", "rating", "reward", "pass_rate", "mc_value")
 RANK_FIELDS = ("rank",)
 ROW = "__trlprep_import_row"
+READ = ("prompt", "instruction", "scores", "ranks")  # never split with the completions
 
 
 def ranked_options(opts: ImportOptions) -> set[str]:
@@ -91,6 +100,10 @@ class Ranked(Importer):
             return True
         return _struct_fields(t.value_type) is not None
 
+    def survey(self, table: pa.Table, opts: ImportOptions) -> set[str]:
+        """Which list columns hold one entry per completion (`alignedlists`)."""
+        return aligned_survey(table, "completions", READ)
+
     def landing(self, schema: pa.Schema, opts: ImportOptions) -> tuple[DatasetType, Format]:
         name = "prompt" if "prompt" in schema.names else "instruction"
         fmt = Format.CONVERSATIONAL if opts.conversational else Format.STANDARD
@@ -118,10 +131,12 @@ class Ranked(Importer):
         good = _typed_nulls(table.take(pa.array(keep, pa.int64())), fmt)
         good = good.append_column(ROW, pa.array(keep, pa.int64()))
         copts = ConvertOptions(pairing=opts.pairing, threshold=opts.threshold, margin=opts.margin)
-        fn = ranked_to_unpaired if dtype is UNPAIRED_PREFERENCE else ranked_to_preference
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
-            out = fn(good, fmt, copts)
+            if dtype is UNPAIRED_PREFERENCE:
+                out = ranked_to_unpaired(good, fmt, copts)
+            else:
+                out, chosen, rejected = ranked_pairs(good, fmt, copts)
         notes = [
             str(w.message)
             for w in caught
@@ -129,6 +144,24 @@ class Ranked(Importer):
         ]
         rows = np.asarray(out.column(ROW).to_numpy(), np.int64)
         out = out.drop_columns([ROW])
+        found = aligned_columns(table, "completions", READ)
+        notes += aligned_notes(found, "completions", opts.map, pairs=dtype is PREFERENCE)
+        split = found[0]
+        if dtype is UNPAIRED_PREFERENCE:  # one row per completion, in order
+            at = np.arange(len(rows)) - np.searchsorted(rows, rows)
+            out = _placed(out, {n: {n: split_entries(table, [n], rows, at)[n]} for n in split})
+        else:
+            sides = {"chosen": chosen, "rejected": rejected}
+            out = _placed(
+                out,
+                {
+                    n: {
+                        f"{side}_{n}": split_entries(table, [n], rows, at)[n]
+                        for side, at in sides.items()
+                    }
+                    for n in split
+                },
+            )
         if dtype is PREFERENCE:
             paired = np.zeros(table.num_rows, dtype=bool)
             paired[rows] = True
@@ -136,6 +169,17 @@ class Ranked(Importer):
             bad.add(~paired, same, tie=True)
         note = None if taken is None else taken.note(~bad.mask)
         return Converted(out, rows=rows, notes=notes + [note] * (note is not None))
+
+
+def _placed(out: pa.Table, entries: dict[str, dict[str, pa.Array]]) -> pa.Table:
+    """`out` with each column of `entries` (a list copied whole onto every row) replaced,
+    in its place, by the columns given for it (each row's own entry)."""
+    for name, columns in entries.items():
+        i = out.column_names.index(name)
+        out = out.remove_column(i)
+        for k, (new, arr) in enumerate(columns.items()):
+            out = out.add_column(i + k, new, arr)
+    return out
 
 
 def _struct_fields(t: pa.DataType) -> tuple[str, str, str] | None:

@@ -22,6 +22,7 @@ preference) that does not already end with it, as TRL's trainers do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +32,7 @@ import pyarrow.compute as pc
 
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
+from trlprep.templates.answercut import answer_cut_warning, answers_cut, flag_words
 from trlprep.templates.encoder import Encoder, with_eos
 from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
@@ -54,6 +56,8 @@ class TokenizeReport:
     truncated: int = 0
     prompt_cut: int = 0  # truncated rows whose prompt lost tokens
     completion_cut: int = 0  # truncated rows whose completion(s) or steps lost tokens
+    answer_cut: int = 0  # rows cut before their reasoning's end (`answercut`)
+    answer_need: int = 0  # the most tokens one of those needs to keep its answer
     max_tokens: int = 0
     max_length: int | None = None
     truncation: str = "keep_start"
@@ -76,6 +80,12 @@ class TokenizeReport:
         tail = f": {', '.join(what)}" if what else f" (each sequence's {side} cut)"
         return f"{plural(self.truncated, 'row')} truncated to {limit}{tail}"
 
+    def answer_cut_warning(self, said: Callable[[int], str] = flag_words) -> str | None:
+        """The rows cut before their reasoning's end, in words (None when there are none)."""
+        if not self.answer_cut or self.max_length is None:
+            return None
+        return answer_cut_warning(self.answer_cut, self.max_length, self.answer_need, said)
+
     def merge(self, other: TokenizeReport, examples: int = 5) -> None:
         """Add another batch's report to this one."""
         self.rows += other.rows
@@ -85,6 +95,8 @@ class TokenizeReport:
         self.truncated += other.truncated
         self.prompt_cut += other.prompt_cut
         self.completion_cut += other.completion_cut
+        self.answer_cut += other.answer_cut
+        self.answer_need = max(self.answer_need, other.answer_need)
         self.max_length = self.max_length or other.max_length
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
@@ -214,6 +226,13 @@ def _tokenize(
         new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
         types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
     arrays = {name: pa.array(values, types[name]) for name, values in new.items()}
+    if report.truncated and max_length is not None and truncation == "keep_start":
+        answers = (
+            [c for c in columns if c != prompt] if dtype.name != "stepwise-supervision" else []
+        )
+        lost, need = answers_cut(table, answers, prompt, arrays, enc.many, max_length)
+        report.answer_cut += lost
+        report.answer_need = max(report.answer_need, need)
     if dtype.name != "stepwise-supervision":  # a pair's prompt counts with its answer
         report.max_tokens = max(report.max_tokens, longest_sequence(arrays, dtype.name))
     for name, arr in arrays.items():

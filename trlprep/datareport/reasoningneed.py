@@ -1,0 +1,73 @@
+"""Per row, the tokens a cut must keep so that the answer's last reasoning end survives.
+
+Kept beside the token lengths (role `NEED`, 0 where the answer holds no reasoning end:
+`templates.answercut`), so that each max length of the report's truncation table counts the
+rows keep_start cuts before the end of their reasoning, the answer cut away with it. Only
+rows longer than the shortest limit the report looks at are tokenised again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+
+from trlprep.registry import DatasetType
+from trlprep.templates.answercut import answer_cut_warning, needs, reasoning_heads
+
+NEED = "_reasoning_end"  # a role of `Collected.lengths` that is no text's length
+_ANSWERS = {
+    "prompt-completion": ("completion",),
+    "unpaired-preference": ("completion",),
+    "preference": ("chosen", "rejected"),
+    "preference-implicit": ("chosen", "rejected"),
+    "language-modeling": ("text",),
+}
+_PROMPTED = ("prompt-completion", "unpaired-preference", "preference")
+
+
+def reasoning_needs(
+    dtype: DatasetType,
+    part: pa.Table,
+    lengths: dict[str, np.ndarray],
+    floor: int,
+    count: Callable[[list[str]], np.ndarray],
+) -> np.ndarray | None:
+    """The need of each row of `part` (the text the report tokenised, with the `lengths` it
+    measured: rows no longer than `floor` are never cut, 0); None for a type with no answer."""
+    answers = _ANSWERS.get(dtype.name)
+    if not answers or any(c not in part.column_names for c in answers):
+        return None
+    seq = np.maximum.reduce([lengths[c] for c in answers if c in lengths])
+    seq = seq + lengths.get("prompt", 0)
+    need = np.zeros(part.num_rows, np.int64)
+    prompts = part.column("prompt").combine_chunks() if dtype.name in _PROMPTED else None
+    for c in answers:
+        heads = reasoning_heads(part.column(c))
+        held = np.asarray(heads.is_valid().to_numpy(zero_copy_only=False), bool)
+        rows = np.flatnonzero(held & (seq > floor))
+        need[rows] = np.maximum(need[rows], needs(heads, prompts, rows, count))
+    return need
+
+
+def answers_cut(need: np.ndarray | None, limit: int, mode: str) -> np.ndarray:
+    """Rows `mode` cuts to `limit` before their reasoning's end (keep_end keeps the end)."""
+    if need is None or mode != "keep_start":
+        return np.zeros(0 if need is None else len(need), bool)
+    return need > limit
+
+
+def reasoning_end_warning(truncation: dict) -> list[str]:
+    """The report's warning (convert's and train's words) for the rows its `--max-length`
+    cuts before their reasoning's end; none without one."""
+    for lim in truncation.get("limits", []):
+        if lim["max_length"] == truncation.get("max_length") and lim.get("reasoning_end_cut"):
+            said = answer_cut_warning(
+                lim["reasoning_end_cut"], lim["max_length"], lim["reasoning_end_need"]
+            )
+            return [f"warning: {said}"]
+    return []
+
+
+__all__ = ["NEED", "answers_cut", "reasoning_end_warning", "reasoning_needs"]

@@ -1,0 +1,135 @@
+"""Rows whose cut to `--max-length` removes the end of their reasoning, and so their answer.
+
+A reasoning trace is `<think> ... </think>` then the answer (Sky-T1 / OpenThoughts:
+`<|begin_of_thought|> ... <|end_of_thought|>` then the solution; Qwen3's template renders
+`reasoning_content` the same way). Cutting such a sequence's end (keep_start) past the
+reasoning's close keeps reasoning with no answer: the model learns to think and never
+answer. keep_end keeps the sequence's end, so the answer stays.
+
+A row's need is the token count of its sequence up to and including the last reasoning end
+of its answer (prompt + answer head, tokenised as the whole sequence is); the answer is cut
+away where the need passes `max_length`. The heads are found with Arrow string kernels
+(`reasoning_heads`); only rows holding an end are tokenised again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from trlprep.wording import noun, plural
+
+REASONING_ENDS = ("</think>", "<|end_of_thought|>")
+
+
+def reasoning_heads(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Each text up to the end of its last reasoning end (`REASONING_ENDS`); null where it
+    holds none."""
+    arr = texts.combine_chunks() if isinstance(texts, pa.ChunkedArray) else texts
+    arr = arr.cast(pa.large_string())
+    best = pa.nulls(len(arr), pa.large_string())
+    for end in REASONING_ENDS:
+        parts = pc.split_pattern(arr, end, max_splits=1, reverse=True)
+        found = pc.equal(pc.list_value_length(parts), 2)
+        head = pc.binary_join_element_wise(
+            pc.list_element(parts, 0),
+            pa.scalar(end, pa.large_string()),
+            pa.scalar("", pa.large_string()),
+        )
+        head = pc.if_else(pc.fill_null(found, False), head, pa.scalar(None, pa.large_string()))
+        longer = pc.greater(
+            pc.fill_null(pc.utf8_length(head), -1), pc.fill_null(pc.utf8_length(best), -1)
+        )
+        best = pc.if_else(longer, head, best)
+    return best
+
+
+def needs(
+    heads: pa.Array,
+    prompts: pa.Array | None,
+    rows: np.ndarray,
+    count: Callable[[list[str]], np.ndarray],
+) -> np.ndarray:
+    """The tokens each of `rows` needs to keep its answer's last reasoning end: `count` of
+    prompt + head (0 where the row holds no end)."""
+    out = np.zeros(len(rows), np.int64)
+    if not len(rows):
+        return out
+    at = pa.array(rows, pa.int64())
+    head = heads.take(at)
+    has = np.asarray(head.is_valid().to_numpy(zero_copy_only=False), bool)
+    if not has.any():
+        return out
+    head = head.filter(pa.array(has))
+    if prompts is not None:
+        p = prompts.take(at).filter(pa.array(has)).cast(pa.large_string())
+        head = pc.binary_join_element_wise(p, head, pa.scalar("", pa.large_string()))
+    out[has] = count(head.to_pylist())
+    return out
+
+
+def answers_cut(
+    table: pa.Table,
+    answers: list[str],
+    prompt: str | None,
+    ids: dict[str, pa.Array],
+    encode: Callable[[list[str]], list[list[int]]],
+    max_length: int,
+) -> tuple[int, int]:
+    """(rows keep_start cut to `max_length` before their answer's last reasoning end, the
+    most tokens one of them needs) of a table tokenised into `ids` (`tokenize_table`'s
+    columns: `input_ids`, else `prompt_ids` + `ANSWER_ids`); only rows cut to `max_length`
+    that hold an end are tokenised again, with `encode`."""
+    lost = np.zeros(table.num_rows, bool)
+    need = np.zeros(table.num_rows, np.int64)
+    prompts = None if prompt is None else table.column(prompt).combine_chunks()
+    for c in answers:
+        name = "input_ids" if "input_ids" in ids else f"{c}_ids"
+        kept = _lengths(ids[name])
+        if name != "input_ids" and "prompt_ids" in ids:
+            kept = kept + _lengths(ids["prompt_ids"])
+        heads = reasoning_heads(table.column(c))
+        held = np.asarray(heads.is_valid().to_numpy(zero_copy_only=False), bool)
+        rows = np.flatnonzero((kept >= max_length) & held)
+        got = needs(heads, prompts, rows, lambda t: np.array([len(x) for x in encode(t)]))
+        need[rows] = np.maximum(need[rows], got)
+        lost[rows] |= got > max_length
+    return int(lost.sum()), int(need[lost].max()) if lost.any() else 0
+
+
+def _lengths(arr: pa.Array) -> np.ndarray:
+    return np.asarray(
+        pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False), np.int64
+    )
+
+
+def flag_words(n: int) -> str:
+    """A limit said as the CLI flag (`--max-length 512`)."""
+    return f"--max-length {n}"
+
+
+def answer_cut_warning(
+    rows: int, max_length: int, need: int, said: Callable[[int], str] = flag_words
+) -> str:
+    """The warning for `rows` cut to `max_length` before their reasoning's end (`need`: the
+    most tokens one of them needs; `said`: a limit in the caller's words)."""
+    ends = " or ".join(f"`{e}`" for e in REASONING_ENDS)
+    return (
+        f"{plural(rows, 'row')} cut to {said(max_length)} before the end of "
+        f"{noun(rows, 'its', 'their')} reasoning ({ends}): the answer after it is cut away, "
+        f"so the model trains on reasoning with no answer; {said(need)} keeps these answers "
+        "(or leave such rows out: no option drops them)"
+    )
+
+
+__all__ = [
+    "REASONING_ENDS",
+    "answer_cut_warning",
+    "answers_cut",
+    "flag_words",
+    "needs",
+    "reasoning_heads",
+]
