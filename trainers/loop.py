@@ -360,7 +360,17 @@ def train(
     if main:  # `accelerate launch`: the main process judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
     with hub_output(shown(cfg.progress), main):  # as `trlprep train --no-progress`
-        return Trainer(cfg, log=log, overwrite=overwrite).train()
+        return Trainer(cfg, log=_in_callers_words(log), overwrite=overwrite).train()
+
+
+def _in_callers_words(log: Callable) -> Callable[[str], None]:
+    """`log` saying each line in the words of the public function running (`train(...)`
+    called from Python: config keys and `trlprep.convert(...)`, not flags and commands)."""
+
+    def said(line: str) -> None:
+        log(in_callers_words(line) if isinstance(line, str) else line)
+
+    return said
 
 
 train.__doc__ = (train.__doc__ or "") + keys_help(train)
