@@ -31,11 +31,12 @@ def detect(
     without rows raises a DataError unless `allow_empty`.
     """
     from trlprep.detection.detect import detect_batches, detect_table
-    from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_given, as_input, map_splits
     from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.skipped import bad_line_problems, bad_lines_for, empty_error
 
     bad = bad_lines_for(on_bad_lines)
+    data = as_given(data)
 
     def checked(det: Detection, path: Any = None) -> Detection:
         if det.num_rows == 0 and not det.problems and not allow_empty:
@@ -79,7 +80,7 @@ def convert(
     from_: str | None = None,
     chat_template: Any = None,
     tokenizer: Any = None,
-    tools: list | None = None,
+    tools: list | str | os.PathLike | None = None,
     template_kwargs: dict[str, Any] | None = None,
     num_proc: int | None = None,
     tokenize: bool = False,
@@ -135,13 +136,19 @@ def convert(
         layout_in_hint,
         layout_read_as,
     )
-    from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_given, as_input, map_splits
     from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning
     from trlprep.io.skipped import bad_lines_for, read_keeping, warn_bad_lines
     from trlprep.registry import Format
 
     bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
+    data = as_given(data)
+    tools, template_kwargs = _render_keywords(tools, template_kwargs, truncation)
+    if from_ is not None:
+        from trlprep.importers.registry import check_type_or_layout, is_layout
 
+        if not is_layout(from_):
+            check_type_or_layout(from_)
     layout = from_ if from_ is not None and is_layout(from_) else None
     import_opts = {k: options.pop(k) for k in list(options) if k in IMPORT_OPTIONS}
     if layout is None and import_opts.get("map"):
@@ -213,6 +220,40 @@ def convert(
         return result
 
     return map_splits(data, one, split)
+
+
+def _render_keywords(
+    tools: Any, template_kwargs: Any, truncation: str
+) -> tuple[list | None, dict[str, Any] | None]:
+    """`tools` and `template_kwargs` as the render takes them, checked before anything is
+    read: tools as a list of schemas (one schema dict, or a JSON file of them as the CLI's
+    `--tools` takes, is read as such), template kwargs a dict; `truncation` one of its words."""
+    from collections.abc import Mapping
+
+    from trlprep.choices import unknown_choice
+
+    if truncation not in ("keep_start", "keep_end"):
+        raise unknown_choice("--truncation", truncation, ("keep_start", "keep_end"))
+    if isinstance(tools, (str, os.PathLike)):
+        from trlprep.templates.options import load_tools
+
+        tools = load_tools(os.fspath(tools))
+    elif isinstance(tools, Mapping):
+        tools = [dict(tools)]
+    elif tools is not None and (
+        not isinstance(tools, (list, tuple)) or not all(isinstance(t, Mapping) for t in tools)
+    ):
+        raise UsageError(
+            f"tools must be a list of tool schemas (dicts), not {type(tools).__name__}",
+            hint="pass tools=[{'type': 'function', 'function': {'name': ..., 'parameters': "
+            "...}}], or the path of a JSON file holding that list",
+        )
+    if template_kwargs is not None and not isinstance(template_kwargs, Mapping):
+        raise UsageError(
+            f"template_kwargs must be a dict, not {type(template_kwargs).__name__}",
+            hint="e.g. template_kwargs={'enable_thinking': False}",
+        )
+    return (None if tools is None else list(tools)), template_kwargs
 
 
 def _given(options: dict[str, Any], **keywords: Any) -> dict[str, Any]:
@@ -354,9 +395,10 @@ def validate(
     coerce=True)` reads them (labels of 0/1 and "true"/"false" as booleans, numbers among
     text as text; the notes say how many values); a row it cannot read is an error.
     """
-    from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_given, as_input, map_splits
     from trlprep.validation.validate import validate_path, validate_table
 
+    data = as_given(data)
     opts: dict[str, Any] = dict(
         type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
         coerce=coerce,

@@ -25,7 +25,7 @@ from trlprep.converters.implicit import implicit_to_preference
 from trlprep.converters.prefix import split_point_messages, split_point_str
 from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unpaired
 from trlprep.errors import DataError, UsageError, warn_user
-from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
+from trlprep.io.adapters import as_given, as_input, is_dataset_dict, map_splits
 from trlprep.registry import Format
 
 CONTENT_KEYS = ("prompt", "chosen", "rejected", "completion", "messages")
@@ -125,7 +125,7 @@ def _extract_table(data: Any, split_mode: str, no_prompt: str, *, maybe: bool) -
     if "chosen" not in names or "rejected" not in names:
         if maybe:
             return data
-        raise DataError("extract_prompt needs `chosen` and `rejected` columns")
+        raise _needs_pairs("extract_prompt", names)
     fmt = _table_format(table, "chosen")
     if "prompt" in names:
         if maybe and (_table_format(table, "prompt") is fmt):
@@ -191,6 +191,7 @@ def maybe_extract_prompt(
         return _extract_example(example, split_mode, no_prompt)
     if is_iterable_dataset(example):
         return map_iterable(example, lambda t: _extract_table(t, split_mode, no_prompt, maybe=True))
+    example = as_given(example)  # a stream read once, looked at before it is worked on
     return map_splits(example, lambda d: _extract_table(d, split_mode, no_prompt, maybe=True))
 
 
@@ -207,9 +208,21 @@ def _unpair_example(example: dict) -> list[dict]:
     ]
 
 
+def _needs_pairs(function: str, names: list[str]) -> DataError:
+    """The error for data without the `chosen` and `rejected` columns `function` works on."""
+    return DataError(
+        f"{function} needs `chosen` and `rejected` columns (the data has "
+        f"{', '.join(names) or 'no columns'})",
+        hint="pass preference pairs (chosen and rejected, with or without a prompt); "
+        "trlprep.detect(DATA) says what the data is",
+    )
+
+
 def _unpair_table(data: Any, order: str, block_rows: int) -> Any:
     inp = as_input(data)
     table = inp.table
+    if "chosen" not in table.column_names or "rejected" not in table.column_names:
+        raise _needs_pairs("unpair_preference_dataset", table.column_names)
     fmt = _table_format(table, "chosen")
     opts = ConvertOptions(order=order, block_rows=block_rows if order == "blocks" else None)
     if "prompt" in table.column_names:
@@ -274,6 +287,7 @@ def maybe_unpair_preference_dataset(
             return t
 
         return map_iterable(dataset, maybe, **map_kwargs)
+    dataset = as_given(dataset)  # a stream read once, looked at before it is worked on
     if isinstance(dataset, Mapping) and not is_dataset_dict(dataset):
         names = list(dataset)
     elif hasattr(dataset, "column_names"):

@@ -76,6 +76,9 @@ def maybe_apply_chat_template(
     source = _processing_class(processing_class, tokenizer)
     if is_iterable_dataset(example):
         return _templated_stream(example, source, tools, template_kwargs, maybe=True)
+    from trlprep.io.adapters import as_given
+
+    example = as_given(example)  # a stream read once, looked at before it is worked on
     return maybe_apply(example, source, tools, num_proc=num_proc, **template_kwargs)
 
 

@@ -41,7 +41,7 @@ def report(
     input_format: str | None = None,
     examples: int = DEFAULT_EXAMPLES,
     validate: bool = True,
-    layout: str | None = None,
+    from_: str | None = None,
     split_mode: str | None = None,
     num_proc: int | None = None,
     **import_options: Any,
@@ -71,6 +71,11 @@ def report(
     "completion=canonical_solution"`, `role_map=`, `conversational=`, `pairing=` ...);
     `map` without `layout` imports the `map` layout, as `trlprep convert --map` does.
     """
+    from trlprep.io.adapters import as_given
+    from trlprep.keywords import take_renamed
+
+    data = as_given(data)
+    layout = take_renamed("trlprep.report", import_options, "from_", from_)
     layout, opts = _import_options(layout, import_options)
     if layout is not None and import_options:
         _say_unread(import_options, layout, opts, data)
@@ -100,7 +105,7 @@ def _import_options(layout: str | None, options: dict[str, Any]) -> tuple[str | 
         layout = "map"  # as `trlprep convert --map` reads it
     if layout is None or not is_layout(layout):
         raise UsageError(
-            f"layout={layout!r} is no public layout" if layout else "importer options need layout=",
+            f"from_={layout!r} is no public layout" if layout else "importer options need from_=",
             hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in type=)",
         )
     return layout, opts
@@ -182,7 +187,7 @@ def _measure(
     read = None  # a path's batches being read, to import
     if layout is None and isinstance(data, (str, os.PathLike)):
         # a public layout is read as `trlprep convert` reads it, off the first batch
-        layout, read = read_once(str(data), split, input_format, layouts=type is None)
+        layout, read = read_once(os.fspath(data), split, input_format, layouts=type is None)
         held += [read] if read is not None else []
         once, read = (read, None) if layout is None else (None, read)
         imported = None
@@ -209,7 +214,7 @@ def _measure(
     streamed = layout if imported is None else None  # a table is imported already
     seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
     if streamed and isinstance(data, (str, os.PathLike)):  # imported once, then kept
-        once = kept_stream(stream(str(data), split, input_format, streamed, stats, seen,
+        once = kept_stream(stream(os.fspath(data), split, input_format, streamed, stats, seen,
                                   import_options, read))  # fmt: skip
         held.append(once)
     path, batches, det = source(

@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import DataError, TrlprepWarning, speaks_python, warn_user
+from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python, warn_user
 from trlprep.importers.base import (
     Importer,
     ImportOptions,
@@ -231,7 +231,7 @@ def rejected_warning(result: ImportResult, layout: str) -> RejectedRowsWarning:
 @speaks_python
 def import_dataset(
     data: Any,
-    layout: str,
+    from_: str | None = None,
     *,
     split: str | None = None,
     input_format: str | None = None,
@@ -254,8 +254,20 @@ def import_dataset(
     """
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.skipped import bad_lines_for, empty_error, read_keeping, warn_bad_lines
+    from trlprep.keywords import take_renamed
+
+    layout = take_renamed("trlprep.importers.import_dataset", options, "from_", from_)
+    if layout is None:
+        from trlprep.importers.registry import layout_names
+
+        raise UsageError(
+            "import_dataset() needs the layout to import from",
+            hint="pass from_=LAYOUT (" + ", ".join(layout_names()) + ")",
+        )
+    from trlprep.io.adapters import as_given
 
     bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
+    data = as_given(data)
     opts = ImportOptions.make(**options)
     importer = get_importer(layout)
 

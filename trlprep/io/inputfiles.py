@@ -53,6 +53,18 @@ class Inputs(str):
         return self
 
 
+def given_paths(data: object) -> object:
+    """`data` as the Python API reads it: a list or tuple of paths (each a file, folder or
+    glob) as one dataset (an `Inputs`; one path as itself), anything else as it is."""
+    if (
+        isinstance(data, (list, tuple))
+        and data
+        and all(isinstance(p, (str, os.PathLike)) for p in data)
+    ):
+        return inputs(data)
+    return data
+
+
 def inputs(paths: Sequence[str | os.PathLike]) -> str:
     """One path as itself, several as an `Inputs` (for commands taking paths)."""
     paths = list(paths)
