@@ -190,3 +190,53 @@ def test_a_list_of_paths_is_one_dataset(split_files):
     measured = trlprep.report(paths, examples=0).to_dict()
     assert measured["summary"]["rows"] == 50  # was: "PATH PATH: no such file or folder"
     assert measured["report"]["path"] == " ".join(str(p) for p in paths)
+
+
+# ---------------------------------------------------------------- help(): what, keywords, returns
+
+
+# how a docstring names a parameter: `name`, `**name`, name= (the ones `...` taken as code)
+SAID = [("`", "`"), ("`", "="), ("`**", "`"), ("", "=")]
+
+
+def _documented():
+    from trlprep.importers import import_dataset as imported
+
+    names = [
+        "convert", "detect", "validate", "report", "read", "write", "apply_chat_template",
+        "maybe_apply_chat_template", "extract_prompt", "maybe_extract_prompt",
+        "unpair_preference_dataset", "maybe_unpair_preference_dataset", "pack_dataset",
+        "truncate_dataset",
+    ]  # fmt: skip
+    return {**{n: getattr(trlprep, n) for n in names}, "import_dataset": imported}
+
+
+@pytest.mark.parametrize("name", sorted(_documented()))
+def test_help_names_every_keyword_and_what_comes_back(name):
+    import inspect
+
+    func = _documented()[name]
+    doc = inspect.getdoc(func)
+    params = list(inspect.signature(func).parameters)[1:]  # after the data it works on
+    said = [p for p in params if any(f"{a}{p}{b}" in doc for a, b in SAID)]
+    assert said == params, doc
+    assert "Returns" in doc or "returns" in doc, doc
+
+
+def test_apply_chat_template_takes_template_kwargs_as_convert_does(tmp_path):
+    template = tmp_path / "flag.jinja"
+    template.write_text(
+        "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}{% if short %}[short]{% endif %}"
+    )
+    example = {"prompt": [{"role": "user", "content": "hi"}]}
+    loose = trlprep.apply_chat_template(example, str(template), short=True)
+    as_dict = trlprep.apply_chat_template(example, str(template), template_kwargs={"short": True})
+    assert loose == as_dict == {"prompt": "<user>hi<assistant>[short]"}
+    plain = trlprep.maybe_apply_chat_template(example, str(template), template_kwargs={})
+    assert plain == {"prompt": "<user>hi<assistant>"}
+    # the loose keyword wins over the dict's, as a later keyword would
+    said = trlprep.apply_chat_template(
+        example, str(template), template_kwargs={"short": True}, short=False
+    )
+    assert said == plain

@@ -338,9 +338,14 @@ def train(
     overwrite: bool = False,
     **options: Any,
 ) -> TrainResult:
-    """Train as `config` says (a TrainConfig, a dict or a YAML path); see `TrainConfig`.
-    `options` are config keys given as keywords (`algo="dpo", beta=0.1`), over the config's
-    (as `trlprep train`'s flags over `--config`'s YAML).
+    """Train a model as `config` says (a TrainConfig, a dict or a YAML path; see
+    `TrainConfig`) and save it, with its checkpoints and metrics, in `output_dir`.
+
+    `options` are config keys given as keywords (`algo="dpo", model=..., data=...,
+    beta=0.1`; every key is listed below), over the config's (as `trlprep train`'s flags
+    over `--config`'s YAML). `log` is called with each line the run reports (what was done
+    to the data, where the metrics go), said in these keys' words. Returns a `TrainResult`
+    (`output_dir`, `global_step`, `last_metrics`, `history`).
 
     A non-empty `output_dir` is refused as `trlprep train` refuses it (UsageError) unless
     `overwrite` (also an `overwrite` key of a dict config: the previous run's files are

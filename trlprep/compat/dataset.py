@@ -179,7 +179,9 @@ def maybe_extract_prompt(
     As TRL: examples without `chosen` and `rejected` are returned as they are, and so are
     those with a `prompt` in the same format as `chosen`; a `prompt` in the other format
     (text next to conversational chosen/rejected) is replaced by the extracted one.
-    The extraction is `extract_prompt`'s, with its differences from TRL.
+    The extraction is `extract_prompt`'s, with its differences from TRL, and takes its
+    keywords (`split_mode`: `"word"` or `"char"`; `no_prompt`: `"error"`, `"warn"` or
+    `"drop"`). Returns the example or dataset (the input's kind) with its prompt explicit.
     """
     if is_example(example):
         if "chosen" not in example or "rejected" not in example:
@@ -253,6 +255,10 @@ def unpair_preference_dataset(
     - extra columns are duplicated onto both rows (TRL v0.17 fails on them);
     - data without a `prompt` (implicit prompt) has its prompt extracted first, as the
       guide's recipe does, instead of becoming rows without a prompt.
+
+    `map_kwargs`: `datasets.map`'s keywords, as TRL takes them (`batch_size`: the blocks of
+    `order="blocks"`, and the batches of an IterableDataset). Returns the unpaired rows as
+    the input's kind.
     """
     if order not in ("interleaved", "blocks"):
         raise UsageError(f"unknown order {order!r}", hint="use interleaved or blocks")
@@ -272,9 +278,11 @@ def maybe_unpair_preference_dataset(
     order: str = "interleaved",
     **map_kwargs: Any,
 ) -> Any:
-    """Unpair the dataset if it has `chosen` and `rejected` columns; else return it as is.
+    """Unpair `dataset` if it has `chosen` and `rejected` columns; else return it as is.
 
-    See `unpair_preference_dataset` for the differences from TRL.
+    Takes the keywords of `unpair_preference_dataset` (`order`, `batch_size` among the
+    `map_kwargs`; `num_proc` and `desc` ignored), which says the differences from TRL. Returns
+    the unpaired (or unchanged) rows as the input's kind.
     """
     if is_example(dataset, "chosen"):
         return _unpair_example(dataset)

@@ -46,30 +46,39 @@ def report(
     num_proc: int | None = None,
     **import_options: Any,
 ) -> DataReport:
-    """Measure a dataset (path, Arrow table, `datasets` Dataset or DatasetDict) before training.
+    """Measure a dataset before training: rows, columns, turns, media, duplicates,
+    validation, and (with a tokenizer) token lengths after the chat template.
 
-    Token lengths use `tokenizer` (or the tokenizer of `chat_template` when that is a
-    tokenizer folder or Hub id) after the chat template, exactly as the trainer tokenises;
-    without a tokenizer the report has no length figures. Files are streamed in record
-    batches: memory grows by a few numbers per row, not with the text. `layout` imports a
-    public layout first (`trlprep import`'s names: sharegpt, hh, alpaca ...); rows it
-    refuses are counted, and validation then checks the imported rows. Implicit preference
-    pairs are measured after extracting their shared prompt, as `trlprep convert` and the
-    trainers do (`split_mode`: "word", the default, or "char", TRL's cut). An option given
-    that nothing reads (`split_mode` of data that is no implicit pairs, `pairing=` of a
-    layout that has no ranks) is said to change nothing, in a warning.
+    `data`: a path (a file, a folder of files, a glob; a list of paths is one dataset of
+    those files), a `datasets.Dataset`, `DatasetDict` or `IterableDataset`, a
+    `pyarrow.Table` or `RecordBatchReader`, a polars `DataFrame` or `LazyFrame`, a pandas
+    `DataFrame`, a list of row dicts or a dict of columns. Files are streamed in record
+    batches (memory grows by a few numbers per row); an IterableDataset or
+    RecordBatchReader is read whole.
 
-    Data of several splits (a DatasetDict, a `save_to_disk` folder of one, a folder or glob
-    of `train`/`test` files), given without `split`, is reported per split under `splits`,
-    with the totals (every split's rows together, rows shared across splits) at the top.
+    Keywords:
+    - `chat_template`, `tokenizer`: token lengths are measured after the template, with
+      `tokenizer` (or the tokenizer of `chat_template` when that is a tokenizer folder or
+      Hub id), exactly as the trainer tokenises; without a tokenizer there are no length
+      figures. `max_length` counts the rows it would cut (`truncation`: `"keep_start"` or
+      `"keep_end"`).
+    - `type`: the type the data is read as (detected when not given).
+    - `from_`: a public layout (`"sharegpt"`, `"hh"`, `"alpaca"` ...) imported first; rows
+      it refuses are counted, and validation checks the imported rows. The importer's
+      options go as keywords (`import_options`), as `convert` and `validate` take them
+      (`map=`, `role_map=`,
+      `conversational=`, `pairing=` ...); `map` without `from_` imports the `map` layout.
+    - `split_mode`: how implicit preference pairs are cut into prompt and completions
+      before they are measured (`"word"`, the default, or `"char"`, TRL's cut).
+    - `examples`: example rows kept per finding; `validate=False` skips validation.
+    - `num_proc`: processes that read, render and tokenise (None: every core for data of
+      100,000 rows or more; 1: this process only). The figures do not depend on it.
+    - `split`, `input_format` as in `detect`. Data of several splits given without `split`
+      is reported per split under `splits`, with the totals at the top.
 
-    `num_proc`: processes that read, render and tokenise (None: every core, for data of
-    100,000 rows or more, this process below; 1: this process only). The figures do not
-    depend on it.
-
-    The importer's options go as keywords, as `convert` and `validate` take them (`map=
-    "completion=canonical_solution"`, `role_map=`, `conversational=`, `pairing=` ...);
-    `map` without `layout` imports the `map` layout, as `trlprep convert --map` does.
+    An option given that nothing reads (`split_mode` of data that is no implicit pairs)
+    is said to change nothing, in a warning. Returns a `DataReport` (`.data`: the figures
+    as a dict; `.to_text()`, `.to_json()`, `.to_html()`).
     """
     from trlprep.io.adapters import as_given
     from trlprep.keywords import take_renamed

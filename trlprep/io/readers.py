@@ -181,6 +181,7 @@ def read(
 
     `split` picks a split of a `DatasetDict` folder or a Hub dataset (without it, the only
     split, else `train`, else an error naming the splits); other inputs have one split.
+    `input_format` reads `path` as that format (`"jsonl"`, ...) whatever its name.
     A JSONL line that holds no JSON object raises a DataError naming it, or is skipped
     into `bad_lines` when given; `on_bad_lines="skip"` (as `trlprep.convert` takes it)
     skips them with a `RejectedRowsWarning` naming them. A folder of data files, a glob or
