@@ -576,3 +576,18 @@ def test_bad_inputs_on_real_samples_name_keywords_never_flags():
         said = _no_flags(e)
         assert says in said, (says, said)
         assert "trlprep templates" not in said and "trlprep convert " not in said, said
+
+
+def test_map_role_is_role_map_everywhere_with_a_deprecation():
+    """`map_role=` (the CLI's `--map-role` alias) was a second keyword for `role_map=`; on
+    `validate` it needed from_= where role_map= did not."""
+    roles = {"human": "user", "gpt": "assistant"}
+    new = trlprep.validate(SHAREGPT, role_map=roles)
+    with pytest.warns(DeprecationWarning, match=r"map_role= is renamed role_map="):
+        old = trlprep.validate(SHAREGPT, map_role=roles)  # was: "importer options need from_="
+    assert (old.valid, old.num_rows) == (new.valid, new.num_rows)
+    rows = trlprep.convert(SHAREGPT, "lm", from_="sharegpt", role_map="human=user")
+    with pytest.warns(DeprecationWarning, match="pass role_map='human=user'"):
+        assert trlprep.convert(SHAREGPT, "lm", from_="sharegpt", map_role="human=user").equals(rows)
+    e = _api_error(lambda: trlprep.convert(SHAREGPT, "lm", map_role="a=b", role_map="c=d"))
+    assert "got both role_map= and map_role=" in e.message

@@ -166,7 +166,10 @@ def convert(
     from trlprep.registry import Format
 
     bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
+    from trlprep.keywords import take_renamed_options
+
     data = as_given(data)
+    take_renamed_options("trlprep.convert", options)  # map_role= -> role_map=
     tools, template_kwargs = _render_keywords(tools, template_kwargs, truncation)
     if from_ is not None:
         from trlprep.importers.registry import check_type_or_layout, is_layout
@@ -459,9 +462,11 @@ def validate(
     name -> Report for a `DatasetDict`.
     """
     from trlprep.io.adapters import as_given, as_input, map_splits
+    from trlprep.keywords import take_renamed
     from trlprep.validation.validate import validate_path, validate_table
 
     data = as_given(data)
+    role_map = take_renamed("trlprep.validate", import_options, "role_map", role_map)
     opts: dict[str, Any] = dict(
         type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
         coerce=coerce,

@@ -108,8 +108,10 @@ RENAMED = {
 # public function -> {a keyword it took before: the keyword that replaced it}; the old one
 # still works for now, with a DeprecationWarning (`take_renamed`)
 OLD_KEYWORDS: dict[str, dict[str, str]] = {
-    "trlprep.report": {"layout": "from_"},
-    "trlprep.importers.import_dataset": {"layout": "from_"},
+    "trlprep.convert": {"map_role": "role_map"},
+    "trlprep.validate": {"map_role": "role_map"},
+    "trlprep.report": {"layout": "from_", "map_role": "role_map"},
+    "trlprep.importers.import_dataset": {"layout": "from_", "map_role": "role_map"},
 }
 
 
@@ -128,11 +130,20 @@ def take_renamed(function: str, options: dict[str, Any], new: str, value: Any) -
             f"{function}() got both {new}= and {old}=", hint=f"pass {new} alone ({old}'s new name)"
         )
     warn_user(
-        f"{function}(): {old}= is renamed {new}= (as trlprep.convert and trlprep.validate "
-        f"name it); pass {new}={given!r}",
+        f"{function}(): {old}= is renamed {new}=, the keyword every trlprep function takes "
+        f"for it; pass {new}={given!r}",
         DeprecationWarning,
     )
     return given
+
+
+def take_renamed_options(function: str, options: dict[str, Any]) -> None:
+    """`take_renamed` for the keywords of `function` that go in its `**options`
+    (`map_role=` -> `role_map=`): the old one moved to the new name in `options`."""
+    for old, new in OLD_KEYWORDS[function].items():
+        if old in options and new != "from_":
+            value = take_renamed(function, options, new, options.pop(new, None))
+            options[new] = value
 
 
 # more kinds of value, for train's options: FALSE (`--no-x` -> `x=False`), WORD (a word that

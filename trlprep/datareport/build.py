@@ -81,10 +81,11 @@ def report(
     as a dict; `.to_text()`, `.to_json()`, `.to_html()`).
     """
     from trlprep.io.adapters import as_given
-    from trlprep.keywords import take_renamed
+    from trlprep.keywords import take_renamed, take_renamed_options
 
     data = as_given(data)
     layout = take_renamed("trlprep.report", import_options, "from_", from_)
+    take_renamed_options("trlprep.report", import_options)  # map_role= -> role_map=
     layout, opts = _import_options(layout, import_options)
     if layout is not None and import_options:
         _say_unread(import_options, layout, opts, data)

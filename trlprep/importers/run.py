@@ -258,9 +258,10 @@ def import_dataset(
     """
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.skipped import bad_lines_for, empty_error, read_keeping, warn_bad_lines
-    from trlprep.keywords import take_renamed
+    from trlprep.keywords import take_renamed, take_renamed_options
 
     layout = take_renamed("trlprep.importers.import_dataset", options, "from_", from_)
+    take_renamed_options("trlprep.importers.import_dataset", options)  # map_role= -> role_map=
     if layout is None:
         from trlprep.importers.registry import layout_names
 
