@@ -190,6 +190,10 @@ def test_a_list_of_paths_is_one_dataset(split_files):
     measured = trlprep.report(paths, examples=0).to_dict()
     assert measured["summary"]["rows"] == 50  # was: "PATH PATH: no such file or folder"
     assert measured["report"]["path"] == " ".join(str(p) for p in paths)
+    # texts are no paths: said so (was "a list dataset must hold row dicts")
+    with pytest.raises(trlprep.UsageError) as e:
+        trlprep.detect(["How are you?", "Fine."])
+    assert e.value.message == "a list of strings is read as paths, and 'How are you?' is no file"
 
 
 # ---------------------------------------------------------------- help(): what, keywords, returns

@@ -61,6 +61,14 @@ def given_paths(data: object) -> object:
         and data
         and all(isinstance(p, (str, os.PathLike)) for p in data)
     ):
+        for p in data:  # a list of texts is no list of paths: said so, not "no such file"
+            if isinstance(p, str) and (p != p.strip() or any(c in p for c in " \n\t")):
+                if not os.path.exists(p):
+                    raise UsageError(
+                        f"a list of strings is read as paths, and {p[:60]!r} is no file",
+                        hint="pass rows as dicts ([{'text': ...}, ...]) or a dict of columns "
+                        "({'text': [...]}), or paths that exist",
+                    )
         return inputs(data)
     return data
 
