@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages
 from trlprep.columns.textparts import MARK, has_marks, parts_content
 from trlprep.io.jsontext import (
@@ -226,7 +227,7 @@ def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordB
                 children.append(msgs.field(k))
         mask = msgs.is_null() if msgs.null_count else None
         values = pa.StructArray.from_arrays(children, fields=fields, mask=mask)
-        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        lengths = list_lengths(arr)
         offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
         lmask = arr.is_null() if arr.null_count else None
         out = pa.LargeListArray.from_arrays(offsets, values, mask=lmask)
