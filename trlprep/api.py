@@ -285,7 +285,7 @@ def _render_keywords(
     `--tools` takes, is read as such), template kwargs a dict; `truncation` one of its words."""
     from collections.abc import Mapping
 
-    from trlprep.choices import unknown_choice
+    from trlprep.errors import unknown_choice
 
     if truncation not in ("keep_start", "keep_end"):
         raise unknown_choice("--truncation", truncation, ("keep_start", "keep_end"))
