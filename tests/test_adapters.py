@@ -178,11 +178,13 @@ def test_unsupported_inputs(data, message):
         as_input(data)
 
 
-def test_iterable_dataset_is_refused_with_a_hint():
-    ids = datasets.Dataset.from_list(ROWS).to_iterable_dataset()
-    with pytest.raises(UsageError, match="cannot be processed in place") as e:
-        as_input(ids)
-    assert "path" in e.value.hint
+def test_an_iterable_dataset_is_read_whole_and_comes_back_as_one():
+    ds = datasets.Dataset.from_list(ROWS)
+    inp = as_input(ds.to_iterable_dataset())
+    assert inp.table.to_pylist() == ds.to_list()
+    back = inp.restore(inp.table)
+    assert isinstance(back, datasets.IterableDataset)
+    assert list(back) == ds.to_list() and back.features == ds.features
 
 
 @pytest.mark.parametrize(

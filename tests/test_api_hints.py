@@ -55,8 +55,8 @@ def test_api_keywords_read_the_signatures():
     )
     assert IMPORT_OPTIONS <= api_keywords(trlprep.validate)
     assert "map" not in api_keywords(trlprep.detect)
-    assert keyword_of("from", trlprep.report) == "layout"
-    assert keyword_of("from", _api("import_dataset")) == "layout"
+    assert keyword_of("from", trlprep.report) == "from_"
+    assert keyword_of("from", _api("import_dataset")) == "from_"
     assert keyword_of("on-error", trlprep.apply_chat_template) is None
 
 
@@ -481,7 +481,7 @@ def test_a_command_with_a_file_s_name_and_three_dots():
         _api("import_dataset"),
     )
     assert said == (
-        "import it with `OUT = trlprep.importers.import_dataset('x.jsonl', layout='alpaca')`, "
+        "import it with `OUT = trlprep.importers.import_dataset('x.jsonl', from_='alpaca')`, "
         "or `trlprep.convert(..., from_='alpaca')`"
     )
 
@@ -502,3 +502,92 @@ def test_a_type_s_columns_are_named_by_the_python_call(tmp_path):
     src.write_text('{"foo": "x", "bar": "y"}\n')
     res = run("validate", src)
     assert "`trlprep schema TYPE`" in res.output and "trlprep.get_type" not in res.output
+
+
+# ---------------------------------------------------------------- one keyword per idea
+
+
+def test_report_and_import_dataset_take_from_as_convert_and_validate_do():
+    import_dataset = _api("import_dataset")
+    for func in (trlprep.convert, trlprep.validate, trlprep.report, import_dataset):
+        assert "from_" in inspect.signature(func).parameters, func
+        assert "layout" not in inspect.signature(func).parameters, func
+    new = trlprep.report(SHAREGPT, from_="sharegpt", examples=0).to_dict()
+    with pytest.warns(DeprecationWarning, match=r"layout= is renamed from_=") as said:
+        old = trlprep.report(SHAREGPT, layout="sharegpt", examples=0).to_dict()
+    assert said[0].filename == __file__  # at the caller's line
+    assert old["summary"] == new["summary"] and old["report"]["layout"] == "sharegpt"
+    rows = import_dataset(SHAREGPT, "sharegpt")  # positionally, as before
+    assert import_dataset(SHAREGPT, from_="sharegpt").equals(rows)
+    with pytest.warns(DeprecationWarning, match="pass from_='sharegpt'"):
+        assert import_dataset(SHAREGPT, layout="sharegpt").equals(rows)
+
+
+def test_a_renamed_keyword_given_twice_or_no_layout_is_a_usage_error():
+    e = _api_error(lambda: trlprep.report(KTO, from_="hh", layout="hh"))
+    assert isinstance(e, trlprep.UsageError) and "got both from_= and layout=" in e.message
+    e = _api_error(lambda: _api("import_dataset")(KTO))
+    assert e.hint.startswith("pass from_=LAYOUT (sharegpt, alpaca, hh")
+
+
+DPO = sample("dpo_demo")
+GLAIVE = sample("glaive_toolcall")
+
+
+def _bad_calls():
+    """Public functions given bad inputs on real samples: (call, what the error says)."""
+    import_dataset = _api("import_dataset")
+    rows = json.loads(KTO.read_text(encoding="utf-8"))
+    return [
+        (lambda: trlprep.convert(KTO, "pc", from_="nope"), "unknown from_ 'nope': not a dataset"),
+        (lambda: trlprep.convert(KTO, "pc", truncation="middle"), "unknown truncation 'middle'"),
+        (lambda: trlprep.convert(KTO, "pc", template_kwargs="x"), "template_kwargs must be a dict"),
+        (lambda: trlprep.convert(KTO, "pc", tools=3), "tools must be a list of tool schemas"),
+        (lambda: trlprep.convert(GLAIVE, "lm", from_="sharegpt", tools="missing.json"),
+         "missing.json: no such tools file"),
+        (lambda: trlprep.convert(KTO, "pc", max_length=5), "max_length takes effect only with"),
+        (lambda: trlprep.convert(KTO, "pc", chat_template="nope"),
+         "trlprep.templates.list_builtins()"),
+        (lambda: trlprep.validate(KTO, from_="nope"), "from_='nope' is no public layout"),
+        (lambda: trlprep.validate(KTO, from_="hh"), "rename a column with map={'chosen': NAME}"),
+        (lambda: trlprep.validate(DPO, from_="sharegpt", neutral="x"), "unknown neutral 'x'"),
+        (lambda: trlprep.detect(KTO, input_format="xml"), "unknown input_format 'xml'"),
+        (lambda: trlprep.report(KTO, truncation="middle"), "unknown truncation 'middle'"),
+        (lambda: trlprep.report(KTO, max_length=0), "max_length must be at least 1"),
+        (lambda: trlprep.report(KTO, from_="nope"), "unknown layout 'nope'"),
+        (lambda: trlprep.report(KTO, map="prompt"), "bad map entry 'prompt'"),
+        (lambda: import_dataset(KTO, "alpaca"), "drop from_ to read it as it is"),
+        (lambda: import_dataset(KTO, "ranked", pairing="x"), "unknown pairing 'x'"),
+        (lambda: trlprep.read(KTO, input_format="xml"), "unknown input_format 'xml'"),
+        (lambda: trlprep.write(rows, KTO), "JSON (.json) is an input format only"),
+        (lambda: trlprep.write(rows, "o.out", output_format="xml"), "unknown output_format 'xml'"),
+        (lambda: trlprep.apply_chat_template(rows, "nope"), "trlprep.templates.list_builtins()"),
+        (lambda: trlprep.unpair_preference_dataset(rows),
+         "needs `chosen` and `rejected` columns (the data has messages, label)"),
+        (lambda: trlprep.extract_prompt(rows), "needs `chosen` and `rejected` columns"),
+    ]  # fmt: skip
+
+
+def test_bad_inputs_on_real_samples_name_keywords_never_flags():
+    calls = _bad_calls()
+    assert len(calls) >= 20
+    for call, says in calls:
+        e = _api_error(call)
+        said = _no_flags(e)
+        assert says in said, (says, said)
+        assert "trlprep templates" not in said and "trlprep convert " not in said, said
+
+
+def test_map_role_is_role_map_everywhere_with_a_deprecation():
+    """`map_role=` (the CLI's `--map-role` alias) was a second keyword for `role_map=`; on
+    `validate` it needed from_= where role_map= did not."""
+    roles = {"human": "user", "gpt": "assistant"}
+    new = trlprep.validate(SHAREGPT, role_map=roles)
+    with pytest.warns(DeprecationWarning, match=r"map_role= is renamed role_map="):
+        old = trlprep.validate(SHAREGPT, map_role=roles)  # was: "importer options need from_="
+    assert (old.valid, old.num_rows) == (new.valid, new.num_rows)
+    rows = trlprep.convert(SHAREGPT, "lm", from_="sharegpt", role_map="human=user")
+    with pytest.warns(DeprecationWarning, match="pass role_map='human=user'"):
+        assert trlprep.convert(SHAREGPT, "lm", from_="sharegpt", map_role="human=user").equals(rows)
+    e = _api_error(lambda: trlprep.convert(SHAREGPT, "lm", map_role="a=b", role_map="c=d"))
+    assert "got both role_map= and map_role=" in e.message

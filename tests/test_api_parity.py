@@ -104,12 +104,24 @@ def test_a_wrong_on_bad_lines_value_is_refused_in_python_words(hh_bad):
 def test_an_empty_input_needs_allow_empty(tmp_path):
     path = tmp_path / "empty.jsonl"
     path.write_text("")
-    for call in (lambda: trlprep.detect(path), lambda: import_dataset(path, "hh")):
+    for call in (
+        lambda: trlprep.detect(path),
+        lambda: import_dataset(path, "hh"),
+        lambda: trlprep.convert(path, "unpaired"),  # was: "cannot tell the dataset type"
+        lambda: trlprep.convert([], "unpaired"),
+    ):
         with pytest.raises(trlprep.DataError) as info:
             call()
         assert info.value.hint.endswith("pass allow_empty=True to accept an empty dataset")
     assert trlprep.detect(path, allow_empty=True).num_rows == 0
     assert import_dataset(path, "hh", allow_empty=True).num_rows == 0
+    # as `trlprep convert --allow-empty` writes it: no rows, the columns of the type asked for
+    out = trlprep.convert(path, "unpaired", allow_empty=True)
+    assert (out.num_rows, out.column_names) == (0, ["prompt", "completion", "label"])
+    assert trlprep.convert([], "pc", allow_empty=True) == []
+    with pytest.raises(trlprep.UsageError) as info:
+        trlprep.convert(path, allow_empty=True)
+    assert info.value.hint == "with allow_empty=True, pass to=TYPE (the empty result's columns)"
     cli = run("detect", path)
     assert cli.exit_code == 1 and "--allow-empty" in cli.output
 

@@ -250,3 +250,23 @@ def test_train_s_weight_notes_say_its_keys(train, tmp_path):
             )  # fmt: skip
         said = [line for line in lines if "weights" in line]
         assert said and all(words in s and not NO_FLAG.search(s) for s in said), lines
+
+
+def test_train_s_log_names_the_convert_call_not_the_command(train, tmp_path):
+    """A row cut away by max_length is dropped with a note naming what lists such rows: in
+    Python `trlprep.convert(...)` (the log said the `trlprep convert ... -o OUT` command)."""
+    rows = json.loads(sample("dpo_demo").read_text(encoding="utf-8"))[:4]
+    data = tmp_path / "pairs.json"
+    data.write_text(json.dumps(rows), encoding="utf-8")
+    lines: list[str] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train(
+            algo="dpo", model="examples/tiny-chat-model", data=str(data), max_length=128,
+            output_dir=str(tmp_path / "out"), max_steps=1, batch_size=1, progress=False,
+            log=lines.append,
+        )  # fmt: skip
+    dropped = [line for line in lines if "dropped" in line]
+    assert dropped and f"`OUT = trlprep.convert('{data}', tokenize=True, " in dropped[0], lines
+    assert "max_length=128)` refuses" in dropped[0]
+    assert not any(NO_FLAG.search(line) or "trlprep convert" in line for line in lines), lines

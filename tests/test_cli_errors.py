@@ -78,7 +78,7 @@ CASES = {
     "missing-file": (lambda d: "missing.jsonl", [], "missing.jsonl: no such file or folder"),
     "not-a-dataset-folder": (_folder, [], "folder: no data files to read, and not a save_to_disk"),
     "unknown-suffix": (_suffix, [], "notes.md: cannot tell the file format from its name"),
-    "unknown-input-format": (_suffix, ["--input-format", "yaml"], "unknown input format 'yaml'"),
+    "unknown-input-format": (_suffix, ["--input-format", "yaml"], "unknown --input-format 'yaml'"),
     "bad-gzip": (_bad_gzip, [], "data.jsonl.gz: cannot read"),
     "truncated-gzip": (_truncated_gzip, [], "data.jsonl.gz: cannot read"),
     "bad-parquet": (_bad_parquet, [], "data.parquet: cannot read"),

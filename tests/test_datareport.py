@@ -233,7 +233,7 @@ def test_tool_calls_real_glaive_imported():
     raw = json.loads(path.read_text())
     shared = Path("/work/shared/data/chat_templates/qwen2_5.jinja")
     template = str(shared) if shared.exists() else None
-    rep = trlprep.report(path, layout="sharegpt", chat_template=template, tokenizer=str(TINY),
+    rep = trlprep.report(path, from_="sharegpt", chat_template=template, tokenizer=str(TINY),
                          validate=False)  # fmt: skip
     c = rep.data["conversation"]
     calls = sum(t["from"] == "function_call" for r in raw for t in r["conversations"])
@@ -301,7 +301,7 @@ def test_fail_if(pref_report):
 def test_real_hh_sample_imported():
     path = REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl"
     n = sum(1 for _ in path.open())
-    rep = trlprep.report(path, layout="hh", tokenizer=str(TINY), validate=False)
+    rep = trlprep.report(path, from_="hh", tokenizer=str(TINY), validate=False)
     d = rep.data
     assert d["report"]["type"] == "preference-implicit"
     assert d["rows"]["in"] == n

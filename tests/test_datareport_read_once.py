@@ -129,7 +129,7 @@ def test_layout_read_once_through_its_import(tmp_path, reads):
     assert rep["summary"]["rows"] == 10
     assert reads == {str(path): 1}
     reads.clear()
-    again = report(str(path), layout="sharegpt").to_dict()  # --from sharegpt
+    again = report(str(path), from_="sharegpt").to_dict()  # --from sharegpt
     assert again["validation"] == rep["validation"] and reads == {str(path): 1}
 
 

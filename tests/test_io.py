@@ -652,7 +652,7 @@ def test_missing_unknown_and_corrupt_inputs(tmp_path):
     (tmp_path / "notes.md").write_text("hi")
     with pytest.raises(UsageError, match="cannot tell the file format"):
         read(tmp_path / "notes.md")
-    with pytest.raises(UsageError, match="unknown input format 'yaml'"):
+    with pytest.raises(UsageError, match="unknown --input-format 'yaml'"):
         read(tmp_path / "notes.md", input_format="yaml")
     folder = tmp_path / "folder"
     folder.mkdir()
@@ -699,7 +699,7 @@ def test_output_path_errors(tmp_path):
         writers.write(table, tmp_path / "o.csv")
     with pytest.raises(UsageError, match="cannot tell the output format"):
         writers.write(table, tmp_path / "o.xlsx")
-    with pytest.raises(UsageError, match="unknown output format"):
+    with pytest.raises(UsageError, match="unknown --output-format"):
         writers.write(table, tmp_path / "o.parquet", output_format="xlsx")
     with pytest.raises(UsageError, match="save_to_disk folder"):
         writers.write({"train": table}, tmp_path / "o.parquet")

@@ -104,7 +104,7 @@ def test_report_api_imports_in_memory_data(kind):
     assert rep.value("report.layout") == "map"
     assert rep.value("summary.rows") == 100
     # an explicit layout on rows held in memory is imported too (was: "layout= needs a path")
-    rep = trlprep.report(data, layout="map", map=MAP, examples=0)
+    rep = trlprep.report(data, from_="map", map=MAP, examples=0)
     assert rep.value("report.type") == "prompt-completion"
 
 

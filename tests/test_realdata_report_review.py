@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("tokenizer_loaded_here")
 
 @pytest.fixture(scope="module")
 def hh():
-    return trlprep.report(HH, layout="hh")
+    return trlprep.report(HH, from_="hh")
 
 
 def test_rows_refused_at_import_are_all_accounted_for(hh):
@@ -127,7 +127,7 @@ def test_an_answer_of_a_lone_zero_width_space_is_counted_empty():
     """tulu_7B's answer on line 11 is only U+200B: nothing a reader sees, nothing to learn
     from. It was '0 rows empty/whitespace' and `--fail-if 'empty_answers > 0'` passed."""
     path = REAL / "open_instruct_human_eval" / "eval_instances_tulu_1.first60.jsonl"
-    rep = trlprep.report(path, layout="generations")
+    rep = trlprep.report(path, from_="generations")
     assert rep.data["text"]["by_role"]["completion"]["empty"] == 1
     assert rep.value("empty_answers") == 1
     assert "completion text: 1 row empty/whitespace" in rep.to_text()
@@ -174,7 +174,7 @@ def test_a_folder_of_shards_imported_names_each_file(tmp_path):
     validation issues name each row's file (they said `line 27 (import)`, `lines 32, 33`)."""
     folder = _hh_shards(tmp_path)
     b, c = (f"{folder}/train-0000{k}-of-00003.jsonl" for k in (1, 2))
-    rep = trlprep.report(folder, layout="hh")
+    rep = trlprep.report(folder, from_="hh")
     refused = rep.data["rows"]["rejected_examples"]
     assert [e["place"] for e in refused[:3]] == [f"{b}:27", f"{c}:31", f"{c}:34"]
     issues = {i["rule"]: i for i in rep.data["validation"]["issues"]}

@@ -84,9 +84,9 @@ def test_report_says_split_mode_only_where_no_implicit_pair_is_cut():
 def test_report_in_python_names_the_keywords():
     said = _caught(lambda: trlprep.report(str(DPO), split_mode="char", validate=False))
     assert len(said) == 1 and said[0].startswith("split_mode='char' is read by no step")
-    said = _caught(lambda: trlprep.report(str(ALPACA), layout="alpaca", neutral="drop"))
+    said = _caught(lambda: trlprep.report(str(ALPACA), from_="alpaca", neutral="drop"))
     assert len(said) == 1 and said[0].startswith("neutral='drop' is read by no step")
-    assert "(layout='prm800k')" in said[0] and "--" not in said[0]
+    assert "(from_='prm800k')" in said[0] and "--" not in said[0]
 
 
 def test_detect_takes_no_layout_option():

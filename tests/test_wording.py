@@ -29,14 +29,15 @@ def test_article(word, said):
     assert article(word) == said
 
 
-def test_an_iterable_dataset_is_refused_in_good_english():
+def test_a_datasets_object_of_no_dataset_kind_is_named_with_the_kinds_taken():
     datasets = pytest.importorskip("datasets")
     from trlprep.io.adapters import as_input
 
-    ids = datasets.Dataset.from_list([{"prompt": "a", "completion": "b"}]).to_iterable_dataset()
+    column = datasets.Dataset.from_list([{"prompt": "a", "completion": "b"}])["prompt"]
     with pytest.raises(UsageError) as e:
-        as_input(ids)
-    assert e.value.message.startswith("an IterableDataset cannot be processed in place")
+        as_input(column)
+    assert e.value.message == "unsupported dataset kind datasets.Column"
+    assert "a datasets.Dataset" in e.value.hint and "a list of paths" in e.value.hint
 
 
 def test_tool_calls_of_the_wrong_kind_must_be_an_array(tmp_path, monkeypatch):

@@ -79,4 +79,4 @@ def test_report_from_a_layout_refusing_every_row_says_so(tmp_path):
     )
     assert "(line 1: chosen: holds no" in r.stderr
     with pytest.raises(DataError, match="the input's 2 rows were all refused"):
-        trlprep.report(PREF, layout="hh")
+        trlprep.report(PREF, from_="hh")

@@ -338,9 +338,14 @@ def train(
     overwrite: bool = False,
     **options: Any,
 ) -> TrainResult:
-    """Train as `config` says (a TrainConfig, a dict or a YAML path); see `TrainConfig`.
-    `options` are config keys given as keywords (`algo="dpo", beta=0.1`), over the config's
-    (as `trlprep train`'s flags over `--config`'s YAML).
+    """Train a model as `config` says (a TrainConfig, a dict or a YAML path; see
+    `TrainConfig`) and save it, with its checkpoints and metrics, in `output_dir`.
+
+    `options` are config keys given as keywords (`algo="dpo", model=..., data=...,
+    beta=0.1`; every key is listed below), over the config's (as `trlprep train`'s flags
+    over `--config`'s YAML). `log` is called with each line the run reports (what was done
+    to the data, where the metrics go), said in these keys' words. Returns a `TrainResult`
+    (`output_dir`, `global_step`, `last_metrics`, `history`).
 
     A non-empty `output_dir` is refused as `trlprep train` refuses it (UsageError) unless
     `overwrite` (also an `overwrite` key of a dict config: the previous run's files are
@@ -360,7 +365,17 @@ def train(
     if main:  # `accelerate launch`: the main process judges
         check_output_dir(cfg.output_dir, overwrite=overwrite, resume=cfg.resume)
     with hub_output(shown(cfg.progress), main):  # as `trlprep train --no-progress`
-        return Trainer(cfg, log=log, overwrite=overwrite).train()
+        return Trainer(cfg, log=_in_callers_words(log), overwrite=overwrite).train()
+
+
+def _in_callers_words(log: Callable) -> Callable[[str], None]:
+    """`log` saying each line in the words of the public function running (`train(...)`
+    called from Python: config keys and `trlprep.convert(...)`, not flags and commands)."""
+
+    def said(line: str) -> None:
+        log(in_callers_words(line) if isinstance(line, str) else line)
+
+    return said
 
 
 train.__doc__ = (train.__doc__ or "") + keys_help(train)

@@ -22,20 +22,31 @@ def detect(
 ) -> Detection | dict[str, Detection]:
     """Detect the type, format and modality of a dataset, checking every row.
 
-    `data` is a path (streamed in record batches), a `datasets.Dataset`, `pyarrow.Table`,
-    `polars.DataFrame` or list of row dicts; a `DatasetDict` gives one result per split, or
-    the result of the split `split` alone. `split` also picks the split of a `save_to_disk`
-    folder, Hub-style split files or a Hub id (default: the only one, else `train`).
-    A JSON Lines line that holds no JSON object raises a DataError naming it, or with
-    `on_bad_lines="skip"` is left out and listed as an `invalid-line` problem. A dataset
-    without rows raises a DataError unless `allow_empty`.
+    `data`: a path (a file, a folder of files, a glob; a list of paths is one dataset of
+    those files), a `datasets.Dataset`, `DatasetDict` or `IterableDataset`, a
+    `pyarrow.Table` or `RecordBatchReader`, a polars `DataFrame` or `LazyFrame`, a pandas
+    `DataFrame`, a list of row dicts or a dict of columns. Files are streamed in record
+    batches; an IterableDataset or RecordBatchReader is read whole.
+
+    Keywords:
+    - `split`: the split of a `DatasetDict`, `save_to_disk` folder, Hub-style split files or
+      Hub id (default: the only one, else `train`); a `DatasetDict` without it gives one
+      result per split.
+    - `input_format`: read a path as this format (`"jsonl"`, `"parquet"` ...) whatever its name.
+    - `on_bad_lines`: `"error"` (a JSON Lines line holding no JSON object raises a
+      DataError naming it) or `"skip"` (left out, listed as an `invalid-line` problem).
+    - `allow_empty`: accept a dataset without rows (else a DataError).
+
+    Returns a `Detection` (`.type`, `.format`, `.vision`, `.problems`, `.notes`,
+    `.to_dict()`), or a dict of split name -> Detection for a `DatasetDict`.
     """
     from trlprep.detection.detect import detect_batches, detect_table
-    from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_given, as_input, map_splits
     from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.skipped import bad_line_problems, bad_lines_for, empty_error
 
     bad = bad_lines_for(on_bad_lines)
+    data = as_given(data)
 
     def checked(det: Detection, path: Any = None) -> Detection:
         if det.num_rows == 0 and not det.problems and not allow_empty:
@@ -79,7 +90,7 @@ def convert(
     from_: str | None = None,
     chat_template: Any = None,
     tokenizer: Any = None,
-    tools: list | None = None,
+    tools: list | str | os.PathLike | None = None,
     template_kwargs: dict[str, Any] | None = None,
     num_proc: int | None = None,
     tokenize: bool = False,
@@ -92,34 +103,48 @@ def convert(
     on_bad_lines: str = "error",
     coerce: bool = False,
     assistant_masks: bool = False,
+    allow_empty: bool = False,
     **options: Any,
 ) -> Any:
-    """Convert a dataset to type `to` through the conversion graph; same kind out as in.
+    """Convert a dataset to the TRL dataset type `to` through the conversion graph,
+    optionally rendered with a chat template and tokenised; the same kind comes back.
 
-    Rows that a stage (conversion, chat template, tokenizer, validation of the result)
-    refuses raise one DataError naming the first input row (its file line for a JSONL
-    path) and how many more fail; `on_error="skip"` leaves them out with a
-    `RejectedRowsWarning` instead. A row holding a value of another kind than the rest of
-    its column (a number among text answers) is such a row, unless `coerce=True` reads
-    numbers and booleans as text.
+    `data`: a path (a file, a folder of files, a glob; a list of paths is one dataset of
+    those files), a `datasets.Dataset`, `DatasetDict` or `IterableDataset`, a
+    `pyarrow.Table` or `RecordBatchReader`, a polars `DataFrame` or `LazyFrame`, a pandas
+    `DataFrame`, a list of row dicts or a dict of columns. Files are streamed in record
+    batches; an IterableDataset or RecordBatchReader is read whole.
 
-    `from_` is a dataset type or a public layout (`"sharegpt"`, `"alpaca"`, `"hh"` ...:
-    `trlprep.importers.layout_names()`); without it a layout is read as `trlprep convert`
-    reads it (ShareGPT, Alpaca, OASST ... columns). `options` are
-    `trlprep.converters.base.ConvertOptions` fields (`separator`, `step_separator`,
-    `split_turns`, `label_merge`, `split_mode`, `order`, `no_prompt`) and the importers'
-    `ImportOptions` fields (`map`, `role_map`, `conversational`, `prompt_style`, ...).
-    `chat_template` (a built-in name,
-    .jinja file, tokenizer folder, Hub id or tokenizer object) renders the conversational
-    result to standard text after the route, with `tools` and `template_kwargs`;
-    `tokenize=True` adds token ids with `tokenizer`; with `assistant_masks=True`,
-    conversational language modeling and prompt-completion also get TRL's `assistant_masks`
-    (1 on the tokens of assistant messages whose `weight` is not 0; prompt-completion: over
-    prompt + completion, as `input_ids` and `completion_mask`). A DatasetDict is converted split by
-    split, or only its split `split` (that split's Dataset comes back). `input_format`
-    reads a path as that format (`"jsonl"`, ...) whatever its name. A JSON Lines line
-    that holds no JSON object raises a DataError naming it; `on_bad_lines="skip"` leaves it
-    out with a `RejectedRowsWarning` naming the lines (its `rejects`: every one).
+    Keywords:
+    - `to`: the type to convert to (`"unpaired"`, `"prompt-completion"` ...; None: keep it).
+    - `from_`: a dataset type the data is read as, or a public layout to import it from
+      (`"sharegpt"`, `"alpaca"`, `"hh"` ...: `trlprep.importers.layout_names()`); without
+      it a layout is read as `trlprep convert` reads it (ShareGPT, Alpaca, OASST columns).
+    - `chat_template`: a built-in name, .jinja file, tokenizer folder, Hub id or tokenizer
+      object: the conversational result is rendered to standard text after the route,
+      with `tools` (a list of schemas, or a JSON file of them) for rows without their own
+      and `template_kwargs` (a dict: `{"enable_thinking": False}`).
+    - `tokenize=True` adds token ids with `tokenizer` (its template when no
+      `chat_template`); `max_length` cuts them (`truncation`: `"keep_start"` or
+      `"keep_end"`); `assistant_masks=True` adds TRL's `assistant_masks` to
+      conversational language modeling and prompt-completion (1 on the tokens of assistant
+      messages whose `weight` is not 0). `num_proc`: processes that render (None: every
+      core for big data).
+    - `on_error`: `"stop"` (rows a stage refuses raise one DataError naming the first
+      input row, its file line for a path, and how many more) or `"skip"` (left out, a
+      `RejectedRowsWarning` with their `.rejects`). `coerce=True` reads numbers and
+      0/1 labels among text and booleans as the column's kind (else such a row is refused).
+    - `on_bad_lines`, `split`, `input_format`, `allow_empty` as in `detect`; an input
+      without rows comes back empty with `to`'s columns when `allow_empty=True`.
+    - `guide_only=True` keeps to the conversions TRL's guide describes.
+    - `**options`: the conversions' options (`separator`, `step_separator`, `split_turns`,
+      `label_merge`, `split_mode`, `order`, `no_prompt`, `inline_media`) and the
+      importers' (`map`, `role_map`, `conversational`, `prompt_style`, `pairing`,
+      `threshold`, `margin`, `neutral`, `keep_empty_turns`); `map` alone renames columns.
+
+    Returns the converted rows as the input's kind (a `pyarrow.Table` for a path; a
+    `DatasetDict` split by split, or the split `split` alone). Write it with
+    `trlprep.write(result, PATH)`.
     """
     from trlprep.conversion import masks
     from trlprep.conversion.apply import convert_table, settle_table
@@ -135,13 +160,22 @@ def convert(
         layout_in_hint,
         layout_read_as,
     )
-    from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_given, as_input, map_splits
     from trlprep.io.kinds import CarriedColumnWarning, carried_kinds, carried_warning
     from trlprep.io.skipped import bad_lines_for, read_keeping, warn_bad_lines
     from trlprep.registry import Format
 
     bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
+    from trlprep.keywords import take_renamed_options
 
+    data = as_given(data)
+    take_renamed_options("trlprep.convert", options)  # map_role= -> role_map=
+    tools, template_kwargs = _render_keywords(tools, template_kwargs, truncation)
+    if from_ is not None:
+        from trlprep.importers.registry import check_type_or_layout, is_layout
+
+        if not is_layout(from_):
+            check_type_or_layout(from_)
     layout = from_ if from_ is not None and is_layout(from_) else None
     import_opts = {k: options.pop(k) for k in list(options) if k in IMPORT_OPTIONS}
     if layout is None and import_opts.get("map"):
@@ -150,7 +184,7 @@ def convert(
     if "inline_media" not in options and (chat_template is not None or tokenize):
         # the render keeps no part: media held inline go to their columns first (said so)
         options.update(inline_media="move", moved_by_default=True)
-    opts = ConvertOptions(**options)
+    opts = ConvertOptions(**options, allow_empty=allow_empty)
     given = _given(
         {**options, **import_opts}, tools=tools, template_kwargs=template_kwargs,
         max_length=max_length, truncation=truncation,
@@ -168,6 +202,8 @@ def convert(
             for note in _split_notes(d, split, input_format) + _text_notes(d, split, input_format):
                 warn_user(note, UserWarning)
         table, lines = inp.table, inp.source.lines
+        if table.num_rows == 0 and table.num_columns == 0:  # nothing read: no type to tell
+            return inp.restore(_empty_result(inp.source.path, bad, opts, to, from_))
         name = layout or (layout_read_as(table) if from_ is None else None)
         if name is None and from_ is None and import_opts.get("conversational"):
             name = conversational_layout(table, read_as=False)  # standard text: "map"
@@ -213,6 +249,66 @@ def convert(
         return result
 
     return map_splits(data, one, split)
+
+
+def _empty_result(path: Any, bad: Any, opts: Any, to: str | None, from_: str | None) -> Any:
+    """An input without rows or columns: refused (DataError) unless `allow_empty=True`, then
+    an empty table with the columns of type `to` (or of `from_`, a type), as
+    `trlprep convert --allow-empty` writes it."""
+    import pyarrow as pa
+
+    from trlprep.importers import is_layout
+    from trlprep.io.skipped import empty_error
+    from trlprep.registry import Format, get_type
+
+    if not opts.allow_empty:
+        raise empty_error(path, bad)
+    name = to if to is not None else (None if from_ is None or is_layout(from_) else from_)
+    if name is None:
+        raise UsageError(
+            f"{path or 'the data'}: the dataset has no rows, so its type cannot be detected",
+            hint="with allow_empty=True, pass to=TYPE (the empty result's columns)",
+        )
+    kinds = {"label": pa.bool_(), "labels": pa.list_(pa.bool_()), "steps": pa.list_(pa.string())}
+    columns = [c for c in get_type(name).columns_in(Format.STANDARD) if c.required]
+    fields = [
+        pa.field(c.name_in(Format.STANDARD), kinds.get(c.kind.value, pa.string())) for c in columns
+    ]
+    return pa.schema(fields).empty_table()
+
+
+def _render_keywords(
+    tools: Any, template_kwargs: Any, truncation: str
+) -> tuple[list | None, dict[str, Any] | None]:
+    """`tools` and `template_kwargs` as the render takes them, checked before anything is
+    read: tools as a list of schemas (one schema dict, or a JSON file of them as the CLI's
+    `--tools` takes, is read as such), template kwargs a dict; `truncation` one of its words."""
+    from collections.abc import Mapping
+
+    from trlprep.errors import unknown_choice
+
+    if truncation not in ("keep_start", "keep_end"):
+        raise unknown_choice("--truncation", truncation, ("keep_start", "keep_end"))
+    if isinstance(tools, (str, os.PathLike)):
+        from trlprep.templates.options import load_tools
+
+        tools = load_tools(os.fspath(tools))
+    elif isinstance(tools, Mapping):
+        tools = [dict(tools)]
+    elif tools is not None and (
+        not isinstance(tools, (list, tuple)) or not all(isinstance(t, Mapping) for t in tools)
+    ):
+        raise UsageError(
+            f"tools must be a list of tool schemas (dicts), not {type(tools).__name__}",
+            hint="pass tools=[{'type': 'function', 'function': {'name': ..., 'parameters': "
+            "...}}], or the path of a JSON file holding that list",
+        )
+    if template_kwargs is not None and not isinstance(template_kwargs, Mapping):
+        raise UsageError(
+            f"template_kwargs must be a dict, not {type(template_kwargs).__name__}",
+            hint="e.g. template_kwargs={'enable_thinking': False}",
+        )
+    return (None if tools is None else list(tools)), template_kwargs
 
 
 def _given(options: dict[str, Any], **keywords: Any) -> dict[str, Any]:
@@ -338,25 +434,39 @@ def validate(
     coerce: bool = False,
     **import_options: Any,
 ) -> Report | dict[str, Report]:
-    """Validate a dataset row by row against its type and format; returns a `Report`.
+    """Validate a dataset row by row against its type and format.
 
-    Without `type`/`format` they are detected (checking every row). A path is streamed in
-    record batches; a `DatasetDict` gives one report per split (`split`: the report of that
-    split alone, as `detect`). `strict` makes warnings
-    fail too; `max_errors` caps the example rows kept per issue; `role_map` maps other role
-    names first (`{"human": "user"}` or `"human=user,gpt=assistant"`). A dataset without
-    rows is invalid (an `empty-dataset` error) unless `allow_empty`. A JSON Lines line that
-    holds no JSON object is an `invalid-line` error: reading stops there, or goes on with
-    `on_bad_lines="skip"`. `from_` names a public layout (`"sharegpt"`, ...): the rows are
-    imported from it first, as `convert(..., from_=...)` and `train` import them, with the
-    importer's options (`map=`, `neutral=`, ... as `convert` takes them); a row the import
-    refuses is an `import-failed` error. `coerce=True` checks the rows as `convert(...,
-    coerce=True)` reads them (labels of 0/1 and "true"/"false" as booleans, numbers among
-    text as text; the notes say how many values); a row it cannot read is an error.
+    `data`: a path (a file, a folder of files, a glob; a list of paths is one dataset of
+    those files), a `datasets.Dataset`, `DatasetDict` or `IterableDataset`, a
+    `pyarrow.Table` or `RecordBatchReader`, a polars `DataFrame` or `LazyFrame`, a pandas
+    `DataFrame`, a list of row dicts or a dict of columns. Files are streamed in record
+    batches; an IterableDataset or RecordBatchReader is read whole.
+
+    Keywords:
+    - `type`, `format`: what the data must be (`"preference"`, `"conversational"` ...);
+      detected when not given (checking every row).
+    - `strict=True` makes warnings fail too; `max_errors` caps the example rows kept per
+      issue; `role_map` maps other role names first (`{"human": "user"}` or
+      `"human=user,gpt=assistant"`).
+    - `from_`: a public layout (`"sharegpt"` ...) the rows are imported from first, as
+      `convert(..., from_=...)` and `train` import them, with the importer's options as
+      keywords (`import_options`: `map=`, `neutral=`, ... as `convert` takes them); a row
+      the import refuses is an `import-failed` error.
+    - `coerce=True` checks the rows as `convert(..., coerce=True)` reads them (labels of
+      0/1 and "true"/"false" as booleans, numbers among text as text).
+    - `split`, `input_format`, `on_bad_lines` (a bad line is an `invalid-line` error:
+      reading stops there, or goes on with `"skip"`) and `allow_empty` (a dataset without
+      rows is an `empty-dataset` error unless given) as in `detect`.
+
+    Returns a `Report` (`.valid`, `.issues`, `.notes`, `.to_json()`), or a dict of split
+    name -> Report for a `DatasetDict`.
     """
-    from trlprep.io.adapters import as_input, map_splits
+    from trlprep.io.adapters import as_given, as_input, map_splits
+    from trlprep.keywords import take_renamed
     from trlprep.validation.validate import validate_path, validate_table
 
+    data = as_given(data)
+    role_map = take_renamed("trlprep.validate", import_options, "role_map", role_map)
     opts: dict[str, Any] = dict(
         type=type, format=format, strict=strict, max_errors=max_errors, role_map=role_map,
         coerce=coerce,

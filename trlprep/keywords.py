@@ -9,6 +9,7 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable
+from typing import Any
 
 # ---------------------------------------------------------------- CLI flags in Python's words
 
@@ -94,10 +95,9 @@ COMMAND_FUNCTIONS = {
 REPORT = "trlprep.datareport.build.report"
 TRAIN = "trlprep.trainers.loop.train"
 RAY = "trlprep.ray."
-# functions whose keyword for a flag is named otherwise than FLAG_KEYWORDS says
+# functions whose keyword for a flag is named otherwise than FLAG_KEYWORDS says (train's
+# config keys: a run has `data` and `eval_data`, each with its own layout and map)
 RENAMED = {
-    REPORT: {"from": "layout"},
-    "trlprep.importers.run.import_dataset": {"from": "layout"},
     TRAIN: {
         "from": "data_from",
         "map": "data_map",
@@ -105,6 +105,47 @@ RENAMED = {
         "template-kwarg": "template_kwargs",
     },  # fmt: skip
 }
+# public function -> {a keyword it took before: the keyword that replaced it}; the old one
+# still works for now, with a DeprecationWarning (`take_renamed`)
+OLD_KEYWORDS: dict[str, dict[str, str]] = {
+    "trlprep.convert": {"map_role": "role_map"},
+    "trlprep.validate": {"map_role": "role_map"},
+    "trlprep.report": {"layout": "from_", "map_role": "role_map"},
+    "trlprep.importers.import_dataset": {"layout": "from_", "map_role": "role_map"},
+}
+
+
+def take_renamed(function: str, options: dict[str, Any], new: str, value: Any) -> Any:
+    """The value of keyword `new` of the public `function`: `value`, or the value `options`
+    gives under the keyword's old name (taken out of `options`, with a DeprecationWarning
+    at the caller's line naming `new`). Both given is a UsageError."""
+    from trlprep.errors import UsageError, warn_user
+
+    old = next((o for o, n in OLD_KEYWORDS[function].items() if n == new), None)
+    if old is None or old not in options:
+        return value
+    given = options.pop(old)
+    if value is not None:
+        raise UsageError(
+            f"{function}() got both {new}= and {old}=", hint=f"pass {new} alone ({old}'s new name)"
+        )
+    warn_user(
+        f"{function}(): {old}= is renamed {new}=, the keyword every trlprep function takes "
+        f"for it; pass {new}={given!r}",
+        DeprecationWarning,
+    )
+    return given
+
+
+def take_renamed_options(function: str, options: dict[str, Any]) -> None:
+    """`take_renamed` for the keywords of `function` that go in its `**options`
+    (`map_role=` -> `role_map=`): the old one moved to the new name in `options`."""
+    for old, new in OLD_KEYWORDS[function].items():
+        if old in options and new != "from_":
+            value = take_renamed(function, options, new, options.pop(new, None))
+            options[new] = value
+
+
 # more kinds of value, for train's options: FALSE (`--no-x` -> `x=False`), WORD (a word that
 # looks like a value: `--algo prm`, `--loss-type apo_zero`), BOOL_OR (`--resume` or `--resume
 # PATH`)

@@ -251,7 +251,8 @@ COMMON_ROLE_MAP: dict[str, str] = {
 
 
 def get_type(name: str | DatasetType) -> DatasetType:
-    """Resolve a type name or alias (`pref`, `unpaired`, ...) to its DatasetType."""
+    """Resolve a type name or alias (`pref`, `unpaired`, ...) to its DatasetType (its
+    `.name`, `.columns`, `.trainers`); an unknown name is a UsageError listing the types."""
     if isinstance(name, DatasetType):
         return name
     key = name.strip().lower().replace("_", "-")

@@ -79,6 +79,7 @@ _TRAILING = "`),;:"
 # CLI commands no API function mirrors, said as the Python call that tells the same
 _CLI_ONLY = {
     "`trlprep schema TYPE`": "`trlprep.get_type('TYPE').columns`",
+    "`trlprep templates`": "`trlprep.templates.list_builtins()`",
     # a stopped conversion: the API writes no file, it returns the rows and warns of the rest
     "nothing was written; ": "",
     "to write the other rows and set these aside in a rejects file": "to get the other rows "

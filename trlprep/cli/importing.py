@@ -23,29 +23,6 @@ from trlprep.cli.app import err
 from trlprep.errors import ROW_ID, DataError, UsageError
 
 
-def check_type_or_layout(name: str) -> None:
-    """`--from` names a dataset type or a public layout; a misspelt one is told both lists
-    (and the closest name)."""
-    import difflib
-
-    from trlprep.importers import layout_names
-    from trlprep.registry import TYPES, get_type, type_names_with_aliases, type_suggestion
-
-    try:
-        get_type(name)
-    except UsageError:
-        names = [*TYPES, *layout_names()]
-        close = difflib.get_close_matches(name.lower(), names, n=1)
-        raise UsageError(
-            f"unknown --from {name!r}: not a dataset type or a public layout"
-            + (f" (did you mean {close[0]!r}?)" if close else type_suggestion(name.lower())),
-            hint="dataset types: "
-            + ", ".join(type_names_with_aliases())
-            + "; layouts: "
-            + ", ".join(layout_names()),
-        ) from None
-
-
 def check_keep_empty(req: Request, layout: str | None) -> None:
     """`--keep-empty-turns` is an hh option that lands on prompt-only: refuse it elsewhere."""
     if req.import_options is None or not req.import_options.keep_empty_turns:

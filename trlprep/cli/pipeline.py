@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 from trlprep.cli.app import err, out
 from trlprep.cli.importing import (
     check_keep_empty,
-    check_type_or_layout,
     import_units,
     layout_for_conversational,
     sniff_layout,
@@ -103,6 +102,8 @@ def _run(req: Request) -> None:
     if req.to is not None:
         get_type(req.to)
     if from_type is not None:
+        from trlprep.importers.registry import check_type_or_layout
+
         check_type_or_layout(from_type)
     from trlprep.templates.options import load_tools, parse_template_kwargs
 

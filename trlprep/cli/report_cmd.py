@@ -113,7 +113,7 @@ def report_command(
         input_format=input_format,
         examples=examples,
         validate=validate,
-        layout=from_,
+        from_=from_,
         split_mode=split_mode,
         num_proc=num_proc,
         **given,

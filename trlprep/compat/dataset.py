@@ -25,7 +25,7 @@ from trlprep.converters.implicit import implicit_to_preference
 from trlprep.converters.prefix import split_point_messages, split_point_str
 from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unpaired
 from trlprep.errors import DataError, UsageError, warn_user
-from trlprep.io.adapters import as_input, is_dataset_dict, map_splits
+from trlprep.io.adapters import as_given, as_input, is_dataset_dict, map_splits
 from trlprep.registry import Format
 
 CONTENT_KEYS = ("prompt", "chosen", "rejected", "completion", "messages")
@@ -125,7 +125,7 @@ def _extract_table(data: Any, split_mode: str, no_prompt: str, *, maybe: bool) -
     if "chosen" not in names or "rejected" not in names:
         if maybe:
             return data
-        raise DataError("extract_prompt needs `chosen` and `rejected` columns")
+        raise _needs_pairs("extract_prompt", names)
     fmt = _table_format(table, "chosen")
     if "prompt" in names:
         if maybe and (_table_format(table, "prompt") is fmt):
@@ -179,7 +179,9 @@ def maybe_extract_prompt(
     As TRL: examples without `chosen` and `rejected` are returned as they are, and so are
     those with a `prompt` in the same format as `chosen`; a `prompt` in the other format
     (text next to conversational chosen/rejected) is replaced by the extracted one.
-    The extraction is `extract_prompt`'s, with its differences from TRL.
+    The extraction is `extract_prompt`'s, with its differences from TRL, and takes its
+    keywords (`split_mode`: `"word"` or `"char"`; `no_prompt`: `"error"`, `"warn"` or
+    `"drop"`). Returns the example or dataset (the input's kind) with its prompt explicit.
     """
     if is_example(example):
         if "chosen" not in example or "rejected" not in example:
@@ -191,6 +193,7 @@ def maybe_extract_prompt(
         return _extract_example(example, split_mode, no_prompt)
     if is_iterable_dataset(example):
         return map_iterable(example, lambda t: _extract_table(t, split_mode, no_prompt, maybe=True))
+    example = as_given(example)  # a stream read once, looked at before it is worked on
     return map_splits(example, lambda d: _extract_table(d, split_mode, no_prompt, maybe=True))
 
 
@@ -207,9 +210,21 @@ def _unpair_example(example: dict) -> list[dict]:
     ]
 
 
+def _needs_pairs(function: str, names: list[str]) -> DataError:
+    """The error for data without the `chosen` and `rejected` columns `function` works on."""
+    return DataError(
+        f"{function} needs `chosen` and `rejected` columns (the data has "
+        f"{', '.join(names) or 'no columns'})",
+        hint="pass preference pairs (chosen and rejected, with or without a prompt); "
+        "trlprep.detect(DATA) says what the data is",
+    )
+
+
 def _unpair_table(data: Any, order: str, block_rows: int) -> Any:
     inp = as_input(data)
     table = inp.table
+    if "chosen" not in table.column_names or "rejected" not in table.column_names:
+        raise _needs_pairs("unpair_preference_dataset", table.column_names)
     fmt = _table_format(table, "chosen")
     opts = ConvertOptions(order=order, block_rows=block_rows if order == "blocks" else None)
     if "prompt" in table.column_names:
@@ -240,6 +255,10 @@ def unpair_preference_dataset(
     - extra columns are duplicated onto both rows (TRL v0.17 fails on them);
     - data without a `prompt` (implicit prompt) has its prompt extracted first, as the
       guide's recipe does, instead of becoming rows without a prompt.
+
+    `map_kwargs`: `datasets.map`'s keywords, as TRL takes them (`batch_size`: the blocks of
+    `order="blocks"`, and the batches of an IterableDataset). Returns the unpaired rows as
+    the input's kind.
     """
     if order not in ("interleaved", "blocks"):
         raise UsageError(f"unknown order {order!r}", hint="use interleaved or blocks")
@@ -259,9 +278,11 @@ def maybe_unpair_preference_dataset(
     order: str = "interleaved",
     **map_kwargs: Any,
 ) -> Any:
-    """Unpair the dataset if it has `chosen` and `rejected` columns; else return it as is.
+    """Unpair `dataset` if it has `chosen` and `rejected` columns; else return it as is.
 
-    See `unpair_preference_dataset` for the differences from TRL.
+    Takes the keywords of `unpair_preference_dataset` (`order`, `batch_size` among the
+    `map_kwargs`; `num_proc` and `desc` ignored), which says the differences from TRL. Returns
+    the unpaired (or unchanged) rows as the input's kind.
     """
     if is_example(dataset, "chosen"):
         return _unpair_example(dataset)
@@ -274,6 +295,7 @@ def maybe_unpair_preference_dataset(
             return t
 
         return map_iterable(dataset, maybe, **map_kwargs)
+    dataset = as_given(dataset)  # a stream read once, looked at before it is worked on
     if isinstance(dataset, Mapping) and not is_dataset_dict(dataset):
         names = list(dataset)
     elif hasattr(dataset, "column_names"):

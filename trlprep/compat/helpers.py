@@ -58,7 +58,8 @@ def map_iterable(data: Any, fn: Callable[[pa.Table], pa.Table], **map_kwargs: An
 
 
 def is_conversational_from_value(example: Any) -> bool:
-    """True when `conversations` holds ShareGPT-style messages (`from`/`value` keys).
+    """True when the `conversations` of `example` (one example or a dataset) holds
+    ShareGPT-style messages (`from`/`value` keys).
 
     On a dataset, decided from the schema of its `conversations` column. Difference from
     TRL: an empty `conversations` list is False (TRL raises `IndexError`).
@@ -83,7 +84,7 @@ def is_conversational_from_value(example: Any) -> bool:
 def prepare_multimodal_messages(
     messages: list[dict[str, Any]], images: list | None = None
 ) -> list[dict[str, Any]]:
-    """Messages with every `content` as a list of typed parts, and `images` placed in the
+    """`messages` with every `content` as a list of typed parts, and `images` placed in the
     image parts (as TRL): string contents become `[{"type": "text", "text": ...}]`, the first
     user message with a string content gets one `{"type": "image"}` part per image before its
     text, and unfilled image parts (no `image` key) are filled in order. The input is not
@@ -198,7 +199,7 @@ def pack_dataset(
     map_kwargs: dict[str, Any] | None = None,
 ) -> Any:
     """Pack the token-id rows of a dataset into rows of at most `seq_length` tokens, with
-    TRL's strategies (`bfd`, `bfd_split`, `wrapped`) and a `seq_lengths` column.
+    TRL's strategies (`strategy`: `bfd`, `bfd_split`, `wrapped`) and a `seq_lengths` column.
 
     Every list column as long as `input_ids` row by row is packed alongside it; other columns
     are left out, with a warning. A `datasets.Dataset` keeps its format.
@@ -206,6 +207,9 @@ def pack_dataset(
     Differences from TRL: a whole dataset is packed at once (TRL packs each `map` batch of
     1,000 rows apart), so bins fill better; an IterableDataset is packed lazily batch by batch,
     as TRL; `wrapped` adds `seq_lengths` too (the pieces of each sequence in a row).
+
+    `map_kwargs`: `datasets.map`'s keywords, as TRL takes them (`batch_size` sets the
+    batches of an IterableDataset). Returns the packed rows as the input's kind.
     """
     from trlprep.columns.pack import STRATEGIES, pack_table
 
@@ -237,7 +241,8 @@ def truncate_dataset(
     dataset: Any, max_length: int, map_kwargs: dict[str, Any] | None = None
 ) -> Any:
     """Every list column cut to its first `max_length` items (as TRL 1.x's
-    `truncate_dataset`: token ids, masks and any other list column alike)."""
+    `truncate_dataset`: token ids, masks and any other list column alike). `map_kwargs`:
+    `datasets.map`'s keywords, as TRL takes them. Returns the rows as the input's kind."""
     import pyarrow.compute as pc
 
     if max_length < 0:

@@ -40,6 +40,17 @@ def _templated_stream(
     return map_iterable(dataset, render)
 
 
+def _template_kwargs(given: dict[str, Any]) -> dict[str, Any]:
+    """The template kwargs of a call: `template_kwargs={...}` (the keyword
+    `trlprep.convert` takes) merged with the loose ones, which win."""
+    from collections.abc import Mapping
+
+    merged = given.get("template_kwargs")
+    if not isinstance(merged, Mapping):
+        return given
+    return {**merged, **{k: v for k, v in given.items() if k != "template_kwargs"}}
+
+
 def apply_chat_template(
     example: Any,
     processing_class: Any = None,
@@ -50,10 +61,23 @@ def apply_chat_template(
     **template_kwargs: Any,
 ) -> Any:
     """Render a conversational example or dataset with a chat template, as TRL's
-    `apply_chat_template` (see `trlprep.templates.apply_chat_template` for what
-    `processing_class` may be and for the differences from TRL)."""
+    `apply_chat_template`.
+
+    `example`: one example dict or a dataset of any kind `trlprep.convert` takes (an
+    IterableDataset is rendered lazily, batch by batch). `processing_class` (or
+    `tokenizer=`): a tokenizer, a built-in template name (`"chatml"`, `"qwen2.5"` ...), a
+    .jinja file or a tokenizer folder (see `trlprep.templates.apply_chat_template` for the
+    differences from TRL). `tools`: tool schemas for rows without their own `tools`.
+    `**template_kwargs` are passed to the template (`enable_thinking=False`; a
+    `template_kwargs={...}` dict too, as `trlprep.convert` takes them). `num_proc`:
+    processes that render.
+
+    Returns the rendered example (`prompt`/`completion`, `chosen`/`rejected` or `text` as
+    strings) or dataset, as the input's kind.
+    """
     from trlprep.templates import apply_chat_template as apply
 
+    template_kwargs = _template_kwargs(template_kwargs)
     source = _processing_class(processing_class, tokenizer)
     if is_iterable_dataset(example):
         return _templated_stream(example, source, tools, template_kwargs, maybe=False)
@@ -70,12 +94,19 @@ def maybe_apply_chat_template(
     **template_kwargs: Any,
 ) -> Any:
     """`apply_chat_template` when the example or dataset is conversational; else unchanged
-    (an IterableDataset is checked batch by batch, as it is read)."""
+    (an IterableDataset is checked batch by batch, as it is read). `processing_class` (or
+    `tokenizer`), `tools`, `num_proc` and `**template_kwargs` as `apply_chat_template`
+    takes them. Returns the rendered (or unchanged) example or dataset, as the input's
+    kind."""
     from trlprep.templates import maybe_apply_chat_template as maybe_apply
 
+    template_kwargs = _template_kwargs(template_kwargs)
     source = _processing_class(processing_class, tokenizer)
     if is_iterable_dataset(example):
         return _templated_stream(example, source, tools, template_kwargs, maybe=True)
+    from trlprep.io.adapters import as_given
+
+    example = as_given(example)  # a stream read once, looked at before it is worked on
     return maybe_apply(example, source, tools, num_proc=num_proc, **template_kwargs)
 
 

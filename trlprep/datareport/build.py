@@ -41,36 +41,51 @@ def report(
     input_format: str | None = None,
     examples: int = DEFAULT_EXAMPLES,
     validate: bool = True,
-    layout: str | None = None,
+    from_: str | None = None,
     split_mode: str | None = None,
     num_proc: int | None = None,
     **import_options: Any,
 ) -> DataReport:
-    """Measure a dataset (path, Arrow table, `datasets` Dataset or DatasetDict) before training.
+    """Measure a dataset before training: rows, columns, turns, media, duplicates,
+    validation, and (with a tokenizer) token lengths after the chat template.
 
-    Token lengths use `tokenizer` (or the tokenizer of `chat_template` when that is a
-    tokenizer folder or Hub id) after the chat template, exactly as the trainer tokenises;
-    without a tokenizer the report has no length figures. Files are streamed in record
-    batches: memory grows by a few numbers per row, not with the text. `layout` imports a
-    public layout first (`trlprep import`'s names: sharegpt, hh, alpaca ...); rows it
-    refuses are counted, and validation then checks the imported rows. Implicit preference
-    pairs are measured after extracting their shared prompt, as `trlprep convert` and the
-    trainers do (`split_mode`: "word", the default, or "char", TRL's cut). An option given
-    that nothing reads (`split_mode` of data that is no implicit pairs, `pairing=` of a
-    layout that has no ranks) is said to change nothing, in a warning.
+    `data`: a path (a file, a folder of files, a glob; a list of paths is one dataset of
+    those files), a `datasets.Dataset`, `DatasetDict` or `IterableDataset`, a
+    `pyarrow.Table` or `RecordBatchReader`, a polars `DataFrame` or `LazyFrame`, a pandas
+    `DataFrame`, a list of row dicts or a dict of columns. Files are streamed in record
+    batches (memory grows by a few numbers per row); an IterableDataset or
+    RecordBatchReader is read whole.
 
-    Data of several splits (a DatasetDict, a `save_to_disk` folder of one, a folder or glob
-    of `train`/`test` files), given without `split`, is reported per split under `splits`,
-    with the totals (every split's rows together, rows shared across splits) at the top.
+    Keywords:
+    - `chat_template`, `tokenizer`: token lengths are measured after the template, with
+      `tokenizer` (or the tokenizer of `chat_template` when that is a tokenizer folder or
+      Hub id), exactly as the trainer tokenises; without a tokenizer there are no length
+      figures. `max_length` counts the rows it would cut (`truncation`: `"keep_start"` or
+      `"keep_end"`).
+    - `type`: the type the data is read as (detected when not given).
+    - `from_`: a public layout (`"sharegpt"`, `"hh"`, `"alpaca"` ...) imported first; rows
+      it refuses are counted, and validation checks the imported rows. The importer's
+      options go as keywords (`import_options`), as `convert` and `validate` take them
+      (`map=`, `role_map=`,
+      `conversational=`, `pairing=` ...); `map` without `from_` imports the `map` layout.
+    - `split_mode`: how implicit preference pairs are cut into prompt and completions
+      before they are measured (`"word"`, the default, or `"char"`, TRL's cut).
+    - `examples`: example rows kept per finding; `validate=False` skips validation.
+    - `num_proc`: processes that read, render and tokenise (None: every core for data of
+      100,000 rows or more; 1: this process only). The figures do not depend on it.
+    - `split`, `input_format` as in `detect`. Data of several splits given without `split`
+      is reported per split under `splits`, with the totals at the top.
 
-    `num_proc`: processes that read, render and tokenise (None: every core, for data of
-    100,000 rows or more, this process below; 1: this process only). The figures do not
-    depend on it.
-
-    The importer's options go as keywords, as `convert` and `validate` take them (`map=
-    "completion=canonical_solution"`, `role_map=`, `conversational=`, `pairing=` ...);
-    `map` without `layout` imports the `map` layout, as `trlprep convert --map` does.
+    An option given that nothing reads (`split_mode` of data that is no implicit pairs)
+    is said to change nothing, in a warning. Returns a `DataReport` (`.data`: the figures
+    as a dict; `.to_text()`, `.to_json()`, `.to_html()`).
     """
+    from trlprep.io.adapters import as_given
+    from trlprep.keywords import take_renamed, take_renamed_options
+
+    data = as_given(data)
+    layout = take_renamed("trlprep.report", import_options, "from_", from_)
+    take_renamed_options("trlprep.report", import_options)  # map_role= -> role_map=
     layout, opts = _import_options(layout, import_options)
     if layout is not None and import_options:
         _say_unread(import_options, layout, opts, data)
@@ -100,7 +115,7 @@ def _import_options(layout: str | None, options: dict[str, Any]) -> tuple[str | 
         layout = "map"  # as `trlprep convert --map` reads it
     if layout is None or not is_layout(layout):
         raise UsageError(
-            f"layout={layout!r} is no public layout" if layout else "importer options need layout=",
+            f"from_={layout!r} is no public layout" if layout else "importer options need from_=",
             hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in type=)",
         )
     return layout, opts
@@ -182,7 +197,7 @@ def _measure(
     read = None  # a path's batches being read, to import
     if layout is None and isinstance(data, (str, os.PathLike)):
         # a public layout is read as `trlprep convert` reads it, off the first batch
-        layout, read = read_once(str(data), split, input_format, layouts=type is None)
+        layout, read = read_once(os.fspath(data), split, input_format, layouts=type is None)
         held += [read] if read is not None else []
         once, read = (read, None) if layout is None else (None, read)
         imported = None
@@ -209,7 +224,7 @@ def _measure(
     streamed = layout if imported is None else None  # a table is imported already
     seen: list[np.ndarray] | None = [] if streamed else None  # imported row -> input row
     if streamed and isinstance(data, (str, os.PathLike)):  # imported once, then kept
-        once = kept_stream(stream(str(data), split, input_format, streamed, stats, seen,
+        once = kept_stream(stream(os.fspath(data), split, input_format, streamed, stats, seen,
                                   import_options, read))  # fmt: skip
         held.append(once)
     path, batches, det = source(

@@ -20,7 +20,7 @@ def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | 
     if isinstance(data, (str, os.PathLike)):
         from trlprep.io.readers import iter_batches
 
-        batches = iter_batches(str(data), split=split, input_format=input_format)
+        batches = iter_batches(os.fspath(data), split=split, input_format=input_format)
         try:
             first = next(iter(batches), None)
         finally:
@@ -192,7 +192,7 @@ def source(
     from trlprep.detection.detect import detect_batches, detect_table
 
     if isinstance(data, (str, os.PathLike)):
-        path = str(data)
+        path = os.fspath(data)
 
         def batches():
             if once is not None:

@@ -37,7 +37,7 @@ def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
         except (OSError, ValueError, KeyError, TypeError):
             return None
         return list(names) if len(names) > 1 else None
-    return _file_splits(str(data), input_format)
+    return _file_splits(os.fspath(data), input_format)
 
 
 def _file_splits(path: str, input_format: str | None) -> list[str] | None:

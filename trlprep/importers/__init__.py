@@ -9,7 +9,7 @@ importer works per record batch (`Importer.apply`), so files stream (a layout wh
 span the file, OASST's message export, is imported whole); every input row is imported or
 rejected with its row index, file line, reason and original row.
 
-Python API: `import_dataset(data, layout, **options)` takes any dataset kind and gives
+Python API: `import_dataset(data, from_, **options)` takes any dataset kind and gives
 back the same kind; `import_table` returns an `ImportResult` (rows and rejects);
 `import_batches` streams `trlprep.io.readers.iter_batches` output.
 """

@@ -64,6 +64,28 @@ def layout_names() -> list[str]:
     return list(IMPORTERS)
 
 
+def check_type_or_layout(name: str) -> None:
+    """`--from` (the API's `from_`) names a dataset type or a public layout; a misspelt one
+    is told both lists (and the closest name)."""
+    import difflib
+
+    from trlprep.registry import TYPES, get_type, type_names_with_aliases, type_suggestion
+
+    try:
+        get_type(name)
+    except UsageError:
+        names = [*TYPES, *layout_names()]
+        close = difflib.get_close_matches(name.lower(), names, n=1)
+        raise UsageError(
+            f"unknown --from {name!r}: not a dataset type or a public layout"
+            + (f" (did you mean {close[0]!r}?)" if close else type_suggestion(name.lower())),
+            hint="dataset types: "
+            + ", ".join(type_names_with_aliases())
+            + "; layouts: "
+            + ", ".join(layout_names()),
+        ) from None
+
+
 def _key(name: str) -> str:
     return name.strip().lower().replace("_", "-")
 

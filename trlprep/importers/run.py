@@ -18,7 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.errors import DataError, TrlprepWarning, speaks_python, warn_user
+from trlprep.errors import DataError, TrlprepWarning, UsageError, speaks_python, warn_user
 from trlprep.importers.base import (
     Importer,
     ImportOptions,
@@ -231,7 +231,7 @@ def rejected_warning(result: ImportResult, layout: str) -> RejectedRowsWarning:
 @speaks_python
 def import_dataset(
     data: Any,
-    layout: str,
+    from_: str | None = None,
     *,
     split: str | None = None,
     input_format: str | None = None,
@@ -240,22 +240,39 @@ def import_dataset(
     allow_empty: bool = False,
     **options: Any,
 ) -> Any:
-    """Import `data` (any kind `trlprep.io.adapters.as_input` takes) from a public `layout`;
-    the same kind comes back (a `pyarrow.Table` for a path).
+    """Import `data` from the public layout `from_` into a TRL dataset type.
 
-    `options`: `ImportOptions` fields (`map`, `role_map` or `map_role`, `conversational`,
+    `data`: any kind `trlprep.convert` takes (a path, a list of paths, a `Dataset`, a
+    frame, row dicts ...). `from_`: the layout (`"sharegpt"`, `"alpaca"`, `"hh"` ...:
+    `trlprep.importers.layout_names()`; `layout=` is its old name).
+
+    Keywords: `options` are the importer's (`map`, `role_map`, `conversational`,
     `prompt_style`, `pairing`, `threshold`, `margin`, `neutral`, `coerce`,
-    `keep_empty_turns`), CLI-style
-    strings accepted (`map="prompt=question"`). With `on_error="skip"` rejected rows are
-    left out and a `RejectedRowsWarning` says how many (use `import_table` to get them).
-    A JSON Lines line that holds no JSON object raises a DataError naming it, or with
-    `on_bad_lines="skip"` is left out with a `RejectedRowsWarning` naming the lines. A
-    dataset without rows raises a DataError, or with `allow_empty` comes back as it is.
+    `keep_empty_turns`), CLI-style strings accepted (`map="prompt=question"`).
+    `on_error="skip"` leaves rejected rows out with a `RejectedRowsWarning` saying how many
+    (`import_table` gives them); `"stop"` raises a DataError at the first. `on_bad_lines`,
+    `split`, `input_format` and `allow_empty` (a dataset without rows comes back as it is;
+    else a DataError) as in `trlprep.detect`.
+
+    Returns the imported rows as the input's kind (a `pyarrow.Table` for a path).
     """
     from trlprep.io.adapters import as_input, map_splits
     from trlprep.io.skipped import bad_lines_for, empty_error, read_keeping, warn_bad_lines
+    from trlprep.keywords import take_renamed, take_renamed_options
+
+    layout = take_renamed("trlprep.importers.import_dataset", options, "from_", from_)
+    take_renamed_options("trlprep.importers.import_dataset", options)  # map_role= -> role_map=
+    if layout is None:
+        from trlprep.importers.registry import layout_names
+
+        raise UsageError(
+            "import_dataset() needs the layout to import from",
+            hint="pass from_=LAYOUT (" + ", ".join(layout_names()) + ")",
+        )
+    from trlprep.io.adapters import as_given
 
     bad_lines_for(on_bad_lines)  # a wrong value is refused before anything is read
+    data = as_given(data)
     opts = ImportOptions.make(**options)
     importer = get_importer(layout)
 

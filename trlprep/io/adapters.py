@@ -1,7 +1,8 @@
 """Accept any dataset kind the Python API takes, work on Arrow, and give back the same kind.
 
 Kinds: `datasets.Dataset` (a filtered or selected view included), `datasets.DatasetDict`
-(each split, through `map_splits`), `pyarrow.Table`, `pyarrow.RecordBatch`,
+(each split, through `map_splits`), `datasets.IterableDataset` (read whole, as a
+RecordBatchReader is; an IterableDataset comes back), `pyarrow.Table`, `pyarrow.RecordBatch`,
 `polars.DataFrame`/`LazyFrame`, `pandas.DataFrame`, a list of row dicts, a dict of columns
 or one example as a dict (`trlprep.io.dictinput`: given back as a dict), any object
 exporting an Arrow stream, or a path (read with `trlprep.io.readers`; results come back as
@@ -25,6 +26,7 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.columns.textparts import has_marks, restored, table_without_marks
 from trlprep.errors import UsageError
 from trlprep.io.dictinput import EXAMPLE, dict_kind, example_back
+from trlprep.io.inputfiles import given_paths
 from trlprep.io.jsonargs import decoded, has_tagged_arguments
 from trlprep.io.jsonencode import has_struct
 from trlprep.io.jsonext import at_entry, has_json_features, with_json_types
@@ -35,11 +37,10 @@ from trlprep.io.jsontext import (
     tools_names,
 )
 from trlprep.io.readers import Source, dataset_table, read, table_from_columns, table_from_records
-from trlprep.wording import article
 
 _KINDS_HINT = (
     "pass a datasets.Dataset, pyarrow.Table, polars.DataFrame, pandas.DataFrame, "
-    "a list of row dicts, a dict of columns, one example as a dict or a path"
+    "a list of row dicts, a dict of columns, one example as a dict, a path or a list of paths"
 )
 
 
@@ -69,11 +70,24 @@ def is_dataset_dict(data: Any) -> bool:
     return isinstance(data, (datasets.DatasetDict, datasets.IterableDatasetDict))
 
 
+def as_given(data: Any) -> Any:
+    """`data` as a public function reads it: a list of paths as one dataset of those files
+    (`trlprep.Inputs`), a RecordBatchReader read into a table (a stream is read once, and a
+    function may look at its input before it works on it: `maybe_extract_prompt`), anything
+    else as it is."""
+    data = given_paths(data)
+    if isinstance(data, pa.RecordBatchReader):
+        return data.read_all()
+    return data
+
+
 def as_input(data: Any, *, split: str | None = None, input_format: str | None = None) -> Input:
     """Wrap `data` (any supported kind) as an `Input`.
 
-    A `DatasetDict` needs `split`; use `map_splits` to process every split.
+    A `DatasetDict` needs `split`; use `map_splits` to process every split. A list of
+    paths is one dataset of those files (`trlprep.Inputs`).
     """
+    data = given_paths(data)
     if isinstance(data, (str, os.PathLike)):
         return Input(read(data, split=split, input_format=input_format), _identity)
     if isinstance(data, Source):  # a table already read, with its path and file lines
@@ -187,8 +201,10 @@ def _datasets_input(data: Any, split: str | None) -> Input:
 
     from trlprep.io.writers import to_dataset
 
-    if isinstance(data, datasets.DatasetDict):
+    if isinstance(data, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         data = pick_split(data, split)
+    if isinstance(data, datasets.IterableDataset):
+        return _iterable_input(data)
     if isinstance(data, datasets.Dataset):
         name = str(data.split) if data.split is not None else None
         features = data.features
@@ -200,10 +216,35 @@ def _datasets_input(data: Any, split: str | None) -> Input:
             return _with_features(to_dataset(t, split=name), features)
 
         return Input(Source(dataset_table(data)), restore, values_back=json_values)
-    raise UsageError(
-        f"{article(type(data).__name__)} cannot be processed in place",
-        hint="pass the file path instead (trlprep streams files itself), or a Dataset",
-    )
+    raise UsageError(f"unsupported dataset kind datasets.{type(data).__name__}", hint=_KINDS_HINT)
+
+
+def _iterable_input(data: Any) -> Input:
+    """A `datasets.IterableDataset` read whole, as a RecordBatchReader is (in Arrow batches,
+    no per-row Python), given back as an IterableDataset over the result's rows."""
+    from trlprep.io.writers import to_dataset
+
+    batches = [t for t in data.with_format("arrow").iter(batch_size=_STREAM_BATCH) if t.num_rows]
+    if batches:
+        table = pa.concat_tables(batches, promote_options="permissive")
+    else:  # nothing to read: the declared columns, if any
+        features = data.features
+        table = features.arrow_schema.empty_table() if features is not None else pa.table({})
+    table = table.replace_schema_metadata(None)  # the features are read off the data again
+    features = data.features
+    json_values = features is not None and has_json_features(features)
+
+    def restore(t: pa.Table) -> Any:
+        if json_values:
+            t = with_json_types(t)
+        ds = to_dataset(t)
+        return (ds if features is None else _with_features(ds, features)).to_iterable_dataset()
+
+    return Input(Source(table), restore, values_back=json_values)
+
+
+# rows per Arrow batch taken from an IterableDataset (its own shards may be smaller)
+_STREAM_BATCH = 10_000
 
 
 def _polars_input(data: Any) -> Input:
@@ -292,5 +333,7 @@ def map_splits(data: Any, fn: Callable[[Any], Any], split: str | None = None) ->
         out = {name: fn(ds) for name, ds in data.items()}
         if all(isinstance(v, datasets.Dataset) for v in out.values()):
             return datasets.DatasetDict(out)
+        if all(isinstance(v, datasets.IterableDataset) for v in out.values()):
+            return datasets.IterableDatasetDict(out)
         return out
     return fn(data)

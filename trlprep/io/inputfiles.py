@@ -53,6 +53,26 @@ class Inputs(str):
         return self
 
 
+def given_paths(data: object) -> object:
+    """`data` as the Python API reads it: a list or tuple of paths (each a file, folder or
+    glob) as one dataset (an `Inputs`; one path as itself), anything else as it is."""
+    if (
+        isinstance(data, (list, tuple))
+        and data
+        and all(isinstance(p, (str, os.PathLike)) for p in data)
+    ):
+        for p in data:  # a list of texts is no list of paths: said so, not "no such file"
+            if isinstance(p, str) and (p != p.strip() or any(c in p for c in " \n\t")):
+                if not os.path.exists(p):
+                    raise UsageError(
+                        f"a list of strings is read as paths, and {p[:60]!r} is no file",
+                        hint="pass rows as dicts ([{'text': ...}, ...]) or a dict of columns "
+                        "({'text': [...]}), or paths that exist",
+                    )
+        return inputs(data)
+    return data
+
+
 def inputs(paths: Sequence[str | os.PathLike]) -> str:
     """One path as itself, several as an `Inputs` (for commands taking paths)."""
     paths = list(paths)

@@ -32,7 +32,7 @@ def resolve_output_format(path: str | os.PathLike, output_format: str | None = N
         fmt = _ALIASES.get(fmt, fmt)
         if fmt not in OUTPUT_FORMATS:
             raise UsageError(
-                f"unknown output format {output_format!r}" + did_you_mean(fmt, OUTPUT_FORMATS),
+                f"unknown --output-format {output_format!r}" + did_you_mean(fmt, OUTPUT_FORMATS),
                 hint="use one of: " + ", ".join(OUTPUT_FORMATS),
             )
         return fmt

@@ -18,7 +18,7 @@ them row by row.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import ValueKind, value_kind
 from trlprep.errors import DataError, InputError, UsageError
 from trlprep.io.datasetfolders import dataset_table, read_disk, read_hub
-from trlprep.io.inputfiles import candidate_files, past_stop
+from trlprep.io.inputfiles import candidate_files, given_paths, past_stop
 from trlprep.io.joining import concat_tables
 from trlprep.io.jsonext import at_entry
 from trlprep.io.jsonl import BadLines, jsonl_chunks, read_jsonl
@@ -105,7 +105,7 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
                 hint += "inside (" + ", ".join(FORMATS[:6]) + ")"
             from trlprep.errors import did_you_mean
 
-            said = f"unknown input format {input_format!r}" + did_you_mean(fmt, FORMATS)
+            said = f"unknown --input-format {input_format!r}" + did_you_mean(fmt, FORMATS)
             raise UsageError(said, hint=hint)
         if fmt != "hub" and not Path(path).exists():
             raise InputError(f"{path}: no such file or folder")
@@ -170,7 +170,7 @@ def _looks_like_hub_id(path: str) -> bool:
 
 
 def read(
-    path: str | os.PathLike,
+    path: str | os.PathLike | Sequence[str | os.PathLike],
     *,
     split: str | None = None,
     input_format: str | None = None,
@@ -181,11 +181,15 @@ def read(
 
     `split` picks a split of a `DatasetDict` folder or a Hub dataset (without it, the only
     split, else `train`, else an error naming the splits); other inputs have one split.
+    `input_format` reads `path` as that format (`"jsonl"`, ...) whatever its name.
     A JSONL line that holds no JSON object raises a DataError naming it, or is skipped
     into `bad_lines` when given; `on_bad_lines="skip"` (as `trlprep.convert` takes it)
     skips them with a `RejectedRowsWarning` naming them. A folder of data files, a glob or
-    several paths (`trlprep.io.shards.Inputs`) are read as one dataset (see `trlprep.io.shards`).
+    several paths (a list of them, or `trlprep.Inputs`) are read as one dataset (see
+    `trlprep.io.shards`). Returns a `Source`: `.table` (a `pyarrow.Table`), `.path`, and
+    `.lines` (each row's line in its file, where the format has lines).
     """
+    path = given_paths(path)
     if on_bad_lines is not None:
         from trlprep.io.skipped import read_choosing
 

@@ -88,12 +88,16 @@ def write(
     overwrite: bool = False,
     inputs: tuple[str, ...] = (),
 ) -> str:
-    """Write a table (or, to a folder, a dict of split tables) to `path` atomically.
+    """Write a dataset to `path` atomically, as `trlprep convert ... -o PATH` writes it.
 
-    `data` may also be what the Python API's functions return: a `datasets.Dataset` (a
-    `DatasetDict`: its splits), a pandas or polars frame, a list of row dicts or a dict of
-    columns. Returns the format used. Raises UsageError when `path` exists and `overwrite`
-    is not set, or when it is one of `inputs`.
+    `data`: a `pyarrow.Table` or what the Python API's functions return (a
+    `datasets.Dataset` or IterableDataset, a `DatasetDict` or a dict of split names to
+    datasets (written to a folder), a pandas or polars frame, a list of row dicts or a dict
+    of columns). `output_format`: `"parquet"`, `"jsonl"`, `"arrow"` or `"disk"` (a
+    `save_to_disk` folder); by default from the name's suffix. `overwrite=True` replaces
+    an existing `path` (else a UsageError); `inputs`: paths it must not be.
+
+    Returns the format written.
     """
     data = _as_tables(data)
     fmt = resolve_output_format(path, output_format)
