@@ -1,10 +1,13 @@
 """`--engine ray` writing to object storage (here `file://` URIs, written by Ray tasks as
 to `s3://`) writes the local engine's shards, byte for byte: JSON Lines without a message's
 null keys, Parquet row groups cut at 65,536 rows (not one a Ray block), `--num-shards` cut
-as locally. On the session's local Ray instance (`ray_support`)."""
+as locally. Reading from
+object storage names rows, rejects and errors as the local engine names a local folder's.
+On the session's local Ray instance (`ray_support`)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +17,7 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from ray_support import local_ray, run_outcome  # noqa: E402, F401  (the session's Ray)
 from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
@@ -22,6 +25,7 @@ from trlprep.cli import app  # noqa: E402
 REAL = Path(__file__).parent / "realdata"
 TOOLCALLS = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
 GLAIVE = REAL / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
+HH = REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl"
 
 
 def _cli(*args: object) -> tuple[int, str]:
@@ -69,3 +73,50 @@ def test_ray_object_storage_parquet_has_the_local_row_groups(tmp_path):
             for md in (pq.ParquetFile(remote / name).metadata for name in names)
         ]
         assert groups == ([[33_000], [33_000]] if shards else [[65_536, 464]])
+
+
+def _hh_shards(folder: Path, fmt: str) -> Path:
+    """The real HH-RLHF sample in three shards (Parquet: row groups of 16 rows); JSON Lines:
+    the second shard's line 6 broken."""
+    lines = HH.read_text(encoding="utf-8").splitlines(keepends=True)
+    folder.mkdir()
+    cut = [0, 50, 110, len(lines)]
+    for i in range(3):
+        part, name = lines[cut[i] : cut[i + 1]], folder / f"train-{i:05d}-of-00003.{fmt}"
+        if fmt == "jsonl":
+            if i == 1:
+                part[5] = '{"chosen": "broken\n'
+            name.write_text("".join(part), encoding="utf-8")
+        else:
+            pq.write_table(pa.Table.from_pylist([json.loads(x) for x in part]), name, 16)
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_ray_object_storage_inputs_are_named_as_local_files(tmp_path, fmt):
+    """A `file://` folder of shards read by Ray: the warnings, the counts line (a bad line
+    skipped), the rejects records (`file`, `line`, `row`) and, without skipping, the error
+    name `URI:line` / `URI row N` in the local engine's words, byte for byte."""
+    folder = _hh_shards(tmp_path / "hh", fmt)
+    uri = folder.as_uri()
+    skip = ["--from", "hh", "--on-error", "skip", "--on-bad-lines", "skip"]
+    local, ray = tmp_path / "local.jsonl", tmp_path / "ray_out.jsonl"
+    res = CliRunner().invoke(app, ["convert", str(folder), "-o", str(local), *skip])
+    args = ["convert", uri, "-o", str(ray), *skip, "--engine", "ray"]
+    ray_res = CliRunner().invoke(app, args)
+    code, said, written, rejects = run_outcome(res, local)
+    ray_code, ray_said, ray_written, ray_rejects = run_outcome(ray_res, ray)
+    assert code == ray_code == 0, ray_res.output
+    assert ray_said.replace(uri, str(folder)) == said
+    assert ray_rejects.replace(uri, str(folder)) == rejects
+    assert ray_written == written
+    shard = "train-00001-of-00003"
+    first = f"{uri}/{shard}.jsonl:37" if fmt == "jsonl" else f"{uri}/{shard}.parquet row 36"
+    assert f"(e.g. {first}, " in ray_said
+    if fmt == "jsonl":
+        assert f'"line":6,"file":"{uri}/{shard}.jsonl"' in ray_rejects
+        code, said = _cli("convert", folder, "-o", tmp_path / "x.jsonl")
+        ray_code, ray_said = _cli("convert", uri, "-o", tmp_path / "y.jsonl", "--engine", "ray")
+        assert code == ray_code == 1
+        assert ray_said.replace(uri, str(folder)) == said
+        assert ray_said.startswith(f"error: {uri}/{shard}.jsonl:6: invalid JSON")
