@@ -50,3 +50,17 @@ def test_a_remote_files_copy_names_the_uri(tmp_path):
     assert str(e.value).startswith(f"{src.as_uri()}:2: ")
     with pytest.raises(InputError, match="no such file"), local_copy(f"{src.as_uri()}x"):
         pass
+
+
+def test_a_remote_files_reading_notes_reach_the_driver_by_its_uri(tmp_path):
+    """What a worker's read found (a text file's blank lines skipped, a minified JSON
+    array's rows named `row N`) is kept by URI in the driver, for the counts line and the
+    notes, as a local file's is kept by path."""
+    from trlprep.io import jsonarray, plaintext
+    from trlprep.io.plaintext import TextStats
+
+    uri = (tmp_path / "a.txt").as_uri()
+    plaintext.remember(uri, TextStats(lines=4, blank=1, rows=3))
+    assert plaintext.stats(uri) == TextStats(lines=4, blank=1, rows=3)
+    jsonarray.remember(f"{uri}.json", "rows are named `row N`")
+    assert jsonarray.naming_notes([f"{uri}.json"]) == [f"{uri}.json: rows are named `row N`"]
