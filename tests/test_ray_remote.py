@@ -1,10 +1,15 @@
 """`--engine ray` writing to object storage (here `file://` URIs, written by Ray tasks as
 to `s3://`) writes the local engine's shards, byte for byte: JSON Lines without a message's
-null keys, Parquet row groups cut at 65,536 rows (not one a Ray block), `--num-shards` cut
-as locally. On the session's local Ray instance (`ray_support`)."""
+null keys, Parquet row groups cut at 65,536 rows (not one a Ray block), `--num-shards` and
+`--max-shard-size` cut as locally; all or nothing (a failed shard, SIGTERM). Reading from
+object storage names rows, rejects and errors as the local engine names a local folder's.
+On the session's local Ray instance (`ray_support`)."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 from pathlib import Path
 
 import pyarrow as pa
@@ -14,7 +19,7 @@ import pytest
 pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from ray_support import local_ray  # noqa: E402, F401  (the session's Ray)
+from ray_support import local_ray, run_outcome  # noqa: E402, F401  (the session's Ray)
 from typer.testing import CliRunner  # noqa: E402
 
 from trlprep.cli import app  # noqa: E402
@@ -22,6 +27,7 @@ from trlprep.cli import app  # noqa: E402
 REAL = Path(__file__).parent / "realdata"
 TOOLCALLS = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
 GLAIVE = REAL / "glaive_toolcall" / "glaive_toolcall_en_demo.json"
+HH = REAL / "hh_rlhf" / "harmless-base-test.sample.jsonl"
 
 
 def _cli(*args: object) -> tuple[int, str]:
@@ -69,3 +75,116 @@ def test_ray_object_storage_parquet_has_the_local_row_groups(tmp_path):
             for md in (pq.ParquetFile(remote / name).metadata for name in names)
         ]
         assert groups == ([[33_000], [33_000]] if shards else [[65_536, 464]])
+
+
+def _hh_shards(folder: Path, fmt: str) -> Path:
+    """The real HH-RLHF sample in three shards (Parquet: row groups of 16 rows); JSON Lines:
+    the second shard's line 6 broken."""
+    lines = HH.read_text(encoding="utf-8").splitlines(keepends=True)
+    folder.mkdir()
+    cut = [0, 50, 110, len(lines)]
+    for i in range(3):
+        part, name = lines[cut[i] : cut[i + 1]], folder / f"train-{i:05d}-of-00003.{fmt}"
+        if fmt == "jsonl":
+            if i == 1:
+                part[5] = '{"chosen": "broken\n'
+            name.write_text("".join(part), encoding="utf-8")
+        else:
+            pq.write_table(pa.Table.from_pylist([json.loads(x) for x in part]), name, 16)
+    return folder
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_ray_object_storage_inputs_are_named_as_local_files(tmp_path, fmt):
+    """A `file://` folder of shards read by Ray: the warnings, the counts line (a bad line
+    skipped), the rejects records (`file`, `line`, `row`) and, without skipping, the error
+    name `URI:line` / `URI row N` in the local engine's words, byte for byte."""
+    folder = _hh_shards(tmp_path / "hh", fmt)
+    uri = folder.as_uri()
+    skip = ["--from", "hh", "--on-error", "skip", "--on-bad-lines", "skip"]
+    local, ray = tmp_path / "local.jsonl", tmp_path / "ray_out.jsonl"
+    res = CliRunner().invoke(app, ["convert", str(folder), "-o", str(local), *skip])
+    args = ["convert", uri, "-o", str(ray), *skip, "--engine", "ray"]
+    ray_res = CliRunner().invoke(app, args)
+    code, said, written, rejects = run_outcome(res, local)
+    ray_code, ray_said, ray_written, ray_rejects = run_outcome(ray_res, ray)
+    assert code == ray_code == 0, ray_res.output
+    assert ray_said.replace(uri, str(folder)) == said
+    assert ray_rejects.replace(uri, str(folder)) == rejects
+    assert ray_written == written
+    shard = "train-00001-of-00003"
+    first = f"{uri}/{shard}.jsonl:37" if fmt == "jsonl" else f"{uri}/{shard}.parquet row 36"
+    assert f"(e.g. {first}, " in ray_said
+    if fmt == "jsonl":
+        assert f'"line":6,"file":"{uri}/{shard}.jsonl"' in ray_rejects
+        code, said = _cli("convert", folder, "-o", tmp_path / "x.jsonl")
+        ray_code, ray_said = _cli("convert", uri, "-o", tmp_path / "y.jsonl", "--engine", "ray")
+        assert code == ray_code == 1
+        assert ray_said.replace(uri, str(folder)) == said
+        assert ray_said.startswith(f"error: {uri}/{shard}.jsonl:6: invalid JSON")
+
+
+def test_ray_object_storage_output_is_all_or_nothing(tmp_path, monkeypatch):
+    """A shard's write failing (the second of three) or SIGTERM arriving while shards are
+    written: nothing of the run in the output folder (no shard, no staging prefix), an
+    existing output untouched; then a run that succeeds writes every shard."""
+    from trlprep.cli.app import handle_sigterm
+    from trlprep.ray import remote
+
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"text": f"t{i}"}) + "\n" for i in range(30)))
+    out = tmp_path / "out"
+    args = ["convert", src, "-o", out.as_uri(), "--output-format", "jsonl", "--engine", "ray"]
+    real, driver = remote._write_shard, os.getpid()
+
+    def failing(uri, *rest):
+        if "part-00001" in uri:
+            raise OSError(28, "No space left on device")
+        return real(uri, *rest)
+
+    monkeypatch.setattr(remote, "_write_shard", failing)
+    code, said = _cli(*args, "--num-shards", 3)
+    assert code == 2 and "cannot write the output: No space left on device" in said, said
+    assert not out.exists()  # the folder this run created removed too
+
+    def terminated(uri, *rest):  # SIGTERM to the driver while it waits for this shard
+        if "part-00001" in uri:
+            import time
+
+            os.kill(driver, signal.SIGTERM)
+            time.sleep(20)
+        return real(uri, *rest)
+
+    out.mkdir()
+    (out / "train-00000-of-00001.jsonl").write_text("old\n")
+    monkeypatch.setattr(remote, "_write_shard", terminated)
+    before = signal.getsignal(signal.SIGTERM)
+    handle_sigterm()
+    try:
+        res = CliRunner().invoke(
+            app, [str(a) for a in [*args, "--max-shard-size", 50, "--overwrite"]]
+        )
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert res.exit_code != 0, (res.output, sorted(p.name for p in out.iterdir()))
+    assert [p.name for p in out.iterdir()] == ["train-00000-of-00001.jsonl"]
+    assert (out / "train-00000-of-00001.jsonl").read_text() == "old\n"
+
+
+def test_ray_object_storage_max_shard_size_cuts_as_locally(tmp_path):
+    """`--max-shard-size` over the real HH-RLHF sample: the local engine and Ray writing to
+    `file://` write as many shards, byte for byte (each cut learns the shard before's bytes
+    on disk per byte in memory; the data's size in memory alone gives another count)."""
+    for fmt in ("parquet", "jsonl"):
+        local, remote = tmp_path / f"local{fmt}", tmp_path / f"remote{fmt}"
+        for engine, out in (("local", f"{local}/"), ("ray", remote.as_uri())):
+            code, said = _cli(
+                "convert", HH, "--to", "preference", "-o", out, "--max-shard-size", "20kB",
+                "--output-format", fmt, "--engine", engine,
+            )  # fmt: skip
+            assert code == 0, said
+        names = sorted(p.name for p in local.iterdir())
+        assert len(names) > 3
+        assert sorted(p.name for p in remote.iterdir()) == names
+        for name in names:
+            assert (remote / name).read_bytes() == (local / name).read_bytes()

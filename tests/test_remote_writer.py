@@ -42,3 +42,38 @@ def test_the_stream_writer_writes_the_local_bytes(tmp_path, fmt):
     if fmt == "jsonl":  # a message's null keys left out (content kept)
         first = json.loads(local.read_text(encoding="utf-8").splitlines()[0])
         assert all("reasoning_content" not in m for m in first["messages"])
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_remote_shards_are_cut_by_size_as_the_local_writer_cuts_them(tmp_path, fmt):
+    """`--max-shard-size` on object storage: each shard's cut learns the bytes on disk per
+    byte in memory of the shard before, as the local writer does, so the shards hold the
+    same rows and bytes (here the real HH-RLHF sample, 20 kB shards)."""
+    import numpy as np
+
+    from trlprep.io import writers
+    from trlprep.io.groupcut import row_bytes
+    from trlprep.io.readers import read
+    from trlprep.io.shardout import ShardedOutput, ShardWriter
+    from trlprep.ray.remote import size_cuts
+
+    table = read(HERE / "hh_rlhf" / "harmless-base-test.sample.jsonl").table
+    local = tmp_path / "local"
+    with ShardWriter(ShardedOutput(local, max_shard_size=20_000), table.schema, fmt) as w:
+        for start in range(0, table.num_rows, 40):  # the local writer takes batches
+            w.write(table.slice(start, 40))
+    written = []
+
+    def write(start: int, end: int) -> int:
+        out = tmp_path / f"part-{len(written)}.{fmt}"
+        with writers.stream_writer(pa.OSFile(str(out), "wb"), str(out), table.schema, fmt) as s:
+            s.write(table.slice(start, end - start))
+        written.append(out)
+        return out.stat().st_size
+
+    ends = size_cuts(row_bytes(table), 20_000, write)
+    shards = sorted(local.iterdir())
+    assert len(shards) == len(ends) > 3
+    assert [p.read_bytes() for p in written] == [p.read_bytes() for p in shards]
+    assert ends[-1] == table.num_rows and list(np.diff([0, *ends])) != [ends[0]] * len(ends)
+    assert size_cuts(np.zeros(0, np.int64), 10, lambda a, b: 0) == [0]  # no rows: one shard

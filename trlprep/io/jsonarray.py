@@ -133,6 +133,8 @@ def _naming_note(lines: np.ndarray) -> str:
 
 
 def _key(path: str) -> tuple[str, int, int] | None:
+    if "://" in path:  # an object-storage file read by a Ray worker (`ray.remotein`)
+        return (path, 0, 0)
     try:
         st = os.stat(path)
     except OSError:

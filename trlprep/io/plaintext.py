@@ -73,6 +73,8 @@ _STATS: dict[tuple[str, int, int], TextStats] = {}  # (file, mtime_ns, size) -> 
 
 
 def _key(path: str) -> tuple[str, int, int] | None:
+    if "://" in path:  # an object-storage file read by a Ray worker (`ray.remotein`)
+        return (path, 0, 0)
     try:
         st = os.stat(path)
     except OSError:

@@ -37,7 +37,8 @@ GRACE = 2.0  # seconds: a just-created entry is never touched
 def cannot_write(path: str | os.PathLike, e: OSError) -> InputError:
     """One message for an output that cannot be written: the path, the reason, what to do."""
     reason = e.strerror or str(e) or type(e).__name__
-    folder = Path(path).absolute().parent
+    text = os.fspath(path)
+    folder = text.rstrip("/").rsplit("/", 1)[0] if "://" in text else Path(path).absolute().parent
     if isinstance(e, PermissionError) or e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         hint = f"{folder} is not writable here: write to a folder you can write to"
     elif e.errno == errno.EPIPE:

@@ -14,8 +14,8 @@ Pairing unpaired rows by prompt groups the rows by a hash of the prompt (Ray's g
 pairs within each group in input order; unpairing with `order="blocks"` sorts the output by
 (half, row). Local inputs of every format are read by `sources` with trlprep's reader in
 Ray tasks, rows numbered in the driver from the order each task hands its blocks back
-(Ray's readers only for object storage); outputs come back in row order (`numbering`)
-whatever order Ray keeps blocks in; the workers' warnings and notes reach the driver
+(object storage too, each file copied to its task first); outputs come back in row order
+(`numbering`) whatever order Ray keeps blocks in; the workers' warnings and notes reach the driver
 through `notes`. Needs the `ray` extra
 (`pip install "trlprep[ray]"`).
 """

@@ -1,5 +1,5 @@
 """A converted Ray dataset written out: a folder of row-ordered shards written by the
-driver (local), or Ray's own writers on the workers (object storage)."""
+driver (local), or by Ray tasks on the workers (object storage, `remote`)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def write_shards(ds: Any, output: str, output_format: str | None, overwrite: boo
     one shard per `--max-shard-size` (500 MB) of data. A local folder is written by the
     driver, block after block in row order, with the local engine's shard writer (beside
     its final name, renamed into place as a whole: nothing left on failure); object storage
-    (`s3://...`) by Ray tasks, a shard each, with the same writer (`trlprep.ray.remote`):
-    the same bytes either way. Returns the number of shards."""
+    (`s3://...`) by Ray tasks, a shard each, with the same writer and cuts, under a staging
+    prefix moved into place once all are written (`trlprep.ray.remote`): the same bytes
+    either way. Returns the number of shards."""
     import pyarrow as pa
 
     from trlprep.io.shardout import ShardedOutput, ShardWriter

@@ -6,8 +6,9 @@ streaming generator); rows are numbered from that order in the driver, as the lo
 numbers them: `ROW_ID` (row of the whole input), `LINE` (file line). Nothing rests on Ray
 Data keeping the order of blocks (a best effort, even with `preserve_order`), and every
 input reads as locally: JSON arrays and wrappers, CSV with JSON text, zstd JSON Lines,
-broken lines named or skipped. Object storage (`s3://...`) goes through Ray's
-`read_parquet` / `read_json`, rows named by their index.
+broken lines named or skipped. Object storage (`s3://...`, `file://...`) is read the same
+way, each file copied into its task's temporary folder first (`remotein`): its rows named
+`URI:line` / `URI row N` as a local file's are.
 """
 
 from __future__ import annotations
@@ -18,28 +19,29 @@ from typing import Any
 
 import pyarrow as pa
 
-from trlprep.errors import TrlprepError, UsageError
+from trlprep.errors import TrlprepError
 from trlprep.ray.base import LINE, _ray, unwrapped
 from trlprep.ray.csvread import CsvParts, csv_parts, finish_ranges, start_ranges
 from trlprep.ray.jsonranges import Span, file_spans, joined, span_chunks
+from trlprep.ray.remotein import is_remote, local_copy, remote_files, remote_format
 from trlprep.ray.rowgroups import BLOCK_BYTES, parquet_runs, read_groups
-
-NATIVE = {"parquet": "parquet", "jsonl": "json"}  # trlprep format -> Ray reader
 
 
 def _remote(paths: list[str]) -> bool:
-    return any("://" in p for p in paths)
+    return any(is_remote(p) for p in paths)
 
 
 def input_paths(path: Any, input_format: str | None, split: str | None) -> list[str]:
     """The files to read: local folders and globs resolved as the local engine does
     (`trlprep.io.inputfiles`); a `save_to_disk` folder or Hub id as itself; object-storage
-    URIs passed to Ray as they are."""
-    given = _given(path)
-    if _remote(given):
-        return given
+    folders listed as local ones are (`remotein`)."""
     from trlprep.io.inputfiles import input_files
 
+    given = _given(path)
+    if _remote(given):  # each path listed by its own file system
+        lister = {True: remote_files, False: input_files}
+        files = [lister[is_remote(p)](p, split, input_format) or [p] for p in given]
+        return [f for found in files for f in found]
     files = input_files(path, split, input_format)
     return given if files is None else [str(p) for p in files]
 
@@ -55,18 +57,7 @@ def _given(path: Any) -> list[str]:
 def input_format_of(paths: list[str], input_format: str | None) -> str:
     """The local engine's format name (jsonl, json, parquet, csv, arrow, disk, hub)."""
     if _remote(paths):
-        from trlprep.io.sources import split_suffix
-
-        fmt = input_format or split_suffix(paths[0])[0] or ""
-        fmt = {"ndjson": "jsonl", "pq": "parquet"}.get(fmt, fmt)
-        if fmt not in NATIVE:
-            raise UsageError(
-                f"{paths[0]}: object-storage inputs are read by Ray's own readers, which "
-                f"read Parquet and JSON Lines, not {fmt or 'this format'}",
-                hint="copy the files to a local folder (trlprep reads every format there), "
-                "or pass --input-format parquet|jsonl",
-            )
-        return fmt
+        return remote_format(paths, input_format)
     from trlprep.io.readers import resolve_format
     from trlprep.io.shards import Inputs
 
@@ -80,15 +71,6 @@ def read(path: Any, input_format: str | None = None, split: str | None = None) -
     return ds.drop_columns([c for c in ds.columns() if c.startswith("__trlprep_")])
 
 
-def _ray_read(paths: list[str], fmt: str) -> Any:
-    data = _ray().data
-    if fmt == "parquet":
-        return data.read_parquet(paths)
-    # lines=False: Arrow's JSON reader (itself line-delimited); lines=True reads with pandas,
-    # which retypes values (numbers with gaps as floats) and guesses across kinds
-    return data.read_json(paths, lines=False)
-
-
 @unwrapped()
 def read_numbered(
     path: Any,
@@ -98,21 +80,16 @@ def read_numbered(
     tools_column: str | None = None,
 ) -> tuple[Any, int, Any]:
     """The input as a Ray dataset numbered as the local engine numbers it: ROW_ID and, for
-    line-based files, LINE; also the row count and the files (`Shards`, None for one file
-    or object storage). `bad_lines` (`trlprep.io.jsonl.BadLines`): JSON Lines lines that
-    hold no JSON object are skipped into it (else the first one is a DataError naming it).
-    `tools_column`: the column `--map tools=NAME` renames, read as each row's own schemas
-    as `tools` is (`trlprep.io.jsontext.tools_from`; local files)."""
-    from trlprep.ray.numbering import numbered
-
+    line-based files, LINE; also the row count and the files (`Shards`, None for one file).
+    `bad_lines` (`trlprep.io.jsonl.BadLines`): JSON Lines lines that hold no JSON object
+    are skipped into it (else the first one is a DataError naming it). `tools_column`: the
+    column `--map tools=NAME` renames, read as each row's own schemas as `tools` is
+    (`trlprep.io.jsontext.tools_from`)."""
     paths = input_paths(path, input_format, split)
     fmt = input_format_of(paths, input_format)
-    if not _remote(paths):
-        # a folder or glob of one file is a multi-file input of one shard, as locally
-        many = len(paths) > 1 or paths != _given(path)
-        return _trlprep_read(paths, fmt, split, bad_lines, tools_column, many)
-    ds, total = numbered(_ray_read(paths, fmt).materialize())
-    return ds, total, None
+    # a folder or glob of one file is a multi-file input of one shard, as locally
+    many = len(paths) > 1 or paths != _given(path)
+    return _trlprep_read(paths, fmt, split, bad_lines, tools_column, many)
 
 
 def _trlprep_read(
@@ -136,7 +113,8 @@ def _trlprep_read(
     skip = bad_lines is not None
     here = os.getcwd()  # a worker's folder is where Ray started, not where this run is
     cpus = int(ray.cluster_resources().get("CPU", 1))
-    parts = _parts([os.path.join(here, p) for p in paths], fmt, tools_column, cpus)
+    local = [p if is_remote(p) else os.path.join(here, p) for p in paths]
+    parts = _parts(local, fmt, tools_column, cpus)
     streams = [
         [
             start_ranges(g, p)
@@ -197,7 +175,9 @@ def _parts(
 ) -> list[list[list[int] | Span | None]]:
     """Each file's reads: [None] (the whole file in one task), its runs of row groups
     (Parquet), its ranges of lines (JSON Lines, `jsonranges`) or [its ranges of records]
-    (CSV, `csvranges`)."""
+    (CSV, `csvranges`); a remote file is read whole."""
+    if _remote(paths):
+        return [[None] if is_remote(p) else _parts([p], fmt, tools_column, cpus)[0] for p in paths]
     if fmt == "jsonl":
         return [[None] if s is None else s for s in file_spans(paths, cpus)]
     if fmt == "csv":
@@ -226,7 +206,12 @@ def _read_file(
     `cwd` (the run's folder) and named as given. `groups`: only these row groups of a
     Parquet file (`rowgroups`), in blocks of about `BLOCK_BYTES`; or only this range of
     a JSON Lines file (`jsonranges`), a block per chunk the local reader parses, their
-    schemas handed back last in the first item (to be joined in the driver)."""
+    schemas handed back last in the first item (to be joined in the driver). A remote
+    `path` (a URI) is copied here first and named as given (`remotein`)."""
+    if is_remote(path):
+        with local_copy(path) as copy:
+            yield from _read_file(copy, fmt, split, skip, tools_column, None, groups)
+        return
     if isinstance(groups, Span):
         yield from _read_span(path, cwd, groups, skip, tools_column)
         return
