@@ -85,3 +85,27 @@ def test_convert_keeps_the_text_and_renders_as_the_originals(tmp_path):
             want = original_render(template, prompt, add_generation_prompt=True)
             assert row["prompt"] == want
             assert row["prompt"] + row["completion"] == original_render(template, whole)
+
+
+@pytest.mark.parametrize("suffix,delimiter", [(".csv", ","), (".tsv", "\t")])
+def test_an_excel_utf8_export_with_a_byte_order_mark_reads_the_same_rows(
+    tmp_path, suffix, delimiter
+):
+    """The records saved as Excel's "CSV UTF-8" (a byte-order mark before the header)."""
+    import csv
+
+    path = tmp_path / f"identity{suffix}"
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        writer = csv.DictWriter(f, ["instruction", "input", "output"], delimiter=delimiter)
+        writer.writeheader()
+        writer.writerows(_src())
+    assert path.read_bytes().startswith(b"\xef\xbb\xbfinstruction")
+    out, want = tmp_path / "o.jsonl", tmp_path / "w.jsonl"
+    for src, dst in ((path, out), (DATA, want)):
+        res = run("convert", src, "--conversational", "-o", dst)
+        assert res.exit_code == 0, res.output
+        assert counts(res.output) == (91, 0, 91, 91)
+    assert rows_of(out) == rows_of(want)
+    res = run("validate", path, "--from", "alpaca")
+    said = " ".join(res.output.split())
+    assert "template-variable (completion): 85 rows, lines 2, 3, 4, 5, 6" in said
