@@ -24,6 +24,7 @@ _CANDIDATES = [
 ]
 _FITTING = 0.8  # the share of a reading's non-ASCII characters that must be its script's own
 _WESTERN_PUNCTUATION = "\u201c\u201d\u2018\u2019\u2013\u2014\u2026"  # curly quotes, dashes, ...
+_SAMPLE = 2048  # bytes of a line looked at (each candidate decodes them: a bound on the cost)
 _SHOWN = 24  # characters of the decoded text shown in the message
 
 
@@ -76,6 +77,7 @@ def guess(data: bytes) -> tuple[str, str, str] | None:
     decoded) of the legacy encoding `data` (bytes that are not UTF-8) reads as; None when
     no candidate fits or most of its non-ASCII bytes are UTF-8 after all (a stray byte in a
     UTF-8 file is not a file in another encoding)."""
+    data = _sample(data)
     as_utf8 = data.decode("utf-8", "replace")
     bad = as_utf8.count("\ufffd")
     if sum(ord(c) > 127 for c in as_utf8) - bad > bad:
@@ -94,6 +96,14 @@ def guess(data: bytes) -> tuple[str, str, str] | None:
     return best
 
 
+def _sample(data: bytes) -> bytes:
+    """Up to `_SAMPLE` bytes of `data` from a little before its first non-ASCII byte (the
+    bytes before that one are ASCII, so no character is cut at the start)."""
+    first = next((i for i, b in enumerate(data[: _SAMPLE * 64]) if b > 127), 0)
+    start = max(0, first - 16)
+    return data[start : start + _SAMPLE]
+
+
 def _shown(text: str) -> str:
     """Up to `_SHOWN` characters of the line of `text` holding its first non-ASCII one,
     from a few characters before it."""
@@ -103,12 +113,32 @@ def _shown(text: str) -> str:
     return line[:_SHOWN] + ("..." if len(line) > _SHOWN else "")
 
 
+_GUESSED: dict[str, tuple[str, str, str]] = {}  # path -> (codec, iconv name, what it is)
+
+
+def _known(path: str | None, data: bytes) -> tuple[str, str, str] | None:
+    """`guess(data)`, the encoding guessed for an earlier line of `path` reused when these
+    bytes decode by it too (a file with every line refused is not guessed line by line)."""
+    codecs = {name: codec for codec, name, _ in _CANDIDATES}
+    if path is not None and path in _GUESSED:
+        codec, name, what = _GUESSED[path]
+        text = _decode(_sample(data), codec)
+        if text is not None:
+            return name, what, _shown(text)
+    found = guess(data)
+    if found is not None and path is not None:
+        if len(_GUESSED) > 64:
+            _GUESSED.clear()
+        _GUESSED[path] = (codecs[found[0]], found[0], found[1])
+    return found
+
+
 def not_utf8(path: str | None, data: bytes) -> tuple[str, str]:
     """(what is wrong, what to do) for `data`, bytes of the file `path` that are not UTF-8:
     the encoding they read as and the iconv command, when one fits."""
     from trlprep.io.textfaults import UTF8_HINT, file_command
 
-    found = guess(data)
+    found = _known(path, data)
     if found is None:
         return "not valid UTF-8 text", UTF8_HINT
     name, what, shown = found
