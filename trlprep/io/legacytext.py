@@ -10,6 +10,7 @@ nothing is said beyond "not UTF-8".
 
 from __future__ import annotations
 
+import os
 import unicodedata
 
 # (Python codec, the name iconv takes, what it is), in the order ties are broken: Japanese
@@ -113,23 +114,36 @@ def _shown(text: str) -> str:
     return line[:_SHOWN] + ("..." if len(line) > _SHOWN else "")
 
 
-_GUESSED: dict[str, tuple[str, str, str]] = {}  # path -> (codec, iconv name, what it is)
+_GUESSED: dict[tuple, tuple[str, str, str]] = {}  # file -> (codec, iconv name, what it is)
+
+
+def _file_key(path: str | None) -> tuple | None:
+    """Which file `path` is now (its real path, size and modification time): a file
+    rewritten, or another one of the same name, is guessed afresh."""
+    if path is None:
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (os.path.realpath(path), st.st_size, st.st_mtime_ns)
 
 
 def _known(path: str | None, data: bytes) -> tuple[str, str, str] | None:
-    """`guess(data)`, the encoding guessed for an earlier line of `path` reused when these
-    bytes decode by it too (a file with every line refused is not guessed line by line)."""
+    """`guess(data)`, the encoding guessed for an earlier line of the same file reused when
+    these bytes decode by it too (a file with every line refused is not guessed line by line)."""
     codecs = {name: codec for codec, name, _ in _CANDIDATES}
-    if path is not None and path in _GUESSED:
-        codec, name, what = _GUESSED[path]
+    key = _file_key(path)
+    if key is not None and key in _GUESSED:
+        codec, name, what = _GUESSED[key]
         text = _decode(_sample(data), codec)
         if text is not None:
             return name, what, _shown(text)
     found = guess(data)
-    if found is not None and path is not None:
+    if found is not None and key is not None:
         if len(_GUESSED) > 64:
             _GUESSED.clear()
-        _GUESSED[path] = (codecs[found[0]], found[0], found[1])
+        _GUESSED[key] = (codecs[found[0]], found[0], found[1])
     return found
 
 
