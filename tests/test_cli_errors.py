@@ -129,8 +129,9 @@ def test_on_bad_lines_skip_converts_the_rest_and_reports_them(tmp_path, monkeypa
 # the same faults in a CSV file or a JSON document: invalid data (exit 1), file line, hint
 TEXT_FAULTS = {
     "csv-bad-utf8": (
-        "d.csv", b"prompt,completion\na,b\ncaf\xe9,d\n", "d.csv:3: not valid UTF-8 text",
-        "re-encode the file as UTF-8",
+        "d.csv", b"prompt,completion\na,b\ncaf\xe9,d\n", "d.csv:3: not valid UTF-8 text; the "
+        "bytes read as Windows-1252 (Western European) text ('caf\u00e9,d')",
+        "re-encode it as UTF-8: `iconv -f WINDOWS-1252 -t UTF-8 d.csv > d.utf8.csv`",
     ),
     "csv-extra-field": (
         "d.csv", b"prompt,completion\na,b\nc,d,e\n", "d.csv:3: expected 2 fields (as the "
@@ -146,7 +147,8 @@ TEXT_FAULTS = {
     ),
     "json-bad-utf8": (
         "d.json", b'[{"prompt": "a", "completion": "b"},\n{"prompt": "caf\xe9", "completion": '
-        b'"d"}]\n', "d.json:2: not valid UTF-8 text", "re-encode the file as UTF-8",
+        b'"d"}]\n', "d.json:2: not valid UTF-8 text; the bytes read as Windows-1252",
+        "re-encode it as UTF-8: `iconv -f WINDOWS-1252 -t UTF-8 d.json > d.utf8.json`",
     ),
     "json-missing-comma": (
         "d.json", b'[\n {"prompt": "a"},\n {"prompt": "c"}\n {"prompt": "e"}\n]\n',

@@ -79,6 +79,17 @@ def test_report_counts_the_repeated_answers(tmp_path):
     assert "line 35 repeats line 12, line 54 repeats line 4, line 56 repeats line 15" in text
 
 
+def test_validate_warns_of_the_zero_width_space_answer_as_report_counts_it():
+    # line 11's answer is a lone U+200B: report counted it as an empty answer, validate said
+    # nothing (`utf8_is_space` reads no zero-width character as whitespace)
+    res = run("validate", DATA, "--from", "generations")
+    assert res.exit_code == 0, res.output
+    said = " ".join(res.output.split())
+    assert "warning: whitespace-only (completion): 1 row, line 11" in said
+    res = run("report", DATA, "--from", "generations")
+    assert "completion text: 1 row empty/whitespace" in " ".join(res.output.split())
+
+
 @pytest.mark.parametrize("template", ["qwen2_5", "llama3_1"])
 def test_conversational_renders_equal_the_original_templates(tmp_path, template):
     from realdata.support import original_template_args

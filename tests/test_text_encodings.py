@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import json
 import re
 from pathlib import Path
 
@@ -212,3 +213,64 @@ def test_the_command_names_the_file_as_given_quoted_and_writes_beside_it(tmp_pat
     assert result.exit_code == 1, result.output
     text = " ".join(result.stderr.split())
     assert "`iconv -f UTF-16 -t UTF-8 'my data/d.jsonl' > 'my data/d.utf8.jsonl'`" in text
+
+
+# ---------------------------------------------------------------- legacy CJK and Western text
+
+# Python's codec -> (the text written, what the error names, iconv's name in the hint)
+LEGACY = {
+    "gbk": ("谁是你的开发者？你叫什么名字？", "GB18030/GBK (Simplified Chinese)", "GB18030"),
+    "big5": ("請問你們的開發者是誰？", "Big5 (Traditional Chinese)", "BIG5"),
+    "shift_jis": ("こんにちは、元気ですか？", "Shift_JIS (Japanese)", "CP932"),
+    "euc_kr": ("안녕하세요, 잘 지내세요?", "EUC-KR (Korean)", "CP949"),
+    "cp1252": ("Où est le café? “Très” bien", "Windows-1252 (Western European)", "WINDOWS-1252"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "csv", "json"])
+@pytest.mark.parametrize("codec", sorted(LEGACY))
+def test_legacy_encodings_are_named_with_the_iconv_command(tmp_path, monkeypatch, codec, fmt):
+    text, what, iconv = LEGACY[codec]
+    rows = [{"prompt": "hi", "completion": "ok"}, {"prompt": text, "completion": "ok"}]
+    body = {
+        "jsonl": "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+        "json": json.dumps(rows, ensure_ascii=False, indent=1),
+        "csv": "prompt,completion\n" + "".join(f'"{r["prompt"]}",ok\n' for r in rows),
+    }[fmt]
+    monkeypatch.chdir(tmp_path)
+    Path(f"d.{fmt}").write_bytes(body.encode(codec))
+    result = CliRunner().invoke(app, ["validate", f"d.{fmt}"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    # was: "not valid UTF-8 text", "re-encode the file as UTF-8" (no encoding, no command)
+    assert f"not valid UTF-8 text; the bytes read as {what} text" in said
+    assert text[:6] in said  # the text as decoded, for the user to judge the guess
+    assert f"`iconv -f {iconv} -t UTF-8 d.{fmt} > d.utf8.{fmt}`" in said
+    # the command does what it says: its output reads, the text as written
+    Path(f"d.utf8.{fmt}").write_text(Path(f"d.{fmt}").read_bytes().decode(codec), "utf-8")
+    out = tmp_path / "o.jsonl"
+    result = CliRunner().invoke(app, ["convert", f"d.utf8.{fmt}", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(out.read_text(encoding="utf-8").splitlines()[1])["prompt"] == text
+
+
+def test_a_stray_byte_in_utf8_text_names_no_encoding(tmp_path):
+    path = tmp_path / "d.jsonl"
+    good = json.dumps({"prompt": "你好，世界，你好", "completion": "好的"}, ensure_ascii=False)
+    path.write_bytes(good.encode()[:-2] + b'\xff"}\n')  # one bad byte among UTF-8 hanzi
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "not valid UTF-8 text" in said and "read as" not in said and "iconv" not in said
+
+
+def test_a_legacy_text_file_line_names_its_encoding(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"hello\n" + "你好，世界\n".encode("gbk"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert (
+        "line 2" in said and "read as GB18030/GBK (Simplified Chinese) text ('你好，世界')" in said
+    )
+    assert "`iconv -f GB18030 -t UTF-8" in said

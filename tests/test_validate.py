@@ -432,6 +432,15 @@ CASES = [
     ("special-token", [{"text": "a"}, {"text": "a<|endoftext|>b"}], {}, "text", [1]),
     ("nul-character", [{"messages": [U, _m("assistant", "a\x00")]}], {}, "messages", [0]),
     (
+        "template-variable",
+        [{"text": "{{ x }} is Jinja"}, {"text": "I am {{name}}."}, {"text": "{x}"}],
+        {},
+        "text",
+        [1],
+    ),
+    ("whitespace-only", [{"text": "a"}, {"text": "\u200b\u3000"}], {}, "text", [1]),
+    ("whitespace-only", [{"messages": [U, _m("assistant", "\ufeff")]}], {}, "messages", [0]),
+    (
         "image-placeholder",
         [{"messages": [U, A]}, {"messages": [_m("user", "<image> what is it?"), A]}],
         {},

@@ -137,6 +137,9 @@ CASES: dict[str, tuple[str, list[str], list[str]]] = {
         ["--from", "generations", "--map", "prompt=question,completions=code", "--conversational"],
         ["language-modeling"],
     ),  # fmt: skip
+    "glaive_zh": ("glaive_toolcall_zh/glaive_toolcall_zh_demo.first40.json", [], ["prompt-only"]),
+    "dpo_zh": ("dpo_zh_demo/dpo_zh_demo.sample.json", [], ["unpaired"]),
+    "identity": ("llamafactory_identity/identity.json", ["--conversational"], []),
     "glaive_all_turns": (
         "glaive_toolcall/glaive_toolcall_en_demo.json",
         ["--to", "prompt-completion", "--split-turns", "all"],
@@ -148,7 +151,8 @@ ALL_TURNS = ("openai_drone", "fastchat_dummy", "mllm_demo", "mllm_video", "xtune
              "xtuner_mllm_image", "lf_v1_sft", "lf_v1_reason_tools", "oasst_trees",
              "oasst_messages", "toolbench", "xtuner_qwen35_tools", "swift_sharegpt",
              "torchtune_chat", "axolotl", "mllm_audio", "mllm_video_audio", "xtuner_video_paths",
-             "oasst_flat", "oumi_chat", "oumi_vision", "oumi_tool_calling")  # fmt: skip
+             "oasst_flat", "oumi_chat", "oumi_vision", "oumi_tool_calling",
+             "glaive_zh")  # fmt: skip
 CASES.update(
     {
         f"{name}_all_turns": (

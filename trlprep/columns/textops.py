@@ -14,6 +14,20 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_lengths
 
+# nothing visible: whitespace, and the zero-width characters a reader cannot see either (a
+# lone U+200B answer trains the model to answer nothing; Chinese text copied from the web
+# carries them)
+INVISIBLE = r"^[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]*$"
+
+
+def blank(arr: pa.Array) -> pa.Array:
+    """Per string: it is not empty and holds only whitespace (`utf8_is_space`: U+3000 too)
+    or zero-width characters (U+200B-U+200D, U+2060, U+FEFF); null for nulls."""
+    space = pc.utf8_is_space(arr)
+    unseen = pc.and_(pc.match_substring_regex(arr, INVISIBLE), pc.greater(pc.binary_length(arr), 0))
+    return pc.or_(space, unseen)
+
+
 # ASCII whitespace bytes: space, \t, \n, \v, \f, \r
 _WS = np.zeros(256, dtype=bool)
 _WS[[9, 10, 11, 12, 13, 32]] = True

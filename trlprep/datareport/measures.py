@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrowtypes import is_messages
 from trlprep.columns.inlinemedia import inline_media_per_row
 from trlprep.columns.placeholders import media_counts
+from trlprep.columns.textops import INVISIBLE
 from trlprep.columns.textparts import has_marks, restored
 from trlprep.datareport.collected import INDEX, Collected
 from trlprep.datareport.plaintext import plain_text
@@ -243,9 +244,7 @@ def _keep_placeholders(d: Collected, canon: pa.Table, frame: pl.DataFrame) -> No
         setattr(d, name, getattr(d, name) + rows)
 
 
-# nothing visible: whitespace, and the zero-width characters a reader cannot see either
-# (a lone U+200B answer trains the model to answer nothing)
-_BLANK = r"^[\s\p{Z}\x{200B}-\x{200D}\x{2060}\x{FEFF}]*$"
+_BLANK = INVISIBLE  # nothing visible (an empty answer too)
 
 
 def keep_text_checks(

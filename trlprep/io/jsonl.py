@@ -248,7 +248,9 @@ def _parse_line(
     try:
         rec = json.loads(line)
     except UnicodeDecodeError:
-        return None, ("not valid UTF-8 text", "re-encode the file as UTF-8")
+        from trlprep.io.legacytext import not_utf8
+
+        return None, not_utf8(path, line)
     except json.JSONDecodeError as e:
         hint = "fix or remove that line; each line must hold one JSON object"
         if first and line.lstrip().startswith(b"["):

@@ -293,13 +293,15 @@ def _utf8_lines(path, chunk, starts, stops, first_line, bad) -> np.ndarray:
             line.decode("utf-8")
             continue
         except UnicodeDecodeError as e:
+            from trlprep.io.legacytext import guess, not_utf8
+
             reason = f"not valid UTF-8 text (byte {e.start + 1} of the line)"
+            hint = "re-encode the file as UTF-8 (`iconv -f LATIN1 -t UTF-8`, say, for Latin-1 text)"
+            if guess(bytes(line)) is not None:
+                said, hint = not_utf8(path, bytes(line))
+                reason += said.removeprefix("not valid UTF-8 text")
         error = BadLineError(
-            reason,
-            path=path,
-            line=first_line + i,
-            hint="re-encode the file as UTF-8 (`iconv -f LATIN1 -t UTF-8`, say, for Latin-1 "
-            "text); or pass --on-bad-lines skip",
+            reason, path=path, line=first_line + i, hint=hint + "; or pass --on-bad-lines skip"
         )
         if bad is None:
             raise error

@@ -35,9 +35,11 @@ def utf8_error(path: str, data: bytes) -> TextFaultError | None:
     try:
         data.decode("utf-8")
     except UnicodeDecodeError as e:
-        return TextFaultError(
-            "not valid UTF-8 text", path=path, line=line_at(data, e.start), hint=UTF8_HINT
-        )
+        from trlprep.io.legacytext import not_utf8
+
+        start = data.rfind(b"\n", 0, e.start) + 1
+        reason, hint = not_utf8(path, data[start : start + HEAD_BYTES])
+        return TextFaultError(reason, path=path, line=line_at(data, e.start), hint=hint)
     return None
 
 

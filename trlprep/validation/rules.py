@@ -12,7 +12,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | mixed-kind               | error   | its JSON kind differs from what the column needs          |
 | null-value               | error   | a required value (or a step/label/token item) is null     |
 | empty-string             | error   | a text, message content, text part or step is ""          |
-| whitespace-only          | warning | such a string holds only whitespace                       |
+| whitespace-only          | warning | such a string holds only whitespace or zero-width chars   |
 | empty-messages           | error   | a message list is empty                                   |
 | invalid-message          | error   | a message is null, or a message field has a bad type      |
 | unknown-role             | error   | a role is missing or not a chat role (after --role-map)   |
@@ -23,6 +23,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | role-alternation         | warning | two consecutive messages have the same role               |
 | special-token            | warning | text holds a literal special token (`<|im_start|>`, ...)  |
 | nul-character            | warning | text holds a NUL character (\x00)                         |
+| template-variable        | warning | text holds an unfilled template variable (`{{name}}`)     |
 | image-placeholder        | warning | `<image>` placeholders in the text != images in the row   |
 | media-placeholder        | warning | `<video>`/`<audio>` placeholders != videos/audios entries |
 | prompt-ending            | error   | a prompt ends on a system or developer turn               |
@@ -159,7 +160,7 @@ RULES: dict[str, Rule] = {
         Rule(
             "whitespace-only",
             W,
-            "a string holds only whitespace",
+            "a string holds only whitespace or zero-width characters",
             "check these rows; strip or drop them",
         ),
         Rule("empty-messages", E, "a message list is empty", "drop these rows"),
@@ -218,6 +219,14 @@ RULES: dict[str, Rule] = {
             W,
             "text holds a NUL character (\\x00)",
             "remove it; NUL is never meaningful text and breaks tokenizers and C-based tools",
+        ),
+        Rule(
+            "template-variable",
+            W,
+            "text holds an unfilled template variable (`{{name}}`, no spaces inside)",
+            "fill it before training (`sed -e 's/{{name}}/YOUR_NAME/g' DATA > FILLED`): the "
+            "model would learn to say `{{name}}`; text meant so (a template taught as code) "
+            "can stay",
         ),
         Rule(
             "image-placeholder",

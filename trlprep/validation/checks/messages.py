@@ -276,7 +276,8 @@ def _check_content(
             "whitespace-only",
             column,
             owners.rows(present & space),
-            message=f"column {column!r}: a message's content holds only whitespace",
+            message=f"column {column!r}: a message's content holds only whitespace or zero-width "
+            "characters",
         )
         return no_images
     if is_list(t) and (pa.types.is_struct(t.value_type) or pa.types.is_null(t.value_type)):

@@ -58,8 +58,11 @@ def string_offsets(arr: pa.Array) -> np.ndarray | None:
 
 
 def empty_and_space(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """Per string: (empty, only whitespace as `utf8_is_space` says); False for nulls."""
-    space = true_mask(pc.utf8_is_space(arr))
+    """Per string: (empty, only whitespace or zero-width characters as `textops.blank` says);
+    False for nulls."""
+    from trlprep.columns.textops import blank
+
+    space = true_mask(blank(arr))
     offsets = string_offsets(arr)
     if offsets is None:
         lengths = pc.fill_null(pc.binary_length(arr), 0).to_numpy(zero_copy_only=False)

@@ -11,6 +11,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_lengths, to_numpy_bool
 from trlprep.columns.arrowtypes import is_string
 from trlprep.columns.inlinemedia import IMAGE_PARTS, INLINE_MEDIA_KEYS, inline_parts
+from trlprep.columns.textops import blank
 from trlprep.registry import PART_TYPES
 from trlprep.validation.checks.msgarrays import Owners, struct_field
 from trlprep.validation.checks.text import Scan, check_text
@@ -21,6 +22,9 @@ VIDEO_AUDIO_PARTS: dict[str, tuple[str, ...]] = {
     "video": ("video", "video_url"),
     "audio": ("audio", "audio_url", "input_audio"),
 }
+
+
+_BLANK = "holds only whitespace or zero-width characters"
 
 
 def _no_text(parts: pa.Array, where: np.ndarray) -> str:
@@ -96,11 +100,11 @@ def check_parts(
         empty = to_numpy_bool(pc.equal(pc.binary_length(text), 0))
         if needs is not None:
             empty &= needs[pmsg]
-        space = to_numpy_bool(pc.utf8_is_space(text))
+        space = to_numpy_bool(blank(text))
         string = np.zeros(len(parts), bool) if was_string is None else was_string[pmsg]
         said = (("a message's content", string), ("a text part", ~string))
         for rule, hit, what in (("empty-string", empty, "is empty"),
-                                ("whitespace-only", space, "holds only whitespace")):  # fmt: skip
+                                ("whitespace-only", space, _BLANK)):  # fmt: skip
             for whose, mine in said:
                 sink.flag(
                     rule,

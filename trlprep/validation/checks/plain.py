@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trlprep.columns.arrays import list_lengths, to_numpy_bool
+from trlprep.columns.textops import blank
 from trlprep.validation.checks.common import BatchSink
 
 
@@ -36,8 +37,8 @@ def check_strings(arr: pa.Array, column: str, sink: BatchSink, what: str = "text
     sink.flag(
         "whitespace-only",
         column,
-        to_numpy_bool(pc.utf8_is_space(arr)),
-        message=f"column {column!r}: the {what} holds only whitespace",
+        to_numpy_bool(blank(arr)),
+        message=f"column {column!r}: the {what} holds only whitespace or zero-width characters",
     )
 
 
@@ -64,8 +65,8 @@ def check_string_lists(arr: pa.Array, column: str, sink: BatchSink) -> None:
     sink.flag(
         "whitespace-only",
         column,
-        _row_mask(parent, to_numpy_bool(pc.utf8_is_space(items)), n),
-        message=f"column {column!r}: a step holds only whitespace",
+        _row_mask(parent, to_numpy_bool(blank(items)), n),
+        message=f"column {column!r}: a step holds only whitespace or zero-width characters",
     )
 
 

@@ -54,7 +54,10 @@ SPECIAL_TOKENS: tuple[str, ...] = (
     "<extra_id_2>",
 )
 _SPECIAL = "|".join(re.escape(t) for t in SPECIAL_TOKENS)
-_SUSPECT = [*SPECIAL_TOKENS, "\x00", *PLACEHOLDERS.values()]
+# an unfilled template variable: `{{name}}` with no spaces, as LLaMA-Factory's identity.json
+# leaves `{{name}}` and `{{author}}` for the user to fill (code's `{{ x }}` is spaced)
+_VARIABLE = r"\{\{[A-Za-z_][A-Za-z0-9_]*\}\}"
+_SUSPECT = [*SPECIAL_TOKENS, "\x00", "{{", *PLACEHOLDERS.values()]
 
 Rows = Callable[[np.ndarray], np.ndarray]  # item mask -> row mask
 
@@ -114,6 +117,7 @@ def check_text(
             details=tokens,
             hint=f"{prerendered_text(turns)}: {PRERENDERED_HINT}" if turns else None,
         )
+    check_variables(scan, texts, rows, column, sink, what)
     nul = to_numpy_bool(pc.match_substring(texts, "\x00"))
     if nul.any():
         sink.flag(
@@ -122,6 +126,28 @@ def check_text(
             rows(scan.mask(nul)),
             message=f"column {column!r}: {what} holds a NUL character (\\x00)",
         )
+
+
+def check_variables(
+    scan: Scan, texts: pa.Array, rows: Rows, column: str, sink: BatchSink, what: str
+) -> None:
+    """Flag rows whose strings hold an unfilled template variable (`{{name}}`): trained as
+    it is, the model learns to say `{{name}}`."""
+    hit = to_numpy_bool(pc.match_substring_regex(texts, _VARIABLE))
+    if not hit.any():
+        return
+    found = pc.extract_regex(texts.filter(pa.array(hit)), f"(?P<var>{_VARIABLE})")
+    names = sorted(set(found.field("var").to_pylist()))
+    sed = " ".join(f"-e 's/{n}/YOUR_{n[2:-2].upper()}/g'" for n in names[:MAX_DETAILS])
+    sink.flag(
+        "template-variable",
+        column,
+        rows(scan.mask(hit)),
+        message=f"column {column!r}: {what} holds an unfilled template variable",
+        details=names[:MAX_DETAILS],
+        hint=f"fill it before training (the model would learn to say it), e.g. `sed {sed} "
+        "DATA > FILLED` with your values; text meant so (a template taught as code) can stay",
+    )
 
 
 def placeholders(
