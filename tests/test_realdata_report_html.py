@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from html import escape
+from pathlib import Path
 
 import pytest
 from realdata.support import TINY_MODEL, run, sample
@@ -20,6 +21,7 @@ import trlprep
 from tests.test_datareport_html import figures_of
 
 pytestmark = pytest.mark.usefixtures("tokenizer_loaded_here")
+REAL = Path(__file__).resolve().parent / "realdata"
 PANDALM = sample("pandalm_testset")
 HH = sample("hh_rlhf")
 SKY = sample("skythought_amc23")
@@ -69,12 +71,40 @@ def test_validation_says_what_validate_says_of_the_refused_rows():
         (i["rule"], i["count"]) for i in said["issues"]
     ]
     assert said["valid"] is False and said["counts"]["error"] == 3
+    assert "checked_as" not in val  # --from named: the same flags
     text = " ".join(run("report", PANDALM, "--from", "pandalm").output.split())
     assert "validation: INVALID (3 kinds of error, 1 kind of warning)" in text
     assert "import-failed, 9 rows; import-not-paired, 28 rows: the rows left out above" in text
     assert "cannot be imported from the pandalm layout" not in text  # listed once, by reason
     res = run("report", PANDALM, "--from", "pandalm", "--fail-if", "validation_errors > 0")
     assert res.exit_code == 1 and "fail-if: validation_errors = 3" in res.output
+
+
+@pytest.mark.parametrize(
+    ("name", "flags"),
+    [
+        ("pandalm_testset", "--from alpacafarm"),  # refused rows and ties
+        ("glaive_toolcall", "--from sharegpt"),  # a warning
+        ("prm800k_openr", "--from prm800k"),  # several rows of one
+        ("oumi_dataset_examples/vision_language_dpo_format.jsonl", "--from prompt-answers"),
+    ],
+)
+def test_a_layout_read_unnamed_names_the_validate_that_agrees(name, flags):
+    """The report reads a public layout without --from, as convert does; `validate` alone
+    checks the columns as they are (`unknown-type`): the report names the flags whose
+    verdict it gives, and that verdict is validate's (rules and rows alike)."""
+    path = REAL / name if "/" in name else sample(name)
+    data = json.loads(run("report", path, "-f", "json").stdout)
+    val = data["validation"]
+    assert val["checked_as"] == flags
+    said = json.loads(run("validate", path, *flags.split(), "-f", "json").stdout)
+    assert (val["valid"], val["errors"], val["warnings"]) == (
+        said["valid"], said["counts"]["error"], said["counts"]["warning"]
+    )  # fmt: skip
+    got = [(i["rule"], i["count"]) for i in val["issues"]]
+    assert got == [(i["rule"], i["count"]) for i in said["issues"]]
+    line = next(x for x in run("report", path).output.splitlines() if x.startswith("validation"))
+    assert line.endswith(f", as `trlprep validate {flags}` says (the rows as imported)")
 
 
 def test_shards_name_each_refused_rows_file_as_validate_does(tmp_path):

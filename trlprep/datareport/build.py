@@ -179,6 +179,7 @@ def _measure(
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
     data = _one_split(data, split)
+    named = layout is not None  # else a layout is read as `convert` reads it, unnamed
     once = None  # a path's batches, read once: detected, validated and measured
     read = None  # a path's batches being read, to import
     if layout is None and isinstance(data, (str, os.PathLike)):
@@ -272,6 +273,10 @@ def _measure(
         val = read_validation(path, once.again(keep=True), det, type, split, input_format, how)
     elif validate:
         val = validation(data, path, type, split, input_format)
+    if val is not None and layout is not None and not named:
+        from trlprep.validation.imported import import_flags
+
+        val["checked_as"] = import_flags(layout, import_options)  # validate's flags that agree
     if val is not None and not flagged:  # (refused rows are no reported row to show)
         flagged = {
             i["rows"][0] for i in val["issues"] if i["rows"] and i["rule"] not in IMPORT_RULES

@@ -18,7 +18,7 @@ from trlprep.datareport.htmlmeasures import (
 )
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
 from trlprep.datareport.places import anchor, said_at
-from trlprep.datareport.text import sft_weighted, unlisted
+from trlprep.datareport.text import checked_as, sft_weighted, unlisted
 from trlprep.errors import NOT_PAIRED
 from trlprep.wording import noun
 
@@ -122,7 +122,7 @@ def _validation(r: dict[str, Any]) -> str:
     verdict += f"{fig('validation.errors', v['errors'])} {noun(v['errors'], 'kind')} of error, "
     verdict += (
         f"{fig('validation.warnings', v['warnings'])} {noun(v['warnings'], 'kind')} of warning "
-        "(the rows of each below)</p>"
+        f"(the rows of each below){escape(checked_as(v))}</p>"
     )
     examples = {e.get("line", e["row"]) for e in r.get("examples", [])}
     rows = []
