@@ -163,6 +163,19 @@ def first_row_named(message: str) -> int | None:
     return int(m["shown"].split(", ")[0])
 
 
+def first_place_named(message: str) -> tuple[str, int] | None:
+    """(file, row or line) of the first row a warning starting with its rows names, the file
+    `""` where it names rows of one input (None: it names none): warnings of a folder's
+    shards sort by shard, then row. Shards sort by name, as a folder's files are read."""
+    m = _COUNTED.match(message) or _NAMED.match(message)
+    if m is None:
+        return None
+    if m["placed"]:
+        file, _, number = _place(m["placed"].split(", ")[0])
+        return file, number
+    return "", int(m["shown"].split(", ")[0])
+
+
 def _rows_count(text: str) -> int:
     """The rows a `rows_text` names (shown and more)."""
     m = _ROWS.match(text)

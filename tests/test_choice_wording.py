@@ -10,8 +10,7 @@ import json
 import pytest
 
 import trlprep
-from trlprep.choices import did_you_mean, unknown_choice
-from trlprep.errors import UsageError
+from trlprep.errors import UsageError, did_you_mean, unknown_choice
 
 PREF = {"prompt": "The sky is", "chosen": " blue.", "rejected": " green."}
 

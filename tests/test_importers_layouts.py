@@ -482,7 +482,8 @@ def test_an_extra_column_of_mixed_kinds_is_carried_through_an_import(tmp_path, s
     assert res.exit_code == 0, res.output
     assert "6 rows in, 0 rejected, 6 converted -> 6 rows out" in res.output
     assert "column 'source'" not in res.output  # JSON Lines holds the values themselves
-    assert [json.loads(x)["source"] for x in out.read_text().splitlines()] == MIXED_EXTRA
+    # a null extra is left out of its row (Arrow holds no difference from an absent key)
+    assert [json.loads(x).get("source") for x in out.read_text().splitlines()] == MIXED_EXTRA
     pq_out = tmp_path / "o.parquet"
     res = _cli("import", str(path), "--from", layout, "-o", str(pq_out))
     assert res.exit_code == 0, res.output

@@ -83,7 +83,7 @@ def test_chosen_id_map_pairs_by_safety(tmp_path):
     assert [r["chosen"][0]["content"] for r in got] == ["I can't help with breaking in.",
                                                         "Luna or Milo.", "Yes."]  # fmt: skip
     assert "chosen_id" not in got[0] and "safer_response_id" not in got[0]
-    assert got[2]["better_response_id"] is None
+    assert "better_response_id" not in got[2]  # null: left out of its row (JSON Lines)
 
 
 def test_a_chooser_of_text_is_refused_naming_it(tmp_path):

@@ -720,11 +720,11 @@ def test_failed_jsonl_write_midway_leaves_nothing(tmp_path, monkeypatch):
     calls = []
     real = writers.to_jsonl
 
-    def flaky(data, orders=None):
+    def flaky(data, *args, **kwargs):
         calls.append(data.num_rows)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        return real(data, orders)
+        return real(data, *args, **kwargs)
 
     monkeypatch.setattr(writers, "to_jsonl", flaky)
     monkeypatch.setattr(writers, "WRITE_BATCH_ROWS", 1)

@@ -84,9 +84,9 @@ def test_jsonl_is_serialised_in_slices_bounded_by_bytes(tmp_path, monkeypatch):
     calls = []
     real = writers.to_jsonl
 
-    def counted(data, *args):
+    def counted(data, *args, **kwargs):
         calls.append(int(row_bytes(data).sum()))
-        return real(data, *args)
+        return real(data, *args, **kwargs)
 
     monkeypatch.setattr(writers, "to_jsonl", counted)
     monkeypatch.setattr(writers, "WRITE_BATCH_BYTES", 20_000)

@@ -52,12 +52,13 @@ def test_only_the_refused_rows_counts_by_reason_leave_the_workers():
     import pyarrow as pa
 
     from trlprep.errors import ROW_ID
-    from trlprep.ray.base import LINE, REJECT
+    from trlprep.ray.base import LINE, REJECT, REJECT_TYPE
     from trlprep.ray.imported import _refused
 
     why = [None, "bad", "worse", "bad", "bad", "bad"]
     reject = pa.array(
-        [None if w is None else {"reason": w} for w in why], pa.struct([("reason", pa.string())])
+        [None if w is None else {"stage": "import", "reason": w, "turn": None} for w in why],
+        REJECT_TYPE,
     )
     block = pa.table(
         {"messages": list("abcdef"), ROW_ID: [0, 5, 2, 3, 4, 1], LINE: [1, 6, 3, 4, 5, 2],
@@ -65,8 +66,8 @@ def test_only_the_refused_rows_counts_by_reason_leave_the_workers():
     )  # fmt: skip
     got = _refused(block, 2)
     assert got.to_pylist() == [
-        {"reason": "bad", "count": 4, "rows": [1, 3], "lines": [2, 4], "first": 1},
-        {"reason": "worse", "count": 1, "rows": [2], "lines": [3], "first": 2},
+        {"reason": "bad", "count": 4, "rows": [1, 3], "lines": [2, 4], "first": 1, "tie": False},
+        {"reason": "worse", "count": 1, "rows": [2], "lines": [3], "first": 2, "tie": False},
     ]
     assert _refused(block.drop_columns([REJECT]), 2).num_rows == 0
 

@@ -1,5 +1,6 @@
 """Errors a user can cause, each with the exit code the CLI returns for it; `warn_user`: a
-warning named at the user's line; `holding_warnings`: those of an attempt that may be redone."""
+warning named at the user's line; `holding_warnings`: those of an attempt that may be redone;
+`unknown_choice`: the one wording of a value that is not one of an option's choices."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import functools
 import sys
 import threading
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -298,3 +299,22 @@ def _in_python_words(e: TrlprepError, func: Callable) -> None:
     e.hint = python_words(e.hint, func)
     e.args = (e.message, *e.args[1:])
     e.said_in_python = True
+
+
+# ------------------------------------------------ a value that is not one of an option's choices
+def did_you_mean(value: object, allowed: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for a value one slip away from an allowed one, else nothing."""
+    import difflib
+
+    text = str(value).strip().lower()
+    close = difflib.get_close_matches(text, list(allowed), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_choice(flag: str, value: object, allowed: Iterable[str]) -> UsageError:
+    """The error for `value` given to `flag` (`--on-error`), which takes only `allowed`."""
+    allowed = list(allowed)
+    return UsageError(
+        f"unknown {flag} {value!r}" + did_you_mean(value, allowed),
+        hint="use one of: " + ", ".join(allowed),
+    )

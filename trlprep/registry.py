@@ -286,7 +286,7 @@ def get_format(name: str | Format) -> Format:
     try:
         return Format(name.strip().lower())
     except ValueError:
-        from trlprep.choices import did_you_mean
+        from trlprep.errors import did_you_mean
 
         values = [f.value for f in Format]
         raise UsageError(

@@ -251,7 +251,7 @@ def graph_command(
         )
         return
     if fmt != "table":
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--format", fmt, ("table", "mermaid", "json"))
     short = {name: t.aliases[0] for name, t in TYPES.items()}

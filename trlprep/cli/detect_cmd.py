@@ -42,7 +42,7 @@ def detect_command(
     from trlprep.io.progress import showing
 
     if on_bad_lines not in ("error", "skip"):
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     bad = BadLines() if on_bad_lines == "skip" else None

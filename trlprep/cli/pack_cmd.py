@@ -41,7 +41,7 @@ def pack_command(
     from trlprep.wording import plural
 
     if strategy not in STRATEGIES:  # refused before the data is read
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--strategy", strategy, STRATEGIES)
     check_output(output, overwrite=overwrite, inputs=(path,), output_format=output_format)

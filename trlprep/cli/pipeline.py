@@ -67,7 +67,7 @@ class Request:
 
 def choice(flag: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice(flag, value, choices)
 

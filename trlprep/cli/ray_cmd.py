@@ -15,7 +15,7 @@ ENGINES = ("local", "ray")
 def check_engine(engine: str) -> bool:
     """True for `--engine ray` (after checking the name)."""
     if engine not in ENGINES:
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--engine", engine, ENGINES)
     return engine == "ray"
@@ -301,7 +301,7 @@ def validate_ray(
     from trlprep.io.jsonl import BadLineError, BadLines
 
     if on_bad_lines not in ("error", "skip"):
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     engine.init(address)

@@ -139,7 +139,7 @@ def _format(report_format: str | None, output: str | None) -> str:
         report_format = {"json": "json", "html": "html", "htm": "html"}.get(suffix, "text")
     report_format = report_format.lower()
     if report_format not in FORMATS:
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--format", report_format, ("text", "json", "html"))
     return report_format

@@ -166,7 +166,7 @@ def _formats(
         report_format = "json" if output and output.lower().endswith(".json") else "text"
     report_format = report_format.lower()
     if report_format not in OUTPUTS:
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--format", report_format, OUTPUTS)
     return report_format, data_format, output

@@ -11,7 +11,7 @@ def to_numpy_bool(arr: pa.Array | pa.ChunkedArray, null: bool = False) -> np.nda
     return np.asarray(pc.fill_null(arr, null).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def list_lengths(arr: pa.Array) -> np.ndarray:
+def list_lengths(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Per-row list length, 0 for null lists."""
     return np.asarray(
         pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False), dtype=np.int64

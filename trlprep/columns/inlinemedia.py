@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 from trlprep.columns.placeholders import sequences
 from trlprep.columns.textparts import parts_content
@@ -244,7 +245,7 @@ def moved_elsewhere(table: pa.Table, columns: dict[str, list[str]] | list[str]) 
 
 
 def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(arr)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     mask = arr.is_null() if arr.null_count else None
     out = pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask)
@@ -255,9 +256,7 @@ def _joined(refs: list[pa.Array]) -> pa.Array:
     """Each row's references of several columns as one list, in column order."""
     if len(refs) == 1:
         return refs[0]
-    lengths = sum(
-        pc.fill_null(pc.list_value_length(r), 0).to_numpy(zero_copy_only=False) for r in refs
-    )
+    lengths = sum(list_lengths(r) for r in refs)
     values, order = [], []
     for j, r in enumerate(refs):  # values sorted by (row, column), stable within a column
         parent = np.asarray(pc.list_parent_indices(r).to_numpy(zero_copy_only=False))
@@ -316,13 +315,13 @@ def _move(table: pa.Table, medium: str) -> tuple[pa.Table, np.ndarray, list[str]
     for t in texts[1:]:
         differ |= ~np.asarray(pc.fill_null(pc.equal(t, texts[0]), False), dtype=bool)
     first = joined[0]
-    count = pc.fill_null(pc.list_value_length(first), 0).to_numpy(zero_copy_only=False)
+    count = list_lengths(first)
     has_inline = count > 0
     held = np.zeros(n, np.int64)
     old = table.column(name).combine_chunks() if name in table.column_names else None
     typed = old is None or pa.types.is_null(old.type)
     if old is not None and is_list(old.type):
-        held = pc.fill_null(pc.list_value_length(old), 0).to_numpy(zero_copy_only=False)
+        held = list_lengths(old)
         typed = is_string(old.type.value_type) or pa.types.is_null(old.type.value_type)
     beside = has_inline & (held > 0)
     wrong_kind = has_inline & ~typed

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import json_list_lengths
+from trlprep.columns.arrays import json_list_lengths, list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string, json_kinds
 from trlprep.registry import SINGLE_MEDIA_COLUMNS
 
@@ -58,7 +58,7 @@ def single_media_counts(field: pa.Field, col: pa.Array | pa.ChunkedArray) -> np.
     """Entries per row of an `image` / `video` column: 1 for one path or object, the list's
     length for a list (typed, or in JSON text whose rows mix both), 0 for null."""
     if is_list(col.type):
-        return np.asarray(pc.fill_null(pc.list_value_length(col), 0).to_numpy(), np.int64)
+        return list_lengths(col)
     one = np.asarray(pc.cast(col.is_valid(), pa.int64()).to_numpy(), np.int64)
     if not is_json_field(field):
         return one

@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.errors import DataError, UsageError
 
 STRATEGIES = ("bfd", "bfd_split", "wrapped")
@@ -61,15 +62,13 @@ def pack_table(
         )
     table = table.combine_chunks()
     ids = _list_column(table, ids_column)
-    lengths = pc.list_value_length(ids).fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(ids)
     names, columns, dropped = [], [], []
     for name in table.column_names:
         col = table.column(name).chunk(0) if table.column(name).num_chunks else table.column(name)
         is_list = pa.types.is_list(col.type) or pa.types.is_large_list(col.type)
         if name != ids_column and name != "seq_lengths":
-            if not is_list or not np.array_equal(
-                pc.list_value_length(col).fill_null(0).to_numpy(zero_copy_only=False), lengths
-            ):
+            if not is_list or not np.array_equal(list_lengths(col), lengths):
                 dropped.append(name)
                 continue
         if name == "seq_lengths":

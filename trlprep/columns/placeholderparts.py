@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.placeholders import PLACEHOLDERS, _pattern
 from trlprep.columns.textparts import MARK, flagged_text
 
@@ -33,8 +34,8 @@ def marked_parts(arr: pa.Array, kinds: list[str], marked_only: bool = False) -> 
         flag &= hit
         text = pc.if_else(pa.array(flag), text, pa.scalar(None, pa.string()))
     split = _split(text, kinds)  # null lists where the content was parts
-    old_n = np.asarray(pc.fill_null(pc.list_value_length(content), 0), np.int64)
-    new_n = np.asarray(pc.fill_null(pc.list_value_length(split), 0), np.int64)
+    old_n = list_lengths(content)
+    new_n = list_lengths(split)
     old_parts, new_parts = pc.list_flatten(content), pc.list_flatten(split)
     part_type = old_parts.type
     children = []
@@ -84,7 +85,7 @@ def as_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
 def _relisted(arr: pa.Array, values: pa.Array) -> pa.Array:
     """`values` (the flattened items of list array `arr`, remade) as lists shaped as `arr`'s:
     a plain list array while its offsets fit 32 bits."""
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(arr)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
     out = pa.LargeListArray.from_arrays(offsets, values, mask=arr.is_null())
     return out.cast(pa.list_(out.type.value_field)) if len(values) < 2**31 else out

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import json_list_lengths
+from trlprep.columns.arrays import json_list_lengths, list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_list
 from trlprep.columns.mediacolumns import single_media_counts
 from trlprep.columns.textparts import (
@@ -70,7 +70,7 @@ def media_entries(field: pa.Field, col: pa.Array | pa.ChunkedArray) -> np.ndarra
     if field.name in SINGLE_MEDIA_COLUMNS:
         k = single_media_counts(field, col)
     elif is_list(col.type):
-        k = pc.fill_null(pc.list_value_length(col), 0).to_numpy()
+        k = list_lengths(col)
     elif is_json_field(field):
         k = json_list_lengths(col)  # lists of different shapes (a video's frames)
     else:

@@ -15,6 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 
 MARK = "__trlprep_text__"  # per message: its content was a string (true), else null
@@ -60,7 +61,7 @@ def _messages(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
 
 def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
     """`arr`'s lists (offsets and nulls) over new message structs `values`."""
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(arr)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     mask = arr.is_null() if arr.null_count else None
     if pa.types.is_large_list(arr.type):
@@ -108,12 +109,12 @@ def flagged_text(msgs: pa.Array) -> pa.Array:
         return pa.nulls(n, pa.string())
     flag = np.asarray(pc.fill_null(pc.struct_field(msgs, MARK), False), dtype=bool)
     content = pc.struct_field(msgs, "content")
-    flag &= np.asarray(pc.fill_null(pc.list_value_length(content), 0), np.int64) > 0
+    flag &= list_lengths(content) > 0
     parts = pc.list_flatten(content)
     if not flag.any() or parts.type.get_field_index("text") < 0:
         return pa.nulls(n, pa.string())
     text = pc.struct_field(parts, "text").cast(pa.string())
-    lengths = np.asarray(pc.fill_null(pc.list_value_length(content), 0), np.int64)
+    lengths = list_lengths(content)
     starts = np.cumsum(lengths) - lengths  # each message's first part in `parts`
     picked = text.take(pa.array(np.where(flag, starts, 0)))
     return pc.if_else(pa.array(flag), picked, pa.scalar(None, pa.string()))

@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.textparts import MARK, has_marks, parts_content, string_content
 
 # ms-swift's order: each kind's tags are prepended in turn (image, audio, video)
@@ -231,7 +232,7 @@ def _with_child(struct: pa.Array, name: str, child: pa.Array) -> pa.StructArray:
 
 def _relisted(arr: pa.Array, values: pa.Array) -> pa.Array:
     """`arr`'s lists (lengths and nulls) over `values`, in `arr`'s list type."""
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(arr)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
     mask = arr.is_null() if arr.null_count else None
     return pa.LargeListArray.from_arrays(offsets, values, mask=mask).cast(arr.type)

@@ -15,6 +15,7 @@ import dataclasses
 import os
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -174,10 +175,10 @@ def _convert_unit(
     u = _without_missing(u, plan, ledger)
     if not u.table.num_rows:
         return
-    _check_batch(u.table, plan, u.offset, u.lines, u.path)
-    counts: list[tuple[str, int, int]] = []
     # several files: each row named by its own file (`a.jsonl:4`, `a.parquet row 3`)
     source = InputRows(u.offset, u.raw_lines, u.path, ledger.shards)
+    _check_batch(u.table, plan, source, u.path)
+    counts: list[tuple[str, int, int]] = []
     out, failures = apply_checked(u.table, plan, opts, u.offset, u.lines, counts, source=source)
     if failures:
         ledger.reject(failures_table(failures, u.raw, u.offset, u.raw_lines))
@@ -231,36 +232,32 @@ def _merged(units: list[Unit]) -> Unit:
     )
 
 
-def _check_batch(
-    table: pa.Table, plan: Plan, offset: int, lines: np.ndarray | None, path: str | None = None
-) -> None:
-    """Each streamed batch must be of the planned source type and format; `path`, the file
-    of the batch (inputs of several files), is named in the error."""
-    if ROW_ID in table.column_names:
-        table = table.drop_columns([ROW_ID])
-    det = detect_table(table, lines)
+def _check_batch(table: pa.Table, plan: Plan, source: Any, path: str | None = None) -> None:
+    """Each streamed batch (with `ROW_ID`) must be of the planned source type and format;
+    `source` names its input rows (`InputRows`: `line 4`, `row 3`, of a folder `a.jsonl:4`,
+    `a.parquet row 3`, never a folder's row beside a shard's name); `path`, the file of the
+    batch (inputs of several files), is named in the error."""
+    ids = np.asarray(table.column(ROW_ID).to_numpy(), np.int64)
+    table = table.drop_columns([ROW_ID])
+    det = detect_table(table)
     ok_type = det.type is not None and set(plan.source_columns) <= set(det.columns.values()) | set(
         det.extra_columns
     )
     problems = [p for p in det.problems if p.code not in PASSABLE | ROW_LEVEL]
     if problems or not ok_type or (det.format not in (None, plan.fmt) and table.num_rows):
         p = problems[0] if problems else None
-        start = f"line {lines[0]}" if lines is not None and len(lines) else f"row {offset}"
-        msg = f"rows from {start} on are not {plan.src.name} ({plan.fmt})"
+        msg = f"rows from {source.name(ids[:1])} on are not {plan.src.name} ({plan.fmt})"
         if p:  # every problem of the first's kind (mixed-format: one per column)
-            msg = "; ".join(q.message + _at(q, offset) for q in problems if q.code == p.code)
+            msg = "; ".join(q.message + _at(q, ids, source) for q in problems if q.code == p.code)
         hint = f"run `trlprep validate {path}`" if path else "run `trlprep validate`"
         hint = p.hint if p and p.hint else hint
         raise DataError(f"the data is not uniform: {msg}", path=path, hint=hint)
 
 
-def _at(p: Problem, offset: int) -> str:
-    """' at lines 1, 2' (or rows, counted from `offset`) of a detection problem."""
-    if not p.rows:
-        return ""
-    if p.lines:
-        return f" at line{'s' * (len(p.lines) > 1)} {', '.join(map(str, p.lines))}"
-    return f" at row{'s' * (len(p.rows) > 1)} {', '.join(str(r + offset) for r in p.rows)}"
+def _at(p: Problem, ids: np.ndarray, source: Any) -> str:
+    """' at lines 1, 2' (rows, `a.jsonl:4`, ...: as `source` names input rows `ids`) of a
+    detection problem."""
+    return f" at {source.name(ids[p.rows])}" if p.rows else ""
 
 
 def stream_to_file(

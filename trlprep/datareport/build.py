@@ -173,7 +173,7 @@ def _measure(
     from trlprep.datareport.places import name_files
 
     if truncation not in TRUNCATION:
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--truncation", truncation, TRUNCATION)
     if max_length is not None and max_length < 1:
@@ -253,7 +253,7 @@ def _measure(
         from trlprep.converters.base import ConvertOptions
 
         if split_mode not in ("word", "char"):
-            from trlprep.choices import unknown_choice
+            from trlprep.errors import unknown_choice
 
             raise unknown_choice("--split-mode", split_mode, ("word", "char"))
         opts = ConvertOptions(split_mode=split_mode)

@@ -120,9 +120,9 @@ def add_figures(into: Collected, part: Collected) -> None:
 def _add_remark(remarks: list[str], remark: str) -> None:
     """Keep `remark`; one naming rows joins the remark of the same words from earlier
     batches, as if their rows had been one batch (`merge_row_warnings`); remarks naming rows
-    stand in the order of their first row, before those naming none, however the input was
-    cut into batches."""
-    from trlprep.converters.common import first_row_named, merge_row_warnings
+    stand in the order of their first row (of a folder, by shard, then row), before those
+    naming none, however the input was cut into batches."""
+    from trlprep.converters.common import first_place_named, merge_row_warnings
 
     if remark in remarks:
         return
@@ -130,9 +130,9 @@ def _add_remark(remarks: list[str], remark: str) -> None:
     if len(merged) > len(remarks) and len(remarks) >= REMARKS:
         return  # a new kind of remark, and no room left for it
 
-    def first(text: str) -> float:
-        row = first_row_named(text)
-        return float("inf") if row is None else row
+    def first(text: str) -> tuple[bool, str, int]:
+        at = first_place_named(text)  # of a folder: its shard, then its row there
+        return (True, "", 0) if at is None else (False, *at)
 
     remarks[:] = sorted(merged, key=first)
 

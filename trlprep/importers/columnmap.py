@@ -87,7 +87,7 @@ def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
     names = table.column_names
     missing = [src for src in mapping.values() if src not in names]
     if missing:
-        from trlprep.choices import did_you_mean
+        from trlprep.errors import did_you_mean
 
         raise UsageError(
             f"--map: no column {missing[0]!r} in the data" + did_you_mean(missing[0], names),

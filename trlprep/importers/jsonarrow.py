@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_list, is_string
 from trlprep.columns.textops import join_lists
 from trlprep.converters.arrowops import as_array
@@ -42,11 +43,7 @@ def parent_rows(lists: pa.Array) -> np.ndarray:
     return np.asarray(pc.list_parent_indices(lists).to_numpy(zero_copy_only=False), np.int64)
 
 
-def row_lengths(arr: pa.Array) -> np.ndarray:
-    """Items per row of a list array (0 for null rows)."""
-    return np.asarray(
-        pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False), np.int64
-    )
+row_lengths = list_lengths  # items per row of a list array (0 for null rows)
 
 
 def lists_from(values: pa.Array, lengths: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:

@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_messages
 from trlprep.columns.textparts import MARK, has_marks, without_marks
 from trlprep.converters.arrowops import as_array
@@ -317,6 +318,6 @@ def _marks_kept(msgs: pa.Array, normalise: Any) -> pa.Array:
     values = pa.StructArray.from_arrays(
         children, fields=fields, mask=flat.is_null() if flat.null_count else None
     )
-    lengths = pc.list_value_length(out).fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(out)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32))
     return pa.ListArray.from_arrays(offsets, values, mask=out.is_null() if out.null_count else None)

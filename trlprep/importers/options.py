@@ -57,7 +57,7 @@ class ImportOptions:
             )
         roles = {**parse_role_map(_as_dict(role_map)), **parse_role_map(_as_dict(map_role))}
         opts = cls(map=parse_column_map(map), role_map=roles, **kwargs)
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         if opts.pairing not in PAIRINGS:
             raise unknown_choice("--pairing", opts.pairing, PAIRINGS)

@@ -49,7 +49,7 @@ class RejectsWriter:
     def _open(self, schema: pa.Schema):
         from trlprep.io.writers import open_writer
 
-        return open_writer(self.path, schema, output_format="jsonl")
+        return open_writer(self.path, schema, output_format="jsonl", every_key=True)
 
     def write(self, rejects: pa.Table) -> None:
         if self._w is None:

@@ -87,7 +87,7 @@ class ImportStats:
 
 def check_on_error(on_error: str) -> str:
     if on_error not in ON_ERROR:
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--on-error", on_error, ON_ERROR)
     return on_error

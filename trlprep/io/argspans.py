@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.io import jsontext
 
@@ -346,7 +347,7 @@ def _restruct(arr: pa.Array, rewrite: dict) -> pa.Array:
 
 
 def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
-    lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(arr)
     offsets = np.concatenate([[0], np.cumsum(lengths)])
     mask = arr.is_null() if arr.null_count else None
     field = arr.type.value_field.with_type(values.type)

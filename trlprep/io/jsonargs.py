@@ -21,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY, is_json_field, is_list, is_string
 from trlprep.columns.textops import join_lists
 
@@ -188,7 +189,7 @@ def _rebuild(arr: pa.Array, encode, inside: bool) -> pa.Array:
         return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
     if is_list(t) or pa.types.is_large_list(t):
         values = _rebuild(arr.flatten(), encode, inside)
-        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        lengths = list_lengths(arr)
         offsets = np.concatenate([[0], np.cumsum(lengths)])
         mask = arr.is_null() if arr.null_count else None
         field = t.value_field.with_type(values.type)

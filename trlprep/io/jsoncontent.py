@@ -20,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_messages
 from trlprep.columns.textparts import MARK, parts_content
 from trlprep.io.jsonencode import _line_array
@@ -96,7 +97,7 @@ def _flag_messages(arr: pa.Array) -> tuple[pa.Array, int]:
         fields=[parts.type.field(k) for k in keep],
         mask=parts.is_null() if parts.null_count else None,
     )
-    offsets = pc.list_value_length(content).fill_null(0).to_numpy(zero_copy_only=False)
+    offsets = list_lengths(content)
     new_content = pa.ListArray.from_arrays(
         pa.array(np.concatenate([[0], np.cumsum(offsets)]).astype(np.int32)),
         new_parts,
@@ -116,7 +117,7 @@ def _flag_messages(arr: pa.Array) -> tuple[pa.Array, int]:
     new_msgs = pa.StructArray.from_arrays(
         children, fields=fields, mask=msgs.is_null() if msgs.null_count else None
     )
-    lengths = pc.list_value_length(arr).fill_null(0).to_numpy(zero_copy_only=False)
+    lengths = list_lengths(arr)
     out = pa.ListArray.from_arrays(
         pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int32)),
         new_msgs,

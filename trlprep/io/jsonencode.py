@@ -3,7 +3,8 @@
 Columns tagged as JSON text (`jsontext.json_field`) are written as the values they hold. A
 `tools` column typed as one Arrow struct is turned into each row's JSON text without the
 null-valued keys the struct gave it (`settle_tools`); messages columns are written with the
-keys each message holds (`trlprep.io.nullkeys`).
+keys each message holds (`trlprep.io.nullkeys`); rows leave out the columns no dataset type
+names where they hold null (`to_jsonl`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages
 from trlprep.columns.textparts import MARK, has_marks, parts_content
 from trlprep.io.jsontext import (
@@ -33,6 +35,9 @@ from trlprep.io.nullkeys import (
     messages_needing_drop,
 )
 from trlprep.io.sources import ARROW_ERRORS
+from trlprep.registry import all_type_columns
+
+_ROW: tuple[str, ...] = ()  # `orders` key of the rows' own keys (noted by the first batch)
 
 
 def has_binary(t: pa.DataType) -> bool:
@@ -222,7 +227,7 @@ def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordB
                 children.append(msgs.field(k))
         mask = msgs.is_null() if msgs.null_count else None
         values = pa.StructArray.from_arrays(children, fields=fields, mask=mask)
-        lengths = pc.fill_null(pc.list_value_length(arr), 0).to_numpy(zero_copy_only=False)
+        lengths = list_lengths(arr)
         offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
         lmask = arr.is_null() if arr.null_count else None
         out = pa.LargeListArray.from_arrays(offsets, values, mask=lmask)
@@ -230,11 +235,14 @@ def content_as_written(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordB
     return data
 
 
-def to_jsonl(data: pa.Table | pa.RecordBatch, orders: KeyOrders | None = None) -> bytes:
+def to_jsonl(
+    data: pa.Table | pa.RecordBatch, orders: KeyOrders | None = None, *, every_key: bool = False
+) -> bytes:
     """Rows as JSON Lines; tagged columns (and tagged tool-call arguments) are written as the
     JSON values they hold; messages with the keys each holds, in the order a reader meets
     them (`orders`: the output's so far, for an output written in several batches; None:
-    in the struct's order, each row's text its own alone)."""
+    in the struct's order, each row's text its own alone); extra columns only in the rows
+    holding a value there (`_held_rows`), or in every row with `every_key`."""
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if data.num_rows == 0:
@@ -253,7 +261,8 @@ def to_jsonl(data: pa.Table | pa.RecordBatch, orders: KeyOrders | None = None) -
         for f, own in zip(data.schema, own_keys, strict=True)
     ]
     tagged = [is_json_field(f) for f in data.schema]
-    if not any(tagged) and not any(nested):
+    held = [None] * data.num_columns if every_key else _held_rows(data, orders)
+    if not any(tagged) and not any(nested) and not any(h is not None for h in held):
         return _polars_ndjson(data)
     pieces = []
     for field, col, is_tagged, inner in zip(data.schema, columns, tagged, nested, strict=True):
@@ -269,5 +278,48 @@ def to_jsonl(data: pa.Table | pa.RecordBatch, orders: KeyOrders | None = None) -
         else:
             lines = _line_array(_polars_ndjson(pa.table([col], names=[field.name])))
             pieces.append(pc.utf8_slice_codeunits(lines, 1, -2))  # drop { and }\n
-    rows = join_texts("{", join_texts(*pieces, sep=","), "}\n")
-    return concat_text(rows).to_pybytes()
+    return concat_text(_rows(pieces, held)).to_pybytes()
+
+
+def _held_rows(data: pa.Table, orders: KeyOrders | None) -> list[pa.Array | None]:
+    """Per column, where its key is written (None: in every row). A column no dataset type
+    names (`tools`, `metadata`, `system`, any extra) is left out of the rows holding null
+    there: a row written holds the keys its input row held. The first row of an output
+    (`orders` new) holds every column, so that readers meet every column, in the table's
+    order, on its first line (Polars infers the columns from the first lines alone, and a
+    column null in every row would vanish); without `orders`, each row holds only its own."""
+    first = orders is not None and _ROW not in orders
+    if orders is not None:
+        orders.setdefault(_ROW, list(data.column_names))
+    typed = all_type_columns()
+    held: list[pa.Array | None] = []
+    for name, col in zip(data.column_names, data.columns, strict=True):
+        if name in typed or not col.null_count or (first and data.num_rows == 1):
+            held.append(None)
+            continue
+        valid = pc.is_valid(col).combine_chunks()
+        if first:
+            valid = pc.or_(valid, pa.array(np.arange(data.num_rows) == 0))
+        held.append(valid)
+    return held
+
+
+def _rows(pieces: list[pa.Array], held: list[pa.Array | None]) -> pa.Array:
+    """Each row's JSON object text and newline: the `"key":value` pieces joined by commas,
+    each left out where its `held` mask is false."""
+    if all(h is None for h in held):
+        return join_texts("{", join_texts(*pieces, sep=","), "}\n")
+    ls = pa.large_string()
+    comma, empty = pa.scalar(",", ls), pa.scalar("", ls)
+    lead = held[0] is None  # the first key in every row: no comma to cut
+    args: list = []
+    for i, (piece, mask) in enumerate(zip(pieces, held, strict=True)):
+        if mask is not None:  # null where left out: replaced by nothing below
+            args.append(pc.if_else(mask, join_texts(",", piece), pa.scalar(None, ls)))
+        else:
+            args += [comma, piece] if i or not lead else [piece]
+    # not `null_handling="skip"`: it drops the rows where every piece is null
+    body = pc.binary_join_element_wise(*args, empty, null_handling="replace", null_replacement="")
+    if not lead:
+        body = pc.utf8_slice_codeunits(body, 1)
+    return join_texts("{", body, "}\n")

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_string
 from trlprep.registry import TYPES, Kind
 
@@ -129,7 +130,7 @@ def _list(arr: pa.Array) -> tuple[pa.Array, np.ndarray, np.ndarray]:
     bad[parents[bad_flat]] = True
     # a refused row's values are not counted
     count = np.bincount(parents[read & ~bad[parents]], minlength=len(arr)).astype(np.int64)
-    lengths = np.asarray(pc.fill_null(pc.list_value_length(arr), 0).to_numpy(), np.int64)
+    lengths = list_lengths(arr)
     offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int32())
     out = pa.ListArray.from_arrays(offsets, values, mask=pc.or_(arr.is_null(), pa.array(bad)))
     return out, bad, count

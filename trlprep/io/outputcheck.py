@@ -8,8 +8,7 @@ import os
 import shlex
 from pathlib import Path
 
-from trlprep.choices import did_you_mean
-from trlprep.errors import InputError, UsageError
+from trlprep.errors import InputError, UsageError, did_you_mean
 from trlprep.io.shardout import shard_format, sharded
 from trlprep.io.sources import split_suffix
 from trlprep.io.targets import check_name, check_stream, real_target, stream_kind

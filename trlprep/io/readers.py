@@ -103,7 +103,7 @@ def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> 
             if fmt in ("gzip", "gz", "zstd", "zst", "bz2"):
                 hint = "compression is read from the file's bytes; pass the format of the data "
                 hint += "inside (" + ", ".join(FORMATS[:6]) + ")"
-            from trlprep.choices import did_you_mean
+            from trlprep.errors import did_you_mean
 
             said = f"unknown input format {input_format!r}" + did_you_mean(fmt, FORMATS)
             raise UsageError(said, hint=hint)

@@ -21,7 +21,7 @@ def bad_lines_for(on_bad_lines: str) -> BadLines | None:
     from trlprep.io.jsonl import BadLines
 
     if on_bad_lines not in ("error", "skip"):
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     return BadLines() if on_bad_lines == "skip" else None

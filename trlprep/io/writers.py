@@ -11,7 +11,8 @@ JSON Lines are written by Polars: strings (Unicode unescaped), booleans, integer
 nulls, nested messages and lists round-trip through `trlprep.io.readers` to an equal table.
 Where JSON and Arrow differ: a message's (or its parts', tool calls') null struct field is
 left out, its `content` excepted (`trlprep.io.nullkeys`: one struct gives every message the
-keys of all; Parquet and Arrow keep them); NaN and infinite floats
+keys of all; Parquet and Arrow keep them), and so is a row's null value of a column no
+dataset type names, past the file's first row (`jsonencode.to_jsonl`); NaN and infinite floats
 become null; timestamps and decimals become strings; raw bytes (image columns) are refused
 with a hint to write Parquet, Arrow or a folder. Tagged JSON-text columns are written as
 the JSON values they hold.
@@ -150,13 +151,19 @@ class _Writer:
     a `sink` (a stream of another file system: object storage), it writes through it."""
 
     def __init__(
-        self, path: Path, schema: pa.Schema, fmt: str, sink: pa.NativeFile | None = None
+        self,
+        path: Path,
+        schema: pa.Schema,
+        fmt: str,
+        sink: pa.NativeFile | None = None,
+        every_key: bool = False,
     ) -> None:
         if fmt != "jsonl":  # typed: every content of mixed kinds a list of parts
             schema = schema_without_marks(schema)
         self.path, self.fmt, self.schema = path, fmt, schema
         self.rows = 0
         self._key_orders: dict = {}  # JSON Lines: message keys in the order a reader met them
+        self._every_key = every_key  # JSON Lines: every column in every row, null or not
         self._held: list[pa.Table | pa.RecordBatch] = []  # the open row group's rows
         self._groups = GroupCuts(ROW_GROUP_ROWS, ROW_GROUP_BYTES)
         self._w = self._sink = None
@@ -219,7 +226,9 @@ class _Writer:
                 )
             start = 0
             for end in cuts(row_bytes(data), WRITE_BATCH_ROWS, WRITE_BATCH_BYTES):
-                chunk = _jsonl_bytes(data.slice(start, end - start), self._key_orders)
+                chunk = _jsonl_bytes(
+                    data.slice(start, end - start), self._key_orders, self._every_key
+                )
                 start = end
                 with _io(self.path):
                     self._sink.write(chunk)
@@ -296,11 +305,11 @@ def _io(path: Path):
         raise cannot_write(path, e) from None
 
 
-def _jsonl_bytes(data: pa.Table | pa.RecordBatch, orders: dict) -> bytes:
+def _jsonl_bytes(data: pa.Table | pa.RecordBatch, orders: dict, every_key: bool) -> bytes:
     from polars.exceptions import PolarsError
 
     try:
-        return to_jsonl(data, orders)
+        return to_jsonl(data, orders, every_key=every_key)
     except (PolarsError, pa.ArrowNotImplementedError) as e:
         raise UsageError(
             f"cannot write these columns as JSON Lines: {str(e).splitlines()[0]}",
@@ -358,11 +367,17 @@ def _with(data: pa.Table | pa.RecordBatch, schema: pa.Schema) -> pa.Table | pa.R
 
 
 def open_writer(
-    path: str | os.PathLike, schema: pa.Schema, *, output_format: str | None = None
+    path: str | os.PathLike,
+    schema: pa.Schema,
+    *,
+    output_format: str | None = None,
+    every_key: bool = False,
 ) -> _Writer | ShardWriter:
     """A context manager writing batches to `path`; nothing appears there unless it exits cleanly.
 
-    The caller checks the output first (`check_output`).
+    The caller checks the output first (`check_output`). JSON Lines rows leave out the
+    extra columns they hold null (`to_jsonl`), unless `every_key` (a file of fixed columns,
+    such as a rejects file).
     """
     fmt = resolve_output_format(path, output_format)
     if fmt == "disk":
@@ -380,7 +395,7 @@ def open_writer(
     if sharded(path, output_format):
         return ShardWriter(path, schema, fmt)
     try:
-        return _Writer(Path(path), schema, fmt)
+        return _Writer(Path(path), schema, fmt, every_key=every_key)
     except OSError as e:
         raise cannot_write(path, e) from None
 

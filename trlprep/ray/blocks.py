@@ -167,7 +167,7 @@ def _run_block(table: pa.Table, stage: _Stage, got: Notes) -> pa.Table:
             table = s.table
     table, _ = as_media_lists(table)  # Qwen-VL's `image` lists, `video` -> `videos`
     if stage.check and table.num_rows:
-        _check_batch(table, stage.plan, first, lines)
+        _check_batch(table, stage.plan, rows)
         table, keep, missing = split_missing(table, stage.plan)
         if missing is not None:
             failures.append(missing)

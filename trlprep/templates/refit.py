@@ -18,6 +18,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.errors import DataError
 from trlprep.registry import DatasetType, get_type
 from trlprep.templates.refitcut import MASKS, cut_masked, cut_sides, cut_steps, cut_whole
@@ -163,7 +164,7 @@ def steps_end_with(table: pa.Table, separator_ids: list[int]) -> bool:
         steps = pc.list_flatten(chunk)  # every row's steps, in order (null rows left out)
         if pa.types.is_null(steps.type):
             continue
-        lengths = pc.list_value_length(steps).fill_null(0).to_numpy().astype(np.int64)
+        lengths = list_lengths(steps)
         if np.any((lengths > 0) & (lengths < n)):
             return False
         ends = np.cumsum(lengths)[lengths > 0]  # where each non-empty step's ids end

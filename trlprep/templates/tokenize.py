@@ -30,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
 from trlprep.templates.answercut import answer_cut_warning, answers_cut, flag_words
@@ -388,7 +389,7 @@ def _stepwise(
     left without any step go to `cut` with a reason."""
     sep = enc.pieces([separator])[0] if separator else []
     flat = enc.pieces(pc.list_flatten(steps).to_pylist())
-    counts = pc.list_value_length(steps).fill_null(0).to_pylist()
+    counts = list_lengths(steps).tolist()
     out: dict[str, list] = {"prompt_ids": [], "completions_ids": []}
     start = 0
     for i, (whole, n) in enumerate(zip(enc.distinct(prompts), counts, strict=True)):

@@ -26,6 +26,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.io.datasetfolders import META_KEY as KEY
 
 _START = "_prompt_start"  # a pair side's start in prompt_ids (`tokenize._START`)
@@ -169,7 +170,7 @@ def _lengths(column: pa.Array | pa.ChunkedArray) -> np.ndarray:
     """Each row's list length (null: 0)."""
     if pa.types.is_null(column.type):  # lists given as Python values, all None
         return np.zeros(len(column), np.int64)
-    return pc.list_value_length(column).fill_null(0).to_numpy().astype(np.int64)
+    return list_lengths(column)
 
 
 def step_id_counts(column: pa.Array) -> np.ndarray:

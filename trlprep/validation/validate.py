@@ -188,7 +188,7 @@ def validate_path(
     """
     path = path if isinstance(path, str) else str(path)  # a trlprep.io.shards.Inputs stays one
     if on_bad_lines not in ("error", "skip"):
-        from trlprep.choices import unknown_choice
+        from trlprep.errors import unknown_choice
 
         raise unknown_choice("--on-bad-lines", on_bad_lines, ("error", "skip"))
     # without skip, reading stops at the first bad line; the rows before it are checked

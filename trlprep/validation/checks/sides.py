@@ -14,8 +14,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import json_list_lengths, list_lengths, to_numpy_bool
+from trlprep.columns.arrays import to_numpy_bool
 from trlprep.columns.arrowtypes import is_json_field, is_list, json_kinds
+from trlprep.columns.placeholders import media_entries
 from trlprep.validation.checks.common import BatchSink
 from trlprep.validation.prepare import get_column
 from trlprep.wording import article
@@ -41,18 +42,18 @@ def check_side_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> np.n
     if (got := get_column(data, "images")) is not None:
         f, arr = got
         if _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
-            images = _count_images(f, arr)
+            images = _entries(f, arr)
     if (got := get_column(data, "image")) is not None:
-        one = _single_media(*got)
+        one = _entries(*got)
         images = one if images is None else images + one
     return images
 
 
-def _single_media(f: pa.Field, arr: pa.Array) -> np.ndarray:
-    """Entries per row of an `image` / `video` column (`columns.mediacolumns`)."""
-    from trlprep.columns.mediacolumns import single_media_counts
-
-    return single_media_counts(f, arr)
+def _entries(f: pa.Field, arr: pa.Array) -> np.ndarray:
+    """Entries per row of media column `f` (lists, their JSON text, an `image` / `video`
+    column's paths), as convert and the template stage count them; a column of nulls none."""
+    k = media_entries(f, arr)
+    return np.zeros(len(arr), np.int64) if k is None else k
 
 
 def media_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> dict[str, np.ndarray | None]:
@@ -65,9 +66,9 @@ def media_columns(data: pa.Table | pa.RecordBatch, sink: BatchSink) -> dict[str,
         if (got := get_column(data, f"{kind}s")) is not None:
             f, arr = got
             if _check_kind(f, arr, sink, {"list"}, is_list, "lists"):
-                out[kind] = _count_images(f, arr)  # list lengths (of JSON text too)
+                out[kind] = _entries(f, arr)  # list lengths (of JSON text too)
         if kind == "video" and (got := get_column(data, kind)) is not None:
-            one = _single_media(*got)
+            one = _entries(*got)
             out[kind] = one if out[kind] is None else out[kind] + one
     return out
 
@@ -90,15 +91,6 @@ def _check_kind(f, arr, sink, json_ok: set[str], type_ok, what: str) -> bool:
         message=f"column {f.name!r} holds {arr.type} values; {what} are needed",
     )
     return False
-
-
-def _count_images(f: pa.Field, arr: pa.Array) -> np.ndarray:
-    """Entries per row of a list column (or of its JSON text); null rows have none."""
-    if pa.types.is_null(arr.type):  # every row null
-        return np.zeros(len(arr), np.int64)
-    if not is_json_field(f):
-        return list_lengths(arr)
-    return json_list_lengths(arr)  # as convert and the template stage count them
 
 
 def _per_distinct(arr: pa.Array, fn, dtype=object) -> np.ndarray:
