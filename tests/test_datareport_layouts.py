@@ -58,22 +58,28 @@ def test_data_of_a_trl_type_is_reported_as_it_is():
 def test_report_of_a_layout_names_input_rows_and_file_lines_as_validate_does():
     """HH transcripts: 4 rows the import refuses, and imported rows after them with
     same-role turns. The report names every one by its input row and file line, as
-    `validate --from hh` does, not by its place among the imported rows."""
+    `validate --from hh` does, not by its place among the imported rows; the refused rows
+    are its validation's `import-failed` error too (was: "valid" beside them)."""
     src = str(REAL / "hh_rlhf/harmless-base-test.sample.jsonl")
     res = CliRunner().invoke(app, ["report", src, "--from", "hh", "--format", "json"])
     assert res.exit_code == 0, res.output
     got = json.loads(res.output)
     val = CliRunner().invoke(app, ["validate", src, "--from", "hh", "--format", "json"])
-    want = {
-        i["column"]: i for i in json.loads(val.output)["issues"] if i["rule"] != "import-failed"
-    }
-    issues = {i["column"]: i for i in got["validation"]["issues"]}
+    said = json.loads(val.output)["issues"]
+    assert [(i["rule"], i["column"], i["count"]) for i in got["validation"]["issues"]] == [
+        (i["rule"], i["column"], i["count"]) for i in said
+    ]
+    assert got["validation"]["valid"] is False and got["summary"]["validation_errors"] == 1
+    want = {i["column"]: i for i in said if i["rule"] != "import-failed"}
+    issues = {i["column"]: i for i in got["validation"]["issues"] if i["rule"] != "import-failed"}
     assert set(issues) == set(want) == {"chosen", "rejected"}
     for column, issue in issues.items():
         assert issue["lines"] == want[column]["lines"] and issue["lines"]
         assert issue["rows"] == want[column]["rows"]
         assert [x - 1 for x in issue["lines"]] == issue["rows"]  # one row a line here
-    failed = next(i for i in json.loads(val.output)["issues"] if i["rule"] == "import-failed")
+    failed = next(i for i in said if i["rule"] == "import-failed")
+    refused = next(i for i in got["validation"]["issues"] if i["rule"] == "import-failed")
+    assert refused["lines"] == failed["lines"][:3] and refused["message"] == failed["message"]
     rejected = got["rows"]["rejected_examples"]
     assert [e["line"] for e in rejected] == failed["lines"][:3] and rejected
     assert all(e["stage"] == "import" and e["row"] == e["line"] - 1 for e in rejected)

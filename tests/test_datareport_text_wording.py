@@ -55,7 +55,10 @@ def test_one_line_named_in_the_singular():
     issue = _line(lines, "  duplicate-row, 1 row:")
     assert issue.endswith("(line 216 repeats line 174)"), issue
     assert issue.count("216") == 1, issue  # each place said once
-    assert _line(lines, "validation:") == "validation: valid (0 kinds of error, 1 kind of warning)"
+    assert _line(lines, "validation:") == (
+        "validation: valid (0 kinds of error, 1 kind of warning), as `trlprep validate --from "
+        "sharegpt` says (the rows as imported)"
+    )  # read as the sharegpt layout unnamed: `validate` alone checks the columns as they are
 
 
 def test_validation_counts_kinds_of_issue_and_each_ones_rows():

@@ -36,7 +36,9 @@ def test_rows_refused_at_import_are_all_accounted_for(hh):
     assert "4 rows failed at import" in text  # each counted under its reason
     assert "4 x import: chosen: ends with an empty Assistant turn" in text
     assert "not listed" not in text
-    assert "and 1 more row not listed" in hh.to_html()
+    html = hh.to_html()  # the page lists them as the text does (it listed 3, "1 more")
+    assert '<span data-key="rows.rejected_reasons.0.count">4</span>' in html
+    assert "<td>line 87, line 151, line 154</td>" in html and "not listed" not in html
 
 
 def test_identical_pairs_are_counted_without_a_tokenizer(tmp_path):

@@ -17,6 +17,7 @@ from trlprep.datareport.sources import (
     stream,
 )
 from trlprep.datareport.validating import (
+    IMPORT_RULES,
     imported_validation,
     read_validation,
     validated_as_read,
@@ -193,6 +194,7 @@ def _measure(
     if max_length is not None and max_length < 1:
         raise UsageError("--max-length must be at least 1")
     data = _one_split(data, split)
+    named = layout is not None  # else a layout is read as `convert` reads it, unnamed
     once = None  # a path's batches, read once: detected, validated and measured
     read = None  # a path's batches being read, to import
     if layout is None and isinstance(data, (str, os.PathLike)):
@@ -211,9 +213,8 @@ def _measure(
     if layout is not None:
         from trlprep.importers import ImportStats
 
-        stats = ImportStats()
-        if imported is not None:  # an in-memory table, imported already
-            stats.rejected = imported
+        # an in-memory table is imported already: its import's counts
+        stats = imported if imported is not None else ImportStats()
     from trlprep.datareport import loading
 
     if loaded:
@@ -248,7 +249,7 @@ def _measure(
             pass
     if not det.num_rows and stats is not None and stats.rejected:
         raise _all_refused(path, layout, stats)
-    if not det.num_rows and not imported:  # (a table whose import refused every row: said)
+    if not det.num_rows:  # (an import that refused every row: said above)
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
         )
@@ -276,18 +277,25 @@ def _measure(
         _say_unread_split_mode(plan, given_mode)
     val, flagged = None, set()
     how = validated_as_read(path, split, input_format) if once is not None and not layout else None
+    refused = (stats, layout, import_options)  # said as `validate --from LAYOUT` says them
     if validate and layout is not None and imported is not None:
-        val = validation(data, None, type, None, None)
+        val = validation(data, None, type, None, None, refused)
     elif validate and layout is not None:  # the imported rows, as the conversion checks them
         origin = np.concatenate(seen) if seen else np.zeros(0, np.int64)  # their input rows
         rows = once.again(keep=True)
-        val, flagged = imported_validation(path, split, input_format, type, rows, origin)
+        val, flagged = imported_validation(path, split, input_format, type, rows, origin, refused)
     elif validate and how is not None:  # the batches read, as `validate` reads them
         val = read_validation(path, once.again(keep=True), det, type, split, input_format, how)
     elif validate:
         val = validation(data, path, type, split, input_format)
-    if val is not None and not flagged:
-        flagged = {i["rows"][0] for i in val["issues"] if i["rows"]}
+    if val is not None and layout is not None and not named:
+        from trlprep.validation.imported import import_flags
+
+        val["checked_as"] = import_flags(layout, import_options)  # validate's flags that agree
+    if val is not None and not flagged:  # (refused rows are no reported row to show)
+        flagged = {
+            i["rows"][0] for i in val["issues"] if i["rows"] and i["rule"] not in IMPORT_RULES
+        }
     collector = Collector(plan.dst, det.format, plan, template, tok, examples, flagged)
     if truncation == "keep_end":
         collector.cut_from = None

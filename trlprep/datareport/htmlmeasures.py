@@ -10,6 +10,7 @@ from typing import Any
 from trlprep.datareport import svg
 from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
+from trlprep.datareport.reasoningneed import reasoning_end_warning
 
 
 def lengths_section(r: dict[str, Any]) -> str:
@@ -43,6 +44,8 @@ def lengths_section(r: dict[str, Any]) -> str:
 
 def truncation_section(r: dict[str, Any]) -> str:
     t = r["truncation"]
+    # rows cut before their reasoning's end, where the answers were looked at (`reasoningneed`)
+    reasoning = any("reasoning_end_cut" in lim for lim in t["limits"])
     rows = []
     for i, lim in enumerate(t["limits"]):
         label = str(lim["max_length"]) + (
@@ -53,10 +56,14 @@ def truncation_section(r: dict[str, Any]) -> str:
             escape(label), fig(f"{k}.truncated", lim["truncated"]), pct(lim["truncated_share"]),
             *(fig_of(k, lim, f) for f in ("prompt_cut", "completion_cut", "completion_lost")),
             fig_of(k, lim, "tokens_cut"),
+            *([fig_of(k, lim, "reasoning_end_cut")] if reasoning else []),
         ])  # fmt: skip
     html = f"<p class=muted>Truncation mode: {escape(t['mode'])}.</p>"
     html += table(["max length", "rows", "share", "prompt cut", "completion cut",
-                    "completion lost", "tokens cut"], rows)  # fmt: skip
+                    "completion lost", "tokens cut",
+                    *(["reasoning end cut"] if reasoning else [])], rows)  # fmt: skip
+    for warning in reasoning_end_warning(t):  # the text report's, convert's and train's words
+        html += f"<p class=bad>{escape(warning)}</p>"
     html += svg.bars(
         [
             (str(x["max_length"]), x["truncated_share"], pct(x["truncated_share"]))

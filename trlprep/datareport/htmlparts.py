@@ -46,8 +46,8 @@ def fig_of(path: str, node: dict[str, Any], name: str) -> str:
 def fmt(value: Any) -> str:
     if value is None:
         return "–"
-    if isinstance(value, float):
-        return f"{value:.4g}"
+    if isinstance(value, float):  # 11181.2, not 1.118e+04: a mean of long sequences
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.1f}"
     return str(value)
 
 

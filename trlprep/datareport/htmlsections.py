@@ -18,7 +18,7 @@ from trlprep.datareport.htmlmeasures import (
 )
 from trlprep.datareport.htmlparts import fig, fig_of, pct, table
 from trlprep.datareport.places import anchor, said_at
-from trlprep.datareport.text import sft_weighted, unlisted
+from trlprep.datareport.text import checked_as, sft_weighted, unlisted
 from trlprep.errors import NOT_PAIRED
 from trlprep.wording import noun
 
@@ -85,13 +85,30 @@ def _overview(r: dict[str, Any]) -> str:
         said = "not paired (ties)" if stage == NOT_PAIRED else f"failed at {stage}"
         facts.append((said, fig(f"rows.rejected_by_stage.{stage}", n)))
     html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
-    for ex in rows["rejected_examples"]:
-        html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
-    if rows["rejected"] > len(rows["rejected_examples"]):
-        more = unlisted(rows, len(rows["rejected_examples"]))
-        html += f"<p class=muted>{escape(more)}</p>"
+    html += _rejected(rows)
     for note in h.get("notes", []):  # how the input was read (a text file's blank lines)
         html += f"<p class=muted>note: {escape(note)}</p>"
+    return html
+
+
+def _rejected(rows: dict[str, Any]) -> str:
+    """The rows left out as the text report lists them (`text.rejected_lines`): an import's
+    by reason (rows, reason, the first rows' places), the others' first rows."""
+    reasons = rows.get("rejected_reasons", [])
+    listed = [
+        [escape(r["stage"]), fig(f"rows.rejected_reasons.{i}.count", r["count"]),
+         f'<span class="l">{escape(r["reason"])}</span>',
+         escape(", ".join(said_at(e) for e in r["examples"]))]
+        for i, r in enumerate(reasons)
+    ]  # fmt: skip
+    html = table(["stage", "rows", "reason", "first rows"], listed) if listed else ""
+    stages = {r["stage"] for r in reasons}
+    shown = [e for e in rows["rejected_examples"] if e["stage"] not in stages]
+    for ex in shown:
+        html += f"<p class=muted>{_at(ex)} ({escape(ex['stage'])}): {escape(ex['reason'])}</p>"
+    told = sum(r["count"] for r in reasons) + len(shown)
+    if rows["rejected"] > told:
+        html += f"<p class=muted>{escape(unlisted(rows, told))}</p>"
     return html
 
 
@@ -105,7 +122,7 @@ def _validation(r: dict[str, Any]) -> str:
     verdict += f"{fig('validation.errors', v['errors'])} {noun(v['errors'], 'kind')} of error, "
     verdict += (
         f"{fig('validation.warnings', v['warnings'])} {noun(v['warnings'], 'kind')} of warning "
-        "(the rows of each below)</p>"
+        f"(the rows of each below){escape(checked_as(v))}</p>"
     )
     examples = {e.get("line", e["row"]) for e in r.get("examples", [])}
     rows = []

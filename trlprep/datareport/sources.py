@@ -12,10 +12,10 @@ import pyarrow as pa
 from trlprep.errors import UsageError
 
 
-def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | None]:
+def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, Any]:
     """(data, the public layout `trlprep convert` reads it as or None, and for an in-memory
-    table read as one: the rows its import refused, the data being the imported rows)."""
-    from trlprep.importers import import_table, layout_read_as
+    table read as one: its import's `ImportStats`, the data being the imported rows)."""
+    from trlprep.importers import layout_read_as
 
     if isinstance(data, (str, os.PathLike)):
         from trlprep.io.readers import iter_batches
@@ -38,8 +38,8 @@ def read_layout(data: Any, split, input_format) -> tuple[Any, str | None, int | 
     layout = layout_read_as(table)
     if layout is None:
         return data, None, None
-    result = import_table(table, layout, on_error="skip")
-    return result.table, layout, result.num_rejected
+    imported, stats = import_in_memory(table, layout)
+    return imported, layout, stats
 
 
 # formats read once for the report (and plain text's samplings), their batches kept (memory,
@@ -124,17 +124,20 @@ def stream(
     )
 
 
-def import_in_memory(data: Any, layout: str, opts=None) -> tuple[pa.Table, int]:
+def import_in_memory(data: Any, layout: str, opts=None) -> tuple[pa.Table, Any]:
     """In-memory `data` (Arrow table, `datasets` Dataset, pandas, polars, row dicts) imported
-    from `layout` as `trlprep convert --from` imports it: (the rows, how many it refused)."""
-    from trlprep.importers import import_table
+    from `layout` as `trlprep convert --from` imports it: (the rows, the `ImportStats`: rows
+    refused, by reason, as a streamed import counts them)."""
+    from trlprep.importers import ImportStats, import_table
     from trlprep.io.adapters import as_input
 
     table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
     if not isinstance(table, pa.Table):
         raise UsageError("report a path, an Arrow table or a datasets.Dataset")
     result = import_table(table, layout, opts, on_error="skip")
-    return result.table, result.num_rejected
+    stats = ImportStats()
+    stats.add(table.num_rows, result)
+    return result.table, stats
 
 
 def joined(batches: list[Any]) -> tuple[pa.Table, np.ndarray | None]:

@@ -8,6 +8,7 @@ from trlprep.datareport.figures import at_max_note
 from trlprep.datareport.measures import ANSWERS
 from trlprep.datareport.places import said_at
 from trlprep.datareport.reasoningneed import reasoning_end_warning
+from trlprep.datareport.validating import IMPORT_RULES
 from trlprep.errors import NOT_PAIRED
 from trlprep.wording import noun, plural
 
@@ -48,6 +49,26 @@ def rejected_lines(rows: dict[str, Any], limit: int = 5) -> list[str]:
     if rows["rejected"] > listed + len(shown):
         out.append(f"    {unlisted(rows, listed + len(shown))}")
     return out
+
+
+def checked_as(val: dict[str, Any]) -> str:
+    """`, as `trlprep validate --from sharegpt` says ...`: the validate that gives this
+    verdict, where the report read a layout unnamed (validate alone checks the columns as
+    they are); else nothing."""
+    if not val.get("checked_as"):
+        return ""
+    return f", as `trlprep validate {val['checked_as']}` says (the rows as imported)"
+
+
+def _refused_issues(issues: list[dict[str, Any]]) -> list[str]:
+    """The validation's issues of the rows an import refused (as `validate --from LAYOUT`
+    says them) in one line: `rejected_lines` listed them by reason already."""
+    said = []
+    for rule in IMPORT_RULES:
+        n = sum(i["count"] for i in issues if i["rule"] == rule)
+        if n:
+            said.append(f"{rule}, {plural(n, 'row')}")
+    return ["  " + "; ".join(said) + ": the rows left out above"] if said else []
 
 
 def _pct(x: float | None) -> str:
@@ -119,9 +140,10 @@ def _render_one(r: dict[str, Any]) -> str:
         # `errors` / `warnings` count kinds of issue (rules); each one's rows follow
         out.append(
             f"validation: {verdict} ({val['errors']} {noun(val['errors'], 'kind')} of error, "
-            f"{val['warnings']} {noun(val['warnings'], 'kind')} of warning)"
+            f"{val['warnings']} {noun(val['warnings'], 'kind')} of warning)" + checked_as(val)
         )
-        for i in val["issues"][:8]:
+        out += _refused_issues(val["issues"])
+        for i in [i for i in val["issues"] if i["rule"] not in IMPORT_RULES][:8]:
             out.append(f"  {i['rule']}, {plural(i['count'], 'row')}: {i['message']}{_where(i)}")
     lengths = r.get("lengths")
     if lengths:
@@ -363,4 +385,4 @@ def _media(c: dict[str, Any]) -> str:
     return ", ".join(shown)
 
 
-__all__ = ["render_text", "sft_weighted", "weights_line"]
+__all__ = ["checked_as", "render_text", "sft_weighted", "weights_line"]

@@ -11,13 +11,18 @@ import pyarrow as pa
 
 from trlprep.datareport.sources import joined
 
+# the rules of the rows an import refused (`validate --from LAYOUT`'s), which name input rows
+IMPORT_RULES = ("import-failed", "import-not-paired")
+
 
 def imported_validation(
-    path: str, split, input_format, type, batches: Iterable[Any], origin: np.ndarray
-) -> tuple[dict[str, Any], set[int]]:
+    path: str, split, input_format, type, batches: Iterable[Any], origin: np.ndarray,
+    refused: tuple[Any, str, Any],
+) -> tuple[dict[str, Any], set[int]]:  # fmt: skip
     """The imported rows (`batches`, imported from the input's rows `origin`) validated as
-    the conversion checks them, their issues named by the input's rows and file lines (as
-    `validate --from LAYOUT` names them); and the imported rows those issues name first
+    the conversion checks them, their issues named by the input's rows and file lines, the
+    rows the import `refused` (its `ImportStats`, layout and options) said first (as
+    `validate --from LAYOUT` says them); and the imported rows the other issues name first
     (the examples shown beside them)."""
     from trlprep.validation.imported import to_input_rows
     from trlprep.validation.validate import validate_table
@@ -27,13 +32,19 @@ def imported_validation(
     del table, lines
     flagged = {i.rows[0] for i in rep.issues if i.rows}  # positions among the imported rows
     to_input_rows(rep, origin)
+    said_refused(rep, *refused)
     from trlprep.io.shards import note_shards
 
     note_shards(rep, path, split, input_format)  # several files: each row's file
     return validation_dict(rep), flagged
 
 
-def validation(data: Any, path: str | None, type, split, input_format) -> dict[str, Any]:
+def validation(
+    data: Any, path: str | None, type, split, input_format, refused: Any = None
+) -> dict[str, Any]:
+    """The validation of `path`, or of in-memory `data`: imported rows where `refused` (the
+    import's `ImportStats`, layout and options) says the rows it refused, as
+    `imported_validation` says them."""
     from trlprep.validation.validate import validate_path, validate_table
 
     if path is not None:
@@ -43,7 +54,19 @@ def validation(data: Any, path: str | None, type, split, input_format) -> dict[s
 
         table = data if isinstance(data, pa.Table) else getattr(as_input(data), "table", None)
         rep = validate_table(table, type=type)
+    if refused is not None:
+        said_refused(rep, *refused)
     return validation_dict(rep)
+
+
+def said_refused(rep: Any, stats: Any, layout: str, options: Any) -> None:
+    """The rows an import refused (`stats`) said in the validation `rep` as `validate --from
+    LAYOUT` says them, ahead of the other issues: an `import-failed` error per reason (ties
+    left unpaired: an `import-not-paired` warning), so the verdicts agree."""
+    from trlprep.validation.collect import DEFAULT_MAX_ERRORS
+    from trlprep.validation.imported import import_issues
+
+    rep.issues[:0] = import_issues(stats, layout, DEFAULT_MAX_ERRORS, options)
 
 
 def validation_dict(rep: Any) -> dict[str, Any]:
@@ -123,6 +146,7 @@ def validated_as_read(path: str, split, input_format) -> str | None:
 
 
 __all__ = [
+    "IMPORT_RULES",
     "imported_validation",
     "read_validation",
     "validated_as_read",
