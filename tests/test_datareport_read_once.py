@@ -130,6 +130,8 @@ def test_layout_read_once_through_its_import(tmp_path, reads):
     assert reads == {str(path): 1}
     reads.clear()
     again = report(str(path), from_="sharegpt").to_dict()  # --from sharegpt
+    # read unnamed, the report names the `validate --from` whose verdict it gives
+    assert rep["validation"].pop("checked_as") == "--from sharegpt"
     assert again["validation"] == rep["validation"] and reads == {str(path): 1}
 
 

@@ -131,7 +131,7 @@ def test_a_table_imported_in_memory_counts_its_refused_rows_as_validate_does():
     rows = [
         {**r, "response1": str(r["response1"]), "response2": str(r["response2"])} for r in records
     ]  # fmt: skip  (the booleans as text: one kind per column)
-    rep = trlprep.report(rows, layout="pandalm")
+    rep = trlprep.report(rows, from_="pandalm")
     assert rep.data["rows"]["rejected_by_stage"] == {"import": 3, "not paired": 28}
     assert [r["count"] for r in rep.data["rows"]["rejected_reasons"]] == [28, 3]
     said = trlprep.validate(rows, from_="pandalm")
