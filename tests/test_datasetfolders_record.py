@@ -12,7 +12,7 @@ import pytest
 datasets = pytest.importorskip("datasets")
 
 from trlprep.io.datasetfolders import META_KEY, dataset_table  # noqa: E402
-from trlprep.io.writers import to_dataset  # noqa: E402
+from trlprep.io.diskwriter import to_dataset  # noqa: E402
 
 RECORD = {"tokenize": {"version": 1, "type": "language-modeling", "max_length": 4}}
 

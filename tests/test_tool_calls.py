@@ -285,7 +285,7 @@ def test_python_rows_get_back_their_own_argument_values():
 def test_datasets_output_holds_arguments_as_strings():
     """`datasets` keeps no field tags: arguments become strings (objects as their JSON,
     spaced as `json.dumps` writes it; strings as the user's exact text)."""
-    from trlprep.io.writers import to_dataset
+    from trlprep.io.diskwriter import to_dataset
 
     table = table_from_records(
         [{"messages": conversation(DICTS[1])}, {"messages": conversation('{"city": "Rome"}')}]

@@ -199,7 +199,7 @@ def _py_columns(t: pa.Table, *, rows: bool) -> list[dict] | dict[str, list]:
 def _datasets_input(data: Any, split: str | None) -> Input:
     import datasets
 
-    from trlprep.io.writers import to_dataset
+    from trlprep.io.diskwriter import to_dataset
 
     if isinstance(data, (datasets.DatasetDict, datasets.IterableDatasetDict)):
         data = pick_split(data, split)
@@ -222,7 +222,7 @@ def _datasets_input(data: Any, split: str | None) -> Input:
 def _iterable_input(data: Any) -> Input:
     """A `datasets.IterableDataset` read whole, as a RecordBatchReader is (in Arrow batches,
     no per-row Python), given back as an IterableDataset over the result's rows."""
-    from trlprep.io.writers import to_dataset
+    from trlprep.io.diskwriter import to_dataset
 
     batches = [t for t in data.with_format("arrow").iter(batch_size=_STREAM_BATCH) if t.num_rows]
     if batches:

@@ -196,8 +196,7 @@ class ShardWriter:
 
     def commit(self) -> None:
         """Close the last shard, name every shard, and move the folder into place."""
-        from trlprep.io.tempfiles import cannot_write
-        from trlprep.io.writers import _replace
+        from trlprep.io.tempfiles import cannot_write, replace_into
 
         try:
             if self._w is not None:
@@ -210,7 +209,7 @@ class ShardWriter:
             n = len(self.parts)
             for i, part in enumerate(self.parts):
                 os.replace(part, self.tmp / shard_name(self.split, i, n, self.fmt))
-            _replace(self.tmp, self.target)
+            replace_into(self.tmp, self.target)
         except OSError as e:
             self.abort()
             raise cannot_write(self.target, e) from None
@@ -268,8 +267,7 @@ class ShardWriter:
 def write_splits(data: Mapping[str, pa.Table], path: str | os.PathLike, fmt: str) -> None:
     """Several splits into one shard folder (`train-*` beside `test-*`), as one whole."""
     from trlprep.io.targets import check_stream, real_target
-    from trlprep.io.tempfiles import cannot_write, create_dir, remove
-    from trlprep.io.writers import _replace
+    from trlprep.io.tempfiles import cannot_write, create_dir, remove, replace_into
 
     bad = [name for name in data if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*", name)]
     if bad:
@@ -295,7 +293,7 @@ def write_splits(data: Mapping[str, pa.Table], path: str | os.PathLike, fmt: str
             for f in sorted(Path(sub).iterdir()):
                 os.replace(f, tmp / f.name)
             Path(sub).rmdir()
-        _replace(tmp, target)
+        replace_into(tmp, target)
     except OSError as e:
         remove(tmp)
         raise cannot_write(path, e) from None

@@ -162,3 +162,30 @@ def remove_stale(folder: str | os.PathLike) -> list[str]:
         remove(Path(entry.path))
         removed.append(entry.name)
     return removed
+
+
+def replace_into(tmp: Path, path: Path) -> None:
+    """Move `tmp` to `path`; an existing `path` is removed only once `tmp` is in place."""
+    if not path.exists():
+        os.replace(tmp, path)
+        return
+    old = temp_name(path, "old")
+    os.replace(path, old)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        os.replace(old, path)
+        raise
+    if old.is_dir():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def writing(path: Path):
+    """Turn an OS error while writing `path` into one InputError naming it."""
+    try:
+        yield
+    except OSError as e:
+        raise cannot_write(path, e) from None

@@ -22,30 +22,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from trlprep.columns.arrowtypes import is_json_field
 from trlprep.columns.textparts import schema_without_marks, table_without_marks
 from trlprep.errors import InputError, UsageError
-from trlprep.io.datasetfolders import description_of
+from trlprep.io.diskwriter import write_disk
 from trlprep.io.groupcut import GroupCuts, cuts, row_bytes
-from trlprep.io.jsonencode import content_as_json, has_binary, has_struct, to_jsonl
+from trlprep.io.jsonencode import has_binary, has_struct, to_jsonl
 from trlprep.io.outputcheck import check_output, resolve_output_format
 from trlprep.io.readers import split_suffix
 from trlprep.io.shardout import ShardWriter, sharded, write_splits
 from trlprep.io.targets import check_stream, open_stream, real_target, stream_kind
-from trlprep.io.tempfiles import (
-    cannot_write,
-    create_dir,
-    create_file,
-    remove,
-    temp_name,
-)
+from trlprep.io.tempfiles import cannot_write, create_file, remove, writing
 
 WRITE_BATCH_ROWS = 65_536  # JSONL rows serialised at once, at most
 WRITE_BATCH_BYTES = 64 << 20  # and at most this much (Arrow bytes; a longer row alone)
@@ -64,7 +56,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     """
     if stream_kind(path) is not None:
         check_stream(path, "text")
-        with _io(Path(path)), open_stream(path) as f:
+        with writing(Path(path)), open_stream(path) as f:
             f.write(text.encode("utf-8"))
         return
     target = real_target(path)
@@ -73,7 +65,7 @@ def write_text(path: str | os.PathLike, text: str) -> None:
     except OSError as e:
         raise cannot_write(path, e) from None
     try:
-        with _io(target):
+        with writing(target):
             tmp.write_text(text, encoding="utf-8")
             os.replace(tmp, target)
     finally:
@@ -114,7 +106,7 @@ def write(
     if isinstance(data, pa.RecordBatch):
         data = pa.Table.from_batches([data])
     if fmt == "disk":
-        _write_disk(data, Path(path))
+        write_disk(data, Path(path))
         return fmt
     with open_writer(path, data.schema, output_format=fmt) as w:
         w.write(data)
@@ -234,7 +226,7 @@ class _Writer:
                     data.slice(start, end - start), self._key_orders, self._every_key
                 )
                 start = end
-                with _io(self.path):
+                with writing(self.path):
                     self._sink.write(chunk)
         else:
             data = _conform(table_without_marks(data), self.schema)
@@ -259,7 +251,7 @@ class _Writer:
         rows = group.num_rows
         if not rows:
             return
-        with _io(self.path):
+        with writing(self.path):
             if self.fmt == "parquet":
                 self._w.write_table(group, row_group_size=rows)
             else:
@@ -270,7 +262,7 @@ class _Writer:
         try:
             if self._held:
                 self._write_group()
-            with _io(self.path):
+            with writing(self.path):
                 if self._w is not None:
                     self._w.close()
                 if self._sink is not None:
@@ -298,15 +290,6 @@ class _Writer:
             self.commit()
         else:
             self.abort()
-
-
-@contextlib.contextmanager
-def _io(path: Path):
-    """Turn an OS error while writing `path` into one InputError naming it."""
-    try:
-        yield
-    except OSError as e:
-        raise cannot_write(path, e) from None
 
 
 def _jsonl_bytes(data: pa.Table | pa.RecordBatch, orders: dict, every_key: bool) -> bytes:
@@ -412,78 +395,4 @@ def stream_writer(sink: pa.NativeFile, name: str, schema: pa.Schema, output_form
     return _Writer(name, schema, output_format, sink=sink)
 
 
-def _write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
-    import datasets
-
-    for table in data.values() if isinstance(data, Mapping) else (data,):
-        mixed = [f.name for f in table.schema if is_json_field(f)]
-        if mixed:  # `datasets` keeps no field metadata: the column would read back as text
-            raise UsageError(
-                f"column {mixed[0]!r} mixes value kinds across rows, which a save_to_disk "
-                "folder cannot store",
-                hint="run `trlprep detect` to find the rows; or write .jsonl, .parquet or .arrow",
-            )
-
-    check_stream(path, "disk")
-    path = real_target(path)
-    try:
-        tmp = create_dir(path)
-    except OSError as e:
-        raise cannot_write(path, e) from None
-    bars = datasets.is_progress_bar_enabled()
-    try:
-        datasets.disable_progress_bars()
-        if isinstance(data, Mapping):
-            dd = datasets.DatasetDict({k: to_dataset(t, split=k) for k, t in data.items()})
-            dd.save_to_disk(str(tmp))
-        else:
-            to_dataset(data).save_to_disk(str(tmp))
-        with _io(path):
-            _replace(tmp, path)
-    except OSError as e:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise cannot_write(path, e) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        if bars:
-            datasets.enable_progress_bars()
-
-
-def _replace(tmp: Path, path: Path) -> None:
-    """Move `tmp` to `path`; an existing `path` is removed only once `tmp` is in place."""
-    if not path.exists():
-        os.replace(tmp, path)
-        return
-    old = temp_name(path, "old")
-    os.replace(path, old)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        os.replace(old, path)
-        raise
-    if old.is_dir():
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        old.unlink(missing_ok=True)
-
-
 to_jsonl_bytes = to_jsonl  # serialise rows as JSON Lines (see trlprep.io.jsonencode.to_jsonl)
-
-
-def to_dataset(table: pa.Table, split: str | None = None):
-    """A `datasets.Dataset` over `table` (its `huggingface` schema metadata, if any, kept;
-    its trlprep metadata in the description, `datasetfolders.description_of`)."""
-    import datasets
-
-    from trlprep.io.jsonargs import untagged
-
-    table = untagged(table)  # tool-call arguments as strings (datasets keeps no tags)
-    # contents of mixed kinds as `Json` (each as written), as `datasets` reads such JSON
-    table = content_as_json(table)
-    info = datasets.DatasetInfo(description=description_of(table.schema, table.num_rows))
-    try:
-        return datasets.Dataset(table, info=info, split=split)
-    except (ValueError, TypeError, KeyError):  # stale features in the schema metadata
-        return datasets.Dataset(table.replace_schema_metadata(None), info=info, split=split)
