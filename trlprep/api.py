@@ -5,6 +5,18 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
+from trlprep.conversion.callkeywords import (
+    IMPORT_OPTIONS,
+    empty_result,
+    given_options,
+    imported_rows,
+    layout_options,
+    refuse_unknown,
+    renames_roles,
+    render_keywords,
+    say_unread,
+    say_unread_layout,
+)
 from trlprep.errors import TemplateNote, UsageError, warn_user
 
 if TYPE_CHECKING:  # the data libraries load when a function runs, not on import
@@ -170,7 +182,7 @@ def convert(
 
     data = as_given(data)
     take_renamed_options("trlprep.convert", options)  # map_role= -> role_map=
-    tools, template_kwargs = _render_keywords(tools, template_kwargs, truncation)
+    tools, template_kwargs = render_keywords(tools, template_kwargs, truncation)
     if from_ is not None:
         from trlprep.importers.registry import check_type_or_layout, is_layout
 
@@ -180,12 +192,12 @@ def convert(
     import_opts = {k: options.pop(k) for k in list(options) if k in IMPORT_OPTIONS}
     if layout is None and import_opts.get("map"):
         layout = "map"
-    _refuse_unknown(options, ConvertOptions)
+    refuse_unknown(options, ConvertOptions)
     if "inline_media" not in options and (chat_template is not None or tokenize):
         # the render keeps no part: media held inline go to their columns first (said so)
         options.update(inline_media="move", moved_by_default=True)
     opts = ConvertOptions(**options, allow_empty=allow_empty)
-    given = _given(
+    given = given_options(
         {**options, **import_opts}, tools=tools, template_kwargs=template_kwargs,
         max_length=max_length, truncation=truncation,
     )  # fmt: skip
@@ -203,14 +215,14 @@ def convert(
                 warn_user(note, UserWarning)
         table, lines = inp.table, inp.source.lines
         if table.num_rows == 0 and table.num_columns == 0:  # nothing read: no type to tell
-            return inp.restore(_empty_result(inp.source.path, bad, opts, to, from_))
+            return inp.restore(empty_result(inp.source.path, bad, opts, to, from_))
         name = layout or (layout_read_as(table) if from_ is None else None)
         if name is None and from_ is None and import_opts.get("conversational"):
             name = conversational_layout(table, read_as=False)  # standard text: "map"
-        if name is None and from_ is None and _renames_roles(import_opts):
+        if name is None and from_ is None and renames_roles(import_opts):
             name = "map"  # TRL messages whose roles role_map renames, as `--role-map` does
         if name is not None:
-            table, lines = _imported(table, lines, name, import_opts, coerce, on_error, inp)
+            table, lines = imported_rows(table, lines, name, import_opts, coerce, on_error, inp)
         work, work_lines, _, _ = settle_table(table, lines, coerce=coerce)
         det = detect_table(work.drop_columns([ROW_ID]), work_lines)
         render = make_render(
@@ -227,7 +239,7 @@ def convert(
             )  # fmt: skip
         except UsageError as e:  # advice to map columns names the layout read unnamed
             raise layout_in_hint(e, name if layout is None and from_ is None else None) from None
-        _say_unread(plan, given, name, import_opts)
+        say_unread(plan, given, name, import_opts)
         if hh_as_text(det) is not None:  # HH transcripts kept as text: said as the CLI says it
             warn_user(hh_as_text(det), UserWarning)
         shards = getattr(inp.source, "shards", None) if name is None else None  # as read
@@ -249,173 +261,6 @@ def convert(
         return result
 
     return map_splits(data, one, split)
-
-
-def _empty_result(path: Any, bad: Any, opts: Any, to: str | None, from_: str | None) -> Any:
-    """An input without rows or columns: refused (DataError) unless `allow_empty=True`, then
-    an empty table with the columns of type `to` (or of `from_`, a type), as
-    `trlprep convert --allow-empty` writes it."""
-    import pyarrow as pa
-
-    from trlprep.importers import is_layout
-    from trlprep.io.skipped import empty_error
-    from trlprep.registry import Format, get_type
-
-    if not opts.allow_empty:
-        raise empty_error(path, bad)
-    name = to if to is not None else (None if from_ is None or is_layout(from_) else from_)
-    if name is None:
-        raise UsageError(
-            f"{path or 'the data'}: the dataset has no rows, so its type cannot be detected",
-            hint="with allow_empty=True, pass to=TYPE (the empty result's columns)",
-        )
-    kinds = {"label": pa.bool_(), "labels": pa.list_(pa.bool_()), "steps": pa.list_(pa.string())}
-    columns = [c for c in get_type(name).columns_in(Format.STANDARD) if c.required]
-    fields = [
-        pa.field(c.name_in(Format.STANDARD), kinds.get(c.kind.value, pa.string())) for c in columns
-    ]
-    return pa.schema(fields).empty_table()
-
-
-def _render_keywords(
-    tools: Any, template_kwargs: Any, truncation: str
-) -> tuple[list | None, dict[str, Any] | None]:
-    """`tools` and `template_kwargs` as the render takes them, checked before anything is
-    read: tools as a list of schemas (one schema dict, or a JSON file of them as the CLI's
-    `--tools` takes, is read as such), template kwargs a dict; `truncation` one of its words."""
-    from collections.abc import Mapping
-
-    from trlprep.errors import unknown_choice
-
-    if truncation not in ("keep_start", "keep_end"):
-        raise unknown_choice("--truncation", truncation, ("keep_start", "keep_end"))
-    if isinstance(tools, (str, os.PathLike)):
-        from trlprep.templates.options import load_tools
-
-        tools = load_tools(os.fspath(tools))
-    elif isinstance(tools, Mapping):
-        tools = [dict(tools)]
-    elif tools is not None and (
-        not isinstance(tools, (list, tuple)) or not all(isinstance(t, Mapping) for t in tools)
-    ):
-        raise UsageError(
-            f"tools must be a list of tool schemas (dicts), not {type(tools).__name__}",
-            hint="pass tools=[{'type': 'function', 'function': {'name': ..., 'parameters': "
-            "...}}], or the path of a JSON file holding that list",
-        )
-    if template_kwargs is not None and not isinstance(template_kwargs, Mapping):
-        raise UsageError(
-            f"template_kwargs must be a dict, not {type(template_kwargs).__name__}",
-            hint="e.g. template_kwargs={'enable_thinking': False}",
-        )
-    return (None if tools is None else list(tools)), template_kwargs
-
-
-def _given(options: dict[str, Any], **keywords: Any) -> dict[str, Any]:
-    """The options only some steps read that the call gave: its `**options` as written,
-    its keywords where they differ from their defaults."""
-    from trlprep.conversion.unread import CHECKED
-
-    defaults = {"truncation": "keep_start"}
-    given = {k: v for k, v in keywords.items() if v is not None and v != defaults.get(k)}
-    return {k: v for k, v in {**options, **given}.items() if k in CHECKED}
-
-
-def _say_unread(plan: Any, given: dict[str, Any], layout: str | None, import_opts: dict) -> None:
-    """A warning per option given that no step of `plan` (nor the import of `layout`) reads."""
-    from trlprep.conversion.unread import warn_unread
-    from trlprep.importers import ImportOptions, get_importer
-
-    if not given:
-        return
-    importer = get_importer(layout) if layout is not None else None
-    opts = ImportOptions.make(**import_opts) if importer is not None else None
-    warn_unread(plan, given, importer=importer, import_options=opts)
-
-
-def _say_unread_layout(given: dict[str, Any], opts: dict[str, Any], doing: str, data: Any) -> None:
-    """A warning per layout option in `given` (as written) that the import of `opts`'
-    layout does not read (`doing`: what the function does with the imported rows)."""
-    from trlprep.conversion.unread import UnreadOptionWarning, layout_unread_warnings
-    from trlprep.importers import get_importer
-
-    name = str(data) if isinstance(data, (str, os.PathLike)) else None
-    importer = get_importer(opts["layout"])
-    for message in layout_unread_warnings(
-        given, importer, opts["import_options"], doing=doing, name=name
-    ):
-        warn_user(message, UnreadOptionWarning)
-
-
-def _layout_options(from_: str | None, role_map: Any, options: dict[str, Any]) -> dict:
-    """validate's `layout` and `import_options` for `from_` (a public layout)."""
-    from trlprep.errors import UsageError
-    from trlprep.importers import ImportOptions, is_layout, layout_names
-
-    unknown = set(options) - IMPORT_OPTIONS
-    if unknown:
-        raise UsageError(
-            f"validate got an unknown keyword {sorted(unknown)[0]!r}",
-            hint="importer options: " + ", ".join(sorted(IMPORT_OPTIONS)),
-        )
-    if from_ is None and options.get("map"):
-        from_ = "map"  # map= alone renames the columns, as convert(..., map=...) does
-    if from_ is None or not is_layout(from_):
-        raise UsageError(
-            f"from_={from_!r} is no public layout" if from_ else "importer options need from_=",
-            hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in type=)",
-        )
-    return {
-        "layout": from_,
-        "import_options": ImportOptions.make(role_map=role_map, **options),
-    }
-
-
-def _renames_roles(import_opts: dict[str, Any]) -> bool:
-    """True when the importer options rename roles (`role_map=`, or its old name)."""
-    return bool(import_opts.get("role_map") or import_opts.get("map_role"))
-
-
-# `convert` keywords that go to the importer of a public layout (`from_="sharegpt"`)
-def _refuse_unknown(options: dict[str, Any], options_class: type) -> None:
-    """A keyword `convert` does not take, named as such (not as a TypeError of an internal
-    options class); `output=` gets how to write the result."""
-    import dataclasses
-    import difflib
-
-    fields = {f.name for f in dataclasses.fields(options_class)} - INTERNAL_OPTIONS
-    known = sorted(fields | IMPORT_OPTIONS)
-    for name in options:
-        if name in known:
-            continue
-        if name in ("output", "out", "o", "output_path", "path_out"):
-            hint = "convert returns the converted data: write it with trlprep.write(result, PATH)"
-        else:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = (f"did you mean {close[0]}=? " if close else "") + "options: " + ", ".join(known)
-        raise UsageError(f"convert() got an unexpected keyword argument {name!r}", hint=hint)
-
-
-# ConvertOptions fields the CLI and the pipeline set, never a caller
-INTERNAL_OPTIONS = frozenset(("output_kind", "moved_by_default", "kept_media", "media_columns"))
-IMPORT_OPTIONS = frozenset(
-    ("map", "role_map", "map_role", "conversational", "prompt_style", "pairing", "threshold")
-    + ("margin", "neutral", "keep_empty_turns")
-)
-
-
-def _imported(table, lines, layout, import_opts, coerce, on_error, inp):
-    """`table` imported from the public `layout`: its rows and their file lines."""
-    from trlprep.importers import ImportOptions, import_table
-    from trlprep.importers.run import rejected_warning
-
-    opts = ImportOptions.make(coerce=coerce, **import_opts)
-    result = import_table(table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path)
-    if result.num_rejected:  # on_error="skip": said as import_dataset says it
-        warn_user(rejected_warning(result, layout))
-    for note in result.notes:  # what the import did to some rows, as the CLI's notes say
-        warn_user(note, UserWarning)
-    return result.table, result.lines
 
 
 def validate(
@@ -472,8 +317,8 @@ def validate(
         coerce=coerce,
     )  # fmt: skip
     if from_ is not None or import_options:
-        opts.update(_layout_options(from_, role_map, import_options))
-        _say_unread_layout(import_options, opts, "validation", data)
+        opts.update(layout_options(from_, role_map, import_options))
+        say_unread_layout(import_options, opts, "validation", data)
 
     def checked(report: Report) -> Report:
         if allow_empty:

@@ -302,7 +302,7 @@ def _options_of(qualname: str) -> set[str]:
         return set(_train_types())
     if qualname not in ("trlprep.api.convert", "trlprep.api.validate", REPORT):
         return set()
-    from trlprep.api import IMPORT_OPTIONS
+    from trlprep.conversion.callkeywords import IMPORT_OPTIONS
 
     if qualname != "trlprep.api.convert":
         return set(IMPORT_OPTIONS)
