@@ -7,6 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from trlprep.datareport.imports import (
+    all_refused_error,
+    as_input_rows,
+    import_examples,
+    import_options_of,
+    import_rows,
+)
 from trlprep.datareport.result import DataReport, summary
 from trlprep.datareport.sources import (
     import_in_memory,
@@ -87,9 +94,12 @@ def report(
     data = as_given(data)
     layout = take_renamed("trlprep.report", import_options, "from_", from_)
     take_renamed_options("trlprep.report", import_options)  # map_role= -> role_map=
-    layout, opts = _import_options(layout, import_options)
+    layout, opts = import_options_of(layout, import_options)
     if layout is not None and import_options:
-        _say_unread(import_options, layout, opts, data)
+        from trlprep.conversion.callkeywords import say_unread_layout
+
+        given = {"layout": layout, "import_options": opts}
+        say_unread_layout(import_options, given, "report", data)
     options = dict(
         chat_template=chat_template, tokenizer=tokenizer, max_length=max_length,
         truncation=truncation, type=type, input_format=input_format, examples=examples,
@@ -103,36 +113,6 @@ def report(
         if names:
             return report_splits(data, names, options)
     return measure(data, split=split, **options)[0]
-
-
-def _import_options(layout: str | None, options: dict[str, Any]) -> tuple[str | None, Any]:
-    """(the layout, its `ImportOptions` or None) from `report`'s importer keywords."""
-    if not options:
-        return layout, None
-    from trlprep.importers import ImportOptions, is_layout, layout_names
-
-    opts = ImportOptions.make(**options)  # an unknown keyword is a usage error naming it
-    if layout is None and opts.map:
-        layout = "map"  # as `trlprep convert --map` reads it
-    if layout is None or not is_layout(layout):
-        raise UsageError(
-            f"from_={layout!r} is no public layout" if layout else "importer options need from_=",
-            hint="layouts: " + ", ".join(layout_names()) + " (a TRL type goes in type=)",
-        )
-    return layout, opts
-
-
-def _say_unread(given: dict[str, Any], layout: str, opts: Any, data: Any) -> None:
-    """A warning per layout option in `given` that the import of `layout` does not read."""
-    from trlprep.conversion.unread import UnreadOptionWarning, layout_unread_warnings
-    from trlprep.errors import warn_user
-    from trlprep.importers import get_importer
-
-    name = str(data) if isinstance(data, (str, os.PathLike)) else None
-    for message in layout_unread_warnings(
-        given, get_importer(layout), opts, doing="report", name=name
-    ):
-        warn_user(message, UnreadOptionWarning)
 
 
 def _one_split(data: Any, split: str | None) -> Any:
@@ -248,7 +228,7 @@ def _measure(
         for _ in batches():  # detection counted no refused rows: count them
             pass
     if not det.num_rows and stats is not None and stats.rejected:
-        raise _all_refused(path, layout, stats)
+        raise all_refused_error(path, layout, stats)
     if not det.num_rows:  # (an import that refused every row: said above)
         raise DataError(  # as convert and validate say it
             f"{path or 'data'}: the dataset has no rows", hint="check the file (and --split)"
@@ -308,14 +288,14 @@ def _measure(
     collect(collector, batches(), num_proc)
     origin = np.concatenate(seen) if seen else None
     if origin is not None:  # name the input's rows, not the imported rows' positions
-        _as_input_rows(collector.data, origin)
+        as_input_rows(collector.data, origin)
     if stats is not None and stats.rejected:
         failed = stats.rejected - stats.not_paired
         for stage, n in (("import", failed), (NOT_PAIRED, stats.not_paired)):
             if n:
                 collector.data.rejected[stage] = n
         collector.data.rows_in += stats.rejected
-        _import_examples(collector.data, stats)
+        import_examples(collector.data, stats)
     name_files(collector.data, path, split, input_format)  # several files: `a.jsonl:4`
     where = where_of(collector.data)
     figures = build(collector.data, max_length, truncation, where)
@@ -339,32 +319,13 @@ def _measure(
         "max_length": max_length,
         "truncation": truncation,
         "layout": layout,
-        **_import_rows(stats, layout, import_options),
+        **import_rows(stats, layout, import_options),
         "notes": notes,  # how the input was read (a text file's lines), as convert says it
     }
     out = {"report": header, **figures, "validation": val}
     out["summary"] = summary(out, max_length)
     rep = DataReport({"summary": out.pop("summary"), **out})
     return rep, collector.data, (template, tok)
-
-
-def _all_refused(path: str | None, layout: str, stats: Any) -> DataError:
-    """An import that refused every row: said so (with the first reason), not "no rows"."""
-    from trlprep.wording import all_refused
-
-    said = ""
-    for reason, examples in stats.examples.items():
-        first = examples[0] if examples else {}
-        line, row = first.get("line"), first.get("row")
-        where = f"line {line}: " if line is not None else f"row {row}: " if row is not None else ""
-        said = f" ({where}{reason})"
-        break
-    return DataError(
-        f"{path or 'data'}: no row could be imported as the {layout} layout: "
-        f"{all_refused(stats.rejected)}{said}",
-        hint=f"check --from {layout} (`trlprep detect DATA` says what the data looks like); "
-        f"`trlprep validate DATA --from {layout}` lists the refused rows",
-    )
 
 
 def _say_unread_split_mode(plan: Any, split_mode: str) -> None:
@@ -410,51 +371,6 @@ def where_of(data: Any):
         return out
 
     return where
-
-
-def _import_rows(stats: Any, layout: str | None, opts: Any) -> dict[str, Any]:
-    """The input rows an import read, the rows it made of them and how, where it made a
-    number other than one per row kept (OpenAssistant trees, PRM800K trajectories, ...)."""
-    if stats is None or not stats.rows_in or stats.rows_out + stats.rejected == stats.rows_in:
-        return {}
-    from trlprep.importers import ImportOptions, get_importer
-
-    how = get_importer(layout).expansion(opts or ImportOptions()) if layout else None
-    return {"input_rows": stats.rows_in, "imported_rows": stats.rows_out, "expansion": how}
-
-
-def _as_input_rows(data: Any, origin: np.ndarray) -> None:
-    """The reported rows (`row_ids`), examples' and rejected rows' `row` as the input row
-    they came from (`origin`: the input row of each imported row), as `validate --from
-    LAYOUT` names them."""
-    data.row_ids = [origin[r] for r in data.row_ids]  # one array per batch
-    for ex in [*data.examples, *data.rejected_examples]:
-        if 0 <= ex.get("row", -1) < len(origin):
-            ex["row"] = int(origin[ex["row"]])
-
-
-def _import_examples(data: Any, stats: Any) -> None:
-    """The rows the import left out, by reason (each one's count and first rows, as
-    validate and convert list them), and the first of them ahead of the other examples."""
-
-    def stage(reason: str) -> str:
-        return NOT_PAIRED if reason in stats.ties else "import"
-
-    def at(e: dict[str, Any]) -> dict[str, Any]:
-        return {"row": e["row"], **({"line": e["line"]} if e.get("line") is not None else {})}
-
-    data.rejected_reasons = [
-        {"stage": stage(reason), "reason": reason, "count": count,
-         "examples": [at(e) for e in stats.examples.get(reason, [])[:3]]}
-        for reason, count in stats.reasons.most_common()
-    ]  # fmt: skip
-    shown = [
-        {**at(e), "stage": stage(reason), "reason": reason}
-        for reason, _ in stats.reasons.most_common()
-        for e in stats.examples.get(reason, [])
-    ]
-    data.rejected_examples[:0] = sorted(shown, key=lambda e: e["row"])[:5]
-    del data.rejected_examples[5:]
 
 
 __all__ = ["measure", "report"]
