@@ -1,4 +1,5 @@
-"""numpy views of Arrow arrays: boolean masks, list lengths and where each list starts."""
+"""numpy views of Arrow arrays: boolean masks, list lengths and where each list starts;
+`relist`: new items in the lists of an array."""
 
 from __future__ import annotations
 
@@ -26,6 +27,20 @@ def list_layout(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
         return np.diff(offsets), starts
     lengths = list_lengths(arr)
     return lengths, np.cumsum(lengths) - lengths
+
+
+def relist(arr: pa.Array, values: pa.Array) -> pa.Array:
+    """`values` (the flattened items of list array `arr`, remade) in lists shaped as `arr`'s
+    (lengths and null lists), of `arr`'s list kind and item field (name, nullability) with
+    `values`' type; a large list where the items outgrow 32-bit offsets."""
+    offsets = np.concatenate([[0], np.cumsum(list_lengths(arr))]).astype(np.int64)
+    mask = arr.is_null() if arr.null_count else None
+    field = arr.type.value_field.with_type(values.type)
+    if pa.types.is_large_list(arr.type) or offsets[-1] >= 2**31:
+        out = pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask)
+        return out.cast(pa.large_list(field))
+    out = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
+    return out.cast(pa.list_(field))
 
 
 def json_list_lengths(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -21,7 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import list_lengths
+from trlprep.columns.arrays import list_lengths, relist
 from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 from trlprep.columns.placeholders import sequences
 from trlprep.columns.textparts import parts_content
@@ -215,7 +215,7 @@ def _moved(arr: pa.Array, medium: str = "image") -> tuple[pa.Array, pa.Array, np
         children.append(child)
     pmask = parts.is_null() if parts.null_count else None
     new_parts = pa.StructArray.from_arrays(children, fields=fields, mask=pmask)
-    new_content = _relist(content, new_parts)
+    new_content = relist(content, new_parts)
     mfields, mchildren = [], []
     for k, f in enumerate(msgs.type):
         child = new_content if f.name == "content" else msgs.field(k)
@@ -223,7 +223,7 @@ def _moved(arr: pa.Array, medium: str = "image") -> tuple[pa.Array, pa.Array, np
         mchildren.append(child)
     mmask = msgs.is_null() if msgs.null_count else None
     new_msgs = pa.StructArray.from_arrays(mchildren, fields=mfields, mask=mmask)
-    return _relist(arr, new_msgs), per_row, unnamed
+    return relist(arr, new_msgs), per_row, unnamed
 
 
 def moved_elsewhere(table: pa.Table, columns: dict[str, list[str]] | list[str]) -> pa.Table:
@@ -242,14 +242,6 @@ def moved_elsewhere(table: pa.Table, columns: dict[str, list[str]] | list[str]) 
             empty = pa.array([[]] * table.num_rows, pa.list_(pa.string()))
             table = table.append_column(name, empty)
     return table
-
-
-def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
-    lengths = list_lengths(arr)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    mask = arr.is_null() if arr.null_count else None
-    out = pa.LargeListArray.from_arrays(pa.array(offsets), values, mask=mask)
-    return out.cast(pa.list_(out.type.value_field)) if offsets[-1] < 2**31 else out
 
 
 def _joined(refs: list[pa.Array]) -> pa.Array:

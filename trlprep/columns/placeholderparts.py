@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import list_lengths
+from trlprep.columns.arrays import list_lengths, relist
 from trlprep.columns.placeholders import PLACEHOLDERS, _pattern
 from trlprep.columns.textparts import MARK, flagged_text
 
@@ -65,7 +65,7 @@ def marked_parts(arr: pa.Array, kinds: list[str], marked_only: bool = False) -> 
         fields.append(f)
         children.append(child)
     out = pa.StructArray.from_arrays(children, fields=fields, mask=msgs.is_null())
-    return _relisted(arr, out)
+    return relist(arr, out)
 
 
 def as_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
@@ -79,16 +79,7 @@ def as_parts(arr: pa.Array, kinds: list[str]) -> pa.Array:
         fields.append(pa.field("content", parts.type) if f.name == "content" else f)
         children.append(parts if f.name == "content" else pc.struct_field(flat, k))
     messages = pa.StructArray.from_arrays(children, fields=fields, mask=flat.is_null())
-    return _relisted(arr, messages)
-
-
-def _relisted(arr: pa.Array, values: pa.Array) -> pa.Array:
-    """`values` (the flattened items of list array `arr`, remade) as lists shaped as `arr`'s:
-    a plain list array while its offsets fit 32 bits."""
-    lengths = list_lengths(arr)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
-    out = pa.LargeListArray.from_arrays(offsets, values, mask=arr.is_null())
-    return out.cast(pa.list_(out.type.value_field)) if len(values) < 2**31 else out
+    return relist(arr, messages)
 
 
 def _split(content: pa.Array, kinds: list[str]) -> pa.Array:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import list_lengths
+from trlprep.columns.arrays import list_lengths, relist
 from trlprep.columns.arrowtypes import is_list, is_messages, is_string
 
 MARK = "__trlprep_text__"  # per message: its content was a string (true), else null
@@ -59,16 +59,6 @@ def _messages(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     return arr
 
 
-def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
-    """`arr`'s lists (offsets and nulls) over new message structs `values`."""
-    lengths = list_lengths(arr)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    mask = arr.is_null() if arr.null_count else None
-    if pa.types.is_large_list(arr.type):
-        return pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values, mask=mask)
-    return pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
-
-
 def _with_fields(msgs: pa.StructArray, fields: list[pa.Field], children: list) -> pa.StructArray:
     mask = msgs.is_null() if msgs.null_count else None
     return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
@@ -97,7 +87,7 @@ def strings_as_parts(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     mark = pc.if_else(pc.is_valid(msgs.field("content")), True, pa.scalar(None, pa.bool_()))
     fields.append(pa.field(MARK, pa.bool_()))
     children.append(mark)
-    return _relist(arr, _with_fields(msgs, fields, children))
+    return relist(arr, _with_fields(msgs, fields, children))
 
 
 def flagged_text(msgs: pa.Array) -> pa.Array:
@@ -126,7 +116,7 @@ def without_marks(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
     msgs = arr.flatten()
     keep = [k for k, f in enumerate(msgs.type) if f.name != MARK]
     fields = [msgs.type.field(k) for k in keep]
-    return _relist(arr, _with_fields(msgs, fields, [msgs.field(k) for k in keep]))
+    return relist(arr, _with_fields(msgs, fields, [msgs.field(k) for k in keep]))
 
 
 def marked_as_parts(a: pa.Array, b: pa.Array) -> tuple[pa.Array, pa.Array]:

@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import list_lengths
+from trlprep.columns.arrays import relist
 from trlprep.columns.textparts import MARK, has_marks, parts_content, string_content
 
 # ms-swift's order: each kind's tags are prepended in turn (image, audio, video)
@@ -218,8 +218,8 @@ def _prepended(arr: pa.Array, prefix: pa.Array) -> pa.Array:
         old = pc.struct_field(parts, "text")
         text = pc.binary_join_element_wise(add.take(pa.array(owner)), old.cast(pa.string()), "")
         parts = _with_child(parts, "text", text.cast(old.type))
-        new_content = _relisted(content, parts)
-    return _relisted(arr, _with_child(msgs, "content", new_content))
+        new_content = relist(content, parts)
+    return relist(arr, _with_child(msgs, "content", new_content))
 
 
 def _with_child(struct: pa.Array, name: str, child: pa.Array) -> pa.StructArray:
@@ -228,14 +228,6 @@ def _with_child(struct: pa.Array, name: str, child: pa.Array) -> pa.StructArray:
     children = [child if f.name == name else pc.struct_field(struct, f.name) for f in fields]
     mask = struct.is_null() if struct.null_count else None
     return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
-
-
-def _relisted(arr: pa.Array, values: pa.Array) -> pa.Array:
-    """`arr`'s lists (lengths and nulls) over `values`, in `arr`'s list type."""
-    lengths = list_lengths(arr)
-    offsets = pa.array(np.concatenate([[0], np.cumsum(lengths)]), pa.int64())
-    mask = arr.is_null() if arr.null_count else None
-    return pa.LargeListArray.from_arrays(offsets, values, mask=mask).cast(arr.type)
 
 
 __all__ = [

@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrays import list_lengths
+from trlprep.columns.arrays import relist
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.io import jsontext
 
@@ -305,7 +305,7 @@ def _value(arr: pa.Array, slot: Slot) -> pa.Array:
     walks it: a message's `tool_calls` / `function_call` are rewritten, nothing else."""
     t = arr.type
     if is_list(t):
-        return _relist(arr, _value(arr.flatten(), slot))
+        return relist(arr, _value(arr.flatten(), slot))
     if pa.types.is_struct(t):
         return _restruct(arr, {name: lambda c, f: _calls(c, slot) for name in CALL_FIELDS})
     return arr
@@ -314,7 +314,7 @@ def _value(arr: pa.Array, slot: Slot) -> pa.Array:
 def _calls(arr: pa.Array, slot: Slot) -> pa.Array:
     t = arr.type
     if is_list(t) and pa.types.is_struct(t.value_type):
-        return _relist(arr, _call(arr.flatten(), slot))
+        return relist(arr, _call(arr.flatten(), slot))
     if pa.types.is_struct(t):
         return _call(arr, slot)
     return arr
@@ -344,15 +344,3 @@ def _restruct(arr: pa.Array, rewrite: dict) -> pa.Array:
         children.append(child)
     mask = arr.is_null() if arr.null_count else None
     return pa.StructArray.from_arrays(children, fields=fields, mask=mask)
-
-
-def _relist(arr: pa.Array, values: pa.Array) -> pa.Array:
-    lengths = list_lengths(arr)
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    mask = arr.is_null() if arr.null_count else None
-    field = arr.type.value_field.with_type(values.type)
-    if pa.types.is_large_list(arr.type):
-        out = pa.LargeListArray.from_arrays(pa.array(offsets, pa.int64()), values, mask=mask)
-        return out.cast(pa.large_list(field))
-    out = pa.ListArray.from_arrays(pa.array(offsets, pa.int32()), values, mask=mask)
-    return out.cast(pa.list_(field))
