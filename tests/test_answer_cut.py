@@ -33,12 +33,17 @@ def test_heads_end_at_the_last_reasoning_end_of_either_marker():
             "<|begin_of_thought|>x<|end_of_thought|>y",
             "no",
             None,
+            # gpt-oss: the final channel ends the analysis before it; alone, it is no end
+            "<|channel|>analysis<|message|>t<|end|><|start|>assistant<|channel|>final<|message|>a",
+            "<|start|>assistant<|channel|>final<|message|>a<|return|>",
         ]
     )
     assert reasoning_heads(texts).to_pylist() == [
         "<think>a</think>b<think>c</think>",
         "<|begin_of_thought|>x<|end_of_thought|>",
         None,
+        None,
+        "<|channel|>analysis<|message|>t<|end|><|start|>assistant<|channel|>final<|message|>",
         None,
     ]
 
@@ -56,12 +61,15 @@ def test_a_cut_inside_the_reasoning_is_counted_and_one_past_it_is_not(tok):
         }
     )
     head = _n(tok, "Q: " + THINK)
+    whole = _n(tok, "Q: " + completion)  # the answer kept whole, not only the reasoning's end
     _, cut = tokenize_table(table, "prompt-completion", tok, max_length=head - 5)
-    assert cut.truncated == 3 and cut.answer_cut == 1 and cut.answer_need == head
+    assert cut.truncated == 3 and cut.answer_cut == 1 and cut.answer_need == whole
     said = cut.answer_cut_warning()
-    assert said == answer_cut_warning(1, head - 5, head)
+    assert said == answer_cut_warning(1, head - 5, whole)
     assert said.startswith(f"1 row cut to --max-length {head - 5} before the end of its reasoning")
-    assert f"--max-length {head} keeps these answers" in said
+    assert f"--max-length {whole} keeps these answers" in said
+    ids, kept = tokenize_table(table.slice(0, 1), "prompt-completion", tok, max_length=whole)
+    assert kept.truncated == 0 and len(ids.column("input_ids")[0]) == whole
     _, past = tokenize_table(table, "prompt-completion", tok, max_length=head)
     assert past.truncated == 3 and past.answer_cut == 0 and past.answer_cut_warning() is None
     _, end = tokenize_table(
@@ -84,6 +92,8 @@ def test_pairs_and_whole_texts_count_a_row_once(tok):
 def test_the_report_counts_each_limit_and_warns_at_its_max_length(tmp_path):
     import json
 
+    from transformers import AutoTokenizer
+
     from trlprep.datareport import report
 
     rows = [{"prompt": "Q: ", "completion": THINK + " so 42." * 5}] * 3
@@ -93,8 +103,50 @@ def test_the_report_counts_each_limit_and_warns_at_its_max_length(tmp_path):
     rep = report(str(path), tokenizer=TOKENIZER, max_length=64)
     (at,) = [lim for lim in rep.data["truncation"]["limits"] if lim["max_length"] == 64]
     assert at["reasoning_end_cut"] == 3
+    tok = AutoTokenizer.from_pretrained(TOKENIZER)
+    assert at["reasoning_end_need"] == _n(tok, "Q: " + rows[0]["completion"])  # as convert says
     text = rep.to_text()
     assert "warning: 3 rows cut to --max-length 64 before the end of their reasoning" in text
     assert rep.data["truncation"]["limits"][0]["max_length"] == 64
     big = [lim for lim in rep.data["truncation"]["limits"] if lim["max_length"] == 512]
     assert big[0]["reasoning_end_cut"] == 0
+
+
+def test_gpt_oss_answers_follow_its_final_channel(tmp_path):
+    """gpt-oss renders `thinking` in its analysis channel and the answer after
+    `<|channel|>final<|message|>`: a cut before that marker leaves no answer (its original
+    template, rendered through convert)."""
+    import json
+
+    from templates_support import TEMPLATES_DIR
+    from transformers import AutoTokenizer
+    from typer.testing import CliRunner
+
+    from trlprep.cli import app
+
+    template = TEMPLATES_DIR / "gptoss.jinja"
+    if not template.exists():
+        pytest.skip(f"optional reference data not found: {template}")
+    say = {"role": "assistant", "thinking": "Let me add. " * 40, "content": "It is 4."}
+    rows = [{"messages": [{"role": "user", "content": "2+2?"}, say]}] * 2
+    rows.append({"messages": [{"role": "user", "content": "Hi"},
+                              {"role": "assistant", "content": "Hello! " * 60}]})  # fmt: skip
+    data = tmp_path / "g.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    flags = ["--to", "language-modeling", "--tokenize", "--tokenizer", TOKENIZER]
+    flags += ["--chat-template", str(template)]
+
+    def convert(limit: int, out: str) -> str:
+        res = CliRunner().invoke(app, ["convert", str(data), *flags, "--max-length", str(limit),
+                                       "-o", str(tmp_path / out)])  # fmt: skip
+        assert res.exit_code == 0, res.output
+        return " ".join(res.output.split())
+
+    said = convert(100, "a.jsonl")
+    assert "2 rows cut to --max-length 100 before the end of their reasoning" in said
+    need = int(said.split(" keeps these answers")[0].rsplit(" ", 1)[1])
+    said = convert(need, "b.jsonl")
+    assert "before the end of" not in said
+    kept = [json.loads(x) for x in (tmp_path / "b.jsonl").read_text().splitlines()]
+    tok = AutoTokenizer.from_pretrained(TOKENIZER)
+    assert tok.decode(kept[0]["input_ids"]).rstrip().endswith("It is 4.<|return|>")

@@ -39,7 +39,7 @@ def test_page_shows_each_limits_rows_cut_before_their_reasoning_end():
     html = rep.to_html()
     assert "<th>reasoning end cut</th>" in html
     warned = "warning: 2 rows cut to --max-length 3000 before the end of their reasoning"
-    assert escape(warned) in html and "--max-length 3703 keeps these answers" in html
+    assert escape(warned) in html and "--max-length 5286 keeps these answers" in html
     assert warned in rep.to_text()  # the same words on the page and in the terminal
 
 

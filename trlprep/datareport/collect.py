@@ -35,7 +35,7 @@ from trlprep.datareport.measures import (
     loss_parts,
     row_where,
 )
-from trlprep.datareport.reasoningneed import NEED, reasoning_needs
+from trlprep.datareport.reasoningneed import NEED, WHOLE, reasoning_needs
 from trlprep.errors import ROW_ID, RowFailures
 from trlprep.registry import DatasetType, Format
 
@@ -157,7 +157,9 @@ class Collector:
                 ids = self._retry(part, self._tokenize, "tokenize", offset, lines)
                 if ids is not None:
                     keep_token_lengths(d, self.dtype, ids)
-                    self._keep_needs(ids, {r: v[-1] for r, v in d.lengths.items() if r != NEED})
+                    self._keep_needs(
+                        ids, {r: v[-1] for r, v in d.lengths.items() if r not in (NEED, WHOLE)}
+                    )
                     kept.append(ids.column(ROW_ID).combine_chunks())
             if not kept:
                 return
@@ -215,7 +217,7 @@ class Collector:
             return
         need = reasoning_needs(self.dtype, part, lengths, self.cut_from, self._count)
         if need is not None:
-            keep_lengths(self.data, {NEED: need})
+            keep_lengths(self.data, need)
 
     def _count(self, texts: list[str]) -> np.ndarray:
         """Token lengths of `texts` as the report measures its rows."""

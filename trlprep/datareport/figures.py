@@ -11,7 +11,7 @@ import numpy as np
 import polars as pl
 
 from trlprep.datareport.collected import Collected
-from trlprep.datareport.reasoningneed import NEED, answers_cut
+from trlprep.datareport.reasoningneed import NEED, WHOLE, answers_cut
 from trlprep.wording import plural
 
 COMMON_MAX_LENGTHS = (512, 1024, 2048, 4096, 8192)
@@ -78,6 +78,7 @@ def truncation(
     max_lengths: list[int],
     mode: str,
     need: np.ndarray | None = None,
+    whole: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Per max length: rows truncated, and what the trainer's truncation `mode` cuts.
 
@@ -87,7 +88,8 @@ def truncation(
     it alone is too long.
     A pair counts its longer answer (prompt + answer must fit, as `tokenize_table` cuts).
     `need` (`reasoningneed`): with it, `reasoning_end_cut` counts the rows cut before the
-    end of their reasoning, and `reasoning_end_need` is the most tokens one of them needs.
+    end of their reasoning, and `reasoning_end_need` is the most tokens one of them needs to
+    keep its answer whole (prompt and answer: `whole`, tokenised as one text, else the sum).
     """
     answers = [lengths[r] for r in ("completion", "chosen", "rejected", "text") if r in lengths]
     prompt = lengths.get("prompt")
@@ -123,7 +125,8 @@ def truncation(
         if need is not None:
             cut = answers_cut(need, limit, mode)
             out[-1]["reasoning_end_cut"] = int(cut.sum())
-            out[-1]["reasoning_end_need"] = int(need[cut].max()) if cut.any() else 0
+            kept = total[cut] if whole is None else np.where(whole[cut] > 0, whole[cut], total[cut])
+            out[-1]["reasoning_end_need"] = int(kept.max()) if cut.any() else 0
     return out
 
 
@@ -298,6 +301,7 @@ def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str
     """The figures of the report (every key the JSON carries besides the header)."""
     lengths = {role: _cat(parts) for role, parts in data.lengths.items()}
     need = lengths.pop(NEED, None)
+    whole = lengths.pop(WHOLE, None)
     figures: dict[str, Any] = {
         "rows": {
             "in": data.rows_in,
@@ -316,8 +320,8 @@ def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str
             for role, v in {**lengths, "sequence": seq}.items()
         }
         limits = sorted({*COMMON_MAX_LENGTHS, *([max_length] if max_length else [])})
-        figures["truncation"] = {"mode": mode, "max_length": max_length,
-                                 "limits": truncation(lengths, limits, mode, need)}  # fmt: skip
+        limits = truncation(lengths, limits, mode, need, whole)
+        figures["truncation"] = {"mode": mode, "max_length": max_length, "limits": limits}
     figures["preference"] = preference(lengths, data)
     figures["labels"] = labels(data)
     figures["conversation"] = conversation(data)

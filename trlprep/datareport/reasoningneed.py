@@ -17,6 +17,8 @@ from trlprep.registry import DatasetType
 from trlprep.templates.answercut import answer_cut_warning, needs, reasoning_heads
 
 NEED = "_reasoning_end"  # a role of `Collected.lengths` that is no text's length
+# and another: prompt + answer tokenised whole, of the rows a limit may cut before their end
+WHOLE = "_reasoning_whole"
 _ANSWERS = {
     "prompt-completion": ("completion",),
     "unpaired-preference": ("completion",),
@@ -33,22 +35,29 @@ def reasoning_needs(
     lengths: dict[str, np.ndarray],
     floor: int,
     count: Callable[[list[str]], np.ndarray],
-) -> np.ndarray | None:
-    """The need of each row of `part` (the text the report tokenised, with the `lengths` it
-    measured: rows no longer than `floor` are never cut, 0); None for a type with no answer."""
+) -> dict[str, np.ndarray] | None:
+    """Per row of `part` (the text the report tokenised, with the `lengths` it measured:
+    rows no longer than `floor` are never cut), `NEED` and, where that passes `floor`,
+    `WHOLE`: the tokens that keep its answer whole, counted as convert counts them (0
+    elsewhere); None for a type with no answer."""
     answers = _ANSWERS.get(dtype.name)
     if not answers or any(c not in part.column_names for c in answers):
         return None
     seq = np.maximum.reduce([lengths[c] for c in answers if c in lengths])
     seq = seq + lengths.get("prompt", 0)
     need = np.zeros(part.num_rows, np.int64)
+    whole = np.zeros(part.num_rows, np.int64)
     prompts = part.column("prompt").combine_chunks() if dtype.name in _PROMPTED else None
     for c in answers:
         heads = reasoning_heads(part.column(c))
         held = np.asarray(heads.is_valid().to_numpy(zero_copy_only=False), bool)
         rows = np.flatnonzero(held & (seq > floor))
-        need[rows] = np.maximum(need[rows], needs(heads, prompts, rows, count))
-    return need
+        got = needs(heads, prompts, rows, count)
+        need[rows] = np.maximum(need[rows], got)
+        rows = rows[got > floor]  # cut before their end by some limit: few, tokenised again
+        texts = part.column(c).combine_chunks()
+        whole[rows] = np.maximum(whole[rows], needs(texts, prompts, rows, count))
+    return {NEED: need, WHOLE: whole}
 
 
 def answers_cut(need: np.ndarray | None, limit: int, mode: str) -> np.ndarray:
@@ -70,4 +79,4 @@ def reasoning_end_warning(truncation: dict) -> list[str]:
     return []
 
 
-__all__ = ["NEED", "answers_cut", "reasoning_end_warning", "reasoning_needs"]
+__all__ = ["NEED", "WHOLE", "answers_cut", "reasoning_end_warning", "reasoning_needs"]

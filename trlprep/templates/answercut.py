@@ -2,7 +2,9 @@
 
 A reasoning trace is `<think> ... </think>` then the answer (Sky-T1 / OpenThoughts:
 `<|begin_of_thought|> ... <|end_of_thought|>` then the solution; Qwen3's template renders
-`reasoning_content` the same way). Cutting such a sequence's end (keep_start) past the
+`reasoning_content` the same way; gpt-oss's renders `thinking` in its analysis channel,
+then the answer after `<|channel|>final<|message|>`, which ends the reasoning there).
+Cutting such a sequence's end (keep_start) past the
 reasoning's close keeps reasoning with no answer: the model learns to think and never
 answer. keep_end keeps the sequence's end, so the answer stays.
 
@@ -22,7 +24,10 @@ import pyarrow.compute as pc
 
 from trlprep.wording import noun, plural
 
-REASONING_ENDS = ("</think>", "<|end_of_thought|>")
+REASONING_ENDS = ("</think>", "<|end_of_thought|>", "<|channel|>final<|message|>")
+# an end that closes reasoning only after this start (gpt-oss: a final channel with no
+# analysis channel before it is an answer alone)
+_STARTS = {"<|channel|>final<|message|>": "<|channel|>analysis<|message|>"}
 
 
 def reasoning_heads(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
@@ -34,6 +39,9 @@ def reasoning_heads(texts: pa.Array | pa.ChunkedArray) -> pa.Array:
     for end in REASONING_ENDS:
         parts = pc.split_pattern(arr, end, max_splits=1, reverse=True)
         found = pc.equal(pc.list_value_length(parts), 2)
+        if end in _STARTS:
+            opened = pc.match_substring(pc.list_element(parts, 0), _STARTS[end])
+            found = pc.and_(found, pc.fill_null(opened, False))
         head = pc.binary_join_element_wise(
             pc.list_element(parts, 0),
             pa.scalar(end, pa.large_string()),
@@ -59,7 +67,7 @@ def needs(
     if not len(rows):
         return out
     at = pa.array(rows, pa.int64())
-    head = heads.take(at)
+    head = heads.take(at).cast(pa.large_string())
     has = np.asarray(head.is_valid().to_numpy(zero_copy_only=False), bool)
     if not has.any():
         return out
@@ -80,9 +88,10 @@ def answers_cut(
     max_length: int,
 ) -> tuple[int, int]:
     """(rows keep_start cut to `max_length` before their answer's last reasoning end, the
-    most tokens one of them needs) of a table tokenised into `ids` (`tokenize_table`'s
-    columns: `input_ids`, else `prompt_ids` + `ANSWER_ids`); only rows cut to `max_length`
-    that hold an end are tokenised again, with `encode`."""
+    most tokens one of them needs to keep its answer whole: prompt and answer) of a table
+    tokenised into `ids` (`tokenize_table`'s columns: `input_ids`, else `prompt_ids` +
+    `ANSWER_ids`); only rows cut to `max_length` that hold an end are tokenised again, with
+    `encode`."""
     lost = np.zeros(table.num_rows, bool)
     need = np.zeros(table.num_rows, np.int64)
     prompts = None if prompt is None else table.column(prompt).combine_chunks()
@@ -91,12 +100,14 @@ def answers_cut(
         kept = _lengths(ids[name])
         if name != "input_ids" and "prompt_ids" in ids:
             kept = kept + _lengths(ids["prompt_ids"])
+        count = lambda t: np.array([len(x) for x in encode(t)])  # noqa: E731
         heads = reasoning_heads(table.column(c))
         held = np.asarray(heads.is_valid().to_numpy(zero_copy_only=False), bool)
         rows = np.flatnonzero((kept >= max_length) & held)
-        got = needs(heads, prompts, rows, lambda t: np.array([len(x) for x in encode(t)]))
-        need[rows] = np.maximum(need[rows], got)
-        lost[rows] |= got > max_length
+        rows = rows[needs(heads, prompts, rows, count) > max_length]
+        lost[rows] = True  # the answer's whole sequence is what keeps the answer
+        whole = needs(table.column(c).combine_chunks(), prompts, rows, count)
+        need[rows] = np.maximum(need[rows], whole)
     return int(lost.sum()), int(need[lost].max()) if lost.any() else 0
 
 
@@ -115,8 +126,9 @@ def answer_cut_warning(
     rows: int, max_length: int, need: int, said: Callable[[int], str] = flag_words
 ) -> str:
     """The warning for `rows` cut to `max_length` before their reasoning's end (`need`: the
-    most tokens one of them needs; `said`: a limit in the caller's words)."""
-    ends = " or ".join(f"`{e}`" for e in REASONING_ENDS)
+    most tokens one of them needs to keep its answer whole; `said`: a limit in the caller's
+    words)."""
+    ends = ", ".join(f"`{e}`" for e in REASONING_ENDS[:-1]) + f" or `{REASONING_ENDS[-1]}`"
     return (
         f"{plural(rows, 'row')} cut to {said(max_length)} before the end of "
         f"{noun(rows, 'its', 'their')} reasoning ({ends}): the answer after it is cut away, "

@@ -58,7 +58,7 @@ class TokenizeReport:
     prompt_cut: int = 0  # truncated rows whose prompt lost tokens
     completion_cut: int = 0  # truncated rows whose completion(s) or steps lost tokens
     answer_cut: int = 0  # rows cut before their reasoning's end (`answercut`)
-    answer_need: int = 0  # the most tokens one of those needs to keep its answer
+    answer_need: int = 0  # the most tokens one of those needs to keep its answer whole
     max_tokens: int = 0
     max_length: int | None = None
     truncation: str = "keep_start"
