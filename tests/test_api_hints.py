@@ -16,7 +16,8 @@ from realdata.support import HERE, run, sample
 
 import trlprep
 from trlprep.errors import TrlprepError
-from trlprep.wording import BOOL, CHOICE, FLAG_KEYWORDS, api_keywords, keyword_of, python_words
+from trlprep.keywords import BOOL, CHOICE, FLAG_KEYWORDS, api_keywords, keyword_of
+from trlprep.keywords.said import python_words
 
 HH = sample("hh_rlhf")
 SHAREGPT = sample("fastchat_dummy")

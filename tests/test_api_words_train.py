@@ -14,7 +14,8 @@ from realdata.support import sample
 
 import trlprep
 from trlprep.errors import TrlprepError
-from trlprep.wording import api_keywords, python_words
+from trlprep.keywords import api_keywords
+from trlprep.keywords.said import python_words
 
 HH = sample("hh_rlhf")
 GSM8K = sample("gsm8k")

@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # listed before it (imports inside functions are free: they load where they are used).
 ORDER = [
     "errors",
-    "keywords",
     "wording",
+    "keywords/",
     "registry",
     "columns/",
     "io/",

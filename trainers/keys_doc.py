@@ -33,7 +33,7 @@ def keys_help(func: object) -> str:
     """Every key `func` (train) takes with its help line, common keys first, then each
     algorithm's (a key several share is listed under the first)."""
     from trlprep.cli.train_help import help_for
-    from trlprep.wording import python_words
+    from trlprep.keywords.said import python_words
 
     lines = ["", "Keys (keyword arguments; `trlprep train --algo ALGO --help` lists the same):"]
     seen: set[str] = set()

@@ -169,13 +169,13 @@ def in_callers_words(text: str) -> str:
     speaking = getattr(_api_call, "func", None) or _the_running_call()
     if speaking is None:
         return text
-    from trlprep.wording import python_words
+    from trlprep.keywords.said import python_words
 
     return python_words(text, speaking) or text
 
 
 def _warning_in_python_words(message: str | Warning, func: Callable) -> str | Warning:
-    from trlprep.wording import python_words
+    from trlprep.keywords.said import python_words
 
     if isinstance(message, str):
         return python_words(message, func) or message
@@ -227,7 +227,8 @@ def show_held(held: list[tuple[str | Warning, type[Warning] | None]]) -> None:
 def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
     """`func` (a public Python API function) with the TrlprepErrors it raises said in the
     API's words: the CLI flags in their message and hint become keyword arguments
-    (`trlprep.wording.python_words`); the CLI, calling the same code unwrapped, keeps its own."""
+    (`trlprep.keywords.said.python_words`); the CLI, calling the same code unwrapped, keeps
+    its own."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -257,7 +258,7 @@ def speaks_python(func: Callable[P, R]) -> Callable[P, R]:
 def _said_in_python(result: Any, func: Callable) -> None:
     """The messages, hints and notes of a returned validation `Report` or `Detection` (one
     per split in a dict) said in `func`'s words, as its errors are."""
-    from trlprep.wording import python_words
+    from trlprep.keywords.said import python_words
 
     report = sys.modules.get("trlprep.validation.report")
     detect = sys.modules.get("trlprep.detection.detect")
@@ -278,7 +279,7 @@ def _said_in_python(result: Any, func: Callable) -> None:
 
 def _report_in_python_words(data: dict, func: Callable) -> None:
     """A `DataReport`'s notes (how its input was read) and its validation issues' words."""
-    from trlprep.wording import python_words
+    from trlprep.keywords.said import python_words
 
     header = data.get("report") or {}
     header["notes"] = [python_words(n, func) or n for n in header.get("notes") or ()]
@@ -291,7 +292,7 @@ def _report_in_python_words(data: dict, func: Callable) -> None:
 def _in_python_words(e: TrlprepError, func: Callable) -> None:
     """`e`'s message and hint with CLI flags said as keyword arguments (once: an API function
     calling another one leaves the error as the inner one said it)."""
-    from trlprep.wording import python_words
+    from trlprep.keywords.said import python_words
 
     if getattr(e, "said_in_python", False):
         return

@@ -1,7 +1,7 @@
 """Which keyword argument of which public Python function a CLI flag is: the flag table
 (`FLAG_KEYWORDS`), the commands' functions, train's config keys (its TrainConfig fields and
 the algorithms' options) and the function a flag another function lacks is said with
-(`trlprep.convert`, `trlprep.ray.convert`); `trlprep.wording.python_words` says them."""
+(`trlprep.convert`, `trlprep.ray.convert`); `trlprep.keywords.said.python_words` says them."""
 
 from __future__ import annotations
 
