@@ -153,16 +153,6 @@ def merge_row_warnings(messages: Iterable[str]) -> list[str]:
     return out
 
 
-def first_row_named(message: str) -> int | None:
-    """The first row (or line) a warning starting with its rows names (None: it names none)."""
-    m = _COUNTED.match(message) or _NAMED.match(message)
-    if m is None:
-        return None
-    if m["placed"]:
-        return _place(m["placed"].split(", ")[0])[2]
-    return int(m["shown"].split(", ")[0])
-
-
 def first_place_named(message: str) -> tuple[str, int] | None:
     """(file, row or line) of the first row a warning starting with its rows names, the file
     `""` where it names rows of one input (None: it names none): warnings of a folder's

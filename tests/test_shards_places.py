@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from trlprep.converters.common import first_row_named, merge_row_warnings, merge_rows_texts
+from trlprep.converters.common import first_place_named, merge_row_warnings, merge_rows_texts
 
 from tests.realdata.support import counts, run, sample
 
@@ -86,5 +86,5 @@ def test_row_places_of_both_kinds_merge_in_file_then_row_order():
         [f"1 row ({a} row 4): moved", f"2 rows ({b} row 0, {b} row 5): moved"]
     )
     assert counted == [f"3 rows ({a} row 4, {b} row 0, {b} row 5): moved"]
-    assert first_row_named(f"{a} row 7, {a} row 9: empty") == 7
-    assert first_row_named("x.jsonl:4: empty") == 4
+    assert first_place_named(f"{a} row 7, {a} row 9: empty") == (a, 7)
+    assert first_place_named("x.jsonl:4: empty") == ("x.jsonl", 4)

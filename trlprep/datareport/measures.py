@@ -14,6 +14,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.columns.arrays import list_lengths
 from trlprep.columns.arrowtypes import is_messages
 from trlprep.columns.inlinemedia import inline_media_per_row
 from trlprep.columns.placeholders import media_counts
@@ -45,7 +46,7 @@ def keep_token_lengths(d: Collected, dtype: DatasetType, ids: pa.Table) -> None:
     lens: dict[str, np.ndarray] = {}
 
     def n(col: str) -> np.ndarray:
-        return np.asarray(pc.list_value_length(ids.column(col)).fill_null(0), np.int64)
+        return list_lengths(ids.column(col))
 
     if name == "language-modeling":
         lens["text"] = n("input_ids")
@@ -61,7 +62,7 @@ def keep_token_lengths(d: Collected, dtype: DatasetType, ids: pa.Table) -> None:
         lens["prompt"] = n("prompt_ids")
         steps = ids.column("completions_ids")
         per_step = pc.list_value_length(pc.list_flatten(steps))
-        counts = np.asarray(pc.list_value_length(steps).fill_null(0), np.int64)
+        counts = list_lengths(steps)
         flat = np.asarray(per_step.to_numpy(zero_copy_only=False), np.int64)
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         tot = np.add.reduceat(flat, starts) if len(flat) else np.zeros(len(counts), np.int64)
