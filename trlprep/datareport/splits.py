@@ -42,7 +42,8 @@ def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
 
 def _file_splits(path: str, input_format: str | None) -> list[str] | None:
     """Splits of a folder or glob whose every file names one (`data/train-*.parquet`)."""
-    from trlprep.io.inputfiles import SPLIT_WORDS, input_files
+    from trlprep.io.inputfiles import input_files
+    from trlprep.io.splitnames import SPLIT_WORDS
 
     try:
         every = input_files(path, None, input_format)

@@ -3,9 +3,9 @@ paths, resolved to the ordered list of files to read.
 
 `input_files` keeps sorted names within a folder or glob and the given order of given paths,
 and only the files of one split of a Hugging Face repository layout (`data/train-*.parquet`,
-`train/*.jsonl`; `--split`). `check_formats` refuses files of different formats. `Inputs`
-carries several paths where one path goes; `FileLine` / `file_bad_lines` keep each file's
-skipped bad lines apart.
+`train/*.jsonl`; `--split`; which split a name carries: `splitnames`). `check_formats`
+refuses files of different formats. `Inputs` carries several paths where one path goes;
+`FileLine` / `file_bad_lines` keep each file's skipped bad lines apart.
 """
 
 from __future__ import annotations
@@ -18,14 +18,9 @@ from pathlib import Path
 
 from trlprep.errors import InputError, UsageError
 from trlprep.io.sources import split_suffix
+from trlprep.io.splitnames import noted_split, pick_split, split_of
 
 GLOB_CHARS = re.compile(r"[*?\[]")
-# split names as the Hugging Face Hub recognises them in file and folder names
-SPLIT_WORDS = {
-    "train": ("train", "training"),
-    "validation": ("validation", "valid", "val", "dev"),
-    "test": ("test", "testing", "eval", "evaluation"),
-}
 # a folder's notes (README.txt, LICENSE.txt): the whole name before the suffix, any case
 _NOTES = re.compile(r"(readme|licen[cs]e|notice|copying|changelog|authors)\.", re.IGNORECASE)
 _SKIP = {"state.json", "dataset_info.json", "dataset_infos.json", "dataset_dict.json"}
@@ -251,7 +246,7 @@ def input_files(
     if found is None:
         return None
     files, base = found
-    return _pick_split(files, split, str(path), base=base)
+    return pick_split(files, split, str(path), base=base)
 
 
 def candidate_files(path: str | os.PathLike, input_format: str | None = None) -> list[str] | None:
@@ -321,7 +316,7 @@ def default_split(
             names = list(json.loads((p / "dataset_dict.json").read_text())["splits"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return _noted(names)
+        return noted_split(names)
     try:
         found = _candidates(path, input_format)
     except InputError:
@@ -329,66 +324,8 @@ def default_split(
     if found is None:
         return None
     files, base = found
-    names = {_split_of(os.path.relpath(f, base) if base is not None else f) for f in files}
-    return None if None in names else _noted(sorted(names))
-
-
-def _noted(names: list) -> tuple[str, list[str]] | None:
-    """(the split read, `names`) when several splits are there and one is read without
-    being named (`datasetfolders.default_split_name`: `train`); None otherwise."""
-    from trlprep.io.datasetfolders import default_split_name
-
-    name = default_split_name(names) if len(names) > 1 else None
-    return None if name is None else (name, names)
-
-
-def _split_of(name: str) -> str | None:
-    tokens = re.split(r"[/\\_.\-]+", name.lower())
-    for split, words in SPLIT_WORDS.items():
-        if any(w in tokens for w in words):
-            return split
-    return None
-
-
-def _carries(name: str, split: str) -> bool:
-    tokens = re.split(r"[/\\_.\-]+", name.lower())
-    words = SPLIT_WORDS.get(split.lower(), (split.lower(),))
-    return any(w in tokens for w in words) or split.lower() in tokens
-
-
-def _pick_split(files: list[str], split: str | None, where: str, base: Path | None = None):
-    """The files of one split: those whose name (below `base`) carries it."""
-
-    def rel(f: str) -> str:
-        return os.path.relpath(f, base) if base is not None else f
-
-    if split is not None:
-        picked = [f for f in files if _carries(rel(f), split)]
-        if not picked:
-            found = sorted({s for f in files if (s := _split_of(rel(f)))})
-            raise UsageError(
-                f"{where}: no file names carry the split {split!r}",
-                hint=("splits there: " + ", ".join(found)) if found else "leave out --split",
-            )
-        return picked
-    splits = {_split_of(rel(f)) for f in files}
-    if len(splits) > 1 and None not in splits:
-        from trlprep.io.datasetfolders import default_split_name
-
-        if (name := default_split_name(sorted(splits))) is not None:
-            return [f for f in files if _split_of(rel(f)) == name]
-        raise UsageError(
-            f"{where} holds the splits {', '.join(sorted(splits))}",
-            hint="choose one with --split",
-        )
-    return files
-
-
-def split_note(path: str | os.PathLike, read: str, names: list[str], flag: str = "--split") -> str:
-    """What `default_split` found, said to the user (`flag`: how to name a split, e.g.
-    `--split`, or `split=` from Python)."""
-    other = f"{flag}'NAME'" if flag.endswith("=") else f"{flag} NAME"
-    return f"{path} holds the splits {', '.join(names)}: reading {read!r} ({other} reads another)"
+    names = {split_of(os.path.relpath(f, base) if base is not None else f) for f in files}
+    return None if None in names else noted_split(sorted(names))
 
 
 def check_formats(files: list[str], input_format: str | None) -> str:

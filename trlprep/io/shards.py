@@ -17,7 +17,6 @@ import pyarrow as pa
 from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import DataError
 from trlprep.io.inputfiles import (
-    SPLIT_WORDS,
     FileBadLines,
     FileLine,
     Inputs,
@@ -28,6 +27,7 @@ from trlprep.io.inputfiles import (
     is_glob,
 )
 from trlprep.io.sources import Batch
+from trlprep.io.splitnames import SPLIT_WORDS
 
 __all__ = [  # the input side lives in trlprep.io.inputfiles; its names are imported from here too
     "SPLIT_WORDS",

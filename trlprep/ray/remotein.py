@@ -30,7 +30,7 @@ def remote_files(uri: str, split: str | None, input_format: str | None) -> list[
     local folder's files are named below the folder as given); None for one file."""
     from pyarrow import fs as pafs
 
-    from trlprep.io.inputfiles import _pick_split
+    from trlprep.io.splitnames import pick_split
     from trlprep.ray.remote import filesystem
 
     fs, root = filesystem(uri)
@@ -54,7 +54,7 @@ def remote_files(uri: str, split: str | None, input_format: str | None) -> list[
     if not picked:
         raise InputError(f"{uri}: no data files in this folder", hint="check the path")
     base = uri.rstrip("/")
-    return [f"{base}/{name}" for name in _pick_split(picked, split, uri)]
+    return [f"{base}/{name}" for name in pick_split(picked, split, uri)]
 
 
 def _disk_folder(names: list[str]) -> bool:
