@@ -184,13 +184,6 @@ def prepare(
     rejected = pa.concat_tables(rejects).sort_by("row") if rejects else None
     table, source, route, templated = made.table, made.source, made.route, made.templated
     left_out = 0 if rejected is None else rejected.num_rows
-    if table.num_rows == 0 and left_out:  # on_error="skip" and every row refused
-        raise DataError(
-            f"every row was refused ({made.rows_in:,}): nothing to train on; "
-            + "; ".join(reason_lines(rejected)),
-            hint="fix the rows, or convert the data with `trlprep convert` (its rejects file "
-            "lists every row and why)",
-        )
     loss_on = ""
     assistant = loss_what is not None  # the loss goes by assistant masks
     if layout == "lm" and route[-1] == "prompt-completion":
@@ -214,6 +207,13 @@ def prepare(
         + (f" ({applied(template_kwargs, tools)})" if templated else "")
         + f": {counts}{loss_on}"
     )
+    if table.num_rows == 0 and left_out:  # on_error="skip" and every row refused: counted
+        raise DataError(
+            f"every row was refused ({made.rows_in:,}): nothing to train on; "
+            + "; ".join(reason_lines(rejected)),
+            hint="fix the rows, or convert the data with `trlprep convert` (its rejects file "
+            "lists every row and why)",
+        )
     given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
     # `trlprep convert --tokenize` output: its ids, unless its recorded options differ
     recorded = read_record(table.schema)
