@@ -126,15 +126,20 @@ def prepare(
 
     from rich.console import Console
 
-    from trlprep.templates.options import load_tools
+    from trlprep.templates.options import load_tools, tools_said
 
     tools_file = os.fspath(tools) if isinstance(tools, (str, os.PathLike)) else None
-    tools = load_tools(tools_file) if tools_file else (list(tools) if tools else None)
+    # (a schema that contradicts itself: warned of once, by the run's config)
+    tools = load_tools(tools_file, warn=False) if tools_file else (list(tools) if tools else None)
     console = Console(stderr=True) if progress else None  # the progress bars' (transient)
     # conversations kept for SFT's assistant masks (None: where their messages carry weights)
     masks = layout == "lm" and (options is None or hasattr(options, "assistant_only_loss"))
     turns = (getattr(options, "assistant_only_loss", None) or None) if masks else False
-    with warnings.catch_warnings(record=True) as caught, showing(console, "reading", progress):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        showing(console, "reading", progress),
+        tools_said(),
+    ):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         made = to_training_table(
             data,

@@ -49,6 +49,7 @@ def render_keywords(
 
     if truncation not in ("keep_start", "keep_end"):
         raise unknown_choice("--truncation", truncation, ("keep_start", "keep_end"))
+    given = tools
     if isinstance(tools, (str, os.PathLike)):
         from trlprep.templates.options import load_tools
 
@@ -63,6 +64,10 @@ def render_keywords(
             hint="pass tools=[{'type': 'function', 'function': {'name': ..., 'parameters': "
             "...}}], or the path of a JSON file holding that list",
         )
+    if tools is not None and not isinstance(given, (str, os.PathLike)):  # (a file: said read)
+        from trlprep.templates.options import warn_contradictions
+
+        warn_contradictions([dict(t) for t in tools], "tools=")
     if template_kwargs is not None and not isinstance(template_kwargs, Mapping):
         raise UsageError(
             f"template_kwargs must be a dict, not {type(template_kwargs).__name__}",
