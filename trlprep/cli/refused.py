@@ -16,7 +16,6 @@ from trlprep.cli.app import err
 def landing_words(importer: Any, schema: Any, options: Any) -> str:
     """`LAYOUT -> TYPE (FORMAT)`: what an import whose every row was refused would have
     made (the layout alone where its landing depends on rows it never made)."""
-    from trlprep.errors import TrlprepError
     from trlprep.importers import ImportOptions
     from trlprep.importers.columnmap import rename
 
@@ -24,22 +23,19 @@ def landing_words(importer: Any, schema: Any, options: Any) -> str:
     try:
         renamed = rename(schema.empty_table(), options.map or {}).schema
         dtype, fmt = importer.landing(renamed, options)
-    except (TrlprepError, KeyError, ValueError):
+    except Exception:  # the run's own error follows: never hidden by this one
         return importer.name
     return f"{importer.name} -> {dtype.name} ({fmt.value})"
 
 
-def print_refused(
-    ledger: Any, said_as: str | None, kinds: Any = None, bad: Any = None, reasons: bool = True
-) -> None:
+def print_refused(ledger: Any, said_as: str | None, kinds: Any = None, bad: Any = None) -> None:
     """The counts line of a run that refused every row (`said_as`: its route, as the
     counts line of a run that wrote rows names it; `kinds`: its steps' row kinds), the
-    rejects file's line, and (with `reasons`) the rows by reason."""
+    rejects file's line (`bad`: the lines skipped as bad), and the rows by reason."""
     line = ledger.summary(kinds)
     err.print(f"{said_as}: {line}" if said_as else line, markup=False)
     if ledger.rejects is not None:
         said = ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0, ledger.turns_refused)
         err.print(said, markup=False)
-    if reasons:
-        for reason in ledger.reason_lines():
-            err.print(f"  {reason}", markup=False)
+    for reason in ledger.reason_lines():
+        err.print(f"  {reason}", markup=False)
