@@ -102,6 +102,16 @@ def test_api_conversion_refusing_every_row_warns_with_the_counts():
     assert said.startswith("no row is left (1 row in, 1 rejected, 0 converted -> 0 rows out)")
 
 
+def test_import_dataset_leaving_no_row_says_the_counts_in_its_warning(dapo):
+    from trlprep.importers.run import RejectedRowsWarning, import_dataset
+
+    with pytest.warns(RejectedRowsWarning) as caught:
+        out = import_dataset(str(dapo), "map", map={"completion": "response"}, on_error="skip")
+    assert out.num_rows == 0 and len(caught[0].message.rejects) == 12
+    said = str(caught[0].message)
+    assert said.startswith("no row is left (map -> unpaired-preference: 12 rows in, 12 rejected")
+
+
 def test_train_logs_its_data_line_before_every_row_refused(dapo):
     pytest.importorskip("torch")
     from train_support import make_tokenizer
