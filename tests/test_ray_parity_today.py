@@ -256,6 +256,10 @@ def test_ray_run_equals_local_run(tmp_path, case):
         assert len(out.decode().splitlines()) == 2
     if case == "csv-all-refused-skip":
         assert rejects is not None and len(rejects.splitlines()) == 40
+    if case in ("csv-all-refused-skip", "label-not-boolean"):  # every row refused: counted
+        n = 40 if case == "csv-all-refused-skip" else 12
+        line = f"{n} rows in, {n} rejected, 0 converted -> 0 rows out"
+        assert line in said and said.index(line) < said.index("error:"), said
     if case == "unplaced":
         rows = [json.loads(x) for x in out.decode().splitlines()]
         assert rows[2]["prompt"][0]["content"][:3] == [{"type": "image"}] * 3

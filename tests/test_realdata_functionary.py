@@ -8,7 +8,8 @@ arguments, so the row is refused; the reasons now name the built-in tool (was: "
 not a function schema", nothing more) and the hints say what to do with each.
 `test_case_v1.json`: OpenAI's legacy `functions` / `function_call` / `function` role, read
 as the openai-chat layout; its schema's `required` names the function, not a property (kept
-as written); renders equal the originals.
+as written; `validate` warns, `required-not-property`: tests/test_tool_schema_contradictions.py);
+renders equal the originals.
 """
 
 from __future__ import annotations

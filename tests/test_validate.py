@@ -29,6 +29,13 @@ def _tool(name: str) -> dict:
     return {"type": "function", "function": {"name": name, "parameters": {"type": "object"}}}
 
 
+def _requiring(name: str, properties: list[str], required: list[str]) -> dict:
+    """A function schema whose `required` is `required`, beside `properties` (strings)."""
+    props = {p: {"type": "string"} for p in properties}
+    params = {"type": "object", "properties": props, "required": required}
+    return {"type": "function", "function": {"name": name, "parameters": params}}
+
+
 U = _m("user", "What color is the sky?")
 A = _m("assistant", "It is blue.")
 B = _m("assistant", "It is green.")
@@ -357,6 +364,19 @@ CASES = [
         {},
         "messages",
         [1, 4],
+    ),
+    (
+        "required-not-property",
+        [
+            {"messages": [U, A], "tools": [_tool("f")]},  # nothing required
+            {"messages": [U, A], "tools": [_requiring("f", ["x"], ["f"])]},  # its own name
+            {"messages": [U, A], "tools": [_requiring("f", ["x"], ["x"])]},
+            {"messages": [U, A], "tools": [_tool("g"), _requiring("f", [], ["x"])]},
+            {"messages": [U, A]},
+        ],
+        {},
+        "tools",
+        [1, 3],
     ),
     (
         "tool-result-without-call",

@@ -145,7 +145,9 @@ class TrainConfig:
             )
         self.import_options()  # refused here, before anything is loaded
         self.template_kwargs = _template_kwargs(self.template_kwargs)
-        self.tool_schemas()  # a missing or malformed tools file refused before anything loads
+        # a missing or malformed tools file refused before anything loads (a schema that
+        # contradicts itself warned of, once)
+        self.tool_schemas(warn=True)
         given = [k for k in ("eval_split", "eval_data_from", "eval_data_map") if getattr(self, k)]
         if given and self.eval_data is None:
             flag = "--" + given[0].replace("_", "-")
@@ -211,19 +213,24 @@ class TrainConfig:
             raise UsageError(f"missing required option(s): {', '.join(missing)}")
         return cls(**{k: v for k, v in values.items() if k in common}, options=options)
 
-    def tool_schemas(self) -> list[dict[str, Any]] | None:
+    def tool_schemas(self, warn: bool = False) -> list[dict[str, Any]] | None:
         """`tools` as the schemas themselves (a file read as `trlprep convert --tools` reads
-        it); None when none are given."""
+        it); None when none are given. `warn`: a schema that contradicts itself is warned of
+        (the check when the config is made: once a run)."""
         if isinstance(self.tools, str):
             from trlprep.templates.options import load_tools
 
-            return load_tools(self.tools) or None
+            return load_tools(self.tools, warn=warn) or None
         if self.tools is not None and not all(isinstance(t, dict) for t in self.tools):
             raise UsageError(
                 "tools must be a list of tool schemas (dicts) or the path of a JSON file",
                 hint='give tools=[{"type": "function", "function": {"name": ..., '
                 '"parameters": ...}}], as trlprep.convert takes them',
             )
+        if warn and self.tools:
+            from trlprep.templates.options import warn_contradictions
+
+            warn_contradictions([dict(t) for t in self.tools], "tools=")
         return list(self.tools) if self.tools else None
 
     def to_json(self) -> dict[str, Any]:

@@ -127,15 +127,20 @@ def prepare(
 
     from rich.console import Console
 
-    from trlprep.templates.options import load_tools
+    from trlprep.templates.options import load_tools, tools_said
 
     tools_file = os.fspath(tools) if isinstance(tools, (str, os.PathLike)) else None
-    tools = load_tools(tools_file) if tools_file else (list(tools) if tools else None)
+    # (a schema that contradicts itself: warned of once, by the run's config)
+    tools = load_tools(tools_file, warn=False) if tools_file else (list(tools) if tools else None)
     console = Console(stderr=True) if progress else None  # the progress bars' (transient)
     # conversations kept for SFT's assistant masks (None: where their messages carry weights)
     masks = layout == "lm" and (options is None or hasattr(options, "assistant_only_loss"))
     turns = (getattr(options, "assistant_only_loss", None) or None) if masks else False
-    with warnings.catch_warnings(record=True) as caught, showing(console, "reading", progress):
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        showing(console, "reading", progress),
+        tools_said(),
+    ):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
         made = to_training_table(
             data,
@@ -185,13 +190,6 @@ def prepare(
     rejected = pa.concat_tables(rejects).sort_by("row") if rejects else None
     table, source, route, templated = made.table, made.source, made.route, made.templated
     left_out = 0 if rejected is None else rejected.num_rows
-    if table.num_rows == 0 and left_out:  # on_error="skip" and every row refused
-        raise DataError(
-            f"every row was refused ({made.rows_in:,}): nothing to train on; "
-            + "; ".join(reason_lines(rejected)),
-            hint="fix the rows, or convert the data with `trlprep convert` (its rejects file "
-            "lists every row and why)",
-        )
     loss_on = ""
     assistant = loss_what is not None  # the loss goes by assistant masks
     if layout == "lm" and route[-1] == "prompt-completion":
@@ -215,6 +213,13 @@ def prepare(
         + (f" ({applied(template_kwargs, tools)})" if templated else "")
         + f": {counts}{loss_on}"
     )
+    if table.num_rows == 0 and left_out:  # on_error="skip" and every row refused: counted
+        raise DataError(
+            f"every row was refused ({made.rows_in:,}): nothing to train on; "
+            + "; ".join(reason_lines(rejected)),
+            hint="fix the rows, or convert the data with `trlprep convert` (its rejects file "
+            "lists every row and why)",
+        )
     given = () if templated or route[-1] != source else given_id_columns(table, route[-1])
     # `trlprep convert --tokenize` output: its ids, unless its recorded options differ
     recorded = read_record(table.schema)

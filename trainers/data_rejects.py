@@ -97,11 +97,13 @@ def train_hint(hint: str | None) -> str:
     text = re.sub(r"--[a-z][a-z-]*", lambda m: _TRAIN_FLAGS.get(m[0], m[0]), text)
     from trlprep.trainers.config import IMPORT_FIELDS
 
+    from trlprep.conversion.ledger import EVERY_ROW_FAILS
+
     taken = {"--on-error", *_TRAIN_FLAGS.values()}
     taken |= {"--" + f.replace("_", "-") for f in IMPORT_FIELDS}  # the importers' options
     other = sorted(set(re.findall(r"--[a-z][a-z-]*", text)) - taken)
     text = f"nothing was trained; {text or 'fix these rows'}"
-    if "--on-error" not in text:
+    if "--on-error" not in text and EVERY_ROW_FAILS not in text:  # (no other rows to train on)
         text += "; --on-error skip trains on the other rows and lists these in data.rejects.jsonl"
     if other:
         text += (
@@ -119,6 +121,22 @@ def reason_lines(rejects: pa.Table, most: int = 3) -> list[str]:
     ledger = Ledger()
     ledger.reject(rejects)
     return ledger.reason_lines(most)
+
+
+def nothing_imported(result: Any, layout: str, rows_in: int, path: str | None) -> DataError:
+    """The error of an import (`on_error="skip"`) that refused every row, with the counts
+    line train logs for a conversion that leaves no row, and the reasons."""
+    counts = (
+        f"{layout} -> {result.dtype.name}: {plural(rows_in, 'row')} in, "
+        f"{result.num_rejected:,} left out, 0 converted -> 0 rows"
+    )
+    return DataError(
+        f"every row was refused ({rows_in:,}): nothing to train on ({counts}); "
+        + train_words("; ".join(reason_lines(result.rejects))),
+        hint="fix the rows, or convert the data with `trlprep convert` (its rejects file "
+        "lists every row and why)",
+        path=path,
+    )
 
 
 def as_input_rows(rejects: pa.Table, raw: pa.Table, rows: np.ndarray, lines: Any) -> pa.Table:

@@ -95,6 +95,8 @@ def to_training_table(
     also kept, hidden, for their assistant masks (`assistant_tokens.carry_turns`); None:
     only where their messages carry weights.
     """
+    from trlprep.trainers.data_rejects import nothing_imported
+
     from trlprep.api import convert
     from trlprep.conversion.convert import unknown_advice, why_no_rows_left
     from trlprep.conversion.graph import route
@@ -160,6 +162,8 @@ def to_training_table(
                 train_words(e.message), hint=train_hint(e.hint), path=e.path, line=e.line,
                 row=e.row, column=e.column,
             ) from e  # fmt: skip
+        if not result.table.num_rows and result.failed.num_rows:  # on_error="skip"
+            raise nothing_imported(result, layout, table.num_rows, inp.source.path)
         table, rows, lines = result.table, result.rows, result.lines
         if result.num_rejected:
             warnings.warn(rejected_warning(result, layout), stacklevel=2)

@@ -176,6 +176,7 @@ def _run(req: Request) -> None:
     if req.explain:
         _explain(req, first, batches, importer, stats, from_type, tools, template_kwargs)
         return
+    raw_schema = first.data.schema  # what an import refusing every row would have read
     raw = _chain(first, batches)
     del first  # (not held until the run ends)
     if importer is not None:
@@ -187,6 +188,8 @@ def _run(req: Request) -> None:
     else:
         units = plain_units(raw, ledger, req.coerce)
 
+    said_as = steps = None  # the route, said with the counts
+    reasons_said = False
     try:
         empty: list[Unit] = []  # units whose every row was refused (read, import)
         head = next(units, None)
@@ -194,6 +197,10 @@ def _run(req: Request) -> None:
             empty.append(head)
             head = next(units, None)
         if head is None:
+            if importer is not None:
+                from trlprep.cli.refused import landing_words
+
+                said_as = landing_words(importer, raw_schema, req.import_options)
             if ledger.rejected:
                 raise ledger.error()
             raise DataError(f"{req.path}: no rows could be imported", hint="see the reasons")
@@ -202,6 +209,7 @@ def _run(req: Request) -> None:
         first_schema = head.table.schema
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer, head.table)
+        said_as, steps = _route_words(importer, plan), _route_kinds(plan)
         del empty, head  # each unit held only while it is converted
         if plan.options.inline_media == "move":
             from trlprep.conversion.mediastage import moving_whole, unmovable_keys
@@ -225,16 +233,21 @@ def _run(req: Request) -> None:
                     str(w.message) for w in caught if w.category is ConversionWarning
                 ):
                     err.print(f"warning: {w}", markup=False)  # what led to the error
-                if ledger.stopping or ledger.all_rejected:
+                if ledger.stopping and not ledger.none_left:  # (else said with the counts)
+                    reasons_said = True
                     for line in ledger.reason_lines():
                         err.print(f"  {line}", markup=False)
                 raise
-    except BaseException:
+    except BaseException as e:
         if ledger.rejects is not None and ledger.all_rejected:
             ledger.finish()
             ledger.rejects.commit()  # the one thing left to show: why each row went
         elif ledger.rejects is not None:
             ledger.rejects.abort()
+        if isinstance(e, DataError) and ledger.none_left and not reasons_said:
+            from trlprep.cli.refused import print_refused
+
+            print_refused(ledger, said_as, steps, bad)  # before the error, which ends the run
         raise
     if ledger.rejects is not None:
         ledger.finish()
@@ -253,13 +266,7 @@ def _run(req: Request) -> None:
             err.print(f"warning: {said}", markup=False)
     for note in ledger.notes() + plan.notes() + (stats.notes if stats is not None else []):
         err.print(f"note: {note}", markup=False)  # before the counts, which end the run
-    source = f"{importer.name} -> " if importer else ""
-    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
-    kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
-    err.print(
-        f"{source}{plan.route} ({plan.fmt}{rendered}): {ledger.summary(kinds)} -> {req.output}",
-        markup=False,
-    )
+    err.print(f"{said_as}: {ledger.summary(steps)} -> {req.output}", markup=False)
     if ledger.rejects is not None:
         said = ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0, ledger.turns_refused)
         err.print(said, markup=False)
@@ -271,6 +278,18 @@ def _run(req: Request) -> None:
             err.print(f"note: {stale}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
+
+
+def _route_words(importer, plan) -> str:
+    """`LAYOUT -> ROUTE (FORMAT -> standard with TEMPLATE)`, what the counts line names."""
+    source = f"{importer.name} -> " if importer else ""
+    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
+    return f"{source}{plan.route} ({plan.fmt}{rendered})"
+
+
+def _route_kinds(plan) -> dict[str, str]:
+    """Each step of the route -> how it changes the rows (`doubles`, `filters`, ...)."""
+    return {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
 
 
 def _name_file(det, path: str | None) -> None:

@@ -112,6 +112,7 @@ def convert_ray(
     book = None
     found = worker_notes.Notes()
     shown = False  # the workers' warnings printed
+    refused = None  # every row refused: (the route said with the counts, its steps' kinds)
     try:
         with ray_errors():
             ds, n_in, ledger.shards = read_numbered(path, input_format, split, bad, import_options)
@@ -165,8 +166,13 @@ def convert_ray(
                 shown = True
                 if conv.plan is not None:  # as locally: no reasons where none was converted
                     _print_warnings(found)  # what led to the error
+                if ledger.stopping and not ledger.none_left:  # (else said with the counts)
                     for line in ledger.reason_lines():
                         err.print(f"  {line}", markup=False)
+                if ledger.none_left:  # the counts said before the error, once committed
+                    refused = _landing(layout, ds, import_options), None
+                    if conv.plan is not None:
+                        refused = _route_words(layout, conv.plan)
                 raise ledger.error()
             out = conv.output().materialize()
             ledger.rows_out = out.count()
@@ -185,6 +191,10 @@ def convert_ray(
             ledger.rejects.commit()  # the one thing left to show: why each row went
         elif ledger.rejects is not None:
             ledger.rejects.abort()
+        if refused is not None:
+            from trlprep.cli.refused import print_refused
+
+            print_refused(ledger, f"ray: {refused[0]}", refused[1], bad)
         raise
     if ledger.rejects is not None:
         ledger.finish()
@@ -201,11 +211,9 @@ def convert_ray(
             err.print(f"warning: {said}", markup=False)
     for note in ledger.notes() + plan.notes() + list(found.notes):  # the importer's too:
         err.print(f"note: {note}", markup=False)  # before the counts, as locally
-    source = f"{layout} -> " if layout else ""
-    kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
-    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
+    said_as, kinds = _route_words(layout, plan)
     err.print(
-        f"ray: {source}{plan.route} ({plan.fmt}{rendered}): {ledger.summary(kinds)} -> {output} "
+        f"ray: {said_as}: {ledger.summary(kinds)} -> {output} "
         f"({shards} {'shard' if shards == 1 else 'shards'})",
         markup=False,
     )
@@ -220,6 +228,27 @@ def convert_ray(
             err.print(f"note: {stale}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
+
+
+def _route_words(layout: str | None, plan: Any) -> tuple[str, dict[str, str]]:
+    """What the counts line names (`LAYOUT -> ROUTE (FORMAT ...)`), and each step's row kind."""
+    source = f"{layout} -> " if layout else ""
+    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
+    kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
+    return f"{source}{plan.route} ({plan.fmt}{rendered})", kinds
+
+
+def _landing(layout: str | None, ds: Any, import_options: Any) -> str:
+    """What an import whose every row was refused would have made (as locally)."""
+    if layout is None:
+        return ""
+    from trlprep import ray as engine
+    from trlprep.cli.refused import landing_words
+    from trlprep.importers import get_importer
+
+    head = ds.take_batch(1, batch_format="pyarrow")  # the input's columns, as read
+    head = head.drop_columns([c for c in (ROW_ID, engine.LINE) if c in head.column_names])
+    return landing_words(get_importer(layout), head.schema, import_options)
 
 
 def _every_row_refused(rows: Any, coerce: bool) -> bool:

@@ -279,6 +279,8 @@ def convert_table(
             + " left out (the other turns of those rows are kept)"
             + (f", and {message[:-2]}" if ledger.rejected else "") + ": "
         )  # fmt: skip
+    if not out.num_rows:  # an empty result: the counts said as the CLI says them
+        message = f"no row is left ({ledger.summary()}): " + message
     message += "; ".join(ledger.reason_lines(3))
     warn_user(RejectedRowsWarning(message, rejected))
     return out

@@ -49,6 +49,7 @@ def render_keywords(
 
     if truncation not in ("keep_start", "keep_end"):
         raise unknown_choice("--truncation", truncation, ("keep_start", "keep_end"))
+    given = tools
     if isinstance(tools, (str, os.PathLike)):
         from trlprep.templates.options import load_tools
 
@@ -63,6 +64,10 @@ def render_keywords(
             hint="pass tools=[{'type': 'function', 'function': {'name': ..., 'parameters': "
             "...}}], or the path of a JSON file holding that list",
         )
+    if tools is not None and not isinstance(given, (str, os.PathLike)):  # (a file: said read)
+        from trlprep.templates.options import warn_contradictions
+
+        warn_contradictions([dict(t) for t in tools], "tools=")
     if template_kwargs is not None and not isinstance(template_kwargs, Mapping):
         raise UsageError(
             f"template_kwargs must be a dict, not {type(template_kwargs).__name__}",
@@ -173,6 +178,23 @@ def imported_rows(table, lines, layout, import_opts, coerce, on_error, inp):
     result = import_table(table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path)
     if result.num_rejected:  # on_error="skip": said as import_dataset says it
         warn_user(rejected_warning(result, layout))
+    if table.num_rows and not result.table.num_rows and result.failed.num_rows:
+        raise _nothing_imported(result, layout, table.num_rows, inp.source.path)
     for note in result.notes:  # what the import did to some rows, as the CLI's notes say
         warn_user(note, UserWarning)
     return result.table, result.lines
+
+
+def _nothing_imported(result: Any, layout: str, rows_in: int, path: Any) -> Exception:
+    """The DataError of an import (on_error="skip") that refused every row: nothing to
+    convert, the counts said as the CLI says them (not a type detected on no rows)."""
+    from trlprep.conversion.ledger import Ledger
+
+    ledger = Ledger(path=path, on_error="skip")
+    ledger.rows_in = rows_in
+    ledger.reject(result.rejects)
+    e = ledger.error()
+    counts = f"{layout} -> {result.dtype.name} ({result.fmt.value}): {ledger.summary()}"
+    e.message = e.message.replace(f"rejected ({ledger.rejected:,})", f"rejected ({counts})", 1)
+    e.hint = "nothing was converted; the RejectedRowsWarning's .rejects table lists every row"
+    return e

@@ -30,6 +30,7 @@ from trlprep.errors import NOT_PAIRED, DataError
 from trlprep.io.labels import READ_AS
 from trlprep.wording import plural
 
+EVERY_ROW_FAILS = "every row fails"  # a stopped run's hint: no other rows to write
 MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file has them all)
 
 
@@ -236,12 +237,17 @@ class Ledger:
         c[1] += rows_out
 
     @property
-    def all_rejected(self) -> bool:
-        """Every input row was rejected (with --on-error skip: nothing left to write)."""
-        if self.on_error != "skip" or not self.rows_in:
+    def none_left(self) -> bool:
+        """Every input row (or every turn) was refused, whatever `on_error`: no row out."""
+        if not self.rows_in:
             return False
         every_turn = self.turns_refused > 0 and self.turns_refused >= self.turns_made
         return self.converted == 0 or every_turn
+
+    @property
+    def all_rejected(self) -> bool:
+        """Every input row was rejected (with --on-error skip: nothing left to write)."""
+        return self.on_error == "skip" and self.none_left
 
     def error(self) -> DataError:
         """The error of a stopped run: the first failing input row (or turn: `turn 3 of line
@@ -280,12 +286,15 @@ class Ledger:
             path=path,
             line=f.get("line"),
             row=f.get("row") if f.get("line") is None else None,
-            hint=self._stop_hint(self.hints.get(f.get("stage"))),
+            hint=self._stop_hint(self.hints.get(f.get("stage")), self.none_left),
         )
 
     @staticmethod
-    def _stop_hint(stage_hint: str | None) -> str:
+    def _stop_hint(stage_hint: str | None, none_left: bool = False) -> str:
         skip = "pass --on-error skip to write the other rows and set these aside in a rejects file"
+        if none_left:  # no other rows to write: skipping would only write the rejects file
+            fix = stage_hint if stage_hint and "--on-error" not in stage_hint else "fix the rows"
+            return f"nothing was written; {EVERY_ROW_FAILS}: {fix}"
         if stage_hint and "--on-error" in stage_hint:
             return f"nothing was written; {stage_hint}"
         return f"nothing was written; {stage_hint or 'fix the rows'}, or {skip}"

@@ -8,7 +8,9 @@ verdict). An import making one row per answer gives each row its own entry of su
 The rule: a list column is split when, in every row of the whole input where it and the
 answers are both given (non-null), it has as many entries as there are answers, and in some
 row more than one. Lists of one entry beside one answer everywhere are copied (nothing
-says they are per answer rather than per prompt). The whole input decides
+says they are per answer rather than per prompt). Each is named in the run's notes by
+what it is over the whole input (a list given beside the answers in no row: in none). The
+whole input decides
 (`importers.survey`), so a chunk or a Ray block where lengths happen to agree is read as
 the whole file is.
 """
@@ -28,6 +30,7 @@ from trlprep.importers.survey import whole_input
 
 _LONGER = "aligned-longer:"  # both given, same length, more than one entry: some row
 _APART = "aligned-apart:"  # both given, lengths differ: some row
+_GIVEN = "aligned-given:"  # both given: some row (else the column is named in no note)
 
 
 def _lists(table: pa.Table, answers: str, skip: Iterable[str]) -> list[str]:
@@ -47,6 +50,8 @@ def aligned_survey(table: pa.Table, answers: str, skip: Iterable[str] = ()) -> s
         col = as_array(table.column(name))
         both = ans_valid & _valid(col)
         same = row_lengths(col) == n_ans
+        if both.any():
+            found.add(_GIVEN + name)
         if (both & ~same).any():
             found.add(_APART + name)
         if (both & same & (n_ans > 1)).any():
@@ -59,19 +64,31 @@ def aligned_columns(
 ) -> tuple[list[str], list[str], list[str]]:
     """(the list columns split with `answers`; those copied whole as one entry beside one
     answer wherever both are given; those copied whole as not as long as the answers in
-    some row), decided by the whole input's survey while a batch of it is imported, else by
-    `table` alone."""
+    some row), decided and named by the whole input's survey while a batch of it is
+    imported, else by `table` alone: a batch where a column is null throughout (or absent,
+    or typed null) names it as the whole input does, each list in name order. A list
+    column given beside the answers in no row of the whole input is named in none. Only
+    `splittable` columns of the batch can be split."""
     skip = tuple(skip)
     seen = whole_input()
     if seen is None:
         seen = frozenset(aligned_survey(table, answers, skip))
+    given = {m.removeprefix(_GIVEN) for m in seen if m.startswith(_GIVEN)}
     split, ones, apart = [], [], []
-    for name in _lists(table, answers, skip):
+    for name in sorted(given):  # (no batch's column order: the same in every batch)
         if _APART + name in seen:
             apart.append(name)
+        elif _LONGER + name in seen:
+            split.append(name)
         else:
-            (split if _LONGER + name in seen else ones).append(name)
+            ones.append(name)
     return split, ones, apart
+
+
+def splittable(table: pa.Table, names: Iterable[str]) -> list[str]:
+    """The columns of `names` that `table` holds as lists (a batch may hold one of the
+    whole input's split columns as nulls alone: its rows keep them)."""
+    return [n for n in names if n in table.column_names and is_list(table.schema.field(n).type)]
 
 
 def split_entries(
@@ -134,4 +151,4 @@ def _valid(arr: pa.Array) -> np.ndarray:
     return np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), bool)
 
 
-__all__ = ["aligned_columns", "aligned_notes", "aligned_survey", "split_entries"]
+__all__ = ["aligned_columns", "aligned_notes", "aligned_survey", "split_entries", "splittable"]

@@ -34,6 +34,7 @@ from trlprep.importers.alignedlists import (
     aligned_notes,
     aligned_survey,
     split_entries,
+    splittable,
 )
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, assemble
 from trlprep.importers.jsonarrow import row_lengths
@@ -194,7 +195,7 @@ class Generations(Importer):
             )
         found = aligned_columns(table, column, ("prompt",))
         notes += aligned_notes(found, column, opts.map)
-        split = found[0]
+        split = splittable(table, found[0])
         first = np.cumsum(row_lengths(lists)) - row_lengths(lists)
         rest = table.drop_columns([column]).take(pa.array(rows, pa.int64()))
         entries = split_entries(table, split, rows, np.flatnonzero(ok) - first[rows])

@@ -42,6 +42,7 @@ from trlprep.importers.alignedlists import (
     aligned_notes,
     aligned_survey,
     split_entries,
+    splittable,
 )
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
 from trlprep.importers.jsonarrow import lists_from, row_lengths
@@ -146,7 +147,7 @@ class Ranked(Importer):
         out = out.drop_columns([ROW])
         found = aligned_columns(table, "completions", READ)
         notes += aligned_notes(found, "completions", opts.map, pairs=dtype is PREFERENCE)
-        split = found[0]
+        split = splittable(table, found[0])
         if dtype is UNPAIRED_PREFERENCE:  # one row per completion, in order
             at = np.arange(len(rows)) - np.searchsorted(rows, rows)
             out = _placed(out, {n: {n: split_entries(table, [n], rows, at)[n]} for n in split})

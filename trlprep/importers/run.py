@@ -216,8 +216,11 @@ def import_table(
     return result
 
 
-def rejected_warning(result: ImportResult, layout: str) -> RejectedRowsWarning:
-    """What an import with on_error="skip" says about the rows it left out (and holds them)."""
+def rejected_warning(
+    result: ImportResult, layout: str, rows_in: int | None = None
+) -> RejectedRowsWarning:
+    """What an import with on_error="skip" says about the rows it left out (and holds them);
+    one that leaves no row of `rows_in` says the counts first, as the CLI's counts line."""
     reasons = Counter(result.rejects.column("reason").to_pylist()).most_common(3)
     message = (
         f"{plural(result.num_rejected, 'row')} could not be imported as {layout} and "
@@ -225,6 +228,9 @@ def rejected_warning(result: ImportResult, layout: str) -> RejectedRowsWarning:
         + " left out: "
         + "; ".join(f"{c} x {r}" for r, c in reasons)
     )
+    if rows_in and not result.table.num_rows:
+        counts = f"{plural(rows_in, 'row')} in, {result.num_rejected:,} rejected, 0 rows out"
+        message = f"no row is left ({layout} -> {result.dtype.name}: {counts}): {message}"
     return RejectedRowsWarning(message, result.rejects)
 
 
@@ -289,7 +295,7 @@ def import_dataset(
             inp.table, importer, opts, lines=inp.source.lines, on_error=on_error, path=path
         )
         if result.num_rejected:
-            warn_user(rejected_warning(result, importer.name))
+            warn_user(rejected_warning(result, importer.name, inp.table.num_rows))
         for note in result.notes:  # what the import did to some rows, as the CLI's notes say
             warn_user(note, UserWarning)
         restored = inp.restore(result.table)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from trlprep.errors import InputError, UsageError
+
+_SAID: ContextVar[bool] = ContextVar("trlprep_tools_said", default=False)
 
 
 def parse_template_kwargs(items: list[str] | None) -> dict[str, Any]:
@@ -28,8 +33,9 @@ def parse_template_kwargs(items: list[str] | None) -> dict[str, Any]:
     return out
 
 
-def load_tools(path: str | None) -> list[dict[str, Any]] | None:
-    """Tool schemas from a JSON file holding a list of JSON schemas (or one schema)."""
+def load_tools(path: str | None, warn: bool = True) -> list[dict[str, Any]] | None:
+    """Tool schemas from a JSON file holding a list of JSON schemas (or one schema); with
+    `warn`, a schema that contradicts itself is warned of (`warn_contradictions`)."""
     if not path:
         return None
     try:
@@ -45,4 +51,35 @@ def load_tools(path: str | None) -> list[dict[str, Any]] | None:
             f"{path}: tools must be a JSON list of tool schemas",
             hint='e.g. [{"type": "function", "function": {"name": ..., "parameters": ...}}]',
         )
+    if warn:
+        warn_contradictions(tools, path)
     return tools
+
+
+def warn_contradictions(tools: list[dict[str, Any]], where: str) -> None:
+    """Warn of each tool schema of `tools` (from `where`: a file, `tools=`) that contradicts
+    itself, as `trlprep validate` names it in a row's `tools` (`required-not-property`);
+    nothing inside `tools_said`."""
+    if _SAID.get():
+        return
+    from trlprep.errors import TrlprepWarning, warn_user
+    from trlprep.validation.checks.toolschemas import RULE, schema_contradictions
+
+    for said in schema_contradictions(tools):
+        warn_user(
+            f"{where}: {said}: the schema contradicts itself (it requires an argument it never "
+            "defines, and a model trained with it learns both); add the property to its "
+            f"`properties`, or take it out of `required` (rule {RULE})",
+            TrlprepWarning,
+        )
+
+
+@contextmanager
+def tools_said() -> Iterator[None]:
+    """Inside: the tools' contradictions are not warned of again (a run that said them once,
+    as it first read its tools, then hands them on: `trlprep train`)."""
+    token = _SAID.set(True)
+    try:
+        yield
+    finally:
+        _SAID.reset(token)

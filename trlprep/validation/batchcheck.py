@@ -28,6 +28,7 @@ from trlprep.validation.checks.sides import check_side_columns, media_columns
 from trlprep.validation.checks.text import check_placeholders
 from trlprep.validation.checks.toolnames import check_tool_names
 from trlprep.validation.checks.toolresults import check_tool_results
+from trlprep.validation.checks.toolschemas import check_tool_schemas
 from trlprep.validation.prepare import prepare_column
 
 
@@ -68,6 +69,7 @@ def check_batch(
     media = media_columns(data, sink)
     cross_checks(plan.dtype, plan.fmt, typed, infos, images, sink, hashes, media)
     check_tool_names(data, typed, sink)
+    check_tool_schemas(data, sink)
     check_tool_results(typed, sink)
     names = {c.role: c.name_in(plan.fmt) for c in plan.columns}
     marks = {r: i.placeholders for r, i in infos.items() if i.placeholders is not None}

@@ -43,6 +43,7 @@ Rule ids are part of the public interface (CI logs, `--output json`); they never
 | media-standard-text      | warning | `<image>` in standard text: TRL renders no image from it  |
 | invalid-tools            | error   | `tools` is not (JSON text of) a list of function schemas  |
 | unknown-tool             | warning | a tool call names a function the row's `tools` lack       |
+| required-not-property    | warning | a tool schema's `required` names a property it lacks      |
 | tool-result-without-call | warning | a `tool` message with no assistant tool call before it    |
 | import-failed            | error   | `--from LAYOUT`: the layout's import refuses the row      |
 | import-not-paired        | warning | `--from LAYOUT`: the row ties (votes, scores): no pair    |
@@ -108,6 +109,7 @@ BEYOND_SCHEMA: tuple[str, ...] = (
     "invalid-arguments",
     "double-encoded-arguments",
     "unknown-tool",
+    "required-not-property",
     "tool-result-without-call",
     "wrong-type (chat_template_kwargs JSON text)",
     "whitespace-only",
@@ -349,6 +351,15 @@ RULES: dict[str, Rule] = {
             "a tool call names a function that the row's tools do not list: a model trained on "
             "the row learns to call a function it was not offered",
             "add the function's schema to the row's tools, or fix the call's name",
+        ),
+        Rule(
+            "required-not-property",
+            W,
+            "a tool schema's `required` names a property that its `properties` lack: the "
+            "schema contradicts itself (it requires an argument it never defines), and a "
+            "model trained on the row learns it so",
+            "add the property to the function's `properties`, or take its name out of "
+            "`required` (a function's own name written there is a common slip)",
         ),
         Rule(
             "tool-result-without-call",

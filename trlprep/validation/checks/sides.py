@@ -93,7 +93,7 @@ def _check_kind(f, arr, sink, json_ok: set[str], type_ok, what: str) -> bool:
     return False
 
 
-def _per_distinct(arr: pa.Array, fn, dtype=object) -> np.ndarray:
+def per_distinct(arr: pa.Array, fn, dtype=object) -> np.ndarray:
     """fn applied once per distinct value (nulls included as None), spread back to rows."""
     if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
         enc = pc.dictionary_encode(arr)
@@ -110,7 +110,7 @@ def _check_tools(f: pa.Field, arr: pa.Array, sink: BatchSink) -> None:
     if pa.types.is_null(arr.type):
         return
     mixed = is_json_field(f)
-    problems = _per_distinct(arr, lambda v: _tools_problem(v, mixed))
+    problems = per_distinct(arr, lambda v: _tools_problem(v, mixed))
     bad = problems != None  # noqa: E711 (elementwise on an object array)
     if bad.any():
         at = np.flatnonzero(bad)  # each row said with its own problem
@@ -184,7 +184,7 @@ def _check_kwargs(f: pa.Field, arr: pa.Array, sink: BatchSink) -> None:
                 return True
             return not isinstance(v, dict | type(None))
 
-        bad = _per_distinct(arr, not_object, dtype=bool)
+        bad = per_distinct(arr, not_object, dtype=bool)
         sink.flag(
             "wrong-type",
             f.name,
