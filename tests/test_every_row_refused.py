@@ -129,3 +129,27 @@ def test_train_logs_its_data_line_before_every_row_refused(dapo):
     assert "every row was refused (12): nothing to train on (map -> unpaired-preference: " in said
     assert "12 left out, 0 converted -> 0 rows); 12 x import: column 'label'" in said
     assert "--data-map ...,label_value=label" in said  # train's flag
+
+
+def test_validate_of_an_import_refusing_every_row_names_the_type_it_makes():
+    """`validate --from LAYOUT` where the import refuses every row checks no row: its verdict
+    names the type the import makes of these columns (was "0 rows of unknown type")."""
+    import trlprep
+
+    res = run("validate", FUNCTIONARY, "--from", "openai-chat")
+    assert res.exit_code == 1
+    assert res.output.rstrip().endswith(
+        "INVALID: 0 rows of language-modeling (conversational); 2 errors"
+    ), res.output
+    said = json.loads(run("validate", FUNCTIONARY, "--from", "openai-chat", "-f", "json").stdout)
+    assert (said["type"], said["format"], said["num_rows"]) == (
+        "language-modeling", "conversational", 0
+    )  # fmt: skip
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        report = trlprep.validate(str(FUNCTIONARY), from_="openai-chat")
+    assert (report.type, report.format, report.valid) == (
+        "language-modeling",
+        "conversational",
+        False,
+    )

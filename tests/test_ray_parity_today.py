@@ -34,6 +34,7 @@ ANSWERS = REAL / "arena_hard_answers" / "gpt-4-0613.sample.jsonl"
 INLINE = REAL / "xtuner_inline_media" / "qwen35_tokenize_data.lines13-16.jsonl"
 TOOLCALLS = REAL / "xtuner_qwen35_toolcalls" / "qwen35_tokenize_data.first12.jsonl"
 TOOLBENCH = REAL / "toolbench_trajectories" / "toolbench_train_messages.jsonl"
+FUNCTIONARY = REAL / "functionary_test_cases" / "test_case.json"
 REVIEW = REAL / "truthfulqa_multi_review" / "en.first40.csv"
 UNMARKED = REAL / "swift_llm_data" / "multi_modal_2.jsonl"  # images, no placeholder
 VQA = REAL / "torchtune_assets" / "vqa_tiny.json"
@@ -98,6 +99,7 @@ CASES = {
         "human=user",
     ],  # fmt: skip
     "role-map-used": ["convert", "MIXED", "--role-map", "system=user", "-o", "OUT/x.jsonl"],
+    "import-all-refused-validate": ["validate", FUNCTIONARY, "--from", "openai-chat"],
     "csv-all-refused": ["convert", REVIEW, "--map", LABELS, "--coerce", "-o", "OUT/x.jsonl"],
     "csv-all-refused-skip": [
         "convert",
@@ -230,13 +232,15 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "role-map-unused-validate": (2, "no message in the input has the role 'human'"),
         "role-map-unused-layout": (2, "the openai-chat layout's messages have the roles"),
         "role-map-used": (0, "3 rows in, 0 rejected"),
+        # every row refused by the import: the type it makes, not "unknown type"
+        "import-all-refused-validate": (1, "INVALID: 0 rows of language-modeling (conversational)"),
         "csv-all-refused": (1, 'holds "no" where a boolean is needed'),
         "csv-all-refused-skip": (1, "every row was rejected (40)"),
         "split-turns-refused": (0, "2 rows -> 4, one per assistant turn; 2 turns of 1 row"),
         "split-turns-refused-stop": (1, "turn 2 of line 1: chat template: completion: t.jinja"),
         "move-mixed": (0, "3 rows in, 0 rejected"),
         "label-not-boolean": (1, "(11 more rows fail)"),
-        "label-not-boolean-validate": (1, "INVALID: 0 rows of unknown type (unknown format)"),
+        "label-not-boolean-validate": (1, "INVALID: 0 rows of unpaired-preference (standard)"),
         "rendered-template": (2, "already rendered with a chat template (it holds `<|im_start|>`)"),
         "one-shard": (1, "shards/part-0.jsonl:1 column 'messages': a tool result follows no"),
         "one-shard-convert": (0, "1 bad line skipped (/"),

@@ -16,15 +16,10 @@ from trlprep.cli.app import err
 def landing_words(importer: Any, schema: Any, options: Any) -> str:
     """`LAYOUT -> TYPE (FORMAT)`: what an import whose every row was refused would have
     made (the layout alone where its landing depends on rows it never made)."""
-    from trlprep.importers import ImportOptions
-    from trlprep.importers.columnmap import rename
-
-    options = options or ImportOptions()
-    try:
-        renamed = rename(schema.empty_table(), options.map or {}).schema
-        dtype, fmt = importer.landing(renamed, options)
-    except Exception:  # the run's own error follows: never hidden by this one
+    landed = importer.landing_of(schema, options)
+    if landed is None:  # the run's own error follows: never hidden by this one
         return importer.name
+    dtype, fmt = landed
     return f"{importer.name} -> {dtype.name} ({fmt.value})"
 
 

@@ -154,6 +154,19 @@ class Importer:
         """The TRL type and format that data of `schema` lands on (after `opts.map`)."""
         raise NotImplementedError
 
+    def landing_of(
+        self, schema: pa.Schema, opts: ImportOptions | None = None
+    ) -> tuple[DatasetType, Format] | None:
+        """`landing` of input columns `schema` (before `opts.map` renames them): what an
+        import that refused every row would have made; None where that depends on rows."""
+        from trlprep.importers.columnmap import rename
+
+        opts = opts or ImportOptions()
+        try:
+            return self.landing(rename(schema.empty_table(), opts.map or {}).schema, opts)
+        except Exception:  # a landing read off rows, or a schema it cannot place
+            return None
+
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
         """What the importer will do with data of `schema`, one step per line."""
         return []

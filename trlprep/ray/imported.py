@@ -37,6 +37,7 @@ class Imported:
     layout: str
     options: Any  # the ImportOptions the rows were imported with
     book: Any  # the notebook actor of the import's notes (with `coerce`), or None
+    schema: Any = None  # the input's columns (pyarrow), numbering columns left out
 
 
 def import_rows(
@@ -50,7 +51,7 @@ def import_rows(
     from trlprep.validation.coerced import coerced_options
 
     opts = coerced_options(import_options, coerce)
-    book = worker_notes.notebook() if coerce or getattr(opts, "role_map", None) else None
+    book = worker_notes.notebook()  # the importer's notes, as the local import says them
     rows = import_layout(ds, layout, opts, coerce=coerce, collect=True, notes=book)
     rows, n_in = _detached(rows.materialize()), ds.count()
     if book is not None and n_in:  # a --role-map key no message has, as the local import
@@ -59,7 +60,11 @@ def import_rows(
         except Exception:
             worker_notes.take(book)  # the actor ends
             raise
-    return Imported(rows, n_in, layout, opts, book)
+    schema = ds.schema()
+    schema = getattr(schema, "base_schema", schema)
+    if isinstance(schema, pa.Schema):
+        schema = pa.schema([f for f in schema if f.name not in (ROW_ID, LINE)])
+    return Imported(rows, n_in, layout, opts, book, schema)
 
 
 def _detached(ds: ray.data.Dataset) -> ray.data.Dataset:
@@ -96,6 +101,7 @@ def validate_import(imported: Imported, *, max_errors: int = 10, **kwargs: Any) 
     from trlprep.validation.imported import (
         import_issues,
         imported_note,
+        say_landing,
         say_none_imported,
         to_input_rows,
     )
@@ -127,6 +133,8 @@ def validate_import(imported: Imported, *, max_errors: int = 10, **kwargs: Any) 
         stats.examples[reason] = sorted(shown, key=lambda e: e["row"])[:keep]
     stats.rejected = sum(stats.reasons.values())
     say_none_imported(report, stats)
+    schema = imported.schema if isinstance(imported.schema, pa.Schema) else None
+    say_landing(report, stats, imported.layout, schema, imported.options)
     report.notes.insert(0, imported_note(imported.layout, stats, imported.options))
     if imported.book is not None:
         got = worker_notes.take(imported.book)

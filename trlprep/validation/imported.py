@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from trlprep.detection.detect import detect_batches
 from trlprep.io.keptbatches import KeptBatches
@@ -50,11 +51,19 @@ def validate_imported(
         def add(self, n_in: int, result: Any, keep: int = 3) -> None:
             super().add(n_in, result, keep=max(max_errors, 1))
 
+    schemas: list[pa.Schema] = []  # the input's columns, for what a refused import made
+
+    def seen(batches: Iterator[Batch]) -> Iterator[Batch]:
+        for b in batches:
+            if not schemas:
+                schemas.append(b.data.schema)
+            yield b
+
     def imported(stats: Any, rows: list[np.ndarray] | None = None) -> Iterator[Batch]:
         from trlprep.importers import import_batches
 
         yield from import_batches(
-            read(), layout, import_options, on_error="skip", stats=stats, path=path,
+            seen(read()), layout, import_options, on_error="skip", stats=stats, path=path,
             source_rows=rows,
         )  # fmt: skip
 
@@ -72,6 +81,7 @@ def validate_imported(
         )
     to_input_rows(report, np.concatenate(rows) if rows else np.zeros(0, np.int64))
     say_none_imported(report, stats)
+    say_landing(report, stats, layout, schemas[0] if schemas else None, import_options)
     report.notes.insert(0, imported_note(layout, stats, import_options))
     report.notes += [n for n in stats.notes if n not in report.notes]
     report.issues[:0] = import_issues(stats, layout, max_errors, import_options)
@@ -116,6 +126,22 @@ def say_none_imported(report: Report, stats: Any) -> None:
         if stats.rejected == stats.rows_in
         else f"no row could be imported from the input's {rows}"
     )
+
+
+def say_landing(
+    report: Report, stats: Any, layout: str, schema: pa.Schema | None, options: Any
+) -> None:
+    """An import that refused every row checked no row: the report's type and format are
+    those it would have made of input columns `schema` (not "unknown type"), where known."""
+    if report.type is not None or not stats.rows_in or stats.rejected != stats.rows_in:
+        return
+    if schema is None:
+        return
+    from trlprep.importers import get_importer
+
+    landed = get_importer(layout).landing_of(schema, options)
+    if landed is not None:
+        report.type, report.format = landed[0].name, landed[1].value
 
 
 def import_flags(layout: str, options: Any = None, *, train: bool = False) -> str:
