@@ -223,7 +223,9 @@ def test_audio_renders_as_the_original_templates_do(tmp_path):
         "content. (message 0 (user) has audio parts, and qwen3_5_think.jinja renders no audio "
         "parts for user messages)"
     ) in said
-    assert "use a chat template that renders audio parts" in said
+    # every row fails: the fix the render names, and no --on-error skip (no other rows)
+    assert "every row fails: use a chat template that renders audio parts" in said
+    assert "--on-error skip" not in said
 
 
 def test_a_text_only_template_names_video_and_audio_parts(tmp_path):

@@ -293,7 +293,7 @@ class Ledger:
     def _stop_hint(stage_hint: str | None, none_left: bool = False) -> str:
         skip = "pass --on-error skip to write the other rows and set these aside in a rejects file"
         if none_left:  # no other rows to write: skipping would only write the rejects file
-            fix = stage_hint if stage_hint and "--on-error" not in stage_hint else "fix the rows"
+            fix = _without_skip(stage_hint) or "fix the rows"
             return f"nothing was written; {EVERY_ROW_FAILS}: {fix}"
         if stage_hint and "--on-error" in stage_hint:
             return f"nothing was written; {stage_hint}"
@@ -366,3 +366,12 @@ def _path_of(rejects: Any) -> str:
     """The rejects file's path (`RejectsWriter.path`; an in-memory sink has none)."""
     path = getattr(rejects, "path", None)
     return str(path) if path else "(in memory)"
+
+
+def _without_skip(hint: str | None) -> str | None:
+    """`hint` without its `, or ... (--on-error skip)` clause (the fix it names is kept:
+    `use a chat template that renders audio parts`); None when nothing else is left."""
+    if not hint or "--on-error" not in hint:
+        return hint
+    head, sep, tail = hint.rpartition(", or ")
+    return head if sep and "--on-error" in tail and "--on-error" not in head else None
