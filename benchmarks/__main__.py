@@ -9,6 +9,7 @@ python -m benchmarks report --rows 100000 [--ref-rows 2000]
 python -m benchmarks train -- [--algos sft,dpo] [--steps 4]
 python -m benchmarks online -- [--algos grpo,rloo,online-dpo,ppo] [--steps 4]
 python -m benchmarks startup [--repeat 10]
+python -m benchmarks answercut [--rows 4000] [--words 700] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ def main() -> None:
     sub.add_parser("online", help="generation + update throughput vs TRL's GRPO/RLOO")
     st = sub.add_parser("startup", help="trlprep --version and detect on 8 rows (< 0.3 s)")
     st.add_argument("--repeat", type=int, default=10, help="fresh processes per command")
+    ac = sub.add_parser("answercut", help="tokenising with --max-length inside the reasoning")
+    ac.add_argument("--rows", type=int, default=4000)
+    ac.add_argument("--words", type=int, default=700, help="words of reasoning per row")
+    ac.add_argument("--repeat", type=int, default=3, help="runs per side (best counts)")
     # the options of templates/train/online pass through to their own parsers
     args, unknown = ap.parse_known_args()
     if unknown and args.case not in ("templates", "train", "online"):
@@ -102,6 +107,10 @@ def main() -> None:
         from benchmarks.cases_startup import main as run
 
         run(args.workdir, args.repeat)
+    elif args.case == "answercut":
+        from benchmarks.cases_answercut import main as run
+
+        run(args.rows, args.words, args.repeat)
     elif args.case == "report":
         from benchmarks.cases_report import main as run
 

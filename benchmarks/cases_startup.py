@@ -1,6 +1,7 @@
-"""Start-up time: `trlprep --version`, `trlprep --help`, and `trlprep detect` / `validate` on
-8-row files (prompt-completion, and preference: its repeated-prompt check), each in a fresh
-process (the target is under 0.3 s wall), plus `import trlprep` alone.
+"""Start-up time: `trlprep --version`, `trlprep --help`, and `trlprep detect` / `validate` /
+`convert` (to JSON Lines: polars writes them; to Parquet: no polars) on 8-row files
+(prompt-completion, and preference: its repeated-prompt check), each in a fresh process (the
+target is under 0.3 s wall), plus `import trlprep` alone.
 
 python -m benchmarks startup [--repeat 10]
 
@@ -65,7 +66,13 @@ def main(workdir: Path, repeat: int = 10) -> dict[str, dict[str, float]]:
         "trlprep detect (8 preference)": [*trlprep, "detect", str(pref)],
         "trlprep validate (8 rows)": [*trlprep, "validate", str(data)],
         "trlprep validate (8 preference)": [*trlprep, "validate", str(pref)],
-    }
+        "trlprep convert (8 preference, jsonl)": [
+            *trlprep, "convert", str(pref), "--overwrite", "-o", str(workdir / "startup.jsonl"),
+        ],
+        "trlprep convert (8 preference, parquet)": [
+            *trlprep, "convert", str(pref), "--overwrite", "-o", str(workdir / "startup.parquet"),
+        ],
+    }  # fmt: skip
     results: dict[str, dict[str, float]] = {}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     cores = os.cpu_count()

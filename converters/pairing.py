@@ -21,7 +21,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, slice_lists, take_rows
@@ -55,6 +54,8 @@ class Pairing:
 
 def group_ids(col: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """An integer per row, the same for equal values (text or messages), in first-seen order."""
+    import polars as pl
+
     n = len(col)
     if n == 0:
         return np.zeros(0, np.int64)

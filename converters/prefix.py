@@ -34,7 +34,6 @@ same cut on alternating chats); a row without one has no split.
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 from trlprep.converters.arrowops import as_array, offsets, ranges, string_data, unify
@@ -237,6 +236,8 @@ def _word_boundary(cut, da, sa, la, db, sb, lb) -> np.ndarray:
 
 def message_lcp(a: pa.Array, b: pa.Array) -> np.ndarray:
     """Number of equal leading messages of `a[i]` and `b[i]` (all message fields compared)."""
+    import polars as pl
+
     a, b = unify(a, b)
     sa, la = offsets(a)
     sb, lb = offsets(b)

@@ -150,3 +150,75 @@ def test_gpt_oss_answers_follow_its_final_channel(tmp_path):
     kept = [json.loads(x) for x in (tmp_path / "b.jsonl").read_text().splitlines()]
     tok = AutoTokenizer.from_pretrained(TOKENIZER)
     assert tok.decode(kept[0]["input_ids"]).rstrip().endswith("It is 4.<|return|>")
+
+
+def _counting(tok, monkeypatch) -> list[str]:
+    """Every text the encoder tokenises, in order."""
+    from trlprep.templates import encoder
+
+    seen: list[str] = []
+    many = encoder.Encoder.many
+
+    def spy(self, texts):
+        seen.extend(texts)
+        return many(self, texts)
+
+    monkeypatch.setattr(encoder.Encoder, "many", spy)
+    return seen
+
+
+@pytest.mark.parametrize("add_eos", [False, True])
+@pytest.mark.parametrize(
+    "dtype", ["prompt-completion", "preference", "language-modeling", "preference-implicit"]
+)
+def test_the_length_that_keeps_answers_whole_is_the_uncut_one_not_tokenised_again(
+    tok, monkeypatch, dtype, add_eos
+):
+    """The need is prompt + answer counted as tokenised alone (no EOS), from the ids tokenised
+    before the cut: no whole answer is tokenised a second time."""
+    answers = [THINK + " so 42." * k for k in (5, 9)]
+    answers.append(THINK + " ends." + tok.eos_token)  # the EOS already there: none appended
+    prompts = ["Q: ", "Question two: ", "Q3 "]
+    if dtype == "prompt-completion":
+        table = pa.table({"prompt": prompts, "completion": answers})
+        wholes = [p + a for p, a in zip(prompts, answers, strict=True)]
+    elif dtype == "preference":
+        table = pa.table({"prompt": prompts, "chosen": answers, "rejected": answers[::-1]})
+        wholes = [p + a for p, a in zip(prompts * 2, answers + answers[::-1], strict=True)]
+    elif dtype == "language-modeling":
+        table = pa.table({"text": answers})
+        wholes = answers
+    else:
+        table = pa.table({"chosen": answers, "rejected": answers[::-1]})
+        wholes = answers + answers[::-1]
+    limit = _n(tok, "Q: " + THINK) - 20
+    seen = _counting(tok, monkeypatch)
+    _, rep = tokenize_table(table, dtype, tok, max_length=limit, add_eos=add_eos)
+    assert rep.answer_cut == 3
+    assert rep.answer_need == max(_n(tok, w) for w in wholes)
+    for w in set(wholes):  # by the tokenisation itself only (EOS appended: never as it is)
+        once = not add_eos or w.endswith(tok.eos_token)
+        assert seen.count(w) == (wholes.count(w) if once else 0)
+
+
+def test_an_eos_that_may_take_the_text_before_it_is_counted_again():
+    """An EOS added token with `lstrip` (or `single_word`) may swallow the spaces before it:
+    where it was appended the count is unknown (-1), so the text is tokenised again."""
+    from tokenizers import AddedToken
+
+    from trlprep.templates.encoder import lengths_without_eos
+
+    class Tok:
+        def __init__(self, **flags):
+            self.added_tokens_decoder = {9: AddedToken("</s>", special=True, **flags)}
+
+        def convert_tokens_to_ids(self, token):
+            return 9
+
+    ids = [[1, 2, 9], [3, 9], [4]]
+    column = pa.chunked_array([["a b", "c</s>", "d"]])
+    got = lengths_without_eos(ids, column, "</s>", Tok())
+    assert got.tolist() == [2, 2, -1]  # the last: appended, yet not ended by it
+    assert lengths_without_eos(ids, column, None, Tok()).tolist() == [3, 2, 1]
+    for flags in ({"lstrip": True}, {"single_word": True}):
+        assert lengths_without_eos(ids, column, "</s>", Tok(**flags)).tolist() == [-1, 2, -1]

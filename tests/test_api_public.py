@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
 import textwrap
 import types
+
+import pytest
 
 import trlprep
 
@@ -103,8 +106,8 @@ def test_public_names_are_never_submodules_here():
 def test_import_trlprep_loads_no_data_library():
     code = (
         "import sys, trlprep; "
-        "print(','.join(m for m in ('pyarrow', 'polars', 'pandas', 'transformers', 'numpy') "
-        "if m in sys.modules))"
+        "print(','.join(m for m in ('pyarrow', 'polars', 'pandas', 'transformers', 'numpy', "
+        "'rich', 'trlprep.importers') if m in sys.modules))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
@@ -114,3 +117,26 @@ def test_import_trlprep_loads_no_data_library():
 
 def test_all_lists_exactly_the_lazy_names():
     assert sorted(trlprep.__all__) == sorted(trlprep._PUBLIC)
+
+
+def test_the_importers_package_loads_its_names_on_first_use():
+    """`trlprep.importers` loads an importer module only when one of its names is used (a
+    command without `--from` loads none), and each name is the one its module defines."""
+    code = (
+        "import sys; from trlprep.importers import ImportOptions; "
+        "print(','.join(m for m in sys.modules if m.startswith('trlprep.importers.')))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert set(done.stdout.strip().split(",")) == {
+        "trlprep.importers.options",
+        "trlprep.importers.columnmap",
+    }
+    import trlprep.importers as importers
+
+    for name in importers.__all__:
+        value = getattr(importers, name)
+        module = importlib.import_module(importers._PUBLIC[name])
+        assert getattr(module, name) is value, name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        importers.nothing  # noqa: B018

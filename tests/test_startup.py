@@ -29,7 +29,8 @@ try:
 except SystemExit:
     pass
 heavy = ("polars", "pandas", "pydantic", "numpy", "pyarrow", "pyarrow.compute", "transformers",
-         "datasets", "jinja2", "torch", "trlprep.converters", "typer", "rich.console")
+         "datasets", "jinja2", "torch", "trlprep.converters", "typer", "rich.console",
+         "rich.table", "trlprep.importers.registry")
 print("LOADED", ",".join(m for m in heavy if m in sys.modules))
 """
 
@@ -62,6 +63,21 @@ DETECT = {"typer", "pyarrow", "numpy", "pyarrow.compute"}
 def test_small_commands_import_only_what_they_use(argv, allowed):
     loaded = _loaded(*argv)
     assert loaded <= allowed, (argv, loaded - allowed)
+
+
+def test_validate_and_convert_load_no_importer_and_a_parquet_convert_no_polars(tmp_path):
+    """With no `--from`, validate loads none of the importers (their registry is a tenth
+    of a second); a convert to Parquet of a few plain rows, no polars (pyarrow scans them
+    for special tokens: `checks.text.SMALL`). pandas stays: pyarrow imports it on the first
+    `Array.to_numpy` of any command that computes on its rows (detect of 8 rows does not)."""
+    data = str(EXAMPLES / "preference.jsonl")
+    loaded = _loaded("validate", data)
+    assert "pyarrow" in loaded, "the probe ran validate"
+    assert not loaded & {"trlprep.importers.registry", "rich.table"}, loaded
+    out = str(tmp_path / "out.parquet")
+    loaded = _loaded("convert", data, "-o", out)
+    assert (tmp_path / "out.parquet").exists(), "the probe ran convert"
+    assert not loaded & {"polars", "rich.table", "jinja2", "transformers", "datasets"}, loaded
 
 
 def test_no_command_imports_pydantic_for_plain_options():

@@ -147,3 +147,24 @@ def test_python_api_reports_bad_lines(tmp_path):
     assert rep.num_rows == 1 and rep.type is not None  # the rows before the stop are checked
     rep = validate(str(p), on_bad_lines="skip")
     assert rep.num_rows == 2 and rep.issue("invalid-line").lines == [2] and not rep.valid
+
+
+def test_a_short_column_is_scanned_as_polars_scans_a_long_one():
+    """`Scan` looks through a column of up to `SMALL` strings with pyarrow (no polars to
+    import): the same strings are suspect as polars' Aho-Corasick pass finds."""
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
+    from trlprep.validation.checks.text import _SUSPECT, SMALL, Scan, suspect_small
+
+    texts = pa.array(
+        [None, "", "plain", "a <|im_end|> b", "nul\x00", "{{ x }}", "<image>", "é{{", "{ {"]
+        + [f"row {i} " + (_SUSPECT[i % len(_SUSPECT)] if i % 3 == 0 else "text") for i in range(99)]
+    )
+    want = pl.Series(texts).str.contains_any(_SUSPECT).fill_null(False).to_numpy()
+    assert want.any() and not want.all()
+    assert suspect_small(texts).tolist() == want.tolist()
+    assert Scan(texts).idx.tolist() == np.flatnonzero(want).tolist()
+    long = pa.concat_arrays([texts] * (SMALL // len(texts) + 1))  # the polars pass
+    assert Scan(long).idx.tolist() == np.flatnonzero(suspect_small(long)).tolist()

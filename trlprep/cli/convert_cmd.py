@@ -6,7 +6,6 @@ import json
 import re
 
 import typer
-from rich.table import Table
 
 from trlprep.cli import options as opt
 from trlprep.cli.app import command, out
@@ -255,6 +254,8 @@ def graph_command(
 
         raise unknown_choice("--format", fmt, ("table", "mermaid", "json"))
     short = {name: t.aliases[0] for name, t in TYPES.items()}
+    from rich.table import Table
+
     t = Table(
         title="From \\ To  (- same type, N/A unreachable, conv. = conversational data only)",
         show_lines=True,

@@ -86,8 +86,7 @@ def _run(req: Request) -> None:
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import merge_row_warnings
     from trlprep.detection.detect import detect_table
-    from trlprep.importers import is_layout
-    from trlprep.importers.run import check_on_error
+    from trlprep.importers.options import check_on_error
     from trlprep.io.agreeing import agreeing_batches
     from trlprep.io.outputcheck import check_output, resolve_output_format
     from trlprep.io.progress import showing
@@ -95,7 +94,11 @@ def _run(req: Request) -> None:
     from trlprep.registry import get_type
 
     check_on_error(req.on_error)
-    layout = req.from_ if req.from_ is not None and is_layout(req.from_) else None
+    layout = None
+    if req.from_ is not None:  # (the importers load only for a layout or a type named)
+        from trlprep.importers import is_layout
+
+        layout = req.from_ if is_layout(req.from_) else None
     from_type = None if layout else req.from_
     if layout is None and req.import_options is not None and req.import_options.map:
         layout = "map"

@@ -80,7 +80,7 @@ def convert_ray(
     from trlprep.cli.pipeline import choice
     from trlprep.conversion.ledger import Ledger
     from trlprep.importers import is_layout
-    from trlprep.importers.run import check_on_error
+    from trlprep.importers.options import check_on_error
     from trlprep.io.jsonl import BadLines
     from trlprep.ray import notes as worker_notes
     from trlprep.ray.output import out_dir, output_format_of, write_shards

@@ -6,7 +6,6 @@ import json
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from trlprep.cli import options as opt
 from trlprep.cli.app import command, out
@@ -41,6 +40,8 @@ def templates_command(
         ]
         out.print_json(json.dumps(rows))
         return
+    from rich.table import Table
+
     t = Table(box=None, pad_edge=False)
     for col in ("name", "matches", "system", "tools", "description"):
         t.add_column(col)
@@ -108,6 +109,8 @@ def _print(report: CheckReport, name: str, as_json: bool) -> None:
     if as_json:
         out.print_json(json.dumps(report.to_dict()))
         return
+    from rich.table import Table
+
     t = Table(box=None, pad_edge=False, show_header=False)
     for c in report.checks:
         style = _STYLE[c.status]

@@ -235,7 +235,7 @@ def convert_table(
     text answers) are refused too (stage `read`), unless `coerce` reads them as text."""
 
     from trlprep.conversion.ledger import Ledger
-    from trlprep.importers.run import check_on_error
+    from trlprep.importers.options import check_on_error
 
     check_on_error(on_error)
     read, work, work_lines, failures = _settled(table, lines, coerce)

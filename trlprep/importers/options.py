@@ -70,3 +70,12 @@ class ImportOptions:
 
 def _as_dict(spec: str | Mapping[str, str] | None) -> str | dict[str, str] | None:
     return dict(spec) if isinstance(spec, Mapping) else spec
+
+
+def check_on_error(on_error: str) -> str:
+    """`on_error` when it is one of `ON_ERROR`; else the error naming the choices."""
+    if on_error not in ON_ERROR:
+        from trlprep.errors import unknown_choice
+
+        raise unknown_choice("--on-error", on_error, ON_ERROR)
+    return on_error

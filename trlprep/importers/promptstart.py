@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -67,6 +66,8 @@ def prompt_taken_off(
     it of the rows written); `table` and None where no row does. `conversational` (each
     completion to be one assistant message, the template marking where it starts): the
     whitespace after the prompt taken off too."""
+    import polars as pl
+
     prompt_t = table.schema.field("prompt").type
     comps_t = table.schema.field("completions").type
     if not (is_string(prompt_t) and is_list(comps_t) and is_string(comps_t.value_type)):

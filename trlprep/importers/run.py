@@ -26,7 +26,7 @@ from trlprep.importers.base import (
     check_roles_used,
 )
 from trlprep.importers.columnmap import rename
-from trlprep.importers.options import ON_ERROR
+from trlprep.importers.options import check_on_error
 from trlprep.importers.registry import get_importer
 from trlprep.importers.rejects import NOT_PAIRED
 from trlprep.importers.rejectsfile import RejectsWriter
@@ -83,14 +83,6 @@ class ImportStats:
         for note in result.notes:  # counts summed over batches (`80 rows have ...`)
             add_note(self.notes, note)
         self.roles_seen |= result.roles_seen
-
-
-def check_on_error(on_error: str) -> str:
-    if on_error not in ON_ERROR:
-        from trlprep.errors import unknown_choice
-
-        raise unknown_choice("--on-error", on_error, ON_ERROR)
-    return on_error
 
 
 def reject_error(result: ImportResult, layout: str, path: str | None = None) -> DataError:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -293,11 +294,15 @@ class _Writer:
 
 
 def _jsonl_bytes(data: pa.Table | pa.RecordBatch, orders: dict, every_key: bool) -> bytes:
-    from polars.exceptions import PolarsError
-
     try:
         return to_jsonl(data, orders, every_key=every_key)
-    except (PolarsError, pa.ArrowNotImplementedError) as e:
+    except Exception as e:
+        # polars' errors are only looked up where polars wrote the lines (it is not loaded
+        # for the lines pyarrow writes)
+        errors = sys.modules.get("polars.exceptions")
+        refused = (pa.ArrowNotImplementedError,) + ((errors.PolarsError,) if errors else ())
+        if not isinstance(e, refused):
+            raise
         raise UsageError(
             f"cannot write these columns as JSON Lines: {str(e).splitlines()[0]}",
             hint="write .parquet, .arrow or a save_to_disk folder instead",

@@ -212,7 +212,7 @@ def convert(
     if from_ is None and import_options is not None and import_options.map:
         from_ = "map"  # the renames alone, as `trlprep.convert(..., map=...)` does
     from trlprep.importers.base import check_roles_used
-    from trlprep.importers.run import check_on_error
+    from trlprep.importers.options import check_on_error
     from trlprep.ray import notes as worker_notes
 
     check_on_error(on_error)

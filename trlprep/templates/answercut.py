@@ -17,11 +17,13 @@ away where the need passes `max_length`. The heads are found with Arrow string k
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.templates.encoder import lengths_without_eos
 from trlprep.wording import noun, plural
 
 REASONING_ENDS = ("</think>", "<|end_of_thought|>", "<|channel|>final<|message|>")
@@ -86,12 +88,14 @@ def answers_cut(
     ids: dict[str, pa.Array],
     encode: Callable[[list[str]], list[list[int]]],
     max_length: int,
+    whole: dict[str, np.ndarray] | None = None,
 ) -> tuple[int, int]:
     """(rows keep_start cut to `max_length` before their answer's last reasoning end, the
     most tokens one of them needs to keep its answer whole: prompt and answer) of a table
     tokenised into `ids` (`tokenize_table`'s columns: `input_ids`, else `prompt_ids` +
     `ANSWER_ids`); only rows cut to `max_length` that hold an end are tokenised again, with
-    `encode`."""
+    `encode`. `whole`: per answer column, each row's prompt + answer token count before the
+    cut (-1 where unknown); rows without one are tokenised whole again."""
     lost = np.zeros(table.num_rows, bool)
     need = np.zeros(table.num_rows, np.int64)
     prompts = None if prompt is None else table.column(prompt).combine_chunks()
@@ -106,9 +110,22 @@ def answers_cut(
         rows = np.flatnonzero((kept >= max_length) & held)
         rows = rows[needs(heads, prompts, rows, count) > max_length]
         lost[rows] = True  # the answer's whole sequence is what keeps the answer
-        whole = needs(table.column(c).combine_chunks(), prompts, rows, count)
-        need[rows] = np.maximum(need[rows], whole)
+        given = None if whole is None else whole.get(c)
+        known = np.full(len(rows), -1, np.int64) if given is None else given[rows].astype(np.int64)
+        unknown = known < 0
+        texts = table.column(c).combine_chunks()
+        known[unknown] = needs(texts, prompts, rows[unknown], count)
+        need[rows] = np.maximum(need[rows], known)
     return int(lost.sum()), int(need[lost].max()) if lost.any() else 0
+
+
+def whole_lengths(
+    fulls: dict[str, list[list[int]]], table: pa.Table, eos: str | None, tok: Any
+) -> dict[str, np.ndarray]:
+    """Per answer column of `table`, prompt + answer's ids before any cut (`fulls`, the EOS
+    `add_eos` appended left out: `lengths_without_eos`) counted: the lengths that keep the
+    answers whole, for `answers_cut`, which would otherwise tokenise them again."""
+    return {c: lengths_without_eos(ids, table.column(c), eos, tok) for c, ids in fulls.items()}
 
 
 def _lengths(arr: pa.Array) -> np.ndarray:
@@ -144,4 +161,5 @@ __all__ = [
     "flag_words",
     "needs",
     "reasoning_heads",
+    "whole_lengths",
 ]

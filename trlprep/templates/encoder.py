@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -62,10 +63,35 @@ class Encoder:
         return [ids[t] for t in texts]
 
 
+def lengths_without_eos(
+    ids: list[list[int]], column: pa.ChunkedArray, eos: str | None, tok: Any
+) -> np.ndarray:
+    """Token counts of the texts of `column` tokenised alone, from `ids`: the same texts
+    tokenised after `with_eos(column, eos)` (`eos` None: as they are). One fewer where the EOS
+    was appended and ended as its own id; -1 (unknown: tokenise the text again) where it may
+    have taken text before it (an added token with `lstrip` or `single_word`) or did not."""
+    lengths = np.fromiter(map(len, ids), np.int64, len(ids))
+    if eos is None:
+        return lengths
+    appended = ~np.asarray(pc.ends_with(column, eos).to_numpy(zero_copy_only=False), bool)
+    eos_id = tok.convert_tokens_to_ids(eos)
+    last = np.fromiter((x[-1] if x else -1 for x in ids), np.int64, len(ids))
+    alone = _stands_alone(tok, eos_id) & (last == eos_id)
+    return np.where(appended, np.where(alone, lengths - 1, -1), lengths)
+
+
+def _stands_alone(tok: Any, token_id: int | None) -> bool:
+    """Whether an added token is split off the text before it, whatever that text is (not
+    `lstrip`, which takes the spaces before it, nor `single_word`)."""
+    added = getattr(tok, "added_tokens_decoder", None) or {}
+    token = added.get(token_id) if token_id is not None else None
+    return token is not None and not token.lstrip and not token.single_word
+
+
 def with_eos(column: pa.ChunkedArray, eos: str) -> pa.ChunkedArray:
     return pc.if_else(
         pc.ends_with(column, eos), column, pc.binary_join_element_wise(column, eos, "")
     )
 
 
-__all__ = ["Encoder", "with_eos"]
+__all__ = ["Encoder", "lengths_without_eos", "with_eos"]

@@ -33,7 +33,7 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_lengths
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
-from trlprep.templates.answercut import answer_cut_warning, answers_cut, flag_words
+from trlprep.templates.answercut import answer_cut_warning, answers_cut, flag_words, whole_lengths
 from trlprep.templates.encoder import Encoder, with_eos
 from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
@@ -206,6 +206,8 @@ def _tokenize(
 ) -> tuple[pa.Table, TokenizeReport, dict[int, str]]:
     report = TokenizeReport(rows=table.num_rows, max_length=max_length, truncation=truncation)
     cut: dict[int, str] = {}
+    whole: dict[str, np.ndarray] = {}
+    cuts_end = max_length is not None and truncation == "keep_start"
     prompt = plan.out_names.get(plan.prompt) if plan.prompt else None
     eos = getattr(enc.tok, "eos_token", None) if add_eos else None
     text = {
@@ -220,18 +222,28 @@ def _tokenize(
         )  # fmt: skip
         types = {"prompt_ids": _IDS, "completions_ids": _STEP_IDS}
     elif prompt is None:  # language modeling, implicit preference: whole sequences
-        whole = {"input_ids" if c == "text" else f"{c}_ids": enc.many(text[c]) for c in columns}
-        new = truncate_rows(whole, max_length, truncation, report)
+        fulls = {c: enc.many(text[c]) for c in columns}
+        whole = whole_lengths(fulls, table, eos, enc.tok) if cuts_end else {}
+        new = truncate_rows(
+            {"input_ids" if c == "text" else f"{c}_ids": v for c, v in fulls.items()},
+            max_length, truncation, report,
+        )  # fmt: skip
+        del fulls
         types = dict.fromkeys(new, _IDS)
     else:
-        new = _split(enc, dtype, text, prompt, max_length, truncation, report, row_offset, cut)
+        fulls = {c: enc.many([p + x for p, x in zip(text[prompt], text[c], strict=True)])
+                 for c in columns if c != prompt}  # fmt: skip
+        whole = whole_lengths(fulls, table, eos, enc.tok) if cuts_end else {}
+        new = _split(enc, dtype, text, fulls, prompt, max_length, truncation, report, row_offset,
+                     cut)  # fmt: skip
+        del fulls
         types = {k: pa.int32() if k.endswith(_START) else _IDS for k in new}
     arrays = {name: pa.array(values, types[name]) for name, values in new.items()}
-    if report.truncated and max_length is not None and truncation == "keep_start":
+    if report.truncated and cuts_end:
         answers = (
             [c for c in columns if c != prompt] if dtype.name != "stepwise-supervision" else []
         )
-        lost, need = answers_cut(table, answers, prompt, arrays, enc.many, max_length)
+        lost, need = answers_cut(table, answers, prompt, arrays, enc.many, max_length, whole)
         report.answer_cut += lost
         report.answer_need = max(report.answer_need, need)
     if dtype.name != "stepwise-supervision":  # a pair's prompt counts with its answer
@@ -270,6 +282,7 @@ def _split(
     enc: Encoder,
     dtype: DatasetType,
     text: dict[str, list[str]],
+    fulls: dict[str, list[list[int]]],
     prompt: str,
     max_length: int | None,
     truncation: str,
@@ -277,11 +290,11 @@ def _split(
     row_offset: int,
     cut: dict[int, str],
 ) -> dict[str, list]:
-    """Prompt ids and each completion's ids, split off prompt + completion tokenised whole;
-    rows whose completions truncation cuts away entirely go to `cut` with a reason."""
+    """Prompt ids and each completion's ids, split off prompt + completion tokenised whole
+    (`fulls`, per completion column); rows whose completions truncation cuts away entirely go
+    to `cut` with a reason."""
     rest = [c for c in text if c != prompt]
     p_ids = enc.distinct(text[prompt])
-    fulls = {c: enc.many([p + x for p, x in zip(text[prompt], text[c], strict=True)]) for c in rest}
     prompts, parts, starts = [], {c: [] for c in rest}, {c: [] for c in rest}
     for i, p in enumerate(p_ids):
         full = [fulls[c][i] for c in rest]

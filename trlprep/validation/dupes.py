@@ -15,7 +15,6 @@ present in one only) may hide a duplicate pair that spans them.
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -67,6 +66,8 @@ def value_hashes(arr: pa.Array | pa.ChunkedArray) -> np.ndarray:
 
 def _hashes(arr: pa.Array | pa.ChunkedArray, scale: int) -> np.ndarray:
     """`scale` * the value hashes (mod 2**64); a dictionary scales its small table instead."""
+    import polars as pl
+
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
     t = arr.type

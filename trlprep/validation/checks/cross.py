@@ -5,7 +5,6 @@ starts, chosen == rejected, implicit prompts, step counts and image counts.
 from __future__ import annotations
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -91,6 +90,8 @@ def _equal(a: pa.Array, b: pa.Array, candidates: np.ndarray | None = None) -> np
     if value_kind(a.type) is ValueKind.STRING:
         out[idx] = to_numpy_bool(pc.equal(a, b))
         return out
+    import polars as pl
+
     try:
         df = pl.from_arrow(pa.table({"a": a, "b": b}))
         out[idx] = df.select((pl.col("a") == pl.col("b")).fill_null(False)).to_series().to_numpy()
@@ -140,6 +141,8 @@ def _implicit_prefix(c: pa.Array, r: pa.Array, fmt: Format, same, sink: BatchSin
 
 
 def _first_messages_equal(c: pa.Array, r: pa.Array) -> np.ndarray:
+    import polars as pl
+
     try:
         df = pl.from_arrow(pa.table({"c": c, "r": r}))
         same = pl.lit(True)

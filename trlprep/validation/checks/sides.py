@@ -10,7 +10,6 @@ import json
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -100,6 +99,8 @@ def per_distinct(arr: pa.Array, fn, dtype=object) -> np.ndarray:
         results = np.array([fn(v) for v in enc.dictionary.to_pylist()] + [fn(None)], dtype=dtype)
         idx = pc.fill_null(enc.indices, len(enc.dictionary)).to_numpy(zero_copy_only=False)
         return results[idx]
+    import polars as pl
+
     hashes = pl.from_arrow(pa.table({"v": arr})).select(pl.col("v").hash()).to_series().to_numpy()
     _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     reps = arr.take(pa.array(first)).to_pylist()

@@ -62,6 +62,19 @@ _SUSPECT = [*SPECIAL_TOKENS, "\x00", "{{", *PLACEHOLDERS.values()]
 Rows = Callable[[np.ndarray], np.ndarray]  # item mask -> row mask
 
 
+# strings a scan looks through with pyarrow, one kernel per suspect (polars' Aho-Corasick
+# pass is faster on more, but polars takes longer to import than these take to run)
+SMALL = 4096
+
+
+def suspect_small(texts: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """Which strings hold a suspect (`_SUSPECT`), as `Scan` finds them in longer columns."""
+    hit = np.zeros(len(texts), bool)
+    for s in _SUSPECT:
+        hit |= to_numpy_bool(pc.match_substring(texts, s))
+    return hit
+
+
 class Scan:
     """The strings of a column, and which may hold a special token, NUL or placeholder
     (one Aho-Corasick pass; the rare hits alone are examined further)."""
@@ -76,11 +89,13 @@ class Scan:
     def idx(self) -> np.ndarray:
         """Positions of the suspect strings."""
         if self._idx is None:
-            import polars as pl
-
             if not len(self.texts) or self.texts.null_count == len(self.texts):
                 self._idx = np.zeros(0, np.int64)
+            elif len(self.texts) <= SMALL:
+                self._idx = np.flatnonzero(suspect_small(self.texts))
             else:
+                import polars as pl
+
                 hit = pl.Series(self.texts).str.contains_any(_SUSPECT).fill_null(False)
                 self._idx = np.flatnonzero(hit.to_numpy())
         return self._idx

@@ -13,7 +13,6 @@ import json
 from typing import Any
 
 import numpy as np
-import polars as pl
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -34,6 +33,8 @@ def check_tool_names(
     got = get_column(data, "tools")
     if got is None or pa.types.is_null(got[1].type):
         return
+    import polars as pl
+
     field, tools = got
     offered, which = _offered(tools, is_json_field(field))
     for column, msgs in typed.items():
@@ -64,8 +65,10 @@ def check_tool_names(
         )
 
 
-def _offered(tools: pa.Array, tagged: bool) -> tuple[pl.DataFrame, np.ndarray]:
+def _offered(tools: pa.Array, tagged: bool) -> tuple[Any, np.ndarray]:
     """(the (id, name) pairs each distinct tools value offers, each row's id or -1)."""
+    import polars as pl
+
     texts = tools if pa.types.is_string(tools.type) else encode_without_null_keys(tools)
     encoded = pc.dictionary_encode(texts.cast(pa.string()))
     indices = encoded.indices.to_numpy(zero_copy_only=False)
