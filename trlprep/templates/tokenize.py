@@ -38,6 +38,7 @@ from trlprep.templates.encoder import Encoder, with_eos
 from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
 from trlprep.templates.tokenrecord import longest_sequence
+from trlprep.templates.tokenrows import check_rows, cut_reason, failing_rows
 from trlprep.wording import plural
 
 TRUNCATION = ("keep_start", "keep_end")
@@ -170,7 +171,7 @@ def tokenize_table(
         raise UsageError("cannot tokenise: missing text column(s) " + ", ".join(missing))
     if table.schema.field(columns[0]).type not in (pa.string(), pa.large_string()):
         raise UsageError("tokenise text: apply a chat template first (--chat-template)")
-    _check_rows(table, columns)
+    check_rows(table, columns)
     enc = Encoder(tokenizer, templated)
     try:
         out, report, cut = _tokenize(table, dtype, plan, columns, enc, max_length, truncation,
@@ -178,7 +179,7 @@ def tokenize_table(
     except TrlprepError:
         raise
     except Exception:  # the tokenizer's own error: find the rows it refuses
-        _failing_rows(table, columns, enc)
+        failing_rows(table, columns, enc)
         raise
     if cut and cut_away == "fail":
         rows = sorted(cut)
@@ -310,7 +311,7 @@ def _split(
         gone = [c for c, t in zip(rest, row.tails, strict=True) if not t]
         if max_length is not None and any(whole) and gone:
             empty = [c for c, w in zip(rest, whole, strict=True) if not w]
-            cut[i] = _cut_reason(rest, gone, k, max_length, empty)
+            cut[i] = cut_reason(rest, gone, k, max_length, empty)
         prompts.append(row.prompt)
         for c, tail, start in zip(rest, row.tails, row.starts, strict=True):
             parts[c].append(tail)
@@ -327,65 +328,6 @@ def _split(
     if len(rest) > 1 and max_length is not None and truncation == "keep_end":
         out.update({f"{c}_prompt_start": starts[c] for c in rest})
     return out
-
-
-def _cut_reason(
-    completions: list[str],
-    gone: list[str],
-    prompt_tokens: int,
-    max_length: int | None,
-    empty: list[str],
-) -> str:
-    prompt = f"prompt is {plural(prompt_tokens, 'token')}"
-    cut = [c for c in gone if c not in empty]
-    if not cut:  # the other side fits: this one had no tokens before any cut
-        return (
-            f"the {' and '.join(empty)} completion has no tokens: the pair has nothing to "
-            f"compare ({prompt})"
-        )
-    if completions in (["completion"], []):
-        what = "the completion is"
-    elif len(cut) == 1:
-        what = f"the {cut[0]} completion is"
-    else:
-        what = f"the {' and '.join(cut)} completions are"
-    none = f"; the {' and '.join(empty)} had no tokens to begin with" if empty else ""
-    return f"{what} cut away by --max-length {max_length} ({prompt}{none})"
-
-
-def _check_rows(table: pa.Table, columns: list[str]) -> None:
-    """Raise one RowFailures for every row whose text is missing."""
-    reasons: dict[int, str] = {}
-    for c in columns:
-        for r in np.flatnonzero(table.column(c).is_null().to_numpy(zero_copy_only=False)):
-            reasons.setdefault(int(r), f"{c}: the text is missing (null)")
-    _raise(reasons)
-
-
-def _failing_rows(table: pa.Table, columns: list[str], enc: Encoder) -> None:
-    """After the tokenizer failed on the table: its rows tried one by one, one RowFailures
-    for all those it refuses (nothing raised when no row fails alone)."""
-    reasons: dict[int, str] = {}
-    for c in columns:
-        for r, v in enumerate(table.column(c).to_pylist()):
-            if r in reasons:
-                continue
-            try:
-                enc.many([v])
-            except Exception as e:  # noqa: BLE001 - the tokenizer's own error, per row
-                reasons[r] = f"{c}: the tokenizer failed: {type(e).__name__}: {e}"
-    _raise(reasons)
-
-
-def _raise(reasons: dict[int, str]) -> None:
-    if reasons:
-        rows = sorted(reasons)
-        raise RowFailures(
-            rows,
-            [reasons[r] for r in rows],
-            stage="tokenize",
-            hint="fix or drop these rows (--on-error skip sets them aside)",
-        )
 
 
 def _stepwise(
