@@ -65,7 +65,8 @@ def test_a_cut_inside_the_reasoning_is_counted_and_one_past_it_is_not(tok):
     _, cut = tokenize_table(table, "prompt-completion", tok, max_length=head - 5)
     assert cut.truncated == 3 and cut.answer_cut == 1 and cut.answer_need == whole
     said = cut.answer_cut_warning()
-    assert said == answer_cut_warning(1, head - 5, whole)
+    assert said == answer_cut_warning(1, head - 5, whole, ends=["</think>"])
+    assert "(`</think>`): the answer" in said  # the end these rows hold, not every marker
     assert said.startswith(f"1 row cut to --max-length {head - 5} before the end of its reasoning")
     assert f"--max-length {whole} keeps these answers" in said
     ids, kept = tokenize_table(table.slice(0, 1), "prompt-completion", tok, max_length=whole)
@@ -102,7 +103,7 @@ def test_the_report_counts_each_limit_and_warns_at_its_max_length(tmp_path):
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     rep = report(str(path), tokenizer=TOKENIZER, max_length=64)
     (at,) = [lim for lim in rep.data["truncation"]["limits"] if lim["max_length"] == 64]
-    assert at["reasoning_end_cut"] == 3
+    assert at["reasoning_end_cut"] == 3 and at["reasoning_ends"] == ["</think>"]
     tok = AutoTokenizer.from_pretrained(TOKENIZER)
     assert at["reasoning_end_need"] == _n(tok, "Q: " + rows[0]["completion"])  # as convert says
     text = rep.to_text()
@@ -143,7 +144,10 @@ def test_gpt_oss_answers_follow_its_final_channel(tmp_path):
         return " ".join(res.output.split())
 
     said = convert(100, "a.jsonl")
-    assert "2 rows cut to --max-length 100 before the end of their reasoning" in said
+    assert (
+        "2 rows cut to --max-length 100 before the end of their reasoning "
+        "(`<|channel|>final<|message|>`)"
+    ) in said
     need = int(said.split(" keeps these answers")[0].rsplit(" ", 1)[1])
     said = convert(need, "b.jsonl")
     assert "before the end of" not in said

@@ -202,10 +202,9 @@ def test_a_cut_before_the_end_of_thought_is_warned_and_the_answer_is_gone(tmp_pa
     assert res.exit_code == 0, res.output
     said = _said(res.output)
     warned = (
-        "warning: 2 rows cut to --max-length 3000 before the end of their reasoning (`</think>`, "
-        "`<|end_of_thought|>` or `<|channel|>final<|message|>`): the answer after it is cut "
-        "away, so the model trains on reasoning with no answer; --max-length 5286 keeps these "
-        "answers"
+        "warning: 2 rows cut to --max-length 3000 before the end of their reasoning "
+        "(`<|end_of_thought|>`): the answer after it is cut away, so the model trains on "
+        "reasoning with no answer; --max-length 5286 keeps these answers"
     )
     assert warned in said
     assert "4 rows truncated to --max-length 3000" in said  # record 4 (3360 tokens) keeps its end

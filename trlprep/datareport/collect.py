@@ -35,7 +35,7 @@ from trlprep.datareport.measures import (
     loss_parts,
     row_where,
 )
-from trlprep.datareport.reasoningneed import NEED, WHOLE, reasoning_needs
+from trlprep.datareport.reasoningneed import ENDS, NEED, WHOLE, reasoning_needs
 from trlprep.errors import ROW_ID, RowFailures
 from trlprep.registry import DatasetType, Format
 
@@ -158,7 +158,8 @@ class Collector:
                 if ids is not None:
                     keep_token_lengths(d, self.dtype, ids)
                     self._keep_needs(
-                        ids, {r: v[-1] for r, v in d.lengths.items() if r not in (NEED, WHOLE)}
+                        ids,
+                        {r: v[-1] for r, v in d.lengths.items() if r not in (NEED, WHOLE, ENDS)},
                     )
                     kept.append(ids.column(ROW_ID).combine_chunks())
             if not kept:

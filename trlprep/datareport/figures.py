@@ -11,7 +11,8 @@ import numpy as np
 import polars as pl
 
 from trlprep.datareport.collected import Collected
-from trlprep.datareport.reasoningneed import NEED, WHOLE, answers_cut
+from trlprep.datareport.reasoningneed import ENDS, NEED, WHOLE, answers_cut
+from trlprep.templates.answercut import ends_of
 from trlprep.wording import plural
 
 COMMON_MAX_LENGTHS = (512, 1024, 2048, 4096, 8192)
@@ -79,6 +80,7 @@ def truncation(
     mode: str,
     need: np.ndarray | None = None,
     whole: np.ndarray | None = None,
+    kinds: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Per max length: rows truncated, and what the trainer's truncation `mode` cuts.
 
@@ -127,6 +129,8 @@ def truncation(
             out[-1]["reasoning_end_cut"] = int(cut.sum())
             kept = total[cut] if whole is None else np.where(whole[cut] > 0, whole[cut], total[cut])
             out[-1]["reasoning_end_need"] = int(kept.max()) if cut.any() else 0
+            if kinds is not None and cut.any():  # the reasoning ends those rows hold
+                out[-1]["reasoning_ends"] = ends_of(kinds[cut])
     return out
 
 
@@ -302,6 +306,7 @@ def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str
     lengths = {role: _cat(parts) for role, parts in data.lengths.items()}
     need = lengths.pop(NEED, None)
     whole = lengths.pop(WHOLE, None)
+    kinds = lengths.pop(ENDS, None)
     figures: dict[str, Any] = {
         "rows": {
             "in": data.rows_in,
@@ -320,7 +325,7 @@ def build(data: Collected, max_length: int | None, mode: str, where) -> dict[str
             for role, v in {**lengths, "sequence": seq}.items()
         }
         limits = sorted({*COMMON_MAX_LENGTHS, *([max_length] if max_length else [])})
-        limits = truncation(lengths, limits, mode, need, whole)
+        limits = truncation(lengths, limits, mode, need, whole, kinds)
         figures["truncation"] = {"mode": mode, "max_length": max_length, "limits": limits}
     figures["preference"] = preference(lengths, data)
     figures["labels"] = labels(data)

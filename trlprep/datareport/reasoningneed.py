@@ -14,11 +14,12 @@ import numpy as np
 import pyarrow as pa
 
 from trlprep.registry import DatasetType
-from trlprep.templates.answercut import answer_cut_warning, needs, reasoning_heads
+from trlprep.templates.answercut import answer_cut_warning, end_codes, needs, reasoning_heads
 
 NEED = "_reasoning_end"  # a role of `Collected.lengths` that is no text's length
 # and another: prompt + answer tokenised whole, of the rows a limit may cut before their end
 WHOLE = "_reasoning_whole"
+ENDS = "_reasoning_end_kind"  # and which end (`answercut.end_codes`) the need is counted to
 _ANSWERS = {
     "prompt-completion": ("completion",),
     "unpaired-preference": ("completion",),
@@ -47,17 +48,20 @@ def reasoning_needs(
     seq = seq + lengths.get("prompt", 0)
     need = np.zeros(part.num_rows, np.int64)
     whole = np.zeros(part.num_rows, np.int64)
+    kinds = np.zeros(part.num_rows, np.int64)
     prompts = part.column("prompt").combine_chunks() if dtype.name in _PROMPTED else None
     for c in answers:
         heads = reasoning_heads(part.column(c))
         held = np.asarray(heads.is_valid().to_numpy(zero_copy_only=False), bool)
         rows = np.flatnonzero(held & (seq > floor))
         got = needs(heads, prompts, rows, count)
+        more = got > need[rows]  # the answer that needs the most names the end
+        kinds[rows[more]] = end_codes(heads.take(pa.array(rows[more], pa.int64())))
         need[rows] = np.maximum(need[rows], got)
         rows = rows[got > floor]  # cut before their end by some limit: few, tokenised again
         texts = part.column(c).combine_chunks()
         whole[rows] = np.maximum(whole[rows], needs(texts, prompts, rows, count))
-    return {NEED: need, WHOLE: whole}
+    return {NEED: need, WHOLE: whole, ENDS: kinds}
 
 
 def answers_cut(need: np.ndarray | None, limit: int, mode: str) -> np.ndarray:
@@ -73,10 +77,11 @@ def reasoning_end_warning(truncation: dict) -> list[str]:
     for lim in truncation.get("limits", []):
         if lim["max_length"] == truncation.get("max_length") and lim.get("reasoning_end_cut"):
             said = answer_cut_warning(
-                lim["reasoning_end_cut"], lim["max_length"], lim["reasoning_end_need"]
-            )
+                lim["reasoning_end_cut"], lim["max_length"], lim["reasoning_end_need"],
+                ends=lim.get("reasoning_ends"),
+            )  # fmt: skip
             return [f"warning: {said}"]
     return []
 
 
-__all__ = ["NEED", "WHOLE", "answers_cut", "reasoning_end_warning", "reasoning_needs"]
+__all__ = ["ENDS", "NEED", "WHOLE", "answers_cut", "reasoning_end_warning", "reasoning_needs"]

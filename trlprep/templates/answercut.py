@@ -89,15 +89,17 @@ def answers_cut(
     encode: Callable[[list[str]], list[list[int]]],
     max_length: int,
     whole: dict[str, np.ndarray] | None = None,
-) -> tuple[int, int]:
+) -> tuple[int, int, list[str]]:
     """(rows keep_start cut to `max_length` before their answer's last reasoning end, the
-    most tokens one of them needs to keep its answer whole: prompt and answer) of a table
+    most tokens one of them needs to keep its answer whole: prompt and answer, the
+    reasoning ends those rows hold: `ends_held`) of a table
     tokenised into `ids` (`tokenize_table`'s columns: `input_ids`, else `prompt_ids` +
     `ANSWER_ids`); only rows cut to `max_length` that hold an end are tokenised again, with
     `encode`. `whole`: per answer column, each row's prompt + answer token count before the
     cut (-1 where unknown); rows without one are tokenised whole again."""
     lost = np.zeros(table.num_rows, bool)
     need = np.zeros(table.num_rows, np.int64)
+    ends: list[str] = []
     prompts = None if prompt is None else table.column(prompt).combine_chunks()
     for c in answers:
         name = "input_ids" if "input_ids" in ids else f"{c}_ids"
@@ -110,13 +112,42 @@ def answers_cut(
         rows = np.flatnonzero((kept >= max_length) & held)
         rows = rows[needs(heads, prompts, rows, count) > max_length]
         lost[rows] = True  # the answer's whole sequence is what keeps the answer
+        ends = merge_ends(ends, ends_held(heads.take(pa.array(rows, pa.int64()))))
         given = None if whole is None else whole.get(c)
         known = np.full(len(rows), -1, np.int64) if given is None else given[rows].astype(np.int64)
         unknown = known < 0
         texts = table.column(c).combine_chunks()
         known[unknown] = needs(texts, prompts, rows[unknown], count)
         need[rows] = np.maximum(need[rows], known)
-    return int(lost.sum()), int(need[lost].max()) if lost.any() else 0
+    return int(lost.sum()), int(need[lost].max()) if lost.any() else 0, ends
+
+
+def ends_held(heads: pa.Array) -> list[str]:
+    """The reasoning ends (`REASONING_ENDS`, in that order) that `heads` (`reasoning_heads`
+    of some rows) end with: the markers a warning about those rows names."""
+    codes = set(end_codes(heads).tolist())
+    return [e for i, e in enumerate(REASONING_ENDS, 1) if i in codes]
+
+
+def end_codes(heads: pa.Array) -> np.ndarray:
+    """Per head, which reasoning end it ends with: its 1-based place in `REASONING_ENDS`
+    (0 for a null head)."""
+    out = np.zeros(len(heads), np.int64)
+    for i, e in enumerate(REASONING_ENDS, 1):
+        ends = pc.fill_null(pc.ends_with(heads, e), False)
+        out[np.asarray(ends.to_numpy(zero_copy_only=False), bool) & (out == 0)] = i
+    return out
+
+
+def ends_of(codes: np.ndarray) -> list[str]:
+    """The reasoning ends `codes` (`end_codes`) name, in `REASONING_ENDS` order."""
+    held = set(np.unique(codes).tolist())
+    return [e for i, e in enumerate(REASONING_ENDS, 1) if i in held]
+
+
+def merge_ends(*said: list[str]) -> list[str]:
+    """The ends any of `said` names, in `REASONING_ENDS` order."""
+    return [e for e in REASONING_ENDS if any(e in s for s in said)]
 
 
 def whole_lengths(
@@ -140,15 +171,20 @@ def flag_words(n: int) -> str:
 
 
 def answer_cut_warning(
-    rows: int, max_length: int, need: int, said: Callable[[int], str] = flag_words
+    rows: int,
+    max_length: int,
+    need: int,
+    said: Callable[[int], str] = flag_words,
+    ends: list[str] | None = None,
 ) -> str:
     """The warning for `rows` cut to `max_length` before their reasoning's end (`need`: the
     most tokens one of them needs to keep its answer whole; `said`: a limit in the caller's
-    words)."""
-    ends = ", ".join(f"`{e}`" for e in REASONING_ENDS[:-1]) + f" or `{REASONING_ENDS[-1]}`"
+    words; `ends`: the reasoning ends they hold, every one where not given)."""
+    shown = [f"`{e}`" for e in (ends or REASONING_ENDS)]
+    ends_said = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + f" or {shown[-1]}"
     return (
         f"{plural(rows, 'row')} cut to {said(max_length)} before the end of "
-        f"{noun(rows, 'its', 'their')} reasoning ({ends}): the answer after it is cut away, "
+        f"{noun(rows, 'its', 'their')} reasoning ({ends_said}): the answer after it is cut away, "
         f"so the model trains on reasoning with no answer; {said(need)} keeps these answers "
         "(or leave such rows out: no option drops them)"
     )
@@ -158,6 +194,10 @@ __all__ = [
     "REASONING_ENDS",
     "answer_cut_warning",
     "answers_cut",
+    "end_codes",
+    "ends_held",
+    "ends_of",
+    "merge_ends",
     "flag_words",
     "needs",
     "reasoning_heads",

@@ -33,7 +33,13 @@ import pyarrow.compute as pc
 from trlprep.columns.arrays import list_lengths
 from trlprep.errors import RowFailures, TrlprepError, UsageError
 from trlprep.registry import DatasetType, Kind, get_type
-from trlprep.templates.answercut import answer_cut_warning, answers_cut, flag_words, whole_lengths
+from trlprep.templates.answercut import (
+    answer_cut_warning,
+    answers_cut,
+    flag_words,
+    merge_ends,
+    whole_lengths,
+)
 from trlprep.templates.encoder import Encoder, with_eos
 from trlprep.templates.fit import common_prefix, fit, fit_steps, truncate
 from trlprep.templates.rules import plan_for
@@ -60,6 +66,7 @@ class TokenizeReport:
     completion_cut: int = 0  # truncated rows whose completion(s) or steps lost tokens
     answer_cut: int = 0  # rows cut before their reasoning's end (`answercut`)
     answer_need: int = 0  # the most tokens one of those needs to keep its answer whole
+    answer_ends: list[str] = field(default_factory=list)  # the reasoning ends those hold
     max_tokens: int = 0
     max_length: int | None = None
     truncation: str = "keep_start"
@@ -86,7 +93,9 @@ class TokenizeReport:
         """The rows cut before their reasoning's end, in words (None when there are none)."""
         if not self.answer_cut or self.max_length is None:
             return None
-        return answer_cut_warning(self.answer_cut, self.max_length, self.answer_need, said)
+        return answer_cut_warning(
+            self.answer_cut, self.max_length, self.answer_need, said, self.answer_ends
+        )
 
     def merge(self, other: TokenizeReport, examples: int = 5) -> None:
         """Add another batch's report to this one."""
@@ -99,6 +108,7 @@ class TokenizeReport:
         self.completion_cut += other.completion_cut
         self.answer_cut += other.answer_cut
         self.answer_need = max(self.answer_need, other.answer_need)
+        self.answer_ends = merge_ends(self.answer_ends, other.answer_ends)
         self.max_length = self.max_length or other.max_length
         self.max_tokens = max(self.max_tokens, other.max_tokens)
 
@@ -244,9 +254,10 @@ def _tokenize(
         answers = (
             [c for c in columns if c != prompt] if dtype.name != "stepwise-supervision" else []
         )
-        lost, need = answers_cut(table, answers, prompt, arrays, enc.many, max_length, whole)
+        lost, need, ends = answers_cut(table, answers, prompt, arrays, enc.many, max_length, whole)
         report.answer_cut += lost
         report.answer_need = max(report.answer_need, need)
+        report.answer_ends = merge_ends(report.answer_ends, ends)
     if dtype.name != "stepwise-supervision":  # a pair's prompt counts with its answer
         report.max_tokens = max(report.max_tokens, longest_sequence(arrays, dtype.name))
     for name, arr in arrays.items():
