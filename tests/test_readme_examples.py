@@ -3,6 +3,7 @@ from README.md itself, so a changed message or a stale quote fails here."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import warnings
@@ -11,7 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from realdata.support import HERE, counts, run
+from realdata.support import HERE, counts, records, run
 
 import trlprep
 
@@ -122,3 +123,10 @@ def test_the_python_api_says_a_skipped_line(here):
     quote = _quote("1 bad line skipped (line 4: invalid JSON").removesuffix(" ...)")
     skipped = [w for w in said if issubclass(w.category, trlprep.RejectedRowsWarning)]
     assert skipped and quote in str(skipped[0].message), [str(w.message) for w in said]
+
+
+def test_validate_from_a_layout_refusing_every_row_names_its_type(here):
+    rows = records(HERE / "xtuner_dapo_rollouts" / "dapo_math_response_data.sample.jsonl")
+    (here / "dapo.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run("validate", "dapo.jsonl", "--map", "completion=response")
+    assert res.exit_code == 1 and _quote("INVALID: 0 rows of") in res.output, res.output
