@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 from realdata.support import counts, rows_of, run, sample
@@ -172,3 +173,25 @@ def test_warnings_of_the_api_say_keywords(tmp_path):
     cli = run("convert", path, "--from", "alpaca", "--to", "pc", "--on-error", "skip",
               "-o", tmp_path / "o.jsonl")  # fmt: skip
     assert counts(cli.output) == (4, 1, 3, 3) and why.format("--conversational") in cli.output
+
+
+def test_convert_to_unpaired_warns_of_its_assumption_as_the_cli_does(tmp_path):
+    """Unpairing labels every chosen completion good and every rejected one bad: the CLI
+    warned of it, `trlprep.convert` said nothing (the same ConversionWarning now)."""
+    from trlprep.converters import UNPAIR_WARNING
+
+    import trlprep
+
+    data = str(Path(__file__).resolve().parents[1] / "examples" / "preference.jsonl")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = trlprep.convert(data, to="unpaired")
+    assert out.num_rows == 16
+    said = [str(w.message) for w in caught if issubclass(w.category, trlprep.ConversionWarning)]
+    assert said == [UNPAIR_WARNING]
+    res = run("convert", data, "--to", "unpaired", "-o", tmp_path / "o.jsonl")
+    assert res.exit_code == 0 and f"warning: {UNPAIR_WARNING}" in " ".join(res.output.split())
+    with warnings.catch_warnings(record=True) as caught:  # no unpairing: no such warning
+        warnings.simplefilter("always")
+        trlprep.convert(data, to="preference-implicit")
+    assert not [w for w in caught if UNPAIR_WARNING in str(w.message)]

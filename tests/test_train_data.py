@@ -11,6 +11,7 @@ torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
 from train_support import make_tokenizer  # noqa: E402
+from trlprep.converters import UNPAIR_WARNING  # noqa: E402
 from trlprep.trainers.algorithms import ALGORITHMS, get_algorithm  # noqa: E402
 from trlprep.trainers.collate import Collator  # noqa: E402
 from trlprep.trainers.config import TrainConfig  # noqa: E402
@@ -138,7 +139,9 @@ def test_conversions_follow_the_graph_and_are_logged(tok):
     )
     assert p.rows["label"] == [True, False]
     assert p.route == ["preference", "unpaired-preference"]
-    assert logs[0].startswith("data: preference -> unpaired-preference")
+    # the unpairing's assumption warned first, as `trlprep convert --to unpaired` warns it
+    assert logs[0] == f"data: warning: {UNPAIR_WARNING}"
+    assert logs[1].startswith("data: preference -> unpaired-preference")
     logs.clear()
     p = _prep(tok, "dpo", [{"chosen": "the sky is blue", "rejected": "the sky is red"}], logs)
     assert p.route == ["preference-implicit", "preference"]
@@ -430,7 +433,7 @@ def test_the_log_counts_rows_in_and_out_as_convert_does(tok):
     long_prompt = {**fits, "prompt": "the sky is blue and green and red and"}
     logs: list[str] = []
     p = _prep(tok, "kto", [fits, long_prompt], logs, max_length=6)
-    assert logs[0] == "data: preference -> unpaired-preference: 2 rows in -> 4 rows"
+    assert logs[1] == "data: preference -> unpaired-preference: 2 rows in -> 4 rows"
     assert p.dropped == 2 and len(p) == 2
     assert logs[-1] == "data: training on 2 rows"
     logs.clear()  # evaluation data is evaluated on, not trained on

@@ -163,7 +163,7 @@ def convert(
     from trlprep.conversion.apply import convert_table, settle_table
     from trlprep.conversion.convert import make_plan
     from trlprep.conversion.render import make_render
-    from trlprep.converters.base import ConvertOptions
+    from trlprep.converters.base import ConversionWarning, ConvertOptions
     from trlprep.detection.columnroles import carried_columns
     from trlprep.detection.detect import detect_table
     from trlprep.detection.layouthint import hh_as_text
@@ -241,6 +241,8 @@ def convert(
         except UsageError as e:  # advice to map columns names the layout read unnamed
             raise layout_in_hint(e, name if layout is None and from_ is None else None) from None
         say_unread(plan, given, name, import_opts)
+        for message in plan.route_warnings():  # as the CLI says it (an unpairing's assumption)
+            warn_user(message, ConversionWarning)
         if hh_as_text(det) is not None:  # HH transcripts kept as text: said as the CLI says it
             warn_user(hh_as_text(det), UserWarning)
         shards = getattr(inp.source, "shards", None) if name is None else None  # as read

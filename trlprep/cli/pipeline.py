@@ -311,7 +311,6 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None, h
     from trlprep.conversion.convert import make_plan
     from trlprep.conversion.render import make_render
     from trlprep.conversion.unread import unread_warnings
-    from trlprep.converters import UNPAIR_WARNING
     from trlprep.registry import Format
 
     render = make_render(
@@ -331,8 +330,8 @@ def _plan(req: Request, det, from_type, tools, template_kwargs, importer=None, h
 
         sniffed = importer.name if importer is not None and req.from_ is None else None
         raise _sibling_hint(layout_in_hint(e, sniffed), importer, req) from None
-    if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
-        err.print(f"warning: {UNPAIR_WARNING}", markup=False)
+    for message in plan.route_warnings():
+        err.print(f"warning: {message}", markup=False)
     for message in unread_warnings(
         plan, req.given, importer=importer, import_options=req.import_options, name=str(req.path)
     ):

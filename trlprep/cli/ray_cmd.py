@@ -259,11 +259,9 @@ def _every_row_refused(rows: Any, coerce: bool) -> bool:
 
 
 def _plan_warning(plan: Any) -> None:
-    """The warning the local engine prints when it plans an unpairing."""
-    from trlprep.converters import UNPAIR_WARNING
-
-    if any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in plan.route.steps):
-        err.print(f"warning: {UNPAIR_WARNING}", markup=False)
+    """The warnings the local engine prints when it plans the route (an unpairing)."""
+    for message in plan.route_warnings():
+        err.print(f"warning: {message}", markup=False)
 
 
 def _unread_warnings(plan: Any, given: Any, layout: Any, import_options: Any, path: Any) -> None:

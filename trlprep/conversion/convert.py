@@ -86,6 +86,15 @@ class Plan:
                 out.append(tok.truncation_note())
         return out
 
+    def route_warnings(self) -> list[str]:
+        """What the route assumes of the data, said before it runs (unpairing: every
+        chosen completion is good, every rejected one bad)."""
+        from trlprep.converters import UNPAIR_WARNING
+
+        route = self.route.steps
+        doubles = any(e.dst == "unpaired-preference" and e.rows == "doubles" for e in route)
+        return [UNPAIR_WARNING] if doubles else []
+
     def warnings(self) -> list[str]:
         """What the chat template silently left out of the text (tool calls, tools), and
         answers a cut to --max-length left out (`answercut`)."""
