@@ -66,3 +66,19 @@ def test_humaneval_hint_names_import_options_of_ray_convert_and_works():
     )
     got = out.take_all()
     assert len(got) == len(rows) and got[0]["completion"] == rows[0]["canonical_solution"]
+
+
+def test_ray_convert_warns_of_an_unpairing_as_trlprep_convert_does():
+    import warnings
+    from pathlib import Path
+
+    from trlprep.converters import UNPAIR_WARNING
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "preference.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = engine.convert(ray.data.from_items(rows), to="unpaired")
+    assert out.count() == 2 * len(rows)
+    said = [str(w.message) for w in caught if issubclass(w.category, trlprep.ConversionWarning)]
+    assert said.count(UNPAIR_WARNING) == 1, said

@@ -236,6 +236,8 @@ def convert(
         if left:
             conv = convert_rows(ds, to, from_=from_, coerce=coerce, notes=book, **kwargs)
             _say_unread(conv.plan, kwargs, imported, import_options)
+            for message in conv.plan.route_warnings():  # as `trlprep.convert` warns it
+                warn_user(message, ConversionWarning)
             if on_error == "stop":
                 ds = conv.rows = conv.rows.materialize()
             stopped = refused_ledger(ds, n_in) if on_error == "stop" else None
