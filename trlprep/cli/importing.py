@@ -117,6 +117,18 @@ def layout_for_conversational(first: Batch) -> str | None:
     return conversational_layout(as_majority_text(data), read_as=False) or conversational_note()
 
 
+def layout_of(req: Request, first: Batch, layout: str | None, from_type: str | None) -> str | None:
+    """The layout the input is imported from: named, or read off its first batch."""
+    if layout is None and from_type is None:
+        layout = sniff_layout(first, required=req.layout_required)
+    if layout is None and req.import_options is not None and req.import_options.conversational:
+        layout = layout_for_conversational(first)
+    if layout is None and req.import_options is not None and req.import_options.role_map:
+        layout = "map"  # TRL messages whose roles --role-map renames
+    check_keep_empty(req, layout)
+    return layout
+
+
 def import_units(
     raw: Iterator[Batch],
     importer: Importer,

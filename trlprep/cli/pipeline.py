@@ -19,12 +19,8 @@ if TYPE_CHECKING:
     from trlprep.io.readers import Batch
 
 from trlprep.cli.app import err, out
-from trlprep.cli.importing import (
-    check_keep_empty,
-    import_units,
-    layout_for_conversational,
-    sniff_layout,
-)
+from trlprep.cli.finished import say_done
+from trlprep.cli.importing import import_units, layout_of
 from trlprep.errors import ROW_ID, DataError, UsageError
 
 
@@ -81,52 +77,15 @@ def run(req: Request) -> None:
 
 
 def _run(req: Request) -> None:
-    from trlprep.conversion.ledger import Ledger
     from trlprep.conversion.stream import plain_units, scratch_folder, stream_to_file
     from trlprep.converters.base import ConversionWarning
     from trlprep.converters.common import merge_row_warnings
     from trlprep.detection.detect import detect_table
-    from trlprep.importers.options import check_on_error
     from trlprep.io.agreeing import agreeing_batches
-    from trlprep.io.outputcheck import check_output, resolve_output_format
     from trlprep.io.progress import showing
-    from trlprep.io.readers import BadLines, Batch
-    from trlprep.registry import get_type
+    from trlprep.io.readers import BadLines
 
-    check_on_error(req.on_error)
-    layout = None
-    if req.from_ is not None:  # (the importers load only for a layout or a type named)
-        from trlprep.importers import is_layout
-
-        layout = req.from_ if is_layout(req.from_) else None
-    from_type = None if layout else req.from_
-    if layout is None and req.import_options is not None and req.import_options.map:
-        layout = "map"
-    if req.to is not None:
-        get_type(req.to)
-    if from_type is not None:
-        from trlprep.importers.registry import check_type_or_layout
-
-        check_type_or_layout(from_type)
-    from trlprep.templates.options import load_tools, parse_template_kwargs
-
-    tools = load_tools(req.tools)
-    template_kwargs = parse_template_kwargs(req.template_kwargs)
-    choice("--truncation", req.truncation, ("keep_start", "keep_end"))
-    if req.rejects is not None and req.on_error != "skip":
-        raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
-    if not req.explain:
-        if req.output is None:
-            from trlprep.cli.options import missing_output
-
-            raise missing_output(req.path, "pass -o OUT (or --explain to only plan)")
-        check_output(
-            req.output,
-            overwrite=req.overwrite,
-            inputs=(req.path,),
-            output_format=req.output_format,
-        )
-
+    layout, from_type, tools, template_kwargs = _checked(req)
     choice("--on-bad-lines", req.on_bad_lines, ("error", "skip"))
     bad = BadLines() if req.on_bad_lines == "skip" else None
     # a column's kind decided over the whole input, all its files and chunks
@@ -137,40 +96,15 @@ def _run(req: Request) -> None:
     )  # fmt: skip
     show = sys.stderr.isatty() if req.progress is None else req.progress
     with showing(err.console, "reading", show and not req.explain):  # (the whole input)
-        first = next(batches, None)
-    if first is None:  # no rows: take the schema from a whole (empty) read
-        from trlprep.io.readers import read
+        first = _first_batch(req, batches, bad)
+    if first is None:  # no rows
+        from trlprep.cli.empty import empty_input
 
-        src = read(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
-        first = Batch(src.table, 0, src.lines)
-        if first.data.num_rows == 0:
-            from trlprep.cli.empty import empty_input
-
-            empty_input(req, from_type, bad)
-            return
-    if layout is None and from_type is None:
-        layout = sniff_layout(first, required=req.layout_required)
-    if layout is None and req.import_options is not None and req.import_options.conversational:
-        layout = layout_for_conversational(first)
-    if layout is None and req.import_options is not None and req.import_options.role_map:
-        layout = "map"  # TRL messages whose roles --role-map renames
-    check_keep_empty(req, layout)
-
+        empty_input(req, from_type, bad)
+        return
+    layout = layout_of(req, first, layout, from_type)
     importer = stats = media = None
-    ledger = Ledger(path=req.path, on_error=req.on_error, bad_lines=bad)
-    ledger.shards = getattr(batches, "shards", None)  # several files: name the file
-    if req.on_error == "skip" and not req.explain:
-        from trlprep.importers import RejectsWriter, default_rejects_path
-
-        explicit = req.rejects is not None  # --rejects FILE: written even empty
-        req.rejects = req.rejects or default_rejects_path(req.output)
-        ledger.rejects = RejectsWriter(
-            req.rejects,
-            overwrite=req.overwrite,
-            inputs=(req.path,),
-            output=req.output,
-            explicit=explicit,
-        )
+    ledger = _ledger(req, bad, getattr(batches, "shards", None))
     if layout is not None:
         from trlprep.importers import ImportStats, get_importer
 
@@ -215,17 +149,7 @@ def _run(req: Request) -> None:
         said_as, steps = _route_words(importer, plan), _route_kinds(plan)
         del empty, head  # each unit held only while it is converted
         if plan.options.inline_media == "move":
-            from trlprep.conversion.mediastage import moving_whole, unmovable_keys
-
-            # the input's part keys, imported or not (an import keeps the parts as they are);
-            # the media columns of a plain convert: those the whole input holds media for
-            schemas = [*getattr(batches, "schemas", []), first_schema]
-            held = getattr(batches, "inline_media", None)
-            if importer is not None:  # the media of the imported input, not of its layout
-                held = media.held if media is not None else None
-                schemas += media.schemas if media is not None else []
-            columns = [f"{m}:{c}" for m, names in (held or {}).items() for c in names]
-            plan.options = moving_whole(plan.options, unmovable_keys(schemas), columns)
+            _move_whole(plan, batches, first_schema, importer, media)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", ConversionWarning)
             try:
@@ -256,31 +180,96 @@ def _run(req: Request) -> None:
         ledger.finish()
         ledger.rejects.commit()
     said = (str(w.message) for w in caught if w.category is ConversionWarning)
-    for message in merge_row_warnings(said):
-        err.print(f"warning: {message}", markup=False)
-    for message in plan.warnings():
-        err.print(f"warning: {message}", markup=False)
-    out_format = resolve_output_format(req.output, req.output_format)
-    if ledger.carried and out_format != "jsonl":  # JSON Lines holds the values themselves
-        from trlprep.io.kinds import carried_warning
+    say_done(req, plan, ledger, list(said), stats, said_as, steps, bad)
 
-        for column, kinds in ledger.carried.items():
-            said = carried_warning(column, kinds, f"written to {req.output}", out_format != "disk")
-            err.print(f"warning: {said}", markup=False)
-    for note in ledger.notes() + plan.notes() + (stats.notes if stats is not None else []):
-        err.print(f"note: {note}", markup=False)  # before the counts, which end the run
-    err.print(f"{said_as}: {ledger.summary(steps)} -> {req.output}", markup=False)
-    if ledger.rejects is not None:
-        said = ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0, ledger.turns_refused)
-        err.print(said, markup=False)
-    else:
-        from trlprep.importers.rejectsfile import stale_rejects_note
 
-        stale = stale_rejects_note(req.output)
-        if stale:
-            err.print(f"note: {stale}", markup=False)
-    for line in ledger.reason_lines():
-        err.print(f"  {line}", markup=False)
+def _checked(req: Request) -> tuple[str | None, str | None, Any, Any]:
+    """(layout, type read as, tools, template kwargs) of `req`, every option checked before
+    anything is read (and the output's place, unless only explaining)."""
+    from trlprep.importers.options import check_on_error
+    from trlprep.io.outputcheck import check_output
+    from trlprep.registry import get_type
+    from trlprep.templates.options import load_tools, parse_template_kwargs
+
+    check_on_error(req.on_error)
+    layout = None
+    if req.from_ is not None:  # (the importers load only for a layout or a type named)
+        from trlprep.importers import is_layout
+
+        layout = req.from_ if is_layout(req.from_) else None
+    from_type = None if layout else req.from_
+    if layout is None and req.import_options is not None and req.import_options.map:
+        layout = "map"
+    if req.to is not None:
+        get_type(req.to)
+    if from_type is not None:
+        from trlprep.importers.registry import check_type_or_layout
+
+        check_type_or_layout(from_type)
+    tools = load_tools(req.tools)
+    template_kwargs = parse_template_kwargs(req.template_kwargs)
+    choice("--truncation", req.truncation, ("keep_start", "keep_end"))
+    if req.rejects is not None and req.on_error != "skip":
+        raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
+    if not req.explain:
+        if req.output is None:
+            from trlprep.cli.options import missing_output
+
+            raise missing_output(req.path, "pass -o OUT (or --explain to only plan)")
+        check_output(
+            req.output,
+            overwrite=req.overwrite,
+            inputs=(req.path,),
+            output_format=req.output_format,
+        )
+    return layout, from_type, tools, template_kwargs
+
+
+def _first_batch(req: Request, batches: Iterator[Batch], bad: Any) -> Batch | None:
+    """The input's first batch; an input without rows read whole for its schema (None when
+    it has none: an empty input)."""
+    first = next(batches, None)
+    if first is not None:
+        return first
+    from trlprep.io.readers import Batch, read
+
+    src = read(req.path, split=req.split, input_format=req.input_format, bad_lines=bad)
+    return Batch(src.table, 0, src.lines) if src.table.num_rows else None
+
+
+def _ledger(req: Request, bad: Any, shards: Any) -> Any:
+    """The run's row counts, with its rejects file under `--on-error skip`."""
+    from trlprep.conversion.ledger import Ledger
+
+    ledger = Ledger(path=req.path, on_error=req.on_error, bad_lines=bad)
+    ledger.shards = shards  # several files: name the file
+    if req.on_error == "skip" and not req.explain:
+        from trlprep.importers import RejectsWriter, default_rejects_path
+
+        explicit = req.rejects is not None  # --rejects FILE: written even empty
+        req.rejects = req.rejects or default_rejects_path(req.output)
+        ledger.rejects = RejectsWriter(
+            req.rejects,
+            overwrite=req.overwrite,
+            inputs=(req.path,),
+            output=req.output,
+            explicit=explicit,
+        )
+    return ledger
+
+
+def _move_whole(plan: Any, batches: Any, first_schema: Any, importer: Any, media: Any) -> None:
+    """`--inline-media move` given what the whole input holds: the part keys of every
+    schema read (imported or not) and the media columns the whole input holds media for."""
+    from trlprep.conversion.mediastage import moving_whole, unmovable_keys
+
+    schemas = [*getattr(batches, "schemas", []), first_schema]
+    held = getattr(batches, "inline_media", None)
+    if importer is not None:  # the media of the imported input, not of its layout
+        held = media.held if media is not None else None
+        schemas += media.schemas if media is not None else []
+    columns = [f"{m}:{c}" for m, names in (held or {}).items() for c in names]
+    plan.options = moving_whole(plan.options, unmovable_keys(schemas), columns)
 
 
 def _route_words(importer, plan) -> str:
