@@ -188,3 +188,79 @@ def test_conversational_pairs_render_as_the_original_template(weighted, tmp_path
     for side, text in (("chosen", "A colour: green."), ("rejected", "Blue.")):
         whole = original_render(template, [user, {"role": "assistant", "content": text}])
         assert got["prompt"] + got[side] == whole
+
+
+def test_margin_keeps_the_strength_of_each_preference(weighted, tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    res = run("convert", weighted, "--from", "alpacafarm", "--margin", "-o", out,
+              "--on-error", "skip")  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert counts(res.output) == (6, 2, 4, 4)  # the tie and the null still give no pair
+    margins = [r["margin"] for r in rows_of(out)]
+    # |2 x preference - 3|: the judge's chance for chosen less its chance for rejected
+    assert margins == pytest.approx([0.9999996346, 0.0779664414, 0.9999889848, 0.1853332])
+    assert "fractional preference" not in res.output
+
+
+def test_without_margin_a_note_says_the_strength_is_left_out(weighted, tmp_path):
+    out = tmp_path / "pairs.jsonl"
+    res = run("convert", weighted, "--from", "alpacafarm", "-o", out, "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert "margin" not in rows_of(out)[0]
+    assert "4 rows have a fractional preference" in res.output
+    assert "--margin keeps it as column `margin`" in res.output
+
+
+def test_integer_preferences_are_certain_and_need_no_note(tmp_path):
+    rows = [
+        _row("Add 1 and 2.", "3", "4", 1, annotator="alpaca_eval_gpt4"),
+        _row("Add 2 and 2.", "5", "4", 2, annotator="alpaca_eval_gpt4"),
+    ]
+    path = tmp_path / "gpt4.json"
+    path.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    plain = run("convert", path, "--from", "alpacafarm", "-o", tmp_path / "a.jsonl")
+    assert plain.exit_code == 0, plain.output
+    assert "fractional preference" not in plain.output
+    out = tmp_path / "b.jsonl"
+    res = run("convert", path, "--from", "alpacafarm", "--margin", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert [r["margin"] for r in rows_of(out)] == [1.0, 1.0]
+
+
+def test_pandalm_margin_is_the_vote_difference_over_the_annotators():
+    from trlprep.importers import ImportOptions
+    from trlprep.importers.run import import_table
+
+    votes = {"instruction": ["a", "b"], "response1": ["x", "y"], "response2": ["z", "w"],
+             "annotator1": [1, 2], "annotator2": [1, 2], "annotator3": [0, 1]}  # fmt: skip
+    r = import_table(pa.table(votes), "alpacafarm", ImportOptions.make(margin=True))
+    assert r.table.column("margin").to_pylist() == pytest.approx([2 / 3, 1 / 3])
+    assert r.table.column("chosen").to_pylist() == ["x", "w"]
+
+
+def test_margin_on_another_layout_still_warns_that_nothing_reads_it(tmp_path):
+    path = tmp_path / "outputs.json"
+    path.write_text(json.dumps([{"instruction": "Hi.", "output": "Hello."}]), encoding="utf-8")
+    res = run("convert", path, "--from", "alpaca", "--margin", "-o", tmp_path / "x.jsonl")
+    assert res.exit_code == 0, res.output
+    assert "--margin is read by no step" in res.output and "alpacafarm" in res.output
+
+
+def test_model_outputs_detect_as_the_alpaca_layout_keeping_the_generator(tmp_path):
+    # `results/<model>/model_outputs.json`: the answers one model gave to the eval's prompts
+    rows = [
+        {"dataset": "helpful_base", "instruction": "Name a prime.", "output": "7.",
+         "generator": "my-model"},
+        {"dataset": "koala", "instruction": "Say hi.", "output": "Hi!", "generator": "my-model"},
+    ]  # fmt: skip
+    path = tmp_path / "model_outputs.json"
+    path.write_text(json.dumps(rows, indent=2), encoding="utf-8")
+    det = run("detect", path)
+    assert det.exit_code == 0, det.output
+    assert "prompt-completion (the alpaca layout" in det.output
+    assert "--from alpaca" in det.output
+    out = tmp_path / "sft.jsonl"
+    res = run("convert", path, "--prompt-style", "plain", "-o", out)
+    assert res.exit_code == 0, res.output
+    assert rows_of(out)[1] == {"prompt": "Say hi.", "completion": "Hi!", "dataset": "koala",
+                               "generator": "my-model"}  # fmt: skip

@@ -85,7 +85,11 @@ PAIRING = typer.Option(
 THRESHOLD = typer.Option(
     None, "--threshold", help="ranked: unpaired preference, good = score >= threshold."
 )
-MARGIN = typer.Option(False, "--margin", help="ranked: add the score difference as `margin`.")
+MARGIN = typer.Option(
+    False,
+    "--margin",
+    help="ranked: add the score difference as `margin`; alpacafarm: the preference's strength.",
+)
 NEUTRAL = typer.Option(
     "negative",
     "--neutral",

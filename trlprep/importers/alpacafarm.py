@@ -22,6 +22,12 @@ which chosen / rejected replace). An empty output is refused, the reason naming 
 
 AlpacaEval's `generator_1` / `generator_2` (the model behind each output) become
 `chosen_generator` / `rejected_generator`, following the outputs they name.
+
+The strength of a preference is kept with `--margin`: a `margin` column (TRL's reward
+trainer reads it) from 0 to 1, the judge's chance that chosen is better less its chance
+that rejected is (|2 x preference - 3|: 1 for an integer 1 or 2), or for PandaLM the votes
+for chosen less those for rejected, over the number of annotators. Without it, a note
+counts the rows whose fractional preference (a weighted annotator's) is left out.
 """
 
 from __future__ import annotations
@@ -45,6 +51,7 @@ from trlprep.importers.base import (
 )
 from trlprep.importers.messages import messages_from
 from trlprep.registry import PREFERENCE, DatasetType, Format
+from trlprep.wording import plural
 
 CONSUMED = ("instruction", "input", "preference", "system")
 PAIRS = (("output_1", "output_2"), ("response1", "response2"))  # AlpacaFarm's, PandaLM's
@@ -71,17 +78,17 @@ class AlpacaFarm(Importer):
         "--conversational), chosen = output_1 below 1.5, output_2 above (weighted "
         "annotators' floats too); ties (1.5, 0) and missing preferences are reported. "
         "PandaLM's response1, response2 and annotator1.. votes (0 tie, 1, 2): the output "
-        "with more votes chosen."
+        "with more votes chosen. --margin keeps the strength as `margin`."
     )
     reads = (
         "instruction, output_1, output_2, preference [+ input] (PandaLM: response1, "
         "response2, annotator1..)"
     )
     columns = (*CONSUMED, *PAIRS[0], *PAIRS[1], "annotator1")
-    options_read = ("prompt_style",)
+    options_read = ("prompt_style", "margin")
 
     def options_used(self, opts: ImportOptions) -> set[str]:
-        return set() if opts.conversational else {"prompt_style"}  # messages: no template
+        return {"margin"} if opts.conversational else {"prompt_style", "margin"}  # no template
 
     def sniff(self, schema: pa.Schema, sample: pa.Table | None = None) -> bool:
         names = schema.names
@@ -109,9 +116,15 @@ class AlpacaFarm(Importer):
                 f"chosen: {one} where preference < 1.5, {two} where > 1.5, rejected: the "
                 "other output; a tie (1.5, 0), null or a preference outside 1..2 -> reported"
             )
+        strength = (
+            "margin: the strength of the preference, 0 (a tie) to 1 (certain)"
+            if opts.margin
+            else "the strength of a fractional preference is not kept (--margin keeps it)"
+        )
         return [
             f"prompt: {how}",
             choice,
+            strength,
             "generator_1 / generator_2 (where both are present) -> chosen_generator / "
             "rejected_generator",
         ]
@@ -122,10 +135,17 @@ class AlpacaFarm(Importer):
         chooser = votes[:1] or ["preference"]
         require(table, "instruction", one, two, *chooser, layout="alpacafarm")
         n = table.num_rows
+        notes: list[str] = []
         if votes:
-            first = _more_votes_for_1(table, votes, (one, two), bad)
+            first, margin = _more_votes_for_1(table, votes, (one, two), bad)
         else:
-            first = _output_1_better(as_array(table.column("preference")), bad)
+            first, margin = _output_1_better(as_array(table.column("preference")), bad)
+            if not opts.margin and (k := _fractional(margin)):
+                notes.append(
+                    f"{plural(k, 'row')} {'has' if k == 1 else 'have'} a fractional preference "
+                    "(a weighted annotator's: 1 + the judge's chance that output_2 is better), "
+                    "whose strength is not kept: --margin keeps it as column `margin`"
+                )
         instruction = _text(table, "instruction", bad, required=True)
         for name, chosen_if in ((one, first), (two, pc.invert(first))):
             _empty_answer(table, name, np.asarray(chosen_if.to_numpy(zero_copy_only=False)), bad)
@@ -147,6 +167,8 @@ class AlpacaFarm(Importer):
         else:
             prompt = _standard_prompt(instruction, inp, has_input, system, has_system, opts)
         produced = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
+        if opts.margin:
+            produced["margin"] = pa.array(margin, pa.float64())
         consumed = (*CONSUMED, one, two, *votes)
         if {"generator_1", "generator_2"} <= set(table.schema.names):
             gen1 = as_array(table.column("generator_1"))
@@ -155,7 +177,7 @@ class AlpacaFarm(Importer):
                 produced["chosen_generator"] = pc.if_else(first, gen1, gen2)
                 produced["rejected_generator"] = pc.if_else(first, gen2, gen1)
                 consumed += ("generator_1", "generator_2")
-        return Converted(assemble(table, produced, consumed))
+        return Converted(assemble(table, produced, consumed), notes=notes)
 
 
 def _empty_answer(table: pa.Table, name: str, chosen: np.ndarray, bad: Rejections) -> None:
@@ -173,8 +195,14 @@ def _empty_answer(table: pa.Table, name: str, chosen: np.ndarray, bad: Rejection
         )
 
 
-def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
-    """Whether output_1 is the chosen one, per row; rows with no winner are added to `bad`."""
+def _fractional(margin: np.ndarray) -> int:
+    """How many rows hold a preference strictly between 1 and 2 other than the tie 1.5."""
+    return int(np.count_nonzero((margin > 0.0) & (margin < 1.0)))
+
+
+def _output_1_better(pref: pa.Array, bad: Rejections) -> tuple[pa.Array, np.ndarray]:
+    """Whether output_1 is the chosen one, per row, and the preference's strength (0 to 1,
+    NaN where null); rows with no winner are added to `bad`."""
     if not (pa.types.is_integer(pref.type) or pa.types.is_floating(pref.type)):
         if not pa.types.is_null(pref.type):
             raise DataError(
@@ -194,14 +222,15 @@ def _output_1_better(pref: pa.Array, bad: Rejections) -> pa.Array:
         ~missing & ((value < 1.0) | (value > 2.0)),
         "preference is outside 1..2 (1: output_1 is better, 2: output_2): no pair",
     )
-    return pa.array(value < 1.5)
+    return pa.array(value < 1.5), np.abs(2.0 * value - 3.0)
 
 
 def _more_votes_for_1(
     table: pa.Table, votes: list[str], outputs: tuple[str, str], bad: Rejections
-) -> pa.Array:
+) -> tuple[pa.Array, np.ndarray]:
     """Whether the first output has more of the annotators' votes (1: the first output, 2:
-    the second, 0: a tie, null: none), per row; equal votes and other values go to `bad`."""
+    the second, 0: a tie, null: none), per row, and the votes' margin (the difference over
+    the number of annotators); equal votes and other values go to `bad`."""
     n = table.num_rows
     ones, twos = np.zeros(n, np.int64), np.zeros(n, np.int64)
     for name in votes:
@@ -219,4 +248,4 @@ def _more_votes_for_1(
     said = np.char.add(f"the annotators' votes tie ({outputs[0]}: ", ones.astype(str))
     said = np.char.add(np.char.add(said, f", {outputs[1]}: "), twos.astype(str))
     bad.add_per_row(ones == twos, np.char.add(said, "): no pair").astype(object), tie=True)
-    return pa.array(ones > twos)
+    return pa.array(ones > twos), np.abs(ones - twos) / len(votes)
