@@ -64,7 +64,11 @@ def test_report_says_a_layout_option_the_layout_does_not_read():
     said = _unread(res.output, "report")
     assert res.exit_code == 0 and len(said) == 1, res.output
     assert said[0].startswith("warning: --margin is read by no step of this report")
-    assert "the alpaca layout" in said[0] and "(--from ranked), without --threshold" in said[0]
+    assert (
+        "the alpaca layout" in said[0]
+        and "alpacafarm layouts (--from ranked; ranked and oasst-ranked without --threshold)"
+        in said[0]
+    )
     res = run("report", ALPACA, "--from", "alpaca")
     assert res.exit_code == 0 and not _unread(res.output, "report"), res.output
 

@@ -135,12 +135,25 @@ def applies_to(name: str) -> str:
     if standard:
         said.append(f"{', '.join(standard)} (of {Format.STANDARD} text only)")
     if layouts:
-        unless = f", without {_UNLESS[name]}" if name in _UNLESS else ""
         word = "layout" if len(layouts) == 1 else "layouts"
-        said.append(f"the {' and '.join(layouts)} {word} (--from {layouts[0]}){unless}")
+        named = f"the {_and(layouts)} {word} (--from {layouts[0]})"
+        if name in _UNLESS:  # said of the layouts that read that option too (or of all)
+            key = _UNLESS[name].removeprefix("--").replace("-", "_")
+            reading = [i.name for i in IMPORTERS.values() if name in i.options_read]
+            reading = [n for n in reading if key in IMPORTERS[n].options_read] or reading
+            if len(reading) == len(layouts):
+                named += f", without {_UNLESS[name]}"
+            else:
+                named = named[:-1] + f"; {_and(reading)} without {_UNLESS[name]})"
+        said.append(named)
     if name in _RENDERING:
         said.append(_RENDERING[name])
     return "; ".join(said) or "no conversion"
+
+
+def _and(names: list[str]) -> str:
+    """`a`, `a and b`, `a, b and c`."""
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
 def warn_unread(
