@@ -291,6 +291,8 @@ def output(
     `consumed` input columns are not carried; `rows` (when given) selects or repeats input
     rows for the carried columns, so they line up with `produced`.
     """
+    for name in [c for c in drop if c in table.column_names]:  # said, never silently gone
+        warn(f"column {name!r} left out: it measures a pair, and {dst.name} rows are no pairs")
     consumed = set(consumed) | set(drop)
     order = [n for n in dst.column_names(fmt, required_only=False) if n in produced]
     order += [n for n in produced if n not in order]

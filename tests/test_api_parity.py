@@ -195,3 +195,23 @@ def test_convert_to_unpaired_warns_of_its_assumption_as_the_cli_does(tmp_path):
         warnings.simplefilter("always")
         trlprep.convert(data, to="preference-implicit")
     assert not [w for w in caught if UNPAIR_WARNING in str(w.message)]
+
+
+def test_a_pair_s_margin_left_out_by_a_conversion_is_said():
+    """A `margin` (reward modelling's) measures a pair: converting pairs to unpaired rows or
+    to prompt-completion leaves it out, with a warning (it went silently)."""
+    rows = [{"prompt": "Q", "chosen": " yes", "rejected": " no", "margin": 0.5}]
+    for to in ("unpaired", "prompt-completion"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = trlprep.convert(rows, to=to)
+        assert "margin" not in out[0]
+        said = [str(w.message) for w in caught if "margin" in str(w.message)]
+        name = trlprep.get_type(to).name
+        assert said == [
+            f"column 'margin' left out: it measures a pair, and {name} rows are no pairs"
+        ]
+    with warnings.catch_warnings(record=True) as caught:  # kept where pairs stay pairs
+        warnings.simplefilter("always")
+        out = trlprep.convert(rows, to="preference-implicit")
+    assert out[0]["margin"] == 0.5 and not [w for w in caught if "margin" in str(w.message)]
