@@ -13,8 +13,7 @@ from trlprep.columns.arrowtypes import is_json_field
 from trlprep.errors import UsageError
 from trlprep.io.datasetfolders import description_of
 from trlprep.io.jsonencode import content_as_json
-from trlprep.io.targets import check_stream, real_target
-from trlprep.io.tempfiles import cannot_write, create_dir, replace_into, writing
+from trlprep.io.tempfiles import cannot_write, replace_into, staged_dir, writing
 
 
 def write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
@@ -29,12 +28,7 @@ def write_disk(data: pa.Table | Mapping[str, pa.Table], path: Path) -> None:
                 hint="run `trlprep detect` to find the rows; or write .jsonl, .parquet or .arrow",
             )
 
-    check_stream(path, "disk")
-    path = real_target(path)
-    try:
-        tmp = create_dir(path)
-    except OSError as e:
-        raise cannot_write(path, e) from None
+    path, tmp = staged_dir(path, "disk")
     bars = datasets.is_progress_bar_enabled()
     try:
         datasets.disable_progress_bars()

@@ -123,22 +123,16 @@ class ShardWriter:
     `{split}-i-of-n` and renames the folder into place; `abort` removes it."""
 
     def __init__(self, path: str | os.PathLike, schema: pa.Schema, fmt: str) -> None:
-        from trlprep.io.targets import check_stream, real_target
-        from trlprep.io.tempfiles import cannot_write, create_dir
+        from trlprep.io.tempfiles import staged_dir
 
-        self.target = Path(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
-        check_stream(self.target, "shards")
-        self.target = real_target(self.target)
+        target = Path(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
+        self.target, self.tmp = staged_dir(target, "shards", named=path)
         self.fmt, self.schema = fmt, schema
         spec = path if isinstance(path, ShardedOutput) else ShardedOutput(path)
         self.num_shards = spec.num_shards
         self.max_size = spec.max_shard_size or DEFAULT_MAX_SHARD_SIZE
         self.split = spec.split
         self.rows = 0
-        try:
-            self.tmp = create_dir(self.target)
-        except OSError as e:
-            raise cannot_write(path, e) from None
         self.parts: list[Path] = []
         self._w = None
         self._bytes_in = 0  # bytes of the rows written to the open part (`row_bytes`)
@@ -266,20 +260,14 @@ class ShardWriter:
 
 def write_splits(data: Mapping[str, pa.Table], path: str | os.PathLike, fmt: str) -> None:
     """Several splits into one shard folder (`train-*` beside `test-*`), as one whole."""
-    from trlprep.io.targets import check_stream, real_target
-    from trlprep.io.tempfiles import cannot_write, create_dir, remove, replace_into
+    from trlprep.io.tempfiles import cannot_write, remove, replace_into, staged_dir
 
     bad = [name for name in data if not re.fullmatch(r"[A-Za-z0-9_.][A-Za-z0-9_.-]*", name)]
     if bad:
         raise UsageError(f"split name {bad[0]!r} cannot name shard files", hint="rename the split")
     spec = path if isinstance(path, ShardedOutput) else ShardedOutput(path)
     target = Path(os.fspath(path).rstrip("/" + os.sep) or os.fspath(path))
-    check_stream(target, "shards")
-    target = real_target(target)
-    try:
-        tmp = create_dir(target)
-    except OSError as e:
-        raise cannot_write(path, e) from None
+    target, tmp = staged_dir(target, "shards", named=path)
     try:
         for split, table in data.items():
             sub = ShardedOutput(

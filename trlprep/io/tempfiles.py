@@ -79,6 +79,22 @@ def create_dir(target: Path) -> Path:
         return tmp
 
 
+def staged_dir(
+    target: Path, kind: str, named: str | os.PathLike | None = None
+) -> tuple[Path, Path]:
+    """(the real target, an empty temporary sibling folder of it) for an output folder of
+    `kind` (`"disk"`, `"shards"`: refused on a stream); an OS error is one InputError naming
+    `named` (default: `target`)."""
+    from trlprep.io.targets import check_stream, real_target
+
+    check_stream(target, kind)
+    target = real_target(target)
+    try:
+        return target, create_dir(target)
+    except OSError as e:
+        raise cannot_write(target if named is None else named, e) from None
+
+
 @contextlib.contextmanager
 def scratch_dir(folder: str | os.PathLike) -> Iterator[str]:
     """A temporary working folder inside `folder`, removed on exit (errors and signals too)."""
