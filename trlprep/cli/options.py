@@ -118,6 +118,8 @@ def import_options(
 ):
     from trlprep.importers import ImportOptions
 
+    if map_role is not None:
+        _say_old_role_map(role_map, map_role)
     return ImportOptions.make(
         map=map_,
         role_map=role_map,
@@ -129,6 +131,18 @@ def import_options(
         margin=margin,
         neutral=neutral,
         keep_empty_turns=keep_empty_turns,
+    )
+
+
+def _say_old_role_map(role_map: str | None, map_role: str) -> None:
+    """Warn that `--map-role` is the old name of `--role-map` (as Python's `map_role=` warns),
+    naming the `--role-map` that reads the same roles (both given: merged, --map-role's win)."""
+    from trlprep.cli.app import err
+
+    both = f"{role_map},{map_role}" if role_map else map_role
+    err.print(
+        f"warning: --map-role is the old name of --role-map; pass --role-map {both}",
+        markup=False,
     )
 
 
