@@ -18,7 +18,7 @@ from pathlib import Path
 
 from trlprep.errors import InputError, UsageError
 from trlprep.io.sources import split_suffix
-from trlprep.io.splitnames import noted_split, pick_split, split_of
+from trlprep.io.splitnames import noted_split, pick_split, split_layout
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 # a folder's notes (README.txt, LICENSE.txt): the whole name before the suffix, any case
@@ -207,29 +207,38 @@ def _folder_files(folder: Path) -> list[str]:
 
 
 def left_out_note(path: str | os.PathLike, input_format: str | None = None) -> str | None:
-    """What a folder input leaves out of its data (model folders, files of no data
-    format), said once, or None when it reads everything there (or is no such folder)."""
-    p = Path(str(path)) if not isinstance(path, Inputs) else None
-    if p is None or input_format or not p.is_dir() or _is_disk_folder(p) or _model_files(p):
+    """What a folder or glob input leaves out of its data (model folders, files of no data
+    format, files whose names carry no split beside files that do), said once, or None when
+    it reads everything there (or is no such input)."""
+    if isinstance(path, Inputs):
         return None
-    files, left = _walk(p)
-    if not files or not left:
-        return None
-    folders = [x for x in left if x.endswith("/")]
-    others = [x for x in left if not x.endswith("/")]
-    said = []
-    if folders:
+    p = Path(str(path))
+    said, count = [], None
+    if not input_format and p.is_dir() and not _is_disk_folder(p) and not _model_files(p):
+        files, left = _walk(p)
+        count = len(files) if files else None
+        folders = [x for x in left if x.endswith("/")]
+        others = [x for x in left if not x.endswith("/")]
+        if folders and files:
+            said.append(
+                ("the model or tokenizer folder " if len(folders) == 1 else "the model or "
+                 "tokenizer folders ") + _few(folders)
+            )  # fmt: skip
+        if others and files:
+            said.append(("a file" if len(others) == 1 else f"{len(others)} files") + " of no "
+                        f"data format or notes ({_few(others)})")  # fmt: skip
+    if unnamed := _unnamed(path, input_format):
+        one = len(unnamed) == 1
         said.append(
-            ("the model or tokenizer folder " if len(folders) == 1 else "the model or tokenizer "
-             "folders ") + _few(folders)
-        )  # fmt: skip
-    if others:
-        said.append(("a file" if len(others) == 1 else f"{len(others)} files") + " of no data "
-                    f"format or notes ({_few(others)})")  # fmt: skip
-    return (
-        f"{path}: reading {len(files)} data file{'s' if len(files) != 1 else ''}; left out "
-        + " and ".join(said)
-    )
+            f"{'a file' if one else f'{len(unnamed)} files'} whose name{'' if one else 's'} "
+            f"carr{'ies' if one else 'y'} no split beside files that do ({_few(unnamed)}: "
+            f"name {'it' if one else 'them'} as a path to read {'it' if one else 'them'})"
+        )
+        count = None if count is None else count - len(unnamed)
+    if not said:
+        return None
+    read = "" if count is None else f" reading {count} data file{'s' if count != 1 else ''};"
+    return f"{path}:{read} left out " + " and ".join(said)
 
 
 def _few(names: list[str], most: int = 3) -> str:
@@ -245,8 +254,8 @@ def input_files(
     found = _candidates(path, input_format)
     if found is None:
         return None
-    files, base = found
-    return pick_split(files, split, str(path), base=base)
+    files, names = found
+    return pick_split(files, split, str(path), names, keep_unnamed=isinstance(path, Inputs))
 
 
 def candidate_files(path: str | os.PathLike, input_format: str | None = None) -> list[str] | None:
@@ -257,14 +266,18 @@ def candidate_files(path: str | os.PathLike, input_format: str | None = None) ->
 
 def _candidates(
     path: str | os.PathLike, input_format: str | None
-) -> tuple[list[str], Path | None] | None:
-    """Every data file of a multi-file input, before a split is picked, and the folder their
-    split names are read below (None: not a multi-file input)."""
+) -> tuple[list[str], list[str]] | None:
+    """Every data file of a multi-file input, before a split is picked, and the names their
+    splits are read from: below the folder or a glob's fixed folder, a given file's own
+    name (a folder above the input names no split). None: not a multi-file input."""
     if isinstance(path, Inputs):
         files: list[str] = []
+        names: list[str] = []
         for p in path.paths:
-            files += input_files(p, None, input_format) or [p]
-        return files, None
+            found = input_files(p, None, input_format)
+            files += found or [p]
+            names += _named_below(found, p) if found else [os.path.basename(p)]
+        return files, names
     path = str(path)
     p = Path(path)
     if p.is_dir():
@@ -273,7 +286,9 @@ def _candidates(
         _refuse_model_folder(p)
         files = _folder_files(p)
         _ROOTS.update(dict.fromkeys(files, path))
-        return (files, p) if files else None  # no files: the reader says what the folder lacks
+        if not files:
+            return None  # the reader says what the folder lacks
+        return files, _named_below(files, path)
     if is_glob(path):
         files = sorted(
             f
@@ -283,8 +298,15 @@ def _candidates(
         if not files:
             raise InputError(f"{path}: no files match", hint="check the pattern (quote it)")
         _ROOTS.update(dict.fromkeys(files, _glob_root(path)))
-        return files, None
+        return files, _named_below(files, path)
     return None
+
+
+def _named_below(files: list[str], path: str | os.PathLike) -> list[str]:
+    """`files` of the folder or glob `path`, named below it (a glob: below its fixed folder)."""
+    root = str(path)
+    root = os.path.expanduser(_glob_root(root)) if is_glob(root) else root
+    return [os.path.relpath(f, root) for f in files]
 
 
 def _glob_root(pattern: str) -> str:
@@ -305,7 +327,8 @@ def default_split(
 ) -> tuple[str, list[str]] | None:
     """(the split read, every split) when a local input holds several splits (a
     `DatasetDict.save_to_disk` folder, Hub-style `train`/`test` files) and none is named,
-    so `train` is read; None otherwise (a missing split is the readers' error)."""
+    so `train` is read; None otherwise (a missing split is the readers' error). Files whose
+    names carry no split beside them are left out (`left_out_note`)."""
     if split is not None:
         return None
     p = Path(str(path))
@@ -323,9 +346,40 @@ def default_split(
         return None
     if found is None:
         return None
-    files, base = found
-    names = {split_of(os.path.relpath(f, base) if base is not None else f) for f in files}
-    return None if None in names else noted_split(sorted(names))
+    names, unnamed = split_layout(found[1])
+    if unnamed and isinstance(path, Inputs):
+        return None  # paths given one by one, some of no split: read whole
+    return noted_split(names)
+
+
+def _unnamed(path: str | os.PathLike, input_format: str | None) -> list[str]:
+    """The files of a folder or glob left out for carrying no split's name beside files that
+    carry one (`splitnames.pick_split`), named below the folder."""
+    if isinstance(path, Inputs):
+        return []
+    try:
+        found = _candidates(path, input_format)
+    except (InputError, UsageError):
+        return []
+    if found is None:
+        return []
+    names, unnamed = split_layout(found[1])
+    return unnamed if names else []
+
+
+def file_splits(path: str | os.PathLike, input_format: str | None = None) -> list[str] | None:
+    """The splits a folder or glob of files holds, in `datasets`' order, when it holds
+    several (None: one dataset)."""
+    if isinstance(path, Inputs):
+        return None
+    try:
+        found = _candidates(path, input_format)
+    except InputError:
+        return None
+    if found is None:
+        return None
+    names = split_layout(found[1])[0]
+    return names if len(names) > 1 else None
 
 
 def check_formats(files: list[str], input_format: str | None) -> str:
