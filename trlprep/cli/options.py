@@ -74,7 +74,10 @@ CONVERSATIONAL = typer.Option(
     "--map imports (prompt -> user, answers -> assistant); standard data without --from too.",
 )
 PROMPT_STYLE = typer.Option(
-    "alpaca", "--prompt-style", help="alpaca, standard format: alpaca (template) | plain."
+    "auto",
+    "--prompt-style",
+    help="alpaca, alpacafarm, standard format: alpaca (Stanford template) | plain | auto (the "
+    "template; AlpacaEval's rows, no input column: plain).",
 )
 PAIRING = typer.Option(
     "best-vs-rest",
