@@ -108,9 +108,9 @@ def prepare(
 
     from trlprep.importers.run import RejectedRowsWarning
     from trlprep.io.adapters import is_dataset_dict
-    from trlprep.io.inputfiles import default_split
     from trlprep.io.kinds import CarriedColumnWarning
     from trlprep.io.progress import showing
+    from trlprep.io.splitfiles import default_split
     from trlprep.io.splitnames import split_note
     from trlprep.templates.refit import given_id_columns
     from trlprep.templates.tokenrecord import read_record

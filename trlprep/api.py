@@ -86,7 +86,7 @@ def _text_notes(path: Any, split: str | None, input_format: str | None) -> list[
 def _split_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
     """The notes that a folder input left files out, and that a local input of several
     splits is read as its default one."""
-    from trlprep.io.inputfiles import default_split, left_out_note
+    from trlprep.io.splitfiles import default_split, left_out_note
     from trlprep.io.splitnames import split_note
 
     found = default_split(path, split, input_format)

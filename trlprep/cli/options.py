@@ -219,7 +219,7 @@ def say_split(path: str, split: str | None, input_format: str | None) -> None:
     """Say on stderr which split is read when the input holds several and none is named,
     and what a folder input leaves out (model folders, files of no data format)."""
     from trlprep.cli.app import err
-    from trlprep.io.inputfiles import default_split, left_out_note
+    from trlprep.io.splitfiles import default_split, left_out_note
     from trlprep.io.splitnames import split_note
 
     left = left_out_note(path, input_format)

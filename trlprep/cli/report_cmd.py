@@ -97,7 +97,7 @@ def report_command(
             + ") need a public layout",
             hint="pass --from LAYOUT (sharegpt, alpaca, ranked ...), or --map to rename columns",
         )  # fmt: skip
-    from trlprep.io.inputfiles import left_out_note
+    from trlprep.io.splitfiles import left_out_note
 
     left = left_out_note(path, input_format)  # as every command reading a folder says it
     if left is not None:

@@ -42,7 +42,8 @@ def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
 def _file_splits(path: str, input_format: str | None) -> list[str] | None:
     """Splits of a folder or glob of files named for them (`data/train-*.parquet`,
     `data/test_sft-*.parquet`), each file in one split."""
-    from trlprep.io.inputfiles import file_splits, input_files
+    from trlprep.io.inputfiles import input_files
+    from trlprep.io.splitfiles import file_splits
 
     names = file_splits(path, input_format)
     if names is None:

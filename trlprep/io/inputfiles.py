@@ -3,7 +3,8 @@ paths, resolved to the ordered list of files to read.
 
 `input_files` keeps sorted names within a folder or glob and the given order of given paths,
 and only the files of one split of a Hugging Face repository layout (`data/train-*.parquet`,
-`train/*.jsonl`; `--split`; which split a name carries: `splitnames`). `check_formats`
+`train/*.jsonl`; `--split`; which split a name carries: `splitnames`; the splits an input
+holds and the notes saying what it reads: `splitfiles`). `check_formats`
 refuses files of different formats. `Inputs` carries several paths where one path goes;
 `FileLine` / `file_bad_lines` keep each file's skipped bad lines apart.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from trlprep.errors import InputError, UsageError
 from trlprep.io.sources import split_suffix
-from trlprep.io.splitnames import noted_split, pick_split, split_layout
+from trlprep.io.splitnames import pick_split
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 # a folder's notes (README.txt, LICENSE.txt): the whole name before the suffix, any case
@@ -206,46 +207,6 @@ def _folder_files(folder: Path) -> list[str]:
     return _walk(folder)[0]
 
 
-def left_out_note(path: str | os.PathLike, input_format: str | None = None) -> str | None:
-    """What a folder or glob input leaves out of its data (model folders, files of no data
-    format, files whose names carry no split beside files that do), said once, or None when
-    it reads everything there (or is no such input)."""
-    if isinstance(path, Inputs):
-        return None
-    p = Path(str(path))
-    said, count = [], None
-    if not input_format and p.is_dir() and not _is_disk_folder(p) and not _model_files(p):
-        files, left = _walk(p)
-        count = len(files) if files else None
-        folders = [x for x in left if x.endswith("/")]
-        others = [x for x in left if not x.endswith("/")]
-        if folders and files:
-            said.append(
-                ("the model or tokenizer folder " if len(folders) == 1 else "the model or "
-                 "tokenizer folders ") + _few(folders)
-            )  # fmt: skip
-        if others and files:
-            said.append(("a file" if len(others) == 1 else f"{len(others)} files") + " of no "
-                        f"data format or notes ({_few(others)})")  # fmt: skip
-    if unnamed := _unnamed(path, input_format):
-        one = len(unnamed) == 1
-        said.append(
-            f"{'a file' if one else f'{len(unnamed)} files'} whose name{'' if one else 's'} "
-            f"carr{'ies' if one else 'y'} no split beside files that do ({_few(unnamed)}: "
-            f"name {'it' if one else 'them'} as a path to read {'it' if one else 'them'})"
-        )
-        count = None if count is None else count - len(unnamed)
-    if not said:
-        return None
-    read = "" if count is None else f" reading {count} data file{'s' if count != 1 else ''};"
-    return f"{path}:{read} left out " + " and ".join(said)
-
-
-def _few(names: list[str], most: int = 3) -> str:
-    more = len(names) - most
-    return ", ".join(names[:most]) + (f", ... ({more} more)" if more > 0 else "")
-
-
 def input_files(
     path: str | os.PathLike, split: str | None = None, input_format: str | None = None
 ) -> list[str] | None:
@@ -320,66 +281,6 @@ def input_root(file: str | os.PathLike) -> str | None:
     """The folder (or a glob's fixed folder) that `file` was read from as one of its files
     (None: it was given itself), as the user named it."""
     return _ROOTS.get(str(file))
-
-
-def default_split(
-    path: str | os.PathLike, split: str | None = None, input_format: str | None = None
-) -> tuple[str, list[str]] | None:
-    """(the split read, every split) when a local input holds several splits (a
-    `DatasetDict.save_to_disk` folder, Hub-style `train`/`test` files) and none is named,
-    so `train` is read; None otherwise (a missing split is the readers' error). Files whose
-    names carry no split beside them are left out (`left_out_note`)."""
-    if split is not None:
-        return None
-    p = Path(str(path))
-    if not isinstance(path, Inputs) and p.is_dir() and (p / "dataset_dict.json").is_file():
-        import json
-
-        try:
-            names = list(json.loads((p / "dataset_dict.json").read_text())["splits"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return noted_split(names)
-    try:
-        found = _candidates(path, input_format)
-    except InputError:
-        return None
-    if found is None:
-        return None
-    names, unnamed = split_layout(found[1])
-    if unnamed and isinstance(path, Inputs):
-        return None  # paths given one by one, some of no split: read whole
-    return noted_split(names)
-
-
-def _unnamed(path: str | os.PathLike, input_format: str | None) -> list[str]:
-    """The files of a folder or glob left out for carrying no split's name beside files that
-    carry one (`splitnames.pick_split`), named below the folder."""
-    if isinstance(path, Inputs):
-        return []
-    try:
-        found = _candidates(path, input_format)
-    except (InputError, UsageError):
-        return []
-    if found is None:
-        return []
-    names, unnamed = split_layout(found[1])
-    return unnamed if names else []
-
-
-def file_splits(path: str | os.PathLike, input_format: str | None = None) -> list[str] | None:
-    """The splits a folder or glob of files holds, in `datasets`' order, when it holds
-    several (None: one dataset)."""
-    if isinstance(path, Inputs):
-        return None
-    try:
-        found = _candidates(path, input_format)
-    except InputError:
-        return None
-    if found is None:
-        return None
-    names = split_layout(found[1])[0]
-    return names if len(names) > 1 else None
 
 
 def check_formats(files: list[str], input_format: str | None) -> str:
