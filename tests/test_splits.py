@@ -222,3 +222,26 @@ def test_files_of_no_split_beside_a_split_are_left_out_and_said(tmp_path):
                "--overwrite")  # fmt: skip
     assert res.exit_code == 0 and "left out" not in res.output, res.output
     assert len(out.read_text().splitlines()) == len(TRAIN) + len(TEST)
+
+
+def test_train_data_of_a_folder_says_the_files_left_out(tmp_path):
+    pytest.importorskip("torch")
+    pytest.importorskip("transformers")
+    from train_support import make_tokenizer
+    from trlprep.trainers.algorithms import get_algorithm
+    from trlprep.trainers.data import prepare
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "train.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TRAIN))
+    (src / "extra.jsonl").write_text("".join(json.dumps(r) + "\n" for r in TEST))
+    a, logs = get_algorithm("sft"), []
+    got = prepare(
+        str(src), a.layout, a.accepts, make_tokenizer(), max_length=64, algo="sft",
+        options=a.make_options({}), log=logs.append,
+    )  # fmt: skip
+    assert len(got.rows["ids"]) == len(TRAIN)
+    assert [x for x in logs if "left out" in x] == [
+        f"data: note: {src}: reading 1 data file; left out a file whose name carries no split "
+        "beside files that do (extra.jsonl: name it as a path to read it)"
+    ]

@@ -110,12 +110,14 @@ def prepare(
     from trlprep.io.adapters import is_dataset_dict
     from trlprep.io.kinds import CarriedColumnWarning
     from trlprep.io.progress import showing
-    from trlprep.io.splitfiles import default_split
+    from trlprep.io.splitfiles import default_split, left_out_note
     from trlprep.io.splitnames import split_note
     from trlprep.templates.refit import given_id_columns
     from trlprep.templates.tokenrecord import read_record
 
     if isinstance(data, (str, os.PathLike)):
+        if (left := left_out_note(data)) is not None:  # as every command reading a folder
+            log(f"{label}: note: {left}")
         found = default_split(data, split)
         if found is not None:
             flag = "--split" if training else "--eval-split"
