@@ -222,6 +222,13 @@ def test_files_of_no_split_beside_a_split_are_left_out_and_said(tmp_path):
                "--overwrite")  # fmt: skip
     assert res.exit_code == 0 and "left out" not in res.output, res.output
     assert len(out.read_text().splitlines()) == len(TRAIN) + len(TEST)
+    (src / "test.jsonl").write_text((src / "extra.jsonl").read_text())  # the files read: said
+    said = f"note: {src}: reading 1 data file; left out a file whose name carries no split"
+    res = _cli("detect", src)
+    assert res.exit_code == 0 and said in res.output and _note(src, "train, test") in res.output
+    res = _cli("report", src)  # every split, one report each
+    assert res.exit_code == 0, res.output
+    assert said.replace("1 data file", "2 data files") in res.output
 
 
 def test_train_data_of_a_folder_says_the_files_left_out(tmp_path):

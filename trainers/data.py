@@ -116,7 +116,7 @@ def prepare(
     from trlprep.templates.tokenrecord import read_record
 
     if isinstance(data, (str, os.PathLike)):
-        if (left := left_out_note(data)) is not None:  # as every command reading a folder
+        if (left := left_out_note(data, split=split)) is not None:  # as every command says it
             log(f"{label}: note: {left}")
         found = default_split(data, split)
         if found is not None:

@@ -90,7 +90,7 @@ def _split_notes(path: Any, split: str | None, input_format: str | None) -> list
     from trlprep.io.splitnames import split_note
 
     found = default_split(path, split, input_format)
-    left = left_out_note(path, input_format)
+    left = left_out_note(path, input_format, split)
     return ([] if left is None else [left]) + (
         [] if found is None else [split_note(path, *found, flag="split=")]
     )

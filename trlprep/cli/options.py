@@ -222,7 +222,7 @@ def say_split(path: str, split: str | None, input_format: str | None) -> None:
     from trlprep.io.splitfiles import default_split, left_out_note
     from trlprep.io.splitnames import split_note
 
-    left = left_out_note(path, input_format)
+    left = left_out_note(path, input_format, split)
     if left is not None:
         err.print(f"note: {left}", markup=False)
     found = default_split(path, split, input_format)

@@ -99,7 +99,8 @@ def report_command(
         )  # fmt: skip
     from trlprep.io.splitfiles import left_out_note
 
-    left = left_out_note(path, input_format)  # as every command reading a folder says it
+    # as every command reading a folder says it (report reads every split)
+    left = left_out_note(path, input_format, split, every_split=True)
     if left is not None:
         err.print(f"note: {left}", markup=False)
     rep = report(

@@ -12,17 +12,23 @@ from trlprep.io.inputfiles import Inputs, _candidates, _is_disk_folder, _model_f
 from trlprep.io.splitnames import noted_split, split_layout
 
 
-def left_out_note(path: str | os.PathLike, input_format: str | None = None) -> str | None:
+def left_out_note(
+    path: str | os.PathLike,
+    input_format: str | None = None,
+    split: str | None = None,
+    every_split: bool = False,
+) -> str | None:
     """What a folder or glob input leaves out of its data (model folders, files of no data
-    format, files whose names carry no split beside files that do), said once, or None when
-    it reads everything there (or is no such input)."""
+    format, files whose names carry no split beside files that do), said once with the
+    number of files read (of `split`, else the default one; `every_split`: of them all, as
+    `report` reads them), or None when it reads everything there (or is no such input)."""
     if isinstance(path, Inputs):
         return None
     p = Path(str(path))
     said, count = [], None
     if not input_format and p.is_dir() and not _is_disk_folder(p) and not _model_files(p):
         files, left = _walk(p)
-        count = len(files) if files else None
+        count = _read_count(path, split, every_split) if files else None
         folders = [x for x in left if x.endswith("/")]
         others = [x for x in left if not x.endswith("/")]
         if folders and files:
@@ -40,11 +46,23 @@ def left_out_note(path: str | os.PathLike, input_format: str | None = None) -> s
             f"carr{'ies' if one else 'y'} no split beside files that do ({_few(unnamed)}: "
             f"name {'it' if one else 'them'} as a path to read {'it' if one else 'them'})"
         )
-        count = None if count is None else count - len(unnamed)
     if not said:
         return None
     read = "" if count is None else f" reading {count} data file{'s' if count != 1 else ''};"
     return f"{path}:{read} left out " + " and ".join(said)
+
+
+def _read_count(path: str | os.PathLike, split: str | None, every_split: bool) -> int | None:
+    """How many files of the folder `path` are read (None: its split is for the reader to
+    ask for)."""
+    from trlprep.io.inputfiles import input_files
+
+    try:
+        if every_split and split is None and (names := file_splits(path)):
+            return sum(len(input_files(path, name) or ()) for name in names)
+        return len(input_files(path, split) or ())
+    except (InputError, UsageError):
+        return None
 
 
 def _few(names: list[str], most: int = 3) -> str:
