@@ -142,7 +142,9 @@ def prepare(
         tools_said(),
     ):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
-        made = to_training_table(
+        made = _read_or_say_counts(
+            label,
+            log,
             data,
             accepts,
             tokenizer,
@@ -317,3 +319,14 @@ def prepare(
         assistant_masks=assistant, loss_on=loss_what,
         rendered_by=recorded.get("chat_template") if recorded else None,
     )  # fmt: skip
+
+
+def _read_or_say_counts(label: str, log: Callable[[str], None], *args: Any, **kw: Any) -> Any:
+    """`to_training_table(*args, **kw)`; a read stopped by refused rows logs its data line
+    (`RowCounts`, in train's words) before its error, as a read that went on logs its own."""
+    try:
+        return to_training_table(*args, **kw)
+    except DataError as e:
+        if e.counts is not None:
+            log(f"{label}: {e.counts.said}")
+        raise

@@ -204,8 +204,27 @@ def import_table(
     if table.num_rows:
         check_roles_used(opts, result.roles_seen, importer.name)
     if result.num_rejected > result.num_not_paired and on_error == "stop":
-        raise reject_error(result, importer.name, path)
+        raise stopped_error(result, importer.name, table.num_rows, path)
     return result
+
+
+def stopped_error(
+    result: ImportResult, layout: str, rows_in: int, path: str | None = None
+) -> DataError:
+    """`reject_error` for an import of a whole table of `rows_in` rows, its message ending
+    with the counts (its `counts`: every row of the table imported or refused)."""
+    from trlprep.errors import RowCounts
+
+    e = reject_error(result, layout, path)
+    rejected = result.num_rejected
+    route = f"{layout} -> {result.dtype.name} ({result.fmt.value})"
+    said = (
+        f"{route}: {plural(rows_in, 'row')} in, {rejected:,} rejected, "
+        f"{rows_in - rejected:,} would import; nothing returned (stopped)"
+    )
+    e.counts = RowCounts(rows_in, rejected, rows_in - rejected, said, route, "would import")
+    e.message += f"; {said}"
+    return e
 
 
 def rejected_warning(
