@@ -103,6 +103,14 @@ class RowCounts:
     kept_as: str = "would convert"
 
 
+def with_counts(error: DataError, counts: RowCounts) -> DataError:
+    """`error` as the Python API raises a stop: its `counts`, and its message ending with
+    them (`...; ROUTE: 3 rows in, 1 rejected, 2 would convert; nothing returned (stopped)`)."""
+    error.counts = counts
+    error.message += f"; {counts.said}"
+    return error
+
+
 # Name of the hidden column that carries each row's input row index through conversion,
 # templating and tokenising, so a failure in any stage can name (and skip) the input row.
 ROW_ID = "__trlprep_row__"

@@ -268,11 +268,7 @@ def convert_table(
         if f.hint:
             ledger.hints.setdefault(f.stage, f.hint)
     if on_error != "skip":  # the counts said in the error, as the CLI says them before it
-        e = ledger.error()
-        said = ledger.counts_line(plan.said_as(), plan.row_kinds, nothing="returned")
-        e.counts = ledger.row_counts(said, plan.said_as())
-        e.message += f"; {said}"
-        raise e
+        raise ledger.returned_error(plan)
     from trlprep.importers.run import RejectedRowsWarning
 
     message = (

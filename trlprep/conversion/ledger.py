@@ -258,6 +258,14 @@ class Ledger(LedgerWords):
         e.counts = self.row_counts(self.counts_line())
         return e
 
+    def returned_error(self, plan: Any) -> DataError:
+        """`error()` as the Python API raises it (`errors.with_counts`): the counts of the
+        route `plan` takes (`nothing returned`)."""
+        from trlprep.errors import with_counts
+
+        said = self.counts_line(plan.said_as(), plan.row_kinds, nothing="returned")
+        return with_counts(self.error(), self.row_counts(said, plan.said_as()))
+
     def _error(self) -> DataError:
         f = dict(self.first or {})
         path = self.path
