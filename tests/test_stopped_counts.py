@@ -122,11 +122,14 @@ def test_an_error_before_the_end_of_the_input_says_how_far_it_read(tmp_path, mon
     res = run("convert", src, "-o", tmp_path / "o.jsonl")
     assert res.exit_code == 1, res.output
     said = _said(res.output)
-    read = sum(seen) + 0  # the rows of the batches read, refused ones included
-    assert read < len(rows)
-    line = "prompt-completion (standard): stopped after "
-    assert line in said and said.index(line) < said.index("error:"), said
-    assert ", 1 of them rejected; nothing written" in said and "would convert" not in said
+    read = sum(seen)  # the rows of the two batches read (no row refused before the check)
+    assert 2 < read < len(rows)
+    line = (
+        f"prompt-completion (standard): stopped after {read} of the input's rows, 1 of them "
+        "rejected; nothing written"
+    )
+    assert said.count(line) == 1 and said.index(line) < said.index("error:"), said
+    assert "would convert" not in said and "1 x validation:" in said
 
 
 def test_the_python_api_error_carries_the_counts(bad):
@@ -198,3 +201,24 @@ def test_train_logs_its_data_line_when_refused_rows_stop_it(tmp_path):
     )
     assert e.value.line == 2 and "may not say FORBIDDEN" in e.value.message
     assert "nothing returned" not in str(e.value)  # the API's clause, said by the log instead
+
+
+def test_train_logs_its_data_line_when_the_assistant_masks_stop_it(tmp_path):
+    """A message weight the loss cannot take (0.5) refuses its row after the conversion: the
+    data line counts the rows that would train."""
+    pytest.importorskip("torch")
+    from train_support import make_tokenizer
+    from trlprep.trainers.data import prepare
+
+    user = {"role": "user", "content": "Hi"}
+    rows = [[user, {"role": "assistant", "content": "Yo", "weight": w}] for w in (1, 0.5, 1)]
+    src = tmp_path / "weighted.jsonl"
+    src.write_text("".join(json.dumps({"messages": m}) + "\n" for m in rows))
+    logs: list[str] = []
+    with pytest.raises(DataError, match="has weight 0.5") as e:
+        prepare(str(src), "lm", ["language-modeling"], make_tokenizer(), max_length=64,
+                algo="sft", chat_template="chatml", log=logs.append)  # fmt: skip
+    assert logs[-1] == (
+        "data: language-modeling: 3 rows in, 1 left out, 2 would train; nothing trained (stopped)"
+    )
+    assert e.value.line == 2

@@ -7,7 +7,7 @@ stage, reason, original record), in input-row order whatever stage refused them:
 in the ledger until `settle` says no stage can refuse an earlier row any more (the streamed
 path settles each batch before reading the next); with `"stop"` nothing is written and,
 once the input has been read through, `error()` names the first failing input row and how
-many more fail.
+many more fail, and carries the counts (`RowCounts`; the line: `ledgerwords`).
 
 `--split-turns all` with a chat template or tokenizer (`turned`): the render refuses single
 turns (output rows), not their input row (`trlprep.conversion.byturn`); rows in / rejected /
