@@ -151,3 +151,7 @@ def test_a_stopped_run_says_the_counts_of_its_whole_input(here):
     with pytest.raises(trlprep.DataError) as e:
         trlprep.convert(rows, "unpaired")
     assert e.value.message.endswith(_quote("...; nothing returned (stopped)").removeprefix("..."))
+    alpaca = [{"instruction": f"Say {w}", "input": "", "output": w} for w in ("hi", "", "no")]
+    (here / "alpaca.jsonl").write_text("".join(json.dumps(r) + "\n" for r in alpaca))
+    res = run("import", "alpaca.jsonl", "--from", "alpaca", "-o", "pc.jsonl")
+    assert res.exit_code == 1 and _quote("alpaca -> prompt-completion (standard): 3") in _said(res)
