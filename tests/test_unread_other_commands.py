@@ -66,7 +66,7 @@ def test_report_says_a_layout_option_the_layout_does_not_read():
     assert said[0].startswith("warning: --margin is read by no step of this report")
     assert (
         "the alpaca layout" in said[0]
-        and "alpacafarm layouts (--from ranked; ranked and oasst-ranked without --threshold)"
+        and "helpsteer3 layouts (--from ranked; ranked and oasst-ranked without --threshold)"
         in said[0]
     )
     res = run("report", ALPACA, "--from", "alpaca")

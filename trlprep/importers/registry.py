@@ -11,6 +11,7 @@ from trlprep.importers.arena import Arena
 from trlprep.importers.base import Importer
 from trlprep.importers.binarized import Binarized
 from trlprep.importers.generations import Generations
+from trlprep.importers.helpsteer3 import HelpSteer3
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
@@ -26,6 +27,8 @@ from trlprep.importers.ranked import Ranked
 from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
 from trlprep.importers.swift import Swift
+from trlprep.importers.tldr import TLDR
+from trlprep.importers.tldr_preference import TLDRPreference
 
 IMPORTERS: dict[str, Importer] = {
     imp.name: imp
@@ -49,6 +52,9 @@ IMPORTERS: dict[str, Importer] = {
         AlpacaFarm(),
         SafeRLHF(),
         Arena(),
+        TLDRPreference(),
+        TLDR(),
+        HelpSteer3(),
         MTBench(),
         Instances(),
         ColumnMap(),
