@@ -211,16 +211,20 @@ def _per_batch(bad: Rejections, batch: pa.Array, rows: np.ndarray, said: str) ->
 
 
 def _unknown_note(batch: pa.Array, rows: np.ndarray) -> list[str]:
-    """The note on rows of batches TRL's script does not know, naming the batches."""
-    k = int(rows.sum())
-    if not k:
+    """One note per batch TRL's script does not know, counting its rows (per batch name, so
+    the notes of an input read in chunks sum to those of the input read whole)."""
+    if not rows.any():
         return []
-    values = np.asarray(batch.to_numpy(zero_copy_only=False), object)[rows]
-    names = sorted({"no batch" if v is None else repr(v) for v in values})
+    values = np.asarray(pc.fill_null(batch, "").to_numpy(zero_copy_only=False), object)
+    values = values[rows].astype(str)
+    names, counts = np.unique(values, return_counts=True)
     return [
-        f"{plural(k, 'row')} of a batch TRL's tldr_preference.py does not know "
-        f"({', '.join(names)}) {'has its' if k == 1 else 'have their'} prompt built from "
-        "what info holds (a post: the Reddit form; else an article: the CNN/DM form)"
+        f"{plural(int(k), 'row')} of "
+        + (f"batch {name!r}, which" if name else "no batch, which")
+        + f" TRL's tldr_preference.py does not know, {'has its' if k == 1 else 'have their'} "
+        "prompt built from what info holds (a post: the Reddit form; else an article: the "
+        "CNN/DM form)"
+        for name, k in zip(names.tolist(), counts.tolist(), strict=True)
     ]
 
 
