@@ -91,12 +91,11 @@ def test_prompts_follow_the_batch_and_odd_batches_are_noted(tmp_path):
     assert res.exit_code == 0, res.output
     assert counts(res.output) == (7, 0, 7, 7)
     said = " ".join(res.output.split())
-    end = "prompt built from what info holds (a post: the Reddit form; else an article: "
+    built = "prompt built from what info holds (a post: the Reddit form; else an article: "
     assert (
-        "2 rows of batch 'my_batch', which TRL's tldr_preference.py does not know, have their "
-        + end
+        "2 rows have batch 'my_batch', which TRL's tldr_preference.py does not know: " + built
     ) in said
-    assert "1 row of no batch, which TRL's tldr_preference.py does not know, has its " + end in said
+    assert "1 row has no batch (TRL's tldr_preference.py needs one): " + built in said
     got = rows_of(out)
     forms = [_trl_reddit(reddit), _trl_news(news), _trl_news(news), _trl_reddit(reddit)]
     assert [r["prompt"] for r in got] == [*forms, _trl_reddit(reddit), *[_trl_news(news)] * 2]
@@ -184,3 +183,24 @@ def test_tldr_posts_become_trl_lib_tldr_rows(tmp_path):
     assert got[1]["completion"] == "  spaced"
     reasons = [r["reason"] for r in rows_of(tmp_path / "sft.rejects.jsonl")]
     assert reasons == ["post is null (TRL's tldr.py would write None)", "summary is empty"]
+
+
+def test_odd_batch_notes_are_the_same_however_the_file_is_cut(tmp_path, monkeypatch):
+    from trlprep.io import jsonl
+
+    reddit = {"id": "a", "post": "p", "title": "T", "subreddit": "s"}
+    batches = ["zeta", "batch4", None, "zeta", "alpha", "zeta", None]
+    data = _write(tmp_path / "c.jsonl", [_row(b, reddit) for b in batches])
+    said = {}
+    for chunk in (1 << 30, 300):  # the whole file, about one row a chunk
+        monkeypatch.setattr(jsonl, "CHUNK_BYTES", chunk)
+        res = run("convert", data, "--from", "tldr-preference", "-o", tmp_path / f"{chunk}.jsonl")
+        assert res.exit_code == 0, res.output
+        said[chunk] = {line for line in res.output.splitlines() if line.startswith("note: ")}
+    assert said[300] == said[1 << 30]
+    assert {line.split(" (")[0].split(",")[0] for line in said[300]} == {
+        "note: 3 rows have batch 'zeta'",
+        "note: 1 row has batch 'alpha'",
+        "note: 2 rows have no batch",
+    }
+    assert (tmp_path / "300.jsonl").read_bytes() == (tmp_path / f"{1 << 30}.jsonl").read_bytes()

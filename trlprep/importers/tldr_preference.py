@@ -218,12 +218,16 @@ def _unknown_note(batch: pa.Array, rows: np.ndarray) -> list[str]:
     values = np.asarray(pc.fill_null(batch, "").to_numpy(zero_copy_only=False), object)
     values = values[rows].astype(str)
     names, counts = np.unique(values, return_counts=True)
+    built = "prompt built from what info holds (a post: the Reddit form; else an article: the "
     return [
-        f"{plural(int(k), 'row')} of "
-        + (f"batch {name!r}, which" if name else "no batch, which")
-        + f" TRL's tldr_preference.py does not know, {'has its' if k == 1 else 'have their'} "
-        "prompt built from what info holds (a post: the Reddit form; else an article: the "
-        "CNN/DM form)"
+        f"{plural(k, 'row')} {'has' if k == 1 else 'have'} "
+        + (
+            f"batch {name!r}, which TRL's tldr_preference.py does not know: "
+            if name
+            else "no batch (TRL's tldr_preference.py needs one): "
+        )
+        + built
+        + "CNN/DM form)"
         for name, k in zip(names.tolist(), counts.tolist(), strict=True)
     ]
 
