@@ -116,13 +116,15 @@ def test_rows_without_a_prompt_or_a_pair_are_refused_with_their_reason(tmp_path)
         _row("batch5", reddit, choice=None),
         {**_row("batch5", reddit), "summaries": [{"text": " a", "policy": "x", "note": None}]},
         _row("batch5", reddit, choice=1, texts=(" fine", "")),
+        _row("other", reddit, choice=3),  # an odd batch, refused: not in the note
         _row("batch5", reddit),
     ]
     out = tmp_path / "pref.jsonl"
     res = run("convert", _write(tmp_path / "c.jsonl", rows), "--from", "tldr-preference",
               "--on-error", "skip", "-o", out)  # fmt: skip
     assert res.exit_code == 0, res.output
-    assert counts(res.output) == (9, 8, 1, 1)
+    assert counts(res.output) == (10, 9, 1, 1)
+    assert "does not know" not in res.output
     reasons = [r["reason"] for r in rows_of(tmp_path / "pref.rejects.jsonl")]
     assert reasons == [
         "info.post is null, which Reddit batch batch5 builds its prompt from",
@@ -133,6 +135,7 @@ def test_rows_without_a_prompt_or_a_pair_are_refused_with_their_reason(tmp_path)
         "choice is null: no pair",
         "summaries holds 1 summary, not 2: no pair",
         "the chosen summary's text is empty (an empty answer gives no pair to learn from)",
+        "choice is not 0 or 1: no pair",
     ]
 
 

@@ -125,12 +125,13 @@ class TLDRPreference(Importer):
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         axis = _axis(table.column_names)
         require(table, "info", *(("summary",) if axis else ("summaries", "choice")), layout=LAYOUT)
-        prompt, notes = prompts(table, bad)
+        prompt, batch, odd = prompts(table, bad)
         if axis:
             _need_threshold(opts)  # no TRL script reads them: no note on their batches
             produced = {"prompt": prompt, **_rated(table, opts.threshold, bad)}
             return Converted(assemble(table, produced, ("info", "summary")))
         produced = {"prompt": prompt, **_pair(table, bad)}
+        notes = _unknown_note(batch, odd & ~bad.mask)  # of the rows imported
         return Converted(assemble(table, produced, ("info", "summaries", "choice")), notes=notes)
 
 
@@ -162,9 +163,10 @@ def _field(struct: pa.Array, name: str, column: str) -> pa.Array:
     return _string(pc.struct_field(struct, name), f"{column}.{name}")
 
 
-def prompts(table: pa.Table, bad: Rejections) -> tuple[pa.Array, list[str]]:
+def prompts(table: pa.Table, bad: Rejections) -> tuple[pa.Array, pa.Array, np.ndarray]:
     """Each row's prompt, built from `info` as TRL's tldr_preference.py builds it for the
-    row's `batch` (another batch: by what `info` holds), and the note on such rows."""
+    row's `batch` (another batch: by what `info` holds), the batches, and where a batch
+    TRL's script does not know was read so."""
     n = table.num_rows
     info = as_array(table.column("info"))
     if not pa.types.is_struct(info.type):
@@ -189,15 +191,15 @@ def prompts(table: pa.Table, bad: Rejections) -> tuple[pa.Array, list[str]]:
     _per_batch(bad, batch, reddit_batch & ~has_post, "info.post is null, which Reddit batch")
     _per_batch(bad, batch, news_batch & ~has_article, "info.article is null, which CNN/DM batch")
     bad.add(~reddit & ~news, "info holds neither a post nor an article: no prompt")
-    bad.add(~mask(title.is_valid()), "info.title is null (TRL's script would write None)")
-    bad.add(reddit & ~mask(subreddit.is_valid()), "info.subreddit is null (TRL would write None)")
+    none = "(TRL's script would write None)"
+    bad.add(~mask(title.is_valid()), f"info.title is null {none}")
+    bad.add(reddit & ~mask(subreddit.is_valid()), f"info.subreddit is null {none}")
     prompt = pc.if_else(
         pa.array(reddit),
         reddit_prompt(subreddit, title, squeezed(post)),
         news_prompt(title, squeezed(article)),
     )
-    built = unknown & (reddit | news) & ~bad.mask
-    return prompt, _unknown_note(batch, built)
+    return prompt, batch, unknown & (reddit | news)
 
 
 def _per_batch(bad: Rejections, batch: pa.Array, rows: np.ndarray, said: str) -> None:
