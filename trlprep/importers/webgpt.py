@@ -13,7 +13,8 @@ citation marks ([1], [2]) to the quotes the model browsed; every other column pa
 (`chosen_quotes`: {title, extract}), the scores and the GPT-2 token ids (`chosen_tokens`).
 
 `--margin` adds `margin` (TRL's reward trainer reads it): |score_0 - score_1|, from 0 to 2,
-as open-instruct's webgpt-binarized writes it.
+as open-instruct's webgpt-binarized writes it (WebGPT's own reward model read only which
+score is higher).
 """
 
 from __future__ import annotations
