@@ -3,7 +3,8 @@
 Layouts (`IMPORTERS`, `--from LAYOUT`): `sharegpt`, `alpaca`, `hh`, `openai-chat`,
 `ranked`, `generations`, `prm800k`, `math-shepherd`, `math-aps-tree`, `oasst`, `oasst-ranked`,
 `llamafactory-v1`,
-`alpacafarm`, `saferlhf`, `arena`, `mt-bench`, `instances` and `map` (generic column and role
+`alpacafarm`, `saferlhf`, `shp`, `webgpt`,
+`arena`, `mt-bench`, `instances` and `map` (generic column and role
 renaming). Each
 importer works per record batch (`Importer.apply`), so files stream (a layout whose records
 span the file, OASST's message export, is imported whole); every input row is imported or

@@ -25,7 +25,9 @@ from trlprep.importers.promptanswers import PromptAnswers
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
+from trlprep.importers.shp import SHP
 from trlprep.importers.swift import Swift
+from trlprep.importers.webgpt import WebGPT
 
 IMPORTERS: dict[str, Importer] = {
     imp.name: imp
@@ -48,6 +50,8 @@ IMPORTERS: dict[str, Importer] = {
         PromptAnswers(),
         AlpacaFarm(),
         SafeRLHF(),
+        SHP(),
+        WebGPT(),
         Arena(),
         MTBench(),
         Instances(),
