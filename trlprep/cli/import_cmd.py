@@ -28,7 +28,7 @@ def import_command(
         "prm800k | math-shepherd | math-aps-tree | oasst | oasst-ranked | llamafactory-v1 | "
         "oumi | swift | "
         "binarized | prompt-answers | alpacafarm | saferlhf | shp | webgpt | arena | mt-bench | "
-        "instances | "
+        "instances | xlam | nemotron | "
         "map (detected when omitted, where the columns tell).",
     ),
     output: str = opt.OUTPUT,

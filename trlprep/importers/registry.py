@@ -17,6 +17,7 @@ from trlprep.importers.llamafactory import LlamaFactoryV1
 from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.math_shepherd import MathShepherd
 from trlprep.importers.mathapstree import MathAPSTree
+from trlprep.importers.nemotron import Nemotron
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
 from trlprep.importers.oumi import Oumi
@@ -28,6 +29,7 @@ from trlprep.importers.sharegpt import ShareGPT
 from trlprep.importers.shp import SHP
 from trlprep.importers.swift import Swift
 from trlprep.importers.webgpt import WebGPT
+from trlprep.importers.xlam import XLAM
 
 IMPORTERS: dict[str, Importer] = {
     imp.name: imp
@@ -55,6 +57,8 @@ IMPORTERS: dict[str, Importer] = {
         Arena(),
         MTBench(),
         Instances(),
+        XLAM(),
+        Nemotron(),
         ColumnMap(),
     )
 }
