@@ -18,6 +18,7 @@ from trlprep.importers.llamafactory import LlamaFactoryV1
 from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.math_shepherd import MathShepherd
 from trlprep.importers.mathapstree import MathAPSTree
+from trlprep.importers.nemotron import Nemotron
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
 from trlprep.importers.oumi import Oumi
@@ -26,9 +27,12 @@ from trlprep.importers.promptanswers import PromptAnswers
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
+from trlprep.importers.shp import SHP
 from trlprep.importers.swift import Swift
 from trlprep.importers.tldr import TLDR
 from trlprep.importers.tldr_preference import TLDRPreference
+from trlprep.importers.webgpt import WebGPT
+from trlprep.importers.xlam import XLAM
 
 IMPORTERS: dict[str, Importer] = {
     imp.name: imp
@@ -51,12 +55,16 @@ IMPORTERS: dict[str, Importer] = {
         PromptAnswers(),
         AlpacaFarm(),
         SafeRLHF(),
+        SHP(),
+        WebGPT(),
         Arena(),
         TLDRPreference(),
         TLDR(),
         HelpSteer3(),
         MTBench(),
         Instances(),
+        XLAM(),
+        Nemotron(),
         ColumnMap(),
     )
 }
