@@ -84,13 +84,16 @@ PAIRING = typer.Option(
     help="ranked: best-vs-rest | best-vs-worst | all-pairs.",
 )
 THRESHOLD = typer.Option(
-    None, "--threshold", help="ranked: unpaired preference, good = score >= threshold."
+    None,
+    "--threshold",
+    help="ranked: unpaired preference, good = score >= threshold; tldr-preference (axis "
+    "evals): good = overall >= threshold.",
 )
 MARGIN = typer.Option(
     False,
     "--margin",
     help="ranked: add the score difference as `margin`; alpacafarm: the preference's strength; "
-    "shp: ln(score_ratio); webgpt: |score_0 - score_1|.",
+    "shp: ln(score_ratio); webgpt: |score_0 - score_1|; helpsteer3: |overall_preference|.",
 )
 NEUTRAL = typer.Option(
     "negative",

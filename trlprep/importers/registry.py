@@ -11,6 +11,7 @@ from trlprep.importers.arena import Arena
 from trlprep.importers.base import Importer
 from trlprep.importers.binarized import Binarized
 from trlprep.importers.generations import Generations
+from trlprep.importers.helpsteer3 import HelpSteer3
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
@@ -28,6 +29,8 @@ from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
 from trlprep.importers.shp import SHP
 from trlprep.importers.swift import Swift
+from trlprep.importers.tldr import TLDR
+from trlprep.importers.tldr_preference import TLDRPreference
 from trlprep.importers.webgpt import WebGPT
 from trlprep.importers.xlam import XLAM
 
@@ -55,6 +58,9 @@ IMPORTERS: dict[str, Importer] = {
         SHP(),
         WebGPT(),
         Arena(),
+        TLDRPreference(),
+        TLDR(),
+        HelpSteer3(),
         MTBench(),
         Instances(),
         XLAM(),
