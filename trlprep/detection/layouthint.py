@@ -35,6 +35,7 @@ from trlprep.detection.mapnames import (
     paired_why,
 )
 from trlprep.detection.textcolumn import text_column_suggestion
+from trlprep.detection.tokenids import token_id_samples
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -262,6 +263,9 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             )  # fmt: skip
         elif (ranked := ranked_suggestion(table.schema)) is not None:
             det.notes.append(ranked)
+        elif (ids := token_id_samples(table.schema)) is not None:
+            det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]
+            det.notes.append(ids)
         elif (elsewhere := answers_elsewhere(table.schema)) is not None:
             # which columns each type needs does not help: no renaming makes a prompt
             det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]
