@@ -149,6 +149,13 @@ def test_ultrafeedback_overall_score_pairs_without_a_map(tmp_path):
         assert pair["chosen"][0]["content"] == best and pair["rejected"][0]["content"] == worst
 
 
+def test_detect_names_the_aspect_maps():
+    said = " ".join(_run("detect", UF).output.split())
+    assert "rated per aspect (instruction_following, honesty, truthfulness, helpfulness)" in said
+    pick = "completions[model=M]"
+    assert f"--map completions={pick},scores={pick}.annotations.helpfulness.Rating" in said
+
+
 # ------------------------------------------------------------------ ultrafeedback-prompt.py
 
 
@@ -348,3 +355,25 @@ def test_readme_quotes_the_commands_tested_here():
         "a score is 'N/A', no number",
     ):
         assert command in readme, command
+
+
+def test_rlaif_v_rejected_row_with_image_bytes_is_written_without_a_panic(tmp_path):
+    import subprocess
+    import sys
+
+    src = tmp_path / "rlaif-v.parquet"
+    _rlaif_v(src)
+    table = pq.read_table(src)
+    chosen = pa.array([None, "It is red.", "Yes."], pa.string())
+    pq.write_table(table.set_column(table.column_names.index("chosen"), "chosen", chosen), src)
+    out = tmp_path / "out.parquet"
+    res = subprocess.run(
+        [sys.executable, "-m", "trlprep", "convert", str(src), "--map",
+         "prompt=question,images=image", "--conversational", "-o", str(out),
+         "--on-error", "skip"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "panicked" not in res.stderr and "3 rows in, 1 rejected" in res.stderr + res.stdout
+    (reject,) = _rows(tmp_path / "out.rejects.jsonl")
+    assert reject["record"]["question"] == "What is in the image?"

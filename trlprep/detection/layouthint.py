@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list
 from trlprep.detection.answerlists import answer_list_advice
+from trlprep.detection.aspectratings import aspect_advice
 from trlprep.detection.besidehints import (
     answer_advice_of,
     label_advice,
@@ -252,6 +253,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"read as the {name} layout, as `trlprep convert` reads it (lands on "
                 f"{dtype.name}, {fmt.value}); no TRL type reads its columns as they are"
             )
+            if name == "ranked" and (aspects := aspect_advice(table.schema)) is not None:
+                det.notes.append(aspects)
         elif (alpaca := alpaca_suggestion(table.column_names)) is not None:
             plain = map_suggestion(table.column_names)
             det.notes.append(
