@@ -71,3 +71,9 @@ def test_one_image_per_row_mapped_onto_images_is_a_list_of_one():
     assert rename(t, {"images": "image"}).column("images").to_pylist() == [["a.png"], None]
     lists = pa.table({"image": [["a.png", "b.png"]]})
     assert rename(lists, {"images": "image"}).column("images").to_pylist() == [["a.png", "b.png"]]
+
+
+def test_the_whole_list_kept_beside_its_picked_items():
+    out = rename(_table(), {"items_all": "items", "items": "items[model=y]"})
+    assert out.column("items_all").to_pylist() == _table().column("items").to_pylist()
+    assert [len(x or []) for x in out.column("items").to_pylist()] == [1, 1, 0]

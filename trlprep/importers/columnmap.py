@@ -136,12 +136,19 @@ def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table,
         if not probe and (path.selects or len(path.fields) > 1 or is_list(field.type)):
             # a deeper path, or items of a list: the object column stays as it is
             taken = read_path(table.column(path.head), path, src)
-            if dst in table.column_names and dst != path.head:
+            aside = [k for k, v in left.items() if v == dst and k != dst]  # --map KEPT=dst
+            if dst in table.column_names and aside:  # the whole column kept under KEPT
+                if aside[0] in table.column_names:
+                    raise UsageError(f"--map: the data already has a column {aside[0]!r}")
+                names = [aside[0] if n == dst else n for n in table.column_names]
+                table = table.rename_columns(names).append_column(dst, taken)
+                del left[aside[0]]
+            elif dst in table.column_names and dst != path.head:
                 raise UsageError(
                     f"--map: the data already has a column {dst!r}",
                     hint=f"rename that one too (e.g. --map {dst}_orig={dst},...) or drop it",
                 )
-            if dst == path.head:
+            elif dst == path.head:
                 table = table.set_column(table.column_names.index(dst), dst, taken)
             else:
                 table = table.append_column(dst, taken)
