@@ -107,7 +107,7 @@ def test_explain_counts_ties_apart_and_names_the_row_a_run_stops_at(tmp_path):
     res = run("convert", _data(tmp_path), "--from", "webgpt", "--explain", "-o", tmp_path / "x")
     assert res.exit_code == 0, res.output
     said = " ".join(res.output.split())
-    assert "import: 6 rows in, 2 imported, 2 cannot be imported, 2 not paired (ties)" in said
+    assert "import: 6 rows in, 2 imported, 2 cannot be imported, 2 not paired (no error)" in said
     assert "the run stops at line 4, the first of these 2 rows" in said  # not the tie, line 3
     assert "quotes_0 / quotes_1, tokens_0 / tokens_1, score_0 / score_1 -> chosen_quotes" in said
     ties = _data(tmp_path, [ROWS[0], ROWS[2]])
