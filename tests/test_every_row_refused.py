@@ -20,6 +20,10 @@ FUNCTIONARY = HERE / "functionary_test_cases" / "test_case.json"
 DAPO = HERE / "xtuner_dapo_rollouts" / "dapo_math_response_data.sample.jsonl"
 REFUSED = "language-modeling (conversational): 1 row in, 1 rejected, 0 converted -> 0 rows out"
 IMPORT_REFUSED = "map -> unpaired-preference (standard): 12 rows in, 12 rejected, 0 converted"
+IMPORT_STOPPED = (
+    "map -> unpaired-preference (standard): 12 rows in, 12 rejected, 0 would convert; "
+    "nothing written (stopped)"
+)
 
 
 @pytest.fixture
@@ -62,7 +66,7 @@ def test_stopped_with_every_row_failing_says_the_counts_and_no_other_rows(tmp_pa
     out = tmp_path / "out.jsonl"
     res = run("convert", dapo, "--map", "completion=response", "-o", out)
     assert res.exit_code == 1, res.output
-    _before_error(res.output, IMPORT_REFUSED)
+    _before_error(res.output, IMPORT_STOPPED)  # a stopped run's counts: nothing written
     assert "(11 more rows fail)" in res.output and not out.exists()
     said = " ".join(res.output.split())
     assert "nothing was written; every row fails" in said

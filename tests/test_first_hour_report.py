@@ -56,7 +56,7 @@ def test_convert_help_says_conversational_serves_more_than_alpaca():
     res = CliRunner().invoke(app, ["convert", "--help"])
     text = " ".join(res.output.split())
     assert "alpaca: import as conversational" not in text
-    assert "ranked, generations, saferlhf, mt-bench and --map imports" in text
+    assert "ranked, generations, saferlhf, shp, webgpt, mt-bench and --map imports" in text
 
 
 @pytest.mark.parametrize("command", ["convert", "validate", "report", "import"])

@@ -79,9 +79,11 @@ def test_import_explain_writes_nothing(tmp_path):
     assert res.exit_code == 0, res.output
     assert "lands on: preference (standard)" in res.output
     assert (
-        "import: 4 rows in, 3 imported (one row per pair (best-vs-rest)), 2 cannot be imported"
-        in res.output
+        "import: 4 rows in, 3 imported (one row per pair (best-vs-rest)), 1 cannot be "
+        "imported, 1 not paired (no error)" in res.output
     )
+    said = "note: the run stops at line 3, the row that cannot be imported, and writes nothing"
+    assert said in res.output
     assert "fewer than two completions" in res.output and "(ties)" in res.output
     assert list(tmp_path.iterdir()) == []
 

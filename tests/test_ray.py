@@ -324,6 +324,9 @@ def test_cli_ray_imports_layouts_skips_and_names_lines_as_local(tmp_path):
     first = f"{src / 'train-00000-of-00002.jsonl'}:3: import:"
     assert first in r_local.output and first in r_ray.output
     assert "(1 more row fails)" in r_ray.output
+    stopped = "6 rows in, 2 rejected, 4 would convert; nothing written (stopped)"  # every shard
+    assert stopped in r_local.output and "ray: sharegpt -> " in r_ray.output
+    assert r_ray.output.count(stopped) == 1
 
 
 def test_cli_validate_ray_reports_as_local_over_shards(tmp_path):

@@ -82,3 +82,23 @@ def test_ray_convert_warns_of_an_unpairing_as_trlprep_convert_does():
     assert out.count() == 2 * len(rows)
     said = [str(w.message) for w in caught if issubclass(w.category, trlprep.ConversionWarning)]
     assert said.count(UNPAIR_WARNING) == 1, said
+
+
+def test_a_stop_carries_the_counts_trlprep_convert_carries():
+    """Rows refused by the conversion (HH read as text, unpaired: none here) or by the
+    import (HH's empty final turns): `trlprep.ray.convert`'s DataError says and carries the
+    counts of `trlprep.convert`'s, over every block."""
+    rows = [json.loads(line) for line in HH.read_text(encoding="utf-8").splitlines()]
+    mixed = [{"prompt": "a", "chosen": "b", "rejected": "c"} for _ in range(6)]
+    mixed[4] = {"prompt": "a", "chosen": "", "rejected": "c"}  # refused by validation
+    for data, kw in ((mixed, {"to": "unpaired"}), (rows, {"to": "preference", "from_": "hh"})):
+        with pytest.raises(trlprep.DataError) as local:
+            trlprep.convert(data, **kw)
+        blocks = ray.data.from_items(data, override_num_blocks=3)
+        with pytest.raises(trlprep.DataError) as info:
+            engine.convert(blocks, **kw).materialize()
+        assert info.value.counts == local.value.counts and local.value.counts is not None
+        assert info.value.message.endswith(local.value.counts.said)
+    c = local.value.counts
+    assert (c.rows_in, c.rejected, c.kept, c.kept_as) == (163, 4, 159, "would import")
+    assert c.said.startswith("hh -> preference-implicit (conversational): 163 rows in")

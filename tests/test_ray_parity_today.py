@@ -260,9 +260,19 @@ def test_ray_run_equals_local_run(tmp_path, case):
         assert len(out.decode().splitlines()) == 2
     if case == "csv-all-refused-skip":
         assert rejects is not None and len(rejects.splitlines()) == 40
+    stopped = {  # a run stopped by refused rows: its counts before the error, on both engines
+        "csv-all-refused": "40 rows in, 40 rejected, 0 would convert; nothing written (stopped)",
+        "split-turns-refused-stop": "2 rows in, 0 rejected, 2 would convert (language-modeling "
+        "-> prompt-completion: 2 rows -> 4, one per assistant turn; 2 turns of 1 row refused); "
+        "nothing written (stopped)",
+    }.get(case)
+    if stopped is not None:
+        assert said.count(stopped) == 1 and said.index(stopped) < said.index("error:"), said
     if case in ("csv-all-refused-skip", "label-not-boolean"):  # every row refused: counted
         n = 40 if case == "csv-all-refused-skip" else 12
         line = f"{n} rows in, {n} rejected, 0 converted -> 0 rows out"
+        if case == "label-not-boolean":  # stopped (--on-error stop): nothing written
+            line = f"{n} rows in, {n} rejected, 0 would convert; nothing written (stopped)"
         assert line in said and said.index(line) < said.index("error:"), said
     if case == "unplaced":
         rows = [json.loads(x) for x in out.decode().splitlines()]

@@ -108,9 +108,17 @@ def test_ray_stop_sends_no_record_to_the_driver(tmp_path, monkeypatch):
             app, ["convert", str(HH), "-o", str(out), "--engine", engine, *args]
         )
         assert runs[engine].exit_code == 1
-    said = [x for x in runs["ray"].output.splitlines() if not x.startswith("warning")]
+    said = [  # Ray's counts line named so, as when it writes rows
+        x.removeprefix("ray: ")
+        for x in runs["ray"].output.splitlines()
+        if not x.startswith("warning")
+    ]
     assert said == [x for x in runs["local"].output.splitlines() if not x.startswith("warning")]
     said = " ".join(runs["ray"].output.split())
+    assert (
+        "ray: hh -> preference-implicit -> unpaired-preference (conversational): 163 rows in, "
+        "4 rejected, 159 would convert (unpairing: 2 per row); nothing written (stopped)"
+    ) in said
     assert "sample.jsonl:87: import: chosen: ends with an empty Assistant turn" in said
     assert "(3 more rows fail)" in said
 

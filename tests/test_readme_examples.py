@@ -130,3 +130,28 @@ def test_validate_from_a_layout_refusing_every_row_names_its_type(here):
     (here / "dapo.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     res = run("validate", "dapo.jsonl", "--map", "completion=response")
     assert res.exit_code == 1 and _quote("INVALID: 0 rows of") in res.output, res.output
+
+
+def test_a_stopped_run_says_the_counts_of_its_whole_input(here):
+    rows = [
+        {"prompt": "a", "chosen": "b", "rejected": "c"},
+        {"prompt": "a", "chosen": "", "rejected": 5},
+        {"prompt": "a", "chosen": "b", "rejected": "c"},
+    ]
+    (here / "bad.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = run("convert", "bad.jsonl", "--to", "unpaired", "-o", "out.jsonl")
+    assert res.exit_code == 1 and not (here / "out.jsonl").exists(), res.output
+    said = _said(res)
+    assert _quote("preference -> unpaired-preference (standard): 3 rows in, 1 rejected") in said
+    assert _quote("1 x read: column 'rejected' holds a number (5)").removesuffix(" ...") in said
+    dapo = records(HERE / "xtuner_dapo_rollouts" / "dapo_math_response_data.sample.jsonl")
+    (here / "dapo.jsonl").write_text("".join(json.dumps(r) + "\n" for r in dapo))
+    res = run("convert", "dapo.jsonl", "--map", "completion=response", "-o", "out.jsonl")
+    assert res.exit_code == 1 and _quote("12 rows in, 12 rejected, 0 would convert") in _said(res)
+    with pytest.raises(trlprep.DataError) as e:
+        trlprep.convert(rows, "unpaired")
+    assert e.value.message.endswith(_quote("...; nothing returned (stopped)").removeprefix("..."))
+    alpaca = [{"instruction": f"Say {w}", "input": "", "output": w} for w in ("hi", "", "no")]
+    (here / "alpaca.jsonl").write_text("".join(json.dumps(r) + "\n" for r in alpaca))
+    res = run("import", "alpaca.jsonl", "--from", "alpaca", "-o", "pc.jsonl")
+    assert res.exit_code == 1 and _quote("alpaca -> prompt-completion (standard): 3") in _said(res)

@@ -238,7 +238,7 @@ def test_report_lists_every_reason_as_validate_and_convert_count_them():
     assert res.exit_code == 0, res.output
     text = " ".join(res.output.split())
     assert "9 rows failed at import" in text
-    assert "28 rows not paired (ties: no pair)" in text
+    assert "28 rows not paired (no error)" in text
     lines = ", ".join(f"line {n}" for n in TIE_LINES)
     assert f"28 x not paired: {TIE} (e.g. {lines})" in text
     assert f"3 x import: {EMPTY} (e.g. line 218, line 230, line 302)" in text

@@ -557,7 +557,8 @@ CELL = st.sampled_from(["ok", "ok", "ok", "null", "absent"])
 def test_rows_in_equal_rows_out_plus_rejected(tmp_path_factory, cells):
     """Rows with any null or absent required value are exactly the rejected rows, in the
     streamed CLI (small batches, some wholly null) and the Python API alike; every other
-    row is converted."""
+    row is converted. A run that stops on them (`--on-error stop`) counts the same rows:
+    its counts line and its error's `counts` say rows in = would convert + rejected."""
     rows = [_pref_text(0)]  # one complete row: the data is preference
     for i, kinds in enumerate(cells, 1):
         row = _pref_text(i)
@@ -571,12 +572,15 @@ def test_rows_in_equal_rows_out_plus_rejected(tmp_path_factory, cells):
     tmp = tmp_path_factory.mktemp("rows")
     src = _write(tmp / "p.jsonl", rows)
     out = tmp / "o.jsonl"
+    stopped_out = tmp / "s.jsonl"
     with pytest.MonkeyPatch.context() as mp:
         from trlprep.io import jsonl
 
         mp.setattr(jsonl, "CHUNK_BYTES", 128)  # a few rows a batch
         res = _run("convert", str(src), "--to", "unpaired", "-o", str(out), "--on-error", "skip")
+        stopped = _run("convert", str(src), "--to", "unpaired", "-o", str(stopped_out))
     assert res.exit_code == 0, res.output
+    _stopped_counts_agree(rows, bad, stopped, stopped_out)
     n_in, n_bad = len(rows), len(bad)
     good = n_in - n_bad
     assert f"{n_in} row{'s' * (n_in > 1)} in, {n_bad} rejected, {good} converted" in res.output
@@ -587,3 +591,28 @@ def test_rows_in_equal_rows_out_plus_rejected(tmp_path_factory, cells):
     with warnings.catch_warnings(record=True):
         warnings.simplefilter("always")
         assert api.convert(rows, "unpaired", on_error="skip") == _jsonl(out)
+
+
+def _stopped_counts_agree(rows: list[dict], bad: list[int], res, out: Path) -> None:
+    """A stopped run (CLI and API) over `rows`, of which `bad` are refused: nothing written,
+    its counts (line and `DataError.counts`) those of the whole input."""
+    n_in, n_bad = len(rows), len(bad)
+    good = n_in - n_bad
+    if not n_bad:
+        assert res.exit_code == 0 and "would convert" not in res.output, res.output
+        return
+    line = (
+        f"preference -> unpaired-preference (standard): {n_in} row{'s' * (n_in > 1)} in, "
+        f"{n_bad} rejected, {good} would convert"
+    )
+    said = " ".join(res.output.split())
+    assert res.exit_code == 1 and not out.exists(), res.output
+    assert said.count(line) == 1 and said.index(line) < said.index("error:"), res.output
+    assert f"{line} (unpairing: 2 per row); nothing written (stopped)" in said
+    with warnings.catch_warnings(), pytest.raises(DataError) as e:
+        warnings.simplefilter("ignore")
+        api.convert(rows, "unpaired")
+    c = e.value.counts
+    assert (c.rows_in, c.rejected, c.kept) == (n_in, n_bad, good)
+    assert c.rows_in == c.kept + c.rejected
+    assert str(e.value).split("\n")[0].endswith(c.said) and c.said.startswith(line)

@@ -141,13 +141,14 @@ def _masked(
         line = None if lines is None else int(lines[r])
         row = None if made.input_rows is None else int(made.input_rows[r])
         more = f" (and {plural(len(refused) - 1, 'other row')})" if len(refused) > 1 else ""
-        raise DataError(
+        e = DataError(
             f"assistant-only loss: {masked.refused[r]}{more}",
             hint="set the rows aside with --on-error skip (listed in the rejects file)",
             path=path,
             line=line,
             row=None if line is not None else row,
         )
+        raise _counted(e, made, len(refused))
     keep = np.ones(table.num_rows, bool)
     keep[refused] = False
     rejects = _rejects(turns, made, refused, masked.refused) if refused else None
@@ -236,3 +237,17 @@ def loss_note(rows: dict[str, list], what: str) -> str:
 
 
 __all__ = ["MASKS", "WHOLE_IDS", "WHOLE_MASKS", "apply", "loss_note", "onto_ids"]
+
+
+def _counted(e: DataError, made: Any, refused: int) -> DataError:
+    """`e` with the counts of the converted rows the masks refused (`RowCounts`, said as
+    train's data line), where each converted row is one input row."""
+    if made.table.num_rows != made.rows_in:  # rows the conversion made: no input count
+        return e
+    from trlprep.trainers.data_rejects import trained
+
+    from trlprep.errors import RowCounts
+
+    route = " -> ".join(made.route)
+    n = made.rows_in
+    return trained(e, RowCounts(n, refused, n - refused, "", route, "would train"), n)

@@ -51,13 +51,19 @@ def coerced(
         n = len(idx) - 1
         more = f" ({plural(n, 'more row')} {'fails' if n == 1 else 'fail'})" if n else ""
         first = int(idx[0])
-        raise DataError(
+        e = DataError(
             f"{s.reasons[first]}{more}",
             path=path,
             line=None if lines is None else int(lines[first]),
             row=int(rows[first]),
             hint="fix the rows, or pass --on-error skip to leave them out (listed)",
         )
+        from trlprep.trainers.data_rejects import trained
+
+        from trlprep.errors import RowCounts
+
+        n_in, bad = table.num_rows, len(idx)  # (read before any other step: `kept_as` read)
+        raise trained(e, RowCounts(n_in, bad, n_in - bad, "", None, "read"), n_in)
     rejects = failures_table([Failure(rows[idx], "read", list(s.reasons[idx]))], table, 0, lines)
     warnings.warn(
         RejectedRowsWarning(

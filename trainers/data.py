@@ -144,7 +144,8 @@ def prepare(
         tools_said(),
     ):
         warnings.simplefilter("always", UserWarning)  # every note, each time it is said
-        made = to_training_table(
+        made = _read_or_say_counts(
+            lambda line: log(f"{label}: {line}"),
             data,
             accepts,
             tokenizer,
@@ -176,11 +177,9 @@ def prepare(
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     loss_what = None
     if masks:  # SFT's loss on assistant messages, as the flag or the data's weights say
-        from trlprep.trainers import assistant_masks
-
-        made, refused, loss_what = assistant_masks.apply(
-            made, options, tokenizer, chat_template, on_error=on_error,
-            template_kwargs=template_kwargs, tools=tools,
+        made, refused, loss_what = _masks_or_say_counts(
+            lambda line: log(f"{label}: {line}"), made, options, tokenizer, chat_template,
+            on_error=on_error, template_kwargs=template_kwargs, tools=tools,
             path=os.fspath(data) if isinstance(data, (str, os.PathLike)) else None,
             log=lambda msg: log(f"{label}: {msg}"),
         )  # fmt: skip
@@ -319,3 +318,27 @@ def prepare(
         assistant_masks=assistant, loss_on=loss_what,
         rendered_by=recorded.get("chat_template") if recorded else None,
     )  # fmt: skip
+
+
+def _read_or_say_counts(say: Callable[[str], None], *args: Any, **kw: Any) -> Any:
+    """`to_training_table(*args, **kw)`; a read stopped by refused rows says its data line
+    (`RowCounts`, in train's words) to `say` before its error, as a read that went on logs
+    its own."""
+    return _saying_counts(say, to_training_table, *args, **kw)
+
+
+def _masks_or_say_counts(say: Callable[[str], None], *args: Any, **kw: Any) -> Any:
+    """`assistant_masks.apply(*args, **kw)`, a stop by the rows it refuses said as
+    `_read_or_say_counts` says a read's."""
+    from trlprep.trainers import assistant_masks
+
+    return _saying_counts(say, assistant_masks.apply, *args, **kw)
+
+
+def _saying_counts(say: Callable[[str], None], step: Any, *args: Any, **kw: Any) -> Any:
+    try:
+        return step(*args, **kw)
+    except DataError as e:
+        if e.counts is not None:
+            say(e.counts.said)
+        raise

@@ -44,14 +44,46 @@ def located(inp: Any, rows: np.ndarray, lines: Any) -> Iterator[None]:
         if row is not None and line is None and 0 <= row < len(rows):
             line = None if lines is None else int(np.asarray(lines)[row])
             row = int(np.asarray(rows)[row]) if line is None else None
-        raise DataError(
-            e.message,
-            hint=train_hint(e.hint),
-            path=e.path or inp.source.path,
-            line=line,
-            row=row,
-            column=e.column,
+        raise trained(
+            DataError(
+                e.message,
+                hint=train_hint(e.hint),
+                path=e.path or inp.source.path,
+                line=line,
+                row=row,
+                column=e.column,
+            ),
+            e.counts,
+            inp.table.num_rows,
         ) from e
+
+
+def trained(e: DataError, counts: Any, rows_read: int) -> DataError:
+    """`e`, a stop of train's data reading, with its `counts` (`RowCounts`, of the rows a
+    step was given, or None) said as train's data line (`stopped_line`) and the Python
+    API's own counts clause taken off its message (train logs the line)."""
+    if counts is None:
+        return e
+    import dataclasses
+
+    e.message = e.message.removesuffix(f"; {counts.said}")
+    e.counts = dataclasses.replace(counts, said=stopped_line(counts, rows_read))
+    return e
+
+
+def stopped_line(counts: Any, rows_read: int) -> str:
+    """Train's data line for a read stopped by refused rows (`counts`: `RowCounts` of the
+    rows the stopping step was given, made of the input's `rows_read` rows): `ROUTE: N rows
+    in, M left out, K would convert; nothing trained (stopped)`."""
+    head = f"{counts.route}: " if counts.route else ""
+    if rows_read != counts.rows_in:  # an import made the rows the step counted
+        said = (
+            f"{plural(rows_read, 'row')} in -> {counts.rows_in:,} imported, "
+            f"{counts.rejected:,} of those left out"
+        )
+    else:
+        said = f"{plural(rows_read, 'row')} in, {counts.rejected:,} left out"
+    return f"{head}{said}, {counts.kept:,} {counts.kept_as}; nothing trained (stopped)"
 
 
 # what `--on-error skip` does, in convert's words and in train's
@@ -205,9 +237,14 @@ def refuse_invalid(
     ledger.rows_in = raw.num_rows
     ledger.reject(rejects)
     if on_error != "skip":
+        from trlprep.errors import RowCounts
+
         ledger.hints["validation"] = "fix the rows (`trlprep validate` lists every one)"
         e = ledger.error()
-        raise DataError(e.message, hint=train_hint(e.hint), path=e.path, line=e.line, row=e.row)
+        route = f"{dtype.name} ({fmt.value})"  # checked before converting: none converted yet
+        counts = RowCounts(raw.num_rows, n, raw.num_rows - n, "", route, "pass validation")
+        stop = DataError(e.message, hint=train_hint(e.hint), path=e.path, line=e.line, row=e.row)
+        raise trained(stop, counts, raw.num_rows)
     message = f"{plural(n, 'row')} {'was' if n == 1 else 'were'} left out: " + "; ".join(
         ledger.reason_lines(3)
     )

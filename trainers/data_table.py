@@ -35,6 +35,7 @@ from trlprep.trainers.data_rejects import (
     sibling_layout,
     train_hint,
     train_words,
+    trained,
 )
 from trlprep.trainers.data_unread import (
     say_unread_layout,
@@ -157,10 +158,15 @@ def to_training_table(
             result = import_table(
                 table, layout, opts, lines=lines, on_error=on_error, path=inp.source.path
             )
-        except DataError as e:  # its hint in train's words
-            raise DataError(
-                train_words(e.message), hint=train_hint(e.hint), path=e.path, line=e.line,
-                row=e.row, column=e.column,
+        except DataError as e:  # its hint in train's words; its counts train's data line
+            message = e.message.removesuffix(f"; {e.counts.said}") if e.counts else e.message
+            raise trained(
+                DataError(
+                    train_words(message), hint=train_hint(e.hint), path=e.path, line=e.line,
+                    row=e.row, column=e.column,
+                ),
+                e.counts,
+                raw.num_rows,
             ) from e  # fmt: skip
         if not result.table.num_rows and result.failed.num_rows:  # on_error="skip"
             raise nothing_imported(result, layout, table.num_rows, inp.source.path)

@@ -10,6 +10,7 @@ import sys
 import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 
 P = ParamSpec("P")
@@ -79,9 +80,35 @@ class InputError(TrlprepError):
 
 
 class DataError(TrlprepError):
-    """Data that does not fit what was asked of it (exit 1)."""
+    """Data that does not fit what was asked of it (exit 1). `counts`: where rows were
+    refused, how many of how many (`RowCounts`), else None."""
 
     exit_code = 1
+    counts: RowCounts | None = None
+
+
+@dataclass(frozen=True)
+class RowCounts:
+    """The rows of a run that stopped on refused rows, every row accounted for: `rows_in`
+    read (the whole input), `rejected` of them refused, `kept` the others (rows no step
+    refused: `kept_as` says what they would do); `said`: the counts line, as the run said
+    it (`preference -> unpaired-preference (standard): 3 rows in, 1 rejected, 2 would
+    convert; nothing returned (stopped)`), `route` the route it names, if any."""
+
+    rows_in: int
+    rejected: int
+    kept: int
+    said: str
+    route: str | None = None
+    kept_as: str = "would convert"
+
+
+def with_counts(error: DataError, counts: RowCounts) -> DataError:
+    """`error` as the Python API raises a stop: its `counts`, and its message ending with
+    them (`...; ROUTE: 3 rows in, 1 rejected, 2 would convert; nothing returned (stopped)`)."""
+    error.counts = counts
+    error.message += f"; {counts.said}"
+    return error
 
 
 # Name of the hidden column that carries each row's input row index through conversion,

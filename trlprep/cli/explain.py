@@ -47,16 +47,18 @@ def print_import_counts(
     from trlprep.importers.run import summary_lines
     from trlprep.wording import plural
 
+    failed = stats.rejected - stats.not_paired  # rows left out as not paired are no error
     if dry_run:
         console.print(
             f"import: {plural(stats.rows_in, 'row')} in, {stats.rows_out:,} imported"
             + (f" ({how})" if how and stats.rows_out != stats.rows_in - stats.rejected else "")
-            + f", {stats.rejected:,} cannot be imported",
+            + f", {failed:,} cannot be imported"
+            + (f", {stats.not_paired:,} not paired (no error)" if stats.not_paired else ""),
             markup=False,
         )
     for line in summary_lines(stats):
         console.print(f"  {line}", markup=False)
-    if dry_run and stats.rejected:
+    if dry_run and (failed or (stats.rejected and on_error == "skip")):
         console.print(f"note: {_what_a_run_does(stats, on_error)}", markup=False)
     for note in stats.notes:
         console.print(f"note: {note}", markup=False)
@@ -65,17 +67,22 @@ def print_import_counts(
 def _what_a_run_does(stats, on_error: str) -> str:
     """What the real run does with the rows the import refuses: stop at the first, or with
     `--on-error skip` set them aside."""
-    from trlprep.wording import plural
-
-    n = plural(stats.rejected, "row")
     if on_error == "skip":
-        return f"the run sets these {n} aside in the rejects file (--on-error skip)"
-    first = min((e for ex in stats.examples.values() for e in ex), key=lambda e: e["row"])
+        these = _these(stats.rejected)
+        return f"the run sets {these} aside in the rejects file (--on-error skip)"
+    count = stats.rejected - stats.not_paired  # rows left unpaired stop no run
+    which = "the row that cannot be imported" if count == 1 else f"the first of {_these(count)}"
+    failed = [e for why, ex in stats.examples.items() if why not in stats.ties for e in ex]
+    first = min(failed, key=lambda e: e["row"])
     at = f"line {first['line']}" if first["line"] is not None else f"row {first['row']}"
     return (
-        f"the run stops at {at}, the first of these {n}, and writes nothing; pass "
+        f"the run stops at {at}, {which}, and writes nothing; pass "
         "--on-error skip to write the other rows and set these aside in a rejects file"
     )
+
+
+def _these(count: int) -> str:
+    return "this row" if count == 1 else f"these {count:,} rows"
 
 
 __all__ = ["print_import", "print_import_counts", "print_plan"]

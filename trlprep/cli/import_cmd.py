@@ -27,7 +27,8 @@ def import_command(
         help="Layout: sharegpt | alpaca | hh | openai-chat | ranked | generations | "
         "prm800k | math-shepherd | math-aps-tree | oasst | oasst-ranked | llamafactory-v1 | "
         "oumi | swift | "
-        "binarized | prompt-answers | alpacafarm | saferlhf | arena | mt-bench | instances | "
+        "binarized | prompt-answers | alpacafarm | saferlhf | shp | webgpt | arena | "
+        "tldr-preference | tldr | helpsteer3 | mt-bench | instances | xlam | nemotron | "
         "map (detected when omitted, where the columns tell).",
     ),
     output: str = opt.OUTPUT,

@@ -70,7 +70,8 @@ MAP_ROLE = typer.Option(None, "--map-role", hidden=True, help="Old name of --rol
 CONVERSATIONAL = typer.Option(
     False,
     "--conversational",
-    help="Make standard text messages: alpaca, ranked, generations, saferlhf, mt-bench and "
+    help="Make standard text messages: alpaca, ranked, generations, saferlhf, shp, webgpt, "
+    "mt-bench and "
     "--map imports (prompt -> user, answers -> assistant); standard data without --from too.",
 )
 PROMPT_STYLE = typer.Option(
@@ -86,12 +87,16 @@ PAIRING = typer.Option(
     help="ranked: best-vs-rest | best-vs-worst | all-pairs.",
 )
 THRESHOLD = typer.Option(
-    None, "--threshold", help="ranked: unpaired preference, good = score >= threshold."
+    None,
+    "--threshold",
+    help="ranked: unpaired preference, good = score >= threshold; tldr-preference (axis "
+    "evals): good = overall >= threshold.",
 )
 MARGIN = typer.Option(
     False,
     "--margin",
-    help="ranked: add the score difference as `margin`; alpacafarm: the preference's strength.",
+    help="ranked: add the score difference as `margin`; alpacafarm: the preference's strength; "
+    "shp: ln(score_ratio); webgpt: |score_0 - score_1|; helpsteer3: |overall_preference|.",
 )
 NEUTRAL = typer.Option(
     "negative",

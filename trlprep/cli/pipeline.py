@@ -126,7 +126,6 @@ def _run(req: Request) -> None:
         units = plain_units(raw, ledger, req.coerce)
 
     said_as = steps = None  # the route, said with the counts
-    reasons_said = False
     try:
         empty: list[Unit] = []  # units whose every row was refused (read, import)
         head = next(units, None)
@@ -146,7 +145,7 @@ def _run(req: Request) -> None:
         first_schema = head.table.schema
         units = itertools.chain(empty, [head], units)
         plan = _plan(req, det, from_type, tools, template_kwargs, importer, head.table)
-        said_as, steps = _route_words(importer, plan), _route_kinds(plan)
+        said_as, steps = plan.said_as(importer and importer.name), plan.row_kinds
         del empty, head  # each unit held only while it is converted
         if plan.options.inline_media == "move":
             _move_whole(plan, batches, first_schema, importer, media)
@@ -160,10 +159,6 @@ def _run(req: Request) -> None:
                     str(w.message) for w in caught if w.category is ConversionWarning
                 ):
                     err.print(f"warning: {w}", markup=False)  # what led to the error
-                if ledger.stopping and not ledger.none_left:  # (else said with the counts)
-                    reasons_said = True
-                    for line in ledger.reason_lines():
-                        err.print(f"  {line}", markup=False)
                 raise
     except BaseException as e:
         if ledger.rejects is not None and ledger.all_rejected:
@@ -171,10 +166,10 @@ def _run(req: Request) -> None:
             ledger.rejects.commit()  # the one thing left to show: why each row went
         elif ledger.rejects is not None:
             ledger.rejects.abort()
-        if isinstance(e, DataError) and ledger.none_left and not reasons_said:
+        if isinstance(e, DataError) and (ledger.stopping or ledger.none_left):
             from trlprep.cli.refused import print_refused
 
-            print_refused(ledger, said_as, steps, bad)  # before the error, which ends the run
+            print_refused(ledger, said_as, steps, bad, e)  # before the error, which ends the run
         raise
     if ledger.rejects is not None:
         ledger.finish()
@@ -270,18 +265,6 @@ def _move_whole(plan: Any, batches: Any, first_schema: Any, importer: Any, media
         schemas += media.schemas if media is not None else []
     columns = [f"{m}:{c}" for m, names in (held or {}).items() for c in names]
     plan.options = moving_whole(plan.options, unmovable_keys(schemas), columns)
-
-
-def _route_words(importer, plan) -> str:
-    """`LAYOUT -> ROUTE (FORMAT -> standard with TEMPLATE)`, what the counts line names."""
-    source = f"{importer.name} -> " if importer else ""
-    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
-    return f"{source}{plan.route} ({plan.fmt}{rendered})"
-
-
-def _route_kinds(plan) -> dict[str, str]:
-    """Each step of the route -> how it changes the rows (`doubles`, `filters`, ...)."""
-    return {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
 
 
 def _name_file(det, path: str | None) -> None:

@@ -112,7 +112,7 @@ def convert_ray(
     book = None
     found = worker_notes.Notes()
     shown = False  # the workers' warnings printed
-    refused = None  # every row refused: (the route said with the counts, its steps' kinds)
+    refused = None  # stopped or every row refused: (the route said with the counts, its kinds)
     try:
         with ray_errors():
             ds, n_in, ledger.shards = read_numbered(path, input_format, split, bad, import_options)
@@ -166,13 +166,11 @@ def convert_ray(
                 shown = True
                 if conv.plan is not None:  # as locally: no reasons where none was converted
                     _print_warnings(found)  # what led to the error
-                if ledger.stopping and not ledger.none_left:  # (else said with the counts)
-                    for line in ledger.reason_lines():
-                        err.print(f"  {line}", markup=False)
-                if ledger.none_left:  # the counts said before the error, once committed
+                # the counts and the reasons said before the error, once committed
+                if conv.plan is not None:
+                    refused = _route_words(layout, conv.plan)
+                else:  # the import refused every row: the type it lands on
                     refused = _landing(layout, ds, import_options), None
-                    if conv.plan is not None:
-                        refused = _route_words(layout, conv.plan)
                 raise ledger.error()
             out = conv.output().materialize()
             ledger.rows_out = out.count()
@@ -194,7 +192,8 @@ def convert_ray(
         if refused is not None:
             from trlprep.cli.refused import print_refused
 
-            print_refused(ledger, f"ray: {refused[0]}", refused[1], bad)
+            said_as = f"ray: {refused[0]}" if refused[0] else "ray"
+            print_refused(ledger, said_as, refused[1], bad)
         raise
     if ledger.rejects is not None:
         ledger.finish()
@@ -232,10 +231,7 @@ def convert_ray(
 
 def _route_words(layout: str | None, plan: Any) -> tuple[str, dict[str, str]]:
     """What the counts line names (`LAYOUT -> ROUTE (FORMAT ...)`), and each step's row kind."""
-    source = f"{layout} -> " if layout else ""
-    rendered = f" -> standard with {plan.render.name}" if plan.template is not None else ""
-    kinds = {f"{e.src} -> {e.dst}": e.rows for e in plan.route.steps}
-    return f"{source}{plan.route} ({plan.fmt}{rendered})", kinds
+    return plan.said_as(layout), plan.row_kinds
 
 
 def _landing(layout: str | None, ds: Any, import_options: Any) -> str:

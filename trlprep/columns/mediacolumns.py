@@ -36,13 +36,13 @@ def as_media_lists(table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
         elif name == "image" or not is_string(col.type):
             continue
         else:
-            lists = _one_each(col)
+            lists = one_each(col)
         table = table.set_column(i, pa.field(plural, lists.type), lists)
         renamed[name] = plural
     return table, renamed
 
 
-def _one_each(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+def one_each(col: pa.ChunkedArray | pa.Array) -> pa.Array:
     """Each non-null value as a list of one; null rows stay null."""
     if isinstance(col, pa.ChunkedArray):
         col = col.combine_chunks()

@@ -226,7 +226,8 @@ def convert_table(
     shards: Any = None,
 ) -> pa.Table:
     """Convert a whole table. Rows a stage refuses raise one DataError naming the first
-    input row (its line, when `lines` are given) and how many more fail; with
+    input row (its line, when `lines` are given) and how many more fail, its message ending
+    with the counts (`.counts`: `RowCounts`, every row of the table checked); with
     `on_error="skip"` they are left out and a `RejectedRowsWarning` says how many.
     `shards` (`trlprep.io.shards.Shards`, the table's rows being those of several files):
     each row is named by its file.
@@ -244,7 +245,8 @@ def convert_table(
         failures.append(missing)
         work_lines = None if work_lines is None else np.asarray(work_lines)[keep]
     source = InputRows(0, lines, shards=shards)  # several files: `a.jsonl:4`
-    out, more = apply_checked(work, plan, lines=work_lines, source=source)
+    steps: list[tuple[str, int, int]] = []  # each step's rows in and out (said in the counts)
+    out, more = apply_checked(work, plan, lines=work_lines, counts=steps, source=source)
     failures += more
     refused = np.concatenate([f.rows for f in failures]) if failures else np.zeros(0, np.int64)
     for note in read_notes(read, ~np.isin(np.arange(table.num_rows), refused)):
@@ -258,13 +260,15 @@ def convert_table(
     ledger.shards = shards
     ledger.rows_in = table.num_rows
     ledger.split_step, ledger.turned = splitting_step(plan), by_turn(plan)
+    for name, n_in, n_out in steps:
+        ledger.count_step(name, n_in, n_out)
     rejected = failures_table(failures, table, 0, lines)
     ledger.reject(rejected)
     for f in failures:
         if f.hint:
             ledger.hints.setdefault(f.stage, f.hint)
-    if on_error != "skip":
-        raise ledger.error()
+    if on_error != "skip":  # the counts said in the error, as the CLI says them before it
+        raise ledger.returned_error(plan)
     from trlprep.importers.run import RejectedRowsWarning
 
     message = (

@@ -69,6 +69,17 @@ class Plan:
     def out_format(self) -> Format:
         return Format.STANDARD if self.template is not None else self.fmt
 
+    def said_as(self, source: str | None = None) -> str:
+        """`SOURCE -> ROUTE (FORMAT -> standard with TEMPLATE)`: the route as the counts line
+        names it (`source`: the layout imported from)."""
+        rendered = f" -> standard with {self.render.name}" if self.template is not None else ""
+        return f"{source} -> " * bool(source) + f"{self.route} ({self.fmt}{rendered})"
+
+    @property
+    def row_kinds(self) -> dict[str, str]:
+        """Each step of the route -> how it changes the rows (`doubles`, `filters`, ...)."""
+        return {f"{e.src} -> {e.dst}": e.rows for e in self.route.steps}
+
     def notes(self) -> list[str]:
         """What planning, templating and tokenising reported, for the user."""
         out: list[str] = list(self.remarks)

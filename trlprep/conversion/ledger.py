@@ -7,7 +7,7 @@ stage, reason, original record), in input-row order whatever stage refused them:
 in the ledger until `settle` says no stage can refuse an earlier row any more (the streamed
 path settles each batch before reading the next); with `"stop"` nothing is written and,
 once the input has been read through, `error()` names the first failing input row and how
-many more fail.
+many more fail, and carries the counts (`RowCounts`; the line: `ledgerwords`).
 
 `--split-turns all` with a chat template or tokenizer (`turned`): the render refuses single
 turns (output rows), not their input row (`trlprep.conversion.byturn`); rows in / rejected /
@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from trlprep.conversion.ledgerwords import LedgerWords
 from trlprep.conversion.reasons import EXAMPLES, SUMMARY_SCHEMA, _joined, summarize
 from trlprep.errors import NOT_PAIRED, DataError
 from trlprep.io.labels import READ_AS
@@ -35,7 +36,7 @@ MAX_REASONS = 1000  # distinct reasons kept for the summary (the rejects file ha
 
 
 @dataclass
-class Ledger:
+class Ledger(LedgerWords):
     """The row accounting of one run (see the module docstring)."""
 
     path: str | None = None
@@ -251,7 +252,21 @@ class Ledger:
 
     def error(self) -> DataError:
         """The error of a stopped run: the first failing input row (or turn: `turn 3 of line
-        12`), and how many more."""
+        12`), and how many more; its `counts` the run's (`row_counts`, said without the
+        route)."""
+        e = self._error()
+        e.counts = self.row_counts(self.counts_line())
+        return e
+
+    def returned_error(self, plan: Any) -> DataError:
+        """`error()` as the Python API raises it (`errors.with_counts`): the counts of the
+        route `plan` takes (`nothing returned`)."""
+        from trlprep.errors import with_counts
+
+        said = self.counts_line(plan.said_as(), plan.row_kinds, nothing="returned")
+        return with_counts(self.error(), self.row_counts(said, plan.said_as()))
+
+    def _error(self) -> DataError:
         f = dict(self.first or {})
         path = self.path
         if self.shards is not None and f.get("row") is not None:  # name the shard
@@ -298,58 +313,6 @@ class Ledger:
         if stage_hint and "--on-error" in stage_hint:
             return f"nothing was written; {stage_hint}"
         return f"nothing was written; {stage_hint or 'fix the rows'}, or {skip}"
-
-    def summary(self, route_rows: dict[str, str] | None = None) -> str:
-        """`N rows in, M rejected, K converted -> L rows out (...)`."""
-        text = (
-            f"{plural(self.rows_in, 'row')} in, {self.rejected:,} rejected, "
-            f"{self.converted:,} converted -> {plural(self.rows_out, 'row')} out"
-        )
-        effects = []
-        for name, (n_in, n_out) in self.steps.items():
-            kind = (route_rows or {}).get(name)
-            if kind == "doubles":
-                effects.append("unpairing: 2 per row")
-            elif kind == "filters":
-                effects.append(f"filter: {n_in - n_out:,} dropped by the conversion itself")
-            elif n_in != n_out or name == self.split_step:
-                how = self.expansions.get(name)
-                if name == self.split_step:
-                    how = "one per assistant turn"
-                effects.append(
-                    f"{name}: {plural(n_in, 'row')} -> {n_out:,}" + (f", {how}" if how else "")
-                )
-        if self.turns_refused:  # the render's refusals: rows out = turns made - these
-            effects.append(
-                f"{plural(self.turns_refused, 'turn')} of {plural(self.turn_rows, 'row')} refused"
-            )
-        text += f" ({'; '.join(effects)})" if effects else ""
-        if self.bad_lines:
-            text += f"; {self.bad_lines.summary(3)}"
-        return text + self._text_note()
-
-    def _text_note(self) -> str:
-        """`; 30 lines read: ...` for plain text inputs: blank lines are no rows."""
-        from trlprep.io.plaintext import input_note
-
-        files = self.shards.files if self.shards is not None else [self.path] if self.path else []
-        note = input_note(files)
-        return f"; {note}" if note else ""
-
-    def reason_lines(self, limit: int = 5) -> list[str]:
-        """The rejected rows by stage and reason, most common first (as common: the one of
-        the earliest row first, so both engines agree), with example rows."""
-        out = []
-        ranked = sorted(self.reasons.items(), key=lambda kv: (-kv[1], self._first_row(kv[0])))
-        for (stage, shape), count in ranked[:limit]:
-            ex = self.examples.get((stage, shape), [])
-            reason = "".join(self.wording.get((stage, shape), [shape]))
-            out.append(
-                f"{count:,} x {stage}: {reason}" + (f" (e.g. {', '.join(ex)})" if ex else "")
-            )
-        if len(self.reasons) > limit:
-            out.append(f"... and {len(self.reasons) - limit} more reasons")
-        return out
 
 
 def _of_turn(turn: int | None, row: str) -> str:

@@ -82,7 +82,7 @@ def _overview(r: dict[str, Any]) -> str:
         ("rows not reportable", fig("rows.rejected", rows["rejected"])),
     ]
     for stage, n in rows["rejected_by_stage"].items():
-        said = "not paired (ties)" if stage == NOT_PAIRED else f"failed at {stage}"
+        said = "not paired (no error)" if stage == NOT_PAIRED else f"failed at {stage}"
         facts.append((said, fig(f"rows.rejected_by_stage.{stage}", n)))
     html += table(["", ""], [[escape(k), v] for k, v in facts]).replace("<td>", '<td class="l">')
     html += _rejected(rows)

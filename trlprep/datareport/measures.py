@@ -122,7 +122,8 @@ def keep_conversations(d: Collected, canon: pa.Table) -> None:
     frame = pl.from_arrow(canon.select(cols))
     conv = pl.concat_list([pl.col(c) for c in cols]) if len(cols) > 1 else pl.col(cols[0])
     roles = conv.list.eval(pl.element().struct.field("role"))
-    fields = {f.name for f in canon.schema.field(cols[0]).type.value_type}
+    # the fields of every message column (a completion's tool calls beside a prompt without)
+    fields = {f.name for c in cols for f in canon.schema.field(c).type.value_type}
     tools = (
         conv.list.eval(pl.element().struct.field("tool_calls").list.len().fill_null(0)).list.sum()
         if "tool_calls" in fields
@@ -264,6 +265,9 @@ def keep_text_checks(
         counter["rows"] += len(text)
         if role in ANSWERS:
             blank = pc.match_substring_regex(text, _BLANK).fill_null(True)
+            calls = _calls_per_row(canon.column(col))  # a tool call is an answer, no text
+            if calls is not None:
+                blank = pc.and_(blank, pa.array(calls == 0))
             counter["empty"] += int(pc.sum(pc.cast(blank, pa.int64())).as_py() or 0)
         non_ascii = pc.match_substring_regex(text, "[^\\x00-\\x7f]").fill_null(False)
         counter["non_ascii"] += int(pc.sum(pc.cast(non_ascii, pa.int64())).as_py() or 0)
@@ -272,6 +276,18 @@ def keep_text_checks(
             k = int(pc.sum(pc.cast(hit, pa.int64())).as_py() or 0)
             if k:
                 d.special_tokens[tok] = d.special_tokens.get(tok, 0) + k
+
+
+def _calls_per_row(col: pa.ChunkedArray) -> np.ndarray | None:
+    """The tool calls of each row of a message column; None for a column without them."""
+    t = col.type
+    if not is_messages(t) or t.value_type.get_field_index("tool_calls") < 0:
+        return None
+    msgs = pa.concat_arrays(col.chunks) if col.num_chunks != 1 else col.chunk(0)
+    flat = pc.list_flatten(msgs)
+    per_message = list_lengths(pc.struct_field(flat, "tool_calls"))
+    parent = pc.list_parent_indices(msgs).to_numpy(zero_copy_only=False)
+    return np.bincount(parent, weights=per_message, minlength=len(msgs)).astype(np.int64)
 
 
 def keep_examples(

@@ -29,7 +29,7 @@ def rejected_lines(rows: dict[str, Any], limit: int = 5) -> list[str]:
     count them (`N x stage: reason (e.g. line 4, ...)`), the others' first rows."""
     out = []
     for stage, n in rows["rejected_by_stage"].items():
-        said = "not paired (ties: no pair)" if stage == NOT_PAIRED else f"failed at {stage}"
+        said = "not paired (no error)" if stage == NOT_PAIRED else f"failed at {stage}"
         out.append(f"  {plural(n, 'row')} {said}")
     reasons = rows.get("rejected_reasons", [])
     for r in reasons[:limit]:

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_list
 from trlprep.detection.answerlists import answer_list_advice
+from trlprep.detection.aspectratings import aspect_advice
 from trlprep.detection.besidehints import (
     answer_advice_of,
     label_advice,
@@ -35,6 +36,7 @@ from trlprep.detection.mapnames import (
     paired_why,
 )
 from trlprep.detection.textcolumn import text_column_suggestion
+from trlprep.detection.tokenids import token_id_samples
 
 if TYPE_CHECKING:
     from trlprep.detection.detect import Detection
@@ -251,6 +253,8 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
                 f"read as the {name} layout, as `trlprep convert` reads it (lands on "
                 f"{dtype.name}, {fmt.value}); no TRL type reads its columns as they are"
             )
+            if name == "ranked" and (aspects := aspect_advice(table.schema)) is not None:
+                det.notes.append(aspects)
         elif (alpaca := alpaca_suggestion(table.column_names)) is not None:
             plain = map_suggestion(table.column_names)
             det.notes.append(
@@ -262,6 +266,9 @@ def suggest_import(det: Detection, head: pa.Table | pa.RecordBatch) -> None:
             )  # fmt: skip
         elif (ranked := ranked_suggestion(table.schema)) is not None:
             det.notes.append(ranked)
+        elif (ids := token_id_samples(table.schema)) is not None:
+            det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]
+            det.notes.append(ids)
         elif (elsewhere := answers_elsewhere(table.schema)) is not None:
             # which columns each type needs does not help: no renaming makes a prompt
             det.notes[:] = [n for n in det.notes if not n.startswith("no dataset type matches")]

@@ -3,8 +3,9 @@
 Layouts (`IMPORTERS`, `--from LAYOUT`): `sharegpt`, `alpaca`, `hh`, `openai-chat`,
 `ranked`, `generations`, `prm800k`, `math-shepherd`, `math-aps-tree`, `oasst`, `oasst-ranked`,
 `llamafactory-v1`,
-`alpacafarm`, `saferlhf`, `arena`, `mt-bench`, `instances` and `map` (generic column and role
-renaming). Each
+`alpacafarm`, `saferlhf`, `shp`, `webgpt`,
+`arena`, `tldr-preference`, `tldr`, `helpsteer3`, `mt-bench`, `instances` and `map` (generic
+column and role renaming). Each
 importer works per record batch (`Importer.apply`), so files stream (a layout whose records
 span the file, OASST's message export, is imported whole); every input row is imported or
 rejected with its row index, file line, reason and original row.

@@ -22,6 +22,7 @@ import pyarrow.compute as pc
 from trlprep.columns.mediacolumns import as_media_lists
 from trlprep.errors import DataError, UsageError
 from trlprep.importers.columnmap import rename
+from trlprep.importers.fieldpaths import path_head
 from trlprep.importers.labelcoercion import coercion_notes, labels_read, mapped_labels
 from trlprep.importers.messages import roles_read
 from trlprep.importers.options import ImportOptions
@@ -129,7 +130,7 @@ class Importer:
         renamed = {src: dst for dst, src in (opts.map if opts else {}).items()}
         read = set(self.columns) | trl_column_names()
         # an object column a field is taken from (`--map prompt=body.messages`) is read
-        heads = {src.partition(".")[0] for src in renamed if "." in src}
+        heads = {path_head(src) for src in renamed if path_head(src) != src}
         return {n for n in names if renamed.get(n, n) not in read and n not in heads}
 
     def reads_over_trl(self, schema: pa.Schema) -> bool:

@@ -1,5 +1,6 @@
 """`--map`: the `NEW=OLD` pairs parsed, input columns renamed to the names a type reads,
-and `NEW=COLUMN.FIELD` fields taken out of object columns."""
+and `NEW=COLUMN.FIELD` fields taken out of object columns (deeper paths and list items:
+`importers.fieldpaths`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from collections.abc import Mapping
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from trlprep.columns.arrowtypes import is_json_field
+from trlprep.columns.arrowtypes import is_json_field, is_list
 from trlprep.errors import UsageError
+from trlprep.importers.fieldpaths import parse_path, read_path
 
 
 def parse_column_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
@@ -76,7 +78,8 @@ def _refuse_misspelt(dst: str, src: str) -> None:
 
 
 def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
-    """`table` with input columns renamed to output names (`mapping`: output -> input).
+    """`table` with input columns renamed to output names (`mapping`: output -> input); a
+    column of one image or video per row mapped onto `images` / `videos` made lists of one.
 
     An input `a.b` names field `b` of the object column `a` (OpenAI Batch API requests:
     `--map prompt=body.messages`): the field becomes the output column and leaves `a`,
@@ -100,7 +103,24 @@ def rename(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
             f"--map: the data already has a column {clash[0]!r}",
             hint=f"rename that one too (e.g. --map {clash[0]}_orig={clash[0]},...) or drop it",
         )
-    return table.rename_columns([back.get(n, n) for n in names])
+    return _media_as_lists(table.rename_columns([back.get(n, n) for n in names]), mapping)
+
+
+def _media_as_lists(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
+    """`--map images=image` of one image per row (RLAIF-V's image objects, a path): each
+    made a list of one, as TRL's scripts write `images` (null stays null)."""
+    from trlprep.columns.mediacolumns import one_each
+    from trlprep.registry import SINGLE_MEDIA_COLUMNS
+
+    for name in SINGLE_MEDIA_COLUMNS.values():
+        if name not in mapping or name not in table.column_names:
+            continue
+        field = table.schema.field(name)
+        if is_list(field.type) or is_json_field(field) or pa.types.is_null(field.type):
+            continue
+        lists = one_each(table.column(name))
+        table = table.set_column(table.column_names.index(name), pa.field(name, lists.type), lists)
+    return table
 
 
 def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table, dict[str, str]]:
@@ -108,9 +128,33 @@ def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table,
     out of their objects as columns named as the output; the mapping left to rename."""
     left = dict(mapping)
     for dst, src in mapping.items():
-        head, _, field_name = src.partition(".")
-        if src in table.column_names or not field_name or head not in table.column_names:
+        path = parse_path(src)
+        if src in table.column_names or path is None or path.head not in table.column_names:
             continue
+        field = table.schema.field(path.head)
+        probe = is_json_field(field) and table.num_rows == 0  # kinds settled once rows are read
+        if not probe and (path.selects or len(path.fields) > 1 or is_list(field.type)):
+            # a deeper path, or items of a list: the object column stays as it is
+            taken = read_path(table.column(path.head), path, src)
+            aside = [k for k, v in left.items() if v == dst and k != dst]  # --map KEPT=dst
+            if dst in table.column_names and aside:  # the whole column kept under KEPT
+                if aside[0] in table.column_names:
+                    raise UsageError(f"--map: the data already has a column {aside[0]!r}")
+                names = [aside[0] if n == dst else n for n in table.column_names]
+                table = table.rename_columns(names).append_column(dst, taken)
+                del left[aside[0]]
+            elif dst in table.column_names and dst != path.head:
+                raise UsageError(
+                    f"--map: the data already has a column {dst!r}",
+                    hint=f"rename that one too (e.g. --map {dst}_orig={dst},...) or drop it",
+                )
+            elif dst == path.head:
+                table = table.set_column(table.column_names.index(dst), dst, taken)
+            else:
+                table = table.append_column(dst, taken)
+            del left[dst]
+            continue
+        head, field_name = path.head, path.fields[0]
         aside = [k for k, v in left.items() if v == dst and k != dst]  # --map KEPT=dst
         if dst in table.column_names and aside:  # renamed first: the field takes its name
             if aside[0] in table.column_names:

@@ -31,6 +31,7 @@ from trlprep.converters.arrowops import as_array
 from trlprep.detection.detect import Detection, detect_table
 from trlprep.errors import UsageError
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections
+from trlprep.importers.fieldpaths import parse_path
 from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import map_roles
 from trlprep.registry import (
@@ -266,7 +267,7 @@ def _layout_before_map(schema: pa.Schema, back: dict[str, str]) -> str | None:
     name; MT-Bench's `turns` mapped onto `prompt`), else None."""
     from trlprep.importers.registry import detect_layout
 
-    if any("." in old for old in back.values()):  # a field taken out of an object
+    if any(parse_path(old) is not None for old in back.values()):  # a field of an object
         return None
     names = [back.get(n, n) for n in schema.names]
     if len(set(names)) < len(names):

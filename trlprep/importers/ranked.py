@@ -9,7 +9,13 @@ Input: a `prompt` (UltraFeedback's `instruction` when there is no `prompt`), and
   score from the first of `overall_score`, `score`, `rating`, `reward`, `pass_rate`
   (AceCode's share of unit tests passed), `mc_value` (MATH-APS's Monte-Carlo estimate that
   a `solution_prefix` reaches the right answer), or `rank`. Completions that all begin with
-  their text prompt have it taken off (`promptstart`).
+  their text prompt have it taken off (`promptstart`). Scores given by --map beside such
+  objects (UltraFeedback's per-aspect ratings: `--map scores=completions.annotations.
+  helpfulness.Rating`) are read instead of the objects' own, which then give the text only.
+
+Scores written as text ("4") are read as numbers; a row holding one that is no number
+(UltraFeedback's "N/A") is set aside (`textscores`). Rows whose completions a `--map
+completions=completions[model=M]` pick left empty are left out as not paired (no error).
 
 The pairing itself is `trlprep.converters.ranked` (`--pairing best-vs-rest | best-vs-worst |
 all-pairs`, or `--threshold` for unpaired preference): ties are never paired and their count
@@ -45,9 +51,11 @@ from trlprep.importers.alignedlists import (
     splittable,
 )
 from trlprep.importers.base import Converted, Importer, ImportOptions, Rejections, require
+from trlprep.importers.fieldpaths import emptied_by_pick
 from trlprep.importers.jsonarrow import lists_from, row_lengths
 from trlprep.importers.messages import field_of, messages_from
 from trlprep.importers.promptstart import prompt_taken_off
+from trlprep.importers.textscores import scores_from_text
 from trlprep.registry import PREFERENCE, UNPAIRED_PREFERENCE, DatasetType, Format
 
 TEXT_FIELDS = ("response", "text", "completion", "content", "output", "answer", "solution_prefix")
@@ -121,11 +129,16 @@ class Ranked(Importer):
         return [f"pairs by {opts.pairing}" + (", margin = score difference" if opts.margin else "")]
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
-        table = _normalise(table)
+        table = _normalise(table, opts)
         require(table, "prompt", "completions", layout="ranked")
+        score_name = "scores" if "scores" in table.column_names else "ranks"
+        src = opts.map.get("completions")
+        unpicked = emptied_by_pick(table.column("completions"), "completions", src, "completion")
+        if unpicked is not None:  # UltraFeedback rows another model answered: TRL's filter
+            bad.add(*unpicked, tie=True)
+        table = scores_from_text(table, score_name, bad)
         table, taken = prompt_taken_off(table, opts.conversational)
         table = _as_messages(table, opts)
-        score_name = "scores" if "scores" in table.column_names else "ranks"
         _check_rows(table, score_name, opts, bad)
         keep = np.flatnonzero(~bad.mask)
         dtype, fmt = self.landing(table.schema, opts)
@@ -183,12 +196,15 @@ def _placed(out: pa.Table, entries: dict[str, dict[str, pa.Array]]) -> pa.Table:
     return out
 
 
-def _struct_fields(t: pa.DataType) -> tuple[str, str, str] | None:
-    """(text field, score field, 'scores'|'ranks') of completion objects, or None."""
+def _struct_fields(t: pa.DataType, text_only: bool = False) -> tuple[str, str, str] | None:
+    """(text field, score field, 'scores'|'ranks') of completion objects, or None
+    (`text_only`: the scores are given beside them: (text field, '', ''))."""
     if not pa.types.is_struct(t) or t.get_field_index("role") >= 0:
         return None
     names = [f.name for f in t]
     text = next((f for f in TEXT_FIELDS if f in names), None)
+    if text_only:
+        return None if text is None else (text, "", "")
     score = next((f for f in SCORE_FIELDS if f in names), None)
     rank = next((f for f in RANK_FIELDS if f in names), None)
     if text is None or (score is None and rank is None):
@@ -240,8 +256,9 @@ def _objects_found(table: pa.Table) -> str:
     return "; its completion objects hold only " + ", ".join(f.name for f in t.value_type)
 
 
-def _normalise(table: pa.Table) -> pa.Table:
-    """`instruction` -> `prompt`; completion objects -> `completions` + `scores`/`ranks`."""
+def _normalise(table: pa.Table, opts: ImportOptions | None = None) -> pa.Table:
+    """`instruction` -> `prompt`; completion objects -> `completions` + `scores`/`ranks`
+    (their text only where --map gave the scores: `scores=completions.annotations...`)."""
     for name in ("prompt", "instruction", "completions", "scores", "ranks"):
         if name in table.column_names and is_json_field(table.schema.field(name)):
             raise DataError(
@@ -256,11 +273,14 @@ def _normalise(table: pa.Table) -> pa.Table:
     if "completions" not in table.column_names:
         return table
     comps = as_array(table.column("completions"))
-    picked = _struct_fields(comps.type.value_type) if is_list(comps.type) else None
+    mapped = set(opts.map) if opts is not None else set()
+    given = next((n for n in ("scores", "ranks") if n in table.column_names and n in mapped), None)
+    lists = is_list(comps.type)
+    picked = _struct_fields(comps.type.value_type, given is not None) if lists else None
     if picked is None:
         return table
     text, score, target = picked
-    if target in table.column_names:
+    if given is None and target in table.column_names:
         raise DataError(
             f"completions hold their own scores, and the data also has a column {target!r}",
             column=target,
@@ -274,9 +294,11 @@ def _normalise(table: pa.Table) -> pa.Table:
         raise DataError(
             f"completion field {text!r} holds {texts.type}, not text", column="completions"
         )
-    scores = field_of(items, score).cast(pa.float64())
     i = table.column_names.index("completions")
     table = table.set_column(i, "completions", lists_from(texts, lengths, valid))
+    if given is not None:
+        return table
+    scores = field_of(items, score).cast(pa.float64())
     return table.append_column(target, lists_from(scores, lengths, valid))
 
 

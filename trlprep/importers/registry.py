@@ -11,12 +11,14 @@ from trlprep.importers.arena import Arena
 from trlprep.importers.base import Importer
 from trlprep.importers.binarized import Binarized
 from trlprep.importers.generations import Generations
+from trlprep.importers.helpsteer3 import HelpSteer3
 from trlprep.importers.hh import HH
 from trlprep.importers.instructions import Instances, MTBench
 from trlprep.importers.llamafactory import LlamaFactoryV1
 from trlprep.importers.mapping import ColumnMap
 from trlprep.importers.math_shepherd import MathShepherd
 from trlprep.importers.mathapstree import MathAPSTree
+from trlprep.importers.nemotron import Nemotron
 from trlprep.importers.oasst import OASST, OASSTRanked
 from trlprep.importers.openai_chat import OpenAIChat
 from trlprep.importers.oumi import Oumi
@@ -25,7 +27,12 @@ from trlprep.importers.promptanswers import PromptAnswers
 from trlprep.importers.ranked import Ranked
 from trlprep.importers.saferlhf import SafeRLHF
 from trlprep.importers.sharegpt import ShareGPT
+from trlprep.importers.shp import SHP
 from trlprep.importers.swift import Swift
+from trlprep.importers.tldr import TLDR
+from trlprep.importers.tldr_preference import TLDRPreference
+from trlprep.importers.webgpt import WebGPT
+from trlprep.importers.xlam import XLAM
 
 IMPORTERS: dict[str, Importer] = {
     imp.name: imp
@@ -48,9 +55,16 @@ IMPORTERS: dict[str, Importer] = {
         PromptAnswers(),
         AlpacaFarm(),
         SafeRLHF(),
+        SHP(),
+        WebGPT(),
         Arena(),
+        TLDRPreference(),
+        TLDR(),
+        HelpSteer3(),
         MTBench(),
         Instances(),
+        XLAM(),
+        Nemotron(),
         ColumnMap(),
     )
 }

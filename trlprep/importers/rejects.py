@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from trlprep.columns.arrowtypes import JSON_FIELD_KEY
 from trlprep.errors import NOT_PAIRED, ROW_ID, DataError
-from trlprep.io.jsonencode import to_jsonl
+from trlprep.io.jsonencode import has_binary, to_jsonl
 from trlprep.registry import DatasetType, Format
 from trlprep.validation.batchcheck import check_batch
 from trlprep.validation.checkplan import Plan
@@ -184,7 +184,9 @@ def records(rows: pa.Table) -> list[str]:
         rows = rows.drop_columns([ROW_ID])
     if rows.num_columns == 0:
         return ["{}"] * rows.num_rows
-    try:
-        return to_jsonl(rows).decode("utf-8").split("\n")[:-1]  # JSON escapes newlines
-    except Exception:  # noqa: BLE001 (raw bytes and other types JSON cannot store)
-        return [json.dumps(r, ensure_ascii=False, default=str) for r in rows.to_pylist()]
+    if not any(has_binary(f.type) for f in rows.schema):  # (the JSON writer panics on bytes)
+        try:
+            return to_jsonl(rows).decode("utf-8").split("\n")[:-1]  # JSON escapes newlines
+        except Exception:  # noqa: BLE001 (other types JSON cannot store)
+            pass
+    return [json.dumps(r, ensure_ascii=False, default=str) for r in rows.to_pylist()]

@@ -204,8 +204,32 @@ def import_table(
     if table.num_rows:
         check_roles_used(opts, result.roles_seen, importer.name)
     if result.num_rejected > result.num_not_paired and on_error == "stop":
-        raise reject_error(result, importer.name, path)
+        raise stopped_error(result, importer.name, table.num_rows, path)
     return result
+
+
+def stopped_error(
+    result: ImportResult, layout: str, rows_in: int, path: str | None = None
+) -> DataError:
+    """`reject_error` for an import of a whole table of `rows_in` rows, its message ending
+    with the counts (`import_counts`: every row of the table imported or refused)."""
+    from trlprep.errors import with_counts
+
+    route = f"{layout} -> {result.dtype.name} ({result.fmt.value})"
+    counts = import_counts(route, rows_in, result.num_rejected)
+    return with_counts(reject_error(result, layout, path), counts)
+
+
+def import_counts(route: str, rows_in: int, rejected: int) -> Any:
+    """The `RowCounts` of an import stopped by the rows it refused (`route`: `LAYOUT ->
+    TYPE (FORMAT)`), as the Python API says them."""
+    from trlprep.errors import RowCounts
+
+    said = (
+        f"{route}: {plural(rows_in, 'row')} in, {rejected:,} rejected, "
+        f"{rows_in - rejected:,} would import; nothing returned (stopped)"
+    )
+    return RowCounts(rows_in, rejected, rows_in - rejected, said, route, "would import")
 
 
 def rejected_warning(

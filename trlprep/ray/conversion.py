@@ -220,6 +220,7 @@ def convert(
     # refused rows always travel as reject rows: with "stop" they are counted on the
     # cluster and the run fails naming the first and how many more, as `trlprep.convert`
     ds, n_in = numbered(ds)
+    source = ds  # (an import stopped by its refusals names the type it lands on)
     book = worker_notes.notebook()  # the workers' warnings, raised here once each
     try:
         conv, left, stopped, layout = None, True, None, None
@@ -249,13 +250,18 @@ def convert(
         for category, message in found.warnings:
             if not issubclass(category, ConversionWarning):
                 warn_user(message, category)
-    if stopped is not None:
+    if stopped is not None:  # the counts said in the error, as `trlprep.convert` says them
         if layout is not None:
-            from trlprep.importers.run import first_reject_error
+            from trlprep.errors import with_counts
+            from trlprep.importers.run import first_reject_error, import_counts
 
-            raise first_reject_error(stopped.first, stopped.rejected - 1, layout)
+            e = first_reject_error(stopped.first, stopped.rejected - 1, layout)
+            route = _landing(source, layout, import_options)
+            raise with_counts(e, import_counts(route, n_in, stopped.rejected))
         stopped.hints.update(found.hints)
-        raise stopped.error()
+        for name, (rows_in, rows_out) in found.steps.items():
+            stopped.count_step(name, rows_in, rows_out)
+        raise stopped.returned_error(conv.plan)
     if out is None:  # every row refused, on_error="skip": nothing left, as locally
         return _ray().data.from_arrow(pa.table({}))
     _template_warnings(conv.plan, found.reports)
@@ -264,6 +270,17 @@ def convert(
     for column, kinds in found.carried.items():  # as `trlprep.convert` says it of a Table
         warn_user(carried_warning(column, kinds, "returned"), UserWarning)
     return out
+
+
+def _landing(ds: ray.data.Dataset, layout: str, import_options: Any) -> str:
+    """`LAYOUT -> TYPE (FORMAT)`: what importing `ds` (numbered) from `layout` makes, as
+    the local import names it (the layout alone where its landing depends on its rows)."""
+    from trlprep.importers import ImportOptions, get_importer
+
+    head = ds.take_batch(1, batch_format="pyarrow")  # the input's columns, as read
+    head = head.drop_columns([c for c in (ROW_ID, LINE) if c in head.column_names])
+    landed = get_importer(layout).landing_of(head.schema, import_options or ImportOptions())
+    return layout if landed is None else f"{layout} -> {landed[0].name} ({landed[1].value})"
 
 
 def _say_unread(plan: Any, kwargs: dict[str, Any], layout: str | None, imports: Any) -> None:

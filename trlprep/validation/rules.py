@@ -381,10 +381,12 @@ RULES: dict[str, Rule] = {
             "import-not-paired",
             W,
             "the row ties (its annotators' votes or its answers' scores name no better "
-            "answer), so the import of the public layout given with --from makes no pair of "
-            "it: convert and train leave it out and count it",
-            "nothing to fix: a tie is no preference; convert lists these rows under "
-            "'not paired' (and, with --on-error skip, in its rejects file)",
+            "answer), or a --map pick (`completions[model=M]`) left it no answer, so the "
+            "import of the public layout given with --from makes no row of it: convert and "
+            "train leave it out and count it",
+            "nothing to fix: a tie is no preference, and a row without the picked answer has "
+            "none to give; convert lists these rows under 'not paired' (and, with --on-error "
+            "skip, in its rejects file)",
         ),
         Rule(
             "invalid-arguments",
