@@ -140,6 +140,27 @@ def test_alpacaeval_pairs_unpaired_say_each_rows_generator_on_both_engines(tmp_p
     assert "warning: column 'rejected_generator' left out" in res.output
 
 
+def test_ultrafeedback_pairs_unpaired_name_the_model_of_each_rows_completion(tmp_path):
+    """UltraFeedback rows (tests/realdata/ultrafeedback_readme, MIT): ranked -> pairs carry
+    `chosen_models` / `rejected_models` (the `models` entry of each answer); unpaired, each
+    row names the model that wrote its own completion, as `models`."""
+    from pathlib import Path
+
+    src = Path(__file__).parent / "realdata" / "ultrafeedback_readme" / "ultrafeedback.jsonl"
+    wrote = {
+        c["response"]: c["model"]
+        for line in src.read_text(encoding="utf-8").splitlines()
+        for c in json.loads(line)["completions"]
+    }
+    out = tmp_path / "kto.jsonl"
+    res = run("convert", src, "--to", "unpaired", "-o", out)
+    assert res.exit_code == 0, res.output
+    rows = rows_of(out)
+    assert len(rows) == 16 and not any("chosen_models" in r for r in rows)
+    assert [r["models"] for r in rows] == [wrote[r["completion"]] for r in rows]
+    assert len({r["models"] for r in rows}) > 2  # not one model copied onto every row
+
+
 def _has_ray() -> bool:
     try:
         import ray  # noqa: F401
