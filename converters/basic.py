@@ -99,6 +99,7 @@ def implicit_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.Tab
         {"chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
         renames={lm_column(fmt): "chosen"},
+        chosen_only=True,
     )
 
 
@@ -124,6 +125,7 @@ def preference_to_lm(table: pa.Table, fmt: Format, opts: ConvertOptions) -> pa.T
         {lm_column(fmt): text},
         {"prompt", "chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
+        chosen_only=True,
     )
 
 
@@ -148,6 +150,7 @@ def preference_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertO
         {"prompt", "chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
         renames={"completion": "chosen"},
+        chosen_only=True,
     )
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from trlprep.converters.arrowops import valid_mask
 from trlprep.converters.base import ConversionWarning
+from trlprep.converters.sides import chosen_sides
 
 from trlprep.columns.arrowtypes import is_json_field, is_list, is_messages, is_string
 from trlprep.errors import DataError, UsageError, warn_user
@@ -280,6 +281,7 @@ def output(
     rows: np.ndarray | None = None,
     renames: Mapping[str, str] | None = None,
     types_first: bool = False,
+    chosen_only: bool = False,
 ) -> pa.Table:
     """The target table: the `produced` type columns and the input's other columns.
 
@@ -289,8 +291,14 @@ def output(
     it: produced -> input), the other produced columns at the end (in the type's order).
     `types_first`: the produced columns first, then the carried ones (readings of a layout).
     `consumed` input columns are not carried; `rows` (when given) selects or repeats input
-    rows for the carried columns, so they line up with `produced`.
+    rows for the carried columns, so they line up with `produced`. `chosen_only`: the rows
+    keep the chosen completion alone, and a pair's side columns (`chosen_X` / `rejected_X`)
+    become `X`, the chosen one's (`converters.sides`).
     """
+    if chosen_only:
+        own, replaced, moved = chosen_sides(table, produced, dst.name, rows)
+        produced, consumed = {**produced, **own}, set(consumed) | replaced
+        renames = {**(renames or {}), **moved}
     for name in [c for c in drop if c in table.column_names]:  # said, never silently gone
         warn(f"column {name!r} left out: it measures a pair, and {dst.name} rows are no pairs")
     consumed = set(consumed) | set(drop)

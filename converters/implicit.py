@@ -192,6 +192,7 @@ def implicit_to_prompt_completion(table: pa.Table, fmt: Format, opts: ConvertOpt
         {"chosen", "rejected"},
         drop=PAIR_ONLY_COLUMNS,
         renames={"completion": "chosen"},
+        chosen_only=True,
     )
 
 

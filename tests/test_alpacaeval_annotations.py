@@ -97,6 +97,37 @@ def test_generators_follow_the_outputs_they_name(weighted, tmp_path):
     assert "generator_1" not in rows[0] and "generator_2" not in rows[0]
 
 
+def test_alpacaeval_prompts_stay_plain_by_default_and_a_note_says_so(weighted, tmp_path):
+    """AlpacaEval's instructions are plain user prompts (no `input` column), answered by chat
+    models under their own templates: the default (`auto`) keeps them as they are, where it
+    wrapped them in Stanford Alpaca's template before; detect and convert say how to wrap them,
+    and AlpacaFarm's rows (with `input`, prompted with that template) still get it."""
+    note = "the prompt is the instruction as it is (AlpacaEval's rows, no `input` column"
+    out = tmp_path / "pairs.jsonl"
+    res = run("convert", weighted, "--from", "alpacafarm", "-o", out, "--on-error", "skip")
+    assert res.exit_code == 0, res.output
+    assert [r["prompt"] for r in rows_of(out)][:2] == [
+        "Name a prime number.",
+        "Spell 'cat' backwards.",
+    ]
+    said = " ".join(res.output.split())
+    assert said.count(f"note: {note}") == 1 and "--prompt-style alpaca wraps it" in said
+    det = " ".join(run("detect", weighted).output.split())
+    assert f"note: {note}" in det and "--prompt-style alpaca wraps it" in det
+    for style, starts in (("alpaca", "Below is an instruction that describes a task. Write"),
+                          ("plain", "Name a prime number.")):  # fmt: skip
+        res = run("convert", weighted, "--from", "alpacafarm", "--prompt-style", style, "-o", out,
+                  "--on-error", "skip", "--overwrite")  # fmt: skip
+        assert res.exit_code == 0 and note not in res.output, res.output
+        assert rows_of(out)[0]["prompt"].startswith(starts)
+    farm = tmp_path / "farm.json"
+    row = {"instruction": "Translate.", "input": "Bonjour", "output_1": "Hello", "output_2": "Hi"}
+    farm.write_text(json.dumps([row | {"preference": 1}]))
+    res = run("convert", farm, "--from", "alpacafarm", "-o", out, "--overwrite")
+    assert res.exit_code == 0 and note not in res.output, res.output
+    assert rows_of(out)[0]["prompt"].endswith("### Input:\nBonjour\n\n### Response:")
+
+
 def test_ties_and_missing_preferences_are_reported_with_their_lines(weighted, tmp_path):
     out = tmp_path / "pairs.jsonl"
     res = run("convert", weighted, "--from", "alpacafarm", "-o", out, "--on-error", "skip")

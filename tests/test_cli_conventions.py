@@ -119,6 +119,33 @@ def test_role_map_has_one_visible_name_and_the_other_still_works(tmp_path):
         )
         assert r.exit_code == 0, r.output
         assert json.loads(out.read_text())["messages"][1]["role"] == "assistant"
+        said = "warning: --map-role is the old name of --role-map; pass --role-map bot=assistant"
+        assert (said in r.output) == (flag == "--map-role"), r.output
+
+
+def test_map_role_warns_on_every_command_taking_it_naming_the_merged_role_map(tmp_path):
+    """`--map-role` (hidden) says it is `--role-map`'s old name, as Python's `map_role=`
+    warns, on convert (local, --explain and Ray's path alike) and import; given beside
+    `--role-map`, the warning names the one `--role-map` that reads both."""
+    rows = [{"conversations": [{"from": "human", "value": "Hi"}, {"from": "bot", "value": "Yo"}]}]
+    path = write_jsonl(tmp_path / "s.jsonl", rows)
+    said = (
+        "warning: --map-role is the old name of --role-map; pass --role-map "
+        "human=user,bot=assistant"
+    )
+    for extra in ([], ["--explain"]):
+        for command in (["convert", "--to", "lm"], ["import"]):
+            out = str(tmp_path / f"o{len(extra)}{command[0]}.jsonl")
+            r = runner.invoke(
+                app,
+                [command[0], path, *command[1:], "--from", "sharegpt", "--role-map",
+                 "human=user", "--map-role", "bot=assistant", "-o", out, *extra],
+            )  # fmt: skip
+            assert r.exit_code == 0, r.output
+            assert r.output.count(said) == 1, r.output
+    for command in ("validate", "report"):  # never took the old name: refused, naming the new
+        r = runner.invoke(app, [command, path, "--map-role", "bot=assistant"])
+        assert r.exit_code == 2 and "--role-map" in r.output, r.output
 
 
 def _big_preference_file(path, rows: int) -> str:

@@ -88,7 +88,7 @@ def test_hub_layout_and_split(tmp_path):
     assert read(root, split="test").table.to_pylist() == ROWS[:2]
     with pytest.raises(UsageError, match="no file names carry the split 'dev'") as e:
         read(root, split="dev")
-    assert "test, train" in e.value.hint
+    assert "train, test" in e.value.hint  # `datasets`' order
     folders = tmp_path / "folders"  # {split}/*.jsonl
     _jsonl(folders / "train" / "0.jsonl", ROWS[:3])
     _jsonl(folders / "validation" / "0.jsonl", ROWS[3:5])

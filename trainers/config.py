@@ -56,7 +56,7 @@ class TrainConfig:
     neutral: str = "negative"
     pairing: str = "best-vs-rest"
     threshold: float | None = None
-    prompt_style: str = "alpaca"
+    prompt_style: str = "auto"
     conversational: bool = False
     coerce: bool = False  # labels of 0/1 or "true"/"false" read as booleans, as convert --coerce
     on_error: str = "stop"  # or skip: rows the import/conversion refuses are left out (listed)

@@ -108,14 +108,16 @@ def prepare(
 
     from trlprep.importers.run import RejectedRowsWarning
     from trlprep.io.adapters import is_dataset_dict
-    from trlprep.io.inputfiles import default_split
     from trlprep.io.kinds import CarriedColumnWarning
     from trlprep.io.progress import showing
+    from trlprep.io.splitfiles import default_split, left_out_note
     from trlprep.io.splitnames import split_note
     from trlprep.templates.refit import given_id_columns
     from trlprep.templates.tokenrecord import read_record
 
     if isinstance(data, (str, os.PathLike)):
+        if (left := left_out_note(data, split=split)) is not None:  # as every command says it
+            log(f"{label}: note: {left}")
         found = default_split(data, split)
         if found is not None:
             flag = "--split" if training else "--eval-split"

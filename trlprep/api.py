@@ -86,11 +86,11 @@ def _text_notes(path: Any, split: str | None, input_format: str | None) -> list[
 def _split_notes(path: Any, split: str | None, input_format: str | None) -> list[str]:
     """The notes that a folder input left files out, and that a local input of several
     splits is read as its default one."""
-    from trlprep.io.inputfiles import default_split, left_out_note
+    from trlprep.io.splitfiles import default_split, left_out_note
     from trlprep.io.splitnames import split_note
 
     found = default_split(path, split, input_format)
-    left = left_out_note(path, input_format)
+    left = left_out_note(path, input_format, split)
     return ([] if left is None else [left]) + (
         [] if found is None else [split_note(path, *found, flag="split=")]
     )

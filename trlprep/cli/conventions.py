@@ -61,7 +61,7 @@ METAVARS = {
     "order": "interleaved|blocks",
     "no_prompt": "error|warn|drop",
     "truncation": "keep_start|keep_end",
-    "prompt_style": "alpaca|plain",
+    "prompt_style": "auto|alpaca|plain",
     "pairing": "PAIRING",
     "strategy": "bfd|bfd_split|wrapped",
     "fmt": "FORMAT",

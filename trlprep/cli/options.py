@@ -75,7 +75,10 @@ CONVERSATIONAL = typer.Option(
     "--map imports (prompt -> user, answers -> assistant); standard data without --from too.",
 )
 PROMPT_STYLE = typer.Option(
-    "alpaca", "--prompt-style", help="alpaca, standard format: alpaca (template) | plain."
+    "auto",
+    "--prompt-style",
+    help="alpaca, alpacafarm, standard format: alpaca (Stanford template) | plain | auto (the "
+    "template; AlpacaEval's rows, no input column: plain).",
 )
 PAIRING = typer.Option(
     "best-vs-rest",
@@ -123,6 +126,8 @@ def import_options(
 ):
     from trlprep.importers import ImportOptions
 
+    if map_role is not None:
+        _say_old_role_map(role_map, map_role)
     return ImportOptions.make(
         map=map_,
         role_map=role_map,
@@ -134,6 +139,18 @@ def import_options(
         margin=margin,
         neutral=neutral,
         keep_empty_turns=keep_empty_turns,
+    )
+
+
+def _say_old_role_map(role_map: str | None, map_role: str) -> None:
+    """Warn that `--map-role` is the old name of `--role-map` (as Python's `map_role=` warns),
+    naming the `--role-map` that reads the same roles (both given: merged, --map-role's win)."""
+    from trlprep.cli.app import err
+
+    both = f"{role_map},{map_role}" if role_map else map_role
+    err.print(
+        f"warning: --map-role is the old name of --role-map; pass --role-map {both}",
+        markup=False,
     )
 
 
@@ -207,10 +224,10 @@ def say_split(path: str, split: str | None, input_format: str | None) -> None:
     """Say on stderr which split is read when the input holds several and none is named,
     and what a folder input leaves out (model folders, files of no data format)."""
     from trlprep.cli.app import err
-    from trlprep.io.inputfiles import default_split, left_out_note
+    from trlprep.io.splitfiles import default_split, left_out_note
     from trlprep.io.splitnames import split_note
 
-    left = left_out_note(path, input_format)
+    left = left_out_note(path, input_format, split)
     if left is not None:
         err.print(f"note: {left}", markup=False)
     found = default_split(path, split, input_format)

@@ -97,9 +97,10 @@ def report_command(
             + ") need a public layout",
             hint="pass --from LAYOUT (sharegpt, alpaca, ranked ...), or --map to rename columns",
         )  # fmt: skip
-    from trlprep.io.inputfiles import left_out_note
+    from trlprep.io.splitfiles import left_out_note
 
-    left = left_out_note(path, input_format)  # as every command reading a folder says it
+    # as every command reading a folder says it (report reads every split)
+    left = left_out_note(path, input_format, split, every_split=True)
     if left is not None:
         err.print(f"note: {left}", markup=False)
     rep = report(

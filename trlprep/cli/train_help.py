@@ -24,7 +24,8 @@ HELP = {
     "neutral": "Import (prm800k): a step rated 0 is negative, positive or drop.",
     "pairing": "Import (ranked): how completions pair up: best-vs-rest, best-vs-worst, all-pairs.",
     "threshold": "Import (ranked): scores at or above it are desirable (unpaired rows).",
-    "prompt_style": "Import (alpaca): the prompt as the Stanford template (alpaca) or plain.",
+    "prompt_style": "Import (alpaca, alpacafarm): alpaca (Stanford template), plain, or auto "
+    "(plain for AlpacaEval).",
     "conversational": "Standard text as messages (prompt: user, answers: assistant), as convert.",
     "coerce": 'Labels of 0/1 or "true"/"false" read as booleans (numbers among text as '
     "text), as in convert.",

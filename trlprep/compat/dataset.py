@@ -23,6 +23,7 @@ from trlprep.compat.helpers import is_iterable_dataset, map_iterable
 from trlprep.converters.base import ConversionWarning, ConvertOptions
 from trlprep.converters.implicit import implicit_to_preference
 from trlprep.converters.prefix import split_point_messages, split_point_str
+from trlprep.converters.sides import named_pairs
 from trlprep.converters.unpairing import implicit_to_unpaired, preference_to_unpaired
 from trlprep.errors import DataError, UsageError, warn_user
 from trlprep.io.adapters import as_given, as_input, is_dataset_dict, map_splits
@@ -201,13 +202,21 @@ def maybe_extract_prompt(
 
 
 def _unpair_example(example: dict) -> list[dict]:
-    rest = {k: v for k, v in example.items() if k not in ("prompt", "chosen", "rejected")}
+    pairs = named_pairs(list(example), ("prompt", "completion", "label"))
+    sides = {s.chosen: s for s, why in pairs if why is None}
+    gone = {"prompt", "chosen", "rejected", *(s.rejected for s in sides.values())}
     if "prompt" not in example:
         example = _extract_example(example, "word", "error")
-    return [
-        {"prompt": example["prompt"], "completion": example["chosen"], "label": True, **rest},
-        {"prompt": example["prompt"], "completion": example["rejected"], "label": False, **rest},
-    ]
+    rows = []
+    for side, label in (("chosen", True), ("rejected", False)):
+        row = {"prompt": example["prompt"], "completion": example[side], "label": label}
+        for k, v in example.items():  # a pair of side columns: the row's own side, as `X`
+            if k in sides:
+                row[sides[k].name] = example[sides[k].chosen if label else sides[k].rejected]
+            elif k not in gone:
+                row[k] = v
+        rows.append(row)
+    return rows
 
 
 def _needs_pairs(function: str, names: list[str]) -> DataError:
@@ -252,7 +261,9 @@ def unpair_preference_dataset(
     - row order: by default each pair's two rows are adjacent (`order="interleaved"`);
       `order="blocks"` gives TRL's order, every chosen row then every rejected row per
       `datasets.map` batch (`batch_size`, default 1000, as TRL);
-    - extra columns are duplicated onto both rows (TRL v0.17 fails on them);
+    - extra columns are duplicated onto both rows (TRL v0.17 fails on them), except a pair
+      of one side's columns (`chosen_X` / `rejected_X`, `X_chosen` / `X_rejected`): each row
+      gets its own completion's as `X` (TRL copies both onto both rows);
     - data without a `prompt` (implicit prompt) has its prompt extracted first, as the
       guide's recipe does, instead of becoming rows without a prompt.
 

@@ -18,7 +18,6 @@ import numpy as np
 from trlprep.datareport.build import measure, where_of
 from trlprep.datareport.collected import Collected, add_figures
 from trlprep.datareport.result import DataReport, summary
-from trlprep.errors import UsageError
 
 
 def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
@@ -41,33 +40,18 @@ def split_names(data: Any, input_format: str | None = None) -> list[str] | None:
 
 
 def _file_splits(path: str, input_format: str | None) -> list[str] | None:
-    """Splits of a folder or glob whose every file names one (`data/train-*.parquet`)."""
+    """Splits of a folder or glob of files named for them (`data/train-*.parquet`,
+    `data/test_sft-*.parquet`), each file in one split."""
     from trlprep.io.inputfiles import input_files
-    from trlprep.io.splitnames import SPLIT_WORDS
+    from trlprep.io.splitfiles import file_splits
 
-    try:
-        every = input_files(path, None, input_format)
-    except UsageError:  # "holds the splits test, validation": several, none of them train
-        every = None
-    else:
-        if every is None:
-            return None  # one file, a save_to_disk folder of one dataset, a Hub id
-    found: dict[str, set[str]] = {}
-    for name in SPLIT_WORDS:
-        try:
-            files = input_files(path, name, input_format)
-        except UsageError:
-            continue
-        if files:
-            found[name] = set(files)
-    if len(found) < 2:
+    names = file_splits(path, input_format)
+    if names is None:
         return None
-    union = set().union(*found.values())
-    if sum(len(f) for f in found.values()) != len(union):
+    found = [set(input_files(path, name, input_format) or ()) for name in names]
+    if sum(len(f) for f in found) != len(set().union(*found)):
         return None  # a file named for two splits: not a split layout
-    if every is not None and set(every) != found.get("train"):
-        return None  # some files carry no split name: one dataset, read whole
-    return list(found)
+    return names
 
 
 def report_splits(data: Any, names: list[str], options: dict[str, Any]) -> DataReport:

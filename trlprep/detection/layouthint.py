@@ -386,10 +386,12 @@ def _view_imported(det: Detection, name: str, head: pa.Table) -> None:
 
     if _VIEWING.get():  # the imported rows are read as they are, never imported again
         return
+    importer = get_importer(name)
     try:
-        result = get_importer(name).apply(head, ImportOptions())
+        result = importer.apply(head, ImportOptions())
     except TrlprepError:  # the import itself says why, where convert runs it
         return
+    det.notes += importer.reading_notes(head.schema, ImportOptions())
     if result.table.num_rows == 0:
         return
     token = _VIEWING.set(True)

@@ -4,8 +4,9 @@
 How instruction and input join (an `input` that is null or "" counts as absent, as in
 Stanford Alpaca's `example.get("input", "") != ""`):
 
-- standard format, `prompt_style="alpaca"` (default): Stanford Alpaca's prompt template,
-  byte for byte (`PROMPT_DICT` in tatsu-lab/stanford_alpaca `train.py`), one string::
+- standard format, `prompt_style="alpaca"` (and the default, `"auto"`): Stanford Alpaca's
+  prompt template, byte for byte (`PROMPT_DICT` in tatsu-lab/stanford_alpaca `train.py`), one
+  string::
 
       {preamble}\\n\\n### Instruction:\\n{instruction}
       \\n\\n### Input:\\n{input}\\n\\n### Response:

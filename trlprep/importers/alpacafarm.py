@@ -2,9 +2,13 @@
 `preference` (which output is better) -> preference; PandaLM's pairs alike (`response1`,
 `response2` and the votes of its annotators).
 
-The prompt is built exactly as the `alpaca` layout builds it (Stanford Alpaca's template by
-default, `--prompt-style plain`, or `--conversational`: user turn -> one assistant message
-each); chosen is the preferred output, rejected the other.
+The prompt is built exactly as the `alpaca` layout builds it (Stanford Alpaca's template,
+`--prompt-style plain`, or `--conversational`: user turn -> one assistant message each);
+chosen is the preferred output, rejected the other. The default style (`auto`) follows the
+rows' origin: AlpacaFarm's and PandaLM's rows (with `input`) were prompted with Stanford
+Alpaca's template, so they get it; AlpacaEval's (no `input` column) hold plain user
+prompts that chat models answered under their own templates, so the prompt is the
+instruction as it is (said in a note; `--prompt-style alpaca` wraps it).
 
 `preference` is read as AlpacaEval reads it: a number from 1 (output_1 is better) to 2
 (output_2 is better). Its weighted annotators write a float in between (1 + the judge's
@@ -33,6 +37,7 @@ counts the rows whose fractional preference (a weighted annotator's) is left out
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 import pyarrow as pa
@@ -56,6 +61,11 @@ from trlprep.wording import plural
 CONSUMED = ("instruction", "input", "preference", "system")
 PAIRS = (("output_1", "output_2"), ("response1", "response2"))  # AlpacaFarm's, PandaLM's
 VOTE = re.compile(r"annotator(\d+)")  # PandaLM: one column per annotator
+PLAIN_AUTO = (
+    "the instruction as it is (AlpacaEval's rows, no `input` column: plain user prompts, "
+    "answered by chat models under their own templates); --prompt-style alpaca wraps it in "
+    "Stanford Alpaca's template"
+)
 
 
 def _pair(names: list[str]) -> tuple[str, str] | None:
@@ -100,10 +110,12 @@ class AlpacaFarm(Importer):
         return PREFERENCE, Format.CONVERSATIONAL if opts.conversational else Format.STANDARD
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        style = _style(schema.names, opts)
         how = (
             "conversational: user(instruction + blank line + input)"
             if opts.conversational
-            else (f"prompt style {opts.prompt_style} (as the alpaca layout)")
+            else f"prompt style {style} (as the alpaca layout)"
+            + (f": {PLAIN_AUTO}" if _style_notes(schema.names, opts) else "")
         )
         one, two = _pair(schema.names) or PAIRS[0]
         if "preference" not in schema.names and (votes := _votes(schema.names)):
@@ -128,6 +140,9 @@ class AlpacaFarm(Importer):
             "generator_1 / generator_2 (where both are present) -> chosen_generator / "
             "rejected_generator",
         ]
+
+    def reading_notes(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        return [] if opts.conversational else _style_notes(schema.names, opts)
 
     def convert(self, table: pa.Table, opts: ImportOptions, bad: Rejections) -> Converted:
         one, two = _pair(table.column_names) or PAIRS[0]
@@ -165,7 +180,9 @@ class AlpacaFarm(Importer):
             chosen = messages_from({"role": role, "content": chosen}, rows, n)
             rejected = messages_from({"role": role, "content": rejected}, rows, n)
         else:
-            prompt = _standard_prompt(instruction, inp, has_input, system, has_system, opts)
+            notes += _style_notes(table.column_names, opts)
+            styled = replace(opts, prompt_style=_style(table.column_names, opts))
+            prompt = _standard_prompt(instruction, inp, has_input, system, has_system, styled)
         produced = {"prompt": prompt, "chosen": chosen, "rejected": rejected}
         if opts.margin:
             produced["margin"] = pa.array(margin, pa.float64())
@@ -178,6 +195,20 @@ class AlpacaFarm(Importer):
                 produced["rejected_generator"] = pc.if_else(first, gen2, gen1)
                 consumed += ("generator_1", "generator_2")
         return Converted(assemble(table, produced, consumed), notes=notes)
+
+
+def _style(names: list[str], opts: ImportOptions) -> str:
+    """The prompt style the rows get: as given, else (`auto`) Stanford Alpaca's template for
+    rows with an `input` column (AlpacaFarm, PandaLM) and plain for AlpacaEval's (none)."""
+    if opts.prompt_style != "auto":
+        return opts.prompt_style
+    return "alpaca" if "input" in names else "plain"
+
+
+def _style_notes(names: list[str], opts: ImportOptions) -> list[str]:
+    """The note said when the default style makes AlpacaEval's prompts plain."""
+    plain = opts.prompt_style == "auto" and _style(names, opts) == "plain"
+    return [f"the prompt is {PLAIN_AUTO}"] if plain else []
 
 
 def _empty_answer(table: pa.Table, name: str, chosen: np.ndarray, bad: Rejections) -> None:

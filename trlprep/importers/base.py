@@ -172,6 +172,11 @@ class Importer:
         """What the importer will do with data of `schema`, one step per line."""
         return []
 
+    def reading_notes(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
+        """What the import makes of data of `schema` that `detect` says beside the layout
+        (a default chosen from the columns), as the import's own notes say it."""
+        return []
+
     def expansion(self, opts: ImportOptions) -> str | None:
         """How input rows become output rows when that is not one to one ("one row per
         instance"), said where a run's counts are printed; None for one row per row."""

@@ -12,7 +12,7 @@ from trlprep.importers.columnmap import parse_column_map
 from trlprep.validation.rolemap import parse_role_map
 
 PAIRINGS = ("best-vs-rest", "best-vs-worst", "all-pairs")
-PROMPT_STYLES = ("alpaca", "plain")
+PROMPT_STYLES = ("auto", "alpaca", "plain")
 ON_ERROR = ("stop", "skip")
 NEUTRAL = ("negative", "positive", "drop")
 
@@ -28,7 +28,9 @@ class ImportOptions:
     map: Mapping[str, str] = field(default_factory=dict)
     role_map: Mapping[str, str] = field(default_factory=dict)
     conversational: bool = False  # alpaca: conversational prompt-completion
-    prompt_style: str = "alpaca"  # alpaca, standard format: alpaca (Stanford template) | plain
+    # alpaca, alpacafarm, standard format: alpaca (Stanford template) | plain | auto (the
+    # layout's own: the template, except AlpacaEval's rows, which have no `input`: plain)
+    prompt_style: str = "auto"
     pairing: str = "best-vs-rest"  # ranked -> preference
     threshold: float | None = None  # ranked -> unpaired preference (set = unpaired)
     margin: bool = False  # ranked -> preference: add the score difference as `margin`

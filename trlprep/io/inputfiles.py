@@ -3,7 +3,8 @@ paths, resolved to the ordered list of files to read.
 
 `input_files` keeps sorted names within a folder or glob and the given order of given paths,
 and only the files of one split of a Hugging Face repository layout (`data/train-*.parquet`,
-`train/*.jsonl`; `--split`; which split a name carries: `splitnames`). `check_formats`
+`train/*.jsonl`; `--split`; which split a name carries: `splitnames`; the splits an input
+holds and the notes saying what it reads: `splitfiles`). `check_formats`
 refuses files of different formats. `Inputs` carries several paths where one path goes;
 `FileLine` / `file_bad_lines` keep each file's skipped bad lines apart.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from trlprep.errors import InputError, UsageError
 from trlprep.io.sources import split_suffix
-from trlprep.io.splitnames import noted_split, pick_split, split_of
+from trlprep.io.splitnames import pick_split
 
 GLOB_CHARS = re.compile(r"[*?\[]")
 # a folder's notes (README.txt, LICENSE.txt): the whole name before the suffix, any case
@@ -206,37 +207,6 @@ def _folder_files(folder: Path) -> list[str]:
     return _walk(folder)[0]
 
 
-def left_out_note(path: str | os.PathLike, input_format: str | None = None) -> str | None:
-    """What a folder input leaves out of its data (model folders, files of no data
-    format), said once, or None when it reads everything there (or is no such folder)."""
-    p = Path(str(path)) if not isinstance(path, Inputs) else None
-    if p is None or input_format or not p.is_dir() or _is_disk_folder(p) or _model_files(p):
-        return None
-    files, left = _walk(p)
-    if not files or not left:
-        return None
-    folders = [x for x in left if x.endswith("/")]
-    others = [x for x in left if not x.endswith("/")]
-    said = []
-    if folders:
-        said.append(
-            ("the model or tokenizer folder " if len(folders) == 1 else "the model or tokenizer "
-             "folders ") + _few(folders)
-        )  # fmt: skip
-    if others:
-        said.append(("a file" if len(others) == 1 else f"{len(others)} files") + " of no data "
-                    f"format or notes ({_few(others)})")  # fmt: skip
-    return (
-        f"{path}: reading {len(files)} data file{'s' if len(files) != 1 else ''}; left out "
-        + " and ".join(said)
-    )
-
-
-def _few(names: list[str], most: int = 3) -> str:
-    more = len(names) - most
-    return ", ".join(names[:most]) + (f", ... ({more} more)" if more > 0 else "")
-
-
 def input_files(
     path: str | os.PathLike, split: str | None = None, input_format: str | None = None
 ) -> list[str] | None:
@@ -245,8 +215,8 @@ def input_files(
     found = _candidates(path, input_format)
     if found is None:
         return None
-    files, base = found
-    return pick_split(files, split, str(path), base=base)
+    files, names = found
+    return pick_split(files, split, str(path), names, keep_unnamed=isinstance(path, Inputs))
 
 
 def candidate_files(path: str | os.PathLike, input_format: str | None = None) -> list[str] | None:
@@ -257,14 +227,18 @@ def candidate_files(path: str | os.PathLike, input_format: str | None = None) ->
 
 def _candidates(
     path: str | os.PathLike, input_format: str | None
-) -> tuple[list[str], Path | None] | None:
-    """Every data file of a multi-file input, before a split is picked, and the folder their
-    split names are read below (None: not a multi-file input)."""
+) -> tuple[list[str], list[str]] | None:
+    """Every data file of a multi-file input, before a split is picked, and the names their
+    splits are read from: below the folder or a glob's fixed folder, a given file's own
+    name (a folder above the input names no split). None: not a multi-file input."""
     if isinstance(path, Inputs):
         files: list[str] = []
+        names: list[str] = []
         for p in path.paths:
-            files += input_files(p, None, input_format) or [p]
-        return files, None
+            found = input_files(p, None, input_format)
+            files += found or [p]
+            names += _named_below(found, p) if found else [os.path.basename(p)]
+        return files, names
     path = str(path)
     p = Path(path)
     if p.is_dir():
@@ -273,7 +247,9 @@ def _candidates(
         _refuse_model_folder(p)
         files = _folder_files(p)
         _ROOTS.update(dict.fromkeys(files, path))
-        return (files, p) if files else None  # no files: the reader says what the folder lacks
+        if not files:
+            return None  # the reader says what the folder lacks
+        return files, _named_below(files, path)
     if is_glob(path):
         files = sorted(
             f
@@ -283,8 +259,15 @@ def _candidates(
         if not files:
             raise InputError(f"{path}: no files match", hint="check the pattern (quote it)")
         _ROOTS.update(dict.fromkeys(files, _glob_root(path)))
-        return files, None
+        return files, _named_below(files, path)
     return None
+
+
+def _named_below(files: list[str], path: str | os.PathLike) -> list[str]:
+    """`files` of the folder or glob `path`, named below it (a glob: below its fixed folder)."""
+    root = str(path)
+    root = os.path.expanduser(_glob_root(root)) if is_glob(root) else root
+    return [os.path.relpath(f, root) for f in files]
 
 
 def _glob_root(pattern: str) -> str:
@@ -298,34 +281,6 @@ def input_root(file: str | os.PathLike) -> str | None:
     """The folder (or a glob's fixed folder) that `file` was read from as one of its files
     (None: it was given itself), as the user named it."""
     return _ROOTS.get(str(file))
-
-
-def default_split(
-    path: str | os.PathLike, split: str | None = None, input_format: str | None = None
-) -> tuple[str, list[str]] | None:
-    """(the split read, every split) when a local input holds several splits (a
-    `DatasetDict.save_to_disk` folder, Hub-style `train`/`test` files) and none is named,
-    so `train` is read; None otherwise (a missing split is the readers' error)."""
-    if split is not None:
-        return None
-    p = Path(str(path))
-    if not isinstance(path, Inputs) and p.is_dir() and (p / "dataset_dict.json").is_file():
-        import json
-
-        try:
-            names = list(json.loads((p / "dataset_dict.json").read_text())["splits"])
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return noted_split(names)
-    try:
-        found = _candidates(path, input_format)
-    except InputError:
-        return None
-    if found is None:
-        return None
-    files, base = found
-    names = {split_of(os.path.relpath(f, base) if base is not None else f) for f in files}
-    return None if None in names else noted_split(sorted(names))
 
 
 def check_formats(files: list[str], input_format: str | None) -> str:

@@ -52,7 +52,7 @@ FLAG_KEYWORDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "label-merge": ("label_merge", CHOICE, ("all", "any", "last", "first-false-truncates")),
     "neutral": ("neutral", CHOICE, ("negative", "positive", "drop")),
     "pairing": ("pairing", CHOICE, ("best-vs-rest", "best-vs-worst", "all-pairs")),
-    "prompt-style": ("prompt_style", CHOICE, ("alpaca", "plain")),
+    "prompt-style": ("prompt_style", CHOICE, ("auto", "alpaca", "plain")),
     "input-format": (
         "input_format",
         CHOICE,
