@@ -8,7 +8,6 @@ engine's overhead on one machine; rows/s per core is what a cluster multiplies.
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -62,10 +61,10 @@ def main(workdir: Path, rows: int, only: str | None, cpus: int) -> None:
         if only and only not in name:
             continue
         path = make_input(workdir, src, fmt, rows)
-        out_local, out_ray = workdir / "ray_local_out.parquet", workdir / "ray_out"
+        out_local, out_ray = workdir / "ray_local_out.parquet", workdir / "ray_out.parquet"
         local = _best(_local, path, out_local, dst, extra)
         remote = _best(_ray, path, out_ray, dst, extra)
-        shutil.rmtree(out_ray, ignore_errors=True)
+        out_ray.unlink(missing_ok=True)
         results.append(
             (
                 name,

@@ -256,7 +256,7 @@ def test_cli_convert_and_validate_engine_ray(tmp_path):
     args = ["convert", str(src), "--to", "unpaired-preference"]
     r = runner.invoke(app, [*args, "-o", str(local)])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, [*args, "-o", str(out), "--engine", "ray"])
+    r = runner.invoke(app, [*args, "-o", f"{out}/", "--engine", "ray"])  # a shard folder
     assert r.exit_code == 0, r.output
     assert "50 rows in, 0 rejected, 50 converted -> 100 rows out" in r.output
     got = pq.read_table(out).to_pylist()
@@ -419,7 +419,7 @@ def test_cli_ray_names_a_tokenizer_folders_template_as_given(tmp_path, monkeypat
     runner = CliRunner()
     r = runner.invoke(app, [*args, "-o", str(local)])
     assert r.exit_code == 0, r.output
-    r = runner.invoke(app, [*args, "-o", str(out), "--engine", "ray"])
+    r = runner.invoke(app, [*args, "-o", f"{out}/", "--engine", "ray"])  # a shard folder
     assert r.exit_code == 0, r.output
     assert f"(conversational -> standard with {model})" in " ".join(r.output.split())
     want = read_record(pq.read_schema(local))

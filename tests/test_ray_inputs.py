@@ -76,11 +76,11 @@ def _run(src: Path, out: Path, *args: str, engine: str):
 
 
 def _both(src: Path, tmp: Path, *args: str, local: str = "local.jsonl"):
-    """Run convert with both engines (Ray writes Parquet shards, the local engine the file
-    `local`): (results, output rows, rejects texts) by engine."""
+    """Run convert with both engines (each writes one file, the local engine `local`, Ray
+    `ray_out` of the same suffix): (results, output rows, rejects texts) by engine."""
     results, rows, rejects = {}, {}, {}
     for engine in ("local", "ray"):
-        out = tmp / (local if engine == "local" else "ray_out")
+        out = tmp / (local if engine == "local" else "ray_out" + Path(local).suffix)
         r = results[engine] = _run(src, out, *args, engine=engine)
         if r.exit_code == 0:
             rows[engine] = (
@@ -180,7 +180,9 @@ def test_cli_ray_mixed_kinds_jsonl_as_local(tmp_path):
         _same_rows(out["ray"], out["local"])
         assert rejects["ray"] == rejects["local"]
         assert _counts(results["ray"].output) == _counts(results["local"].output)
-        said = [m.replace("ray_out", "local.parquet") for m in _messages(results["ray"].output)]
+        said = [
+            m.replace("ray_out.parquet", "local.parquet") for m in _messages(results["ray"].output)
+        ]
         assert said == _messages(results["local"].output)
         assert sum("warning: column 'src' (an extra column)" in m for m in said) == 1
         assert [r["src"] for r in out["ray"]] == [r["src"] for r in rows]
@@ -221,7 +223,7 @@ def test_cli_ray_imports_a_layout_with_an_extra_of_mixed_kinds_as_local(tmp_path
     _same_rows(out["ray"], out["local"])
     assert [r["source"] for r in out["ray"]] == extra
     assert _counts(results["ray"].output) == ["6 rows in, 0 rejected, 6 converted -> 6 rows out"]
-    said = [m.replace("ray_out", "local.parquet") for m in _messages(results["ray"].output)]
+    said = [m.replace("ray_out.parquet", "local.parquet") for m in _messages(results["ray"].output)]
     assert said == _messages(results["local"].output)
     assert sum("warning: column 'source' (an extra column)" in m for m in said) == 1
 
@@ -548,7 +550,7 @@ def test_cli_ray_decodes_datasets_json_columns_from_object_storage_as_local(tmp_
     ds.to_parquet(str(src))
     results, out = {}, {}
     for engine, path in (("local", str(src)), ("ray", src.resolve().as_uri())):
-        dest = tmp_path / ("local.jsonl" if engine == "local" else "ray_out")
+        dest = tmp_path / ("local.jsonl" if engine == "local" else "ray_out.parquet")
         results[engine] = _run(path, dest, "--chat-template", "qwen2.5", engine=engine)
         assert results[engine].exit_code == 0, results[engine].output
         out[engine] = (

@@ -7,8 +7,9 @@ import pytest
 from trlprep.converters.base import ConversionWarning
 
 from trlprep.errors import UsageError
+from trlprep.io.shardout import ShardedOutput
 from trlprep.ray.notes import Notes
-from trlprep.ray.output import output_format_of
+from trlprep.ray.output import output_format_of, output_kind
 
 
 @pytest.mark.parametrize(
@@ -26,9 +27,30 @@ def test_output_format_takes_every_outputs_aliases(output, fmt, want):
     assert output_format_of(output, fmt) == want
 
 
-def test_output_format_ray_cannot_write_is_refused():
-    with pytest.raises(UsageError, match="parquet or jsonl"):
-        output_format_of("out", "arrow")
+@pytest.mark.parametrize(
+    "output, fmt, want",
+    [
+        ("out.parquet", None, ("file", "parquet")),
+        ("out.jsonl.gz", None, ("file", "jsonl")),
+        ("out.arrow", None, ("file", "arrow")),
+        ("out", "arrow", ("file", "arrow")),
+        ("out", None, ("disk", "disk")),
+        ("out.parquet", "disk", ("disk", "disk")),
+        ("out/", None, ("shards", "parquet")),
+        ("out/", "arrow", ("shards", "arrow")),
+    ],
+)
+def test_output_kind_is_the_local_engines_rule(output, fmt, want):
+    """One file for a suffix, a save_to_disk folder for none, shards for `out/`: the local
+    engine's rule for -o, Arrow included."""
+    assert output_kind(output, fmt) == want
+
+
+def test_output_kind_refuses_what_the_local_engine_refuses():
+    with pytest.raises(UsageError, match="input format only"):
+        output_kind("out.csv", None)
+    with pytest.raises(UsageError, match="--num-shards/--max-shard-size write a folder"):
+        output_kind(ShardedOutput("out.jsonl", num_shards=2), None)
 
 
 def test_a_pairing_step_that_made_pairs_drops_the_nothing_paired_head():

@@ -42,7 +42,7 @@ def test_ray_object_storage_jsonl_is_the_local_bytes(tmp_path, data):
     local, remote = tmp_path / "local.jsonl", tmp_path / "remote"
     code, said = _cli("convert", data, "-o", local)
     assert code == 0, said
-    args = ["-o", remote.as_uri(), "--output-format", "jsonl", "--engine", "ray"]
+    args = ["-o", f"{remote.as_uri()}/", "--output-format", "jsonl", "--engine", "ray"]
     code, said = _cli("convert", data, *args)
     assert code == 0, said
     assert [p.name for p in remote.iterdir()] == ["train-00000-of-00001.jsonl"]
@@ -63,7 +63,7 @@ def test_ray_object_storage_parquet_has_the_local_row_groups(tmp_path):
     pq.write_table(rows, src, row_group_size=10_000)
     for shards in ([], ["--num-shards", 2]):
         local, remote = tmp_path / f"local{len(shards)}", tmp_path / f"remote{len(shards)}"
-        for engine, out in (("local", f"{local}/"), ("ray", remote.as_uri())):
+        for engine, out in (("local", f"{local}/"), ("ray", f"{remote.as_uri()}/")):
             code, said = _cli("convert", src, "--to", "lm", "-o", out, *shards, "--engine", engine)
             assert code == 0, said
         names = sorted(p.name for p in local.iterdir())
@@ -177,7 +177,7 @@ def test_ray_object_storage_max_shard_size_cuts_as_locally(tmp_path):
     on disk per byte in memory; the data's size in memory alone gives another count)."""
     for fmt in ("parquet", "jsonl"):
         local, remote = tmp_path / f"local{fmt}", tmp_path / f"remote{fmt}"
-        for engine, out in (("local", f"{local}/"), ("ray", remote.as_uri())):
+        for engine, out in (("local", f"{local}/"), ("ray", f"{remote.as_uri()}/")):
             code, said = _cli(
                 "convert", HH, "--to", "preference", "-o", out, "--max-shard-size", "20kB",
                 "--output-format", fmt, "--engine", engine,

@@ -83,7 +83,7 @@ def convert_ray(
     from trlprep.importers.options import check_on_error
     from trlprep.io.jsonl import BadLines
     from trlprep.ray import notes as worker_notes
-    from trlprep.ray.output import out_dir, output_format_of, write_shards
+    from trlprep.ray.output import SHARDS, check_place, out_dir, write_output
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
     check_on_error(on_error)
@@ -91,13 +91,15 @@ def convert_ray(
     if output is None:
         from trlprep.cli.options import missing_output
 
-        raise missing_output(path, "pass -o OUT_FOLDER")
+        raise missing_output(path, "pass -o OUT")
     if rejects is not None and on_error != "skip":
         raise UsageError("--rejects needs --on-error skip", hint="add --on-error skip")
     layout = from_ if from_ is not None and is_layout(from_) else None
     from_type = None if layout else from_
     if layout is None and import_options is not None and import_options.map:
         layout = "map"
+    # the local engine's rule for -o: one file, a shard folder or a save_to_disk folder
+    kind, out_format = check_place(output, output_format, overwrite, (path,))
     engine.init(address)
     bad = BadLines() if on_bad_lines == "skip" else None
     ledger = Ledger(path=str(path), on_error=on_error, bad_lines=bad)
@@ -177,7 +179,7 @@ def convert_ray(
             from trlprep.conversion.convert import check_rows_left
 
             check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
-            shards = write_shards(out, output, output_format, overwrite)
+            shards = write_output(out, output, output_format, overwrite, found.carried)
     except BaseException:
         if book is not None:  # a task failed: what the others noted may explain it
             with contextlib.suppress(Exception):
@@ -202,20 +204,17 @@ def convert_ray(
     _print_warnings(found)
     for message in plan.warnings():
         err.print(f"warning: {message}", markup=False)
-    if found.carried and output_format_of(output, output_format) != "jsonl":
+    if found.carried and out_format != "jsonl":
         from trlprep.io.kinds import carried_warning
 
         for column, kinds in found.carried.items():  # JSON Lines holds the values themselves
-            said = carried_warning(column, kinds, f"written to {output}")
+            said = carried_warning(column, kinds, f"written to {output}", out_format != "disk")
             err.print(f"warning: {said}", markup=False)
     for note in ledger.notes() + plan.notes() + list(found.notes):  # the importer's too:
         err.print(f"note: {note}", markup=False)  # before the counts, as locally
     said_as, kinds = _route_words(layout, plan)
-    err.print(
-        f"ray: {said_as}: {ledger.summary(kinds)} -> {output} "
-        f"({shards} {'shard' if shards == 1 else 'shards'})",
-        markup=False,
-    )
+    count = f" ({shards} {'shard' if shards == 1 else 'shards'})" if kind == SHARDS else ""
+    err.print(f"ray: {said_as}: {ledger.summary(kinds)} -> {output}{count}", markup=False)
     if ledger.rejects is not None:
         said = ledger.rejects.summary(ledger.rejected, len(bad) if bad else 0, ledger.turns_refused)
         err.print(said, markup=False)

@@ -278,7 +278,7 @@ def stream_to_file(
         if fmt == "disk":
             collected = _Collector()
             convert_batches(units, plan, collected, spill_dir, ledger)
-            table = _untagged(collected.table(), ledger.carried)
+            table = untagged_carried(collected.table(), ledger.carried)
             write(table, output, output_format="disk", overwrite=True)
             return
         writer = _LazyWriter(lambda schema: open_writer(output, schema, output_format=fmt))
@@ -302,7 +302,7 @@ def scratch_folder(output: str | os.PathLike) -> str:
     return str(real_target(output).parent)
 
 
-def _untagged(table: pa.Table, columns: dict[str, list[str]]) -> pa.Table:
+def untagged_carried(table: pa.Table, columns: dict[str, list[str]]) -> pa.Table:
     """`table` with the JSON text of carried extras as plain text: a save_to_disk folder keeps
     no field metadata, so it cannot hold them tagged (the run's warning says so)."""
     if not any(name in columns for name in table.column_names):

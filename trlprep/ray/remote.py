@@ -1,5 +1,6 @@
 """A converted Ray dataset written to object storage (`s3://`, `gs://`, `file://`, any URI
-Arrow's or fsspec's file systems open): `{split}-00000-of-0000N` shards written by Ray tasks,
+Arrow's or fsspec's file systems open): one file (`write_remote_file`, written by the
+driver), or `{split}-00000-of-0000N` shards written by Ray tasks,
 one per shard, with the local engine's writer (`trlprep.io.writers.stream_writer`), so each
 shard holds the bytes the local engine writes for its rows: Parquet row groups cut as
 there (`groupcut`), JSON Lines with a message's null keys left out (`nullkeys`). Rows go to
@@ -157,6 +158,80 @@ def write_remote(ds: Any, output: str, fmt: str, schema: pa.Schema, overwrite: b
     return n
 
 
+def is_plain_folder(uri: str) -> bool:
+    """Whether `uri` is an existing folder that is no `save_to_disk` folder (a shard
+    folder, as an existing local one is: `io.shardout.sharded`)."""
+    from pyarrow import fs as pafs
+
+    fs, path = filesystem(uri)
+    path = path.rstrip("/")
+    if fs.get_file_info(path).type != pafs.FileType.Directory:
+        return False
+    marks = fs.get_file_info([f"{path}/state.json", f"{path}/dataset_dict.json"])
+    return not any(m.type == pafs.FileType.File for m in marks)
+
+
+def check_remote(uri: str, kind: str, overwrite: bool) -> None:
+    """Refuse, before any work, what cannot be written to the object-storage `uri` (`kind`:
+    "shards", "file" or "disk", as `trlprep.ray.output.output_kind` says): a `save_to_disk`
+    folder, a file where a folder is, or an existing output without `overwrite`."""
+    from pyarrow import fs as pafs
+
+    if kind == "disk":
+        raise UsageError(
+            f"{uri}: a save_to_disk folder (a path with no suffix) is written only to a local "
+            "path by --engine ray",
+            hint=f"write a shard folder ({uri.rstrip('/')}/) or one file "
+            f"({uri.rstrip('/')}.parquet) there, or the save_to_disk folder to a local path",
+        )
+    fs, path = filesystem(uri)
+    path = path.rstrip("/")
+    found = fs.get_file_info(path).type
+    if kind == "file" and found == pafs.FileType.Directory:
+        raise UsageError(
+            f"{uri}: is a folder, not a file",
+            hint=f"end it with / to write shards into it ({uri}/), or name another file",
+        )
+    there = _files(fs, path) if kind == "shards" else found != pafs.FileType.NotFound
+    if there and not overwrite:
+        raise UsageError(f"{uri} exists", hint="pass --overwrite to replace it")
+
+
+def write_remote_file(
+    refs: list[Any], uri: str, fmt: str, schema: pa.Schema, overwrite: bool
+) -> None:
+    """Write the blocks `refs` (in row order) as the one object-storage file `uri`: the
+    driver writes them block after block with the local engine's writer (the bytes it
+    writes for a local file) under a staging prefix beside it, moved to its name once
+    whole (`staging`); a failure, Ctrl-C or SIGTERM removes the staged file and leaves an
+    existing `uri` as it was. An existing file is replaced only with `overwrite`."""
+    from pyarrow import fs as pafs
+
+    from trlprep.io.writers import stream_writer
+    from trlprep.ray.base import _arrow, _ray
+    from trlprep.ray.staging import Staging
+
+    ray = _ray()
+    fs, path = filesystem(uri)
+    if fs.get_file_info(path).type != pafs.FileType.NotFound and not overwrite:
+        raise UsageError(f"{uri} exists", hint="pass --overwrite to replace it")
+    root, _, name = path.rpartition("/")
+    stage = Staging(fs, root)
+    try:
+        stage.create()
+        sink = fs.open_output_stream(f"{stage.path}/{name}", compression=None)
+        with stream_writer(sink, uri, schema, fmt) as w:
+            for ref in refs:
+                table = [schema.empty_table(), _arrow(ray.get(ref))]
+                w.write(pa.concat_tables(table, promote_options="permissive"))
+        stage.publish([name], [name])
+    except BaseException as e:
+        stage.remove()
+        if isinstance(e, OSError):
+            raise cannot_write(uri, e) from None
+        raise
+
+
 def _part(i: int, fmt: str) -> str:
     return f"part-{i:05d}.{fmt}"
 
@@ -221,4 +296,13 @@ def _write_shard(
     return w.rows, fs.get_file_info(path).size
 
 
-__all__ = ["filesystem", "pieces", "size_cuts", "spans", "write_remote"]
+__all__ = [
+    "check_remote",
+    "filesystem",
+    "is_plain_folder",
+    "pieces",
+    "size_cuts",
+    "spans",
+    "write_remote",
+    "write_remote_file",
+]
