@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 
 from trlprep.columns.arrowtypes import is_json_field, is_list
 from trlprep.errors import UsageError
-from trlprep.importers.fieldpaths import parse_path, read_path
 
 
 def parse_column_map(spec: str | Mapping[str, str] | None) -> dict[str, str]:
@@ -126,6 +125,8 @@ def _media_as_lists(table: pa.Table, mapping: Mapping[str, str]) -> pa.Table:
 def _take_fields(table: pa.Table, mapping: Mapping[str, str]) -> tuple[pa.Table, dict[str, str]]:
     """The `a.b` sources of `mapping` (no column of that name, `a` an object column) taken
     out of their objects as columns named as the output; the mapping left to rename."""
+    from trlprep.importers.fieldpaths import parse_path, read_path  # JSON helpers: on use
+
     left = dict(mapping)
     for dst, src in mapping.items():
         path = parse_path(src)
