@@ -72,12 +72,14 @@ def test_local_engine_refuses_uri_inputs(tmp_path, monkeypatch):
         ["detect", uri],
         ["validate", uri],
         ["report", uri],
+        ["import", uri, "--from", "sharegpt", "-o", "out.jsonl"],
         ["convert", uri, "--to", "unpaired", "-o", "out.jsonl"],
     ):
         code, said = _cli(*args)
         assert code == 2, (args, said)
         assert f"{uri}: the input is an object-storage URI" in said, said
-        assert "--engine ray" in said and "trlprep[ray]" in said
+        assert "`convert` and `validate` read and write object storage with --engine ray" in said
+        assert "trlprep[ray]" in said
         assert "no such file" not in said
     assert not (tmp_path / "out.jsonl").exists()
 

@@ -131,8 +131,8 @@ def refuse_uri(path: str | os.PathLike, what: str = "input", *, local_only: bool
     raise UsageError(
         f"{text}: the {what} is an object-storage URI, which the local engine does not "
         "read or write (it is no local path)",
-        hint='pass --engine ray (pip install "trlprep[ray]"), which reads and writes object '
-        "storage, or copy it to a local path first",
+        hint="`convert` and `validate` read and write object storage with --engine ray "
+        '(pip install "trlprep[ray]"); otherwise copy it to a local path first',
     )
 
 
