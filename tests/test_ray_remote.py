@@ -188,3 +188,50 @@ def test_ray_object_storage_max_shard_size_cuts_as_locally(tmp_path):
         assert sorted(p.name for p in remote.iterdir()) == names
         for name in names:
             assert (remote / name).read_bytes() == (local / name).read_bytes()
+
+
+def test_ray_object_storage_rejects_go_beside_the_output(tmp_path, monkeypatch):
+    """`--on-error skip` with an object-storage output: the rejects file is an object beside
+    it (`x.rejects.jsonl`, `out.rejects.jsonl` for `out/`), the local engine's bytes, never
+    a local `file:/...` folder; `--rejects FILE` still wins; an output that fails to be
+    written leaves no rejects object either."""
+    from trlprep.ray import remote
+
+    src = tmp_path / "bad.jsonl"
+    rows = [{"prompt": "a", "chosen": "b", "rejected": "c"}, {"prompt": "d", "chosen": "e"}]
+    rows[1]["rejected"] = 5
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    skip = ["--to", "unpaired", "--on-error", "skip"]
+    code, said = _cli("convert", src, *skip, "-o", tmp_path / "local.parquet")
+    assert code == 0, said
+    local = (tmp_path / "local.rejects.jsonl").read_bytes()
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "remo"
+    for out, beside in (("x.parquet", "x.rejects.jsonl"), ("out/", "out.rejects.jsonl")):
+        uri = f"{folder.as_uri()}/{out}"
+        code, said = _cli("convert", src, *skip, "-o", uri, "--engine", "ray")
+        assert code == 0, said
+        assert f"1 rejected row -> {folder.as_uri()}/{beside}" in said, said
+        assert (folder / beside).read_bytes() == local
+    assert not any(p.name.startswith("file:") for p in tmp_path.iterdir())
+    mine = tmp_path / "mine.jsonl"
+    uri = f"{folder.as_uri()}/y.parquet"
+    code, said = _cli("convert", src, *skip, "-o", uri, "--engine", "ray", "--rejects", mine)
+    assert code == 0 and mine.read_bytes() == local, said
+    assert not (folder / "y.rejects.jsonl").exists()
+
+    def failing(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(remote, "write_remote_file", failing)
+    uri = f"{folder.as_uri()}/z.parquet"
+    code, said = _cli("convert", src, *skip, "-o", uri, "--engine", "ray")
+    assert code != 0 and "No space left" in said, said
+    assert not (folder / "z.rejects.jsonl").exists() and not (folder / "z.parquet").exists()
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "out",
+        "out.rejects.jsonl",
+        "x.parquet",
+        "x.rejects.jsonl",
+        "y.parquet",
+    ]

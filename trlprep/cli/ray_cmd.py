@@ -83,7 +83,7 @@ def convert_ray(
     from trlprep.importers.options import check_on_error
     from trlprep.io.jsonl import BadLines
     from trlprep.ray import notes as worker_notes
-    from trlprep.ray.output import SHARDS, check_place, out_dir, write_output
+    from trlprep.ray.output import SHARDS, check_place, write_output
     from trlprep.templates.options import load_tools, parse_template_kwargs
 
     check_on_error(on_error)
@@ -107,7 +107,7 @@ def convert_ray(
         from trlprep.importers import RejectsWriter, default_rejects_path
 
         explicit = rejects is not None  # --rejects FILE: written even empty
-        rejects = rejects or default_rejects_path(out_dir(output))
+        rejects = rejects or default_rejects_path(_beside(output))
         ledger.rejects = RejectsWriter(
             rejects, overwrite=overwrite, inputs=(str(path),), output=output, explicit=explicit
         )
@@ -221,11 +221,19 @@ def convert_ray(
     else:
         from trlprep.importers.rejectsfile import stale_rejects_note
 
-        stale = stale_rejects_note(out_dir(output))
+        stale = stale_rejects_note(_beside(output))
         if stale:
             err.print(f"note: {stale}", markup=False)
     for line in ledger.reason_lines():
         err.print(f"  {line}", markup=False)
+
+
+def _beside(output: str) -> str:
+    """The output its rejects file goes beside: a URI as written (never a local path)."""
+    from trlprep.io.remote import is_uri
+    from trlprep.ray.output import out_dir
+
+    return output.rstrip("/") if is_uri(output) else str(out_dir(output))
 
 
 def _route_words(layout: str | None, plan: Any) -> tuple[str, dict[str, str]]:

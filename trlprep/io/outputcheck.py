@@ -69,6 +69,9 @@ def check_output(
     descriptor (a stream, see `trlprep.io.targets`) is written through, so it needs no
     `--overwrite` but takes only JSON Lines or a report (`output_format="text"`).
     """
+    from trlprep.io.remote import refuse_uri
+
+    refuse_uri(path, "output")  # never a relative local path `s3:/...`
     check_name(path)
     if stream_kind(path) is not None:
         check_stream(path, _stream_format(path, output_format), overwrite=overwrite)

@@ -87,6 +87,10 @@ TEXT_FORMATS = ("jsonl", "json", "csv", *SAMPLINGS)
 
 def resolve_format(path: str | os.PathLike, input_format: str | None = None) -> str:
     """The reader for `path`: an explicit format, the suffix, a folder or a Hub id."""
+    from trlprep.io.remote import refuse_uri
+
+    for given in getattr(path, "paths", None) or (path,):
+        refuse_uri(given, "input")  # never a relative local path `s3:/...`
     try:
         files = input_files(path, None, input_format)  # a folder of files, a glob, several paths
     except UsageError:  # several splits, none the default: each split's files are read alike

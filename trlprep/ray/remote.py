@@ -19,27 +19,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from trlprep.errors import InputError, UsageError
+from trlprep.errors import UsageError
+from trlprep.io.remote import filesystem
 from trlprep.io.tempfiles import cannot_write
-
-
-def filesystem(uri: str) -> tuple[Any, str]:
-    """(an Arrow file system, the path in it) of `uri`; fsspec's where Arrow has none."""
-    from pyarrow import fs as pafs
-
-    try:
-        return pafs.FileSystem.from_uri(uri)
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as e:
-        try:
-            import fsspec
-        except ImportError:
-            raise InputError(
-                f"{uri}: cannot write there: {e}",
-                hint="write to a local folder, or install fsspec and the package of its "
-                "file system (s3fs, gcsfs, ...)",
-            ) from None
-        found, path = fsspec.core.url_to_fs(uri)
-        return pafs.PyFileSystem(pafs.FSSpecHandler(found)), path
 
 
 def shard_limit(output: Any) -> int | None:

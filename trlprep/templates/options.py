@@ -38,6 +38,9 @@ def load_tools(path: str | None, warn: bool = True) -> list[dict[str, Any]] | No
     `warn`, a schema that contradicts itself is warned of (`warn_contradictions`)."""
     if not path:
         return None
+    from trlprep.io.remote import refuse_uri
+
+    refuse_uri(path, "--tools file", local_only=True)
     try:
         tools = json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -76,6 +76,9 @@ def _resolve(src: Any, tokenizer: Any) -> ChatTemplate:
         return ChatTemplate(
             text, name="inline chat template", special_tokens=extra, origin="string"
         )
+    from trlprep.io.remote import refuse_uri
+
+    refuse_uri(text, "chat template", local_only=True)
     canonical = builtin_name(text)
     path = Path(text).expanduser()
     if canonical is not None and not path.exists():
