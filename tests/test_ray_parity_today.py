@@ -184,6 +184,7 @@ CASES = {
         "-o",
         "OUT/x.jsonl",
     ],  # fmt: skip
+    "no-rows-left": ["convert", "STEPS", "--to", "lm", "-o", "OUT/x.jsonl"],
 }
 
 
@@ -203,7 +204,9 @@ def _engine_run(args: list, tmp: Path, engine: str) -> tuple[int, str, bytes | N
     named = {"MIXED": mixed, "SPLIT": split, "TEMPLATE": template}  # whole arguments
     dapo = tmp / "dapo.jsonl"  # the pretty-printed DAPO records as JSON Lines
     dapo.write_text("".join(json.dumps(r) + "\n" for r in records(DAPO)))
-    named |= {"RENDERED": rendered, "FOLDER": folder, "DAPO": dapo}
+    steps = tmp / "steps.jsonl"  # every step label false: `--to lm` drops every row
+    steps.write_text(json.dumps({"prompt": "p", "completions": ["a"], "labels": [False]}) + "\n")
+    named |= {"RENDERED": rendered, "FOLDER": folder, "DAPO": dapo, "STEPS": steps}
     argv = [str(named.get(str(a), a)).replace("OUT", str(out)) for a in args]
     res = CliRunner().invoke(app, [*argv, "--engine", engine])
     said = " ".join(res.output.replace(str(out), "OUT").split())
@@ -253,6 +256,7 @@ def test_ray_run_equals_local_run(tmp_path, case):
         "qwenvl-video": (0, "sharegpt -> language-modeling (conversational): 3 rows in"),
         "oumi-items": (0, "oumi -> language-modeling (conversational): 2 rows in"),
         "prompt-answers": (0, "prompt-answers -> preference (conversational): 3 rows in"),
+        "no-rows-left": (1, "1 converted -> 0 rows out (filter: 1 dropped by the conversion"),
     }[case]
     assert (code, expect[1] in said) == (expect[0], True), said
     if case == "split-turns-refused":

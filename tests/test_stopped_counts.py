@@ -67,6 +67,23 @@ def test_a_stopped_convert_says_the_counts_of_the_whole_input(tmp_path, bad):
     assert "would convert" not in skipped.output
 
 
+def test_a_conversion_that_drops_every_row_says_its_counts(tmp_path):
+    """Stepwise rows whose every step label is false: `--to lm` drops them all. Nothing was
+    refused, and the counts still say where each row went before the no-rows-left error."""
+    src = tmp_path / "steps.jsonl"
+    rows = [{"prompt": "p", "completions": ["a", "b"], "labels": [False, False]}] * 2
+    src.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / "o.jsonl"
+    res = run("convert", src, "--to", "lm", "-o", out)
+    assert res.exit_code == 1 and not out.exists(), res.output
+    line = (
+        "stepwise-supervision -> language-modeling (standard): 2 rows in, 0 rejected, "
+        "2 converted -> 0 rows out (filter: 2 dropped by the conversion itself); nothing written"
+    )
+    _before_error(res.output, line)
+    assert "no rows left" in res.output
+
+
 def test_a_stopped_convert_counts_every_stage_over_the_whole_input(tmp_path):
     """ToolBench's messages read as they are: the conversion's validation refuses 33 rows,
     each counted (by reason), and the one row that would convert."""
@@ -222,3 +239,13 @@ def test_train_logs_its_data_line_when_the_assistant_masks_stop_it(tmp_path):
         "data: language-modeling: 3 rows in, 1 left out, 2 would train; nothing trained (stopped)"
     )
     assert e.value.line == 2
+
+
+def test_the_python_api_refuses_a_conversion_that_drops_every_row(tmp_path):
+    """As the CLI: an empty result is never returned unasked (`allow_empty=True` asks)."""
+    import trlprep
+
+    rows = [{"prompt": "p", "completions": ["a", "b"], "labels": [False, False]}]
+    with pytest.raises(DataError, match=r"no rows left .*allow_empty=True.*nothing was returned"):
+        trlprep.convert(rows, "lm")
+    assert len(trlprep.convert(rows, "lm", allow_empty=True)) == 0

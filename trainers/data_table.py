@@ -99,8 +99,9 @@ def to_training_table(
     from trlprep.trainers.data_rejects import nothing_imported
 
     from trlprep.api import convert
-    from trlprep.conversion.convert import unknown_advice, why_no_rows_left
+    from trlprep.conversion.convert import unknown_advice
     from trlprep.conversion.graph import route
+    from trlprep.conversion.rowsleft import why_no_rows_left
     from trlprep.detection import answerfiles as answers
     from trlprep.detection.answerfiles import answer_file_note
     from trlprep.detection.detect import ROW_LEVEL, detect_table
@@ -312,6 +313,7 @@ def to_training_table(
                 template_kwargs=template_kwargs if templated else None,
                 tools=tools if templated else None,
                 on_error=on_error,
+                allow_empty=True,  # no row left: said below, in train's words
             )
     except MissingTokenError as e:  # convert's hint names flags train does not take
         name = getattr(tokenizer, "name_or_path", "") or "the model"

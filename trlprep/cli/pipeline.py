@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 from trlprep.cli.app import err, out
 from trlprep.cli.finished import say_done
 from trlprep.cli.importing import import_units, layout_of
+from trlprep.conversion.rowsleft import NoRowsLeft
 from trlprep.errors import ROW_ID, DataError, UsageError
 
 
@@ -170,6 +171,8 @@ def _run(req: Request) -> None:
             from trlprep.cli.refused import print_refused
 
             print_refused(ledger, said_as, steps, bad, e)  # before the error, which ends the run
+        elif isinstance(e, NoRowsLeft) and said_as:  # the route dropped every row: counted
+            err.print(f"{said_as}: {ledger.summary(steps)}; nothing written", markup=False)
         raise
     if ledger.rejects is not None:
         ledger.finish()

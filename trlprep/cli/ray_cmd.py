@@ -176,9 +176,15 @@ def convert_ray(
                 raise ledger.error()
             out = conv.output().materialize()
             ledger.rows_out = out.count()
-            from trlprep.conversion.convert import check_rows_left
+            from trlprep.conversion.rowsleft import NoRowsLeft, check_rows_left
 
-            check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
+            try:
+                check_rows_left(conv.plan, ledger.converted, ledger.rows_out)
+            except NoRowsLeft:  # the route dropped every row: counted all the same, as locally
+                said_as, kinds = _route_words(layout, conv.plan)
+                said = f"ray: {said_as}: {ledger.summary(kinds)}; nothing written"
+                err.print(said, markup=False)
+                raise
             shards = write_output(out, output, output_format, overwrite, found.carried)
     except BaseException:
         if book is not None:  # a task failed: what the others noted may explain it

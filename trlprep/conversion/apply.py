@@ -253,6 +253,9 @@ def convert_table(
         warn_user(note, UserWarning)  # values read as booleans: in the rows kept only
     out = out.drop_columns([ROW_ID]) if ROW_ID in out.column_names else out
     if not failures:
+        from trlprep.conversion.rowsleft import check_rows_left
+
+        check_rows_left(plan, work.num_rows, out.num_rows, "returned")  # the route dropped all
         return out
     from trlprep.conversion.byturn import by_turn, splitting_step
 

@@ -7,7 +7,6 @@ rows refused) and `trlprep.conversion.stream` writes files with it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -267,37 +266,6 @@ def make_plan(
     hh = hh_as_text(det)  # HH transcripts (Dahoas/rm-static's too) kept as text, not imported
     remarks += [hh] if hh is not None else []
     return Plan(src, det.format, r, opts, render, _reading(det, src), remarks)
-
-
-def check_rows_left(plan: Plan, rows_converted: int, rows_out: int) -> None:
-    """DataError when the conversion itself dropped every row it was given (an empty
-    output is never what was asked for)."""
-    if rows_out or not rows_converted or getattr(plan.options, "allow_empty", False):
-        return
-    why, hint = why_no_rows_left(plan.steps)
-    raise DataError(
-        "no rows left (pass --allow-empty to write an empty output): "
-        + (f"all {rows_converted:,} rows were" if rows_converted > 1 else "the one row was")
-        + f" dropped ({why}); nothing was written",
-        hint=hint,
-    )
-
-
-def why_no_rows_left(steps: Sequence[Any]) -> tuple[str, str]:
-    """Why a conversion through `steps` (a route's edges) left no rows, and what to do."""
-    filters = [e for e in steps if e.rows == "filters" or (e.rows == "pairs" and e.drops)]
-    why = (
-        f"{filters[0].src} -> {filters[0].dst} drops {filters[0].drops.split(',')[0]}"
-        if filters
-        else "the conversion dropped them"
-    )
-    hint = "check the labels, or convert to a type that keeps these rows (`trlprep graph`)"
-    if filters and filters[0].src == "stepwise-supervision":
-        hint = (
-            "every row has a false step label: --to unpaired keeps them with a merged label "
-            "(--label-merge first-false-truncates keeps the steps before the first false one)"
-        )
-    return why, hint
 
 
 def _join_remarks(r: Route, opts: Any) -> list[str]:

@@ -29,8 +29,9 @@ from trlprep.conversion.apply import (
     split_missing,
     with_row_ids,
 )
-from trlprep.conversion.convert import Plan, check_rows_left
+from trlprep.conversion.convert import Plan
 from trlprep.conversion.ledger import Ledger
+from trlprep.conversion.rowsleft import check_rows_left
 from trlprep.detection.detect import PASSABLE, ROW_LEVEL, Problem, detect_table
 from trlprep.errors import ROW_ID, DataError
 from trlprep.io.readers import Batch
