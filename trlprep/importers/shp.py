@@ -37,7 +37,7 @@ from trlprep.importers.base import (
     assemble,
     require,
 )
-from trlprep.importers.sides import as_messages, by_side, numbers, side_stems
+from trlprep.importers.sides import as_messages, by_side, numbers, side_stems, sides_said
 from trlprep.registry import PREFERENCE, DatasetType, Format
 
 REFS = ("human_ref_A", "human_ref_B")
@@ -69,18 +69,12 @@ class SHP(Importer):
         return {"prompt": "history"}
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
-        stems = side_stems(schema.names, SUFFIXES, "human_ref")
         steps = [
             "prompt: history" + (" (one user message)" if opts.conversational else ""),
             "chosen: human_ref_A where labels is 1, human_ref_B where it is 0; rejected: the "
             "other; a label other than 0 or 1, or an empty comment -> reported",
         ]
-        if stems:
-            steps.append(
-                ", ".join(f"{s}_A / {s}_B" for s in stems)
-                + " -> "
-                + ", ".join(f"chosen_{s} / rejected_{s}" for s in stems)
-            )
+        steps += sides_said(schema.names, SUFFIXES, "human_ref")
         steps.append(
             "margin: ln(score_ratio); a null score_ratio, or one below 1 -> reported"
             if opts.margin

@@ -31,6 +31,19 @@ def side_stems(names: list[str], suffixes: tuple[str, str], answer: str) -> list
     ]  # fmt: skip
 
 
+def sides_said(names: list[str], suffixes: tuple[str, str], answer: str) -> list[str]:
+    """`--explain`'s line for the pairs `side_stems` finds (none: no line)."""
+    stems = side_stems(names, suffixes, answer)
+    if not stems:
+        return []
+    a, b = suffixes
+    return [
+        ", ".join(f"{s}{a} / {s}{b}" for s in stems)
+        + " -> "
+        + ", ".join(f"chosen_{s} / rejected_{s}" for s in stems)
+    ]
+
+
 def by_side(
     table: pa.Table, stems: list[str], suffixes: tuple[str, str], first: pa.Array
 ) -> tuple[dict[str, pa.Array], tuple[str, ...], list[str]]:

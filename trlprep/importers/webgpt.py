@@ -36,7 +36,7 @@ from trlprep.importers.base import (
     assemble,
     require,
 )
-from trlprep.importers.sides import as_messages, by_side, numbers, side_stems
+from trlprep.importers.sides import as_messages, by_side, numbers, side_stems, sides_said
 from trlprep.registry import PREFERENCE, DatasetType, Format
 
 ANSWERS = ("answer_0", "answer_1")
@@ -70,7 +70,6 @@ class WebGPT(Importer):
         return {"prompt": "question"}
 
     def explain(self, schema: pa.Schema, opts: ImportOptions) -> list[str]:
-        stems = side_stems(schema.names, SUFFIXES, "answer")
         steps = [
             "prompt: question.full_text" + (" (one user message)" if opts.conversational else ""),
             "chosen: the answer with the higher score (score_0 vs score_1), rejected: the "
@@ -78,12 +77,7 @@ class WebGPT(Importer):
             "reported",
             "question.id / question.dataset -> question_id / question_dataset",
         ]
-        if stems:
-            steps.append(
-                ", ".join(f"{s}_0 / {s}_1" for s in stems)
-                + " -> "
-                + ", ".join(f"chosen_{s} / rejected_{s}" for s in stems)
-            )
+        steps += sides_said(schema.names, SUFFIXES, "answer")
         if opts.margin:
             steps.append("margin: |score_0 - score_1| (0 to 2)")
         return steps
